@@ -1,0 +1,134 @@
+package policy
+
+import "time"
+
+// Snapshot is what the signals saw for one pool at one moment.
+type Snapshot struct {
+	// Time is when the signals were taken (the oldest of them).
+	Time time.Time
+
+	// OnPremGPUs is the number of on-prem GPUs observed; OnPremBusyGPUs those
+	// running work (NVML utilisation or compute processes).
+	OnPremGPUs     int
+	OnPremBusyGPUs int
+	// OnPremFreeGPUs is how many on-prem GPUs can take a new job now. It may
+	// be less than OnPremGPUs-OnPremBusyGPUs when free GPUs are fragmented
+	// across nodes; when negative it is unknown and computed from the two above.
+	OnPremFreeGPUs int
+	// IdleAllocatedGPUs are allocated on-prem but idle: reported as waste.
+	IdleAllocatedGPUs int
+
+	// PendingJobs and PendingGPUs are the queue's demand. PendingJobGPUs,
+	// when known, lists each pending job's GPU request in queue order so the
+	// engine can pack multi-GPU jobs into whole instances.
+	PendingJobs    int
+	PendingGPUs    int
+	PendingJobGPUs []int
+	// OldestWait is how long the oldest pending job has waited (0 if none or unknown).
+	OldestWait time.Duration
+
+	// Stale lists signals that are missing, failed or older than the pool's
+	// StaleAfter. When non-empty the engine never scales in and never
+	// launches on demand; floors are still honoured.
+	Stale []string
+
+	// Unavailable holds offerings that recently failed for capacity, until
+	// the time given (the capacity cache's TTL). Blocked holds wider blocks
+	// from quota errors: a provider name, or "provider/region".
+	Unavailable map[OfferingKey]time.Time
+	Blocked     map[string]time.Time
+
+	// Floors are active schedule and manual floors.
+	Floors []Floor
+}
+
+// InstanceState is where a burst instance is in its life.
+type InstanceState string
+
+const (
+	StateBooting     InstanceState = "booting"
+	StateRunning     InstanceState = "running"
+	StateDraining    InstanceState = "draining"
+	StateTerminating InstanceState = "terminating"
+)
+
+// Instance is the policy's view of one burst instance.
+type Instance struct {
+	ID       string
+	Offering Offering
+	State    InstanceState
+	// LaunchedAt is when billing started; ReadyAt when it could take work
+	// (zero while booting).
+	LaunchedAt time.Time
+	ReadyAt    time.Time
+	// BusyGPUs is how many of its GPUs run work; IdleSince is when it last
+	// became fully idle (zero when busy).
+	BusyGPUs  int
+	IdleSince time.Time
+	// DrainStartedAt is set once the instance is draining.
+	DrainStartedAt time.Time
+	// Floor is the owner of the floor it was launched for, if any.
+	Floor string
+}
+
+// Spend is what the pool has spent in its current budget period.
+type Spend struct {
+	PeriodStart time.Time
+	PeriodEnd   time.Time
+	// Accrued is billed cost so far in the period, including instances
+	// still running up to now.
+	Accrued float64
+}
+
+// FloorKind says where a floor came from.
+type FloorKind string
+
+const (
+	FloorSchedule FloorKind = "schedule"
+	FloorManual   FloorKind = "manual"
+)
+
+// Floor keeps at least GPUs burst GPUs in a pool until Until.
+type Floor struct {
+	Kind   FloorKind
+	Owner  string // schedule name or principal
+	Reason string
+	GPUs   int
+	Until  time.Time
+	// Offering, when set, pins the floor to one offering name.
+	Offering string
+}
+
+// Plan is the engine's decision for one pool at one moment.
+type Plan struct {
+	Pool       string
+	Time       time.Time
+	Launches   []Launch
+	Drains     []Action
+	Terminates []Action
+	// Notes explain what was considered and not done (holds, limits hit,
+	// offerings skipped), in words a person can read.
+	Notes []string
+	// Waste is the idle-allocated on-prem GPU count carried from the snapshot.
+	Waste int
+}
+
+// Launch asks for Count instances of Offering.
+type Launch struct {
+	Offering Offering
+	Count    int
+	// Floor names the floor owner when the launch serves a floor.
+	Floor  string
+	Reason string
+}
+
+// Action is a drain or terminate of one instance.
+type Action struct {
+	InstanceID string
+	Reason     string
+}
+
+// Empty reports whether the plan changes nothing.
+func (p Plan) Empty() bool {
+	return len(p.Launches) == 0 && len(p.Drains) == 0 && len(p.Terminates) == 0
+}

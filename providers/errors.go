@@ -1,0 +1,107 @@
+package providers
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CapacityError: this offering in this zone is out of stock; try the next.
+type CapacityError struct {
+	Provider, Region, Zone, InstanceType string
+	Code                                 string // the cloud's error code
+	Err                                  error
+}
+
+func (e *CapacityError) Error() string {
+	return fmt.Sprintf("%s: no capacity for %s in %s (%s): %v", e.Provider, e.InstanceType, firstNonEmpty(e.Zone, e.Region), e.Code, e.Err)
+}
+func (e *CapacityError) Unwrap() error { return e.Err }
+
+// QuotaError: an account limit was hit; block the region or provider.
+type QuotaError struct {
+	Provider, Region string
+	Code             string
+	Err              error
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("%s: quota exceeded in %s (%s): %v", e.Provider, e.Region, e.Code, e.Err)
+}
+func (e *QuotaError) Unwrap() error { return e.Err }
+
+// ThrottledError: the API refused the call for rate; retry after RetryAfter.
+type ThrottledError struct {
+	Provider   string
+	Code       string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%s: throttled (%s): %v", e.Provider, e.Code, e.Err)
+}
+func (e *ThrottledError) Unwrap() error { return e.Err }
+
+// NotFoundError: the instance does not exist (terminate treats it as done).
+type NotFoundError struct {
+	Provider string
+	IDs      []string
+	Err      error
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: instances not found %v: %v", e.Provider, e.IDs, e.Err)
+}
+func (e *NotFoundError) Unwrap() error { return e.Err }
+
+// InvalidError: bad parameters or credentials — a config problem; stop and say so.
+type InvalidError struct {
+	Provider string
+	Code     string
+	Err      error
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("%s: invalid request (%s): %v", e.Provider, e.Code, e.Err)
+}
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// TransientError: anything else that may succeed if retried.
+type TransientError struct {
+	Provider string
+	Code     string
+	Err      error
+}
+
+func (e *TransientError) Error() string {
+	return fmt.Sprintf("%s: transient error (%s): %v", e.Provider, e.Code, e.Err)
+}
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// IsCapacity reports whether err is or wraps a *CapacityError.
+func IsCapacity(err error) bool { var e *CapacityError; return errors.As(err, &e) }
+
+// IsQuota reports whether err is or wraps a *QuotaError.
+func IsQuota(err error) bool { var e *QuotaError; return errors.As(err, &e) }
+
+// IsThrottled reports whether err is or wraps a *ThrottledError.
+func IsThrottled(err error) bool { var e *ThrottledError; return errors.As(err, &e) }
+
+// IsNotFound reports whether err is or wraps a *NotFoundError.
+func IsNotFound(err error) bool { var e *NotFoundError; return errors.As(err, &e) }
+
+// IsInvalid reports whether err is or wraps a *InvalidError.
+func IsInvalid(err error) bool { var e *InvalidError; return errors.As(err, &e) }
+
+// IsTransient reports whether err is or wraps a *TransientError.
+func IsTransient(err error) bool { var e *TransientError; return errors.As(err, &e) }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

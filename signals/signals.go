@@ -1,0 +1,66 @@
+// Package signals produces what the policy sees: the on-prem GPU baseline
+// (observed through NVML on each node, or through dcgm-exporter metrics in
+// Prometheus) and the queue demand (Prometheus, Slurm, Redis, HTTP, a command).
+package signals
+
+import (
+	"context"
+	"time"
+)
+
+// Demand is what one queue source reported.
+type Demand struct {
+	Source string
+	// Time is when the reading was taken.
+	Time        time.Time
+	PendingJobs int
+	// PendingGPUs is valid when PendingGPUsKnown.
+	PendingGPUs      int
+	PendingGPUsKnown bool
+	// JobGPUs lists each pending job's GPU request in queue order, when known.
+	JobGPUs []int
+	// OldestWait is valid when OldestWaitKnown.
+	OldestWait      time.Duration
+	OldestWaitKnown bool
+}
+
+// DemandSource reads a queue's demand.
+type DemandSource interface {
+	// Name identifies the source in errors and snapshots ("slurm:gpu").
+	Name() string
+	// Demand reads the queue now. Errors name the source and the cause.
+	Demand(ctx context.Context) (Demand, error)
+}
+
+// GPU is one on-prem GPU as observed.
+type GPU struct {
+	Node        string  `json:"node"`
+	Index       int     `json:"index"`
+	UUID        string  `json:"uuid"`
+	Model       string  `json:"model"`
+	Utilization float64 `json:"utilization_percent"`
+	MemoryUsed  uint64  `json:"memory_used_bytes"`
+	MemoryTotal uint64  `json:"memory_total_bytes"`
+	Processes   int     `json:"processes"`
+	// Busy is true when utilisation or compute processes exceed the agent's thresholds.
+	Busy bool `json:"busy"`
+	// Allocated is true when the on-prem scheduler has given the GPU to a job
+	// (when the source knows it); allocated and not busy is waste.
+	Allocated bool `json:"allocated"`
+}
+
+// Baseline is the on-prem GPU picture of one pool.
+type Baseline struct {
+	Source string
+	Time   time.Time
+	GPUs   []GPU
+	// Unknown lists nodes (targets) that did not answer: their GPUs are
+	// counted as unknown, never as idle.
+	Unknown []string
+}
+
+// BaselineSource reads the on-prem GPU baseline.
+type BaselineSource interface {
+	Name() string
+	Baseline(ctx context.Context) (Baseline, error)
+}
