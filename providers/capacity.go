@@ -1,0 +1,165 @@
+package providers
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Default lifetimes of capacity-cache entries.
+const (
+	// DefaultCapacityTTL is how long an offering that stocked out is skipped.
+	// Stock-outs are usually short-lived; three minutes lets the policy try
+	// the next offering at once without hammering the empty one every tick.
+	DefaultCapacityTTL = 3 * time.Minute
+	// DefaultQuotaTTL is how long a region or provider that hit an account
+	// quota is blocked. Quotas only move when instances end or a limit
+	// increase is granted, so the block is wider and longer.
+	DefaultQuotaTTL = 15 * time.Minute
+)
+
+// CapacityCache remembers recent capacity and quota failures so the policy
+// skips what just failed: an offering (provider, region/zone, instance type,
+// market) that stocked out is unavailable for a TTL, and a quota error
+// blocks its whole region (or the provider, when the region is unknown) for
+// a longer one. It is safe for concurrent use.
+type CapacityCache struct {
+	capacityTTL time.Duration
+	quotaTTL    time.Duration
+	now         func() time.Time
+
+	mu          sync.Mutex
+	unavailable map[policy.OfferingKey]time.Time
+	blocked     map[string]time.Time
+}
+
+// CapacityCacheOption configures a CapacityCache.
+type CapacityCacheOption func(*CapacityCache)
+
+// WithCapacityTTL sets how long a stocked-out offering is skipped.
+func WithCapacityTTL(d time.Duration) CapacityCacheOption {
+	return func(c *CapacityCache) { c.capacityTTL = d }
+}
+
+// WithQuotaTTL sets how long a region or provider is blocked after a quota error.
+func WithQuotaTTL(d time.Duration) CapacityCacheOption {
+	return func(c *CapacityCache) { c.quotaTTL = d }
+}
+
+// WithCacheClock injects the clock Record uses to compute expiries.
+func WithCacheClock(now func() time.Time) CapacityCacheOption {
+	return func(c *CapacityCache) { c.now = now }
+}
+
+// NewCapacityCache returns an empty cache with DefaultCapacityTTL,
+// DefaultQuotaTTL and the wall clock unless options say otherwise.
+func NewCapacityCache(opts ...CapacityCacheOption) *CapacityCache {
+	c := &CapacityCache{
+		capacityTTL: DefaultCapacityTTL,
+		quotaTTL:    DefaultQuotaTTL,
+		now:         time.Now,
+		unavailable: make(map[policy.OfferingKey]time.Time),
+		blocked:     make(map[string]time.Time),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// BlockKey is the key a quota block is stored under: "provider/region", or
+// the provider name alone when the region is unknown. policy.Snapshot's
+// Blocked map uses the same keys.
+func BlockKey(provider, region string) string {
+	if region == "" {
+		return provider
+	}
+	return provider + "/" + region
+}
+
+// Record classifies the outcome of a launch of the offering identified by
+// key and reports whether it changed the cache:
+//   - a *CapacityError marks key unavailable for the capacity TTL;
+//   - a *QuotaError blocks key's provider/region (or the provider, when
+//     neither key nor the error names a region) for the quota TTL;
+//   - nil (a launch that succeeded) clears key's unavailability, since the
+//     offering evidently has stock again;
+//   - every other error (throttling, transient, invalid) says nothing about
+//     capacity and is ignored.
+//
+// An expiry is only ever extended by a new failure, never shortened.
+func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		if _, ok := c.unavailable[key]; ok {
+			delete(c.unavailable, key)
+			return true
+		}
+		return false
+	}
+	var qe *QuotaError
+	if errors.As(err, &qe) {
+		region := key.Region
+		if region == "" {
+			region = qe.Region
+		}
+		provider := key.Provider
+		if provider == "" {
+			provider = qe.Provider
+		}
+		extend(c.blocked, BlockKey(provider, region), now.Add(c.quotaTTL))
+		return true
+	}
+	if IsCapacity(err) {
+		extend(c.unavailable, key, now.Add(c.capacityTTL))
+		return true
+	}
+	return false
+}
+
+func extend[K comparable](m map[K]time.Time, k K, until time.Time) {
+	if cur, ok := m[k]; !ok || until.After(cur) {
+		m[k] = until
+	}
+}
+
+// Available reports whether key is neither marked unavailable nor blocked
+// (by its provider/region or its provider) at now.
+func (c *CapacityCache) Available(key policy.OfferingKey, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until, ok := c.unavailable[key]; ok && now.Before(until) {
+		return false
+	}
+	for _, b := range []string{BlockKey(key.Provider, key.Region), key.Provider} {
+		if until, ok := c.blocked[b]; ok && now.Before(until) {
+			return false
+		}
+	}
+	return true
+}
+
+// Snapshot returns copies of the entries still in force at now, in the
+// shape of policy.Snapshot's Unavailable and Blocked fields, and forgets
+// the expired ones. The maps are never nil.
+func (c *CapacityCache) Snapshot(now time.Time) (map[policy.OfferingKey]time.Time, map[string]time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return live(c.unavailable, now), live(c.blocked, now)
+}
+
+func live[K comparable](m map[K]time.Time, now time.Time) map[K]time.Time {
+	out := make(map[K]time.Time, len(m))
+	for k, until := range m {
+		if !now.Before(until) {
+			delete(m, k)
+			continue
+		}
+		out[k] = until
+	}
+	return out
+}

@@ -1,0 +1,207 @@
+package providers
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (f *fakeClock) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
+}
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func TestCapacityCacheRecord(t *testing.T) {
+	a100 := policy.OfferingKey{Provider: "aws", Region: "us-east-1", Zone: "us-east-1a", InstanceType: "p4d.24xlarge", Market: policy.MarketSpot}
+	a100b := a100
+	a100b.Zone = "us-east-1b"
+	regionless := policy.OfferingKey{Provider: "ali", InstanceType: "ecs.gn7"}
+
+	capErr := &CapacityError{Provider: "aws", Region: "us-east-1", Zone: "us-east-1a", InstanceType: "p4d.24xlarge", Code: "InsufficientInstanceCapacity", Err: errors.New("boom")}
+	quotaErr := &QuotaError{Provider: "aws", Region: "us-east-1", Code: "VcpuLimitExceeded", Err: errors.New("limit")}
+
+	type step struct {
+		after time.Duration // advance the clock before recording
+		err   error
+		key   policy.OfferingKey
+		want  bool // Record's result
+	}
+	tests := []struct {
+		name            string
+		steps           []step
+		at              time.Duration // snapshot time offset from t0
+		wantUnavailable map[policy.OfferingKey]time.Time
+		wantBlocked     map[string]time.Time
+	}{
+		{
+			name:            "capacity error marks the offering for the capacity TTL",
+			steps:           []step{{err: capErr, key: a100, want: true}},
+			at:              time.Minute,
+			wantUnavailable: map[policy.OfferingKey]time.Time{a100: t0.Add(3 * time.Minute)},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name:            "wrapped capacity error is recognised",
+			steps:           []step{{err: fmt.Errorf("launch: %w", capErr), key: a100, want: true}},
+			wantUnavailable: map[policy.OfferingKey]time.Time{a100: t0.Add(3 * time.Minute)},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name:            "capacity entry expires after its TTL",
+			steps:           []step{{err: capErr, key: a100, want: true}},
+			at:              3 * time.Minute,
+			wantUnavailable: map[policy.OfferingKey]time.Time{},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name:            "other zones stay available",
+			steps:           []step{{err: capErr, key: a100b, want: true}},
+			wantUnavailable: map[policy.OfferingKey]time.Time{a100b: t0.Add(3 * time.Minute)},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name:            "quota error blocks provider/region for the quota TTL",
+			steps:           []step{{err: quotaErr, key: a100, want: true}},
+			at:              14 * time.Minute,
+			wantUnavailable: map[policy.OfferingKey]time.Time{},
+			wantBlocked:     map[string]time.Time{"aws/us-east-1": t0.Add(15 * time.Minute)},
+		},
+		{
+			name:            "quota error without a region blocks the provider",
+			steps:           []step{{err: &QuotaError{Provider: "ali", Code: "QuotaExceed.ElasticQuota"}, key: regionless, want: true}},
+			wantUnavailable: map[policy.OfferingKey]time.Time{},
+			wantBlocked:     map[string]time.Time{"ali": t0.Add(15 * time.Minute)},
+		},
+		{
+			name: "success clears the offering",
+			steps: []step{
+				{err: capErr, key: a100, want: true},
+				{after: time.Minute, err: nil, key: a100, want: true},
+				{err: nil, key: a100, want: false},
+			},
+			wantUnavailable: map[policy.OfferingKey]time.Time{},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name: "a later failure extends, an earlier expiry never shortens",
+			steps: []step{
+				{err: capErr, key: a100, want: true},
+				{after: 2 * time.Minute, err: capErr, key: a100, want: true},
+			},
+			at:              4 * time.Minute,
+			wantUnavailable: map[policy.OfferingKey]time.Time{a100: t0.Add(5 * time.Minute)},
+			wantBlocked:     map[string]time.Time{},
+		},
+		{
+			name: "throttling, transient, invalid and not-found say nothing about capacity",
+			steps: []step{
+				{err: &ThrottledError{Provider: "aws", Code: "RequestLimitExceeded"}, key: a100},
+				{err: &TransientError{Provider: "aws", Code: "InternalError"}, key: a100},
+				{err: &InvalidError{Provider: "aws", Code: "AuthFailure"}, key: a100},
+				{err: &NotFoundError{Provider: "aws"}, key: a100},
+				{err: errors.New("plain"), key: a100},
+			},
+			wantUnavailable: map[policy.OfferingKey]time.Time{},
+			wantBlocked:     map[string]time.Time{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{t: t0}
+			c := NewCapacityCache(WithCacheClock(clk.Now))
+			for i, s := range tt.steps {
+				clk.Advance(s.after)
+				if got := c.Record(s.err, s.key); got != s.want {
+					t.Errorf("step %d: Record(%v) = %v, want %v", i, s.err, got, s.want)
+				}
+			}
+			un, bl := c.Snapshot(t0.Add(tt.at))
+			if !equalMaps(un, tt.wantUnavailable) {
+				t.Errorf("Unavailable = %v, want %v", un, tt.wantUnavailable)
+			}
+			if !equalMaps(bl, tt.wantBlocked) {
+				t.Errorf("Blocked = %v, want %v", bl, tt.wantBlocked)
+			}
+		})
+	}
+}
+
+func TestCapacityCacheAvailable(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(time.Minute), WithQuotaTTL(10*time.Minute))
+	spot := policy.OfferingKey{Provider: "aws", Region: "us-east-1", Zone: "us-east-1a", InstanceType: "g5.xlarge", Market: policy.MarketSpot}
+	onDemand := spot
+	onDemand.Market = policy.MarketOnDemand
+	otherRegion := spot
+	otherRegion.Region, otherRegion.Zone = "us-west-2", "us-west-2a"
+
+	c.Record(&CapacityError{Code: "InsufficientInstanceCapacity"}, spot)
+	if c.Available(spot, t0) {
+		t.Error("spot offering available right after a stock-out")
+	}
+	if !c.Available(onDemand, t0) {
+		t.Error("on-demand offering blocked by a spot stock-out")
+	}
+	if !c.Available(spot, t0.Add(time.Minute)) {
+		t.Error("spot offering still unavailable after its TTL")
+	}
+
+	c.Record(&QuotaError{Code: "VcpuLimitExceeded"}, onDemand)
+	if c.Available(spot, t0.Add(2*time.Minute)) || c.Available(onDemand, t0.Add(2*time.Minute)) {
+		t.Error("offerings in a quota-blocked region are available")
+	}
+	if !c.Available(otherRegion, t0.Add(2*time.Minute)) {
+		t.Error("another region is blocked by a regional quota")
+	}
+	c.Record(&QuotaError{Code: "Blocked"}, policy.OfferingKey{Provider: "aws"})
+	if c.Available(otherRegion, t0.Add(2*time.Minute)) {
+		t.Error("a provider-wide block does not cover every region")
+	}
+}
+
+func TestCapacityCacheConcurrent(t *testing.T) {
+	c := NewCapacityCache()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 200 {
+				k := policy.OfferingKey{Provider: "aws", Zone: fmt.Sprint(j % 7), InstanceType: fmt.Sprint(i)}
+				c.Record(&CapacityError{}, k)
+				c.Available(k, time.Now())
+				c.Snapshot(time.Now())
+				c.Record(nil, k)
+			}
+		}()
+	}
+	wg.Wait()
+	if un, _ := c.Snapshot(time.Now()); len(un) != 0 {
+		t.Errorf("every entry was cleared by a success, yet %d remain", len(un))
+	}
+}
+
+func equalMaps[K comparable](a, b map[K]time.Time) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !w.Equal(v) {
+			return false
+		}
+	}
+	return true
+}
