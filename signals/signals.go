@@ -47,6 +47,9 @@ type GPU struct {
 	// Allocated is true when the on-prem scheduler has given the GPU to a job
 	// (when the source knows it); allocated and not busy is waste.
 	Allocated bool `json:"allocated"`
+	// Idle is true when the GPU computes below the source's busy-utilisation
+	// threshold, whether or not a job holds it. Allocated && Idle is waste.
+	Idle bool `json:"idle"`
 }
 
 // Baseline is the on-prem GPU picture of one pool.

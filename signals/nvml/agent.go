@@ -1,0 +1,211 @@
+package nvml
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metric names the agent serves. Per-GPU series carry dcgm-exporter's label
+// names (gpu, UUID, modelName, Hostname), so that a query can join or
+// replace DCGM_FI_DEV_GPU_UTIL with spillway_gpu_utilization_ratio × 100.
+const (
+	MetricUtilization     = "spillway_gpu_utilization_ratio"
+	MetricBusy            = "spillway_gpu_busy"
+	MetricAllocated       = "spillway_gpu_allocated"
+	MetricIdleAllocated   = "spillway_gpu_idle_allocated"
+	MetricMemoryUsed      = "spillway_gpu_memory_used_bytes"
+	MetricMemoryTotal     = "spillway_gpu_memory_total_bytes"
+	MetricProcesses       = "spillway_gpu_compute_processes"
+	MetricSampleDuration  = "spillway_agent_sample_duration_seconds"
+	MetricLastSample      = "spillway_agent_last_sample_timestamp_seconds"
+	MetricSampleErrors    = "spillway_agent_sample_errors_total"
+	MetricBusyThreshold   = "spillway_agent_busy_utilization_threshold_ratio"
+	labelGPU, labelUUID   = "gpu", "UUID"
+	labelModel, labelHost = "modelName", "Hostname"
+)
+
+var gpuLabels = []string{labelGPU, labelUUID, labelModel, labelHost}
+
+var (
+	descUtil      = prometheus.NewDesc(MetricUtilization, "GPU utilisation as a ratio (0-1), as NVML GetUtilizationRates reports it.", gpuLabels, nil)
+	descBusy      = prometheus.NewDesc(MetricBusy, "1 when the GPU is busy: utilisation or compute processes at or above the agent's thresholds.", gpuLabels, nil)
+	descAllocated = prometheus.NewDesc(MetricAllocated, "1 when a compute process holds the GPU.", gpuLabels, nil)
+	descIdleAlloc = prometheus.NewDesc(MetricIdleAllocated, "1 when a compute process holds the GPU but it computes below the busy threshold (waste).", gpuLabels, nil)
+	descMemUsed   = prometheus.NewDesc(MetricMemoryUsed, "GPU framebuffer memory in use, in bytes.", gpuLabels, nil)
+	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
+	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
+	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
+	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
+)
+
+// Agent samples a node's GPUs on an interval and serves the latest sample.
+type Agent struct {
+	sampler  *Sampler
+	interval time.Duration
+	log      *slog.Logger
+
+	mu   sync.RWMutex
+	last Sample
+	err  error
+
+	registry *prometheus.Registry
+	duration prometheus.Histogram
+	errors   prometheus.Counter
+}
+
+// AgentOption configures an Agent.
+type AgentOption func(*Agent)
+
+// WithInterval sets the sampling interval (one second otherwise).
+func WithInterval(d time.Duration) AgentOption { return func(a *Agent) { a.interval = d } }
+
+// WithLogger sets the logger (silent otherwise).
+func WithLogger(l *slog.Logger) AgentOption { return func(a *Agent) { a.log = l } }
+
+// NewAgent wraps a sampler. Call Run to sample, Handler to serve.
+func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
+	a := &Agent{
+		sampler:  s,
+		interval: time.Second,
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		registry: prometheus.NewRegistry(),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    MetricSampleDuration,
+			Help:    "Time to read every GPU of the node once through NVML.",
+			Buckets: []float64{1e-5, 1e-4, 1e-3, .005, .01, .05, .1, .5, 1},
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: MetricSampleErrors,
+			Help: "Samples that failed (the last good sample is kept and served).",
+		}),
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	a.log = a.log.WithGroup("agent")
+	a.registry.MustRegister(a.duration, a.errors, (*gpuCollector)(a))
+	return a
+}
+
+// SampleOnce takes one sample and makes it the one served.
+func (a *Agent) SampleOnce(ctx context.Context) error {
+	begin := time.Now()
+	s, err := a.sampler.Sample(ctx)
+	a.duration.Observe(time.Since(begin).Seconds())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		a.errors.Inc()
+		a.err = err
+		return err
+	}
+	a.last, a.err = s, nil
+	return nil
+}
+
+// Run samples at once and then every interval until ctx ends. A failed
+// sample is logged and the last good one stays served; the sample time
+// tells readers how old it is.
+func (a *Agent) Run(ctx context.Context) error {
+	t := time.NewTicker(a.interval)
+	defer t.Stop()
+	for {
+		if err := a.SampleOnce(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sample failed", "node", a.sampler.Node(), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Last returns the latest good sample (zero before the first) and the
+// error of the latest attempt, if it failed.
+func (a *Agent) Last() (Sample, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.last, a.err
+}
+
+// Handler serves /metrics (Prometheus text format), /v1/gpus (the latest
+// Sample as JSON) and /healthz.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/gpus", a.serveGPUs)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if s, _ := a.Last(); s.Time.IsZero() {
+			http.Error(w, "no sample yet", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
+	s, err := a.Last()
+	w.Header().Set("Content-Type", "application/json")
+	if s.Time.IsZero() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		msg := "no sample taken yet"
+		if err != nil {
+			msg = err.Error()
+		}
+		json.NewEncoder(w).Encode(map[string]string{"error": msg, "node": a.sampler.Node()})
+		return
+	}
+	json.NewEncoder(w).Encode(s)
+}
+
+// gpuCollector exposes the latest sample as const metrics, so that one
+// scrape always shows one consistent sample.
+type gpuCollector Agent
+
+func (c *gpuCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descLast, descThreshold} {
+		ch <- d
+	}
+}
+
+func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
+	a := (*Agent)(c)
+	s, _ := a.Last()
+	host := a.sampler.Node()
+	ch <- prometheus.MustNewConstMetric(descThreshold, prometheus.GaugeValue, a.sampler.thresholds.BusyUtil/100, host)
+	if s.Time.IsZero() {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descLast, prometheus.GaugeValue, float64(s.Time.UnixNano())/1e9, host)
+	for _, g := range s.GPUs {
+		lv := []string{strconv.Itoa(g.Index), g.UUID, g.Model, host}
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+		}
+		gauge(descUtil, g.Utilization/100)
+		gauge(descBusy, b2f(g.Busy))
+		gauge(descAllocated, b2f(g.Allocated))
+		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))
+		gauge(descMemUsed, float64(g.MemoryUsed))
+		gauge(descMemTotal, float64(g.MemoryTotal))
+		gauge(descProcs, float64(g.Processes))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
