@@ -1,0 +1,364 @@
+// Package slurm reads pending GPU demand of a Slurm partition with squeue.
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// Config says which pending jobs count as demand.
+type Config struct {
+	// Name identifies the source; "slurm:<partition>" when empty.
+	Name string `yaml:"name,omitempty"`
+	// Squeue is the squeue program; "squeue" (looked up in PATH) when empty.
+	Squeue string `yaml:"squeue,omitempty"`
+	// Scontrol is the scontrol program, used to check that Partition
+	// exists; beside Squeue when that is a path, else "scontrol".
+	Scontrol string `yaml:"scontrol,omitempty"`
+	// SlurmConf is passed to squeue as SLURM_CONF; when empty squeue
+	// inherits SLURM_CONF from the environment, or uses its default.
+	SlurmConf string `yaml:"slurm_conf,omitempty"`
+	// Partition limits the jobs to one partition; all partitions when empty.
+	Partition string `yaml:"partition,omitempty"`
+	// Accounts and QOS further limit the jobs when set.
+	Accounts []string `yaml:"accounts,omitempty"`
+	QOS      []string `yaml:"qos,omitempty"`
+	// SkipReasons lists pending reasons of jobs that could not run even
+	// with free GPUs, so are not demand; DefaultSkipReasons when empty.
+	SkipReasons []string `yaml:"skip_reasons,omitempty"`
+	// CountAll counts every pending job, whatever its reason.
+	CountAll bool `yaml:"count_all,omitempty"`
+}
+
+// DefaultSkipReasons are the pending reasons that do not make a job demand:
+// held jobs, jobs that may not start yet, and jobs waiting on other jobs.
+var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "Dependency", "DependencyNeverSatisfied"}
+
+// Fields squeue prints, one job per line, each field followed by "|".
+// tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
+// tres-per-node, --gpus-per-task under tres-per-task).
+var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime"}
+
+const (
+	fJobID = iota
+	fPerJob
+	fPerNode
+	fPerTask
+	fNodes
+	fTasks
+	fReason
+	fSubmit
+	fEligible
+)
+
+// Option changes a Source.
+type Option func(*Source)
+
+// WithNow injects the clock used for reading times and waits.
+func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// WithLocation sets the time zone squeue prints times in (time.Local by default).
+func WithLocation(loc *time.Location) Option { return func(s *Source) { s.loc = loc } }
+
+// Source reads pending jobs of a partition with squeue.
+type Source struct {
+	cfg  Config
+	name string
+	skip []string
+	now  func() time.Time
+	loc  *time.Location
+}
+
+var _ signals.DemandSource = (*Source)(nil)
+
+// New returns a Source for cfg.
+func New(cfg Config, opts ...Option) *Source {
+	s := &Source{cfg: cfg, now: time.Now, loc: time.Local, skip: cfg.SkipReasons}
+	if s.cfg.Squeue == "" {
+		s.cfg.Squeue = "squeue"
+	}
+	if len(s.skip) == 0 {
+		s.skip = DefaultSkipReasons
+	}
+	s.name = cfg.Name
+	if s.name == "" {
+		s.name = "slurm:" + cfg.Partition
+		if cfg.Partition == "" {
+			s.name = "slurm"
+		}
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Name identifies the source.
+func (s *Source) Name() string { return s.name }
+
+// Args returns squeue's arguments (without the program name).
+func (s *Source) Args() []string {
+	format := make([]string, len(fields))
+	for i, f := range fields {
+		format[i] = f + ":|"
+	}
+	// -r lists each pending array task on its own line; the sort is
+	// priority, highest first, then job id: the order Slurm starts them in.
+	args := []string{"--noheader", "--array", "--states=PENDING", "--sort=-p,i", "--Format=" + strings.Join(format, ",")}
+	if s.cfg.Partition != "" {
+		args = append(args, "--partition="+s.cfg.Partition)
+	}
+	if len(s.cfg.Accounts) > 0 {
+		args = append(args, "--account="+strings.Join(s.cfg.Accounts, ","))
+	}
+	if len(s.cfg.QOS) > 0 {
+		args = append(args, "--qos="+strings.Join(s.cfg.QOS, ","))
+	}
+	return args
+}
+
+// Error is a failed squeue read.
+type Error struct {
+	Source string
+	// Output is what the failed program printed on standard error (on
+	// standard output when its standard error was empty), trimmed.
+	Output string
+	Err    error
+	// permanent marks output that squeue will keep printing (a parse error).
+	permanent bool
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("slurm source %q: %v", e.Source, e.Err)
+	if e.Output != "" {
+		msg += ": " + e.Output
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying cannot help.
+func (e *Error) Permanent() bool { return e.permanent }
+
+// Demand runs squeue once and sums the pending jobs' GPU requests. When
+// nothing is pending in the configured partition, it checks with scontrol
+// that the partition exists, so that a misspelt name is an error rather than
+// a queue that always reads empty.
+func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	out, err := s.run(ctx, s.cfg.Squeue, s.Args()...)
+	if err != nil {
+		return signals.Demand{}, err
+	}
+	d, err := s.parse(out, s.now())
+	if err != nil {
+		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
+	}
+	if strings.TrimSpace(out) == "" && s.cfg.Partition != "" {
+		if _, err := s.run(ctx, s.scontrol(), "show", "partition", "--oneliner", s.cfg.Partition); err != nil {
+			var serr *Error
+			if errors.As(err, &serr) && ctx.Err() == nil && serr.Output != "" {
+				serr.Err = fmt.Errorf("checking partition %q (squeue listed no jobs in it): %w", s.cfg.Partition, serr.Err)
+				serr.permanent = true
+			}
+			return signals.Demand{}, err
+		}
+	}
+	return d, nil
+}
+
+// scontrol is the scontrol program: beside squeue when squeue is a path.
+func (s *Source) scontrol() string {
+	if s.cfg.Scontrol != "" {
+		return s.cfg.Scontrol
+	}
+	if strings.ContainsRune(s.cfg.Squeue, filepath.Separator) {
+		return filepath.Join(filepath.Dir(s.cfg.Squeue), "scontrol")
+	}
+	return "scontrol"
+}
+
+// run runs a Slurm client and returns its standard output.
+func (s *Source) run(ctx context.Context, prog string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.WaitDelay = time.Second
+	if s.cfg.SlurmConf != "" {
+		cmd.Env = append(os.Environ(), "SLURM_CONF="+s.cfg.SlurmConf)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		return stdout.String(), nil
+	}
+	name := filepath.Base(prog)
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("running %s: %w (%v)", prog, ctx.Err(), err)
+	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
+		return "", &Error{Source: s.name, permanent: true,
+			Err: fmt.Errorf("%s program %q not found (set its path in the source's config, or install slurm-client): %w", name, prog, err)}
+	default:
+		err = fmt.Errorf("running %s: %w", prog, err)
+	}
+	out := strings.TrimSpace(stderr.String())
+	if out == "" {
+		out = strings.TrimSpace(stdout.String())
+	}
+	return "", &Error{Source: s.name, Output: truncate(out, 500), Err: err}
+}
+
+func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
+	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}}
+	var oldest time.Time
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "|")
+		if len(f) < len(fields) {
+			return d, fmt.Errorf("squeue line %q has %d fields, want %d (%s)", truncate(line, 200), len(f), len(fields), strings.Join(fields, ","))
+		}
+		if !s.cfg.CountAll && slices.Contains(s.skip, f[fReason]) {
+			continue
+		}
+		gpus, err := jobGPUs(f)
+		if err != nil {
+			return d, fmt.Errorf("job %s: %w", f[fJobID], err)
+		}
+		d.PendingJobs++
+		d.PendingGPUs += gpus
+		d.JobGPUs = append(d.JobGPUs, gpus)
+		start, err := s.waitStart(f, now)
+		if err != nil {
+			return d, fmt.Errorf("job %s: %w", f[fJobID], err)
+		}
+		if oldest.IsZero() || start.Before(oldest) {
+			oldest = start
+		}
+	}
+	if !oldest.IsZero() {
+		d.OldestWaitKnown = true
+		d.OldestWait = max(now.Sub(oldest), 0)
+	}
+	return d, nil
+}
+
+// waitStart is when the job began to wait: when it became eligible to run,
+// or when it was submitted if Slurm does not know that yet.
+func (s *Source) waitStart(f []string, now time.Time) (time.Time, error) {
+	if t, err := time.ParseInLocation("2006-01-02T15:04:05", f[fEligible], s.loc); err == nil && !t.After(now) {
+		return t, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04:05", f[fSubmit], s.loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like 2006-01-02T15:04:05", f[fSubmit])
+	}
+	return t, nil
+}
+
+// jobGPUs is the GPUs one pending job asks for: its per-job request, else
+// per-node × nodes, else per-task × tasks.
+func jobGPUs(f []string) (int, error) {
+	perJob, err := ParseGPUs(f[fPerJob])
+	if err != nil {
+		return 0, fmt.Errorf("tres-per-job: %w", err)
+	}
+	if perJob > 0 {
+		return perJob, nil
+	}
+	perNode, err := ParseGPUs(f[fPerNode])
+	if err != nil {
+		return 0, fmt.Errorf("tres-per-node: %w", err)
+	}
+	if perNode > 0 {
+		n, err := leadingInt(f[fNodes])
+		if err != nil {
+			return 0, fmt.Errorf("NumNodes %q: %w", f[fNodes], err)
+		}
+		return perNode * max(n, 1), nil
+	}
+	perTask, err := ParseGPUs(f[fPerTask])
+	if err != nil {
+		return 0, fmt.Errorf("tres-per-task: %w", err)
+	}
+	if perTask > 0 {
+		n, err := leadingInt(f[fTasks])
+		if err != nil {
+			return 0, fmt.Errorf("NumTasks %q: %w", f[fTasks], err)
+		}
+		return perTask * max(n, 1), nil
+	}
+	return 0, nil
+}
+
+// ParseGPUs returns the GPU count in a Slurm TRES string, 0 when it asks for
+// none. It accepts a comma-separated list whose GPU item is written
+// "gres/gpu:N", "gres:gpu:N", "gres/gpu:TYPE:N", "gpu:N", "gpu:TYPE:N",
+// "gres/gpu=N" or "gres/gpu:TYPE=N"; "N/A" and "" mean none. Several typed
+// items add up.
+func ParseGPUs(tres string) (int, error) {
+	tres = strings.TrimSpace(tres)
+	if tres == "" || tres == "N/A" || tres == "(null)" {
+		return 0, nil
+	}
+	total := 0
+	for item := range strings.SplitSeq(tres, ",") {
+		item = strings.TrimSpace(item)
+		for _, p := range []string{"gres/", "gres:", "tres/"} {
+			item = strings.TrimPrefix(item, p)
+		}
+		if item != "gpu" && !strings.HasPrefix(item, "gpu:") && !strings.HasPrefix(item, "gpu=") {
+			continue
+		}
+		// A request may carry a suffix: "gpu:2(IDX:0-1)" or "gpu:a100:2(S:0)".
+		if i := strings.IndexByte(item, '('); i >= 0 {
+			item = item[:i]
+		}
+		count := ""
+		if i := strings.LastIndexByte(item, '='); i >= 0 {
+			count = item[i+1:]
+		} else if parts := strings.Split(item, ":"); len(parts) > 1 {
+			count = parts[len(parts)-1]
+		} else {
+			count = "1"
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 {
+			if err == nil {
+				err = errors.New("negative")
+			}
+			return 0, fmt.Errorf("GPU request %q in %q: count %q is not a whole number (want gres/gpu:N or gres/gpu:TYPE:N): %w", item, tres, count, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func leadingInt(s string) (int, error) {
+	end := 0
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	return strconv.Atoi(s[:end])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,282 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/signals/queue/internal/fixture"
+)
+
+// cluster is the one Slurm cluster every test here shares.
+var cluster *fixture.Slurm
+
+func TestMain(m *testing.M) {
+	s, err := fixture.StartSlurm()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: starting the Slurm fixture (munged, slurmctld, slurmd): %v\n", err)
+		os.Exit(1)
+	}
+	cluster = s
+	code := m.Run()
+	if err := s.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stopping the Slurm fixture: %v\n", err)
+		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func TestParseGPUs(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int
+		wantErr bool
+	}{
+		{"N/A", 0, false},
+		{"", 0, false},
+		{"gres:gpu:4", 4, false},
+		{"gres/gpu:4", 4, false},
+		{"gres/gpu:a100:2", 2, false},
+		{"gres:gpu:a100:2", 2, false},
+		{"gpu:3", 3, false},
+		{"gpu", 1, false},
+		{"gres/gpu=5", 5, false},
+		{"gres/gpu:h100=6", 6, false},
+		{"cpu=4,mem=1G,gres/gpu=2", 2, false},
+		{"gres/gpu:a100:2,gres/gpu:v100:1", 3, false},
+		{"gres:gpu:2(IDX:0-1)", 2, false},
+		{"gres:mps:100", 0, false},
+		{"gres:gpumem:10", 0, false},
+		{"gres:gpu:lots", 0, true},
+		{"gres/gpu:a100:-1", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseGPUs(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseGPUs(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestParseSqueueOutput(t *testing.T) {
+	out, err := os.ReadFile("testdata/squeue.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	s := New(Config{Partition: "gpu"}, WithLocation(time.UTC))
+	d, err := s.parse(string(out), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 12 (BeginTime) and 13 (held) are not demand; 9 asks 2 per node on 3
+	// nodes, 10 one per task for 4 tasks, 11 no GPUs.
+	wantJobs := []int{4, 2, 6, 4, 0, 1}
+	if !slices.Equal(d.JobGPUs, wantJobs) || d.PendingJobs != 6 || d.PendingGPUs != 17 || !d.PendingGPUsKnown {
+		t.Errorf("got jobs %d, GPUs %d (known %v), per job %v; want 6, 17, %v", d.PendingJobs, d.PendingGPUs, d.PendingGPUsKnown, d.JobGPUs, wantJobs)
+	}
+	// Job 14 was submitted at 06:00 but only eligible from 09:00; job 8
+	// has waited since 09:30.
+	if !d.OldestWaitKnown || d.OldestWait != 3*time.Hour {
+		t.Errorf("oldest wait %v (known %v), want 3h", d.OldestWait, d.OldestWaitKnown)
+	}
+	if d.Source != "slurm:gpu" || !d.Time.Equal(now) {
+		t.Errorf("source %q time %v", d.Source, d.Time)
+	}
+
+	all := New(Config{CountAll: true}, WithLocation(time.UTC))
+	d, err = all.parse(string(out), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 8 || d.PendingGPUs != 26 || d.OldestWait != 5*time.Hour {
+		t.Errorf("count_all: jobs %d GPUs %d oldest %v; want 8, 26, 5h", d.PendingJobs, d.PendingGPUs, d.OldestWait)
+	}
+}
+
+func TestParseSqueueOutputEmpty(t *testing.T) {
+	d, err := New(Config{}).parse("", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 0 || !d.PendingGPUsKnown || d.OldestWaitKnown || d.JobGPUs == nil {
+		t.Errorf("empty queue read as %+v; want 0 jobs, 0 GPUs known, no oldest wait, empty JobGPUs", d)
+	}
+}
+
+func TestParseSqueueOutputBad(t *testing.T) {
+	tests := []struct{ out, want string }{
+		{"7|N/A|gres:gpu:4|\n", `has 4 fields, want 9`},
+		{"7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", `job 7: tres-per-node: GPU request "gpu:x"`},
+		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", `job 7: SubmitTime "yesterday" is not a time`},
+	}
+	for _, tt := range tests {
+		_, err := New(Config{}).parse(tt.out, time.Now())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parse(%q) error %v, want it to contain %q", tt.out, err, tt.want)
+		}
+	}
+}
+
+func TestArgs(t *testing.T) {
+	args := New(Config{Partition: "gpu", Accounts: []string{"ml", "cv"}, QOS: []string{"high"}}).Args()
+	for _, want := range []string{"--states=PENDING", "--array", "--partition=gpu", "--account=ml,cv", "--qos=high"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("squeue args %q lack %q", args, want)
+		}
+	}
+}
+
+func squeuePath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("squeue")
+	if err != nil {
+		t.Fatalf("squeue not found: %v; %s", err, fixture.InstallHint)
+	}
+	return p
+}
+
+func cancelAll(t *testing.T) {
+	t.Cleanup(func() {
+		if err := cluster.CancelAll(); err != nil {
+			t.Errorf("cancelling jobs: %v", err)
+		}
+	})
+}
+
+func submit(t *testing.T, state string, opts ...string) string {
+	t.Helper()
+	id, err := cluster.Submit(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.WaitState(id, state, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestDemandFromSlurm fills the node's 8 GPUs with one running job, then
+// submits jobs that must pend, and reads them through squeue.
+func TestDemandFromSlurm(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--gres=gpu:8")
+	before := time.Now().Truncate(time.Second)
+	submit(t, "PENDING", "--gres=gpu:4")
+	after := time.Now()
+	submit(t, "PENDING", "--gpus=2")
+	submit(t, "PENDING", "--gpus-per-task=1", "--ntasks=2")
+	submit(t, "PENDING", "--account=research", "--gres=gpu:1")
+	submit(t, "PENDING", "--hold", "--gres=gpu:8")
+	submit(t, "PENDING", "--begin=now+1hour", "--gres=gpu:8")
+
+	now := after.Add(time.Hour)
+	src := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}, WithNow(func() time.Time { return now }))
+	d, err := src.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{4, 2, 2, 1}
+	if d.PendingJobs != 4 || d.PendingGPUs != 9 || !slices.Equal(d.JobGPUs, want) {
+		t.Errorf("read %d jobs, %d GPUs, per job %v; want 4 jobs, 9 GPUs, %v (held and not-yet-begun jobs left out)", d.PendingJobs, d.PendingGPUs, d.JobGPUs, want)
+	}
+	if !d.OldestWaitKnown || d.OldestWait < now.Sub(after)-time.Second || d.OldestWait > now.Sub(before) {
+		t.Errorf("oldest wait %v (known %v), want between %v and %v", d.OldestWait, d.OldestWaitKnown, now.Sub(after)-time.Second, now.Sub(before))
+	}
+	if d.Source != "slurm:gpu" || !d.Time.Equal(now) {
+		t.Errorf("source %q time %v, want slurm:gpu at %v", d.Source, d.Time, now)
+	}
+
+	acct := New(Config{SlurmConf: cluster.Conf, Partition: cluster.Partition, Accounts: []string{"research"}})
+	d, err = acct.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 1 || d.PendingGPUs != 1 {
+		t.Errorf("account research: %d jobs, %d GPUs; want 1, 1", d.PendingJobs, d.PendingGPUs)
+	}
+
+	all := New(Config{SlurmConf: cluster.Conf, CountAll: true})
+	d, err = all.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 6 || d.PendingGPUs != 25 || d.Source != "slurm" {
+		t.Errorf("count_all over all partitions (%s): %d jobs, %d GPUs; want 6, 25", d.Source, d.PendingJobs, d.PendingGPUs)
+	}
+}
+
+// TestDemandEmptyQueue: a running job is not demand.
+func TestDemandEmptyQueue(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--gres=gpu:2")
+	d, err := New(Config{SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 0 || d.PendingGPUs != 0 || !d.PendingGPUsKnown || d.OldestWaitKnown {
+		t.Errorf("queue with only a running job read as %+v; want no demand", d)
+	}
+}
+
+func TestDemandBadPartition(t *testing.T) {
+	_, err := New(Config{SlurmConf: cluster.Conf, Partition: "nosuch"}).Demand(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `slurm source "slurm:nosuch"`) || !strings.Contains(err.Error(), `partition "nosuch"`) || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("unknown partition: error %v, want one naming the source and scontrol's answer", err)
+	}
+}
+
+// TestDemandSlurmNotRunning points squeue at a config whose controller port
+// nothing listens on.
+func TestDemandSlurmNotRunning(t *testing.T) {
+	conf, err := os.ReadFile(cluster.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := fixture.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := regexp.MustCompile(`(?m)^SlurmctldPort=\d+$`).ReplaceAllString(string(conf), fmt.Sprintf("SlurmctldPort=%d", port))
+	dead += "MessageTimeout=1\n"
+	path := filepath.Join(t.TempDir(), "slurm.conf")
+	if err := os.WriteFile(path, []byte(dead), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{Name: "slurm:dead", SlurmConf: path, Partition: "gpu"}).Demand(context.Background())
+	var serr *Error
+	if !errors.As(err, &serr) || serr.Output == "" {
+		t.Fatalf("error %v, want a *slurm.Error carrying squeue's stderr", err)
+	}
+	for _, want := range []string{`slurm source "slurm:dead"`, "Unable to contact slurm controller"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if serr.Permanent() {
+		t.Error("an unreachable controller must be retryable")
+	}
+}
+
+func TestDemandSqueueMissing(t *testing.T) {
+	_, err := New(Config{Squeue: "/nonexistent/squeue", Partition: "gpu"}).Demand(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `slurm source "slurm:gpu"`) || !strings.Contains(err.Error(), `squeue program "/nonexistent/squeue" not found`) {
+		t.Errorf("missing squeue: error %v", err)
+	}
+}
