@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/signals/nvml"
+)
+
+func init() { register(newAgentCmd) }
+
+// exitNoDriver is the agent's exit code when the NVIDIA driver library is
+// missing (so that service managers can tell it from a crash).
+const exitNoDriver = 3
+
+type agentOptions struct {
+	listen        string
+	node          string
+	interval      time.Duration
+	busyUtil      float64
+	busyProcesses int
+	library       string
+	simulate      string
+	replay        string
+	replaySpeed   float64
+	idleAllocated float64
+	logLevel      string
+}
+
+func newAgentCmd() *cobra.Command {
+	o := agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Sample this node's GPUs through NVML and serve /metrics and /v1/gpus",
+		Long: `The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
+the UUID, model, utilisation, memory and compute processes through NVML, and
+decides whether the GPU is busy (utilisation >= --busy-util or processes >=
+--busy-processes). It serves:
+
+  /metrics   Prometheus text format: spillway_gpu_utilization_ratio,
+             spillway_gpu_busy, spillway_gpu_allocated, spillway_gpu_idle_allocated,
+             spillway_gpu_memory_used_bytes, spillway_gpu_memory_total_bytes,
+             spillway_gpu_compute_processes with dcgm-exporter's labels
+             (gpu, UUID, modelName, Hostname), and the agent's own
+             spillway_agent_sample_duration_seconds and
+             spillway_agent_last_sample_timestamp_seconds
+  /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]}
+
+Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
+go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
+built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
+sample of the Helios "vchbv" virtual cluster.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), o) },
+	}
+	host, _ := os.Hostname()
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics and /v1/gpus on")
+	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
+	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples")
+	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy")
+	f.IntVar(&o.busyProcesses, "busy-processes", nvml.DefaultThresholds.BusyProcesses, "compute processes from which a GPU is busy (0: ignore processes)")
+	f.StringVar(&o.library, "nvml-library", "", "path of libnvidia-ml.so.1 when it is not on the loader path")
+	f.StringVar(&o.simulate, "simulate", "", "serve a mock node instead of the real GPUs: "+strings.Join(nvml.SimulatedModels(), ", "))
+	f.StringVar(&o.replay, "replay", "", "with --simulate: a Helios <vc>_sequence.csv or a pattern ("+strings.Join(nvml.PatternNames(), ", ")+"); default the embedded Helios sample")
+	f.Float64Var(&o.replaySpeed, "replay-speed", 1, "with --simulate: trace seconds per real second (60 = one trace minute per second)")
+	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runAgent(ctx context.Context, o agentOptions) error {
+	if o.interval <= 0 {
+		return fmt.Errorf("--interval %v: want a positive duration such as 1s", o.interval)
+	}
+	if o.busyUtil < 0 || o.busyUtil > 100 {
+		return fmt.Errorf("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
+	}
+	if o.busyProcesses < 0 {
+		return fmt.Errorf("--busy-processes %d: want 0 or more", o.busyProcesses)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	var lib nv.Interface
+	switch {
+	case o.simulate != "":
+		series, err := nvml.OpenSeries(o.replay)
+		if err != nil {
+			return err
+		}
+		node, err := nvml.NewSimulatedNode(o.simulate, series, nvml.WithReplaySpeed(o.replaySpeed), nvml.WithIdleAllocated(o.idleAllocated))
+		if err != nil {
+			return err
+		}
+		log.Info("simulating", "model", o.simulate, "replay", series.Name, "trace", series.Duration(), "speed", o.replaySpeed)
+		lib = node.Interface()
+	case o.replay != "":
+		return errors.New("--replay needs --simulate: a real node's load is what it is")
+	case o.library != "":
+		lib = nv.New(nv.WithLibraryPath(o.library))
+	default:
+		lib = nv.New()
+	}
+
+	sampler, err := nvml.NewSampler(lib, o.node, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
+	if errors.Is(err, nvml.ErrLibraryNotFound) {
+		return &exitCodeError{code: exitNoDriver, msg: fmt.Sprintf(
+			"spillway agent: the NVIDIA driver library %s was not found, so this node's GPUs cannot be read.\n"+
+				"Install the NVIDIA driver (or pass --nvml-library PATH), or run without a GPU: spillway agent --simulate dgxh100",
+			nvml.LibraryName)}
+	}
+	if err != nil {
+		return err
+	}
+	defer sampler.Close()
+
+	agent := nvml.NewAgent(sampler, nvml.WithInterval(o.interval), nvml.WithLogger(log))
+	if err := agent.SampleOnce(ctx); err != nil {
+		return fmt.Errorf("first sample: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	srv := &http.Server{Handler: agent.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	log.Info("agent serving", "addr", ln.Addr().String(), "node", o.node, "gpus", sampler.GPUCount(), "interval", o.interval)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- agent.Run(ctx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveDone:
+	}
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	<-runDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

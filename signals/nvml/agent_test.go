@@ -1,0 +1,435 @@
+package nvml
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
+
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// simAgent starts a simulated node, its sampler and agent, and an HTTP
+// server for the agent.
+func simAgent(t testing.TB, model string, clock *fakeClock, opts ...SimOption) (*SimulatedNode, *Agent, *httptest.Server) {
+	t.Helper()
+	node, err := NewSimulatedNode(model, DefaultSeries(), append([]SimOption{WithSimClock(clock.Now)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSampler(node.Interface(), "node-"+model, WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := NewAgent(s)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return node, a, srv
+}
+
+func getGPUs(t *testing.T, url string) Sample {
+	t.Helper()
+	resp, err := http.Get(url + "/v1/gpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/v1/gpus: %s", resp.Status)
+	}
+	var s Sample
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func getMetrics(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics is not Prometheus text format: %v", err)
+	}
+	return mf
+}
+
+// byUUID indexes a per-GPU metric family by its UUID label.
+func byUUID(t *testing.T, mf map[string]*dto.MetricFamily, name string) map[string]*dto.Metric {
+	t.Helper()
+	f, ok := mf[name]
+	if !ok {
+		t.Fatalf("/metrics has no %s", name)
+	}
+	out := map[string]*dto.Metric{}
+	for _, m := range f.Metric {
+		for _, l := range m.Label {
+			if l.GetName() == "UUID" {
+				out[l.GetValue()] = m
+			}
+		}
+	}
+	return out
+}
+
+func TestAgentServesTheMockNode(t *testing.T) {
+	for _, tc := range []struct {
+		model, name string
+	}{
+		{"dgxa100", "A100"}, {"dgxh100", "H100"}, {"dgxh200", "H200"}, {"dgxb200", "B200"},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			node, a, srv := simAgent(t, tc.model, clock)
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := getGPUs(t, srv.URL)
+			devs := node.server.Devices
+			if len(devs) != 8 || len(got.GPUs) != 8 {
+				t.Fatalf("mock has %d devices, /v1/gpus shows %d; want 8 and 8", len(devs), len(got.GPUs))
+			}
+			if got.Node != "node-"+tc.model || !got.Time.Equal(t0) {
+				t.Errorf("node %q time %v; want node-%s at %v", got.Node, got.Time, tc.model, t0)
+			}
+			metrics := getMetrics(t, srv.URL)
+			memTotal := byUUID(t, metrics, MetricMemoryTotal)
+			util := byUUID(t, metrics, MetricUtilization)
+			for i, d := range devs {
+				md := d.(*server.Device)
+				g := got.GPUs[i]
+				if g.UUID != md.UUID || g.Index != i || g.Model != md.Config.Name || !strings.Contains(g.Model, tc.name) {
+					t.Errorf("GPU %d: %+v; mock device is %s %q", i, g, md.UUID, md.Config.Name)
+				}
+				if g.MemoryTotal != md.Config.MemoryMB*1024*1024 || g.MemoryTotal == 0 {
+					t.Errorf("GPU %d memory total %d, mock has %d MiB", i, g.MemoryTotal, md.Config.MemoryMB)
+				}
+				if m := memTotal[md.UUID]; m == nil || m.GetGauge().GetValue() != float64(g.MemoryTotal) {
+					t.Errorf("GPU %d: %s = %v, JSON says %d", i, MetricMemoryTotal, m, g.MemoryTotal)
+				}
+				if m := util[md.UUID]; m == nil || math.Abs(m.GetGauge().GetValue()-g.Utilization/100) > 1e-9 {
+					t.Errorf("GPU %d: %s = %v, JSON says %v%%", i, MetricUtilization, m, g.Utilization)
+				}
+			}
+			labels := map[string]string{}
+			for _, l := range metrics[MetricUtilization].Metric[0].Label {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for _, l := range []string{"gpu", "UUID", "modelName", "Hostname"} {
+				if labels[l] == "" {
+					t.Errorf("%s lacks dcgm-exporter's label %q: %v", MetricUtilization, l, labels)
+				}
+			}
+		})
+	}
+}
+
+// TestAgentFollowsTheReplay advances the clock through the embedded trace
+// and checks that the node shows round(busy fraction × 8) allocated GPUs,
+// each with one process, as the CSV says for that minute.
+func TestAgentFollowsTheReplay(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	_, a, srv := simAgent(t, "dgxh100", clock, WithReplaySpeed(60))
+	want := heliosFractions(t, "traces/vchbv_sequence.csv")
+	seen := map[int]bool{}
+	// 60× speed: one real second is one trace minute.
+	for minute := 0; minute < len(want); minute += 7 {
+		clock.t = t0.Add(time.Duration(minute) * time.Second)
+		if err := a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := getGPUs(t, srv.URL)
+		wantBusy := int(math.Round(want[minute] * 8))
+		seen[wantBusy] = true
+		allocated, busy, waste := 0, 0, 0
+		for _, g := range s.GPUs {
+			if g.Allocated != (g.Processes == 1) || (g.Processes == 0 && (g.Utilization != 0 || g.MemoryUsed != 0)) {
+				t.Fatalf("minute %d: inconsistent GPU %+v", minute, g)
+			}
+			if g.Allocated {
+				allocated++
+			}
+			if g.Busy {
+				busy++
+			}
+			if g.Idle != (g.Utilization < 10) {
+				t.Fatalf("minute %d GPU %d: idle=%v at %v%%", minute, g.Index, g.Idle, g.Utilization)
+			}
+			if g.Allocated && g.Idle {
+				waste++
+			}
+		}
+		if allocated != wantBusy || busy != wantBusy {
+			t.Fatalf("minute %d: %d allocated, %d busy; trace says %.3f of the cluster ran, %d of 8 GPUs", minute, allocated, busy, want[minute], wantBusy)
+		}
+		metrics := getMetrics(t, srv.URL)
+		if got := sumGauge(metrics[MetricBusy]); got != float64(wantBusy) {
+			t.Fatalf("minute %d: sum(%s) = %v, want %d", minute, MetricBusy, got, wantBusy)
+		}
+		if got := sumGauge(metrics[MetricIdleAllocated]); got != float64(waste) {
+			t.Fatalf("minute %d: sum(%s) = %v, JSON shows %d", minute, MetricIdleAllocated, got, waste)
+		}
+	}
+	if len(seen) < 4 {
+		t.Errorf("replay showed only busy counts %v; want the load to vary", seen)
+	}
+}
+
+func sumGauge(f *dto.MetricFamily) float64 {
+	var s float64
+	if f == nil {
+		return math.NaN()
+	}
+	for _, m := range f.Metric {
+		s += m.GetGauge().GetValue()
+	}
+	return s
+}
+
+func TestIdleAllocatedShare(t *testing.T) {
+	full, _ := Pattern("full")
+	for _, tc := range []struct {
+		share  float64
+		lo, hi int // idle-allocated GPU-minutes out of 8×600
+	}{
+		{0, 0, 0}, {1, 4800, 4800}, {0.125, 400, 800},
+	} {
+		clock := &fakeClock{t: t0}
+		n, err := NewSimulatedNode("dgxh100", full, WithSimClock(clock.Now), WithIdleAllocated(tc.share))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle := 0
+		for m := range 600 {
+			at := t0.Add(time.Duration(m) * time.Minute)
+			for i := range 8 {
+				if st := n.StateAt(i, at); st.Processes == 1 && st.Utilization < 10 {
+					idle++
+				}
+			}
+		}
+		if idle < tc.lo || idle > tc.hi {
+			t.Errorf("share %v: %d idle-allocated GPU-minutes, want %d..%d", tc.share, idle, tc.lo, tc.hi)
+		}
+	}
+}
+
+func TestSimulateRejectsBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		opts  []SimOption
+		want  string
+	}{
+		{"dgx1", nil, `"dgx1"`},
+		{"dgxh100", []SimOption{WithReplaySpeed(0)}, "replay speed 0"},
+		{"dgxh100", []SimOption{WithIdleAllocated(2)}, "from 0 to 1"},
+	} {
+		_, err := NewSimulatedNode(tc.model, DefaultSeries(), tc.opts...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewSimulatedNode(%s): %v, want %q", tc.model, err, tc.want)
+		}
+	}
+}
+
+// TestBusyThresholds drives one mock GPU through utilisation and process
+// readings and checks busy, idle and allocated.
+func TestBusyThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		th                    Thresholds
+		util                  uint32
+		utilRet               nv.Return
+		procs                 int
+		busy, idle, allocated bool
+	}{
+		{"idle and free", DefaultThresholds, 0, nv.SUCCESS, 0, false, true, false},
+		{"computing", DefaultThresholds, 55, nv.SUCCESS, 1, true, false, true},
+		{"at the threshold", DefaultThresholds, 10, nv.SUCCESS, 0, true, false, false},
+		{"held but idle (waste)", DefaultThresholds, 3, nv.SUCCESS, 1, true, true, true},
+		{"held but idle, process test off", Thresholds{BusyUtil: 10}, 3, nv.SUCCESS, 1, false, true, true},
+		{"two processes needed", Thresholds{BusyUtil: 50, BusyProcesses: 2}, 20, nv.SUCCESS, 1, false, true, true},
+		{"MIG: no utilisation, process", DefaultThresholds, 0, nv.ERROR_NOT_SUPPORTED, 1, true, false, true},
+		{"MIG: no utilisation, no process", DefaultThresholds, 0, nv.ERROR_NOT_SUPPORTED, 0, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := server.NewServerWithGPUs("550.54.15", "12.550.54.15", 12040, simModels["dgxh100"]().Devices[0].(*server.Device).Config)
+			d := srv.Devices[0].(*server.Device)
+			d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: tc.util}, tc.utilRet }
+			d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+				return make([]nv.ProcessInfo, tc.procs), nv.SUCCESS
+			}
+			s, err := NewSampler(srv, "n1", WithThresholds(tc.th))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Sample(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got.GPUs[0]
+			if g.Busy != tc.busy || g.Idle != tc.idle || g.Allocated != tc.allocated {
+				t.Errorf("busy/idle/allocated = %v/%v/%v, want %v/%v/%v", g.Busy, g.Idle, g.Allocated, tc.busy, tc.idle, tc.allocated)
+			}
+		})
+	}
+}
+
+func TestSampleErrorNamesGPUAndCall(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	node, a, srv := simAgent(t, "dgxh100", clock)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d := node.server.Devices[5].(*server.Device)
+	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.ERROR_GPU_IS_LOST }
+	clock.Advance(time.Second)
+	err := a.SampleOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "GPU 5") || !strings.Contains(err.Error(), d.UUID) ||
+		!strings.Contains(err.Error(), "GetComputeRunningProcesses") || !errors.Is(err, nv.ERROR_GPU_IS_LOST) {
+		t.Fatalf("sample error %v: want GPU 5, its UUID, the call and ERROR_GPU_IS_LOST", err)
+	}
+	// The last good sample stays served, with its own (older) time.
+	if s := getGPUs(t, srv.URL); !s.Time.Equal(t0) || len(s.GPUs) != 8 {
+		t.Errorf("after a failed sample /v1/gpus shows %v with %d GPUs; want the last good one at %v", s.Time, len(s.GPUs), t0)
+	}
+	mf := getMetrics(t, srv.URL)[MetricSampleErrors]
+	if mf == nil || mf.Metric[0].GetCounter().GetValue() != 1 {
+		t.Errorf("%s = %v, want 1", MetricSampleErrors, mf)
+	}
+}
+
+func TestNoSampleYet(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	_, _, srv := simAgent(t, "dgxh100", clock)
+	resp, err := http.Get(srv.URL + "/v1/gpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/v1/gpus before the first sample: %s, want 503", resp.Status)
+	}
+}
+
+func TestRunSamplesUntilCancelled(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	_, a, srv := simAgent(t, "dgxh100", clock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	a.interval = 5 * time.Millisecond
+	go func() { done <- a.Run(ctx) }()
+	// Wait for two distinct samples.
+	deadline := time.After(10 * time.Second)
+	var first time.Time
+	for {
+		clock.Advance(time.Second)
+		if s, _ := a.Last(); !s.Time.IsZero() {
+			if first.IsZero() {
+				first = s.Time
+			} else if s.Time.After(first) {
+				break
+			}
+		}
+		select {
+		case <-deadline:
+			t.Fatal("agent did not sample twice in 10s")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v after cancel, want nil", err)
+	}
+	if s := getGPUs(t, srv.URL); len(s.GPUs) != 8 {
+		t.Errorf("served %d GPUs", len(s.GPUs))
+	}
+}
+
+func TestMissingLibrary(t *testing.T) {
+	lib := nv.New(nv.WithLibraryPath("/nonexistent/" + LibraryName))
+	_, err := NewSampler(lib, "n1")
+	if !errors.Is(err, ErrLibraryNotFound) || !strings.Contains(err.Error(), LibraryName) {
+		t.Fatalf("NewSampler without the library: %v, want ErrLibraryNotFound naming %s", err, LibraryName)
+	}
+}
+
+var sinkSample Sample
+
+// BenchmarkSample8GPUs is the agent's cost per sample of a DGX H100 mock
+// node (8 GPUs): memory, utilisation and processes of each GPU.
+func BenchmarkSample8GPUs(b *testing.B) {
+	node, err := NewSimulatedNode("dgxh100", DefaultSeries())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSampler(node.Interface(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkSample, err = s.Sample(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScrapeMetrics is the cost of one /metrics scrape of an 8-GPU agent.
+func BenchmarkScrapeMetrics(b *testing.B) {
+	clock := &fakeClock{t: t0}
+	_, a, _ := simAgent(b, "dgxh100", clock)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	h := a.Handler()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
