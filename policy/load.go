@@ -604,9 +604,10 @@ func cfgKindName(n *yaml.Node) string {
 	return "nothing"
 }
 
-// cfgSuggest returns the name closest to s within an edit distance of 2.
+// cfgSuggest returns the name closest to s, if it is within an edit
+// distance of 2 and of a third of s's length.
 func cfgSuggest(s string, names []string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(3, len(s)/3+1)
 	for _, n := range names {
 		if d := cfgEditDistance(s, n); d < bestD {
 			best, bestD = n, d

@@ -131,7 +131,7 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 		v.errf(pp+".type", "unknown provider type %q: valid types are %s", pc.Type, cfgJoinEnum(cfgProviderTypes))
 	}
 	if pc.Region == "" && (pc.Type == ProviderAWS || pc.Type == ProviderAlicloud) {
-		v.missing(pp+".region", fmt.Sprintf("a %s provider serves one region, e.g. region: %s", pc.Type, cfgExampleRegion(pc.Type)))
+		v.missing(pp+".region", fmt.Sprintf("an %s provider serves one region, e.g. region: %s", pc.Type, cfgExampleRegion(pc.Type)))
 	}
 	if pc.Endpoint != "" {
 		u, err := url.Parse(pc.Endpoint)
@@ -263,7 +263,7 @@ func (v *cfgValidator) checkOffering(cfg *Config, op string, o *Offering) {
 	switch {
 	case o.Provider == "":
 		v.missing(op+".provider", "name one of the providers defined under providers: "+strings.Join(cfgNames(cfg.Providers), ", "))
-	case !provOK:
+	case !provOK && !v.d.failed["providers"]:
 		defined := strings.Join(cfgNames(cfg.Providers), ", ")
 		if defined == "" {
 			defined = "none"
@@ -320,15 +320,19 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			if !needGPUs && !needPrice {
 				continue
 			}
+			var miss []string
+			if needGPUs {
+				miss = append(miss, "gpus")
+			}
+			if needPrice {
+				miss = append(miss, "price_per_hour")
+			}
+			if prov.Type == ProviderTerraform {
+				v.errf(op, "an offering of terraform provider %q takes nothing from the catalog: set %s", o.Provider, strings.Join(miss, " and "))
+				continue
+			}
 			e, found := v.cat.Lookup(prov.Type, o.InstanceType)
 			if !found {
-				var miss []string
-				if needGPUs {
-					miss = append(miss, "gpus")
-				}
-				if needPrice {
-					miss = append(miss, "price_per_hour")
-				}
 				v.errf(op+".instance_type", "instance type %q is not in the %s catalog: set %s", o.InstanceType, prov.Type, strings.Join(miss, " and "))
 				continue
 			}
@@ -338,7 +342,7 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			if needPrice {
 				price, ok := e.Price(o.Market)
 				if !ok {
-					v.missing(op+".price_per_hour", fmt.Sprintf("the catalog lists %s (%d× %s) without a %s price: set price_per_hour", o.InstanceType, e.GPUs, e.GPUModel, o.Market))
+					v.missing(op+".price_per_hour", fmt.Sprintf("the catalog has no %s price for %s (%d× %s): set price_per_hour", o.Market, o.InstanceType, e.GPUs, e.GPUModel))
 					continue
 				}
 				o.PricePerHour = price
