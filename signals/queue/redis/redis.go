@@ -1,0 +1,312 @@
+// Package redis reads queue demand from the length of a Redis list, stream
+// or sorted set, with github.com/redis/go-redis/v9.
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// Key types the source reads.
+const (
+	TypeAuto   = "auto"
+	TypeList   = "list"
+	TypeStream = "stream"
+	TypeZSet   = "zset"
+)
+
+// Config says which key holds the queue and how to read it.
+type Config struct {
+	// Name identifies the source; "redis:<key>" when empty.
+	Name string `yaml:"name,omitempty"`
+	// Addr is the server's host:port.
+	Addr     string `yaml:"addr"`
+	Username string `yaml:"username,omitempty"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"password_env,omitempty"`
+	DB          int    `yaml:"db,omitempty"`
+	// Key is the queue's key.
+	Key string `yaml:"key"`
+	// Type is list, stream, zset, or auto (the default): ask the server
+	// with TYPE on every read. A missing key is an empty queue.
+	Type string `yaml:"type,omitempty"`
+	// Group, for a stream, counts the entries delivered to this consumer
+	// group and not yet acknowledged (XPENDING) instead of the stream's
+	// length (XLEN).
+	Group string `yaml:"group,omitempty"`
+	// WaitFromTimestamp reports the oldest wait: for a sorted set from its
+	// lowest score read as the enqueue time in Unix seconds, for a stream
+	// from its first entry's (or first pending entry's) ID, whose first
+	// part is the enqueue time in Unix milliseconds.
+	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
+	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob.
+	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
+}
+
+// Option changes a Source.
+type Option func(*Source)
+
+// WithNow injects the clock used for reading times and waits.
+func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// WithLookupEnv injects the environment lookup used for PasswordEnv.
+func WithLookupEnv(f func(string) (string, bool)) Option {
+	return func(s *Source) { s.lookupEnv = f }
+}
+
+// Source reads one Redis key. Close it when done.
+type Source struct {
+	cfg       Config
+	name      string
+	client    *goredis.Client
+	now       func() time.Time
+	lookupEnv func(string) (string, bool)
+}
+
+var _ signals.DemandSource = (*Source)(nil)
+
+// New checks cfg and returns a Source; it does not connect yet.
+func New(cfg Config, opts ...Option) (*Source, error) {
+	s := &Source{cfg: cfg, now: time.Now, lookupEnv: os.LookupEnv}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cfg.Type == "" {
+		s.cfg.Type = TypeAuto
+	}
+	s.name = cfg.Name
+	if s.name == "" {
+		s.name = "redis:" + cfg.Key
+	}
+	var problems []string
+	if cfg.Addr == "" {
+		problems = append(problems, "addr is empty (want host:port)")
+	}
+	if cfg.Key == "" {
+		problems = append(problems, "key is empty (want the queue's key)")
+	}
+	if !slices.Contains([]string{TypeAuto, TypeList, TypeStream, TypeZSet}, s.cfg.Type) {
+		problems = append(problems, fmt.Sprintf("type %q is not one of auto, list, stream, zset", cfg.Type))
+	}
+	if cfg.Group != "" && s.cfg.Type != TypeAuto && s.cfg.Type != TypeStream {
+		problems = append(problems, fmt.Sprintf("group %q is only for streams, but type is %s", cfg.Group, s.cfg.Type))
+	}
+	if cfg.WaitFromTimestamp && s.cfg.Type == TypeList {
+		problems = append(problems, "wait_from_timestamp needs a stream or zset; a list holds no enqueue times")
+	}
+	if cfg.GPUsPerJob < 0 {
+		problems = append(problems, fmt.Sprintf("gpus_per_job %d is negative", cfg.GPUsPerJob))
+	}
+	password := ""
+	if cfg.PasswordEnv != "" {
+		var ok bool
+		if password, ok = s.lookupEnv(cfg.PasswordEnv); !ok {
+			problems = append(problems, fmt.Sprintf("password_env %s is not set in the environment", cfg.PasswordEnv))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("redis source %q: %s", s.name, strings.Join(problems, "; "))
+	}
+	s.client = goredis.NewClient(&goredis.Options{
+		Addr:     cfg.Addr,
+		Username: cfg.Username,
+		Password: password,
+		DB:       cfg.DB,
+		// The queue wrapper retries with backoff; one attempt here.
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+		PoolSize:              2,
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	return s, nil
+}
+
+// Name identifies the source.
+func (s *Source) Name() string { return s.name }
+
+// Close closes the connections.
+func (s *Source) Close() error { return s.client.Close() }
+
+// Error is a failed read.
+type Error struct {
+	Source string
+	Addr   string
+	// Op is the Redis command that failed ("LLEN jobs").
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("redis source %q: %s on %s: %v", e.Source, e.Op, e.Addr, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying cannot help: the server answered with
+// an error (a wrong type, a missing consumer group, a refused password)
+// other than a transient one.
+func (e *Error) Permanent() bool {
+	var rerr goredis.Error
+	if errors.As(e.Err, &rerr) {
+		msg := rerr.Error()
+		for _, transient := range []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"} {
+			if strings.HasPrefix(msg, transient) {
+				return false
+			}
+		}
+		return true
+	}
+	var derr *dataError
+	return errors.As(e.Err, &derr)
+}
+
+// dataError is a key whose type or contents this source cannot read.
+type dataError struct{ msg string }
+
+func (e *dataError) Error() string { return e.msg }
+
+func dataErrorf(format string, args ...any) error {
+	return &dataError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Source) fail(op string, err error) error {
+	return &Error{Source: s.name, Addr: s.cfg.Addr, Op: op, Err: err}
+}
+
+// Demand reads the queue's length (and oldest enqueue time when configured).
+func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	key := s.cfg.Key
+	typ := s.cfg.Type
+	if typ == TypeAuto {
+		t, err := s.client.Type(ctx, key).Result()
+		if err != nil {
+			return signals.Demand{}, s.fail("TYPE "+key, err)
+		}
+		typ = t
+	}
+	var (
+		n      int64
+		oldest time.Time
+		err    error
+		op     string
+	)
+	switch typ {
+	case "none":
+		// Redis deletes a list, set or stream-less key when it empties.
+	case TypeList:
+		op = "LLEN " + key
+		n, err = s.client.LLen(ctx, key).Result()
+	case TypeZSet:
+		op = "ZCARD " + key
+		n, oldest, err = s.zset(ctx)
+	case TypeStream:
+		if s.cfg.Group != "" {
+			op = "XPENDING " + key + " " + s.cfg.Group
+		} else {
+			op = "XLEN " + key
+		}
+		n, oldest, err = s.stream(ctx)
+	default:
+		return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q holds a %s, want a list, stream or zset", key, typ))
+	}
+	if err != nil {
+		return signals.Demand{}, s.fail(op, err)
+	}
+	now := s.now()
+	d := signals.Demand{Source: s.name, Time: now, PendingJobs: int(n)}
+	if s.cfg.GPUsPerJob > 0 {
+		d.PendingGPUs, d.PendingGPUsKnown = int(n)*s.cfg.GPUsPerJob, true
+	}
+	if s.cfg.WaitFromTimestamp {
+		d.OldestWaitKnown = true
+		if !oldest.IsZero() {
+			d.OldestWait = max(now.Sub(oldest), 0)
+		}
+	}
+	return d, nil
+}
+
+func (s *Source) zset(ctx context.Context) (int64, time.Time, error) {
+	if !s.cfg.WaitFromTimestamp {
+		n, err := s.client.ZCard(ctx, s.cfg.Key).Result()
+		return n, time.Time{}, err
+	}
+	var card *goredis.IntCmd
+	var first *goredis.ZSliceCmd
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		card = p.ZCard(ctx, s.cfg.Key)
+		first = p.ZRangeWithScores(ctx, s.cfg.Key, 0, 0)
+		return nil
+	})
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var oldest time.Time
+	if zs := first.Val(); len(zs) > 0 {
+		score := zs[0].Score
+		if math.IsNaN(score) || math.IsInf(score, 0) || score < 0 || score > 1e11 {
+			return 0, time.Time{}, dataErrorf("lowest score %v of member %v is not a Unix time in seconds (wait_from_timestamp is set)", score, zs[0].Member)
+		}
+		sec, frac := math.Modf(score)
+		oldest = time.Unix(int64(sec), int64(frac*1e9))
+	}
+	return card.Val(), oldest, nil
+}
+
+func (s *Source) stream(ctx context.Context) (int64, time.Time, error) {
+	var (
+		n       int64
+		firstID string
+	)
+	if s.cfg.Group != "" {
+		p, err := s.client.XPending(ctx, s.cfg.Key, s.cfg.Group).Result()
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		n, firstID = p.Count, p.Lower
+	} else if !s.cfg.WaitFromTimestamp {
+		var err error
+		n, err = s.client.XLen(ctx, s.cfg.Key).Result()
+		return n, time.Time{}, err
+	} else {
+		var xlen *goredis.IntCmd
+		var first *goredis.XMessageSliceCmd
+		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			xlen = p.XLen(ctx, s.cfg.Key)
+			first = p.XRangeN(ctx, s.cfg.Key, "-", "+", 1)
+			return nil
+		})
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		n = xlen.Val()
+		if msgs := first.Val(); len(msgs) > 0 {
+			firstID = msgs[0].ID
+		}
+	}
+	if !s.cfg.WaitFromTimestamp || firstID == "" {
+		return n, time.Time{}, nil
+	}
+	ms, _, _ := strings.Cut(firstID, "-")
+	v, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return 0, time.Time{}, dataErrorf("stream entry ID %q does not start with a Unix time in milliseconds (wait_from_timestamp is set)", firstID)
+	}
+	return n, time.UnixMilli(v), nil
+}

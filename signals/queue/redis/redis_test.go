@@ -1,0 +1,243 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/signals/queue/internal/fixture"
+)
+
+// server is the redis-server every test here shares.
+var server *fixture.Redis
+
+func TestMain(m *testing.M) {
+	r, err := fixture.StartRedis()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: starting redis-server: %v\n", err)
+		os.Exit(1)
+	}
+	server = r
+	code := m.Run()
+	r.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// client is a plain go-redis client for filling keys.
+func client(t testing.TB) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: server.Addr, DisableIdentity: true})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newSource(t testing.TB, cfg Config, opts ...Option) *Source {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = server.Addr
+	}
+	s, err := New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var ctx = context.Background()
+
+func TestDemandFromRedis(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// Keys: a list of 3 jobs, a zset of 4 jobs enqueued 10..40 minutes
+	// ago, a stream of 5 entries the first 90 s old, a hash.
+	must(t, c.RPush(ctx, "t:list", "a", "b", "c").Err())
+	for i := range 4 {
+		must(t, c.ZAdd(ctx, "t:zset", goredis.Z{Score: float64(now.Add(-time.Duration(10*(i+1)) * time.Minute).Unix()), Member: fmt.Sprint(i)}).Err())
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("%d-0", now.Add(-90*time.Second+time.Duration(i)*time.Second).UnixMilli())
+		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:stream", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+	}
+	// A consumer group that has taken 2 of them and not acknowledged them.
+	must(t, c.XGroupCreate(ctx, "t:stream", "workers", "0").Err())
+	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:stream", ">"}, Count: 2}).Err())
+
+	tests := []struct {
+		name      string
+		cfg       Config
+		jobs      int
+		gpus      int
+		gpusKnown bool
+		wait      time.Duration
+		waitKnown bool
+	}{
+		{"list auto", Config{Key: "t:list"}, 3, 0, false, 0, false},
+		{"list typed with gpus_per_job", Config{Key: "t:list", Type: TypeList, GPUsPerJob: 4}, 3, 12, true, 0, false},
+		{"zset auto", Config{Key: "t:zset"}, 4, 0, false, 0, false},
+		{"zset with enqueue times", Config{Key: "t:zset", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 1}, 4, 4, true, 40 * time.Minute, true},
+		{"stream XLEN", Config{Key: "t:stream"}, 5, 0, false, 0, false},
+		{"stream XLEN with ID times", Config{Key: "t:stream", Type: TypeStream, WaitFromTimestamp: true}, 5, 0, false, 90 * time.Second, true},
+		{"stream group XPENDING", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 90 * time.Second, true},
+		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
+		{"missing key typed", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := newSource(t, tt.cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.PendingJobs != tt.jobs || d.PendingGPUs != tt.gpus || d.PendingGPUsKnown != tt.gpusKnown || d.OldestWait != tt.wait || d.OldestWaitKnown != tt.waitKnown {
+				t.Errorf("read jobs %d GPUs %d (known %v) oldest %v (known %v); want %d, %d (%v), %v (%v)",
+					d.PendingJobs, d.PendingGPUs, d.PendingGPUsKnown, d.OldestWait, d.OldestWaitKnown,
+					tt.jobs, tt.gpus, tt.gpusKnown, tt.wait, tt.waitKnown)
+			}
+			if d.Source != "redis:"+tt.cfg.Key || !d.Time.Equal(now) {
+				t.Errorf("source %q time %v", d.Source, d.Time)
+			}
+		})
+	}
+}
+
+// TestDemandFollowsQueue: the source reads the queue as it is now, not as it was.
+func TestDemandFollowsQueue(t *testing.T) {
+	c := client(t)
+	s := newSource(t, Config{Key: "t:moving"})
+	for want := 1; want <= 3; want++ {
+		must(t, c.RPush(ctx, "t:moving", "job").Err())
+		d, err := s.Demand(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.PendingJobs != want {
+			t.Fatalf("after %d pushes read %d jobs", want, d.PendingJobs)
+		}
+	}
+}
+
+func TestDemandBadKeys(t *testing.T) {
+	c := client(t)
+	must(t, c.HSet(ctx, "t:hash", "a", "1").Err())
+	must(t, c.ZAdd(ctx, "t:badscore", goredis.Z{Score: 1e15, Member: "x"}).Err())
+	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:stream2", Values: []string{"a", "1"}}).Err())
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"hash auto", Config{Key: "t:hash"}, []string{`redis source "redis:t:hash"`, `key "t:hash" holds a hash, want a list, stream or zset`}},
+		{"hash as list", Config{Key: "t:hash", Type: TypeList}, []string{`redis source "redis:t:hash"`, "LLEN t:hash", "WRONGTYPE"}},
+		{"missing group", Config{Key: "t:stream2", Group: "nobody"}, []string{"XPENDING t:stream2 nobody", "NOGROUP"}},
+		{"score not a time", Config{Key: "t:badscore", Type: TypeZSet, WaitFromTimestamp: true}, []string{"lowest score 1e+15 of member x is not a Unix time in seconds"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newSource(t, tt.cfg).Demand(ctx)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			var rerr *Error
+			if !errors.As(err, &rerr) || !rerr.Permanent() {
+				t.Errorf("error %v should be a permanent *redis.Error: retrying cannot fix the key", err)
+			}
+		})
+	}
+}
+
+func TestDemandUnreachable(t *testing.T) {
+	port, err := fixture.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	_, err = newSource(t, Config{Name: "redis:jobs", Addr: addr, Key: "jobs"}).Demand(ctx)
+	var rerr *Error
+	if !errors.As(err, &rerr) || rerr.Permanent() {
+		t.Fatalf("error %v, want a retryable *redis.Error", err)
+	}
+	for _, w := range []string{`redis source "redis:jobs"`, "TYPE jobs on " + addr, "connection refused"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	env := func(k string) (string, bool) { return "", false }
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Key: "q"}, "addr is empty"},
+		{Config{Addr: "x:1"}, "key is empty"},
+		{Config{Addr: "x:1", Key: "q", Type: "set"}, `type "set" is not one of auto, list, stream, zset`},
+		{Config{Addr: "x:1", Key: "q", Type: TypeList, Group: "g"}, `group "g" is only for streams`},
+		{Config{Addr: "x:1", Key: "q", Type: TypeList, WaitFromTimestamp: true}, "a list holds no enqueue times"},
+		{Config{Addr: "x:1", Key: "q", GPUsPerJob: -1}, "gpus_per_job -1 is negative"},
+		{Config{Addr: "x:1", Key: "q", PasswordEnv: "QUEUE_PW"}, "password_env QUEUE_PW is not set"},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg, WithLookupEnv(env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) error %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestPasswordFromEnv(t *testing.T) {
+	c := client(t)
+	must(t, c.ConfigSet(ctx, "requirepass", "s3cret").Err())
+	t.Cleanup(func() {
+		a := goredis.NewClient(&goredis.Options{Addr: server.Addr, Password: "s3cret", DisableIdentity: true})
+		defer a.Close()
+		must(t, a.ConfigSet(ctx, "requirepass", "").Err())
+	})
+	env := func(k string) (string, bool) { return map[string]string{"PW": "s3cret", "BAD": "nope"}[k], true }
+	if _, err := newSource(t, Config{Key: "q", PasswordEnv: "PW"}, WithLookupEnv(env)).Demand(ctx); err != nil {
+		t.Errorf("with the password: %v", err)
+	}
+	_, err := newSource(t, Config{Key: "q", PasswordEnv: "BAD"}, WithLookupEnv(env)).Demand(ctx)
+	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("with a wrong password: error %v, want WRONGPASS", err)
+	}
+}
+
+func BenchmarkDemandList(b *testing.B) {
+	c := client(b)
+	must(b, c.RPush(ctx, "b:list", "a", "b").Err())
+	for _, typ := range []string{TypeList, TypeAuto} {
+		b.Run(typ, func(b *testing.B) {
+			s := newSource(b, Config{Key: "b:list", Type: typ})
+			for b.Loop() {
+				if _, err := s.Demand(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
