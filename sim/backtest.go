@@ -1,0 +1,123 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// Spillway is the pool's own policy: policy.Decide on the pool's interval,
+// with schedule floors from policy.ScheduleFloors.
+func Spillway() Policy {
+	return Policy{Name: PolicySpillway, New: func() DecideFunc { return engineDecide }}
+}
+
+// PolicyNames lists every policy a backtest can run, in report order.
+var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
+
+// PolicyByName returns the named policy.
+func PolicyByName(name string) (Policy, error) {
+	switch name {
+	case PolicySpillway:
+		return Spillway(), nil
+	case PolicyOnPremOnly:
+		return OnPremOnly(), nil
+	case PolicyThreshold:
+		return Threshold(), nil
+	case PolicyPerJob:
+		return PerJob(), nil
+	}
+	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
+}
+
+// WithOnPremGPUs returns a copy of pool whose on-prem size is gpus, rounded
+// up to whole nodes of the pool's gpus_per_node (8 when unset).
+func WithOnPremGPUs(pool policy.Pool, gpus int) policy.Pool {
+	if pool.OnPrem.GPUsPerNode <= 0 {
+		pool.OnPrem.GPUsPerNode = 8
+	}
+	pool.OnPrem.Nodes = (max(0, gpus) + pool.OnPrem.GPUsPerNode - 1) / pool.OnPrem.GPUsPerNode
+	return pool
+}
+
+// Report is a backtest of several policies on one trace and pool.
+type Report struct {
+	Trace       TraceInfo `json:"trace"`
+	Pool        string    `json:"pool"`
+	OnPremGPUs  int       `json:"onprem_gpus"`
+	WaitTargetS float64   `json:"wait_target_s"`
+	// WallSeconds is how long the backtest took to run.
+	WallSeconds float64  `json:"wall_seconds"`
+	Results     []Result `json:"results"`
+}
+
+// TraceInfo describes the trace a report ran on.
+type TraceInfo struct {
+	Name  string  `json:"name"`
+	Jobs  int     `json:"jobs"`
+	SpanS float64 `json:"span_s"`
+}
+
+// Backtest options.
+type Backtest struct {
+	Pool     policy.Pool
+	Trace    *trace.Trace
+	Policies []Policy
+	// Timeline records plot samples in every result.
+	Timeline bool
+	// Progress, when set, receives the mean fraction done over all runs.
+	Progress func(done float64)
+}
+
+// Run simulates every policy on the trace, concurrently; results come in
+// the order of b.Policies and do not depend on scheduling.
+func (b Backtest) Run(ctx context.Context) (Report, error) {
+	rep := Report{
+		Trace:       TraceInfo{Name: b.Trace.Name, Jobs: len(b.Trace.Jobs), SpanS: b.Trace.Span().Seconds()},
+		Pool:        b.Pool.Name,
+		OnPremGPUs:  b.Pool.OnPrem.GPUs(),
+		WaitTargetS: b.Pool.WaitTarget.D().Seconds(),
+		Results:     make([]Result, len(b.Policies)),
+	}
+	var mu sync.Mutex
+	done := make([]float64, len(b.Policies))
+	errs := make([]error, len(b.Policies))
+	var wg sync.WaitGroup
+	for i, p := range b.Policies {
+		if p.Name == PolicySpillway && engineDecide == nil {
+			return Report{}, fmt.Errorf("sim: the spillway policy engine is not available")
+		}
+		pool := b.Pool
+		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline,
+			Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+		if b.Progress != nil {
+			o.Progress = func(f float64) {
+				mu.Lock()
+				defer mu.Unlock()
+				done[i] = f
+				sum := 0.0
+				for _, d := range done {
+					sum += d
+				}
+				b.Progress(sum / float64(len(done)))
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Results[i], errs[i] = Run(ctx, o)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return Report{}, fmt.Errorf("policy %s: %w", b.Policies[i].Name, err)
+		}
+	}
+	return rep, nil
+}

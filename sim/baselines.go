@@ -1,0 +1,193 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Policy names, as reports and --policies spell them.
+const (
+	PolicySpillway   = "spillway"
+	PolicyOnPremOnly = "onprem-only"
+	PolicyThreshold  = "threshold"
+	PolicyPerJob     = "per-job"
+)
+
+// Baseline parameters, modelled on what people run today.
+const (
+	// ThresholdInterval, ThresholdTarget and ThresholdCooldown are the
+	// Nomad-Autoscaler-style target tracking settings.
+	ThresholdInterval = 60 * time.Second
+	ThresholdTarget   = 0.80
+	ThresholdCooldown = 5 * time.Minute
+	// PerJobSuspendTime is Slurm's SuspendTime for power-saved cloud nodes.
+	PerJobSuspendTime = 300 * time.Second
+)
+
+// OnPremOnly never rents anything.
+func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
+
+// Threshold is a target-tracking autoscaler in the style of Nomad
+// Autoscaler's target-value strategy: every 60 s it sizes cloud capacity so
+// that GPU utilisation — GPUs in use plus GPUs queued, over on-prem plus
+// cloud GPUs — approaches 80%, with a 5-minute cooldown after every scaling
+// action, using the cheapest offering (by price per GPU-hour) only. Scale-in
+// drains the least busy instances. It honours the pool's max_gpus (as the
+// autoscaler's max count) but knows nothing of budgets or boot times.
+func Threshold() Policy {
+	return Policy{Name: PolicyThreshold, Interval: ThresholdInterval, New: func() DecideFunc {
+		var last time.Time
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+			plan := policy.Plan{Pool: pool.Name, Time: now}
+			off, ok := cheapestOffering(pool.Offerings)
+			if !ok || (!last.IsZero() && now.Sub(last) < ThresholdCooldown) {
+				return plan
+			}
+			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
+			var live []policy.Instance
+			for _, in := range insts {
+				if in.State == policy.StateBooting || in.State == policy.StateRunning {
+					live = append(live, in)
+					demand += in.BusyGPUs
+				}
+			}
+			wantCloud := max(0, int(math.Ceil(float64(demand)/ThresholdTarget))-snap.OnPremGPUs)
+			if pool.Limits.MaxGPUs > 0 {
+				wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
+			}
+			want := wantCloud / off.GPUs
+			if want*off.GPUs < wantCloud && (pool.Limits.MaxGPUs == 0 || (want+1)*off.GPUs <= pool.Limits.MaxGPUs) {
+				want++
+			}
+			switch {
+			case want > len(live):
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
+					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, ThresholdTarget*100)})
+				last = now
+			case want < len(live):
+				slices.SortStableFunc(live, func(a, b policy.Instance) int { return a.BusyGPUs - b.BusyGPUs })
+				for _, in := range live[:len(live)-want] {
+					plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "utilisation below target"})
+				}
+				last = now
+			}
+			return plan
+		}
+	}}
+}
+
+// PerJob models Slurm's power saving with cloud nodes: every queued job that
+// cannot start gets a node resumed for it — the cheapest offering with
+// enough GPUs, or whole nodes of the largest offering for bigger jobs — and a
+// node idle for 300 s is suspended. Nodes already booting count for the jobs
+// they can take. It honours max_gpus (the number of cloud nodes defined).
+func PerJob() Policy {
+	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+			plan := policy.Plan{Pool: pool.Name, Time: now}
+			cloud := 0
+			var booting []int
+			for _, in := range insts {
+				switch in.State {
+				case policy.StateBooting:
+					booting = append(booting, in.Offering.GPUs)
+				case policy.StateRunning:
+					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= PerJobSuspendTime {
+						plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
+						continue
+					}
+				default:
+					continue
+				}
+				cloud += in.Offering.GPUs
+			}
+			largest, ok := largestOffering(pool.Offerings)
+			if !ok {
+				return plan
+			}
+			for _, g := range snap.PendingJobGPUs {
+				if coverByBooting(booting, g) {
+					continue
+				}
+				off, count := largest, (g+largest.GPUs-1)/largest.GPUs
+				if fit, ok := cheapestFitting(pool.Offerings, g); ok {
+					off, count = fit, 1
+				}
+				if pool.Limits.MaxGPUs > 0 && cloud+count*off.GPUs > pool.Limits.MaxGPUs {
+					break
+				}
+				cloud += count * off.GPUs
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count,
+					Reason: fmt.Sprintf("resume for a queued %d-GPU job", g)})
+			}
+			return plan
+		}
+	}}
+}
+
+// coverByBooting marks booting nodes (GPU counts, 0 once used) as taken by a
+// job of g GPUs and reports whether they could hold it.
+func coverByBooting(booting []int, g int) bool {
+	for i, b := range booting {
+		if b >= g {
+			booting[i] = 0
+			return true
+		}
+	}
+	sum := 0
+	for _, b := range booting {
+		sum += b
+	}
+	if sum < g {
+		return false
+	}
+	for i, b := range booting {
+		if g <= 0 {
+			break
+		}
+		if b > 0 {
+			g -= b
+			booting[i] = 0
+		}
+	}
+	return true
+}
+
+func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
+
+func cheapestOffering(offs []policy.Offering) (policy.Offering, bool) {
+	var best policy.Offering
+	ok := false
+	for _, o := range offs {
+		if o.GPUs > 0 && (!ok || pricePerGPU(o) < pricePerGPU(best)) {
+			best, ok = o, true
+		}
+	}
+	return best, ok
+}
+
+func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
+	var best policy.Offering
+	ok := false
+	for _, o := range offs {
+		if o.GPUs >= g && (!ok || o.PricePerHour < best.PricePerHour) {
+			best, ok = o, true
+		}
+	}
+	return best, ok
+}
+
+func largestOffering(offs []policy.Offering) (policy.Offering, bool) {
+	var best policy.Offering
+	ok := false
+	for _, o := range offs {
+		if o.GPUs > 0 && (!ok || o.GPUs > best.GPUs || (o.GPUs == best.GPUs && o.PricePerHour < best.PricePerHour)) {
+			best, ok = o, true
+		}
+	}
+	return best, ok
+}

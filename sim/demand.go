@@ -1,0 +1,74 @@
+package sim
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// DemandPercentile is the time-weighted q-quantile (0 ≤ q ≤ 1) of a trace's
+// GPU demand: the GPUs in use if every job started on arrival, over the
+// trace's span (first submit to last end). It is the yardstick for sizing an
+// on-prem baseline (../shared/traces/README.md tabulates p50, p90 and max).
+func DemandPercentile(jobs []trace.Job, q float64) int {
+	if len(jobs) == 0 {
+		return 0
+	}
+	type step struct {
+		at    time.Duration
+		delta int
+	}
+	steps := make([]step, 0, 2*len(jobs))
+	for _, j := range jobs {
+		steps = append(steps, step{j.Submit, j.GPUs}, step{j.Submit + j.Duration, -j.GPUs})
+	}
+	slices.SortFunc(steps, func(a, b step) int {
+		if a.at != b.at {
+			if a.at < b.at {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	// Time spent at each demand level.
+	type level struct {
+		gpus int
+		dur  time.Duration
+	}
+	var levels []level
+	var total time.Duration
+	cur := 0
+	for i, s := range steps {
+		cur += s.delta
+		if i+1 < len(steps) {
+			if d := steps[i+1].at - s.at; d > 0 {
+				levels = append(levels, level{cur, d})
+				total += d
+			}
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	slices.SortFunc(levels, func(a, b level) int { return a.gpus - b.gpus })
+	target := time.Duration(math.Ceil(q * float64(total)))
+	var acc time.Duration
+	for _, l := range levels {
+		acc += l.dur
+		if acc >= target {
+			return l.gpus
+		}
+	}
+	return levels[len(levels)-1].gpus
+}
+
+// BaselineGPUs is the on-prem size the acceptance backtests use: a trace's
+// p50 demand rounded up to whole nodes of nodeGPUs, at least one node.
+func BaselineGPUs(jobs []trace.Job, nodeGPUs int) int {
+	p50 := DemandPercentile(jobs, 0.5)
+	nodes := max(1, (p50+nodeGPUs-1)/nodeGPUs)
+	return nodes * nodeGPUs
+}

@@ -1,0 +1,96 @@
+package trace
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// helios derives a job stream from a Helios per-minute sequence file, which
+// counts GPUs but does not list jobs.
+//
+// Demand at minute i is running_gpu_num + pending_gpu_num: the GPUs that
+// would be in use if every job had started on arrival. When the file splits
+// the counts by job size (…_noless_8 and …_less_8 columns), each class is
+// derived separately so large jobs stay large. Per class:
+//   - an increase of k GPUs from one minute to the next submits one k-GPU job;
+//   - a decrease of k GPUs ends the most recently submitted jobs (last in,
+//     first out); when the last job is larger than what remains of the
+//     decrease, it ends and a job with its surplus GPUs is submitted in the
+//     same minute, so demand follows the file exactly;
+//   - jobs still running after the last row end one minute after it.
+//
+// The stream's on-arrival demand equals the file's demand minute by minute;
+// individual job sizes and durations are a reconstruction, not observations.
+func (p *parser) helios() (*Trace, error) {
+	ct := p.col("time")
+	type class struct{ cols []int }
+	var classes []class
+	if c := []int{p.col("running_gpu_num_noless_8"), p.col("pending_gpu_num_noless_8"),
+		p.col("running_gpu_num_less_8"), p.col("pending_gpu_num_less_8")}; c[0] >= 0 && c[1] >= 0 && c[2] >= 0 && c[3] >= 0 {
+		classes = []class{{cols: c[:2]}, {cols: c[2:]}}
+	} else {
+		classes = []class{{cols: []int{p.col("running_gpu_num"), p.col("pending_gpu_num")}}}
+	}
+	type active struct {
+		submit time.Duration
+		gpus   int
+	}
+	stacks := make([][]active, len(classes))
+	levels := make([]int, len(classes))
+	tr := &Trace{Format: FormatHelios}
+	var first, prev time.Time
+	err := p.rows(func(line int, rec []string) error {
+		at, ok := parseDateTime(rec[ct])
+		if !ok {
+			return p.bad(line, "time", rec[ct], "a UTC time as YYYY-MM-DD HH:MM:SS", errors.New("not a date-time"))
+		}
+		if first.IsZero() {
+			first = at
+		} else if !at.After(prev) {
+			return p.bad(line, "time", rec[ct], "rows in increasing time order", errors.New("not after the previous row"))
+		}
+		prev = at
+		now := at.Sub(first)
+		for ci, c := range classes {
+			level := 0
+			for _, col := range c.cols {
+				s := strings.TrimSpace(rec[col])
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 0 {
+					return p.bad(line, p.header[col], rec[col], "a whole number of GPUs ≥ 0", errors.New("not a GPU count"))
+				}
+				level += n
+			}
+			delta := level - levels[ci]
+			levels[ci] = level
+			st := stacks[ci]
+			if delta > 0 {
+				st = append(st, active{submit: now, gpus: delta})
+			}
+			for r := -delta; r > 0; {
+				top := st[len(st)-1]
+				st = st[:len(st)-1]
+				tr.Jobs = append(tr.Jobs, Job{Submit: top.submit, Duration: now - top.submit, GPUs: top.gpus})
+				if top.gpus > r {
+					st = append(st, active{submit: now, gpus: top.gpus - r})
+				}
+				r -= top.gpus
+			}
+			stacks[ci] = st
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	end := prev.Sub(first) + time.Minute
+	for _, st := range stacks {
+		for _, a := range st {
+			tr.Jobs = append(tr.Jobs, Job{Submit: a.submit, Duration: end - a.submit, GPUs: a.gpus})
+		}
+	}
+	tr.Start = first
+	return tr, nil
+}

@@ -1,0 +1,367 @@
+// Package trace loads GPU job traces for the simulator: the Microsoft ITP and
+// Philly job lists, SenseTime Helios per-minute sequences, and a generic CSV.
+// The format is recognised from the CSV header.
+package trace
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Job is one GPU job of a trace.
+type Job struct {
+	// Submit is when the job was submitted, from the trace's start.
+	Submit time.Duration
+	// Duration is how long the job runs once started.
+	Duration time.Duration
+	// GPUs is how many GPUs the job needs at once.
+	GPUs int
+}
+
+// Format names a trace format.
+type Format string
+
+// The formats Load recognises, by their CSV header.
+const (
+	// FormatITP is `job_id,submission_time,duration,num_gpu` (Microsoft ITP).
+	FormatITP Format = "itp"
+	// FormatPhilly is `timestamp,duration,num_gpus,gpu_time,cluster` (Microsoft Philly).
+	FormatPhilly Format = "philly"
+	// FormatHelios is a per-minute Helios `<vc>_sequence.csv` (SenseTime).
+	FormatHelios Format = "helios"
+	// FormatGeneric is `submit_s,duration_s,gpus`.
+	FormatGeneric Format = "generic"
+)
+
+// DefaultEpoch is the wall-clock start given to traces whose times are only
+// offsets (ITP, generic): a Monday, so calendar budgets and cron schedules
+// line up with weeks.
+var DefaultEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Trace is a job list sorted by submit time, shifted so the first job is
+// submitted at 0.
+type Trace struct {
+	// Name is the file name the trace came from.
+	Name   string
+	Format Format
+	// Start is the wall-clock time of offset 0.
+	Start time.Time
+	Jobs  []Job
+}
+
+// Span is the time from the first submit to the last job's end.
+func (t *Trace) Span() time.Duration {
+	var end time.Duration
+	for _, j := range t.Jobs {
+		end = max(end, j.Submit+j.Duration)
+	}
+	return end
+}
+
+// Error is a bad row or header in a trace file.
+type Error struct {
+	File   string
+	Line   int
+	Column string
+	Value  string
+	// Want says what would be valid.
+	Want string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ": column %s", e.Column)
+	}
+	if e.Column != "" || e.Value != "" {
+		fmt.Fprintf(&b, ": %q", e.Value)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.Want != "" {
+		fmt.Fprintf(&b, " (want %s)", e.Want)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrUnknownFormat is returned (wrapped in *Error) when a header matches no
+// known format.
+var ErrUnknownFormat = errors.New("unknown trace format")
+
+// Load reads the trace file at path.
+func Load(path string) (*Trace, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open trace: %w", err)
+	}
+	defer f.Close()
+	return Read(filepath.Base(path), f)
+}
+
+// Read parses a trace from r; name is used in errors and as the trace's name.
+func Read(name string, r io.Reader) (*Trace, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "a CSV header line"}
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	header = slices.Clone(header)
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	p := &parser{name: name, cr: cr, header: header}
+	var tr *Trace
+	switch {
+	case hasColumns(header, "job_id", "submission_time", "duration", "num_gpu"):
+		tr, err = p.itp()
+	case hasColumns(header, "timestamp", "duration", "num_gpus"):
+		tr, err = p.philly()
+	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
+		tr, err = p.helios()
+	case hasColumns(header, "submit_s", "duration_s", "gpus"):
+		tr, err = p.generic()
+	default:
+		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat,
+			Want: "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	tr.Name = name
+	normalise(tr)
+	return tr, nil
+}
+
+// normalise sorts jobs by submit (stable, so equal submits keep file order)
+// and shifts them so the first is submitted at 0.
+func normalise(tr *Trace) {
+	slices.SortStableFunc(tr.Jobs, func(a, b Job) int {
+		switch {
+		case a.Submit < b.Submit:
+			return -1
+		case a.Submit > b.Submit:
+			return 1
+		}
+		return 0
+	})
+	if len(tr.Jobs) == 0 {
+		return
+	}
+	first := tr.Jobs[0].Submit
+	if first != 0 {
+		for i := range tr.Jobs {
+			tr.Jobs[i].Submit -= first
+		}
+		tr.Start = tr.Start.Add(first)
+	}
+}
+
+func hasColumns(header []string, names ...string) bool {
+	for _, n := range names {
+		if !slices.Contains(header, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: name, Line: pe.Line, Err: pe.Err, Want: "well-formed CSV"}
+	}
+	return fmt.Errorf("read trace %s: %w", name, err)
+}
+
+type parser struct {
+	name   string
+	cr     *csv.Reader
+	header []string
+}
+
+func (p *parser) col(name string) int { return slices.Index(p.header, name) }
+
+// rows calls fn for each data row with its line number; blank lines are
+// skipped by encoding/csv.
+func (p *parser) rows(fn func(line int, rec []string) error) error {
+	for {
+		rec, err := p.cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return csvError(p.name, err)
+		}
+		line, _ := p.cr.FieldPos(0)
+		if len(rec) != len(p.header) {
+			return &Error{File: p.name, Line: line, Value: strings.Join(rec, ","),
+				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in the header", len(p.header))}
+		}
+		if err := fn(line, rec); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *parser) bad(line int, col, value, want string, err error) error {
+	return &Error{File: p.name, Line: line, Column: col, Value: value, Want: want, Err: err}
+}
+
+// seconds parses a non-negative number of seconds (integer or decimal).
+func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration, error) {
+	want := "a number of seconds ≥ 0"
+	if positive {
+		want = "a number of seconds > 0"
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, p.bad(line, col, s, want, errors.New("not a number"))
+	}
+	if f < 0 || (positive && f <= 0) || f > 1e10 || f != f {
+		return 0, p.bad(line, col, s, want, errors.New("out of range"))
+	}
+	return time.Duration(f*1e3+0.5) * time.Millisecond, nil
+}
+
+func (p *parser) gpus(line int, col, s string) (int, error) {
+	s = strings.TrimSpace(s)
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		// Some converters write counts as floats ("8.0").
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int(f)) {
+			return 0, p.bad(line, col, s, "a whole number of GPUs ≥ 1", errors.New("not a whole number"))
+		}
+		n = int(f)
+	}
+	if n < 1 || n > 1<<20 {
+		return 0, p.bad(line, col, s, "a whole number of GPUs ≥ 1", errors.New("out of range"))
+	}
+	return n, nil
+}
+
+func (p *parser) itp() (*Trace, error) {
+	cs, cd, cg := p.col("submission_time"), p.col("duration"), p.col("num_gpu")
+	tr := &Trace{Format: FormatITP, Start: DefaultEpoch}
+	err := p.rows(func(line int, rec []string) error {
+		return p.jobRow(tr, line, rec, cs, cd, cg)
+	})
+	return tr, err
+}
+
+func (p *parser) generic() (*Trace, error) {
+	cs, cd, cg := p.col("submit_s"), p.col("duration_s"), p.col("gpus")
+	tr := &Trace{Format: FormatGeneric, Start: DefaultEpoch}
+	err := p.rows(func(line int, rec []string) error {
+		return p.jobRow(tr, line, rec, cs, cd, cg)
+	})
+	return tr, err
+}
+
+func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error {
+	sub, err := p.seconds(line, p.header[cs], rec[cs], false)
+	if err != nil {
+		return err
+	}
+	dur, err := p.seconds(line, p.header[cd], rec[cd], true)
+	if err != nil {
+		return err
+	}
+	g, err := p.gpus(line, p.header[cg], rec[cg])
+	if err != nil {
+		return err
+	}
+	tr.Jobs = append(tr.Jobs, Job{Submit: sub, Duration: dur, GPUs: g})
+	return nil
+}
+
+// philly parses the Pollux conversion of the Philly trace: submit as
+// "YYYY-MM-DD HH:MM:SS" (UTC), duration in seconds, num_gpus.
+func (p *parser) philly() (*Trace, error) {
+	cs, cd, cg := p.col("timestamp"), p.col("duration"), p.col("num_gpus")
+	tr := &Trace{Format: FormatPhilly}
+	var first time.Time
+	err := p.rows(func(line int, rec []string) error {
+		at, ok := parseDateTime(rec[cs])
+		if !ok {
+			return p.bad(line, "timestamp", rec[cs], "a UTC time as YYYY-MM-DD HH:MM:SS", errors.New("not a date-time"))
+		}
+		if first.IsZero() {
+			first = at
+		}
+		dur, err := p.seconds(line, "duration", rec[cd], true)
+		if err != nil {
+			return err
+		}
+		g, err := p.gpus(line, "num_gpus", rec[cg])
+		if err != nil {
+			return err
+		}
+		tr.Jobs = append(tr.Jobs, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+		return nil
+	})
+	// Offsets are relative to the first row; normalise shifts them to the
+	// earliest submit and moves Start along.
+	tr.Start = first
+	return tr, err
+}
+
+// parseDateTime parses "YYYY-MM-DD HH:MM:SS" without time.Parse's generality
+// (Philly has 82k rows); it reports false for anything else.
+func parseDateTime(s string) (time.Time, bool) {
+	b := []byte(strings.TrimSpace(s))
+	if len(b) == 10 {
+		b = append(b, []byte(" 00:00:00")...)
+	}
+	if len(b) != 19 || b[4] != '-' || b[7] != '-' || (b[10] != ' ' && b[10] != 'T') || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(x []byte) (int, bool) {
+		n := 0
+		for _, c := range x {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	var v [6]int
+	for i, r := range [6][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}} {
+		n, ok := num(b[r[0]:r[1]])
+		if !ok {
+			return time.Time{}, false
+		}
+		v[i] = n
+	}
+	if v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60 {
+		return time.Time{}, false
+	}
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC)
+	if t.Day() != v[2] { // e.g. Feb 30
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -1,0 +1,120 @@
+package trace
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func job(submit, dur float64, gpus int) Job {
+	return Job{Submit: time.Duration(submit * float64(time.Second)), Duration: time.Duration(dur * float64(time.Second)), GPUs: gpus}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		file   string
+		format Format
+		start  time.Time
+		jobs   []Job
+	}{
+		// Unsorted ITP rows: sorted by submit and shifted by the first (100 s).
+		{"itp.csv", FormatITP, DefaultEpoch.Add(100 * time.Second),
+			[]Job{job(0, 60, 1), job(200, 10, 2), job(400, 30, 8)}},
+		// Philly: the two 06:13:03 rows keep file order; 07:01:55 is 2932 s later;
+		// the blank last line is skipped.
+		{"philly.csv", FormatPhilly, time.Date(2017, 10, 9, 6, 13, 3, 0, time.UTC),
+			[]Job{job(0, 2951, 4), job(0, 10.5, 2), job(2932, 66, 1)}},
+		// Helios: +4 at 00:01 submits a 4-GPU job; +2 at 00:02 a 2-GPU job;
+		// -3 at 00:03 ends the 2-GPU job (60 s) and the 4-GPU job (120 s) and
+		// submits the surplus 3-GPU job, which runs until a minute after the
+		// last row (00:05). Times shift by the first submit (00:01).
+		{"helios.csv", FormatHelios, time.Date(2020, 5, 1, 0, 1, 0, 0, time.UTC),
+			[]Job{job(0, 120, 4), job(60, 60, 2), job(120, 120, 3)}},
+		{"generic.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
+			[]Job{job(0, 7.5, 16), job(10, 5, 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			tr, err := Load(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Format != tt.format || !tr.Start.Equal(tt.start) || tr.Name != tt.file {
+				t.Errorf("got format %s start %s name %s, want %s %s %s", tr.Format, tr.Start, tr.Name, tt.format, tt.start, tt.file)
+			}
+			if !slices.Equal(tr.Jobs, tt.jobs) {
+				t.Errorf("jobs\n got %v\nwant %v", tr.Jobs, tt.jobs)
+			}
+		})
+	}
+}
+
+func TestLoadBad(t *testing.T) {
+	tests := []struct {
+		file string
+		line int
+		col  string
+		msg  string
+	}{
+		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs ≥ 1)`},
+		{"bad_duration.csv", 3, "duration", `bad_duration.csv:3: column duration: "0": out of range (want a number of seconds > 0)`},
+		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a UTC time as YYYY-MM-DD HH:MM:SS)`},
+		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want a number of seconds ≥ 0)`},
+		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
+		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
+		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file))
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("got %v, want a *trace.Error", err)
+			}
+			if te.Line != tt.line || te.Column != tt.col {
+				t.Errorf("got line %d column %q, want %d %q", te.Line, te.Column, tt.line, tt.col)
+			}
+			if !strings.HasPrefix(err.Error(), tt.msg) {
+				t.Errorf("message\n got %s\nwant %s…", err, tt.msg)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join("testdata", "bad_header.csv")); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("unknown header: got %v, want ErrUnknownFormat", err)
+	}
+	if _, err := Load(filepath.Join("testdata", "missing.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: got %v, want os.ErrNotExist", err)
+	}
+	if _, err := Read("empty.csv", strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "empty.csv:1") {
+		t.Errorf("empty file: got %v", err)
+	}
+}
+
+func TestParseDateTime(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"2017-10-09 07:01:55": true, "2017-10-09T07:01:55": true, "2017-10-09": true,
+		"2017-02-30 00:00:00": false, "2017-10-09 24:00:00": false, "17-10-09 07:01:55": false, "2017-10-09 07:01:5x": false,
+	} {
+		if _, got := parseDateTime(s); got != ok {
+			t.Errorf("parseDateTime(%q) ok = %v, want %v", s, got, ok)
+		}
+	}
+}
+
+func BenchmarkLoadPhilly(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "configs", "traces", "philly", "philly.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Read("philly.csv", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
