@@ -82,7 +82,7 @@ func TestRunHandComputed(t *testing.T) {
 			// Billed 30-390 = 360 s × $0.001 = $0.36 = 0.4 paid GPU-hours;
 			// used 4 × 300 s = 1/3 GPU-hour; efficiency (1/3 × $0.90) / $0.36.
 			name: "burst", trace: "burst.csv", nodes: 1, perNode: 2, offers: []policy.Offering{offering4},
-			pol:  Policy{Name: "stand-in", Interval: 30 * time.Second, New: func() DecideFunc { return burstOnce }},
+			pol: Policy{Name: "stand-in", Interval: 30 * time.Second, New: func() DecideFunc { return burstOnce }},
 			want: Result{Policy: "stand-in", CloudCostUSD: 0.36, PaidGPUHours: 0.4, UsedGPUHours: 1.0 / 3,
 				Efficiency: (1.0 / 3 * 0.9) / 0.36, WaitP50S: 0, WaitP95S: 80, WaitP99S: 80, WaitMaxS: 80, JobsOnCloud: 1, Launches: 1},
 		},
