@@ -1,0 +1,144 @@
+package prometheus
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// exporter serves a queue's metrics the way a Slurm or job-queue exporter
+// would; the real Prometheus scrapes it.
+const exporterText = `# TYPE queue_pending_jobs gauge
+queue_pending_jobs{partition="gpu"} 7
+queue_pending_jobs{partition="cpu"} 3
+# TYPE queue_pending_gpus gauge
+queue_pending_gpus 12
+# TYPE queue_oldest_wait_seconds gauge
+queue_oldest_wait_seconds 95
+`
+
+func TestDemandFromRealPrometheus(t *testing.T) {
+	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		io.WriteString(w, exporterText)
+	}))
+	defer exp.Close()
+	prom := promtest.Start(t, promtest.Job{Name: "queue", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}})
+	prom.WaitFor(t, "queue_oldest_wait_seconds", promtest.NonEmpty(1))
+
+	ok := []struct {
+		name      string
+		cfg       Config
+		jobs      int
+		gpus      int
+		gpusKnown bool
+		wait      time.Duration
+	}{
+		{"sum of jobs", Config{Query: "sum(queue_pending_jobs)"}, 10, 0, false, 0},
+		{"one partition", Config{Query: `queue_pending_jobs{partition="gpu"}`}, 7, 0, false, 0},
+		{"gpus and wait", Config{Query: "queue_pending_gpus", Measure: PendingGPUs, OldestWaitQuery: "queue_oldest_wait_seconds"}, 0, 12, true, 95 * time.Second},
+		{"scalar", Config{Query: "scalar(queue_pending_gpus) * 2", Measure: PendingGPUs}, 0, 24, true, 0},
+		{"absent read as zero", Config{Query: "sum(no_such_metric) or vector(0)"}, 0, 0, false, 0},
+	}
+	for _, tc := range ok {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.Name, tc.cfg.URL = "q", prom.URL
+			s, err := New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := time.Now().Add(-time.Second)
+			d, err := s.Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Source != "prometheus:q" || d.PendingJobs != tc.jobs || d.PendingGPUs != tc.gpus || d.PendingGPUsKnown != tc.gpusKnown ||
+				d.OldestWait != tc.wait || d.OldestWaitKnown != (tc.wait != 0) {
+				t.Errorf("demand %+v; want jobs %d gpus %d (known %v) wait %v", d, tc.jobs, tc.gpus, tc.gpusKnown, tc.wait)
+			}
+			if d.Time.Before(before) || d.Time.After(time.Now().Add(time.Second)) {
+				t.Errorf("demand time %v is not the query's evaluation time (now)", d.Time)
+			}
+		})
+	}
+
+	closed := closedPort(t)
+	bad := []struct {
+		name  string
+		url   string
+		query string
+		want  []string
+	}{
+		{"PromQL syntax error", prom.URL, "sum(queue_pending_jobs", []string{"prometheus:q", `query "sum(queue_pending_jobs"`, "bad_data", "parse error"}},
+		{"several series", prom.URL, "queue_pending_jobs", []string{"prometheus:q", "2 series", "sum(...)"}},
+		{"no series", prom.URL, "no_such_metric", []string{"prometheus:q", `"no_such_metric"`, "no samples", "or vector(0)"}},
+		{"range vector", prom.URL, "queue_pending_gpus[1m]", []string{"result is a matrix"}},
+		{"negative", prom.URL, "-1 * queue_pending_gpus", []string{"negative"}},
+		{"not a number", prom.URL, "queue_pending_gpus / 0 * 0", []string{"not a finite number"}},
+		{"unreachable prometheus", "http://" + closed, "sum(queue_pending_jobs)", []string{"prometheus:q", `query "sum(queue_pending_jobs)"`, "connection refused"}},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Config{Name: "q", URL: tc.url, Query: tc.query, Timeout: 3 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Demand(context.Background())
+			var qe *QueryError
+			if !errors.As(err, &qe) {
+				t.Fatalf("Demand: %v, want a *QueryError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	// A PromQL error keeps Prometheus' own typed error reachable.
+	s, _ := New(Config{Name: "q", URL: prom.URL, Query: "sum("})
+	_, err := s.Demand(context.Background())
+	var apiErr *v1.Error
+	if !errors.As(err, &apiErr) || apiErr.Type != v1.ErrBadData {
+		t.Errorf("PromQL error %v: want a wrapped *v1.Error of type bad_data", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URL: "http://x", Query: "up"}, "name is empty"},
+		{Config{Name: "q", Query: "up"}, "url is empty"},
+		{Config{Name: "q", URL: "http://x"}, "query is empty"},
+		{Config{Name: "q", URL: "http://x", Query: "up", Measure: "nodes"}, `measure "nodes"`},
+	} {
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
