@@ -1,0 +1,269 @@
+// Package http reads queue demand from a JSON document served over HTTP:
+// GET a URL and take pending jobs, pending GPUs, the oldest wait and the
+// per-job GPU requests from field paths.
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// Config says where the document is and which fields to read.
+type Config struct {
+	// Name identifies the source; "http:<host>" when empty.
+	Name string `yaml:"name,omitempty"`
+	// URL is fetched with GET.
+	URL string `yaml:"url"`
+	// Headers are sent with every request. ${VAR} in a value is replaced
+	// by the environment variable VAR when the source is built, e.g.
+	// Authorization: "Bearer ${QUEUE_TOKEN}".
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// Field paths: at least one of PendingJobs and PendingGPUs.
+	PendingJobs       string `yaml:"pending_jobs,omitempty"`
+	PendingGPUs       string `yaml:"pending_gpus,omitempty"`
+	OldestWaitSeconds string `yaml:"oldest_wait_seconds,omitempty"`
+	// JobGPUs is the path of an array holding each pending job's GPU
+	// request in queue order; it also gives pending jobs and GPUs when
+	// their paths are not set.
+	JobGPUs string `yaml:"job_gpus,omitempty"`
+}
+
+// MaxBody is the most of a response the source reads.
+const MaxBody = 8 << 20
+
+// Option changes a Source.
+type Option func(*Source)
+
+// WithNow injects the clock used for reading times.
+func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// WithClient sets the HTTP client (by default one of the source's own).
+func WithClient(c *nethttp.Client) Option { return func(s *Source) { s.client = c } }
+
+// WithLookupEnv injects the environment lookup used for ${VAR} in headers.
+func WithLookupEnv(f func(string) (string, bool)) Option {
+	return func(s *Source) { s.lookupEnv = f }
+}
+
+// Source reads one URL.
+type Source struct {
+	name      string
+	url       string
+	header    nethttp.Header
+	jobs      *Path
+	gpus      *Path
+	wait      *Path
+	jobGPUs   *Path
+	client    *nethttp.Client
+	now       func() time.Time
+	lookupEnv func(string) (string, bool)
+}
+
+var _ signals.DemandSource = (*Source)(nil)
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// New checks cfg, compiles its field paths and returns a Source.
+func New(cfg Config, opts ...Option) (*Source, error) {
+	s := &Source{name: cfg.Name, url: cfg.URL, header: nethttp.Header{}, now: time.Now, lookupEnv: os.LookupEnv}
+	for _, o := range opts {
+		o(s)
+	}
+	var problems []string
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("url %q is not an http:// or https:// URL", cfg.URL))
+	} else if s.name == "" {
+		s.name = "http:" + u.Host
+	}
+	if s.name == "" {
+		s.name = "http"
+	}
+	compile := func(field, text string) *Path {
+		if text == "" {
+			return nil
+		}
+		p, err := ParsePath(text)
+		if err != nil {
+			problems = append(problems, field+": "+err.Error())
+			return nil
+		}
+		return &p
+	}
+	s.jobs = compile("pending_jobs", cfg.PendingJobs)
+	s.gpus = compile("pending_gpus", cfg.PendingGPUs)
+	s.wait = compile("oldest_wait_seconds", cfg.OldestWaitSeconds)
+	s.jobGPUs = compile("job_gpus", cfg.JobGPUs)
+	if cfg.PendingJobs == "" && cfg.PendingGPUs == "" && cfg.JobGPUs == "" {
+		problems = append(problems, "none of pending_jobs, pending_gpus, job_gpus is set (want at least one field path)")
+	}
+	for k, v := range cfg.Headers {
+		var missing []string
+		v = envRef.ReplaceAllStringFunc(v, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			val, ok := s.lookupEnv(name)
+			if !ok {
+				missing = append(missing, name)
+			}
+			return val
+		})
+		if len(missing) > 0 {
+			problems = append(problems, fmt.Sprintf("header %s uses %s, not set in the environment", k, strings.Join(missing, ", ")))
+		}
+		s.header.Set(k, v)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("http source %q: %s", s.name, strings.Join(problems, "; "))
+	}
+	if s.header.Get("Accept") == "" {
+		s.header.Set("Accept", "application/json")
+	}
+	if s.client == nil {
+		s.client = &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
+	}
+	return s, nil
+}
+
+// Name identifies the source.
+func (s *Source) Name() string { return s.name }
+
+// Close closes idle connections.
+func (s *Source) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// Error is a failed read.
+type Error struct {
+	Source string
+	URL    string
+	// Status is the HTTP status code, when the server answered.
+	Status int
+	Err    error
+	// permanent marks failures that a retry within the same read cannot fix.
+	permanent bool
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("http source %q: GET %s: %v", e.Source, e.URL, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying cannot help: a 4xx answer other than
+// 408 and 429, or a document without the configured fields.
+func (e *Error) Permanent() bool { return e.permanent }
+
+// Demand GETs the URL once and reads the configured fields.
+func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	fail := func(status int, permanent bool, err error) (signals.Demand, error) {
+		return signals.Demand{}, &Error{Source: s.name, URL: s.url, Status: status, Err: err, permanent: permanent}
+	}
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, s.url, nil)
+	if err != nil {
+		return fail(0, true, err)
+	}
+	req.Header = s.header.Clone()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fail(0, false, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return fail(resp.StatusCode, false, fmt.Errorf("reading the body: %w", err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		c := resp.StatusCode
+		permanent := c >= 400 && c < 500 && c != nethttp.StatusRequestTimeout && c != nethttp.StatusTooManyRequests
+		return fail(c, permanent, fmt.Errorf("answered %s (want 2xx): %q", resp.Status, truncate(strings.TrimSpace(string(body)), 200)))
+	}
+	if len(body) > MaxBody {
+		return fail(resp.StatusCode, true, fmt.Errorf("body is larger than %d bytes", MaxBody))
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return fail(resp.StatusCode, false, fmt.Errorf("body is not JSON (%v): %q", err, truncate(strings.TrimSpace(string(body)), 200)))
+	}
+	d, err := s.read(doc)
+	if err != nil {
+		return fail(resp.StatusCode, true, err)
+	}
+	d.Source, d.Time = s.name, s.now()
+	return d, nil
+}
+
+func (s *Source) read(doc any) (signals.Demand, error) {
+	var d signals.Demand
+	field := func(name string, p *Path) (any, error) {
+		v, err := p.lookup(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s (field path %s): %w", name, p, err)
+		}
+		return v, nil
+	}
+	if s.jobGPUs != nil {
+		v, err := field("job_gpus", s.jobGPUs)
+		if err != nil {
+			return d, err
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			return d, fmt.Errorf("job_gpus (field path %s) is %s, want an array of numbers", s.jobGPUs, describe(v))
+		}
+		d.JobGPUs = make([]int, len(arr))
+		for i, x := range arr {
+			n, err := count(x)
+			if err != nil {
+				return d, fmt.Errorf("job_gpus (field path %s) element %d %w", s.jobGPUs, i, err)
+			}
+			d.JobGPUs[i] = n
+			d.PendingGPUs += n
+		}
+		d.PendingJobs, d.PendingGPUsKnown = len(arr), true
+	}
+	if s.jobs != nil {
+		v, err := field("pending_jobs", s.jobs)
+		if err != nil {
+			return d, err
+		}
+		if d.PendingJobs, err = count(v); err != nil {
+			return d, fmt.Errorf("pending_jobs (field path %s) %w", s.jobs, err)
+		}
+	}
+	if s.gpus != nil {
+		v, err := field("pending_gpus", s.gpus)
+		if err != nil {
+			return d, err
+		}
+		if d.PendingGPUs, err = count(v); err != nil {
+			return d, fmt.Errorf("pending_gpus (field path %s) %w", s.gpus, err)
+		}
+		d.PendingGPUsKnown = true
+	}
+	if s.wait != nil {
+		v, err := field("oldest_wait_seconds", s.wait)
+		if err != nil {
+			return d, err
+		}
+		sec, err := number(v)
+		if err != nil {
+			return d, fmt.Errorf("oldest_wait_seconds (field path %s) %w", s.wait, err)
+		}
+		d.OldestWait, d.OldestWaitKnown = time.Duration(sec*float64(time.Second)), true
+	}
+	return d, nil
+}

@@ -1,0 +1,215 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var ctx = context.Background()
+
+// queueServer serves testdata/queue.json, and answers other paths as asked.
+func queueServer(t testing.TB) *httptest.Server {
+	doc, err := os.ReadFile("testdata/queue.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/queue", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, `{"error":"missing or bad bearer token"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	})
+	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream scheduler down", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>login</html>"))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var env = func(k string) (string, bool) {
+	v, ok := map[string]string{"QUEUE_TOKEN": "t0ken"}[k]
+	return v, ok
+}
+
+func newSource(t testing.TB, cfg Config, opts ...Option) *Source {
+	t.Helper()
+	s, err := New(cfg, append([]Option{WithLookupEnv(env)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestDemandFromHTTP(t *testing.T) {
+	srv := queueServer(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	auth := map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"}
+	tests := []struct {
+		name    string
+		cfg     Config
+		jobs    int
+		gpus    int
+		known   bool
+		jobGPUs []int
+		wait    time.Duration
+	}{
+		{"all fields", Config{PendingJobs: "queue.pending_jobs", PendingGPUs: "queue.pending_gpus", OldestWaitSeconds: "queue.oldest_wait_s"},
+			7, 21, true, nil, 312500 * time.Millisecond},
+		{"array element string value", Config{PendingGPUs: "data[0].value"}, 0, 13, true, nil, 0},
+		{"array element number", Config{PendingJobs: "data[1].value"}, 2, 0, false, nil, 0},
+		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
+		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.URL, cfg.Headers = srv.URL+"/queue", auth
+			d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.PendingJobs != tt.jobs || d.PendingGPUs != tt.gpus || d.PendingGPUsKnown != tt.known || !slices.Equal(d.JobGPUs, tt.jobGPUs) || d.OldestWait != tt.wait || d.OldestWaitKnown != (tt.wait != 0) {
+				t.Errorf("read %+v; want jobs %d GPUs %d (known %v) per job %v oldest %v", d, tt.jobs, tt.gpus, tt.known, tt.jobGPUs, tt.wait)
+			}
+			if !strings.HasPrefix(d.Source, "http:127.0.0.1:") || !d.Time.Equal(now) {
+				t.Errorf("source %q time %v", d.Source, d.Time)
+			}
+		})
+	}
+}
+
+func TestDemandErrors(t *testing.T) {
+	srv := queueServer(t)
+	auth := map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"}
+	tests := []struct {
+		name      string
+		cfg       Config
+		permanent bool
+		status    int
+		want      []string
+	}{
+		{"missing key", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "queue.pending_gpu"}, true, 200,
+			[]string{`pending_gpus (field path queue.pending_gpu): queue has no key "pending_gpu" (it has keys "jobs", "oldest_wait_s", "pending_gpus", "pending_jobs")`}},
+		{"index out of range", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data[5].value"}, true, 200,
+			[]string{"data has 2 elements, no index 5"}},
+		{"key on an array", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data.value"}, true, 200,
+			[]string{`data is an array of 2, not an object: cannot take key "value"`}},
+		{"not a number", Config{URL: srv.URL + "/queue", Headers: auth, PendingJobs: "status"}, true, 200,
+			[]string{`pending_jobs (field path status) is the string "ok", want a number`}},
+		{"null", Config{URL: srv.URL + "/queue", Headers: auth, OldestWaitSeconds: "nothing", PendingJobs: "queue.pending_jobs"}, true, 200,
+			[]string{"oldest_wait_seconds (field path nothing) is null, want a number"}},
+		{"job_gpus not an array", Config{URL: srv.URL + "/queue", Headers: auth, JobGPUs: "queue"}, true, 200,
+			[]string{"job_gpus (field path queue) is an object, want an array of numbers"}},
+		{"401 without the token", Config{URL: srv.URL + "/queue", PendingJobs: "queue.pending_jobs"}, true, 401,
+			[]string{"answered 401 Unauthorized (want 2xx)", "missing or bad bearer token"}},
+		{"503", Config{URL: srv.URL + "/broken", PendingJobs: "x"}, false, 503,
+			[]string{"answered 503 Service Unavailable (want 2xx)", "upstream scheduler down"}},
+		{"not JSON", Config{URL: srv.URL + "/html", PendingJobs: "x"}, false, 200,
+			[]string{"body is not JSON", "<html>login</html>"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Name = "http:jobs"
+			_, err := newSource(t, tt.cfg).Demand(ctx)
+			var herr *Error
+			if !errors.As(err, &herr) {
+				t.Fatalf("error %v, want a *http.Error", err)
+			}
+			if herr.Permanent() != tt.permanent || herr.Status != tt.status {
+				t.Errorf("permanent %v status %d, want %v %d", herr.Permanent(), herr.Status, tt.permanent, tt.status)
+			}
+			for _, w := range append(tt.want, `http source "http:jobs": GET `+tt.cfg.URL) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDemandUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/queue"
+	srv.Close()
+	_, err := newSource(t, Config{URL: url, PendingJobs: "n"}).Demand(ctx)
+	var herr *Error
+	if !errors.As(err, &herr) || herr.Permanent() {
+		t.Fatalf("error %v, want a retryable *http.Error", err)
+	}
+	for _, w := range []string{`http source "http:` + strings.TrimPrefix(srv.URL, "http://") + `"`, "connection refused"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URL: "ftp://x/q", PendingJobs: "a"}, `url "ftp://x/q" is not an http:// or https:// URL`},
+		{Config{URL: "http://x/q"}, "none of pending_jobs, pending_gpus, job_gpus is set"},
+		{Config{URL: "http://x/q", PendingJobs: "a..b"}, `pending_jobs: field path "a..b": misplaced dot`},
+		{Config{URL: "http://x/q", PendingJobs: "data[x]"}, `index "x" is not a whole number`},
+		{Config{URL: "http://x/q", PendingJobs: "data[0"}, "unclosed ["},
+		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${NOPE}"}}, "header Authorization uses NOPE, not set in the environment"},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg, WithLookupEnv(env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) error %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestParsePath(t *testing.T) {
+	tests := map[string]string{
+		"a":                       "a",
+		"queue.pending_gpus":      "queue.pending_gpus",
+		"data[0].value":           "data[0].value",
+		"data.result[0].value[1]": "data.result[0].value[1]",
+		"[2]":                     "[2]",
+		`labels["gpu.count"]`:     "labels.gpu.count",
+	}
+	for in, want := range tests {
+		p, err := ParsePath(in)
+		if err != nil {
+			t.Errorf("ParsePath(%q): %v", in, err)
+			continue
+		}
+		if got := p.prefix(len(p.steps)); got != want {
+			t.Errorf("ParsePath(%q) steps read back as %q, want %q", in, got, want)
+		}
+	}
+}
+
+func BenchmarkDemand(b *testing.B) {
+	srv := queueServer(b)
+	s := newSource(b, Config{URL: srv.URL + "/queue", Headers: map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"},
+		PendingJobs: "queue.pending_jobs", PendingGPUs: "queue.pending_gpus", OldestWaitSeconds: "queue.oldest_wait_s", JobGPUs: "queue.jobs"})
+	for b.Loop() {
+		if _, err := s.Demand(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
