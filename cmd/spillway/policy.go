@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+func init() { register(newPolicyCmd) }
+
+func newPolicyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Work with burst policies (spillway.yaml) without running them",
+		Long: `Work with Spillway's config file, spillway.yaml, without running anything.
+
+See configs/examples/spillway.yaml for a complete, annotated example.`,
+	}
+	cmd.AddCommand(newPolicyValidateCmd())
+	return cmd
+}
+
+func newPolicyValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check configs and print every problem, or a summary of what they allow",
+		Long: `Validate checks each config file strictly, without contacting any cloud.
+
+Every problem is printed at once, one per line, as
+
+  FILE:LINE:COL: FIELD: MESSAGE
+
+where FIELD is the path of the bad field (e.g. pools[0].offerings[1].price_per_hour)
+and MESSAGE names the bad value and what would be valid. Unknown fields, bad
+durations, negative or missing prices, offerings naming undefined providers,
+unparsable cron expressions, duplicate pool names and limits that contradict each
+other are all errors.
+
+Offerings may leave out gpus and price_per_hour for instance types in the bundled
+catalog (configs/catalog); values written in the config override the catalog.
+
+When a file is valid, validate prints a summary of it with defaults applied: the
+pools, their limits, and their offerings ordered by price per useful GPU-hour
+(price / (gpus × performance)), the order in which the policy prefers them.
+
+Exit status: 0 when every file is valid, 1 when any has a problem.`,
+		Example: `  spillway policy validate spillway.yaml
+  spillway policy validate configs/examples/*.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			problems, badFiles, summaries := 0, 0, 0
+			for _, path := range args {
+				cfg, err := policy.Load(path)
+				if err != nil {
+					badFiles++
+					var verr *policy.ValidationError
+					if errors.As(err, &verr) {
+						problems += len(verr.Errors)
+					} else {
+						problems++
+					}
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					continue
+				}
+				if summaries++; summaries > 1 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				policySummary(cmd.OutOrStdout(), path, cfg)
+			}
+			if problems > 0 {
+				return &exitCodeError{code: 1, msg: fmt.Sprintf("%s in %s",
+					policyPlural(problems, "problem"), policyPlural(badFiles, "file"))}
+			}
+			return nil
+		},
+	}
+}
+
+// policySummary prints what a valid config allows, defaults applied.
+func policySummary(w io.Writer, path string, cfg *policy.Config) {
+	fmt.Fprintf(w, "%s: valid\n", path)
+	fmt.Fprintf(w, "cluster %s\n", cfg.Cluster)
+	names := make([]string, 0, len(cfg.Providers))
+	for n := range cfg.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := cfg.Providers[n]
+		line := fmt.Sprintf("provider %s: %s", n, p.Type)
+		if p.Region != "" {
+			line += " " + p.Region
+		}
+		if p.Endpoint != "" {
+			line += ", endpoint " + p.Endpoint
+		}
+		if p.Module != "" {
+			line += ", module " + p.Module
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, p := range cfg.Pools {
+		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
+			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), policyDur(p.Interval.D()))
+		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
+		idle := "auto (break-even)"
+		if !p.ScaleIn.Idle.Auto {
+			idle = policyDur(p.ScaleIn.Idle.Duration)
+		}
+		lifetime := "none"
+		if p.ScaleIn.MaxLifetime > 0 {
+			lifetime = policyDur(p.ScaleIn.MaxLifetime.D())
+		}
+		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, policyDur(p.ScaleIn.DrainTimeout.D()))
+		for _, s := range p.Schedules {
+			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s\n", s.Name, s.Cron, s.GPUs, policyDur(s.Duration.D()))
+		}
+		if p.Manual.MaxGPUs > 0 {
+			ttl := "no limit"
+			if p.Manual.MaxTTL > 0 {
+				ttl = policyDur(p.Manual.MaxTTL.D())
+			}
+			fmt.Fprintf(w, "  manual bursts: up to %d GPUs, ttl at most %s\n", p.Manual.MaxGPUs, ttl)
+		} else {
+			fmt.Fprintln(w, "  manual bursts: not allowed (manual.max_gpus is 0)")
+		}
+
+		offs := append([]policy.Offering(nil), p.Offerings...)
+		sort.SliceStable(offs, func(i, j int) bool { return policyUseful(offs[i]) < policyUseful(offs[j]) })
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  OFFERING\tGPUS\tUSD/H\tUSD/USEFUL-GPU-H\tBOOT\tBILLING")
+		for _, o := range offs {
+			fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%.2f\t%s\t%s\n", o.Name, o.GPUs, o.PricePerHour, policyUseful(o), policyDur(o.Boot.D()), o.Billing)
+		}
+		tw.Flush()
+	}
+}
+
+func policyUseful(o policy.Offering) float64 {
+	return o.PricePerHour / (float64(o.GPUs) * o.Performance)
+}
+
+func policyLimits(l policy.Limits) string {
+	var parts []string
+	if l.MaxGPUs > 0 {
+		parts = append(parts, fmt.Sprintf("at most %d GPUs", l.MaxGPUs))
+	} else {
+		parts = append(parts, "no GPU cap")
+	}
+	if l.MaxCostPerHour > 0 {
+		parts = append(parts, fmt.Sprintf("at most %.2f USD/h", l.MaxCostPerHour))
+	}
+	if l.Budget != nil {
+		parts = append(parts, fmt.Sprintf("budget %.2f USD per %s", l.Budget.Amount, l.Budget.Period))
+	} else {
+		parts = append(parts, "no budget")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// policyDur prints 5m rather than 5m0s.
+func policyDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func policyPlural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
