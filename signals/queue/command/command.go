@@ -1,0 +1,296 @@
+// Package command reads queue demand by running a program (no shell) and
+// reading what it prints: a bare number, or a JSON object
+// {"pending_jobs", "pending_gpus", "oldest_wait_s", "job_gpus": [...]}.
+package command
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// What a bare number in the output counts.
+const (
+	NumberPendingGPUs = "pending_gpus"
+	NumberPendingJobs = "pending_jobs"
+)
+
+// Config says which program to run and how to read its output.
+type Config struct {
+	// Name identifies the source; "command:<program's base name>" when empty.
+	Name string `yaml:"name,omitempty"`
+	// Command is the program and its arguments; no shell is involved.
+	Command []string `yaml:"command"`
+	// Dir is the working directory (the server's when empty).
+	Dir string `yaml:"dir,omitempty"`
+	// Env adds KEY=VALUE entries to the server's environment.
+	Env []string `yaml:"env,omitempty"`
+	// Number says what a bare number counts: pending_gpus (the default)
+	// or pending_jobs.
+	Number string `yaml:"number,omitempty"`
+	// Timeout bounds one run; the process group is killed past it. Zero
+	// leaves the bound to the caller's context.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// MaxOutput is the most of standard output the source reads.
+const MaxOutput = 1 << 20
+
+// Option changes a Source.
+type Option func(*Source)
+
+// WithNow injects the clock used for reading times.
+func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// Source runs one program per read.
+type Source struct {
+	cfg  Config
+	name string
+	now  func() time.Time
+}
+
+var _ signals.DemandSource = (*Source)(nil)
+
+// New checks cfg and returns a Source.
+func New(cfg Config, opts ...Option) (*Source, error) {
+	s := &Source{cfg: cfg, name: cfg.Name, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.cfg.Number == "" {
+		s.cfg.Number = NumberPendingGPUs
+	}
+	if s.name == "" {
+		s.name = "command"
+		if len(cfg.Command) > 0 {
+			s.name += ":" + filepath.Base(cfg.Command[0])
+		}
+	}
+	var problems []string
+	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
+		problems = append(problems, "command is empty (want the program and its arguments, e.g. [/usr/local/bin/queue-depth, --gpus])")
+	}
+	if s.cfg.Number != NumberPendingGPUs && s.cfg.Number != NumberPendingJobs {
+		problems = append(problems, fmt.Sprintf("number %q is not pending_gpus or pending_jobs", cfg.Number))
+	}
+	if cfg.Timeout < 0 {
+		problems = append(problems, fmt.Sprintf("timeout %s is negative", cfg.Timeout))
+	}
+	for _, e := range cfg.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			problems = append(problems, fmt.Sprintf("env entry %q is not KEY=VALUE", e))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("command source %q: %s", s.name, strings.Join(problems, "; "))
+	}
+	return s, nil
+}
+
+// Name identifies the source.
+func (s *Source) Name() string { return s.name }
+
+// Error is a failed read.
+type Error struct {
+	Source string
+	// Command is the program and arguments as run.
+	Command []string
+	// ExitCode is the program's exit status when it ran and failed, else -1.
+	ExitCode int
+	// Stderr is the program's standard error (truncated), when it failed.
+	Stderr string
+	Err    error
+	// permanent marks a missing program or output it will keep printing.
+	permanent bool
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("command source %q: %s: %v", e.Source, quoteCommand(e.Command), e.Err)
+	if e.Stderr != "" {
+		msg += fmt.Sprintf("; stderr: %q", e.Stderr)
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether running the program again cannot help: it is
+// missing, or it printed something that is not a reading.
+func (e *Error) Permanent() bool { return e.permanent }
+
+func quoteCommand(c []string) string {
+	q := make([]string, len(c))
+	for i, a := range c {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$") {
+			a = strconv.Quote(a)
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
+}
+
+// Demand runs the program once and reads its output.
+func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	if s.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+	}
+	fail := func(code int, stderr string, permanent bool, err error) (signals.Demand, error) {
+		return signals.Demand{}, &Error{Source: s.name, Command: s.cfg.Command, ExitCode: code, Stderr: stderr, Err: err, permanent: permanent}
+	}
+	cmd := exec.CommandContext(ctx, s.cfg.Command[0], s.cfg.Command[1:]...)
+	cmd.Dir = s.cfg.Dir
+	if len(s.cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), s.cfg.Env...)
+	}
+	// Its own process group, so that a timeout also ends what it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var stdout limitedBuffer
+	var stderr limitedBuffer
+	stdout.max, stderr.max = MaxOutput, 4096
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	errText := truncate(strings.TrimSpace(stderr.String()), 500)
+	if err != nil {
+		var exitErr *exec.ExitError
+		switch {
+		case ctx.Err() != nil:
+			return fail(-1, errText, false, fmt.Errorf("did not finish: %w", ctx.Err()))
+		case errors.As(err, &exitErr):
+			return fail(exitErr.ExitCode(), errText, false, fmt.Errorf("failed: %w", err))
+		case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission):
+			return fail(-1, "", true, fmt.Errorf("cannot run the program: %w", err))
+		default:
+			return fail(-1, errText, false, err)
+		}
+	}
+	if stdout.truncated {
+		return fail(0, "", true, fmt.Errorf("printed more than %d bytes", MaxOutput))
+	}
+	d, err := s.parse(stdout.String())
+	if err != nil {
+		return fail(0, "", true, err)
+	}
+	d.Source, d.Time = s.name, s.now()
+	return d, nil
+}
+
+// reading is the JSON object a program may print.
+type reading struct {
+	PendingJobs *float64  `json:"pending_jobs"`
+	PendingGPUs *float64  `json:"pending_gpus"`
+	OldestWaitS *float64  `json:"oldest_wait_s"`
+	JobGPUs     []float64 `json:"job_gpus"`
+}
+
+func (s *Source) parse(out string) (signals.Demand, error) {
+	var d signals.Demand
+	text := strings.TrimSpace(out)
+	quoted := strconv.Quote(truncate(text, 200))
+	if strings.HasPrefix(text, "{") {
+		var r reading
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus: %v", quoted, err)
+		}
+		if r.PendingJobs == nil && r.PendingGPUs == nil && r.JobGPUs == nil {
+			return d, fmt.Errorf("printed %s: the object has none of pending_jobs, pending_gpus, job_gpus", quoted)
+		}
+		if r.JobGPUs != nil {
+			d.JobGPUs = make([]int, len(r.JobGPUs))
+			for i, g := range r.JobGPUs {
+				n, err := count(g)
+				if err != nil {
+					return d, fmt.Errorf("printed %s: job_gpus[%d] %w", quoted, i, err)
+				}
+				d.JobGPUs[i] = n
+				d.PendingGPUs += n
+			}
+			d.PendingJobs, d.PendingGPUsKnown = len(r.JobGPUs), true
+		}
+		var err error
+		if r.PendingJobs != nil {
+			if d.PendingJobs, err = count(*r.PendingJobs); err != nil {
+				return d, fmt.Errorf("printed %s: pending_jobs %w", quoted, err)
+			}
+		}
+		if r.PendingGPUs != nil {
+			if d.PendingGPUs, err = count(*r.PendingGPUs); err != nil {
+				return d, fmt.Errorf("printed %s: pending_gpus %w", quoted, err)
+			}
+			d.PendingGPUsKnown = true
+		}
+		if r.OldestWaitS != nil {
+			if *r.OldestWaitS < 0 || math.IsInf(*r.OldestWaitS, 0) {
+				return d, fmt.Errorf("printed %s: oldest_wait_s %v is negative", quoted, *r.OldestWaitS)
+			}
+			d.OldestWait, d.OldestWaitKnown = time.Duration(*r.OldestWaitS*float64(time.Second)), true
+		}
+		return d, nil
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(f) {
+		return d, fmt.Errorf("printed %s, want a bare number (of %s) or a JSON object {\"pending_jobs\",\"pending_gpus\",\"oldest_wait_s\",\"job_gpus\"}", quoted, s.cfg.Number)
+	}
+	n, err := count(f)
+	if err != nil {
+		return d, fmt.Errorf("printed %s: %w", quoted, err)
+	}
+	if s.cfg.Number == NumberPendingJobs {
+		d.PendingJobs = n
+	} else {
+		d.PendingGPUs, d.PendingGPUsKnown = n, true
+	}
+	return d, nil
+}
+
+// count reads a number of jobs or GPUs; a fraction rounds up.
+func count(f float64) (int, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > math.MaxInt32 {
+		return 0, fmt.Errorf("is %v, want a count ≥ 0", f)
+	}
+	return int(math.Ceil(f)), nil
+}
+
+// limitedBuffer keeps the first max bytes written and notes the rest.
+type limitedBuffer struct {
+	bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); len(p) > room {
+		b.truncated = true
+		b.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+var _ io.Writer = (*limitedBuffer)(nil)
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,159 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var ctx = context.Background()
+
+func program(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: %v", name, err)
+	}
+	return p
+}
+
+func newSource(t testing.TB, cfg Config, opts ...Option) *Source {
+	t.Helper()
+	s, err := New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestDemandFromCommand(t *testing.T) {
+	sh := program(t, "sh")
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		script  string
+		number  string
+		env     []string
+		jobs    int
+		gpus    int
+		known   bool
+		jobGPUs []int
+		wait    time.Duration
+	}{
+		{"bare number is GPUs", "echo 12", "", nil, 0, 12, true, nil, 0},
+		{"bare number as jobs", "printf ' 5\\n\\n'", NumberPendingJobs, nil, 5, 0, false, nil, 0},
+		{"fraction rounds up", "echo 2.25", "", nil, 0, 3, true, nil, 0},
+		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond},
+		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0},
+		{"env reaches the program", `echo "$QUEUE_DEPTH"`, "", []string{"QUEUE_DEPTH=7"}, 0, 7, true, nil, 0},
+		{"stderr alone does not fail a read", "echo warming up >&2; echo 4", "", nil, 0, 4, true, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSource(t, Config{Name: "command:depth", Command: []string{sh, "-c", tt.script}, Number: tt.number, Env: tt.env}, WithNow(func() time.Time { return now }))
+			d, err := s.Demand(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantWaitKnown := strings.Contains(tt.script, "oldest_wait_s")
+			if d.PendingJobs != tt.jobs || d.PendingGPUs != tt.gpus || d.PendingGPUsKnown != tt.known || !slices.Equal(d.JobGPUs, tt.jobGPUs) || d.OldestWait != tt.wait || d.OldestWaitKnown != wantWaitKnown {
+				t.Errorf("read %+v; want jobs %d GPUs %d (known %v) per job %v oldest %v (known %v)", d, tt.jobs, tt.gpus, tt.known, tt.jobGPUs, tt.wait, wantWaitKnown)
+			}
+			if d.Source != "command:depth" || !d.Time.Equal(now) {
+				t.Errorf("source %q time %v", d.Source, d.Time)
+			}
+		})
+	}
+}
+
+func TestDemandArgsWithoutShell(t *testing.T) {
+	// A shell would expand $HOME and split the words; the program must get them as written.
+	d, err := newSource(t, Config{Command: []string{program(t, "echo"), `{"pending_jobs": 1, "job_gpus": [2], "x": "$HOME"}`}}).Demand(ctx)
+	if err == nil || !strings.Contains(err.Error(), `unknown field "x"`) || !strings.Contains(err.Error(), `$HOME`) {
+		t.Errorf("read %+v, error %v; want the unknown field x reported with $HOME unexpanded", d, err)
+	}
+}
+
+func TestDemandErrors(t *testing.T) {
+	sh := program(t, "sh")
+	long := strings.Repeat("x", 500)
+	tests := []struct {
+		name      string
+		cmd       []string
+		timeout   time.Duration
+		permanent bool
+		exit      int
+		want      []string
+		notWant   string
+	}{
+		{"non-numeric output", []string{sh, "-c", "echo lots of jobs"}, 0, true, 0,
+			[]string{`command source "command:sh"`, `printed "lots of jobs", want a bare number (of pending_gpus) or a JSON object`}, ""},
+		{"long output is truncated", []string{sh, "-c", "yes x | head -n 500 | tr -d '\\n'"}, 0, true, 0,
+			[]string{`printed "` + long[:200] + `…"`}, long[:201]},
+		{"negative number", []string{sh, "-c", "echo -3"}, 0, true, 0, []string{`printed "-3": is -3, want a count ≥ 0`}, ""},
+		{"bad JSON", []string{sh, "-c", `echo '{"pending_jobs": "three"}'`}, 0, true, 0, []string{"not a JSON object with pending_jobs"}, ""},
+		{"empty JSON", []string{sh, "-c", `echo '{}'`}, 0, true, 0, []string{"the object has none of pending_jobs, pending_gpus, job_gpus"}, ""},
+		{"empty output", []string{sh, "-c", "true"}, 0, true, 0, []string{`printed "", want a bare number`}, ""},
+		{"non-zero exit", []string{sh, "-c", "echo 5; echo 'scheduler unreachable' >&2; exit 3"}, 0, false, 3,
+			[]string{"failed: exit status 3", `stderr: "scheduler unreachable"`}, ""},
+		{"missing program", []string{"/nonexistent/queue-depth", "--gpus"}, 0, true, -1,
+			[]string{`command source "command:queue-depth": /nonexistent/queue-depth --gpus: cannot run the program`}, ""},
+		{"timeout kills the process group", []string{sh, "-c", "sleep 30 & sleep 30; echo 1"}, 200 * time.Millisecond, false, -1,
+			[]string{"did not finish: context deadline exceeded"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newSource(t, Config{Command: tt.cmd, Timeout: tt.timeout}).Demand(ctx)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error %v, want a *command.Error", err)
+			}
+			if cerr.Permanent() != tt.permanent || cerr.ExitCode != tt.exit {
+				t.Errorf("permanent %v exit %d, want %v %d", cerr.Permanent(), cerr.ExitCode, tt.permanent, tt.exit)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
+				t.Errorf("error quotes the whole output: %.80q…", err)
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "command is empty"},
+		{Config{Command: []string{"x"}, Number: "gpus"}, `number "gpus" is not pending_gpus or pending_jobs`},
+		{Config{Command: []string{"x"}, Timeout: -time.Second}, "timeout -1s is negative"},
+		{Config{Command: []string{"x"}, Env: []string{"NOEQUALS"}}, `env entry "NOEQUALS" is not KEY=VALUE`},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v) error %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func BenchmarkDemand(b *testing.B) {
+	s := newSource(b, Config{Command: []string{program(b, "echo"), `{"pending_jobs": 3, "job_gpus": [4, 2, 2], "oldest_wait_s": 30}`}})
+	for b.Loop() {
+		if _, err := s.Demand(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
