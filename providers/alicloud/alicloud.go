@@ -1,0 +1,230 @@
+// Package alicloud rents Alibaba Cloud ECS instances through
+// alibaba-cloud-sdk-go: RunInstances across vSwitches, DescribeInstances by
+// Spillway's tags, DeleteInstances in batches, with ECS error codes mapped
+// to the providers error taxonomy.
+//
+// Cancellation: the SDK's calls take no context. Each call builds its own
+// SDK client whose HTTP transport attaches the caller's ctx to the request,
+// so a cancelled or expired ctx aborts the request in flight (connect, wait
+// or body read); the SDK's connect and read timeouts apply as well.
+package alicloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+// ecsAPI is the part of the ECS SDK client the provider calls.
+type ecsAPI interface {
+	RunInstances(*ecs.RunInstancesRequest) (*ecs.RunInstancesResponse, error)
+	DescribeInstances(*ecs.DescribeInstancesRequest) (*ecs.DescribeInstancesResponse, error)
+	DeleteInstances(*ecs.DeleteInstancesRequest) (*ecs.DeleteInstancesResponse, error)
+}
+
+var _ ecsAPI = (*ecs.Client)(nil)
+
+var _ providers.Provider = (*Provider)(nil)
+
+// Provider rents ECS instances in one account and region. It is safe for
+// concurrent use.
+type Provider struct {
+	name   string
+	region string
+	cfg    policy.ProviderConfig
+	opts   options
+
+	// newClient builds an SDK client bound to one call's context.
+	newClient func(ctx context.Context) (ecsAPI, error)
+	pacer     *providers.Pacer
+	transport http.RoundTripper
+}
+
+// New builds a provider for one ECS region from its config entry. cfg.Region
+// and at least one vSwitch (cfg.Subnets) are required, and cfg.Image or
+// cfg.LaunchTemplate. cfg.Endpoint, when set, replaces the SDK's endpoint
+// resolution: "http://127.0.0.1:8080" (the emulator) or a host name, which
+// is reached over HTTPS.
+func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Option) (*Provider, error) {
+	o := defaultOptions()
+	o.rates = make(map[string]providers.Bucket, len(defaultOptions().rates))
+	for k, v := range defaultOptions().rates {
+		o.rates[k] = v
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("alicloud provider %q: %w", name, err)
+	}
+	if err := validateConfig(cfg, name); err != nil {
+		return nil, err
+	}
+	scheme, domain, err := parseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("alicloud provider %q: %w", name, err)
+	}
+
+	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates)}
+	p.transport = o.transport
+	if p.transport == nil {
+		p.transport = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: o.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: o.connectTimeout,
+			ForceAttemptHTTP2:   true,
+		}
+	}
+	var creds credentials.CredentialsProvider = o.credentials
+	if creds == nil {
+		creds = credentials.NewDefaultCredentialsProvider()
+	}
+	creds = &lockedCredentials{p: creds}
+
+	p.newClient = func(callCtx context.Context) (ecsAPI, error) {
+		sc := sdk.NewConfig()
+		sc.Scheme = scheme
+		sc.AutoRetry = false // retries are ours: backoff, pacing and ctx
+		sc.Transport = &ctxTransport{ctx: callCtx, base: p.transport}
+		c, err := ecs.NewClientWithOptions(p.region, sc, creds)
+		if err != nil {
+			return nil, err
+		}
+		if domain != "" {
+			c.Domain = domain
+		}
+		c.SetConnectTimeout(o.connectTimeout)
+		c.SetReadTimeout(o.readTimeout)
+		return c, nil
+	}
+	o.logger.DebugContext(ctx, "alicloud provider ready", "provider", name, "region", cfg.Region, "endpoint", cfg.Endpoint, "vswitches", len(cfg.Subnets))
+	return p, nil
+}
+
+// Name is the provider's name from the config.
+func (p *Provider) Name() string { return p.name }
+
+// Close releases idle HTTP connections.
+func (p *Provider) Close() error {
+	if t, ok := p.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	return nil
+}
+
+func validateConfig(cfg policy.ProviderConfig, name string) error {
+	var problems []string
+	if cfg.Type != "" && cfg.Type != policy.ProviderAlicloud {
+		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, policy.ProviderAlicloud))
+	}
+	if cfg.Region == "" {
+		problems = append(problems, "region is empty: set an ECS region id such as cn-hangzhou")
+	}
+	if len(cfg.Subnets) == 0 {
+		problems = append(problems, "subnets is empty: list at least one vSwitch as {zone, id}")
+	}
+	for i, s := range cfg.Subnets {
+		if s.ID == "" || s.Zone == "" {
+			problems = append(problems, fmt.Sprintf("subnets[%d] is {zone: %q, id: %q}: both the zone and the vSwitch id are required", i, s.Zone, s.ID))
+		}
+	}
+	if cfg.Image == "" && cfg.LaunchTemplate == "" {
+		problems = append(problems, "neither image nor launch_template is set: set an image id (m-...) or a launch template (lt-... or its name)")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("alicloud provider %q: %s", name, strings.Join(problems, "; "))
+}
+
+// parseEndpoint splits an endpoint override into the SDK's scheme and
+// domain. Empty means the SDK's own endpoint for the region, over HTTPS.
+func parseEndpoint(endpoint string) (scheme, domain string, err error) {
+	if endpoint == "" {
+		return "HTTPS", "", nil
+	}
+	if !strings.Contains(endpoint, "://") {
+		return "HTTPS", strings.TrimSuffix(endpoint, "/"), nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", "", fmt.Errorf("endpoint %q: %w", endpoint, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", "", fmt.Errorf("endpoint %q: want http://host[:port] or https://host[:port] with no path", endpoint)
+	}
+	return strings.ToUpper(u.Scheme), u.Host, nil
+}
+
+// call runs one ECS action with client-side pacing, retrying throttling and
+// transient failures with capped exponential backoff (full jitter). It
+// returns the last error as the SDK gave it, turned into an *apiError when
+// ECS answered; classify turns it into a providers error.
+func (p *Provider) call(ctx context.Context, action string, do func(ecsAPI) error) error {
+	for attempt := 1; ; attempt++ {
+		if err := p.pacer.Wait(ctx, action, 1); err != nil {
+			return fmt.Errorf("%s: pacing ECS %s: %w", p.name, action, err)
+		}
+		c, err := p.newClient(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: building the ECS client: %w", p.name, err)
+		}
+		err = do(c)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: ECS %s: %w", p.name, action, context.Cause(ctx))
+		}
+		err = asAPIError(action, err)
+		if !retryable(err) || attempt >= p.opts.maxAttempts {
+			return err
+		}
+		wait := p.backoff(attempt)
+		kind, code := classifyKind(err)
+		p.opts.logger.DebugContext(ctx, "retrying ECS call", "action", action, "attempt", attempt, "code", code, "throttled", kind == kindThrottled, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s: ECS %s: %w (last error: %w)", p.name, action, context.Cause(ctx), err)
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Provider) backoff(attempt int) time.Duration {
+	d := p.opts.backoffBase << (attempt - 1)
+	if d <= 0 || d > p.opts.backoffMax {
+		d = p.opts.backoffMax
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryAfter is the backoff the provider would have waited next.
+func (p *Provider) retryAfter() time.Duration { return p.backoff(p.opts.maxAttempts) }
+
+// withRetryAfter fills in ThrottledError.RetryAfter.
+func (p *Provider) withRetryAfter(err error) error {
+	var te *providers.ThrottledError
+	if errors.As(err, &te) && te.RetryAfter == 0 {
+		te.RetryAfter = p.retryAfter()
+	}
+	return err
+}

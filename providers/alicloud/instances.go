@@ -1,0 +1,278 @@
+package alicloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+const (
+	// pageSize is the most instances one DescribeInstances page holds.
+	pageSize = 100
+	// maxIDsPerCall is the most instance ids DescribeInstances and
+	// DeleteInstances accept in one call.
+	maxIDsPerCall = 100
+	// lockRecycling is the operation lock ECS sets on a spot instance it
+	// is reclaiming.
+	lockRecycling = "Recycling"
+)
+
+// List returns every instance tagged spillway:cluster=filter.Cluster (and
+// spillway:pool=filter.Pool when set), following DescribeInstances pages.
+// Instances whose tags do not match are dropped even if ECS returned them.
+func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]providers.Instance, error) {
+	if filter.Cluster == "" {
+		return nil, &providers.InvalidError{Provider: p.name, Code: "InvalidListFilter",
+			Err: errors.New("list filter has no cluster: Spillway lists only instances tagged with its cluster name")}
+	}
+	want := map[string]string{providers.TagCluster: filter.Cluster}
+	if filter.Pool != "" {
+		want[providers.TagPool] = filter.Pool
+	}
+	return p.list(ctx, want)
+}
+
+func (p *Provider) list(ctx context.Context, want map[string]string) ([]providers.Instance, error) {
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tags := make([]ecs.DescribeInstancesTag, 0, len(keys))
+	for _, k := range keys {
+		tags = append(tags, ecs.DescribeInstancesTag{Key: k, Value: want[k]})
+	}
+	var (
+		out  []providers.Instance
+		next string
+		seen = map[string]bool{}
+	)
+	for page := 1; ; page++ {
+		r := ecs.CreateDescribeInstancesRequest()
+		r.RegionId = p.region
+		r.Tag = &tags
+		r.MaxResults = requests.NewInteger(pageSize)
+		r.NextToken = next
+		var resp *ecs.DescribeInstancesResponse
+		err := p.call(ctx, ActionDescribeInstances, func(c ecsAPI) error {
+			var err error
+			resp, err = c.DescribeInstances(r)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing instances tagged %v (page %d): %w", want, page, p.withRetryAfter(classify(errContext{provider: p.name, region: p.region}, err)))
+		}
+		for _, in := range resp.Instances.Instance {
+			inst := p.instance(in)
+			if seen[inst.ID] || inst.State == providers.StateTerminated || !hasTags(inst.Tags, want) {
+				continue
+			}
+			seen[inst.ID] = true
+			out = append(out, inst)
+		}
+		if resp.NextToken == "" || resp.NextToken == next {
+			return out, nil
+		}
+		next = resp.NextToken
+	}
+}
+
+func hasTags(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Describe returns the named instances that still exist, in batches of 100
+// ids per DescribeInstances call.
+func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
+	var out []providers.Instance
+	for start := 0; start < len(ids); start += maxIDsPerCall {
+		batch := ids[start:min(start+maxIDsPerCall, len(ids))]
+		found, err := p.describeBatch(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func (p *Provider) describeBatch(ctx context.Context, ids []string) ([]providers.Instance, error) {
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []providers.Instance
+	var next string
+	for {
+		r := ecs.CreateDescribeInstancesRequest()
+		r.RegionId = p.region
+		r.InstanceIds = string(idsJSON)
+		r.MaxResults = requests.NewInteger(pageSize)
+		r.NextToken = next
+		var resp *ecs.DescribeInstancesResponse
+		err = p.call(ctx, ActionDescribeInstances, func(c ecsAPI) error {
+			var err error
+			resp, err = c.DescribeInstances(r)
+			return err
+		})
+		if err != nil {
+			err = classify(errContext{provider: p.name, region: p.region, ids: ids}, err)
+			if providers.IsNotFound(err) {
+				return nil, nil // none of them exists any more
+			}
+			return nil, fmt.Errorf("describing %d instances: %w", len(ids), p.withRetryAfter(err))
+		}
+		for _, in := range resp.Instances.Instance {
+			out = append(out, p.instance(in))
+		}
+		if resp.NextToken == "" || resp.NextToken == next {
+			return out, nil
+		}
+		next = resp.NextToken
+	}
+}
+
+// Terminate deletes the named instances with DeleteInstances Force=true,
+// 100 ids per call. Ids that are already gone are not an error: when ECS
+// answers InvalidInstanceId.NotFound for a batch, the batch is described
+// and only the instances that still exist are deleted again.
+func (p *Provider) Terminate(ctx context.Context, ids []string) error {
+	var errs []error
+	for start := 0; start < len(ids); start += maxIDsPerCall {
+		batch := ids[start:min(start+maxIDsPerCall, len(ids))]
+		if err := p.terminateBatch(ctx, batch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
+	for round := 0; round < 3 && len(ids) > 0; round++ {
+		err := p.deleteInstances(ctx, ids)
+		if err == nil {
+			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
+			return nil
+		}
+		if !providers.IsNotFound(err) {
+			return fmt.Errorf("deleting %d instances %v: %w", len(ids), ids, err)
+		}
+		// Some of the batch are gone: delete the ones that remain.
+		remaining, derr := p.Describe(ctx, ids)
+		if derr != nil {
+			return fmt.Errorf("deleting %d instances: some were not found, and describing them failed: %w", len(ids), derr)
+		}
+		ids = ids[:0:0]
+		for _, in := range remaining {
+			if in.State != providers.StateTerminated {
+				ids = append(ids, in.ID)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
+			Err: fmt.Errorf("instances %v still exist after three delete rounds answered not found", ids)}
+	}
+	return nil
+}
+
+func (p *Provider) deleteInstances(ctx context.Context, ids []string) error {
+	r := ecs.CreateDeleteInstancesRequest()
+	r.RegionId = p.region
+	batch := append([]string(nil), ids...)
+	r.InstanceId = &batch
+	r.Force = requests.NewBoolean(true)
+	err := p.call(ctx, ActionDeleteInstances, func(c ecsAPI) error {
+		_, err := c.DeleteInstances(r)
+		return err
+	})
+	return p.withRetryAfter(classify(errContext{provider: p.name, region: p.region, ids: ids}, err))
+}
+
+// instance converts an ECS instance description.
+func (p *Provider) instance(in ecs.Instance) providers.Instance {
+	out := providers.Instance{
+		ID:           in.InstanceId,
+		Provider:     p.name,
+		Region:       in.RegionId,
+		Zone:         in.ZoneId,
+		InstanceType: in.InstanceType,
+		Market:       policy.MarketOnDemand,
+		State:        stateOf(in.Status),
+		LaunchTime:   parseECSTime(in.CreationTime),
+		Tags:         make(map[string]string, len(in.Tags.Tag)),
+	}
+	if out.Region == "" {
+		out.Region = p.region
+	}
+	switch in.SpotStrategy {
+	case spotAsPriceGo, spotPriceLimited:
+		out.Market = policy.MarketSpot
+	}
+	for _, t := range in.Tags.Tag {
+		k, v := t.TagKey, t.TagValue
+		if k == "" {
+			k, v = t.Key, t.Value
+		}
+		out.Tags[k] = v
+	}
+	switch {
+	case len(in.VpcAttributes.PrivateIpAddress.IpAddress) > 0:
+		out.PrivateIP = in.VpcAttributes.PrivateIpAddress.IpAddress[0]
+	case len(in.InnerIpAddress.IpAddress) > 0:
+		out.PrivateIP = in.InnerIpAddress.IpAddress[0]
+	}
+	for _, l := range in.OperationLocks.LockReason {
+		if l.LockReason == lockRecycling {
+			// ECS releases a reclaimed spot instance about five minutes after
+			// it announces the reclamation; the lock carries no time, so the
+			// notice is dated from when it was first seen.
+			at := p.opts.clock().Add(p.opts.reclaimWarning)
+			out.InterruptionNotice = &at
+			break
+		}
+	}
+	return out
+}
+
+// stateOf maps an ECS instance status to Spillway's states. Deleted
+// instances disappear from ECS; "Deleted" is accepted for emulators.
+func stateOf(status string) providers.State {
+	switch status {
+	case "Pending", "Starting":
+		return providers.StatePending
+	case "Running":
+		return providers.StateRunning
+	case "Stopping":
+		return providers.StateShuttingDown
+	case "Stopped":
+		return providers.StateStopped
+	case "Deleted", "Released":
+		return providers.StateTerminated
+	}
+	return providers.StatePending
+}
+
+// parseECSTime reads ECS's times ("2006-01-02T15:04Z", or with seconds).
+func parseECSTime(s string) time.Time {
+	for _, layout := range []string{"2006-01-02T15:04Z", time.RFC3339, "2006-01-02T15:04:05Z"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,63 @@
+package alicloud
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+)
+
+// ctxTransport ties the SDK's HTTP requests to the caller's context. The
+// alibaba-cloud-sdk-go builds its *http.Request without a context, so a
+// cancelled ctx would otherwise not stop a call in flight: each call gets
+// its own SDK client whose transport is a ctxTransport carrying that
+// call's ctx. The request's own context (which holds the SDK's read
+// timeout) is kept; the call's ctx is added to it.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rctx, cancel := context.WithCancelCause(req.Context())
+	stop := context.AfterFunc(t.ctx, func() { cancel(context.Cause(t.ctx)) })
+	release := func() { stop(); cancel(nil) }
+	resp, err := t.base.RoundTrip(req.WithContext(rctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// releasingBody releases the request's context once the SDK closed the body.
+type releasingBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// lockedCredentials serialises a credentials provider. The SDK's default
+// chain remembers which provider answered in an unguarded field, and
+// signing calls GetCredentials on every request, from every goroutine.
+type lockedCredentials struct {
+	mu sync.Mutex
+	p  credentials.CredentialsProvider
+}
+
+func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.GetCredentials()
+}
+
+func (l *lockedCredentials) GetProviderName() string { return l.p.GetProviderName() }
