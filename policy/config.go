@@ -7,71 +7,106 @@ package policy
 
 import "time"
 
-// Config is the whole spillway.yaml.
+// Config is the whole spillway.yaml. Load or Parse read it strictly (an
+// unknown field is an error), apply the defaults documented on each field
+// and fill offerings from the catalog; configs/examples/spillway.yaml is an
+// annotated example.
 type Config struct {
 	// Cluster names this Spillway installation; it is written into every
-	// instance's spillway:cluster tag.
+	// instance's spillway:cluster tag. Required; 1 to 63 letters, digits,
+	// '.', '_' or '-'.
 	Cluster string `yaml:"cluster"`
-	// Providers maps a provider name to how Spillway reaches it.
+	// Providers maps a provider name to how Spillway reaches it. Required:
+	// at least one. Offerings refer to providers by these names.
 	Providers map[string]ProviderConfig `yaml:"providers"`
-	// Pools are the independent burst domains.
+	// Pools are the independent burst domains. Required: at least one, with
+	// unique names.
 	Pools []Pool `yaml:"pools"`
 }
 
 // ProviderType is the kind of cloud a provider entry talks to.
 type ProviderType string
 
+// Provider types.
 const (
-	ProviderAWS       ProviderType = "aws"
-	ProviderAlicloud  ProviderType = "alicloud"
+	// ProviderAWS is AWS EC2 through aws-sdk-go-v2.
+	ProviderAWS ProviderType = "aws"
+	// ProviderAlicloud is Alibaba Cloud ECS through alibaba-cloud-sdk-go.
+	ProviderAlicloud ProviderType = "alicloud"
+	// ProviderTerraform launches instances through a Terraform module.
 	ProviderTerraform ProviderType = "terraform"
 )
 
 // ProviderConfig says how to reach one cloud account/region.
 type ProviderConfig struct {
-	Type   ProviderType `yaml:"type"`
-	Region string       `yaml:"region"`
+	// Type is aws, alicloud or terraform. Required.
+	Type ProviderType `yaml:"type"`
+	// Region is the one region this provider serves (e.g. us-east-1,
+	// cn-hangzhou). Required for aws and alicloud; offerings of this
+	// provider default to it and may not name another.
+	Region string `yaml:"region"`
 	// Endpoint overrides the SDK's endpoint (e.g. `spillway emulator`).
 	Endpoint string `yaml:"endpoint,omitempty"`
 	// Subnets (AWS) or vSwitches (Alibaba) keyed by zone, tried in order.
+	// An offering that names a zone must have a subnet in it.
 	Subnets []Subnet `yaml:"subnets,omitempty"`
-	// LaunchTemplate (AWS) or Image to boot.
-	LaunchTemplate string   `yaml:"launch_template,omitempty"`
-	Image          string   `yaml:"image,omitempty"`
+	// LaunchTemplate (AWS only) or Image (an AMI or an Alibaba image id)
+	// to boot.
+	LaunchTemplate string `yaml:"launch_template,omitempty"`
+	Image          string `yaml:"image,omitempty"`
+	// SecurityGroups are attached to every instance.
 	SecurityGroups []string `yaml:"security_groups,omitempty"`
 	// UserData is a bootstrap template that joins the node to the on-prem scheduler.
 	UserData string `yaml:"user_data,omitempty"`
-	// Module is the Terraform module directory (type terraform).
+	// Module is the Terraform module directory; required for type
+	// terraform and refused for the others.
 	Module string `yaml:"module,omitempty"`
 }
 
 // Subnet is one placement target: an AWS subnet or an Alibaba vSwitch.
 type Subnet struct {
+	// Zone is the availability zone the subnet is in. Required.
 	Zone string `yaml:"zone"`
-	ID   string `yaml:"id"`
+	// ID is the subnet or vSwitch id. Required.
+	ID string `yaml:"id"`
 }
 
 // Pool is one burst domain: an on-prem baseline, what may be rented for it,
 // and the rules for doing so.
 type Pool struct {
-	Name   string `yaml:"name"`
+	// Name identifies the pool; it is written into every instance's
+	// spillway:pool tag. Required and unique; same characters as Cluster.
+	Name string `yaml:"name"`
+	// OnPrem is the owned baseline. The server observes the real one; the
+	// simulator uses these numbers.
 	OnPrem OnPrem `yaml:"onprem"`
 	// WaitTarget: burst only when work would wait longer than this.
+	// Default 5m; 0s bursts as soon as anything waits.
 	WaitTarget Duration `yaml:"wait_target"`
-	// Interval is how often the server (and the simulator) evaluates the pool.
+	// Interval is how often the server (and the simulator) evaluates the
+	// pool. Default 30s; must be greater than 0.
 	Interval Duration `yaml:"interval,omitempty"`
-	// StaleAfter is how old a signal may be before the policy holds.
-	StaleAfter Duration   `yaml:"stale_after,omitempty"`
-	Offerings  []Offering `yaml:"offerings"`
-	Limits     Limits     `yaml:"limits"`
-	ScaleIn    ScaleIn    `yaml:"scale_in"`
-	Schedules  []Schedule `yaml:"schedules,omitempty"`
-	Manual     Manual     `yaml:"manual"`
+	// StaleAfter is how old a signal may be before the policy holds (no
+	// launch on demand, no scale-in). Default 2m; at least Interval.
+	StaleAfter Duration `yaml:"stale_after,omitempty"`
+	// Offerings are what the pool may rent. Required: at least one, with
+	// unique names.
+	Offerings []Offering `yaml:"offerings"`
+	// Limits are the pool's hard caps.
+	Limits Limits `yaml:"limits"`
+	// ScaleIn says when idle burst instances are drained and ended.
+	ScaleIn ScaleIn `yaml:"scale_in"`
+	// Schedules pre-warm capacity for known peaks.
+	Schedules []Schedule `yaml:"schedules,omitempty"`
+	// Manual bounds operator-triggered bursts.
+	Manual Manual `yaml:"manual"`
 }
 
 // OnPrem is the owned baseline of a pool.
 type OnPrem struct {
-	Nodes       int `yaml:"nodes"`
+	// Nodes is the number of on-prem GPU nodes (0 or more).
+	Nodes int `yaml:"nodes"`
+	// GPUsPerNode is the GPUs in each node; required when Nodes > 0.
 	GPUsPerNode int `yaml:"gpus_per_node"`
 }
 
@@ -81,9 +116,12 @@ func (o OnPrem) GPUs() int { return o.Nodes * o.GPUsPerNode }
 // Market is how an offering is bought.
 type Market string
 
+// Markets.
 const (
+	// MarketOnDemand is the list-price market (the default).
 	MarketOnDemand Market = "on-demand"
-	MarketSpot     Market = "spot"
+	// MarketSpot is spare capacity the cloud may reclaim, at a lower price.
+	MarketSpot Market = "spot"
 )
 
 // Billing is how a provider charges for an instance's lifetime.
@@ -103,20 +141,35 @@ const (
 type Offering struct {
 	// Name identifies the offering in plans and reasons; defaults to
 	// "provider/region[/zone]/instance_type/market".
-	Name         string  `yaml:"name,omitempty"`
-	Provider     string  `yaml:"provider"`
-	Region       string  `yaml:"region,omitempty"`
-	Zone         string  `yaml:"zone,omitempty"`
-	InstanceType string  `yaml:"instance_type"`
-	GPUs         int     `yaml:"gpus,omitempty"`
+	Name string `yaml:"name,omitempty"`
+	// Provider names an entry of Config.Providers. Required.
+	Provider string `yaml:"provider"`
+	// Region defaults to the provider's region (and may not differ from it
+	// for aws and alicloud).
+	Region string `yaml:"region,omitempty"`
+	// Zone, when set, pins launches to one zone; the provider must have a
+	// subnet there. Empty lets the provider try its subnets in order.
+	Zone string `yaml:"zone,omitempty"`
+	// InstanceType is the cloud's instance type, e.g. p5.48xlarge. Required.
+	InstanceType string `yaml:"instance_type"`
+	// GPUs per instance (> 0). Taken from the catalog when left out.
+	GPUs int `yaml:"gpus,omitempty"`
+	// PricePerHour is USD per instance-hour (> 0). Taken from the catalog
+	// (its spot column for market spot) when left out; a value written in
+	// the config always overrides the catalog.
 	PricePerHour float64 `yaml:"price_per_hour,omitempty"`
-	// Boot is the time from launch until the instance can take work.
-	Boot   Duration `yaml:"boot,omitempty"`
-	Market Market   `yaml:"market,omitempty"`
+	// Boot is the time from launch until the instance can take work (0 or
+	// more; 0 when left out).
+	Boot Duration `yaml:"boot,omitempty"`
+	// Market is on-demand (the default) or spot.
+	Market Market `yaml:"market,omitempty"`
 	// Performance weighs a GPU of this offering against a reference GPU
 	// (1.0 when unset); price per useful GPU-hour is price / (gpus × performance).
 	Performance float64 `yaml:"performance,omitempty"`
-	Billing     Billing `yaml:"billing,omitempty"`
+	// Billing is how the instance's lifetime is charged; it defaults per
+	// provider type (aws per-second-min-60s, alicloud per-second,
+	// terraform hourly).
+	Billing Billing `yaml:"billing,omitempty"`
 }
 
 // Key identifies the offering in the capacity cache.
@@ -136,14 +189,20 @@ type OfferingKey struct {
 
 // Limits are hard caps a pool never exceeds.
 type Limits struct {
-	MaxGPUs        int     `yaml:"max_gpus,omitempty"`
+	// MaxGPUs caps the burst GPUs held at once; 0 (or left out) is no GPU
+	// cap. Schedules and manual bursts may not ask for more.
+	MaxGPUs int `yaml:"max_gpus,omitempty"`
+	// MaxCostPerHour caps the USD per hour of all burst instances together;
+	// 0 is no cap.
 	MaxCostPerHour float64 `yaml:"max_cost_per_hour,omitempty"`
-	Budget         *Budget `yaml:"budget,omitempty"`
+	// Budget caps spend per calendar period; nil is no budget.
+	Budget *Budget `yaml:"budget,omitempty"`
 }
 
 // BudgetPeriod is the window a budget amount applies to.
 type BudgetPeriod string
 
+// Budget periods (calendar periods in UTC).
 const (
 	PeriodDay   BudgetPeriod = "day"
 	PeriodWeek  BudgetPeriod = "week"
@@ -152,18 +211,23 @@ const (
 
 // Budget caps cloud spend per calendar period (UTC).
 type Budget struct {
-	Amount float64      `yaml:"amount"`
+	// Amount is the most USD the pool may spend per period (> 0). Required.
+	Amount float64 `yaml:"amount"`
+	// Period is day, week or month. Required.
 	Period BudgetPeriod `yaml:"period"`
 }
 
 // ScaleIn says when idle burst capacity is released.
 type ScaleIn struct {
 	// Idle is how long an instance may sit idle before it is drained.
-	// When Auto is set, it is the ski-rental break-even computed per offering.
+	// When Auto is set, it is the ski-rental break-even computed per
+	// offering. Written "auto" (the default) or a duration.
 	Idle IdleSetting `yaml:"idle"`
-	// MaxLifetime ends an instance regardless of work (after draining).
+	// MaxLifetime ends an instance regardless of work (after draining);
+	// 0 is no limit.
 	MaxLifetime Duration `yaml:"max_lifetime,omitempty"`
 	// DrainTimeout bounds how long a drain may take before termination.
+	// Default 10m.
 	DrainTimeout Duration `yaml:"drain_timeout,omitempty"`
 }
 
@@ -176,17 +240,26 @@ type IdleSetting struct {
 // Schedule pre-warms capacity: from each cron firing, for Duration, the pool
 // keeps at least GPUs burst GPUs.
 type Schedule struct {
+	// Name is the floor's owner in plans; defaults to "schedule[i]" and is
+	// unique within the pool.
 	Name string `yaml:"name,omitempty"`
-	// Cron is a standard 5-field expression, optionally prefixed "CRON_TZ=Area/City ".
-	Cron     string   `yaml:"cron"`
-	GPUs     int      `yaml:"gpus"`
+	// Cron is a standard 5-field expression, optionally prefixed
+	// "CRON_TZ=Area/City "; without the prefix it is read in UTC. Required.
+	Cron string `yaml:"cron"`
+	// GPUs is the floor each firing holds (> 0, at most Limits.MaxGPUs).
+	// Required.
+	GPUs int `yaml:"gpus"`
+	// Duration is how long each firing holds the floor (> 0). Required.
 	Duration Duration `yaml:"duration"`
 }
 
 // Manual bounds operator-triggered bursts.
 type Manual struct {
-	MaxGPUs int      `yaml:"max_gpus,omitempty"`
-	MaxTTL  Duration `yaml:"max_ttl,omitempty"`
+	// MaxGPUs is the most one manual burst may ask for (at most
+	// Limits.MaxGPUs); 0 refuses manual bursts.
+	MaxGPUs int `yaml:"max_gpus,omitempty"`
+	// MaxTTL is the longest a manual burst may last; 0 is no limit.
+	MaxTTL Duration `yaml:"max_ttl,omitempty"`
 }
 
 // Duration is a time.Duration written as "90s", "5m", "1h30m" in YAML.
