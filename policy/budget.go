@@ -1,0 +1,197 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// minBilled60 is the minimum billed duration of per-second-min-60s billing.
+const minBilled60 = 60 * time.Second
+
+// BilledCost is what an instance of offering o costs when it runs from
+// launched to ended, under the offering's billing rule:
+//
+//   - per-second-min-60s (also used when Billing is empty): every second is
+//     billed, at least 60 seconds in all;
+//   - per-second: every second is billed, no minimum;
+//   - hourly: every started hour is billed in full (at least one hour).
+//
+// An instance that ended before it was launched costs nothing. The engine
+// uses it to count committed spend, and the simulator to bill instances, so
+// that both agree on what a lifetime costs.
+func BilledCost(o Offering, launched, ended time.Time) float64 {
+	if o.PricePerHour <= 0 || ended.Before(launched) {
+		return 0
+	}
+	d := ended.Sub(launched)
+	switch o.Billing {
+	case BillingPerSecond:
+		return o.PricePerHour * d.Hours()
+	case BillingHourly:
+		return o.PricePerHour * float64(decStartedHours(d))
+	default:
+		if d < minBilled60 {
+			d = minBilled60
+		}
+		return o.PricePerHour * d.Hours()
+	}
+}
+
+// decStartedHours is the number of started hours in d, at least one.
+func decStartedHours(d time.Duration) int64 {
+	h := int64((d + time.Hour - 1) / time.Hour)
+	if h < 1 {
+		h = 1
+	}
+	return h
+}
+
+// decHourEnd is when the paid hour of an hourly instance launched at
+// launched, current at now, ends.
+func decHourEnd(launched, now time.Time) time.Time {
+	return launched.Add(time.Duration(decStartedHours(now.Sub(launched))) * time.Hour)
+}
+
+// decLaunchedAt is the launch time the engine bills from: LaunchedAt, or now
+// when it is unknown or in the future (clock skew), so no cost is invented.
+func decLaunchedAt(in *Instance, now time.Time) time.Time {
+	if in.LaunchedAt.IsZero() || in.LaunchedAt.After(now) {
+		return now
+	}
+	return in.LaunchedAt
+}
+
+// decRemaining is the cost an instance adds from now on if it ends at end:
+// its billed cost to end less the prorated cost to now, which Spend.Accrued
+// already holds. It is the minimum remaining billable cost when end == now
+// (the rest of a 60 s minimum or of a started hour).
+func decRemaining(o *Offering, launched, now, end time.Time) float64 {
+	if o.PricePerHour <= 0 {
+		return 0
+	}
+	r := BilledCost(*o, launched, end) - o.PricePerHour*now.Sub(launched).Hours()
+	if r < 0 {
+		return 0
+	}
+	return r
+}
+
+// allowed says how many instances of o (up to want) may be launched without
+// breaking max_gpus, max_cost_per_hour or the budget, given what the plan
+// keeps so far; limit names the binding limit when fewer than want fit.
+func (d *decider) allowed(o *decOffer, want int) (int, string) {
+	k, limit := want, ""
+	g := o.o.GPUs
+	lim := &d.pool.Limits
+	if lim.MaxGPUs > 0 {
+		room := 0
+		if free := lim.MaxGPUs - d.totalGPUs; free > 0 {
+			room = free / g
+		}
+		if room < k {
+			k = room
+			limit = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, d.totalGPUs)
+		}
+	}
+	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
+		room := decRoom(lim.MaxCostPerHour, d.costPerHour, o.o.PricePerHour, k)
+		if room < k {
+			k = room
+			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
+				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
+		}
+	}
+	if b := lim.Budget; b != nil && o.unit > 0 {
+		room := decRoom(b.Amount, d.committed, o.unit, k)
+		if room < k {
+			k = room
+			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f incl. running until the next evaluation; one more %s commits $%.2f)",
+				b.Amount, decPeriod(b.Period), d.committed, o.name(), o.unit)
+		}
+	}
+	if k < 0 {
+		k = 0
+	}
+	return k, limit
+}
+
+// decRoom is how many units of cost each fit between used and limit, at most want.
+func decRoom(limit, used, each float64, want int) int {
+	x := (limit - used) / each
+	if !(x > 0) { // also NaN
+		return 0
+	}
+	if x >= float64(want) {
+		x = float64(want)
+	}
+	n := int(math.Floor(x))
+	for n > 0 && used+float64(n)*each > limit {
+		n--
+	}
+	return n
+}
+
+func decPeriod(p BudgetPeriod) string {
+	if p == "" {
+		return "period"
+	}
+	return string(p)
+}
+
+// budgetPressure handles a budget that keeping what runs until the next
+// evaluation would exceed: idle instances are drained and terminated in the
+// same plan, costliest first, until the committed spend fits; if it still
+// does not, busy instances are drained so they end when their jobs do. It
+// acts even on stale signals: the budget is a hard limit.
+func (d *decider) budgetPressure() {
+	b := d.pool.Limits.Budget
+	if b == nil || d.committed <= b.Amount {
+		return
+	}
+	before := d.committed
+	var victims []int
+	for i := range d.inst {
+		in := &d.inst[i]
+		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
+			continue
+		}
+		victims = append(victims, i)
+	}
+	decSortByPriceDesc(d.inst, victims)
+	ended := 0
+	for _, i := range victims {
+		if d.committed <= b.Amount {
+			break
+		}
+		in := &d.inst[i]
+		launched := decLaunchedAt(in, d.now)
+		saved := decRemaining(&in.Offering, launched, d.now, d.next) - decRemaining(&in.Offering, launched, d.now, d.now)
+		if saved <= 0 {
+			continue // its paid time runs past the next evaluation anyway
+		}
+		reason := fmt.Sprintf("budget: keeping burst capacity until the next evaluation commits $%.2f of the $%.2f %s budget ($%.2f accrued); ending idle instances costliest first, this one ($%.2f/h) saves $%.2f",
+			d.committed, b.Amount, decPeriod(b.Period), d.spend.Accrued, in.Offering.PricePerHour, saved)
+		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
+			d.drain(i, reason)
+		}
+		d.terminate(i, reason)
+		ended++
+	}
+	if d.committed <= b.Amount {
+		d.note(fmt.Sprintf("budget: committed spend $%.2f would exceed the $%.2f %s budget; ended %d idle instance(s), now $%.2f", before, b.Amount, decPeriod(b.Period), ended, d.committed))
+		return
+	}
+	drained := 0
+	for i := range d.inst {
+		in := &d.inst[i]
+		if in.State == StateTerminating || in.State == StateDraining || d.flag(i) != 0 {
+			continue
+		}
+		d.drain(i, fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget even after ending idle instances; draining so it ends when its %d busy GPU(s) finish",
+			d.committed, b.Amount, decPeriod(b.Period), in.BusyGPUs))
+		drained++
+	}
+	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
+		d.committed, b.Amount, decPeriod(b.Period), d.spend.Accrued, ended, drained))
+}

@@ -1,0 +1,566 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// decDefaultInterval is the evaluation interval assumed when a pool leaves
+// Interval at zero (the loader normally fills it in).
+const decDefaultInterval = 30 * time.Second
+
+// Per-instance actions taken in a plan.
+const (
+	decDrain uint8 = 1 << iota
+	decTerminate
+)
+
+// Decide turns one pool's observed state into a Plan: which offerings to
+// launch, which instances to drain and which to terminate, each with a
+// reason that names its numbers, and Notes for what was held back.
+//
+// It is pure and deterministic: no I/O, no clock reads, no randomness; the
+// same inputs give the same plan. now is the evaluation time; the next
+// evaluation is assumed at now + pool.Interval (30 s when unset).
+//
+// What it decides, in order:
+//
+//  1. Draining instances are terminated once no GPU is busy, or when
+//     scale_in.drain_timeout has passed since the drain began (zero means
+//     no timeout: a running job is never killed). Instances past
+//     scale_in.max_lifetime are drained.
+//  2. Budget: committed spend is Spend.Accrued (the prorated cost to now)
+//     plus, for every instance, what it costs from now until the next
+//     evaluation, at least its minimum remaining billable (the rest of a
+//     60 s minimum or of a started hour; see BilledCost). When keeping what
+//     runs would exceed the budget, idle instances are drained and
+//     terminated in the same plan, costliest first (a plan's Drains are
+//     executed before its Terminates); if that is not enough, busy ones are
+//     drained so they end with their jobs.
+//  3. Floors (Snapshot.Floors): burst capacity (running and booting, not
+//     draining) is kept at no less than the sum of active floors' GPUs;
+//     launches for a floor carry Launch.Floor and respect the hard limits.
+//  4. Overflow: pending jobs (Snapshot.PendingJobGPUs, or PendingGPUs as
+//     single-GPU demand) are packed largest first into free on-prem GPUs,
+//     then into free GPUs of burst instances (partly busy, idle, booting),
+//     a job larger than an instance taking whole instances. What does not
+//     fit is the overflow. The offering with the lowest price per useful
+//     GPU-hour for it (price × instances ÷ (GPUs the jobs use ×
+//     performance)) is chosen among those not out of stock or blocked by
+//     quota; it is launched only when OldestWait + its Boot reaches the
+//     pool's WaitTarget, so that the queue's oldest job starts in time.
+//     Launches are cut to fit max_gpus (all non-terminating instances),
+//     max_cost_per_hour and the budget; when the chosen offering cannot
+//     fit even one instance, the next one is tried.
+//  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold is
+//     drained when its billing lets it go (an hourly one just before its
+//     paid hour ends, a per-second-min-60s one after its first minute),
+//     unless a pending job fits on it or the floors need it. Booting
+//     instances are never drained for idleness; instances of a floor that
+//     is no longer active are ordinary capacity.
+//
+// Stale signals (Snapshot.Stale non-empty) hold: no launch for queue demand
+// and no idle scale-in, and no termination on the strength of an instance
+// reporting idle. Floors are still honoured, and three protections still
+// act because they do not depend on fresh signals: max_lifetime drains,
+// drain_timeout terminations, and the budget (which trusts the last
+// reported busy GPUs).
+//
+// Plan.Waste carries Snapshot.IdleAllocatedGPUs; when there is overflow too,
+// a note says to fix the idle allocations rather than rent.
+func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time) Plan {
+	if pool == nil {
+		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
+	}
+	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
+	d.plan = Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}
+	d.interval = pool.Interval.D()
+	if d.interval <= 0 {
+		d.interval = decDefaultInterval
+	}
+	d.next = now.Add(d.interval)
+	d.stale = len(snap.Stale) > 0
+	d.committed = spend.Accrued
+	d.slots = d.slotBuf[:0]
+	for i := range snap.Floors {
+		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
+			d.floorGPUs += f.GPUs
+		}
+	}
+	if d.stale {
+		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
+	}
+	d.scan()
+	d.budgetPressure()
+	d.launchFloors()
+	d.overflow()
+	d.scaleIn()
+	return d.plan
+}
+
+// decider holds one decision's working state. Totals describe what the pool
+// holds after the actions planned so far.
+type decider struct {
+	pool     *Pool
+	snap     *Snapshot
+	inst     []Instance
+	spend    Spend
+	now      time.Time
+	next     time.Time // the next evaluation
+	interval time.Duration
+	stale    bool
+	plan     Plan
+
+	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
+
+	floorGPUs int // sum of active floors' GPUs
+
+	totalGPUs   int     // GPUs of non-terminating instances kept, plus launches
+	capacity    int     // GPUs of booting and running instances not drained, plus launches
+	costPerHour float64 // hourly price of non-terminating instances kept, plus launches
+	committed   float64 // committed spend in the budget period (see Decide)
+
+	slots   []decSlot // free burst GPUs, by size and class
+	slotBuf [16]decSlot
+	cands   []int // idle instances due for release
+
+	offs    []decOffer
+	rankBuf [8]int
+	jobBuf  [8]decJob
+	binBuf  [8]decSlot
+}
+
+func (d *decider) note(s string) { d.plan.Notes = append(d.plan.Notes, s) }
+
+func (d *decider) flag(i int) uint8 {
+	if d.flags == nil {
+		return 0
+	}
+	return d.flags[i]
+}
+
+func (d *decider) setFlag(i int, f uint8) {
+	if d.flags == nil {
+		d.flags = make([]uint8, len(d.inst))
+	}
+	d.flags[i] |= f
+}
+
+func decGPUs(o *Offering) int {
+	if o.GPUs > 0 {
+		return o.GPUs
+	}
+	return 0
+}
+
+func (d *decider) floorActive(f *Floor) bool {
+	return f.Until.IsZero() || f.Until.After(d.now)
+}
+
+// floorOwnerActive reports whether owner has an active floor.
+func (d *decider) floorOwnerActive(owner string) bool {
+	if owner == "" {
+		return false
+	}
+	for i := range d.snap.Floors {
+		if f := &d.snap.Floors[i]; f.Owner == owner && d.floorActive(f) && f.GPUs > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// slotOf is the free-GPU slot an instance adds to the pool's burst capacity.
+func decSlotOf(in *Instance) (free int, class uint8) {
+	busy := in.BusyGPUs
+	if busy < 0 {
+		busy = 0
+	}
+	free = decGPUs(&in.Offering) - busy
+	switch {
+	case busy > 0:
+		class = decPartial
+	case in.State == StateBooting:
+		class = decBootFull
+	default:
+		class = decReadyFull
+	}
+	return free, class
+}
+
+// scan walks the instances once: totals, committed spend, free slots,
+// terminations of drained instances, max-lifetime drains and the idle
+// instances due for release.
+func (d *decider) scan() {
+	maxLife := d.pool.ScaleIn.MaxLifetime.D()
+	for i := range d.inst {
+		in := &d.inst[i]
+		o := &in.Offering
+		launched := decLaunchedAt(in, d.now)
+		if in.State == StateTerminating {
+			d.committed += decRemaining(o, launched, d.now, d.now)
+			continue
+		}
+		g := decGPUs(o)
+		if in.State == StateDraining {
+			if why := d.drainDone(in); why != "" {
+				d.committed += decRemaining(o, launched, d.now, d.now)
+				d.setFlag(i, decTerminate)
+				d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
+				continue
+			}
+			d.totalGPUs += g
+			d.costPerHour += o.PricePerHour
+			d.committed += decRemaining(o, launched, d.now, d.next)
+			continue
+		}
+		d.totalGPUs += g
+		d.costPerHour += o.PricePerHour
+		d.committed += decRemaining(o, launched, d.now, d.next)
+		if maxLife > 0 && d.now.Sub(launched) >= maxLife {
+			d.setFlag(i, decDrain)
+			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: fmt.Sprintf(
+				"max lifetime: launched at %s, %s ago >= max_lifetime %s; draining so running jobs finish before it ends",
+				d.fmtTime(launched), decFmtDur(d.now.Sub(launched)), decFmtDur(maxLife))})
+			continue
+		}
+		d.capacity += g
+		if free, class := decSlotOf(in); free > 0 {
+			d.slots = decAddSlot(d.slots, free, class, 1)
+		}
+		if in.State != StateBooting && in.BusyGPUs <= 0 && !d.stale && d.idleDue(in, launched) {
+			d.cands = append(d.cands, i)
+		}
+	}
+}
+
+// drainDone says why a draining instance may be terminated now, or "".
+func (d *decider) drainDone(in *Instance) string {
+	started := in.DrainStartedAt
+	if started.IsZero() || started.After(d.now) {
+		started = d.now
+	}
+	if in.BusyGPUs <= 0 && !d.stale {
+		return fmt.Sprintf("drained: no GPU busy since draining began at %s (%s ago)", d.fmtTime(started), decFmtDur(d.now.Sub(started)))
+	}
+	if to := d.pool.ScaleIn.DrainTimeout.D(); to > 0 && d.now.Sub(started) >= to {
+		busy := fmt.Sprintf("%d of %d GPUs still busy", max(in.BusyGPUs, 0), decGPUs(&in.Offering))
+		if in.BusyGPUs <= 0 {
+			busy = "busy GPUs unknown (signals stale)"
+		}
+		return fmt.Sprintf("drain timeout: draining since %s, %s >= drain_timeout %s, %s", d.fmtTime(started), decFmtDur(d.now.Sub(started)), decFmtDur(to), busy)
+	}
+	return ""
+}
+
+// drain adds a drain of instance i to the plan and takes it out of the
+// capacity and free slots.
+func (d *decider) drain(i int, reason string) {
+	in := &d.inst[i]
+	if d.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
+		d.capacity -= decGPUs(&in.Offering)
+		if free, class := decSlotOf(in); free > 0 {
+			decTakeSlot(d.slots, free, class)
+		}
+	}
+	d.setFlag(i, decDrain)
+	d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: reason})
+}
+
+// terminate adds a termination of instance i (drained, or drained in this
+// plan) and takes it out of the totals.
+func (d *decider) terminate(i int, reason string) {
+	in := &d.inst[i]
+	o := &in.Offering
+	launched := decLaunchedAt(in, d.now)
+	d.setFlag(i, decTerminate)
+	d.totalGPUs -= decGPUs(o)
+	d.costPerHour -= o.PricePerHour
+	d.committed -= decRemaining(o, launched, d.now, d.next) - decRemaining(o, launched, d.now, d.now)
+	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
+}
+
+// launch adds count instances of o to the plan and the totals.
+func (d *decider) launch(o *decOffer, count int, floor, reason string) {
+	g := o.o.GPUs
+	d.totalGPUs += count * g
+	d.capacity += count * g
+	d.costPerHour += float64(count) * o.o.PricePerHour
+	d.committed += float64(count) * o.unit
+	d.plan.Launches = append(d.plan.Launches, Launch{Offering: d.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
+}
+
+// launchFloors launches what active floors need beyond the burst capacity
+// held, floor by floor in the snapshot's order, each on its pinned offering
+// or the cheapest per GPU-hour available.
+func (d *decider) launchFloors() {
+	deficit := d.floorGPUs - d.capacity
+	if deficit <= 0 {
+		return
+	}
+	shared := d.ownedCapacity("") // capacity no active floor owns covers floors in order
+	for fi := range d.snap.Floors {
+		if deficit <= 0 {
+			break
+		}
+		f := &d.snap.Floors[fi]
+		if !d.floorActive(f) || f.GPUs <= 0 {
+			continue
+		}
+		own := 0
+		if f.Owner != "" {
+			own = d.ownedCapacity(f.Owner)
+		}
+		need := f.GPUs - own
+		if need > 0 && shared > 0 {
+			c := min(shared, need)
+			shared -= c
+			need -= c
+		}
+		need = min(need, deficit)
+		if need <= 0 {
+			continue
+		}
+		o := d.floorOffer(f)
+		if o == nil {
+			d.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(d.offers())))
+			continue
+		}
+		want := (need + o.o.GPUs - 1) / o.o.GPUs
+		k, limit := d.allowed(o, want)
+		if k < want {
+			d.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+		}
+		if k == 0 {
+			continue
+		}
+		until := "no end"
+		if !f.Until.IsZero() {
+			until = "until " + d.fmtTime(f.Until)
+		}
+		why := ""
+		if f.Reason != "" {
+			why = ": " + f.Reason
+		}
+		d.launch(o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+			f.Owner, f.Kind, why, f.GPUs, until, d.floorGPUs, d.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(d.offers())))
+		d.slots = decAddSlot(d.slots, o.o.GPUs, decBootFull, k)
+		deficit -= k * o.o.GPUs
+	}
+}
+
+// ownedCapacity is the burst capacity held by instances launched for
+// owner, or with owner "", by instances of no active floor.
+func (d *decider) ownedCapacity(owner string) int {
+	n := 0
+	for i := range d.inst {
+		in := &d.inst[i]
+		if d.flag(i) != 0 || in.State == StateDraining || in.State == StateTerminating {
+			continue
+		}
+		if owner == "" {
+			if in.Floor != "" && d.floorOwnerActive(in.Floor) {
+				continue
+			}
+		} else if in.Floor != owner {
+			continue
+		}
+		n += decGPUs(&in.Offering)
+	}
+	for _, l := range d.plan.Launches {
+		if l.Floor == owner {
+			n += l.Count * l.Offering.GPUs
+		}
+	}
+	return n
+}
+
+// floorOffer picks a floor's offering: its pinned one when available, else
+// the cheapest per GPU-hour (performance weighted) available.
+func (d *decider) floorOffer(f *Floor) *decOffer {
+	offs := d.offers()
+	var best *decOffer
+	for i := range offs {
+		o := &offs[i]
+		if o.skip != "" {
+			continue
+		}
+		if f.Offering != "" && f.Offering != o.o.Name && f.Offering != o.name() {
+			continue
+		}
+		o.score = o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)
+		o.n = 0
+		if best == nil || decLess(o, best) {
+			best = o
+		}
+	}
+	return best
+}
+
+// pendingJobs is the queue's demand as job sizes, largest first.
+func (d *decider) pendingJobs() []decJob {
+	jobs := d.jobBuf[:0]
+	if len(d.snap.PendingJobGPUs) > 0 {
+		for _, s := range d.snap.PendingJobGPUs {
+			if s <= 0 {
+				continue
+			}
+			found := false
+			for k := range jobs {
+				if jobs[k].size == s {
+					jobs[k].n++
+					found = true
+					break
+				}
+			}
+			if !found {
+				jobs = append(jobs, decJob{size: s, n: 1})
+			}
+		}
+		sort.Slice(jobs, func(a, b int) bool { return jobs[a].size > jobs[b].size })
+	} else if d.snap.PendingGPUs > 0 {
+		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
+	}
+	return jobs
+}
+
+// overflow packs pending jobs into free capacity and launches for the rest.
+func (d *decider) overflow() {
+	jobs := d.pendingJobs()
+	if len(jobs) == 0 {
+		return
+	}
+	pending, count, largest := 0, 0, 0
+	for _, j := range jobs {
+		pending += j.size * j.n
+		count += j.n
+		largest = max(largest, j.size)
+	}
+	onprem := d.snap.OnPremFreeGPUs
+	if onprem < 0 {
+		onprem = d.snap.OnPremGPUs - d.snap.OnPremBusyGPUs
+	}
+	onprem = max(onprem, 0)
+	burst := 0
+	for _, s := range d.slots {
+		burst += s.free * s.n
+	}
+	left := onprem
+	over := 0
+	for k := range jobs {
+		j := &jobs[k]
+		if left >= j.size {
+			p := min(j.n, left/j.size)
+			j.n -= p
+			left -= p * j.size
+		}
+		if j.n > 0 {
+			j.n, d.slots = decPlace(d.slots, j.size, j.n)
+		}
+		if j.n > 0 {
+			j.n = decPlaceWhole(d.slots, j.size, j.n)
+		}
+		over += j.size * j.n
+	}
+	if over == 0 {
+		return
+	}
+	demand := fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
+		pending, count, largest, onprem, burst, over)
+	if d.snap.IdleAllocatedGPUs > 0 {
+		d.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", d.snap.IdleAllocatedGPUs, over))
+	}
+	if d.stale {
+		d.note("holding queue overflow: " + demand + "; signals are stale, no launch")
+		return
+	}
+	offs := d.offers()
+	bins := d.binBuf[:0]
+	for i := range offs {
+		o := &offs[i]
+		o.score = -1
+		if o.skip != "" {
+			continue
+		}
+		o.n, o.used, bins = decPackNew(jobs, o.o.GPUs, bins)
+		if o.n <= 0 || o.used <= 0 {
+			continue
+		}
+		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
+	}
+	rank := decRank(offs, d.rankBuf[:0])
+	if len(rank) == 0 {
+		d.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+		return
+	}
+	wait := d.pool.WaitTarget.D()
+	var limits []string
+	for r, oi := range rank {
+		o := &offs[oi]
+		boot := decBoot(&o.o)
+		if d.snap.OldestWait+boot < wait {
+			if r == 0 {
+				d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + boot %s of %s < wait target %s: on-prem may still take it",
+					demand, decFmtDur(d.snap.OldestWait), decFmtDur(boot), o.name(), decFmtDur(wait)))
+				return
+			}
+			continue
+		}
+		k, limit := d.allowed(o, o.n)
+		if k == 0 {
+			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
+			continue
+		}
+		cut := ""
+		if k < o.n {
+			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
+			d.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+		}
+		passed := ""
+		if len(limits) > 0 {
+			passed = " (passed over " + strings.Join(limits, "; ") + ")"
+		}
+		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + boot %s >= wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(d.snap.OldestWait), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+		return
+	}
+	if len(limits) > 0 {
+		d.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+	}
+}
+
+// decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.
+func decFmtDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// decFmtTime writes a moment as UTC clock time, with the date too when it
+// falls on another day than the evaluation.
+func (d *decider) fmtTime(t time.Time) string {
+	t = t.UTC()
+	n := d.now.UTC()
+	if t.Year() == n.Year() && t.YearDay() == n.YearDay() {
+		return t.Format("15:04:05 UTC")
+	}
+	return t.Format("2006-01-02 15:04:05 UTC")
+}
+
+// decSortByPriceDesc orders instance indices costliest first, then by ID.
+func decSortByPriceDesc(inst []Instance, idx []int) {
+	sort.Slice(idx, func(a, b int) bool {
+		x, y := &inst[idx[a]], &inst[idx[b]]
+		if x.Offering.PricePerHour != y.Offering.PricePerHour {
+			return x.Offering.PricePerHour > y.Offering.PricePerHour
+		}
+		return x.ID < y.ID
+	})
+}

@@ -1,0 +1,144 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// IdleThreshold is how long an instance of offering o may sit fully idle
+// before the pool releases it.
+//
+// With scale_in.idle set to a duration, it is that duration. With
+// scale_in.idle: auto (or left unset), it is the ski-rental break-even:
+// idling costs the offering's price per second, booting a replacement when
+// work returns costs the same price for the offering's Boot time, so the
+// price cancels and the threshold is the Boot time. An instance is released
+// once it has idled that long: the cost of idling has then reached the cost
+// of a replacement's boot, which bounds the total cost within twice the
+// optimum whatever the future brings.
+//
+// The threshold is a duration of idleness; billing adds conditions on when
+// the release may happen (see Decide): an hourly instance is kept until just
+// before its paid hour ends, a per-second-min-60s one until its minimum
+// billed minute has passed.
+func IdleThreshold(pool *Pool, o Offering) time.Duration {
+	if pool != nil && !pool.ScaleIn.Idle.Auto && pool.ScaleIn.Idle.Duration > 0 {
+		return pool.ScaleIn.Idle.Duration
+	}
+	return decBoot(&o)
+}
+
+// decIdleSince is when an idle instance became fully idle: IdleSince, or
+// when it became ready if the signals did not say; zero when unknown.
+func decIdleSince(in *Instance) time.Time {
+	if !in.IdleSince.IsZero() {
+		return in.IdleSince
+	}
+	return in.ReadyAt
+}
+
+// idleDue reports whether a fully idle running instance has idled past its
+// threshold and its billing lets it go now.
+func (d *decider) idleDue(in *Instance, launched time.Time) bool {
+	since := decIdleSince(in)
+	if since.IsZero() || since.After(d.now) {
+		return false
+	}
+	if d.now.Sub(since) < IdleThreshold(d.pool, in.Offering) {
+		return false
+	}
+	ok, _ := d.releaseOK(&in.Offering, launched)
+	return ok
+}
+
+// releaseOK applies the billing rule to a release decided now: the instance
+// is drained now and terminated at the next evaluation, so
+//   - an hourly instance is released only when its paid hour ends after the
+//     next evaluation but no later than the one after (it is kept while its
+//     remaining time is paid for, and let go just before the next hour
+//     starts);
+//   - a per-second-min-60s instance is released only when the next
+//     evaluation comes after its first 60 billed seconds.
+//
+// why describes the rule for a reason.
+func (d *decider) releaseOK(o *Offering, launched time.Time) (bool, string) {
+	switch o.Billing {
+	case BillingPerSecond:
+		return true, "per-second billing"
+	case BillingHourly:
+		end := decHourEnd(launched, d.now)
+		left := end.Sub(d.now)
+		if 2*d.interval >= time.Hour {
+			return true, fmt.Sprintf("hourly billing, evaluated every %s", decFmtDur(d.interval))
+		}
+		ok := left > d.interval && left <= 2*d.interval
+		return ok, fmt.Sprintf("hourly billing: paid hour ends at %s, %s from now; released just before the next hour starts", d.fmtTime(end), decFmtDur(left))
+	default:
+		return !d.next.Before(launched.Add(minBilled60)), "per-second billing: its 60 s minimum has passed by the next evaluation"
+	}
+}
+
+// scaleIn drains idle instances that have idled past their threshold and
+// whose billing lets them go, unless pending work needs them or the pool
+// would fall below its floors. Instances of no active floor go first, then
+// the costliest. Never on stale signals.
+func (d *decider) scaleIn() {
+	if d.stale || len(d.cands) == 0 {
+		return
+	}
+	cands := d.cands
+	sort.Slice(cands, func(a, b int) bool {
+		x, y := &d.inst[cands[a]], &d.inst[cands[b]]
+		fx, fy := d.floorOwnerActive(x.Floor), d.floorOwnerActive(y.Floor)
+		if fx != fy {
+			return !fx
+		}
+		if x.Offering.PricePerHour != y.Offering.PricePerHour {
+			return x.Offering.PricePerHour > y.Offering.PricePerHour
+		}
+		return x.ID < y.ID
+	})
+	keptForWork, keptForFloor := 0, 0
+	for _, i := range cands {
+		if d.flag(i) != 0 {
+			continue
+		}
+		in := &d.inst[i]
+		g := decGPUs(&in.Offering)
+		if g > 0 && decSlotCount(d.slots, g, decReadyFull) <= 0 {
+			keptForWork++
+			continue
+		}
+		if d.floorGPUs > 0 && d.capacity-g < d.floorGPUs {
+			keptForFloor++
+			continue
+		}
+		d.drain(i, d.idleReason(in))
+	}
+	if keptForWork > 0 {
+		d.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+	}
+	if keptForFloor > 0 {
+		d.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, d.floorGPUs, d.capacity))
+	}
+}
+
+// idleReason explains an idle drain with its numbers.
+func (d *decider) idleReason(in *Instance) string {
+	launched := decLaunchedAt(in, d.now)
+	since := decIdleSince(in)
+	th := IdleThreshold(d.pool, in.Offering)
+	how := "scale_in.idle"
+	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
+		how = "auto: ski-rental break-even = boot time of " + decOfferingName(&in.Offering)
+	}
+	_, billing := d.releaseOK(&in.Offering, launched)
+	floor := ""
+	if in.Floor != "" && !d.floorOwnerActive(in.Floor) {
+		floor = fmt.Sprintf("; its floor %q has ended", in.Floor)
+	}
+	return fmt.Sprintf("idle: all %d GPUs idle for %s since %s >= threshold %s (%s); %s; no pending job needs it; %d burst GPUs stay for floors of %d%s",
+		decGPUs(&in.Offering), decFmtDur(d.now.Sub(since)), d.fmtTime(since), decFmtDur(th), how, billing,
+		d.capacity-decGPUs(&in.Offering), d.floorGPUs, floor)
+}
