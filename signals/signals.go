@@ -60,6 +60,9 @@ type Baseline struct {
 	// Unknown lists nodes (targets) that did not answer: their GPUs are
 	// counted as unknown, never as idle.
 	Unknown []string
+	// UnknownCauses says, for each entry of Unknown, why it is unknown
+	// ("connection refused", "sample 45s old").
+	UnknownCauses map[string]string
 }
 
 // BaselineSource reads the on-prem GPU baseline.

@@ -1,0 +1,356 @@
+// Package baseline reads a pool's on-prem GPU baseline on the server: from
+// `spillway agent`s (their /v1/gpus, concurrently, a static list or a
+// file_sd-style targets file) or from Prometheus (dcgm-exporter metrics).
+package baseline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// TargetGroup is one entry of a targets file, in Prometheus file_sd format:
+// [{"targets": ["host:port", ...], "labels": {"pool": "a100"}}].
+type TargetGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels,omitempty"`
+}
+
+// AgentsConfig describes an agents baseline source.
+type AgentsConfig struct {
+	// Name identifies the source ("agents:<Name>").
+	Name string
+	// Targets are agents as "host:port" or base URLs (http://host:port).
+	Targets []string
+	// TargetsFile is a JSON file of TargetGroups, re-read whenever its
+	// modification time or size changes. Used with or instead of Targets.
+	TargetsFile string
+	// Match keeps only the file's groups whose labels include all of these.
+	Match map[string]string
+	// Concurrency bounds simultaneous scrapes (64 when zero).
+	Concurrency int
+	// Timeout bounds each agent's answer (2 s when zero).
+	Timeout time.Duration
+	// MaxSampleAge: an agent whose latest sample is older than this (its
+	// NVML reads are stuck) is unknown. 30 s when zero.
+	MaxSampleAge time.Duration
+	// Client is the HTTP client; nil gives one tuned for many agents.
+	Client *http.Client
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Logger receives target-file reload messages (silent when nil).
+	Logger *slog.Logger
+}
+
+// Agents reads the baseline from spillway agents.
+type Agents struct {
+	cfg AgentsConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	fileMod  time.Time
+	fileSize int64
+	fromFile []string
+	fileErr  error
+}
+
+var _ signals.BaselineSource = (*Agents)(nil)
+
+// NewAgents checks cfg and reads the targets file once; a bad file is an
+// error here (later, a bad rewrite keeps the last good targets).
+func NewAgents(cfg AgentsConfig) (*Agents, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("agents baseline: name is empty")
+	}
+	if len(cfg.Targets) == 0 && cfg.TargetsFile == "" {
+		return nil, fmt.Errorf("agents:%s: no targets and no targets file: want agent addresses (host:port) or a file_sd JSON file", cfg.Name)
+	}
+	for _, t := range cfg.Targets {
+		if _, err := agentURL(t); err != nil {
+			return nil, fmt.Errorf("agents:%s: %w", cfg.Name, err)
+		}
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.MaxSampleAge <= 0 {
+		cfg.MaxSampleAge = 30 * time.Second
+	}
+	if cfg.Client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = 0 // no global cap: one kept-alive connection per agent
+		tr.MaxIdleConnsPerHost = 1
+		cfg.Client = &http.Client{Transport: tr}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	a := &Agents{cfg: cfg, log: log.WithGroup("baseline").With("source", "agents:"+cfg.Name)}
+	if cfg.TargetsFile != "" {
+		a.mu.Lock()
+		err := a.reloadLocked()
+		a.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Name is "agents:<name>".
+func (a *Agents) Name() string { return "agents:" + a.cfg.Name }
+
+// CloseIdleConnections drops kept-alive connections to agents.
+func (a *Agents) CloseIdleConnections() { a.cfg.Client.CloseIdleConnections() }
+
+// Targets returns the current target list, re-reading the targets file if
+// it changed since the last read.
+func (a *Agents) Targets() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cfg.TargetsFile != "" {
+		if err := a.reloadLocked(); err != nil {
+			if a.fileErr == nil || a.fileErr.Error() != err.Error() {
+				a.log.Warn("targets file unusable; keeping the last good targets", "err", err, "targets", len(a.fromFile))
+			}
+			a.fileErr = err
+		} else {
+			a.fileErr = nil
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range append(append([]string(nil), a.cfg.Targets...), a.fromFile...) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// TargetsFileError is the latest problem with the targets file, if any.
+func (a *Agents) TargetsFileError() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fileErr
+}
+
+func (a *Agents) reloadLocked() error {
+	path := a.cfg.TargetsFile
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: targets file: %w", a.Name(), err)
+	}
+	if st.ModTime().Equal(a.fileMod) && st.Size() == a.fileSize && a.fromFile != nil {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: targets file: %w", a.Name(), err)
+	}
+	targets, err := parseTargets(path, b, a.cfg.Match)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.Name(), err)
+	}
+	if a.fromFile != nil {
+		a.log.Info("targets file reloaded", "file", path, "targets", len(targets))
+	}
+	a.fileMod, a.fileSize, a.fromFile = st.ModTime(), st.Size(), targets
+	return nil
+}
+
+func parseTargets(path string, b []byte, match map[string]string) ([]string, error) {
+	var groups []TargetGroup
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&groups); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line := 1 + bytes.Count(b[:se.Offset], []byte("\n"))
+			return nil, fmt.Errorf("targets file %s line %d: %v: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, line, se)
+		case errors.As(err, &te):
+			line := 1 + bytes.Count(b[:te.Offset], []byte("\n"))
+			return nil, fmt.Errorf("targets file %s line %d: field %q is a JSON %s: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, line, te.Field, te.Value)
+		}
+		return nil, fmt.Errorf("targets file %s: %v: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, err)
+	}
+	targets := []string{}
+	for i, g := range groups {
+		if !matches(g.Labels, match) {
+			continue
+		}
+		for _, t := range g.Targets {
+			if _, err := agentURL(t); err != nil {
+				return nil, fmt.Errorf("targets file %s group %d: %w", path, i, err)
+			}
+			targets = append(targets, t)
+		}
+	}
+	return targets, nil
+}
+
+func matches(labels, want map[string]string) bool {
+	for k, v := range want {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// agentURL turns a target into the URL of its /v1/gpus.
+func agentURL(target string) (string, error) {
+	t := strings.TrimSpace(target)
+	if t == "" {
+		return "", errors.New("empty target: want host:port or http://host:port")
+	}
+	if !strings.Contains(t, "://") {
+		t = "http://" + t
+	}
+	u, err := url.Parse(t)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("target %q: want host:port or http(s)://host:port[/path]", target)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/v1/gpus"
+	}
+	return u.String(), nil
+}
+
+// agentResponse is the agent's /v1/gpus body.
+type agentResponse struct {
+	Node       string        `json:"node"`
+	SampleTime time.Time     `json:"sample_time"`
+	GPUs       []signals.GPU `json:"gpus"`
+}
+
+// Baseline scrapes every target concurrently. A target that does not
+// answer in time, answers badly, or serves an old sample is listed in
+// Unknown with its cause; its GPUs are never counted. Baseline fails only
+// when no target answered at all.
+func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
+	targets := a.Targets()
+	now := a.cfg.Now()
+	b := signals.Baseline{Source: a.Name(), Time: now}
+	if len(targets) == 0 {
+		return b, fmt.Errorf("%s: no targets (targets file %s lists none matching %v)", a.Name(), a.cfg.TargetsFile, a.cfg.Match)
+	}
+	type result struct {
+		resp agentResponse
+		err  error
+	}
+	results := make([]result, len(targets))
+	sem := make(chan struct{}, a.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			results[i].err = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r, err := a.scrape(ctx, t)
+			results[i] = result{r, err}
+		}()
+	}
+	wg.Wait()
+
+	oldest := time.Time{}
+	for i, r := range results {
+		t := targets[i]
+		err := r.err
+		if err == nil {
+			if age := now.Sub(r.resp.SampleTime); age > a.cfg.MaxSampleAge {
+				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", age.Round(time.Second), a.cfg.MaxSampleAge)
+			}
+		}
+		if err != nil {
+			b.Unknown = append(b.Unknown, t)
+			if b.UnknownCauses == nil {
+				b.UnknownCauses = map[string]string{}
+			}
+			b.UnknownCauses[t] = err.Error()
+			continue
+		}
+		for _, g := range r.resp.GPUs {
+			g.Node = r.resp.Node
+			b.GPUs = append(b.GPUs, g)
+		}
+		if oldest.IsZero() || r.resp.SampleTime.Before(oldest) {
+			oldest = r.resp.SampleTime
+		}
+	}
+	sort.Strings(b.Unknown)
+	if !oldest.IsZero() {
+		b.Time = oldest
+	}
+	if len(b.Unknown) == len(targets) {
+		first := b.Unknown[0]
+		return b, fmt.Errorf("%s: none of %d agents answered (e.g. %s: %s)", a.Name(), len(targets), first, b.UnknownCauses[first])
+	}
+	return b, nil
+}
+
+func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, error) {
+	u, err := agentURL(target)
+	if err != nil {
+		return agentResponse{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return agentResponse{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.cfg.Client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return agentResponse{}, fmt.Errorf("no answer within %s", a.cfg.Timeout)
+		}
+		return agentResponse{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return agentResponse{}, fmt.Errorf("GET %s: reading body: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return agentResponse{}, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var r agentResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return agentResponse{}, fmt.Errorf("GET %s: not a spillway agent answer: %w", u, err)
+	}
+	if r.Node == "" || r.SampleTime.IsZero() {
+		return agentResponse{}, fmt.Errorf("GET %s: answer lacks node or sample_time: not a spillway agent?", u)
+	}
+	return r, nil
+}

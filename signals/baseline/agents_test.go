@@ -1,0 +1,242 @@
+package baseline
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/signals/nvml"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// startAgent serves a simulated DGX H100 node through the real agent
+// handler, sampled once at the given time.
+func startAgent(t testing.TB, node string, sampledAt time.Time) (*nvml.Agent, *httptest.Server) {
+	t.Helper()
+	now := func() time.Time { return sampledAt }
+	sim, err := nvml.NewSimulatedNode("dgxh100", nvml.DefaultSeries(), nvml.WithSimClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := nvml.NewSampler(sim.Interface(), node, nvml.WithClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := nvml.NewAgent(s)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+func hostPort(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
+
+func closedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestAgentsBaseline(t *testing.T) {
+	var live []*nvml.Agent
+	var targets []string
+	for _, n := range []string{"gpu-01", "gpu-02", "gpu-03"} {
+		a, srv := startAgent(t, n, t0)
+		live = append(live, a)
+		targets = append(targets, hostPort(srv))
+	}
+	_, staleSrv := startAgent(t, "gpu-stale", t0.Add(-5*time.Minute))
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>hello</html>"))
+	}))
+	defer html.Close()
+	dead := closedAddr(t)
+
+	src, err := NewAgents(AgentsConfig{
+		Name:    "rack1",
+		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL),
+		Timeout: 300 * time.Millisecond,
+		Now:     func() time.Time { return t0.Add(2 * time.Second) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	b, err := src.Baseline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Source != "agents:rack1" || !b.Time.Equal(t0) {
+		t.Errorf("source %q time %v; want agents:rack1 at the oldest sample %v", b.Source, b.Time, t0)
+	}
+	want := map[string]bool{}
+	for _, a := range live {
+		s, _ := a.Last()
+		for _, g := range s.GPUs {
+			want[g.UUID] = g.Busy
+		}
+	}
+	if len(b.GPUs) != 24 || len(want) != 24 {
+		t.Fatalf("%d GPUs from 3 live 8-GPU agents, want 24", len(b.GPUs))
+	}
+	for _, g := range b.GPUs {
+		busy, ok := want[g.UUID]
+		if !ok || busy != g.Busy || !strings.HasPrefix(g.Node, "gpu-0") {
+			t.Errorf("GPU %s on %s busy=%v: not what the agents serve", g.UUID, g.Node, g.Busy)
+		}
+	}
+	causes := map[string]string{
+		dead:               "connection refused",
+		hostPort(staleSrv): "5m2s old",
+		slow.URL:           "no answer within 300ms",
+		html.URL:           "not a spillway agent",
+	}
+	if len(b.Unknown) != len(causes) {
+		t.Errorf("unknown %v, want the 4 bad targets", b.Unknown)
+	}
+	for target, cause := range causes {
+		if got := b.UnknownCauses[target]; !strings.Contains(got, cause) {
+			t.Errorf("unknown %s: cause %q, want %q", target, got, cause)
+		}
+	}
+}
+
+func TestAgentsNoneAnswer(t *testing.T) {
+	dead1, dead2 := closedAddr(t), closedAddr(t)
+	src, err := NewAgents(AgentsConfig{Name: "rack2", Targets: []string{dead1, dead2}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.Baseline(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "agents:rack2") || !strings.Contains(err.Error(), "none of 2 agents answered") || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("all agents down: %v; want an error naming the source and the cause", err)
+	}
+	if len(b.Unknown) != 2 || len(b.GPUs) != 0 {
+		t.Errorf("baseline %+v: want both targets unknown, no GPUs", b)
+	}
+}
+
+func writeTargets(t *testing.T, path, body string, mod time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTargetsFileReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "targets.json")
+	writeTargets(t, path, `[{"targets": ["gpu-01:9401", "gpu-02:9401"], "labels": {"pool": "a100"}},
+ {"targets": ["gpu-90:9401"], "labels": {"pool": "h100"}}]`, t0)
+	src, err := NewAgents(AgentsConfig{Name: "f", TargetsFile: path, Match: map[string]string{"pool": "a100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(src.Targets(), ","); got != "gpu-01:9401,gpu-02:9401" {
+		t.Fatalf("targets %s, want the a100 group", got)
+	}
+	writeTargets(t, path, `[{"targets": ["gpu-01:9401", "gpu-03:9401", "http://gpu-04:9401"], "labels": {"pool": "a100"}}]`, t0.Add(time.Second))
+	if got := strings.Join(src.Targets(), ","); got != "gpu-01:9401,gpu-03:9401,http://gpu-04:9401" {
+		t.Fatalf("after the file changed: targets %s", got)
+	}
+	// A broken rewrite keeps the last good targets and reports the problem.
+	writeTargets(t, path, "[{\"targets\": [\"gpu-01:9401\"],\n \"labels\": {\"pool\": \"a100\"}", t0.Add(2*time.Second))
+	if got := strings.Join(src.Targets(), ","); got != "gpu-01:9401,gpu-03:9401,http://gpu-04:9401" {
+		t.Errorf("after a broken rewrite: targets %s, want the last good ones", got)
+	}
+	if err := src.TargetsFileError(); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("TargetsFileError() = %v, want the file named", err)
+	}
+	writeTargets(t, path, `[{"targets": ["gpu-05:9401"], "labels": {"pool": "a100"}}]`, t0.Add(3*time.Second))
+	if got := strings.Join(src.Targets(), ","); got != "gpu-05:9401" || src.TargetsFileError() != nil {
+		t.Errorf("after a fix: targets %s, error %v", got, src.TargetsFileError())
+	}
+}
+
+func TestTargetsFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"syntax", "[\n  {\"targets\": [\"a:1\",]}\n]", []string{"line 2", "invalid character"}},
+		{"type", "[\n  {\"targets\": \"a:1\"}\n]", []string{"line 2", `field "targets"`, "string"}},
+		{"unknown field", `[{"target": ["a:1"]}]`, []string{`unknown field "target"`}},
+		{"bad target", `[{"targets": ["ftp://a:1"]}]`, []string{"group 0", `"ftp://a:1"`, "host:port"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".json")
+			writeTargets(t, path, tc.body, t0)
+			_, err := NewAgents(AgentsConfig{Name: "f", TargetsFile: path})
+			if err == nil {
+				t.Fatal("NewAgents accepted a bad targets file")
+			}
+			for _, w := range append(tc.want, path, "agents:f") {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := NewAgents(AgentsConfig{Name: "f"}); err == nil || !strings.Contains(err.Error(), "no targets") {
+		t.Errorf("no targets: %v", err)
+	}
+	if _, err := NewAgents(AgentsConfig{Name: "f", TargetsFile: filepath.Join(dir, "missing.json")}); err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+// BenchmarkAgentsBaseline500 is one server-side scrape of 500 agents on
+// loopback (each its own HTTP server serving an 8-GPU /v1/gpus), with the
+// default fan-out of 64.
+func BenchmarkAgentsBaseline500(b *testing.B) {
+	a, one := startAgent(b, "gpu-node", t0)
+	_ = one
+	var targets []string
+	for range 500 {
+		srv := httptest.NewServer(a.Handler())
+		b.Cleanup(srv.Close)
+		targets = append(targets, hostPort(srv))
+	}
+	src, err := NewAgents(AgentsConfig{Name: "bench", Targets: targets, Timeout: 10 * time.Second, Now: func() time.Time { return t0 }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(src.CloseIdleConnections)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bl, err := src.Baseline(ctx)
+		if err != nil || len(bl.GPUs) != 4000 || len(bl.Unknown) != 0 {
+			b.Fatalf("baseline: %d GPUs, unknown %v, err %v", len(bl.GPUs), bl.Unknown, err)
+		}
+	}
+}

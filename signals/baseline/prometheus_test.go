@@ -1,0 +1,106 @@
+package baseline
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
+)
+
+// TestPrometheusBaselineOverAgents runs a real Prometheus scraping two
+// simulated agents and a dead target, then reads the baseline through
+// PromQL, as a site running dcgm-exporter would (same labels).
+func TestPrometheusBaselineOverAgents(t *testing.T) {
+	a1, s1 := startAgent(t, "gpu-01", t0)
+	a2, s2 := startAgent(t, "gpu-02", t0.Add(17*time.Minute))
+	dead := closedAddr(t)
+	prom := promtest.Start(t, promtest.Job{Name: "agents", Targets: []string{hostPort(s1), hostPort(s2), dead}})
+	prom.WaitFor(t, "spillway_gpu_utilization_ratio", promtest.NonEmpty(16))
+	prom.WaitFor(t, `up{job="agents"} == 0`, promtest.NonEmpty(1))
+
+	src, err := NewPrometheus(PrometheusConfig{
+		Name: "site", URL: prom.URL,
+		UtilQuery:       AgentUtilQuery,
+		MemoryUsedQuery: AgentMemoryUsedQuery,
+		UnknownQuery:    `up{job="agents"} == 0`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.Baseline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.GPUs) != 16 {
+		t.Fatalf("%d GPUs, want 16 from two agents", len(b.GPUs))
+	}
+	if len(b.Unknown) != 1 || b.Unknown[0] != dead || !strings.Contains(b.UnknownCauses[dead], "up{") {
+		t.Errorf("unknown %v %v, want the dead target %s", b.Unknown, b.UnknownCauses, dead)
+	}
+	want := map[string]struct {
+		node              string
+		util              float64
+		busy, alloc, idle bool
+	}{}
+	s1s, _ := a1.Last()
+	s2s, _ := a2.Last()
+	for _, s := range append(s1s.GPUs, s2s.GPUs...) {
+		want[s.UUID] = struct {
+			node              string
+			util              float64
+			busy, alloc, idle bool
+		}{s.Node, s.Utilization, s.Busy, s.Allocated, s.Idle}
+	}
+	for _, g := range b.GPUs {
+		w, ok := want[g.UUID]
+		if !ok {
+			t.Errorf("GPU %s not served by an agent", g.UUID)
+			continue
+		}
+		if g.Node != w.node || math.Abs(g.Utilization-w.util) > 1e-6 || g.Busy != w.busy || g.Allocated != w.alloc || g.Idle != w.idle || !strings.Contains(g.Model, "H100") {
+			t.Errorf("GPU %s via Prometheus: %+v; agent says %+v", g.UUID, g, w)
+		}
+	}
+	if d := time.Since(b.Time); d < 0 || d > time.Minute {
+		t.Errorf("baseline time %v is not the query time", b.Time)
+	}
+
+	for _, tc := range []struct {
+		name string
+		cfg  PrometheusConfig
+		want []string
+	}{
+		{"PromQL error", PrometheusConfig{UtilQuery: "spillway_gpu_utilization_ratio{"}, []string{"prometheus:site", `"spillway_gpu_utilization_ratio{"`, "bad_data"}},
+		{"labels aggregated away", PrometheusConfig{UtilQuery: "sum(spillway_gpu_utilization_ratio) * 100"}, []string{"lacks the", "Hostname"}},
+		{"no series", PrometheusConfig{UtilQuery: `DCGM_FI_DEV_GPU_UTIL{Hostname="nowhere"}`}, []string{"no GPU series"}},
+		{"range vector", PrometheusConfig{UtilQuery: "spillway_gpu_utilization_ratio[1m]"}, []string{"result is a matrix"}},
+		{"unreachable", PrometheusConfig{URL: "http://" + dead}, []string{"prometheus:site", "connection refused"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Name = "site"
+			if cfg.URL == "" {
+				cfg.URL = prom.URL
+			}
+			cfg.Timeout = 3 * time.Second
+			src, err := NewPrometheus(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = src.Baseline(context.Background())
+			var qe *QueryError
+			if !errors.As(err, &qe) {
+				t.Fatalf("Baseline: %v, want a *QueryError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
