@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
@@ -51,6 +52,11 @@ type Provider struct {
 	newClient func(ctx context.Context) (ecsAPI, error)
 	pacer     *providers.Pacer
 	transport http.RoundTripper
+
+	mu sync.Mutex
+	// reclaims remembers when each spot instance seen with the Recycling
+	// lock will be released.
+	reclaims map[string]time.Time
 }
 
 // New builds a provider for one ECS region from its config entry. cfg.Region
@@ -78,7 +84,7 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 		return nil, fmt.Errorf("alicloud provider %q: %w", name, err)
 	}
 
-	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates)}
+	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates), reclaims: map[string]time.Time{}}
 	p.transport = o.transport
 	if p.transport == nil {
 		p.transport = &http.Transport{

@@ -42,6 +42,20 @@ func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]pro
 }
 
 func (p *Provider) list(ctx context.Context, want map[string]string) ([]providers.Instance, error) {
+	raw, err := p.listRaw(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]providers.Instance, 0, len(raw))
+	for _, in := range raw {
+		out = append(out, p.instance(in))
+	}
+	return out, nil
+}
+
+// listRaw pages through DescribeInstances filtered by want's tags and keeps
+// the instances that carry every tag of want and are not terminated.
+func (p *Provider) listRaw(ctx context.Context, want map[string]string) ([]ecs.Instance, error) {
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -52,7 +66,7 @@ func (p *Provider) list(ctx context.Context, want map[string]string) ([]provider
 		tags = append(tags, ecs.DescribeInstancesTag{Key: k, Value: want[k]})
 	}
 	var (
-		out  []providers.Instance
+		out  []ecs.Instance
 		next string
 		seen = map[string]bool{}
 	)
@@ -72,12 +86,11 @@ func (p *Provider) list(ctx context.Context, want map[string]string) ([]provider
 			return nil, fmt.Errorf("listing instances tagged %v (page %d): %w", want, page, p.withRetryAfter(classify(errContext{provider: p.name, region: p.region}, err)))
 		}
 		for _, in := range resp.Instances.Instance {
-			inst := p.instance(in)
-			if seen[inst.ID] || inst.State == providers.StateTerminated || !hasTags(inst.Tags, want) {
+			if seen[in.InstanceId] || stateOf(in.Status) == providers.StateTerminated || !hasTags(tagsOf(in), want) {
 				continue
 			}
-			seen[inst.ID] = true
-			out = append(out, inst)
+			seen[in.InstanceId] = true
+			out = append(out, in)
 		}
 		if resp.NextToken == "" || resp.NextToken == next {
 			return out, nil
@@ -166,6 +179,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
 		err := p.deleteInstances(ctx, ids)
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
+			p.forgetReclaims(ids)
 			return nil
 		}
 		if !providers.IsNotFound(err) {
@@ -214,7 +228,6 @@ func (p *Provider) instance(in ecs.Instance) providers.Instance {
 		Market:       policy.MarketOnDemand,
 		State:        stateOf(in.Status),
 		LaunchTime:   parseECSTime(in.CreationTime),
-		Tags:         make(map[string]string, len(in.Tags.Tag)),
 	}
 	if out.Region == "" {
 		out.Region = p.region
@@ -223,13 +236,7 @@ func (p *Provider) instance(in ecs.Instance) providers.Instance {
 	case spotAsPriceGo, spotPriceLimited:
 		out.Market = policy.MarketSpot
 	}
-	for _, t := range in.Tags.Tag {
-		k, v := t.TagKey, t.TagValue
-		if k == "" {
-			k, v = t.Key, t.Value
-		}
-		out.Tags[k] = v
-	}
+	out.Tags = tagsOf(in)
 	switch {
 	case len(in.VpcAttributes.PrivateIpAddress.IpAddress) > 0:
 		out.PrivateIP = in.VpcAttributes.PrivateIpAddress.IpAddress[0]
@@ -238,13 +245,48 @@ func (p *Provider) instance(in ecs.Instance) providers.Instance {
 	}
 	for _, l := range in.OperationLocks.LockReason {
 		if l.LockReason == lockRecycling {
-			// ECS releases a reclaimed spot instance about five minutes after
-			// it announces the reclamation; the lock carries no time, so the
-			// notice is dated from when it was first seen.
-			at := p.opts.clock().Add(p.opts.reclaimWarning)
+			at := p.reclaimTime(in.InstanceId)
 			out.InterruptionNotice = &at
 			break
 		}
+	}
+	return out
+}
+
+// reclaimTime is when a spot instance seen with the Recycling lock will be
+// released. ECS releases a reclaimed spot instance about five minutes after
+// it announces the reclamation and the lock carries no time, so the notice
+// is dated from when this provider first saw the lock, and stays the same
+// on later looks.
+func (p *Provider) reclaimTime(id string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if at, ok := p.reclaims[id]; ok {
+		return at
+	}
+	at := p.opts.clock().Add(p.opts.reclaimWarning)
+	p.reclaims[id] = at
+	return at
+}
+
+// forgetReclaims drops the notices of deleted instances.
+func (p *Provider) forgetReclaims(ids []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		delete(p.reclaims, id)
+	}
+}
+
+// tagsOf is an ECS instance's tags as a map.
+func tagsOf(in ecs.Instance) map[string]string {
+	out := make(map[string]string, len(in.Tags.Tag))
+	for _, t := range in.Tags.Tag {
+		k, v := t.TagKey, t.TagValue
+		if k == "" {
+			k, v = t.Key, t.Value
+		}
+		out[k] = v
 	}
 	return out
 }

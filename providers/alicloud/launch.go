@@ -47,8 +47,9 @@ const (
 // the vSwitch and the number of instances already obtained, so repeating a
 // Launch repeats the same calls and ECS answers them with the same
 // instances. With several vSwitches, Launch first looks for instances
-// already tagged with the request's intent, so a retry cannot land in a
-// zone that was out of stock the first time and launch twice.
+// already tagged with the request's intent and resumes at the vSwitch that
+// holds them, so a retry cannot land in a zone that was out of stock the
+// first time and launch twice.
 //
 // Errors: *providers.InvalidError for a bad request (before any call),
 // *providers.CapacityError when fewer than MinCount could be had in every
@@ -76,13 +77,13 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 	intent := tags[providers.TagIntent]
 
 	if p.opts.intentLookup && len(vsws) > 1 {
-		found, err := p.list(ctx, map[string]string{providers.TagIntent: intent})
+		prior, err := p.listRaw(ctx, map[string]string{providers.TagIntent: intent})
 		if err != nil {
 			return nil, fmt.Errorf("looking for instances of intent %q before launching: %w", intent, err)
 		}
-		if len(found) > 0 {
-			p.opts.logger.InfoContext(ctx, "launch already done", "intent", intent, "instances", len(found))
-			return found, nil
+		if start := resumeAt(vsws, prior); start > 0 {
+			p.opts.logger.InfoContext(ctx, "resuming an earlier launch", "intent", intent, "vswitch", vsws[start].ID, "instances", len(prior))
+			vsws = vsws[start:]
 		}
 	}
 
@@ -145,6 +146,32 @@ func (p *Provider) abandon(ctx context.Context, got []providers.Instance, err er
 		return fmt.Errorf("%w; deleting the %d instances launched before it also failed: %w", err, len(ids), terr)
 	}
 	return err
+}
+
+// resumeAt is the index of the first vSwitch holding an instance of an
+// earlier attempt of the same intent (0 when there is none). The launch
+// resumes there: that attempt's calls are repeated with their client
+// tokens, so ECS answers them with the same instances (or with
+// IdempotentParameterMismatch when the parameters changed), and the
+// vSwitches before it, which were out of stock then, are not asked again.
+func resumeAt(vsws []policy.Subnet, prior []ecs.Instance) int {
+	if len(prior) == 0 {
+		return 0
+	}
+	byID, byZone := map[string]bool{}, map[string]bool{}
+	for _, in := range prior {
+		if in.VpcAttributes.VSwitchId != "" {
+			byID[in.VpcAttributes.VSwitchId] = true
+		} else {
+			byZone[in.ZoneId] = true
+		}
+	}
+	for i, v := range vsws {
+		if byID[v.ID] || byZone[v.Zone] {
+			return i
+		}
+	}
+	return 0
 }
 
 func (p *Provider) validateLaunch(req providers.LaunchRequest, minCount int) error {
