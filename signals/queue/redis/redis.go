@@ -126,6 +126,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		DB:       cfg.DB,
 		// The queue wrapper retries with backoff; one attempt here.
 		MaxRetries:            -1,
+		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
 		PoolSize:              2,
 		DisableIdentity:       true,
