@@ -1,0 +1,951 @@
+package emulator
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EC2Namespace is the XML namespace of EC2 API version 2016-11-15.
+const EC2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+// EC2Handler serves the EC2 Query API (form-encoded POST, or GET with a
+// query string; XML responses) and the /_emulator/ control API. Signatures
+// are not checked: any credentials are accepted. The region is read from
+// the SigV4 credential scope (us-east-1 when absent).
+func (e *Emulator) EC2Handler() http.Handler {
+	return e.serveControlOr(http.HandlerFunc(e.serveEC2))
+}
+
+// ec2Call is one parsed EC2 request.
+type ec2Call struct {
+	action, region, requestID string
+	p                         url.Values
+}
+
+type ec2Action struct {
+	run func(e *Emulator, c *ec2Call) (any, *apiError)
+	// bucket names the request-rate class; resource, if set, the number of
+	// resource tokens the call draws.
+	class    func(c *ec2Call) BucketSpec
+	resource func(c *ec2Call) (BucketSpec, float64)
+}
+
+var ec2Actions map[string]ec2Action
+
+func init() {
+	ec2Actions = map[string]ec2Action{
+		"RunInstances": {run: (*Emulator).ec2RunInstances, class: mutating, resource: func(c *ec2Call) (BucketSpec, float64) {
+			n, _ := strconv.Atoi(c.p.Get("MaxCount"))
+			return EC2RunInstancesResource, float64(max(n, 1))
+		}},
+		"DescribeInstances": {run: (*Emulator).ec2DescribeInstances, class: func(c *ec2Call) BucketSpec {
+			for k := range c.p {
+				if strings.HasPrefix(k, "Filter.") || strings.HasPrefix(k, "InstanceId.") || k == "MaxResults" {
+					return EC2NonMutatingBucket
+				}
+			}
+			return EC2UnfilteredBucket
+		}},
+		"TerminateInstances": {run: (*Emulator).ec2TerminateInstances, class: mutating, resource: func(c *ec2Call) (BucketSpec, float64) {
+			return EC2TerminateInstancesRsrc, float64(max(len(indexed(c.p, "InstanceId")), 1))
+		}},
+		"DescribeInstanceStatus":    {run: (*Emulator).ec2DescribeInstanceStatus, class: nonMutating},
+		"DescribeSubnets":           {run: (*Emulator).ec2DescribeSubnets, class: nonMutating},
+		"DescribeAvailabilityZones": {run: (*Emulator).ec2DescribeAvailabilityZones, class: nonMutating},
+	}
+}
+
+func mutating(*ec2Call) BucketSpec    { return EC2MutatingBucket }
+func nonMutating(*ec2Call) BucketSpec { return EC2NonMutatingBucket }
+
+var credentialRegion = regexp.MustCompile(`Credential=[^/]+/\d{8}/([a-z0-9-]+)/`)
+
+func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
+	c := &ec2Call{requestID: e.newRequestID(), region: DefaultEC2Region}
+	if err := r.ParseForm(); err != nil {
+		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MalformedQueryString", "The request body or query string could not be parsed: %v.", err))
+		return
+	}
+	c.p = r.Form
+	if m := credentialRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		c.region = m[1]
+	} else if m := credentialRegion.FindStringSubmatch("Credential=" + c.p.Get("X-Amz-Credential")); m != nil {
+		c.region = m[1]
+	}
+	c.action = c.p.Get("Action")
+	if c.action == "" {
+		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
+		return
+	}
+	if c.p.Get("Version") == "" {
+		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version."))
+		return
+	}
+	e.countCall(APIEC2, c.action)
+	if err := e.wait(r.Context(), e.currentLatency()); err != nil {
+		return
+	}
+	if fail, unavailable := e.injectFault(); fail {
+		if unavailable {
+			writeEC2Error(w, c.requestID, errorf(http.StatusServiceUnavailable, "Unavailable", "The service is unavailable. Please try again shortly."))
+		} else {
+			writeEC2Error(w, c.requestID, errorf(http.StatusInternalServerError, "InternalError", "An internal error has occurred."))
+		}
+		return
+	}
+	act, ok := ec2Actions[c.action]
+	if !ok {
+		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", c.action))
+		return
+	}
+	if !e.admitEC2(c, act) {
+		writeEC2Error(w, c.requestID, errorf(http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded."))
+		return
+	}
+	if strings.EqualFold(c.p.Get("DryRun"), "true") {
+		writeEC2Error(w, c.requestID, errorf(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set."))
+		return
+	}
+	out, apiErr := act.run(e, c)
+	e.logger.Debug("ec2 call", "action", c.action, "region", c.region, "error", apiErr)
+	if d := e.takeStall(APIEC2, c.action); d > 0 {
+		if err := e.wait(r.Context(), d); err != nil {
+			return
+		}
+	}
+	if apiErr != nil {
+		writeEC2Error(w, c.requestID, apiErr)
+		return
+	}
+	writeXML(w, http.StatusOK, out)
+}
+
+// admitEC2 draws from the call's request bucket and, for RunInstances and
+// TerminateInstances, its resource bucket.
+func (e *Emulator) admitEC2(c *ec2Call, act ec2Action) bool {
+	spec := act.class(c)
+	name := "ec2/" + c.region + "/" + c.action
+	if spec == EC2UnfilteredBucket {
+		name += "/unfiltered"
+	}
+	if !e.admit(name, spec, 1) {
+		return false
+	}
+	if act.resource != nil {
+		rs, n := act.resource(c)
+		if !e.admit("ec2/"+c.region+"/"+c.action+"/resource", rs, n) {
+			e.refund(name, 1)
+			return false
+		}
+	}
+	return true
+}
+
+type ec2ErrorResponse struct {
+	XMLName   xml.Name     `xml:"Response"`
+	Errors    []ec2ErrItem `xml:"Errors>Error"`
+	RequestID string       `xml:"RequestID"`
+}
+
+type ec2ErrItem struct {
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
+func writeEC2Error(w http.ResponseWriter, requestID string, e *apiError) {
+	writeXML(w, e.Status, ec2ErrorResponse{Errors: []ec2ErrItem{{e.Code, e.Message}}, RequestID: requestID})
+}
+
+func writeXML(w http.ResponseWriter, status int, v any) {
+	body, err := xml.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(body)
+}
+
+// indexed collects the values of prefix.1, prefix.2, … in index order.
+func indexed(p url.Values, prefix string) []string {
+	type kv struct {
+		i int
+		v string
+	}
+	var items []kv
+	for k, vs := range p {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		if i, err := strconv.Atoi(rest); err == nil && len(vs) > 0 {
+			items = append(items, kv{i, vs[0]})
+		}
+	}
+	sort.Slice(items, func(a, b int) bool { return items[a].i < items[b].i })
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.v
+	}
+	return out
+}
+
+// indexes returns the sorted distinct N of keys prefix.N.* .
+func indexes(p url.Values, prefix string) []int {
+	seen := map[int]bool{}
+	for k := range p {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(n); err == nil {
+			seen[i] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for i := range seen {
+		out = append(out, i)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// fingerprint hashes the request parameters that define a launch, so a
+// retried client token can be compared with the first request.
+func fingerprint(p url.Values, ignore func(string) bool) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		if !ignore(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%q\n", k, p[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+var (
+	ec2InstanceID   = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	ec2ImageID      = regexp.MustCompile(`^ami-[0-9a-zA-Z]+$`)
+	instanceTypeFmt = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$`)
+)
+
+func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
+	p := c.p
+	spec := launchSpec{api: APIEC2, region: c.region, imageID: p.Get("ImageId"), instanceType: p.Get("InstanceType"), clientToken: p.Get("ClientToken")}
+	template := p.Get("LaunchTemplate.LaunchTemplateId") + p.Get("LaunchTemplate.LaunchTemplateName")
+	if spec.imageID == "" && template == "" {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter ImageId or LaunchTemplate.")
+	}
+	if spec.imageID == "" {
+		// The emulator knows no launch templates: any template is accepted
+		// and stands for an image derived from its name.
+		sum := sha256.Sum256([]byte(template))
+		spec.imageID = "ami-" + hex.EncodeToString(sum[:])[:17]
+	} else if !ec2ImageID.MatchString(spec.imageID) {
+		return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", spec.imageID)
+	}
+	if spec.instanceType == "" {
+		spec.instanceType = "m1.small" // EC2's default when neither request nor template names one
+	} else if !instanceTypeFmt.MatchString(spec.instanceType) {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceType.", spec.instanceType)
+	}
+	for _, name := range []string{"MinCount", "MaxCount"} {
+		if p.Get(name) == "" {
+			return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s", name)
+		}
+	}
+	var err error
+	if spec.minCount, err = strconv.Atoi(p.Get("MinCount")); err != nil || spec.minCount < 1 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MinCount: expected an integer of at least 1.", p.Get("MinCount"))
+	}
+	if spec.maxCount, err = strconv.Atoi(p.Get("MaxCount")); err != nil || spec.maxCount < 1 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MaxCount: expected an integer of at least 1.", p.Get("MaxCount"))
+	}
+	if spec.minCount > spec.maxCount {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "MinCount (%d) must be less than or equal to MaxCount (%d).", spec.minCount, spec.maxCount)
+	}
+	if len(spec.clientToken) > 64 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Length exceeds maximum of 64.", spec.clientToken)
+	}
+	if ud := p.Get("UserData"); ud != "" {
+		dec, err := base64.StdEncoding.DecodeString(ud)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid BASE64 encoding of user data.")
+		}
+		if len(ud) > 16*1024 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "User data is limited to 16384 bytes.")
+		}
+		spec.userData = string(dec)
+	}
+	subnet := p.Get("SubnetId")
+	if subnet == "" {
+		subnet = p.Get("NetworkInterface.1.SubnetId")
+	}
+	if subnet != "" {
+		zone, ok := zoneOfSubnet(APIEC2, c.region, subnet)
+		if !ok {
+			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist (subnets in %s: %s).", subnet, c.region, strings.Join(subnetsOf(APIEC2, c.region), ", "))
+		}
+		spec.zone = zone
+	}
+	if az := p.Get("Placement.AvailabilityZone"); az != "" {
+		if !slices.Contains(zonesOf(APIEC2, c.region), az) {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid availability zone: [%s]", az)
+		}
+		if spec.zone != "" && spec.zone != az {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The subnet %s is in %s, not in the requested Availability Zone %s.", subnet, spec.zone, az)
+		}
+		spec.zone = az
+	}
+	switch mt := p.Get("InstanceMarketOptions.MarketType"); mt {
+	case "", "on-demand":
+	case "spot":
+		spec.spot = true
+		spec.spotStrategy = p.Get("InstanceMarketOptions.SpotOptions.SpotInstanceType")
+		if spec.spotStrategy == "" {
+			spec.spotStrategy = "one-time"
+		}
+		if spec.spotStrategy == "persistent" && p.Get("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior") == "terminate" {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "A persistent Spot request cannot use the interruption behaviour terminate.")
+		}
+	default:
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceMarketOptions.MarketType: expected spot or on-demand.", mt)
+	}
+	for _, n := range indexes(p, "TagSpecification") {
+		pre := fmt.Sprintf("TagSpecification.%d.", n)
+		rt := p.Get(pre + "ResourceType")
+		if rt == "" {
+			return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %sResourceType.", pre)
+		}
+		if rt != "instance" {
+			continue // volume, network-interface, … tags are accepted and dropped
+		}
+		for _, m := range indexes(p, pre+"Tag") {
+			k := p.Get(fmt.Sprintf("%sTag.%d.Key", pre, m))
+			if k == "" || strings.HasPrefix(strings.ToLower(k), "aws:") {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid tag key '%s': keys must be non-empty and must not start with aws:.", k)
+			}
+			spec.tags = append(spec.tags, Tag{Key: k, Value: p.Get(fmt.Sprintf("%sTag.%d.Value", pre, m))})
+		}
+	}
+	if len(spec.tags) > 50 {
+		return nil, errorf(http.StatusBadRequest, "TagLimitExceeded", "The maximum number of tags per resource is 50; the request has %d.", len(spec.tags))
+	}
+	spec.fingerp = fingerprint(p, func(k string) bool {
+		return k == "ClientToken" || k == "Action" || k == "Version" || strings.HasPrefix(k, "X-Amz-")
+	})
+	recs, _, lerr := e.launch(spec)
+	if lerr != nil {
+		return nil, ec2LaunchError(spec, lerr)
+	}
+	now := e.clock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := ec2RunInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID, ReservationID: recs[0].reservationID, OwnerID: ec2OwnerID}
+	for _, r := range recs {
+		out.Instances = append(out.Instances, ec2InstanceXML(r, now))
+	}
+	return out, nil
+}
+
+func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
+	others := strings.Join(l.otherZone, ", ")
+	if others == "" {
+		others = "another instance type"
+	}
+	switch l.kind {
+	case failTokenMismatch:
+		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
+	case failNotOffered, failZoneClosed:
+		return errorf(http.StatusBadRequest, "Unsupported", "Your requested instance type (%s) is not supported in your requested Availability Zone (%s). Please retry your request by not specifying an Availability Zone or choosing %s.", spec.instanceType, l.zone, others)
+	default:
+		if spec.spot {
+			return errorf(http.StatusInternalServerError, "InsufficientInstanceCapacity", "There is no Spot capacity available that matches your request (%s in %s: %d available, MinCount %d).", spec.instanceType, l.zone, l.available, spec.minCount)
+		}
+		return errorf(http.StatusInternalServerError, "InsufficientInstanceCapacity", "We currently do not have sufficient %s capacity in the Availability Zone you requested (%s): %d available, MinCount %d. Our system will be working on provisioning additional capacity. You can currently get %s capacity by not specifying an Availability Zone in your request or choosing %s.", spec.instanceType, l.zone, l.available, spec.minCount, spec.instanceType, others)
+	}
+}
+
+// ec2OwnerID is the account id every emulated reservation belongs to.
+const ec2OwnerID = "123456789012"
+
+type ec2RunInstancesResponse struct {
+	XMLName       xml.Name         `xml:"RunInstancesResponse"`
+	Xmlns         string           `xml:"xmlns,attr"`
+	RequestID     string           `xml:"requestId"`
+	ReservationID string           `xml:"reservationId"`
+	OwnerID       string           `xml:"ownerId"`
+	GroupSet      struct{}         `xml:"groupSet"`
+	Instances     []ec2InstanceDoc `xml:"instancesSet>item"`
+}
+
+type ec2State struct {
+	Code int    `xml:"code"`
+	Name string `xml:"name"`
+}
+
+var ec2StateCodes = map[string]int{statePending: 0, stateRunning: 16, stateShuttingDown: 32, stateTerminated: 48}
+
+func ec2StateOf(name string) ec2State { return ec2State{Code: ec2StateCodes[name], Name: name} }
+
+type ec2Reason struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+type ec2TagItem struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
+}
+
+type ec2InstanceDoc struct {
+	InstanceID            string       `xml:"instanceId"`
+	ImageID               string       `xml:"imageId"`
+	State                 ec2State     `xml:"instanceState"`
+	PrivateDNSName        string       `xml:"privateDnsName"`
+	DNSName               string       `xml:"dnsName"`
+	Reason                string       `xml:"reason"`
+	AmiLaunchIndex        int          `xml:"amiLaunchIndex"`
+	InstanceType          string       `xml:"instanceType"`
+	LaunchTime            string       `xml:"launchTime"`
+	AvailabilityZone      string       `xml:"placement>availabilityZone"`
+	Tenancy               string       `xml:"placement>tenancy"`
+	Monitoring            string       `xml:"monitoring>state"`
+	SubnetID              string       `xml:"subnetId"`
+	VpcID                 string       `xml:"vpcId"`
+	PrivateIPAddress      string       `xml:"privateIpAddress"`
+	SourceDestCheck       bool         `xml:"sourceDestCheck"`
+	StateReason           *ec2Reason   `xml:"stateReason,omitempty"`
+	Architecture          string       `xml:"architecture"`
+	RootDeviceType        string       `xml:"rootDeviceType"`
+	RootDeviceName        string       `xml:"rootDeviceName"`
+	InstanceLifecycle     string       `xml:"instanceLifecycle,omitempty"`
+	SpotInstanceRequestID string       `xml:"spotInstanceRequestId,omitempty"`
+	VirtualizationType    string       `xml:"virtualizationType"`
+	ClientToken           string       `xml:"clientToken"`
+	Tags                  []ec2TagItem `xml:"tagSet>item"`
+	Hypervisor            string       `xml:"hypervisor"`
+	EbsOptimized          bool         `xml:"ebsOptimized"`
+}
+
+// ec2InstanceXML renders one instance. e.mu must be held (records mutate).
+func ec2InstanceXML(r *record, now time.Time) ec2InstanceDoc {
+	st := r.state(now)
+	d := ec2InstanceDoc{
+		InstanceID: r.id, ImageID: r.imageID, State: ec2StateOf(st),
+		PrivateDNSName: "ip-" + strings.ReplaceAll(r.privateIP, ".", "-") + ".ec2.internal",
+		AmiLaunchIndex: r.launchIndex, InstanceType: r.instanceType,
+		LaunchTime:       r.launch.UTC().Format("2006-01-02T15:04:05.000Z"),
+		AvailabilityZone: r.zone, Tenancy: "default", Monitoring: "disabled",
+		SubnetID: r.subnet, VpcID: r.vpc, PrivateIPAddress: r.privateIP, SourceDestCheck: true,
+		Architecture: "x86_64", RootDeviceType: "ebs", RootDeviceName: "/dev/xvda",
+		VirtualizationType: "hvm", ClientToken: r.clientToken, Hypervisor: "xen",
+	}
+	if r.region != DefaultEC2Region {
+		d.PrivateDNSName = "ip-" + strings.ReplaceAll(r.privateIP, ".", "-") + "." + r.region + ".compute.internal"
+	}
+	if r.spot {
+		d.InstanceLifecycle = "spot"
+		d.SpotInstanceRequestID = r.spotRequestID
+	}
+	if st == stateShuttingDown || st == stateTerminated {
+		d.PrivateDNSName, d.PrivateIPAddress = "", ""
+		if r.reclaimed(now) {
+			d.StateReason = &ec2Reason{Code: "Server.SpotInstanceTermination", Message: "Server.SpotInstanceTermination: Spot instance termination"}
+			d.Reason = "Server.SpotInstanceTermination: Spot instance termination"
+		} else {
+			d.StateReason = &ec2Reason{Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown"}
+			d.Reason = fmt.Sprintf("User initiated (%s)", r.terminateAt.UTC().Format("2006-01-02 15:04:05 MST"))
+		}
+	} else if st == statePending {
+		d.StateReason = &ec2Reason{Code: "pending", Message: "pending"}
+	}
+	for _, t := range r.tags {
+		d.Tags = append(d.Tags, ec2TagItem{Key: t.Key, Value: t.Value})
+	}
+	return d
+}
+
+// ec2VisibleLocked reports whether DescribeInstances still lists r.
+func ec2VisibleLocked(r *record, now time.Time) bool {
+	if r.api != APIEC2 {
+		return false
+	}
+	t := r.terminatedAt(now)
+	return t == nil || now.Sub(*t) < TerminatedRetention
+}
+
+type ec2DescribeInstancesResponse struct {
+	XMLName      xml.Name            `xml:"DescribeInstancesResponse"`
+	Xmlns        string              `xml:"xmlns,attr"`
+	RequestID    string              `xml:"requestId"`
+	Reservations []ec2ReservationDoc `xml:"reservationSet>item"`
+	NextToken    string              `xml:"nextToken,omitempty"`
+}
+
+type ec2ReservationDoc struct {
+	ReservationID string           `xml:"reservationId"`
+	OwnerID       string           `xml:"ownerId"`
+	GroupSet      struct{}         `xml:"groupSet"`
+	Instances     []ec2InstanceDoc `xml:"instancesSet>item"`
+}
+
+// ec2Filter is one Filter.N of a Describe call.
+type ec2Filter struct {
+	name   string
+	values []string
+}
+
+func parseEC2Filters(p url.Values) ([]ec2Filter, *apiError) {
+	var out []ec2Filter
+	for _, n := range indexes(p, "Filter") {
+		pre := fmt.Sprintf("Filter.%d.", n)
+		f := ec2Filter{name: p.Get(pre + "Name"), values: indexed(p, pre+"Value")}
+		if f.name == "" {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter %sName is missing.", pre)
+		}
+		if len(f.values) == 0 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' has no values (%sValue.1 is missing).", f.name, pre)
+		}
+		if _, ok := ec2FilterFields[f.name]; !ok && !strings.HasPrefix(f.name, "tag:") {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported: tag:KEY, %s).", f.name, strings.Join(sortedKeys(ec2FilterFields), ", "))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ec2FilterFields maps filter names to the instance values they test.
+var ec2FilterFields = map[string]func(r *record, now time.Time) []string{
+	"instance-id":              func(r *record, _ time.Time) []string { return []string{r.id} },
+	"instance-state-name":      func(r *record, now time.Time) []string { return []string{r.state(now)} },
+	"instance-state-code":      func(r *record, now time.Time) []string { return []string{strconv.Itoa(ec2StateCodes[r.state(now)])} },
+	"instance-type":            func(r *record, _ time.Time) []string { return []string{r.instanceType} },
+	"availability-zone":        func(r *record, _ time.Time) []string { return []string{r.zone} },
+	"subnet-id":                func(r *record, _ time.Time) []string { return []string{r.subnet} },
+	"vpc-id":                   func(r *record, _ time.Time) []string { return []string{r.vpc} },
+	"image-id":                 func(r *record, _ time.Time) []string { return []string{r.imageID} },
+	"reservation-id":           func(r *record, _ time.Time) []string { return []string{r.reservationID} },
+	"client-token":             func(r *record, _ time.Time) []string { return []string{r.clientToken} },
+	"private-ip-address":       func(r *record, _ time.Time) []string { return []string{r.privateIP} },
+	"spot-instance-request-id": func(r *record, _ time.Time) []string { return []string{r.spotRequestID} },
+	"instance-lifecycle": func(r *record, _ time.Time) []string {
+		if r.spot {
+			return []string{"spot"}
+		}
+		return nil // on-demand instances carry no lifecycle value
+	},
+	"tag-key": func(r *record, _ time.Time) []string {
+		out := make([]string, len(r.tags))
+		for i, t := range r.tags {
+			out[i] = t.Key
+		}
+		return out
+	},
+	"tag-value": func(r *record, _ time.Time) []string {
+		out := make([]string, len(r.tags))
+		for i, t := range r.tags {
+			out[i] = t.Value
+		}
+		return out
+	},
+}
+
+// match reports whether r passes every filter (AND across filters, OR
+// across the values of one filter; * and ? are wildcards as in EC2).
+func (f ec2Filter) match(r *record, now time.Time) bool {
+	var have []string
+	if key, ok := strings.CutPrefix(f.name, "tag:"); ok {
+		for _, t := range r.tags {
+			if t.Key == key {
+				have = append(have, t.Value)
+			}
+		}
+	} else {
+		have = ec2FilterFields[f.name](r, now)
+	}
+	for _, h := range have {
+		for _, v := range f.values {
+			if wildcardMatch(v, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wildcardMatch matches s against pattern with * (any run) and ? (one
+// character); a backslash escapes the next character.
+func wildcardMatch(pattern, s string) bool {
+	if !strings.ContainsAny(pattern, `*?\`) {
+		return pattern == s
+	}
+	p, t := []rune(pattern), []rune(s)
+	var match func(i, j int) bool
+	match = func(i, j int) bool {
+		for i < len(p) {
+			switch p[i] {
+			case '*':
+				for k := j; k <= len(t); k++ {
+					if match(i+1, k) {
+						return true
+					}
+				}
+				return false
+			case '?':
+				if j >= len(t) {
+					return false
+				}
+			case '\\':
+				if i+1 < len(p) {
+					i++
+				}
+				fallthrough
+			default:
+				if j >= len(t) || t[j] != p[i] {
+					return false
+				}
+			}
+			i++
+			j++
+		}
+		return j == len(t)
+	}
+	return match(0, 0)
+}
+
+// pageToken encodes a listing position; it is opaque to clients.
+func pageToken(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("emulator-page:" + strconv.Itoa(offset)))
+}
+
+func parsePageToken(tok string) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, false
+	}
+	n, ok := strings.CutPrefix(string(b), "emulator-page:")
+	if !ok {
+		return 0, false
+	}
+	off, err := strconv.Atoi(n)
+	return off, err == nil && off >= 0
+}
+
+func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
+	p := c.p
+	filters, ferr := parseEC2Filters(p)
+	if ferr != nil {
+		return nil, ferr
+	}
+	ids := indexed(p, "InstanceId")
+	for _, id := range ids {
+		if !ec2InstanceID.MatchString(id) {
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", id)
+		}
+	}
+	maxResults := 0
+	if s := p.Get("MaxResults"); s != "" {
+		if len(ids) > 0 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 5 || n > 1000 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value ( %s ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.", s)
+		}
+		maxResults = n
+	}
+	offset := 0
+	if tok := p.Get("NextToken"); tok != "" {
+		off, ok := parsePageToken(tok)
+		if !ok {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The nextToken '%s' is invalid: pass the nextToken of a previous response unchanged.", tok)
+		}
+		offset = off
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	var selected []*record
+	if len(ids) > 0 {
+		var missing []string
+		for _, id := range ids {
+			r, ok := e.instances[id]
+			if !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+				missing = append(missing, id)
+				continue
+			}
+			selected = append(selected, r)
+		}
+		if len(missing) > 0 {
+			return nil, ec2NotFound(missing)
+		}
+	} else {
+		for _, r := range e.order {
+			if r.region == c.region && ec2VisibleLocked(r, now) {
+				selected = append(selected, r)
+			}
+		}
+	}
+	matched := selected[:0:0]
+	for _, r := range selected {
+		ok := true
+		for _, f := range filters {
+			if !f.match(r, now) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			matched = append(matched, r)
+		}
+	}
+	out := ec2DescribeInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	page := matched
+	if maxResults > 0 || offset > 0 {
+		offset = min(offset, len(matched))
+		end := len(matched)
+		if maxResults > 0 {
+			end = min(offset+maxResults, len(matched))
+		}
+		page = matched[offset:end]
+		if end < len(matched) {
+			out.NextToken = pageToken(end)
+		}
+	}
+	for _, r := range page {
+		n := len(out.Reservations)
+		if n == 0 || out.Reservations[n-1].ReservationID != r.reservationID {
+			out.Reservations = append(out.Reservations, ec2ReservationDoc{ReservationID: r.reservationID, OwnerID: ec2OwnerID})
+			n++
+		}
+		out.Reservations[n-1].Instances = append(out.Reservations[n-1].Instances, ec2InstanceXML(r, now))
+	}
+	return out, nil
+}
+
+func ec2NotFound(ids []string) *apiError {
+	if len(ids) == 1 {
+		return errorf(http.StatusBadRequest, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", ids[0])
+	}
+	return errorf(http.StatusBadRequest, "InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", strings.Join(ids, ", "))
+}
+
+type ec2TerminateInstancesResponse struct {
+	XMLName   xml.Name             `xml:"TerminateInstancesResponse"`
+	Xmlns     string               `xml:"xmlns,attr"`
+	RequestID string               `xml:"requestId"`
+	Instances []ec2StateChangeItem `xml:"instancesSet>item"`
+}
+
+type ec2StateChangeItem struct {
+	InstanceID    string   `xml:"instanceId"`
+	CurrentState  ec2State `xml:"currentState"`
+	PreviousState ec2State `xml:"previousState"`
+}
+
+func (e *Emulator) ec2TerminateInstances(c *ec2Call) (any, *apiError) {
+	ids := indexed(c.p, "InstanceId")
+	if len(ids) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.1")
+	}
+	if len(ids) > 1000 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "TerminateInstances accepts at most 1000 instance IDs; the request has %d.", len(ids))
+	}
+	for _, id := range ids {
+		if !ec2InstanceID.MatchString(id) {
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", id)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	// EC2 refuses the whole call, changing nothing, if any id is unknown.
+	var missing []string
+	for _, id := range ids {
+		if r, ok := e.instances[id]; !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ec2NotFound(missing)
+	}
+	out := ec2TerminateInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r := e.instances[id]
+		prev := e.terminateLocked(r, now)
+		out.Instances = append(out.Instances, ec2StateChangeItem{InstanceID: id, PreviousState: ec2StateOf(prev), CurrentState: ec2StateOf(r.state(now))})
+	}
+	return out, nil
+}
+
+type ec2DescribeInstanceStatusResponse struct {
+	XMLName   xml.Name                `xml:"DescribeInstanceStatusResponse"`
+	Xmlns     string                  `xml:"xmlns,attr"`
+	RequestID string                  `xml:"requestId"`
+	Statuses  []ec2InstanceStatusItem `xml:"instanceStatusSet>item"`
+	NextToken string                  `xml:"nextToken,omitempty"`
+}
+
+type ec2InstanceStatusItem struct {
+	InstanceID       string   `xml:"instanceId"`
+	AvailabilityZone string   `xml:"availabilityZone"`
+	State            ec2State `xml:"instanceState"`
+	SystemStatus     string   `xml:"systemStatus>status"`
+	InstanceStatus   string   `xml:"instanceStatus>status"`
+}
+
+// ec2DescribeInstanceStatus lists running instances (all states with
+// IncludeAllInstances=true), with InstanceId.N.
+func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
+	ids := indexed(c.p, "InstanceId")
+	all := strings.EqualFold(c.p.Get("IncludeAllInstances"), "true")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	var recs []*record
+	if len(ids) > 0 {
+		var missing []string
+		for _, id := range ids {
+			r, ok := e.instances[id]
+			if !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+				missing = append(missing, id)
+				continue
+			}
+			recs = append(recs, r)
+		}
+		if len(missing) > 0 {
+			return nil, ec2NotFound(missing)
+		}
+	} else {
+		for _, r := range e.order {
+			if r.region == c.region && ec2VisibleLocked(r, now) {
+				recs = append(recs, r)
+			}
+		}
+	}
+	out := ec2DescribeInstanceStatusResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	for _, r := range recs {
+		st := r.state(now)
+		if st != stateRunning && !all {
+			continue
+		}
+		status := "not-applicable"
+		if st == stateRunning {
+			status = "ok"
+		} else if st == statePending {
+			status = "initializing"
+		}
+		out.Statuses = append(out.Statuses, ec2InstanceStatusItem{InstanceID: r.id, AvailabilityZone: r.zone, State: ec2StateOf(st), SystemStatus: status, InstanceStatus: status})
+	}
+	return out, nil
+}
+
+// subnetsOf lists the subnet ids of a region.
+func subnetsOf(api, region string) []string {
+	var out []string
+	for _, z := range zonesOf(api, region) {
+		out = append(out, subnetOf(api, z))
+	}
+	return out
+}
+
+type ec2DescribeSubnetsResponse struct {
+	XMLName   xml.Name        `xml:"DescribeSubnetsResponse"`
+	Xmlns     string          `xml:"xmlns,attr"`
+	RequestID string          `xml:"requestId"`
+	Subnets   []ec2SubnetItem `xml:"subnetSet>item"`
+}
+
+type ec2SubnetItem struct {
+	SubnetID         string `xml:"subnetId"`
+	State            string `xml:"state"`
+	VpcID            string `xml:"vpcId"`
+	CidrBlock        string `xml:"cidrBlock"`
+	AvailableIPs     int    `xml:"availableIpAddressCount"`
+	AvailabilityZone string `xml:"availabilityZone"`
+	DefaultForAz     bool   `xml:"defaultForAz"`
+}
+
+// ec2DescribeSubnets lists the region's subnets, one per zone (SubnetId.N
+// and the subnet-id / availability-zone filters narrow it).
+func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
+	ids := indexed(c.p, "SubnetId")
+	out := ec2DescribeSubnetsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	for _, id := range ids {
+		if _, ok := zoneOfSubnet(APIEC2, c.region, id); !ok {
+			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+		}
+	}
+	for _, n := range indexes(c.p, "Filter") {
+		name := c.p.Get(fmt.Sprintf("Filter.%d.Name", n))
+		if name != "subnet-id" && name != "availability-zone" && name != "vpc-id" {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported here: subnet-id, availability-zone, vpc-id).", name)
+		}
+	}
+	for i, z := range zonesOf(APIEC2, c.region) {
+		s := ec2SubnetItem{SubnetID: subnetOf(APIEC2, z), State: "available", VpcID: vpcOf(APIEC2, c.region),
+			CidrBlock: fmt.Sprintf("10.%d.0.0/16", i), AvailableIPs: 65531, AvailabilityZone: z, DefaultForAz: true}
+		if len(ids) > 0 && !slices.Contains(ids, s.SubnetID) {
+			continue
+		}
+		keep := true
+		for _, n := range indexes(c.p, "Filter") {
+			vals := indexed(c.p, fmt.Sprintf("Filter.%d.Value", n))
+			have := map[string]string{"subnet-id": s.SubnetID, "availability-zone": z, "vpc-id": s.VpcID}[c.p.Get(fmt.Sprintf("Filter.%d.Name", n))]
+			if !slices.ContainsFunc(vals, func(v string) bool { return wildcardMatch(v, have) }) {
+				keep = false
+			}
+		}
+		if keep {
+			out.Subnets = append(out.Subnets, s)
+		}
+	}
+	return out, nil
+}
+
+type ec2DescribeAvailabilityZonesResponse struct {
+	XMLName   xml.Name      `xml:"DescribeAvailabilityZonesResponse"`
+	Xmlns     string        `xml:"xmlns,attr"`
+	RequestID string        `xml:"requestId"`
+	Zones     []ec2ZoneItem `xml:"availabilityZoneInfo>item"`
+}
+
+type ec2ZoneItem struct {
+	ZoneName   string `xml:"zoneName"`
+	ZoneID     string `xml:"zoneId"`
+	State      string `xml:"zoneState"`
+	RegionName string `xml:"regionName"`
+	ZoneType   string `xml:"zoneType"`
+}
+
+func (e *Emulator) ec2DescribeAvailabilityZones(c *ec2Call) (any, *apiError) {
+	out := ec2DescribeAvailabilityZonesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	for i, z := range zonesOf(APIEC2, c.region) {
+		out.Zones = append(out.Zones, ec2ZoneItem{ZoneName: z, ZoneID: fmt.Sprintf("use1-az%d", i+1), State: "available", RegionName: c.region, ZoneType: "availability-zone"})
+	}
+	return out, nil
+}

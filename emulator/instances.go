@@ -1,0 +1,428 @@
+package emulator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// record is one instance as the emulator keeps it. Its state is derived from
+// its timestamps and the clock (see state).
+type record struct {
+	id, api, region, zone, subnet, vpc string
+	instanceType, imageID              string
+	spot                               bool
+	spotStrategy                       string // ECS: SpotAsPriceGo, SpotWithPriceLimit; EC2: one-time
+	spotPriceLimit                     float64
+	chargeType                         string // ECS: PostPaid, PrePaid
+	launch                             time.Time
+	bootDelay                          time.Duration
+	terminateAt                        *time.Time // a terminate call was accepted
+	stopDelay                          time.Duration
+	noticeAt, interruptAt              *time.Time // spot interruption notice and its deadline
+	tags                               []Tag
+	privateIP, clientToken, userData   string
+	reservationID, spotRequestID       string
+	launchIndex                        int
+	name, hostName                     string
+}
+
+// Canonical states (EC2's vocabulary; ECS maps them in its handler).
+const (
+	statePending      = "pending"
+	stateRunning      = "running"
+	stateShuttingDown = "shutting-down"
+	stateTerminated   = "terminated"
+)
+
+// stopStart is when the instance began (or will begin) shutting down: the
+// earlier of a terminate call and a spot interruption deadline.
+func (r *record) stopStart() *time.Time {
+	switch {
+	case r.terminateAt == nil:
+		return r.interruptAt
+	case r.interruptAt == nil || r.terminateAt.Before(*r.interruptAt):
+		return r.terminateAt
+	default:
+		return r.interruptAt
+	}
+}
+
+// state is the instance's lifecycle state at now.
+func (r *record) state(now time.Time) string {
+	if s := r.stopStart(); s != nil && !now.Before(*s) {
+		if now.Before(s.Add(r.stopDelay)) {
+			return stateShuttingDown
+		}
+		return stateTerminated
+	}
+	if now.Before(r.launch.Add(r.bootDelay)) {
+		return statePending
+	}
+	return stateRunning
+}
+
+// terminatedAt is when the instance reached terminated, or nil.
+func (r *record) terminatedAt(now time.Time) *time.Time {
+	s := r.stopStart()
+	if s == nil {
+		return nil
+	}
+	t := s.Add(r.stopDelay)
+	if now.Before(t) {
+		return nil
+	}
+	return &t
+}
+
+// reclaimed reports whether a spot interruption (not a terminate call) ended
+// or is ending the instance.
+func (r *record) reclaimed(now time.Time) bool {
+	s := r.stopStart()
+	return s != nil && r.interruptAt != nil && s.Equal(*r.interruptAt) && !now.Before(*s)
+}
+
+// consumesStock reports whether the instance holds a unit of stock.
+func (r *record) consumesStock(now time.Time) bool {
+	st := r.state(now)
+	return st == statePending || st == stateRunning
+}
+
+func (r *record) tagMap() map[string]string {
+	m := make(map[string]string, len(r.tags))
+	for _, t := range r.tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+func (r *record) snapshot(now time.Time) Instance {
+	in := Instance{
+		ID: r.id, API: r.api, Region: r.region, Zone: r.zone, SubnetID: r.subnet,
+		InstanceType: r.instanceType, ImageID: r.imageID, State: r.state(now), Spot: r.spot,
+		LaunchTime: r.launch, Tags: slices.Clone(r.tags), PrivateIP: r.privateIP,
+		ClientToken: r.clientToken, UserData: r.userData,
+	}
+	if r.interruptAt != nil {
+		t := *r.interruptAt
+		in.InterruptAt = &t
+	}
+	return in
+}
+
+// zonesOf returns the zones of region as each API names them: EC2 appends a
+// letter (us-east-1a), ECS a dash and a letter (cn-hangzhou-h).
+func zonesOf(api, region string) []string {
+	if api == APIECS {
+		return []string{region + "-h", region + "-i", region + "-j"}
+	}
+	return []string{region + "a", region + "b", region + "c"}
+}
+
+// subnetOf names the one subnet (EC2) or vSwitch (ECS) of a zone.
+func subnetOf(api, zone string) string {
+	if api == APIECS {
+		return "vsw-" + zone
+	}
+	return "subnet-" + zone
+}
+
+// vpcOf names the one VPC of a region.
+func vpcOf(api, region string) string {
+	return "vpc-" + region
+}
+
+// zoneOfSubnet maps a subnet or vSwitch id back to its zone in region.
+func zoneOfSubnet(api, region, subnet string) (string, bool) {
+	prefix := "subnet-"
+	if api == APIECS {
+		prefix = "vsw-"
+	}
+	zone, ok := strings.CutPrefix(subnet, prefix)
+	if !ok || !slices.Contains(zonesOf(api, region), zone) {
+		return "", false
+	}
+	return zone, true
+}
+
+type stockKey struct{ instanceType, zone string }
+
+// Unlimited is the stock of an instance type no SetStock call limited.
+const Unlimited = -1
+
+// SetStock limits how many instances of instanceType may be pending or
+// running at once in zone; zone "" sets the limit for every zone (replacing
+// per-zone limits of that type). n < 0 means unlimited, the default.
+// Terminating an instance returns its unit of stock.
+func (e *Emulator) SetStock(instanceType, zone string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n < 0 {
+		n = Unlimited
+	}
+	if zone == "" {
+		for k := range e.stock {
+			if k.instanceType == instanceType {
+				delete(e.stock, k)
+			}
+		}
+	}
+	e.stock[stockKey{instanceType, zone}] = n
+}
+
+// SetOffered marks instanceType as sold (true, the default) or not sold in
+// zone. instanceType "" closes or reopens the whole zone. Launching an
+// unsold type fails with EC2's Unsupported or ECS's
+// InvalidInstanceType.ZoneNotSupported; a closed zone with Unsupported or
+// Zone.NotOnSale.
+func (e *Emulator) SetOffered(instanceType, zone string, offered bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if offered {
+		delete(e.offered, stockKey{instanceType, zone})
+		return
+	}
+	e.offered[stockKey{instanceType, zone}] = false
+}
+
+// limitLocked is the stock limit of a type in a zone (Unlimited if none).
+func (e *Emulator) limitLocked(instanceType, zone string) int {
+	if n, ok := e.stock[stockKey{instanceType, zone}]; ok {
+		return n
+	}
+	if n, ok := e.stock[stockKey{instanceType, ""}]; ok {
+		return n
+	}
+	return Unlimited
+}
+
+// availableLocked is how many more instances of a type a zone can take;
+// Unlimited if there is no limit.
+func (e *Emulator) availableLocked(instanceType, zone string, now time.Time) int {
+	limit := e.limitLocked(instanceType, zone)
+	if limit < 0 {
+		return Unlimited
+	}
+	used := 0
+	for _, r := range e.order {
+		if r.instanceType == instanceType && r.zone == zone && r.consumesStock(now) {
+			used++
+		}
+	}
+	return max(limit-used, 0)
+}
+
+// StockEntry is one configured stock limit with what is left of it.
+type StockEntry struct {
+	InstanceType string `json:"instance_type"`
+	Zone         string `json:"zone"` // "" = every zone
+	Count        int    `json:"count"`
+	// Available is what is left (for a zone-wide entry, the least left in
+	// any zone that uses it).
+	Available int `json:"available"`
+}
+
+// Stock lists the configured stock limits.
+func (e *Emulator) Stock() []StockEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	var out []StockEntry
+	for k, n := range e.stock {
+		avail := n
+		if n >= 0 {
+			if k.zone != "" {
+				avail = e.availableLocked(k.instanceType, k.zone, now)
+			} else {
+				zones := map[string]bool{}
+				for _, r := range e.order {
+					if r.instanceType == k.instanceType {
+						zones[r.zone] = true
+					}
+				}
+				for z := range zones {
+					if _, own := e.stock[stockKey{k.instanceType, z}]; !own {
+						avail = min(avail, e.availableLocked(k.instanceType, z, now))
+					}
+				}
+			}
+		}
+		out = append(out, StockEntry{InstanceType: k.instanceType, Zone: k.zone, Count: n, Available: avail})
+	}
+	slices.SortFunc(out, func(a, b StockEntry) int {
+		return strings.Compare(a.InstanceType+"@"+a.Zone, b.InstanceType+"@"+b.Zone)
+	})
+	return out
+}
+
+// offeredLocked reports whether the type is sold in the zone and whether the
+// whole zone is open.
+func (e *Emulator) offeredLocked(instanceType, zone string) (typeOK, zoneOK bool) {
+	if off, ok := e.offered[stockKey{"", zone}]; ok && !off {
+		return false, false
+	}
+	if off, ok := e.offered[stockKey{instanceType, zone}]; ok && !off {
+		return false, true
+	}
+	return true, true
+}
+
+// tokenRecord remembers a launch made with a client token.
+type tokenRecord struct {
+	fingerprint   string
+	ids           []string
+	reservationID string
+}
+
+// launchSpec is a validated launch request, common to both APIs.
+type launchSpec struct {
+	api, region, zone, subnet      string // zone "" lets the emulator choose
+	instanceType, imageID          string
+	spot                           bool
+	spotStrategy                   string
+	spotPriceLimit                 float64
+	chargeType                     string
+	minCount, maxCount             int
+	tags                           []Tag
+	userData, clientToken, fingerp string
+	name, hostName                 string
+}
+
+// launchFailure says why a launch created nothing.
+type launchFailure int
+
+const (
+	failNoCapacity    launchFailure = iota + 1 // fewer available than the minimum
+	failNotOffered                             // the type is not sold in the zone
+	failZoneClosed                             // the zone sells nothing
+	failTokenMismatch                          // the client token was used with other parameters
+)
+
+// launchError carries a launchFailure and what the message needs.
+type launchError struct {
+	kind      launchFailure
+	zone      string
+	available int
+	otherZone []string // zones where the type may be had
+}
+
+func (l *launchError) Error() string {
+	return fmt.Sprintf("launch failed (%d) in %s: %d available", l.kind, l.zone, l.available)
+}
+
+// launch creates between spec.minCount and spec.maxCount instances, or
+// replays the launch recorded under spec.clientToken. It returns the
+// instances and whether they are a replay.
+func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	tokenKey := ""
+	if spec.clientToken != "" {
+		tokenKey = spec.api + "/" + spec.region + "/" + spec.clientToken
+		if t, ok := e.tokens[tokenKey]; ok {
+			if t.fingerprint != spec.fingerp {
+				return nil, false, &launchError{kind: failTokenMismatch}
+			}
+			recs := make([]*record, 0, len(t.ids))
+			for _, id := range t.ids {
+				recs = append(recs, e.instances[id])
+			}
+			return recs, true, nil
+		}
+	}
+	zones := zonesOf(spec.api, spec.region)
+	zone := spec.zone
+	if zone == "" {
+		// Like EC2 without a subnet: pick the open zone with the most stock.
+		best := -2
+		for _, z := range zones {
+			if typeOK, _ := e.offeredLocked(spec.instanceType, z); !typeOK {
+				continue
+			}
+			a := e.availableLocked(spec.instanceType, z, now)
+			if a == Unlimited {
+				a = int(^uint(0) >> 1)
+			}
+			if a > best {
+				best, zone = a, z
+			}
+		}
+		if zone == "" {
+			zone = zones[0]
+		}
+	}
+	others := func() []string {
+		var out []string
+		for _, z := range zones {
+			if ok, _ := e.offeredLocked(spec.instanceType, z); ok && z != zone && e.availableLocked(spec.instanceType, z, now) != 0 {
+				out = append(out, z)
+			}
+		}
+		return out
+	}
+	typeOK, zoneOK := e.offeredLocked(spec.instanceType, zone)
+	if !zoneOK {
+		return nil, false, &launchError{kind: failZoneClosed, zone: zone, otherZone: others()}
+	}
+	if !typeOK {
+		return nil, false, &launchError{kind: failNotOffered, zone: zone, otherZone: others()}
+	}
+	n := spec.maxCount
+	if a := e.availableLocked(spec.instanceType, zone, now); a != Unlimited {
+		n = min(n, a)
+		if n < spec.minCount {
+			return nil, false, &launchError{kind: failNoCapacity, zone: zone, available: a, otherZone: others()}
+		}
+	}
+	zoneIndex := slices.Index(zones, zone)
+	reservation := ""
+	if spec.api == APIEC2 {
+		reservation = e.newIDLocked("r-", hexDigits, 17)
+	}
+	recs := make([]*record, 0, n)
+	ids := make([]string, 0, n)
+	for i := range n {
+		r := &record{
+			api: spec.api, region: spec.region, zone: zone, subnet: subnetOf(spec.api, zone),
+			vpc: vpcOf(spec.api, spec.region), instanceType: spec.instanceType, imageID: spec.imageID,
+			spot: spec.spot, spotStrategy: spec.spotStrategy, spotPriceLimit: spec.spotPriceLimit,
+			chargeType: spec.chargeType, launch: now, bootDelay: e.bootDelay,
+			tags: slices.Clone(spec.tags), clientToken: spec.clientToken, userData: spec.userData,
+			reservationID: reservation, launchIndex: i, name: spec.name, hostName: spec.hostName,
+		}
+		if spec.api == APIECS {
+			r.id = e.newIDLocked("i-", alnum, 20)
+		} else {
+			r.id = e.newIDLocked("i-", hexDigits, 17)
+			if spec.spot {
+				r.spotRequestID = e.newIDLocked("sir-", alnum, 8)
+			}
+		}
+		e.ipSeq++
+		r.privateIP = fmt.Sprintf("10.%d.%d.%d", zoneIndex, (e.ipSeq/250)%256, e.ipSeq%250+4)
+		e.instances[r.id] = r
+		e.order = append(e.order, r)
+		recs = append(recs, r)
+		ids = append(ids, r.id)
+	}
+	if tokenKey != "" {
+		e.tokens[tokenKey] = &tokenRecord{fingerprint: spec.fingerp, ids: ids, reservationID: reservation}
+	}
+	e.logger.Debug("launched", "api", spec.api, "zone", zone, "type", spec.instanceType, "count", n)
+	return recs, false, nil
+}
+
+// terminate starts shutting the instance down; it reports the state before.
+// e.mu must be held.
+func (e *Emulator) terminateLocked(r *record, now time.Time) (prev string) {
+	prev = r.state(now)
+	if s := r.stopStart(); s != nil && !now.Before(*s) {
+		return prev
+	}
+	t := now
+	r.terminateAt = &t
+	r.stopDelay = e.bootDelay
+	return prev
+}
