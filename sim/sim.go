@@ -202,6 +202,12 @@ type instance struct {
 	ended      time.Duration // -1 while alive
 	jobs       int
 	floor      string
+	// prePeriod caches what was billed before the budget period starting
+	// at prePeriodOf.
+	prePeriod   float64
+	prePeriodOf time.Time
+	viewPos     int  // index in state.view
+	dirty       bool // view entry out of date
 }
 
 // sizeQueue holds the pending jobs of one GPU size in arrival order.
@@ -242,12 +248,20 @@ type state struct {
 	pendingJobs int
 	pendingGPUs int
 
-	insts    []*instance
-	alive    []int32 // indices of instances not yet ended, in launch order
-	byID     map[string]int32
-	booting  int
-	running  int // jobs running
-	lastMove time.Duration
+	insts     []*instance
+	cloudGPUs int // GPUs of instances not yet ended
+	cloudFree int // free GPUs on running (ready, not draining) instances
+	// view is the []policy.Instance handed to the policy, kept up to date
+	// incrementally: rebuilt when instances come or go (viewValid false),
+	// else refreshed for the instances in dirty.
+	view      []policy.Instance
+	viewValid bool
+	dirty     []int32
+	alive     []int32 // indices of instances not yet ended, in launch order
+	byID      map[string]int32
+	booting   int
+	running   int // jobs running
+	lastMove  time.Duration
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time
@@ -259,6 +273,7 @@ type state struct {
 	timeline  *Timeline
 	nextSampl time.Duration
 	sampleDt  time.Duration
+	peak      Sample // maxima since the last sample
 }
 
 // Run simulates one policy on one trace.
@@ -454,14 +469,14 @@ func (s *state) place() {
 	}
 }
 
-func (s *state) cloudHasRoom() bool {
-	for _, ii := range s.alive {
-		in := s.insts[ii]
-		if in.state == policy.StateRunning && in.free > 0 {
-			return true
-		}
+func (s *state) cloudHasRoom() bool { return s.cloudFree > 0 }
+
+// touch marks an instance's view entry out of date.
+func (s *state) touch(ii int32) {
+	if in := s.insts[ii]; !in.dirty {
+		in.dirty = true
+		s.dirty = append(s.dirty, ii)
 	}
-	return false
 }
 
 func (s *state) tryStart(j int) bool {
@@ -502,7 +517,9 @@ func (s *state) tryStart(j int) bool {
 				in.idleSince = -1
 			}
 			in.free -= int(p.gpus)
+			s.cloudFree -= int(p.gpus)
 			in.jobs++
+			s.touch(p.idx)
 			continue
 		}
 		if s.nodeFree[p.idx] == s.nodeGPUs {
@@ -557,7 +574,11 @@ func (s *state) release(j int) {
 		}
 		in := s.insts[p.idx]
 		in.free += int(p.gpus)
+		if in.state == policy.StateRunning {
+			s.cloudFree += int(p.gpus)
+		}
 		in.jobs--
+		s.touch(p.idx)
 		if in.jobs == 0 {
 			in.idleSince = s.now
 			if in.state == policy.StateDraining {
@@ -587,11 +608,13 @@ func (s *state) ready(ii int) {
 	s.booting--
 	in.ready = s.now
 	in.idleSince = s.now
+	s.touch(int32(ii))
 	if in.state == policy.StateDraining {
 		s.terminate(int32(ii))
 		return
 	}
 	in.state = policy.StateRunning
+	s.cloudFree += in.free
 }
 
 func (s *state) launch(off policy.Offering, floor string) error {
@@ -616,6 +639,8 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.alive = append(s.alive, ii)
 	s.byID[in.id] = ii
 	s.booting++
+	s.viewValid = false
+	s.cloudGPUs += in.gpus
 	s.res.Launches++
 	boot := max(0, off.Boot.D())
 	if boot == 0 {
@@ -632,9 +657,13 @@ func (s *state) drain(ii int32) {
 		return
 	}
 	in.drainStart = s.now
+	s.touch(ii)
 	if in.jobs == 0 {
 		s.terminate(ii)
 		return
+	}
+	if in.state == policy.StateRunning {
+		s.cloudFree -= in.free
 	}
 	in.state = policy.StateDraining
 }
@@ -647,7 +676,11 @@ func (s *state) terminate(ii int32) {
 	}
 	// Mark it first so releasing its last job does not end it twice.
 	wasBooting := in.ready < 0
+	if in.state == policy.StateRunning {
+		s.cloudFree -= in.free
+	}
 	in.state = policy.StateTerminating
+	s.viewValid = false
 	if in.jobs > 0 {
 		for j := range s.js {
 			js := &s.js[j]
@@ -665,6 +698,7 @@ func (s *state) terminate(ii int32) {
 		s.booting--
 	}
 	in.ended = s.now
+	s.cloudGPUs -= in.gpus
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost
@@ -697,7 +731,10 @@ func (s *state) periodShare(in *instance, t time.Duration) float64 {
 	launched := s.at(in.launched)
 	total := billedCost(in.off, launched, end)
 	if launched.Before(s.periodStart) {
-		total -= billedCost(in.off, launched, s.periodStart)
+		if !in.prePeriodOf.Equal(s.periodStart) {
+			in.prePeriod, in.prePeriodOf = billedCost(in.off, launched, s.periodStart), s.periodStart
+		}
+		total -= in.prePeriod
 	}
 	return max(0, total)
 }
@@ -802,30 +839,51 @@ func (s *state) snapshot() policy.Snapshot {
 	return snap
 }
 
+// instanceView is the policy's view of the live instances. The slice is
+// reused between ticks; decision functions must not keep or modify it.
 func (s *state) instanceView() []policy.Instance {
-	out := make([]policy.Instance, 0, len(s.alive))
-	for _, ii := range s.alive {
-		in := s.insts[ii]
-		v := policy.Instance{
-			ID:         in.id,
-			Offering:   in.off,
-			State:      in.state,
-			LaunchedAt: s.at(in.launched),
-			BusyGPUs:   in.gpus - in.free,
-			Floor:      in.floor,
+	if !s.viewValid {
+		s.view = s.view[:0]
+		for i, ii := range s.alive {
+			in := s.insts[ii]
+			in.viewPos = i
+			in.dirty = false
+			s.view = append(s.view, s.viewOf(in))
 		}
-		if in.ready >= 0 {
-			v.ReadyAt = s.at(in.ready)
-		}
-		if in.idleSince >= 0 {
-			v.IdleSince = s.at(in.idleSince)
-		}
-		if in.drainStart >= 0 {
-			v.DrainStartedAt = s.at(in.drainStart)
-		}
-		out = append(out, v)
+		s.dirty = s.dirty[:0]
+		s.viewValid = true
+		return s.view
 	}
-	return out
+	for _, ii := range s.dirty {
+		in := s.insts[ii]
+		if in.dirty && in.ended < 0 {
+			s.view[in.viewPos] = s.viewOf(in)
+		}
+		in.dirty = false
+	}
+	s.dirty = s.dirty[:0]
+	return s.view
+}
+
+func (s *state) viewOf(in *instance) policy.Instance {
+	v := policy.Instance{
+		ID:         in.id,
+		Offering:   in.off,
+		State:      in.state,
+		LaunchedAt: s.at(in.launched),
+		BusyGPUs:   in.gpus - in.free,
+		Floor:      in.floor,
+	}
+	if in.ready >= 0 {
+		v.ReadyAt = s.at(in.ready)
+	}
+	if in.idleSince >= 0 {
+		v.IdleSince = s.at(in.idleSince)
+	}
+	if in.drainStart >= 0 {
+		v.DrainStartedAt = s.at(in.drainStart)
+	}
+	return v
 }
 
 func (s *state) tick(decide DecideFunc) error {
@@ -855,22 +913,26 @@ func (s *state) tick(decide DecideFunc) error {
 	return nil
 }
 
+// sampleUntil records timeline samples up to next. The state is constant
+// from s.now until next; each sample holds the peak GPU counts since the
+// previous one (so short queue spikes show) and the cost billed so far.
 func (s *state) sampleUntil(next time.Duration) {
 	if s.timeline == nil {
 		return
 	}
+	p := &s.peak
+	p.OnPremBusy = max(p.OnPremBusy, s.onBusy)
+	p.CloudGPUs = max(p.CloudGPUs, s.cloudGPUs)
+	p.QueuedGPUs = max(p.QueuedGPUs, s.pendingGPUs)
 	for s.nextSampl <= next {
-		cloud := 0
-		live := 0.0
+		cost := s.closedTotal
 		for _, ii := range s.alive {
 			in := s.insts[ii]
-			cloud += in.gpus
-			live += billedCost(in.off, s.at(in.launched), s.at(s.nextSampl))
+			cost += billedCost(in.off, s.at(in.launched), s.at(s.nextSampl))
 		}
-		s.timeline.Samples = append(s.timeline.Samples, Sample{
-			At: s.nextSampl, OnPremBusy: s.onBusy, CloudGPUs: cloud,
-			QueuedGPUs: s.pendingGPUs, CostUSD: s.closedTotal + live,
-		})
+		p.At, p.CostUSD = s.nextSampl, cost
+		s.timeline.Samples = append(s.timeline.Samples, *p)
+		*p = Sample{OnPremBusy: s.onBusy, CloudGPUs: s.cloudGPUs, QueuedGPUs: s.pendingGPUs}
 		s.nextSampl += s.sampleDt
 	}
 }

@@ -1,0 +1,36 @@
+package sim
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+func benchSetup(b *testing.B, file string) (policy.Pool, *trace.Trace) {
+	b.Helper()
+	cfg, err := policy.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := trace.Load(filepath.Join("..", "configs", "traces", file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return WithOnPremGPUs(cfg.Pools[0], BaselineGPUs(tr.Jobs, 8)), tr
+}
+
+func benchPolicy(b *testing.B, file string, p Policy) {
+	pool, tr := benchSetup(b, file)
+	for b.Loop() {
+		if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) { benchPolicy(b, "philly/philly.csv", OnPremOnly()) }
+func BenchmarkSimulatePhillyThreshold(b *testing.B)  { benchPolicy(b, "philly/philly.csv", Threshold()) }
+func BenchmarkSimulatePhillyPerJob(b *testing.B)     { benchPolicy(b, "philly/philly.csv", PerJob()) }
