@@ -54,7 +54,8 @@ func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
 		o.catalog = DefaultCatalog()
 	}
 
-	d := &cfgDecoder{file: filename, nodes: map[string]*yaml.Node{}, failed: map[string]bool{}}
+	d := &cfgDecoder{file: filename, nodes: map[string]*yaml.Node{}, failed: map[string]bool{},
+		aliases: map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		d.syntaxError(err)
@@ -284,6 +285,19 @@ type cfgDecoder struct {
 	// failed holds paths whose value could not be decoded; later checks on
 	// them (and below them) are skipped so each problem is reported once.
 	failed map[string]bool
+	// aliases maps a field path written as an alias (*name) to the alias
+	// node, whose position is reported rather than the anchor's.
+	aliases map[string]*yaml.Node
+	// active holds the nodes being decoded, to stop recursive aliases.
+	active map[*yaml.Node]bool
+}
+
+// position returns where to report a problem with node n at path.
+func (d *cfgDecoder) position(n *yaml.Node, path string) (line, col int) {
+	if a, ok := d.aliases[path]; ok && d.nodes[path] == n {
+		return a.Line, a.Column
+	}
+	return n.Line, n.Column
 }
 
 func (d *cfgDecoder) result() error {
@@ -319,14 +333,14 @@ func (d *cfgDecoder) errAt(path, msg string) {
 	}
 	fe := FieldError{File: d.file, Field: path, Msg: msg}
 	if n, ok := d.nodes[path]; ok {
-		fe.Line, fe.Col = n.Line, n.Column
+		fe.Line, fe.Col = d.position(n, path)
 		if n.Kind == yaml.ScalarNode {
 			fe.Value = n.Value
 		}
 	} else {
 		for p := cfgParentPath(path); ; p = cfgParentPath(p) {
 			if n, ok := d.nodes[p]; ok {
-				fe.Line, fe.Col = n.Line, n.Column
+				fe.Line, fe.Col = d.position(n, p)
 				break
 			}
 			if p == "" {
@@ -341,7 +355,8 @@ func (d *cfgDecoder) errAt(path, msg string) {
 // errNode records a problem at a node (e.g. a mapping key) and marks path failed.
 func (d *cfgDecoder) errNode(n *yaml.Node, path, msg string) {
 	d.failed[path] = true
-	fe := FieldError{File: d.file, Line: n.Line, Col: n.Column, Field: path, Msg: msg}
+	line, col := d.position(n, path)
+	fe := FieldError{File: d.file, Line: line, Col: col, Field: path, Msg: msg}
 	if n.Kind == yaml.ScalarNode {
 		fe.Value = n.Value
 	}
@@ -397,6 +412,9 @@ func cfgFields(t reflect.Type) *cfgStructInfo {
 }
 
 func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		d.aliases[path] = n // problems are reported where the alias is used
+	}
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -404,6 +422,19 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if cfgIsNull(n) {
 		return
 	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+		return
+	}
+	if d.active[n] {
+		d.errNode(n, path, "this alias refers to a value that contains it; remove the recursive anchor")
+		return
+	}
+	d.active[n] = true
+	defer delete(d.active, n)
 	if v.CanAddr() && v.Addr().Type().Implements(cfgUnmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			d.errNode(n, path, err.Error())
@@ -411,11 +442,6 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-		}
-		d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case reflect.Map:
@@ -464,9 +490,15 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// cfgPairs returns a mapping's key/value pairs with "<<" merge keys
-// expanded (explicit keys win over merged ones).
-func cfgPairs(n *yaml.Node) [][2]*yaml.Node {
+// pairs returns a mapping's key/value pairs with "<<" merge keys expanded
+// (explicit keys win over merged ones). A merge that refers back to a
+// mapping being merged is reported and skipped.
+func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]bool) [][2]*yaml.Node {
+	if merging == nil {
+		merging = map[*yaml.Node]bool{}
+	}
+	merging[n] = true
+	defer delete(merging, n)
 	var merged, own [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -482,8 +514,11 @@ func cfgPairs(n *yaml.Node) [][2]*yaml.Node {
 				for s.Kind == yaml.AliasNode && s.Alias != nil {
 					s = s.Alias
 				}
-				if s.Kind == yaml.MappingNode {
-					merged = append(merged, cfgPairs(s)...)
+				switch {
+				case merging[s]:
+					d.errNode(k, path, "merge key <<: refers to the mapping it is in; remove the recursive anchor")
+				case s.Kind == yaml.MappingNode:
+					merged = append(merged, d.pairs(s, path, merging)...)
 				}
 			}
 			continue
@@ -514,7 +549,7 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	seen := map[string]*yaml.Node{}
-	for _, kv := range cfgPairs(n) {
+	for _, kv := range d.pairs(n, path, nil) {
 		k, val := kv[0], kv[1]
 		fp := cfgJoin(path, k.Value)
 		if prev, dup := seen[k.Value]; dup {
@@ -549,7 +584,7 @@ func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
 	seen := map[string]*yaml.Node{}
-	for _, kv := range cfgPairs(n) {
+	for _, kv := range d.pairs(n, path, nil) {
 		k, val := kv[0], kv[1]
 		fp := cfgJoin(path, k.Value)
 		if k.Kind != yaml.ScalarNode {

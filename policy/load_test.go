@@ -299,3 +299,38 @@ func TestEditDistanceSuggestion(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: Parse never panics, reports problems only as a non-empty
+// *ValidationError, and whatever it accepts survives a YAML round trip.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, "../configs/examples/spillway.yaml")
+	for _, fn := range files {
+		data, err := os.ReadFile(fn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var verr *ValidationError
+			if !errors.As(err, &verr) || len(verr.Errors) == 0 {
+				t.Fatalf("error %T %v is not a non-empty *ValidationError", err, err)
+			}
+			return
+		}
+		out, err := yaml.Marshal(cfg)
+		if err != nil {
+			t.Fatalf("marshal accepted config: %v", err)
+		}
+		again, err := Parse("fuzz.yaml", out)
+		if err != nil {
+			t.Fatalf("accepted config does not re-parse: %v\ninput:\n%s\nmarshalled:\n%s", err, data, out)
+		}
+		if !reflect.DeepEqual(cfg, again) {
+			t.Fatalf("round trip changed the config\ninput:\n%s\nmarshalled:\n%s", data, out)
+		}
+	})
+}
