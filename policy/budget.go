@@ -62,19 +62,51 @@ func decLaunchedAt(in *Instance, now time.Time) time.Time {
 	return in.LaunchedAt
 }
 
-// decRemaining is the cost an instance adds from now on if it ends at end:
-// its billed cost to end less the prorated cost to now, which Spend.Accrued
-// already holds. It is the minimum remaining billable cost when end == now
-// (the rest of a 60 s minimum or of a started hour).
-func decRemaining(o *Offering, launched, now, end time.Time) float64 {
-	if o.PricePerHour <= 0 {
+// decRemaining is the cost an instance adds from now on if it runs span
+// more nanoseconds: its billed cost for its whole life (age, its age now in
+// nanoseconds, plus span) less the prorated cost of its age, which
+// Spend.Accrued already holds. With span 0 it is the minimum remaining
+// billable cost (the rest of a 60 s minimum or of a started hour). It works
+// on nanoseconds, not time.Time, because it runs for every instance.
+func decRemaining(o *Offering, age, span int64) float64 {
+	p := o.PricePerHour
+	if p <= 0 {
 		return 0
 	}
-	r := BilledCost(*o, launched, end) - o.PricePerHour*now.Sub(launched).Hours()
+	const hour = int64(time.Hour)
+	end := age + span
+	var r float64
+	switch o.Billing {
+	case BillingPerSecond:
+		r = p * float64(span) / float64(hour)
+	case BillingHourly:
+		h := (end + hour - 1) / hour
+		if h < 1 {
+			h = 1
+		}
+		r = p*float64(h) - p*float64(age)/float64(hour)
+	default:
+		if end < int64(minBilled60) {
+			end = int64(minBilled60)
+		}
+		r = p * float64(end-age) / float64(hour)
+	}
 	if r < 0 {
 		return 0
 	}
 	return r
+}
+
+// age is how long ago an instance was launched, in nanoseconds, as billed
+// (see decLaunchedAt).
+func (d *decider) age(in *Instance) int64 {
+	if in.LaunchedAt.IsZero() {
+		return 0
+	}
+	if a := d.nowNs - in.LaunchedAt.UnixNano(); a > 0 {
+		return a
+	}
+	return 0
 }
 
 // allowed says how many instances of o (up to want) may be launched without
@@ -101,6 +133,10 @@ func (d *decider) allowed(o *decOffer, want int) (int, string) {
 			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
 				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
 		}
+	}
+	if b := lim.Budget; b != nil && d.overBudget && k > 0 {
+		k = 0
+		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
 	}
 	if b := lim.Budget; b != nil && o.unit > 0 {
 		room := decRoom(b.Amount, d.committed, o.unit, k)
@@ -150,6 +186,7 @@ func (d *decider) budgetPressure() {
 		return
 	}
 	before := d.committed
+	d.overBudget = true
 	var victims []int
 	for i := range d.inst {
 		in := &d.inst[i]
@@ -165,8 +202,8 @@ func (d *decider) budgetPressure() {
 			break
 		}
 		in := &d.inst[i]
-		launched := decLaunchedAt(in, d.now)
-		saved := decRemaining(&in.Offering, launched, d.now, d.next) - decRemaining(&in.Offering, launched, d.now, d.now)
+		age := d.age(in)
+		saved := decRemaining(&in.Offering, age, d.span) - decRemaining(&in.Offering, age, 0)
 		if saved <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}

@@ -38,7 +38,8 @@ const (
 //     runs would exceed the budget, idle instances are drained and
 //     terminated in the same plan, costliest first (a plan's Drains are
 //     executed before its Terminates); if that is not enough, busy ones are
-//     drained so they end with their jobs.
+//     drained so they end with their jobs. Nothing is launched then, not
+//     even for floors.
 //  3. Floors (Snapshot.Floors): burst capacity (running and booting, not
 //     draining) is kept at no less than the sum of active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
@@ -81,6 +82,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		d.interval = decDefaultInterval
 	}
 	d.next = now.Add(d.interval)
+	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
 	d.stale = len(snap.Stale) > 0
 	d.committed = spend.Accrued
 	d.slots = d.slotBuf[:0]
@@ -109,6 +111,8 @@ type decider struct {
 	spend    Spend
 	now      time.Time
 	next     time.Time // the next evaluation
+	nowNs    int64     // now in Unix nanoseconds
+	span     int64     // the interval in nanoseconds
 	interval time.Duration
 	stale    bool
 	plan     Plan
@@ -121,6 +125,7 @@ type decider struct {
 	capacity    int     // GPUs of booting and running instances not drained, plus launches
 	costPerHour float64 // hourly price of non-terminating instances kept, plus launches
 	committed   float64 // committed spend in the budget period (see Decide)
+	overBudget  bool    // committed spend exceeded the budget before this plan
 
 	slots   []decSlot // free burst GPUs, by size and class
 	slotBuf [16]decSlot
@@ -194,43 +199,53 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 // terminations of drained instances, max-lifetime drains and the idle
 // instances due for release.
 func (d *decider) scan() {
-	maxLife := d.pool.ScaleIn.MaxLifetime.D()
+	maxLife := int64(d.pool.ScaleIn.MaxLifetime)
+	budget := d.pool.Limits.Budget != nil
 	for i := range d.inst {
 		in := &d.inst[i]
 		o := &in.Offering
-		launched := decLaunchedAt(in, d.now)
+		age := d.age(in)
 		if in.State == StateTerminating {
-			d.committed += decRemaining(o, launched, d.now, d.now)
+			if budget {
+				d.committed += decRemaining(o, age, 0)
+			}
 			continue
 		}
 		g := decGPUs(o)
 		if in.State == StateDraining {
 			if why := d.drainDone(in); why != "" {
-				d.committed += decRemaining(o, launched, d.now, d.now)
+				if budget {
+					d.committed += decRemaining(o, age, 0)
+				}
 				d.setFlag(i, decTerminate)
 				d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
 				continue
 			}
 			d.totalGPUs += g
 			d.costPerHour += o.PricePerHour
-			d.committed += decRemaining(o, launched, d.now, d.next)
+			if budget {
+				d.committed += decRemaining(o, age, d.span)
+			}
 			continue
 		}
 		d.totalGPUs += g
 		d.costPerHour += o.PricePerHour
-		d.committed += decRemaining(o, launched, d.now, d.next)
-		if maxLife > 0 && d.now.Sub(launched) >= maxLife {
+		if budget {
+			d.committed += decRemaining(o, age, d.span)
+		}
+		if maxLife > 0 && age >= maxLife {
+			launched := decLaunchedAt(in, d.now)
 			d.setFlag(i, decDrain)
 			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: fmt.Sprintf(
 				"max lifetime: launched at %s, %s ago >= max_lifetime %s; draining so running jobs finish before it ends",
-				d.fmtTime(launched), decFmtDur(d.now.Sub(launched)), decFmtDur(maxLife))})
+				d.fmtTime(launched), decFmtDur(d.now.Sub(launched)), decFmtDur(time.Duration(maxLife)))})
 			continue
 		}
 		d.capacity += g
 		if free, class := decSlotOf(in); free > 0 {
 			d.slots = decAddSlot(d.slots, free, class, 1)
 		}
-		if in.State != StateBooting && in.BusyGPUs <= 0 && !d.stale && d.idleDue(in, launched) {
+		if in.BusyGPUs <= 0 && in.State != StateBooting && !d.stale && d.idleDue(in, decLaunchedAt(in, d.now)) {
 			d.cands = append(d.cands, i)
 		}
 	}
@@ -274,11 +289,11 @@ func (d *decider) drain(i int, reason string) {
 func (d *decider) terminate(i int, reason string) {
 	in := &d.inst[i]
 	o := &in.Offering
-	launched := decLaunchedAt(in, d.now)
+	age := d.age(in)
 	d.setFlag(i, decTerminate)
 	d.totalGPUs -= decGPUs(o)
 	d.costPerHour -= o.PricePerHour
-	d.committed -= decRemaining(o, launched, d.now, d.next) - decRemaining(o, launched, d.now, d.now)
+	d.committed -= decRemaining(o, age, d.span) - decRemaining(o, age, 0)
 	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
 }
 

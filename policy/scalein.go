@@ -48,8 +48,7 @@ func (d *decider) idleDue(in *Instance, launched time.Time) bool {
 	if d.now.Sub(since) < IdleThreshold(d.pool, in.Offering) {
 		return false
 	}
-	ok, _ := d.releaseOK(&in.Offering, launched)
-	return ok
+	return d.releaseOK(&in.Offering, launched)
 }
 
 // releaseOK applies the billing rule to a release decided now: the instance
@@ -57,25 +56,37 @@ func (d *decider) idleDue(in *Instance, launched time.Time) bool {
 //   - an hourly instance is released only when its paid hour ends after the
 //     next evaluation but no later than the one after (it is kept while its
 //     remaining time is paid for, and let go just before the next hour
-//     starts);
+//     starts); with evaluations 30 minutes or more apart, at any time;
 //   - a per-second-min-60s instance is released only when the next
 //     evaluation comes after its first 60 billed seconds.
-//
-// why describes the rule for a reason.
-func (d *decider) releaseOK(o *Offering, launched time.Time) (bool, string) {
+func (d *decider) releaseOK(o *Offering, launched time.Time) bool {
 	switch o.Billing {
 	case BillingPerSecond:
-		return true, "per-second billing"
+		return true
 	case BillingHourly:
-		end := decHourEnd(launched, d.now)
-		left := end.Sub(d.now)
 		if 2*d.interval >= time.Hour {
-			return true, fmt.Sprintf("hourly billing, evaluated every %s", decFmtDur(d.interval))
+			return true
 		}
-		ok := left > d.interval && left <= 2*d.interval
-		return ok, fmt.Sprintf("hourly billing: paid hour ends at %s, %s from now; released just before the next hour starts", d.fmtTime(end), decFmtDur(left))
+		left := decHourEnd(launched, d.now).Sub(d.now)
+		return left > d.interval && left <= 2*d.interval
 	default:
-		return !d.next.Before(launched.Add(minBilled60)), "per-second billing: its 60 s minimum has passed by the next evaluation"
+		return !d.next.Before(launched.Add(minBilled60))
+	}
+}
+
+// releaseWhy describes the billing rule that let a release happen.
+func (d *decider) releaseWhy(o *Offering, launched time.Time) string {
+	switch o.Billing {
+	case BillingPerSecond:
+		return "per-second billing"
+	case BillingHourly:
+		if 2*d.interval >= time.Hour {
+			return fmt.Sprintf("hourly billing, evaluated every %s", decFmtDur(d.interval))
+		}
+		end := decHourEnd(launched, d.now)
+		return fmt.Sprintf("hourly billing: paid hour ends at %s, %s from now; released just before the next hour starts", d.fmtTime(end), decFmtDur(end.Sub(d.now)))
+	default:
+		return "per-second billing: its 60 s minimum has passed by the next evaluation"
 	}
 }
 
@@ -133,7 +144,7 @@ func (d *decider) idleReason(in *Instance) string {
 	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
 		how = "auto: ski-rental break-even = boot time of " + decOfferingName(&in.Offering)
 	}
-	_, billing := d.releaseOK(&in.Offering, launched)
+	billing := d.releaseWhy(&in.Offering, launched)
 	floor := ""
 	if in.Floor != "" && !d.floorOwnerActive(in.Floor) {
 		floor = fmt.Sprintf("; its floor %q has ended", in.Floor)

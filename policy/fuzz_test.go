@@ -1,0 +1,529 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dtGen draws a pool, a snapshot, instances and spend from bytes, so that
+// the fuzzer can steer them; past the end of the bytes every draw is 0.
+type dtGen struct {
+	b []byte
+	i int
+}
+
+func (g *dtGen) byte() int {
+	if g.i >= len(g.b) {
+		return 0
+	}
+	g.i++
+	return int(g.b[g.i-1])
+}
+
+// intn draws in [0, n).
+func (g *dtGen) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	v := g.byte()
+	if n > 256 {
+		v = v<<8 | g.byte()
+	}
+	return v % n
+}
+
+func (g *dtGen) chance(pct int) bool { return g.intn(100) < pct }
+
+func (g *dtGen) dur(max time.Duration, step time.Duration) time.Duration {
+	return time.Duration(g.intn(int(max/step)+1)) * step
+}
+
+var dtBillings = []Billing{BillingPerSecondMin60, BillingPerSecond, BillingHourly, ""}
+
+// dtScenario is one random input to Decide.
+type dtScenario struct {
+	pool  Pool
+	snap  Snapshot
+	inst  []Instance
+	spend Spend
+	now   time.Time
+}
+
+func (s *dtScenario) String() string {
+	return fmt.Sprintf("pool %+v\nsnap %+v\ninstances %+v\nspend %+v\nnow %v", s.pool, s.snap, s.inst, s.spend, s.now)
+}
+
+func dtGenerate(data []byte) *dtScenario {
+	g := &dtGen{b: data}
+	now := dtT0.Add(g.dur(48*time.Hour, 37*time.Second))
+	s := &dtScenario{now: now}
+	p := &s.pool
+	p.Name = "fuzz"
+	p.WaitTarget = Duration(g.dur(10*time.Minute, 30*time.Second))
+	p.Interval = Duration([]time.Duration{0, 15 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}[g.intn(5)])
+	gpus := []int{1, 2, 4, 8, 16}
+	providers := []string{"aws", "alicloud"}
+	for n := 1 + g.intn(4); len(p.Offerings) < n; {
+		k := len(p.Offerings)
+		o := Offering{
+			Provider:     providers[g.intn(2)],
+			Region:       []string{"r1", "r2"}[g.intn(2)],
+			InstanceType: fmt.Sprintf("t%d", k),
+			GPUs:         gpus[g.intn(len(gpus))],
+			PricePerHour: float64(1+g.intn(4000)) / 100,
+			Boot:         Duration(g.dur(10*time.Minute, 15*time.Second)),
+			Market:       []Market{MarketOnDemand, MarketSpot}[g.intn(2)],
+			Billing:      dtBillings[g.intn(len(dtBillings))],
+		}
+		if g.chance(30) {
+			o.Performance = float64(1+g.intn(30)) / 10
+		}
+		if g.chance(50) {
+			o.Name = fmt.Sprintf("o%d", k)
+		}
+		p.Offerings = append(p.Offerings, o)
+	}
+	if g.chance(50) {
+		p.Limits.MaxGPUs = g.intn(129)
+	}
+	if g.chance(50) {
+		p.Limits.MaxCostPerHour = float64(g.intn(20000)) / 100
+	}
+	if g.chance(50) {
+		p.Limits.Budget = &Budget{Amount: float64(g.intn(50000)) / 100, Period: PeriodDay}
+		s.spend.Accrued = p.Limits.Budget.Amount * float64(g.intn(121)) / 100
+	} else {
+		s.spend.Accrued = float64(g.intn(10000)) / 100
+	}
+	if g.chance(50) {
+		p.ScaleIn.Idle.Auto = true
+	} else {
+		p.ScaleIn.Idle.Duration = g.dur(20*time.Minute, 30*time.Second)
+	}
+	if g.chance(40) {
+		p.ScaleIn.MaxLifetime = Duration(g.dur(24*time.Hour, 20*time.Minute))
+	}
+	if g.chance(70) {
+		p.ScaleIn.DrainTimeout = Duration(g.dur(30*time.Minute, time.Minute))
+	}
+
+	sn := &s.snap
+	sn.Time = now
+	sn.OnPremGPUs = 8 * g.intn(9)
+	sn.OnPremBusyGPUs = g.intn(sn.OnPremGPUs + 1)
+	sn.OnPremFreeGPUs = -1
+	if g.chance(50) {
+		sn.OnPremFreeGPUs = g.intn(sn.OnPremGPUs - sn.OnPremBusyGPUs + 1)
+	}
+	sn.IdleAllocatedGPUs = g.intn(3) * g.intn(8)
+	if g.chance(70) {
+		for n := g.intn(16); len(sn.PendingJobGPUs) < n; {
+			sn.PendingJobGPUs = append(sn.PendingJobGPUs, []int{1, 1, 2, 3, 4, 8, 12, 16, 32, 0}[g.intn(10)])
+		}
+		for _, j := range sn.PendingJobGPUs {
+			sn.PendingGPUs += j
+		}
+		sn.PendingJobs = len(sn.PendingJobGPUs)
+	} else {
+		sn.PendingGPUs = g.intn(64)
+	}
+	sn.OldestWait = g.dur(20*time.Minute, 10*time.Second)
+	if g.chance(20) {
+		sn.Stale = []string{"queue"}
+	}
+	for i := range p.Offerings {
+		if g.chance(25) {
+			if sn.Unavailable == nil {
+				sn.Unavailable = map[OfferingKey]time.Time{}
+			}
+			sn.Unavailable[p.Offerings[i].Key()] = now.Add(g.dur(20*time.Minute, time.Minute) - 5*time.Minute)
+		}
+	}
+	if g.chance(20) {
+		sn.Blocked = map[string]time.Time{[]string{"aws", "alicloud", "aws/r1", "alicloud/r2"}[g.intn(4)]: now.Add(g.dur(20*time.Minute, time.Minute) - 5*time.Minute)}
+	}
+	owners := []string{"weekday", "alice", "bob"}
+	for n := g.intn(4); len(sn.Floors) < n; {
+		f := Floor{Kind: FloorSchedule, Owner: owners[g.intn(3)], GPUs: g.intn(33), Until: now.Add(g.dur(4*time.Hour, 10*time.Minute) - 30*time.Minute)}
+		if g.chance(20) {
+			f.Offering = decOfferingName(&p.Offerings[g.intn(len(p.Offerings))])
+		}
+		sn.Floors = append(sn.Floors, f)
+	}
+
+	states := []InstanceState{StateBooting, StateRunning, StateRunning, StateRunning, StateDraining, StateTerminating}
+	for n := g.intn(30); len(s.inst) < n; {
+		o := p.Offerings[g.intn(len(p.Offerings))]
+		if g.chance(10) {
+			o.InstanceType, o.GPUs, o.Name = "retired", gpus[g.intn(len(gpus))], "retired"
+		}
+		in := Instance{
+			ID:         fmt.Sprintf("i-%03d", len(s.inst)),
+			Offering:   o,
+			State:      states[g.intn(len(states))],
+			LaunchedAt: now.Add(-g.dur(26*time.Hour, 7*time.Second)),
+		}
+		if in.State != StateBooting {
+			in.ReadyAt = in.LaunchedAt.Add(o.Boot.D())
+			in.BusyGPUs = g.intn(o.GPUs + 1)
+			if g.chance(50) {
+				in.BusyGPUs = 0
+			}
+		}
+		if in.BusyGPUs == 0 && in.State != StateBooting && g.chance(90) {
+			in.IdleSince = now.Add(-g.dur(2*time.Hour, 20*time.Second))
+			if in.IdleSince.Before(in.LaunchedAt) {
+				in.IdleSince = in.LaunchedAt
+			}
+		}
+		if in.State == StateDraining {
+			in.DrainStartedAt = now.Add(-g.dur(40*time.Minute, time.Minute))
+		}
+		if g.chance(25) {
+			in.Floor = owners[g.intn(3)]
+		}
+		s.inst = append(s.inst, in)
+	}
+	return s
+}
+
+// dtCommitted is committed spend as Decide defines it, computed
+// independently: accrued, plus each instance's cost from now until it ends
+// (the next evaluation, or now when it is terminated), plus launches'.
+func dtCommitted(s *dtScenario, ended map[string]bool, launches []Launch) float64 {
+	iv := s.pool.Interval.D()
+	if iv <= 0 {
+		iv = 30 * time.Second
+	}
+	next := s.now.Add(iv)
+	c := s.spend.Accrued
+	for _, in := range s.inst {
+		launched := in.LaunchedAt
+		if launched.After(s.now) {
+			launched = s.now
+		}
+		end := next
+		if in.State == StateTerminating || ended[in.ID] {
+			end = s.now
+		}
+		c += math.Max(0, BilledCost(in.Offering, launched, end)-in.Offering.PricePerHour*s.now.Sub(launched).Hours())
+	}
+	for _, l := range launches {
+		c += float64(l.Count) * BilledCost(l.Offering, s.now, next)
+	}
+	return c
+}
+
+func dtApprox(a, limit float64) bool { return a <= limit+1e-9*math.Max(1, math.Abs(limit)) }
+
+// dtCheck verifies the plan's invariants; it returns the problems found.
+func dtCheck(s *dtScenario, p Plan) []string {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	pool := &s.pool
+	byID := map[string]*Instance{}
+	for i := range s.inst {
+		byID[s.inst[i].ID] = &s.inst[i]
+	}
+	stale := len(s.snap.Stale) > 0
+	iv := pool.Interval.D()
+	if iv <= 0 {
+		iv = 30 * time.Second
+	}
+
+	drained := map[string]bool{}
+	for _, a := range p.Drains {
+		in := byID[a.InstanceID]
+		switch {
+		case in == nil:
+			bad("drain of unknown instance %q", a.InstanceID)
+			continue
+		case a.Reason == "":
+			bad("drain of %s without a reason", a.InstanceID)
+		case drained[a.InstanceID]:
+			bad("%s drained twice", a.InstanceID)
+		case in.State == StateDraining || in.State == StateTerminating:
+			bad("%s drained while %s", a.InstanceID, in.State)
+		}
+		drained[a.InstanceID] = true
+	}
+	ended := map[string]bool{}
+	for _, a := range p.Terminates {
+		in := byID[a.InstanceID]
+		if in == nil {
+			bad("terminate of unknown instance %q", a.InstanceID)
+			continue
+		}
+		if a.Reason == "" {
+			bad("terminate of %s without a reason", a.InstanceID)
+		}
+		if ended[a.InstanceID] || in.State == StateTerminating {
+			bad("%s terminated twice or while terminating", a.InstanceID)
+		}
+		ended[a.InstanceID] = true
+		if in.State != StateDraining && !drained[a.InstanceID] {
+			bad("%s terminated without a drain (state %s)", a.InstanceID, in.State)
+		}
+		timedOut := false
+		if in.State == StateDraining && pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D() {
+			timedOut = true
+		}
+		if in.BusyGPUs > 0 && !timedOut {
+			bad("%s terminated with %d busy GPUs before its drain timed out", a.InstanceID, in.BusyGPUs)
+		}
+	}
+	for _, l := range p.Launches {
+		if l.Count <= 0 || l.Reason == "" {
+			bad("launch without count or reason: %+v", l)
+		}
+	}
+
+	// Totals before and after.
+	floorSum := 0
+	activeFloor := map[string]bool{}
+	for _, f := range s.snap.Floors {
+		if f.GPUs > 0 && (f.Until.IsZero() || f.Until.After(s.now)) {
+			floorSum += f.GPUs
+			activeFloor[f.Owner] = true
+		}
+	}
+	var gpusAfter, capBefore, capAfter, forced int
+	var costAfter float64
+	for _, in := range s.inst {
+		if in.State == StateTerminating {
+			continue
+		}
+		live := in.State != StateDraining
+		if live {
+			capBefore += in.Offering.GPUs
+		}
+		if ended[in.ID] {
+			continue
+		}
+		gpusAfter += in.Offering.GPUs
+		costAfter += in.Offering.PricePerHour
+		if live && !drained[in.ID] {
+			capAfter += in.Offering.GPUs
+		}
+		if drained[in.ID] && pool.ScaleIn.MaxLifetime > 0 && s.now.Sub(in.LaunchedAt) >= pool.ScaleIn.MaxLifetime.D() {
+			forced += in.Offering.GPUs
+		}
+	}
+	launchGPUs, floorLaunchGPUs, floorLaunches, maxG := 0, 0, 0, 0
+	for _, l := range p.Launches {
+		launchGPUs += l.Count * l.Offering.GPUs
+		costAfter += float64(l.Count) * l.Offering.PricePerHour
+		maxG = max(maxG, l.Offering.GPUs)
+		if l.Floor != "" {
+			floorLaunchGPUs += l.Count * l.Offering.GPUs
+			floorLaunches++
+		}
+	}
+	gpusAfter += launchGPUs
+	capAfter += launchGPUs
+
+	committedBefore := dtCommitted(s, nil, nil)
+	committedAfter := dtCommitted(s, ended, p.Launches)
+	overBudget := pool.Limits.Budget != nil && committedBefore > pool.Limits.Budget.Amount
+	if len(p.Launches) > 0 {
+		if m := pool.Limits.MaxGPUs; m > 0 && gpusAfter > m {
+			bad("max_gpus %d broken: %d GPUs after the plan", m, gpusAfter)
+		}
+		if m := pool.Limits.MaxCostPerHour; m > 0 && !dtApprox(costAfter, m) {
+			bad("max_cost_per_hour %.2f broken: $%.4f/h after the plan", m, costAfter)
+		}
+		if b := pool.Limits.Budget; b != nil && !dtApprox(committedAfter, b.Amount) {
+			bad("budget %.2f broken: committed %.4f after the plan (%.4f before)", b.Amount, committedAfter, committedBefore)
+		}
+	}
+	if len(p.Launches) == 0 && !dtApprox(committedAfter, committedBefore) {
+		bad("committed spend grew without a launch: %.4f -> %.4f", committedBefore, committedAfter)
+	}
+
+	// Launches need overflow or a floor.
+	pendingJobs := s.snap.PendingJobGPUs
+	pending := 0
+	if len(pendingJobs) == 0 && s.snap.PendingGPUs > 0 {
+		for range s.snap.PendingGPUs {
+			pendingJobs = append(pendingJobs, 1)
+		}
+	}
+	for _, j := range pendingJobs {
+		if j > 0 {
+			pending += j
+		}
+	}
+	onpremFree := s.snap.OnPremFreeGPUs
+	if onpremFree < 0 {
+		onpremFree = s.snap.OnPremGPUs - s.snap.OnPremBusyGPUs
+	}
+	for _, l := range p.Launches {
+		o := l.Offering
+		if until, ok := s.snap.Unavailable[o.Key()]; ok && until.After(s.now) {
+			bad("launch of out-of-stock %s", decOfferingName(&o))
+		}
+		for _, k := range []string{o.Provider, o.Provider + "/" + o.Region} {
+			if until, ok := s.snap.Blocked[k]; ok && until.After(s.now) {
+				bad("launch of %s blocked by quota on %s", decOfferingName(&o), k)
+			}
+		}
+		if l.Floor != "" {
+			if !activeFloor[l.Floor] {
+				bad("launch for floor %q that is not active", l.Floor)
+			}
+			continue
+		}
+		if stale {
+			bad("launch for the queue on stale signals: %+v", l)
+		}
+		if pending == 0 || pending <= onpremFree {
+			bad("launch without overflow: %d GPUs pending, %d free on-prem", pending, onpremFree)
+		}
+		if s.snap.OldestWait+max(o.Boot.D(), 0) < pool.WaitTarget.D() {
+			bad("launch before the wait target: oldest %v + boot %v < %v", s.snap.OldestWait, o.Boot.D(), pool.WaitTarget.D())
+		}
+		need := 0
+		for _, j := range pendingJobs {
+			if j > 0 {
+				need += (j + o.GPUs - 1) / o.GPUs
+			}
+		}
+		if l.Count > need {
+			bad("launch of %d × %d GPUs for pending jobs that need at most %d", l.Count, o.GPUs, need)
+		}
+	}
+	capKept := capAfter - launchGPUs
+	if floorLaunches > 0 && floorLaunchGPUs > max(0, floorSum-capKept)+floorLaunches*(maxG-1) {
+		bad("floors launched %d GPUs for a deficit of %d", floorLaunchGPUs, floorSum-capKept)
+	}
+	if overBudget && len(p.Launches) > 0 {
+		bad("launch while committed spend %.4f already exceeds the budget %.2f", committedBefore, pool.Limits.Budget.Amount)
+	}
+
+	// Scale-in: never below floors (max lifetime and budget aside), only idle
+	// instances past their threshold, nothing on stale signals but the
+	// documented protections.
+	if !overBudget && capAfter < min(floorSum, capBefore-forced) {
+		bad("scale-in below floors: %d burst GPUs after the plan, floors %d, %d before", capAfter, floorSum, capBefore)
+	}
+	for _, a := range p.Drains {
+		in := byID[a.InstanceID]
+		if in == nil {
+			continue
+		}
+		lifetime := pool.ScaleIn.MaxLifetime > 0 && s.now.Sub(in.LaunchedAt) >= pool.ScaleIn.MaxLifetime.D()
+		if lifetime || overBudget {
+			continue
+		}
+		if stale {
+			bad("drain of %s on stale signals: %s", a.InstanceID, a.Reason)
+		}
+		since := in.IdleSince
+		if since.IsZero() {
+			since = in.ReadyAt
+		}
+		if in.State == StateBooting || in.BusyGPUs > 0 || since.IsZero() || s.now.Sub(since) < IdleThreshold(pool, in.Offering) {
+			bad("drain of %s that is not idle past its threshold: %s", a.InstanceID, a.Reason)
+		}
+		if in.Offering.Billing == BillingHourly && 2*iv < time.Hour {
+			left := decHourEnd(in.LaunchedAt, s.now).Sub(s.now)
+			if left <= iv || left > 2*iv {
+				bad("hourly %s released %v before its paid hour ends", a.InstanceID, left)
+			}
+		}
+	}
+	for _, a := range p.Terminates {
+		in := byID[a.InstanceID]
+		if in == nil || !stale || overBudget {
+			continue
+		}
+		if !(in.State == StateDraining && pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D()) {
+			bad("terminate of %s on stale signals without a drain timeout: %s", a.InstanceID, a.Reason)
+		}
+	}
+	return errs
+}
+
+func dtRunScenario(t *testing.T, s *dtScenario) {
+	t.Helper()
+	p := Decide(&s.pool, s.snap, s.inst, s.spend, s.now)
+	if errs := dtCheck(s, p); len(errs) > 0 {
+		t.Fatalf("invariants broken:\n  %s\n%s\nplan %+v", strings.Join(errs, "\n  "), s, p)
+	}
+	if again := Decide(&s.pool, s.snap, s.inst, s.spend, s.now); fmt.Sprint(again) != fmt.Sprint(p) {
+		t.Fatalf("Decide not deterministic:\n%+v\n%+v", p, again)
+	}
+}
+
+// TestDecideProperties drives Decide with random scenarios from a fixed
+// seed and checks its invariants on each.
+func TestDecideProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 512)
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for range n {
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		dtRunScenario(t, dtGenerate(buf))
+	}
+}
+
+// TestDecidePropertiesAct makes sure the random scenarios exercise every
+// kind of decision, so the invariants above are not checked on idle plans.
+func TestDecidePropertiesAct(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 512)
+	var overflow, floor, drains, terms, budget int
+	for range 2000 {
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		s := dtGenerate(buf)
+		p := Decide(&s.pool, s.snap, s.inst, s.spend, s.now)
+		for _, l := range p.Launches {
+			if l.Floor == "" {
+				overflow++
+			} else {
+				floor++
+			}
+		}
+		drains += len(p.Drains)
+		terms += len(p.Terminates)
+		for _, a := range p.Terminates {
+			if strings.HasPrefix(a.Reason, "budget") {
+				budget++
+			}
+		}
+	}
+	if overflow == 0 || floor == 0 || drains == 0 || terms == 0 || budget == 0 {
+		t.Errorf("random scenarios miss a decision kind: overflow launches %d, floor launches %d, drains %d, terminates %d, budget terminates %d",
+			overflow, floor, drains, terms, budget)
+	}
+}
+
+// FuzzDecide checks Decide's invariants on scenarios drawn from fuzz bytes:
+// go test -fuzz FuzzDecide ./policy
+func FuzzDecide(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("overflow with a floor and a budget, all offerings in stock"))
+	f.Add([]byte{0, 10, 2, 1, 3, 1, 0, 0, 8, 200, 10, 20, 30, 99, 0, 1, 1, 1, 1, 1, 1, 1, 1, 5, 7, 9, 11, 255, 254, 3, 3, 3, 3, 3, 3, 3})
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 8 {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dtRunScenario(t, dtGenerate(data))
+	})
+}
