@@ -143,7 +143,7 @@ func TestArgs(t *testing.T) {
 	}
 }
 
-func squeuePath(t *testing.T) string {
+func squeuePath(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("squeue")
 	if err != nil {
@@ -152,7 +152,7 @@ func squeuePath(t *testing.T) string {
 	return p
 }
 
-func cancelAll(t *testing.T) {
+func cancelAll(t testing.TB) {
 	t.Cleanup(func() {
 		if err := cluster.CancelAll(); err != nil {
 			t.Errorf("cancelling jobs: %v", err)
@@ -160,7 +160,7 @@ func cancelAll(t *testing.T) {
 	})
 }
 
-func submit(t *testing.T, state string, opts ...string) string {
+func submit(t testing.TB, state string, opts ...string) string {
 	t.Helper()
 	id, err := cluster.Submit(opts...)
 	if err != nil {
@@ -278,5 +278,38 @@ func TestDemandSqueueMissing(t *testing.T) {
 	_, err := New(Config{Squeue: "/nonexistent/squeue", Partition: "gpu"}).Demand(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `slurm source "slurm:gpu"`) || !strings.Contains(err.Error(), `squeue program "/nonexistent/squeue" not found`) {
 		t.Errorf("missing squeue: error %v", err)
+	}
+}
+
+// BenchmarkDemand is one squeue read of a queue with one pending job.
+func BenchmarkDemand(b *testing.B) {
+	cancelAll(b)
+	submit(b, "RUNNING", "--gres=gpu:8")
+	submit(b, "PENDING", "--gres=gpu:4")
+	src := New(Config{Squeue: squeuePath(b), SlurmConf: cluster.Conf, Partition: cluster.Partition})
+	for b.Loop() {
+		d, err := src.Demand(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d.PendingGPUs != 4 {
+			b.Fatalf("read %d GPUs, want 4", d.PendingGPUs)
+		}
+	}
+}
+
+// BenchmarkParse is the parsing cost of 1,000 pending jobs.
+func BenchmarkParse(b *testing.B) {
+	var sb strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "%d|N/A|gres:gpu:a100:%d|N/A|2|2|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", i, i%8+1)
+	}
+	out := sb.String()
+	s := New(Config{Partition: "gpu"})
+	now := time.Now()
+	for b.Loop() {
+		if _, err := s.parse(out, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
