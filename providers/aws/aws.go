@@ -1,0 +1,282 @@
+// Package aws rents EC2 instances through aws-sdk-go-v2.
+//
+// Launches go through RunInstances from a launch template or an image, into
+// the configured subnets in order: a stock-out in one subnet falls through
+// to the next within the same Launch. Every instance carries Spillway's tags;
+// List finds them by tag with DescribeInstances pagination; Terminate ends
+// them in batches and treats already-gone instances as done.
+//
+// Calls are paced client side under EC2's published request buckets (one
+// bucket per action, sized by its class, plus the resource buckets that
+// count instances launched and terminated), and the SDK's standard retryer
+// retries throttling, 5xx and connection errors a bounded number of times
+// with jittered exponential backoff. What is still refused reaches the
+// caller as one of the providers package's typed errors.
+//
+// Spot interruptions: EC2 announces them two minutes ahead only through the
+// instance metadata service and EventBridge, neither of which a controller
+// outside the instance can poll through the EC2 API. The provider reports
+// an InterruptionNotice as soon as the EC2 API shows it: a spot request in
+// status marked-for-termination (DescribeSpotInstanceRequests is not called,
+// to keep List cheap), or an instance whose state reason is
+// Server.SpotInstanceTermination. In practice that is when the reclaim has
+// begun, not two minutes before.
+package aws
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+// ec2API is the part of the EC2 client the provider calls.
+type ec2API interface {
+	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, opts ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
+	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, opts ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// Provider rents EC2 instances in one account and region.
+type Provider struct {
+	name   string
+	cfg    policy.ProviderConfig
+	opts   Options
+	client ec2API
+	pacer  *providers.Pacer
+	logger *slog.Logger
+	// transport is the HTTP transport the SDK built, for Close; nil until
+	// the first call, and when the caller supplied the client.
+	transport atomic.Pointer[http.Transport]
+}
+
+// Options tune a Provider. defaultOptions holds every default.
+type Options struct {
+	// Logger receives debug records of launches and fall-throughs; silent
+	// by default.
+	Logger *slog.Logger
+	// Clock stamps interruption notices; time.Now by default.
+	Clock func() time.Time
+	// Credentials replaces the standard credential chain (environment,
+	// shared config and credentials files, SSO, web identity, container
+	// and instance roles) when set.
+	Credentials awssdk.CredentialsProvider
+	// HTTPTimeout bounds each HTTP attempt, from dial to the last byte of
+	// the response. An attempt that times out is retried by the SDK (with
+	// the same client token, so a lost RunInstances response is safe).
+	HTTPTimeout time.Duration
+	// MaxAttempts bounds the SDK's attempts per call (1 disables retries).
+	MaxAttempts int
+	// MaxBackoff caps the jittered exponential backoff between attempts.
+	MaxBackoff time.Duration
+	// Buckets are the client-side request buckets, by bucket name (see
+	// DefaultBuckets). Nil disables pacing.
+	Buckets map[string]providers.Bucket
+	// TerminateBatch is how many ids one TerminateInstances call carries.
+	TerminateBatch int
+	// PageSize is DescribeInstances' MaxResults for List.
+	PageSize int32
+	// ThrottleRetryAfter is the hint a *ThrottledError carries when the
+	// SDK's retries were exhausted.
+	ThrottleRetryAfter time.Duration
+	// client replaces the SDK client (unit tests).
+	client ec2API
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
+
+// WithClock sets the clock.
+func WithClock(now func() time.Time) Option { return func(o *Options) { o.Clock = now } }
+
+// WithCredentials replaces the standard credential chain.
+func WithCredentials(c awssdk.CredentialsProvider) Option {
+	return func(o *Options) { o.Credentials = c }
+}
+
+// WithHTTPTimeout bounds each HTTP attempt.
+func WithHTTPTimeout(d time.Duration) Option { return func(o *Options) { o.HTTPTimeout = d } }
+
+// WithRetry sets the SDK retryer's attempt bound and backoff cap.
+func WithRetry(maxAttempts int, maxBackoff time.Duration) Option {
+	return func(o *Options) { o.MaxAttempts, o.MaxBackoff = maxAttempts, maxBackoff }
+}
+
+// WithBuckets replaces the client-side request buckets; nil disables pacing.
+func WithBuckets(b map[string]providers.Bucket) Option { return func(o *Options) { o.Buckets = b } }
+
+// WithTerminateBatch sets how many ids one TerminateInstances call carries (1..1000).
+func WithTerminateBatch(n int) Option { return func(o *Options) { o.TerminateBatch = n } }
+
+// WithPageSize sets DescribeInstances' page size for List (5..1000).
+func WithPageSize(n int32) Option { return func(o *Options) { o.PageSize = n } }
+
+// withClient replaces the SDK client (unit tests).
+func withClient(c ec2API) Option { return func(o *Options) { o.client = c } }
+
+func defaultOptions() Options {
+	return Options{
+		Logger:             slog.New(slog.DiscardHandler),
+		Clock:              time.Now,
+		HTTPTimeout:        30 * time.Second,
+		MaxAttempts:        5,
+		MaxBackoff:         20 * time.Second,
+		Buckets:            DefaultBuckets(),
+		TerminateBatch:     200,
+		PageSize:           1000,
+		ThrottleRetryAfter: 2 * time.Second,
+	}
+}
+
+// New returns a Provider for the EC2 account and region cfg names. It
+// validates cfg and loads credentials through the standard chain (or
+// WithCredentials); it makes no API call.
+func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Option) (*Provider, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := validate(cfg, name, o); err != nil {
+		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: err}
+	}
+	p := &Provider{name: name, cfg: cfg, opts: o, logger: o.Logger.WithGroup("aws").With("provider", name)}
+	p.pacer = providers.NewPacer(o.Buckets)
+	if o.client != nil {
+		p.client = o.client
+		return p, nil
+	}
+
+	// The SDK's buildable client, so that the config loader can still add
+	// a custom CA bundle (AWS_CA_BUNDLE); the transport it builds is kept
+	// for Close.
+	httpClient := awshttp.NewBuildableClient().
+		WithTimeout(o.HTTPTimeout).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = 256
+			tr.MaxIdleConnsPerHost = 64
+			p.transport.Store(tr)
+		})
+
+	load := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() awssdk.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = o.MaxAttempts
+				so.MaxBackoff = o.MaxBackoff
+				// Pacing already spreads calls under EC2's buckets; the SDK's
+				// retry quota would turn a burst of retried throttles into
+				// immediate failures instead of backed-off retries.
+				so.RateLimiter = ratelimit.None
+				// EC2 answers InsufficientInstanceCapacity with HTTP 500, which
+				// the SDK would retry in the same subnet; a stock-out should
+				// fall through to the next subnet at once instead.
+				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noRetryForCapacity)}, so.Retryables...)
+			})
+		}),
+	}
+	if o.Credentials != nil {
+		load = append(load, config.WithCredentialsProvider(o.Credentials))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf("loading AWS configuration for provider %q: %w", name, err)}
+	}
+	p.client = ec2.NewFromConfig(awsCfg, func(eo *ec2.Options) {
+		if cfg.Endpoint != "" {
+			eo.BaseEndpoint = awssdk.String(cfg.Endpoint)
+		}
+		eo.APIOptions = append(eo.APIOptions, p.addPacing)
+	})
+	return p, nil
+}
+
+func validate(cfg policy.ProviderConfig, name string, o Options) error {
+	var problems []string
+	if cfg.Type != "" && cfg.Type != policy.ProviderAWS {
+		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, policy.ProviderAWS))
+	}
+	if cfg.Region == "" {
+		problems = append(problems, "region is empty; name an EC2 region such as us-east-1")
+	}
+	if len(cfg.Subnets) == 0 {
+		problems = append(problems, "subnets is empty; list at least one {zone, id} to launch into")
+	}
+	for i, s := range cfg.Subnets {
+		if s.ID == "" || s.Zone == "" {
+			problems = append(problems, fmt.Sprintf("subnets[%d] = {zone: %q, id: %q}; both zone and id are required", i, s.Zone, s.ID))
+		}
+	}
+	if cfg.LaunchTemplate == "" && cfg.Image == "" {
+		problems = append(problems, "neither launch_template nor image is set; set one (an lt-… id or a template name, or an ami-… id)")
+	}
+	if o.TerminateBatch < 1 || o.TerminateBatch > 1000 {
+		problems = append(problems, fmt.Sprintf("terminate batch %d is outside 1..1000 (EC2's limit per call)", o.TerminateBatch))
+	}
+	if o.PageSize < 5 || o.PageSize > 1000 {
+		problems = append(problems, fmt.Sprintf("page size %d is outside 5..1000 (DescribeInstances' MaxResults)", o.PageSize))
+	}
+	if o.MaxAttempts < 1 {
+		problems = append(problems, fmt.Sprintf("max attempts %d is below 1", o.MaxAttempts))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("provider %q: %s", name, strings.Join(problems, "; "))
+}
+
+// Name is the provider's name from the config.
+func (p *Provider) Name() string { return p.name }
+
+// Close releases idle HTTP connections. The Provider stays usable.
+func (p *Provider) Close() {
+	if tr := p.transport.Load(); tr != nil {
+		tr.CloseIdleConnections()
+	}
+}
+
+// subnetsFor returns the configured subnets an offering may use, in order,
+// with their index in the config (which keys their client tokens).
+func (p *Provider) subnetsFor(o policy.Offering) []indexedSubnet {
+	var out []indexedSubnet
+	for i, s := range p.cfg.Subnets {
+		if o.Zone == "" || o.Zone == s.Zone {
+			out = append(out, indexedSubnet{Subnet: s, index: i})
+		}
+	}
+	return out
+}
+
+type indexedSubnet struct {
+	policy.Subnet
+	index int
+}
+
+func zonesOf(subnets []policy.Subnet) []string {
+	var z []string
+	for _, s := range subnets {
+		if !slices.Contains(z, s.Zone) {
+			z = append(z, s.Zone)
+		}
+	}
+	return z
+}

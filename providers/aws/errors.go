@@ -1,0 +1,148 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/spillway-io/spillway/providers"
+)
+
+// capacityCodes are EC2's errors for "this offering has no stock here now":
+// the next subnet or zone (or a later try) may succeed.
+var capacityCodes = map[string]bool{
+	"InsufficientInstanceCapacity":         true,
+	"InsufficientHostCapacity":             true,
+	"InsufficientReservedInstanceCapacity": true,
+	"InsufficientCapacity":                 true,
+	"InsufficientCapacityOnHost":           true,
+	"InsufficientCapacityOnOutpost":        true,
+	"InsufficientFreeAddressesInSubnet":    true,
+	"Unsupported":                          true, // the type is not offered in this zone
+	"MaxSpotInstanceCountExceeded":         true,
+	"SpotMaxPriceTooLow":                   true,
+	"UnfulfillableCapacity":                true,
+}
+
+// quotaCodes are account limits: retrying elsewhere in the region will not
+// help until instances end or the limit is raised.
+var quotaCodes = map[string]bool{
+	"InstanceLimitExceeded":         true,
+	"VcpuLimitExceeded":             true,
+	"ResourceLimitExceeded":         true,
+	"VolumeLimitExceeded":           true,
+	"MaxIOPSLimitExceeded":          true,
+	"NetworkInterfaceLimitExceeded": true,
+	"AddressLimitExceeded":          true,
+	"PendingVerification":           true, // a new account's region is not enabled yet
+}
+
+// notFoundCodes mean the instance id names nothing that exists.
+var notFoundCodes = map[string]bool{
+	"InvalidInstanceID.NotFound":  true,
+	"InvalidInstanceID.Malformed": true,
+}
+
+// invalidCodes are requests EC2 will refuse however often they are sent:
+// configuration, parameter and credential problems. Unlisted 4xx codes are
+// treated the same way.
+var invalidCodes = map[string]bool{
+	"IdempotentParameterMismatch":        true,
+	"AuthFailure":                        true,
+	"UnauthorizedOperation":              true,
+	"InvalidClientTokenId":               true,
+	"SignatureDoesNotMatch":              true,
+	"MissingAuthenticationToken":         true,
+	"OptInRequired":                      true,
+	"Blocked":                            true,
+	"InvalidParameterValue":              true,
+	"InvalidParameterCombination":        true,
+	"InvalidParameter":                   true,
+	"MissingParameter":                   true,
+	"UnknownParameter":                   true,
+	"InvalidAMIID.NotFound":              true,
+	"InvalidAMIID.Malformed":             true,
+	"InvalidSubnetID.NotFound":           true,
+	"InvalidGroup.NotFound":              true,
+	"InvalidLaunchTemplateId.NotFound":   true,
+	"InvalidLaunchTemplateName.NotFound": true,
+	"InvalidLaunchTemplateId.Malformed":  true,
+	"InvalidUserData.Malformed":          true,
+	"InvalidKeyPair.NotFound":            true,
+	"DryRunOperation":                    true,
+}
+
+// classify maps an SDK error to the providers taxonomy by the API error
+// code (never by message). zone and instanceType describe the launch
+// attempt, when there was one.
+func (p *Provider) classify(err error, zone, instanceType string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller gave up; not the cloud's answer.
+		if _, api := apiError(err); !api {
+			return &providers.TransientError{Provider: p.name, Code: "Canceled", Err: err}
+		}
+	}
+	ae, ok := apiError(err)
+	if !ok {
+		// Connection refused, reset, timed out after every retry.
+		return &providers.TransientError{Provider: p.name, Code: "Network", Err: err}
+	}
+	code := ae.ErrorCode()
+	switch {
+	case capacityCodes[code]:
+		return &providers.CapacityError{Provider: p.name, Region: p.cfg.Region, Zone: zone, InstanceType: instanceType, Code: code, Err: err}
+	case quotaCodes[code]:
+		return &providers.QuotaError{Provider: p.name, Region: p.cfg.Region, Code: code, Err: err}
+	case isThrottle(code):
+		return &providers.ThrottledError{Provider: p.name, Code: code, RetryAfter: p.opts.ThrottleRetryAfter, Err: err}
+	case notFoundCodes[code]:
+		return &providers.NotFoundError{Provider: p.name, Err: err}
+	case invalidCodes[code], strings.HasPrefix(code, "Invalid"):
+		return &providers.InvalidError{Provider: p.name, Code: code, Err: err}
+	}
+	if status := httpStatus(err); status >= 400 && status < 500 {
+		return &providers.InvalidError{Provider: p.name, Code: code, Err: err}
+	}
+	// 5xx (InternalError, Unavailable, ServiceUnavailable) and anything
+	// unrecognised: it may succeed later.
+	return &providers.TransientError{Provider: p.name, Code: code, Err: err}
+}
+
+// noRetryForCapacity tells the SDK's retryer not to retry capacity and
+// quota errors (some arrive as HTTP 500), leaving every other error to the
+// standard checks.
+func noRetryForCapacity(err error) awssdk.Ternary {
+	if ae, ok := apiError(err); ok && (capacityCodes[ae.ErrorCode()] || quotaCodes[ae.ErrorCode()]) {
+		return awssdk.FalseTernary
+	}
+	return awssdk.UnknownTernary
+}
+
+func isThrottle(code string) bool {
+	_, ok := retry.DefaultThrottleErrorCodes[code]
+	return ok
+}
+
+func apiError(err error) (smithy.APIError, bool) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	return nil, false
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}

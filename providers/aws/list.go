@@ -1,0 +1,159 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+// maxFilterValues is how many values EC2 accepts in one filter.
+const maxFilterValues = 200
+
+// liveStates are every instance state but terminated.
+var liveStates = []string{"pending", "running", "shutting-down", "stopping", "stopped"}
+
+// List returns the instances tagged with filter.Cluster (and filter.Pool,
+// when set) in any state but terminated, through DescribeInstances
+// pagination. An empty cluster is an *InvalidError: it would list every
+// instance in the account.
+func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]providers.Instance, error) {
+	if filter.Cluster == "" {
+		return nil, &providers.InvalidError{Provider: p.name, Code: "InvalidFilter", Err: fmt.Errorf(
+			"list with an empty cluster would match instances that are not Spillway's; name the cluster (spillway.yaml's cluster)")}
+	}
+	filters := []types.Filter{
+		{Name: awssdk.String("tag:" + providers.TagCluster), Values: []string{filter.Cluster}},
+		{Name: awssdk.String("instance-state-name"), Values: liveStates},
+	}
+	if filter.Pool != "" {
+		filters = append(filters, types.Filter{Name: awssdk.String("tag:" + providers.TagPool), Values: []string{filter.Pool}})
+	}
+	insts, err := p.describe(ctx, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: awssdk.Int32(p.opts.PageSize)})
+	if err != nil {
+		return nil, fmt.Errorf("listing cluster %q pool %q: %w", filter.Cluster, filter.Pool, err)
+	}
+	// The filter already did this; checking again costs nothing and keeps a
+	// stranger out even if a filter were ever ignored.
+	return slices.DeleteFunc(insts, func(i providers.Instance) bool {
+		return i.Tags[providers.TagCluster] != filter.Cluster ||
+			(filter.Pool != "" && i.Tags[providers.TagPool] != filter.Pool) ||
+			i.State == providers.StateTerminated
+	}), nil
+}
+
+// Describe returns the named instances that exist, terminated ones
+// included while EC2 still reports them. It filters by instance-id rather
+// than passing InstanceIds, so ids that no longer exist are omitted instead
+// of failing the whole call with InvalidInstanceID.NotFound.
+func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
+	ids = dedupe(ids)
+	var out []providers.Instance
+	for batch := range slices.Chunk(ids, maxFilterValues) {
+		insts, err := p.describe(ctx, &ec2.DescribeInstancesInput{
+			Filters:    []types.Filter{{Name: awssdk.String("instance-id"), Values: batch}},
+			MaxResults: awssdk.Int32(p.opts.PageSize),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("describing %d instances: %w", len(batch), err)
+		}
+		out = append(out, insts...)
+	}
+	return out, nil
+}
+
+// describe runs DescribeInstances through every page.
+func (p *Provider) describe(ctx context.Context, in *ec2.DescribeInstancesInput) ([]providers.Instance, error) {
+	raw, err := p.describeRaw(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]providers.Instance, 0, len(raw))
+	for _, i := range raw {
+		out = append(out, p.convert(i))
+	}
+	return out, nil
+}
+
+// describeRaw runs DescribeInstances through every page and returns EC2's
+// instances.
+func (p *Provider) describeRaw(ctx context.Context, in *ec2.DescribeInstancesInput) ([]types.Instance, error) {
+	var out []types.Instance
+	pages := ec2.NewDescribeInstancesPaginator(p.client, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, p.classify(err, "", "")
+		}
+		for _, r := range page.Reservations {
+			out = append(out, r.Instances...)
+		}
+	}
+	return out, nil
+}
+
+// convert maps an EC2 instance to Spillway's model.
+func (p *Provider) convert(i types.Instance) providers.Instance {
+	out := providers.Instance{
+		ID:           awssdk.ToString(i.InstanceId),
+		Provider:     p.name,
+		Region:       p.cfg.Region,
+		InstanceType: string(i.InstanceType),
+		Market:       policy.MarketOnDemand,
+		LaunchTime:   awssdk.ToTime(i.LaunchTime),
+		PrivateIP:    awssdk.ToString(i.PrivateIpAddress),
+		Tags:         make(map[string]string, len(i.Tags)),
+	}
+	if i.Placement != nil {
+		out.Zone = awssdk.ToString(i.Placement.AvailabilityZone)
+	}
+	if i.InstanceLifecycle == types.InstanceLifecycleTypeSpot {
+		out.Market = policy.MarketSpot
+	}
+	for _, t := range i.Tags {
+		out.Tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
+	}
+	if i.State != nil {
+		out.State = state(i.State.Name)
+	}
+	if i.StateReason != nil && awssdk.ToString(i.StateReason.Code) == "Server.SpotInstanceTermination" {
+		// EC2 shows the reclaim only once it has begun; see the package doc.
+		now := p.opts.Clock()
+		out.InterruptionNotice = &now
+	}
+	return out
+}
+
+func state(s types.InstanceStateName) providers.State {
+	switch s {
+	case types.InstanceStateNamePending:
+		return providers.StatePending
+	case types.InstanceStateNameRunning:
+		return providers.StateRunning
+	case types.InstanceStateNameShuttingDown:
+		return providers.StateShuttingDown
+	case types.InstanceStateNameTerminated:
+		return providers.StateTerminated
+	case types.InstanceStateNameStopping, types.InstanceStateNameStopped:
+		return providers.StateStopped
+	}
+	return providers.State(s)
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
