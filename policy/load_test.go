@@ -334,3 +334,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseExample(b *testing.B) {
+	data, err := configs.Examples.ReadFile("examples/spillway.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("spillway.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
