@@ -22,11 +22,17 @@ const (
 	TypeCommand = "command"
 )
 
+// DefaultSlurmTimeout bounds one squeue run when the config sets no timeout:
+// longer than Slurm's default MessageTimeout, so that an unreachable
+// controller is reported in squeue's own words.
+const DefaultSlurmTimeout = 20 * time.Second
+
 // Config is one demand source as written in a config file: its type, the
 // matching type's settings, and how it is retried.
 type Config struct {
 	Type string `yaml:"type"`
-	// Timeout bounds each attempt (DefaultTimeout when zero).
+	// Timeout bounds each attempt (when zero: DefaultSlurmTimeout for
+	// slurm, DefaultTimeout for the others).
 	Timeout time.Duration `yaml:"timeout,omitempty"`
 	// Attempts is how many times a read is tried (DefaultAttempts when zero).
 	Attempts int `yaml:"attempts,omitempty"`
@@ -99,6 +105,11 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		return nil, err
 	}
 	var own []Option
+	if cfg.Type == TypeSlurm && cfg.Timeout == 0 {
+		// squeue keeps trying an unreachable controller for about
+		// MessageTimeout (10 s by default) before it says so.
+		cfg.Timeout = DefaultSlurmTimeout
+	}
 	if cfg.Timeout > 0 {
 		own = append(own, WithTimeout(cfg.Timeout))
 	}

@@ -245,6 +245,9 @@ func TestNewFromYAML(t *testing.T) {
 	if cfgs[0].Timeout != 2*time.Second || srcs[0].opts.timeout != 2*time.Second || srcs[0].opts.attempts != 2 || srcs[0].opts.baseDelay != 10*time.Millisecond {
 		t.Errorf("command source options %+v from %+v", srcs[0].opts, cfgs[0])
 	}
+	if srcs[3].opts.timeout != DefaultSlurmTimeout || srcs[2].opts.timeout != DefaultTimeout {
+		t.Errorf("timeouts: slurm %v, http %v; want %v, %v", srcs[3].opts.timeout, srcs[2].opts.timeout, DefaultSlurmTimeout, DefaultTimeout)
+	}
 	if sl, ok := srcs[3].Unwrap().(*slurm.Source); !ok || sl.Name() != "slurm:gpu" || !strings.Contains(strings.Join(sl.Args(), " "), "--account=ml") {
 		t.Errorf("slurm source %#v", srcs[3].Unwrap())
 	}

@@ -28,7 +28,9 @@ type Config struct {
 	// by the environment variable VAR when the source is built, e.g.
 	// Authorization: "Bearer ${QUEUE_TOKEN}".
 	Headers map[string]string `yaml:"headers,omitempty"`
-	// Field paths: at least one of PendingJobs and PendingGPUs.
+	// Field paths: at least one of PendingJobs, PendingGPUs and JobGPUs.
+	// With only PendingGPUs set, PendingJobs reads 0: the document does
+	// not say how many jobs wait.
 	PendingJobs       string `yaml:"pending_jobs,omitempty"`
 	PendingGPUs       string `yaml:"pending_gpus,omitempty"`
 	OldestWaitSeconds string `yaml:"oldest_wait_seconds,omitempty"`

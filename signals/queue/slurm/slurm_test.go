@@ -260,6 +260,7 @@ func TestDemandSlurmNotRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = New(Config{Name: "slurm:dead", SlurmConf: path, Partition: "gpu"}).Demand(context.Background())
+	t.Logf("error: %v", err)
 	var serr *Error
 	if !errors.As(err, &serr) || serr.Output == "" {
 		t.Fatalf("error %v, want a *slurm.Error carrying squeue's stderr", err)
