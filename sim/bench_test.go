@@ -31,6 +31,8 @@ func benchPolicy(b *testing.B, file string, p Policy) {
 	}
 }
 
-func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) { benchPolicy(b, "philly/philly.csv", OnPremOnly()) }
-func BenchmarkSimulatePhillyThreshold(b *testing.B)  { benchPolicy(b, "philly/philly.csv", Threshold()) }
-func BenchmarkSimulatePhillyPerJob(b *testing.B)     { benchPolicy(b, "philly/philly.csv", PerJob()) }
+func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) {
+	benchPolicy(b, "philly/philly.csv", OnPremOnly())
+}
+func BenchmarkSimulatePhillyThreshold(b *testing.B) { benchPolicy(b, "philly/philly.csv", Threshold()) }
+func BenchmarkSimulatePhillyPerJob(b *testing.B)    { benchPolicy(b, "philly/philly.csv", PerJob()) }

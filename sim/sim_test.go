@@ -133,3 +133,7 @@ func TestRunHandComputed(t *testing.T) {
 		})
 	}
 }
+
+func job(submit, dur float64, gpus int) trace.Job {
+	return trace.Job{Submit: time.Duration(submit * float64(time.Second)), Duration: time.Duration(dur * float64(time.Second)), GPUs: gpus}
+}

@@ -1,0 +1,179 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// bundledTraces are the traces under configs/traces that the acceptance
+// backtest runs on.
+var bundledTraces = []string{
+	"itp/cluster01.csv", "itp/cluster02.csv", "itp/cluster03.csv",
+	"itp/cluster04.csv", "itp/cluster05.csv", "philly/philly.csv",
+}
+
+func loadBundled(t testing.TB, name string) *trace.Trace {
+	t.Helper()
+	tr, err := trace.Load(filepath.Join("..", "configs", "traces", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func backtestPool(t testing.TB) policy.Pool {
+	t.Helper()
+	cfg, err := policy.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Pools[0]
+}
+
+// readmeDemand reads the p50/p90/max demand table of configs/traces/README.md.
+func readmeDemand(t *testing.T) map[string][3]int {
+	f, err := os.Open(filepath.Join("..", "configs", "traces", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][3]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		cells := strings.Split(strings.Trim(sc.Text(), "| "), "|")
+		if len(cells) != 4 {
+			continue
+		}
+		var v [3]int
+		ok := true
+		for i := range v {
+			n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(cells[i+1]), ",", ""))
+			ok = ok && err == nil
+			v[i] = n
+		}
+		if ok {
+			out[strings.TrimSpace(cells[0])+".csv"] = v
+		}
+	}
+	return out
+}
+
+// TestDemandPercentileMatchesREADME checks the computed demand of every
+// bundled trace against the table published with the traces.
+func TestDemandPercentileMatchesREADME(t *testing.T) {
+	table := readmeDemand(t)
+	for _, name := range bundledTraces {
+		want, ok := table[name]
+		if !ok {
+			t.Errorf("%s: not in the README's demand table", name)
+			continue
+		}
+		tr := loadBundled(t, name)
+		got := [3]int{DemandPercentile(tr.Jobs, 0.5), DemandPercentile(tr.Jobs, 0.9), DemandPercentile(tr.Jobs, 1)}
+		if got != want {
+			t.Errorf("%s: p50/p90/max demand %v, README says %v", name, got, want)
+		}
+	}
+}
+
+func TestDemandPercentileHand(t *testing.T) {
+	// 0-100 s: 4 GPUs; 100-150: 6; 150-400: 2. Time-weighted: 250 s at 2,
+	// 100 at 4, 50 at 6 of 400 s.
+	jobs := []trace.Job{job(0, 100, 4), job(100, 50, 4), job(100, 300, 2)}
+	for q, want := range map[float64]int{0: 2, 0.5: 2, 0.7: 4, 0.8: 4, 0.9: 6, 1: 6} {
+		if got := DemandPercentile(jobs, q); got != want {
+			t.Errorf("q=%v: got %d, want %d", q, got, want)
+		}
+	}
+	if got := BaselineGPUs(jobs, 8); got != 8 {
+		t.Errorf("BaselineGPUs: got %d, want one 8-GPU node", got)
+	}
+	if got := BaselineGPUs(nil, 8); got != 8 {
+		t.Errorf("BaselineGPUs of no jobs: got %d, want one node", got)
+	}
+}
+
+// TestBacktestAcceptance runs every policy on every bundled trace with
+// configs/examples/backtest.yaml and on-prem sized at the trace's p50
+// demand in whole 8-GPU nodes.
+//
+// It always checks what must hold for any policy: every job starts (the
+// limits are far above the traces' peaks), no job is killed, efficiency is
+// at most 1, paid GPU-hours cover used ones, and onprem-only costs nothing.
+//
+// With SPILLWAY_ACCEPTANCE=1 it also enforces the acceptance criterion of
+// the backtest: the spillway policy keeps the p95 wait within the pool's
+// wait target, reaches efficiency ≥ 0.85, costs less than per-job, and no
+// baseline is both cheaper and no slower at p95.
+func TestBacktestAcceptance(t *testing.T) {
+	enforce := os.Getenv("SPILLWAY_ACCEPTANCE") == "1"
+	base := backtestPool(t)
+	for _, name := range bundledTraces {
+		t.Run(name, func(t *testing.T) {
+			if testing.Short() && strings.HasPrefix(name, "philly") {
+				t.Skip("philly (82k jobs) runs in the full suite and in BenchmarkSimulatePhilly")
+			}
+			t.Parallel()
+			tr := loadBundled(t, name)
+			pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
+			var pols []Policy
+			for _, n := range PolicyNames {
+				p, err := PolicyByName(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pols = append(pols, p)
+			}
+			rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols}.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			byName := map[string]Result{}
+			for _, r := range rep.Results {
+				byName[r.Policy] = r
+				t.Logf("%-11s on %4d GPUs: cost $%9.0f  efficiency %.3f  wait p95 %6.0fs  p99 %6.0fs  on cloud %5d  launches %5d",
+					r.Policy, rep.OnPremGPUs, r.CloudCostUSD, r.Efficiency, r.WaitP95S, r.WaitP99S, r.JobsOnCloud, r.Launches)
+				if r.Policy != PolicyOnPremOnly && r.JobsUnstarted > 0 {
+					t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
+				}
+				if r.JobsKilled > 0 {
+					t.Errorf("%s: %d job runs killed by a terminate without drain", r.Policy, r.JobsKilled)
+				}
+				if r.Efficiency > 1+1e-9 || r.UsedGPUHours > r.PaidGPUHours+1e-6 {
+					t.Errorf("%s: efficiency %.3f, used %.1f GPU-h of %.1f paid: more work than was paid for",
+						r.Policy, r.Efficiency, r.UsedGPUHours, r.PaidGPUHours)
+				}
+			}
+			if oo := byName[PolicyOnPremOnly]; oo.CloudCostUSD != 0 || oo.Launches != 0 || oo.JobsOnCloud != 0 {
+				t.Errorf("onprem-only rented something: %+v", oo)
+			}
+			if !enforce {
+				return
+			}
+			sp := byName[PolicySpillway]
+			if target := pool.WaitTarget.D().Seconds(); sp.WaitP95S > target {
+				t.Errorf("spillway wait p95 %.0fs exceeds the wait target %.0fs", sp.WaitP95S, target)
+			}
+			if sp.Efficiency < 0.85 {
+				t.Errorf("spillway efficiency %.3f < 0.85", sp.Efficiency)
+			}
+			if pj := byName[PolicyPerJob]; sp.CloudCostUSD >= pj.CloudCostUSD {
+				t.Errorf("spillway costs $%.0f, not less than per-job's $%.0f", sp.CloudCostUSD, pj.CloudCostUSD)
+			}
+			for _, r := range rep.Results {
+				if r.Policy != PolicySpillway && r.CloudCostUSD < sp.CloudCostUSD && r.WaitP95S <= sp.WaitP95S {
+					t.Errorf("%s dominates spillway: cost $%.0f < $%.0f with wait p95 %.0fs <= %.0fs",
+						r.Policy, r.CloudCostUSD, sp.CloudCostUSD, r.WaitP95S, sp.WaitP95S)
+				}
+			}
+		})
+	}
+}
