@@ -52,6 +52,8 @@ type Config struct {
 	// part is the enqueue time in Unix milliseconds.
 	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
 	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob.
+	// JobGPUs stays empty: every job asks the same, and a long queue's
+	// list would cost memory and say nothing more.
 	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
 }
 
