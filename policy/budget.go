@@ -134,6 +134,10 @@ func (d *decider) allowed(o *decOffer, want int) (int, string) {
 				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
 		}
 	}
+	if d.overLimit && k > 0 {
+		k = 0
+		limit = fmt.Sprintf("max_gpus %d / max_cost_per_hour $%.2f (the pool was over a limit before this plan: no launch until it fits)", lim.MaxGPUs, lim.MaxCostPerHour)
+	}
 	if b := lim.Budget; b != nil && d.overBudget && k > 0 {
 		k = 0
 		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
@@ -231,4 +235,51 @@ func (d *decider) budgetPressure() {
 	}
 	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
 		d.committed, b.Amount, decPeriod(b.Period), d.spend.Accrued, ended, drained))
+}
+
+// limitPressure handles burst capacity above max_gpus or max_cost_per_hour
+// before any launch (the limits were lowered while instances ran): idle
+// instances are drained and terminated in the same plan, costliest first,
+// until the pool fits; busy ones are left to finish their work, and nothing
+// is launched while the pool is over a limit. Like the budget, it acts on
+// stale signals too.
+func (d *decider) limitPressure() {
+	lim := &d.pool.Limits
+	over := func() bool {
+		return (lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour)
+	}
+	if !over() {
+		return
+	}
+	heldG, heldC := d.totalGPUs, d.costPerHour
+	d.overLimit = true
+	var victims []int
+	for i := range d.inst {
+		in := &d.inst[i]
+		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
+			continue
+		}
+		victims = append(victims, i)
+	}
+	decSortByPriceDesc(d.inst, victims)
+	ended := 0
+	for _, i := range victims {
+		if !over() {
+			break
+		}
+		in := &d.inst[i]
+		reason := fmt.Sprintf("over a hard limit: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ending idle instances costliest first, this one %d GPUs at $%.2f/h",
+			d.totalGPUs, d.costPerHour, lim.MaxGPUs, lim.MaxCostPerHour, decGPUs(&in.Offering), in.Offering.PricePerHour)
+		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
+			d.drain(i, reason)
+		}
+		d.terminate(i, reason)
+		ended++
+	}
+	still := "; no launches in this plan"
+	if over() {
+		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", d.totalGPUs, d.costPerHour)
+	}
+	d.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
+		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
 }

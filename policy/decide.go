@@ -40,6 +40,9 @@ const (
 //     executed before its Terminates); if that is not enough, busy ones are
 //     drained so they end with their jobs. Nothing is launched then, not
 //     even for floors.
+//     Likewise, when the pool holds more than max_gpus or
+//     max_cost_per_hour (the limits were lowered), idle instances end,
+//     costliest first, and nothing is launched.
 //  3. Floors (Snapshot.Floors): burst capacity (running and booting, not
 //     draining) is kept at no less than the sum of active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
@@ -66,8 +69,8 @@ const (
 // and no idle scale-in, and no termination on the strength of an instance
 // reporting idle. Floors are still honoured, and three protections still
 // act because they do not depend on fresh signals: max_lifetime drains,
-// drain_timeout terminations, and the budget (which trusts the last
-// reported busy GPUs).
+// drain_timeout terminations, and the budget and hard limits (which trust
+// the last reported busy GPUs).
 //
 // Plan.Waste carries Snapshot.IdleAllocatedGPUs; when there is overflow too,
 // a note says to fix the idle allocations rather than rent.
@@ -95,6 +98,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
 	}
 	d.scan()
+	d.limitPressure()
 	d.budgetPressure()
 	d.launchFloors()
 	d.overflow()
@@ -126,6 +130,7 @@ type decider struct {
 	costPerHour float64 // hourly price of non-terminating instances kept, plus launches
 	committed   float64 // committed spend in the budget period (see Decide)
 	overBudget  bool    // committed spend exceeded the budget before this plan
+	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots   []decSlot // free burst GPUs, by size and class
 	slotBuf [16]decSlot

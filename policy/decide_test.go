@@ -397,6 +397,29 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "a lowered max_gpus ends idle instances, costliest first, and launches nothing",
+			pool: withLimits(dtPool(dtP4d(), dtG6e()), Limits{MaxGPUs: 12}),
+			snap: dtBusySnap(time.Hour, 8),
+			inst: []Instance{
+				dtIdle(dtInst("i-small", dtG6e(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Second)),
+				dtIdle(dtInst("i-big", dtP4d(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Second)),
+				dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8),
+			},
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				if got := dtIDs(p.Terminates); !reflect.DeepEqual(got, []string{"i-big"}) {
+					t.Errorf("terminates = %v, want [i-big]", got)
+				}
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-big"}) {
+					t.Errorf("drains = %v, want [i-big] drained before its termination", got)
+				}
+				if len(p.Launches) != 0 {
+					t.Errorf("no launch while over a limit, got %+v", p.Launches)
+				}
+				dtHasNote(t, p, "over a hard limit before this plan: 20 burst GPUs")
+			},
+		},
+		{
 			name: "stale signals hold: no launch for the queue, no idle scale-in",
 			pool: dtPool(dtP4d()),
 			snap: func() Snapshot {

@@ -326,6 +326,30 @@ func dtCheck(s *dtScenario, p Plan) []string {
 	gpusAfter += launchGPUs
 	capAfter += launchGPUs
 
+	var gpusBefore int
+	var costBefore float64
+	for _, in := range s.inst {
+		// Before: what the pool holds once drained instances end.
+		drainedOut := in.State == StateDraining && ((in.BusyGPUs <= 0 && !stale) ||
+			(pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D()))
+		if in.State != StateTerminating && !drainedOut {
+			gpusBefore += in.Offering.GPUs
+			costBefore += in.Offering.PricePerHour
+		}
+	}
+	overLimit := (pool.Limits.MaxGPUs > 0 && gpusBefore > pool.Limits.MaxGPUs) ||
+		(pool.Limits.MaxCostPerHour > 0 && costBefore > pool.Limits.MaxCostPerHour)
+	if overLimit && len(p.Launches) > 0 {
+		bad("launch while over a hard limit before the plan: %d GPUs, $%.2f/h", gpusBefore, costBefore)
+	}
+	if (pool.Limits.MaxGPUs > 0 && gpusAfter > pool.Limits.MaxGPUs) || (pool.Limits.MaxCostPerHour > 0 && !dtApprox(costAfter, pool.Limits.MaxCostPerHour)) {
+		// Still over a limit: only busy instances may remain.
+		for _, in := range s.inst {
+			if in.State != StateTerminating && !ended[in.ID] && in.BusyGPUs <= 0 {
+				bad("over a hard limit after the plan (%d GPUs, $%.2f/h) with idle %s kept", gpusAfter, costAfter, in.ID)
+			}
+		}
+	}
 	committedBefore := dtCommitted(s, nil, nil)
 	committedAfter := dtCommitted(s, ended, p.Launches)
 	overBudget := pool.Limits.Budget != nil && committedBefore > pool.Limits.Budget.Amount
@@ -407,7 +431,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 	// Scale-in: never below floors (max lifetime and budget aside), only idle
 	// instances past their threshold, nothing on stale signals but the
 	// documented protections.
-	if !overBudget && capAfter < min(floorSum, capBefore-forced) {
+	if !overBudget && !overLimit && capAfter < min(floorSum, capBefore-forced) {
 		bad("scale-in below floors: %d burst GPUs after the plan, floors %d, %d before", capAfter, floorSum, capBefore)
 	}
 	for _, a := range p.Drains {
@@ -416,7 +440,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 			continue
 		}
 		lifetime := pool.ScaleIn.MaxLifetime > 0 && s.now.Sub(in.LaunchedAt) >= pool.ScaleIn.MaxLifetime.D()
-		if lifetime || overBudget {
+		if lifetime || overBudget || overLimit {
 			continue
 		}
 		if stale {
@@ -438,7 +462,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 	}
 	for _, a := range p.Terminates {
 		in := byID[a.InstanceID]
-		if in == nil || !stale || overBudget {
+		if in == nil || !stale || overBudget || overLimit {
 			continue
 		}
 		if !(in.State == StateDraining && pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D()) {
