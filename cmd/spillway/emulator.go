@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/emulator"
+)
+
+func init() { register(newEmulatorCmd) }
+
+type emulatorOptions struct {
+	ec2, ecs  string
+	stock     []string
+	bootDelay time.Duration
+	faultRate float64
+	latency   time.Duration
+	throttle  bool
+	logLevel  string
+}
+
+func newEmulatorCmd() *cobra.Command {
+	o := emulatorOptions{}
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Serve emulated AWS EC2 and Alibaba Cloud ECS APIs on loopback",
+		Long: `The emulator serves the parts of the EC2 Query API (XML) and the ECS RPC API
+(JSON) that Spillway uses: RunInstances, DescribeInstances,
+TerminateInstances / DeleteInstances and a few lookups, with client-token
+idempotency, MinCount/MinAmount, tag filters, pagination, boot and shutdown
+delays, per type and zone stock, the published throttling buckets, injected
+5xx faults and latency, and spot interruptions. Any credentials are
+accepted. Point the AWS SDK at --ec2 (BaseEndpoint / --endpoint-url) and the
+Alibaba SDK at --ecs (client.Domain, scheme HTTP).
+
+Both listeners also serve a JSON control API under /_emulator/:
+  GET  /_emulator/state
+  POST /_emulator/stock      {"instance_type":"p4d.24xlarge","zone":"us-east-1a","count":2}
+  POST /_emulator/faults     {"fault_rate":0.05,"latency":"50ms","boot_delay":"10s","throttle":true}
+  POST /_emulator/stall      {"action":"RunInstances","count":1,"duration":"30s"}
+  POST /_emulator/interrupt  {"instance_id":"i-0123456789abcdef0","in":"2m"}
+See docs/emulator.md.`,
+		Example: `  spillway emulator
+  spillway emulator --stock p4d.24xlarge@us-east-1a=2 --stock ecs.gn7i-c8g1.2xlarge=10 --boot-delay 5s
+  spillway emulator --ec2 127.0.0.1:8780 --ecs "" --fault-rate 0.01 --latency 50ms --throttle`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runEmulator(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.ec2, "ec2", "127.0.0.1:8780", `address of the EC2 API ("" to serve none)`)
+	f.StringVar(&o.ecs, "ecs", "127.0.0.1:8781", `address of the ECS API ("" to serve none)`)
+	f.StringArrayVar(&o.stock, "stock", nil, "stock as TYPE[@ZONE]=N (repeatable); N may be unlimited, or none for a type not sold in ZONE; unlisted types are unlimited")
+	f.DurationVar(&o.bootDelay, "boot-delay", 5*time.Second, "time from pending to running, and from shutting-down to terminated")
+	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable)")
+	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call")
+	f.BoolVar(&o.throttle, "throttle", false, "refuse calls beyond the request-rate buckets (RequestLimitExceeded, Throttling.User)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug (one line per API call), info, warn or error")
+	return cmd
+}
+
+func runEmulator(ctx context.Context, o emulatorOptions) error {
+	if o.faultRate < 0 || o.faultRate > 1 {
+		return fmt.Errorf("--fault-rate %v: want a fraction from 0 to 1", o.faultRate)
+	}
+	if o.bootDelay < 0 || o.latency < 0 {
+		return fmt.Errorf("--boot-delay %v / --latency %v: want durations of 0 or more", o.bootDelay, o.latency)
+	}
+	if o.ec2 == "" && o.ecs == "" {
+		return fmt.Errorf("--ec2 and --ecs are both empty: give at least one address to serve, e.g. --ec2 127.0.0.1:8780")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	emu := emulator.New(emulator.Options{
+		BootDelay: o.bootDelay, FaultRate: o.faultRate, Latency: o.latency, Throttle: o.throttle,
+		Logger: log.WithGroup("emulator"),
+	})
+	for _, s := range o.stock {
+		typ, zone, n, offered, err := emulator.ParseStock(s)
+		if err != nil {
+			return fmt.Errorf("--stock: %w", err)
+		}
+		if offered {
+			emu.SetStock(typ, zone, n)
+		} else {
+			emu.SetOffered(typ, zone, false)
+		}
+	}
+	var ec2Ln, ecsLn net.Listener
+	var err error
+	if o.ec2 != "" {
+		if ec2Ln, err = net.Listen("tcp", o.ec2); err != nil {
+			return fmt.Errorf("--ec2 %s: %w", o.ec2, err)
+		}
+		url := "http://" + ec2Ln.Addr().String()
+		log.Info("EC2 API listening", "url", url, "region", emulator.DefaultEC2Region,
+			"zones", "us-east-1a,us-east-1b,us-east-1c", "subnets", "subnet-us-east-1a,subnet-us-east-1b,subnet-us-east-1c")
+		log.Info("point the AWS SDK at it", "go", "ec2.NewFromConfig(cfg, func(o *ec2.Options){ o.BaseEndpoint = aws.String(\""+url+"\") })",
+			"cli", "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws ec2 describe-instances --region us-east-1 --endpoint-url "+url)
+	}
+	if o.ecs != "" {
+		if ecsLn, err = net.Listen("tcp", o.ecs); err != nil {
+			if ec2Ln != nil {
+				ec2Ln.Close()
+			}
+			return fmt.Errorf("--ecs %s: %w", o.ecs, err)
+		}
+		log.Info("ECS API listening", "url", "http://"+ecsLn.Addr().String(), "region", emulator.DefaultECSRegion,
+			"zones", "cn-hangzhou-h,cn-hangzhou-i,cn-hangzhou-j", "vswitches", "vsw-cn-hangzhou-h,vsw-cn-hangzhou-i,vsw-cn-hangzhou-j")
+		log.Info("point the Alibaba SDK at it", "go", "client.Domain = \""+ecsLn.Addr().String()+"\" with sdk.NewConfig().WithScheme(\"HTTP\")")
+	}
+	log.Info("emulator ready", "boot_delay", o.bootDelay, "fault_rate", o.faultRate, "latency", o.latency, "throttle", o.throttle, "control", "/_emulator/state")
+	err = emu.Serve(ctx, ec2Ln, ecsLn)
+	log.Info("emulator stopped")
+	return err
+}
