@@ -32,10 +32,12 @@ const maxClientToken = 64
 // Each subnet attempt uses its own client token derived from
 // req.ClientToken and the subnet's position in the config, so a retry of
 // the same request reaches the same subnet with the same token. Before
-// walking several subnets, Launch looks for instances already launched with
-// any of those tokens and returns them: a retried request whose first try
-// landed in a later subnet must not launch again in an earlier one whose
-// stock has come back.
+// walking several subnets, Launch looks (DescribeInstances, client-token
+// filter) for instances an earlier try of the request launched in any of
+// them, and replays RunInstances in that subnet: a retried request whose
+// first try landed in a later subnet must not launch again in an earlier
+// one whose stock has come back, and EC2 still answers
+// IdempotentParameterMismatch when the parameters differ.
 func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
 	if err := p.validateLaunch(req); err != nil {
 		return nil, err

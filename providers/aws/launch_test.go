@@ -1,0 +1,69 @@
+package aws_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/providers/aws"
+)
+
+// TestLaunchParameters checks what reaches EC2: spot market, user data,
+// tags, subnet, and a launch template standing in for the image.
+func TestLaunchParameters(t *testing.T) {
+	e := startEmulator(t, emulator.Options{Seed: 11})
+	cfg := e.config()
+	cfg.Image, cfg.LaunchTemplate = "", "gpu-node:3"
+	p, err := aws.New(context.Background(), cfg, providerName, aws.WithCredentials(staticCreds))
+	if err != nil {
+		t.Fatalf("aws.New: %v", err)
+	}
+	t.Cleanup(p.Close)
+	req := providers.LaunchRequest{
+		Offering:    policy.Offering{Provider: providerName, Zone: "us-east-1c", InstanceType: "g5.12xlarge", Market: policy.MarketSpot},
+		Count:       2,
+		ClientToken: "params-1",
+		Tags:        map[string]string{providers.TagCluster: "c1", providers.TagPool: "a100", providers.TagBurst: "b7", providers.TagIntent: "int-42"},
+		UserData:    "#!/bin/bash\nslurmd --conf-server ctl:6817\n",
+	}
+	insts, err := p.Launch(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if len(insts) != 2 {
+		t.Fatalf("Launch returned %d instances, want 2", len(insts))
+	}
+	for _, in := range e.emu.Instances() {
+		if !in.Spot {
+			t.Errorf("%s launched on-demand, want spot", in.ID)
+		}
+		if in.UserData != req.UserData {
+			t.Errorf("%s user data = %q, want %q", in.ID, in.UserData, req.UserData)
+		}
+		if in.SubnetID != "subnet-us-east-1c" || in.Zone != "us-east-1c" {
+			t.Errorf("%s in %s/%s, want subnet-us-east-1c/us-east-1c", in.ID, in.SubnetID, in.Zone)
+		}
+		if in.InstanceType != "g5.12xlarge" {
+			t.Errorf("%s type %s", in.ID, in.InstanceType)
+		}
+		if in.ClientToken != "params-1-2" {
+			t.Errorf("%s client token %q, want params-1-2 (the third subnet's)", in.ID, in.ClientToken)
+		}
+		tags := map[string]string{}
+		for _, tg := range in.Tags {
+			tags[tg.Key] = tg.Value
+		}
+		for k, v := range req.Tags {
+			if tags[k] != v {
+				t.Errorf("%s tag %s = %q, want %q", in.ID, k, tags[k], v)
+			}
+		}
+	}
+	for _, in := range insts {
+		if in.Market != policy.MarketSpot || in.Zone != "us-east-1c" || in.PrivateIP == "" || in.LaunchTime.IsZero() {
+			t.Errorf("returned instance %+v: want spot in us-east-1c with a private IP and launch time", in)
+		}
+	}
+}
