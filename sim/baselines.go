@@ -41,6 +41,7 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 func Threshold() Policy {
 	return Policy{Name: PolicyThreshold, Interval: ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
+		var liveBuf []int
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			off, ok := cheapestOffering(pool.Offerings)
@@ -48,13 +49,14 @@ func Threshold() Policy {
 				return plan
 			}
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
-			var live []policy.Instance
-			for _, in := range insts {
-				if in.State == policy.StateBooting || in.State == policy.StateRunning {
-					live = append(live, in)
+			live := liveBuf[:0]
+			for i := range insts {
+				if in := &insts[i]; in.State == policy.StateBooting || in.State == policy.StateRunning {
+					live = append(live, i)
 					demand += in.BusyGPUs
 				}
 			}
+			liveBuf = live
 			wantCloud := max(0, int(math.Ceil(float64(demand)/ThresholdTarget))-snap.OnPremGPUs)
 			if pool.Limits.MaxGPUs > 0 {
 				wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
@@ -69,9 +71,9 @@ func Threshold() Policy {
 					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, ThresholdTarget*100)})
 				last = now
 			case want < len(live):
-				slices.SortStableFunc(live, func(a, b policy.Instance) int { return a.BusyGPUs - b.BusyGPUs })
-				for _, in := range live[:len(live)-want] {
-					plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "utilisation below target"})
+				slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
+				for _, i := range live[:len(live)-want] {
+					plan.Drains = append(plan.Drains, policy.Action{InstanceID: insts[i].ID, Reason: "utilisation below target"})
 				}
 				last = now
 			}

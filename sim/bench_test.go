@@ -31,6 +31,19 @@ func benchPolicy(b *testing.B, file string, p Policy) {
 	}
 }
 
+// BenchmarkSimulatePhilly is the whole backtest of philly.csv (82k jobs,
+// 109 days): the four policies, run concurrently as spillway simulate does.
+func BenchmarkSimulatePhilly(b *testing.B) {
+	pool, tr := benchSetup(b, "philly/philly.csv")
+	pols := []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()}
+	for b.Loop() {
+		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols}).Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSimulatePhillySpillway(b *testing.B) { benchPolicy(b, "philly/philly.csv", Spillway()) }
 func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) {
 	benchPolicy(b, "philly/philly.csv", OnPremOnly())
 }

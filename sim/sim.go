@@ -196,6 +196,7 @@ type instance struct {
 	gpus, free int
 	state      policy.InstanceState
 	launched   time.Duration
+	launchedAt time.Time     // launched as wall-clock time
 	ready      time.Duration // -1 while booting
 	idleSince  time.Duration // -1 while busy or booting
 	drainStart time.Duration // -1 unless draining
@@ -254,14 +255,17 @@ type state struct {
 	// view is the []policy.Instance handed to the policy, kept up to date
 	// incrementally: rebuilt when instances come or go (viewValid false),
 	// else refreshed for the instances in dirty.
-	view      []policy.Instance
-	viewValid bool
-	dirty     []int32
-	alive     []int32 // indices of instances not yet ended, in launch order
-	byID      map[string]int32
-	booting   int
-	running   int // jobs running
-	lastMove  time.Duration
+	view []policy.Instance
+	// pendBuf and headBuf are reused by snapshot; the policy must not keep
+	// Snapshot.PendingJobGPUs past its call.
+	pendBuf, headBuf []int
+	viewValid        bool
+	dirty            []int32
+	alive            []int32 // indices of instances not yet ended, in launch order
+	byID             map[string]int32
+	booting          int
+	running          int // jobs running
+	lastMove         time.Duration
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time
@@ -629,6 +633,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		free:       off.GPUs,
 		state:      policy.StateBooting,
 		launched:   s.now,
+		launchedAt: s.at(s.now),
 		ready:      -1,
 		idleSince:  -1,
 		drainStart: -1,
@@ -703,7 +708,7 @@ func (s *state) terminate(ii int32) {
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost
 	s.closedTotal += cost
-	s.closedInPeriod += s.periodShare(in, s.now)
+	s.closedInPeriod += s.periodShare(in, s.at(s.now))
 	if in.off.PricePerHour > 0 {
 		s.res.PaidGPUHours += cost / in.off.PricePerHour * float64(in.gpus)
 	} else {
@@ -722,17 +727,15 @@ func (s *state) enqueueFront(j int) {
 }
 
 // periodShare is what an instance was billed within the current budget
-// period, up to t.
-func (s *state) periodShare(in *instance, t time.Duration) float64 {
-	end := s.at(t)
+// period, up to end.
+func (s *state) periodShare(in *instance, end time.Time) float64 {
 	if !end.After(s.periodStart) {
 		return 0
 	}
-	launched := s.at(in.launched)
-	total := billedCost(in.off, launched, end)
-	if launched.Before(s.periodStart) {
+	total := billedCost(in.off, in.launchedAt, end)
+	if in.launchedAt.Before(s.periodStart) {
 		if !in.prePeriodOf.Equal(s.periodStart) {
-			in.prePeriod, in.prePeriodOf = billedCost(in.off, launched, s.periodStart), s.periodStart
+			in.prePeriod, in.prePeriodOf = billedCost(in.off, in.launchedAt, s.periodStart), s.periodStart
 		}
 		total -= in.prePeriod
 	}
@@ -752,8 +755,9 @@ func (s *state) spend() policy.Spend {
 	s.rollPeriod()
 	start, end := s.periodStart, s.periodEnd
 	acc := s.closedInPeriod
+	now := s.at(s.now)
 	for _, ii := range s.alive {
-		acc += s.periodShare(s.insts[ii], s.now)
+		acc += s.periodShare(s.insts[ii], now)
 	}
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}
 }
@@ -816,11 +820,12 @@ func (s *state) snapshot() policy.Snapshot {
 	snap.OnPremFreeGPUs = free
 	snap.OldestWait = s.now - s.jobs[oldest].Submit
 	// Pending job sizes in arrival order: a merge of the size queues.
-	list := make([]int, 0, s.pendingJobs)
-	heads := make([]int, len(s.queues))
+	list := s.pendBuf[:0]
+	heads := s.headBuf[:0]
 	for i := range s.queues {
-		heads[i] = s.queues[i].head
+		heads = append(heads, s.queues[i].head)
 	}
+	defer func() { s.pendBuf, s.headBuf = list, heads }()
 	for len(list) < s.pendingJobs {
 		best, bj := -1, int32(math.MaxInt32)
 		for qi := range s.queues {
