@@ -326,13 +326,22 @@ func dtCheck(s *dtScenario, p Plan) []string {
 	gpusAfter += launchGPUs
 	capAfter += launchGPUs
 
+	// "Before" is what the pool holds once instances whose drain is over
+	// end: their ending needs no decision.
+	drainedOut := map[string]bool{}
+	for _, in := range s.inst {
+		if in.State == StateDraining && ((in.BusyGPUs <= 0 && !stale) ||
+			(pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D())) {
+			drainedOut[in.ID] = true
+			if !ended[in.ID] {
+				bad("%s finished draining but is not terminated", in.ID)
+			}
+		}
+	}
 	var gpusBefore int
 	var costBefore float64
 	for _, in := range s.inst {
-		// Before: what the pool holds once drained instances end.
-		drainedOut := in.State == StateDraining && ((in.BusyGPUs <= 0 && !stale) ||
-			(pool.ScaleIn.DrainTimeout > 0 && s.now.Sub(in.DrainStartedAt) >= pool.ScaleIn.DrainTimeout.D()))
-		if in.State != StateTerminating && !drainedOut {
+		if in.State != StateTerminating && !drainedOut[in.ID] {
 			gpusBefore += in.Offering.GPUs
 			costBefore += in.Offering.PricePerHour
 		}
@@ -350,7 +359,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 			}
 		}
 	}
-	committedBefore := dtCommitted(s, nil, nil)
+	committedBefore := dtCommitted(s, drainedOut, nil)
 	committedAfter := dtCommitted(s, ended, p.Launches)
 	overBudget := pool.Limits.Budget != nil && committedBefore > pool.Limits.Budget.Amount
 	if len(p.Launches) > 0 {
