@@ -1,0 +1,197 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+func TestWriteTable(t *testing.T) {
+	rep := Report{
+		Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400}, Pool: "p", OnPremGPUs: 8, WaitTargetS: 600, WallSeconds: 0.25,
+		Results: []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2},
+			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1},
+		},
+	}
+	var b bytes.Buffer
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"trace t.csv: 4 jobs over 3.0 days; pool p: 8 on-prem GPUs, wait target 10m00s",
+		"onprem-only",
+		"2h00m!", // p95 above target is marked
+		"onprem-only: 1 jobs never started",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1234 100 90 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("spillway row %q, want %q", got, want)
+	}
+	// Efficiency of a policy that paid nothing shows as "-", not 1.00.
+	if line := lineWith(out, "onprem-only "); !strings.Contains(line, " - ") {
+		t.Errorf("onprem-only efficiency not shown as -: %q", line)
+	}
+}
+
+func lineWith(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestWritePlot(t *testing.T) {
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering4}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: loadTestTrace(t, "burst.csv"), Timeline: true,
+		Policy: Policy{Name: "stand-in", Interval: 30 * time.Second, New: func() DecideFunc { return burstOnce }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := res.Timeline
+	if tl == nil || len(tl.Samples) < 10 {
+		t.Fatalf("timeline %+v: want samples every minute of the 600 s run", tl)
+	}
+	// The instance is up (booting or running) from 30 to 390 s; B queues
+	// 10-90 s; the final sample carries the whole bill.
+	var sawCloud, sawQueue bool
+	for _, s := range tl.Samples {
+		sawCloud = sawCloud || s.CloudGPUs == 4
+		sawQueue = sawQueue || s.QueuedGPUs == 4
+	}
+	if last := tl.Samples[len(tl.Samples)-1]; !sawCloud || !sawQueue || !near(last.CostUSD, 0.36) {
+		t.Errorf("samples miss the burst: cloud %v queue %v final cost %v", sawCloud, sawQueue, last.CostUSD)
+	}
+	var b bytes.Buffer
+	if err := WritePlot(&b, Report{Trace: TraceInfo{Name: "burst.csv"}, OnPremGPUs: 2, WaitTargetS: 600}, res); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&b)
+	polylines := 0
+	var texts []string
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plot is not well-formed XML: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			if el.Name.Local == "polyline" {
+				polylines++
+			}
+		case xml.CharData:
+			texts = append(texts, string(el))
+		}
+	}
+	all := strings.Join(texts, "|")
+	if polylines != 4 {
+		t.Errorf("got %d polylines, want 4 series", polylines)
+	}
+	for _, want := range []string{"on-prem busy GPUs", "cloud GPUs", "queued GPUs", "cumulative cost", "stand-in policy on burst.csv", "$0.36"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("plot lacks %q", want)
+		}
+	}
+	if err := WritePlot(&b, Report{}, Result{Policy: "x"}); err == nil {
+		t.Error("WritePlot without a timeline: want an error")
+	}
+}
+
+func TestTerminateWithoutDrainRequeues(t *testing.T) {
+	// Ticks every 10 s. B (4 GPUs, at 10 s) does not fit on-prem; the tick
+	// at 10 launches an instance, ready at 70, and B runs on it from 70.
+	// The tick at 180 (170 s after launch) terminates it with B on it: B is
+	// killed and queued again; the tick at 190 launches a new instance,
+	// ready at 250, where B runs 250-550; the tick at 550 drains it. B's
+	// wait counts from its submit: 240 s. Billed 10-180 and 190-550:
+	// 530 s × $0.001.
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering4}}
+	got, err := Run(context.Background(), Options{Pool: pool, Trace: loadTestTrace(t, "burst.csv"),
+		Policy: Policy{Name: "rude", Interval: 10 * time.Second, New: func() DecideFunc {
+			killed := false
+			return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+				plan := burstOnce(pool, snap, insts, sp, now)
+				if !killed && len(insts) == 1 && insts[0].BusyGPUs > 0 && now.Sub(insts[0].LaunchedAt) >= 170*time.Second {
+					killed = true
+					plan.Terminates = append(plan.Terminates, policy.Action{InstanceID: insts[0].ID, Reason: "test"})
+				}
+				return plan
+			}
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.JobsKilled != 1 || got.Launches != 2 || got.WaitMaxS != 240 || !near(got.CloudCostUSD, 0.53) || got.JobsOnCloud != 1 || got.JobsUnstarted != 0 {
+		t.Errorf("got %+v", got)
+	}
+}
+
+func TestBudgetPeriod(t *testing.T) {
+	at := time.Date(2024, 5, 15, 13, 0, 0, 0, time.UTC) // a Wednesday
+	for _, tt := range []struct {
+		period     policy.BudgetPeriod
+		start, end time.Time
+	}{
+		{policy.PeriodDay, time.Date(2024, 5, 15, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 16, 0, 0, 0, 0, time.UTC)},
+		{policy.PeriodWeek, time.Date(2024, 5, 13, 0, 0, 0, 0, time.UTC), time.Date(2024, 5, 20, 0, 0, 0, 0, time.UTC)},
+		{policy.PeriodMonth, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		pool := &policy.Pool{Limits: policy.Limits{Budget: &policy.Budget{Amount: 1, Period: tt.period}}}
+		if s, e := budgetPeriod(pool, at); !s.Equal(tt.start) || !e.Equal(tt.end) {
+			t.Errorf("%s: got %s-%s, want %s-%s", tt.period, s, e, tt.start, tt.end)
+		}
+	}
+}
+
+// TestSpendAcrossPeriods checks the Spend the policy sees: an instance
+// running over a day boundary counts only its billing inside the day.
+func TestSpendAcrossPeriods(t *testing.T) {
+	// The trace starts at 23:50; job A (4 GPUs, 1000 s) cannot run on the
+	// 2-GPU node, so the tick at 23:50 launches a 4-GPU instance ($3.60/h).
+	// Ticks every 5 minutes: at 23:55 the day's spend is $0.30; at 00:00
+	// a new day starts with $0; at 00:10 it is 10 minutes' worth, $0.60,
+	// not the 20 minutes billed so far.
+	tr := loadTestTrace(t, "headroom.csv")
+	tr.Start = time.Date(2024, 1, 1, 23, 50, 0, 0, time.UTC)
+	tr.Jobs[0].GPUs = 4
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering4},
+		Limits: policy.Limits{Budget: &policy.Budget{Amount: 100, Period: policy.PeriodDay}}}
+	var seen []policy.Spend
+	_, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Policy{Name: "watch", Interval: 5 * time.Minute, New: func() DecideFunc {
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+			seen = append(seen, sp)
+			return burstOnce(pool, snap, insts, sp, now)
+		}
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) < 5 {
+		t.Fatalf("saw %d ticks", len(seen))
+	}
+	day1, day2 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)
+	for i, want := range []struct {
+		start   time.Time
+		accrued float64
+	}{{day1, 0}, {day1, 0.3}, {day2, 0}, {day2, 0.3}, {day2, 0.6}} {
+		if got := seen[i]; !got.PeriodStart.Equal(want.start) || !got.PeriodEnd.Equal(want.start.AddDate(0, 0, 1)) || !near(got.Accrued, want.accrued) {
+			t.Errorf("tick %d: got %+v, want $%.2f in the day from %s", i, got, want.accrued, want.start)
+		}
+	}
+}
