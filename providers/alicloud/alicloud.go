@@ -40,6 +40,13 @@ var _ ecsAPI = (*ecs.Client)(nil)
 
 var _ providers.Provider = (*Provider)(nil)
 
+// sdkInit fills the SDK's package-level ECS endpoint table once. The SDK
+// fills it lazily, unguarded, on the first client built, which races when
+// clients are built from several goroutines (one per call here).
+var sdkInit sync.Once
+
+func initSDK() { sdkInit.Do(func() { _ = ecs.GetEndpointMap() }) }
+
 // Provider rents ECS instances in one account and region. It is safe for
 // concurrent use.
 type Provider struct {
@@ -84,6 +91,7 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 		return nil, fmt.Errorf("alicloud provider %q: %w", name, err)
 	}
 
+	initSDK()
 	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates), reclaims: map[string]time.Time{}}
 	p.transport = o.transport
 	if p.transport == nil {
