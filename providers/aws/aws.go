@@ -14,13 +14,13 @@
 // caller as one of the providers package's typed errors.
 //
 // Spot interruptions: EC2 announces them two minutes ahead only through the
-// instance metadata service and EventBridge, neither of which a controller
-// outside the instance can poll through the EC2 API. The provider reports
-// an InterruptionNotice as soon as the EC2 API shows it: a spot request in
-// status marked-for-termination (DescribeSpotInstanceRequests is not called,
-// to keep List cheap), or an instance whose state reason is
-// Server.SpotInstanceTermination. In practice that is when the reclaim has
-// begun, not two minutes before.
+// instance metadata service (spot/instance-action) and EventBridge, neither
+// of which the EC2 API that a controller outside the instance polls
+// exposes. The provider sets InterruptionNotice when DescribeInstances
+// shows the reclaim (state reason Server.SpotInstanceTermination), which is
+// when it has begun rather than two minutes before; the notice's time is
+// when the provider saw it. An agent on the node reading the metadata
+// service would give the real two-minute warning.
 package aws
 
 import (
