@@ -1,8 +1,9 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -88,7 +89,8 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
 	d.stale = len(snap.Stale) > 0
 	d.committed = spend.Accrued
-	d.slots = d.slotBuf[:0]
+	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
+	d.slots = slotBuf[:0]
 	for i := range snap.Floors {
 		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
 			d.floorGPUs += f.GPUs
@@ -132,9 +134,8 @@ type decider struct {
 	overBudget  bool    // committed spend exceeded the budget before this plan
 	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
 
-	slots   []decSlot // free burst GPUs, by size and class
-	slotBuf [16]decSlot
-	cands   []int // idle instances due for release
+	slots []decSlot // free burst GPUs, by size and class
+	cands []int     // idle instances due for release
 
 	offs    []decOffer
 	rankBuf [8]int
@@ -182,7 +183,7 @@ func (d *decider) floorOwnerActive(owner string) bool {
 	return false
 }
 
-// slotOf is the free-GPU slot an instance adds to the pool's burst capacity.
+// decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.
 func decSlotOf(in *Instance) (free int, class uint8) {
 	busy := in.BusyGPUs
 	if busy < 0 {
@@ -298,7 +299,9 @@ func (d *decider) terminate(i int, reason string) {
 	d.setFlag(i, decTerminate)
 	d.totalGPUs -= decGPUs(o)
 	d.costPerHour -= o.PricePerHour
-	d.committed -= decRemaining(o, age, d.span) - decRemaining(o, age, 0)
+	if d.pool.Limits.Budget != nil {
+		d.committed -= decRemaining(o, age, d.span) - decRemaining(o, age, 0)
+	}
 	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
 }
 
@@ -439,7 +442,7 @@ func (d *decider) pendingJobs() []decJob {
 				jobs = append(jobs, decJob{size: s, n: 1})
 			}
 		}
-		sort.Slice(jobs, func(a, b int) bool { return jobs[a].size > jobs[b].size })
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 	} else if d.snap.PendingGPUs > 0 {
 		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
 	}
@@ -563,7 +566,7 @@ func decFmtDur(d time.Duration) string {
 	return s
 }
 
-// decFmtTime writes a moment as UTC clock time, with the date too when it
+// fmtTime writes a moment as UTC clock time, with the date too when it
 // falls on another day than the evaluation.
 func (d *decider) fmtTime(t time.Time) string {
 	t = t.UTC()
@@ -576,11 +579,11 @@ func (d *decider) fmtTime(t time.Time) string {
 
 // decSortByPriceDesc orders instance indices costliest first, then by ID.
 func decSortByPriceDesc(inst []Instance, idx []int) {
-	sort.Slice(idx, func(a, b int) bool {
-		x, y := &inst[idx[a]], &inst[idx[b]]
-		if x.Offering.PricePerHour != y.Offering.PricePerHour {
-			return x.Offering.PricePerHour > y.Offering.PricePerHour
+	slices.SortFunc(idx, func(a, b int) int {
+		x, y := &inst[a], &inst[b]
+		if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
+			return c
 		}
-		return x.ID < y.ID
+		return strings.Compare(x.ID, y.ID)
 	})
 }

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -99,16 +101,19 @@ func (d *decider) scaleIn() {
 		return
 	}
 	cands := d.cands
-	sort.Slice(cands, func(a, b int) bool {
-		x, y := &d.inst[cands[a]], &d.inst[cands[b]]
+	slices.SortFunc(cands, func(a, b int) int {
+		x, y := &d.inst[a], &d.inst[b]
 		fx, fy := d.floorOwnerActive(x.Floor), d.floorOwnerActive(y.Floor)
 		if fx != fy {
-			return !fx
+			if fx {
+				return 1
+			}
+			return -1
 		}
-		if x.Offering.PricePerHour != y.Offering.PricePerHour {
-			return x.Offering.PricePerHour > y.Offering.PricePerHour
+		if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
+			return c
 		}
-		return x.ID < y.ID
+		return strings.Compare(x.ID, y.ID)
 	})
 	keptForWork, keptForFloor := 0, 0
 	for _, i := range cands {
