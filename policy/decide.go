@@ -68,13 +68,21 @@ const (
 //
 // Stale signals (Snapshot.Stale non-empty) hold: no launch for queue demand
 // and no idle scale-in, and no termination on the strength of an instance
-// reporting idle. Floors are still honoured, and three protections still
+// reporting idle. Floors are still honoured, and these protections still
 // act because they do not depend on fresh signals: max_lifetime drains,
 // drain_timeout terminations, and the budget and hard limits (which trust
 // the last reported busy GPUs).
 //
 // Plan.Waste carries Snapshot.IdleAllocatedGPUs; when there is overflow too,
 // a note says to fix the idle allocations rather than rent.
+//
+// Inputs it relies on: Spend.Accrued is the prorated cost (price × time
+// run) in the period up to now; counting whole billed hours instead only
+// makes the budget stricter. An instance listed in both Drains and
+// Terminates of one plan is to be drained, then terminated at once. A
+// draining instance without DrainStartedAt counts its drain from now, an
+// idle one without IdleSince is idle since ReadyAt, and Instance.State
+// values other than the four known ones count as running.
 func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time) Plan {
 	if pool == nil {
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
