@@ -474,6 +474,19 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "a floor pinned to an offering uses it, and waits when it is out of stock",
+			pool: dtPool(dtP4d(), dtG6e()),
+			snap: Snapshot{Unavailable: map[OfferingKey]time.Time{dtP4d().Key(): now.Add(time.Minute)}, Floors: []Floor{
+				{Kind: FloorManual, Owner: "alice", GPUs: 8, Until: now.Add(time.Hour), Offering: "g6e"},
+				{Kind: FloorManual, Owner: "bob", GPUs: 8, Until: now.Add(time.Hour), Offering: "p4d"},
+			}},
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"g6e": 2})(t, p)
+				dtHasNote(t, p, `floor "bob" (manual) wants 8 more burst GPUs: no offering can be launched (p4d skipped: out of stock until 10:01:00 UTC)`)
+			},
+		},
+		{
 			name: "a floor cannot break max_gpus",
 			pool: withLimits(dtPool(dtP4d()), Limits{MaxGPUs: 8}),
 			snap: Snapshot{Floors: []Floor{{Kind: FloorManual, Owner: "alice", GPUs: 24, Until: now.Add(time.Hour)}}},
@@ -572,6 +585,15 @@ func TestDecide(t *testing.T) {
 					t.Fatalf("drains = %v, want [i-h]", got)
 				}
 				dtReasonHas(t, p.Drains[0].Reason, "paid hour ends at 10:00:45 UTC")
+			},
+		},
+		{
+			name: "hourly billing keeps an instance whose hour ends before the next evaluation: the next hour is paid anyway",
+			pool: dtPool(hourly),
+			inst: []Instance{dtIdle(dtInst("i-h", hourly, StateRunning, now.Add(-(59*time.Minute + 40*time.Second)), 0), now.Add(-15*time.Minute))},
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtNoActions(t, p)
 			},
 		},
 		{
