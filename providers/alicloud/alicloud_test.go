@@ -1,0 +1,150 @@
+package alicloud
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/providers/providertest"
+)
+
+const (
+	emuRegion    = "cn-hangzhou"
+	emuType      = "ecs.gn7i-c8g1.2xlarge"
+	emuBootDelay = 2 * time.Second
+)
+
+var emuZones = []string{"cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"}
+
+// emulatorConfig is the provider config of an ECS emulator at url, with one
+// vSwitch per zone in emuZones order.
+func emulatorConfig(url string) policy.ProviderConfig {
+	cfg := policy.ProviderConfig{Type: policy.ProviderAlicloud, Region: emuRegion, Endpoint: url, Image: "m-spillway-gpu", SecurityGroups: []string{"sg-spillway"}}
+	for _, z := range emuZones {
+		cfg.Subnets = append(cfg.Subnets, policy.Subnet{Zone: z, ID: "vsw-" + z})
+	}
+	return cfg
+}
+
+// startEmulator serves a fresh ECS emulator on loopback for the test.
+func startEmulator(tb testing.TB, opts emulator.Options) (*emulator.Emulator, *httptest.Server) {
+	e, srv, _ := startEmulatorWithQuota(tb, opts)
+	return e, srv
+}
+
+// startEmulatorWithQuota is startEmulator whose RunInstances answers ECS's
+// vCPU quota error (QuotaExceed.ElasticQuota, HTTP 403, in ECS's error
+// envelope) once exhaust is called. The emulator has no account quotas of
+// its own, so this one refusal is added in front of its handler.
+func startEmulatorWithQuota(tb testing.TB, opts emulator.Options) (e *emulator.Emulator, srv *httptest.Server, exhaust func()) {
+	tb.Helper()
+	e = emulator.New(opts)
+	var exhausted atomic.Bool
+	h := e.ECSHandler()
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exhausted.Load() && r.URL.Query().Get("Action") == "RunInstances" {
+			w.Header().Set("Content-Type", "application/json;charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_ = json.NewEncoder(w).Encode(map[string]string{"RequestId": "quota-0001", "HostId": "ecs.aliyuncs.com",
+				"Code": "QuotaExceed.ElasticQuota", "Message": "The number of vCPUs assigned to the ECS instances has exceeded the quota in the zone."})
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(srv.Close)
+	return e, srv, func() { exhausted.Store(true) }
+}
+
+// newEmulatorProvider builds the provider under test against srv.
+func newEmulatorProvider(tb testing.TB, url string, opts ...Option) *Provider {
+	tb.Helper()
+	base := []Option{WithStaticCredentials("emulator-key", "emulator-secret"), WithRetries(8, 10*time.Millisecond, 100*time.Millisecond)}
+	p, err := New(context.Background(), emulatorConfig(url), "alicloud", append(base, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// rawClient is the SDK's ECS client pointed at the emulator, bypassing the
+// provider (for instances launched outside Spillway).
+func rawClient(tb testing.TB, url string) *ecs.Client {
+	tb.Helper()
+	initSDK()
+	cfg := sdk.NewConfig()
+	cfg.Scheme = "HTTP"
+	c, err := ecs.NewClientWithOptions(emuRegion, cfg, credentials.NewStaticAKCredentialsProvider("outsider", "secret"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Domain = url[len("http://"):]
+	return c
+}
+
+func TestContract(t *testing.T) {
+	providertest.Run(t, func(t *testing.T) *providertest.Harness {
+		e, srv, exhaustQuota := startEmulatorWithQuota(t, emulator.Options{BootDelay: emuBootDelay})
+		raw := rawClient(t, srv.URL)
+		var rawSeq atomic.Int64
+		return &providertest.Harness{
+			Provider: newEmulatorProvider(t, srv.URL),
+			Emulator: e,
+			Offering: policy.Offering{Name: "alicloud/cn-hangzhou/gn7i/on-demand", Provider: "alicloud", Region: emuRegion,
+				InstanceType: emuType, GPUs: 1, Market: policy.MarketOnDemand},
+			Zones:        emuZones,
+			LaunchAction: "RunInstances",
+			AbsentID:     "i-bp1absent0000000000",
+			NewProviderWithTimeout: func(d time.Duration) providers.Provider {
+				return newEmulatorProvider(t, srv.URL, WithTimeouts(0, d))
+			},
+			LaunchRaw: func(ctx context.Context, count int, tags map[string]string) ([]string, error) {
+				keys := make([]string, 0, len(tags))
+				for k := range tags {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				var out []string
+				for len(out) < count {
+					n := min(count-len(out), 100)
+					r := ecs.CreateRunInstancesRequest()
+					r.RegionId = emuRegion
+					r.VSwitchId = "vsw-" + emuZones[int(rawSeq.Add(1))%len(emuZones)]
+					r.InstanceType = emuType
+					r.ImageId = "m-outsider"
+					r.Amount = requests.NewInteger(n)
+					r.InstanceChargeType = "PostPaid"
+					if len(keys) > 0 {
+						t := make([]ecs.RunInstancesTag, 0, len(keys))
+						for _, k := range keys {
+							t = append(t, ecs.RunInstancesTag{Key: k, Value: tags[k]})
+						}
+						r.Tag = &t
+					}
+					resp, err := raw.RunInstances(r)
+					if err != nil {
+						return out, fmt.Errorf("raw RunInstances of %d: %w", n, err)
+					}
+					out = append(out, resp.InstanceIdSets.InstanceIdSet...)
+				}
+				return out, nil
+			},
+			ExhaustQuota: exhaustQuota,
+			Interrupt:    func(id string, in time.Duration) { e.Interrupt(id, in) },
+		}
+	})
+}
