@@ -590,7 +590,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "hourly billing keeps an instance whose hour ends before the next evaluation: the next hour is paid anyway",
 			pool: dtPool(hourly),
-			inst: []Instance{dtIdle(dtInst("i-h", hourly, StateRunning, now.Add(-(59*time.Minute + 40*time.Second)), 0), now.Add(-15*time.Minute))},
+			inst: []Instance{dtIdle(dtInst("i-h", hourly, StateRunning, now.Add(-(59*time.Minute+40*time.Second)), 0), now.Add(-15*time.Minute))},
 			now:  now,
 			check: func(t *testing.T, p Plan) {
 				dtNoActions(t, p)
