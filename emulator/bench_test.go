@@ -173,4 +173,3 @@ func BenchmarkEC2LaunchWithStock(b *testing.B) {
 		})
 	}
 }
-
