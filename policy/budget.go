@@ -211,8 +211,9 @@ func (d *decider) budgetPressure() {
 		if saved <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}
-		reason := fmt.Sprintf("budget: keeping burst capacity until the next evaluation commits $%.2f of the $%.2f %s budget ($%.2f accrued); ending idle instances costliest first, this one ($%.2f/h) saves $%.2f",
-			d.committed, b.Amount, decPeriod(b.Period), d.spend.Accrued, in.Offering.PricePerHour, saved)
+		reason := d.str(d.text().s("budget: keeping burst capacity until the next evaluation commits ").usd(d.committed).
+			s(" of the ").usd(b.Amount).s(" ").s(decPeriod(b.Period)).s(" budget (").usd(d.spend.Accrued).
+			s(" accrued); ending idle instances costliest first, this one (").usd(in.Offering.PricePerHour).s("/h) saves ").usd(saved))
 		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
 			d.drain(i, reason)
 		}
@@ -229,8 +230,9 @@ func (d *decider) budgetPressure() {
 		if in.State == StateTerminating || in.State == StateDraining || d.flag(i) != 0 {
 			continue
 		}
-		d.drain(i, fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget even after ending idle instances; draining so it ends when its %d busy GPU(s) finish",
-			d.committed, b.Amount, decPeriod(b.Period), in.BusyGPUs))
+		d.drain(i, d.str(d.text().s("budget exhausted: committed spend ").usd(d.committed).s(" exceeds the ").usd(b.Amount).
+			s(" ").s(decPeriod(b.Period)).s(" budget even after ending idle instances; draining so it ends when its ").
+			n(in.BusyGPUs).s(" busy GPU(s) finish")))
 		drained++
 	}
 	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
@@ -268,8 +270,10 @@ func (d *decider) limitPressure() {
 			break
 		}
 		in := &d.inst[i]
-		reason := fmt.Sprintf("over a hard limit: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ending idle instances costliest first, this one %d GPUs at $%.2f/h",
-			d.totalGPUs, d.costPerHour, lim.MaxGPUs, lim.MaxCostPerHour, decGPUs(&in.Offering), in.Offering.PricePerHour)
+		reason := d.str(d.text().s("over a hard limit: ").n(d.totalGPUs).s(" burst GPUs at ").usd(d.costPerHour).
+			s("/h held, limits max_gpus ").n(lim.MaxGPUs).s(", max_cost_per_hour ").usd(lim.MaxCostPerHour).
+			s("; ending idle instances costliest first, this one ").n(decGPUs(&in.Offering)).s(" GPUs at ").
+			usd(in.Offering.PricePerHour).s("/h"))
 		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
 			d.drain(i, reason)
 		}

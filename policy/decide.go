@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -146,6 +147,7 @@ type decider struct {
 	cands []int     // idle instances due for release
 
 	offs    []decOffer
+	buf     []byte // scratch for reasons
 	rankBuf [8]int
 	jobBuf  [8]decJob
 	binBuf  [8]decSlot
@@ -250,9 +252,9 @@ func (d *decider) scan() {
 		if maxLife > 0 && age >= maxLife {
 			launched := decLaunchedAt(in, d.now)
 			d.setFlag(i, decDrain)
-			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: fmt.Sprintf(
-				"max lifetime: launched at %s, %s ago >= max_lifetime %s; draining so running jobs finish before it ends",
-				d.fmtTime(launched), decFmtDur(d.now.Sub(launched)), decFmtDur(time.Duration(maxLife)))})
+			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: d.str(d.text().
+				s("max lifetime: launched at ").at(d, launched).s(", ").dur(d.now.Sub(launched)).
+				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
 			continue
 		}
 		d.capacity += g
@@ -272,14 +274,18 @@ func (d *decider) drainDone(in *Instance) string {
 		started = d.now
 	}
 	if in.BusyGPUs <= 0 && !d.stale {
-		return fmt.Sprintf("drained: no GPU busy since draining began at %s (%s ago)", d.fmtTime(started), decFmtDur(d.now.Sub(started)))
+		return d.str(d.text().s("drained: no GPU busy since draining began at ").at(d, started).
+			s(" (").dur(d.now.Sub(started)).s(" ago)"))
 	}
 	if to := d.pool.ScaleIn.DrainTimeout.D(); to > 0 && d.now.Sub(started) >= to {
-		busy := fmt.Sprintf("%d of %d GPUs still busy", max(in.BusyGPUs, 0), decGPUs(&in.Offering))
+		t := d.text().s("drain timeout: draining since ").at(d, started).s(", ").dur(d.now.Sub(started)).
+			s(" >= drain_timeout ").dur(to).s(", ")
 		if in.BusyGPUs <= 0 {
-			busy = "busy GPUs unknown (signals stale)"
+			t = t.s("busy GPUs unknown (signals stale)")
+		} else {
+			t = t.n(in.BusyGPUs).s(" of ").n(decGPUs(&in.Offering)).s(" GPUs still busy")
 		}
-		return fmt.Sprintf("drain timeout: draining since %s, %s >= drain_timeout %s, %s", d.fmtTime(started), decFmtDur(d.now.Sub(started)), decFmtDur(to), busy)
+		return d.str(t)
 	}
 	return ""
 }
@@ -594,4 +600,61 @@ func decSortByPriceDesc(inst []Instance, idx []int) {
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
+}
+
+// decText builds a per-instance reason without fmt: reasons are written for
+// every action, and a scale-in storm can release thousands at once.
+type decText []byte
+
+func (t decText) s(x string) decText { return append(t, x...) }
+func (t decText) n(x int) decText    { return strconv.AppendInt(t, int64(x), 10) }
+func (t decText) q(x string) decText { return strconv.AppendQuote(t, x) }
+
+// usd writes $x.xx.
+func (t decText) usd(x float64) decText {
+	return strconv.AppendFloat(append(t, '$'), x, 'f', 2, 64)
+}
+
+// dur writes a duration like decFmtDur.
+func (t decText) dur(d time.Duration) decText {
+	if d%time.Second != 0 || d == 0 {
+		return append(t, decFmtDur(d)...)
+	}
+	if d < 0 {
+		t = append(t, '-')
+		d = -d
+	}
+	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	if h > 0 {
+		t = append(t.n(h), 'h')
+		if m == 0 && sec == 0 {
+			return t
+		}
+		t = append(t.n(m), 'm')
+	} else if m > 0 {
+		t = append(t.n(m), 'm')
+	}
+	if sec > 0 || (h == 0 && m == 0) {
+		t = append(t.n(sec), 's')
+	}
+	return t
+}
+
+// at writes a moment like fmtTime.
+func (t decText) at(d *decider, x time.Time) decText {
+	x = x.UTC()
+	n := d.now.UTC()
+	if x.Year() == n.Year() && x.YearDay() == n.YearDay() {
+		return x.AppendFormat(t, "15:04:05 UTC")
+	}
+	return x.AppendFormat(t, "2006-01-02 15:04:05 UTC")
+}
+
+// text starts a reason in the decider's scratch buffer.
+func (d *decider) text() decText { return decText(d.buf[:0]) }
+
+// str ends a reason and keeps the buffer for the next.
+func (d *decider) str(t decText) string {
+	d.buf = t
+	return string(t)
 }

@@ -761,5 +761,8 @@ func TestDecFmtDur(t *testing.T) {
 		if got := decFmtDur(d); got != want {
 			t.Errorf("decFmtDur(%v) = %q, want %q", time.Duration(d), got, want)
 		}
+		if got := string(decText(nil).dur(d)); got != want {
+			t.Errorf("decText.dur(%v) = %q, want %q", time.Duration(d), got, want)
+		}
 	}
 }

@@ -77,18 +77,19 @@ func (d *decider) releaseOK(o *Offering, launched time.Time) bool {
 }
 
 // releaseWhy describes the billing rule that let a release happen.
-func (d *decider) releaseWhy(o *Offering, launched time.Time) string {
+func (d *decider) releaseWhy(t decText, o *Offering, launched time.Time) decText {
 	switch o.Billing {
 	case BillingPerSecond:
-		return "per-second billing"
+		return t.s("per-second billing")
 	case BillingHourly:
 		if 2*d.interval >= time.Hour {
-			return fmt.Sprintf("hourly billing, evaluated every %s", decFmtDur(d.interval))
+			return t.s("hourly billing, evaluated every ").dur(d.interval)
 		}
 		end := decHourEnd(launched, d.now)
-		return fmt.Sprintf("hourly billing: paid hour ends at %s, %s from now; released just before the next hour starts", d.fmtTime(end), decFmtDur(end.Sub(d.now)))
+		return t.s("hourly billing: paid hour ends at ").at(d, end).s(", ").dur(end.Sub(d.now)).
+			s(" from now; released just before the next hour starts")
 	default:
-		return "per-second billing: its 60 s minimum has passed by the next evaluation"
+		return t.s("per-second billing: its 60 s minimum has passed by the next evaluation")
 	}
 }
 
@@ -142,19 +143,19 @@ func (d *decider) scaleIn() {
 
 // idleReason explains an idle drain with its numbers.
 func (d *decider) idleReason(in *Instance) string {
-	launched := decLaunchedAt(in, d.now)
+	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
-	th := IdleThreshold(d.pool, in.Offering)
-	how := "scale_in.idle"
+	t := d.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(d.now.Sub(since)).s(" since ").at(d, since).
+		s(" >= threshold ").dur(IdleThreshold(d.pool, in.Offering))
 	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
-		how = "auto: ski-rental break-even = boot time of " + decOfferingName(&in.Offering)
+		t = t.s(" (auto: ski-rental break-even = boot time of ").s(decOfferingName(&in.Offering)).s("); ")
+	} else {
+		t = t.s(" (scale_in.idle); ")
 	}
-	billing := d.releaseWhy(&in.Offering, launched)
-	floor := ""
+	t = d.releaseWhy(t, &in.Offering, decLaunchedAt(in, d.now))
+	t = t.s("; no pending job needs it; ").n(d.capacity - g).s(" burst GPUs stay for floors of ").n(d.floorGPUs)
 	if in.Floor != "" && !d.floorOwnerActive(in.Floor) {
-		floor = fmt.Sprintf("; its floor %q has ended", in.Floor)
+		t = t.s("; its floor ").q(in.Floor).s(" has ended")
 	}
-	return fmt.Sprintf("idle: all %d GPUs idle for %s since %s >= threshold %s (%s); %s; no pending job needs it; %d burst GPUs stay for floors of %d%s",
-		decGPUs(&in.Offering), decFmtDur(d.now.Sub(since)), d.fmtTime(since), decFmtDur(th), how, billing,
-		d.capacity-decGPUs(&in.Offering), d.floorGPUs, floor)
+	return d.str(t)
 }
