@@ -60,9 +60,10 @@ func init() {
 		"TerminateInstances": {run: (*Emulator).ec2TerminateInstances, class: mutating, resource: func(c *ec2Call) (BucketSpec, float64) {
 			return EC2TerminateInstancesRsrc, float64(max(len(indexed(c.p, "InstanceId")), 1))
 		}},
-		"DescribeInstanceStatus":    {run: (*Emulator).ec2DescribeInstanceStatus, class: nonMutating},
-		"DescribeSubnets":           {run: (*Emulator).ec2DescribeSubnets, class: nonMutating},
-		"DescribeAvailabilityZones": {run: (*Emulator).ec2DescribeAvailabilityZones, class: nonMutating},
+		"DescribeInstanceStatus":       {run: (*Emulator).ec2DescribeInstanceStatus, class: nonMutating},
+		"DescribeSubnets":              {run: (*Emulator).ec2DescribeSubnets, class: nonMutating},
+		"DescribeAvailabilityZones":    {run: (*Emulator).ec2DescribeAvailabilityZones, class: nonMutating},
+		"DescribeSpotInstanceRequests": {run: (*Emulator).ec2DescribeSpotInstanceRequests, class: nonMutating},
 	}
 }
 
@@ -946,6 +947,101 @@ func (e *Emulator) ec2DescribeAvailabilityZones(c *ec2Call) (any, *apiError) {
 	out := ec2DescribeAvailabilityZonesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	for i, z := range zonesOf(APIEC2, c.region) {
 		out.Zones = append(out.Zones, ec2ZoneItem{ZoneName: z, ZoneID: fmt.Sprintf("use1-az%d", i+1), State: "available", RegionName: c.region, ZoneType: "availability-zone"})
+	}
+	return out, nil
+}
+
+type ec2DescribeSpotInstanceRequestsResponse struct {
+	XMLName   xml.Name             `xml:"DescribeSpotInstanceRequestsResponse"`
+	Xmlns     string               `xml:"xmlns,attr"`
+	RequestID string               `xml:"requestId"`
+	Requests  []ec2SpotRequestItem `xml:"spotInstanceRequestSet>item"`
+}
+
+type ec2SpotRequestItem struct {
+	SpotInstanceRequestID        string `xml:"spotInstanceRequestId"`
+	Type                         string `xml:"type"`
+	State                        string `xml:"state"`
+	StatusCode                   string `xml:"status>code"`
+	StatusUpdateTime             string `xml:"status>updateTime"`
+	StatusMessage                string `xml:"status>message"`
+	InstanceID                   string `xml:"instanceId"`
+	CreateTime                   string `xml:"createTime"`
+	ProductDescription           string `xml:"productDescription"`
+	LaunchedAvailabilityZone     string `xml:"launchedAvailabilityZone"`
+	InstanceInterruptionBehavior string `xml:"instanceInterruptionBehavior"`
+}
+
+// ec2SpotStatus is a spot request's state and status code as EC2's spot
+// request lifecycle names them: fulfilled while running, marked-for-
+// termination from the interruption notice on, then closed.
+func ec2SpotStatus(r *record, now time.Time) (state, code, message string, updated time.Time) {
+	switch {
+	case r.reclaimed(now):
+		return "closed", "instance-terminated-no-capacity", "Spot Instance terminated due to no available capacity.", *r.interruptAt
+	case r.terminateAt != nil && !now.Before(*r.terminateAt):
+		return "closed", "instance-terminated-by-user", "Spot Instance terminated due to user-initiated termination.", *r.terminateAt
+	case r.noticeAt != nil && !now.Before(*r.noticeAt):
+		return "active", "marked-for-termination", fmt.Sprintf("Spot Instance will be interrupted at %s.", r.interruptAt.UTC().Format(time.RFC3339)), *r.noticeAt
+	case r.state(now) == statePending:
+		return "open", "pending-fulfillment", "Your Spot request is pending evaluation.", r.launch
+	default:
+		return "active", "fulfilled", "Your Spot request is fulfilled.", r.launch.Add(r.bootDelay)
+	}
+}
+
+// ec2DescribeSpotInstanceRequests lists the one-time spot requests behind
+// spot instances (SpotInstanceRequestId.N, or the instance-id,
+// spot-instance-request-id, state and status-code filters). Its status code
+// turns to marked-for-termination when Interrupt announces a reclaim, as
+// EC2's does during the two-minute notice.
+func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) {
+	ids := indexed(c.p, "SpotInstanceRequestId")
+	filters := map[string][]string{}
+	for _, n := range indexes(c.p, "Filter") {
+		name := c.p.Get(fmt.Sprintf("Filter.%d.Name", n))
+		switch name {
+		case "instance-id", "spot-instance-request-id", "state", "status-code":
+		default:
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported here: instance-id, spot-instance-request-id, state, status-code).", name)
+		}
+		filters[name] = indexed(c.p, fmt.Sprintf("Filter.%d.Value", n))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	out := ec2DescribeSpotInstanceRequestsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	found := map[string]bool{}
+	for _, r := range e.order {
+		if r.api != APIEC2 || r.region != c.region || r.spotRequestID == "" || !ec2VisibleLocked(r, now) {
+			continue
+		}
+		if len(ids) > 0 && !slices.Contains(ids, r.spotRequestID) {
+			continue
+		}
+		state, code, msg, updated := ec2SpotStatus(r, now)
+		have := map[string]string{"instance-id": r.id, "spot-instance-request-id": r.spotRequestID, "state": state, "status-code": code}
+		keep := true
+		for name, vals := range filters {
+			if !slices.ContainsFunc(vals, func(v string) bool { return wildcardMatch(v, have[name]) }) {
+				keep = false
+			}
+		}
+		if !keep {
+			continue
+		}
+		found[r.spotRequestID] = true
+		out.Requests = append(out.Requests, ec2SpotRequestItem{
+			SpotInstanceRequestID: r.spotRequestID, Type: r.spotStrategy, State: state, StatusCode: code,
+			StatusUpdateTime: updated.UTC().Format("2006-01-02T15:04:05.000Z"), StatusMessage: msg, InstanceID: r.id,
+			CreateTime: r.launch.UTC().Format("2006-01-02T15:04:05.000Z"), ProductDescription: "Linux/UNIX",
+			LaunchedAvailabilityZone: r.zone, InstanceInterruptionBehavior: "terminate",
+		})
+	}
+	for _, id := range ids {
+		if !found[id] && len(filters) == 0 {
+			return nil, errorf(http.StatusBadRequest, "InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", id)
+		}
 	}
 	return out, nil
 }

@@ -331,10 +331,26 @@ func TestEC2SpotInterruption(t *testing.T) {
 	if out.Instances[0].InstanceLifecycle != types.InstanceLifecycleTypeSpot {
 		t.Errorf("lifecycle %q, want spot", out.Instances[0].InstanceLifecycle)
 	}
+	spotStatus := func() string {
+		t.Helper()
+		out, err := c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{
+			Filters: []types.Filter{{Name: aws.String("instance-id"), Values: []string{id}}}})
+		if err != nil || len(out.SpotInstanceRequests) != 1 {
+			t.Fatalf("DescribeSpotInstanceRequests: %v, %d requests", err, len(out.SpotInstanceRequests))
+		}
+		return aws.ToString(out.SpotInstanceRequests[0].Status.Code)
+	}
+	if s := spotStatus(); s != "fulfilled" {
+		t.Errorf("spot request status %q before the notice, want fulfilled", s)
+	}
 	if !emu.Interrupt(id, 2*time.Minute) {
 		t.Fatal("Interrupt refused a running instance")
 	}
-	clk.Advance(2 * time.Minute)
+	clk.Advance(time.Minute)
+	if s := spotStatus(); s != "marked-for-termination" {
+		t.Errorf("spot request status %q during the notice, want marked-for-termination", s)
+	}
+	clk.Advance(time.Minute)
 	d, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 	if err != nil {
 		t.Fatal(err)
@@ -342,6 +358,32 @@ func TestEC2SpotInterruption(t *testing.T) {
 	i := d.Reservations[0].Instances[0]
 	if i.State.Name != types.InstanceStateNameTerminated || i.StateReason == nil || aws.ToString(i.StateReason.Code) != "Server.SpotInstanceTermination" {
 		t.Errorf("after the interruption: state %s reason %+v, want terminated with Server.SpotInstanceTermination", i.State.Name, i.StateReason)
+	}
+}
+
+func TestEC2Lookups(t *testing.T) {
+	ctx := context.Background()
+	_, c := newEC2(t, emulator.Options{BootDelay: time.Hour})
+	subnets, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	if err != nil || len(subnets.Subnets) != 3 || aws.ToString(subnets.Subnets[1].SubnetId) != "subnet-us-east-1b" || aws.ToString(subnets.Subnets[1].AvailabilityZone) != "us-east-1b" {
+		t.Errorf("DescribeSubnets: %v %+v", err, subnets)
+	}
+	one, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []types.Filter{{Name: aws.String("availability-zone"), Values: []string{"us-east-1c"}}}})
+	if err != nil || len(one.Subnets) != 1 {
+		t.Errorf("DescribeSubnets by zone: %v %+v", err, one)
+	}
+	zones, err := c.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+	if err != nil || len(zones.AvailabilityZones) != 3 {
+		t.Errorf("DescribeAvailabilityZones: %v %+v", err, zones)
+	}
+	run, err := c.RunInstances(ctx, runInput(1, 1, "", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{IncludeAllInstances: aws.Bool(true)})
+	if err != nil || len(st.InstanceStatuses) != 1 || aws.ToString(st.InstanceStatuses[0].InstanceId) != aws.ToString(run.Instances[0].InstanceId) ||
+		st.InstanceStatuses[0].InstanceState.Name != types.InstanceStateNamePending {
+		t.Errorf("DescribeInstanceStatus: %v %+v", err, st)
 	}
 }
 
