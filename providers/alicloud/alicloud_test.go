@@ -148,3 +148,139 @@ func TestContract(t *testing.T) {
 		}
 	})
 }
+
+func emuLaunchReq(token string, count, minCount int) providers.LaunchRequest {
+	return providers.LaunchRequest{
+		Offering:    policy.Offering{Provider: "alicloud", Region: emuRegion, InstanceType: emuType, Market: policy.MarketOnDemand},
+		Count:       count,
+		MinCount:    minCount,
+		ClientToken: token,
+		Tags:        map[string]string{providers.TagCluster: "c1", providers.TagPool: "gpu", providers.TagIntent: token},
+	}
+}
+
+// liveECS counts the emulator's instances that are pending or running.
+func liveECS(e *emulator.Emulator) map[string]int {
+	out := map[string]int{}
+	for _, in := range e.Instances() {
+		if in.State == "pending" || in.State == "running" {
+			out[in.Zone]++
+		}
+	}
+	return out
+}
+
+// TestRetryAfterFallThroughDoesNotRelaunch: a launch that fell through from
+// a stocked-out zone to the next, retried once the first zone has stock
+// again (as after a lost response or a crash), returns the instances it
+// already has instead of launching again in the first zone.
+func TestRetryAfterFallThroughDoesNotRelaunch(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{})
+	p := newEmulatorProvider(t, srv.URL)
+	ctx := context.Background()
+	e.SetStock(emuType, emuZones[0], 0)
+	first, err := p.Launch(ctx, emuLaunchReq("fell-through", 2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetStock(emuType, emuZones[0], -1)
+	again, err := p.Launch(ctx, emuLaunchReq("fell-through", 2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := ids(first), ids(again); !equal(a, b) {
+		t.Errorf("retry returned %v, want the first launch's %v", b, a)
+	}
+	if got := liveECS(e); got[emuZones[0]] != 0 || got[emuZones[1]] != 2 {
+		t.Errorf("live instances per zone %v, want the 2 in %s only", got, emuZones[1])
+	}
+}
+
+// TestLaunchBeyondOneCall: ECS creates at most 100 instances per call; a
+// larger launch spans calls and, when a zone runs out, vSwitches. With
+// MinCount = Count every call is all-or-nothing (MinAmount = Amount), so
+// the second call in the first zone, which has 50 left, creates nothing.
+func TestLaunchBeyondOneCall(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{})
+	p := newEmulatorProvider(t, srv.URL)
+	e.SetStock(emuType, emuZones[0], 150)
+	got, err := p.Launch(context.Background(), emuLaunchReq("big", 250, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 250 {
+		t.Fatalf("got %d instances, want 250", len(got))
+	}
+	if live := liveECS(e); live[emuZones[0]] != 100 || live[emuZones[1]] != 150 {
+		t.Errorf("live instances per zone %v, want 100 in %s and 150 in %s", live, emuZones[0], emuZones[1])
+	}
+	if n := e.Calls("RunInstances"); n != 4 {
+		t.Errorf("%d RunInstances calls, want 4 (100, then a refused 100 in %s; 100 and 50 in %s)", n, emuZones[0], emuZones[1])
+	}
+}
+
+// TestLaunchBelowMinimumLeavesNothing: when the calls of one launch
+// together get fewer than MinCount, what they got is deleted.
+func TestLaunchBelowMinimumLeavesNothing(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{})
+	p := newEmulatorProvider(t, srv.URL)
+	e.SetStock(emuType, emuZones[0], 150)
+	for _, z := range emuZones[1:] {
+		e.SetStock(emuType, z, 0)
+	}
+	_, err := p.Launch(context.Background(), emuLaunchReq("too-few", 250, 200))
+	if !providers.IsCapacity(err) {
+		t.Fatalf("got %v, want a capacity error", err)
+	}
+	if live := liveECS(e); len(live) != 0 {
+		t.Errorf("instances left running after a launch below its minimum: %v", live)
+	}
+}
+
+// TestThrottlingWithoutPacingIsRetried: with client-side pacing off, the
+// emulator's flow control refuses calls with Throttling.User; the provider
+// backs off and retries until they pass.
+func TestThrottlingWithoutPacingIsRetried(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{Throttle: true})
+	p := newEmulatorProvider(t, srv.URL, WithRateLimit(ActionRunInstances, 0, 1), WithRetries(20, 50*time.Millisecond, 200*time.Millisecond))
+	const launches = 40
+	errs := make(chan error, launches)
+	for i := range launches {
+		go func() {
+			_, err := p.Launch(context.Background(), emuLaunchReq(fmt.Sprintf("burst-%d", i), 1, 0))
+			errs <- err
+		}()
+	}
+	for range launches {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := e.Calls("RunInstances"); n <= launches {
+		t.Errorf("%d RunInstances calls for %d launches: the emulator throttled nothing, so no retry was proven", n, launches)
+	}
+	if live := liveECS(e); live[emuZones[0]] != launches {
+		t.Errorf("live instances %v, want %d in %s", live, launches, emuZones[0])
+	}
+}
+
+func ids(insts []providers.Instance) []string {
+	out := make([]string, 0, len(insts))
+	for _, in := range insts {
+		out = append(out, in.ID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
