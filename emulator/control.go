@@ -44,17 +44,23 @@ type Settings struct {
 
 // State is what GET /_emulator/state returns.
 type State struct {
-	Now       time.Time      `json:"now"`
-	Settings  Settings       `json:"settings"`
-	Stock     []StockEntry   `json:"stock"`
-	Calls     map[string]int `json:"calls"`
-	Instances []Instance     `json:"instances"`
+	Now      time.Time    `json:"now"`
+	Settings Settings     `json:"settings"`
+	Stock    []StockEntry `json:"stock"`
+	// NotOffered lists types not sold in a zone (instance_type "" = the
+	// zone is closed); their count is meaningless.
+	NotOffered []StockEntry   `json:"not_offered"`
+	Quotas     []QuotaEntry   `json:"vcpu_quotas"`
+	Calls      map[string]int `json:"calls"`
+	Instances  []Instance     `json:"instances"`
 }
 
 // Snapshot returns the emulator's settings, stock, call counts and
 // instances.
 func (e *Emulator) Snapshot() State {
 	stock := e.Stock()
+	notOffered := e.NotOffered()
+	quotas := e.Quotas()
 	inst := e.Instances()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -66,11 +72,13 @@ func (e *Emulator) Snapshot() State {
 		stock = []StockEntry{}
 	}
 	return State{
-		Now:       e.clock(),
-		Settings:  Settings{BootDelay: Duration(e.bootDelay), FaultRate: e.faultRate, Latency: Duration(e.latency), Throttle: e.throttle},
-		Stock:     stock,
-		Calls:     calls,
-		Instances: inst,
+		Now:        e.clock(),
+		Settings:   Settings{BootDelay: Duration(e.bootDelay), FaultRate: e.faultRate, Latency: Duration(e.latency), Throttle: e.throttle},
+		Stock:      stock,
+		NotOffered: notOffered,
+		Quotas:     quotas,
+		Calls:      calls,
+		Instances:  inst,
 	}
 }
 
@@ -79,6 +87,7 @@ func (e *Emulator) Snapshot() State {
 //	GET  /_emulator/state
 //	POST /_emulator/stock     {"instance_type","zone","count","offered"}
 //	POST /_emulator/faults    {"fault_rate","latency","boot_delay","throttle"} (each optional)
+//	POST /_emulator/quota     {"api","region","vcpus"}
 //	POST /_emulator/stall     {"action","count","duration"}
 //	POST /_emulator/interrupt {"instance_id","in"}
 func (e *Emulator) controlHandler() http.Handler {
@@ -140,6 +149,26 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, e.Snapshot().Settings)
 	})
+	mux.HandleFunc("POST /_emulator/quota", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			API    string `json:"api"`
+			Region string `json:"region"`
+			VCPUs  *int   `json:"vcpus"`
+		}
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.API != APIEC2 && req.API != APIECS {
+			controlError(w, http.StatusBadRequest, fmt.Sprintf(`"api" %q: want "ec2" or "ecs"`, req.API))
+			return
+		}
+		if req.VCPUs == nil {
+			controlError(w, http.StatusBadRequest, `"vcpus" is required: the account's vCPU quota (negative = unlimited)`)
+			return
+		}
+		e.SetVCPUQuota(req.API, req.Region, *req.VCPUs)
+		writeJSON(w, http.StatusOK, map[string]any{"vcpu_quotas": e.Quotas()})
+	})
 	mux.HandleFunc("POST /_emulator/stall", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Action   string   `json:"action"`
@@ -171,7 +200,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"instance_id": req.InstanceID, "in": req.In})
 	})
 	mux.HandleFunc("/_emulator/", func(w http.ResponseWriter, r *http.Request) {
-		controlError(w, http.StatusNotFound, fmt.Sprintf("%s %s is not a control endpoint: use GET /_emulator/state or POST /_emulator/{stock,faults,stall,interrupt}", r.Method, r.URL.Path))
+		controlError(w, http.StatusNotFound, fmt.Sprintf("%s %s is not a control endpoint: use GET /_emulator/state or POST /_emulator/{stock,faults,quota,stall,interrupt}", r.Method, r.URL.Path))
 	})
 	return mux
 }

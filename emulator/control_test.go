@@ -105,7 +105,12 @@ func TestControlAPI(t *testing.T) {
 	if code, _ := postJSON(t, hc, srv.URL+"/_emulator/stall", `{"action":"DescribeInstances","count":1,"duration":"10ms"}`); code != 200 {
 		t.Errorf("stall: %d", code)
 	}
+	if code, body := postJSON(t, hc, srv.URL+"/_emulator/quota", `{"api":"ec2","vcpus":96000}`); code != 200 {
+		t.Errorf("quota: %d %v", code, body)
+	}
 	for _, bad := range []struct{ path, body string }{
+		{"/_emulator/quota", `{"api":"gce","vcpus":1}`},
+		{"/_emulator/quota", `{"api":"ec2"}`},
 		{"/_emulator/faults", `{"fault_rate":2}`},
 		{"/_emulator/faults", `{"latency":"soon"}`},
 		{"/_emulator/stock", `{"zone":"us-east-1a","count":1}`},
@@ -127,7 +132,7 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !st.Settings.Throttle || time.Duration(st.Settings.BootDelay) != time.Minute || len(st.Instances) != 1 ||
-		st.Instances[0].InterruptAt == nil || st.Calls["ec2:RunInstances"] != 2 || len(st.Stock) != 1 || st.Stock[0].Available != 0 {
+		st.Instances[0].InterruptAt == nil || len(st.Quotas) != 1 || st.Quotas[0].VCPUs != 96000 || st.Calls["ec2:RunInstances"] != 2 || len(st.Stock) != 1 || st.Stock[0].Available != 0 {
 		t.Errorf("state: %+v", st)
 	}
 }
@@ -158,6 +163,18 @@ func TestParseStock(t *testing.T) {
 		}
 		if err == nil && (typ != tt.typ || zone != tt.zone || n != tt.n || offered != tt.offered) {
 			t.Errorf("ParseStock(%q) = %q %q %d %v", tt.in, typ, zone, n, offered)
+		}
+	}
+}
+
+func TestParseQuota(t *testing.T) {
+	api, region, n, err := emulator.ParseQuota("ecs@cn-hangzhou=64")
+	if err != nil || api != "ecs" || region != "cn-hangzhou" || n != 64 {
+		t.Errorf("ParseQuota: %q %q %d %v", api, region, n, err)
+	}
+	for _, bad := range []string{"ec2", "gce=4", "ec2=-1", "ec2=lots"} {
+		if _, _, _, err := emulator.ParseQuota(bad); err == nil {
+			t.Errorf("ParseQuota(%q) accepted", bad)
 		}
 	}
 }

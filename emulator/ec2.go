@@ -375,6 +375,11 @@ func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
 	switch l.kind {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
+	case failQuota:
+		if spec.spot {
+			return errorf(http.StatusBadRequest, "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded: the vCPU quota of %d leaves %d vCPUs, fewer than MinCount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
+		}
+		return errorf(http.StatusBadRequest, "VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of %d allows for the instance bucket that the specified instance type belongs to (%d vCPUs left, MinCount %d x %d for %s). Request an adjustment to this limit.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
 	case failNotOffered, failZoneClosed:
 		return errorf(http.StatusBadRequest, "Unsupported", "Your requested instance type (%s) is not supported in your requested Availability Zone (%s). Please retry your request by not specifying an Availability Zone or choosing %s.", spec.instanceType, l.zone, others)
 	default:

@@ -449,3 +449,31 @@ func TestEC2FaultsAndProtocolErrors(t *testing.T) {
 		t.Errorf("DryRun: %v, want DryRunOperation", err)
 	}
 }
+
+func TestEC2VCPUQuota(t *testing.T) {
+	ctx := context.Background()
+	emu, c := newEC2(t, emulator.Options{})
+	emu.SetVCPUQuota(emulator.APIEC2, "", 3*96) // three p4d.24xlarge
+	out, err := c.RunInstances(ctx, runInput(5, 2, "", nil))
+	if err != nil || len(out.Instances) != 3 {
+		t.Fatalf("launch within the quota: %v; want 3 of MaxCount 5", err)
+	}
+	if _, err := c.RunInstances(ctx, runInput(1, 1, "", nil)); apiCode(err) != "VcpuLimitExceeded" {
+		t.Errorf("beyond the quota: %v, want VcpuLimitExceeded", err)
+	}
+	spot := runInput(1, 1, "", nil)
+	spot.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot}
+	if _, err := c.RunInstances(ctx, spot); apiCode(err) != "MaxSpotInstanceCountExceeded" {
+		t.Errorf("spot beyond the quota: %v, want MaxSpotInstanceCountExceeded", err)
+	}
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(out.Instances[0].InstanceId)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunInstances(ctx, runInput(1, 1, "", nil)); err != nil {
+		t.Errorf("terminating returned no quota: %v", err)
+	}
+	emu.SetVCPUQuota(emulator.APIEC2, "", -1)
+	if _, err := c.RunInstances(ctx, runInput(10, 10, "", nil)); err != nil {
+		t.Errorf("quota removed: %v", err)
+	}
+}

@@ -42,8 +42,9 @@ var ecsActions = map[string]ecsAction{
 	"DescribeZones":     {run: (*Emulator).ecsDescribeZones, bucket: ECSOtherBucket},
 }
 
-// ecsHostID is the HostId ECS errors carry.
-const ecsHostID = "ecs.aliyuncs.com"
+// ecsHostID is the HostId the emulator's ECS errors carry (the real
+// service names its regional endpoint there).
+const ecsHostID = "ecs.emulator"
 
 type ecsError struct {
 	RequestID string `json:"RequestId"`
@@ -55,7 +56,7 @@ type ecsError struct {
 
 func writeECSError(w http.ResponseWriter, requestID string, e *apiError) {
 	writeJSONCompact(w, e.Status, ecsError{RequestID: requestID, HostID: ecsHostID, Code: e.Code, Message: e.Message,
-		Recommend: "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code)})
+		Recommend: "Look up error code " + e.Code + " in the ECS API reference."})
 }
 
 func writeJSONCompact(w http.ResponseWriter, status int, v any) {
@@ -283,6 +284,8 @@ func ecsLaunchError(spec launchSpec, l *launchError) *apiError {
 	switch l.kind {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The request uses the same client token %q as a previous, but non-identical request.", spec.clientToken)
+	case failQuota:
+		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of vCPUs assigned to the ECS instances has exceeded the quota in the zone: quota %d, %d left, MinAmount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
 	case failZoneClosed:
 		return errorf(http.StatusForbidden, "Zone.NotOnSale", "The specified zone %s is not available for purchase.", l.zone)
 	case failNotOffered:

@@ -326,3 +326,24 @@ func TestECSThrottlingFaultsAndProtocol(t *testing.T) {
 		t.Errorf("missing Version: %d %v", resp.StatusCode, body)
 	}
 }
+
+func TestECSVCPUQuota(t *testing.T) {
+	emu, c := newECS(t, emulator.Options{})
+	emu.SetVCPUQuota(emulator.APIECS, "cn-hangzhou", 16) // two ecs.gn7i-c8g1.2xlarge
+	if _, err := c.RunInstances(ecsRun(3, 0, "", nil)); ecsCode(err) != "QuotaExceed.ElasticQuota" {
+		t.Errorf("3 x 8 vCPUs against 16: %v, want QuotaExceed.ElasticQuota", err)
+	}
+	out, err := c.RunInstances(ecsRun(3, 1, "", nil))
+	if err != nil || len(out.InstanceIdSets.InstanceIdSet) != 2 {
+		t.Fatalf("MinAmount 1 within the quota: %v, want 2 launched", err)
+	}
+}
+
+func TestVCPUs(t *testing.T) {
+	for typ, want := range map[string]int{"p4d.24xlarge": 96, "g5.xlarge": 4, "p5.48xlarge": 192, "t3.medium": 1,
+		"m5.large": 2, "ecs.gn7i-c8g1.2xlarge": 8, "ecs.gn6v-c8g1.16xlarge": 64, "c5.metal": 96, "odd": 2} {
+		if got := emulator.VCPUs(typ); got != want {
+			t.Errorf("VCPUs(%s) = %d, want %d", typ, got, want)
+		}
+	}
+}

@@ -108,6 +108,7 @@ type Emulator struct {
 	order     []*record // launch order
 	stock     map[stockKey]int
 	offered   map[stockKey]bool // false: the type (or "" every type) is not sold in the zone
+	quotas    map[quotaKey]int  // vCPU quotas
 	tokens    map[string]*tokenRecord
 	calls     map[string]int
 	stalls    map[string]*stall
@@ -140,6 +141,7 @@ func New(opts Options) *Emulator {
 		instances: map[string]*record{},
 		stock:     map[stockKey]int{},
 		offered:   map[stockKey]bool{},
+		quotas:    map[quotaKey]int{},
 		tokens:    map[string]*tokenRecord{},
 		calls:     map[string]int{},
 		stalls:    map[string]*stall{},

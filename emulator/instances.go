@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -297,6 +298,7 @@ const (
 	failNotOffered                             // the type is not sold in the zone
 	failZoneClosed                             // the zone sells nothing
 	failTokenMismatch                          // the client token was used with other parameters
+	failQuota                                  // the account's vCPU quota is spent
 )
 
 // launchError carries a launchFailure and what the message needs.
@@ -305,6 +307,8 @@ type launchError struct {
 	zone      string
 	available int
 	otherZone []string // zones where the type may be had
+	quota     int      // vCPUs, for failQuota
+	vcpusLeft int
 }
 
 func (l *launchError) Error() string {
@@ -376,6 +380,14 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			return nil, false, &launchError{kind: failNoCapacity, zone: zone, available: a, otherZone: others()}
 		}
 	}
+	if quota, ok := e.quotaLocked(spec.api, spec.region); ok {
+		per := VCPUs(spec.instanceType)
+		left := max(quota-e.vcpusInUseLocked(spec.api, spec.region, now), 0)
+		n = min(n, left/per)
+		if n < spec.minCount {
+			return nil, false, &launchError{kind: failQuota, zone: zone, quota: quota, vcpusLeft: left}
+		}
+	}
 	zoneIndex := slices.Index(zones, zone)
 	reservation := ""
 	if spec.api == APIEC2 {
@@ -425,4 +437,102 @@ func (e *Emulator) terminateLocked(r *record, now time.Time) (prev string) {
 	r.terminateAt = &t
 	r.stopDelay = e.bootDelay
 	return prev
+}
+
+// VCPUs is the emulator's vCPU count for an instance type, read from its
+// size as EC2 and ECS name them: medium 1, large 2, xlarge 4, Nxlarge 4N
+// (p4d.24xlarge 96, ecs.gn7i-c8g1.2xlarge 8); anything else counts 2.
+func VCPUs(instanceType string) int {
+	size := instanceType[strings.LastIndex(instanceType, ".")+1:]
+	switch {
+	case size == "medium":
+		return 1
+	case size == "large":
+		return 2
+	case size == "xlarge":
+		return 4
+	case strings.HasSuffix(size, "xlarge"):
+		if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && n > 0 {
+			return 4 * n
+		}
+	case size == "metal":
+		return 96
+	}
+	return 2
+}
+
+type quotaKey struct{ api, region string }
+
+// SetVCPUQuota limits the vCPUs of pending and running instances an account
+// may hold in a region of an API (APIEC2 or APIECS); region "" sets it for
+// every region. n < 0 removes the limit (the default). A launch that would
+// leave fewer than its minimum count within the quota fails with EC2's
+// VcpuLimitExceeded (MaxSpotInstanceCountExceeded for spot) or ECS's
+// QuotaExceed.ElasticQuota.
+func (e *Emulator) SetVCPUQuota(api, region string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n < 0 {
+		delete(e.quotas, quotaKey{api, region})
+		return
+	}
+	e.quotas[quotaKey{api, region}] = n
+}
+
+func (e *Emulator) quotaLocked(api, region string) (int, bool) {
+	if n, ok := e.quotas[quotaKey{api, region}]; ok {
+		return n, true
+	}
+	n, ok := e.quotas[quotaKey{api, ""}]
+	return n, ok
+}
+
+func (e *Emulator) vcpusInUseLocked(api, region string, now time.Time) int {
+	total := 0
+	for _, r := range e.order {
+		if r.api == api && r.region == region && r.consumesStock(now) {
+			total += VCPUs(r.instanceType)
+		}
+	}
+	return total
+}
+
+// QuotaEntry is one vCPU quota with what is in use.
+type QuotaEntry struct {
+	API    string `json:"api"`
+	Region string `json:"region"` // "" = every region
+	VCPUs  int    `json:"vcpus"`
+	InUse  int    `json:"in_use,omitempty"` // for a regional entry
+}
+
+// Quotas lists the vCPU quotas.
+func (e *Emulator) Quotas() []QuotaEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	out := []QuotaEntry{}
+	for k, n := range e.quotas {
+		q := QuotaEntry{API: k.api, Region: k.region, VCPUs: n}
+		if k.region != "" {
+			q.InUse = e.vcpusInUseLocked(k.api, k.region, now)
+		}
+		out = append(out, q)
+	}
+	slices.SortFunc(out, func(a, b QuotaEntry) int { return strings.Compare(a.API+"/"+a.Region, b.API+"/"+b.Region) })
+	return out
+}
+
+// NotOffered lists the (instance type, zone) pairs marked not sold; an
+// empty instance type is a closed zone.
+func (e *Emulator) NotOffered() []StockEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := []StockEntry{}
+	for k := range e.offered {
+		out = append(out, StockEntry{InstanceType: k.instanceType, Zone: k.zone})
+	}
+	slices.SortFunc(out, func(a, b StockEntry) int {
+		return strings.Compare(a.InstanceType+"@"+a.Zone, b.InstanceType+"@"+b.Zone)
+	})
+	return out
 }

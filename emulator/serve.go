@@ -96,3 +96,21 @@ func ParseStock(s string) (instanceType, zone string, n int, offered bool, err e
 	}
 	return instanceType, zone, n, true, nil
 }
+
+// ParseQuota parses a vCPU quota written API[@REGION]=N, as the
+// --vcpu-quota flag takes it: "ec2=192", "ecs@cn-hangzhou=64".
+func ParseQuota(s string) (api, region string, n int, err error) {
+	lhs, rhs, ok := strings.Cut(s, "=")
+	if !ok {
+		return "", "", 0, fmt.Errorf("vCPU quota %q: want API[@REGION]=N, e.g. ec2=192 or ecs@cn-hangzhou=64", s)
+	}
+	api, region, _ = strings.Cut(lhs, "@")
+	if api != APIEC2 && api != APIECS {
+		return "", "", 0, fmt.Errorf("vCPU quota %q: API %q is not ec2 or ecs", s, api)
+	}
+	n, err = strconv.Atoi(rhs)
+	if err != nil || n < 0 {
+		return "", "", 0, fmt.Errorf("vCPU quota %q: %q is not a count of vCPUs (0 or more)", s, rhs)
+	}
+	return api, region, n, nil
+}

@@ -18,6 +18,7 @@ func init() { register(newEmulatorCmd) }
 type emulatorOptions struct {
 	ec2, ecs  string
 	stock     []string
+	quotas    []string
 	bootDelay time.Duration
 	faultRate float64
 	latency   time.Duration
@@ -43,6 +44,7 @@ Both listeners also serve a JSON control API under /_emulator/:
   GET  /_emulator/state
   POST /_emulator/stock      {"instance_type":"p4d.24xlarge","zone":"us-east-1a","count":2}
   POST /_emulator/faults     {"fault_rate":0.05,"latency":"50ms","boot_delay":"10s","throttle":true}
+  POST /_emulator/quota      {"api":"ec2","region":"us-east-1","vcpus":192}
   POST /_emulator/stall      {"action":"RunInstances","count":1,"duration":"30s"}
   POST /_emulator/interrupt  {"instance_id":"i-0123456789abcdef0","in":"2m"}
 See docs/emulator.md.`,
@@ -56,6 +58,7 @@ See docs/emulator.md.`,
 	f.StringVar(&o.ec2, "ec2", "127.0.0.1:8780", `address of the EC2 API ("" to serve none)`)
 	f.StringVar(&o.ecs, "ecs", "127.0.0.1:8781", `address of the ECS API ("" to serve none)`)
 	f.StringArrayVar(&o.stock, "stock", nil, "stock as TYPE[@ZONE]=N (repeatable); N may be unlimited, or none for a type not sold in ZONE; unlisted types are unlimited")
+	f.StringArrayVar(&o.quotas, "vcpu-quota", nil, "account vCPU quota as API[@REGION]=N (repeatable), e.g. ec2=192; beyond it launches fail with VcpuLimitExceeded / QuotaExceed.ElasticQuota")
 	f.DurationVar(&o.bootDelay, "boot-delay", 5*time.Second, "time from pending to running, and from shutting-down to terminated")
 	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable)")
 	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call")
@@ -93,6 +96,13 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 		} else {
 			emu.SetOffered(typ, zone, false)
 		}
+	}
+	for _, s := range o.quotas {
+		api, region, n, err := emulator.ParseQuota(s)
+		if err != nil {
+			return fmt.Errorf("--vcpu-quota: %w", err)
+		}
+		emu.SetVCPUQuota(api, region, n)
 	}
 	var ec2Ln, ecsLn net.Listener
 	var err error
