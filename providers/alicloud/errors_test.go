@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -448,5 +449,69 @@ func TestInterruptionNoticeFromOperationLock(t *testing.T) {
 	}
 	if want := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC); !got[0].LaunchTime.Equal(want) {
 		t.Errorf("launch time %v, want %v", got[0].LaunchTime, want)
+	}
+}
+
+func idsN(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return out
+}
+
+// TestStopEarly: what a launch does with instances it got before an error
+// that is not a stock-out.
+func TestStopEarly(t *testing.T) {
+	tests := []struct {
+		name             string
+		count, min       int
+		second           func() (int, any) // answer to the second RunInstances
+		wantInstances    int
+		wantErr          func(error) bool
+		wantDeleteCalled bool
+	}{
+		{"enough before a quota error is a success", 5, 2,
+			func() (int, any) { return 403, ecsError("QuotaExceed.ElasticQuota") }, 3, nil, false},
+		{"too few before a transient error are kept for the retry", 150, 150,
+			func() (int, any) { return 503, ecsError("ServiceUnavailable") }, 0, providers.IsTransient, false},
+		{"too few before a quota error are deleted", 150, 150,
+			func() (int, any) { return 403, ecsError("QuotaExceed.ElasticQuota") }, 0, providers.IsQuota, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var runs atomic.Int32
+			srv := newECSServer(t, func(n int, v url.Values) (int, any) {
+				switch v.Get("Action") {
+				case "RunInstances":
+					if runs.Add(1) == 1 {
+						first := min(tt.count, 100)
+						if tt.count == 5 {
+							first = 3 // a partial answer: the zone had 3
+						}
+						return 200, map[string]any{"RequestId": "r", "InstanceIdSets": map[string]any{"InstanceIdSet": idsN("i-", first)}}
+					}
+					return tt.second()
+				case "DeleteInstances":
+					return 200, map[string]any{"RequestId": "r"}
+				}
+				return 400, ecsError("InvalidAction")
+			})
+			p := newTestProvider(t, srv.URL)
+			got, err := p.Launch(context.Background(), launchReq(tt.count, tt.min))
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !tt.wantErr(err) {
+				t.Fatalf("err = %v", err)
+			}
+			if len(got) != tt.wantInstances {
+				t.Errorf("got %d instances, want %d", len(got), tt.wantInstances)
+			}
+			deleted := false
+			for _, c := range srv.params() {
+				deleted = deleted || c.Get("Action") == "DeleteInstances"
+			}
+			if deleted != tt.wantDeleteCalled {
+				t.Errorf("DeleteInstances called: %v, want %v", deleted, tt.wantDeleteCalled)
+			}
+		})
 	}
 }

@@ -54,7 +54,14 @@ const (
 // Errors: *providers.InvalidError for a bad request (before any call),
 // *providers.CapacityError when fewer than MinCount could be had in every
 // vSwitch (instances obtained on the way are deleted), and otherwise the
-// typed error of the ECS answer that stopped it.
+// typed error of the ECS answer that stopped it (see stopEarly for what
+// happens to instances obtained before it).
+//
+// Only a launch of more than 100 instances can get fewer than MinCount and
+// still have created some (each call is all-or-nothing down to its
+// MinAmount). A later Launch with the same client token after such a
+// launch was abandoned replays its calls, and ECS answers them with the
+// deleted instances' ids; callers use a fresh token for a new attempt.
 func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
 	minCount := req.MinCount
 	if minCount == 0 {
@@ -102,7 +109,8 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 				err = p.withRetryAfter(classify(errContext{provider: p.name, region: p.region, zone: vsw.Zone, instanceType: req.Offering.InstanceType}, err))
 				var ce *providers.CapacityError
 				if !errors.As(err, &ce) {
-					return got, p.abandon(ctx, got, fmt.Errorf("launching %d×%s in %s (vSwitch %s): %w", amount, req.Offering.InstanceType, vsw.Zone, vsw.ID, err))
+					err = fmt.Errorf("launching %d×%s in %s (vSwitch %s): %w", amount, req.Offering.InstanceType, vsw.Zone, vsw.ID, err)
+					return p.stopEarly(ctx, got, minCount, err)
 				}
 				p.opts.logger.InfoContext(ctx, "no stock in vSwitch", "zone", vsw.Zone, "vswitch", vsw.ID, "instance_type", req.Offering.InstanceType, "code", ce.Code)
 				capErrs = append(capErrs, err)
@@ -127,6 +135,23 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 		Err: fmt.Errorf("got %d of at least %d instances from %d vSwitch(es): %w", len(got), minCount, len(vsws), errors.Join(capErrs...))}
 	if len(vsws) == 1 {
 		err.Zone = vsws[0].Zone
+	}
+	return nil, p.abandon(ctx, got, err)
+}
+
+// stopEarly ends a launch that hit an error other than a stock-out after
+// obtaining got. Enough instances are a success (the rest of Count is not
+// to be had now). Too few after a throttling or transient error are kept
+// and the error returned: the caller retries with the same client token,
+// whose calls ECS answers with these same instances. Too few after a quota
+// or invalid-request error, which a retry will not cure, are deleted.
+func (p *Provider) stopEarly(ctx context.Context, got []providers.Instance, minCount int, err error) ([]providers.Instance, error) {
+	if len(got) > 0 && len(got) >= minCount {
+		p.opts.logger.WarnContext(ctx, "launch stopped short of its count", "got", len(got), "error", err)
+		return got, nil
+	}
+	if providers.IsThrottled(err) || providers.IsTransient(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
 	}
 	return nil, p.abandon(ctx, got, err)
 }
