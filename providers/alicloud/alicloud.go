@@ -3,10 +3,41 @@
 // Spillway's tags, DeleteInstances in batches, with ECS error codes mapped
 // to the providers error taxonomy.
 //
+// A provider entry of the config:
+//
+//	providers:
+//	  ali-hz:
+//	    type: alicloud
+//	    region: cn-hangzhou
+//	    endpoint: http://127.0.0.1:8081   # optional: `spillway emulator --ecs`
+//	    image: m-bp1gpuimage               # or launch_template: lt-... / a name
+//	    security_groups: [sg-bp1spillway]
+//	    subnets:                           # vSwitches, tried in this order
+//	      - {zone: cn-hangzhou-h, id: vsw-bp1h}
+//	      - {zone: cn-hangzhou-i, id: vsw-bp1i}
+//
+// Launches are pay-as-you-go (PostPaid); spot offerings use SpotAsPriceGo
+// and are released on interruption. Every instance carries Spillway's tags
+// (spillway:cluster, spillway:pool, spillway:burst, spillway:intent).
+//
+// Credentials: the SDK's default chain (ALIBABA_CLOUD_ACCESS_KEY_ID and
+// ALIBABA_CLOUD_ACCESS_KEY_SECRET, OIDC, the aliyun CLI profile, the
+// credentials file, the ECS RAM role), or WithStaticCredentials /
+// WithCredentialsProvider.
+//
+// Pacing and retries: calls are paced client side per action, by default
+// RunInstances and DeleteInstances at 10 calls/s (burst 10) and
+// DescribeInstances at 20 calls/s (burst 20), below ECS's per-account flow
+// control (WithRateLimit changes them); throttling (Throttling*) and transient
+// failures (5xx, timeouts, network errors) are retried with capped
+// exponential backoff. The SDK's own retry is off.
+//
 // Cancellation: the SDK's calls take no context. Each call builds its own
 // SDK client whose HTTP transport attaches the caller's ctx to the request,
 // so a cancelled or expired ctx aborts the request in flight (connect, wait
-// or body read); the SDK's connect and read timeouts apply as well.
+// or body read); the SDK's connect and read timeouts (WithTimeouts) apply
+// as well. A client per call also avoids the SDK client's per-request
+// writes to its shared http.Client, which race under concurrent use.
 package alicloud
 
 import (
