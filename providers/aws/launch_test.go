@@ -67,3 +67,38 @@ func TestLaunchParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeBatches describes more ids than one instance-id filter may
+// carry (200), with duplicates and absent ids mixed in.
+func TestDescribeBatches(t *testing.T) {
+	e := startEmulator(t, emulator.Options{Seed: 13})
+	p := e.provider(t)
+	ids, err := e.launchRaw(context.Background(), 450, map[string]string{providers.TagCluster: "c"})
+	if err != nil {
+		t.Fatalf("launchRaw: %v", err)
+	}
+	query := append(append([]string{}, ids...), ids[:10]...)
+	query = append(query, "i-0000000000000dead", "")
+	insts, err := p.Describe(context.Background(), query)
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, in := range insts {
+		if seen[in.ID] {
+			t.Errorf("Describe returned %s twice", in.ID)
+		}
+		seen[in.ID] = true
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("Describe omitted %s", id)
+		}
+	}
+	if len(insts) != len(ids) {
+		t.Errorf("Describe returned %d instances, want %d", len(insts), len(ids))
+	}
+	if n := e.emu.Calls("DescribeInstances"); n != 3 {
+		t.Errorf("%d DescribeInstances calls for 450 ids, want 3 (batches of 200)", n)
+	}
+}
