@@ -119,7 +119,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		if req.Offered != nil {
 			e.SetOffered(req.InstanceType, req.Zone, *req.Offered)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"stock": nonNil(e.Stock())})
+		writeJSON(w, http.StatusOK, map[string]any{"stock": nonNil(e.Stock()), "not_offered": e.NotOffered()})
 	})
 	mux.HandleFunc("POST /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

@@ -87,7 +87,7 @@ func TestControlAPI(t *testing.T) {
 	if code, out := postJSON(t, hc, srv.URL+"/_emulator/faults", `{"fault_rate":1}`); code != 200 || out["fault_rate"] != 1.0 {
 		t.Fatalf("faults: %d %v", code, out)
 	}
-	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); apiCode(err) != "InternalError" && apiCode(err) != "Unavailable" {
+	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); apiCode(err) != "InternalError" && apiCode(err) != "ServiceUnavailable" {
 		t.Errorf("after fault_rate=1: %v", err)
 	}
 	postJSON(t, hc, srv.URL+"/_emulator/faults", `{"fault_rate":0,"boot_delay":"1m","throttle":true}`)

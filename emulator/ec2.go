@@ -99,7 +99,7 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	}
 	if fail, unavailable := e.injectFault(); fail {
 		if unavailable {
-			writeEC2Error(w, c.requestID, errorf(http.StatusServiceUnavailable, "Unavailable", "The service is unavailable. Please try again shortly."))
+			writeEC2Error(w, c.requestID, errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
 		} else {
 			writeEC2Error(w, c.requestID, errorf(http.StatusInternalServerError, "InternalError", "An internal error has occurred."))
 		}

@@ -435,8 +435,8 @@ func TestEC2FaultsAndProtocolErrors(t *testing.T) {
 	ctx := context.Background()
 	emu, c := newEC2(t, emulator.Options{FaultRate: 1, Seed: 7})
 	_, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
-	if code := apiCode(err); code != "InternalError" && code != "Unavailable" {
-		t.Fatalf("fault rate 1: %v, want InternalError or Unavailable", err)
+	if code := apiCode(err); code != "InternalError" && code != "ServiceUnavailable" {
+		t.Fatalf("fault rate 1: %v, want InternalError or ServiceUnavailable", err)
 	}
 	emu.SetFaultRate(0)
 	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
