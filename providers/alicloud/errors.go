@@ -122,6 +122,10 @@ func classifyKind(err error) (errorKind, string) {
 	if errors.As(err, &ae) {
 		return kindOf(ae.Code, ae.Status), ae.Code
 	}
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		return kindInvalid, "CredentialsUnavailable"
+	}
 	var se sdkerrors.Error
 	if errors.As(err, &se) {
 		// Client-side SDK errors: timeouts, unreadable answers, bad params.

@@ -515,3 +515,27 @@ func TestStopEarly(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingCredentialsIsInvalid: with no credentials anywhere in the
+// SDK's chain, a call fails as a config problem before any request is sent.
+func TestMissingCredentialsIsInvalid(t *testing.T) {
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true") // no metadata-server look-up
+	t.Setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", "")
+	t.Setenv("ALIBABA_CLOUD_PROFILE", "")
+	t.Setenv("HOME", t.TempDir())
+	srv := newECSServer(t, func(int, url.Values) (int, any) { return 200, map[string]any{"RequestId": "r"} })
+	p, err := New(context.Background(), testConfig(srv.URL), "ali", WithRetries(3, time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = p.List(context.Background(), providers.ListFilter{Cluster: "c1"})
+	if !providers.IsInvalid(err) || !strings.Contains(err.Error(), "ALIBABA_CLOUD_ACCESS_KEY_ID") {
+		t.Fatalf("got %v, want an invalid-request error naming the credential variables", err)
+	}
+	if n := len(srv.params()); n != 0 {
+		t.Errorf("%d requests sent without credentials", n)
+	}
+}

@@ -2,6 +2,7 @@ package alicloud
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -57,7 +58,24 @@ type lockedCredentials struct {
 func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.p.GetCredentials()
+	c, err := l.p.GetCredentials()
+	if err != nil {
+		return nil, &credentialsError{provider: l.p.GetProviderName(), err: err}
+	}
+	return c, nil
 }
+
+// credentialsError: the credentials provider (chain) found no credentials,
+// so no request was sent.
+type credentialsError struct {
+	provider string
+	err      error
+}
+
+func (e *credentialsError) Error() string {
+	return fmt.Sprintf("no Alibaba Cloud credentials from the %s credentials provider (set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a credentials profile, or an ECS RAM role): %v", e.provider, e.err)
+}
+
+func (e *credentialsError) Unwrap() error { return e.err }
 
 func (l *lockedCredentials) GetProviderName() string { return l.p.GetProviderName() }
