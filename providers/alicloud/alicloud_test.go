@@ -284,3 +284,39 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestDescribeAndTerminateInBatches: ECS takes at most 100 ids per
+// DescribeInstances and DeleteInstances call.
+func TestDescribeAndTerminateInBatches(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{BootDelay: emuBootDelay})
+	p := newEmulatorProvider(t, srv.URL)
+	ctx := context.Background()
+	insts, err := p.Launch(ctx, emuLaunchReq("batches", 250, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append(ids(insts), "i-bp1absent0000000000")
+	desc, err := p.Describe(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(desc); !equal(got, ids(insts)) {
+		t.Fatalf("Describe of 250 ids and an absent one returned %d instances, want the 250", len(got))
+	}
+	for _, in := range desc {
+		if in.PrivateIP == "" || in.Zone == "" || in.LaunchTime.IsZero() || in.Tags[providers.TagIntent] != "batches" {
+			t.Fatalf("described instance lacks its address, zone, launch time or tags: %+v", in)
+		}
+	}
+	if err := p.Terminate(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	if live := liveECS(e); len(live) != 0 {
+		t.Errorf("live instances after Terminate: %v", live)
+	}
+	// 3 batches; the one holding the absent id is refused as not found,
+	// then its remaining ids are deleted again.
+	if n := e.Calls("DeleteInstances"); n != 4 {
+		t.Errorf("%d DeleteInstances calls, want 4", n)
+	}
+}
