@@ -477,3 +477,64 @@ func TestEC2VCPUQuota(t *testing.T) {
 		t.Errorf("quota removed: %v", err)
 	}
 }
+
+func TestEC2DescribeFilters(t *testing.T) {
+	ctx := context.Background()
+	_, c := newEC2(t, emulator.Options{})
+	a, err := c.RunInstances(ctx, runInput(2, 2, "tok-a", map[string]string{"spillway:cluster": "lab-1", "spillway:pool": "a100"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := runInput(1, 1, "", map[string]string{"spillway:cluster": "lab-2"})
+	b.SubnetId = aws.String("subnet-us-east-1b")
+	if _, err := c.RunInstances(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunInstances(ctx, runInput(1, 1, "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(a.Instances[1].InstanceId)}}); err != nil {
+		t.Fatal(err)
+	}
+	f := func(name string, values ...string) types.Filter { return types.Filter{Name: aws.String(name), Values: values} }
+	tests := []struct {
+		name    string
+		filters []types.Filter
+		want    int
+	}{
+		{"no filter lists terminated ones too", nil, 4},
+		{"tag value", []types.Filter{f("tag:spillway:cluster", "lab-1")}, 2},
+		{"tag wildcard", []types.Filter{f("tag:spillway:cluster", "lab-*")}, 3},
+		{"tag ? wildcard", []types.Filter{f("tag:spillway:cluster", "lab-?")}, 3},
+		{"values are ORed", []types.Filter{f("tag:spillway:cluster", "lab-1", "lab-2")}, 3},
+		{"filters are ANDed", []types.Filter{f("tag-key", "spillway:cluster"), f("instance-state-name", "pending", "running")}, 2},
+		{"tag key", []types.Filter{f("tag-key", "spillway:pool")}, 2},
+		{"zone", []types.Filter{f("availability-zone", "us-east-1b")}, 1},
+		{"subnet", []types.Filter{f("subnet-id", "subnet-us-east-1a")}, 3},
+		{"client token", []types.Filter{f("client-token", "tok-a")}, 2},
+		{"terminated", []types.Filter{f("instance-state-name", "terminated")}, 1},
+		{"instance id", []types.Filter{f("instance-id", aws.ToString(a.Instances[0].InstanceId))}, 1},
+		{"no match", []types.Filter{f("tag:spillway:cluster", "other")}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: tt.filters})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range out.Reservations {
+				n += len(r.Instances)
+			}
+			if n != tt.want {
+				t.Errorf("%d instances, want %d", n, tt.want)
+			}
+		})
+	}
+	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{f("colour", "blue")}}); apiCode(err) != "InvalidParameterValue" {
+		t.Errorf("unknown filter: %v, want InvalidParameterValue", err)
+	}
+	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{"i-nothex"}}); apiCode(err) != "InvalidInstanceID.Malformed" {
+		t.Errorf("malformed id: %v, want InvalidInstanceID.Malformed", err)
+	}
+}

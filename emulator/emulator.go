@@ -105,7 +105,9 @@ type Emulator struct {
 	throttle  bool
 
 	instances map[string]*record
-	order     []*record // launch order
+	order     []*record              // launch order
+	byOffer   map[stockKey][]*record // by instance type and zone, for stock
+	byAccount map[quotaKey][]*record // by API and region, for quotas
 	stock     map[stockKey]int
 	offered   map[stockKey]bool // false: the type (or "" every type) is not sold in the zone
 	quotas    map[quotaKey]int  // vCPU quotas
@@ -139,6 +141,8 @@ func New(opts Options) *Emulator {
 		latency:   opts.Latency,
 		throttle:  opts.Throttle,
 		instances: map[string]*record{},
+		byOffer:   map[stockKey][]*record{},
+		byAccount: map[quotaKey][]*record{},
 		stock:     map[stockKey]int{},
 		offered:   map[stockKey]bool{},
 		quotas:    map[quotaKey]int{},

@@ -205,12 +205,18 @@ func (e *Emulator) availableLocked(instanceType, zone string, now time.Time) int
 	if limit < 0 {
 		return Unlimited
 	}
-	used := 0
-	for _, r := range e.order {
-		if r.instanceType == instanceType && r.zone == zone && r.consumesStock(now) {
+	key := stockKey{instanceType, zone}
+	used, live := 0, e.byOffer[key][:0]
+	for _, r := range e.byOffer[key] {
+		if r.state(now) == stateTerminated {
+			continue // terminated is final: drop it from the index
+		}
+		live = append(live, r)
+		if r.consumesStock(now) {
 			used++
 		}
 	}
+	e.byOffer[key] = live
 	return max(limit-used, 0)
 }
 
@@ -237,9 +243,9 @@ func (e *Emulator) Stock() []StockEntry {
 				avail = e.availableLocked(k.instanceType, k.zone, now)
 			} else {
 				zones := map[string]bool{}
-				for _, r := range e.order {
-					if r.instanceType == k.instanceType {
-						zones[r.zone] = true
+				for o := range e.byOffer {
+					if o.instanceType == k.instanceType {
+						zones[o.zone] = true
 					}
 				}
 				for z := range zones {
@@ -416,6 +422,8 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 		r.privateIP = fmt.Sprintf("10.%d.%d.%d", zoneIndex, (e.ipSeq/250)%256, e.ipSeq%250+4)
 		e.instances[r.id] = r
 		e.order = append(e.order, r)
+		e.byOffer[stockKey{r.instanceType, r.zone}] = append(e.byOffer[stockKey{r.instanceType, r.zone}], r)
+		e.byAccount[quotaKey{r.api, r.region}] = append(e.byAccount[quotaKey{r.api, r.region}], r)
 		recs = append(recs, r)
 		ids = append(ids, r.id)
 	}
@@ -488,12 +496,18 @@ func (e *Emulator) quotaLocked(api, region string) (int, bool) {
 }
 
 func (e *Emulator) vcpusInUseLocked(api, region string, now time.Time) int {
-	total := 0
-	for _, r := range e.order {
-		if r.api == api && r.region == region && r.consumesStock(now) {
+	key := quotaKey{api, region}
+	total, live := 0, e.byAccount[key][:0]
+	for _, r := range e.byAccount[key] {
+		if r.state(now) == stateTerminated {
+			continue
+		}
+		live = append(live, r)
+		if r.consumesStock(now) {
 			total += VCPUs(r.instanceType)
 		}
 	}
+	e.byAccount[key] = live
 	return total
 }
 
