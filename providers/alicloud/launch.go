@@ -131,7 +131,11 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 	if len(got) >= minCount {
 		return got, nil
 	}
-	err := &providers.CapacityError{Provider: p.name, Region: p.region, Zone: req.Offering.Zone, InstanceType: req.Offering.InstanceType, Code: last.Code,
+	code := "OperationDenied.NoStock" // ECS answered fewer than MinAmount without an error
+	if last != nil {
+		code = last.Code
+	}
+	err := &providers.CapacityError{Provider: p.name, Region: p.region, Zone: req.Offering.Zone, InstanceType: req.Offering.InstanceType, Code: code,
 		Err: fmt.Errorf("got %d of at least %d instances from %d vSwitch(es): %w", len(got), minCount, len(vsws), errors.Join(capErrs...))}
 	if len(vsws) == 1 {
 		err.Zone = vsws[0].Zone
