@@ -39,6 +39,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -179,6 +180,11 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 	load := []func(*config.LoadOptions) error{
 		config.WithRegion(cfg.Region),
 		config.WithHTTPClient(httpClient),
+		// The SDK's own warnings (e.g. a body it could not drain after a
+		// timed-out attempt) go to the provider's logger, not to stderr.
+		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			p.logger.Debug(fmt.Sprintf(format, v...), "sdk", string(c))
+		})),
 		config.WithRetryer(func() awssdk.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = o.MaxAttempts

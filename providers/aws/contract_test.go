@@ -50,6 +50,8 @@ type emulated struct {
 	emu        *emulator.Emulator
 	srv        *httptest.Server
 	quotaSpent atomic.Bool
+	// maxFilterValues is the most values one DescribeInstances filter carried.
+	maxFilterValues atomic.Int64
 }
 
 func startEmulator(t testing.TB, opts emulator.Options) *emulated {
@@ -57,8 +59,19 @@ func startEmulator(t testing.TB, opts emulator.Options) *emulated {
 	e := &emulated{emu: emulator.New(opts)}
 	ec2 := e.emu.EC2Handler()
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Form.Get("Action") == "DescribeInstances" {
+			for f := 1; r.Form.Has(fmt.Sprintf("Filter.%d.Name", f)); f++ {
+				n := int64(0)
+				for r.Form.Has(fmt.Sprintf("Filter.%d.Value.%d", f, n+1)) {
+					n++
+				}
+				if n > e.maxFilterValues.Load() {
+					e.maxFilterValues.Store(n)
+				}
+			}
+		}
 		if e.quotaSpent.Load() {
-			if err := r.ParseForm(); err == nil && r.Form.Get("Action") == "RunInstances" {
+			if r.Form.Get("Action") == "RunInstances" {
 				writeEC2Error(w, http.StatusBadRequest, "VcpuLimitExceeded",
 					"You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.")
 				return
