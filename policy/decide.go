@@ -114,6 +114,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	d.launchFloors()
 	d.overflow()
 	d.scaleIn()
+	// d.consolidate()
 	return d.plan
 }
 
@@ -142,15 +143,17 @@ type decider struct {
 	committed   float64 // committed spend in the budget period (see Decide)
 	overBudget  bool    // committed spend exceeded the budget before this plan
 	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
+	overflowed  bool    // pending jobs exceed free capacity
 
 	slots []decSlot // free burst GPUs, by size and class
 	cands []int     // idle instances due for release
 
-	offs    []decOffer
-	buf     []byte // scratch for reasons
-	rankBuf [8]int
-	jobBuf  [8]decJob
-	binBuf  [8]decSlot
+	offs     []decOffer
+	buf      []byte // scratch for reasons
+	rankBuf  [8]int
+	jobBuf   [8]decJob
+	youngBuf [8]decJob
+	binBuf   [8]decSlot
 }
 
 func (d *decider) note(s string) { d.plan.Notes = append(d.plan.Notes, s) }
@@ -436,12 +439,30 @@ func (d *decider) floorOffer(f *Floor) *decOffer {
 	return best
 }
 
-// pendingJobs is the queue's demand as job sizes, largest first.
-func (d *decider) pendingJobs() []decJob {
-	jobs := d.jobBuf[:0]
+// pendingJobs is the queue's demand as job sizes, largest first. When the
+// snapshot gives each job's wait, only the jobs that would start past the
+// wait target unless capacity is launched now count (due: waited + the
+// next evaluation + the slowest available boot > wait target); younger
+// jobs are left to capacity that frees up meanwhile, and reconsidered at
+// the next evaluation. younger counts the jobs left out.
+func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
+	jobs = d.jobBuf[:0]
+	young = d.youngBuf[:0]
 	if len(d.snap.PendingJobGPUs) > 0 {
-		for _, s := range d.snap.PendingJobGPUs {
+		waits := d.snap.PendingJobWaits
+		horizon := time.Duration(-1 << 63)
+		if len(waits) == len(d.snap.PendingJobGPUs) {
+			horizon = d.pool.WaitTarget.D() - d.interval - d.slowestBoot()
+		} else {
+			waits = nil
+		}
+		for k, s := range d.snap.PendingJobGPUs {
 			if s <= 0 {
+				continue
+			}
+			if waits != nil && waits[k] <= horizon {
+				younger++
+				young = decAddJob(young, s)
 				continue
 			}
 			found := false
@@ -457,16 +478,42 @@ func (d *decider) pendingJobs() []decJob {
 			}
 		}
 		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 	} else if d.snap.PendingGPUs > 0 {
 		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
 	}
-	return jobs
+	return jobs, young, younger
+}
+
+// decAddJob counts one more pending job of size GPUs.
+func decAddJob(jobs []decJob, size int) []decJob {
+	for k := range jobs {
+		if jobs[k].size == size {
+			jobs[k].n++
+			return jobs
+		}
+	}
+	return append(jobs, decJob{size: size, n: 1})
+}
+
+// slowestBoot is the longest boot among offerings that can be launched now.
+func (d *decider) slowestBoot() time.Duration {
+	var b time.Duration
+	for i, o := range d.offers() {
+		if o.skip == "" {
+			b = max(b, decBoot(&d.offers()[i].o))
+		}
+	}
+	return b
 }
 
 // overflow packs pending jobs into free capacity and launches for the rest.
 func (d *decider) overflow() {
-	jobs := d.pendingJobs()
+	jobs, young, younger := d.pendingJobs()
 	if len(jobs) == 0 {
+		if younger > 0 {
+			d.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(d.pool.WaitTarget.D())))
+		}
 		return
 	}
 	pending, count, largest := 0, 0, 0
@@ -501,11 +548,29 @@ func (d *decider) overflow() {
 		}
 		over += j.size * j.n
 	}
+	// Younger jobs take what free capacity is left after the due ones (the
+	// queue runs in order); what they cannot fit will share new instances.
+	for k := range young {
+		j := &young[k]
+		if left >= j.size {
+			p := min(j.n, left/j.size)
+			j.n -= p
+			left -= p * j.size
+		}
+		if j.n > 0 {
+			j.n, d.slots = decPlace(d.slots, j.size, j.n)
+		}
+	}
 	if over == 0 {
 		return
 	}
+	d.overflowed = true
 	demand := fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
 		pending, count, largest, onprem, burst, over)
+	if younger > 0 {
+		demand = fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
+			pending, count, largest, younger, onprem, burst, over)
+	}
 	if d.snap.IdleAllocatedGPUs > 0 {
 		d.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", d.snap.IdleAllocatedGPUs, over))
 	}
@@ -525,6 +590,17 @@ func (d *decider) overflow() {
 		if o.n <= 0 || o.used <= 0 {
 			continue
 		}
+		// Younger jobs queued behind will share what the due ones leave
+		// free: they count as useful GPUs, not as a reason to launch more.
+		o.young = 0
+		for _, j := range young {
+			if j.n > 0 && j.size <= o.o.GPUs {
+				var left int
+				left, bins = decPlace(bins, j.size, j.n)
+				o.young += (j.n - left) * j.size
+			}
+		}
+		o.used += o.young
 		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
 	}
 	rank := decRank(offs, d.rankBuf[:0])
@@ -537,10 +613,12 @@ func (d *decider) overflow() {
 	for r, oi := range rank {
 		o := &offs[oi]
 		boot := decBoot(&o.o)
-		if d.snap.OldestWait+boot < wait {
+		// The next chance to launch is one interval away: hold only when
+		// launching then would still start the oldest job in time.
+		if d.snap.OldestWait+d.interval+boot <= wait {
 			if r == 0 {
-				d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + boot %s of %s < wait target %s: on-prem may still take it",
-					demand, decFmtDur(d.snap.OldestWait), decFmtDur(boot), o.name(), decFmtDur(wait)))
+				d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+					demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), o.name(), decFmtDur(wait)))
 				return
 			}
 			continue
@@ -559,8 +637,8 @@ func (d *decider) overflow() {
 		if len(limits) > 0 {
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
-		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + boot %s >= wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(d.snap.OldestWait), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
 		return
 	}
 	if len(limits) > 0 {

@@ -153,7 +153,7 @@ func TestDecide(t *testing.T) {
 				dtWantLaunch(map[string]int{"p4d": 2})(t, p)
 				if len(p.Launches) == 1 {
 					dtReasonHas(t, p.Launches[0].Reason, "12 GPUs pending", "0 free on-prem", "0 free in burst",
-						"oldest waited 4m10s + boot 3m >= wait target 5m", "chose p4d at $3.66 per useful GPU-hour (2 × 8 GPUs")
+						"oldest waited 4m10s + next evaluation 30s + boot 3m > wait target 5m", "chose p4d at $3.66 per useful GPU-hour (2 × 8 GPUs")
 				}
 			},
 		},
@@ -216,8 +216,68 @@ func TestDecide(t *testing.T) {
 			now:  now,
 			check: func(t *testing.T, p Plan) {
 				dtNoActions(t, p)
-				dtHasNote(t, p, "oldest waited 1m + boot 3m of p4d < wait target 5m")
+				dtHasNote(t, p, "oldest waited 1m + next evaluation 30s + boot 3m of p4d <= wait target 5m")
 			},
+		},
+		{
+			name: "with per-job waits only the jobs past the wait horizon are launched for",
+			pool: dtPool(dtP4d()),
+			snap: func() Snapshot {
+				// 16 GPUs overdue, 8 GPUs queued 1 minute: only 2 instances.
+				s := dtBusySnap(5*time.Minute, 8, 8, 8)
+				s.PendingJobWaits = []time.Duration{5 * time.Minute, 4 * time.Minute, time.Minute}
+				return s
+			}(),
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 2})(t, p)
+				if len(p.Launches) == 1 {
+					dtReasonHas(t, p.Launches[0].Reason, "1 younger jobs left to on-prem")
+				}
+			},
+		},
+		{
+			name: "no job past the wait horizon: hold, naming the younger jobs",
+			pool: dtPool(dtP4d()),
+			snap: func() Snapshot {
+				s := dtBusySnap(time.Minute, 8)
+				s.PendingJobWaits = []time.Duration{time.Minute}
+				return s
+			}(),
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtNoActions(t, p)
+				dtHasNote(t, p, "1 pending jobs, none waited long enough")
+			},
+		},
+		{
+			name: "younger queued jobs count as useful GPUs of the launch they will share",
+			pool: func() *Pool {
+				one := dtP4d()
+				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "g.1x", 1, 4.0
+				return dtPool(dtP4d(), one)
+			}(),
+			snap: func() Snapshot {
+				// One overdue 1-GPU job: alone it is cheapest on the 1-GPU
+				// shape ($4 vs $21.96), but 6 younger 1-GPU jobs behind it
+				// would fill a p4d ($21.96 / 7 = $3.14 per useful GPU-hour).
+				s := dtBusySnap(5*time.Minute, 1, 1, 1, 1, 1, 1, 1)
+				s.PendingJobWaits = []time.Duration{5 * time.Minute, time.Minute, time.Minute, time.Minute, time.Minute, time.Minute, time.Minute}
+				return s
+			}(),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"p4d": 1}),
+		},
+		{
+			name: "at an equal price per useful GPU-hour the smaller shape wins",
+			pool: func() *Pool {
+				one := dtP4d()
+				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
+				return dtPool(dtP4d(), one)
+			}(),
+			snap:  dtBusySnap(5*time.Minute, 1, 1, 1, 1, 1, 1, 1, 1),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
 			name:  "a 3-GPU overflow prefers a 4-GPU instance, cheaper per useful GPU",

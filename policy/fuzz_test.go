@@ -416,8 +416,12 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		if pending == 0 || pending <= onpremFree {
 			bad("launch without overflow: %d GPUs pending, %d free on-prem", pending, onpremFree)
 		}
-		if s.snap.OldestWait+max(o.Boot.D(), 0) < pool.WaitTarget.D() {
-			bad("launch before the wait target: oldest %v + boot %v < %v", s.snap.OldestWait, o.Boot.D(), pool.WaitTarget.D())
+		interval := pool.Interval.D()
+		if interval <= 0 {
+			interval = decDefaultInterval
+		}
+		if s.snap.OldestWait+interval+max(o.Boot.D(), 0) <= pool.WaitTarget.D() {
+			bad("launch before the wait target: oldest %v + interval %v + boot %v <= %v", s.snap.OldestWait, interval, o.Boot.D(), pool.WaitTarget.D())
 		}
 		need := 0
 		for _, j := range pendingJobs {

@@ -192,6 +192,7 @@ type decOffer struct {
 
 	// per choice
 	n, used int
+	young   int     // GPUs of younger queued jobs that would share the launch (part of used)
 	score   float64 // price per useful GPU-hour
 }
 
@@ -301,13 +302,19 @@ func decSkipped(offs []decOffer) string {
 }
 
 // decLess orders offerings by price per useful GPU-hour, then faster boot,
-// then fewer instances, then their order in the config.
+// then smaller instances (at an equal price per useful GPU-hour a smaller
+// shape is released GPU by GPU as jobs end, where a large one stays paid
+// for while any job is left on it), then fewer instances, then their order
+// in the config.
 func decLess(a, b *decOffer) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
 	if a.o.Boot != b.o.Boot {
 		return a.o.Boot < b.o.Boot
+	}
+	if a.o.GPUs != b.o.GPUs {
+		return a.o.GPUs < b.o.GPUs
 	}
 	if a.n != b.n {
 		return a.n < b.n

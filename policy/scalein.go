@@ -159,3 +159,61 @@ func (d *decider) idleReason(in *Instance) string {
 	}
 	return d.str(t)
 }
+
+// consolidate cordons (drains) a partly busy instance when the pool holds
+// surplus burst capacity: jobs cannot move, but once an underused instance
+// takes no new work, later jobs fill the busier instances and the cordoned
+// one ends with its last job, instead of every instance staying partly
+// idle. It acts only when nothing is pending beyond free capacity, on
+// fresh signals, and only while the free GPUs left on the other instances
+// (ready or booting, after this plan) are at least those withdrawn, so the
+// pool keeps as much headroom as it gives up. The least busy instance goes
+// first; instances serving an active floor are never cordoned.
+func (d *decider) consolidate() {
+	if d.stale || d.overflowed {
+		return
+	}
+	free := 0
+	for _, s := range d.slots {
+		free += s.free * s.n
+	}
+	if free == 0 {
+		return
+	}
+	var cands []int
+	for i := range d.inst {
+		in := &d.inst[i]
+		if d.flag(i) != 0 || in.State != StateRunning || in.BusyGPUs <= 0 || in.BusyGPUs >= decGPUs(&in.Offering) {
+			continue
+		}
+		cands = append(cands, i)
+	}
+	slices.SortFunc(cands, func(a, b int) int {
+		x, y := &d.inst[a], &d.inst[b]
+		if c := cmp.Compare(x.BusyGPUs, y.BusyGPUs); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	for _, i := range cands {
+		in := &d.inst[i]
+		if d.floorOwnerActive(in.Floor) {
+			continue
+		}
+		g := decGPUs(&in.Offering)
+		idle := g - in.BusyGPUs
+		if free-idle < idle {
+			return
+		}
+		if d.floorGPUs > 0 && d.capacity-g < d.floorGPUs {
+			return
+		}
+		if !decTakeSlot(d.slots, idle, decPartial) {
+			continue // its free GPUs were promised to a pending job
+		}
+		decAddSlot(d.slots, idle, decPartial, 1) // drain takes it out again
+		d.drain(i, d.str(d.text().s("consolidate: only ").n(in.BusyGPUs).s(" of ").n(g).
+			s(" GPUs busy and ").n(free-idle).s(" GPUs stay free on other burst instances; taking no new work so it ends with its jobs")))
+		free -= idle
+	}
+}

@@ -24,6 +24,11 @@ type Snapshot struct {
 	PendingJobs    int
 	PendingGPUs    int
 	PendingJobGPUs []int
+	// PendingJobWaits, when known, is how long each job of PendingJobGPUs
+	// has waited (same order and length). With it the engine launches only
+	// for the jobs that would otherwise wait past the target, leaving
+	// younger ones to on-prem capacity that frees up in time.
+	PendingJobWaits []time.Duration
 	// OldestWait is how long the oldest pending job has waited (0 if none or unknown).
 	OldestWait time.Duration
 

@@ -259,6 +259,7 @@ type state struct {
 	// pendBuf and headBuf are reused by snapshot; the policy must not keep
 	// Snapshot.PendingJobGPUs past its call.
 	pendBuf, headBuf []int
+	waitBuf          []time.Duration
 	viewValid        bool
 	dirty            []int32
 	alive            []int32 // indices of instances not yet ended, in launch order
@@ -821,11 +822,12 @@ func (s *state) snapshot() policy.Snapshot {
 	snap.OldestWait = s.now - s.jobs[oldest].Submit
 	// Pending job sizes in arrival order: a merge of the size queues.
 	list := s.pendBuf[:0]
+	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
 	for i := range s.queues {
 		heads = append(heads, s.queues[i].head)
 	}
-	defer func() { s.pendBuf, s.headBuf = list, heads }()
+	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
 	for len(list) < s.pendingJobs {
 		best, bj := -1, int32(math.MaxInt32)
 		for qi := range s.queues {
@@ -835,9 +837,11 @@ func (s *state) snapshot() policy.Snapshot {
 			}
 		}
 		list = append(list, s.queues[best].gpus)
+		waits = append(waits, s.now-s.jobs[bj].Submit)
 		heads[best]++
 	}
 	snap.PendingJobGPUs = list
+	snap.PendingJobWaits = waits
 	if s.o.Floors != nil {
 		snap.Floors = s.o.Floors(s.pool, now)
 	}

@@ -77,7 +77,7 @@ sequences (time,…,running_gpu_num,pending_gpu_num,…), or your own
 bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
-  spillway simulate --config spillway.yaml --pool a100 --trace jobs.csv --json
+  spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json
   spillway simulate --policies spillway,per-job --plot timeline.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

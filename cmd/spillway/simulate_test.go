@@ -83,7 +83,7 @@ func TestSimulateErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job)`},
-		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has a100)`},
+		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
