@@ -114,7 +114,6 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	d.launchFloors()
 	d.overflow()
 	d.scaleIn()
-	// d.consolidate()
 	return d.plan
 }
 
@@ -143,7 +142,6 @@ type decider struct {
 	committed   float64 // committed spend in the budget period (see Decide)
 	overBudget  bool    // committed spend exceeded the budget before this plan
 	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
-	overflowed  bool    // pending jobs exceed free capacity
 
 	slots []decSlot // free burst GPUs, by size and class
 	cands []int     // idle instances due for release
@@ -564,7 +562,6 @@ func (d *decider) overflow() {
 	if over == 0 {
 		return
 	}
-	d.overflowed = true
 	demand := fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
 		pending, count, largest, onprem, burst, over)
 	if younger > 0 {
