@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"context"
 	"errors"
 	"strings"
 
@@ -84,16 +83,11 @@ func (p *Provider) classify(err error, zone, instanceType string) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// The caller gave up; not the cloud's answer.
-		if _, api := apiError(err); !api {
-			return &providers.TransientError{Provider: p.name, Code: "Canceled", Err: err}
-		}
-	}
 	ae, ok := apiError(err)
 	if !ok {
-		// Connection refused, reset, timed out after every retry.
-		return &providers.TransientError{Provider: p.name, Code: "Network", Err: err}
+		// No answer from EC2: connection refused or reset, an attempt timed
+		// out after every retry, or the caller's context ended.
+		return &providers.TransientError{Provider: p.name, Code: "RequestFailed", Err: err}
 	}
 	code := ae.ErrorCode()
 	switch {

@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
@@ -103,5 +104,53 @@ func TestDescribeBatches(t *testing.T) {
 	}
 	if n := e.emu.Calls("DescribeInstances"); n < 3 {
 		t.Errorf("%d DescribeInstances calls for 450 ids, want at least 3 (batches of 200)", n)
+	}
+}
+
+// TestRetryAfterFallThroughCreatesNoDuplicate: a launch falls through a
+// stocked-out first zone into the second, and its response is lost past
+// every SDK attempt. By the time the scheduler retries the intent, the
+// first zone has stock again; the retry must return the instances in the
+// second zone, not launch new ones in the first.
+func TestRetryAfterFallThroughCreatesNoDuplicate(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	var s *scripted
+	s = newScripted(t, func(action string, n int, _ map[string][]string) (int, string, bool) {
+		if action == "RunInstances" && n == 2 {
+			// The launch in us-east-1b executes; its response is held
+			// past the client's timeout.
+			s.emu.StallResponses("RunInstances", 1, 3*timeout)
+		}
+		return 0, "", false
+	})
+	p := s.provider(t, aws.WithHTTPTimeout(timeout), aws.WithRetry(1, 0))
+	req := providers.LaunchRequest{
+		Offering:    policy.Offering{Provider: providerName, InstanceType: gpuType},
+		Count:       2,
+		ClientToken: "intent-fallthrough",
+		Tags:        map[string]string{providers.TagCluster: "c"},
+	}
+	s.emu.SetStock(gpuType, "us-east-1a", 0)
+	if _, err := p.Launch(context.Background(), req); !providers.IsTransient(err) {
+		t.Fatalf("launch with its response lost: err = %v, want *TransientError", err)
+	}
+	if got := s.emu.Instances(); len(got) != 2 || got[0].Zone != "us-east-1b" {
+		t.Fatalf("the lost launch should have created 2 instances in us-east-1b, the cloud holds %+v", got)
+	}
+	s.emu.SetStock(gpuType, "us-east-1a", -1)
+	insts, err := p.Launch(context.Background(), req)
+	if err != nil {
+		t.Fatalf("retry of the intent: %v", err)
+	}
+	if len(insts) != 2 {
+		t.Fatalf("retry returned %d instances, want 2", len(insts))
+	}
+	for _, in := range insts {
+		if in.Zone != "us-east-1b" {
+			t.Errorf("retry returned %s in %s, want the first try's instances in us-east-1b", in.ID, in.Zone)
+		}
+	}
+	if n := len(s.emu.Instances()); n != 2 {
+		t.Errorf("the cloud holds %d instances after a retried intent, want 2", n)
 	}
 }
