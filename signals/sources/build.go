@@ -1,0 +1,222 @@
+package sources
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/baseline"
+	"github.com/spillway-io/spillway/signals/queue"
+	"github.com/spillway-io/spillway/signals/queue/prometheus"
+)
+
+// Set is a pool's built sources. Close it when done.
+type Set struct {
+	// Pool carries the file's pool name, stale_after and onprem, as
+	// signals.Assemble reads them.
+	Pool policy.Pool
+	// Baseline is nil when the file has none.
+	Baseline signals.BaselineSource
+	// Demands are in file order, each wrapped with its timeout and retries.
+	Demands []signals.DemandSource
+
+	closers []func()
+}
+
+// Close releases connections the sources hold.
+func (s *Set) Close() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
+}
+
+// Option changes how Build builds sources.
+type Option func(*buildOptions)
+
+type buildOptions struct {
+	log   *slog.Logger
+	queue []queue.Option
+	now   func() time.Time
+}
+
+// WithLogger passes a logger to every source (silent by default).
+func WithLogger(l *slog.Logger) Option { return func(o *buildOptions) { o.log = l } }
+
+// WithQueueOptions adds options to every demand source's wrapper, after
+// the file's own (tests inject a clock this way).
+func WithQueueOptions(opts ...queue.Option) Option {
+	return func(o *buildOptions) { o.queue = append(o.queue, opts...) }
+}
+
+// WithNow sets the clock the agents baseline judges sample ages by.
+func WithNow(now func() time.Time) Option { return func(o *buildOptions) { o.now = now } }
+
+// Build builds the file's sources. Every source that cannot be built is
+// reported, with its line, in one *FileError.
+func (f *File) Build(opts ...Option) (*Set, error) {
+	o := buildOptions{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Set{Pool: policy.Pool{
+		Name:       f.Pool,
+		StaleAfter: policy.Duration(f.StaleAfter),
+		OnPrem:     policy.OnPrem{Nodes: f.OnPrem.Nodes, GPUsPerNode: f.OnPrem.GPUsPerNode},
+	}}
+	var ps []Problem
+	bad := func(line int, where string, err error) {
+		ps = append(ps, Problem{File: f.Path, Line: line, Msg: where + ": " + err.Error()})
+	}
+	names := map[string]string{}
+	unique := func(line int, where, name string) {
+		if prev, dup := names[name]; dup {
+			bad(line, where, fmt.Errorf("source name %q is already used by %s: give one of them a different name", name, prev))
+		}
+		names[name] = where
+	}
+
+	if b := f.Baseline; b != nil {
+		src, closer, err := f.buildBaseline(b, o)
+		if err != nil {
+			bad(f.baselineLine, "baseline", err)
+		} else {
+			s.Baseline = src
+			s.closers = append(s.closers, closer)
+			unique(f.baselineLine, "baseline", src.Name())
+		}
+	}
+	for i, d := range f.Demand {
+		where := fmt.Sprintf("demand[%d] (%s)", i, d.Type)
+		src, err := f.buildDemand(d, o)
+		if err != nil {
+			bad(f.demandLine(i), where, err)
+			continue
+		}
+		s.Demands = append(s.Demands, src)
+		s.closers = append(s.closers, func() { src.Close() })
+		unique(f.demandLine(i), where, src.Name())
+	}
+	if len(ps) > 0 {
+		s.Close()
+		return nil, &FileError{Problems: ps}
+	}
+	return s, nil
+}
+
+// ownClient is an HTTP client whose idle connections Close can drop.
+func ownClient() (*http.Client, func()) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	return &http.Client{Transport: tr}, tr.CloseIdleConnections
+}
+
+func (f *File) buildBaseline(b *Baseline, o buildOptions) (signals.BaselineSource, func(), error) {
+	if a := b.Agents; a != nil {
+		name := a.Name
+		if name == "" {
+			name = f.Pool
+		}
+		targetsFile := a.TargetsFile
+		if targetsFile != "" && !filepath.IsAbs(targetsFile) {
+			targetsFile = filepath.Join(filepath.Dir(f.Path), targetsFile)
+		}
+		src, err := baseline.NewAgents(baseline.AgentsConfig{
+			Name: name, Targets: a.URLs, TargetsFile: targetsFile, Match: a.Match,
+			Concurrency: a.Concurrency, Timeout: a.Timeout.D(), MaxSampleAge: a.MaxSampleAge.D(),
+			Now: o.now, Logger: o.log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return src, src.CloseIdleConnections, nil
+	}
+	p := b.Prometheus
+	name := p.Name
+	if name == "" {
+		name = f.Pool
+	}
+	cfg := baseline.PrometheusConfig{
+		Name: name, URL: p.URL, UtilQuery: p.UtilQuery, MemoryUsedQuery: p.MemoryUsedQuery,
+		AllocatedMemory: p.AllocatedMemoryBytes, UnknownQuery: p.UnknownQuery, UnknownLabel: p.UnknownLabel,
+		BusyUtil: p.BusyUtil, Timeout: p.Timeout.D(), Logger: o.log,
+	}
+	if l := p.Labels; l != nil {
+		cfg.Labels = baseline.Labels{Node: l.Node, GPU: l.GPU, UUID: l.UUID, Model: l.Model}
+	}
+	if p.BusyUtil < 0 || p.BusyUtil > 100 {
+		return nil, nil, fmt.Errorf("prometheus:%s: busy_util %v: want a percentage from 0 to 100", name, p.BusyUtil)
+	}
+	client, closer := ownClient()
+	cfg.Client = client
+	src, err := baseline.NewPrometheus(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return src, closer, nil
+}
+
+func (f *File) buildDemand(d Demand, o buildOptions) (*queue.Source, error) {
+	qopts := append([]queue.Option{queue.WithLogger(o.log)}, o.queue...)
+	if d.Type != TypePrometheus {
+		if d.Type != "" && d.Type != queue.TypeSlurm && d.Type != queue.TypeRedis && d.Type != queue.TypeHTTP && d.Type != queue.TypeCommand {
+			return nil, fmt.Errorf("type %q: want one of %s", d.Type, demandTypes)
+		}
+		return queue.New(d.Config, qopts...)
+	}
+	// queue.New refuses type prometheus; give it an empty type-less copy
+	// to check the shared settings, then wrap the prometheus source the
+	// same way queue.New wraps its own.
+	if d.Slurm != nil || d.Redis != nil || d.HTTP != nil || d.Command != nil {
+		return nil, fmt.Errorf("type prometheus takes only prometheus: settings")
+	}
+	if d.Timeout < 0 || d.Attempts < 0 || d.Backoff < 0 || d.MaxBackoff < 0 {
+		return nil, fmt.Errorf("timeout, attempts, backoff and max_backoff must not be negative")
+	}
+	p := d.Prometheus
+	name := p.Name
+	if name == "" {
+		name = f.Pool
+	}
+	client, closer := ownClient()
+	src, err := prometheus.New(prometheus.Config{
+		Name: name, URL: p.URL, Query: p.Query, Measure: prometheus.Measure(p.Measure),
+		OldestWaitQuery: p.OldestWaitQuery, Timeout: d.Timeout, Client: client, Logger: o.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var own []queue.Option
+	if d.Timeout > 0 {
+		own = append(own, queue.WithTimeout(d.Timeout))
+	}
+	if d.Attempts > 0 {
+		own = append(own, queue.WithAttempts(d.Attempts))
+	}
+	if d.Backoff > 0 || d.MaxBackoff > 0 {
+		base, maxDelay := d.Backoff, d.MaxBackoff
+		if base == 0 {
+			base = queue.DefaultBaseDelay
+		}
+		if maxDelay == 0 {
+			maxDelay = max(queue.DefaultMaxDelay, base)
+		}
+		own = append(own, queue.WithBackoff(base, maxDelay))
+	}
+	return queue.Wrap(closingSource{src, closer}, append(own, qopts...)...), nil
+}
+
+// closingSource gives a prometheus demand source a Close that drops its
+// client's idle connections, which queue.Source.Close calls.
+type closingSource struct {
+	*prometheus.Source
+	close func()
+}
+
+func (c closingSource) Close() error {
+	c.close()
+	return nil
+}
