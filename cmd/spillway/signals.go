@@ -1,0 +1,475 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/sources"
+)
+
+func init() { register(newSignalsCmd) }
+
+// Exit codes of `spillway signals check`.
+const (
+	exitSignalsFailed  = 1 // a source failed or a signal is stale: the policy would hold
+	exitSignalsBadFile = 2
+)
+
+func newSignalsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "signals",
+		Short: "Try a pool's signal sources (GPU baseline and queue demand) without a server",
+		Long: `Work with a signals file: where one pool's on-prem GPU baseline (spillway
+agents or Prometheus) and its queue demand (Slurm, Redis, HTTP, a command,
+Prometheus) come from.
+
+See configs/examples/signals.yaml for an annotated example and docs/signals.md
+for the guide.`,
+	}
+	cmd.AddCommand(newSignalsCheckCmd())
+	return cmd
+}
+
+type signalsCheckOptions struct {
+	json    bool
+	watch   time.Duration
+	timeout time.Duration
+	verbose bool
+	// now is the clock the snapshot is assembled at (time.Now when nil).
+	now func() time.Time
+}
+
+func newSignalsCheckCmd() *cobra.Command {
+	o := signalsCheckOptions{}
+	cmd := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Read every source of a signals file once and print what the policy would see",
+		Long: `Check reads the file strictly, builds its sources, reads every one of them
+once, concurrently, and prints:
+
+  - per source, its reading (GPUs busy and free, pending jobs and GPUs, job
+    sizes, oldest wait) or its error, naming the source and the cause;
+  - the snapshot the policy would get: on-prem GPUs total, busy and free,
+    GPUs allocated on-prem but idle (waste), pending jobs and GPUs, the
+    pending jobs' sizes, the oldest wait, and the stale signals. While any
+    signal is stale the policy holds: no launch on demand, no scale-in.
+
+A baseline node that does not answer is listed as unknown (its GPUs count as
+busy, never as free); a failed demand source is left out of the sums and
+marked stale.
+
+Each source is read with its own timeout, attempts and backoff from the file,
+and at most --timeout in all.
+
+Exit status: 0 when every source answered and nothing is stale, 1 when any
+source or baseline node failed or a signal is stale (the snapshot is still
+printed), 2 when the file is bad (every problem is printed as FILE:LINE: ...).
+With --watch, the status is that of the last complete round.`,
+		Example: `  spillway signals check configs/examples/signals.yaml
+  spillway signals check --json signals.yaml | jq .snapshot
+  spillway signals check --watch 10s signals.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSignalsCheck(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.json, "json", false, "print the per-source results and the snapshot as JSON (one object per round)")
+	f.DurationVar(&o.watch, "watch", 0, "check again every DURATION (e.g. 10s) until interrupted")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "the longest one source may take, retries included")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log each source's retries and target-file reloads to stderr")
+	return cmd
+}
+
+func runSignalsCheck(ctx context.Context, stdout, stderr io.Writer, path string, o signalsCheckOptions) error {
+	if o.watch < 0 {
+		return fmt.Errorf("--watch %s: want a positive duration such as 10s", o.watch)
+	}
+	if o.timeout <= 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration such as 30s", o.timeout)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	file, err := sources.Load(path)
+	if err != nil {
+		return &exitCodeError{code: exitSignalsBadFile, msg: err.Error()}
+	}
+	var bopts []sources.Option
+	if o.verbose {
+		bopts = append(bopts, sources.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	set, err := file.Build(bopts...)
+	if err != nil {
+		return &exitCodeError{code: exitSignalsBadFile, msg: err.Error()}
+	}
+	defer set.Close()
+
+	var last *signalsReport
+	for round := 1; ; round++ {
+		r := readSignals(ctx, set, o.timeout, o.now)
+		if o.watch > 0 && ctx.Err() != nil {
+			break // interrupted mid-round: its errors are ours, not the sources'
+		}
+		r.File = path
+		if o.json {
+			enc := json.NewEncoder(stdout)
+			if o.watch == 0 {
+				enc.SetIndent("", "  ")
+			}
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		} else {
+			if round > 1 {
+				fmt.Fprintln(stdout)
+			}
+			printSignalsReport(stdout, r)
+		}
+		last = &r
+		if o.watch == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.watch):
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if last == nil || last.OK {
+		return nil
+	}
+	return &exitCodeError{code: exitSignalsFailed, msg: last.summary()}
+}
+
+// signalsReport is one round of a check: what each source gave and the
+// snapshot assembled from it. It is also the --json output.
+type signalsReport struct {
+	Pool     string         `json:"pool"`
+	File     string         `json:"file"`
+	Time     time.Time      `json:"time"`
+	OK       bool           `json:"ok"`
+	Sources  []sourceResult `json:"sources"`
+	Snapshot snapshotJSON   `json:"snapshot"`
+}
+
+// sourceResult is one source's reading or error.
+type sourceResult struct {
+	Name        string          `json:"name"`
+	Kind        string          `json:"kind"` // baseline or demand
+	OK          bool            `json:"ok"`
+	Error       string          `json:"error,omitempty"`
+	TookSeconds float64         `json:"took_seconds"`
+	Baseline    *baselineResult `json:"baseline,omitempty"`
+	Demand      *demandResult   `json:"demand,omitempty"`
+}
+
+type baselineResult struct {
+	Time          time.Time         `json:"time"`
+	Nodes         int               `json:"nodes"`
+	GPUs          int               `json:"gpus"`
+	BusyGPUs      int               `json:"busy_gpus"`
+	FreeGPUs      int               `json:"free_gpus"`
+	IdleAllocated int               `json:"idle_allocated_gpus"`
+	Models        map[string]int    `json:"models,omitempty"`
+	Unknown       map[string]string `json:"unknown_nodes,omitempty"`
+}
+
+type demandResult struct {
+	Time              time.Time `json:"time"`
+	PendingJobs       int       `json:"pending_jobs"`
+	PendingGPUs       *int      `json:"pending_gpus,omitempty"`
+	JobGPUs           []int     `json:"job_gpus,omitempty"`
+	OldestWaitSeconds *float64  `json:"oldest_wait_seconds,omitempty"`
+}
+
+type snapshotJSON struct {
+	Time              time.Time `json:"time"`
+	OnPremGPUs        int       `json:"onprem_gpus"`
+	OnPremBusyGPUs    int       `json:"onprem_busy_gpus"`
+	OnPremFreeGPUs    int       `json:"onprem_free_gpus"`
+	IdleAllocatedGPUs int       `json:"idle_allocated_gpus"`
+	PendingJobs       int       `json:"pending_jobs"`
+	PendingGPUs       int       `json:"pending_gpus"`
+	PendingJobGPUs    []int     `json:"pending_job_gpus"`
+	OldestWaitSeconds float64   `json:"oldest_wait_seconds"`
+	Stale             []string  `json:"stale"`
+}
+
+// readSignals reads every source of set once, concurrently, each bounded
+// by timeout, and assembles the pool's snapshot at now().
+func readSignals(ctx context.Context, set *sources.Set, timeout time.Duration, now func() time.Time) signalsReport {
+	var wg sync.WaitGroup
+	results := make([]sourceResult, len(set.Demands))
+	readings := make([]signals.DemandReading, len(set.Demands))
+	var br *signals.BaselineReading
+	var bres sourceResult
+	timed := func(res *sourceResult, read func(ctx context.Context) error) {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		start := time.Now()
+		err := read(ctx)
+		res.TookSeconds = time.Since(start).Seconds()
+		res.OK = err == nil
+		if err != nil {
+			res.Error = err.Error()
+		}
+	}
+	if b := set.Baseline; b != nil {
+		br = &signals.BaselineReading{Source: b.Name()}
+		bres = sourceResult{Name: b.Name(), Kind: "baseline"}
+		wg.Add(1)
+		go timed(&bres, func(ctx context.Context) error {
+			br.Baseline, br.Err = b.Baseline(ctx)
+			return br.Err
+		})
+	}
+	for i, d := range set.Demands {
+		readings[i].Source = d.Name()
+		results[i] = sourceResult{Name: d.Name(), Kind: "demand"}
+		wg.Add(1)
+		go timed(&results[i], func(ctx context.Context) error {
+			readings[i].Demand, readings[i].Err = d.Demand(ctx)
+			return readings[i].Err
+		})
+	}
+	wg.Wait()
+
+	at := now()
+	r := signalsReport{Pool: set.Pool.Name, Time: at}
+	if br != nil {
+		if br.Err == nil {
+			bres.Baseline = summarizeBaseline(br.Baseline)
+			if len(br.Baseline.Unknown) > 0 {
+				bres.OK = false
+				bres.Error = fmt.Sprintf("%d of %d nodes did not answer", len(br.Baseline.Unknown), bres.Baseline.Nodes+len(br.Baseline.Unknown))
+			}
+		}
+		r.Sources = append(r.Sources, bres)
+	}
+	for i, res := range results {
+		if readings[i].Err == nil {
+			res.Demand = summarizeDemand(readings[i].Demand)
+		}
+		r.Sources = append(r.Sources, res)
+	}
+	snap := signals.Assemble(set.Pool, at, br, readings)
+	r.Snapshot = snapshotView(snap)
+	r.OK = len(snap.Stale) == 0
+	for _, s := range r.Sources {
+		r.OK = r.OK && s.OK
+	}
+	return r
+}
+
+func summarizeBaseline(b signals.Baseline) *baselineResult {
+	res := &baselineResult{Time: b.Time, Models: map[string]int{}}
+	nodes := map[string]bool{}
+	for _, g := range b.GPUs {
+		nodes[g.Node] = true
+		res.GPUs++
+		if g.Busy {
+			res.BusyGPUs++
+		} else {
+			res.FreeGPUs++
+		}
+		if g.Allocated && g.Idle {
+			res.IdleAllocated++
+		}
+		if g.Model != "" {
+			res.Models[g.Model]++
+		}
+	}
+	res.Nodes = len(nodes)
+	if len(b.Unknown) > 0 {
+		res.Unknown = map[string]string{}
+		for _, n := range b.Unknown {
+			why := b.UnknownCauses[n]
+			if why == "" {
+				why = "did not answer"
+			}
+			res.Unknown[n] = why
+		}
+	}
+	return res
+}
+
+func summarizeDemand(d signals.Demand) *demandResult {
+	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs}
+	if d.PendingGPUsKnown {
+		n := d.PendingGPUs
+		res.PendingGPUs = &n
+	}
+	if d.OldestWaitKnown {
+		s := d.OldestWait.Seconds()
+		res.OldestWaitSeconds = &s
+	}
+	return res
+}
+
+func snapshotView(s policy.Snapshot) snapshotJSON {
+	v := snapshotJSON{
+		Time: s.Time, OnPremGPUs: s.OnPremGPUs, OnPremBusyGPUs: s.OnPremBusyGPUs, OnPremFreeGPUs: s.OnPremFreeGPUs,
+		IdleAllocatedGPUs: s.IdleAllocatedGPUs, PendingJobs: s.PendingJobs, PendingGPUs: s.PendingGPUs,
+		PendingJobGPUs: s.PendingJobGPUs, OldestWaitSeconds: s.OldestWait.Seconds(), Stale: s.Stale,
+	}
+	if v.Stale == nil {
+		v.Stale = []string{}
+	}
+	return v
+}
+
+// summary is the one line a failed check ends with on stderr.
+func (r signalsReport) summary() string {
+	var failed []string
+	for _, s := range r.Sources {
+		if !s.OK {
+			failed = append(failed, s.Name)
+		}
+	}
+	msg := fmt.Sprintf("spillway signals check: %s: ", r.File)
+	if len(failed) > 0 {
+		msg += fmt.Sprintf("%d of %d sources failed (%s)", len(failed), len(r.Sources), strings.Join(failed, ", "))
+	} else {
+		msg += "every source answered"
+	}
+	return msg + fmt.Sprintf("; %s stale: the policy would hold", policyPlural(len(r.Snapshot.Stale), "signal"))
+}
+
+func printSignalsReport(w io.Writer, r signalsReport) {
+	fmt.Fprintf(w, "pool %s (%s) at %s\n\nsources:\n", r.Pool, r.File, r.Time.Format(time.RFC3339))
+	for _, s := range r.Sources {
+		took := signalsDur(time.Duration(s.TookSeconds * float64(time.Second)))
+		switch {
+		case s.Baseline != nil:
+			b := s.Baseline
+			status := "ok"
+			if !s.OK {
+				status = "PARTIAL"
+			}
+			fmt.Fprintf(w, "  %-7s %s (baseline, %s): %s on %s: %d busy, %d free, %d allocated but idle%s\n",
+				status, s.Name, took, policyPlural(b.GPUs, "GPU"), policyPlural(b.Nodes, "node"),
+				b.BusyGPUs, b.FreeGPUs, b.IdleAllocated, signalsModels(b.Models))
+			nodes := make([]string, 0, len(b.Unknown))
+			for n := range b.Unknown {
+				nodes = append(nodes, n)
+			}
+			sort.Strings(nodes)
+			for _, n := range nodes {
+				fmt.Fprintf(w, "          node %s unknown: %s\n", n, b.Unknown[n])
+			}
+		case s.Demand != nil:
+			fmt.Fprintf(w, "  %-7s %s (demand, %s): %s\n", "ok", s.Name, took, signalsDemand(s.Demand))
+		default:
+			fmt.Fprintf(w, "  %-7s %s (%s, %s): %s\n", "FAILED", s.Name, s.Kind, took, s.Error)
+		}
+	}
+	s := r.Snapshot
+	fmt.Fprintf(w, "\nsnapshot (what the policy would see):\n")
+	fmt.Fprintf(w, "  on-prem GPUs  %d total, %d busy, %d free\n", s.OnPremGPUs, s.OnPremBusyGPUs, s.OnPremFreeGPUs)
+	waste := "none"
+	if s.IdleAllocatedGPUs > 0 {
+		waste = fmt.Sprintf("%s allocated but idle: fix these before renting cloud", policyPlural(s.IdleAllocatedGPUs, "GPU"))
+	}
+	fmt.Fprintf(w, "  waste         %s\n", waste)
+	fmt.Fprintf(w, "  pending       %s, %s\n", policyPlural(s.PendingJobs, "job"), policyPlural(s.PendingGPUs, "GPU"))
+	sizes := "unknown (not every source lists each job's GPUs)"
+	if s.PendingJobGPUs != nil {
+		sizes = signalsSizes(s.PendingJobGPUs)
+	}
+	fmt.Fprintf(w, "  job sizes     %s\n", sizes)
+	fmt.Fprintf(w, "  oldest wait   %s\n", signalsDur(time.Duration(s.OldestWaitSeconds*float64(time.Second))))
+	if len(s.Stale) == 0 {
+		fmt.Fprintf(w, "  stale         none: the policy would act on this snapshot\n")
+		return
+	}
+	fmt.Fprintf(w, "  stale         %d: the policy would hold (no launch on demand, no scale-in)\n", len(s.Stale))
+	for _, st := range s.Stale {
+		fmt.Fprintf(w, "    - %s\n", st)
+	}
+}
+
+func signalsDemand(d *demandResult) string {
+	parts := []string{policyPlural(d.PendingJobs, "job")}
+	if d.PendingGPUs != nil {
+		parts = append(parts, policyPlural(*d.PendingGPUs, "GPU"))
+	} else {
+		parts = append(parts, "GPUs not reported")
+	}
+	if d.JobGPUs != nil {
+		parts = append(parts, "job sizes "+signalsSizes(d.JobGPUs))
+	}
+	if d.OldestWaitSeconds != nil {
+		parts = append(parts, "oldest wait "+signalsDur(time.Duration(*d.OldestWaitSeconds*float64(time.Second))))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// signalsSizes prints job sizes compactly: "1 2 4", or "1×40 8×3" for long lists.
+func signalsSizes(sizes []int) string {
+	if len(sizes) == 0 {
+		return "none"
+	}
+	if len(sizes) <= 12 {
+		s := make([]string, len(sizes))
+		for i, n := range sizes {
+			s[i] = fmt.Sprint(n)
+		}
+		return strings.Join(s, " ")
+	}
+	count := map[int]int{}
+	for _, n := range sizes {
+		count[n]++
+	}
+	keys := make([]int, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = fmt.Sprintf("%d GPU×%d", k, count[k])
+	}
+	return strings.Join(s, ", ")
+}
+
+func signalsModels(m map[string]int) string {
+	if len(m) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%d× %s", m[n], n)
+	}
+	return " (" + strings.Join(names, ", ") + ")"
+}
+
+// signalsDur rounds a duration for people: µs below a millisecond, ms
+// below a second, else seconds.
+func signalsDur(d time.Duration) string {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond).String()
+	}
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/signals/nvml"
+)
+
+// signalsLeakCheck fails the test if it leaves goroutines behind (servers,
+// kept-alive connections, source reads). Registered first, it runs after
+// every other cleanup.
+func signalsLeakCheck(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+// signalsAgent serves a simulated DGX H100 node through the real agent
+// handler on loopback, sampled once. Its load is fixed at 6 of 8 GPUs
+// allocated, half of those idle; it returns the node's expected busy, free
+// and idle-allocated GPU counts, computed from the simulation itself.
+func signalsAgent(t *testing.T, node string) (srv *httptest.Server, busy, free, waste int) {
+	t.Helper()
+	at := time.Now()
+	now := func() time.Time { return at }
+	load := &nvml.Series{Name: "six of eight", Step: time.Minute, Busy: []float64{0.75}}
+	sim, err := nvml.NewSimulatedNode("dgxh100", load, nvml.WithSimClock(now), nvml.WithIdleAllocated(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := nvml.NewSampler(sim.Interface(), node, nvml.WithClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv = httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	for i := range 8 {
+		st := sim.StateAt(i, at)
+		switch {
+		case st.Processes == 0:
+			free++
+		case float64(st.Utilization) < nvml.DefaultThresholds.BusyUtil:
+			busy++ // a process holds it: busy, though it computes nothing
+			waste++
+		default:
+			busy++
+		}
+	}
+	if busy != 6 || free != 2 || waste == 0 || waste == 6 {
+		t.Fatalf("the simulated node has %d busy, %d free, %d idle-allocated GPUs: want 6 busy (some idle), 2 free", busy, free, waste)
+	}
+	return srv, busy, free, waste
+}
+
+// queueServer serves a queue document: three pending jobs asking 1, 2
+// and 4 GPUs, the oldest waiting five minutes. hits counts requests.
+func queueServer(t *testing.T, hits *atomic.Int32) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits != nil {
+			hits.Add(1)
+		}
+		fmt.Fprint(w, `{"queue": {"jobs": [1, 2, 4], "oldest_wait": 300}}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func closedURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+func writeSignalsFile(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "signals.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runSignals(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(append([]string{"signals"}, args...))
+	err = root.ExecuteContext(ctx)
+	return out.String(), errOut.String(), err
+}
+
+func exitCode(err error) int {
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// signalsFile is a pool fed by one agent, an HTTP queue and a command
+// printing 5 (pending GPUs); extra demand entries are appended.
+func signalsFile(agentURL, queueURL, extra string) string {
+	return fmt.Sprintf(`pool: training
+stale_after: 1m
+onprem: {nodes: 2, gpus_per_node: 8}
+baseline:
+  agents:
+    urls: [%s]
+demand:
+  - type: http
+    attempts: 1
+    http:
+      name: queue
+      url: %s/queue
+      job_gpus: queue.jobs
+      oldest_wait_seconds: queue.oldest_wait
+  - type: command
+    command:
+      command: [sh, -c, 'echo 5']
+%s`, agentURL, queueURL, extra)
+}
+
+func TestSignalsCheck(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, busy, free, waste := signalsAgent(t, "gpu-01")
+	path := writeSignalsFile(t, signalsFile(agent.URL, queueServer(t, nil).URL, ""))
+
+	out, stderr, err := runSignals(t.Context(), "check", path)
+	if err != nil {
+		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	for _, want := range []string{
+		"pool training (" + path + ")",
+		"ok      agents:training (baseline, ",
+		fmt.Sprintf("8 GPUs on 1 node: %d busy, %d free, %d allocated but idle (8× NVIDIA H100 80GB HBM3)", busy, free, waste),
+		"ok      queue (demand, ",
+		"): 3 jobs, 7 GPUs, job sizes 1 2 4, oldest wait 5m0s",
+		"ok      command:sh (demand, ",
+		"): 0 jobs, 5 GPUs\n",
+		fmt.Sprintf("on-prem GPUs  8 total, %d busy, %d free", busy, free),
+		"waste         " + policyPlural(waste, "GPU") + " allocated but idle",
+		"pending       3 jobs, 12 GPUs",
+		// The command does not list its jobs, so the sizes are unknown.
+		"job sizes     unknown",
+		"oldest wait   5m0s",
+		"stale         none",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSignalsCheckJSON(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, busy, free, waste := signalsAgent(t, "gpu-01")
+	down := closedURL(t)
+	// A second agent that is down, and an HTTP queue that is down.
+	body := strings.Replace(signalsFile(agent.URL, queueServer(t, nil).URL, fmt.Sprintf(`  - type: http
+    attempts: 1
+    http: {name: down, url: %s/queue, pending_jobs: n}
+`, down)), "urls: ["+agent.URL+"]", "urls: ["+agent.URL+", "+down+"]", 1)
+	path := writeSignalsFile(t, body)
+
+	out, stderr, err := runSignals(t.Context(), "check", "--json", path)
+	if exitCode(err) != exitSignalsFailed {
+		t.Fatalf("check with a failing source: %v, want exit code %d", err, exitSignalsFailed)
+	}
+	if !strings.Contains(err.Error(), "2 of 4 sources failed (agents:training, down)") {
+		t.Errorf("error %q does not name the failed sources", err)
+	}
+	var r signalsReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("--json output: %v\n%s\nstderr: %s", err, out, stderr)
+	}
+	if r.OK || r.Pool != "training" || len(r.Sources) != 4 {
+		t.Fatalf("report ok=%v pool=%q with %d sources, want a failed check of training's 4 sources:\n%s", r.OK, r.Pool, len(r.Sources), out)
+	}
+	b := r.Sources[0]
+	if b.OK || b.Baseline == nil || b.Baseline.GPUs != 8 || b.Baseline.BusyGPUs != busy ||
+		!strings.Contains(b.Baseline.Unknown[down], "connection refused") {
+		t.Errorf("baseline result %+v %+v: want the live agent's 8 GPUs (%d busy) and %s unknown (connection refused)", b, b.Baseline, busy, down)
+	}
+	d := r.Sources[3]
+	if d.Name != "down" || d.OK || !strings.Contains(d.Error, "connection refused") || d.Demand != nil {
+		t.Errorf("down source %+v: want failed with connection refused", d)
+	}
+	s := r.Snapshot
+	// The unknown node counts gpus_per_node (8) busy GPUs; the failed
+	// source is out of the sums.
+	if s.OnPremGPUs != 16 || s.OnPremBusyGPUs != busy+8 || s.OnPremFreeGPUs != free || s.IdleAllocatedGPUs != waste ||
+		s.PendingJobs != 3 || s.PendingGPUs != 12 || s.PendingJobGPUs != nil || s.OldestWaitSeconds != 300 {
+		t.Errorf("snapshot %+v: want 16 on-prem (%d busy, %d free), %d waste, 3 jobs, 12 GPUs, sizes unknown, oldest 300 s", s, busy+8, free, waste)
+	}
+	stale := strings.Join(s.Stale, "\n")
+	if len(s.Stale) != 2 || !strings.Contains(stale, "agents:training: node "+down+" unknown") || !strings.Contains(stale, "down") {
+		t.Errorf("stale %q: want the unknown node and the down source", s.Stale)
+	}
+}
+
+func TestSignalsCheckFailingSourceText(t *testing.T) {
+	signalsLeakCheck(t)
+	down := closedURL(t)
+	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
+onprem: {nodes: 1, gpus_per_node: 4}
+baseline:
+  agents: {urls: [%s], timeout: 1s}
+demand:
+  - type: command
+    command: {command: [sh, -c, 'echo 5']}
+`, down))
+	out, _, err := runSignals(t.Context(), "check", path)
+	if exitCode(err) != exitSignalsFailed {
+		t.Fatalf("check with no agent answering: %v, want exit code %d\n%s", err, exitSignalsFailed, out)
+	}
+	for _, want := range []string{
+		"FAILED  agents:training (baseline, ",
+		"connection refused",
+		// The failed baseline counts every on-prem GPU as busy.
+		"on-prem GPUs  4 total, 4 busy, 0 free",
+		"pending       0 jobs, 5 GPUs",
+		"stale         1: the policy would hold",
+		"    - agents:training: none of 1 agents answered",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSignalsCheckBadFile(t *testing.T) {
+	signalsLeakCheck(t)
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"unknown field", "pool: a\ndemand:\n  - type: command\n    command: {command: [echo, '1']}\n    retries: 3\n",
+			[]string{`:5: unknown field "retries": valid fields here are attempts, backoff, command, http,`}},
+		{"bad durations", "pool: a\nstale_after: 2 minutes\ndemand:\n  - type: command\n    timeout: 5\n    command: {command: [echo, '1']}\n",
+			[]string{`:2: "2 minutes" is not a duration: want e.g. 30s, 2m or 1h30m`, `:5: "5" is not a duration`}},
+		{"bad source", "pool: a\ndemand:\n  - type: command\n    command: {command: [echo, '1']}\n  - type: http\n    http: {url: 'ftp://x', pending_jobs: n}\n",
+			[]string{`:5: demand[1] (http): `, `ftp://x`}},
+		{"no demand", "pool: a\nbaseline:\n  agents: {urls: ['127.0.0.1:1']}\n",
+			[]string{`:1: demand is empty`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeSignalsFile(t, tc.body)
+			_, _, err := runSignals(t.Context(), "check", path)
+			if exitCode(err) != exitSignalsBadFile {
+				t.Fatalf("%v, want exit code %d", err, exitSignalsBadFile)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), path+w) && !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", path+w, err)
+				}
+				if strings.HasPrefix(w, ":") && !strings.Contains(err.Error(), path+w) {
+					t.Errorf("error does not name %s%s:\n%v", path, w, err)
+				}
+			}
+		})
+	}
+	_, _, err := runSignals(t.Context(), "check", filepath.Join(t.TempDir(), "missing.yaml"))
+	if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), "missing.yaml: cannot read the signals file") {
+		t.Errorf("missing file: %v, want exit code %d naming the file", err, exitSignalsBadFile)
+	}
+}
+
+// TestSignalsCheckWatch repeats the check until the context ends; the test
+// ends it once the queue has been read three times.
+func TestSignalsCheckWatch(t *testing.T) {
+	signalsLeakCheck(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var hits atomic.Int32
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) >= 3 {
+			defer cancel()
+		}
+		fmt.Fprint(w, `{"queue": {"jobs": [2, 2]}}`)
+	}))
+	defer queue.Close()
+	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
+demand:
+  - type: http
+    http: {url: %s, job_gpus: queue.jobs}
+`, queue.URL))
+	out, _, err := runSignals(ctx, "check", "--json", "--watch", "10ms", path)
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	// The third round may be cut off by the cancellation; two are complete.
+	if len(lines) < 2 || len(lines) > 3 {
+		t.Fatalf("%d JSON lines, want 2 or 3 rounds:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		var r signalsReport
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if !r.OK || r.Snapshot.PendingGPUs != 4 || fmt.Sprint(r.Snapshot.PendingJobGPUs) != "[2 2]" {
+			t.Errorf("round %+v: want 2 jobs of 2 GPUs", r.Snapshot)
+		}
+	}
+}
+
+func TestSignalsCheckFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check"}, "accepts 1 arg"},
+		{[]string{"check", "--timeout", "0s", "x.yaml"}, "--timeout 0s"},
+		{[]string{"check", "--watch", "-1s", "x.yaml"}, "--watch -1s"},
+	} {
+		_, _, err := runSignals(t.Context(), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("spillway signals %s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+// TestSignalsExample checks the bundled example against a simulated agent
+// on loopback (its URL swapped in).
+func TestSignalsExample(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, _, _, _ := signalsAgent(t, "gpu-01")
+	data, err := os.ReadFile("../../configs/examples/signals.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeSignalsFile(t, strings.Replace(string(data), "http://127.0.0.1:9401", agent.URL, 1))
+	out, _, err := runSignals(t.Context(), "check", path)
+	if err != nil {
+		t.Fatalf("example: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "pending       3 jobs, 7 GPUs") || !strings.Contains(out, "job sizes     1 2 4") {
+		t.Errorf("example output:\n%s", out)
+	}
+}
