@@ -392,7 +392,11 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 		sizes = signalsSizes(s.PendingJobGPUs)
 	}
 	fmt.Fprintf(w, "  job sizes     %s\n", sizes)
-	fmt.Fprintf(w, "  oldest wait   %s\n", signalsDur(time.Duration(s.OldestWaitSeconds*float64(time.Second))))
+	wait := signalsDur(time.Duration(s.OldestWaitSeconds * float64(time.Second)))
+	if !signalsWaitKnown(r.Sources) {
+		wait += " (no source reports waits)"
+	}
+	fmt.Fprintf(w, "  oldest wait   %s\n", wait)
 	if len(s.Stale) == 0 {
 		fmt.Fprintf(w, "  stale         none: the policy would act on this snapshot\n")
 		return
@@ -401,6 +405,17 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	for _, st := range s.Stale {
 		fmt.Fprintf(w, "    - %s\n", st)
 	}
+}
+
+// signalsWaitKnown reports whether any demand source that answered told
+// how long its oldest job has waited.
+func signalsWaitKnown(rs []sourceResult) bool {
+	for _, r := range rs {
+		if r.Demand != nil && r.Demand.OldestWaitSeconds != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func signalsDemand(d *demandResult) string {

@@ -246,6 +246,7 @@ demand:
 		// The failed baseline counts every on-prem GPU as busy.
 		"on-prem GPUs  4 total, 4 busy, 0 free",
 		"pending       0 jobs, 5 GPUs",
+		"oldest wait   0s (no source reports waits)",
 		"stale         1: the policy would hold",
 		"    - agents:training: none of 1 agents answered",
 	} {
