@@ -683,7 +683,7 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	if tok := p.Get("NextToken"); tok != "" {
 		off, ok := parsePageToken(tok)
 		if !ok {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The nextToken '%s' is invalid: pass the nextToken of a previous response unchanged.", tok)
+			return nil, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid: pass the nextToken of a previous response unchanged.", tok)
 		}
 		offset = off
 	}

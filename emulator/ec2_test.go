@@ -268,6 +268,9 @@ func TestEC2Pagination(t *testing.T) {
 	if len(seen) != 2500 || pages != 3 {
 		t.Errorf("listed %d instances in %d pages, want 2500 in 3", len(seen), pages)
 	}
+	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), NextToken: aws.String("forged")}); apiCode(err) != "InvalidPaginationToken" {
+		t.Errorf("forged NextToken: %v, want InvalidPaginationToken", err)
+	}
 	if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(4)}); apiCode(err) != "InvalidParameterValue" {
 		t.Errorf("MaxResults 4: %v, want InvalidParameterValue", err)
 	}
