@@ -499,7 +499,9 @@ func TestEC2DescribeFilters(t *testing.T) {
 	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(a.Instances[1].InstanceId)}}); err != nil {
 		t.Fatal(err)
 	}
-	f := func(name string, values ...string) types.Filter { return types.Filter{Name: aws.String(name), Values: values} }
+	f := func(name string, values ...string) types.Filter {
+		return types.Filter{Name: aws.String(name), Values: values}
+	}
 	tests := []struct {
 		name    string
 		filters []types.Filter
