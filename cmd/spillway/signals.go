@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -217,35 +218,46 @@ func readSignals(ctx context.Context, set *sources.Set, timeout time.Duration, n
 	readings := make([]signals.DemandReading, len(set.Demands))
 	var br *signals.BaselineReading
 	var bres sourceResult
-	timed := func(res *sourceResult, read func(ctx context.Context) error) {
-		defer wg.Done()
-		ctx, cancel := context.WithTimeout(ctx, timeout)
+	// timed runs one read bounded by timeout, records how long it took,
+	// and says so in the error when --timeout cut it off.
+	timed := func(res *sourceResult, read func(ctx context.Context) error) error {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		start := time.Now()
-		err := read(ctx)
+		err := read(rctx)
 		res.TookSeconds = time.Since(start).Seconds()
+		if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (cut off by --timeout %s)", err, timeout)
+		}
 		res.OK = err == nil
 		if err != nil {
 			res.Error = err.Error()
 		}
+		return err
 	}
 	if b := set.Baseline; b != nil {
 		br = &signals.BaselineReading{Source: b.Name()}
 		bres = sourceResult{Name: b.Name(), Kind: "baseline"}
 		wg.Add(1)
-		go timed(&bres, func(ctx context.Context) error {
-			br.Baseline, br.Err = b.Baseline(ctx)
-			return br.Err
-		})
+		go func() {
+			defer wg.Done()
+			br.Err = timed(&bres, func(ctx context.Context) (err error) {
+				br.Baseline, err = b.Baseline(ctx)
+				return err
+			})
+		}()
 	}
 	for i, d := range set.Demands {
 		readings[i].Source = d.Name()
 		results[i] = sourceResult{Name: d.Name(), Kind: "demand"}
 		wg.Add(1)
-		go timed(&results[i], func(ctx context.Context) error {
-			readings[i].Demand, readings[i].Err = d.Demand(ctx)
-			return readings[i].Err
-		})
+		go func() {
+			defer wg.Done()
+			readings[i].Err = timed(&results[i], func(ctx context.Context) (err error) {
+				readings[i].Demand, err = d.Demand(ctx)
+				return err
+			})
+		}()
 	}
 	wg.Wait()
 

@@ -34,8 +34,12 @@ func signalsLeakCheck(t *testing.T) {
 // allocated, half of those idle; it returns the node's expected busy, free
 // and idle-allocated GPU counts, computed from the simulation itself.
 func signalsAgent(t *testing.T, node string) (srv *httptest.Server, busy, free, waste int) {
+	return signalsAgentAt(t, node, time.Now())
+}
+
+// signalsAgentAt is signalsAgent with the sample taken at a given time.
+func signalsAgentAt(t *testing.T, node string, at time.Time) (srv *httptest.Server, busy, free, waste int) {
 	t.Helper()
-	at := time.Now()
 	now := func() time.Time { return at }
 	load := &nvml.Series{Name: "six of eight", Step: time.Minute, Busy: []float64{0.75}}
 	sim, err := nvml.NewSimulatedNode("dgxh100", load, nvml.WithSimClock(now), nvml.WithIdleAllocated(0.5))
@@ -253,6 +257,58 @@ demand:
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestSignalsCheckStale: every source answers, but the agent's sample is
+// older than stale_after (though young enough for max_sample_age): the
+// policy would hold, so the check fails.
+func TestSignalsCheckStale(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, _, _, _ := signalsAgentAt(t, "gpu-01", time.Now().Add(-90*time.Second))
+	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
+stale_after: 1m
+baseline:
+  agents: {urls: [%s], max_sample_age: 5m}
+demand:
+  - type: command
+    command: {command: [sh, -c, 'echo 5']}
+`, agent.URL))
+	out, _, err := runSignals(t.Context(), "check", path)
+	if exitCode(err) != exitSignalsFailed || !strings.Contains(err.Error(), "every source answered; 1 signal stale") {
+		t.Fatalf("check with an old sample: %v, want exit code %d saying every source answered\n%s", err, exitSignalsFailed, out)
+	}
+	if !strings.Contains(out, "ok      agents:training") || !strings.Contains(out, "old, more than stale_after 1m0s") {
+		t.Errorf("output does not show the old signal:\n%s", out)
+	}
+}
+
+// TestSignalsCheckTimeout: a source that does not answer is cut off at
+// --timeout and named.
+func TestSignalsCheckTimeout(t *testing.T) {
+	signalsLeakCheck(t)
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
+demand:
+  - type: http
+    attempts: 1
+    timeout: 1m
+    http: {name: slow, url: %s, pending_jobs: n}
+`, slow.URL))
+	out, _, err := runSignals(t.Context(), "check", "--timeout", "100ms", path)
+	if exitCode(err) != exitSignalsFailed || !strings.Contains(err.Error(), "1 of 1 sources failed (slow)") {
+		t.Fatalf("check with a silent source: %v, want exit code %d naming it\n%s", err, exitSignalsFailed, out)
+	}
+	if !strings.Contains(out, "FAILED  slow (demand, ") || !strings.Contains(out, "(cut off by --timeout 100ms)") {
+		t.Errorf("output does not show the silent source failed:\n%s", out)
 	}
 }
 
