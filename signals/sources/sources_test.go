@@ -3,9 +3,13 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,5 +150,47 @@ func TestTargetsFileRelative(t *testing.T) {
 	defer s.Close()
 	if got := s.Baseline.(*baseline.Agents).Targets(); len(got) != 2 {
 		t.Errorf("targets %v: want the two of pool a from %s", got, filepath.Join(dir, "agents.json"))
+	}
+}
+
+// TestPrometheusDemandWrapped: a prometheus demand source is read through
+// the Prometheus HTTP API and retried as its attempts say (the first query
+// fails with 503, the second answers).
+func TestPrometheusDemandWrapped(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" {
+			http.NotFound(w, r)
+			return
+		}
+		if calls.Add(1) == 1 {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"12"]}]}}`, time.Now().Unix())
+	}))
+	defer srv.Close()
+	f, err := Parse("p.yaml", fmt.Appendf(nil, `pool: a
+demand:
+  - type: prometheus
+    attempts: 2
+    backoff: 1ms
+    prometheus: {url: %s, query: sum(pending_gpus), measure: gpus}
+`, srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Demands[0].Demand(context.Background())
+	if err != nil {
+		t.Fatalf("read after one retry: %v", err)
+	}
+	if s.Demands[0].Name() != "prometheus:a" || !d.PendingGPUsKnown || d.PendingGPUs != 12 || calls.Load() != 2 {
+		t.Errorf("%s: %+v after %d queries, want 12 pending GPUs after 2", s.Demands[0].Name(), d, calls.Load())
 	}
 }
