@@ -690,26 +690,9 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
-	var selected []*record
-	if len(ids) > 0 {
-		var missing []string
-		for _, id := range ids {
-			r, ok := e.instances[id]
-			if !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
-				missing = append(missing, id)
-				continue
-			}
-			selected = append(selected, r)
-		}
-		if len(missing) > 0 {
-			return nil, ec2NotFound(missing)
-		}
-	} else {
-		for _, r := range e.order {
-			if r.region == c.region && ec2VisibleLocked(r, now) {
-				selected = append(selected, r)
-			}
-		}
+	selected, apiErr := e.ec2SelectLocked(c, ids, now)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 	matched := selected[:0:0]
 	for _, r := range selected {
@@ -832,26 +815,9 @@ func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
-	var recs []*record
-	if len(ids) > 0 {
-		var missing []string
-		for _, id := range ids {
-			r, ok := e.instances[id]
-			if !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
-				missing = append(missing, id)
-				continue
-			}
-			recs = append(recs, r)
-		}
-		if len(missing) > 0 {
-			return nil, ec2NotFound(missing)
-		}
-	} else {
-		for _, r := range e.order {
-			if r.region == c.region && ec2VisibleLocked(r, now) {
-				recs = append(recs, r)
-			}
-		}
+	recs, apiErr := e.ec2SelectLocked(c, ids, now)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 	out := ec2DescribeInstanceStatusResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	for _, r := range recs {
@@ -1049,4 +1015,32 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 		}
 	}
 	return out, nil
+}
+
+// ec2SelectLocked returns the visible instances of the call's region: the
+// ones named in ids (InvalidInstanceID.NotFound naming any that are not),
+// or all of them in launch order. e.mu must be held.
+func (e *Emulator) ec2SelectLocked(c *ec2Call, ids []string, now time.Time) ([]*record, *apiError) {
+	var recs []*record
+	if len(ids) > 0 {
+		var missing []string
+		for _, id := range ids {
+			r, ok := e.instances[id]
+			if !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+				missing = append(missing, id)
+				continue
+			}
+			recs = append(recs, r)
+		}
+		if len(missing) > 0 {
+			return nil, ec2NotFound(missing)
+		}
+		return recs, nil
+	}
+	for _, r := range e.order {
+		if r.region == c.region && ec2VisibleLocked(r, now) {
+			recs = append(recs, r)
+		}
+	}
+	return recs, nil
 }
