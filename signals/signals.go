@@ -5,6 +5,7 @@ package signals
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -70,3 +71,17 @@ type BaselineSource interface {
 	Name() string
 	Baseline(ctx context.Context) (Baseline, error)
 }
+
+// QueryError is a failed or unusable query of a source that asks a server
+// (PromQL): it names the source and the query.
+type QueryError struct {
+	Source string
+	Query  string
+	Err    error
+}
+
+func (e *QueryError) Error() string {
+	return fmt.Sprintf("%s: query %q: %v", e.Source, e.Query, e.Err)
+}
+
+func (e *QueryError) Unwrap() error { return e.Err }

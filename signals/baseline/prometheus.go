@@ -83,17 +83,7 @@ type Prometheus struct {
 var _ signals.BaselineSource = (*Prometheus)(nil)
 
 // QueryError is a failed or unusable query: it names the source and the query.
-type QueryError struct {
-	Source string
-	Query  string
-	Err    error
-}
-
-func (e *QueryError) Error() string {
-	return fmt.Sprintf("%s: query %q: %v", e.Source, e.Query, e.Err)
-}
-
-func (e *QueryError) Unwrap() error { return e.Err }
+type QueryError = signals.QueryError
 
 // NewPrometheus checks cfg and builds the source.
 func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {

@@ -52,17 +52,7 @@ type Config struct {
 }
 
 // QueryError is a failed or unusable query: it names the source and the query.
-type QueryError struct {
-	Source string
-	Query  string
-	Err    error
-}
-
-func (e *QueryError) Error() string {
-	return fmt.Sprintf("%s: query %q: %v", e.Source, e.Query, e.Err)
-}
-
-func (e *QueryError) Unwrap() error { return e.Err }
+type QueryError = signals.QueryError
 
 // Source is a Prometheus demand source.
 type Source struct {
