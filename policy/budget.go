@@ -191,15 +191,7 @@ func (d *decider) budgetPressure() {
 	}
 	before := d.committed
 	d.overBudget = true
-	var victims []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
-			continue
-		}
-		victims = append(victims, i)
-	}
-	decSortByPriceDesc(d.inst, victims)
+	victims := d.idleVictims()
 	ended := 0
 	for _, i := range victims {
 		if d.committed <= b.Amount {
@@ -255,15 +247,7 @@ func (d *decider) limitPressure() {
 	}
 	heldG, heldC := d.totalGPUs, d.costPerHour
 	d.overLimit = true
-	var victims []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
-			continue
-		}
-		victims = append(victims, i)
-	}
-	decSortByPriceDesc(d.inst, victims)
+	victims := d.idleVictims()
 	ended := 0
 	for _, i := range victims {
 		if !over() {
@@ -286,4 +270,19 @@ func (d *decider) limitPressure() {
 	}
 	d.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
 		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
+}
+
+// idleVictims lists the instances with no busy GPU that are not ending yet,
+// costliest first: what the budget and the hard limits end first.
+func (d *decider) idleVictims() []int {
+	var victims []int
+	for i := range d.inst {
+		in := &d.inst[i]
+		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
+			continue
+		}
+		victims = append(victims, i)
+	}
+	decSortByPriceDesc(d.inst, victims)
+	return victims
 }

@@ -529,36 +529,14 @@ func (d *decider) overflow() {
 	for _, s := range d.slots {
 		burst += s.free * s.n
 	}
-	left := onprem
+	left := d.fitFree(jobs, onprem, true)
 	over := 0
-	for k := range jobs {
-		j := &jobs[k]
-		if left >= j.size {
-			p := min(j.n, left/j.size)
-			j.n -= p
-			left -= p * j.size
-		}
-		if j.n > 0 {
-			j.n, d.slots = decPlace(d.slots, j.size, j.n)
-		}
-		if j.n > 0 {
-			j.n = decPlaceWhole(d.slots, j.size, j.n)
-		}
+	for _, j := range jobs {
 		over += j.size * j.n
 	}
 	// Younger jobs take what free capacity is left after the due ones (the
 	// queue runs in order); what they cannot fit will share new instances.
-	for k := range young {
-		j := &young[k]
-		if left >= j.size {
-			p := min(j.n, left/j.size)
-			j.n -= p
-			left -= p * j.size
-		}
-		if j.n > 0 {
-			j.n, d.slots = decPlace(d.slots, j.size, j.n)
-		}
-	}
+	d.fitFree(young, left, false)
 	if over == 0 {
 		return
 	}
@@ -641,6 +619,27 @@ func (d *decider) overflow() {
 	if len(limits) > 0 {
 		d.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
 	}
+}
+
+// fitFree places jobs (reducing their counts) into left free on-prem GPUs,
+// then into free burst slots, and with whole also across whole free
+// instances smaller than a job. It returns the on-prem GPUs still free.
+func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
+	for k := range jobs {
+		j := &jobs[k]
+		if left >= j.size {
+			p := min(j.n, left/j.size)
+			j.n -= p
+			left -= p * j.size
+		}
+		if j.n > 0 {
+			j.n, d.slots = decPlace(d.slots, j.size, j.n)
+		}
+		if whole && j.n > 0 {
+			j.n = decPlaceWhole(d.slots, j.size, j.n)
+		}
+	}
+	return left
 }
 
 // decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.
