@@ -34,8 +34,6 @@ import (
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -185,20 +183,7 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 			p.logger.Debug(fmt.Sprintf(format, v...), "sdk", string(c))
 		})),
-		config.WithRetryer(func() awssdk.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.MaxAttempts
-				so.MaxBackoff = o.MaxBackoff
-				// Pacing already spreads calls under EC2's buckets; the SDK's
-				// retry quota would turn a burst of retried throttles into
-				// immediate failures instead of backed-off retries.
-				so.RateLimiter = ratelimit.None
-				// EC2 answers InsufficientInstanceCapacity with HTTP 500, which
-				// the SDK would retry in the same subnet; a stock-out should
-				// fall through to the next subnet at once instead.
-				so.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noRetryForCapacity)}, so.Retryables...)
-			})
-		}),
+		config.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
 	}
 	if o.Credentials != nil {
 		load = append(load, config.WithCredentialsProvider(o.Credentials))
@@ -207,6 +192,9 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 	if err != nil {
 		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf("loading AWS configuration for provider %q: %w", name, err)}
 	}
+	// Wrapped only now, so that the loader above could still customise the
+	// buildable client (AWS_CA_BUNDLE); see bufferedBodyClient.
+	awsCfg.HTTPClient = bufferedBodyClient{inner: awsCfg.HTTPClient}
 	p.client = ec2.NewFromConfig(awsCfg, func(eo *ec2.Options) {
 		if cfg.Endpoint != "" {
 			eo.BaseEndpoint = awssdk.String(cfg.Endpoint)
