@@ -2,9 +2,7 @@ package alicloud
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync/atomic"
@@ -42,31 +40,11 @@ func emulatorConfig(url string) policy.ProviderConfig {
 
 // startEmulator serves a fresh ECS emulator on loopback for the test.
 func startEmulator(tb testing.TB, opts emulator.Options) (*emulator.Emulator, *httptest.Server) {
-	e, srv, _ := startEmulatorWithQuota(tb, opts)
-	return e, srv
-}
-
-// startEmulatorWithQuota is startEmulator whose RunInstances answers ECS's
-// vCPU quota error (QuotaExceed.ElasticQuota, HTTP 403, in ECS's error
-// envelope) once exhaust is called. The emulator has no account quotas of
-// its own, so this one refusal is added in front of its handler.
-func startEmulatorWithQuota(tb testing.TB, opts emulator.Options) (e *emulator.Emulator, srv *httptest.Server, exhaust func()) {
 	tb.Helper()
-	e = emulator.New(opts)
-	var exhausted atomic.Bool
-	h := e.ECSHandler()
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if exhausted.Load() && r.URL.Query().Get("Action") == "RunInstances" {
-			w.Header().Set("Content-Type", "application/json;charset=utf-8")
-			w.WriteHeader(http.StatusForbidden)
-			_ = json.NewEncoder(w).Encode(map[string]string{"RequestId": "quota-0001", "HostId": "ecs.aliyuncs.com",
-				"Code": "QuotaExceed.ElasticQuota", "Message": "The number of vCPUs assigned to the ECS instances has exceeded the quota in the zone."})
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
+	e := emulator.New(opts)
+	srv := httptest.NewServer(e.ECSHandler())
 	tb.Cleanup(srv.Close)
-	return e, srv, func() { exhausted.Store(true) }
+	return e, srv
 }
 
 // newEmulatorProvider builds the provider under test against srv.
@@ -98,7 +76,7 @@ func rawClient(tb testing.TB, url string) *ecs.Client {
 
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) *providertest.Harness {
-		e, srv, exhaustQuota := startEmulatorWithQuota(t, emulator.Options{BootDelay: emuBootDelay})
+		e, srv := startEmulator(t, emulator.Options{BootDelay: emuBootDelay})
 		raw := rawClient(t, srv.URL)
 		var rawSeq atomic.Int64
 		return &providertest.Harness{
@@ -143,7 +121,8 @@ func TestContract(t *testing.T) {
 				}
 				return out, nil
 			},
-			ExhaustQuota: exhaustQuota,
+			// A vCPU quota of 0: ECS answers QuotaExceed.ElasticQuota.
+			ExhaustQuota: func() { e.SetVCPUQuota(emulator.APIECS, emuRegion, 0) },
 			Interrupt:    func(id string, in time.Duration) { e.Interrupt(id, in) },
 		}
 	})

@@ -43,13 +43,11 @@ const (
 	gpuType      = "p4d.24xlarge"
 )
 
-// emulated is the in-process EC2 emulator on a loopback listener, with a
-// gate in front of it that answers RunInstances with VcpuLimitExceeded once
-// the account's quota is declared exhausted.
+// emulated is the in-process EC2 emulator on a loopback listener, behind a
+// handler that records how many values DescribeInstances filters carry.
 type emulated struct {
-	emu        *emulator.Emulator
-	srv        *httptest.Server
-	quotaSpent atomic.Bool
+	emu *emulator.Emulator
+	srv *httptest.Server
 	// maxFilterValues is the most values one DescribeInstances filter carried.
 	maxFilterValues atomic.Int64
 }
@@ -68,13 +66,6 @@ func startEmulator(t testing.TB, opts emulator.Options) *emulated {
 				if n > e.maxFilterValues.Load() {
 					e.maxFilterValues.Store(n)
 				}
-			}
-		}
-		if e.quotaSpent.Load() {
-			if r.Form.Get("Action") == "RunInstances" {
-				writeEC2Error(w, http.StatusBadRequest, "VcpuLimitExceeded",
-					"You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.")
-				return
 			}
 		}
 		ec2.ServeHTTP(w, r)
@@ -157,8 +148,9 @@ func TestContract(t *testing.T) {
 			NewProviderWithTimeout: func(d time.Duration) providers.Provider {
 				return e.provider(t, aws.WithHTTPTimeout(d))
 			},
-			LaunchRaw:    e.launchRaw,
-			ExhaustQuota: func() { e.quotaSpent.Store(true) },
+			LaunchRaw: e.launchRaw,
+			// A vCPU quota of 0: EC2 answers VcpuLimitExceeded.
+			ExhaustQuota: func() { e.emu.SetVCPUQuota(emulator.APIEC2, "us-east-1", 0) },
 			Interrupt:    func(id string, in time.Duration) { e.emu.Interrupt(id, in) },
 		}
 	})

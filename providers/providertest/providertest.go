@@ -70,7 +70,8 @@ type Harness struct {
 	// its pacing: foreign instances, and the 2,500 listed instances.
 	LaunchRaw func(ctx context.Context, count int, tags map[string]string) ([]string, error)
 	// ExhaustQuota makes every later launch fail with the cloud's account
-	// quota error (e.g. EC2 VcpuLimitExceeded).
+	// quota error, through the emulator's own vCPU quota (SetVCPUQuota to 0:
+	// EC2 VcpuLimitExceeded, ECS QuotaExceed.ElasticQuota).
 	ExhaustQuota func()
 	// Interrupt announces a spot interruption of the instance, effective
 	// after in. Nil when the provider cannot observe interruptions.
@@ -504,13 +505,20 @@ func testQuota(t *testing.T, h *Harness) {
 		t.Fatal("the harness has no ExhaustQuota; the quota mapping cannot be proven")
 	}
 	ctx := ctxFor(t, 30*time.Second)
+	before, err := h.Provider.Launch(ctx, request(h, "quota-0", 1, 0, "gpu"))
+	if err != nil {
+		t.Fatalf("Launch before the quota is spent: %v", err)
+	}
 	h.ExhaustQuota()
-	_, err := h.Provider.Launch(ctx, request(h, "quota-1", 1, 0, "gpu"))
+	_, err = h.Provider.Launch(ctx, request(h, "quota-1", 1, 0, "gpu"))
 	if !providers.IsQuota(err) {
 		t.Fatalf("launch beyond the account quota: err = %v, want *QuotaError", err)
 	}
-	if got := listIDs(t, ctx, h.Provider, providers.ListFilter{Cluster: Cluster}); len(got) != 0 {
-		t.Errorf("a quota-refused launch left instances: %v", got)
+	if providers.IsCapacity(err) {
+		t.Errorf("a quota refusal is also a *CapacityError (%v): the scheduler would try the next zone instead of blocking the region", err)
+	}
+	if got := listIDs(t, ctx, h.Provider, providers.ListFilter{Cluster: Cluster}); !slices.Equal(got, ids(before)) {
+		t.Errorf("after a quota-refused launch the cloud holds %v, want only the earlier launch's %v", got, ids(before))
 	}
 }
 
