@@ -13,14 +13,19 @@
 // with jittered exponential backoff. What is still refused reaches the
 // caller as one of the providers package's typed errors.
 //
-// Spot interruptions: EC2 announces them two minutes ahead only through the
-// instance metadata service (spot/instance-action) and EventBridge, neither
-// of which the EC2 API that a controller outside the instance polls
-// exposes. The provider sets InterruptionNotice when DescribeInstances
-// shows the reclaim (state reason Server.SpotInstanceTermination), which is
-// when it has begun rather than two minutes before; the notice's time is
-// when the provider saw it. An agent on the node reading the metadata
-// service would give the real two-minute warning.
+// Spot interruptions: EC2 announces a reclaim two minutes ahead. The
+// instance learns it from its metadata service (spot/instance-action) and
+// EventBridge carries it; through the API a controller outside the instance
+// sees it on the instance's spot request, whose status turns to
+// marked-for-termination (its update time is the notice). List and Describe
+// therefore follow DescribeInstances, when its answer holds live spot
+// instances, with one DescribeSpotInstanceRequests call per 200 of them
+// (filtered by instance-id, paced under its own non-mutating bucket), and
+// set Instance.InterruptionNotice to the status's update time. Once the
+// reclaim has begun, DescribeInstances' state reason
+// Server.SpotInstanceTermination sets it too (at the time the provider saw
+// it, for an instance whose notice it never read). Lists without spot
+// instances cost no extra call.
 package aws
 
 import (
@@ -48,6 +53,7 @@ type ec2API interface {
 	RunInstances(ctx context.Context, in *ec2.RunInstancesInput, opts ...func(*ec2.Options)) (*ec2.RunInstancesOutput, error)
 	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
 	TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, opts ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error)
+	DescribeSpotInstanceRequests(ctx context.Context, in *ec2.DescribeSpotInstanceRequestsInput, opts ...func(*ec2.Options)) (*ec2.DescribeSpotInstanceRequestsOutput, error)
 }
 
 var _ providers.Provider = (*Provider)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -68,15 +69,69 @@ func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Inst
 	return out, nil
 }
 
-// describe runs DescribeInstances through every page.
+// describe runs DescribeInstances through every page, then, when spot
+// instances are among the results, DescribeSpotInstanceRequests for their
+// interruption notices.
 func (p *Provider) describe(ctx context.Context, in *ec2.DescribeInstancesInput) ([]providers.Instance, error) {
 	raw, err := p.describeRaw(ctx, in)
 	if err != nil {
 		return nil, err
 	}
+	notices, err := p.spotNotices(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]providers.Instance, 0, len(raw))
 	for _, i := range raw {
-		out = append(out, p.convert(i))
+		inst := p.convert(i)
+		if at, ok := notices[inst.ID]; ok && inst.InterruptionNotice == nil {
+			inst.InterruptionNotice = &at
+		}
+		out = append(out, inst)
+	}
+	return out, nil
+}
+
+// spotNoticeCode is the spot request status EC2 shows during the two-minute
+// interruption notice.
+const spotNoticeCode = "marked-for-termination"
+
+// spotNotices returns, by instance id, when EC2 announced the interruption
+// of each live spot instance among insts that is under notice: its spot
+// request's status is marked-for-termination, and the status's update time
+// is the notice. It makes no call when insts holds no live spot instance.
+func (p *Provider) spotNotices(ctx context.Context, insts []types.Instance) (map[string]time.Time, error) {
+	var spot []string
+	for _, i := range insts {
+		if i.InstanceLifecycle == types.InstanceLifecycleTypeSpot && i.State != nil &&
+			i.State.Name != types.InstanceStateNameTerminated && i.InstanceId != nil {
+			spot = append(spot, *i.InstanceId)
+		}
+	}
+	if len(spot) == 0 {
+		return nil, nil
+	}
+	out := map[string]time.Time{}
+	for batch := range slices.Chunk(spot, maxFilterValues) {
+		pages := ec2.NewDescribeSpotInstanceRequestsPaginator(p.client, &ec2.DescribeSpotInstanceRequestsInput{
+			Filters: []types.Filter{{Name: awssdk.String("instance-id"), Values: batch}},
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("reading the spot requests of %d spot instances for interruption notices: %w", len(batch), p.classify(err, "", ""))
+			}
+			for _, r := range page.SpotInstanceRequests {
+				if r.Status == nil || awssdk.ToString(r.Status.Code) != spotNoticeCode || r.InstanceId == nil {
+					continue
+				}
+				at := awssdk.ToTime(r.Status.UpdateTime)
+				if at.IsZero() {
+					at = p.opts.Clock()
+				}
+				out[*r.InstanceId] = at
+			}
+		}
 	}
 	return out, nil
 }
@@ -123,7 +178,8 @@ func (p *Provider) convert(i types.Instance) providers.Instance {
 		out.State = state(i.State.Name)
 	}
 	if i.StateReason != nil && awssdk.ToString(i.StateReason.Code) == "Server.SpotInstanceTermination" {
-		// EC2 shows the reclaim only once it has begun; see the package doc.
+		// The reclaim has begun; a notice read from the spot request
+		// earlier (see describe) is not overwritten.
 		now := p.opts.Clock()
 		out.InterruptionNotice = &now
 	}

@@ -14,6 +14,7 @@ const (
 	bucketRunInstances        = "RunInstances"
 	bucketTerminateInstances  = "TerminateInstances"
 	bucketDescribeInstances   = "DescribeInstances"
+	bucketDescribeSpot        = "DescribeSpotInstanceRequests"
 	bucketInstancesLaunched   = "instances-launched"
 	bucketInstancesTerminated = "instances-terminated"
 )
@@ -27,6 +28,7 @@ var publishedBuckets = map[string]providers.Bucket{
 	bucketRunInstances:        {Burst: 200, Rate: 10},
 	bucketTerminateInstances:  {Burst: 200, Rate: 10},
 	bucketDescribeInstances:   {Burst: 100, Rate: 20},
+	bucketDescribeSpot:        {Burst: 100, Rate: 20},
 	bucketInstancesLaunched:   {Burst: 1000, Rate: 2},
 	bucketInstancesTerminated: {Burst: 1000, Rate: 20},
 }

@@ -74,7 +74,8 @@ type Harness struct {
 	// EC2 VcpuLimitExceeded, ECS QuotaExceed.ElasticQuota).
 	ExhaustQuota func()
 	// Interrupt announces a spot interruption of the instance, effective
-	// after in. Nil when the provider cannot observe interruptions.
+	// after in. The provider must report the notice while the instance
+	// still runs (the suite interrupts two minutes ahead, as the clouds do).
 	Interrupt func(id string, in time.Duration)
 }
 
@@ -564,8 +565,11 @@ func testInterruption(t *testing.T, h *Harness) {
 		}
 	}
 	victim, survivor := insts[0].ID, insts[1].ID
-	h.Interrupt(victim, 0)
-	eventually(t, 10*time.Second, "the interruption notice", func() (bool, string) {
+	// The reclaim is two minutes away, as on the clouds: the notice must be
+	// reported while the instance still runs, not once it is going.
+	announced := time.Now()
+	h.Interrupt(victim, 2*time.Minute)
+	eventually(t, 10*time.Second, "the interruption notice before termination", func() (bool, string) {
 		desc, err := h.Provider.Describe(ctx, []string{victim, survivor})
 		if err != nil {
 			return false, err.Error()
@@ -578,6 +582,23 @@ func testInterruption(t *testing.T, h *Harness) {
 			t.Fatalf("instance %s was not interrupted but carries a notice", survivor)
 		}
 		in, ok := byID[victim]
+		if ok && in.State != providers.StatePending && in.State != providers.StateRunning {
+			t.Fatalf("instance %s is %q two minutes before its reclaim; the notice was not seen first", victim, in.State)
+		}
 		return ok && in.InterruptionNotice != nil, fmt.Sprintf("instance %+v", in)
 	})
+	insts, err = h.Provider.List(ctx, providers.ListFilter{Cluster: Cluster})
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	for _, in := range insts {
+		switch {
+		case in.ID == victim && in.InterruptionNotice == nil:
+			t.Errorf("List shows no notice on %s, which Describe reported under notice", victim)
+		case in.ID == victim && in.InterruptionNotice.Before(announced.Add(-time.Minute)):
+			t.Errorf("the notice on %s is dated %v, long before it was announced at %v", victim, *in.InterruptionNotice, announced)
+		case in.ID != victim && in.InterruptionNotice != nil:
+			t.Errorf("List shows a notice on %s, which was not interrupted", in.ID)
+		}
+	}
 }
