@@ -1,8 +1,10 @@
 package aws_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -99,12 +101,33 @@ func (e *emulated) provider(t testing.TB, opts ...aws.Option) *aws.Provider {
 	return p
 }
 
-// rawClient is the SDK pointed at the emulator, bypassing the provider.
+// rawClient is the SDK pointed at the emulator, bypassing the provider. Its
+// transport gets a copy of each request body, as the provider's does
+// (aws-sdk-go-v2 #2737), so that a large RunInstances answer is not lost to
+// the SDK closing the body under net/http.
 func (e *emulated) rawClient() *ec2.Client {
 	return ec2.New(ec2.Options{
 		Region: "us-east-1", Credentials: staticCreds,
-		BaseEndpoint: awssdk.String(e.srv.URL), HTTPClient: e.srv.Client(),
+		BaseEndpoint: awssdk.String(e.srv.URL),
+		HTTPClient:   &http.Client{Transport: bufferedBody{e.srv.Client().Transport}},
 	})
+}
+
+// bufferedBody hands the transport a private copy of each request body.
+type bufferedBody struct{ rt http.RoundTripper }
+
+func (b bufferedBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.rt.RoundTrip(r)
+	}
+	data, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return b.rt.RoundTrip(r)
 }
 
 func (e *emulated) launchRaw(ctx context.Context, count int, tags map[string]string) ([]string, error) {
