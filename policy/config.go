@@ -89,6 +89,13 @@ type Pool struct {
 	// StaleAfter is how old a signal may be before the policy holds (no
 	// launch on demand, no scale-in). Default 2m; at least Interval.
 	StaleAfter Duration `yaml:"stale_after,omitempty"`
+	// WholeJobs says the pool's jobs cannot span instances (e.g. Slurm jobs
+	// asking --gres=gpu:N per node): a job is then launched for on one
+	// instance that holds it whole, and spans several only when no offering
+	// holds it. When false (the default), a multi-GPU job may run across
+	// several smaller instances (e.g. --gpus=N over nodes), and at an equal
+	// price per GPU the smaller shapes, released GPU by GPU, are preferred.
+	WholeJobs bool `yaml:"whole_jobs,omitempty"`
 	// Offerings are what the pool may rent. Required: at least one, with
 	// unique names.
 	Offerings []Offering `yaml:"offerings"`

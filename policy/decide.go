@@ -51,13 +51,22 @@ const (
 //  4. Overflow: pending jobs (Snapshot.PendingJobGPUs, or PendingGPUs as
 //     single-GPU demand) are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
-//     a job larger than an instance taking whole instances. What does not
-//     fit is the overflow. The offering with the lowest price per useful
-//     GPU-hour for it (price × instances ÷ (GPUs the jobs use ×
-//     performance)) is chosen among those not out of stock or blocked by
-//     quota; it is launched only when OldestWait + its Boot reaches the
-//     pool's WaitTarget, so that the queue's oldest job starts in time.
-//     Launches are cut to fit max_gpus (all non-terminating instances),
+//     a job larger than an instance taking whole instances. When the
+//     snapshot gives each job's wait (PendingJobWaits), only the jobs that
+//     would otherwise start past the wait target count (waited + the next
+//     evaluation + the slowest boot > WaitTarget); younger ones are left
+//     to on-prem capacity that frees up meanwhile. What does not fit is
+//     the overflow. The offering with the lowest price per useful GPU-hour
+//     for it (price × instances ÷ (GPUs the jobs use × performance), where
+//     younger queued jobs that would share the new instances count as
+//     used) is chosen among those not out of stock or blocked by quota,
+//     smaller shapes first at an equal price; it is launched only when
+//     OldestWait + the next evaluation + its Boot passes the pool's
+//     WaitTarget, so that the queue's oldest job starts in time. With
+//     Pool.WholeJobs an offering only takes the jobs it holds whole (the
+//     largest also takes those larger than every offering), and further
+//     offerings are launched in the same plan for the jobs left. Launches
+//     are cut to fit max_gpus (all non-terminating instances),
 //     max_cost_per_hour and the budget; when the chosen offering cannot
 //     fit even one instance, the next one is tried.
 //  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold is
@@ -151,6 +160,7 @@ type decider struct {
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob
+	servBuf  [8]decJob
 	binBuf   [8]decSlot
 }
 
@@ -553,7 +563,46 @@ func (d *decider) overflow() {
 		d.note("holding queue overflow: " + demand + "; signals are stale, no launch")
 		return
 	}
+	// Each round launches the best offering for the jobs it takes, then
+	// goes on with the jobs left (with whole_jobs, a job spans instances
+	// only when no available offering holds it).
+	for round := 0; ; round++ {
+		launched, done := d.launchRound(jobs, young, demand, round == 0)
+		if done || !launched {
+			return
+		}
+	}
+}
+
+// decServes reports whether an offering of g GPUs takes a job of size
+// GPUs. Jobs that may span instances go onto any offering (as whole
+// instances when larger than one). With whole jobs, an offering takes the
+// jobs it holds whole, and the largest available offering (maxG) also
+// takes, as whole instances, the jobs larger than every offering.
+func decServes(whole bool, g, size, maxG int) bool {
+	return !whole || size <= g || (size > maxG && g == maxG)
+}
+
+// launchRound scores the available offerings on the pending jobs each can
+// take (younger jobs count as useful GPUs of the launch they would share),
+// launches the best one that the wait target and the limits allow, and
+// marks the jobs it serves as handled. It reports whether it launched, and
+// whether no job is left.
+func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (launched, done bool) {
+	left := 0
+	for _, j := range jobs {
+		left += j.n
+	}
+	if left == 0 {
+		return false, true
+	}
 	offs := d.offers()
+	maxG := 0
+	for i := range offs {
+		if offs[i].skip == "" {
+			maxG = max(maxG, offs[i].o.GPUs)
+		}
+	}
 	bins := d.binBuf[:0]
 	for i := range offs {
 		o := &offs[i]
@@ -561,7 +610,13 @@ func (d *decider) overflow() {
 		if o.skip != "" {
 			continue
 		}
-		o.n, o.used, bins = decPackNew(jobs, o.o.GPUs, bins)
+		served := d.servBuf[:0]
+		for _, j := range jobs {
+			if j.n > 0 && decServes(d.pool.WholeJobs, o.o.GPUs, j.size, maxG) {
+				served = append(served, j)
+			}
+		}
+		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
 		if o.n <= 0 || o.used <= 0 {
 			continue
 		}
@@ -570,9 +625,9 @@ func (d *decider) overflow() {
 		o.young = 0
 		for _, j := range young {
 			if j.n > 0 && j.size <= o.o.GPUs {
-				var left int
-				left, bins = decPlace(bins, j.size, j.n)
-				o.young += (j.n - left) * j.size
+				var rest int
+				rest, bins = decPlace(bins, j.size, j.n)
+				o.young += (j.n - rest) * j.size
 			}
 		}
 		o.used += o.young
@@ -580,8 +635,10 @@ func (d *decider) overflow() {
 	}
 	rank := decRank(offs, d.rankBuf[:0])
 	if len(rank) == 0 {
-		d.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
-		return
+		if first {
+			d.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+		}
+		return false, false
 	}
 	wait := d.pool.WaitTarget.D()
 	var limits []string
@@ -592,9 +649,11 @@ func (d *decider) overflow() {
 		// launching then would still start the oldest job in time.
 		if d.snap.OldestWait+d.interval+boot <= wait {
 			if r == 0 {
-				d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
-					demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), o.name(), decFmtDur(wait)))
-				return
+				if first {
+					d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), o.name(), decFmtDur(wait)))
+				}
+				return false, false
 			}
 			continue
 		}
@@ -614,11 +673,17 @@ func (d *decider) overflow() {
 		}
 		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
 			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
-		return
+		for k := range jobs {
+			if decServes(d.pool.WholeJobs, o.o.GPUs, jobs[k].size, maxG) {
+				jobs[k].n = 0
+			}
+		}
+		return true, false
 	}
 	if len(limits) > 0 {
 		d.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
 	}
+	return false, false
 }
 
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,

@@ -280,6 +280,43 @@ func TestDecide(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
+			name: "jobs may span instances: an 8-GPU job goes onto 1-GPU shapes at an equal price per GPU",
+			pool: func() *Pool {
+				one := dtP4d()
+				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
+				return dtPool(dtP4d(), one)
+			}(),
+			snap:  dtBusySnap(5*time.Minute, 8, 1),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"one": 9}),
+		},
+		{
+			name: "whole_jobs: the 8-GPU job gets an instance that holds it, the 1-GPU job the small shape",
+			pool: func() *Pool {
+				one := dtP4d()
+				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
+				p := dtPool(dtP4d(), one)
+				p.WholeJobs = true
+				return p
+			}(),
+			snap:  dtBusySnap(5*time.Minute, 8, 1),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"one": 1, "p4d": 1}),
+		},
+		{
+			name: "whole_jobs: a job larger than every offering spans whole instances of the largest",
+			pool: func() *Pool {
+				one := dtP4d()
+				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
+				p := dtPool(dtP4d(), one)
+				p.WholeJobs = true
+				return p
+			}(),
+			snap:  dtBusySnap(5*time.Minute, 16),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"p4d": 2}),
+		},
+		{
 			name:  "a 3-GPU overflow prefers a 4-GPU instance, cheaper per useful GPU",
 			pool:  dtPool(dtP4d(), dtG6e()),
 			snap:  dtBusySnap(5*time.Minute, 3),

@@ -188,6 +188,14 @@ func dtGenerate(data []byte) *dtScenario {
 		}
 		s.inst = append(s.inst, in)
 	}
+	// Drawn last so that older seeds keep their meaning.
+	p.WholeJobs = g.chance(50)
+	if n := len(s.snap.PendingJobGPUs); n > 0 && g.chance(50) {
+		for k := range n {
+			// Waits fall from the oldest one, in queue order.
+			s.snap.PendingJobWaits = append(s.snap.PendingJobWaits, s.snap.OldestWait*time.Duration(n-k)/time.Duration(n))
+		}
+	}
 	return s
 }
 

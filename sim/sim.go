@@ -273,12 +273,14 @@ type state struct {
 	closedInPeriod         float64
 	closedTotal            float64
 
-	res       Result
-	cheapest  float64
-	timeline  *Timeline
-	nextSampl time.Duration
-	sampleDt  time.Duration
-	peak      Sample // maxima since the last sample
+	res      Result
+	cheapest float64
+	// maxOfferGPUs is the largest offering's GPU count.
+	maxOfferGPUs int
+	timeline     *Timeline
+	nextSampl    time.Duration
+	sampleDt     time.Duration
+	peak         Sample // maxima since the last sample
 }
 
 // Run simulates one policy on one trace.
@@ -299,6 +301,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		queueOf:  map[int]int{},
 		byID:     map[string]int32{},
 		cheapest: cheapestPerGPUHour(o.Pool.Offerings),
+	}
+	for _, off := range o.Pool.Offerings {
+		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
 	s.res.Policy = o.Policy.Name
 	s.nodeFree = make([]int, max(0, o.Pool.OnPrem.Nodes))
@@ -541,13 +546,17 @@ func (s *state) tryStart(j int) bool {
 }
 
 // cloudFit finds room on ready, non-draining instances: the first with g
-// free GPUs, else whole idle instances that together hold g GPUs.
+// free GPUs, else whole idle instances that together hold g GPUs (with
+// whole_jobs, only for a job larger than every offering).
 func (s *state) cloudFit(g int) []part {
 	for _, ii := range s.alive {
 		in := s.insts[ii]
 		if in.state == policy.StateRunning && in.free >= g {
 			return []part{{cloud: true, idx: ii, gpus: int32(g)}}
 		}
+	}
+	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
+		return nil // the job cannot span instances and some offering holds it whole
 	}
 	var parts []part
 	got := 0

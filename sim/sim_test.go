@@ -137,3 +137,34 @@ func TestRunHandComputed(t *testing.T) {
 func job(submit, dur float64, gpus int) trace.Job {
 	return trace.Job{Submit: time.Duration(submit * float64(time.Second)), Duration: time.Duration(dur * float64(time.Second)), GPUs: gpus}
 }
+
+// TestWholeJobs: a 2-GPU job and two idle 1-GPU instances. Jobs that may
+// span instances run across both; with whole_jobs, and a 2-GPU offering in
+// the pool, the job waits for an instance that holds it whole.
+func TestWholeJobs(t *testing.T) {
+	one := policy.Offering{Name: "one", GPUs: 1, PricePerHour: 1, Billing: policy.BillingPerSecond}
+	two := policy.Offering{Name: "two", GPUs: 2, PricePerHour: 2, Billing: policy.BillingPerSecond}
+	twoOnes := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+		plan := policy.Plan{Pool: pool.Name, Time: now}
+		if snap.PendingJobs > 0 && len(insts) == 0 {
+			plan.Launches = append(plan.Launches, policy.Launch{Offering: one, Count: 2, Reason: "pending"})
+		}
+		return plan
+	}
+	for _, whole := range []bool{false, true} {
+		pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, WholeJobs: whole,
+			Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{one, two}}
+		tr := &trace.Trace{Name: "one-job", Jobs: []trace.Job{job(0, 100, 2)}}
+		got, err := Run(context.Background(), Options{Pool: pool, Trace: tr,
+			Policy: Policy{Name: "two-ones", New: func() DecideFunc { return twoOnes }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if whole && (got.JobsOnCloud != 0 || got.JobsUnstarted != 1) {
+			t.Errorf("whole_jobs: the 2-GPU job ran across two 1-GPU instances: %+v", got)
+		}
+		if !whole && got.JobsOnCloud != 1 {
+			t.Errorf("spanning allowed: the 2-GPU job did not run across two 1-GPU instances: %+v", got)
+		}
+	}
+}
