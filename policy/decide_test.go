@@ -21,6 +21,13 @@ func dtG6e() Offering {
 		PricePerHour: 10.49, Boot: Duration(3 * time.Minute), Market: MarketOnDemand, Performance: 1, Billing: BillingPerSecondMin60}
 }
 
+// dtOne is a 1-GPU shape at p4d's price per GPU.
+func dtOne() Offering {
+	one := dtP4d()
+	one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
+	return one
+}
+
 func dtGn7() Offering {
 	return Offering{Name: "gn7", Provider: "alicloud", Region: "cn-hangzhou", InstanceType: "ecs.gn7e-c16g1.32xlarge", GPUs: 8,
 		PricePerHour: 20.00, Boot: Duration(4 * time.Minute), Market: MarketOnDemand, Performance: 1, Billing: BillingPerSecond}
@@ -270,22 +277,14 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "at an equal price per useful GPU-hour the smaller shape wins",
-			pool: func() *Pool {
-				one := dtP4d()
-				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
-				return dtPool(dtP4d(), one)
-			}(),
+			pool: dtPool(dtP4d(), dtOne()),
 			snap:  dtBusySnap(5*time.Minute, 1, 1, 1, 1, 1, 1, 1, 1),
 			now:   now,
 			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
 			name: "jobs may span instances: an 8-GPU job goes onto 1-GPU shapes at an equal price per GPU",
-			pool: func() *Pool {
-				one := dtP4d()
-				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
-				return dtPool(dtP4d(), one)
-			}(),
+			pool: dtPool(dtP4d(), dtOne()),
 			snap:  dtBusySnap(5*time.Minute, 8, 1),
 			now:   now,
 			check: dtWantLaunch(map[string]int{"one": 9}),
@@ -293,9 +292,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "whole_jobs: the 8-GPU job gets an instance that holds it, the 1-GPU job the small shape",
 			pool: func() *Pool {
-				one := dtP4d()
-				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
-				p := dtPool(dtP4d(), one)
+				p := dtPool(dtP4d(), dtOne())
 				p.WholeJobs = true
 				return p
 			}(),
@@ -306,9 +303,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "whole_jobs: a job larger than every offering spans whole instances of the largest",
 			pool: func() *Pool {
-				one := dtP4d()
-				one.Name, one.InstanceType, one.GPUs, one.PricePerHour = "one", "p.1x", 1, dtP4d().PricePerHour/8
-				p := dtPool(dtP4d(), one)
+				p := dtPool(dtP4d(), dtOne())
 				p.WholeJobs = true
 				return p
 			}(),
