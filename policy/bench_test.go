@@ -69,28 +69,40 @@ func dtBenchScenario(n int) (*Pool, Snapshot, []Instance, Spend, time.Time) {
 }
 
 func BenchmarkDecide(b *testing.B) {
-	for _, n := range []int{10, 100, 10000} {
-		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
-			pool, snap, inst, spend, now := dtBenchScenario(n)
-			p := Decide(pool, snap, inst, spend, now)
-			b.ReportMetric(float64(len(p.Launches)+len(p.Drains)+len(p.Terminates)), "actions")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				Decide(pool, snap, inst, spend, now)
-			}
-		})
-	}
+	dtBenchDecide(b, func(snap *Snapshot, _ []Instance, _ time.Time) {})
 }
 
 // BenchmarkDecideScaleIn is the same pool once its queue has drained: idle
 // instances past their threshold are released.
 func BenchmarkDecideScaleIn(b *testing.B) {
+	dtBenchDecide(b, func(snap *Snapshot, _ []Instance, _ time.Time) {
+		snap.PendingJobGPUs, snap.PendingGPUs, snap.PendingJobs, snap.OldestWait = nil, 0, 0, 0
+	})
+}
+
+// BenchmarkDecideSteady is a pool where nothing changes: every instance
+// busy, no queue; the common tick.
+func BenchmarkDecideSteady(b *testing.B) {
+	dtBenchDecide(b, func(snap *Snapshot, inst []Instance, now time.Time) {
+		for i := range inst {
+			inst[i].State, inst[i].BusyGPUs, inst[i].LaunchedAt = StateRunning, inst[i].Offering.GPUs, now.Add(-time.Hour)
+		}
+		*snap = Snapshot{Time: now, OnPremGPUs: 256, OnPremBusyGPUs: 256}
+	})
+}
+
+// dtBenchDecide times Decide on dtBenchScenario with 10, 100 and 10,000
+// instances, after shape adjusts the scenario. A steady scenario (one that
+// empties the queue and keeps every instance busy) must plan nothing.
+func dtBenchDecide(b *testing.B, shape func(snap *Snapshot, inst []Instance, now time.Time)) {
 	for _, n := range []int{10, 100, 10000} {
 		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
 			pool, snap, inst, spend, now := dtBenchScenario(n)
-			snap.PendingJobGPUs, snap.PendingGPUs, snap.PendingJobs, snap.OldestWait = nil, 0, 0, 0
+			shape(&snap, inst, now)
 			p := Decide(pool, snap, inst, spend, now)
+			if snap.OnPremBusyGPUs == snap.OnPremGPUs && snap.PendingGPUs == 0 && len(snap.PendingJobGPUs) == 0 && dtAllBusy(inst) && !p.Empty() {
+				b.Fatalf("steady pool should not act: %+v", p)
+			}
 			b.ReportMetric(float64(len(p.Launches)+len(p.Drains)+len(p.Terminates)), "actions")
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -101,24 +113,11 @@ func BenchmarkDecideScaleIn(b *testing.B) {
 	}
 }
 
-// BenchmarkDecideSteady is a pool where nothing changes: every instance
-// busy, no queue; the common tick.
-func BenchmarkDecideSteady(b *testing.B) {
-	for _, n := range []int{10, 100, 10000} {
-		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
-			pool, _, inst, spend, now := dtBenchScenario(n)
-			for i := range inst {
-				inst[i].State, inst[i].BusyGPUs, inst[i].LaunchedAt = StateRunning, inst[i].Offering.GPUs, now.Add(-time.Hour)
-			}
-			snap := Snapshot{Time: now, OnPremGPUs: 256, OnPremBusyGPUs: 256}
-			if p := Decide(pool, snap, inst, spend, now); !p.Empty() {
-				b.Fatalf("steady pool should not act: %+v", p)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				Decide(pool, snap, inst, spend, now)
-			}
-		})
+func dtAllBusy(inst []Instance) bool {
+	for i := range inst {
+		if inst[i].BusyGPUs < inst[i].Offering.GPUs {
+			return false
+		}
 	}
+	return true
 }
