@@ -917,7 +917,7 @@ type ec2ZoneItem struct {
 func (e *Emulator) ec2DescribeAvailabilityZones(c *ec2Call) (any, *apiError) {
 	out := ec2DescribeAvailabilityZonesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	for i, z := range zonesOf(APIEC2, c.region) {
-		out.Zones = append(out.Zones, ec2ZoneItem{ZoneName: z, ZoneID: fmt.Sprintf("use1-az%d", i+1), State: "available", RegionName: c.region, ZoneType: "availability-zone"})
+		out.Zones = append(out.Zones, ec2ZoneItem{ZoneName: z, ZoneID: fmt.Sprintf("%s-az%d", ec2ZoneIDPrefix(c.region), i+1), State: "available", RegionName: c.region, ZoneType: "availability-zone"})
 	}
 	return out, nil
 }
@@ -1043,4 +1043,33 @@ func (e *Emulator) ec2SelectLocked(c *ec2Call, ids []string, now time.Time) ([]*
 		}
 	}
 	return recs, nil
+}
+
+// ec2ZoneIDPrefix abbreviates a region the way EC2 zone ids do:
+// us-east-1 → use1, ap-southeast-2 → apse2, eu-central-1 → euc1.
+func ec2ZoneIDPrefix(region string) string {
+	parts := strings.Split(region, "-")
+	if len(parts) != 3 {
+		return region
+	}
+	var b strings.Builder
+	b.WriteString(parts[0])
+	rest := parts[1]
+	for rest != "" {
+		matched := false
+		for _, w := range []string{"north", "south", "east", "west", "central"} {
+			if strings.HasPrefix(rest, w) {
+				b.WriteByte(w[0])
+				rest = rest[len(w):]
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			b.WriteString(rest)
+			break
+		}
+	}
+	b.WriteString(parts[2])
+	return b.String()
 }
