@@ -144,7 +144,7 @@ func TestBacktestAcceptance(t *testing.T) {
 					t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
 				}
 				if r.JobsKilled > 0 {
-					t.Errorf("%s: %d job runs killed by a terminate without drain", r.Policy, r.JobsKilled)
+					t.Errorf("%s: %d job runs killed by a terminate before they finished", r.Policy, r.JobsKilled)
 				}
 				if r.Efficiency > 1+1e-9 || r.UsedGPUHours > r.PaidGPUHours+1e-6 {
 					t.Errorf("%s: efficiency %.3f, used %.1f GPU-h of %.1f paid: more work than was paid for",

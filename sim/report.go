@@ -36,7 +36,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "\n%s: %d jobs never started (larger than any capacity the policy provides); their wait counts until the run ended.", res.Policy, res.JobsUnstarted)
 		}
 		if res.JobsKilled > 0 {
-			fmt.Fprintf(w, "\n%s: %d job runs were killed by a terminate without drain and requeued.", res.Policy, res.JobsKilled)
+			fmt.Fprintf(w, "\n%s: %d job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued.", res.Policy, res.JobsKilled)
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nwall time %.2fs; ! marks a p95 wait above the wait target\n", r.WallSeconds)
