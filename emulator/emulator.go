@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -44,6 +45,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed seeds the generator of ids and faults; 0 picks a random seed.
 	Seed uint64
+	// PrivateIPs, when valid, is the range private addresses are handed out
+	// from, in launch order and wrapping around (e.g. 127.1.0.0/16, so that
+	// a test or the demo can serve a simulated agent at each instance's
+	// address). The zero value hands out 10.ZONE.x.y addresses.
+	PrivateIPs netip.Prefix
 }
 
 // API names the protocol an instance was launched through.
@@ -116,6 +122,7 @@ type Emulator struct {
 	stalls    map[string]*stall
 	buckets   map[string]*bucket
 	ipSeq     int
+	ipRange   netip.Prefix
 }
 
 // New returns an Emulator configured by opts.
@@ -150,6 +157,7 @@ func New(opts Options) *Emulator {
 		calls:     map[string]int{},
 		stalls:    map[string]*stall{},
 		buckets:   map[string]*bucket{},
+		ipRange:   opts.PrivateIPs.Masked(),
 	}
 }
 
