@@ -1,0 +1,41 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+// RecordSpend implements state.Store.
+func (s *Store) RecordSpend(ctx context.Context, e state.SpendEntry) error {
+	e, err := e.Bounded()
+	if err != nil {
+		return err
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO spend (pool, period_start, provider, instance_id, amount, at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (pool, period_start, provider, instance_id) DO UPDATE
+		SET amount = excluded.amount, at = excluded.at
+		WHERE excluded.amount > spend.amount`,
+		e.Pool, nanos(e.PeriodStart), e.Provider, e.InstanceID, e.Amount, nanos(e.At))
+	if err != nil {
+		return fmt.Errorf("state/sqlite: record spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
+	}
+	return nil
+}
+
+// Spend implements state.Store.
+func (s *Store) Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error) {
+	if err := state.CheckTime("Spend periodStart", periodStart); err != nil {
+		return 0, err
+	}
+	var total float64
+	err := s.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM spend WHERE pool = ? AND period_start = ?`,
+		pool, nanos(periodStart)).Scan(&total)
+	if err != nil {
+		return 0, fmt.Errorf("state/sqlite: spend of pool %q in period %s: %w", pool, periodStart.UTC().Format(time.RFC3339), err)
+	}
+	return total, nil
+}
