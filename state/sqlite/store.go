@@ -59,6 +59,7 @@ type options struct {
 	now         func() time.Time
 	busyTimeout time.Duration
 	readers     int
+	sync        Sync
 }
 
 func defaultOptions() options {
@@ -67,6 +68,7 @@ func defaultOptions() options {
 		now:         time.Now,
 		busyTimeout: 5 * time.Second,
 		readers:     4,
+		sync:        SyncFull,
 	}
 }
 
@@ -82,6 +84,23 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // WithBusyTimeout is how long a statement waits for another process's lock
 // before failing (default 5s).
 func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// Sync is how hard a commit waits for the disk (SQLite's synchronous
+// pragma in WAL mode).
+type Sync string
+
+const (
+	// SyncFull (the default): a write is on disk when the call returns; it
+	// survives a crash of the process and a loss of power.
+	SyncFull Sync = "FULL"
+	// SyncNormal: a write survives a crash of the process at once, and a
+	// loss of power once the next checkpoint has run; the database is never
+	// corrupted. Several times the write throughput.
+	SyncNormal Sync = "NORMAL"
+)
+
+// WithSync sets how hard commits wait for the disk (default SyncFull).
+func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
 
 // WithReaders is the size of the read connection pool (default 4).
 func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
@@ -102,6 +121,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if o.readers < 1 || o.readers > 64 {
 		return nil, &state.InvalidError{Field: "sqlite readers", Value: strconv.Itoa(o.readers), Want: "1 to 64"}
+	}
+	if o.sync != SyncFull && o.sync != SyncNormal {
+		return nil, &state.InvalidError{Field: "sqlite sync", Value: strconv.Quote(string(o.sync)), Want: `"FULL" or "NORMAL"`}
 	}
 	s := &Store{path: path, log: o.logger}
 	var err error
@@ -162,7 +184,7 @@ func openFile(ctx context.Context, path string, o options) (write, read *sql.DB,
 	}
 	write, err = sql.Open("sqlite", dsn(url.Values{
 		"_journal_mode": {"WAL"},
-		"_synchronous":  {"FULL"},
+		"_synchronous":  {string(o.sync)},
 		"_txlock":       {"immediate"},
 	}))
 	if err != nil {
