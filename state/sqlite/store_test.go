@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +13,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(helperDBEnv); path != "" { // see process_test.go
+		os.Exit(runHelper(path, os.Getenv(helperModeEnv), os.Getenv(helperNameEnv)))
+	}
 	// Every Store's connections and their goroutines end with Close.
 	goleak.VerifyTestMain(m)
 }
