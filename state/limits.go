@@ -30,6 +30,8 @@ const (
 	// MaxGPUs bounds GPU counts (Instance.GPUs, Instance.BusyGPUs,
 	// Floor.GPUs).
 	MaxGPUs = 1 << 20
+	// MaxBatch bounds the rows of one PutInstances or RecordSpends call.
+	MaxBatch = 10000
 )
 
 // truncMark ends a truncated string.
@@ -306,6 +308,16 @@ func (e AuditEntry) Bounded() (AuditEntry, error) {
 	e.Request = Truncate(e.Request, MaxRequestLen)
 	e.Outcome = Truncate(e.Outcome, MaxTextLen)
 	return e, c.err()
+}
+
+// BatchBounded checks the size of a batch of n rows of kind (e.g.
+// "PutInstances") and returns a function that wraps the error of its i-th
+// row so that the message names the index.
+func BatchBounded(kind string, n int) (func(i int, err error) error, error) {
+	if n > MaxBatch {
+		return nil, &InvalidError{Field: kind, Value: fmt.Sprintf("(%d rows)", n), Want: fmt.Sprintf("at most %d rows a call", MaxBatch)}
+	}
+	return func(i int, err error) error { return fmt.Errorf("%s[%d]: %w", kind, i, err) }, nil
 }
 
 // CheckTime checks a time argument (a filter's, a period start): zero or

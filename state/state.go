@@ -49,6 +49,11 @@ type Store interface {
 	// PutInstance inserts or replaces the instance row keyed by
 	// (Provider, ID).
 	PutInstance(ctx context.Context, in Instance) error
+	// PutInstances puts every row as PutInstance does, in one transaction:
+	// all are stored or none (one durable write, where a tick updating many
+	// instances would otherwise pay one each). If a row is invalid, the
+	// error names its index and nothing is stored.
+	PutInstances(ctx context.Context, ins []Instance) error
 	// Instances lists instance rows, oldest LaunchedAt first (ties by
 	// Provider, then ID).
 	Instances(ctx context.Context, f InstanceFilter) ([]Instance, error)
@@ -79,6 +84,10 @@ type Store interface {
 	// larger of the stored and the new amount: spend never goes down. At is
 	// updated only when the amount grows.
 	RecordSpend(ctx context.Context, e SpendEntry) error
+	// RecordSpends records every entry as RecordSpend does, in one
+	// transaction: all are stored or none. If an entry is invalid, the error
+	// names its index and nothing is stored.
+	RecordSpends(ctx context.Context, es []SpendEntry) error
 	// Spend sums the pool's entries for the period starting at periodStart
 	// (0 when there are none).
 	Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error)

@@ -130,3 +130,76 @@ func BenchmarkAddDecisionSyncNormal(b *testing.B) {
 	}
 	reportOps(b)
 }
+
+// benchInstances returns n instances spread over pools pools.
+func benchInstances(n, pools int) [][]state.Instance {
+	out := make([][]state.Instance, pools)
+	for i := range n {
+		p := i % pools
+		out[p] = append(out[p], state.Instance{
+			ID: fmt.Sprintf("i-%05d", i), Provider: "aws", Pool: fmt.Sprint("pool-", p), Offering: "p5-use1-spot",
+			Zone: "us-east-1a", InstanceType: "p5.48xlarge", Market: "spot", PrivateIP: "10.0.3.17",
+			State: state.InstanceRunning, GPUs: 8, PricePerHour: 31.464, Billing: "per-second",
+			LaunchedAt: benchT0, JoinedAt: benchT0.Add(3 * time.Minute),
+		})
+	}
+	return out
+}
+
+// BenchmarkTickWrites is what one tick of 100 pools with 5,000 instances
+// writes when each pool puts its instances and their spend in one batch
+// each: 200 transactions, 10,000 rows.
+func BenchmarkTickWrites(b *testing.B) {
+	for _, sync := range []Sync{SyncFull, SyncNormal} {
+		b.Run(string(sync), func(b *testing.B) {
+			s := benchStore(b, WithSync(sync))
+			pools := benchInstances(5000, 100)
+			month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			tick := 0
+			for b.Loop() {
+				now := benchT0.Add(time.Duration(tick) * 10 * time.Second)
+				for _, ins := range pools {
+					spend := make([]state.SpendEntry, len(ins))
+					for i := range ins {
+						ins[i].UpdatedAt, ins[i].BusyGPUs = now, tick%9
+						spend[i] = state.SpendEntry{Pool: ins[i].Pool, Provider: "aws", InstanceID: ins[i].ID, PeriodStart: month, Amount: float64(tick) * 0.087, At: now}
+					}
+					if err := s.PutInstances(b.Context(), ins); err != nil {
+						b.Fatal(err)
+					}
+					if err := s.RecordSpends(b.Context(), spend); err != nil {
+						b.Fatal(err)
+					}
+				}
+				tick++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ticks/s")
+			b.ReportMetric(float64(b.N*10000)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkTickWritesOneByOne is BenchmarkTickWrites for one pool of 50
+// instances, one call per row (PutInstance, RecordSpend): 100 transactions.
+func BenchmarkTickWritesOneByOne(b *testing.B) {
+	s := benchStore(b)
+	ins := benchInstances(50, 1)[0]
+	month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	tick := 0
+	for b.Loop() {
+		now := benchT0.Add(time.Duration(tick) * 10 * time.Second)
+		for i := range ins {
+			ins[i].UpdatedAt = now
+			if err := s.PutInstance(b.Context(), ins[i]); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.RecordSpend(b.Context(), state.SpendEntry{Pool: ins[i].Pool, Provider: "aws", InstanceID: ins[i].ID, PeriodStart: month, Amount: float64(tick) * 0.087, At: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tick++
+	}
+	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/spillway-io/spillway/state"
@@ -13,19 +14,49 @@ func (s *Store) PutInstance(ctx context.Context, in state.Instance) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT OR REPLACE INTO instances
-		(provider, id, pool, offering, intent_id, floor, zone, instance_type, market, private_ip, state, gpus,
-		 price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since, drain_started_at, drain_hook_at,
-		 ended_at, end_reason, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.Provider, in.ID, in.Pool, in.Offering, in.IntentID, in.Floor, in.Zone, in.InstanceType, in.Market,
-		in.PrivateIP, in.State, in.GPUs, in.PricePerHour, in.Billing, nanos(in.LaunchedAt), nanos(in.JoinedAt),
-		in.BusyGPUs, nanos(in.IdleSince), nanos(in.DrainStartedAt), nanos(in.DrainHookAt), nanos(in.EndedAt),
-		in.EndReason, nanos(in.UpdatedAt))
-	if err != nil {
+	if _, err := s.write.ExecContext(ctx, putInstanceSQL, instanceArgs(in)...); err != nil {
 		return fmt.Errorf("state/sqlite: put instance %s/%s: %w", in.Provider, in.ID, err)
 	}
 	return nil
+}
+
+// PutInstances implements state.Store.
+func (s *Store) PutInstances(ctx context.Context, ins []state.Instance) error {
+	wrap, err := state.BatchBounded("PutInstances", len(ins))
+	if err != nil {
+		return err
+	}
+	rows := make([]state.Instance, len(ins))
+	for i, in := range ins {
+		if rows[i], err = in.Bounded(); err != nil {
+			return wrap(i, err)
+		}
+	}
+	err = s.inTx(ctx, putInstanceSQL, func(stmt *sql.Stmt) error {
+		for _, in := range rows {
+			if _, err := stmt.ExecContext(ctx, instanceArgs(in)...); err != nil {
+				return fmt.Errorf("instance %s/%s: %w", in.Provider, in.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("state/sqlite: put %d instances: %w", len(rows), err)
+	}
+	return nil
+}
+
+const putInstanceSQL = `INSERT OR REPLACE INTO instances
+	(provider, id, pool, offering, intent_id, floor, zone, instance_type, market, private_ip, state, gpus,
+	 price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since, drain_started_at, drain_hook_at,
+	 ended_at, end_reason, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func instanceArgs(in state.Instance) []any {
+	return []any{in.Provider, in.ID, in.Pool, in.Offering, in.IntentID, in.Floor, in.Zone, in.InstanceType, in.Market,
+		in.PrivateIP, in.State, in.GPUs, in.PricePerHour, in.Billing, nanos(in.LaunchedAt), nanos(in.JoinedAt),
+		in.BusyGPUs, nanos(in.IdleSince), nanos(in.DrainStartedAt), nanos(in.DrainHookAt), nanos(in.EndedAt),
+		in.EndReason, nanos(in.UpdatedAt)}
 }
 
 // Instances implements state.Store.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -14,16 +15,47 @@ func (s *Store) RecordSpend(ctx context.Context, e state.SpendEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO spend (pool, period_start, provider, instance_id, amount, at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (pool, period_start, provider, instance_id) DO UPDATE
-		SET amount = excluded.amount, at = excluded.at
-		WHERE excluded.amount > spend.amount`,
-		e.Pool, nanos(e.PeriodStart), e.Provider, e.InstanceID, e.Amount, nanos(e.At))
-	if err != nil {
+	if _, err := s.write.ExecContext(ctx, recordSpendSQL, spendArgs(e)...); err != nil {
 		return fmt.Errorf("state/sqlite: record spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
 	}
 	return nil
+}
+
+// RecordSpends implements state.Store.
+func (s *Store) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
+	wrap, err := state.BatchBounded("RecordSpends", len(es))
+	if err != nil {
+		return err
+	}
+	rows := make([]state.SpendEntry, len(es))
+	for i, e := range es {
+		if rows[i], err = e.Bounded(); err != nil {
+			return wrap(i, err)
+		}
+	}
+	err = s.inTx(ctx, recordSpendSQL, func(stmt *sql.Stmt) error {
+		for _, e := range rows {
+			if _, err := stmt.ExecContext(ctx, spendArgs(e)...); err != nil {
+				return fmt.Errorf("spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("state/sqlite: record %d spend entries: %w", len(rows), err)
+	}
+	return nil
+}
+
+// recordSpendSQL keeps the larger amount: spend never goes down.
+const recordSpendSQL = `INSERT INTO spend (pool, period_start, provider, instance_id, amount, at)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (pool, period_start, provider, instance_id) DO UPDATE
+	SET amount = excluded.amount, at = excluded.at
+	WHERE excluded.amount > spend.amount`
+
+func spendArgs(e state.SpendEntry) []any {
+	return []any{e.Pool, nanos(e.PeriodStart), e.Provider, e.InstanceID, e.Amount, nanos(e.At)}
 }
 
 // Spend implements state.Store.

@@ -235,6 +235,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// inTx runs f with query prepared in one write transaction, committed if
+// f returns nil and rolled back otherwise.
+func (s *Store) inTx(ctx context.Context, query string, f func(*sql.Stmt) error) error {
+	tx, err := s.write.BeginTx(ctx, nil) // IMMEDIATE (_txlock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	if err := f(stmt); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // nanos is how times are stored: UTC Unix nanoseconds, 0 for the zero time
 // (state's Bounded checks keep every stored time in range).
 func nanos(t time.Time) int64 {
