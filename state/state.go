@@ -100,6 +100,16 @@ type Store interface {
 	// BeforeID.
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
+	// Prune deletes the history older than before: decisions and audit
+	// entries whose Time is before it, finished intents last written before
+	// it, ended instances that ended before it, and floors that ended or
+	// whose Until passed before it. Pending intents, instances not ended,
+	// open floors and the spend ledger are never pruned. It deletes in small
+	// transactions, so writers wait at most a moment, and returns what it
+	// deleted. IDs of decisions and audit entries are not reused after a
+	// prune.
+	Prune(ctx context.Context, before time.Time) (Pruned, error)
+
 	// Close releases the store. Calls after Close fail.
 	Close() error
 }
@@ -116,6 +126,11 @@ var (
 	// schema this binary does not know (see *SchemaError).
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )
+
+// Pruned counts the rows a Prune deleted.
+type Pruned struct {
+	Decisions, Audit, Intents, Instances, Floors int64
+}
 
 // Migrated is implemented by stores with a versioned schema: it lists the
 // migrations applied to the database, lowest version first.

@@ -267,3 +267,21 @@ func TestPingAndClose(t *testing.T) {
 		t.Fatal("Ping after Close succeeded")
 	}
 }
+
+func TestPruneDeletesInChunks(t *testing.T) {
+	s := openFileStore(t, ":memory:")
+	defer s.Close()
+	const n = 2*pruneChunk + 17
+	for i := range n {
+		if _, err := s.AddDecision(t.Context(), state.Decision{Pool: "train", Time: testT0.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := s.Prune(t.Context(), testT0.Add(n*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Decisions != n {
+		t.Fatalf("pruned %d decisions in chunks of %d, want all %d", p.Decisions, pruneChunk, n)
+	}
+}

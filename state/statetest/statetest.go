@@ -159,6 +159,7 @@ func behaviours() []testCase {
 		{"AuditKeepsOverlongEntries", auditKeepsOverlongEntries},
 		{"LongTextIsTruncated", longTextIsTruncated},
 		{"InvalidValuesAreRefused", invalidValuesAreRefused},
+		{"PruneKeepsWhatIsLive", pruneKeepsWhatIsLive},
 		{"ConcurrentWriters", concurrentWriters},
 		{"CancelledContextFails", cancelledContextFails},
 	}
