@@ -118,12 +118,14 @@ func (h *harness) start() {
 	h.store = st
 	h.opts = scheduler.Options{
 		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: st, Clock: h.clk,
-		Logger: slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, DryRun: h.opts.DryRun,
 		Pools: []scheduler.Pool{{
-			Policy:      h.pool,
-			Snapshot:    h.snapshot,
-			AgentURL:    func(in scheduler.InstanceInfo) (string, error) { return "http://" + net.JoinHostPort(in.PrivateIP, h.agents.port), nil },
+			Policy:   h.pool,
+			Snapshot: h.snapshot,
+			AgentURL: func(in scheduler.InstanceInfo) (string, error) {
+				return "http://" + net.JoinHostPort(in.PrivateIP, h.agents.port), nil
+			},
 			JoinTimeout: 10 * time.Minute,
 			Drain: func(_ context.Context, in scheduler.InstanceInfo) error {
 				h.mu.Lock()

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spillway-io/spillway/policy"
@@ -91,4 +90,3 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 	}
 	m.misconfigured.WithLabelValues(pool).Set(bad)
 }
-
