@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -58,10 +59,10 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			problems, badFiles, summaries := 0, 0, 0
 			for _, path := range args {
-				cfg, err := policy.Load(path)
+				cfg, err := config.Load(path)
 				if err != nil {
 					badFiles++
-					var verr *policy.ValidationError
+					var verr *config.ValidationError
 					if errors.As(err, &verr) {
 						problems += len(verr.Errors)
 					} else {
@@ -85,7 +86,7 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 }
 
 // policySummary prints what a valid config allows, defaults applied.
-func policySummary(w io.Writer, path string, cfg *policy.Config) {
+func policySummary(w io.Writer, path string, cfg *config.Config) {
 	fmt.Fprintf(w, "%s: valid\n", path)
 	fmt.Fprintf(w, "cluster %s\n", cfg.Cluster)
 	names := make([]string, 0, len(cfg.Providers))
@@ -107,7 +108,8 @@ func policySummary(w io.Writer, path string, cfg *policy.Config) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	for _, p := range cfg.Pools {
+	for _, cp := range cfg.Pools {
+		p := cp.Policy
 		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
 			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), policyDur(p.Interval.D()))
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))

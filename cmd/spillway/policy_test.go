@@ -46,7 +46,7 @@ func TestPolicyValidateExample(t *testing.T) {
 }
 
 func TestPolicyValidateProblems(t *testing.T) {
-	out, errOut, err := runPolicyCmd(t, "validate", "../../policy/testdata/multi.bad.yaml", "../../policy/testdata/minimal.good.yaml")
+	out, errOut, err := runPolicyCmd(t, "validate", "../../config/testdata/multi.bad.yaml", "../../config/testdata/minimal.good.yaml")
 	var ec *exitCodeError
 	if !errors.As(err, &ec) || ec.code != 1 {
 		t.Fatalf("err = %v, want exit code 1", err)
@@ -58,7 +58,7 @@ func TestPolicyValidateProblems(t *testing.T) {
 	if len(lines) != 7 {
 		t.Fatalf("got %d problem lines, want 7:\n%s", len(lines), errOut)
 	}
-	const first = `../../policy/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
+	const first = `../../config/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
 	if lines[0] != first {
 		t.Errorf("first problem\n got %s\nwant %s", lines[0], first)
 	}

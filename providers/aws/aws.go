@@ -40,10 +40,11 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -61,7 +62,7 @@ var _ providers.Provider = (*Provider)(nil)
 // Provider rents EC2 instances in one account and region.
 type Provider struct {
 	name   string
-	cfg    policy.ProviderConfig
+	cfg    config.ProviderConfig
 	opts   Options
 	client ec2API
 	pacer  *providers.Pacer
@@ -155,7 +156,7 @@ func defaultOptions() Options {
 // New returns a Provider for the EC2 account and region cfg names. It
 // validates cfg and loads credentials through the standard chain (or
 // WithCredentials); it makes no API call.
-func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Option) (*Provider, error) {
+func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Option) (*Provider, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -181,20 +182,20 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 			p.transport.Store(tr)
 		})
 
-	load := []func(*config.LoadOptions) error{
-		config.WithRegion(cfg.Region),
-		config.WithHTTPClient(httpClient),
+	load := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(cfg.Region),
+		awsconfig.WithHTTPClient(httpClient),
 		// The SDK's own warnings (e.g. a body it could not drain after a
 		// timed-out attempt) go to the provider's logger, not to stderr.
-		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 			p.logger.Debug(fmt.Sprintf(format, v...), "sdk", string(c))
 		})),
-		config.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
+		awsconfig.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
 	}
 	if o.Credentials != nil {
-		load = append(load, config.WithCredentialsProvider(o.Credentials))
+		load = append(load, awsconfig.WithCredentialsProvider(o.Credentials))
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf("loading AWS configuration for provider %q: %w", name, err)}
 	}
@@ -210,10 +211,10 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 	return p, nil
 }
 
-func validate(cfg policy.ProviderConfig, name string, o Options) error {
+func validate(cfg config.ProviderConfig, name string, o Options) error {
 	var problems []string
-	if cfg.Type != "" && cfg.Type != policy.ProviderAWS {
-		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, policy.ProviderAWS))
+	if cfg.Type != "" && cfg.Type != config.ProviderAWS {
+		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, config.ProviderAWS))
 	}
 	if cfg.Region == "" {
 		problems = append(problems, "region is empty; name an EC2 region such as us-east-1")
@@ -267,11 +268,11 @@ func (p *Provider) subnetsFor(o policy.Offering) []indexedSubnet {
 }
 
 type indexedSubnet struct {
-	policy.Subnet
+	config.Subnet
 	index int
 }
 
-func zonesOf(subnets []policy.Subnet) []string {
+func zonesOf(subnets []config.Subnet) []string {
 	var z []string
 	for _, s := range subnets {
 		if !slices.Contains(z, s.Zone) {

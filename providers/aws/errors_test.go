@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -63,7 +64,7 @@ func newScripted(t *testing.T, answer func(action string, n int, form map[string
 
 func (s *scripted) provider(t *testing.T, opts ...aws.Option) *aws.Provider {
 	t.Helper()
-	cfg := policy.ProviderConfig{Type: policy.ProviderAWS, Region: "us-east-1", Endpoint: s.srv.URL, Subnets: subnets, Image: image}
+	cfg := config.ProviderConfig{Type: config.ProviderAWS, Region: "us-east-1", Endpoint: s.srv.URL, Subnets: subnets, Image: image}
 	base := []aws.Option{aws.WithCredentials(staticCreds), aws.WithRetry(1, 10*time.Millisecond)}
 	p, err := aws.New(context.Background(), cfg, providerName, append(base, opts...)...)
 	if err != nil {
@@ -234,14 +235,14 @@ func TestTerminateNotFound(t *testing.T) {
 func TestNewValidatesConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  policy.ProviderConfig
+		cfg  config.ProviderConfig
 		opts []aws.Option
 		want []string
 	}{
-		{"empty", policy.ProviderConfig{}, nil, []string{"region is empty", "subnets is empty", "neither launch_template nor image"}},
-		{"wrong type", policy.ProviderConfig{Type: policy.ProviderAlicloud, Region: "r", Subnets: subnets, Image: image}, nil, []string{`type is "alicloud"`}},
-		{"subnet without zone", policy.ProviderConfig{Region: "r", Subnets: []policy.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0] = {zone: "", id: "subnet-1"}`}},
-		{"batch too large", policy.ProviderConfig{Region: "r", Subnets: subnets, Image: image}, []aws.Option{aws.WithTerminateBatch(5000)}, []string{"terminate batch 5000 is outside 1..1000"}},
+		{"empty", config.ProviderConfig{}, nil, []string{"region is empty", "subnets is empty", "neither launch_template nor image"}},
+		{"wrong type", config.ProviderConfig{Type: config.ProviderAlicloud, Region: "r", Subnets: subnets, Image: image}, nil, []string{`type is "alicloud"`}},
+		{"subnet without zone", config.ProviderConfig{Region: "r", Subnets: []config.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0] = {zone: "", id: "subnet-1"}`}},
+		{"batch too large", config.ProviderConfig{Region: "r", Subnets: subnets, Image: image}, []aws.Option{aws.WithTerminateBatch(5000)}, []string{"terminate batch 5000 is outside 1..1000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
