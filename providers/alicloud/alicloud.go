@@ -173,29 +173,20 @@ func (p *Provider) Close() error {
 	return nil
 }
 
+// validateConfig checks cfg with config's rules for provider settings (the
+// same ones `spillway policy validate` applies).
 func validateConfig(cfg config.ProviderConfig, name string) error {
-	var problems []string
-	if cfg.Type != "" && cfg.Type != config.ProviderAlicloud {
-		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, config.ProviderAlicloud))
+	switch cfg.Type {
+	case "":
+		cfg.Type = config.ProviderAlicloud // a config built in code may leave it out
+	case config.ProviderAlicloud:
+	default:
+		return fmt.Errorf("alicloud provider %q: type is %q, want %q", name, cfg.Type, config.ProviderAlicloud)
 	}
-	if cfg.Region == "" {
-		problems = append(problems, "region is empty: set an ECS region id such as cn-hangzhou")
+	if err := cfg.Check(name); err != nil {
+		return fmt.Errorf("alicloud provider %q: %w", name, err)
 	}
-	if len(cfg.Subnets) == 0 {
-		problems = append(problems, "subnets is empty: list at least one vSwitch as {zone, id}")
-	}
-	for i, s := range cfg.Subnets {
-		if s.ID == "" || s.Zone == "" {
-			problems = append(problems, fmt.Sprintf("subnets[%d] is {zone: %q, id: %q}: both the zone and the vSwitch id are required", i, s.Zone, s.ID))
-		}
-	}
-	if cfg.Image == "" && cfg.LaunchTemplate == "" {
-		problems = append(problems, "neither image nor launch_template is set: set an image id (m-...) or a launch template (lt-... or its name)")
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	return fmt.Errorf("alicloud provider %q: %s", name, strings.Join(problems, "; "))
+	return nil
 }
 
 // parseEndpoint splits an endpoint override into the SDK's scheme and

@@ -383,10 +383,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		mod  func(*config.ProviderConfig)
 		want string
 	}{
-		{"no region", func(c *config.ProviderConfig) { c.Region = "" }, "region is empty"},
-		{"no vswitch", func(c *config.ProviderConfig) { c.Subnets = nil }, "at least one vSwitch"},
-		{"no image", func(c *config.ProviderConfig) { c.Image = "" }, "neither image nor launch_template"},
-		{"bad endpoint", func(c *config.ProviderConfig) { c.Endpoint = "ftp://x" }, "want http://host"},
+		{"no region", func(c *config.ProviderConfig) { c.Region = "" }, "region: missing required field"},
+		{"no vswitch", func(c *config.ProviderConfig) { c.Subnets = nil }, "launches into a vSwitch"},
+		{"no image", func(c *config.ProviderConfig) { c.Image = "" }, "image: missing required field: the server boots an image or a launch template"},
+		{"bad endpoint", func(c *config.ProviderConfig) { c.Endpoint = "ftp://x" }, `bad endpoint "ftp://x"`},
 		{"wrong type", func(c *config.ProviderConfig) { c.Type = config.ProviderAWS }, `want "alicloud"`},
 	}
 	for _, tt := range tests {
@@ -399,6 +399,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+	// A launch template instead of an image is what ECS supports too.
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Image, cfg.LaunchTemplate = "", "lt-spillway"
+	p, err := New(context.Background(), cfg, "ali")
+	if err != nil {
+		t.Fatalf("launch_template without image: %v", err)
+	}
+	p.Close()
 }
 
 func TestLaunchRejectsBadRequest(t *testing.T) {

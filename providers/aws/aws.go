@@ -30,6 +30,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -211,24 +212,17 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	return p, nil
 }
 
+// validate checks cfg with config's rules for provider settings (the same
+// ones `spillway policy validate` applies) and the options.
 func validate(cfg config.ProviderConfig, name string, o Options) error {
 	var problems []string
-	if cfg.Type != "" && cfg.Type != config.ProviderAWS {
+	switch cfg.Type {
+	case "":
+		cfg.Type = config.ProviderAWS // a config built in code may leave it out
+	case config.ProviderAWS:
+	default:
 		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, config.ProviderAWS))
-	}
-	if cfg.Region == "" {
-		problems = append(problems, "region is empty; name an EC2 region such as us-east-1")
-	}
-	if len(cfg.Subnets) == 0 {
-		problems = append(problems, "subnets is empty; list at least one {zone, id} to launch into")
-	}
-	for i, s := range cfg.Subnets {
-		if s.ID == "" || s.Zone == "" {
-			problems = append(problems, fmt.Sprintf("subnets[%d] = {zone: %q, id: %q}; both zone and id are required", i, s.Zone, s.ID))
-		}
-	}
-	if cfg.LaunchTemplate == "" && cfg.Image == "" {
-		problems = append(problems, "neither launch_template nor image is set; set one (an lt-… id or a template name, or an ami-… id)")
+		cfg.Type = config.ProviderAWS
 	}
 	if o.TerminateBatch < 1 || o.TerminateBatch > 1000 {
 		problems = append(problems, fmt.Sprintf("terminate batch %d is outside 1..1000 (EC2's limit per call)", o.TerminateBatch))
@@ -239,10 +233,14 @@ func validate(cfg config.ProviderConfig, name string, o Options) error {
 	if o.MaxAttempts < 1 {
 		problems = append(problems, fmt.Sprintf("max attempts %d is below 1", o.MaxAttempts))
 	}
-	if len(problems) == 0 {
-		return nil
+	var errs []error
+	if err := cfg.Check(name); err != nil {
+		errs = append(errs, err)
 	}
-	return fmt.Errorf("provider %q: %s", name, strings.Join(problems, "; "))
+	if len(problems) > 0 {
+		errs = append(errs, fmt.Errorf("provider %q: %s", name, strings.Join(problems, "; ")))
+	}
+	return errors.Join(errs...)
 }
 
 // Name is the provider's name from the config.

@@ -239,9 +239,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		opts []aws.Option
 		want []string
 	}{
-		{"empty", config.ProviderConfig{}, nil, []string{"region is empty", "subnets is empty", "neither launch_template nor image"}},
+		{"empty", config.ProviderConfig{}, nil, []string{"region: missing required field", "subnets: missing required field", "image: missing required field: the server boots an image or a launch template"}},
 		{"wrong type", config.ProviderConfig{Type: config.ProviderAlicloud, Region: "r", Subnets: subnets, Image: image}, nil, []string{`type is "alicloud"`}},
-		{"subnet without zone", config.ProviderConfig{Region: "r", Subnets: []config.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0] = {zone: "", id: "subnet-1"}`}},
+		{"subnet without zone", config.ProviderConfig{Region: "r", Subnets: []config.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0].zone: missing required field`}},
 		{"batch too large", config.ProviderConfig{Region: "r", Subnets: subnets, Image: image}, []aws.Option{aws.WithTerminateBatch(5000)}, []string{"terminate batch 5000 is outside 1..1000"}},
 	}
 	for _, tt := range tests {
@@ -249,6 +249,9 @@ func TestNewValidatesConfig(t *testing.T) {
 			_, err := aws.New(context.Background(), tt.cfg, "bad", append([]aws.Option{aws.WithCredentials(staticCreds)}, tt.opts...)...)
 			if !providers.IsInvalid(err) {
 				t.Fatalf("err = %v, want *InvalidError", err)
+			}
+			if (tt.name == "empty" || tt.name == "subnet without zone") && !errors.Is(err, config.ErrProvider) {
+				t.Errorf("err = %v, want it to wrap config.ErrProvider (config's rules, checked in one place)", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
