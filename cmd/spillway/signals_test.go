@@ -468,3 +468,55 @@ func TestSignalsExample(t *testing.T) {
 		t.Errorf("example output:\n%s", out)
 	}
 }
+
+// TestSignalsCheckPools: every pool with signals is checked, or only
+// --pool; an unknown pool, a pool without signals and a config where no
+// pool has any are bad-file errors that say what to do.
+func TestSignalsCheckPools(t *testing.T) {
+	signalsLeakCheck(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	pool := func(name, signals string) string {
+		return fmt.Sprintf("  - name: %s\n    offerings: [{provider: aws, instance_type: p5.48xlarge}]\n%s", name, signals)
+	}
+	demand := func(n int) string {
+		return fmt.Sprintf("    signals:\n      demand:\n        - type: command\n          command: {command: [echo, '%d']}\n", n)
+	}
+	const head = "cluster: test\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n"
+	three := write("three.yaml", head+pool("a", demand(3))+pool("b", demand(5))+pool("c", ""))
+	none := write("none.yaml", head+pool("c", ""))
+
+	out, _, err := runSignals(t.Context(), "check", three)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "pool a (") || !strings.Contains(out, "pending       0 jobs, 3 GPUs") ||
+		!strings.Contains(out, "pool b (") || !strings.Contains(out, "pending       0 jobs, 5 GPUs") || strings.Contains(out, "pool c") {
+		t.Errorf("want pools a and b (3 and 5 GPUs pending), not c:\n%s", out)
+	}
+
+	out, _, err = runSignals(t.Context(), "check", "--pool", "b", three)
+	if err != nil || strings.Contains(out, "pool a") || !strings.Contains(out, "pool b (") {
+		t.Errorf("--pool b: %v, want pool b alone:\n%s", err, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pool", "nosuch", three}, `--pool "nosuch": no such pool in ` + three + " (its pools are a, b, c)"},
+		{[]string{"--pool", "c", three}, `pool "c" has no signals: add signals (baseline and demand) to it`},
+		{[]string{none}, none + ": no pool has signals"},
+	} {
+		_, _, err := runSignals(t.Context(), append([]string{"check"}, tc.args...)...)
+		if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("check %v: %v, want exit code %d saying %q", tc.args, err, exitSignalsBadFile, tc.want)
+		}
+	}
+}
