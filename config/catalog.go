@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/spillway-io/spillway/configs"
+	"github.com/spillway-io/spillway/policy"
 )
 
 // CatalogEntry is one instance type's shape and dated list prices.
@@ -36,9 +37,9 @@ type CatalogEntry struct {
 
 // Price returns the entry's price for a market (spot uses the spot
 // column, anything else the on-demand one), and whether it is known.
-func (e CatalogEntry) Price(m Market) (float64, bool) {
+func (e CatalogEntry) Price(m policy.Market) (float64, bool) {
 	p := e.OnDemandPerHour
-	if m == MarketSpot {
+	if m == policy.MarketSpot {
 		p = e.SpotPerHour
 	}
 	return p, p > 0

@@ -1,8 +1,10 @@
-package policy
+package config
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 func TestDefaultCatalog(t *testing.T) {
@@ -35,8 +37,8 @@ func TestDefaultCatalog(t *testing.T) {
 		if e.Source == "" || e.SourceDate == "" {
 			t.Errorf("%s lacks its source or date: %+v", tt.instanceType, e)
 		}
-		_, odOK := e.Price(MarketOnDemand)
-		_, spotOK := e.Price(MarketSpot)
+		_, odOK := e.Price(policy.MarketOnDemand)
+		_, spotOK := e.Price(policy.MarketSpot)
 		if odOK != (tt.onDemand > 0) || spotOK != (tt.spot > 0) {
 			t.Errorf("%s Price known = %v/%v", tt.instanceType, odOK, spotOK)
 		}
@@ -101,7 +103,7 @@ pools:
 		price float64
 	}{{8, 40}, {8, 12}, {8, 15}, {4, 40}, {1, 2}}
 	for i, w := range want {
-		o := got.Pools[0].Offerings[i]
+		o := got.Pools[0].Policy.Offerings[i]
 		if o.GPUs != w.gpus || o.PricePerHour != w.price {
 			t.Errorf("offering %d (%s): gpus %d price %v, want %d %v", i, o.Name, o.GPUs, o.PricePerHour, w.gpus, w.price)
 		}

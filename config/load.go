@@ -1,9 +1,11 @@
-package policy
+package config
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 // Load reads and parses the config file at path; see Parse.
@@ -27,6 +31,22 @@ type ParseOption func(*parseOptions)
 
 type parseOptions struct {
 	catalog *Catalog
+	baseDir string
+}
+
+// dir is the directory relative paths are resolved against.
+func (o parseOptions) dir(filename string) string {
+	if o.baseDir != "" {
+		return o.baseDir
+	}
+	return filepath.Dir(filename)
+}
+
+// WithBaseDir resolves the config's relative paths against dir instead of
+// the directory of the file name given to Parse (e.g. for a config that
+// was not read from a file).
+func WithBaseDir(dir string) ParseOption {
+	return func(o *parseOptions) { o.baseDir = dir }
 }
 
 func defaultParseOptions() parseOptions {
@@ -40,7 +60,8 @@ func WithCatalog(c *Catalog) ParseOption {
 }
 
 // Parse decodes a spillway.yaml, checks it strictly, applies defaults and
-// fills offerings from the catalog. filename is only used in messages.
+// fills offerings from the catalog. filename is used in messages, and its
+// directory to resolve relative paths (see WithBaseDir).
 //
 // When the config has problems, Parse returns a *ValidationError listing
 // every one of them (not only the first), each with its line, column and
@@ -78,97 +99,16 @@ func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
 	applyDefaults(cfg, d.explicit)
 	v.fillFromCatalog(cfg)
 	v.checkCross(cfg)
+	v.checkServer(cfg)
 	if err := d.result(); err != nil {
 		return nil, err
 	}
-	return cfg, nil
-}
-
-// Default values, in one place. applyDefaults documents how each is chosen.
-const (
-	DefaultInterval     = 30 * time.Second
-	DefaultStaleAfter   = 2 * time.Minute
-	DefaultWaitTarget   = 5 * time.Minute
-	DefaultDrainTimeout = 10 * time.Minute
-	DefaultPerformance  = 1.0
-)
-
-// DefaultBilling is the billing rule of an offering whose config leaves
-// billing out, by provider type: EC2 Linux bills per second with a 60 s
-// minimum, Alibaba pay-as-you-go per second, and a Terraform module is
-// assumed to bill each started hour.
-func DefaultBilling(t ProviderType) Billing {
-	switch t {
-	case ProviderAWS:
-		return BillingPerSecondMin60
-	case ProviderAlicloud:
-		return BillingPerSecond
-	default:
-		return BillingHourly
-	}
-}
-
-// applyDefaults fills every value a config may leave out. explicit reports
-// whether the config wrote a field path (so that an explicit 0 such as
-// `wait_target: 0s` is kept); nil means "a zero value is absent".
-func applyDefaults(cfg *Config, explicit func(path string) bool) {
-	if explicit == nil {
-		explicit = func(string) bool { return false }
-	}
+	resolvePaths(cfg, o.dir(filename))
+	cfg.src = d.source()
 	for i := range cfg.Pools {
-		p := &cfg.Pools[i]
-		pp := fmt.Sprintf("pools[%d]", i)
-		if p.Interval == 0 && !explicit(pp+".interval") {
-			p.Interval = Duration(DefaultInterval)
-		}
-		if p.StaleAfter == 0 && !explicit(pp+".stale_after") {
-			p.StaleAfter = Duration(DefaultStaleAfter)
-		}
-		if p.WaitTarget == 0 && !explicit(pp+".wait_target") {
-			p.WaitTarget = Duration(DefaultWaitTarget)
-		}
-		if p.ScaleIn.Idle == (IdleSetting{}) && !explicit(pp+".scale_in.idle") {
-			p.ScaleIn.Idle = IdleSetting{Auto: true}
-		}
-		if p.ScaleIn.DrainTimeout == 0 && !explicit(pp+".scale_in.drain_timeout") {
-			p.ScaleIn.DrainTimeout = Duration(DefaultDrainTimeout)
-		}
-		for j := range p.Offerings {
-			o := &p.Offerings[j]
-			prov, ok := cfg.Providers[o.Provider]
-			if o.Region == "" && ok {
-				o.Region = prov.Region
-			}
-			if o.Market == "" {
-				o.Market = MarketOnDemand
-			}
-			if o.Billing == "" && ok {
-				o.Billing = DefaultBilling(prov.Type)
-			}
-			if o.Performance == 0 && !explicit(fmt.Sprintf("%s.offerings[%d].performance", pp, j)) {
-				o.Performance = DefaultPerformance
-			}
-			if o.Name == "" {
-				o.Name = DefaultOfferingName(*o)
-			}
-		}
-		for j := range p.Schedules {
-			if p.Schedules[j].Name == "" {
-				p.Schedules[j].Name = fmt.Sprintf("schedule[%d]", j)
-			}
-		}
+		cfg.Pools[i].src, cfg.Pools[i].path = cfg.src, fmt.Sprintf("pools[%d]", i)
 	}
-}
-
-// DefaultOfferingName is the name an offering gets when its config gives
-// none: "provider/region[/zone]/instance_type/market".
-func DefaultOfferingName(o Offering) string {
-	parts := []string{o.Provider, o.Region}
-	if o.Zone != "" {
-		parts = append(parts, o.Zone)
-	}
-	parts = append(parts, o.InstanceType, string(o.Market))
-	return strings.Join(parts, "/")
+	return cfg, nil
 }
 
 // FieldError is one problem in a config file.
@@ -218,63 +158,6 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// cfgValueError is what UnmarshalYAML of Spillway's scalar types returns;
-// the decoder puts its message next to the field's path and position.
-type cfgValueError struct {
-	msg string
-}
-
-func (e *cfgValueError) Error() string { return e.msg }
-
-// UnmarshalYAML reads a Go duration string such as "90s", "5m" or "1h30m".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return &cfgValueError{msg: "want a duration such as 90s, 5m or 1h30m, got " + cfgKindName(n)}
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return &cfgValueError{msg: cfgBadDuration("bad duration", n.Value)}
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// UnmarshalYAML reads "auto" or a Go duration string.
-func (s *IdleSetting) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return &cfgValueError{msg: `want "auto" or a duration such as 10m, got ` + cfgKindName(n)}
-	}
-	if n.Value == "auto" {
-		*s = IdleSetting{Auto: true}
-		return nil
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return &cfgValueError{msg: fmt.Sprintf(`bad idle setting %q: use "auto" (break-even from boot time and price) or a Go duration such as 90s, 5m or 1h30m`, n.Value)}
-	}
-	*s = IdleSetting{Duration: v}
-	return nil
-}
-
-// MarshalYAML writes "auto" or the duration.
-func (s IdleSetting) MarshalYAML() (any, error) {
-	if s.Auto {
-		return "auto", nil
-	}
-	return s.Duration.String(), nil
-}
-
-func cfgBadDuration(what, v string) string {
-	msg := fmt.Sprintf("%s %q: use a Go duration such as 90s, 5m or 1h30m", what, v)
-	if strings.HasSuffix(strings.TrimSpace(v), "d") {
-		msg += " (there is no day unit: write 24h for a day)"
-	}
-	return msg
-}
-
 // cfgDecoder walks a yaml.Node tree into the config structs, strictly,
 // remembering the node of every field path for later messages.
 type cfgDecoder struct {
@@ -304,14 +187,19 @@ func (d *cfgDecoder) result() error {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	sort.SliceStable(d.errs, func(i, j int) bool {
-		a, b := d.errs[i], d.errs[j]
+	sortFieldErrors(d.errs)
+	return &ValidationError{Errors: d.errs}
+}
+
+// sortFieldErrors puts problems in file order.
+func sortFieldErrors(errs []FieldError) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
 		return a.Col < b.Col
 	})
-	return &ValidationError{Errors: d.errs}
 }
 
 // explicit reports whether the config wrote a (non-null) value at path.
@@ -383,33 +271,53 @@ var (
 )
 
 type cfgStructInfo struct {
-	byName map[string]int // yaml name -> field index
-	names  []string       // yaml names in declaration order
+	byName map[string][]int // yaml name -> field index path (inline fields are flattened)
+	names  []string         // yaml names in declaration order
 }
 
 func cfgFields(t reflect.Type) *cfgStructInfo {
 	if v, ok := cfgFieldCache.Load(t); ok {
 		return v.(*cfgStructInfo)
 	}
-	info := &cfgStructInfo{byName: map[string]int{}}
+	info := &cfgStructInfo{byName: map[string][]int{}}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if slices.Contains(strings.Split(opts, ","), "inline") && f.Type.Kind() == reflect.Struct {
+			inner := cfgFields(f.Type)
+			for _, n := range inner.names {
+				info.byName[n] = append([]int{i}, inner.byName[n]...)
+				info.names = append(info.names, n)
+			}
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		info.byName[name] = i
+		info.byName[name] = []int{i}
 		info.names = append(info.names, name)
 	}
 	cfgFieldCache.Store(t, info)
 	return info
 }
+
+// cfgMoved gives, per struct type, fields that used to be written there
+// and the hint that says where they live now.
+var cfgMoved = map[reflect.Type]map[string]string{
+	reflect.TypeFor[Signals](): {
+		"stale_after": "stale_after is the pool's own setting (how old a signal may be before the policy holds): move it up to the pool, beside interval",
+		"onprem":      "onprem is the pool's own setting: move it up to the pool",
+		"pool":        "signals belong to the pool they are written in: remove pool",
+	},
+}
+
+var cfgDurationType = reflect.TypeFor[time.Duration]()
 
 func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
@@ -441,6 +349,15 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	}
+	if v.Type() == cfgDurationType {
+		dur, err := policy.ParseDuration(n)
+		if err != nil {
+			d.errNode(n, path, err.Error())
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
@@ -469,6 +386,13 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		var u uint64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&u) != nil {
+			d.errNode(n, path, "want a whole number of 0 or more, got "+cfgKindName(n))
+			return
+		}
+		v.SetUint(u)
 	case reflect.Float64, reflect.Float32:
 		var f float64
 		tag := n.ShortTag()
@@ -559,6 +483,10 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		seen[k.Value] = k
 		idx, ok := info.byName[k.Value]
 		if !ok {
+			if hint, moved := cfgMoved[v.Type()][k.Value]; moved {
+				d.errNode(k, fp, fmt.Sprintf("unknown field %q: %s", k.Value, hint))
+				continue
+			}
 			msg := fmt.Sprintf("unknown field %q", k.Value)
 			if s := cfgSuggest(k.Value, info.names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -567,7 +495,7 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errNode(k, fp, msg)
 			continue
 		}
-		d.decode(val, v.Field(idx), fp)
+		d.decode(val, v.FieldByIndex(idx), fp)
 	}
 }
 

@@ -1,75 +1,13 @@
-// Package policy holds Spillway's configuration model, its validation, and the
-// pure decision engine that turns a pool's observed state into a Plan.
+// Package policy is Spillway's pool model and the pure decision engine that
+// turns a pool's observed state into a Plan.
 //
-// Nothing in this package performs I/O during a decision, reads the clock or
-// draws random numbers: the simulator and the server call the same Decide.
+// Nothing in this package performs I/O, reads the clock or draws random
+// numbers: the simulator and the server call the same Decide. It imports
+// nothing of Spillway's own; the config package reads spillway.yaml into
+// these types (their yaml tags name the fields of the file).
 package policy
 
 import "time"
-
-// Config is the whole spillway.yaml. Load or Parse read it strictly (an
-// unknown field is an error), apply the defaults documented on each field
-// and fill offerings from the catalog; configs/examples/spillway.yaml is an
-// annotated example.
-type Config struct {
-	// Cluster names this Spillway installation; it is written into every
-	// instance's spillway:cluster tag. Required; 1 to 63 letters, digits,
-	// '.', '_' or '-'.
-	Cluster string `yaml:"cluster"`
-	// Providers maps a provider name to how Spillway reaches it. Required:
-	// at least one. Offerings refer to providers by these names.
-	Providers map[string]ProviderConfig `yaml:"providers"`
-	// Pools are the independent burst domains. Required: at least one, with
-	// unique names.
-	Pools []Pool `yaml:"pools"`
-}
-
-// ProviderType is the kind of cloud a provider entry talks to.
-type ProviderType string
-
-// Provider types.
-const (
-	// ProviderAWS is AWS EC2 through aws-sdk-go-v2.
-	ProviderAWS ProviderType = "aws"
-	// ProviderAlicloud is Alibaba Cloud ECS through alibaba-cloud-sdk-go.
-	ProviderAlicloud ProviderType = "alicloud"
-	// ProviderTerraform launches instances through a Terraform module.
-	ProviderTerraform ProviderType = "terraform"
-)
-
-// ProviderConfig says how to reach one cloud account/region.
-type ProviderConfig struct {
-	// Type is aws, alicloud or terraform. Required.
-	Type ProviderType `yaml:"type"`
-	// Region is the one region this provider serves (e.g. us-east-1,
-	// cn-hangzhou). Required for aws and alicloud; offerings of this
-	// provider default to it and may not name another.
-	Region string `yaml:"region"`
-	// Endpoint overrides the SDK's endpoint (e.g. `spillway emulator`).
-	Endpoint string `yaml:"endpoint,omitempty"`
-	// Subnets (AWS) or vSwitches (Alibaba) keyed by zone, tried in order.
-	// An offering that names a zone must have a subnet in it.
-	Subnets []Subnet `yaml:"subnets,omitempty"`
-	// LaunchTemplate (AWS only) or Image (an AMI or an Alibaba image id)
-	// to boot.
-	LaunchTemplate string `yaml:"launch_template,omitempty"`
-	Image          string `yaml:"image,omitempty"`
-	// SecurityGroups are attached to every instance.
-	SecurityGroups []string `yaml:"security_groups,omitempty"`
-	// UserData is a bootstrap template that joins the node to the on-prem scheduler.
-	UserData string `yaml:"user_data,omitempty"`
-	// Module is the Terraform module directory; required for type
-	// terraform and refused for the others.
-	Module string `yaml:"module,omitempty"`
-}
-
-// Subnet is one placement target: an AWS subnet or an Alibaba vSwitch.
-type Subnet struct {
-	// Zone is the availability zone the subnet is in. Required.
-	Zone string `yaml:"zone"`
-	// ID is the subnet or vSwitch id. Required.
-	ID string `yaml:"id"`
-}
 
 // Pool is one burst domain: an on-prem baseline, what may be rented for it,
 // and the rules for doing so.
@@ -149,7 +87,7 @@ type Offering struct {
 	// Name identifies the offering in plans and reasons; defaults to
 	// "provider/region[/zone]/instance_type/market".
 	Name string `yaml:"name,omitempty"`
-	// Provider names an entry of Config.Providers. Required.
+	// Provider names an entry of the config's providers. Required.
 	Provider string `yaml:"provider"`
 	// Region defaults to the provider's region (and may not differ from it
 	// for aws and alicloud).

@@ -1,14 +1,15 @@
-package policy
+package config
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 // cfgNameRE is what cluster, provider and pool names may look like: they
@@ -43,13 +44,13 @@ func (v *cfgValidator) name(path, value string) {
 	}
 }
 
-func (v *cfgValidator) nonNegativeDuration(path string, d Duration) {
+func (v *cfgValidator) nonNegativeDuration(path string, d policy.Duration) {
 	if d < 0 {
 		v.errf(path, "duration %s is negative: use 0 or more, such as 90s, 5m or 1h30m", time.Duration(d))
 	}
 }
 
-func (v *cfgValidator) positiveDuration(path string, d Duration) {
+func (v *cfgValidator) positiveDuration(path string, d policy.Duration) {
 	if v.has(path) && d <= 0 {
 		v.errf(path, "duration %s must be greater than 0, such as 90s, 5m or 1h30m", time.Duration(d))
 	}
@@ -66,9 +67,9 @@ func cfgNames[K ~string, V any](m map[K]V) []string {
 
 var (
 	cfgProviderTypes = []ProviderType{ProviderAWS, ProviderAlicloud, ProviderTerraform}
-	cfgMarkets       = []Market{MarketOnDemand, MarketSpot}
-	cfgBillings      = []Billing{BillingPerSecondMin60, BillingPerSecond, BillingHourly}
-	cfgPeriods       = []BudgetPeriod{PeriodDay, PeriodWeek, PeriodMonth}
+	cfgMarkets       = []policy.Market{policy.MarketOnDemand, policy.MarketSpot}
+	cfgBillings      = []policy.Billing{policy.BillingPerSecondMin60, policy.BillingPerSecond, policy.BillingHourly}
+	cfgPeriods       = []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}
 )
 
 func cfgJoinEnum[T ~string](vals []T) string {
@@ -99,7 +100,7 @@ func (v *cfgValidator) checkExplicit(cfg *Config) {
 	}
 	poolAt := map[string]int{}
 	for i := range cfg.Pools {
-		p := &cfg.Pools[i]
+		p := &cfg.Pools[i].Policy
 		pp := fmt.Sprintf("pools[%d]", i)
 		if p.Name == "" {
 			v.missing(pp+".name", "every pool needs a name, e.g. name: training")
@@ -112,6 +113,7 @@ func (v *cfgValidator) checkExplicit(cfg *Config) {
 			}
 		}
 		v.checkPool(cfg, pp, p)
+		v.checkServerPool(pp, &cfg.Pools[i])
 	}
 }
 
@@ -124,53 +126,16 @@ func (v *cfgValidator) line(path string) int {
 
 func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 	v.name(pp, name)
-	switch {
-	case pc.Type == "":
-		v.missing(pp+".type", "valid types are "+cfgJoinEnum(cfgProviderTypes))
-	case !slices.Contains(cfgProviderTypes, pc.Type):
-		v.errf(pp+".type", "unknown provider type %q: valid types are %s", pc.Type, cfgJoinEnum(cfgProviderTypes))
+	for _, pr := range pc.problems() {
+		if pr.serverOnly {
+			continue // ValidateForServer reports these
+		}
+		v.d.errAt(cfgJoin(pp, pr.Field), pr.Msg)
 	}
-	if pc.Region == "" && (pc.Type == ProviderAWS || pc.Type == ProviderAlicloud) {
-		v.missing(pp+".region", fmt.Sprintf("an %s provider serves one region, e.g. region: %s", pc.Type, cfgExampleRegion(pc.Type)))
-	}
-	if pc.Endpoint != "" {
-		u, err := url.Parse(pc.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errf(pp+".endpoint", "bad endpoint %q: want an http:// or https:// URL such as http://127.0.0.1:8780", pc.Endpoint)
-		}
-	}
-	for i, s := range pc.Subnets {
-		sp := fmt.Sprintf("%s.subnets[%d]", pp, i)
-		if s.Zone == "" {
-			v.missing(sp+".zone", "the zone the subnet or vSwitch is in, e.g. zone: us-east-1a")
-		}
-		if s.ID == "" {
-			v.missing(sp+".id", "the subnet (AWS) or vSwitch (Alibaba) id")
-		}
-	}
-	switch pc.Type {
-	case ProviderTerraform:
-		if pc.Module == "" {
-			v.missing(pp+".module", "a terraform provider needs the directory of its Terraform module")
-		}
-	case ProviderAWS, ProviderAlicloud:
-		if pc.Module != "" {
-			v.errf(pp+".module", "module is only for providers of type terraform, not %s", pc.Type)
-		}
-		if pc.Type == ProviderAlicloud && pc.LaunchTemplate != "" {
-			v.errf(pp+".launch_template", "launch_template is for AWS: an alicloud provider boots an image; use image")
-		}
-	}
+	v.template(pp+".user_data", pc.UserData)
 }
 
-func cfgExampleRegion(t ProviderType) string {
-	if t == ProviderAlicloud {
-		return "cn-hangzhou"
-	}
-	return "us-east-1"
-}
-
-func (v *cfgValidator) checkPool(cfg *Config, pp string, p *Pool) {
+func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 	if p.OnPrem.Nodes < 0 {
 		v.errf(pp+".onprem.nodes", "%d nodes is negative: use 0 or more", p.OnPrem.Nodes)
 	}
@@ -233,7 +198,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *Pool) {
 		case s.Cron == "":
 			v.missing(sc+".cron", `when the schedule starts, as a 5-field cron expression, e.g. cron: "CRON_TZ=Europe/Berlin 0 8 * * 1-5"`)
 		default:
-			if _, err := cfgCompileCron(s.Cron); err != nil {
+			if err := policy.CheckCron(s.Cron); err != nil {
 				v.errf(sc+".cron", "%v", err)
 			}
 		}
@@ -247,7 +212,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *Pool) {
 		case !v.has(sc + ".duration"):
 			v.missing(sc+".duration", "how long each firing holds the GPUs, e.g. duration: 10h")
 		case s.Duration <= 0:
-			v.errf(sc+".duration", "duration %s must be greater than 0, such as 90m or 10h", time.Duration(s.Duration))
+			v.errf(sc+".duration", "duration %s must be greater than 0, such as 90m or 10h", s.Duration.D())
 		}
 	}
 
@@ -258,7 +223,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *Pool) {
 	v.nonNegativeDuration(mp+".max_ttl", p.Manual.MaxTTL)
 }
 
-func (v *cfgValidator) checkOffering(cfg *Config, op string, o *Offering) {
+func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering) {
 	prov, provOK := cfg.Providers[o.Provider]
 	switch {
 	case o.Provider == "":
@@ -308,8 +273,8 @@ func (v *cfgValidator) checkOffering(cfg *Config, op string, o *Offering) {
 // the catalog's values; an explicit value always wins.
 func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 	for i := range cfg.Pools {
-		for j := range cfg.Pools[i].Offerings {
-			o := &cfg.Pools[i].Offerings[j]
+		for j := range cfg.Pools[i].Policy.Offerings {
+			o := &cfg.Pools[i].Policy.Offerings[j]
 			op := fmt.Sprintf("pools[%d].offerings[%d]", i, j)
 			prov, ok := cfg.Providers[o.Provider]
 			if !ok || o.InstanceType == "" || v.d.failed[op] || !slices.Contains(cfgMarkets, o.Market) {
@@ -354,7 +319,7 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 // checkCross checks relations between fields, after defaults and the catalog.
 func (v *cfgValidator) checkCross(cfg *Config) {
 	for i := range cfg.Pools {
-		p := &cfg.Pools[i]
+		p := &cfg.Pools[i].Policy
 		pp := fmt.Sprintf("pools[%d]", i)
 		if p.StaleAfter > 0 && p.Interval > 0 && p.StaleAfter < p.Interval {
 			v.errf(pp+".stale_after", "stale_after %s is shorter than interval %s: every signal would be stale; use at least the interval", time.Duration(p.StaleAfter), time.Duration(p.Interval))
