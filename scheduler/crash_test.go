@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -64,9 +65,9 @@ func crashChild() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	fail := func(err error) { log.Error("child", "err", err); os.Exit(3) }
-	cfg := policy.ProviderConfig{
-		Type: policy.ProviderAWS, Region: "us-east-1", Endpoint: os.Getenv(crashEC2Env), Image: "ami-0abcdef1234567890",
-		Subnets: []policy.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}},
+	cfg := config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: os.Getenv(crashEC2Env), Image: "ami-0abcdef1234567890",
+		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}},
 	}
 	prov, err := aws.New(ctx, cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(3, 10*time.Millisecond), aws.WithHTTPTimeout(2*time.Second))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -138,9 +139,9 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		delete(req.Tags, providers.TagBurst)
 	}
 	if t.pr.spec.UserData != nil {
-		ud, err := t.pr.spec.UserData(LaunchInfo{
+		ud, err := t.pr.spec.UserData(config.InstanceFields{
 			Cluster: s.opts.Cluster, Pool: in.Pool, Provider: in.Provider, Region: o.Region, Zone: o.Zone,
-			InstanceType: o.InstanceType, Offering: o.Name, Burst: in.Floor, Intent: in.ID,
+			InstanceType: o.InstanceType, Burst: in.Floor,
 		})
 		if err != nil {
 			return s.failIntent(ctx, t, in, lr, causeInvalid, fmt.Errorf("user_data: %w", err))

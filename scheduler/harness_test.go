@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -95,9 +96,9 @@ func nextIPRange(t *testing.T) netip.Prefix {
 }
 
 func (h *harness) newProvider() providers.Provider {
-	cfg := policy.ProviderConfig{
-		Type: policy.ProviderAWS, Region: "us-east-1", Endpoint: h.url, Image: "ami-0abcdef1234567890",
-		Subnets: []policy.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
+	cfg := config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: h.url, Image: "ami-0abcdef1234567890",
+		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
 	}
 	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond))
 	if err != nil {
@@ -123,11 +124,11 @@ func (h *harness) start() {
 		Pools: []scheduler.Pool{{
 			Policy:   h.pool,
 			Snapshot: h.snapshot,
-			AgentURL: func(in scheduler.InstanceInfo) (string, error) {
+			AgentURL: func(in config.InstanceFields) (string, error) {
 				return "http://" + net.JoinHostPort(in.PrivateIP, h.agents.port), nil
 			},
 			JoinTimeout: 10 * time.Minute,
-			Drain: func(_ context.Context, in scheduler.InstanceInfo) error {
+			Drain: func(_ context.Context, in config.InstanceFields) error {
 				h.mu.Lock()
 				defer h.mu.Unlock()
 				h.drained = append(h.drained, in.ID)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -331,9 +332,9 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (i
 }
 
 // info is what hooks and templates see of an instance.
-func (s *Scheduler) info(pr *poolRun, r *state.Instance) InstanceInfo {
+func (s *Scheduler) info(pr *poolRun, r *state.Instance) config.InstanceFields {
 	o := s.rowOffering(pr, r)
-	return InstanceInfo{
+	return config.InstanceFields{
 		ID: r.ID, Name: r.ID, PrivateIP: r.PrivateIP, Zone: r.Zone, InstanceType: r.InstanceType,
 		Provider: r.Provider, Region: o.Region, Pool: r.Pool, Cluster: s.opts.Cluster, Burst: r.Floor,
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -89,25 +90,15 @@ type Pool struct {
 	// sources). The scheduler fills in floors, capacity and spend.
 	Snapshot func(ctx context.Context) policy.Snapshot
 	// UserData renders the bootstrap script of a launch; nil sends none.
-	UserData func(l LaunchInfo) (string, error)
+	UserData func(in config.InstanceFields) (string, error)
 	// AgentURL renders the base URL of a burst instance's agent; nil
 	// counts an instance as joined (and idle) once the cloud runs it.
-	AgentURL func(in InstanceInfo) (string, error)
+	AgentURL func(in config.InstanceFields) (string, error)
 	// JoinTimeout: an instance whose agent has not answered this long after
 	// launch is ended and counted as a failed launch.
 	JoinTimeout time.Duration
 	// Drain runs the pool's drain hook once for an instance; nil: no hook.
-	Drain func(ctx context.Context, in InstanceInfo) error
-}
-
-// LaunchInfo is what a launch's user data may use.
-type LaunchInfo struct {
-	Cluster, Pool, Provider, Region, Zone, InstanceType, Offering, Burst, Intent string
-}
-
-// InstanceInfo is what hooks and agent URLs may use of an instance.
-type InstanceInfo struct {
-	ID, Name, PrivateIP, Zone, InstanceType, Provider, Region, Pool, Cluster, Burst string
+	Drain func(ctx context.Context, in config.InstanceFields) error
 }
 
 // Scheduler runs the pools. Create it with New; Run drives it, Tick and
