@@ -64,6 +64,8 @@ type harness struct {
 	mu      sync.Mutex
 	demand  policy.Snapshot
 	drained []string
+	// hook, when set, is the pool's drain hook instead of recording drains.
+	hook func(context.Context, config.InstanceFields) error
 }
 
 type harnessOption func(*harness)
@@ -128,10 +130,13 @@ func (h *harness) start() {
 				return "http://" + net.JoinHostPort(in.PrivateIP, h.agents.port), nil
 			},
 			JoinTimeout: 10 * time.Minute,
-			Drain: func(_ context.Context, in config.InstanceFields) error {
+			Drain: func(ctx context.Context, in config.InstanceFields) error {
 				h.mu.Lock()
-				defer h.mu.Unlock()
 				h.drained = append(h.drained, in.ID)
+				h.mu.Unlock()
+				if h.hook != nil {
+					return h.hook(ctx, in)
+				}
 				return nil
 			},
 		}},
