@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -283,5 +284,24 @@ func TestPruneDeletesInChunks(t *testing.T) {
 	}
 	if p.Decisions != n {
 		t.Fatalf("pruned %d decisions in chunks of %d, want all %d", p.Decisions, pruneChunk, n)
+	}
+}
+
+func TestWarnsOfAnExistingFileOthersCanRead(t *testing.T) {
+	path := writeFile(t, filepath.Join(t.TempDir(), "spillway.db"), "")
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s := openFileStore(t, path, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	s.Close()
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "mode=0644") {
+		t.Errorf("no warning about mode 0644 in the log:\n%s", logs.String())
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("the existing file's mode changed: %v, %v", fi.Mode(), err)
+	}
+	if !strings.Contains(logs.String(), "applied schema migration") {
+		t.Errorf("no migration in the log:\n%s", logs.String())
 	}
 }

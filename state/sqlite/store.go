@@ -72,9 +72,13 @@ func defaultOptions() options {
 	}
 }
 
-// WithLogger logs migrations to l (silent by default).
+// WithLogger logs migrations and warnings to l (silent by default).
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l.WithGroup("state") }
+	return func(o *options) {
+		if l != nil {
+			o.logger = l.WithGroup("state")
+		}
+	}
 }
 
 // WithClock is the clock that stamps applied migrations (time.Now by
@@ -169,8 +173,15 @@ func openFile(ctx context.Context, path string, o options) (write, read *sql.DB,
 	if err != nil {
 		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
+	fi, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		o.logger.Warn("the state database can be read by other users: it holds the audit log; chmod 600 it", "database", abs, "mode", fmt.Sprintf("%04o", perm))
 	}
 	dsn := func(extra url.Values) string {
 		q := url.Values{}

@@ -84,3 +84,45 @@ func recordSpendsIsAllOrNothing(t *testing.T, h *harness) {
 		}
 	}
 }
+
+func readersSeeWholeBatches(t *testing.T, h *harness) {
+	s := h.store(t)
+	const batches, size = 15, 40
+	done := make(chan struct{})
+	seen := make(chan []int, 1)
+	go func() {
+		var counts []int
+		defer func() { seen <- counts }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			insts, err := s.Instances(ctx(t), state.InstanceFilter{})
+			if err != nil {
+				counts = append(counts, -1)
+				return
+			}
+			counts = append(counts, len(insts))
+		}
+	}()
+	for b := range batches {
+		batch := make([]state.Instance, size)
+		for i := range batch {
+			batch[i] = instance("aws", fmt.Sprintf("i-%02d-%02d", b, i), "train", at(time.Duration(b)*time.Minute))
+		}
+		if err := s.PutInstances(ctx(t), batch); err != nil {
+			close(done)
+			<-seen
+			t.Fatalf("PutInstances: %v", err)
+		}
+	}
+	close(done)
+	counts := <-seen
+	for _, n := range counts {
+		if n < 0 || n%size != 0 {
+			t.Fatalf("a reader saw %d instances while batches of %d were written (all counts: %v): want whole batches only", n, size, counts)
+		}
+	}
+}

@@ -140,6 +140,7 @@ func behaviours() []testCase {
 		{"InstanceUpsertKeepsLatest", instanceUpsertKeepsLatest},
 		{"InstancesFilterOldestFirst", instancesFilterOldestFirst},
 		{"PutInstancesIsAllOrNothing", putInstancesIsAllOrNothing},
+		{"ReadersSeeWholeBatches", readersSeeWholeBatches},
 		{"FloorRoundTrip", floorRoundTrip},
 		{"DuplicateFloorIsErrExists", duplicateFloorIsErrExists},
 		{"UnknownFloorIsNotFound", unknownFloorIsNotFound},
