@@ -62,7 +62,7 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := s.be.Pool(r.Context(), name)
 	if err != nil {
-		return err
+		return noPool(name, err)
 	}
 	d.Floors, d.Instances = nonNil(d.Floors), nonNil(d.Instances)
 	writeJSON(w, http.StatusOK, d)
@@ -81,7 +81,7 @@ func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
 	}
 	items, err := s.be.Instances(r.Context(), InstanceQuery{Pool: pool, After: q.Get("cursor"), Limit: limit + 1})
 	if err != nil {
-		return err
+		return noPool(pool, err)
 	}
 	writeJSON(w, http.StatusOK, pageOf(items, limit, func(i Instance) string { return i.ID }))
 	return nil
@@ -105,7 +105,7 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 	}
 	items, err := s.be.Bursts(r.Context(), BurstQuery{Pool: pool, All: all, After: q.Get("cursor"), Limit: limit + 1})
 	if err != nil {
-		return err
+		return noPool(pool, err)
 	}
 	writeJSON(w, http.StatusOK, pageOf(items, limit, func(b Burst) string { return b.ID }))
 	return nil
@@ -133,7 +133,7 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 	}
 	items, err := s.be.Decisions(r.Context(), DecisionQuery{Pool: pool, Since: since, Before: before, Limit: limit + 1})
 	if err != nil {
-		return err
+		return noPool(pool, err)
 	}
 	writeJSON(w, http.StatusOK, pageOf(items, limit, func(d Decision) string { return strconv.FormatInt(d.ID, 10) }))
 	return nil
@@ -234,7 +234,7 @@ func validateBurst(req CreateBurstRequest) error {
 	case req.GPUs < 1 || req.GPUs > maxBurstGPUs:
 		return bad("gpus %d is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", req.GPUs, maxBurstGPUs)
 	case time.Duration(req.For) < minBurstFor || time.Duration(req.For) > maxBurstFor:
-		return bad("for %s is out of range: a burst lasts from %s to %s (the pool's manual.max_ttl may allow less)", req.For, minBurstFor, maxBurstFor)
+		return bad("for %s is out of range: a burst lasts from %s to %s (the pool's manual.max_ttl may allow less)", req.For, Duration(minBurstFor), Duration(maxBurstFor))
 	case strings.TrimSpace(req.Reason) == "":
 		return bad("reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask")
 	case len(req.Reason) > maxReasonLen:
@@ -253,10 +253,7 @@ func validateBurst(req CreateBurstRequest) error {
 func (s *Server) createBurst(ctx context.Context, p tokens.Principal, req CreateBurstRequest) (Burst, error) {
 	lim, err := s.be.ManualLimits(ctx, req.Pool)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return Burst{}, errf(http.StatusNotFound, CodeNotFound, "no pool %q: GET /v1/pools (or `spillway status`) lists the pools", req.Pool)
-		}
-		return Burst{}, err
+		return Burst{}, noPool(req.Pool, err)
 	}
 	if p.Role != tokens.Admin {
 		if e := checkManualLimits(p, req, lim); e != nil {
@@ -290,6 +287,14 @@ func (s *Server) cancelBurst(ctx context.Context, p tokens.Principal, id string)
 		return Burst{}, errf(http.StatusNotFound, CodeNotFound, "no burst %q: `spillway burst list --all` shows the bursts", id)
 	}
 	return b, err
+}
+
+// noPool words a backend's not-found for a pool the caller named.
+func noPool(pool string, err error) error {
+	if pool != "" && errors.Is(err, ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no pool %q: GET /v1/pools (or `spillway status`) lists the pools", pool)
+	}
+	return err
 }
 
 func parseLimit(v string) (int, error) {

@@ -202,6 +202,11 @@ func (m *Memory) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, err
 		if len(out) == q.Limit {
 			break
 		}
+		for _, in := range m.pools[b.Pool].detail.Instances {
+			if in.Burst == b.ID && in.State != "terminating" {
+				b.Instances++
+			}
+		}
 		out = append(out, b)
 	}
 	return out, nil
