@@ -213,12 +213,12 @@ type Plan struct {
 
 // PoolDetail is GET /v1/pools/{pool}.
 type PoolDetail struct {
-	PoolSummary
+	Name      string       `json:"name"`
 	Snapshot  Snapshot     `json:"snapshot"`
-	Spend     Spend        `json:"spend_detail"`
+	Spend     Spend        `json:"spend"`
 	Manual    ManualLimits `json:"manual"`
-	Floors    []Floor      `json:"active_floors"`
-	Instances []Instance   `json:"instance_list"`
+	Floors    []Floor      `json:"floors"` // active ones
+	Instances []Instance   `json:"instances"`
 	LastPlan  *Plan        `json:"last_plan,omitempty"`
 }
 

@@ -93,12 +93,14 @@ type pageData struct {
 
 type poolPage struct {
 	PoolDetail
-	Groups    []instanceGroup
-	Shown     []Instance
-	Hidden    int
-	Decisions []Decision
-	Chart     chart
-	Form      CreateBurstRequest
+	// CloudInstances and CloudGPUs count the instances not terminating.
+	CloudInstances, CloudGPUs int
+	Groups                    []instanceGroup
+	Shown                     []Instance
+	Hidden                    int
+	Decisions                 []Decision
+	Chart                     chart
+	Form                      CreateBurstRequest
 }
 
 type instanceGroup struct {
@@ -179,6 +181,12 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
 			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}}
 		pp.Groups = groupInstances(det.Instances)
+		for _, i := range det.Instances {
+			if i.State != "terminating" {
+				pp.CloudInstances++
+				pp.CloudGPUs += i.GPUs
+			}
+		}
 		pp.Shown = det.Instances
 		if len(pp.Shown) > pageInstances {
 			pp.Shown, pp.Hidden = pp.Shown[:pageInstances], len(pp.Shown)-pageInstances

@@ -19,7 +19,7 @@ func Fixture(now func() time.Time) *Memory {
 	m := NewMemory("acme-research", now)
 	t0 := FixtureTime
 	m.AddPool(api.PoolDetail{
-		PoolSummary: api.PoolSummary{Name: "training"},
+		Name: "training",
 		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 32, OnPremBusy: 30, IdleAllocated: 2,
 			PendingJobs: 6, PendingGPUs: 24, OldestWait: api.Duration(12 * time.Minute)},
 		Spend: api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
@@ -36,9 +36,9 @@ func Fixture(now func() time.Time) *Memory {
 		}, Notes: []string{"16 GPUs still pending: the next offering aws-p5-ondemand is over max_dollars_per_hour 400"}},
 	}, timeline(t0, 32))
 	m.AddPool(api.PoolDetail{
-		PoolSummary: api.PoolSummary{Name: "inference"},
-		Snapshot:    api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 16, OnPremBusy: 9},
-		Spend:       api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+		Name:     "inference",
+		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 16, OnPremBusy: 9},
+		Spend:    api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 	}, timeline(t0, 16))
 
 	for _, d := range []api.Decision{
@@ -85,11 +85,11 @@ func Large(now func() time.Time, instances, decisions int) *Memory {
 	m := NewMemory("bench", now)
 	t0 := FixtureTime
 	d := api.PoolDetail{
-		PoolSummary: api.PoolSummary{Name: "big"},
-		Snapshot:    api.Snapshot{Time: t0, OnPremTotal: 4096, OnPremBusy: 4000, PendingJobs: 300, PendingGPUs: 900},
-		Spend:       api.Spend{Accrued: 123456, Budget: 500000, PerHour: 9999},
-		Manual:      api.ManualLimits{MaxGPUs: 64},
-		LastPlan:    &api.Plan{Time: t0, Actions: []api.Action{{Kind: "launch", Offering: "aws-p5-spot", Count: 10, Reason: "overflow"}}},
+		Name:     "big",
+		Snapshot: api.Snapshot{Time: t0, OnPremTotal: 4096, OnPremBusy: 4000, PendingJobs: 300, PendingGPUs: 900},
+		Spend:    api.Spend{Accrued: 123456, Budget: 500000, PerHour: 9999},
+		Manual:   api.ManualLimits{MaxGPUs: 64},
+		LastPlan: &api.Plan{Time: t0, Actions: []api.Action{{Kind: "launch", Offering: "aws-p5-spot", Count: 10, Reason: "overflow"}}},
 	}
 	states := []string{"booting", "running", "running", "running", "draining"}
 	for i := range instances {

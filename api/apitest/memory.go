@@ -69,7 +69,7 @@ func (m *Memory) AuditRows() []api.AuditEntry {
 
 func (m *Memory) summary(p *pool) api.PoolSummary {
 	d := &p.detail
-	s := d.PoolSummary
+	s := api.PoolSummary{Name: d.Name}
 	s.OnPremTotal, s.OnPremBusy, s.IdleAllocated = d.Snapshot.OnPremTotal, d.Snapshot.OnPremBusy, d.Snapshot.IdleAllocated
 	s.PendingJobs, s.PendingGPUs, s.OldestWait = d.Snapshot.PendingJobs, d.Snapshot.PendingGPUs, d.Snapshot.OldestWait
 	s.Instances, s.CloudGPUs = 0, 0
@@ -112,7 +112,6 @@ func (m *Memory) Pool(ctx context.Context, name string) (api.PoolDetail, error) 
 		return api.PoolDetail{}, err
 	}
 	d := p.detail
-	d.PoolSummary = m.summary(p)
 	d.Floors = slices.Clone(d.Floors)
 	d.Instances = slices.Clone(d.Instances)
 	return d, nil
