@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -93,6 +95,12 @@ func (e *env) do(method, path, token, body string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	// The server writes compact JSON; indent it so that tests read
+	// `"key": value`.
+	var ind bytes.Buffer
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Indent(&ind, b, "", "  ") == nil {
+		return resp.StatusCode, ind.String()
+	}
 	return resp.StatusCode, string(b)
 }
 
