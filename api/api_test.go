@@ -51,6 +51,8 @@ func TestAuthMatrix(t *testing.T) {
 			[]string{`"limit": "max_gpus"`, `"value": "0"`, "pool inference refuses manual bursts"}, "alice"},
 		{"create operator unknown pool", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"nope","gpus":1,"for":"1h","reason":"x"}`, 404, []string{`no pool \"nope\"`}, "alice"},
 		{"create operator bad body", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":"eight"}`, 400, []string{`field \"gpus\" must be a whole number, not a JSON string`}, "alice"},
+		{"create operator foreign offering", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"nodash"}`, 400,
+			[]string{`"code": "invalid"`, `offering \"nodash\" is not one of pool training's offerings: invalid request`}, "alice"},
 		{"create operator ok", "POST", "/v1/bursts", tokens.Operator, "", goodBurst, 201, []string{`"owner": "alice"`, `"state": "active"`, `"gpus": 8`}, "alice"},
 		{"create admin over limits", "POST", "/v1/bursts", tokens.Admin, "", `{"pool":"training","gpus":40,"for":"24h","reason":"admin override"}`, 201, []string{`"owner": "root"`}, "root"},
 		{"cancel viewer", "DELETE", "/v1/bursts/b-0001", tokens.Viewer, "", "", 403, []string{"cancelling a burst needs role operator"}, "vera"},
