@@ -87,6 +87,9 @@ func (s *Store) migrateWith(ctx context.Context, now func() time.Time, fsys fs.F
 	if err != nil {
 		return err
 	}
+	if err := s.backupBeforeMigrating(ctx, ms[len(ms)-1].version); err != nil {
+		return err
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("state/sqlite: migrate %q: %w", s.path, err)

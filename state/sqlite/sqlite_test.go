@@ -305,3 +305,61 @@ func TestWarnsOfAnExistingFileOthersCanRead(t *testing.T) {
 		t.Errorf("no migration in the log:\n%s", logs.String())
 	}
 }
+
+func TestBackup(t *testing.T) {
+	dir := t.TempDir()
+	s := openFileStore(t, filepath.Join(dir, "spillway.db"))
+	defer s.Close()
+	if err := s.CreateIntent(t.Context(), state.Intent{ID: "i-1", Pool: "train", Provider: "aws", CreatedAt: testT0}); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "copy.db")
+	if err := s.Backup(t.Context(), dest); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dest); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v, %v; want mode 600", fi, err)
+	}
+	c := openFileStore(t, dest)
+	ins, err := c.Intents(t.Context(), state.IntentFilter{})
+	c.Close()
+	if err != nil || len(ins) != 1 || ins[0].ID != "i-1" {
+		t.Fatalf("the backup holds %+v, %v; want intent i-1", ins, err)
+	}
+	if err := s.Backup(t.Context(), dest); err == nil || !strings.Contains(err.Error(), "copy.db") || !errors.Is(err, os.ErrExist) {
+		t.Fatalf("a second backup onto %s: %v; want a refusal that names the file", dest, err)
+	}
+}
+
+func TestBacksUpBeforeMigrating(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spillway.db")
+	v1 := fstest.MapFS{"migrations/0001_first.sql": {Data: []byte("CREATE TABLE a (x INTEGER) STRICT; INSERT INTO a VALUES (7);")}}
+	v2 := fstest.MapFS{
+		"migrations/0001_first.sql":  v1["migrations/0001_first.sql"],
+		"migrations/0002_second.sql": {Data: []byte("DELETE FROM a;")},
+	}
+	o := defaultOptions()
+	s := &Store{path: path, log: o.logger}
+	var err error
+	if s.write, s.read, err = openFile(t.Context(), path, o); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, fsys := range []fstest.MapFS{v1, v1, v2, v2} {
+		if err := s.migrateWith(t.Context(), time.Now, fsys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	matches, _ := filepath.Glob(path + ".*.bak")
+	if !slices.Equal(matches, []string{path + ".schema-v1.bak"}) {
+		t.Fatalf("backups %v, want one: %s.schema-v1.bak (none for a new database, none when nothing changes)", matches, path)
+	}
+	db := rawDB(t, matches[0])
+	var x, v int
+	if err := db.QueryRow(`SELECT x FROM a`).Scan(&x); err != nil || x != 7 {
+		t.Errorf("the backup's table a: %d, %v; want the row migration 2 deleted", x, err)
+	}
+	if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != 1 {
+		t.Errorf("the backup's schema version %d, %v; want 1", v, err)
+	}
+}

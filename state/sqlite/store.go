@@ -14,7 +14,10 @@
 // and recorded in the schema_migrations table with a checksum of their text.
 // Open refuses a database whose schema is newer than the binary
 // (state.ErrSchemaTooNew) or whose recorded migrations differ from the
-// embedded ones.
+// embedded ones. Before it changes the schema of an existing database, Open
+// copies it to PATH.schema-vN.bak (N the version it had), so a rolled-back
+// binary has a database it can open; Store.Backup makes such a copy on
+// demand.
 //
 // The path ":memory:" opens a private in-memory database (one connection;
 // for tests).
