@@ -90,6 +90,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	s.observeMetrics(t, snap, spend)
 	pr.last = Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}
+	pr.sample(now, snap, t.rows, spend)
 	return s.record(cctx, t)
 }
 
@@ -232,3 +233,15 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 const heartbeat = 10 * time.Minute
 
 var errNoProvider = errors.New("no such provider")
+
+// sample appends the tick's figures to the pool's timeline.
+func (pr *poolRun) sample(now time.Time, snap policy.Snapshot, rows map[string]*state.Instance, spend policy.Spend) {
+	cloud := 0
+	for _, r := range rows {
+		cloud += r.GPUs
+	}
+	if len(pr.timeline) >= maxSamples {
+		pr.timeline = append(pr.timeline[:0], pr.timeline[len(pr.timeline)-maxSamples+1:]...)
+	}
+	pr.timeline = append(pr.timeline, Sample{Time: now, OnPremBusy: snap.OnPremBusyGPUs, CloudGPUs: cloud, QueuedGPUs: snap.PendingGPUs, Spend: spend.Accrued})
+}

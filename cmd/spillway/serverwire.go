@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 
+	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -54,6 +55,7 @@ type server struct {
 	sched   *scheduler.Scheduler
 	reg     *prometheus.Registry
 	ln      net.Listener
+	api     http.Handler
 	closers []func()
 
 	mu    sync.Mutex
@@ -109,9 +111,19 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	if err != nil {
 		return nil, err
 	}
+	s.api, err = api.NewServer(api.Options{
+		Backend:       &backend{cluster: cfg.Cluster, sched: s.sched, store: st, clock: deps.clock},
+		TokensFile:    cfg.Server.TokensFile,
+		AnonymousRead: cfg.Server.AnonymousRead,
+		Logger:        deps.log,
+		Clock:         deps.clock,
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.ln = deps.listener
 	if s.ln == nil {
-		if err := checkListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
+		if err := api.CheckListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
 			return nil, err
 		}
 		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
@@ -119,24 +131,6 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}
 	return s, nil
-}
-
-// checkListen refuses a non-loopback address without TLS unless told so.
-func checkListen(addr string, tls, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("server.listen %q: want host:port, e.g. 127.0.0.1:8700", addr)
-	}
-	if tls || insecure {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("server.listen %s is not a loopback address and server.tls is not set: API tokens would cross the network in clear; set server.tls (cert_file, key_file), or pass --insecure-listen if a TLS proxy fronts the server", addr)
 }
 
 func redactDSN(dsn string) string {
@@ -183,6 +177,7 @@ func (s *server) handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", s.api)
 	return mux
 }
 
