@@ -89,7 +89,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]
-		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithNow(deps.clock.Now))
+		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithClock(deps.clock))
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +147,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 		pc := s.cfg.Providers[name]
 		switch pc.Type {
 		case config.ProviderAWS:
-			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock.Now)}, s.deps.awsOpts...)...)
+			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock)}, s.deps.awsOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -155,7 +155,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			s.closers = append(s.closers, p.Close)
 			out[name] = p
 		case config.ProviderAlicloud:
-			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock.Now)}, s.deps.aliOpts...)...)
+			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock)}, s.deps.aliOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
