@@ -79,7 +79,21 @@ func (e *ContractError) Error() string {
 func CheckModule(dir string, fixed map[string]any) error {
 	mod, diags := tfconfig.LoadModule(dir)
 	if diags.HasErrors() {
-		return &ContractError{Module: dir, Load: diags.Err().Error()}
+		var msgs []string
+		for _, d := range diags {
+			if d.Severity != tfconfig.DiagError {
+				continue
+			}
+			m := d.Summary
+			if d.Detail != "" {
+				m += ": " + d.Detail
+			}
+			if d.Pos != nil {
+				m = fmt.Sprintf("%s:%d: %s", d.Pos.Filename, d.Pos.Line, m)
+			}
+			msgs = append(msgs, m)
+		}
+		return &ContractError{Module: dir, Load: strings.Join(msgs, "; ")}
 	}
 	if mod == nil {
 		return &ContractError{Module: dir, Load: "no module"}

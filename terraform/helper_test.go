@@ -215,6 +215,3 @@ func helperTerminate(ctx context.Context) error {
 	}
 	return os.Remove(path)
 }
-
-// crasherMain is filled in by the stale-lock test.
-var crasherMain = func() int { return 2 }

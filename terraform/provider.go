@@ -288,7 +288,7 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 			werr := b.writeLedger(l)
 			return nil, errors.Join(fmt.Errorf("launch %q in burst %s interrupted; the next launch with the same token completes it: %w", req.ClientToken, b.key, err), werr)
 		}
-		moved, other := p.moveOutOfStock(l, rec, diags, region)
+		moved, other := p.moveOutOfStock(l, rec, diags, region, err)
 		if other == nil && moved == nil {
 			other = p.runFailure(err, req.Offering, "")
 		}
@@ -332,20 +332,20 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 // moveOutOfStock moves each of the launch's keys that failed for capacity
 // to its next zone, dropping keys with no zone left. It returns the last
 // capacity error (nil when no key failed for capacity) and the first
-// error of another kind.
-func (p *Provider) moveOutOfStock(l *ledger, rec *launch, diags []diag, region string) (capacity, other error) {
+// error of another kind, each wrapping runErr, the run's *RunError.
+func (p *Provider) moveOutOfStock(l *ledger, rec *launch, diags []diag, region string, runErr error) (capacity, other error) {
 	for _, d := range diags {
 		text := d.Summary + ": " + d.Detail
 		class, code := classify(text)
 		key := keyOf(d.Address, l.Slots)
 		if class != classCapacity || key == "" || !slices.Contains(rec.Keys, key) {
 			if other == nil {
-				other = typed(class, code, p.name, region, "", rec.Params.InstanceType, fmt.Errorf("%s: %s", d.Address, strings.TrimSpace(text)))
+				other = typed(class, code, p.name, region, "", rec.Params.InstanceType, runErr)
 			}
 			continue
 		}
 		s := l.Slots[key]
-		capacity = typed(class, code, p.name, region, s.Zone, s.InstanceType, fmt.Errorf("%s: %s", d.Address, strings.TrimSpace(text)))
+		capacity = typed(class, code, p.name, region, s.Zone, s.InstanceType, runErr)
 		p.log.Info("out of stock", "key", key, "zone", s.Zone, "code", code, "next_zones", s.NextZones)
 		if len(s.NextZones) > 0 {
 			s.Zone, s.NextZones = s.NextZones[0], s.NextZones[1:]
