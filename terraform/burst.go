@@ -344,11 +344,13 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	if err != nil {
 		return diagnostics(logPath), err
 	}
-	return nil, b.readOutputs(ctx, l)
+	return nil, b.readOutputs(ctx, l, true)
 }
 
-// readOutputs reads the module's instances output into the ledger.
-func (b *burst) readOutputs(ctx context.Context, l *ledger) error {
+// readOutputs reads the module's instances output into the ledger. After
+// an apply (strict) an empty output while instances were asked for is the
+// module's fault; after a refresh it means they are gone.
+func (b *burst) readOutputs(ctx context.Context, l *ledger, strict bool) error {
 	var outs map[string]tfexec.OutputMeta
 	err := b.run(ctx, "output", func(w io.Writer) error {
 		var oerr error
@@ -363,7 +365,7 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger) error {
 		if err := json.Unmarshal(meta.Value, &got); err != nil {
 			return fmt.Errorf("the module's output \"instances\" in %s is not a map of {id, zone, private_ip, gpus} objects: %w (value %.200s)", b.dir, err, meta.Value)
 		}
-	} else if n := l.desired(); n > 0 {
+	} else if n := l.desired(); n > 0 && strict {
 		return fmt.Errorf("the module in %s was given %d instances but its output \"instances\" is empty; it must list one {id, zone, private_ip, gpus} object per key of var.instances", b.dir, n)
 	}
 	for k, o := range got {

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -336,5 +339,44 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 	unlockLogs, _ := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "runs", "*-force-unlock.log"))
 	if len(unlockLogs) != 1 {
 		t.Errorf("force-unlock ran %d times, want once", len(unlockLogs))
+	}
+}
+
+// An instance ended outside Terraform is seen by a refresh-only plan:
+// Refresh reports it gone, List stops reporting it, and ending the burst
+// later does not trip over it.
+func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	e := startEmulator(t)
+	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second))
+	insts, err := p.Launch(ctx, launchRequest("drift", "drift-1", 2))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if drift, err := p.Refresh(ctx, "lifecycle"); err != nil || len(drift) != 0 {
+		t.Fatalf("Refresh before any drift = %+v, %v; want none", drift, err)
+	}
+	gone, kept := insts[0].ID, insts[1].ID
+	client := ec2.New(ec2.Options{Region: region, Credentials: staticCreds(), BaseEndpoint: awssdk.String(e.srv.URL)})
+	if _, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{gone}}); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := p.Refresh(ctx, "lifecycle")
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if len(drift) != 1 || !slices.Equal(drift[0].Gone, []string{gone}) {
+		t.Fatalf("Refresh = %+v, want one burst with %s gone", drift, gone)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), []string{kept}) {
+		t.Fatalf("List after the refresh = %v, %v; want only %s", idsOf(listed), err, kept)
+	}
+	if err := p.Terminate(ctx, []string{kept}); err != nil {
+		t.Fatalf("Terminate the rest: %v", err)
+	}
+	if live := liveIDs(e); len(live) != 0 {
+		t.Errorf("the emulator still runs %v", live)
 	}
 }

@@ -2,6 +2,8 @@ package terraform_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -46,9 +48,46 @@ type emulated struct {
 func startEmulator(t testing.TB) *emulated {
 	t.Helper()
 	e := &emulated{emu: emulator.New(emulator.Options{Seed: 7})}
-	e.srv = httptest.NewServer(e.emu.EC2Handler())
+	ec2 := e.emu.EC2Handler()
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/observe" {
+			e.observe(w, r)
+			return
+		}
+		ec2.ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// observe is the test module's view of the cloud on refresh (a Terraform
+// http state backend, read by terraform_remote_state): for ?file=<the
+// helper's state file> it answers that state with the instance's state as
+// the emulator has it now ("terminated" once it is gone).
+func (e *emulated) observe(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "read only", http.StatusMethodNotAllowed)
+		return
+	}
+	data, err := os.ReadFile(r.URL.Query().Get("file"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	var st map[string]any
+	if err := json.Unmarshal(data, &st); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	value := st["outputs"].(map[string]any)["instance"].(map[string]any)["value"].(map[string]any)
+	state := "terminated"
+	for _, in := range e.emu.Instances() {
+		if in.ID == value["id"] {
+			state = in.State
+		}
+	}
+	value["state"] = state
+	json.NewEncoder(w).Encode(st)
 }
 
 // helperPath is the test binary, which the test module runs as its cloud CLI.
@@ -68,7 +107,7 @@ func (e *emulated) config(t testing.TB, workDir string, httpTimeout time.Duratio
 		Module: "testdata/emulated", Region: region, Zones: zones, WorkDir: workDir,
 		Variables: map[string]any{
 			"helper": helperPath(t), "endpoint": e.srv.URL, "region": region,
-			"http_timeout": httpTimeout.String(),
+			"http_timeout": httpTimeout.String(), "observer": e.srv.URL + "/observe",
 		},
 	}
 }

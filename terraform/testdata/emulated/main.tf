@@ -2,8 +2,10 @@
 # tests: each instance is a terraform_data whose local-exec provisioners
 # launch and terminate it on the EC2 emulator through a helper (the test
 # binary, calling the real AWS SDK). The helper writes each instance as the
-# output of a small state file, which terraform_remote_state reads back, so
-# the instances output reports what the emulator created.
+# output of a small state file. terraform_remote_state reads it back through
+# the test's observer (Terraform's http backend), which answers with the
+# instance as the emulator sees it now: so every refresh observes the cloud,
+# and an instance ended outside Terraform drops out of the output (drift).
 terraform {
   required_version = ">= 1.5.0"
 }
@@ -45,6 +47,11 @@ variable "region" {
   type = string
 }
 
+variable "observer" {
+  description = "URL answering, for ?file=<the helper's state file>, the instance as the cloud sees it now."
+  type        = string
+}
+
 variable "http_timeout" {
   description = "Per-attempt HTTP timeout of the helper's SDK client."
   type        = string
@@ -59,7 +66,7 @@ resource "terraform_data" "instance" {
     helper   = var.helper
     endpoint = var.endpoint
     region   = var.region
-    file     = "${path.module}/instances/${each.key}.tfstate"
+    file     = "${abspath(path.module)}/instances/${each.key}.tfstate"
   }
 
   provisioner "local-exec" {
@@ -91,12 +98,15 @@ resource "terraform_data" "instance" {
 
 data "terraform_remote_state" "instance" {
   for_each = terraform_data.instance
-  backend  = "local"
+  backend  = "http"
   config = {
-    path = each.value.output.file
+    address = "${var.observer}?file=${urlencode(each.value.output.file)}"
   }
 }
 
 output "instances" {
-  value = { for k, v in data.terraform_remote_state.instance : k => v.outputs.instance }
+  value = {
+    for k, v in data.terraform_remote_state.instance : k => v.outputs.instance
+    if !contains(["shutting-down", "terminated"], v.outputs.instance.state)
+  }
 }
