@@ -158,8 +158,11 @@ func (b *burst) run(ctx context.Context, op string, cmd func(w io.Writer) error)
 	if err == nil || b.stale == nil || !errors.As(err, &re) {
 		return err
 	}
-	id := staleLockID(re.Diagnostics)
-	if id == "" {
+	id, ok := breakable(re.Diagnostics, b.p.who)
+	if !ok {
+		if id != "" {
+			b.p.log.Warn("the state is locked by someone else", "burst", b.key, "lock_id", id)
+		}
 		return err
 	}
 	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID)
@@ -172,15 +175,39 @@ func (b *burst) run(ctx context.Context, op string, cmd func(w io.Writer) error)
 	return b.runOnce(ctx, op, cmd)
 }
 
-var lockIDRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?\bID:\s+(\S+)`)
+var (
+	lockInfoIDRE  = regexp.MustCompile(`(?s)Error acquiring the state lock.*?\bLock Info:.*?\bID:\s+(\S+)`)
+	lockInfoWhoRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?\bLock Info:.*?\bWho:\s+(\S+)`)
+	lockedIDRE    = regexp.MustCompile(`(?s)Error acquiring the state lock.*?already locked: ID=(\S+)`)
+)
 
-// staleLockID finds the lock id in Terraform's "Error acquiring the state
-// lock" diagnostic.
-func staleLockID(diags string) string {
-	if m := lockIDRE.FindStringSubmatch(diags); m != nil {
-		return m[1]
+// breakable says whether the lock a command was refused for may be broken
+// once a run of ours on the burst is known dead: when the backend names
+// the holder, only if it is us (user@host); when it does not (the http
+// backend), the dead run is taken to be the holder, since every run on a
+// burst's state is Spillway's and holds the burst's lock.
+func breakable(diags, us string) (id string, ok bool) {
+	id, who := lockHolder(diags)
+	return id, id != "" && (who == "" || who == us)
+}
+
+// lockHolder reads Terraform's "Error acquiring the state lock"
+// diagnostic: the id of the lock that is held, and who holds it (user@host)
+// when the backend says. Most backends print the holder's lock info; the
+// http backend prints the lock it tried to take and names the holder's id
+// only in its message ("already locked: ID=..."), so who is then unknown.
+func lockHolder(diags string) (id, who string) {
+	var infoID, infoWho string
+	if m := lockInfoIDRE.FindStringSubmatch(diags); m != nil {
+		infoID = m[1]
 	}
-	return ""
+	if m := lockInfoWhoRE.FindStringSubmatch(diags); m != nil {
+		infoWho = m[1]
+	}
+	if m := lockedIDRE.FindStringSubmatch(diags); m != nil && m[1] != infoID {
+		return m[1], ""
+	}
+	return infoID, infoWho
 }
 
 func (b *burst) runOnce(ctx context.Context, op string, cmd func(w io.Writer) error) error {

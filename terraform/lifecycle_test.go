@@ -243,6 +243,12 @@ func (s *stateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.locks[name] = body
 	case "UNLOCK":
+		// Terraform's own unlock names the lock; force-unlock sends nothing.
+		var info, held struct{ ID string }
+		if len(body) > 0 && json.Unmarshal(body, &info) == nil && json.Unmarshal(s.locks[name], &held) == nil && info.ID != held.ID {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
 		delete(s.locks, name)
 		s.unlocks++
 	default:

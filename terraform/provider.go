@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,6 +51,8 @@ type Provider struct {
 	binary string
 	env    map[string]string
 	host   string
+	// who is user@host, as Terraform names a lock's holder.
+	who string
 	// version identifies the module's contents; snapshot is its copy under
 	// WorkDir/modules, from which burst directories are filled.
 	version, snapshot string
@@ -90,6 +93,9 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 		locks:    map[string]*dirLock{},
 	}
 	p.host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		p.who = u.Username + "@" + p.host
+	}
 	if err := p.snapshotModule(); err != nil {
 		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
 	}
