@@ -84,6 +84,15 @@ func helperClient() (*ec2.Client, error) {
 			o.MaxAttempts = 10
 			o.MaxBackoff = 100 * time.Millisecond
 			o.RateLimiter = noRateLimit{}
+			// EC2 answers a stock-out with a 500; retrying it in the
+			// same zone is pointless (Spillway moves the key to the next).
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
+				var ae smithy.APIError
+				if errors.As(err, &ae) && (ae.ErrorCode() == "InsufficientInstanceCapacity" || ae.ErrorCode() == "VcpuLimitExceeded") {
+					return awssdk.FalseTernary
+				}
+				return awssdk.UnknownTernary
+			})}, o.Retryables...)
 		}),
 	}), nil
 }
