@@ -290,6 +290,35 @@ func diagnostics(logPath string) []diag {
 	return out
 }
 
+// outputsOf reads the last "outputs" message of a -json apply or destroy
+// log: the root module's outputs after the run.
+func outputsOf(logPath string) (map[string]tfexec.OutputMeta, bool) {
+	if logPath == "" || !(strings.HasSuffix(logPath, "-apply.log") || strings.HasSuffix(logPath, "-destroy.log")) {
+		return nil, false
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	var (
+		outs  map[string]tfexec.OutputMeta
+		found bool
+	)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var msg struct {
+			Type    string                       `json:"type"`
+			Outputs map[string]tfexec.OutputMeta `json:"outputs"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) == nil && msg.Type == "outputs" {
+			outs, found = msg.Outputs, true
+		}
+	}
+	return outs, found && sc.Err() == nil
+}
+
 // diagnosticsOf is Terraform's own error text for a failed command: its
 // error diagnostics, or (for commands without -json) what it printed.
 func diagnosticsOf(logPath string, runErr error) string {
@@ -371,21 +400,25 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	if err != nil {
 		return diagnostics(logPath), err
 	}
-	return nil, b.readOutputs(ctx, l, true)
+	return nil, b.readOutputs(ctx, l, logPath, true)
 }
 
-// readOutputs reads the module's instances output into the ledger. After
-// an apply (strict) an empty output while instances were asked for is the
+// readOutputs reads the module's instances output into the ledger: from
+// the "outputs" message that ends an apply's or destroy's -json log, or
+// else (after a plan without changes) with `terraform output`. After an
+// apply (strict) an empty output while instances were asked for is the
 // module's fault; after a refresh it means they are gone.
-func (b *burst) readOutputs(ctx context.Context, l *ledger, strict bool) error {
-	var outs map[string]tfexec.OutputMeta
-	err := b.run(ctx, "output", func(w io.Writer) error {
-		var oerr error
-		outs, oerr = b.tf.Output(ctx)
-		return oerr
-	})
-	if err != nil {
-		return err
+func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, strict bool) error {
+	outs, ok := outputsOf(logPath)
+	if !ok {
+		err := b.run(ctx, "output", func(w io.Writer) error {
+			var oerr error
+			outs, oerr = b.tf.Output(ctx)
+			return oerr
+		})
+		if err != nil {
+			return err
+		}
 	}
 	got := map[string]outputInstance{}
 	if meta, ok := outs["instances"]; ok && len(meta.Value) > 0 && string(meta.Value) != "null" {

@@ -94,13 +94,16 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 	if !changes {
 		return d, nil
 	}
-	if err := b.run(ctx, "refresh-apply", func(w io.Writer) error {
+	if err := b.run(ctx, "apply", func(w io.Writer) error {
+		if f, ok := w.(*os.File); ok {
+			logPath = f.Name()
+		}
 		return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 	}); err != nil {
 		return d, err
 	}
 	before := l.Outputs
-	if err := b.readOutputs(ctx, l, false); err != nil {
+	if err := b.readOutputs(ctx, l, logPath, false); err != nil {
 		return d, err
 	}
 	for k, o := range before {
