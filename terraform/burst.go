@@ -132,8 +132,27 @@ func (b *burst) prepare(ctx context.Context) error {
 	if string(have) == b.p.version {
 		return nil
 	}
+	shared := len(b.p.cfg.BackendConfig) == 0
+	if shared {
+		// No per-burst backend settings: every burst of this module
+		// version has the same .terraform, so init runs once, in the
+		// snapshot, and each burst links to it.
+		if err := b.p.initSnapshot(ctx); err != nil {
+			return err
+		}
+	}
 	if err := copyModule(b.p.snapshot, b.dir); err != nil {
 		return fmt.Errorf("copy module into %s: %w", b.dir, err)
+	}
+	if shared {
+		link := filepath.Join(b.dir, ".terraform")
+		if err := os.RemoveAll(link); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Join(b.p.snapshot, ".terraform"), link); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
 	}
 	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
 	for _, k := range sortedKeys(b.p.cfg.BackendConfig) {
@@ -146,6 +165,50 @@ func (b *burst) prepare(ctx context.Context) error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
+}
+
+// initSnapshot runs `terraform init` once in the module version's
+// snapshot, under a lock shared by every process on the work dir.
+func (p *Provider) initSnapshot(ctx context.Context) error {
+	p.mu.Lock()
+	l, ok := p.locks["module:"+p.version]
+	if !ok {
+		l = newDirLock(p.snapshot + ".lock")
+		p.locks["module:"+p.version] = l
+	}
+	p.mu.Unlock()
+	unlock, err := l.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("waiting to init module version %s: %w", p.version, err)
+	}
+	defer unlock()
+	marker := filepath.Join(p.snapshot, ".terraform", ".spillway-initialised")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	tf, err := tfexec.NewTerraform(p.snapshot, p.binary)
+	if err == nil {
+		err = tf.SetEnv(p.env)
+	}
+	if err != nil {
+		return err
+	}
+	logPath := p.snapshot + ".init.log"
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	tf.SetStdout(f)
+	tf.SetStderr(f)
+	err = tf.Init(ctx, tfexec.Upgrade(false))
+	f.Close()
+	if err != nil {
+		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
+	}
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o600)
 }
 
 // run runs one Terraform command, recording who runs it and keeping its
