@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,6 +93,9 @@ func (c Config) Validate(name string) error {
 		case slices.Contains(contractVariables, k):
 			add("variables.%s: %q is set by Spillway on every run (the module contract's variables are %s); remove it", k, k, strings.Join(contractVariables, ", "))
 		}
+	}
+	if _, err := json.Marshal(c.Variables); err != nil {
+		add("variables: %v: want values Terraform can read from JSON (strings, numbers, booleans, lists, maps)", err)
 	}
 	for _, k := range sortedKeys(c.BackendConfig) {
 		if !backendKeyRE.MatchString(k) {

@@ -386,3 +386,42 @@ func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
 		t.Errorf("the emulator still runs %v", live)
 	}
 }
+
+// A Terminate whose apply fails leaves the burst dirty; Reconcile applies
+// it again once the cloud answers, and the instance ends.
+func TestReconcileRepairsAFailedApply(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	e := startEmulator(t)
+	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second))
+	insts, err := p.Launch(ctx, launchRequest("repair", "repair-1", 2))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	victim := insts[0].ID
+
+	e.emu.SetFaultRate(1)
+	err = p.Terminate(ctx, []string{victim})
+	var re *terraform.RunError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "InternalError") && !strings.Contains(err.Error(), "ServiceUnavailable") {
+		t.Fatalf("Terminate while every EC2 call fails: err = %v, want Terraform's error quoting EC2's 5xx", err)
+	}
+	e.emu.SetFaultRate(0)
+	if live := liveIDs(e); !slices.Contains(live, victim) {
+		t.Fatalf("the failed Terminate ended %s anyway (live: %v); the case proves nothing", victim, live)
+	}
+	if err := p.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if live := liveIDs(e); !slices.Equal(live, []string{insts[1].ID}) {
+		t.Errorf("after Reconcile the emulator runs %v, want only %s", live, insts[1].ID)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), []string{insts[1].ID}) {
+		t.Errorf("List after Reconcile = %v, %v; want only %s", idsOf(listed), err, insts[1].ID)
+	}
+	// Nothing is left to repair.
+	if err := p.Reconcile(ctx); err != nil {
+		t.Errorf("second Reconcile: %v", err)
+	}
+}
