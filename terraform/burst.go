@@ -279,7 +279,8 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(w io.Writer) er
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
 	}
-	logPath := filepath.Join(b.dir, runsDir, fmt.Sprintf("%s-%s.log", now.UTC().Format("20060102T150405.000000000"), op))
+	// Named by time, then a sequence number: an injected clock may stand still.
+	logPath := filepath.Join(b.dir, runsDir, fmt.Sprintf("%s-%06d-%s.log", now.UTC().Format("20060102T150405.000000000"), b.p.runSeq.Add(1)%1000000, op))
 	f, err := os.Create(logPath)
 	if err != nil {
 		return err

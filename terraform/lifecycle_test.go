@@ -355,10 +355,16 @@ func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 60*time.Second)
 	e := startEmulator(t)
-	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second))
+	requested := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second), terraform.WithClock(func() time.Time { return requested }))
 	insts, err := p.Launch(ctx, launchRequest("drift", "drift-1", 2))
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
+	}
+	for _, in := range insts {
+		if !in.LaunchTime.Equal(requested) {
+			t.Errorf("instance %s LaunchTime = %v, want the injected clock's %v", in.ID, in.LaunchTime, requested)
+		}
 	}
 	if drift, err := p.Refresh(ctx, "lifecycle"); err != nil || len(drift) != 0 {
 		t.Fatalf("Refresh before any drift = %+v, %v; want none", drift, err)

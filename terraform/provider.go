@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -59,6 +60,8 @@ type Provider struct {
 
 	mu    sync.Mutex
 	locks map[string]*dirLock
+	// runSeq numbers run logs.
+	runSeq atomic.Int64
 }
 
 // New checks cfg and the module against the contract and snapshots the
