@@ -29,6 +29,7 @@ import (
 	"github.com/spillway-io/spillway/signals/sources"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/sqlite"
+	"github.com/spillway-io/spillway/terraform"
 )
 
 // serverDeps are what a server is built with besides its config: the demo
@@ -162,8 +163,20 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			}
 			s.closers = append(s.closers, func() { _ = p.Close() })
 			out[name] = p
+		case config.ProviderTerraform:
+			vars := make(map[string]any, len(pc.Variables))
+			for k, v := range pc.Variables {
+				vars[k] = v
+			}
+			tc := terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: vars, BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
+			p, err := terraform.New(name, tc, terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[name] = p
 		default:
-			errs = append(errs, fmt.Errorf("providers.%s: type %s is not supported by the server yet", name, pc.Type))
+			errs = append(errs, fmt.Errorf("providers.%s: unknown type %s", name, pc.Type))
 		}
 	}
 	return out, errors.Join(errs...)
