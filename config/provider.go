@@ -73,9 +73,15 @@ func (pc ProviderConfig) problems() []providerProblem {
 		if pc.Module != "" {
 			add(false, "module", "module is only for providers of type terraform, not %s", pc.Type)
 		}
-		for field, set := range map[string]bool{"zones": len(pc.Zones) > 0, "variables": len(pc.Variables) > 0, "backend_config": len(pc.BackendConfig) > 0, "work_dir": pc.WorkDir != ""} {
-			if set {
-				add(false, field, "%s is only for providers of type terraform, not %s (use subnets for zones)", field, pc.Type)
+		if len(pc.Zones) > 0 {
+			add(false, "zones", "zones is only for providers of type terraform, not %s: list subnets with their zones instead", pc.Type)
+		}
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"variables", len(pc.Variables) > 0}, {"backend_config", len(pc.BackendConfig) > 0}, {"work_dir", pc.WorkDir != ""}} {
+			if f.set {
+				add(false, f.name, "%s is only for providers of type terraform, not %s", f.name, pc.Type)
 			}
 		}
 		// Both SDK providers launch into a subnet (vSwitch) and boot an

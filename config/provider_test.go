@@ -22,7 +22,7 @@ func TestProviderCheck(t *testing.T) {
 		{"terraform", ProviderConfig{Type: ProviderTerraform, Module: "./m", Zones: []string{"us-east-1a"}}, nil},
 		{"terraform without zones", ProviderConfig{Type: ProviderTerraform, Module: "./m"}, []string{"zones: missing required field"}},
 		{"terraform repeated zone", ProviderConfig{Type: ProviderTerraform, Module: "./m", Zones: []string{"a", "a"}}, []string{`zones[1]: zone "a" is empty or repeated`}},
-		{"zones on aws", ProviderConfig{Type: ProviderAWS, Region: "us-east-1", Zones: []string{"a"}, Subnets: []Subnet{{Zone: "a", ID: "s"}}, Image: "ami-1"}, []string{"zones: zones is only for providers of type terraform, not aws"}},
+		{"zones on aws", ProviderConfig{Type: ProviderAWS, Region: "us-east-1", Zones: []string{"a"}, Subnets: []Subnet{{Zone: "a", ID: "s"}}, Image: "ami-1"}, []string{"zones: zones is only for providers of type terraform, not aws: list subnets"}},
 		{"aws bare", ProviderConfig{Type: ProviderAWS},
 			[]string{"region: missing required field", "subnets: missing required field: the server launches into a subnet", "image: missing required field"}},
 		{"alicloud bare", ProviderConfig{Type: ProviderAlicloud, Region: "cn-hangzhou"},
