@@ -33,15 +33,24 @@ const (
 //     scale_in.drain_timeout has passed since the drain began (zero means
 //     no timeout: a running job is never killed). Instances past
 //     scale_in.max_lifetime are drained.
-//  2. Budget: committed spend is Spend.Accrued (the prorated cost to now)
-//     plus, for every instance, what it costs from now until the next
-//     evaluation, at least its minimum remaining billable (the rest of a
-//     60 s minimum or of a started hour; see BilledCost). When keeping what
-//     runs would exceed the budget, idle instances are drained and
+//  2. Budget (hard: the period's spend never exceeds the amount): an
+//     instance's commitment is its cost from now until the latest moment
+//     the policy could end it. One kept by this plan may be drained at
+//     the next evaluation, and a drain ends at the first evaluation at or
+//     after scale_in.drain_timeout (never, when it is 0); a draining one
+//     ends by its own drain_timeout; one terminated ends now (at its
+//     minimum billable: the rest of a 60 s minimum or a started hour, see
+//     BilledCost). Committed spend is Spend.Accrued plus every instance's
+//     commitment within the period, and, for what runs past the period's
+//     end, the commitment within the next period (over at most the
+//     longest period of the budget's kind) counted against that period's
+//     budget. A launch commits as a kept instance does. When keeping what
+//     runs would exceed the budget in either period, instances are ended
+//     as soon as they can be until it fits: idle ones drained and
 //     terminated in the same plan, costliest first (a plan's Drains are
-//     executed before its Terminates); if that is not enough, busy ones are
-//     drained so they end with their jobs. Nothing is launched then, not
-//     even for floors.
+//     executed before its Terminates), then busy ones drained, fewest busy
+//     GPUs first, so that drain_timeout ends them before the money runs
+//     out. Nothing is launched then, not even for floors.
 //     Likewise, when the pool holds more than max_gpus or
 //     max_cost_per_hour (the limits were lowered), idle instances end,
 //     costliest first, and nothing is launched.
@@ -106,7 +115,15 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	d.next = now.Add(d.interval)
 	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
 	d.stale = len(snap.Stale) > 0
-	d.committed = spend.Accrued
+	d.committed = decCommit{cur: spend.Accrued}
+	if b := pool.Limits.Budget; b != nil {
+		d.periodLen = decPeriodLen(b.Period)
+		end := spend.PeriodEnd
+		if !end.After(now) {
+			_, end = PeriodBounds(b.Period, now)
+		}
+		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
+	}
 	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
 	d.slots = slotBuf[:0]
 	for i := range snap.Floors {
@@ -145,12 +162,14 @@ type decider struct {
 
 	floorGPUs int // sum of active floors' GPUs
 
-	totalGPUs   int     // GPUs of non-terminating instances kept, plus launches
-	capacity    int     // GPUs of booting and running instances not drained, plus launches
-	costPerHour float64 // hourly price of non-terminating instances kept, plus launches
-	committed   float64 // committed spend in the budget period (see Decide)
-	overBudget  bool    // committed spend exceeded the budget before this plan
-	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
+	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
+	capacity    int       // GPUs of booting and running instances not drained, plus launches
+	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
+	committed   decCommit // committed spend in the budget period and the next (see Decide)
+	toPeriodEnd int64     // nanoseconds from now to the budget period's end
+	periodLen   int64     // the longest budget period of the budget's kind
+	overBudget  bool      // committed spend exceeded the budget before this plan
+	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots []decSlot // free burst GPUs, by size and class
 	cands []int     // idle instances due for release
@@ -234,7 +253,7 @@ func (d *decider) scan() {
 		age := d.age(in)
 		if in.State == StateTerminating {
 			if budget {
-				d.committed += decRemaining(o, age, 0)
+				d.committed = d.committed.add(d.commitOf(o, age, 0))
 			}
 			continue
 		}
@@ -242,7 +261,7 @@ func (d *decider) scan() {
 		if in.State == StateDraining {
 			if why := d.drainDone(in); why != "" {
 				if budget {
-					d.committed += decRemaining(o, age, 0)
+					d.committed = d.committed.add(d.commitOf(o, age, 0))
 				}
 				d.setFlag(i, decTerminate)
 				d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
@@ -251,14 +270,14 @@ func (d *decider) scan() {
 			d.totalGPUs += g
 			d.costPerHour += o.PricePerHour
 			if budget {
-				d.committed += decRemaining(o, age, d.span)
+				d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
 			}
 			continue
 		}
 		d.totalGPUs += g
 		d.costPerHour += o.PricePerHour
 		if budget {
-			d.committed += decRemaining(o, age, d.span)
+			d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
 		}
 		if maxLife > 0 && age >= maxLife {
 			launched := decLaunchedAt(in, d.now)
@@ -325,7 +344,7 @@ func (d *decider) terminate(i int, reason string) {
 	d.totalGPUs -= decGPUs(o)
 	d.costPerHour -= o.PricePerHour
 	if d.pool.Limits.Budget != nil {
-		d.committed -= decRemaining(o, age, d.span) - decRemaining(o, age, 0)
+		d.committed = d.committed.sub(d.commitOf(o, age, d.keepSpan(in)).sub(d.commitOf(o, age, 0)))
 	}
 	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
 }
@@ -336,7 +355,7 @@ func (d *decider) launch(o *decOffer, count int, floor, reason string) {
 	d.totalGPUs += count * g
 	d.capacity += count * g
 	d.costPerHour += float64(count) * o.o.PricePerHour
-	d.committed += float64(count) * o.unit
+	d.committed = d.committed.add(o.unit.times(count))
 	d.plan.Launches = append(d.plan.Launches, Launch{Offering: d.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
 }
 

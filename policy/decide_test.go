@@ -441,13 +441,14 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "budget counts committed spend: accrued, running until the next tick, a launch's 60 s minimum",
+			name: "budget counts committed spend: accrued, and each instance until drain_timeout after the next tick",
 			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodDay}}),
 			snap: dtBusySnap(5*time.Minute, 8, 8),
-			// one running p4d: $21.96/h × 30 s = $0.183 until the next tick;
-			// each launch commits $21.96 × 60 s = $0.366.
+			// one running p4d: $21.96/h × (30 s + 10 m drain timeout) =
+			// $3.843; each launch commits as much: 90 + 2 × 3.843 fits,
+			// 90 + 3 × 3.843 does not.
 			inst:  []Instance{dtInst("i-run", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
-			spend: Spend{Accrued: 99.30},
+			spend: Spend{Accrued: 90},
 			now:   now,
 			check: func(t *testing.T, p Plan) {
 				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
@@ -471,11 +472,16 @@ func TestDecide(t *testing.T) {
 				dtIdle(dtInst("i-dear", dtP4d(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute)),
 				dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8),
 			},
-			spend: Spend{Accrued: 99.7},
+			// keeping all commits 2 × $3.843 (p4d) + $1.836 (g6e) for
+			// 10.5 minutes: 92 + 9.52 > 100; ending i-dear frees $3.843.
+			spend: Spend{Accrued: 92},
 			now:   now,
 			check: func(t *testing.T, p Plan) {
 				if len(p.Launches) != 0 {
 					t.Errorf("no launch over budget, got %+v", p.Launches)
+				}
+				if !reflect.DeepEqual(p.BoundBy, []string{LimitBudget}) {
+					t.Errorf("BoundBy = %v, want [budget]", p.BoundBy)
 				}
 				if got := dtIDs(p.Terminates); !reflect.DeepEqual(got, []string{"i-dear"}) {
 					t.Errorf("terminates = %v, want [i-dear]", got)
@@ -484,7 +490,40 @@ func TestDecide(t *testing.T) {
 					t.Errorf("drains = %v, want [i-dear] drained before its termination", got)
 				}
 				if len(p.Terminates) == 1 {
-					dtReasonHas(t, p.Terminates[0].Reason, "budget", "$100.00 month budget")
+					dtReasonHas(t, p.Terminates[0].Reason, "budget", "this month", "of a $100.00 budget")
+				}
+			},
+		},
+		{
+			name: "budget: a busy instance is drained early so that drain_timeout ends it within the budget",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			snap: dtBusySnap(time.Hour, 8),
+			inst: []Instance{dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
+			// kept: 96.2 + $3.843 (10.5 m) > 100; drained now: + $3.66 (10 m) fits.
+			spend: Spend{Accrued: 96.2},
+			now:   now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launches) != 0 || len(p.Terminates) != 0 {
+					t.Errorf("want only a drain, got launches %+v terminates %+v", p.Launches, p.Terminates)
+				}
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-busy"}) {
+					t.Fatalf("drains = %v, want [i-busy]", got)
+				}
+				dtReasonHas(t, p.Drains[0].Reason, "budget", "drain_timeout ends it")
+			},
+		},
+		{
+			name: "budget: what a kept instance would bill in the next period counts against that period's budget",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 3, Period: PeriodDay}}),
+			snap: dtBusySnap(time.Hour, 8),
+			inst: []Instance{dtInst("i-busy", dtP4d(), StateRunning, dtT0.Add(13*time.Hour), 8)},
+			// 23:58: kept, it may bill 8.5 m ($3.11) of tomorrow; drained
+			// now, 8 m ($2.93).
+			spend: Spend{Accrued: 0.5},
+			now:   dtT0.Add(13*time.Hour + 58*time.Minute),
+			check: func(t *testing.T, p Plan) {
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-busy"}) {
+					t.Fatalf("drains = %v, want [i-busy]", got)
 				}
 			},
 		},

@@ -185,10 +185,10 @@ func decPackNew(jobs []decJob, g int, scratch []decSlot) (n, used int, _ []decSl
 // decOffer is one of the pool's offerings as the engine weighs it this tick.
 type decOffer struct {
 	o    Offering
-	idx  int     // position in the pool's offerings: the last tie-break
-	perf float64 // performance factor, 1 when unset
-	unit float64 // committed cost of one launch: running until the next evaluation, at least its minimum billable
-	skip string  // why it cannot be launched now ("" when it can)
+	idx  int       // position in the pool's offerings: the last tie-break
+	perf float64   // performance factor, 1 when unset
+	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
+	skip string    // why it cannot be launched now ("" when it can)
 
 	// per choice
 	n, used int
@@ -244,7 +244,10 @@ func (d *decider) offers() []decOffer {
 		if !(perf > 0) {
 			perf = 1
 		}
-		off := decOffer{o: o, idx: i, perf: perf, unit: BilledCost(o, d.now, d.next)}
+		off := decOffer{o: o, idx: i, perf: perf}
+		if d.pool.Limits.Budget != nil {
+			off.unit = d.commitOf(&o, 0, decAddSpan(d.span, d.drainSpan()))
+		}
 		off.skip = d.unavailable(&d.pool.Offerings[i])
 		d.offs = append(d.offs, off)
 	}

@@ -116,7 +116,23 @@ type Plan struct {
 	Notes []string
 	// Waste is the idle-allocated on-prem GPU count carried from the snapshot.
 	Waste int
+	// BoundBy names the hard limits (LimitBudget, LimitMaxGPUs,
+	// LimitMaxCostPerHour) that held back a launch or ended capacity in
+	// this plan, so that reports can say for how long each one bound.
+	BoundBy []string
+	// Unservable counts the pending jobs that no capacity the pool may ever
+	// hold can run (larger than on-prem and than what the limits let it
+	// rent); UnservableGPUs is the largest of them. They are never launched for.
+	Unservable     int
+	UnservableGPUs int
 }
+
+// Hard limits, as Plan.BoundBy names them.
+const (
+	LimitBudget         = "budget"
+	LimitMaxGPUs        = "max_gpus"
+	LimitMaxCostPerHour = "max_cost_per_hour"
+)
 
 // Launch asks for Count instances of Offering.
 type Launch struct {
