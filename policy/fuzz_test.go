@@ -290,7 +290,9 @@ func dtCommitted(s *dtScenario, ended, drainedNow map[string]bool, launches []La
 	return c
 }
 
-func (c dtCommit) fits(amount float64) bool { return dtApprox(c.cur, amount) && dtApprox(c.next, amount) }
+func (c dtCommit) fits(amount float64) bool {
+	return dtApprox(c.cur, amount) && dtApprox(c.next, amount)
+}
 
 func dtApprox(a, limit float64) bool { return a <= limit+1e-9*math.Max(1, math.Abs(limit)) }
 
