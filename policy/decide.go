@@ -58,7 +58,9 @@ const (
 //     draining) is kept at no less than the sum of active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
 //  4. Overflow: pending jobs (Snapshot.PendingJobGPUs, or PendingGPUs as
-//     single-GPU demand) are packed largest first into free on-prem GPUs,
+//     single-GPU demand) that burst capacity can hold at all (CloudHolds:
+//     the limits and the budget allow enough instances of one offering)
+//     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
 //     a job larger than an instance taking whole instances. When the
 //     snapshot gives each job's wait (PendingJobWaits), only the jobs that
@@ -77,7 +79,10 @@ const (
 //     offerings are launched in the same plan for the jobs left. Launches
 //     are cut to fit max_gpus (all non-terminating instances),
 //     max_cost_per_hour and the budget; when the chosen offering cannot
-//     fit even one instance, the next one is tried.
+//     fit even one instance, the next one is tried. Jobs no burst capacity
+//     can hold are never launched for: a note says they wait for on-prem,
+//     or, when larger than on-prem too, that they will never be served
+//     (Plan.Unservable counts them).
 //  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold is
 //     drained when its billing lets it go (an hourly one just before its
 //     paid hour ends, a per-second-min-60s one after its first minute),
@@ -175,7 +180,8 @@ type decider struct {
 	cands []int     // idle instances due for release
 
 	offs     []decOffer
-	buf      []byte // scratch for reasons
+	fits     []decFit // per pending job size: whether burst capacity can hold it
+	buf      []byte   // scratch for reasons
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob
@@ -484,7 +490,7 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 			waits = nil
 		}
 		for k, s := range d.snap.PendingJobGPUs {
-			if s <= 0 {
+			if s <= 0 || !d.cloudHolds(s) {
 				continue
 			}
 			if waits != nil && waits[k] <= horizon {
@@ -506,7 +512,7 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 		}
 		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
-	} else if d.snap.PendingGPUs > 0 {
+	} else if d.snap.PendingGPUs > 0 && d.cloudHolds(1) {
 		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
 	}
 	return jobs, young, younger
@@ -536,6 +542,7 @@ func (d *decider) slowestBoot() time.Duration {
 
 // overflow packs pending jobs into free capacity and launches for the rest.
 func (d *decider) overflow() {
+	d.noteUnheld()
 	jobs, young, younger := d.pendingJobs()
 	if len(jobs) == 0 {
 		if younger > 0 {

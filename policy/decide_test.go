@@ -528,6 +528,32 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "a job larger than on-prem and max_gpus is never launched for, and said so",
+			pool: withLimits(dtPool(dtP4d()), Limits{MaxGPUs: 2048}),
+			snap: dtBusySnap(time.Hour, 2200, 8),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p) // for the 8-GPU job only
+				if p.Unservable != 1 || p.UnservableGPUs != 2200 {
+					t.Errorf("Unservable = %d (largest %d), want 1 (2200)", p.Unservable, p.UnservableGPUs)
+				}
+				dtHasNote(t, p, "never served: 1 pending job(s), largest 2200 GPUs, fit neither the 32 on-prem GPUs nor what the pool may rent (it needs 275 × 8 GPUs of p4d, more than max_gpus 2048)")
+			},
+		},
+		{
+			name: "a job the budget cannot hold waits for on-prem: no launch for it",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 5, Period: PeriodMonth}}),
+			snap: dtBusySnap(time.Hour, 16),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(nil)(t, p)
+				if p.Unservable != 0 {
+					t.Errorf("Unservable = %d, want 0: on-prem holds 16 GPUs", p.Unservable)
+				}
+				dtHasNote(t, p, "1 pending job(s), largest 16 GPUs, wait for on-prem: no burst capacity the pool may rent holds them (2 × p4d commit $7.69")
+			},
+		},
+		{
 			name: "a lowered max_gpus ends idle instances, costliest first, and launches nothing",
 			pool: withLimits(dtPool(dtP4d(), dtG6e()), Limits{MaxGPUs: 12}),
 			snap: dtBusySnap(time.Hour, 8),
