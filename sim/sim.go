@@ -238,11 +238,7 @@ type state struct {
 	events eventHeap
 	seq    uint64
 
-	nodeGPUs  int
-	nodeFree  []int
-	onFree    int
-	onBusy    int
-	fullNodes int
+	on onprem
 
 	queues      []sizeQueue
 	queueOf     map[int]int
@@ -288,8 +284,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Pool == nil || o.Trace == nil {
 		return Result{}, fmt.Errorf("sim: Options need a Pool and a Trace")
 	}
-	if o.Pool.OnPrem.GPUsPerNode <= 0 {
-		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want ≥ 1)", o.Pool.Name, o.Pool.OnPrem.GPUsPerNode)
+	if g := o.Pool.OnPrem.GPUsPerNode; g <= 0 || g > maxNodeGPUs {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want 1 to %d)", o.Pool.Name, g, maxNodeGPUs)
+	}
+	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode)
 	}
 	s := &state{
 		o:        o,
@@ -297,7 +296,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		jobs:     o.Trace.Jobs,
 		js:       make([]jobState, len(o.Trace.Jobs)),
 		start:    o.Trace.Start,
-		nodeGPUs: o.Pool.OnPrem.GPUsPerNode,
 		queueOf:  map[int]int{},
 		byID:     map[string]int32{},
 		cheapest: cheapestPerGPUHour(o.Pool.Offerings),
@@ -306,12 +304,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
 	s.res.Policy = o.Policy.Name
-	s.nodeFree = make([]int, max(0, o.Pool.OnPrem.Nodes))
-	for i := range s.nodeFree {
-		s.nodeFree[i] = s.nodeGPUs
-	}
-	s.onFree = len(s.nodeFree) * s.nodeGPUs
-	s.fullNodes = len(s.nodeFree)
+	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
 	for i := range s.js {
 		s.js[i].start = -1
 	}
@@ -446,7 +439,7 @@ func (s *state) place() {
 		return blockedMap[qi]
 	}
 	for {
-		if s.onFree == 0 && !s.cloudHasRoom() {
+		if s.on.free == 0 && !s.cloudHasRoom() {
 			return
 		}
 		best, bestJob := -1, int32(math.MaxInt32)
@@ -491,24 +484,7 @@ func (s *state) touch(ii int32) {
 
 func (s *state) tryStart(j int) bool {
 	g := s.jobs[j].GPUs
-	var parts []part
-	if g <= s.nodeGPUs {
-		for n, f := range s.nodeFree {
-			if f >= g {
-				parts = []part{{idx: int32(n), gpus: int32(g)}}
-				break
-			}
-		}
-	} else if need := (g + s.nodeGPUs - 1) / s.nodeGPUs; s.fullNodes >= need {
-		for n, f := range s.nodeFree {
-			if f == s.nodeGPUs {
-				parts = append(parts, part{idx: int32(n), gpus: int32(s.nodeGPUs)})
-				if len(parts) == need {
-					break
-				}
-			}
-		}
-	}
+	parts := s.on.place(g)
 	if parts == nil {
 		parts = s.cloudFit(g)
 	}
@@ -530,14 +506,7 @@ func (s *state) tryStart(j int) bool {
 			s.cloudFree -= int(p.gpus)
 			in.jobs++
 			s.touch(p.idx)
-			continue
 		}
-		if s.nodeFree[p.idx] == s.nodeGPUs {
-			s.fullNodes--
-		}
-		s.nodeFree[p.idx] -= int(p.gpus)
-		s.onFree -= int(p.gpus)
-		s.onBusy += int(p.gpus)
 	}
 	s.running++
 	s.lastMove = s.now
@@ -578,12 +547,7 @@ func (s *state) release(j int) {
 	js := &s.js[j]
 	for _, p := range js.parts {
 		if !p.cloud {
-			s.nodeFree[p.idx] += int(p.gpus)
-			s.onFree += int(p.gpus)
-			s.onBusy -= int(p.gpus)
-			if s.nodeFree[p.idx] == s.nodeGPUs {
-				s.fullNodes++
-			}
+			s.on.release(p.idx, int(p.gpus))
 			continue
 		}
 		in := s.insts[p.idx]
@@ -797,9 +761,9 @@ func (s *state) snapshot() policy.Snapshot {
 	now := s.at(s.now)
 	snap := policy.Snapshot{
 		Time:           now,
-		OnPremGPUs:     len(s.nodeFree) * s.nodeGPUs,
-		OnPremBusyGPUs: s.onBusy,
-		OnPremFreeGPUs: s.onFree,
+		OnPremGPUs:     s.on.total(),
+		OnPremBusyGPUs: s.on.busy,
+		OnPremFreeGPUs: s.on.free,
 		PendingJobs:    s.pendingJobs,
 		PendingGPUs:    s.pendingGPUs,
 	}
@@ -820,14 +784,7 @@ func (s *state) snapshot() policy.Snapshot {
 			oldest = min(oldest, q.jobs[q.head])
 		}
 	}
-	need := min(minG, s.nodeGPUs)
-	free := 0
-	for _, f := range s.nodeFree {
-		if f >= need {
-			free += f
-		}
-	}
-	snap.OnPremFreeGPUs = free
+	snap.OnPremFreeGPUs = s.on.freeFor(min(minG, s.on.nodeGPUs))
 	snap.OldestWait = s.now - s.jobs[oldest].Submit
 	// Pending job sizes in arrival order: a merge of the size queues.
 	list := s.pendBuf[:0]
@@ -939,7 +896,7 @@ func (s *state) sampleUntil(next time.Duration) {
 		return
 	}
 	p := &s.peak
-	p.OnPremBusy = max(p.OnPremBusy, s.onBusy)
+	p.OnPremBusy = max(p.OnPremBusy, s.on.busy)
 	p.CloudGPUs = max(p.CloudGPUs, s.cloudGPUs)
 	p.QueuedGPUs = max(p.QueuedGPUs, s.pendingGPUs)
 	for s.nextSampl <= next {
@@ -950,7 +907,7 @@ func (s *state) sampleUntil(next time.Duration) {
 		}
 		p.At, p.CostUSD = s.nextSampl, cost
 		s.timeline.Samples = append(s.timeline.Samples, *p)
-		*p = Sample{OnPremBusy: s.onBusy, CloudGPUs: s.cloudGPUs, QueuedGPUs: s.pendingGPUs}
+		*p = Sample{OnPremBusy: s.on.busy, CloudGPUs: s.cloudGPUs, QueuedGPUs: s.pendingGPUs}
 		s.nextSampl += s.sampleDt
 	}
 }
