@@ -119,5 +119,24 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 			return Report{}, fmt.Errorf("policy %s: %w", b.Policies[i].Name, err)
 		}
 	}
+	markDominated(rep.Results)
 	return rep, nil
+}
+
+// markDominated sets each result's DominatedBy: the policies that cost
+// less and wait no longer at p95, or cost no more and wait less.
+func markDominated(rs []Result) {
+	for i := range rs {
+		r := &rs[i]
+		r.DominatedBy = []string{}
+		for _, q := range rs {
+			if q.Policy == r.Policy {
+				continue
+			}
+			if (q.CloudCostUSD < r.CloudCostUSD && q.WaitP95S <= r.WaitP95S) ||
+				(q.CloudCostUSD <= r.CloudCostUSD && q.WaitP95S < r.WaitP95S) {
+				r.DominatedBy = append(r.DominatedBy, q.Policy)
+			}
+		}
+	}
 }

@@ -93,8 +93,39 @@ type Result struct {
 	// JobsKilled counts job runs ended by a terminate without drain; the job
 	// went back to the queue.
 	JobsKilled int `json:"jobs_killed"`
+	// GPUHoursLost are the GPU-hours of job runs killed (the work done
+	// before the kill, redone later).
+	GPUHoursLost float64 `json:"gpu_hours_lost"`
+	// JobsNeverServed never started because they fit neither on-prem nor
+	// in any capacity the pool may rent (policy.CloudHolds); they are left
+	// out of the wait percentiles. NeverServedGPUs is the largest of them
+	// and NeverServedWhy says why it cannot run.
+	JobsNeverServed int    `json:"jobs_never_served"`
+	NeverServedGPUs int    `json:"never_served_largest_gpus,omitempty"`
+	NeverServedWhy  string `json:"never_served_why,omitempty"`
+	// CostByOffering and CostByProvider split CloudCostUSD.
+	CostByOffering map[string]float64 `json:"cost_by_offering"`
+	CostByProvider map[string]float64 `json:"cost_by_provider"`
+	// BudgetPeriods is the spend of each budget period the run touched,
+	// against the budget (empty without a budget).
+	BudgetPeriods []BudgetPeriod `json:"budget_periods"`
+	// LimitBoundHours is, per hard limit (budget, max_gpus,
+	// max_cost_per_hour), the hours of evaluations at which it held back a
+	// launch or ended capacity.
+	LimitBoundHours map[string]float64 `json:"limit_bound_hours,omitempty"`
+	// DominatedBy lists the policies of the same report that cost less
+	// and wait no longer at p95 (set by Backtest.Run).
+	DominatedBy []string `json:"dominated_by"`
 	// Timeline holds samples for a plot when Options.Timeline was set.
 	Timeline *Timeline `json:"-"`
+}
+
+// BudgetPeriod is one budget period's spend.
+type BudgetPeriod struct {
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	BudgetUSD float64   `json:"budget_usd"`
+	SpendUSD  float64   `json:"spend_usd"`
 }
 
 // Timeline is a sampled history of one run.
@@ -270,6 +301,7 @@ type state struct {
 	closedTotal            float64
 
 	res      Result
+	interval time.Duration
 	cheapest float64
 	// maxOfferGPUs is the largest offering's GPU count.
 	maxOfferGPUs int
@@ -304,6 +336,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
 	s.res.Policy = o.Policy.Name
+	s.res.CostByOffering = map[string]float64{}
+	s.res.CostByProvider = map[string]float64{}
+	s.res.BudgetPeriods = []BudgetPeriod{}
+	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
 	for i := range s.js {
 		s.js[i].start = -1
@@ -325,6 +361,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			interval = DefaultInterval
 		}
 	}
+	s.interval = interval
 
 	const never = time.Duration(math.MaxInt64)
 	nextTick := time.Duration(0)
@@ -386,6 +423,23 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// policyOfferingName is how reports name an offering: its name, or
+// provider/region[/zone]/instance_type/market.
+func policyOfferingName(o policy.Offering) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	name := o.Provider + "/" + o.Region
+	if o.Zone != "" {
+		name += "/" + o.Zone
+	}
+	m := o.Market
+	if m == "" {
+		m = policy.MarketOnDemand
+	}
+	return name + "/" + o.InstanceType + "/" + string(m)
 }
 
 func cheapestPerGPUHour(offs []policy.Offering) float64 {
@@ -666,6 +720,7 @@ func (s *state) terminate(ii int32) {
 			if js.parts == nil || !slices.ContainsFunc(js.parts, func(p part) bool { return p.cloud && p.idx == ii }) {
 				continue
 			}
+			s.res.GPUHoursLost += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
 			s.release(j)
 			js.gen++
 			js.start = -1
@@ -681,6 +736,8 @@ func (s *state) terminate(ii int32) {
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost
+	s.res.CostByOffering[policyOfferingName(in.off)] += cost
+	s.res.CostByProvider[in.off.Provider] += cost
 	s.closedTotal += cost
 	s.closedInPeriod += s.periodShare(in, s.at(s.now))
 	if in.off.PricePerHour > 0 {
@@ -716,22 +773,49 @@ func (s *state) periodShare(in *instance, end time.Time) float64 {
 	return max(0, total)
 }
 
-// rollPeriod moves the budget period forward to the one containing now.
+// rollPeriod moves the budget period forward to the one containing now,
+// recording the spend of each period it leaves.
 func (s *state) rollPeriod() {
-	start, end := budgetPeriod(s.pool, s.at(s.now))
-	if !start.Equal(s.periodStart) {
-		s.periodStart, s.periodEnd = start, end
+	now := s.at(s.now)
+	if s.periodEnd.IsZero() {
+		s.periodStart, s.periodEnd = budgetPeriod(s.pool, now)
+		return
+	}
+	for !now.Before(s.periodEnd) {
+		s.closePeriod(s.periodEnd)
+		s.periodStart, s.periodEnd = budgetPeriod(s.pool, s.periodEnd)
 		s.closedInPeriod = 0
 	}
 }
 
+// closePeriod records the current budget period's spend, billed up to end.
+func (s *state) closePeriod(end time.Time) {
+	b := s.pool.Limits.Budget
+	if b == nil {
+		return
+	}
+	spend := s.closedInPeriod
+	for _, ii := range s.alive {
+		spend += s.periodShare(s.insts[ii], end)
+	}
+	s.res.BudgetPeriods = append(s.res.BudgetPeriods, BudgetPeriod{Start: s.periodStart, End: s.periodEnd, BudgetUSD: b.Amount, SpendUSD: spend})
+}
+
+// spend is what the policy is told it spent in the budget period: what
+// ended instances were billed in it, plus the prorated cost of the live
+// ones (price × time run in the period), as policy.Spend documents.
 func (s *state) spend() policy.Spend {
 	s.rollPeriod()
 	start, end := s.periodStart, s.periodEnd
 	acc := s.closedInPeriod
 	now := s.at(s.now)
 	for _, ii := range s.alive {
-		acc += s.periodShare(s.insts[ii], now)
+		in := s.insts[ii]
+		from := in.launchedAt
+		if from.Before(start) {
+			from = start
+		}
+		acc += in.off.PricePerHour * now.Sub(from).Hours()
 	}
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}
 }
@@ -739,22 +823,11 @@ func (s *state) spend() policy.Spend {
 // budgetPeriod is the calendar period (UTC) containing now: the pool's
 // budget period, or a month when it has no budget.
 func budgetPeriod(pool *policy.Pool, now time.Time) (time.Time, time.Time) {
-	now = now.UTC()
 	period := policy.PeriodMonth
 	if pool.Limits.Budget != nil && pool.Limits.Budget.Period != "" {
 		period = pool.Limits.Budget.Period
 	}
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	switch period {
-	case policy.PeriodDay:
-		return day, day.AddDate(0, 0, 1)
-	case policy.PeriodWeek:
-		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // Monday
-		return start, start.AddDate(0, 0, 7)
-	default:
-		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return start, start.AddDate(0, 1, 0)
-	}
+	return policy.PeriodBounds(period, now)
 }
 
 func (s *state) snapshot() policy.Snapshot {
@@ -864,6 +937,12 @@ func (s *state) viewOf(in *instance) policy.Instance {
 func (s *state) tick(decide DecideFunc) error {
 	spend := s.spend()
 	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
+	for _, l := range plan.BoundBy {
+		if s.res.LimitBoundHours == nil {
+			s.res.LimitBoundHours = map[string]float64{}
+		}
+		s.res.LimitBoundHours[l] += s.interval.Hours()
+	}
 	for _, a := range plan.Terminates {
 		ii, ok := s.byID[a.InstanceID]
 		if !ok {
@@ -916,9 +995,19 @@ func (s *state) finishRun() {
 	for len(s.alive) > 0 {
 		s.terminate(s.alive[0])
 	}
+	s.rollPeriod()
+	s.closePeriod(s.at(s.now))
 	waits := make([]float64, 0, len(s.jobs))
 	for j := range s.js {
 		if s.js[j].start < 0 {
+			if g := s.jobs[j].GPUs; g > s.on.total() && policy.CloudHolds(s.pool, g) != "" {
+				s.res.JobsNeverServed++
+				if g > s.res.NeverServedGPUs {
+					s.res.NeverServedGPUs = g
+					s.res.NeverServedWhy = fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), policy.CloudHolds(s.pool, g))
+				}
+				continue
+			}
 			s.res.JobsUnstarted++
 			waits = append(waits, (s.now - s.jobs[j].Submit).Seconds())
 			continue
