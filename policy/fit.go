@@ -12,16 +12,29 @@ import (
 // which must cover the instances' commitment (see Decide) within one
 // period. Stock-outs and quotas pass; they do not last.
 func CloudHolds(pool *Pool, gpus int) string {
-	if pool == nil || gpus <= 0 {
+	ok, o, k, limit := decHolds(pool, gpus)
+	if ok {
 		return ""
 	}
-	maxG := 0
-	for i := range pool.Offerings {
-		maxG = max(maxG, pool.Offerings[i].GPUs)
+	if o == nil {
+		if limit == "" {
+			return "the pool has no offering to rent"
+		}
+		return fmt.Sprintf("no offering holds %d GPUs whole (whole_jobs)", gpus)
 	}
-	if maxG <= 0 {
-		return "the pool has no offering to rent"
+	lim := &pool.Limits
+	switch limit {
+	case LimitMaxGPUs:
+		return fmt.Sprintf("it needs %d × %d GPUs of %s, more than max_gpus %d", k, o.GPUs, decOfferingName(o), lim.MaxGPUs)
+	case LimitMaxCostPerHour:
+		return fmt.Sprintf("it needs %d × %s at $%.2f/h, more than max_cost_per_hour $%.2f", k, decOfferingName(o), float64(k)*o.PricePerHour, lim.MaxCostPerHour)
 	}
+	return fmt.Sprintf("%d × %s commit $%.2f (until drain_timeout after the next evaluation), more than the $%.2f %s budget",
+		k, decOfferingName(o), float64(k)*decBilled(o, decHoldSpan(pool)), lim.Budget.Amount, decPeriod(lim.Budget.Period))
+}
+
+// decHoldSpan is how long one launch is committed for, at most a period.
+func decHoldSpan(pool *Pool) int64 {
 	iv := pool.Interval.D()
 	if iv <= 0 {
 		iv = decDefaultInterval
@@ -30,31 +43,51 @@ func CloudHolds(pool *Pool, gpus int) string {
 	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
 		keep = decAddSpan(int64(iv), decRoundUp(t, int64(iv)))
 	}
+	if b := pool.Limits.Budget; b != nil {
+		keep = min(keep, decPeriodLen(b.Period))
+	}
+	return keep
+}
+
+// decHolds does CloudHolds' work without words: ok, or the last offering
+// tried, the instances it needed and the limit it broke ("" with no
+// offering at all, "whole" when none holds the job whole).
+func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit string) {
+	if pool == nil || gpus <= 0 {
+		return true, nil, 0, ""
+	}
+	maxG := 0
+	for i := range pool.Offerings {
+		maxG = max(maxG, pool.Offerings[i].GPUs)
+	}
+	if maxG <= 0 {
+		return false, nil, 0, ""
+	}
 	lim := &pool.Limits
-	why := ""
+	span := int64(0)
+	if lim.Budget != nil {
+		span = decHoldSpan(pool)
+	}
+	limit = "whole"
 	for i := range pool.Offerings {
 		o := &pool.Offerings[i]
 		g := o.GPUs
 		if g <= 0 || !decServes(pool.WholeJobs, g, gpus, maxG) {
 			continue
 		}
-		k := (gpus + g - 1) / g
+		n := (gpus + g - 1) / g
 		switch {
-		case lim.MaxGPUs > 0 && k*g > lim.MaxGPUs:
-			why = fmt.Sprintf("it needs %d × %d GPUs of %s, more than max_gpus %d", k, g, decOfferingName(o), lim.MaxGPUs)
-		case lim.MaxCostPerHour > 0 && float64(k)*o.PricePerHour > lim.MaxCostPerHour:
-			why = fmt.Sprintf("it needs %d × %s at $%.2f/h, more than max_cost_per_hour $%.2f", k, decOfferingName(o), float64(k)*o.PricePerHour, lim.MaxCostPerHour)
-		case lim.Budget != nil && float64(k)*decBilled(o, min(keep, decPeriodLen(lim.Budget.Period))) > lim.Budget.Amount:
-			why = fmt.Sprintf("%d × %s commit $%.2f (until drain_timeout after the next evaluation), more than the $%.2f %s budget",
-				k, decOfferingName(o), float64(k)*decBilled(o, min(keep, decPeriodLen(lim.Budget.Period))), lim.Budget.Amount, decPeriod(lim.Budget.Period))
+		case lim.MaxGPUs > 0 && n*g > lim.MaxGPUs:
+			last, k, limit = o, n, LimitMaxGPUs
+		case lim.MaxCostPerHour > 0 && float64(n)*o.PricePerHour > lim.MaxCostPerHour:
+			last, k, limit = o, n, LimitMaxCostPerHour
+		case lim.Budget != nil && float64(n)*decBilled(o, span) > lim.Budget.Amount:
+			last, k, limit = o, n, LimitBudget
 		default:
-			return ""
+			return true, nil, 0, ""
 		}
 	}
-	if why == "" {
-		why = fmt.Sprintf("no offering holds %d GPUs whole (whole_jobs)", gpus)
-	}
-	return why
+	return false, last, k, limit
 }
 
 // decFit remembers, per job size, whether burst capacity can hold it.
@@ -70,7 +103,7 @@ func (d *decider) cloudHolds(size int) bool {
 			return f.holds
 		}
 	}
-	h := CloudHolds(d.pool, size) == ""
+	h, _, _, _ := decHolds(d.pool, size)
 	d.fits = append(d.fits, decFit{size: size, holds: h})
 	return h
 }

@@ -62,7 +62,10 @@ type Options struct {
 const DefaultInterval = 30 * time.Second
 
 // quietLimit ends a run that has stopped making progress: no job started or
-// ended for this long (e.g. a job larger than anything it may ever get).
+// ended for this long while nothing runs (e.g. a job larger than anything
+// it may ever get), or no job finished for this long plus the longest job
+// and, with a budget, a month (a job that runs, is killed by a drain
+// timeout and runs again, for ever: it is reported unstarted).
 const quietLimit = 24 * time.Hour
 
 // Result is the outcome of one policy on one trace.
@@ -93,6 +96,10 @@ type Result struct {
 	// JobsKilled counts job runs ended by a terminate without drain; the job
 	// went back to the queue.
 	JobsKilled int `json:"jobs_killed"`
+	// PeakCloudGPUs and PeakCostPerHour are the most burst GPUs, and the
+	// highest hourly price of burst instances, held at once.
+	PeakCloudGPUs   int     `json:"peak_cloud_gpus"`
+	PeakCostPerHour float64 `json:"peak_cost_per_hour"`
 	// GPUHoursLost are the GPU-hours of job runs killed (the work done
 	// before the kill, redone later).
 	GPUHoursLost float64 `json:"gpu_hours_lost"`
@@ -276,9 +283,10 @@ type state struct {
 	pendingJobs int
 	pendingGPUs int
 
-	insts     []*instance
-	cloudGPUs int // GPUs of instances not yet ended
-	cloudFree int // free GPUs on running (ready, not draining) instances
+	insts      []*instance
+	cloudGPUs  int     // GPUs of instances not yet ended
+	cloudPrice float64 // their price per hour
+	cloudFree  int     // free GPUs on running (ready, not draining) instances
 	// view is the []policy.Instance handed to the policy, kept up to date
 	// incrementally: rebuilt when instances come or go (viewValid false),
 	// else refreshed for the instances in dirty.
@@ -294,6 +302,7 @@ type state struct {
 	booting          int
 	running          int // jobs running
 	lastMove         time.Duration
+	lastDone         time.Duration // when a job last finished or arrived
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time
@@ -364,6 +373,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.interval = interval
 
 	const never = time.Duration(math.MaxInt64)
+	stuckLimit := quietLimit
+	for _, j := range s.jobs {
+		stuckLimit = max(stuckLimit, quietLimit+j.Duration)
+	}
+	if b := o.Pool.Limits.Budget; b != nil {
+		stuckLimit += 31 * 24 * time.Hour
+	}
 	nextTick := time.Duration(0)
 	ai := 0
 	for iter := 0; ; iter++ {
@@ -387,6 +403,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if idle && ((s.pendingJobs == 0 && len(s.alive) == 0) || nextTick > s.lastMove+quietLimit) {
 				break
 			}
+			if ai == len(s.jobs) && nextTick > s.lastDone+stuckLimit {
+				break
+			}
 			next = min(next, nextTick)
 		}
 		if next == never {
@@ -408,6 +427,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {
 			s.enqueue(ai)
 			ai++
+			s.lastDone = s.now
 		}
 		s.place()
 		if decide != nil && nextTick == s.now {
@@ -629,6 +649,7 @@ func (s *state) finish(j int) {
 		s.res.JobsOnCloud++
 		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * s.jobs[j].Duration.Hours()
 	}
+	s.lastDone = s.now
 	s.release(j)
 }
 
@@ -674,6 +695,9 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.booting++
 	s.viewValid = false
 	s.cloudGPUs += in.gpus
+	s.cloudPrice += off.PricePerHour
+	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
+	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
 	s.res.Launches++
 	boot := max(0, off.Boot.D())
 	if boot == 0 {
@@ -733,6 +757,7 @@ func (s *state) terminate(ii int32) {
 	}
 	in.ended = s.now
 	s.cloudGPUs -= in.gpus
+	s.cloudPrice -= in.off.PricePerHour
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost
