@@ -111,7 +111,24 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	if pool == nil {
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
+	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
 	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
+	d.init(slotBuf[:0])
+	if d.stale {
+		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
+	}
+	d.scan()
+	d.limitPressure()
+	d.budgetPressure()
+	d.launchFloors()
+	d.overflow()
+	d.scaleIn()
+	return d.plan
+}
+
+// init sets up one decision's working state.
+func (d *decider) init(slots []decSlot) {
+	pool, snap, spend, now := d.pool, d.snap, d.spend, d.now
 	d.plan = Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}
 	d.interval = pool.Interval.D()
 	if d.interval <= 0 {
@@ -129,23 +146,12 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		}
 		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
 	}
-	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
-	d.slots = slotBuf[:0]
+	d.slots = slots
 	for i := range snap.Floors {
 		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
 			d.floorGPUs += f.GPUs
 		}
 	}
-	if d.stale {
-		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
-	}
-	d.scan()
-	d.limitPressure()
-	d.budgetPressure()
-	d.launchFloors()
-	d.overflow()
-	d.scaleIn()
-	return d.plan
 }
 
 // decider holds one decision's working state. Totals describe what the pool

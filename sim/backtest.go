@@ -17,6 +17,23 @@ func Spillway() Policy {
 	return Policy{Name: PolicySpillway, New: func() DecideFunc { return engineDecide }}
 }
 
+// Admitted holds a baseline's plans to the pool's hard rules
+// (policy.Admit): the same limits, budget, drain_timeout and max_lifetime
+// that bind the spillway policy.
+func Admitted(p Policy) Policy {
+	if p.New == nil {
+		return p
+	}
+	newFn := p.New
+	p.New = func() DecideFunc {
+		f := newFn()
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
+			return policy.Admit(pool, snap, insts, spend, now, f(pool, snap, insts, spend, now))
+		}
+	}
+	return p
+}
+
 // PolicyNames lists every policy a backtest can run, in report order.
 var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
 
@@ -28,9 +45,9 @@ func PolicyByName(name string) (Policy, error) {
 	case PolicyOnPremOnly:
 		return OnPremOnly(), nil
 	case PolicyThreshold:
-		return Threshold(), nil
+		return Admitted(Threshold()), nil
 	case PolicyPerJob:
-		return PerJob(), nil
+		return Admitted(PerJob()), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }

@@ -106,7 +106,8 @@ func TestDemandPercentileHand(t *testing.T) {
 // demand in whole 8-GPU nodes.
 //
 // It always checks what must hold for any policy: every job starts (the
-// limits are far above the traces' peaks), no job is killed, efficiency is
+// limits are far above the traces' peaks), spillway kills no job (a
+// baseline that drains busy instances may meet drain_timeout), efficiency is
 // at most 1, paid GPU-hours cover used ones, and onprem-only costs nothing.
 //
 // It also enforces the acceptance criterion of the backtest: the spillway
@@ -143,8 +144,13 @@ func TestBacktestAcceptance(t *testing.T) {
 				if r.Policy != PolicyOnPremOnly && r.JobsUnstarted > 0 {
 					t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
 				}
-				if r.JobsKilled > 0 {
+				if r.JobsKilled > 0 && r.Policy == PolicySpillway {
 					t.Errorf("%s: %d job runs killed by a terminate before they finished", r.Policy, r.JobsKilled)
+				}
+				if r.JobsKilled > 0 {
+					// A baseline that drains busy instances meets the pool's
+					// drain_timeout like anyone would.
+					t.Logf("%s: %d job runs killed by drain_timeout, %.0f GPU-h lost", r.Policy, r.JobsKilled, r.GPUHoursLost)
 				}
 				if r.Efficiency > 1+1e-9 || r.UsedGPUHours > r.PaidGPUHours+1e-6 {
 					t.Errorf("%s: efficiency %.3f, used %.1f GPU-h of %.1f paid: more work than was paid for",

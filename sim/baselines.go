@@ -36,8 +36,11 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // that GPU utilisation — GPUs in use plus GPUs queued, over on-prem plus
 // cloud GPUs — approaches 80%, with a 5-minute cooldown after every scaling
 // action, using the cheapest offering (by price per GPU-hour) only. Scale-in
-// drains the least busy instances. It honours the pool's max_gpus (as the
-// autoscaler's max count) but knows nothing of budgets or boot times.
+// drains the least busy instances. With whole_jobs it rents the largest
+// offering (the cheapest per GPU of that size) instead, as jobs cannot span
+// instances. Like every baseline its plans are held to the pool's hard
+// rules by policy.Admit (max_gpus, max_cost_per_hour, the budget,
+// drain_timeout, max_lifetime).
 func Threshold() Policy {
 	return Policy{Name: PolicyThreshold, Interval: ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
@@ -45,6 +48,11 @@ func Threshold() Policy {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			off, ok := cheapestOffering(pool.Offerings)
+			if pool.WholeJobs {
+				// Jobs cannot span instances: rent the largest shape, which
+				// holds every job any shape holds.
+				off, ok = largestOffering(pool.Offerings)
+			}
 			if !ok || (!last.IsZero() && now.Sub(last) < ThresholdCooldown) {
 				return plan
 			}
@@ -86,7 +94,8 @@ func Threshold() Policy {
 // cannot start gets a node resumed for it — the cheapest offering with
 // enough GPUs, or whole nodes of the largest offering for bigger jobs — and a
 // node idle for 300 s is suspended. Nodes already booting count for the jobs
-// they can take. It honours max_gpus (the number of cloud nodes defined).
+// they can take. It honours max_gpus (the number of cloud nodes defined),
+// and policy.Admit holds its plans to the pool's other hard rules.
 func PerJob() Policy {
 	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {

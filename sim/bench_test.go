@@ -35,7 +35,7 @@ func benchPolicy(b *testing.B, file string, p Policy) {
 // 109 days): the four policies, run concurrently as spillway simulate does.
 func BenchmarkSimulatePhilly(b *testing.B) {
 	pool, tr := benchSetup(b, "philly/philly.csv")
-	pols := []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()}
+	pols := []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob())}
 	for b.Loop() {
 		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols}).Run(context.Background()); err != nil {
 			b.Fatal(err)
@@ -47,5 +47,5 @@ func BenchmarkSimulatePhillySpillway(b *testing.B) { benchPolicy(b, "philly/phil
 func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) {
 	benchPolicy(b, "philly/philly.csv", OnPremOnly())
 }
-func BenchmarkSimulatePhillyThreshold(b *testing.B) { benchPolicy(b, "philly/philly.csv", Threshold()) }
-func BenchmarkSimulatePhillyPerJob(b *testing.B)    { benchPolicy(b, "philly/philly.csv", PerJob()) }
+func BenchmarkSimulatePhillyThreshold(b *testing.B) { benchPolicy(b, "philly/philly.csv", Admitted(Threshold())) }
+func BenchmarkSimulatePhillyPerJob(b *testing.B)    { benchPolicy(b, "philly/philly.csv", Admitted(PerJob())) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,91 @@ func TestHardLimitsHold(t *testing.T) {
 	t.Logf("%d runs: budget bound in %d, %d periods spent over 80%% of the budget, jobs killed in %d", runs, bound, close, killed)
 	if bound < runs/4 || close == 0 || killed == 0 {
 		t.Errorf("the random cases do not exercise the limits: budget bound in %d of %d runs, %d periods over 80%% spent, kills in %d runs", bound, runs, close, killed)
+	}
+}
+
+// TestTinyBudgetHolds is the first case: the backtest config with a
+// $1,000 monthly budget on the default trace (two months) once billed
+// about $88,000. Every month must now stay within $1,000, and the report
+// must say that the budget bound.
+func TestTinyBudgetHolds(t *testing.T) {
+	pool := backtestPool(t)
+	pool.Limits.Budget = &policy.Budget{Amount: 1000, Period: policy.PeriodMonth}
+	tr := loadBundled(t, "itp/cluster02.csv")
+	res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: Spillway()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BudgetPeriods) < 2 {
+		t.Fatalf("budget periods %+v: want the trace's months", res.BudgetPeriods)
+	}
+	total := 0.0
+	for _, bp := range res.BudgetPeriods {
+		total += bp.SpendUSD
+		if bp.SpendUSD > bp.BudgetUSD+1e-6 {
+			t.Errorf("%s: spent $%.2f of a $%.2f budget", bp.Start.Format("2006-01"), bp.SpendUSD, bp.BudgetUSD)
+		}
+	}
+	if !near(total, res.CloudCostUSD) && total-res.CloudCostUSD > 1e-6 {
+		t.Errorf("periods add up to $%.2f, the run billed $%.2f", total, res.CloudCostUSD)
+	}
+	if res.CloudCostUSD <= 0 || res.LimitBoundHours[policy.LimitBudget] <= 0 {
+		t.Errorf("cost $%.2f, budget bound %.1f h: want some spend and the budget binding", res.CloudCostUSD, res.LimitBoundHours[policy.LimitBudget])
+	}
+	t.Logf("spent $%.2f over %d periods; budget bound %.0f h; %d kills, %.0f GPU-h lost; p95 wait %.0fs",
+		res.CloudCostUSD, len(res.BudgetPeriods), res.LimitBoundHours[policy.LimitBudget], res.JobsKilled, res.GPUHoursLost, res.WaitP95S)
+}
+
+// TestUnservableJobNotRented is the second case: one 2,200-GPU job,
+// more than on-prem plus max_gpus, once made 452,608 launches. It must be
+// counted as never served, with why, left out of the waits, and rent
+// nothing for itself.
+func TestUnservableJobNotRented(t *testing.T) {
+	pool := backtestPool(t)
+	tr := &trace.Trace{Name: "huge", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 2200},
+		{Submit: time.Minute, Duration: time.Hour, GPUs: 8},
+	}}
+	for _, p := range []Policy{Spillway(), PerJob(), Threshold()} {
+		res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JobsNeverServed != 1 || res.NeverServedGPUs != 2200 || res.JobsUnstarted != 0 {
+			t.Errorf("%s: never served %d (largest %d), unstarted %d: want 1 (2200), 0", p.Name, res.JobsNeverServed, res.NeverServedGPUs, res.JobsUnstarted)
+		}
+		if want := "larger than the 88 on-prem GPUs, and it needs 2200 × 1 GPUs of aws-east/us-east-1/p3.2xlarge/on-demand, more than max_gpus 2048"; p.Name == PolicySpillway && !strings.Contains(res.NeverServedWhy, "more than max_gpus 2048") {
+			t.Errorf("why %q, want like %q", res.NeverServedWhy, want)
+		}
+		if res.WaitMaxS != 0 {
+			t.Errorf("%s: max wait %.0fs: the unservable job must be left out, the 8-GPU one fits on-prem at once", p.Name, res.WaitMaxS)
+		}
+		if p.Name == PolicySpillway && (res.Launches != 0 || res.CloudCostUSD != 0) {
+			t.Errorf("spillway launched %d instances for $%.2f for a job that can never run", res.Launches, res.CloudCostUSD)
+		}
+		t.Logf("%s: %d launches, $%.2f", p.Name, res.Launches, res.CloudCostUSD)
+	}
+}
+
+// TestHugeOnPremMemory runs a pool of 10^11 on-prem GPUs: memory must not
+// follow the on-prem size (it once allocated a byte per GPU and died).
+func TestHugeOnPremMemory(t *testing.T) {
+	pool := WithOnPremGPUs(backtestPool(t), 100_000_000_000)
+	tr := &trace.Trace{Name: "small", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 2200}, {Submit: time.Minute, Duration: time.Hour, GPUs: 3},
+	}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: Spillway()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("allocated %d MiB for 2 jobs on 10^11 on-prem GPUs", grew>>20)
+	}
+	if res.WaitMaxS != 0 || res.Launches != 0 || res.JobsNeverServed != 0 {
+		t.Errorf("both jobs fit on-prem at once: %+v", res)
 	}
 }

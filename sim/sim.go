@@ -371,6 +371,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	s.interval = interval
+	if o.Policy.Interval > 0 && o.Policy.Interval != o.Pool.Interval.D() {
+		// The pool as this policy runs it: its decisions and the limits'
+		// commitments follow the policy's own interval.
+		pool := *o.Pool
+		pool.Interval = policy.Duration(o.Policy.Interval)
+		s.pool = &pool
+	}
 
 	const never = time.Duration(math.MaxInt64)
 	stuckLimit := quietLimit
