@@ -42,12 +42,19 @@ on-prem goes onto a ready cloud instance. Instances take work once their
 offering's boot time has passed and are billed by their billing rule from
 launch to termination. Spot interruptions and stock-outs are not simulated.
 
+Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
+drain_timeout, max_lifetime, and a budget that is never exceeded (an
+instance commits its cost until drain_timeout after the next evaluation;
+when the budget cannot cover that, instances are drained early). Jobs that
+fit neither on-prem nor in anything the limits let the pool rent are never
+launched for; they are counted apart and left out of the wait percentiles.
+
 Policies, all on the same trace and offerings:
   spillway     the pool's own policy (policy.Decide every pool interval)
   onprem-only  no cloud at all
   threshold    target tracking (Nomad Autoscaler style): every 60 s size cloud
                GPUs so (busy + queued) / total GPUs approaches 80%, 5-minute
-               cooldown, cheapest offering only
+               cooldown, cheapest offering only (the largest with whole_jobs)
   per-job      Slurm power saving: resume a cloud node for every queued job
                that cannot start, suspend a node after 300 s idle
 
@@ -55,6 +62,7 @@ Columns:
   cloud $       what the cloud instances were billed, in USD
   paid GPU-h    GPU-hours billed (instance GPUs × billed time)
   used GPU-h    GPU-hours that jobs ran on cloud instances
+  lost GPU-h    GPU-hours of job runs killed (a drain cut short by drain_timeout)
   efficiency    used GPU-h × the cheapest offering's price per GPU-hour ÷ cloud $;
                 1.00 is the limit (every dollar bought a working GPU-hour at the
                 best price on offer); "-" when nothing was paid
@@ -63,11 +71,19 @@ Columns:
   jobs on cloud jobs that ran on cloud instances
   launches      cloud instances launched
 
+Below the table: cost by provider and offering, spend per budget period
+against the budget, hours each limit bound, jobs never served and why, and
+any policy that another beats on both cost and p95 wait (dominated).
+
 --json prints the same as one object: trace {name, jobs, span_s}, pool,
 onprem_gpus, wait_target_s, wall_seconds, and results, one per policy, with
 policy, cloud_cost_usd, paid_gpu_hours, used_gpu_hours, efficiency,
 wait_p50_s, wait_p95_s, wait_p99_s, wait_max_s, jobs_on_cloud, launches,
-jobs_unstarted and jobs_killed.
+jobs_unstarted, jobs_killed, gpu_hours_lost, jobs_never_served (with
+never_served_largest_gpus and never_served_why), peak_cloud_gpus,
+peak_cost_per_hour, cost_by_offering, cost_by_provider, budget_periods (a
+list of {start, end, budget_usd, spend_usd}, empty without a budget),
+limit_bound_hours and dominated_by (a list of policy names).
 
 Traces (format recognised from the CSV header): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
