@@ -606,13 +606,21 @@ func (d *decider) overflow() {
 	}
 }
 
+// SpanMinGPUs is the smallest instance a job may span: a job larger than
+// one instance runs across whole instances of one offering only when each
+// has at least this many GPUs (8-GPU nodes have the interconnect that
+// multi-node jobs are built for; 1- to 4-GPU shapes do not).
+const SpanMinGPUs = 8
+
 // decServes reports whether an offering of g GPUs takes a job of size
-// GPUs. Jobs that may span instances go onto any offering (as whole
-// instances when larger than one). With whole jobs, an offering takes the
-// jobs it holds whole, and the largest available offering (maxG) also
-// takes, as whole instances, the jobs larger than every offering.
+// GPUs: when it holds the job whole, or as whole instances when spanning is
+// allowed: g is at least SpanMinGPUs and, with whole jobs, the job is
+// larger than every available offering (maxG is the largest).
 func decServes(whole bool, g, size, maxG int) bool {
-	return !whole || size <= g || (size > maxG && g == maxG)
+	if size <= g {
+		return true
+	}
+	return g >= SpanMinGPUs && (!whole || (size > maxG && g == maxG))
 }
 
 // launchRound scores the available offerings on the pending jobs each can
@@ -732,11 +740,20 @@ func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
 		if j.n > 0 {
 			j.n, d.slots = decPlace(d.slots, j.size, j.n)
 		}
-		if whole && j.n > 0 {
+		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
 			j.n = decPlaceWhole(d.slots, j.size, j.n)
 		}
 	}
 	return left
+}
+
+// maxOfferGPUs is the largest offering's GPU count.
+func (d *decider) maxOfferGPUs() int {
+	m := 0
+	for i := range d.pool.Offerings {
+		m = max(m, d.pool.Offerings[i].GPUs)
+	}
+	return m
 }
 
 // decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.

@@ -283,11 +283,18 @@ func TestDecide(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
-			name:  "jobs may span instances: an 8-GPU job goes onto 1-GPU shapes at an equal price per GPU",
+			name:  "jobs span only instances of at least SpanMinGPUs: an 8-GPU job never goes onto 1-GPU shapes",
 			pool:  dtPool(dtP4d(), dtOne()),
 			snap:  dtBusySnap(5*time.Minute, 8, 1),
 			now:   now,
-			check: dtWantLaunch(map[string]int{"one": 9}),
+			check: dtWantLaunch(map[string]int{"one": 1, "p4d": 1}),
+		},
+		{
+			name:  "jobs may span 8-GPU instances: a 16-GPU job takes two p4d",
+			pool:  dtPool(dtP4d(), dtOne()),
+			snap:  dtBusySnap(5*time.Minute, 16),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"p4d": 2}),
 		},
 		{
 			name: "whole_jobs: the 8-GPU job gets an instance that holds it, the 1-GPU job the small shape",

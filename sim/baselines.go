@@ -35,10 +35,9 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // Autoscaler's target-value strategy: every 60 s it sizes cloud capacity so
 // that GPU utilisation — GPUs in use plus GPUs queued, over on-prem plus
 // cloud GPUs — approaches 80%, with a 5-minute cooldown after every scaling
-// action, using the cheapest offering (by price per GPU-hour) only. Scale-in
-// drains the least busy instances. With whole_jobs it rents the largest
-// offering (the cheapest per GPU of that size) instead, as jobs cannot span
-// instances. Like every baseline its plans are held to the pool's hard
+// action, using one offering, the largest (the cheapest per GPU among
+// those): small shapes cannot take multi-GPU jobs. Scale-in drains the
+// least busy instances. Like every baseline its plans are held to the pool's hard
 // rules by policy.Admit (max_gpus, max_cost_per_hour, the budget,
 // drain_timeout, max_lifetime).
 func Threshold() Policy {
@@ -47,12 +46,11 @@ func Threshold() Policy {
 		var liveBuf []int
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
-			off, ok := cheapestOffering(pool.Offerings)
-			if pool.WholeJobs {
-				// Jobs cannot span instances: rent the largest shape, which
-				// holds every job any shape holds.
-				off, ok = largestOffering(pool.Offerings)
-			}
+			// The node group an operator would give it: the largest
+			// shape, cheapest per GPU among those, which holds every job
+			// any shape holds and spans for larger ones (a small shape
+			// would sit idle under multi-GPU jobs).
+			off, ok := largestOffering(pool.Offerings)
 			if !ok || (!last.IsZero() && now.Sub(last) < ThresholdCooldown) {
 				return plan
 			}
@@ -169,17 +167,6 @@ func coverByBooting(booting []int, g int) bool {
 }
 
 func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
-
-func cheapestOffering(offs []policy.Offering) (policy.Offering, bool) {
-	var best policy.Offering
-	ok := false
-	for _, o := range offs {
-		if o.GPUs > 0 && (!ok || pricePerGPU(o) < pricePerGPU(best)) {
-			best, ok = o, true
-		}
-	}
-	return best, ok
-}
 
 func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
 	var best policy.Offering

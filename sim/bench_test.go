@@ -47,5 +47,9 @@ func BenchmarkSimulatePhillySpillway(b *testing.B) { benchPolicy(b, "philly/phil
 func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) {
 	benchPolicy(b, "philly/philly.csv", OnPremOnly())
 }
-func BenchmarkSimulatePhillyThreshold(b *testing.B) { benchPolicy(b, "philly/philly.csv", Admitted(Threshold())) }
-func BenchmarkSimulatePhillyPerJob(b *testing.B)    { benchPolicy(b, "philly/philly.csv", Admitted(PerJob())) }
+func BenchmarkSimulatePhillyThreshold(b *testing.B) {
+	benchPolicy(b, "philly/philly.csv", Admitted(Threshold()))
+}
+func BenchmarkSimulatePhillyPerJob(b *testing.B) {
+	benchPolicy(b, "philly/philly.csv", Admitted(PerJob()))
+}

@@ -75,11 +75,14 @@ type Result struct {
 	CloudCostUSD float64 `json:"cloud_cost_usd"`
 	// PaidGPUHours are the GPU-hours billed (instance GPUs × billed time).
 	PaidGPUHours float64 `json:"paid_gpu_hours"`
-	// UsedGPUHours are the GPU-hours jobs ran on cloud instances.
+	// UsedGPUHours are the GPU-hours jobs ran on cloud instances (a job runs
+	// its duration ÷ the offering's performance there).
 	UsedGPUHours float64 `json:"used_gpu_hours"`
-	// Efficiency is UsedGPUHours × the cheapest offering's price per GPU-hour
-	// ÷ CloudCostUSD: 1.0 means every dollar bought a GPU-hour of work at the
-	// best price on offer. It is 1 when nothing was paid.
+	// Efficiency is the work done on cloud instances (GPU-hours of the
+	// trace's durations, reference GPUs) × the lowest price per useful
+	// GPU-hour on offer (price ÷ (GPUs × performance)) ÷ CloudCostUSD: 1.0
+	// means every dollar bought work at the best price on offer. It is 1
+	// when nothing was paid.
 	Efficiency float64 `json:"efficiency"`
 	// Waits from submit to start over all jobs, in seconds.
 	WaitP50S float64 `json:"wait_p50_s"`
@@ -311,7 +314,8 @@ type state struct {
 
 	res      Result
 	interval time.Duration
-	cheapest float64
+	cheapest float64 // the lowest price per useful GPU-hour on offer
+	work     float64 // GPU-hours of reference work done on cloud instances
 	// maxOfferGPUs is the largest offering's GPU count.
 	maxOfferGPUs int
 	timeline     *Timeline
@@ -469,13 +473,23 @@ func policyOfferingName(o policy.Offering) string {
 	return name + "/" + o.InstanceType + "/" + string(m)
 }
 
+// offeringPerf is an offering's performance factor, 1 when unset.
+func offeringPerf(o policy.Offering) float64 {
+	if o.Performance > 0 {
+		return o.Performance
+	}
+	return 1
+}
+
+// cheapestPerGPUHour is the lowest price per useful GPU-hour on offer:
+// price ÷ (GPUs × performance).
 func cheapestPerGPUHour(offs []policy.Offering) float64 {
 	best := 0.0
 	for _, o := range offs {
 		if o.GPUs <= 0 || o.PricePerHour <= 0 {
 			continue
 		}
-		if p := o.PricePerHour / float64(o.GPUs); best == 0 || p < best {
+		if p := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o)); best == 0 || p < best {
 			best = p
 		}
 	}
@@ -591,13 +605,26 @@ func (s *state) tryStart(j int) bool {
 	}
 	s.running++
 	s.lastMove = s.now
-	s.push(event{at: s.now + s.jobs[j].Duration, kind: evJobEnd, id: int32(j), gen: js.gen})
+	run := s.jobs[j].Duration
+	if js.cloud {
+		// A job runs duration / performance on its offering (the slowest
+		// of the instances it spans).
+		perf := math.Inf(1)
+		for _, p := range parts {
+			if p.cloud {
+				perf = min(perf, offeringPerf(s.insts[p.idx].off))
+			}
+		}
+		run = time.Duration(math.Ceil(float64(run) / perf))
+	}
+	s.push(event{at: s.now + run, kind: evJobEnd, id: int32(j), gen: js.gen})
 	return true
 }
 
 // cloudFit finds room on ready, non-draining instances: the first with g
-// free GPUs, else whole idle instances that together hold g GPUs (with
-// whole_jobs, only for a job larger than every offering).
+// free GPUs, else, for a job larger than an instance, whole idle instances
+// of one offering of at least policy.SpanMinGPUs GPUs that together hold
+// it (with whole_jobs, only for a job larger than every offering).
 func (s *state) cloudFit(g int) []part {
 	for _, ii := range s.alive {
 		in := s.insts[ii]
@@ -608,16 +635,24 @@ func (s *state) cloudFit(g int) []part {
 	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
 		return nil // the job cannot span instances and some offering holds it whole
 	}
-	var parts []part
-	got := 0
+	var groups map[string][]int32
 	for _, ii := range s.alive {
 		in := s.insts[ii]
-		if in.state == policy.StateRunning && in.free == in.gpus && in.gpus < g {
-			parts = append(parts, part{cloud: true, idx: ii, gpus: int32(in.gpus)})
-			got += in.gpus
-			if got >= g {
-				return parts
+		if in.state != policy.StateRunning || in.free != in.gpus || in.gpus >= g || in.gpus < policy.SpanMinGPUs {
+			continue
+		}
+		if groups == nil {
+			groups = map[string][]int32{}
+		}
+		name := in.off.Name
+		grp := append(groups[name], ii)
+		groups[name] = grp
+		if len(grp)*in.gpus >= g {
+			parts := make([]part, len(grp))
+			for k, x := range grp {
+				parts[k] = part{cloud: true, idx: x, gpus: int32(s.insts[x].gpus)}
 			}
+			return parts
 		}
 	}
 	return nil
@@ -654,7 +689,8 @@ func (s *state) finish(j int) {
 	js := &s.js[j]
 	if js.cloud {
 		s.res.JobsOnCloud++
-		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * s.jobs[j].Duration.Hours()
+		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
+		s.work += float64(s.jobs[j].GPUs) * s.jobs[j].Duration.Hours()
 	}
 	s.lastDone = s.now
 	s.release(j)
@@ -1055,7 +1091,7 @@ func (s *state) finishRun() {
 	}
 	s.res.Efficiency = 1
 	if s.res.CloudCostUSD > 0 {
-		s.res.Efficiency = s.res.UsedGPUHours * s.cheapest / s.res.CloudCostUSD
+		s.res.Efficiency = s.work * s.cheapest / s.res.CloudCostUSD
 	}
 	if s.timeline != nil {
 		s.sampleUntil(s.now)
