@@ -11,7 +11,8 @@ import (
 // is over max_gpus or max_cost_per_hour, or keeping what runs would break
 // the budget (see Decide), idle instances end and busy ones drain early,
 // and nothing is launched; otherwise each launch is cut to what the limits
-// and the budget allow. The plan's own drains and terminations of
+// and the budget allow, and a launch of an offering out of stock or
+// blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
 // instances the pool knows are kept (a terminate only after a drain).
 // Like Decide it is pure. pool.Interval must be the interval at which the
 // other policy is evaluated.
@@ -65,6 +66,10 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		}
 		if o == nil || l.Count <= 0 {
 			d.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			continue
+		}
+		if o.skip != "" {
+			d.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
 			continue
 		}
 		k, limit := d.allowed(o, l.Count)

@@ -87,6 +87,8 @@ type Backtest struct {
 	Policies []Policy
 	// Timeline records plot samples in every result.
 	Timeline bool
+	// Cloud is the cloud model every policy runs against (nil: ideal).
+	Cloud *Cloud
 	// Progress, when set, receives the mean fraction done over all runs.
 	Progress func(done float64)
 }
@@ -110,7 +112,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 			return Report{}, fmt.Errorf("sim: the spillway policy engine is not available")
 		}
 		pool := b.Pool
-		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline,
+		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline, Cloud: b.Cloud,
 			Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 		if b.Progress != nil {
 			o.Progress = func(f float64) {

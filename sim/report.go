@@ -44,6 +44,12 @@ func (r Report) WriteTable(w io.Writer) error {
 		if res.JobsNeverServed > 0 {
 			fmt.Fprintf(w, "\n%s: never served: %d jobs, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, res.JobsNeverServed, res.NeverServedGPUs, res.NeverServedWhy)
 		}
+		if n := res.FailedLaunches["capacity"]; n > 0 {
+			fmt.Fprintf(w, "\n%s: %d launches failed for capacity (offering out of stock), skipped for the capacity cache's TTL.", res.Policy, n)
+		}
+		if res.Interruptions > 0 {
+			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)
+		}
 		writeSplit(w, res.Policy+": cost by provider", res.CostByProvider)
 		if len(res.CostByOffering) > 1 {
 			writeSplit(w, res.Policy+": cost by offering", res.CostByOffering)

@@ -56,6 +56,9 @@ type Options struct {
 	Progress func(done float64)
 	// Timeline records samples for a plot when set.
 	Timeline bool
+	// Cloud models stock-outs, boot-time spread and spot reclaims; nil is
+	// the ideal cloud (every launch succeeds, fixed boots, no reclaims).
+	Cloud *Cloud
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -93,6 +96,11 @@ type Result struct {
 	JobsOnCloud int `json:"jobs_on_cloud"`
 	// Launches counts instances launched.
 	Launches int `json:"launches"`
+	// FailedLaunches counts launches that failed, by cause ("capacity":
+	// the offering was out of stock).
+	FailedLaunches map[string]int `json:"failed_launches"`
+	// Interruptions counts spot instances reclaimed by the cloud.
+	Interruptions int `json:"interruptions"`
 	// JobsUnstarted never started; their wait counts until the run ended
 	// (a lower bound).
 	JobsUnstarted int `json:"jobs_unstarted"`
@@ -156,6 +164,8 @@ type Sample struct {
 const (
 	evJobEnd uint8 = iota
 	evReady
+	evNotice  // a spot reclaim notice
+	evReclaim // the reclaim itself
 )
 
 type event struct {
@@ -313,6 +323,7 @@ type state struct {
 	closedTotal            float64
 
 	res      Result
+	cloud    *cloudState
 	interval time.Duration
 	cheapest float64 // the lowest price per useful GPU-hour on offer
 	work     float64 // GPU-hours of reference work done on cloud instances
@@ -350,6 +361,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	s.res.Policy = o.Policy.Name
 	s.res.CostByOffering = map[string]float64{}
+	s.res.FailedLaunches = map[string]int{}
+	s.cloud = newCloudState(o.Cloud)
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
@@ -433,6 +446,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				}
 			case evReady:
 				s.ready(int(e.id))
+			case evNotice:
+				s.notice(int32(e.id))
+			case evReclaim:
+				s.terminate(int32(e.id))
 			}
 		}
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {
@@ -742,13 +759,30 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
 	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
 	s.res.Launches++
-	boot := max(0, off.Boot.D())
+	if life := s.cloud.spotLife(off); life > 0 {
+		s.push(event{at: s.now + life, kind: evNotice, id: ii})
+	}
+	boot := max(0, s.cloud.boot(off.Boot.D()))
 	if boot == 0 {
 		s.ready(int(ii))
 		return nil
 	}
 	s.push(event{at: s.now + boot, kind: evReady, id: ii})
 	return nil
+}
+
+// notice is a spot reclaim notice: the instance takes no new work and is
+// reclaimed after the notice period, killing what still runs on it.
+func (s *state) notice(ii int32) {
+	in := s.insts[ii]
+	if in.ended >= 0 {
+		return
+	}
+	s.res.Interruptions++
+	s.drain(ii)
+	if in.ended < 0 {
+		s.push(event{at: s.now + max(0, s.cloud.c.SpotNotice), kind: evReclaim, id: ii})
+	}
 }
 
 func (s *state) drain(ii int32) {
@@ -907,6 +941,7 @@ func (s *state) snapshot() policy.Snapshot {
 		OnPremFreeGPUs: s.on.free,
 		PendingJobs:    s.pendingJobs,
 		PendingGPUs:    s.pendingGPUs,
+		Unavailable:    s.cloud.unavailable(now),
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {
@@ -1002,7 +1037,19 @@ func (s *state) viewOf(in *instance) policy.Instance {
 	return v
 }
 
+// tick evaluates the policy and applies its plan. A launch into a
+// stock-out fails and enters the capacity cache; the policy is then asked
+// again at once, as the server tries the next offering in the same tick.
 func (s *state) tick(decide DecideFunc) error {
+	for try := 0; ; try++ {
+		failed, err := s.evaluate(decide)
+		if err != nil || !failed || try >= len(s.pool.Offerings) {
+			return err
+		}
+	}
+}
+
+func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	spend := s.spend()
 	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
 	for _, l := range plan.BoundBy {
@@ -1014,25 +1061,31 @@ func (s *state) tick(decide DecideFunc) error {
 	for _, a := range plan.Terminates {
 		ii, ok := s.byID[a.InstanceID]
 		if !ok {
-			return fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
+			return false, fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
 		}
 		s.terminate(ii)
 	}
 	for _, a := range plan.Drains {
 		ii, ok := s.byID[a.InstanceID]
 		if !ok {
-			return fmt.Errorf("sim: plan drains unknown instance %q", a.InstanceID)
+			return false, fmt.Errorf("sim: plan drains unknown instance %q", a.InstanceID)
 		}
 		s.drain(ii)
 	}
 	for _, l := range plan.Launches {
+		if !s.cloud.inStock(policyOfferingName(l.Offering), s.now) {
+			s.res.FailedLaunches["capacity"]++
+			s.cloud.unavail[l.Offering.Key()] = s.at(s.now + s.cloud.c.CapacityTTL)
+			failed = true
+			continue
+		}
 		for range l.Count {
 			if err := s.launch(l.Offering, l.Floor); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return failed, nil
 }
 
 // sampleUntil records timeline samples up to next. The state is constant

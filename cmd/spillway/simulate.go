@@ -25,6 +25,8 @@ type simulateFlags struct {
 	policies                  []string
 	onpremGPUs                int
 	json, progress            bool
+	cloud                     string
+	seed                      uint64
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -40,7 +42,16 @@ placed in arrival order, first fit, skipping jobs that do not fit (greedy
 backfill); a job larger than a node takes whole nodes. A job that does not fit
 on-prem goes onto a ready cloud instance. Instances take work once their
 offering's boot time has passed and are billed by their billing rule from
-launch to termination. Spot interruptions and stock-outs are not simulated.
+launch to termination. A job runs duration ÷ the offering's performance on
+it, and spans instances only of one offering with at least 8 GPUs each.
+
+The realistic cloud (--cloud realistic, the default; --seed picks its
+draws): each offering goes out of stock now and then (a launch into a
+stock-out fails and enters the capacity cache; the policy is asked again at
+once), boot times spread around the offering's boot (p95 twice the median),
+and spot instances are reclaimed with a 2-minute notice, their jobs killed
+and requeued. --cloud ideal turns all of that off. docs/backtest.md gives
+the parameters and their sources.
 
 Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
 drain_timeout, max_lifetime, and a budget that is never exceeded (an
@@ -81,7 +92,7 @@ policy, cloud_cost_usd, paid_gpu_hours, used_gpu_hours, efficiency,
 wait_p50_s, wait_p95_s, wait_p99_s, wait_max_s, jobs_on_cloud, launches,
 jobs_unstarted, jobs_killed, gpu_hours_lost, jobs_never_served (with
 never_served_largest_gpus and never_served_why), peak_cloud_gpus,
-peak_cost_per_hour, cost_by_offering, cost_by_provider, budget_periods (a
+peak_cost_per_hour, failed_launches (by cause), interruptions, cost_by_offering, cost_by_provider, budget_periods (a
 list of {start, end, budget_usd, spend_usd}, empty without a budget),
 limit_bound_hours and dominated_by (a list of policy names).
 
@@ -109,6 +120,8 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of the first policy's run to this file")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
+	fl.StringVar(&f.cloud, "cloud", "realistic", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
 	return cmd
 }
 
@@ -160,6 +173,13 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 
 	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != ""}
+	switch f.cloud {
+	case "realistic":
+		bt.Cloud = sim.DefaultCloud(f.seed)
+	case "ideal":
+	default:
+		return fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
+	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progressLine
 	if f.progress || isTerminal(stderr) {
