@@ -53,9 +53,8 @@ type StockModel struct {
 //   - capacity cache TTL 5 minutes;
 //   - boot p95 at twice the median (an assumption);
 //   - spot: 2-minute notice (AWS's documented interruption notice), mean
-//     life of 7 days, about a 10–15% chance of reclaim in a day… see
-//     docs/backtest.md for how that maps to AWS Spot Advisor's
-//     frequency-of-interruption bands.
+//     life of 7 days (about 13% in a day): a pessimistic assumption inside
+//     AWS Spot Advisor's open-ended ">20% a month" band.
 func DefaultCloud(seed uint64) *Cloud {
 	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
 		CapacityTTL: 5 * time.Minute, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
