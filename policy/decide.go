@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -487,7 +488,27 @@ func (d *decider) floorOffer(f *Floor) *decOffer {
 func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 	jobs = d.jobBuf[:0]
 	young = d.youngBuf[:0]
-	if len(d.snap.PendingJobGPUs) > 0 {
+	if len(d.snap.PendingBySize) > 0 {
+		// Due jobs were submitted before now - horizon: a binary search
+		// per size, whatever the queue's length.
+		cutoff := d.now.Add(-(d.pool.WaitTarget.D() - d.interval - d.slowestBoot()))
+		for _, ps := range d.snap.PendingBySize {
+			n := len(ps.Submitted)
+			if ps.GPUs <= 0 || n == 0 || !d.cloudHolds(ps.GPUs) {
+				continue
+			}
+			due := sort.Search(n, func(i int) bool { return !ps.Submitted[i].Before(cutoff) })
+			if due > 0 {
+				jobs = append(jobs, decJob{size: ps.GPUs, n: due})
+			}
+			if n-due > 0 {
+				younger += n - due
+				young = append(young, decJob{size: ps.GPUs, n: n - due})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if len(d.snap.PendingJobGPUs) > 0 {
 		waits := d.snap.PendingJobWaits
 		horizon := time.Duration(-1 << 63)
 		if len(waits) == len(d.snap.PendingJobGPUs) {

@@ -112,17 +112,25 @@ func (d *decider) cloudHolds(size int) bool {
 // larger than on-prem too can never run; the others wait for on-prem.
 func (d *decider) noteUnheld() {
 	never, neverMax, wait, waitMax := 0, 0, 0, 0
-	sizes := d.snap.PendingJobGPUs
-	for _, s := range sizes {
-		if s <= 0 || d.cloudHolds(s) {
-			continue
+	count := func(s, n int) {
+		if s <= 0 || n <= 0 || d.cloudHolds(s) {
+			return
 		}
 		if s > d.snap.OnPremGPUs {
-			never++
+			never += n
 			neverMax = max(neverMax, s)
 		} else {
-			wait++
+			wait += n
 			waitMax = max(waitMax, s)
+		}
+	}
+	if len(d.snap.PendingBySize) > 0 {
+		for _, ps := range d.snap.PendingBySize {
+			count(ps.GPUs, len(ps.Submitted))
+		}
+	} else {
+		for _, s := range d.snap.PendingJobGPUs {
+			count(s, 1)
 		}
 	}
 	d.plan.Unservable, d.plan.UnservableGPUs = never, neverMax

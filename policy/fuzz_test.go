@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -639,4 +640,47 @@ func FuzzDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dtRunScenario(t, dtGenerate(data))
 	})
+}
+
+// TestPendingBySizeSameAsList: the grouped queue (Snapshot.PendingBySize)
+// gives exactly the plan of the per-job list with waits it stands for.
+func TestPendingBySizeSameAsList(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 512)
+	compared, launched := 0, 0
+	for range 2000 {
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		s := dtGenerate(buf)
+		if len(s.snap.PendingJobWaits) == 0 || len(s.snap.PendingJobWaits) != len(s.snap.PendingJobGPUs) {
+			continue
+		}
+		want := Decide(&s.pool, s.snap, s.inst, s.spend, s.now)
+		grouped := s.snap
+		grouped.PendingJobGPUs, grouped.PendingJobWaits = nil, nil
+		idx := map[int]int{}
+		for k, g := range s.snap.PendingJobGPUs {
+			if g <= 0 {
+				continue
+			}
+			i, ok := idx[g]
+			if !ok {
+				i = len(grouped.PendingBySize)
+				idx[g] = i
+				grouped.PendingBySize = append(grouped.PendingBySize, PendingSize{GPUs: g})
+			}
+			ps := &grouped.PendingBySize[i]
+			ps.Submitted = append(ps.Submitted, s.now.Add(-s.snap.PendingJobWaits[k]))
+		}
+		got := Decide(&s.pool, grouped, s.inst, s.spend, s.now)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("grouped queue plans differently:\n got %+v\nwant %+v\n%s", got, want, s)
+		}
+		compared++
+		launched += len(want.Launches)
+	}
+	if compared < 100 || launched == 0 {
+		t.Errorf("compared %d scenarios with %d launches: too few", compared, launched)
+	}
 }

@@ -26,6 +26,9 @@ const (
 	ThresholdCooldown = 5 * time.Minute
 	// PerJobSuspendTime is Slurm's SuspendTime for power-saved cloud nodes.
 	PerJobSuspendTime = 300 * time.Second
+	// PerJobResumeRate is Slurm's ResumeRate: nodes resumed per minute at
+	// most (slurm.conf's default, 300).
+	PerJobResumeRate = 300
 )
 
 // OnPremOnly never rents anything.
@@ -91,8 +94,8 @@ func Threshold() Policy {
 // PerJob models Slurm's power saving with cloud nodes: every queued job that
 // cannot start gets a node resumed for it — the cheapest offering with
 // enough GPUs, or whole nodes of the largest offering for bigger jobs — and a
-// node idle for 300 s is suspended. Nodes already booting count for the jobs
-// they can take. It honours max_gpus (the number of cloud nodes defined),
+// node idle for 300 s is suspended, at most 300 nodes resumed a minute
+// (ResumeRate). Nodes already booting count for the jobs they can take. It honours max_gpus (the number of cloud nodes defined),
 // and policy.Admit holds its plans to the pool's other hard rules.
 func PerJob() Policy {
 	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
@@ -118,9 +121,17 @@ func PerJob() Policy {
 			if !ok {
 				return plan
 			}
+			iv := pool.Interval.D()
+			if iv <= 0 {
+				iv = DefaultInterval
+			}
+			resumes := max(1, int(math.Ceil(PerJobResumeRate*iv.Minutes())))
 			for _, g := range snap.PendingJobGPUs {
 				if coverByBooting(booting, g) {
 					continue
+				}
+				if resumes <= 0 {
+					break
 				}
 				off, count := largest, (g+largest.GPUs-1)/largest.GPUs
 				if fit, ok := cheapestFitting(pool.Offerings, g); ok {
@@ -130,6 +141,7 @@ func PerJob() Policy {
 					break
 				}
 				cloud += count * off.GPUs
+				resumes -= count
 				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count,
 					Reason: fmt.Sprintf("resume for a queued %d-GPU job", g)})
 			}

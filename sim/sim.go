@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -262,10 +263,18 @@ type instance struct {
 	dirty       bool // view entry out of date
 }
 
-// sizeQueue holds the pending jobs of one GPU size in arrival order.
+// maxListed bounds Snapshot.PendingJobGPUs: the first pending jobs in
+// arrival order, for baselines that go job by job (Slurm resumes at most
+// ResumeRate nodes a minute, 300 by default, so a tick never needs more).
+// The engine reads the whole queue from PendingBySize.
+const maxListed = 1024
+
+// sizeQueue holds the pending jobs of one GPU size in arrival order, with
+// their submit times.
 type sizeQueue struct {
 	gpus int
 	jobs []int32
+	subs []time.Time
 	head int
 }
 
@@ -275,6 +284,7 @@ func (q *sizeQueue) pop() {
 	q.head++
 	if q.head > 1024 && q.head*2 > len(q.jobs) {
 		q.jobs = append(q.jobs[:0], q.jobs[q.head:]...)
+		q.subs = append(q.subs[:0], q.subs[q.head:]...)
 		q.head = 0
 	}
 }
@@ -304,9 +314,10 @@ type state struct {
 	// incrementally: rebuilt when instances come or go (viewValid false),
 	// else refreshed for the instances in dirty.
 	view []policy.Instance
-	// pendBuf and headBuf are reused by snapshot; the policy must not keep
-	// Snapshot.PendingJobGPUs past its call.
+	// pendBuf, headBuf and sizeBuf are reused by snapshot; the policy must
+	// not keep Snapshot.PendingJobGPUs or PendingBySize past its call.
 	pendBuf, headBuf []int
+	sizeBuf          []policy.PendingSize
 	waitBuf          []time.Duration
 	viewValid        bool
 	dirty            []int32
@@ -530,6 +541,7 @@ func (s *state) enqueue(j int) {
 		s.queueOf[g] = qi
 	}
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
+	s.queues[qi].subs = append(s.queues[qi].subs, s.at(s.jobs[j].Submit))
 	s.pendingJobs++
 	s.pendingGPUs += g
 }
@@ -853,10 +865,18 @@ func (s *state) terminate(ii int32) {
 // enqueueFront puts a killed job back in its size queue at its arrival
 // position, so it keeps its place in line.
 func (s *state) enqueueFront(j int) {
-	s.enqueue(j)
-	q := &s.queues[s.queueOf[s.jobs[j].GPUs]]
-	pend := q.jobs[q.head:]
-	slices.Sort(pend)
+	g := s.jobs[j].GPUs
+	qi, ok := s.queueOf[g]
+	if !ok {
+		s.enqueue(j)
+		return
+	}
+	q := &s.queues[qi]
+	pos := q.head + sort.Search(q.len(), func(i int) bool { return q.jobs[q.head+i] > int32(j) })
+	q.jobs = slices.Insert(q.jobs, pos, int32(j))
+	q.subs = slices.Insert(q.subs, pos, s.at(s.jobs[j].Submit))
+	s.pendingJobs++
+	s.pendingGPUs += g
 }
 
 // periodShare is what an instance was billed within the current budget
@@ -962,7 +982,18 @@ func (s *state) snapshot() policy.Snapshot {
 	}
 	snap.OnPremFreeGPUs = s.on.freeFor(min(minG, s.on.nodeGPUs))
 	snap.OldestWait = s.now - s.jobs[oldest].Submit
-	// Pending job sizes in arrival order: a merge of the size queues.
+	// The queue by size, oldest first: what the engine reads, at a cost
+	// that does not grow with the queue.
+	by := s.sizeBuf[:0]
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.len() > 0 {
+			by = append(by, policy.PendingSize{GPUs: q.gpus, Submitted: q.subs[q.head:]})
+		}
+	}
+	s.sizeBuf = by
+	snap.PendingBySize = by
+	// The first maxListed pending jobs in arrival order, with their waits:
+	// a merge of the size queues, for the baselines that go job by job.
 	list := s.pendBuf[:0]
 	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
@@ -970,7 +1001,7 @@ func (s *state) snapshot() policy.Snapshot {
 		heads = append(heads, s.queues[i].head)
 	}
 	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
-	for len(list) < s.pendingJobs {
+	for len(list) < min(s.pendingJobs, maxListed) {
 		best, bj := -1, int32(math.MaxInt32)
 		for qi := range s.queues {
 			q := &s.queues[qi]
