@@ -37,17 +37,20 @@ func Admitted(p Policy) Policy {
 // PolicyNames lists every policy a backtest can run, in report order.
 var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
 
-// PolicyByName returns the named policy.
-func PolicyByName(name string) (Policy, error) {
+// PolicyByName returns the named policy, baselines with their default knobs.
+func PolicyByName(name string) (Policy, error) { return PolicyWith(name, BaselineKnobs{}) }
+
+// PolicyWith returns the named policy, baselines with knobs k.
+func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 	switch name {
 	case PolicySpillway:
 		return Spillway(), nil
 	case PolicyOnPremOnly:
 		return OnPremOnly(), nil
 	case PolicyThreshold:
-		return Admitted(Threshold()), nil
+		return Admitted(ThresholdWith(k)), nil
 	case PolicyPerJob:
-		return Admitted(PerJob()), nil
+		return Admitted(PerJobWith(k)), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }

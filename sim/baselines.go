@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -31,6 +33,82 @@ const (
 	PerJobResumeRate = 300
 )
 
+// BaselineKnobs are the baselines' settings an operator would tune; the
+// zero value of a field means its default (the constants above).
+type BaselineKnobs struct {
+	// ThresholdTarget (0 < t ≤ 1), ThresholdCooldown and ThresholdInterval
+	// set the threshold baseline.
+	ThresholdTarget   float64
+	ThresholdCooldown time.Duration
+	ThresholdInterval time.Duration
+	// PerJobSuspend (SuspendTime; set PerJobSuspendSet to use 0) and
+	// PerJobResumeRate (nodes a minute) set the per-job baseline.
+	PerJobSuspend    time.Duration
+	PerJobSuspendSet bool
+	PerJobResumeRate int
+}
+
+// ParseBaselineKnob sets one knob from "policy.knob=value" (as
+// --baseline-opt takes it): threshold.target=0.7, threshold.cooldown=2m,
+// threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100.
+func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("baseline option %q: want policy.knob=value", s)
+	}
+	dur := func(min time.Duration) (time.Duration, error) {
+		d, err := time.ParseDuration(val)
+		if err != nil || d < min || d > 30*24*time.Hour {
+			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to 720h", name, val, min)
+		}
+		return d, nil
+	}
+	var err error
+	switch name {
+	case "threshold.target":
+		f, perr := strconv.ParseFloat(val, 64)
+		if perr != nil || !(f > 0 && f <= 1) {
+			return fmt.Errorf("baseline option threshold.target=%q: want a number above 0 and at most 1", val)
+		}
+		k.ThresholdTarget = f
+	case "threshold.cooldown":
+		k.ThresholdCooldown, err = dur(0)
+	case "threshold.interval":
+		k.ThresholdInterval, err = dur(time.Second)
+	case "per-job.suspend":
+		k.PerJobSuspend, err = dur(0)
+		k.PerJobSuspendSet = err == nil
+	case "per-job.resume_rate":
+		n, perr := strconv.Atoi(val)
+		if perr != nil || n < 1 || n > 100000 {
+			return fmt.Errorf("baseline option per-job.resume_rate=%q: want nodes a minute, 1 to 100000", val)
+		}
+		k.PerJobResumeRate = n
+	default:
+		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend or per-job.resume_rate)", name)
+	}
+	return err
+}
+
+func (k BaselineKnobs) withDefaults() BaselineKnobs {
+	if k.ThresholdTarget == 0 {
+		k.ThresholdTarget = ThresholdTarget
+	}
+	if k.ThresholdCooldown == 0 {
+		k.ThresholdCooldown = ThresholdCooldown
+	}
+	if k.ThresholdInterval == 0 {
+		k.ThresholdInterval = ThresholdInterval
+	}
+	if !k.PerJobSuspendSet {
+		k.PerJobSuspend = PerJobSuspendTime
+	}
+	if k.PerJobResumeRate == 0 {
+		k.PerJobResumeRate = PerJobResumeRate
+	}
+	return k
+}
+
 // OnPremOnly never rents anything.
 func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 
@@ -43,8 +121,12 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // least busy instances. Like every baseline its plans are held to the pool's hard
 // rules by policy.Admit (max_gpus, max_cost_per_hour, the budget,
 // drain_timeout, max_lifetime).
-func Threshold() Policy {
-	return Policy{Name: PolicyThreshold, Interval: ThresholdInterval, New: func() DecideFunc {
+func Threshold() Policy { return ThresholdWith(BaselineKnobs{}) }
+
+// ThresholdWith is Threshold with its knobs set.
+func ThresholdWith(k BaselineKnobs) Policy {
+	k = k.withDefaults()
+	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
 		var liveBuf []int
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
@@ -54,7 +136,7 @@ func Threshold() Policy {
 			// any shape holds and spans for larger ones (a small shape
 			// would sit idle under multi-GPU jobs).
 			off, ok := largestOffering(pool.Offerings)
-			if !ok || (!last.IsZero() && now.Sub(last) < ThresholdCooldown) {
+			if !ok || (!last.IsZero() && now.Sub(last) < k.ThresholdCooldown) {
 				return plan
 			}
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
@@ -66,7 +148,7 @@ func Threshold() Policy {
 				}
 			}
 			liveBuf = live
-			wantCloud := max(0, int(math.Ceil(float64(demand)/ThresholdTarget))-snap.OnPremGPUs)
+			wantCloud := max(0, int(math.Ceil(float64(demand)/k.ThresholdTarget))-snap.OnPremGPUs)
 			if pool.Limits.MaxGPUs > 0 {
 				wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
 			}
@@ -77,7 +159,7 @@ func Threshold() Policy {
 			switch {
 			case want > len(live):
 				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
-					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, ThresholdTarget*100)})
+					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, k.ThresholdTarget*100)})
 				last = now
 			case want < len(live):
 				slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
@@ -97,7 +179,11 @@ func Threshold() Policy {
 // node idle for 300 s is suspended, at most 300 nodes resumed a minute
 // (ResumeRate). Nodes already booting count for the jobs they can take. It honours max_gpus (the number of cloud nodes defined),
 // and policy.Admit holds its plans to the pool's other hard rules.
-func PerJob() Policy {
+func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
+
+// PerJobWith is PerJob with its knobs set.
+func PerJobWith(k BaselineKnobs) Policy {
+	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
@@ -108,7 +194,7 @@ func PerJob() Policy {
 				case policy.StateBooting:
 					booting = append(booting, in.Offering.GPUs)
 				case policy.StateRunning:
-					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= PerJobSuspendTime {
+					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= k.PerJobSuspend {
 						plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
 						continue
 					}
@@ -125,7 +211,7 @@ func PerJob() Policy {
 			if iv <= 0 {
 				iv = DefaultInterval
 			}
-			resumes := max(1, int(math.Ceil(PerJobResumeRate*iv.Minutes())))
+			resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
 			for _, g := range snap.PendingJobGPUs {
 				if coverByBooting(booting, g) {
 					continue

@@ -27,6 +27,7 @@ type simulateFlags struct {
 	json, progress            bool
 	cloud                     string
 	seed                      uint64
+	baselineOpts              []string
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -121,6 +122,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
 	fl.StringVar(&f.cloud, "cloud", "realistic", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once)")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
 	return cmd
 }
@@ -160,9 +162,15 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if len(tr.Jobs) == 0 {
 		return fmt.Errorf("trace %s has no jobs", tr.Name)
 	}
+	var knobs sim.BaselineKnobs
+	for _, o := range f.baselineOpts {
+		if err := knobs.ParseBaselineKnob(o); err != nil {
+			return fmt.Errorf("--baseline-opt: %w", err)
+		}
+	}
 	var pols []sim.Policy
 	for _, name := range f.policies {
-		p, err := sim.PolicyByName(strings.TrimSpace(name))
+		p, err := sim.PolicyWith(strings.TrimSpace(name), knobs)
 		if err != nil {
 			return fmt.Errorf("--policies: %w", err)
 		}

@@ -113,6 +113,9 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
+		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
+		{[]string{"--baseline-opt", "per-job.magic=1"}, `--baseline-opt: baseline option "per-job.magic": unknown`},
+		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
 	} {
 		_, err := runSimulateArgs(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
