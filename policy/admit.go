@@ -14,6 +14,7 @@ import (
 // and the budget allow, and a launch of an offering out of stock or
 // blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
 // instances the pool knows are kept (a terminate only after a drain).
+// Launches of one offering are merged into one (with the first's reason).
 // Like Decide it is pure. pool.Interval must be the interval at which the
 // other policy is evaluated.
 func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, plan Plan) Plan {
@@ -56,7 +57,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		d.terminate(i, a.Reason)
 	}
 	offs := d.offers()
-	for _, l := range plan.Launches {
+	for _, l := range decMergeLaunches(plan.Launches) {
 		var o *decOffer
 		for k := range offs {
 			if offs[k].o.Name == l.Offering.Name && offs[k].o.Key() == decWithMarket(l.Offering).Key() {
@@ -90,4 +91,29 @@ func decWithMarket(o Offering) Offering {
 		o.Market = MarketOnDemand
 	}
 	return o
+}
+
+// decMergeLaunches sums launches of the same offering and floor (a
+// baseline asks one per job), in the order each first appears.
+func decMergeLaunches(ls []Launch) []Launch {
+	if len(ls) < 2 {
+		return ls
+	}
+	out := make([]Launch, 0, 4)
+	for _, l := range ls {
+		merged := false
+		for k := range out {
+			if o := &out[k]; o.Floor == l.Floor && o.Offering.Name == l.Offering.Name && o.Offering.Key() == l.Offering.Key() {
+				if l.Count > 0 {
+					o.Count += l.Count
+				}
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -144,7 +144,6 @@ func dtNoActions(t *testing.T, p Plan) {
 
 func TestDecide(t *testing.T) {
 	now := dtT0
-	withLimits := func(p *Pool, l Limits) *Pool { p.Limits = l; return p }
 	withIdle := func(p *Pool, s ScaleIn) *Pool { p.ScaleIn = s; return p }
 	hourly := dtP4d()
 	hourly.Name, hourly.Billing = "p4d-hourly", BillingHourly
