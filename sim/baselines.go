@@ -184,7 +184,8 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
+	return Policy{Name: PolicyPerJob, JobList: true, New: func() DecideFunc {
+		reasons := map[int]string{}
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			cloud := 0
@@ -228,8 +229,12 @@ func PerJobWith(k BaselineKnobs) Policy {
 				}
 				cloud += count * off.GPUs
 				resumes -= count
-				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count,
-					Reason: fmt.Sprintf("resume for a queued %d-GPU job", g)})
+				why, ok := reasons[g]
+				if !ok {
+					why = fmt.Sprintf("resume for a queued %d-GPU job", g)
+					reasons[g] = why
+				}
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count, Reason: why})
 			}
 			return plan
 		}

@@ -39,6 +39,9 @@ type Policy struct {
 	// New returns a fresh decision function for one run (baselines keep
 	// state between ticks). Nil means the policy never rents anything.
 	New func() DecideFunc
+	// JobList asks for Snapshot.PendingJobGPUs and PendingJobWaits (the
+	// first pending jobs in arrival order) besides PendingBySize.
+	JobList bool
 }
 
 // Options configure one simulation run.
@@ -992,6 +995,12 @@ func (s *state) snapshot() policy.Snapshot {
 	}
 	s.sizeBuf = by
 	snap.PendingBySize = by
+	if !s.o.Policy.JobList {
+		if s.o.Floors != nil {
+			snap.Floors = s.o.Floors(s.pool, now)
+		}
+		return snap
+	}
 	// The first maxListed pending jobs in arrival order, with their waits:
 	// a merge of the size queues, for the baselines that go job by job.
 	list := s.pendBuf[:0]
