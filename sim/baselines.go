@@ -185,7 +185,6 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, New: func() DecideFunc {
-		reasons := map[int]string{}
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			cloud := 0
@@ -229,12 +228,21 @@ func PerJobWith(k BaselineKnobs) Policy {
 				}
 				cloud += count * off.GPUs
 				resumes -= count
-				why, ok := reasons[g]
-				if !ok {
-					why = fmt.Sprintf("resume for a queued %d-GPU job", g)
-					reasons[g] = why
+				// One launch per offering, counting the nodes resumed.
+				merged := false
+				for i := range plan.Launches {
+					if l := &plan.Launches[i]; l.Offering.Name == off.Name && l.Offering.InstanceType == off.InstanceType {
+						l.Count += count
+						merged = true
+						break
+					}
 				}
-				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count, Reason: why})
+				if !merged {
+					plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
+				}
+			}
+			for i := range plan.Launches {
+				plan.Launches[i].Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", plan.Launches[i].Count)
 			}
 			return plan
 		}
