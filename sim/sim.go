@@ -270,7 +270,7 @@ type instance struct {
 // arrival order, for baselines that go job by job (Slurm resumes at most
 // ResumeRate nodes a minute, 300 by default, so a tick never needs more).
 // The engine reads the whole queue from PendingBySize.
-const maxListed = 1024
+const maxListed = 512
 
 // sizeQueue holds the pending jobs of one GPU size in arrival order, with
 // their submit times.
@@ -658,6 +658,9 @@ func (s *state) tryStart(j int) bool {
 // of one offering of at least policy.SpanMinGPUs GPUs that together hold
 // it (with whole_jobs, only for a job larger than every offering).
 func (s *state) cloudFit(g int) []part {
+	if s.cloudFree < g {
+		return nil // not even all free GPUs together hold it
+	}
 	for _, ii := range s.alive {
 		in := s.insts[ii]
 		if in.state == policy.StateRunning && in.free >= g {
