@@ -121,8 +121,9 @@ type ProviderConfig struct {
 	// zone. Required for type terraform.
 	Zones []string `yaml:"zones,omitempty"`
 	// Variables (terraform only) are fixed values of the module's own
-	// variables (VPC ids, images, …), passed on every run.
-	Variables map[string]string `yaml:"variables,omitempty"`
+	// variables (VPC ids, images, subnets per zone, …): any YAML value
+	// (text, number, list, map), passed on every run.
+	Variables map[string]TFValue `yaml:"variables,omitempty"`
 	// BackendConfig (terraform only) is passed to terraform init as
 	// -backend-config key=value pairs; "{burst}" in a value becomes the
 	// burst's key, so a shared backend keeps one state per burst.
