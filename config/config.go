@@ -64,6 +64,11 @@ type Server struct {
 	// go unclaimed by any state row before the sweeper terminates it.
 	// Default 10m; > 0.
 	SweepGrace policy.Duration `yaml:"sweep_grace"`
+	// Retention is how long decisions, the audit log, finished intents,
+	// ended instances and ended floors are kept; pending intents, live
+	// instances, open floors and the spend ledger are never pruned.
+	// Default 90 days (2160h); 24h to 87600h.
+	Retention policy.Duration `yaml:"retention"`
 }
 
 // StateIsPostgres reports whether State is a PostgreSQL DSN rather than a

@@ -35,6 +35,7 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	}
 	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
 	v.durationIn("server.sweep_grace", s.SweepGrace, 30*time.Second, 7*24*time.Hour)
+	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")

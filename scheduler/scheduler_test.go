@@ -367,3 +367,22 @@ func TestDryRunMakesNoMutatingCall(t *testing.T) {
 		t.Fatalf("dry-run decisions = %+v, want recorded launches marked dry run", ds)
 	}
 }
+
+func TestOldHistoryIsPrunedLiveStateKept(t *testing.T) {
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Retention = 24 * time.Hour })
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8)
+	before := len(h.decisions())
+	h.clk.Step(48 * time.Hour)
+	if err := h.sched.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.decisions()); n != 0 || before == 0 {
+		t.Fatalf("decisions: %d before, %d after two days with a 24h retention: want them pruned", before, n)
+	}
+	if rs := h.rows(true); len(rs) != 1 {
+		t.Fatalf("live rows after the prune: %d, want the running instance kept", len(rs))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -83,8 +84,25 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 		s.metrics.swept.WithLabelValues(name).Add(float64(len(strays)))
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := s.prune(cctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// prune deletes history older than the retention, at most once an hour.
+func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
+	if s.opts.Retention <= 0 || s.opts.DryRun || now.Sub(s.prunedAt) < time.Hour {
+		return nil
+	}
+	s.prunedAt = now
+	n, err := s.opts.Store.Prune(ctx, now.Add(-s.opts.Retention))
+	if err != nil {
+		return fmt.Errorf("prune state: %w", err)
+	}
+	if n != (state.Pruned{}) {
+		s.log.Info("pruned old history", "before", now.Add(-s.opts.Retention), "decisions", n.Decisions, "audit", n.Audit,
+			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors)
 	}
 	return nil
 }

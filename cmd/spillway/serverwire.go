@@ -107,7 +107,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	s.sched, err = scheduler.New(scheduler.Options{
 		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: st, Clock: deps.clock,
 		Logger: deps.log.WithGroup("scheduler"), Registerer: s.reg, DryRun: deps.dryRun,
-		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(),
+		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(),
 	})
 	if err != nil {
 		return nil, err
