@@ -35,7 +35,7 @@ func Admitted(p Policy) Policy {
 }
 
 // PolicyNames lists every policy a backtest can run, in report order.
-var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
+var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob, PolicyKarpenter}
 
 // PolicyByName returns the named policy, baselines with their default knobs.
 func PolicyByName(name string) (Policy, error) { return PolicyWith(name, BaselineKnobs{}) }
@@ -51,6 +51,8 @@ func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 		return Admitted(ThresholdWith(k)), nil
 	case PolicyPerJob:
 		return Admitted(PerJobWith(k)), nil
+	case PolicyKarpenter:
+		return Admitted(Karpenter()), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }

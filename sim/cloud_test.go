@@ -31,20 +31,28 @@ func cloudTrace(n int, dur time.Duration) *trace.Trace {
 
 // TestStockOutFallsBack: the cheap offering is always out of stock. Its
 // launch fails as a capacity error, enters the capacity cache, and the
-// policy falls back to the dear one in the same tick; every job runs.
+// policy (spillway, or karpenter with its ICE cache) falls back to the dear
+// one in the same tick; every job runs.
 func TestStockOutFallsBack(t *testing.T) {
 	c := DefaultCloud(3)
 	c.SpotMeanLife = 0
 	c.Stock = map[string]StockModel{"cheap": {MeanInStock: time.Nanosecond, MeanOutOfStock: 1e6 * time.Hour}}
-	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: cloudTrace(5, time.Hour), Policy: Spillway(), Cloud: c})
+	for _, pol := range []Policy{Spillway(), Admitted(Karpenter())} {
+		stockOutFallsBack(t, pol, c)
+	}
+}
+
+func stockOutFallsBack(t *testing.T, pol Policy, c *Cloud) {
+	t.Helper()
+	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: cloudTrace(5, time.Hour), Policy: pol, Cloud: c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.FailedLaunches["capacity"] == 0 || res.CostByOffering["cheap"] != 0 || res.CostByOffering["dear"] == 0 {
-		t.Errorf("failed %v, cost by offering %v: want capacity failures on cheap and everything on dear", res.FailedLaunches, res.CostByOffering)
+		t.Errorf("%s: failed %v, cost by offering %v: want capacity failures on cheap and everything on dear", pol.Name, res.FailedLaunches, res.CostByOffering)
 	}
 	if res.JobsOnCloud != 5 || res.JobsUnstarted != 0 {
-		t.Errorf("%d jobs on cloud, %d unstarted: want all 5 run", res.JobsOnCloud, res.JobsUnstarted)
+		t.Errorf("%s: %d jobs on cloud, %d unstarted: want all 5 run", pol.Name, res.JobsOnCloud, res.JobsUnstarted)
 	}
 	// The capacity cache keeps the failed offering out for its TTL: far
 	// fewer failures than evaluations.

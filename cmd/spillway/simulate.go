@@ -72,6 +72,9 @@ Policies, all on the same trace and offerings:
                cooldown, cheapest offering only (the largest with whole_jobs)
   per-job      Slurm power saving: resume a cloud node for every queued job
                that cannot start, suspend a node after 300 s idle
+  karpenter    Karpenter-style provisioner: bin-pack pending jobs onto new
+               nodes of the cheapest offering per GPU that holds them, skip
+               offerings in the capacity (ICE) cache, remove nodes empty 30 s
 
 Columns:
   cloud $       what the cloud instances were billed, in USD
@@ -244,7 +247,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	names := f.policies
 	if !cmd.Flags().Changed("policies") {
 		// onprem-only's waits would stretch the frontier past reading.
-		names = []string{sim.PolicySpillway, sim.PolicyThreshold, sim.PolicyPerJob}
+		names = []string{sim.PolicySpillway, sim.PolicyThreshold, sim.PolicyPerJob, sim.PolicyKarpenter}
 	}
 	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, Jitter: f.jitter}
 	for _, n := range names {

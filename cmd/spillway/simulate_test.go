@@ -63,7 +63,7 @@ func TestSimulateDefault(t *testing.T) {
 			t.Errorf("%s: cost_by_offering missing or not an object", names[len(names)-1])
 		}
 	}
-	if got := strings.Join(names, ","); got != "spillway,onprem-only,threshold,per-job" {
+	if got := strings.Join(names, ","); got != "spillway,onprem-only,threshold,per-job,karpenter" {
 		t.Errorf("policies %s", got)
 	}
 }
@@ -131,7 +131,7 @@ func TestSimulateSweep(t *testing.T) {
 			t.Errorf("%s %s: %d runs, dominated_by %v", p.Policy, p.Setting, p.Runs, p.DominatedBy)
 		}
 	}
-	if want := "spillway wait_target=0s,spillway wait_target=5m,threshold ,per-job per-job.suspend=0s,per-job per-job.suspend=300s"; strings.Join(got, ",") != want {
+	if want := "spillway wait_target=0s,spillway wait_target=5m,threshold ,per-job per-job.suspend=0s,per-job per-job.suspend=300s,karpenter "; strings.Join(got, ",") != want {
 		t.Errorf("points %q, want %q", strings.Join(got, ","), want)
 	}
 	if data, err := os.ReadFile(svg); err != nil || !bytes.Contains(data, []byte("cost–wait frontier")) {
@@ -147,7 +147,7 @@ func TestSimulateErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job)`},
+		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job, karpenter)`},
 		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
