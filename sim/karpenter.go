@@ -28,7 +28,7 @@ const KarpenterConsolidateAfter = 30 * time.Second
 // cheaper ones is not modelled: it would evict running GPU jobs, which are
 // commonly marked do-not-disrupt. Its plans go through policy.Admit.
 func Karpenter() Policy {
-	return Policy{Name: PolicyKarpenter, New: func() DecideFunc {
+	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			var free []int // free GPUs of held nodes, then of new ones
