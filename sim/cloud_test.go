@@ -110,3 +110,26 @@ func TestCloudSeed(t *testing.T) {
 		t.Errorf("no stock-out met in two months: %+v", a.FailedLaunches)
 	}
 }
+
+// TestQuotaBlocks: a 16-GPU quota on the cheap provider. Launches beyond it
+// fail as quota errors, block the provider in the snapshot, and the policy
+// rents the other provider for the rest; the cheap provider never holds
+// more than its quota.
+func TestQuotaBlocks(t *testing.T) {
+	c := &Cloud{Seed: 1, Quota: map[string]int{"aws": 16}, QuotaTTL: 10 * time.Minute}
+	tr := &trace.Trace{Name: "q", Start: trace.DefaultEpoch}
+	for range 4 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: 0, Duration: time.Hour, GPUs: 8})
+	}
+	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: tr, Policy: Spillway(), Cloud: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FailedLaunches["quota"] == 0 || res.CostByProvider["ali"] == 0 || res.JobsOnCloud != 4 {
+		t.Errorf("failed %v, cost by provider %v, %d on cloud: want quota failures, the rest on ali, all 4 run", res.FailedLaunches, res.CostByProvider, res.JobsOnCloud)
+	}
+	// Two $8/h instances for the hour's job, boot and idle tail included.
+	if aws := res.CostByProvider["aws"]; aws > 2*8*1.25 {
+		t.Errorf("aws billed $%.2f: more than two 8-GPU instances for about an hour", aws)
+	}
+}

@@ -142,6 +142,7 @@ type state struct {
 
 	res      Result
 	cloud    *cloudState
+	quotaUse map[string]int // GPUs held per provider and per provider/region
 	interval time.Duration
 	cheapest float64 // the lowest price per useful GPU-hour on offer
 	work     float64 // GPU-hours of reference work done on cloud instances
@@ -181,6 +182,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
+	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
