@@ -63,7 +63,8 @@ const (
 //     the limits and the budget allow enough instances of one offering)
 //     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
-//     a job larger than an instance taking whole instances. When the
+//     a job larger than an instance taking whole instances of at least
+//     SpanMinGPUs GPUs (smaller shapes never take it). When the
 //     snapshot gives each job's wait (PendingJobWaits), only the jobs that
 //     would otherwise start past the wait target count (waited + the next
 //     evaluation + the slowest boot > WaitTarget); younger ones are left
