@@ -58,13 +58,15 @@ const (
 //  3. Floors (Snapshot.Floors): burst capacity (running and booting, not
 //     draining) is kept at no less than the sum of active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
-//  4. Overflow: pending jobs (Snapshot.PendingJobGPUs, or PendingGPUs as
-//     single-GPU demand) that burst capacity can hold at all (CloudHolds:
+//  4. Overflow: pending jobs (Snapshot.PendingBySize, else PendingJobGPUs,
+//     else PendingGPUs as single-GPU demand) that burst capacity can hold at all (CloudHolds:
 //     the limits and the budget allow enough instances of one offering)
 //     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
-//     a job larger than an instance taking whole instances. When the
-//     snapshot gives each job's wait (PendingJobWaits), only the jobs that
+//     a job larger than an instance taking whole instances of at least
+//     SpanMinGPUs GPUs (smaller shapes never take it). When the
+//     snapshot gives each job's wait (PendingBySize's submit times, or
+//     PendingJobWaits), only the jobs that
 //     would otherwise start past the wait target count (waited + the next
 //     evaluation + the slowest boot > WaitTarget); younger ones are left
 //     to on-prem capacity that frees up meanwhile. What does not fit is

@@ -14,7 +14,7 @@ import (
 // Spillway is the pool's own policy: policy.Decide on the pool's interval,
 // with schedule floors from policy.ScheduleFloors.
 func Spillway() Policy {
-	return Policy{Name: PolicySpillway, New: func() DecideFunc { return engineDecide }}
+	return Policy{Name: PolicySpillway, IdleWithoutWork: true, New: func() DecideFunc { return engineDecide }}
 }
 
 // Admitted holds a baseline's plans to the pool's hard rules
@@ -35,7 +35,7 @@ func Admitted(p Policy) Policy {
 }
 
 // PolicyNames lists every policy a backtest can run, in report order.
-var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
+var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob, PolicyKarpenter}
 
 // PolicyByName returns the named policy, baselines with their default knobs.
 func PolicyByName(name string) (Policy, error) { return PolicyWith(name, BaselineKnobs{}) }
@@ -51,6 +51,8 @@ func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 		return Admitted(ThresholdWith(k)), nil
 	case PolicyPerJob:
 		return Admitted(PerJobWith(k)), nil
+	case PolicyKarpenter:
+		return Admitted(Karpenter()), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }

@@ -184,7 +184,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	return Policy{Name: PolicyPerJob, JobList: true, New: func() DecideFunc {
+	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			cloud := 0

@@ -61,7 +61,7 @@ func BenchmarkSimulatePhillyPerJob(b *testing.B) {
 // benchAll runs every policy concurrently, as spillway simulate does, on
 // the realistic cloud, and reports the process's memory from the OS.
 func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace) {
-	pols := []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob())}
+	pols := []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob()), Admitted(Karpenter())}
 	for b.Loop() {
 		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
 			b.Fatal(err)

@@ -36,6 +36,13 @@ type Cloud struct {
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
 	Stock map[string]StockModel
+	// Quota caps the GPUs held at once per provider ("aws-east") or per
+	// provider and region ("aws-east/us-east-1"); a launch beyond it fails
+	// as the providers' quota error does and blocks that provider or
+	// region in the snapshot's Blocked for QuotaTTL. None by default:
+	// quotas belong to an account.
+	Quota    map[string]int
+	QuotaTTL time.Duration
 }
 
 // StockModel is one offering's availability: the mean time in stock and
@@ -73,6 +80,7 @@ type cloudState struct {
 	stocks  map[string]*stock // by offering name
 	rng     *rand.Rand        // boot times and spot lives, in launch order
 	unavail map[policy.OfferingKey]time.Time
+	blocked map[string]time.Time
 }
 
 func newCloudState(c *Cloud) *cloudState {
@@ -80,7 +88,38 @@ func newCloudState(c *Cloud) *cloudState {
 		return nil
 	}
 	return &cloudState{c: *c, stocks: map[string]*stock{}, rng: rand.New(rand.NewPCG(c.Seed, 0x600d)),
-		unavail: map[policy.OfferingKey]time.Time{}}
+		unavail: map[policy.OfferingKey]time.Time{}, blocked: map[string]time.Time{}}
+}
+
+// overQuota names the quota (provider, or provider/region) that one more
+// instance of o would break, given the GPUs held per key, or "".
+func (cs *cloudState) overQuota(o policy.Offering, use map[string]int) string {
+	if cs == nil || len(cs.c.Quota) == 0 {
+		return ""
+	}
+	for _, key := range [2]string{o.Provider, o.Provider + "/" + o.Region} {
+		if q, ok := cs.c.Quota[key]; ok && use[key]+o.GPUs > q {
+			return key
+		}
+	}
+	return ""
+}
+
+// blockedAt is the quota blocks the snapshot carries (expired ones
+// dropped); nil when none.
+func (cs *cloudState) blockedAt(now time.Time) map[string]time.Time {
+	if cs == nil || len(cs.blocked) == 0 {
+		return nil
+	}
+	for k, until := range cs.blocked {
+		if !until.After(now) {
+			delete(cs.blocked, k)
+		}
+	}
+	if len(cs.blocked) == 0 {
+		return nil
+	}
+	return cs.blocked
 }
 
 // seedOf mixes an offering's name into the seed: each offering draws its

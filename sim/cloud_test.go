@@ -31,20 +31,28 @@ func cloudTrace(n int, dur time.Duration) *trace.Trace {
 
 // TestStockOutFallsBack: the cheap offering is always out of stock. Its
 // launch fails as a capacity error, enters the capacity cache, and the
-// policy falls back to the dear one in the same tick; every job runs.
+// policy (spillway, or karpenter with its ICE cache) falls back to the dear
+// one in the same tick; every job runs.
 func TestStockOutFallsBack(t *testing.T) {
 	c := DefaultCloud(3)
 	c.SpotMeanLife = 0
 	c.Stock = map[string]StockModel{"cheap": {MeanInStock: time.Nanosecond, MeanOutOfStock: 1e6 * time.Hour}}
-	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: cloudTrace(5, time.Hour), Policy: Spillway(), Cloud: c})
+	for _, pol := range []Policy{Spillway(), Admitted(Karpenter())} {
+		stockOutFallsBack(t, pol, c)
+	}
+}
+
+func stockOutFallsBack(t *testing.T, pol Policy, c *Cloud) {
+	t.Helper()
+	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: cloudTrace(5, time.Hour), Policy: pol, Cloud: c})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.FailedLaunches["capacity"] == 0 || res.CostByOffering["cheap"] != 0 || res.CostByOffering["dear"] == 0 {
-		t.Errorf("failed %v, cost by offering %v: want capacity failures on cheap and everything on dear", res.FailedLaunches, res.CostByOffering)
+		t.Errorf("%s: failed %v, cost by offering %v: want capacity failures on cheap and everything on dear", pol.Name, res.FailedLaunches, res.CostByOffering)
 	}
 	if res.JobsOnCloud != 5 || res.JobsUnstarted != 0 {
-		t.Errorf("%d jobs on cloud, %d unstarted: want all 5 run", res.JobsOnCloud, res.JobsUnstarted)
+		t.Errorf("%s: %d jobs on cloud, %d unstarted: want all 5 run", pol.Name, res.JobsOnCloud, res.JobsUnstarted)
 	}
 	// The capacity cache keeps the failed offering out for its TTL: far
 	// fewer failures than evaluations.
@@ -100,5 +108,28 @@ func TestCloudSeed(t *testing.T) {
 	}
 	if a.FailedLaunches["capacity"] == 0 {
 		t.Errorf("no stock-out met in two months: %+v", a.FailedLaunches)
+	}
+}
+
+// TestQuotaBlocks: a 16-GPU quota on the cheap provider. Launches beyond it
+// fail as quota errors, block the provider in the snapshot, and the policy
+// rents the other provider for the rest; the cheap provider never holds
+// more than its quota.
+func TestQuotaBlocks(t *testing.T) {
+	c := &Cloud{Seed: 1, Quota: map[string]int{"aws": 16}, QuotaTTL: 10 * time.Minute}
+	tr := &trace.Trace{Name: "q", Start: trace.DefaultEpoch}
+	for range 4 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: 0, Duration: time.Hour, GPUs: 8})
+	}
+	res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: tr, Policy: Spillway(), Cloud: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FailedLaunches["quota"] == 0 || res.CostByProvider["ali"] == 0 || res.JobsOnCloud != 4 {
+		t.Errorf("failed %v, cost by provider %v, %d on cloud: want quota failures, the rest on ali, all 4 run", res.FailedLaunches, res.CostByProvider, res.JobsOnCloud)
+	}
+	// Two $8/h instances for the hour's job, boot and idle tail included.
+	if aws := res.CostByProvider["aws"]; aws > 2*8*1.25 {
+		t.Errorf("aws billed $%.2f: more than two 8-GPU instances for about an hour", aws)
 	}
 }

@@ -149,6 +149,10 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.booting++
 	s.viewValid = false
 	s.cloudGPUs += in.gpus
+	if s.cloud != nil && len(s.cloud.c.Quota) > 0 {
+		s.quotaUse[off.Provider] += in.gpus
+		s.quotaUse[off.Provider+"/"+off.Region] += in.gpus
+	}
 	s.cloudPrice += off.PricePerHour
 	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
 	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
@@ -228,6 +232,10 @@ func (s *state) terminate(ii int32) {
 	}
 	in.ended = s.now
 	s.cloudGPUs -= in.gpus
+	if s.cloud != nil && len(s.cloud.c.Quota) > 0 {
+		s.quotaUse[in.off.Provider] -= in.gpus
+		s.quotaUse[in.off.Provider+"/"+in.off.Region] -= in.gpus
+	}
 	s.cloudPrice -= in.off.PricePerHour
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))

@@ -45,6 +45,10 @@ type Policy struct {
 	// JobList asks for Snapshot.PendingJobGPUs and PendingJobWaits (the
 	// first pending jobs in arrival order) besides PendingBySize.
 	JobList bool
+	// IdleWithoutWork says the policy's plan is empty when no job is
+	// pending, it holds no instance and the pool has no schedule, so the
+	// simulator may skip those evaluations.
+	IdleWithoutWork bool
 }
 
 // Options configure one simulation run.
@@ -138,6 +142,7 @@ type state struct {
 
 	res      Result
 	cloud    *cloudState
+	quotaUse map[string]int // GPUs held per provider and per provider/region
 	interval time.Duration
 	cheapest float64 // the lowest price per useful GPU-hour on offer
 	work     float64 // GPU-hours of reference work done on cloud instances
@@ -177,6 +182,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
+	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
@@ -273,10 +279,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		s.place()
 		if decide != nil && nextTick == s.now {
-			if err := s.tick(decide); err != nil {
-				return Result{}, err
+			// A policy that is idle without work skips the call when there
+			// is nothing to decide: no job pending, no instance, no schedule.
+			if !(o.Policy.IdleWithoutWork && s.pendingJobs == 0 && len(s.alive) == 0 && len(s.pool.Schedules) == 0) {
+				if err := s.tick(decide); err != nil {
+					return Result{}, err
+				}
+				s.place()
 			}
-			s.place()
 			nextTick += interval
 		}
 	}

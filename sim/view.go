@@ -19,6 +19,7 @@ func (s *state) snapshot() policy.Snapshot {
 		PendingJobs:    s.pendingJobs,
 		PendingGPUs:    s.pendingGPUs,
 		Unavailable:    s.cloud.unavailable(now),
+		Blocked:        s.cloud.blockedAt(now),
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {
@@ -174,6 +175,15 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 			continue
 		}
 		for range l.Count {
+			if key := s.cloud.overQuota(l.Offering, s.quotaUse); key != "" {
+				// The provider refuses it as over the account's quota
+				// (EC2 VcpuLimitExceeded, ECS QuotaExceeded.*): the
+				// provider or region is blocked for a while.
+				s.res.FailedLaunches["quota"]++
+				s.cloud.blocked[key] = s.at(s.now + s.cloud.c.QuotaTTL)
+				failed = true
+				break
+			}
 			if err := s.launch(l.Offering, l.Floor); err != nil {
 				return false, err
 			}

@@ -29,6 +29,9 @@ type simulateFlags struct {
 	cloud                     string
 	seed                      uint64
 	baselineOpts              []string
+	sweep                     []string
+	seeds                     int
+	jitter                    time.Duration
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -70,6 +73,9 @@ Policies, all on the same trace and offerings:
                cooldown, cheapest offering only (the largest with whole_jobs)
   per-job      Slurm power saving: resume a cloud node for every queued job
                that cannot start, suspend a node after 300 s idle
+  karpenter    Karpenter-style provisioner: bin-pack pending jobs onto new
+               nodes of the cheapest offering per GPU that holds them, skip
+               offerings in the capacity (ICE) cache, remove nodes empty 30 s
 
 Columns:
   cloud $       what the cloud instances were billed, in USD
@@ -107,7 +113,8 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json
-  spillway simulate --policies spillway,per-job --plot timeline.svg`,
+  spillway simulate --policies spillway,per-job --plot timeline.svg
+  spillway simulate --sweep wait_target=0s,2m,5m,10m,20m --sweep per-job.suspend=0s,60s,300s --seeds 5 --plot frontier.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(cmd, f)
@@ -124,6 +131,9 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
 	fl.StringVar(&f.cloud, "cloud", "realistic", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once)")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
+	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
+	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
+	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
 	return cmd
 }
@@ -168,6 +178,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		if err := knobs.ParseBaselineKnob(o); err != nil {
 			return fmt.Errorf("--baseline-opt: %w", err)
 		}
+	}
+	if len(f.sweep) > 0 {
+		return runSweep(cmd, f, pool, tr, knobs)
 	}
 	var pols []sim.Policy
 	for _, name := range f.policies {
@@ -221,6 +234,78 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return enc.Encode(rep)
 	}
 	return rep.WriteTable(out)
+}
+
+// runSweep is simulate --sweep: every policy at every swept value, over
+// several seeds, with the cost–wait frontier.
+func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs) error {
+	if f.seeds < 1 || f.seeds > 100 {
+		return fmt.Errorf("--seeds %d: want 1 to 100", f.seeds)
+	}
+	if f.jitter < 0 || f.jitter > 24*time.Hour {
+		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
+	}
+	names := f.policies
+	if !cmd.Flags().Changed("policies") {
+		// onprem-only's waits would stretch the frontier past reading.
+		names = []string{sim.PolicySpillway, sim.PolicyThreshold, sim.PolicyPerJob, sim.PolicyKarpenter}
+	}
+	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, Jitter: f.jitter}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if _, err := sim.PolicyByName(n); err != nil {
+			return fmt.Errorf("--policies: %w", err)
+		}
+		sw.Policies = append(sw.Policies, n)
+	}
+	seen := map[string]bool{}
+	for _, s := range f.sweep {
+		p, err := sim.ParseSweepParam(s)
+		if err != nil {
+			return fmt.Errorf("--sweep: %w", err)
+		}
+		pol, _, _ := strings.Cut(p.Name, ".")
+		if p.Name == "wait_target" {
+			pol = sim.PolicySpillway
+		}
+		if seen[pol] {
+			return fmt.Errorf("--sweep %s: %s is swept twice (one setting per policy)", s, pol)
+		}
+		seen[pol] = true
+		sw.Params = append(sw.Params, p)
+	}
+	switch f.cloud {
+	case "realistic":
+		sw.Cloud = sim.DefaultCloud
+	case "ideal":
+	default:
+		return fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
+	}
+	pts, err := sw.Run(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if f.plot != "" {
+		var buf bytes.Buffer
+		if err := sim.WriteFrontier(&buf, fmt.Sprintf("cost–wait frontier on %s, %d on-prem GPUs, %d seeds", tr.Name, pool.OnPrem.GPUs(), f.seeds), pts); err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.plot, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Trace  string           `json:"trace"`
+			Seeds  int              `json:"seeds"`
+			Points []sim.SweepPoint `json:"points"`
+		}{tr.Name, f.seeds, pts})
+	}
+	fmt.Fprintf(out, "trace %s: %d jobs; pool %s: %d on-prem GPUs\n", tr.Name, len(tr.Jobs), pool.Name, pool.OnPrem.GPUs())
+	return sim.WriteSweep(out, pts, f.seeds)
 }
 
 func choosePool(cfg *config.Config, name string) (policy.Pool, error) {

@@ -63,7 +63,7 @@ func TestSimulateDefault(t *testing.T) {
 			t.Errorf("%s: cost_by_offering missing or not an object", names[len(names)-1])
 		}
 	}
-	if got := strings.Join(names, ","); got != "spillway,onprem-only,threshold,per-job" {
+	if got := strings.Join(names, ","); got != "spillway,onprem-only,threshold,per-job,karpenter" {
 		t.Errorf("policies %s", got)
 	}
 }
@@ -103,12 +103,51 @@ func TestSimulateHugeOnPrem(t *testing.T) {
 	}
 }
 
+// TestSimulateSweep: --sweep prints one point per value and policy over the
+// seeds, and --plot draws the frontier.
+func TestSimulateSweep(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "f.svg")
+	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m",
+		"--sweep", "per-job.suspend=0s,300s", "--seeds", "2", "--plot", svg, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Seeds  int `json:"seeds"`
+		Points []struct {
+			Policy      string   `json:"policy"`
+			Setting     string   `json:"setting"`
+			Runs        int      `json:"runs"`
+			DominatedBy []string `json:"dominated_by"`
+		} `json:"points"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in\n%s", err, out)
+	}
+	var got []string
+	for _, p := range rep.Points {
+		got = append(got, p.Policy+" "+p.Setting)
+		if p.Runs != 2 || p.DominatedBy == nil {
+			t.Errorf("%s %s: %d runs, dominated_by %v", p.Policy, p.Setting, p.Runs, p.DominatedBy)
+		}
+	}
+	if want := "spillway wait_target=0s,spillway wait_target=5m,threshold ,per-job per-job.suspend=0s,per-job per-job.suspend=300s,karpenter "; strings.Join(got, ",") != want {
+		t.Errorf("points %q, want %q", strings.Join(got, ","), want)
+	}
+	if data, err := os.ReadFile(svg); err != nil || !bytes.Contains(data, []byte("cost–wait frontier")) {
+		t.Errorf("frontier plot: %v", err)
+	}
+	if _, err := runSimulateArgs(t, "--sweep", "wait_target=1m", "--sweep", "wait_target=2m"); err == nil || !strings.Contains(err.Error(), "spillway is swept twice") {
+		t.Errorf("two sweeps of one policy: %v", err)
+	}
+}
+
 func TestSimulateErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job)`},
+		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job, karpenter)`},
 		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},

@@ -1,0 +1,327 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// SweepParam varies one setting: "wait_target" (the pool's, so the
+// spillway policy's) or a baseline knob "policy.knob" (see
+// BaselineKnobs.ParseBaselineKnob), over Values as written on the command
+// line.
+type SweepParam struct {
+	Name   string
+	Values []string
+}
+
+// ParseSweepParam reads "name=v1,v2,…".
+func ParseSweepParam(s string) (SweepParam, error) {
+	name, vals, ok := strings.Cut(s, "=")
+	if !ok || name == "" || vals == "" {
+		return SweepParam{}, fmt.Errorf("sweep %q: want name=value,value,… (wait_target=0s,5m or per-job.suspend=0s,300s)", s)
+	}
+	p := SweepParam{Name: name, Values: strings.Split(vals, ",")}
+	if len(p.Values) > 64 {
+		return SweepParam{}, fmt.Errorf("sweep %q: %d values, at most 64", s, len(p.Values))
+	}
+	for _, v := range p.Values {
+		if _, _, err := p.apply(v, policy.Pool{}, BaselineKnobs{}); err != nil {
+			return SweepParam{}, err
+		}
+	}
+	return p, nil
+}
+
+// policy is the policy the parameter tunes.
+func (p SweepParam) policy() string {
+	if p.Name == "wait_target" {
+		return PolicySpillway
+	}
+	name, _, _ := strings.Cut(p.Name, ".")
+	return name
+}
+
+func (p SweepParam) apply(v string, pool policy.Pool, k BaselineKnobs) (policy.Pool, BaselineKnobs, error) {
+	if p.Name == "wait_target" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return pool, k, fmt.Errorf("sweep wait_target=%q: want a duration from 0s to 168h", v)
+		}
+		pool.WaitTarget = policy.Duration(d)
+		return pool, k, nil
+	}
+	err := k.ParseBaselineKnob(p.Name + "=" + v)
+	return pool, k, err
+}
+
+// Sweep runs each policy at each value of its swept parameter (or once, at
+// its settings, when none is swept) over several seeds: each seed jitters
+// submit times and draws its own cloud.
+type Sweep struct {
+	Pool     policy.Pool
+	Trace    *trace.Trace
+	Policies []string
+	Knobs    BaselineKnobs
+	Params   []SweepParam
+	// Seeds is the number of runs per point (at least 1); seed s jitters
+	// every submit time by up to Jitter and draws Cloud(s).
+	Seeds  int
+	Jitter time.Duration
+	Cloud  func(seed uint64) *Cloud
+}
+
+// SweepPoint is one policy at one setting, over the seeds: means, and the
+// spread (min–max) of cost and p95 wait.
+type SweepPoint struct {
+	Policy      string   `json:"policy"`
+	Setting     string   `json:"setting"`
+	Runs        int      `json:"runs"`
+	CostUSD     float64  `json:"cost_usd"`
+	CostMinUSD  float64  `json:"cost_min_usd"`
+	CostMaxUSD  float64  `json:"cost_max_usd"`
+	WaitP95S    float64  `json:"wait_p95_s"`
+	WaitP95MinS float64  `json:"wait_p95_min_s"`
+	WaitP95MaxS float64  `json:"wait_p95_max_s"`
+	WaitP99S    float64  `json:"wait_p99_s"`
+	Efficiency  float64  `json:"efficiency"`
+	DominatedBy []string `json:"dominated_by"`
+}
+
+// Label names the point: "policy" or "policy setting".
+func (p SweepPoint) Label() string {
+	if p.Setting == "" {
+		return p.Policy
+	}
+	return p.Policy + " " + p.Setting
+}
+
+// Run simulates every point and seed, on every core, and returns the
+// points in policy then value order; the result does not depend on
+// scheduling.
+func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
+	seeds := max(1, sw.Seeds)
+	type run struct {
+		point int
+		seed  uint64
+		opts  Options
+	}
+	var points []SweepPoint
+	var runs []run
+	traces := make([]*trace.Trace, seeds)
+	for s := range seeds {
+		traces[s] = jitter(sw.Trace, uint64(s+1), sw.Jitter)
+	}
+	for _, name := range sw.Policies {
+		settings := []string{""}
+		var param *SweepParam
+		for i := range sw.Params {
+			if sw.Params[i].policy() == name {
+				param = &sw.Params[i]
+				settings = param.Values
+			}
+		}
+		for _, v := range settings {
+			pool, knobs := sw.Pool, sw.Knobs
+			label := ""
+			if param != nil {
+				var err error
+				if pool, knobs, err = param.apply(v, pool, knobs); err != nil {
+					return nil, err
+				}
+				label = param.Name + "=" + v
+			}
+			pol, err := PolicyWith(name, knobs)
+			if err != nil {
+				return nil, err
+			}
+			points = append(points, SweepPoint{Policy: name, Setting: label})
+			for s := range seeds {
+				p := pool
+				o := Options{Pool: &p, Trace: traces[s], Policy: pol,
+					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+				if sw.Cloud != nil {
+					o.Cloud = sw.Cloud(uint64(s + 1))
+				}
+				runs = append(runs, run{point: len(points) - 1, seed: uint64(s + 1), opts: o})
+			}
+		}
+	}
+	results := make([]Result, len(runs))
+	errs := make([]error, len(runs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i], errs[i] = Run(ctx, runs[i].opts)
+			}
+		}()
+	}
+	for i := range runs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("%s seed %d: %w", points[runs[i].point].Label(), runs[i].seed, err)
+		}
+	}
+	for i := range points {
+		pt := &points[i]
+		pt.CostMinUSD, pt.WaitP95MinS = math.Inf(1), math.Inf(1)
+		for k, r := range runs {
+			if r.point != i {
+				continue
+			}
+			res := results[k]
+			pt.Runs++
+			pt.CostUSD += res.CloudCostUSD
+			pt.WaitP95S += res.WaitP95S
+			pt.WaitP99S += res.WaitP99S
+			pt.Efficiency += res.Efficiency
+			pt.CostMinUSD, pt.CostMaxUSD = min(pt.CostMinUSD, res.CloudCostUSD), max(pt.CostMaxUSD, res.CloudCostUSD)
+			pt.WaitP95MinS, pt.WaitP95MaxS = min(pt.WaitP95MinS, res.WaitP95S), max(pt.WaitP95MaxS, res.WaitP95S)
+		}
+		n := float64(pt.Runs)
+		pt.CostUSD, pt.WaitP95S, pt.WaitP99S, pt.Efficiency = pt.CostUSD/n, pt.WaitP95S/n, pt.WaitP99S/n, pt.Efficiency/n
+	}
+	for i := range points {
+		a := &points[i]
+		a.DominatedBy = []string{}
+		for _, b := range points {
+			if b.Policy != a.Policy && b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S {
+				a.DominatedBy = append(a.DominatedBy, b.Label())
+			}
+		}
+	}
+	return points, nil
+}
+
+// jitter returns tr with every submit time moved later by up to d, drawn
+// from seed, sorted again; d 0 returns tr.
+func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
+	if d <= 0 {
+		return tr
+	}
+	r := rand.New(rand.NewPCG(seed, 0x717))
+	out := *tr
+	out.Jobs = slices.Clone(tr.Jobs)
+	for i := range out.Jobs {
+		out.Jobs[i].Submit += time.Duration(r.Int64N(int64(d)))
+	}
+	slices.SortStableFunc(out.Jobs, func(a, b trace.Job) int {
+		if a.Submit < b.Submit {
+			return -1
+		}
+		if a.Submit > b.Submit {
+			return 1
+		}
+		return 0
+	})
+	first := out.Jobs[0].Submit
+	for i := range out.Jobs {
+		out.Jobs[i].Submit -= first
+	}
+	return &out
+}
+
+// WriteSweep prints the points as a table: mean cost and p95 wait with
+// their spread over the seeds, and the points that dominate each.
+func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
+	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95 (means)\n\n", max(1, seeds))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
+	for _, p := range pts {
+		set := p.Setting
+		if set == "" {
+			set = "-"
+		}
+		dom := strings.Join(p.DominatedBy, ", ")
+		if dom == "" {
+			dom = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s [%s–%s]\t%s\t%.2f\t%s\t\n", p.Policy, set,
+			money(p.CostUSD), money(p.CostMinUSD), money(p.CostMaxUSD),
+			humanSeconds(p.WaitP95S), humanSeconds(p.WaitP95MinS), humanSeconds(p.WaitP95MaxS),
+			humanSeconds(p.WaitP99S), p.Efficiency, dom)
+	}
+	return tw.Flush()
+}
+
+// WriteFrontier draws the cost–wait frontier of every policy on one chart:
+// p95 wait across, cost up, one line per policy through its settings, each
+// point with its spread over the seeds as error bars.
+func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
+	const W, H, L, R, T, B = 900.0, 520.0, 80.0, 200.0, 50.0, 50.0
+	if len(pts) == 0 {
+		return fmt.Errorf("frontier: no points")
+	}
+	maxX, maxY := 1.0, 1.0
+	for _, p := range pts {
+		maxX, maxY = max(maxX, p.WaitP95MaxS), max(maxY, p.CostMaxUSD)
+	}
+	maxX, maxY = maxX*1.05, maxY*1.05
+	x := func(v float64) float64 { return L + (W-L-R)*v/maxX }
+	y := func(v float64) float64 { return H - B - (H-T-B)*v/maxY }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", L, xmlEscape(title))
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`+"\n", L, H-B, W-R, H-B, L, T, L, H-B)
+	for k := 0; k <= 4; k++ {
+		xv, yv := maxX*float64(k)/4, maxY*float64(k)/4
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text><text x="%.0f" y="%.1f" text-anchor="end">$%s</text>`+"\n",
+			x(xv), H-B+18, humanSeconds(xv), L-6, y(yv)+4, money(yv))
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">p95 wait</text><text x="16" y="%.0f" transform="rotate(-90 16 %.0f)" text-anchor="middle">cloud cost</text>`+"\n",
+		(L+W-R)/2, H-12, (T+H-B)/2, (T+H-B)/2)
+	colors := []string{"#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f"}
+	var names []string
+	for _, p := range pts {
+		if !slices.Contains(names, p.Policy) {
+			names = append(names, p.Policy)
+		}
+	}
+	for ni, name := range names {
+		c := colors[ni%len(colors)]
+		var line []string
+		for _, p := range pts {
+			if p.Policy != name {
+				continue
+			}
+			line = append(line, fmt.Sprintf("%.1f,%.1f", x(p.WaitP95S), y(p.CostUSD)))
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/>`+"\n",
+				x(p.WaitP95MinS), y(p.CostUSD), x(p.WaitP95MaxS), y(p.CostUSD), c, x(p.WaitP95S), y(p.CostMinUSD), x(p.WaitP95S), y(p.CostMaxUSD), c)
+			fill := c
+			if len(p.DominatedBy) > 0 {
+				fill = "white"
+			}
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s: $%s, p95 %s</title></circle>`+"\n",
+				x(p.WaitP95S), y(p.CostUSD), fill, c, xmlEscape(p.Label()), money(p.CostUSD), humanSeconds(p.WaitP95S))
+		}
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`+"\n", strings.Join(line, " "), c)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+12, T+16*float64(ni+1), c, xmlEscape(name))
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555">open circle: dominated</text>`+"\n", W-R+12, T+16*float64(len(names)+2))
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
