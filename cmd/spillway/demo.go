@@ -270,8 +270,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return err
 	}
 	ready := time.Since(began)
-	printBanner(live1, pageURL, tok, dir, tr.Name, o, ready, clk)
-
+	printBanner(live1, pageURL, tok, dir, tr.Name, o, ready, clk, tr.Start.Add(o.start))
 
 	if o.forDur == 0 {
 		<-ctx.Done()

@@ -9,12 +9,12 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"text/template"
 	"time"
-
 
 	"github.com/spillway-io/spillway/configs"
 	"github.com/spillway-io/spillway/emulator"
@@ -218,7 +218,7 @@ func demoConfig(p demoConfigParams) string {
 	return b.String()
 }
 
-func printBanner(w io.Writer, url, tok, dir, traceName string, o demoOptions, ready time.Duration, clk *speedclock.Clock) {
+func printBanner(w io.Writer, url, tok, dir, traceName string, o demoOptions, ready time.Duration, clk *speedclock.Clock, from time.Time) {
 	fmt.Fprintf(w, `
 Spillway demo: replaying %s from %s at %gx (a simulated day every %s)
   status page    %s   (ready after %.2fs)
@@ -234,7 +234,7 @@ Try the operator CLI against it (durations are simulated time):
 
 Ctrl-C stops everything.
 
-`, traceName, clk.Now().Format("Mon 2 Jan 15:04"), o.speed, clk.Real(24*time.Hour).Round(time.Second),
+`, traceName, from.Format("Mon 2 Jan 15:04"), o.speed, clk.Real(24*time.Hour).Round(time.Second),
 		url, ready.Seconds(), tok, dir, map[bool]string{true: " (kept)", false: " (removed at exit)"}[o.keep],
 		strings.TrimSuffix(url, "/"), tok, demoPool)
 }
@@ -302,7 +302,6 @@ func summarise(ctx context.Context, srv *server, sum *demoSummary, now time.Time
 	}
 }
 
-
 // liveLines prints the demo's short live lines: one per decision, and the
 // cluster's and the cloud's events, stamped with simulated time.
 type liveLines struct {
@@ -311,16 +310,24 @@ type liveLines struct {
 	clock *speedclock.Clock
 }
 
+// maxLine bounds a live line; demo.log has the whole record.
+const maxLine = 200
+
 func (l *liveLines) printf(at time.Time, format string, args ...any) {
+	msg := strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
+	if r := []rune(msg); len(r) > maxLine {
+		msg = string(r[:maxLine-1]) + "…"
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "%s  %s\n", at.Format("Mon 15:04"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(l.w, "%s  %s\n", at.Format("Mon 15:04"), msg)
 }
 
 // followDecisions prints each decision the server records, oldest first,
 // until ctx ends.
 func (l *liveLines) followDecisions(ctx context.Context, st state.Store) {
 	var last int64
+	var lastHold string
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -335,13 +342,27 @@ func (l *liveLines) followDecisions(ctx context.Context, st state.Store) {
 		}
 		slices.Reverse(ds)
 		for _, d := range ds {
-			if d.ID > last {
-				last = d.ID
-				l.printf(d.Time, "decision  %s", d.Summary)
+			if d.ID <= last {
+				continue
 			}
+			last = d.ID
+			// A hold is shown when its reason changes, not every tick
+			// (its waits and counts change every tick).
+			if strings.HasPrefix(d.Summary, "hold") {
+				shape := digits.ReplaceAllString(d.Summary, "#")
+				if shape == lastHold {
+					continue
+				}
+				lastHold = shape
+			} else {
+				lastHold = ""
+			}
+			l.printf(d.Time, "decision  %s", d.Summary)
 		}
 	}
 }
+
+var digits = regexp.MustCompile(`[0-9][0-9.]*(ns|µs|ms|s|m|h)*`)
 
 // demoEvents are the log messages shown as live lines (all go to demo.log).
 var demoEvents = map[string]string{
@@ -369,7 +390,7 @@ func (h *demoHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
-	if label, ok := demoEvents[r.Message]; ok && r.Level >= slog.LevelInfo {
+	if label, ok := demoEvents[r.Message]; ok && r.Level >= slog.LevelInfo && (r.Message != "launched" || hasAttr(r, "offering")) {
 		var b strings.Builder
 		b.WriteString(label)
 		r.Attrs(func(a slog.Attr) bool {
@@ -384,6 +405,15 @@ func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
 		return h.full.Handle(ctx, r)
 	}
 	return nil
+}
+
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }
 
 func (h *demoHandler) WithAttrs(as []slog.Attr) slog.Handler {
