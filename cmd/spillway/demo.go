@@ -274,17 +274,18 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 
 	if o.forDur == 0 {
 		<-ctx.Done()
-		fmt.Fprintln(live1, "stopping: the server, the simulated cluster and the emulated clouds")
-		stop()
-		return errors.Join(srvErr, emuErr)
+		fmt.Fprintln(live1, "stopping: the server, the simulated cluster and the emulated clouds (their instances end with them)")
+	} else {
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.forDur):
+			fmt.Fprintln(live1, "winding down: the replay ends, the queue empties, running jobs end; waiting for the burst to be torn down")
+			model.WindDown()
+			// The server needs scale_in.idle, the drain and the shutdown
+			// of simulated time to tear the burst down: about 15 minutes.
+			waitTornDown(ctx, emu, max(30*time.Second, clk.Real(time.Hour)))
+		}
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(o.forDur):
-	}
-	fmt.Fprintln(live1, "winding down: the replay ends, the queue empties, running jobs end; waiting for the burst to be torn down")
-	model.WindDown()
-	waitTornDown(ctx, emu, 30*time.Second)
 	sum := demoSummary{Trace: tr.Name, Speed: o.speed, SimulatedS: math.Round(clk.Now().Sub(tr.Start.Add(o.start)).Seconds()),
 		PageReadyS: math.Round(ready.Seconds()*1000) / 1000}
 	if err := summarise(context.WithoutCancel(ctx), srv, &sum, clk.Now()); err != nil {
@@ -293,7 +294,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	stop()
 	ms := model.Stats()
 	sum.MaxCloudGPUs, sum.JobsSubmitted, sum.JobsStarted, sum.JobsOnCloud = ms.MaxCloudGPUs, ms.Submitted, ms.Started, ms.OnCloud
-	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped, sum.WaitP95S = ms.Requeued, ms.Cut, ms.Dropped, ms.WaitP95.Seconds()
+	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped = ms.Requeued, ms.Cut, ms.Dropped
+	sum.WaitP95S = math.Round(ms.WaitP95.Seconds()*10) / 10
 	sum.Leaked = len(leftOn(emu))
 	if o.keep {
 		sum.Dir = dir

@@ -246,7 +246,7 @@ Summary (%s at %gx, %s simulated):
   most cloud GPUs at once  %d
   jobs started %d of %d submitted, %d on cloud, %d requeued; wait p95 %s
   cloud spend              $%.2f
-  left on the cloud        %d
+  left on the cloud        %d (instances of the demo the emulator had not terminated)
 `, s.Trace, s.Speed, time.Duration(s.SimulatedS*float64(time.Second)), s.Launches, s.Terminations, s.Fallbacks,
 		s.MaxCloudGPUs, s.JobsStarted, s.JobsSubmitted, s.JobsOnCloud, s.JobsRequeued,
 		time.Duration(s.WaitP95S*float64(time.Second)).Round(time.Second), s.SpendUSD, s.Leaked)
