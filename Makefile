@@ -24,5 +24,5 @@ soak:
 
 # The whole product on loopback: emulated clouds, a simulated cluster
 # replaying a real trace, the server and its page (Ctrl-C stops it).
-demo:
-	$(GO) run ./cmd/spillway demo
+demo: build
+	$(BIN) demo
