@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -134,7 +135,7 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	if pageURL == "" || tok == "" || dir == "" {
 		t.Fatalf("no banner with the page URL, token and directory:\n%s\nstderr:\n%s", banner.String(), stderr.String())
 	}
-	var rest bytes.Buffer
+	var rest syncBuffer
 	go func() {
 		_, _ = io.Copy(&rest, stdout)
 		exited <- cmd.Wait()
@@ -295,4 +296,22 @@ func childrenOf(t *testing.T, pid int) []string {
 		kids = append(kids, strings.Fields(string(b))...)
 	}
 	return kids
+}
+
+// syncBuffer is a bytes.Buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

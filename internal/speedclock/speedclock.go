@@ -8,7 +8,7 @@ package speedclock
 import (
 	"fmt"
 	"math"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -91,6 +91,8 @@ func (c *Clock) NewTicker(d time.Duration) clock.Ticker {
 		panic(fmt.Sprintf("speedclock: non-positive ticker period %v", d))
 	}
 	t := &ticker{c: c, out: make(chan time.Time, 1), period: c.Real(d)}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.t = time.AfterFunc(t.period, t.fire)
 	return t
 }
@@ -117,17 +119,21 @@ func (t *timer) Reset(d time.Duration) bool {
 }
 
 type ticker struct {
-	c       *Clock
+	c      *Clock
+	out    chan time.Time
+	period time.Duration
+
+	mu      sync.Mutex // guards t and stopped against fire
 	t       *time.Timer
-	out     chan time.Time
-	period  time.Duration
-	stopped atomic.Bool
+	stopped bool
 }
 
 // fire delivers a tick, dropping it when the reader lags (as time.Ticker
 // does), and arms the next one.
 func (t *ticker) fire() {
-	if t.stopped.Load() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
 		return
 	}
 	select {
@@ -139,9 +145,10 @@ func (t *ticker) fire() {
 
 func (t *ticker) C() <-chan time.Time { return t.out }
 
-// Stop stops the ticker. A tick being delivered at that moment may re-arm
-// its timer once more; that last firing sends nothing.
+// Stop stops the ticker; no tick is sent after it returns.
 func (t *ticker) Stop() {
-	t.stopped.Store(true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
 	t.t.Stop()
 }

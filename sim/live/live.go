@@ -179,6 +179,8 @@ func (m *Model) DrainURL() string { return "http://" + m.qln.Addr().String() + "
 
 // AgentURLs are the on-prem agents' base URLs.
 func (m *Model) AgentURLs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var out []string
 	for _, n := range m.nodes {
 		if n.instance == "" {
