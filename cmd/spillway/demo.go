@@ -113,6 +113,7 @@ type demoSummary struct {
 	JobsRequeued  int     `json:"jobs_requeued"`
 	JobsCut       int     `json:"jobs_cut_at_end"`
 	JobsDropped   int     `json:"jobs_dropped_at_end"`
+	JobsNarrowed  int     `json:"jobs_narrowed_to_one_node"`
 	WaitP95S      float64 `json:"wait_p95_s"`
 	SpendUSD      float64 `json:"spend_usd"`
 	Decisions     int     `json:"decisions"`
@@ -227,7 +228,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	if err == nil {
 		creds := awscreds.NewStaticCredentialsProvider("demo", "demo", "")
 		srv, err = newServer(ctx, cfg, serverDeps{
-			log: log, clock: clk, listener: ln,
+			log: log, clock: clk, listener: ln, sessionTTL: 720 * time.Hour, // page logins last 2h of real time at 360x
 			awsOpts: []aws.Option{aws.WithCredentials(creds)},
 			aliOpts: []alicloud.Option{alicloud.WithStaticCredentials("demo", "demo")},
 		})
@@ -294,7 +295,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	stop()
 	ms := model.Stats()
 	sum.MaxCloudGPUs, sum.JobsSubmitted, sum.JobsStarted, sum.JobsOnCloud = ms.MaxCloudGPUs, ms.Submitted, ms.Started, ms.OnCloud
-	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped = ms.Requeued, ms.Cut, ms.Dropped
+	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped, sum.JobsNarrowed = ms.Requeued, ms.Cut, ms.Dropped, ms.Narrowed
 	sum.WaitP95S = math.Round(ms.WaitP95.Seconds()*10) / 10
 	sum.Leaked = len(leftOn(emu))
 	if o.keep {

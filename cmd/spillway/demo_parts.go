@@ -378,7 +378,6 @@ var demoEvents = map[string]string{
 type demoHandler struct {
 	full  slog.Handler
 	lines *liveLines
-	attrs []slog.Attr
 }
 
 func newDemoHandler(full slog.Handler, lines *liveLines) *demoHandler {
@@ -417,9 +416,9 @@ func hasAttr(r slog.Record, key string) bool {
 }
 
 func (h *demoHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &demoHandler{full: h.full.WithAttrs(as), lines: h.lines, attrs: append(slices.Clone(h.attrs), as...)}
+	return &demoHandler{full: h.full.WithAttrs(as), lines: h.lines}
 }
 
 func (h *demoHandler) WithGroup(name string) slog.Handler {
-	return &demoHandler{full: h.full.WithGroup(name), lines: h.lines, attrs: h.attrs}
+	return &demoHandler{full: h.full.WithGroup(name), lines: h.lines}
 }

@@ -201,6 +201,9 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	if out := cli("burst", "list"); !strings.Contains(out, "demo drill") {
 		t.Errorf("spillway burst list does not show the burst:\n%s", out)
 	}
+	if out := cli("decisions"); !strings.Contains(out, "manual burst") {
+		t.Errorf("spillway decisions does not show the burst's launch:\n%s", out)
+	}
 
 	// The page, in Chromium, until a burst instance is on it.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,

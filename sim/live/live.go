@@ -63,6 +63,8 @@ type Options struct {
 // Stats are the model's figures so far.
 type Stats struct {
 	Submitted, Started, Finished int
+	// Narrowed counts jobs wider than MaxJobGPUs, run on MaxJobGPUs.
+	Narrowed int
 	// OnCloud counts jobs started on a burst instance.
 	OnCloud int
 	// Requeued counts jobs killed because their burst instance went away
@@ -256,8 +258,17 @@ func (m *Model) seedRunning() {
 	}
 }
 
+// MaxJobGPUs is the widest job the model places: one node's GPUs (every
+// simulated model has 8). Wider trace jobs run as one-node jobs (counted in
+// Stats.Narrowed), since a burst of a few nodes could never start them.
+const MaxJobGPUs = 8
+
 func (m *Model) enqueue(id, gpus int, d time.Duration) {
-	gpus = max(1, min(gpus, 8))
+	if gpus > MaxJobGPUs {
+		gpus = MaxJobGPUs
+		m.stats.Narrowed++
+	}
+	gpus = max(1, gpus)
 	m.waiting = append(m.waiting, &job{id: id, gpus: gpus, submit: m.opts.Clock.Now(), duration: d})
 	m.stats.Submitted++
 }
