@@ -172,14 +172,18 @@ type DecisionsQuery struct {
 
 // Decisions lists decisions, newest first.
 func (c *Client) Decisions(ctx context.Context, dq DecisionsQuery) ([]Decision, error) {
-	q := url.Values{"limit": {strconv.Itoa(min(max(dq.Limit, 1), maxLimit))}}
+	lim := dq.Limit
+	if lim <= 0 {
+		lim = defaultLimit
+	}
+	q := url.Values{"limit": {strconv.Itoa(min(lim, maxLimit))}}
 	if dq.Pool != "" {
 		q.Set("pool", dq.Pool)
 	}
 	if dq.Since != "" {
 		q.Set("since", dq.Since)
 	}
-	return all[Decision](ctx, c, "/v1/decisions", q, max(dq.Limit, 1))
+	return all[Decision](ctx, c, "/v1/decisions", q, lim)
 }
 
 // Bursts lists manual bursts; ended ones too when all is set.

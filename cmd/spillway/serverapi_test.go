@@ -202,7 +202,7 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		return true
 	})
 	eventually(t, "a drain decision whose reason says the burst was cancelled by alice", func() bool {
-		ds, err := viewer.Decisions(ctx, api.DecisionsQuery{Pool: "train", Limit: 100})
+		ds, err := viewer.Decisions(ctx, api.DecisionsQuery{Pool: "train"})
 		if err != nil {
 			t.Fatal(err)
 		}

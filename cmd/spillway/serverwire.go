@@ -29,6 +29,7 @@ import (
 	"github.com/spillway-io/spillway/signals/sources"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/sqlite"
+	"github.com/spillway-io/spillway/terraform"
 )
 
 // serverDeps are what a server is built with besides its config: the demo
@@ -92,7 +93,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]
-		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithNow(deps.clock.Now))
+		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithClock(deps.clock))
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +152,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 		pc := s.cfg.Providers[name]
 		switch pc.Type {
 		case config.ProviderAWS:
-			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock.Now)}, s.deps.awsOpts...)...)
+			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock)}, s.deps.awsOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -159,15 +160,27 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			s.closers = append(s.closers, p.Close)
 			out[name] = p
 		case config.ProviderAlicloud:
-			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock.Now)}, s.deps.aliOpts...)...)
+			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock)}, s.deps.aliOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			s.closers = append(s.closers, func() { _ = p.Close() })
 			out[name] = p
+		case config.ProviderTerraform:
+			vars := make(map[string]any, len(pc.Variables))
+			for k, v := range pc.Variables {
+				vars[k] = v
+			}
+			tc := terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: vars, BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
+			p, err := terraform.New(name, tc, terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[name] = p
 		default:
-			errs = append(errs, fmt.Errorf("providers.%s: type %s is not supported by the server yet", name, pc.Type))
+			errs = append(errs, fmt.Errorf("providers.%s: unknown type %s", name, pc.Type))
 		}
 	}
 	return out, errors.Join(errs...)
