@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
 
 	"github.com/spillway-io/spillway/config"
 )
@@ -202,7 +203,6 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 		t.Errorf("spillway burst list does not show the burst:\n%s", out)
 	}
 
-
 	// The page, in Chromium, until a burst instance is on it.
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600))
@@ -319,4 +319,55 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestDemoInProcessLeavesNoGoroutine runs the demo in this process until
+// its page is ready, cancels it as Ctrl-C does, and checks that every
+// goroutine it started (server, scheduler, emulator, cluster, agents) has
+// ended.
+func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &bannerWatch{ready: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(ctx, demoOptions{speed: 1200, start: 37 * time.Hour, listen: "127.0.0.1:0", onprem: 2, logLevel: "debug"}, w, io.Discard)
+	}()
+	select {
+	case <-w.ready:
+	case err := <-done:
+		t.Fatalf("the demo stopped before its page was ready: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // ten simulated minutes: ticks, probes and launches under way
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	goleak.VerifyNone(t, opt)
+}
+
+// TestDemoRefusesBadFlags: each bad flag is named with its value and what
+// would do, before anything starts.
+func TestDemoRefusesBadFlags(t *testing.T) {
+	ok := demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}
+	for _, tc := range []struct {
+		change func(*demoOptions)
+		want   string
+	}{
+		{func(o *demoOptions) { o.onprem = 0 }, "--onprem-nodes 0: want 1 to 64"},
+		{func(o *demoOptions) { o.forDur = -time.Second }, "--for -1s: want a duration of 0 or more"},
+		{func(o *demoOptions) { o.speed = 0 }, "--speed: speed 0: want a number from 1 to 3600"},
+		{func(o *demoOptions) { o.start = 10000 * time.Hour }, "--start 10000h0m0s: want an offset from 0 to the trace's span"},
+		{func(o *demoOptions) { o.trace = "testdata/no-such-trace.csv" }, "--trace: open trace"},
+		{func(o *demoOptions) { o.logLevel = "loud" }, `--log-level "loud"`},
+		{func(o *demoOptions) { o.listen = "0.0.0.0:8700" }, "--listen"},
+	} {
+		o := ok
+		tc.change(&o)
+		err := runDemo(context.Background(), o, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one saying %q", o, err, tc.want)
+		}
+	}
 }
