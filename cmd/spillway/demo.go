@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -119,6 +120,14 @@ type demoSummary struct {
 	Decisions     int     `json:"decisions"`
 	Leaked        int     `json:"leaked"`
 	Dir           string  `json:"dir,omitempty"`
+}
+
+// served is a Serve error other than the server's closing.
+func served(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
 }
 
 func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err error) {
@@ -242,12 +251,18 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	// flight finish against the emulator), then the cluster, then the clouds.
 	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
 	modelCtx, stopModel := context.WithCancel(context.WithoutCancel(ctx))
-	emuCtx, stopEmu := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	var srvErr, emuErr error
+	var srvErr error
 	srvDone, decDone := make(chan struct{}), make(chan struct{})
-	wg.Add(2)
-	go func() { defer wg.Done(); emuErr = emu.Serve(emuCtx, ec2Ln, ecsLn) }()
+	// The clouds are served here rather than by emulator.Serve, whose
+	// graceful shutdown waits up to 5 s for a connection the SDK opened but
+	// never used: by the time they stop, their only client has.
+	ec2Srv := &http.Server{Handler: emu.EC2Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ecsSrv := &http.Server{Handler: emu.ECSHandler(), ReadHeaderTimeout: 10 * time.Second}
+	var ec2Err, ecsErr error
+	wg.Add(3)
+	go func() { defer wg.Done(); ec2Err = ec2Srv.Serve(ec2Ln) }()
+	go func() { defer wg.Done(); ecsErr = ecsSrv.Serve(ecsLn) }()
 	go func() { defer wg.Done(); _ = model.Run(modelCtx) }()
 	go func() { defer close(srvDone); srvErr = srv.run(srvCtx) }()
 	go func() { defer close(decDone); lines.followDecisions(srvCtx, srv.store) }()
@@ -261,7 +276,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		<-decDone
 		<-srvDone
 		stopModel()
-		stopEmu()
+		_ = ec2Srv.Close()
+		_ = ecsSrv.Close()
 		wg.Wait()
 	}
 	defer stop()
@@ -310,5 +326,5 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	} else {
 		printSummary(stdout, sum)
 	}
-	return errors.Join(srvErr, emuErr)
+	return errors.Join(srvErr, served(ec2Err), served(ecsErr))
 }
