@@ -122,6 +122,27 @@ type demoSummary struct {
 	Dir           string  `json:"dir,omitempty"`
 }
 
+// writeDemoFiles writes the demo's config and an operator token into dir
+// and loads the config as the server would.
+func writeDemoFiles(dir string, now time.Time, p demoConfigParams) (*config.Config, string, error) {
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(demoConfig(p)), 0o600); err != nil {
+		return nil, "", err
+	}
+	tok, err := tokens.Add(p.Tokens, "demo", tokens.Operator, now, rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("the demo's config: %w", err)
+	}
+	if err := cfg.ValidateForServer(); err != nil {
+		return nil, "", fmt.Errorf("the demo's config: %w", err)
+	}
+	return cfg, tok, nil
+}
+
 // served is a Serve error other than the server's closing.
 func served(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {
@@ -212,28 +233,12 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		ecsLn.Close()
 		return fmt.Errorf("--listen %s: %w (is another demo or server running? --listen 127.0.0.1:0 picks a free port)", o.listen, err)
 	}
-	cfgPath := filepath.Join(dir, "spillway.yaml")
-	tokPath := filepath.Join(dir, "tokens.yaml")
-	yaml := demoConfig(demoConfigParams{
-		Listen: ln.Addr().String(), State: filepath.Join(dir, "state.db"), Tokens: tokPath,
+	cfg, tok, err := writeDemoFiles(dir, clk.Now(), demoConfigParams{
+		Listen: ln.Addr().String(), State: filepath.Join(dir, "state.db"), Tokens: filepath.Join(dir, "tokens.yaml"),
 		EC2: "http://" + ec2Ln.Addr().String(), ECS: "http://" + ecsLn.Addr().String(),
 		Agents: model.AgentURLs(), Queue: model.QueueURL(), Drain: model.DrainURL(), OnPremNodes: o.onprem,
 	})
-	var (
-		cfg *config.Config
-		tok string
-		srv *server
-	)
-	cleanup := func() { model.Close(); ec2Ln.Close(); ecsLn.Close(); ln.Close() }
-	if err = os.WriteFile(cfgPath, []byte(yaml), 0o600); err == nil {
-		tok, err = tokens.Add(tokPath, "demo", tokens.Operator, clk.Now(), rand.Reader)
-	}
-	if err == nil {
-		cfg, err = config.Load(cfgPath)
-	}
-	if err == nil {
-		err = cfg.ValidateForServer()
-	}
+	var srv *server
 	if err == nil {
 		creds := awscreds.NewStaticCredentialsProvider("demo", "demo", "")
 		srv, err = newServer(ctx, cfg, serverDeps{
@@ -243,7 +248,10 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		})
 	}
 	if err != nil {
-		cleanup()
+		model.Close()
+		ec2Ln.Close()
+		ecsLn.Close()
+		ln.Close()
 		return err
 	}
 
