@@ -8,6 +8,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -130,7 +131,7 @@ func New(opts Options) (*Model, error) {
 	if opts.OnPremNodes < 0 || opts.OnPremNodes > 64 {
 		return nil, fmt.Errorf("on-prem nodes %d: want 1 to 64", opts.OnPremNodes)
 	}
-	opts.OnPremModel = cmpOr(opts.OnPremModel, "dgxh100")
+	opts.OnPremModel = cmp.Or(opts.OnPremModel, "dgxh100")
 	if opts.NodeModel == nil {
 		opts.NodeModel = func(string) string { return "dgxh100" }
 	}
@@ -165,13 +166,6 @@ func New(opts Options) (*Model, error) {
 	return m, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // QueueURL is the URL of the queue document: {"pending": {"job_gpus":
 // [...], "oldest_wait_seconds": N}}.
 func (m *Model) QueueURL() string { return "http://" + m.qln.Addr().String() + "/queue" }
@@ -195,14 +189,7 @@ func (m *Model) AgentURLs() []string {
 // Run replays the trace until ctx ends, then stops every agent and the
 // queue server and returns once they have.
 func (m *Model) Run(ctx context.Context) error {
-	m.mu.Lock()
-	m.t0 = m.opts.Clock.Now()
-	m.seedRunning()
-	for _, n := range m.nodes {
-		m.serve(n.srv, n.ln)
-	}
-	m.serve(m.queue, m.qln)
-	m.mu.Unlock()
+	m.start()
 	t := m.opts.Clock.NewTicker(m.opts.Step)
 	defer t.Stop()
 	defer m.Close()
@@ -214,6 +201,19 @@ func (m *Model) Run(ctx context.Context) error {
 		case <-t.C():
 		}
 	}
+}
+
+// start begins the replay at the clock's time and serves the on-prem
+// agents and the queue.
+func (m *Model) start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.t0 = m.opts.Clock.Now()
+	m.seedRunning()
+	for _, n := range m.nodes {
+		m.serve(n.srv, n.ln)
+	}
+	m.serve(m.queue, m.qln)
 }
 
 func (m *Model) serve(s *http.Server, ln net.Listener) {

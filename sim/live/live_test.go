@@ -41,14 +41,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.m.Close)
-	f.m.mu.Lock()
-	f.m.t0 = f.clk.Now()
-	f.m.seedRunning()
-	for _, n := range f.m.nodes {
-		f.m.serve(n.srv, n.ln)
-	}
-	f.m.serve(f.m.queue, f.m.qln)
-	f.m.mu.Unlock()
+	f.m.start() // and each f.m.step() is one tick of Run
 	return f
 }
 
