@@ -79,7 +79,8 @@ empties and running jobs end), waits for the server to drain and terminate
 every burst instance, and prints a summary (--json for a machine).`,
 		Example: `  spillway demo
   spillway demo --for 90s --json
-  spillway demo --speed 60 --trace configs/traces/itp/cluster05.csv --start 0s`,
+  spillway demo --speed 60 --keep             # an hour a minute; keep the config, state and log
+  spillway demo --trace jobs.csv --start 0s    # your own trace, e.g. submit_s,duration_s,gpus`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())

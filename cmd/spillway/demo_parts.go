@@ -250,6 +250,9 @@ Summary (%s at %gx, %s simulated):
 `, s.Trace, s.Speed, time.Duration(s.SimulatedS*float64(time.Second)), s.Launches, s.Terminations, s.Fallbacks,
 		s.MaxCloudGPUs, s.JobsStarted, s.JobsSubmitted, s.JobsOnCloud, s.JobsRequeued,
 		time.Duration(s.WaitP95S*float64(time.Second)).Round(time.Second), s.SpendUSD, s.Leaked)
+	if s.Dir != "" {
+		fmt.Fprintf(w, "  kept                     %s (config, state, tokens, demo.log)\n", s.Dir)
+	}
 }
 
 // summarise fills the server's figures: launches, terminations and
