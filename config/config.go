@@ -64,6 +64,11 @@ type Server struct {
 	// go unclaimed by any state row before the sweeper terminates it.
 	// Default 10m; > 0.
 	SweepGrace policy.Duration `yaml:"sweep_grace"`
+	// Retention is how long decisions, the audit log, finished intents,
+	// ended instances and ended floors are kept; pending intents, live
+	// instances, open floors and the spend ledger are never pruned.
+	// Default 90 days (2160h); 24h to 87600h.
+	Retention policy.Duration `yaml:"retention"`
 }
 
 // StateIsPostgres reports whether State is a PostgreSQL DSN rather than a
@@ -121,8 +126,9 @@ type ProviderConfig struct {
 	// zone. Required for type terraform.
 	Zones []string `yaml:"zones,omitempty"`
 	// Variables (terraform only) are fixed values of the module's own
-	// variables (VPC ids, images, …), passed on every run.
-	Variables map[string]string `yaml:"variables,omitempty"`
+	// variables (VPC ids, images, subnets per zone, …): any YAML value
+	// (text, number, list, map), passed on every run.
+	Variables map[string]TFValue `yaml:"variables,omitempty"`
 	// BackendConfig (terraform only) is passed to terraform init as
 	// -backend-config key=value pairs; "{burst}" in a value becomes the
 	// burst's key, so a shared backend keeps one state per burst.

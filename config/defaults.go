@@ -14,6 +14,7 @@ const (
 	DefaultState        = "spillway.db"
 	DefaultTick         = 10 * time.Second
 	DefaultSweepGrace   = 10 * time.Minute
+	DefaultRetention    = 90 * 24 * time.Hour
 	DefaultInterval     = 30 * time.Second
 	DefaultStaleAfter   = 2 * time.Minute
 	DefaultWaitTarget   = 5 * time.Minute
@@ -70,6 +71,9 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 	}
 	if s.Tick == 0 && !explicit("server.tick") {
 		s.Tick = policy.Duration(DefaultTick)
+	}
+	if s.Retention == 0 && !explicit("server.retention") {
+		s.Retention = policy.Duration(DefaultRetention)
 	}
 	if s.SweepGrace == 0 && !explicit("server.sweep_grace") {
 		s.SweepGrace = policy.Duration(DefaultSweepGrace)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // isPostgresDSN reports whether a server.state value names PostgreSQL.
@@ -32,8 +33,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	} else if strings.Contains(s.State, "://") {
 		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))
 	}
-	v.positiveDuration("server.tick", s.Tick)
-	v.positiveDuration("server.sweep_grace", s.SweepGrace)
+	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
+	v.durationIn("server.sweep_grace", s.SweepGrace, 30*time.Second, 7*24*time.Hour)
+	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")

@@ -56,6 +56,13 @@ func (v *cfgValidator) positiveDuration(path string, d policy.Duration) {
 	}
 }
 
+// durationIn checks an explicit duration against its range.
+func (v *cfgValidator) durationIn(path string, d policy.Duration, lo, hi time.Duration) {
+	if v.has(path) && (d.D() < lo || d.D() > hi) {
+		v.errf(path, "duration %s is out of range: want %s to %s", d.D(), lo, hi)
+	}
+}
+
 func cfgNames[K ~string, V any](m map[K]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -3,11 +3,17 @@ package policy
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
 // minBilled60 is the minimum billed duration of per-second-min-60s billing.
 const minBilled60 = 60 * time.Second
+
+// decForever is a span with no end: an instance that a drain cannot end
+// because scale_in.drain_timeout is 0 (no timeout).
+const decForever = int64(math.MaxInt64)
 
 // BilledCost is what an instance of offering o costs when it runs from
 // launched to ended, under the offering's billing rule:
@@ -24,17 +30,26 @@ func BilledCost(o Offering, launched, ended time.Time) float64 {
 	if o.PricePerHour <= 0 || ended.Before(launched) {
 		return 0
 	}
-	d := ended.Sub(launched)
+	return decBilled(&o, int64(ended.Sub(launched)))
+}
+
+// decBilled is the billed cost of a lifetime of life nanoseconds.
+func decBilled(o *Offering, life int64) float64 {
+	p := o.PricePerHour
+	if p <= 0 || life < 0 {
+		return 0
+	}
+	const hour = int64(time.Hour)
 	switch o.Billing {
 	case BillingPerSecond:
-		return o.PricePerHour * d.Hours()
+		return p * float64(life) / float64(hour)
 	case BillingHourly:
-		return o.PricePerHour * float64(decStartedHours(d))
+		return p * float64(decStartedHours(time.Duration(life)))
 	default:
-		if d < minBilled60 {
-			d = minBilled60
+		if life < int64(minBilled60) {
+			life = int64(minBilled60)
 		}
-		return o.PricePerHour * d.Hours()
+		return p * float64(life) / float64(hour)
 	}
 }
 
@@ -73,24 +88,7 @@ func decRemaining(o *Offering, age, span int64) float64 {
 	if p <= 0 {
 		return 0
 	}
-	const hour = int64(time.Hour)
-	end := age + span
-	var r float64
-	switch o.Billing {
-	case BillingPerSecond:
-		r = p * float64(span) / float64(hour)
-	case BillingHourly:
-		h := (end + hour - 1) / hour
-		if h < 1 {
-			h = 1
-		}
-		r = p*float64(h) - p*float64(age)/float64(hour)
-	default:
-		if end < int64(minBilled60) {
-			end = int64(minBilled60)
-		}
-		r = p * float64(end-age) / float64(hour)
-	}
+	r := decBilled(o, age+span) - p*float64(age)/float64(time.Hour)
 	if r < 0 {
 		return 0
 	}
@@ -109,11 +107,110 @@ func (d *decider) age(in *Instance) int64 {
 	return 0
 }
 
+// decCommit is spend committed in the budget period (cur) and in any one
+// later period (next). See Decide for what is committed.
+type decCommit struct{ cur, next float64 }
+
+func (c decCommit) add(x decCommit) decCommit   { return decCommit{c.cur + x.cur, c.next + x.next} }
+func (c decCommit) sub(x decCommit) decCommit   { return decCommit{c.cur - x.cur, c.next - x.next} }
+func (c decCommit) times(k int) decCommit       { return decCommit{c.cur * float64(k), c.next * float64(k)} }
+func (c decCommit) fits(amount float64) bool    { return c.cur <= amount && c.next <= amount }
+func (c decCommit) over(amount float64) float64 { return max(c.cur-amount, c.next-amount) }
+
+// commitOf is what an instance of offering o, age nanoseconds old, commits
+// if it ends span nanoseconds from now: the rest of the current period
+// (billed to the end, or to the period's end, less the prorated cost
+// already accrued), and what it bills after the period ends, over at most
+// the longest period of the budget's kind (any later period is at most
+// that).
+func (d *decider) commitOf(o *Offering, age, span int64) decCommit {
+	if o.PricePerHour <= 0 {
+		return decCommit{}
+	}
+	toEnd := d.toPeriodEnd
+	if span <= toEnd {
+		return decCommit{cur: decRemaining(o, age, span)}
+	}
+	c := decCommit{cur: decRemaining(o, age, toEnd)}
+	after := min(span-toEnd, d.periodLen)
+	c.next = decBilled(o, age+toEnd+after) - decBilled(o, age+toEnd)
+	return c
+}
+
+// drainSpan is how long an instance drained now may run at the latest:
+// until the first evaluation at or after drain_timeout, or forever when
+// there is no timeout.
+func (d *decider) drainSpan() int64 {
+	t := int64(d.pool.ScaleIn.DrainTimeout)
+	if t <= 0 {
+		return decForever
+	}
+	return decRoundUp(t, d.span)
+}
+
+// decRoundUp rounds x up to a multiple of step (x ≥ 0, step > 0), saturating.
+func decRoundUp(x, step int64) int64 {
+	if x <= 0 {
+		return 0
+	}
+	n := (x-1)/step + 1
+	if n > decForever/step {
+		return decForever
+	}
+	return n * step
+}
+
+// decAddSpan adds spans, saturating at decForever.
+func decAddSpan(a, b int64) int64 {
+	if a >= decForever-b {
+		return decForever
+	}
+	return a + b
+}
+
+// keepSpan is how long a live instance kept by this plan may run at the
+// latest: drained at the next evaluation (a job may land on it before),
+// then ended by drain_timeout. A draining one ends at the first evaluation
+// after its own drain_timeout.
+func (d *decider) keepSpan(in *Instance) int64 {
+	if in.State == StateDraining {
+		t := int64(d.pool.ScaleIn.DrainTimeout)
+		if t <= 0 {
+			return decForever
+		}
+		started := in.DrainStartedAt
+		if started.IsZero() || started.After(d.now) {
+			started = d.now
+		}
+		return decRoundUp(started.UnixNano()+t-d.nowNs, d.span)
+	}
+	return decAddSpan(d.span, d.drainSpan())
+}
+
+// nowSpan is how long an instance may run at the latest if it is ended as
+// soon as possible now: an idle one is terminated in this plan, a busy one
+// drained.
+func (d *decider) nowSpan(in *Instance) int64 {
+	if in.BusyGPUs <= 0 {
+		return 0
+	}
+	if in.State == StateDraining {
+		return d.keepSpan(in)
+	}
+	return d.drainSpan()
+}
+
 // allowed says how many instances of o (up to want) may be launched without
 // breaking max_gpus, max_cost_per_hour or the budget, given what the plan
-// keeps so far; limit names the binding limit when fewer than want fit.
+// keeps so far; limit names the binding limit when fewer than want fit, and
+// bound its kind (LimitMaxGPUs, …).
 func (d *decider) allowed(o *decOffer, want int) (int, string) {
-	k, limit := want, ""
+	k, limit, _ := d.allowedBy(o, want)
+	return k, limit
+}
+
+func (d *decider) allowedBy(o *decOffer, want int) (int, string, string) {
+	k, limit, bound := want, "", ""
 	g := o.o.GPUs
 	lim := &d.pool.Limits
 	if lim.MaxGPUs > 0 {
@@ -123,7 +220,7 @@ func (d *decider) allowed(o *decOffer, want int) (int, string) {
 		}
 		if room < k {
 			k = room
-			limit = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, d.totalGPUs)
+			limit, bound = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, d.totalGPUs), LimitMaxGPUs
 		}
 	}
 	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
@@ -132,32 +229,55 @@ func (d *decider) allowed(o *decOffer, want int) (int, string) {
 			k = room
 			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
 				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
+			bound = LimitMaxCostPerHour
 		}
 	}
 	if d.overLimit && k > 0 {
 		k = 0
 		limit = fmt.Sprintf("max_gpus %d / max_cost_per_hour $%.2f (the pool was over a limit before this plan: no launch until it fits)", lim.MaxGPUs, lim.MaxCostPerHour)
+		bound = LimitMaxGPUs
+		if lim.MaxGPUs <= 0 || d.totalGPUs <= lim.MaxGPUs {
+			bound = LimitMaxCostPerHour
+		}
 	}
 	if b := lim.Budget; b != nil && d.overBudget && k > 0 {
 		k = 0
 		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
+		bound = LimitBudget
 	}
-	if b := lim.Budget; b != nil && o.unit > 0 {
-		room := decRoom(b.Amount, d.committed, o.unit, k)
+	if b := lim.Budget; b != nil && k > 0 {
+		room := min(decRoom(b.Amount, d.committed.cur, o.unit.cur, k), decRoom(b.Amount, d.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
-			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f incl. running until the next evaluation; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), d.committed, o.name(), o.unit)
+			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f this %s and $%.2f in the next, each instance counted until drain_timeout after the next evaluation; one more %s commits $%.2f)",
+				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), d.committed.next, o.name(), o.unit.cur+o.unit.next)
+			bound = LimitBudget
 		}
 	}
 	if k < 0 {
 		k = 0
 	}
-	return k, limit
+	if k < want && bound != "" {
+		d.bound(bound)
+	}
+	return k, limit, bound
+}
+
+// bound records that a limit held back or ended capacity in this plan.
+func (d *decider) bound(limit string) {
+	if !slices.Contains(d.plan.BoundBy, limit) {
+		d.plan.BoundBy = append(d.plan.BoundBy, limit)
+	}
 }
 
 // decRoom is how many units of cost each fit between used and limit, at most want.
 func decRoom(limit, used, each float64, want int) int {
+	if !(each > 0) {
+		if used <= limit {
+			return want
+		}
+		return 0
+	}
 	x := (limit - used) / each
 	if !(x > 0) { // also NaN
 		return 0
@@ -179,56 +299,102 @@ func decPeriod(p BudgetPeriod) string {
 	return string(p)
 }
 
-// budgetPressure handles a budget that keeping what runs until the next
-// evaluation would exceed: idle instances are drained and terminated in the
-// same plan, costliest first, until the committed spend fits; if it still
-// does not, busy instances are drained so they end when their jobs do. It
-// acts even on stale signals: the budget is a hard limit.
+// decPeriodLen is the longest a budget period of kind p can be.
+func decPeriodLen(p BudgetPeriod) int64 {
+	switch p {
+	case PeriodDay:
+		return int64(24 * time.Hour)
+	case PeriodWeek:
+		return int64(7 * 24 * time.Hour)
+	default:
+		return int64(31 * 24 * time.Hour)
+	}
+}
+
+// budgetPressure keeps the budget a hard limit. What the pool commits
+// (see Decide) assumes it may keep every instance until the next
+// evaluation; when that would exceed the budget in this period or the
+// next, instances are ended as soon as they can be, until it fits: idle
+// ones are drained and terminated in this plan, costliest first, then busy
+// ones are drained (fewest busy GPUs first, then costliest), so that a
+// drain_timeout termination lands before the money runs out. It acts even
+// on stale signals.
 func (d *decider) budgetPressure() {
 	b := d.pool.Limits.Budget
-	if b == nil || d.committed <= b.Amount {
+	if b == nil || d.committed.fits(b.Amount) {
 		return
 	}
 	before := d.committed
 	d.overBudget = true
-	victims := d.idleVictims()
+	d.bound(LimitBudget)
 	ended := 0
-	for _, i := range victims {
-		if d.committed <= b.Amount {
+	for _, i := range d.idleVictims() {
+		if d.committed.fits(b.Amount) {
 			break
 		}
 		in := &d.inst[i]
 		age := d.age(in)
-		saved := decRemaining(&in.Offering, age, d.span) - decRemaining(&in.Offering, age, 0)
-		if saved <= 0 {
+		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, 0))
+		if saved.cur <= 0 && saved.next <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}
-		reason := d.str(d.text().s("budget: keeping burst capacity until the next evaluation commits ").usd(d.committed).
-			s(" of the ").usd(b.Amount).s(" ").s(decPeriod(b.Period)).s(" budget (").usd(d.spend.Accrued).
-			s(" accrued); ending idle instances costliest first, this one (").usd(in.Offering.PricePerHour).s("/h) saves ").usd(saved))
+		reason := d.str(d.text().s("budget: keeping burst capacity commits ").usd(d.committed.cur).
+			s(" this ").s(decPeriod(b.Period)).s(" and ").usd(d.committed.next).s(" in the next, of a ").usd(b.Amount).
+			s(" budget (").usd(d.spend.Accrued).s(" accrued; each instance counted until drain_timeout after the next evaluation); ending idle instances costliest first, this one (").
+			usd(in.Offering.PricePerHour).s("/h) frees ").usd(saved.cur + saved.next))
 		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
 			d.drain(i, reason)
 		}
 		d.terminate(i, reason)
 		ended++
 	}
-	if d.committed <= b.Amount {
-		d.note(fmt.Sprintf("budget: committed spend $%.2f would exceed the $%.2f %s budget; ended %d idle instance(s), now $%.2f", before, b.Amount, decPeriod(b.Period), ended, d.committed))
+	if d.committed.fits(b.Amount) {
+		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
+			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, d.committed.cur, d.committed.next))
 		return
 	}
-	drained := 0
+	var busy []int
 	for i := range d.inst {
 		in := &d.inst[i]
 		if in.State == StateTerminating || in.State == StateDraining || d.flag(i) != 0 {
 			continue
 		}
-		d.drain(i, d.str(d.text().s("budget exhausted: committed spend ").usd(d.committed).s(" exceeds the ").usd(b.Amount).
-			s(" ").s(decPeriod(b.Period)).s(" budget even after ending idle instances; draining so it ends when its ").
-			n(in.BusyGPUs).s(" busy GPU(s) finish")))
+		busy = append(busy, i)
+	}
+	slices.SortFunc(busy, func(a, c int) int {
+		x, y := &d.inst[a], &d.inst[c]
+		if x.BusyGPUs != y.BusyGPUs {
+			return x.BusyGPUs - y.BusyGPUs
+		}
+		if x.Offering.PricePerHour != y.Offering.PricePerHour {
+			if x.Offering.PricePerHour > y.Offering.PricePerHour {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	drained := 0
+	for _, i := range busy {
+		if d.committed.fits(b.Amount) {
+			break
+		}
+		in := &d.inst[i]
+		age := d.age(in)
+		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, d.nowSpan(in)))
+		d.committed = d.committed.sub(saved)
+		d.drain(i, d.str(d.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
+			s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
+			s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget")))
 		drained++
 	}
-	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f exceeds the $%.2f %s budget ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
-		d.committed, b.Amount, decPeriod(b.Period), d.spend.Accrued, ended, drained))
+	if d.committed.fits(b.Amount) {
+		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
+			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
+		return
+	}
+	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
+		d.committed.cur, decPeriod(b.Period), d.committed.next, b.Amount, d.spend.Accrued, ended, drained))
 }
 
 // limitPressure handles burst capacity above max_gpus or max_cost_per_hour
@@ -244,6 +410,12 @@ func (d *decider) limitPressure() {
 	}
 	if !over() {
 		return
+	}
+	if lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs {
+		d.bound(LimitMaxGPUs)
+	}
+	if lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour {
+		d.bound(LimitMaxCostPerHour)
 	}
 	heldG, heldC := d.totalGPUs, d.costPerHour
 	d.overLimit = true
@@ -285,4 +457,22 @@ func (d *decider) idleVictims() []int {
 	}
 	decSortByPriceDesc(d.inst, victims)
 	return victims
+}
+
+// PeriodBounds is the calendar budget period of kind p (UTC) that holds
+// now: a day from midnight, a week from Monday, a month from its first day
+// (a month when p is empty).
+func PeriodBounds(p BudgetPeriod, now time.Time) (start, end time.Time) {
+	now = now.UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	switch p {
+	case PeriodDay:
+		return day, day.AddDate(0, 0, 1)
+	case PeriodWeek:
+		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7)) // Monday
+		return start, start.AddDate(0, 0, 7)
+	default:
+		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 1, 0)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +34,24 @@ const (
 //     scale_in.drain_timeout has passed since the drain began (zero means
 //     no timeout: a running job is never killed). Instances past
 //     scale_in.max_lifetime are drained.
-//  2. Budget: committed spend is Spend.Accrued (the prorated cost to now)
-//     plus, for every instance, what it costs from now until the next
-//     evaluation, at least its minimum remaining billable (the rest of a
-//     60 s minimum or of a started hour; see BilledCost). When keeping what
-//     runs would exceed the budget, idle instances are drained and
+//  2. Budget (hard: the period's spend never exceeds the amount): an
+//     instance's commitment is its cost from now until the latest moment
+//     the policy could end it. One kept by this plan may be drained at
+//     the next evaluation, and a drain ends at the first evaluation at or
+//     after scale_in.drain_timeout (never, when it is 0); a draining one
+//     ends by its own drain_timeout; one terminated ends now (at its
+//     minimum billable: the rest of a 60 s minimum or a started hour, see
+//     BilledCost). Committed spend is Spend.Accrued plus every instance's
+//     commitment within the period, and, for what runs past the period's
+//     end, the commitment within the next period (over at most the
+//     longest period of the budget's kind) counted against that period's
+//     budget. A launch commits as a kept instance does. When keeping what
+//     runs would exceed the budget in either period, instances are ended
+//     as soon as they can be until it fits: idle ones drained and
 //     terminated in the same plan, costliest first (a plan's Drains are
-//     executed before its Terminates); if that is not enough, busy ones are
-//     drained so they end with their jobs. Nothing is launched then, not
-//     even for floors.
+//     executed before its Terminates), then busy ones drained, fewest busy
+//     GPUs first, so that drain_timeout ends them before the money runs
+//     out. Nothing is launched then, not even for floors.
 //     Likewise, when the pool holds more than max_gpus or
 //     max_cost_per_hour (the limits were lowered), idle instances end,
 //     costliest first, and nothing is launched.
@@ -49,7 +59,9 @@ const (
 //     draining) is kept at no less than the sum of active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
 //  4. Overflow: pending jobs (Snapshot.PendingJobGPUs, or PendingGPUs as
-//     single-GPU demand) are packed largest first into free on-prem GPUs,
+//     single-GPU demand) that burst capacity can hold at all (CloudHolds:
+//     the limits and the budget allow enough instances of one offering)
+//     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
 //     a job larger than an instance taking whole instances. When the
 //     snapshot gives each job's wait (PendingJobWaits), only the jobs that
@@ -68,7 +80,10 @@ const (
 //     offerings are launched in the same plan for the jobs left. Launches
 //     are cut to fit max_gpus (all non-terminating instances),
 //     max_cost_per_hour and the budget; when the chosen offering cannot
-//     fit even one instance, the next one is tried.
+//     fit even one instance, the next one is tried. Jobs no burst capacity
+//     can hold are never launched for: a note says they wait for on-prem,
+//     or, when larger than on-prem too, that they will never be served
+//     (Plan.Unservable counts them).
 //  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold is
 //     drained when its billing lets it go (an hourly one just before its
 //     paid hour ends, a per-second-min-60s one after its first minute),
@@ -97,23 +112,9 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	if pool == nil {
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
-	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
-	d.plan = Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}
-	d.interval = pool.Interval.D()
-	if d.interval <= 0 {
-		d.interval = decDefaultInterval
-	}
-	d.next = now.Add(d.interval)
-	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
-	d.stale = len(snap.Stale) > 0
-	d.committed = spend.Accrued
 	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
-	d.slots = slotBuf[:0]
-	for i := range snap.Floors {
-		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
-			d.floorGPUs += f.GPUs
-		}
-	}
+	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
+	d.init(slotBuf[:0])
 	if d.stale {
 		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
 	}
@@ -124,6 +125,34 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	d.overflow()
 	d.scaleIn()
 	return d.plan
+}
+
+// init sets up one decision's working state.
+func (d *decider) init(slots []decSlot) {
+	pool, snap, spend, now := d.pool, d.snap, d.spend, d.now
+	d.plan = Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}
+	d.interval = pool.Interval.D()
+	if d.interval <= 0 {
+		d.interval = decDefaultInterval
+	}
+	d.next = now.Add(d.interval)
+	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
+	d.stale = len(snap.Stale) > 0
+	d.committed = decCommit{cur: spend.Accrued}
+	if b := pool.Limits.Budget; b != nil {
+		d.periodLen = decPeriodLen(b.Period)
+		end := spend.PeriodEnd
+		if !end.After(now) {
+			_, end = PeriodBounds(b.Period, now)
+		}
+		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
+	}
+	d.slots = slots
+	for i := range snap.Floors {
+		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
+			d.floorGPUs += f.GPUs
+		}
+	}
 }
 
 // decider holds one decision's working state. Totals describe what the pool
@@ -145,18 +174,21 @@ type decider struct {
 
 	floorGPUs int // sum of active floors' GPUs
 
-	totalGPUs   int     // GPUs of non-terminating instances kept, plus launches
-	capacity    int     // GPUs of booting and running instances not drained, plus launches
-	costPerHour float64 // hourly price of non-terminating instances kept, plus launches
-	committed   float64 // committed spend in the budget period (see Decide)
-	overBudget  bool    // committed spend exceeded the budget before this plan
-	overLimit   bool    // the pool held more than max_gpus or max_cost_per_hour before this plan
+	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
+	capacity    int       // GPUs of booting and running instances not drained, plus launches
+	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
+	committed   decCommit // committed spend in the budget period and the next (see Decide)
+	toPeriodEnd int64     // nanoseconds from now to the budget period's end
+	periodLen   int64     // the longest budget period of the budget's kind
+	overBudget  bool      // committed spend exceeded the budget before this plan
+	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots []decSlot // free burst GPUs, by size and class
 	cands []int     // idle instances due for release
 
 	offs     []decOffer
-	buf      []byte // scratch for reasons
+	fits     []decFit // per pending job size: whether burst capacity can hold it
+	buf      []byte   // scratch for reasons
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob
@@ -234,7 +266,7 @@ func (d *decider) scan() {
 		age := d.age(in)
 		if in.State == StateTerminating {
 			if budget {
-				d.committed += decRemaining(o, age, 0)
+				d.committed = d.committed.add(d.commitOf(o, age, 0))
 			}
 			continue
 		}
@@ -242,7 +274,7 @@ func (d *decider) scan() {
 		if in.State == StateDraining {
 			if why := d.drainDone(in); why != "" {
 				if budget {
-					d.committed += decRemaining(o, age, 0)
+					d.committed = d.committed.add(d.commitOf(o, age, 0))
 				}
 				d.setFlag(i, decTerminate)
 				d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
@@ -251,14 +283,14 @@ func (d *decider) scan() {
 			d.totalGPUs += g
 			d.costPerHour += o.PricePerHour
 			if budget {
-				d.committed += decRemaining(o, age, d.span)
+				d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
 			}
 			continue
 		}
 		d.totalGPUs += g
 		d.costPerHour += o.PricePerHour
 		if budget {
-			d.committed += decRemaining(o, age, d.span)
+			d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
 		}
 		if maxLife > 0 && age >= maxLife {
 			launched := decLaunchedAt(in, d.now)
@@ -325,7 +357,7 @@ func (d *decider) terminate(i int, reason string) {
 	d.totalGPUs -= decGPUs(o)
 	d.costPerHour -= o.PricePerHour
 	if d.pool.Limits.Budget != nil {
-		d.committed -= decRemaining(o, age, d.span) - decRemaining(o, age, 0)
+		d.committed = d.committed.sub(d.commitOf(o, age, d.keepSpan(in)).sub(d.commitOf(o, age, 0)))
 	}
 	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
 }
@@ -336,7 +368,7 @@ func (d *decider) launch(o *decOffer, count int, floor, reason string) {
 	d.totalGPUs += count * g
 	d.capacity += count * g
 	d.costPerHour += float64(count) * o.o.PricePerHour
-	d.committed += float64(count) * o.unit
+	d.committed = d.committed.add(o.unit.times(count))
 	d.plan.Launches = append(d.plan.Launches, Launch{Offering: d.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
 }
 
@@ -456,7 +488,27 @@ func (d *decider) floorOffer(f *Floor) *decOffer {
 func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 	jobs = d.jobBuf[:0]
 	young = d.youngBuf[:0]
-	if len(d.snap.PendingJobGPUs) > 0 {
+	if len(d.snap.PendingBySize) > 0 {
+		// Due jobs were submitted before now - horizon: a binary search
+		// per size, whatever the queue's length.
+		cutoff := d.now.Add(-(d.pool.WaitTarget.D() - d.interval - d.slowestBoot()))
+		for _, ps := range d.snap.PendingBySize {
+			n := len(ps.Submitted)
+			if ps.GPUs <= 0 || n == 0 || !d.cloudHolds(ps.GPUs) {
+				continue
+			}
+			due := sort.Search(n, func(i int) bool { return !ps.Submitted[i].Before(cutoff) })
+			if due > 0 {
+				jobs = append(jobs, decJob{size: ps.GPUs, n: due})
+			}
+			if n-due > 0 {
+				younger += n - due
+				young = append(young, decJob{size: ps.GPUs, n: n - due})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if len(d.snap.PendingJobGPUs) > 0 {
 		waits := d.snap.PendingJobWaits
 		horizon := time.Duration(-1 << 63)
 		if len(waits) == len(d.snap.PendingJobGPUs) {
@@ -465,7 +517,7 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 			waits = nil
 		}
 		for k, s := range d.snap.PendingJobGPUs {
-			if s <= 0 {
+			if s <= 0 || !d.cloudHolds(s) {
 				continue
 			}
 			if waits != nil && waits[k] <= horizon {
@@ -487,7 +539,7 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 		}
 		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
-	} else if d.snap.PendingGPUs > 0 {
+	} else if d.snap.PendingGPUs > 0 && d.cloudHolds(1) {
 		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
 	}
 	return jobs, young, younger
@@ -517,6 +569,7 @@ func (d *decider) slowestBoot() time.Duration {
 
 // overflow packs pending jobs into free capacity and launches for the rest.
 func (d *decider) overflow() {
+	d.noteUnheld()
 	jobs, young, younger := d.pendingJobs()
 	if len(jobs) == 0 {
 		if younger > 0 {
@@ -574,13 +627,21 @@ func (d *decider) overflow() {
 	}
 }
 
+// SpanMinGPUs is the smallest instance a job may span: a job larger than
+// one instance runs across whole instances of one offering only when each
+// has at least this many GPUs (8-GPU nodes have the interconnect that
+// multi-node jobs are built for; 1- to 4-GPU shapes do not).
+const SpanMinGPUs = 8
+
 // decServes reports whether an offering of g GPUs takes a job of size
-// GPUs. Jobs that may span instances go onto any offering (as whole
-// instances when larger than one). With whole jobs, an offering takes the
-// jobs it holds whole, and the largest available offering (maxG) also
-// takes, as whole instances, the jobs larger than every offering.
+// GPUs: when it holds the job whole, or as whole instances when spanning is
+// allowed: g is at least SpanMinGPUs and, with whole jobs, the job is
+// larger than every available offering (maxG is the largest).
 func decServes(whole bool, g, size, maxG int) bool {
-	return !whole || size <= g || (size > maxG && g == maxG)
+	if size <= g {
+		return true
+	}
+	return g >= SpanMinGPUs && (!whole || (size > maxG && g == maxG))
 }
 
 // launchRound scores the available offerings on the pending jobs each can
@@ -700,11 +761,20 @@ func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
 		if j.n > 0 {
 			j.n, d.slots = decPlace(d.slots, j.size, j.n)
 		}
-		if whole && j.n > 0 {
+		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
 			j.n = decPlaceWhole(d.slots, j.size, j.n)
 		}
 	}
 	return left
+}
+
+// maxOfferGPUs is the largest offering's GPU count.
+func (d *decider) maxOfferGPUs() int {
+	m := 0
+	for i := range d.pool.Offerings {
+		m = max(m, d.pool.Offerings[i].GPUs)
+	}
+	return m
 }
 
 // decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.

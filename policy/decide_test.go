@@ -144,7 +144,6 @@ func dtNoActions(t *testing.T, p Plan) {
 
 func TestDecide(t *testing.T) {
 	now := dtT0
-	withLimits := func(p *Pool, l Limits) *Pool { p.Limits = l; return p }
 	withIdle := func(p *Pool, s ScaleIn) *Pool { p.ScaleIn = s; return p }
 	hourly := dtP4d()
 	hourly.Name, hourly.Billing = "p4d-hourly", BillingHourly
@@ -283,11 +282,18 @@ func TestDecide(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
-			name:  "jobs may span instances: an 8-GPU job goes onto 1-GPU shapes at an equal price per GPU",
+			name:  "jobs span only instances of at least SpanMinGPUs: an 8-GPU job never goes onto 1-GPU shapes",
 			pool:  dtPool(dtP4d(), dtOne()),
 			snap:  dtBusySnap(5*time.Minute, 8, 1),
 			now:   now,
-			check: dtWantLaunch(map[string]int{"one": 9}),
+			check: dtWantLaunch(map[string]int{"one": 1, "p4d": 1}),
+		},
+		{
+			name:  "jobs may span 8-GPU instances: a 16-GPU job takes two p4d",
+			pool:  dtPool(dtP4d(), dtOne()),
+			snap:  dtBusySnap(5*time.Minute, 16),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"p4d": 2}),
 		},
 		{
 			name: "whole_jobs: the 8-GPU job gets an instance that holds it, the 1-GPU job the small shape",
@@ -441,13 +447,14 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "budget counts committed spend: accrued, running until the next tick, a launch's 60 s minimum",
+			name: "budget counts committed spend: accrued, and each instance until drain_timeout after the next tick",
 			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodDay}}),
 			snap: dtBusySnap(5*time.Minute, 8, 8),
-			// one running p4d: $21.96/h × 30 s = $0.183 until the next tick;
-			// each launch commits $21.96 × 60 s = $0.366.
+			// one running p4d: $21.96/h × (30 s + 10 m drain timeout) =
+			// $3.843; each launch commits as much: 90 + 2 × 3.843 fits,
+			// 90 + 3 × 3.843 does not.
 			inst:  []Instance{dtInst("i-run", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
-			spend: Spend{Accrued: 99.30},
+			spend: Spend{Accrued: 90},
 			now:   now,
 			check: func(t *testing.T, p Plan) {
 				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
@@ -471,11 +478,16 @@ func TestDecide(t *testing.T) {
 				dtIdle(dtInst("i-dear", dtP4d(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute)),
 				dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8),
 			},
-			spend: Spend{Accrued: 99.7},
+			// keeping all commits 2 × $3.843 (p4d) + $1.836 (g6e) for
+			// 10.5 minutes: 92 + 9.52 > 100; ending i-dear frees $3.843.
+			spend: Spend{Accrued: 92},
 			now:   now,
 			check: func(t *testing.T, p Plan) {
 				if len(p.Launches) != 0 {
 					t.Errorf("no launch over budget, got %+v", p.Launches)
+				}
+				if !reflect.DeepEqual(p.BoundBy, []string{LimitBudget}) {
+					t.Errorf("BoundBy = %v, want [budget]", p.BoundBy)
 				}
 				if got := dtIDs(p.Terminates); !reflect.DeepEqual(got, []string{"i-dear"}) {
 					t.Errorf("terminates = %v, want [i-dear]", got)
@@ -484,8 +496,67 @@ func TestDecide(t *testing.T) {
 					t.Errorf("drains = %v, want [i-dear] drained before its termination", got)
 				}
 				if len(p.Terminates) == 1 {
-					dtReasonHas(t, p.Terminates[0].Reason, "budget", "$100.00 month budget")
+					dtReasonHas(t, p.Terminates[0].Reason, "budget", "this month", "of a $100.00 budget")
 				}
+			},
+		},
+		{
+			name: "budget: a busy instance is drained early so that drain_timeout ends it within the budget",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			snap: dtBusySnap(time.Hour, 8),
+			inst: []Instance{dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
+			// kept: 96.2 + $3.843 (10.5 m) > 100; drained now: + $3.66 (10 m) fits.
+			spend: Spend{Accrued: 96.2},
+			now:   now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launches) != 0 || len(p.Terminates) != 0 {
+					t.Errorf("want only a drain, got launches %+v terminates %+v", p.Launches, p.Terminates)
+				}
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-busy"}) {
+					t.Fatalf("drains = %v, want [i-busy]", got)
+				}
+				dtReasonHas(t, p.Drains[0].Reason, "budget", "drain_timeout ends it")
+			},
+		},
+		{
+			name: "budget: what a kept instance would bill in the next period counts against that period's budget",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 3, Period: PeriodDay}}),
+			snap: dtBusySnap(time.Hour, 8),
+			inst: []Instance{dtInst("i-busy", dtP4d(), StateRunning, dtT0.Add(13*time.Hour), 8)},
+			// 23:58: kept, it may bill 8.5 m ($3.11) of tomorrow; drained
+			// now, 8 m ($2.93).
+			spend: Spend{Accrued: 0.5},
+			now:   dtT0.Add(13*time.Hour + 58*time.Minute),
+			check: func(t *testing.T, p Plan) {
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-busy"}) {
+					t.Fatalf("drains = %v, want [i-busy]", got)
+				}
+			},
+		},
+		{
+			name: "a job larger than on-prem and max_gpus is never launched for, and said so",
+			pool: withLimits(dtPool(dtP4d()), Limits{MaxGPUs: 2048}),
+			snap: dtBusySnap(time.Hour, 2200, 8),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p) // for the 8-GPU job only
+				if p.Unservable != 1 || p.UnservableGPUs != 2200 {
+					t.Errorf("Unservable = %d (largest %d), want 1 (2200)", p.Unservable, p.UnservableGPUs)
+				}
+				dtHasNote(t, p, "never served: 1 pending job(s), largest 2200 GPUs, fit neither the 32 on-prem GPUs nor what the pool may rent (it needs 275 × 8 GPUs of p4d, more than max_gpus 2048)")
+			},
+		},
+		{
+			name: "a job the budget cannot hold waits for on-prem: no launch for it",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 5, Period: PeriodMonth}}),
+			snap: dtBusySnap(time.Hour, 16),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(nil)(t, p)
+				if p.Unservable != 0 {
+					t.Errorf("Unservable = %d, want 0: on-prem holds 16 GPUs", p.Unservable)
+				}
+				dtHasNote(t, p, "1 pending job(s), largest 16 GPUs, wait for on-prem: no burst capacity the pool may rent holds them (2 × p4d commit $7.69")
 			},
 		},
 		{

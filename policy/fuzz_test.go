@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -199,31 +200,99 @@ func dtGenerate(data []byte) *dtScenario {
 	return s
 }
 
-// dtCommitted is committed spend as Decide defines it, computed
-// independently: accrued, plus each instance's cost from now until it ends
-// (the next evaluation, or now when it is terminated), plus launches'.
-func dtCommitted(s *dtScenario, ended map[string]bool, launches []Launch) float64 {
+// dtCommit is committed spend as Decide defines it, computed
+// independently: in the budget period, accrued plus each instance's billed
+// cost from now until the latest moment it can end (capped at the period's
+// end), less what accrued already holds; in the next period, what it bills
+// after the period ends, over at most the longest period of the kind. An
+// instance kept runs until drain_timeout after the next evaluation, a
+// draining one until the first evaluation past its drain_timeout, a busy
+// one drained in the plan until drain_timeout, an idle one drained in the
+// plan until the next evaluation, one terminated in the plan (or
+// terminating) ends now; a launch is kept.
+type dtCommit struct{ cur, next float64 }
+
+func dtCommitted(s *dtScenario, ended, drainedNow map[string]bool, launches []Launch) dtCommit {
 	iv := s.pool.Interval.D()
 	if iv <= 0 {
 		iv = 30 * time.Second
 	}
-	next := s.now.Add(iv)
-	c := s.spend.Accrued
-	for _, in := range s.inst {
-		launched := in.LaunchedAt
-		if launched.After(s.now) {
+	b := s.pool.Limits.Budget
+	if b == nil {
+		return dtCommit{cur: s.spend.Accrued}
+	}
+	forever := s.now.AddDate(100, 0, 0)
+	roundUp := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return 0
+		}
+		return (d + iv - 1) / iv * iv
+	}
+	drainEnd := func(from time.Time) time.Time {
+		if s.pool.ScaleIn.DrainTimeout <= 0 {
+			return forever
+		}
+		return s.now.Add(roundUp(from.Add(s.pool.ScaleIn.DrainTimeout.D()).Sub(s.now)))
+	}
+	periodEnd := s.spend.PeriodEnd
+	if !periodEnd.After(s.now) {
+		_, periodEnd = PeriodBounds(b.Period, s.now)
+	}
+	maxLen := map[BudgetPeriod]time.Duration{PeriodDay: 24 * time.Hour, PeriodWeek: 7 * 24 * time.Hour}[b.Period]
+	if maxLen == 0 {
+		maxLen = 31 * 24 * time.Hour
+	}
+	if periodEnd.Sub(s.now) > maxLen {
+		periodEnd = s.now.Add(maxLen)
+	}
+	c := dtCommit{cur: s.spend.Accrued}
+	add := func(o Offering, launched, end time.Time) {
+		if launched.After(s.now) || launched.IsZero() {
 			launched = s.now
 		}
-		end := next
-		if in.State == StateTerminating || ended[in.ID] {
-			end = s.now
+		curEnd := end
+		if curEnd.After(periodEnd) {
+			curEnd = periodEnd
 		}
-		c += math.Max(0, BilledCost(in.Offering, launched, end)-in.Offering.PricePerHour*s.now.Sub(launched).Hours())
+		c.cur += math.Max(0, BilledCost(o, launched, curEnd)-o.PricePerHour*s.now.Sub(launched).Hours())
+		if end.After(periodEnd) {
+			nextEnd := end
+			if nextEnd.After(periodEnd.Add(maxLen)) {
+				nextEnd = periodEnd.Add(maxLen)
+			}
+			c.next += BilledCost(o, launched, nextEnd) - BilledCost(o, launched, periodEnd)
+		}
+	}
+	for _, in := range s.inst {
+		var end time.Time
+		switch {
+		case in.State == StateTerminating || ended[in.ID]:
+			end = s.now
+		case in.State == StateDraining:
+			started := in.DrainStartedAt
+			if started.IsZero() || started.After(s.now) {
+				started = s.now
+			}
+			end = drainEnd(started)
+		case drainedNow[in.ID] && in.BusyGPUs <= 0:
+			end = s.now.Add(iv)
+		case drainedNow[in.ID]:
+			end = drainEnd(s.now)
+		default:
+			end = drainEnd(s.now.Add(iv))
+		}
+		add(in.Offering, in.LaunchedAt, end)
 	}
 	for _, l := range launches {
-		c += float64(l.Count) * BilledCost(l.Offering, s.now, next)
+		for range l.Count {
+			add(l.Offering, s.now, drainEnd(s.now.Add(iv)))
+		}
 	}
 	return c
+}
+
+func (c dtCommit) fits(amount float64) bool {
+	return dtApprox(c.cur, amount) && dtApprox(c.next, amount)
 }
 
 func dtApprox(a, limit float64) bool { return a <= limit+1e-9*math.Max(1, math.Abs(limit)) }
@@ -367,9 +436,9 @@ func dtCheck(s *dtScenario, p Plan) []string {
 			}
 		}
 	}
-	committedBefore := dtCommitted(s, drainedOut, nil)
-	committedAfter := dtCommitted(s, ended, p.Launches)
-	overBudget := pool.Limits.Budget != nil && committedBefore > pool.Limits.Budget.Amount
+	committedBefore := dtCommitted(s, drainedOut, nil, nil)
+	committedAfter := dtCommitted(s, ended, drained, p.Launches)
+	overBudget := pool.Limits.Budget != nil && !committedBefore.fits(pool.Limits.Budget.Amount)
 	if len(p.Launches) > 0 {
 		if m := pool.Limits.MaxGPUs; m > 0 && gpusAfter > m {
 			bad("max_gpus %d broken: %d GPUs after the plan", m, gpusAfter)
@@ -377,12 +446,12 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		if m := pool.Limits.MaxCostPerHour; m > 0 && !dtApprox(costAfter, m) {
 			bad("max_cost_per_hour %.2f broken: $%.4f/h after the plan", m, costAfter)
 		}
-		if b := pool.Limits.Budget; b != nil && !dtApprox(committedAfter, b.Amount) {
-			bad("budget %.2f broken: committed %.4f after the plan (%.4f before)", b.Amount, committedAfter, committedBefore)
+		if b := pool.Limits.Budget; b != nil && !committedAfter.fits(b.Amount) {
+			bad("budget %.2f broken: committed %+v after the plan (%+v before)", b.Amount, committedAfter, committedBefore)
 		}
 	}
-	if len(p.Launches) == 0 && !dtApprox(committedAfter, committedBefore) {
-		bad("committed spend grew without a launch: %.4f -> %.4f", committedBefore, committedAfter)
+	if len(p.Launches) == 0 && !(dtApprox(committedAfter.cur, committedBefore.cur) && dtApprox(committedAfter.next, committedBefore.next)) {
+		bad("committed spend grew without a launch: %+v -> %+v", committedBefore, committedAfter)
 	}
 
 	// Launches need overflow or a floor.
@@ -446,7 +515,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		bad("floors launched %d GPUs for a deficit of %d", floorLaunchGPUs, floorSum-capKept)
 	}
 	if overBudget && len(p.Launches) > 0 {
-		bad("launch while committed spend %.4f already exceeds the budget %.2f", committedBefore, pool.Limits.Budget.Amount)
+		bad("launch while committed spend %+v already exceeds the budget %.2f", committedBefore, pool.Limits.Budget.Amount)
 	}
 
 	// Scale-in: never below floors (max lifetime and budget aside), only idle
@@ -571,4 +640,47 @@ func FuzzDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dtRunScenario(t, dtGenerate(data))
 	})
+}
+
+// TestPendingBySizeSameAsList: the grouped queue (Snapshot.PendingBySize)
+// gives exactly the plan of the per-job list with waits it stands for.
+func TestPendingBySizeSameAsList(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 512)
+	compared, launched := 0, 0
+	for range 2000 {
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		s := dtGenerate(buf)
+		if len(s.snap.PendingJobWaits) == 0 || len(s.snap.PendingJobWaits) != len(s.snap.PendingJobGPUs) {
+			continue
+		}
+		want := Decide(&s.pool, s.snap, s.inst, s.spend, s.now)
+		grouped := s.snap
+		grouped.PendingJobGPUs, grouped.PendingJobWaits = nil, nil
+		idx := map[int]int{}
+		for k, g := range s.snap.PendingJobGPUs {
+			if g <= 0 {
+				continue
+			}
+			i, ok := idx[g]
+			if !ok {
+				i = len(grouped.PendingBySize)
+				idx[g] = i
+				grouped.PendingBySize = append(grouped.PendingBySize, PendingSize{GPUs: g})
+			}
+			ps := &grouped.PendingBySize[i]
+			ps.Submitted = append(ps.Submitted, s.now.Add(-s.snap.PendingJobWaits[k]))
+		}
+		got := Decide(&s.pool, grouped, s.inst, s.spend, s.now)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("grouped queue plans differently:\n got %+v\nwant %+v\n%s", got, want, s)
+		}
+		compared++
+		launched += len(want.Launches)
+	}
+	if compared < 100 || launched == 0 {
+		t.Errorf("compared %d scenarios with %d launches: too few", compared, launched)
+	}
 }

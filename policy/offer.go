@@ -105,15 +105,15 @@ func decPlace(slots []decSlot, s, c int) (int, []decSlot) {
 }
 
 // decPlaceWhole places c jobs of s GPUs that span instances onto whole free
-// instances smaller than s: each job takes ceil(s/G) free instances of G
-// GPUs (the G that wastes least, then the larger), ready ones before
+// instances smaller than s, of at least SpanMinGPUs: each job takes
+// ceil(s/G) free instances of G GPUs (the G that wastes least, then the larger), ready ones before
 // booting ones. It returns the jobs left unplaced.
 func decPlaceWhole(slots []decSlot, s, c int) int {
 	for c > 0 {
 		bestG, bestK, bestWaste, bestAvail := 0, 0, 0, 0
 		for i := range slots {
 			e := &slots[i]
-			if e.class == decPartial || e.n <= 0 || e.free >= s {
+			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < SpanMinGPUs {
 				continue
 			}
 			g := e.free
@@ -185,10 +185,10 @@ func decPackNew(jobs []decJob, g int, scratch []decSlot) (n, used int, _ []decSl
 // decOffer is one of the pool's offerings as the engine weighs it this tick.
 type decOffer struct {
 	o    Offering
-	idx  int     // position in the pool's offerings: the last tie-break
-	perf float64 // performance factor, 1 when unset
-	unit float64 // committed cost of one launch: running until the next evaluation, at least its minimum billable
-	skip string  // why it cannot be launched now ("" when it can)
+	idx  int       // position in the pool's offerings: the last tie-break
+	perf float64   // performance factor, 1 when unset
+	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
+	skip string    // why it cannot be launched now ("" when it can)
 
 	// per choice
 	n, used int
@@ -244,7 +244,10 @@ func (d *decider) offers() []decOffer {
 		if !(perf > 0) {
 			perf = 1
 		}
-		off := decOffer{o: o, idx: i, perf: perf, unit: BilledCost(o, d.now, d.next)}
+		off := decOffer{o: o, idx: i, perf: perf}
+		if d.pool.Limits.Budget != nil {
+			off.unit = d.commitOf(&o, 0, decAddSpan(d.span, d.drainSpan()))
+		}
 		off.skip = d.unavailable(&d.pool.Offerings[i])
 		d.offs = append(d.offs, off)
 	}

@@ -29,6 +29,12 @@ type Snapshot struct {
 	// for the jobs that would otherwise wait past the target, leaving
 	// younger ones to on-prem capacity that frees up in time.
 	PendingJobWaits []time.Duration
+	// PendingBySize, when set, is the queue's demand grouped by job size:
+	// for each size, the submit times of its pending jobs, oldest first.
+	// It stands in for PendingJobGPUs and PendingJobWaits (which are then
+	// ignored) and keeps a decision's cost independent of the queue's
+	// length. The engine neither keeps nor modifies the slices.
+	PendingBySize []PendingSize
 	// OldestWait is how long the oldest pending job has waited (0 if none or unknown).
 	OldestWait time.Duration
 
@@ -45,6 +51,12 @@ type Snapshot struct {
 
 	// Floors are active schedule and manual floors.
 	Floors []Floor
+}
+
+// PendingSize is the pending jobs of one size (see Snapshot.PendingBySize).
+type PendingSize struct {
+	GPUs      int
+	Submitted []time.Time // oldest first
 }
 
 // InstanceState is where a burst instance is in its life.
@@ -116,7 +128,23 @@ type Plan struct {
 	Notes []string
 	// Waste is the idle-allocated on-prem GPU count carried from the snapshot.
 	Waste int
+	// BoundBy names the hard limits (LimitBudget, LimitMaxGPUs,
+	// LimitMaxCostPerHour) that held back a launch or ended capacity in
+	// this plan, so that reports can say for how long each one bound.
+	BoundBy []string
+	// Unservable counts the pending jobs that no capacity the pool may ever
+	// hold can run (larger than on-prem and than what the limits let it
+	// rent); UnservableGPUs is the largest of them. They are never launched for.
+	Unservable     int
+	UnservableGPUs int
 }
+
+// Hard limits, as Plan.BoundBy names them.
+const (
+	LimitBudget         = "budget"
+	LimitMaxGPUs        = "max_gpus"
+	LimitMaxCostPerHour = "max_cost_per_hour"
+)
 
 // Launch asks for Count instances of Offering.
 type Launch struct {

@@ -81,6 +81,9 @@ type Options struct {
 	ProbeTimeout time.Duration
 	// CallTimeout bounds the cloud calls of one tick (DefaultCallTimeout).
 	CallTimeout time.Duration
+	// Retention: history older than this is pruned from the state once an
+	// hour (0: never).
+	Retention time.Duration
 }
 
 // Pool is one pool as the scheduler runs it.
@@ -113,8 +116,9 @@ type Scheduler struct {
 	pools   map[string]*poolRun
 	order   []string
 
-	mu     sync.Mutex
-	blocks map[string]block // provider → block from throttling or invalid requests
+	mu       sync.Mutex
+	blocks   map[string]block // provider → block from throttling or invalid requests
+	prunedAt time.Time
 }
 
 type block struct {

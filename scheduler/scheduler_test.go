@@ -260,14 +260,21 @@ func TestCancelledBurstDrainsThenTerminates(t *testing.T) {
 	}
 	h.tick()
 	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8) // a job runs on it
+	h.step(10 * time.Second)
 	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
 		t.Fatal(err)
 	}
 	h.step(10 * time.Second)
 	rs := h.rows(true)
 	if len(rs) != 1 || rs[0].State != state.InstanceDraining {
-		t.Fatalf("after cancel: rows %+v, want the burst's instance draining", rs)
+		t.Fatalf("after cancel: rows %+v, want the burst's busy instance draining", rs)
 	}
+	h.step(time.Minute)
+	if len(h.live()) != 1 {
+		t.Fatal("a draining instance with a running job was terminated before its drain timeout")
+	}
+	h.agents.setBusy(0) // the job ends
 	h.until("terminated", 10*time.Second, 20, func() bool { return len(h.live()) == 0 })
 	if _, err := h.sched.CancelBurst(ctx, "b-nope", "bob"); !errors.Is(err, scheduler.ErrUnknownBurst) {
 		t.Fatalf("cancel of an unknown burst: %v, want ErrUnknownBurst", err)
@@ -358,5 +365,24 @@ func TestDryRunMakesNoMutatingCall(t *testing.T) {
 	ds := h.decisions()
 	if len(ds) == 0 || !ds[len(ds)-1].DryRun || len(ds[len(ds)-1].Launches) == 0 || !strings.Contains(ds[len(ds)-1].Launches[0].Outcome, "dry run") {
 		t.Fatalf("dry-run decisions = %+v, want recorded launches marked dry run", ds)
+	}
+}
+
+func TestOldHistoryIsPrunedLiveStateKept(t *testing.T) {
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Retention = 24 * time.Hour })
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8)
+	before := len(h.decisions())
+	h.clk.Step(48 * time.Hour)
+	if err := h.sched.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.decisions()); n != 0 || before == 0 {
+		t.Fatalf("decisions: %d before, %d after two days with a 24h retention: want them pruned", before, n)
+	}
+	if rs := h.rows(true); len(rs) != 1 {
+		t.Fatalf("live rows after the prune: %d, want the running instance kept", len(rs))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -25,15 +26,24 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	for _, r := range rows {
 		claimed[r.Provider+"/"+r.ID] = r
 	}
-	intents, err := s.opts.Store.Intents(cctx, state.IntentFilter{})
-	if err != nil {
-		return fmt.Errorf("sweep: intents: %w", err)
-	}
-	known := make(map[string]bool, len(intents))
-	for _, in := range intents {
-		if _, ok := s.pools[in.Pool]; ok {
-			known[in.ID] = true
+	var known map[string]bool // intents of configured pools, read when first needed
+	isKnown := func(id string) (bool, error) {
+		if id == "" {
+			return false, nil
 		}
+		if known == nil {
+			intents, err := s.opts.Store.Intents(cctx, state.IntentFilter{})
+			if err != nil {
+				return false, fmt.Errorf("sweep: intents: %w", err)
+			}
+			known = make(map[string]bool, len(intents))
+			for _, in := range intents {
+				if _, ok := s.pools[in.Pool]; ok {
+					known[in.ID] = true
+				}
+			}
+		}
+		return known[id], nil
 	}
 	var errs []error
 	if !s.opts.DryRun {
@@ -59,11 +69,15 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
-			if known[in.Tags[providers.TagIntent]] {
-				continue // its pool adopts it
-			}
 			if in.LaunchTime.IsZero() || now.Sub(in.LaunchTime) < s.opts.SweepGrace {
 				continue
+			}
+			ours, err := isKnown(in.Tags[providers.TagIntent])
+			if err != nil {
+				return err
+			}
+			if ours {
+				continue // its pool adopts it
 			}
 			strays = append(strays, in.ID)
 		}
@@ -83,8 +97,25 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 		s.metrics.swept.WithLabelValues(name).Add(float64(len(strays)))
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := s.prune(cctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// prune deletes history older than the retention, at most once an hour.
+func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
+	if s.opts.Retention <= 0 || s.opts.DryRun || now.Sub(s.prunedAt) < time.Hour {
+		return nil
+	}
+	s.prunedAt = now
+	n, err := s.opts.Store.Prune(ctx, now.Add(-s.opts.Retention))
+	if err != nil {
+		return fmt.Errorf("prune state: %w", err)
+	}
+	if n != (state.Pruned{}) {
+		s.log.Info("pruned old history", "before", now.Add(-s.opts.Retention), "decisions", n.Decisions, "audit", n.Audit,
+			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors)
 	}
 	return nil
 }

@@ -17,20 +17,40 @@ func Spillway() Policy {
 	return Policy{Name: PolicySpillway, New: func() DecideFunc { return engineDecide }}
 }
 
+// Admitted holds a baseline's plans to the pool's hard rules
+// (policy.Admit): the same limits, budget, drain_timeout and max_lifetime
+// that bind the spillway policy.
+func Admitted(p Policy) Policy {
+	if p.New == nil {
+		return p
+	}
+	newFn := p.New
+	p.New = func() DecideFunc {
+		f := newFn()
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
+			return policy.Admit(pool, snap, insts, spend, now, f(pool, snap, insts, spend, now))
+		}
+	}
+	return p
+}
+
 // PolicyNames lists every policy a backtest can run, in report order.
 var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, PolicyPerJob}
 
-// PolicyByName returns the named policy.
-func PolicyByName(name string) (Policy, error) {
+// PolicyByName returns the named policy, baselines with their default knobs.
+func PolicyByName(name string) (Policy, error) { return PolicyWith(name, BaselineKnobs{}) }
+
+// PolicyWith returns the named policy, baselines with knobs k.
+func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 	switch name {
 	case PolicySpillway:
 		return Spillway(), nil
 	case PolicyOnPremOnly:
 		return OnPremOnly(), nil
 	case PolicyThreshold:
-		return Threshold(), nil
+		return Admitted(ThresholdWith(k)), nil
 	case PolicyPerJob:
-		return PerJob(), nil
+		return Admitted(PerJobWith(k)), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }
@@ -70,6 +90,8 @@ type Backtest struct {
 	Policies []Policy
 	// Timeline records plot samples in every result.
 	Timeline bool
+	// Cloud is the cloud model every policy runs against (nil: ideal).
+	Cloud *Cloud
 	// Progress, when set, receives the mean fraction done over all runs.
 	Progress func(done float64)
 }
@@ -93,7 +115,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 			return Report{}, fmt.Errorf("sim: the spillway policy engine is not available")
 		}
 		pool := b.Pool
-		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline,
+		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline, Cloud: b.Cloud,
 			Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 		if b.Progress != nil {
 			o.Progress = func(f float64) {
@@ -119,5 +141,24 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 			return Report{}, fmt.Errorf("policy %s: %w", b.Policies[i].Name, err)
 		}
 	}
+	markDominated(rep.Results)
 	return rep, nil
+}
+
+// markDominated sets each result's DominatedBy: the policies that cost
+// less and wait no longer at p95, or cost no more and wait less.
+func markDominated(rs []Result) {
+	for i := range rs {
+		r := &rs[i]
+		r.DominatedBy = []string{}
+		for _, q := range rs {
+			if q.Policy == r.Policy {
+				continue
+			}
+			if (q.CloudCostUSD < r.CloudCostUSD && q.WaitP95S <= r.WaitP95S) ||
+				(q.CloudCostUSD <= r.CloudCostUSD && q.WaitP95S < r.WaitP95S) {
+				r.DominatedBy = append(r.DominatedBy, q.Policy)
+			}
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -26,7 +28,86 @@ const (
 	ThresholdCooldown = 5 * time.Minute
 	// PerJobSuspendTime is Slurm's SuspendTime for power-saved cloud nodes.
 	PerJobSuspendTime = 300 * time.Second
+	// PerJobResumeRate is Slurm's ResumeRate: nodes resumed per minute at
+	// most (slurm.conf's default, 300).
+	PerJobResumeRate = 300
 )
+
+// BaselineKnobs are the baselines' settings an operator would tune; the
+// zero value of a field means its default (the constants above).
+type BaselineKnobs struct {
+	// ThresholdTarget (0 < t ≤ 1), ThresholdCooldown and ThresholdInterval
+	// set the threshold baseline.
+	ThresholdTarget   float64
+	ThresholdCooldown time.Duration
+	ThresholdInterval time.Duration
+	// PerJobSuspend (SuspendTime; set PerJobSuspendSet to use 0) and
+	// PerJobResumeRate (nodes a minute) set the per-job baseline.
+	PerJobSuspend    time.Duration
+	PerJobSuspendSet bool
+	PerJobResumeRate int
+}
+
+// ParseBaselineKnob sets one knob from "policy.knob=value" (as
+// --baseline-opt takes it): threshold.target=0.7, threshold.cooldown=2m,
+// threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100.
+func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("baseline option %q: want policy.knob=value", s)
+	}
+	dur := func(min time.Duration) (time.Duration, error) {
+		d, err := time.ParseDuration(val)
+		if err != nil || d < min || d > 30*24*time.Hour {
+			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to 720h", name, val, min)
+		}
+		return d, nil
+	}
+	var err error
+	switch name {
+	case "threshold.target":
+		f, perr := strconv.ParseFloat(val, 64)
+		if perr != nil || !(f > 0 && f <= 1) {
+			return fmt.Errorf("baseline option threshold.target=%q: want a number above 0 and at most 1", val)
+		}
+		k.ThresholdTarget = f
+	case "threshold.cooldown":
+		k.ThresholdCooldown, err = dur(0)
+	case "threshold.interval":
+		k.ThresholdInterval, err = dur(time.Second)
+	case "per-job.suspend":
+		k.PerJobSuspend, err = dur(0)
+		k.PerJobSuspendSet = err == nil
+	case "per-job.resume_rate":
+		n, perr := strconv.Atoi(val)
+		if perr != nil || n < 1 || n > 100000 {
+			return fmt.Errorf("baseline option per-job.resume_rate=%q: want nodes a minute, 1 to 100000", val)
+		}
+		k.PerJobResumeRate = n
+	default:
+		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend or per-job.resume_rate)", name)
+	}
+	return err
+}
+
+func (k BaselineKnobs) withDefaults() BaselineKnobs {
+	if k.ThresholdTarget == 0 {
+		k.ThresholdTarget = ThresholdTarget
+	}
+	if k.ThresholdCooldown == 0 {
+		k.ThresholdCooldown = ThresholdCooldown
+	}
+	if k.ThresholdInterval == 0 {
+		k.ThresholdInterval = ThresholdInterval
+	}
+	if !k.PerJobSuspendSet {
+		k.PerJobSuspend = PerJobSuspendTime
+	}
+	if k.PerJobResumeRate == 0 {
+		k.PerJobResumeRate = PerJobResumeRate
+	}
+	return k
+}
 
 // OnPremOnly never rents anything.
 func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
@@ -35,17 +116,27 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // Autoscaler's target-value strategy: every 60 s it sizes cloud capacity so
 // that GPU utilisation — GPUs in use plus GPUs queued, over on-prem plus
 // cloud GPUs — approaches 80%, with a 5-minute cooldown after every scaling
-// action, using the cheapest offering (by price per GPU-hour) only. Scale-in
-// drains the least busy instances. It honours the pool's max_gpus (as the
-// autoscaler's max count) but knows nothing of budgets or boot times.
-func Threshold() Policy {
-	return Policy{Name: PolicyThreshold, Interval: ThresholdInterval, New: func() DecideFunc {
+// action, using one offering, the largest (the cheapest per GPU among
+// those): small shapes cannot take multi-GPU jobs. Scale-in drains the
+// least busy instances. Like every baseline its plans are held to the pool's hard
+// rules by policy.Admit (max_gpus, max_cost_per_hour, the budget,
+// drain_timeout, max_lifetime).
+func Threshold() Policy { return ThresholdWith(BaselineKnobs{}) }
+
+// ThresholdWith is Threshold with its knobs set.
+func ThresholdWith(k BaselineKnobs) Policy {
+	k = k.withDefaults()
+	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
 		var liveBuf []int
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
-			off, ok := cheapestOffering(pool.Offerings)
-			if !ok || (!last.IsZero() && now.Sub(last) < ThresholdCooldown) {
+			// The node group an operator would give it: the largest
+			// shape, cheapest per GPU among those, which holds every job
+			// any shape holds and spans for larger ones (a small shape
+			// would sit idle under multi-GPU jobs).
+			off, ok := largestOffering(pool.Offerings)
+			if !ok || (!last.IsZero() && now.Sub(last) < k.ThresholdCooldown) {
 				return plan
 			}
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
@@ -57,7 +148,7 @@ func Threshold() Policy {
 				}
 			}
 			liveBuf = live
-			wantCloud := max(0, int(math.Ceil(float64(demand)/ThresholdTarget))-snap.OnPremGPUs)
+			wantCloud := max(0, int(math.Ceil(float64(demand)/k.ThresholdTarget))-snap.OnPremGPUs)
 			if pool.Limits.MaxGPUs > 0 {
 				wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
 			}
@@ -68,7 +159,7 @@ func Threshold() Policy {
 			switch {
 			case want > len(live):
 				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
-					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, ThresholdTarget*100)})
+					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, k.ThresholdTarget*100)})
 				last = now
 			case want < len(live):
 				slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
@@ -85,10 +176,15 @@ func Threshold() Policy {
 // PerJob models Slurm's power saving with cloud nodes: every queued job that
 // cannot start gets a node resumed for it — the cheapest offering with
 // enough GPUs, or whole nodes of the largest offering for bigger jobs — and a
-// node idle for 300 s is suspended. Nodes already booting count for the jobs
-// they can take. It honours max_gpus (the number of cloud nodes defined).
-func PerJob() Policy {
-	return Policy{Name: PolicyPerJob, New: func() DecideFunc {
+// node idle for 300 s is suspended, at most 300 nodes resumed a minute
+// (ResumeRate). Nodes already booting count for the jobs they can take. It honours max_gpus (the number of cloud nodes defined),
+// and policy.Admit holds its plans to the pool's other hard rules.
+func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
+
+// PerJobWith is PerJob with its knobs set.
+func PerJobWith(k BaselineKnobs) Policy {
+	k = k.withDefaults()
+	return Policy{Name: PolicyPerJob, JobList: true, New: func() DecideFunc {
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			cloud := 0
@@ -98,7 +194,7 @@ func PerJob() Policy {
 				case policy.StateBooting:
 					booting = append(booting, in.Offering.GPUs)
 				case policy.StateRunning:
-					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= PerJobSuspendTime {
+					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= k.PerJobSuspend {
 						plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
 						continue
 					}
@@ -111,9 +207,17 @@ func PerJob() Policy {
 			if !ok {
 				return plan
 			}
+			iv := pool.Interval.D()
+			if iv <= 0 {
+				iv = DefaultInterval
+			}
+			resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
 			for _, g := range snap.PendingJobGPUs {
 				if coverByBooting(booting, g) {
 					continue
+				}
+				if resumes <= 0 {
+					break
 				}
 				off, count := largest, (g+largest.GPUs-1)/largest.GPUs
 				if fit, ok := cheapestFitting(pool.Offerings, g); ok {
@@ -123,8 +227,22 @@ func PerJob() Policy {
 					break
 				}
 				cloud += count * off.GPUs
-				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count,
-					Reason: fmt.Sprintf("resume for a queued %d-GPU job", g)})
+				resumes -= count
+				// One launch per offering, counting the nodes resumed.
+				merged := false
+				for i := range plan.Launches {
+					if l := &plan.Launches[i]; l.Offering.Name == off.Name && l.Offering.InstanceType == off.InstanceType {
+						l.Count += count
+						merged = true
+						break
+					}
+				}
+				if !merged {
+					plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
+				}
+			}
+			for i := range plan.Launches {
+				plan.Launches[i].Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", plan.Launches[i].Count)
 			}
 			return plan
 		}
@@ -160,17 +278,6 @@ func coverByBooting(booting []int, g int) bool {
 }
 
 func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
-
-func cheapestOffering(offs []policy.Offering) (policy.Offering, bool) {
-	var best policy.Offering
-	ok := false
-	for _, o := range offs {
-		if o.GPUs > 0 && (!ok || pricePerGPU(o) < pricePerGPU(best)) {
-			best, ok = o, true
-		}
-	}
-	return best, ok
-}
 
 func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
 	var best policy.Offering

@@ -3,7 +3,10 @@ package sim
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -13,7 +16,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "trace %s: %d jobs over %s; pool %s: %d on-prem GPUs, wait target %s\n\n",
 		r.Trace.Name, r.Trace.Jobs, humanSpan(r.Trace.SpanS), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tcloud $\tpaid GPU-h\tused GPU-h\tefficiency\twait p50\tp95\tp99\tmax\tjobs on cloud\tlaunches\t")
+	fmt.Fprintln(tw, "policy\tcloud $\tpaid GPU-h\tused GPU-h\tlost GPU-h\tefficiency\twait p50\tp95\tp99\tmax\tjobs on cloud\tlaunches\t")
 	for _, res := range r.Results {
 		eff := "-"
 		if res.CloudCostUSD > 0 {
@@ -23,8 +26,8 @@ func (r Report) WriteTable(w io.Writer) error {
 		if r.WaitTargetS > 0 && res.WaitP95S > r.WaitTargetS {
 			p95 += "!"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
-			res.Policy, money(res.CloudCostUSD), res.PaidGPUHours, res.UsedGPUHours, eff,
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
+			res.Policy, money(res.CloudCostUSD), res.PaidGPUHours, res.UsedGPUHours, res.GPUHoursLost, eff,
 			humanSeconds(res.WaitP50S), p95, humanSeconds(res.WaitP99S), humanSeconds(res.WaitMaxS),
 			res.JobsOnCloud, res.Launches)
 	}
@@ -36,11 +39,57 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "\n%s: %d jobs never started (larger than any capacity the policy provides); their wait counts until the run ended.", res.Policy, res.JobsUnstarted)
 		}
 		if res.JobsKilled > 0 {
-			fmt.Fprintf(w, "\n%s: %d job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued.", res.Policy, res.JobsKilled)
+			fmt.Fprintf(w, "\n%s: %d job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued; %.0f GPU-hours of work lost.", res.Policy, res.JobsKilled, res.GPUHoursLost)
+		}
+		if res.JobsNeverServed > 0 {
+			fmt.Fprintf(w, "\n%s: never served: %d jobs, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, res.JobsNeverServed, res.NeverServedGPUs, res.NeverServedWhy)
+		}
+		if n := res.FailedLaunches["capacity"]; n > 0 {
+			fmt.Fprintf(w, "\n%s: %d launches failed for capacity (offering out of stock), skipped for the capacity cache's TTL.", res.Policy, n)
+		}
+		if res.Interruptions > 0 {
+			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)
+		}
+		writeSplit(w, res.Policy+": cost by provider", res.CostByProvider)
+		if len(res.CostByOffering) > 1 {
+			writeSplit(w, res.Policy+": cost by offering", res.CostByOffering)
+		}
+		if len(res.BudgetPeriods) > 0 && res.CloudCostUSD > 0 {
+			fmt.Fprintf(w, "\n%s: spend per budget period:", res.Policy)
+			for _, bp := range res.BudgetPeriods {
+				fmt.Fprintf(w, " %s $%s of $%s (%.0f%%);", bp.Start.Format("2006-01-02"), money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD)
+			}
+		}
+		for _, l := range slices.Sorted(maps.Keys(res.LimitBoundHours)) {
+			fmt.Fprintf(w, "\n%s: limit %s bound for %.1f hours of evaluations (held back launches or ended capacity).", res.Policy, l, res.LimitBoundHours[l])
+		}
+		if len(res.DominatedBy) > 0 {
+			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster.", res.Policy, strings.Join(res.DominatedBy, ", "))
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nwall time %.2fs; ! marks a p95 wait above the wait target\n", r.WallSeconds)
 	return err
+}
+
+// writeSplit prints a cost split, largest first.
+func writeSplit(w io.Writer, title string, m map[string]float64) {
+	if len(m) == 0 {
+		return
+	}
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			if m[a] > m[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	fmt.Fprintf(w, "\n%s:", title)
+	for _, k := range keys {
+		fmt.Fprintf(w, " %s $%s;", k, money(m[k]))
+	}
 }
 
 func money(v float64) string {

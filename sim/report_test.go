@@ -17,8 +17,12 @@ func TestWriteTable(t *testing.T) {
 	rep := Report{
 		Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400}, Pool: "p", OnPremGPUs: 8, WaitTargetS: 600, WallSeconds: 0.25,
 		Results: []Result{
-			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2},
-			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1},
+			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
+				JobsKilled: 1, CostByProvider: map[string]float64{"aws": 1000, "ali": 234.5}, CostByOffering: map[string]float64{"a": 1000, "b": 234.5},
+				BudgetPeriods:   []BudgetPeriod{{Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), BudgetUSD: 2000, SpendUSD: 1234.5}},
+				LimitBoundHours: map[string]float64{"budget": 2.5}},
+			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1, JobsNeverServed: 2, NeverServedGPUs: 2200, NeverServedWhy: "larger than the 8 on-prem GPUs, and the pool has no offering to rent",
+				DominatedBy: []string{"x"}},
 		},
 	}
 	var b bytes.Buffer
@@ -31,12 +35,19 @@ func TestWriteTable(t *testing.T) {
 		"onprem-only",
 		"2h00m!", // p95 above target is marked
 		"onprem-only: 1 jobs never started",
+		"spillway: 1 job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued; 12 GPU-hours of work lost.",
+		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
+		"spillway: cost by provider: aws $1000; ali $234.50;",
+		"spillway: cost by offering: a $1000; b $234.50;",
+		"spillway: spend per budget period: 2026-01-01 $1234 of $2000 (62%);",
+		"spillway: limit budget bound for 2.5 hours of evaluations",
+		"onprem-only is dominated by x: cheaper and no slower at p95",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1234 100 90 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1234 100 90 12 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("spillway row %q, want %q", got, want)
 	}
 	// Efficiency of a policy that paid nothing shows as "-", not 1.00.

@@ -138,33 +138,39 @@ func job(submit, dur float64, gpus int) trace.Job {
 	return trace.Job{Submit: time.Duration(submit * float64(time.Second)), Duration: time.Duration(dur * float64(time.Second)), GPUs: gpus}
 }
 
-// TestWholeJobs: a 2-GPU job and two idle 1-GPU instances. Jobs that may
-// span instances run across both; with whole_jobs, and a 2-GPU offering in
-// the pool, the job waits for an instance that holds it whole.
+// TestWholeJobs: a job of twice an instance's GPUs and two idle instances.
+// Jobs that may span instances run across both when each has at least
+// policy.SpanMinGPUs GPUs (two 8-GPU instances for a 16-GPU job), never
+// across small shapes (two 1-GPU instances for a 2-GPU job); with
+// whole_jobs, and an offering in the pool that holds the job, it waits for
+// that.
 func TestWholeJobs(t *testing.T) {
-	one := policy.Offering{Name: "one", GPUs: 1, PricePerHour: 1, Billing: policy.BillingPerSecond}
-	two := policy.Offering{Name: "two", GPUs: 2, PricePerHour: 2, Billing: policy.BillingPerSecond}
-	twoOnes := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-		plan := policy.Plan{Pool: pool.Name, Time: now}
-		if snap.PendingJobs > 0 && len(insts) == 0 {
-			plan.Launches = append(plan.Launches, policy.Launch{Offering: one, Count: 2, Reason: "pending"})
+	for _, g := range []int{1, 8} {
+		small := policy.Offering{Name: "small", GPUs: g, PricePerHour: float64(g), Billing: policy.BillingPerSecond}
+		big := policy.Offering{Name: "big", GPUs: 2 * g, PricePerHour: float64(2 * g), Billing: policy.BillingPerSecond}
+		twoSmall := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+			plan := policy.Plan{Pool: pool.Name, Time: now}
+			if snap.PendingJobs > 0 && len(insts) == 0 {
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: small, Count: 2, Reason: "pending"})
+			}
+			return plan
 		}
-		return plan
-	}
-	for _, whole := range []bool{false, true} {
-		pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, WholeJobs: whole,
-			Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{one, two}}
-		tr := &trace.Trace{Name: "one-job", Jobs: []trace.Job{job(0, 100, 2)}}
-		got, err := Run(context.Background(), Options{Pool: pool, Trace: tr,
-			Policy: Policy{Name: "two-ones", New: func() DecideFunc { return twoOnes }}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if whole && (got.JobsOnCloud != 0 || got.JobsUnstarted != 1) {
-			t.Errorf("whole_jobs: the 2-GPU job ran across two 1-GPU instances: %+v", got)
-		}
-		if !whole && got.JobsOnCloud != 1 {
-			t.Errorf("spanning allowed: the 2-GPU job did not run across two 1-GPU instances: %+v", got)
+		for _, whole := range []bool{false, true} {
+			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, WholeJobs: whole,
+				Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{small, big}}
+			tr := &trace.Trace{Name: "one-job", Jobs: []trace.Job{job(0, 100, 2*g)}}
+			got, err := Run(context.Background(), Options{Pool: pool, Trace: tr,
+				Policy: Policy{Name: "two-small", New: func() DecideFunc { return twoSmall }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			spans := !whole && g >= policy.SpanMinGPUs
+			if spans && got.JobsOnCloud != 1 {
+				t.Errorf("%d-GPU instances, whole_jobs %v: the %d-GPU job did not run across two: %+v", g, whole, 2*g, got)
+			}
+			if !spans && (got.JobsOnCloud != 0 || got.JobsUnstarted != 1) {
+				t.Errorf("%d-GPU instances, whole_jobs %v: the %d-GPU job ran across two: %+v", g, whole, 2*g, got)
+			}
 		}
 	}
 }

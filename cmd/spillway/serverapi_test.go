@@ -235,6 +235,25 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 	if strings.Contains(string(data), "not-a-token") {
 		t.Fatal("tokens file holds a token in clear")
 	}
+
+	// Revoking a token is an edit of the file; the running server sees it.
+	f, err := tokens.Read(s.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := f.Entries[:0]
+	for _, e := range f.Entries {
+		if e.Name != "victor" {
+			kept = append(kept, e)
+		}
+	}
+	f.Entries = kept
+	if err := os.WriteFile(s.tokens, f.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewer.Status(ctx); apiStatus(err) != 401 {
+		t.Fatalf("a revoked token: %v, want 401 without a restart", err)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("server stop: %v", err)
 	}

@@ -110,7 +110,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	s.sched, err = scheduler.New(scheduler.Options{
 		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: st, Clock: deps.clock,
 		Logger: deps.log.WithGroup("scheduler"), Registerer: s.reg, DryRun: deps.dryRun,
-		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(),
+		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(),
 	})
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 		case config.ProviderTerraform:
 			vars := make(map[string]any, len(pc.Variables))
 			for k, v := range pc.Variables {
-				vars[k] = v
+				vars[k] = v.V
 			}
 			tc := terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: vars, BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
 			p, err := terraform.New(name, tc, terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))

@@ -26,6 +26,9 @@ type simulateFlags struct {
 	policies                  []string
 	onpremGPUs                int
 	json, progress            bool
+	cloud                     string
+	seed                      uint64
+	baselineOpts              []string
 }
 
 func newSimulateCmd() *cobra.Command {
@@ -41,14 +44,30 @@ placed in arrival order, first fit, skipping jobs that do not fit (greedy
 backfill); a job larger than a node takes whole nodes. A job that does not fit
 on-prem goes onto a ready cloud instance. Instances take work once their
 offering's boot time has passed and are billed by their billing rule from
-launch to termination. Spot interruptions and stock-outs are not simulated.
+launch to termination. A job runs duration ÷ the offering's performance on
+it, and spans instances only of one offering with at least 8 GPUs each.
+
+The realistic cloud (--cloud realistic, the default; --seed picks its
+draws): each offering goes out of stock now and then (a launch into a
+stock-out fails and enters the capacity cache; the policy is asked again at
+once), boot times spread around the offering's boot (p95 twice the median),
+and spot instances are reclaimed with a 2-minute notice, their jobs killed
+and requeued. --cloud ideal turns all of that off. docs/backtest.md gives
+the parameters and their sources.
+
+Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
+drain_timeout, max_lifetime, and a budget that is never exceeded (an
+instance commits its cost until drain_timeout after the next evaluation;
+when the budget cannot cover that, instances are drained early). Jobs that
+fit neither on-prem nor in anything the limits let the pool rent are never
+launched for; they are counted apart and left out of the wait percentiles.
 
 Policies, all on the same trace and offerings:
   spillway     the pool's own policy (policy.Decide every pool interval)
   onprem-only  no cloud at all
   threshold    target tracking (Nomad Autoscaler style): every 60 s size cloud
                GPUs so (busy + queued) / total GPUs approaches 80%, 5-minute
-               cooldown, cheapest offering only
+               cooldown, cheapest offering only (the largest with whole_jobs)
   per-job      Slurm power saving: resume a cloud node for every queued job
                that cannot start, suspend a node after 300 s idle
 
@@ -56,6 +75,7 @@ Columns:
   cloud $       what the cloud instances were billed, in USD
   paid GPU-h    GPU-hours billed (instance GPUs × billed time)
   used GPU-h    GPU-hours that jobs ran on cloud instances
+  lost GPU-h    GPU-hours of job runs killed (a drain cut short by drain_timeout)
   efficiency    used GPU-h × the cheapest offering's price per GPU-hour ÷ cloud $;
                 1.00 is the limit (every dollar bought a working GPU-hour at the
                 best price on offer); "-" when nothing was paid
@@ -64,11 +84,19 @@ Columns:
   jobs on cloud jobs that ran on cloud instances
   launches      cloud instances launched
 
+Below the table: cost by provider and offering, spend per budget period
+against the budget, hours each limit bound, jobs never served and why, and
+any policy that another beats on both cost and p95 wait (dominated).
+
 --json prints the same as one object: trace {name, jobs, span_s}, pool,
 onprem_gpus, wait_target_s, wall_seconds, and results, one per policy, with
 policy, cloud_cost_usd, paid_gpu_hours, used_gpu_hours, efficiency,
 wait_p50_s, wait_p95_s, wait_p99_s, wait_max_s, jobs_on_cloud, launches,
-jobs_unstarted and jobs_killed.
+jobs_unstarted, jobs_killed, gpu_hours_lost, jobs_never_served (with
+never_served_largest_gpus and never_served_why), peak_cloud_gpus,
+peak_cost_per_hour, failed_launches (by cause), interruptions, cost_by_offering, cost_by_provider, budget_periods (a
+list of {start, end, budget_usd, spend_usd}, empty without a budget),
+limit_bound_hours and dominated_by (a list of policy names).
 
 Traces (format recognised from the CSV header): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
@@ -94,6 +122,9 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of the first policy's run to this file")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
+	fl.StringVar(&f.cloud, "cloud", "realistic", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once)")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
 	return cmd
 }
 
@@ -132,9 +163,15 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if len(tr.Jobs) == 0 {
 		return fmt.Errorf("trace %s has no jobs", tr.Name)
 	}
+	var knobs sim.BaselineKnobs
+	for _, o := range f.baselineOpts {
+		if err := knobs.ParseBaselineKnob(o); err != nil {
+			return fmt.Errorf("--baseline-opt: %w", err)
+		}
+	}
 	var pols []sim.Policy
 	for _, name := range f.policies {
-		p, err := sim.PolicyByName(strings.TrimSpace(name))
+		p, err := sim.PolicyWith(strings.TrimSpace(name), knobs)
 		if err != nil {
 			return fmt.Errorf("--policies: %w", err)
 		}
@@ -145,6 +182,13 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 
 	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != ""}
+	switch f.cloud {
+	case "realistic":
+		bt.Cloud = sim.DefaultCloud(f.seed)
+	case "ideal":
+	default:
+		return fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
+	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progressLine
 	if f.progress || isTerminal(stderr) {

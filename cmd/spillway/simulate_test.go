@@ -48,10 +48,19 @@ func TestSimulateDefault(t *testing.T) {
 	var names []string
 	for _, r := range rep.Results {
 		names = append(names, r["policy"].(string))
-		for _, k := range []string{"cloud_cost_usd", "paid_gpu_hours", "used_gpu_hours", "efficiency", "wait_p50_s", "wait_p95_s", "wait_p99_s", "wait_max_s", "jobs_on_cloud", "launches"} {
+		for _, k := range []string{"cloud_cost_usd", "paid_gpu_hours", "used_gpu_hours", "efficiency", "wait_p50_s", "wait_p95_s", "wait_p99_s", "wait_max_s", "jobs_on_cloud", "launches",
+			"jobs_never_served", "gpu_hours_lost", "peak_cloud_gpus"} {
 			if _, ok := r[k].(float64); !ok {
 				t.Errorf("%s: %s missing or not a number", names[len(names)-1], k)
 			}
+		}
+		for _, k := range []string{"budget_periods", "dominated_by"} {
+			if _, ok := r[k].([]any); !ok {
+				t.Errorf("%s: %s missing or not a list", names[len(names)-1], k)
+			}
+		}
+		if _, ok := r["cost_by_offering"].(map[string]any); !ok {
+			t.Errorf("%s: cost_by_offering missing or not an object", names[len(names)-1])
 		}
 	}
 	if got := strings.Join(names, ","); got != "spillway,onprem-only,threshold,per-job" {
@@ -77,6 +86,23 @@ func TestSimulateFlags(t *testing.T) {
 	}
 }
 
+// TestSimulateHugeOnPrem is the issue's third case: an absurd on-prem size
+// once died out of memory; it must run (memory does not follow the size),
+// and a size beyond what the simulator counts must be an error, not a crash.
+func TestSimulateHugeOnPrem(t *testing.T) {
+	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "100000000000", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"onprem_gpus": 100000000000`) {
+		t.Errorf("report:\n%.400s", out)
+	}
+	_, err = runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "4000000000000000000")
+	if err == nil || !strings.Contains(err.Error(), "onprem.nodes is 500000000000000000 (want 0 to") {
+		t.Errorf("got %v, want an onprem.nodes range error", err)
+	}
+}
+
 func TestSimulateErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
@@ -87,6 +113,9 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
+		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
+		{[]string{"--baseline-opt", "per-job.magic=1"}, `--baseline-opt: baseline option "per-job.magic": unknown`},
+		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
 	} {
 		_, err := runSimulateArgs(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestServerBurstsThroughTerraform runs one burst end to end through a
+// Terraform module and the real terraform binary: launch (apply), join (the
+// instance's agent answers), drain (the pool's HTTP hook), destroy.
+func TestServerBurstsThroughTerraform(t *testing.T) {
+	if _, err := exec.LookPath("terraform"); err != nil {
+		t.Fatalf("terraform binary not found (install it: go install github.com/hashicorp/terraform@v1.5.7): %v", err)
+	}
+	var queue atomic.Value
+	queue.Store(`{"job_gpus": [8], "oldest_wait_seconds": 600}`)
+	qsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, queue.Load()) }))
+	defer qsrv.Close()
+	var busy atomic.Int64
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b := busy.Load() > 0
+		fmt.Fprintf(w, `{"gpus": [{"busy": %v}, {"busy": %v}, {"busy": %v}, {"busy": %v}, {"busy": %v}, {"busy": %v}, {"busy": %v}, {"busy": %v}]}`, b, b, b, b, b, b, b, b)
+	}))
+	defer agent.Close()
+	var mu sync.Mutex
+	var drained []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		drained = append(drained, r.URL.Query().Get("id"))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	module, err := filepath.Abs("testdata/tfburst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgText := fmt.Sprintf(`cluster: tf-test
+server:
+  state: state.db
+  tick: 200ms
+providers:
+  tf:
+    type: terraform
+    module: %s
+    zones: [zone-a]
+    variables: {address: 127.0.0.1}
+pools:
+  - name: train
+    onprem: {nodes: 1, gpus_per_node: 8}
+    wait_target: 0s
+    interval: 200ms
+    offerings:
+      - {provider: tf, instance_type: gpu8, gpus: 8, price_per_hour: 10, billing: per-second}
+    scale_in: {idle: 1s, drain_timeout: 1m}
+    join: {agent_url: "%s"}
+    drain:
+      http: {url: "%s/drain?id={{.ID}}"}
+    signals:
+      demand:
+        - type: http
+          http: {url: "%s", job_gpus: job_gpus, oldest_wait_seconds: oldest_wait_seconds}
+`, module, agent.URL, hook.URL, qsrv.URL)
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stop: %v", err)
+		}
+	}()
+	rows := func() []state.Instance {
+		rs, err := srv.store.Instances(context.Background(), state.InstanceFilter{Pool: "train"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 60s; rows %+v", what, rows())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("a Terraform instance launches and joins", func() bool {
+		rs := rows()
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	id := rows()[0].ID
+	// The job starts on it and leaves the queue; later it ends.
+	busy.Store(1)
+	queue.Store(`{"job_gpus": [], "oldest_wait_seconds": 0}`)
+	waitFor("the instance reports its GPUs busy", func() bool { rs := rows(); return len(rs) == 1 && rs[0].BusyGPUs == 8 })
+	busy.Store(0)
+	waitFor("the idle instance is drained and destroyed", func() bool {
+		rs := rows()
+		return len(rs) == 1 && rs[0].State == state.InstanceEnded
+	})
+	mu.Lock()
+	got := append([]string(nil), drained...)
+	mu.Unlock()
+	if len(got) != 1 || got[0] != id {
+		t.Fatalf("drain hook called for %v, want once for %s", got, id)
+	}
+	if r := rows()[0]; r.DrainStartedAt.IsZero() || r.EndedAt.Before(r.DrainStartedAt) {
+		t.Fatalf("row %+v: want drained before it was destroyed", r)
+	}
+}

@@ -1,0 +1,119 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Admit holds a plan made by another policy (the simulator's baselines) to
+// the pool's hard rules, the way Decide holds its own: draining instances
+// end at drain_timeout and old ones drain at max_lifetime; when the pool
+// is over max_gpus or max_cost_per_hour, or keeping what runs would break
+// the budget (see Decide), idle instances end and busy ones drain early,
+// and nothing is launched; otherwise each launch is cut to what the limits
+// and the budget allow, and a launch of an offering out of stock or
+// blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
+// instances the pool knows are kept (a terminate only after a drain).
+// Launches of one offering are merged into one (with the first's reason).
+// Like Decide it is pure. pool.Interval must be the interval at which the
+// other policy is evaluated.
+func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, plan Plan) Plan {
+	if pool == nil {
+		return plan
+	}
+	var slotBuf [16]decSlot
+	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
+	d.init(slotBuf[:0])
+	d.stale = false // the other policy judged its signals itself
+	d.scan()
+	d.limitPressure()
+	d.budgetPressure()
+	index := make(map[string]int, len(instances))
+	for i := range instances {
+		index[instances[i].ID] = i
+	}
+	for _, a := range plan.Drains {
+		i, ok := index[a.InstanceID]
+		if !ok || d.flag(i) != 0 {
+			continue
+		}
+		if in := &instances[i]; in.State == StateDraining || in.State == StateTerminating {
+			continue
+		}
+		d.drain(i, a.Reason)
+	}
+	for _, a := range plan.Terminates {
+		i, ok := index[a.InstanceID]
+		if !ok || d.flag(i)&decTerminate != 0 {
+			continue
+		}
+		in := &instances[i]
+		if in.State == StateTerminating {
+			continue
+		}
+		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
+			d.drain(i, a.Reason)
+		}
+		d.terminate(i, a.Reason)
+	}
+	offs := d.offers()
+	for _, l := range decMergeLaunches(plan.Launches) {
+		var o *decOffer
+		for k := range offs {
+			if offs[k].o.Name == l.Offering.Name && offs[k].o.Key() == decWithMarket(l.Offering).Key() {
+				o = &offs[k]
+				break
+			}
+		}
+		if o == nil || l.Count <= 0 {
+			d.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			continue
+		}
+		if o.skip != "" {
+			d.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
+			continue
+		}
+		k, limit := d.allowed(o, l.Count)
+		if k < l.Count {
+			d.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
+		}
+		if k > 0 {
+			d.launch(o, k, l.Floor, l.Reason)
+		}
+	}
+	d.plan.Notes = append(plan.Notes, d.plan.Notes...)
+	return d.plan
+}
+
+// decWithMarket is o with its market defaulted, as offers() keys it.
+func decWithMarket(o Offering) Offering {
+	if o.Market == "" {
+		o.Market = MarketOnDemand
+	}
+	return o
+}
+
+// decMergeLaunches sums launches of the same offering and floor (a
+// baseline asks one per job), in the order each first appears.
+func decMergeLaunches(ls []Launch) []Launch {
+	if len(ls) < 2 {
+		return ls
+	}
+	out := make([]Launch, 0, 4)
+	for _, l := range ls {
+		merged := false
+		for k := range out {
+			if o := &out[k]; o.Floor == l.Floor && o.Offering.Name == l.Offering.Name && o.Offering.Key() == l.Offering.Key() {
+				if l.Count > 0 {
+					o.Count += l.Count
+				}
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package policy
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestAdmit holds a baseline's plan to the pool's hard rules.
+func TestAdmit(t *testing.T) {
+	now := dtT0
+	one := func(o Offering) Launch { return Launch{Offering: o, Count: 1, Reason: "resume for a job"} }
+	for _, tt := range []struct {
+		name  string
+		pool  *Pool
+		snap  Snapshot
+		inst  []Instance
+		spend Spend
+		plan  Plan
+		want  map[string]int
+		check func(t *testing.T, p Plan)
+	}{
+		{
+			name: "launches of one offering merge and are cut by max_gpus",
+			pool: withLimits(dtPool(dtP4d()), Limits{MaxGPUs: 16}),
+			plan: Plan{Launches: []Launch{one(dtP4d()), one(dtP4d()), one(dtP4d())}},
+			want: map[string]int{"p4d": 2},
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launches) != 1 || !reflect.DeepEqual(p.BoundBy, []string{LimitMaxGPUs}) {
+					t.Errorf("launches %+v, bound by %v: want one merged launch, max_gpus bound", p.Launches, p.BoundBy)
+				}
+			},
+		},
+		{
+			name: "the budget cuts launches as it cuts the engine's (each commits until drain_timeout after the next tick: $3.84)",
+			pool: withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			plan: Plan{Launches: []Launch{one(dtP4d()), one(dtP4d()), one(dtP4d())}},
+			// 90 + 2 × 3.843 fits, + 3 does not.
+			spend: Spend{Accrued: 90},
+			want:  map[string]int{"p4d": 2},
+		},
+		{
+			name: "an offering in the capacity cache is not launched",
+			pool: dtPool(dtP4d(), dtG6e()),
+			snap: Snapshot{Unavailable: map[OfferingKey]time.Time{dtP4d().Key(): now.Add(time.Minute)}},
+			plan: Plan{Launches: []Launch{one(dtP4d()), one(dtG6e())}},
+			want: map[string]int{"g6e": 1},
+		},
+		{
+			name: "the plan's drains are kept; a drain past drain_timeout is ended",
+			pool: dtPool(dtP4d()),
+			inst: []Instance{
+				dtIdle(dtInst("i-idle", dtP4d(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Hour)),
+				func() Instance {
+					in := dtInst("i-old", dtP4d(), StateDraining, now.Add(-2*time.Hour), 8)
+					in.DrainStartedAt = now.Add(-time.Hour)
+					return in
+				}(),
+			},
+			plan: Plan{Drains: []Action{{InstanceID: "i-idle", Reason: "idle for SuspendTime"}}},
+			check: func(t *testing.T, p Plan) {
+				if got := dtIDs(p.Drains); !reflect.DeepEqual(got, []string{"i-idle"}) {
+					t.Errorf("drains %v, want [i-idle]", got)
+				}
+				if got := dtIDs(p.Terminates); !reflect.DeepEqual(got, []string{"i-old"}) {
+					t.Errorf("terminates %v, want [i-old] (drain_timeout 10m passed)", got)
+				}
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.snap.Time = now
+			p := Admit(tt.pool, tt.snap, tt.inst, tt.spend, now, tt.plan)
+			if tt.want != nil {
+				dtWantLaunch(tt.want)(t, p)
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+		})
+	}
+}
+
+func withLimits(p *Pool, l Limits) *Pool { p.Limits = l; return p }

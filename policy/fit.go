@@ -1,0 +1,145 @@
+package policy
+
+import (
+	"fmt"
+)
+
+// CloudHolds says why no burst capacity the pool may ever hold can run a
+// job of gpus GPUs, or "" when some offering can: as one instance, or as
+// whole instances of one offering when the job is larger than it (with
+// whole_jobs, only the largest offering). It looks at the limits alone,
+// with nothing else running: max_gpus, max_cost_per_hour, and the budget,
+// which must cover the instances' commitment (see Decide) within one
+// period. Stock-outs and quotas pass; they do not last.
+func CloudHolds(pool *Pool, gpus int) string {
+	ok, o, k, limit := decHolds(pool, gpus)
+	if ok {
+		return ""
+	}
+	if o == nil {
+		if limit == "" {
+			return "the pool has no offering to rent"
+		}
+		return fmt.Sprintf("no offering holds %d GPUs whole (whole_jobs)", gpus)
+	}
+	lim := &pool.Limits
+	switch limit {
+	case LimitMaxGPUs:
+		return fmt.Sprintf("it needs %d × %d GPUs of %s, more than max_gpus %d", k, o.GPUs, decOfferingName(o), lim.MaxGPUs)
+	case LimitMaxCostPerHour:
+		return fmt.Sprintf("it needs %d × %s at $%.2f/h, more than max_cost_per_hour $%.2f", k, decOfferingName(o), float64(k)*o.PricePerHour, lim.MaxCostPerHour)
+	}
+	return fmt.Sprintf("%d × %s commit $%.2f (until drain_timeout after the next evaluation), more than the $%.2f %s budget",
+		k, decOfferingName(o), float64(k)*decBilled(o, decHoldSpan(pool)), lim.Budget.Amount, decPeriod(lim.Budget.Period))
+}
+
+// decHoldSpan is how long one launch is committed for, at most a period.
+func decHoldSpan(pool *Pool) int64 {
+	iv := pool.Interval.D()
+	if iv <= 0 {
+		iv = decDefaultInterval
+	}
+	keep := decForever
+	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
+		keep = decAddSpan(int64(iv), decRoundUp(t, int64(iv)))
+	}
+	if b := pool.Limits.Budget; b != nil {
+		keep = min(keep, decPeriodLen(b.Period))
+	}
+	return keep
+}
+
+// decHolds does CloudHolds' work without words: ok, or the last offering
+// tried, the instances it needed and the limit it broke ("" with no
+// offering at all, "whole" when none holds the job whole).
+func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit string) {
+	if pool == nil || gpus <= 0 {
+		return true, nil, 0, ""
+	}
+	maxG := 0
+	for i := range pool.Offerings {
+		maxG = max(maxG, pool.Offerings[i].GPUs)
+	}
+	if maxG <= 0 {
+		return false, nil, 0, ""
+	}
+	lim := &pool.Limits
+	span := int64(0)
+	if lim.Budget != nil {
+		span = decHoldSpan(pool)
+	}
+	limit = "whole"
+	for i := range pool.Offerings {
+		o := &pool.Offerings[i]
+		g := o.GPUs
+		if g <= 0 || !decServes(pool.WholeJobs, g, gpus, maxG) {
+			continue
+		}
+		n := (gpus + g - 1) / g
+		switch {
+		case lim.MaxGPUs > 0 && n*g > lim.MaxGPUs:
+			last, k, limit = o, n, LimitMaxGPUs
+		case lim.MaxCostPerHour > 0 && float64(n)*o.PricePerHour > lim.MaxCostPerHour:
+			last, k, limit = o, n, LimitMaxCostPerHour
+		case lim.Budget != nil && float64(n)*decBilled(o, span) > lim.Budget.Amount:
+			last, k, limit = o, n, LimitBudget
+		default:
+			return true, nil, 0, ""
+		}
+	}
+	return false, last, k, limit
+}
+
+// decFit remembers, per job size, whether burst capacity can hold it.
+type decFit struct {
+	size  int
+	holds bool
+}
+
+// cloudHolds is CloudHolds, remembered per job size for one decision.
+func (d *decider) cloudHolds(size int) bool {
+	for _, f := range d.fits {
+		if f.size == size {
+			return f.holds
+		}
+	}
+	h, _, _, _ := decHolds(d.pool, size)
+	d.fits = append(d.fits, decFit{size: size, holds: h})
+	return h
+}
+
+// noteUnheld notes the pending jobs that burst capacity cannot hold: those
+// larger than on-prem too can never run; the others wait for on-prem.
+func (d *decider) noteUnheld() {
+	never, neverMax, wait, waitMax := 0, 0, 0, 0
+	count := func(s, n int) {
+		if s <= 0 || n <= 0 || d.cloudHolds(s) {
+			return
+		}
+		if s > d.snap.OnPremGPUs {
+			never += n
+			neverMax = max(neverMax, s)
+		} else {
+			wait += n
+			waitMax = max(waitMax, s)
+		}
+	}
+	if len(d.snap.PendingBySize) > 0 {
+		for _, ps := range d.snap.PendingBySize {
+			count(ps.GPUs, len(ps.Submitted))
+		}
+	} else {
+		for _, s := range d.snap.PendingJobGPUs {
+			count(s, 1)
+		}
+	}
+	d.plan.Unservable, d.plan.UnservableGPUs = never, neverMax
+	if never > 0 {
+		d.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
+			never, neverMax, d.snap.OnPremGPUs, CloudHolds(d.pool, neverMax)))
+	}
+	if wait > 0 {
+		d.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
+			wait, waitMax, CloudHolds(d.pool, waitMax)))
+	}
+}

@@ -1,0 +1,105 @@
+package sim
+
+// Billing against budget periods: what the policy is told it spent, and each period's spend for the report.
+
+import (
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// BudgetPeriod is one budget period's spend.
+type BudgetPeriod struct {
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	BudgetUSD float64   `json:"budget_usd"`
+	SpendUSD  float64   `json:"spend_usd"`
+}
+
+// cheapestPerGPUHour is the lowest price per useful GPU-hour on offer:
+// price ÷ (GPUs × performance).
+func cheapestPerGPUHour(offs []policy.Offering) float64 {
+	best := 0.0
+	for _, o := range offs {
+		if o.GPUs <= 0 || o.PricePerHour <= 0 {
+			continue
+		}
+		if p := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o)); best == 0 || p < best {
+			best = p
+		}
+	}
+	return best
+}
+
+// periodShare is what an instance was billed within the current budget
+// period, up to end.
+func (s *state) periodShare(in *instance, end time.Time) float64 {
+	if !end.After(s.periodStart) {
+		return 0
+	}
+	total := billedCost(in.off, in.launchedAt, end)
+	if in.launchedAt.Before(s.periodStart) {
+		if !in.prePeriodOf.Equal(s.periodStart) {
+			in.prePeriod, in.prePeriodOf = billedCost(in.off, in.launchedAt, s.periodStart), s.periodStart
+		}
+		total -= in.prePeriod
+	}
+	return max(0, total)
+}
+
+// rollPeriod moves the budget period forward to the one containing now,
+// recording the spend of each period it leaves.
+func (s *state) rollPeriod() {
+	now := s.at(s.now)
+	if s.periodEnd.IsZero() {
+		s.periodStart, s.periodEnd = budgetPeriod(s.pool, now)
+		return
+	}
+	for !now.Before(s.periodEnd) {
+		s.closePeriod(s.periodEnd)
+		s.periodStart, s.periodEnd = budgetPeriod(s.pool, s.periodEnd)
+		s.closedInPeriod = 0
+	}
+}
+
+// closePeriod records the current budget period's spend, billed up to end.
+func (s *state) closePeriod(end time.Time) {
+	b := s.pool.Limits.Budget
+	if b == nil {
+		return
+	}
+	spend := s.closedInPeriod
+	for _, ii := range s.alive {
+		spend += s.periodShare(s.insts[ii], end)
+	}
+	s.res.BudgetPeriods = append(s.res.BudgetPeriods, BudgetPeriod{Start: s.periodStart, End: s.periodEnd, BudgetUSD: b.Amount, SpendUSD: spend})
+}
+
+// spend is what the policy is told it spent in the budget period: what
+// ended instances were billed in it, plus the prorated cost of the live
+// ones (price × time run in the period), as policy.Spend documents.
+func (s *state) spend() policy.Spend {
+	s.rollPeriod()
+	start, end := s.periodStart, s.periodEnd
+	acc := s.closedInPeriod
+	now := s.at(s.now)
+	for _, ii := range s.alive {
+		in := s.insts[ii]
+		from := in.launchedAt
+		if from.Before(start) {
+			from = start
+		}
+		acc += in.off.PricePerHour * now.Sub(from).Hours()
+	}
+	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}
+}
+
+// budgetPeriod is the calendar period (UTC) containing now: the pool's
+// budget period, or a month when it has no budget.
+func budgetPeriod(pool *policy.Pool, now time.Time) (time.Time, time.Time) {
+	period := policy.PeriodMonth
+	if pool.Limits.Budget != nil && pool.Limits.Budget.Period != "" {
+		period = pool.Limits.Budget.Period
+	}
+	return policy.PeriodBounds(period, now)
+}

@@ -1,0 +1,168 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Cloud is how the simulated clouds behave beyond prices and billing. The
+// zero value (or a nil *Cloud in Options) is the ideal cloud: every launch
+// succeeds, boots in exactly the offering's boot time, and spot capacity is
+// never reclaimed.
+type Cloud struct {
+	// Seed drives every random draw; the same seed gives the same run.
+	Seed uint64
+	// MeanInStock and MeanOutOfStock: each offering alternates between
+	// available and out of stock, each state lasting an exponentially
+	// distributed time with these means (a seeded random process per
+	// offering). A launch into a stock-out fails as the providers'
+	// capacity error does (InsufficientInstanceCapacity on EC2,
+	// OperationDenied.NoStock on ECS). MeanOutOfStock 0 means never out.
+	MeanInStock, MeanOutOfStock time.Duration
+	// CapacityTTL is how long a capacity failure keeps the offering in the
+	// snapshot's Unavailable (the server's capacity cache).
+	CapacityTTL time.Duration
+	// BootP95 is the p95 boot time as a multiple of the median, which is
+	// the offering's boot: boot times are lognormal. 0 or 1: fixed.
+	BootP95 float64
+	// SpotMeanLife is the mean time from launch to reclaim of a spot
+	// instance (exponential); 0: never reclaimed. SpotNotice is the warning
+	// before it ends: the instance takes no new work from the notice on.
+	SpotMeanLife time.Duration
+	SpotNotice   time.Duration
+	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
+	// name reports use: its name, or provider/region/type/market).
+	Stock map[string]StockModel
+}
+
+// StockModel is one offering's availability: the mean time in stock and
+// out of stock.
+type StockModel struct {
+	MeanInStock, MeanOutOfStock time.Duration
+}
+
+// DefaultCloud is the realistic cloud `spillway simulate` uses unless told
+// otherwise (docs/backtest.md gives the sources):
+//   - stock-outs: each offering out of stock for 30 minutes on average,
+//     available for 12 hours on average between (an assumption: providers
+//     publish no stock-out rates; capacity errors are routine for GPU
+//     shapes);
+//   - capacity cache TTL 5 minutes;
+//   - boot p95 at twice the median (an assumption);
+//   - spot: 2-minute notice (AWS's documented interruption notice), mean
+//     life of 7 days (about 13% in a day): a pessimistic assumption inside
+//     AWS Spot Advisor's open-ended ">20% a month" band.
+func DefaultCloud(seed uint64) *Cloud {
+	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
+		CapacityTTL: 5 * time.Minute, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+}
+
+// stock is one offering's availability process.
+type stock struct {
+	rng   *rand.Rand
+	out   bool
+	until time.Duration
+}
+
+// cloudState is the cloud model's state in one run.
+type cloudState struct {
+	c       Cloud
+	stocks  map[string]*stock // by offering name
+	rng     *rand.Rand        // boot times and spot lives, in launch order
+	unavail map[policy.OfferingKey]time.Time
+}
+
+func newCloudState(c *Cloud) *cloudState {
+	if c == nil {
+		return nil
+	}
+	return &cloudState{c: *c, stocks: map[string]*stock{}, rng: rand.New(rand.NewPCG(c.Seed, 0x600d)),
+		unavail: map[policy.OfferingKey]time.Time{}}
+}
+
+// seedOf mixes an offering's name into the seed: each offering draws its
+// own stream, whatever the order offerings are first asked about.
+func seedOf(seed uint64, name string) uint64 {
+	h := uint64(1469598103934665603)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	return seed ^ h
+}
+
+func expDraw(r *rand.Rand, mean time.Duration) time.Duration {
+	return time.Duration(r.ExpFloat64() * float64(mean))
+}
+
+// inStock says whether the offering can be launched at now.
+func (cs *cloudState) inStock(name string, now time.Duration) bool {
+	if cs == nil {
+		return true
+	}
+	m := StockModel{cs.c.MeanInStock, cs.c.MeanOutOfStock}
+	if o, ok := cs.c.Stock[name]; ok {
+		m = o
+	}
+	if m.MeanOutOfStock <= 0 || m.MeanInStock <= 0 {
+		return true
+	}
+	st := cs.stocks[name]
+	if st == nil {
+		r := rand.New(rand.NewPCG(seedOf(cs.c.Seed, name), 0x57c))
+		in, out := float64(m.MeanInStock), float64(m.MeanOutOfStock)
+		st = &stock{rng: r, out: r.Float64() < out/(in+out)}
+		mean := m.MeanInStock
+		if st.out {
+			mean = m.MeanOutOfStock
+		}
+		st.until = expDraw(r, mean)
+		cs.stocks[name] = st
+	}
+	for st.until <= now {
+		st.out = !st.out
+		mean := m.MeanInStock
+		if st.out {
+			mean = m.MeanOutOfStock
+		}
+		st.until += max(time.Second, expDraw(st.rng, mean))
+	}
+	return !st.out
+}
+
+// boot draws a launch's boot time around the offering's median.
+func (cs *cloudState) boot(median time.Duration) time.Duration {
+	if cs == nil || cs.c.BootP95 <= 1 || median <= 0 {
+		return median
+	}
+	sigma := math.Log(cs.c.BootP95) / 1.6448536269514722
+	return time.Duration(float64(median) * math.Exp(sigma*cs.rng.NormFloat64()))
+}
+
+// spotLife draws how long a spot instance lives before its reclaim notice;
+// 0 means it is never reclaimed.
+func (cs *cloudState) spotLife(o policy.Offering) time.Duration {
+	if cs == nil || o.Market != policy.MarketSpot || cs.c.SpotMeanLife <= 0 {
+		return 0
+	}
+	return max(time.Second, expDraw(cs.rng, cs.c.SpotMeanLife))
+}
+
+// unavailable is the capacity cache the snapshot carries (expired entries
+// dropped); nil when empty.
+func (cs *cloudState) unavailable(now time.Time) map[policy.OfferingKey]time.Time {
+	if cs == nil || len(cs.unavail) == 0 {
+		return nil
+	}
+	for k, until := range cs.unavail {
+		if !until.After(now) {
+			delete(cs.unavail, k)
+		}
+	}
+	if len(cs.unavail) == 0 {
+		return nil
+	}
+	return cs.unavail
+}

@@ -1,0 +1,245 @@
+package sim
+
+// Cloud instances: launch, boot, drain, terminate (billing on the way out), spot notices, and placing jobs on them.
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+type instance struct {
+	id         string
+	off        policy.Offering
+	gpus, free int
+	state      policy.InstanceState
+	launched   time.Duration
+	launchedAt time.Time     // launched as wall-clock time
+	ready      time.Duration // -1 while booting
+	idleSince  time.Duration // -1 while busy or booting
+	drainStart time.Duration // -1 unless draining
+	ended      time.Duration // -1 while alive
+	jobs       int
+	floor      string
+	// prePeriod caches what was billed before the budget period starting
+	// at prePeriodOf.
+	prePeriod   float64
+	prePeriodOf time.Time
+	viewPos     int  // index in state.view
+	dirty       bool // view entry out of date
+}
+
+// policyOfferingName is how reports name an offering: its name, or
+// provider/region[/zone]/instance_type/market.
+func policyOfferingName(o policy.Offering) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	name := o.Provider + "/" + o.Region
+	if o.Zone != "" {
+		name += "/" + o.Zone
+	}
+	m := o.Market
+	if m == "" {
+		m = policy.MarketOnDemand
+	}
+	return name + "/" + o.InstanceType + "/" + string(m)
+}
+
+// offeringPerf is an offering's performance factor, 1 when unset.
+func offeringPerf(o policy.Offering) float64 {
+	if o.Performance > 0 {
+		return o.Performance
+	}
+	return 1
+}
+
+func (s *state) cloudHasRoom() bool { return s.cloudFree > 0 }
+
+// touch marks an instance's view entry out of date.
+func (s *state) touch(ii int32) {
+	if in := s.insts[ii]; !in.dirty {
+		in.dirty = true
+		s.dirty = append(s.dirty, ii)
+	}
+}
+
+// cloudFit finds room on ready, non-draining instances: the first with g
+// free GPUs, else, for a job larger than an instance, whole idle instances
+// of one offering of at least policy.SpanMinGPUs GPUs that together hold
+// it (with whole_jobs, only for a job larger than every offering).
+func (s *state) cloudFit(g int) []part {
+	if s.cloudFree < g {
+		return nil // not even all free GPUs together hold it
+	}
+	for _, ii := range s.alive {
+		in := s.insts[ii]
+		if in.state == policy.StateRunning && in.free >= g {
+			return []part{{cloud: true, idx: ii, gpus: int32(g)}}
+		}
+	}
+	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
+		return nil // the job cannot span instances and some offering holds it whole
+	}
+	var groups map[string][]int32
+	for _, ii := range s.alive {
+		in := s.insts[ii]
+		if in.state != policy.StateRunning || in.free != in.gpus || in.gpus >= g || in.gpus < policy.SpanMinGPUs {
+			continue
+		}
+		if groups == nil {
+			groups = map[string][]int32{}
+		}
+		name := in.off.Name
+		grp := append(groups[name], ii)
+		groups[name] = grp
+		if len(grp)*in.gpus >= g {
+			parts := make([]part, len(grp))
+			for k, x := range grp {
+				parts[k] = part{cloud: true, idx: x, gpus: int32(s.insts[x].gpus)}
+			}
+			return parts
+		}
+	}
+	return nil
+}
+
+func (s *state) ready(ii int) {
+	in := s.insts[ii]
+	if in.ended >= 0 {
+		return
+	}
+	s.booting--
+	in.ready = s.now
+	in.idleSince = s.now
+	s.touch(int32(ii))
+	if in.state == policy.StateDraining {
+		s.terminate(int32(ii))
+		return
+	}
+	in.state = policy.StateRunning
+	s.cloudFree += in.free
+}
+
+func (s *state) launch(off policy.Offering, floor string) error {
+	if off.GPUs <= 0 {
+		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
+	}
+	ii := int32(len(s.insts))
+	in := &instance{
+		id:         "sim-" + strconv.Itoa(int(ii)+1),
+		off:        off,
+		gpus:       off.GPUs,
+		free:       off.GPUs,
+		state:      policy.StateBooting,
+		launched:   s.now,
+		launchedAt: s.at(s.now),
+		ready:      -1,
+		idleSince:  -1,
+		drainStart: -1,
+		ended:      -1,
+		floor:      floor,
+	}
+	s.insts = append(s.insts, in)
+	s.alive = append(s.alive, ii)
+	s.byID[in.id] = ii
+	s.booting++
+	s.viewValid = false
+	s.cloudGPUs += in.gpus
+	s.cloudPrice += off.PricePerHour
+	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
+	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
+	s.res.Launches++
+	if life := s.cloud.spotLife(off); life > 0 {
+		s.push(event{at: s.now + life, kind: evNotice, id: ii})
+	}
+	boot := max(0, s.cloud.boot(off.Boot.D()))
+	if boot == 0 {
+		s.ready(int(ii))
+		return nil
+	}
+	s.push(event{at: s.now + boot, kind: evReady, id: ii})
+	return nil
+}
+
+// notice is a spot reclaim notice: the instance takes no new work and is
+// reclaimed after the notice period, killing what still runs on it.
+func (s *state) notice(ii int32) {
+	in := s.insts[ii]
+	if in.ended >= 0 {
+		return
+	}
+	s.res.Interruptions++
+	s.drain(ii)
+	if in.ended < 0 {
+		s.push(event{at: s.now + max(0, s.cloud.c.SpotNotice), kind: evReclaim, id: ii})
+	}
+}
+
+func (s *state) drain(ii int32) {
+	in := s.insts[ii]
+	if in.ended >= 0 || in.state == policy.StateDraining {
+		return
+	}
+	in.drainStart = s.now
+	s.touch(ii)
+	if in.jobs == 0 {
+		s.terminate(ii)
+		return
+	}
+	if in.state == policy.StateRunning {
+		s.cloudFree -= in.free
+	}
+	in.state = policy.StateDraining
+}
+
+// terminate ends an instance now; jobs still on it are killed and requeued.
+func (s *state) terminate(ii int32) {
+	in := s.insts[ii]
+	if in.ended >= 0 {
+		return
+	}
+	// Mark it first so releasing its last job does not end it twice.
+	wasBooting := in.ready < 0
+	if in.state == policy.StateRunning {
+		s.cloudFree -= in.free
+	}
+	in.state = policy.StateTerminating
+	s.viewValid = false
+	if in.jobs > 0 {
+		for j := range s.js {
+			js := &s.js[j]
+			if js.parts == nil || !slices.ContainsFunc(js.parts, func(p part) bool { return p.cloud && p.idx == ii }) {
+				continue
+			}
+			s.res.GPUHoursLost += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
+			s.release(j)
+			js.gen++
+			js.start = -1
+			s.res.JobsKilled++
+			s.enqueueFront(j)
+		}
+	}
+	if wasBooting {
+		s.booting--
+	}
+	in.ended = s.now
+	s.cloudGPUs -= in.gpus
+	s.cloudPrice -= in.off.PricePerHour
+	s.rollPeriod()
+	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
+	s.res.CloudCostUSD += cost
+	s.res.CostByOffering[policyOfferingName(in.off)] += cost
+	s.res.CostByProvider[in.off.Provider] += cost
+	s.closedTotal += cost
+	s.closedInPeriod += s.periodShare(in, s.at(s.now))
+	if in.off.PricePerHour > 0 {
+		s.res.PaidGPUHours += cost / in.off.PricePerHour * float64(in.gpus)
+	} else {
+		s.res.PaidGPUHours += (s.now - in.launched).Hours() * float64(in.gpus)
+	}
+	s.alive = slices.DeleteFunc(s.alive, func(x int32) bool { return x == ii })
+}

@@ -1,0 +1,51 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestParseBaselineKnob(t *testing.T) {
+	var k BaselineKnobs
+	for _, s := range []string{"threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10"} {
+		if err := k.ParseBaselineKnob(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10}
+	if k != want {
+		t.Errorf("knobs %+v, want %+v", k, want)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"threshold.target=1.5", `baseline option threshold.target="1.5": want a number above 0 and at most 1`},
+		{"threshold.interval=0s", `baseline option threshold.interval="0s": want a duration from 1s to 720h`},
+		{"per-job.resume_rate=0", `baseline option per-job.resume_rate="0": want nodes a minute, 1 to 100000`},
+		{"suspend", `baseline option "suspend": want policy.knob=value`},
+	} {
+		if err := new(BaselineKnobs).ParseBaselineKnob(tt.in); err == nil || err.Error() != tt.want {
+			t.Errorf("%s: got %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+// TestPerJobSuspendKnob: a per-job baseline that suspends idle nodes at
+// once pays for no idle tail, so it launches more and bills a different
+// amount than the default 300 s.
+func TestPerJobSuspendKnob(t *testing.T) {
+	pool := WithOnPremGPUs(backtestPool(t), 8)
+	tr := loadBundled(t, "itp/cluster05.csv")
+	run := func(k BaselineKnobs) Result {
+		p := pool
+		res, err := Run(context.Background(), Options{Pool: &p, Trace: tr, Policy: Admitted(PerJobWith(k))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	def, zero := run(BaselineKnobs{}), run(BaselineKnobs{PerJobSuspendSet: true})
+	if zero.Launches <= def.Launches || zero.CloudCostUSD == def.CloudCostUSD {
+		t.Errorf("suspend 0s: %d launches $%.0f; default: %d launches $%.0f", zero.Launches, zero.CloudCostUSD, def.Launches, def.CloudCostUSD)
+	}
+	t.Logf("per-job suspend 300s: $%.0f p95 %.0fs; 0s: $%.0f p95 %.0fs", def.CloudCostUSD, def.WaitP95S, zero.CloudCostUSD, zero.WaitP95S)
+}

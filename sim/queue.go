@@ -1,0 +1,201 @@
+package sim
+
+// The job queue and placement: size queues in arrival order, on-prem and cloud placement, job ends.
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// maxListed bounds Snapshot.PendingJobGPUs: the first pending jobs in
+// arrival order, for baselines that go job by job (Slurm resumes at most
+// ResumeRate nodes a minute, 300 by default, so a tick never needs more).
+// The engine reads the whole queue from PendingBySize.
+const maxListed = 512
+
+// sizeQueue holds the pending jobs of one GPU size in arrival order, with
+// their submit times.
+type sizeQueue struct {
+	gpus int
+	jobs []int32
+	subs []time.Time
+	head int
+}
+
+func (q *sizeQueue) len() int { return len(q.jobs) - q.head }
+
+func (q *sizeQueue) pop() {
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.jobs) {
+		q.jobs = append(q.jobs[:0], q.jobs[q.head:]...)
+		q.subs = append(q.subs[:0], q.subs[q.head:]...)
+		q.head = 0
+	}
+}
+
+func (s *state) enqueue(j int) {
+	g := s.jobs[j].GPUs
+	qi, ok := s.queueOf[g]
+	if !ok {
+		qi = len(s.queues)
+		s.queues = append(s.queues, sizeQueue{gpus: g})
+		s.queueOf[g] = qi
+	}
+	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
+	s.queues[qi].subs = append(s.queues[qi].subs, s.at(s.jobs[j].Submit))
+	s.pendingJobs++
+	s.pendingGPUs += g
+}
+
+// place starts pending jobs in arrival order wherever they fit, skipping
+// those that do not (greedy backfill). Jobs of one size fit or fail alike,
+// and free capacity only shrinks during a pass, so once a job of some size
+// fails every later job of that size is skipped without trying.
+func (s *state) place() {
+	if s.pendingJobs == 0 {
+		return
+	}
+	var blocked [64]bool
+	var blockedMap map[int]bool
+	isBlocked := func(qi int) bool {
+		if qi < len(blocked) {
+			return blocked[qi]
+		}
+		return blockedMap[qi]
+	}
+	for {
+		if s.on.free == 0 && !s.cloudHasRoom() {
+			return
+		}
+		best, bestJob := -1, int32(math.MaxInt32)
+		for qi := range s.queues {
+			q := &s.queues[qi]
+			if q.len() == 0 || isBlocked(qi) {
+				continue
+			}
+			if j := q.jobs[q.head]; j < bestJob {
+				best, bestJob = qi, j
+			}
+		}
+		if best < 0 {
+			return
+		}
+		if s.tryStart(int(bestJob)) {
+			s.queues[best].pop()
+			s.pendingJobs--
+			s.pendingGPUs -= s.jobs[bestJob].GPUs
+			continue
+		}
+		if best < len(blocked) {
+			blocked[best] = true
+		} else {
+			if blockedMap == nil {
+				blockedMap = map[int]bool{}
+			}
+			blockedMap[best] = true
+		}
+	}
+}
+
+func (s *state) tryStart(j int) bool {
+	g := s.jobs[j].GPUs
+	parts := s.on.place(g)
+	if parts == nil {
+		parts = s.cloudFit(g)
+	}
+	if parts == nil {
+		return false
+	}
+	js := &s.js[j]
+	js.parts = parts
+	js.start = s.now
+	js.cloud = false
+	for _, p := range parts {
+		if p.cloud {
+			js.cloud = true
+			in := s.insts[p.idx]
+			if in.free == in.gpus {
+				in.idleSince = -1
+			}
+			in.free -= int(p.gpus)
+			s.cloudFree -= int(p.gpus)
+			in.jobs++
+			s.touch(p.idx)
+		}
+	}
+	s.running++
+	s.lastMove = s.now
+	run := s.jobs[j].Duration
+	if js.cloud {
+		// A job runs duration / performance on its offering (the slowest
+		// of the instances it spans).
+		perf := math.Inf(1)
+		for _, p := range parts {
+			if p.cloud {
+				perf = min(perf, offeringPerf(s.insts[p.idx].off))
+			}
+		}
+		run = time.Duration(math.Ceil(float64(run) / perf))
+	}
+	s.push(event{at: s.now + run, kind: evJobEnd, id: int32(j), gen: js.gen})
+	return true
+}
+
+// release frees a job's GPUs; it reports instances that became idle.
+func (s *state) release(j int) {
+	js := &s.js[j]
+	for _, p := range js.parts {
+		if !p.cloud {
+			s.on.release(p.idx, int(p.gpus))
+			continue
+		}
+		in := s.insts[p.idx]
+		in.free += int(p.gpus)
+		if in.state == policy.StateRunning {
+			s.cloudFree += int(p.gpus)
+		}
+		in.jobs--
+		s.touch(p.idx)
+		if in.jobs == 0 {
+			in.idleSince = s.now
+			if in.state == policy.StateDraining {
+				s.terminate(p.idx)
+			}
+		}
+	}
+	js.parts = nil
+	s.running--
+	s.lastMove = s.now
+}
+
+func (s *state) finish(j int) {
+	js := &s.js[j]
+	if js.cloud {
+		s.res.JobsOnCloud++
+		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
+		s.work += float64(s.jobs[j].GPUs) * s.jobs[j].Duration.Hours()
+	}
+	s.lastDone = s.now
+	s.release(j)
+}
+
+// enqueueFront puts a killed job back in its size queue at its arrival
+// position, so it keeps its place in line.
+func (s *state) enqueueFront(j int) {
+	g := s.jobs[j].GPUs
+	qi, ok := s.queueOf[g]
+	if !ok {
+		s.enqueue(j)
+		return
+	}
+	q := &s.queues[qi]
+	pos := q.head + sort.Search(q.len(), func(i int) bool { return q.jobs[q.head+i] > int32(j) })
+	q.jobs = slices.Insert(q.jobs, pos, int32(j))
+	q.subs = slices.Insert(q.subs, pos, s.at(s.jobs[j].Submit))
+	s.pendingJobs++
+	s.pendingGPUs += g
+}

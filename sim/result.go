@@ -1,0 +1,127 @@
+package sim
+
+// The result of a run: what it cost, how long jobs waited, what was lost.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Result is the outcome of one policy on one trace.
+type Result struct {
+	Policy string `json:"policy"`
+	// CloudCostUSD is what the cloud instances were billed.
+	CloudCostUSD float64 `json:"cloud_cost_usd"`
+	// PaidGPUHours are the GPU-hours billed (instance GPUs × billed time).
+	PaidGPUHours float64 `json:"paid_gpu_hours"`
+	// UsedGPUHours are the GPU-hours jobs ran on cloud instances (a job runs
+	// its duration ÷ the offering's performance there).
+	UsedGPUHours float64 `json:"used_gpu_hours"`
+	// Efficiency is the work done on cloud instances (GPU-hours of the
+	// trace's durations, reference GPUs) × the lowest price per useful
+	// GPU-hour on offer (price ÷ (GPUs × performance)) ÷ CloudCostUSD: 1.0
+	// means every dollar bought work at the best price on offer. It is 1
+	// when nothing was paid.
+	Efficiency float64 `json:"efficiency"`
+	// Waits from submit to start over all jobs, in seconds.
+	WaitP50S float64 `json:"wait_p50_s"`
+	WaitP95S float64 `json:"wait_p95_s"`
+	WaitP99S float64 `json:"wait_p99_s"`
+	WaitMaxS float64 `json:"wait_max_s"`
+	// JobsOnCloud ran (at least their final run) on cloud instances.
+	JobsOnCloud int `json:"jobs_on_cloud"`
+	// Launches counts instances launched.
+	Launches int `json:"launches"`
+	// FailedLaunches counts launches that failed, by cause ("capacity":
+	// the offering was out of stock).
+	FailedLaunches map[string]int `json:"failed_launches"`
+	// Interruptions counts spot instances reclaimed by the cloud.
+	Interruptions int `json:"interruptions"`
+	// JobsUnstarted never started; their wait counts until the run ended
+	// (a lower bound).
+	JobsUnstarted int `json:"jobs_unstarted"`
+	// JobsKilled counts job runs ended by a terminate without drain; the job
+	// went back to the queue.
+	JobsKilled int `json:"jobs_killed"`
+	// PeakCloudGPUs and PeakCostPerHour are the most burst GPUs, and the
+	// highest hourly price of burst instances, held at once.
+	PeakCloudGPUs   int     `json:"peak_cloud_gpus"`
+	PeakCostPerHour float64 `json:"peak_cost_per_hour"`
+	// GPUHoursLost are the GPU-hours of job runs killed (the work done
+	// before the kill, redone later).
+	GPUHoursLost float64 `json:"gpu_hours_lost"`
+	// JobsNeverServed never started because they fit neither on-prem nor
+	// in any capacity the pool may rent (policy.CloudHolds); they are left
+	// out of the wait percentiles. NeverServedGPUs is the largest of them
+	// and NeverServedWhy says why it cannot run.
+	JobsNeverServed int    `json:"jobs_never_served"`
+	NeverServedGPUs int    `json:"never_served_largest_gpus,omitempty"`
+	NeverServedWhy  string `json:"never_served_why,omitempty"`
+	// CostByOffering and CostByProvider split CloudCostUSD.
+	CostByOffering map[string]float64 `json:"cost_by_offering"`
+	CostByProvider map[string]float64 `json:"cost_by_provider"`
+	// BudgetPeriods is the spend of each budget period the run touched,
+	// against the budget (empty without a budget).
+	BudgetPeriods []BudgetPeriod `json:"budget_periods"`
+	// LimitBoundHours is, per hard limit (budget, max_gpus,
+	// max_cost_per_hour), the hours of evaluations at which it held back a
+	// launch or ended capacity.
+	LimitBoundHours map[string]float64 `json:"limit_bound_hours,omitempty"`
+	// DominatedBy lists the policies of the same report that cost less
+	// and wait no longer at p95 (set by Backtest.Run).
+	DominatedBy []string `json:"dominated_by"`
+	// Timeline holds samples for a plot when Options.Timeline was set.
+	Timeline *Timeline `json:"-"`
+}
+
+func (s *state) finishRun() {
+	for len(s.alive) > 0 {
+		s.terminate(s.alive[0])
+	}
+	s.rollPeriod()
+	s.closePeriod(s.at(s.now))
+	waits := make([]float64, 0, len(s.jobs))
+	for j := range s.js {
+		if s.js[j].start < 0 {
+			if g := s.jobs[j].GPUs; g > s.on.total() && policy.CloudHolds(s.pool, g) != "" {
+				s.res.JobsNeverServed++
+				if g > s.res.NeverServedGPUs {
+					s.res.NeverServedGPUs = g
+					s.res.NeverServedWhy = fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), policy.CloudHolds(s.pool, g))
+				}
+				continue
+			}
+			s.res.JobsUnstarted++
+			waits = append(waits, (s.now - s.jobs[j].Submit).Seconds())
+			continue
+		}
+		waits = append(waits, (s.js[j].start - s.jobs[j].Submit).Seconds())
+	}
+	slices.Sort(waits)
+	s.res.WaitP50S = percentile(waits, 0.50)
+	s.res.WaitP95S = percentile(waits, 0.95)
+	s.res.WaitP99S = percentile(waits, 0.99)
+	if len(waits) > 0 {
+		s.res.WaitMaxS = waits[len(waits)-1]
+	}
+	s.res.Efficiency = 1
+	if s.res.CloudCostUSD > 0 {
+		s.res.Efficiency = s.work * s.cheapest / s.res.CloudCostUSD
+	}
+	if s.timeline != nil {
+		s.sampleUntil(s.now)
+		s.res.Timeline = s.timeline
+	}
+}
+
+// percentile is the nearest-rank q-quantile of sorted values.
+func percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	k := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(k, len(sorted)-1))]
+}

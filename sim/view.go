@@ -1,0 +1,183 @@
+package sim
+
+// What the policy sees and does: the snapshot, the instance view, and applying its plan.
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+func (s *state) snapshot() policy.Snapshot {
+	now := s.at(s.now)
+	snap := policy.Snapshot{
+		Time:           now,
+		OnPremGPUs:     s.on.total(),
+		OnPremBusyGPUs: s.on.busy,
+		OnPremFreeGPUs: s.on.free,
+		PendingJobs:    s.pendingJobs,
+		PendingGPUs:    s.pendingGPUs,
+		Unavailable:    s.cloud.unavailable(now),
+	}
+	if s.pendingJobs == 0 {
+		if s.o.Floors != nil {
+			snap.Floors = s.o.Floors(s.pool, now)
+		}
+		return snap
+	}
+	// Free GPUs that could take the smallest pending job; after a placement
+	// pass this counts only capacity fragmented below what is asked for.
+	minG := math.MaxInt
+	oldest := int32(math.MaxInt32)
+	for qi := range s.queues {
+		q := &s.queues[qi]
+		if q.len() > 0 {
+			minG = min(minG, q.gpus)
+			oldest = min(oldest, q.jobs[q.head])
+		}
+	}
+	snap.OnPremFreeGPUs = s.on.freeFor(min(minG, s.on.nodeGPUs))
+	snap.OldestWait = s.now - s.jobs[oldest].Submit
+	// The queue by size, oldest first: what the engine reads, at a cost
+	// that does not grow with the queue.
+	by := s.sizeBuf[:0]
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.len() > 0 {
+			by = append(by, policy.PendingSize{GPUs: q.gpus, Submitted: q.subs[q.head:]})
+		}
+	}
+	s.sizeBuf = by
+	snap.PendingBySize = by
+	if !s.o.Policy.JobList {
+		if s.o.Floors != nil {
+			snap.Floors = s.o.Floors(s.pool, now)
+		}
+		return snap
+	}
+	// The first maxListed pending jobs in arrival order, with their waits:
+	// a merge of the size queues, for the baselines that go job by job.
+	list := s.pendBuf[:0]
+	waits := s.waitBuf[:0]
+	heads := s.headBuf[:0]
+	for i := range s.queues {
+		heads = append(heads, s.queues[i].head)
+	}
+	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
+	for len(list) < min(s.pendingJobs, maxListed) {
+		best, bj := -1, int32(math.MaxInt32)
+		for qi := range s.queues {
+			q := &s.queues[qi]
+			if heads[qi] < len(q.jobs) && q.jobs[heads[qi]] < bj {
+				best, bj = qi, q.jobs[heads[qi]]
+			}
+		}
+		list = append(list, s.queues[best].gpus)
+		waits = append(waits, s.now-s.jobs[bj].Submit)
+		heads[best]++
+	}
+	snap.PendingJobGPUs = list
+	snap.PendingJobWaits = waits
+	if s.o.Floors != nil {
+		snap.Floors = s.o.Floors(s.pool, now)
+	}
+	return snap
+}
+
+// instanceView is the policy's view of the live instances. The slice is
+// reused between ticks; decision functions must not keep or modify it.
+func (s *state) instanceView() []policy.Instance {
+	if !s.viewValid {
+		s.view = s.view[:0]
+		for i, ii := range s.alive {
+			in := s.insts[ii]
+			in.viewPos = i
+			in.dirty = false
+			s.view = append(s.view, s.viewOf(in))
+		}
+		s.dirty = s.dirty[:0]
+		s.viewValid = true
+		return s.view
+	}
+	for _, ii := range s.dirty {
+		in := s.insts[ii]
+		if in.dirty && in.ended < 0 {
+			s.view[in.viewPos] = s.viewOf(in)
+		}
+		in.dirty = false
+	}
+	s.dirty = s.dirty[:0]
+	return s.view
+}
+
+func (s *state) viewOf(in *instance) policy.Instance {
+	v := policy.Instance{
+		ID:         in.id,
+		Offering:   in.off,
+		State:      in.state,
+		LaunchedAt: s.at(in.launched),
+		BusyGPUs:   in.gpus - in.free,
+		Floor:      in.floor,
+	}
+	if in.ready >= 0 {
+		v.ReadyAt = s.at(in.ready)
+	}
+	if in.idleSince >= 0 {
+		v.IdleSince = s.at(in.idleSince)
+	}
+	if in.drainStart >= 0 {
+		v.DrainStartedAt = s.at(in.drainStart)
+	}
+	return v
+}
+
+// tick evaluates the policy and applies its plan. A launch into a
+// stock-out fails and enters the capacity cache; the policy is then asked
+// again at once, as the server tries the next offering in the same tick.
+func (s *state) tick(decide DecideFunc) error {
+	for try := 0; ; try++ {
+		failed, err := s.evaluate(decide)
+		if err != nil || !failed || try >= len(s.pool.Offerings) {
+			return err
+		}
+	}
+}
+
+func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
+	spend := s.spend()
+	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
+	for _, l := range plan.BoundBy {
+		if s.res.LimitBoundHours == nil {
+			s.res.LimitBoundHours = map[string]float64{}
+		}
+		s.res.LimitBoundHours[l] += s.interval.Hours()
+	}
+	for _, a := range plan.Terminates {
+		ii, ok := s.byID[a.InstanceID]
+		if !ok {
+			return false, fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
+		}
+		s.terminate(ii)
+	}
+	for _, a := range plan.Drains {
+		ii, ok := s.byID[a.InstanceID]
+		if !ok {
+			return false, fmt.Errorf("sim: plan drains unknown instance %q", a.InstanceID)
+		}
+		s.drain(ii)
+	}
+	for _, l := range plan.Launches {
+		if !s.cloud.inStock(policyOfferingName(l.Offering), s.now) {
+			s.res.FailedLaunches["capacity"]++
+			s.cloud.unavail[l.Offering.Key()] = s.at(s.now + s.cloud.c.CapacityTTL)
+			failed = true
+			continue
+		}
+		for range l.Count {
+			if err := s.launch(l.Offering, l.Floor); err != nil {
+				return false, err
+			}
+		}
+	}
+	return failed, nil
+}
