@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/spillway
 
-.PHONY: build test bench lint fuzz soak
+.PHONY: build test bench lint fuzz soak demo
 
 build:
 	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/spillway
@@ -21,3 +21,8 @@ lint:
 # terminates against the emulator with injected faults.
 soak:
 	SPILLWAY_CRASH_KILLS=300 $(GO) test -count=1 -timeout 60m -run TestCrashSafetyNoDuplicateNoLeak -v ./scheduler/
+
+# The whole product on loopback: emulated clouds, a simulated cluster
+# replaying a real trace, the server and its page (Ctrl-C stops it).
+demo: build
+	$(BIN) demo

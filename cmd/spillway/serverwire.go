@@ -44,6 +44,9 @@ type serverDeps struct {
 	aliOpts []alicloud.Option
 	// listener, when set, is used instead of listening on server.listen.
 	listener net.Listener
+	// sessionTTL is how long a page login lasts on clock (0: the api's
+	// default); the demo's clock runs fast, so it asks for the longest.
+	sessionTTL time.Duration
 }
 
 // server is one running `spillway server`: the scheduler over its state,
@@ -118,6 +121,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		AnonymousRead: cfg.Server.AnonymousRead,
 		Logger:        deps.log,
 		Clock:         deps.clock,
+		SessionTTL:    deps.sessionTTL,
 	})
 	if err != nil {
 		return nil, err

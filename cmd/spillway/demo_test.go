@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/config"
+)
+
+// The demo tests run `spillway demo` in a child process (this test binary
+// re-executed), as a user would: a demo that leaves anything behind then
+// shows as a port still open or a process still there.
+const demoChildEnv = "SPILLWAY_DEMO_CHILD_ARGS"
+
+// TestDemoChildProcess is the child: it runs main with the arguments in
+// $SPILLWAY_DEMO_CHILD_ARGS and is a no-op otherwise.
+func TestDemoChildProcess(t *testing.T) {
+	args := os.Getenv(demoChildEnv)
+	if args == "" {
+		return
+	}
+	os.Args = append([]string{"spillway"}, strings.Split(args, "\x1f")...)
+	main()
+}
+
+// demoChild returns the command running `spillway ARGS` in a child, and
+// the (empty) TMPDIR it is given.
+func demoChild(t *testing.T, env []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoChildProcess$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), demoChildEnv+"="+strings.Join(args, "\x1f"), "TMPDIR="+tmp), env...)
+	return cmd, tmp
+}
+
+// demoChromium finds Debian's chromium (or $SPILLWAY_CHROMIUM); the test
+// fails, never skips, without it (.ci/run installs it).
+func demoChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SPILLWAY_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found (chromium, chromium-browser or google-chrome on PATH, or $SPILLWAY_CHROMIUM): install Debian's chromium package")
+	return ""
+}
+
+// demoFast are the flags of a short demo: at 1200× from 13:00 on the
+// trace's second day, the queue outgrows the two on-prem nodes within the
+// first simulated hour.
+var demoFast = []string{"--listen", "127.0.0.1:0", "--speed", "1200", "--start", "37h"}
+
+// TestDemoForJSON runs `spillway demo --for 6s --json` (two simulated hours
+// and a quarter): a burst is launched, takes jobs and is torn down, a
+// stock-out falls back to the next offering, and nothing is left on the
+// emulated clouds.
+func TestDemoForJSON(t *testing.T) {
+	cmd, tmp := demoChild(t, nil, append([]string{"demo", "--for", "6s", "--json"}, demoFast...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("spillway demo: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var sum demoSummary
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sum); err != nil {
+		t.Fatalf("summary %q: %v", out, err)
+	}
+	t.Logf("summary: %+v", sum)
+	for _, c := range []struct {
+		what string
+		got  int
+	}{
+		{"launches", sum.Launches}, {"terminations", sum.Terminations}, {"jobs_on_cloud", sum.JobsOnCloud},
+		{"max_cloud_gpus", sum.MaxCloudGPUs}, {"fallbacks", sum.Fallbacks}, {"decisions", sum.Decisions},
+	} {
+		if c.got < 1 {
+			t.Errorf("%s = %d, want at least 1\nstderr:\n%s", c.what, c.got, stderr.String())
+		}
+	}
+	if sum.Leaked != 0 || sum.Terminations != sum.Launches {
+		t.Errorf("leaked %d, %d launched and %d terminated: want every burst instance torn down", sum.Leaked, sum.Launches, sum.Terminations)
+	}
+	if sum.SpendUSD <= 0 || sum.WaitP95S <= 0 || sum.SimulatedS < 6*1200 {
+		t.Errorf("spend $%v, wait p95 %vs over %vs simulated: want positive spend and waits over at least 2h", sum.SpendUSD, sum.WaitP95S, sum.SimulatedS)
+	}
+	for _, want := range []string{"decision  launch", "cluster: node up", "joined", "draining", "terminating"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("live lines lack %q:\n%s", want, stderr.String())
+		}
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || sum.Dir != "" || len(ents) > 0 {
+		t.Errorf("the demo left %v in its TMPDIR (summary dir %q, %v) without --keep", ents, sum.Dir, err)
+	}
+}
+
+var (
+	bannerURL   = regexp.MustCompile(`status page +(http://\S+)`)
+	bannerToken = regexp.MustCompile(`operator token +(\S+)`)
+	bannerDir   = regexp.MustCompile(`directory +(\S+)`)
+)
+
+// TestDemoPageCLIAndSIGINT starts `spillway demo` as a user would, runs
+// the operator CLI commands it prints against it, watches its status page
+// in a real headless Chromium until a burst instance shows (keeping a
+// screenshot), then sends SIGINT: the demo exits 0 and leaves no listening
+// port (page, clouds, agents, queue), no child process and no directory.
+func TestDemoPageCLIAndSIGINT(t *testing.T) {
+	bin := demoChromium(t)
+	cmd, _ := demoChild(t, nil, append([]string{"demo"}, demoFast...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+
+	// The banner: page URL, token and directory.
+	var pageURL, tok, dir string
+	var banner strings.Builder
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && (pageURL == "" || tok == "" || dir == "") {
+		line := sc.Text()
+		banner.WriteString(line + "\n")
+		if m := bannerURL.FindStringSubmatch(line); m != nil {
+			pageURL = m[1]
+		}
+		if m := bannerToken.FindStringSubmatch(line); m != nil {
+			tok = m[1]
+		}
+		if m := bannerDir.FindStringSubmatch(line); m != nil {
+			dir = m[1]
+		}
+	}
+	if pageURL == "" || tok == "" || dir == "" {
+		t.Fatalf("no banner with the page URL, token and directory:\n%s\nstderr:\n%s", banner.String(), stderr.String())
+	}
+	var rest syncBuffer
+	go func() {
+		_, _ = io.Copy(&rest, stdout)
+		exited <- cmd.Wait()
+	}()
+
+	// Every address the demo listens on, from the config it wrote.
+	cfg, err := config.Load(filepath.Join(dir, "spillway.yaml"))
+	if err != nil {
+		t.Fatalf("the demo's config: %v", err)
+	}
+	addrs := []string{cfg.Server.Listen, hostOf(t, cfg.Providers["emu-aws"].Endpoint), hostOf(t, cfg.Providers["emu-ali"].Endpoint)}
+	for _, u := range cfg.Pools[0].Signals.Baseline.Agents.URLs {
+		addrs = append(addrs, hostOf(t, u))
+	}
+	addrs = append(addrs, hostOf(t, cfg.Pools[0].Signals.Demand[0].HTTP.URL))
+
+	// The operator CLI, as the banner prints it.
+	server := strings.TrimSuffix(pageURL, "/")
+	cli := func(args ...string) string {
+		c, _ := demoChild(t, []string{"SPILLWAY_SERVER=" + server, "SPILLWAY_TOKEN=" + tok}, args...)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("spillway %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := cli("status"); !strings.Contains(out, "training") {
+		t.Errorf("spillway status does not show the pool:\n%s", out)
+	}
+	if out := cli("burst", "create", "--pool", "training", "--gpus", "8", "--for", "2h", "--reason", "demo drill"); !strings.Contains(out, "b-") {
+		t.Errorf("spillway burst create printed no burst id:\n%s", out)
+	}
+	if out := cli("burst", "list"); !strings.Contains(out, "demo drill") {
+		t.Errorf("spillway burst list does not show the burst:\n%s", out)
+	}
+
+	// The page, in Chromium, until a burst instance is on it.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1600))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelT()
+	var text string
+	for !strings.Contains(text, "p5.48xlarge") {
+		if err := chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("pool-training"))); err != nil {
+			t.Fatalf("status page %s: %v\nstderr:\n%s", pageURL, err, stderr.String())
+		}
+		if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); err != nil {
+			t.Fatalf("status page %s: %v", pageURL, err)
+		}
+		if !strings.Contains(text, "p5.48xlarge") {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// A burst instance is on the page, so a launch was decided.
+	if out := cli("decisions"); !strings.Contains(out, "launch") {
+		t.Errorf("spillway decisions does not show a launch:\n%s", out)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), "demo-page.png")
+	if d := os.Getenv("SPILLWAY_ARTIFACTS"); d != "" {
+		shot = filepath.Join(d, "demo-page.png")
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the demo's page: %s", shot)
+	cancel()
+	cancelAlloc()
+
+	// The demo starts no child process: everything runs inside it.
+	if kids := childrenOf(t, cmd.Process.Pid); len(kids) > 0 {
+		t.Errorf("the demo has child processes %v", kids)
+	}
+	// Burst agents listen at the instances' private addresses.
+	for _, m := range regexp.MustCompile(`agent=(127\.\d+\.\d+\.\d+:\d+)`).FindAllStringSubmatch(rest.String(), -1) {
+		addrs = append(addrs, m[1])
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the demo exited with %v after SIGINT\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo did not exit within 30s of SIGINT\nstderr:\n%s", stderr.String())
+	}
+	for _, a := range addrs {
+		if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after the demo exited", a)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the demo's directory %s is still there (%v)", dir, err)
+	}
+	if !strings.Contains(rest.String(), "stopping") {
+		t.Errorf("no stopping line after SIGINT:\n%s", rest.String())
+	}
+}
+
+func hostOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		t.Fatalf("URL %q: %v", raw, err)
+	}
+	return u.Host
+}
+
+// childrenOf lists the pids of pid's child processes (Linux /proc).
+func childrenOf(t *testing.T, pid int) []string {
+	t.Helper()
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("no /proc task list for pid %d: %v", pid, err)
+	}
+	var kids []string
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		kids = append(kids, strings.Fields(string(b))...)
+	}
+	return kids
+}
+
+// syncBuffer is a bytes.Buffer written by one goroutine and read by another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemoInProcessLeavesNoGoroutine runs the demo in this process until
+// its page is ready, cancels it as Ctrl-C does, and checks that every
+// goroutine it started (server, scheduler, emulator, cluster, agents) has
+// ended.
+func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &bannerWatch{ready: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(ctx, demoOptions{speed: 1200, start: 37 * time.Hour, listen: "127.0.0.1:0", onprem: 2, logLevel: "debug"}, w, io.Discard)
+	}()
+	select {
+	case <-w.ready:
+	case err := <-done:
+		t.Fatalf("the demo stopped before its page was ready: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // ten simulated minutes: ticks, probes and launches under way
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	goleak.VerifyNone(t, opt)
+}
+
+// TestDemoRefusesBadFlags: each bad flag is named with its value and what
+// would do, before anything starts.
+func TestDemoRefusesBadFlags(t *testing.T) {
+	ok := demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}
+	for _, tc := range []struct {
+		change func(*demoOptions)
+		want   string
+	}{
+		{func(o *demoOptions) { o.onprem = 0 }, "--onprem-nodes 0: want 1 to 64"},
+		{func(o *demoOptions) { o.forDur = -time.Second }, "--for -1s: want a duration of 0 or more"},
+		{func(o *demoOptions) { o.speed = 0 }, "--speed: speed 0: want a number from 1 to 3600"},
+		{func(o *demoOptions) { o.start = 10000 * time.Hour }, "--start 10000h0m0s: want an offset from 0 to the trace's span"},
+		{func(o *demoOptions) { o.trace = "testdata/no-such-trace.csv" }, "--trace: open trace"},
+		{func(o *demoOptions) { o.logLevel = "loud" }, `--log-level "loud"`},
+		{func(o *demoOptions) { o.listen = "0.0.0.0:8700" }, "--listen"},
+	} {
+		o := ok
+		tc.change(&o)
+		err := runDemo(context.Background(), o, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one saying %q", o, err, tc.want)
+		}
+	}
+}
