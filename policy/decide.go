@@ -828,6 +828,13 @@ func (t decText) usd(x float64) decText {
 
 // dur writes a duration like decFmtDur.
 func (t decText) dur(d time.Duration) decText {
+	// Reasons are read by people: whole seconds from a second up,
+	// milliseconds below.
+	if d >= time.Second || d <= -time.Second {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(time.Millisecond)
+	}
 	if d%time.Second != 0 || d == 0 {
 		return append(t, decFmtDur(d)...)
 	}
