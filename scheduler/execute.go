@@ -148,6 +148,14 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		}
 		req.UserData = ud
 	}
+	epoch, ok := s.acting()
+	if !ok {
+		lr.Outcome = notLeading
+		return lr
+	}
+	if s.opts.Leader != nil {
+		req.Tags[TagEpoch] = epochTag(epoch)
+	}
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(ctx, req)
 	if err != nil {
@@ -246,6 +254,11 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 		t.rec.Drains = append(t.rec.Drains, ar)
 		return
 	}
+	if _, ok := s.acting(); !ok {
+		ar.Outcome = notLeading
+		t.rec.Drains = append(t.rec.Drains, ar)
+		return
+	}
 	r.State, r.DrainStartedAt, r.UpdatedAt = state.InstanceDraining, t.now, t.now
 	ar.Outcome = "draining"
 	if t.pr.spec.Drain != nil && r.DrainHookAt.IsZero() {
@@ -302,6 +315,12 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 		if s.opts.DryRun {
 			for _, id := range ids {
 				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: reason, Outcome: "dry run: not terminated"})
+			}
+			continue
+		}
+		if _, ok := s.acting(); !ok {
+			for _, id := range ids {
+				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: reason, Outcome: notLeading})
 			}
 			continue
 		}

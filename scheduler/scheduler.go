@@ -81,6 +81,10 @@ type Options struct {
 	ProbeTimeout time.Duration
 	// CallTimeout bounds the cloud calls of one tick (DefaultCallTimeout).
 	CallTimeout time.Duration
+	// Leader, when set, gates every tick and sweep and every mutating
+	// call: the scheduler acts only while it answers ok (leader.go). nil:
+	// this server always acts.
+	Leader Leader
 }
 
 // Pool is one pool as the scheduler runs it.

@@ -14,6 +14,9 @@ import (
 // grace. Instances of another cluster, or without Spillway's tags, are never
 // listed by providers and so never touched.
 func (s *Scheduler) Sweep(ctx context.Context) error {
+	if _, ok := s.acting(); !ok {
+		return nil // a follower: the leader sweeps
+	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	now := s.clock.Now()
@@ -64,6 +67,9 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		if s.opts.DryRun {
 			s.log.Warn("would sweep instances no state row claims (dry run)", "provider", name, "instances", strays)
 			continue
+		}
+		if _, ok := s.acting(); !ok {
+			return errors.Join(append(errs, fmt.Errorf("sweep: %s", notLeading))...)
 		}
 		if err := s.opts.Providers[name].Terminate(cctx, strays); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: terminate %v on %s: %w", strays, name, err))
