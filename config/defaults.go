@@ -10,10 +10,13 @@ import (
 
 // Default values, in one place. applyDefaults documents how each is chosen.
 const (
-	DefaultListen       = "127.0.0.1:8700"
-	DefaultState        = "spillway.db"
-	DefaultTick         = 10 * time.Second
-	DefaultSweepGrace   = 10 * time.Minute
+	DefaultListen     = "127.0.0.1:8700"
+	DefaultState      = "spillway.db"
+	DefaultTick       = 10 * time.Second
+	DefaultSweepGrace = 10 * time.Minute
+	// DefaultLeaseTTL is the term of a leader of several servers; the renew
+	// interval defaults to a quarter of the TTL.
+	DefaultLeaseTTL     = 10 * time.Second
 	DefaultInterval     = 30 * time.Second
 	DefaultStaleAfter   = 2 * time.Minute
 	DefaultWaitTarget   = 5 * time.Minute
@@ -73,6 +76,12 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 	}
 	if s.SweepGrace == 0 && !explicit("server.sweep_grace") {
 		s.SweepGrace = policy.Duration(DefaultSweepGrace)
+	}
+	if s.LeaseTTL == 0 && !explicit("server.lease_ttl") {
+		s.LeaseTTL = policy.Duration(DefaultLeaseTTL)
+	}
+	if s.LeaseRenew == 0 && !explicit("server.lease_renew") {
+		s.LeaseRenew = s.LeaseTTL / 4
 	}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]
