@@ -10,13 +10,10 @@ import (
 
 // Default values, in one place. applyDefaults documents how each is chosen.
 const (
-	DefaultListen     = "127.0.0.1:8700"
-	DefaultState      = "spillway.db"
-	DefaultTick       = 10 * time.Second
-	DefaultSweepGrace = 10 * time.Minute
-	// DefaultLeaseTTL is the term of a leader of several servers; the renew
-	// interval defaults to a quarter of the TTL.
-	DefaultLeaseTTL     = 10 * time.Second
+	DefaultListen       = "127.0.0.1:8700"
+	DefaultState        = "spillway.db"
+	DefaultTick         = 10 * time.Second
+	DefaultSweepGrace   = 10 * time.Minute
 	DefaultInterval     = 30 * time.Second
 	DefaultStaleAfter   = 2 * time.Minute
 	DefaultWaitTarget   = 5 * time.Minute
@@ -30,6 +27,10 @@ const (
 	DefaultDrainHookTimeout = 30 * time.Second
 	DefaultDrainHTTPMethod  = "POST"
 )
+
+// DefaultLeaseTTL is the term of a leader of several servers sharing a
+// PostgreSQL state; the renew interval defaults to a quarter of it.
+const DefaultLeaseTTL = 10 * time.Second
 
 // DefaultBilling is the billing rule of an offering whose config leaves
 // billing out, by provider type: EC2 Linux bills per second with a 60 s
