@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state/postgres"
+)
+
+// leaseName is the leader lease of one cluster's servers: clusters that
+// share a database each have their own.
+func leaseName(cluster string) string { return "spillway/" + cluster }
+
+// openHA opens the PostgreSQL state of several servers and this server's
+// elector on the cluster's leader lease.
+func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres.Store, *postgres.Elector, error) {
+	opts := []postgres.Option{postgres.WithLogger(deps.log)}
+	if cfg.Server.StatePasswordFile != "" {
+		opts = append(opts, postgres.WithPasswordFile(cfg.Server.StatePasswordFile))
+	}
+	name := postgres.Redact(cfg.Server.State)
+	st, err := postgres.Open(ctx, cfg.Server.State, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.state %s: %w", name, err)
+	}
+	lease, err := st.Lease(leaseName(cfg.Cluster), holderName(), cfg.Server.LeaseTTL.D())
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("server.lease_ttl: %w", err)
+	}
+	el := postgres.NewElector(lease, cfg.Server.LeaseRenew.D(), deps.clock, deps.log)
+	deps.log.Info("several servers may share this state: acting only while holding the leader lease",
+		"state", name, "lease", leaseName(cfg.Cluster), "holder", el.Holder(), "lease_ttl", cfg.Server.LeaseTTL.D(), "lease_renew", cfg.Server.LeaseRenew.D())
+	return st, el, nil
+}
+
+// holderName names this process on the lease: host, pid and a random
+// suffix, so a restarted server never inherits its predecessor's term.
+func holderName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// leader is the scheduler's gate: nil (always act) without an elector.
+func (s *server) leader() scheduler.Leader {
+	if s.elector == nil {
+		return nil
+	}
+	return s.elector
+}
+
+// stateName is server.state for logs: a DSN without its password.
+func stateName(state string) string { return postgres.Redact(state) }
+
+// leaderInfo says who leads, as the database has it, and whether this
+// server does; nil without an elector. A database that does not answer
+// within a second leaves Holder empty and Error set.
+func leaderInfo(ctx context.Context, el *postgres.Elector) *api.LeaderInfo {
+	if el == nil {
+		return nil
+	}
+	out := &api.LeaderInfo{This: el.Holder()}
+	out.Epoch, out.Leads = el.Acting()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	li, err := el.Info(ctx)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	if li.Live {
+		out.Holder, out.Epoch, out.Expires = li.Holder, li.Epoch, li.Expires
+	}
+	return out
+}
