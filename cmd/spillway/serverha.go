@@ -21,7 +21,9 @@ func leaseName(cluster string) string { return "spillway/" + cluster }
 // openHA opens the PostgreSQL state of several servers and this server's
 // elector on the cluster's leader lease.
 func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres.Store, *postgres.Elector, error) {
-	opts := []postgres.Option{postgres.WithLogger(deps.log)}
+	// A leader paused or cut off inside a fenced write holds a share lock
+	// of the lease row until the database ends its session: half the TTL.
+	opts := []postgres.Option{postgres.WithLogger(deps.log), postgres.WithTxIdleTimeout(max(cfg.Server.LeaseTTL.D()/2, 100*time.Millisecond))}
 	if cfg.Server.StatePasswordFile != "" {
 		opts = append(opts, postgres.WithPasswordFile(cfg.Server.StatePasswordFile))
 	}

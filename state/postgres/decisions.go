@@ -80,7 +80,7 @@ func (s *Store) AddAudit(ctx context.Context, e state.AuditEntry) (int64, error)
 		return 0, err
 	}
 	var id int64
-	err = s.write(ctx, false, func(q querier) error {
+	err = s.unfenced(ctx, func(q querier) error {
 		return q.QueryRow(ctx, `INSERT INTO audit (time, principal, role, source, action, request, outcome, status)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			nanos(e.Time), e.Principal, e.Role, e.Source, e.Action, e.Request, e.Outcome, e.Status).Scan(&id)

@@ -17,7 +17,7 @@ func (s *Store) CreateFloor(ctx context.Context, fl state.Floor) error {
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, false, func(q querier) error {
+	err = s.unfenced(ctx, func(q querier) error {
 		tag, err := q.Exec(ctx, `INSERT INTO floors
 			(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
@@ -43,7 +43,7 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, false, func(q querier) error {
+	err = s.unfenced(ctx, func(q querier) error {
 		var found int
 		err := q.QueryRow(ctx, `UPDATE floors
 			SET ended_at = CASE WHEN ended_at = 0 THEN $1 ELSE ended_at END,

@@ -178,12 +178,18 @@ func TestFencedWritesFailOnceDeposed(t *testing.T) {
 	if len(ins) != 2 || ins[0].ID != "i-1" || ins[0].Status != state.IntentDone || ins[1].ID != "i-2" {
 		t.Fatalf("intents %+v: want i-1 (done by the new leader) and i-2 (by the new leader) only", ins)
 	}
-	// Reads and unfenced writes (operator floors, audit) work for anyone.
+	// Reads and operator writes (floors, audit) work on any server.
 	if _, err := notHeld.Floors(ctx, state.FloorFilter{}); err != nil {
 		t.Errorf("Floors through a follower's view: %v", err)
 	}
-	if err := s.CreateFloor(ctx, state.Floor{ID: "f", Pool: "train", Kind: state.FloorManual, GPUs: 8, Start: time.Unix(1, 0)}); err != nil {
-		t.Errorf("CreateFloor on the unfenced store: %v", err)
+	if err := aView.CreateFloor(ctx, state.Floor{ID: "f", Pool: "train", Kind: state.FloorManual, GPUs: 8, Start: time.Unix(1, 0)}); err != nil {
+		t.Errorf("CreateFloor (an operator's burst) through a deposed server's view: %v", err)
+	}
+	if err := notHeld.EndFloor(ctx, "f", time.Unix(2, 0), "cancelled"); err != nil {
+		t.Errorf("EndFloor through a follower's view: %v", err)
+	}
+	if _, err := notHeld.AddAudit(ctx, state.AuditEntry{Time: time.Unix(2, 0), Principal: "alice"}); err != nil {
+		t.Errorf("AddAudit through a follower's view: %v", err)
 	}
 	if err := aView.Close(); err != nil {
 		t.Error(err)

@@ -9,10 +9,10 @@
 // refuses a database whose schema is newer than the binary
 // (state.ErrSchemaTooNew) or whose recorded migrations differ.
 //
-// Writes of a Store returned by FencedBy are fenced: each runs in a
-// transaction that first checks, under a share lock of the lease row, that
-// the lease is still held at the caller's epoch and has not expired by the
-// database's clock. A server deposed while it was paused or cut off cannot
+// Writes of intents, instances, spend and decisions through a Store
+// returned by FencedBy are fenced: each runs in a transaction that first
+// checks, under a share lock of the lease row, that the lease is still held
+// at the caller's epoch and has not expired by the database's clock. A server deposed while it was paused or cut off cannot
 // record an intent, and so cannot launch, once another took the lease.
 //
 // The DSN's password may come from the DSN, from PGPASSWORD or a pgpass
@@ -58,19 +58,21 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	logger       *slog.Logger
-	now          func() time.Time
-	passwordFile string
-	maxConns     int32
-	connTimeout  time.Duration
+	logger        *slog.Logger
+	now           func() time.Time
+	passwordFile  string
+	maxConns      int32
+	connTimeout   time.Duration
+	txIdleTimeout time.Duration
 }
 
 func defaultOptions() options {
 	return options{
-		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		now:         time.Now,
-		maxConns:    8,
-		connTimeout: 5 * time.Second,
+		logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:           time.Now,
+		maxConns:      8,
+		connTimeout:   5 * time.Second,
+		txIdleTimeout: 5 * time.Second,
 	}
 }
 
@@ -96,6 +98,12 @@ func WithMaxConns(n int32) Option { return func(o *options) { o.maxConns = n } }
 
 // WithConnectTimeout bounds one connection attempt (default 5s).
 func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.connTimeout = d } }
+
+// WithTxIdleTimeout is how long the database lets a session sit idle inside
+// a transaction before it ends it (default 5s; 100ms to 1h). Keep it below
+// the lease TTL: a fenced write of a leader paused or cut off in the middle
+// of its transaction holds a share lock of the lease row until then.
+func WithTxIdleTimeout(d time.Duration) Option { return func(o *options) { o.txIdleTimeout = d } }
 
 // Redact returns dsn without its password, for logs and errors.
 func Redact(dsn string) string {
@@ -136,6 +144,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if o.maxConns < 1 || o.maxConns > 256 {
 		return nil, &state.InvalidError{Field: "postgres max connections", Value: fmt.Sprint(o.maxConns), Want: "1 to 256"}
 	}
+	if o.txIdleTimeout < 100*time.Millisecond || o.txIdleTimeout > time.Hour {
+		return nil, &state.InvalidError{Field: "postgres transaction idle timeout", Value: o.txIdleTimeout.String(), Want: "100ms to 1h"}
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the DSN: say only what is redacted.
@@ -149,7 +160,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		cfg.ConnConfig.Password = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
 	}
 	cfg.MaxConns = o.maxConns
-	cfg.ConnConfig.ConnectTimeout = o.connTimeout
+	if cfg.ConnConfig.ConnectTimeout == 0 { // the DSN's connect_timeout wins
+		cfg.ConnConfig.ConnectTimeout = o.connTimeout
+	}
+	// A session that holds a transaction open without a word (its server
+	// paused or cut off mid-transaction) is ended by the database, so the
+	// share lock of a fenced write never holds off a takeover for long.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(o.txIdleTimeout.Milliseconds())
 	cfg.ConnConfig.RuntimeParams["application_name"] = "spillway"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -228,6 +245,11 @@ func (s *Store) write(ctx context.Context, atomic bool, f func(q querier) error)
 	return tx.Commit(ctx)
 }
 
+// unfenced runs f on the pool, fenced view or not: floors (what operators
+// and schedules ask for, written idempotently) and audit entries may be
+// written by any server, so followers accept operator writes.
+func (s *Store) unfenced(ctx context.Context, f func(q querier) error) error { return f(s.pool) }
+
 // checkFence fails with a *state.FencedError unless the lease is held at
 // epoch and unexpired; the share lock it takes holds off a takeover until
 // the transaction ends.
@@ -248,9 +270,13 @@ func checkFence(ctx context.Context, tx pgx.Tx, lease string, epoch int64) error
 	return nil
 }
 
-// FencedBy returns a view of s whose writes succeed only while acting
-// reports this server holding lease at the epoch it returns, and the
-// database agrees. Reads are not fenced. Close of the view does nothing.
+// FencedBy returns a view of s whose writes of intents, instances, spend
+// and decisions (what the acting server records about the cloud) succeed
+// only while acting reports this server holding lease at the epoch it
+// returns, and the database agrees. Floors and audit entries are written
+// unfenced (operator writes any server accepts; schedule floors have
+// deterministic IDs), and reads are not fenced. Close of the view does
+// nothing.
 func (s *Store) FencedBy(lease string, acting func() (epoch int64, ok bool)) *Store {
 	v := *s
 	v.fence, v.lease, v.owner = acting, lease, false
