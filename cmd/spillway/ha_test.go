@@ -118,7 +118,7 @@ type haSlot struct {
 // ha is several `spillway server` processes on one PostgreSQL and one
 // emulator, under a demand that keeps them launching and terminating.
 type ha struct {
-	t      *testing.T
+	t      testing.TB
 	pg     *fixture.Postgres
 	db     *postgres.Store // the test's own connection, direct
 	emu    *emulator.Emulator
@@ -132,7 +132,13 @@ type ha struct {
 	starts int
 }
 
-func startHA(t *testing.T, servers int) *ha {
+// haFast are the server settings of the HA tests: a dead leader is
+// replaced in about a second.
+var haFast = fmt.Sprintf("  tick: %s\n  lease_ttl: %s\n  lease_renew: %s\n", haTick, haTTL, haRenew)
+
+// startHA starts servers processes whose server sections add settings
+// (YAML lines) to listen, state and sweep_grace.
+func startHA(t testing.TB, servers int, settings string) *ha {
 	t.Helper()
 	pg, err := fixture.StartPostgres()
 	if err != nil {
@@ -179,10 +185,7 @@ func startHA(t *testing.T, servers int) *ha {
 server:
   listen: 127.0.0.1:%d
   state: postgres://postgres@%s/%s?sslmode=disable&connect_timeout=1
-  tick: %s
-  lease_ttl: %s
-  lease_renew: %s
-  sweep_grace: 5s
+%s  sweep_grace: 5s
 providers:
   emu:
     type: aws
@@ -211,7 +214,7 @@ pools:
             url: %s
             job_gpus: job_gpus
             oldest_wait_seconds: oldest_wait_seconds
-`, haCluster, port, proxy.Addr, dbName, haTick, haTTL, haRenew, ec2.URL, agent.URL, queue.URL)
+`, haCluster, port, proxy.Addr, dbName, settings, ec2.URL, agent.URL, queue.URL)
 		s := &haSlot{i: i, proxy: proxy, config: filepath.Join(dir, fmt.Sprintf("server%d.yaml", i)), logs: filepath.Join(dir, fmt.Sprintf("server%d.log", i))}
 		if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -342,7 +345,9 @@ const (
 	faultCut
 )
 
-func (k faultKind) String() string { return [...]string{"SIGKILL", "SIGSTOP past the TTL", "cut from PostgreSQL"}[k] }
+func (k faultKind) String() string {
+	return [...]string{"SIGKILL", "SIGSTOP past the TTL", "cut from PostgreSQL"}[k]
+}
 
 // run injects n faults into the leader, each kind in turn, and returns how
 // long each failover took: fault → the first call of the next leader.
@@ -562,7 +567,7 @@ func logFailovers(t *testing.T, took map[faultKind][]time.Duration) {
 // emulator; the leader is SIGKILLed, SIGSTOPped past the TTL and cut from
 // the database in turn, while demand comes and goes.
 func TestHATwoServersFailover(t *testing.T) {
-	h := startHA(t, 2)
+	h := startHA(t, 2, haFast)
 	n := faults(t, 10)
 	took := h.run(n)
 	h.drainAndCheck(n)
@@ -571,9 +576,56 @@ func TestHATwoServersFailover(t *testing.T) {
 
 // TestHAThreeServersFailover is the same with three servers.
 func TestHAThreeServersFailover(t *testing.T) {
-	h := startHA(t, 3)
+	h := startHA(t, 3, haFast)
 	n := faults(t, 11)
 	took := h.run(n)
 	h.drainAndCheck(n)
 	logFailovers(t, took)
+}
+
+// BenchmarkHAFailoverDefaults measures a failover at the default settings
+// (lease_ttl 10s, lease_renew 2.5s, tick 10s): the leader of two servers is
+// SIGKILLed; reported are the seconds until the other holds the lease and
+// until it makes its first cloud call.
+func BenchmarkHAFailoverDefaults(b *testing.B) {
+	h := startHA(b, 2, "")
+	h.demand.Store(true)
+	var toLease, toCall time.Duration
+	for i := 0; i < b.N; i++ {
+		var lead *haSlot
+		var epoch int64
+		if !waitFor(60*time.Second, func() bool {
+			var ok bool
+			lead, epoch, ok = h.leader()
+			return ok
+		}) {
+			b.Fatal("no server took the lease within 60s")
+		}
+		time.Sleep(time.Second)
+		at := time.Now()
+		_ = lead.cmd.Process.Signal(syscall.SIGKILL)
+		<-lead.exited
+		lead.cmd = nil
+		var next *haSlot
+		if !waitFor(60*time.Second, func() bool {
+			s, e, ok := h.leader()
+			next = s
+			return ok && e > epoch
+		}) {
+			b.Fatal("no server took the lease within 60s of the kill")
+		}
+		toLease += time.Since(at)
+		var first call
+		if !waitFor(60*time.Second, func() bool {
+			var ok bool
+			first, ok = h.log.firstAfter(next.i, at)
+			return ok
+		}) {
+			b.Fatal("the new leader made no call within 60s")
+		}
+		toCall += first.at.Sub(at)
+		h.start(lead)
+	}
+	b.ReportMetric(toLease.Seconds()/float64(b.N), "s-to-lease/op")
+	b.ReportMetric(toCall.Seconds()/float64(b.N), "s-to-first-call/op")
 }

@@ -87,3 +87,13 @@ func leaderInfo(ctx context.Context, el *postgres.Elector) *api.LeaderInfo {
 	}
 	return out
 }
+
+// tickAll ticks every pool once, at once: a server that just took the
+// lease acts without waiting for its next tick.
+func (s *server) tickAll(ctx context.Context) {
+	for _, p := range s.sched.Pools() {
+		if err := s.sched.Tick(ctx, p); err != nil && ctx.Err() == nil {
+			s.log.Error("tick failed", "pool", p, "err", err)
+		}
+	}
+}

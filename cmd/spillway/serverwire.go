@@ -229,10 +229,13 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", stateName(s.cfg.Server.State),
 		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
 	electorDone := make(chan struct{})
+	var kicks sync.WaitGroup
 	if s.elector != nil {
 		// The first round runs before the scheduler starts, so a server
-		// that finds the lease free acts from its first tick.
+		// that finds the lease free acts from its first tick; a term
+		// taken later starts with a tick of every pool at once.
 		s.elector.Step(ctx)
+		s.elector.OnLead(func(int64) { kicks.Go(func() { s.tickAll(ctx) }) })
 		go func() { defer close(electorDone); s.elector.Run(ctx) }()
 	} else {
 		close(electorDone)
@@ -241,6 +244,7 @@ func (s *server) run(ctx context.Context) error {
 	err := s.sched.Run(ctx)
 	cancel()
 	<-electorDone // releases the lease: a follower takes over at once
+	kicks.Wait()
 	if herr := <-httpErr; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
 		err = herr
 	}

@@ -27,6 +27,16 @@ type Elector struct {
 	epoch   int64
 	leading bool
 	until   time.Time // acting until (monotonic)
+	onLead  func(epoch int64)
+}
+
+// OnLead sets f to be called (on the elector's goroutine: it must not
+// block) each time this server begins a term, e.g. to act at once rather
+// than at its next tick.
+func (e *Elector) OnLead(f func(epoch int64)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onLead = f
 }
 
 // NewElector returns an elector renewing l every renew (less than half the
@@ -100,8 +110,12 @@ func (e *Elector) Step(ctx context.Context) {
 	}
 	e.mu.Lock()
 	e.leading, e.epoch, e.until = true, epoch, start.Add(e.lease.ttl-e.margin())
+	onLead := e.onLead
 	e.mu.Unlock()
 	e.log.Info("took the lease: this server leads", "holder", e.lease.holder, "epoch", epoch)
+	if onLead != nil {
+		onLead(epoch)
+	}
 }
 
 func (e *Elector) stepDown(epoch int64, why string) {

@@ -35,13 +35,12 @@ func (s *Store) PutInstances(ctx context.Context, ins []state.Instance) error {
 			return wrap(i, err)
 		}
 	}
+	args := make([][]any, len(rows))
+	for i, in := range rows {
+		args[i] = instanceArgs(in)
+	}
 	err = s.write(ctx, true, func(q querier) error {
-		for _, in := range rows {
-			if _, err := q.Exec(ctx, putInstanceSQL, instanceArgs(in)...); err != nil {
-				return fmt.Errorf("instance %s/%s: %w", in.Provider, in.ID, err)
-			}
-		}
-		return nil
+		return execBatch(ctx, q, putInstanceSQL, args, func(i int) string { return "instance " + rows[i].Provider + "/" + rows[i].ID })
 	})
 	if err != nil {
 		return fmt.Errorf("state/postgres: put %d instances: %w", len(rows), err)

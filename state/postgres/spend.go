@@ -36,13 +36,14 @@ func (s *Store) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
 			return wrap(i, err)
 		}
 	}
+	args := make([][]any, len(rows))
+	for i, e := range rows {
+		args[i] = spendArgs(e)
+	}
 	err = s.write(ctx, true, func(q querier) error {
-		for _, e := range rows {
-			if _, err := q.Exec(ctx, recordSpendSQL, spendArgs(e)...); err != nil {
-				return fmt.Errorf("spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
-			}
-		}
-		return nil
+		return execBatch(ctx, q, recordSpendSQL, args, func(i int) string {
+			return fmt.Sprintf("spend of %s/%s in pool %q", rows[i].Provider, rows[i].InstanceID, rows[i].Pool)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("state/postgres: record %d spend entries: %w", len(rows), err)

@@ -213,6 +213,24 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// execBatch runs one statement per row of args in one round trip; the
+// error names the failing row by what name says of it.
+func execBatch(ctx context.Context, q querier, sql string, args [][]any, name func(i int) string) error {
+	b := &pgx.Batch{}
+	for _, a := range args {
+		b.Queue(sql, a...)
+	}
+	br := q.SendBatch(ctx, b)
+	for i := range args {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("%s: %w", name(i), err)
+		}
+	}
+	return br.Close()
 }
 
 // write runs f: in one transaction when atomic or fenced (a fenced store
