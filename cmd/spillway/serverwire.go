@@ -206,13 +206,16 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.elector != nil {
 		_, body.Leader = s.elector.Acting()
 		body.Lease = leaderInfo(r.Context(), s.elector)
+		if body.Lease.Error != "" {
+			body.Ready = false // the database does not answer: nothing to serve
+		}
 	}
 	for _, p := range s.sched.Pools() {
 		st, _ := s.sched.LastStatus(p)
 		body.Pools[p] = poolState{LastTick: st.Time, Error: st.Err}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if !ready {
+	if !body.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(body)
