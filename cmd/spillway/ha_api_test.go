@@ -57,6 +57,7 @@ func (s *haAPIServer) readyz(t *testing.T) (int, readyzBody) {
 func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
 	pg, err := fixture.StartPostgres()
 	if err != nil {
 		t.Fatalf("the HA test needs PostgreSQL: %v", err)
@@ -114,7 +115,7 @@ pools:
       demand:
         - type: http
           http: {url: %s, job_gpus: job_gpus, oldest_wait_seconds: oldest_wait_seconds}
-`, pg.DSN(db), ec2.URL, agent.URL, queue.URL)), 0o600); err != nil {
+`, pg.DSNWithoutPassword(db), ec2.URL, agent.URL, queue.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := func() *haAPIServer {

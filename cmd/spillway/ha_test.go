@@ -169,6 +169,18 @@ func startHA(t testing.TB, servers int, settings string) *ha {
 	}))
 	t.Cleanup(agent.Close)
 	dir := t.TempDir()
+	// Server 0 has the database password in its DSN, the others in
+	// server.state_password_file; no log may show it.
+	pwfile := filepath.Join(dir, "db-password")
+	if err := os.WriteFile(pwfile, []byte(fixture.PostgresPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	password := func(i int) string {
+		if i == 0 {
+			return ":" + fixture.PostgresPassword
+		}
+		return ""
+	}
 	for i := range servers {
 		ec2 := httptest.NewServer(recorder(i, h.log, h.emu.EC2Handler()))
 		t.Cleanup(ec2.Close)
@@ -184,8 +196,9 @@ func startHA(t testing.TB, servers int, settings string) *ha {
 		cfg := fmt.Sprintf(`cluster: %s
 server:
   listen: 127.0.0.1:%d
-  state: postgres://postgres@%s/%s?sslmode=disable&connect_timeout=1
+  state: postgres://postgres%s@%s/%s?sslmode=disable&connect_timeout=1
 %s  sweep_grace: 5s
+  state_password_file: %s
 providers:
   emu:
     type: aws
@@ -214,7 +227,7 @@ pools:
             url: %s
             job_gpus: job_gpus
             oldest_wait_seconds: oldest_wait_seconds
-`, haCluster, port, proxy.Addr, dbName, settings, ec2.URL, agent.URL, queue.URL)
+`, haCluster, port, password(i), proxy.Addr, dbName, settings, pwfile, ec2.URL, agent.URL, queue.URL)
 		s := &haSlot{i: i, proxy: proxy, config: filepath.Join(dir, fmt.Sprintf("server%d.yaml", i)), logs: filepath.Join(dir, fmt.Sprintf("server%d.log", i))}
 		if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -445,6 +458,22 @@ func (h *ha) drainAndCheck(faults int) {
 	}
 	for _, s := range h.slots {
 		h.stop(s)
+	}
+	led := 0
+	for _, s := range h.slots {
+		b, err := os.ReadFile(s.logs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), fixture.PostgresPassword) {
+			t.Errorf("server %d's log shows the database password", s.i)
+		}
+		if strings.Contains(string(b), "took the lease") {
+			led++
+		}
+	}
+	if led < 2 {
+		t.Errorf("%d of %d server slots ever led: the lease never moved between servers", led, len(h.slots))
 	}
 
 	// No intent launched more than its count, nor instances it does not

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,5 +354,77 @@ func TestRedactHidesThePassword(t *testing.T) {
 	_, err := Open(t.Context(), "postgres://spw:s3cret@127.0.0.1:1/spillway?connect_timeout=1")
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Fatalf("Open of an unreachable database: %v; want an error naming it without the password", err)
+	}
+}
+
+func TestPasswordFromFileOrEnvironment(t *testing.T) {
+	dsn := newDB(t)
+	name := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	bare := pg.DSNWithoutPassword(name)
+	t.Setenv("PGPASSWORD", "")
+	if s, err := Open(t.Context(), bare); err == nil {
+		s.Close()
+		t.Fatal("Open without a password succeeded on a server that asks for one")
+	}
+	file := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(file, []byte(fixture.PostgresPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), bare, WithPasswordFile(file))
+	if err != nil {
+		t.Fatalf("Open with the password from a file: %v", err)
+	}
+	s.Close()
+	if _, err := Open(t.Context(), bare, WithPasswordFile(file+".missing")); err == nil || !strings.Contains(err.Error(), "password.missing") {
+		t.Fatalf("Open with a missing password file: %v, want an error naming the file", err)
+	}
+	t.Setenv("PGPASSWORD", fixture.PostgresPassword)
+	s, err = Open(t.Context(), bare)
+	if err != nil {
+		t.Fatalf("Open with PGPASSWORD: %v", err)
+	}
+	s.Close()
+	// A wrong password is refused, and the error does not show it.
+	wrong := strings.Replace(bare, "postgres@", "postgres:not-the-Pa55word@", 1)
+	_, err = Open(t.Context(), wrong)
+	if err == nil || strings.Contains(err.Error(), "not-the-Pa55word") {
+		t.Fatalf("Open with a wrong password: %v; want a refusal that does not show the password", err)
+	}
+}
+
+// TestFrozenLeaderInsideAWriteDoesNotBlockTakeover: a leader frozen in the
+// middle of a fenced write holds a share lock of the lease row; the
+// database ends its idle session, and a follower takes the expired lease.
+func TestFrozenLeaderInsideAWriteDoesNotBlockTakeover(t *testing.T) {
+	dsn := newDB(t)
+	frozen, err := Open(t.Context(), dsn, WithTxIdleTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close()
+	other := openStore(t, dsn)
+	ctx := t.Context()
+	e1, _, err := lease(t, frozen, "a", time.Minute).Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := frozen.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if err := checkFence(ctx, tx, "leader", e1); err != nil {
+		t.Fatalf("the fence of the leader's own write: %v", err)
+	}
+	// ... and the leader freezes here, its transaction open.
+	expire(t, other)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	e2, ok, err := lease(t, other, "b", time.Minute).Acquire(actx)
+	if err != nil || !ok || e2 != e1+1 {
+		t.Fatalf("takeover while the frozen leader's transaction is open: epoch %d, %v, %v; want %d", e2, ok, err, e1+1)
+	}
+	if err := tx.Commit(ctx); err == nil {
+		t.Fatal("the frozen leader's transaction committed after the takeover")
 	}
 }
