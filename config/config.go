@@ -75,7 +75,7 @@ type Server struct {
 	LeaseTTL policy.Duration `yaml:"lease_ttl"`
 	// LeaseRenew is how often the leader renews its term (and a follower
 	// tries to take a free lease). Default lease_ttl/4; 100ms to
-	// lease_ttl/2.
+	// lease_ttl/3.
 	LeaseRenew policy.Duration `yaml:"lease_renew"`
 }
 

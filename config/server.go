@@ -61,8 +61,8 @@ func (v *cfgValidator) checkLease(s Server) {
 		v.errf("server.lease_ttl", "lease_ttl %s is out of range: want %s to %s, such as 10s (a dead leader is replaced within lease_ttl plus one tick)", ttl, minLeaseTTL, maxLeaseTTL)
 		return
 	}
-	if renew < minLeaseRenew || renew > ttl/2 {
-		v.errf("server.lease_renew", "lease_renew %s is out of range: want %s to half of lease_ttl (%s), such as %s, so a failed renewal is retried before the term ends", renew, minLeaseRenew, ttl/2, ttl/4)
+	if renew < minLeaseRenew || renew > ttl/3 {
+		v.errf("server.lease_renew", "lease_renew %s is out of range: want %s to a third of lease_ttl (%s), such as %s, so a failed renewal is retried before the term ends", renew, minLeaseRenew, ttl/3, ttl/4)
 	}
 }
 

@@ -1,6 +1,10 @@
 package scheduler
 
-import "strconv"
+import (
+	"context"
+	"strconv"
+	"time"
+)
 
 // Leader says whether this server may act (launch, drain, terminate,
 // sweep) now, and under which epoch of the leader lease. Several servers
@@ -10,10 +14,13 @@ import "strconv"
 // write of a deposed leader fails in the database), so Acting is the fast
 // path and the fence the guarantee.
 //
-// Acting must turn false on its own, before the lease can expire, when the
-// lease cannot be renewed.
+// Term must turn ok false on its own, before the lease can expire, when
+// the lease cannot be renewed; until is the latest moment this term may act
+// unless renewed. Every mutating call runs under a context that ends then,
+// so a call held back (a client-side rate limit, a loaded machine) is
+// abandoned rather than sent after another server began to act.
 type Leader interface {
-	Acting() (epoch int64, ok bool)
+	Term() (epoch int64, until time.Time, ok bool)
 }
 
 // TagEpoch is the tag of every launch made under a leader lease: the epoch
@@ -27,7 +34,23 @@ func (s *Scheduler) acting() (epoch int64, ok bool) {
 	if s.opts.Leader == nil {
 		return 0, true
 	}
-	return s.opts.Leader.Acting()
+	epoch, _, ok = s.opts.Leader.Term()
+	return epoch, ok
+}
+
+// actingCtx is ctx bounded by the end of this server's term, for one
+// mutating call; ok is false when it does not act now. Without a Leader it
+// is ctx itself.
+func (s *Scheduler) actingCtx(ctx context.Context) (_ context.Context, cancel context.CancelFunc, epoch int64, ok bool) {
+	if s.opts.Leader == nil {
+		return ctx, func() {}, 0, true
+	}
+	epoch, until, ok := s.opts.Leader.Term()
+	if !ok {
+		return ctx, func() {}, 0, false
+	}
+	cctx, cancel := context.WithDeadline(ctx, until)
+	return cctx, cancel, epoch, true
 }
 
 // epochTag is the value of TagEpoch for epoch.

@@ -22,20 +22,20 @@ type fakeLeader struct {
 	budget int
 }
 
-func (l *fakeLeader) Acting() (int64, bool) {
+func (l *fakeLeader) Term() (int64, time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.ok {
-		return 0, false
+		return 0, time.Time{}, false
 	}
 	if l.budget == 0 {
 		l.ok = false
-		return 0, false
+		return 0, time.Time{}, false
 	}
 	if l.budget > 0 {
 		l.budget--
 	}
-	return l.epoch, true
+	return l.epoch, time.Now().Add(time.Minute), true
 }
 
 func (l *fakeLeader) set(epoch int64, ok bool, budget int) {

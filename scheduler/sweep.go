@@ -68,10 +68,13 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			s.log.Warn("would sweep instances no state row claims (dry run)", "provider", name, "instances", strays)
 			continue
 		}
-		if _, ok := s.acting(); !ok {
+		tctx, tcancel, _, ok := s.actingCtx(cctx)
+		if !ok {
 			return errors.Join(append(errs, fmt.Errorf("sweep: %s", notLeading))...)
 		}
-		if err := s.opts.Providers[name].Terminate(cctx, strays); err != nil {
+		err = s.opts.Providers[name].Terminate(tctx, strays)
+		tcancel()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep: terminate %v on %s: %w", strays, name, err))
 			continue
 		}

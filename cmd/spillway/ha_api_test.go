@@ -90,7 +90,7 @@ server:
   state: %s
   tick: 200ms
   lease_ttl: 1s
-  lease_renew: 200ms
+  lease_renew: 250ms
   tokens_file: tokens.yaml
 providers:
   emu:

@@ -12,9 +12,9 @@ import (
 
 // Elector keeps one server's side of a leader lease: it takes the lease
 // when it is free, renews it every renew interval, and says at every moment
-// whether this server may act (Acting). A leader that cannot renew stops
-// acting on its own, a tenth of the TTL before its term could end by the
-// database's clock: the term ends at (database's time of the renewal) +
+// whether this server may act (Acting, Term). A leader that cannot renew
+// stops acting on its own, a fifth of the TTL before its term could end by
+// the database's clock: the term ends at (database's time of the renewal) +
 // TTL, and the elector counts from the moment before it sent the renewal,
 // on the monotonic clock, so it always stops first.
 type Elector struct {
@@ -61,6 +61,17 @@ func (e *Elector) Acting() (epoch int64, ok bool) {
 	return 0, false
 }
 
+// Term reports whether this server holds the lease now, its epoch, and
+// the moment it stops acting unless it renews first (monotonic).
+func (e *Elector) Term() (epoch int64, until time.Time, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leading && e.clock.Now().Before(e.until) {
+		return e.epoch, e.until, true
+	}
+	return 0, time.Time{}, false
+}
+
 // Holder is this server's name on the lease.
 func (e *Elector) Holder() string { return e.lease.holder }
 
@@ -68,7 +79,7 @@ func (e *Elector) Holder() string { return e.lease.holder }
 func (e *Elector) Info(ctx context.Context) (LeaseInfo, error) { return e.lease.Info(ctx) }
 
 // margin is how long before its computed end a term stops acting.
-func (e *Elector) margin() time.Duration { return e.lease.ttl / 10 }
+func (e *Elector) margin() time.Duration { return e.lease.ttl / 5 }
 
 // Step runs one round: renew the term held, or try to take the lease.
 func (e *Elector) Step(ctx context.Context) {
