@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spillway-io/spillway/api"
@@ -95,5 +96,45 @@ func (s *server) tickAll(ctx context.Context) {
 		if err := s.sched.Tick(ctx, p); err != nil && ctx.Err() == nil {
 			s.log.Error("tick failed", "pool", p, "err", err)
 		}
+	}
+}
+
+// startElector takes part in the leader lease (nothing without an
+// elector). The first round runs before the scheduler starts, so a server
+// that finds the lease free acts from its first tick; a term taken later
+// starts with a tick of every pool at once. The elector outlives ctx: stop,
+// called once the scheduler has returned, waits for those ticks, then ends
+// the elector, which releases a term it holds, so a follower takes over at
+// once but never alongside calls still being recorded.
+func (s *server) startElector(ctx context.Context) (stop func()) {
+	if s.elector == nil {
+		return func() {}
+	}
+	var (
+		kicks    sync.WaitGroup
+		mu       sync.Mutex // guards stopping: no kick starts once kicks.Wait has
+		stopping bool
+	)
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.elector.Step(ctx)
+	s.elector.OnLead(func(int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopping {
+			kicks.Go(func() { s.tickAll(ctx) })
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.elector.Run(ectx)
+	}()
+	return func() {
+		mu.Lock()
+		stopping = true
+		mu.Unlock()
+		kicks.Wait()
+		cancel()
+		<-done
 	}
 }

@@ -231,23 +231,11 @@ func (s *server) run(ctx context.Context) error {
 	go func() { httpErr <- listenAndServe(ctx, s.ln, s.handler(), s.cfg.Server.TLS) }()
 	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", stateName(s.cfg.Server.State),
 		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
-	electorDone := make(chan struct{})
-	var kicks sync.WaitGroup
-	if s.elector != nil {
-		// The first round runs before the scheduler starts, so a server
-		// that finds the lease free acts from its first tick; a term
-		// taken later starts with a tick of every pool at once.
-		s.elector.Step(ctx)
-		s.elector.OnLead(func(int64) { kicks.Go(func() { s.tickAll(ctx) }) })
-		go func() { defer close(electorDone); s.elector.Run(ctx) }()
-	} else {
-		close(electorDone)
-	}
+	stopElector := s.startElector(ctx)
 	go s.markReady(ctx)
 	err := s.sched.Run(ctx)
 	cancel()
-	<-electorDone // releases the lease: a follower takes over at once
-	kicks.Wait()
+	stopElector() // releases the lease once the scheduler's calls are recorded
 	if herr := <-httpErr; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
 		err = herr
 	}
