@@ -459,7 +459,7 @@ func (h *ha) drainAndCheck(faults int) {
 	for _, s := range h.slots {
 		h.stop(s)
 	}
-	led := 0
+	led, resumed := 0, 0
 	for _, s := range h.slots {
 		b, err := os.ReadFile(s.logs)
 		if err != nil {
@@ -471,6 +471,7 @@ func (h *ha) drainAndCheck(faults int) {
 		if strings.Contains(string(b), "took the lease") {
 			led++
 		}
+		resumed += strings.Count(string(b), "resuming intent")
 	}
 	if led < 2 {
 		t.Errorf("%d of %d server slots ever led: the lease never moved between servers", led, len(h.slots))
@@ -560,8 +561,8 @@ func (h *ha) drainAndCheck(faults int) {
 	if len(terms) <= faults || len(launchEpochs) < faults/3 || terminates == 0 {
 		t.Fatalf("%d terms for %d faults, launches under %d epochs, %d terminations: the run was too quiet to prove anything", len(terms), faults, len(launchEpochs), terminates)
 	}
-	t.Logf("%d faults, %d terms, %d RunInstances under %d epochs, %d TerminateInstances, %d intents, %d server processes",
-		faults, len(terms), runs, len(launchEpochs), terminates, len(intents), h.starts)
+	t.Logf("%d faults, %d terms, %d RunInstances under %d epochs, %d TerminateInstances, %d intents (%d resumed by a later term), %d server processes",
+		faults, len(terms), runs, len(launchEpochs), terminates, len(intents), resumed, h.starts)
 }
 
 func haTag(in emulator.Instance, key string) string {
