@@ -24,6 +24,9 @@ import (
 // BenchmarkTick measures one steady tick of a pool (two burst instances
 // running, demand pending: observe, floors, spend, decide, record) on each
 // state: SQLite, and PostgreSQL with the leader lease and fenced writes.
+// Run it with -benchtime 20x: the AWS provider paces DescribeInstances
+// (burst 100, then 20/s), so a longer run measures that pacer (about 50ms
+// a tick), not the state.
 func BenchmarkTick(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchTick(b, "state.db") })
 	b.Run("postgres", func(b *testing.B) {
