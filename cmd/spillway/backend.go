@@ -79,6 +79,9 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		}
 		d.Floors = append(d.Floors, af)
 	}
+	if err := b.followerView(ctx, &pool, &d); err != nil {
+		return api.PoolDetail{}, err
+	}
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: name, Live: true})
 	if err != nil {
 		return api.PoolDetail{}, err

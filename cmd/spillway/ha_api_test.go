@@ -189,6 +189,13 @@ pools:
 		return err == nil && len(ins) == 1 && ins[0].State == "running" && ins[0].Burst == b.ID
 	})
 
+	// The follower's page shows the burst's floor and its spend, from the
+	// database.
+	eventually(t, "the follower shows the burst's floor and spend", func() bool {
+		d, err := client(follow).Pool(ctx, "train")
+		return err == nil && len(d.Floors) == 1 && d.Floors[0].Burst == b.ID && d.Floors[0].GPUs == 8 && d.Spend.Accrued > 0
+	})
+
 	// The leader shuts down (releasing the lease); the other takes over and
 	// cancels the burst through its own API.
 	if err := lead.stop(); err != nil {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
 )
 
@@ -137,4 +139,37 @@ func (s *server) startElector(ctx context.Context) (stop func()) {
 		cancel()
 		<-done
 	}
+}
+
+// followerView fills in, on a server that does not lead, what only the
+// leader's ticks know, from the database: the pool's spend in its budget
+// period and its active floors (schedules and manual bursts). The live
+// signals (on-prem GPUs, queue) are read by the leader only.
+func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) error {
+	if b.elector == nil {
+		return nil
+	}
+	if _, leads := b.elector.Acting(); leads {
+		return nil
+	}
+	now := b.clock.Now()
+	start, end := pool.BudgetPeriod(now)
+	spent, err := b.store.Spend(ctx, pool.Name, start)
+	if err != nil {
+		return err
+	}
+	d.Spend.PeriodStart, d.Spend.PeriodEnd, d.Spend.Accrued = start, end, spent
+	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: pool.Name, ActiveAt: now})
+	if err != nil {
+		return err
+	}
+	d.Floors = d.Floors[:0]
+	for _, f := range fls {
+		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		if f.Kind == state.FloorManual { // as the leader shows them: by the burst's ID
+			af.Owner, af.Burst = f.ID, f.ID
+		}
+		d.Floors = append(d.Floors, af)
+	}
+	return nil
 }
