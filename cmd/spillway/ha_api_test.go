@@ -220,3 +220,19 @@ pools:
 		t.Fatalf("%d RunInstances calls, want 1", n)
 	}
 }
+
+func TestLeaderLine(t *testing.T) {
+	for _, c := range []struct {
+		in   api.LeaderInfo
+		want string
+	}{
+		{api.LeaderInfo{Holder: "a/1/x", Epoch: 4, This: "a/1/x", Leads: true}, "leader a/1/x (epoch 4), which answered"},
+		{api.LeaderInfo{Holder: "a/1/x", Epoch: 4, This: "b/2/y"}, "leader a/1/x (epoch 4); answered by follower b/2/y"},
+		{api.LeaderInfo{This: "b/2/y"}, "no leader now (failing over); answered by b/2/y"},
+		{api.LeaderInfo{This: "b/2/y", Error: "timeout"}, "leader unknown: server b/2/y cannot read the lease: timeout"},
+	} {
+		if got := leaderLine(&c.in); got != c.want {
+			t.Errorf("leaderLine(%+v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -173,3 +173,17 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	}
 	return nil
 }
+
+// leaderLine says who leads, for `spillway status`.
+func leaderLine(l *api.LeaderInfo) string {
+	switch {
+	case l.Error != "":
+		return fmt.Sprintf("leader unknown: server %s cannot read the lease: %s", l.This, l.Error)
+	case l.Holder == "":
+		return fmt.Sprintf("no leader now (failing over); answered by %s", l.This)
+	case l.Leads:
+		return fmt.Sprintf("leader %s (epoch %d), which answered", l.Holder, l.Epoch)
+	default:
+		return fmt.Sprintf("leader %s (epoch %d); answered by follower %s", l.Holder, l.Epoch, l.This)
+	}
+}
