@@ -20,6 +20,7 @@ type fakeLeader struct {
 	epoch  int64
 	ok     bool
 	budget int
+	until  time.Time // zero: a minute from now
 }
 
 func (l *fakeLeader) Term() (int64, time.Time, bool) {
@@ -34,6 +35,9 @@ func (l *fakeLeader) Term() (int64, time.Time, bool) {
 	}
 	if l.budget > 0 {
 		l.budget--
+	}
+	if !l.until.IsZero() {
+		return l.epoch, l.until, true
 	}
 	return l.epoch, time.Now().Add(time.Minute), true
 }
@@ -105,5 +109,29 @@ func TestOnlyTheLeaderActsAndTagsItsEpoch(t *testing.T) {
 	}
 	if n := h.emu.Calls("TerminateInstances"); n != 0 || len(h.live()) != 2 {
 		t.Fatalf("a follower made %d TerminateInstances calls (%d live), want 0 (2 live)", n, len(h.live()))
+	}
+}
+
+// TestCallsEndWithTheTerm: a mutating call runs under a context that ends
+// with the term, so a call that could only go out after the term (held back
+// by a rate limit or a loaded machine) is never sent.
+func TestCallsEndWithTheTerm(t *testing.T) {
+	lead := &fakeLeader{epoch: 3, ok: true, budget: -1, until: time.Now().Add(-time.Millisecond)}
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if n := h.emu.Calls("RunInstances"); n != 0 {
+		t.Fatalf("a launch whose term had ended made %d RunInstances calls, want 0", n)
+	}
+	pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending intents %+v, %v: want the intent kept for the next term", pending, err)
+	}
+	lead.mu.Lock()
+	lead.until = time.Time{}
+	lead.mu.Unlock()
+	h.tick()
+	if n := len(h.live()); n != 1 {
+		t.Fatalf("%d instances after the term was renewed, want 1 (the intent resumed)", n)
 	}
 }
