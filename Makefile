@@ -18,9 +18,12 @@ lint:
 	$(GO) vet ./...
 
 # Long runs, by hand: the server SIGKILLed 300 times while it launches and
-# terminates against the emulator with injected faults.
+# terminates against the emulator with injected faults; the leader of two and
+# of three servers on PostgreSQL SIGKILLed, SIGSTOPped and cut off 150 times
+# each.
 soak:
 	SPILLWAY_CRASH_KILLS=300 $(GO) test -count=1 -timeout 60m -run TestCrashSafetyNoDuplicateNoLeak -v ./scheduler/
+	SPILLWAY_HA_FAULTS=150 $(GO) test -count=1 -timeout 60m -run 'TestHA(Two|Three)ServersFailover' -v ./cmd/spillway/
 
 # The whole product on loopback: emulated clouds, a simulated cluster
 # replaying a real trace, the server and its page (Ctrl-C stops it).

@@ -107,6 +107,24 @@ type Status struct {
 	Time    time.Time     `json:"time"`
 	DryRun  bool          `json:"dry_run,omitempty"`
 	Pools   []PoolSummary `json:"pools"`
+	// Leader says who leads when several servers share a PostgreSQL
+	// state; absent with a single server.
+	Leader *LeaderInfo `json:"leader,omitempty"`
+}
+
+// LeaderInfo is the leader lease of several servers, as the answering
+// server sees it.
+type LeaderInfo struct {
+	// Holder is the server holding an unexpired lease ("" when none does,
+	// e.g. during a failover), at Epoch, until Expires (renewed before).
+	Holder  string    `json:"holder"`
+	Epoch   int64     `json:"epoch"`
+	Expires time.Time `json:"expires,omitzero"`
+	// This is the answering server's name; Leads whether it acts now.
+	This  string `json:"this"`
+	Leads bool   `json:"leads"`
+	// Error says why the database could not be asked.
+	Error string `json:"error,omitempty"`
 }
 
 // PoolSummary is one pool in Status and GET /v1/pools.

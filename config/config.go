@@ -69,6 +69,19 @@ type Server struct {
 	// instances, open floors and the spend ledger are never pruned.
 	// Default 90 days (2160h); 24h to 87600h.
 	Retention policy.Duration `yaml:"retention"`
+	// StatePasswordFile, with a postgres:// state, holds the database
+	// password (its first line); it overrides one in the DSN or in
+	// PGPASSWORD. Optional.
+	StatePasswordFile string `yaml:"state_password_file,omitempty"`
+	// LeaseTTL, with a postgres:// state, is how long a leader's term lasts
+	// unless renewed: a dead leader is replaced within it plus one tick,
+	// and a leader that cannot renew stops acting before it ends. Default
+	// 10s; 1s to 10m.
+	LeaseTTL policy.Duration `yaml:"lease_ttl"`
+	// LeaseRenew is how often the leader renews its term (and a follower
+	// tries to take a free lease). Default lease_ttl/4; 100ms to
+	// lease_ttl/3.
+	LeaseRenew policy.Duration `yaml:"lease_renew"`
 }
 
 // StateIsPostgres reports whether State is a PostgreSQL DSN rather than a

@@ -29,6 +29,10 @@ const (
 	DefaultDrainHTTPMethod  = "POST"
 )
 
+// DefaultLeaseTTL is the term of a leader of several servers sharing a
+// PostgreSQL state; the renew interval defaults to a quarter of it.
+const DefaultLeaseTTL = 10 * time.Second
+
 // DefaultBilling is the billing rule of an offering whose config leaves
 // billing out, by provider type: EC2 Linux bills per second with a 60 s
 // minimum, Alibaba pay-as-you-go per second, and a Terraform module is
@@ -77,6 +81,12 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 	}
 	if s.SweepGrace == 0 && !explicit("server.sweep_grace") {
 		s.SweepGrace = policy.Duration(DefaultSweepGrace)
+	}
+	if s.LeaseTTL == 0 && !explicit("server.lease_ttl") {
+		s.LeaseTTL = policy.Duration(DefaultLeaseTTL)
+	}
+	if s.LeaseRenew == 0 && !explicit("server.lease_renew") {
+		s.LeaseRenew = s.LeaseTTL / 4
 	}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]

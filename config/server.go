@@ -34,8 +34,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))
 	}
 	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
-	v.durationIn("server.sweep_grace", s.SweepGrace, 30*time.Second, 7*24*time.Hour)
+	v.durationIn("server.sweep_grace", s.SweepGrace, time.Second, 7*24*time.Hour)
 	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
+	v.checkLease(s)
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")
@@ -43,6 +44,26 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		if s.TLS.KeyFile == "" {
 			v.missing("server.tls.key_file", "the certificate's private key (PEM); tls needs both cert_file and key_file")
 		}
+	}
+}
+
+// Bounds of the leader lease's settings.
+const (
+	minLeaseTTL   = time.Second
+	maxLeaseTTL   = 10 * time.Minute
+	minLeaseRenew = 100 * time.Millisecond
+)
+
+// checkLease checks lease_ttl and lease_renew (used with a postgres://
+// state only, checked always so a config is valid before it moves to one).
+func (v *cfgValidator) checkLease(s Server) {
+	ttl, renew := time.Duration(s.LeaseTTL), time.Duration(s.LeaseRenew)
+	if ttl < minLeaseTTL || ttl > maxLeaseTTL {
+		v.errf("server.lease_ttl", "lease_ttl %s is out of range: want %s to %s, such as 10s (a dead leader is replaced within lease_ttl plus one tick)", ttl, minLeaseTTL, maxLeaseTTL)
+		return
+	}
+	if renew < minLeaseRenew || renew > ttl/3 {
+		v.errf("server.lease_renew", "lease_renew %s is out of range: want %s to a third of lease_ttl (%s), such as %s, so a failed renewal is retried before the term ends", renew, minLeaseRenew, ttl/3, ttl/4)
 	}
 }
 

@@ -47,7 +47,8 @@ func TestServerAndPoolDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Server{Listen: "127.0.0.1:8700", State: state, Tick: policy.Duration(10 * time.Second), SweepGrace: policy.Duration(10 * time.Minute), Retention: policy.Duration(90 * 24 * time.Hour)}
+	want := Server{Listen: "127.0.0.1:8700", State: state, Tick: policy.Duration(10 * time.Second), SweepGrace: policy.Duration(10 * time.Minute),
+		Retention: policy.Duration(90 * 24 * time.Hour), LeaseTTL: policy.Duration(10 * time.Second), LeaseRenew: policy.Duration(2500 * time.Millisecond)}
 	if cfg.Server != want {
 		t.Errorf("server\n got %+v\nwant %+v", cfg.Server, want)
 	}

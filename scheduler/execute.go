@@ -148,8 +148,17 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		}
 		req.UserData = ud
 	}
+	lctx, cancel, epoch, ok := s.actingCtx(ctx)
+	defer cancel()
+	if !ok {
+		lr.Outcome = notLeading
+		return lr
+	}
+	if s.opts.Leader != nil {
+		req.Tags[TagEpoch] = epochTag(epoch)
+	}
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
-	insts, err := prov.Launch(ctx, req)
+	insts, err := prov.Launch(lctx, req)
 	if err != nil {
 		return s.launchFailed(ctx, t, in, lr, o, err)
 	}
@@ -246,10 +255,17 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 		t.rec.Drains = append(t.rec.Drains, ar)
 		return
 	}
+	hctx, cancel, _, ok := s.actingCtx(ctx)
+	defer cancel()
+	if !ok {
+		ar.Outcome = notLeading
+		t.rec.Drains = append(t.rec.Drains, ar)
+		return
+	}
 	r.State, r.DrainStartedAt, r.UpdatedAt = state.InstanceDraining, t.now, t.now
 	ar.Outcome = "draining"
 	if t.pr.spec.Drain != nil && r.DrainHookAt.IsZero() {
-		if err := t.pr.spec.Drain(ctx, s.info(t.pr, r)); err != nil {
+		if err := t.pr.spec.Drain(hctx, s.info(t.pr, r)); err != nil {
 			ar.Error = "drain hook: " + err.Error()
 			s.metrics.hookFailures.WithLabelValues(r.Pool).Inc()
 			s.log.Warn("drain hook failed", "pool", r.Pool, "instance", r.ID, "err", err)
@@ -305,7 +321,15 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			}
 			continue
 		}
-		err := s.opts.Providers[name].Terminate(ctx, ids)
+		tctx, cancel, _, ok := s.actingCtx(ctx)
+		if !ok {
+			for _, id := range ids {
+				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: reason, Outcome: notLeading})
+			}
+			continue
+		}
+		err := s.opts.Providers[name].Terminate(tctx, ids)
+		cancel()
 		for _, r := range rs {
 			ar := ActionRecord{Instance: r.ID, Reason: reason}
 			if err != nil {

@@ -84,6 +84,10 @@ type Options struct {
 	// Retention: history older than this is pruned from the state once an
 	// hour (0: never).
 	Retention time.Duration
+	// Leader, when set, gates every tick and sweep and every mutating
+	// call: the scheduler acts only while it answers ok (leader.go). nil:
+	// this server always acts.
+	Leader Leader
 }
 
 // Pool is one pool as the scheduler runs it.

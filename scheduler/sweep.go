@@ -15,6 +15,9 @@ import (
 // grace. Instances of another cluster, or without Spillway's tags, are never
 // listed by providers and so never touched.
 func (s *Scheduler) Sweep(ctx context.Context) error {
+	if _, ok := s.acting(); !ok {
+		return nil // a follower: the leader sweeps
+	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	now := s.clock.Now()
@@ -88,7 +91,13 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			s.log.Warn("would sweep instances no state row claims (dry run)", "provider", name, "instances", strays)
 			continue
 		}
-		if err := s.opts.Providers[name].Terminate(cctx, strays); err != nil {
+		tctx, tcancel, _, ok := s.actingCtx(cctx)
+		if !ok {
+			return errors.Join(append(errs, fmt.Errorf("sweep: %s", notLeading))...)
+		}
+		err = s.opts.Providers[name].Terminate(tctx, strays)
+		tcancel()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep: terminate %v on %s: %w", strays, name, err))
 			continue
 		}

@@ -35,6 +35,9 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if _, ok := s.acting(); !ok {
+		return nil // a follower: the leader ticks
+	}
 	began := s.clock.Now()
 	defer func() { s.metrics.tickSeconds.WithLabelValues(pool).Observe(s.clock.Since(began).Seconds()) }()
 	s.metrics.ticks.WithLabelValues(pool).Inc()

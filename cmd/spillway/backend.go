@@ -16,6 +16,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 )
 
 // backend gives the operator API its view of the scheduler and its state.
@@ -24,12 +25,14 @@ type backend struct {
 	sched   *scheduler.Scheduler
 	store   state.Store
 	clock   clock.PassiveClock
+	// elector, with several servers on PostgreSQL, says who leads.
+	elector *postgres.Elector
 }
 
 var _ api.Backend = (*backend)(nil)
 
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
-	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}}
+	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}, Leader: leaderInfo(ctx, b.elector)}
 	for _, name := range b.sched.Pools() {
 		d, err := b.Pool(ctx, name)
 		if err != nil {
@@ -75,6 +78,9 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 			af.Burst = f.Owner
 		}
 		d.Floors = append(d.Floors, af)
+	}
+	if err := b.followerView(ctx, &pool, &d); err != nil {
+		return api.PoolDetail{}, err
 	}
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: name, Live: true})
 	if err != nil {

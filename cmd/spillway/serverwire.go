@@ -28,6 +28,7 @@ import (
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/sources"
 	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 	"github.com/spillway-io/spillway/state/sqlite"
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -60,6 +61,7 @@ type server struct {
 	reg     *prometheus.Registry
 	ln      net.Listener
 	api     http.Handler
+	elector *postgres.Elector // the leader lease with several servers on PostgreSQL; nil: always leads
 	closers []func()
 
 	mu    sync.Mutex
@@ -74,15 +76,27 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// st is what the API reads and writes; schedStore is what the
+	// scheduler writes through (fenced by the leader lease with several
+	// servers on PostgreSQL).
+	var st, schedStore state.Store
 	if cfg.Server.StateIsPostgres() {
-		return nil, fmt.Errorf("server.state %q: PostgreSQL state is not built yet; use a SQLite file path", redactDSN(cfg.Server.State))
-	}
-	st, err := sqlite.Open(ctx, cfg.Server.State, sqlite.WithLogger(deps.log))
-	if err != nil {
-		return nil, fmt.Errorf("server.state %s: %w", cfg.Server.State, err)
+		pst, elector, err := openHA(ctx, cfg, deps)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { _ = pst.Close() })
+		st, s.elector = pst, elector
+		schedStore = pst.FencedBy(leaseName(cfg.Cluster), elector.Acting)
+	} else {
+		sst, err := sqlite.Open(ctx, cfg.Server.State, sqlite.WithLogger(deps.log))
+		if err != nil {
+			return nil, fmt.Errorf("server.state %s: %w", cfg.Server.State, err)
+		}
+		s.closers = append(s.closers, func() { _ = sst.Close() })
+		st, schedStore = sst, sst
 	}
 	s.store = st
-	s.closers = append(s.closers, func() { _ = st.Close() })
 
 	provs, err := s.buildProviders(ctx)
 	if err != nil {
@@ -108,15 +122,15 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		pools = append(pools, p)
 	}
 	s.sched, err = scheduler.New(scheduler.Options{
-		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: st, Clock: deps.clock,
+		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: schedStore, Clock: deps.clock,
 		Logger: deps.log.WithGroup("scheduler"), Registerer: s.reg, DryRun: deps.dryRun,
-		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(),
+		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(), Leader: s.leader(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.api, err = api.NewServer(api.Options{
-		Backend:       &backend{cluster: cfg.Cluster, sched: s.sched, store: st, clock: deps.clock},
+		Backend:       &backend{cluster: cfg.Cluster, sched: s.sched, store: st, clock: deps.clock, elector: s.elector},
 		TokensFile:    cfg.Server.TokensFile,
 		AnonymousRead: cfg.Server.AnonymousRead,
 		Logger:        deps.log,
@@ -136,13 +150,6 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}
 	return s, nil
-}
-
-func redactDSN(dsn string) string {
-	if i := len("postgres://"); len(dsn) > i {
-		return dsn[:i] + "…"
-	}
-	return dsn
 }
 
 func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provider, error) {
@@ -198,7 +205,7 @@ func (s *server) handler() http.Handler {
 	return mux
 }
 
-func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ready := s.ready
 	s.mu.Unlock()
@@ -210,14 +217,22 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 		Ready  bool                 `json:"ready"`
 		DryRun bool                 `json:"dry_run"`
 		Leader bool                 `json:"leader"`
+		Lease  *api.LeaderInfo      `json:"lease,omitempty"`
 		Pools  map[string]poolState `json:"pools"`
 	}{Ready: ready, DryRun: s.deps.dryRun, Leader: true, Pools: map[string]poolState{}}
+	if s.elector != nil {
+		_, body.Leader = s.elector.Acting()
+		body.Lease = leaderInfo(r.Context(), s.elector)
+		if body.Lease.Error != "" {
+			body.Ready = false // the database does not answer: nothing to serve
+		}
+	}
 	for _, p := range s.sched.Pools() {
 		st, _ := s.sched.LastStatus(p)
 		body.Pools[p] = poolState{LastTick: st.Time, Error: st.Err}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if !ready {
+	if !body.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_ = json.NewEncoder(w).Encode(body)
@@ -231,11 +246,13 @@ func (s *server) run(ctx context.Context) error {
 	defer cancel()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- listenAndServe(ctx, s.ln, s.handler(), s.cfg.Server.TLS) }()
-	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", s.cfg.Server.State,
+	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", stateName(s.cfg.Server.State),
 		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
+	stopElector := s.startElector(ctx)
 	go s.markReady(ctx)
 	err := s.sched.Run(ctx)
 	cancel()
+	stopElector() // releases the lease once the scheduler's calls are recorded
 	if herr := <-httpErr; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
 		err = herr
 	}
@@ -249,6 +266,16 @@ func (s *server) markReady(ctx context.Context) {
 	defer t.Stop()
 	for {
 		done := true
+		if s.elector != nil {
+			if _, leads := s.elector.Acting(); !leads {
+				// A follower is ready once it has tried the lease: it
+				// serves the API and the page from the database.
+				s.mu.Lock()
+				s.ready = true
+				s.mu.Unlock()
+				return
+			}
+		}
 		for _, p := range s.sched.Pools() {
 			if st, _ := s.sched.LastStatus(p); st.Time.IsZero() {
 				done = false

@@ -36,7 +36,11 @@ bursts).`,
 				if st.DryRun {
 					dry = " (dry run: no cloud calls)"
 				}
-				fmt.Fprintf(tw, "cluster %s at %s%s\n\n", st.Cluster, fmtTime(st.Time), dry)
+				fmt.Fprintf(tw, "cluster %s at %s%s\n", st.Cluster, fmtTime(st.Time), dry)
+				if l := st.Leader; l != nil {
+					fmt.Fprintln(tw, leaderLine(l))
+				}
+				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "POOL\tON-PREM BUSY\tIDLE ALLOCATED\tPENDING JOBS\tPENDING GPUS\tOLDEST WAIT\tINSTANCES\tCLOUD GPUS\tSPEND\tBUDGET\tFLOORS")
 				for _, p := range st.Pools {
 					budget := "none"

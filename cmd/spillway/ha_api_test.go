@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/internal/fixture"
+)
+
+// haAPIServer is one in-process server of an HA pair.
+type haAPIServer struct {
+	url  string
+	stop func() error
+}
+
+type readyzBody struct {
+	Ready  bool            `json:"ready"`
+	Leader bool            `json:"leader"`
+	Lease  *api.LeaderInfo `json:"lease"`
+}
+
+func (s *haAPIServer) readyz(t *testing.T) (int, readyzBody) {
+	t.Helper()
+	resp, err := http.Get(s.url + "/readyz")
+	if err != nil {
+		return 0, readyzBody{}
+	}
+	defer resp.Body.Close()
+	var b readyzBody
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	return resp.StatusCode, b
+}
+
+// TestHAFollowerServesAndAcceptsBursts runs two servers in-process on one
+// PostgreSQL: both are ready, exactly one leads and both say which; an
+// operator's burst created through the follower is launched by the leader;
+// when the leader shuts down, the follower takes over and the burst is
+// cancelled through it.
+func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
+	pg, err := fixture.StartPostgres()
+	if err != nil {
+		t.Fatalf("the HA test needs PostgreSQL: %v", err)
+	}
+	defer pg.Stop()
+	db, err := pg.CreateDatabase("ha_api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu := emulator.New(emulator.Options{Seed: 21, BootDelay: 100 * time.Millisecond})
+	ec2 := httptest.NewServer(emu.EC2Handler())
+	defer ec2.Close()
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"job_gpus": [], "oldest_wait_seconds": 0}`)
+	}))
+	defer queue.Close()
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
+	}))
+	defer agent.Close()
+	dir := t.TempDir()
+	toks := filepath.Join(dir, "tokens.yaml")
+	opToken, err := tokens.Add(toks, "alice", tokens.Operator, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`cluster: ha-api
+server:
+  state: %s
+  tick: 200ms
+  lease_ttl: 1s
+  lease_renew: 250ms
+  tokens_file: tokens.yaml
+providers:
+  emu:
+    type: aws
+    region: us-east-1
+    endpoint: %s
+    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
+    image: ami-0123456789abcdef0
+pools:
+  - name: train
+    onprem: {nodes: 1, gpus_per_node: 8}
+    interval: 100ms
+    offerings:
+      - provider: emu
+        instance_type: p4d.24xlarge
+        billing: per-second
+    limits: {max_gpus: 16}
+    scale_in: {idle: 1s, drain_timeout: 2s}
+    manual: {max_gpus: 16, max_ttl: 4h}
+    join: {agent_url: %s}
+    signals:
+      demand:
+        - type: http
+          http: {url: %s, job_gpus: job_gpus, oldest_wait_seconds: oldest_wait_seconds}
+`, pg.DSNWithoutPassword(db), ec2.URL, agent.URL, queue.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *haAPIServer {
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.run(ctx) }()
+		stopped := false
+		s := &haAPIServer{url: "http://" + ln.Addr().String(), stop: func() error {
+			if stopped {
+				return nil
+			}
+			stopped = true
+			cancel()
+			return <-done
+		}}
+		t.Cleanup(func() { _ = s.stop() })
+		return s
+	}
+	servers := []*haAPIServer{start(), start()}
+
+	var lead, follow *haAPIServer
+	eventually(t, "both servers are ready and exactly one leads", func() bool {
+		c0, b0 := servers[0].readyz(t)
+		c1, b1 := servers[1].readyz(t)
+		if c0 != 200 || c1 != 200 || b0.Leader == b1.Leader || b0.Lease == nil || b1.Lease == nil || b0.Lease.Holder == "" || b0.Lease.Holder != b1.Lease.Holder {
+			return false
+		}
+		lead, follow = servers[0], servers[1]
+		if b1.Leader {
+			lead, follow = servers[1], servers[0]
+		}
+		return true
+	})
+	client := func(s *haAPIServer) *api.Client {
+		c, err := api.NewClient(s.url, opToken, &http.Client{Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx := context.Background()
+	st, err := client(follow).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lb := lead.readyz(t)
+	if st.Leader == nil || st.Leader.Leads || st.Leader.Holder != lb.Lease.This || st.Leader.This == st.Leader.Holder {
+		t.Fatalf("the follower's /v1/status leader = %+v, want it naming the leader %q and not leading itself", st.Leader, lb.Lease.This)
+	}
+
+	// An operator's burst through the follower: the leader launches it.
+	b, err := client(follow).CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 9"})
+	if err != nil {
+		t.Fatalf("a burst created through the follower: %v", err)
+	}
+	eventually(t, "the burst's instance runs", func() bool {
+		ins, err := client(follow).Instances(ctx, "train")
+		return err == nil && len(ins) == 1 && ins[0].State == "running" && ins[0].Burst == b.ID
+	})
+
+	// The follower's page shows the burst's floor and its spend, from the
+	// database.
+	eventually(t, "the follower shows the burst's floor and spend", func() bool {
+		d, err := client(follow).Pool(ctx, "train")
+		return err == nil && len(d.Floors) == 1 && d.Floors[0].Burst == b.ID && d.Floors[0].GPUs == 8 && d.Spend.Accrued > 0
+	})
+
+	// The leader shuts down (releasing the lease); the other takes over and
+	// cancels the burst through its own API.
+	if err := lead.stop(); err != nil {
+		t.Fatalf("the leader's shutdown: %v", err)
+	}
+	eventually(t, "the follower leads", func() bool {
+		code, body := follow.readyz(t)
+		return code == 200 && body.Leader
+	})
+	if _, err := client(follow).CancelBurst(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cancelled burst's instance terminates", func() bool {
+		for _, in := range emu.Instances() {
+			if in.State == "pending" || in.State == "running" {
+				return false
+			}
+		}
+		return true
+	})
+	if n := emu.Calls("RunInstances"); n != 1 {
+		t.Fatalf("%d RunInstances calls, want 1", n)
+	}
+}
+
+func TestLeaderLine(t *testing.T) {
+	for _, c := range []struct {
+		in   api.LeaderInfo
+		want string
+	}{
+		{api.LeaderInfo{Holder: "a/1/x", Epoch: 4, This: "a/1/x", Leads: true}, "leader a/1/x (epoch 4), which answered"},
+		{api.LeaderInfo{Holder: "a/1/x", Epoch: 4, This: "b/2/y"}, "leader a/1/x (epoch 4); answered by follower b/2/y"},
+		{api.LeaderInfo{This: "b/2/y"}, "no leader now (failing over); answered by b/2/y"},
+		{api.LeaderInfo{This: "b/2/y", Error: "timeout"}, "leader unknown: server b/2/y cannot read the lease: timeout"},
+	} {
+		if got := leaderLine(&c.in); got != c.want {
+			t.Errorf("leaderLine(%+v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

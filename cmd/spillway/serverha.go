@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
+)
+
+// leaseName is the leader lease of one cluster's servers: clusters that
+// share a database each have their own.
+func leaseName(cluster string) string { return "spillway/" + cluster }
+
+// openHA opens the PostgreSQL state of several servers and this server's
+// elector on the cluster's leader lease.
+func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres.Store, *postgres.Elector, error) {
+	// A leader paused or cut off inside a fenced write holds a share lock
+	// of the lease row until the database ends its session: half the TTL.
+	opts := []postgres.Option{postgres.WithLogger(deps.log), postgres.WithTxIdleTimeout(max(cfg.Server.LeaseTTL.D()/2, 100*time.Millisecond))}
+	if cfg.Server.StatePasswordFile != "" {
+		opts = append(opts, postgres.WithPasswordFile(cfg.Server.StatePasswordFile))
+	}
+	name := postgres.Redact(cfg.Server.State)
+	st, err := postgres.Open(ctx, cfg.Server.State, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.state %s: %w", name, err)
+	}
+	lease, err := st.Lease(leaseName(cfg.Cluster), holderName(), cfg.Server.LeaseTTL.D())
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("server.lease_ttl: %w", err)
+	}
+	el := postgres.NewElector(lease, cfg.Server.LeaseRenew.D(), deps.clock, deps.log)
+	deps.log.Info("several servers may share this state: acting only while holding the leader lease",
+		"state", name, "lease", leaseName(cfg.Cluster), "holder", el.Holder(), "lease_ttl", cfg.Server.LeaseTTL.D(), "lease_renew", cfg.Server.LeaseRenew.D())
+	return st, el, nil
+}
+
+// holderName names this process on the lease: host, pid and a random
+// suffix, so a restarted server never inherits its predecessor's term.
+func holderName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// leader is the scheduler's gate: nil (always act) without an elector.
+func (s *server) leader() scheduler.Leader {
+	if s.elector == nil {
+		return nil
+	}
+	return s.elector
+}
+
+// stateName is server.state for logs: a DSN without its password.
+func stateName(state string) string { return postgres.Redact(state) }
+
+// leaderInfo says who leads, as the database has it, and whether this
+// server does; nil without an elector. A database that does not answer
+// within a second leaves Holder empty and Error set.
+func leaderInfo(ctx context.Context, el *postgres.Elector) *api.LeaderInfo {
+	if el == nil {
+		return nil
+	}
+	out := &api.LeaderInfo{This: el.Holder()}
+	out.Epoch, out.Leads = el.Acting()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	li, err := el.Info(ctx)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	if li.Live {
+		out.Holder, out.Epoch, out.Expires = li.Holder, li.Epoch, li.Expires
+	}
+	return out
+}
+
+// tickAll ticks every pool once, at once: a server that just took the
+// lease acts without waiting for its next tick.
+func (s *server) tickAll(ctx context.Context) {
+	for _, p := range s.sched.Pools() {
+		if err := s.sched.Tick(ctx, p); err != nil && ctx.Err() == nil {
+			s.log.Error("tick failed", "pool", p, "err", err)
+		}
+	}
+}
+
+// startElector takes part in the leader lease (nothing without an
+// elector). The first round runs before the scheduler starts, so a server
+// that finds the lease free acts from its first tick; a term taken later
+// starts with a tick of every pool at once. The elector outlives ctx: stop,
+// called once the scheduler has returned, waits for those ticks, then ends
+// the elector, which releases a term it holds, so a follower takes over at
+// once but never alongside calls still being recorded.
+func (s *server) startElector(ctx context.Context) (stop func()) {
+	if s.elector == nil {
+		return func() {}
+	}
+	var (
+		kicks    sync.WaitGroup
+		mu       sync.Mutex // guards stopping: no kick starts once kicks.Wait has
+		stopping bool
+	)
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.elector.Step(ctx)
+	s.elector.OnLead(func(int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopping {
+			kicks.Go(func() { s.tickAll(ctx) })
+		}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.elector.Run(ectx)
+	}()
+	return func() {
+		mu.Lock()
+		stopping = true
+		mu.Unlock()
+		kicks.Wait()
+		cancel()
+		<-done
+	}
+}
+
+// followerView fills in, on a server that does not lead, what only the
+// leader's ticks know, from the database: the pool's spend in its budget
+// period and its active floors (schedules and manual bursts). The live
+// signals (on-prem GPUs, queue) are read by the leader only.
+func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) error {
+	if b.elector == nil {
+		return nil
+	}
+	if _, leads := b.elector.Acting(); leads {
+		return nil
+	}
+	now := b.clock.Now()
+	start, end := pool.BudgetPeriod(now)
+	spent, err := b.store.Spend(ctx, pool.Name, start)
+	if err != nil {
+		return err
+	}
+	d.Spend.PeriodStart, d.Spend.PeriodEnd, d.Spend.Accrued = start, end, spent
+	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: pool.Name, ActiveAt: now})
+	if err != nil {
+		return err
+	}
+	d.Floors = d.Floors[:0]
+	for _, f := range fls {
+		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		if f.Kind == state.FloorManual { // as the leader shows them: by the burst's ID
+			af.Owner, af.Burst = f.ID, f.ID
+		}
+		d.Floors = append(d.Floors, af)
+	}
+	return nil
+}
+
+// leaderLine says who leads, for `spillway status`.
+func leaderLine(l *api.LeaderInfo) string {
+	switch {
+	case l.Error != "":
+		return fmt.Sprintf("leader unknown: server %s cannot read the lease: %s", l.This, l.Error)
+	case l.Holder == "":
+		return fmt.Sprintf("no leader now (failing over); answered by %s", l.This)
+	case l.Leads:
+		return fmt.Sprintf("leader %s (epoch %d), which answered", l.Holder, l.Epoch)
+	default:
+		return fmt.Sprintf("leader %s (epoch %d); answered by follower %s", l.Holder, l.Epoch, l.This)
+	}
+}

@@ -1,0 +1,61 @@
+package scheduler
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Leader says whether this server may act (launch, drain, terminate,
+// sweep) now, and under which epoch of the leader lease. Several servers
+// sharing one database each run a scheduler; only the one whose Leader
+// answers ok acts, the others stay idle until they take the lease. The
+// state store the scheduler writes through is fenced by the same lease (a
+// write of a deposed leader fails in the database), so Acting is the fast
+// path and the fence the guarantee.
+//
+// Term must turn ok false on its own, before the lease can expire, when
+// the lease cannot be renewed; until is the latest moment this term may act
+// unless renewed. Every mutating call runs under a context that ends then,
+// so a call held back (a client-side rate limit, a loaded machine) is
+// abandoned rather than sent after another server began to act.
+type Leader interface {
+	Term() (epoch int64, until time.Time, ok bool)
+}
+
+// TagEpoch is the tag of every launch made under a leader lease: the epoch
+// of the term that sent the request (a resumed intent carries the epoch
+// that resumed it).
+const TagEpoch = "spillway:epoch"
+
+// acting reports whether this scheduler may act now (always, without a
+// Leader) and its epoch (0 without a Leader).
+func (s *Scheduler) acting() (epoch int64, ok bool) {
+	if s.opts.Leader == nil {
+		return 0, true
+	}
+	epoch, _, ok = s.opts.Leader.Term()
+	return epoch, ok
+}
+
+// actingCtx is ctx bounded by the end of this server's term, for one
+// mutating call; ok is false when it does not act now. Without a Leader it
+// is ctx itself.
+func (s *Scheduler) actingCtx(ctx context.Context) (_ context.Context, cancel context.CancelFunc, epoch int64, ok bool) {
+	if s.opts.Leader == nil {
+		return ctx, func() {}, 0, true
+	}
+	epoch, until, ok := s.opts.Leader.Term()
+	if !ok {
+		return ctx, func() {}, 0, false
+	}
+	cctx, cancel := context.WithDeadline(ctx, until)
+	return cctx, cancel, epoch, true
+}
+
+// epochTag is the value of TagEpoch for epoch.
+func epochTag(epoch int64) string { return strconv.FormatInt(epoch, 10) }
+
+// notLeading is the outcome of a step skipped because the server stopped
+// leading in the middle of a tick.
+const notLeading = "held: this server no longer leads; the leader takes it over"

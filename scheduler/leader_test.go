@@ -1,0 +1,137 @@
+package scheduler_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+)
+
+// fakeLeader answers Acting from what the test set; budget, when >= 0, is
+// how many more times it answers ok before it answers not leading (a term
+// lost in the middle of a tick).
+type fakeLeader struct {
+	mu     sync.Mutex
+	epoch  int64
+	ok     bool
+	budget int
+	until  time.Time // zero: a minute from now
+}
+
+func (l *fakeLeader) Term() (int64, time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.ok {
+		return 0, time.Time{}, false
+	}
+	if l.budget == 0 {
+		l.ok = false
+		return 0, time.Time{}, false
+	}
+	if l.budget > 0 {
+		l.budget--
+	}
+	if !l.until.IsZero() {
+		return l.epoch, l.until, true
+	}
+	return l.epoch, time.Now().Add(time.Minute), true
+}
+
+func (l *fakeLeader) set(epoch int64, ok bool, budget int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epoch, l.ok, l.budget = epoch, ok, budget
+}
+
+func TestOnlyTheLeaderActsAndTagsItsEpoch(t *testing.T) {
+	lead := &fakeLeader{}
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
+	h.setDemand(2*time.Minute, 8, 8)
+
+	// A follower ticks and sweeps without a call or a write.
+	for range 3 {
+		h.step(30 * time.Second)
+	}
+	if err := h.sched.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.emu.Calls("RunInstances") + h.emu.Calls("DescribeInstances") + h.emu.Calls("TerminateInstances"); n != 0 {
+		t.Fatalf("a follower made %d EC2 calls, want 0", n)
+	}
+	if ds := h.decisions(); len(ds) != 0 {
+		t.Fatalf("a follower recorded %d decisions, want 0", len(ds))
+	}
+
+	// It takes the lease at epoch 7, but loses it between writing the
+	// intent and calling the cloud: the intent stays pending, nothing is
+	// launched.
+	lead.set(7, true, 1) // the tick's own check passes, the launch's does not
+	h.tick()
+	if n := h.emu.Calls("RunInstances"); n != 0 {
+		t.Fatalf("a leader deposed before its launch made %d RunInstances calls, want 0", n)
+	}
+	pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending intents %+v, %v: want the one written before the lease was lost", pending, err)
+	}
+	ds := h.decisions()
+	if len(ds) == 0 || len(ds[0].Launches) != 1 || !strings.Contains(ds[0].Launches[0].Outcome, "no longer leads") {
+		t.Fatalf("decisions %+v: want the launch recorded as held because the server no longer leads", ds)
+	}
+
+	// The next leader, epoch 8, resumes the intent with its client token
+	// and tags the launch with its own epoch.
+	lead.set(8, true, -1)
+	h.tick()
+	live := h.live()
+	if len(live) != 2 {
+		t.Fatalf("after the new leader's tick: %d instances, want 2", len(live))
+	}
+	for _, in := range live {
+		if tag(in, scheduler.TagEpoch) != "8" || tag(in, providers.TagIntent) != pending[0].ID {
+			t.Fatalf("instance %s tags %v: want epoch 8 and the resumed intent %s", in.ID, in.Tags, pending[0].ID)
+		}
+	}
+	if n := h.emu.Calls("RunInstances"); n != 1 {
+		t.Fatalf("%d RunInstances calls, want 1 (the resumed intent)", n)
+	}
+
+	// Deposed again: demand gone, but the follower terminates nothing.
+	lead.set(0, false, -1)
+	h.setDemand(0)
+	for range 20 {
+		h.step(time.Minute)
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 || len(h.live()) != 2 {
+		t.Fatalf("a follower made %d TerminateInstances calls (%d live), want 0 (2 live)", n, len(h.live()))
+	}
+}
+
+// TestCallsEndWithTheTerm: a mutating call runs under a context that ends
+// with the term, so a call that could only go out after the term (held back
+// by a rate limit or a loaded machine) is never sent.
+func TestCallsEndWithTheTerm(t *testing.T) {
+	lead := &fakeLeader{epoch: 3, ok: true, budget: -1, until: time.Now().Add(-time.Millisecond)}
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if n := h.emu.Calls("RunInstances"); n != 0 {
+		t.Fatalf("a launch whose term had ended made %d RunInstances calls, want 0", n)
+	}
+	pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending intents %+v, %v: want the intent kept for the next term", pending, err)
+	}
+	lead.mu.Lock()
+	lead.until = time.Time{}
+	lead.mu.Unlock()
+	h.tick()
+	if n := len(h.live()); n != 1 {
+		t.Fatalf("%d instances after the term was renewed, want 1 (the intent resumed)", n)
+	}
+}

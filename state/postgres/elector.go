@@ -1,0 +1,170 @@
+package postgres
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Elector keeps one server's side of a leader lease: it takes the lease
+// when it is free, renews it every renew interval, and says at every moment
+// whether this server may act (Acting, Term). A leader that cannot renew
+// stops acting on its own, a fifth of the TTL before its term could end by
+// the database's clock: the term ends at (database's time of the renewal) +
+// TTL, and the elector counts from the moment before it sent the renewal,
+// on the monotonic clock, so it always stops first.
+type Elector struct {
+	lease *Lease
+	renew time.Duration
+	clock clock.WithTicker
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	epoch   int64
+	leading bool
+	until   time.Time // acting until (monotonic)
+	onLead  func(epoch int64)
+}
+
+// OnLead sets f to be called (on the elector's goroutine: it must not
+// block) each time this server begins a term, e.g. to act at once rather
+// than at its next tick.
+func (e *Elector) OnLead(f func(epoch int64)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onLead = f
+}
+
+// NewElector returns an elector renewing l every renew (less than half the
+// TTL). A nil clock is the wall clock; a nil logger is silent.
+func NewElector(l *Lease, renew time.Duration, c clock.WithTicker, log *slog.Logger) *Elector {
+	if c == nil {
+		c = clock.RealClock{}
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Elector{lease: l, renew: renew, clock: c, log: log.WithGroup("lease")}
+}
+
+// Acting reports whether this server holds the lease now, and its epoch.
+func (e *Elector) Acting() (epoch int64, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leading && e.clock.Now().Before(e.until) {
+		return e.epoch, true
+	}
+	return 0, false
+}
+
+// Term reports whether this server holds the lease now, its epoch, and
+// the moment it stops acting unless it renews first (monotonic).
+func (e *Elector) Term() (epoch int64, until time.Time, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.leading && e.clock.Now().Before(e.until) {
+		return e.epoch, e.until, true
+	}
+	return 0, time.Time{}, false
+}
+
+// Holder is this server's name on the lease.
+func (e *Elector) Holder() string { return e.lease.holder }
+
+// Info reads the lease from the database (who leads, at which epoch).
+func (e *Elector) Info(ctx context.Context) (LeaseInfo, error) { return e.lease.Info(ctx) }
+
+// margin is how long before its computed end a term stops acting.
+func (e *Elector) margin() time.Duration { return e.lease.ttl / 5 }
+
+// Step runs one round: renew the term held, or try to take the lease.
+func (e *Elector) Step(ctx context.Context) {
+	e.mu.Lock()
+	leading, epoch, until := e.leading, e.epoch, e.until
+	e.mu.Unlock()
+	start := e.clock.Now()
+	if leading {
+		if !start.Before(until) {
+			e.stepDown(epoch, "the term ran out before it could be renewed")
+		} else {
+			// No renewal may outlive the term it renews.
+			rctx, cancel := context.WithTimeout(ctx, until.Sub(start))
+			ok, err := e.lease.Renew(rctx, epoch)
+			cancel()
+			switch {
+			case err != nil:
+				e.log.Warn("could not renew the lease; acting until the term would end", "epoch", epoch, "err", err)
+				return
+			case !ok:
+				e.stepDown(epoch, "the lease was lost")
+			default:
+				e.mu.Lock()
+				e.until = start.Add(e.lease.ttl - e.margin())
+				e.mu.Unlock()
+				return
+			}
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, e.lease.ttl)
+	epoch, ok, err := e.lease.Acquire(actx)
+	cancel()
+	if err != nil {
+		e.log.Warn("could not try the lease", "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	e.mu.Lock()
+	e.leading, e.epoch, e.until = true, epoch, start.Add(e.lease.ttl-e.margin())
+	onLead := e.onLead
+	e.mu.Unlock()
+	e.log.Info("took the lease: this server leads", "holder", e.lease.holder, "epoch", epoch)
+	if onLead != nil {
+		onLead(epoch)
+	}
+}
+
+func (e *Elector) stepDown(epoch int64, why string) {
+	e.mu.Lock()
+	e.leading = false
+	e.mu.Unlock()
+	e.log.Warn("stopped leading", "holder", e.lease.holder, "epoch", epoch, "why", why)
+}
+
+// Run steps at once and then every renew interval until ctx ends; then it
+// releases a term it holds, so a follower takes over at once.
+func (e *Elector) Run(ctx context.Context) {
+	t := e.clock.NewTicker(e.renew)
+	defer t.Stop()
+	for {
+		e.Step(ctx)
+		select {
+		case <-ctx.Done():
+			e.release()
+			return
+		case <-t.C():
+		}
+	}
+}
+
+func (e *Elector) release() {
+	e.mu.Lock()
+	leading, epoch := e.leading, e.epoch
+	e.leading = false
+	e.mu.Unlock()
+	if !leading {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := e.lease.Release(ctx, epoch); err != nil {
+		e.log.Warn("could not release the lease; followers wait for it to expire", "epoch", epoch, "err", err)
+		return
+	}
+	e.log.Info("released the lease", "holder", e.lease.holder, "epoch", epoch)
+}

@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+// Lease is one server's handle on a named leader lease kept in the
+// database. Expiry is computed by the database's clock, so servers' clocks
+// need not agree; epoch grows by one with every new term and is what fenced
+// writes check.
+type Lease struct {
+	s      *Store
+	name   string
+	holder string
+	ttl    time.Duration
+}
+
+// LeaseInfo is what the database says about a lease.
+type LeaseInfo struct {
+	Name     string
+	Holder   string // "" when no term was ever taken
+	Epoch    int64
+	Acquired time.Time
+	Expires  time.Time
+	Live     bool // not expired by the database's clock
+}
+
+// Lease returns the handle of holder on the lease name, whose terms last
+// ttl unless renewed. holder must be unique to one process (a restarted
+// server is a new holder).
+func (s *Store) Lease(name, holder string, ttl time.Duration) (*Lease, error) {
+	if len(name) == 0 || len(name) > state.MaxIDLen {
+		return nil, &state.InvalidError{Field: "lease name", Value: fmt.Sprintf("%q", name), Want: fmt.Sprintf("1 to %d bytes", state.MaxIDLen)}
+	}
+	if len(holder) == 0 || len(holder) > state.MaxIDLen {
+		return nil, &state.InvalidError{Field: "lease holder", Value: fmt.Sprintf("%q", holder), Want: fmt.Sprintf("1 to %d bytes", state.MaxIDLen)}
+	}
+	if ttl < 100*time.Millisecond || ttl > time.Hour {
+		return nil, &state.InvalidError{Field: "lease ttl", Value: ttl.String(), Want: "100ms to 1h"}
+	}
+	return &Lease{s: s, name: name, holder: holder, ttl: ttl}, nil
+}
+
+// Acquire begins a new term for this holder if the lease is free or
+// expired, and returns its epoch; ok is false when another holds it.
+func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
+	err = l.s.pool.QueryRow(ctx, `WITH term AS (
+		INSERT INTO leader_lease AS l (name, holder, epoch, acquired, expires_at)
+		VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE
+		SET holder = excluded.holder, epoch = l.epoch + 1, acquired = excluded.acquired, expires_at = excluded.expires_at
+		WHERE l.expires_at <= clock_timestamp()
+		RETURNING epoch, acquired)
+	INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term RETURNING epoch`,
+		l.name, l.holder, l.ttl.Microseconds()).Scan(&epoch)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("state/postgres: acquire lease %q as %q: %w", l.name, l.holder, err)
+	}
+	return epoch, true, nil
+}
+
+// Renew extends the term at epoch by the TTL from now (the database's
+// now). ok is false when the term is over: another holder took the lease,
+// or it expired first (renewal never revives an expired term; Acquire
+// begins a new one).
+func (l *Lease) Renew(ctx context.Context, epoch int64) (ok bool, err error) {
+	tag, err := l.s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $4 * interval '1 microsecond'
+		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()`,
+		l.name, l.holder, epoch, l.ttl.Microseconds())
+	if err != nil {
+		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Release ends the term at epoch now, so a follower takes over without
+// waiting for the TTL (a graceful shutdown).
+func (l *Lease) Release(ctx context.Context, epoch int64) error {
+	if _, err := l.s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp()
+		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()`, l.name, l.holder, epoch); err != nil {
+		return fmt.Errorf("state/postgres: release lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
+	}
+	return nil
+}
+
+// Info reads the lease as the database has it.
+func (l *Lease) Info(ctx context.Context) (LeaseInfo, error) { return l.s.LeaseInfo(ctx, l.name) }
+
+// LeaseInfo reads the lease name as the database has it (zero Holder when
+// it was never taken).
+func (s *Store) LeaseInfo(ctx context.Context, name string) (LeaseInfo, error) {
+	li := LeaseInfo{Name: name}
+	err := s.pool.QueryRow(ctx, `SELECT holder, epoch, acquired, expires_at, expires_at > clock_timestamp() FROM leader_lease WHERE name = $1`, name).
+		Scan(&li.Holder, &li.Epoch, &li.Acquired, &li.Expires, &li.Live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return li, nil
+	}
+	if err != nil {
+		return li, fmt.Errorf("state/postgres: lease %q: %w", name, err)
+	}
+	li.Acquired, li.Expires = li.Acquired.UTC(), li.Expires.UTC()
+	return li, nil
+}
+
+// Term is one term of a lease, as leader_terms records it.
+type Term struct {
+	Epoch    int64
+	Holder   string
+	Acquired time.Time
+}
+
+// Terms lists the terms of lease name, oldest first.
+func (s *Store) Terms(ctx context.Context, name string) ([]Term, error) {
+	rows, err := s.pool.Query(ctx, `SELECT epoch, holder, acquired FROM leader_terms WHERE name = $1 ORDER BY epoch`, name)
+	if err != nil {
+		return nil, fmt.Errorf("state/postgres: terms of lease %q: %w", name, err)
+	}
+	defer rows.Close()
+	var out []Term
+	for rows.Next() {
+		var t Term
+		if err := rows.Scan(&t.Epoch, &t.Holder, &t.Acquired); err != nil {
+			return nil, fmt.Errorf("state/postgres: terms of lease %q: %w", name, err)
+		}
+		t.Acquired = t.Acquired.UTC()
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state/postgres: terms of lease %q: %w", name, err)
+	}
+	return out, nil
+}

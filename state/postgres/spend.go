@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+// RecordSpend implements state.Store.
+func (s *Store) RecordSpend(ctx context.Context, e state.SpendEntry) error {
+	e, err := e.Bounded()
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, false, func(q querier) error {
+		_, err := q.Exec(ctx, recordSpendSQL, spendArgs(e)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("state/postgres: record spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
+	}
+	return nil
+}
+
+// RecordSpends implements state.Store.
+func (s *Store) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
+	wrap, err := state.BatchBounded("RecordSpends", len(es))
+	if err != nil {
+		return err
+	}
+	rows := make([]state.SpendEntry, len(es))
+	for i, e := range es {
+		if rows[i], err = e.Bounded(); err != nil {
+			return wrap(i, err)
+		}
+	}
+	args := make([][]any, len(rows))
+	for i, e := range rows {
+		args[i] = spendArgs(e)
+	}
+	err = s.write(ctx, true, func(q querier) error {
+		return execBatch(ctx, q, recordSpendSQL, args, func(i int) string {
+			return fmt.Sprintf("spend of %s/%s in pool %q", rows[i].Provider, rows[i].InstanceID, rows[i].Pool)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("state/postgres: record %d spend entries: %w", len(rows), err)
+	}
+	return nil
+}
+
+// recordSpendSQL keeps the larger amount: spend never goes down.
+const recordSpendSQL = `INSERT INTO spend (pool, period_start, provider, instance_id, amount, at)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (pool, period_start, provider, instance_id) DO UPDATE
+	SET amount = excluded.amount, at = excluded.at
+	WHERE excluded.amount > spend.amount`
+
+func spendArgs(e state.SpendEntry) []any {
+	return []any{e.Pool, nanos(e.PeriodStart), e.Provider, e.InstanceID, e.Amount, nanos(e.At)}
+}
+
+// Spend implements state.Store.
+func (s *Store) Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error) {
+	if err := state.CheckTime("Spend periodStart", periodStart); err != nil {
+		return 0, err
+	}
+	var total float64
+	err := s.pool.QueryRow(ctx, `SELECT COALESCE(SUM(amount), 0)::DOUBLE PRECISION FROM spend WHERE pool = $1 AND period_start = $2`,
+		pool, nanos(periodStart)).Scan(&total)
+	if err != nil {
+		return 0, fmt.Errorf("state/postgres: spend of pool %q in period %s: %w", pool, periodStart.UTC().Format(time.RFC3339), err)
+	}
+	return total, nil
+}
