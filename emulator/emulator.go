@@ -14,6 +14,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed seeds the generator of ids and faults; 0 picks a random seed.
 	Seed uint64
+	// ReadTimeout bounds how long Serve waits for a request's headers and
+	// body (a client that announces more than it sends is cut off);
+	// IdleTimeout how long it keeps an idle keep-alive connection. Zero
+	// means DefaultReadTimeout and DefaultIdleTimeout.
+	ReadTimeout, IdleTimeout time.Duration
 }
 
 // API names the protocol an instance was launched through.
@@ -104,6 +110,8 @@ type Emulator struct {
 	latency   time.Duration
 	throttle  bool
 
+	readTimeout, idleTimeout time.Duration
+
 	instances map[string]*record
 	order     []*record              // launch order
 	byOffer   map[stockKey][]*record // by instance type and zone, for stock
@@ -133,23 +141,25 @@ func New(opts Options) *Emulator {
 		seed = rand.Uint64()
 	}
 	return &Emulator{
-		clock:     clock,
-		logger:    logger,
-		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		bootDelay: opts.BootDelay,
-		faultRate: opts.FaultRate,
-		latency:   opts.Latency,
-		throttle:  opts.Throttle,
-		instances: map[string]*record{},
-		byOffer:   map[stockKey][]*record{},
-		byAccount: map[quotaKey][]*record{},
-		stock:     map[stockKey]int{},
-		offered:   map[stockKey]bool{},
-		quotas:    map[quotaKey]int{},
-		tokens:    map[string]*tokenRecord{},
-		calls:     map[string]int{},
-		stalls:    map[string]*stall{},
-		buckets:   map[string]*bucket{},
+		clock:       clock,
+		logger:      logger,
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		bootDelay:   opts.BootDelay,
+		faultRate:   opts.FaultRate,
+		latency:     opts.Latency,
+		throttle:    opts.Throttle,
+		readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+		idleTimeout: cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
+		instances:   map[string]*record{},
+		byOffer:     map[stockKey][]*record{},
+		byAccount:   map[quotaKey][]*record{},
+		stock:       map[stockKey]int{},
+		offered:     map[stockKey]bool{},
+		quotas:      map[quotaKey]int{},
+		tokens:      map[string]*tokenRecord{},
+		calls:       map[string]int{},
+		stalls:      map[string]*stall{},
+		buckets:     map[string]*bucket{},
 	}
 }
 

@@ -447,6 +447,10 @@ func (e *Emulator) terminateLocked(r *record, now time.Time) (prev string) {
 	return prev
 }
 
+// maxXlarge bounds the N of an Nxlarge size (the largest real ones are
+// 224xlarge); a larger N counts as an unknown size.
+const maxXlarge = 1024
+
 // VCPUs is the emulator's vCPU count for an instance type, read from its
 // size as EC2 and ECS name them: medium 1, large 2, xlarge 4, Nxlarge 4N
 // (p4d.24xlarge 96, ecs.gn7i-c8g1.2xlarge 8); anything else counts 2.
@@ -460,7 +464,7 @@ func VCPUs(instanceType string) int {
 	case size == "xlarge":
 		return 4
 	case strings.HasSuffix(size, "xlarge"):
-		if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && n > 0 {
+		if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && n > 0 && n <= maxXlarge {
 			return 4 * n
 		}
 	case size == "metal":
