@@ -357,6 +357,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if idle && ((s.pendingJobs == 0 && len(s.alive) == 0) || nextTick > s.lastMove+quietLimit) {
 				break
 			}
+			nextTick = s.skipIdleTicks(nextTick, next, interval)
 			next = min(next, nextTick)
 		}
 		if next == never {
@@ -393,6 +394,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// skipIdleTicks jumps the next evaluation over idle time: while nothing is
+// queued, running, booting or billed and no schedule can raise a floor, an
+// evaluation can decide nothing, so the next one that matters is the first
+// on the interval grid at or after the next event (next). The run's cost
+// then follows the number of events, not the trace's span.
+func (s *state) skipIdleTicks(nextTick, next, interval time.Duration) time.Duration {
+	if next == time.Duration(math.MaxInt64) || nextTick >= next || s.pendingJobs > 0 || s.running > 0 ||
+		len(s.alive) > 0 || len(s.events) > 0 || (s.o.Floors != nil && len(s.pool.Schedules) > 0) {
+		return nextTick
+	}
+	// Traces span at most trace.MaxSpan, so this cannot overflow.
+	return nextTick + (next-nextTick+interval-1)/interval*interval
 }
 
 func cheapestPerGPUHour(offs []policy.Offering) float64 {

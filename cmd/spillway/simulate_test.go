@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 func runSimulateArgs(t *testing.T, args ...string) (string, error) {
@@ -87,10 +91,46 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
+		// Hostile traces: a clear error naming the line, column and range.
+		{[]string{"--trace", "../../sim/trace/testdata/bad_helios_huge.csv"}, `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_duration_overflow.csv"}, `column duration_s: "9999999999": out of range`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_philly_years.csv"}, `column timestamp: "9999-12-31 23:59:59": out of range`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_submit_apart.csv"}, `column submit_s: "9e9": out of range`},
+		{[]string{"--max-memory", "lots"}, `--max-memory "lots": not a size (want bytes from 64MiB to 1TiB`},
+		{[]string{"--max-memory", "1KiB"}, `--max-memory "1KiB": out of range`},
+		{[]string{"--max-memory", "1e300GiB"}, `--max-memory "1e300GiB": out of range`},
+		{[]string{"--max-memory", "NaN"}, `--max-memory "NaN": out of range`},
 	} {
 		_, err := runSimulateArgs(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestSimulateMemoryLimit: a trace with more jobs than --max-memory holds is
+// refused while it is read, naming the limit and how to raise it; the same
+// trace runs with fewer policies.
+func TestSimulateMemoryLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("submit_s,duration_s,gpus\n")
+	for i := range 60_000 {
+		fmt.Fprintf(&b, "%d,60,1\n", i*60)
+	}
+	path := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runSimulateArgs(t, "--trace", path, "--max-memory", "64MiB")
+	if !errors.Is(err, trace.ErrTooManyJobs) {
+		t.Fatalf("60000 jobs, 4 policies in 64MiB: %v, want ErrTooManyJobs", err)
+	}
+	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 48026 jobs for 4 policies", "raise --max-memory", "fewer --policies"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
+	}
+	if _, err := runSimulateArgs(t, "--trace", path, "--max-memory", "64MiB", "--policies", "onprem-only"); err != nil {
+		t.Errorf("one policy in 64MiB: %v", err)
 	}
 }

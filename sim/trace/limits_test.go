@@ -22,7 +22,7 @@ func TestJobLimit(t *testing.T) {
 	if !errors.Is(err, ErrTooManyJobs) || !errors.As(err, &te) || te.Line != 4 {
 		t.Fatalf("3 jobs at a limit of 2: %v, want ErrTooManyJobs at line 4", err)
 	}
-	for _, want := range []string{"at most 2 jobs", "--max-jobs"} {
+	for _, want := range []string{"at most 2 jobs", "the job limit"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not say %q", err, want)
 		}

@@ -228,7 +228,7 @@ type parser struct {
 func (p *parser) add(tr *Trace, line int, j Job) error {
 	if len(tr.Jobs) >= p.maxJobs {
 		return &Error{File: p.name, Line: line, Err: ErrTooManyJobs,
-			Want: fmt.Sprintf("at most %d jobs, the job limit (each job takes about %d bytes loaded, more per policy simulated); raise it with spillway simulate --max-jobs", p.maxJobs, JobBytes)}
+			Want: fmt.Sprintf("at most %d jobs, the job limit", p.maxJobs)}
 	}
 	tr.Jobs = append(tr.Jobs, j)
 	return nil
