@@ -1,35 +1,44 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
-// BytesPerJob bounds what one policy run allocates per job of its trace
-// (job state, placement, queues, the final waits); the trace's own jobs
-// (trace.JobBytes each) are shared read-only by every run. TestBytesPerJob
-// keeps the figure honest.
-const BytesPerJob = 256
+// Memory a backtest holds: the trace's jobs (trace.JobBytes each), shared
+// read-only by every policy run, and per run BytesPerJob for each job and
+// BytesPerInstance for each instance it launches. TestBytesPerJob keeps
+// the figures honest.
+const (
+	BytesPerJob      = 128
+	BytesPerInstance = 512
+)
 
-// DefaultMemoryLimit is the memory a backtest may plan for unless told
+// DefaultMemoryLimit is the memory a backtest plans for unless told
 // otherwise (spillway simulate --max-memory).
-const DefaultMemoryLimit = 4 << 30
+const DefaultMemoryLimit = 8 << 30
 
-// MaxJobs is the most jobs a backtest of policies runs within limit bytes:
-// the trace's jobs plus BytesPerJob for each policy make up at most three
-// quarters of the limit, leaving the rest to the garbage collector (the
-// caller sets the limit as the runtime's soft memory limit).
-func MaxJobs(limit int64, policies int) int {
-	return int(max(limit/4*3/perJob(policies), 1))
+// ErrTooManyInstances ends a run that launches more instances than
+// Options.MaxInstances.
+var ErrTooManyInstances = errors.New("more instances launched than the memory limit allows")
+
+// Limits splits a memory limit between jobs and instances for a backtest
+// of policies: a quarter of it for the trace and each run's job state, half
+// for the runs' instance records, and a quarter for the garbage collector
+// (the caller sets the limit as the runtime's soft memory limit).
+func Limits(limit int64, policies int) (maxJobs, maxInstances int) {
+	p := int64(max(policies, 1))
+	maxJobs = int(max(limit/4/(trace.JobBytes+p*BytesPerJob), 1))
+	maxInstances = int(max(limit/2/(p*BytesPerInstance), 1))
+	return maxJobs, maxInstances
 }
 
-// MemoryFor is the memory limit MaxJobs needs for jobs and policies.
+// MemoryFor is the memory limit under which Limits allows jobs.
 func MemoryFor(jobs, policies int) int64 {
-	return int64(jobs) * perJob(policies) / 3 * 4
+	return 4 * int64(jobs) * (trace.JobBytes + int64(max(policies, 1))*BytesPerJob)
 }
-
-func perJob(policies int) int64 { return int64(trace.JobBytes + max(policies, 1)*BytesPerJob) }
 
 // FormatBytes writes b in GiB or MiB, for messages.
 func FormatBytes(b int64) string {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -25,9 +26,9 @@ func syntheticTrace(n int) *trace.Trace {
 	return tr
 }
 
-// liveBytesPerJob runs p on tr and returns the heap the run holds at its
-// end, per job, plus the waits slice finishRun allocates and drops.
-func liveBytesPerJob(t testing.TB, pool *policy.Pool, tr *trace.Trace, p Policy) float64 {
+// liveBytes runs p on tr and returns the heap the run holds at its end,
+// plus the waits slice finishRun allocates and drops, and its result.
+func liveBytes(t testing.TB, pool *policy.Pool, tr *trace.Trace, p Policy) (float64, Result) {
 	var before, end runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -37,28 +38,49 @@ func liveBytesPerJob(t testing.TB, pool *policy.Pool, tr *trace.Trace, p Policy)
 			runtime.ReadMemStats(&end)
 		}
 	}
-	if _, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: p, Progress: progress}); err != nil {
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: p, Progress: progress})
+	if err != nil {
 		t.Fatal(err)
 	}
-	live := float64(end.HeapAlloc) - float64(before.HeapAlloc)
-	return live/float64(len(tr.Jobs)) + 8
+	return float64(end.HeapAlloc) - float64(before.HeapAlloc) + 8*float64(len(tr.Jobs)), res
 }
 
-// TestBytesPerJob: the heap one policy run holds per job stays within
-// BytesPerJob, the figure the memory limit is computed from. The 40-GPU on-prem pool is kept busy enough that
-// the bursting policies rent instances.
+// TestBytesPerJob: the heap one policy run holds stays within BytesPerJob
+// for each job plus BytesPerInstance for each instance it launched, the
+// figures the memory limit is computed from. The 32-GPU on-prem pool is
+// kept busy enough that the bursting policies rent many instances.
 func TestBytesPerJob(t *testing.T) {
 	tr := syntheticTrace(50_000)
-	for _, p := range []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()} {
-		pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 4, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+	pool := func() *policy.Pool {
+		return &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 4, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
 			WaitTarget: policy.Duration(10 * time.Minute), Offerings: []policy.Offering{offering4}}
-		got := liveBytesPerJob(t, pool, tr, p)
-		t.Logf("%s: %.0f bytes per job", p.Name, got)
-		if got < 48 {
-			t.Errorf("%s: %.0f bytes per job is less than its job state alone: the measurement is broken", p.Name, got)
+	}
+	jobsOnly, _ := liveBytes(t, pool(), tr, OnPremOnly())
+	perJob := jobsOnly / float64(len(tr.Jobs))
+	t.Logf("onprem-only: %.0f bytes per job", perJob)
+	if perJob < 48 || perJob > BytesPerJob {
+		t.Errorf("onprem-only holds %.0f bytes per job, want from 48 (its job state alone) to BytesPerJob = %d", perJob, BytesPerJob)
+	}
+	for _, p := range []Policy{Spillway(), Threshold(), PerJob()} {
+		live, res := liveBytes(t, pool(), tr, p)
+		if res.Launches < 1000 {
+			t.Fatalf("%s launched %d instances: too few to measure", p.Name, res.Launches)
 		}
-		if got > BytesPerJob {
-			t.Errorf("%s allocated %.0f bytes per job, above BytesPerJob = %d", p.Name, got, BytesPerJob)
+		perInst := (live - jobsOnly) / float64(res.Launches)
+		t.Logf("%s: %.0f bytes per instance (%d launched)", p.Name, perInst, res.Launches)
+		if perInst > BytesPerInstance {
+			t.Errorf("%s holds %.0f bytes per instance, above BytesPerInstance = %d", p.Name, perInst, BytesPerInstance)
 		}
+	}
+}
+
+// TestMaxInstances: a run that would launch more instances than allowed
+// ends with ErrTooManyInstances.
+func TestMaxInstances(t *testing.T) {
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{offering4}}
+	_, err := Run(context.Background(), Options{Pool: pool, Trace: syntheticTrace(2000), Policy: PerJob(), MaxInstances: 3})
+	if !errors.Is(err, ErrTooManyInstances) {
+		t.Fatalf("got %v, want ErrTooManyInstances", err)
 	}
 }

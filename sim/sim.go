@@ -56,6 +56,10 @@ type Options struct {
 	Progress func(done float64)
 	// Timeline records samples for a plot when set.
 	Timeline bool
+	// MaxInstances, when above 0, bounds the instances one run may launch
+	// (the simulator keeps a record of each, BytesPerInstance): a launch
+	// beyond it ends the run with ErrTooManyInstances.
+	MaxInstances int
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -649,6 +653,9 @@ func (s *state) ready(ii int) {
 func (s *state) launch(off policy.Offering, floor string) error {
 	if off.GPUs <= 0 {
 		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
+	}
+	if s.o.MaxInstances > 0 && len(s.insts) >= s.o.MaxInstances {
+		return fmt.Errorf("sim: policy %s: %w (%d)", s.o.Policy.Name, ErrTooManyInstances, s.o.MaxInstances)
 	}
 	ii := int32(len(s.insts))
 	in := &instance{

@@ -143,7 +143,8 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	// heap under it; the trace is refused as soon as it holds more jobs
 	// than fit, before it takes more memory than that.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
-	topts := trace.Options{MaxJobs: sim.MaxJobs(limit, len(pols))}
+	maxJobs, maxInstances := sim.Limits(limit, len(pols))
+	topts := trace.Options{MaxJobs: maxJobs}
 	var tr *trace.Trace
 	if f.trace == "" {
 		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
@@ -152,7 +153,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	if errors.Is(err, trace.ErrTooManyJobs) {
 		return fmt.Errorf("%w: --max-memory %s holds %d jobs for %d policies (about %d bytes a job each); raise --max-memory (e.g. --max-memory %s for twice as many) or run fewer --policies",
-			err, sim.FormatBytes(limit), topts.MaxJobs, len(pols), sim.BytesPerJob, sim.FormatBytes(sim.MemoryFor(2*topts.MaxJobs, len(pols))))
+			err, sim.FormatBytes(limit), maxJobs, len(pols), sim.BytesPerJob, sim.FormatBytes(sim.MemoryFor(2*maxJobs, len(pols))))
 	}
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return fmt.Errorf("trace %s has no jobs", tr.Name)
 	}
 
-	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != ""}
+	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances}
 	stderr := cmd.ErrOrStderr()
 	var prog *progressLine
 	if f.progress || isTerminal(stderr) {
@@ -172,6 +173,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	rep, err := bt.Run(cmd.Context())
 	if prog != nil {
 		prog.clear()
+	}
+	if errors.Is(err, sim.ErrTooManyInstances) {
+		return fmt.Errorf("%w: --max-memory %s holds %d instances per policy (about %d bytes each); raise --max-memory or run fewer --policies",
+			err, sim.FormatBytes(limit), maxInstances, sim.BytesPerInstance)
 	}
 	if err != nil {
 		return err

@@ -125,7 +125,7 @@ func TestSimulateMemoryLimit(t *testing.T) {
 	if !errors.Is(err, trace.ErrTooManyJobs) {
 		t.Fatalf("60000 jobs, 4 policies in 64MiB: %v, want ErrTooManyJobs", err)
 	}
-	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 48026 jobs for 4 policies", "raise --max-memory", "fewer --policies"} {
+	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 31300 jobs for 4 policies", "raise --max-memory", "fewer --policies"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not say %q", err, want)
 		}
