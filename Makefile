@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/spillway
 
-.PHONY: build test bench lint fuzz
+.PHONY: build test bench lint fuzz soak
 
 build:
 	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/spillway
@@ -16,3 +16,8 @@ bench:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+
+# Long runs, by hand: the server SIGKILLed 300 times while it launches and
+# terminates against the emulator with injected faults.
+soak:
+	SPILLWAY_CRASH_KILLS=300 $(GO) test -count=1 -timeout 60m -run TestCrashSafetyNoDuplicateNoLeak -v ./scheduler/

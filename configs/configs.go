@@ -7,7 +7,7 @@ import "embed"
 
 // GPUOfferingsCSV is catalog/gpu-offerings.csv: the shapes and dated list
 // prices of common AWS and Alibaba Cloud GPU instance types (see
-// catalog/README.md for sources and dates). The policy package parses it
+// catalog/README.md for sources and dates). The config package parses it
 // into its default catalog.
 //
 //go:embed catalog/gpu-offerings.csv

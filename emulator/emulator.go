@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,11 @@ type Options struct {
 	// IdleTimeout how long it keeps an idle keep-alive connection. Zero
 	// means DefaultReadTimeout and DefaultIdleTimeout.
 	ReadTimeout, IdleTimeout time.Duration
+	// PrivateIPs, when valid, is the range private addresses are handed out
+	// from, in launch order and wrapping around (e.g. 127.1.0.0/16, so that
+	// a test or the demo can serve a simulated agent at each instance's
+	// address). The zero value hands out 10.ZONE.x.y addresses.
+	PrivateIPs netip.Prefix
 }
 
 // API names the protocol an instance was launched through.
@@ -124,6 +130,7 @@ type Emulator struct {
 	stalls    map[string]*stall
 	buckets   map[string]*bucket
 	ipSeq     int
+	ipRange   netip.Prefix
 }
 
 // New returns an Emulator configured by opts.
@@ -160,6 +167,7 @@ func New(opts Options) *Emulator {
 		calls:       map[string]int{},
 		stalls:      map[string]*stall{},
 		buckets:     map[string]*bucket{},
+		ipRange:     opts.PrivateIPs.Masked(),
 	}
 }
 

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -419,7 +420,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			}
 		}
 		e.ipSeq++
-		r.privateIP = fmt.Sprintf("10.%d.%d.%d", zoneIndex, (e.ipSeq/250)%256, e.ipSeq%250+4)
+		r.privateIP = e.privateIPLocked(zoneIndex)
 		e.instances[r.id] = r
 		e.order = append(e.order, r)
 		e.byOffer[stockKey{r.instanceType, r.zone}] = append(e.byOffer[stockKey{r.instanceType, r.zone}], r)
@@ -553,4 +554,29 @@ func (e *Emulator) NotOffered() []StockEntry {
 		return strings.Compare(a.InstanceType+"@"+a.Zone, b.InstanceType+"@"+b.Zone)
 	})
 	return out
+}
+
+// privateIPLocked hands out the next private address: from the configured
+// range when there is one (skipping the range's first address), else
+// 10.ZONE.x.y. e.mu must be held.
+func (e *Emulator) privateIPLocked(zoneIndex int) string {
+	if !e.ipRange.IsValid() {
+		return fmt.Sprintf("10.%d.%d.%d", zoneIndex, (e.ipSeq/250)%256, e.ipSeq%250+4)
+	}
+	bits := e.ipRange.Addr().BitLen() - e.ipRange.Bits()
+	size := uint64(1) << min(bits, 62)
+	n := uint64(e.ipSeq)
+	if size > 1 {
+		n = 1 + (n-1)%(size-1) // never the range's first address
+	} else {
+		n = 0
+	}
+	b := e.ipRange.Addr().AsSlice()
+	for i := len(b) - 1; i >= 0 && n > 0; i-- {
+		sum := uint64(b[i]) + n&0xff
+		b[i] = byte(sum)
+		n = n>>8 + sum>>8
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a.String()
 }

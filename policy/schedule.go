@@ -60,6 +60,14 @@ func cfgUntil(until, now time.Time) string {
 	return until.Format("Mon 2 Jan 15:04")
 }
 
+// CheckCron reports whether spec is a cron expression ScheduleFloors can
+// use: 5 fields, optionally prefixed CRON_TZ=Area/City (or TZ=), firing on
+// some date. The error says what is wrong and what would be valid.
+func CheckCron(spec string) error {
+	_, err := cfgCompileCron(spec)
+	return err
+}
+
 // cfgCron is a compiled cron expression.
 type cfgCron struct {
 	sched cron.Schedule

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -31,11 +32,11 @@ func loadBundled(t testing.TB, name string) *trace.Trace {
 
 func backtestPool(t testing.TB) policy.Pool {
 	t.Helper()
-	cfg, err := policy.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.Pools[0]
+	return cfg.Pools[0].Policy
 }
 
 // readmeDemand reads the p50/p90/max demand table of configs/traces/README.md.

@@ -5,13 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
 func benchSetup(b *testing.B, file string) (policy.Pool, *trace.Trace) {
 	b.Helper()
-	cfg, err := policy.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -19,7 +20,7 @@ func benchSetup(b *testing.B, file string) (policy.Pool, *trace.Trace) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return WithOnPremGPUs(cfg.Pools[0], BaselineGPUs(tr.Jobs, 8)), tr
+	return WithOnPremGPUs(cfg.Pools[0].Policy, BaselineGPUs(tr.Jobs, 8)), tr
 }
 
 func benchPolicy(b *testing.B, file string, p Policy) {

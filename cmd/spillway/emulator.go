@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -25,6 +26,7 @@ type emulatorOptions struct {
 	latency   time.Duration
 	throttle  bool
 	logLevel  string
+	privIPs   string
 }
 
 func newEmulatorCmd() *cobra.Command {
@@ -64,6 +66,7 @@ See docs/emulator.md.`,
 	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable)")
 	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call")
 	f.BoolVar(&o.throttle, "throttle", false, "refuse calls beyond the request-rate buckets (RequestLimitExceeded, Throttling.User)")
+	f.StringVar(&o.privIPs, "private-ips", "", `hand out instances' private addresses from this range in order, e.g. 127.1.0.0/16 so a simulated agent can serve at each instance's address (default 10.ZONE.x.y)`)
 	f.StringVar(&o.logLevel, "log-level", "info", "debug (one line per API call), info, warn or error")
 	return cmd
 }
@@ -84,10 +87,18 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
+	var privIPs netip.Prefix
+	if o.privIPs != "" {
+		p, err := netip.ParsePrefix(o.privIPs)
+		if err != nil || p.Bits() == p.Addr().BitLen() {
+			return fmt.Errorf("--private-ips %q: want an address range in CIDR form with room for addresses, e.g. 127.1.0.0/16", o.privIPs)
+		}
+		privIPs = p
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	emu := emulator.New(emulator.Options{
 		BootDelay: o.bootDelay, FaultRate: o.faultRate, Latency: o.latency, Throttle: o.throttle,
-		Logger: log.WithGroup("emulator"),
+		Logger: log.WithGroup("emulator"), PrivateIPs: privIPs,
 	})
 	for _, s := range o.stock {
 		typ, zone, n, offered, err := emulator.ParseStock(s)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -29,7 +30,8 @@ See configs/examples/spillway.yaml for a complete, annotated example.`,
 }
 
 func newPolicyValidateCmd() *cobra.Command {
-	return &cobra.Command{
+	var server bool
+	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check configs and print every problem, or a summary of what they allow",
 		Long: `Validate checks each config file strictly, without contacting any cloud.
@@ -47,21 +49,34 @@ other are all errors.
 Offerings may leave out gpus and price_per_hour for instance types in the bundled
 catalog (configs/catalog); values written in the config override the catalog.
 
+Templates (user_data, join.agent_url, drain.command, drain.http.url) are
+executed on a sample instance, so a field that does not exist is reported here.
+
+A config fit for a backtest (spillway simulate) may lack what the server
+needs: with --server, validate also reports every pool without signals and
+every aws or alicloud provider without a subnet or an image, as spillway
+server would.
+
 When a file is valid, validate prints a summary of it with defaults applied: the
-pools, their limits, and their offerings ordered by price per useful GPU-hour
-(price / (gpus × performance)), the order in which the policy prefers them.
+server, the pools, their limits, signals, join and drain hooks, and their
+offerings ordered by price per useful GPU-hour (price / (gpus × performance)),
+the order in which the policy prefers them.
 
 Exit status: 0 when every file is valid, 1 when any has a problem.`,
 		Example: `  spillway policy validate spillway.yaml
+  spillway policy validate --server configs/examples/emulator.yaml
   spillway policy validate configs/examples/*.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			problems, badFiles, summaries := 0, 0, 0
 			for _, path := range args {
-				cfg, err := policy.Load(path)
+				cfg, err := config.Load(path)
+				if err == nil && server {
+					err = cfg.ValidateForServer()
+				}
 				if err != nil {
 					badFiles++
-					var verr *policy.ValidationError
+					var verr *config.ValidationError
 					if errors.As(err, &verr) {
 						problems += len(verr.Errors)
 					} else {
@@ -82,10 +97,12 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool, subnets and images)")
+	return cmd
 }
 
 // policySummary prints what a valid config allows, defaults applied.
-func policySummary(w io.Writer, path string, cfg *policy.Config) {
+func policySummary(w io.Writer, path string, cfg *config.Config) {
 	fmt.Fprintf(w, "%s: valid\n", path)
 	fmt.Fprintf(w, "cluster %s\n", cfg.Cluster)
 	names := make([]string, 0, len(cfg.Providers))
@@ -107,7 +124,14 @@ func policySummary(w io.Writer, path string, cfg *policy.Config) {
 		}
 		fmt.Fprintln(w, line)
 	}
-	for _, p := range cfg.Pools {
+	srv := cfg.Server
+	line := fmt.Sprintf("server: listen %s, state %s, tick %s, sweep grace %s", srv.Listen, srv.State, policyDur(srv.Tick.D()), policyDur(srv.SweepGrace.D()))
+	if srv.TLS != nil {
+		line += ", TLS"
+	}
+	fmt.Fprintln(w, line)
+	for _, cp := range cfg.Pools {
+		p := cp.Policy
 		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
 			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), policyDur(p.Interval.D()))
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
@@ -133,6 +157,9 @@ func policySummary(w io.Writer, path string, cfg *policy.Config) {
 			fmt.Fprintln(w, "  manual bursts: not allowed (manual.max_gpus is 0)")
 		}
 
+		fmt.Fprintf(w, "  signals: %s\n", policySignals(cp.Signals))
+		fmt.Fprintf(w, "  join: agent at %s within %s; drain: %s\n", cp.Join.AgentURL, policyDur(cp.Join.Timeout.D()), policyDrain(cp.Drain))
+
 		offs := append([]policy.Offering(nil), p.Offerings...)
 		sort.SliceStable(offs, func(i, j int) bool { return policyUseful(offs[i]) < policyUseful(offs[j]) })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -142,6 +169,39 @@ func policySummary(w io.Writer, path string, cfg *policy.Config) {
 		}
 		tw.Flush()
 	}
+}
+
+// policySignals says in one line where a pool's signals come from.
+func policySignals(s *config.Signals) string {
+	if s == nil {
+		return "none (fine for spillway simulate; spillway server refuses the pool)"
+	}
+	base := "no baseline (every on-prem GPU counts as busy)"
+	if b := s.Baseline; b != nil && b.Agents != nil {
+		base = fmt.Sprintf("baseline from agents (%s", policyPlural(len(b.Agents.URLs), "URL"))
+		if b.Agents.TargetsFile != "" {
+			base += " and " + b.Agents.TargetsFile
+		}
+		base += ")"
+	} else if b != nil && b.Prometheus != nil {
+		base = "baseline from Prometheus at " + b.Prometheus.URL
+	}
+	types := make([]string, len(s.Demand))
+	for i, d := range s.Demand {
+		types[i] = d.Type
+	}
+	return fmt.Sprintf("%s; demand from %s", base, strings.Join(types, ", "))
+}
+
+// policyDrain says in a few words what the drain hook runs.
+func policyDrain(d config.Drain) string {
+	switch {
+	case len(d.Command) > 0:
+		return fmt.Sprintf("command %s (at most %s)", strings.Join(d.Command, " "), policyDur(d.Timeout.D()))
+	case d.HTTP != nil:
+		return fmt.Sprintf("%s %s (at most %s)", d.HTTP.Method, d.HTTP.URL, policyDur(d.Timeout.D()))
+	}
+	return "no hook (terminated once idle or after drain_timeout)"
 }
 
 func policyUseful(o policy.Offering) float64 {

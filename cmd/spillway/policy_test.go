@@ -30,6 +30,10 @@ func TestPolicyValidateExample(t *testing.T) {
 		"limits: at most 64 GPUs, at most 400.00 USD/h, budget 20000.00 USD per month",
 		`schedule weekday-peak: "CRON_TZ=Europe/Berlin 0 8 * * 1-5" holds 16 GPUs for 10h`,
 		"aws-h100-ondemand",
+		"server: listen 127.0.0.1:8700, state /",
+		"spillway.db, tick 10s, sweep grace 10m",
+		"signals: baseline from agents (1 URL); demand from command",
+		"join: agent at http://{{.PrivateIP}}:9401 within 10m; drain: command scontrol update nodename={{.Name}} state=drain reason=spillway (at most 30s)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -46,7 +50,7 @@ func TestPolicyValidateExample(t *testing.T) {
 }
 
 func TestPolicyValidateProblems(t *testing.T) {
-	out, errOut, err := runPolicyCmd(t, "validate", "../../policy/testdata/multi.bad.yaml", "../../policy/testdata/minimal.good.yaml")
+	out, errOut, err := runPolicyCmd(t, "validate", "../../config/testdata/multi.bad.yaml", "../../config/testdata/minimal.good.yaml")
 	var ec *exitCodeError
 	if !errors.As(err, &ec) || ec.code != 1 {
 		t.Fatalf("err = %v, want exit code 1", err)
@@ -58,13 +62,38 @@ func TestPolicyValidateProblems(t *testing.T) {
 	if len(lines) != 7 {
 		t.Fatalf("got %d problem lines, want 7:\n%s", len(lines), errOut)
 	}
-	const first = `../../policy/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
+	const first = `../../config/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
 	if lines[0] != first {
 		t.Errorf("first problem\n got %s\nwant %s", lines[0], first)
 	}
 	// The valid file is still summarised.
 	if !strings.Contains(out, "minimal.good.yaml: valid") {
 		t.Errorf("stdout: %s", out)
+	}
+}
+
+// TestPolicyValidateServer: --server also reports what only the server
+// needs; a backtest config passes without it.
+func TestPolicyValidateServer(t *testing.T) {
+	const f = "../../configs/examples/backtest.yaml"
+	if _, errOut, err := runPolicyCmd(t, "validate", f); err != nil {
+		t.Fatalf("validate %s: %v\n%s", f, err, errOut)
+	}
+	_, errOut, err := runPolicyCmd(t, "validate", "--server", f)
+	var ec *exitCodeError
+	if !errors.As(err, &ec) || ec.code != 1 {
+		t.Fatalf("validate --server %s: %v, want exit code 1", f, err)
+	}
+	for _, want := range []string{
+		f + ":17:5: providers.aws-east.subnets: missing required field: the server launches into a subnet",
+		"pools[0].signals: missing required field: the server reads pool \"v100\"'s signals every tick",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if _, errOut, err := runPolicyCmd(t, "validate", "--server", "../../configs/examples/emulator.yaml"); err != nil {
+		t.Errorf("validate --server emulator.yaml: %v\n%s", err, errOut)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/sources"
@@ -30,19 +31,20 @@ const (
 func newSignalsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "signals",
-		Short: "Try a pool's signal sources (GPU baseline and queue demand) without a server",
-		Long: `Work with a signals file: where one pool's on-prem GPU baseline (spillway
-agents or Prometheus) and its queue demand (Slurm, Redis, HTTP, a command,
-Prometheus) come from.
+		Short: "Try the pools' signal sources (GPU baseline and queue demand) without a server",
+		Long: `Work with the signals of spillway.yaml's pools: where each pool's on-prem
+GPU baseline (spillway agents or Prometheus) and its queue demand (Slurm,
+Redis, HTTP, a command, Prometheus) come from (pools[].signals).
 
-See configs/examples/signals.yaml for an annotated example and docs/signals.md
-for the guide.`,
+See configs/examples/spillway.yaml for an annotated example and
+docs/signals.md for the guide.`,
 	}
 	cmd.AddCommand(newSignalsCheckCmd())
 	return cmd
 }
 
 type signalsCheckOptions struct {
+	pool    string
 	json    bool
 	watch   time.Duration
 	timeout time.Duration
@@ -55,9 +57,10 @@ func newSignalsCheckCmd() *cobra.Command {
 	o := signalsCheckOptions{}
 	cmd := &cobra.Command{
 		Use:   "check FILE",
-		Short: "Read every source of a signals file once and print what the policy would see",
-		Long: `Check reads the file strictly, builds its sources, reads every one of them
-once, concurrently, and prints:
+		Short: "Read every signal source of spillway.yaml's pools once and print what the policy would see",
+		Long: `Check reads spillway.yaml strictly, builds the signal sources of every pool
+that has signals (or only of --pool), reads every one of them once,
+concurrently, and prints, per pool:
 
   - per source, its reading (GPUs busy and free, pending jobs and GPUs, job
     sizes, oldest wait) or its error, naming the source and the cause;
@@ -75,18 +78,20 @@ and at most --timeout in all.
 
 Exit status: 0 when every source answered and nothing is stale, 1 when any
 source or baseline node failed or a signal is stale (the snapshot is still
-printed), 2 when the file is bad (every problem is printed as FILE:LINE: ...).
-With --watch, the status is that of the last complete round.`,
-		Example: `  spillway signals check configs/examples/signals.yaml
-  spillway signals check --json signals.yaml | jq .snapshot
-  spillway signals check --watch 10s signals.yaml`,
+printed), 2 when the file is bad (every problem is printed as
+FILE:LINE:COL: FIELD: MESSAGE) or no pool has signals. With --watch, the
+status is that of the last complete round.`,
+		Example: `  spillway signals check configs/examples/spillway.yaml
+  spillway signals check --pool training --json spillway.yaml | jq .snapshot
+  spillway signals check --watch 10s spillway.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSignalsCheck(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.json, "json", false, "print the per-source results and the snapshot as JSON (one object per round)")
+	f.StringVar(&o.pool, "pool", "", "check only this pool (default: every pool with signals)")
+	f.BoolVar(&o.json, "json", false, "print the per-source results and the snapshot as JSON (one object per pool and round)")
 	f.DurationVar(&o.watch, "watch", 0, "check again every DURATION (e.g. 10s) until interrupted")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "the longest one source may take, retries included")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log each source's retries and target-file reloads to stderr")
@@ -103,42 +108,43 @@ func runSignalsCheck(ctx context.Context, stdout, stderr io.Writer, path string,
 	if o.now == nil {
 		o.now = time.Now
 	}
-	file, err := sources.Load(path)
+	sets, err := buildPoolSignals(path, o, stderr)
 	if err != nil {
-		return &exitCodeError{code: exitSignalsBadFile, msg: err.Error()}
+		return err
 	}
-	var bopts []sources.Option
-	if o.verbose {
-		bopts = append(bopts, sources.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	}
-	set, err := file.Build(bopts...)
-	if err != nil {
-		return &exitCodeError{code: exitSignalsBadFile, msg: err.Error()}
-	}
-	defer set.Close()
+	defer func() {
+		for _, set := range sets {
+			set.Close()
+		}
+	}()
 
-	var last *signalsReport
+	var last []signalsReport
 	for round := 1; ; round++ {
-		r := readSignals(ctx, set, o.timeout, o.now)
+		reports := make([]signalsReport, len(sets))
+		for i, set := range sets {
+			reports[i] = readSignals(ctx, set, o.timeout, o.now)
+			reports[i].File = path
+		}
 		if o.watch > 0 && ctx.Err() != nil {
 			break // interrupted mid-round: its errors are ours, not the sources'
 		}
-		r.File = path
-		if o.json {
-			enc := json.NewEncoder(stdout)
-			if o.watch == 0 {
-				enc.SetIndent("", "  ")
+		for i, r := range reports {
+			if o.json {
+				enc := json.NewEncoder(stdout)
+				if o.watch == 0 {
+					enc.SetIndent("", "  ")
+				}
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				if round > 1 || i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				printSignalsReport(stdout, r)
 			}
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		} else {
-			if round > 1 {
-				fmt.Fprintln(stdout)
-			}
-			printSignalsReport(stdout, r)
 		}
-		last = &r
+		last = reports
 		if o.watch == 0 {
 			break
 		}
@@ -150,10 +156,65 @@ func runSignalsCheck(ctx context.Context, stdout, stderr io.Writer, path string,
 			break
 		}
 	}
-	if last == nil || last.OK {
+	var failed []string
+	for _, r := range last {
+		if !r.OK {
+			failed = append(failed, r.summary())
+		}
+	}
+	if len(failed) == 0 {
 		return nil
 	}
-	return &exitCodeError{code: exitSignalsFailed, msg: last.summary()}
+	return &exitCodeError{code: exitSignalsFailed, msg: strings.Join(failed, "\n")}
+}
+
+// buildPoolSignals reads the config at path and builds the signal sources
+// of the pools to check; a bad file, an unknown --pool or a pool without
+// signals is an exitSignalsBadFile error.
+func buildPoolSignals(path string, o signalsCheckOptions, stderr io.Writer) ([]*sources.Set, error) {
+	bad := func(msg string) error { return &exitCodeError{code: exitSignalsBadFile, msg: msg} }
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, bad(err.Error())
+	}
+	var pools []*config.Pool
+	var names []string
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i]
+		names = append(names, p.Policy.Name)
+		if o.pool == p.Policy.Name || (o.pool == "" && p.Signals != nil) {
+			pools = append(pools, p)
+		}
+	}
+	switch {
+	case o.pool != "" && len(pools) == 0:
+		return nil, bad(fmt.Sprintf("--pool %q: no such pool in %s (its pools are %s)", o.pool, path, strings.Join(names, ", ")))
+	case len(pools) == 0:
+		return nil, bad(fmt.Sprintf("%s: no pool has signals: add signals (baseline and demand) to a pool; see configs/examples/spillway.yaml", path))
+	case pools[0].Signals == nil:
+		return nil, bad(fmt.Sprintf("%s: pool %q has no signals: add signals (baseline and demand) to it; see configs/examples/spillway.yaml", path, o.pool))
+	}
+	var bopts []sources.Option
+	if o.verbose {
+		bopts = append(bopts, sources.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	var sets []*sources.Set
+	var problems []string
+	for _, p := range pools {
+		set, err := p.BuildSignals(bopts...)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		sets = append(sets, set)
+	}
+	if len(problems) > 0 {
+		for _, set := range sets {
+			set.Close()
+		}
+		return nil, bad(strings.Join(problems, "\n"))
+	}
+	return sets, nil
 }
 
 // signalsReport is one round of a check: what each source gave and the
@@ -353,7 +414,7 @@ func (r signalsReport) summary() string {
 			failed = append(failed, s.Name)
 		}
 	}
-	msg := fmt.Sprintf("spillway signals check: %s: ", r.File)
+	msg := fmt.Sprintf("spillway signals check: %s: pool %s: ", r.File, r.Pool)
 	if len(failed) > 0 {
 		msg += fmt.Sprintf("%d of %d sources failed (%s)", len(failed), len(r.Sources), strings.Join(failed, ", "))
 	} else {

@@ -98,13 +98,56 @@ func closedURL(t *testing.T) string {
 	return "http://" + addr
 }
 
+// writeSignalsFile writes a spillway.yaml with one pool whose signals are
+// body; see signalsConfig.
 func writeSignalsFile(t *testing.T, body string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "signals.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), "spillway.yaml")
+	if err := os.WriteFile(path, []byte(signalsConfig(body)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// signalsConfigHeader is the part of signalsConfig's file before the
+// pool's own settings: cluster, a provider and the pool's name and offering.
+const signalsConfigHeader = `cluster: test
+providers:
+  aws: {type: aws, region: us-east-1}
+pools:
+  - name: %s
+    offerings: [{provider: aws, instance_type: p5.48xlarge}]
+`
+
+// signalsConfig makes a spillway.yaml of one pool from a body written as
+// the pool's signals at the top level: its "pool:" line names the pool
+// (training when absent), "stale_after:" and "onprem:" lines are the
+// pool's own settings, and every other line goes under the pool's
+// signals:, indented by six spaces. The body's line N (not counting pool,
+// stale_after and onprem lines) is line N+7+(those lines) of the file.
+func signalsConfig(body string) string {
+	pool := "training"
+	var own, sig []string
+	for _, l := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "pool: "):
+			pool = strings.TrimPrefix(l, "pool: ")
+		case strings.HasPrefix(l, "stale_after:"), strings.HasPrefix(l, "onprem:"):
+			own = append(own, "    "+l)
+		default:
+			sig = append(sig, "      "+l)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, signalsConfigHeader, pool)
+	for _, l := range own {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("    signals:\n")
+	for _, l := range sig {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
 }
 
 func runSignals(ctx context.Context, args ...string) (stdout, stderr string, err error) {
@@ -319,13 +362,13 @@ func TestSignalsCheckBadFile(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field", "pool: a\ndemand:\n  - type: command\n    command: {command: [echo, '1']}\n    retries: 3\n",
-			[]string{`:5: unknown field "retries": valid fields here are attempts, backoff, command, http,`}},
+			[]string{`:11:11: pools[0].signals.demand[0].retries: unknown field "retries": valid fields here are type, timeout, attempts, backoff, max_backoff, slurm, redis, http, command, prometheus`}},
 		{"bad durations", "pool: a\nstale_after: 2 minutes\ndemand:\n  - type: command\n    timeout: 5\n    command: {command: [echo, '1']}\n",
-			[]string{`:2: "2 minutes" is not a duration: want e.g. 30s, 2m or 1h30m`, `:5: "5" is not a duration`}},
+			[]string{`:7:18: pools[0].stale_after: bad duration "2 minutes": use a Go duration such as 90s, 5m or 1h30m`, `:11:20: pools[0].signals.demand[0].timeout: bad duration "5"`}},
 		{"bad source", "pool: a\ndemand:\n  - type: command\n    command: {command: [echo, '1']}\n  - type: http\n    http: {url: 'ftp://x', pending_jobs: n}\n",
-			[]string{`:5: demand[1] (http): `, `ftp://x`}},
+			[]string{`:11:11: pools[0].signals.demand[1]: http source "http": `, `ftp://x`}},
 		{"no demand", "pool: a\nbaseline:\n  agents: {urls: ['127.0.0.1:1']}\n",
-			[]string{`:1: demand is empty`}},
+			[]string{`:8:7: pools[0].signals.demand: missing required field: list at least one demand source`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeSignalsFile(t, tc.body)
@@ -344,7 +387,7 @@ func TestSignalsCheckBadFile(t *testing.T) {
 		})
 	}
 	_, _, err := runSignals(t.Context(), "check", filepath.Join(t.TempDir(), "missing.yaml"))
-	if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), "missing.yaml: cannot read the signals file") {
+	if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), "missing.yaml: no such file or directory") {
 		t.Errorf("missing file: %v, want exit code %d naming the file", err, exitSignalsBadFile)
 	}
 }
@@ -404,21 +447,76 @@ func TestSignalsCheckFlags(t *testing.T) {
 	}
 }
 
-// TestSignalsExample checks the bundled example against a simulated agent
-// on loopback (its URL swapped in).
+// TestSignalsExample checks the signals of the bundled reference config's
+// training pool against a simulated agent on loopback (its URL swapped in).
 func TestSignalsExample(t *testing.T) {
 	signalsLeakCheck(t)
 	agent, _, _, _ := signalsAgent(t, "gpu-01")
-	data, err := os.ReadFile("../../configs/examples/signals.yaml")
+	data, err := os.ReadFile("../../configs/examples/spillway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := writeSignalsFile(t, strings.Replace(string(data), "http://127.0.0.1:9401", agent.URL, 1))
-	out, _, err := runSignals(t.Context(), "check", path)
+	path := filepath.Join(t.TempDir(), "spillway.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), "urls: [http://127.0.0.1:9401]", "urls: ["+agent.URL+"]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runSignals(t.Context(), "check", "--pool", "training", path)
 	if err != nil {
 		t.Fatalf("example: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "pending       3 jobs, 7 GPUs") || !strings.Contains(out, "job sizes     1 2 4") {
 		t.Errorf("example output:\n%s", out)
+	}
+}
+
+// TestSignalsCheckPools: every pool with signals is checked, or only
+// --pool; an unknown pool, a pool without signals and a config where no
+// pool has any are bad-file errors that say what to do.
+func TestSignalsCheckPools(t *testing.T) {
+	signalsLeakCheck(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	pool := func(name, signals string) string {
+		return fmt.Sprintf("  - name: %s\n    offerings: [{provider: aws, instance_type: p5.48xlarge}]\n%s", name, signals)
+	}
+	demand := func(n int) string {
+		return fmt.Sprintf("    signals:\n      demand:\n        - type: command\n          command: {command: [echo, '%d']}\n", n)
+	}
+	const head = "cluster: test\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n"
+	three := write("three.yaml", head+pool("a", demand(3))+pool("b", demand(5))+pool("c", ""))
+	none := write("none.yaml", head+pool("c", ""))
+
+	out, _, err := runSignals(t.Context(), "check", three)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "pool a (") || !strings.Contains(out, "pending       0 jobs, 3 GPUs") ||
+		!strings.Contains(out, "pool b (") || !strings.Contains(out, "pending       0 jobs, 5 GPUs") || strings.Contains(out, "pool c") {
+		t.Errorf("want pools a and b (3 and 5 GPUs pending), not c:\n%s", out)
+	}
+
+	out, _, err = runSignals(t.Context(), "check", "--pool", "b", three)
+	if err != nil || strings.Contains(out, "pool a") || !strings.Contains(out, "pool b (") {
+		t.Errorf("--pool b: %v, want pool b alone:\n%s", err, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pool", "nosuch", three}, `--pool "nosuch": no such pool in ` + three + " (its pools are a, b, c)"},
+		{[]string{"--pool", "c", three}, `pool "c" has no signals: add signals (baseline and demand) to it`},
+		{[]string{none}, none + ": no pool has signals"},
+	} {
+		_, _, err := runSignals(t.Context(), append([]string{"check"}, tc.args...)...)
+		if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("check %v: %v, want exit code %d saying %q", tc.args, err, exitSignalsBadFile, tc.want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/configs"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim"
@@ -103,13 +104,13 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 
 func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	var (
-		cfg *policy.Config
+		cfg *config.Config
 		err error
 	)
 	if f.config == "" {
-		cfg, err = policy.Parse("configs/examples/backtest.yaml (embedded)", configs.BacktestYAML)
+		cfg, err = config.Parse("configs/examples/backtest.yaml (embedded)", configs.BacktestYAML)
 	} else {
-		cfg, err = policy.Load(f.config)
+		cfg, err = config.Load(f.config)
 	}
 	if err != nil {
 		return err
@@ -201,19 +202,19 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	return rep.WriteTable(out)
 }
 
-func choosePool(cfg *policy.Config, name string) (policy.Pool, error) {
+func choosePool(cfg *config.Config, name string) (policy.Pool, error) {
 	if len(cfg.Pools) == 0 {
 		return policy.Pool{}, fmt.Errorf("config has no pools to simulate")
 	}
 	if name == "" {
-		return cfg.Pools[0], nil
+		return cfg.Pools[0].Policy, nil
 	}
 	var names []string
 	for _, p := range cfg.Pools {
-		if p.Name == name {
-			return p, nil
+		if p.Policy.Name == name {
+			return p.Policy, nil
 		}
-		names = append(names, p.Name)
+		names = append(names, p.Policy.Name)
 	}
 	return policy.Pool{}, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
 }

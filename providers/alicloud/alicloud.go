@@ -56,7 +56,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
-	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/providers"
 )
 
@@ -83,7 +83,7 @@ func initSDK() { sdkInit.Do(func() { _ = ecs.GetEndpointMap() }) }
 type Provider struct {
 	name   string
 	region string
-	cfg    policy.ProviderConfig
+	cfg    config.ProviderConfig
 	opts   options
 
 	// newClient builds an SDK client bound to one call's context.
@@ -102,7 +102,7 @@ type Provider struct {
 // cfg.LaunchTemplate. cfg.Endpoint, when set, replaces the SDK's endpoint
 // resolution: "http://127.0.0.1:8080" (the emulator) or a host name, which
 // is reached over HTTPS.
-func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Option) (*Provider, error) {
+func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Option) (*Provider, error) {
 	o := defaultOptions()
 	o.rates = make(map[string]providers.Bucket, len(defaultOptions().rates))
 	for k, v := range defaultOptions().rates {
@@ -173,29 +173,20 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-func validateConfig(cfg policy.ProviderConfig, name string) error {
-	var problems []string
-	if cfg.Type != "" && cfg.Type != policy.ProviderAlicloud {
-		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, policy.ProviderAlicloud))
+// validateConfig checks cfg with config's rules for provider settings (the
+// same ones `spillway policy validate` applies).
+func validateConfig(cfg config.ProviderConfig, name string) error {
+	switch cfg.Type {
+	case "":
+		cfg.Type = config.ProviderAlicloud // a config built in code may leave it out
+	case config.ProviderAlicloud:
+	default:
+		return fmt.Errorf("alicloud provider %q: type is %q, want %q", name, cfg.Type, config.ProviderAlicloud)
 	}
-	if cfg.Region == "" {
-		problems = append(problems, "region is empty: set an ECS region id such as cn-hangzhou")
+	if err := cfg.Check(name); err != nil {
+		return fmt.Errorf("alicloud provider %q: %w", name, err)
 	}
-	if len(cfg.Subnets) == 0 {
-		problems = append(problems, "subnets is empty: list at least one vSwitch as {zone, id}")
-	}
-	for i, s := range cfg.Subnets {
-		if s.ID == "" || s.Zone == "" {
-			problems = append(problems, fmt.Sprintf("subnets[%d] is {zone: %q, id: %q}: both the zone and the vSwitch id are required", i, s.Zone, s.ID))
-		}
-	}
-	if cfg.Image == "" && cfg.LaunchTemplate == "" {
-		problems = append(problems, "neither image nor launch_template is set: set an image id (m-...) or a launch template (lt-... or its name)")
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	return fmt.Errorf("alicloud provider %q: %s", name, strings.Join(problems, "; "))
+	return nil
 }
 
 // parseEndpoint splits an endpoint override into the SDK's scheme and

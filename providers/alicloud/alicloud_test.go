@@ -14,6 +14,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -30,10 +31,10 @@ var emuZones = []string{"cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j"}
 
 // emulatorConfig is the provider config of an ECS emulator at url, with one
 // vSwitch per zone in emuZones order.
-func emulatorConfig(url string) policy.ProviderConfig {
-	cfg := policy.ProviderConfig{Type: policy.ProviderAlicloud, Region: emuRegion, Endpoint: url, Image: "m-spillway-gpu", SecurityGroups: []string{"sg-spillway"}}
+func emulatorConfig(url string) config.ProviderConfig {
+	cfg := config.ProviderConfig{Type: config.ProviderAlicloud, Region: emuRegion, Endpoint: url, Image: "m-spillway-gpu", SecurityGroups: []string{"sg-spillway"}}
 	for _, z := range emuZones {
-		cfg.Subnets = append(cfg.Subnets, policy.Subnet{Zone: z, ID: "vsw-" + z})
+		cfg.Subnets = append(cfg.Subnets, config.Subnet{Zone: z, ID: "vsw-" + z})
 	}
 	return cfg
 }

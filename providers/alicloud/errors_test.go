@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -58,10 +59,10 @@ func ecsError(code string) map[string]string {
 	return map[string]string{"RequestId": "req-1", "HostId": "ecs.aliyuncs.com", "Code": code, "Message": "message text is never read: " + code}
 }
 
-func testConfig(endpoint string) policy.ProviderConfig {
-	return policy.ProviderConfig{
-		Type: policy.ProviderAlicloud, Region: "cn-hangzhou", Endpoint: endpoint, Image: "m-test",
-		Subnets: []policy.Subnet{{Zone: "cn-hangzhou-h", ID: "vsw-h"}, {Zone: "cn-hangzhou-i", ID: "vsw-i"}},
+func testConfig(endpoint string) config.ProviderConfig {
+	return config.ProviderConfig{
+		Type: config.ProviderAlicloud, Region: "cn-hangzhou", Endpoint: endpoint, Image: "m-test",
+		Subnets: []config.Subnet{{Zone: "cn-hangzhou-h", ID: "vsw-h"}, {Zone: "cn-hangzhou-i", ID: "vsw-i"}},
 	}
 }
 
@@ -379,14 +380,14 @@ func TestTerminateToleratesNotFound(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		mod  func(*policy.ProviderConfig)
+		mod  func(*config.ProviderConfig)
 		want string
 	}{
-		{"no region", func(c *policy.ProviderConfig) { c.Region = "" }, "region is empty"},
-		{"no vswitch", func(c *policy.ProviderConfig) { c.Subnets = nil }, "at least one vSwitch"},
-		{"no image", func(c *policy.ProviderConfig) { c.Image = "" }, "neither image nor launch_template"},
-		{"bad endpoint", func(c *policy.ProviderConfig) { c.Endpoint = "ftp://x" }, "want http://host"},
-		{"wrong type", func(c *policy.ProviderConfig) { c.Type = policy.ProviderAWS }, `want "alicloud"`},
+		{"no region", func(c *config.ProviderConfig) { c.Region = "" }, "region: missing required field"},
+		{"no vswitch", func(c *config.ProviderConfig) { c.Subnets = nil }, "launches into a vSwitch"},
+		{"no image", func(c *config.ProviderConfig) { c.Image = "" }, "image: missing required field: the server boots an image or a launch template"},
+		{"bad endpoint", func(c *config.ProviderConfig) { c.Endpoint = "ftp://x" }, `bad endpoint "ftp://x"`},
+		{"wrong type", func(c *config.ProviderConfig) { c.Type = config.ProviderAWS }, `want "alicloud"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,6 +399,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+	// A launch template instead of an image is what ECS supports too.
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Image, cfg.LaunchTemplate = "", "lt-spillway"
+	p, err := New(context.Background(), cfg, "ali")
+	if err != nil {
+		t.Fatalf("launch_template without image: %v", err)
+	}
+	p.Close()
 }
 
 func TestLaunchRejectsBadRequest(t *testing.T) {

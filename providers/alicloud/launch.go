@@ -13,6 +13,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -183,7 +184,7 @@ func (p *Provider) abandon(ctx context.Context, got []providers.Instance, err er
 // tokens, so ECS answers them with the same instances (or with
 // IdempotentParameterMismatch when the parameters changed), and the
 // vSwitches before it, which were out of stock then, are not asked again.
-func resumeAt(vsws []policy.Subnet, prior []ecs.Instance) int {
+func resumeAt(vsws []config.Subnet, prior []ecs.Instance) int {
 	if len(prior) == 0 {
 		return 0
 	}
@@ -248,11 +249,11 @@ func printableASCII(s string) bool {
 
 // vSwitchesFor is the configured vSwitches, in order, restricted to zone
 // when it is set.
-func (p *Provider) vSwitchesFor(zone string) []policy.Subnet {
+func (p *Provider) vSwitchesFor(zone string) []config.Subnet {
 	if zone == "" {
 		return p.cfg.Subnets
 	}
-	var out []policy.Subnet
+	var out []config.Subnet
 	for _, s := range p.cfg.Subnets {
 		if s.Zone == zone {
 			out = append(out, s)
@@ -287,7 +288,7 @@ func vSwitchToken(token, vSwitchID string, offset int) string {
 	return "spw-" + hex.EncodeToString(sum[:])[:maxClientToken-4]
 }
 
-func (p *Provider) runInstances(ctx context.Context, req providers.LaunchRequest, vsw policy.Subnet, tags map[string]string, amount, minAmount int, token string) ([]string, error) {
+func (p *Provider) runInstances(ctx context.Context, req providers.LaunchRequest, vsw config.Subnet, tags map[string]string, amount, minAmount int, token string) ([]string, error) {
 	r := ecs.CreateRunInstancesRequest()
 	r.RegionId = p.region
 	r.ZoneId = vsw.Zone
@@ -352,7 +353,7 @@ func (p *Provider) runInstances(ctx context.Context, req providers.LaunchRequest
 }
 
 // launched is what Launch knows of a new instance without describing it.
-func (p *Provider) launched(id string, req providers.LaunchRequest, vsw policy.Subnet, tags map[string]string) providers.Instance {
+func (p *Provider) launched(id string, req providers.LaunchRequest, vsw config.Subnet, tags map[string]string) providers.Instance {
 	market := req.Offering.Market
 	if market == "" {
 		market = policy.MarketOnDemand

@@ -30,6 +30,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,10 +41,11 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -61,7 +63,7 @@ var _ providers.Provider = (*Provider)(nil)
 // Provider rents EC2 instances in one account and region.
 type Provider struct {
 	name   string
-	cfg    policy.ProviderConfig
+	cfg    config.ProviderConfig
 	opts   Options
 	client ec2API
 	pacer  *providers.Pacer
@@ -155,7 +157,7 @@ func defaultOptions() Options {
 // New returns a Provider for the EC2 account and region cfg names. It
 // validates cfg and loads credentials through the standard chain (or
 // WithCredentials); it makes no API call.
-func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Option) (*Provider, error) {
+func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Option) (*Provider, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -181,20 +183,20 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 			p.transport.Store(tr)
 		})
 
-	load := []func(*config.LoadOptions) error{
-		config.WithRegion(cfg.Region),
-		config.WithHTTPClient(httpClient),
+	load := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(cfg.Region),
+		awsconfig.WithHTTPClient(httpClient),
 		// The SDK's own warnings (e.g. a body it could not drain after a
 		// timed-out attempt) go to the provider's logger, not to stderr.
-		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		awsconfig.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
 			p.logger.Debug(fmt.Sprintf(format, v...), "sdk", string(c))
 		})),
-		config.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
+		awsconfig.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
 	}
 	if o.Credentials != nil {
-		load = append(load, config.WithCredentialsProvider(o.Credentials))
+		load = append(load, awsconfig.WithCredentialsProvider(o.Credentials))
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf("loading AWS configuration for provider %q: %w", name, err)}
 	}
@@ -210,24 +212,17 @@ func New(ctx context.Context, cfg policy.ProviderConfig, name string, opts ...Op
 	return p, nil
 }
 
-func validate(cfg policy.ProviderConfig, name string, o Options) error {
+// validate checks cfg with config's rules for provider settings (the same
+// ones `spillway policy validate` applies) and the options.
+func validate(cfg config.ProviderConfig, name string, o Options) error {
 	var problems []string
-	if cfg.Type != "" && cfg.Type != policy.ProviderAWS {
-		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, policy.ProviderAWS))
-	}
-	if cfg.Region == "" {
-		problems = append(problems, "region is empty; name an EC2 region such as us-east-1")
-	}
-	if len(cfg.Subnets) == 0 {
-		problems = append(problems, "subnets is empty; list at least one {zone, id} to launch into")
-	}
-	for i, s := range cfg.Subnets {
-		if s.ID == "" || s.Zone == "" {
-			problems = append(problems, fmt.Sprintf("subnets[%d] = {zone: %q, id: %q}; both zone and id are required", i, s.Zone, s.ID))
-		}
-	}
-	if cfg.LaunchTemplate == "" && cfg.Image == "" {
-		problems = append(problems, "neither launch_template nor image is set; set one (an lt-… id or a template name, or an ami-… id)")
+	switch cfg.Type {
+	case "":
+		cfg.Type = config.ProviderAWS // a config built in code may leave it out
+	case config.ProviderAWS:
+	default:
+		problems = append(problems, fmt.Sprintf("type is %q, want %q", cfg.Type, config.ProviderAWS))
+		cfg.Type = config.ProviderAWS
 	}
 	if o.TerminateBatch < 1 || o.TerminateBatch > 1000 {
 		problems = append(problems, fmt.Sprintf("terminate batch %d is outside 1..1000 (EC2's limit per call)", o.TerminateBatch))
@@ -238,10 +233,14 @@ func validate(cfg policy.ProviderConfig, name string, o Options) error {
 	if o.MaxAttempts < 1 {
 		problems = append(problems, fmt.Sprintf("max attempts %d is below 1", o.MaxAttempts))
 	}
-	if len(problems) == 0 {
-		return nil
+	var errs []error
+	if err := cfg.Check(name); err != nil {
+		errs = append(errs, err)
 	}
-	return fmt.Errorf("provider %q: %s", name, strings.Join(problems, "; "))
+	if len(problems) > 0 {
+		errs = append(errs, fmt.Errorf("provider %q: %s", name, strings.Join(problems, "; ")))
+	}
+	return errors.Join(errs...)
 }
 
 // Name is the provider's name from the config.
@@ -267,11 +266,11 @@ func (p *Provider) subnetsFor(o policy.Offering) []indexedSubnet {
 }
 
 type indexedSubnet struct {
-	policy.Subnet
+	config.Subnet
 	index int
 }
 
-func zonesOf(subnets []policy.Subnet) []string {
+func zonesOf(subnets []config.Subnet) []string {
 	var z []string
 	for _, s := range subnets {
 		if !slices.Contains(z, s.Zone) {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 
 var (
 	zones   = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
-	subnets = []policy.Subnet{
+	subnets = []config.Subnet{
 		{Zone: "us-east-1a", ID: "subnet-us-east-1a"},
 		{Zone: "us-east-1b", ID: "subnet-us-east-1b"},
 		{Zone: "us-east-1c", ID: "subnet-us-east-1c"},
@@ -83,9 +84,9 @@ func writeEC2Error(w http.ResponseWriter, status int, code, msg string) {
 <Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></Response>`, code, msg)
 }
 
-func (e *emulated) config() policy.ProviderConfig {
-	return policy.ProviderConfig{
-		Type: policy.ProviderAWS, Region: "us-east-1", Endpoint: e.srv.URL,
+func (e *emulated) config() config.ProviderConfig {
+	return config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: e.srv.URL,
 		Subnets: subnets, Image: image, SecurityGroups: []string{"sg-0123456789abcdef0"},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -63,7 +64,7 @@ func newScripted(t *testing.T, answer func(action string, n int, form map[string
 
 func (s *scripted) provider(t *testing.T, opts ...aws.Option) *aws.Provider {
 	t.Helper()
-	cfg := policy.ProviderConfig{Type: policy.ProviderAWS, Region: "us-east-1", Endpoint: s.srv.URL, Subnets: subnets, Image: image}
+	cfg := config.ProviderConfig{Type: config.ProviderAWS, Region: "us-east-1", Endpoint: s.srv.URL, Subnets: subnets, Image: image}
 	base := []aws.Option{aws.WithCredentials(staticCreds), aws.WithRetry(1, 10*time.Millisecond)}
 	p, err := aws.New(context.Background(), cfg, providerName, append(base, opts...)...)
 	if err != nil {
@@ -234,20 +235,23 @@ func TestTerminateNotFound(t *testing.T) {
 func TestNewValidatesConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  policy.ProviderConfig
+		cfg  config.ProviderConfig
 		opts []aws.Option
 		want []string
 	}{
-		{"empty", policy.ProviderConfig{}, nil, []string{"region is empty", "subnets is empty", "neither launch_template nor image"}},
-		{"wrong type", policy.ProviderConfig{Type: policy.ProviderAlicloud, Region: "r", Subnets: subnets, Image: image}, nil, []string{`type is "alicloud"`}},
-		{"subnet without zone", policy.ProviderConfig{Region: "r", Subnets: []policy.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0] = {zone: "", id: "subnet-1"}`}},
-		{"batch too large", policy.ProviderConfig{Region: "r", Subnets: subnets, Image: image}, []aws.Option{aws.WithTerminateBatch(5000)}, []string{"terminate batch 5000 is outside 1..1000"}},
+		{"empty", config.ProviderConfig{}, nil, []string{"region: missing required field", "subnets: missing required field", "image: missing required field: the server boots an image or a launch template"}},
+		{"wrong type", config.ProviderConfig{Type: config.ProviderAlicloud, Region: "r", Subnets: subnets, Image: image}, nil, []string{`type is "alicloud"`}},
+		{"subnet without zone", config.ProviderConfig{Region: "r", Subnets: []config.Subnet{{ID: "subnet-1"}}, Image: image}, nil, []string{`subnets[0].zone: missing required field`}},
+		{"batch too large", config.ProviderConfig{Region: "r", Subnets: subnets, Image: image}, []aws.Option{aws.WithTerminateBatch(5000)}, []string{"terminate batch 5000 is outside 1..1000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := aws.New(context.Background(), tt.cfg, "bad", append([]aws.Option{aws.WithCredentials(staticCreds)}, tt.opts...)...)
 			if !providers.IsInvalid(err) {
 				t.Fatalf("err = %v, want *InvalidError", err)
+			}
+			if (tt.name == "empty" || tt.name == "subnet without zone") && !errors.Is(err, config.ErrProvider) {
+				t.Errorf("err = %v, want it to wrap config.ErrProvider (config's rules, checked in one place)", err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/providers"
 )
 
@@ -57,7 +57,7 @@ func TestListNeverReturnsStrangers(t *testing.T) {
 		inst("i-ours-otherpool", "c1", "cpu", types.InstanceStateNamePending),
 		inst("i-ours2", "c1", "gpu", types.InstanceStateNameShuttingDown),
 	}}
-	cfg := policy.ProviderConfig{Region: "us-east-1", Subnets: []policy.Subnet{{Zone: "us-east-1a", ID: "subnet-1"}}, Image: "ami-1"}
+	cfg := config.ProviderConfig{Region: "us-east-1", Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-1"}}, Image: "ami-1"}
 	p, err := New(context.Background(), cfg, "aws", withClient(fake))
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -14,10 +14,19 @@ import (
 	"github.com/spillway-io/spillway/signals/queue/prometheus"
 )
 
+// Spec is what Build builds: one pool's signal settings.
+type Spec struct {
+	// Pool is the pool the sources feed: its name names sources that have
+	// none, and it is carried into Set.Pool.
+	Pool     policy.Pool
+	Baseline *Baseline
+	Demand   []Demand
+}
+
 // Set is a pool's built sources. Close it when done.
 type Set struct {
-	// Pool carries the file's pool name, stale_after and onprem, as
-	// signals.Assemble reads them.
+	// Pool is Spec.Pool, as signals.Read and signals.Assemble take it
+	// (its name, stale_after and onprem).
 	Pool policy.Pool
 	// Baseline is nil when the file has none.
 	Baseline signals.BaselineSource
@@ -56,54 +65,77 @@ func WithQueueOptions(opts ...queue.Option) Option {
 // WithNow sets the clock the agents baseline judges sample ages by.
 func WithNow(now func() time.Time) Option { return func(o *buildOptions) { o.now = now } }
 
-// Build builds the file's sources. Every source that cannot be built is
-// reported, with its line, in one *FileError.
-func (f *File) Build(opts ...Option) (*Set, error) {
+// SourceError is one source Build could not build.
+type SourceError struct {
+	// Demand is the index of the demand source, or -1 for the baseline.
+	Demand int
+	Err    error
+}
+
+// Where names the source as in the settings: "baseline" or "demand[i]".
+func (e SourceError) Where() string {
+	if e.Demand < 0 {
+		return "baseline"
+	}
+	return fmt.Sprintf("demand[%d]", e.Demand)
+}
+
+// BuildError lists every source Build could not build.
+type BuildError struct {
+	Pool   string
+	Errors []SourceError
+}
+
+func (e *BuildError) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, se := range e.Errors {
+		lines[i] = fmt.Sprintf("pool %s: signals.%s: %v", e.Pool, se.Where(), se.Err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Build builds a pool's sources. Every source that cannot be built is
+// reported in one *BuildError. Settings are assumed checked by config
+// (e.g. a baseline with both agents and prometheus builds the agents).
+func Build(spec Spec, opts ...Option) (*Set, error) {
 	o := buildOptions{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Set{Pool: policy.Pool{
-		Name:       f.Pool,
-		StaleAfter: policy.Duration(f.StaleAfter),
-		OnPrem:     policy.OnPrem{Nodes: f.OnPrem.Nodes, GPUsPerNode: f.OnPrem.GPUsPerNode},
-	}}
-	var ps []Problem
-	bad := func(line int, where string, err error) {
-		ps = append(ps, Problem{File: f.Path, Line: line, Msg: where + ": " + err.Error()})
-	}
+	s := &Set{Pool: spec.Pool}
+	var errs []SourceError
 	names := map[string]string{}
-	unique := func(line int, where, name string) {
+	unique := func(i int, name string) {
+		where := SourceError{Demand: i}.Where()
 		if prev, dup := names[name]; dup {
-			bad(line, where, fmt.Errorf("source name %q is already used by %s: give one of them a different name", name, prev))
+			errs = append(errs, SourceError{Demand: i, Err: fmt.Errorf("source name %q is already used by %s: give one of them a different name", name, prev)})
 		}
 		names[name] = where
 	}
 
-	if b := f.Baseline; b != nil {
-		src, closer, err := f.buildBaseline(b, o)
+	if b := spec.Baseline; b != nil {
+		src, closer, err := buildBaseline(spec.Pool.Name, b, o)
 		if err != nil {
-			bad(f.baselineLine, "baseline", err)
+			errs = append(errs, SourceError{Demand: -1, Err: err})
 		} else {
 			s.Baseline = src
 			s.closers = append(s.closers, closer)
-			unique(f.baselineLine, "baseline", src.Name())
+			unique(-1, src.Name())
 		}
 	}
-	for i, d := range f.Demand {
-		where := fmt.Sprintf("demand[%d] (%s)", i, d.Type)
-		src, err := f.buildDemand(d, o)
+	for i, d := range spec.Demand {
+		src, err := buildDemand(spec.Pool.Name, d, o)
 		if err != nil {
-			bad(f.demandLine(i), where, err)
+			errs = append(errs, SourceError{Demand: i, Err: err})
 			continue
 		}
 		s.Demands = append(s.Demands, src)
 		s.closers = append(s.closers, func() { src.Close() })
-		unique(f.demandLine(i), where, src.Name())
+		unique(i, src.Name())
 	}
-	if len(ps) > 0 {
+	if len(errs) > 0 {
 		s.Close()
-		return nil, &FileError{Problems: ps}
+		return nil, &BuildError{Pool: spec.Pool.Name, Errors: errs}
 	}
 	return s, nil
 }
@@ -114,16 +146,13 @@ func ownClient() (*http.Client, func()) {
 	return &http.Client{Transport: tr}, tr.CloseIdleConnections
 }
 
-func (f *File) buildBaseline(b *Baseline, o buildOptions) (signals.BaselineSource, func(), error) {
+func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSource, func(), error) {
 	if a := b.Agents; a != nil {
 		name := a.Name
 		if name == "" {
-			name = f.Pool
+			name = pool
 		}
 		targetsFile := a.TargetsFile
-		if targetsFile != "" && !filepath.IsAbs(targetsFile) {
-			targetsFile = filepath.Join(filepath.Dir(f.Path), targetsFile)
-		}
 		src, err := baseline.NewAgents(baseline.AgentsConfig{
 			Name: name, Targets: a.URLs, TargetsFile: targetsFile, Match: a.Match,
 			Concurrency: a.Concurrency, Timeout: a.Timeout.D(), MaxSampleAge: a.MaxSampleAge.D(),
@@ -135,9 +164,12 @@ func (f *File) buildBaseline(b *Baseline, o buildOptions) (signals.BaselineSourc
 		return src, src.CloseIdleConnections, nil
 	}
 	p := b.Prometheus
+	if p == nil {
+		return nil, nil, fmt.Errorf("want one of agents or prometheus")
+	}
 	name := p.Name
 	if name == "" {
-		name = f.Pool
+		name = pool
 	}
 	cfg := baseline.PrometheusConfig{
 		Name: name, URL: p.URL, UtilQuery: p.UtilQuery, MemoryUsedQuery: p.MemoryUsedQuery,
@@ -159,11 +191,11 @@ func (f *File) buildBaseline(b *Baseline, o buildOptions) (signals.BaselineSourc
 	return src, closer, nil
 }
 
-func (f *File) buildDemand(d Demand, o buildOptions) (*queue.Source, error) {
+func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
 	qopts := append([]queue.Option{queue.WithLogger(o.log)}, o.queue...)
 	if d.Type != TypePrometheus {
 		if d.Type != "" && d.Type != queue.TypeSlurm && d.Type != queue.TypeRedis && d.Type != queue.TypeHTTP && d.Type != queue.TypeCommand {
-			return nil, fmt.Errorf("type %q: want one of %s", d.Type, demandTypes)
+			return nil, fmt.Errorf("type %q: want one of %s", d.Type, strings.Join(DemandTypes, ", "))
 		}
 		return queue.New(d.Config, qopts...)
 	}
@@ -177,9 +209,12 @@ func (f *File) buildDemand(d Demand, o buildOptions) (*queue.Source, error) {
 		return nil, fmt.Errorf("timeout, attempts, backoff and max_backoff must not be negative")
 	}
 	p := d.Prometheus
+	if p == nil {
+		return nil, fmt.Errorf("type prometheus has no prometheus: settings")
+	}
 	name := p.Name
 	if name == "" {
-		name = f.Pool
+		name = pool
 	}
 	client, closer := ownClient()
 	src, err := prometheus.New(prometheus.Config{

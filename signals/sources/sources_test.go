@@ -15,96 +15,80 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals/baseline"
+	"github.com/spillway-io/spillway/signals/queue"
+	"github.com/spillway-io/spillway/signals/queue/command"
+	httpsource "github.com/spillway-io/spillway/signals/queue/http"
+	redissource "github.com/spillway-io/spillway/signals/queue/redis"
+	"github.com/spillway-io/spillway/signals/queue/slurm"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestBadFiles checks every testdata/*.bad.yaml against the problems it
-// must report, each with its file and line.
-func TestBadFiles(t *testing.T) {
-	for _, tc := range []struct {
-		file  string
-		build bool // the problems are found by Build, not Parse
-		want  []string
+// TestBuildErrors: every source that cannot be built is reported, each
+// naming where it is in the pool's settings and why.
+func TestBuildErrors(t *testing.T) {
+	spec := Spec{
+		Pool:     policy.Pool{Name: "training"},
+		Baseline: &Baseline{Agents: &Agents{}},
+		Demand: []Demand{
+			{Config: queue.Config{Type: queue.TypeHTTP, HTTP: &httpsource.Config{PendingJobs: "queue.length"}}},
+			{Config: queue.Config{Type: queue.TypeRedis, Redis: &redissource.Config{Addr: "127.0.0.1:6379", Key: "jobs", Type: "hash"}}},
+			{Config: queue.Config{Type: queue.TypeCommand, Command: &command.Config{Command: []string{"echo", "1"}, Name: "depth"}}},
+			{Config: queue.Config{Type: queue.TypeCommand, Command: &command.Config{Command: []string{"echo", "2"}, Name: "depth"}}},
+			{Config: queue.Config{Type: TypePrometheus}, Prometheus: &PrometheusDemand{URL: "http://127.0.0.1:9090", Query: "up", Measure: "nodes"}},
+			{Config: queue.Config{Type: "kafka"}},
+			{Config: queue.Config{Type: TypePrometheus}},
+		},
+	}
+	s, err := Build(spec)
+	if s != nil {
+		s.Close()
+	}
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("got %v, want a *BuildError", err)
+	}
+	want := []struct {
+		where, msg string
 	}{
-		{"unknown_field.bad.yaml", false, []string{
-			`unknown_field.bad.yaml:5: unknown field "partiton": valid fields here are accounts, count_all, name, partition,`,
-		}},
-		{"toplevel.bad.yaml", false, []string{
-			`toplevel.bad.yaml:5: unknown field "demands": valid fields here are baseline, demand, onprem, pool, stale_after`,
-		}},
-		{"bad_duration.bad.yaml", false, []string{
-			`bad_duration.bad.yaml:2: "2 minutes" is not a duration: want e.g. 30s, 2m or 1h30m`,
-			`bad_duration.bad.yaml:5: "soon" is not a duration`,
-		}},
-		{"contradictions.bad.yaml", false, []string{
-			`contradictions.bad.yaml:2: baseline: want exactly one of agents or prometheus`,
-			`contradictions.bad.yaml:8: demand[0]: type is empty: want one of slurm, redis, http, command, prometheus`,
-			`contradictions.bad.yaml:9: demand[1]: type prometheus has no prometheus: settings`,
-			`contradictions.bad.yaml:10: demand[2]: has prometheus: settings but type is "http"`,
-		}},
-		{"build.bad.yaml", true, []string{
-			`build.bad.yaml:2: baseline: agents:training: no targets and no targets file`,
-			`build.bad.yaml:5: demand[0] (http): `,
-			`build.bad.yaml:8: demand[1] (redis): `,
-			`type "hash" is not one of auto, list, stream, zset`,
-			`build.bad.yaml:12: demand[3] (command): source name "depth" is already used by demand[2] (command)`,
-			`build.bad.yaml:14: demand[4] (prometheus): prometheus:training: measure "nodes": want "jobs" or "gpus"`,
-			`build.bad.yaml:16: demand[5] (kafka): type "kafka": want one of slurm, redis, http, command, prometheus`,
-		}},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			f, err := Load(filepath.Join("testdata", tc.file))
-			if tc.build {
-				if err != nil {
-					t.Fatalf("parse: %v", err)
-				}
-				var s *Set
-				s, err = f.Build()
-				if s != nil {
-					s.Close()
-				}
-			}
-			var fe *FileError
-			if !errors.As(err, &fe) {
-				t.Fatalf("got %v, want a *FileError", err)
-			}
-			if len(fe.Problems) < len(tc.want)-1 {
-				t.Errorf("%d problems, want every one of %d:\n%v", len(fe.Problems), len(tc.want), err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not say %q:\n%v", w, err)
-				}
-			}
-		})
+		{"baseline", "agents:training: no targets and no targets file"},
+		{"demand[0]", "url"},
+		{"demand[1]", `type "hash" is not one of auto, list, stream, zset`},
+		{"demand[3]", `source name "depth" is already used by demand[2]`},
+		{"demand[4]", `prometheus:training: measure "nodes": want "jobs" or "gpus"`},
+		{"demand[5]", `type "kafka": want one of slurm, redis, http, command, prometheus`},
+		{"demand[6]", "type prometheus has no prometheus: settings"},
+	}
+	if len(be.Errors) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(be.Errors), len(want), err)
+	}
+	for i, w := range want {
+		if got := be.Errors[i]; got.Where() != w.where || !strings.Contains(got.Err.Error(), w.msg) {
+			t.Errorf("problem %d = %s: %v, want %s: …%s…", i, got.Where(), got.Err, w.where, w.msg)
+		}
+	}
+	if !strings.Contains(err.Error(), "pool training: signals.demand[5]: type \"kafka\"") {
+		t.Errorf("error does not name the pool and the source:\n%v", err)
 	}
 }
 
-func TestEmptyAndMissing(t *testing.T) {
-	if _, err := Parse("empty.yaml", nil); err == nil || !strings.Contains(err.Error(), "empty.yaml: the file is empty") {
-		t.Errorf("empty file: %v", err)
-	}
-	if _, err := Parse("nopool.yaml", []byte("demand: []\n")); err == nil ||
-		!strings.Contains(err.Error(), "nopool.yaml:1: pool is empty") || !strings.Contains(err.Error(), "demand is empty") {
-		t.Errorf("no pool, no demand: %v", err)
-	}
-	_, err := Load("testdata/nonexistent.yaml")
-	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "testdata/nonexistent.yaml: cannot read the signals file") {
-		t.Errorf("missing file: %v", err)
-	}
-}
-
-// TestBuildAndRead builds testdata/good.yaml and reads its command source
-// (a real shell), checking names, the pool settings and the file's retry
-// settings carried into the wrapper.
+// TestBuildAndRead builds a pool's sources and reads its command source (a
+// real shell), checking names, the pool carried into the set and the
+// settings' retry settings carried into the wrapper.
 func TestBuildAndRead(t *testing.T) {
-	f, err := Load("testdata/good.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.Build()
+	pool := policy.Pool{Name: "training", StaleAfter: policy.Duration(2 * time.Minute), OnPrem: policy.OnPrem{Nodes: 2, GPUsPerNode: 8}}
+	s, err := Build(Spec{
+		Pool:     pool,
+		Baseline: &Baseline{Agents: &Agents{URLs: []string{"http://127.0.0.1:9401", "127.0.0.1:9402"}, Timeout: policy.Duration(time.Second)}},
+		Demand: []Demand{
+			{Config: queue.Config{Type: queue.TypeSlurm, Slurm: &slurm.Config{Partition: "gpu"}}},
+			{Config: queue.Config{Type: TypePrometheus, Timeout: 3 * time.Second, Attempts: 2},
+				Prometheus: &PrometheusDemand{Name: "jobs", URL: "http://127.0.0.1:9090", Query: "sum(queue_pending_jobs)", Measure: "jobs"}},
+			{Config: queue.Config{Type: queue.TypeCommand, Command: &command.Config{Command: []string{"sh", "-c", "echo 5"}}}},
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,25 +115,25 @@ func TestBuildAndRead(t *testing.T) {
 	}
 }
 
-// TestTargetsFileRelative: a relative targets_file is read beside the
-// signals file, not in the working directory.
-func TestTargetsFileRelative(t *testing.T) {
+// TestTargetsFile: the agents baseline takes its targets from a file_sd
+// file, keeping only the groups that match.
+func TestTargetsFile(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "agents.json"), []byte(`[{"targets": ["127.0.0.1:9401", "127.0.0.1:9402"], "labels": {"pool": "a"}}, {"targets": ["127.0.0.1:9403"], "labels": {"pool": "b"}}]`), 0o600); err != nil {
+	file := filepath.Join(dir, "agents.json")
+	if err := os.WriteFile(file, []byte(`[{"targets": ["127.0.0.1:9401", "127.0.0.1:9402"], "labels": {"pool": "a"}}, {"targets": ["127.0.0.1:9403"], "labels": {"pool": "b"}}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "signals.yaml")
-	f, err := Parse(path, []byte("pool: a\nbaseline:\n  agents:\n    targets_file: agents.json\n    match: {pool: a}\ndemand:\n  - type: command\n    command: {command: [echo, '1']}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.Build()
+	s, err := Build(Spec{
+		Pool:     policy.Pool{Name: "a"},
+		Baseline: &Baseline{Agents: &Agents{TargetsFile: file, Match: map[string]string{"pool": "a"}}},
+		Demand:   []Demand{{Config: queue.Config{Type: queue.TypeCommand, Command: &command.Config{Command: []string{"echo", "1"}}}}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if got := s.Baseline.(*baseline.Agents).Targets(); len(got) != 2 {
-		t.Errorf("targets %v: want the two of pool a from %s", got, filepath.Join(dir, "agents.json"))
+		t.Errorf("targets %v: want the two of pool a from %s", got, file)
 	}
 }
 
@@ -171,17 +155,10 @@ func TestPrometheusDemandWrapped(t *testing.T) {
 		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"12"]}]}}`, time.Now().Unix())
 	}))
 	defer srv.Close()
-	f, err := Parse("p.yaml", fmt.Appendf(nil, `pool: a
-demand:
-  - type: prometheus
-    attempts: 2
-    backoff: 1ms
-    prometheus: {url: %s, query: sum(pending_gpus), measure: gpus}
-`, srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := f.Build()
+	s, err := Build(Spec{Pool: policy.Pool{Name: "a"}, Demand: []Demand{{
+		Config:     queue.Config{Type: TypePrometheus, Attempts: 2, Backoff: time.Millisecond},
+		Prometheus: &PrometheusDemand{URL: srv.URL, Query: "sum(pending_gpus)", Measure: "gpus"},
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
-	"github.com/spillway-io/spillway/signals/queue/internal/fixture"
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // server is the redis-server every test here shares.

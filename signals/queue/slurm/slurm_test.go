@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/spillway-io/spillway/signals/queue/internal/fixture"
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // cluster is the one Slurm cluster every test here shares.

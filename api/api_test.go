@@ -1,0 +1,382 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/apitest"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+const goodBurst = `{"pool":"training","gpus":8,"for":"2h","reason":"INC-1: queue backlog"}`
+
+// TestAuthMatrix runs each kind of caller against each kind of endpoint and
+// checks the answer and the audit row every mutating call leaves, refusals
+// included.
+func TestAuthMatrix(t *testing.T) {
+	e := newEnv(t, false)
+	unknown, _ := tokens.Generate(nil)
+	for _, tc := range []struct {
+		name         string
+		method, path string
+		role         tokens.Role // "" with tok: none
+		tok          string      // used when role is ""
+		body         string
+		status       int
+		want         []string // in the body
+		audit        string   // principal of the audit row; "-" for no row
+	}{
+		{"read no token", "GET", "/v1/status", "", "", "", 401, []string{`"code": "unauthenticated"`, "no token: GET /v1/status needs a token with role viewer"}, "-"},
+		{"read unknown token", "GET", "/v1/pools", "", unknown, "", 401, []string{"unknown token: it is not in this server's tokens file"}, "-"},
+		{"read malformed header", "GET", "/v1/pools", "", "two words", "", 401, []string{"unknown token"}, "-"},
+		{"read viewer", "GET", "/v1/pools/training", tokens.Viewer, "", "", 200, []string{`"name": "training"`, `"onprem_gpus": 32`}, "-"},
+		{"unknown pool", "GET", "/v1/pools/nope", tokens.Viewer, "", "", 404, []string{`no pool \"nope\": GET /v1/pools`}, "-"},
+		{"audit viewer", "GET", "/v1/audit", tokens.Viewer, "", "", 403, []string{`token \"vera\" has role viewer, and GET /v1/audit needs role admin`}, "-"},
+		{"audit operator", "GET", "/v1/audit", tokens.Operator, "", "", 403, []string{"needs role admin"}, "-"},
+		{"create no token", "POST", "/v1/bursts", "", "", goodBurst, 401, []string{"no token: creating a burst needs a token with role operator"}, ""},
+		{"create unknown token", "POST", "/v1/bursts", "", unknown, goodBurst, 401, []string{"unknown token"}, ""},
+		{"create viewer", "POST", "/v1/bursts", tokens.Viewer, "", goodBurst, 403, []string{`"code": "forbidden"`, `token \"vera\" has role viewer, and creating a burst needs role operator or admin`}, "vera"},
+		{"create operator over max_gpus", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":40,"for":"2h","reason":"big"}`, 403,
+			[]string{`"code": "limit_exceeded"`, `"limit": "max_gpus"`, `"value": "32"`, "40 GPUs is over pool training's manual limit max_gpus = 32"}, "alice"},
+		{"create operator over max_ttl", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":8,"for":"13h","reason":"long"}`, 403,
+			[]string{`"limit": "max_ttl"`, `"value": "12h"`, "for 13h is over pool training's manual limit max_ttl = 12h"}, "alice"},
+		{"create operator pool refusing", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"inference","gpus":1,"for":"1h","reason":"x"}`, 403,
+			[]string{`"limit": "max_gpus"`, `"value": "0"`, "pool inference refuses manual bursts"}, "alice"},
+		{"create operator unknown pool", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"nope","gpus":1,"for":"1h","reason":"x"}`, 404, []string{`no pool \"nope\"`}, "alice"},
+		{"create operator bad body", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":"eight"}`, 400, []string{`field \"gpus\" must be a whole number, not a JSON string`}, "alice"},
+		{"create operator foreign offering", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"nodash"}`, 400,
+			[]string{`"code": "invalid"`, `offering \"nodash\" is not one of pool training's offerings: invalid request`}, "alice"},
+		{"create operator ok", "POST", "/v1/bursts", tokens.Operator, "", goodBurst, 201, []string{`"owner": "alice"`, `"state": "active"`, `"gpus": 8`}, "alice"},
+		{"create admin over limits", "POST", "/v1/bursts", tokens.Admin, "", `{"pool":"training","gpus":40,"for":"24h","reason":"admin override"}`, 201, []string{`"owner": "root"`}, "root"},
+		{"cancel viewer", "DELETE", "/v1/bursts/b-0001", tokens.Viewer, "", "", 403, []string{"cancelling a burst needs role operator"}, "vera"},
+		{"cancel unknown", "DELETE", "/v1/bursts/b-9999", tokens.Operator, "", "", 404, []string{`no burst \"b-9999\"`}, "alice"},
+		{"cancel operator", "DELETE", "/v1/bursts/b-0001", tokens.Operator, "", "", 200, []string{`"state": "cancelled"`, `"cancelled_by": "alice"`}, "alice"},
+		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, "burst b-0001 already cancelled"}, "root"},
+		{"audit admin", "GET", "/v1/audit?limit=1", tokens.Admin, "", "", 200, []string{`"principal": "root"`, `"next": "`}, "-"},
+		{"no such endpoint", "GET", "/v1/nope", tokens.Admin, "", "", 404, []string{"no API endpoint GET /v1/nope"}, "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := tc.tok
+			if tc.role != "" {
+				tok = e.tok[tc.role]
+			}
+			if tok == "two words" {
+				tok = "x y"
+			}
+			before := len(e.be.AuditRows())
+			status, body := e.do(tc.method, tc.path, tok, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d\n%s", status, tc.status, body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body lacks %q:\n%s", w, body)
+				}
+			}
+			rows := e.be.AuditRows()
+			if tc.audit == "-" {
+				if len(rows) != before {
+					t.Errorf("a read left %d audit rows", len(rows)-before)
+				}
+				return
+			}
+			if len(rows) != before+1 {
+				t.Fatalf("%d audit rows for a mutating call, want 1", len(rows)-before)
+			}
+			r := rows[len(rows)-1]
+			if r.Principal != tc.audit || r.Status != tc.status || r.Method != tc.method || r.Path != strings.SplitN(tc.path, "?", 2)[0] ||
+				!strings.HasPrefix(r.Source, "127.0.0.1:") || r.Outcome == "" || r.Request != tc.body {
+				t.Errorf("audit row %+v", r)
+			}
+			if strings.Contains(r.Request+r.Outcome, tok) && tok != "" {
+				t.Errorf("audit row holds the token")
+			}
+		})
+	}
+}
+
+func TestAnonymousRead(t *testing.T) {
+	e := newEnv(t, true)
+	if status, body := e.do("GET", "/v1/status", "", ""); status != 200 || !strings.Contains(body, `"cluster": "acme-research"`) {
+		t.Errorf("anonymous read: %d %s", status, body)
+	}
+	if status, _ := e.do("GET", "/v1/audit", "", ""); status != 401 {
+		t.Errorf("anonymous audit: %d, want 401", status)
+	}
+	if status, _ := e.do("GET", "/v1/status", "spw_unknown", ""); status != 401 {
+		t.Errorf("unknown token with anonymous read: %d, want 401", status)
+	}
+	status, body := e.do("POST", "/v1/bursts", "", goodBurst)
+	if status != 401 {
+		t.Errorf("anonymous create: %d %s", status, body)
+	}
+}
+
+// TestTokensFileEdit adds and revokes tokens in the file of a running
+// server: both take effect without a restart, and the file holds hashes
+// only.
+func TestTokensFileEdit(t *testing.T) {
+	e := newEnv(t, false)
+	tok, err := tokens.Add(e.tokens, "bob", tokens.Operator, e.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := api.NewClient(e.url, tok, nil)
+	b, err := c.CreateBurst(context.Background(), api.CreateBurstRequest{Pool: "training", GPUs: 4, For: api.Duration(time.Hour), Reason: "new token"})
+	if err != nil || b.Owner != "bob" {
+		t.Fatalf("new token: %+v %v", b, err)
+	}
+	for _, tk := range []string{tok, e.tok[tokens.Viewer], e.tok[tokens.Admin]} {
+		if strings.Contains(mustRead(t, e.tokens), tk) {
+			t.Fatalf("tokens file holds a token")
+		}
+	}
+	f, err := tokens.Read(e.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := f.Entries[:0]
+	for _, en := range f.Entries {
+		if en.Name != "bob" {
+			kept = append(kept, en)
+		}
+	}
+	f.Entries = kept
+	if err := os.WriteFile(e.tokens+".new", f.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.tokens+".new", e.tokens); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background())
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != 401 {
+		t.Fatalf("revoked token: %v, want a 401", err)
+	}
+	if _, err := e.client(tokens.Viewer).Status(context.Background()); err != nil {
+		t.Errorf("remaining token after the edit: %v", err)
+	}
+	// A broken edit refuses every token (503) instead of keeping old ones.
+	os.WriteFile(e.tokens, []byte("tokens: {"), 0o600)
+	status, body := e.do("GET", "/v1/status", e.tok[tokens.Viewer], "")
+	if status != 503 || !strings.Contains(body, "cannot read its tokens file") {
+		t.Errorf("broken tokens file: %d %s", status, body)
+	}
+}
+
+func TestPaging(t *testing.T) {
+	e := newEnv(t, false)
+	vt := e.tok[tokens.Viewer]
+	var seen []int64
+	cursor := ""
+	for range 10 {
+		status, body := e.do("GET", "/v1/decisions?limit=2"+cursor, vt, "")
+		if status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		var p api.Page[api.Decision]
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Items {
+			seen = append(seen, d.ID)
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = "&cursor=" + p.Next
+	}
+	if len(seen) != 5 || seen[0] != 5 || seen[4] != 1 {
+		t.Errorf("decisions over pages: %v, want 5 4 3 2 1", seen)
+	}
+	// Filters: pool and since.
+	ds, err := e.client(tokens.Viewer).Decisions(context.Background(), api.DecisionsQuery{Pool: "training", Since: "45m", Limit: 100})
+	if err != nil || len(ds) != 3 {
+		t.Errorf("training decisions in the last 45m: %d %v, want 3", len(ds), err)
+	}
+	ins, err := e.client(tokens.Viewer).Instances(context.Background(), "")
+	if err != nil || len(ins) != 3 {
+		t.Errorf("instances: %d %v", len(ins), err)
+	}
+	status, body := e.do("GET", "/v1/instances?limit=2", vt, "")
+	if status != 200 || !strings.Contains(body, `"next": "i-0a1b2c3d4e5f60002"`) {
+		t.Errorf("instances page: %d %s", status, body)
+	}
+	status, body = e.do("GET", "/v1/instances?limit=2&cursor=i-0a1b2c3d4e5f60002", vt, "")
+	if status != 200 || !strings.Contains(body, "i-bp1abcdefghijk0003") || strings.Contains(body, `"next"`) {
+		t.Errorf("instances page 2: %d %s", status, body)
+	}
+	for _, tc := range []struct{ q, want string }{
+		{"/v1/decisions?limit=0", `limit=\"0\" is out of range: use 1 to 1000 (default 100)`},
+		{"/v1/decisions?limit=abc", `limit=\"abc\" is out of range`},
+		{"/v1/decisions?cursor=-3", `cursor=\"-3\" is not a cursor`},
+		{"/v1/decisions?since=yesterday", `since=\"yesterday\" is neither a duration (1h) nor an RFC 3339 time`},
+		{"/v1/bursts?all=maybe", `all=\"maybe\" is not a boolean`},
+		{"/v1/instances?pool=a%20b", `pool=\"a b\" is not a pool name`},
+	} {
+		status, body := e.do("GET", tc.q, vt, "")
+		if status != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d %s, want 400 with %s", tc.q, status, body, tc.want)
+		}
+	}
+}
+
+// TestBurstLifecycle creates a burst, sees its floor in the pool, lists it,
+// and cancels it: the floor goes and its instances drain.
+func TestBurstLifecycle(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	op := e.client(tokens.Operator)
+	b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "training", GPUs: 16, For: api.Duration(3 * time.Hour), Reason: "INC-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Until.Equal(apitest.FixtureTime.Add(3*time.Hour)) || b.ID != "b-0002" {
+		t.Errorf("burst %+v", b)
+	}
+	bs, err := op.Bursts(ctx, "training", false)
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("bursts: %+v %v", bs, err)
+	}
+	// alice's fixture burst b-0001 has a booting instance; cancelling it
+	// drains the instance and removes the floor.
+	if _, err := op.CancelBurst(ctx, "b-0001"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := op.Pool(ctx, "training")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range d.Floors {
+		if f.Burst == "b-0001" {
+			t.Errorf("cancelled burst's floor still active: %+v", f)
+		}
+	}
+	for _, i := range d.Instances {
+		if i.Burst == "b-0001" && i.State != "draining" {
+			t.Errorf("instance %s of the cancelled burst is %s, want draining", i.ID, i.State)
+		}
+	}
+	// The burst's time runs out: it is listed as ended, not active.
+	e.clock.Advance(3*time.Hour + time.Second)
+	if bs, _ := op.Bursts(ctx, "", false); len(bs) != 0 {
+		t.Errorf("active bursts after their end: %+v", bs)
+	}
+	bs, _ = op.Bursts(ctx, "", true)
+	if len(bs) != 2 || bs[0].State != "cancelled" || bs[1].State != "ended" {
+		t.Errorf("all bursts: %+v", bs)
+	}
+}
+
+func TestDecodeCreateBurst(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{``, "the body is empty"},
+		{`[]`, "cannot unmarshal array"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","extra":1}`, `unknown field "extra"`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x"} {}`, "more than one JSON value"},
+		{`{"gpus":8,"for":"2h","reason":"x"}`, "pool is missing"},
+		{`{"pool":"../etc","gpus":8,"for":"2h","reason":"x"}`, `pool "../etc" is not a pool name`},
+		{`{"pool":"training","gpus":0,"for":"2h","reason":"x"}`, "gpus 0 is out of range: ask for 1 to 100000 GPUs"},
+		{`{"pool":"training","gpus":1e9,"for":"2h","reason":"x"}`, `field "gpus" must be a whole number`},
+		{`{"pool":"training","gpus":8,"for":"2 hours","reason":"x"}`, `"2 hours" is not a duration: use a Go duration such as "2h"`},
+		{`{"pool":"training","gpus":8,"for":"10s","reason":"x"}`, "for 10s is out of range: a burst lasts from 1m to 720h"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"  "}`, "reason is missing"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"a\nb"}`, "reason contains control characters"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"a b"}`, `offering "a b" is not an offering name`},
+	} {
+		_, err := api.DecodeCreateBurst([]byte(tc.body))
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, tc.want) {
+			t.Errorf("%s: %v, want a 400 with %q", tc.body, err, tc.want)
+		}
+	}
+	r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h30m","reason":"x","offering":"aws-p5-spot"}`))
+	if err != nil || r.GPUs != 8 || time.Duration(r.For) != 90*time.Minute || r.Offering != "aws-p5-spot" {
+		t.Errorf("good body: %+v %v", r, err)
+	}
+}
+
+// FuzzDecodeCreateBurst: no input panics the decoder, and what it accepts
+// is within every bound.
+func FuzzDecodeCreateBurst(f *testing.F) {
+	f.Add([]byte(goodBurst))
+	f.Add([]byte(`{"pool":"training","gpus":8,"for":"1h30m","reason":"x","offering":"aws-p5-spot"}`))
+	f.Add([]byte(`{"pool":"t","gpus":-1,"for":"-5m","reason":""}`))
+	f.Add([]byte(`{"for":"9999999999h"}`))
+	f.Add([]byte(`{"pool":"training","gpus":8,"for":"2h","reason":"x"}{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := api.DecodeCreateBurst(body)
+		if err != nil {
+			var ae *api.Error
+			if !errors.As(err, &ae) || ae.Status/100 != 4 || ae.Message == "" {
+				t.Fatalf("error %v is not a 4xx api.Error", err)
+			}
+			return
+		}
+		if r.Pool == "" || r.GPUs < 1 || r.GPUs > 100000 || r.For < api.Duration(time.Minute) || r.For > api.Duration(720*time.Hour) ||
+			strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 || len(r.Offering) > 128 {
+			t.Fatalf("accepted out-of-bounds request %+v", r)
+		}
+	})
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr        string
+		tls, insec  bool
+		ok          bool
+		errContains string
+	}{
+		{"127.0.0.1:8700", false, false, true, ""},
+		{"[::1]:8700", false, false, true, ""},
+		{"localhost:8700", false, false, true, ""},
+		{"127.8.9.10:8700", false, false, true, ""},
+		{"0.0.0.0:8700", false, false, false, `listen address "0.0.0.0:8700" (0.0.0.0) is not loopback and server.tls is not set`},
+		{":8700", false, false, false, "(every interface)"},
+		{"10.1.2.3:8700", false, false, false, "pass --insecure-listen"},
+		{"10.1.2.3:8700", true, false, true, ""},
+		{"10.1.2.3:8700", false, true, true, ""},
+		{"[::ffff:127.0.0.1]:8700", false, false, true, ""},
+		{"example:8700", false, false, false, "not loopback"},
+		{"127.0.0.1", false, false, false, "is not host:port"},
+	} {
+		err := api.CheckListen(tc.addr, tc.tls, tc.insec)
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.errContains)) {
+			t.Errorf("CheckListen(%q, tls=%v, insecure=%v) = %v", tc.addr, tc.tls, tc.insec, err)
+		}
+		if err != nil && tc.errContains != "is not host:port" && !errors.Is(err, api.ErrInsecureListen) {
+			t.Errorf("%q: %v does not wrap ErrInsecureListen", tc.addr, err)
+		}
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	c, _ := api.NewClient(e.url, "", nil)
+	_, err := c.Status(ctx)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Code != api.CodeUnauthenticated {
+		t.Errorf("no token: %v", err)
+	}
+	_, err = e.client(tokens.Operator).CreateBurst(ctx, api.CreateBurstRequest{Pool: "training", GPUs: 33, For: api.Duration(time.Hour), Reason: "x"})
+	if !errors.As(err, &ae) || ae.Status != 403 || ae.Limit != "max_gpus" || ae.Value != "32" {
+		t.Errorf("over the limit: %#v", err)
+	}
+	dead, _ := api.NewClient("http://127.0.0.1:1", "x", nil)
+	_, err = dead.Status(ctx)
+	var ue *api.UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach the Spillway server at http://127.0.0.1:1") {
+		t.Errorf("unreachable: %v", err)
+	}
+	if _, err := api.NewClient("127.0.0.1:8700", "", nil); err == nil || !strings.Contains(err.Error(), "is not a URL such as http://127.0.0.1:8700") {
+		t.Errorf("bad server URL: %v", err)
+	}
+}

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// anonymous is the principal of a tokenless read when AnonymousRead is on.
+var anonymous = tokens.Principal{Name: "anonymous", Role: tokens.Viewer}
+
+// authenticate returns the caller of an API request from its bearer token,
+// and checks that its role allows need.
+func (s *Server) authenticate(r *http.Request, need tokens.Role, what string) (tokens.Principal, *Error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		if s.anon && need == tokens.Viewer {
+			return anonymous, nil
+		}
+		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
+			"no token: %s needs a token with role %s or above, sent as \"Authorization: Bearer TOKEN\" (an admin creates one with `spillway token create`)", what, need)
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 512 || !utf8.ValidString(tok) {
+		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
+			"the Authorization header is not \"Bearer TOKEN\": send the token from `spillway token create` as a bearer token")
+	}
+	p, err := s.tokens.Lookup(strings.TrimSpace(tok))
+	if err != nil {
+		return tokens.Principal{}, s.lookupError(err)
+	}
+	return p, authorize(p, need, what)
+}
+
+func (s *Server) lookupError(err error) *Error {
+	if errors.Is(err, tokens.ErrUnknown) {
+		return errf(http.StatusUnauthorized, CodeUnauthenticated,
+			"unknown token: it is not in this server's tokens file (revoked, mistyped, or made for another server); ask an admin for a token made with `spillway token create`")
+	}
+	s.log.Error("tokens file unusable", "err", err)
+	return errf(http.StatusServiceUnavailable, CodeUnavailable,
+		"the server cannot read its tokens file, so it accepts no token until an admin fixes it; the server's log names the problem")
+}
+
+func authorize(p tokens.Principal, need tokens.Role, what string) *Error {
+	if p.Role.Allows(need) {
+		return nil
+	}
+	alt := ""
+	if need == tokens.Operator {
+		alt = " or admin"
+	}
+	return errf(http.StatusForbidden, CodeForbidden,
+		"%s %q has role %s, and %s needs role %s%s: ask an admin for such a token", whoKind(p), p.Name, p.Role, what, need, alt)
+}
+
+func whoKind(p tokens.Principal) string {
+	if p == anonymous {
+		return "the anonymous reader"
+	}
+	return "token"
+}
+
+// read wraps a read-only endpoint: viewer or above (or anonymous when
+// AnonymousRead is on).
+func (s *Server) read(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return s.readAs(tokens.Viewer, h)
+}
+
+func (s *Server) readAs(need tokens.Role, h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		what := r.Method + " " + r.URL.Path
+		if _, e := s.authenticate(r, need, what); e != nil {
+			s.fail(w, r, e)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+// maxBody bounds a request body.
+const maxBody = 64 << 10
+
+// maxAuditRequest bounds the request text kept in an audit row.
+const maxAuditRequest = 4 << 10
+
+// auditRecorder records the status and outcome of a mutating call.
+type auditRecorder struct {
+	http.ResponseWriter
+	status  int
+	outcome string
+}
+
+func (a *auditRecorder) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+type mutationFunc func(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error
+
+// mutating wraps an endpoint that changes something: it authenticates and
+// authorises the caller, and writes an audit row for the call whatever its
+// outcome, refusals included.
+func (s *Server) mutating(need tokens.Role, h mutationFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &auditRecorder{ResponseWriter: w}
+		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		var p tokens.Principal
+		defer func() { s.writeAudit(r.Context(), r, p, body, rec) }()
+		what := describe(r)
+		p, e := s.authenticate(r, need, what)
+		if e != nil { // p is set when the token was known but its role too low
+			s.fail(rec, r, e)
+			return
+		}
+		if readErr != nil {
+			s.fail(rec, r, errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is over %d bytes or unreadable: %v", maxBody, readErr))
+			return
+		}
+		if err := h(rec, r, p, body); err != nil {
+			s.fail(rec, r, err)
+		}
+	}
+}
+
+func describe(r *http.Request) string {
+	switch {
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/bursts"):
+		return "creating a burst"
+	case r.Method == http.MethodDelete || strings.HasSuffix(r.URL.Path, "/cancel"):
+		return "cancelling a burst"
+	}
+	return r.Method + " " + r.URL.Path
+}
+
+func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Principal, body []byte, rec *auditRecorder) {
+	req := string(body)
+	if len(req) > maxAuditRequest {
+		req = req[:maxAuditRequest] + "…"
+	}
+	if !utf8.ValidString(req) {
+		req = strings.ToValidUTF8(req, "�")
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	e := AuditEntry{
+		Time:      s.clock.Now().UTC(),
+		Principal: p.Name,
+		Role:      string(p.Role),
+		Source:    r.RemoteAddr,
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Request:   req,
+		Status:    status,
+		Outcome:   rec.outcome,
+	}
+	if _, err := s.be.AddAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("audit row lost", "err", err, "principal", e.Principal, "method", e.Method, "path", e.Path, "status", e.Status, "outcome", e.Outcome)
+	}
+}

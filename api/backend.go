@@ -1,0 +1,319 @@
+// Package api is Spillway's operators' surface: the authenticated JSON API
+// under /v1/, the audit log of every mutating call, the server-rendered
+// status page at /, and Client, the Go client the operator CLI uses.
+//
+// The package knows nothing of the scheduler or the store: it reads and acts
+// through Backend, which the server adapts to them.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Backend is what the API needs from the server. Every method takes ctx
+// first. Methods return an error wrapping ErrNotFound for an unknown pool or
+// burst, ErrInvalid for a request the server cannot carry out as asked (the
+// message says why), and ErrConflict for a burst that has already ended.
+type Backend interface {
+	// Status summarises every pool.
+	Status(ctx context.Context) (Status, error)
+	// Pool returns one pool in full: its latest snapshot, floors,
+	// instances, spend against budget and last plan. ErrNotFound if no
+	// pool has that name.
+	Pool(ctx context.Context, name string) (PoolDetail, error)
+	// ManualLimits returns a pool's bounds on manual bursts. ErrNotFound
+	// if no pool has that name.
+	ManualLimits(ctx context.Context, pool string) (ManualLimits, error)
+	// Timeline returns a pool's samples since the given time, oldest
+	// first. ErrNotFound if no pool has that name.
+	Timeline(ctx context.Context, pool string, since time.Time) ([]TimelinePoint, error)
+
+	// Instances lists burst instances ordered by ID, after q.After, at
+	// most q.Limit of them.
+	Instances(ctx context.Context, q InstanceQuery) ([]Instance, error)
+	// Decisions lists decisions newest first (by ID), older than
+	// q.Before when it is non-zero, at most q.Limit of them.
+	Decisions(ctx context.Context, q DecisionQuery) ([]Decision, error)
+	// Bursts lists manual bursts ordered by ID, after q.After, at most
+	// q.Limit; ended ones only when q.All.
+	Bursts(ctx context.Context, q BurstQuery) ([]Burst, error)
+
+	// CreateBurst starts a manual burst (a floor of r.GPUs GPUs in r.Pool
+	// until now+r.For) owned by principal. The API has already checked
+	// the caller's role and the pool's manual limits. ErrNotFound for an
+	// unknown pool; ErrInvalid when, e.g., the offering is not the pool's.
+	CreateBurst(ctx context.Context, r CreateBurstRequest, principal string) (Burst, error)
+	// CancelBurst ends a manual burst now: its floor is removed and its
+	// instances are drained, then terminated. ErrNotFound for an unknown
+	// burst, ErrConflict for one that has already ended.
+	CancelBurst(ctx context.Context, id, principal string) (Burst, error)
+
+	// AddAudit appends one row to the audit log and returns it with its ID.
+	AddAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// Audit lists audit rows newest first, older than q.Before when it is
+	// non-zero, at most q.Limit.
+	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+}
+
+// Errors a Backend wraps to say what went wrong.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errors.New("invalid request")
+	ErrConflict = errors.New("conflict")
+)
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// ("2h", "90m"), in either direction.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a duration string such as "2h" or "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"2h\" or \"90m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: use a Go duration such as \"2h\" or \"90m\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String is the Go duration string without zero units at its end: "12h",
+// "1h30m", "90s".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	Cluster string        `json:"cluster"`
+	Time    time.Time     `json:"time"`
+	DryRun  bool          `json:"dry_run,omitempty"`
+	Pools   []PoolSummary `json:"pools"`
+}
+
+// PoolSummary is one pool in Status and GET /v1/pools.
+type PoolSummary struct {
+	Name string `json:"name"`
+	// On-prem: GPUs in total, running work, and allocated but idle (waste).
+	OnPremTotal   int `json:"onprem_gpus"`
+	OnPremBusy    int `json:"onprem_busy_gpus"`
+	IdleAllocated int `json:"onprem_idle_allocated_gpus"`
+	// Queue demand.
+	PendingJobs int      `json:"pending_jobs"`
+	PendingGPUs int      `json:"pending_gpus"`
+	OldestWait  Duration `json:"oldest_wait"`
+	// Burst capacity.
+	Instances int `json:"instances"`
+	CloudGPUs int `json:"cloud_gpus"`
+	// Spend in the current budget period against its budget (0: none).
+	Spend  float64 `json:"spend"`
+	Budget float64 `json:"budget"`
+	// Floors counts active schedule and manual floors.
+	Floors int `json:"floors"`
+}
+
+// Snapshot is what the policy last saw in a pool.
+type Snapshot struct {
+	Time          time.Time `json:"time"`
+	OnPremTotal   int       `json:"onprem_gpus"`
+	OnPremBusy    int       `json:"onprem_busy_gpus"`
+	IdleAllocated int       `json:"onprem_idle_allocated_gpus"`
+	PendingJobs   int       `json:"pending_jobs"`
+	PendingGPUs   int       `json:"pending_gpus"`
+	OldestWait    Duration  `json:"oldest_wait"`
+	// Stale names signals that were missing or old.
+	Stale []string `json:"stale,omitempty"`
+}
+
+// Spend is a pool's spend in its budget period.
+type Spend struct {
+	PeriodStart time.Time `json:"period_start"`
+	PeriodEnd   time.Time `json:"period_end"`
+	Accrued     float64   `json:"accrued"`
+	// Budget is the period's budget; 0 when the pool has none.
+	Budget float64 `json:"budget"`
+	// PerHour is what the running instances cost per hour now.
+	PerHour float64 `json:"per_hour"`
+}
+
+// ManualLimits bound one manual burst in a pool.
+type ManualLimits struct {
+	// MaxGPUs is the most one manual burst may ask for; 0 refuses them.
+	MaxGPUs int `json:"max_gpus"`
+	// MaxTTL is the longest one may last; 0 is no limit.
+	MaxTTL Duration `json:"max_ttl"`
+}
+
+// Floor keeps at least GPUs burst GPUs in a pool until Until.
+type Floor struct {
+	Kind     string    `json:"kind"` // schedule or manual
+	Owner    string    `json:"owner"`
+	Reason   string    `json:"reason,omitempty"`
+	GPUs     int       `json:"gpus"`
+	Until    time.Time `json:"until"`
+	Offering string    `json:"offering,omitempty"`
+	// Burst is the manual burst's ID (manual floors only).
+	Burst string `json:"burst,omitempty"`
+}
+
+// Instance is one burst instance.
+type Instance struct {
+	ID           string    `json:"id"`
+	Pool         string    `json:"pool"`
+	Provider     string    `json:"provider"`
+	Offering     string    `json:"offering"`
+	InstanceType string    `json:"instance_type"`
+	Zone         string    `json:"zone,omitempty"`
+	Spot         bool      `json:"spot"`
+	GPUs         int       `json:"gpus"`
+	BusyGPUs     int       `json:"busy_gpus"`
+	State        string    `json:"state"` // booting, running, draining, terminating
+	LaunchedAt   time.Time `json:"launched_at"`
+	PricePerHour float64   `json:"price_per_hour"`
+	// Floor is the owner of the floor it was launched for, if any, and
+	// Burst the manual burst's ID when that floor is one.
+	Floor string `json:"floor,omitempty"`
+	Burst string `json:"burst,omitempty"`
+}
+
+// Action is one step of a plan, with its reason.
+type Action struct {
+	Kind      string   `json:"kind"` // launch, drain, terminate, hold
+	Offering  string   `json:"offering,omitempty"`
+	Count     int      `json:"count,omitempty"`
+	Instances []string `json:"instances,omitempty"`
+	Reason    string   `json:"reason"`
+}
+
+// Plan is the policy's last decision for a pool.
+type Plan struct {
+	Time    time.Time `json:"time"`
+	Actions []Action  `json:"actions"`
+	// Notes explain why nothing (more) was done, e.g. "budget reached".
+	Notes []string `json:"notes,omitempty"`
+}
+
+// PoolDetail is GET /v1/pools/{pool}.
+type PoolDetail struct {
+	Name      string       `json:"name"`
+	Snapshot  Snapshot     `json:"snapshot"`
+	Spend     Spend        `json:"spend"`
+	Manual    ManualLimits `json:"manual"`
+	Floors    []Floor      `json:"floors"` // active ones
+	Instances []Instance   `json:"instances"`
+	LastPlan  *Plan        `json:"last_plan,omitempty"`
+}
+
+// Decision is one stored decision: an action the policy took, with why.
+type Decision struct {
+	ID        int64     `json:"id"`
+	Pool      string    `json:"pool"`
+	Time      time.Time `json:"time"`
+	Kind      string    `json:"kind"`
+	Offering  string    `json:"offering,omitempty"`
+	Count     int       `json:"count,omitempty"`
+	Instances []string  `json:"instances,omitempty"`
+	Reason    string    `json:"reason"`
+}
+
+// Burst is a manual burst.
+type Burst struct {
+	ID        string    `json:"id"`
+	Pool      string    `json:"pool"`
+	GPUs      int       `json:"gpus"`
+	Offering  string    `json:"offering,omitempty"`
+	Reason    string    `json:"reason"`
+	Owner     string    `json:"owner"`
+	CreatedAt time.Time `json:"created_at"`
+	Until     time.Time `json:"until"`
+	// State is active, ended (its time ran out) or cancelled.
+	State       string    `json:"state"`
+	EndedAt     time.Time `json:"ended_at,omitzero"`
+	CancelledBy string    `json:"cancelled_by,omitempty"`
+	// Instances counts the instances launched for it and still alive.
+	Instances int `json:"instances"`
+}
+
+// CreateBurstRequest is POST /v1/bursts.
+type CreateBurstRequest struct {
+	Pool     string   `json:"pool"`
+	GPUs     int      `json:"gpus"`
+	For      Duration `json:"for"`
+	Reason   string   `json:"reason"`
+	Offering string   `json:"offering,omitempty"`
+}
+
+// TimelinePoint is one sample of a pool's history, for the page's chart.
+type TimelinePoint struct {
+	Time       time.Time `json:"time"`
+	OnPremBusy int       `json:"onprem_busy_gpus"`
+	CloudGPUs  int       `json:"cloud_gpus"`
+	QueuedGPUs int       `json:"queued_gpus"`
+	// Spend is the period's accrued spend at that time.
+	Spend float64 `json:"spend"`
+}
+
+// AuditEntry is one row of the audit log: a mutating call, who made it,
+// from where, what it asked and what came of it — refusals included.
+type AuditEntry struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Principal string    `json:"principal"` // token name, or "" when none was valid
+	Role      string    `json:"role,omitempty"`
+	Source    string    `json:"source"` // remote address
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Request   string    `json:"request,omitempty"` // the request body, bounded
+	Status    int       `json:"status"`
+	Outcome   string    `json:"outcome"` // what happened, or why it was refused
+}
+
+// Queries for the list methods.
+type (
+	InstanceQuery struct {
+		Pool  string
+		After string
+		Limit int
+	}
+	DecisionQuery struct {
+		Pool   string
+		Since  time.Time
+		Before int64
+		Limit  int
+	}
+	BurstQuery struct {
+		Pool  string
+		All   bool
+		After string
+		Limit int
+	}
+	AuditQuery struct {
+		Before int64
+		Limit  int
+	}
+)
+
+// Page is what every list endpoint returns: the items and, when there are
+// more, the cursor to pass as ?cursor= for the next page.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}

@@ -1,0 +1,188 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// chromiumPath finds Debian's chromium (or $SPILLWAY_CHROMIUM). The browser
+// test fails, never skips, without it: .ci/run installs it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("SPILLWAY_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found (looked for chromium, chromium-browser, google-chrome on PATH, and $SPILLWAY_CHROMIUM): install Debian's chromium package (`apt-get install chromium`; .ci/run does so)")
+	return ""
+}
+
+// TestStatusPageInChromium drives the page in a real headless Chromium: log
+// in with an operator token through the form, see the pools, instances and
+// a decision's reason, create a burst and cancel it from the page, with no
+// console error on the way. A screenshot is kept and its path printed.
+func TestStatusPageInChromium(t *testing.T) {
+	bin := chromiumPath(t)
+	e := newEnv(t, false)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, // tests run as root in CI containers
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelTimeout()
+
+	var mu sync.Mutex
+	var consoleErrors []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == "error" || ev.Type == "assert" || ev.Type == "warning" {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				consoleErrors = append(consoleErrors, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			consoleErrors = append(consoleErrors, "exception: "+ev.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				consoleErrors = append(consoleErrors, fmt.Sprintf("log %s (%s): %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	}); err != nil {
+		t.Fatalf("starting Chromium (%s): %v", bin, err)
+	}
+
+	// Log in through the form.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+	); err != nil {
+		t.Fatalf("opening the page: %v", err)
+	}
+	loginURL := run(t, ctx, chromedp.Location())
+	if !strings.HasSuffix(loginURL, "/login") {
+		t.Errorf("the page without a session went to %s, want /login", loginURL)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("pool-training")),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	page := run(t, ctx, chromedp.Text(chromedp.CSS("main")))
+	if cookieJS := run(t, ctx, chromedp.Evaluate[string](`document.cookie`)); cookieJS != "" {
+		t.Errorf("the session cookie is readable from JavaScript (%q): want HttpOnly", cookieJS)
+	}
+	for _, want := range []string{"Pool training", "Pool inference", "30 / 32 GPUs busy", "i-0a1b2c3d4e5f60001", "i-bp1abcdefghijk0003",
+		"capacity: aws-p5-ondemand in us-east-1a is out of stock (InsufficientInstanceCapacity); skipped for 10m",
+		"INC-4211: eval backlog before the release"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+	if lines := run(t, ctx, chromedp.Nodes(chromedp.CSSAll("#pool-training svg polyline"))); len(lines) != 4 {
+		t.Errorf("timeline chart: %d lines, want 4", len(lines))
+	}
+
+	// Create a burst from the page.
+	form := "#burst-form-training"
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(form+` input[name="gpus"]`), "4"),
+		chromedp.SetValue(chromedp.CSS(form+` input[name="for"]`), "1h"),
+		chromedp.SendKeys(chromedp.CSS(form+` input[name="reason"]`), "INC-5000: chromium drill"),
+		chromedp.Submit(chromedp.CSS(form)),
+		chromedp.WaitVisible(chromedp.ID("notice")),
+	); err != nil {
+		t.Fatalf("creating a burst: %v", err)
+	}
+	if notice := run(t, ctx, chromedp.Text(chromedp.ID("notice"))); notice != "Burst b-0002 created." {
+		t.Errorf("notice after create: %q", notice)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("cancel-b-0002"))); err != nil {
+		t.Fatalf("page after create: %v", err)
+	}
+	if page = run(t, ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(page, "INC-5000: chromium drill") {
+		t.Errorf("the new burst's floor is not on the page")
+	}
+	png := run(t, ctx, chromedp.FullScreenshot(100))
+	shot := filepath.Join(os.TempDir(), "spillway-status-page.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the status page: %s (%d bytes)", shot, len(png))
+
+	// Cancel it from the page.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("cancel-b-0002")),
+		chromedp.WaitNotPresent(chromedp.ID("cancel-b-0002")),
+	); err != nil {
+		t.Fatalf("cancelling the burst: %v", err)
+	}
+	if notice := run(t, ctx, chromedp.Text(chromedp.ID("notice"))); !strings.HasPrefix(notice, "Burst b-0002 cancelled") {
+		t.Errorf("notice after cancel: %q", notice)
+	}
+
+	bs, err := e.client(tokens.Viewer).Bursts(context.Background(), "training", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 || bs[1].ID != "b-0002" || bs[1].State != "cancelled" || bs[1].Owner != "alice" || bs[1].CancelledBy != "alice" || bs[1].GPUs != 4 {
+		t.Errorf("bursts after the page's create and cancel: %+v", bs)
+	}
+	var audited []string
+	for _, r := range e.be.AuditRows() {
+		audited = append(audited, fmt.Sprintf("%s %s %s %d", r.Principal, r.Method, r.Path, r.Status))
+	}
+	want := []string{"alice POST /login 303", "alice POST /bursts 303", "alice POST /bursts/b-0002/cancel 303"}
+	if strings.Join(audited, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit rows:\n%s\nwant:\n%s", strings.Join(audited, "\n"), strings.Join(want, "\n"))
+	}
+
+	if err := chromedp.Cancel(ctx); err != nil {
+		t.Errorf("closing Chromium: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(consoleErrors) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+}
+
+func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is the body of every error response, and what Client returns for
+// one: a code a program can branch on and a message a person can act on.
+// For a refusal by a manual limit, Limit names it (max_gpus, max_ttl) and
+// Value is its value.
+type Error struct {
+	// Status is the HTTP status (not part of the JSON body).
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Limit   string `json:"limit,omitempty"`
+	Value   string `json:"value,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Error codes.
+const (
+	CodeUnauthenticated = "unauthenticated"
+	CodeForbidden       = "forbidden"
+	CodeLimit           = "limit_exceeded"
+	CodeNotFound        = "not_found"
+	CodeInvalid         = "invalid"
+	CodeConflict        = "conflict"
+	CodeMethod          = "method_not_allowed"
+	CodeUnavailable     = "unavailable"
+	CodeInternal        = "internal"
+)
+
+type errorBody struct {
+	Error *Error `json:"error"`
+}
+
+func errf(status int, code, format string, a ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// backendError maps a Backend error to a response, keeping the backend's
+// message for the errors a caller can act on.
+func backendError(err error) *Error {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return errf(http.StatusNotFound, CodeNotFound, "%v", err)
+	case errors.Is(err, ErrInvalid):
+		return errf(http.StatusBadRequest, CodeInvalid, "%v", err)
+	case errors.Is(err, ErrConflict):
+		return errf(http.StatusConflict, CodeConflict, "%v", err)
+	}
+	return nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		if e = backendError(err); e == nil {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			e = errf(http.StatusInternalServerError, CodeInternal, "the server failed to answer %s %s; its log says why", r.Method, r.URL.Path)
+		}
+	}
+	if rec, ok := w.(*auditRecorder); ok {
+		rec.outcome = e.Message
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="spillway"`)
+	}
+	writeJSON(w, e.Status, errorBody{e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s %s: see GET /v1/status, /v1/pools, /v1/instances, /v1/decisions, /v1/bursts, /v1/audit", r.Method, r.URL.Path))
+}

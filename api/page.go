@@ -1,0 +1,432 @@
+package api
+
+import (
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+//go:embed web
+var webFS embed.FS
+
+var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"money":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+	"states": func() []string { return instanceStates },
+	"pct": func(a, b float64) string {
+		if b <= 0 {
+			return "no budget"
+		}
+		return fmt.Sprintf("%.0f%%", 100*a/b)
+	},
+}).ParseFS(webFS, "web/*.html"))
+
+const sessionCookie = "spillway_session"
+
+// Bounds of the page.
+const (
+	pageDecisions = 10
+	pageInstances = 50
+	pageTimeline  = 6 * time.Hour
+)
+
+// viewer is who is looking at the page.
+type viewer struct {
+	tokens.Principal
+	sessionID string
+	csrf      string
+}
+
+func (v *viewer) CanOperate() bool { return v.Role.Allows(tokens.Operator) }
+
+// pageViewer returns the page's caller from the session cookie, or the
+// anonymous reader, or nil when the caller must log in. An error means the
+// tokens file is unusable.
+func (s *Server) pageViewer(r *http.Request) (*viewer, error) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if sess, ok := s.sessions.get(c.Value, s.clock.Now()); ok {
+			p, err := s.tokens.LookupHash(sess.hash)
+			if err == nil {
+				return &viewer{Principal: p, sessionID: c.Value, csrf: sess.csrf}, nil
+			}
+			if !errors.Is(err, tokens.ErrUnknown) {
+				return nil, err
+			}
+			s.sessions.delete(c.Value) // the token was revoked
+		}
+	}
+	if s.anon {
+		return &viewer{Principal: anonymous}, nil
+	}
+	return nil, nil
+}
+
+func setPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+}
+
+// pageData is what the page template renders.
+type pageData struct {
+	Viewer  *viewer
+	Cluster string
+	Now     time.Time
+	DryRun  bool
+	Notice  string
+	Error   string
+	Pools   []poolPage
+}
+
+type poolPage struct {
+	PoolDetail
+	// CloudInstances and CloudGPUs count the instances not terminating.
+	CloudInstances, CloudGPUs int
+	Groups                    []instanceGroup
+	Shown                     []Instance
+	Hidden                    int
+	Decisions                 []Decision
+	Chart                     chart
+	Form                      CreateBurstRequest
+}
+
+type instanceGroup struct {
+	Offering string
+	Spot     bool
+	Counts   map[string]int
+	GPUs     int
+}
+
+// instanceStates are the columns of the page's instance table.
+var instanceStates = []string{"booting", "running", "draining", "terminating"}
+
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	v, err := s.pageViewer(r)
+	if err != nil {
+		s.pageFail(w, r, nil, http.StatusServiceUnavailable, "The server cannot read its tokens file; its log names the problem.")
+		return
+	}
+	if v == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	notice := ""
+	q := r.URL.Query()
+	if id := q.Get("created"); idRE.MatchString(id) {
+		notice = "Burst " + id + " created."
+	} else if id := q.Get("cancelled"); idRE.MatchString(id) {
+		notice = "Burst " + id + " cancelled: its instances drain, then terminate."
+	}
+	s.renderPage(w, r, v, http.StatusOK, notice, "", nil)
+}
+
+// renderPage renders the status page; form, when set, refills the burst
+// form of its pool after a refusal.
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, v *viewer, status int, notice, problem string, form *CreateBurstRequest) {
+	d, err := s.buildPage(r, v)
+	if err != nil {
+		s.log.Error("status page failed", "err", err)
+		s.pageFail(w, r, v, http.StatusInternalServerError, "The server failed to gather the status; its log says why.")
+		return
+	}
+	d.Notice, d.Error = notice, problem
+	if form != nil {
+		for i := range d.Pools {
+			if d.Pools[i].Name == form.Pool {
+				d.Pools[i].Form = *form
+			}
+		}
+	}
+	setPageHeaders(w)
+	w.WriteHeader(status)
+	if err := pageTmpl.ExecuteTemplate(w, "page.html", d); err != nil {
+		s.log.Error("status page template", "err", err)
+	}
+}
+
+func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
+	ctx := r.Context()
+	st, err := s.be.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun}
+	for _, ps := range st.Pools {
+		det, err := s.be.Pool(ctx, ps.Name)
+		if err != nil {
+			return nil, fmt.Errorf("pool %s: %w", ps.Name, err)
+		}
+		decs, err := s.be.Decisions(ctx, DecisionQuery{Pool: ps.Name, Limit: pageDecisions})
+		if err != nil {
+			return nil, fmt.Errorf("pool %s decisions: %w", ps.Name, err)
+		}
+		tl, err := s.be.Timeline(ctx, ps.Name, now.Add(-pageTimeline))
+		if err != nil {
+			return nil, fmt.Errorf("pool %s timeline: %w", ps.Name, err)
+		}
+		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
+			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}}
+		pp.Groups = groupInstances(det.Instances)
+		for _, i := range det.Instances {
+			if i.State != "terminating" {
+				pp.CloudInstances++
+				pp.CloudGPUs += i.GPUs
+			}
+		}
+		pp.Shown = det.Instances
+		if len(pp.Shown) > pageInstances {
+			pp.Shown, pp.Hidden = pp.Shown[:pageInstances], len(pp.Shown)-pageInstances
+		}
+		d.Pools = append(d.Pools, pp)
+	}
+	return d, nil
+}
+
+func groupInstances(in []Instance) []instanceGroup {
+	idx := map[string]int{}
+	var gs []instanceGroup
+	for _, i := range in {
+		k := i.Offering
+		n, ok := idx[k]
+		if !ok {
+			n = len(gs)
+			idx[k] = n
+			gs = append(gs, instanceGroup{Offering: i.Offering, Spot: i.Spot, Counts: map[string]int{}})
+		}
+		gs[n].Counts[i.State]++
+		gs[n].GPUs += i.GPUs
+	}
+	sort.Slice(gs, func(a, b int) bool { return gs[a].Offering < gs[b].Offering })
+	return gs
+}
+
+func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, v *viewer, status int, msg string) {
+	setPageHeaders(w)
+	w.WriteHeader(status)
+	_ = pageTmpl.ExecuteTemplate(w, "error.html", struct {
+		Viewer  *viewer
+		Message string
+	}{v, msg})
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	s.renderLogin(w, http.StatusOK, "")
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, status int, problem string) {
+	setPageHeaders(w)
+	w.WriteHeader(status)
+	_ = pageTmpl.ExecuteTemplate(w, "login.html", struct{ Error string }{problem})
+}
+
+// sameOrigin refuses page POSTs that a browser marks as coming from another
+// site (defence in depth beside the SameSite cookie and the CSRF token).
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	rec := &auditRecorder{ResponseWriter: w}
+	var p tokens.Principal
+	defer func() { s.writeAudit(r.Context(), r, p, nil, rec) }()
+	if !sameOrigin(r) {
+		rec.outcome = "login refused: cross-site request"
+		s.renderLogin(rec, http.StatusForbidden, "This login came from another site and was refused.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	if tok == "" {
+		rec.outcome = "login refused: no token"
+		s.renderLogin(rec, http.StatusUnauthorized, "Paste a token made with `spillway token create`.")
+		return
+	}
+	found, err := s.tokens.Lookup(tok)
+	if err != nil {
+		e := s.lookupError(err)
+		rec.outcome = "login refused: " + e.Message
+		msg := "Unknown token: it is not in this server's tokens file (revoked, mistyped, or made for another server)."
+		if e.Status != http.StatusUnauthorized {
+			msg = "The server cannot read its tokens file; its log names the problem."
+		}
+		s.renderLogin(rec, e.Status, msg)
+		return
+	}
+	p = found
+	id, _ := s.sessions.create(tokens.Hash(tok), s.clock.Now())
+	http.SetCookie(rec, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/",
+		MaxAge: int(s.sessions.ttl / time.Second), HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+	rec.outcome = "logged in to the status page"
+	http.Redirect(rec, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	v, _ := s.pageViewer(r)
+	if v != nil && v.sessionID != "" && sameOrigin(r) && s.csrfOK(r, v) {
+		s.sessions.delete(v.sessionID)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) csrfOK(r *http.Request, v *viewer) bool {
+	got := r.PostFormValue("csrf")
+	return v.csrf != "" && subtle.ConstantTimeCompare([]byte(got), []byte(v.csrf)) == 1
+}
+
+// pageMutation authenticates a form POST from the page by its session, its
+// CSRF token and its role, and audits it like an API call.
+func (s *Server) pageMutation(w http.ResponseWriter, r *http.Request, act func(rec *auditRecorder, v *viewer) error) {
+	rec := &auditRecorder{ResponseWriter: w}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	formErr := r.ParseForm()
+	var p tokens.Principal
+	defer func() { s.writeAudit(r.Context(), r, p, []byte(auditForm(r.PostForm)), rec) }()
+	v, err := s.pageViewer(r)
+	switch {
+	case err != nil:
+		rec.outcome = "refused: tokens file unusable"
+		s.pageFail(rec, r, nil, http.StatusServiceUnavailable, "The server cannot read its tokens file; its log names the problem.")
+		return
+	case v == nil || v.sessionID == "":
+		rec.outcome = "refused: not logged in"
+		s.pageFail(rec, r, v, http.StatusUnauthorized, "Log in with an operator token to change anything.")
+		return
+	}
+	p = v.Principal
+	if formErr != nil || !sameOrigin(r) || !s.csrfOK(r, v) {
+		rec.outcome = "refused: missing or wrong CSRF token, or a cross-site request"
+		s.pageFail(rec, r, v, http.StatusForbidden, "This form was stale or came from another site, so it was refused. Reload the page and try again.")
+		return
+	}
+	if err := act(rec, v); err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			if e = backendError(err); e == nil {
+				s.log.Error("page action failed", "path", r.URL.Path, "err", err)
+				e = errf(http.StatusInternalServerError, CodeInternal, "the server failed; its log says why")
+			}
+		}
+		rec.outcome = e.Message
+		var form *CreateBurstRequest
+		if strings.HasSuffix(r.URL.Path, "/bursts") {
+			form = formBurst(r.PostForm)
+		}
+		s.renderPage(rec, r, v, e.Status, "", "Refused: "+e.Message, form)
+	}
+}
+
+// auditForm is a form as an audit row records it, without the CSRF token.
+func auditForm(f url.Values) string {
+	c := url.Values{}
+	for k, vs := range f {
+		if k != "csrf" && k != "token" {
+			c[k] = vs
+		}
+	}
+	return c.Encode()
+}
+
+func formBurst(f url.Values) *CreateBurstRequest {
+	req := &CreateBurstRequest{Pool: f.Get("pool"), Reason: f.Get("reason"), Offering: f.Get("offering")}
+	req.GPUs, _ = strconv.Atoi(f.Get("gpus"))
+	if d, err := time.ParseDuration(f.Get("for")); err == nil {
+		req.For = Duration(d)
+	}
+	return req
+}
+
+func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
+	s.pageMutation(w, r, func(rec *auditRecorder, v *viewer) error {
+		if err := authorize(v.Principal, tokens.Operator, "creating a burst"); err != nil {
+			return err
+		}
+		f := r.PostForm
+		gpus, err := strconv.Atoi(strings.TrimSpace(f.Get("gpus")))
+		if err != nil {
+			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is not a whole number", clip(f.Get("gpus")))
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(f.Get("for")))
+		if err != nil {
+			return errf(http.StatusBadRequest, CodeInvalid, "for %q is not a duration: use e.g. 2h or 90m", clip(f.Get("for")))
+		}
+		req := CreateBurstRequest{Pool: f.Get("pool"), GPUs: gpus, For: Duration(d), Reason: strings.TrimSpace(f.Get("reason")), Offering: strings.TrimSpace(f.Get("offering"))}
+		if err := validateBurst(req); err != nil {
+			return err
+		}
+		b, err := s.createBurst(r.Context(), v.Principal, req)
+		if err != nil {
+			return err
+		}
+		rec.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
+		http.Redirect(rec, r, "/?created="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
+		return nil
+	})
+}
+
+func (s *Server) pageCancelBurst(w http.ResponseWriter, r *http.Request) {
+	s.pageMutation(w, r, func(rec *auditRecorder, v *viewer) error {
+		if err := authorize(v.Principal, tokens.Operator, "cancelling a burst"); err != nil {
+			return err
+		}
+		b, err := s.cancelBurst(r.Context(), v.Principal, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		rec.outcome = fmt.Sprintf("cancelled burst %s in pool %s: its instances drain, then terminate", b.ID, b.Pool)
+		http.Redirect(rec, r, "/?cancelled="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
+		return nil
+	})
+}
+
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("file")
+	var ctype string
+	switch name {
+	case "style.css":
+		ctype = "text/css; charset=utf-8"
+	case "refresh.js":
+		ctype = "text/javascript; charset=utf-8"
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	f, err := webFS.Open("web/" + name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = io.Copy(w, f)
+}
+
+// CSRF is the session's CSRF token, for the page's forms ("" when anonymous).
+func (v *viewer) CSRF() string { return v.csrf }

@@ -1,0 +1,208 @@
+package api_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// browser is a cookie-keeping HTTP client that does not follow redirects.
+type browser struct {
+	t *testing.T
+	e *env
+	c *http.Client
+}
+
+func newBrowser(e *env) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: e.t, e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.e.url + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *browser) post(path string, form url.Values, hdr ...string) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.e.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) login(role tokens.Role) string {
+	b.t.Helper()
+	resp, body := b.post("/login", url.Values{"token": {b.e.tok[role]}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		b.t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	_, page := b.get("/")
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("page has no CSRF token:\n%s", page)
+	}
+	return m[1]
+}
+
+func TestPageLogin(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	resp, _ := b.get("/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("anonymous page: %d → %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := b.post("/login", url.Values{"token": {"spw_nope"}})
+	if resp.StatusCode != 401 || !strings.Contains(body, "Unknown token") {
+		t.Errorf("bad login: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = b.post("/login", url.Values{"token": {e.tok[tokens.Viewer]}})
+	var sc *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "spillway_session" {
+			sc = c
+		}
+	}
+	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteStrictMode || sc.Value == "" || strings.Contains(sc.Value, e.tok[tokens.Viewer]) {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not the token", sc)
+	}
+	resp, body = b.get("/")
+	if resp.StatusCode != 200 {
+		t.Fatalf("page: %d", resp.StatusCode)
+	}
+	for _, want := range []string{"Pool training", "Pool inference", "30 / 32 GPUs busy", "2 allocated but idle (waste)", "6 jobs, 24 GPUs",
+		"i-0a1b2c3d4e5f60001", "weekday-peak", "INC-4211: eval backlog before the release", "$1234.56 of $20000.00",
+		"capacity: aws-p5-ondemand in us-east-1a is out of stock", "<svg", "<polyline"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Create burst") || strings.Contains(body, "Cancel burst") {
+		t.Errorf("a viewer sees the burst forms")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+	// Logins are audited, failed ones too; the token never is.
+	rows := e.be.AuditRows()
+	if len(rows) != 2 || rows[0].Status != 401 || rows[1].Principal != "vera" || rows[1].Status != 303 {
+		t.Errorf("login audit rows: %+v", rows)
+	}
+	for _, r := range rows {
+		if strings.Contains(r.Request+r.Outcome, "spw_") {
+			t.Errorf("audit row holds a token: %+v", r)
+		}
+	}
+}
+
+func TestPageAnonymousRead(t *testing.T) {
+	e := newEnv(t, true)
+	b := newBrowser(e)
+	resp, body := b.get("/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "anonymous (viewer)") || strings.Contains(body, "Create burst") {
+		t.Errorf("anonymous page: %d", resp.StatusCode)
+	}
+	resp, _ = b.post("/bursts", url.Values{"pool": {"training"}, "gpus": {"1"}, "for": {"1h"}, "reason": {"x"}})
+	if resp.StatusCode != 401 {
+		t.Errorf("anonymous burst: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestPageCSRF: a form post without the session's CSRF token, or from
+// another site, is refused and audited; with it, it works.
+func TestPageCSRF(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	csrf := b.login(tokens.Operator)
+	form := url.Values{"pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"INC-9"}}
+	resp, body := b.post("/bursts", form)
+	if resp.StatusCode != 403 || !strings.Contains(body, "stale or came from another site") {
+		t.Errorf("no CSRF token: %d", resp.StatusCode)
+	}
+	form.Set("csrf", "wrong")
+	if resp, _ = b.post("/bursts", form); resp.StatusCode != 403 {
+		t.Errorf("wrong CSRF token: %d", resp.StatusCode)
+	}
+	form.Set("csrf", csrf)
+	if resp, _ = b.post("/bursts", form, "Origin", "http://evil.example"); resp.StatusCode != 403 {
+		t.Errorf("cross-site origin: %d", resp.StatusCode)
+	}
+	resp, body = b.post("/bursts", form)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/?created=b-0002") {
+		t.Fatalf("good form: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	rows := e.be.AuditRows()
+	refused := 0
+	for _, r := range rows {
+		if r.Status == 403 && r.Principal == "alice" && strings.Contains(r.Outcome, "CSRF") {
+			refused++
+		}
+		if strings.Contains(r.Request, csrf) {
+			t.Errorf("audit row holds the CSRF token: %+v", r)
+		}
+	}
+	if refused != 3 {
+		t.Errorf("%d refused form posts audited, want 3: %+v", refused, rows)
+	}
+	// Over the manual limit: the page says which limit, and keeps the form.
+	form.Set("gpus", "40")
+	resp, body = b.post("/bursts", form)
+	if resp.StatusCode != 403 || !strings.Contains(body, "40 GPUs is over pool training&#39;s manual limit max_gpus = 32") || !strings.Contains(body, `value="INC-9"`) {
+		t.Errorf("over the limit: %d", resp.StatusCode)
+	}
+}
+
+func TestPageViewerCannotMutate(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	csrf := b.login(tokens.Viewer)
+	resp, body := b.post("/bursts/b-0001/cancel", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != 403 || !strings.Contains(body, "cancelling a burst needs role operator") {
+		t.Errorf("viewer cancel: %d", resp.StatusCode)
+	}
+}
+
+// TestPageSessionEndsWithToken: deleting a token from the file ends the
+// page sessions it opened.
+func TestPageSessionEndsWithToken(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	b.login(tokens.Viewer)
+	f, err := tokens.Read(e.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []tokens.Entry
+	for _, en := range f.Entries {
+		if en.Role != tokens.Viewer {
+			kept = append(kept, en)
+		}
+	}
+	f.Entries = kept
+	writeFile(t, e.tokens, f.Marshal())
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("page after revoking the token: %d, want 303 to /login", resp.StatusCode)
+	}
+}

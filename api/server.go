@@ -1,0 +1,110 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// Clock tells the time; the server's is injected so tests can move it.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Options configure a Server. Backend is required.
+type Options struct {
+	Backend Backend
+	// TokensFile is the tokens file (see package tokens). It is reread
+	// when it changes. Empty: no token is accepted.
+	TokensFile string
+	// AnonymousRead lets requests without a token read (the viewer role)
+	// through the API and the page; for trusted networks only. Mutations
+	// and the audit log still need a token.
+	AnonymousRead bool
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Clock is the time source; nil is the system clock.
+	Clock Clock
+	// SessionTTL is how long a page login lasts (default 12h).
+	SessionTTL time.Duration
+}
+
+// Server serves the API under /v1/ and the status page at /.
+type Server struct {
+	be       Backend
+	tokens   *tokens.Store
+	anon     bool
+	log      *slog.Logger
+	clock    Clock
+	sessions *sessions
+	mux      *http.ServeMux
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// NewServer returns the API and page handler.
+func NewServer(o Options) (*Server, error) {
+	if o.Backend == nil {
+		return nil, errors.New("api: Options.Backend is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.SessionTTL == 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.SessionTTL < time.Minute || o.SessionTTL > 30*24*time.Hour {
+		return nil, fmt.Errorf("api: session TTL %v is out of range: use 1m to 720h", o.SessionTTL)
+	}
+	log := o.Logger.WithGroup("api")
+	s := &Server{
+		be:       o.Backend,
+		tokens:   tokens.NewStore(o.TokensFile, log),
+		anon:     o.AnonymousRead,
+		log:      log,
+		clock:    o.Clock,
+		sessions: newSessions(o.SessionTTL, maxSessions),
+		mux:      http.NewServeMux(),
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /v1/status", s.read(s.getStatus))
+	m.HandleFunc("GET /v1/pools", s.read(s.getPools))
+	m.HandleFunc("GET /v1/pools/{pool}", s.read(s.getPool))
+	m.HandleFunc("GET /v1/instances", s.read(s.getInstances))
+	m.HandleFunc("GET /v1/decisions", s.read(s.getDecisions))
+	m.HandleFunc("GET /v1/bursts", s.read(s.getBursts))
+	m.HandleFunc("POST /v1/bursts", s.mutating(tokens.Operator, s.postBurst))
+	m.HandleFunc("DELETE /v1/bursts/{id}", s.mutating(tokens.Operator, s.deleteBurst))
+	m.HandleFunc("GET /v1/audit", s.readAs(tokens.Admin, s.getAudit))
+	m.HandleFunc("/v1/", s.notFound)
+
+	m.HandleFunc("GET /{$}", s.page)
+	m.HandleFunc("GET /login", s.loginForm)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("POST /bursts", s.pageCreateBurst)
+	m.HandleFunc("POST /bursts/{id}/cancel", s.pageCancelBurst)
+	m.HandleFunc("GET /static/{file}", s.static)
+}
+
+// ServeHTTP serves the API and the page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}

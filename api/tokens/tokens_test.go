@@ -1,0 +1,198 @@
+package tokens
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the .err goldens")
+
+func TestParseGood(t *testing.T) {
+	f, err := Read("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries) != 2 {
+		t.Fatalf("%d entries, want 2", len(f.Entries))
+	}
+	e := f.Entries[0]
+	if e.Name != "alice" || e.Role != Operator || hex.EncodeToString(e.Hash[:]) != "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b" ||
+		!e.Created.Equal(time.Date(2026, 11, 29, 7, 30, 0, 0, time.UTC)) {
+		t.Errorf("entry 0 = %+v", e)
+	}
+	if f.Entries[1].Role != Viewer || !f.Entries[1].Created.IsZero() {
+		t.Errorf("entry 1 = %+v", f.Entries[1])
+	}
+	// Marshal reads back to the same entries.
+	g, err := Parse("again", f.Marshal())
+	if err != nil {
+		t.Fatalf("marshalled file does not parse: %v\n%s", err, f.Marshal())
+	}
+	if len(g.Entries) != 2 || g.Entries[0] != f.Entries[0] || g.Entries[1] != f.Entries[1] {
+		t.Errorf("round trip: %+v, want %+v", g.Entries, f.Entries)
+	}
+}
+
+// TestParseBad checks the exact message a person reads for each mistake
+// (testdata/*.bad.yaml against its .err golden).
+func TestParseBad(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) < 10 {
+		t.Fatalf("only %d bad fixtures", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			_, err := Read(path)
+			if err == nil {
+				t.Fatal("parsed without error")
+			}
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T is not a *ParseError: %v", err, err)
+			}
+			golden := strings.TrimSuffix(path, ".yaml") + ".err"
+			if *update {
+				os.WriteFile(golden, []byte(err.Error()+"\n"), 0o644)
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if got := err.Error() + "\n"; got != string(want) {
+				t.Errorf("message\n got: %s want: %s", got, want)
+			}
+		})
+	}
+}
+
+func TestParseBounds(t *testing.T) {
+	big := bytes.Repeat([]byte("#"), MaxFileBytes+1)
+	if _, err := Parse("big", big); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized file: %v, want ErrTooLarge", err)
+	}
+	var b strings.Builder
+	b.WriteString("tokens:\n")
+	for i := 0; i <= MaxEntries; i++ {
+		b.WriteString("  - {name: n, role: viewer, sha256: x}\n")
+	}
+	_, err := Parse("many", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "10001 tokens is more than the limit of 10000") {
+		t.Errorf("too many entries: %v", err)
+	}
+}
+
+func TestRoleAllows(t *testing.T) {
+	for _, tc := range []struct {
+		have, need Role
+		ok         bool
+	}{
+		{Viewer, Viewer, true}, {Viewer, Operator, false}, {Viewer, Admin, false},
+		{Operator, Viewer, true}, {Operator, Operator, true}, {Operator, Admin, false},
+		{Admin, Viewer, true}, {Admin, Operator, true}, {Admin, Admin, true},
+		{"", Viewer, false}, {"root", Viewer, false}, {Admin, "root", false},
+	} {
+		if got := tc.have.Allows(tc.need); got != tc.ok {
+			t.Errorf("%q.Allows(%q) = %v, want %v", tc.have, tc.need, got, tc.ok)
+		}
+	}
+}
+
+func TestAddStoresHashOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	now := time.Date(2026, 11, 29, 7, 30, 12, 345, time.UTC)
+	tok, err := Add(path, "alice", Operator, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, Prefix) || len(tok) != len(Prefix)+43 {
+		t.Errorf("token %q: want %s and 43 base64url characters", tok, Prefix)
+	}
+	tok2, err := Add(path, "bob", Admin, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if bytes.Contains(data, []byte(tok)) || bytes.Contains(data, []byte(tok2)) || bytes.Contains(data, []byte(tok[len(Prefix):])) {
+		t.Fatalf("file holds a token:\n%s", data)
+	}
+	h := Hash(tok)
+	if !bytes.Contains(data, []byte(hex.EncodeToString(h[:]))) {
+		t.Errorf("file lacks alice's hash:\n%s", data)
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	s := NewStore(path, nil)
+	for tk, want := range map[string]Principal{tok: {"alice", Operator}, tok2: {"bob", Admin}} {
+		if p, err := s.Lookup(tk); err != nil || p != want {
+			t.Errorf("Lookup = %+v, %v; want %+v", p, err, want)
+		}
+	}
+	if _, err := Add(path, "alice", Viewer, now, nil); err == nil || !strings.Contains(err.Error(), `token name "alice" is already in`) {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if _, err := Add(path, "carol", "root", now, nil); err == nil || !strings.Contains(err.Error(), `role "root" is not a role`) {
+		t.Errorf("bad role: %v", err)
+	}
+}
+
+// TestStoreReloads edits the file under a live Store: an added token works
+// and a deleted one stops working without a new Store; a broken edit fails
+// closed.
+func TestStoreReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	s := NewStore(path, nil)
+	if _, err := s.Lookup("spw_x"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("absent file: %v, want ErrUnknown", err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	alice, err := Add(path, "alice", Viewer, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Lookup(alice); err != nil || p.Name != "alice" {
+		t.Fatalf("after create: %+v %v", p, err)
+	}
+	bob, _ := Add(path, "bob", Admin, now, nil)
+	if p, err := s.Lookup(bob); err != nil || p.Role != Admin {
+		t.Fatalf("after add: %+v %v", p, err)
+	}
+	// Revoke alice by rewriting the file without her entry, in place (same
+	// inode), keeping the size by padding with a comment.
+	f, _ := Read(path)
+	f.Entries = f.Entries[1:]
+	old, _ := os.ReadFile(path)
+	data := f.Marshal()
+	pad := len(old) - len(data)
+	data = append(data, '#')
+	data = append(data, bytes.Repeat([]byte(" "), pad-2)...)
+	data = append(data, '\n')
+	if len(data) != len(old) {
+		t.Fatalf("padding: %d != %d", len(data), len(old))
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(alice); !errors.Is(err, ErrUnknown) {
+		t.Errorf("revoked token: %v, want ErrUnknown", err)
+	}
+	if _, err := s.Lookup(bob); err != nil {
+		t.Errorf("bob after revoking alice: %v", err)
+	}
+	// A broken file refuses everyone rather than keeping old tokens.
+	if err := os.WriteFile(path, []byte("tokens: [oops\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var pe *ParseError
+	if _, err := s.Lookup(bob); !errors.As(err, &pe) {
+		t.Errorf("broken file: %v, want *ParseError", err)
+	}
+}

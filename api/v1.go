@@ -1,0 +1,368 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// Paging bounds.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// Bounds on a manual burst, whatever the pool allows.
+const (
+	maxBurstGPUs   = 100000
+	maxBurstFor    = 720 * time.Hour
+	minBurstFor    = time.Minute
+	maxReasonLen   = 500
+	maxOfferingLen = 128
+)
+
+var (
+	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+)
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.be.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) getPools(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.be.Status(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, Page[PoolSummary]{Items: nonNil(st.Pools)})
+	return nil
+}
+
+func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("pool")
+	if !nameRE.MatchString(name) {
+		return errf(http.StatusNotFound, CodeNotFound, "no pool %q: pool names are letters, digits, '.', '_' and '-'; GET /v1/pools lists them", clip(name))
+	}
+	d, err := s.be.Pool(r.Context(), name)
+	if err != nil {
+		return noPool(name, err)
+	}
+	d.Floors, d.Instances = nonNil(d.Floors), nonNil(d.Instances)
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	pool, err := poolParam(q.Get("pool"))
+	if err != nil {
+		return err
+	}
+	items, err := s.be.Instances(r.Context(), InstanceQuery{Pool: pool, After: q.Get("cursor"), Limit: limit + 1})
+	if err != nil {
+		return noPool(pool, err)
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, limit, func(i Instance) string { return i.ID }))
+	return nil
+}
+
+func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	pool, err := poolParam(q.Get("pool"))
+	if err != nil {
+		return err
+	}
+	all := false
+	if v := q.Get("all"); v != "" {
+		if all, err = strconv.ParseBool(v); err != nil {
+			return errf(http.StatusBadRequest, CodeInvalid, "all=%q is not a boolean: use all=true to include ended bursts", clip(v))
+		}
+	}
+	items, err := s.be.Bursts(r.Context(), BurstQuery{Pool: pool, All: all, After: q.Get("cursor"), Limit: limit + 1})
+	if err != nil {
+		return noPool(pool, err)
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, limit, func(b Burst) string { return b.ID }))
+	return nil
+}
+
+func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	pool, err := poolParam(q.Get("pool"))
+	if err != nil {
+		return err
+	}
+	before, err := parseCursorID(q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		if since, err = parseSince(v, s.clock.Now()); err != nil {
+			return err
+		}
+	}
+	items, err := s.be.Decisions(r.Context(), DecisionQuery{Pool: pool, Since: since, Before: before, Limit: limit + 1})
+	if err != nil {
+		return noPool(pool, err)
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, limit, func(d Decision) string { return strconv.FormatInt(d.ID, 10) }))
+	return nil
+}
+
+func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	before, err := parseCursorID(q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	items, err := s.be.Audit(r.Context(), AuditQuery{Before: before, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, limit, func(a AuditEntry) string { return strconv.FormatInt(a.ID, 10) }))
+	return nil
+}
+
+func (s *Server) postBurst(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error {
+	req, err := DecodeCreateBurst(body)
+	if err != nil {
+		return err
+	}
+	b, err := s.createBurst(r.Context(), p, req)
+	if err != nil {
+		return err
+	}
+	w.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
+	w.Header().Set("Location", "/v1/bursts/"+b.ID)
+	writeJSON(w, http.StatusCreated, b)
+	return nil
+}
+
+func (s *Server) deleteBurst(w *auditRecorder, r *http.Request, p tokens.Principal, _ []byte) error {
+	b, err := s.cancelBurst(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.outcome = fmt.Sprintf("cancelled burst %s in pool %s: its instances drain, then terminate", b.ID, b.Pool)
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// DecodeCreateBurst reads a POST /v1/bursts body strictly: one JSON object
+// with known fields only, each within its range.
+func DecodeCreateBurst(body []byte) (CreateBurstRequest, error) {
+	var req CreateBurstRequest
+	if len(body) > maxBody {
+		return req, errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is %d bytes, over the limit of %d", len(body), maxBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, errf(http.StatusBadRequest, CodeInvalid,
+			"the body is not a burst request: %v; send {\"pool\": \"P\", \"gpus\": N, \"for\": \"2h\", \"reason\": \"…\"} with an optional \"offering\"", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, errf(http.StatusBadRequest, CodeInvalid, "the body holds more than one JSON value: send one burst request")
+	}
+	return req, validateBurst(req)
+}
+
+func jsonProblem(err error) string {
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) && ute.Field != "" {
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s", ute.Field, jsonKind(ute.Type.Kind().String()), ute.Value)
+	}
+	if errors.Is(err, io.EOF) {
+		return "the body is empty"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int":
+		return "whole number"
+	case "string":
+		return "string"
+	}
+	return k
+}
+
+func validateBurst(req CreateBurstRequest) error {
+	bad := func(format string, a ...any) error {
+		return errf(http.StatusBadRequest, CodeInvalid, format, a...)
+	}
+	switch {
+	case req.Pool == "":
+		return bad("pool is missing: name the pool to burst (GET /v1/pools lists them)")
+	case !nameRE.MatchString(req.Pool):
+		return bad("pool %q is not a pool name: use letters, digits, '.', '_' and '-'", clip(req.Pool))
+	case req.GPUs < 1 || req.GPUs > maxBurstGPUs:
+		return bad("gpus %d is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", req.GPUs, maxBurstGPUs)
+	case time.Duration(req.For) < minBurstFor || time.Duration(req.For) > maxBurstFor:
+		return bad("for %s is out of range: a burst lasts from %s to %s (the pool's manual.max_ttl may allow less)", req.For, Duration(minBurstFor), Duration(maxBurstFor))
+	case strings.TrimSpace(req.Reason) == "":
+		return bad("reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask")
+	case len(req.Reason) > maxReasonLen:
+		return bad("reason is %d bytes: keep it to %d", len(req.Reason), maxReasonLen)
+	case strings.ContainsFunc(req.Reason, unicode.IsControl):
+		return bad("reason contains control characters: use one line of plain text")
+	case len(req.Offering) > maxOfferingLen || (req.Offering != "" && !nameRE.MatchString(req.Offering)):
+		return bad("offering %q is not an offering name: use letters, digits, '.', '_' and '-' (or leave it out to let the policy choose)", clip(req.Offering))
+	}
+	return nil
+}
+
+// createBurst checks the caller against the pool's manual limits, then asks
+// the backend. Operators are bound by the limits; admins are not (the pool's
+// own limits still apply in the backend).
+func (s *Server) createBurst(ctx context.Context, p tokens.Principal, req CreateBurstRequest) (Burst, error) {
+	lim, err := s.be.ManualLimits(ctx, req.Pool)
+	if err != nil {
+		return Burst{}, noPool(req.Pool, err)
+	}
+	if p.Role != tokens.Admin {
+		if e := checkManualLimits(p, req, lim); e != nil {
+			return Burst{}, e
+		}
+	}
+	return s.be.CreateBurst(ctx, req, p.Name)
+}
+
+func checkManualLimits(p tokens.Principal, req CreateBurstRequest, lim ManualLimits) *Error {
+	switch {
+	case lim.MaxGPUs == 0:
+		return &Error{Status: http.StatusForbidden, Code: CodeLimit, Limit: "max_gpus", Value: "0",
+			Message: fmt.Sprintf("pool %s refuses manual bursts (its manual.max_gpus is 0): ask an admin, or raise the limit in the config", req.Pool)}
+	case req.GPUs > lim.MaxGPUs:
+		return &Error{Status: http.StatusForbidden, Code: CodeLimit, Limit: "max_gpus", Value: strconv.Itoa(lim.MaxGPUs),
+			Message: fmt.Sprintf("%d GPUs is over pool %s's manual limit max_gpus = %d: operator %s may ask for at most %d", req.GPUs, req.Pool, lim.MaxGPUs, p.Name, lim.MaxGPUs)}
+	case lim.MaxTTL > 0 && req.For > lim.MaxTTL:
+		return &Error{Status: http.StatusForbidden, Code: CodeLimit, Limit: "max_ttl", Value: lim.MaxTTL.String(),
+			Message: fmt.Sprintf("for %s is over pool %s's manual limit max_ttl = %s: operator %s may ask for at most %s", req.For, req.Pool, lim.MaxTTL, p.Name, lim.MaxTTL)}
+	}
+	return nil
+}
+
+func (s *Server) cancelBurst(ctx context.Context, p tokens.Principal, id string) (Burst, error) {
+	if !idRE.MatchString(id) {
+		return Burst{}, errf(http.StatusNotFound, CodeNotFound, "no burst %q: burst IDs are letters, digits, '.', '_', ':' and '-'; `spillway burst list` shows them", clip(id))
+	}
+	b, err := s.be.CancelBurst(ctx, id, p.Name)
+	if errors.Is(err, ErrNotFound) {
+		return Burst{}, errf(http.StatusNotFound, CodeNotFound, "no burst %q: `spillway burst list --all` shows the bursts", id)
+	}
+	return b, err
+}
+
+// noPool words a backend's not-found for a pool the caller named.
+func noPool(pool string, err error) error {
+	if pool != "" && errors.Is(err, ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no pool %q: GET /v1/pools (or `spillway status`) lists the pools", pool)
+	}
+	return err
+}
+
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is out of range: use 1 to %d (default %d)", clip(v), maxLimit, defaultLimit)
+	}
+	return n, nil
+}
+
+func parseCursorID(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errf(http.StatusBadRequest, CodeInvalid, "cursor=%q is not a cursor: pass the \"next\" value of the previous page", clip(v))
+	}
+	return n, nil
+}
+
+func poolParam(v string) (string, error) {
+	if v != "" && !nameRE.MatchString(v) {
+		return "", errf(http.StatusBadRequest, CodeInvalid, "pool=%q is not a pool name: use letters, digits, '.', '_' and '-'", clip(v))
+	}
+	return v, nil
+}
+
+// parseSince reads since= as a duration back from now ("1h") or an RFC 3339
+// time.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 || d > 366*24*time.Hour {
+			return time.Time{}, errf(http.StatusBadRequest, CodeInvalid, "since=%q is out of range: use a duration from 0s to 8784h, or an RFC 3339 time", clip(v))
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, errf(http.StatusBadRequest, CodeInvalid, "since=%q is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z)", clip(v))
+	}
+	return t, nil
+}
+
+// pageOf trims items fetched with limit+1 to limit and sets the cursor when
+// there were more.
+func pageOf[T any](items []T, limit int, key func(T) string) Page[T] {
+	p := Page[T]{Items: nonNil(items)}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.Next = key(items[limit-1])
+	}
+	return p
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

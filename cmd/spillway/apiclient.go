@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/api"
+)
+
+// apiFlags are the flags every operator command shares: where the server
+// is, which token to send and how to print.
+type apiFlags struct {
+	server    string
+	tokenFile string
+	output    string
+	// token is read from SPILLWAY_TOKEN or the token file.
+	token string
+}
+
+func (f *apiFlags) bind(cmd *cobra.Command) {
+	server := os.Getenv("SPILLWAY_SERVER")
+	if server == "" {
+		server = api.DefaultServer
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", server, "the Spillway server's URL (default from SPILLWAY_SERVER)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "read the API token from this file (default: the SPILLWAY_TOKEN variable)")
+	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+}
+
+// client checks the flags and returns an API client.
+func (f *apiFlags) client() (*api.Client, error) {
+	if f.output != "table" && f.output != "json" {
+		return nil, fmt.Errorf("--output %q is not a format: use table or json", f.output)
+	}
+	f.token = strings.TrimSpace(os.Getenv("SPILLWAY_TOKEN"))
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --token-file: %w", err)
+		}
+		if len(b) > 4096 {
+			return nil, fmt.Errorf("--token-file %s is %d bytes: it should hold one token (from `spillway token create`)", f.tokenFile, len(b))
+		}
+		f.token = strings.TrimSpace(string(b))
+	}
+	return api.NewClient(f.server, f.token, nil)
+}
+
+// explain turns an API error into a message naming the cause and the fix.
+func (f *apiFlags) explain(err error) error {
+	var ue *api.UnreachableError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%w\nIs `spillway server` running there? Point --server or SPILLWAY_SERVER at it (default %s)", err, api.DefaultServer)
+	}
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch ae.Status {
+	case 401:
+		if f.token == "" {
+			return &explained{msg: "no token given (401): set SPILLWAY_TOKEN or pass --token-file FILE; an admin makes tokens with `spillway token create`", err: ae}
+		}
+		return fmt.Errorf("the server refused the token (401): %w\nUse a current token in SPILLWAY_TOKEN or --token-file", ae)
+	case 403:
+		if ae.Limit != "" {
+			return fmt.Errorf("refused by the pool's manual limit %s = %s (403): %w", ae.Limit, ae.Value, ae)
+		}
+		return fmt.Errorf("not allowed (403): %w", ae)
+	case 404:
+		return fmt.Errorf("not found (404): %w", ae)
+	case 400:
+		return fmt.Errorf("bad request (400): %w", ae)
+	case 409:
+		return fmt.Errorf("conflict (409): %w", ae)
+	}
+	return fmt.Errorf("the server answered %d: %w", ae.Status, ae)
+}
+
+// explained is an error whose message replaces its cause's, which stays
+// reachable with errors.As.
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.err }
+
+// print writes v as JSON with -o json, else calls table with a tabwriter.
+func (f *apiFlags) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
+	if f.output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine keeps a table row on one line and bounded.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/api"
+)
+
+func init() { register(newDecisionsCmd) }
+
+func newDecisionsCmd() *cobra.Command {
+	var f apiFlags
+	var q api.DecisionsQuery
+	cmd := &cobra.Command{
+		Use:   "decisions",
+		Short: "Show what the policy decided, and why",
+		Long: `Decisions lists the policy's decisions newest first: launches, drains and
+terminations, each with the offering, the instances and the reason (the
+overflow it answered, the floor it holds, the capacity error it skipped, the
+break-even that ended an idle instance).`,
+		Example: `  spillway decisions --since 1h
+  spillway decisions --pool training --limit 200 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if q.Limit < 1 || q.Limit > 100000 {
+				return fmt.Errorf("--limit %d is out of range: use 1 to 100000", q.Limit)
+			}
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ds, err := c.Decisions(cmd.Context(), q)
+			if err != nil {
+				return f.explain(err)
+			}
+			return f.print(cmd.OutOrStdout(), ds, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "TIME\tPOOL\tACTION\tOFFERING\tCOUNT\tINSTANCES\tREASON")
+				for _, d := range ds {
+					n := "-"
+					if d.Count > 0 {
+						n = fmt.Sprint(d.Count)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(d.Time), d.Pool, d.Kind, dash(d.Offering), n,
+						dash(strings.Join(d.Instances, ",")), oneLine(d.Reason, 200))
+				}
+				if len(ds) == 0 {
+					fmt.Fprintln(tw, "(no decisions)")
+				}
+			})
+		},
+	}
+	f.bind(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&q.Pool, "pool", "", "only this pool's decisions")
+	fl.StringVar(&q.Since, "since", "", "only decisions since this long ago (1h) or this RFC 3339 time")
+	fl.IntVar(&q.Limit, "limit", 50, "at most this many, newest first")
+	return cmd
+}

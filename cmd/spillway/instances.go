@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newInstancesCmd) }
+
+func newInstancesCmd() *cobra.Command {
+	var f apiFlags
+	var pool string
+	cmd := &cobra.Command{
+		Use:   "instances",
+		Short: "List the burst instances Spillway runs",
+		Long: `Instances lists every cloud instance Spillway has launched and still tracks:
+its pool, offering, instance type, zone, state (booting, running, draining,
+terminating), GPUs running work, launch time, price and the floor (schedule
+or manual burst) it was launched for.`,
+		Example: `  spillway instances
+  spillway instances --pool training -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ins, err := c.Instances(cmd.Context(), pool)
+			if err != nil {
+				return f.explain(err)
+			}
+			return f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
+				fmt.Fprintln(tw, "ID\tPOOL\tOFFERING\tTYPE\tZONE\tSTATE\tBUSY GPUS\tLAUNCHED\t$/HOUR\tFLOOR")
+				for _, i := range ins {
+					fl := dash(i.Floor)
+					if i.Burst != "" {
+						fl = i.Burst + " (" + i.Floor + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%.2f\t%s\n", i.ID, i.Pool, i.Offering, i.InstanceType, dash(i.Zone),
+						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), i.PricePerHour, fl)
+				}
+				if len(ins) == 0 {
+					fmt.Fprintln(tw, "(no burst instances)")
+				}
+			})
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringVar(&pool, "pool", "", "only this pool's instances")
+	return cmd
+}

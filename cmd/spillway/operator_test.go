@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/apitest"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/cli goldens")
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// opServer starts the API over the fixture backend on loopback and returns
+// its URL and a token per role.
+func opServer(t *testing.T) (string, map[tokens.Role]string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	toks := map[tokens.Role]string{}
+	for name, role := range map[string]tokens.Role{"vera": tokens.Viewer, "alice": tokens.Operator, "root": tokens.Admin} {
+		tok, err := tokens.Add(file, name, role, apitest.FixtureTime, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks[role] = tok
+	}
+	clock := fixedClock{apitest.FixtureTime}
+	srv, err := api.NewServer(api.Options{Backend: apitest.Fixture(clock.Now), TokensFile: file, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts.URL, toks
+}
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// TestOperatorCLIGolden runs each operator command against the API and
+// compares what a person reads (stdout, and the error main prints) with
+// testdata/cli/NAME.golden.
+func TestOperatorCLIGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		role tokens.Role // token in SPILLWAY_TOKEN; "" none
+		tok  string      // a literal token instead
+		args []string
+	}{
+		{"status", tokens.Viewer, "", []string{"status"}},
+		{"status-json", tokens.Viewer, "", []string{"status", "-o", "json"}},
+		{"instances", tokens.Viewer, "", []string{"instances"}},
+		{"instances-json", tokens.Viewer, "", []string{"instances", "--pool", "training", "-o", "json"}},
+		{"decisions", tokens.Viewer, "", []string{"decisions"}},
+		{"decisions-since", tokens.Viewer, "", []string{"decisions", "--pool", "training", "--since", "45m"}},
+		{"decisions-json", tokens.Viewer, "", []string{"decisions", "--limit", "2", "-o", "json"}},
+		{"burst-list", tokens.Viewer, "", []string{"burst", "list"}},
+		{"burst-list-json", tokens.Viewer, "", []string{"burst", "list", "--all", "-o", "json"}},
+		{"burst-create", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "16", "--for", "2h", "--reason", "INC-4212: retrain"}},
+		{"burst-create-json", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "4", "--for", "30m", "--reason", "smoke test", "-o", "json"}},
+		{"burst-cancel", tokens.Operator, "", []string{"burst", "cancel", "b-0001"}},
+		{"burst-cancel-json", tokens.Admin, "", []string{"burst", "cancel", "b-0001", "-o", "json"}},
+		// Each class of error.
+		{"err-no-token", "", "", []string{"status"}},
+		{"err-unknown-token", "", "spw_revoked", []string{"instances"}},
+		{"err-viewer-create", tokens.Viewer, "", []string{"burst", "create", "--pool", "training", "--gpus", "8", "--for", "1h", "--reason", "x"}},
+		{"err-max-gpus", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "40", "--for", "1h", "--reason", "x"}},
+		{"err-max-ttl", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "8", "--for", "24h", "--reason", "x"}},
+		{"err-refuses-manual", tokens.Operator, "", []string{"burst", "create", "--pool", "inference", "--gpus", "1", "--for", "1h", "--reason", "x"}},
+		{"err-unknown-pool", tokens.Operator, "", []string{"burst", "create", "--pool", "nope", "--gpus", "1", "--for", "1h", "--reason", "x"}},
+		{"err-unknown-burst", tokens.Operator, "", []string{"burst", "cancel", "b-9999"}},
+		{"err-unknown-pool-filter", tokens.Operator, "", []string{"decisions", "--pool", "nope"}},
+		{"err-bad-since", tokens.Viewer, "", []string{"decisions", "--since", "last week"}},
+		{"err-bad-output", tokens.Viewer, "", []string{"status", "-o", "yaml"}},
+		{"err-unreachable", tokens.Viewer, "", []string{"status", "--server", "http://127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, toks := opServer(t)
+			tok := tc.tok
+			if tc.role != "" {
+				tok = toks[tc.role]
+			}
+			t.Setenv("SPILLWAY_TOKEN", tok)
+			t.Setenv("SPILLWAY_SERVER", url)
+			out, _, err := runCLI(t, tc.args...)
+			got := out
+			if err != nil {
+				got += "spillway: " + err.Error() + "\n"
+			}
+			got = strings.ReplaceAll(got, url, "http://SERVER")
+			got = regexp.MustCompile(`127\.0\.0\.1:1\b: connect: .*`).ReplaceAllString(got, "127.0.0.1:1: connect: ERROR")
+			golden := filepath.Join("testdata", "cli", tc.name+".golden")
+			if *updateGolden {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err2 := os.ReadFile(golden)
+			if err2 != nil {
+				t.Fatal(err2)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+			if strings.HasPrefix(tc.name, "err-") != (err != nil) {
+				t.Errorf("error = %v", err)
+			}
+		})
+	}
+}
+
+func TestOperatorCLITokenFile(t *testing.T) {
+	url, toks := opServer(t)
+	t.Setenv("SPILLWAY_TOKEN", "spw_wrong")
+	file := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(file, []byte(toks[tokens.Viewer]+"\n"), 0o600)
+	out, _, err := runCLI(t, "status", "--server", url, "--token-file", file)
+	if err != nil || !strings.Contains(out, "training") {
+		t.Errorf("--token-file overrides SPILLWAY_TOKEN: %v\n%s", err, out)
+	}
+	_, _, err = runCLI(t, "status", "--server", url, "--token-file", filepath.Join(t.TempDir(), "missing"))
+	if err == nil || !strings.Contains(err.Error(), "reading --token-file") {
+		t.Errorf("missing token file: %v", err)
+	}
+}
+
+func TestTokenCreate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	out, errOut, err := runCLI(t, "token", "create", "--name", "alice", "--role", "operator", "--file", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(out)
+	if !regexp.MustCompile(`^spw_[A-Za-z0-9_-]{43}$`).MatchString(tok) {
+		t.Errorf("stdout %q is not just the token", out)
+	}
+	if !strings.Contains(errOut, `token "alice" (operator) added to `+file) || !strings.Contains(errOut, "shown only once") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	data, _ := os.ReadFile(file)
+	if bytes.Contains(data, []byte(tok)) {
+		t.Fatal("the tokens file holds the token")
+	}
+	p, err := tokens.NewStore(file, nil).Lookup(tok)
+	if err != nil || p != (tokens.Principal{Name: "alice", Role: tokens.Operator}) {
+		t.Errorf("Lookup = %+v, %v", p, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--name", "bob", "--role", "root", "--file", file}, `--role: role "root" is not a role: use viewer, operator or admin`},
+		{[]string{"--name", "alice", "--role", "viewer", "--file", file}, `token name "alice" is already in`},
+		{[]string{"--name", "bob smith", "--role", "viewer", "--file", file}, `name "bob smith" is not a token name`},
+		{[]string{"--name", "bob", "--role", "viewer"}, `required flag(s) "file" not set`},
+	} {
+		_, _, err := runCLI(t, append([]string{"token", "create"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/config"
+)
+
+func init() { register(newServerCmd) }
+
+type serverOptions struct {
+	config         string
+	dryRun         bool
+	listen         string
+	logLevel       string
+	insecureListen bool
+}
+
+func newServerCmd() *cobra.Command {
+	o := serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server --config FILE",
+		Short: "Run the controller: signals → policy → cloud calls, schedules, manual bursts, API, metrics",
+		Long: `The server evaluates every pool of the config each server.tick (default 10s):
+it reads the pool's signals, lists the cloud's instances under this cluster's
+tags, joins them with its state (server.state, a SQLite file by default),
+asks the policy for a plan and executes it. Before every launch it writes an
+intent with a client token, so a crash or a lost answer never launches twice;
+instances are drained through the pool's hook before they are terminated; an
+instance whose agent does not answer within join.timeout is replaced; tagged
+instances no state row claims are swept after server.sweep_grace.
+
+With --dry-run the server reads the real signals and decides every tick,
+records and logs the decisions, and makes no mutating cloud call: try a policy
+against production signals before it spends anything.
+
+It serves /metrics (Prometheus), /healthz, /readyz, the operator API under /v1/
+and the status page on server.listen (default 127.0.0.1:8700). SIGTERM or
+Ctrl-C finishes the cloud calls in flight, records them, and exits 0.
+
+Credentials come from each SDK's default chain (AWS_ACCESS_KEY_ID, profiles,
+instance roles; ALIBABA_CLOUD_ACCESS_KEY_ID, …). Against 'spillway emulator'
+any values do.`,
+		Example: `  spillway policy validate --server spillway.yaml
+  spillway server --config spillway.yaml --dry-run
+  spillway server --config configs/examples/emulator.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "the config file, spillway.yaml (required)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "decide and record every tick, but make no mutating cloud call and run no hook")
+	f.StringVar(&o.listen, "listen", "", "override server.listen (host:port)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback listen address without TLS")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+func runServer(ctx context.Context, o serverOptions) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := config.Load(o.config)
+	if err != nil {
+		return &exitCodeError{code: 2, msg: err.Error()}
+	}
+	if err := cfg.ValidateForServer(); err != nil {
+		return &exitCodeError{code: 2, msg: err.Error()}
+	}
+	if o.listen != "" {
+		cfg.Server.Listen = o.listen
+	}
+	srv, err := newServer(ctx, cfg, serverDeps{log: log, clock: clock.RealClock{}, dryRun: o.dryRun, insecureListen: o.insecureListen})
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx)
+}
+
+// listenAndServe serves h on ln until ctx ends, then shuts down gracefully.
+func listenAndServe(ctx context.Context, ln net.Listener, h http.Handler, tlsCfg *config.TLS) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCfg != nil {
+			errc <- hs.ServeTLS(ln, tlsCfg.CertFile, tlsCfg.KeyFile)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}

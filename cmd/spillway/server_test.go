@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/sqlite"
+)
+
+// serverConfig is a config bursting into the emulator at ec2URL, with the
+// queue read by the http source from queueURL.
+func serverConfig(t *testing.T, ec2URL, queueURL string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`cluster: server-test
+server:
+  state: state.db
+  tick: 100ms
+providers:
+  emu:
+    type: aws
+    region: us-east-1
+    endpoint: %s
+    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
+    image: ami-0123456789abcdef0
+pools:
+  - name: train
+    onprem: {nodes: 1, gpus_per_node: 8}
+    wait_target: 0s
+    interval: 100ms
+    offerings:
+      - provider: emu
+        instance_type: p4d.24xlarge
+    limits: {max_gpus: 16}
+    signals:
+      demand:
+        - type: http
+          http:
+            url: %s
+            job_gpus: job_gpus
+            oldest_wait_seconds: oldest_wait_seconds
+`, ec2URL, queueURL)
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startServerFixtures(t *testing.T) (*emulator.Emulator, string) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	emu := emulator.New(emulator.Options{Seed: 5})
+	ec2 := httptest.NewServer(emu.EC2Handler())
+	t.Cleanup(ec2.Close)
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"job_gpus": [8, 8], "oldest_wait_seconds": 600}`)
+	}))
+	t.Cleanup(queue.Close)
+	return emu, serverConfig(t, ec2.URL, queue.URL)
+}
+
+// runFor runs the server until cond holds (or 30s pass), then stops it as
+// SIGTERM does and returns its error.
+func runFor(t *testing.T, o serverOptions, cond func() bool) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServer(ctx, o) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	return <-done
+}
+
+func TestServerDryRunMakesNoMutatingCall(t *testing.T) {
+	emu, cfg := startServerFixtures(t)
+	err := runFor(t, serverOptions{config: cfg, dryRun: true, logLevel: "warn", listen: "127.0.0.1:0"}, func() bool { return emu.Calls("DescribeInstances") >= 5 })
+	if err != nil {
+		t.Fatalf("server --dry-run stopped with %v, want a clean exit", err)
+	}
+	for _, a := range []string{"RunInstances", "TerminateInstances"} {
+		if n := emu.Calls(a); n != 0 {
+			t.Fatalf("--dry-run made %d %s calls, want 0", n, a)
+		}
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(filepath.Dir(cfg), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ds, err := st.Decisions(context.Background(), state.DecisionFilter{Pool: "train"})
+	if err != nil || len(ds) == 0 || !ds[len(ds)-1].DryRun || !strings.Contains(ds[len(ds)-1].Summary, "dry run") {
+		t.Fatalf("decisions = %+v (%v), want a recorded dry-run launch", ds, err)
+	}
+}
+
+func TestServerBurstsAndStopsCleanly(t *testing.T) {
+	emu, cfg := startServerFixtures(t)
+	err := runFor(t, serverOptions{config: cfg, logLevel: "warn", listen: "127.0.0.1:0"}, func() bool { return len(emu.Instances()) >= 2 })
+	if err != nil {
+		t.Fatalf("server stopped with %v, want a clean exit after SIGTERM", err)
+	}
+	if n := len(emu.Instances()); n != 2 {
+		t.Fatalf("a 16-GPU queue launched %d instances, want 2", n)
+	}
+}
+
+func TestServerRefusesAConfigWithoutSignals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spillway.yaml")
+	cfg := `cluster: c
+providers:
+  emu: {type: aws, region: us-east-1, endpoint: "http://127.0.0.1:1", subnets: [{zone: us-east-1a, id: subnet-a}], image: ami-0123456789abcdef0}
+pools:
+  - name: train
+    offerings: [{provider: emu, instance_type: p4d.24xlarge}]
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := runServer(context.Background(), serverOptions{config: path, logLevel: "warn"})
+	if err == nil || !strings.Contains(err.Error(), "signals") {
+		t.Fatalf("server on a pool without signals: %v, want a refusal naming signals", err)
+	}
+}
+
+func TestServerRefusesAPublicListenWithoutTLS(t *testing.T) {
+	for _, tc := range []struct {
+		addr          string
+		tls, insecure bool
+		ok            bool
+	}{
+		{"127.0.0.1:8700", false, false, true},
+		{"localhost:8700", false, false, true},
+		{"[::1]:8700", false, false, true},
+		{"0.0.0.0:8700", false, false, false},
+		{"10.1.2.3:8700", false, false, false},
+		{"0.0.0.0:8700", true, false, true},
+		{"0.0.0.0:8700", false, true, true},
+		{"nonsense", false, false, false},
+	} {
+		err := checkListen(tc.addr, tc.tls, tc.insecure)
+		if (err == nil) != tc.ok {
+			t.Errorf("checkListen(%s, tls=%v, insecure=%v) = %v, want ok=%v", tc.addr, tc.tls, tc.insecure, err, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/providers/alicloud"
+	"github.com/spillway-io/spillway/providers/aws"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/sources"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/sqlite"
+)
+
+// serverDeps are what a server is built with besides its config: the demo
+// passes its own clock, logger and provider options.
+type serverDeps struct {
+	log            *slog.Logger
+	clock          clock.WithTicker
+	dryRun         bool
+	insecureListen bool
+	// awsOpts and aliOpts are added to every provider of that type.
+	awsOpts []aws.Option
+	aliOpts []alicloud.Option
+	// listener, when set, is used instead of listening on server.listen.
+	listener net.Listener
+}
+
+// server is one running `spillway server`: the scheduler over its state,
+// providers and signal sources, and the HTTP surface.
+type server struct {
+	cfg     *config.Config
+	deps    serverDeps
+	log     *slog.Logger
+	store   state.Store
+	sched   *scheduler.Scheduler
+	reg     *prometheus.Registry
+	ln      net.Listener
+	closers []func()
+
+	mu    sync.Mutex
+	ready bool
+}
+
+func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *server, err error) {
+	s := &server{cfg: cfg, deps: deps, log: deps.log, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Server.StateIsPostgres() {
+		return nil, fmt.Errorf("server.state %q: PostgreSQL state is not built yet; use a SQLite file path", redactDSN(cfg.Server.State))
+	}
+	st, err := sqlite.Open(ctx, cfg.Server.State, sqlite.WithLogger(deps.log))
+	if err != nil {
+		return nil, fmt.Errorf("server.state %s: %w", cfg.Server.State, err)
+	}
+	s.store = st
+	s.closers = append(s.closers, func() { _ = st.Close() })
+
+	provs, err := s.buildProviders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	poolMetrics := signals.NewPoolMetrics(s.reg)
+	var pools []scheduler.Pool
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range cfg.Pools {
+		cp := &cfg.Pools[i]
+		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithNow(deps.clock.Now))
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, set.Close)
+		p := scheduler.FromConfig(cp, cfg.Providers, client)
+		name := cp.Policy.Name
+		p.Snapshot = func(ctx context.Context) policy.Snapshot {
+			snap := signals.Read(ctx, set.Pool, deps.clock.Now, set.Baseline, set.Demands)
+			poolMetrics.Observe(name, snap)
+			return snap
+		}
+		pools = append(pools, p)
+	}
+	s.sched, err = scheduler.New(scheduler.Options{
+		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: st, Clock: deps.clock,
+		Logger: deps.log.WithGroup("scheduler"), Registerer: s.reg, DryRun: deps.dryRun,
+		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.ln = deps.listener
+	if s.ln == nil {
+		if err := checkListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
+			return nil, err
+		}
+		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			return nil, fmt.Errorf("server.listen %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	return s, nil
+}
+
+// checkListen refuses a non-loopback address without TLS unless told so.
+func checkListen(addr string, tls, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server.listen %q: want host:port, e.g. 127.0.0.1:8700", addr)
+	}
+	if tls || insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("server.listen %s is not a loopback address and server.tls is not set: API tokens would cross the network in clear; set server.tls (cert_file, key_file), or pass --insecure-listen if a TLS proxy fronts the server", addr)
+}
+
+func redactDSN(dsn string) string {
+	if i := len("postgres://"); len(dsn) > i {
+		return dsn[:i] + "…"
+	}
+	return dsn
+}
+
+func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provider, error) {
+	out := map[string]providers.Provider{}
+	var errs []error
+	for _, name := range sortedNames(s.cfg.Providers) {
+		pc := s.cfg.Providers[name]
+		switch pc.Type {
+		case config.ProviderAWS:
+			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock.Now)}, s.deps.awsOpts...)...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.closers = append(s.closers, p.Close)
+			out[name] = p
+		case config.ProviderAlicloud:
+			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock.Now)}, s.deps.aliOpts...)...)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.closers = append(s.closers, func() { _ = p.Close() })
+			out[name] = p
+		default:
+			errs = append(errs, fmt.Errorf("providers.%s: type %s is not supported by the server yet", name, pc.Type))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func sortedNames[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// handler is the server's HTTP surface.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux
+}
+
+func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	type poolState struct {
+		LastTick time.Time `json:"last_tick"`
+		Error    string    `json:"error,omitempty"`
+	}
+	body := struct {
+		Ready  bool                 `json:"ready"`
+		DryRun bool                 `json:"dry_run"`
+		Leader bool                 `json:"leader"`
+		Pools  map[string]poolState `json:"pools"`
+	}{Ready: ready, DryRun: s.deps.dryRun, Leader: true, Pools: map[string]poolState{}}
+	for _, p := range s.sched.Pools() {
+		st, _ := s.sched.LastStatus(p)
+		body.Pools[p] = poolState{LastTick: st.Time, Error: st.Err}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// run serves HTTP and runs the scheduler until ctx ends; then the cloud
+// calls in flight finish and are recorded, and everything is closed.
+func (s *server) run(ctx context.Context) error {
+	defer s.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- listenAndServe(ctx, s.ln, s.handler(), s.cfg.Server.TLS) }()
+	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", s.cfg.Server.State,
+		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
+	go s.markReady(ctx)
+	err := s.sched.Run(ctx)
+	cancel()
+	if herr := <-httpErr; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
+		err = herr
+	}
+	s.log.Info("spillway server stopped")
+	return err
+}
+
+// markReady sets ready once every pool has been evaluated once.
+func (s *server) markReady(ctx context.Context) {
+	t := s.deps.clock.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		done := true
+		for _, p := range s.sched.Pools() {
+			if st, _ := s.sched.LastStatus(p); st.Time.IsZero() {
+				done = false
+			}
+		}
+		if done {
+			s.mu.Lock()
+			s.ready = true
+			s.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
+func (s *server) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newStatusCmd) }
+
+func newStatusCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show every pool: on-prem GPUs, queue, burst instances, spend against budget",
+		Long: `Status asks the server for a summary of each pool: on-prem GPUs busy of
+total and those allocated but idle (waste), the queue (pending jobs and GPUs,
+the oldest wait), burst instances and their GPUs, spend this budget period
+against the budget, and the number of active floors (schedules and manual
+bursts).`,
+		Example: `  spillway status
+  SPILLWAY_SERVER=https://spillway.internal:8700 spillway status -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(cmd.Context())
+			if err != nil {
+				return f.explain(err)
+			}
+			return f.print(cmd.OutOrStdout(), st, func(tw *tabwriter.Writer) {
+				dry := ""
+				if st.DryRun {
+					dry = " (dry run: no cloud calls)"
+				}
+				fmt.Fprintf(tw, "cluster %s at %s%s\n\n", st.Cluster, fmtTime(st.Time), dry)
+				fmt.Fprintln(tw, "POOL\tON-PREM BUSY\tIDLE ALLOCATED\tPENDING JOBS\tPENDING GPUS\tOLDEST WAIT\tINSTANCES\tCLOUD GPUS\tSPEND\tBUDGET\tFLOORS")
+				for _, p := range st.Pools {
+					budget := "none"
+					if p.Budget > 0 {
+						budget = fmt.Sprintf("$%.2f", p.Budget)
+					}
+					fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
+						p.PendingJobs, p.PendingGPUs, p.OldestWait, p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+				}
+			})
+		},
+	}
+	f.bind(cmd)
+	return cmd
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+func init() { register(newTokenCmd) }
+
+func newTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Manage API tokens",
+	}
+	cmd.AddCommand(newTokenCreateCmd())
+	return cmd
+}
+
+func newTokenCreateCmd() *cobra.Command {
+	var name, role, file string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --role viewer|operator|admin --file tokens.yaml",
+		Short: "Make an API token and add its hash to the tokens file",
+		Long: `Create makes a random 256-bit API token, adds its SHA-256 hash with the name
+and role to the tokens file (created mode 0600 if missing), and prints the
+token on standard output. The token is shown only this once: the file keeps
+its hash, never the token. A running server picks the change up without a
+restart. Revoke a token by deleting its entry from the file.
+
+Roles: viewer reads everything but the audit log; operator also creates and
+cancels manual bursts within each pool's manual limits; admin may do all,
+including reading the audit log.`,
+		Example: `  spillway token create --name alice --role operator --file /etc/spillway/tokens.yaml
+  export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := tokens.ParseRole(role)
+			if err != nil {
+				return fmt.Errorf("--role: %w", err)
+			}
+			tok, err := tokens.Add(file, name, r, time.Now(), nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token %q (%s) added to %s as its SHA-256 hash.\nThe token above is shown only once: store it now (e.g. in SPILLWAY_TOKEN).\n", name, r, file)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "who the token is for (required)")
+	fl.StringVar(&role, "role", "", "viewer, operator or admin (required)")
+	fl.StringVar(&file, "file", "", "the tokens file (required)")
+	for _, n := range []string{"name", "role", "file"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}

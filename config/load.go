@@ -1,0 +1,600 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Load reads and parses the config file at path; see Parse.
+func Load(path string, opts ...ParseOption) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, opts...)
+}
+
+// ParseOption changes how Parse reads a config.
+type ParseOption func(*parseOptions)
+
+type parseOptions struct {
+	catalog *Catalog
+	baseDir string
+}
+
+// dir is the directory relative paths are resolved against.
+func (o parseOptions) dir(filename string) string {
+	if o.baseDir != "" {
+		return o.baseDir
+	}
+	return filepath.Dir(filename)
+}
+
+// WithBaseDir resolves the config's relative paths against dir instead of
+// the directory of the file name given to Parse (e.g. for a config that
+// was not read from a file).
+func WithBaseDir(dir string) ParseOption {
+	return func(o *parseOptions) { o.baseDir = dir }
+}
+
+func defaultParseOptions() parseOptions {
+	return parseOptions{catalog: nil} // DefaultCatalog, resolved lazily in Parse
+}
+
+// WithCatalog makes Parse fill offerings' gpus and price_per_hour from c
+// instead of the bundled catalog (DefaultCatalog).
+func WithCatalog(c *Catalog) ParseOption {
+	return func(o *parseOptions) { o.catalog = c }
+}
+
+// Parse decodes a spillway.yaml, checks it strictly, applies defaults and
+// fills offerings from the catalog. filename is used in messages, and its
+// directory to resolve relative paths (see WithBaseDir).
+//
+// When the config has problems, Parse returns a *ValidationError listing
+// every one of them (not only the first), each with its line, column and
+// field path.
+func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
+	o := defaultParseOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.catalog == nil {
+		o.catalog = DefaultCatalog()
+	}
+
+	d := &cfgDecoder{file: filename, nodes: map[string]*yaml.Node{}, failed: map[string]bool{},
+		aliases: map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		d.syntaxError(err)
+		return nil, d.result()
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root.Kind == 0 || root.Kind == yaml.DocumentNode || cfgIsNull(root) {
+		d.errs = append(d.errs, FieldError{File: filename, Line: 1, Col: 1,
+			Msg: "the config is empty: want a mapping with cluster, providers and pools"})
+		return nil, d.result()
+	}
+
+	cfg := &Config{}
+	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	v := &cfgValidator{d: d, cat: o.catalog}
+	v.checkExplicit(cfg)
+	applyDefaults(cfg, d.explicit)
+	v.fillFromCatalog(cfg)
+	v.checkCross(cfg)
+	v.checkServer(cfg)
+	if err := d.result(); err != nil {
+		return nil, err
+	}
+	resolvePaths(cfg, o.dir(filename))
+	cfg.src = d.source()
+	for i := range cfg.Pools {
+		cfg.Pools[i].src, cfg.Pools[i].path = cfg.src, fmt.Sprintf("pools[%d]", i)
+	}
+	return cfg, nil
+}
+
+// FieldError is one problem in a config file.
+type FieldError struct {
+	File string
+	// Line and Col locate the bad value (or, for a missing field, the
+	// mapping it is missing from); 0 when unknown.
+	Line, Col int
+	// Field is the path of the field, e.g. pools[0].offerings[1].price_per_hour.
+	Field string
+	// Value is the bad value as written ("" for a missing field).
+	Value string
+	// Msg says what is wrong and what would be valid.
+	Msg string
+}
+
+// Error formats the problem as FILE:LINE:COL: FIELD: MSG.
+func (e FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ValidationError holds every problem found in a config, in file order.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+// Error prints one line per problem.
+func (e *ValidationError) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		lines[i] = fe.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cfgDecoder walks a yaml.Node tree into the config structs, strictly,
+// remembering the node of every field path for later messages.
+type cfgDecoder struct {
+	file string
+	errs []FieldError
+	// nodes maps a field path to the value node written there.
+	nodes map[string]*yaml.Node
+	// failed holds paths whose value could not be decoded; later checks on
+	// them (and below them) are skipped so each problem is reported once.
+	failed map[string]bool
+	// aliases maps a field path written as an alias (*name) to the alias
+	// node, whose position is reported rather than the anchor's.
+	aliases map[string]*yaml.Node
+	// active holds the nodes being decoded, to stop recursive aliases.
+	active map[*yaml.Node]bool
+}
+
+// position returns where to report a problem with node n at path.
+func (d *cfgDecoder) position(n *yaml.Node, path string) (line, col int) {
+	if a, ok := d.aliases[path]; ok && d.nodes[path] == n {
+		return a.Line, a.Column
+	}
+	return n.Line, n.Column
+}
+
+func (d *cfgDecoder) result() error {
+	if len(d.errs) == 0 {
+		return nil
+	}
+	sortFieldErrors(d.errs)
+	return &ValidationError{Errors: d.errs}
+}
+
+// sortFieldErrors puts problems in file order.
+func sortFieldErrors(errs []FieldError) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// explicit reports whether the config wrote a (non-null) value at path.
+func (d *cfgDecoder) explicit(path string) bool {
+	n, ok := d.nodes[path]
+	return ok && !cfgIsNull(n)
+}
+
+// errAt records a problem with the value at path (or, when path has no
+// node, at the nearest written parent).
+func (d *cfgDecoder) errAt(path, msg string) {
+	for p := path; ; p = cfgParentPath(p) {
+		if d.failed[p] {
+			return
+		}
+		if p == "" {
+			break
+		}
+	}
+	fe := FieldError{File: d.file, Field: path, Msg: msg}
+	if n, ok := d.nodes[path]; ok {
+		fe.Line, fe.Col = d.position(n, path)
+		if n.Kind == yaml.ScalarNode {
+			fe.Value = n.Value
+		}
+	} else {
+		for p := cfgParentPath(path); ; p = cfgParentPath(p) {
+			if n, ok := d.nodes[p]; ok {
+				fe.Line, fe.Col = d.position(n, p)
+				break
+			}
+			if p == "" {
+				fe.Line, fe.Col = 1, 1
+				break
+			}
+		}
+	}
+	d.errs = append(d.errs, fe)
+}
+
+// errNode records a problem at a node (e.g. a mapping key) and marks path failed.
+func (d *cfgDecoder) errNode(n *yaml.Node, path, msg string) {
+	d.failed[path] = true
+	line, col := d.position(n, path)
+	fe := FieldError{File: d.file, Line: line, Col: col, Field: path, Msg: msg}
+	if n.Kind == yaml.ScalarNode {
+		fe.Value = n.Value
+	}
+	d.errs = append(d.errs, fe)
+}
+
+func (d *cfgDecoder) syntaxError(err error) {
+	fe := FieldError{File: d.file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	// yaml.v3 reports syntax errors as "yaml: line N: message".
+	if rest, ok := strings.CutPrefix(fe.Msg, "line "); ok {
+		if num, msg, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				fe.Line, fe.Msg = n, msg
+			}
+		}
+	}
+	fe.Msg = "invalid YAML: " + fe.Msg
+	d.errs = append(d.errs, fe)
+}
+
+var (
+	cfgUnmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	cfgFieldCache      sync.Map // reflect.Type -> *cfgStructInfo
+)
+
+type cfgStructInfo struct {
+	byName map[string][]int // yaml name -> field index path (inline fields are flattened)
+	names  []string         // yaml names in declaration order
+}
+
+func cfgFields(t reflect.Type) *cfgStructInfo {
+	if v, ok := cfgFieldCache.Load(t); ok {
+		return v.(*cfgStructInfo)
+	}
+	info := &cfgStructInfo{byName: map[string][]int{}}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if slices.Contains(strings.Split(opts, ","), "inline") && f.Type.Kind() == reflect.Struct {
+			inner := cfgFields(f.Type)
+			for _, n := range inner.names {
+				info.byName[n] = append([]int{i}, inner.byName[n]...)
+				info.names = append(info.names, n)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		info.byName[name] = []int{i}
+		info.names = append(info.names, name)
+	}
+	cfgFieldCache.Store(t, info)
+	return info
+}
+
+// cfgMoved gives, per struct type, fields that used to be written there
+// and the hint that says where they live now.
+var cfgMoved = map[reflect.Type]map[string]string{
+	reflect.TypeFor[Signals](): {
+		"stale_after": "stale_after is the pool's own setting (how old a signal may be before the policy holds): move it up to the pool, beside interval",
+		"onprem":      "onprem is the pool's own setting: move it up to the pool",
+		"pool":        "signals belong to the pool they are written in: remove pool",
+	},
+}
+
+var cfgDurationType = reflect.TypeFor[time.Duration]()
+
+func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		d.aliases[path] = n // problems are reported where the alias is used
+	}
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	d.nodes[path] = n
+	if cfgIsNull(n) {
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path)
+		return
+	}
+	if d.active[n] {
+		d.errNode(n, path, "this alias refers to a value that contains it; remove the recursive anchor")
+		return
+	}
+	d.active[n] = true
+	defer delete(d.active, n)
+	if v.CanAddr() && v.Addr().Type().Implements(cfgUnmarshalerType) {
+		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			d.errNode(n, path, err.Error())
+		}
+		return
+	}
+	if v.Type() == cfgDurationType {
+		dur, err := policy.ParseDuration(n)
+		if err != nil {
+			d.errNode(n, path, err.Error())
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errNode(n, path, "want a list (lines starting with \"- \"), got "+cfgKindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.errNode(n, path, "want a text value, got "+cfgKindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		var i int64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+			d.errNode(n, path, "want a whole number, got "+cfgKindName(n))
+			return
+		}
+		v.SetInt(i)
+	case reflect.Uint, reflect.Uint64, reflect.Uint32:
+		var u uint64
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&u) != nil {
+			d.errNode(n, path, "want a whole number of 0 or more, got "+cfgKindName(n))
+			return
+		}
+		v.SetUint(u)
+	case reflect.Float64, reflect.Float32:
+		var f float64
+		tag := n.ShortTag()
+		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil ||
+			f != f || f > 1e300 || f < -1e300 {
+			d.errNode(n, path, "want a number, got "+cfgKindName(n))
+			return
+		}
+		v.SetFloat(f)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.errNode(n, path, "want true or false, got "+cfgKindName(n))
+			return
+		}
+		v.SetBool(b)
+	default:
+		d.errNode(n, path, fmt.Sprintf("internal error: cannot decode into %s", v.Type()))
+	}
+}
+
+// pairs returns a mapping's key/value pairs with "<<" merge keys expanded
+// (explicit keys win over merged ones). A merge that refers back to a
+// mapping being merged is reported and skipped.
+func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]bool) [][2]*yaml.Node {
+	if merging == nil {
+		merging = map[*yaml.Node]bool{}
+	}
+	merging[n] = true
+	defer delete(merging, n)
+	var merged, own [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
+			for val.Kind == yaml.AliasNode && val.Alias != nil {
+				val = val.Alias
+			}
+			srcs := []*yaml.Node{val}
+			if val.Kind == yaml.SequenceNode {
+				srcs = val.Content
+			}
+			for _, s := range srcs {
+				for s.Kind == yaml.AliasNode && s.Alias != nil {
+					s = s.Alias
+				}
+				switch {
+				case merging[s]:
+					d.errNode(k, path, "merge key <<: refers to the mapping it is in; remove the recursive anchor")
+				case s.Kind == yaml.MappingNode:
+					merged = append(merged, d.pairs(s, path, merging)...)
+				}
+			}
+			continue
+		}
+		own = append(own, [2]*yaml.Node{k, val})
+	}
+	if len(merged) == 0 {
+		return own
+	}
+	seen := map[string]bool{}
+	for _, p := range own {
+		seen[p[0].Value] = true
+	}
+	out := own
+	for _, p := range merged {
+		if !seen[p[0].Value] {
+			seen[p[0].Value] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	info := cfgFields(v.Type())
+	if n.Kind != yaml.MappingNode {
+		d.errNode(n, path, fmt.Sprintf("want a mapping with fields %s, got %s", strings.Join(info.names, ", "), cfgKindName(n)))
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for _, kv := range d.pairs(n, path, nil) {
+		k, val := kv[0], kv[1]
+		fp := cfgJoin(path, k.Value)
+		if prev, dup := seen[k.Value]; dup {
+			d.errNode(k, fp, fmt.Sprintf("field %q is set twice (first at line %d)", k.Value, prev.Line))
+			continue
+		}
+		seen[k.Value] = k
+		idx, ok := info.byName[k.Value]
+		if !ok {
+			if hint, moved := cfgMoved[v.Type()][k.Value]; moved {
+				d.errNode(k, fp, fmt.Sprintf("unknown field %q: %s", k.Value, hint))
+				continue
+			}
+			msg := fmt.Sprintf("unknown field %q", k.Value)
+			if s := cfgSuggest(k.Value, info.names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			msg += ": valid fields here are " + strings.Join(info.names, ", ")
+			d.errNode(k, fp, msg)
+			continue
+		}
+		d.decode(val, v.FieldByIndex(idx), fp)
+	}
+}
+
+func (d *cfgDecoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errNode(n, path, "want a mapping of names to entries, got "+cfgKindName(n))
+		return
+	}
+	if v.Type().Key().Kind() != reflect.String {
+		d.errNode(n, path, fmt.Sprintf("internal error: map key %s", v.Type().Key()))
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	seen := map[string]*yaml.Node{}
+	for _, kv := range d.pairs(n, path, nil) {
+		k, val := kv[0], kv[1]
+		fp := cfgJoin(path, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			d.errNode(k, path, "want a name as key, got "+cfgKindName(k))
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			d.errNode(k, fp, fmt.Sprintf("%q is defined twice (first at line %d)", k.Value, prev.Line))
+			continue
+		}
+		seen[k.Value] = k
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, elem, fp)
+		v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+	}
+}
+
+func cfgJoin(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// cfgParentPath strips the last ".name" or "[i]" of a field path.
+func cfgParentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func cfgIsNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// cfgKindName describes a node for "want X, got Y" messages.
+func cfgKindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return strconv.Quote(n.Value)
+	}
+	return "nothing"
+}
+
+// cfgSuggest returns the name closest to s, if it is within an edit
+// distance of 2 and of a third of s's length.
+func cfgSuggest(s string, names []string) string {
+	best, bestD := "", min(3, len(s)/3+1)
+	for _, n := range names {
+		if d := cfgEditDistance(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func cfgEditDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

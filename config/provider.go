@@ -1,0 +1,121 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// providerProblem is one thing wrong with a provider entry.
+type providerProblem struct {
+	// Field is relative to the entry (e.g. "subnets[0].zone").
+	Field string
+	Msg   string
+	// serverOnly problems stop the server from launching but not a
+	// backtest, which never calls the cloud (e.g. no subnets).
+	serverOnly bool
+}
+
+// problems checks which settings each provider type takes, in one place:
+// Parse reports every problem but the server-only ones, ValidateForServer
+// and Check all of them.
+func (pc ProviderConfig) problems() []providerProblem {
+	var ps []providerProblem
+	add := func(serverOnly bool, field, format string, args ...any) {
+		ps = append(ps, providerProblem{Field: field, Msg: fmt.Sprintf(format, args...), serverOnly: serverOnly})
+	}
+	switch {
+	case pc.Type == "":
+		add(false, "type", "missing required field: valid types are %s", cfgJoinEnum(cfgProviderTypes))
+	case !slices.Contains(cfgProviderTypes, pc.Type):
+		add(false, "type", "unknown provider type %q: valid types are %s", pc.Type, cfgJoinEnum(cfgProviderTypes))
+	}
+	cloud := pc.Type == ProviderAWS || pc.Type == ProviderAlicloud
+	if pc.Region == "" && cloud {
+		add(false, "region", "missing required field: an %s provider serves one region, e.g. region: %s", pc.Type, cfgExampleRegion(pc.Type))
+	}
+	if pc.Endpoint != "" {
+		u, err := url.Parse(pc.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(false, "endpoint", "bad endpoint %q: want an http:// or https:// URL such as http://127.0.0.1:8780", pc.Endpoint)
+		}
+	}
+	for i, s := range pc.Subnets {
+		sp := fmt.Sprintf("subnets[%d]", i)
+		if s.Zone == "" {
+			add(false, sp+".zone", "missing required field: the zone the subnet or vSwitch is in, e.g. zone: %s", cfgExampleZone(pc.Type))
+		}
+		if s.ID == "" {
+			add(false, sp+".id", "missing required field: the subnet (AWS) or vSwitch (Alibaba) id")
+		}
+	}
+	for i, g := range pc.SecurityGroups {
+		if strings.TrimSpace(g) == "" {
+			add(false, fmt.Sprintf("security_groups[%d]", i), "empty security group id: remove it or write the group's id")
+		}
+	}
+	switch pc.Type {
+	case ProviderTerraform:
+		if pc.Module == "" {
+			add(false, "module", "missing required field: a terraform provider needs the directory of its Terraform module")
+		}
+	case ProviderAWS, ProviderAlicloud:
+		if pc.Module != "" {
+			add(false, "module", "module is only for providers of type terraform, not %s", pc.Type)
+		}
+		// Both SDK providers launch into a subnet (vSwitch) and boot an
+		// image or a launch template (an id or a name, AWS and Alibaba
+		// alike); a backtest needs neither.
+		if len(pc.Subnets) == 0 {
+			what := "subnet"
+			if pc.Type == ProviderAlicloud {
+				what = "vSwitch"
+			}
+			add(true, "subnets", "missing required field: the server launches into a %s: list at least one as {zone: %s, id: ...}", what, cfgExampleZone(pc.Type))
+		}
+		if pc.LaunchTemplate == "" && pc.Image == "" {
+			img := "an AMI (ami-...)"
+			if pc.Type == ProviderAlicloud {
+				img = "an image id (m-...)"
+			}
+			add(true, "image", "missing required field: the server boots an image or a launch template: set image to %s or launch_template to a template id (lt-...) or name", img)
+		}
+	}
+	return ps
+}
+
+func cfgExampleRegion(t ProviderType) string {
+	if t == ProviderAlicloud {
+		return "cn-hangzhou"
+	}
+	return "us-east-1"
+}
+
+func cfgExampleZone(t ProviderType) string {
+	if t == ProviderAlicloud {
+		return "cn-hangzhou-i"
+	}
+	return "us-east-1a"
+}
+
+// ErrProvider is wrapped by Check's errors.
+var ErrProvider = errors.New("invalid provider settings")
+
+// Check reports every setting of a provider entry that stops the server
+// from launching through it (the entry's name only labels the message), as
+// one error wrapping ErrProvider; nil when there is none. Providers' New
+// call it, so a config and a provider built in code are held to the same
+// rules.
+func (pc ProviderConfig) Check(name string) error {
+	ps := pc.problems()
+	if len(ps) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.Field + ": " + p.Msg
+	}
+	return fmt.Errorf("%w: provider %q: %s", ErrProvider, name, strings.Join(msgs, "; "))
+}

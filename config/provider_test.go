@@ -1,0 +1,52 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestProviderCheck: the settings each provider type takes, checked in one
+// place for the config and for providers built in code.
+func TestProviderCheck(t *testing.T) {
+	subnets := []Subnet{{Zone: "z-a", ID: "s-a"}}
+	for _, tc := range []struct {
+		name string
+		pc   ProviderConfig
+		want []string // substrings of the error; none for a valid entry
+	}{
+		{"aws with image", ProviderConfig{Type: ProviderAWS, Region: "us-east-1", Subnets: subnets, Image: "ami-1"}, nil},
+		{"aws with launch template", ProviderConfig{Type: ProviderAWS, Region: "us-east-1", Subnets: subnets, LaunchTemplate: "lt-1"}, nil},
+		{"alicloud with launch template", ProviderConfig{Type: ProviderAlicloud, Region: "cn-hangzhou", Subnets: subnets, LaunchTemplate: "lt-1"}, nil},
+		{"alicloud with image", ProviderConfig{Type: ProviderAlicloud, Region: "cn-hangzhou", Subnets: subnets, Image: "m-1"}, nil},
+		{"terraform", ProviderConfig{Type: ProviderTerraform, Module: "./m"}, nil},
+		{"aws bare", ProviderConfig{Type: ProviderAWS},
+			[]string{"region: missing required field", "subnets: missing required field: the server launches into a subnet", "image: missing required field"}},
+		{"alicloud bare", ProviderConfig{Type: ProviderAlicloud, Region: "cn-hangzhou"},
+			[]string{"launches into a vSwitch", "set image to an image id (m-...)"}},
+		{"aws with module", ProviderConfig{Type: ProviderAWS, Region: "r", Subnets: subnets, Image: "ami-1", Module: "./m"},
+			[]string{"module: module is only for providers of type terraform, not aws"}},
+		{"terraform without module", ProviderConfig{Type: ProviderTerraform}, []string{"module: missing required field"}},
+		{"unknown type", ProviderConfig{Type: "gcp"}, []string{`type: unknown provider type "gcp": valid types are aws, alicloud, terraform`}},
+		{"bad subnet and endpoint", ProviderConfig{Type: ProviderAWS, Region: "r", Image: "ami-1", Endpoint: "127.0.0.1:8780", Subnets: []Subnet{{ID: "s"}}},
+			[]string{"subnets[0].zone: missing required field", `endpoint: bad endpoint "127.0.0.1:8780"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.pc.Check("p")
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrProvider) {
+				t.Fatalf("Check = %v, want an error wrapping ErrProvider", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

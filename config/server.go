@@ -1,0 +1,149 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// isPostgresDSN reports whether a server.state value names PostgreSQL.
+func isPostgresDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+var cfgDrainMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// checkServer checks the server section.
+func (v *cfgValidator) checkServer(cfg *Config) {
+	s := cfg.Server
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
+		v.errf("server.listen", "bad listen address %q: want host:port such as 127.0.0.1:8700 or :8700", s.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		v.errf("server.listen", "bad port %q in listen address %q: want 1 to 65535, e.g. %s:8700", port, s.Listen, host)
+	}
+	if isPostgresDSN(s.State) {
+		if u, err := url.Parse(s.State); err != nil || u.Host == "" {
+			v.errf("server.state", "bad PostgreSQL DSN %q: want postgres://USER@HOST:PORT/DB, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State))
+		}
+	} else if strings.Contains(s.State, "://") {
+		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))
+	}
+	v.positiveDuration("server.tick", s.Tick)
+	v.positiveDuration("server.sweep_grace", s.SweepGrace)
+	if s.TLS != nil && !v.d.failed["server.tls"] {
+		if s.TLS.CertFile == "" {
+			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")
+		}
+		if s.TLS.KeyFile == "" {
+			v.missing("server.tls.key_file", "the certificate's private key (PEM); tls needs both cert_file and key_file")
+		}
+	}
+}
+
+// cfgRedactDSN hides a DSN's password in messages.
+func cfgRedactDSN(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return s
+}
+
+// checkServerPool checks what the server needs of a pool beyond its policy:
+// signals, join, drain and user_data.
+func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
+	if p.Signals != nil {
+		v.checkSignals(pp+".signals", p.Signals)
+	}
+	jp := pp + ".join"
+	if p.Join.AgentURL != "" {
+		v.templateURL(jp+".agent_url", p.Join.AgentURL)
+	}
+	v.positiveDuration(jp+".timeout", p.Join.Timeout)
+
+	dp := pp + ".drain"
+	if len(p.Drain.Command) > 0 && p.Drain.HTTP != nil {
+		v.errf(dp+".http", "drain has both command and http: the hook is one of them; remove one")
+	}
+	if v.has(dp+".command") && len(p.Drain.Command) == 0 {
+		v.errf(dp+".command", "empty command: write the program and its arguments, e.g. [scontrol, update, \"nodename={{.Name}}\", state=drain, reason=spillway], or leave command out for no hook")
+	}
+	for i, arg := range p.Drain.Command {
+		out, ok := v.template(fmt.Sprintf("%s.command[%d]", dp, i), arg)
+		if ok && i == 0 && strings.TrimSpace(out) == "" {
+			v.errf(fmt.Sprintf("%s.command[%d]", dp, i), "the program is empty: the first element names the program to run, e.g. scontrol")
+		}
+	}
+	if h := p.Drain.HTTP; h != nil && !v.d.failed[dp+".http"] {
+		if h.URL == "" {
+			v.missing(dp+".http.url", `the URL to call, a template over the instance, e.g. url: "http://127.0.0.1:8080/drain/{{.Name}}"`)
+		} else {
+			v.templateURL(dp+".http.url", h.URL)
+		}
+		if h.Method != "" && !slices.Contains(cfgDrainMethods, h.Method) {
+			v.errf(dp+".http.method", "unknown method %q: valid methods are %s", h.Method, strings.Join(cfgDrainMethods, ", "))
+		}
+	}
+	v.positiveDuration(dp+".timeout", p.Drain.Timeout)
+	v.template(pp+".user_data", p.UserData)
+}
+
+// template checks that a template parses and runs on a sample instance,
+// returning what it rendered.
+func (v *cfgValidator) template(path, tmpl string) (string, bool) {
+	if tmpl == "" || v.d.failed[path] {
+		return "", false
+	}
+	out, err := checkTemplate(tmpl)
+	if err != nil {
+		v.errf(path, "%v", err)
+		return "", false
+	}
+	return out, true
+}
+
+// templateURL checks a template that must render to an http(s) URL.
+func (v *cfgValidator) templateURL(path, tmpl string) {
+	out, ok := v.template(path, tmpl)
+	if !ok {
+		return
+	}
+	u, err := url.Parse(out)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf(path, "on a sample instance this gives %q, not an http:// or https:// URL: write e.g. \"http://{{.PrivateIP}}:9401\"", out)
+	}
+}
+
+// resolvePaths makes the config's relative file paths absolute, against
+// dir (the config file's directory).
+func resolvePaths(cfg *Config, dir string) {
+	abs := func(p *string) {
+		if *p == "" {
+			return
+		}
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+		if a, err := filepath.Abs(*p); err == nil {
+			*p = a
+		}
+	}
+	if !isPostgresDSN(cfg.Server.State) {
+		abs(&cfg.Server.State)
+	}
+	abs(&cfg.Server.TokensFile)
+	if t := cfg.Server.TLS; t != nil {
+		abs(&t.CertFile)
+		abs(&t.KeyFile)
+	}
+	for i := range cfg.Pools {
+		if s := cfg.Pools[i].Signals; s != nil && s.Baseline != nil && s.Baseline.Agents != nil {
+			abs(&s.Baseline.Agents.TargetsFile)
+		}
+	}
+}

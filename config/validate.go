@@ -1,0 +1,369 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// cfgNameRE is what cluster, provider and pool names may look like: they
+// end up in instance tags and in metric labels.
+var cfgNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+const cfgNameRule = "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// cfgValidator checks a decoded config and records problems in its decoder.
+type cfgValidator struct {
+	d   *cfgDecoder
+	cat *Catalog
+}
+
+func (v *cfgValidator) errf(path, format string, args ...any) {
+	v.d.errAt(path, fmt.Sprintf(format, args...))
+}
+
+func (v *cfgValidator) has(path string) bool { return v.d.explicit(path) }
+
+func (v *cfgValidator) missing(path, hint string) {
+	msg := "missing required field"
+	if hint != "" {
+		msg += ": " + hint
+	}
+	v.d.errAt(path, msg)
+}
+
+func (v *cfgValidator) name(path, value string) {
+	if !cfgNameRE.MatchString(value) {
+		v.errf(path, "bad name %q: %s", value, cfgNameRule)
+	}
+}
+
+func (v *cfgValidator) nonNegativeDuration(path string, d policy.Duration) {
+	if d < 0 {
+		v.errf(path, "duration %s is negative: use 0 or more, such as 90s, 5m or 1h30m", time.Duration(d))
+	}
+}
+
+func (v *cfgValidator) positiveDuration(path string, d policy.Duration) {
+	if v.has(path) && d <= 0 {
+		v.errf(path, "duration %s must be greater than 0, such as 90s, 5m or 1h30m", time.Duration(d))
+	}
+}
+
+func cfgNames[K ~string, V any](m map[K]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, string(k))
+	}
+	sort.Strings(out)
+	return out
+}
+
+var (
+	cfgProviderTypes = []ProviderType{ProviderAWS, ProviderAlicloud, ProviderTerraform}
+	cfgMarkets       = []policy.Market{policy.MarketOnDemand, policy.MarketSpot}
+	cfgBillings      = []policy.Billing{policy.BillingPerSecondMin60, policy.BillingPerSecond, policy.BillingHourly}
+	cfgPeriods       = []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}
+)
+
+func cfgJoinEnum[T ~string](vals []T) string {
+	s := make([]string, len(vals))
+	for i, x := range vals {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkExplicit checks what the config wrote, before defaults are applied.
+func (v *cfgValidator) checkExplicit(cfg *Config) {
+	if cfg.Cluster == "" {
+		v.missing("cluster", "name this installation, e.g. cluster: acme-prod; it tags every instance Spillway launches")
+	} else {
+		v.name("cluster", cfg.Cluster)
+	}
+
+	if len(cfg.Providers) == 0 {
+		v.missing("providers", "define at least one provider, e.g. providers: {aws: {type: aws, region: us-east-1}}")
+	}
+	for _, name := range cfgNames(cfg.Providers) {
+		v.checkProvider("providers."+name, name, cfg.Providers[name])
+	}
+
+	if len(cfg.Pools) == 0 {
+		v.missing("pools", "define at least one pool with a name and offerings")
+	}
+	poolAt := map[string]int{}
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i].Policy
+		pp := fmt.Sprintf("pools[%d]", i)
+		if p.Name == "" {
+			v.missing(pp+".name", "every pool needs a name, e.g. name: training")
+		} else {
+			v.name(pp+".name", p.Name)
+			if j, dup := poolAt[p.Name]; dup {
+				v.errf(pp+".name", "pool name %q is already used by pools[%d] (line %d): pool names must be unique", p.Name, j, v.line(fmt.Sprintf("pools[%d].name", j)))
+			} else {
+				poolAt[p.Name] = i
+			}
+		}
+		v.checkPool(cfg, pp, p)
+		v.checkServerPool(pp, &cfg.Pools[i])
+	}
+}
+
+func (v *cfgValidator) line(path string) int {
+	if n, ok := v.d.nodes[path]; ok {
+		return n.Line
+	}
+	return 0
+}
+
+func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
+	v.name(pp, name)
+	for _, pr := range pc.problems() {
+		if pr.serverOnly {
+			continue // ValidateForServer reports these
+		}
+		v.d.errAt(cfgJoin(pp, pr.Field), pr.Msg)
+	}
+	v.template(pp+".user_data", pc.UserData)
+}
+
+func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
+	if p.OnPrem.Nodes < 0 {
+		v.errf(pp+".onprem.nodes", "%d nodes is negative: use 0 or more", p.OnPrem.Nodes)
+	}
+	if p.OnPrem.GPUsPerNode < 0 {
+		v.errf(pp+".onprem.gpus_per_node", "%d GPUs per node is negative: use 0 or more", p.OnPrem.GPUsPerNode)
+	} else if p.OnPrem.Nodes > 0 && p.OnPrem.GPUsPerNode == 0 {
+		v.missing(pp+".onprem.gpus_per_node", fmt.Sprintf("onprem has %d nodes: say how many GPUs each has, e.g. gpus_per_node: 8", p.OnPrem.Nodes))
+	}
+	v.nonNegativeDuration(pp+".wait_target", p.WaitTarget)
+	v.positiveDuration(pp+".interval", p.Interval)
+	v.positiveDuration(pp+".stale_after", p.StaleAfter)
+
+	if len(p.Offerings) == 0 {
+		v.missing(pp+".offerings", "list at least one offering (provider and instance_type) the pool may rent")
+	}
+	for j := range p.Offerings {
+		v.checkOffering(cfg, fmt.Sprintf("%s.offerings[%d]", pp, j), &p.Offerings[j])
+	}
+
+	lp := pp + ".limits"
+	if p.Limits.MaxGPUs < 0 {
+		v.errf(lp+".max_gpus", "%d is negative: use the most burst GPUs the pool may hold, or leave it out for no GPU cap", p.Limits.MaxGPUs)
+	}
+	if p.Limits.MaxCostPerHour < 0 {
+		v.errf(lp+".max_cost_per_hour", "%s is negative: use the most USD per hour the pool may spend, or leave it out for no cap", cfgFloat(p.Limits.MaxCostPerHour))
+	}
+	if b := p.Limits.Budget; b != nil && !v.d.failed[lp+".budget"] {
+		bp := lp + ".budget"
+		switch {
+		case !v.has(bp + ".amount"):
+			v.missing(bp+".amount", "the most USD the pool may spend per period, e.g. amount: 2000")
+		case b.Amount <= 0:
+			v.errf(bp+".amount", "budget %s must be greater than 0 USD", cfgFloat(b.Amount))
+		}
+		switch {
+		case b.Period == "":
+			v.missing(bp+".period", "valid periods are "+cfgJoinEnum(cfgPeriods))
+		case !slices.Contains(cfgPeriods, b.Period):
+			v.errf(bp+".period", "unknown budget period %q: valid periods are %s", b.Period, cfgJoinEnum(cfgPeriods))
+		}
+	}
+
+	sp := pp + ".scale_in"
+	if !p.ScaleIn.Idle.Auto && p.ScaleIn.Idle.Duration < 0 {
+		v.errf(sp+".idle", `idle %s is negative: use "auto" or a duration of 0 or more`, p.ScaleIn.Idle.Duration)
+	}
+	v.nonNegativeDuration(sp+".max_lifetime", p.ScaleIn.MaxLifetime)
+	v.positiveDuration(sp+".drain_timeout", p.ScaleIn.DrainTimeout)
+
+	names := map[string]int{}
+	for j, s := range p.Schedules {
+		sc := fmt.Sprintf("%s.schedules[%d]", pp, j)
+		if s.Name != "" {
+			if k, dup := names[s.Name]; dup {
+				v.errf(sc+".name", "schedule name %q is already used by schedules[%d]: schedule names in a pool must be unique", s.Name, k)
+			}
+			names[s.Name] = j
+		}
+		switch {
+		case s.Cron == "":
+			v.missing(sc+".cron", `when the schedule starts, as a 5-field cron expression, e.g. cron: "CRON_TZ=Europe/Berlin 0 8 * * 1-5"`)
+		default:
+			if err := policy.CheckCron(s.Cron); err != nil {
+				v.errf(sc+".cron", "%v", err)
+			}
+		}
+		switch {
+		case !v.has(sc + ".gpus"):
+			v.missing(sc+".gpus", "how many burst GPUs the schedule holds, e.g. gpus: 16")
+		case s.GPUs <= 0:
+			v.errf(sc+".gpus", "%d GPUs: a schedule must hold more than 0 GPUs", s.GPUs)
+		}
+		switch {
+		case !v.has(sc + ".duration"):
+			v.missing(sc+".duration", "how long each firing holds the GPUs, e.g. duration: 10h")
+		case s.Duration <= 0:
+			v.errf(sc+".duration", "duration %s must be greater than 0, such as 90m or 10h", s.Duration.D())
+		}
+	}
+
+	mp := pp + ".manual"
+	if p.Manual.MaxGPUs < 0 {
+		v.errf(mp+".max_gpus", "%d is negative: use the most GPUs one manual burst may ask for, or 0 to refuse manual bursts", p.Manual.MaxGPUs)
+	}
+	v.nonNegativeDuration(mp+".max_ttl", p.Manual.MaxTTL)
+}
+
+func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering) {
+	prov, provOK := cfg.Providers[o.Provider]
+	switch {
+	case o.Provider == "":
+		v.missing(op+".provider", "name one of the providers defined under providers: "+strings.Join(cfgNames(cfg.Providers), ", "))
+	case !provOK && !v.d.failed["providers"]:
+		defined := strings.Join(cfgNames(cfg.Providers), ", ")
+		if defined == "" {
+			defined = "none"
+		}
+		v.errf(op+".provider", "offering names provider %q, which is not defined under providers: defined providers are %s", o.Provider, defined)
+	}
+	if o.InstanceType == "" {
+		v.missing(op+".instance_type", "the cloud's instance type, e.g. instance_type: p5.48xlarge")
+	}
+	if provOK && o.Region != "" && prov.Region != "" && o.Region != prov.Region &&
+		(prov.Type == ProviderAWS || prov.Type == ProviderAlicloud) {
+		v.errf(op+".region", "region %q differs from provider %q's region %q: a provider serves one region; define another provider for %s", o.Region, o.Provider, prov.Region, o.Region)
+	}
+	if provOK && o.Zone != "" && len(prov.Subnets) > 0 {
+		var zones []string
+		for _, s := range prov.Subnets {
+			zones = append(zones, s.Zone)
+		}
+		if !slices.Contains(zones, o.Zone) {
+			v.errf(op+".zone", "zone %q has no subnet under provider %q: its subnets are in %s", o.Zone, o.Provider, strings.Join(zones, ", "))
+		}
+	}
+	if v.has(op+".gpus") && o.GPUs <= 0 {
+		v.errf(op+".gpus", "%d GPUs: an offering must have more than 0 GPUs per instance", o.GPUs)
+	}
+	if v.has(op+".price_per_hour") && o.PricePerHour <= 0 {
+		v.errf(op+".price_per_hour", "price %s must be greater than 0: use the instance's price in USD per hour, e.g. 12.5", cfgFloat(o.PricePerHour))
+	}
+	v.nonNegativeDuration(op+".boot", o.Boot)
+	if o.Market != "" && !slices.Contains(cfgMarkets, o.Market) {
+		v.errf(op+".market", "unknown market %q: valid markets are %s", o.Market, cfgJoinEnum(cfgMarkets))
+	}
+	if o.Billing != "" && !slices.Contains(cfgBillings, o.Billing) {
+		v.errf(op+".billing", "unknown billing %q: valid billings are %s", o.Billing, cfgJoinEnum(cfgBillings))
+	}
+	if v.has(op+".performance") && o.Performance <= 0 {
+		v.errf(op+".performance", "performance %s must be greater than 0: it weighs one GPU of this offering against a reference GPU (1.0)", cfgFloat(o.Performance))
+	}
+}
+
+// fillFromCatalog gives offerings that leave out gpus or price_per_hour
+// the catalog's values; an explicit value always wins.
+func (v *cfgValidator) fillFromCatalog(cfg *Config) {
+	for i := range cfg.Pools {
+		for j := range cfg.Pools[i].Policy.Offerings {
+			o := &cfg.Pools[i].Policy.Offerings[j]
+			op := fmt.Sprintf("pools[%d].offerings[%d]", i, j)
+			prov, ok := cfg.Providers[o.Provider]
+			if !ok || o.InstanceType == "" || v.d.failed[op] || !slices.Contains(cfgMarkets, o.Market) {
+				continue // already reported
+			}
+			needGPUs := !v.has(op+".gpus") && !v.d.failed[op+".gpus"]
+			needPrice := !v.has(op+".price_per_hour") && !v.d.failed[op+".price_per_hour"]
+			if !needGPUs && !needPrice {
+				continue
+			}
+			var miss []string
+			if needGPUs {
+				miss = append(miss, "gpus")
+			}
+			if needPrice {
+				miss = append(miss, "price_per_hour")
+			}
+			if prov.Type == ProviderTerraform {
+				v.errf(op, "an offering of terraform provider %q takes nothing from the catalog: set %s", o.Provider, strings.Join(miss, " and "))
+				continue
+			}
+			e, found := v.cat.Lookup(prov.Type, o.InstanceType)
+			if !found {
+				v.errf(op+".instance_type", "instance type %q is not in the %s catalog: set %s", o.InstanceType, prov.Type, strings.Join(miss, " and "))
+				continue
+			}
+			if needGPUs {
+				o.GPUs = e.GPUs
+			}
+			if needPrice {
+				price, ok := e.Price(o.Market)
+				if !ok {
+					v.missing(op+".price_per_hour", fmt.Sprintf("the catalog has no %s price for %s (%d× %s): set price_per_hour", o.Market, o.InstanceType, e.GPUs, e.GPUModel))
+					continue
+				}
+				o.PricePerHour = price
+			}
+		}
+	}
+}
+
+// checkCross checks relations between fields, after defaults and the catalog.
+func (v *cfgValidator) checkCross(cfg *Config) {
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i].Policy
+		pp := fmt.Sprintf("pools[%d]", i)
+		if p.StaleAfter > 0 && p.Interval > 0 && p.StaleAfter < p.Interval {
+			v.errf(pp+".stale_after", "stale_after %s is shorter than interval %s: every signal would be stale; use at least the interval", time.Duration(p.StaleAfter), time.Duration(p.Interval))
+		}
+
+		names := map[string]int{}
+		minGPUs, minPrice := 0, 0.0
+		for j, o := range p.Offerings {
+			op := fmt.Sprintf("%s.offerings[%d]", pp, j)
+			if k, dup := names[o.Name]; dup && o.Name != "" {
+				path := op + ".name"
+				if !v.has(path) {
+					path = op
+				}
+				v.errf(path, "offering name %q is already used by offerings[%d]: give one of them a distinct name", o.Name, k)
+			} else {
+				names[o.Name] = j
+			}
+			if o.GPUs > 0 && (minGPUs == 0 || o.GPUs < minGPUs) {
+				minGPUs = o.GPUs
+			}
+			if o.PricePerHour > 0 && (minPrice == 0 || o.PricePerHour < minPrice) {
+				minPrice = o.PricePerHour
+			}
+		}
+
+		max := p.Limits.MaxGPUs
+		if max > 0 && minGPUs > 0 && max < minGPUs {
+			v.errf(pp+".limits.max_gpus", "max_gpus %d is below the smallest offering's %d GPUs: no instance could ever launch", max, minGPUs)
+		}
+		if c := p.Limits.MaxCostPerHour; c > 0 && minPrice > 0 && c < minPrice {
+			v.errf(pp+".limits.max_cost_per_hour", "max_cost_per_hour %s is below the cheapest offering's %s USD/h: no instance could ever launch", cfgFloat(c), cfgFloat(minPrice))
+		}
+		if max > 0 {
+			for j, s := range p.Schedules {
+				if s.GPUs > max {
+					v.errf(fmt.Sprintf("%s.schedules[%d].gpus", pp, j), "schedule holds %d GPUs, more than limits.max_gpus %d: use at most %d or raise the limit", s.GPUs, max, max)
+				}
+			}
+			if p.Manual.MaxGPUs > max {
+				v.errf(pp+".manual.max_gpus", "%d is more than limits.max_gpus %d: a manual burst can never exceed the pool's limit; use at most %d", p.Manual.MaxGPUs, max, max)
+			}
+		}
+	}
+}
+
+func cfgFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -1,0 +1,214 @@
+// Package policy is Spillway's pool model and the pure decision engine that
+// turns a pool's observed state into a Plan.
+//
+// Nothing in this package performs I/O, reads the clock or draws random
+// numbers: the simulator and the server call the same Decide. It imports
+// nothing of Spillway's own; the config package reads spillway.yaml into
+// these types (their yaml tags name the fields of the file).
+package policy
+
+import "time"
+
+// Pool is one burst domain: an on-prem baseline, what may be rented for it,
+// and the rules for doing so.
+type Pool struct {
+	// Name identifies the pool; it is written into every instance's
+	// spillway:pool tag. Required and unique; same characters as Cluster.
+	Name string `yaml:"name"`
+	// OnPrem is the owned baseline. The server observes the real one; the
+	// simulator uses these numbers.
+	OnPrem OnPrem `yaml:"onprem"`
+	// WaitTarget: burst only when work would wait longer than this.
+	// Default 5m; 0s bursts as soon as anything waits.
+	WaitTarget Duration `yaml:"wait_target"`
+	// Interval is how often the server (and the simulator) evaluates the
+	// pool. Default 30s; must be greater than 0.
+	Interval Duration `yaml:"interval,omitempty"`
+	// StaleAfter is how old a signal may be before the policy holds (no
+	// launch on demand, no scale-in). Default 2m; at least Interval.
+	StaleAfter Duration `yaml:"stale_after,omitempty"`
+	// WholeJobs says the pool's jobs cannot span instances (e.g. Slurm jobs
+	// asking --gres=gpu:N per node): a job is then launched for on one
+	// instance that holds it whole, and spans several only when no offering
+	// holds it. When false (the default), a multi-GPU job may run across
+	// several smaller instances (e.g. --gpus=N over nodes), and at an equal
+	// price per GPU the smaller shapes, released GPU by GPU, are preferred.
+	WholeJobs bool `yaml:"whole_jobs,omitempty"`
+	// Offerings are what the pool may rent. Required: at least one, with
+	// unique names.
+	Offerings []Offering `yaml:"offerings"`
+	// Limits are the pool's hard caps.
+	Limits Limits `yaml:"limits"`
+	// ScaleIn says when idle burst instances are drained and ended.
+	ScaleIn ScaleIn `yaml:"scale_in"`
+	// Schedules pre-warm capacity for known peaks.
+	Schedules []Schedule `yaml:"schedules,omitempty"`
+	// Manual bounds operator-triggered bursts.
+	Manual Manual `yaml:"manual"`
+}
+
+// OnPrem is the owned baseline of a pool.
+type OnPrem struct {
+	// Nodes is the number of on-prem GPU nodes (0 or more).
+	Nodes int `yaml:"nodes"`
+	// GPUsPerNode is the GPUs in each node; required when Nodes > 0.
+	GPUsPerNode int `yaml:"gpus_per_node"`
+}
+
+// GPUs is the total on-prem GPU count.
+func (o OnPrem) GPUs() int { return o.Nodes * o.GPUsPerNode }
+
+// Market is how an offering is bought.
+type Market string
+
+// Markets.
+const (
+	// MarketOnDemand is the list-price market (the default).
+	MarketOnDemand Market = "on-demand"
+	// MarketSpot is spare capacity the cloud may reclaim, at a lower price.
+	MarketSpot Market = "spot"
+)
+
+// Billing is how a provider charges for an instance's lifetime.
+type Billing string
+
+const (
+	// BillingPerSecondMin60 bills per second with a 60 s minimum (EC2 Linux).
+	BillingPerSecondMin60 Billing = "per-second-min-60s"
+	// BillingPerSecond bills per second with no minimum (Alibaba pay-as-you-go).
+	BillingPerSecond Billing = "per-second"
+	// BillingHourly bills each started hour in full.
+	BillingHourly Billing = "hourly"
+)
+
+// Offering is one thing that can be rented: a provider, a place, an
+// instance type and a market, with its price and shape.
+type Offering struct {
+	// Name identifies the offering in plans and reasons; defaults to
+	// "provider/region[/zone]/instance_type/market".
+	Name string `yaml:"name,omitempty"`
+	// Provider names an entry of the config's providers. Required.
+	Provider string `yaml:"provider"`
+	// Region defaults to the provider's region (and may not differ from it
+	// for aws and alicloud).
+	Region string `yaml:"region,omitempty"`
+	// Zone, when set, pins launches to one zone; the provider must have a
+	// subnet there. Empty lets the provider try its subnets in order.
+	Zone string `yaml:"zone,omitempty"`
+	// InstanceType is the cloud's instance type, e.g. p5.48xlarge. Required.
+	InstanceType string `yaml:"instance_type"`
+	// GPUs per instance (> 0). Taken from the catalog when left out.
+	GPUs int `yaml:"gpus,omitempty"`
+	// PricePerHour is USD per instance-hour (> 0). Taken from the catalog
+	// (its spot column for market spot) when left out; a value written in
+	// the config always overrides the catalog.
+	PricePerHour float64 `yaml:"price_per_hour,omitempty"`
+	// Boot is the time from launch until the instance can take work (0 or
+	// more; 0 when left out).
+	Boot Duration `yaml:"boot,omitempty"`
+	// Market is on-demand (the default) or spot.
+	Market Market `yaml:"market,omitempty"`
+	// Performance weighs a GPU of this offering against a reference GPU
+	// (1.0 when unset); price per useful GPU-hour is price / (gpus × performance).
+	Performance float64 `yaml:"performance,omitempty"`
+	// Billing is how the instance's lifetime is charged; it defaults per
+	// provider type (aws per-second-min-60s, alicloud per-second,
+	// terraform hourly).
+	Billing Billing `yaml:"billing,omitempty"`
+}
+
+// Key identifies the offering in the capacity cache.
+func (o Offering) Key() OfferingKey {
+	return OfferingKey{Provider: o.Provider, Region: o.Region, Zone: o.Zone, InstanceType: o.InstanceType, Market: o.Market}
+}
+
+// OfferingKey identifies a (provider, region/zone, instance type, market)
+// combination, the unit a stock-out applies to.
+type OfferingKey struct {
+	Provider     string
+	Region       string
+	Zone         string
+	InstanceType string
+	Market       Market
+}
+
+// Limits are hard caps a pool never exceeds.
+type Limits struct {
+	// MaxGPUs caps the burst GPUs held at once; 0 (or left out) is no GPU
+	// cap. Schedules and manual bursts may not ask for more.
+	MaxGPUs int `yaml:"max_gpus,omitempty"`
+	// MaxCostPerHour caps the USD per hour of all burst instances together;
+	// 0 is no cap.
+	MaxCostPerHour float64 `yaml:"max_cost_per_hour,omitempty"`
+	// Budget caps spend per calendar period; nil is no budget.
+	Budget *Budget `yaml:"budget,omitempty"`
+}
+
+// BudgetPeriod is the window a budget amount applies to.
+type BudgetPeriod string
+
+// Budget periods (calendar periods in UTC).
+const (
+	PeriodDay   BudgetPeriod = "day"
+	PeriodWeek  BudgetPeriod = "week"
+	PeriodMonth BudgetPeriod = "month"
+)
+
+// Budget caps cloud spend per calendar period (UTC).
+type Budget struct {
+	// Amount is the most USD the pool may spend per period (> 0). Required.
+	Amount float64 `yaml:"amount"`
+	// Period is day, week or month. Required.
+	Period BudgetPeriod `yaml:"period"`
+}
+
+// ScaleIn says when idle burst capacity is released.
+type ScaleIn struct {
+	// Idle is how long an instance may sit idle before it is drained.
+	// When Auto is set, it is the ski-rental break-even computed per
+	// offering. Written "auto" (the default) or a duration.
+	Idle IdleSetting `yaml:"idle"`
+	// MaxLifetime ends an instance regardless of work (after draining);
+	// 0 is no limit.
+	MaxLifetime Duration `yaml:"max_lifetime,omitempty"`
+	// DrainTimeout bounds how long a drain may take before termination.
+	// Default 10m.
+	DrainTimeout Duration `yaml:"drain_timeout,omitempty"`
+}
+
+// IdleSetting is a duration or "auto".
+type IdleSetting struct {
+	Auto     bool
+	Duration time.Duration
+}
+
+// Schedule pre-warms capacity: from each cron firing, for Duration, the pool
+// keeps at least GPUs burst GPUs.
+type Schedule struct {
+	// Name is the floor's owner in plans; defaults to "schedule[i]" and is
+	// unique within the pool.
+	Name string `yaml:"name,omitempty"`
+	// Cron is a standard 5-field expression, optionally prefixed
+	// "CRON_TZ=Area/City "; without the prefix it is read in UTC. Required.
+	Cron string `yaml:"cron"`
+	// GPUs is the floor each firing holds (> 0, at most Limits.MaxGPUs).
+	// Required.
+	GPUs int `yaml:"gpus"`
+	// Duration is how long each firing holds the floor (> 0). Required.
+	Duration Duration `yaml:"duration"`
+}
+
+// Manual bounds operator-triggered bursts.
+type Manual struct {
+	// MaxGPUs is the most one manual burst may ask for (at most
+	// Limits.MaxGPUs); 0 refuses manual bursts.
+	MaxGPUs int `yaml:"max_gpus,omitempty"`
+	// MaxTTL is the longest a manual burst may last; 0 is no limit.
+	MaxTTL Duration `yaml:"max_ttl,omitempty"`
+}
+
+// Duration is a time.Duration written as "90s", "5m", "1h30m" in YAML.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,229 @@
+package scheduler_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/providers/aws"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/sqlite"
+)
+
+// The crash test runs the scheduler in a child process (this test binary,
+// re-executed) against an emulator in the parent, and SIGKILLs it at random
+// points of busy launching and terminating.
+const (
+	crashChildEnv  = "SPILLWAY_CRASH_CHILD"
+	crashEC2Env    = "SPILLWAY_CRASH_EC2"
+	crashDBEnv     = "SPILLWAY_CRASH_DB"
+	crashDemandEnv = "SPILLWAY_CRASH_DEMAND"
+	// CrashKillsEnv sets how many kills TestCrashSafety makes (make soak).
+	crashKillsEnv = "SPILLWAY_CRASH_KILLS"
+)
+
+func crashPool() policy.Pool {
+	p := testPool()
+	p.WaitTarget = 0
+	p.Interval = policy.Duration(100 * time.Millisecond)
+	p.StaleAfter = policy.Duration(10 * time.Second)
+	p.Limits.MaxGPUs = 48
+	for i := range p.Offerings {
+		p.Offerings[i].Boot = policy.Duration(200 * time.Millisecond)
+		p.Offerings[i].Billing = policy.BillingPerSecond // no minimum: idle instances end within seconds
+	}
+	p.ScaleIn = policy.ScaleIn{Idle: policy.IdleSetting{Duration: time.Second}, DrainTimeout: policy.Duration(time.Second)}
+	return p
+}
+
+// crashChild is the child's main: one scheduler ticking every 100ms until
+// SIGTERM (exit 0) or SIGKILL.
+func crashChild() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	level := slog.LevelWarn
+	if os.Getenv("SPILLWAY_CRASH_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	fail := func(err error) { log.Error("child", "err", err); os.Exit(3) }
+	cfg := config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: os.Getenv(crashEC2Env), Image: "ami-0abcdef1234567890",
+		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}},
+	}
+	prov, err := aws.New(ctx, cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(3, 10*time.Millisecond), aws.WithHTTPTimeout(2*time.Second))
+	if err != nil {
+		fail(err)
+	}
+	log.Debug("child started")
+	st, err := sqlite.Open(ctx, os.Getenv(crashDBEnv))
+	if err != nil {
+		fail(err)
+	}
+	defer st.Close()
+	client := &http.Client{Timeout: time.Second}
+	snapshot := func(ctx context.Context) policy.Snapshot {
+		s := policy.Snapshot{Time: time.Now(), OnPremGPUs: 8, OnPremBusyGPUs: 8}
+		resp, err := client.Get(os.Getenv(crashDemandEnv))
+		if err != nil {
+			s.Stale = []string{err.Error()}
+			return s
+		}
+		defer resp.Body.Close()
+		var jobs []int
+		if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+			s.Stale = []string{err.Error()}
+			return s
+		}
+		for _, g := range jobs {
+			s.PendingJobs++
+			s.PendingGPUs += g
+			s.PendingJobGPUs = append(s.PendingJobGPUs, g)
+			s.PendingJobWaits = append(s.PendingJobWaits, time.Minute)
+		}
+		if len(jobs) > 0 {
+			s.OldestWait = time.Minute
+		}
+		return s
+	}
+	sched, err := scheduler.New(scheduler.Options{
+		Cluster: cluster, Providers: map[string]providers.Provider{provName: prov}, Store: st, Logger: log,
+		Tick: 100 * time.Millisecond, SweepGrace: 3 * time.Second, CallTimeout: 10 * time.Second,
+		Pools: []scheduler.Pool{{Policy: crashPool(), Snapshot: snapshot}},
+	})
+	if err != nil {
+		fail(err)
+	}
+	log.Debug("child ticking")
+	if err := sched.Run(ctx); err != nil {
+		fail(err)
+	}
+}
+
+func crashKills(t *testing.T) int {
+	if s := os.Getenv(crashKillsEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive number of kills", crashKillsEnv, s)
+		}
+		return n
+	}
+	return 50
+}
+
+func TestCrashSafetyNoDuplicateNoLeak(t *testing.T) {
+	kills := crashKills(t)
+	emu := emulator.New(emulator.Options{BootDelay: 200 * time.Millisecond, FaultRate: 0.05, Latency: 20 * time.Millisecond, Seed: 11})
+	ec2 := httptest.NewServer(emu.EC2Handler())
+	defer ec2.Close()
+	// The queue swings between a burst and nothing every 700ms, so the
+	// servers keep launching and terminating.
+	demands := []string{"[8,8,8]", "[8,8,8,8,8]", "[]", "[8]", "[8,8]"}
+	var drained atomic.Bool
+	began := time.Now()
+	dsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		phase := int(time.Since(began) / (700 * time.Millisecond))
+		if drained.Load() || phase%2 == 1 {
+			fmt.Fprint(w, "[]")
+			return
+		}
+		fmt.Fprint(w, demands[(phase/2)%len(demands)])
+	}))
+	defer dsrv.Close()
+	db := filepath.Join(t.TempDir(), "state.db")
+	env := append(os.Environ(), crashChildEnv+"=1", crashEC2Env+"="+ec2.URL, crashDBEnv+"="+db, crashDemandEnv+"="+dsrv.URL)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = env
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start child: %v", err)
+		}
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for range kills {
+		cmd := start()
+		time.Sleep(time.Duration(150+rng.IntN(900)) * time.Millisecond) // a random kill point, not a stand-in for time
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+
+	// Demand gone: one last server drains everything, then exits on SIGTERM.
+	drained.Store(true)
+	cmd := start()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) && len(liveOf(emu)) > 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("server after SIGTERM: %v, want exit 0", err)
+	}
+
+	st, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	intents, err := st.Intents(context.Background(), state.IntentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIntent := map[string]int{}
+	var launched int
+	for _, in := range emu.Instances() {
+		if tag(in, providers.TagCluster) == cluster {
+			byIntent[tag(in, providers.TagIntent)]++
+			launched++
+		}
+	}
+	counts := map[string]int{}
+	for _, in := range intents {
+		counts[in.ID] = in.Count
+	}
+	for id, n := range byIntent {
+		want, ok := counts[id]
+		if !ok {
+			t.Errorf("%d instances carry intent %q that state never recorded", n, id)
+		} else if n > want {
+			t.Errorf("intent %s asked for %d instances; the emulator launched %d: a duplicate", id, want, n)
+		}
+	}
+	leaked := liveOf(emu)
+	t.Logf("%d kills, %d intents, %d instances launched, %d RunInstances calls, %d leaked", kills, len(intents), launched, emu.Calls("RunInstances"), len(leaked))
+	if launched == 0 {
+		t.Fatal("nothing was launched: the test did not exercise the scheduler")
+	}
+	if len(leaked) > 0 {
+		t.Fatalf("leaked %d instances once demand was gone: %v", len(leaked), leaked)
+	}
+}
+
+func liveOf(emu *emulator.Emulator) []string {
+	var out []string
+	for _, in := range emu.Instances() {
+		if (in.State == "pending" || in.State == "running") && tag(in, providers.TagCluster) == cluster {
+			out = append(out, in.ID)
+		}
+	}
+	return out
+}

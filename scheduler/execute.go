@@ -1,0 +1,337 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// Hold-backs after provider errors that say nothing about capacity.
+const (
+	// invalidHold: an invalid request or credentials error blocks the
+	// provider this long; the pool is reported misconfigured meanwhile.
+	invalidHold = 5 * time.Minute
+	// maxThrottleHold caps the back-off after throttling.
+	maxThrottleHold = 2 * time.Minute
+)
+
+// newIntentID returns a unique, time-ordered intent id; the client token is
+// derived from it, so a resumed intent sends the same token.
+func (s *Scheduler) newIntentID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// clientToken is the provider's idempotency token of an intent (at most 64
+// characters).
+func clientToken(intentID string) string { return "spw-" + intentID }
+
+// resumeIntents calls the provider again, with the same client token, for
+// every intent of the pool that a crash or a lost answer left pending: the
+// provider returns the instances it already launched instead of new ones.
+func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
+	pool := t.pr.spec.Policy.Name
+	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
+	if err != nil {
+		return fmt.Errorf("pending intents of pool %s: %w", pool, err)
+	}
+	for _, in := range pending {
+		if t.now.Sub(in.CreatedAt) > intentMaxAge {
+			msg := fmt.Sprintf("abandoned: still pending %s after it was written", intentMaxAge)
+			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
+				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			}
+			continue
+		}
+		if _, ok := t.pr.offs[in.Offering]; !ok {
+			msg := fmt.Sprintf("offering %q is no longer in the pool's config", in.Offering)
+			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
+				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			}
+			continue
+		}
+		s.log.Info("resuming intent", "pool", pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
+		lr := s.call(ctx, t, in)
+		lr.Reason = "resumed: " + in.Reason
+		t.rec.Launches = append(t.rec.Launches, lr)
+	}
+	return nil
+}
+
+// execLaunches writes an intent for each launch, then calls the provider.
+// It reports whether a capacity or quota failure calls for deciding again.
+func (s *Scheduler) execLaunches(ctx context.Context, t *tick, launches []policy.Launch) (redecide bool) {
+	for _, l := range launches {
+		lr := LaunchRecord{Offering: l.Offering.Name, Count: l.Count, Floor: l.Floor, Reason: l.Reason}
+		if s.opts.DryRun {
+			lr.Outcome = "dry run: not launched"
+			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		in := state.Intent{
+			ID: s.newIntentID(t.now), Pool: t.pr.spec.Policy.Name, Provider: l.Offering.Provider, Offering: l.Offering.Name,
+			Count: l.Count, Floor: t.floorID(l.Floor), Reason: l.Reason, Status: state.IntentPending, CreatedAt: t.now, UpdatedAt: t.now,
+		}
+		in.ClientToken = clientToken(in.ID)
+		if err := s.opts.Store.CreateIntent(ctx, in); err != nil {
+			lr.Outcome, lr.Error = "not launched", fmt.Sprintf("writing the intent failed: %v", err)
+			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		res := s.call(ctx, t, in)
+		res.Reason = l.Reason
+		t.rec.Launches = append(t.rec.Launches, res)
+		if res.Cause == causeCapacity || res.Cause == causeQuota {
+			redecide = true
+		}
+	}
+	return redecide
+}
+
+// floorID maps a policy floor owner back to the floor's id.
+func (t *tick) floorID(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	if id, ok := t.scheduleIDs[owner]; ok {
+		return id
+	}
+	return owner
+}
+
+// Failure causes, as metrics labels and decision records say them.
+const (
+	causeCapacity  = "capacity"
+	causeQuota     = "quota"
+	causeThrottled = "throttled"
+	causeInvalid   = "invalid"
+	causeTransient = "transient"
+)
+
+// call launches an intent's instances with its client token and records
+// the outcome. A transient failure leaves the intent pending, to be resumed
+// with the same token.
+func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRecord {
+	lr := LaunchRecord{Offering: in.Offering, Count: in.Count, Floor: in.Floor, Intent: in.ID}
+	o := t.pr.offs[in.Offering]
+	prov := s.opts.Providers[in.Provider]
+	if why, ok := s.blocked(in.Provider, t.now); ok {
+		lr.Outcome, lr.Cause = "held: provider blocked ("+trimBang(why)+"); the intent is resumed later", causeThrottled
+		return lr
+	}
+	req := providers.LaunchRequest{
+		Offering: o, Count: in.Count, MinCount: 1, ClientToken: in.ClientToken,
+		Tags: map[string]string{
+			providers.TagCluster: s.opts.Cluster, providers.TagPool: in.Pool,
+			providers.TagBurst: in.Floor, providers.TagIntent: in.ID,
+		},
+	}
+	if in.Floor == "" {
+		delete(req.Tags, providers.TagBurst)
+	}
+	if t.pr.spec.UserData != nil {
+		ud, err := t.pr.spec.UserData(config.InstanceFields{
+			Cluster: s.opts.Cluster, Pool: in.Pool, Provider: in.Provider, Region: o.Region, Zone: o.Zone,
+			InstanceType: o.InstanceType, Burst: in.Floor,
+		})
+		if err != nil {
+			return s.failIntent(ctx, t, in, lr, causeInvalid, fmt.Errorf("user_data: %w", err))
+		}
+		req.UserData = ud
+	}
+	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
+	insts, err := prov.Launch(ctx, req)
+	if err != nil {
+		return s.launchFailed(ctx, t, in, lr, o, err)
+	}
+	s.cache.Record(nil, o.Key())
+	ids := make([]string, 0, len(insts))
+	for _, ci := range insts {
+		r := s.newRow(t.pr, in, ci)
+		r.LaunchedAt = t.now
+		if !ci.LaunchTime.IsZero() && ci.LaunchTime.Before(t.now) {
+			r.LaunchedAt = ci.LaunchTime
+		}
+		if old, ok := t.rows[r.ID]; ok {
+			r = *old // resumed: already recorded
+		}
+		if err := s.opts.Store.PutInstance(ctx, r); err != nil {
+			// The intent stays pending: the next tick adopts or resumes.
+			lr.Outcome, lr.Error = "launched, not recorded", err.Error()
+			return lr
+		}
+		t.rows[r.ID] = &r
+		ids = append(ids, r.ID)
+	}
+	if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentDone, ids, "", s.clock.Now()); err != nil {
+		lr.Error = fmt.Sprintf("finishing the intent failed: %v", err)
+	}
+	s.metrics.launches.WithLabelValues(in.Pool, in.Offering).Add(float64(len(ids)))
+	lr.Instances, lr.Outcome = ids, fmt.Sprintf("launched %d", len(ids))
+	s.log.Info("launched", "pool", in.Pool, "offering", in.Offering, "instances", ids, "intent", in.ID)
+	return lr
+}
+
+// launchFailed sorts a launch error by what the scheduler does next.
+func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, o policy.Offering, err error) LaunchRecord {
+	var te *providers.ThrottledError
+	switch {
+	case providers.IsCapacity(err):
+		s.cache.Record(err, o.Key())
+		return s.failIntent(ctx, t, in, lr, causeCapacity, err)
+	case providers.IsQuota(err):
+		s.cache.Record(err, o.Key())
+		return s.failIntent(ctx, t, in, lr, causeQuota, err)
+	case errors.As(err, &te):
+		hold := min(max(te.RetryAfter, time.Second), maxThrottleHold)
+		s.block(in.Provider, t.now.Add(hold), fmt.Sprintf("throttled, backing off %s", hold))
+		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeThrottled).Inc()
+		lr.Cause, lr.Error, lr.Outcome = causeThrottled, err.Error(), "throttled: the intent is resumed after "+hold.String()
+		return lr
+	case providers.IsInvalid(err):
+		s.block(in.Provider, t.now.Add(invalidHold), "!provider "+in.Provider+" refused the request as invalid (fix the config or credentials): "+err.Error())
+		s.log.Error("pool misconfigured", "pool", in.Pool, "provider", in.Provider, "err", err)
+		return s.failIntent(ctx, t, in, lr, causeInvalid, err)
+	default:
+		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
+		lr.Cause, lr.Error, lr.Outcome = causeTransient, err.Error(), "failed for now: the intent is resumed with the same client token"
+		s.log.Warn("launch failed, will resume", "pool", in.Pool, "intent", in.ID, "err", err)
+		return lr
+	}
+}
+
+func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, cause string, err error) LaunchRecord {
+	s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, cause).Inc()
+	lr.Cause, lr.Error, lr.Outcome = cause, err.Error(), "failed ("+cause+")"
+	if ferr := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, err.Error(), t.now); ferr != nil {
+		lr.Error += "; finishing the intent failed: " + ferr.Error()
+	}
+	s.log.Warn("launch failed", "pool", in.Pool, "offering", in.Offering, "cause", cause, "err", err)
+	return lr
+}
+
+func trimBang(s string) string {
+	if s != "" && s[0] == '!' {
+		return s[1:]
+	}
+	return s
+}
+
+// execDrains drains each planned instance: the hook runs once, then the
+// instance counts as draining until its agent reports no busy GPU or
+// drain_timeout passes, when the policy terminates it.
+func (s *Scheduler) execDrains(ctx context.Context, t *tick, drains []policy.Action) {
+	for _, a := range drains {
+		r, ok := t.rows[a.InstanceID]
+		if !ok || r.State == state.InstanceDraining || r.State == state.InstanceTerminating {
+			continue
+		}
+		s.drain(ctx, t, r, a.Reason)
+	}
+}
+
+func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reason string) {
+	ar := ActionRecord{Instance: r.ID, Reason: reason}
+	if s.opts.DryRun {
+		ar.Outcome = "dry run: not drained"
+		t.rec.Drains = append(t.rec.Drains, ar)
+		return
+	}
+	r.State, r.DrainStartedAt, r.UpdatedAt = state.InstanceDraining, t.now, t.now
+	ar.Outcome = "draining"
+	if t.pr.spec.Drain != nil && r.DrainHookAt.IsZero() {
+		if err := t.pr.spec.Drain(ctx, s.info(t.pr, r)); err != nil {
+			ar.Error = "drain hook: " + err.Error()
+			s.metrics.hookFailures.WithLabelValues(r.Pool).Inc()
+			s.log.Warn("drain hook failed", "pool", r.Pool, "instance", r.ID, "err", err)
+		}
+		r.DrainHookAt = t.now
+	}
+	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
+		ar.Error = joinMsg(ar.Error, "recording the drain failed: "+err.Error())
+	}
+	t.rec.Drains = append(t.rec.Drains, ar)
+	s.log.Info("draining", "pool", r.Pool, "instance", r.ID, "reason", reason)
+}
+
+// execTerminates ends drained instances, batched per provider.
+func (s *Scheduler) execTerminates(ctx context.Context, t *tick, terms []policy.Action) {
+	byReason := map[string][]*state.Instance{}
+	var order []string
+	for _, a := range terms {
+		r, ok := t.rows[a.InstanceID]
+		if !ok || r.State == state.InstanceTerminating {
+			continue
+		}
+		if _, seen := byReason[a.Reason]; !seen {
+			order = append(order, a.Reason)
+		}
+		byReason[a.Reason] = append(byReason[a.Reason], r)
+	}
+	for _, why := range order {
+		s.terminate(ctx, t, byReason[why], why)
+	}
+}
+
+// terminate asks each instance's provider to end it and records it as
+// terminating once the call succeeded.
+func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instance, reason string) {
+	byProvider := map[string][]*state.Instance{}
+	var names []string
+	for _, r := range rows {
+		if _, ok := byProvider[r.Provider]; !ok {
+			names = append(names, r.Provider)
+		}
+		byProvider[r.Provider] = append(byProvider[r.Provider], r)
+	}
+	for _, name := range names {
+		rs := byProvider[name]
+		ids := make([]string, len(rs))
+		for i, r := range rs {
+			ids[i] = r.ID
+		}
+		if s.opts.DryRun {
+			for _, id := range ids {
+				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: reason, Outcome: "dry run: not terminated"})
+			}
+			continue
+		}
+		err := s.opts.Providers[name].Terminate(ctx, ids)
+		for _, r := range rs {
+			ar := ActionRecord{Instance: r.ID, Reason: reason}
+			if err != nil {
+				ar.Outcome, ar.Error = "not terminated: retried next tick", err.Error()
+				t.rec.Terminates = append(t.rec.Terminates, ar)
+				continue
+			}
+			r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, t.now, reason, t.now
+			ar.Outcome = "terminating"
+			if perr := s.opts.Store.PutInstance(ctx, *r); perr != nil {
+				ar.Error = "recording the termination failed: " + perr.Error()
+			}
+			s.metrics.terminations.WithLabelValues(r.Pool, r.Offering).Inc()
+			t.rec.Terminates = append(t.rec.Terminates, ar)
+		}
+		if err != nil {
+			s.log.Warn("terminate failed", "provider", name, "instances", ids, "err", err)
+		} else {
+			s.log.Info("terminating", "provider", name, "instances", ids, "reason", reason)
+		}
+	}
+}
+
+func joinMsg(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}

@@ -1,0 +1,219 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/state"
+)
+
+// scheduleFloorPrefix starts the deterministic id of a schedule's firing:
+// "schedule/POOL/NAME/UNTIL" (UNTIL in Unix seconds), so every server and
+// every restart names a firing the same.
+const scheduleFloorPrefix = "schedule/"
+
+func scheduleFloorID(pool, name string, until time.Time) string {
+	return scheduleFloorPrefix + pool + "/" + name + "/" + strconv.FormatInt(until.Unix(), 10)
+}
+
+// scheduleName returns the schedule name of a schedule floor id.
+func scheduleName(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, scheduleFloorPrefix)
+	if !ok {
+		return "", false
+	}
+	i, j := strings.IndexByte(rest, '/'), strings.LastIndexByte(rest, '/')
+	if i < 0 || j <= i {
+		return "", false
+	}
+	return rest[i+1 : j], true
+}
+
+// floors returns the pool's active floors: the schedules' current firings
+// (recorded as rows, so the API shows them and they survive restarts) and
+// the open manual bursts. Floors whose end passed are closed on time.
+func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error) {
+	pool := &t.pr.spec.Policy
+	t.scheduleIDs = map[string]string{}
+	out := policy.ScheduleFloors(*pool, t.now)
+	for _, f := range out {
+		id := scheduleFloorID(pool.Name, f.Owner, f.Until)
+		t.scheduleIDs[f.Owner] = id
+		if s.opts.DryRun {
+			continue
+		}
+		start := f.Until.Add(-scheduleDuration(pool, f.Owner))
+		err := s.opts.Store.CreateFloor(ctx, state.Floor{
+			ID: id, Pool: pool.Name, Kind: state.FloorSchedule, Owner: f.Owner, Reason: f.Reason,
+			GPUs: f.GPUs, Start: start, Until: f.Until, CreatedAt: t.now,
+		})
+		if err != nil && !errors.Is(err, state.ErrExists) {
+			return nil, fmt.Errorf("record floor %s: %w", id, err)
+		}
+	}
+	open, err := s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Open: true})
+	if err != nil {
+		return nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
+	}
+	for _, fl := range open {
+		if !fl.Until.IsZero() && !t.now.Before(fl.Until) {
+			if s.opts.DryRun {
+				continue
+			}
+			if err := s.opts.Store.EndFloor(ctx, fl.ID, fl.Until, "ended on time"); err != nil {
+				return nil, fmt.Errorf("end floor %s: %w", fl.ID, err)
+			}
+			s.log.Info("floor ended", "pool", pool.Name, "floor", fl.ID, "at", fl.Until)
+			continue
+		}
+		if fl.Kind != state.FloorManual || t.now.Before(fl.Start) {
+			continue
+		}
+		out = append(out, policy.Floor{
+			Kind: policy.FloorManual, Owner: fl.ID, GPUs: fl.GPUs, Until: fl.Until, Offering: fl.Offering,
+			Reason: fmt.Sprintf("manual burst %s by %s: %s", fl.ID, fl.Owner, fl.Reason),
+		})
+	}
+	return out, nil
+}
+
+func scheduleDuration(pool *policy.Pool, name string) time.Duration {
+	for i, sc := range pool.Schedules {
+		if sc.Name == name || (sc.Name == "" && name == fmt.Sprintf("schedule[%d]", i)) {
+			return sc.Duration.D()
+		}
+	}
+	return 0
+}
+
+// drainCancelled drains the instances of manual bursts that were cancelled:
+// their work finishes, then the policy terminates them.
+func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
+	cache := map[string]state.Floor{}
+	for _, r := range sortedRows(t.rows) {
+		if r.Floor == "" || strings.HasPrefix(r.Floor, scheduleFloorPrefix) {
+			continue
+		}
+		if r.State != state.InstanceBooting && r.State != state.InstanceRunning {
+			continue
+		}
+		fl, ok := cache[r.Floor]
+		if !ok {
+			var err error
+			fl, err = s.opts.Store.Floor(ctx, r.Floor)
+			if errors.Is(err, state.ErrNotFound) {
+				cache[r.Floor] = state.Floor{}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("floor %s: %w", r.Floor, err)
+			}
+			cache[r.Floor] = fl
+		}
+		if fl.EndedAt.IsZero() || !strings.HasPrefix(fl.EndReason, cancelledPrefix) {
+			continue
+		}
+		s.drain(ctx, t, r, fmt.Sprintf("manual burst %s %s", fl.ID, fl.EndReason))
+	}
+	return nil
+}
+
+const cancelledPrefix = "cancelled"
+
+// BurstRequest asks for a manual burst: a floor of GPUs for a while.
+type BurstRequest struct {
+	Pool      string
+	GPUs      int
+	For       time.Duration
+	Reason    string
+	Offering  string // optional: pin to one offering name
+	Principal string // who asks
+}
+
+// LimitError refuses a manual burst beyond the pool's manual limits.
+type LimitError struct {
+	Pool  string
+	Limit string // the config field, e.g. "manual.max_gpus"
+	Max   string
+	Asked string
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("pool %s allows at most %s (%s); asked for %s", e.Pool, e.Max, e.Limit, e.Asked)
+}
+
+// RequestError is a manual burst request that cannot be valid.
+type RequestError struct{ Msg string }
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// ErrUnknownPool and ErrUnknownBurst: what was named does not exist.
+var (
+	ErrUnknownPool  = errors.New("no such pool")
+	ErrUnknownBurst = errors.New("no such burst")
+)
+
+// CreateBurst opens a manual floor after checking the pool's manual limits.
+// The burst's instances launch at the pool's next tick.
+func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Floor, error) {
+	pr, ok := s.pools[req.Pool]
+	if !ok {
+		return state.Floor{}, fmt.Errorf("pool %q: %w (pools: %s)", req.Pool, ErrUnknownPool, strings.Join(s.order, ", "))
+	}
+	m := pr.spec.Policy.Manual
+	switch {
+	case req.GPUs <= 0:
+		return state.Floor{}, &RequestError{fmt.Sprintf("gpus %d: want 1 or more", req.GPUs)}
+	case req.For <= 0:
+		return state.Floor{}, &RequestError{fmt.Sprintf("for %s: want a duration greater than 0, e.g. 2h", req.For)}
+	case strings.TrimSpace(req.Reason) == "":
+		return state.Floor{}, &RequestError{"reason is empty: say why the burst is needed (it is shown with every decision it causes)"}
+	case m.MaxGPUs <= 0:
+		return state.Floor{}, &LimitError{Pool: req.Pool, Limit: "manual.max_gpus", Max: "0 GPUs (manual bursts are off)", Asked: strconv.Itoa(req.GPUs) + " GPUs"}
+	case req.GPUs > m.MaxGPUs:
+		return state.Floor{}, &LimitError{Pool: req.Pool, Limit: "manual.max_gpus", Max: strconv.Itoa(m.MaxGPUs) + " GPUs", Asked: strconv.Itoa(req.GPUs) + " GPUs"}
+	case m.MaxTTL > 0 && req.For > m.MaxTTL.D():
+		return state.Floor{}, &LimitError{Pool: req.Pool, Limit: "manual.max_ttl", Max: m.MaxTTL.D().String(), Asked: req.For.String()}
+	}
+	if req.Offering != "" {
+		if _, ok := pr.offs[req.Offering]; !ok {
+			return state.Floor{}, &RequestError{fmt.Sprintf("offering %q is not one of pool %s's offerings", req.Offering, req.Pool)}
+		}
+	}
+	now := s.clock.Now()
+	fl := state.Floor{
+		ID: "b-" + s.newIntentID(now), Pool: req.Pool, Kind: state.FloorManual, Owner: req.Principal, Reason: req.Reason,
+		GPUs: req.GPUs, Offering: req.Offering, Start: now, Until: now.Add(req.For), CreatedAt: now,
+	}
+	if err := s.opts.Store.CreateFloor(ctx, fl); err != nil {
+		return state.Floor{}, fmt.Errorf("record burst: %w", err)
+	}
+	s.log.Info("manual burst opened", "pool", req.Pool, "burst", fl.ID, "gpus", fl.GPUs, "until", fl.Until, "by", req.Principal, "reason", req.Reason)
+	return fl, nil
+}
+
+// CancelBurst ends a manual burst now; its instances are drained, then
+// terminated.
+func (s *Scheduler) CancelBurst(ctx context.Context, id, principal string) (state.Floor, error) {
+	fl, err := s.opts.Store.Floor(ctx, id)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && fl.Kind != state.FloorManual) {
+		return state.Floor{}, fmt.Errorf("burst %q: %w", id, ErrUnknownBurst)
+	}
+	if err != nil {
+		return state.Floor{}, err
+	}
+	if !fl.EndedAt.IsZero() {
+		return fl, nil
+	}
+	now := s.clock.Now()
+	if err := s.opts.Store.EndFloor(ctx, id, now, cancelledPrefix+" by "+principal); err != nil {
+		return state.Floor{}, fmt.Errorf("end burst %s: %w", id, err)
+	}
+	s.log.Info("manual burst cancelled", "burst", id, "by", principal)
+	return s.opts.Store.Floor(ctx, id)
+}

@@ -1,0 +1,92 @@
+package scheduler
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/state"
+)
+
+// metrics are the scheduler's Prometheus series, all prefixed spillway_.
+type metrics struct {
+	ticks, tickErrors, decisions, vanished, hookFailures *prometheus.CounterVec
+	tickSeconds, joins                                   *prometheus.HistogramVec
+	launchCalls, launches, terminations                  *prometheus.CounterVec
+	launchFailures, swept                                *prometheus.CounterVec
+	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
+	stale, pending                                       *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	c := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "spillway", Name: name, Help: help}, labels)
+	}
+	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "spillway", Name: name, Help: help}, labels)
+	}
+	m := &metrics{
+		ticks:      c("ticks_total", "Evaluations of a pool.", "pool"),
+		tickErrors: c("tick_errors_total", "Evaluations of a pool that failed before deciding (state errors).", "pool"),
+		tickSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "spillway", Name: "tick_duration_seconds", Help: "How long one evaluation of a pool took, cloud calls included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"pool"}),
+		decisions:      c("decisions_total", "Decisions recorded.", "pool"),
+		launchCalls:    c("launch_calls_total", "Launch calls made to providers (resumed intents included).", "pool", "offering"),
+		launches:       c("launched_instances_total", "Instances launched.", "pool", "offering"),
+		launchFailures: c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, join_timeout.", "pool", "offering", "cause"),
+		terminations:   c("terminations_total", "Instances Spillway asked the cloud to terminate.", "pool", "offering"),
+		vanished:       c("vanished_instances_total", "Instances that disappeared from the cloud without Spillway ending them.", "pool"),
+		hookFailures:   c("drain_hook_failures_total", "Drain hooks that failed.", "pool"),
+		swept:          c("sweeper_terminations_total", "Tagged instances no state row claimed, ended by the sweeper.", "provider"),
+		joins: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "spillway", Name: "join_seconds", Help: "From launch to the instance's agent answering.",
+			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
+		}, []string{"pool", "offering"}),
+		instances:     g("instances", "Burst instances by state and offering.", "pool", "offering", "state"),
+		gpus:          g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy).", "pool", "origin"),
+		pending:       g("pending_gpus", "GPUs the queue asks for.", "pool"),
+		spend:         g("spend_usd", "Spend in the current budget period.", "pool"),
+		budgetLeft:    g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
+		stale:         g("signals_stale", "Signals missing, failed or too old at the last evaluation.", "pool"),
+		misconfigured: g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
+	}
+	if reg != nil {
+		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
+			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.joins, m.instances, m.gpus, m.pending,
+			m.spend, m.budgetLeft, m.stale, m.misconfigured} {
+			reg.MustRegister(col)
+		}
+	}
+	return m
+}
+
+// observeMetrics sets the gauges of a pool after a tick.
+func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.Spend) {
+	pool := t.pr.spec.Policy.Name
+	m := s.metrics
+	m.instances.DeletePartialMatch(map[string]string{"pool": pool})
+	cloud, busy := 0, 0
+	for _, r := range t.rows {
+		m.instances.WithLabelValues(pool, r.Offering, r.State).Inc()
+		if r.State != state.InstanceEnded {
+			cloud += r.GPUs
+			busy += r.BusyGPUs
+		}
+	}
+	m.gpus.WithLabelValues(pool, "onprem").Set(float64(snap.OnPremGPUs))
+	m.gpus.WithLabelValues(pool, "onprem_busy").Set(float64(snap.OnPremBusyGPUs))
+	m.gpus.WithLabelValues(pool, "cloud").Set(float64(cloud))
+	m.gpus.WithLabelValues(pool, "cloud_busy").Set(float64(busy))
+	m.pending.WithLabelValues(pool).Set(float64(snap.PendingGPUs))
+	m.spend.WithLabelValues(pool).Set(spend.Accrued)
+	if b := t.pr.spec.Policy.Limits.Budget; b != nil {
+		m.budgetLeft.WithLabelValues(pool).Set(b.Amount - spend.Accrued)
+	}
+	m.stale.WithLabelValues(pool).Set(float64(len(snap.Stale)))
+	bad := 0.0
+	if s.misconfigured(t.pr, t.now) != "" {
+		bad = 1
+	}
+	m.misconfigured.WithLabelValues(pool).Set(bad)
+}

@@ -1,0 +1,361 @@
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// probeFanOut bounds concurrent agent probes of one tick.
+const probeFanOut = 32
+
+// observe lists the pool's instances in each of its providers, adopts the
+// ones a known intent launched but no row records (a crash between the
+// launch and its record), and brings every live row up to date with the
+// cloud and its agent: vanished instances end, booting ones join or time
+// out, spot interruption notices drain at once.
+func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot) error {
+	pool := t.pr.spec.Policy.Name
+	for _, name := range t.pr.providers() {
+		insts, err := s.opts.Providers[name].List(ctx, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
+		if err != nil {
+			why := fmt.Sprintf("provider %s: listing instances failed: %v", name, err)
+			t.listFail[name] = why
+			snap.Stale = append(snap.Stale, why)
+			s.log.Warn("list failed", "pool", pool, "provider", name, "err", err)
+			continue
+		}
+		for _, in := range insts {
+			t.cloud[in.ID] = in
+		}
+	}
+	live, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool, Live: true})
+	if err != nil {
+		return fmt.Errorf("instances of pool %s: %w", pool, err)
+	}
+	for i := range live {
+		t.rows[live[i].ID] = &live[i]
+	}
+	if err := s.adopt(ctx, t); err != nil {
+		return err
+	}
+
+	var joins []*state.Instance
+	for _, r := range sortedRows(t.rows) {
+		if _, failed := t.listFail[r.Provider]; failed {
+			continue
+		}
+		ci, seen := t.cloud[r.ID]
+		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || ci.State == providers.StateStopped
+		if gone {
+			if !seen && r.State != state.InstanceTerminating && t.now.Sub(r.LaunchedAt) < listGrace {
+				continue // not listed yet
+			}
+			if err := s.endRow(ctx, t, r); err != nil {
+				return err
+			}
+			continue
+		}
+		r.PrivateIP, r.Zone = cmp.Or(ci.PrivateIP, r.PrivateIP), cmp.Or(ci.Zone, r.Zone)
+		switch r.State {
+		case state.InstanceTerminating:
+			s.reterminate(ctx, t, r)
+			continue
+		case state.InstanceBooting, state.InstanceRunning, state.InstanceDraining:
+		default:
+			continue
+		}
+		if ci.State == providers.StateRunning {
+			joins = append(joins, r)
+		}
+	}
+	s.probe(ctx, t, joins)
+
+	for _, r := range sortedRows(t.rows) {
+		ci, seen := t.cloud[r.ID]
+		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating {
+			continue
+		}
+		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {
+			s.joinTimedOut(ctx, t, r)
+			continue
+		}
+		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
+			s.drain(ctx, t, r, fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", ci.InterruptionNotice.UTC().Format(time.RFC3339)))
+		}
+		r.UpdatedAt = t.now
+		if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
+			return fmt.Errorf("record instance %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// providers lists the pool's providers, sorted.
+func (pr *poolRun) providers() []string {
+	var out []string
+	for _, o := range pr.spec.Policy.Offerings {
+		if !slices.Contains(out, o.Provider) {
+			out = append(out, o.Provider)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// adopt records instances the cloud lists under one of this pool's intents
+// that no live row holds.
+func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
+	var intents map[string]state.Intent
+	for _, ci := range sortedCloud(t.cloud) {
+		if _, ok := t.rows[ci.ID]; ok || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
+			continue
+		}
+		intentID := ci.Tags[providers.TagIntent]
+		if intentID == "" {
+			continue // the sweeper's
+		}
+		if intents == nil {
+			all, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: t.pr.spec.Policy.Name})
+			if err != nil {
+				return fmt.Errorf("intents of pool %s: %w", t.pr.spec.Policy.Name, err)
+			}
+			intents = make(map[string]state.Intent, len(all))
+			for _, in := range all {
+				intents[in.ID] = in
+			}
+		}
+		in, ok := intents[intentID]
+		if !ok {
+			continue
+		}
+		ended, err := s.endedRow(ctx, t, ci)
+		if err != nil {
+			return err
+		}
+		if ended {
+			continue
+		}
+		r := s.newRow(t.pr, in, ci)
+		if err := s.opts.Store.PutInstance(ctx, r); err != nil {
+			return fmt.Errorf("record adopted instance %s: %w", r.ID, err)
+		}
+		t.rows[r.ID] = &r
+		s.log.Info("adopted instance", "pool", r.Pool, "instance", r.ID, "intent", in.ID)
+	}
+	return nil
+}
+
+// endedRow reports whether ci has an ended row: Spillway ended it, so a
+// cloud that still runs it is asked again to terminate it.
+func (s *Scheduler) endedRow(ctx context.Context, t *tick, ci providers.Instance) (bool, error) {
+	all, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: t.pr.spec.Policy.Name, Provider: ci.Provider})
+	if err != nil {
+		return false, fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
+	}
+	for _, r := range all {
+		if r.ID == ci.ID && r.State == state.InstanceEnded {
+			if !s.opts.DryRun {
+				if err := s.opts.Providers[ci.Provider].Terminate(ctx, []string{ci.ID}); err != nil {
+					s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
+				}
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// newRow is the row of an instance launched for intent in.
+func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) state.Instance {
+	o := pr.offs[in.Offering]
+	launched := ci.LaunchTime
+	if launched.IsZero() {
+		launched = s.clock.Now()
+	}
+	return state.Instance{
+		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
+		Zone: ci.Zone, InstanceType: cmp.Or(ci.InstanceType, o.InstanceType), Market: string(cmp.Or(ci.Market, o.Market)),
+		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
+		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
+	}
+}
+
+// endRow records that a row's instance is gone, with its final spend.
+func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) error {
+	if r.State == state.InstanceTerminating {
+		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
+	} else {
+		r.EndReason = "vanished from the cloud (ended outside Spillway, reclaimed, or a spot interruption)"
+		r.EndedAt = t.now
+		s.metrics.vanished.WithLabelValues(r.Pool).Inc()
+		s.log.Warn("instance vanished", "pool", r.Pool, "instance", r.ID)
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s vanished from the cloud; re-planned", r.ID))
+	}
+	if r.EndedAt.IsZero() {
+		r.EndedAt = t.now
+	}
+	r.State, r.UpdatedAt = state.InstanceEnded, t.now
+	start, _ := t.pr.spec.Policy.BudgetPeriod(t.now)
+	if err := s.accrue(ctx, t.pr, r, start, t.now); err != nil {
+		return err
+	}
+	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
+		return fmt.Errorf("record instance %s: %w", r.ID, err)
+	}
+	delete(t.rows, r.ID)
+	return nil
+}
+
+// reterminate asks again to end an instance Spillway is terminating that
+// the cloud still runs (the earlier call failed or was lost).
+func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance) {
+	if s.opts.DryRun || t.now.Sub(r.EndedAt) < time.Minute {
+		return
+	}
+	if err := s.opts.Providers[r.Provider].Terminate(ctx, []string{r.ID}); err != nil {
+		s.log.Warn("terminate retry failed", "instance", r.ID, "err", err)
+	}
+}
+
+// joinTimedOut ends an instance whose agent never answered: a failed launch
+// whose offering is penalised like a stock-out.
+func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
+	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
+	o := s.rowOffering(t.pr, r)
+	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "JoinTimeout", Err: fmt.Errorf("%s", why)}, o.Key())
+	s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "join_timeout").Inc()
+	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+	s.terminate(ctx, t, []*state.Instance{r}, why)
+}
+
+// agentGPUs is the part of an agent's /v1/gpus body the scheduler reads.
+type agentGPUs struct {
+	GPUs []struct {
+		Busy bool `json:"busy"`
+	} `json:"gpus"`
+}
+
+// maxAgentBody bounds an agent's answer.
+const maxAgentBody = 1 << 20
+
+// probe asks each running instance's agent how many GPUs are busy, with a
+// bounded fan-out. An agent that answers joins its instance; one that does
+// not leaves the instance as it was (booting until join_timeout).
+func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) {
+	type result struct {
+		busy int
+		err  error
+	}
+	results := make([]result, len(rows))
+	sem := make(chan struct{}, probeFanOut)
+	var wg sync.WaitGroup
+	for i, r := range rows {
+		if t.pr.spec.AgentURL == nil {
+			results[i] = result{busy: r.BusyGPUs}
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			busy, err := s.probeOne(ctx, t, r)
+			results[i] = result{busy, err}
+		}()
+	}
+	wg.Wait()
+	for i, r := range rows {
+		res := results[i]
+		if res.err != nil {
+			if r.State != state.InstanceBooting {
+				s.log.Debug("agent did not answer", "instance", r.ID, "err", res.err)
+			}
+			continue
+		}
+		if r.State == state.InstanceBooting {
+			r.State, r.JoinedAt = state.InstanceRunning, t.now
+			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
+			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
+		}
+		r.BusyGPUs = res.busy
+		switch {
+		case r.BusyGPUs > 0:
+			r.IdleSince = time.Time{}
+		case r.IdleSince.IsZero():
+			r.IdleSince = t.now
+		}
+	}
+}
+
+func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (int, error) {
+	base, err := t.pr.spec.AgentURL(s.info(t.pr, r))
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/gpus", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("agent %s: %s", base, resp.Status)
+	}
+	var body agentGPUs
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAgentBody)).Decode(&body); err != nil {
+		return 0, fmt.Errorf("agent %s: %w", base, err)
+	}
+	busy := 0
+	for _, g := range body.GPUs {
+		if g.Busy {
+			busy++
+		}
+	}
+	return busy, nil
+}
+
+// info is what hooks and templates see of an instance.
+func (s *Scheduler) info(pr *poolRun, r *state.Instance) config.InstanceFields {
+	o := s.rowOffering(pr, r)
+	return config.InstanceFields{
+		ID: r.ID, Name: r.ID, PrivateIP: r.PrivateIP, Zone: r.Zone, InstanceType: r.InstanceType,
+		Provider: r.Provider, Region: o.Region, Pool: r.Pool, Cluster: s.opts.Cluster, Burst: r.Floor,
+	}
+}
+
+func sortedRows(m map[string]*state.Instance) []*state.Instance {
+	out := make([]*state.Instance, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *state.Instance) int {
+		return cmp.Or(a.LaunchedAt.Compare(b.LaunchedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+func sortedCloud(m map[string]providers.Instance) []providers.Instance {
+	out := make([]providers.Instance, 0, len(m))
+	for _, in := range m {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b providers.Instance) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

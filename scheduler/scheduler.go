@@ -1,0 +1,296 @@
+// Package scheduler is Spillway's controller: every tick, for each pool
+// independently, it reads the pool's signals, lists the cloud's instances
+// under this cluster's tags, joins them with the durable state, asks
+// policy.Decide for a plan and executes it — launches behind write-ahead
+// intents with deterministic client tokens, drains through the pool's hook
+// before any termination, join checks against each burst instance's agent,
+// and an orphan sweeper for tagged instances no state row claims. Schedules
+// and manual bursts are floors kept in state, so they open and close on time
+// across restarts.
+//
+// The scheduler is level-triggered: it reconciles from what the cloud and
+// the state say each tick, never from memory of what it did.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// Defaults of Options and Pool.
+const (
+	DefaultTick         = 10 * time.Second
+	DefaultSweepGrace   = 10 * time.Minute
+	DefaultJoinTimeout  = 10 * time.Minute
+	DefaultProbeTimeout = 3 * time.Second
+	// DefaultCallTimeout bounds one tick's cloud calls; on shutdown the
+	// calls in flight get this long to finish and be recorded.
+	DefaultCallTimeout = 60 * time.Second
+	// listGrace is how long a freshly launched instance may be missing from
+	// the cloud's list (eventual consistency) before it counts as vanished.
+	listGrace = 2 * time.Minute
+	// intentMaxAge is how long a pending intent is resumed; after it the
+	// intent is failed (an instance it did launch is still adopted through
+	// its spillway:intent tag).
+	intentMaxAge = time.Hour
+	// maxRedecide bounds how often one tick decides again after capacity
+	// failures.
+	maxRedecide = 8
+)
+
+// Options configure a Scheduler.
+type Options struct {
+	// Cluster is written into every instance's spillway:cluster tag.
+	Cluster string
+	Pools   []Pool
+	// Providers by the names offerings use.
+	Providers map[string]providers.Provider
+	Store     state.Store
+	// Clock is the one clock; nil means the wall clock.
+	Clock clock.WithTicker
+	// Logger; nil means silent.
+	Logger *slog.Logger
+	// Registerer receives the scheduler's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// DryRun decides and records every tick but makes no mutating cloud
+	// call and runs no hook.
+	DryRun bool
+	// Tick is how often each pool is evaluated (DefaultTick when 0).
+	Tick time.Duration
+	// SweepGrace is how long a tagged instance no row claims may live
+	// before the sweeper ends it (DefaultSweepGrace when 0).
+	SweepGrace time.Duration
+	// Capacity is the capacity-failure cache; nil makes one.
+	Capacity *providers.CapacityCache
+	// HTTPClient probes agents; nil uses a client with ProbeTimeout.
+	HTTPClient   *http.Client
+	ProbeTimeout time.Duration
+	// CallTimeout bounds the cloud calls of one tick (DefaultCallTimeout).
+	CallTimeout time.Duration
+}
+
+// Pool is one pool as the scheduler runs it.
+type Pool struct {
+	Policy policy.Pool
+	// Snapshot reads the pool's signals now (signals.Read over the pool's
+	// sources). The scheduler fills in floors, capacity and spend.
+	Snapshot func(ctx context.Context) policy.Snapshot
+	// UserData renders the bootstrap script of a launch; nil sends none.
+	UserData func(in config.InstanceFields) (string, error)
+	// AgentURL renders the base URL of a burst instance's agent; nil
+	// counts an instance as joined (and idle) once the cloud runs it.
+	AgentURL func(in config.InstanceFields) (string, error)
+	// JoinTimeout: an instance whose agent has not answered this long after
+	// launch is ended and counted as a failed launch.
+	JoinTimeout time.Duration
+	// Drain runs the pool's drain hook once for an instance; nil: no hook.
+	Drain func(ctx context.Context, in config.InstanceFields) error
+}
+
+// Scheduler runs the pools. Create it with New; Run drives it, Tick and
+// Sweep run one step each (tests, benchmarks).
+type Scheduler struct {
+	opts    Options
+	log     *slog.Logger
+	clock   clock.WithTicker
+	cache   *providers.CapacityCache
+	client  *http.Client
+	metrics *metrics
+	pools   map[string]*poolRun
+	order   []string
+
+	mu     sync.Mutex
+	blocks map[string]block // provider → block from throttling or invalid requests
+}
+
+type block struct {
+	until time.Time
+	why   string
+}
+
+// poolRun is one pool's runtime: its spec and what the API shows of it.
+type poolRun struct {
+	spec Pool
+	offs map[string]policy.Offering
+	mu   sync.Mutex // serialises the pool's ticks
+	last Status
+	// lastSummary and lastRecorded say what was stored last, so an
+	// unchanged decision is not stored every tick.
+	lastSummary  string
+	lastRecorded time.Time
+}
+
+// Status is what the last tick of a pool saw and did.
+type Status struct {
+	Pool          string
+	Time          time.Time
+	Snapshot      policy.Snapshot
+	Plan          policy.Plan
+	Spend         policy.Spend
+	Misconfigured string
+	Err           string
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// New checks opts and returns a Scheduler.
+func New(opts Options) (*Scheduler, error) {
+	if opts.Cluster == "" {
+		return nil, errors.New("scheduler: no cluster name")
+	}
+	if opts.Store == nil {
+		return nil, errors.New("scheduler: no state store")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = DefaultTick
+	}
+	if opts.SweepGrace <= 0 {
+		opts.SweepGrace = DefaultSweepGrace
+	}
+	if opts.ProbeTimeout <= 0 {
+		opts.ProbeTimeout = DefaultProbeTimeout
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.Capacity == nil {
+		opts.Capacity = providers.NewCapacityCache(providers.WithCacheClock(opts.Clock.Now))
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: opts.ProbeTimeout}
+	}
+	s := &Scheduler{
+		opts: opts, log: opts.Logger, clock: opts.Clock, cache: opts.Capacity, client: opts.HTTPClient,
+		metrics: newMetrics(opts.Registerer), pools: map[string]*poolRun{}, blocks: map[string]block{},
+	}
+	for _, p := range opts.Pools {
+		if p.Snapshot == nil {
+			return nil, fmt.Errorf("scheduler: pool %q has no signals", p.Policy.Name)
+		}
+		if _, dup := s.pools[p.Policy.Name]; dup {
+			return nil, fmt.Errorf("scheduler: pool %q twice", p.Policy.Name)
+		}
+		if p.JoinTimeout <= 0 {
+			p.JoinTimeout = DefaultJoinTimeout
+		}
+		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}}
+		for _, o := range p.Policy.Offerings {
+			if _, ok := opts.Providers[o.Provider]; !ok {
+				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)
+			}
+			pr.offs[o.Name] = o
+		}
+		s.pools[p.Policy.Name] = pr
+		s.order = append(s.order, p.Policy.Name)
+	}
+	return s, nil
+}
+
+// Pools lists the pool names in config order.
+func (s *Scheduler) Pools() []string { return append([]string(nil), s.order...) }
+
+// PoolSpec returns a pool's policy.
+func (s *Scheduler) PoolSpec(name string) (policy.Pool, bool) {
+	pr, ok := s.pools[name]
+	if !ok {
+		return policy.Pool{}, false
+	}
+	return pr.spec.Policy, true
+}
+
+// LastStatus returns what the pool's last tick saw and did.
+func (s *Scheduler) LastStatus(pool string) (Status, bool) {
+	pr, ok := s.pools[pool]
+	if !ok {
+		return Status{}, false
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.last, true
+}
+
+// DryRun reports whether the scheduler makes no mutating cloud call.
+func (s *Scheduler) DryRun() bool { return s.opts.DryRun }
+
+// Run ticks every pool (each in its own goroutine, so one slow provider or
+// source never stalls another pool) and sweeps orphans, once at start and
+// then every Tick, until ctx ends. Calls in flight when ctx ends finish
+// (bounded by CallTimeout) and are recorded before Run returns.
+func (s *Scheduler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loop := func(name string, step func(context.Context) error) {
+		defer wg.Done()
+		t := s.clock.NewTicker(s.opts.Tick)
+		defer t.Stop()
+		for {
+			if err := step(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("tick failed", "pool", name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+			}
+		}
+	}
+	for _, name := range s.order {
+		wg.Add(1)
+		go loop(name, func(ctx context.Context) error { return s.Tick(ctx, name) })
+	}
+	wg.Add(1)
+	go loop("sweeper", s.Sweep)
+	wg.Wait()
+	return nil
+}
+
+// callCtx detaches the cloud calls of a tick from ctx's cancellation, so a
+// shutdown lets them finish and be recorded, bounded by CallTimeout.
+func (s *Scheduler) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallTimeout)
+}
+
+// blocked reports whether calls to a provider are held back now.
+func (s *Scheduler) blocked(provider string, now time.Time) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.blocks[provider]
+	if !ok || !now.Before(b.until) {
+		return "", false
+	}
+	return b.why, true
+}
+
+func (s *Scheduler) block(provider string, until time.Time, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.blocks[provider]; !ok || until.After(b.until) {
+		s.blocks[provider] = block{until: until, why: why}
+	}
+}

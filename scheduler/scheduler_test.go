@@ -1,0 +1,362 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild()
+		return
+	}
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
+
+func TestSpikeLaunchesJoinsTakesWorkDrainsAndTerminates(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	if got := len(h.live()); got != 2 {
+		t.Fatalf("after a 16-GPU spike: %d instances on the emulator, want 2", got)
+	}
+	for _, in := range h.live() {
+		if in.InstanceType != gpuType || tag(in, providers.TagPool) != "train" || tag(in, providers.TagIntent) == "" {
+			t.Fatalf("instance %s: type %s tags %v, want %s with cluster, pool and intent tags", in.ID, in.InstanceType, in.Tags, gpuType)
+		}
+	}
+	ds := h.decisions()
+	if len(ds) == 0 || len(ds[0].Launches) != 1 || ds[0].Launches[0].Reason == "" || ds[0].Launches[0].Intent == "" {
+		t.Fatalf("first decision = %+v, want one launch with a reason and an intent", ds)
+	}
+
+	// Booted: the agents answer, the instances join and take the work.
+	h.until("instances join", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 2 && rs[0].State == state.InstanceRunning && rs[1].State == state.InstanceRunning
+	})
+	h.setDemand(0)
+	h.agents.setBusy(8)
+	h.step(10 * time.Second)
+	for _, r := range h.rows(true) {
+		if r.BusyGPUs != 8 || r.JoinedAt.IsZero() {
+			t.Fatalf("row %s: busy %d joined %v, want 8 busy and joined", r.ID, r.BusyGPUs, r.JoinedAt)
+		}
+	}
+	if got := len(h.live()); got != 2 {
+		t.Fatalf("busy instances: %d live, want 2 kept", got)
+	}
+
+	// The work ends: idle past the idle threshold → drain (hook) → terminate.
+	h.agents.setBusy(0)
+	h.until("instances end", 30*time.Second, 60, func() bool { return len(h.rows(true)) == 0 })
+	h.mu.Lock()
+	drained := slices.Clone(h.drained)
+	h.mu.Unlock()
+	if len(drained) != 2 {
+		t.Fatalf("drain hook ran for %v, want both instances once", drained)
+	}
+	if got := len(h.live()); got != 0 {
+		t.Fatalf("after the drain: %d instances live on the emulator, want 0", got)
+	}
+	for _, r := range h.rows(false) {
+		if r.DrainStartedAt.IsZero() || r.EndedAt.Before(r.DrainStartedAt) {
+			t.Fatalf("row %s ended at %v, drained at %v: want drained before terminated", r.ID, r.EndedAt, r.DrainStartedAt)
+		}
+	}
+	var sawDrain, sawTerm bool
+	for _, d := range h.decisions() {
+		sawDrain = sawDrain || len(d.Drains) > 0 && d.Drains[0].Reason != ""
+		sawTerm = sawTerm || len(d.Terminates) > 0 && d.Terminates[0].Reason != ""
+	}
+	if !sawDrain || !sawTerm {
+		t.Fatalf("decisions record drains %v and terminations %v with reasons: want both", sawDrain, sawTerm)
+	}
+}
+
+func TestStockOutLandsOnTheNextOfferingInTheSameTick(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.emu.SetStock(gpuType, "us-east-1a", 0)
+	h.emu.SetStock(gpuType, "us-east-1b", 0)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	live := h.live()
+	if len(live) != 1 || live[0].InstanceType != altType {
+		t.Fatalf("after a stock-out of %s: live %+v, want one %s launched in the same tick", gpuType, live, altType)
+	}
+	d := h.decisions()[0]
+	if len(d.Launches) != 2 || d.Launches[0].Cause != "capacity" || d.Launches[1].Offering != "p5" {
+		t.Fatalf("decision launches = %+v, want a capacity failure on p4d then p5", d.Launches)
+	}
+}
+
+func TestQuotaErrorBlocksTheRegion(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.emu.SetVCPUQuota(emulator.APIEC2, "us-east-1", 0)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if n := h.emu.Calls("RunInstances"); n != 1 {
+		t.Fatalf("RunInstances calls = %d, want 1: a quota error blocks the region, so p5 there is not tried", n)
+	}
+	d := h.decisions()[0]
+	if len(d.Launches) != 1 || d.Launches[0].Cause != "quota" {
+		t.Fatalf("launches = %+v, want one quota failure", d.Launches)
+	}
+	h.step(30 * time.Second)
+	if n := h.emu.Calls("RunInstances"); n != 1 {
+		t.Fatalf("RunInstances calls after the next tick = %d, want still 1 while the region is blocked", n)
+	}
+}
+
+func TestInstanceThatNeverJoinsIsReplaced(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	first := h.live()[0]
+	h.agents.never(first.PrivateIP)
+	h.until("join timeout ends the instance", time.Minute, 15, func() bool {
+		for _, r := range h.rows(false) {
+			if r.ID == first.ID && r.State != state.InstanceBooting {
+				return true
+			}
+		}
+		return false
+	})
+	var replaced bool
+	for _, in := range h.live() {
+		replaced = replaced || in.ID != first.ID
+	}
+	if !replaced {
+		t.Fatalf("after join_timeout: live %+v, want a replacement for %s", h.live(), first.ID)
+	}
+	for _, in := range h.live() {
+		if in.ID != first.ID && in.InstanceType != altType {
+			t.Fatalf("replacement %s is %s, want %s: the offering that failed to join is penalised", in.ID, in.InstanceType, altType)
+		}
+	}
+}
+
+func TestSpotInterruptionOnSpotOffering(t *testing.T) {
+	p := testPool()
+	p.Offerings[0].Market = policy.MarketSpot
+	p.Offerings[0].PricePerHour = 12
+	h := newHarness(t, p)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8)
+	id := h.rows(true)[0].ID
+	if !h.emu.Interrupt(id, 2*time.Minute) {
+		t.Fatalf("emulator refused to interrupt %s", id)
+	}
+	h.setDemand(3*time.Minute, 8) // the job goes back to the queue
+	h.step(10 * time.Second)
+	var drained bool
+	for _, r := range h.rows(true) {
+		drained = drained || (r.ID == id && r.State == state.InstanceDraining)
+	}
+	if !drained {
+		t.Fatalf("after an interruption notice: rows %+v, want %s draining", h.rows(true), id)
+	}
+	h.mu.Lock()
+	hooked := slices.Contains(h.drained, id)
+	h.mu.Unlock()
+	if !hooked {
+		t.Fatalf("drain hook not run for interrupted %s", id)
+	}
+	if len(h.live()) < 2 {
+		t.Fatalf("after the interruption: %d live, want a replacement launched", len(h.live()))
+	}
+}
+
+func TestSweeperEndsStrangersOfThisClusterOnly(t *testing.T) {
+	h := newHarness(t, testPool())
+	ctx := context.Background()
+	mine, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: "stray-1",
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: "train"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: "stray-2",
+		Tags: map[string]string{providers.TagCluster: "another-cluster", providers.TagPool: "train"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Step(5 * time.Minute)
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 {
+		t.Fatalf("sweeper terminated within the grace period (%d calls)", n)
+	}
+	h.clk.Step(6 * time.Minute)
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, in := range h.emu.Instances() {
+		states[in.ID] = in.State
+	}
+	if s := states[mine[0].ID]; s != "shutting-down" && s != "terminated" {
+		t.Fatalf("stray of this cluster is %s after the grace, want terminated", s)
+	}
+	if s := states[other[0].ID]; s != "running" {
+		t.Fatalf("another cluster's instance is %s, want untouched (running)", s)
+	}
+}
+
+func TestManualBurstOpensAndEndsOnTime(t *testing.T) {
+	h := newHarness(t, testPool())
+	ctx := context.Background()
+	_, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 32, For: time.Hour, Reason: "incident", Principal: "alice"})
+	var le *scheduler.LimitError
+	if !errors.As(err, &le) || le.Limit != "manual.max_gpus" || !strings.Contains(err.Error(), "16 GPUs") {
+		t.Fatalf("32-GPU burst: err %v, want a LimitError naming manual.max_gpus and 16 GPUs", err)
+	}
+	if _, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 5 * time.Hour, Reason: "x", Principal: "alice"}); !errors.As(err, &le) || le.Limit != "manual.max_ttl" {
+		t.Fatalf("5h burst: err %v, want a LimitError naming manual.max_ttl", err)
+	}
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 30 * time.Minute, Reason: "incident 42", Principal: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	if len(h.live()) != 1 || tag(h.live()[0], providers.TagBurst) != fl.ID {
+		t.Fatalf("manual burst: live %+v, want one instance tagged with burst %s", h.live(), fl.ID)
+	}
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.restart() // floors survive a restart
+	h.until("the floor ends on time", time.Minute, 40, func() bool {
+		f, err := h.store.Floor(ctx, fl.ID)
+		return err == nil && !f.EndedAt.IsZero()
+	})
+	f, _ := h.store.Floor(ctx, fl.ID)
+	if !f.EndedAt.Equal(fl.Until) {
+		t.Fatalf("floor ended at %v, want its end time %v", f.EndedAt, fl.Until)
+	}
+	h.until("the burst's instance ends", time.Minute, 30, func() bool { return len(h.live()) == 0 })
+}
+
+func TestCancelledBurstDrainsThenTerminates(t *testing.T) {
+	h := newHarness(t, testPool())
+	ctx := context.Background()
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	h.step(10 * time.Second)
+	rs := h.rows(true)
+	if len(rs) != 1 || rs[0].State != state.InstanceDraining {
+		t.Fatalf("after cancel: rows %+v, want the burst's instance draining", rs)
+	}
+	h.until("terminated", 10*time.Second, 20, func() bool { return len(h.live()) == 0 })
+	if _, err := h.sched.CancelBurst(ctx, "b-nope", "bob"); !errors.Is(err, scheduler.ErrUnknownBurst) {
+		t.Fatalf("cancel of an unknown burst: %v, want ErrUnknownBurst", err)
+	}
+}
+
+func TestScheduleOpensAndClosesOnTimeAcrossRestart(t *testing.T) {
+	p := testPool()
+	p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
+	h := newHarness(t, p)
+	h.tick()
+	if len(h.live()) != 0 {
+		t.Fatalf("before 09:30: %d live, want 0", len(h.live()))
+	}
+	h.until("the schedule opens at 09:30", time.Minute, 40, func() bool { return len(h.live()) == 1 })
+	if now := h.clk.Now(); now.Before(t0.Add(30*time.Minute)) || now.After(t0.Add(31*time.Minute)) {
+		t.Fatalf("schedule opened at %v, want 09:30", now)
+	}
+	h.restart()
+	h.step(time.Minute)
+	if len(h.live()) != 1 {
+		t.Fatalf("after a restart inside the window: %d live, want 1 (no duplicate, not ended)", len(h.live()))
+	}
+	ctx := context.Background()
+	fls, err := h.store.Floors(ctx, state.FloorFilter{Pool: "train", Kind: state.FloorSchedule})
+	if err != nil || len(fls) != 1 {
+		t.Fatalf("schedule floors = %+v (%v), want one row", fls, err)
+	}
+	h.until("the floor closes at 10:30", time.Minute, 70, func() bool {
+		f, _ := h.store.Floor(ctx, fls[0].ID)
+		return !f.EndedAt.IsZero()
+	})
+	f, _ := h.store.Floor(ctx, fls[0].ID)
+	if want := t0.Add(90 * time.Minute); !f.EndedAt.Equal(want) {
+		t.Fatalf("schedule floor ended at %v, want %v", f.EndedAt, want)
+	}
+	h.until("its instance ends", time.Minute, 30, func() bool { return len(h.live()) == 0 })
+}
+
+func TestBudgetHoldsAcrossRestarts(t *testing.T) {
+	p := testPool()
+	p.Limits.Budget = &policy.Budget{Amount: 100, Period: policy.PeriodDay}
+	p.Interval = policy.Duration(30 * time.Second)
+	h := newHarness(t, p)
+	h.setDemand(2*time.Minute, 8, 8, 8)
+	for i := range 150 { // 75 minutes of ticks at the pool's interval
+		h.agents.setBusy(8)
+		h.step(30 * time.Second)
+		if i%30 == 29 {
+			h.restart()
+		}
+	}
+	start, _ := p.BudgetPeriod(h.clk.Now())
+	spent, err := h.store.Spend(context.Background(), "train", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the emulator's instances cost, by their own lifetimes.
+	var billed float64
+	for _, in := range h.emu.Instances() {
+		end := h.clk.Now()
+		for _, r := range h.rows(false) {
+			if r.ID == in.ID && !r.EndedAt.IsZero() {
+				end = r.EndedAt
+			}
+		}
+		billed += policy.BilledCost(p.Offerings[0], in.LaunchTime, end)
+	}
+	if spent <= 0 || spent > 100 || billed > 100 {
+		t.Fatalf("spend %.2f (ledger), %.2f (instances' lifetimes) of a $100 budget: want some spend and never more than the budget", spent, billed)
+	}
+}
+
+func TestDryRunMakesNoMutatingCall(t *testing.T) {
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.DryRun = true })
+	h.setDemand(2*time.Minute, 8, 8)
+	for range 5 {
+		h.step(30 * time.Second)
+	}
+	if err := h.sched.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"RunInstances", "TerminateInstances"} {
+		if n := h.emu.Calls(a); n != 0 {
+			t.Fatalf("dry run made %d %s calls, want 0", n, a)
+		}
+	}
+	ds := h.decisions()
+	if len(ds) == 0 || !ds[len(ds)-1].DryRun || len(ds[len(ds)-1].Launches) == 0 || !strings.Contains(ds[len(ds)-1].Launches[0].Outcome, "dry run") {
+		t.Fatalf("dry-run decisions = %+v, want recorded launches marked dry run", ds)
+	}
+}

@@ -1,0 +1,234 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// tick is the working set of one pool's tick: what the cloud listed, the
+// pool's live rows, and what was done, for the decision record.
+type tick struct {
+	pr       *poolRun
+	now      time.Time
+	cloud    map[string]providers.Instance // by instance id
+	listFail map[string]string             // provider → why its list failed
+	rows     map[string]*state.Instance    // live rows by instance id
+	rec      Decision
+	// scheduleIDs maps a schedule's name to its current firing's floor id.
+	scheduleIDs map[string]string
+}
+
+// Tick runs one evaluation of a pool: observe, floors, spend, decide,
+// execute, record. Ticks of one pool are serialised; pools tick
+// independently.
+func (s *Scheduler) Tick(ctx context.Context, pool string) error {
+	pr, ok := s.pools[pool]
+	if !ok {
+		return fmt.Errorf("tick: no pool %q", pool)
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	began := s.clock.Now()
+	defer func() { s.metrics.tickSeconds.WithLabelValues(pool).Observe(s.clock.Since(began).Seconds()) }()
+	s.metrics.ticks.WithLabelValues(pool).Inc()
+
+	snap := pr.spec.Snapshot(ctx)
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	now := s.clock.Now()
+	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}}
+	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
+
+	if !s.opts.DryRun {
+		if err := s.resumeIntents(cctx, t); err != nil {
+			return s.tickFailed(t, err)
+		}
+	}
+	if err := s.observe(cctx, t, &snap); err != nil {
+		return s.tickFailed(t, err)
+	}
+	floors, err := s.floors(cctx, t)
+	if err != nil {
+		return s.tickFailed(t, err)
+	}
+	snap.Floors = append(snap.Floors, floors...)
+	if err := s.drainCancelled(cctx, t); err != nil {
+		return s.tickFailed(t, err)
+	}
+	spend, err := s.spend(cctx, t)
+	if err != nil {
+		return s.tickFailed(t, err)
+	}
+
+	var plan policy.Plan
+	for round := 0; ; round++ {
+		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
+		s.addBlocks(&snap, now)
+		plan = policy.Decide(&pr.spec.Policy, snap, s.policyInstances(t), spend, now)
+		if round == 0 {
+			t.rec.Notes = append(t.rec.Notes, plan.Notes...)
+			t.rec.Waste = plan.Waste
+		}
+		s.execDrains(cctx, t, plan.Drains)
+		s.execTerminates(cctx, t, plan.Terminates)
+		retry := s.execLaunches(cctx, t, plan.Launches)
+		if !retry || round+1 >= maxRedecide || s.opts.DryRun {
+			break
+		}
+		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure")
+	}
+	t.rec.Snapshot = summarise(snap)
+	t.rec.Spend = spend.Accrued
+	if b := pr.spec.Policy.Limits.Budget; b != nil {
+		t.rec.Budget = b.Amount
+	}
+	s.observeMetrics(t, snap, spend)
+	pr.last = Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}
+	return s.record(cctx, t)
+}
+
+func (s *Scheduler) tickFailed(t *tick, err error) error {
+	t.pr.last = Status{Pool: t.pr.spec.Policy.Name, Time: t.now, Err: err.Error()}
+	s.metrics.tickErrors.WithLabelValues(t.pr.spec.Policy.Name).Inc()
+	return err
+}
+
+// addBlocks adds the providers held back by throttling or invalid requests.
+func (s *Scheduler) addBlocks(snap *policy.Snapshot, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, b := range s.blocks {
+		if now.Before(b.until) {
+			if snap.Blocked == nil {
+				snap.Blocked = map[string]time.Time{}
+			}
+			snap.Blocked[p] = b.until
+		}
+	}
+}
+
+func (s *Scheduler) misconfigured(pr *poolRun, now time.Time) string {
+	for _, o := range pr.spec.Policy.Offerings {
+		if why, ok := s.blocked(o.Provider, now); ok && why != "" && why[0] == '!' {
+			return why[1:]
+		}
+	}
+	return ""
+}
+
+// policyInstances gives each live row its policy state.
+func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
+	out := make([]policy.Instance, 0, len(t.rows))
+	for _, r := range sortedRows(t.rows) {
+		in := policy.Instance{
+			ID: r.ID, Offering: s.rowOffering(t.pr, r), LaunchedAt: r.LaunchedAt, BusyGPUs: r.BusyGPUs,
+			IdleSince: r.IdleSince, DrainStartedAt: r.DrainStartedAt, Floor: t.floorOwner(r.Floor),
+		}
+		switch r.State {
+		case state.InstanceBooting:
+			in.State = policy.StateBooting
+		case state.InstanceRunning:
+			in.State, in.ReadyAt = policy.StateRunning, r.JoinedAt
+		case state.InstanceDraining:
+			in.State, in.ReadyAt = policy.StateDraining, r.JoinedAt
+		case state.InstanceTerminating:
+			in.State = policy.StateTerminating
+		default:
+			continue
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// floorOwner maps a row's floor id to the owner the policy knows the floor
+// by: manual floors by their id, schedule floors by the schedule's name.
+func (t *tick) floorOwner(id string) string {
+	if name, ok := scheduleName(id); ok {
+		return name
+	}
+	return id
+}
+
+// rowOffering is the row's offering from the config, or, when the config no
+// longer has it, rebuilt from what the row recorded.
+func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering {
+	if o, ok := pr.offs[r.Offering]; ok {
+		return o
+	}
+	return policy.Offering{
+		Name: r.Offering, Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType,
+		Market: policy.Market(r.Market), GPUs: r.GPUs, PricePerHour: r.PricePerHour, Billing: policy.Billing(r.Billing),
+	}
+}
+
+// spend accrues every live instance's cost in the current budget period to
+// the ledger and returns the pool's spend so far.
+func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
+	pool := &t.pr.spec.Policy
+	start, end := pool.BudgetPeriod(t.now)
+	for _, r := range sortedRows(t.rows) {
+		if err := s.accrue(ctx, t.pr, r, start, t.now); err != nil {
+			return policy.Spend{}, err
+		}
+	}
+	acc, err := s.opts.Store.Spend(ctx, pool.Name, start)
+	if err != nil {
+		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
+	}
+	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
+}
+
+// accrue records what r cost in the period starting at start, up to its end
+// (or now while it runs).
+func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, start, now time.Time) error {
+	end := now
+	if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
+		end = r.EndedAt
+	}
+	amount := policy.PeriodCost(s.rowOffering(pr, r), r.LaunchedAt, end, start)
+	if amount <= 0 {
+		return nil
+	}
+	err := s.opts.Store.RecordSpend(ctx, state.SpendEntry{Pool: r.Pool, Provider: r.Provider, InstanceID: r.ID, PeriodStart: start, Amount: amount, At: now})
+	if err != nil {
+		return fmt.Errorf("spend of instance %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// record stores the tick's decision when it did something or its notes
+// changed, and logs it.
+func (s *Scheduler) record(ctx context.Context, t *tick) error {
+	d := &t.rec
+	d.Summary = d.summary()
+	pool := t.pr.spec.Policy.Name
+	if !d.acted() && d.Summary == t.pr.lastSummary && !t.now.After(t.pr.lastRecorded.Add(heartbeat)) {
+		return nil
+	}
+	plan, err := d.marshal()
+	if err != nil {
+		return err
+	}
+	id, err := s.opts.Store.AddDecision(ctx, state.Decision{Pool: pool, Time: t.now, DryRun: d.DryRun, Summary: d.Summary, Plan: plan})
+	if err != nil {
+		return fmt.Errorf("record decision of pool %s: %w", pool, err)
+	}
+	t.pr.lastSummary, t.pr.lastRecorded = d.Summary, t.now
+	s.metrics.decisions.WithLabelValues(pool).Inc()
+	level := slogLevel(d.acted())
+	s.log.Log(ctx, level, "decision", "pool", pool, "id", id, "dry_run", d.DryRun, "summary", d.Summary)
+	return nil
+}
+
+// heartbeat: an unchanged, inactive decision is still recorded this often,
+// so the decisions list shows the pool is evaluated.
+const heartbeat = 10 * time.Minute
+
+var errNoProvider = errors.New("no such provider")

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+// CreateFloor implements state.Store.
+func (s *Store) CreateFloor(ctx context.Context, fl state.Floor) error {
+	fl, err := fl.Bounded()
+	if err != nil {
+		return err
+	}
+	res, err := s.write.ExecContext(ctx, `INSERT INTO floors
+		(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		fl.ID, fl.Pool, fl.Kind, fl.Owner, fl.Reason, fl.GPUs, fl.Offering, nanos(fl.Start), nanos(fl.Until),
+		nanos(fl.CreatedAt), nanos(fl.EndedAt), fl.EndReason)
+	if err != nil {
+		return fmt.Errorf("state/sqlite: create floor %q: %w", fl.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("state/sqlite: create floor %q: %w", fl.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("state/sqlite: create floor %q: %w", fl.ID, state.ErrExists)
+	}
+	return nil
+}
+
+// EndFloor implements state.Store.
+func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason string) error {
+	reason, err := state.EndFloorBounded(id, at, reason)
+	if err != nil {
+		return err
+	}
+	// One statement: end it if open; the second part makes an already
+	// ended floor count as found.
+	var found int
+	err = s.write.QueryRowContext(ctx, `UPDATE floors
+		SET ended_at = CASE WHEN ended_at = 0 THEN ? ELSE ended_at END,
+		    end_reason = CASE WHEN ended_at = 0 THEN ? ELSE end_reason END
+		WHERE id = ? RETURNING 1`, nanos(at), reason, id).Scan(&found)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
+	}
+	return nil
+}
+
+const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason`
+
+// Floor implements state.Store.
+func (s *Store) Floor(ctx context.Context, id string) (state.Floor, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+floorColumns+` FROM floors WHERE id = ?`, id)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor %q: %w", id, err)
+	}
+	fls, err := scanFloors(rows)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor %q: %w", id, err)
+	}
+	if len(fls) == 0 {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor %q: %w", id, state.ErrNotFound)
+	}
+	return fls[0], nil
+}
+
+// Floors implements state.Store.
+func (s *Store) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor, error) {
+	if err := state.ListLimit("FloorFilter.Limit", f.Limit); err != nil {
+		return nil, err
+	}
+	if err := state.CheckTime("FloorFilter.ActiveAt", f.ActiveAt); err != nil {
+		return nil, err
+	}
+	var where []string
+	var args []any
+	if f.Pool != "" {
+		where, args = append(where, "pool = ?"), append(args, f.Pool)
+	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, f.Kind)
+	}
+	if f.Open {
+		where = append(where, "ended_at = 0")
+	}
+	if !f.ActiveAt.IsZero() {
+		t := nanos(f.ActiveAt)
+		where = append(where, "start <= ?", "(until = 0 OR ? < until)", "(ended_at = 0 OR ended_at > ?)")
+		args = append(args, t, t, t)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT `+floorColumns+` FROM floors`+whereClause(where)+
+		` ORDER BY start, id LIMIT ?`, append(args, sqlLimit(f.Limit))...)
+	if err != nil {
+		return nil, fmt.Errorf("state/sqlite: list floors: %w", err)
+	}
+	fls, err := scanFloors(rows)
+	if err != nil {
+		return nil, fmt.Errorf("state/sqlite: list floors: %w", err)
+	}
+	return fls, nil
+}
+
+func scanFloors(rows *sql.Rows) ([]state.Floor, error) {
+	defer rows.Close()
+	var out []state.Floor
+	for rows.Next() {
+		var fl state.Floor
+		var start, until, created, ended int64
+		if err := rows.Scan(&fl.ID, &fl.Pool, &fl.Kind, &fl.Owner, &fl.Reason, &fl.GPUs, &fl.Offering,
+			&start, &until, &created, &ended, &fl.EndReason); err != nil {
+			return nil, err
+		}
+		fl.Start, fl.Until, fl.CreatedAt, fl.EndedAt = fromNanos(start), fromNanos(until), fromNanos(created), fromNanos(ended)
+		out = append(out, fl)
+	}
+	return out, rows.Err()
+}

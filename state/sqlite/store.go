@@ -1,0 +1,293 @@
+// Package sqlite is the embedded state.Store: one SQLite database file
+// (modernc.org/sqlite, pure Go, no cgo) beside the server.
+//
+// The file is created with mode 0600 and opened in WAL mode with
+// synchronous=FULL, so a committed intent survives a crash of the process or
+// of the machine. Writes go through one connection (SQLite has one writer
+// at a time; a single connection turns contention inside the process into a
+// queue instead of busy errors), transactions begin IMMEDIATE, and a busy
+// timeout (default 5s) lets several processes share the file. Reads use a
+// small pool of query-only connections that never block the writer.
+//
+// The schema is versioned: the migrations in migrations/*.sql are embedded
+// in the binary and applied in order, each once, inside one transaction,
+// and recorded in the schema_migrations table with a checksum of their text.
+// Open refuses a database whose schema is newer than the binary
+// (state.ErrSchemaTooNew) or whose recorded migrations differ from the
+// embedded ones. Before it changes the schema of an existing database, Open
+// copies it to PATH.schema-vN.bak (N the version it had), so a rolled-back
+// binary has a database it can open; Store.Backup makes such a copy on
+// demand.
+//
+// The path ":memory:" opens a private in-memory database (one connection;
+// for tests).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+var (
+	_ state.Store    = (*Store)(nil)
+	_ state.Migrated = (*Store)(nil)
+)
+
+// Store is a state.Store kept in one SQLite database. Safe for concurrent
+// use.
+type Store struct {
+	path  string
+	write *sql.DB // one connection
+	read  *sql.DB // query-only pool; == write for ":memory:"
+	log   *slog.Logger
+}
+
+// Option changes how Open opens a database.
+type Option func(*options)
+
+type options struct {
+	logger      *slog.Logger
+	now         func() time.Time
+	busyTimeout time.Duration
+	readers     int
+	sync        Sync
+}
+
+func defaultOptions() options {
+	return options{
+		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:         time.Now,
+		busyTimeout: 5 * time.Second,
+		readers:     4,
+		sync:        SyncFull,
+	}
+}
+
+// WithLogger logs migrations and warnings to l (silent by default).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l.WithGroup("state")
+		}
+	}
+}
+
+// WithClock is the clock that stamps applied migrations (time.Now by
+// default). Rows carry the times their callers pass.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithBusyTimeout is how long a statement waits for another process's lock
+// before failing (default 5s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// Sync is how hard a commit waits for the disk (SQLite's synchronous
+// pragma in WAL mode).
+type Sync string
+
+const (
+	// SyncFull (the default): a write is on disk when the call returns; it
+	// survives a crash of the process and a loss of power.
+	SyncFull Sync = "FULL"
+	// SyncNormal: a write survives a crash of the process at once, and a
+	// loss of power once the next checkpoint has run; the database is never
+	// corrupted. Several times the write throughput.
+	SyncNormal Sync = "NORMAL"
+)
+
+// WithSync sets how hard commits wait for the disk (default SyncFull).
+func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
+
+// WithReaders is the size of the read connection pool (default 4).
+func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
+
+// Open opens (creating it if needed, mode 0600) the SQLite database at path
+// and brings its schema up to date. path ":memory:" opens a private
+// in-memory database.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if path == "" {
+		return nil, &state.InvalidError{Field: "sqlite path", Value: `""`, Want: `a file path or ":memory:"`}
+	}
+	if o.busyTimeout < 0 || o.busyTimeout > time.Hour {
+		return nil, &state.InvalidError{Field: "sqlite busy timeout", Value: o.busyTimeout.String(), Want: "0 to 1h"}
+	}
+	if o.readers < 1 || o.readers > 64 {
+		return nil, &state.InvalidError{Field: "sqlite readers", Value: strconv.Itoa(o.readers), Want: "1 to 64"}
+	}
+	if o.sync != SyncFull && o.sync != SyncNormal {
+		return nil, &state.InvalidError{Field: "sqlite sync", Value: strconv.Quote(string(o.sync)), Want: `"FULL" or "NORMAL"`}
+	}
+	s := &Store{path: path, log: o.logger}
+	var err error
+	if path == ":memory:" {
+		s.write, err = openMemory()
+		s.read = s.write
+	} else {
+		s.write, s.read, err = openFile(ctx, path, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, o.now); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openMemory() (*sql.DB, error) {
+	db, err := sql.Open("sqlite", ":memory:?_foreign_keys=1&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("state/sqlite: open :memory:: %w", err)
+	}
+	// Every connection to ":memory:" is a database of its own: keep exactly
+	// one, forever.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+func openFile(ctx context.Context, path string, o options) (write, read *sql.DB, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state/sqlite: database path %q: %w", path, err)
+	}
+	// Create the file ourselves so it is private from the first byte;
+	// SQLite gives the -wal and -shm files the same mode. The connections
+	// open it with mode=rw, so they never create it with another mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		o.logger.Warn("the state database can be read by other users: it holds the audit log; chmod 600 it", "database", abs, "mode", fmt.Sprintf("%04o", perm))
+	}
+	dsn := func(extra url.Values) string {
+		q := url.Values{}
+		q.Set("mode", "rw")
+		q.Set("_busy_timeout", strconv.FormatInt(o.busyTimeout.Milliseconds(), 10))
+		q.Set("_foreign_keys", "1")
+		for k, v := range extra {
+			q[k] = v
+		}
+		return (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
+	}
+	write, err = sql.Open("sqlite", dsn(url.Values{
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {string(o.sync)},
+		"_txlock":       {"immediate"},
+	}))
+	if err != nil {
+		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	var mode string
+	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	if mode != "wal" {
+		write.Close()
+		return nil, nil, fmt.Errorf("state/sqlite: database %q: journal mode is %q, want \"wal\" (is the file on a filesystem without shared memory?)", path, mode)
+	}
+	read, err = sql.Open("sqlite", dsn(url.Values{"_query_only": {"1"}}))
+	if err != nil {
+		write.Close()
+		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
+	}
+	read.SetMaxOpenConns(o.readers)
+	read.SetMaxIdleConns(o.readers)
+	return write, read, nil
+}
+
+// Close closes the database. The WAL is checkpointed into the main file by
+// the last connection to close.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != s.write {
+		errs = append(errs, s.read.Close())
+	}
+	errs = append(errs, s.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("state/sqlite: close %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers (for readiness probes).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("state/sqlite: ping %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// inTx runs f with query prepared in one write transaction, committed if
+// f returns nil and rolled back otherwise.
+func (s *Store) inTx(ctx context.Context, query string, f func(*sql.Stmt) error) error {
+	tx, err := s.write.BeginTx(ctx, nil) // IMMEDIATE (_txlock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	if err := f(stmt); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// nanos is how times are stored: UTC Unix nanoseconds, 0 for the zero time
+// (state's Bounded checks keep every stored time in range).
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos reverses nanos.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,146 @@
+// Package state is the durable memory of one Spillway installation: the
+// write-ahead intents of launches, the instances the scheduler manages, the
+// floors opened by schedules and manual bursts, every decision with its plan,
+// the spend ledger that keeps budgets across restarts, and the audit log of
+// the operator API.
+//
+// The Store interface is owned by its consumer, the scheduler, and kept
+// narrow so that several backends can implement it: state/sqlite (embedded,
+// the default) and, later, a PostgreSQL store for several servers. Every
+// implementation passes the same behavioural suite, state/statetest.
+//
+// Values are checked and bounded the same way by every backend (see
+// limits.go): identifiers that are empty or too long are refused with an
+// *InvalidError (errors.Is(err, ErrInvalid)); free text such as reasons,
+// error messages and audited request bodies is truncated, so nothing a
+// caller passes can grow the database without bound.
+//
+// Times are kept to the nanosecond in UTC; a zero time.Time means "unset"
+// and round-trips as zero. Stores never read the wall clock for data: every
+// timestamp is passed in by the caller, who owns the clock.
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is the durable state of one Spillway installation. Safe for
+// concurrent use. Every method takes ctx first; a cancelled ctx aborts the
+// call with an error wrapping ctx.Err().
+//
+// Methods that take a value check it first and return an *InvalidError
+// (errors.Is(err, ErrInvalid)) naming the field, its value and what would be
+// valid, before touching the database.
+type Store interface {
+	// CreateIntent records a write-ahead intent to launch. It returns an
+	// error wrapping ErrExists if an intent with in.ID exists (the stored one
+	// is left unchanged). An empty Status is stored as IntentPending.
+	CreateIntent(ctx context.Context, in Intent) error
+	// FinishIntent sets Status (IntentDone or IntentFailed), Error,
+	// InstanceIDs and UpdatedAt of the intent id. It returns an error
+	// wrapping ErrNotFound if no such intent exists.
+	FinishIntent(ctx context.Context, id string, status IntentStatus, instanceIDs []string, errMsg string, at time.Time) error
+	// Intents lists intents matching the filter, oldest CreatedAt first (ties
+	// by ID).
+	Intents(ctx context.Context, f IntentFilter) ([]Intent, error)
+
+	// PutInstance inserts or replaces the instance row keyed by
+	// (Provider, ID).
+	PutInstance(ctx context.Context, in Instance) error
+	// PutInstances puts every row as PutInstance does, in one transaction:
+	// all are stored or none (one durable write, where a tick updating many
+	// instances would otherwise pay one each). If a row is invalid, the
+	// error names its index and nothing is stored.
+	PutInstances(ctx context.Context, ins []Instance) error
+	// Instances lists instance rows, oldest LaunchedAt first (ties by
+	// Provider, then ID).
+	Instances(ctx context.Context, f InstanceFilter) ([]Instance, error)
+
+	// CreateFloor adds a floor. It returns an error wrapping ErrExists if a
+	// floor with fl.ID exists (schedule floors use deterministic IDs, so
+	// creating one again is harmless); the stored floor is left unchanged.
+	CreateFloor(ctx context.Context, fl Floor) error
+	// EndFloor marks the floor id ended at `at` with reason. It is
+	// idempotent: ending an ended floor keeps the first end and returns nil.
+	// It returns an error wrapping ErrNotFound if no such floor exists.
+	EndFloor(ctx context.Context, id string, at time.Time, reason string) error
+	// Floor returns the floor id, or an error wrapping ErrNotFound.
+	Floor(ctx context.Context, id string) (Floor, error)
+	// Floors lists floors matching the filter, earliest Start first (ties by
+	// ID).
+	Floors(ctx context.Context, f FloorFilter) ([]Floor, error)
+
+	// AddDecision stores a decision and returns its ID. IDs increase
+	// strictly with every call and are never reused. d.ID is ignored.
+	AddDecision(ctx context.Context, d Decision) (int64, error)
+	// Decisions lists decisions newest (highest ID) first, paged by
+	// BeforeID.
+	Decisions(ctx context.Context, f DecisionFilter) ([]Decision, error)
+
+	// RecordSpend sets the amount accrued by one instance in one budget
+	// period, keyed by (Pool, Provider, InstanceID, PeriodStart), keeping the
+	// larger of the stored and the new amount: spend never goes down. At is
+	// updated only when the amount grows.
+	RecordSpend(ctx context.Context, e SpendEntry) error
+	// RecordSpends records every entry as RecordSpend does, in one
+	// transaction: all are stored or none. If an entry is invalid, the error
+	// names its index and nothing is stored.
+	RecordSpends(ctx context.Context, es []SpendEntry) error
+	// Spend sums the pool's entries for the period starting at periodStart
+	// (0 when there are none).
+	Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error)
+
+	// AddAudit stores an audit entry and returns its ID (strictly
+	// increasing, never reused). e.ID is ignored. Over-long strings are
+	// truncated, never refused: an audit entry is always kept.
+	AddAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// Audit lists audit entries newest (highest ID) first, paged by
+	// BeforeID.
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+
+	// Prune deletes the history older than before: decisions and audit
+	// entries whose Time is before it, finished intents last written before
+	// it, ended instances that ended before it, and floors that ended or
+	// whose Until passed before it. Pending intents, instances not ended,
+	// open floors and the spend ledger are never pruned. It deletes in small
+	// transactions, so writers wait at most a moment, and returns what it
+	// deleted. IDs of decisions and audit entries are not reused after a
+	// prune.
+	Prune(ctx context.Context, before time.Time) (Pruned, error)
+
+	// Close releases the store. Calls after Close fail.
+	Close() error
+}
+
+// Errors callers act on; match them with errors.Is.
+var (
+	// ErrExists: a row with that identity is already stored.
+	ErrExists = errors.New("already exists")
+	// ErrNotFound: no row with that identity is stored.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: a value cannot be stored (see *InvalidError).
+	ErrInvalid = errors.New("invalid value")
+	// ErrSchemaTooNew: the database was written by a newer Spillway whose
+	// schema this binary does not know (see *SchemaError).
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+)
+
+// Pruned counts the rows a Prune deleted.
+type Pruned struct {
+	Decisions, Audit, Intents, Instances, Floors int64
+}
+
+// Migrated is implemented by stores with a versioned schema: it lists the
+// migrations applied to the database, lowest version first.
+type Migrated interface {
+	Migrations(ctx context.Context) ([]Migration, error)
+}
+
+// Migration is one schema migration applied to a database.
+type Migration struct {
+	Version   int
+	Name      string
+	AppliedAt time.Time
+}

@@ -1,0 +1,129 @@
+package statetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+func floorRoundTrip(t *testing.T, h *harness) {
+	s := h.store(t)
+	manual := floor("f-manual", "train", t0, 4*time.Hour)
+	sched := state.Floor{
+		ID: "nightly@2026-03-14T22:00:00Z", Pool: "train", Kind: state.FloorSchedule, Owner: "nightly",
+		GPUs: 32, Start: at(12 * time.Hour), Until: at(20 * time.Hour),
+	}
+	endless := state.Floor{ID: "f-endless", Pool: "infer", Kind: state.FloorManual, GPUs: 8, Start: at(time.Hour)}
+	for _, fl := range []state.Floor{manual, sched, endless} {
+		ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor "+fl.ID)
+	}
+	for _, want := range []state.Floor{manual, sched, endless} {
+		got, err := s.Floor(ctx(t), want.ID)
+		ok(t, err, "Floor "+want.ID)
+		same(t, "Floor "+want.ID, got, want)
+	}
+	all, err := s.Floors(ctx(t), state.FloorFilter{})
+	ok(t, err, "Floors")
+	same(t, "Floors", all, []state.Floor{manual, endless, sched})
+}
+
+func duplicateFloorIsErrExists(t *testing.T, h *harness) {
+	s := h.store(t)
+	first := floor("nightly@2026-03-14", "train", t0, time.Hour)
+	ok(t, s.CreateFloor(ctx(t), first), "CreateFloor")
+	again := first
+	again.GPUs, again.Reason = 99, "re-created after a restart"
+	wantErr(t, s.CreateFloor(ctx(t), again), state.ErrExists, "CreateFloor of an existing ID")
+	got, err := s.Floor(ctx(t), first.ID)
+	ok(t, err, "Floor")
+	same(t, "the floor after the refused duplicate", got, first)
+}
+
+func unknownFloorIsNotFound(t *testing.T, h *harness) {
+	s := h.store(t)
+	ok(t, s.CreateFloor(ctx(t), floor("f-1", "train", t0, time.Hour)), "CreateFloor")
+	_, err := s.Floor(ctx(t), "f-2")
+	wantErr(t, err, state.ErrNotFound, "Floor of an unknown ID")
+	wantErr(t, s.EndFloor(ctx(t), "f-2", at(time.Minute), "done"), state.ErrNotFound, "EndFloor of an unknown ID")
+}
+
+func floorsActiveAt(t *testing.T, h *harness) {
+	s := h.store(t)
+	for _, fl := range []state.Floor{
+		floor("morning", "train", at(0), 2*time.Hour),                                              // [0h, 2h)
+		floor("noon", "train", at(2*time.Hour), 2*time.Hour),                                       // [2h, 4h): starts as morning ends
+		floor("cut", "train", at(time.Hour), 10*time.Hour),                                         // [1h, 11h), ended at 3h
+		floor("other", "infer", at(0), 24*time.Hour),                                               // another pool
+		{ID: "forever", Pool: "train", Kind: state.FloorManual, GPUs: 8, Start: at(5 * time.Hour)}, // no Until
+	} {
+		ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor "+fl.ID)
+	}
+	ok(t, s.EndFloor(ctx(t), "cut", at(3*time.Hour), "cancelled by alice"), "EndFloor")
+	for _, tc := range []struct {
+		at   time.Duration
+		want []string
+	}{
+		{-time.Nanosecond, []string{}},
+		{0, []string{"morning"}},
+		{time.Hour, []string{"morning", "cut"}},
+		{2*time.Hour - time.Nanosecond, []string{"morning", "cut"}},
+		{2 * time.Hour, []string{"cut", "noon"}}, // Until is exclusive, Start inclusive
+		{3*time.Hour - time.Nanosecond, []string{"cut", "noon"}},
+		{3 * time.Hour, []string{"noon"}}, // not active once ended
+		{4 * time.Hour, []string{}},
+		{5 * time.Hour, []string{"forever"}},
+		{1000 * time.Hour, []string{"forever"}},
+	} {
+		got, err := s.Floors(ctx(t), state.FloorFilter{Pool: "train", ActiveAt: at(tc.at)})
+		ok(t, err, "Floors")
+		same(t, "train floors active at t0+"+tc.at.String(), floorIDs(got), tc.want)
+	}
+}
+
+func floorsFilter(t *testing.T, h *harness) {
+	s := h.store(t)
+	sched := floor("s1", "train", at(time.Hour), time.Hour)
+	sched.Kind = state.FloorSchedule
+	for _, fl := range []state.Floor{
+		floor("m1", "train", at(0), time.Hour),
+		sched,
+		floor("m2", "infer", at(2*time.Hour), time.Hour),
+		floor("m3", "train", at(3*time.Hour), time.Hour),
+	} {
+		ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor "+fl.ID)
+	}
+	ok(t, s.EndFloor(ctx(t), "m1", at(30*time.Minute), "done"), "EndFloor")
+	for _, tc := range []struct {
+		name string
+		f    state.FloorFilter
+		want []string
+	}{
+		{"all", state.FloorFilter{}, []string{"m1", "s1", "m2", "m3"}},
+		{"open", state.FloorFilter{Open: true}, []string{"s1", "m2", "m3"}},
+		{"kind", state.FloorFilter{Kind: state.FloorManual}, []string{"m1", "m2", "m3"}},
+		{"pool, open, manual", state.FloorFilter{Pool: "train", Open: true, Kind: state.FloorManual}, []string{"m3"}},
+		{"limit", state.FloorFilter{Limit: 3}, []string{"m1", "s1", "m2"}},
+		{"unknown pool", state.FloorFilter{Pool: "nope"}, []string{}},
+	} {
+		got, err := s.Floors(ctx(t), tc.f)
+		ok(t, err, tc.name)
+		same(t, tc.name, floorIDs(got), tc.want)
+	}
+}
+
+func endFloorIsIdempotent(t *testing.T, h *harness) {
+	s := h.store(t)
+	fl := floor("f-1", "train", t0, 4*time.Hour)
+	ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor")
+	ok(t, s.EndFloor(ctx(t), "f-1", at(time.Hour), "cancelled by alice"), "EndFloor")
+	ok(t, s.EndFloor(ctx(t), "f-1", at(4*time.Hour), "until reached"), "EndFloor again")
+	ok(t, s.EndFloor(ctx(t), "f-1", at(30*time.Minute), "earlier"), "EndFloor a third time")
+	got, err := s.Floor(ctx(t), "f-1")
+	ok(t, err, "Floor")
+	fl.EndedAt, fl.EndReason = at(time.Hour), "cancelled by alice"
+	same(t, "the floor keeps its first end", got, fl)
+	open, err := s.Floors(ctx(t), state.FloorFilter{Open: true})
+	ok(t, err, "Floors(open)")
+	same(t, "open floors", floorIDs(open), []string{})
+}

@@ -1,0 +1,172 @@
+package state
+
+import "time"
+
+// IntentStatus is where a write-ahead intent stands.
+type IntentStatus string
+
+const (
+	// IntentPending: written before the cloud call; on restart it is
+	// resumed with the same client token.
+	IntentPending IntentStatus = "pending"
+	// IntentDone: the call returned instances (InstanceIDs).
+	IntentDone IntentStatus = "done"
+	// IntentFailed: the call failed for good (Error says why).
+	IntentFailed IntentStatus = "failed"
+)
+
+// Intent is the write-ahead record of one launch.
+type Intent struct {
+	ID          string // also the basis of the client token
+	Pool        string
+	Provider    string
+	Offering    string // offering name
+	Count       int
+	Floor       string // floor id, "" for demand
+	Reason      string
+	ClientToken string
+	Status      IntentStatus
+	Error       string
+	InstanceIDs []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// IntentFilter selects intents. Zero fields match everything; Limit 0 means
+// no limit.
+type IntentFilter struct {
+	Pool   string
+	Status IntentStatus // "" any
+	Limit  int
+}
+
+// Instance states.
+const (
+	InstanceBooting     = "booting"
+	InstanceRunning     = "running"
+	InstanceDraining    = "draining"
+	InstanceTerminating = "terminating"
+	InstanceEnded       = "ended"
+)
+
+// Instance is one burst instance the scheduler manages.
+type Instance struct {
+	ID, Provider, Pool string
+	Offering           string // offering name
+	IntentID           string
+	Floor              string
+	Zone               string
+	InstanceType       string
+	Market             string
+	PrivateIP          string
+	State              string // InstanceBooting, InstanceRunning, InstanceDraining, InstanceTerminating or InstanceEnded
+	GPUs               int
+	PricePerHour       float64
+	Billing            string
+	LaunchedAt         time.Time
+	JoinedAt           time.Time // zero until the agent answered
+	BusyGPUs           int
+	IdleSince          time.Time
+	DrainStartedAt     time.Time
+	DrainHookAt        time.Time // when the drain hook ran (zero: not yet)
+	EndedAt            time.Time // when termination was requested/observed
+	EndReason          string
+	UpdatedAt          time.Time
+}
+
+// InstanceFilter selects instances. Zero fields match everything.
+type InstanceFilter struct {
+	Pool     string
+	Provider string
+	Live     bool // true: only State != InstanceEnded
+}
+
+// Floor kinds.
+const (
+	FloorSchedule = "schedule"
+	FloorManual   = "manual"
+)
+
+// Floor is a number of GPUs a pool keeps from Start until Until, opened by a
+// schedule or a manual burst.
+type Floor struct {
+	ID        string
+	Pool      string
+	Kind      string // FloorSchedule or FloorManual
+	Owner     string // schedule name or principal
+	Reason    string
+	GPUs      int
+	Offering  string
+	Start     time.Time
+	Until     time.Time // zero: no end time
+	CreatedAt time.Time
+	EndedAt   time.Time // zero while open
+	EndReason string
+}
+
+// FloorFilter selects floors. Zero fields match everything; Limit 0 means no
+// limit.
+type FloorFilter struct {
+	Pool string
+	// ActiveAt, when non-zero, selects floors with Start <= ActiveAt <
+	// Until (or no Until) that were not ended at ActiveAt (EndedAt zero or
+	// after it).
+	ActiveAt time.Time
+	Open     bool // true: only floors whose EndedAt is zero
+	Kind     string
+	Limit    int
+}
+
+// Decision is one decision of the scheduler for a pool.
+type Decision struct {
+	ID      int64
+	Pool    string
+	Time    time.Time
+	DryRun  bool
+	Summary string // one line
+	Plan    []byte // JSON of the plan with its reasons and notes (opaque to state)
+}
+
+// Page sizes of the newest-first listings (Decisions, Audit).
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// DecisionFilter selects decisions. Zero fields match everything; Limit 0
+// means DefaultPageLimit and larger limits are capped at MaxPageLimit.
+type DecisionFilter struct {
+	Pool     string
+	Since    time.Time // non-zero: Time >= Since
+	BeforeID int64     // non-zero: ID < BeforeID (the next page starts below the last ID seen)
+	Limit    int
+}
+
+// SpendEntry is the amount one instance accrued in one budget period.
+type SpendEntry struct {
+	Pool, Provider, InstanceID string
+	PeriodStart                time.Time
+	Amount                     float64
+	At                         time.Time // when the amount was computed
+}
+
+// AuditEntry is one request to the operator API.
+type AuditEntry struct {
+	ID        int64
+	Time      time.Time
+	Principal string
+	Role      string
+	Source    string // remote address
+	Action    string // e.g. "POST /v1/bursts"
+	Request   string // JSON body, truncated to MaxRequestLen
+	Outcome   string // "ok", "denied: ...", "error: ..."
+	Status    int
+}
+
+// AuditFilter selects audit entries. Zero fields match everything; Limit 0
+// means DefaultPageLimit and larger limits are capped at MaxPageLimit.
+type AuditFilter struct {
+	Since    time.Time // non-zero: Time >= Since
+	BeforeID int64     // non-zero: ID < BeforeID
+	Limit    int
+}
