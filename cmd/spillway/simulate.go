@@ -110,7 +110,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if f.config == "" {
 		cfg, err = config.Parse("configs/examples/backtest.yaml (embedded)", configs.BacktestYAML)
 	} else {
-		cfg, err = config.Load(f.config)
+		cfg, err = config.LoadContext(cmd.Context(), f.config)
 	}
 	if err != nil {
 		return err
@@ -119,8 +119,8 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.onpremGPUs < 0 {
-		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) or more", f.onpremGPUs)
+	if f.onpremGPUs < 0 || f.onpremGPUs > config.MaxPoolGPUs {
+		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d", f.onpremGPUs, config.MaxPoolGPUs)
 	}
 	if f.onpremGPUs > 0 {
 		pool = sim.WithOnPremGPUs(pool, f.onpremGPUs)

@@ -89,6 +89,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job)`},
 		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
+		{[]string{"--onprem-gpus", "9223372036854775807"}, "--onprem-gpus 9223372036854775807: want 0 (use the config) to 1048576"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
 		// Hostile traces: a clear error naming the line, column and range.
