@@ -1,9 +1,12 @@
 package trace
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -103,4 +106,38 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// prescan refuses a job-list trace (ITP, Philly, generic: one job a line)
+// with more lines than maxJobs before any of it is parsed: counting line
+// breaks runs at disk speed, so a trace far beyond the limit is refused in
+// a moment rather than after the limit's worth of parsing. Blank lines
+// count too, so a trace just at the limit may only be refused by the exact
+// count made while parsing. Helios files, whose job count is derived, and
+// headers it cannot read are left to the parser.
+func prescan(name string, r io.Reader, maxJobs int) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, err := br.ReadSlice('\n')
+	if err != nil {
+		return nil
+	}
+	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), ",")
+	switch formatOf(header) {
+	case FormatITP, FormatPhilly, FormatGeneric:
+	default:
+		return nil
+	}
+	buf := make([]byte, 1<<20)
+	lines := 0
+	for {
+		n, err := br.Read(buf)
+		lines += bytes.Count(buf[:n], []byte{'\n'})
+		if lines > maxJobs {
+			return &Error{File: name, Line: maxJobs + 2, Err: ErrTooManyJobs,
+				Want: fmt.Sprintf("at most %d jobs; the file has more lines than that after its header", maxJobs)}
+		}
+		if err != nil {
+			return nil // the parser reports read errors
+		}
+	}
 }

@@ -27,6 +27,18 @@ func TestJobLimit(t *testing.T) {
 			t.Errorf("message %q does not say %q", err, want)
 		}
 	}
+	// Load counts lines first: a file beyond the limit is refused before
+	// it is parsed (its last row is malformed, which parsing would report).
+	path := filepath.Join(t.TempDir(), "many.csv")
+	if err := os.WriteFile(path, []byte(csv+"3,1,1\n4,1,broken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWith(path, Options{MaxJobs: 4}); !errors.Is(err, ErrTooManyJobs) || !strings.Contains(err.Error(), "many.csv:6") {
+		t.Errorf("5 rows at a limit of 4: %v, want ErrTooManyJobs at line 6 before parsing", err)
+	}
+	if _, err := LoadWith(path, Options{MaxJobs: 5}); err == nil || !strings.Contains(err.Error(), `"broken"`) {
+		t.Errorf("5 rows at a limit of 5: %v, want the parse error of the last row", err)
+	}
 	// Helios jobs count too, including those still running at the end.
 	helios := "time,running_gpu_num,pending_gpu_num\n2020-05-01 00:00:00,1,0\n2020-05-01 00:01:00,2,0\n2020-05-01 00:02:00,3,0\n"
 	if _, err := ReadWith("h.csv", strings.NewReader(helios), Options{MaxJobs: 2}); !errors.Is(err, ErrTooManyJobs) {

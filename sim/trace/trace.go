@@ -116,7 +116,14 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		return nil, fmt.Errorf("open trace: %w", err)
 	}
 	defer f.Close()
-	return ReadWith(filepath.Base(path), f, opts)
+	name := filepath.Base(path)
+	if err := prescan(name, f, opts.maxJobs()); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read trace %s: %w", name, err)
+	}
+	return ReadWith(name, f, opts)
 }
 
 // Read parses a trace from r with the default Options; name is used in
@@ -151,14 +158,14 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	}
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs()}
 	var tr *Trace
-	switch {
-	case hasColumns(header, "job_id", "submission_time", "duration", "num_gpu"):
+	switch formatOf(header) {
+	case FormatITP:
 		tr, err = p.itp()
-	case hasColumns(header, "timestamp", "duration", "num_gpus"):
+	case FormatPhilly:
 		tr, err = p.philly()
-	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
+	case FormatHelios:
 		tr, err = p.helios()
-	case hasColumns(header, "submit_s", "duration_s", "gpus"):
+	case FormatGeneric:
 		tr, err = p.generic()
 	default:
 		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat,
@@ -200,6 +207,21 @@ func normalise(tr *Trace) {
 	}
 }
 
+// formatOf recognises a format from its header ("" when none matches).
+func formatOf(header []string) Format {
+	switch {
+	case hasColumns(header, "job_id", "submission_time", "duration", "num_gpu"):
+		return FormatITP
+	case hasColumns(header, "timestamp", "duration", "num_gpus"):
+		return FormatPhilly
+	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
+		return FormatHelios
+	case hasColumns(header, "submit_s", "duration_s", "gpus"):
+		return FormatGeneric
+	}
+	return ""
+}
+
 func hasColumns(header []string, names ...string) bool {
 	for _, n := range names {
 		if !slices.Contains(header, n) {
@@ -228,7 +250,7 @@ type parser struct {
 func (p *parser) add(tr *Trace, line int, j Job) error {
 	if len(tr.Jobs) >= p.maxJobs {
 		return &Error{File: p.name, Line: line, Err: ErrTooManyJobs,
-			Want: fmt.Sprintf("at most %d jobs, the job limit", p.maxJobs)}
+			Want: fmt.Sprintf("at most %d jobs", p.maxJobs)}
 	}
 	tr.Jobs = append(tr.Jobs, j)
 	return nil
