@@ -391,6 +391,8 @@ func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
 	switch l.kind {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
+	case failInstanceLimit:
+		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s): the emulator keeps at most %d instances, terminated ones included. You requested at least %d.", l.available, l.quota, spec.minCount)
 	case failQuota:
 		if spec.spot {
 			return errorf(http.StatusBadRequest, "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded: the vCPU quota of %d leaves %d vCPUs, fewer than MinCount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)

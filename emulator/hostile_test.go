@@ -367,3 +367,31 @@ func TestShortAndSilentRequestsAreCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestInstanceLimit: the emulator keeps a bounded number of instances,
+// terminated ones included; launches beyond it fail with the APIs' quota
+// codes, and a MaxCount is cut to what is left.
+func TestInstanceLimit(t *testing.T) {
+	emu := emulator.New(emulator.Options{MaxInstances: 5})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "4"), nil); status != 200 {
+		t.Fatalf("4 instances: %d %s", status, code)
+	}
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("2", "2"), nil); status != 400 || code != "InstanceLimitExceeded" {
+		t.Errorf("2 more beyond 5: %d %q, want 400 InstanceLimitExceeded", status, code)
+	}
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "3"), nil); status != 200 {
+		t.Errorf("1 to 3 more with room for 1: %d %q", status, code)
+	}
+	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge")
+	if status, code, _ := rawCall(t, hc, ecsSrv.URL, ecs, nil); status != 403 || code != "QuotaExceed.ElasticQuota" {
+		t.Errorf("ECS launch when full: %d %q, want 403 QuotaExceed.ElasticQuota", status, code)
+	}
+	if n := len(emu.Instances()); n != 5 {
+		t.Errorf("%d instances kept, want 5", n)
+	}
+}

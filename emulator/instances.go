@@ -306,6 +306,7 @@ const (
 	failZoneClosed                             // the zone sells nothing
 	failTokenMismatch                          // the client token was used with other parameters
 	failQuota                                  // the account's vCPU quota is spent
+	failInstanceLimit                          // the emulator holds MaxInstances records
 )
 
 // launchError carries a launchFailure and what the message needs.
@@ -393,6 +394,12 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 		n = min(n, left/per)
 		if n < spec.minCount {
 			return nil, false, &launchError{kind: failQuota, zone: zone, quota: quota, vcpusLeft: left}
+		}
+	}
+	if room := e.maxInstances - len(e.order); n > room {
+		n = max(room, 0)
+		if n < spec.minCount {
+			return nil, false, &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances}
 		}
 	}
 	zoneIndex := slices.Index(zones, zone)

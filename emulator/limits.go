@@ -29,6 +29,11 @@ const (
 	// MaxCount launches this many (EC2 launches "the largest possible
 	// number"); a larger MinCount fails with InstanceLimitExceeded.
 	MaxEC2LaunchCount = 1000
+	// MaxInstances bounds the instances the emulator keeps, terminated
+	// ones included (each takes about half a KiB); a launch beyond it
+	// fails with InstanceLimitExceeded (EC2) or QuotaExceed.ElasticQuota
+	// (ECS).
+	MaxInstances = 200_000
 	// MaxEC2Filters and MaxEC2FilterValues bound a Describe call's
 	// Filter.N and the values of all its filters together (EC2 answers
 	// FilterLimitExceeded beyond them).
