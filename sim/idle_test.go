@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -62,13 +63,13 @@ func TestIdleTimeIsSkipped(t *testing.T) {
 // years apart: it finishes (the simulator jumps over the gap) with both jobs
 // started on arrival.
 func TestIdleYearsAllPolicies(t *testing.T) {
-	cfg, err := policy.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &trace.Trace{Name: "gap", Start: trace.DefaultEpoch, Jobs: []trace.Job{
 		{Submit: 0, Duration: time.Hour, GPUs: 8}, {Submit: 9 * 365 * 24 * time.Hour, Duration: time.Hour, GPUs: 8}}}
-	pool := cfg.Pools[0]
+	pool := cfg.Pools[0].Policy
 	pool.Schedules = nil
 	rep, err := Backtest{Pool: pool, Trace: tr, Policies: []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()}}.Run(context.Background())
 	if err != nil {
