@@ -61,7 +61,7 @@ const (
 
 // regionName is the shape of an EC2 or ECS region: us-east-1, us-gov-west-1,
 // cn-hangzhou, ap-southeast-1.
-var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,3}$`)
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,4}$`)
 
 // validRegion reports whether s can name a region. The emulator serves any
 // well-formed region, but a region names throttling buckets and account
@@ -139,7 +139,7 @@ func CheckFaultRate(name string, r float64) error {
 
 // zoneName is the shape of a zone: a region and a letter (us-east-1a,
 // cn-hangzhou-h).
-var zoneName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,4}$`)
+var zoneName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,5}$`)
 
 // checkOffer checks the instance type and zone of a stock setting ("" is
 // allowed for either: every type of a zone, or every zone of a type).
