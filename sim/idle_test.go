@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -78,6 +79,22 @@ func TestIdleYearsAllPolicies(t *testing.T) {
 	for _, r := range rep.Results {
 		if r.JobsUnstarted != 0 {
 			t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
+		}
+	}
+}
+
+// TestHorizon: jobs that would queue for centuries on a small pool end the
+// run with ErrHorizon instead of overflowing simulated time.
+func TestHorizon(t *testing.T) {
+	tr := &trace.Trace{Name: "long", Start: trace.DefaultEpoch}
+	for range 40 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Duration: trace.MaxSpan - time.Hour, GPUs: 8})
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}}
+	for _, p := range []Policy{OnPremOnly()} {
+		_, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: p})
+		if !errors.Is(err, ErrHorizon) {
+			t.Errorf("%s: %v, want ErrHorizon", p.Name, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -19,6 +20,14 @@ const (
 // DefaultMemoryLimit is the memory a backtest plans for unless told
 // otherwise (spillway simulate --max-memory).
 const DefaultMemoryLimit = 8 << 30
+
+// MaxSimulated bounds a run's simulated time: jobs of a trace (at most
+// trace.MaxSpan long each) on a pool too small for them could otherwise
+// queue for centuries and overflow time.Duration (±292 years).
+const MaxSimulated = 200 * 365 * 24 * time.Hour
+
+// ErrHorizon ends a run that reaches MaxSimulated.
+var ErrHorizon = errors.New("the run reached 200 years of simulated time: the pool cannot keep up with the trace")
 
 // ErrTooManyInstances ends a run that launches more instances than
 // Options.MaxInstances.

@@ -367,6 +367,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if next == never {
 			break
 		}
+		if next > MaxSimulated {
+			return Result{}, fmt.Errorf("sim: %w: %d jobs still queued and %d running at %s", ErrHorizon, s.pendingJobs, s.running, s.at(s.now).Format(time.DateOnly))
+		}
 		s.sampleUntil(next)
 		s.now = next
 		for len(s.events) > 0 && s.events[0].at == s.now {
@@ -655,7 +658,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
 	}
 	if s.o.MaxInstances > 0 && len(s.insts) >= s.o.MaxInstances {
-		return fmt.Errorf("sim: policy %s: %w (%d)", s.o.Policy.Name, ErrTooManyInstances, s.o.MaxInstances)
+		return fmt.Errorf("sim: %w (%d)", ErrTooManyInstances, s.o.MaxInstances)
 	}
 	ii := int32(len(s.insts))
 	in := &instance{

@@ -97,6 +97,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--trace", "../../sim/trace/testdata/bad_duration_overflow.csv"}, `column duration_s: "9999999999": out of range`},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_philly_years.csv"}, `column timestamp: "9999-12-31 23:59:59": out of range`},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_submit_apart.csv"}, `column submit_s: "9e9": out of range`},
+		{[]string{"--trace", "testdata/centuries.csv", "--onprem-gpus", "8", "--policies", "onprem-only"}, "the run reached 200 years of simulated time: the pool cannot keep up with the trace"},
 		{[]string{"--max-memory", "lots"}, `--max-memory "lots": not a size (want bytes from 64MiB to 1TiB`},
 		{[]string{"--max-memory", "1KiB"}, `--max-memory "1KiB": out of range`},
 		{[]string{"--max-memory", "1e300GiB"}, `--max-memory "1e300GiB": out of range`},
