@@ -134,7 +134,7 @@ func TestEC2LaunchCounts(t *testing.T) {
 		{"MaxCount beyond int32", "1", "2147483648", 400, "InvalidParameterValue"},
 		{"MinCount max int64", "9223372036854775807", "9223372036854775807", 400, "InvalidParameterValue"},
 		{"MinCount negative", "-1", "1", 400, "InvalidParameterValue"},
-		{"MinCount beyond the launch quota", "1001", "2000", 400, "InstanceLimitExceeded"},
+		{"MinCount beyond the launch quota", "5001", "6000", 400, "InstanceLimitExceeded"},
 		{"MaxCount not a number", "1", "1e3", 400, "InvalidParameterValue"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

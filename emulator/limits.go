@@ -28,7 +28,7 @@ const (
 	// creates: the emulated account's instance quota per launch. A larger
 	// MaxCount launches this many (EC2 launches "the largest possible
 	// number"); a larger MinCount fails with InstanceLimitExceeded.
-	MaxEC2LaunchCount = 1000
+	MaxEC2LaunchCount = 5000
 	// MaxInstances bounds the instances the emulator keeps, terminated
 	// ones included (each takes about half a KiB); a launch beyond it
 	// fails with InstanceLimitExceeded (EC2) or QuotaExceed.ElasticQuota
