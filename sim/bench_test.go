@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
@@ -50,3 +51,19 @@ func BenchmarkSimulatePhillyOnPremOnly(b *testing.B) {
 }
 func BenchmarkSimulatePhillyThreshold(b *testing.B) { benchPolicy(b, "philly/philly.csv", Threshold()) }
 func BenchmarkSimulatePhillyPerJob(b *testing.B)    { benchPolicy(b, "philly/philly.csv", PerJob()) }
+
+// BenchmarkSimulateIdleYears is two jobs nine years apart under the four
+// policies: the simulator jumps over the idle gap, so this costs about as
+// much as two jobs.
+func BenchmarkSimulateIdleYears(b *testing.B) {
+	pool, _ := benchSetup(b, "philly/philly.csv")
+	pool.Schedules = nil
+	tr := &trace.Trace{Name: "gap", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 8}, {Submit: 9 * 365 * 24 * time.Hour, Duration: time.Hour, GPUs: 8}}}
+	pols := []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()}
+	for b.Loop() {
+		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols}).Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -286,9 +286,9 @@ func (p *parser) bad(line int, col, value, want string, err error) error {
 
 // seconds parses a non-negative number of seconds (integer or decimal).
 func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration, error) {
-	want := fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
+	want := wantSeconds
 	if positive {
-		want = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
+		want = wantPositiveSeconds
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
@@ -309,9 +309,16 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 	return p.count(line, col, s, 1)
 }
 
+// Expected values, for messages (built once: the parsers run per row).
+var (
+	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
+	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
+	wantDate            = fmt.Sprintf("a UTC time as YYYY-MM-DD HH:MM:SS from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+)
+
 // count parses a whole number of GPUs from least to MaxGPUs.
 func (p *parser) count(line int, col, s string, least int) (int, error) {
-	want := fmt.Sprintf("a whole number of GPUs from %d to %d", least, MaxGPUs)
+	want := func() string { return fmt.Sprintf("a whole number of GPUs from %d to %d", least, MaxGPUs) }
 	s = strings.TrimSpace(s)
 	n, err := strconv.Atoi(s)
 	if err != nil {
@@ -319,27 +326,26 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 		f, ferr := strconv.ParseFloat(s, 64)
 		switch {
 		case errors.Is(err, strconv.ErrRange) || (ferr == nil && (f < float64(least) || f > MaxGPUs)):
-			return 0, p.bad(line, col, s, want, errors.New("out of range"))
+			return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 		case ferr != nil || f != math.Trunc(f):
-			return 0, p.bad(line, col, s, want, errors.New("not a whole number"))
+			return 0, p.bad(line, col, s, want(), errors.New("not a whole number"))
 		}
 		n = int(f)
 	}
 	if n < least || n > MaxGPUs {
-		return 0, p.bad(line, col, s, want, errors.New("out of range"))
+		return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 	}
 	return n, nil
 }
 
 // date parses a date-time column within [MinDate, MaxDate).
 func (p *parser) date(line int, col, s string) (time.Time, error) {
-	want := fmt.Sprintf("a UTC time as YYYY-MM-DD HH:MM:SS from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 	at, ok := parseDateTime(s)
 	if !ok {
-		return time.Time{}, p.bad(line, col, s, want, errors.New("not a date-time"))
+		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("not a date-time"))
 	}
 	if at.Before(MinDate) || !at.Before(MaxDate) {
-		return time.Time{}, p.bad(line, col, s, want, errors.New("out of range"))
+		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("out of range"))
 	}
 	return at, nil
 }
