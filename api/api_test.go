@@ -60,6 +60,8 @@ func TestAuthMatrix(t *testing.T) {
 		{"cancel operator", "DELETE", "/v1/bursts/b-0001", tokens.Operator, "", "", 200, []string{`"state": "cancelled"`, `"cancelled_by": "alice"`}, "alice"},
 		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, "burst b-0001 already cancelled"}, "root"},
 		{"audit admin", "GET", "/v1/audit?limit=1", tokens.Admin, "", "", 200, []string{`"principal": "root"`, `"next": "`}, "-"},
+		{"wrong method", "PUT", "/v1/bursts", tokens.Admin, "", goodBurst, 405, []string{`"code": "method_not_allowed"`, "PUT /v1/bursts is not an endpoint: /v1/bursts takes GET, POST"}, "-"},
+		{"wrong method on a burst", "GET", "/v1/bursts/b-0001", tokens.Admin, "", "", 405, []string{"/v1/bursts/b-0001 takes DELETE"}, "-"},
 		{"no such endpoint", "GET", "/v1/nope", tokens.Admin, "", "", 404, []string{"no API endpoint GET /v1/nope"}, "-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

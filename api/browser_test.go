@@ -135,7 +135,11 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Errorf("the new burst's floor is not on the page")
 	}
 	png := run(t, ctx, chromedp.FullScreenshot(100))
-	shot := filepath.Join(os.TempDir(), "spillway-status-page.png")
+	dir := os.Getenv("SPILLWAY_ARTIFACTS") // CI may collect artifacts from there
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	shot := filepath.Join(dir, "spillway-status-page.png")
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error is the body of every error response, and what Client returns for
@@ -82,5 +83,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if allow := allowedMethods(r.URL.Path); allow != "" {
+		w.Header().Set("Allow", allow)
+		s.fail(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "%s %s is not an endpoint: %s takes %s", r.Method, r.URL.Path, r.URL.Path, allow))
+		return
+	}
 	s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s %s: see GET /v1/status, /v1/pools, /v1/instances, /v1/decisions, /v1/bursts, /v1/audit", r.Method, r.URL.Path))
+}
+
+// allowedMethods returns the methods an API path takes, or "" for a path
+// that is no endpoint (the routes in Server.routes).
+func allowedMethods(path string) string {
+	switch {
+	case path == "/v1/bursts":
+		return "GET, POST"
+	case strings.HasPrefix(path, "/v1/bursts/") && !strings.Contains(path[len("/v1/bursts/"):], "/"):
+		return "DELETE"
+	case path == "/v1/status", path == "/v1/pools", path == "/v1/instances", path == "/v1/decisions", path == "/v1/audit",
+		strings.HasPrefix(path, "/v1/pools/") && !strings.Contains(path[len("/v1/pools/"):], "/"):
+		return "GET"
+	}
+	return ""
 }

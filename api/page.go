@@ -287,12 +287,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	rec := &auditRecorder{ResponseWriter: w}
+	var p tokens.Principal
+	defer func() { s.writeAudit(r.Context(), r, p, nil, rec) }()
 	v, _ := s.pageViewer(r)
-	if v != nil && v.sessionID != "" && sameOrigin(r) && s.csrfOK(r, v) {
-		s.sessions.delete(v.sessionID)
+	if v == nil || v.sessionID == "" || !sameOrigin(r) || !s.csrfOK(r, v) {
+		// A forged logout changes nothing.
+		rec.outcome = "logout ignored: no session, or a missing CSRF token"
+		http.Redirect(rec, r, "/", http.StatusSeeOther)
+		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	s.sessions.delete(v.sessionID)
+	p, rec.outcome = v.Principal, "logged out of the status page"
+	http.SetCookie(rec, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(rec, r, "/login", http.StatusSeeOther)
 }
 
 func (s *Server) csrfOK(r *http.Request, v *viewer) bool {

@@ -174,6 +174,35 @@ func TestPageCSRF(t *testing.T) {
 	}
 }
 
+func TestPageLogout(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	csrf := b.login(tokens.Viewer)
+	// Without the CSRF token a logout does nothing to the session.
+	b.post("/logout", url.Values{})
+	if resp, _ := b.get("/"); resp.StatusCode != 200 {
+		t.Fatalf("a logout without CSRF token ended the session: %d", resp.StatusCode)
+	}
+	u, _ := url.Parse(e.url)
+	old := b.c.Jar.Cookies(u)
+	if resp, _ := b.post("/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("logout: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("page after logout: %d, want 303 to /login", resp.StatusCode)
+	}
+	// The old cookie, replayed, no longer opens a session.
+	b.c.Jar.SetCookies(u, old)
+	if resp, _ := b.get("/"); len(old) != 1 || resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("replayed session cookie after logout: %d (%d cookies), want 303 to /login", resp.StatusCode, len(old))
+	}
+	rows := e.be.AuditRows()
+	last := rows[len(rows)-1]
+	if last.Path != "/logout" || last.Principal != "vera" || last.Outcome != "logged out of the status page" {
+		t.Errorf("logout audit row %+v", last)
+	}
+}
+
 func TestPageViewerCannotMutate(t *testing.T) {
 	e := newEnv(t, false)
 	b := newBrowser(e)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -69,31 +70,52 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		return err
+// listQuery is what every list endpoint reads from its query string.
+type listQuery struct {
+	limit  int
+	pool   string
+	cursor string
+	// before is the cursor as an ID, for lists ordered newest first.
+	before int64
+}
+
+func parseList(q url.Values, idCursor bool) (listQuery, error) {
+	var l listQuery
+	var err error
+	if l.limit, err = parseLimit(q.Get("limit")); err != nil {
+		return l, err
 	}
-	pool, err := poolParam(q.Get("pool"))
-	if err != nil {
-		return err
+	if l.pool, err = poolParam(q.Get("pool")); err != nil {
+		return l, err
 	}
-	items, err := s.be.Instances(r.Context(), InstanceQuery{Pool: pool, After: q.Get("cursor"), Limit: limit + 1})
-	if err != nil {
-		return noPool(pool, err)
+	l.cursor = q.Get("cursor")
+	if idCursor {
+		l.before, err = parseCursorID(l.cursor)
 	}
-	writeJSON(w, http.StatusOK, pageOf(items, limit, func(i Instance) string { return i.ID }))
+	return l, err
+}
+
+// writeList answers a list endpoint from items fetched with limit+1.
+func writeList[T any](w http.ResponseWriter, l listQuery, items []T, err error, key func(T) string) error {
+	if err != nil {
+		return noPool(l.pool, err)
+	}
+	writeJSON(w, http.StatusOK, pageOf(items, l.limit, key))
 	return nil
+}
+
+func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
+	l, err := parseList(r.URL.Query(), false)
+	if err != nil {
+		return err
+	}
+	items, err := s.be.Instances(r.Context(), InstanceQuery{Pool: l.pool, After: l.cursor, Limit: l.limit + 1})
+	return writeList(w, l, items, err, func(i Instance) string { return i.ID })
 }
 
 func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	pool, err := poolParam(q.Get("pool"))
+	l, err := parseList(q, false)
 	if err != nil {
 		return err
 	}
@@ -103,25 +125,13 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 			return errf(http.StatusBadRequest, CodeInvalid, "all=%q is not a boolean: use all=true to include ended bursts", clip(v))
 		}
 	}
-	items, err := s.be.Bursts(r.Context(), BurstQuery{Pool: pool, All: all, After: q.Get("cursor"), Limit: limit + 1})
-	if err != nil {
-		return noPool(pool, err)
-	}
-	writeJSON(w, http.StatusOK, pageOf(items, limit, func(b Burst) string { return b.ID }))
-	return nil
+	items, err := s.be.Bursts(r.Context(), BurstQuery{Pool: l.pool, All: all, After: l.cursor, Limit: l.limit + 1})
+	return writeList(w, l, items, err, func(b Burst) string { return b.ID })
 }
 
 func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	pool, err := poolParam(q.Get("pool"))
-	if err != nil {
-		return err
-	}
-	before, err := parseCursorID(q.Get("cursor"))
+	l, err := parseList(q, true)
 	if err != nil {
 		return err
 	}
@@ -131,30 +141,17 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	items, err := s.be.Decisions(r.Context(), DecisionQuery{Pool: pool, Since: since, Before: before, Limit: limit + 1})
-	if err != nil {
-		return noPool(pool, err)
-	}
-	writeJSON(w, http.StatusOK, pageOf(items, limit, func(d Decision) string { return strconv.FormatInt(d.ID, 10) }))
-	return nil
+	items, err := s.be.Decisions(r.Context(), DecisionQuery{Pool: l.pool, Since: since, Before: l.before, Limit: l.limit + 1})
+	return writeList(w, l, items, err, func(d Decision) string { return strconv.FormatInt(d.ID, 10) })
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"))
+	l, err := parseList(r.URL.Query(), true)
 	if err != nil {
 		return err
 	}
-	before, err := parseCursorID(q.Get("cursor"))
-	if err != nil {
-		return err
-	}
-	items, err := s.be.Audit(r.Context(), AuditQuery{Before: before, Limit: limit + 1})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pageOf(items, limit, func(a AuditEntry) string { return strconv.FormatInt(a.ID, 10) }))
-	return nil
+	items, err := s.be.Audit(r.Context(), AuditQuery{Before: l.before, Limit: l.limit + 1})
+	return writeList(w, l, items, err, func(a AuditEntry) string { return strconv.FormatInt(a.ID, 10) })
 }
 
 func (s *Server) postBurst(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error {

@@ -114,9 +114,23 @@ type ProviderConfig struct {
 	// UserData is the bootstrap script every instance runs, a text/template
 	// over InstanceFields (a pool's user_data overrides it).
 	UserData string `yaml:"user_data,omitempty"`
-	// Module is the Terraform module directory; required for type
-	// terraform and refused for the others.
+	// Module is the Terraform module directory (relative to the config
+	// file); required for type terraform and refused for the others.
 	Module string `yaml:"module,omitempty"`
+	// Zones (terraform only) are tried in order when an offering names no
+	// zone. Required for type terraform.
+	Zones []string `yaml:"zones,omitempty"`
+	// Variables (terraform only) are fixed values of the module's own
+	// variables (VPC ids, images, …), passed on every run.
+	Variables map[string]string `yaml:"variables,omitempty"`
+	// BackendConfig (terraform only) is passed to terraform init as
+	// -backend-config key=value pairs; "{burst}" in a value becomes the
+	// burst's key, so a shared backend keeps one state per burst.
+	BackendConfig map[string]string `yaml:"backend_config,omitempty"`
+	// WorkDir (terraform only) holds one directory per burst with its
+	// state and run logs. Default: terraform-NAME beside server.state (or
+	// beside the config file when the state is in PostgreSQL).
+	WorkDir string `yaml:"work_dir,omitempty"`
 }
 
 // Subnet is one placement target: an AWS subnet or an Alibaba vSwitch.

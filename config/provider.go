@@ -61,9 +61,22 @@ func (pc ProviderConfig) problems() []providerProblem {
 		if pc.Module == "" {
 			add(false, "module", "missing required field: a terraform provider needs the directory of its Terraform module")
 		}
+		if len(pc.Zones) == 0 {
+			add(true, "zones", "missing required field: the server launches into zones tried in order, e.g. zones: [us-east-1a]")
+		}
+		for i, z := range pc.Zones {
+			if strings.TrimSpace(z) == "" || slices.Index(pc.Zones, z) != i {
+				add(false, fmt.Sprintf("zones[%d]", i), "zone %q is empty or repeated: list each zone once", z)
+			}
+		}
 	case ProviderAWS, ProviderAlicloud:
 		if pc.Module != "" {
 			add(false, "module", "module is only for providers of type terraform, not %s", pc.Type)
+		}
+		for field, set := range map[string]bool{"zones": len(pc.Zones) > 0, "variables": len(pc.Variables) > 0, "backend_config": len(pc.BackendConfig) > 0, "work_dir": pc.WorkDir != ""} {
+			if set {
+				add(false, field, "%s is only for providers of type terraform, not %s (use subnets for zones)", field, pc.Type)
+			}
 		}
 		// Both SDK providers launch into a subnet (vSwitch) and boot an
 		// image or a launch template (an id or a name, AWS and Alibaba

@@ -141,6 +141,21 @@ func resolvePaths(cfg *Config, dir string) {
 		abs(&t.CertFile)
 		abs(&t.KeyFile)
 	}
+	for name, pc := range cfg.Providers {
+		if pc.Type != ProviderTerraform {
+			continue
+		}
+		abs(&pc.Module)
+		if pc.WorkDir == "" {
+			base := dir
+			if !isPostgresDSN(cfg.Server.State) && cfg.Server.State != "" {
+				base = filepath.Dir(cfg.Server.State)
+			}
+			pc.WorkDir = filepath.Join(base, "terraform-"+name)
+		}
+		abs(&pc.WorkDir)
+		cfg.Providers[name] = pc
+	}
 	for i := range cfg.Pools {
 		if s := cfg.Pools[i].Signals; s != nil && s.Baseline != nil && s.Baseline.Agents != nil {
 			abs(&s.Baseline.Agents.TargetsFile)

@@ -210,6 +210,8 @@ func TestRender(t *testing.T) {
 		{tmpl: "plain", want: "plain"},
 		{tmpl: "{{.Hostname}}", wantErr: `can't evaluate field Hostname`},
 		{tmpl: "{{.Name", wantErr: `template "{{.Name": `},
+		{tmpl: `{{printf "%0900000d" 1}}`, wantErr: "the output is longer than 65536 bytes"},
+		{tmpl: "{{range 3}}x{{end}}", wantErr: "range is not allowed"},
 	} {
 		got, err := Render(tc.tmpl, f)
 		switch {

@@ -1,11 +1,17 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 )
+
+// MaxRendered bounds what one template may produce: user data is limited
+// by the clouds to a few tens of KiB, and URLs and arguments are shorter.
+const MaxRendered = 64 << 10
 
 // InstanceFields is what the pool's templates (user_data, join.agent_url,
 // drain.command, drain.http.url) see of a burst instance, e.g.
@@ -49,6 +55,9 @@ func parseTemplate(text string) (*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTree(t); err != nil {
+		return nil, err
+	}
 	cached, _ := templates.LoadOrStore(text, t)
 	return cached.(*template.Template), nil
 }
@@ -63,11 +72,81 @@ func Render(tmpl string, f InstanceFields) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("template %q: %w", tmpl, err)
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, f); err != nil {
+	out, err := execute(t, f)
+	if err != nil {
 		return "", fmt.Errorf("template %q: %w", tmpl, err)
 	}
+	return out, nil
+}
+
+// errTooLong stops a template whose output passes MaxRendered.
+var errTooLong = fmt.Errorf("the output is longer than %d bytes", MaxRendered)
+
+// limitedBuilder fails writes past MaxRendered, which stops the template.
+type limitedBuilder struct{ strings.Builder }
+
+func (b *limitedBuilder) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > MaxRendered {
+		return 0, errTooLong
+	}
+	return b.Builder.Write(p)
+}
+
+func execute(t *template.Template, f InstanceFields) (string, error) {
+	var b limitedBuilder
+	if err := t.Execute(&b, f); err != nil {
+		if errors.Is(err, errTooLong) {
+			return "", errTooLong
+		}
+		return "", err
+	}
 	return b.String(), nil
+}
+
+// checkTree refuses what a template over one instance has no use for and
+// what could make it run for long: range loops (over a number they run as
+// long as the number says) and named templates (which can recurse).
+func checkTree(t *template.Template) error {
+	if len(t.Templates()) > 1 {
+		return errors.New("define and block are not allowed: write the text in place")
+	}
+	var walk func(n parse.Node) error
+	walk = func(n parse.Node) error {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return nil
+			}
+			for _, c := range n.Nodes {
+				if err := walk(c); err != nil {
+					return err
+				}
+			}
+		case *parse.RangeNode:
+			return errors.New("range is not allowed: a template over one instance substitutes its fields, e.g. {{.Name}}, and may use if and with")
+		case *parse.TemplateNode:
+			return errors.New("template is not allowed: write the text in place")
+		case *parse.IfNode:
+			return walkBranch(walk, &n.BranchNode)
+		case *parse.WithNode:
+			return walkBranch(walk, &n.BranchNode)
+		}
+		return nil
+	}
+	if t.Tree == nil {
+		return nil
+	}
+	return walk(t.Tree.Root)
+}
+
+func walkBranch(walk func(parse.Node) error, b *parse.BranchNode) error {
+	if err := walk(b.List); err != nil {
+		return err
+	}
+	if b.ElseList != nil {
+		return walk(b.ElseList)
+	}
+	return nil
 }
 
 // UserDataTemplate returns the bootstrap template for an instance of pool p
@@ -86,12 +165,15 @@ func checkTemplate(tmpl string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("bad template: %s", strings.TrimPrefix(err.Error(), "template: :"))
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, sampleInstance); err != nil {
+	out, err := execute(t, sampleInstance)
+	if errors.Is(err, errTooLong) {
+		return "", fmt.Errorf("template fails on a sample instance: %w", err)
+	}
+	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "template: :")
 		return "", fmt.Errorf("template fails on a sample instance: %s; the fields are %s", msg, instanceFieldNames)
 	}
-	return b.String(), nil
+	return out, nil
 }
 
 const instanceFieldNames = "{{.ID}}, {{.Name}}, {{.PrivateIP}}, {{.Zone}}, {{.InstanceType}}, {{.Provider}}, {{.Region}}, {{.Pool}}, {{.Cluster}} and {{.Burst}}"

@@ -3,8 +3,10 @@ package providers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/time/rate"
+	"k8s.io/utils/clock"
 )
 
 // Bucket is a token bucket as clouds publish their API throttling limits:
@@ -22,12 +24,23 @@ type Bucket struct {
 // paces nothing. Pacer is safe for concurrent use.
 type Pacer struct {
 	limiters map[string]*rate.Limiter
+	clock    clock.Clock
 }
+
+// PacerOption changes a Pacer.
+type PacerOption func(*Pacer)
+
+// WithPacerClock sets the clock buckets refill by and waits are timed on
+// (clock.RealClock{} by default); tests pass a fake one.
+func WithPacerClock(c clock.Clock) PacerOption { return func(p *Pacer) { p.clock = c } }
 
 // NewPacer returns a Pacer with one full token bucket per entry of buckets.
 // Entries with a non-positive Burst or Rate are left unpaced.
-func NewPacer(buckets map[string]Bucket) *Pacer {
-	p := &Pacer{limiters: make(map[string]*rate.Limiter, len(buckets))}
+func NewPacer(buckets map[string]Bucket, opts ...PacerOption) *Pacer {
+	p := &Pacer{limiters: make(map[string]*rate.Limiter, len(buckets)), clock: clock.RealClock{}}
+	for _, o := range opts {
+		o(p)
+	}
 	for name, b := range buckets {
 		if b.Burst <= 0 || b.Rate <= 0 {
 			continue
@@ -52,15 +65,43 @@ func (p *Pacer) Wait(ctx context.Context, bucket string, n int) error {
 	}
 	for n > 0 {
 		take := min(n, l.Burst())
-		if err := l.WaitN(ctx, take); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("waiting for %d %s tokens: %w", take, bucket, ctx.Err())
-			}
-			return fmt.Errorf("waiting for %d %s tokens: %w (%w)", take, bucket, context.DeadlineExceeded, err)
+		if err := p.take(ctx, l, bucket, take); err != nil {
+			return err
 		}
 		n -= take
 	}
 	return nil
+}
+
+// take waits on the pacer's clock until n (at most the burst) tokens of l
+// are available, and takes them.
+func (p *Pacer) take(ctx context.Context, l *rate.Limiter, bucket string, n int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("waiting for %d %s tokens: %w", n, bucket, err)
+	}
+	now := p.clock.Now()
+	r := l.ReserveN(now, n)
+	if !r.OK() {
+		return fmt.Errorf("waiting for %d %s tokens: more than the bucket's burst of %d", n, bucket, l.Burst())
+	}
+	delay := r.DelayFrom(now)
+	if delay <= 0 {
+		return nil
+	}
+	// A context's deadline is wall time, whatever clock paces.
+	if dl, ok := ctx.Deadline(); ok && delay > time.Until(dl) {
+		r.CancelAt(now)
+		return fmt.Errorf("waiting for %d %s tokens: %w (they are %s away, past the deadline)", n, bucket, context.DeadlineExceeded, delay)
+	}
+	t := p.clock.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		r.CancelAt(p.clock.Now())
+		return fmt.Errorf("waiting for %d %s tokens: %w", n, bucket, ctx.Err())
+	}
 }
 
 // Buckets returns the buckets the pacer enforces.

@@ -3,8 +3,11 @@ package providers
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 func TestPacer(t *testing.T) {
@@ -55,5 +58,50 @@ func TestPacerCancelled(t *testing.T) {
 	}
 	if got := p.Buckets()["m"]; got.Burst != 1 || got.Rate != 0.001 {
 		t.Errorf("Buckets()[m] = %+v", got)
+	}
+}
+
+// TestPacerWaitsOnItsClock: tokens beyond the burst come as the injected
+// clock moves, not as wall time passes.
+func TestPacerWaitsOnItsClock(t *testing.T) {
+	fc := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := NewPacer(map[string]Bucket{"m": {Burst: 2, Rate: 0.5}}, WithPacerClock(fc))
+	if err := p.Wait(context.Background(), "m", 2); err != nil {
+		t.Fatalf("the burst: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Wait(context.Background(), "m", 1) }()
+	for !fc.HasWaiters() {
+		runtime.Gosched()
+	}
+	fc.Step(time.Second) // half a token: still waiting
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v after 1s of a 2s refill", err)
+	default:
+	}
+	fc.Step(time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("Wait after the refill: %v", err)
+	}
+
+	// A cancelled wait gives its reservation back: the next token is due
+	// 2s after the last one was taken, not 4s.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- p.Wait(ctx, "m", 1) }()
+	for !fc.HasWaiters() {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait = %v, want context.Canceled", err)
+	}
+	go func() { done <- p.Wait(context.Background(), "m", 1) }()
+	for !fc.HasWaiters() {
+		runtime.Gosched()
+	}
+	fc.Step(2 * time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("Wait after a cancelled one: %v", err)
 	}
 }

@@ -47,6 +47,7 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 	}
 	for i := range live {
 		t.rows[live[i].ID] = &live[i]
+		t.orig[live[i].ID] = live[i]
 	}
 	if err := s.adopt(ctx, t); err != nil {
 		return err
@@ -95,12 +96,34 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
 			s.drain(ctx, t, r, fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", ci.InterruptionNotice.UTC().Format(time.RFC3339)))
 		}
-		r.UpdatedAt = t.now
-		if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
-			return fmt.Errorf("record instance %s: %w", r.ID, err)
+	}
+	return s.flush(ctx, t)
+}
+
+// flush writes, in one transaction, the live rows this tick changed.
+func (s *Scheduler) flush(ctx context.Context, t *tick) error {
+	var changed []state.Instance
+	for _, r := range sortedRows(t.rows) {
+		if orig, ok := t.orig[r.ID]; ok && sameRow(orig, *r) {
+			continue
 		}
+		r.UpdatedAt = t.now
+		changed = append(changed, *r)
+		t.orig[r.ID] = *r
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := s.opts.Store.PutInstances(ctx, changed); err != nil {
+		return fmt.Errorf("record %d instances: %w", len(changed), err)
 	}
 	return nil
+}
+
+// sameRow reports whether two rows differ only in UpdatedAt.
+func sameRow(a, b state.Instance) bool {
+	a.UpdatedAt, b.UpdatedAt = time.Time{}, time.Time{}
+	return a == b
 }
 
 // providers lists the pool's providers, sorted.

@@ -132,6 +132,32 @@ type poolRun struct {
 	// unchanged decision is not stored every tick.
 	lastSummary  string
 	lastRecorded time.Time
+	// timeline holds the last maxSamples samples, oldest first.
+	timeline []Sample
+}
+
+// maxSamples bounds a pool's timeline: 12 hours at the default tick.
+const maxSamples = 4320
+
+// Sample is one tick's figures of a pool, for the status page's chart.
+type Sample struct {
+	Time       time.Time
+	OnPremBusy int
+	CloudGPUs  int
+	QueuedGPUs int
+	Spend      float64
+}
+
+// Timeline returns the pool's samples since the given time, oldest first.
+func (s *Scheduler) Timeline(pool string, since time.Time) ([]Sample, bool) {
+	pr, ok := s.pools[pool]
+	if !ok {
+		return nil, false
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(pr.timeline, since, func(x Sample, t time.Time) int { return x.Time.Compare(t) })
+	return slices.Clone(pr.timeline[i:]), true
 }
 
 // Status is what the last tick of a pool saw and did.

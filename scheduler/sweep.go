@@ -36,6 +36,15 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 	}
 	var errs []error
+	if !s.opts.DryRun {
+		for _, name := range sortedKeys(s.opts.Providers) {
+			if r, ok := s.opts.Providers[name].(reconciler); ok {
+				if err := r.Reconcile(cctx); err != nil {
+					errs = append(errs, fmt.Errorf("sweep: reconcile %s: %w", name, err))
+				}
+			}
+		}
+	}
 	for _, name := range sortedKeys(s.opts.Providers) {
 		insts, err := s.opts.Providers[name].List(cctx, providers.ListFilter{Cluster: s.opts.Cluster})
 		if err != nil {
@@ -78,4 +87,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// reconciler is a provider that repairs its own state (Terraform: bursts
+// whose last apply failed or was interrupted); the sweeper calls it first.
+type reconciler interface {
+	Reconcile(ctx context.Context) error
 }

@@ -19,6 +19,7 @@ type tick struct {
 	cloud    map[string]providers.Instance // by instance id
 	listFail map[string]string             // provider → why its list failed
 	rows     map[string]*state.Instance    // live rows by instance id
+	orig     map[string]state.Instance     // rows as last written, to write only changes
 	rec      Decision
 	// scheduleIDs maps a schedule's name to its current firing's floor id.
 	scheduleIDs map[string]string
@@ -42,7 +43,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	now := s.clock.Now()
-	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}}
+	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
 
 	if !s.opts.DryRun {
@@ -90,6 +91,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	s.observeMetrics(t, snap, spend)
 	pr.last = Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}
+	pr.sample(now, snap, t.rows, spend)
 	return s.record(cctx, t)
 }
 
@@ -173,9 +175,15 @@ func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering 
 func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 	pool := &t.pr.spec.Policy
 	start, end := pool.BudgetPeriod(t.now)
+	var entries []state.SpendEntry
 	for _, r := range sortedRows(t.rows) {
-		if err := s.accrue(ctx, t.pr, r, start, t.now); err != nil {
-			return policy.Spend{}, err
+		if e, ok := s.spendEntry(t.pr, r, start, t.now); ok {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) > 0 {
+		if err := s.opts.Store.RecordSpends(ctx, entries); err != nil {
+			return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
 		}
 	}
 	acc, err := s.opts.Store.Spend(ctx, pool.Name, start)
@@ -188,19 +196,27 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 // accrue records what r cost in the period starting at start, up to its end
 // (or now while it runs).
 func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, start, now time.Time) error {
+	e, ok := s.spendEntry(pr, r, start, now)
+	if !ok {
+		return nil
+	}
+	if err := s.opts.Store.RecordSpend(ctx, e); err != nil {
+		return fmt.Errorf("spend of instance %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// spendEntry is the ledger entry of r in the period starting at start.
+func (s *Scheduler) spendEntry(pr *poolRun, r *state.Instance, start, now time.Time) (state.SpendEntry, bool) {
 	end := now
 	if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
 		end = r.EndedAt
 	}
 	amount := policy.PeriodCost(s.rowOffering(pr, r), r.LaunchedAt, end, start)
 	if amount <= 0 {
-		return nil
+		return state.SpendEntry{}, false
 	}
-	err := s.opts.Store.RecordSpend(ctx, state.SpendEntry{Pool: r.Pool, Provider: r.Provider, InstanceID: r.ID, PeriodStart: start, Amount: amount, At: now})
-	if err != nil {
-		return fmt.Errorf("spend of instance %s: %w", r.ID, err)
-	}
-	return nil
+	return state.SpendEntry{Pool: r.Pool, Provider: r.Provider, InstanceID: r.ID, PeriodStart: start, Amount: amount, At: now}, true
 }
 
 // record stores the tick's decision when it did something or its notes
@@ -232,3 +248,15 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 const heartbeat = 10 * time.Minute
 
 var errNoProvider = errors.New("no such provider")
+
+// sample appends the tick's figures to the pool's timeline.
+func (pr *poolRun) sample(now time.Time, snap policy.Snapshot, rows map[string]*state.Instance, spend policy.Spend) {
+	cloud := 0
+	for _, r := range rows {
+		cloud += r.GPUs
+	}
+	if len(pr.timeline) >= maxSamples {
+		pr.timeline = append(pr.timeline[:0], pr.timeline[len(pr.timeline)-maxSamples+1:]...)
+	}
+	pr.timeline = append(pr.timeline, Sample{Time: now, OnPremBusy: snap.OnPremBusyGPUs, CloudGPUs: cloud, QueuedGPUs: snap.PendingGPUs, Spend: spend.Accrued})
+}

@@ -135,6 +135,11 @@ func Add(path, name string, role Role, now time.Time, rnd io.Reader) (string, er
 		_, err := ParseRole(string(role))
 		return "", err
 	}
+	unlock, err := lockDir(filepath.Dir(path))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	f := &File{}
 	if _, err := os.Stat(path); err == nil {
 		if f, err = Read(path); err != nil {

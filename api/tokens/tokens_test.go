@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -194,5 +196,35 @@ func TestStoreReloads(t *testing.T) {
 	var pe *ParseError
 	if _, err := s.Lookup(bob); !errors.As(err, &pe) {
 		t.Errorf("broken file: %v, want *ParseError", err)
+	}
+}
+
+// TestAddConcurrent: concurrent Adds to one file keep every entry.
+func TestAddConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := Add(path, fmt.Sprintf("user%d", i), Viewer, time.Unix(0, 0), nil)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries) != n {
+		t.Errorf("%d entries after %d concurrent adds", len(f.Entries), n)
 	}
 }

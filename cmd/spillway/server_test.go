@@ -141,25 +141,3 @@ pools:
 		t.Fatalf("server on a pool without signals: %v, want a refusal naming signals", err)
 	}
 }
-
-func TestServerRefusesAPublicListenWithoutTLS(t *testing.T) {
-	for _, tc := range []struct {
-		addr          string
-		tls, insecure bool
-		ok            bool
-	}{
-		{"127.0.0.1:8700", false, false, true},
-		{"localhost:8700", false, false, true},
-		{"[::1]:8700", false, false, true},
-		{"0.0.0.0:8700", false, false, false},
-		{"10.1.2.3:8700", false, false, false},
-		{"0.0.0.0:8700", true, false, true},
-		{"0.0.0.0:8700", false, true, true},
-		{"nonsense", false, false, false},
-	} {
-		err := checkListen(tc.addr, tc.tls, tc.insecure)
-		if (err == nil) != tc.ok {
-			t.Errorf("checkListen(%s, tls=%v, insecure=%v) = %v, want ok=%v", tc.addr, tc.tls, tc.insecure, err, tc.ok)
-		}
-	}
-}

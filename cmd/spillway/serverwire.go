@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 
+	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -28,6 +29,7 @@ import (
 	"github.com/spillway-io/spillway/signals/sources"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/sqlite"
+	"github.com/spillway-io/spillway/terraform"
 )
 
 // serverDeps are what a server is built with besides its config: the demo
@@ -54,6 +56,7 @@ type server struct {
 	sched   *scheduler.Scheduler
 	reg     *prometheus.Registry
 	ln      net.Listener
+	api     http.Handler
 	closers []func()
 
 	mu    sync.Mutex
@@ -87,7 +90,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]
-		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithNow(deps.clock.Now))
+		set, err := cp.BuildSignals(sources.WithLogger(deps.log.WithGroup("signals")), sources.WithClock(deps.clock))
 		if err != nil {
 			return nil, err
 		}
@@ -109,9 +112,19 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	if err != nil {
 		return nil, err
 	}
+	s.api, err = api.NewServer(api.Options{
+		Backend:       &backend{cluster: cfg.Cluster, sched: s.sched, store: st, clock: deps.clock},
+		TokensFile:    cfg.Server.TokensFile,
+		AnonymousRead: cfg.Server.AnonymousRead,
+		Logger:        deps.log,
+		Clock:         deps.clock,
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.ln = deps.listener
 	if s.ln == nil {
-		if err := checkListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
+		if err := api.CheckListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
 			return nil, err
 		}
 		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
@@ -119,24 +132,6 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}
 	return s, nil
-}
-
-// checkListen refuses a non-loopback address without TLS unless told so.
-func checkListen(addr string, tls, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("server.listen %q: want host:port, e.g. 127.0.0.1:8700", addr)
-	}
-	if tls || insecure {
-		return nil
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("server.listen %s is not a loopback address and server.tls is not set: API tokens would cross the network in clear; set server.tls (cert_file, key_file), or pass --insecure-listen if a TLS proxy fronts the server", addr)
 }
 
 func redactDSN(dsn string) string {
@@ -153,7 +148,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 		pc := s.cfg.Providers[name]
 		switch pc.Type {
 		case config.ProviderAWS:
-			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock.Now)}, s.deps.awsOpts...)...)
+			p, err := aws.New(ctx, pc, name, append([]aws.Option{aws.WithLogger(s.log), aws.WithClock(s.deps.clock)}, s.deps.awsOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -161,15 +156,27 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			s.closers = append(s.closers, p.Close)
 			out[name] = p
 		case config.ProviderAlicloud:
-			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock.Now)}, s.deps.aliOpts...)...)
+			p, err := alicloud.New(ctx, pc, name, append([]alicloud.Option{alicloud.WithLogger(s.log), alicloud.WithClock(s.deps.clock)}, s.deps.aliOpts...)...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			s.closers = append(s.closers, func() { _ = p.Close() })
 			out[name] = p
+		case config.ProviderTerraform:
+			vars := make(map[string]any, len(pc.Variables))
+			for k, v := range pc.Variables {
+				vars[k] = v
+			}
+			tc := terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: vars, BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
+			p, err := terraform.New(name, tc, terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[name] = p
 		default:
-			errs = append(errs, fmt.Errorf("providers.%s: type %s is not supported by the server yet", name, pc.Type))
+			errs = append(errs, fmt.Errorf("providers.%s: unknown type %s", name, pc.Type))
 		}
 	}
 	return out, errors.Join(errs...)
@@ -183,6 +190,7 @@ func (s *server) handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", s.api)
 	return mux
 }
 

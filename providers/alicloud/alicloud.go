@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	}
 
 	initSDK()
-	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates), reclaims: map[string]time.Time{}}
+	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]time.Time{}}
 	p.transport = o.transport
 	if p.transport == nil {
 		p.transport = &http.Transport{
@@ -235,12 +235,12 @@ func (p *Provider) call(ctx context.Context, action string, do func(ecsAPI) erro
 		wait := p.backoff(attempt)
 		kind, code := classifyKind(err)
 		p.opts.logger.DebugContext(ctx, "retrying ECS call", "action", action, "attempt", attempt, "code", code, "throttled", kind == kindThrottled, "wait", wait)
-		t := time.NewTimer(wait)
+		t := p.opts.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("%s: ECS %s: %w (last error: %w)", p.name, action, context.Cause(ctx), err)
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

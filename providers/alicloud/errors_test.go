@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
@@ -442,7 +445,7 @@ func TestInterruptionNoticeFromOperationLock(t *testing.T) {
 			map[string]any{"InstanceId": "i-2", "Status": "Running", "Tags": map[string]any{"Tag": []any{map[string]string{"TagKey": providers.TagCluster, "TagValue": "c1"}}}},
 		}}}
 	})
-	p := newTestProvider(t, srv.URL, WithClock(func() time.Time { return now }))
+	p := newTestProvider(t, srv.URL, WithClock(clocktesting.NewFakeClock(now)))
 	got, err := p.List(context.Background(), providers.ListFilter{Cluster: "c1"})
 	if err != nil {
 		t.Fatal(err)
@@ -546,5 +549,38 @@ func TestMissingCredentialsIsInvalid(t *testing.T) {
 	}
 	if n := len(srv.params()); n != 0 {
 		t.Errorf("%d requests sent without credentials", n)
+	}
+}
+
+// TestBackoffWaitsOnTheClock: after a throttled answer the retry waits on
+// the provider's clock, not on wall time.
+func TestBackoffWaitsOnTheClock(t *testing.T) {
+	srv := newECSServer(t, func(n int, _ url.Values) (int, any) {
+		if n == 1 {
+			return 400, ecsError("Throttling")
+		}
+		return 200, map[string]any{"RequestId": "r", "Instances": map[string]any{"Instance": []any{}}}
+	})
+	fc := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p := newTestProvider(t, srv.URL, WithClock(fc), WithRetries(3, time.Minute, time.Minute))
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.List(context.Background(), providers.ListFilter{Cluster: "c1"})
+		done <- err
+	}()
+	for !fc.HasWaiters() {
+		runtime.Gosched()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("List returned %v before the clock reached the backoff", err)
+	default:
+	}
+	fc.Step(time.Minute) // the backoff is at most the 1m cap
+	if err := <-done; err != nil {
+		t.Fatalf("List after the backoff: %v", err)
+	}
+	if n := len(srv.params()); n != 2 {
+		t.Errorf("%d calls, want the throttled one and its retry", n)
 	}
 }

@@ -264,7 +264,7 @@ func (p *Provider) reclaimTime(id string) time.Time {
 	if at, ok := p.reclaims[id]; ok {
 		return at
 	}
-	at := p.opts.clock().Add(p.opts.reclaimWarning)
+	at := p.opts.clock.Now().Add(p.opts.reclaimWarning)
 	p.reclaims[id] = at
 	return at
 }

@@ -365,6 +365,6 @@ func (p *Provider) launched(id string, req providers.LaunchRequest, vsw config.S
 	return providers.Instance{
 		ID: id, Provider: p.name, Region: p.region, Zone: vsw.Zone,
 		InstanceType: req.Offering.InstanceType, Market: market,
-		State: providers.StatePending, LaunchTime: p.opts.clock(), Tags: t,
+		State: providers.StatePending, LaunchTime: p.opts.clock.Now(), Tags: t,
 	}
 }

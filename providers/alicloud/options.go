@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/providers"
 )
@@ -25,7 +26,7 @@ type Option func(*options)
 // place defaults are set.
 type options struct {
 	logger *slog.Logger
-	clock  func() time.Time
+	clock  clock.Clock
 	// credentials is nil for the SDK's default chain.
 	credentials credentials.CredentialsProvider
 	// transport is the base HTTP transport; nil builds one.
@@ -51,7 +52,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		logger:         slog.New(slog.DiscardHandler),
-		clock:          time.Now,
+		clock:          clock.RealClock{},
 		connectTimeout: 5 * time.Second,
 		readTimeout:    30 * time.Second,
 		maxAttempts:    5,
@@ -79,11 +80,13 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClock sets the clock used to date spot interruption notices.
-func WithClock(now func() time.Time) Option {
+// WithClock sets the clock that dates spot interruption notices and
+// launches, times retry backoffs and refills the request buckets
+// (clock.RealClock{} by default; tests pass a fake one).
+func WithClock(c clock.Clock) Option {
 	return func(o *options) {
-		if now != nil {
-			o.clock = now
+		if c != nil {
+			o.clock = c
 		}
 	}
 }

@@ -44,6 +44,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go/logging"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
@@ -78,8 +79,9 @@ type Options struct {
 	// Logger receives debug records of launches and fall-throughs; silent
 	// by default.
 	Logger *slog.Logger
-	// Clock stamps interruption notices; time.Now by default.
-	Clock func() time.Time
+	// Clock stamps interruption notices and paces calls (the request
+	// buckets refill on it); clock.RealClock{} by default.
+	Clock clock.Clock
 	// Credentials replaces the standard credential chain (environment,
 	// shared config and credentials files, SSO, web identity, container
 	// and instance roles) when set.
@@ -112,8 +114,8 @@ type Option func(*Options)
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(o *Options) { o.Logger = l } }
 
-// WithClock sets the clock.
-func WithClock(now func() time.Time) Option { return func(o *Options) { o.Clock = now } }
+// WithClock sets the clock (tests pass a fake one).
+func WithClock(c clock.Clock) Option { return func(o *Options) { o.Clock = c } }
 
 // WithCredentials replaces the standard credential chain.
 func WithCredentials(c awssdk.CredentialsProvider) Option {
@@ -143,7 +145,7 @@ func withClient(c ec2API) Option { return func(o *Options) { o.client = c } }
 func defaultOptions() Options {
 	return Options{
 		Logger:             slog.New(slog.DiscardHandler),
-		Clock:              time.Now,
+		Clock:              clock.RealClock{},
 		HTTPTimeout:        30 * time.Second,
 		MaxAttempts:        5,
 		MaxBackoff:         20 * time.Second,
@@ -166,7 +168,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: err}
 	}
 	p := &Provider{name: name, cfg: cfg, opts: o, logger: o.Logger.WithGroup("aws").With("provider", name)}
-	p.pacer = providers.NewPacer(o.Buckets)
+	p.pacer = providers.NewPacer(o.Buckets, providers.WithPacerClock(o.Clock))
 	if o.client != nil {
 		p.client = o.client
 		return p, nil

@@ -127,7 +127,7 @@ func (p *Provider) spotNotices(ctx context.Context, insts []types.Instance) (map
 				}
 				at := awssdk.ToTime(r.Status.UpdateTime)
 				if at.IsZero() {
-					at = p.opts.Clock()
+					at = p.opts.Clock.Now()
 				}
 				out[*r.InstanceId] = at
 			}
@@ -180,7 +180,7 @@ func (p *Provider) convert(i types.Instance) providers.Instance {
 	if i.StateReason != nil && awssdk.ToString(i.StateReason.Code) == "Server.SpotInstanceTermination" {
 		// The reclaim has begun; a notice read from the spot request
 		// earlier (see describe) is not overwritten.
-		now := p.opts.Clock()
+		now := p.opts.Clock.Now()
 		out.InterruptionNotice = &now
 	}
 	return out

@@ -82,26 +82,52 @@ type Harness struct {
 // Cluster is the spillway:cluster tag value the suite's launches carry.
 const Cluster = "contract"
 
+// cases are the contract's cases, by name.
+var cases = []struct {
+	name string
+	fn   func(t *testing.T, h *Harness)
+}{
+	{"Lifecycle", testLifecycle},
+	{"TerminateIsIdempotent", testTerminateIdempotent},
+	{"LostLaunchResponseCreatesNoDuplicate", testLostResponse},
+	{"SameTokenOtherParametersIsInvalid", testTokenMismatch},
+	{"PartialStockHonoursMinCount", testPartialStock},
+	{"StockOutFallsThroughToNextZone", testZoneFallthrough},
+	{"Paced300InstanceLaunchIsNeverThrottled", testPaced300},
+	{"List2500InstancesPages", testList2500},
+	{"ForeignInstancesAreNeverListed", testForeign},
+	{"QuotaErrorIsTyped", testQuota},
+	{"ServerFaultsAreRetried", testFaults},
+	{"SpotInterruptionIsReported", testInterruption},
+}
+
+// Cases names every contract case.
+func Cases() []string {
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.name
+	}
+	return names
+}
+
 // Run runs every contract case, each on a harness from newHarness.
 func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, h *Harness)
-	}{
-		{"Lifecycle", testLifecycle},
-		{"TerminateIsIdempotent", testTerminateIdempotent},
-		{"LostLaunchResponseCreatesNoDuplicate", testLostResponse},
-		{"SameTokenOtherParametersIsInvalid", testTokenMismatch},
-		{"PartialStockHonoursMinCount", testPartialStock},
-		{"StockOutFallsThroughToNextZone", testZoneFallthrough},
-		{"Paced300InstanceLaunchIsNeverThrottled", testPaced300},
-		{"List2500InstancesPages", testList2500},
-		{"ForeignInstancesAreNeverListed", testForeign},
-		{"QuotaErrorIsTyped", testQuota},
-		{"ServerFaultsAreRetried", testFaults},
-		{"SpotInterruptionIsReported", testInterruption},
+	RunCases(t, newHarness, Cases()...)
+}
+
+// RunCases runs the named cases only, for a provider some cases cannot
+// apply to (its test says which and why, and checks with Cases that every
+// case is either run or excluded). An unknown name fails the test.
+func RunCases(t *testing.T, newHarness func(t *testing.T) *Harness, names ...string) {
+	for _, n := range names {
+		if !slices.Contains(Cases(), n) {
+			t.Fatalf("no contract case %q (cases: %v)", n, Cases())
+		}
 	}
 	for _, c := range cases {
+		if !slices.Contains(names, c.name) {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
 )
@@ -71,6 +72,9 @@ type PrometheusConfig struct {
 	Client *http.Client
 	// Logger receives query warnings (silent when nil).
 	Logger *slog.Logger
+	// Clock gives the instant each query is evaluated at
+	// (clock.RealClock{} when nil).
+	Clock clock.PassiveClock
 }
 
 // Prometheus reads the baseline from GPU metrics in Prometheus.
@@ -95,6 +99,9 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	}
 	if cfg.UtilQuery == "" {
 		cfg.UtilQuery = DCGMUtilQuery
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	if cfg.Labels == (Labels{}) {
 		cfg.Labels = DCGMLabels
@@ -209,7 +216,7 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 func (p *Prometheus) vector(ctx context.Context, q string) (model.Vector, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	now := time.Now()
+	now := p.cfg.Clock.Now()
 	v, warnings, _, err := p.api.Query(ctx, q, now)
 	if err != nil {
 		return nil, time.Time{}, &QueryError{Source: p.Name(), Query: q, Err: err}

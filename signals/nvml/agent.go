@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/utils/clock"
 )
 
 // Metric names the agent serves. Per-GPU series carry dcgm-exporter's label
@@ -52,6 +53,7 @@ type Agent struct {
 	sampler  *Sampler
 	interval time.Duration
 	log      *slog.Logger
+	clock    clock.WithTicker
 
 	mu   sync.RWMutex
 	last Sample
@@ -71,12 +73,18 @@ func WithInterval(d time.Duration) AgentOption { return func(a *Agent) { a.inter
 // WithLogger sets the logger (silent otherwise).
 func WithLogger(l *slog.Logger) AgentOption { return func(a *Agent) { a.log = l } }
 
+// WithAgentClock sets the clock Run ticks on and sample durations are
+// measured with (clock.RealClock{} otherwise); tests pass a fake one. The
+// sampler's own clock (WithClock) stamps the samples.
+func WithAgentClock(c clock.WithTicker) AgentOption { return func(a *Agent) { a.clock = c } }
+
 // NewAgent wraps a sampler. Call Run to sample, Handler to serve.
 func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 	a := &Agent{
 		sampler:  s,
 		interval: time.Second,
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		clock:    clock.RealClock{},
 		registry: prometheus.NewRegistry(),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    MetricSampleDuration,
@@ -98,9 +106,9 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 
 // SampleOnce takes one sample and makes it the one served.
 func (a *Agent) SampleOnce(ctx context.Context) error {
-	begin := time.Now()
+	begin := a.clock.Now()
 	s, err := a.sampler.Sample(ctx)
-	a.duration.Observe(time.Since(begin).Seconds())
+	a.duration.Observe(a.clock.Since(begin).Seconds())
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err != nil {
@@ -116,7 +124,7 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 // sample is logged and the last good one stays served; the sample time
 // tells readers how old it is.
 func (a *Agent) Run(ctx context.Context) error {
-	t := time.NewTicker(a.interval)
+	t := a.clock.NewTicker(a.interval)
 	defer t.Stop()
 	for {
 		if err := a.SampleOnce(ctx); err != nil && ctx.Err() == nil {
@@ -125,7 +133,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -349,30 +351,29 @@ func TestNoSampleYet(t *testing.T) {
 	}
 }
 
+// TestRunSamplesUntilCancelled: Run samples at once, then on each tick of
+// its clock (a fake one here: no wall time passes), until cancelled.
 func TestRunSamplesUntilCancelled(t *testing.T) {
 	clock := &fakeClock{t: t0}
 	_, a, srv := simAgent(t, "dgxh100", clock)
+	ticks := clocktesting.NewFakeClock(t0)
+	a.clock, a.interval = ticks, 10*time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	a.interval = 5 * time.Millisecond
 	go func() { done <- a.Run(ctx) }()
-	// Wait for two distinct samples.
-	deadline := time.After(10 * time.Second)
-	var first time.Time
-	for {
+	waitSample := func(at time.Time) {
+		for s, _ := a.Last(); !s.Time.Equal(at); s, _ = a.Last() {
+			runtime.Gosched()
+		}
+	}
+	waitSample(t0) // the first sample, at once
+	for i := 1; i <= 2; i++ {
 		clock.Advance(time.Second)
-		if s, _ := a.Last(); !s.Time.IsZero() {
-			if first.IsZero() {
-				first = s.Time
-			} else if s.Time.After(first) {
-				break
-			}
+		if s, _ := a.Last(); !s.Time.Equal(t0) && i == 1 {
+			t.Fatalf("sampled again at %v before the ticker fired", s.Time)
 		}
-		select {
-		case <-deadline:
-			t.Fatal("agent did not sample twice in 10s")
-		case <-time.After(time.Millisecond):
-		}
+		ticks.Step(10 * time.Second)
+		waitSample(t0.Add(time.Duration(i) * time.Second))
 	}
 	cancel()
 	if err := <-done; err != nil {

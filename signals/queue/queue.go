@@ -13,21 +13,19 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/spillway-io/spillway/signals"
 )
 
 // Clock is the time the wrapper sees: when a reading was taken and how
-// long to wait between attempts. Tests inject a fake.
+// long to wait between attempts. k8s.io/utils/clock's clocks (the real
+// one by default, and clock/testing's fakes) satisfy it.
 type Clock interface {
 	Now() time.Time
 	// After returns a channel that receives once d has passed.
 	After(d time.Duration) <-chan time.Time
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Defaults for Wrap, in one place.
 const (
@@ -53,7 +51,7 @@ func defaultOptions() options {
 		attempts:  DefaultAttempts,
 		baseDelay: DefaultBaseDelay,
 		maxDelay:  DefaultMaxDelay,
-		clock:     realClock{},
+		clock:     clock.RealClock{},
 		jitter:    rand.Float64,
 		logger:    slog.New(slog.DiscardHandler),
 	}

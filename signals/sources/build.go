@@ -5,7 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
+
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
@@ -50,7 +51,7 @@ type Option func(*buildOptions)
 type buildOptions struct {
 	log   *slog.Logger
 	queue []queue.Option
-	now   func() time.Time
+	clock clock.Clock
 }
 
 // WithLogger passes a logger to every source (silent by default).
@@ -62,8 +63,11 @@ func WithQueueOptions(opts ...queue.Option) Option {
 	return func(o *buildOptions) { o.queue = append(o.queue, opts...) }
 }
 
-// WithNow sets the clock the agents baseline judges sample ages by.
-func WithNow(now func() time.Time) Option { return func(o *buildOptions) { o.now = now } }
+// WithClock sets the clock every source runs on: the agents baseline
+// judges sample ages by it, Prometheus queries are evaluated at its
+// instant, and demand reads are retried and timed out on it
+// (clock.RealClock{} by default; tests pass a fake one).
+func WithClock(c clock.Clock) Option { return func(o *buildOptions) { o.clock = c } }
 
 // SourceError is one source Build could not build.
 type SourceError struct {
@@ -98,7 +102,7 @@ func (e *BuildError) Error() string {
 // reported in one *BuildError. Settings are assumed checked by config
 // (e.g. a baseline with both agents and prometheus builds the agents).
 func Build(spec Spec, opts ...Option) (*Set, error) {
-	o := buildOptions{log: slog.New(slog.DiscardHandler)}
+	o := buildOptions{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -156,7 +160,7 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 		src, err := baseline.NewAgents(baseline.AgentsConfig{
 			Name: name, Targets: a.URLs, TargetsFile: targetsFile, Match: a.Match,
 			Concurrency: a.Concurrency, Timeout: a.Timeout.D(), MaxSampleAge: a.MaxSampleAge.D(),
-			Now: o.now, Logger: o.log,
+			Now: o.clock.Now, Logger: o.log,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -174,7 +178,7 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 	cfg := baseline.PrometheusConfig{
 		Name: name, URL: p.URL, UtilQuery: p.UtilQuery, MemoryUsedQuery: p.MemoryUsedQuery,
 		AllocatedMemory: p.AllocatedMemoryBytes, UnknownQuery: p.UnknownQuery, UnknownLabel: p.UnknownLabel,
-		BusyUtil: p.BusyUtil, Timeout: p.Timeout.D(), Logger: o.log,
+		BusyUtil: p.BusyUtil, Timeout: p.Timeout.D(), Logger: o.log, Clock: o.clock,
 	}
 	if l := p.Labels; l != nil {
 		cfg.Labels = baseline.Labels{Node: l.Node, GPU: l.GPU, UUID: l.UUID, Model: l.Model}
@@ -192,7 +196,7 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 }
 
 func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
-	qopts := append([]queue.Option{queue.WithLogger(o.log)}, o.queue...)
+	qopts := append([]queue.Option{queue.WithLogger(o.log), queue.WithClock(o.clock)}, o.queue...)
 	if d.Type != TypePrometheus {
 		if d.Type != "" && d.Type != queue.TypeSlurm && d.Type != queue.TypeRedis && d.Type != queue.TypeHTTP && d.Type != queue.TypeCommand {
 			return nil, fmt.Errorf("type %q: want one of %s", d.Type, strings.Join(DemandTypes, ", "))
@@ -219,7 +223,7 @@ func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
 	client, closer := ownClient()
 	src, err := prometheus.New(prometheus.Config{
 		Name: name, URL: p.URL, Query: p.Query, Measure: prometheus.Measure(p.Measure),
-		OldestWaitQuery: p.OldestWaitQuery, Timeout: d.Timeout, Client: client, Logger: o.log,
+		OldestWaitQuery: p.OldestWaitQuery, Timeout: d.Timeout, Client: client, Logger: o.log, Clock: o.clock,
 	})
 	if err != nil {
 		return nil, err

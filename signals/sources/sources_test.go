@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals/baseline"
@@ -169,5 +170,33 @@ func TestPrometheusDemandWrapped(t *testing.T) {
 	}
 	if s.Demands[0].Name() != "prometheus:a" || !d.PendingGPUsKnown || d.PendingGPUs != 12 || calls.Load() != 2 {
 		t.Errorf("%s: %+v after %d queries, want 12 pending GPUs after 2", s.Demands[0].Name(), d, calls.Load())
+	}
+}
+
+// TestWithClock: the clock given to Build reaches the sources: a
+// Prometheus demand source queries at its instant and dates its reading so.
+func TestWithClock(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.FormValue("time"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"3"]}]}}`, at.Unix())
+	}))
+	defer srv.Close()
+	s, err := Build(Spec{Pool: policy.Pool{Name: "a"}, Demand: []Demand{{
+		Config:     queue.Config{Type: TypePrometheus},
+		Prometheus: &PrometheusDemand{URL: srv.URL, Query: "sum(pending_jobs)"},
+	}}}, WithClock(clocktesting.NewFakeClock(at)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Demands[0].Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(at.Unix()); got.Load() != want || !d.Time.Equal(at) || d.PendingJobs != 3 {
+		t.Errorf("queried at %v, read %+v; want 3 jobs read at %s (%v)", got.Load(), d, want, at)
 	}
 }

@@ -363,3 +363,22 @@ func TestBacksUpBeforeMigrating(t *testing.T) {
 		t.Errorf("the backup's schema version %d, %v; want 1", v, err)
 	}
 }
+
+func TestOpenGivesUpOnALockedDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spillway.db")
+	conn, err := rawDB(t, path).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"CREATE TABLE other (x INTEGER)", "BEGIN EXCLUSIVE"} {
+		if _, err := conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+	_, err = Open(t.Context(), path, WithBusyTimeout(50*time.Millisecond))
+	if !isBusy(err) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a database another process holds locked: %v; want SQLITE_BUSY naming the file", err)
+	}
+}

@@ -37,7 +37,8 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/state"
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"modernc.org/sqlite" // the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var (
@@ -132,6 +133,25 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if o.sync != SyncFull && o.sync != SyncNormal {
 		return nil, &state.InvalidError{Field: "sqlite sync", Value: strconv.Quote(string(o.sync)), Want: `"FULL" or "NORMAL"`}
 	}
+	// Processes opening a new database at once can find it locked while
+	// another converts it to WAL, a moment in which SQLite does not wait
+	// for the lock itself: try again until the busy timeout has passed.
+	deadline := time.Now().Add(o.busyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		s, err := open(ctx, path, o)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return s, err
+		}
+		o.logger.Debug("the database is busy; opening it again", "database", path, "error", err, "wait", wait)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("state/sqlite: open %q: %w (after: %w)", path, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	s := &Store{path: path, log: o.logger}
 	var err error
 	if path == ":memory:" {
@@ -148,6 +168,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// isBusy says whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any
+// of their extended forms).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.Code() & 0xff
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
 func openMemory() (*sql.DB, error) {

@@ -34,7 +34,11 @@ func TestContractFile(t *testing.T) {
 	statetest.RunDurable(t, statetest.Durable{
 		New: func(t *testing.T) string { return filepath.Join(t.TempDir(), "spillway.db") },
 		Open: func(ctx context.Context, path string) (state.Store, error) {
-			return Open(ctx, path)
+			s, err := Open(ctx, path)
+			if err != nil {
+				return nil, err // not a typed nil in a non-nil interface
+			}
+			return s, nil
 		},
 	})
 }

@@ -126,10 +126,9 @@ func twoOpenersRace(t *testing.T, h *harness) {
 	close(start)
 	wg.Wait()
 	for i, s := range stores {
-		if s != nil {
+		if errs[i] == nil {
 			h.closeAtEnd(t, s)
-		}
-		if errs[i] != nil {
+		} else {
 			t.Errorf("opener %d of %d racing on a fresh database: %v", i+1, openers, errs[i])
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	Client *http.Client
 	// Logger receives query warnings (silent when nil).
 	Logger *slog.Logger
+	// Clock gives the instant each query is evaluated at
+	// (clock.RealClock{} when nil).
+	Clock clock.PassiveClock
 }
 
 // QueryError is a failed or unusable query: it names the source and the query.
@@ -74,6 +78,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.Query == "" {
 		return nil, fmt.Errorf("%s: query is empty: want a PromQL expression returning one number, e.g. sum(queue_pending_jobs)", name)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	switch cfg.Measure {
 	case "":
@@ -141,7 +148,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 func (s *Source) number(ctx context.Context, q string) (float64, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	v, warnings, _, err := s.api.Query(ctx, q, time.Now())
+	v, warnings, _, err := s.api.Query(ctx, q, s.cfg.Clock.Now())
 	if err != nil {
 		return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: err}
 	}

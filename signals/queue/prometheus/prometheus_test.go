@@ -3,16 +3,19 @@ package prometheus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"go.uber.org/goleak"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
@@ -141,4 +144,29 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestQueriesAtItsClock: each query is evaluated at the injected clock's
+// instant (the API's time parameter), not at wall time.
+func TestQueriesAtItsClock(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var got []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.FormValue("time"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"4"]}]}}`, at.Unix())
+	}))
+	defer api.Close()
+	src, err := New(Config{Name: "q", URL: api.URL, Query: "sum(q)", OldestWaitQuery: "max(w)", Clock: clocktesting.NewFakePassiveClock(at)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := src.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.FormatInt(at.Unix(), 10)
+	if len(got) != 2 || got[0] != want || got[1] != want || !d.Time.Equal(at) {
+		t.Errorf("queries at %v, reading at %v; want both at %s (%v)", got, d.Time, want, at)
+	}
 }

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{2 * time.Hour, "2h"}, {90 * time.Minute, "1h30m"}, {90 * time.Second, "1m30s"}, {12 * time.Hour, "12h"},
+		{0, "0s"}, {500 * time.Millisecond, "500ms"}, {time.Hour + time.Second, "1h0m1s"},
+	} {
+		if got := Duration(tc.d).String(); got != tc.want {
+			t.Errorf("Duration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+		b, _ := json.Marshal(Duration(tc.d))
+		var back Duration
+		if err := json.Unmarshal(b, &back); err != nil || time.Duration(back) != tc.d {
+			t.Errorf("round trip of %v through %s: %v %v", tc.d, b, time.Duration(back), err)
+		}
+	}
+	var d Duration
+	if err := json.Unmarshal([]byte(`7200`), &d); err == nil || !strings.Contains(err.Error(), `a duration is a string such as "2h"`) {
+		t.Errorf("a number as a duration: %v", err)
+	}
+}
+
+// TestSessionsBounded: the session store never holds more than its bound;
+// expired sessions go first, then the one closest to expiring.
+func TestSessionsBounded(t *testing.T) {
+	ss := newSessions(time.Hour, 3)
+	t0 := time.Unix(1_800_000_000, 0)
+	var h [sha256.Size]byte
+	a, _ := ss.create(h, t0)
+	b, _ := ss.create(h, t0.Add(time.Minute))
+	c, _ := ss.create(h, t0.Add(2*time.Minute))
+	d, _ := ss.create(h, t0.Add(3*time.Minute)) // evicts a, the oldest
+	if ss.len() != 3 {
+		t.Fatalf("%d sessions, want 3", ss.len())
+	}
+	now := t0.Add(3 * time.Minute)
+	if _, ok := ss.get(a, now); ok {
+		t.Error("the oldest session survived eviction")
+	}
+	for _, id := range []string{b, c, d} {
+		if _, ok := ss.get(id, now); !ok {
+			t.Errorf("session %s lost", id)
+		}
+	}
+	// b and c expire; the next create drops both.
+	later := t0.Add(time.Hour + 2*time.Minute)
+	ss.create(h, later)
+	if ss.len() != 2 {
+		t.Errorf("%d sessions after expiry, want 2", ss.len())
+	}
+	if _, ok := ss.get(d, t0.Add(time.Hour+3*time.Minute)); ok {
+		t.Error("an expired session is still valid")
+	}
+}
+
+func TestChartEmptyAndScaled(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	if c := newChart(nil, t0.Add(-time.Hour), t0); !c.Empty {
+		t.Error("no samples: chart not empty")
+	}
+	c := newChart([]TimelinePoint{
+		{Time: t0.Add(-time.Hour), OnPremBusy: 10, CloudGPUs: 0, QueuedGPUs: 40, Spend: 0},
+		{Time: t0, OnPremBusy: 20, CloudGPUs: 8, QueuedGPUs: 0, Spend: 50},
+	}, t0.Add(-time.Hour), t0)
+	if c.MaxGPUs != 40 || len(c.Series) != 4 {
+		t.Fatalf("chart %+v", c)
+	}
+	// Queued GPUs go from the top (40 of 40) at the left edge to the bottom.
+	if got := c.Series[2].Points; got != "40.0,10.0 620.0,150.0" {
+		t.Errorf("queued points %q", got)
+	}
+	if !strings.Contains(c.Series[3].Name, "top = $50.00") || c.Series[3].Last != "$50.00" {
+		t.Errorf("spend series %+v", c.Series[3])
+	}
+}

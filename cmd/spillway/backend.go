@@ -1,0 +1,346 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+)
+
+// backend gives the operator API its view of the scheduler and its state.
+type backend struct {
+	cluster string
+	sched   *scheduler.Scheduler
+	store   state.Store
+	clock   clock.PassiveClock
+}
+
+var _ api.Backend = (*backend)(nil)
+
+func (b *backend) Status(ctx context.Context) (api.Status, error) {
+	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}}
+	for _, name := range b.sched.Pools() {
+		d, err := b.Pool(ctx, name)
+		if err != nil {
+			return api.Status{}, err
+		}
+		ps := api.PoolSummary{
+			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy,
+			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
+			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors),
+		}
+		for _, in := range d.Instances {
+			ps.CloudGPUs += in.GPUs
+		}
+		out.Pools = append(out.Pools, ps)
+	}
+	return out, nil
+}
+
+func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error) {
+	pool, ok := b.sched.PoolSpec(name)
+	if !ok {
+		return api.PoolDetail{}, fmt.Errorf("pool %q: %w", name, api.ErrNotFound)
+	}
+	st, _ := b.sched.LastStatus(name)
+	snap := st.Snapshot
+	d := api.PoolDetail{
+		Name: name,
+		Snapshot: api.Snapshot{
+			Time: st.Time, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
+			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
+		},
+		Spend:     api.Spend{PeriodStart: st.Spend.PeriodStart, PeriodEnd: st.Spend.PeriodEnd, Accrued: st.Spend.Accrued},
+		Manual:    api.ManualLimits{MaxGPUs: pool.Manual.MaxGPUs, MaxTTL: api.Duration(pool.Manual.MaxTTL.D())},
+		Floors:    []api.Floor{},
+		Instances: []api.Instance{},
+	}
+	if bud := pool.Limits.Budget; bud != nil {
+		d.Spend.Budget = bud.Amount
+	}
+	for _, f := range snap.Floors {
+		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		if f.Kind == policy.FloorManual {
+			af.Burst = f.Owner
+		}
+		d.Floors = append(d.Floors, af)
+	}
+	rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: name, Live: true})
+	if err != nil {
+		return api.PoolDetail{}, err
+	}
+	for _, r := range rows {
+		d.Instances = append(d.Instances, apiInstance(r))
+		d.Spend.PerHour += r.PricePerHour
+	}
+	if !st.Time.IsZero() {
+		d.LastPlan = apiPlan(st.Plan, st.Time)
+		if st.Misconfigured != "" {
+			d.LastPlan.Notes = append([]string{"misconfigured: " + st.Misconfigured}, d.LastPlan.Notes...)
+		}
+		if st.Err != "" {
+			d.LastPlan.Notes = append([]string{"last evaluation failed: " + st.Err}, d.LastPlan.Notes...)
+		}
+	}
+	return d, nil
+}
+
+func apiPlan(p policy.Plan, at time.Time) *api.Plan {
+	out := &api.Plan{Time: at, Actions: []api.Action{}, Notes: p.Notes}
+	for _, l := range p.Launches {
+		out.Actions = append(out.Actions, api.Action{Kind: "launch", Offering: l.Offering.Name, Count: l.Count, Reason: l.Reason})
+	}
+	for _, a := range p.Drains {
+		out.Actions = append(out.Actions, api.Action{Kind: "drain", Instances: []string{a.InstanceID}, Reason: a.Reason})
+	}
+	for _, a := range p.Terminates {
+		out.Actions = append(out.Actions, api.Action{Kind: "terminate", Instances: []string{a.InstanceID}, Reason: a.Reason})
+	}
+	return out
+}
+
+func apiInstance(r state.Instance) api.Instance {
+	in := api.Instance{
+		ID: r.ID, Pool: r.Pool, Provider: r.Provider, Offering: r.Offering, InstanceType: r.InstanceType, Zone: r.Zone,
+		Spot: r.Market == string(policy.MarketSpot), GPUs: r.GPUs, BusyGPUs: r.BusyGPUs, State: r.State,
+		LaunchedAt: r.LaunchedAt, PricePerHour: r.PricePerHour, Floor: r.Floor,
+	}
+	if r.Floor != "" && !strings.HasPrefix(r.Floor, "schedule/") {
+		in.Burst = r.Floor
+	}
+	return in
+}
+
+func (b *backend) ManualLimits(_ context.Context, pool string) (api.ManualLimits, error) {
+	p, ok := b.sched.PoolSpec(pool)
+	if !ok {
+		return api.ManualLimits{}, fmt.Errorf("pool %q: %w", pool, api.ErrNotFound)
+	}
+	return api.ManualLimits{MaxGPUs: p.Manual.MaxGPUs, MaxTTL: api.Duration(p.Manual.MaxTTL.D())}, nil
+}
+
+func (b *backend) Timeline(_ context.Context, pool string, since time.Time) ([]api.TimelinePoint, error) {
+	samples, ok := b.sched.Timeline(pool, since)
+	if !ok {
+		return nil, fmt.Errorf("pool %q: %w", pool, api.ErrNotFound)
+	}
+	out := make([]api.TimelinePoint, len(samples))
+	for i, s := range samples {
+		out[i] = api.TimelinePoint{Time: s.Time, OnPremBusy: s.OnPremBusy, CloudGPUs: s.CloudGPUs, QueuedGPUs: s.QueuedGPUs, Spend: s.Spend}
+	}
+	return out, nil
+}
+
+func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Instance, error) {
+	rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: q.Pool, Live: true})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(rows, func(a, b state.Instance) int { return cmp.Compare(a.ID, b.ID) })
+	out := []api.Instance{}
+	for _, r := range rows {
+		if r.ID <= q.After {
+			continue
+		}
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		out = append(out, apiInstance(r))
+	}
+	return out, nil
+}
+
+func (b *backend) Decisions(ctx context.Context, q api.DecisionQuery) ([]api.Decision, error) {
+	ds, err := b.store.Decisions(ctx, state.DecisionFilter{Pool: q.Pool, Since: q.Since, BeforeID: q.Before, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Decision, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, apiDecision(d))
+	}
+	return out, nil
+}
+
+// apiDecision folds a stored decision into one API row: its kind, what it
+// touched, and every reason.
+func apiDecision(d state.Decision) api.Decision {
+	out := api.Decision{ID: d.ID, Pool: d.Pool, Time: d.Time, Kind: "hold", Reason: d.Summary}
+	var rec scheduler.Decision
+	if err := json.Unmarshal(d.Plan, &rec); err != nil {
+		return out
+	}
+	var kinds, reasons []string
+	add := func(kind, reason string) {
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+		if reason != "" && !slices.Contains(reasons, reason) {
+			reasons = append(reasons, reason)
+		}
+	}
+	for _, l := range rec.Launches {
+		if out.Offering == "" {
+			out.Offering = l.Offering
+		}
+		out.Count += l.Count
+		out.Instances = append(out.Instances, l.Instances...)
+		add("launch", l.Reason+" → "+l.Outcome)
+	}
+	for _, a := range rec.Drains {
+		out.Instances = append(out.Instances, a.Instance)
+		add("drain", a.Reason)
+	}
+	for _, a := range rec.Terminates {
+		out.Instances = append(out.Instances, a.Instance)
+		add("terminate", a.Reason)
+	}
+	if len(kinds) > 0 {
+		out.Kind = strings.Join(kinds, "+")
+		out.Reason = strings.Join(reasons, "; ")
+	} else if len(rec.Notes) > 0 {
+		out.Reason = strings.Join(rec.Notes, "; ")
+	}
+	if d.DryRun {
+		out.Reason = "dry run: " + out.Reason
+	}
+	return out
+}
+
+func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, error) {
+	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: q.Pool, Kind: state.FloorManual})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(fls, func(a, b state.Floor) int { return cmp.Compare(a.ID, b.ID) })
+	counts, err := b.burstInstances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := b.clock.Now()
+	out := []api.Burst{}
+	for _, f := range fls {
+		if f.ID <= q.After {
+			continue
+		}
+		bu := apiBurst(f, now, counts[f.ID])
+		if !q.All && bu.State != "active" {
+			continue
+		}
+		if q.Limit > 0 && len(out) >= q.Limit {
+			break
+		}
+		out = append(out, bu)
+	}
+	return out, nil
+}
+
+func (b *backend) burstInstances(ctx context.Context) (map[string]int, error) {
+	rows, err := b.store.Instances(ctx, state.InstanceFilter{Live: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range rows {
+		if r.Floor != "" {
+			out[r.Floor]++
+		}
+	}
+	return out, nil
+}
+
+func apiBurst(f state.Floor, now time.Time, instances int) api.Burst {
+	bu := api.Burst{
+		ID: f.ID, Pool: f.Pool, GPUs: f.GPUs, Offering: f.Offering, Reason: f.Reason, Owner: f.Owner,
+		CreatedAt: f.CreatedAt, Until: f.Until, State: "active", EndedAt: f.EndedAt, Instances: instances,
+	}
+	switch {
+	case strings.HasPrefix(f.EndReason, "cancelled by "):
+		bu.State, bu.CancelledBy = "cancelled", strings.TrimPrefix(f.EndReason, "cancelled by ")
+	case !f.EndedAt.IsZero() || (!f.Until.IsZero() && !now.Before(f.Until)):
+		bu.State = "ended"
+		if bu.EndedAt.IsZero() {
+			bu.EndedAt = f.Until
+		}
+	}
+	return bu
+}
+
+func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, principal string) (api.Burst, error) {
+	f, err := b.sched.CreateBurst(ctx, scheduler.BurstRequest{
+		Pool: r.Pool, GPUs: r.GPUs, For: time.Duration(r.For), Reason: r.Reason, Offering: r.Offering, Principal: principal,
+	})
+	var le *scheduler.LimitError
+	var re *scheduler.RequestError
+	switch {
+	case errors.Is(err, scheduler.ErrUnknownPool):
+		return api.Burst{}, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+	case errors.As(err, &le), errors.As(err, &re):
+		return api.Burst{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+	case err != nil:
+		return api.Burst{}, err
+	}
+	return apiBurst(f, b.clock.Now(), 0), nil
+}
+
+func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Burst, error) {
+	f, err := b.store.Floor(ctx, id)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && f.Kind != state.FloorManual) {
+		return api.Burst{}, fmt.Errorf("burst %q: %w", id, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Burst{}, err
+	}
+	now := b.clock.Now()
+	if bu := apiBurst(f, now, 0); bu.State != "active" {
+		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, bu.State, api.ErrConflict)
+	}
+	f, err = b.sched.CancelBurst(ctx, id, principal)
+	if err != nil {
+		return api.Burst{}, err
+	}
+	counts, err := b.burstInstances(ctx)
+	if err != nil {
+		return api.Burst{}, err
+	}
+	return apiBurst(f, now, counts[id]), nil
+}
+
+func (b *backend) AddAudit(ctx context.Context, e api.AuditEntry) (api.AuditEntry, error) {
+	id, err := b.store.AddAudit(ctx, state.AuditEntry{
+		Time: e.Time, Principal: e.Principal, Role: e.Role, Source: e.Source, Action: e.Method + " " + e.Path,
+		Request: e.Request, Outcome: e.Outcome, Status: e.Status,
+	})
+	if err != nil {
+		return api.AuditEntry{}, err
+	}
+	e.ID = id
+	return e, nil
+}
+
+func (b *backend) Audit(ctx context.Context, q api.AuditQuery) ([]api.AuditEntry, error) {
+	rows, err := b.store.Audit(ctx, state.AuditFilter{BeforeID: q.Before, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.AuditEntry, len(rows))
+	for i, r := range rows {
+		method, path, _ := strings.Cut(r.Action, " ")
+		out[i] = api.AuditEntry{
+			ID: r.ID, Time: r.Time, Principal: r.Principal, Role: r.Role, Source: r.Source, Method: method, Path: path,
+			Request: r.Request, Status: r.Status, Outcome: r.Outcome,
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/emulator"
+)
+
+// apiServer runs `spillway server` in-process on a loopback listener
+// against the EC2 emulator, with a tokens file, an empty queue and one
+// agent answering for every burst instance.
+type apiServer struct {
+	url    string
+	emu    *emulator.Emulator
+	tokens string
+	stop   func() error
+}
+
+func startAPIServer(t *testing.T) *apiServer {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	emu := emulator.New(emulator.Options{Seed: 9, BootDelay: 100 * time.Millisecond})
+	ec2 := httptest.NewServer(emu.EC2Handler())
+	t.Cleanup(ec2.Close)
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"job_gpus": [], "oldest_wait_seconds": 0}`)
+	}))
+	t.Cleanup(queue.Close)
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
+	}))
+	t.Cleanup(agent.Close)
+	dir := t.TempDir()
+	toks := filepath.Join(dir, "tokens.yaml")
+	cfgText := fmt.Sprintf(`cluster: api-test
+server:
+  state: state.db
+  tick: 100ms
+  tokens_file: tokens.yaml
+providers:
+  emu:
+    type: aws
+    region: us-east-1
+    endpoint: %s
+    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
+    image: ami-0123456789abcdef0
+pools:
+  - name: train
+    onprem: {nodes: 1, gpus_per_node: 8}
+    interval: 100ms
+    offerings:
+      - provider: emu
+        instance_type: p4d.24xlarge
+        billing: per-second
+    limits: {max_gpus: 32}
+    scale_in: {idle: 1s, drain_timeout: 5s}
+    manual: {max_gpus: 16, max_ttl: 4h}
+    join:
+      agent_url: %s
+    signals:
+      demand:
+        - type: http
+          http:
+            url: %s
+            job_gpus: job_gpus
+            oldest_wait_seconds: oldest_wait_seconds
+`, ec2.URL, agent.URL, queue.URL)
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.run(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { _ = stop() })
+	return &apiServer{url: "http://" + ln.Addr().String(), emu: emu, tokens: toks, stop: stop}
+}
+
+func (s *apiServer) token(t *testing.T, name string, role tokens.Role) string {
+	t.Helper()
+	tok, err := tokens.Add(s.tokens, name, role, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (s *apiServer) client(t *testing.T, token string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(s.url, token, &http.Client{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func apiStatus(err error) int {
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+func TestAPIManualBurstOnTheEmulator(t *testing.T) {
+	s := startAPIServer(t)
+	ctx := context.Background()
+	op := s.client(t, s.token(t, "alice", tokens.Operator))
+	viewer := s.client(t, s.token(t, "victor", tokens.Viewer))
+	admin := s.client(t, s.token(t, "root", tokens.Admin))
+
+	// The auth matrix against the real server.
+	if _, err := s.client(t, "").CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "x"}); apiStatus(err) != 401 {
+		t.Fatalf("no token: %v, want 401", err)
+	}
+	if _, err := s.client(t, "not-a-token").Status(ctx); apiStatus(err) != 401 {
+		t.Fatalf("unknown token: %v, want 401", err)
+	}
+	if _, err := viewer.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "x"}); apiStatus(err) != 403 {
+		t.Fatalf("viewer POST: %v, want 403", err)
+	}
+	_, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 24, For: api.Duration(time.Hour), Reason: "x"})
+	if apiStatus(err) != 403 || !strings.Contains(err.Error(), "16") {
+		t.Fatalf("operator above max_gpus: %v, want 403 naming the limit 16", err)
+	}
+
+	b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 16, For: api.Duration(time.Hour), Reason: "incident 7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the burst's instances run and join", func() bool {
+		ins, err := viewer.Instances(ctx, "train")
+		if err != nil || len(ins) != 2 {
+			return false
+		}
+		for _, in := range ins {
+			if in.State != "running" || in.Burst != b.ID {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := op.CancelBurst(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cancelled burst's instances drain and terminate", func() bool {
+		for _, in := range s.emu.Instances() {
+			if in.State == "pending" || in.State == "running" {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "a drain decision whose reason says the burst was cancelled by alice", func() bool {
+		ds, err := viewer.Decisions(ctx, api.DecisionsQuery{Pool: "train", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if strings.Contains(d.Kind, "drain") && strings.Contains(d.Reason, "cancelled by alice") {
+				return true
+			}
+		}
+		return false
+	})
+
+	audit, err := admin.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := map[int]int{}
+	for _, a := range audit {
+		statuses[a.Status]++
+	}
+	if statuses[401] == 0 || statuses[403] < 2 || statuses[200]+statuses[201] < 2 {
+		t.Fatalf("audit statuses %v: want the refusals (401, 403s) and the two accepted calls", statuses)
+	}
+	if _, err := op.Audit(ctx, 10); apiStatus(err) != 403 {
+		t.Fatalf("operator reading the audit log: %v, want 403", err)
+	}
+	data, err := os.ReadFile(s.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "not-a-token") {
+		t.Fatal("tokens file holds a token in clear")
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("server stop: %v", err)
+	}
+}

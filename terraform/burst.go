@@ -1,0 +1,603 @@
+package terraform
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// A burst's directory (WorkDir/bursts/<key>/) is a copy of one module
+// version and Terraform's working directory for the burst:
+//
+//	*.tf ...                the module, copied from WorkDir/modules/<version>/
+//	.terraform/             init's providers and backend, per burst
+//	terraform.tfstate       the burst's state, with the local backend
+//	spillway.tfvars.json    the variables of the latest run
+//	.spillway/ledger.json   launches, desired instances, last output
+//	.spillway/lock          flock: one run at a time on this state
+//	.spillway/run.json      the process running Terraform now, if any
+//	.spillway/module        the module version this directory was inited with
+//	.spillway/runs/*.log    Terraform's output, one file per command
+const (
+	metaDir      = ".spillway"
+	varsFile     = "spillway.tfvars.json"
+	planFile     = ".spillway/plan.tfplan"
+	ledgerFile   = ".spillway/ledger.json"
+	lockFile     = ".spillway/lock"
+	runFile      = ".spillway/run.json"
+	versionFile  = ".spillway/module"
+	runsDir      = ".spillway/runs"
+	keepRunLogs  = 30
+	maxDiagBytes = 8 << 10
+)
+
+// burst is one burst's directory, used only while its lock is held.
+type burst struct {
+	p   *Provider
+	key string
+	dir string
+	tf  *tfexec.Terraform
+	// stale is a dead run's record found when the lock was taken.
+	stale *runRecord
+}
+
+// burstKey names a burst's directory: readable, unique per (cluster, pool,
+// burst), at most 63 characters.
+func burstKey(cluster, pool, burst string) string {
+	sum := sha256.Sum256([]byte(cluster + "\x00" + pool + "\x00" + burst))
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, burst)
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return strings.Trim(name, "-") + "-" + hex.EncodeToString(sum[:5])
+}
+
+// open takes the burst's lock and prepares its directory: a copy of the
+// current module version, initialised once per version.
+func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error) {
+	dir := filepath.Join(p.cfg.WorkDir, "bursts", key)
+	if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+		return nil, nil, err
+	}
+	p.mu.Lock()
+	l, ok := p.locks[key]
+	if !ok {
+		l = newDirLock(filepath.Join(dir, lockFile))
+		p.locks[key] = l
+	}
+	p.mu.Unlock()
+	unlock, err := l.lock(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("waiting for burst %s: %w", key, err)
+	}
+	b := &burst{p: p, key: key, dir: dir}
+	rec, err := readRunRecord(filepath.Join(dir, runFile))
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	if rec != nil && rec.dead(p.host) {
+		p.log.Warn("a run on this burst died mid-command", "burst", key, "pid", rec.PID, "op", rec.Op, "started", rec.Started)
+		b.stale = rec
+	}
+	tf, err := tfexec.NewTerraform(dir, p.binary)
+	if err == nil {
+		err = tf.SetEnv(p.env)
+	}
+	if err == nil {
+		err = tf.SetWaitDelay(p.opts.waitDelay)
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	b.tf = tf
+	if err := b.prepare(ctx); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return b, unlock, nil
+}
+
+// prepare brings the directory to the provider's module version: copy the
+// module in and run init, once per version.
+func (b *burst) prepare(ctx context.Context) error {
+	have, err := os.ReadFile(filepath.Join(b.dir, versionFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if string(have) == b.p.version {
+		return nil
+	}
+	shared := len(b.p.cfg.BackendConfig) == 0
+	if shared {
+		// No per-burst backend settings: every burst of this module
+		// version has the same .terraform, so init runs once, in the
+		// snapshot, and each burst links to it.
+		if err := b.p.initSnapshot(ctx); err != nil {
+			return err
+		}
+	}
+	if err := copyModule(b.p.snapshot, b.dir); err != nil {
+		return fmt.Errorf("copy module into %s: %w", b.dir, err)
+	}
+	if shared {
+		link := filepath.Join(b.dir, ".terraform")
+		if err := os.RemoveAll(link); err != nil {
+			return err
+		}
+		if err := os.Symlink(filepath.Join(b.p.snapshot, ".terraform"), link); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
+	}
+	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	for _, k := range sortedKeys(b.p.cfg.BackendConfig) {
+		v := strings.ReplaceAll(b.p.cfg.BackendConfig[k], "{burst}", b.key)
+		opts = append(opts, tfexec.BackendConfig(k+"="+v))
+	}
+	if err := b.run(ctx, "init", func(w io.Writer) error {
+		return b.tf.Init(ctx, opts...)
+	}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
+}
+
+// initSnapshot runs `terraform init` once in the module version's
+// snapshot, under a lock shared by every process on the work dir.
+func (p *Provider) initSnapshot(ctx context.Context) error {
+	p.mu.Lock()
+	l, ok := p.locks["module:"+p.version]
+	if !ok {
+		l = newDirLock(p.snapshot + ".lock")
+		p.locks["module:"+p.version] = l
+	}
+	p.mu.Unlock()
+	unlock, err := l.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("waiting to init module version %s: %w", p.version, err)
+	}
+	defer unlock()
+	marker := filepath.Join(p.snapshot, ".terraform", ".spillway-initialised")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	tf, err := tfexec.NewTerraform(p.snapshot, p.binary)
+	if err == nil {
+		err = tf.SetEnv(p.env)
+	}
+	if err != nil {
+		return err
+	}
+	logPath := p.snapshot + ".init.log"
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	tf.SetStdout(f)
+	tf.SetStderr(f)
+	err = tf.Init(ctx, tfexec.Upgrade(false))
+	f.Close()
+	if err != nil {
+		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
+	}
+	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o600)
+}
+
+// run runs one Terraform command, recording who runs it and keeping its
+// output in a log of its own. A command refused because the backend's
+// state lock is held by a run known dead is retried once after Terraform
+// force-unlocks it.
+func (b *burst) run(ctx context.Context, op string, cmd func(w io.Writer) error) error {
+	err := b.runOnce(ctx, op, cmd)
+	var re *RunError
+	if err == nil || b.stale == nil || !errors.As(err, &re) {
+		return err
+	}
+	id, ok := breakable(re.Diagnostics, b.p.who)
+	if !ok {
+		if id != "" {
+			b.p.log.Warn("the state is locked by someone else", "burst", b.key, "lock_id", id)
+		}
+		return err
+	}
+	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID)
+	if uerr := b.runOnce(ctx, "force-unlock", func(w io.Writer) error {
+		return b.tf.ForceUnlock(ctx, id)
+	}); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	b.stale = nil
+	return b.runOnce(ctx, op, cmd)
+}
+
+var (
+	lockInfoIDRE  = regexp.MustCompile(`(?s)Error acquiring the state lock.*?\bLock Info:.*?\bID:\s+(\S+)`)
+	lockInfoWhoRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?\bLock Info:.*?\bWho:\s+(\S+)`)
+	lockedIDRE    = regexp.MustCompile(`(?s)Error acquiring the state lock.*?already locked: ID=(\S+)`)
+)
+
+// breakable says whether the lock a command was refused for may be broken
+// once a run of ours on the burst is known dead: when the backend names
+// the holder, only if it is us (user@host); when it does not (the http
+// backend), the dead run is taken to be the holder, since every run on a
+// burst's state is Spillway's and holds the burst's lock.
+func breakable(diags, us string) (id string, ok bool) {
+	id, who := lockHolder(diags)
+	return id, id != "" && (who == "" || who == us)
+}
+
+// lockHolder reads Terraform's "Error acquiring the state lock"
+// diagnostic: the id of the lock that is held, and who holds it (user@host)
+// when the backend says. Most backends print the holder's lock info; the
+// http backend prints the lock it tried to take and names the holder's id
+// only in its message ("already locked: ID=..."), so who is then unknown.
+func lockHolder(diags string) (id, who string) {
+	var infoID, infoWho string
+	if m := lockInfoIDRE.FindStringSubmatch(diags); m != nil {
+		infoID = m[1]
+	}
+	if m := lockInfoWhoRE.FindStringSubmatch(diags); m != nil {
+		infoWho = m[1]
+	}
+	if m := lockedIDRE.FindStringSubmatch(diags); m != nil && m[1] != infoID {
+		return m[1], ""
+	}
+	return infoID, infoWho
+}
+
+func (b *burst) runOnce(ctx context.Context, op string, cmd func(w io.Writer) error) error {
+	now := b.p.opts.clock()
+	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now})
+	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
+		return err
+	}
+	// Named by time, then a sequence number: an injected clock may stand still.
+	logPath := filepath.Join(b.dir, runsDir, fmt.Sprintf("%s-%06d-%s.log", now.UTC().Format("20060102T150405.000000000"), b.p.runSeq.Add(1)%1000000, op))
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	// Everything Terraform prints goes to the run's log. The writers are
+	// reset afterwards: the -json commands set stdout themselves, and a
+	// closed log left behind would cut the next command's output short.
+	b.tf.SetStdout(f)
+	b.tf.SetStderr(f)
+	runErr := cmd(f)
+	b.tf.SetStdout(io.Discard)
+	b.tf.SetStderr(io.Discard)
+	f.Close()
+	// The command is over (Terraform exited or was killed): no run holds
+	// the backend's lock any more.
+	_ = os.Remove(filepath.Join(b.dir, runFile))
+	b.pruneLogs()
+	b.p.log.Debug("terraform", "burst", b.key, "op", op, "took", time.Since(start), "err", runErr, "log", logPath)
+	if runErr == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: "interrupted: " + ctx.Err().Error(), Err: runErr}
+	}
+	return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: diagnosticsOf(logPath, runErr), Err: runErr}
+}
+
+func (b *burst) pruneLogs() {
+	ents, err := os.ReadDir(filepath.Join(b.dir, runsDir))
+	if err != nil || len(ents) <= keepRunLogs {
+		return
+	}
+	for _, e := range ents[:len(ents)-keepRunLogs] { // names sort by time
+		_ = os.Remove(filepath.Join(b.dir, runsDir, e.Name()))
+	}
+}
+
+// diag is one diagnostic of Terraform's machine-readable output.
+type diag struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail"`
+	Address  string `json:"address"`
+}
+
+// diagnostics reads the error diagnostics of a -json run's log.
+func diagnostics(logPath string) []diag {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []diag
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasPrefix(line, []byte("{")) {
+			continue
+		}
+		var msg struct {
+			Type       string `json:"type"`
+			Diagnostic *diag  `json:"diagnostic"`
+		}
+		if json.Unmarshal(line, &msg) != nil || msg.Type != "diagnostic" || msg.Diagnostic == nil || msg.Diagnostic.Severity != "error" {
+			continue
+		}
+		out = append(out, *msg.Diagnostic)
+	}
+	return out
+}
+
+// outputsOf reads the last "outputs" message of a -json apply or destroy
+// log: the root module's outputs after the run.
+func outputsOf(logPath string) (map[string]tfexec.OutputMeta, bool) {
+	if logPath == "" || !(strings.HasSuffix(logPath, "-apply.log") || strings.HasSuffix(logPath, "-destroy.log")) {
+		return nil, false
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	var (
+		outs  map[string]tfexec.OutputMeta
+		found bool
+	)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var msg struct {
+			Type    string                       `json:"type"`
+			Outputs map[string]tfexec.OutputMeta `json:"outputs"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) == nil && msg.Type == "outputs" {
+			outs, found = msg.Outputs, true
+		}
+	}
+	return outs, found && sc.Err() == nil
+}
+
+// diagnosticsOf is Terraform's own error text for a failed command: its
+// error diagnostics, or (for commands without -json) what it printed.
+func diagnosticsOf(logPath string, runErr error) string {
+	var sb strings.Builder
+	for _, d := range diagnostics(logPath) {
+		if sb.Len() > 0 {
+			sb.WriteString("; ")
+		}
+		if d.Address != "" {
+			fmt.Fprintf(&sb, "%s: ", d.Address)
+		}
+		sb.WriteString(d.Summary)
+		if d.Detail != "" {
+			sb.WriteString(": ")
+			sb.WriteString(strings.TrimSpace(d.Detail))
+		}
+	}
+	if sb.Len() == 0 {
+		// terraform-exec puts stderr into the error.
+		sb.WriteString(strings.TrimSpace(runErr.Error()))
+	}
+	s := sb.String()
+	if len(s) > maxDiagBytes {
+		s = s[:maxDiagBytes] + " ...(cut; see the log)"
+	}
+	return s
+}
+
+var keyRE = regexp.MustCompile(`\["([^"\]]+)"\]`)
+
+// keyOf finds which of keys a diagnostic's resource address is for: the
+// last ["key"] index of the address that is one of keys.
+func keyOf(address string, keys map[string]*slot) string {
+	ms := keyRE.FindAllStringSubmatch(address, -1)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if _, ok := keys[ms[i][1]]; ok {
+			return ms[i][1]
+		}
+	}
+	return ""
+}
+
+// apply makes the state match the ledger's slots: plan, then apply the plan
+// when it changes anything (destroy when no slot is left), then read the
+// instances output back into the ledger. It returns the failed command's
+// *RunError and the error diagnostics it produced.
+func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
+	if err := b.writeVars(l); err != nil {
+		return nil, err
+	}
+	varFile := tfexec.VarFile(varsFile)
+	var logPath string
+	jsonRun := func(op string, fn func(w io.Writer) error) error {
+		return b.run(ctx, op, func(w io.Writer) error {
+			if f, ok := w.(*os.File); ok {
+				logPath = f.Name()
+			}
+			return fn(w)
+		})
+	}
+	var err error
+	if l.desired() == 0 {
+		err = jsonRun("destroy", func(w io.Writer) error {
+			return b.tf.DestroyJSON(ctx, w, varFile)
+		})
+	} else {
+		var changes bool
+		err = jsonRun("plan", func(w io.Writer) error {
+			var perr error
+			changes, perr = b.tf.PlanJSON(ctx, w, varFile, tfexec.Out(planFile))
+			return perr
+		})
+		if err == nil && changes {
+			err = jsonRun("apply", func(w io.Writer) error {
+				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
+			})
+		}
+	}
+	if err != nil {
+		return diagnostics(logPath), err
+	}
+	return nil, b.readOutputs(ctx, l, logPath, true)
+}
+
+// readOutputs reads the module's instances output into the ledger: from
+// the "outputs" message that ends an apply's or destroy's -json log, or
+// else (after a plan without changes) with `terraform output`. After an
+// apply (strict) an empty output while instances were asked for is the
+// module's fault; after a refresh it means they are gone.
+func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, strict bool) error {
+	outs, ok := outputsOf(logPath)
+	if !ok {
+		err := b.run(ctx, "output", func(w io.Writer) error {
+			var oerr error
+			outs, oerr = b.tf.Output(ctx)
+			return oerr
+		})
+		if err != nil {
+			return err
+		}
+	}
+	got := map[string]outputInstance{}
+	if meta, ok := outs["instances"]; ok && len(meta.Value) > 0 && string(meta.Value) != "null" {
+		if err := json.Unmarshal(meta.Value, &got); err != nil {
+			return fmt.Errorf("the module's output \"instances\" in %s is not a map of {id, zone, private_ip, gpus} objects: %w (value %.200s)", b.dir, err, meta.Value)
+		}
+	} else if n := l.desired(); n > 0 && strict {
+		return fmt.Errorf("the module in %s was given %d instances but its output \"instances\" is empty; it must list one {id, zone, private_ip, gpus} object per key of var.instances", b.dir, n)
+	}
+	for k, o := range got {
+		if o.ID == "" {
+			return fmt.Errorf("the module's output \"instances\" in %s: key %q has no id", b.dir, k)
+		}
+		if _, ok := l.Slots[k]; !ok {
+			delete(got, k)
+		}
+	}
+	l.Outputs = got
+	l.forgetEnded()
+	return nil
+}
+
+// writeVars writes the variables of the next run.
+func (b *burst) writeVars(l *ledger) error {
+	vars := make(map[string]any, len(b.p.cfg.Variables)+4)
+	for k, v := range b.p.cfg.Variables {
+		vars[k] = v
+	}
+	vars["cluster"] = l.Cluster
+	vars["pool"] = l.Pool
+	vars["burst"] = b.key
+	vars["instances"] = l.variables()
+	data, err := json.MarshalIndent(vars, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode variables: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(b.dir, varsFile), data)
+}
+
+func (b *burst) readLedger() (*ledger, error) { return readLedger(filepath.Join(b.dir, ledgerFile)) }
+func (b *burst) writeLedger(l *ledger) error  { return l.write(filepath.Join(b.dir, ledgerFile)) }
+
+// moduleFiles lists the files of a module directory that make up its
+// version: everything but Terraform's and Spillway's working files.
+func moduleFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		name := d.Name()
+		if d.IsDir() {
+			if rel != "." && (name == ".terraform" || name == metaDir || name == "terraform.tfstate.d" || name == ".git") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(name, "terraform.tfstate") || strings.HasPrefix(name, ".terraform.tfstate") || name == varsFile || !d.Type().IsRegular() {
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	slices.Sort(files)
+	return files, err
+}
+
+// moduleVersion hashes a module's files' names and contents.
+func moduleVersion(dir string) (string, error) {
+	files, err := moduleFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// copyModule copies the module files of src into dst, replacing any
+// earlier version's (files the new version dropped are removed).
+func copyModule(src, dst string) error {
+	old, err := moduleFiles(dst)
+	if err != nil {
+		return err
+	}
+	files, err := moduleFiles(src)
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		// Only configuration a newer version dropped: the directory also
+		// holds files the module itself wrote.
+		if ext := filepath.Ext(f); (ext == ".tf" || strings.HasSuffix(f, ".tf.json")) && !slices.Contains(files, f) {
+			_ = os.Remove(filepath.Join(dst, f))
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}

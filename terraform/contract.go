@@ -1,0 +1,166 @@
+package terraform
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+)
+
+// The module contract (docs/terraform.md). Spillway sets these variables on
+// every run:
+//
+//	cluster   string  the spillway:cluster tag value
+//	pool      string  the pool the burst serves
+//	burst     string  the burst's key (one state per burst)
+//	instances map(object({instance_type, zone, market, gpus, tags, user_data}))
+//	          one entry per instance the burst should have, by a stable key
+//
+// and reads one output:
+//
+//	instances map(object({id, zone, private_ip, gpus, state?}))
+//	          one entry per key of var.instances that exists
+//
+// The instances are keyed rather than counted so that Spillway can end one
+// particular instance (drop its key) without touching the others.
+var (
+	contractVariables = []string{"cluster", "pool", "burst", "instances"}
+	contractOutputs   = []string{"instances"}
+	// instanceAttributes are the attributes of each var.instances entry.
+	instanceAttributes = []string{"instance_type", "zone", "market", "gpus", "tags", "user_data"}
+)
+
+// ContractError says precisely how a module falls short of the contract.
+type ContractError struct {
+	Module string
+	// Load holds Terraform's own parse errors, if the module could not be
+	// read at all.
+	Load string
+	// MissingVariables and MissingOutputs are contract names the module
+	// does not declare.
+	MissingVariables []string
+	MissingOutputs   []string
+	// BadTypes says which contract variable has a type that cannot carry
+	// what Spillway passes.
+	BadTypes []string
+	// Unset are variables the module requires (no default) that neither
+	// Spillway nor the provider's fixed variables set.
+	Unset []string
+	// Undeclared are fixed variables the module does not declare.
+	Undeclared []string
+}
+
+func (e *ContractError) Error() string {
+	var parts []string
+	if e.Load != "" {
+		parts = append(parts, "cannot be read: "+e.Load)
+	}
+	if len(e.MissingVariables) > 0 {
+		parts = append(parts, fmt.Sprintf("declares no variable %s (Spillway sets %s on every run)", quoteAll(e.MissingVariables), strings.Join(contractVariables, ", ")))
+	}
+	if len(e.MissingOutputs) > 0 {
+		parts = append(parts, fmt.Sprintf("declares no output %s (Spillway reads the instances it holds from it)", quoteAll(e.MissingOutputs)))
+	}
+	parts = append(parts, e.BadTypes...)
+	if len(e.Unset) > 0 {
+		parts = append(parts, fmt.Sprintf("requires variable %s, which has no default and is not among the provider's fixed variables", quoteAll(e.Unset)))
+	}
+	if len(e.Undeclared) > 0 {
+		parts = append(parts, fmt.Sprintf("does not declare variable %s, given in the provider's fixed variables", quoteAll(e.Undeclared)))
+	}
+	return fmt.Sprintf("terraform module %s does not satisfy the Spillway module contract: %s", e.Module, strings.Join(parts, "; "))
+}
+
+// CheckModule reads the module in dir with terraform-config-inspect and
+// checks it against the contract, given the fixed variables the provider
+// will pass. It returns a *ContractError naming everything missing.
+func CheckModule(dir string, fixed map[string]any) error {
+	mod, diags := tfconfig.LoadModule(dir)
+	if diags.HasErrors() {
+		var msgs []string
+		for _, d := range diags {
+			if d.Severity != tfconfig.DiagError {
+				continue
+			}
+			m := d.Summary
+			if d.Detail != "" {
+				m += ": " + d.Detail
+			}
+			if d.Pos != nil {
+				m = fmt.Sprintf("%s:%d: %s", d.Pos.Filename, d.Pos.Line, m)
+			}
+			msgs = append(msgs, m)
+		}
+		return &ContractError{Module: dir, Load: strings.Join(msgs, "; ")}
+	}
+	if mod == nil {
+		return &ContractError{Module: dir, Load: "no module"}
+	}
+	e := &ContractError{Module: dir}
+	for _, v := range contractVariables {
+		if _, ok := mod.Variables[v]; !ok {
+			e.MissingVariables = append(e.MissingVariables, v)
+		}
+	}
+	for _, o := range contractOutputs {
+		if _, ok := mod.Outputs[o]; !ok {
+			e.MissingOutputs = append(e.MissingOutputs, o)
+		}
+	}
+	if v, ok := mod.Variables["instances"]; ok {
+		e.BadTypes = append(e.BadTypes, checkInstancesType(v.Type)...)
+	}
+	for _, name := range sortedKeys(mod.Variables) {
+		v := mod.Variables[name]
+		if !v.Required || slices.Contains(contractVariables, name) {
+			continue
+		}
+		if _, ok := fixed[name]; !ok {
+			e.Unset = append(e.Unset, name)
+		}
+	}
+	for _, name := range sortedKeys(fixed) {
+		if _, ok := mod.Variables[name]; !ok {
+			e.Undeclared = append(e.Undeclared, name)
+		}
+	}
+	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared) == 0 {
+		return nil
+	}
+	return e
+}
+
+var attrRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+
+// checkInstancesType checks the declared type of var.instances, when one
+// is declared: a map (so keys are stable) of objects whose attributes are
+// a subset of what Spillway passes. A missing type (any) is accepted.
+func checkInstancesType(typ string) []string {
+	t := strings.Join(strings.Fields(typ), "")
+	if t == "" || t == "any" {
+		return nil
+	}
+	if !strings.HasPrefix(t, "map(") {
+		return []string{fmt.Sprintf("variable \"instances\" has type %s: want map(object({...})), keyed by instance key", typ)}
+	}
+	var unknown []string
+	for _, m := range attrRE.FindAllStringSubmatch(typ, -1) {
+		if !slices.Contains(instanceAttributes, m[1]) {
+			unknown = append(unknown, m[1])
+		}
+	}
+	if len(unknown) > 0 {
+		return []string{fmt.Sprintf("variable \"instances\" has attribute %s, which Spillway does not set (it sets %s)", quoteAll(unknown), strings.Join(instanceAttributes, ", "))}
+	}
+	return nil
+}
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, ", ")
+}

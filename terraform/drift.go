@@ -1,0 +1,150 @@
+package terraform
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// Drift is what a refresh-only plan found in one burst.
+type Drift struct {
+	// Burst is the burst's key (its directory name).
+	Burst string
+	// Resources are the addresses Terraform found changed or deleted
+	// outside Terraform.
+	Resources []string
+	// Gone are the ids of instances the module's output no longer lists
+	// after the refresh: they are gone from the cloud. Their keys are
+	// dropped, so List stops reporting them and no later apply recreates
+	// them (the scheduler decides whether to launch again).
+	Gone []string
+}
+
+// Refresh looks for drift in every burst of cluster with a refresh-only
+// plan. A burst whose plan changes anything gets the refresh-only apply of
+// that plan (state and outputs only; no resource is changed), and its
+// instances the output no longer lists are forgotten. It returns the
+// bursts that drifted.
+func (p *Provider) Refresh(ctx context.Context, cluster string) ([]Drift, error) {
+	if cluster == "" {
+		return nil, p.invalid("MissingParameter", "Refresh needs a cluster")
+	}
+	var keys []string
+	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+		if l.Cluster == cluster && len(l.Outputs) > 0 {
+			keys = append(keys, key)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	var (
+		out  []Drift
+		errs []error
+	)
+	for _, key := range keys {
+		d, err := p.refresh(ctx, key)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
+			continue
+		}
+		if len(d.Resources) > 0 || len(d.Gone) > 0 {
+			out = append(out, d)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
+	d := Drift{Burst: key}
+	b, unlock, err := p.open(ctx, key)
+	if err != nil {
+		return d, err
+	}
+	defer unlock()
+	l, err := b.readLedger()
+	if err != nil {
+		return d, err
+	}
+	if err := b.writeVars(l); err != nil {
+		return d, err
+	}
+	var (
+		changes bool
+		logPath string
+	)
+	err = b.run(ctx, "refresh-plan", func(w io.Writer) error {
+		if f, ok := w.(*os.File); ok {
+			logPath = f.Name()
+		}
+		var perr error
+		changes, perr = b.tf.PlanJSON(ctx, w, tfexec.VarFile(varsFile), tfexec.RefreshOnly(true), tfexec.Out(planFile))
+		return perr
+	})
+	if err != nil {
+		return d, err
+	}
+	d.Resources = driftedResources(logPath)
+	if !changes {
+		return d, nil
+	}
+	if err := b.run(ctx, "apply", func(w io.Writer) error {
+		if f, ok := w.(*os.File); ok {
+			logPath = f.Name()
+		}
+		return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
+	}); err != nil {
+		return d, err
+	}
+	before := l.Outputs
+	if err := b.readOutputs(ctx, l, logPath, false); err != nil {
+		return d, err
+	}
+	for k, o := range before {
+		if _, still := l.Outputs[k]; still {
+			continue
+		}
+		d.Gone = append(d.Gone, o.ID)
+		if s, ok := l.Slots[k]; ok {
+			s.Ending = true
+		}
+	}
+	slices.Sort(d.Gone)
+	l.forgetEnded()
+	if len(d.Gone) > 0 {
+		p.log.Warn("instances gone from the cloud", "burst", key, "ids", d.Gone, "drifted", d.Resources)
+	}
+	return d, b.writeLedger(l)
+}
+
+// driftedResources reads the resource_drift messages of a -json plan log.
+func driftedResources(logPath string) []string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var msg struct {
+			Type   string `json:"type"`
+			Change struct {
+				Resource struct {
+					Addr string `json:"addr"`
+				} `json:"resource"`
+			} `json:"change"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) == nil && msg.Type == "resource_drift" {
+			out = append(out, msg.Change.Resource.Addr)
+		}
+	}
+	return out
+}

@@ -1,0 +1,116 @@
+package terraform
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/spillway-io/spillway/providers"
+)
+
+// RunError is a Terraform command that failed. It carries Terraform's own
+// diagnostics and the path of the run's full log.
+type RunError struct {
+	// Op is the command: init, plan, apply, destroy, output, force-unlock.
+	Op string
+	// Dir is the burst's working directory; Log the file holding the run's
+	// whole output.
+	Dir, Log string
+	// Diagnostics is Terraform's error text (summary and detail of each
+	// error diagnostic, or its stderr when it wrote no diagnostics).
+	Diagnostics string
+	Err         error
+}
+
+func (e *RunError) Error() string {
+	d := strings.TrimSpace(e.Diagnostics)
+	if d == "" {
+		d = e.Err.Error()
+	}
+	return fmt.Sprintf("terraform %s in %s failed: %s (full output: %s)", e.Op, e.Dir, d, e.Log)
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Error classes, as the SDK providers use them. The codes are the clouds'
+// own error codes, which the official Terraform providers quote in their
+// error messages (AWS: "api error InsufficientInstanceCapacity: ...";
+// Alibaba: "Code: OperationDenied.NoStock").
+type errClass int
+
+const (
+	classTransient errClass = iota
+	classCapacity
+	classQuota
+	classThrottled
+	classInvalid
+)
+
+var codeClasses = []struct {
+	class errClass
+	codes []string
+}{
+	{classCapacity, []string{
+		// EC2
+		"InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientReservedInstanceCapacity",
+		"InsufficientCapacityOnHost", "InsufficientCapacity", "InsufficientFreeAddressesInSubnet",
+		"UnfulfillableCapacity", "MaxSpotInstanceCountExceeded", "SpotMaxPriceTooLow",
+		// (EC2's "Unsupported" is left out: Terraform's own "Unsupported
+		// argument" diagnostics would read as a stock-out.)
+		// ECS
+		"OperationDenied.NoStock", "OperationDenied.NoSpotStock", "Zone.NotOnSale",
+		"InvalidInstanceType.ZoneNotSupported", "InvalidResourceType.NotSupported", "InvalidVSwitchId.IpNotEnough",
+	}},
+	{classQuota, []string{
+		"VcpuLimitExceeded", "InstanceLimitExceeded", "ResourceLimitExceeded", "VolumeLimitExceeded",
+		"NetworkInterfaceLimitExceeded", "AddressLimitExceeded", "PendingVerification",
+		"QuotaExceed", "QuotaExceeded",
+	}},
+	{classThrottled, []string{"RequestLimitExceeded", "Throttling", "ThrottlingException", "Throttling.User", "Throttling.Api"}},
+	{classInvalid, []string{
+		"IdempotentParameterMismatch", "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId",
+		"SignatureDoesNotMatch", "OptInRequired", "InvalidParameterValue", "InvalidParameterCombination",
+		"InvalidParameter", "MissingParameter", "InvalidAMIID.NotFound", "InvalidAMIID.Malformed",
+		"InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidImageId.NotFound",
+		"InvalidVSwitchId.NotFound", "InvalidSecurityGroupId.NotFound", "Forbidden.RAM",
+		"InvalidAccessKeyId.NotFound",
+	}},
+}
+
+// codeRE matches a cloud error code as a whole word: letters, digits and
+// dots, e.g. InsufficientInstanceCapacity or QuotaExceed.ElasticQuota.
+var codeRE = regexp.MustCompile(`[A-Z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*`)
+
+// classify finds the first known cloud error code in text and returns its
+// class and the code. A code is matched whole or, for ECS's dotted codes,
+// by its first segment (QuotaExceed.ElasticQuota is a QuotaExceed).
+func classify(text string) (errClass, string) {
+	for _, tok := range codeRE.FindAllString(text, -1) {
+		for _, cc := range codeClasses {
+			for _, c := range cc.codes {
+				if tok == c || strings.HasPrefix(tok, c+".") {
+					return cc.class, tok
+				}
+			}
+		}
+	}
+	return classTransient, ""
+}
+
+// typed wraps err in the providers error of class.
+func typed(class errClass, code, provider, region, zone, instanceType string, err error) error {
+	switch class {
+	case classCapacity:
+		return &providers.CapacityError{Provider: provider, Region: region, Zone: zone, InstanceType: instanceType, Code: code, Err: err}
+	case classQuota:
+		return &providers.QuotaError{Provider: provider, Region: region, Code: code, Err: err}
+	case classThrottled:
+		return &providers.ThrottledError{Provider: provider, Code: code, Err: err}
+	case classInvalid:
+		return &providers.InvalidError{Provider: provider, Code: code, Err: err}
+	}
+	if code == "" {
+		code = "TerraformError"
+	}
+	return &providers.TransientError{Provider: provider, Code: code, Err: err}
+}

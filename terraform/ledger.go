@@ -1,0 +1,239 @@
+package terraform
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+// ledger is what Spillway keeps beside a burst's Terraform state: the
+// launches it was asked for (by client token, so a retry is recognised),
+// the instances the burst should have (the module's var.instances), and
+// what the module's output last said exists. It is written atomically
+// after every change, before and after each Terraform run.
+type ledger struct {
+	Cluster string `json:"cluster"`
+	Pool    string `json:"pool"`
+	Burst   string `json:"burst"`
+	// Launches by client token.
+	Launches map[string]*launch `json:"launches"`
+	// Slots are the desired instances by key: var.instances.
+	Slots map[string]*slot `json:"slots"`
+	// Outputs is the module's instances output after the last run, by key.
+	Outputs map[string]outputInstance `json:"outputs"`
+	// Dirty is set while the state may differ from the slots: a run failed
+	// or was interrupted. The next run on the burst (or Reconcile) repairs it.
+	Dirty bool `json:"dirty,omitempty"`
+}
+
+// launch is one Launch call's record.
+type launch struct {
+	Params launchParams `json:"params"`
+	// Keys are the slots created for it (those kept, once Done).
+	Keys []string `json:"keys"`
+	// Done is set once the launch's instances exist; until then a retry
+	// with the same token resumes it.
+	Done bool `json:"done"`
+}
+
+// launchParams are the parameters a retry with the same token must repeat.
+type launchParams struct {
+	InstanceType string            `json:"instance_type"`
+	Zone         string            `json:"zone,omitempty"`
+	Region       string            `json:"region,omitempty"`
+	Market       policy.Market     `json:"market"`
+	GPUs         int               `json:"gpus"`
+	Count        int               `json:"count"`
+	MinCount     int               `json:"min_count"`
+	Tags         map[string]string `json:"tags"`
+	UserData     string            `json:"user_data"`
+}
+
+func (a launchParams) equal(b launchParams) bool {
+	return a.InstanceType == b.InstanceType && a.Zone == b.Zone && a.Region == b.Region && a.Market == b.Market &&
+		a.GPUs == b.GPUs && a.Count == b.Count && a.MinCount == b.MinCount && a.UserData == b.UserData &&
+		maps.Equal(a.Tags, b.Tags)
+}
+
+// slot is one desired instance: one entry of var.instances.
+type slot struct {
+	Token        string            `json:"token"`
+	InstanceType string            `json:"instance_type"`
+	Zone         string            `json:"zone"`
+	Market       policy.Market     `json:"market"`
+	GPUs         int               `json:"gpus"`
+	Tags         map[string]string `json:"tags"`
+	UserData     string            `json:"user_data"`
+	// Zones left to try after Zone when it is out of stock.
+	NextZones []string `json:"next_zones,omitempty"`
+	// Requested is when Spillway first asked for the instance.
+	Requested time.Time `json:"requested"`
+	// Ending marks an instance to end: it is left out of var.instances, and
+	// the slot is forgotten once the output no longer lists it.
+	Ending bool `json:"ending,omitempty"`
+}
+
+// outputInstance is one entry of the module's instances output.
+type outputInstance struct {
+	ID        string `json:"id"`
+	Zone      string `json:"zone"`
+	PrivateIP string `json:"private_ip"`
+	GPUs      int    `json:"gpus"`
+	State     string `json:"state,omitempty"`
+}
+
+// variable is the value of var.instances for one slot.
+type variable struct {
+	InstanceType string            `json:"instance_type"`
+	Zone         string            `json:"zone"`
+	Market       string            `json:"market"`
+	GPUs         int               `json:"gpus"`
+	Tags         map[string]string `json:"tags"`
+	UserData     string            `json:"user_data"`
+}
+
+func newLedger() *ledger {
+	return &ledger{Launches: map[string]*launch{}, Slots: map[string]*slot{}, Outputs: map[string]outputInstance{}}
+}
+
+func readLedger(path string) (*ledger, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newLedger(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l := newLedger()
+	if err := json.Unmarshal(data, l); err != nil {
+		return nil, fmt.Errorf("burst ledger %s is corrupt: %w", path, err)
+	}
+	if l.Launches == nil {
+		l.Launches = map[string]*launch{}
+	}
+	if l.Slots == nil {
+		l.Slots = map[string]*slot{}
+	}
+	if l.Outputs == nil {
+		l.Outputs = map[string]outputInstance{}
+	}
+	return l, nil
+}
+
+// writeFileAtomic replaces path with data through a rename, so a reader
+// (List) or a crash never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func (l *ledger) write(path string) error {
+	data, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// variables is var.instances for the slots.
+func (l *ledger) variables() map[string]variable {
+	out := make(map[string]variable, len(l.Slots))
+	for k, s := range l.Slots {
+		if s.Ending {
+			continue
+		}
+		out[k] = variable{InstanceType: s.InstanceType, Zone: s.Zone, Market: string(s.Market), GPUs: s.GPUs, Tags: s.Tags, UserData: s.UserData}
+	}
+	return out
+}
+
+// desired counts the slots that should exist.
+func (l *ledger) desired() int {
+	n := 0
+	for _, s := range l.Slots {
+		if !s.Ending {
+			n++
+		}
+	}
+	return n
+}
+
+// forgetEnded drops ending slots the output no longer lists.
+func (l *ledger) forgetEnded() {
+	for k, s := range l.Slots {
+		if _, ok := l.Outputs[k]; s.Ending && !ok {
+			delete(l.Slots, k)
+		}
+	}
+}
+
+// instances are the burst's instances that exist: slots the output lists.
+func (l *ledger) instances(provider, region string, keys []string) []providers.Instance {
+	if keys == nil {
+		keys = sortedKeys(l.Slots)
+	}
+	out := make([]providers.Instance, 0, len(keys))
+	for _, k := range keys {
+		s, ok := l.Slots[k]
+		o, exists := l.Outputs[k]
+		if !ok || !exists {
+			continue
+		}
+		zone := o.Zone
+		if zone == "" {
+			zone = s.Zone
+		}
+		out = append(out, providers.Instance{
+			ID: o.ID, Provider: provider, Region: region, Zone: zone,
+			InstanceType: s.InstanceType, Market: s.Market, State: stateOf(o.State),
+			LaunchTime: s.Requested, Tags: maps.Clone(s.Tags), PrivateIP: o.PrivateIP,
+		})
+	}
+	slices.SortFunc(out, func(a, b providers.Instance) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// stateOf maps a module's optional state attribute; a module that reports
+// none has its instances running once applied.
+func stateOf(s string) providers.State {
+	switch providers.State(s) {
+	case providers.StatePending, providers.StateRunning, providers.StateShuttingDown, providers.StateStopped, providers.StateTerminated:
+		return providers.State(s)
+	case "Pending", "Starting":
+		return providers.StatePending
+	case "Stopping":
+		return providers.StateShuttingDown
+	case "Stopped":
+		return providers.StateStopped
+	}
+	return providers.StateRunning
+}

@@ -1,0 +1,433 @@
+package terraform_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/terraform"
+)
+
+func launchRequest(burst, token string, count int) providers.LaunchRequest {
+	return providers.LaunchRequest{
+		Offering: offering, Count: count, ClientToken: token,
+		Tags: map[string]string{
+			providers.TagCluster: "lifecycle", providers.TagPool: "gpu",
+			providers.TagBurst: burst, providers.TagIntent: token,
+		},
+		UserData: "#!/bin/sh\nspillway agent\n",
+	}
+}
+
+func idsOf(insts []providers.Instance) []string {
+	var out []string
+	for _, in := range insts {
+		out = append(out, in.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func liveIDs(e *emulated) []string {
+	var out []string
+	for _, in := range e.live() {
+		out = append(out, in.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond every 20ms for up to d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestParallelBurstsApplyOnSeparateStates(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	e := startEmulator(t)
+	work := t.TempDir()
+	p := newProvider(t, e.config(t, work, 5*time.Second))
+
+	const bursts = 4
+	got := make([][]providers.Instance, bursts)
+	errs := make([]error, bursts)
+	var wg sync.WaitGroup
+	for i := range bursts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = p.Launch(ctx, launchRequest(fmt.Sprintf("burst-%d", i), fmt.Sprintf("par-%d", i), 1+i%2))
+		}()
+	}
+	wg.Wait()
+	var all []string
+	for i := range bursts {
+		if errs[i] != nil {
+			t.Fatalf("burst %d: %v", i, errs[i])
+		}
+		if len(got[i]) != 1+i%2 {
+			t.Fatalf("burst %d launched %d instances, want %d", i, len(got[i]), 1+i%2)
+		}
+		all = append(all, idsOf(got[i])...)
+	}
+	slices.Sort(all)
+	if live := liveIDs(e); !slices.Equal(live, all) {
+		t.Fatalf("the emulator runs %v, the bursts launched %v", live, all)
+	}
+	states, err := filepath.Glob(filepath.Join(work, "bursts", "*", "terraform.tfstate"))
+	if err != nil || len(states) != bursts {
+		t.Fatalf("state files %v (%v), want one per burst (%d)", states, err, bursts)
+	}
+
+	// Ending burst 1 destroys its state's instances and nothing else.
+	if err := p.Terminate(ctx, idsOf(got[1])); err != nil {
+		t.Fatalf("Terminate burst 1: %v", err)
+	}
+	want := slices.DeleteFunc(slices.Clone(all), func(id string) bool { return slices.Contains(idsOf(got[1]), id) })
+	if live := liveIDs(e); !slices.Equal(live, want) {
+		t.Errorf("after ending burst 1 the emulator runs %v, want %v", live, want)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(idsOf(listed), want) {
+		t.Errorf("List = %v, want %v", idsOf(listed), want)
+	}
+	if err := p.Terminate(ctx, want); err != nil {
+		t.Fatalf("Terminate the rest: %v", err)
+	}
+	if live := liveIDs(e); len(live) != 0 {
+		t.Errorf("after ending every burst the emulator runs %v", live)
+	}
+}
+
+func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
+	t.Parallel()
+	e := startEmulator(t)
+	work := t.TempDir()
+	p := newProvider(t, e.config(t, work, 5*time.Second), terraform.WithInterruptGrace(20*time.Second))
+	req := launchRequest("cancel", "cancel-1", 2)
+
+	// Every EC2 call takes a second: cancel once the apply has sent its
+	// first RunInstances.
+	e.emu.SetLatency(time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for e.emu.Calls("RunInstances") == 0 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := p.Launch(ctx, req)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch cancelled mid-apply: err = %v, want context.Canceled", err)
+	}
+	e.emu.SetLatency(0)
+
+	insts, err := p.Launch(testCtx(t, 60*time.Second), req)
+	if err != nil {
+		t.Fatalf("Launch again with the same token: %v", err)
+	}
+	if len(insts) != 2 {
+		t.Fatalf("the resumed launch returned %d instances, want 2", len(insts))
+	}
+	if live := liveIDs(e); !slices.Equal(live, idsOf(insts)) {
+		t.Errorf("the emulator runs %v, the resumed launch returned %v: the interrupted apply left a duplicate or lost one", live, idsOf(insts))
+	}
+	if err := p.Terminate(testCtx(t, 30*time.Second), idsOf(insts)); err != nil {
+		t.Fatal(err)
+	}
+	if live := liveIDs(e); len(live) != 0 {
+		t.Errorf("after Terminate the emulator runs %v", live)
+	}
+}
+
+func TestFailingModuleSurfacesTerraformsOwnError(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 30*time.Second)
+	p := newProvider(t, terraform.Config{Module: "testdata/failing", Zones: zones, WorkDir: t.TempDir()})
+	_, err := p.Launch(ctx, launchRequest("failing", "failing-1", 1))
+	var re *terraform.RunError
+	if !errors.As(err, &re) {
+		t.Fatalf("Launch of a failing module: err = %v, want a *terraform.RunError", err)
+	}
+	for _, want := range []string{"local-exec provisioner error", "no GPU image is shared with this account", "exit status 3"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not quote Terraform's %q: %v", want, err)
+		}
+	}
+	if !providers.IsTransient(err) {
+		t.Errorf("an unrecognised module failure is %T, want *providers.TransientError", err)
+	}
+	logged, rerr := os.ReadFile(re.Log)
+	if rerr != nil || !bytes.Contains(logged, []byte("no GPU image is shared with this account")) {
+		t.Errorf("the run's log %s does not hold Terraform's output (%v)", re.Log, rerr)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || len(listed) != 0 {
+		t.Errorf("after a failed launch List = %v, %v; want nothing", listed, err)
+	}
+}
+
+func TestNewRejectsAModuleOutsideTheContract(t *testing.T) {
+	_, err := terraform.New("tf", terraform.Config{Module: "testdata/contract/no_output", Zones: zones, WorkDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), `declares no output "instances"`) {
+		t.Errorf("New with a module without the instances output: err = %v", err)
+	}
+}
+
+// stateServer is a Terraform http backend: state by path, and a lock that
+// stays held until UNLOCK, as a remote backend's does when its holder dies.
+type stateServer struct {
+	mu      sync.Mutex
+	states  map[string][]byte
+	locks   map[string][]byte
+	unlocks int
+}
+
+func (s *stateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	name := r.URL.Path
+	switch r.Method {
+	case http.MethodGet:
+		st, ok := s.states[name]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Write(st)
+	case http.MethodPost:
+		s.states[name] = body
+	case http.MethodDelete:
+		delete(s.states, name)
+	case "LOCK":
+		if held, ok := s.locks[name]; ok {
+			w.WriteHeader(http.StatusLocked)
+			w.Write(held)
+			return
+		}
+		s.locks[name] = body
+	case "UNLOCK":
+		// Terraform's own unlock names the lock; force-unlock sends nothing.
+		var info, held struct{ ID string }
+		if len(body) > 0 && json.Unmarshal(body, &info) == nil && json.Unmarshal(s.locks[name], &held) == nil && info.ID != held.ID {
+			w.WriteHeader(http.StatusConflict)
+			return
+		}
+		delete(s.locks, name)
+		s.unlocks++
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+func (s *stateServer) held() (locks, unlocks int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.locks), s.unlocks
+}
+
+// crasherMain runs in a child process: it launches on the config in
+// CRASH_CONFIG and is killed by the test while the apply holds the lock.
+func crasherMain() int {
+	var cfg terraform.Config
+	if err := json.Unmarshal([]byte(os.Getenv("CRASH_CONFIG")), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	p, err := terraform.New("crasher", cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	_, err = p.Launch(context.Background(), launchRequest("stale", "stale-1", 1))
+	fmt.Fprintln(os.Stderr, "the crasher's launch returned:", err)
+	return 1
+}
+
+func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
+	t.Parallel()
+	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	work := t.TempDir()
+	hold, started := filepath.Join(work, "hold"), filepath.Join(work, "started")
+	addr := srv.URL + "/state/{burst}"
+	cfg := terraform.Config{
+		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+		Variables:     map[string]any{"hold": hold, "started": started},
+		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+	}
+	if err := os.WriteFile(hold, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(hold) }) // lets the orphaned provisioner go
+	data, _ := json.Marshal(cfg)
+	crasher := exec.Command(os.Args[0], "-test.run=^$")
+	crasher.Env = append(os.Environ(), "SPILLWAY_TF_CRASHER=1", "CRASH_CONFIG="+string(data))
+	var stderr bytes.Buffer
+	crasher.Stderr = &stderr
+	if err := crasher.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- crasher.Wait() }()
+	deadline := time.After(60 * time.Second)
+	for ok := false; !ok; {
+		select {
+		case err := <-exited:
+			t.Fatalf("the crasher exited before its apply started (%v): %s", err, stderr.String())
+		case <-deadline:
+			crasher.Process.Kill()
+			<-exited
+			t.Fatalf("the crasher's apply never started: %s", stderr.String())
+		case <-time.After(20 * time.Millisecond):
+			_, err := os.Stat(started)
+			ok = err == nil
+		}
+	}
+	if locks, _ := st.held(); locks != 1 {
+		t.Fatalf("the crasher's apply holds %d state locks, want 1", locks)
+	}
+	// Kill the crasher mid-apply; its Terraform dies with it (parent-death
+	// signal) and never releases the backend's lock.
+	crasher.Process.Kill()
+	<-exited
+	os.Remove(hold)
+
+	p := newProvider(t, cfg)
+	insts, err := p.Launch(testCtx(t, 60*time.Second), launchRequest("stale", "stale-1", 1))
+	if err != nil {
+		t.Fatalf("Launch after the crash: %v", err)
+	}
+	if len(insts) != 1 {
+		t.Fatalf("Launch after the crash returned %d instances, want 1", len(insts))
+	}
+	locks, unlocks := st.held()
+	if locks != 0 || unlocks < 2 {
+		t.Errorf("after the recovered launch: %d locks held, %d unlocks; want none held, the force-unlock and the run's own", locks, unlocks)
+	}
+	unlockLogs, _ := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "runs", "*-force-unlock.log"))
+	if len(unlockLogs) != 1 {
+		t.Errorf("force-unlock ran %d times, want once", len(unlockLogs))
+	}
+}
+
+// An instance ended outside Terraform is seen by a refresh-only plan:
+// Refresh reports it gone, List stops reporting it, and ending the burst
+// later does not trip over it.
+func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	e := startEmulator(t)
+	requested := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second), terraform.WithClock(func() time.Time { return requested }))
+	insts, err := p.Launch(ctx, launchRequest("drift", "drift-1", 2))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	for _, in := range insts {
+		if !in.LaunchTime.Equal(requested) {
+			t.Errorf("instance %s LaunchTime = %v, want the injected clock's %v", in.ID, in.LaunchTime, requested)
+		}
+	}
+	if drift, err := p.Refresh(ctx, "lifecycle"); err != nil || len(drift) != 0 {
+		t.Fatalf("Refresh before any drift = %+v, %v; want none", drift, err)
+	}
+	gone, kept := insts[0].ID, insts[1].ID
+	client := ec2.New(ec2.Options{Region: region, Credentials: staticCreds(), BaseEndpoint: awssdk.String(e.srv.URL)})
+	if _, err := client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{gone}}); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := p.Refresh(ctx, "lifecycle")
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if len(drift) != 1 || !slices.Equal(drift[0].Gone, []string{gone}) {
+		t.Fatalf("Refresh = %+v, want one burst with %s gone", drift, gone)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), []string{kept}) {
+		t.Fatalf("List after the refresh = %v, %v; want only %s", idsOf(listed), err, kept)
+	}
+	if err := p.Terminate(ctx, []string{kept}); err != nil {
+		t.Fatalf("Terminate the rest: %v", err)
+	}
+	if live := liveIDs(e); len(live) != 0 {
+		t.Errorf("the emulator still runs %v", live)
+	}
+}
+
+// A Terminate whose apply fails leaves the burst dirty; Reconcile applies
+// it again once the cloud answers, and the instance ends.
+func TestReconcileRepairsAFailedApply(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	e := startEmulator(t)
+	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second))
+	insts, err := p.Launch(ctx, launchRequest("repair", "repair-1", 2))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	victim := insts[0].ID
+
+	e.emu.SetFaultRate(1)
+	err = p.Terminate(ctx, []string{victim})
+	var re *terraform.RunError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "InternalError") && !strings.Contains(err.Error(), "ServiceUnavailable") {
+		t.Fatalf("Terminate while every EC2 call fails: err = %v, want Terraform's error quoting EC2's 5xx", err)
+	}
+	e.emu.SetFaultRate(0)
+	if live := liveIDs(e); !slices.Contains(live, victim) {
+		t.Fatalf("the failed Terminate ended %s anyway (live: %v); the case proves nothing", victim, live)
+	}
+	if err := p.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if live := liveIDs(e); !slices.Equal(live, []string{insts[1].ID}) {
+		t.Errorf("after Reconcile the emulator runs %v, want only %s", live, insts[1].ID)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), []string{insts[1].ID}) {
+		t.Errorf("List after Reconcile = %v, %v; want only %s", idsOf(listed), err, insts[1].ID)
+	}
+	// Nothing is left to repair.
+	if err := p.Reconcile(ctx); err != nil {
+		t.Errorf("second Reconcile: %v", err)
+	}
+}

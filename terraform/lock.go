@@ -1,0 +1,104 @@
+package terraform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+	"time"
+)
+
+// dirLock serialises every run on one burst's state, across goroutines
+// (sem) and processes (flock on the lock file, which the kernel releases
+// when the holder dies).
+type dirLock struct {
+	sem  chan struct{}
+	path string
+}
+
+func newDirLock(path string) *dirLock {
+	return &dirLock{sem: make(chan struct{}, 1), path: path}
+}
+
+// lock blocks until the burst is free or ctx ends; unlock releases it.
+func (l *dirLock) lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			<-l.sem
+			return nil, fmt.Errorf("lock %s: %w", l.path, err)
+		}
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			f.Close()
+			<-l.sem
+			return nil, ctx.Err()
+		}
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+		<-l.sem
+	}, nil
+}
+
+// runRecord names the process running Terraform on a burst. It is written
+// before each Terraform command and removed when the command returns, so
+// one found by the next holder of the burst's lock belongs to a run that
+// died mid-command (its Terraform was killed with it: terraform-exec sets
+// the parent-death signal) and may have left the backend's lock held.
+type runRecord struct {
+	PID     int       `json:"pid"`
+	Host    string    `json:"host"`
+	Op      string    `json:"op"`
+	Started time.Time `json:"started"`
+}
+
+func readRunRecord(path string) (*runRecord, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r runRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		// A record cut short by a crash is a dead run's too.
+		return &runRecord{}, nil
+	}
+	return &r, nil
+}
+
+// dead reports whether the run is known to be over: it ran on this host
+// in a process that no longer exists (or its record was cut short).
+func (r *runRecord) dead(host string) bool {
+	if r.PID == 0 {
+		return true
+	}
+	if r.Host != host || r.PID == os.Getpid() {
+		return false
+	}
+	err := syscall.Kill(r.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}

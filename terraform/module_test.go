@@ -1,0 +1,118 @@
+package terraform_test
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/spillway-io/spillway/terraform"
+)
+
+func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
+	tests := []struct {
+		module string
+		fixed  map[string]any
+		want   string
+	}{
+		{"no_instances", nil, `terraform module testdata/contract/no_instances does not satisfy the Spillway module contract: declares no variable "instances" (Spillway sets cluster, pool, burst, instances on every run)`},
+		{"no_output", nil, `terraform module testdata/contract/no_output does not satisfy the Spillway module contract: declares no output "instances" (Spillway reads the instances it holds from it)`},
+		{"list_type", nil, `terraform module testdata/contract/list_type does not satisfy the Spillway module contract: variable "instances" has type list(string): want map(object({...})), keyed by instance key`},
+		{"unknown_attr", nil, `terraform module testdata/contract/unknown_attr does not satisfy the Spillway module contract: variable "instances" has attribute "disk_gb", which Spillway does not set (it sets instance_type, zone, market, gpus, tags, user_data)`},
+		{"needs_vpc", nil, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
+		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.module, func(t *testing.T) {
+			err := terraform.CheckModule("testdata/contract/"+tt.module, tt.fixed)
+			var ce *terraform.ContractError
+			if !errors.As(err, &ce) {
+				t.Fatalf("CheckModule = %v, want a *ContractError", err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("CheckModule error:\n got %s\nwant %s", err, tt.want)
+			}
+		})
+	}
+	if err := terraform.CheckModule("testdata/contract/needs_vpc", map[string]any{"vpc_id": "vpc-1"}); err != nil {
+		t.Errorf("needs_vpc with vpc_id fixed: %v", err)
+	}
+	err := terraform.CheckModule("testdata/contract/broken", nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot be read") || !strings.Contains(err.Error(), "main.tf") {
+		t.Errorf("a module that does not parse: err = %v, want Terraform's parse error naming main.tf", err)
+	}
+}
+
+// The shipped modules satisfy the contract with their required settings
+// fixed, and name those settings when they are not.
+func TestShippedModulesSatisfyTheContract(t *testing.T) {
+	tests := []struct {
+		dir      string
+		fixed    map[string]any
+		required string
+	}{
+		{"../configs/terraform/aws", map[string]any{
+			"region": "us-east-1", "subnets": map[string]string{"us-east-1a": "subnet-1"},
+			"ami": "ami-1", "security_group_ids": []string{"sg-1"},
+		}, `requires variable "ami", "region", "security_group_ids", "subnets"`},
+		{"../configs/terraform/alicloud", map[string]any{
+			"region": "cn-hangzhou", "vswitches": map[string]string{"cn-hangzhou-h": "vsw-1"},
+			"image_id": "m-1", "security_group_ids": []string{"sg-1"},
+		}, `requires variable "image_id", "region", "security_group_ids", "vswitches"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			if err := terraform.CheckModule(tt.dir, tt.fixed); err != nil {
+				t.Errorf("CheckModule: %v", err)
+			}
+			err := terraform.CheckModule(tt.dir, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.required) {
+				t.Errorf("CheckModule without fixed variables = %v, want it to say %s", err, tt.required)
+			}
+		})
+	}
+	out, err := exec.Command("terraform", "fmt", "-check", "-recursive", "-list=true", "../configs/terraform").CombinedOutput()
+	if err != nil {
+		t.Errorf("terraform fmt -check ../configs/terraform: %v\n%s", err, out)
+	}
+}
+
+func TestConfigValidateNamesEveryProblem(t *testing.T) {
+	cfg := terraform.Config{
+		Module: "testdata/nowhere", Zones: []string{"us-east-1a", "US East", "us-east-1a"},
+		Variables:     map[string]any{"instances": 1, "9lives": 2},
+		BackendConfig: map[string]string{"key-name": "x"},
+		WorkDir:       "relative/dir",
+	}
+	err := cfg.Validate("burst-tf")
+	var ce *terraform.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Validate = %v, want *ConfigError", err)
+	}
+	want := []string{
+		`module "testdata/nowhere": no such file or directory: want an existing directory holding *.tf files`,
+		`zones[1] "US East" is not a zone name: want lower-case letters, digits and '-', e.g. us-east-1a`,
+		`zones[2] "us-east-1a" is listed twice`,
+		`variables.9lives: not a Terraform variable name (want a letter or '_' then letters, digits, '_' or '-')`,
+		`variables.instances: "instances" is set by Spillway on every run (the module contract's variables are cluster, pool, burst, instances); remove it`,
+		`backend_config.key-name: not a backend setting name (want letters, digits and '_')`,
+		`work_dir "relative/dir" is relative: want an absolute path`,
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%s", len(ce.Problems), len(want), strings.Join(ce.Problems, "\n"))
+	}
+	for i := range min(len(want), len(ce.Problems)) {
+		if ce.Problems[i] != want[i] {
+			t.Errorf("problem %d:\n got %s\nwant %s", i, ce.Problems[i], want[i])
+		}
+	}
+	if !strings.HasPrefix(err.Error(), `terraform provider "burst-tf": module`) {
+		t.Errorf("error %q does not name the provider first", err)
+	}
+	empty := terraform.Config{}.Validate("x")
+	for _, w := range []string{"module is empty", "zones is empty", "work_dir is empty"} {
+		if empty == nil || !strings.Contains(empty.Error(), w) {
+			t.Errorf("empty config: %v, want it to say %q", empty, w)
+		}
+	}
+}

@@ -1,0 +1,585 @@
+// Package terraform is a providers.Provider that launches and ends burst
+// capacity by applying a Terraform module the platform team owns, through
+// terraform-exec and the real terraform binary.
+//
+// The module satisfies a small contract (contract.go, docs/terraform.md):
+// Spillway sets var.cluster, var.pool, var.burst and var.instances (one
+// object per instance, by a stable key) and reads output.instances (id,
+// zone, private address, GPU count per key). Each burst has its own
+// working directory and state, so bursts apply in parallel and a destroy
+// cannot touch another burst. Runs on one state are serialised (in the
+// process and, through flock, across processes); a cancelled context
+// interrupts Terraform, which stops gracefully and writes its state; the
+// next run on the burst completes what was left. A backend lock left by a
+// run that died is force-unlocked once that run is known dead. Cloud
+// capacity and quota errors quoted in Terraform's diagnostics become the
+// providers package's typed errors, and a key out of stock in one zone is
+// retried in the next.
+package terraform
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+var _ providers.Provider = (*Provider)(nil)
+
+// Provider launches instances by applying a Terraform module, one state
+// per burst. It is safe for concurrent use, and several Providers (or
+// processes) may share a WorkDir.
+type Provider struct {
+	name   string
+	cfg    Config
+	opts   options
+	log    *slog.Logger
+	binary string
+	env    map[string]string
+	host   string
+	// who is user@host, as Terraform names a lock's holder.
+	who string
+	// version identifies the module's contents; snapshot is its copy under
+	// WorkDir/modules, from which burst directories are filled.
+	version, snapshot string
+
+	mu    sync.Mutex
+	locks map[string]*dirLock
+	// runSeq numbers run logs.
+	runSeq atomic.Int64
+}
+
+// New checks cfg and the module against the contract and snapshots the
+// module. It runs no Terraform command: each burst's directory is
+// initialised on its first use.
+func New(name string, cfg Config, opts ...Option) (*Provider, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := cfg.Validate(name); err != nil {
+		return nil, err
+	}
+	bin := o.binary
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("terraform"); err != nil {
+			return nil, fmt.Errorf("terraform provider %q: no terraform binary on PATH (%w): install Terraform 1.5 or later, or set its path", name, err)
+		}
+	}
+	if err := CheckModule(cfg.Module, cfg.Variables); err != nil {
+		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
+	}
+	version, err := moduleVersion(cfg.Module)
+	if err != nil {
+		return nil, fmt.Errorf("terraform provider %q: read module %s: %w", name, cfg.Module, err)
+	}
+	p := &Provider{
+		name: name, cfg: cfg, opts: o, binary: bin, version: version,
+		log:      o.logger.WithGroup("terraform").With("provider", name),
+		snapshot: filepath.Join(cfg.WorkDir, "modules", version),
+		locks:    map[string]*dirLock{},
+	}
+	p.host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		p.who = u.Username + "@" + p.host
+	}
+	if err := p.snapshotModule(); err != nil {
+		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
+	}
+	cache := filepath.Join(cfg.WorkDir, "plugin-cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
+	}
+	p.env = terraformEnv(os.Environ(), cache, o.env)
+	return p, nil
+}
+
+// snapshotModule copies the module into WorkDir/modules/<version> once.
+func (p *Provider) snapshotModule() error {
+	if _, err := os.Stat(p.snapshot); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p.snapshot), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(p.snapshot), ".tmp-"+p.version+"-")
+	if err != nil {
+		return err
+	}
+	if err := copyModule(p.cfg.Module, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("snapshot module %s: %w", p.cfg.Module, err)
+	}
+	if err := os.Rename(tmp, p.snapshot); err != nil {
+		os.RemoveAll(tmp)
+		if _, serr := os.Stat(p.snapshot); serr == nil {
+			return nil // another provider made it first
+		}
+		return err
+	}
+	return nil
+}
+
+// terraformEnv is Spillway's environment without the variables
+// terraform-exec manages itself, with a shared plugin cache (so each
+// burst's init links providers instead of downloading them) and extra.
+func terraformEnv(environ []string, pluginCache string, extra map[string]string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+	}
+	env["TF_PLUGIN_CACHE_DIR"] = pluginCache
+	for k, v := range extra {
+		env[k] = v
+	}
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+	}
+	return env
+}
+
+// Name is the provider's name from the config.
+func (p *Provider) Name() string { return p.name }
+
+func (p *Provider) invalid(code, format string, args ...any) error {
+	return &providers.InvalidError{Provider: p.name, Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// Launch adds req.Count instances to the burst named by req's
+// spillway:burst tag (the client token when there is none) and applies the
+// burst's module. A key out of stock in one zone moves to the next zone of
+// the config (or fails, for an offering pinned to a zone); when fewer than
+// MinCount keys got an instance, the launch's instances are destroyed and
+// a *providers.CapacityError returned. A retry with the same token returns
+// the same instances, or resumes a launch that was interrupted; the same
+// token with other parameters is a *providers.InvalidError. Quota,
+// throttling and other failures are destroyed likewise and typed like the
+// SDK providers' errors, wrapping a *RunError with Terraform's own text.
+func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	if err := p.checkRequest(req); err != nil {
+		return nil, err
+	}
+	cluster, pool := req.Tags[providers.TagCluster], req.Tags[providers.TagPool]
+	burstName := req.Tags[providers.TagBurst]
+	if burstName == "" {
+		burstName = req.ClientToken
+	}
+	b, unlock, err := p.open(ctx, burstKey(cluster, pool, burstName))
+	if err != nil {
+		return nil, p.runFailure(err, req.Offering, "")
+	}
+	defer unlock()
+	l, err := b.readLedger()
+	if err != nil {
+		return nil, err
+	}
+	l.Cluster, l.Pool, l.Burst = cluster, pool, burstName
+
+	region := firstNonEmpty(req.Offering.Region, p.cfg.Region)
+	params := p.paramsOf(req)
+	rec, ok := l.Launches[req.ClientToken]
+	switch {
+	case ok && !rec.Params.equal(params):
+		return nil, p.invalid("IdempotentParameterMismatch", "client token %q was used for a launch of %d×%s (min %d) in burst %q; this one asks for %d×%s (min %d): a retry must repeat its parameters",
+			req.ClientToken, rec.Params.Count, rec.Params.InstanceType, rec.Params.MinCount, burstName, params.Count, params.InstanceType, params.MinCount)
+	case ok && rec.Done:
+		if l.Dirty {
+			// Repair what an earlier failed run left before answering.
+			if _, err := b.apply(ctx, l); err != nil {
+				return nil, p.runFailure(err, req.Offering, "")
+			}
+			l.Dirty = false
+			if err := b.writeLedger(l); err != nil {
+				return nil, err
+			}
+		}
+		return l.instances(p.name, region, rec.Keys), nil
+	case !ok:
+		rec = p.addLaunch(l, req, params)
+		if err := b.writeLedger(l); err != nil {
+			return nil, err
+		}
+	default:
+		p.log.Info("resuming an unfinished launch", "burst", b.key, "token", req.ClientToken)
+	}
+	return p.converge(ctx, b, l, req, rec, region)
+}
+
+func (p *Provider) checkRequest(req providers.LaunchRequest) error {
+	switch {
+	case req.Count < 1 || req.Count > 1000:
+		return p.invalid("InvalidParameterValue", "count %d is out of range: want 1 to 1000", req.Count)
+	case req.MinCount < 0 || req.MinCount > req.Count:
+		return p.invalid("InvalidParameterValue", "min count %d is out of range: want 0 (meaning count) to count %d", req.MinCount, req.Count)
+	case req.ClientToken == "" || len(req.ClientToken) > 64:
+		return p.invalid("InvalidParameterValue", "client token %q: want 1 to 64 characters", req.ClientToken)
+	case req.Offering.InstanceType == "":
+		return p.invalid("InvalidParameterValue", "the offering has no instance type")
+	case req.Tags[providers.TagCluster] == "":
+		return p.invalid("InvalidParameterValue", "the launch has no %s tag: its instances could never be listed", providers.TagCluster)
+	case req.Offering.Zone != "" && !zoneRE.MatchString(req.Offering.Zone):
+		return p.invalid("InvalidParameterValue", "zone %q is not a zone name", req.Offering.Zone)
+	}
+	return nil
+}
+
+func (p *Provider) paramsOf(req providers.LaunchRequest) launchParams {
+	market := req.Offering.Market
+	if market == "" {
+		market = policy.MarketOnDemand
+	}
+	min := req.MinCount
+	if min == 0 {
+		min = req.Count
+	}
+	return launchParams{
+		InstanceType: req.Offering.InstanceType, Zone: req.Offering.Zone, Region: req.Offering.Region,
+		Market: market, GPUs: req.Offering.GPUs, Count: req.Count, MinCount: min,
+		Tags: req.Tags, UserData: req.UserData,
+	}
+}
+
+// addLaunch records a new launch and its slots, one per instance, keyed by
+// a digest of the client token and the instance's index.
+func (p *Provider) addLaunch(l *ledger, req providers.LaunchRequest, params launchParams) *launch {
+	zones := p.cfg.Zones
+	if params.Zone != "" {
+		zones = []string{params.Zone}
+	}
+	sum := sha256.Sum256([]byte(req.ClientToken))
+	prefix := hex.EncodeToString(sum[:5])
+	rec := &launch{Params: params}
+	now := p.opts.clock()
+	for i := range params.Count {
+		key := fmt.Sprintf("%s-%d", prefix, i)
+		l.Slots[key] = &slot{
+			Token: req.ClientToken, InstanceType: params.InstanceType, Zone: zones[0], NextZones: slices.Clone(zones[1:]),
+			Market: params.Market, GPUs: params.GPUs, Tags: params.Tags, UserData: params.UserData, Requested: now,
+		}
+		rec.Keys = append(rec.Keys, key)
+	}
+	l.Launches[req.ClientToken] = rec
+	return rec
+}
+
+// converge applies the burst until the launch's keys exist or have run out
+// of zones, then keeps the launch if at least MinCount exist.
+func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req providers.LaunchRequest, rec *launch, region string) ([]providers.Instance, error) {
+	var lastCapacity error
+	for {
+		diags, err := b.apply(ctx, l)
+		if err == nil {
+			break
+		}
+		l.Dirty = true
+		if ctx.Err() != nil {
+			// Leave the launch unfinished: a retry with the token resumes it.
+			werr := b.writeLedger(l)
+			return nil, errors.Join(fmt.Errorf("launch %q in burst %s interrupted; the next launch with the same token completes it: %w", req.ClientToken, b.key, err), werr)
+		}
+		moved, other := p.moveOutOfStock(l, rec, diags, region, err)
+		if other == nil && moved == nil {
+			other = p.runFailure(err, req.Offering, "")
+		}
+		if other != nil {
+			return nil, p.abandon(ctx, b, l, req.ClientToken, rec, other)
+		}
+		lastCapacity = moved
+		if err := b.writeLedger(l); err != nil {
+			return nil, err
+		}
+	}
+	l.Dirty = false
+	var created []string
+	for _, k := range rec.Keys {
+		if _, ok := l.Outputs[k]; ok {
+			created = append(created, k)
+		}
+	}
+	if len(created) < rec.Params.MinCount {
+		cause := fmt.Errorf("%d of %d instances launched, fewer than the %d required", len(created), rec.Params.Count, rec.Params.MinCount)
+		if lastCapacity != nil {
+			cause = fmt.Errorf("%w: %w", cause, lastCapacity)
+		}
+		var ce *providers.CapacityError
+		code := "InsufficientInstanceCapacity"
+		if errors.As(lastCapacity, &ce) {
+			code = ce.Code
+		}
+		return nil, p.abandon(ctx, b, l, req.ClientToken, rec, &providers.CapacityError{
+			Provider: p.name, Region: region, Zone: req.Offering.Zone, InstanceType: req.Offering.InstanceType, Code: code, Err: cause,
+		})
+	}
+	rec.Keys = created
+	rec.Done = true
+	if err := b.writeLedger(l); err != nil {
+		return nil, err
+	}
+	return l.instances(p.name, region, rec.Keys), nil
+}
+
+// moveOutOfStock moves each of the launch's keys that failed for capacity
+// to its next zone, dropping keys with no zone left. It returns the last
+// capacity error (nil when no key failed for capacity) and the first
+// error of another kind, each wrapping runErr, the run's *RunError.
+func (p *Provider) moveOutOfStock(l *ledger, rec *launch, diags []diag, region string, runErr error) (capacity, other error) {
+	for _, d := range diags {
+		text := d.Summary + ": " + d.Detail
+		class, code := classify(text)
+		key := keyOf(d.Address, l.Slots)
+		if class != classCapacity || key == "" || !slices.Contains(rec.Keys, key) {
+			if other == nil {
+				other = typed(class, code, p.name, region, "", rec.Params.InstanceType, runErr)
+			}
+			continue
+		}
+		s := l.Slots[key]
+		capacity = typed(class, code, p.name, region, s.Zone, s.InstanceType, runErr)
+		p.log.Info("out of stock", "key", key, "zone", s.Zone, "code", code, "next_zones", s.NextZones)
+		if len(s.NextZones) > 0 {
+			s.Zone, s.NextZones = s.NextZones[0], s.NextZones[1:]
+			continue
+		}
+		s.Ending = true
+	}
+	return capacity, other
+}
+
+// abandon ends whatever the launch created and forgets it, so that a retry
+// with the same token starts afresh, and returns cause. A failure of the
+// clean-up leaves the burst dirty for the next run to repair.
+func (p *Provider) abandon(ctx context.Context, b *burst, l *ledger, token string, rec *launch, cause error) error {
+	for _, k := range rec.Keys {
+		if s, ok := l.Slots[k]; ok {
+			s.Ending = true
+		}
+	}
+	delete(l.Launches, token)
+	l.Dirty = true
+	if err := b.writeLedger(l); err != nil {
+		return errors.Join(cause, err)
+	}
+	if _, err := b.apply(ctx, l); err != nil {
+		werr := b.writeLedger(l)
+		return errors.Join(cause, fmt.Errorf("ending the failed launch's instances (the next run on burst %s retries): %w", b.key, err), werr)
+	}
+	l.Dirty = false
+	return errors.Join(cause, b.writeLedger(l))
+}
+
+// runFailure types an error of a Terraform run by the cloud error code its
+// text quotes.
+func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	class, code := classify(err.Error())
+	return typed(class, code, p.name, firstNonEmpty(o.Region, p.cfg.Region), zone, o.InstanceType, err)
+}
+
+// List returns the instances of every burst of filter.Cluster (and
+// filter.Pool) as their modules' outputs last reported them. Instances
+// the modules do not hold (launched by anything else) are never listed.
+func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]providers.Instance, error) {
+	if filter.Cluster == "" {
+		return nil, p.invalid("MissingParameter", "List needs a cluster: without one it would list every burst in %s", p.cfg.WorkDir)
+	}
+	var out []providers.Instance
+	err := p.eachLedger(ctx, func(_ string, l *ledger) {
+		if l.Cluster == filter.Cluster && (filter.Pool == "" || l.Pool == filter.Pool) {
+			out = append(out, l.instances(p.name, p.cfg.Region, nil)...)
+		}
+	})
+	return out, err
+}
+
+// Describe returns the named instances; ids no burst holds are omitted.
+func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []providers.Instance
+	err := p.eachLedger(ctx, func(_ string, l *ledger) {
+		for _, in := range l.instances(p.name, p.cfg.Region, nil) {
+			if want[in.ID] {
+				out = append(out, in)
+			}
+		}
+	})
+	return out, err
+}
+
+// eachLedger reads every burst's ledger. Ledgers are replaced atomically,
+// so no lock is needed to read one.
+func (p *Provider) eachLedger(ctx context.Context, fn func(key string, l *ledger)) error {
+	ents, err := os.ReadDir(filepath.Join(p.cfg.WorkDir, "bursts"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return &providers.TransientError{Provider: p.name, Code: "WorkDir", Err: err}
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !e.IsDir() {
+			continue
+		}
+		l, err := readLedger(filepath.Join(p.cfg.WorkDir, "bursts", e.Name(), ledgerFile))
+		if err != nil {
+			return &providers.TransientError{Provider: p.name, Code: "Ledger", Err: err}
+		}
+		fn(e.Name(), l)
+	}
+	return nil
+}
+
+// Terminate ends the named instances: each burst holding some drops their
+// keys and applies (or destroys, when none is left). Ids no burst holds
+// are not an error. Bursts are ended in parallel, at most four at a time.
+func (p *Provider) Terminate(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var keys []string
+	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+		for _, o := range l.Outputs {
+			if want[o.ID] {
+				keys = append(keys, key)
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, 4)
+	)
+	for _, key := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := p.terminateIn(ctx, key, want); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Provider) terminateIn(ctx context.Context, key string, want map[string]bool) error {
+	b, unlock, err := p.open(ctx, key)
+	if err != nil {
+		return p.runFailure(err, policy.Offering{}, "")
+	}
+	defer unlock()
+	l, err := b.readLedger()
+	if err != nil {
+		return err
+	}
+	changed := l.Dirty
+	for k, o := range l.Outputs {
+		if s, ok := l.Slots[k]; ok && want[o.ID] && !s.Ending {
+			s.Ending = true
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	l.Dirty = true
+	if err := b.writeLedger(l); err != nil {
+		return err
+	}
+	if _, err := b.apply(ctx, l); err != nil {
+		return errors.Join(p.runFailure(fmt.Errorf("burst %s: %w", key, err), policy.Offering{}, ""), b.writeLedger(l))
+	}
+	l.Dirty = false
+	return b.writeLedger(l)
+}
+
+// Reconcile re-applies every burst whose last run failed or was
+// interrupted, so the state again matches what Spillway wants, and returns
+// the bursts it could not repair.
+func (p *Provider) Reconcile(ctx context.Context) error {
+	var dirty []string
+	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+		if l.Dirty {
+			dirty = append(dirty, key)
+		}
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, key := range dirty {
+		if err := p.repair(ctx, key); err != nil {
+			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Provider) repair(ctx context.Context, key string) error {
+	b, unlock, err := p.open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	l, err := b.readLedger()
+	if err != nil || !l.Dirty {
+		return err
+	}
+	// An unfinished launch is resumed by its retry; until then its keys
+	// are applied like the others.
+	if _, err := b.apply(ctx, l); err != nil {
+		return errors.Join(err, b.writeLedger(l))
+	}
+	l.Dirty = false
+	return b.writeLedger(l)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
