@@ -152,8 +152,11 @@ func count(v string) (int, error) {
 	if err != nil {
 		return 0, errors.New("want a whole number of GPUs")
 	}
-	if n < 0 || n > signals.MaxJobGPUs {
-		return 0, fmt.Errorf("want 0 to %d GPUs", signals.MaxJobGPUs)
+	if n < 0 {
+		return 0, errors.New("want zero or more GPUs")
+	}
+	if n > signals.MaxJobGPUs {
+		return 0, fmt.Errorf("want at most %d GPUs", signals.MaxJobGPUs)
 	}
 	return n, nil
 }

@@ -17,7 +17,7 @@ func TestReplayBounds(t *testing.T) {
 		t.Errorf("a 64 MiB replay: %v, want the size bound", err)
 	}
 	huge := "time,running_gpu_num,total_gpu_num\n2020-05-01 00:00:00,1,9223372036854775807\n"
-	if _, err := ReadHeliosSeries("huge.csv", strings.NewReader(huge)); err == nil || !strings.Contains(err.Error(), "want 0 to 1048576 GPUs") {
+	if _, err := ReadHeliosSeries("huge.csv", strings.NewReader(huge)); err == nil || !strings.Contains(err.Error(), "want at most 1048576 GPUs") {
 		t.Errorf("a 2^63 GPU count: %v, want it refused with its range", err)
 	}
 }
