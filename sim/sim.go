@@ -404,14 +404,26 @@ func Run(ctx context.Context, o Options) (Result, error) {
 }
 
 // skipIdleTicks jumps the next evaluation over idle time: while nothing is
-// queued, running, booting or billed and no schedule can raise a floor, an
+// queued, running, booting or billed and no schedule floor holds, an
 // evaluation can decide nothing, so the next one that matters is the first
-// on the interval grid at or after the next event (next). The run's cost
-// then follows the number of events, not the trace's span.
+// on the interval grid at or after the next event (next) or the next
+// schedule firing. The run's cost then follows the number of events, not
+// the trace's span.
 func (s *state) skipIdleTicks(nextTick, next, interval time.Duration) time.Duration {
 	if next == time.Duration(math.MaxInt64) || nextTick >= next || s.pendingJobs > 0 || s.running > 0 ||
-		len(s.alive) > 0 || len(s.events) > 0 || (s.o.Floors != nil && len(s.pool.Schedules) > 0) {
+		len(s.alive) > 0 || len(s.events) > 0 {
 		return nextTick
+	}
+	if s.o.Floors != nil && len(s.pool.Schedules) > 0 {
+		if len(s.o.Floors(s.pool, s.at(nextTick))) > 0 {
+			return nextTick
+		}
+		if fire, ok := policy.NextScheduleFiring(*s.pool, s.at(nextTick)); ok {
+			next = min(next, fire.Sub(s.start))
+		}
+		if nextTick >= next {
+			return nextTick
+		}
 	}
 	// Traces span at most trace.MaxSpan, so this cannot overflow.
 	return nextTick + (next-nextTick+interval-1)/interval*interval
