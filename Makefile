@@ -29,3 +29,17 @@ soak:
 # replaying a real trace, the server and its page (Ctrl-C stops it).
 demo: build
 	$(BIN) demo
+
+# Every fuzz target for FUZZTIME each (go test -fuzz runs one target at a
+# time). Their seeds and kept crashers (testdata/fuzz/) also run as plain
+# tests in make test; `make fuzz FUZZTIME=2s` is a quick smoke run.
+FUZZTIME ?= 5m
+FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest \
+	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric \
+	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
+	done

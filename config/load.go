@@ -1,8 +1,10 @@
 package config
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"os"
+	"math"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,11 +21,17 @@ import (
 
 // Load reads and parses the config file at path; see Parse.
 func Load(path string, opts ...ParseOption) (*Config, error) {
-	data, err := os.ReadFile(path)
+	return LoadContext(context.Background(), path, opts...)
+}
+
+// LoadContext is Load that stops when ctx ends. A file larger than
+// MaxFileBytes is refused before it is read.
+func LoadContext(ctx context.Context, path string, opts ...ParseOption) (*Config, error) {
+	data, err := readBounded(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
-	return Parse(path, data, opts...)
+	return ParseContext(ctx, path, data, opts...)
 }
 
 // ParseOption changes how Parse reads a config.
@@ -67,6 +75,14 @@ func WithCatalog(c *Catalog) ParseOption {
 // every one of them (not only the first), each with its line, column and
 // field path.
 func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
+	return ParseContext(context.Background(), filename, data, opts...)
+}
+
+// ParseContext is Parse that stops when ctx ends, returning a
+// *ValidationError that wraps ctx's error. Its work is bounded whatever the
+// input: data of at most MaxFileBytes, one YAML document, and at most
+// MaxNodeVisits values visited through aliases and merge keys.
+func ParseContext(ctx context.Context, filename string, data []byte, opts ...ParseOption) (*Config, error) {
 	o := defaultParseOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -76,10 +92,13 @@ func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
 	}
 
 	d := &cfgDecoder{file: filename, nodes: map[string]*yaml.Node{}, failed: map[string]bool{},
-		aliases: map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.syntaxError(err)
+		aliases: map[string]*yaml.Node{}, active: map[*yaml.Node]bool{}, ctx: ctx}
+	if len(data) > MaxFileBytes {
+		d.errs = append(d.errs, FieldError{File: filename, Msg: fmt.Sprintf("the file is %d bytes: a config may be at most %d bytes (%d MiB)", len(data), MaxFileBytes, MaxFileBytes>>20)})
+		return nil, d.result()
+	}
+	doc, ok := d.document(data)
+	if !ok {
 		return nil, d.result()
 	}
 	root := &doc
@@ -94,7 +113,11 @@ func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
 
 	cfg := &Config{}
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	if d.stopped != nil {
+		return nil, d.result()
+	}
 	v := &cfgValidator{d: d, cat: o.catalog}
+	v.checkBounds(cfg)
 	v.checkExplicit(cfg)
 	applyDefaults(cfg, d.explicit)
 	v.fillFromCatalog(cfg)
@@ -147,7 +170,13 @@ func (e FieldError) Error() string {
 // ValidationError holds every problem found in a config, in file order.
 type ValidationError struct {
 	Errors []FieldError
+	// Cause is the context's error when reading was cancelled.
+	Cause error
 }
+
+// Unwrap returns Cause, so errors.Is(err, context.Canceled) holds for a
+// cancelled read.
+func (e *ValidationError) Unwrap() error { return e.Cause }
 
 // Error prints one line per problem.
 func (e *ValidationError) Error() string {
@@ -173,6 +202,12 @@ type cfgDecoder struct {
 	aliases map[string]*yaml.Node
 	// active holds the nodes being decoded, to stop recursive aliases.
 	active map[*yaml.Node]bool
+	// ctx ends the decoding early; visits counts the values visited
+	// (through aliases and merge keys each use counts again); stopped is
+	// why decoding stopped (the visit bound, or ctx's error).
+	ctx     context.Context
+	visits  int
+	stopped error
 }
 
 // position returns where to report a problem with node n at path.
@@ -188,7 +223,11 @@ func (d *cfgDecoder) result() error {
 		return nil
 	}
 	sortFieldErrors(d.errs)
-	return &ValidationError{Errors: d.errs}
+	ve := &ValidationError{Errors: d.errs}
+	if d.stopped != nil && d.ctx != nil && d.ctx.Err() != nil && errors.Is(d.stopped, d.ctx.Err()) {
+		ve.Cause = d.stopped
+	}
+	return ve
 }
 
 // sortFieldErrors puts problems in file order.
@@ -320,6 +359,9 @@ var cfgMoved = map[reflect.Type]map[string]string{
 var cfgDurationType = reflect.TypeFor[time.Duration]()
 
 func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if !d.visit(n, path) {
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		d.aliases[path] = n // problems are reported where the alias is used
 	}
@@ -346,7 +388,9 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if v.CanAddr() && v.Addr().Type().Implements(cfgUnmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			d.errNode(n, path, err.Error())
+			return
 		}
+		d.checkDuration(n, v, path)
 		return
 	}
 	if v.Type() == cfgDurationType {
@@ -356,6 +400,7 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(dur))
+		d.checkDuration(n, v, path)
 		return
 	}
 	switch v.Kind() {
@@ -385,6 +430,10 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.errNode(n, path, "want a whole number, got "+cfgKindName(n))
 			return
 		}
+		if v.Kind() != reflect.Int64 && (i > MaxInt || i < -MaxInt) {
+			d.errNode(n, path, fmt.Sprintf("%d is out of range: want a whole number from %d to %d", i, -MaxInt, MaxInt))
+			return
+		}
 		v.SetInt(i)
 	case reflect.Uint, reflect.Uint64, reflect.Uint32:
 		var u uint64
@@ -396,9 +445,12 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Float64, reflect.Float32:
 		var f float64
 		tag := n.ShortTag()
-		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil ||
-			f != f || f > 1e300 || f < -1e300 {
+		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil || f != f {
 			d.errNode(n, path, "want a number, got "+cfgKindName(n))
+			return
+		}
+		if a := math.Abs(f); a > MaxFloat || (a != 0 && a < MinFloat) {
+			d.errNode(n, path, fmt.Sprintf("%s is out of range: want 0 or a number from %g to %g in size", n.Value, MinFloat, MaxFloat))
 			return
 		}
 		v.SetFloat(f)
@@ -426,6 +478,9 @@ func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]boo
 	var merged, own [][2]*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if !d.visit(k, path) {
+			return nil
+		}
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
 			for val.Kind == yaml.AliasNode && val.Alias != nil {
 				val = val.Alias

@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -29,6 +31,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	var f float64
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("duration %s: expected a string such as \"500ms\" or a number of seconds", b)
+	}
+	if math.IsNaN(f) || math.Abs(f) > float64(math.MaxInt64/int64(time.Second)) {
+		return fmt.Errorf("duration %s seconds is out of range: expected at most %d seconds", b, math.MaxInt64/int64(time.Second))
 	}
 	*d = Duration(f * float64(time.Second))
 	return nil
@@ -109,6 +114,10 @@ func (e *Emulator) controlHandler() http.Handler {
 			controlError(w, http.StatusBadRequest, `"instance_type" is required (e.g. "p4d.24xlarge"); only {"zone","offered"} may omit it, to close or open a whole zone`)
 			return
 		}
+		if err := checkOffer(req.InstanceType, req.Zone); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		if req.Count == nil && req.Offered == nil {
 			controlError(w, http.StatusBadRequest, `give "count" (instances; negative = unlimited) and/or "offered" (false = the type is not sold in the zone)`)
 			return
@@ -131,11 +140,22 @@ func (e *Emulator) controlHandler() http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
+		// Check every value before applying any, with the flags' ranges.
+		var errs []error
 		if req.FaultRate != nil {
-			if *req.FaultRate < 0 || *req.FaultRate > 1 {
-				controlError(w, http.StatusBadRequest, fmt.Sprintf(`"fault_rate" %v is out of range: expected a fraction between 0 and 1`, *req.FaultRate))
-				return
-			}
+			errs = append(errs, CheckFaultRate(`"fault_rate"`, *req.FaultRate))
+		}
+		if req.Latency != nil {
+			errs = append(errs, CheckSetting(`"latency"`, time.Duration(*req.Latency)))
+		}
+		if req.BootDelay != nil {
+			errs = append(errs, CheckSetting(`"boot_delay"`, time.Duration(*req.BootDelay)))
+		}
+		if err := errors.Join(errs...); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if req.FaultRate != nil {
 			e.SetFaultRate(*req.FaultRate)
 		}
 		if req.Latency != nil {
@@ -162,6 +182,10 @@ func (e *Emulator) controlHandler() http.Handler {
 			controlError(w, http.StatusBadRequest, fmt.Sprintf(`"api" %q: want "ec2" or "ecs"`, req.API))
 			return
 		}
+		if req.Region != "" && !validRegion(req.Region) {
+			controlError(w, http.StatusBadRequest, fmt.Sprintf(`"region" %q: want a region such as us-east-1 or cn-hangzhou (lower-case letters, digits and dashes, at most %d characters), or "" for every region`, echo(req.Region), maxRegionLen))
+			return
+		}
 		if req.VCPUs == nil {
 			controlError(w, http.StatusBadRequest, `"vcpus" is required: the account's vCPU quota (negative = unlimited)`)
 			return
@@ -178,8 +202,12 @@ func (e *Emulator) controlHandler() http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		if req.Action == "" {
-			controlError(w, http.StatusBadRequest, `"action" is required, e.g. "RunInstances" (both APIs) or "ec2:RunInstances"`)
+		if !knownAction(req.Action) {
+			controlError(w, http.StatusBadRequest, fmt.Sprintf(`"action" %q is not an action the emulator serves: want one of %s, optionally qualified as "ec2:…" or "ecs:…"`, echo(req.Action), strings.Join(actionNames(), ", ")))
+			return
+		}
+		if err := CheckSetting(`"duration"`, time.Duration(req.Duration)); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		e.StallResponses(req.Action, req.Count, time.Duration(req.Duration))
@@ -193,6 +221,10 @@ func (e *Emulator) controlHandler() http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
+		if err := CheckSetting(`"in"`, time.Duration(req.In)); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		if !e.Interrupt(req.InstanceID, time.Duration(req.In)) {
 			controlError(w, http.StatusNotFound, fmt.Sprintf("instance %q does not exist or is already shutting down", req.InstanceID))
 			return
@@ -203,6 +235,38 @@ func (e *Emulator) controlHandler() http.Handler {
 		controlError(w, http.StatusNotFound, fmt.Sprintf("%s %s is not a control endpoint: use GET /_emulator/state or POST /_emulator/{stock,faults,quota,stall,interrupt}", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// knownAction reports whether action names an action of either API, bare
+// ("RunInstances") or qualified ("ec2:RunInstances").
+func knownAction(action string) bool {
+	api, name, qualified := strings.Cut(action, ":")
+	if !qualified {
+		_, ec2 := ec2Actions[action]
+		_, ecs := ecsActions[action]
+		return ec2 || ecs
+	}
+	switch api {
+	case APIEC2:
+		_, ok := ec2Actions[name]
+		return ok
+	case APIECS:
+		_, ok := ecsActions[name]
+		return ok
+	}
+	return false
+}
+
+// actionNames lists the actions of both APIs, sorted, without repeats.
+func actionNames() []string {
+	seen := map[string]bool{}
+	for k := range ec2Actions {
+		seen[k] = true
+	}
+	for k := range ecsActions {
+		seen[k] = true
+	}
+	return sortedKeys(seen)
 }
 
 func nonNil[T any](s []T) []T {

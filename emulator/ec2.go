@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -46,8 +47,8 @@ var ec2Actions map[string]ec2Action
 func init() {
 	ec2Actions = map[string]ec2Action{
 		"RunInstances": {run: (*Emulator).ec2RunInstances, class: mutating, resource: func(c *ec2Call) (BucketSpec, float64) {
-			n, _ := strconv.Atoi(c.p.Get("MaxCount"))
-			return EC2RunInstancesResource, float64(max(n, 1))
+			n, _ := parseCount(c.p.Get("MaxCount"), 1, math.MaxInt32)
+			return EC2RunInstancesResource, float64(min(max(n, 1), MaxEC2LaunchCount))
 		}},
 		"DescribeInstances": {run: (*Emulator).ec2DescribeInstances, class: func(c *ec2Call) BucketSpec {
 			for k := range c.p {
@@ -74,8 +75,8 @@ var credentialRegion = regexp.MustCompile(`Credential=[^/]+/\d{8}/([a-z0-9-]+)/`
 
 func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	c := &ec2Call{requestID: e.newRequestID(), region: DefaultEC2Region}
-	if err := r.ParseForm(); err != nil {
-		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MalformedQueryString", "The request body or query string could not be parsed: %v.", err))
+	if err := parseForm(w, r, "MalformedQueryString"); err != nil {
+		writeEC2Error(w, c.requestID, err)
 		return
 	}
 	c.p = r.Form
@@ -84,6 +85,10 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	} else if m := credentialRegion.FindStringSubmatch("Credential=" + c.p.Get("X-Amz-Credential")); m != nil {
 		c.region = m[1]
 	}
+	if !validRegion(c.region) {
+		writeEC2Error(w, c.requestID, errorf(http.StatusUnauthorized, "AuthFailure", "Credential should be scoped to a valid region, not '%s'.", echo(c.region)))
+		return
+	}
 	c.action = c.p.Get("Action")
 	if c.action == "" {
 		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
@@ -91,6 +96,13 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.p.Get("Version") == "" {
 		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version."))
+		return
+	}
+	// An unknown action is refused before it is counted: only the
+	// service's own action names are remembered.
+	act, ok := ec2Actions[c.action]
+	if !ok {
+		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", echo(c.action)))
 		return
 	}
 	e.countCall(APIEC2, c.action)
@@ -103,11 +115,6 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		} else {
 			writeEC2Error(w, c.requestID, errorf(http.StatusInternalServerError, "InternalError", "An internal error has occurred."))
 		}
-		return
-	}
-	act, ok := ec2Actions[c.action]
-	if !ok {
-		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", c.action))
 		return
 	}
 	if !e.admitEC2(c, act) {
@@ -265,24 +272,29 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 	}
 	if spec.instanceType == "" {
 		spec.instanceType = "m1.small" // EC2's default when neither request nor template names one
-	} else if !instanceTypeFmt.MatchString(spec.instanceType) {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceType.", spec.instanceType)
+	} else if len(spec.instanceType) > maxInstanceTypeLen || !instanceTypeFmt.MatchString(spec.instanceType) {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceType.", echo(spec.instanceType))
 	}
 	for _, name := range []string{"MinCount", "MaxCount"} {
 		if p.Get(name) == "" {
 			return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter %s", name)
 		}
 	}
-	var err error
-	if spec.minCount, err = strconv.Atoi(p.Get("MinCount")); err != nil || spec.minCount < 1 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MinCount: expected an integer of at least 1.", p.Get("MinCount"))
+	var ok bool
+	if spec.minCount, ok = parseCount(p.Get("MinCount"), 1, math.MaxInt32); !ok {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MinCount: expected an integer from 1 to %d.", echo(p.Get("MinCount")), math.MaxInt32)
 	}
-	if spec.maxCount, err = strconv.Atoi(p.Get("MaxCount")); err != nil || spec.maxCount < 1 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MaxCount: expected an integer of at least 1.", p.Get("MaxCount"))
+	if spec.maxCount, ok = parseCount(p.Get("MaxCount"), 1, math.MaxInt32); !ok {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for MaxCount: expected an integer from 1 to %d.", echo(p.Get("MaxCount")), math.MaxInt32)
 	}
 	if spec.minCount > spec.maxCount {
 		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "MinCount (%d) must be less than or equal to MaxCount (%d).", spec.minCount, spec.maxCount)
 	}
+	if spec.minCount > MaxEC2LaunchCount {
+		return nil, errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more running instance(s) per launch. You requested at least %d.", MaxEC2LaunchCount, spec.minCount)
+	}
+	// Like EC2, launch the largest possible number up to MaxCount.
+	spec.maxCount = min(spec.maxCount, MaxEC2LaunchCount)
 	if len(spec.clientToken) > 64 {
 		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Length exceeds maximum of 64.", spec.clientToken)
 	}
@@ -330,7 +342,11 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 	default:
 		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceMarketOptions.MarketType: expected spot or on-demand.", mt)
 	}
-	for _, n := range indexes(p, "TagSpecification") {
+	specs := indexes(p, "TagSpecification")
+	if len(specs) > MaxTagSpecifications {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The request has %d TagSpecification entries; at most %d (one per resource type) are accepted.", len(specs), MaxTagSpecifications)
+	}
+	for _, n := range specs {
 		pre := fmt.Sprintf("TagSpecification.%d.", n)
 		rt := p.Get(pre + "ResourceType")
 		if rt == "" {
@@ -375,6 +391,8 @@ func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
 	switch l.kind {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
+	case failInstanceLimit:
+		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s): the emulator keeps at most %d instances, terminated ones included. You requested at least %d.", l.available, l.quota, spec.minCount)
 	case failQuota:
 		if spec.spot {
 			return errorf(http.StatusBadRequest, "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded: the vCPU quota of %d leaves %d vCPUs, fewer than MinCount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
@@ -522,9 +540,16 @@ type ec2Filter struct {
 
 func parseEC2Filters(p url.Values) ([]ec2Filter, *apiError) {
 	var out []ec2Filter
-	for _, n := range indexes(p, "Filter") {
+	filters, values := indexes(p, "Filter"), 0
+	if len(filters) > MaxEC2Filters {
+		return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The request has %d filters; the maximum number of filters is %d.", len(filters), MaxEC2Filters)
+	}
+	for _, n := range filters {
 		pre := fmt.Sprintf("Filter.%d.", n)
 		f := ec2Filter{name: p.Get(pre + "Name"), values: indexed(p, pre+"Value")}
+		if values += len(f.values); values > MaxEC2FilterValues {
+			return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The maximum number of filter values specified on a single call is %d.", MaxEC2FilterValues)
+		}
 		if f.name == "" {
 			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter %sName is missing.", pre)
 		}
@@ -599,43 +624,57 @@ func (f ec2Filter) match(r *record, now time.Time) bool {
 }
 
 // wildcardMatch matches s against pattern with * (any run) and ? (one
-// character); a backslash escapes the next character.
+// character); a backslash escapes the next character. It runs in time
+// proportional to len(pattern) × len(s), whatever the pattern: a star only
+// ever backtracks to the latest star.
 func wildcardMatch(pattern, s string) bool {
 	if !strings.ContainsAny(pattern, `*?\`) {
 		return pattern == s
 	}
-	p, t := []rune(pattern), []rune(s)
-	var match func(i, j int) bool
-	match = func(i, j int) bool {
-		for i < len(p) {
-			switch p[i] {
-			case '*':
-				for k := j; k <= len(t); k++ {
-					if match(i+1, k) {
-						return true
-					}
-				}
-				return false
-			case '?':
-				if j >= len(t) {
-					return false
-				}
-			case '\\':
-				if i+1 < len(p) {
-					i++
-				}
-				fallthrough
-			default:
-				if j >= len(t) || t[j] != p[i] {
-					return false
-				}
+	// Compile to tokens: a literal rune, any rune (?), or a star.
+	type token struct {
+		r         rune
+		any, star bool
+	}
+	var toks []token
+	p := []rune(pattern)
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '*':
+			toks = append(toks, token{star: true})
+		case '?':
+			toks = append(toks, token{any: true})
+		case '\\':
+			if i+1 < len(p) {
+				i++
 			}
+			toks = append(toks, token{r: p[i]})
+		default:
+			toks = append(toks, token{r: p[i]})
+		}
+	}
+	t := []rune(s)
+	i, j := 0, 0
+	star, mark := -1, 0 // the latest star's token index and where its run ends
+	for j < len(t) {
+		switch {
+		case i < len(toks) && toks[i].star:
+			star, mark = i, j
+			i++
+		case i < len(toks) && (toks[i].any || toks[i].r == t[j]):
 			i++
 			j++
+		case star >= 0:
+			mark++
+			i, j = star+1, mark
+		default:
+			return false
 		}
-		return j == len(t)
 	}
-	return match(0, 0)
+	for i < len(toks) && toks[i].star {
+		i++
+	}
+	return i == len(toks)
 }
 
 // pageToken encodes a listing position; it is opaque to clients.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -42,6 +43,9 @@ var ecsActions = map[string]ecsAction{
 	"DescribeZones":     {run: (*Emulator).ecsDescribeZones, bucket: ECSOtherBucket},
 }
 
+// maxSpotPriceLimit bounds SpotPriceLimit (USD or CNY per hour).
+const maxSpotPriceLimit = 1e6
+
 // ecsHostID is the HostId the emulator's ECS errors carry (the real
 // service names its regional endpoint there).
 const ecsHostID = "ecs.emulator"
@@ -72,8 +76,8 @@ func writeJSONCompact(w http.ResponseWriter, status int, v any) {
 
 func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 	c := &ecsCall{requestID: strings.ToUpper(e.newRequestID())}
-	if err := r.ParseForm(); err != nil {
-		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "InvalidParameter", "The request query or body could not be parsed: %v.", err))
+	if err := parseForm(w, r, "InvalidParameter"); err != nil {
+		writeECSError(w, c.requestID, err)
 		return
 	}
 	c.p = r.Form
@@ -84,6 +88,13 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.p.Get("Version") == "" {
 		writeECSError(w, c.requestID, missingECS("Version"))
+		return
+	}
+	// An unknown action is refused before it is counted: only the
+	// service's own action names are remembered.
+	act, ok := ecsActions[c.action]
+	if !ok {
+		writeECSError(w, c.requestID, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api %s is not found, please check your url and method.", echo(c.action)))
 		return
 	}
 	e.countCall(APIECS, c.action)
@@ -98,18 +109,17 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	act, ok := ecsActions[c.action]
-	if !ok {
-		writeECSError(w, c.requestID, errorf(http.StatusNotFound, "InvalidAction.NotFound", "Specified api %s is not found, please check your url and method.", c.action))
-		return
-	}
 	if v := c.p.Get("Version"); v != ECSVersion {
-		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "InvalidVersion", "Specified parameter Version %s is not valid (the emulator serves ECS %s).", v, ECSVersion))
+		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "InvalidVersion", "Specified parameter Version %s is not valid (the emulator serves ECS %s).", echo(v), ECSVersion))
 		return
 	}
 	c.region = c.p.Get("RegionId")
 	if c.region == "" {
 		writeECSError(w, c.requestID, missingECS("RegionId"))
+		return
+	}
+	if !validRegion(c.region) {
+		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "InvalidRegionId.MalFormed", "The specified RegionId %q is not valid: want a region such as cn-hangzhou (lower-case letters, digits and dashes, at most %d characters).", echo(c.region), maxRegionLen))
 		return
 	}
 	if !e.admit("ecs/"+c.region+"/"+c.action, act.bucket, 1) {
@@ -176,22 +186,22 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 	if spec.instanceType == "" {
 		return nil, missingECS("InstanceType")
 	}
-	if !ecsInstanceType.MatchString(spec.instanceType) {
+	if len(spec.instanceType) > maxInstanceTypeLen || !ecsInstanceType.MatchString(spec.instanceType) {
 		return nil, errorf(http.StatusBadRequest, "InvalidInstanceType.ValueNotSupported", "The specified InstanceType %q does not exist or beyond the permitted range (ECS types look like ecs.gn7i-c8g1.2xlarge).", spec.instanceType)
 	}
 	spec.maxCount, spec.minCount = 1, 0
 	if s := p.Get("Amount"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			return nil, invalidECS("Amount", s, "an integer from 1 to 100")
+		n, ok := parseCount(s, 1, 100)
+		if !ok {
+			return nil, invalidECS("Amount", echo(s), "an integer from 1 to 100")
 		}
 		spec.maxCount = n
 	}
 	spec.minCount = spec.maxCount
 	if s := p.Get("MinAmount"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > spec.maxCount {
-			return nil, invalidECS("MinAmount", s, fmt.Sprintf("an integer from 1 to Amount (%d)", spec.maxCount))
+		n, ok := parseCount(s, 1, spec.maxCount)
+		if !ok {
+			return nil, invalidECS("MinAmount", echo(s), fmt.Sprintf("an integer from 1 to Amount (%d)", spec.maxCount))
 		}
 		spec.minCount = n
 	}
@@ -215,9 +225,9 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 		}
 		spec.spot, spec.spotStrategy = true, s
 		if s == "SpotWithPriceLimit" {
-			limit, err := strconv.ParseFloat(p.Get("SpotPriceLimit"), 64)
-			if err != nil || limit <= 0 {
-				return nil, invalidECS("SpotPriceLimit", p.Get("SpotPriceLimit"), "a positive hourly price, required by SpotWithPriceLimit")
+			limit, ok := parseFinitePositive(p.Get("SpotPriceLimit"), maxSpotPriceLimit)
+			if !ok {
+				return nil, invalidECS("SpotPriceLimit", echo(p.Get("SpotPriceLimit")), fmt.Sprintf("a finite hourly price above 0 and at most %g, required by SpotWithPriceLimit", float64(maxSpotPriceLimit)))
 			}
 			spec.spotPriceLimit = limit
 		}
@@ -284,6 +294,8 @@ func ecsLaunchError(spec launchSpec, l *launchError) *apiError {
 	switch l.kind {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The request uses the same client token %q as a previous, but non-identical request.", spec.clientToken)
+	case failInstanceLimit:
+		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of instances has exceeded the quota: the emulator keeps at most %d instances, terminated ones included (%d more allowed, MinAmount %d).", l.quota, l.available, spec.minCount)
 	case failQuota:
 		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of vCPUs assigned to the ECS instances has exceeded the quota in the zone: quota %d, %d left, MinAmount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
 	case failZoneClosed:
@@ -463,9 +475,9 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 			size = n
 		}
 		if s := p.Get("PageNumber"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return nil, invalidECS("PageNumber", s, "an integer of at least 1")
+			n, ok := parseCount(s, 1, math.MaxInt32)
+			if !ok {
+				return nil, invalidECS("PageNumber", echo(s), fmt.Sprintf("an integer from 1 to %d", math.MaxInt32))
 			}
 			number = n
 		}

@@ -14,6 +14,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed seeds the generator of ids and faults; 0 picks a random seed.
 	Seed uint64
+	// ReadTimeout bounds how long Serve waits for a request's headers and
+	// body (a client that announces more than it sends is cut off);
+	// IdleTimeout how long it keeps an idle keep-alive connection. Zero
+	// means DefaultReadTimeout and DefaultIdleTimeout.
+	ReadTimeout, IdleTimeout time.Duration
+	// MaxInstances bounds the instances kept, terminated ones included;
+	// 0 means MaxInstances.
+	MaxInstances int
 	// PrivateIPs, when valid, is the range private addresses are handed out
 	// from, in launch order and wrapping around (e.g. 127.1.0.0/16, so that
 	// a test or the demo can serve a simulated agent at each instance's
@@ -110,6 +119,9 @@ type Emulator struct {
 	latency   time.Duration
 	throttle  bool
 
+	readTimeout, idleTimeout time.Duration
+	maxInstances             int
+
 	instances map[string]*record
 	order     []*record              // launch order
 	byOffer   map[stockKey][]*record // by instance type and zone, for stock
@@ -140,24 +152,27 @@ func New(opts Options) *Emulator {
 		seed = rand.Uint64()
 	}
 	return &Emulator{
-		clock:     clock,
-		logger:    logger,
-		rng:       rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		bootDelay: opts.BootDelay,
-		faultRate: opts.FaultRate,
-		latency:   opts.Latency,
-		throttle:  opts.Throttle,
-		instances: map[string]*record{},
-		byOffer:   map[stockKey][]*record{},
-		byAccount: map[quotaKey][]*record{},
-		stock:     map[stockKey]int{},
-		offered:   map[stockKey]bool{},
-		quotas:    map[quotaKey]int{},
-		tokens:    map[string]*tokenRecord{},
-		calls:     map[string]int{},
-		stalls:    map[string]*stall{},
-		buckets:   map[string]*bucket{},
-		ipRange:   opts.PrivateIPs.Masked(),
+		clock:        clock,
+		logger:       logger,
+		rng:          rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		bootDelay:    opts.BootDelay,
+		faultRate:    opts.FaultRate,
+		latency:      opts.Latency,
+		throttle:     opts.Throttle,
+		readTimeout:  cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+		idleTimeout:  cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
+		maxInstances: cmp.Or(opts.MaxInstances, MaxInstances),
+		instances:    map[string]*record{},
+		byOffer:      map[stockKey][]*record{},
+		byAccount:    map[quotaKey][]*record{},
+		stock:        map[stockKey]int{},
+		offered:      map[stockKey]bool{},
+		quotas:       map[quotaKey]int{},
+		tokens:       map[string]*tokenRecord{},
+		calls:        map[string]int{},
+		stalls:       map[string]*stall{},
+		buckets:      map[string]*bucket{},
+		ipRange:      opts.PrivateIPs.Masked(),
 	}
 }
 

@@ -306,6 +306,7 @@ const (
 	failZoneClosed                             // the zone sells nothing
 	failTokenMismatch                          // the client token was used with other parameters
 	failQuota                                  // the account's vCPU quota is spent
+	failInstanceLimit                          // the emulator holds MaxInstances records
 )
 
 // launchError carries a launchFailure and what the message needs.
@@ -395,6 +396,12 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			return nil, false, &launchError{kind: failQuota, zone: zone, quota: quota, vcpusLeft: left}
 		}
 	}
+	if room := e.maxInstances - len(e.order); n > room {
+		n = max(room, 0)
+		if n < spec.minCount {
+			return nil, false, &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances}
+		}
+	}
 	zoneIndex := slices.Index(zones, zone)
 	reservation := ""
 	if spec.api == APIEC2 {
@@ -448,6 +455,10 @@ func (e *Emulator) terminateLocked(r *record, now time.Time) (prev string) {
 	return prev
 }
 
+// maxXlarge bounds the N of an Nxlarge size (the largest real ones are
+// 224xlarge); a larger N counts as an unknown size.
+const maxXlarge = 1024
+
 // VCPUs is the emulator's vCPU count for an instance type, read from its
 // size as EC2 and ECS name them: medium 1, large 2, xlarge 4, Nxlarge 4N
 // (p4d.24xlarge 96, ecs.gn7i-c8g1.2xlarge 8); anything else counts 2.
@@ -461,7 +472,7 @@ func VCPUs(instanceType string) int {
 	case size == "xlarge":
 		return 4
 	case strings.HasSuffix(size, "xlarge"):
-		if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && n > 0 {
+		if n, err := strconv.Atoi(strings.TrimSuffix(size, "xlarge")); err == nil && n > 0 && n <= maxXlarge {
 			return 4 * n
 		}
 	case size == "metal":

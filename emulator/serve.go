@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,10 +22,10 @@ func (e *Emulator) Serve(ctx context.Context, ec2, ecs net.Listener) error {
 	}
 	var all []served
 	if ec2 != nil {
-		all = append(all, served{&http.Server{Handler: e.EC2Handler(), ReadHeaderTimeout: 10 * time.Second}, ec2})
+		all = append(all, served{e.server(e.EC2Handler()), ec2})
 	}
 	if ecs != nil {
-		all = append(all, served{&http.Server{Handler: e.ECSHandler(), ReadHeaderTimeout: 10 * time.Second}, ecs})
+		all = append(all, served{e.server(e.ECSHandler()), ecs})
 	}
 	if len(all) == 0 {
 		return errors.New("emulator: nothing to serve: give an EC2 or an ECS listener")
@@ -65,6 +66,21 @@ func (e *Emulator) Serve(ctx context.Context, ec2, ecs net.Listener) error {
 	return first
 }
 
+// server returns an http.Server for h whose reads are bounded: headers of
+// at most MaxHeaderBytes, the whole request within the read timeout, idle
+// connections closed after the idle timeout. Writes are not bounded, so a
+// stalled response (StallResponses) is held as long as it was asked to be.
+func (e *Emulator) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: e.readTimeout,
+		ReadTimeout:       e.readTimeout,
+		IdleTimeout:       e.idleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(e.logger.Handler(), slog.LevelDebug),
+	}
+}
+
 // ParseStock parses a stock setting written TYPE[@ZONE]=N, as the --stock
 // flag takes it: "p4d.24xlarge@us-east-1a=4", "ecs.gn7i-c8g1.2xlarge=0". N
 // is a count, "unlimited" (or a negative number), or "none" for a type that
@@ -77,6 +93,9 @@ func ParseStock(s string) (instanceType, zone string, n int, offered bool, err e
 	instanceType, zone, _ = strings.Cut(lhs, "@")
 	if instanceType == "" || strings.ContainsAny(instanceType, " \t") {
 		return "", "", 0, false, fmt.Errorf("stock %q: the instance type before '@' or '=' is empty or has spaces", s)
+	}
+	if err := checkOffer(instanceType, zone); err != nil {
+		return "", "", 0, false, fmt.Errorf("stock %q: %w", s, err)
 	}
 	switch rhs {
 	case "unlimited":
@@ -107,6 +126,9 @@ func ParseQuota(s string) (api, region string, n int, err error) {
 	api, region, _ = strings.Cut(lhs, "@")
 	if api != APIEC2 && api != APIECS {
 		return "", "", 0, fmt.Errorf("vCPU quota %q: API %q is not ec2 or ecs", s, api)
+	}
+	if region != "" && !validRegion(region) {
+		return "", "", 0, fmt.Errorf("vCPU quota %q: region %q: want a region such as us-east-1 or cn-hangzhou (at most %d characters)", s, region, maxRegionLen)
 	}
 	n, err = strconv.Atoi(rhs)
 	if err != nil || n < 0 {

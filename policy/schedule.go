@@ -52,6 +52,26 @@ func ScheduleFloors(pool Pool, now time.Time) []Floor {
 	return floors
 }
 
+// NextScheduleFiring returns the earliest firing of any of the pool's
+// schedules after t, and false when none will fire. A simulator that skips
+// idle time uses it not to skip past a floor.
+func NextScheduleFiring(pool Pool, t time.Time) (time.Time, bool) {
+	var best time.Time
+	for _, s := range pool.Schedules {
+		if s.GPUs <= 0 || s.Duration <= 0 {
+			continue
+		}
+		c, err := cfgCompileCron(s.Cron)
+		if err != nil {
+			continue
+		}
+		if n := c.sched.Next(t); !n.IsZero() && (best.IsZero() || n.Before(best)) {
+			best = n
+		}
+	}
+	return best, !best.IsZero()
+}
+
 // cfgUntil formats an end time, with its date only when it is not on now's day.
 func cfgUntil(until, now time.Time) string {
 	if until.Year() == now.Year() && until.YearDay() == now.YearDay() {

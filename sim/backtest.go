@@ -96,6 +96,8 @@ type Backtest struct {
 	Cloud *Cloud
 	// Progress, when set, receives the mean fraction done over all runs.
 	Progress func(done float64)
+	// MaxInstances bounds each run's launches (Options.MaxInstances).
+	MaxInstances int
 }
 
 // Run simulates every policy on the trace, concurrently; results come in
@@ -117,7 +119,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 			return Report{}, fmt.Errorf("sim: the spillway policy engine is not available")
 		}
 		pool := b.Pool
-		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline, Cloud: b.Cloud,
+		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
 			Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 		if b.Progress != nil {
 			o.Progress = func(f float64) {

@@ -100,3 +100,19 @@ func BenchmarkSimulateGenerated1M(b *testing.B) {
 	pool = WithOnPremGPUs(pool, BaselineGPUs(tr.Jobs, 8))
 	benchAll(b, pool, tr)
 }
+
+// BenchmarkSimulateIdleYears is two jobs nine years apart under the four
+// policies: the simulator jumps over the idle gap, so this costs about as
+// much as two jobs.
+func BenchmarkSimulateIdleYears(b *testing.B) {
+	pool, _ := benchSetup(b, "philly/philly.csv")
+	pool.Schedules = nil
+	tr := &trace.Trace{Name: "gap", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 8}, {Submit: 9 * 365 * 24 * time.Hour, Duration: time.Hour, GPUs: 8}}}
+	pols := []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob())}
+	for b.Loop() {
+		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols}).Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -128,6 +128,9 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	if off.GPUs <= 0 {
 		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
 	}
+	if s.o.MaxInstances > 0 && len(s.insts) >= s.o.MaxInstances {
+		return fmt.Errorf("sim: %w (%d)", ErrTooManyInstances, s.o.MaxInstances)
+	}
 	ii := int32(len(s.insts))
 	in := &instance{
 		id:         "sim-" + strconv.Itoa(int(ii)+1),

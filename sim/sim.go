@@ -70,6 +70,10 @@ type Options struct {
 	// Cloud models stock-outs, boot-time spread and spot reclaims; nil is
 	// the ideal cloud (every launch succeeds, fixed boots, no reclaims).
 	Cloud *Cloud
+	// MaxInstances, when above 0, bounds the instances one run may launch
+	// (the simulator keeps a record of each, BytesPerInstance): a launch
+	// beyond it ends the run with ErrTooManyInstances.
+	MaxInstances int
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -250,10 +254,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			if ai == len(s.jobs) && nextTick > s.lastDone+stuckLimit {
 				break
 			}
+			nextTick = s.skipIdleTicks(nextTick, next, interval)
 			next = min(next, nextTick)
 		}
 		if next == never {
 			break
+		}
+		if next > MaxSimulated {
+			return Result{}, fmt.Errorf("sim: %w: %d jobs still queued and %d running at %s", ErrHorizon, s.pendingJobs, s.running, s.at(s.now).Format(time.DateOnly))
 		}
 		s.sampleUntil(next)
 		s.now = next
@@ -295,6 +303,32 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// skipIdleTicks jumps the next evaluation over idle time: while nothing is
+// queued, running, booting or billed and no schedule floor holds, an
+// evaluation can decide nothing, so the next one that matters is the first
+// on the interval grid at or after the next event (next) or the next
+// schedule firing. The run's cost then follows the number of events, not
+// the trace's span.
+func (s *state) skipIdleTicks(nextTick, next, interval time.Duration) time.Duration {
+	if next == time.Duration(math.MaxInt64) || nextTick >= next || s.pendingJobs > 0 || s.running > 0 ||
+		len(s.alive) > 0 || len(s.events) > 0 {
+		return nextTick
+	}
+	if s.o.Floors != nil && len(s.pool.Schedules) > 0 {
+		if len(s.o.Floors(s.pool, s.at(nextTick))) > 0 {
+			return nextTick
+		}
+		if fire, ok := policy.NextScheduleFiring(*s.pool, s.at(nextTick)); ok {
+			next = min(next, fire.Sub(s.start))
+		}
+		if nextTick >= next {
+			return nextTick
+		}
+	}
+	// Traces span at most trace.MaxSpan, so this cannot overflow.
+	return nextTick + (next-nextTick+interval-1)/interval*interval
 }
 
 func (s *state) at(d time.Duration) time.Time { return s.start.Add(d) }

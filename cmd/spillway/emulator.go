@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -71,11 +72,13 @@ See docs/emulator.md.`,
 }
 
 func runEmulator(ctx context.Context, o emulatorOptions) error {
-	if o.faultRate < 0 || o.faultRate > 1 {
-		return fmt.Errorf("--fault-rate %v: want a fraction from 0 to 1", o.faultRate)
-	}
-	if o.bootDelay < 0 || o.latency < 0 {
-		return fmt.Errorf("--boot-delay %v / --latency %v: want durations of 0 or more", o.bootDelay, o.latency)
+	// The same ranges as the control API's POST /_emulator/faults.
+	if err := errors.Join(
+		emulator.CheckFaultRate("--fault-rate", o.faultRate),
+		emulator.CheckSetting("--boot-delay", o.bootDelay),
+		emulator.CheckSetting("--latency", o.latency),
+	); err != nil {
+		return err
 	}
 	if o.ec2 == "" && o.ecs == "" {
 		return fmt.Errorf("--ec2 and --ecs are both empty: give at least one address to serve, e.g. --ec2 127.0.0.1:8780")

@@ -70,7 +70,7 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			problems, badFiles, summaries := 0, 0, 0
 			for _, path := range args {
-				cfg, err := config.Load(path)
+				cfg, err := config.LoadContext(cmd.Context(), path)
 				if err == nil && server {
 					err = cfg.ValidateForServer()
 				}

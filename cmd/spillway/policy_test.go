@@ -110,3 +110,24 @@ func TestPolicyValidateNeedsAFile(t *testing.T) {
 		t.Error("validate without a file succeeded")
 	}
 }
+
+// TestPolicyValidateHostile: a merge-key bomb, a second document and
+// overflowing numbers are each reported as problems with their line and
+// field; nothing is summarised from them.
+func TestPolicyValidateHostile(t *testing.T) {
+	for _, tt := range []struct{ file, want string }{
+		{"merge_bomb", "merge_bomb.bad.yaml:8:7: providers.p5: the config expands to more than 100000 values"},
+		{"second_document", "second_document.bad.yaml:12:1: a second YAML document starts here"},
+		{"huge_numbers", "huge_numbers.bad.yaml:9:14: pools[0].onprem.nodes: 4611686018427387904 is out of range"},
+		{"huge_numbers", "huge_numbers.bad.yaml:27:14: pools[2].onprem.nodes: 100000 nodes × 64 GPUs per node = 6400000 on-prem GPUs is out of range: want at most 1048576"},
+	} {
+		out, errOut, err := runPolicyCmd(t, "validate", "../../config/testdata/"+tt.file+".bad.yaml")
+		var ec *exitCodeError
+		if !errors.As(err, &ec) || ec.code != 1 {
+			t.Errorf("%s: err = %v, want exit code 1", tt.file, err)
+		}
+		if !strings.Contains(errOut, tt.want) || strings.Contains(out, "valid") {
+			t.Errorf("%s: stderr lacks %q (or stdout summarised it):\n%s\n%s", tt.file, tt.want, errOut, out)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg, err := config.Load(o.config)
+	cfg, err := config.LoadContext(ctx, o.config)
 	if err != nil {
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +26,7 @@ func init() { register(newSimulateCmd) }
 
 type simulateFlags struct {
 	config, pool, trace, plot string
+	maxMemory                 string
 	policies                  []string
 	onpremGPUs                int
 	json, progress            bool
@@ -135,6 +139,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
+	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
 	return cmd
 }
 
@@ -146,7 +151,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if f.config == "" {
 		cfg, err = config.Parse("configs/examples/backtest.yaml (embedded)", configs.BacktestYAML)
 	} else {
-		cfg, err = config.Load(f.config)
+		cfg, err = config.LoadContext(cmd.Context(), f.config)
 	}
 	if err != nil {
 		return err
@@ -155,32 +160,17 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.onpremGPUs < 0 {
-		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) or more", f.onpremGPUs)
+	if f.onpremGPUs < 0 || f.onpremGPUs > config.MaxPoolGPUs {
+		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d", f.onpremGPUs, config.MaxPoolGPUs)
 	}
 	if f.onpremGPUs > 0 {
 		pool = sim.WithOnPremGPUs(pool, f.onpremGPUs)
-	}
-	var tr *trace.Trace
-	if f.trace == "" {
-		tr, err = trace.Read(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV))
-	} else {
-		tr, err = trace.Load(f.trace)
-	}
-	if err != nil {
-		return err
-	}
-	if len(tr.Jobs) == 0 {
-		return fmt.Errorf("trace %s has no jobs", tr.Name)
 	}
 	var knobs sim.BaselineKnobs
 	for _, o := range f.baselineOpts {
 		if err := knobs.ParseBaselineKnob(o); err != nil {
 			return fmt.Errorf("--baseline-opt: %w", err)
 		}
-	}
-	if len(f.sweep) > 0 {
-		return runSweep(cmd, f, pool, tr, knobs)
 	}
 	var pols []sim.Policy
 	for _, name := range f.policies {
@@ -193,8 +183,37 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if len(pols) == 0 {
 		return fmt.Errorf("--policies: empty (want some of %s)", strings.Join(sim.PolicyNames, ", "))
 	}
+	limit, err := parseMemory(f.maxMemory)
+	if err != nil {
+		return err
+	}
+	// The limit is the runtime's soft limit too, so the collector keeps the
+	// heap under it; the trace is refused as soon as it holds more jobs
+	// than fit, before it takes more memory than that.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	maxJobs, maxInstances := sim.Limits(limit, len(pols))
+	topts := trace.Options{MaxJobs: maxJobs}
+	var tr *trace.Trace
+	if f.trace == "" {
+		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
+	} else {
+		tr, err = trace.LoadWith(f.trace, topts)
+	}
+	if errors.Is(err, trace.ErrTooManyJobs) {
+		return fmt.Errorf("%w: --max-memory %s holds %d jobs for %d policies (about %d bytes a job each); raise --max-memory (e.g. --max-memory %s for twice as many) or run fewer --policies",
+			err, sim.FormatBytes(limit), maxJobs, len(pols), sim.BytesPerJob, sim.FormatBytes(sim.MemoryFor(2*maxJobs, len(pols))))
+	}
+	if err != nil {
+		return err
+	}
+	if len(tr.Jobs) == 0 {
+		return fmt.Errorf("trace %s has no jobs", tr.Name)
+	}
+	if len(f.sweep) > 0 {
+		return runSweep(cmd, f, pool, tr, knobs)
+	}
 
-	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != ""}
+	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances}
 	switch f.cloud {
 	case "realistic":
 		bt.Cloud = sim.DefaultCloud(f.seed)
@@ -212,6 +231,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	rep, err := bt.Run(cmd.Context())
 	if prog != nil {
 		prog.clear()
+	}
+	if errors.Is(err, sim.ErrTooManyInstances) {
+		return fmt.Errorf("%w: --max-memory %s holds %d instances per policy (about %d bytes each); raise --max-memory or run fewer --policies",
+			err, sim.FormatBytes(limit), maxInstances, sim.BytesPerInstance)
 	}
 	if err != nil {
 		return err
@@ -358,4 +381,38 @@ func (p *progressLine) clear() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// Bounds of --max-memory.
+const (
+	minMemory = 64 << 20
+	maxMemory = 1 << 40
+)
+
+// parseMemory reads --max-memory: a number of bytes with an optional KiB,
+// MiB, GiB or TiB suffix (KB, MB, GB, TB are read as the same powers of
+// two), from 64MiB to 1TiB.
+func parseMemory(s string) (int64, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("--max-memory %q: %s (want bytes from 64MiB to 1TiB, e.g. 512MiB or 8GiB)", s, why)
+	}
+	num := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"TB", 1 << 40}} {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, bad("not a size")
+	}
+	if f != f || f*float64(mult) < minMemory || f*float64(mult) > maxMemory {
+		return 0, bad("out of range")
+	}
+	return int64(f * float64(mult)), nil
 }

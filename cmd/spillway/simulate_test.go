@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 func runSimulateArgs(t *testing.T, args ...string) (string, error) {
@@ -90,16 +94,16 @@ func TestSimulateFlags(t *testing.T) {
 // once died out of memory; it must run (memory does not follow the size),
 // and a size beyond what the simulator counts must be an error, not a crash.
 func TestSimulateHugeOnPrem(t *testing.T) {
-	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "100000000000", "--json")
+	_, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "100000000000", "--json")
+	if err == nil || !strings.Contains(err.Error(), "--onprem-gpus 100000000000: want 0 (use the config) to 1048576") {
+		t.Fatalf("--onprem-gpus 1e11: %v, want a range error", err)
+	}
+	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "1048576", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, `"onprem_gpus": 100000000000`) {
+	if !strings.Contains(out, `"onprem_gpus": 1048576`) {
 		t.Errorf("report:\n%.400s", out)
-	}
-	_, err = runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "4000000000000000000")
-	if err == nil || !strings.Contains(err.Error(), "onprem.nodes is 500000000000000000 (want 0 to") {
-		t.Errorf("got %v, want an onprem.nodes range error", err)
 	}
 }
 
@@ -150,15 +154,53 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job, karpenter)`},
 		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
+		{[]string{"--onprem-gpus", "9223372036854775807"}, "--onprem-gpus 9223372036854775807: want 0 (use the config) to 1048576"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
 		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
 		{[]string{"--baseline-opt", "per-job.magic=1"}, `--baseline-opt: baseline option "per-job.magic": unknown`},
 		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
+		// Hostile traces: a clear error naming the line, column and range.
+		{[]string{"--trace", "../../sim/trace/testdata/bad_helios_huge.csv"}, `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_duration_overflow.csv"}, `column duration_s: "9999999999": out of range`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_philly_years.csv"}, `column timestamp: "9999-12-31 23:59:59": out of range`},
+		{[]string{"--trace", "../../sim/trace/testdata/bad_submit_apart.csv"}, `column submit_s: "9e9": out of range`},
+		{[]string{"--trace", "testdata/centuries.csv", "--onprem-gpus", "8", "--policies", "onprem-only"}, "the run reached 200 years of simulated time: the pool cannot keep up with the trace"},
+		{[]string{"--max-memory", "lots"}, `--max-memory "lots": not a size (want bytes from 64MiB to 1TiB`},
+		{[]string{"--max-memory", "1KiB"}, `--max-memory "1KiB": out of range`},
+		{[]string{"--max-memory", "1e300GiB"}, `--max-memory "1e300GiB": out of range`},
+		{[]string{"--max-memory", "NaN"}, `--max-memory "NaN": out of range`},
 	} {
 		_, err := runSimulateArgs(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestSimulateMemoryLimit: a trace with more jobs than --max-memory holds is
+// refused while it is read, naming the limit and how to raise it; the same
+// trace runs with fewer policies.
+func TestSimulateMemoryLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("submit_s,duration_s,gpus\n")
+	for i := range 60_000 {
+		fmt.Fprintf(&b, "%d,60,1\n", i*60)
+	}
+	path := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runSimulateArgs(t, "--trace", path, "--max-memory", "64MiB", "--policies", "spillway,onprem-only,threshold,per-job")
+	if !errors.Is(err, trace.ErrTooManyJobs) {
+		t.Fatalf("60000 jobs, 4 policies in 64MiB: %v, want ErrTooManyJobs", err)
+	}
+	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 31300 jobs for 4 policies", "raise --max-memory", "fewer --policies"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
+	}
+	if _, err := runSimulateArgs(t, "--trace", path, "--max-memory", "64MiB", "--policies", "onprem-only"); err != nil {
+		t.Errorf("one policy in 64MiB: %v", err)
 	}
 }

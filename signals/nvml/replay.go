@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spillway-io/spillway/signals"
 )
 
 // traces holds a trimmed Helios sample (8 hours of the "vchbv" virtual
@@ -153,14 +155,29 @@ func count(v string) (int, error) {
 	if n < 0 {
 		return 0, errors.New("want zero or more GPUs")
 	}
+	if n > signals.MaxJobGPUs {
+		return 0, fmt.Errorf("want at most %d GPUs", signals.MaxJobGPUs)
+	}
 	return n, nil
 }
 
-// LoadSeries reads a Helios sequence CSV file.
+// MaxSeriesBytes bounds a replay file (a Helios VC's whole six months is
+// about 16 MiB).
+const MaxSeriesBytes = 64 << 20
+
+// LoadSeries reads a Helios sequence CSV file of at most MaxSeriesBytes.
 func LoadSeries(path string) (*Series, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay series: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSeriesBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("replay series: %w", err)
+	}
+	if len(b) > MaxSeriesBytes {
+		return nil, &SeriesError{File: path, Reason: fmt.Sprintf("the file is larger than %d bytes (%d MiB), the most a replay may be", MaxSeriesBytes, MaxSeriesBytes>>20)}
 	}
 	return ReadHeliosSeries(path, bytes.NewReader(b))
 }

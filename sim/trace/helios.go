@@ -2,6 +2,7 @@ package trace
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -42,26 +43,34 @@ func (p *parser) helios() (*Trace, error) {
 	tr := &Trace{Format: FormatHelios}
 	var first, prev time.Time
 	err := p.rows(func(line int, rec []string) error {
-		at, ok := parseDateTime(rec[ct])
-		if !ok {
-			return p.bad(line, "time", rec[ct], "a UTC time as YYYY-MM-DD HH:MM:SS", errors.New("not a date-time"))
+		at, err := p.date(line, "time", rec[ct])
+		if err != nil {
+			return err
 		}
 		if first.IsZero() {
 			first = at
 		} else if !at.After(prev) {
 			return p.bad(line, "time", rec[ct], "rows in increasing time order", errors.New("not after the previous row"))
+		} else if at.Sub(first) >= MaxSpan {
+			return p.bad(line, "time", rec[ct], fmt.Sprintf("rows within %v of the first (%s)", MaxSpan, first.Format(time.DateTime)), ErrSpan)
 		}
 		prev = at
 		now := at.Sub(first)
 		for ci, c := range classes {
 			level := 0
 			for _, col := range c.cols {
-				s := strings.TrimSpace(rec[col])
-				n, err := strconv.Atoi(s)
-				if err != nil || n < 0 {
-					return p.bad(line, p.header[col], rec[col], "a whole number of GPUs ≥ 0", errors.New("not a GPU count"))
+				n, err := p.count(line, p.header[col], rec[col], 0)
+				if err != nil {
+					return err
 				}
-				level += n
+				level += n // at most len(c.cols) × MaxGPUs: no overflow
+			}
+			if level > MaxGPUs {
+				names := make([]string, len(c.cols))
+				for i, col := range c.cols {
+					names[i] = p.header[col]
+				}
+				return p.bad(line, strings.Join(names, "+"), strconv.Itoa(level), fmt.Sprintf("a demand of at most %d GPUs", MaxGPUs), errors.New("out of range"))
 			}
 			delta := level - levels[ci]
 			levels[ci] = level
@@ -69,10 +78,14 @@ func (p *parser) helios() (*Trace, error) {
 			if delta > 0 {
 				st = append(st, active{submit: now, gpus: delta})
 			}
+			// The stack holds exactly the previous level's GPUs, so a
+			// decrease never pops more than it holds.
 			for r := -delta; r > 0; {
 				top := st[len(st)-1]
 				st = st[:len(st)-1]
-				tr.Jobs = append(tr.Jobs, Job{Submit: top.submit, Duration: now - top.submit, GPUs: top.gpus})
+				if err := p.add(tr, line, Job{Submit: top.submit, Duration: now - top.submit, GPUs: top.gpus}); err != nil {
+					return err
+				}
 				if top.gpus > r {
 					st = append(st, active{submit: now, gpus: top.gpus - r})
 				}
@@ -88,7 +101,9 @@ func (p *parser) helios() (*Trace, error) {
 	end := prev.Sub(first) + time.Minute
 	for _, st := range stacks {
 		for _, a := range st {
-			tr.Jobs = append(tr.Jobs, Job{Submit: a.submit, Duration: end - a.submit, GPUs: a.gpus})
+			if err := p.add(tr, 0, Job{Submit: a.submit, Duration: end - a.submit, GPUs: a.gpus}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	tr.Start = first

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,18 +106,42 @@ func (e *Error) Unwrap() error { return e.Err }
 // known format.
 var ErrUnknownFormat = errors.New("unknown trace format")
 
-// Load reads the trace file at path.
-func Load(path string) (*Trace, error) {
+// Load reads the trace file at path with the default Options.
+func Load(path string) (*Trace, error) { return LoadWith(path, Options{}) }
+
+// LoadWith reads the trace file at path within opts' bounds.
+func LoadWith(path string, opts Options) (*Trace, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open trace: %w", err)
 	}
 	defer f.Close()
-	return Read(filepath.Base(path), f)
+	name := filepath.Base(path)
+	if err := prescan(name, f, opts.maxJobs()); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read trace %s: %w", name, err)
+	}
+	return ReadWith(name, f, opts)
 }
 
-// Read parses a trace from r; name is used in errors and as the trace's name.
-func Read(name string, r io.Reader) (*Trace, error) {
+// Read parses a trace from r with the default Options; name is used in
+// errors and as the trace's name.
+func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, Options{}) }
+
+// ReadWith parses a trace from r within opts' bounds. It streams: memory
+// grows with the jobs kept, never with the file's size.
+func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
+	lim := &recordLimiter{r: r, max: MaxRecordBytes}
+	tr, err := read(name, lim, opts)
+	if errors.Is(err, errRecordTooLong) {
+		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
+	}
+	return tr, err
+}
+
+func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
@@ -131,16 +156,16 @@ func Read(name string, r io.Reader) (*Trace, error) {
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
-	p := &parser{name: name, cr: cr, header: header}
+	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs()}
 	var tr *Trace
-	switch {
-	case hasColumns(header, "job_id", "submission_time", "duration", "num_gpu"):
+	switch formatOf(header) {
+	case FormatITP:
 		tr, err = p.itp()
-	case hasColumns(header, "timestamp", "duration", "num_gpus"):
+	case FormatPhilly:
 		tr, err = p.philly()
-	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
+	case FormatHelios:
 		tr, err = p.helios()
-	case hasColumns(header, "submit_s", "duration_s", "gpus"):
+	case FormatGeneric:
 		tr, err = p.generic()
 	default:
 		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat,
@@ -151,6 +176,10 @@ func Read(name string, r io.Reader) (*Trace, error) {
 	}
 	tr.Name = name
 	normalise(tr)
+	if span := tr.Span(); span > MaxSpan {
+		return nil, &Error{File: name, Value: fmt.Sprintf("%.0f s from the first submit to the last end", span.Seconds()), Err: ErrSpan,
+			Want: fmt.Sprintf("at most %.0f s (%v)", maxSeconds, MaxSpan)}
+	}
 	return tr, nil
 }
 
@@ -178,6 +207,21 @@ func normalise(tr *Trace) {
 	}
 }
 
+// formatOf recognises a format from its header ("" when none matches).
+func formatOf(header []string) Format {
+	switch {
+	case hasColumns(header, "job_id", "submission_time", "duration", "num_gpu"):
+		return FormatITP
+	case hasColumns(header, "timestamp", "duration", "num_gpus"):
+		return FormatPhilly
+	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
+		return FormatHelios
+	case hasColumns(header, "submit_s", "duration_s", "gpus"):
+		return FormatGeneric
+	}
+	return ""
+}
+
 func hasColumns(header []string, names ...string) bool {
 	for _, n := range names {
 		if !slices.Contains(header, n) {
@@ -196,9 +240,20 @@ func csvError(name string, err error) error {
 }
 
 type parser struct {
-	name   string
-	cr     *csv.Reader
-	header []string
+	name    string
+	cr      *csv.Reader
+	header  []string
+	maxJobs int
+}
+
+// add appends a job, refusing one beyond the job limit.
+func (p *parser) add(tr *Trace, line int, j Job) error {
+	if len(tr.Jobs) >= p.maxJobs {
+		return &Error{File: p.name, Line: line, Err: ErrTooManyJobs,
+			Want: fmt.Sprintf("at most %d jobs", p.maxJobs)}
+	}
+	tr.Jobs = append(tr.Jobs, j)
+	return nil
 }
 
 func (p *parser) col(name string) int { return slices.Index(p.header, name) }
@@ -231,35 +286,68 @@ func (p *parser) bad(line int, col, value, want string, err error) error {
 
 // seconds parses a non-negative number of seconds (integer or decimal).
 func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration, error) {
-	want := "a number of seconds ≥ 0"
+	want := wantSeconds
 	if positive {
-		want = "a number of seconds > 0"
+		want = wantPositiveSeconds
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, p.bad(line, col, s, want, errors.New("not a number"))
 	}
-	if f < 0 || (positive && f <= 0) || f > 1e10 || f != f {
+	if err != nil || f != f || f < 0 || f > maxSeconds {
 		return 0, p.bad(line, col, s, want, errors.New("out of range"))
 	}
-	return time.Duration(f*1e3+0.5) * time.Millisecond, nil
+	// Times are kept to the millisecond; a duration must not round to 0.
+	d := time.Duration(f*1e3+0.5) * time.Millisecond
+	if positive && d <= 0 {
+		return 0, p.bad(line, col, s, want, errors.New("out of range"))
+	}
+	return d, nil
 }
 
 func (p *parser) gpus(line int, col, s string) (int, error) {
+	return p.count(line, col, s, 1)
+}
+
+// Expected values, for messages (built once: the parsers run per row).
+var (
+	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
+	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
+	wantDate            = fmt.Sprintf("a UTC time as YYYY-MM-DD HH:MM:SS from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+)
+
+// count parses a whole number of GPUs from least to MaxGPUs.
+func (p *parser) count(line int, col, s string, least int) (int, error) {
+	want := func() string { return fmt.Sprintf("a whole number of GPUs from %d to %d", least, MaxGPUs) }
 	s = strings.TrimSpace(s)
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		// Some converters write counts as floats ("8.0").
 		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != float64(int(f)) {
-			return 0, p.bad(line, col, s, "a whole number of GPUs ≥ 1", errors.New("not a whole number"))
+		switch {
+		case errors.Is(err, strconv.ErrRange) || (ferr == nil && (f < float64(least) || f > MaxGPUs)):
+			return 0, p.bad(line, col, s, want(), errors.New("out of range"))
+		case ferr != nil || f != math.Trunc(f):
+			return 0, p.bad(line, col, s, want(), errors.New("not a whole number"))
 		}
 		n = int(f)
 	}
-	if n < 1 || n > 1<<20 {
-		return 0, p.bad(line, col, s, "a whole number of GPUs ≥ 1", errors.New("out of range"))
+	if n < least || n > MaxGPUs {
+		return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 	}
 	return n, nil
+}
+
+// date parses a date-time column within [MinDate, MaxDate).
+func (p *parser) date(line int, col, s string) (time.Time, error) {
+	at, ok := parseDateTime(s)
+	if !ok {
+		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("not a date-time"))
+	}
+	if at.Before(MinDate) || !at.Before(MaxDate) {
+		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("out of range"))
+	}
+	return at, nil
 }
 
 func (p *parser) itp() (*Trace, error) {
@@ -293,8 +381,7 @@ func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error
 	if err != nil {
 		return err
 	}
-	tr.Jobs = append(tr.Jobs, Job{Submit: sub, Duration: dur, GPUs: g})
-	return nil
+	return p.add(tr, line, Job{Submit: sub, Duration: dur, GPUs: g})
 }
 
 // philly parses the Pollux conversion of the Philly trace: submit as
@@ -304,9 +391,9 @@ func (p *parser) philly() (*Trace, error) {
 	tr := &Trace{Format: FormatPhilly}
 	var first time.Time
 	err := p.rows(func(line int, rec []string) error {
-		at, ok := parseDateTime(rec[cs])
-		if !ok {
-			return p.bad(line, "timestamp", rec[cs], "a UTC time as YYYY-MM-DD HH:MM:SS", errors.New("not a date-time"))
+		at, err := p.date(line, "timestamp", rec[cs])
+		if err != nil {
+			return err
 		}
 		if first.IsZero() {
 			first = at
@@ -319,8 +406,8 @@ func (p *parser) philly() (*Trace, error) {
 		if err != nil {
 			return err
 		}
-		tr.Jobs = append(tr.Jobs, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
-		return nil
+		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
+		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
 	})
 	// Offsets are relative to the first row; normalise shifts them to the
 	// earliest submit and moves Start along.

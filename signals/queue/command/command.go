@@ -239,10 +239,11 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 			d.PendingGPUsKnown = true
 		}
 		if r.OldestWaitS != nil {
-			if *r.OldestWaitS < 0 || math.IsInf(*r.OldestWaitS, 0) {
-				return d, fmt.Errorf("printed %s: oldest_wait_s %v is negative", quoted, *r.OldestWaitS)
+			wait, err := signals.WaitSeconds(*r.OldestWaitS)
+			if err != nil {
+				return d, fmt.Errorf("printed %s: oldest_wait_s: %w", quoted, err)
 			}
-			d.OldestWait, d.OldestWaitKnown = time.Duration(*r.OldestWaitS*float64(time.Second)), true
+			d.OldestWait, d.OldestWaitKnown = wait, true
 		}
 		return d, nil
 	}

@@ -265,7 +265,11 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 		if err != nil {
 			return d, fmt.Errorf("oldest_wait_seconds (field path %s) %w", s.wait, err)
 		}
-		d.OldestWait, d.OldestWaitKnown = time.Duration(sec*float64(time.Second)), true
+		wait, err := signals.WaitSeconds(sec)
+		if err != nil {
+			return d, fmt.Errorf("oldest_wait_seconds (field path %s): %w", s.wait, err)
+		}
+		d.OldestWait, d.OldestWaitKnown = wait, true
 	}
 	return d, nil
 }

@@ -36,6 +36,9 @@ func queueServer(t testing.TB) *httptest.Server {
 	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "upstream scheduler down", http.StatusServiceUnavailable)
 	})
+	mux.HandleFunc("/hostile", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1}`))
+	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
@@ -117,6 +120,12 @@ func TestDemandErrors(t *testing.T) {
 			[]string{`pending_jobs (field path status) is the string "ok", want a number`}},
 		{"null", Config{URL: srv.URL + "/queue", Headers: auth, OldestWaitSeconds: "nothing", PendingJobs: "queue.pending_jobs"}, true, 200,
 			[]string{"oldest_wait_seconds (field path nothing) is null, want a number"}},
+		{"wait beyond a year", Config{URL: srv.URL + "/hostile", PendingJobs: "one", OldestWaitSeconds: "wait"}, true, 200,
+			[]string{"oldest_wait_seconds (field path wait): oldest wait 1e+300 s is out of range: want seconds from 0 to 31536000"}},
+		{"count beyond int32", Config{URL: srv.URL + "/hostile", PendingJobs: "jobs"}, true, 200,
+			[]string{"pending_jobs (field path jobs) is 1e+300, too large for a count"}},
+		{"NaN count", Config{URL: srv.URL + "/hostile", PendingGPUs: "gpus"}, true, 200,
+			[]string{"pending_gpus (field path gpus) is NaN, want a number ≥ 0"}},
 		{"job_gpus not an array", Config{URL: srv.URL + "/queue", Headers: auth, JobGPUs: "queue"}, true, 200,
 			[]string{"job_gpus (field path queue) is an object, want an array of numbers"}},
 		{"401 without the token", Config{URL: srv.URL + "/queue", PendingJobs: "queue.pending_jobs"}, true, 401,

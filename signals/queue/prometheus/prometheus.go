@@ -132,10 +132,11 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		if err != nil {
 			return signals.Demand{}, err
 		}
-		if w < 0 {
-			return signals.Demand{}, &QueryError{Source: s.Name(), Query: s.cfg.OldestWaitQuery, Err: fmt.Errorf("oldest wait %v s is negative: want seconds >= 0", w)}
+		wait, err := signals.WaitSeconds(w)
+		if err != nil {
+			return signals.Demand{}, &QueryError{Source: s.Name(), Query: s.cfg.OldestWaitQuery, Err: err}
 		}
-		d.OldestWait, d.OldestWaitKnown = time.Duration(w*float64(time.Second)), true
+		d.OldestWait, d.OldestWaitKnown = wait, true
 		if wat.Before(d.Time) {
 			d.Time = wat
 		}

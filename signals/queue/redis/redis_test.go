@@ -36,10 +36,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// client is a plain go-redis client for filling keys.
+// client is a plain go-redis client for filling keys. The server is shared
+// by every test (and every -count iteration): it starts each test empty.
 func client(t testing.TB) *goredis.Client {
 	c := goredis.NewClient(&goredis.Options{Addr: server.Addr, DisableIdentity: true})
 	t.Cleanup(func() { c.Close() })
+	must(t, c.FlushAll(ctx).Err())
 	return c
 }
 

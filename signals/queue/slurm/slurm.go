@@ -289,7 +289,7 @@ func jobGPUs(f []string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("NumNodes %q: %w", f[fNodes], err)
 		}
-		return perNode * max(n, 1), nil
+		return signals.JobGPUs(perNode, max(n, 1))
 	}
 	perTask, err := ParseGPUs(f[fPerTask])
 	if err != nil {
@@ -300,7 +300,7 @@ func jobGPUs(f []string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("NumTasks %q: %w", f[fTasks], err)
 		}
-		return perTask * max(n, 1), nil
+		return signals.JobGPUs(perTask, max(n, 1))
 	}
 	return 0, nil
 }
@@ -342,6 +342,9 @@ func ParseGPUs(tres string) (int, error) {
 				err = errors.New("negative")
 			}
 			return 0, fmt.Errorf("GPU request %q in %q: count %q is not a whole number (want gres/gpu:N or gres/gpu:TYPE:N): %w", item, tres, count, err)
+		}
+		if n > signals.MaxJobGPUs-total {
+			return 0, fmt.Errorf("GPU request %q in %q: %d GPUs is out of range: want at most %d for a job", item, tres, n, signals.MaxJobGPUs)
 		}
 		total += n
 	}

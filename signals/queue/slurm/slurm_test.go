@@ -65,6 +65,9 @@ func TestParseGPUs(t *testing.T) {
 		{"gres:gpumem:10", 0, false},
 		{"gres:gpu:lots", 0, true},
 		{"gres/gpu:a100:-1", 0, true},
+		{"gres/gpu:9223372036854775807", 0, true},
+		{"gres/gpu:a100:1048576,gres/gpu:v100:1", 0, true},
+		{"gres/gpu:1048576", 1048576, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseGPUs(tt.in)

@@ -1,0 +1,197 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Bounds on a config file and its values. The decoder refuses anything
+// beyond them with the field, the value and the valid range, so no config
+// can make Spillway parse for long, hold much memory, or compute with
+// numbers that overflow.
+const (
+	// MaxFileBytes bounds a config file (real ones are a few KiB).
+	MaxFileBytes = 4 << 20
+	// MaxNodeVisits bounds the values the decoder visits: each use of an
+	// alias or a merge key (<<) visits the aliased values again, so a small
+	// file of nested aliases could otherwise expand exponentially.
+	MaxNodeVisits = 100_000
+	// MaxInt bounds every whole number (int fields), so a product of two
+	// cannot overflow.
+	MaxInt = math.MaxInt32
+	// MaxFloat and MinFloat bound every number's size (0 is allowed):
+	// nothing Spillway reads needs more, and denormal values print as 0.
+	MaxFloat = 1e15
+	MinFloat = 1e-9
+	// MaxDuration bounds every duration.
+	MaxDuration = 366 * 24 * time.Hour
+
+	// MaxNodes, MaxGPUsPerNode and MaxPoolGPUs bound a pool's on-prem size:
+	// nodes × gpus_per_node at most MaxPoolGPUs. MaxPoolGPUs also bounds
+	// limits.max_gpus, schedules' and manual bursts' GPUs.
+	MaxNodes       = 100_000
+	MaxGPUsPerNode = 1024
+	MaxPoolGPUs    = 1 << 20
+	// MaxOfferingGPUs bounds an offering's GPUs per instance.
+	MaxOfferingGPUs = 1024
+	// MinPrice and MaxPrice bound an offering's price_per_hour (USD);
+	// MaxCost bounds max_cost_per_hour and budget amounts.
+	MinPrice = 0.0001
+	MaxPrice = 100_000.0
+	MaxCost  = 1e12
+	// MaxPerformance bounds an offering's relative performance.
+	MaxPerformance = 1000.0
+)
+
+// readBounded reads a config file of at most MaxFileBytes.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return data, nil // ParseContext refuses more than MaxFileBytes
+}
+
+// document decodes the one YAML document of data. A second document with
+// content (after a "---" line) is refused: it would otherwise be ignored
+// without a word. ok is false when d holds the problem.
+func (d *cfgDecoder) document(data []byte) (doc yaml.Node, ok bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		d.syntaxError(err)
+		return doc, false
+	}
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			return doc, true
+		}
+		if err != nil {
+			d.syntaxError(err)
+			return doc, false
+		}
+		if len(extra.Content) > 0 && !cfgIsNull(extra.Content[0]) {
+			c := extra.Content[0]
+			d.errs = append(d.errs, FieldError{File: d.file, Line: c.Line, Col: c.Column,
+				Msg: "a second YAML document starts here (after a --- line): a config is one document; remove the --- line and what follows, or put it in a file of its own"})
+			return doc, false
+		}
+	}
+}
+
+// visit counts one value and reports whether decoding may go on: it stops
+// (once, recording why at n) past MaxNodeVisits or when ctx ends.
+func (d *cfgDecoder) visit(n *yaml.Node, path string) bool {
+	if d.stopped != nil {
+		return false
+	}
+	d.visits++
+	if d.visits > MaxNodeVisits {
+		d.stopped = errors.New("too many values")
+		// Report where the expansion is used: the value being decoded at
+		// path, else the node reached.
+		at := n
+		if pn, ok := d.nodes[path]; ok {
+			at = pn
+		}
+		line, col := d.position(at, path)
+		d.errs = append(d.errs, FieldError{File: d.file, Line: line, Col: col, Field: path,
+			Msg: fmt.Sprintf("the config expands to more than %d values through aliases (*name) and merge keys (<<): write the values out, or use fewer nested aliases", MaxNodeVisits)})
+		return false
+	}
+	if d.visits%1024 == 0 && d.ctx != nil {
+		if err := d.ctx.Err(); err != nil {
+			d.stopped = err
+			d.errs = append(d.errs, FieldError{File: d.file, Line: n.Line, Col: n.Column, Msg: "reading the config was cancelled: " + err.Error()})
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	cfgPolicyDurationType = reflect.TypeFor[policy.Duration]()
+	cfgIdleType           = reflect.TypeFor[policy.IdleSetting]()
+)
+
+// checkDuration bounds a decoded duration at MaxDuration either way.
+func (d *cfgDecoder) checkDuration(n *yaml.Node, v reflect.Value, path string) {
+	var dur time.Duration
+	switch v.Type() {
+	case cfgDurationType, cfgPolicyDurationType:
+		dur = time.Duration(v.Int())
+	case cfgIdleType:
+		dur = v.Interface().(policy.IdleSetting).Duration
+	default:
+		return
+	}
+	if dur > MaxDuration || dur < -MaxDuration {
+		d.errNode(n, path, fmt.Sprintf("duration %s is out of range: want at most %s (%v)", n.Value, "366 days", MaxDuration))
+		v.Set(reflect.Zero(v.Type())) // later checks must not compute with it
+	}
+}
+
+// checkBounds checks the upper bounds of pools' sizes, counts and prices
+// (their lower bounds are checked with the rest of each pool) and the
+// products that must not overflow.
+func (v *cfgValidator) checkBounds(cfg *Config) {
+	for i := range cfg.Pools {
+		p := &cfg.Pools[i].Policy
+		pp := fmt.Sprintf("pools[%d]", i)
+		intMax := func(path string, n, limit int, what string) bool {
+			if n > limit {
+				v.errf(path, "%d %s is out of range: want at most %d", n, what, limit)
+				return false
+			}
+			return true
+		}
+		nodesOK := intMax(pp+".onprem.nodes", p.OnPrem.Nodes, MaxNodes, "nodes")
+		perOK := intMax(pp+".onprem.gpus_per_node", p.OnPrem.GPUsPerNode, MaxGPUsPerNode, "GPUs per node")
+		if nodesOK && perOK && p.OnPrem.Nodes > 0 && p.OnPrem.GPUsPerNode > 0 {
+			if total := int64(p.OnPrem.Nodes) * int64(p.OnPrem.GPUsPerNode); total > MaxPoolGPUs {
+				v.errf(pp+".onprem.nodes", "%d nodes × %d GPUs per node = %d on-prem GPUs is out of range: want at most %d", p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, total, MaxPoolGPUs)
+			}
+		}
+		intMax(pp+".limits.max_gpus", p.Limits.MaxGPUs, MaxPoolGPUs, "GPUs")
+		intMax(pp+".manual.max_gpus", p.Manual.MaxGPUs, MaxPoolGPUs, "GPUs")
+		for j, s := range p.Schedules {
+			intMax(fmt.Sprintf("%s.schedules[%d].gpus", pp, j), s.GPUs, MaxPoolGPUs, "GPUs")
+		}
+		costMax := func(path string, f float64) {
+			if f > MaxCost {
+				v.errf(path, "%s is out of range: want at most %s", cfgFloat(f), cfgFloat(MaxCost))
+			}
+		}
+		costMax(pp+".limits.max_cost_per_hour", p.Limits.MaxCostPerHour)
+		if b := p.Limits.Budget; b != nil {
+			costMax(pp+".limits.budget.amount", b.Amount)
+		}
+		for j := range p.Offerings {
+			o := &p.Offerings[j]
+			op := fmt.Sprintf("%s.offerings[%d]", pp, j)
+			intMax(op+".gpus", o.GPUs, MaxOfferingGPUs, "GPUs per instance")
+			if v.has(op+".price_per_hour") && o.PricePerHour > 0 && (o.PricePerHour < MinPrice || o.PricePerHour > MaxPrice) {
+				v.errf(op+".price_per_hour", "price %s is out of range: want a price in USD per hour from %s to %s", v.d.nodes[op+".price_per_hour"].Value, cfgFloat(MinPrice), cfgFloat(MaxPrice))
+			}
+			if o.Performance > MaxPerformance {
+				v.errf(op+".performance", "%s is out of range: want at most %s", cfgFloat(o.Performance), cfgFloat(MaxPerformance))
+			}
+		}
+	}
+}

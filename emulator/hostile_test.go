@@ -1,0 +1,397 @@
+package emulator_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/spillway-io/spillway/emulator"
+)
+
+// rawCall posts form parameters to an API handler and returns the status,
+// the error code (EC2's XML or ECS's JSON envelope) and the body size.
+func rawCall(t *testing.T, hc *http.Client, u string, form url.Values, header http.Header) (status int, code string, size int) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, errorCode(body), len(body)
+}
+
+// errorCode reads the code of an EC2 XML or ECS JSON error body ("" if the
+// body is not an error).
+func errorCode(body []byte) string {
+	var x struct {
+		Errors []struct {
+			Code string `xml:"Code"`
+		} `xml:"Errors>Error"`
+	}
+	if xml.Unmarshal(body, &x) == nil && len(x.Errors) > 0 {
+		return x.Errors[0].Code
+	}
+	var j struct{ Code string }
+	if json.Unmarshal(body, &j) == nil {
+		return j.Code
+	}
+	return ""
+}
+
+func ec2Form(kv ...string) url.Values {
+	f := url.Values{"Version": {"2016-11-15"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
+
+func ecsForm(kv ...string) url.Values {
+	f := url.Values{"Version": {emulator.ECSVersion}, "RegionId": {"cn-hangzhou"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
+
+func runForm(minCount, maxCount string) url.Values {
+	return ec2Form("Action", "RunInstances", "ImageId", "ami-0abcdef1234567890", "InstanceType", "p4d.24xlarge",
+		"MinCount", minCount, "MaxCount", maxCount)
+}
+
+// TestUnknownActionsAreNotRemembered: 1 MB action names are refused with the
+// APIs' own codes and never enter the call counts, so /_emulator/state
+// stays small however many arrive.
+func TestUnknownActionsAreNotRemembered(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	name := strings.Repeat("A", 900<<10)
+	for i := range 5 {
+		action := name + strconv.Itoa(i)
+		if status, code, size := rawCall(t, hc, ec2Srv.URL, ec2Form("Action", action), nil); status != 400 || code != "InvalidAction" || size > 4096 {
+			t.Errorf("EC2 unknown action: %d %q, %d-byte body; want 400 InvalidAction, a short body", status, code, size)
+		}
+		if status, code, size := rawCall(t, hc, ecsSrv.URL, ecsForm("Action", action), nil); status != 404 || code != "InvalidAction.NotFound" || size > 4096 {
+			t.Errorf("ECS unknown action: %d %q, %d-byte body; want 404 InvalidAction.NotFound, a short body", status, code, size)
+		}
+	}
+	if calls := emu.Snapshot().Calls; len(calls) != 0 {
+		t.Errorf("call counts after unknown actions only: %d entries, want none", len(calls))
+	}
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, ec2Form("Action", "DescribeInstances"), nil); status != 200 {
+		t.Fatalf("DescribeInstances: %d %s", status, code)
+	}
+	if n := emu.Calls("ec2:DescribeInstances"); n != 1 {
+		t.Errorf("a known action is still counted: %d, want 1", n)
+	}
+}
+
+// TestEC2LaunchCounts: counts beyond int32 are malformed, MaxCount is capped
+// at MaxEC2LaunchCount (EC2 launches the largest possible number) and a
+// MinCount beyond it is InstanceLimitExceeded.
+func TestEC2LaunchCounts(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	for _, tt := range []struct {
+		name, min, max string
+		status         int
+		code           string
+	}{
+		{"MaxCount beyond int64", "1", "92233720368547758070", 400, "InvalidParameterValue"},
+		{"MaxCount max int64", "1", "9223372036854775807", 400, "InvalidParameterValue"},
+		{"MaxCount beyond int32", "1", "2147483648", 400, "InvalidParameterValue"},
+		{"MinCount max int64", "9223372036854775807", "9223372036854775807", 400, "InvalidParameterValue"},
+		{"MinCount negative", "-1", "1", 400, "InvalidParameterValue"},
+		{"MinCount beyond the launch quota", "5001", "6000", 400, "InstanceLimitExceeded"},
+		{"MaxCount not a number", "1", "1e3", 400, "InvalidParameterValue"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, code, _ := rawCall(t, hc, srv.URL, runForm(tt.min, tt.max), nil); status != tt.status || code != tt.code {
+				t.Errorf("MinCount=%s MaxCount=%s: %d %q, want %d %s", tt.min, tt.max, status, code, tt.status, tt.code)
+			}
+		})
+	}
+	if n := len(emu.Instances()); n != 0 {
+		t.Fatalf("refused launches created %d instances", n)
+	}
+	// MaxCount 1,000,000 through the real SDK: capped, not a 1 GB body.
+	client := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), HTTPClient: hc, Retryer: aws.NopRetryer{},
+		Credentials: aws.AnonymousCredentials{}})
+	out, err := client.RunInstances(context.Background(), &ec2.RunInstancesInput{
+		ImageId: aws.String("ami-0abcdef1234567890"), InstanceType: types.InstanceTypeP4d24xlarge,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1_000_000),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Instances) != emulator.MaxEC2LaunchCount {
+		t.Errorf("MaxCount 1000000 launched %d, want the cap %d", len(out.Instances), emulator.MaxEC2LaunchCount)
+	}
+}
+
+// TestECSBounds: ECS's Amount, PageNumber, SpotPriceLimit and RegionId
+// are bounded with ECS's codes.
+func TestECSBounds(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.ECSHandler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	run := func(kv ...string) url.Values {
+		return ecsForm(append([]string{"Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge"}, kv...)...)
+	}
+	for _, tt := range []struct {
+		name string
+		form url.Values
+		code string
+	}{
+		{"Amount max int64", run("Amount", "9223372036854775807"), "InvalidParameter"},
+		{"Amount 101", run("Amount", "101"), "InvalidParameter"},
+		{"MinAmount beyond Amount", run("Amount", "2", "MinAmount", "3"), "InvalidParameter"},
+		{"SpotPriceLimit NaN", run("SpotStrategy", "SpotWithPriceLimit", "SpotPriceLimit", "NaN"), "InvalidParameter"},
+		{"SpotPriceLimit Inf", run("SpotStrategy", "SpotWithPriceLimit", "SpotPriceLimit", "+Inf"), "InvalidParameter"},
+		{"SpotPriceLimit 1e300", run("SpotStrategy", "SpotWithPriceLimit", "SpotPriceLimit", "1e300"), "InvalidParameter"},
+		{"InstanceType 1 KB", run("InstanceType", "ecs."+strings.Repeat("g", 1024)), "InvalidInstanceType.ValueNotSupported"},
+		{"PageNumber max int64", ecsForm("Action", "DescribeInstances", "PageNumber", "9223372036854775807", "PageSize", "100"), "InvalidParameter"},
+		{"PageNumber at int32 max", ecsForm("Action", "DescribeInstances", "PageNumber", "2147483647", "PageSize", "100"), ""},
+		{"RegionId 1 KB", url.Values{"Version": {emulator.ECSVersion}, "Action": {"DescribeZones"}, "RegionId": {strings.Repeat("cn-", 300) + "1"}}, "InvalidRegionId.MalFormed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, code, _ := rawCall(t, hc, srv.URL, tt.form, nil)
+			if code != tt.code || (tt.code == "" && status != 200) {
+				t.Errorf("%d %q, want %q", status, code, tt.code)
+			}
+		})
+	}
+}
+
+// TestRequestSizeBounds: oversized bodies, too many parameters, too many
+// filters, a pathological wildcard and an overlong region are refused (or
+// answered) at once.
+func TestRequestSizeBounds(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+
+	big := ec2Form("Action", "DescribeInstances", "Pad", strings.Repeat("x", emulator.MaxRequestBytes))
+	if status, code, _ := rawCall(t, hc, srv.URL, big, nil); status != 413 || code != "RequestEntityTooLarge" {
+		t.Errorf("2 MB body: %d %q, want 413 RequestEntityTooLarge", status, code)
+	}
+	many := ec2Form("Action", "DescribeInstances")
+	for i := range emulator.MaxParams + 1 {
+		many.Set("P"+strconv.Itoa(i), "")
+	}
+	if status, code, _ := rawCall(t, hc, srv.URL, many, nil); status != 400 || code != "MalformedQueryString" {
+		t.Errorf("%d parameters: %d %q, want 400 MalformedQueryString", len(many), status, code)
+	}
+	filters := ec2Form("Action", "DescribeInstances")
+	for i := 1; i <= emulator.MaxEC2Filters+1; i++ {
+		filters.Set("Filter."+strconv.Itoa(i)+".Name", "instance-type")
+		filters.Set("Filter."+strconv.Itoa(i)+".Value.1", "p4d.24xlarge")
+	}
+	if status, code, _ := rawCall(t, hc, srv.URL, filters, nil); status != 400 || code != "FilterLimitExceeded" {
+		t.Errorf("%d filters: %d %q, want 400 FilterLimitExceeded", emulator.MaxEC2Filters+1, status, code)
+	}
+	specs := runForm("1", "1")
+	for i := 1; i <= emulator.MaxTagSpecifications+1; i++ {
+		specs.Set("TagSpecification."+strconv.Itoa(i)+".ResourceType", "volume")
+	}
+	if status, code, _ := rawCall(t, hc, srv.URL, specs, nil); status != 400 || code != "InvalidParameterValue" {
+		t.Errorf("%d tag specifications: %d %q, want 400 InvalidParameterValue", emulator.MaxTagSpecifications+1, status, code)
+	}
+
+	// A pattern with many stars against a long value that nearly matches
+	// made the old backtracking matcher run for ages.
+	tagged := runForm("1", "1")
+	tagged.Set("TagSpecification.1.ResourceType", "instance")
+	tagged.Set("TagSpecification.1.Tag.1.Key", "Name")
+	tagged.Set("TagSpecification.1.Tag.1.Value", strings.Repeat("a", 200))
+	if status, code, _ := rawCall(t, hc, srv.URL, tagged, nil); status != 200 {
+		t.Fatalf("launch: %d %s", status, code)
+	}
+	glob := ec2Form("Action", "DescribeInstances", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", strings.Repeat("*a", 40)+"*b")
+	if status, code, _ := rawCall(t, hc, srv.URL, glob, nil); status != 200 {
+		t.Errorf("pathological wildcard: %d %q, want 200", status, code)
+	}
+
+	auth := http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=AKID/20260302/" + strings.Repeat("us-east-", 100) + "1/ec2/aws4_request"}}
+	if status, code, _ := rawCall(t, hc, srv.URL, ec2Form("Action", "DescribeInstances"), auth); status != 401 || code != "AuthFailure" {
+		t.Errorf("800-character region: %d %q, want 401 AuthFailure", status, code)
+	}
+}
+
+// TestVCPUsOfHugeSizes: a size whose vCPU count would overflow counts as an
+// unknown size, so quotas never divide by zero.
+func TestVCPUsOfHugeSizes(t *testing.T) {
+	for _, typ := range []string{"p4d.4611686018427387904xlarge", "p4d.9223372036854775807xlarge", "x.99999999999999999999xlarge", "p4d.1025xlarge"} {
+		if n := emulator.VCPUs(typ); n != 2 {
+			t.Errorf("VCPUs(%q) = %d, want 2 (an unknown size)", typ, n)
+		}
+	}
+	emu := emulator.New(emulator.Options{})
+	emu.SetVCPUQuota(emulator.APIEC2, "", 8)
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	f := runForm("1", "1")
+	f.Set("InstanceType", "p4d.4611686018427387904xlarge")
+	if status, code, _ := rawCall(t, testHTTPClient(t), srv.URL, f, nil); status != 200 {
+		t.Errorf("launch of a huge size under a quota: %d %q", status, code)
+	}
+}
+
+// TestControlValuesCheckedLikeFlags: the control API refuses what the flags
+// refuse, names the field and the range, and changes nothing.
+func TestControlValuesCheckedLikeFlags(t *testing.T) {
+	emu := emulator.New(emulator.Options{Latency: time.Millisecond, BootDelay: time.Second})
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	for _, tt := range []struct{ path, body, field string }{
+		{"/_emulator/faults", `{"latency":"-1s","boot_delay":-5}`, `"latency" -1s is out of range`},
+		{"/_emulator/faults", `{"latency":"-1s","boot_delay":-5}`, `"boot_delay" -5s is out of range`},
+		{"/_emulator/faults", `{"boot_delay":1e300}`, `out of range`},
+		{"/_emulator/faults", `{"latency":"25h"}`, `"latency" 25h0m0s is out of range: want a duration from 0s to 24h0m0s`},
+		{"/_emulator/faults", `{"fault_rate":-0.5,"latency":"1s"}`, `"fault_rate" -0.5 is out of range`},
+		{"/_emulator/stall", `{"action":"` + strings.Repeat("X", 4096) + `","count":1}`, `is not an action the emulator serves`},
+		{"/_emulator/stall", `{"action":"ec2:DeleteInstances","count":1}`, `is not an action the emulator serves`},
+		{"/_emulator/stall", `{"action":"RunInstances","count":1,"duration":"-1s"}`, `"duration" -1s is out of range`},
+		{"/_emulator/interrupt", `{"instance_id":"i-1","in":1e300}`, `out of range`},
+		{"/_emulator/stock", `{"instance_type":"` + strings.Repeat("p", 1000) + `.x","count":1}`, `instance type`},
+		{"/_emulator/stock", `{"instance_type":"p4d.24xlarge","zone":"Mars!","count":1}`, `zone "Mars!"`},
+		{"/_emulator/quota", `{"api":"ec2","region":"` + strings.Repeat("a", 100) + `","vcpus":1}`, `"region"`},
+	} {
+		code, out := postJSON(t, hc, srv.URL+tt.path, tt.body)
+		msg, _ := out["error"].(string)
+		if code != 400 || !strings.Contains(msg, tt.field) {
+			t.Errorf("POST %s %.80s: %d %q, want 400 naming %s", tt.path, tt.body, code, msg, tt.field)
+		}
+	}
+	st := emu.Snapshot().Settings
+	if time.Duration(st.Latency) != time.Millisecond || time.Duration(st.BootDelay) != time.Second || st.FaultRate != 0 {
+		t.Errorf("settings after refused changes: %+v, want them unchanged", st)
+	}
+	if len(emu.Stock()) != 0 || len(emu.Quotas()) != 0 {
+		t.Errorf("refused stock or quota settings were kept: %v %v", emu.Stock(), emu.Quotas())
+	}
+}
+
+// serveOnLoopback runs Serve with short read and idle timeouts on a
+// loopback listener until the test ends.
+func serveOnLoopback(t *testing.T, opts emulator.Options) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- emulator.New(opts).Serve(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestShortAndSilentRequestsAreCutOff: a request announcing more body than
+// it sends, and a connection that sends nothing, are closed after the read
+// timeout instead of being held open forever.
+func TestShortAndSilentRequestsAreCutOff(t *testing.T) {
+	addr := serveOnLoopback(t, emulator.Options{ReadTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond})
+	for _, tt := range []struct{ name, send string }{
+		{"short body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nAction=Des"},
+		{"half a header", "POST / HTTP/1.1\r\nHost: x\r\nContent-Le"},
+		{"nothing", ""},
+		{"idle after a request", "GET /_emulator/state HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, tt.send); err != nil {
+				t.Fatal(err)
+			}
+			// The guard is far beyond the 200 ms timeout: reaching it means
+			// the emulator held the connection open.
+			if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(conn)
+			for {
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Fatal("the emulator held the connection open")
+					}
+					return // closed by the server
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// TestInstanceLimit: the emulator keeps a bounded number of instances,
+// terminated ones included; launches beyond it fail with the APIs' quota
+// codes, and a MaxCount is cut to what is left.
+func TestInstanceLimit(t *testing.T) {
+	emu := emulator.New(emulator.Options{MaxInstances: 5})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "4"), nil); status != 200 {
+		t.Fatalf("4 instances: %d %s", status, code)
+	}
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("2", "2"), nil); status != 400 || code != "InstanceLimitExceeded" {
+		t.Errorf("2 more beyond 5: %d %q, want 400 InstanceLimitExceeded", status, code)
+	}
+	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "3"), nil); status != 200 {
+		t.Errorf("1 to 3 more with room for 1: %d %q", status, code)
+	}
+	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge")
+	if status, code, _ := rawCall(t, hc, ecsSrv.URL, ecs, nil); status != 403 || code != "QuotaExceed.ElasticQuota" {
+		t.Errorf("ECS launch when full: %d %q, want 403 QuotaExceed.ElasticQuota", status, code)
+	}
+	if n := len(emu.Instances()); n != 5 {
+		t.Errorf("%d instances kept, want 5", n)
+	}
+}

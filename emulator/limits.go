@@ -1,0 +1,155 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Bounds on what one request may carry and on the emulator's settings. A
+// request beyond them is refused with an error in the API's own vocabulary
+// before any of it is remembered, so no input can grow the emulator's
+// memory, hold a connection or a handler for long, or crash it.
+const (
+	// MaxRequestBytes bounds a request body (form-encoded parameters). The
+	// largest legitimate request, TerminateInstances with 1000 ids, is
+	// about 40 KiB.
+	MaxRequestBytes = 1 << 20
+	// MaxHeaderBytes bounds the request line and headers, the query string
+	// of a GET included.
+	MaxHeaderBytes = 1 << 20
+	// MaxParams bounds the number of distinct parameter names in one call.
+	MaxParams = 4096
+	// MaxEC2LaunchCount is the most instances one EC2 RunInstances call
+	// creates: the emulated account's instance quota per launch. A larger
+	// MaxCount launches this many (EC2 launches "the largest possible
+	// number"); a larger MinCount fails with InstanceLimitExceeded.
+	MaxEC2LaunchCount = 5000
+	// MaxInstances bounds the instances the emulator keeps, terminated
+	// ones included (each takes about half a KiB); a launch beyond it
+	// fails with InstanceLimitExceeded (EC2) or QuotaExceed.ElasticQuota
+	// (ECS).
+	MaxInstances = 200_000
+	// MaxEC2Filters and MaxEC2FilterValues bound a Describe call's
+	// Filter.N and the values of all its filters together (EC2 answers
+	// FilterLimitExceeded beyond them).
+	MaxEC2Filters      = 50
+	MaxEC2FilterValues = 200
+	// MaxTagSpecifications bounds TagSpecification.N of RunInstances (one
+	// per resource type: instance, volume, network interface, …).
+	MaxTagSpecifications = 10
+	// MaxSettingDuration bounds the latency, boot delay, stall and
+	// interruption notice the flags and the control API accept.
+	MaxSettingDuration = 24 * time.Hour
+	// DefaultReadTimeout is how long Serve waits for a request's headers
+	// and body; DefaultIdleTimeout how long it keeps an idle keep-alive
+	// connection. Options.ReadTimeout and IdleTimeout override them.
+	DefaultReadTimeout = 10 * time.Second
+	DefaultIdleTimeout = 60 * time.Second
+	// maxEcho bounds how much of a bad value an error message quotes back.
+	maxEcho = 128
+	// maxInstanceTypeLen bounds an instance type name.
+	maxInstanceTypeLen = 64
+	// maxRegionLen bounds a region name (the longest real ones, such as
+	// ap-southeast-5 or us-gov-west-1, are under 20 characters).
+	maxRegionLen = 32
+)
+
+// regionName is the shape of an EC2 or ECS region: us-east-1, us-gov-west-1,
+// cn-hangzhou, ap-southeast-1.
+var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,4}$`)
+
+// validRegion reports whether s can name a region. The emulator serves any
+// well-formed region, but a region names throttling buckets and account
+// quotas, so its length and alphabet are bounded.
+func validRegion(s string) bool {
+	return len(s) <= maxRegionLen && regionName.MatchString(s)
+}
+
+// echo returns s for quoting in an error message, cut to maxEcho bytes.
+func echo(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	return s[:maxEcho] + fmt.Sprintf("…(%d bytes)", len(s))
+}
+
+// parseForm reads the query string and a form body of at most
+// MaxRequestBytes, and refuses more than MaxParams parameter names. The
+// error is an apiError with a 400 or 413 status; code names the API's
+// malformed-request error.
+func parseForm(w http.ResponseWriter, r *http.Request, code string) *apiError {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body is larger than %d bytes.", MaxRequestBytes)
+		}
+		return errorf(http.StatusBadRequest, code, "The request body or query string could not be parsed: %v.", err)
+	}
+	if len(r.Form) > MaxParams {
+		return errorf(http.StatusBadRequest, code, "The request has %d parameters; at most %d are accepted.", len(r.Form), MaxParams)
+	}
+	return nil
+}
+
+// parseCount parses an API integer parameter (a 32-bit integer in both
+// APIs' models) and checks it lies in [lo, hi].
+func parseCount(s string, lo, hi int) (int, bool) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < int64(lo) || n > int64(hi) {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// parseFinitePositive parses a price or rate: a finite number above 0 and
+// at most max.
+func parseFinitePositive(s string, max float64) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f <= 0 || f > max {
+		return 0, false
+	}
+	return f, true
+}
+
+// CheckSetting checks a duration setting (latency, boot delay, stall,
+// interruption notice) lies in [0, MaxSettingDuration]. name is the flag or
+// field the value came from; the error names it, the value and the range.
+func CheckSetting(name string, d time.Duration) error {
+	if d < 0 || d > MaxSettingDuration {
+		return fmt.Errorf("%s %v is out of range: want a duration from 0s to %v", name, d, MaxSettingDuration)
+	}
+	return nil
+}
+
+// CheckFaultRate checks a fault rate is a fraction from 0 to 1.
+func CheckFaultRate(name string, r float64) error {
+	if math.IsNaN(r) || r < 0 || r > 1 {
+		return fmt.Errorf("%s %v is out of range: want a fraction from 0 to 1", name, r)
+	}
+	return nil
+}
+
+// zoneName is the shape of a zone: a region and a letter (us-east-1a,
+// cn-hangzhou-h).
+var zoneName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,5}$`)
+
+// checkOffer checks the instance type and zone of a stock setting ("" is
+// allowed for either: every type of a zone, or every zone of a type).
+// Settings are remembered per type and zone, so both are bounded.
+func checkOffer(instanceType, zone string) error {
+	if instanceType != "" && (len(instanceType) > maxInstanceTypeLen || !instanceTypeFmt.MatchString(instanceType) && !ecsInstanceType.MatchString(instanceType)) {
+		return fmt.Errorf("instance type %q: want a name such as p4d.24xlarge or ecs.gn7i-c8g1.2xlarge (lower-case, at most %d characters)", echo(instanceType), maxInstanceTypeLen)
+	}
+	if zone != "" && (len(zone) > maxRegionLen+2 || !zoneName.MatchString(zone)) {
+		return fmt.Errorf("zone %q: want a zone such as us-east-1a or cn-hangzhou-h (at most %d characters)", echo(zone), maxRegionLen+2)
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+package signals
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// MaxWait bounds an oldest-wait a source reports: a year is far beyond any
+// real queue, and far from time.Duration's ±292 years.
+const MaxWait = 365 * 24 * time.Hour
+
+// WaitSeconds converts an oldest wait read in seconds, checking it is a
+// finite number from 0 to MaxWait. The error names the value and the range.
+func WaitSeconds(sec float64) (time.Duration, error) {
+	if math.IsNaN(sec) || sec < 0 || sec > MaxWait.Seconds() {
+		return 0, fmt.Errorf("oldest wait %v s is out of range: want seconds from 0 to %.0f", sec, MaxWait.Seconds())
+	}
+	return time.Duration(sec * float64(time.Second)), nil
+}
+
+// MaxJobGPUs bounds the GPUs one job may ask for (the trace loaders use the
+// same bound): larger requests are refused rather than overflowing sums
+// and products.
+const MaxJobGPUs = 1 << 20
+
+// JobGPUs multiplies a per-node (or per-task) GPU count by a node (or task)
+// count, checking both and the product are from 0 to MaxJobGPUs.
+func JobGPUs(per, count int) (int, error) {
+	if per < 0 || count < 0 || per > MaxJobGPUs || count > MaxJobGPUs || (count > 0 && per > MaxJobGPUs/count) {
+		return 0, fmt.Errorf("%d GPUs × %d is out of range: want at most %d GPUs for a job", per, count, MaxJobGPUs)
+	}
+	return per * count, nil
+}

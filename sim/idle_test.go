@@ -1,0 +1,104 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// countingPolicy wraps burstOnce and counts its evaluations.
+func countingPolicy(calls *int) Policy {
+	return Policy{Name: "counting", New: func() DecideFunc {
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+			*calls++
+			return burstOnce(pool, snap, insts, sp, now)
+		}
+	}}
+}
+
+// TestIdleTimeIsSkipped: two jobs nine years apart cost a handful of
+// evaluations, not one per 30 s of the gap; with a schedule, the
+// evaluations while its floor holds still run.
+func TestIdleTimeIsSkipped(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	for _, tt := range []struct {
+		name      string
+		gap       time.Duration
+		schedules []policy.Schedule
+		min, max  int
+	}{
+		// Ticks at 0, 30 and 60 s (the first job ends at 60 s), then one at
+		// the second submit, 30 and 60 s after it.
+		{"nine idle years", 9 * year, nil, 4, 8},
+		// A weekday floor holds 9:00-10:00: every evaluation while it holds
+		// runs (120 an hour, 15 weekdays in three weeks), the rest of the
+		// gap is skipped (60480 evaluations without skipping).
+		{"three weeks with a schedule", 21 * 24 * time.Hour, []policy.Schedule{{Cron: "0 9 * * 1-5", GPUs: 4, Duration: policy.Duration(time.Hour)}},
+			15 * 120, 15*120 + 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &trace.Trace{Name: "gap", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+				{Submit: 0, Duration: time.Minute, GPUs: 2}, {Submit: tt.gap, Duration: time.Minute, GPUs: 2}}}
+			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+				Offerings: []policy.Offering{offering4}, Schedules: tt.schedules}
+			calls := 0
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: countingPolicy(&calls),
+				Floors: func(p *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*p, now) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d evaluations", calls)
+			if calls < tt.min || calls > tt.max {
+				t.Errorf("%d evaluations, want %d to %d", calls, tt.min, tt.max)
+			}
+			if res.WaitMaxS != 0 || res.JobsUnstarted != 0 {
+				t.Errorf("result %+v: both jobs should start on arrival", res)
+			}
+		})
+	}
+}
+
+// TestIdleYearsAllPolicies runs the four real policies on two jobs nine
+// years apart: it finishes (the simulator jumps over the gap) with both jobs
+// started on arrival.
+func TestIdleYearsAllPolicies(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trace.Trace{Name: "gap", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 8}, {Submit: 9 * 365 * 24 * time.Hour, Duration: time.Hour, GPUs: 8}}}
+	pool := cfg.Pools[0].Policy
+	pool.Schedules = nil
+	rep, err := Backtest{Pool: pool, Trace: tr, Policies: []Policy{Spillway(), OnPremOnly(), Threshold(), PerJob()}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.JobsUnstarted != 0 {
+			t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
+		}
+	}
+}
+
+// TestHorizon: jobs that would queue for centuries on a small pool end the
+// run with ErrHorizon instead of overflowing simulated time.
+func TestHorizon(t *testing.T) {
+	tr := &trace.Trace{Name: "long", Start: trace.DefaultEpoch}
+	for range 40 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Duration: trace.MaxSpan - time.Hour, GPUs: 8})
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}}
+	for _, p := range []Policy{OnPremOnly()} {
+		_, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: p})
+		if !errors.Is(err, ErrHorizon) {
+			t.Errorf("%s: %v, want ErrHorizon", p.Name, err)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Bounds on what a trace may hold. Every field is checked against them as
+// it is read, so a trace either loads into a bounded amount of memory with
+// values the simulator's arithmetic cannot overflow, or is refused with an
+// error naming the line, the column, the value and the valid range.
+const (
+	// MaxGPUs is the most GPUs one job (or one Helios count) may need.
+	MaxGPUs = 1 << 20
+	// MaxSpan bounds every time in a trace: a submit offset, a duration,
+	// and the span from the first submit to the last job's end. Ten years
+	// leaves the simulator's time arithmetic (time.Duration, ±292 years)
+	// far from overflow.
+	MaxSpan = 10 * 365 * 24 * time.Hour
+	// DefaultMaxJobs is the job limit of Load and Read. A loaded job takes
+	// JobBytes; each policy a backtest runs takes about another
+	// sim.BytesPerJob per job (see the sim package).
+	DefaultMaxJobs = 10_000_000
+	// JobBytes is the memory one loaded job takes.
+	JobBytes = 24
+	// MaxRecordBytes bounds one CSV record (line), so a file without line
+	// breaks or with an unterminated quote cannot be read into memory whole.
+	MaxRecordBytes = 64 << 10
+)
+
+// Dates (Philly timestamps, Helios times) must lie in [MinDate, MaxDate).
+var (
+	MinDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxDate = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// maxSeconds is MaxSpan in seconds, for checking parsed numbers.
+var maxSeconds = MaxSpan.Seconds()
+
+// ErrTooManyJobs is returned (wrapped in *Error) when a trace holds more
+// jobs than Options.MaxJobs.
+var ErrTooManyJobs = errors.New("more jobs than the job limit")
+
+// ErrSpan is returned (wrapped in *Error) when a trace's jobs span more
+// than MaxSpan.
+var ErrSpan = errors.New("the trace spans too long")
+
+// Options bound what LoadWith and ReadWith accept.
+type Options struct {
+	// MaxJobs is the most jobs the trace may hold; 0 means DefaultMaxJobs.
+	// A trace with more is refused as soon as the first job beyond it is
+	// read, before it takes more memory than the limit allows.
+	MaxJobs int
+}
+
+func (o Options) maxJobs() int {
+	if o.MaxJobs <= 0 {
+		return DefaultMaxJobs
+	}
+	return o.MaxJobs
+}
+
+// recordLimiter passes bytes through and fails once one CSV record grows
+// beyond max bytes. A record ends at a line break outside quotes; quote
+// parity is tracked as encoding/csv reads it ("" inside a quoted field
+// toggles twice).
+type recordLimiter struct {
+	r       io.Reader
+	max     int
+	n       int // bytes of the current record so far
+	quoted  bool
+	line    int // record start line, for the error
+	newline int
+	err     error
+}
+
+// errRecordTooLong is what recordLimiter returns past its bound.
+var errRecordTooLong = fmt.Errorf("a record longer than %d bytes (an unterminated quote, or no line breaks?)", MaxRecordBytes)
+
+func (l *recordLimiter) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		switch c {
+		case '"':
+			l.quoted = !l.quoted
+		case '\n':
+			l.newline++
+			if !l.quoted {
+				l.n = 0
+				l.line = l.newline
+				continue
+			}
+		}
+		l.n++
+		if l.n > l.max {
+			l.err = errRecordTooLong
+			return i, l.err
+		}
+	}
+	return n, err
+}
+
+// prescan refuses a job-list trace (ITP, Philly, generic: one job a line)
+// with more lines than maxJobs before any of it is parsed: counting line
+// breaks runs at disk speed, so a trace far beyond the limit is refused in
+// a moment rather than after the limit's worth of parsing. Blank lines
+// count too, so a trace just at the limit may only be refused by the exact
+// count made while parsing. Helios files, whose job count is derived, and
+// headers it cannot read are left to the parser.
+func prescan(name string, r io.Reader, maxJobs int) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, err := br.ReadSlice('\n')
+	if err != nil {
+		return nil
+	}
+	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), ",")
+	switch formatOf(header) {
+	case FormatITP, FormatPhilly, FormatGeneric:
+	default:
+		return nil
+	}
+	buf := make([]byte, 1<<20)
+	lines := 0
+	for {
+		n, err := br.Read(buf)
+		lines += bytes.Count(buf[:n], []byte{'\n'})
+		if lines > maxJobs {
+			return &Error{File: name, Line: maxJobs + 2, Err: ErrTooManyJobs,
+				Want: fmt.Sprintf("at most %d jobs; the file has more lines than that after its header", maxJobs)}
+		}
+		if err != nil {
+			return nil // the parser reports read errors
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJobLimit(t *testing.T) {
+	csv := "submit_s,duration_s,gpus\n0,1,1\n1,1,1\n2,1,1\n"
+	if tr, err := ReadWith("three.csv", strings.NewReader(csv), Options{MaxJobs: 3}); err != nil || len(tr.Jobs) != 3 {
+		t.Fatalf("3 jobs at a limit of 3: %v", err)
+	}
+	_, err := ReadWith("three.csv", strings.NewReader(csv), Options{MaxJobs: 2})
+	var te *Error
+	if !errors.Is(err, ErrTooManyJobs) || !errors.As(err, &te) || te.Line != 4 {
+		t.Fatalf("3 jobs at a limit of 2: %v, want ErrTooManyJobs at line 4", err)
+	}
+	for _, want := range []string{"at most 2 jobs", "the job limit"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
+	}
+	// Load counts lines first: a file beyond the limit is refused before
+	// it is parsed (its last row is malformed, which parsing would report).
+	path := filepath.Join(t.TempDir(), "many.csv")
+	if err := os.WriteFile(path, []byte(csv+"3,1,1\n4,1,broken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWith(path, Options{MaxJobs: 4}); !errors.Is(err, ErrTooManyJobs) || !strings.Contains(err.Error(), "many.csv:6") {
+		t.Errorf("5 rows at a limit of 4: %v, want ErrTooManyJobs at line 6 before parsing", err)
+	}
+	if _, err := LoadWith(path, Options{MaxJobs: 5}); err == nil || !strings.Contains(err.Error(), `"broken"`) {
+		t.Errorf("5 rows at a limit of 5: %v, want the parse error of the last row", err)
+	}
+	// Helios jobs count too, including those still running at the end.
+	helios := "time,running_gpu_num,pending_gpu_num\n2020-05-01 00:00:00,1,0\n2020-05-01 00:01:00,2,0\n2020-05-01 00:02:00,3,0\n"
+	if _, err := ReadWith("h.csv", strings.NewReader(helios), Options{MaxJobs: 2}); !errors.Is(err, ErrTooManyJobs) {
+		t.Errorf("3 Helios jobs at a limit of 2: %v, want ErrTooManyJobs", err)
+	}
+}
+
+// endless is an io.Reader of n bytes: prefix, then fill repeated.
+type endless struct {
+	prefix string
+	fill   byte
+	n      int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && e.n > 0 {
+		if len(e.prefix) > 0 {
+			p[k] = e.prefix[0]
+			e.prefix = e.prefix[1:]
+		} else {
+			p[k] = e.fill
+		}
+		k++
+		e.n--
+	}
+	return k, nil
+}
+
+func TestRecordBound(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		r    io.Reader
+		line int
+	}{
+		// 100 MB on one line, and an unterminated quote with line breaks:
+		// both are refused after MaxRecordBytes, not read whole.
+		{"no line breaks", &endless{prefix: "submit_s,duration_s,gpus\n0,1,", fill: '1', n: 100 << 20}, 2},
+		{"unterminated quote", &endless{prefix: "submit_s,duration_s,gpus\n0,1,1\n\"", fill: '\n', n: 100 << 20}, 3},
+		{"header", &endless{fill: 'x', n: 100 << 20}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Read(tt.name, tt.r)
+			var te *Error
+			if !errors.As(err, &te) || te.Line != tt.line || !strings.Contains(err.Error(), fmt.Sprint(MaxRecordBytes)) {
+				t.Fatalf("got %v, want a record-length error at line %d", err, tt.line)
+			}
+		})
+	}
+	// A quoted field with "" escapes and a line break inside stays one
+	// record, and ordinary long files are untouched.
+	ok := "job_id,submission_time,duration,num_gpu\n\"a \"\"quoted\"\"\nid\",0,10,1\n" + strings.Repeat("b,1,1,1\n", 20000)
+	if tr, err := Read("ok.csv", strings.NewReader(ok)); err != nil || len(tr.Jobs) != 20001 {
+		t.Fatalf("quoted id and 20000 rows: %v", err)
+	}
+}
+
+func TestBoundsOfNumbers(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		ok    bool
+	}{
+		{"8", true}, {"8.0", true}, {"1048576", true}, {"1048577", false}, {"0", false}, {"-1", false},
+		{"1.5", false}, {"NaN", false}, {"Inf", false}, {"-Inf", false}, {"1e300", false}, {"9223372036854775808", false},
+		{"99999999999999999999999", false},
+	} {
+		_, err := (&parser{name: "x"}).gpus(2, "gpus", tt.value)
+		if (err == nil) != tt.ok {
+			t.Errorf("gpus(%q): %v, want ok=%v", tt.value, err, tt.ok)
+		}
+	}
+	for _, tt := range []struct {
+		value string
+		ok    bool
+	}{
+		{"0.001", true}, {"0.0004", false}, {"1e-10", false}, {"315360000", true}, {"315360001", false}, {"1e400", false}, {"NaN", false}, {"+Inf", false}, {"-0.5", false},
+	} {
+		_, err := (&parser{name: "x"}).seconds(2, "duration_s", tt.value, true)
+		if (err == nil) != tt.ok {
+			t.Errorf("seconds(%q): %v, want ok=%v", tt.value, err, tt.ok)
+		}
+	}
+}
+
+// checkTrace asserts what every loaded trace guarantees the simulator.
+func checkTrace(t *testing.T, tr *Trace) {
+	t.Helper()
+	var prev time.Duration
+	for i, j := range tr.Jobs {
+		if j.GPUs < 1 || j.GPUs > MaxGPUs || j.Duration <= 0 || j.Duration > MaxSpan || j.Submit < prev || j.Submit > MaxSpan {
+			t.Fatalf("job %d out of bounds or order: %+v", i, j)
+		}
+		prev = j.Submit
+	}
+	if len(tr.Jobs) > 0 && tr.Jobs[0].Submit != 0 {
+		t.Fatalf("first submit %v, want 0", tr.Jobs[0].Submit)
+	}
+	if len(tr.Jobs) == 0 {
+		return
+	}
+	if tr.Span() > MaxSpan || tr.Start.Before(MinDate.Add(-MaxSpan)) || tr.Start.After(MaxDate) {
+		t.Fatalf("span %v, start %v out of bounds", tr.Span(), tr.Start)
+	}
+}
+
+// fuzzFormat fuzzes the rows under one format's header; seeds are the
+// testdata files with that header and the hostile values of the issue.
+func fuzzFormat(f *testing.F, header string, seeds ...string) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.csv"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if first, rest, ok := strings.Cut(string(data), "\n"); ok && first == header {
+			f.Add(rest)
+		}
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rows string) {
+		tr, err := ReadWith("fuzz.csv", strings.NewReader(header+"\n"+rows), Options{MaxJobs: 10000})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+	})
+}
+
+func FuzzITP(f *testing.F) {
+	fuzzFormat(f, "job_id,submission_time,duration,num_gpu",
+		"a,0,9999999999,1\n", "a,0,1,9223372036854775807\n", "a,9e9,1,1\nb,0,1,1\n", "a,1e-320,1e-3,8.0\n")
+}
+
+func FuzzPhilly(f *testing.F) {
+	fuzzFormat(f, "timestamp,duration,num_gpus,gpu_time,cluster",
+		"9999-12-31 23:59:59,10,1,10,x\n0001-01-01 00:00:00,10,1,10,x\n", "2017-10-09,1,1,1,x\n", "2017-10-09T07:01:55,315360000,1,1,x\n")
+}
+
+func FuzzHelios(f *testing.F) {
+	fuzzFormat(f, "time,running_gpu_num,pending_gpu_num",
+		"2020-05-01 00:00:00,0,0\n2020-05-01 00:01:00,9223372036854775807,0\n2020-05-01 00:02:00,0,0\n",
+		"2020-05-01 00:00:00,5,3\n2020-05-01 00:01:00,2,0\n2020-05-01 00:02:00,7,1\n2020-05-01 00:03:00,0,0\n")
+}
+
+func FuzzHeliosBySize(f *testing.F) {
+	fuzzFormat(f, "time,running_gpu_num_noless_8,pending_gpu_num_noless_8,running_gpu_num_less_8,pending_gpu_num_less_8",
+		"2020-05-01 00:00:00,16,8,3,1\n2020-05-01 00:01:00,8,0,5,0\n2020-05-01 00:02:00,0,0,0,0\n")
+}
+
+func FuzzGeneric(f *testing.F) {
+	fuzzFormat(f, "submit_s,duration_s,gpus",
+		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")
+}
