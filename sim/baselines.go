@@ -212,8 +212,16 @@ func PerJobWith(k BaselineKnobs) Policy {
 				iv = DefaultInterval
 			}
 			resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
+			// Slurm resumes nodes only for jobs some node definition can run:
+			// a job no rentable capacity holds (policy.CloudHolds) stays queued.
+			holds := map[int]bool{}
 			for _, g := range snap.PendingJobGPUs {
-				if coverByBooting(booting, g) {
+				ok, seen := holds[g]
+				if !seen {
+					ok = policy.CloudHolds(pool, g) == ""
+					holds[g] = ok
+				}
+				if !ok || coverByBooting(booting, g) {
 					continue
 				}
 				if resumes <= 0 {
