@@ -6,22 +6,11 @@ import "time"
 // pool's budget counts spend in: its budget's period, or a month when it has
 // no budget. Weeks start on Monday.
 func (p *Pool) BudgetPeriod(now time.Time) (start, end time.Time) {
-	now = now.UTC()
 	period := PeriodMonth
 	if p.Limits.Budget != nil && p.Limits.Budget.Period != "" {
 		period = p.Limits.Budget.Period
 	}
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	switch period {
-	case PeriodDay:
-		return day, day.AddDate(0, 0, 1)
-	case PeriodWeek:
-		start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
-		return start, start.AddDate(0, 0, 7)
-	default:
-		start := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return start, start.AddDate(0, 1, 0)
-	}
+	return PeriodBounds(period, now)
 }
 
 // PeriodCost is what an instance of offering o, launched at launched and

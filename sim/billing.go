@@ -52,12 +52,12 @@ func (s *state) periodShare(in *instance, end time.Time) float64 {
 func (s *state) rollPeriod() {
 	now := s.at(s.now)
 	if s.periodEnd.IsZero() {
-		s.periodStart, s.periodEnd = budgetPeriod(s.pool, now)
+		s.periodStart, s.periodEnd = s.pool.BudgetPeriod(now)
 		return
 	}
 	for !now.Before(s.periodEnd) {
 		s.closePeriod(s.periodEnd)
-		s.periodStart, s.periodEnd = budgetPeriod(s.pool, s.periodEnd)
+		s.periodStart, s.periodEnd = s.pool.BudgetPeriod(s.periodEnd)
 		s.closedInPeriod = 0
 	}
 }
@@ -92,14 +92,4 @@ func (s *state) spend() policy.Spend {
 		acc += in.off.PricePerHour * now.Sub(from).Hours()
 	}
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}
-}
-
-// budgetPeriod is the calendar period (UTC) containing now: the pool's
-// budget period, or a month when it has no budget.
-func budgetPeriod(pool *policy.Pool, now time.Time) (time.Time, time.Time) {
-	period := policy.PeriodMonth
-	if pool.Limits.Budget != nil && pool.Limits.Budget.Period != "" {
-		period = pool.Limits.Budget.Period
-	}
-	return policy.PeriodBounds(period, now)
 }

@@ -164,7 +164,7 @@ func TestBudgetPeriod(t *testing.T) {
 		{policy.PeriodMonth, time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		pool := &policy.Pool{Limits: policy.Limits{Budget: &policy.Budget{Amount: 1, Period: tt.period}}}
-		if s, e := budgetPeriod(pool, at); !s.Equal(tt.start) || !e.Equal(tt.end) {
+		if s, e := pool.BudgetPeriod(at); !s.Equal(tt.start) || !e.Equal(tt.end) {
 			t.Errorf("%s: got %s-%s, want %s-%s", tt.period, s, e, tt.start, tt.end)
 		}
 	}
