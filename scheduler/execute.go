@@ -124,8 +124,8 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	lr := LaunchRecord{Offering: in.Offering, Count: in.Count, Floor: in.Floor, Intent: in.ID}
 	o := t.pr.offs[in.Offering]
 	prov := s.opts.Providers[in.Provider]
-	if why, ok := s.blocked(in.Provider, t.now); ok {
-		lr.Outcome, lr.Cause = "held: provider blocked ("+trimBang(why)+"); the intent is resumed later", causeThrottled
+	if b, ok := s.blocked(in.Provider, t.now); ok {
+		lr.Outcome, lr.Cause = "held: provider blocked ("+b.why+"); the intent is resumed later", causeThrottled
 		return lr
 	}
 	req := providers.LaunchRequest{
@@ -202,12 +202,13 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 		return s.failIntent(ctx, t, in, lr, causeQuota, err)
 	case errors.As(err, &te):
 		hold := min(max(te.RetryAfter, time.Second), maxThrottleHold)
-		s.block(in.Provider, t.now.Add(hold), fmt.Sprintf("throttled, backing off %s", hold))
+		s.block(in.Provider, block{until: t.now.Add(hold), why: fmt.Sprintf("throttled, backing off %s", hold)})
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeThrottled).Inc()
 		lr.Cause, lr.Error, lr.Outcome = causeThrottled, err.Error(), "throttled: the intent is resumed after "+hold.String()
 		return lr
 	case providers.IsInvalid(err):
-		s.block(in.Provider, t.now.Add(invalidHold), "!provider "+in.Provider+" refused the request as invalid (fix the config or credentials): "+err.Error())
+		s.block(in.Provider, block{until: t.now.Add(invalidHold), invalid: true,
+			why: "provider " + in.Provider + " refused the request as invalid (fix the config or credentials): " + err.Error()})
 		s.log.Error("pool misconfigured", "pool", in.Pool, "provider", in.Provider, "err", err)
 		return s.failIntent(ctx, t, in, lr, causeInvalid, err)
 	default:
@@ -226,13 +227,6 @@ func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr
 	}
 	s.log.Warn("launch failed", "pool", in.Pool, "offering", in.Offering, "cause", cause, "err", err)
 	return lr
-}
-
-func trimBang(s string) string {
-	if s != "" && s[0] == '!' {
-		return s[1:]
-	}
-	return s
 }
 
 // execDrains drains each planned instance: the hook runs once, then the

@@ -66,6 +66,8 @@ type harness struct {
 	drained []string
 	// hook, when set, is the pool's drain hook instead of recording drains.
 	hook func(context.Context, config.InstanceFields) error
+	// userData, when set, renders every launch's user data.
+	userData func(config.InstanceFields) (string, error)
 }
 
 type harnessOption func(*harness)
@@ -130,6 +132,7 @@ func (h *harness) start() {
 				return "http://" + net.JoinHostPort(in.PrivateIP, h.agents.port), nil
 			},
 			JoinTimeout: 10 * time.Minute,
+			UserData:    h.userData,
 			Drain: func(ctx context.Context, in config.InstanceFields) error {
 				h.mu.Lock()
 				h.drained = append(h.drained, in.ID)

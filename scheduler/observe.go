@@ -142,6 +142,7 @@ func (pr *poolRun) providers() []string {
 // that no live row holds.
 func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 	var intents map[string]state.Intent
+	var ended map[string]bool // instances whose rows Spillway ended, read when first needed
 	for _, ci := range sortedCloud(t.cloud) {
 		if _, ok := t.rows[ci.ID]; ok || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
 			continue
@@ -164,11 +165,25 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		if !ok {
 			continue
 		}
-		ended, err := s.endedRow(ctx, t, ci)
-		if err != nil {
-			return err
+		if ended == nil {
+			all, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: t.pr.spec.Policy.Name})
+			if err != nil {
+				return fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
+			}
+			ended = map[string]bool{}
+			for _, r := range all {
+				if r.State == state.InstanceEnded {
+					ended[r.Provider+"/"+r.ID] = true
+				}
+			}
 		}
-		if ended {
+		if ended[ci.Provider+"/"+ci.ID] {
+			// Spillway ended it, yet the cloud still runs it: ask again.
+			if !s.opts.DryRun {
+				if err := s.opts.Providers[ci.Provider].Terminate(ctx, []string{ci.ID}); err != nil {
+					s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
+				}
+			}
 			continue
 		}
 		r := s.newRow(t.pr, in, ci)
@@ -179,26 +194,6 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		s.log.Info("adopted instance", "pool", r.Pool, "instance", r.ID, "intent", in.ID)
 	}
 	return nil
-}
-
-// endedRow reports whether ci has an ended row: Spillway ended it, so a
-// cloud that still runs it is asked again to terminate it.
-func (s *Scheduler) endedRow(ctx context.Context, t *tick, ci providers.Instance) (bool, error) {
-	all, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: t.pr.spec.Policy.Name, Provider: ci.Provider})
-	if err != nil {
-		return false, fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
-	}
-	for _, r := range all {
-		if r.ID == ci.ID && r.State == state.InstanceEnded {
-			if !s.opts.DryRun {
-				if err := s.opts.Providers[ci.Provider].Terminate(ctx, []string{ci.ID}); err != nil {
-					s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
-				}
-			}
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // newRow is the row of an instance launched for intent in.

@@ -128,6 +128,9 @@ type Scheduler struct {
 type block struct {
 	until time.Time
 	why   string
+	// invalid: the provider refused a request as invalid, so the pools
+	// using it are misconfigured until an operator fixes them.
+	invalid bool
 }
 
 // poolRun is one pool's runtime: its spec and what the API shows of it.
@@ -311,20 +314,27 @@ func (s *Scheduler) callCtx(ctx context.Context) (context.Context, context.Cance
 }
 
 // blocked reports whether calls to a provider are held back now.
-func (s *Scheduler) blocked(provider string, now time.Time) (string, bool) {
+func (s *Scheduler) blocked(provider string, now time.Time) (block, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.blocks[provider]
 	if !ok || !now.Before(b.until) {
-		return "", false
+		return block{}, false
 	}
-	return b.why, true
+	return b, true
 }
 
-func (s *Scheduler) block(provider string, until time.Time, why string) {
+// block holds a provider back until b.until; a longer block wins, and a
+// misconfiguration is kept while its block lasts.
+func (s *Scheduler) block(provider string, b block) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.blocks[provider]; !ok || until.After(b.until) {
-		s.blocks[provider] = block{until: until, why: why}
+	cur, ok := s.blocks[provider]
+	if ok && !b.until.After(cur.until) {
+		return
 	}
+	if ok && cur.invalid && !b.invalid {
+		b.invalid, b.why = true, cur.why
+	}
+	s.blocks[provider] = b
 }

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -384,5 +385,42 @@ func TestOldHistoryIsPrunedLiveStateKept(t *testing.T) {
 	}
 	if rs := h.rows(true); len(rs) != 1 {
 		t.Fatalf("live rows after the prune: %d, want the running instance kept", len(rs))
+	}
+}
+
+// TestInvalidRequestMarksThePoolMisconfigured: a launch the cloud refuses as
+// invalid (user data over EC2's 16 KiB) fails the intent with cause
+// invalid, says why in the pool's status, holds the provider back instead of
+// retrying every tick, and never marks the offering out of stock.
+func TestInvalidRequestMarksThePoolMisconfigured(t *testing.T) {
+	huge := strings.Repeat("#", 20_000)
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.userData = func(config.InstanceFields) (string, error) { return huge, nil }
+	})
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	d := h.decisions()[0]
+	if len(d.Launches) != 1 || d.Launches[0].Cause != "invalid" || !strings.Contains(d.Launches[0].Error, "InvalidParameterValue") {
+		t.Fatalf("launches = %+v, want one launch failed as invalid with the cloud's code", d.Launches)
+	}
+	st, _ := h.sched.LastStatus("train")
+	if !strings.Contains(st.Misconfigured, "provider aws refused the request as invalid") {
+		t.Fatalf("status misconfigured = %q, want it to name the provider and say why", st.Misconfigured)
+	}
+	intents, err := h.store.Intents(context.Background(), state.IntentFilter{Pool: "train"})
+	if err != nil || len(intents) != 1 || intents[0].Status != state.IntentFailed {
+		t.Fatalf("intents = %+v (%v), want one failed intent", intents, err)
+	}
+	calls := h.emu.Calls("RunInstances")
+	h.step(time.Minute)
+	if n := h.emu.Calls("RunInstances"); n != calls {
+		t.Fatalf("RunInstances calls went from %d to %d within the hold: a misconfigured provider is retried every tick", calls, n)
+	}
+	if in, _ := h.store.Intents(context.Background(), state.IntentFilter{Pool: "train"}); len(in) != 1 {
+		t.Fatalf("%d intents after a tick inside the hold, want still 1: nothing is planned on a held provider", len(in))
+	}
+	h.step(5 * time.Minute)
+	if n := h.emu.Calls("RunInstances"); n == calls {
+		t.Fatal("the provider was never tried again after the hold")
 	}
 }

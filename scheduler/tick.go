@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -120,8 +119,8 @@ func (s *Scheduler) addBlocks(snap *policy.Snapshot, now time.Time) {
 
 func (s *Scheduler) misconfigured(pr *poolRun, now time.Time) string {
 	for _, o := range pr.spec.Policy.Offerings {
-		if why, ok := s.blocked(o.Provider, now); ok && why != "" && why[0] == '!' {
-			return why[1:]
+		if b, ok := s.blocked(o.Provider, now); ok && b.invalid {
+			return b.why
 		}
 	}
 	return ""
@@ -249,8 +248,6 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 // heartbeat: an unchanged, inactive decision is still recorded this often,
 // so the decisions list shows the pool is evaluated.
 const heartbeat = 10 * time.Minute
-
-var errNoProvider = errors.New("no such provider")
 
 // sample appends the tick's figures to the pool's timeline.
 func (pr *poolRun) sample(now time.Time, snap policy.Snapshot, rows map[string]*state.Instance, spend policy.Spend) {
