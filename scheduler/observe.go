@@ -38,6 +38,7 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			continue
 		}
 		for _, in := range insts {
+			in.Provider = name // the provider entry that listed it, whatever the backend reports
 			t.cloud[in.ID] = in
 		}
 	}
