@@ -330,16 +330,24 @@ func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := &bannerWatch{ready: make(chan struct{})}
+	var out syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runDemo(ctx, demoOptions{speed: 1200, start: 37 * time.Hour, listen: "127.0.0.1:0", onprem: 2, logLevel: "debug"}, w, io.Discard)
+		done <- runDemo(ctx, demoOptions{speed: 1200, start: 37 * time.Hour, listen: "127.0.0.1:0", onprem: 2, logLevel: "debug"}, io.MultiWriter(w, &out), io.Discard)
 	}()
 	select {
 	case <-w.ready:
 	case err := <-done:
 		t.Fatalf("the demo stopped before its page was ready: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond) // ten simulated minutes: ticks, probes and launches under way
+	// Stop it with work under way: once the server has decided and a
+	// burst instance has come up or is being launched.
+	if !waitFor(30*time.Second, func() bool {
+		s := out.String()
+		return strings.Contains(s, "decision") && strings.Contains(s, "launch")
+	}) {
+		t.Fatalf("no decision and launch within 30s; output:\n%s", out.String())
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo: %v", err)

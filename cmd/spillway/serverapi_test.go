@@ -135,12 +135,8 @@ func (s *apiServer) client(t *testing.T, token string) *api.Client {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitFor(30*time.Second, cond) {
+		t.Fatalf("%s: not within 30s", what)
 	}
 }
 

@@ -109,17 +109,13 @@ pools:
 		}
 		return rs
 	}
-	waitFor := func(what string, cond func() bool) {
+	wait := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60s; rows %+v", what, rows())
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !waitFor(60*time.Second, cond) {
+			t.Fatalf("%s: not within 60s; rows %+v", what, rows())
 		}
 	}
-	waitFor("a Terraform instance launches and joins", func() bool {
+	wait("a Terraform instance launches and joins", func() bool {
 		rs := rows()
 		return len(rs) == 1 && rs[0].State == state.InstanceRunning
 	})
@@ -127,9 +123,9 @@ pools:
 	// The job starts on it and leaves the queue; later it ends.
 	busy.Store(1)
 	queue.Store(`{"job_gpus": [], "oldest_wait_seconds": 0}`)
-	waitFor("the instance reports its GPUs busy", func() bool { rs := rows(); return len(rs) == 1 && rs[0].BusyGPUs == 8 })
+	wait("the instance reports its GPUs busy", func() bool { rs := rows(); return len(rs) == 1 && rs[0].BusyGPUs == 8 })
 	busy.Store(0)
-	waitFor("the idle instance is drained and destroyed", func() bool {
+	wait("the idle instance is drained and destroyed", func() bool {
 		rs := rows()
 		return len(rs) == 1 && rs[0].State == state.InstanceEnded
 	})
