@@ -138,6 +138,9 @@ type poolRun struct {
 	spec Pool
 	offs map[string]policy.Offering
 	mu   sync.Mutex // serialises the pool's ticks
+	// smu guards last and timeline, so readers (the API, the page) never
+	// wait for a tick that is slow on a cloud call.
+	smu  sync.Mutex
 	last Status
 	// lastSummary and lastRecorded say what was stored last, so an
 	// unchanged decision is not stored every tick.
@@ -165,8 +168,8 @@ func (s *Scheduler) Timeline(pool string, since time.Time) ([]Sample, bool) {
 	if !ok {
 		return nil, false
 	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
+	pr.smu.Lock()
+	defer pr.smu.Unlock()
 	i, _ := slices.BinarySearchFunc(pr.timeline, since, func(x Sample, t time.Time) int { return x.Time.Compare(t) })
 	return slices.Clone(pr.timeline[i:]), true
 }
@@ -268,8 +271,8 @@ func (s *Scheduler) LastStatus(pool string) (Status, bool) {
 	if !ok {
 		return Status{}, false
 	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
+	pr.smu.Lock()
+	defer pr.smu.Unlock()
 	return pr.last, true
 }
 

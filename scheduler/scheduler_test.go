@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -423,4 +424,35 @@ func TestInvalidRequestMarksThePoolMisconfigured(t *testing.T) {
 	if n := h.emu.Calls("RunInstances"); n == calls {
 		t.Fatal("the provider was never tried again after the hold")
 	}
+}
+
+// TestStatusReadsDoNotWaitForASlowTick: the API reads a pool's last status
+// and timeline while a tick is stuck in a slow cloud call.
+func TestStatusReadsDoNotWaitForASlowTick(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.tick()
+	h.emu.StallResponses("DescribeInstances", 1, 3*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.sched.Tick(context.Background(), "train")
+	}()
+	for h.emu.Calls("DescribeInstances") < 2 { // the first tick made one
+		select {
+		case <-done:
+			t.Fatal("the tick ended before its stalled call")
+		default:
+			runtime.Gosched()
+		}
+	}
+	st, ok := h.sched.LastStatus("train")
+	if _, tok := h.sched.Timeline("train", time.Time{}); !ok || !tok || st.Time.IsZero() {
+		t.Fatalf("LastStatus = %+v, %v: want the previous tick's status", st, ok)
+	}
+	select {
+	case <-done:
+		t.Fatal("LastStatus returned only after the stalled tick ended")
+	default:
+	}
+	<-done
 }

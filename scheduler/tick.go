@@ -92,13 +92,12 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		t.rec.Budget = b.Amount
 	}
 	s.observeMetrics(t, snap, spend)
-	pr.last = Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}
-	pr.sample(now, snap, t.rows, spend)
+	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}, t.rows)
 	return s.record(cctx, t)
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {
-	t.pr.last = Status{Pool: t.pr.spec.Policy.Name, Time: t.now, Err: err.Error()}
+	t.pr.publish(Status{Pool: t.pr.spec.Policy.Name, Time: t.now, Err: err.Error()}, nil)
 	s.metrics.tickErrors.WithLabelValues(t.pr.spec.Policy.Name).Inc()
 	return err
 }
@@ -249,8 +248,15 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 // so the decisions list shows the pool is evaluated.
 const heartbeat = 10 * time.Minute
 
-// sample appends the tick's figures to the pool's timeline.
-func (pr *poolRun) sample(now time.Time, snap policy.Snapshot, rows map[string]*state.Instance, spend policy.Spend) {
+// publish makes a tick's status the pool's last one and, for a tick that
+// decided, appends its figures to the timeline.
+func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
+	pr.smu.Lock()
+	defer pr.smu.Unlock()
+	pr.last = st
+	if st.Err != "" {
+		return
+	}
 	cloud := 0
 	for _, r := range rows {
 		cloud += r.GPUs
@@ -258,5 +264,6 @@ func (pr *poolRun) sample(now time.Time, snap policy.Snapshot, rows map[string]*
 	if len(pr.timeline) >= maxSamples {
 		pr.timeline = append(pr.timeline[:0], pr.timeline[len(pr.timeline)-maxSamples+1:]...)
 	}
-	pr.timeline = append(pr.timeline, Sample{Time: now, OnPremBusy: snap.OnPremBusyGPUs, CloudGPUs: cloud, QueuedGPUs: snap.PendingGPUs, Spend: spend.Accrued})
+	pr.timeline = append(pr.timeline, Sample{Time: st.Time, OnPremBusy: st.Snapshot.OnPremBusyGPUs, CloudGPUs: cloud,
+		QueuedGPUs: st.Snapshot.PendingGPUs, Spend: st.Spend.Accrued})
 }
