@@ -34,6 +34,14 @@ type Pool struct {
 	// several smaller instances (e.g. --gpus=N over nodes), and at an equal
 	// price per GPU the smaller shapes, released GPU by GPU, are preferred.
 	WholeJobs bool `yaml:"whole_jobs,omitempty"`
+	// Span says which instances a job larger than one instance may run
+	// across (never with WholeJobs while some offering holds it whole).
+	Span Span `yaml:"span,omitempty"`
+	// CheckpointInterval, when above 0, says the pool's jobs checkpoint at
+	// least this often: a job killed (a spot reclaim, a drain cut short)
+	// resumes from its last checkpoint instead of starting over. 0 (the
+	// default) means jobs do not checkpoint.
+	CheckpointInterval Duration `yaml:"checkpoint_interval,omitempty"`
 	// Offerings are what the pool may rent. Required: at least one, with
 	// unique names.
 	Offerings []Offering `yaml:"offerings"`
@@ -160,6 +168,55 @@ type Budget struct {
 	Amount float64 `yaml:"amount"`
 	// Period is day, week or month. Required.
 	Period BudgetPeriod `yaml:"period"`
+	// Mode is hard (the default: the period's spend never exceeds Amount;
+	// instances are drained early, and cut at their drain timeout, when
+	// the remainder cannot cover the fleet) or soft (no launch is admitted
+	// whose cost until the period's end would exceed what remains, and
+	// running work is never cut for money).
+	Mode BudgetMode `yaml:"mode,omitempty"`
+}
+
+// BudgetMode is how a budget binds.
+type BudgetMode string
+
+// Budget modes.
+const (
+	// BudgetHard never lets a period's spend exceed the amount (the
+	// default, also when Mode is empty).
+	BudgetHard BudgetMode = "hard"
+	// BudgetSoft admits no launch beyond the amount but never cuts
+	// running work for money.
+	BudgetSoft BudgetMode = "soft"
+)
+
+// Soft reports whether the budget binds softly (nil and empty are hard).
+func (b *Budget) Soft() bool { return b != nil && b.Mode == BudgetSoft }
+
+// Span says which instances a job larger than one instance may span.
+type Span struct {
+	// MinGPUs is the smallest instance a job may span (0 means
+	// SpanMinGPUs, 8: the nodes multi-node jobs are built for).
+	MinGPUs int `yaml:"min_gpus,omitempty"`
+	// Slowdown is how much longer a job runs when it spans instances (≥ 1;
+	// 0 means 1, no slowdown): network between instances is slower than
+	// within one.
+	Slowdown float64 `yaml:"slowdown,omitempty"`
+}
+
+// SpanMin is the smallest instance a job of this pool may span.
+func (p *Pool) SpanMin() int {
+	if p.Span.MinGPUs > 0 {
+		return p.Span.MinGPUs
+	}
+	return SpanMinGPUs
+}
+
+// SpanSlowdown is the factor a spanning job's run time is multiplied by.
+func (p *Pool) SpanSlowdown() float64 {
+	if p.Span.Slowdown > 1 {
+		return p.Span.Slowdown
+	}
+	return 1
 }
 
 // ScaleIn says when idle burst capacity is released.

@@ -49,6 +49,12 @@ type Snapshot struct {
 	Unavailable map[OfferingKey]time.Time
 	Blocked     map[string]time.Time
 
+	// Boot, when it holds an offering, is the boot time to plan with
+	// instead of Offering.Boot: what recent launches of that offering
+	// took (e.g. their p90, from launch to joined), so that a slow cloud
+	// is planned for rather than discovered.
+	Boot map[OfferingKey]time.Duration
+
 	// Floors are active schedule and manual floors.
 	Floors []Floor
 }
