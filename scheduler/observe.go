@@ -305,6 +305,7 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		}
 		if r.State == state.InstanceBooting {
 			r.State, r.JoinedAt = state.InstanceRunning, t.now
+			t.pr.boots.Observe(s.rowOffering(t.pr, r).Key(), t.now.Sub(r.LaunchedAt))
 			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
 			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
 		}

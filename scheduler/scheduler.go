@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
+	"github.com/spillway-io/spillway/boottime"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -138,6 +139,8 @@ type poolRun struct {
 	spec Pool
 	offs map[string]policy.Offering
 	mu   sync.Mutex // serialises the pool's ticks
+	// boots learns the pool's boot times from its joins (guarded by mu).
+	boots *boottime.Tracker
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -240,7 +243,7 @@ func New(opts Options) (*Scheduler, error) {
 		if p.JoinTimeout <= 0 {
 			p.JoinTimeout = DefaultJoinTimeout
 		}
-		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}}
+		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}, boots: boottime.New()}
 		for _, o := range p.Policy.Offerings {
 			if _, ok := opts.Providers[o.Provider]; !ok {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)

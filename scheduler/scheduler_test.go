@@ -456,3 +456,32 @@ func TestStatusReadsDoNotWaitForASlowTick(t *testing.T) {
 	}
 	<-done
 }
+
+// Joins teach the pool its offerings' boot times: after three instances
+// of an offering joined, the snapshot the policy decides on plans with the
+// slowest of them (the p90 of so few), not with the configured boot.
+func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8, 8, 8)
+	h.tick()
+	if got := len(h.live()); got != 3 {
+		t.Fatalf("after a 24-GPU spike: %d instances on the emulator, want 3", got)
+	}
+	h.until("instances join", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 3 && rs[0].State == state.InstanceRunning && rs[1].State == state.InstanceRunning && rs[2].State == state.InstanceRunning
+	})
+	var slowest time.Duration
+	for _, r := range h.rows(true) {
+		slowest = max(slowest, r.JoinedAt.Sub(r.LaunchedAt))
+	}
+	h.step(10 * time.Second)
+	st, ok := h.sched.LastStatus(h.pool.Name)
+	if !ok {
+		t.Fatal("no status after the ticks")
+	}
+	key := h.pool.Offerings[0].Key()
+	if got := st.Snapshot.Boot[key]; got != slowest || got == 0 {
+		t.Fatalf("snapshot boot for %s = %s (all: %v), want the slowest join %s", key.InstanceType, got, st.Snapshot.Boot, slowest)
+	}
+}

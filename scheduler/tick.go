@@ -72,6 +72,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	var plan policy.Plan
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
+		snap.Boot = pr.boots.Estimates()
 		s.addBlocks(&snap, now)
 		plan = policy.Decide(&pr.spec.Policy, snap, s.policyInstances(t), spend, now)
 		if round == 0 {

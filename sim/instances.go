@@ -114,6 +114,7 @@ func (s *state) ready(ii int) {
 	}
 	s.booting--
 	in.ready = s.now
+	s.boots.Observe(in.off.Key(), s.now-in.launched)
 	in.idleSince = s.now
 	s.touch(int32(ii))
 	if in.state == policy.StateDraining {

@@ -25,6 +25,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/spillway-io/spillway/boottime"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -144,6 +145,10 @@ type state struct {
 	closedInPeriod         float64
 	closedTotal            float64
 
+	// boots learns each offering's boot times as the server does, for
+	// Snapshot.Boot.
+	boots *boottime.Tracker
+
 	res      Result
 	cloud    *cloudState
 	quotaUse map[string]int // GPUs held per provider and per provider/region
@@ -186,6 +191,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
+	s.boots = boottime.New()
 	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}

@@ -20,6 +20,7 @@ func (s *state) snapshot() policy.Snapshot {
 		PendingGPUs:    s.pendingGPUs,
 		Unavailable:    s.cloud.unavailable(now),
 		Blocked:        s.cloud.blockedAt(now),
+		Boot:           s.boots.Estimates(),
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {

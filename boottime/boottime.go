@@ -1,0 +1,106 @@
+// Package boottime learns how long each offering's instances take from
+// launch until they take work, so that a policy plans with the boots the
+// cloud delivers (Snapshot.Boot) rather than with a configured guess.
+//
+// A Tracker keeps the last Window boots of each offering and estimates the
+// Quantile of them (nearest rank) once MinSamples are known. It is not safe
+// for concurrent use: the scheduler keeps one per pool, used by the pool's
+// tick, and the simulator one per run.
+package boottime
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Defaults: plan with the p90 of the last 20 boots of an offering, once 3
+// are known. A job that waits for a launch then starts within the wait
+// target about nine times in ten even when boots spread; the window
+// follows a cloud whose boots drift over a day of bursts.
+const (
+	DefaultWindow     = 20
+	DefaultQuantile   = 0.9
+	DefaultMinSamples = 3
+)
+
+// Tracker estimates boot times per offering from the boots observed.
+type Tracker struct {
+	window, minSamples int
+	quantile           float64
+	samples            map[policy.OfferingKey]*ring
+	est                map[policy.OfferingKey]time.Duration
+	buf                []time.Duration
+}
+
+type ring struct {
+	d    []time.Duration
+	next int
+}
+
+// New returns a Tracker with the defaults.
+func New() *Tracker { return NewWith(DefaultWindow, DefaultQuantile, DefaultMinSamples) }
+
+// NewWith returns a Tracker keeping window boots per offering (at least 1)
+// and estimating their quantile q (0 < q ≤ 1) once minSamples (1..window)
+// are known. Out-of-range values take the defaults.
+func NewWith(window int, q float64, minSamples int) *Tracker {
+	if window < 1 {
+		window = DefaultWindow
+	}
+	if !(q > 0 && q <= 1) {
+		q = DefaultQuantile
+	}
+	if minSamples < 1 || minSamples > window {
+		minSamples = min(DefaultMinSamples, window)
+	}
+	return &Tracker{window: window, quantile: q, minSamples: minSamples}
+}
+
+// Observe records that an instance of offering k took d from launch until
+// it took work. Negative boots are ignored.
+func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
+	if d < 0 {
+		return
+	}
+	if t.samples == nil {
+		t.samples = map[policy.OfferingKey]*ring{}
+	}
+	r := t.samples[k]
+	if r == nil {
+		r = &ring{}
+		t.samples[k] = r
+	}
+	if len(r.d) < t.window {
+		r.d = append(r.d, d)
+	} else {
+		r.d[r.next] = d
+		r.next = (r.next + 1) % t.window
+	}
+	if len(r.d) < t.minSamples {
+		return
+	}
+	t.buf = append(t.buf[:0], r.d...)
+	slices.Sort(t.buf)
+	k1 := int(math.Ceil(t.quantile*float64(len(t.buf)))) - 1
+	est := t.buf[max(0, min(k1, len(t.buf)-1))]
+	if old, ok := t.est[k]; ok && old == est {
+		return
+	}
+	// A new map, so that one handed out (and published with a status) is
+	// never written again.
+	next := make(map[policy.OfferingKey]time.Duration, len(t.est)+1)
+	for key, d := range t.est {
+		next[key] = d
+	}
+	next[k] = est
+	t.est = next
+}
+
+// Estimates is the boot to plan with per offering, for Snapshot.Boot: nil
+// until some offering has MinSamples boots. The map is never modified once
+// returned (Observe replaces it), so it may be shared with readers on other
+// goroutines; callers must not modify it.
+func (t *Tracker) Estimates() map[policy.OfferingKey]time.Duration { return t.est }

@@ -1,0 +1,74 @@
+package boottime
+
+import (
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+func TestTracker(t *testing.T) {
+	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p5.48xlarge", Market: policy.MarketOnDemand}
+	b := a
+	b.InstanceType = "p4d.24xlarge"
+	min := func(n int) time.Duration { return time.Duration(n) * time.Minute }
+	tests := []struct {
+		name    string
+		tracker *Tracker
+		boots   map[policy.OfferingKey][]time.Duration
+		want    map[policy.OfferingKey]time.Duration
+	}{
+		{name: "nothing seen", tracker: New(), want: nil},
+		{name: "too few boots", tracker: New(), boots: map[policy.OfferingKey][]time.Duration{a: {min(3), min(4)}}, want: nil},
+		{name: "three boots: nearest-rank p90 is the slowest", tracker: New(),
+			boots: map[policy.OfferingKey][]time.Duration{a: {min(3), min(9), min(4)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(9)}},
+		{name: "ten boots: p90 is the ninth", tracker: New(),
+			boots: map[policy.OfferingKey][]time.Duration{a: {min(1), min(2), min(3), min(4), min(5), min(6), min(7), min(8), min(9), min(10)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(9)}},
+		{name: "offerings apart", tracker: New(),
+			boots: map[policy.OfferingKey][]time.Duration{a: {min(3), min(3), min(3)}, b: {min(7), min(7)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(3)}},
+		{name: "window forgets old boots", tracker: NewWith(3, 1, 3),
+			boots: map[policy.OfferingKey][]time.Duration{a: {min(30), min(2), min(3), min(4)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(4)}},
+		{name: "negative boots ignored", tracker: NewWith(3, 1, 1),
+			boots: map[policy.OfferingKey][]time.Duration{a: {-min(5), min(2)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(2)}},
+		{name: "bad settings take the defaults", tracker: NewWith(0, 7, 99),
+			boots: map[policy.OfferingKey][]time.Duration{a: {min(1), min(2), min(3)}},
+			want:  map[policy.OfferingKey]time.Duration{a: min(3)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, ds := range tc.boots {
+				for _, d := range ds {
+					tc.tracker.Observe(k, d)
+				}
+			}
+			got := tc.tracker.Estimates()
+			if len(got) != len(tc.want) {
+				t.Fatalf("estimates %v, want %v", got, tc.want)
+			}
+			for k, w := range tc.want {
+				if got[k] != w {
+					t.Errorf("%s: estimate %s, want %s", k.InstanceType, got[k], w)
+				}
+			}
+		})
+	}
+}
+
+func TestEstimatesAreNeverWrittenOnceReturned(t *testing.T) {
+	k := policy.OfferingKey{Provider: "aws", InstanceType: "p5.48xlarge"}
+	tr := NewWith(5, 1, 1)
+	tr.Observe(k, time.Minute)
+	first := tr.Estimates()
+	tr.Observe(k, 5*time.Minute)
+	if first[k] != time.Minute {
+		t.Fatalf("a map handed out changed to %s: Observe must replace it, not write it", first[k])
+	}
+	if got := tr.Estimates()[k]; got != 5*time.Minute {
+		t.Fatalf("estimate after a slower boot: %s, want 5m", got)
+	}
+}
