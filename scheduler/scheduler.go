@@ -139,8 +139,10 @@ type poolRun struct {
 	spec Pool
 	offs map[string]policy.Offering
 	mu   sync.Mutex // serialises the pool's ticks
-	// boots learns the pool's boot times from its joins (guarded by mu).
-	boots *boottime.Tracker
+	// boots learns the pool's boot times from its joins (guarded by mu);
+	// bootsSeeded says the joins already recorded in the state were read.
+	boots       *boottime.Tracker
+	bootsSeeded bool
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex

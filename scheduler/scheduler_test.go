@@ -484,4 +484,12 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 	if got := st.Snapshot.Boot[key]; got != slowest || got == 0 {
 		t.Fatalf("snapshot boot for %s = %s (all: %v), want the slowest join %s", key.InstanceType, got, st.Snapshot.Boot, slowest)
 	}
+
+	// A restart reads the joins back from the state.
+	h.restart()
+	h.step(10 * time.Second)
+	st, _ = h.sched.LastStatus(h.pool.Name)
+	if got := st.Snapshot.Boot[key]; got != slowest {
+		t.Fatalf("after a restart: snapshot boot for %s = %s, want the slowest join %s read back from the state", key.InstanceType, got, slowest)
+	}
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -50,6 +51,11 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 
 	if !s.opts.DryRun {
 		if err := s.resumeIntents(cctx, t); err != nil {
+			return s.tickFailed(t, err)
+		}
+	}
+	if !pr.bootsSeeded {
+		if err := s.seedBoots(cctx, pr); err != nil {
 			return s.tickFailed(t, err)
 		}
 	}
@@ -267,4 +273,21 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 	}
 	pr.timeline = append(pr.timeline, Sample{Time: st.Time, OnPremBusy: st.Snapshot.OnPremBusyGPUs, CloudGPUs: cloud,
 		QueuedGPUs: st.Snapshot.PendingGPUs, Spend: st.Spend.Accrued})
+}
+
+// seedBoots teaches the pool's boot tracker the joins recorded before this
+// process started, oldest first, so a restart does not forget them.
+func (s *Scheduler) seedBoots(ctx context.Context, pr *poolRun) error {
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pr.spec.Policy.Name})
+	if err != nil {
+		return fmt.Errorf("read past joins for boot times: %w", err)
+	}
+	slices.SortFunc(rows, func(a, b state.Instance) int { return a.JoinedAt.Compare(b.JoinedAt) })
+	for i := range rows {
+		if r := &rows[i]; !r.JoinedAt.IsZero() {
+			pr.boots.Observe(s.rowOffering(pr, r).Key(), r.JoinedAt.Sub(r.LaunchedAt))
+		}
+	}
+	pr.bootsSeeded = true
+	return nil
 }
