@@ -52,6 +52,14 @@ const (
 //     executed before its Terminates), then busy ones drained, fewest busy
 //     GPUs first, so that drain_timeout ends them before the money runs
 //     out. Nothing is launched then, not even for floors.
+//     With budget.mode soft, nothing running is cut for money: every
+//     instance commits its cost from now until the period's end, or until
+//     the latest moment the policy could end it if sooner (a draining one
+//     at its drain_timeout; any other drained at max_lifetime and ended by
+//     drain_timeout, when both are set), and a launch is admitted only
+//     while Spend.Accrued plus these commitments and its own stays within
+//     the amount. What runs past the period's end is not counted; the next
+//     period admits nothing until what runs into it fits.
 //     Likewise, when the pool holds more than max_gpus or
 //     max_cost_per_hour (the limits were lowered), idle instances end,
 //     costliest first, and nothing is launched.
@@ -148,6 +156,7 @@ func (d *decider) init(slots []decSlot) {
 			_, end = PeriodBounds(b.Period, now)
 		}
 		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
+		d.soft = b.Soft()
 	}
 	d.slots = slots
 	for i := range snap.Floors {
@@ -183,6 +192,7 @@ type decider struct {
 	toPeriodEnd int64     // nanoseconds from now to the budget period's end
 	periodLen   int64     // the longest budget period of the budget's kind
 	overBudget  bool      // committed spend exceeded the budget before this plan
+	soft        bool      // the budget is soft: commitments run to the period's end, nothing is cut for money
 	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots []decSlot // free burst GPUs, by size and class

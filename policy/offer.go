@@ -246,7 +246,7 @@ func (d *decider) offers() []decOffer {
 		}
 		off := decOffer{o: o, idx: i, perf: perf}
 		if d.pool.Limits.Budget != nil {
-			off.unit = d.commitOf(&o, 0, decAddSpan(d.span, d.drainSpan()))
+			off.unit = d.commitOf(&o, 0, d.launchSpan())
 		}
 		off.skip = d.unavailable(&d.pool.Offerings[i])
 		d.offs = append(d.offs, off)
