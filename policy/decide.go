@@ -101,6 +101,11 @@ const (
 //     instances are never drained for idleness; instances of a floor that
 //     is no longer active are ordinary capacity.
 //
+// Boot times: wherever a boot time is planned with (the launch timing and
+// the wait horizon above, the auto idle threshold below, and ties between
+// offerings), Snapshot.Boot's observed boot replaces Offering.Boot for the
+// offerings it holds, and reasons mark it "(observed)".
+//
 // Stale signals (Snapshot.Stale non-empty) hold: no launch for queue demand
 // and no idle scale-in, and no termination on the strength of an instance
 // reporting idle. Floors are still honoured, and these protections still
@@ -568,12 +573,13 @@ func decAddJob(jobs []decJob, size int) []decJob {
 	return append(jobs, decJob{size: size, n: 1})
 }
 
-// slowestBoot is the longest boot among offerings that can be launched now.
+// slowestBoot is the longest boot (observed, when the snapshot has it)
+// among offerings that can be launched now.
 func (d *decider) slowestBoot() time.Duration {
 	var b time.Duration
-	for i, o := range d.offers() {
+	for _, o := range d.offers() {
 		if o.skip == "" {
-			b = max(b, decBoot(&d.offers()[i].o))
+			b = max(b, o.boot)
 		}
 	}
 	return b
@@ -717,14 +723,18 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 	var limits []string
 	for r, oi := range rank {
 		o := &offs[oi]
-		boot := decBoot(&o.o)
+		boot := o.boot
+		bootText := decFmtDur(boot)
+		if o.seen {
+			bootText += " (observed)"
+		}
 		// The next chance to launch is one interval away: hold only when
 		// launching then would still start the oldest job in time.
 		if d.snap.OldestWait+d.interval+boot <= wait {
 			if r == 0 {
 				if first {
 					d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
-						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), o.name(), decFmtDur(wait)))
+						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
@@ -745,7 +755,7 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
 		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
 		for k := range jobs {
 			if decServes(d.pool.WholeJobs, o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
