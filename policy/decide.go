@@ -72,7 +72,8 @@ const (
 //     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
 //     a job larger than an instance taking whole instances of at least
-//     SpanMinGPUs GPUs (smaller shapes never take it). When the
+//     Pool.SpanMin() GPUs (span.min_gpus, SpanMinGPUs by default; smaller
+//     shapes never take it). When the
 //     snapshot gives each job's wait (PendingBySize's submit times, or
 //     PendingJobWaits), only the jobs that
 //     would otherwise start past the wait target count (waited + the next
@@ -645,21 +646,23 @@ func (d *decider) overflow() {
 	}
 }
 
-// SpanMinGPUs is the smallest instance a job may span: a job larger than
-// one instance runs across whole instances of one offering only when each
-// has at least this many GPUs (8-GPU nodes have the interconnect that
+// SpanMinGPUs is the smallest instance a job may span by default (a pool's
+// span.min_gpus overrides it, see Pool.SpanMin): a job larger than one
+// instance runs across whole instances of one offering only when each has
+// at least this many GPUs (8-GPU nodes have the interconnect that
 // multi-node jobs are built for; 1- to 4-GPU shapes do not).
 const SpanMinGPUs = 8
 
 // decServes reports whether an offering of g GPUs takes a job of size
 // GPUs: when it holds the job whole, or as whole instances when spanning is
-// allowed: g is at least SpanMinGPUs and, with whole jobs, the job is
-// larger than every available offering (maxG is the largest).
-func decServes(whole bool, g, size, maxG int) bool {
+// allowed: g is at least spanMin (the pool's span.min_gpus) and, with
+// whole jobs, the job is larger than every available offering (maxG is
+// the largest).
+func decServes(whole bool, spanMin, g, size, maxG int) bool {
 	if size <= g {
 		return true
 	}
-	return g >= SpanMinGPUs && (!whole || (size > maxG && g == maxG))
+	return g >= spanMin && (!whole || (size > maxG && g == maxG))
 }
 
 // launchRound scores the available offerings on the pending jobs each can
@@ -691,7 +694,7 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		}
 		served := d.servBuf[:0]
 		for _, j := range jobs {
-			if j.n > 0 && decServes(d.pool.WholeJobs, o.o.GPUs, j.size, maxG) {
+			if j.n > 0 && decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
 				served = append(served, j)
 			}
 		}
@@ -757,7 +760,7 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
 			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
 		for k := range jobs {
-			if decServes(d.pool.WholeJobs, o.o.GPUs, jobs[k].size, maxG) {
+			if decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
 			}
 		}
@@ -784,7 +787,7 @@ func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
 			j.n, d.slots = decPlace(d.slots, j.size, j.n)
 		}
 		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
-			j.n = decPlaceWhole(d.slots, j.size, j.n)
+			j.n = decPlaceWhole(d.slots, j.size, j.n, d.pool.SpanMin())
 		}
 	}
 	return left

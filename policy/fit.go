@@ -6,8 +6,8 @@ import (
 
 // CloudHolds says why no burst capacity the pool may ever hold can run a
 // job of gpus GPUs, or "" when some offering can: as one instance, or as
-// whole instances of one offering when the job is larger than it (with
-// whole_jobs, only the largest offering). It looks at the limits alone,
+// whole instances of one offering of at least span.min_gpus GPUs when the
+// job is larger than it (with whole_jobs, only the largest offering). It looks at the limits alone,
 // with nothing else running: max_gpus, max_cost_per_hour, and the budget,
 // which must cover the instances' commitment (see Decide) within one
 // period. Stock-outs and quotas pass; they do not last.
@@ -85,7 +85,7 @@ func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit strin
 	for i := range pool.Offerings {
 		o := &pool.Offerings[i]
 		g := o.GPUs
-		if g <= 0 || !decServes(pool.WholeJobs, g, gpus, maxG) {
+		if g <= 0 || !decServes(pool.WholeJobs, pool.SpanMin(), g, gpus, maxG) {
 			continue
 		}
 		n := (gpus + g - 1) / g

@@ -105,15 +105,15 @@ func decPlace(slots []decSlot, s, c int) (int, []decSlot) {
 }
 
 // decPlaceWhole places c jobs of s GPUs that span instances onto whole free
-// instances smaller than s, of at least SpanMinGPUs: each job takes
+// instances smaller than s, of at least spanMin GPUs: each job takes
 // ceil(s/G) free instances of G GPUs (the G that wastes least, then the larger), ready ones before
 // booting ones. It returns the jobs left unplaced.
-func decPlaceWhole(slots []decSlot, s, c int) int {
+func decPlaceWhole(slots []decSlot, s, c, spanMin int) int {
 	for c > 0 {
 		bestG, bestK, bestWaste, bestAvail := 0, 0, 0, 0
 		for i := range slots {
 			e := &slots[i]
-			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < SpanMinGPUs {
+			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < spanMin {
 				continue
 			}
 			g := e.free
