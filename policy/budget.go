@@ -128,6 +128,11 @@ func (d *decider) commitOf(o *Offering, age, span int64) decCommit {
 		return decCommit{}
 	}
 	toEnd := d.toPeriodEnd
+	if d.soft {
+		// A soft budget counts the current period only: what runs past its
+		// end is the next period's, which admits no launch until it fits.
+		return decCommit{cur: decRemaining(o, age, min(span, toEnd))}
+	}
 	if span <= toEnd {
 		return decCommit{cur: decRemaining(o, age, span)}
 	}
@@ -173,6 +178,9 @@ func decAddSpan(a, b int64) int64 {
 // then ended by drain_timeout. A draining one ends at the first evaluation
 // after its own drain_timeout.
 func (d *decider) keepSpan(in *Instance) int64 {
+	if d.soft {
+		return d.softSpan(in)
+	}
 	if in.State == StateDraining {
 		t := int64(d.pool.ScaleIn.DrainTimeout)
 		if t <= 0 {
@@ -185,6 +193,49 @@ func (d *decider) keepSpan(in *Instance) int64 {
 		return decRoundUp(started.UnixNano()+t-d.nowNs, d.span)
 	}
 	return decAddSpan(d.span, d.drainSpan())
+}
+
+// launchSpan is how long an instance launched now may run at the latest:
+// with a hard budget, kept until the next evaluation and then drained
+// until drain_timeout; with a soft one, until max_lifetime and
+// drain_timeout end it (see softSpan).
+func (d *decider) launchSpan() int64 {
+	if d.soft {
+		return decSoftLife(int64(d.pool.ScaleIn.MaxLifetime), 0, d.span, d.drainSpan())
+	}
+	return decAddSpan(d.span, d.drainSpan())
+}
+
+// softSpan is how long an instance may run at the latest when the policy
+// never cuts running work for money (a soft budget): a draining one until
+// the first evaluation after its own drain_timeout; any other until it is
+// drained at max_lifetime and ended by drain_timeout (the first
+// evaluations at or after each); with no max_lifetime or no drain_timeout,
+// for ever (the period's end bounds what the budget counts).
+func (d *decider) softSpan(in *Instance) int64 {
+	t := int64(d.pool.ScaleIn.DrainTimeout)
+	if t <= 0 {
+		return decForever
+	}
+	if in.State == StateDraining {
+		started := in.DrainStartedAt
+		if started.IsZero() || started.After(d.now) {
+			started = d.now
+		}
+		return decRoundUp(started.UnixNano()+t-d.nowNs, d.span)
+	}
+	return decSoftLife(int64(d.pool.ScaleIn.MaxLifetime), d.age(in), d.span, d.drainSpan())
+}
+
+// decSoftLife is how long from now an instance age nanoseconds old may run
+// at the latest when only max_lifetime (life; 0 for none) ends it: drained
+// at the first evaluation (every step) at or after life, then ended drain
+// nanoseconds later.
+func decSoftLife(life, age, step, drain int64) int64 {
+	if life <= 0 || drain == decForever {
+		return decForever
+	}
+	return decAddSpan(decRoundUp(life-age, step), drain)
 }
 
 // nowSpan is how long an instance may run at the latest if it is ended as
@@ -245,7 +296,15 @@ func (d *decider) allowedBy(o *decOffer, want int) (int, string, string) {
 		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
 		bound = LimitBudget
 	}
-	if b := lim.Budget; b != nil && k > 0 {
+	if b := lim.Budget; b != nil && d.soft && k > 0 {
+		room := decRoom(b.Amount, d.committed.cur, o.unit.cur, k)
+		if room < k {
+			k = room
+			limit = fmt.Sprintf("soft budget $%.2f per %s (committed $%.2f this %s, each instance counted until the period's end or the latest moment it can end; one more %s commits $%.2f)",
+				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), o.name(), o.unit.cur)
+			bound = LimitBudget
+		}
+	} else if b := lim.Budget; b != nil && k > 0 {
 		room := min(decRoom(b.Amount, d.committed.cur, o.unit.cur, k), decRoom(b.Amount, d.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
@@ -292,6 +351,9 @@ func decRoom(limit, used, each float64, want int) int {
 	return n
 }
 
+// decUSD writes $x.xx.
+func decUSD(x float64) string { return fmt.Sprintf("$%.2f", x) }
+
 func decPeriod(p BudgetPeriod) string {
 	if p == "" {
 		return "period"
@@ -322,6 +384,13 @@ func decPeriodLen(p BudgetPeriod) int64 {
 func (d *decider) budgetPressure() {
 	b := d.pool.Limits.Budget
 	if b == nil || d.committed.fits(b.Amount) {
+		return
+	}
+	if d.soft {
+		// Running work is never cut for money; allowed admits nothing
+		// until the commitments fit again.
+		d.note(fmt.Sprintf("soft budget: committed spend $%.2f this %s (%s accrued, each instance counted until the period's end or the latest moment it can end) is over the $%.2f budget; no launches, running work is not cut",
+			d.committed.cur, decPeriod(b.Period), decUSD(d.spend.Accrued), b.Amount))
 		return
 	}
 	before := d.committed

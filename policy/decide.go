@@ -52,6 +52,14 @@ const (
 //     executed before its Terminates), then busy ones drained, fewest busy
 //     GPUs first, so that drain_timeout ends them before the money runs
 //     out. Nothing is launched then, not even for floors.
+//     With budget.mode soft, nothing running is cut for money: every
+//     instance commits its cost from now until the period's end, or until
+//     the latest moment the policy could end it if sooner (a draining one
+//     at its drain_timeout; any other drained at max_lifetime and ended by
+//     drain_timeout, when both are set), and a launch is admitted only
+//     while Spend.Accrued plus these commitments and its own stays within
+//     the amount. What runs past the period's end is not counted; the next
+//     period admits nothing until what runs into it fits.
 //     Likewise, when the pool holds more than max_gpus or
 //     max_cost_per_hour (the limits were lowered), idle instances end,
 //     costliest first, and nothing is launched.
@@ -64,7 +72,8 @@ const (
 //     are packed largest first into free on-prem GPUs,
 //     then into free GPUs of burst instances (partly busy, idle, booting),
 //     a job larger than an instance taking whole instances of at least
-//     SpanMinGPUs GPUs (smaller shapes never take it). When the
+//     Pool.SpanMin() GPUs (span.min_gpus, SpanMinGPUs by default; smaller
+//     shapes never take it). When the
 //     snapshot gives each job's wait (PendingBySize's submit times, or
 //     PendingJobWaits), only the jobs that
 //     would otherwise start past the wait target count (waited + the next
@@ -92,6 +101,11 @@ const (
 //     unless a pending job fits on it or the floors need it. Booting
 //     instances are never drained for idleness; instances of a floor that
 //     is no longer active are ordinary capacity.
+//
+// Boot times: wherever a boot time is planned with (the launch timing and
+// the wait horizon above, the auto idle threshold below, and ties between
+// offerings), Snapshot.Boot's observed boot replaces Offering.Boot for the
+// offerings it holds, and reasons mark it "(observed)".
 //
 // Stale signals (Snapshot.Stale non-empty) hold: no launch for queue demand
 // and no idle scale-in, and no termination on the strength of an instance
@@ -148,6 +162,7 @@ func (d *decider) init(slots []decSlot) {
 			_, end = PeriodBounds(b.Period, now)
 		}
 		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
+		d.soft = b.Soft()
 	}
 	d.slots = slots
 	for i := range snap.Floors {
@@ -183,6 +198,7 @@ type decider struct {
 	toPeriodEnd int64     // nanoseconds from now to the budget period's end
 	periodLen   int64     // the longest budget period of the budget's kind
 	overBudget  bool      // committed spend exceeded the budget before this plan
+	soft        bool      // the budget is soft: commitments run to the period's end, nothing is cut for money
 	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots []decSlot // free burst GPUs, by size and class
@@ -558,12 +574,13 @@ func decAddJob(jobs []decJob, size int) []decJob {
 	return append(jobs, decJob{size: size, n: 1})
 }
 
-// slowestBoot is the longest boot among offerings that can be launched now.
+// slowestBoot is the longest boot (observed, when the snapshot has it)
+// among offerings that can be launched now.
 func (d *decider) slowestBoot() time.Duration {
 	var b time.Duration
-	for i, o := range d.offers() {
+	for _, o := range d.offers() {
 		if o.skip == "" {
-			b = max(b, decBoot(&d.offers()[i].o))
+			b = max(b, o.boot)
 		}
 	}
 	return b
@@ -629,21 +646,23 @@ func (d *decider) overflow() {
 	}
 }
 
-// SpanMinGPUs is the smallest instance a job may span: a job larger than
-// one instance runs across whole instances of one offering only when each
-// has at least this many GPUs (8-GPU nodes have the interconnect that
+// SpanMinGPUs is the smallest instance a job may span by default (a pool's
+// span.min_gpus overrides it, see Pool.SpanMin): a job larger than one
+// instance runs across whole instances of one offering only when each has
+// at least this many GPUs (8-GPU nodes have the interconnect that
 // multi-node jobs are built for; 1- to 4-GPU shapes do not).
 const SpanMinGPUs = 8
 
 // decServes reports whether an offering of g GPUs takes a job of size
 // GPUs: when it holds the job whole, or as whole instances when spanning is
-// allowed: g is at least SpanMinGPUs and, with whole jobs, the job is
-// larger than every available offering (maxG is the largest).
-func decServes(whole bool, g, size, maxG int) bool {
+// allowed: g is at least spanMin (the pool's span.min_gpus) and, with
+// whole jobs, the job is larger than every available offering (maxG is
+// the largest).
+func decServes(whole bool, spanMin, g, size, maxG int) bool {
 	if size <= g {
 		return true
 	}
-	return g >= SpanMinGPUs && (!whole || (size > maxG && g == maxG))
+	return g >= spanMin && (!whole || (size > maxG && g == maxG))
 }
 
 // launchRound scores the available offerings on the pending jobs each can
@@ -675,7 +694,7 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		}
 		served := d.servBuf[:0]
 		for _, j := range jobs {
-			if j.n > 0 && decServes(d.pool.WholeJobs, o.o.GPUs, j.size, maxG) {
+			if j.n > 0 && decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
 				served = append(served, j)
 			}
 		}
@@ -707,14 +726,18 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 	var limits []string
 	for r, oi := range rank {
 		o := &offs[oi]
-		boot := decBoot(&o.o)
+		boot := o.boot
+		bootText := decFmtDur(boot)
+		if o.seen {
+			bootText += " (observed)"
+		}
 		// The next chance to launch is one interval away: hold only when
 		// launching then would still start the oldest job in time.
 		if d.snap.OldestWait+d.interval+boot <= wait {
 			if r == 0 {
 				if first {
 					d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
-						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), o.name(), decFmtDur(wait)))
+						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
@@ -735,9 +758,9 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
 		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), decFmtDur(boot), decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
 		for k := range jobs {
-			if decServes(d.pool.WholeJobs, o.o.GPUs, jobs[k].size, maxG) {
+			if decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
 			}
 		}
@@ -764,7 +787,7 @@ func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
 			j.n, d.slots = decPlace(d.slots, j.size, j.n)
 		}
 		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
-			j.n = decPlaceWhole(d.slots, j.size, j.n)
+			j.n = decPlaceWhole(d.slots, j.size, j.n, d.pool.SpanMin())
 		}
 	}
 	return left

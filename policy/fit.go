@@ -6,8 +6,8 @@ import (
 
 // CloudHolds says why no burst capacity the pool may ever hold can run a
 // job of gpus GPUs, or "" when some offering can: as one instance, or as
-// whole instances of one offering when the job is larger than it (with
-// whole_jobs, only the largest offering). It looks at the limits alone,
+// whole instances of one offering of at least span.min_gpus GPUs when the
+// job is larger than it (with whole_jobs, only the largest offering). It looks at the limits alone,
 // with nothing else running: max_gpus, max_cost_per_hour, and the budget,
 // which must cover the instances' commitment (see Decide) within one
 // period. Stock-outs and quotas pass; they do not last.
@@ -29,21 +29,34 @@ func CloudHolds(pool *Pool, gpus int) string {
 	case LimitMaxCostPerHour:
 		return fmt.Sprintf("it needs %d × %s at $%.2f/h, more than max_cost_per_hour $%.2f", k, decOfferingName(o), float64(k)*o.PricePerHour, lim.MaxCostPerHour)
 	}
+	if lim.Budget.Soft() {
+		return fmt.Sprintf("%d × %s commit $%.2f even when launched at the period's last evaluation, more than the $%.2f %s soft budget",
+			k, decOfferingName(o), float64(k)*decBilled(o, decHoldSpan(pool)), lim.Budget.Amount, decPeriod(lim.Budget.Period))
+	}
 	return fmt.Sprintf("%d × %s commit $%.2f (until drain_timeout after the next evaluation), more than the $%.2f %s budget",
 		k, decOfferingName(o), float64(k)*decBilled(o, decHoldSpan(pool)), lim.Budget.Amount, decPeriod(lim.Budget.Period))
 }
 
-// decHoldSpan is how long one launch is committed for, at most a period.
+// decHoldSpan is the shortest a launch can be committed for, at most a
+// period. With a hard budget it is kept until the next evaluation and
+// drained until drain_timeout. With a soft one it is counted until the
+// period's end (or until max_lifetime and drain_timeout end it), which is
+// shortest for a launch at the period's last evaluation: one interval.
 func decHoldSpan(pool *Pool) int64 {
 	iv := pool.Interval.D()
 	if iv <= 0 {
 		iv = decDefaultInterval
 	}
-	keep := decForever
+	drain := decForever
 	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
-		keep = decAddSpan(int64(iv), decRoundUp(t, int64(iv)))
+		drain = decRoundUp(t, int64(iv))
 	}
-	if b := pool.Limits.Budget; b != nil {
+	keep := decAddSpan(int64(iv), drain)
+	b := pool.Limits.Budget
+	if b.Soft() {
+		keep = min(int64(iv), decSoftLife(int64(pool.ScaleIn.MaxLifetime), 0, int64(iv), drain))
+	}
+	if b != nil {
 		keep = min(keep, decPeriodLen(b.Period))
 	}
 	return keep
@@ -72,7 +85,7 @@ func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit strin
 	for i := range pool.Offerings {
 		o := &pool.Offerings[i]
 		g := o.GPUs
-		if g <= 0 || !decServes(pool.WholeJobs, g, gpus, maxG) {
+		if g <= 0 || !decServes(pool.WholeJobs, pool.SpanMin(), g, gpus, maxG) {
 			continue
 		}
 		n := (gpus + g - 1) / g

@@ -105,15 +105,15 @@ func decPlace(slots []decSlot, s, c int) (int, []decSlot) {
 }
 
 // decPlaceWhole places c jobs of s GPUs that span instances onto whole free
-// instances smaller than s, of at least SpanMinGPUs: each job takes
+// instances smaller than s, of at least spanMin GPUs: each job takes
 // ceil(s/G) free instances of G GPUs (the G that wastes least, then the larger), ready ones before
 // booting ones. It returns the jobs left unplaced.
-func decPlaceWhole(slots []decSlot, s, c int) int {
+func decPlaceWhole(slots []decSlot, s, c, spanMin int) int {
 	for c > 0 {
 		bestG, bestK, bestWaste, bestAvail := 0, 0, 0, 0
 		for i := range slots {
 			e := &slots[i]
-			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < SpanMinGPUs {
+			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < spanMin {
 				continue
 			}
 			g := e.free
@@ -189,6 +189,8 @@ type decOffer struct {
 	perf float64   // performance factor, 1 when unset
 	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
 	skip string    // why it cannot be launched now ("" when it can)
+	boot time.Duration
+	seen bool // boot is the observed one (Snapshot.Boot), not Offering.Boot
 
 	// per choice
 	n, used int
@@ -245,8 +247,9 @@ func (d *decider) offers() []decOffer {
 			perf = 1
 		}
 		off := decOffer{o: o, idx: i, perf: perf}
+		off.boot, off.seen = d.bootOf(&d.pool.Offerings[i])
 		if d.pool.Limits.Budget != nil {
-			off.unit = d.commitOf(&o, 0, decAddSpan(d.span, d.drainSpan()))
+			off.unit = d.commitOf(&o, 0, d.launchSpan())
 		}
 		off.skip = d.unavailable(&d.pool.Offerings[i])
 		d.offs = append(d.offs, off)
@@ -304,7 +307,8 @@ func decSkipped(offs []decOffer) string {
 	return b.String()
 }
 
-// decLess orders offerings by price per useful GPU-hour, then faster boot,
+// decLess orders offerings by price per useful GPU-hour, then faster boot
+// (observed, when the snapshot has it),
 // then smaller instances (at an equal price per useful GPU-hour a smaller
 // shape is released GPU by GPU as jobs end, where a large one stays paid
 // for while any job is left on it), then fewer instances, then their order
@@ -313,8 +317,8 @@ func decLess(a, b *decOffer) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	if a.o.Boot != b.o.Boot {
-		return a.o.Boot < b.o.Boot
+	if a.boot != b.boot {
+		return a.boot < b.boot
 	}
 	if a.o.GPUs != b.o.GPUs {
 		return a.o.GPUs < b.o.GPUs
@@ -341,6 +345,24 @@ func decRank(offs []decOffer, dst []int) []int {
 		dst[j] = i
 	}
 	return dst
+}
+
+// bootOf is the boot time to plan with for offering o: the observed one
+// (Snapshot.Boot) when the snapshot has it, else Offering.Boot; seen says
+// which. Never negative.
+func (d *decider) bootOf(o *Offering) (boot time.Duration, seen bool) {
+	if len(d.snap.Boot) > 0 {
+		k := o.Key()
+		b, ok := d.snap.Boot[k]
+		if !ok && k.Market == "" {
+			k.Market = MarketOnDemand
+			b, ok = d.snap.Boot[k]
+		}
+		if ok {
+			return max(b, 0), true
+		}
+	}
+	return decBoot(o), false
 }
 
 // decBoot is an offering's boot time, never negative.

@@ -31,6 +31,17 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 	return decBoot(&o)
 }
 
+// idleThreshold is IdleThreshold with the observed boot time (Snapshot.Boot)
+// when the snapshot has it: the ski-rental break-even of scale_in.idle auto
+// is the boot a replacement would really take.
+func (d *decider) idleThreshold(o *Offering) time.Duration {
+	if !d.pool.ScaleIn.Idle.Auto && d.pool.ScaleIn.Idle.Duration > 0 {
+		return d.pool.ScaleIn.Idle.Duration
+	}
+	b, _ := d.bootOf(o)
+	return b
+}
+
 // decIdleSince is when an idle instance became fully idle: IdleSince, or
 // when it became ready if the signals did not say; zero when unknown.
 func decIdleSince(in *Instance) time.Time {
@@ -47,7 +58,7 @@ func (d *decider) idleDue(in *Instance, launched time.Time) bool {
 	if since.IsZero() || since.After(d.now) {
 		return false
 	}
-	if d.now.Sub(since) < IdleThreshold(d.pool, in.Offering) {
+	if d.now.Sub(since) < d.idleThreshold(&in.Offering) {
 		return false
 	}
 	return d.releaseOK(&in.Offering, launched)
@@ -146,9 +157,13 @@ func (d *decider) idleReason(in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
 	t := d.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(d.now.Sub(since)).s(" since ").at(d, since).
-		s(" >= threshold ").dur(IdleThreshold(d.pool, in.Offering))
+		s(" >= threshold ").dur(d.idleThreshold(&in.Offering))
 	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
-		t = t.s(" (auto: ski-rental break-even = boot time of ").s(decOfferingName(&in.Offering)).s("); ")
+		t = t.s(" (auto: ski-rental break-even = ")
+		if _, seen := d.bootOf(&in.Offering); seen {
+			t = t.s("observed ")
+		}
+		t = t.s("boot time of ").s(decOfferingName(&in.Offering)).s("); ")
 	} else {
 		t = t.s(" (scale_in.idle); ")
 	}

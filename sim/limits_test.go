@@ -216,3 +216,147 @@ func TestHugeOnPremMemory(t *testing.T) {
 		t.Errorf("both jobs fit on-prem at once: %+v", res)
 	}
 }
+
+// softLaunchCheck checks one plan of the spillway policy under a soft
+// budget, from the policy's inputs alone: nothing is drained or ended for
+// money, and when the plan launches, the period's spend if every instance
+// (those running and those launched) ran until the latest moment the
+// policy could end it, capped at the period's end, stays within the
+// amount. An instance's latest end is: now when terminating; for a
+// draining one, the first evaluation at or after its drain_timeout (the
+// period's end without one); for any other, with max_lifetime and
+// drain_timeout both set, drained at the first evaluation at or after
+// max_lifetime and ended at the first after drain_timeout; else the
+// period's end.
+func softLaunchCheck(pool *policy.Pool, insts []policy.Instance, spend policy.Spend, now time.Time, p policy.Plan) []string {
+	var bad []string
+	for _, a := range append(append([]policy.Action{}, p.Drains...), p.Terminates...) {
+		if strings.HasPrefix(a.Reason, "budget") {
+			bad = append(bad, fmt.Sprintf("%s cut for money under a soft budget: %s", a.InstanceID, a.Reason))
+		}
+	}
+	if len(p.Launches) == 0 {
+		return bad
+	}
+	iv := pool.Interval.D()
+	up := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return 0
+		}
+		return (d + iv - 1) / iv * iv
+	}
+	dt, life := pool.ScaleIn.DrainTimeout.D(), pool.ScaleIn.MaxLifetime.D()
+	end := func(in policy.Instance) time.Time {
+		switch {
+		case in.State == policy.StateTerminating:
+			return now
+		case dt <= 0:
+			return spend.PeriodEnd
+		case in.State == policy.StateDraining:
+			return now.Add(up(in.DrainStartedAt.Add(dt).Sub(now)))
+		case life > 0:
+			return now.Add(up(in.LaunchedAt.Add(life).Sub(now)) + up(dt))
+		}
+		return spend.PeriodEnd
+	}
+	// What ended instances were billed in the period: what the policy was
+	// told, less the live ones' prorated share.
+	worst := spend.Accrued
+	for _, in := range insts {
+		from := in.LaunchedAt
+		if from.Before(spend.PeriodStart) {
+			from = spend.PeriodStart
+		}
+		worst -= in.Offering.PricePerHour * now.Sub(from).Hours()
+	}
+	for _, in := range insts {
+		e := end(in)
+		if e.After(spend.PeriodEnd) {
+			e = spend.PeriodEnd
+		}
+		worst += policy.PeriodCost(in.Offering, in.LaunchedAt, e, spend.PeriodStart)
+	}
+	for _, l := range p.Launches {
+		e := end(policy.Instance{Offering: l.Offering, State: policy.StateBooting, LaunchedAt: now})
+		if e.After(spend.PeriodEnd) {
+			e = spend.PeriodEnd
+		}
+		worst += float64(l.Count) * policy.BilledCost(l.Offering, now, e)
+	}
+	if b := pool.Limits.Budget; worst > b.Amount*(1+1e-9)+1e-6 {
+		bad = append(bad, fmt.Sprintf("at %s: launching %+v, the period's spend could reach $%.4f of a $%.2f soft budget ($%.4f accrued, %d instances)",
+			now, p.Launches, worst, b.Amount, spend.Accrued, len(insts)))
+	}
+	return bad
+}
+
+// TestSoftBudgetHolds runs the spillway policy with soft budgets on the
+// random traces and pools of TestHardLimitsHold and checks every plan
+// (softLaunchCheck), and then each budget period: one in which anything
+// was launched never spends more than its amount (only work running
+// before it began may carry a period over). max_gpus and
+// max_cost_per_hour hold as in hard mode. It also checks that the cases
+// test something: the soft budget holds launches back, and spend comes
+// close to it.
+func TestSoftBudgetHolds(t *testing.T) {
+	runs := 32
+	if testing.Short() {
+		runs = 12
+	}
+	bound, close, launchedPeriods := 0, 0, 0
+	for seed := range uint64(runs) {
+		c := randomLimitCase(seed)
+		pool := c.pool
+		pool.Limits.Budget.Mode = policy.BudgetSoft
+		var bad []string
+		var launchedAt []time.Time
+		p := Policy{Name: PolicySpillway, IdleWithoutWork: true, New: func() DecideFunc {
+			return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
+				plan := policy.Decide(pool, snap, insts, spend, now)
+				bad = append(bad, softLaunchCheck(pool, insts, spend, now, plan)...)
+				if len(plan.Launches) > 0 {
+					launchedAt = append(launchedAt, now)
+				}
+				return plan
+			}
+		}}
+		res, err := Run(context.Background(), Options{Pool: &pool, Trace: c.tr, Policy: p})
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		for _, b := range bad[:min(len(bad), 3)] {
+			t.Errorf("seed %d: %s\n%s", seed, b, c)
+		}
+		for _, bp := range res.BudgetPeriods {
+			launched := false
+			for _, at := range launchedAt {
+				if !at.Before(bp.Start) && at.Before(bp.End) {
+					launched = true
+				}
+			}
+			if !launched {
+				continue
+			}
+			launchedPeriods++
+			if bp.SpendUSD > bp.BudgetUSD*(1+1e-9)+1e-6 {
+				t.Errorf("seed %d: period %s–%s with launches spent $%.4f of a $%.2f soft budget\n%s", seed, bp.Start, bp.End, bp.SpendUSD, bp.BudgetUSD, c)
+			}
+			if bp.SpendUSD > 0.8*bp.BudgetUSD {
+				close++
+			}
+		}
+		if m := pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs > m {
+			t.Errorf("seed %d: %d burst GPUs held, max_gpus %d\n%s", seed, res.PeakCloudGPUs, m, c)
+		}
+		if m := pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m+1e-9 {
+			t.Errorf("seed %d: burst at $%.4f/h, max_cost_per_hour $%.2f\n%s", seed, res.PeakCostPerHour, m, c)
+		}
+		if res.LimitBoundHours[policy.LimitBudget] > 0 {
+			bound++
+		}
+	}
+	t.Logf("%d runs: soft budget bound in %d, %d periods with launches, %d of them over 80%% of the budget", runs, bound, launchedPeriods, close)
+	if bound < runs/4 || close == 0 {
+		t.Errorf("the random cases do not exercise the soft budget: bound in %d of %d runs, %d periods with launches over 80%% spent", bound, runs, close)
+	}
+}
