@@ -307,21 +307,21 @@ func decSkipped(offs []decOffer) string {
 	return b.String()
 }
 
-// decLess orders offerings by price per useful GPU-hour, then faster boot
-// (observed, when the snapshot has it),
-// then smaller instances (at an equal price per useful GPU-hour a smaller
-// shape is released GPU by GPU as jobs end, where a large one stays paid
-// for while any job is left on it), then fewer instances, then their order
-// in the config.
+// decLess orders offerings by price per useful GPU-hour, then smaller
+// instances (at an equal price per useful GPU-hour a smaller shape is
+// released GPU by GPU as jobs end, where a large one stays paid for while
+// any job is left on it; and the younger jobs that made a larger shape look
+// as well used may yet start on-prem), then faster boot (observed, when the
+// snapshot has it), then fewer instances, then their order in the config.
 func decLess(a, b *decOffer) bool {
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	if a.boot != b.boot {
-		return a.boot < b.boot
-	}
 	if a.o.GPUs != b.o.GPUs {
 		return a.o.GPUs < b.o.GPUs
+	}
+	if a.boot != b.boot {
+		return a.boot < b.boot
 	}
 	if a.n != b.n {
 		return a.n < b.n
