@@ -65,6 +65,16 @@ const (
 	// within one.
 	MinSpanSlowdown = 1.0
 	MaxSpanSlowdown = 10.0
+
+	// MinBootP95 and MaxBootP95 bound simulate.cloud.boot_p95, the p95
+	// boot time as a multiple of the median.
+	MinBootP95 = 1.0
+	MaxBootP95 = 10.0
+	// MaxBaselineDuration bounds the baselines' durations (cooldowns,
+	// intervals, suspend times) and MaxResumeRate per-job's resume_rate,
+	// as --baseline-opt does.
+	MaxBaselineDuration = 30 * 24 * time.Hour
+	MaxResumeRate       = 100_000
 )
 
 // readBounded reads a config file of at most MaxFileBytes.
