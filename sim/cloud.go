@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 )
 
 // Cloud is how the simulated clouds behave beyond prices and billing. The
@@ -57,14 +58,16 @@ type StockModel struct {
 //     available for 12 hours on average between (an assumption: providers
 //     publish no stock-out rates; capacity errors are routine for GPU
 //     shapes);
-//   - capacity cache TTL 5 minutes;
+//   - the server's capacity cache lifetimes: a stocked-out offering is
+//     skipped for 3 minutes (providers.DefaultCapacityTTL), a provider or
+//     region over its quota blocked for 15 (providers.DefaultQuotaTTL);
 //   - boot p95 at twice the median (an assumption);
 //   - spot: 2-minute notice (AWS's documented interruption notice), mean
 //     life of 7 days (about 13% in a day): a pessimistic assumption inside
 //     AWS Spot Advisor's open-ended ">20% a month" band.
 func DefaultCloud(seed uint64) *Cloud {
 	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
-		CapacityTTL: 5 * time.Minute, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+		CapacityTTL: providers.DefaultCapacityTTL, QuotaTTL: providers.DefaultQuotaTTL, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
 }
 
 // stock is one offering's availability process.
