@@ -1,12 +1,15 @@
 package config
 
 import (
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/spillway-io/spillway/configs"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -79,5 +82,41 @@ func TestPoolRunSettings(t *testing.T) {
 	if eval.CheckpointInterval != 0 || eval.SpanMin() != policy.SpanMinGPUs || eval.SpanSlowdown() != 1 ||
 		eval.Limits.Budget.Mode != policy.BudgetHard || eval.Limits.Budget.Soft() {
 		t.Errorf("eval: checkpoint %s, span %+v, budget %+v: want the defaults and a hard budget", eval.CheckpointInterval.D(), eval.Span, *eval.Limits.Budget)
+	}
+}
+
+// TestSimulateExamples: the simulate sections shown commented out in
+// configs/examples/backtest.yaml and in docs/backtest.md are valid
+// configs, with the values they show.
+func TestSimulateExamples(t *testing.T) {
+	base := string(configs.BacktestYAML)
+	i := strings.Index(base, "# simulate:")
+	if i < 0 {
+		t.Fatal("configs/examples/backtest.yaml has no commented simulate section")
+	}
+	var uncommented strings.Builder
+	uncommented.WriteString(base[:i])
+	for _, line := range strings.Split(base[i:], "\n") {
+		uncommented.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ") + "\n")
+	}
+	doc, err := os.ReadFile("../docs/backtest.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "```yaml\nsimulate:")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/backtest.md has no simulate example")
+	}
+	for name, text := range map[string]string{"backtest.yaml": uncommented.String(), "docs/backtest.md": base[:i] + "simulate:" + block} {
+		cfg, err := Parse(name, []byte(text))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		c := cfg.Simulate.Cloud
+		if c.Seed == nil || c.BootP95 == nil || *c.BootP95 != 2 || len(c.Stock) != 1 || len(c.Quota) != 2 || cfg.Simulate.Baselines.PerJob.ResumeRate == nil {
+			t.Errorf("%s: simulate section %+v", name, cfg.Simulate)
+		}
 	}
 }
