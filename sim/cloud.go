@@ -34,6 +34,11 @@ type Cloud struct {
 	// before it ends: the instance takes no new work from the notice on.
 	SpotMeanLife time.Duration
 	SpotNotice   time.Duration
+	// SpotLife overrides SpotMeanLife per spot offering (by the name
+	// reports use, as Stock); 0 there means never reclaimed. Reclaim rates
+	// differ by instance type and place (AWS Spot Advisor publishes them
+	// per type and region).
+	SpotLife map[string]time.Duration
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
 	Stock map[string]StockModel
@@ -186,10 +191,19 @@ func (cs *cloudState) boot(median time.Duration) time.Duration {
 // spotLife draws how long a spot instance lives before its reclaim notice;
 // 0 means it is never reclaimed.
 func (cs *cloudState) spotLife(o policy.Offering) time.Duration {
-	if cs == nil || o.Market != policy.MarketSpot || cs.c.SpotMeanLife <= 0 {
+	if cs == nil || o.Market != policy.MarketSpot {
 		return 0
 	}
-	return max(time.Second, expDraw(cs.rng, cs.c.SpotMeanLife))
+	mean := cs.c.SpotMeanLife
+	if len(cs.c.SpotLife) > 0 {
+		if m, ok := cs.c.SpotLife[policyOfferingName(o)]; ok {
+			mean = m
+		}
+	}
+	if mean <= 0 {
+		return 0
+	}
+	return max(time.Second, expDraw(cs.rng, mean))
 }
 
 // unavailable is the capacity cache the snapshot carries (expired entries

@@ -133,3 +133,30 @@ func TestQuotaBlocks(t *testing.T) {
 		t.Errorf("aws billed $%.2f: more than two 8-GPU instances for about an hour", aws)
 	}
 }
+
+// TestSpotLifePerOffering: a per-offering spot life overrides the cloud's,
+// both ways: reclaims where the cloud has none, none where it has them.
+func TestSpotLifePerOffering(t *testing.T) {
+	pool := cloudPool(policy.MarketSpot)
+	pool.Offerings = pool.Offerings[:1]
+	for _, tt := range []struct {
+		name     string
+		cloud    Cloud
+		reclaims bool
+	}{
+		{"cloud never reclaims, the offering does", Cloud{Seed: 5, SpotLife: map[string]time.Duration{"cheap": 2 * time.Hour}, SpotNotice: 2 * time.Minute}, true},
+		{"cloud reclaims, the offering never", Cloud{Seed: 5, SpotMeanLife: 2 * time.Hour, SpotLife: map[string]time.Duration{"cheap": 0}, SpotNotice: 2 * time.Minute}, false},
+		{"another offering's override changes nothing", Cloud{Seed: 5, SpotMeanLife: 2 * time.Hour, SpotLife: map[string]time.Duration{"dear": 0}, SpotNotice: 2 * time.Minute}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cloud
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: cloudTrace(6, 3*time.Hour), Policy: Spillway(), Cloud: &c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (res.Interruptions > 0) != tt.reclaims || res.JobsOnCloud != 6 {
+				t.Errorf("%d interruptions, %d jobs on cloud: want reclaims %v and all 6 jobs run", res.Interruptions, res.JobsOnCloud, tt.reclaims)
+			}
+		})
+	}
+}
