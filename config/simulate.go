@@ -53,10 +53,11 @@ type SimCloud struct {
 	// out of stock) or 1m to 366 days.
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
-	// Stock overrides the means per offering, by the offering's name (its
-	// name, or provider/region[/zone]/instance_type/market); a mean it
-	// leaves out is the cloud's.
-	Stock map[string]SimStock `yaml:"stock,omitempty"`
+	// Offerings override the cloud's stock-out means and spot life per
+	// offering, by the offering's name (its name, or
+	// provider/region[/zone]/instance_type/market); what an entry leaves
+	// out is the cloud's.
+	Offerings map[string]SimOffering `yaml:"offerings,omitempty"`
 	// CapacityTTL is how long a stocked-out offering stays in the capacity
 	// cache; 1s to 24h.
 	CapacityTTL *policy.Duration `yaml:"capacity_ttl,omitempty"`
@@ -76,10 +77,13 @@ type SimCloud struct {
 	QuotaTTL *policy.Duration `yaml:"quota_ttl,omitempty"`
 }
 
-// SimStock is one offering's stock-out means.
-type SimStock struct {
+// SimOffering is one offering's stock-out means and, for a spot
+// offering, its mean life until a reclaim notice (same ranges as the
+// cloud's).
+type SimOffering struct {
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
+	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
 }
 
 // SimBaselines are the baselines' knobs, as --baseline-opt sets them
@@ -134,21 +138,27 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	}
 	v.simDuration(cp+".mean_in_stock", c.MeanInStock, false, time.Minute, MaxDuration, "")
 	v.simDuration(cp+".mean_out_of_stock", c.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
-	offerings := map[string]bool{}
+	markets := map[string]policy.Market{} // offering name -> market
 	for i := range cfg.Pools {
 		for _, o := range cfg.Pools[i].Policy.Offerings {
-			offerings[o.Name] = true
+			markets[o.Name] = o.Market
 		}
 	}
-	for _, name := range cfgNames(c.Stock) {
-		sp := cp + ".stock." + name
-		if !offerings[name] {
-			v.errf(sp, "no offering is named %q: stock overrides name an offering; the pools' offerings are %s", name, strings.Join(cfgNames(offerings), ", "))
+	for _, name := range cfgNames(c.Offerings) {
+		op := cp + ".offerings." + name
+		market, ok := markets[name]
+		if !ok {
+			v.errf(op, "no offering is named %q: name one of the pools' offerings: %s", name, strings.Join(cfgNames(markets), ", "))
 			continue
 		}
-		st := c.Stock[name]
-		v.simDuration(sp+".mean_in_stock", st.MeanInStock, false, time.Minute, MaxDuration, "")
-		v.simDuration(sp+".mean_out_of_stock", st.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
+		o := c.Offerings[name]
+		v.simDuration(op+".mean_in_stock", o.MeanInStock, false, time.Minute, MaxDuration, "")
+		v.simDuration(op+".mean_out_of_stock", o.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
+		if o.SpotMeanLife != nil && market != policy.MarketSpot {
+			v.errf(op+".spot_mean_life", "offering %q is bought %s, and only spot instances are reclaimed: remove spot_mean_life, or give it to a spot offering", name, market)
+		} else {
+			v.simDuration(op+".spot_mean_life", o.SpotMeanLife, true, time.Minute, MaxDuration, "never reclaimed")
+		}
 	}
 	v.simDuration(cp+".capacity_ttl", c.CapacityTTL, false, time.Second, 24*time.Hour, "")
 	if f := c.BootP95; f != nil && (*f < MinBootP95 || *f > MaxBootP95) {

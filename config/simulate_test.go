@@ -30,13 +30,16 @@ func TestSimulateSection(t *testing.T) {
 			Seed:           ptr[uint64](42),
 			MeanInStock:    dur(6 * time.Hour),
 			MeanOutOfStock: dur(0),
-			Stock:          map[string]SimStock{"ali-spot": {MeanOutOfStock: dur(2 * time.Hour)}},
-			CapacityTTL:    dur(3 * time.Minute),
-			BootP95:        ptr(3.0),
-			SpotMeanLife:   dur(48 * time.Hour),
-			SpotNotice:     dur(5 * time.Minute),
-			Quota:          map[string]int{"aws": 64, "ali/cn-hangzhou": 32},
-			QuotaTTL:       dur(15 * time.Minute),
+			Offerings: map[string]SimOffering{
+				"ali-spot":                            {MeanOutOfStock: dur(2 * time.Hour), SpotMeanLife: dur(24 * time.Hour)},
+				"aws/us-east-1/p5.48xlarge/on-demand": {MeanInStock: dur(time.Hour)},
+			},
+			CapacityTTL:  dur(3 * time.Minute),
+			BootP95:      ptr(3.0),
+			SpotMeanLife: dur(48 * time.Hour),
+			SpotNotice:   dur(5 * time.Minute),
+			Quota:        map[string]int{"aws": 64, "ali/cn-hangzhou": 32},
+			QuotaTTL:     dur(15 * time.Minute),
 		},
 		Baselines: SimBaselines{
 			Threshold: SimThreshold{Target: ptr(0.7), Cooldown: dur(2 * time.Minute), Interval: dur(30 * time.Second)},
@@ -115,7 +118,7 @@ func TestSimulateExamples(t *testing.T) {
 			continue
 		}
 		c := cfg.Simulate.Cloud
-		if c.Seed == nil || c.BootP95 == nil || *c.BootP95 != 2 || len(c.Stock) != 1 || len(c.Quota) != 2 || cfg.Simulate.Baselines.PerJob.ResumeRate == nil {
+		if c.Seed == nil || c.BootP95 == nil || *c.BootP95 != 2 || len(c.Offerings) != 1 || len(c.Quota) != 2 || cfg.Simulate.Baselines.PerJob.ResumeRate == nil {
 			t.Errorf("%s: simulate section %+v", name, cfg.Simulate)
 		}
 	}

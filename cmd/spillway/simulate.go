@@ -381,13 +381,21 @@ func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 	if sc.BootP95 != nil {
 		c.BootP95 = *sc.BootP95
 	}
-	if len(sc.Stock) > 0 {
-		c.Stock = make(map[string]sim.StockModel, len(sc.Stock))
-		for name, st := range sc.Stock {
+	for name, o := range sc.Offerings {
+		if o.MeanInStock != nil || o.MeanOutOfStock != nil {
 			m := sim.StockModel{MeanInStock: c.MeanInStock, MeanOutOfStock: c.MeanOutOfStock}
-			set(&m.MeanInStock, st.MeanInStock)
-			set(&m.MeanOutOfStock, st.MeanOutOfStock)
+			set(&m.MeanInStock, o.MeanInStock)
+			set(&m.MeanOutOfStock, o.MeanOutOfStock)
+			if c.Stock == nil {
+				c.Stock = map[string]sim.StockModel{}
+			}
 			c.Stock[name] = m
+		}
+		if o.SpotMeanLife != nil {
+			if c.SpotLife == nil {
+				c.SpotLife = map[string]time.Duration{}
+			}
+			c.SpotLife[name] = o.SpotMeanLife.D()
 		}
 	}
 	if len(sc.Quota) > 0 {

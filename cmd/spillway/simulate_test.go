@@ -285,7 +285,7 @@ func TestSimulateConfigSection(t *testing.T) {
 		}
 		fmt.Fprintf(&stock, "      %s/%s/%s: {mean_in_stock: 1m, mean_out_of_stock: 8000h}\n", prov, name, region)
 	}
-	out := run(realistic + "    mean_out_of_stock: 0s\n    stock:\n" + stock.String())
+	out := run(realistic + "    mean_out_of_stock: 0s\n    offerings:\n" + stock.String())
 	if strings.Count(out, `"jobs_on_cloud": 0,`) != 2 || strings.Count(out, `"launches": 0,`) != 2 || strings.Count(seed3, `"jobs_on_cloud": 0,`) != 0 {
 		t.Errorf("every offering out of stock, still jobs on cloud:\n%s\n(in stock:\n%s)", out, seed3)
 	}
@@ -317,20 +317,22 @@ func TestSimulateConfigSectionErrors(t *testing.T) {
 
 // TestRealisticCloud: the file's values replace sim.DefaultCloud's, those
 // it leaves out keep their default, and a per-offering stock model takes
-// the cloud's means for what it leaves out.
+// the cloud's means for what it leaves out, and a per-offering spot life
+// replaces the cloud's for that offering.
 func TestRealisticCloud(t *testing.T) {
 	d := func(x time.Duration) *policy.Duration { p := policy.Duration(x); return &p }
 	p95 := 3.0
 	got := realisticCloud(9, config.SimCloud{
 		MeanInStock: d(6 * time.Hour),
-		Stock:       map[string]config.SimStock{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {}},
+		Offerings:   map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotMeanLife: d(time.Hour)}},
 		BootP95:     &p95,
 		SpotNotice:  d(0),
 		Quota:       map[string]int{"aws": 64},
 	})
 	want := sim.DefaultCloud(9)
 	want.MeanInStock, want.BootP95, want.SpotNotice = 6*time.Hour, 3, 0
-	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: 6 * time.Hour, MeanOutOfStock: want.MeanOutOfStock}}
+	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock}}
+	want.SpotLife = map[string]time.Duration{"b": 0, "c": time.Hour}
 	want.Quota = map[string]int{"aws": 64}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("cloud\n %+v\nwant\n %+v", got, want)
