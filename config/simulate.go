@@ -53,8 +53,8 @@ type SimCloud struct {
 	// out of stock) or 1m to 366 days.
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
-	// Offerings override the cloud's stock-out means and spot life per
-	// offering, by the offering's name (its name, or
+	// Offerings override the cloud's stock-out means and spot reclaims
+	// per offering, by the offering's name (its name, or
 	// provider/region[/zone]/instance_type/market); what an entry leaves
 	// out is the cloud's.
 	Offerings map[string]SimOffering `yaml:"offerings,omitempty"`
@@ -78,12 +78,13 @@ type SimCloud struct {
 }
 
 // SimOffering is one offering's stock-out means and, for a spot
-// offering, its mean life until a reclaim notice (same ranges as the
-// cloud's).
+// offering, its mean life until a reclaim notice and the notice (same
+// ranges as the cloud's).
 type SimOffering struct {
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
 	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
+	SpotNotice     *policy.Duration `yaml:"spot_notice,omitempty"`
 }
 
 // SimBaselines are the baselines' knobs, as --baseline-opt sets them
@@ -154,10 +155,14 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		o := c.Offerings[name]
 		v.simDuration(op+".mean_in_stock", o.MeanInStock, false, time.Minute, MaxDuration, "")
 		v.simDuration(op+".mean_out_of_stock", o.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
-		if o.SpotMeanLife != nil && market != policy.MarketSpot {
-			v.errf(op+".spot_mean_life", "offering %q is bought %s, and only spot instances are reclaimed: remove spot_mean_life, or give it to a spot offering", name, market)
-		} else {
+		for field, d := range map[string]*policy.Duration{"spot_mean_life": o.SpotMeanLife, "spot_notice": o.SpotNotice} {
+			if d != nil && market != policy.MarketSpot {
+				v.errf(op+"."+field, "offering %q is bought %s, and only spot instances are reclaimed: remove %s, or give it to a spot offering", name, market, field)
+			}
+		}
+		if market == policy.MarketSpot {
 			v.simDuration(op+".spot_mean_life", o.SpotMeanLife, true, time.Minute, MaxDuration, "never reclaimed")
+			v.simDuration(op+".spot_notice", o.SpotNotice, false, 0, time.Hour, "")
 		}
 	}
 	v.simDuration(cp+".capacity_ttl", c.CapacityTTL, false, time.Second, 24*time.Hour, "")

@@ -34,11 +34,11 @@ type Cloud struct {
 	// before it ends: the instance takes no new work from the notice on.
 	SpotMeanLife time.Duration
 	SpotNotice   time.Duration
-	// SpotLife overrides SpotMeanLife per spot offering (by the name
-	// reports use, as Stock); 0 there means never reclaimed. Reclaim rates
-	// differ by instance type and place (AWS Spot Advisor publishes them
-	// per type and region).
-	SpotLife map[string]time.Duration
+	// Spot overrides SpotMeanLife and SpotNotice per spot offering (by
+	// the name reports use, as Stock): reclaim rates differ by instance
+	// type and place (AWS Spot Advisor publishes them per type and
+	// region), notices by cloud (2 minutes on AWS, 5 on Alibaba).
+	Spot map[string]SpotModel
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
 	Stock map[string]StockModel
@@ -73,6 +73,12 @@ type StockModel struct {
 func DefaultCloud(seed uint64) *Cloud {
 	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
 		CapacityTTL: providers.DefaultCapacityTTL, QuotaTTL: providers.DefaultQuotaTTL, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+}
+
+// SpotModel is one spot offering's reclaims: the mean life until a reclaim
+// notice (0: never reclaimed) and the notice.
+type SpotModel struct {
+	MeanLife, Notice time.Duration
 }
 
 // stock is one offering's availability process.
@@ -194,16 +200,21 @@ func (cs *cloudState) spotLife(o policy.Offering) time.Duration {
 	if cs == nil || o.Market != policy.MarketSpot {
 		return 0
 	}
-	mean := cs.c.SpotMeanLife
-	if len(cs.c.SpotLife) > 0 {
-		if m, ok := cs.c.SpotLife[policyOfferingName(o)]; ok {
-			mean = m
-		}
-	}
+	mean := cs.spot(o).MeanLife
 	if mean <= 0 {
 		return 0
 	}
 	return max(time.Second, expDraw(cs.rng, mean))
+}
+
+// spot is a spot offering's reclaim model.
+func (cs *cloudState) spot(o policy.Offering) SpotModel {
+	if len(cs.c.Spot) > 0 {
+		if m, ok := cs.c.Spot[policyOfferingName(o)]; ok {
+			return m
+		}
+	}
+	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
 }
 
 // unavailable is the capacity cache the snapshot carries (expired entries

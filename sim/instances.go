@@ -184,7 +184,7 @@ func (s *state) notice(ii int32) {
 	s.res.Interruptions++
 	s.drain(ii)
 	if in.ended < 0 {
-		s.push(event{at: s.now + max(0, s.cloud.c.SpotNotice), kind: evReclaim, id: ii})
+		s.push(event{at: s.now + max(0, s.cloud.spot(in.off).Notice), kind: evReclaim, id: ii})
 	}
 }
 

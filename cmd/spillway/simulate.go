@@ -363,8 +363,8 @@ func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud) (func(uin
 }
 
 // realisticCloud is sim.DefaultCloud with what the config's simulate.cloud
-// sets instead; a per-offering stock model takes the cloud's means for
-// what it leaves out.
+// sets instead; a per-offering stock or spot model takes the cloud's
+// values for what it leaves out.
 func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 	c := sim.DefaultCloud(seed)
 	set := func(dst *time.Duration, v *policy.Duration) {
@@ -391,11 +391,14 @@ func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 			}
 			c.Stock[name] = m
 		}
-		if o.SpotMeanLife != nil {
-			if c.SpotLife == nil {
-				c.SpotLife = map[string]time.Duration{}
+		if o.SpotMeanLife != nil || o.SpotNotice != nil {
+			m := sim.SpotModel{MeanLife: c.SpotMeanLife, Notice: c.SpotNotice}
+			set(&m.MeanLife, o.SpotMeanLife)
+			set(&m.Notice, o.SpotNotice)
+			if c.Spot == nil {
+				c.Spot = map[string]sim.SpotModel{}
 			}
-			c.SpotLife[name] = o.SpotMeanLife.D()
+			c.Spot[name] = m
 		}
 	}
 	if len(sc.Quota) > 0 {

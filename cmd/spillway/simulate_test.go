@@ -317,14 +317,14 @@ func TestSimulateConfigSectionErrors(t *testing.T) {
 
 // TestRealisticCloud: the file's values replace sim.DefaultCloud's, those
 // it leaves out keep their default, and a per-offering stock model takes
-// the cloud's means for what it leaves out, and a per-offering spot life
-// replaces the cloud's for that offering.
+// the cloud's means for what it leaves out, and so does a per-offering
+// spot model.
 func TestRealisticCloud(t *testing.T) {
 	d := func(x time.Duration) *policy.Duration { p := policy.Duration(x); return &p }
 	p95 := 3.0
 	got := realisticCloud(9, config.SimCloud{
 		MeanInStock: d(6 * time.Hour),
-		Offerings:   map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotMeanLife: d(time.Hour)}},
+		Offerings:   map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)}},
 		BootP95:     &p95,
 		SpotNotice:  d(0),
 		Quota:       map[string]int{"aws": 64},
@@ -332,7 +332,7 @@ func TestRealisticCloud(t *testing.T) {
 	want := sim.DefaultCloud(9)
 	want.MeanInStock, want.BootP95, want.SpotNotice = 6*time.Hour, 3, 0
 	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock}}
-	want.SpotLife = map[string]time.Duration{"b": 0, "c": time.Hour}
+	want.Spot = map[string]sim.SpotModel{"b": {MeanLife: 0, Notice: want.SpotNotice}, "c": {MeanLife: want.SpotMeanLife, Notice: 5 * time.Minute}}
 	want.Quota = map[string]int{"aws": 64}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("cloud\n %+v\nwant\n %+v", got, want)
