@@ -37,7 +37,7 @@ type Cloud struct {
 	// Spot overrides SpotMeanLife and SpotNotice per spot offering (by
 	// the name reports use, as Stock): reclaim rates differ by instance
 	// type and place (AWS Spot Advisor publishes them per type and
-	// region), notices by cloud (2 minutes on AWS, 5 on Alibaba).
+	// region), notices by cloud (AWS documents 2 minutes).
 	Spot map[string]SpotModel
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
