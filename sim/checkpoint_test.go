@@ -195,3 +195,34 @@ func TestSpanSlowdownOnlyWhenSpanning(t *testing.T) {
 		t.Errorf("%d jobs on cloud, %.4f GPU-hours used: want 1 and 16", res.JobsOnCloud, res.UsedGPUHours)
 	}
 }
+
+// TestCheckpointOutlivesMaxLifetime: the pool's policy drains instances at
+// max_lifetime 2h and cuts the drain at drain_timeout 30m, so a 10-hour job
+// is killed every 2h30m. Without checkpoints it never finishes; with
+// checkpoint_interval 1h it resumes each time and finishes, having lost
+// less than an hour per kill.
+func TestCheckpointOutlivesMaxLifetime(t *testing.T) {
+	run := func(checkpoint time.Duration) Result {
+		pool := modelPool(8, 1)
+		pool.WaitTarget = 0
+		pool.ScaleIn = policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, MaxLifetime: policy.Duration(2 * time.Hour), DrainTimeout: policy.Duration(30 * time.Minute)}
+		pool.CheckpointInterval = policy.Duration(checkpoint)
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: oneJob(8, 10*time.Hour), Policy: Spillway()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	plain, ckpt := run(0), run(time.Hour)
+	if plain.JobsOnCloud != 0 || plain.JobsKilled < 2 {
+		t.Errorf("without checkpoints: %d jobs finished on cloud after %d kills: want the job killed over and over, never finished", plain.JobsOnCloud, plain.JobsKilled)
+	}
+	if ckpt.JobsOnCloud != 1 || ckpt.JobsKilled < 2 {
+		t.Fatalf("with checkpoints: %d jobs finished on cloud after %d kills: want it killed and resumed until it finishes", ckpt.JobsOnCloud, ckpt.JobsKilled)
+	}
+	if max := float64(ckpt.JobsKilled) * 8; ckpt.GPUHoursLost >= max || !nearGPUh(ckpt.UsedGPUHours, 80) {
+		t.Errorf("with checkpoints: lost %.2f GPU-hours over %d kills (want under %.0f), used %.2f (want the job's 80)", ckpt.GPUHoursLost, ckpt.JobsKilled, max, ckpt.UsedGPUHours)
+	}
+	t.Logf("without checkpoints: %d kills, %.0f GPU-h lost, $%.0f; with: %d kills, %.1f GPU-h lost, $%.0f",
+		plain.JobsKilled, plain.GPUHoursLost, plain.CloudCostUSD, ckpt.JobsKilled, ckpt.GPUHoursLost, ckpt.CloudCostUSD)
+}
