@@ -51,6 +51,30 @@ const (
 	MaxCost  = 1e12
 	// MaxPerformance bounds an offering's relative performance.
 	MaxPerformance = 1000.0
+
+	// MinCheckpointInterval and MaxCheckpointInterval bound a pool's
+	// checkpoint_interval when it is not 0 (jobs that do not checkpoint):
+	// jobs checkpoint at least every minute (more often costs more than it
+	// saves) and at most weekly (beyond, it changes nothing a backtest sees).
+	MinCheckpointInterval = time.Minute
+	MaxCheckpointInterval = 7 * 24 * time.Hour
+	// MaxSpanMinGPUs bounds span.min_gpus (at least 1): an instance's GPUs.
+	MaxSpanMinGPUs = MaxOfferingGPUs
+	// MinSpanSlowdown and MaxSpanSlowdown bound span.slowdown: a job runs
+	// from 1 (no slowdown) to 10 times longer across instances than
+	// within one.
+	MinSpanSlowdown = 1.0
+	MaxSpanSlowdown = 10.0
+
+	// MinBootP95 and MaxBootP95 bound simulate.cloud.boot_p95, the p95
+	// boot time as a multiple of the median.
+	MinBootP95 = 1.0
+	MaxBootP95 = 10.0
+	// MaxBaselineDuration bounds the baselines' durations (cooldowns,
+	// intervals, suspend times) and MaxResumeRate per-job's resume_rate,
+	// as --baseline-opt does.
+	MaxBaselineDuration = 30 * 24 * time.Hour
+	MaxResumeRate       = 100_000
 )
 
 // readBounded reads a config file of at most MaxFileBytes.

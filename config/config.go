@@ -34,6 +34,9 @@ type Config struct {
 	// Pools are the independent burst domains. Required: at least one, with
 	// unique names.
 	Pools []Pool `yaml:"pools"`
+	// Simulate is how `spillway simulate` models the clouds and tunes its
+	// baselines; the server ignores it. nil when left out.
+	Simulate *Simulate `yaml:"simulate,omitempty"`
 
 	// src locates fields in the file, for ValidateForServer.
 	src *source

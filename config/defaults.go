@@ -101,6 +101,9 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 		if p.WaitTarget == 0 && !explicit(pp+".wait_target") {
 			p.WaitTarget = policy.Duration(DefaultWaitTarget)
 		}
+		if b := p.Limits.Budget; b != nil && b.Mode == "" {
+			b.Mode = policy.BudgetHard
+		}
 		if p.ScaleIn.Idle == (policy.IdleSetting{}) && !explicit(pp+".scale_in.idle") {
 			p.ScaleIn.Idle = policy.IdleSetting{Auto: true}
 		}

@@ -122,6 +122,7 @@ func ParseContext(ctx context.Context, filename string, data []byte, opts ...Par
 	applyDefaults(cfg, d.explicit)
 	v.fillFromCatalog(cfg)
 	v.checkCross(cfg)
+	v.checkSimulate(cfg)
 	v.checkServer(cfg)
 	if err := d.result(); err != nil {
 		return nil, err

@@ -77,6 +77,7 @@ var (
 	cfgMarkets       = []policy.Market{policy.MarketOnDemand, policy.MarketSpot}
 	cfgBillings      = []policy.Billing{policy.BillingPerSecondMin60, policy.BillingPerSecond, policy.BillingHourly}
 	cfgPeriods       = []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}
+	cfgBudgetModes   = []policy.BudgetMode{policy.BudgetHard, policy.BudgetSoft}
 )
 
 func cfgJoinEnum[T ~string](vals []T) string {
@@ -183,7 +184,11 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 		case !slices.Contains(cfgPeriods, b.Period):
 			v.errf(bp+".period", "unknown budget period %q: valid periods are %s", b.Period, cfgJoinEnum(cfgPeriods))
 		}
+		if b.Mode != "" && !slices.Contains(cfgBudgetModes, b.Mode) {
+			v.errf(bp+".mode", "unknown budget mode %q: valid modes are %s (hard, the default: the period's spend never exceeds the amount; soft: no launch beyond it, running work never cut)", b.Mode, cfgJoinEnum(cfgBudgetModes))
+		}
 	}
+	v.checkSpan(pp, p)
 
 	sp := pp + ".scale_in"
 	if !p.ScaleIn.Idle.Auto && p.ScaleIn.Idle.Duration < 0 {
@@ -228,6 +233,20 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 		v.errf(mp+".max_gpus", "%d is negative: use the most GPUs one manual burst may ask for, or 0 to refuse manual bursts", p.Manual.MaxGPUs)
 	}
 	v.nonNegativeDuration(mp+".max_ttl", p.Manual.MaxTTL)
+}
+
+// checkSpan checks checkpoint_interval and span, the settings of how a
+// pool's jobs run on rented instances.
+func (v *cfgValidator) checkSpan(pp string, p *policy.Pool) {
+	if c := p.CheckpointInterval.D(); v.has(pp+".checkpoint_interval") && c != 0 && (c < MinCheckpointInterval || c > MaxCheckpointInterval) {
+		v.errf(pp+".checkpoint_interval", "duration %s is out of range: want 0s (jobs do not checkpoint) or how often they do, from %s to %s (7 days)", c, MinCheckpointInterval, MaxCheckpointInterval)
+	}
+	if n := p.Span.MinGPUs; v.has(pp+".span.min_gpus") && (n < 1 || n > MaxSpanMinGPUs) {
+		v.errf(pp+".span.min_gpus", "%d GPUs is out of range: want the smallest instance a job may span, 1 to %d GPUs (left out: %d)", n, MaxSpanMinGPUs, policy.SpanMinGPUs)
+	}
+	if f := p.Span.Slowdown; v.has(pp+".span.slowdown") && (f < MinSpanSlowdown || f > MaxSpanSlowdown) {
+		v.errf(pp+".span.slowdown", "%s is out of range: want how many times longer a job runs across instances than within one, from %s (no slowdown, the default) to %s", cfgFloat(f), cfgFloat(MinSpanSlowdown), cfgFloat(MaxSpanSlowdown))
+	}
 }
 
 func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering) {

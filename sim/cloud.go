@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 )
 
 // Cloud is how the simulated clouds behave beyond prices and billing. The
@@ -33,6 +34,11 @@ type Cloud struct {
 	// before it ends: the instance takes no new work from the notice on.
 	SpotMeanLife time.Duration
 	SpotNotice   time.Duration
+	// Spot overrides SpotMeanLife and SpotNotice per spot offering (by
+	// the name reports use, as Stock): reclaim rates differ by instance
+	// type and place (AWS Spot Advisor publishes them per type and
+	// region), notices by cloud (AWS documents 2 minutes).
+	Spot map[string]SpotModel
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
 	Stock map[string]StockModel
@@ -57,14 +63,22 @@ type StockModel struct {
 //     available for 12 hours on average between (an assumption: providers
 //     publish no stock-out rates; capacity errors are routine for GPU
 //     shapes);
-//   - capacity cache TTL 5 minutes;
+//   - the server's capacity cache lifetimes: a stocked-out offering is
+//     skipped for 3 minutes (providers.DefaultCapacityTTL), a provider or
+//     region over its quota blocked for 15 (providers.DefaultQuotaTTL);
 //   - boot p95 at twice the median (an assumption);
 //   - spot: 2-minute notice (AWS's documented interruption notice), mean
 //     life of 7 days (about 13% in a day): a pessimistic assumption inside
 //     AWS Spot Advisor's open-ended ">20% a month" band.
 func DefaultCloud(seed uint64) *Cloud {
 	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
-		CapacityTTL: 5 * time.Minute, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+		CapacityTTL: providers.DefaultCapacityTTL, QuotaTTL: providers.DefaultQuotaTTL, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+}
+
+// SpotModel is one spot offering's reclaims: the mean life until a reclaim
+// notice (0: never reclaimed) and the notice.
+type SpotModel struct {
+	MeanLife, Notice time.Duration
 }
 
 // stock is one offering's availability process.
@@ -183,10 +197,24 @@ func (cs *cloudState) boot(median time.Duration) time.Duration {
 // spotLife draws how long a spot instance lives before its reclaim notice;
 // 0 means it is never reclaimed.
 func (cs *cloudState) spotLife(o policy.Offering) time.Duration {
-	if cs == nil || o.Market != policy.MarketSpot || cs.c.SpotMeanLife <= 0 {
+	if cs == nil || o.Market != policy.MarketSpot {
 		return 0
 	}
-	return max(time.Second, expDraw(cs.rng, cs.c.SpotMeanLife))
+	mean := cs.spot(o).MeanLife
+	if mean <= 0 {
+		return 0
+	}
+	return max(time.Second, expDraw(cs.rng, mean))
+}
+
+// spot is a spot offering's reclaim model.
+func (cs *cloudState) spot(o policy.Offering) SpotModel {
+	if len(cs.c.Spot) > 0 {
+		if m, ok := cs.c.Spot[policyOfferingName(o)]; ok {
+			return m
+		}
+	}
+	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
 }
 
 // unavailable is the capacity cache the snapshot carries (expired entries

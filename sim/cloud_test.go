@@ -133,3 +133,54 @@ func TestQuotaBlocks(t *testing.T) {
 		t.Errorf("aws billed $%.2f: more than two 8-GPU instances for about an hour", aws)
 	}
 }
+
+// TestSpotPerOffering: a per-offering spot model overrides the cloud's,
+// both ways: reclaims where the cloud has none, none where it has them;
+// and its notice is the time jobs keep running before the reclaim.
+func TestSpotPerOffering(t *testing.T) {
+	pool := cloudPool(policy.MarketSpot)
+	pool.Offerings = pool.Offerings[:1]
+	for _, tt := range []struct {
+		name     string
+		cloud    Cloud
+		reclaims bool
+	}{
+		{"cloud never reclaims, the offering does", Cloud{Seed: 5, Spot: map[string]SpotModel{"cheap": {MeanLife: 2 * time.Hour, Notice: 2 * time.Minute}}}, true},
+		{"cloud reclaims, the offering never", Cloud{Seed: 5, SpotMeanLife: 2 * time.Hour, Spot: map[string]SpotModel{"cheap": {}}, SpotNotice: 2 * time.Minute}, false},
+		{"another offering's override changes nothing", Cloud{Seed: 5, SpotMeanLife: 2 * time.Hour, Spot: map[string]SpotModel{"dear": {}}, SpotNotice: 2 * time.Minute}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cloud
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: cloudTrace(6, 3*time.Hour), Policy: Spillway(), Cloud: &c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (res.Interruptions > 0) != tt.reclaims || res.JobsOnCloud != 6 {
+				t.Errorf("%d interruptions, %d jobs on cloud: want reclaims %v and all 6 jobs run", res.Interruptions, res.JobsOnCloud, tt.reclaims)
+			}
+		})
+	}
+}
+
+// TestSpotNoticePerOffering: an offering's own notice is how long its jobs
+// keep running after a reclaim notice: without one, reclaims kill jobs;
+// with one longer than any job (and a drain timeout longer still), every
+// job finishes first.
+func TestSpotNoticePerOffering(t *testing.T) {
+	pool := cloudPool(policy.MarketSpot)
+	pool.Offerings = pool.Offerings[:1]
+	pool.ScaleIn.DrainTimeout = policy.Duration(10 * time.Hour)
+	run := func(notice time.Duration) Result {
+		c := &Cloud{Seed: 5, SpotMeanLife: 2 * time.Hour, SpotNotice: 2 * time.Minute, Spot: map[string]SpotModel{"cheap": {MeanLife: 2 * time.Hour, Notice: notice}}}
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: cloudTrace(6, 3*time.Hour), Policy: Spillway(), Cloud: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	short, long := run(0), run(3*time.Hour)
+	if short.JobsKilled == 0 || long.JobsKilled != 0 || long.Interruptions == 0 {
+		t.Errorf("no notice: %d kills; a 3-hour notice (longer than any job): %d kills over %d interruptions: want kills only without notice",
+			short.JobsKilled, long.JobsKilled, long.Interruptions)
+	}
+}

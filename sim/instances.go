@@ -69,8 +69,9 @@ func (s *state) touch(ii int32) {
 
 // cloudFit finds room on ready, non-draining instances: the first with g
 // free GPUs, else, for a job larger than an instance, whole idle instances
-// of one offering of at least policy.SpanMinGPUs GPUs that together hold
-// it (with whole_jobs, only for a job larger than every offering).
+// of one offering of at least the pool's span.min_gpus GPUs (Pool.SpanMin)
+// that together hold it (with whole_jobs, only for a job larger than every
+// offering).
 func (s *state) cloudFit(g int) []part {
 	if s.cloudFree < g {
 		return nil // not even all free GPUs together hold it
@@ -85,9 +86,10 @@ func (s *state) cloudFit(g int) []part {
 		return nil // the job cannot span instances and some offering holds it whole
 	}
 	var groups map[string][]int32
+	spanMin := s.pool.SpanMin()
 	for _, ii := range s.alive {
 		in := s.insts[ii]
-		if in.state != policy.StateRunning || in.free != in.gpus || in.gpus >= g || in.gpus < policy.SpanMinGPUs {
+		if in.state != policy.StateRunning || in.free != in.gpus || in.gpus >= g || in.gpus < spanMin {
 			continue
 		}
 		if groups == nil {
@@ -183,7 +185,7 @@ func (s *state) notice(ii int32) {
 	s.res.Interruptions++
 	s.drain(ii)
 	if in.ended < 0 {
-		s.push(event{at: s.now + max(0, s.cloud.c.SpotNotice), kind: evReclaim, id: ii})
+		s.push(event{at: s.now + max(0, s.cloud.spot(in.off).Notice), kind: evReclaim, id: ii})
 	}
 }
 
@@ -223,12 +225,7 @@ func (s *state) terminate(ii int32) {
 			if js.parts == nil || !slices.ContainsFunc(js.parts, func(p part) bool { return p.cloud && p.idx == ii }) {
 				continue
 			}
-			s.res.GPUHoursLost += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
-			s.release(j)
-			js.gen++
-			js.start = -1
-			s.res.JobsKilled++
-			s.enqueueFront(j)
+			s.kill(j)
 		}
 	}
 	if wasBooting {

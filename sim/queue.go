@@ -129,20 +129,56 @@ func (s *state) tryStart(j int) bool {
 	}
 	s.running++
 	s.lastMove = s.now
-	run := s.jobs[j].Duration
+	// What is left of the job (all of it unless a checkpoint saved some),
+	// at the speed of where it runs.
+	run := s.jobs[j].Duration - js.done
 	if js.cloud {
-		// A job runs duration / performance on its offering (the slowest
-		// of the instances it spans).
-		perf := math.Inf(1)
-		for _, p := range parts {
-			if p.cloud {
-				perf = min(perf, offeringPerf(s.insts[p.idx].off))
-			}
-		}
-		run = time.Duration(math.Ceil(float64(run) / perf))
+		run = time.Duration(math.Ceil(float64(run) / s.speed(parts)))
 	}
 	s.push(event{at: s.now + run, kind: evJobEnd, id: int32(j), gen: js.gen})
 	return true
+}
+
+// speed is the reference work a job placed on cloud parts does per unit of
+// time: the offering's performance (the slowest of the instances it spans),
+// divided by the pool's span slowdown when it spans several instances.
+func (s *state) speed(parts []part) float64 {
+	perf := math.Inf(1)
+	n := 0
+	for _, p := range parts {
+		if p.cloud {
+			perf = min(perf, offeringPerf(s.insts[p.idx].off))
+			n++
+		}
+	}
+	if n > 1 {
+		perf /= s.pool.SpanSlowdown()
+	}
+	return perf
+}
+
+// kill ends job j's run on a terminated instance and requeues it. With a
+// checkpoint interval, the run's whole intervals are kept: the job resumes
+// with the rest of its work, and only the time since its last checkpoint
+// is lost.
+func (s *state) kill(j int) {
+	js := &s.js[j]
+	g := float64(s.jobs[j].GPUs)
+	lost := s.now - js.start
+	if c := s.pool.CheckpointInterval.D(); c > 0 {
+		kept := lost / c * c
+		work := min(time.Duration(float64(kept)*s.speed(js.parts)), s.jobs[j].Duration-js.done)
+		js.done += work
+		lost -= kept
+		s.res.UsedGPUHours += g * kept.Hours()
+		s.work += g * work.Hours()
+	}
+	s.res.GPUHoursLost += g * lost.Hours()
+	s.release(j)
+	js.gen++
+	js.start = -1
+	s.res.JobsKilled++
+	s.enqueueFront(j)
 }
 
 // release frees a job's GPUs; it reports instances that became idle.
@@ -177,7 +213,7 @@ func (s *state) finish(j int) {
 	if js.cloud {
 		s.res.JobsOnCloud++
 		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
-		s.work += float64(s.jobs[j].GPUs) * s.jobs[j].Duration.Hours()
+		s.work += float64(s.jobs[j].GPUs) * (s.jobs[j].Duration - js.done).Hours()
 	}
 	s.lastDone = s.now
 	s.release(j)

@@ -7,7 +7,10 @@
 // not fit (greedy backfill); a job larger than a node takes whole nodes. A
 // job goes on-prem when it fits there, else onto a ready cloud instance (a
 // job larger than an instance spans whole instances of one offering of at
-// least policy.SpanMinGPUs GPUs), where it runs duration ÷ performance.
+// least the pool's span.min_gpus, 8 by default, and runs span.slowdown
+// times longer), where it runs duration ÷ performance. A job killed with its
+// instance resumes from its last checkpoint when the pool has a
+// checkpoint_interval, else starts over.
 // Instances take work once booted and are billed by their billing rule from
 // launch to termination. With Options.Cloud, offerings go out of stock,
 // boot times spread and spot instances are reclaimed (cloud.go).
@@ -99,6 +102,9 @@ type jobState struct {
 	gen   int32
 	parts []part
 	cloud bool
+	// done is the reference work of earlier, killed runs that their
+	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
+	done time.Duration
 }
 
 type state struct {

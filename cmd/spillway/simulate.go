@@ -52,15 +52,19 @@ backfill); a job larger than a node takes whole nodes. A job that does not fit
 on-prem goes onto a ready cloud instance. Instances take work once their
 offering's boot time has passed and are billed by their billing rule from
 launch to termination. A job runs duration ÷ the offering's performance on
-it, and spans instances only of one offering with at least 8 GPUs each.
+it, and spans instances only of one offering with at least span.min_gpus
+(8 by default) GPUs each, span.slowdown times longer.
 
 The realistic cloud (--cloud realistic, the default; --seed picks its
 draws): each offering goes out of stock now and then (a launch into a
 stock-out fails and enters the capacity cache; the policy is asked again at
 once), boot times spread around the offering's boot (p95 twice the median),
 and spot instances are reclaimed with a 2-minute notice, their jobs killed
-and requeued. --cloud ideal turns all of that off. docs/backtest.md gives
-the parameters and their sources.
+and requeued (or resumed from their last checkpoint when the pool has a
+checkpoint_interval). --cloud ideal turns all of that off. The config's
+simulate section sets the model, its parameters and the baselines' knobs
+(--cloud, --seed and --baseline-opt override it); docs/backtest.md gives
+the parameters, their defaults and their sources.
 
 Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
 drain_timeout, max_lifetime, and a budget that is never exceeded (an
@@ -85,7 +89,8 @@ Columns:
   cloud $       what the cloud instances were billed, in USD
   paid GPU-h    GPU-hours billed (instance GPUs × billed time)
   used GPU-h    GPU-hours that jobs ran on cloud instances
-  lost GPU-h    GPU-hours of job runs killed (a drain cut short by drain_timeout)
+  lost GPU-h    GPU-hours of job runs killed (a spot reclaim, a drain cut short by
+                drain_timeout) since their last checkpoint
   efficiency    used GPU-h × the cheapest offering's price per GPU-hour ÷ cloud $;
                 1.00 is the limit (every dollar bought a working GPU-hour at the
                 best price on offer); "-" when nothing was paid
@@ -133,12 +138,12 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of the first policy's run to this file")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
-	fl.StringVar(&f.cloud, "cloud", "realistic", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once)")
-	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
+	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
-	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic cloud's random draws; the same seed gives the same report")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
 	return cmd
 }
@@ -166,7 +171,15 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if f.onpremGPUs > 0 {
 		pool = sim.WithOnPremGPUs(pool, f.onpremGPUs)
 	}
-	var knobs sim.BaselineKnobs
+	var sc config.Simulate
+	if cfg.Simulate != nil {
+		sc = *cfg.Simulate
+	}
+	cloudFor, seed, err := simCloud(cmd, f, sc.Cloud)
+	if err != nil {
+		return err
+	}
+	knobs := baselineKnobs(sc.Baselines)
 	for _, o := range f.baselineOpts {
 		if err := knobs.ParseBaselineKnob(o); err != nil {
 			return fmt.Errorf("--baseline-opt: %w", err)
@@ -210,16 +223,12 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return fmt.Errorf("trace %s has no jobs", tr.Name)
 	}
 	if len(f.sweep) > 0 {
-		return runSweep(cmd, f, pool, tr, knobs)
+		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
 	}
 
 	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances}
-	switch f.cloud {
-	case "realistic":
-		bt.Cloud = sim.DefaultCloud(f.seed)
-	case "ideal":
-	default:
-		return fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
+	if cloudFor != nil {
+		bt.Cloud = cloudFor(seed)
 	}
 	stderr := cmd.ErrOrStderr()
 	var prog *progressLine
@@ -261,7 +270,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 
 // runSweep is simulate --sweep: every policy at every swept value, over
 // several seeds, with the cost–wait frontier.
-func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs) error {
+func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud) error {
 	if f.seeds < 1 || f.seeds > 100 {
 		return fmt.Errorf("--seeds %d: want 1 to 100", f.seeds)
 	}
@@ -297,13 +306,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		seen[pol] = true
 		sw.Params = append(sw.Params, p)
 	}
-	switch f.cloud {
-	case "realistic":
-		sw.Cloud = sim.DefaultCloud
-	case "ideal":
-	default:
-		return fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
-	}
+	sw.Cloud = cloudFor
 	pts, err := sw.Run(cmd.Context())
 	if err != nil {
 		return err
@@ -329,6 +332,104 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	}
 	fmt.Fprintf(out, "trace %s: %d jobs; pool %s: %d on-prem GPUs\n", tr.Name, len(tr.Jobs), pool.Name, pool.OnPrem.GPUs())
 	return sim.WriteSweep(out, pts, f.seeds)
+}
+
+// simCloud is the cloud model of a run: the config's simulate.cloud, with
+// --cloud and --seed overriding its model and seed when given. It returns
+// the model as a function of the seed (nil for the ideal cloud; a sweep
+// draws seeds 1…N from it) and the seed of a single run.
+func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud) (func(uint64) *sim.Cloud, uint64, error) {
+	model := sc.Model
+	if model == "" {
+		model = config.CloudRealistic
+	}
+	if cmd.Flags().Changed("cloud") {
+		model = config.CloudModel(f.cloud)
+	}
+	seed := uint64(1)
+	if sc.Seed != nil {
+		seed = *sc.Seed
+	}
+	if cmd.Flags().Changed("seed") {
+		seed = f.seed
+	}
+	switch model {
+	case config.CloudIdeal:
+		return nil, seed, nil
+	case config.CloudRealistic:
+		return func(seed uint64) *sim.Cloud { return realisticCloud(seed, sc) }, seed, nil
+	}
+	return nil, 0, fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
+}
+
+// realisticCloud is sim.DefaultCloud with what the config's simulate.cloud
+// sets instead; a per-offering stock or spot model takes the cloud's
+// values for what it leaves out.
+func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
+	c := sim.DefaultCloud(seed)
+	set := func(dst *time.Duration, v *policy.Duration) {
+		if v != nil {
+			*dst = v.D()
+		}
+	}
+	set(&c.MeanInStock, sc.MeanInStock)
+	set(&c.MeanOutOfStock, sc.MeanOutOfStock)
+	set(&c.CapacityTTL, sc.CapacityTTL)
+	set(&c.SpotMeanLife, sc.SpotMeanLife)
+	set(&c.SpotNotice, sc.SpotNotice)
+	set(&c.QuotaTTL, sc.QuotaTTL)
+	if sc.BootP95 != nil {
+		c.BootP95 = *sc.BootP95
+	}
+	for name, o := range sc.Offerings {
+		if o.MeanInStock != nil || o.MeanOutOfStock != nil {
+			m := sim.StockModel{MeanInStock: c.MeanInStock, MeanOutOfStock: c.MeanOutOfStock}
+			set(&m.MeanInStock, o.MeanInStock)
+			set(&m.MeanOutOfStock, o.MeanOutOfStock)
+			if c.Stock == nil {
+				c.Stock = map[string]sim.StockModel{}
+			}
+			c.Stock[name] = m
+		}
+		if o.SpotMeanLife != nil || o.SpotNotice != nil {
+			m := sim.SpotModel{MeanLife: c.SpotMeanLife, Notice: c.SpotNotice}
+			set(&m.MeanLife, o.SpotMeanLife)
+			set(&m.Notice, o.SpotNotice)
+			if c.Spot == nil {
+				c.Spot = map[string]sim.SpotModel{}
+			}
+			c.Spot[name] = m
+		}
+	}
+	if len(sc.Quota) > 0 {
+		c.Quota = make(map[string]int, len(sc.Quota))
+		for k, n := range sc.Quota {
+			c.Quota[k] = n
+		}
+	}
+	return c
+}
+
+// baselineKnobs are the baselines' knobs the config's simulate.baselines
+// sets (--baseline-opt is applied over them).
+func baselineKnobs(b config.SimBaselines) sim.BaselineKnobs {
+	var k sim.BaselineKnobs
+	if b.Threshold.Target != nil {
+		k.ThresholdTarget = *b.Threshold.Target
+	}
+	if b.Threshold.Cooldown != nil {
+		k.ThresholdCooldown = b.Threshold.Cooldown.D()
+	}
+	if b.Threshold.Interval != nil {
+		k.ThresholdInterval = b.Threshold.Interval.D()
+	}
+	if b.PerJob.Suspend != nil {
+		k.PerJobSuspend, k.PerJobSuspendSet = b.PerJob.Suspend.D(), true
+	}
+	if b.PerJob.ResumeRate != nil {
+		k.PerJobResumeRate = *b.PerJob.ResumeRate
+	}
+	return k
 }
 
 func choosePool(cfg *config.Config, name string) (policy.Pool, error) {

@@ -8,9 +8,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/configs"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim"
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
@@ -202,5 +208,136 @@ func TestSimulateMemoryLimit(t *testing.T) {
 	}
 	if _, err := runSimulateArgs(t, "--trace", path, "--max-memory", "64MiB", "--policies", "onprem-only"); err != nil {
 		t.Errorf("one policy in 64MiB: %v", err)
+	}
+}
+
+// simConfig writes the embedded backtest config with a simulate section
+// appended, and a trace that overflows 8 on-prem GPUs now and then.
+func simConfig(t *testing.T, section string) (cfg, tr string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg = filepath.Join(dir, "backtest.yaml")
+	data := append(append([]byte{}, configs.BacktestYAML...), "\nsimulate:\n"+section...)
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("submit_s,duration_s,gpus\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "%d,%d,%d\n", i*1200, 3600+i*60, 4+4*(i%2))
+	}
+	tr = filepath.Join(dir, "jobs.csv")
+	if err := os.WriteFile(tr, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, tr
+}
+
+// simResults runs simulate --json and returns its results, without the
+// wall time.
+func simResults(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := runSimulateArgs(t, append(args, "--json", "--onprem-gpus", "8", "--policies", "spillway,per-job")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in\n%s", err, out)
+	}
+	return string(rep.Results)
+}
+
+// TestSimulateConfigSection: the config's simulate section changes the
+// run (its cloud model, its seed, a baseline's knob), and --cloud, --seed
+// and --baseline-opt override it.
+func TestSimulateConfigSection(t *testing.T) {
+	const realistic = "  cloud:\n    model: realistic\n    boot_p95: 4\n    spot_mean_life: 0s\n"
+	run := func(section string, flags ...string) string {
+		t.Helper()
+		cfg, tr := simConfig(t, section)
+		return simResults(t, append([]string{"--config", cfg, "--trace", tr}, flags...)...)
+	}
+	ideal := run("  cloud:\n    model: ideal\n")
+	seed3 := run(realistic + "    seed: 3\n")
+	seed4 := run(realistic + "    seed: 4\n")
+	if ideal == seed3 || seed3 == seed4 {
+		t.Fatalf("the section changes nothing: ideal %v, seed 3 %v, seed 4 %v", ideal == seed3, seed3 == seed4, seed4 == ideal)
+	}
+	if !strings.Contains(ideal, `"failed_launches": {}`) {
+		t.Errorf("the ideal cloud failed launches: %s", ideal)
+	}
+	if got := run(realistic+"    seed: 3\n", "--cloud", "ideal"); got != ideal {
+		t.Errorf("--cloud ideal over a realistic file:\n%s\nwant the ideal file's\n%s", got, ideal)
+	}
+	if got := run(realistic+"    seed: 3\n", "--seed", "4"); got != seed4 {
+		t.Errorf("--seed 4 over seed 3 in the file:\n%s\nwant seed 4's\n%s", got, seed4)
+	}
+	// A stock override that keeps every offering out of stock leaves
+	// nothing to rent: every job runs on-prem.
+	var stock strings.Builder
+	for _, name := range []string{"p3.2xlarge", "p3.8xlarge", "p3.16xlarge", "ecs.gn6v-c8g1.2xlarge", "ecs.gn6v-c8g1.16xlarge"} {
+		prov, region := "aws-east/us-east-1", "on-demand"
+		if strings.HasPrefix(name, "ecs.") {
+			prov = "ali-hz/cn-hangzhou"
+		}
+		fmt.Fprintf(&stock, "      %s/%s/%s: {mean_in_stock: 1m, mean_out_of_stock: 8000h}\n", prov, name, region)
+	}
+	out := run(realistic + "    mean_out_of_stock: 0s\n    offerings:\n" + stock.String())
+	if strings.Count(out, `"jobs_on_cloud": 0,`) != 2 || strings.Count(out, `"launches": 0,`) != 2 || strings.Count(seed3, `"jobs_on_cloud": 0,`) != 0 {
+		t.Errorf("every offering out of stock, still jobs on cloud:\n%s\n(in stock:\n%s)", out, seed3)
+	}
+
+	suspend0 := run("  baselines:\n    per-job:\n      suspend: 0s\n", "--cloud", "ideal")
+	suspend10m := run("  baselines:\n    per-job:\n      suspend: 10m\n", "--cloud", "ideal")
+	if suspend0 == suspend10m {
+		t.Fatalf("per-job.suspend in the file changes nothing:\n%s", suspend0)
+	}
+	if got := run("  baselines:\n    per-job:\n      suspend: 0s\n", "--cloud", "ideal", "--baseline-opt", "per-job.suspend=10m"); got != suspend10m {
+		t.Errorf("--baseline-opt per-job.suspend=10m over 0s in the file:\n%s\nwant\n%s", got, suspend10m)
+	}
+}
+
+// TestSimulateConfigSectionErrors: a bad simulate section is reported
+// with its line, and the command does not run.
+func TestSimulateConfigSectionErrors(t *testing.T) {
+	cfg, tr := simConfig(t, "  cloud:\n    model: perfect\n  baselines:\n    per-job:\n      suspend: soon\n")
+	_, err := runSimulateArgs(t, "--config", cfg, "--trace", tr)
+	if err == nil {
+		t.Fatal("a bad simulate section ran")
+	}
+	for _, want := range []string{`simulate.cloud.model: unknown cloud model "perfect": valid models are realistic, ideal`, `simulate.baselines.per-job.suspend: bad duration "soon"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// TestRealisticCloud: the file's values replace sim.DefaultCloud's, those
+// it leaves out keep their default, and a per-offering stock model takes
+// the cloud's means for what it leaves out, and so does a per-offering
+// spot model.
+func TestRealisticCloud(t *testing.T) {
+	d := func(x time.Duration) *policy.Duration { p := policy.Duration(x); return &p }
+	p95 := 3.0
+	got := realisticCloud(9, config.SimCloud{
+		MeanInStock: d(6 * time.Hour),
+		Offerings:   map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)}},
+		BootP95:     &p95,
+		SpotNotice:  d(0),
+		Quota:       map[string]int{"aws": 64},
+	})
+	want := sim.DefaultCloud(9)
+	want.MeanInStock, want.BootP95, want.SpotNotice = 6*time.Hour, 3, 0
+	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock}}
+	want.Spot = map[string]sim.SpotModel{"b": {MeanLife: 0, Notice: want.SpotNotice}, "c": {MeanLife: want.SpotMeanLife, Notice: 5 * time.Minute}}
+	want.Quota = map[string]int{"aws": 64}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("cloud\n %+v\nwant\n %+v", got, want)
+	}
+	if bare := realisticCloud(9, config.SimCloud{}); !reflect.DeepEqual(bare, sim.DefaultCloud(9)) {
+		t.Errorf("an empty section gives %+v, want the default cloud", bare)
 	}
 }
