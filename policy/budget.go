@@ -1,10 +1,7 @@
 package policy
 
 import (
-	"fmt"
 	"math"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -68,15 +65,6 @@ func decHourEnd(launched, now time.Time) time.Time {
 	return launched.Add(time.Duration(decStartedHours(now.Sub(launched))) * time.Hour)
 }
 
-// decLaunchedAt is the launch time the engine bills from: LaunchedAt, or now
-// when it is unknown or in the future (clock skew), so no cost is invented.
-func decLaunchedAt(in *Instance, now time.Time) time.Time {
-	if in.LaunchedAt.IsZero() || in.LaunchedAt.After(now) {
-		return now
-	}
-	return in.LaunchedAt
-}
-
 // decRemaining is the cost an instance adds from now on if it runs span
 // more nanoseconds: its billed cost for its whole life (age, its age now in
 // nanoseconds, plus span) less the prorated cost of its age, which
@@ -95,26 +83,18 @@ func decRemaining(o *Offering, age, span int64) float64 {
 	return r
 }
 
-// age is how long ago an instance was launched, in nanoseconds, as billed
-// (see decLaunchedAt).
-func (d *decider) age(in *Instance) int64 {
-	if in.LaunchedAt.IsZero() {
-		return 0
-	}
-	if a := d.nowNs - in.LaunchedAt.UnixNano(); a > 0 {
-		return a
-	}
-	return 0
-}
-
 // decCommit is spend committed in the budget period (cur) and in any one
 // later period (next). See Decide for what is committed.
 type decCommit struct{ cur, next float64 }
 
-func (c decCommit) add(x decCommit) decCommit   { return decCommit{c.cur + x.cur, c.next + x.next} }
-func (c decCommit) sub(x decCommit) decCommit   { return decCommit{c.cur - x.cur, c.next - x.next} }
-func (c decCommit) times(k int) decCommit       { return decCommit{c.cur * float64(k), c.next * float64(k)} }
-func (c decCommit) fits(amount float64) bool    { return c.cur <= amount && c.next <= amount }
+func (c decCommit) add(x decCommit) decCommit { return decCommit{c.cur + x.cur, c.next + x.next} }
+
+func (c decCommit) sub(x decCommit) decCommit { return decCommit{c.cur - x.cur, c.next - x.next} }
+
+func (c decCommit) times(k int) decCommit { return decCommit{c.cur * float64(k), c.next * float64(k)} }
+
+func (c decCommit) fits(amount float64) bool { return c.cur <= amount && c.next <= amount }
+
 func (c decCommit) over(amount float64) float64 { return max(c.cur-amount, c.next-amount) }
 
 // commitOf is what an instance of offering o, age nanoseconds old, commits
@@ -251,116 +231,6 @@ func (d *decider) nowSpan(in *Instance) int64 {
 	return d.drainSpan()
 }
 
-// allowed says how many instances of o (up to want) may be launched without
-// breaking max_gpus, max_cost_per_hour or the budget, given what the plan
-// keeps so far; limit names the binding limit when fewer than want fit, and
-// bound its kind (LimitMaxGPUs, …).
-func (d *decider) allowed(o *decOffer, want int) (int, string) {
-	k, limit, _ := d.allowedBy(o, want)
-	return k, limit
-}
-
-func (d *decider) allowedBy(o *decOffer, want int) (int, string, string) {
-	k, limit, bound := want, "", ""
-	g := o.o.GPUs
-	lim := &d.pool.Limits
-	if lim.MaxGPUs > 0 {
-		room := 0
-		if free := lim.MaxGPUs - d.totalGPUs; free > 0 {
-			room = free / g
-		}
-		if room < k {
-			k = room
-			limit, bound = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, d.totalGPUs), LimitMaxGPUs
-		}
-	}
-	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
-		room := decRoom(lim.MaxCostPerHour, d.costPerHour, o.o.PricePerHour, k)
-		if room < k {
-			k = room
-			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
-				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
-			bound = LimitMaxCostPerHour
-		}
-	}
-	if d.overLimit && k > 0 {
-		k = 0
-		limit = fmt.Sprintf("max_gpus %d / max_cost_per_hour $%.2f (the pool was over a limit before this plan: no launch until it fits)", lim.MaxGPUs, lim.MaxCostPerHour)
-		bound = LimitMaxGPUs
-		if lim.MaxGPUs <= 0 || d.totalGPUs <= lim.MaxGPUs {
-			bound = LimitMaxCostPerHour
-		}
-	}
-	if b := lim.Budget; b != nil && d.overBudget && k > 0 {
-		k = 0
-		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
-		bound = LimitBudget
-	}
-	if b := lim.Budget; b != nil && d.soft && k > 0 {
-		room := decRoom(b.Amount, d.committed.cur, o.unit.cur, k)
-		if room < k {
-			k = room
-			limit = fmt.Sprintf("soft budget $%.2f per %s (committed $%.2f this %s, each instance counted until the period's end or the latest moment it can end; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), o.name(), o.unit.cur)
-			bound = LimitBudget
-		}
-	} else if b := lim.Budget; b != nil && k > 0 {
-		room := min(decRoom(b.Amount, d.committed.cur, o.unit.cur, k), decRoom(b.Amount, d.committed.next, o.unit.next, k))
-		if room < k {
-			k = room
-			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f this %s and $%.2f in the next, each instance counted until drain_timeout after the next evaluation; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), d.committed.next, o.name(), o.unit.cur+o.unit.next)
-			bound = LimitBudget
-		}
-	}
-	if k < 0 {
-		k = 0
-	}
-	if k < want && bound != "" {
-		d.bound(bound)
-	}
-	return k, limit, bound
-}
-
-// bound records that a limit held back or ended capacity in this plan.
-func (d *decider) bound(limit string) {
-	if !slices.Contains(d.plan.BoundBy, limit) {
-		d.plan.BoundBy = append(d.plan.BoundBy, limit)
-	}
-}
-
-// decRoom is how many units of cost each fit between used and limit, at most want.
-func decRoom(limit, used, each float64, want int) int {
-	if !(each > 0) {
-		if used <= limit {
-			return want
-		}
-		return 0
-	}
-	x := (limit - used) / each
-	if !(x > 0) { // also NaN
-		return 0
-	}
-	if x >= float64(want) {
-		x = float64(want)
-	}
-	n := int(math.Floor(x))
-	for n > 0 && used+float64(n)*each > limit {
-		n--
-	}
-	return n
-}
-
-// decUSD writes $x.xx.
-func decUSD(x float64) string { return fmt.Sprintf("$%.2f", x) }
-
-func decPeriod(p BudgetPeriod) string {
-	if p == "" {
-		return "period"
-	}
-	return string(p)
-}
-
 // decPeriodLen is the longest a budget period of kind p can be.
 func decPeriodLen(p BudgetPeriod) int64 {
 	switch p {
@@ -371,161 +241,6 @@ func decPeriodLen(p BudgetPeriod) int64 {
 	default:
 		return int64(31 * 24 * time.Hour)
 	}
-}
-
-// budgetPressure keeps the budget a hard limit. What the pool commits
-// (see Decide) assumes it may keep every instance until the next
-// evaluation; when that would exceed the budget in this period or the
-// next, instances are ended as soon as they can be, until it fits: idle
-// ones are drained and terminated in this plan, costliest first, then busy
-// ones are drained (fewest busy GPUs first, then costliest), so that a
-// drain_timeout termination lands before the money runs out. It acts even
-// on stale signals.
-func (d *decider) budgetPressure() {
-	b := d.pool.Limits.Budget
-	if b == nil || d.committed.fits(b.Amount) {
-		return
-	}
-	if d.soft {
-		// Running work is never cut for money; allowed admits nothing
-		// until the commitments fit again.
-		d.note(fmt.Sprintf("soft budget: committed spend $%.2f this %s (%s accrued, each instance counted until the period's end or the latest moment it can end) is over the $%.2f budget; no launches, running work is not cut",
-			d.committed.cur, decPeriod(b.Period), decUSD(d.spend.Accrued), b.Amount))
-		return
-	}
-	before := d.committed
-	d.overBudget = true
-	d.bound(LimitBudget)
-	ended := 0
-	for _, i := range d.idleVictims() {
-		if d.committed.fits(b.Amount) {
-			break
-		}
-		in := &d.inst[i]
-		age := d.age(in)
-		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, 0))
-		if saved.cur <= 0 && saved.next <= 0 {
-			continue // its paid time runs past the next evaluation anyway
-		}
-		reason := d.str(d.text().s("budget: keeping burst capacity commits ").usd(d.committed.cur).
-			s(" this ").s(decPeriod(b.Period)).s(" and ").usd(d.committed.next).s(" in the next, of a ").usd(b.Amount).
-			s(" budget (").usd(d.spend.Accrued).s(" accrued; each instance counted until drain_timeout after the next evaluation); ending idle instances costliest first, this one (").
-			usd(in.Offering.PricePerHour).s("/h) frees ").usd(saved.cur + saved.next))
-		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
-			d.drain(i, reason)
-		}
-		d.terminate(i, reason)
-		ended++
-	}
-	if d.committed.fits(b.Amount) {
-		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
-			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, d.committed.cur, d.committed.next))
-		return
-	}
-	var busy []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || in.State == StateDraining || d.flag(i) != 0 {
-			continue
-		}
-		busy = append(busy, i)
-	}
-	slices.SortFunc(busy, func(a, c int) int {
-		x, y := &d.inst[a], &d.inst[c]
-		if x.BusyGPUs != y.BusyGPUs {
-			return x.BusyGPUs - y.BusyGPUs
-		}
-		if x.Offering.PricePerHour != y.Offering.PricePerHour {
-			if x.Offering.PricePerHour > y.Offering.PricePerHour {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
-	drained := 0
-	for _, i := range busy {
-		if d.committed.fits(b.Amount) {
-			break
-		}
-		in := &d.inst[i]
-		age := d.age(in)
-		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, d.nowSpan(in)))
-		d.committed = d.committed.sub(saved)
-		d.drain(i, d.str(d.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
-			s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
-			s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget")))
-		drained++
-	}
-	if d.committed.fits(b.Amount) {
-		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
-			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
-		return
-	}
-	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
-		d.committed.cur, decPeriod(b.Period), d.committed.next, b.Amount, d.spend.Accrued, ended, drained))
-}
-
-// limitPressure handles burst capacity above max_gpus or max_cost_per_hour
-// before any launch (the limits were lowered while instances ran): idle
-// instances are drained and terminated in the same plan, costliest first,
-// until the pool fits; busy ones are left to finish their work, and nothing
-// is launched while the pool is over a limit. Like the budget, it acts on
-// stale signals too.
-func (d *decider) limitPressure() {
-	lim := &d.pool.Limits
-	over := func() bool {
-		return (lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour)
-	}
-	if !over() {
-		return
-	}
-	if lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs {
-		d.bound(LimitMaxGPUs)
-	}
-	if lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour {
-		d.bound(LimitMaxCostPerHour)
-	}
-	heldG, heldC := d.totalGPUs, d.costPerHour
-	d.overLimit = true
-	victims := d.idleVictims()
-	ended := 0
-	for _, i := range victims {
-		if !over() {
-			break
-		}
-		in := &d.inst[i]
-		reason := d.str(d.text().s("over a hard limit: ").n(d.totalGPUs).s(" burst GPUs at ").usd(d.costPerHour).
-			s("/h held, limits max_gpus ").n(lim.MaxGPUs).s(", max_cost_per_hour ").usd(lim.MaxCostPerHour).
-			s("; ending idle instances costliest first, this one ").n(decGPUs(&in.Offering)).s(" GPUs at ").
-			usd(in.Offering.PricePerHour).s("/h"))
-		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
-			d.drain(i, reason)
-		}
-		d.terminate(i, reason)
-		ended++
-	}
-	still := "; no launches in this plan"
-	if over() {
-		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", d.totalGPUs, d.costPerHour)
-	}
-	d.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
-		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
-}
-
-// idleVictims lists the instances with no busy GPU that are not ending yet,
-// costliest first: what the budget and the hard limits end first.
-func (d *decider) idleVictims() []int {
-	var victims []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
-			continue
-		}
-		victims = append(victims, i)
-	}
-	decSortByPriceDesc(d.inst, victims)
-	return victims
 }
 
 // PeriodBounds is the calendar budget period of kind p (UTC) that holds

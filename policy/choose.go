@@ -1,185 +1,120 @@
 package policy
 
+// Stage 5 of Decide, offering choice: the pool's offerings weighed by price
+// per useful GPU-hour for the overflow, within the wait target and the
+// limits.
+
 import (
+	"fmt"
 	"strings"
 	"time"
 )
 
-// Slot classes, in the order a pending job is placed into free GPUs of the
-// same size: GPUs left free beside busy ones, fully idle ready instances,
-// fully free booting instances.
-const (
-	decPartial uint8 = iota
-	decReadyFull
-	decBootFull
-)
-
-// decSlot counts n instances (or bins) with free GPUs each of one class.
-// For the full classes free is also the instance's GPU count.
-type decSlot struct {
-	free  int
-	class uint8
-	n     int
-}
-
-// decJob counts n pending jobs that each request size GPUs.
-type decJob struct {
-	size, n int
-}
-
-// decAddSlot adds n slots of free GPUs of class to slots.
-func decAddSlot(slots []decSlot, free int, class uint8, n int) []decSlot {
-	if free <= 0 || n <= 0 {
-		return slots
-	}
-	for i := range slots {
-		if slots[i].free == free && slots[i].class == class {
-			slots[i].n += n
-			return slots
-		}
-	}
-	return append(slots, decSlot{free: free, class: class, n: n})
-}
-
-// decTakeSlot removes one slot of free GPUs of class, if there is one.
-func decTakeSlot(slots []decSlot, free int, class uint8) bool {
-	for i := range slots {
-		if slots[i].free == free && slots[i].class == class {
-			if slots[i].n > 0 {
-				slots[i].n--
-				return true
-			}
-			return false
-		}
-	}
-	return false
-}
-
-// decSlotCount is how many slots of free GPUs of class remain.
-func decSlotCount(slots []decSlot, free int, class uint8) int {
-	for i := range slots {
-		if slots[i].free == free && slots[i].class == class {
-			return slots[i].n
-		}
-	}
-	return 0
-}
-
-// decPlace packs c jobs of s GPUs, each inside one slot, best fit: the
-// smallest free slot that holds a job first (then by class), as many jobs
-// per slot as fit. It returns the jobs left unplaced and the updated slots.
-func decPlace(slots []decSlot, s, c int) (int, []decSlot) {
-	for c > 0 {
-		bi := -1
-		for i := range slots {
-			e := &slots[i]
-			if e.n <= 0 || e.free < s {
-				continue
-			}
-			if bi < 0 || e.free < slots[bi].free || (e.free == slots[bi].free && e.class < slots[bi].class) {
-				bi = i
-			}
-		}
-		if bi < 0 {
-			break
-		}
-		e := slots[bi]
-		k := e.free / s
-		m := (c + k - 1) / k
-		if m > e.n {
-			m = e.n
-		}
-		placed := m * k
-		if placed > c {
-			placed = c
-		}
-		c -= placed
-		slots[bi].n -= m
-		last := placed - (m-1)*k
-		if m > 1 {
-			slots = decAddSlot(slots, e.free-k*s, decPartial, m-1)
-		}
-		slots = decAddSlot(slots, e.free-last*s, decPartial, 1)
-	}
-	return c, slots
-}
-
-// decPlaceWhole places c jobs of s GPUs that span instances onto whole free
-// instances smaller than s, of at least spanMin GPUs: each job takes
-// ceil(s/G) free instances of G GPUs (the G that wastes least, then the larger), ready ones before
-// booting ones. It returns the jobs left unplaced.
-func decPlaceWhole(slots []decSlot, s, c, spanMin int) int {
-	for c > 0 {
-		bestG, bestK, bestWaste, bestAvail := 0, 0, 0, 0
-		for i := range slots {
-			e := &slots[i]
-			if e.class == decPartial || e.n <= 0 || e.free >= s || e.free < spanMin {
-				continue
-			}
-			g := e.free
-			avail := decSlotCount(slots, g, decReadyFull) + decSlotCount(slots, g, decBootFull)
-			k := (s + g - 1) / g
-			if avail < k {
-				continue
-			}
-			waste := k*g - s
-			if bestG == 0 || waste < bestWaste || (waste == bestWaste && g > bestG) {
-				bestG, bestK, bestWaste, bestAvail = g, k, waste, avail
-			}
-		}
-		if bestG == 0 {
-			break
-		}
-		jobs := bestAvail / bestK
-		if jobs > c {
-			jobs = c
-		}
-		c -= jobs
-		need := jobs * bestK
-		for _, class := range [2]uint8{decReadyFull, decBootFull} {
-			for i := range slots {
-				if slots[i].free == bestG && slots[i].class == class {
-					t := min(need, slots[i].n)
-					slots[i].n -= t
-					need -= t
-				}
-			}
-		}
-	}
-	return c
-}
-
-// decPackNew packs jobs into new instances of g GPUs, first fit decreasing
-// (jobs arrive largest first): a job larger than g takes ceil(size/g) whole
-// instances, smaller ones share instances. It returns the instances needed
-// and the GPUs the jobs use. scratch is reused for the open bins.
-func decPackNew(jobs []decJob, g int, scratch []decSlot) (n, used int, _ []decSlot) {
-	bins := scratch[:0]
+// launchRound scores the available offerings on the pending jobs each can
+// take (younger jobs count as useful GPUs of the launch they would share),
+// launches the best one that the wait target and the limits allow, and
+// marks the jobs it serves as handled. It reports whether it launched, and
+// whether no job is left.
+func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (launched, done bool) {
+	left := 0
 	for _, j := range jobs {
-		if j.n <= 0 {
-			continue
-		}
-		used += j.size * j.n
-		if j.size > g {
-			n += j.n * ((j.size + g - 1) / g)
-			continue
-		}
-		c := j.n
-		c, bins = decPlace(bins, j.size, c)
-		if c == 0 {
-			continue
-		}
-		k := g / j.size
-		n += (c + k - 1) / k
-		full := c / k
-		if full > 0 {
-			bins = decAddSlot(bins, g-k*j.size, decPartial, full)
-		}
-		if r := c - full*k; r > 0 {
-			bins = decAddSlot(bins, g-r*j.size, decPartial, 1)
+		left += j.n
+	}
+	if left == 0 {
+		return false, true
+	}
+	offs := d.offers()
+	maxG := 0
+	for i := range offs {
+		if offs[i].skip == "" {
+			maxG = max(maxG, offs[i].o.GPUs)
 		}
 	}
-	return n, used, bins
+	bins := d.binBuf[:0]
+	for i := range offs {
+		o := &offs[i]
+		o.score = -1
+		if o.skip != "" {
+			continue
+		}
+		served := d.servBuf[:0]
+		for _, j := range jobs {
+			if j.n > 0 && decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
+				served = append(served, j)
+			}
+		}
+		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
+		if o.n <= 0 || o.used <= 0 {
+			continue
+		}
+		// Younger jobs queued behind will share what the due ones leave
+		// free: they count as useful GPUs, not as a reason to launch more.
+		o.young = 0
+		for _, j := range young {
+			if j.n > 0 && j.size <= o.o.GPUs {
+				var rest int
+				rest, bins = decPlace(bins, j.size, j.n)
+				o.young += (j.n - rest) * j.size
+			}
+		}
+		o.used += o.young
+		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
+	}
+	rank := decRank(offs, d.rankBuf[:0])
+	if len(rank) == 0 {
+		if first {
+			d.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+		}
+		return false, false
+	}
+	wait := d.pool.WaitTarget.D()
+	var limits []string
+	for r, oi := range rank {
+		o := &offs[oi]
+		boot := o.boot
+		bootText := decFmtDur(boot)
+		if o.seen {
+			bootText += " (observed)"
+		}
+		// The next chance to launch is one interval away: hold only when
+		// launching then would still start the oldest job in time.
+		if d.snap.OldestWait+d.interval+boot <= wait {
+			if r == 0 {
+				if first {
+					d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, o.name(), decFmtDur(wait)))
+				}
+				return false, false
+			}
+			continue
+		}
+		k, limit := d.allowed(o, o.n)
+		if k == 0 {
+			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
+			continue
+		}
+		cut := ""
+		if k < o.n {
+			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
+			d.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+		}
+		passed := ""
+		if len(limits) > 0 {
+			passed = " (passed over " + strings.Join(limits, "; ") + ")"
+		}
+		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+		for k := range jobs {
+			if decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
+				jobs[k].n = 0
+			}
+		}
+		return true, false
+	}
+	if len(limits) > 0 {
+		d.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+	}
+	return false, false
 }
 
 // decOffer is one of the pool's offerings as the engine weighs it this tick.

@@ -1,0 +1,211 @@
+package policy
+
+// Stage 4 of Decide, overflow: pending jobs that burst capacity can hold,
+// packed into free on-prem and burst GPUs; what does not fit is launched for
+// (choose.go).
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// pendingJobs is the queue's demand as job sizes, largest first. When the
+// snapshot gives each job's wait, only the jobs that would start past the
+// wait target unless capacity is launched now count (due: waited + the
+// next evaluation + the slowest available boot > wait target); younger
+// jobs are left to capacity that frees up meanwhile, and reconsidered at
+// the next evaluation. younger counts the jobs left out.
+func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
+	jobs = d.jobBuf[:0]
+	young = d.youngBuf[:0]
+	if len(d.snap.PendingBySize) > 0 {
+		// Due jobs were submitted before now - horizon: a binary search
+		// per size, whatever the queue's length.
+		cutoff := d.now.Add(-(d.pool.WaitTarget.D() - d.interval - d.slowestBoot()))
+		for _, ps := range d.snap.PendingBySize {
+			n := len(ps.Submitted)
+			if ps.GPUs <= 0 || n == 0 || !d.cloudHolds(ps.GPUs) {
+				continue
+			}
+			due := sort.Search(n, func(i int) bool { return !ps.Submitted[i].Before(cutoff) })
+			if due > 0 {
+				jobs = append(jobs, decJob{size: ps.GPUs, n: due})
+			}
+			if n-due > 0 {
+				younger += n - due
+				young = append(young, decJob{size: ps.GPUs, n: n - due})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if len(d.snap.PendingJobGPUs) > 0 {
+		waits := d.snap.PendingJobWaits
+		horizon := time.Duration(-1 << 63)
+		if len(waits) == len(d.snap.PendingJobGPUs) {
+			horizon = d.pool.WaitTarget.D() - d.interval - d.slowestBoot()
+		} else {
+			waits = nil
+		}
+		for k, s := range d.snap.PendingJobGPUs {
+			if s <= 0 || !d.cloudHolds(s) {
+				continue
+			}
+			if waits != nil && waits[k] <= horizon {
+				younger++
+				young = decAddJob(young, s)
+				continue
+			}
+			found := false
+			for k := range jobs {
+				if jobs[k].size == s {
+					jobs[k].n++
+					found = true
+					break
+				}
+			}
+			if !found {
+				jobs = append(jobs, decJob{size: s, n: 1})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if d.snap.PendingGPUs > 0 && d.cloudHolds(1) {
+		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
+	}
+	return jobs, young, younger
+}
+
+// decAddJob counts one more pending job of size GPUs.
+func decAddJob(jobs []decJob, size int) []decJob {
+	for k := range jobs {
+		if jobs[k].size == size {
+			jobs[k].n++
+			return jobs
+		}
+	}
+	return append(jobs, decJob{size: size, n: 1})
+}
+
+// slowestBoot is the longest boot (observed, when the snapshot has it)
+// among offerings that can be launched now.
+func (d *decider) slowestBoot() time.Duration {
+	var b time.Duration
+	for _, o := range d.offers() {
+		if o.skip == "" {
+			b = max(b, o.boot)
+		}
+	}
+	return b
+}
+
+// overflow packs pending jobs into free capacity and launches for the rest.
+func (d *decider) overflow() {
+	d.noteUnheld()
+	jobs, young, younger := d.pendingJobs()
+	if len(jobs) == 0 {
+		if younger > 0 {
+			d.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(d.pool.WaitTarget.D())))
+		}
+		return
+	}
+	pending, count, largest := 0, 0, 0
+	for _, j := range jobs {
+		pending += j.size * j.n
+		count += j.n
+		largest = max(largest, j.size)
+	}
+	onprem := d.snap.OnPremFreeGPUs
+	if onprem < 0 {
+		onprem = d.snap.OnPremGPUs - d.snap.OnPremBusyGPUs
+	}
+	onprem = max(onprem, 0)
+	burst := 0
+	for _, s := range d.slots {
+		burst += s.free * s.n
+	}
+	left := d.fitFree(jobs, onprem, true)
+	over := 0
+	for _, j := range jobs {
+		over += j.size * j.n
+	}
+	// Younger jobs take what free capacity is left after the due ones (the
+	// queue runs in order); what they cannot fit will share new instances.
+	d.fitFree(young, left, false)
+	if over == 0 {
+		return
+	}
+	demand := fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
+		pending, count, largest, onprem, burst, over)
+	if younger > 0 {
+		demand = fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
+			pending, count, largest, younger, onprem, burst, over)
+	}
+	if d.snap.IdleAllocatedGPUs > 0 {
+		d.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", d.snap.IdleAllocatedGPUs, over))
+	}
+	if d.stale {
+		d.note("holding queue overflow: " + demand + "; signals are stale, no launch")
+		return
+	}
+	// Each round launches the best offering for the jobs it takes, then
+	// goes on with the jobs left (with whole_jobs, a job spans instances
+	// only when no available offering holds it).
+	for round := 0; ; round++ {
+		launched, done := d.launchRound(jobs, young, demand, round == 0)
+		if done || !launched {
+			return
+		}
+	}
+}
+
+// fitFree places jobs (reducing their counts) into left free on-prem GPUs,
+// then into free burst slots, and with whole also across whole free
+// instances smaller than a job. It returns the on-prem GPUs still free.
+func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
+	for k := range jobs {
+		j := &jobs[k]
+		if left >= j.size {
+			p := min(j.n, left/j.size)
+			j.n -= p
+			left -= p * j.size
+		}
+		if j.n > 0 {
+			j.n, d.slots = decPlace(d.slots, j.size, j.n)
+		}
+		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
+			j.n = decPlaceWhole(d.slots, j.size, j.n, d.pool.SpanMin())
+		}
+	}
+	return left
+}
+
+// maxOfferGPUs is the largest offering's GPU count.
+func (d *decider) maxOfferGPUs() int {
+	m := 0
+	for i := range d.pool.Offerings {
+		m = max(m, d.pool.Offerings[i].GPUs)
+	}
+	return m
+}
+
+// SpanMinGPUs is the smallest instance a job may span by default (a pool's
+// span.min_gpus overrides it, see Pool.SpanMin): a job larger than one
+// instance runs across whole instances of one offering only when each has
+// at least this many GPUs (8-GPU nodes have the interconnect that
+// multi-node jobs are built for; 1- to 4-GPU shapes do not).
+const SpanMinGPUs = 8
+
+// decServes reports whether an offering of g GPUs takes a job of size
+// GPUs: when it holds the job whole, or as whole instances when spanning is
+// allowed: g is at least spanMin (the pool's span.min_gpus) and, with
+// whole jobs, the job is larger than every available offering (maxG is
+// the largest).
+func decServes(whole bool, spanMin, g, size, maxG int) bool {
+	if size <= g {
+		return true
+	}
+	return g >= spanMin && (!whole || (size > maxG && g == maxG))
+}
