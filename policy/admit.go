@@ -22,9 +22,9 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		return plan
 	}
 	var slotBuf [16]decSlot
-	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
-	d.init(slotBuf[:0])
+	d := decider{decEnv: newDecEnv(pool, &snap, instances, spend, now), decOut: newDecOut(pool, &snap, now)}
 	d.stale = false // the other policy judged its signals itself
+	d.init(slotBuf[:0])
 	d.scan()
 	d.limitPressure()
 	d.budgetPressure()

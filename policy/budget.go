@@ -103,7 +103,7 @@ func (c decCommit) over(amount float64) float64 { return max(c.cur-amount, c.nex
 // already accrued), and what it bills after the period ends, over at most
 // the longest period of the budget's kind (any later period is at most
 // that).
-func (d *decider) commitOf(o *Offering, age, span int64) decCommit {
+func (d *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 	if o.PricePerHour <= 0 {
 		return decCommit{}
 	}
@@ -125,7 +125,7 @@ func (d *decider) commitOf(o *Offering, age, span int64) decCommit {
 // drainSpan is how long an instance drained now may run at the latest:
 // until the first evaluation at or after drain_timeout, or forever when
 // there is no timeout.
-func (d *decider) drainSpan() int64 {
+func (d *decEnv) drainSpan() int64 {
 	t := int64(d.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
@@ -157,7 +157,7 @@ func decAddSpan(a, b int64) int64 {
 // latest: drained at the next evaluation (a job may land on it before),
 // then ended by drain_timeout. A draining one ends at the first evaluation
 // after its own drain_timeout.
-func (d *decider) keepSpan(in *Instance) int64 {
+func (d *decEnv) keepSpan(in *Instance) int64 {
 	if d.soft {
 		return d.softSpan(in)
 	}
@@ -179,7 +179,7 @@ func (d *decider) keepSpan(in *Instance) int64 {
 // with a hard budget, kept until the next evaluation and then drained
 // until drain_timeout; with a soft one, until max_lifetime and
 // drain_timeout end it (see softSpan).
-func (d *decider) launchSpan() int64 {
+func (d *decEnv) launchSpan() int64 {
 	if d.soft {
 		return decSoftLife(int64(d.pool.ScaleIn.MaxLifetime), 0, d.span, d.drainSpan())
 	}
@@ -192,7 +192,7 @@ func (d *decider) launchSpan() int64 {
 // drained at max_lifetime and ended by drain_timeout (the first
 // evaluations at or after each); with no max_lifetime or no drain_timeout,
 // for ever (the period's end bounds what the budget counts).
-func (d *decider) softSpan(in *Instance) int64 {
+func (d *decEnv) softSpan(in *Instance) int64 {
 	t := int64(d.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
@@ -221,7 +221,7 @@ func decSoftLife(life, age, step, drain int64) int64 {
 // nowSpan is how long an instance may run at the latest if it is ended as
 // soon as possible now: an idle one is terminated in this plan, a busy one
 // drained.
-func (d *decider) nowSpan(in *Instance) int64 {
+func (d *decEnv) nowSpan(in *Instance) int64 {
 	if in.BusyGPUs <= 0 {
 		return 0
 	}

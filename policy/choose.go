@@ -194,7 +194,7 @@ func (d *decider) offers() []decOffer {
 
 // unavailable says why an offering cannot be launched now: a capacity
 // failure still within its TTL, or a quota block on its provider or region.
-func (d *decider) unavailable(o *Offering) string {
+func (d *decEnv) unavailable(o *Offering) string {
 	if until, ok := d.snap.Unavailable[o.Key()]; ok && until.After(d.now) {
 		return "out of stock until " + d.fmtTime(until)
 	}
@@ -285,7 +285,7 @@ func decRank(offs []decOffer, dst []int) []int {
 // bootOf is the boot time to plan with for offering o: the observed one
 // (Snapshot.Boot) when the snapshot has it, else Offering.Boot; seen says
 // which. Never negative.
-func (d *decider) bootOf(o *Offering) (boot time.Duration, seen bool) {
+func (d *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
 	if len(d.snap.Boot) > 0 {
 		k := o.Key()
 		b, ok := d.snap.Boot[k]

@@ -124,7 +124,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
 	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
-	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
+	d := decider{decEnv: newDecEnv(pool, &snap, instances, spend, now), decOut: newDecOut(pool, &snap, now)}
 	d.init(slotBuf[:0])
 	if d.stale {
 		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
@@ -141,30 +141,16 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 // decider holds one decision's working state. Totals describe what the pool
 // holds after the actions planned so far.
 type decider struct {
-	pool     *Pool
-	snap     *Snapshot
-	inst     []Instance
-	spend    Spend
-	now      time.Time
-	next     time.Time // the next evaluation
-	nowNs    int64     // now in Unix nanoseconds
-	span     int64     // the interval in nanoseconds
-	interval time.Duration
-	stale    bool
-	plan     Plan
+	decEnv
+	decOut
 
 	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
-
-	floorGPUs int // sum of active floors' GPUs
 
 	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
 	capacity    int       // GPUs of booting and running instances not drained, plus launches
 	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
 	committed   decCommit // committed spend in the budget period and the next (see Decide)
-	toPeriodEnd int64     // nanoseconds from now to the budget period's end
-	periodLen   int64     // the longest budget period of the budget's kind
 	overBudget  bool      // committed spend exceeded the budget before this plan
-	soft        bool      // the budget is soft: commitments run to the period's end, nothing is cut for money
 	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
 
 	slots []decSlot // free burst GPUs, by size and class
@@ -172,7 +158,6 @@ type decider struct {
 
 	offs     []decOffer
 	fits     []decFit // per pending job size: whether burst capacity can hold it
-	buf      []byte   // scratch for reasons
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob

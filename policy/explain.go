@@ -12,13 +12,23 @@ import (
 	"time"
 )
 
-func (d *decider) note(s string) { d.plan.Notes = append(d.plan.Notes, s) }
+// decOut is the plan being written, and scratch for its reasons.
+type decOut struct {
+	plan Plan
+	buf  []byte // scratch for reasons
+}
+
+func newDecOut(pool *Pool, snap *Snapshot, now time.Time) decOut {
+	return decOut{plan: Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}}
+}
+
+func (d *decOut) note(s string) { d.plan.Notes = append(d.plan.Notes, s) }
 
 // text starts a reason in the decider's scratch buffer.
-func (d *decider) text() decText { return decText(d.buf[:0]) }
+func (d *decOut) text() decText { return decText(d.buf[:0]) }
 
 // str ends a reason and keeps the buffer for the next.
-func (d *decider) str(t decText) string {
+func (d *decOut) str(t decText) string {
 	d.buf = t
 	return string(t)
 }
@@ -71,9 +81,9 @@ func (t decText) dur(d time.Duration) decText {
 }
 
 // at writes a moment like fmtTime.
-func (t decText) at(d *decider, x time.Time) decText {
+func (t decText) at(now, x time.Time) decText {
 	x = x.UTC()
-	n := d.now.UTC()
+	n := now.UTC()
 	if x.Year() == n.Year() && x.YearDay() == n.YearDay() {
 		return x.AppendFormat(t, "15:04:05 UTC")
 	}
@@ -94,7 +104,7 @@ func decFmtDur(d time.Duration) string {
 
 // fmtTime writes a moment as UTC clock time, with the date too when it
 // falls on another day than the evaluation.
-func (d *decider) fmtTime(t time.Time) string {
+func (d *decEnv) fmtTime(t time.Time) string {
 	t = t.UTC()
 	n := d.now.UTC()
 	if t.Year() == n.Year() && t.YearDay() == n.YearDay() {

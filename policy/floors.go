@@ -112,12 +112,12 @@ func (d *decider) floorOffer(f *Floor) *decOffer {
 	return best
 }
 
-func (d *decider) floorActive(f *Floor) bool {
+func (d *decEnv) floorActive(f *Floor) bool {
 	return f.Until.IsZero() || f.Until.After(d.now)
 }
 
 // floorOwnerActive reports whether owner has an active floor.
-func (d *decider) floorOwnerActive(owner string) bool {
+func (d *decEnv) floorOwnerActive(owner string) bool {
 	if owner == "" {
 		return false
 	}

@@ -260,7 +260,7 @@ func decRoom(limit, used, each float64, want int) int {
 }
 
 // bound records that a limit held back or ended capacity in this plan.
-func (d *decider) bound(limit string) {
+func (d *decOut) bound(limit string) {
 	if !slices.Contains(d.plan.BoundBy, limit) {
 		d.plan.BoundBy = append(d.plan.BoundBy, limit)
 	}

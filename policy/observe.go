@@ -6,33 +6,56 @@ package policy
 
 import "time"
 
-// init sets up one decision's working state.
-func (d *decider) init(slots []decSlot) {
-	pool, snap, spend, now := d.pool, d.snap, d.spend, d.now
-	d.plan = Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}
-	d.interval = pool.Interval.D()
-	if d.interval <= 0 {
-		d.interval = decDefaultInterval
+// decEnv is one decision's inputs and the constants derived from them.
+// Stages read it and never change it.
+type decEnv struct {
+	pool        *Pool
+	snap        *Snapshot
+	inst        []Instance
+	spend       Spend
+	now         time.Time
+	next        time.Time // the next evaluation
+	nowNs       int64     // now in Unix nanoseconds
+	span        int64     // the interval in nanoseconds
+	interval    time.Duration
+	stale       bool  // signals are stale: no launch for the queue, no idle scale-in
+	toPeriodEnd int64 // nanoseconds from now to the budget period's end
+	periodLen   int64 // the longest budget period of the budget's kind
+	soft        bool  // the budget is soft: commitments run to the period's end, nothing is cut for money
+	floorGPUs   int   // sum of active floors' GPUs
+}
+
+// newDecEnv derives a decision's constants from its inputs.
+func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now time.Time) decEnv {
+	e := decEnv{pool: pool, snap: snap, inst: inst, spend: spend, now: now}
+	e.interval = pool.Interval.D()
+	if e.interval <= 0 {
+		e.interval = decDefaultInterval
 	}
-	d.next = now.Add(d.interval)
-	d.nowNs, d.span = now.UnixNano(), int64(d.interval)
-	d.stale = len(snap.Stale) > 0
-	d.committed = decCommit{cur: spend.Accrued}
+	e.next = now.Add(e.interval)
+	e.nowNs, e.span = now.UnixNano(), int64(e.interval)
+	e.stale = len(snap.Stale) > 0
 	if b := pool.Limits.Budget; b != nil {
-		d.periodLen = decPeriodLen(b.Period)
+		e.periodLen = decPeriodLen(b.Period)
 		end := spend.PeriodEnd
 		if !end.After(now) {
 			_, end = PeriodBounds(b.Period, now)
 		}
-		d.toPeriodEnd = min(int64(end.Sub(now)), d.periodLen)
-		d.soft = b.Soft()
+		e.toPeriodEnd = min(int64(end.Sub(now)), e.periodLen)
+		e.soft = b.Soft()
 	}
-	d.slots = slots
 	for i := range snap.Floors {
-		if f := &snap.Floors[i]; d.floorActive(f) && f.GPUs > 0 {
-			d.floorGPUs += f.GPUs
+		if f := &snap.Floors[i]; e.floorActive(f) && f.GPUs > 0 {
+			e.floorGPUs += f.GPUs
 		}
 	}
+	return e
+}
+
+// init sets up one decision's working state.
+func (d *decider) init(slots []decSlot) {
+	d.committed = decCommit{cur: d.spend.Accrued}
+	d.slots = slots
 }
 
 // decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.
@@ -95,7 +118,7 @@ func (d *decider) scan() {
 			launched := decLaunchedAt(in, d.now)
 			d.setFlag(i, decDrain)
 			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: d.str(d.text().
-				s("max lifetime: launched at ").at(d, launched).s(", ").dur(d.now.Sub(launched)).
+				s("max lifetime: launched at ").at(d.now, launched).s(", ").dur(d.now.Sub(launched)).
 				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
 			continue
 		}
@@ -116,11 +139,11 @@ func (d *decider) drainDone(in *Instance) string {
 		started = d.now
 	}
 	if in.BusyGPUs <= 0 && !d.stale {
-		return d.str(d.text().s("drained: no GPU busy since draining began at ").at(d, started).
+		return d.str(d.text().s("drained: no GPU busy since draining began at ").at(d.now, started).
 			s(" (").dur(d.now.Sub(started)).s(" ago)"))
 	}
 	if to := d.pool.ScaleIn.DrainTimeout.D(); to > 0 && d.now.Sub(started) >= to {
-		t := d.text().s("drain timeout: draining since ").at(d, started).s(", ").dur(d.now.Sub(started)).
+		t := d.text().s("drain timeout: draining since ").at(d.now, started).s(", ").dur(d.now.Sub(started)).
 			s(" >= drain_timeout ").dur(to).s(", ")
 		if in.BusyGPUs <= 0 {
 			t = t.s("busy GPUs unknown (signals stale)")
@@ -141,7 +164,7 @@ func decGPUs(o *Offering) int {
 
 // age is how long ago an instance was launched, in nanoseconds, as billed
 // (see decLaunchedAt).
-func (d *decider) age(in *Instance) int64 {
+func (d *decEnv) age(in *Instance) int64 {
 	if in.LaunchedAt.IsZero() {
 		return 0
 	}

@@ -34,7 +34,7 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 // idleThreshold is IdleThreshold with the observed boot time (Snapshot.Boot)
 // when the snapshot has it: the ski-rental break-even of scale_in.idle auto
 // is the boot a replacement would really take.
-func (d *decider) idleThreshold(o *Offering) time.Duration {
+func (d *decEnv) idleThreshold(o *Offering) time.Duration {
 	if !d.pool.ScaleIn.Idle.Auto && d.pool.ScaleIn.Idle.Duration > 0 {
 		return d.pool.ScaleIn.Idle.Duration
 	}
@@ -53,7 +53,7 @@ func decIdleSince(in *Instance) time.Time {
 
 // idleDue reports whether a fully idle running instance has idled past its
 // threshold and its billing lets it go now.
-func (d *decider) idleDue(in *Instance, launched time.Time) bool {
+func (d *decEnv) idleDue(in *Instance, launched time.Time) bool {
 	since := decIdleSince(in)
 	if since.IsZero() || since.After(d.now) {
 		return false
@@ -72,7 +72,7 @@ func (d *decider) idleDue(in *Instance, launched time.Time) bool {
 //     starts); with evaluations 30 minutes or more apart, at any time;
 //   - a per-second-min-60s instance is released only when the next
 //     evaluation comes after its first 60 billed seconds.
-func (d *decider) releaseOK(o *Offering, launched time.Time) bool {
+func (d *decEnv) releaseOK(o *Offering, launched time.Time) bool {
 	switch o.Billing {
 	case BillingPerSecond:
 		return true
@@ -88,7 +88,7 @@ func (d *decider) releaseOK(o *Offering, launched time.Time) bool {
 }
 
 // releaseWhy describes the billing rule that let a release happen.
-func (d *decider) releaseWhy(t decText, o *Offering, launched time.Time) decText {
+func (d *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText {
 	switch o.Billing {
 	case BillingPerSecond:
 		return t.s("per-second billing")
@@ -97,7 +97,7 @@ func (d *decider) releaseWhy(t decText, o *Offering, launched time.Time) decText
 			return t.s("hourly billing, evaluated every ").dur(d.interval)
 		}
 		end := decHourEnd(launched, d.now)
-		return t.s("hourly billing: paid hour ends at ").at(d, end).s(", ").dur(end.Sub(d.now)).
+		return t.s("hourly billing: paid hour ends at ").at(d.now, end).s(", ").dur(end.Sub(d.now)).
 			s(" from now; released just before the next hour starts")
 	default:
 		return t.s("per-second billing: its 60 s minimum has passed by the next evaluation")
@@ -156,7 +156,7 @@ func (d *decider) scaleIn() {
 func (d *decider) idleReason(in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
-	t := d.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(d.now.Sub(since)).s(" since ").at(d, since).
+	t := d.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(d.now.Sub(since)).s(" since ").at(d.now, since).
 		s(" >= threshold ").dur(d.idleThreshold(&in.Offering))
 	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
 		t = t.s(" (auto: ski-rental break-even = ")
