@@ -103,12 +103,12 @@ func (c decCommit) over(amount float64) float64 { return max(c.cur-amount, c.nex
 // already accrued), and what it bills after the period ends, over at most
 // the longest period of the budget's kind (any later period is at most
 // that).
-func (d *decEnv) commitOf(o *Offering, age, span int64) decCommit {
+func (e *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 	if o.PricePerHour <= 0 {
 		return decCommit{}
 	}
-	toEnd := d.toPeriodEnd
-	if d.soft {
+	toEnd := e.toPeriodEnd
+	if e.soft {
 		// A soft budget counts the current period only: what runs past its
 		// end is the next period's, which admits no launch until it fits.
 		return decCommit{cur: decRemaining(o, age, min(span, toEnd))}
@@ -117,7 +117,7 @@ func (d *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 		return decCommit{cur: decRemaining(o, age, span)}
 	}
 	c := decCommit{cur: decRemaining(o, age, toEnd)}
-	after := min(span-toEnd, d.periodLen)
+	after := min(span-toEnd, e.periodLen)
 	c.next = decBilled(o, age+toEnd+after) - decBilled(o, age+toEnd)
 	return c
 }
@@ -125,12 +125,12 @@ func (d *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 // drainSpan is how long an instance drained now may run at the latest:
 // until the first evaluation at or after drain_timeout, or forever when
 // there is no timeout.
-func (d *decEnv) drainSpan() int64 {
-	t := int64(d.pool.ScaleIn.DrainTimeout)
+func (e *decEnv) drainSpan() int64 {
+	t := int64(e.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
 	}
-	return decRoundUp(t, d.span)
+	return decRoundUp(t, e.span)
 }
 
 // decRoundUp rounds x up to a multiple of step (x ≥ 0, step > 0), saturating.
@@ -157,33 +157,33 @@ func decAddSpan(a, b int64) int64 {
 // latest: drained at the next evaluation (a job may land on it before),
 // then ended by drain_timeout. A draining one ends at the first evaluation
 // after its own drain_timeout.
-func (d *decEnv) keepSpan(in *Instance) int64 {
-	if d.soft {
-		return d.softSpan(in)
+func (e *decEnv) keepSpan(in *Instance) int64 {
+	if e.soft {
+		return e.softSpan(in)
 	}
 	if in.State == StateDraining {
-		t := int64(d.pool.ScaleIn.DrainTimeout)
+		t := int64(e.pool.ScaleIn.DrainTimeout)
 		if t <= 0 {
 			return decForever
 		}
 		started := in.DrainStartedAt
-		if started.IsZero() || started.After(d.now) {
-			started = d.now
+		if started.IsZero() || started.After(e.now) {
+			started = e.now
 		}
-		return decRoundUp(started.UnixNano()+t-d.nowNs, d.span)
+		return decRoundUp(started.UnixNano()+t-e.nowNs, e.span)
 	}
-	return decAddSpan(d.span, d.drainSpan())
+	return decAddSpan(e.span, e.drainSpan())
 }
 
 // launchSpan is how long an instance launched now may run at the latest:
 // with a hard budget, kept until the next evaluation and then drained
 // until drain_timeout; with a soft one, until max_lifetime and
 // drain_timeout end it (see softSpan).
-func (d *decEnv) launchSpan() int64 {
-	if d.soft {
-		return decSoftLife(int64(d.pool.ScaleIn.MaxLifetime), 0, d.span, d.drainSpan())
+func (e *decEnv) launchSpan() int64 {
+	if e.soft {
+		return decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), 0, e.span, e.drainSpan())
 	}
-	return decAddSpan(d.span, d.drainSpan())
+	return decAddSpan(e.span, e.drainSpan())
 }
 
 // softSpan is how long an instance may run at the latest when the policy
@@ -192,19 +192,19 @@ func (d *decEnv) launchSpan() int64 {
 // drained at max_lifetime and ended by drain_timeout (the first
 // evaluations at or after each); with no max_lifetime or no drain_timeout,
 // for ever (the period's end bounds what the budget counts).
-func (d *decEnv) softSpan(in *Instance) int64 {
-	t := int64(d.pool.ScaleIn.DrainTimeout)
+func (e *decEnv) softSpan(in *Instance) int64 {
+	t := int64(e.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
 	}
 	if in.State == StateDraining {
 		started := in.DrainStartedAt
-		if started.IsZero() || started.After(d.now) {
-			started = d.now
+		if started.IsZero() || started.After(e.now) {
+			started = e.now
 		}
-		return decRoundUp(started.UnixNano()+t-d.nowNs, d.span)
+		return decRoundUp(started.UnixNano()+t-e.nowNs, e.span)
 	}
-	return decSoftLife(int64(d.pool.ScaleIn.MaxLifetime), d.age(in), d.span, d.drainSpan())
+	return decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), e.age(in), e.span, e.drainSpan())
 }
 
 // decSoftLife is how long from now an instance age nanoseconds old may run
@@ -221,14 +221,14 @@ func decSoftLife(life, age, step, drain int64) int64 {
 // nowSpan is how long an instance may run at the latest if it is ended as
 // soon as possible now: an idle one is terminated in this plan, a busy one
 // drained.
-func (d *decEnv) nowSpan(in *Instance) int64 {
+func (e *decEnv) nowSpan(in *Instance) int64 {
 	if in.BusyGPUs <= 0 {
 		return 0
 	}
 	if in.State == StateDraining {
-		return d.keepSpan(in)
+		return e.keepSpan(in)
 	}
-	return d.drainSpan()
+	return e.drainSpan()
 }
 
 // decPeriodLen is the longest a budget period of kind p can be.

@@ -15,7 +15,7 @@ import (
 // launches the best one that the wait target and the limits allow, and
 // marks the jobs it serves as handled. It reports whether it launched, and
 // whether no job is left.
-func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (launched, done bool) {
+func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
 	left := 0
 	for _, j := range jobs {
 		left += j.n
@@ -23,23 +23,23 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 	if left == 0 {
 		return false, true
 	}
-	offs := d.offers()
+	offs := mk.offers(e)
 	maxG := 0
 	for i := range offs {
 		if offs[i].skip == "" {
 			maxG = max(maxG, offs[i].o.GPUs)
 		}
 	}
-	bins := d.binBuf[:0]
+	bins := mk.binBuf[:0]
 	for i := range offs {
 		o := &offs[i]
 		o.score = -1
 		if o.skip != "" {
 			continue
 		}
-		served := d.servBuf[:0]
+		served := mk.servBuf[:0]
 		for _, j := range jobs {
-			if j.n > 0 && decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
+			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
 				served = append(served, j)
 			}
 		}
@@ -60,14 +60,14 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		o.used += o.young
 		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
 	}
-	rank := decRank(offs, d.rankBuf[:0])
+	rank := decRank(offs, mk.rankBuf[:0])
 	if len(rank) == 0 {
 		if first {
-			d.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+			out.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
 		}
 		return false, false
 	}
-	wait := d.pool.WaitTarget.D()
+	wait := e.pool.WaitTarget.D()
 	var limits []string
 	for r, oi := range rank {
 		o := &offs[oi]
@@ -78,17 +78,17 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		}
 		// The next chance to launch is one interval away: hold only when
 		// launching then would still start the oldest job in time.
-		if d.snap.OldestWait+d.interval+boot <= wait {
+		if e.snap.OldestWait+e.interval+boot <= wait {
 			if r == 0 {
 				if first {
-					d.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
-						demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, o.name(), decFmtDur(wait)))
+					out.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
 			continue
 		}
-		k, limit := d.allowed(o, o.n)
+		k, limit := allowed(e, fl, out, o, o.n)
 		if k == 0 {
 			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
 			continue
@@ -96,23 +96,23 @@ func (d *decider) launchRound(jobs, young []decJob, demand string, first bool) (
 		cut := ""
 		if k < o.n {
 			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
-			d.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
 		}
 		passed := ""
 		if len(limits) > 0 {
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
-		d.launch(o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(d.snap.OldestWait), decFmtDur(d.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+		fl.launch(e, out, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
 		for k := range jobs {
-			if decServes(d.pool.WholeJobs, d.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
+			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
 			}
 		}
 		return true, false
 	}
 	if len(limits) > 0 {
-		d.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+		out.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
 	}
 	return false, false
 }
@@ -161,16 +161,28 @@ func decOfferingName(o *Offering) string {
 	return b.String()
 }
 
+// decMarket is the pool's offerings as one decision weighs them (weighed
+// when first needed), with the offering choice's scratch space.
+type decMarket struct {
+	offs     []decOffer
+	fits     []decFit // per pending job size: whether burst capacity can hold it
+	rankBuf  [8]int
+	jobBuf   [8]decJob
+	youngBuf [8]decJob
+	servBuf  [8]decJob
+	binBuf   [8]decSlot
+}
+
 // offers weighs the pool's offerings once per decision: which can be
 // launched now (not out of stock, not blocked by a quota), their
 // performance factor and committed cost per launch.
-func (d *decider) offers() []decOffer {
-	if d.offs != nil {
-		return d.offs
+func (mk *decMarket) offers(e *decEnv) []decOffer {
+	if mk.offs != nil {
+		return mk.offs
 	}
-	d.offs = make([]decOffer, 0, len(d.pool.Offerings))
-	for i := range d.pool.Offerings {
-		o := d.pool.Offerings[i]
+	mk.offs = make([]decOffer, 0, len(e.pool.Offerings))
+	for i := range e.pool.Offerings {
+		o := e.pool.Offerings[i]
 		if o.GPUs <= 0 || o.PricePerHour < 0 {
 			continue
 		}
@@ -182,39 +194,39 @@ func (d *decider) offers() []decOffer {
 			perf = 1
 		}
 		off := decOffer{o: o, idx: i, perf: perf}
-		off.boot, off.seen = d.bootOf(&d.pool.Offerings[i])
-		if d.pool.Limits.Budget != nil {
-			off.unit = d.commitOf(&o, 0, d.launchSpan())
+		off.boot, off.seen = e.bootOf(&e.pool.Offerings[i])
+		if e.pool.Limits.Budget != nil {
+			off.unit = e.commitOf(&o, 0, e.launchSpan())
 		}
-		off.skip = d.unavailable(&d.pool.Offerings[i])
-		d.offs = append(d.offs, off)
+		off.skip = e.unavailable(&e.pool.Offerings[i])
+		mk.offs = append(mk.offs, off)
 	}
-	return d.offs
+	return mk.offs
 }
 
 // unavailable says why an offering cannot be launched now: a capacity
 // failure still within its TTL, or a quota block on its provider or region.
-func (d *decEnv) unavailable(o *Offering) string {
-	if until, ok := d.snap.Unavailable[o.Key()]; ok && until.After(d.now) {
-		return "out of stock until " + d.fmtTime(until)
+func (e *decEnv) unavailable(o *Offering) string {
+	if until, ok := e.snap.Unavailable[o.Key()]; ok && until.After(e.now) {
+		return "out of stock until " + e.fmtTime(until)
 	}
-	if len(d.snap.Unavailable) > 0 && o.Market == "" {
+	if len(e.snap.Unavailable) > 0 && o.Market == "" {
 		k := o.Key()
 		k.Market = MarketOnDemand
-		if until, ok := d.snap.Unavailable[k]; ok && until.After(d.now) {
-			return "out of stock until " + d.fmtTime(until)
+		if until, ok := e.snap.Unavailable[k]; ok && until.After(e.now) {
+			return "out of stock until " + e.fmtTime(until)
 		}
 	}
-	if len(d.snap.Blocked) == 0 {
+	if len(e.snap.Blocked) == 0 {
 		return ""
 	}
-	if until, ok := d.snap.Blocked[o.Provider]; ok && until.After(d.now) {
-		return "provider " + o.Provider + " blocked by quota until " + d.fmtTime(until)
+	if until, ok := e.snap.Blocked[o.Provider]; ok && until.After(e.now) {
+		return "provider " + o.Provider + " blocked by quota until " + e.fmtTime(until)
 	}
 	var buf [128]byte
 	key := append(append(append(buf[:0], o.Provider...), '/'), o.Region...)
-	if until, ok := d.snap.Blocked[string(key)]; ok && until.After(d.now) {
-		return "region " + string(key) + " blocked by quota until " + d.fmtTime(until)
+	if until, ok := e.snap.Blocked[string(key)]; ok && until.After(e.now) {
+		return "region " + string(key) + " blocked by quota until " + e.fmtTime(until)
 	}
 	return ""
 }
@@ -285,13 +297,13 @@ func decRank(offs []decOffer, dst []int) []int {
 // bootOf is the boot time to plan with for offering o: the observed one
 // (Snapshot.Boot) when the snapshot has it, else Offering.Boot; seen says
 // which. Never negative.
-func (d *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
-	if len(d.snap.Boot) > 0 {
+func (e *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
+	if len(e.snap.Boot) > 0 {
 		k := o.Key()
-		b, ok := d.snap.Boot[k]
+		b, ok := e.snap.Boot[k]
 		if !ok && k.Market == "" {
 			k.Market = MarketOnDemand
-			b, ok = d.snap.Boot[k]
+			b, ok = e.snap.Boot[k]
 		}
 		if ok {
 			return max(b, 0), true

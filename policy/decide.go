@@ -123,44 +123,21 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	if pool == nil {
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
-	var slotBuf [16]decSlot // a local, not a field: a self-referencing decider would escape to the heap
-	d := decider{decEnv: newDecEnv(pool, &snap, instances, spend, now), decOut: newDecOut(pool, &snap, now)}
-	d.init(slotBuf[:0])
-	if d.stale {
-		d.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
+	e := newDecEnv(pool, &snap, instances, spend, now)
+	out := newDecOut(pool, &snap, now)
+	if e.stale {
+		out.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
 	}
-	d.scan()
-	d.limitPressure()
-	d.budgetPressure()
-	d.launchFloors()
-	d.overflow()
-	d.scaleIn()
-	return d.plan
-}
+	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
+	fl := newDecFleet(&e, slotBuf[:0])
+	var mk decMarket // the offerings, weighed when first needed
 
-// decider holds one decision's working state. Totals describe what the pool
-// holds after the actions planned so far.
-type decider struct {
-	decEnv
-	decOut
+	cands := observe(&e, &fl, &out)  // observe.go
+	limitPressure(&e, &fl, &out)     // limits.go
+	budgetPressure(&e, &fl, &out)    // limits.go
+	launchFloors(&e, &fl, &out, &mk) // floors.go
+	overflow(&e, &fl, &out, &mk)     // overflow.go, choose.go
+	scaleIn(&e, &fl, &out, cands)    // scalein.go
+	return out.plan
 
-	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
-
-	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
-	capacity    int       // GPUs of booting and running instances not drained, plus launches
-	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
-	committed   decCommit // committed spend in the budget period and the next (see Decide)
-	overBudget  bool      // committed spend exceeded the budget before this plan
-	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
-
-	slots []decSlot // free burst GPUs, by size and class
-	cands []int     // idle instances due for release
-
-	offs     []decOffer
-	fits     []decFit // per pending job size: whether burst capacity can hold it
-	rankBuf  [8]int
-	jobBuf   [8]decJob
-	youngBuf [8]decJob
-	servBuf  [8]decJob
-	binBuf   [8]decSlot
 }

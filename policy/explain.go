@@ -22,14 +22,14 @@ func newDecOut(pool *Pool, snap *Snapshot, now time.Time) decOut {
 	return decOut{plan: Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}}
 }
 
-func (d *decOut) note(s string) { d.plan.Notes = append(d.plan.Notes, s) }
+func (out *decOut) note(s string) { out.plan.Notes = append(out.plan.Notes, s) }
 
-// text starts a reason in the decider's scratch buffer.
-func (d *decOut) text() decText { return decText(d.buf[:0]) }
+// text starts a reason in out's scratch buffer.
+func (out *decOut) text() decText { return decText(out.buf[:0]) }
 
 // str ends a reason and keeps the buffer for the next.
-func (d *decOut) str(t decText) string {
-	d.buf = t
+func (out *decOut) str(t decText) string {
+	out.buf = t
 	return string(t)
 }
 
@@ -104,9 +104,9 @@ func decFmtDur(d time.Duration) string {
 
 // fmtTime writes a moment as UTC clock time, with the date too when it
 // falls on another day than the evaluation.
-func (d *decEnv) fmtTime(t time.Time) string {
+func (e *decEnv) fmtTime(t time.Time) string {
 	t = t.UTC()
-	n := d.now.UTC()
+	n := e.now.UTC()
 	if t.Year() == n.Year() && t.YearDay() == n.YearDay() {
 		return t.Format("15:04:05 UTC")
 	}

@@ -5,53 +5,53 @@ package policy
 
 // drain adds a drain of instance i to the plan and takes it out of the
 // capacity and free slots.
-func (d *decider) drain(i int, reason string) {
-	in := &d.inst[i]
-	if d.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
-		d.capacity -= decGPUs(&in.Offering)
+func (fl *decFleet) drain(e *decEnv, out *decOut, i int, reason string) {
+	in := &e.inst[i]
+	if fl.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
+		fl.capacity -= decGPUs(&in.Offering)
 		if free, class := decSlotOf(in); free > 0 {
-			decTakeSlot(d.slots, free, class)
+			decTakeSlot(fl.slots, free, class)
 		}
 	}
-	d.setFlag(i, decDrain)
-	d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: reason})
+	fl.setFlag(i, decDrain)
+	out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: reason})
 }
 
 // terminate adds a termination of instance i (drained, or drained in this
 // plan) and takes it out of the totals.
-func (d *decider) terminate(i int, reason string) {
-	in := &d.inst[i]
+func (fl *decFleet) terminate(e *decEnv, out *decOut, i int, reason string) {
+	in := &e.inst[i]
 	o := &in.Offering
-	age := d.age(in)
-	d.setFlag(i, decTerminate)
-	d.totalGPUs -= decGPUs(o)
-	d.costPerHour -= o.PricePerHour
-	if d.pool.Limits.Budget != nil {
-		d.committed = d.committed.sub(d.commitOf(o, age, d.keepSpan(in)).sub(d.commitOf(o, age, 0)))
+	age := e.age(in)
+	fl.setFlag(i, decTerminate)
+	fl.totalGPUs -= decGPUs(o)
+	fl.costPerHour -= o.PricePerHour
+	if e.pool.Limits.Budget != nil {
+		fl.committed = fl.committed.sub(e.commitOf(o, age, e.keepSpan(in)).sub(e.commitOf(o, age, 0)))
 	}
-	d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
+	out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
 }
 
 // launch adds count instances of o to the plan and the totals.
-func (d *decider) launch(o *decOffer, count int, floor, reason string) {
+func (fl *decFleet) launch(e *decEnv, out *decOut, o *decOffer, count int, floor, reason string) {
 	g := o.o.GPUs
-	d.totalGPUs += count * g
-	d.capacity += count * g
-	d.costPerHour += float64(count) * o.o.PricePerHour
-	d.committed = d.committed.add(o.unit.times(count))
-	d.plan.Launches = append(d.plan.Launches, Launch{Offering: d.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
+	fl.totalGPUs += count * g
+	fl.capacity += count * g
+	fl.costPerHour += float64(count) * o.o.PricePerHour
+	fl.committed = fl.committed.add(o.unit.times(count))
+	out.plan.Launches = append(out.plan.Launches, Launch{Offering: e.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
 }
 
-func (d *decider) flag(i int) uint8 {
-	if d.flags == nil {
+func (fl *decFleet) flag(i int) uint8 {
+	if fl.flags == nil {
 		return 0
 	}
-	return d.flags[i]
+	return fl.flags[i]
 }
 
-func (d *decider) setFlag(i int, f uint8) {
-	if d.flags == nil {
-		d.flags = make([]uint8, len(d.inst))
+func (fl *decFleet) setFlag(i int, f uint8) {
+	if fl.flags == nil {
+		fl.flags = make([]uint8, fl.n)
 	}
-	d.flags[i] |= f
+	fl.flags[i] |= f
 }

@@ -8,23 +8,23 @@ import "fmt"
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
 // or the cheapest per GPU-hour available.
-func (d *decider) launchFloors() {
-	deficit := d.floorGPUs - d.capacity
+func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
+	deficit := e.floorGPUs - fl.capacity
 	if deficit <= 0 {
 		return
 	}
-	shared := d.ownedCapacity("") // capacity no active floor owns covers floors in order
-	for fi := range d.snap.Floors {
+	shared := ownedCapacity(e, fl, out, "") // capacity no active floor owns covers floors in order
+	for fi := range e.snap.Floors {
 		if deficit <= 0 {
 			break
 		}
-		f := &d.snap.Floors[fi]
-		if !d.floorActive(f) || f.GPUs <= 0 {
+		f := &e.snap.Floors[fi]
+		if !e.floorActive(f) || f.GPUs <= 0 {
 			continue
 		}
 		own := 0
 		if f.Owner != "" {
-			own = d.ownedCapacity(f.Owner)
+			own = ownedCapacity(e, fl, out, f.Owner)
 		}
 		need := f.GPUs - own
 		if need > 0 && shared > 0 {
@@ -36,45 +36,45 @@ func (d *decider) launchFloors() {
 		if need <= 0 {
 			continue
 		}
-		o := d.floorOffer(f)
+		o := floorOffer(e, mk, f)
 		if o == nil {
-			d.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(d.offers())))
+			out.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
-		k, limit := d.allowed(o, want)
+		k, limit := allowed(e, fl, out, o, want)
 		if k < want {
-			d.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+			out.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
 		}
 		if k == 0 {
 			continue
 		}
 		until := "no end"
 		if !f.Until.IsZero() {
-			until = "until " + d.fmtTime(f.Until)
+			until = "until " + e.fmtTime(f.Until)
 		}
 		why := ""
 		if f.Reason != "" {
 			why = ": " + f.Reason
 		}
-		d.launch(o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
-			f.Owner, f.Kind, why, f.GPUs, until, d.floorGPUs, d.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(d.offers())))
-		d.slots = decAddSlot(d.slots, o.o.GPUs, decBootFull, k)
+		fl.launch(e, out, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+			f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e))))
+		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
 		deficit -= k * o.o.GPUs
 	}
 }
 
 // ownedCapacity is the burst capacity held by instances launched for
 // owner, or with owner "", by instances of no active floor.
-func (d *decider) ownedCapacity(owner string) int {
+func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
 	n := 0
-	for i := range d.inst {
-		in := &d.inst[i]
-		if d.flag(i) != 0 || in.State == StateDraining || in.State == StateTerminating {
+	for i := range e.inst {
+		in := &e.inst[i]
+		if fl.flag(i) != 0 || in.State == StateDraining || in.State == StateTerminating {
 			continue
 		}
 		if owner == "" {
-			if in.Floor != "" && d.floorOwnerActive(in.Floor) {
+			if in.Floor != "" && e.floorOwnerActive(in.Floor) {
 				continue
 			}
 		} else if in.Floor != owner {
@@ -82,7 +82,7 @@ func (d *decider) ownedCapacity(owner string) int {
 		}
 		n += decGPUs(&in.Offering)
 	}
-	for _, l := range d.plan.Launches {
+	for _, l := range out.plan.Launches {
 		if l.Floor == owner {
 			n += l.Count * l.Offering.GPUs
 		}
@@ -92,8 +92,8 @@ func (d *decider) ownedCapacity(owner string) int {
 
 // floorOffer picks a floor's offering: its pinned one when available, else
 // the cheapest per GPU-hour (performance weighted) available.
-func (d *decider) floorOffer(f *Floor) *decOffer {
-	offs := d.offers()
+func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
+	offs := mk.offers(e)
 	var best *decOffer
 	for i := range offs {
 		o := &offs[i]
@@ -112,17 +112,17 @@ func (d *decider) floorOffer(f *Floor) *decOffer {
 	return best
 }
 
-func (d *decEnv) floorActive(f *Floor) bool {
-	return f.Until.IsZero() || f.Until.After(d.now)
+func (e *decEnv) floorActive(f *Floor) bool {
+	return f.Until.IsZero() || f.Until.After(e.now)
 }
 
 // floorOwnerActive reports whether owner has an active floor.
-func (d *decEnv) floorOwnerActive(owner string) bool {
+func (e *decEnv) floorOwnerActive(owner string) bool {
 	if owner == "" {
 		return false
 	}
-	for i := range d.snap.Floors {
-		if f := &d.snap.Floors[i]; f.Owner == owner && d.floorActive(f) && f.GPUs > 0 {
+	for i := range e.snap.Floors {
+		if f := &e.snap.Floors[i]; f.Owner == owner && e.floorActive(f) && f.GPUs > 0 {
 			return true
 		}
 	}

@@ -17,44 +17,44 @@ import (
 // until the pool fits; busy ones are left to finish their work, and nothing
 // is launched while the pool is over a limit. Like the budget, it acts on
 // stale signals too.
-func (d *decider) limitPressure() {
-	lim := &d.pool.Limits
+func limitPressure(e *decEnv, fl *decFleet, out *decOut) {
+	lim := &e.pool.Limits
 	over := func() bool {
-		return (lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour)
+		return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
 	}
 	if !over() {
 		return
 	}
-	if lim.MaxGPUs > 0 && d.totalGPUs > lim.MaxGPUs {
-		d.bound(LimitMaxGPUs)
+	if lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs {
+		out.bound(LimitMaxGPUs)
 	}
-	if lim.MaxCostPerHour > 0 && d.costPerHour > lim.MaxCostPerHour {
-		d.bound(LimitMaxCostPerHour)
+	if lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour {
+		out.bound(LimitMaxCostPerHour)
 	}
-	heldG, heldC := d.totalGPUs, d.costPerHour
-	d.overLimit = true
-	victims := d.idleVictims()
+	heldG, heldC := fl.totalGPUs, fl.costPerHour
+	fl.overLimit = true
+	victims := idleVictims(e, fl)
 	ended := 0
 	for _, i := range victims {
 		if !over() {
 			break
 		}
-		in := &d.inst[i]
-		reason := d.str(d.text().s("over a hard limit: ").n(d.totalGPUs).s(" burst GPUs at ").usd(d.costPerHour).
+		in := &e.inst[i]
+		reason := out.str(out.text().s("over a hard limit: ").n(fl.totalGPUs).s(" burst GPUs at ").usd(fl.costPerHour).
 			s("/h held, limits max_gpus ").n(lim.MaxGPUs).s(", max_cost_per_hour ").usd(lim.MaxCostPerHour).
 			s("; ending idle instances costliest first, this one ").n(decGPUs(&in.Offering)).s(" GPUs at ").
 			usd(in.Offering.PricePerHour).s("/h"))
-		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
-			d.drain(i, reason)
+		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
+			fl.drain(e, out, i, reason)
 		}
-		d.terminate(i, reason)
+		fl.terminate(e, out, i, reason)
 		ended++
 	}
 	still := "; no launches in this plan"
 	if over() {
-		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", d.totalGPUs, d.costPerHour)
+		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", fl.totalGPUs, fl.costPerHour)
 	}
-	d.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
+	out.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
 		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
 }
 
@@ -66,57 +66,57 @@ func (d *decider) limitPressure() {
 // ones are drained (fewest busy GPUs first, then costliest), so that a
 // drain_timeout termination lands before the money runs out. It acts even
 // on stale signals.
-func (d *decider) budgetPressure() {
-	b := d.pool.Limits.Budget
-	if b == nil || d.committed.fits(b.Amount) {
+func budgetPressure(e *decEnv, fl *decFleet, out *decOut) {
+	b := e.pool.Limits.Budget
+	if b == nil || fl.committed.fits(b.Amount) {
 		return
 	}
-	if d.soft {
+	if e.soft {
 		// Running work is never cut for money; allowed admits nothing
 		// until the commitments fit again.
-		d.note(fmt.Sprintf("soft budget: committed spend $%.2f this %s (%s accrued, each instance counted until the period's end or the latest moment it can end) is over the $%.2f budget; no launches, running work is not cut",
-			d.committed.cur, decPeriod(b.Period), decUSD(d.spend.Accrued), b.Amount))
+		out.note(fmt.Sprintf("soft budget: committed spend $%.2f this %s (%s accrued, each instance counted until the period's end or the latest moment it can end) is over the $%.2f budget; no launches, running work is not cut",
+			fl.committed.cur, decPeriod(b.Period), decUSD(e.spend.Accrued), b.Amount))
 		return
 	}
-	before := d.committed
-	d.overBudget = true
-	d.bound(LimitBudget)
+	before := fl.committed
+	fl.overBudget = true
+	out.bound(LimitBudget)
 	ended := 0
-	for _, i := range d.idleVictims() {
-		if d.committed.fits(b.Amount) {
+	for _, i := range idleVictims(e, fl) {
+		if fl.committed.fits(b.Amount) {
 			break
 		}
-		in := &d.inst[i]
-		age := d.age(in)
-		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, 0))
+		in := &e.inst[i]
+		age := e.age(in)
+		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, 0))
 		if saved.cur <= 0 && saved.next <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}
-		reason := d.str(d.text().s("budget: keeping burst capacity commits ").usd(d.committed.cur).
-			s(" this ").s(decPeriod(b.Period)).s(" and ").usd(d.committed.next).s(" in the next, of a ").usd(b.Amount).
-			s(" budget (").usd(d.spend.Accrued).s(" accrued; each instance counted until drain_timeout after the next evaluation); ending idle instances costliest first, this one (").
+		reason := out.str(out.text().s("budget: keeping burst capacity commits ").usd(fl.committed.cur).
+			s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).s(" in the next, of a ").usd(b.Amount).
+			s(" budget (").usd(e.spend.Accrued).s(" accrued; each instance counted until drain_timeout after the next evaluation); ending idle instances costliest first, this one (").
 			usd(in.Offering.PricePerHour).s("/h) frees ").usd(saved.cur + saved.next))
-		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
-			d.drain(i, reason)
+		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
+			fl.drain(e, out, i, reason)
 		}
-		d.terminate(i, reason)
+		fl.terminate(e, out, i, reason)
 		ended++
 	}
-	if d.committed.fits(b.Amount) {
-		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
-			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, d.committed.cur, d.committed.next))
+	if fl.committed.fits(b.Amount) {
+		out.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
+			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, fl.committed.cur, fl.committed.next))
 		return
 	}
 	var busy []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || in.State == StateDraining || d.flag(i) != 0 {
+	for i := range e.inst {
+		in := &e.inst[i]
+		if in.State == StateTerminating || in.State == StateDraining || fl.flag(i) != 0 {
 			continue
 		}
 		busy = append(busy, i)
 	}
 	slices.SortFunc(busy, func(a, c int) int {
-		x, y := &d.inst[a], &d.inst[c]
+		x, y := &e.inst[a], &e.inst[c]
 		if x.BusyGPUs != y.BusyGPUs {
 			return x.BusyGPUs - y.BusyGPUs
 		}
@@ -130,39 +130,39 @@ func (d *decider) budgetPressure() {
 	})
 	drained := 0
 	for _, i := range busy {
-		if d.committed.fits(b.Amount) {
+		if fl.committed.fits(b.Amount) {
 			break
 		}
-		in := &d.inst[i]
-		age := d.age(in)
-		saved := d.commitOf(&in.Offering, age, d.keepSpan(in)).sub(d.commitOf(&in.Offering, age, d.nowSpan(in)))
-		d.committed = d.committed.sub(saved)
-		d.drain(i, d.str(d.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
+		in := &e.inst[i]
+		age := e.age(in)
+		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, e.nowSpan(in)))
+		fl.committed = fl.committed.sub(saved)
+		fl.drain(e, out, i, out.str(out.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
 			s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
 			s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget")))
 		drained++
 	}
-	if d.committed.fits(b.Amount) {
-		d.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
+	if fl.committed.fits(b.Amount) {
+		out.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
 			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
 		return
 	}
-	d.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
-		d.committed.cur, decPeriod(b.Period), d.committed.next, b.Amount, d.spend.Accrued, ended, drained))
+	out.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
+		fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
 }
 
 // idleVictims lists the instances with no busy GPU that are not ending yet,
 // costliest first: what the budget and the hard limits end first.
-func (d *decider) idleVictims() []int {
+func idleVictims(e *decEnv, fl *decFleet) []int {
 	var victims []int
-	for i := range d.inst {
-		in := &d.inst[i]
-		if in.State == StateTerminating || d.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
+	for i := range e.inst {
+		in := &e.inst[i]
+		if in.State == StateTerminating || fl.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
 			continue
 		}
 		victims = append(victims, i)
 	}
-	decSortByPriceDesc(d.inst, victims)
+	decSortByPriceDesc(e.inst, victims)
 	return victims
 }
 
@@ -170,61 +170,61 @@ func (d *decider) idleVictims() []int {
 // breaking max_gpus, max_cost_per_hour or the budget, given what the plan
 // keeps so far; limit names the binding limit when fewer than want fit, and
 // bound its kind (LimitMaxGPUs, …).
-func (d *decider) allowed(o *decOffer, want int) (int, string) {
-	k, limit, _ := d.allowedBy(o, want)
+func allowed(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int, string) {
+	k, limit, _ := allowedBy(e, fl, out, o, want)
 	return k, limit
 }
 
-func (d *decider) allowedBy(o *decOffer, want int) (int, string, string) {
+func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int, string, string) {
 	k, limit, bound := want, "", ""
 	g := o.o.GPUs
-	lim := &d.pool.Limits
+	lim := &e.pool.Limits
 	if lim.MaxGPUs > 0 {
 		room := 0
-		if free := lim.MaxGPUs - d.totalGPUs; free > 0 {
+		if free := lim.MaxGPUs - fl.totalGPUs; free > 0 {
 			room = free / g
 		}
 		if room < k {
 			k = room
-			limit, bound = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, d.totalGPUs), LimitMaxGPUs
+			limit, bound = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, fl.totalGPUs), LimitMaxGPUs
 		}
 	}
 	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
-		room := decRoom(lim.MaxCostPerHour, d.costPerHour, o.o.PricePerHour, k)
+		room := decRoom(lim.MaxCostPerHour, fl.costPerHour, o.o.PricePerHour, k)
 		if room < k {
 			k = room
 			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
-				lim.MaxCostPerHour, d.costPerHour, o.name(), o.o.PricePerHour)
+				lim.MaxCostPerHour, fl.costPerHour, o.name(), o.o.PricePerHour)
 			bound = LimitMaxCostPerHour
 		}
 	}
-	if d.overLimit && k > 0 {
+	if fl.overLimit && k > 0 {
 		k = 0
 		limit = fmt.Sprintf("max_gpus %d / max_cost_per_hour $%.2f (the pool was over a limit before this plan: no launch until it fits)", lim.MaxGPUs, lim.MaxCostPerHour)
 		bound = LimitMaxGPUs
-		if lim.MaxGPUs <= 0 || d.totalGPUs <= lim.MaxGPUs {
+		if lim.MaxGPUs <= 0 || fl.totalGPUs <= lim.MaxGPUs {
 			bound = LimitMaxCostPerHour
 		}
 	}
-	if b := lim.Budget; b != nil && d.overBudget && k > 0 {
+	if b := lim.Budget; b != nil && fl.overBudget && k > 0 {
 		k = 0
 		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
 		bound = LimitBudget
 	}
-	if b := lim.Budget; b != nil && d.soft && k > 0 {
-		room := decRoom(b.Amount, d.committed.cur, o.unit.cur, k)
+	if b := lim.Budget; b != nil && e.soft && k > 0 {
+		room := decRoom(b.Amount, fl.committed.cur, o.unit.cur, k)
 		if room < k {
 			k = room
 			limit = fmt.Sprintf("soft budget $%.2f per %s (committed $%.2f this %s, each instance counted until the period's end or the latest moment it can end; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), o.name(), o.unit.cur)
+				b.Amount, decPeriod(b.Period), fl.committed.cur, decPeriod(b.Period), o.name(), o.unit.cur)
 			bound = LimitBudget
 		}
 	} else if b := lim.Budget; b != nil && k > 0 {
-		room := min(decRoom(b.Amount, d.committed.cur, o.unit.cur, k), decRoom(b.Amount, d.committed.next, o.unit.next, k))
+		room := min(decRoom(b.Amount, fl.committed.cur, o.unit.cur, k), decRoom(b.Amount, fl.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
 			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f this %s and $%.2f in the next, each instance counted until drain_timeout after the next evaluation; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), d.committed.cur, decPeriod(b.Period), d.committed.next, o.name(), o.unit.cur+o.unit.next)
+				b.Amount, decPeriod(b.Period), fl.committed.cur, decPeriod(b.Period), fl.committed.next, o.name(), o.unit.cur+o.unit.next)
 			bound = LimitBudget
 		}
 	}
@@ -232,7 +232,7 @@ func (d *decider) allowedBy(o *decOffer, want int) (int, string, string) {
 		k = 0
 	}
 	if k < want && bound != "" {
-		d.bound(bound)
+		out.bound(bound)
 	}
 	return k, limit, bound
 }
@@ -260,8 +260,8 @@ func decRoom(limit, used, each float64, want int) int {
 }
 
 // bound records that a limit held back or ended capacity in this plan.
-func (d *decOut) bound(limit string) {
-	if !slices.Contains(d.plan.BoundBy, limit) {
-		d.plan.BoundBy = append(d.plan.BoundBy, limit)
+func (out *decOut) bound(limit string) {
+	if !slices.Contains(out.plan.BoundBy, limit) {
+		out.plan.BoundBy = append(out.plan.BoundBy, limit)
 	}
 }

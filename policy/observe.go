@@ -52,10 +52,26 @@ func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now tim
 	return e
 }
 
-// init sets up one decision's working state.
-func (d *decider) init(slots []decSlot) {
-	d.committed = decCommit{cur: d.spend.Accrued}
-	d.slots = slots
+// decFleet is what the pool holds after the actions planned so far: the
+// stages read it to decide, and the actions (fleet.go) change it.
+type decFleet struct {
+	n     int     // instances
+	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
+
+	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
+	capacity    int       // GPUs of booting and running instances not drained, plus launches
+	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
+	committed   decCommit // committed spend in the budget period and the next (see Decide)
+	overBudget  bool      // committed spend exceeded the budget before this plan
+	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
+
+	slots []decSlot // free burst GPUs, by size and class
+}
+
+// newDecFleet is an empty fleet that has spent what the period accrued;
+// slots is the (empty) storage for its free GPUs.
+func newDecFleet(e *decEnv, slots []decSlot) decFleet {
+	return decFleet{n: len(e.inst), committed: decCommit{cur: e.spend.Accrued}, slots: slots}
 }
 
 // decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.
@@ -76,81 +92,83 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 	return free, class
 }
 
-// scan walks the instances once: totals, committed spend, free slots,
-// terminations of drained instances, max-lifetime drains and the idle
-// instances due for release.
-func (d *decider) scan() {
-	maxLife := int64(d.pool.ScaleIn.MaxLifetime)
-	budget := d.pool.Limits.Budget != nil
-	for i := range d.inst {
-		in := &d.inst[i]
+// observe walks the instances once: what the pool holds (fl: totals,
+// committed spend, free slots), terminations of drained instances and
+// max-lifetime drains (out), and the idle instances due for release
+// (cands, for scale-in).
+func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
+	maxLife := int64(e.pool.ScaleIn.MaxLifetime)
+	budget := e.pool.Limits.Budget != nil
+	for i := range e.inst {
+		in := &e.inst[i]
 		o := &in.Offering
-		age := d.age(in)
+		age := e.age(in)
 		if in.State == StateTerminating {
 			if budget {
-				d.committed = d.committed.add(d.commitOf(o, age, 0))
+				fl.committed = fl.committed.add(e.commitOf(o, age, 0))
 			}
 			continue
 		}
 		g := decGPUs(o)
 		if in.State == StateDraining {
-			if why := d.drainDone(in); why != "" {
+			if why := drainDone(e, out, in); why != "" {
 				if budget {
-					d.committed = d.committed.add(d.commitOf(o, age, 0))
+					fl.committed = fl.committed.add(e.commitOf(o, age, 0))
 				}
-				d.setFlag(i, decTerminate)
-				d.plan.Terminates = append(d.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
+				fl.setFlag(i, decTerminate)
+				out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
 				continue
 			}
-			d.totalGPUs += g
-			d.costPerHour += o.PricePerHour
+			fl.totalGPUs += g
+			fl.costPerHour += o.PricePerHour
 			if budget {
-				d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
+				fl.committed = fl.committed.add(e.commitOf(o, age, e.keepSpan(in)))
 			}
 			continue
 		}
-		d.totalGPUs += g
-		d.costPerHour += o.PricePerHour
+		fl.totalGPUs += g
+		fl.costPerHour += o.PricePerHour
 		if budget {
-			d.committed = d.committed.add(d.commitOf(o, age, d.keepSpan(in)))
+			fl.committed = fl.committed.add(e.commitOf(o, age, e.keepSpan(in)))
 		}
 		if maxLife > 0 && age >= maxLife {
-			launched := decLaunchedAt(in, d.now)
-			d.setFlag(i, decDrain)
-			d.plan.Drains = append(d.plan.Drains, Action{InstanceID: in.ID, Reason: d.str(d.text().
-				s("max lifetime: launched at ").at(d.now, launched).s(", ").dur(d.now.Sub(launched)).
+			launched := decLaunchedAt(in, e.now)
+			fl.setFlag(i, decDrain)
+			out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: out.str(out.text().
+				s("max lifetime: launched at ").at(e.now, launched).s(", ").dur(e.now.Sub(launched)).
 				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
 			continue
 		}
-		d.capacity += g
+		fl.capacity += g
 		if free, class := decSlotOf(in); free > 0 {
-			d.slots = decAddSlot(d.slots, free, class, 1)
+			fl.slots = decAddSlot(fl.slots, free, class, 1)
 		}
-		if in.BusyGPUs <= 0 && in.State != StateBooting && !d.stale && d.idleDue(in, decLaunchedAt(in, d.now)) {
-			d.cands = append(d.cands, i)
+		if in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
+			cands = append(cands, i)
 		}
 	}
+	return cands
 }
 
 // drainDone says why a draining instance may be terminated now, or "".
-func (d *decider) drainDone(in *Instance) string {
+func drainDone(e *decEnv, out *decOut, in *Instance) string {
 	started := in.DrainStartedAt
-	if started.IsZero() || started.After(d.now) {
-		started = d.now
+	if started.IsZero() || started.After(e.now) {
+		started = e.now
 	}
-	if in.BusyGPUs <= 0 && !d.stale {
-		return d.str(d.text().s("drained: no GPU busy since draining began at ").at(d.now, started).
-			s(" (").dur(d.now.Sub(started)).s(" ago)"))
+	if in.BusyGPUs <= 0 && !e.stale {
+		return out.str(out.text().s("drained: no GPU busy since draining began at ").at(e.now, started).
+			s(" (").dur(e.now.Sub(started)).s(" ago)"))
 	}
-	if to := d.pool.ScaleIn.DrainTimeout.D(); to > 0 && d.now.Sub(started) >= to {
-		t := d.text().s("drain timeout: draining since ").at(d.now, started).s(", ").dur(d.now.Sub(started)).
+	if to := e.pool.ScaleIn.DrainTimeout.D(); to > 0 && e.now.Sub(started) >= to {
+		t := out.text().s("drain timeout: draining since ").at(e.now, started).s(", ").dur(e.now.Sub(started)).
 			s(" >= drain_timeout ").dur(to).s(", ")
 		if in.BusyGPUs <= 0 {
 			t = t.s("busy GPUs unknown (signals stale)")
 		} else {
 			t = t.n(in.BusyGPUs).s(" of ").n(decGPUs(&in.Offering)).s(" GPUs still busy")
 		}
-		return d.str(t)
+		return out.str(t)
 	}
 	return ""
 }
@@ -164,11 +182,11 @@ func decGPUs(o *Offering) int {
 
 // age is how long ago an instance was launched, in nanoseconds, as billed
 // (see decLaunchedAt).
-func (d *decEnv) age(in *Instance) int64 {
+func (e *decEnv) age(in *Instance) int64 {
 	if in.LaunchedAt.IsZero() {
 		return 0
 	}
-	if a := d.nowNs - in.LaunchedAt.UnixNano(); a > 0 {
+	if a := e.nowNs - in.LaunchedAt.UnixNano(); a > 0 {
 		return a
 	}
 	return 0

@@ -18,16 +18,16 @@ import (
 // next evaluation + the slowest available boot > wait target); younger
 // jobs are left to capacity that frees up meanwhile, and reconsidered at
 // the next evaluation. younger counts the jobs left out.
-func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
-	jobs = d.jobBuf[:0]
-	young = d.youngBuf[:0]
-	if len(d.snap.PendingBySize) > 0 {
+func pendingJobs(e *decEnv, mk *decMarket) (jobs, young []decJob, younger int) {
+	jobs = mk.jobBuf[:0]
+	young = mk.youngBuf[:0]
+	if len(e.snap.PendingBySize) > 0 {
 		// Due jobs were submitted before now - horizon: a binary search
 		// per size, whatever the queue's length.
-		cutoff := d.now.Add(-(d.pool.WaitTarget.D() - d.interval - d.slowestBoot()))
-		for _, ps := range d.snap.PendingBySize {
+		cutoff := e.now.Add(-(e.pool.WaitTarget.D() - e.interval - mk.slowestBoot(e)))
+		for _, ps := range e.snap.PendingBySize {
 			n := len(ps.Submitted)
-			if ps.GPUs <= 0 || n == 0 || !d.cloudHolds(ps.GPUs) {
+			if ps.GPUs <= 0 || n == 0 || !mk.cloudHolds(e, ps.GPUs) {
 				continue
 			}
 			due := sort.Search(n, func(i int) bool { return !ps.Submitted[i].Before(cutoff) })
@@ -41,16 +41,16 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 		}
 		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
-	} else if len(d.snap.PendingJobGPUs) > 0 {
-		waits := d.snap.PendingJobWaits
+	} else if len(e.snap.PendingJobGPUs) > 0 {
+		waits := e.snap.PendingJobWaits
 		horizon := time.Duration(-1 << 63)
-		if len(waits) == len(d.snap.PendingJobGPUs) {
-			horizon = d.pool.WaitTarget.D() - d.interval - d.slowestBoot()
+		if len(waits) == len(e.snap.PendingJobGPUs) {
+			horizon = e.pool.WaitTarget.D() - e.interval - mk.slowestBoot(e)
 		} else {
 			waits = nil
 		}
-		for k, s := range d.snap.PendingJobGPUs {
-			if s <= 0 || !d.cloudHolds(s) {
+		for k, s := range e.snap.PendingJobGPUs {
+			if s <= 0 || !mk.cloudHolds(e, s) {
 				continue
 			}
 			if waits != nil && waits[k] <= horizon {
@@ -72,8 +72,8 @@ func (d *decider) pendingJobs() (jobs, young []decJob, younger int) {
 		}
 		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
 		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
-	} else if d.snap.PendingGPUs > 0 && d.cloudHolds(1) {
-		jobs = append(jobs, decJob{size: 1, n: d.snap.PendingGPUs})
+	} else if e.snap.PendingGPUs > 0 && mk.cloudHolds(e, 1) {
+		jobs = append(jobs, decJob{size: 1, n: e.snap.PendingGPUs})
 	}
 	return jobs, young, younger
 }
@@ -91,9 +91,9 @@ func decAddJob(jobs []decJob, size int) []decJob {
 
 // slowestBoot is the longest boot (observed, when the snapshot has it)
 // among offerings that can be launched now.
-func (d *decider) slowestBoot() time.Duration {
+func (mk *decMarket) slowestBoot(e *decEnv) time.Duration {
 	var b time.Duration
-	for _, o := range d.offers() {
+	for _, o := range mk.offers(e) {
 		if o.skip == "" {
 			b = max(b, o.boot)
 		}
@@ -102,12 +102,12 @@ func (d *decider) slowestBoot() time.Duration {
 }
 
 // overflow packs pending jobs into free capacity and launches for the rest.
-func (d *decider) overflow() {
-	d.noteUnheld()
-	jobs, young, younger := d.pendingJobs()
+func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
+	noteUnheld(e, out, mk)
+	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
 		if younger > 0 {
-			d.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(d.pool.WaitTarget.D())))
+			out.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
 		}
 		return
 	}
@@ -117,23 +117,23 @@ func (d *decider) overflow() {
 		count += j.n
 		largest = max(largest, j.size)
 	}
-	onprem := d.snap.OnPremFreeGPUs
+	onprem := e.snap.OnPremFreeGPUs
 	if onprem < 0 {
-		onprem = d.snap.OnPremGPUs - d.snap.OnPremBusyGPUs
+		onprem = e.snap.OnPremGPUs - e.snap.OnPremBusyGPUs
 	}
 	onprem = max(onprem, 0)
 	burst := 0
-	for _, s := range d.slots {
+	for _, s := range fl.slots {
 		burst += s.free * s.n
 	}
-	left := d.fitFree(jobs, onprem, true)
+	left := fitFree(e, fl, jobs, onprem, true)
 	over := 0
 	for _, j := range jobs {
 		over += j.size * j.n
 	}
 	// Younger jobs take what free capacity is left after the due ones (the
 	// queue runs in order); what they cannot fit will share new instances.
-	d.fitFree(young, left, false)
+	fitFree(e, fl, young, left, false)
 	if over == 0 {
 		return
 	}
@@ -143,18 +143,18 @@ func (d *decider) overflow() {
 		demand = fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
 			pending, count, largest, younger, onprem, burst, over)
 	}
-	if d.snap.IdleAllocatedGPUs > 0 {
-		d.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", d.snap.IdleAllocatedGPUs, over))
+	if e.snap.IdleAllocatedGPUs > 0 {
+		out.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
 	}
-	if d.stale {
-		d.note("holding queue overflow: " + demand + "; signals are stale, no launch")
+	if e.stale {
+		out.note("holding queue overflow: " + demand + "; signals are stale, no launch")
 		return
 	}
 	// Each round launches the best offering for the jobs it takes, then
 	// goes on with the jobs left (with whole_jobs, a job spans instances
 	// only when no available offering holds it).
 	for round := 0; ; round++ {
-		launched, done := d.launchRound(jobs, young, demand, round == 0)
+		launched, done := launchRound(e, fl, out, mk, jobs, young, demand, round == 0)
 		if done || !launched {
 			return
 		}
@@ -164,7 +164,7 @@ func (d *decider) overflow() {
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,
 // then into free burst slots, and with whole also across whole free
 // instances smaller than a job. It returns the on-prem GPUs still free.
-func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
+func fitFree(e *decEnv, fl *decFleet, jobs []decJob, left int, whole bool) int {
 	for k := range jobs {
 		j := &jobs[k]
 		if left >= j.size {
@@ -173,20 +173,20 @@ func (d *decider) fitFree(jobs []decJob, left int, whole bool) int {
 			left -= p * j.size
 		}
 		if j.n > 0 {
-			j.n, d.slots = decPlace(d.slots, j.size, j.n)
+			j.n, fl.slots = decPlace(fl.slots, j.size, j.n)
 		}
-		if whole && j.n > 0 && (!d.pool.WholeJobs || j.size > d.maxOfferGPUs()) {
-			j.n = decPlaceWhole(d.slots, j.size, j.n, d.pool.SpanMin())
+		if whole && j.n > 0 && (!e.pool.WholeJobs || j.size > decMaxOfferGPUs(e.pool)) {
+			j.n = decPlaceWhole(fl.slots, j.size, j.n, e.pool.SpanMin())
 		}
 	}
 	return left
 }
 
-// maxOfferGPUs is the largest offering's GPU count.
-func (d *decider) maxOfferGPUs() int {
+// decMaxOfferGPUs is the largest offering's GPU count.
+func decMaxOfferGPUs(pool *Pool) int {
 	m := 0
-	for i := range d.pool.Offerings {
-		m = max(m, d.pool.Offerings[i].GPUs)
+	for i := range pool.Offerings {
+		m = max(m, pool.Offerings[i].GPUs)
 	}
 	return m
 }
