@@ -10,6 +10,20 @@ import (
 	"time"
 )
 
+// chooseOfferings launches for the overflow in rounds: each launches the
+// best offering for the jobs it takes, then goes on with the jobs left
+// (with whole_jobs, a job spans instances only when no available offering
+// holds it).
+func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *decOverflow) {
+	demand := ov.text()
+	for round := 0; ; round++ {
+		launched, done := launchRound(e, fl, out, mk, ov.jobs, ov.young, demand, round == 0)
+		if done || !launched {
+			return
+		}
+	}
+}
+
 // launchRound scores the available offerings on the pending jobs each can
 // take (younger jobs count as useful GPUs of the launch they would share),
 // launches the best one that the wait target and the limits allow, and

@@ -97,6 +97,33 @@ const (
 //     instances are never drained for idleness; instances of a floor that
 //     is no longer active are ordinary capacity.
 //
+// How it is built: a pipeline of stages, each a function in a file of its
+// own, called in this order by Decide (and the first three by Admit):
+//
+//	observe          observe.go   one walk over the instances: what the pool
+//	                              holds, its commitments and free GPUs, finished
+//	                              drains, max_lifetime drains, idle candidates
+//	limits, budget   limits.go    over a limit or the budget: end capacity and
+//	                              launch nothing; allowed cuts every launch
+//	floors           floors.go    launches that active floors lack
+//	overflow         overflow.go  pending jobs packed into free GPUs; what is
+//	                              left (a decOverflow) needs new capacity
+//	offering choice  choose.go    rounds of the best offering per useful
+//	                              GPU-hour, within the wait target and limits
+//	scale-in         scalein.go   idle instances released when billing allows
+//	explanation      explain.go   the words of reasons and notes
+//
+// Limits and the budget come before the floors because they decide whether
+// anything may be launched at all; scale-in comes last because it keeps the
+// idle instances the overflow's jobs were packed onto. Every stage reads
+// the decision's inputs (decEnv: the pool, snapshot, instances, spend, now
+// and the constants derived from them, which nothing changes) and writes
+// only what its signature names: the fleet (decFleet: what the pool holds
+// after the actions planned so far, changed by the actions of fleet.go),
+// the plan (decOut) and the offerings as weighed (decMarket). The arithmetic
+// they share lives in budget.go (billing and commitments), pack.go
+// (packing jobs into GPUs) and fit.go (what burst capacity can hold).
+//
 // Boot times: wherever a boot time is planned with (the launch timing and
 // the wait horizon above, the auto idle threshold below, and ties between
 // offerings), Snapshot.Boot's observed boot replaces Offering.Boot for the
@@ -132,12 +159,13 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket // the offerings, weighed when first needed
 
-	cands := observe(&e, &fl, &out)  // observe.go
-	limitPressure(&e, &fl, &out)     // limits.go
-	budgetPressure(&e, &fl, &out)    // limits.go
-	launchFloors(&e, &fl, &out, &mk) // floors.go
-	overflow(&e, &fl, &out, &mk)     // overflow.go, choose.go
-	scaleIn(&e, &fl, &out, cands)    // scalein.go
+	cands := observe(&e, &fl, &out)                 // observe.go
+	limitPressure(&e, &fl, &out)                    // limits.go
+	budgetPressure(&e, &fl, &out)                   // limits.go
+	launchFloors(&e, &fl, &out, &mk)                // floors.go
+	if ov, ok := overflow(&e, &fl, &out, &mk); ok { // overflow.go
+		chooseOfferings(&e, &fl, &out, &mk, &ov) // choose.go
+	}
+	scaleIn(&e, &fl, &out, cands) // scalein.go
 	return out.plan
-
 }

@@ -101,15 +101,39 @@ func (mk *decMarket) slowestBoot(e *decEnv) time.Duration {
 	return b
 }
 
-// overflow packs pending jobs into free capacity and launches for the rest.
-func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
+// decOverflow is the queue's demand that free capacity cannot take: the
+// due jobs left after packing and the younger jobs that would share new
+// instances (both largest first), with the numbers that explain it.
+type decOverflow struct {
+	jobs, young []decJob
+	// pending GPUs of count due jobs, the largest of largest GPUs;
+	// younger jobs left to on-prem; free on-prem and burst GPUs before
+	// packing; over GPUs of due jobs left.
+	pending, count, largest, younger, onprem, burst, over int
+}
+
+// text describes the overflow for notes and reasons.
+func (ov *decOverflow) text() string {
+	if ov.younger > 0 {
+		return fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
+			ov.pending, ov.count, ov.largest, ov.younger, ov.onprem, ov.burst, ov.over)
+	}
+	return fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
+		ov.pending, ov.count, ov.largest, ov.onprem, ov.burst, ov.over)
+}
+
+// overflow packs pending jobs into free on-prem and burst GPUs (taking
+// the burst GPUs they fill from fl.slots) and returns what is left for
+// new capacity; ok is false when nothing is to be launched for (the notes
+// say why).
+func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverflow, ok bool) {
 	noteUnheld(e, out, mk)
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
 		if younger > 0 {
 			out.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
 		}
-		return
+		return ov, false
 	}
 	pending, count, largest := 0, 0, 0
 	for _, j := range jobs {
@@ -135,30 +159,18 @@ func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 	// queue runs in order); what they cannot fit will share new instances.
 	fitFree(e, fl, young, left, false)
 	if over == 0 {
-		return
+		return ov, false
 	}
-	demand := fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
-		pending, count, largest, onprem, burst, over)
-	if younger > 0 {
-		demand = fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
-			pending, count, largest, younger, onprem, burst, over)
-	}
+	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
+		younger: younger, onprem: onprem, burst: burst, over: over}
 	if e.snap.IdleAllocatedGPUs > 0 {
 		out.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
 	}
 	if e.stale {
-		out.note("holding queue overflow: " + demand + "; signals are stale, no launch")
-		return
+		out.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		return ov, false
 	}
-	// Each round launches the best offering for the jobs it takes, then
-	// goes on with the jobs left (with whole_jobs, a job spans instances
-	// only when no available offering holds it).
-	for round := 0; ; round++ {
-		launched, done := launchRound(e, fl, out, mk, jobs, young, demand, round == 0)
-		if done || !launched {
-			return
-		}
-	}
+	return ov, true
 }
 
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,
