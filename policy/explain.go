@@ -5,7 +5,6 @@ package policy
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,9 +122,6 @@ func decSortByPriceDesc(inst []Instance, idx []int) {
 		return strings.Compare(x.ID, y.ID)
 	})
 }
-
-// decUSD writes $x.xx.
-func decUSD(x float64) string { return fmt.Sprintf("$%.2f", x) }
 
 func decPeriod(p BudgetPeriod) string {
 	if p == "" {

@@ -73,9 +73,8 @@ func budgetPressure(e *decEnv, fl *decFleet, out *decOut) {
 	}
 	if e.soft {
 		// Running work is never cut for money; allowed admits nothing
-		// until the commitments fit again.
-		out.note(fmt.Sprintf("soft budget: committed spend $%.2f this %s (%s accrued, each instance counted until the period's end or the latest moment it can end) is over the $%.2f budget; no launches, running work is not cut",
-			fl.committed.cur, decPeriod(b.Period), decUSD(e.spend.Accrued), b.Amount))
+		// until the commitments fit again, and says so when it holds a
+		// launch (a note every evaluation of a period would be noise).
 		return
 	}
 	before := fl.committed
