@@ -4,8 +4,6 @@ package policy
 // per-instance paths.
 
 import (
-	"cmp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,17 +108,6 @@ func (e *decEnv) fmtTime(t time.Time) string {
 		return t.Format("15:04:05 UTC")
 	}
 	return t.Format("2006-01-02 15:04:05 UTC")
-}
-
-// decSortByPriceDesc orders instance indices costliest first, then by ID.
-func decSortByPriceDesc(inst []Instance, idx []int) {
-	slices.SortFunc(idx, func(a, b int) int {
-		x, y := &inst[a], &inst[b]
-		if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
 }
 
 func decPeriod(p BudgetPeriod) string {

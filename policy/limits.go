@@ -5,6 +5,7 @@ package policy
 // launch is cut to what the limits and the budget allow (allowed).
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -263,4 +264,15 @@ func (out *decOut) bound(limit string) {
 	if !slices.Contains(out.plan.BoundBy, limit) {
 		out.plan.BoundBy = append(out.plan.BoundBy, limit)
 	}
+}
+
+// decSortByPriceDesc orders instance indices costliest first, then by ID.
+func decSortByPriceDesc(inst []Instance, idx []int) {
+	slices.SortFunc(idx, func(a, b int) int {
+		x, y := &inst[a], &inst[b]
+		if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
 }

@@ -1,7 +1,7 @@
 package policy
 
-// Stage 1 of Decide, observe: the evaluation's constants and one walk over
-// the instances (what the pool holds, its committed spend, its free GPUs,
+// Stage 1 of Decide, observe: the evaluation's inputs and constants
+// (decEnv) and one walk over the instances (what the pool holds, its committed spend, its free GPUs,
 // drains that are done, max_lifetime drains, idle instances due for release).
 
 import "time"
@@ -50,28 +50,6 @@ func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now tim
 		}
 	}
 	return e
-}
-
-// decFleet is what the pool holds after the actions planned so far: the
-// stages read it to decide, and the actions (fleet.go) change it.
-type decFleet struct {
-	n     int     // instances
-	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
-
-	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
-	capacity    int       // GPUs of booting and running instances not drained, plus launches
-	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
-	committed   decCommit // committed spend in the budget period and the next (see Decide)
-	overBudget  bool      // committed spend exceeded the budget before this plan
-	overLimit   bool      // the pool held more than max_gpus or max_cost_per_hour before this plan
-
-	slots []decSlot // free burst GPUs, by size and class
-}
-
-// newDecFleet is an empty fleet that has spent what the period accrued;
-// slots is the (empty) storage for its free GPUs.
-func newDecFleet(e *decEnv, slots []decSlot) decFleet {
-	return decFleet{n: len(e.inst), committed: decCommit{cur: e.spend.Accrued}, slots: slots}
 }
 
 // decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.

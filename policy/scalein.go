@@ -1,5 +1,8 @@
 package policy
 
+// Stage 6 of Decide, scale-in: idle instances past their threshold (the
+// ski-rental break-even by default) drained when their billing lets them go.
+
 import (
 	"cmp"
 	"fmt"
