@@ -9,8 +9,9 @@ import (
 // the pool's hard rules, the way Decide holds its own: draining instances
 // end at drain_timeout and old ones drain at max_lifetime; when the pool
 // is over max_gpus or max_cost_per_hour, or keeping what runs would break
-// the budget (see Decide), idle instances end and busy ones drain early,
-// and nothing is launched; otherwise each launch is cut to what the limits
+// a hard budget (see Decide), idle instances end and busy ones drain early,
+// and nothing is launched (a soft budget cuts nothing, it only holds
+// launches); otherwise each launch is cut to what the limits
 // and the budget allow, and a launch of an offering out of stock or
 // blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
 // instances the pool knows are kept (a terminate only after a drain).

@@ -10,7 +10,8 @@ import (
 // job is larger than it (with whole_jobs, only the largest offering). It looks at the limits alone,
 // with nothing else running: max_gpus, max_cost_per_hour, and the budget,
 // which must cover the instances' commitment (see Decide) within one
-// period. Stock-outs and quotas pass; they do not last.
+// period (a soft budget: at the period's last evaluation, where a launch
+// commits least). Stock-outs and quotas pass; they do not last.
 func CloudHolds(pool *Pool, gpus int) string {
 	ok, o, k, limit := decHolds(pool, gpus)
 	if ok {
