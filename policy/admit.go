@@ -9,8 +9,9 @@ import (
 // the pool's hard rules, the way Decide holds its own: draining instances
 // end at drain_timeout and old ones drain at max_lifetime; when the pool
 // is over max_gpus or max_cost_per_hour, or keeping what runs would break
-// the budget (see Decide), idle instances end and busy ones drain early,
-// and nothing is launched; otherwise each launch is cut to what the limits
+// a hard budget (see Decide), idle instances end and busy ones drain early,
+// and nothing is launched (a soft budget cuts nothing, it only holds
+// launches); otherwise each launch is cut to what the limits
 // and the budget allow, and a launch of an offering out of stock or
 // blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
 // instances the pool knows are kept (a terminate only after a drain).
@@ -22,41 +23,43 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		return plan
 	}
 	var slotBuf [16]decSlot
-	d := decider{pool: pool, snap: &snap, inst: instances, spend: spend, now: now}
-	d.init(slotBuf[:0])
-	d.stale = false // the other policy judged its signals itself
-	d.scan()
-	d.limitPressure()
-	d.budgetPressure()
+	e := newDecEnv(pool, &snap, instances, spend, now)
+	e.stale = false // the other policy judged its signals itself
+	out := newDecOut(pool, &snap, now)
+	fl := newDecFleet(&e, slotBuf[:0])
+	var mk decMarket
+	observe(&e, &fl, &out)
+	limitPressure(&e, &fl, &out)
+	budgetPressure(&e, &fl, &out)
 	index := make(map[string]int, len(instances))
 	for i := range instances {
 		index[instances[i].ID] = i
 	}
 	for _, a := range plan.Drains {
 		i, ok := index[a.InstanceID]
-		if !ok || d.flag(i) != 0 {
+		if !ok || fl.flag(i) != 0 {
 			continue
 		}
 		if in := &instances[i]; in.State == StateDraining || in.State == StateTerminating {
 			continue
 		}
-		d.drain(i, a.Reason)
+		fl.drain(&e, &out, i, a.Reason)
 	}
 	for _, a := range plan.Terminates {
 		i, ok := index[a.InstanceID]
-		if !ok || d.flag(i)&decTerminate != 0 {
+		if !ok || fl.flag(i)&decTerminate != 0 {
 			continue
 		}
 		in := &instances[i]
 		if in.State == StateTerminating {
 			continue
 		}
-		if in.State != StateDraining && d.flag(i)&decDrain == 0 {
-			d.drain(i, a.Reason)
+		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
+			fl.drain(&e, &out, i, a.Reason)
 		}
-		d.terminate(i, a.Reason)
+		fl.terminate(&e, &out, i, a.Reason)
 	}
-	offs := d.offers()
+	offs := mk.offers(&e)
 	for _, l := range decMergeLaunches(plan.Launches) {
 		var o *decOffer
 		for k := range offs {
@@ -66,23 +69,23 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			}
 		}
 		if o == nil || l.Count <= 0 {
-			d.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			out.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
 			continue
 		}
 		if o.skip != "" {
-			d.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
+			out.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
 			continue
 		}
-		k, limit := d.allowed(o, l.Count)
+		k, limit := allowed(&e, &fl, &out, o, l.Count)
 		if k < l.Count {
-			d.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
+			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
 		}
 		if k > 0 {
-			d.launch(o, k, l.Floor, l.Reason)
+			fl.launch(&e, &out, o, k, l.Floor, l.Reason)
 		}
 	}
-	d.plan.Notes = append(plan.Notes, d.plan.Notes...)
-	return d.plan
+	out.plan.Notes = append(plan.Notes, out.plan.Notes...)
+	return out.plan
 }
 
 // decWithMarket is o with its market defaulted, as offers() keys it.

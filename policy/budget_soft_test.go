@@ -89,8 +89,7 @@ func TestSoftBudget(t *testing.T) {
 				if !reflect.DeepEqual(p.BoundBy, []string{LimitBudget}) {
 					t.Errorf("BoundBy = %v, want [budget]: the soft budget held a launch", p.BoundBy)
 				}
-				dtHasNote(t, p, "soft budget: committed spend")
-				dtHasNote(t, p, "running work is not cut")
+				dtHasNote(t, p, "no launch fits the limits: p4d: limit soft budget $100.00 per month (committed $")
 			},
 		},
 		{

@@ -10,7 +10,8 @@ import (
 // job is larger than it (with whole_jobs, only the largest offering). It looks at the limits alone,
 // with nothing else running: max_gpus, max_cost_per_hour, and the budget,
 // which must cover the instances' commitment (see Decide) within one
-// period. Stock-outs and quotas pass; they do not last.
+// period (a soft budget: at the period's last evaluation, where a launch
+// commits least). Stock-outs and quotas pass; they do not last.
 func CloudHolds(pool *Pool, gpus int) string {
 	ok, o, k, limit := decHolds(pool, gpus)
 	if ok {
@@ -110,26 +111,26 @@ type decFit struct {
 }
 
 // cloudHolds is CloudHolds, remembered per job size for one decision.
-func (d *decider) cloudHolds(size int) bool {
-	for _, f := range d.fits {
+func (mk *decMarket) cloudHolds(e *decEnv, size int) bool {
+	for _, f := range mk.fits {
 		if f.size == size {
 			return f.holds
 		}
 	}
-	h, _, _, _ := decHolds(d.pool, size)
-	d.fits = append(d.fits, decFit{size: size, holds: h})
+	h, _, _, _ := decHolds(e.pool, size)
+	mk.fits = append(mk.fits, decFit{size: size, holds: h})
 	return h
 }
 
 // noteUnheld notes the pending jobs that burst capacity cannot hold: those
 // larger than on-prem too can never run; the others wait for on-prem.
-func (d *decider) noteUnheld() {
+func noteUnheld(e *decEnv, out *decOut, mk *decMarket) {
 	never, neverMax, wait, waitMax := 0, 0, 0, 0
 	count := func(s, n int) {
-		if s <= 0 || n <= 0 || d.cloudHolds(s) {
+		if s <= 0 || n <= 0 || mk.cloudHolds(e, s) {
 			return
 		}
-		if s > d.snap.OnPremGPUs {
+		if s > e.snap.OnPremGPUs {
 			never += n
 			neverMax = max(neverMax, s)
 		} else {
@@ -137,22 +138,22 @@ func (d *decider) noteUnheld() {
 			waitMax = max(waitMax, s)
 		}
 	}
-	if len(d.snap.PendingBySize) > 0 {
-		for _, ps := range d.snap.PendingBySize {
+	if len(e.snap.PendingBySize) > 0 {
+		for _, ps := range e.snap.PendingBySize {
 			count(ps.GPUs, len(ps.Submitted))
 		}
 	} else {
-		for _, s := range d.snap.PendingJobGPUs {
+		for _, s := range e.snap.PendingJobGPUs {
 			count(s, 1)
 		}
 	}
-	d.plan.Unservable, d.plan.UnservableGPUs = never, neverMax
+	out.plan.Unservable, out.plan.UnservableGPUs = never, neverMax
 	if never > 0 {
-		d.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
-			never, neverMax, d.snap.OnPremGPUs, CloudHolds(d.pool, neverMax)))
+		out.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
+			never, neverMax, e.snap.OnPremGPUs, CloudHolds(e.pool, neverMax)))
 	}
 	if wait > 0 {
-		d.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
-			wait, waitMax, CloudHolds(d.pool, waitMax)))
+		out.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
+			wait, waitMax, CloudHolds(e.pool, waitMax)))
 	}
 }

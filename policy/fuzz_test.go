@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,7 +198,40 @@ func dtGenerate(data []byte) *dtScenario {
 			s.snap.PendingJobWaits = append(s.snap.PendingJobWaits, s.snap.OldestWait*time.Duration(n-k)/time.Duration(n))
 		}
 	}
+	// Drawn after those, each on a draw of 3 in 0..3 (past the end of the
+	// bytes every draw is 0): a soft budget, observed boot times, and
+	// spanning settings.
+	if p.Limits.Budget != nil && g.intn(4) == 3 {
+		p.Limits.Budget.Mode = BudgetSoft
+	}
+	if g.intn(4) == 3 {
+		sn.Boot = map[OfferingKey]time.Duration{}
+		for i := range p.Offerings {
+			if g.chance(70) {
+				sn.Boot[p.Offerings[i].Key()] = g.dur(12*time.Minute, 20*time.Second)
+			}
+		}
+	}
+	if g.intn(4) == 3 {
+		p.Span.MinGPUs = []int{1, 2, 4, 16}[g.intn(4)]
+	}
 	return s
+}
+
+// dtBoot is the boot time Decide plans with for o: the observed one when
+// the snapshot has it.
+func dtBoot(s *dtScenario, o Offering) time.Duration {
+	k := o.Key()
+	if b, ok := s.snap.Boot[k]; ok {
+		return max(b, 0)
+	}
+	if k.Market == "" {
+		k.Market = MarketOnDemand
+		if b, ok := s.snap.Boot[k]; ok {
+			return max(b, 0)
+		}
+	}
+	return max(o.Boot.D(), 0)
 }
 
 // dtCommit is committed spend as Decide defines it, computed
@@ -246,6 +280,53 @@ func dtCommitted(s *dtScenario, ended, drainedNow map[string]bool, launches []La
 		periodEnd = s.now.Add(maxLen)
 	}
 	c := dtCommit{cur: s.spend.Accrued}
+	if b.Soft() {
+		// A soft budget counts the current period only, each instance
+		// until the latest moment the policy could end it without
+		// cutting work for money: a draining one at its drain_timeout, one
+		// drained now at drain_timeout from now, any other drained at
+		// max_lifetime and ended by drain_timeout (for ever without
+		// either).
+		for _, in := range s.inst {
+			launched := in.LaunchedAt
+			if launched.After(s.now) || launched.IsZero() {
+				launched = s.now
+			}
+			var end time.Time
+			life := s.pool.ScaleIn.MaxLifetime.D()
+			switch {
+			case in.State == StateTerminating || ended[in.ID]:
+				end = s.now
+			case in.State == StateDraining:
+				started := in.DrainStartedAt
+				if started.IsZero() || started.After(s.now) {
+					started = s.now
+				}
+				end = drainEnd(started)
+			case drainedNow[in.ID]:
+				end = drainEnd(s.now)
+			case life > 0 && s.pool.ScaleIn.DrainTimeout > 0:
+				end = s.now.Add(roundUp(launched.Add(life).Sub(s.now)) + roundUp(s.pool.ScaleIn.DrainTimeout.D()))
+			default:
+				end = forever
+			}
+			if end.After(periodEnd) {
+				end = periodEnd
+			}
+			c.cur += math.Max(0, BilledCost(in.Offering, launched, end)-in.Offering.PricePerHour*s.now.Sub(launched).Hours())
+		}
+		for _, l := range launches {
+			end := forever
+			if life := s.pool.ScaleIn.MaxLifetime.D(); life > 0 && s.pool.ScaleIn.DrainTimeout > 0 {
+				end = s.now.Add(roundUp(life) + roundUp(s.pool.ScaleIn.DrainTimeout.D()))
+			}
+			if end.After(periodEnd) {
+				end = periodEnd
+			}
+			c.cur += float64(l.Count) * BilledCost(l.Offering, s.now, end)
+		}
+		return c
+	}
 	add := func(o Offering, launched, end time.Time) {
 		if launched.After(s.now) || launched.IsZero() {
 			launched = s.now
@@ -497,8 +578,16 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		if interval <= 0 {
 			interval = decDefaultInterval
 		}
-		if s.snap.OldestWait+interval+max(o.Boot.D(), 0) <= pool.WaitTarget.D() {
-			bad("launch before the wait target: oldest %v + interval %v + boot %v <= %v", s.snap.OldestWait, interval, o.Boot.D(), pool.WaitTarget.D())
+		boot := dtBoot(s, o)
+		if s.snap.OldestWait+interval+boot <= pool.WaitTarget.D() {
+			bad("launch before the wait target: oldest %v + interval %v + boot %v <= %v", s.snap.OldestWait, interval, boot, pool.WaitTarget.D())
+		}
+		want := "+ boot " + decFmtDur(boot)
+		if _, ok := s.snap.Boot[decWithMarket(o).Key()]; ok {
+			want += " (observed)"
+		}
+		if !strings.Contains(l.Reason, want+" > wait target") {
+			bad("launch reason does not name the boot planned with (%q): %s", want, l.Reason)
 		}
 		need := 0
 		for _, j := range pendingJobs {
@@ -516,6 +605,14 @@ func dtCheck(s *dtScenario, p Plan) []string {
 	}
 	if overBudget && len(p.Launches) > 0 {
 		bad("launch while committed spend %+v already exceeds the budget %.2f", committedBefore, pool.Limits.Budget.Amount)
+	}
+	if pool.Limits.Budget.Soft() {
+		for _, a := range append(append([]Action{}, p.Drains...), p.Terminates...) {
+			if strings.HasPrefix(a.Reason, "budget") {
+				bad("soft budget: %s cut for money: %s", a.InstanceID, a.Reason)
+			}
+		}
+		overBudget = false // a soft budget excuses no drain below
 	}
 
 	// Scale-in: never below floors (max lifetime and budget aside), only idle
@@ -540,7 +637,14 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		if since.IsZero() {
 			since = in.ReadyAt
 		}
-		if in.State == StateBooting || in.BusyGPUs > 0 || since.IsZero() || s.now.Sub(since) < IdleThreshold(pool, in.Offering) {
+		threshold := IdleThreshold(pool, in.Offering)
+		if pool.ScaleIn.Idle.Auto || pool.ScaleIn.Idle.Duration <= 0 {
+			threshold = dtBoot(s, in.Offering)
+		}
+		if strings.HasPrefix(a.Reason, "idle:") && !strings.Contains(a.Reason, ">= threshold "+string(decText(nil).dur(threshold))+" (") {
+			bad("idle drain of %s does not name its threshold %v: %s", a.InstanceID, threshold, a.Reason)
+		}
+		if in.State == StateBooting || in.BusyGPUs > 0 || since.IsZero() || s.now.Sub(since) < threshold {
 			bad("drain of %s that is not idle past its threshold: %s", a.InstanceID, a.Reason)
 		}
 		if in.Offering.Billing == BillingHourly && 2*iv < time.Hour {
@@ -595,7 +699,7 @@ func TestDecideProperties(t *testing.T) {
 func TestDecidePropertiesAct(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	buf := make([]byte, 512)
-	var overflow, floor, drains, terms, budget int
+	var overflow, floor, drains, terms, budget, soft, observed int
 	for range 2000 {
 		for i := range buf {
 			buf[i] = byte(r.Uint32())
@@ -611,15 +715,23 @@ func TestDecidePropertiesAct(t *testing.T) {
 		}
 		drains += len(p.Drains)
 		terms += len(p.Terminates)
+		if s.pool.Limits.Budget.Soft() && slices.Contains(p.BoundBy, LimitBudget) {
+			soft++
+		}
+		for _, l := range p.Launches {
+			if strings.Contains(l.Reason, "(observed)") {
+				observed++
+			}
+		}
 		for _, a := range p.Terminates {
 			if strings.HasPrefix(a.Reason, "budget") {
 				budget++
 			}
 		}
 	}
-	if overflow == 0 || floor == 0 || drains == 0 || terms == 0 || budget == 0 {
-		t.Errorf("random scenarios miss a decision kind: overflow launches %d, floor launches %d, drains %d, terminates %d, budget terminates %d",
-			overflow, floor, drains, terms, budget)
+	if overflow == 0 || floor == 0 || drains == 0 || terms == 0 || budget == 0 || soft == 0 || observed == 0 {
+		t.Errorf("random scenarios miss a decision kind: overflow launches %d, floor launches %d, drains %d, terminates %d, budget terminates %d, soft budget bound %d, launches on an observed boot %d",
+			overflow, floor, drains, terms, budget, soft, observed)
 	}
 }
 

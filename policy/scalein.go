@@ -1,5 +1,8 @@
 package policy
 
+// Stage 6 of Decide, scale-in: idle instances past their threshold (the
+// ski-rental break-even by default) drained when their billing lets them go.
+
 import (
 	"cmp"
 	"fmt"
@@ -34,11 +37,11 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 // idleThreshold is IdleThreshold with the observed boot time (Snapshot.Boot)
 // when the snapshot has it: the ski-rental break-even of scale_in.idle auto
 // is the boot a replacement would really take.
-func (d *decider) idleThreshold(o *Offering) time.Duration {
-	if !d.pool.ScaleIn.Idle.Auto && d.pool.ScaleIn.Idle.Duration > 0 {
-		return d.pool.ScaleIn.Idle.Duration
+func (e *decEnv) idleThreshold(o *Offering) time.Duration {
+	if !e.pool.ScaleIn.Idle.Auto && e.pool.ScaleIn.Idle.Duration > 0 {
+		return e.pool.ScaleIn.Idle.Duration
 	}
-	b, _ := d.bootOf(o)
+	b, _ := e.bootOf(o)
 	return b
 }
 
@@ -53,15 +56,15 @@ func decIdleSince(in *Instance) time.Time {
 
 // idleDue reports whether a fully idle running instance has idled past its
 // threshold and its billing lets it go now.
-func (d *decider) idleDue(in *Instance, launched time.Time) bool {
+func (e *decEnv) idleDue(in *Instance, launched time.Time) bool {
 	since := decIdleSince(in)
-	if since.IsZero() || since.After(d.now) {
+	if since.IsZero() || since.After(e.now) {
 		return false
 	}
-	if d.now.Sub(since) < d.idleThreshold(&in.Offering) {
+	if e.now.Sub(since) < e.idleThreshold(&in.Offering) {
 		return false
 	}
-	return d.releaseOK(&in.Offering, launched)
+	return e.releaseOK(&in.Offering, launched)
 }
 
 // releaseOK applies the billing rule to a release decided now: the instance
@@ -72,32 +75,32 @@ func (d *decider) idleDue(in *Instance, launched time.Time) bool {
 //     starts); with evaluations 30 minutes or more apart, at any time;
 //   - a per-second-min-60s instance is released only when the next
 //     evaluation comes after its first 60 billed seconds.
-func (d *decider) releaseOK(o *Offering, launched time.Time) bool {
+func (e *decEnv) releaseOK(o *Offering, launched time.Time) bool {
 	switch o.Billing {
 	case BillingPerSecond:
 		return true
 	case BillingHourly:
-		if 2*d.interval >= time.Hour {
+		if 2*e.interval >= time.Hour {
 			return true
 		}
-		left := decHourEnd(launched, d.now).Sub(d.now)
-		return left > d.interval && left <= 2*d.interval
+		left := decHourEnd(launched, e.now).Sub(e.now)
+		return left > e.interval && left <= 2*e.interval
 	default:
-		return !d.next.Before(launched.Add(minBilled60))
+		return !e.next.Before(launched.Add(minBilled60))
 	}
 }
 
 // releaseWhy describes the billing rule that let a release happen.
-func (d *decider) releaseWhy(t decText, o *Offering, launched time.Time) decText {
+func (e *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText {
 	switch o.Billing {
 	case BillingPerSecond:
 		return t.s("per-second billing")
 	case BillingHourly:
-		if 2*d.interval >= time.Hour {
-			return t.s("hourly billing, evaluated every ").dur(d.interval)
+		if 2*e.interval >= time.Hour {
+			return t.s("hourly billing, evaluated every ").dur(e.interval)
 		}
-		end := decHourEnd(launched, d.now)
-		return t.s("hourly billing: paid hour ends at ").at(d, end).s(", ").dur(end.Sub(d.now)).
+		end := decHourEnd(launched, e.now)
+		return t.s("hourly billing: paid hour ends at ").at(e.now, end).s(", ").dur(end.Sub(e.now)).
 			s(" from now; released just before the next hour starts")
 	default:
 		return t.s("per-second billing: its 60 s minimum has passed by the next evaluation")
@@ -108,14 +111,13 @@ func (d *decider) releaseWhy(t decText, o *Offering, launched time.Time) decText
 // whose billing lets them go, unless pending work needs them or the pool
 // would fall below its floors. Instances of no active floor go first, then
 // the costliest. Never on stale signals.
-func (d *decider) scaleIn() {
-	if d.stale || len(d.cands) == 0 {
+func scaleIn(e *decEnv, fl *decFleet, out *decOut, cands []int) {
+	if e.stale || len(cands) == 0 {
 		return
 	}
-	cands := d.cands
 	slices.SortFunc(cands, func(a, b int) int {
-		x, y := &d.inst[a], &d.inst[b]
-		fx, fy := d.floorOwnerActive(x.Floor), d.floorOwnerActive(y.Floor)
+		x, y := &e.inst[a], &e.inst[b]
+		fx, fy := e.floorOwnerActive(x.Floor), e.floorOwnerActive(y.Floor)
 		if fx != fy {
 			if fx {
 				return 1
@@ -129,48 +131,48 @@ func (d *decider) scaleIn() {
 	})
 	keptForWork, keptForFloor := 0, 0
 	for _, i := range cands {
-		if d.flag(i) != 0 {
+		if fl.flag(i) != 0 {
 			continue
 		}
-		in := &d.inst[i]
+		in := &e.inst[i]
 		g := decGPUs(&in.Offering)
-		if g > 0 && decSlotCount(d.slots, g, decReadyFull) <= 0 {
+		if g > 0 && decSlotCount(fl.slots, g, decReadyFull) <= 0 {
 			keptForWork++
 			continue
 		}
-		if d.floorGPUs > 0 && d.capacity-g < d.floorGPUs {
+		if e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs {
 			keptForFloor++
 			continue
 		}
-		d.drain(i, d.idleReason(in))
+		fl.drain(e, out, i, idleReason(e, fl, out, in))
 	}
 	if keptForWork > 0 {
-		d.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+		out.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
 	}
 	if keptForFloor > 0 {
-		d.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, d.floorGPUs, d.capacity))
+		out.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
 	}
 }
 
 // idleReason explains an idle drain with its numbers.
-func (d *decider) idleReason(in *Instance) string {
+func idleReason(e *decEnv, fl *decFleet, out *decOut, in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
-	t := d.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(d.now.Sub(since)).s(" since ").at(d, since).
-		s(" >= threshold ").dur(d.idleThreshold(&in.Offering))
-	if d.pool.ScaleIn.Idle.Auto || d.pool.ScaleIn.Idle.Duration <= 0 {
+	t := out.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
+		s(" >= threshold ").dur(e.idleThreshold(&in.Offering))
+	if e.pool.ScaleIn.Idle.Auto || e.pool.ScaleIn.Idle.Duration <= 0 {
 		t = t.s(" (auto: ski-rental break-even = ")
-		if _, seen := d.bootOf(&in.Offering); seen {
+		if _, seen := e.bootOf(&in.Offering); seen {
 			t = t.s("observed ")
 		}
 		t = t.s("boot time of ").s(decOfferingName(&in.Offering)).s("); ")
 	} else {
 		t = t.s(" (scale_in.idle); ")
 	}
-	t = d.releaseWhy(t, &in.Offering, decLaunchedAt(in, d.now))
-	t = t.s("; no pending job needs it; ").n(d.capacity - g).s(" burst GPUs stay for floors of ").n(d.floorGPUs)
-	if in.Floor != "" && !d.floorOwnerActive(in.Floor) {
+	t = e.releaseWhy(t, &in.Offering, decLaunchedAt(in, e.now))
+	t = t.s("; no pending job needs it; ").n(fl.capacity - g).s(" burst GPUs stay for floors of ").n(e.floorGPUs)
+	if in.Floor != "" && !e.floorOwnerActive(in.Floor) {
 		t = t.s("; its floor ").q(in.Floor).s(" has ended")
 	}
-	return d.str(t)
+	return out.str(t)
 }

@@ -1,0 +1,335 @@
+package policy
+
+// Stage 5 of Decide, offering choice: the pool's offerings weighed by price
+// per useful GPU-hour for the overflow, within the wait target and the
+// limits.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// chooseOfferings launches for the overflow in rounds: each launches the
+// best offering for the jobs it takes, then goes on with the jobs left
+// (with whole_jobs, a job spans instances only when no available offering
+// holds it).
+func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *decOverflow) {
+	demand := ov.text()
+	for round := 0; ; round++ {
+		launched, done := launchRound(e, fl, out, mk, ov.jobs, ov.young, demand, round == 0)
+		if done || !launched {
+			return
+		}
+	}
+}
+
+// launchRound scores the available offerings on the pending jobs each can
+// take (younger jobs count as useful GPUs of the launch they would share),
+// launches the best one that the wait target and the limits allow, and
+// marks the jobs it serves as handled. It reports whether it launched, and
+// whether no job is left.
+func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
+	left := 0
+	for _, j := range jobs {
+		left += j.n
+	}
+	if left == 0 {
+		return false, true
+	}
+	offs := mk.offers(e)
+	maxG := 0
+	for i := range offs {
+		if offs[i].skip == "" {
+			maxG = max(maxG, offs[i].o.GPUs)
+		}
+	}
+	bins := mk.binBuf[:0]
+	for i := range offs {
+		o := &offs[i]
+		o.score = -1
+		if o.skip != "" {
+			continue
+		}
+		served := mk.servBuf[:0]
+		for _, j := range jobs {
+			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
+				served = append(served, j)
+			}
+		}
+		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
+		if o.n <= 0 || o.used <= 0 {
+			continue
+		}
+		// Younger jobs queued behind will share what the due ones leave
+		// free: they count as useful GPUs, not as a reason to launch more.
+		o.young = 0
+		for _, j := range young {
+			if j.n > 0 && j.size <= o.o.GPUs {
+				var rest int
+				rest, bins = decPlace(bins, j.size, j.n)
+				o.young += (j.n - rest) * j.size
+			}
+		}
+		o.used += o.young
+		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
+	}
+	rank := decRank(offs, mk.rankBuf[:0])
+	if len(rank) == 0 {
+		if first {
+			out.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+		}
+		return false, false
+	}
+	wait := e.pool.WaitTarget.D()
+	var limits []string
+	for r, oi := range rank {
+		o := &offs[oi]
+		boot := o.boot
+		bootText := decFmtDur(boot)
+		if o.seen {
+			bootText += " (observed)"
+		}
+		// The next chance to launch is one interval away: hold only when
+		// launching then would still start the oldest job in time.
+		if e.snap.OldestWait+e.interval+boot <= wait {
+			if r == 0 {
+				if first {
+					out.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, o.name(), decFmtDur(wait)))
+				}
+				return false, false
+			}
+			continue
+		}
+		k, limit := allowed(e, fl, out, o, o.n)
+		if k == 0 {
+			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
+			continue
+		}
+		cut := ""
+		if k < o.n {
+			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
+			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+		}
+		passed := ""
+		if len(limits) > 0 {
+			passed = " (passed over " + strings.Join(limits, "; ") + ")"
+		}
+		fl.launch(e, out, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+		for k := range jobs {
+			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
+				jobs[k].n = 0
+			}
+		}
+		return true, false
+	}
+	if len(limits) > 0 {
+		out.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+	}
+	return false, false
+}
+
+// decOffer is one of the pool's offerings as the engine weighs it this tick.
+type decOffer struct {
+	o    Offering
+	idx  int       // position in the pool's offerings: the last tie-break
+	perf float64   // performance factor, 1 when unset
+	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
+	skip string    // why it cannot be launched now ("" when it can)
+	boot time.Duration
+	seen bool // boot is the observed one (Snapshot.Boot), not Offering.Boot
+
+	// per choice
+	n, used int
+	young   int     // GPUs of younger queued jobs that would share the launch (part of used)
+	score   float64 // price per useful GPU-hour
+}
+
+// name is how reasons call the offering.
+func (o *decOffer) name() string { return decOfferingName(&o.o) }
+
+// decOfferingName is the offering's Name or, when unset,
+// provider/region[/zone]/instance_type/market.
+func decOfferingName(o *Offering) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	var b strings.Builder
+	b.WriteString(o.Provider)
+	b.WriteByte('/')
+	b.WriteString(o.Region)
+	if o.Zone != "" {
+		b.WriteByte('/')
+		b.WriteString(o.Zone)
+	}
+	b.WriteByte('/')
+	b.WriteString(o.InstanceType)
+	b.WriteByte('/')
+	if o.Market == "" {
+		b.WriteString(string(MarketOnDemand))
+	} else {
+		b.WriteString(string(o.Market))
+	}
+	return b.String()
+}
+
+// decMarket is the pool's offerings as one decision weighs them (weighed
+// when first needed), with the offering choice's scratch space.
+type decMarket struct {
+	offs     []decOffer
+	fits     []decFit // per pending job size: whether burst capacity can hold it
+	rankBuf  [8]int
+	jobBuf   [8]decJob
+	youngBuf [8]decJob
+	servBuf  [8]decJob
+	binBuf   [8]decSlot
+}
+
+// offers weighs the pool's offerings once per decision: which can be
+// launched now (not out of stock, not blocked by a quota), their
+// performance factor and committed cost per launch.
+func (mk *decMarket) offers(e *decEnv) []decOffer {
+	if mk.offs != nil {
+		return mk.offs
+	}
+	mk.offs = make([]decOffer, 0, len(e.pool.Offerings))
+	for i := range e.pool.Offerings {
+		o := e.pool.Offerings[i]
+		if o.GPUs <= 0 || o.PricePerHour < 0 {
+			continue
+		}
+		if o.Market == "" {
+			o.Market = MarketOnDemand
+		}
+		perf := o.Performance
+		if !(perf > 0) {
+			perf = 1
+		}
+		off := decOffer{o: o, idx: i, perf: perf}
+		off.boot, off.seen = e.bootOf(&e.pool.Offerings[i])
+		if e.pool.Limits.Budget != nil {
+			off.unit = e.commitOf(&o, 0, e.launchSpan())
+		}
+		off.skip = e.unavailable(&e.pool.Offerings[i])
+		mk.offs = append(mk.offs, off)
+	}
+	return mk.offs
+}
+
+// unavailable says why an offering cannot be launched now: a capacity
+// failure still within its TTL, or a quota block on its provider or region.
+func (e *decEnv) unavailable(o *Offering) string {
+	if until, ok := e.snap.Unavailable[o.Key()]; ok && until.After(e.now) {
+		return "out of stock until " + e.fmtTime(until)
+	}
+	if len(e.snap.Unavailable) > 0 && o.Market == "" {
+		k := o.Key()
+		k.Market = MarketOnDemand
+		if until, ok := e.snap.Unavailable[k]; ok && until.After(e.now) {
+			return "out of stock until " + e.fmtTime(until)
+		}
+	}
+	if len(e.snap.Blocked) == 0 {
+		return ""
+	}
+	if until, ok := e.snap.Blocked[o.Provider]; ok && until.After(e.now) {
+		return "provider " + o.Provider + " blocked by quota until " + e.fmtTime(until)
+	}
+	var buf [128]byte
+	key := append(append(append(buf[:0], o.Provider...), '/'), o.Region...)
+	if until, ok := e.snap.Blocked[string(key)]; ok && until.After(e.now) {
+		return "region " + string(key) + " blocked by quota until " + e.fmtTime(until)
+	}
+	return ""
+}
+
+// decSkipped lists unavailable offerings for a reason: "(a skipped: out of
+// stock until 10:42:00; b skipped: ...)", or "" when none was skipped.
+func decSkipped(offs []decOffer) string {
+	var b strings.Builder
+	for i := range offs {
+		if offs[i].skip == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(" (")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(offs[i].name())
+		b.WriteString(" skipped: ")
+		b.WriteString(offs[i].skip)
+	}
+	if b.Len() > 0 {
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// decLess orders offerings by price per useful GPU-hour, then smaller
+// instances (at an equal price per useful GPU-hour a smaller shape is
+// released GPU by GPU as jobs end, where a large one stays paid for while
+// any job is left on it; and the younger jobs that made a larger shape look
+// as well used may yet start on-prem), then faster boot (observed, when the
+// snapshot has it), then fewer instances, then their order in the config.
+func decLess(a, b *decOffer) bool {
+	if a.score != b.score {
+		return a.score < b.score
+	}
+	if a.o.GPUs != b.o.GPUs {
+		return a.o.GPUs < b.o.GPUs
+	}
+	if a.boot != b.boot {
+		return a.boot < b.boot
+	}
+	if a.n != b.n {
+		return a.n < b.n
+	}
+	return a.idx < b.idx
+}
+
+// decRank returns the available offerings' indices in offs, best first.
+func decRank(offs []decOffer, dst []int) []int {
+	dst = dst[:0]
+	for i := range offs {
+		if offs[i].skip != "" || offs[i].score < 0 {
+			continue
+		}
+		j := len(dst)
+		dst = append(dst, i)
+		for j > 0 && decLess(&offs[i], &offs[dst[j-1]]) {
+			dst[j] = dst[j-1]
+			j--
+		}
+		dst[j] = i
+	}
+	return dst
+}
+
+// bootOf is the boot time to plan with for offering o: the observed one
+// (Snapshot.Boot) when the snapshot has it, else Offering.Boot; seen says
+// which. Never negative.
+func (e *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
+	if len(e.snap.Boot) > 0 {
+		k := o.Key()
+		b, ok := e.snap.Boot[k]
+		if !ok && k.Market == "" {
+			k.Market = MarketOnDemand
+			b, ok = e.snap.Boot[k]
+		}
+		if ok {
+			return max(b, 0), true
+		}
+	}
+	return decBoot(o), false
+}
+
+// decBoot is an offering's boot time, never negative.
+func decBoot(o *Offering) time.Duration {
+	if b := o.Boot.D(); b > 0 {
+		return b
+	}
+	return 0
+}

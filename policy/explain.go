@@ -1,0 +1,118 @@
+package policy
+
+// Explanation: the words of reasons and notes, written without fmt on the
+// per-instance paths.
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// decOut is the plan being written, and scratch for its reasons.
+type decOut struct {
+	plan Plan
+	buf  []byte // scratch for reasons
+}
+
+func newDecOut(pool *Pool, snap *Snapshot, now time.Time) decOut {
+	return decOut{plan: Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}}
+}
+
+func (out *decOut) note(s string) { out.plan.Notes = append(out.plan.Notes, s) }
+
+// text starts a reason in out's scratch buffer.
+func (out *decOut) text() decText { return decText(out.buf[:0]) }
+
+// str ends a reason and keeps the buffer for the next.
+func (out *decOut) str(t decText) string {
+	out.buf = t
+	return string(t)
+}
+
+// decText builds a per-instance reason without fmt: reasons are written for
+// every action, and a scale-in storm can release thousands at once.
+type decText []byte
+
+func (t decText) s(x string) decText { return append(t, x...) }
+
+func (t decText) n(x int) decText { return strconv.AppendInt(t, int64(x), 10) }
+
+func (t decText) q(x string) decText { return strconv.AppendQuote(t, x) }
+
+// usd writes $x.xx.
+func (t decText) usd(x float64) decText {
+	return strconv.AppendFloat(append(t, '$'), x, 'f', 2, 64)
+}
+
+// dur writes a duration like decFmtDur.
+func (t decText) dur(d time.Duration) decText {
+	// Reasons are read by people: whole seconds from a second up,
+	// milliseconds below.
+	if d >= time.Second || d <= -time.Second {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(time.Millisecond)
+	}
+	if d%time.Second != 0 || d == 0 {
+		return append(t, decFmtDur(d)...)
+	}
+	if d < 0 {
+		t = append(t, '-')
+		d = -d
+	}
+	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	if h > 0 {
+		t = append(t.n(h), 'h')
+		if m == 0 && sec == 0 {
+			return t
+		}
+		t = append(t.n(m), 'm')
+	} else if m > 0 {
+		t = append(t.n(m), 'm')
+	}
+	if sec > 0 || (h == 0 && m == 0) {
+		t = append(t.n(sec), 's')
+	}
+	return t
+}
+
+// at writes a moment like fmtTime.
+func (t decText) at(now, x time.Time) decText {
+	x = x.UTC()
+	n := now.UTC()
+	if x.Year() == n.Year() && x.YearDay() == n.YearDay() {
+		return x.AppendFormat(t, "15:04:05 UTC")
+	}
+	return x.AppendFormat(t, "2006-01-02 15:04:05 UTC")
+}
+
+// decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.
+func decFmtDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// fmtTime writes a moment as UTC clock time, with the date too when it
+// falls on another day than the evaluation.
+func (e *decEnv) fmtTime(t time.Time) string {
+	t = t.UTC()
+	n := e.now.UTC()
+	if t.Year() == n.Year() && t.YearDay() == n.YearDay() {
+		return t.Format("15:04:05 UTC")
+	}
+	return t.Format("2006-01-02 15:04:05 UTC")
+}
+
+func decPeriod(p BudgetPeriod) string {
+	if p == "" {
+		return "period"
+	}
+	return string(p)
+}

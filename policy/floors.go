@@ -1,0 +1,130 @@
+package policy
+
+// Stage 3 of Decide, floors: schedules and manual bursts keep burst capacity
+// at no less than their GPUs.
+
+import "fmt"
+
+// launchFloors launches what active floors need beyond the burst capacity
+// held, floor by floor in the snapshot's order, each on its pinned offering
+// or the cheapest per GPU-hour available.
+func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
+	deficit := e.floorGPUs - fl.capacity
+	if deficit <= 0 {
+		return
+	}
+	shared := ownedCapacity(e, fl, out, "") // capacity no active floor owns covers floors in order
+	for fi := range e.snap.Floors {
+		if deficit <= 0 {
+			break
+		}
+		f := &e.snap.Floors[fi]
+		if !e.floorActive(f) || f.GPUs <= 0 {
+			continue
+		}
+		own := 0
+		if f.Owner != "" {
+			own = ownedCapacity(e, fl, out, f.Owner)
+		}
+		need := f.GPUs - own
+		if need > 0 && shared > 0 {
+			c := min(shared, need)
+			shared -= c
+			need -= c
+		}
+		need = min(need, deficit)
+		if need <= 0 {
+			continue
+		}
+		o := floorOffer(e, mk, f)
+		if o == nil {
+			out.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
+			continue
+		}
+		want := (need + o.o.GPUs - 1) / o.o.GPUs
+		k, limit := allowed(e, fl, out, o, want)
+		if k < want {
+			out.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+		}
+		if k == 0 {
+			continue
+		}
+		until := "no end"
+		if !f.Until.IsZero() {
+			until = "until " + e.fmtTime(f.Until)
+		}
+		why := ""
+		if f.Reason != "" {
+			why = ": " + f.Reason
+		}
+		fl.launch(e, out, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+			f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e))))
+		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
+		deficit -= k * o.o.GPUs
+	}
+}
+
+// ownedCapacity is the burst capacity held by instances launched for
+// owner, or with owner "", by instances of no active floor.
+func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
+	n := 0
+	for i := range e.inst {
+		in := &e.inst[i]
+		if fl.flag(i) != 0 || in.State == StateDraining || in.State == StateTerminating {
+			continue
+		}
+		if owner == "" {
+			if in.Floor != "" && e.floorOwnerActive(in.Floor) {
+				continue
+			}
+		} else if in.Floor != owner {
+			continue
+		}
+		n += decGPUs(&in.Offering)
+	}
+	for _, l := range out.plan.Launches {
+		if l.Floor == owner {
+			n += l.Count * l.Offering.GPUs
+		}
+	}
+	return n
+}
+
+// floorOffer picks a floor's offering: its pinned one when available, else
+// the cheapest per GPU-hour (performance weighted) available.
+func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
+	offs := mk.offers(e)
+	var best *decOffer
+	for i := range offs {
+		o := &offs[i]
+		if o.skip != "" {
+			continue
+		}
+		if f.Offering != "" && f.Offering != o.o.Name && f.Offering != o.name() {
+			continue
+		}
+		o.score = o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)
+		o.n = 0
+		if best == nil || decLess(o, best) {
+			best = o
+		}
+	}
+	return best
+}
+
+func (e *decEnv) floorActive(f *Floor) bool {
+	return f.Until.IsZero() || f.Until.After(e.now)
+}
+
+// floorOwnerActive reports whether owner has an active floor.
+func (e *decEnv) floorOwnerActive(owner string) bool {
+	if owner == "" {
+		return false
+	}
+	for i := range e.snap.Floors {
+		if f := &e.snap.Floors[i]; f.Owner == owner && e.floorActive(f) && f.GPUs > 0 {
+			return true
+		}
+	}
+	return false
+}

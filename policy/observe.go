@@ -1,0 +1,180 @@
+package policy
+
+// Stage 1 of Decide, observe: the evaluation's inputs and constants
+// (decEnv) and one walk over the instances (what the pool holds, its committed spend, its free GPUs,
+// drains that are done, max_lifetime drains, idle instances due for release).
+
+import "time"
+
+// decEnv is one decision's inputs and the constants derived from them.
+// Stages read it and never change it.
+type decEnv struct {
+	pool        *Pool
+	snap        *Snapshot
+	inst        []Instance
+	spend       Spend
+	now         time.Time
+	next        time.Time // the next evaluation
+	nowNs       int64     // now in Unix nanoseconds
+	span        int64     // the interval in nanoseconds
+	interval    time.Duration
+	stale       bool  // signals are stale: no launch for the queue, no idle scale-in
+	toPeriodEnd int64 // nanoseconds from now to the budget period's end
+	periodLen   int64 // the longest budget period of the budget's kind
+	soft        bool  // the budget is soft: commitments run to the period's end, nothing is cut for money
+	floorGPUs   int   // sum of active floors' GPUs
+}
+
+// newDecEnv derives a decision's constants from its inputs.
+func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now time.Time) decEnv {
+	e := decEnv{pool: pool, snap: snap, inst: inst, spend: spend, now: now}
+	e.interval = pool.Interval.D()
+	if e.interval <= 0 {
+		e.interval = decDefaultInterval
+	}
+	e.next = now.Add(e.interval)
+	e.nowNs, e.span = now.UnixNano(), int64(e.interval)
+	e.stale = len(snap.Stale) > 0
+	if b := pool.Limits.Budget; b != nil {
+		e.periodLen = decPeriodLen(b.Period)
+		end := spend.PeriodEnd
+		if !end.After(now) {
+			_, end = PeriodBounds(b.Period, now)
+		}
+		e.toPeriodEnd = min(int64(end.Sub(now)), e.periodLen)
+		e.soft = b.Soft()
+	}
+	for i := range snap.Floors {
+		if f := &snap.Floors[i]; e.floorActive(f) && f.GPUs > 0 {
+			e.floorGPUs += f.GPUs
+		}
+	}
+	return e
+}
+
+// decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.
+func decSlotOf(in *Instance) (free int, class uint8) {
+	busy := in.BusyGPUs
+	if busy < 0 {
+		busy = 0
+	}
+	free = decGPUs(&in.Offering) - busy
+	switch {
+	case busy > 0:
+		class = decPartial
+	case in.State == StateBooting:
+		class = decBootFull
+	default:
+		class = decReadyFull
+	}
+	return free, class
+}
+
+// observe walks the instances once: what the pool holds (fl: totals,
+// committed spend, free slots), terminations of drained instances and
+// max-lifetime drains (out), and the idle instances due for release
+// (cands, for scale-in).
+func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
+	maxLife := int64(e.pool.ScaleIn.MaxLifetime)
+	budget := e.pool.Limits.Budget != nil
+	for i := range e.inst {
+		in := &e.inst[i]
+		o := &in.Offering
+		age := e.age(in)
+		if in.State == StateTerminating {
+			if budget {
+				fl.committed = fl.committed.add(e.commitOf(o, age, 0))
+			}
+			continue
+		}
+		g := decGPUs(o)
+		if in.State == StateDraining {
+			if why := drainDone(e, out, in); why != "" {
+				if budget {
+					fl.committed = fl.committed.add(e.commitOf(o, age, 0))
+				}
+				fl.setFlag(i, decTerminate)
+				out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
+				continue
+			}
+			fl.totalGPUs += g
+			fl.costPerHour += o.PricePerHour
+			if budget {
+				fl.committed = fl.committed.add(e.commitOf(o, age, e.keepSpan(in)))
+			}
+			continue
+		}
+		fl.totalGPUs += g
+		fl.costPerHour += o.PricePerHour
+		if budget {
+			fl.committed = fl.committed.add(e.commitOf(o, age, e.keepSpan(in)))
+		}
+		if maxLife > 0 && age >= maxLife {
+			launched := decLaunchedAt(in, e.now)
+			fl.setFlag(i, decDrain)
+			out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: out.str(out.text().
+				s("max lifetime: launched at ").at(e.now, launched).s(", ").dur(e.now.Sub(launched)).
+				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
+			continue
+		}
+		fl.capacity += g
+		if free, class := decSlotOf(in); free > 0 {
+			fl.slots = decAddSlot(fl.slots, free, class, 1)
+		}
+		if in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
+			cands = append(cands, i)
+		}
+	}
+	return cands
+}
+
+// drainDone says why a draining instance may be terminated now, or "".
+func drainDone(e *decEnv, out *decOut, in *Instance) string {
+	started := in.DrainStartedAt
+	if started.IsZero() || started.After(e.now) {
+		started = e.now
+	}
+	if in.BusyGPUs <= 0 && !e.stale {
+		return out.str(out.text().s("drained: no GPU busy since draining began at ").at(e.now, started).
+			s(" (").dur(e.now.Sub(started)).s(" ago)"))
+	}
+	if to := e.pool.ScaleIn.DrainTimeout.D(); to > 0 && e.now.Sub(started) >= to {
+		t := out.text().s("drain timeout: draining since ").at(e.now, started).s(", ").dur(e.now.Sub(started)).
+			s(" >= drain_timeout ").dur(to).s(", ")
+		if in.BusyGPUs <= 0 {
+			t = t.s("busy GPUs unknown (signals stale)")
+		} else {
+			t = t.n(in.BusyGPUs).s(" of ").n(decGPUs(&in.Offering)).s(" GPUs still busy")
+		}
+		return out.str(t)
+	}
+	return ""
+}
+
+func decGPUs(o *Offering) int {
+	if o.GPUs > 0 {
+		return o.GPUs
+	}
+	return 0
+}
+
+// age is how long ago an instance was launched, in nanoseconds, as billed
+// (see decLaunchedAt).
+func (e *decEnv) age(in *Instance) int64 {
+	if in.LaunchedAt.IsZero() {
+		return 0
+	}
+	if a := e.nowNs - in.LaunchedAt.UnixNano(); a > 0 {
+		return a
+	}
+	return 0
+}
+
+// decLaunchedAt is the launch time the engine bills from: LaunchedAt, or now
+// when it is unknown or in the future (clock skew), so no cost is invented.
+func decLaunchedAt(in *Instance, now time.Time) time.Time {
+	if in.LaunchedAt.IsZero() || in.LaunchedAt.After(now) {
+		return now
+	}
+	return in.LaunchedAt
+}

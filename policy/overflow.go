@@ -1,0 +1,223 @@
+package policy
+
+// Stage 4 of Decide, overflow: pending jobs that burst capacity can hold,
+// packed into free on-prem and burst GPUs; what does not fit is launched for
+// (choose.go).
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// pendingJobs is the queue's demand as job sizes, largest first. When the
+// snapshot gives each job's wait, only the jobs that would start past the
+// wait target unless capacity is launched now count (due: waited + the
+// next evaluation + the slowest available boot > wait target); younger
+// jobs are left to capacity that frees up meanwhile, and reconsidered at
+// the next evaluation. younger counts the jobs left out.
+func pendingJobs(e *decEnv, mk *decMarket) (jobs, young []decJob, younger int) {
+	jobs = mk.jobBuf[:0]
+	young = mk.youngBuf[:0]
+	if len(e.snap.PendingBySize) > 0 {
+		// Due jobs were submitted before now - horizon: a binary search
+		// per size, whatever the queue's length.
+		cutoff := e.now.Add(-(e.pool.WaitTarget.D() - e.interval - mk.slowestBoot(e)))
+		for _, ps := range e.snap.PendingBySize {
+			n := len(ps.Submitted)
+			if ps.GPUs <= 0 || n == 0 || !mk.cloudHolds(e, ps.GPUs) {
+				continue
+			}
+			due := sort.Search(n, func(i int) bool { return !ps.Submitted[i].Before(cutoff) })
+			if due > 0 {
+				jobs = append(jobs, decJob{size: ps.GPUs, n: due})
+			}
+			if n-due > 0 {
+				younger += n - due
+				young = append(young, decJob{size: ps.GPUs, n: n - due})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if len(e.snap.PendingJobGPUs) > 0 {
+		waits := e.snap.PendingJobWaits
+		horizon := time.Duration(-1 << 63)
+		if len(waits) == len(e.snap.PendingJobGPUs) {
+			horizon = e.pool.WaitTarget.D() - e.interval - mk.slowestBoot(e)
+		} else {
+			waits = nil
+		}
+		for k, s := range e.snap.PendingJobGPUs {
+			if s <= 0 || !mk.cloudHolds(e, s) {
+				continue
+			}
+			if waits != nil && waits[k] <= horizon {
+				younger++
+				young = decAddJob(young, s)
+				continue
+			}
+			found := false
+			for k := range jobs {
+				if jobs[k].size == s {
+					jobs[k].n++
+					found = true
+					break
+				}
+			}
+			if !found {
+				jobs = append(jobs, decJob{size: s, n: 1})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+		slices.SortFunc(young, func(a, b decJob) int { return cmp.Compare(b.size, a.size) })
+	} else if e.snap.PendingGPUs > 0 && mk.cloudHolds(e, 1) {
+		jobs = append(jobs, decJob{size: 1, n: e.snap.PendingGPUs})
+	}
+	return jobs, young, younger
+}
+
+// decAddJob counts one more pending job of size GPUs.
+func decAddJob(jobs []decJob, size int) []decJob {
+	for k := range jobs {
+		if jobs[k].size == size {
+			jobs[k].n++
+			return jobs
+		}
+	}
+	return append(jobs, decJob{size: size, n: 1})
+}
+
+// slowestBoot is the longest boot (observed, when the snapshot has it)
+// among offerings that can be launched now.
+func (mk *decMarket) slowestBoot(e *decEnv) time.Duration {
+	var b time.Duration
+	for _, o := range mk.offers(e) {
+		if o.skip == "" {
+			b = max(b, o.boot)
+		}
+	}
+	return b
+}
+
+// decOverflow is the queue's demand that free capacity cannot take: the
+// due jobs left after packing and the younger jobs that would share new
+// instances (both largest first), with the numbers that explain it.
+type decOverflow struct {
+	jobs, young []decJob
+	// pending GPUs of count due jobs, the largest of largest GPUs;
+	// younger jobs left to on-prem; free on-prem and burst GPUs before
+	// packing; over GPUs of due jobs left.
+	pending, count, largest, younger, onprem, burst, over int
+}
+
+// text describes the overflow for notes and reasons.
+func (ov *decOverflow) text() string {
+	if ov.younger > 0 {
+		return fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
+			ov.pending, ov.count, ov.largest, ov.younger, ov.onprem, ov.burst, ov.over)
+	}
+	return fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
+		ov.pending, ov.count, ov.largest, ov.onprem, ov.burst, ov.over)
+}
+
+// overflow packs pending jobs into free on-prem and burst GPUs (taking
+// the burst GPUs they fill from fl.slots) and returns what is left for
+// new capacity; ok is false when nothing is to be launched for (the notes
+// say why).
+func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverflow, ok bool) {
+	noteUnheld(e, out, mk)
+	jobs, young, younger := pendingJobs(e, mk)
+	if len(jobs) == 0 {
+		if younger > 0 {
+			out.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
+		}
+		return ov, false
+	}
+	pending, count, largest := 0, 0, 0
+	for _, j := range jobs {
+		pending += j.size * j.n
+		count += j.n
+		largest = max(largest, j.size)
+	}
+	onprem := e.snap.OnPremFreeGPUs
+	if onprem < 0 {
+		onprem = e.snap.OnPremGPUs - e.snap.OnPremBusyGPUs
+	}
+	onprem = max(onprem, 0)
+	burst := 0
+	for _, s := range fl.slots {
+		burst += s.free * s.n
+	}
+	left := fitFree(e, fl, jobs, onprem, true)
+	over := 0
+	for _, j := range jobs {
+		over += j.size * j.n
+	}
+	// Younger jobs take what free capacity is left after the due ones (the
+	// queue runs in order); what they cannot fit will share new instances.
+	fitFree(e, fl, young, left, false)
+	if over == 0 {
+		return ov, false
+	}
+	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
+		younger: younger, onprem: onprem, burst: burst, over: over}
+	if e.snap.IdleAllocatedGPUs > 0 {
+		out.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
+	}
+	if e.stale {
+		out.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		return ov, false
+	}
+	return ov, true
+}
+
+// fitFree places jobs (reducing their counts) into left free on-prem GPUs,
+// then into free burst slots, and with whole also across whole free
+// instances smaller than a job. It returns the on-prem GPUs still free.
+func fitFree(e *decEnv, fl *decFleet, jobs []decJob, left int, whole bool) int {
+	for k := range jobs {
+		j := &jobs[k]
+		if left >= j.size {
+			p := min(j.n, left/j.size)
+			j.n -= p
+			left -= p * j.size
+		}
+		if j.n > 0 {
+			j.n, fl.slots = decPlace(fl.slots, j.size, j.n)
+		}
+		if whole && j.n > 0 && (!e.pool.WholeJobs || j.size > decMaxOfferGPUs(e.pool)) {
+			j.n = decPlaceWhole(fl.slots, j.size, j.n, e.pool.SpanMin())
+		}
+	}
+	return left
+}
+
+// decMaxOfferGPUs is the largest offering's GPU count.
+func decMaxOfferGPUs(pool *Pool) int {
+	m := 0
+	for i := range pool.Offerings {
+		m = max(m, pool.Offerings[i].GPUs)
+	}
+	return m
+}
+
+// SpanMinGPUs is the smallest instance a job may span by default (a pool's
+// span.min_gpus overrides it, see Pool.SpanMin): a job larger than one
+// instance runs across whole instances of one offering only when each has
+// at least this many GPUs (8-GPU nodes have the interconnect that
+// multi-node jobs are built for; 1- to 4-GPU shapes do not).
+const SpanMinGPUs = 8
+
+// decServes reports whether an offering of g GPUs takes a job of size
+// GPUs: when it holds the job whole, or as whole instances when spanning is
+// allowed: g is at least spanMin (the pool's span.min_gpus) and, with
+// whole jobs, the job is larger than every available offering (maxG is
+// the largest).
+func decServes(whole bool, spanMin, g, size, maxG int) bool {
+	if size <= g {
+		return true
+	}
+	return g >= spanMin && (!whole || (size > maxG && g == maxG))
+}
