@@ -117,7 +117,7 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
 		fl.launch(e, out, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs), passed, cut))
+			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs)+decSpotNote(o, offs), passed, cut))
 		for k := range jobs {
 			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
@@ -140,6 +140,9 @@ type decOffer struct {
 	skip string    // why it cannot be launched now ("" when it can)
 	boot time.Duration
 	seen bool // boot is the observed one (Snapshot.Boot), not Offering.Boot
+	// last: spot for jobs that do not checkpoint (Pool.SpotLastResort),
+	// ranked after every other offering.
+	last bool
 
 	// per choice
 	n, used int
@@ -207,7 +210,7 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 		if !(perf > 0) {
 			perf = 1
 		}
-		off := decOffer{o: o, idx: i, perf: perf}
+		off := decOffer{o: o, idx: i, perf: perf, last: e.pool.SpotLastResort(o)}
 		off.boot, off.seen = e.bootOf(&e.pool.Offerings[i])
 		if e.pool.Limits.Budget != nil {
 			off.unit = e.commitOf(&o, 0, e.launchSpan())
@@ -268,13 +271,32 @@ func decSkipped(offs []decOffer) string {
 	return b.String()
 }
 
-// decLess orders offerings by price per useful GPU-hour, then smaller
+// decSpotNote says why spot was passed over, or taken as a last resort,
+// for a pool whose jobs do not checkpoint (Pool.SpotLastResort).
+func decSpotNote(chosen *decOffer, offs []decOffer) string {
+	if chosen.last {
+		return "; spot as a last resort: no other offering can take these jobs, which do not checkpoint (a reclaim loses their runs)"
+	}
+	for i := range offs {
+		if o := &offs[i]; o.last && o.skip == "" && o.score >= 0 && o.score < chosen.score {
+			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", o.name(), o.score)
+		}
+	}
+	return ""
+}
+
+// decLess puts spot offerings of a pool whose jobs do not checkpoint last
+// (Pool.SpotLastResort), then orders offerings by price per useful
+// GPU-hour, then smaller
 // instances (at an equal price per useful GPU-hour a smaller shape is
 // released GPU by GPU as jobs end, where a large one stays paid for while
 // any job is left on it; and the younger jobs that made a larger shape look
 // as well used may yet start on-prem), then faster boot (observed, when the
 // snapshot has it), then fewer instances, then their order in the config.
 func decLess(a, b *decOffer) bool {
+	if a.last != b.last {
+		return b.last
+	}
 	if a.score != b.score {
 		return a.score < b.score
 	}

@@ -203,6 +203,18 @@ type Span struct {
 	Slowdown float64 `yaml:"slowdown,omitempty"`
 }
 
+// SpotLastResort reports whether offering o is rented only when no other
+// offering can be: a spot offering of a pool whose jobs do not checkpoint
+// (CheckpointInterval 0). A reclaim then loses every run on the instance,
+// so spot's list price says nothing of its price per useful GPU-hour;
+// operators of such jobs keep them off spot (Karpenter's NodePools, for
+// one, launch on-demand unless spot is listed). The engine ranks these
+// offerings after every other that can be launched, and the simulator's
+// baselines and efficiency figure follow the same rule.
+func (p *Pool) SpotLastResort(o Offering) bool {
+	return o.Market == MarketSpot && p.CheckpointInterval <= 0
+}
+
 // SpanMin is the smallest instance a job of this pool may span.
 func (p *Pool) SpanMin() int {
 	if p.Span.MinGPUs > 0 {
