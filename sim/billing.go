@@ -17,16 +17,29 @@ type BudgetPeriod struct {
 }
 
 // cheapestPerGPUHour is the lowest price per useful GPU-hour on offer:
-// price ÷ (GPUs × performance).
-func cheapestPerGPUHour(offs []policy.Offering) float64 {
-	best := 0.0
-	for _, o := range offs {
+// price ÷ (GPUs × performance). Spot offerings of a pool whose jobs do not
+// checkpoint (Pool.SpotLastResort) count only when nothing else is on
+// offer: a reclaim loses the runs on them, so their list price is not a
+// price per useful GPU-hour.
+func cheapestPerGPUHour(pool *policy.Pool) float64 {
+	best, last := 0.0, 0.0
+	for _, o := range pool.Offerings {
 		if o.GPUs <= 0 || o.PricePerHour <= 0 {
 			continue
 		}
-		if p := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o)); best == 0 || p < best {
+		p := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o))
+		if pool.SpotLastResort(o) {
+			if last == 0 || p < last {
+				last = p
+			}
+			continue
+		}
+		if best == 0 || p < best {
 			best = p
 		}
+	}
+	if best == 0 {
+		return last
 	}
 	return best
 }

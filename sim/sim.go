@@ -188,7 +188,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		start:    o.Trace.Start,
 		queueOf:  map[int]int{},
 		byID:     map[string]int32{},
-		cheapest: cheapestPerGPUHour(o.Pool.Offerings),
+		cheapest: cheapestPerGPUHour(o.Pool),
 	}
 	for _, off := range o.Pool.Offerings {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
