@@ -52,7 +52,7 @@ func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 	case PolicyPerJob:
 		return Admitted(PerJobWith(k)), nil
 	case PolicyKarpenter:
-		return Admitted(Karpenter()), nil
+		return Admitted(KarpenterWith(k)), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }

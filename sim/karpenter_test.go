@@ -1,0 +1,107 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// TestKarpenterConsolidation: four 2-GPU jobs at 0 s, one of 4 hours and
+// three of 10 minutes, no on-prem GPU. Karpenter packs them onto one
+// 8-GPU node ($8/h, the cheapest per GPU), up at 60 s. At 660 s three
+// jobs end and the node runs 2 of 8 GPUs busy.
+func TestKarpenterConsolidation(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	small := policy.Offering{Name: "small", Provider: "p", InstanceType: "x2", GPUs: 2, PricePerHour: 2.5,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	for _, tt := range []struct {
+		name       string
+		opts       []string
+		checkpoint time.Duration
+		launches   int
+		killed     int
+		lost       float64 // GPU-hours
+		cost       float64
+	}{
+		{
+			// Its job does not checkpoint: do-not-disrupt, the node stays
+			// until the long job ends at 14,460 s and is removed 30 s later.
+			name: "running work is not disrupted", launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			// WhenEmpty never replaces, even where work may move.
+			name: "WhenEmpty", opts: []string{"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true"},
+			launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			// Unchanged for consolidateAfter at 690 s, the node is replaced
+			// by a 2-GPU node, up at 750 s: then the 8-GPU node ends, the
+			// long job is evicted (690 s × 2 GPUs lost), runs again on the
+			// small node from 750 s to 15,150 s, which is removed at 15,180 s.
+			name: "evict", opts: []string{"karpenter.evict=true"}, launches: 2, killed: 1, lost: 690 * 2.0 / 3600,
+			cost: 750*8.0/3600 + (15180-690)*2.5/3600,
+		},
+		{
+			// A pool whose jobs checkpoint lets Karpenter move them.
+			name: "checkpointing pool", checkpoint: time.Hour, launches: 2, killed: 1, lost: -1,
+			cost: -1,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var k BaselineKnobs
+			for _, o := range tt.opts {
+				if err := k.ParseBaselineKnob(o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+				Offerings: []policy.Offering{big, small}, CheckpointInterval: policy.Duration(tt.checkpoint)}
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Launches != tt.launches || res.JobsKilled != tt.killed || res.JobsUnstarted != 0 {
+				t.Errorf("%d launches, %d killed, %d unstarted; want %d, %d, 0", res.Launches, res.JobsKilled, res.JobsUnstarted, tt.launches, tt.killed)
+			}
+			if tt.lost >= 0 && !near(res.GPUHoursLost, tt.lost) {
+				t.Errorf("lost %.4f GPU-h, want %.4f", res.GPUHoursLost, tt.lost)
+			}
+			if tt.cost >= 0 && !near(res.CloudCostUSD, tt.cost) {
+				t.Errorf("cost $%.4f, want $%.4f", res.CloudCostUSD, tt.cost)
+			}
+		})
+	}
+}
+
+// TestKarpenterConsolidationDeletes: two 8-GPU nodes each left with one
+// busy 2-GPU job: one node's job moves into the other's free room and the
+// node is ended, without a replacement.
+func TestKarpenterConsolidationDeletes(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	// Eight jobs: two long ones, six short, 16 GPUs: two nodes.
+	tr.Jobs = append(tr.Jobs, tr.Jobs...)
+	var k BaselineKnobs
+	if err := k.ParseBaselineKnob("karpenter.evict=true"); err != nil {
+		t.Fatal(err)
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{big}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches != 2 || res.JobsKilled != 1 || res.JobsUnstarted != 0 {
+		t.Errorf("%d launches, %d killed; want 2 (no replacement) and 1 job moved", res.Launches, res.JobsKilled)
+	}
+	// Both up at 60 s; at 690 s one ends and its job restarts on the
+	// other, which runs until 690 + 14,400 s and is removed 30 s later.
+	if want := 690*8.0/3600 + (690+14400+30)*8.0/3600; !near(res.CloudCostUSD, want) {
+		t.Errorf("cost $%.4f, want $%.4f", res.CloudCostUSD, want)
+	}
+}
