@@ -2,7 +2,9 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +100,10 @@ type Backtest struct {
 	Progress func(done float64)
 	// MaxInstances bounds each run's launches (Options.MaxInstances).
 	MaxInstances int
+	// LimitCosts runs each policy again, for each limit that bound it
+	// (Result.LimitBoundHours), with that limit lifted, and reports the
+	// difference in Result.WithoutLimit.
+	LimitCosts bool
 }
 
 // Run simulates every policy on the trace, concurrently; results come in
@@ -137,6 +143,9 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		go func() {
 			defer wg.Done()
 			rep.Results[i], errs[i] = Run(ctx, o)
+			if errs[i] == nil && b.LimitCosts {
+				errs[i] = b.limitCosts(ctx, p, &rep.Results[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -147,6 +156,79 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 	}
 	markDominated(rep.Results)
 	return rep, nil
+}
+
+// limitCosts runs p once more per limit that bound res, with that limit
+// lifted, concurrently, and records each run in res.WithoutLimit. A limit
+// binds when it held back a launch or ended capacity (LimitBoundHours), or
+// when it alone makes the largest never-served job unservable.
+func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
+	limits := make([]string, 0, len(res.LimitBoundHours))
+	for l := range res.LimitBoundHours {
+		limits = append(limits, l)
+	}
+	if g := res.NeverServedGPUs; res.JobsNeverServed > 0 && policy.CloudHolds(&b.Pool, g) != "" {
+		for _, l := range []string{policy.LimitBudget, policy.LimitMaxGPUs, policy.LimitMaxCostPerHour} {
+			if lifted, ok := liftLimit(b.Pool, l); ok && !slices.Contains(limits, l) && policy.CloudHolds(&lifted, g) == "" {
+				limits = append(limits, l)
+			}
+		}
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	slices.Sort(limits)
+	out := make([]LimitCost, len(limits))
+	errs := make([]error, len(limits))
+	var wg sync.WaitGroup
+	for k, l := range limits {
+		pool, ok := liftLimit(b.Pool, l)
+		if !ok {
+			out[k].Error = fmt.Sprintf("unknown limit %q", l)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
+				Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+			r, err := Run(ctx, o)
+			switch {
+			case errors.Is(err, ErrTooManyInstances) || errors.Is(err, ErrHorizon):
+				out[k].Error = err.Error()
+			case err != nil:
+				errs[k] = fmt.Errorf("without %s: %w", l, err)
+			default:
+				out[k] = LimitCost{CloudCostUSD: r.CloudCostUSD, WaitP95S: r.WaitP95S, WaitP99S: r.WaitP99S, JobsKilled: r.JobsKilled,
+					GPUHoursLost: r.GPUHoursLost, JobsUnstarted: r.JobsUnstarted, JobsNeverServed: r.JobsNeverServed}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	res.WithoutLimit = make(map[string]LimitCost, len(limits))
+	for k, l := range limits {
+		out[k].BoundHours = res.LimitBoundHours[l]
+		res.WithoutLimit[l] = out[k]
+	}
+	return nil
+}
+
+// liftLimit is pool without the named hard limit.
+func liftLimit(pool policy.Pool, limit string) (policy.Pool, bool) {
+	switch limit {
+	case policy.LimitBudget:
+		pool.Limits.Budget = nil
+	case policy.LimitMaxGPUs:
+		pool.Limits.MaxGPUs = 0
+	case policy.LimitMaxCostPerHour:
+		pool.Limits.MaxCostPerHour = 0
+	default:
+		return pool, false
+	}
+	return pool, true
 }
 
 // markDominated sets each result's DominatedBy: the policies that cost

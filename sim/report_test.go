@@ -20,7 +20,9 @@ func TestWriteTable(t *testing.T) {
 			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
 				JobsKilled: 1, CostByProvider: map[string]float64{"aws": 1000, "ali": 234.5}, CostByOffering: map[string]float64{"a": 1000, "b": 234.5},
 				BudgetPeriods:   []BudgetPeriod{{Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), BudgetUSD: 2000, SpendUSD: 1234.5}},
-				LimitBoundHours: map[string]float64{"budget": 2.5}},
+				LimitBoundHours: map[string]float64{"budget": 2.5},
+				WithoutLimit: map[string]LimitCost{"budget": {BoundHours: 2.5, CloudCostUSD: 1500, WaitP95S: 120, WaitP99S: 600, GPUHoursLost: 2}},
+				FailedLaunches: map[string]int{"capacity": 3, "quota": 1}},
 			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1, JobsNeverServed: 2, NeverServedGPUs: 2200, NeverServedWhy: "larger than the 8 on-prem GPUs, and the pool has no offering to rent",
 				DominatedBy: []string{"x"}},
 		},
@@ -35,12 +37,13 @@ func TestWriteTable(t *testing.T) {
 		"onprem-only",
 		"2h00m!", // p95 above target is marked
 		"onprem-only: 1 jobs never started",
-		"spillway: 1 job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued; 12 GPU-hours of work lost.",
+		"spillway: 1 job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
+		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1000; ali $234.50;",
 		"spillway: cost by offering: a $1000; b $234.50;",
 		"spillway: spend per budget period: 2026-01-01 $1234 of $2000 (62%);",
-		"spillway: limit budget bound for 2.5 hours of evaluations",
+		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job runs killed / 10 GPU-h fewer lost, at $265.50 more ($1500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
 	} {
 		if !strings.Contains(out, want) {
