@@ -89,13 +89,59 @@ func TestWritePlot(t *testing.T) {
 	if last := tl.Samples[len(tl.Samples)-1]; !sawCloud || !sawQueue || !near(last.CostUSD, 0.36) {
 		t.Errorf("samples miss the burst: cloud %v queue %v final cost %v", sawCloud, sawQueue, last.CostUSD)
 	}
+	if got := tl.Providers; len(got) != 1 || got[0] != "p" || !near(tl.Samples[len(tl.Samples)-1].ProviderCost[0], 0.36) {
+		t.Errorf("providers %v, final cost by provider %v; want p at $0.36", got, tl.Samples[len(tl.Samples)-1].ProviderCost)
+	}
+	if err := WritePlot(io.Discard, Report{Results: []Result{{Policy: "x"}}}); err == nil {
+		t.Error("WritePlot without a timeline: want an error")
+	}
+}
+
+// TestWritePlotEveryPolicy: the plot has a panel per policy, each with the
+// GPU series and a cumulative cost line per provider (and their total),
+// and the final cost per provider is what the run billed each.
+func TestWritePlotEveryPolicy(t *testing.T) {
+	offQ := offering4
+	offQ.Name, offQ.Provider, offQ.InstanceType, offQ.PricePerHour = "four-q", "q", "y4", 7.2
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{offering4, offQ}}
+	both := Policy{Name: "both", New: func() DecideFunc {
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+			plan := burstOnce(pool, snap, insts, sp, now)
+			if len(plan.Launches) > 0 {
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: offQ, Count: 1, Reason: "test"})
+			}
+			return plan
+		}
+	}}
+	rep, err := Backtest{Pool: pool, Trace: loadTestTrace(t, "burst.csv"), Timeline: true,
+		Policies: []Policy{both, Admitted(PerJob()), OnPremOnly()}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		last := r.Timeline.Samples[len(r.Timeline.Samples)-1]
+		sum := 0.0
+		for k, p := range r.Timeline.Providers {
+			sum += last.ProviderCost[k]
+			if !near(last.ProviderCost[k], r.CostByProvider[p]) {
+				t.Errorf("%s: final cost of %s %v, billed %v", r.Policy, p, last.ProviderCost[k], r.CostByProvider[p])
+			}
+		}
+		if !near(sum, r.CloudCostUSD) || !near(last.CostUSD, r.CloudCostUSD) {
+			t.Errorf("%s: providers' costs sum to %v, total %v, billed %v", r.Policy, sum, last.CostUSD, r.CloudCostUSD)
+		}
+	}
+	if c := rep.Results[0].CostByProvider; c["p"] <= 0 || c["q"] <= 0 {
+		t.Fatalf("the stand-in billed %v: want both providers", c)
+	}
 	var b bytes.Buffer
-	if err := WritePlot(&b, Report{Trace: TraceInfo{Name: "burst.csv"}, OnPremGPUs: 2, WaitTargetS: 600}, res); err != nil {
+	if err := WritePlot(&b, rep); err != nil {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(&b)
-	polylines := 0
-	var texts []string
+	series := map[string]int{} // policy|series → polylines
+	panels := 0
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -104,26 +150,38 @@ func TestWritePlot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("plot is not well-formed XML: %v", err)
 		}
-		switch el := tok.(type) {
-		case xml.StartElement:
-			if el.Name.Local == "polyline" {
-				polylines++
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range el.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		switch el.Name.Local {
+		case "g":
+			if attr["data-panel"] != "" {
+				panels++
 			}
-		case xml.CharData:
-			texts = append(texts, string(el))
+		case "polyline":
+			if n := len(strings.Fields(attr["points"])); attr["data-policy"] == "both" && n != len(rep.Results[0].Timeline.Samples) {
+				t.Errorf("%s %s: %d points, want one per sample", attr["data-policy"], attr["data-series"], n)
+			}
+			series[attr["data-policy"]+"|"+attr["data-series"]+"|"+attr["data-provider"]]++
 		}
 	}
-	all := strings.Join(texts, "|")
-	if polylines != 4 {
-		t.Errorf("got %d polylines, want 4 series", polylines)
+	if panels != 3 {
+		t.Errorf("%d panels, want one per policy (3)", panels)
 	}
-	for _, want := range []string{"on-prem busy GPUs", "cloud GPUs", "queued GPUs", "cumulative cost", "stand-in policy on burst.csv", "$0.36"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("plot lacks %q", want)
+	for _, pol := range []string{"both", PolicyPerJob, PolicyOnPremOnly} {
+		for _, s := range []string{"on-prem busy GPUs|", "cloud GPUs|", "queued GPUs|", "cost p|p", "cost q|q", "total cost|"} {
+			if series[pol+"|"+s] != 1 {
+				t.Errorf("policy %s: %d polylines of series %q, want 1", pol, series[pol+"|"+s], s)
+			}
 		}
 	}
-	if err := WritePlot(&b, Report{}, Result{Policy: "x"}); err == nil {
-		t.Error("WritePlot without a timeline: want an error")
+	if len(series) != 3*6 {
+		t.Errorf("%d series, want 18: %v", len(series), series)
 	}
 }
 

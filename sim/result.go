@@ -136,6 +136,7 @@ func (s *state) finishRun() {
 	}
 	if s.timeline != nil {
 		s.sampleUntil(s.now)
+		s.finalSample()
 		s.res.Timeline = s.timeline
 	}
 }

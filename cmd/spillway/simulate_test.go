@@ -85,7 +85,9 @@ func TestSimulateFlags(t *testing.T) {
 		t.Errorf("table:\n%s", out)
 	}
 	data, err := os.ReadFile(svg)
-	if err != nil || !bytes.Contains(data, []byte("per-job policy on burst.csv")) {
+	// One panel per policy run.
+	if err != nil || !bytes.Contains(data, []byte("2 policies on burst.csv")) ||
+		!bytes.Contains(data, []byte(`data-panel="per-job"`)) || !bytes.Contains(data, []byte(`data-panel="onprem-only"`)) {
 		t.Errorf("plot: %v %.200s", err, data)
 	}
 }
