@@ -264,7 +264,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
-		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}}
+		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}}
 		return pj.decide
 	}}
 }
@@ -285,6 +285,9 @@ type perJob struct {
 	// failed are nodes whose resume failed, holding their jobs until
 	// ResumeTimeout (plain Slurm).
 	failed []failedResume
+	// Buffers reused between calls.
+	up      []policy.Offering
+	booting []int
 }
 
 type failedResume struct {
@@ -331,7 +334,8 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	pj.failed = slices.DeleteFunc(pj.failed, func(f failedResume) bool { return !f.until.After(now) })
 
 	cloud := 0
-	var booting []int
+	booting := pj.booting[:0]
+	defer func() { pj.booting = booting[:0] }()
 	for _, f := range pj.failed {
 		booting = append(booting, f.gpus)
 	}
@@ -355,15 +359,20 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 		}
 		cloud += in.Offering.GPUs
 	}
-	var up []policy.Offering // node types not DOWN
-	for _, o := range pool.Offerings {
-		if _, isDown := pj.down[o.Key()]; !isDown {
-			up = append(up, o)
+	up := pool.Offerings // node types not DOWN
+	if len(pj.down) > 0 {
+		up = pj.up[:0]
+		for _, o := range pool.Offerings {
+			if _, isDown := pj.down[o.Key()]; !isDown {
+				up = append(up, o)
+			}
 		}
+		pj.up = up
 	}
+	pj.lastAt = now
+	clear(pj.last)
 	largest, ok := largestOffering(up)
 	if !ok {
-		pj.lastAt, pj.last = now, nil
 		return plan
 	}
 	iv := pool.Interval.D()
@@ -414,7 +423,6 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 			plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
 		}
 	}
-	pj.lastAt, pj.last = now, map[policy.OfferingKey]int{}
 	for i := range plan.Launches {
 		l := &plan.Launches[i]
 		l.Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", l.Count)

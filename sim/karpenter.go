@@ -57,7 +57,7 @@ func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
 func KarpenterWith(kn BaselineKnobs) Policy {
 	kn = kn.withDefaults()
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
-		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}}
+		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}}
 		return kp.decide
 	}}
 }
@@ -69,6 +69,8 @@ type karpenter struct {
 	busy map[string]busySince
 	// replacing maps a node being replaced to its replacement.
 	replacing map[string]*replacement
+	// byID is reused between calls: instance ID → index.
+	byID map[string]int
 }
 
 type busySince struct {
@@ -84,7 +86,8 @@ type replacement struct {
 
 func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 	plan := policy.Plan{Pool: pool.Name, Time: now}
-	byID := make(map[string]int, len(insts))
+	byID := kp.byID
+	clear(byID)
 	for i := range insts {
 		in := &insts[i]
 		byID[in.ID] = i
@@ -279,6 +282,9 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 		}
 	}
 	keep := map[string]bool{} // nodes that take moved jobs stay
+	if len(cands) > karpenterMaxCandidates {
+		cands = cands[:karpenterMaxCandidates]
+	}
 	for _, i := range cands {
 		if budget <= 0 {
 			return
@@ -329,6 +335,11 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 		budget--
 	}
 }
+
+// karpenterMaxCandidates bounds the nodes one evaluation considers for
+// consolidation, as Karpenter bounds the time of a consolidation pass; the
+// rest wait for the next evaluation.
+const karpenterMaxCandidates = 100
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
