@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -161,17 +162,18 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 // limitCosts runs p once more per limit that bound res, with that limit
 // lifted, concurrently, and records each run in res.WithoutLimit. A limit
 // binds when it held back a launch or ended capacity (LimitBoundHours), or
-// when it alone makes the largest never-served job unservable.
+// when it keeps jobs of the trace off the cloud altogether: no instance
+// that holds one fits under it (policy.CloudHolds), so no policy ever
+// launches for them and they wait for on-prem, or are never served.
 func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 	limits := make([]string, 0, len(res.LimitBoundHours))
 	for l := range res.LimitBoundHours {
 		limits = append(limits, l)
 	}
-	if g := res.NeverServedGPUs; res.JobsNeverServed > 0 && policy.CloudHolds(&b.Pool, g) != "" {
-		for _, l := range []string{policy.LimitBudget, policy.LimitMaxGPUs, policy.LimitMaxCostPerHour} {
-			if lifted, ok := liftLimit(b.Pool, l); ok && !slices.Contains(limits, l) && policy.CloudHolds(&lifted, g) == "" {
-				limits = append(limits, l)
-			}
+	keptOff := b.keptOffCloud()
+	for _, l := range slices.Sorted(maps.Keys(keptOff)) {
+		if !slices.Contains(limits, l) {
+			limits = append(limits, l)
 		}
 	}
 	if len(limits) == 0 {
@@ -211,9 +213,35 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 	res.WithoutLimit = make(map[string]LimitCost, len(limits))
 	for k, l := range limits {
 		out[k].BoundHours = res.LimitBoundHours[l]
+		out[k].KeptOffCloudGPUs = keptOff[l]
 		res.WithoutLimit[l] = out[k]
 	}
 	return nil
+}
+
+// keptOffCloud is, per limit of the pool, the smallest job size of the
+// trace that the cloud can hold without that limit but not with it (none:
+// the limit keeps no job off the cloud).
+func (b Backtest) keptOffCloud() map[string]int {
+	sizes := map[int]bool{}
+	for _, j := range b.Trace.Jobs {
+		sizes[j.GPUs] = true
+	}
+	out := map[string]int{}
+	for _, g := range slices.Sorted(maps.Keys(sizes)) {
+		if policy.CloudHolds(&b.Pool, g) == "" {
+			continue
+		}
+		for _, l := range []string{policy.LimitBudget, policy.LimitMaxGPUs, policy.LimitMaxCostPerHour} {
+			if _, seen := out[l]; seen {
+				continue
+			}
+			if lifted, ok := liftLimit(b.Pool, l); ok && policy.CloudHolds(&lifted, g) == "" {
+				out[l] = g
+			}
+		}
+	}
+	return out
 }
 
 // liftLimit is pool without the named hard limit.

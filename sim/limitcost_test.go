@@ -34,7 +34,7 @@ func TestLimitCosts(t *testing.T) {
 		if !ok || len(res.WithoutLimit) != 1 || res.LimitBoundHours[policy.LimitBudget] <= 0 {
 			t.Fatalf("bound %v, without limit %+v: want the budget bound and its counterfactual", res.LimitBoundHours, res.WithoutLimit)
 		}
-		if lc.BoundHours != res.LimitBoundHours[policy.LimitBudget] || lc.Error != "" {
+		if lc.BoundHours != res.LimitBoundHours[policy.LimitBudget] || lc.Error != "" || lc.KeptOffCloudGPUs != 0 {
 			t.Errorf("counterfactual %+v does not carry the bound hours %v", lc, res.LimitBoundHours)
 		}
 		if !(lc.WaitP95S < res.WaitP95S) || !(lc.CloudCostUSD > res.CloudCostUSD) {
@@ -63,11 +63,12 @@ func TestLimitCosts(t *testing.T) {
 		}
 	})
 	t.Run("leaves a job out of reach", func(t *testing.T) {
-		// $0.01 a day holds no instance: the 4-GPU job is never served,
-		// and is without the budget.
+		// $0.01 a day holds no instance: the 4-GPU job is kept off the
+		// cloud and never served, and is without the budget; so is the
+		// 2-GPU job, the smallest kept off (it fits on-prem).
 		res := run(t, 0.01, "burst.csv", true)
 		lc, ok := res.WithoutLimit[policy.LimitBudget]
-		if res.JobsNeverServed != 1 || !ok || lc.JobsNeverServed != 0 || lc.CloudCostUSD <= 0 {
+		if res.JobsNeverServed != 1 || !ok || lc.JobsNeverServed != 0 || lc.CloudCostUSD <= 0 || lc.KeptOffCloudGPUs != 2 || lc.BoundHours != 0 {
 			t.Errorf("never served %d, without the budget %+v; want 1, then served at some cost", res.JobsNeverServed, res.WithoutLimit)
 		}
 	})

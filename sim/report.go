@@ -76,12 +76,16 @@ func (r Report) WriteTable(w io.Writer) error {
 			bound[l] += 0
 		}
 		for _, l := range slices.Sorted(maps.Keys(bound)) {
+			lc, ok := res.WithoutLimit[l]
+			var what []string
 			if h := res.LimitBoundHours[l]; h > 0 {
-				fmt.Fprintf(w, "\n%s: limit %s bound for %s of evaluations (held back launches or ended capacity)", res.Policy, l, humanSeconds(h*3600))
-			} else {
-				fmt.Fprintf(w, "\n%s: limit %s left the jobs never served out of reach", res.Policy, l)
+				what = append(what, fmt.Sprintf("bound for %s of evaluations (held back launches or ended capacity)", humanSeconds(h*3600)))
 			}
-			if lc, ok := res.WithoutLimit[l]; ok {
+			if ok && lc.KeptOffCloudGPUs > 0 {
+				what = append(what, fmt.Sprintf("keeps jobs of %d GPUs off the cloud (no instance that holds one fits under it)", lc.KeptOffCloudGPUs))
+			}
+			fmt.Fprintf(w, "\n%s: limit %s %s", res.Policy, l, strings.Join(what, " and "))
+			if ok {
 				fmt.Fprintf(w, "; %s", limitCostSentence(res, lc))
 			}
 			fmt.Fprint(w, ".")

@@ -87,6 +87,10 @@ type Result struct {
 type LimitCost struct {
 	// BoundHours are the hours of evaluations at which the limit bound.
 	BoundHours float64 `json:"bound_hours"`
+	// KeptOffCloudGPUs, when above 0, is the smallest job size of the
+	// trace that the limit keeps off the cloud altogether (no instance
+	// that holds one fits under it).
+	KeptOffCloudGPUs int `json:"kept_off_cloud_gpus,omitempty"`
 	// The run without the limit.
 	CloudCostUSD    float64 `json:"cloud_cost_usd"`
 	WaitP95S        float64 `json:"wait_p95_s"`
