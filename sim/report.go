@@ -58,7 +58,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		if len(res.CostByOffering) > 1 {
 			writeSplit(w, res.Policy+": cost by offering", res.CostByOffering)
 		}
-		if len(res.BudgetPeriods) > 0 && res.CloudCostUSD > 0 {
+		if _, budgetBound := res.WithoutLimit["budget"]; len(res.BudgetPeriods) > 0 && (res.CloudCostUSD > 0 || budgetBound) {
 			fmt.Fprintf(w, "\n%s: spend per budget period:", res.Policy)
 			for _, bp := range res.BudgetPeriods {
 				over := ""
