@@ -34,7 +34,8 @@ const (
 	// PerJobResumeTimeout is Slurm's ResumeTimeout as cloud clusters set
 	// it: a node not up this long after its resume is marked DOWN and its
 	// jobs requeued (slurm.conf's default, 60 s, is for on-prem nodes that
-	// boot from power-save; AWS ParallelCluster writes 1800 s).
+	// boot from power-save; 1800 s is what cloud Slurm integrations write,
+	// e.g. Azure CycleCloud's slurm.conf).
 	PerJobResumeTimeout = 30 * time.Minute
 	// PerJobICETimeout is AWS ParallelCluster's insufficient_capacity_timeout
 	// (default 600 s): after a capacity error the node type (its "compute
