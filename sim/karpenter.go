@@ -42,7 +42,9 @@ const (
 // consolidation: the replacement is launched first, and the node is ended
 // only once the replacement is ready and still has room for its jobs; if
 // not, the replacement is abandoned), at most 10% of the nodes (at least
-// one) in flight at once, its default disruption budget. Ending a node
+// one) in flight at once, its default disruption budget, and only in
+// evaluations that launch nothing for pending jobs (so that a new node is
+// known to be a replacement). Ending a node
 // evicts its jobs: they are requeued and placed again. Simulated jobs
 // restart from zero unless the pool declares checkpoint_interval, so by
 // default running jobs count as karpenter.sh/do-not-disrupt (the
