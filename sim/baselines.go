@@ -302,6 +302,7 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	// Capacity errors since the last call: the resumes of that offering
 	// planned at this very moment failed.
 	for key, until := range snap.Unavailable {
+		key = keyOf(key)
 		if prev, ok := pj.seen[key]; ok && prev.Equal(until) {
 			continue
 		}
@@ -319,7 +320,7 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 		}
 		var gpus int
 		for _, o := range pool.Offerings {
-			if o.Key() == key {
+			if keyOf(o.Key()) == key {
 				gpus = o.GPUs
 			}
 		}
@@ -364,7 +365,7 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	if len(pj.down) > 0 {
 		up = pj.up[:0]
 		for _, o := range pool.Offerings {
-			if _, isDown := pj.down[o.Key()]; !isDown {
+			if _, isDown := pj.down[keyOf(o.Key())]; !isDown {
 				up = append(up, o)
 			}
 		}
@@ -427,9 +428,18 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	for i := range plan.Launches {
 		l := &plan.Launches[i]
 		l.Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", l.Count)
-		pj.last[l.Offering.Key()] += l.Count
+		pj.last[keyOf(l.Offering.Key())] += l.Count
 	}
 	return plan
+}
+
+// keyOf is an offering key with its market defaulted (on-demand), so that
+// keys compare whether or not the market was spelled out.
+func keyOf(k policy.OfferingKey) policy.OfferingKey {
+	if k.Market == "" {
+		k.Market = policy.MarketOnDemand
+	}
+	return k
 }
 
 // coverByBooting takes room for a job of g GPUs on booting nodes (free GPUs

@@ -127,7 +127,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	}
 	var avail []policy.Offering
 	for _, o := range pool.Offerings {
-		if until, ok := snap.Unavailable[o.Key()]; (!ok || !until.After(now)) && o.GPUs > 0 {
+		if !iceCached(snap, o, now) && o.GPUs > 0 {
 			avail = append(avail, o)
 		}
 	}
@@ -223,7 +223,7 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, snap policy.Snapshot, 
 			}
 		}
 		if r.newID == "" {
-			if _, failed := snap.Unavailable[r.off.Key()]; failed || now.After(r.at) {
+			if iceCached(snap, r.off, now) || now.After(r.at) {
 				delete(kp.replacing, oldID) // its launch failed or was not admitted
 			}
 			continue
@@ -240,6 +240,8 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, snap policy.Snapshot, 
 		}
 		delete(kp.replacing, oldID)
 		if old := &insts[oi]; old.BusyGPUs <= nw.Offering.GPUs-nw.BusyGPUs {
+			// Its room is for the evicted jobs, placed after this plan.
+			targets[r.newID] = true
 			plan.Terminates = append(plan.Terminates, policy.Action{InstanceID: oldID,
 				Reason: fmt.Sprintf("consolidation: replaced by cheaper %s, now ready", nw.Offering.Name)})
 			ended[oldID] = true
@@ -336,6 +338,17 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 				in.ID, in.BusyGPUs, in.Offering.GPUs, in.Offering.PricePerHour, best.Name, best.PricePerHour)})
 		budget--
 	}
+}
+
+// iceCached says whether the offering is in the capacity cache at now,
+// whether its key spells out the market or not.
+func iceCached(snap policy.Snapshot, o policy.Offering, now time.Time) bool {
+	for _, k := range [2]policy.OfferingKey{o.Key(), keyOf(o.Key())} {
+		if until, ok := snap.Unavailable[k]; ok && until.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // karpenterMaxCandidates bounds the nodes one evaluation considers for

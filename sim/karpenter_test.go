@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ func TestKarpenterConsolidation(t *testing.T) {
 		name       string
 		opts       []string
 		checkpoint time.Duration
+		interval   time.Duration // 30 s when 0
+		boot       time.Duration // 60 s when 0
 		launches   int
 		killed     int
 		lost       float64 // GPU-hours
@@ -46,6 +49,13 @@ func TestKarpenterConsolidation(t *testing.T) {
 			cost: 750*8.0/3600 + (15180-690)*2.5/3600,
 		},
 		{
+			// Evaluations every 60 s, boots of 90 s: the replacement is up
+			// 30 s before the evaluation that ends the old node, and must
+			// not be taken for an empty node then.
+			name: "replacement up between evaluations", opts: []string{"karpenter.evict=true"}, interval: time.Minute, boot: 90 * time.Second,
+			launches: 2, killed: 1, lost: -1, cost: -1,
+		},
+		{
 			// A pool whose jobs checkpoint lets Karpenter move them.
 			name: "checkpointing pool", checkpoint: time.Hour, launches: 2, killed: 1, lost: -1,
 			cost: -1,
@@ -58,8 +68,11 @@ func TestKarpenterConsolidation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
-				Offerings: []policy.Offering{big, small}, CheckpointInterval: policy.Duration(tt.checkpoint)}
+			iv, boot := cmp.Or(tt.interval, 30*time.Second), cmp.Or(tt.boot, time.Minute)
+			b, s := big, small
+			b.Boot, s.Boot = policy.Duration(boot), policy.Duration(boot)
+			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(iv),
+				Offerings: []policy.Offering{b, s}, CheckpointInterval: policy.Duration(tt.checkpoint)}
 			res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
 			if err != nil {
 				t.Fatal(err)
