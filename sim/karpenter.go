@@ -30,7 +30,8 @@ const (
 // largest first, onto new nodes, opening each on the offering with the
 // lowest price per GPU that holds the job and is not in the capacity cache
 // (its ICE cache: an offering that failed for capacity is skipped, and the
-// next cheapest taken). A job larger than every offering spans whole nodes
+// next cheapest taken); the jobs left over after full nodes go on one node
+// of the cheapest offering that holds them. A job larger than every offering spans whole nodes
 // of the largest of at least policy.SpanMinGPUs GPUs.
 //
 // Consolidation follows Karpenter's disruption controller
@@ -166,22 +167,36 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		if !ok {
 			continue // no offering holds it
 		}
-		var add int
-		if per == 1 {
-			fit := off.GPUs / g
-			add = (n + fit - 1) / fit
-			if rest := n % fit; rest > 0 {
-				free = append(free, off.GPUs-rest*g)
+		add := func(off policy.Offering, k int) {
+			key := off.Name + "/" + off.InstanceType
+			if counts[key] == 0 {
+				order = append(order, off)
 			}
-		} else {
-			add = n * per
+			counts[key] += k
+			nodes += k
 		}
-		key := off.Name + "/" + off.InstanceType
-		if counts[key] == 0 {
-			order = append(order, off)
+		if per > 1 {
+			add(off, n*per)
+			continue
 		}
-		counts[key] += add
-		nodes += add
+		// Full nodes of the best price per GPU; the jobs left over go on
+		// one node of the cheapest offering that holds them, as Karpenter
+		// launches a node claim as the cheapest instance type its pods
+		// fit.
+		fit := off.GPUs / g
+		if full := n / fit; full > 0 {
+			add(off, full)
+		}
+		if rest := n % fit; rest > 0 {
+			last := off
+			for _, o := range avail {
+				if o.GPUs >= rest*g && o.PricePerHour < last.PricePerHour {
+					last = o
+				}
+			}
+			add(last, 1)
+			free = append(free, last.GPUs-rest*g)
+		}
 	}
 	for _, off := range order {
 		n := counts[off.Name+"/"+off.InstanceType]

@@ -118,3 +118,24 @@ func TestKarpenterConsolidationDeletes(t *testing.T) {
 		t.Errorf("cost $%.4f, want $%.4f", res.CloudCostUSD, want)
 	}
 }
+
+// TestKarpenterPacksLeftoverOnCheapestNode: five 2-GPU jobs fill one
+// 8-GPU node (cheapest per GPU); the fifth goes on the cheapest node that
+// holds it, a 2-GPU one, not on a second 8-GPU node.
+func TestKarpenterPacksLeftoverOnCheapestNode(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	small := policy.Offering{Name: "small", Provider: "p", InstanceType: "x2", GPUs: 2, PricePerHour: 2.5,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	tr.Jobs = append(tr.Jobs, tr.Jobs[1])
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{big, small}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(Karpenter())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches != 2 || res.CostByOffering["small"] <= 0 || res.CostByOffering["big"] <= 0 || res.WaitMaxS != 60 {
+		t.Errorf("%d launches, cost %v, wait max %.0fs; want one node of each, every job started at 60 s", res.Launches, res.CostByOffering, res.WaitMaxS)
+	}
+}
