@@ -144,7 +144,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		go func() {
 			defer wg.Done()
 			rep.Results[i], errs[i] = Run(ctx, o)
-			if errs[i] == nil && b.LimitCosts {
+			if errs[i] == nil && b.LimitCosts && p.New != nil { // a policy that never rents meets no limit
 				errs[i] = b.limitCosts(ctx, p, &rep.Results[i])
 			}
 		}()

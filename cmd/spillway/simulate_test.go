@@ -220,7 +220,7 @@ func TestSimulateBindingBudget(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--config", path, "--trace", "testdata/overflow.csv", "--onprem-gpus", "8", "--policies", "spillway,per-job"}
+	args := []string{"--config", path, "--trace", "testdata/overflow.csv", "--onprem-gpus", "8", "--policies", "spillway,per-job,onprem-only"}
 	out, err := runSimulateArgs(t, append(args, "--json")...)
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +238,12 @@ func TestSimulateBindingBudget(t *testing.T) {
 		t.Fatalf("%v in\n%s", err, out)
 	}
 	for _, r := range rep.Results {
+		if r.Policy == "onprem-only" {
+			if r.WithoutLimit != nil {
+				t.Errorf("onprem-only rents nothing, yet has without_limit %+v", r.WithoutLimit)
+			}
+			continue
+		}
 		wl, ok := r.WithoutLimit["budget"]
 		if !ok || wl.CloudCostUSD <= 0 || wl.KeptOffCloudGPUs != 8 {
 			t.Errorf("%s: without_limit %+v: want the budget's counterfactual, bursting at some cost, and the 8-GPU jobs kept off the cloud", r.Policy, r.WithoutLimit)
