@@ -22,7 +22,12 @@ func Spillway() Policy {
 
 // Admitted holds a baseline's plans to the pool's hard rules
 // (policy.Admit): the same limits, budget, drain_timeout and max_lifetime
-// that bind the spillway policy.
+// that bind the spillway policy. The server's capacity cache is not one of
+// them: each baseline keeps its own memory of capacity errors (per-job its
+// node types set DOWN, karpenter its 3-minute ICE cache, threshold none),
+// so Admit is not shown the snapshot's Unavailable and does not drop their
+// launches for it; a launch into a stock-out fails at the simulated cloud
+// and is counted.
 func Admitted(p Policy) Policy {
 	if p.New == nil {
 		return p
@@ -31,7 +36,9 @@ func Admitted(p Policy) Policy {
 	p.New = func() DecideFunc {
 		f := newFn()
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
-			return policy.Admit(pool, snap, insts, spend, now, f(pool, snap, insts, spend, now))
+			plan := f(pool, snap, insts, spend, now)
+			snap.Unavailable = nil
+			return policy.Admit(pool, snap, insts, spend, now, plan)
 		}
 	}
 	return p

@@ -12,6 +12,10 @@ import (
 // PolicyKarpenter names the Karpenter-style baseline.
 const PolicyKarpenter = "karpenter"
 
+// KarpenterICETTL is how long Karpenter skips an offering after a capacity
+// error (its unavailable-offerings cache, 3 minutes).
+const KarpenterICETTL = 3 * time.Minute
+
 // KarpenterConsolidateAfter is how long a node's pods must be unchanged
 // (for an empty node: how long it stays empty) before consolidation
 // considers it (Karpenter's consolidateAfter).
@@ -28,9 +32,9 @@ const (
 // (its batch window) it takes the pending jobs that free capacity on the
 // nodes it holds (running or booting) cannot take, and bin-packs them,
 // largest first, onto new nodes, opening each on the offering with the
-// lowest price per GPU that holds the job and is not in the capacity cache
-// (its ICE cache: an offering that failed for capacity is skipped, and the
-// next cheapest taken); the jobs left over after full nodes go on one node
+// lowest price per GPU that holds the job and is not in its ICE cache (an
+// offering that failed for capacity is skipped for 3 minutes, Karpenter's
+// unavailable-offerings TTL, and the next cheapest taken); the jobs left over after full nodes go on one node
 // of the cheapest offering that holds them. A job larger than every offering spans whole nodes
 // of the largest of at least policy.SpanMinGPUs GPUs.
 //
@@ -60,7 +64,8 @@ func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
 func KarpenterWith(kn BaselineKnobs) Policy {
 	kn = kn.withDefaults()
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
-		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}}
+		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{},
+			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}}
 		return kp.decide
 	}}
 }
@@ -74,6 +79,10 @@ type karpenter struct {
 	replacing map[string]*replacement
 	// byID is reused between calls: instance ID → index.
 	byID map[string]int
+	// seen is the capacity errors already taken into ice, its ICE cache:
+	// offering → when it may be tried again.
+	seen map[policy.OfferingKey]time.Time
+	ice  map[policy.OfferingKey]time.Time
 }
 
 type busySince struct {
@@ -89,6 +98,20 @@ type replacement struct {
 
 func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 	plan := policy.Plan{Pool: pool.Name, Time: now}
+	// A capacity error since the last call puts its offering in the ICE
+	// cache for KarpenterICETTL.
+	for key, until := range snap.Unavailable {
+		key = keyOf(key)
+		if prev, ok := kp.seen[key]; !ok || !prev.Equal(until) {
+			kp.seen[key] = until
+			kp.ice[key] = now.Add(KarpenterICETTL)
+		}
+	}
+	for key, until := range kp.ice {
+		if !until.After(now) {
+			delete(kp.ice, key)
+		}
+	}
 	byID := kp.byID
 	clear(byID)
 	for i := range insts {
@@ -128,7 +151,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	}
 	var avail []policy.Offering
 	for _, o := range pool.Offerings {
-		if !iceCached(snap, o, now) && o.GPUs > 0 {
+		if _, cached := kp.ice[keyOf(o.Key())]; !cached && o.GPUs > 0 {
 			avail = append(avail, o)
 		}
 	}
@@ -238,7 +261,7 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, snap policy.Snapshot, 
 			}
 		}
 		if r.newID == "" {
-			if iceCached(snap, r.off, now) || now.After(r.at) {
+			if _, failed := kp.ice[keyOf(r.off.Key())]; failed || now.After(r.at) {
 				delete(kp.replacing, oldID) // its launch failed or was not admitted
 			}
 			continue
@@ -353,17 +376,6 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 				in.ID, in.BusyGPUs, in.Offering.GPUs, in.Offering.PricePerHour, best.Name, best.PricePerHour)})
 		budget--
 	}
-}
-
-// iceCached says whether the offering is in the capacity cache at now,
-// whether its key spells out the market or not.
-func iceCached(snap policy.Snapshot, o policy.Offering, now time.Time) bool {
-	for _, k := range [2]policy.OfferingKey{o.Key(), keyOf(o.Key())} {
-		if until, ok := snap.Unavailable[k]; ok && until.After(now) {
-			return true
-		}
-	}
-	return false
 }
 
 // karpenterMaxCandidates bounds the nodes one evaluation considers for

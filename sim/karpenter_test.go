@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 // TestKarpenterConsolidation: four 2-GPU jobs at 0 s, one of 4 hours and
@@ -137,5 +138,25 @@ func TestKarpenterPacksLeftoverOnCheapestNode(t *testing.T) {
 	}
 	if res.Launches != 2 || res.CostByOffering["small"] <= 0 || res.CostByOffering["big"] <= 0 || res.WaitMaxS != 60 {
 		t.Errorf("%d launches, cost %v, wait max %.0fs; want one node of each, every job started at 60 s", res.Launches, res.CostByOffering, res.WaitMaxS)
+	}
+}
+
+// TestKarpenterICECache: the cheaper offering is always out of stock and a
+// 4-GPU job arrives every minute for 30 minutes. Karpenter skips the
+// offering for 3 minutes after each capacity error (its ICE cache), not
+// for the simulator's 5-minute capacity cache: it fails at 0, 3, …, 27
+// minutes, and every job runs on the dearer offering.
+func TestKarpenterICECache(t *testing.T) {
+	pool := perJobPool()
+	tr := &trace.Trace{Name: "every-minute", Start: trace.DefaultEpoch}
+	for k := range 30 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(k) * time.Minute, Duration: time.Hour, GPUs: 4})
+	}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(Karpenter()), Cloud: stockedOut("cheap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.FailedLaunches["capacity"]; n != 10 || res.CostByOffering["cheap"] != 0 || res.JobsOnCloud != 30 || res.WaitMaxS != 60 {
+		t.Errorf("%d capacity failures, cost %v, %d on cloud, wait max %.0fs; want 10, only dear, 30, 60s", n, res.CostByOffering, res.JobsOnCloud, res.WaitMaxS)
 	}
 }
