@@ -127,7 +127,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		}
 	}
 	ended := map[string]bool{} // ended by this plan
-	targets := kp.trackReplacements(&plan, snap, insts, byID, now, ended)
+	targets := kp.trackReplacements(&plan, insts, byID, now, ended)
 
 	var free []int // free GPUs of held nodes, then of new ones
 	for _, in := range insts {
@@ -236,7 +236,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 // one's new node, ends the replaced node once its replacement is ready
 // and has room for its jobs, and abandons those whose replacement failed,
 // vanished or has no room left. It returns the replacement nodes.
-func (kp *karpenter) trackReplacements(plan *policy.Plan, snap policy.Snapshot, insts []policy.Instance, byID map[string]int, now time.Time, ended map[string]bool) map[string]bool {
+func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instance, byID map[string]int, now time.Time, ended map[string]bool) map[string]bool {
 	targets := map[string]bool{}
 	claimed := map[string]bool{}
 	for _, r := range kp.replacing {
