@@ -265,7 +265,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
-		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}}
+		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: map[int]bool{}}
 		return pj.decide
 	}}
 }
@@ -286,6 +286,9 @@ type perJob struct {
 	// failed are nodes whose resume failed, holding their jobs until
 	// ResumeTimeout (plain Slurm).
 	failed []failedResume
+	// holds caches policy.CloudHolds(pool, gpus) == "" by job size (the
+	// pool does not change during a run).
+	holds map[int]bool
 	// Buffers reused between calls.
 	up      []policy.Offering
 	booting []int
@@ -384,7 +387,7 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
 	// Slurm resumes nodes only for jobs some node definition can run:
 	// a job no rentable capacity holds (policy.CloudHolds) stays queued.
-	holds := map[int]bool{}
+	holds := pj.holds
 	for _, g := range snap.PendingJobGPUs {
 		ok, seen := holds[g]
 		if !seen {

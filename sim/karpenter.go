@@ -64,7 +64,7 @@ func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
 func KarpenterWith(kn BaselineKnobs) Policy {
 	kn = kn.withDefaults()
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
-		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{},
+		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}}
 		return kp.decide
 	}}
@@ -77,8 +77,10 @@ type karpenter struct {
 	busy map[string]busySince
 	// replacing maps a node being replaced to its replacement.
 	replacing map[string]*replacement
-	// byID is reused between calls: instance ID → index.
-	byID map[string]int
+	// byID and ended are reused between calls: instance ID → index, and
+	// the nodes the plan ends.
+	byID  map[string]int
+	ended map[string]bool
 	// seen is the capacity errors already taken into ice, its ICE cache:
 	// offering → when it may be tried again.
 	seen map[policy.OfferingKey]time.Time
@@ -112,22 +114,29 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			delete(kp.ice, key)
 		}
 	}
-	byID := kp.byID
-	clear(byID)
-	for i := range insts {
-		in := &insts[i]
-		byID[in.ID] = i
-		if b, ok := kp.busy[in.ID]; !ok || b.gpus != in.BusyGPUs {
-			kp.busy[in.ID] = busySince{gpus: in.BusyGPUs, since: now}
+	ended := kp.ended // ended by this plan
+	clear(ended)
+	var targets map[string]bool
+	// Nodes with work are consolidated only when their work may move;
+	// otherwise there is nothing to follow between evaluations.
+	movable := kp.k.KarpenterConsolidation == KarpenterWhenEmptyOrUnderutilized && (pool.CheckpointInterval > 0 || kp.k.KarpenterEvict)
+	if movable || len(kp.replacing) > 0 {
+		byID := kp.byID
+		clear(byID)
+		for i := range insts {
+			in := &insts[i]
+			byID[in.ID] = i
+			if b, ok := kp.busy[in.ID]; !ok || b.gpus != in.BusyGPUs {
+				kp.busy[in.ID] = busySince{gpus: in.BusyGPUs, since: now}
+			}
 		}
-	}
-	for id := range kp.busy {
-		if _, ok := byID[id]; !ok {
-			delete(kp.busy, id)
+		for id := range kp.busy {
+			if _, ok := byID[id]; !ok {
+				delete(kp.busy, id)
+			}
 		}
+		targets = kp.trackReplacements(&plan, insts, byID, now, ended)
 	}
-	ended := map[string]bool{} // ended by this plan
-	targets := kp.trackReplacements(&plan, insts, byID, now, ended)
 
 	var free []int // free GPUs of held nodes, then of new ones
 	for _, in := range insts {
@@ -226,7 +235,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: n,
 			Reason: fmt.Sprintf("bin-packed pending jobs onto %d new node(s)", n)})
 	}
-	if len(plan.Launches) == 0 {
+	if len(plan.Launches) == 0 && movable {
 		kp.consolidate(&plan, pool, insts, avail, targets, ended, now)
 	}
 	return plan
@@ -292,9 +301,6 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instanc
 // jobs may move are removed (their jobs fit elsewhere) or replaced by a
 // cheaper node, largest saving first, within the disruption budget.
 func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []policy.Instance, avail []policy.Offering, targets, ended map[string]bool, now time.Time) {
-	if kp.k.KarpenterConsolidation != KarpenterWhenEmptyOrUnderutilized || (pool.CheckpointInterval <= 0 && !kp.k.KarpenterEvict) {
-		return
-	}
 	live := 0
 	for _, in := range insts {
 		if in.State == policy.StateRunning || in.State == policy.StateBooting {
