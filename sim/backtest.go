@@ -2,7 +2,10 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +22,12 @@ func Spillway() Policy {
 
 // Admitted holds a baseline's plans to the pool's hard rules
 // (policy.Admit): the same limits, budget, drain_timeout and max_lifetime
-// that bind the spillway policy.
+// that bind the spillway policy. The server's capacity cache is not one of
+// them: each baseline keeps its own memory of capacity errors (per-job its
+// node types set DOWN, karpenter its 3-minute ICE cache, threshold none),
+// so Admit is not shown the snapshot's Unavailable and does not drop their
+// launches for it; a launch into a stock-out fails at the simulated cloud
+// and is counted.
 func Admitted(p Policy) Policy {
 	if p.New == nil {
 		return p
@@ -28,7 +36,9 @@ func Admitted(p Policy) Policy {
 	p.New = func() DecideFunc {
 		f := newFn()
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
-			return policy.Admit(pool, snap, insts, spend, now, f(pool, snap, insts, spend, now))
+			plan := f(pool, snap, insts, spend, now)
+			snap.Unavailable = nil
+			return policy.Admit(pool, snap, insts, spend, now, plan)
 		}
 	}
 	return p
@@ -52,7 +62,7 @@ func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 	case PolicyPerJob:
 		return Admitted(PerJobWith(k)), nil
 	case PolicyKarpenter:
-		return Admitted(Karpenter()), nil
+		return Admitted(KarpenterWith(k)), nil
 	}
 	return Policy{}, fmt.Errorf("unknown policy %q (want one of %s)", name, strings.Join(PolicyNames, ", "))
 }
@@ -98,6 +108,10 @@ type Backtest struct {
 	Progress func(done float64)
 	// MaxInstances bounds each run's launches (Options.MaxInstances).
 	MaxInstances int
+	// LimitCosts runs each policy again, for each limit that bound it
+	// (Result.LimitBoundHours), with that limit lifted, and reports the
+	// difference in Result.WithoutLimit.
+	LimitCosts bool
 }
 
 // Run simulates every policy on the trace, concurrently; results come in
@@ -137,6 +151,9 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		go func() {
 			defer wg.Done()
 			rep.Results[i], errs[i] = Run(ctx, o)
+			if errs[i] == nil && b.LimitCosts && p.New != nil { // a policy that never rents meets no limit
+				errs[i] = b.limitCosts(ctx, p, &rep.Results[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -147,6 +164,106 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 	}
 	markDominated(rep.Results)
 	return rep, nil
+}
+
+// limitCosts runs p once more per limit that bound res, with that limit
+// lifted, concurrently, and records each run in res.WithoutLimit. A limit
+// binds when it held back a launch or ended capacity (LimitBoundHours), or
+// when it keeps jobs of the trace off the cloud altogether: no instance
+// that holds one fits under it (policy.CloudHolds), so no policy ever
+// launches for them and they wait for on-prem, or are never served.
+func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
+	limits := make([]string, 0, len(res.LimitBoundHours))
+	for l := range res.LimitBoundHours {
+		limits = append(limits, l)
+	}
+	keptOff := b.keptOffCloud()
+	for _, l := range slices.Sorted(maps.Keys(keptOff)) {
+		if !slices.Contains(limits, l) {
+			limits = append(limits, l)
+		}
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	slices.Sort(limits)
+	out := make([]LimitCost, len(limits))
+	errs := make([]error, len(limits))
+	var wg sync.WaitGroup
+	for k, l := range limits {
+		pool, ok := liftLimit(b.Pool, l)
+		if !ok {
+			out[k].Error = fmt.Sprintf("unknown limit %q", l)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
+				Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+			r, err := Run(ctx, o)
+			switch {
+			case errors.Is(err, ErrTooManyInstances) || errors.Is(err, ErrHorizon):
+				out[k].Error = err.Error()
+			case err != nil:
+				errs[k] = fmt.Errorf("without %s: %w", l, err)
+			default:
+				out[k] = LimitCost{CloudCostUSD: r.CloudCostUSD, WaitP95S: r.WaitP95S, WaitP99S: r.WaitP99S, JobsKilled: r.JobsKilled,
+					GPUHoursLost: r.GPUHoursLost, JobsUnstarted: r.JobsUnstarted, JobsNeverServed: r.JobsNeverServed}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	res.WithoutLimit = make(map[string]LimitCost, len(limits))
+	for k, l := range limits {
+		out[k].BoundHours = res.LimitBoundHours[l]
+		out[k].KeptOffCloudGPUs = keptOff[l]
+		res.WithoutLimit[l] = out[k]
+	}
+	return nil
+}
+
+// keptOffCloud is, per limit of the pool, the smallest job size of the
+// trace that the cloud can hold without that limit but not with it (none:
+// the limit keeps no job off the cloud).
+func (b Backtest) keptOffCloud() map[string]int {
+	sizes := map[int]bool{}
+	for _, j := range b.Trace.Jobs {
+		sizes[j.GPUs] = true
+	}
+	out := map[string]int{}
+	for _, g := range slices.Sorted(maps.Keys(sizes)) {
+		if policy.CloudHolds(&b.Pool, g) == "" {
+			continue
+		}
+		for _, l := range []string{policy.LimitBudget, policy.LimitMaxGPUs, policy.LimitMaxCostPerHour} {
+			if _, seen := out[l]; seen {
+				continue
+			}
+			if lifted, ok := liftLimit(b.Pool, l); ok && policy.CloudHolds(&lifted, g) == "" {
+				out[l] = g
+			}
+		}
+	}
+	return out
+}
+
+// liftLimit is pool without the named hard limit.
+func liftLimit(pool policy.Pool, limit string) (policy.Pool, bool) {
+	switch limit {
+	case policy.LimitBudget:
+		pool.Limits.Budget = nil
+	case policy.LimitMaxGPUs:
+		pool.Limits.MaxGPUs = 0
+	case policy.LimitMaxCostPerHour:
+		pool.Limits.MaxCostPerHour = 0
+	default:
+		return pool, false
+	}
+	return pool, true
 }
 
 // markDominated sets each result's DominatedBy: the policies that cost

@@ -31,6 +31,18 @@ const (
 	// PerJobResumeRate is Slurm's ResumeRate: nodes resumed per minute at
 	// most (slurm.conf's default, 300).
 	PerJobResumeRate = 300
+	// PerJobResumeTimeout is Slurm's ResumeTimeout as cloud clusters set
+	// it: a node not up this long after its resume is marked DOWN and its
+	// jobs requeued (slurm.conf's default, 60 s, is for on-prem nodes that
+	// boot from power-save; 1800 s is what cloud Slurm integrations write,
+	// e.g. Azure CycleCloud's slurm.conf).
+	PerJobResumeTimeout = 30 * time.Minute
+	// PerJobICETimeout is AWS ParallelCluster's insufficient_capacity_timeout
+	// (default 600 s): after a capacity error the node type (its "compute
+	// resource") is DOWN for this long and the job is requeued at once to
+	// another node type (its fast insufficient capacity fail-over, on by
+	// default since 3.2.0).
+	PerJobICETimeout = 600 * time.Second
 )
 
 // BaselineKnobs are the baselines' settings an operator would tune; the
@@ -46,11 +58,29 @@ type BaselineKnobs struct {
 	PerJobSuspend    time.Duration
 	PerJobSuspendSet bool
 	PerJobResumeRate int
+	// PerJobResumeTimeout is ResumeTimeout; PerJobICETimeout is
+	// insufficient_capacity_timeout (set PerJobICETimeoutSet to use 0,
+	// which turns the fast fail-over off: a failed resume then holds its
+	// jobs for ResumeTimeout, as plain Slurm does).
+	PerJobResumeTimeout time.Duration
+	PerJobICETimeout    time.Duration
+	PerJobICETimeoutSet bool
+	// KarpenterConsolidateAfter is consolidateAfter;
+	// KarpenterConsolidation is consolidationPolicy (WhenEmpty or
+	// WhenEmptyOrUnderutilized); KarpenterEvict lets consolidation move
+	// running jobs that do not checkpoint (their work is lost).
+	KarpenterConsolidateAfter    time.Duration
+	KarpenterConsolidateAfterSet bool
+	KarpenterConsolidation       string
+	KarpenterEvict               bool
 }
 
 // ParseBaselineKnob sets one knob from "policy.knob=value" (as
 // --baseline-opt takes it): threshold.target=0.7, threshold.cooldown=2m,
-// threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100.
+// threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100,
+// per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s,
+// karpenter.consolidate_after=5m,
+// karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true.
 func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	name, val, ok := strings.Cut(s, "=")
 	if !ok {
@@ -84,8 +114,27 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 			return fmt.Errorf("baseline option per-job.resume_rate=%q: want nodes a minute, 1 to 100000", val)
 		}
 		k.PerJobResumeRate = n
+	case "per-job.resume_timeout":
+		k.PerJobResumeTimeout, err = dur(time.Second)
+	case "per-job.insufficient_capacity_timeout":
+		k.PerJobICETimeout, err = dur(0)
+		k.PerJobICETimeoutSet = err == nil
+	case "karpenter.consolidate_after":
+		k.KarpenterConsolidateAfter, err = dur(0)
+		k.KarpenterConsolidateAfterSet = err == nil
+	case "karpenter.consolidation_policy":
+		if val != KarpenterWhenEmpty && val != KarpenterWhenEmptyOrUnderutilized {
+			return fmt.Errorf("baseline option karpenter.consolidation_policy=%q: want %s or %s", val, KarpenterWhenEmpty, KarpenterWhenEmptyOrUnderutilized)
+		}
+		k.KarpenterConsolidation = val
+	case "karpenter.evict":
+		b, perr := strconv.ParseBool(val)
+		if perr != nil {
+			return fmt.Errorf("baseline option karpenter.evict=%q: want true or false", val)
+		}
+		k.KarpenterEvict = b
 	default:
-		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend or per-job.resume_rate)", name)
+		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy or karpenter.evict)", name)
 	}
 	return err
 }
@@ -105,6 +154,18 @@ func (k BaselineKnobs) withDefaults() BaselineKnobs {
 	}
 	if k.PerJobResumeRate == 0 {
 		k.PerJobResumeRate = PerJobResumeRate
+	}
+	if k.PerJobResumeTimeout == 0 {
+		k.PerJobResumeTimeout = PerJobResumeTimeout
+	}
+	if !k.PerJobICETimeoutSet {
+		k.PerJobICETimeout = PerJobICETimeout
+	}
+	if !k.KarpenterConsolidateAfterSet {
+		k.KarpenterConsolidateAfter = KarpenterConsolidateAfter
+	}
+	if k.KarpenterConsolidation == "" {
+		k.KarpenterConsolidation = KarpenterWhenEmptyOrUnderutilized
 	}
 	return k
 }
@@ -177,92 +238,220 @@ func ThresholdWith(k BaselineKnobs) Policy {
 // cannot start gets a node resumed for it — the cheapest offering with
 // enough GPUs, or whole nodes of the largest offering for bigger jobs — and a
 // node idle for 300 s is suspended, at most 300 nodes resumed a minute
-// (ResumeRate). Nodes already booting count for the jobs they can take. It honours max_gpus (the number of cloud nodes defined),
-// and policy.Admit holds its plans to the pool's other hard rules.
+// (ResumeRate). Nodes already booting take the jobs they have room for, as
+// select/cons_tres packs jobs onto a node. It honours max_gpus (the number
+// of cloud nodes defined), and policy.Admit holds its plans to the pool's
+// other hard rules.
+//
+// Failed resumes follow slurm.conf's ResumeTimeout ("Nodes which fail to
+// respond in this time frame will be marked DOWN and the jobs scheduled on
+// the node requeued", slurm.schedmd.com/slurm.conf.html and
+// power_save.html): a node still booting ResumeTimeout after its resume is
+// ended (the ResumeFailProgram's job) and its jobs resume another node. A
+// resume refused for capacity (the cloud's insufficient-capacity error)
+// follows AWS ParallelCluster's fast insufficient capacity fail-over
+// (docs.aws.amazon.com/parallelcluster/latest/ug/slurm-short-capacity-fail-mode-v3.html),
+// on by default since 3.2.0: the node type is set DOWN for
+// insufficient_capacity_timeout (600 s) and the job is requeued at once to
+// the next node type that holds it. With that timeout at 0 the fail-over
+// is off, as in plain Slurm: the jobs wait for the failed node until
+// ResumeTimeout, when it is marked DOWN and they are requeued — onto the
+// same, cheapest node type again (Slurm resumes by node weight; a DOWN
+// node stays down until returned, ReturnToService, but the type's other
+// power-saved nodes are still there).
 func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
-		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-			plan := policy.Plan{Pool: pool.Name, Time: now}
-			cloud := 0
-			var booting []int
-			for _, in := range insts {
-				switch in.State {
-				case policy.StateBooting:
-					booting = append(booting, in.Offering.GPUs)
-				case policy.StateRunning:
-					if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= k.PerJobSuspend {
-						plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
-						continue
-					}
-				default:
-					continue
-				}
-				cloud += in.Offering.GPUs
-			}
-			largest, ok := largestOffering(pool.Offerings)
-			if !ok {
-				return plan
-			}
-			iv := pool.Interval.D()
-			if iv <= 0 {
-				iv = DefaultInterval
-			}
-			resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
-			// Slurm resumes nodes only for jobs some node definition can run:
-			// a job no rentable capacity holds (policy.CloudHolds) stays queued.
-			holds := map[int]bool{}
-			for _, g := range snap.PendingJobGPUs {
-				ok, seen := holds[g]
-				if !seen {
-					ok = policy.CloudHolds(pool, g) == ""
-					holds[g] = ok
-				}
-				if !ok || coverByBooting(booting, g) {
-					continue
-				}
-				if resumes <= 0 {
-					break
-				}
-				off, count := largest, (g+largest.GPUs-1)/largest.GPUs
-				if fit, ok := cheapestFitting(pool.Offerings, g); ok {
-					off, count = fit, 1
-				}
-				if pool.Limits.MaxGPUs > 0 && cloud+count*off.GPUs > pool.Limits.MaxGPUs {
-					break
-				}
-				cloud += count * off.GPUs
-				resumes -= count
-				// One launch per offering, counting the nodes resumed.
-				merged := false
-				for i := range plan.Launches {
-					if l := &plan.Launches[i]; l.Offering.Name == off.Name && l.Offering.InstanceType == off.InstanceType {
-						l.Count += count
-						merged = true
-						break
-					}
-				}
-				if !merged {
-					plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
-				}
-			}
-			for i := range plan.Launches {
-				plan.Launches[i].Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", plan.Launches[i].Count)
-			}
-			return plan
-		}
+		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: map[int]bool{}}
+		return pj.decide
 	}}
 }
 
-// coverByBooting marks booting nodes (GPU counts, 0 once used) as taken by a
-// job of g GPUs and reports whether they could hold it.
+// perJob is the per-job baseline's memory between evaluations: what it
+// resumed last, the capacity errors it has seen, the node types DOWN and
+// the failed resumes its jobs still wait on.
+type perJob struct {
+	k BaselineKnobs
+	// lastAt and last are the time and the nodes resumed (by offering) of
+	// the last plan: a capacity error seen at the same time failed them.
+	lastAt time.Time
+	last   map[policy.OfferingKey]int
+	// seen is the capacity-cache entries already accounted for.
+	seen map[policy.OfferingKey]time.Time
+	// down is when each DOWN node type returns (fast fail-over).
+	down map[policy.OfferingKey]time.Time
+	// failed are nodes whose resume failed, holding their jobs until
+	// ResumeTimeout (plain Slurm).
+	failed []failedResume
+	// holds caches policy.CloudHolds(pool, gpus) == "" by job size (the
+	// pool does not change during a run).
+	holds map[int]bool
+	// Buffers reused between calls.
+	up      []policy.Offering
+	booting []int
+}
+
+type failedResume struct {
+	gpus  int
+	until time.Time
+}
+
+func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+	k := pj.k
+	plan := policy.Plan{Pool: pool.Name, Time: now}
+	// Capacity errors since the last call: the resumes of that offering
+	// planned at this very moment failed.
+	for key, until := range snap.Unavailable {
+		key = keyOf(key)
+		if prev, ok := pj.seen[key]; ok && prev.Equal(until) {
+			continue
+		}
+		pj.seen[key] = until
+		n := 0
+		if pj.lastAt.Equal(now) {
+			n = pj.last[key]
+		}
+		if n == 0 {
+			continue
+		}
+		if k.PerJobICETimeout > 0 {
+			pj.down[key] = now.Add(k.PerJobICETimeout)
+			continue
+		}
+		var gpus int
+		for _, o := range pool.Offerings {
+			if keyOf(o.Key()) == key {
+				gpus = o.GPUs
+			}
+		}
+		for range n {
+			pj.failed = append(pj.failed, failedResume{gpus: gpus, until: now.Add(k.PerJobResumeTimeout)})
+		}
+	}
+	for key, until := range pj.down {
+		if !until.After(now) {
+			delete(pj.down, key)
+		}
+	}
+	pj.failed = slices.DeleteFunc(pj.failed, func(f failedResume) bool { return !f.until.After(now) })
+
+	cloud := 0
+	booting := pj.booting[:0]
+	defer func() { pj.booting = booting[:0] }()
+	for _, f := range pj.failed {
+		booting = append(booting, f.gpus)
+	}
+	for _, in := range insts {
+		switch in.State {
+		case policy.StateBooting:
+			if now.Sub(in.LaunchedAt) >= k.PerJobResumeTimeout {
+				// Not up within ResumeTimeout: marked DOWN and ended;
+				// its jobs (none run yet) resume another node.
+				plan.Terminates = append(plan.Terminates, policy.Action{InstanceID: in.ID, Reason: "not up within ResumeTimeout: marked DOWN"})
+				continue
+			}
+			booting = append(booting, in.Offering.GPUs)
+		case policy.StateRunning:
+			if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= k.PerJobSuspend {
+				plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
+				continue
+			}
+		default:
+			continue
+		}
+		cloud += in.Offering.GPUs
+	}
+	up := pool.Offerings // node types not DOWN
+	if len(pj.down) > 0 {
+		up = pj.up[:0]
+		for _, o := range pool.Offerings {
+			if _, isDown := pj.down[keyOf(o.Key())]; !isDown {
+				up = append(up, o)
+			}
+		}
+		pj.up = up
+	}
+	pj.lastAt = now
+	clear(pj.last)
+	largest, ok := largestOffering(up)
+	if !ok {
+		return plan
+	}
+	iv := pool.Interval.D()
+	if iv <= 0 {
+		iv = DefaultInterval
+	}
+	resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
+	// Slurm resumes nodes only for jobs some node definition can run:
+	// a job no rentable capacity holds (policy.CloudHolds) stays queued.
+	holds := pj.holds
+	for _, g := range snap.PendingJobGPUs {
+		ok, seen := holds[g]
+		if !seen {
+			ok = policy.CloudHolds(pool, g) == ""
+			holds[g] = ok
+		}
+		if !ok || coverByBooting(booting, g) {
+			continue
+		}
+		if resumes <= 0 {
+			break
+		}
+		off, count := largest, (g+largest.GPUs-1)/largest.GPUs
+		if fit, ok := cheapestFitting(up, g); ok {
+			off, count = fit, 1
+		} else if _, ok := cheapestFitting(pool.Offerings, g); ok {
+			continue // the node types that hold it are DOWN: it stays pending
+		}
+		if pool.Limits.MaxGPUs > 0 && cloud+count*off.GPUs > pool.Limits.MaxGPUs {
+			break
+		}
+		cloud += count * off.GPUs
+		resumes -= count
+		// The resumed node takes what it has room for of the jobs behind.
+		if count == 1 && off.GPUs > g {
+			booting = append(booting, off.GPUs-g)
+		}
+		// One launch per offering, counting the nodes resumed.
+		merged := false
+		for i := range plan.Launches {
+			if l := &plan.Launches[i]; l.Offering.Name == off.Name && l.Offering.InstanceType == off.InstanceType {
+				l.Count += count
+				merged = true
+				break
+			}
+		}
+		if !merged {
+			plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
+		}
+	}
+	for i := range plan.Launches {
+		l := &plan.Launches[i]
+		l.Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", l.Count)
+		pj.last[keyOf(l.Offering.Key())] += l.Count
+	}
+	return plan
+}
+
+// keyOf is an offering key with its market defaulted (on-demand), so that
+// keys compare whether or not the market was spelled out.
+func keyOf(k policy.OfferingKey) policy.OfferingKey {
+	if k.Market == "" {
+		k.Market = policy.MarketOnDemand
+	}
+	return k
+}
+
+// coverByBooting takes room for a job of g GPUs on booting nodes (free GPUs
+// of each, reduced as jobs are packed on them, select/cons_tres style) and
+// reports whether they could hold it: on one node, or spanning whole nodes.
 func coverByBooting(booting []int, g int) bool {
 	for i, b := range booting {
 		if b >= g {
-			booting[i] = 0
+			booting[i] -= g
 			return true
 		}
 	}

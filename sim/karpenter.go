@@ -12,104 +12,390 @@ import (
 // PolicyKarpenter names the Karpenter-style baseline.
 const PolicyKarpenter = "karpenter"
 
-// KarpenterConsolidateAfter is how long a node stays empty before it is
-// removed (Karpenter's consolidateAfter; its WhenEmpty policy).
+// KarpenterICETTL is how long Karpenter skips an offering after a capacity
+// error (its unavailable-offerings cache, 3 minutes).
+const KarpenterICETTL = 3 * time.Minute
+
+// KarpenterConsolidateAfter is how long a node's pods must be unchanged
+// (for an empty node: how long it stays empty) before consolidation
+// considers it (Karpenter's consolidateAfter).
 const KarpenterConsolidateAfter = 30 * time.Second
+
+// Karpenter's consolidationPolicy values: remove empty nodes only, or also
+// remove or replace under-used ones.
+const (
+	KarpenterWhenEmpty                = "WhenEmpty"
+	KarpenterWhenEmptyOrUnderutilized = "WhenEmptyOrUnderutilized"
+)
 
 // Karpenter is a provisioner in the style of Karpenter: every evaluation
 // (its batch window) it takes the pending jobs that free capacity on the
 // nodes it holds (running or booting) cannot take, and bin-packs them,
 // largest first, onto new nodes, opening each on the offering with the
-// lowest price per GPU that holds the job and is not in the capacity cache
-// (its ICE cache: an offering that failed for capacity is skipped, and the
-// next cheapest taken). A job larger than every offering spans whole nodes
-// of the largest of at least policy.SpanMinGPUs GPUs. A node empty for
-// KarpenterConsolidateAfter is removed. Replacing under-used nodes with
-// cheaper ones is not modelled: it would evict running GPU jobs, which are
-// commonly marked do-not-disrupt. Its plans go through policy.Admit.
-func Karpenter() Policy {
+// lowest price per GPU that holds the job and is not in its ICE cache (an
+// offering that failed for capacity is skipped for 3 minutes, Karpenter's
+// unavailable-offerings TTL, and the next cheapest taken); the jobs left over after full nodes go on one node
+// of the cheapest offering that holds them. A job larger than every offering spans whole nodes
+// of the largest of at least policy.SpanMinGPUs GPUs.
+//
+// Consolidation follows Karpenter's disruption controller
+// (karpenter.sh/docs/concepts/disruption/): a node empty for
+// consolidateAfter is removed; with consolidationPolicy
+// WhenEmptyOrUnderutilized (the default) a node whose jobs have not
+// changed for consolidateAfter is removed when its jobs fit in free room on
+// another node, or replaced by one cheaper node that holds them (single-node
+// consolidation: the replacement is launched first, and the node is ended
+// only once the replacement is ready and still has room for its jobs; if
+// not, the replacement is abandoned), at most 10% of the nodes (at least
+// one) in flight at once, its default disruption budget, and only in
+// evaluations that launch nothing for pending jobs (so that a new node is
+// known to be a replacement). Ending a node
+// evicts its jobs: they are requeued and placed again. Simulated jobs
+// restart from zero unless the pool declares checkpoint_interval, so by
+// default running jobs count as karpenter.sh/do-not-disrupt (the
+// annotation Karpenter's docs give for work that must not be interrupted)
+// and only nodes that hold no work are consolidated, unless the pool
+// checkpoints or KarpenterEvict is set (karpenter.evict=true), in which
+// case the evicted work is counted in jobs_killed and gpu_hours_lost. Its
+// plans go through policy.Admit.
+func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
+
+// KarpenterWith is Karpenter with its knobs set.
+func KarpenterWith(kn BaselineKnobs) Policy {
+	kn = kn.withDefaults()
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
-		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-			plan := policy.Plan{Pool: pool.Name, Time: now}
-			var free []int // free GPUs of held nodes, then of new ones
-			for _, in := range insts {
-				switch in.State {
-				case policy.StateRunning, policy.StateBooting:
-				default:
-					continue
-				}
-				if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= KarpenterConsolidateAfter {
-					plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
-					continue
-				}
-				free = append(free, in.Offering.GPUs-max(0, in.BusyGPUs))
-			}
-			var avail []policy.Offering
-			for _, o := range pool.Offerings {
-				if until, ok := snap.Unavailable[o.Key()]; (!ok || !until.After(now)) && o.GPUs > 0 {
-					avail = append(avail, o)
-				}
-			}
-			if len(avail) == 0 {
-				return plan
-			}
-			// Pending jobs by size, largest first: on-prem's free GPUs,
-			// then free GPUs on held and new nodes, then new nodes.
-			sizes := slices.Clone(snap.PendingBySize)
-			slices.SortFunc(sizes, func(a, b policy.PendingSize) int { return cmp.Compare(b.GPUs, a.GPUs) })
-			onprem := max(0, snap.OnPremFreeGPUs)
-			largest := slices.MaxFunc(avail, func(a, b policy.Offering) int { return cmp.Compare(a.GPUs, b.GPUs) })
-			counts := map[string]int{}
-			var order []policy.Offering
-			nodes := 0
-			for _, ps := range sizes {
-				g, n := ps.GPUs, len(ps.Submitted)
-				if g <= 0 || n == 0 {
-					continue
-				}
-				k := min(n, onprem/g)
-				onprem -= k * g
-				n -= k
-				for f := range free {
-					if n == 0 {
-						break
-					}
-					k := min(n, free[f]/g)
-					free[f] -= k * g
-					n -= k
-				}
-				if n == 0 || nodes >= 4096 { // a batch bound, as Karpenter bounds a scheduling round
-					continue
-				}
-				off, per, ok := karpenterPick(avail, largest, g, pool.WholeJobs)
-				if !ok {
-					continue // no offering holds it
-				}
-				var add int
-				if per == 1 {
-					fit := off.GPUs / g
-					add = (n + fit - 1) / fit
-					if rest := n % fit; rest > 0 {
-						free = append(free, off.GPUs-rest*g)
-					}
-				} else {
-					add = n * per
-				}
-				key := off.Name + "/" + off.InstanceType
-				if counts[key] == 0 {
-					order = append(order, off)
-				}
-				counts[key] += add
-				nodes += add
-			}
-			for _, off := range order {
-				n := counts[off.Name+"/"+off.InstanceType]
-				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: n,
-					Reason: fmt.Sprintf("bin-packed pending jobs onto %d new node(s)", n)})
-			}
-			return plan
-		}
+		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
+			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}}
+		return kp.decide
 	}}
+}
+
+// karpenter is the baseline's memory between evaluations.
+type karpenter struct {
+	k BaselineKnobs
+	// busy is each node's busy GPUs and since when they are unchanged.
+	busy map[string]busySince
+	// replacing maps a node being replaced to its replacement.
+	replacing map[string]*replacement
+	// byID and ended are reused between calls: instance ID → index, and
+	// the nodes the plan ends.
+	byID  map[string]int
+	ended map[string]bool
+	// seen is the capacity errors already taken into ice, its ICE cache:
+	// offering → when it may be tried again.
+	seen map[policy.OfferingKey]time.Time
+	ice  map[policy.OfferingKey]time.Time
+}
+
+type busySince struct {
+	gpus  int
+	since time.Time
+}
+
+type replacement struct {
+	off   policy.Offering
+	at    time.Time // when the replacement was launched
+	newID string    // the replacement, once seen
+}
+
+func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+	plan := policy.Plan{Pool: pool.Name, Time: now}
+	// A capacity error since the last call puts its offering in the ICE
+	// cache for KarpenterICETTL.
+	for key, until := range snap.Unavailable {
+		key = keyOf(key)
+		if prev, ok := kp.seen[key]; !ok || !prev.Equal(until) {
+			kp.seen[key] = until
+			kp.ice[key] = now.Add(KarpenterICETTL)
+		}
+	}
+	for key, until := range kp.ice {
+		if !until.After(now) {
+			delete(kp.ice, key)
+		}
+	}
+	ended := kp.ended // ended by this plan
+	clear(ended)
+	var targets map[string]bool
+	// Nodes with work are consolidated only when their work may move;
+	// otherwise there is nothing to follow between evaluations.
+	movable := kp.k.KarpenterConsolidation == KarpenterWhenEmptyOrUnderutilized && (pool.CheckpointInterval > 0 || kp.k.KarpenterEvict)
+	if movable || len(kp.replacing) > 0 {
+		byID := kp.byID
+		clear(byID)
+		for i := range insts {
+			in := &insts[i]
+			byID[in.ID] = i
+			if b, ok := kp.busy[in.ID]; !ok || b.gpus != in.BusyGPUs {
+				kp.busy[in.ID] = busySince{gpus: in.BusyGPUs, since: now}
+			}
+		}
+		for id := range kp.busy {
+			if _, ok := byID[id]; !ok {
+				delete(kp.busy, id)
+			}
+		}
+		targets = kp.trackReplacements(&plan, insts, byID, now, ended)
+	}
+
+	var free []int // free GPUs of held nodes, then of new ones
+	for _, in := range insts {
+		switch in.State {
+		case policy.StateRunning, policy.StateBooting:
+		default:
+			continue
+		}
+		if ended[in.ID] {
+			continue
+		}
+		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] {
+			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
+			ended[in.ID] = true
+			continue
+		}
+		if targets[in.ID] {
+			continue // its room is for the jobs of the node it replaces
+		}
+		free = append(free, in.Offering.GPUs-max(0, in.BusyGPUs))
+	}
+	var avail []policy.Offering
+	for _, o := range pool.Offerings {
+		if _, cached := kp.ice[keyOf(o.Key())]; !cached && o.GPUs > 0 {
+			avail = append(avail, o)
+		}
+	}
+	if len(avail) == 0 {
+		return plan
+	}
+	// Pending jobs by size, largest first: on-prem's free GPUs,
+	// then free GPUs on held and new nodes, then new nodes.
+	sizes := slices.Clone(snap.PendingBySize)
+	slices.SortFunc(sizes, func(a, b policy.PendingSize) int { return cmp.Compare(b.GPUs, a.GPUs) })
+	onprem := max(0, snap.OnPremFreeGPUs)
+	largest := slices.MaxFunc(avail, func(a, b policy.Offering) int { return cmp.Compare(a.GPUs, b.GPUs) })
+	counts := map[string]int{}
+	var order []policy.Offering
+	nodes := 0
+	for _, ps := range sizes {
+		g, n := ps.GPUs, len(ps.Submitted)
+		if g <= 0 || n == 0 {
+			continue
+		}
+		k := min(n, onprem/g)
+		onprem -= k * g
+		n -= k
+		for f := range free {
+			if n == 0 {
+				break
+			}
+			k := min(n, free[f]/g)
+			free[f] -= k * g
+			n -= k
+		}
+		if n == 0 || nodes >= 4096 { // a batch bound, as Karpenter bounds a scheduling round
+			continue
+		}
+		off, per, ok := karpenterPick(avail, largest, g, pool.WholeJobs)
+		if !ok {
+			continue // no offering holds it
+		}
+		add := func(off policy.Offering, k int) {
+			key := off.Name + "/" + off.InstanceType
+			if counts[key] == 0 {
+				order = append(order, off)
+			}
+			counts[key] += k
+			nodes += k
+		}
+		if per > 1 {
+			add(off, n*per)
+			continue
+		}
+		// Full nodes of the best price per GPU; the jobs left over go on
+		// one node of the cheapest offering that holds them, as Karpenter
+		// launches a node claim as the cheapest instance type its pods
+		// fit.
+		fit := off.GPUs / g
+		if full := n / fit; full > 0 {
+			add(off, full)
+		}
+		if rest := n % fit; rest > 0 {
+			last := off
+			for _, o := range avail {
+				if o.GPUs >= rest*g && o.PricePerHour < last.PricePerHour {
+					last = o
+				}
+			}
+			add(last, 1)
+			free = append(free, last.GPUs-rest*g)
+		}
+	}
+	for _, off := range order {
+		n := counts[off.Name+"/"+off.InstanceType]
+		plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: n,
+			Reason: fmt.Sprintf("bin-packed pending jobs onto %d new node(s)", n)})
+	}
+	if len(plan.Launches) == 0 && movable {
+		kp.consolidate(&plan, pool, insts, avail, targets, ended, now)
+	}
+	return plan
+}
+
+// trackReplacements follows the replacements in flight: it finds each
+// one's new node, ends the replaced node once its replacement is ready
+// and has room for its jobs, and abandons those whose replacement failed,
+// vanished or has no room left. It returns the replacement nodes.
+func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instance, byID map[string]int, now time.Time, ended map[string]bool) map[string]bool {
+	targets := map[string]bool{}
+	claimed := map[string]bool{}
+	for _, r := range kp.replacing {
+		if r.newID != "" {
+			claimed[r.newID] = true
+		}
+	}
+	for _, oldID := range sortedKeys(kp.replacing) {
+		r := kp.replacing[oldID]
+		oi, ok := byID[oldID]
+		if !ok || insts[oi].State != policy.StateRunning {
+			delete(kp.replacing, oldID) // ended or drained meanwhile
+			continue
+		}
+		if r.newID == "" {
+			for _, in := range insts {
+				if !claimed[in.ID] && in.LaunchedAt.Equal(r.at) && in.Offering.Name == r.off.Name && in.Offering.InstanceType == r.off.InstanceType {
+					r.newID = in.ID
+					claimed[in.ID] = true
+					break
+				}
+			}
+		}
+		if r.newID == "" {
+			if _, failed := kp.ice[keyOf(r.off.Key())]; failed || now.After(r.at) {
+				delete(kp.replacing, oldID) // its launch failed or was not admitted
+			}
+			continue
+		}
+		ni, ok := byID[r.newID]
+		if !ok || insts[ni].State == policy.StateDraining || insts[ni].State == policy.StateTerminating {
+			delete(kp.replacing, oldID)
+			continue
+		}
+		nw := &insts[ni]
+		if nw.State != policy.StateRunning {
+			targets[r.newID] = true
+			continue
+		}
+		delete(kp.replacing, oldID)
+		if old := &insts[oi]; old.BusyGPUs <= nw.Offering.GPUs-nw.BusyGPUs {
+			// Its room is for the evicted jobs, placed after this plan.
+			targets[r.newID] = true
+			plan.Terminates = append(plan.Terminates, policy.Action{InstanceID: oldID,
+				Reason: fmt.Sprintf("consolidation: replaced by cheaper %s, now ready", nw.Offering.Name)})
+			ended[oldID] = true
+		}
+	}
+	return targets
+}
+
+// consolidate plans single-node consolidation: under-used nodes whose
+// jobs may move are removed (their jobs fit elsewhere) or replaced by a
+// cheaper node, largest saving first, within the disruption budget.
+func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []policy.Instance, avail []policy.Offering, targets, ended map[string]bool, now time.Time) {
+	live := 0
+	for _, in := range insts {
+		if in.State == policy.StateRunning || in.State == policy.StateBooting {
+			live++
+		}
+	}
+	budget := max(1, live/10) - len(kp.replacing)
+	var cands []int
+	for i := range insts {
+		in := &insts[i]
+		if in.State != policy.StateRunning || in.BusyGPUs <= 0 || in.BusyGPUs >= in.Offering.GPUs || ended[in.ID] || targets[in.ID] {
+			continue
+		}
+		if _, busy := kp.replacing[in.ID]; busy || now.Sub(kp.busy[in.ID].since) < kp.k.KarpenterConsolidateAfter {
+			continue
+		}
+		cands = append(cands, i)
+	}
+	// Largest saving first: the dearest nodes.
+	slices.SortStableFunc(cands, func(a, b int) int {
+		return cmp.Compare(insts[b].Offering.PricePerHour, insts[a].Offering.PricePerHour)
+	})
+	room := map[string]int{} // free GPUs other nodes can still give
+	for i := range insts {
+		if in := &insts[i]; in.State == policy.StateRunning && !ended[in.ID] && !targets[in.ID] {
+			room[in.ID] = in.Offering.GPUs - in.BusyGPUs
+		}
+	}
+	keep := map[string]bool{} // nodes that take moved jobs stay
+	if len(cands) > karpenterMaxCandidates {
+		cands = cands[:karpenterMaxCandidates]
+	}
+	for _, i := range cands {
+		if budget <= 0 {
+			return
+		}
+		in := &insts[i]
+		if keep[in.ID] {
+			continue
+		}
+		// Deletion: another node has room for its jobs.
+		moved := false
+		for j := range insts {
+			other := &insts[j]
+			if j == i || room[other.ID] < in.BusyGPUs || ended[other.ID] {
+				continue
+			}
+			if _, cand := kp.replacing[other.ID]; cand {
+				continue
+			}
+			room[other.ID] -= in.BusyGPUs
+			keep[other.ID] = true
+			delete(room, in.ID)
+			plan.Terminates = append(plan.Terminates, policy.Action{InstanceID: in.ID,
+				Reason: fmt.Sprintf("consolidation: its %d busy GPUs fit on %s", in.BusyGPUs, other.ID)})
+			ended[in.ID] = true
+			moved = true
+			break
+		}
+		if moved {
+			budget--
+			continue
+		}
+		// Replacement: the cheapest node that holds its jobs, if cheaper.
+		var best policy.Offering
+		found := false
+		for _, o := range avail {
+			if o.GPUs >= in.BusyGPUs && o.PricePerHour < in.Offering.PricePerHour && (!found || o.PricePerHour < best.PricePerHour) {
+				best, found = o, true
+			}
+		}
+		if !found {
+			continue
+		}
+		delete(room, in.ID)
+		kp.replacing[in.ID] = &replacement{off: best, at: now}
+		plan.Launches = append(plan.Launches, policy.Launch{Offering: best, Count: 1,
+			Reason: fmt.Sprintf("consolidation: replace %s (%d of %d GPUs busy, $%.2f/h) with %s ($%.2f/h)",
+				in.ID, in.BusyGPUs, in.Offering.GPUs, in.Offering.PricePerHour, best.Name, best.PricePerHour)})
+		budget--
+	}
+}
+
+// karpenterMaxCandidates bounds the nodes one evaluation considers for
+// consolidation, as Karpenter bounds the time of a consolidation pass; the
+// rest wait for the next evaluation.
+const karpenterMaxCandidates = 100
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // karpenterPick is the offering a new node for a job of g GPUs is opened

@@ -8,12 +8,16 @@ import (
 
 func TestParseBaselineKnob(t *testing.T) {
 	var k BaselineKnobs
-	for _, s := range []string{"threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10"} {
+	for _, s := range []string{"threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10",
+		"per-job.resume_timeout=10m", "per-job.insufficient_capacity_timeout=0s", "karpenter.consolidate_after=0s",
+		"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true"} {
 		if err := k.ParseBaselineKnob(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10}
+	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10,
+		PerJobResumeTimeout: 10 * time.Minute, PerJobICETimeoutSet: true, KarpenterConsolidateAfterSet: true,
+		KarpenterConsolidation: KarpenterWhenEmpty, KarpenterEvict: true}
 	if k != want {
 		t.Errorf("knobs %+v, want %+v", k, want)
 	}
@@ -22,6 +26,9 @@ func TestParseBaselineKnob(t *testing.T) {
 		{"threshold.interval=0s", `baseline option threshold.interval="0s": want a duration from 1s to 720h`},
 		{"per-job.resume_rate=0", `baseline option per-job.resume_rate="0": want nodes a minute, 1 to 100000`},
 		{"suspend", `baseline option "suspend": want policy.knob=value`},
+		{"per-job.resume_timeout=0s", `baseline option per-job.resume_timeout="0s": want a duration from 1s to 720h`},
+		{"karpenter.consolidation_policy=Always", `baseline option karpenter.consolidation_policy="Always": want WhenEmpty or WhenEmptyOrUnderutilized`},
+		{"karpenter.evict=maybe", `baseline option karpenter.evict="maybe": want true or false`},
 	} {
 		if err := new(BaselineKnobs).ParseBaselineKnob(tt.in); err == nil || err.Error() != tt.want {
 			t.Errorf("%s: got %v, want %q", tt.in, err, tt.want)

@@ -1,148 +1,177 @@
 package sim
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 )
 
-// Plot geometry, in SVG user units.
+// Plot geometry, in SVG user units: one panel per policy, stacked.
 const (
-	plotW, plotH                          = 1000, 460
-	plotLeft, plotRight, plotTop, plotBot = 70, 90, 60, 50
+	plotW                  = 1000
+	plotLeft, plotRight    = 70, 90
+	plotHead               = 78      // title, subtitle and legend
+	plotPanelH, plotPanelG = 220, 56 // a panel's plot area, and the room above it
+	plotFoot               = 40
 )
 
-type plotSeries struct {
-	Label, Color, Dash, Points string
-	Right                      bool
-}
+// Colours of the GPU series, and of the providers' cost lines in order.
+var (
+	plotGPUColors      = [3]string{"#1f77b4", "#ff7f0e", "#d62728"}
+	plotGPUSeries      = [3]string{"on-prem busy GPUs", "cloud GPUs", "queued GPUs"}
+	plotProviderColors = []string{"#2e7d32", "#6a1b9a", "#00838f", "#8d6e63", "#c2185b", "#455a64"}
+)
 
-type plotTick struct {
-	Pos   float64
-	Label string
-}
-
-type plotData struct {
-	Title, Subtitle           string
-	W, H, X0, X1, Y0, Y1      float64
-	XTicks, YTicks, CostTicks []plotTick
-	Series                    []plotSeries
-	CapacityY                 float64
-	CapacityLabel             string
-}
-
-var plotTmpl = template.Must(template.New("plot").Funcs(template.FuncMap{
-	"add": func(a, b any) float64 { return num(a) + num(b) },
-	"sub": func(a, b any) float64 { return num(a) - num(b) },
-	"mul": func(a, b any) float64 { return num(a) * num(b) },
-	"div": func(a, b any) float64 { return num(a) / num(b) },
-}).Parse(`<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{{.X0}}" y="22" font-size="16" font-weight="bold">{{.Title}}</text>
-<text x="{{.X0}}" y="40" fill="#555">{{.Subtitle}}</text>
-<g stroke="#e4e4e4">{{range .YTicks}}
-<line x1="{{$.X0}}" x2="{{$.X1}}" y1="{{.Pos}}" y2="{{.Pos}}"/>{{end}}
-</g>
-<g fill="#333" text-anchor="end">{{range .YTicks}}
-<text x="{{printf "%.1f" (sub $.X0 6)}}" y="{{printf "%.1f" (add .Pos 4)}}">{{.Label}}</text>{{end}}
-</g>
-<g fill="#2e7d32">{{range .CostTicks}}
-<text x="{{printf "%.1f" (add $.X1 6)}}" y="{{printf "%.1f" (add .Pos 4)}}">{{.Label}}</text>{{end}}
-</g>
-<g fill="#333" text-anchor="middle">{{range .XTicks}}
-<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$.Y1}}" y2="{{printf "%.1f" (add $.Y1 5)}}" stroke="#333"/>
-<text x="{{.Pos}}" y="{{printf "%.1f" (add $.Y1 18)}}">{{.Label}}</text>{{end}}
-</g>
-<text x="16" y="{{printf "%.1f" (div (add $.Y0 $.Y1) 2)}}" transform="rotate(-90 16 {{printf "%.1f" (div (add $.Y0 $.Y1) 2)}})" text-anchor="middle">GPUs</text>
-<text x="{{printf "%.1f" (sub $.W 14)}}" y="{{printf "%.1f" (div (add $.Y0 $.Y1) 2)}}" transform="rotate(90 {{printf "%.1f" (sub $.W 14)}} {{printf "%.1f" (div (add $.Y0 $.Y1) 2)}})" text-anchor="middle" fill="#2e7d32">cumulative cloud cost (USD)</text>
-<text x="{{printf "%.1f" (div (add $.X0 $.X1) 2)}}" y="{{printf "%.1f" (sub $.H 8)}}" text-anchor="middle">time since trace start</text>
-<line x1="{{.X0}}" x2="{{.X1}}" y1="{{.CapacityY}}" y2="{{.CapacityY}}" stroke="#888" stroke-dasharray="6 4"/>
-<text x="{{printf "%.1f" (sub $.X1 4)}}" y="{{printf "%.1f" (sub .CapacityY 4)}}" text-anchor="end" fill="#666">{{.CapacityLabel}}</text>
-{{range .Series}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.2"{{if .Dash}} stroke-dasharray="{{.Dash}}"{{end}} points="{{.Points}}"/>
-{{end}}<rect x="{{.X0}}" y="{{.Y0}}" width="{{printf "%.1f" (sub .X1 .X0)}}" height="{{printf "%.1f" (sub .Y1 .Y0)}}" fill="none" stroke="#333"/>
-<g>{{range $i, $s := .Series}}
-<line x1="{{printf "%.1f" (add $.X0 (mul $i 190))}}" x2="{{printf "%.1f" (add $.X0 (add (mul $i 190) 24))}}" y1="52" y2="52" stroke="{{$s.Color}}" stroke-width="3"{{if $s.Dash}} stroke-dasharray="{{$s.Dash}}"{{end}}/>
-<text x="{{printf "%.1f" (add $.X0 (add (mul $i 190) 30))}}" y="56">{{$s.Label}}</text>{{end}}
-</g>
-</svg>
-`))
-
-// num converts the template's numbers (ints from range, floats from data).
-func num(v any) float64 {
-	switch n := v.(type) {
-	case int:
-		return float64(n)
-	case float64:
-		return n
+// WritePlot draws the timeline of every result that has one as an SVG, one
+// panel per policy on shared axes: on-prem busy GPUs, cloud GPUs (booting,
+// running and draining) and queued GPUs (each the peak within its sample)
+// on the left axis; cumulative cloud cost, one dashed line per provider
+// (and their total when there are several), on the right axis. Every line
+// is a polyline with data-policy and data-series attributes (and
+// data-provider for cost lines), so that it can be read back.
+func WritePlot(w io.Writer, rep Report) error {
+	var rs []Result
+	for _, r := range rep.Results {
+		if r.Timeline != nil && len(r.Timeline.Samples) > 0 {
+			rs = append(rs, r)
+		}
 	}
-	panic(fmt.Sprintf("plot template: %T is not a number", v))
-}
-
-// WritePlot draws a result's timeline as an SVG: on-prem busy GPUs, cloud
-// GPUs (booting, running and draining), queued GPUs (each the peak within
-// its sample), and cumulative cloud cost on the right axis.
-func WritePlot(w io.Writer, rep Report, res Result) error {
-	tl := res.Timeline
-	if tl == nil || len(tl.Samples) == 0 {
-		return fmt.Errorf("sim: result %q has no timeline to plot", res.Policy)
+	if len(rs) == 0 {
+		return fmt.Errorf("sim: no result has a timeline to plot (run the backtest with Timeline set)")
 	}
-	d := plotData{
-		Title: fmt.Sprintf("%s policy on %s", res.Policy, rep.Trace.Name),
-		Subtitle: fmt.Sprintf("%d on-prem GPUs · cloud cost $%s · efficiency %.2f · wait p95 %s (target %s)",
-			rep.OnPremGPUs, money(res.CloudCostUSD), res.Efficiency, humanSeconds(res.WaitP95S), humanSeconds(rep.WaitTargetS)),
-		W: plotW, H: plotH, X0: plotLeft, X1: plotW - plotRight, Y0: plotTop + 10, Y1: plotH - plotBot,
+	var provs []string
+	span := time.Minute
+	gmax, cmax := float64(rep.OnPremGPUs), 0.0
+	for _, r := range rs {
+		tl := r.Timeline
+		for _, p := range tl.Providers {
+			if !slices.Contains(provs, p) {
+				provs = append(provs, p)
+			}
+		}
+		span = max(span, tl.Samples[len(tl.Samples)-1].At)
+		for _, s := range tl.Samples {
+			gmax = max(gmax, float64(s.OnPremBusy), float64(s.CloudGPUs), float64(s.QueuedGPUs))
+			cmax = max(cmax, s.CostUSD)
+		}
 	}
-	last := tl.Samples[len(tl.Samples)-1]
-	span := max(last.At, time.Minute)
-	gmax, cmax := float64(rep.OnPremGPUs), last.CostUSD
-	for _, s := range tl.Samples {
-		gmax = max(gmax, float64(s.OnPremBusy), float64(s.CloudGPUs), float64(s.QueuedGPUs))
-		cmax = max(cmax, s.CostUSD)
+	slices.Sort(provs)
+	color := func(p string) string {
+		i, _ := slices.BinarySearch(provs, p)
+		return plotProviderColors[i%len(plotProviderColors)]
 	}
-	gstep := niceStep(gmax / 5)
+	gstep := niceStep(gmax / 4)
 	gtop := math.Max(gstep, math.Ceil(gmax/gstep)*gstep)
-	cstep := niceStep(cmax / 5)
+	cstep := niceStep(cmax / 4)
 	ctop := math.Max(cstep, math.Ceil(cmax/cstep)*cstep)
-	x := func(t time.Duration) float64 { return d.X0 + (d.X1-d.X0)*float64(t)/float64(span) }
-	yg := func(v float64) float64 { return d.Y1 - (d.Y1-d.Y0)*v/gtop }
-	yc := func(v float64) float64 { return d.Y1 - (d.Y1-d.Y0)*v/ctop }
-	for v := 0.0; v <= gtop+gstep/2; v += gstep {
-		d.YTicks = append(d.YTicks, plotTick{Pos: round1(yg(v)), Label: trimFloat(v)})
+	x0, x1 := float64(plotLeft), float64(plotW-plotRight)
+	x := func(t time.Duration) float64 { return x0 + (x1-x0)*float64(t)/float64(span) }
+	height := plotHead + len(rs)*(plotPanelG+plotPanelH) + plotFoot
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", plotW, height, plotW, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%g" y="22" font-size="16" font-weight="bold">%s</text>`+"\n", x0,
+		esc(fmt.Sprintf("%d policies on %s", len(rs), rep.Trace.Name)))
+	fmt.Fprintf(&b, `<text x="%g" y="40" fill="#555">%s</text>`+"\n", x0,
+		esc(fmt.Sprintf("%d on-prem GPUs · wait target %s · GPUs on the left axis, cumulative cloud cost (USD) on the right", rep.OnPremGPUs, humanSeconds(rep.WaitTargetS))))
+	// The legend.
+	lx := x0
+	legend := func(label, col, dash string) {
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="58" y2="58" stroke="%s" stroke-width="3"%s/>`, lx, lx+24, col, dashAttr(dash))
+		fmt.Fprintf(&b, `<text x="%g" y="62">%s</text>`+"\n", lx+30, esc(label))
+		lx += 40 + 7*float64(len(label))
 	}
-	for v := 0.0; v <= ctop+cstep/2; v += cstep {
-		d.CostTicks = append(d.CostTicks, plotTick{Pos: round1(yc(v)), Label: "$" + trimFloat(v)})
+	for k, name := range plotGPUSeries {
+		legend(name, plotGPUColors[k], "")
+	}
+	for _, p := range provs {
+		legend("cost "+p, color(p), "5 3")
+	}
+	if len(provs) > 1 {
+		legend("total cost", "#000", "2 2")
 	}
 	xstep := timeStep(span)
-	for t := time.Duration(0); t <= span; t += xstep {
-		d.XTicks = append(d.XTicks, plotTick{Pos: round1(x(t)), Label: timeLabel(t, xstep)})
-	}
-	d.CapacityY = round1(yg(float64(rep.OnPremGPUs)))
-	d.CapacityLabel = fmt.Sprintf("on-prem capacity %d", rep.OnPremGPUs)
-	series := []struct {
-		label, color, dash string
-		v                  func(Sample) float64
-		y                  func(float64) float64
-	}{
-		{"on-prem busy GPUs", "#1f77b4", "", func(s Sample) float64 { return float64(s.OnPremBusy) }, yg},
-		{"cloud GPUs", "#ff7f0e", "", func(s Sample) float64 { return float64(s.CloudGPUs) }, yg},
-		{"queued GPUs", "#d62728", "", func(s Sample) float64 { return float64(s.QueuedGPUs) }, yg},
-		{"cumulative cost", "#2e7d32", "5 3", func(s Sample) float64 { return s.CostUSD }, yc},
-	}
-	for _, ser := range series {
-		var b strings.Builder
-		for i, s := range tl.Samples {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			fmt.Fprintf(&b, "%.1f,%.1f", x(s.At), ser.y(ser.v(s)))
+	for i, r := range rs {
+		tl := r.Timeline
+		y0 := float64(plotHead + i*(plotPanelG+plotPanelH) + plotPanelG)
+		y1 := y0 + plotPanelH
+		yg := func(v float64) float64 { return y1 - (y1-y0)*v/gtop }
+		yc := func(v float64) float64 { return y1 - (y1-y0)*v/ctop }
+		fmt.Fprintf(&b, `<g data-panel="%s">`+"\n", esc(r.Policy))
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-weight="bold">%s</text>`+"\n", x0, y0-10,
+			esc(fmt.Sprintf("%s: cloud cost $%s · efficiency %.2f · wait p95 %s", r.Policy, money(r.CloudCostUSD), r.Efficiency, humanSeconds(r.WaitP95S))))
+		for v := 0.0; v <= gtop+gstep/2; v += gstep {
+			fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%g" y="%.1f" text-anchor="end" fill="#333">%s</text>`+"\n",
+				x0, x1, yg(v), yg(v), x0-6, yg(v)+4, trimFloat(v))
 		}
-		d.Series = append(d.Series, plotSeries{Label: ser.label, Color: ser.color, Dash: ser.dash, Points: b.String()})
+		for v := 0.0; v <= ctop+cstep/2; v += cstep {
+			fmt.Fprintf(&b, `<text x="%g" y="%.1f" fill="#2e7d32">$%s</text>`+"\n", x1+6, yc(v)+4, trimFloat(v))
+		}
+		for t := time.Duration(0); t <= span; t += xstep {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#333"/><text x="%.1f" y="%g" text-anchor="middle" fill="#333">%s</text>`+"\n",
+				x(t), x(t), y1, y1+5, x(t), y1+18, timeLabel(t, xstep))
+		}
+		cy := yg(float64(rep.OnPremGPUs))
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="6 4"/><text x="%g" y="%.1f" text-anchor="end" fill="#666">on-prem capacity %d</text>`+"\n",
+			x0, x1, cy, cy, x1-4, cy-4, rep.OnPremGPUs)
+		line := func(series, provider, col, dash string, v func(Sample) float64, y func(float64) float64) {
+			fmt.Fprintf(&b, `<polyline data-policy="%s" data-series="%s"`, esc(r.Policy), esc(series))
+			if provider != "" {
+				fmt.Fprintf(&b, ` data-provider="%s"`, esc(provider))
+			}
+			fmt.Fprintf(&b, ` fill="none" stroke="%s" stroke-width="1.2"%s points="`, col, dashAttr(dash))
+			for k, s := range tl.Samples {
+				if k > 0 {
+					b.WriteByte(' ')
+				}
+				fmt.Fprintf(&b, "%.1f,%.1f", x(s.At), y(v(s)))
+			}
+			b.WriteString(`"/>` + "\n")
+		}
+		gpu := [3]func(Sample) float64{
+			func(s Sample) float64 { return float64(s.OnPremBusy) },
+			func(s Sample) float64 { return float64(s.CloudGPUs) },
+			func(s Sample) float64 { return float64(s.QueuedGPUs) },
+		}
+		for k, name := range plotGPUSeries {
+			line(name, "", plotGPUColors[k], "", gpu[k], yg)
+		}
+		for k, p := range tl.Providers {
+			line("cost "+p, p, color(p), "5 3", func(s Sample) float64 {
+				if k < len(s.ProviderCost) {
+					return s.ProviderCost[k]
+				}
+				return 0
+			}, yc)
+		}
+		if len(tl.Providers) > 1 {
+			line("total cost", "", "#000", "2 2", func(s Sample) float64 { return s.CostUSD }, yc)
+		}
+		fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#333"/>`+"\n</g>\n", x0, y0, x1-x0, y1-y0)
 	}
-	return plotTmpl.Execute(w, d)
+	fmt.Fprintf(&b, `<text x="%g" y="%d" text-anchor="middle">time since trace start</text>`+"\n</svg>\n", (x0+x1)/2, height-10)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func dashAttr(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ` stroke-dasharray="` + d + `"`
+}
+
+// esc escapes text for an SVG (XML) attribute or element.
+func esc(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 // niceStep rounds v up to 1, 2, 2.5 or 5 times a power of ten.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,13 +40,16 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "\n%s: %d jobs never started (larger than any capacity the policy provides); their wait counts until the run ended.", res.Policy, res.JobsUnstarted)
 		}
 		if res.JobsKilled > 0 {
-			fmt.Fprintf(w, "\n%s: %d job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued; %.0f GPU-hours of work lost.", res.Policy, res.JobsKilled, res.GPUHoursLost)
+			fmt.Fprintf(w, "\n%s: %d job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, res.JobsKilled, res.GPUHoursLost)
 		}
 		if res.JobsNeverServed > 0 {
 			fmt.Fprintf(w, "\n%s: never served: %d jobs, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, res.JobsNeverServed, res.NeverServedGPUs, res.NeverServedWhy)
 		}
-		if n := res.FailedLaunches["capacity"]; n > 0 {
-			fmt.Fprintf(w, "\n%s: %d launches failed for capacity (offering out of stock), skipped for the capacity cache's TTL.", res.Policy, n)
+		if len(res.FailedLaunches) > 0 {
+			fmt.Fprintf(w, "\n%s: %d launches; failed:", res.Policy, res.Launches)
+			for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
+				fmt.Fprintf(w, " %d %s (%s);", res.FailedLaunches[cause], cause, failureCause(cause))
+			}
 		}
 		if res.Interruptions > 0 {
 			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)
@@ -54,14 +58,37 @@ func (r Report) WriteTable(w io.Writer) error {
 		if len(res.CostByOffering) > 1 {
 			writeSplit(w, res.Policy+": cost by offering", res.CostByOffering)
 		}
-		if len(res.BudgetPeriods) > 0 && res.CloudCostUSD > 0 {
+		if _, budgetBound := res.WithoutLimit["budget"]; len(res.BudgetPeriods) > 0 && (res.CloudCostUSD > 0 || budgetBound) {
 			fmt.Fprintf(w, "\n%s: spend per budget period:", res.Policy)
 			for _, bp := range res.BudgetPeriods {
-				fmt.Fprintf(w, " %s $%s of $%s (%.0f%%);", bp.Start.Format("2006-01-02"), money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD)
+				over := ""
+				if bp.SpendUSD > bp.BudgetUSD+1e-9 {
+					over = " OVER"
+				}
+				fmt.Fprintf(w, " %s $%s of $%s (%.0f%%%s);", bp.Start.Format("2006-01-02"), money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD, over)
 			}
 		}
-		for _, l := range slices.Sorted(maps.Keys(res.LimitBoundHours)) {
-			fmt.Fprintf(w, "\n%s: limit %s bound for %.1f hours of evaluations (held back launches or ended capacity).", res.Policy, l, res.LimitBoundHours[l])
+		bound := maps.Clone(res.LimitBoundHours)
+		if bound == nil {
+			bound = map[string]float64{}
+		}
+		for l := range res.WithoutLimit {
+			bound[l] += 0
+		}
+		for _, l := range slices.Sorted(maps.Keys(bound)) {
+			lc, ok := res.WithoutLimit[l]
+			var what []string
+			if h := res.LimitBoundHours[l]; h > 0 {
+				what = append(what, fmt.Sprintf("bound for %s of evaluations (held back launches or ended capacity)", humanSeconds(h*3600)))
+			}
+			if ok && lc.KeptOffCloudGPUs > 0 {
+				what = append(what, fmt.Sprintf("keeps jobs of %d GPUs off the cloud (no instance that holds one fits under it)", lc.KeptOffCloudGPUs))
+			}
+			fmt.Fprintf(w, "\n%s: limit %s %s", res.Policy, l, strings.Join(what, " and "))
+			if ok {
+				fmt.Fprintf(w, "; %s", limitCostSentence(res, lc))
+			}
+			fmt.Fprint(w, ".")
 		}
 		if len(res.DominatedBy) > 0 {
 			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster.", res.Policy, strings.Join(res.DominatedBy, ", "))
@@ -69,6 +96,53 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "\nwall time %.2fs; ! marks a p95 wait above the wait target\n", r.WallSeconds)
 	return err
+}
+
+// failureCause explains a failed-launch cause.
+func failureCause(cause string) string {
+	switch cause {
+	case "capacity":
+		return "offering out of stock, skipped for the capacity cache's TTL"
+	case "quota":
+		return "over the account's quota, the provider or region blocked for a while"
+	}
+	return "see docs/backtest.md"
+}
+
+// limitCostSentence says what lifting a limit would have changed: waits,
+// killed work, jobs served, and the cost.
+func limitCostSentence(res Result, lc LimitCost) string {
+	if lc.Error != "" {
+		return "no run without it: " + lc.Error
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "without it p95 wait would have been %s (vs %s), p99 %s (vs %s)",
+		humanSeconds(lc.WaitP95S), humanSeconds(res.WaitP95S), humanSeconds(lc.WaitP99S), humanSeconds(res.WaitP99S))
+	fewer := func(n int, what string) {
+		switch {
+		case n > 0:
+			fmt.Fprintf(&b, ", %d fewer %s", n, what)
+		case n < 0:
+			fmt.Fprintf(&b, ", %d more %s", -n, what)
+		}
+	}
+	fewer(res.JobsKilled-lc.JobsKilled, "job runs killed")
+	if d := res.GPUHoursLost - lc.GPUHoursLost; math.Abs(d) >= 0.5 {
+		if d > 0 {
+			fmt.Fprintf(&b, " / %.0f GPU-h fewer lost", d)
+		} else {
+			fmt.Fprintf(&b, " / %.0f GPU-h more lost", -d)
+		}
+	}
+	fewer((res.JobsUnstarted+res.JobsNeverServed)-(lc.JobsUnstarted+lc.JobsNeverServed), "jobs left unserved")
+	d := lc.CloudCostUSD - res.CloudCostUSD
+	switch {
+	case d >= 0:
+		fmt.Fprintf(&b, ", at $%s more ($%s in all)", money(d), money(lc.CloudCostUSD))
+	default:
+		fmt.Fprintf(&b, ", at $%s less ($%s in all)", money(-d), money(lc.CloudCostUSD))
+	}
+	return b.String()
 }
 
 // writeSplit prints a cost split, largest first.

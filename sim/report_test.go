@@ -20,7 +20,9 @@ func TestWriteTable(t *testing.T) {
 			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
 				JobsKilled: 1, CostByProvider: map[string]float64{"aws": 1000, "ali": 234.5}, CostByOffering: map[string]float64{"a": 1000, "b": 234.5},
 				BudgetPeriods:   []BudgetPeriod{{Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), BudgetUSD: 2000, SpendUSD: 1234.5}},
-				LimitBoundHours: map[string]float64{"budget": 2.5}},
+				LimitBoundHours: map[string]float64{"budget": 2.5},
+				WithoutLimit:    map[string]LimitCost{"budget": {BoundHours: 2.5, CloudCostUSD: 1500, WaitP95S: 120, WaitP99S: 600, GPUHoursLost: 2}},
+				FailedLaunches:  map[string]int{"capacity": 3, "quota": 1}},
 			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1, JobsNeverServed: 2, NeverServedGPUs: 2200, NeverServedWhy: "larger than the 8 on-prem GPUs, and the pool has no offering to rent",
 				DominatedBy: []string{"x"}},
 		},
@@ -35,12 +37,13 @@ func TestWriteTable(t *testing.T) {
 		"onprem-only",
 		"2h00m!", // p95 above target is marked
 		"onprem-only: 1 jobs never started",
-		"spillway: 1 job runs were killed by a terminate before they finished (a drain cut short by scale_in.drain_timeout) and requeued; 12 GPU-hours of work lost.",
+		"spillway: 1 job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
+		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1000; ali $234.50;",
 		"spillway: cost by offering: a $1000; b $234.50;",
 		"spillway: spend per budget period: 2026-01-01 $1234 of $2000 (62%);",
-		"spillway: limit budget bound for 2.5 hours of evaluations",
+		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job runs killed / 10 GPU-h fewer lost, at $265.50 more ($1500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
 	} {
 		if !strings.Contains(out, want) {
@@ -86,13 +89,59 @@ func TestWritePlot(t *testing.T) {
 	if last := tl.Samples[len(tl.Samples)-1]; !sawCloud || !sawQueue || !near(last.CostUSD, 0.36) {
 		t.Errorf("samples miss the burst: cloud %v queue %v final cost %v", sawCloud, sawQueue, last.CostUSD)
 	}
+	if got := tl.Providers; len(got) != 1 || got[0] != "p" || !near(tl.Samples[len(tl.Samples)-1].ProviderCost[0], 0.36) {
+		t.Errorf("providers %v, final cost by provider %v; want p at $0.36", got, tl.Samples[len(tl.Samples)-1].ProviderCost)
+	}
+	if err := WritePlot(io.Discard, Report{Results: []Result{{Policy: "x"}}}); err == nil {
+		t.Error("WritePlot without a timeline: want an error")
+	}
+}
+
+// TestWritePlotEveryPolicy: the plot has a panel per policy, each with the
+// GPU series and a cumulative cost line per provider (and their total),
+// and the final cost per provider is what the run billed each.
+func TestWritePlotEveryPolicy(t *testing.T) {
+	offQ := offering4
+	offQ.Name, offQ.Provider, offQ.InstanceType, offQ.PricePerHour = "four-q", "q", "y4", 7.2
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{offering4, offQ}}
+	both := Policy{Name: "both", New: func() DecideFunc {
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+			plan := burstOnce(pool, snap, insts, sp, now)
+			if len(plan.Launches) > 0 {
+				plan.Launches = append(plan.Launches, policy.Launch{Offering: offQ, Count: 1, Reason: "test"})
+			}
+			return plan
+		}
+	}}
+	rep, err := Backtest{Pool: pool, Trace: loadTestTrace(t, "burst.csv"), Timeline: true,
+		Policies: []Policy{both, Admitted(PerJob()), OnPremOnly()}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		last := r.Timeline.Samples[len(r.Timeline.Samples)-1]
+		sum := 0.0
+		for k, p := range r.Timeline.Providers {
+			sum += last.ProviderCost[k]
+			if !near(last.ProviderCost[k], r.CostByProvider[p]) {
+				t.Errorf("%s: final cost of %s %v, billed %v", r.Policy, p, last.ProviderCost[k], r.CostByProvider[p])
+			}
+		}
+		if !near(sum, r.CloudCostUSD) || !near(last.CostUSD, r.CloudCostUSD) {
+			t.Errorf("%s: providers' costs sum to %v, total %v, billed %v", r.Policy, sum, last.CostUSD, r.CloudCostUSD)
+		}
+	}
+	if c := rep.Results[0].CostByProvider; c["p"] <= 0 || c["q"] <= 0 {
+		t.Fatalf("the stand-in billed %v: want both providers", c)
+	}
 	var b bytes.Buffer
-	if err := WritePlot(&b, Report{Trace: TraceInfo{Name: "burst.csv"}, OnPremGPUs: 2, WaitTargetS: 600}, res); err != nil {
+	if err := WritePlot(&b, rep); err != nil {
 		t.Fatal(err)
 	}
 	dec := xml.NewDecoder(&b)
-	polylines := 0
-	var texts []string
+	series := map[string]int{} // policy|series → polylines
+	panels := 0
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -101,26 +150,38 @@ func TestWritePlot(t *testing.T) {
 		if err != nil {
 			t.Fatalf("plot is not well-formed XML: %v", err)
 		}
-		switch el := tok.(type) {
-		case xml.StartElement:
-			if el.Name.Local == "polyline" {
-				polylines++
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range el.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		switch el.Name.Local {
+		case "g":
+			if attr["data-panel"] != "" {
+				panels++
 			}
-		case xml.CharData:
-			texts = append(texts, string(el))
+		case "polyline":
+			if n := len(strings.Fields(attr["points"])); attr["data-policy"] == "both" && n != len(rep.Results[0].Timeline.Samples) {
+				t.Errorf("%s %s: %d points, want one per sample", attr["data-policy"], attr["data-series"], n)
+			}
+			series[attr["data-policy"]+"|"+attr["data-series"]+"|"+attr["data-provider"]]++
 		}
 	}
-	all := strings.Join(texts, "|")
-	if polylines != 4 {
-		t.Errorf("got %d polylines, want 4 series", polylines)
+	if panels != 3 {
+		t.Errorf("%d panels, want one per policy (3)", panels)
 	}
-	for _, want := range []string{"on-prem busy GPUs", "cloud GPUs", "queued GPUs", "cumulative cost", "stand-in policy on burst.csv", "$0.36"} {
-		if !strings.Contains(all, want) {
-			t.Errorf("plot lacks %q", want)
+	for _, pol := range []string{"both", PolicyPerJob, PolicyOnPremOnly} {
+		for _, s := range []string{"on-prem busy GPUs|", "cloud GPUs|", "queued GPUs|", "cost p|p", "cost q|q", "total cost|"} {
+			if series[pol+"|"+s] != 1 {
+				t.Errorf("policy %s: %d polylines of series %q, want 1", pol, series[pol+"|"+s], s)
+			}
 		}
 	}
-	if err := WritePlot(&b, Report{}, Result{Policy: "x"}); err == nil {
-		t.Error("WritePlot without a timeline: want an error")
+	if len(series) != 3*6 {
+		t.Errorf("%d series, want 18: %v", len(series), series)
 	}
 }
 

@@ -70,11 +70,38 @@ type Result struct {
 	// max_cost_per_hour), the hours of evaluations at which it held back a
 	// launch or ended capacity.
 	LimitBoundHours map[string]float64 `json:"limit_bound_hours,omitempty"`
+	// WithoutLimit is, per limit that bound, the same policy run again on
+	// the same trace and cloud seed with that limit lifted (set by
+	// Backtest.Run with LimitCosts): what the limit cost in waits and
+	// killed work, and what it saved.
+	WithoutLimit map[string]LimitCost `json:"without_limit,omitempty"`
 	// DominatedBy lists the policies of the same report that cost less
 	// and wait no longer at p95 (set by Backtest.Run).
 	DominatedBy []string `json:"dominated_by"`
 	// Timeline holds samples for a plot when Options.Timeline was set.
 	Timeline *Timeline `json:"-"`
+}
+
+// LimitCost is a run of the same policy with one limit lifted, beside the
+// figures of the run it bound.
+type LimitCost struct {
+	// BoundHours are the hours of evaluations at which the limit bound.
+	BoundHours float64 `json:"bound_hours"`
+	// KeptOffCloudGPUs, when above 0, is the smallest job size of the
+	// trace that the limit keeps off the cloud altogether (no instance
+	// that holds one fits under it).
+	KeptOffCloudGPUs int `json:"kept_off_cloud_gpus,omitempty"`
+	// The run without the limit.
+	CloudCostUSD    float64 `json:"cloud_cost_usd"`
+	WaitP95S        float64 `json:"wait_p95_s"`
+	WaitP99S        float64 `json:"wait_p99_s"`
+	JobsKilled      int     `json:"jobs_killed"`
+	GPUHoursLost    float64 `json:"gpu_hours_lost"`
+	JobsUnstarted   int     `json:"jobs_unstarted"`
+	JobsNeverServed int     `json:"jobs_never_served"`
+	// Error says why the run without the limit could not be made (e.g.
+	// more instances than the memory limit holds); the figures are then 0.
+	Error string `json:"error,omitempty"`
 }
 
 func (s *state) finishRun() {
@@ -113,6 +140,7 @@ func (s *state) finishRun() {
 	}
 	if s.timeline != nil {
 		s.sampleUntil(s.now)
+		s.finalSample()
 		s.res.Timeline = s.timeline
 	}
 }

@@ -80,10 +80,15 @@ Policies, all on the same trace and offerings:
                GPUs so (busy + queued) / total GPUs approaches 80%, 5-minute
                cooldown, cheapest offering only (the largest with whole_jobs)
   per-job      Slurm power saving: resume a cloud node for every queued job
-               that cannot start, suspend a node after 300 s idle
+               that cannot start, suspend a node after 300 s idle; a node
+               not up within ResumeTimeout (30m) is marked DOWN, a node type
+               refusing a resume for capacity is DOWN for 600 s
+               (ParallelCluster's insufficient_capacity_timeout)
   karpenter    Karpenter-style provisioner: bin-pack pending jobs onto new
                nodes of the cheapest offering per GPU that holds them, skip
-               offerings in the capacity (ICE) cache, remove nodes empty 30 s
+               offerings in the capacity (ICE) cache, remove nodes empty 30 s,
+               remove or replace with a cheaper node an under-used one whose
+               jobs may move (the pool checkpoints, or karpenter.evict=true)
 
 Columns:
   cloud $       what the cloud instances were billed, in USD
@@ -99,9 +104,12 @@ Columns:
   jobs on cloud jobs that ran on cloud instances
   launches      cloud instances launched
 
-Below the table: cost by provider and offering, spend per budget period
-against the budget, hours each limit bound, jobs never served and why, and
-any policy that another beats on both cost and p95 wait (dominated).
+Below the table: launches failed by cause, cost by provider and offering,
+spend per budget period against the budget, how long each limit bound and
+what it cost (the same policy, seed and trace run again without it: p95
+and p99 wait, job runs killed, GPU-hours lost, jobs left unserved, cost),
+jobs never served and why, and any policy that another beats on both cost
+and p95 wait (dominated).
 
 --json prints the same as one object: trace {name, jobs, span_s}, pool,
 onprem_gpus, wait_target_s, wall_seconds, and results, one per policy, with
@@ -111,7 +119,10 @@ jobs_unstarted, jobs_killed, gpu_hours_lost, jobs_never_served (with
 never_served_largest_gpus and never_served_why), peak_cloud_gpus,
 peak_cost_per_hour, failed_launches (by cause), interruptions, cost_by_offering, cost_by_provider, budget_periods (a
 list of {start, end, budget_usd, spend_usd}, empty without a budget),
-limit_bound_hours and dominated_by (a list of policy names).
+limit_bound_hours, without_limit (per limit that bound: bound_hours and the
+run without it: cloud_cost_usd, wait_p95_s, wait_p99_s, jobs_killed,
+gpu_hours_lost, jobs_unstarted, jobs_never_served) and dominated_by (a list
+of policy names).
 
 Traces (format recognised from the CSV header): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
@@ -135,11 +146,11 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
-	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of the first policy's run to this file")
+	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
-	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
@@ -226,7 +237,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
 	}
 
-	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances}
+	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances, LimitCosts: true}
 	if cloudFor != nil {
 		bt.Cloud = cloudFor(seed)
 	}
@@ -252,7 +263,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 
 	if f.plot != "" {
 		var buf bytes.Buffer
-		if err := sim.WritePlot(&buf, rep, rep.Results[0]); err != nil {
+		if err := sim.WritePlot(&buf, rep); err != nil {
 			return err
 		}
 		if err := os.WriteFile(f.plot, buf.Bytes(), 0o644); err != nil {

@@ -91,7 +91,9 @@ func TestSimulateFlags(t *testing.T) {
 		t.Errorf("table:\n%s", out)
 	}
 	data, err := os.ReadFile(svg)
-	if err != nil || !bytes.Contains(data, []byte("per-job policy on burst.csv")) {
+	// One panel per policy run.
+	if err != nil || !bytes.Contains(data, []byte("2 policies on burst.csv")) ||
+		!bytes.Contains(data, []byte(`data-panel="per-job"`)) || !bytes.Contains(data, []byte(`data-panel="onprem-only"`)) {
 		t.Errorf("plot: %v %.200s", err, data)
 	}
 }
@@ -339,5 +341,55 @@ func TestRealisticCloud(t *testing.T) {
 	}
 	if bare := realisticCloud(9, config.SimCloud{}); !reflect.DeepEqual(bare, sim.DefaultCloud(9)) {
 		t.Errorf("an empty section gives %+v, want the default cloud", bare)
+	}
+}
+
+// TestSimulateBindingBudget: with a budget that binds, the report says
+// what it cost, from a run of the same policy without it, in the table
+// and in --json (without_limit).
+func TestSimulateBindingBudget(t *testing.T) {
+	cfg := strings.Replace(string(configs.BacktestYAML), "amount: 1000000", "amount: 100", 1)
+	if cfg == string(configs.BacktestYAML) {
+		t.Fatal("the bundled backtest config no longer has a budget of 1000000 to lower")
+	}
+	path := filepath.Join(t.TempDir(), "tiny-budget.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", path, "--trace", "testdata/overflow.csv", "--onprem-gpus", "8", "--policies", "spillway,per-job,onprem-only"}
+	out, err := runSimulateArgs(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			Policy       string `json:"policy"`
+			WithoutLimit map[string]struct {
+				CloudCostUSD     float64 `json:"cloud_cost_usd"`
+				KeptOffCloudGPUs int     `json:"kept_off_cloud_gpus"`
+			} `json:"without_limit"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in\n%s", err, out)
+	}
+	for _, r := range rep.Results {
+		if r.Policy == "onprem-only" {
+			if r.WithoutLimit != nil {
+				t.Errorf("onprem-only rents nothing, yet has without_limit %+v", r.WithoutLimit)
+			}
+			continue
+		}
+		wl, ok := r.WithoutLimit["budget"]
+		if !ok || wl.CloudCostUSD <= 0 || wl.KeptOffCloudGPUs != 8 {
+			t.Errorf("%s: without_limit %+v: want the budget's counterfactual, bursting at some cost, and the 8-GPU jobs kept off the cloud", r.Policy, r.WithoutLimit)
+		}
+	}
+	out, err = runSimulateArgs(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "spillway: limit budget keeps jobs of 8 GPUs off the cloud (no instance that holds one fits under it); without it p95 wait would have been") {
+		t.Errorf("table does not say what the budget cost:\n%s", out)
 	}
 }

@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"cmp"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// TestKarpenterConsolidation: four 2-GPU jobs at 0 s, one of 4 hours and
+// three of 10 minutes, no on-prem GPU. Karpenter packs them onto one
+// 8-GPU node ($8/h, the cheapest per GPU), up at 60 s. At 660 s three
+// jobs end and the node runs 2 of 8 GPUs busy.
+func TestKarpenterConsolidation(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	small := policy.Offering{Name: "small", Provider: "p", InstanceType: "x2", GPUs: 2, PricePerHour: 2.5,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	for _, tt := range []struct {
+		name       string
+		opts       []string
+		checkpoint time.Duration
+		interval   time.Duration // 30 s when 0
+		boot       time.Duration // 60 s when 0
+		launches   int
+		killed     int
+		lost       float64 // GPU-hours
+		cost       float64
+	}{
+		{
+			// Its job does not checkpoint: do-not-disrupt, the node stays
+			// until the long job ends at 14,460 s and is removed 30 s later.
+			name: "running work is not disrupted", launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			// WhenEmpty never replaces, even where work may move.
+			name: "WhenEmpty", opts: []string{"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true"},
+			launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			// Unchanged for consolidateAfter at 690 s, the node is replaced
+			// by a 2-GPU node, up at 750 s: then the 8-GPU node ends, the
+			// long job is evicted (690 s × 2 GPUs lost), runs again on the
+			// small node from 750 s to 15,150 s, which is removed at 15,180 s.
+			name: "evict", opts: []string{"karpenter.evict=true"}, launches: 2, killed: 1, lost: 690 * 2.0 / 3600,
+			cost: 750*8.0/3600 + (15180-690)*2.5/3600,
+		},
+		{
+			// Evaluations every 60 s, boots of 90 s: the replacement is up
+			// 30 s before the evaluation that ends the old node, and must
+			// not be taken for an empty node then.
+			name: "replacement up between evaluations", opts: []string{"karpenter.evict=true"}, interval: time.Minute, boot: 90 * time.Second,
+			launches: 2, killed: 1, lost: -1, cost: -1,
+		},
+		{
+			// A pool whose jobs checkpoint lets Karpenter move them.
+			name: "checkpointing pool", checkpoint: time.Hour, launches: 2, killed: 1, lost: -1,
+			cost: -1,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var k BaselineKnobs
+			for _, o := range tt.opts {
+				if err := k.ParseBaselineKnob(o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			iv, boot := cmp.Or(tt.interval, 30*time.Second), cmp.Or(tt.boot, time.Minute)
+			b, s := big, small
+			b.Boot, s.Boot = policy.Duration(boot), policy.Duration(boot)
+			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(iv),
+				Offerings: []policy.Offering{b, s}, CheckpointInterval: policy.Duration(tt.checkpoint)}
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Launches != tt.launches || res.JobsKilled != tt.killed || res.JobsUnstarted != 0 {
+				t.Errorf("%d launches, %d killed, %d unstarted; want %d, %d, 0", res.Launches, res.JobsKilled, res.JobsUnstarted, tt.launches, tt.killed)
+			}
+			if tt.lost >= 0 && !near(res.GPUHoursLost, tt.lost) {
+				t.Errorf("lost %.4f GPU-h, want %.4f", res.GPUHoursLost, tt.lost)
+			}
+			if tt.cost >= 0 && !near(res.CloudCostUSD, tt.cost) {
+				t.Errorf("cost $%.4f, want $%.4f", res.CloudCostUSD, tt.cost)
+			}
+		})
+	}
+}
+
+// TestKarpenterConsolidationDeletes: two 8-GPU nodes each left with one
+// busy 2-GPU job: one node's job moves into the other's free room and the
+// node is ended, without a replacement.
+func TestKarpenterConsolidationDeletes(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	// Eight jobs: two long ones, six short, 16 GPUs: two nodes.
+	tr.Jobs = append(tr.Jobs, tr.Jobs...)
+	var k BaselineKnobs
+	if err := k.ParseBaselineKnob("karpenter.evict=true"); err != nil {
+		t.Fatal(err)
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{big}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches != 2 || res.JobsKilled != 1 || res.JobsUnstarted != 0 {
+		t.Errorf("%d launches, %d killed; want 2 (no replacement) and 1 job moved", res.Launches, res.JobsKilled)
+	}
+	// Both up at 60 s; at 690 s one ends and its job restarts on the
+	// other, which runs until 690 + 14,400 s and is removed 30 s later.
+	if want := 690*8.0/3600 + (690+14400+30)*8.0/3600; !near(res.CloudCostUSD, want) {
+		t.Errorf("cost $%.4f, want $%.4f", res.CloudCostUSD, want)
+	}
+}
+
+// TestKarpenterPacksLeftoverOnCheapestNode: five 2-GPU jobs fill one
+// 8-GPU node (cheapest per GPU); the fifth goes on the cheapest node that
+// holds it, a 2-GPU one, not on a second 8-GPU node.
+func TestKarpenterPacksLeftoverOnCheapestNode(t *testing.T) {
+	big := policy.Offering{Name: "big", Provider: "p", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	small := policy.Offering{Name: "small", Provider: "p", InstanceType: "x2", GPUs: 2, PricePerHour: 2.5,
+		Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	tr := loadTestTrace(t, "consolidate.csv")
+	tr.Jobs = append(tr.Jobs, tr.Jobs[1])
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{big, small}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(Karpenter())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches != 2 || res.CostByOffering["small"] <= 0 || res.CostByOffering["big"] <= 0 || res.WaitMaxS != 60 {
+		t.Errorf("%d launches, cost %v, wait max %.0fs; want one node of each, every job started at 60 s", res.Launches, res.CostByOffering, res.WaitMaxS)
+	}
+}
+
+// TestKarpenterICECache: the cheaper offering is always out of stock and a
+// 4-GPU job arrives every minute for 30 minutes. Karpenter skips the
+// offering for 3 minutes after each capacity error (its ICE cache), not
+// for the simulator's 5-minute capacity cache: it fails at 0, 3, …, 27
+// minutes, and every job runs on the dearer offering.
+func TestKarpenterICECache(t *testing.T) {
+	pool := perJobPool()
+	tr := &trace.Trace{Name: "every-minute", Start: trace.DefaultEpoch}
+	for k := range 30 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(k) * time.Minute, Duration: time.Hour, GPUs: 4})
+	}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(Karpenter()), Cloud: stockedOut("cheap")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := res.FailedLaunches["capacity"]; n != 10 || res.CostByOffering["cheap"] != 0 || res.JobsOnCloud != 30 || res.WaitMaxS != 60 {
+		t.Errorf("%d capacity failures, cost %v, %d on cloud, wait max %.0fs; want 10, only dear, 30, 60s", n, res.CostByOffering, res.JobsOnCloud, res.WaitMaxS)
+	}
+}
