@@ -92,13 +92,14 @@ type SimOffering struct {
 type SimBaselines struct {
 	Threshold SimThreshold `yaml:"threshold,omitempty"`
 	PerJob    SimPerJob    `yaml:"per-job,omitempty"`
+	Karpenter SimKarpenter `yaml:"karpenter,omitempty"`
 }
 
 // SimThreshold tunes the threshold baseline.
 type SimThreshold struct {
 	// Target is the GPU utilisation it sizes for; above 0, at most 1.
 	Target *float64 `yaml:"target,omitempty"`
-	// Cooldown after every scaling action; 1s to 720h.
+	// Cooldown after every scaling action; 0s to 720h.
 	Cooldown *policy.Duration `yaml:"cooldown,omitempty"`
 	// Interval between its evaluations; 1s to 720h.
 	Interval *policy.Duration `yaml:"interval,omitempty"`
@@ -112,7 +113,29 @@ type SimPerJob struct {
 	// ResumeRate is Slurm's ResumeRate: nodes resumed a minute; 1 to
 	// 100000.
 	ResumeRate *int `yaml:"resume_rate,omitempty"`
+	// ResumeTimeout is Slurm's ResumeTimeout: a node still booting this
+	// long after its resume is ended and its jobs requeued; 1s to 720h.
+	ResumeTimeout *policy.Duration `yaml:"resume_timeout,omitempty"`
+	// InsufficientCapacityTimeout is how long a node type that failed for
+	// capacity stays DOWN (AWS ParallelCluster's fast insufficient capacity
+	// fail-over); 0s turns the fail-over off, as in plain Slurm; to 720h.
+	InsufficientCapacityTimeout *policy.Duration `yaml:"insufficient_capacity_timeout,omitempty"`
 }
+
+// SimKarpenter tunes the karpenter baseline.
+type SimKarpenter struct {
+	// ConsolidateAfter is consolidateAfter: how long a node's jobs must be
+	// unchanged before it may be consolidated; 0s to 720h.
+	ConsolidateAfter *policy.Duration `yaml:"consolidate_after,omitempty"`
+	// ConsolidationPolicy is WhenEmpty or WhenEmptyOrUnderutilized.
+	ConsolidationPolicy *string `yaml:"consolidation_policy,omitempty"`
+	// Evict lets consolidation move running jobs that do not checkpoint
+	// (their work is lost and counted).
+	Evict *bool `yaml:"evict,omitempty"`
+}
+
+// Karpenter's consolidation policies.
+var cfgConsolidationPolicies = []string{"WhenEmpty", "WhenEmptyOrUnderutilized"}
 
 var cfgCloudModels = []CloudModel{CloudRealistic, CloudIdeal}
 
@@ -193,12 +216,19 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	if f := s.Baselines.Threshold.Target; f != nil && !(*f > 0 && *f <= 1) {
 		v.errf(tp+".target", "%s is out of range: want the GPU utilisation the threshold baseline sizes for, above 0 and at most 1 (e.g. 0.8)", cfgFloat(*f))
 	}
-	v.simDuration(tp+".cooldown", s.Baselines.Threshold.Cooldown, false, time.Second, MaxBaselineDuration, "")
+	v.simDuration(tp+".cooldown", s.Baselines.Threshold.Cooldown, false, 0, MaxBaselineDuration, "")
 	v.simDuration(tp+".interval", s.Baselines.Threshold.Interval, false, time.Second, MaxBaselineDuration, "")
 	const pj = "simulate.baselines.per-job"
 	v.simDuration(pj+".suspend", s.Baselines.PerJob.Suspend, false, 0, MaxBaselineDuration, "")
 	if n := s.Baselines.PerJob.ResumeRate; n != nil && (*n < 1 || *n > MaxResumeRate) {
 		v.errf(pj+".resume_rate", "%d is out of range: want the nodes Slurm resumes a minute, 1 to %d", *n, MaxResumeRate)
+	}
+	v.simDuration(pj+".resume_timeout", s.Baselines.PerJob.ResumeTimeout, false, time.Second, MaxBaselineDuration, "")
+	v.simDuration(pj+".insufficient_capacity_timeout", s.Baselines.PerJob.InsufficientCapacityTimeout, false, 0, MaxBaselineDuration, "")
+	const kp = "simulate.baselines.karpenter"
+	v.simDuration(kp+".consolidate_after", s.Baselines.Karpenter.ConsolidateAfter, false, 0, MaxBaselineDuration, "")
+	if p := s.Baselines.Karpenter.ConsolidationPolicy; p != nil && !slices.Contains(cfgConsolidationPolicies, *p) {
+		v.errf(kp+".consolidation_policy", "unknown consolidation policy %q: want %s", *p, strings.Join(cfgConsolidationPolicies, " or "))
 	}
 }
 

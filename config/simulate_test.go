@@ -43,7 +43,9 @@ func TestSimulateSection(t *testing.T) {
 		},
 		Baselines: SimBaselines{
 			Threshold: SimThreshold{Target: ptr(0.7), Cooldown: dur(2 * time.Minute), Interval: dur(30 * time.Second)},
-			PerJob:    SimPerJob{Suspend: dur(0), ResumeRate: ptr(100)},
+			PerJob: SimPerJob{Suspend: dur(0), ResumeRate: ptr(100), ResumeTimeout: dur(10 * time.Minute),
+				InsufficientCapacityTimeout: dur(0)},
+			Karpenter: SimKarpenter{ConsolidateAfter: dur(5 * time.Minute), ConsolidationPolicy: ptr("WhenEmpty"), Evict: ptr(true)},
 		},
 	}
 	if !reflect.DeepEqual(cfg.Simulate, want) {

@@ -52,7 +52,9 @@ type BaselineKnobs struct {
 	// set the threshold baseline.
 	ThresholdTarget   float64
 	ThresholdCooldown time.Duration
-	ThresholdInterval time.Duration
+	// ThresholdCooldownSet says ThresholdCooldown was given (0 included).
+	ThresholdCooldownSet bool
+	ThresholdInterval    time.Duration
 	// PerJobSuspend (SuspendTime; set PerJobSuspendSet to use 0) and
 	// PerJobResumeRate (nodes a minute) set the per-job baseline.
 	PerJobSuspend    time.Duration
@@ -103,6 +105,7 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 		k.ThresholdTarget = f
 	case "threshold.cooldown":
 		k.ThresholdCooldown, err = dur(0)
+		k.ThresholdCooldownSet = err == nil
 	case "threshold.interval":
 		k.ThresholdInterval, err = dur(time.Second)
 	case "per-job.suspend":
@@ -143,7 +146,7 @@ func (k BaselineKnobs) withDefaults() BaselineKnobs {
 	if k.ThresholdTarget == 0 {
 		k.ThresholdTarget = ThresholdTarget
 	}
-	if k.ThresholdCooldown == 0 {
+	if !k.ThresholdCooldownSet && k.ThresholdCooldown == 0 {
 		k.ThresholdCooldown = ThresholdCooldown
 	}
 	if k.ThresholdInterval == 0 {

@@ -429,7 +429,7 @@ func baselineKnobs(b config.SimBaselines) sim.BaselineKnobs {
 		k.ThresholdTarget = *b.Threshold.Target
 	}
 	if b.Threshold.Cooldown != nil {
-		k.ThresholdCooldown = b.Threshold.Cooldown.D()
+		k.ThresholdCooldown, k.ThresholdCooldownSet = b.Threshold.Cooldown.D(), true
 	}
 	if b.Threshold.Interval != nil {
 		k.ThresholdInterval = b.Threshold.Interval.D()
@@ -439,6 +439,21 @@ func baselineKnobs(b config.SimBaselines) sim.BaselineKnobs {
 	}
 	if b.PerJob.ResumeRate != nil {
 		k.PerJobResumeRate = *b.PerJob.ResumeRate
+	}
+	if b.PerJob.ResumeTimeout != nil {
+		k.PerJobResumeTimeout = b.PerJob.ResumeTimeout.D()
+	}
+	if b.PerJob.InsufficientCapacityTimeout != nil {
+		k.PerJobICETimeout, k.PerJobICETimeoutSet = b.PerJob.InsufficientCapacityTimeout.D(), true
+	}
+	if b.Karpenter.ConsolidateAfter != nil {
+		k.KarpenterConsolidateAfter, k.KarpenterConsolidateAfterSet = b.Karpenter.ConsolidateAfter.D(), true
+	}
+	if b.Karpenter.ConsolidationPolicy != nil {
+		k.KarpenterConsolidation = *b.Karpenter.ConsolidationPolicy
+	}
+	if b.Karpenter.Evict != nil {
+		k.KarpenterEvict = *b.Karpenter.Evict
 	}
 	return k
 }
