@@ -28,6 +28,12 @@ func Spillway() Policy {
 // so Admit is not shown the snapshot's Unavailable and does not drop their
 // launches for it; a launch into a stock-out fails at the simulated cloud
 // and is counted.
+//
+// A baseline sees the offerings its operator would list: a pool whose jobs
+// do not checkpoint leaves its spot offerings out (policy.SpotLastResort)
+// unless it has nothing else, as a Karpenter NodePool launches on-demand
+// unless spot is listed and a Slurm operator defines no spot node type for
+// jobs a reclaim would throw away.
 func Admitted(p Policy) Policy {
 	if p.New == nil {
 		return p
@@ -35,13 +41,36 @@ func Admitted(p Policy) Policy {
 	newFn := p.New
 	p.New = func() DecideFunc {
 		f := newFn()
+		var listed *policy.Pool
+		var listedOf *policy.Pool
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
-			plan := f(pool, snap, insts, spend, now)
+			if listedOf != pool {
+				listed, listedOf = operatorOfferings(pool), pool
+			}
+			plan := f(listed, snap, insts, spend, now)
 			snap.Unavailable = nil
 			return policy.Admit(pool, snap, insts, spend, now, plan)
 		}
 	}
 	return p
+}
+
+// operatorOfferings is pool without the spot offerings a pool whose jobs
+// do not checkpoint rents only as a last resort, unless nothing else is
+// left; pool itself when there are none.
+func operatorOfferings(pool *policy.Pool) *policy.Pool {
+	var keep []policy.Offering
+	for _, o := range pool.Offerings {
+		if !pool.SpotLastResort(o) {
+			keep = append(keep, o)
+		}
+	}
+	if len(keep) == len(pool.Offerings) || len(keep) == 0 {
+		return pool
+	}
+	cp := *pool
+	cp.Offerings = keep
+	return &cp
 }
 
 // PolicyNames lists every policy a backtest can run, in report order.

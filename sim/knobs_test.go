@@ -15,7 +15,7 @@ func TestParseBaselineKnob(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10,
+	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdCooldownSet: true, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10,
 		PerJobResumeTimeout: 10 * time.Minute, PerJobICETimeoutSet: true, KarpenterConsolidateAfterSet: true,
 		KarpenterConsolidation: KarpenterWhenEmpty, KarpenterEvict: true}
 	if k != want {
