@@ -113,11 +113,12 @@ func TestDemandPercentileHand(t *testing.T) {
 // at most 1, paid GPU-hours cover used ones, and onprem-only costs nothing.
 //
 // It also enforces part of the acceptance criterion of the backtest: the
-// spillway policy reaches efficiency ≥ 0.85. Whether its p95 wait stays
-// within the wait target, whether it costs less than per-job and whether
-// a baseline dominates it are logged (ACCEPTANCE NOT MET) rather than
-// enforced: on the realistic cloud they fail on some traces, and the model
-// is not to be bent to pass.
+// spillway policy meets its wait target at p95 (it plans with the boot
+// times it observes, as the server does) and reaches efficiency ≥ 0.85.
+// Whether it costs less than per-job and whether a baseline dominates it
+// are logged (ACCEPTANCE NOT MET) rather than enforced: on one seed they
+// differ by less than the spread between seeds, often either way, and the
+// model is not to be bent to pass.
 func TestBacktestAcceptance(t *testing.T) {
 	base := backtestPool(t)
 	for _, name := range bundledTraces {
@@ -166,10 +167,7 @@ func TestBacktestAcceptance(t *testing.T) {
 			}
 			sp := byName[PolicySpillway]
 			if target := pool.WaitTarget.D().Seconds(); sp.WaitP95S > target {
-				// The engine plans with the offering's boot (the median);
-				// with boot times spread (p95 twice the median) and
-				// stock-outs, the oldest job can start late.
-				t.Logf("ACCEPTANCE NOT MET: spillway wait p95 %.0fs exceeds the wait target %.0fs", sp.WaitP95S, target)
+				t.Errorf("spillway wait p95 %.0fs exceeds the wait target %.0fs", sp.WaitP95S, target)
 			}
 			if sp.Efficiency < 0.85 {
 				t.Errorf("spillway efficiency %.3f < 0.85", sp.Efficiency)
@@ -190,6 +188,60 @@ func TestBacktestAcceptance(t *testing.T) {
 			}
 			if got := slices.Contains(sp.DominatedBy, PolicyPerJob); got != (byName[PolicyPerJob].CloudCostUSD < sp.CloudCostUSD && byName[PolicyPerJob].WaitP95S <= sp.WaitP95S) {
 				t.Errorf("spillway's dominated_by %v disagrees with the figures", sp.DominatedBy)
+			}
+		})
+	}
+}
+
+// TestBacktestH100 runs every policy on every bundled trace with the
+// modern 8-GPU-only config (configs/examples/backtest-h100.yaml: H100 and
+// H200 shapes, spot listed for jobs that do not checkpoint) and the default
+// realistic cloud, on-prem at the trace's p50 demand. It enforces that
+// spillway meets its wait target and that no job is left unstarted, and
+// logs the figures the issue asks to report (cost, efficiency, waits, and
+// whether a baseline dominates spillway).
+func TestBacktestH100(t *testing.T) {
+	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest-h100.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := cfg.Pools[0].Policy
+	for _, name := range bundledTraces {
+		t.Run(name, func(t *testing.T) {
+			if testing.Short() && strings.HasPrefix(name, "philly") {
+				t.Skip("philly (82k jobs) runs in the full suite")
+			}
+			t.Parallel()
+			tr := loadBundled(t, name)
+			pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
+			var pols []Policy
+			for _, n := range PolicyNames {
+				p, err := PolicyByName(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pols = append(pols, p)
+			}
+			rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sp Result
+			for _, r := range rep.Results {
+				t.Logf("%-11s on %4d GPUs: cost $%9.0f  efficiency %.3f  wait p95 %6.0fs  p99 %6.0fs  lost %6.0f GPU-h  dominated by %v",
+					r.Policy, rep.OnPremGPUs, r.CloudCostUSD, r.Efficiency, r.WaitP95S, r.WaitP99S, r.GPUHoursLost, r.DominatedBy)
+				if r.Policy != PolicyOnPremOnly && r.JobsUnstarted > 0 {
+					t.Errorf("%s: %d jobs never started", r.Policy, r.JobsUnstarted)
+				}
+				if r.Policy == PolicySpillway {
+					sp = r
+				}
+			}
+			if target := pool.WaitTarget.D().Seconds(); sp.WaitP95S > target {
+				t.Errorf("spillway wait p95 %.0fs exceeds the wait target %.0fs", sp.WaitP95S, target)
+			}
+			if len(sp.DominatedBy) > 0 {
+				t.Logf("ACCEPTANCE NOT MET: spillway dominated by %v", sp.DominatedBy)
 			}
 		})
 	}
