@@ -58,10 +58,13 @@ it, and spans instances only of one offering with at least span.min_gpus
 The realistic cloud (--cloud realistic, the default; --seed picks its
 draws): each offering goes out of stock now and then (a launch into a
 stock-out fails and enters the capacity cache; the policy is asked again at
-once), boot times spread around the offering's boot (p95 twice the median),
-and spot instances are reclaimed with a 2-minute notice, their jobs killed
-and requeued (or resumed from their last checkpoint when the pool has a
-checkpoint_interval). --cloud ideal turns all of that off. The config's
+once), boot times spread around the offering's boot (p95 twice the median;
+the spillway policy plans with the p95 of the boots it has seen, as the
+server does with its joins), and spot instances are reclaimed with a
+2-minute notice, their jobs killed and requeued (or resumed from their last
+checkpoint when the pool has a checkpoint_interval; without one, every
+policy rents spot only when nothing else can be launched). --cloud ideal
+turns all of that off. The config's
 simulate section sets the model, its parameters and the baselines' knobs
 (--cloud, --seed and --baseline-opt override it); docs/backtest.md gives
 the parameters, their defaults and their sources.
@@ -96,9 +99,11 @@ Columns:
   used GPU-h    GPU-hours that jobs ran on cloud instances
   lost GPU-h    GPU-hours of job runs killed (a spot reclaim, a drain cut short by
                 drain_timeout) since their last checkpoint
-  efficiency    used GPU-h × the cheapest offering's price per GPU-hour ÷ cloud $;
-                1.00 is the limit (every dollar bought a working GPU-hour at the
-                best price on offer); "-" when nothing was paid
+  efficiency    work done on cloud × the lowest price per useful GPU-hour on
+                offer (price ÷ (GPUs × performance); spot counts only for pools
+                that checkpoint) ÷ cloud $; 1.00 is the limit (every dollar
+                bought a working GPU-hour at the best price on offer); "-" when
+                nothing was paid
   wait p50 … max  time from submit to start over all jobs (! marks a p95 above
                 the pool's wait target)
   jobs on cloud jobs that ran on cloud instances
