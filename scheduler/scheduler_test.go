@@ -156,6 +156,9 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 	p := testPool()
 	p.Offerings[0].Market = policy.MarketSpot
 	p.Offerings[0].PricePerHour = 12
+	// The pool's jobs checkpoint, so spot competes on price (without, it
+	// is rented only when no on-demand offering can be).
+	p.CheckpointInterval = policy.Duration(30 * time.Minute)
 	h := newHarness(t, p)
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
