@@ -62,9 +62,10 @@ func NewWith(window int, q float64, minSamples int) *Tracker {
 }
 
 // Observe records that an instance of offering k took d from launch until
-// it took work. Negative boots are ignored.
+// it took work. Negative boots are ignored, and so is everything on a nil
+// Tracker (which learns nothing).
 func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
-	if d < 0 {
+	if t == nil || d < 0 {
 		return
 	}
 	if t.samples == nil {
@@ -105,4 +106,9 @@ func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
 // until some offering has MinSamples boots. The map is never modified once
 // returned (Observe replaces it), so it may be shared with readers on other
 // goroutines; callers must not modify it.
-func (t *Tracker) Estimates() map[policy.OfferingKey]time.Duration { return t.est }
+func (t *Tracker) Estimates() map[policy.OfferingKey]time.Duration {
+	if t == nil {
+		return nil
+	}
+	return t.est
+}

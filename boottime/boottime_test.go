@@ -73,3 +73,11 @@ func TestEstimatesAreNeverWrittenOnceReturned(t *testing.T) {
 		t.Fatalf("estimate after a slower boot: %s, want 5m", got)
 	}
 }
+
+func TestNilTrackerLearnsNothing(t *testing.T) {
+	var tr *Tracker
+	tr.Observe(policy.OfferingKey{InstanceType: "p5.48xlarge"}, time.Minute)
+	if got := tr.Estimates(); got != nil {
+		t.Fatalf("a nil tracker estimated %v", got)
+	}
+}
