@@ -28,7 +28,7 @@ type instance struct {
 	// at prePeriodOf.
 	prePeriod   float64
 	prePeriodOf time.Time
-	viewPos     int  // index in state.view
+	viewPos     int  // index in state.view, -1 before it has one
 	dirty       bool // view entry out of date
 }
 
@@ -145,6 +145,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		drainStart: -1,
 		ended:      -1,
 		floor:      floor,
+		viewPos:    -1,
 	}
 	s.insts = append(s.insts, in)
 	s.alive = append(s.alive, ii)

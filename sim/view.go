@@ -89,13 +89,28 @@ func (s *state) snapshot() policy.Snapshot {
 // reused between ticks; decision functions must not keep or modify it.
 func (s *state) instanceView() []policy.Instance {
 	if !s.viewValid {
-		s.view = s.view[:0]
+		// Instances came or went. The view keeps launch order, so an
+		// entry still up to date only moves towards the front (over the
+		// entries of instances that ended) and new instances come last:
+		// one pass moves the entries and makes only those out of date.
+		n := len(s.view)
 		for i, ii := range s.alive {
 			in := s.insts[ii]
+			old, fresh := in.viewPos, in.viewPos >= 0 && !in.dirty
 			in.viewPos = i
 			in.dirty = false
-			s.view = append(s.view, s.viewOf(in))
+			switch {
+			case fresh && old == i:
+			case fresh:
+				s.view[i] = s.view[old]
+			case i < n:
+				s.view[i] = s.viewOf(in)
+			default:
+				s.view = append(s.view, s.viewOf(in))
+			}
 		}
+		clear(s.view[len(s.alive):])
+		s.view = s.view[:len(s.alive)]
 		s.dirty = s.dirty[:0]
 		s.viewValid = true
 		return s.view
