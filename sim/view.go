@@ -65,17 +65,28 @@ func (s *state) snapshot() policy.Snapshot {
 		heads = append(heads, s.queues[i].head)
 	}
 	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
-	for len(list) < min(s.pendingJobs, maxListed) {
-		best, bj := -1, int32(math.MaxInt32)
+	for want := min(s.pendingJobs, maxListed); len(list) < want; {
+		// The queue whose head came first takes its turn up to the
+		// oldest head of the others (job indices are arrival order).
+		best, bj, next := -1, int32(math.MaxInt32), int32(math.MaxInt32)
 		for qi := range s.queues {
 			q := &s.queues[qi]
-			if heads[qi] < len(q.jobs) && q.jobs[heads[qi]] < bj {
-				best, bj = qi, q.jobs[heads[qi]]
+			if heads[qi] >= len(q.jobs) {
+				continue
+			}
+			if j := q.jobs[heads[qi]]; j < bj {
+				best, bj, next = qi, j, bj
+			} else if j < next {
+				next = j
 			}
 		}
-		list = append(list, s.queues[best].gpus)
-		waits = append(waits, s.now-s.jobs[bj].Submit)
-		heads[best]++
+		q := &s.queues[best]
+		h := heads[best]
+		for ; h < len(q.jobs) && q.jobs[h] < next && len(list) < want; h++ {
+			list = append(list, q.gpus)
+			waits = append(waits, s.now-s.jobs[q.jobs[h]].Submit)
+		}
+		heads[best] = h
 	}
 	snap.PendingJobGPUs = list
 	snap.PendingJobWaits = waits
