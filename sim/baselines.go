@@ -129,6 +129,15 @@ func ThresholdWith(k BaselineKnobs) Policy {
 	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
 		var liveBuf []int
+		unheld := map[int]bool{} // by job size: policy.CloudHolds says no
+		neverHeld := func(pool *policy.Pool, g int) bool {
+			no, seen := unheld[g]
+			if !seen {
+				no = policy.CloudHolds(pool, g) != ""
+				unheld[g] = no
+			}
+			return no
+		}
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			// The node group an operator would give it: the largest
@@ -139,7 +148,16 @@ func ThresholdWith(k BaselineKnobs) Policy {
 			if !ok || (!last.IsZero() && now.Sub(last) < k.ThresholdCooldown) {
 				return plan
 			}
+			// Queued jobs that nothing the pool may hold can ever run
+			// (larger than on-prem and than any capacity it may rent) are
+			// no demand for capacity: sizing for them would rent instances
+			// without end as they pile up.
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
+			for _, ps := range snap.PendingBySize {
+				if ps.GPUs > snap.OnPremGPUs && neverHeld(pool, ps.GPUs) {
+					demand -= ps.GPUs * len(ps.Submitted)
+				}
+			}
 			live := liveBuf[:0]
 			for i := range insts {
 				if in := &insts[i]; in.State == policy.StateBooting || in.State == policy.StateRunning {
