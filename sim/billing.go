@@ -85,6 +85,7 @@ func (s *state) spend() policy.Spend {
 	// In durations since the trace's start: the same exact differences
 	// as time.Time's, at a fraction of the cost (this runs every tick).
 	ps := start.Sub(s.start)
+	s.counts.steps += int64(len(s.alive))
 	for _, ii := range s.alive {
 		in := s.insts[ii]
 		acc += in.off.PricePerHour * (s.now - max(in.launched, ps)).Hours()

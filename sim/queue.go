@@ -24,6 +24,9 @@ type sizeQueue struct {
 	jobs []int32
 	subs []time.Time
 	head int
+	// never: jobs of this size fit neither on-prem nor in anything the
+	// pool may rent (policy.CloudHolds); the job list leaves them out.
+	never bool
 }
 
 func (q *sizeQueue) len() int { return len(q.jobs) - q.head }
@@ -42,7 +45,7 @@ func (s *state) enqueue(j int) {
 	qi, ok := s.queueOf[g]
 	if !ok {
 		qi = len(s.queues)
-		s.queues = append(s.queues, sizeQueue{gpus: g})
+		s.queues = append(s.queues, sizeQueue{gpus: g, never: g > s.on.total() && policy.CloudHolds(s.pool, g) != ""})
 		s.queueOf[g] = qi
 	}
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
@@ -72,6 +75,7 @@ func (s *state) place() {
 			return
 		}
 		best, bestJob := -1, int32(math.MaxInt32)
+		s.counts.steps += int64(len(s.queues))
 		for qi := range s.queues {
 			q := &s.queues[qi]
 			if q.len() == 0 || isBlocked(qi) {
@@ -105,6 +109,7 @@ func (s *state) tryStart(j int) bool {
 	g := s.jobs[j].GPUs
 	parts := s.on.place(g)
 	if parts == nil {
+		s.counts.steps += int64(len(s.alive)) // cloudFit's scan at most
 		parts = s.cloudFit(g)
 	}
 	if parts == nil {

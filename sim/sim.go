@@ -74,6 +74,15 @@ type Options struct {
 	// (the simulator keeps a record of each, BytesPerInstance): a launch
 	// beyond it ends the run with ErrTooManyInstances.
 	MaxInstances int
+	// counts, when set, receives the run's work counts (tests).
+	counts *workCounts
+}
+
+// workCounts are what a run did: evaluations of the policy, and the items
+// (queues, listed jobs, instances) the simulator's loops visited, a
+// measure of its work that tests compare across queue depths.
+type workCounts struct {
+	evals, steps int64
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -156,6 +165,7 @@ type state struct {
 	nextSampl    time.Duration
 	sampleDt     time.Duration
 	peak         Sample // maxima since the last sample
+	counts       workCounts
 }
 
 // Run simulates one policy on one trace.
@@ -299,6 +309,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	s.finishRun()
+	if o.counts != nil {
+		*o.counts = s.counts
+	}
 	if o.Progress != nil {
 		o.Progress(1)
 	}

@@ -31,6 +31,7 @@ func (s *state) snapshot() policy.Snapshot {
 	// pass this counts only capacity fragmented below what is asked for.
 	minG := math.MaxInt
 	oldest := int32(math.MaxInt32)
+	s.counts.steps += int64(len(s.queues))
 	for qi := range s.queues {
 		q := &s.queues[qi]
 		if q.len() > 0 {
@@ -58,6 +59,14 @@ func (s *state) snapshot() policy.Snapshot {
 	}
 	// The first maxListed pending jobs in arrival order, with their waits:
 	// a merge of the size queues, for the baselines that go job by job.
+	// Jobs that can never be served are left out, as a scheduler rejects
+	// them (else a few hundred of them would hide every job behind them).
+	listable := s.pendingJobs
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.never {
+			listable -= q.len()
+		}
+	}
 	list := s.pendBuf[:0]
 	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
@@ -65,13 +74,13 @@ func (s *state) snapshot() policy.Snapshot {
 		heads = append(heads, s.queues[i].head)
 	}
 	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
-	for want := min(s.pendingJobs, maxListed); len(list) < want; {
+	for want := min(listable, maxListed); len(list) < want; {
 		// The queue whose head came first takes its turn up to the
 		// oldest head of the others (job indices are arrival order).
 		best, bj, next := -1, int32(math.MaxInt32), int32(math.MaxInt32)
 		for qi := range s.queues {
 			q := &s.queues[qi]
-			if heads[qi] >= len(q.jobs) {
+			if heads[qi] >= len(q.jobs) || q.never {
 				continue
 			}
 			if j := q.jobs[heads[qi]]; j < bj {
@@ -87,7 +96,9 @@ func (s *state) snapshot() policy.Snapshot {
 			waits = append(waits, s.now-s.jobs[q.jobs[h]].Submit)
 		}
 		heads[best] = h
+		s.counts.steps += int64(len(s.queues))
 	}
+	s.counts.steps += int64(len(list))
 	snap.PendingJobGPUs = list
 	snap.PendingJobWaits = waits
 	if s.o.Floors != nil {
@@ -99,7 +110,9 @@ func (s *state) snapshot() policy.Snapshot {
 // instanceView is the policy's view of the live instances. The slice is
 // reused between ticks; decision functions must not keep or modify it.
 func (s *state) instanceView() []policy.Instance {
+	s.counts.steps += int64(len(s.dirty))
 	if !s.viewValid {
+		s.counts.steps += int64(len(s.alive))
 		// Instances came or went. The view keeps launch order, so an
 		// entry still up to date only moves towards the front (over the
 		// entries of instances that ended) and new instances come last:
@@ -171,6 +184,7 @@ func (s *state) tick(decide DecideFunc) error {
 }
 
 func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
+	s.counts.evals++
 	spend := s.spend()
 	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
 	for _, l := range plan.BoundBy {
