@@ -75,11 +75,16 @@ func (s *state) cloudFit(g int) []part {
 	if s.cloudFree < g {
 		return nil // not even all free GPUs together hold it
 	}
-	for _, ii := range s.alive {
+	for {
+		ii := s.room.first(int32(g))
+		if ii < 0 {
+			break
+		}
 		in := s.insts[ii]
 		if in.state == policy.StateRunning && in.free >= g {
-			return []part{{cloud: true, idx: ii, gpus: int32(g)}}
+			return []part{{cloud: true, idx: int32(ii), gpus: int32(g)}}
 		}
+		s.room.set(ii, roomOf(in)) // stale: it has less room now, or none
 	}
 	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
 		return nil // the job cannot span instances and some offering holds it whole
@@ -122,6 +127,7 @@ func (s *state) ready(ii int) {
 	}
 	in.state = policy.StateRunning
 	s.cloudFree += in.free
+	s.room.set(ii, int32(in.free))
 }
 
 func (s *state) launch(off policy.Offering, floor string) error {
@@ -148,6 +154,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		viewPos:    -1,
 	}
 	s.insts = append(s.insts, in)
+	s.room.grow(len(s.insts))
 	s.alive = append(s.alive, ii)
 	s.byID[in.id] = ii
 	s.booting++

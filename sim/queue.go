@@ -162,6 +162,7 @@ func (s *state) release(j int) {
 		in.free += int(p.gpus)
 		if in.state == policy.StateRunning {
 			s.cloudFree += int(p.gpus)
+			s.room.set(int(p.idx), int32(in.free))
 		}
 		in.jobs--
 		s.touch(p.idx)

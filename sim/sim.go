@@ -130,6 +130,7 @@ type state struct {
 	cloudGPUs  int     // GPUs of instances not yet ended
 	cloudPrice float64 // their price per hour
 	cloudFree  int     // free GPUs on running (ready, not draining) instances
+	room       roomIndex
 	// view is the []policy.Instance handed to the policy, kept up to date
 	// incrementally: rebuilt when instances come or go (viewValid false),
 	// else refreshed for the instances in dirty.
