@@ -306,14 +306,16 @@ func coverByBooting(booting []int, g int) bool {
 func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
 
 func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
-	var best policy.Offering
-	ok := false
-	for _, o := range offs {
-		if o.GPUs >= g && (!ok || o.PricePerHour < best.PricePerHour) {
-			best, ok = o, true
+	best := -1 // an index: offerings are large to copy, and this runs per queued job
+	for i := range offs {
+		if o := &offs[i]; o.GPUs >= g && (best < 0 || o.PricePerHour < offs[best].PricePerHour) {
+			best = i
 		}
 	}
-	return best, ok
+	if best < 0 {
+		return policy.Offering{}, false
+	}
+	return offs[best], true
 }
 
 func largestOffering(offs []policy.Offering) (policy.Offering, bool) {

@@ -29,9 +29,12 @@ const KarpenterConsolidateAfter = 30 * time.Second
 // commonly marked do-not-disrupt. Its plans go through policy.Admit.
 func Karpenter() Policy {
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
+		var freeBuf []int // reused between ticks
+		var availBuf []policy.Offering
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
-			var free []int // free GPUs of held nodes, then of new ones
+			free := freeBuf[:0] // free GPUs of held nodes, then of new ones
+			defer func() { freeBuf = free[:0] }()
 			for _, in := range insts {
 				switch in.State {
 				case policy.StateRunning, policy.StateBooting:
@@ -44,7 +47,8 @@ func Karpenter() Policy {
 				}
 				free = append(free, in.Offering.GPUs-max(0, in.BusyGPUs))
 			}
-			var avail []policy.Offering
+			avail := availBuf[:0]
+			defer func() { availBuf = avail[:0] }()
 			for _, o := range pool.Offerings {
 				if until, ok := snap.Unavailable[o.Key()]; (!ok || !until.After(now)) && o.GPUs > 0 {
 					avail = append(avail, o)
