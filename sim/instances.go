@@ -261,4 +261,8 @@ func (s *state) terminate(ii int32) {
 		s.res.PaidGPUHours += (s.now - in.launched).Hours() * float64(in.gpus)
 	}
 	s.alive = slices.DeleteFunc(s.alive, func(x int32) bool { return x == ii })
+	// Its record is no longer needed (what it cost is billed): a shared
+	// stand-in that has ended answers later events, and a run's memory
+	// follows the instances alive at once, not all it ever launched.
+	s.insts[ii] = &s.endedInst
 }

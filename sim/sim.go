@@ -126,7 +126,8 @@ type state struct {
 	pendingJobs int
 	pendingGPUs int
 
-	insts      []*instance
+	insts      []*instance // ended ones point to endedInst
+	endedInst  instance
 	cloudGPUs  int     // GPUs of instances not yet ended
 	cloudPrice float64 // their price per hour
 	cloudFree  int     // free GPUs on running (ready, not draining) instances
@@ -202,6 +203,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
+	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
 	}
