@@ -69,16 +69,21 @@ func allPolicies() []Policy {
 // benchAll runs every policy concurrently, as spillway simulate does, on
 // the realistic cloud, and reports the process's peak resident memory
 // during the runs (peakRSS), then each policy alone (sub-benchmarks, for
-// profiles).
-func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace) {
+// profiles). check, when set, verifies the case is what it says it is.
+func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *testing.B, rep Report)) {
 	b.Run("all", func(b *testing.B) {
 		reset := resetPeakRSS(b)
+		var rep Report
 		for b.Loop() {
-			if _, err := (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
+			var err error
+			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
 		reportPeakRSS(b, reset)
+		if check != nil {
+			check(b, rep)
+		}
 	})
 	for _, p := range allPolicies() {
 		b.Run(p.Name, func(b *testing.B) {
@@ -139,7 +144,11 @@ func BenchmarkSimulatePhillyDeepQueue(b *testing.B) {
 	pool, tr := benchSetup(b, "philly/philly.csv")
 	pool = WithOnPremGPUs(pool, 512)
 	pool.Limits.Budget = &policy.Budget{Amount: 100000, Period: policy.PeriodMonth}
-	benchAll(b, pool, tr)
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		if h := rep.Results[0].LimitBoundHours[policy.LimitBudget]; h < 24*30 {
+			b.Fatalf("the budget bound spillway for %.0f hours: not a month-long deep queue", h)
+		}
+	})
 }
 
 // BenchmarkSimulateGenerated1M is a generated trace of a million jobs over
@@ -149,7 +158,7 @@ func BenchmarkSimulateGenerated1M(b *testing.B) {
 	pool, _ := benchSetup(b, "itp/cluster05.csv")
 	tr := generatedTrace(1_000_000)
 	pool = WithOnPremGPUs(pool, BaselineGPUs(tr.Jobs, 8))
-	benchAll(b, pool, tr)
+	benchAll(b, pool, tr, nil)
 }
 
 // generatedTrace is n jobs over a year, sizes and durations drawn like the
@@ -189,7 +198,13 @@ func BenchmarkSimulateIdleYears(b *testing.B) {
 // the queue of unstartable jobs grows all run long.
 func BenchmarkSimulateNeverStart(b *testing.B) {
 	pool, tr := neverStartCase(neverStartJobs)
-	benchAll(b, pool, tr)
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		for _, r := range rep.Results {
+			if r.JobsNeverServed != neverStartJobs/5 {
+				b.Fatalf("%s: %d jobs never served, want the %d 8-GPU ones", r.Policy, r.JobsNeverServed, neverStartJobs/5)
+			}
+		}
+	})
 }
 
 // neverStartCase is n jobs arriving about every 90 s, an hour long on
@@ -208,4 +223,4 @@ func neverStartCase(n int) (policy.Pool, *trace.Trace) {
 	return pool, tr
 }
 
-var neverStartJobs = 50_000
+const neverStartJobs = 50_000
