@@ -203,10 +203,20 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
+		// Per job size, for the run's pool: whether rentable capacity
+		// holds it, and the nodes resumed for it.
+		holds := map[int]bool{}
+		type pick struct {
+			off   policy.Offering
+			count int
+		}
+		picks := map[int]*pick{}
+		var bootBuf []int
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			cloud := 0
-			var booting []int
+			booting := bootBuf[:0]
+			defer func() { bootBuf = booting[:0] }()
 			for _, in := range insts {
 				switch in.State {
 				case policy.StateBooting:
@@ -232,7 +242,6 @@ func PerJobWith(k BaselineKnobs) Policy {
 			resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
 			// Slurm resumes nodes only for jobs some node definition can run:
 			// a job no rentable capacity holds (policy.CloudHolds) stays queued.
-			holds := map[int]bool{}
 			for _, g := range snap.PendingJobGPUs {
 				ok, seen := holds[g]
 				if !seen {
@@ -245,10 +254,15 @@ func PerJobWith(k BaselineKnobs) Policy {
 				if resumes <= 0 {
 					break
 				}
-				off, count := largest, (g+largest.GPUs-1)/largest.GPUs
-				if fit, ok := cheapestFitting(pool.Offerings, g); ok {
-					off, count = fit, 1
+				pk := picks[g]
+				if pk == nil {
+					pk = &pick{largest, (g + largest.GPUs - 1) / largest.GPUs}
+					if fit, ok := cheapestFitting(pool.Offerings, g); ok {
+						pk.off, pk.count = fit, 1
+					}
+					picks[g] = pk
 				}
+				off, count := &pk.off, pk.count
 				if pool.Limits.MaxGPUs > 0 && cloud+count*off.GPUs > pool.Limits.MaxGPUs {
 					break
 				}
@@ -264,7 +278,7 @@ func PerJobWith(k BaselineKnobs) Policy {
 					}
 				}
 				if !merged {
-					plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: count})
+					plan.Launches = append(plan.Launches, policy.Launch{Offering: *off, Count: count})
 				}
 			}
 			for i := range plan.Launches {
