@@ -227,7 +227,7 @@ func (s *state) terminate(ii int32) {
 	if in.jobs > 0 {
 		for j := range s.js {
 			js := &s.js[j]
-			if js.parts == nil || !slices.ContainsFunc(js.parts, func(p part) bool { return p.cloud && p.idx == ii }) {
+			if ps := s.partsOf(j); ps == nil || !slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
 				continue
 			}
 			s.res.GPUHoursLost += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()

@@ -116,7 +116,7 @@ func (s *state) tryStart(j int) bool {
 		return false
 	}
 	js := &s.js[j]
-	js.parts = parts
+	s.setParts(j, parts)
 	js.start = s.now
 	js.cloud = false
 	for _, p := range parts {
@@ -152,8 +152,7 @@ func (s *state) tryStart(j int) bool {
 
 // release frees a job's GPUs; it reports instances that became idle.
 func (s *state) release(j int) {
-	js := &s.js[j]
-	for _, p := range js.parts {
+	for _, p := range s.partsOf(j) {
 		if !p.cloud {
 			s.on.release(p.idx, int(p.gpus))
 			continue
@@ -173,9 +172,38 @@ func (s *state) release(j int) {
 			}
 		}
 	}
-	js.parts = nil
+	s.setParts(j, nil)
 	s.running--
 	s.lastMove = s.now
+}
+
+// partsOf is where job j runs: its parts, or nil when it is not running.
+func (s *state) partsOf(j int) []part {
+	if r := s.js[j].run; r > 0 {
+		return s.runs[r-1]
+	}
+	return nil
+}
+
+// setParts records job j's parts (nil: it no longer runs).
+func (s *state) setParts(j int, parts []part) {
+	js := &s.js[j]
+	if js.run > 0 {
+		s.runs[js.run-1] = nil
+		s.freeRuns = append(s.freeRuns, js.run-1)
+		js.run = 0
+	}
+	if parts == nil {
+		return
+	}
+	if n := len(s.freeRuns); n > 0 {
+		js.run = s.freeRuns[n-1] + 1
+		s.freeRuns = s.freeRuns[:n-1]
+		s.runs[js.run-1] = parts
+		return
+	}
+	s.runs = append(s.runs, parts)
+	js.run = int32(len(s.runs))
 }
 
 func (s *state) finish(j int) {

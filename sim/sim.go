@@ -102,10 +102,12 @@ type part struct {
 	gpus  int32
 }
 
+// jobState holds no pointer (the garbage collector skips the million of
+// them): a running job's parts are in state.runs.
 type jobState struct {
 	start time.Duration // -1 until started
 	gen   int32
-	parts []part
+	run   int32 // 1 + its index in state.runs while running, else 0
 	cloud bool
 }
 
@@ -168,6 +170,10 @@ type state struct {
 	sampleDt     time.Duration
 	peak         Sample // maxima since the last sample
 	counts       workCounts
+
+	// runs holds the parts of running jobs; freeRuns lists free entries.
+	runs     [][]part
+	freeRuns []int32
 }
 
 // Run simulates one policy on one trace.
