@@ -93,7 +93,7 @@ func (s *state) snapshot() policy.Snapshot {
 		h := heads[best]
 		for ; h < len(q.jobs) && q.jobs[h] < next && len(list) < want; h++ {
 			list = append(list, q.gpus)
-			waits = append(waits, s.now-s.jobs[q.jobs[h]].Submit)
+			waits = append(waits, now.Sub(q.subs[h])) // exact; subs lie in order, the trace's jobs do not
 		}
 		heads[best] = h
 		s.counts.steps += int64(len(s.queues))
