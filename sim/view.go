@@ -116,23 +116,36 @@ func (s *state) instanceView() []policy.Instance {
 		// Instances came or went. The view keeps launch order, so an
 		// entry still up to date only moves towards the front (over the
 		// entries of instances that ended) and new instances come last:
-		// one pass moves the entries and makes only those out of date.
+		// one pass moves the entries, a run of neighbours at a time, and
+		// makes only those out of date.
 		n := len(s.view)
+		dst, src, run := 0, 0, 0 // entries src… move to dst…, not yet moved
+		move := func() {
+			if run > 0 && dst != src {
+				copy(s.view[dst:dst+run], s.view[src:src+run])
+			}
+			run = 0
+		}
 		for i, ii := range s.alive {
 			in := s.insts[ii]
 			old, fresh := in.viewPos, in.viewPos >= 0 && !in.dirty
 			in.viewPos = i
 			in.dirty = false
 			switch {
-			case fresh && old == i:
+			case fresh && run > 0 && old == src+run:
+				run++
 			case fresh:
-				s.view[i] = s.view[old]
+				move()
+				dst, src, run = i, old, 1
 			case i < n:
+				move()
 				s.view[i] = s.viewOf(in)
 			default:
+				move()
 				s.view = append(s.view, s.viewOf(in))
 			}
 		}
+		move()
 		clear(s.view[len(s.alive):])
 		s.view = s.view[:len(s.alive)]
 		s.dirty = s.dirty[:0]

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -54,5 +56,58 @@ func TestSnapshotListsFirstPendingJobsInArrivalOrder(t *testing.T) {
 		if g, w := snap.PendingJobGPUs[k], snap.PendingJobWaits[k]; g != jobs[j].GPUs || w != s.now-jobs[j].Submit {
 			t.Fatalf("listed job %d: %d GPUs waiting %s, want job %d: %d GPUs waiting %s", k, g, w, j, jobs[j].GPUs, s.now-jobs[j].Submit)
 		}
+	}
+}
+
+// TestInstanceViewStaysInLaunchOrder: while a policy launches and drains
+// at random and jobs come and go, the instances it is shown are the live
+// ones in launch order, each once, an ended one never again, each with a
+// consistent state.
+func TestInstanceViewStaysInLaunchOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	gone := map[string]bool{}
+	var prev []string
+	checks := 0
+	decide := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+		plan := policy.Plan{Pool: pool.Name, Time: now}
+		seen := map[string]bool{}
+		last := 0
+		for _, in := range insts {
+			var n int
+			if _, err := fmt.Sscanf(in.ID, "sim-%d", &n); err != nil || n <= last || gone[in.ID] {
+				t.Fatalf("at %s: instance %q after sim-%d (ended before: %t): not launch order", now, in.ID, last, gone[in.ID])
+			}
+			last = n
+			seen[in.ID] = true
+			if in.BusyGPUs < 0 || in.BusyGPUs > in.Offering.GPUs || (in.State == policy.StateBooting) != in.ReadyAt.IsZero() {
+				t.Fatalf("at %s: %s is %s with %d of %d GPUs busy, ready at %s", now, in.ID, in.State, in.BusyGPUs, in.Offering.GPUs, in.ReadyAt)
+			}
+		}
+		for _, id := range prev {
+			if !seen[id] {
+				gone[id] = true
+			}
+		}
+		prev = prev[:0]
+		for _, in := range insts {
+			prev = append(prev, in.ID)
+			if in.State == policy.StateRunning && r.IntN(8) == 0 {
+				plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID})
+			}
+		}
+		if snap.PendingJobs > 0 && r.IntN(3) == 0 {
+			plan.Launches = append(plan.Launches, policy.Launch{Offering: offering4, Count: 1 + r.IntN(3)})
+		}
+		checks++
+		return plan
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 4}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{offering4}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: syntheticTrace(3000), Policy: Policy{Name: "random", New: func() DecideFunc { return decide }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches < 500 || len(gone) < 400 || checks < 1000 {
+		t.Fatalf("%d launches, %d ended, %d evaluations: too few to exercise the view", res.Launches, len(gone), checks)
 	}
 }
