@@ -193,6 +193,15 @@ func ThresholdWith(k BaselineKnobs) Policy {
 	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
 		var liveBuf []int
+		unheld := map[int]bool{} // by job size: policy.CloudHolds says no
+		neverHeld := func(pool *policy.Pool, g int) bool {
+			no, seen := unheld[g]
+			if !seen {
+				no = policy.CloudHolds(pool, g) != ""
+				unheld[g] = no
+			}
+			return no
+		}
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			// The node group an operator would give it: the largest
@@ -203,7 +212,16 @@ func ThresholdWith(k BaselineKnobs) Policy {
 			if !ok || (!last.IsZero() && now.Sub(last) < k.ThresholdCooldown) {
 				return plan
 			}
+			// Queued jobs that nothing the pool may hold can ever run
+			// (larger than on-prem and than any capacity it may rent) are
+			// no demand for capacity: sizing for them would rent instances
+			// without end as they pile up.
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
+			for _, ps := range snap.PendingBySize {
+				if ps.GPUs > snap.OnPremGPUs && neverHeld(pool, ps.GPUs) {
+					demand -= ps.GPUs * len(ps.Submitted)
+				}
+			}
 			live := liveBuf[:0]
 			for i := range insts {
 				if in := &insts[i]; in.State == policy.StateBooting || in.State == policy.StateRunning {
@@ -480,14 +498,16 @@ func coverByBooting(booting []int, g int) bool {
 func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
 
 func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
-	var best policy.Offering
-	ok := false
-	for _, o := range offs {
-		if o.GPUs >= g && (!ok || o.PricePerHour < best.PricePerHour) {
-			best, ok = o, true
+	best := -1 // an index: offerings are large to copy, and this runs per queued job
+	for i := range offs {
+		if o := &offs[i]; o.GPUs >= g && (best < 0 || o.PricePerHour < offs[best].PricePerHour) {
+			best = i
 		}
 	}
-	return best, ok
+	if best < 0 {
+		return policy.Offering{}, false
+	}
+	return offs[best], true
 }
 
 func largestOffering(offs []policy.Offering) (policy.Offering, bool) {

@@ -3,8 +3,11 @@ package sim
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,18 +61,81 @@ func BenchmarkSimulatePhillyPerJob(b *testing.B) {
 	benchPolicy(b, "philly/philly.csv", Admitted(PerJob()))
 }
 
+// allPolicies are the policies spillway simulate runs by default.
+func allPolicies() []Policy {
+	return []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob()), Admitted(Karpenter())}
+}
+
 // benchAll runs every policy concurrently, as spillway simulate does, on
-// the realistic cloud, and reports the process's memory from the OS.
-func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace) {
-	pols := []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob()), Admitted(Karpenter())}
-	for b.Loop() {
-		if _, err := (Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
-			b.Fatal(err)
+// the realistic cloud, and reports the process's peak resident memory
+// during the runs (peakRSS), then each policy alone (sub-benchmarks, for
+// profiles). check, when set, verifies the case is what it says it is.
+func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *testing.B, rep Report)) {
+	b.Run("all", func(b *testing.B) {
+		reset := resetPeakRSS(b)
+		var rep Report
+		for b.Loop() {
+			var err error
+			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportPeakRSS(b, reset)
+		if check != nil {
+			check(b, rep)
+		}
+	})
+	for _, p := range allPolicies() {
+		b.Run(p.Name, func(b *testing.B) {
+			reset := resetPeakRSS(b)
+			for b.Loop() {
+				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1),
+					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPeakRSS(b, reset)
+		})
+	}
+}
+
+// resetPeakRSS collects garbage, returns freed memory to the OS and resets
+// the kernel's record of the process's peak resident set (VmHWM), so that
+// the peak read after a benchmark is that benchmark's, not an earlier
+// one's. It reports whether the reset worked.
+func resetPeakRSS(b *testing.B) bool {
+	b.Helper()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("peak memory not reset (%v): MiB-peak-rss counts earlier benchmarks too", err)
+		return false
+	}
+	return true
+}
+
+// reportPeakRSS reports VmHWM, the process's peak resident set in MiB
+// (the trace, the test binary and every run of the benchmark included).
+func reportPeakRSS(b *testing.B, reset bool) {
+	b.Helper()
+	st, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Logf("peak memory unknown: %v", err)
+		return
+	}
+	for line := range strings.Lines(string(st)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				b.Fatalf("VmHWM line %q: %v", line, err)
+			}
+			if !reset {
+				b.Logf("MiB-peak-rss includes earlier benchmarks")
+			}
+			b.ReportMetric(float64(kb)/1024, "MiB-peak-rss")
+			return
 		}
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB-sys")
+	b.Logf("peak memory unknown: no VmHWM in /proc/self/status")
 }
 
 // BenchmarkSimulatePhillyDeepQueue is philly on 512 on-prem GPUs with a
@@ -78,7 +144,11 @@ func BenchmarkSimulatePhillyDeepQueue(b *testing.B) {
 	pool, tr := benchSetup(b, "philly/philly.csv")
 	pool = WithOnPremGPUs(pool, 512)
 	pool.Limits.Budget = &policy.Budget{Amount: 100000, Period: policy.PeriodMonth}
-	benchAll(b, pool, tr)
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		if h := rep.Results[0].LimitBoundHours[policy.LimitBudget]; h < 24*30 {
+			b.Fatalf("the budget bound spillway for %.0f hours: not a month-long deep queue", h)
+		}
+	})
 }
 
 // BenchmarkSimulateGenerated1M is a generated trace of a million jobs over
@@ -86,19 +156,25 @@ func BenchmarkSimulatePhillyDeepQueue(b *testing.B) {
 // short, a long tail), on-prem at its p50 demand.
 func BenchmarkSimulateGenerated1M(b *testing.B) {
 	pool, _ := benchSetup(b, "itp/cluster05.csv")
+	tr := generatedTrace(1_000_000)
+	pool = WithOnPremGPUs(pool, BaselineGPUs(tr.Jobs, 8))
+	benchAll(b, pool, tr, nil)
+}
+
+// generatedTrace is n jobs over a year, sizes and durations drawn like the
+// ITP traces': mostly small and short, a long tail.
+func generatedTrace(n int) *trace.Trace {
 	r := rand.New(rand.NewPCG(1, 2))
-	tr := &trace.Trace{Name: "generated-1m", Start: trace.DefaultEpoch}
-	const n = 1_000_000
+	tr := &trace.Trace{Name: "generated", Start: trace.DefaultEpoch, Jobs: make([]trace.Job, 0, n)}
 	span := 365 * 24 * time.Hour
 	for k := range n {
 		d := time.Duration(60+r.ExpFloat64()*1800) * time.Second
 		if r.IntN(50) == 0 {
 			d *= 20
 		}
-		tr.Jobs = append(tr.Jobs, trace.Job{Submit: span * time.Duration(k) / n, Duration: d, GPUs: []int{1, 1, 1, 1, 2, 4, 8, 16}[r.IntN(8)]})
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: span * time.Duration(k) / time.Duration(n), Duration: d, GPUs: []int{1, 1, 1, 1, 2, 4, 8, 16}[r.IntN(8)]})
 	}
-	pool = WithOnPremGPUs(pool, BaselineGPUs(tr.Jobs, 8))
-	benchAll(b, pool, tr)
+	return tr
 }
 
 // BenchmarkSimulateIdleYears is two jobs nine years apart under the four
@@ -116,3 +192,35 @@ func BenchmarkSimulateIdleYears(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSimulateNeverStart is 50,000 jobs on 4 on-prem GPUs with only a
+// 4-GPU offering to rent, a fifth of them 8-GPU jobs that can never start:
+// the queue of unstartable jobs grows all run long.
+func BenchmarkSimulateNeverStart(b *testing.B) {
+	pool, tr := neverStartCase(neverStartJobs)
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		for _, r := range rep.Results {
+			if r.JobsNeverServed != neverStartJobs/5 {
+				b.Fatalf("%s: %d jobs never served, want the %d 8-GPU ones", r.Policy, r.JobsNeverServed, neverStartJobs/5)
+			}
+		}
+	})
+}
+
+// neverStartCase is n jobs arriving about every 90 s, an hour long on
+// average, of 1 to 4 GPUs (each fits the 4-GPU offering whole) or, one in
+// five, of 8 GPUs, which neither on-prem (one 4-GPU node) nor the cloud
+// (4-GPU instances, too small to span) can ever hold.
+func neverStartCase(n int) (policy.Pool, *trace.Trace) {
+	tr := syntheticTrace(n)
+	for i := range tr.Jobs {
+		if i%5 == 2 {
+			tr.Jobs[i].GPUs = 8
+		}
+	}
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 4}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(5 * time.Minute), Offerings: []policy.Offering{offering4}}
+	return pool, tr
+}
+
+const neverStartJobs = 50_000

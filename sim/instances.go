@@ -28,7 +28,7 @@ type instance struct {
 	// at prePeriodOf.
 	prePeriod   float64
 	prePeriodOf time.Time
-	viewPos     int  // index in state.view
+	viewPos     int  // index in state.view, -1 before it has one
 	dirty       bool // view entry out of date
 }
 
@@ -76,11 +76,16 @@ func (s *state) cloudFit(g int) []part {
 	if s.cloudFree < g {
 		return nil // not even all free GPUs together hold it
 	}
-	for _, ii := range s.alive {
+	for {
+		ii := s.room.first(int32(g))
+		if ii < 0 {
+			break
+		}
 		in := s.insts[ii]
 		if in.state == policy.StateRunning && in.free >= g {
-			return []part{{cloud: true, idx: ii, gpus: int32(g)}}
+			return []part{{cloud: true, idx: int32(ii), gpus: int32(g)}}
 		}
+		s.room.set(ii, roomOf(in)) // stale: it has less room now, or none
 	}
 	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
 		return nil // the job cannot span instances and some offering holds it whole
@@ -125,6 +130,7 @@ func (s *state) ready(ii int) {
 	}
 	in.state = policy.StateRunning
 	s.cloudFree += in.free
+	s.room.set(ii, int32(in.free))
 }
 
 func (s *state) launch(off policy.Offering, floor string) error {
@@ -148,8 +154,10 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		drainStart: -1,
 		ended:      -1,
 		floor:      floor,
+		viewPos:    -1,
 	}
 	s.insts = append(s.insts, in)
+	s.room.grow(len(s.insts))
 	s.alive = append(s.alive, ii)
 	s.byID[in.id] = ii
 	s.booting++
@@ -221,8 +229,7 @@ func (s *state) terminate(ii int32) {
 	s.viewValid = false
 	if in.jobs > 0 {
 		for j := range s.js {
-			js := &s.js[j]
-			if js.parts == nil || !slices.ContainsFunc(js.parts, func(p part) bool { return p.cloud && p.idx == ii }) {
+			if ps := s.partsOf(j); ps == nil || !slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
 				continue
 			}
 			s.kill(j)
@@ -251,4 +258,8 @@ func (s *state) terminate(ii int32) {
 		s.res.PaidGPUHours += (s.now - in.launched).Hours() * float64(in.gpus)
 	}
 	s.alive = slices.DeleteFunc(s.alive, func(x int32) bool { return x == ii })
+	// Its record is no longer needed (what it cost is billed): a shared
+	// stand-in that has ended answers later events, and a run's memory
+	// follows the instances alive at once, not all it ever launched.
+	s.insts[ii] = &s.endedInst
 }

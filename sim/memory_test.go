@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
@@ -58,8 +59,8 @@ func TestBytesPerJob(t *testing.T) {
 	jobsOnly, _ := liveBytes(t, pool(), tr, OnPremOnly())
 	perJob := jobsOnly / float64(len(tr.Jobs))
 	t.Logf("onprem-only: %.0f bytes per job", perJob)
-	if perJob < 48 || perJob > BytesPerJob {
-		t.Errorf("onprem-only holds %.0f bytes per job, want from 48 (its job state alone) to BytesPerJob = %d", perJob, BytesPerJob)
+	if js := float64(unsafe.Sizeof(jobState{})); perJob < js || perJob > BytesPerJob {
+		t.Errorf("onprem-only holds %.0f bytes per job, want from %.0f (its job state alone) to BytesPerJob = %d", perJob, js, BytesPerJob)
 	}
 	for _, p := range []Policy{Spillway(), Admitted(Threshold()), Admitted(PerJob())} {
 		live, res := liveBytes(t, pool(), tr, p)

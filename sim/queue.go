@@ -24,6 +24,9 @@ type sizeQueue struct {
 	jobs []int32
 	subs []time.Time
 	head int
+	// never: jobs of this size fit neither on-prem nor in anything the
+	// pool may rent (policy.CloudHolds); the job list leaves them out.
+	never bool
 }
 
 func (q *sizeQueue) len() int { return len(q.jobs) - q.head }
@@ -42,7 +45,7 @@ func (s *state) enqueue(j int) {
 	qi, ok := s.queueOf[g]
 	if !ok {
 		qi = len(s.queues)
-		s.queues = append(s.queues, sizeQueue{gpus: g})
+		s.queues = append(s.queues, sizeQueue{gpus: g, never: g > s.on.total() && policy.CloudHolds(s.pool, g) != ""})
 		s.queueOf[g] = qi
 	}
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
@@ -72,6 +75,7 @@ func (s *state) place() {
 			return
 		}
 		best, bestJob := -1, int32(math.MaxInt32)
+		s.counts.steps += int64(len(s.queues))
 		for qi := range s.queues {
 			q := &s.queues[qi]
 			if q.len() == 0 || isBlocked(qi) {
@@ -105,13 +109,14 @@ func (s *state) tryStart(j int) bool {
 	g := s.jobs[j].GPUs
 	parts := s.on.place(g)
 	if parts == nil {
+		s.counts.steps += int64(len(s.alive)) // cloudFit's scan at most
 		parts = s.cloudFit(g)
 	}
 	if parts == nil {
 		return false
 	}
 	js := &s.js[j]
-	js.parts = parts
+	s.setParts(j, parts)
 	js.start = s.now
 	js.cloud = false
 	for _, p := range parts {
@@ -167,7 +172,7 @@ func (s *state) kill(j int) {
 	lost := s.now - js.start
 	if c := s.pool.CheckpointInterval.D(); c > 0 {
 		kept := lost / c * c
-		work := min(time.Duration(float64(kept)*s.speed(js.parts)), s.jobs[j].Duration-js.done)
+		work := min(time.Duration(float64(kept)*s.speed(s.partsOf(j))), s.jobs[j].Duration-js.done)
 		js.done += work
 		lost -= kept
 		s.res.UsedGPUHours += g * kept.Hours()
@@ -183,8 +188,7 @@ func (s *state) kill(j int) {
 
 // release frees a job's GPUs; it reports instances that became idle.
 func (s *state) release(j int) {
-	js := &s.js[j]
-	for _, p := range js.parts {
+	for _, p := range s.partsOf(j) {
 		if !p.cloud {
 			s.on.release(p.idx, int(p.gpus))
 			continue
@@ -193,6 +197,7 @@ func (s *state) release(j int) {
 		in.free += int(p.gpus)
 		if in.state == policy.StateRunning {
 			s.cloudFree += int(p.gpus)
+			s.room.set(int(p.idx), int32(in.free))
 		}
 		in.jobs--
 		s.touch(p.idx)
@@ -203,9 +208,38 @@ func (s *state) release(j int) {
 			}
 		}
 	}
-	js.parts = nil
+	s.setParts(j, nil)
 	s.running--
 	s.lastMove = s.now
+}
+
+// partsOf is where job j runs: its parts, or nil when it is not running.
+func (s *state) partsOf(j int) []part {
+	if r := s.js[j].run; r > 0 {
+		return s.runs[r-1]
+	}
+	return nil
+}
+
+// setParts records job j's parts (nil: it no longer runs).
+func (s *state) setParts(j int, parts []part) {
+	js := &s.js[j]
+	if js.run > 0 {
+		s.runs[js.run-1] = nil
+		s.freeRuns = append(s.freeRuns, js.run-1)
+		js.run = 0
+	}
+	if parts == nil {
+		return
+	}
+	if n := len(s.freeRuns); n > 0 {
+		js.run = s.freeRuns[n-1] + 1
+		s.freeRuns = s.freeRuns[:n-1]
+		s.runs[js.run-1] = parts
+		return
+	}
+	s.runs = append(s.runs, parts)
+	js.run = int32(len(s.runs))
 }
 
 func (s *state) finish(j int) {

@@ -78,6 +78,15 @@ type Options struct {
 	// (the simulator keeps a record of each, BytesPerInstance): a launch
 	// beyond it ends the run with ErrTooManyInstances.
 	MaxInstances int
+	// counts, when set, receives the run's work counts (tests).
+	counts *workCounts
+}
+
+// workCounts are what a run did: evaluations of the policy, and the items
+// (queues, listed jobs, instances) the simulator's loops visited, a
+// measure of its work that tests compare across queue depths.
+type workCounts struct {
+	evals, steps int64
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -97,10 +106,12 @@ type part struct {
 	gpus  int32
 }
 
+// jobState holds no pointer (the garbage collector skips the million of
+// them): a running job's parts are in state.runs.
 type jobState struct {
 	start time.Duration // -1 until started
 	gen   int32
-	parts []part
+	run   int32 // 1 + its index in state.runs while running, else 0
 	cloud bool
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
@@ -124,10 +135,12 @@ type state struct {
 	pendingJobs int
 	pendingGPUs int
 
-	insts      []*instance
+	insts      []*instance // ended ones point to endedInst
+	endedInst  instance
 	cloudGPUs  int     // GPUs of instances not yet ended
 	cloudPrice float64 // their price per hour
 	cloudFree  int     // free GPUs on running (ready, not draining) instances
+	room       roomIndex
 	// view is the []policy.Instance handed to the policy, kept up to date
 	// incrementally: rebuilt when instances come or go (viewValid false),
 	// else refreshed for the instances in dirty.
@@ -167,6 +180,11 @@ type state struct {
 	nextSampl    time.Duration
 	sampleDt     time.Duration
 	peak         Sample // maxima since the last sample
+	counts       workCounts
+
+	// runs holds the parts of running jobs; freeRuns lists free entries.
+	runs     [][]part
+	freeRuns []int32
 }
 
 // Run simulates one policy on one trace.
@@ -203,6 +221,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
+	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
 	}
@@ -311,6 +330,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	s.finishRun()
+	if o.counts != nil {
+		*o.counts = s.counts
+	}
 	if o.Progress != nil {
 		o.Progress(1)
 	}

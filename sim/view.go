@@ -32,6 +32,7 @@ func (s *state) snapshot() policy.Snapshot {
 	// pass this counts only capacity fragmented below what is asked for.
 	minG := math.MaxInt
 	oldest := int32(math.MaxInt32)
+	s.counts.steps += int64(len(s.queues))
 	for qi := range s.queues {
 		q := &s.queues[qi]
 		if q.len() > 0 {
@@ -59,6 +60,14 @@ func (s *state) snapshot() policy.Snapshot {
 	}
 	// The first maxListed pending jobs in arrival order, with their waits:
 	// a merge of the size queues, for the baselines that go job by job.
+	// Jobs that can never be served are left out, as a scheduler rejects
+	// them (else a few hundred of them would hide every job behind them).
+	listable := s.pendingJobs
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.never {
+			listable -= q.len()
+		}
+	}
 	list := s.pendBuf[:0]
 	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
@@ -66,18 +75,31 @@ func (s *state) snapshot() policy.Snapshot {
 		heads = append(heads, s.queues[i].head)
 	}
 	defer func() { s.pendBuf, s.waitBuf, s.headBuf = list, waits, heads }()
-	for len(list) < min(s.pendingJobs, maxListed) {
-		best, bj := -1, int32(math.MaxInt32)
+	for want := min(listable, maxListed); len(list) < want; {
+		// The queue whose head came first takes its turn up to the
+		// oldest head of the others (job indices are arrival order).
+		best, bj, next := -1, int32(math.MaxInt32), int32(math.MaxInt32)
 		for qi := range s.queues {
 			q := &s.queues[qi]
-			if heads[qi] < len(q.jobs) && q.jobs[heads[qi]] < bj {
-				best, bj = qi, q.jobs[heads[qi]]
+			if heads[qi] >= len(q.jobs) || q.never {
+				continue
+			}
+			if j := q.jobs[heads[qi]]; j < bj {
+				best, bj, next = qi, j, bj
+			} else if j < next {
+				next = j
 			}
 		}
-		list = append(list, s.queues[best].gpus)
-		waits = append(waits, s.now-s.jobs[bj].Submit)
-		heads[best]++
+		q := &s.queues[best]
+		h := heads[best]
+		for ; h < len(q.jobs) && q.jobs[h] < next && len(list) < want; h++ {
+			list = append(list, q.gpus)
+			waits = append(waits, now.Sub(q.subs[h])) // exact; subs lie in order, the trace's jobs do not
+		}
+		heads[best] = h
+		s.counts.steps += int64(len(s.queues))
 	}
+	s.counts.steps += int64(len(list))
 	snap.PendingJobGPUs = list
 	snap.PendingJobWaits = waits
 	if s.o.Floors != nil {
@@ -89,14 +111,44 @@ func (s *state) snapshot() policy.Snapshot {
 // instanceView is the policy's view of the live instances. The slice is
 // reused between ticks; decision functions must not keep or modify it.
 func (s *state) instanceView() []policy.Instance {
+	s.counts.steps += int64(len(s.dirty))
 	if !s.viewValid {
-		s.view = s.view[:0]
+		s.counts.steps += int64(len(s.alive))
+		// Instances came or went. The view keeps launch order, so an
+		// entry still up to date only moves towards the front (over the
+		// entries of instances that ended) and new instances come last:
+		// one pass moves the entries, a run of neighbours at a time, and
+		// makes only those out of date.
+		n := len(s.view)
+		dst, src, run := 0, 0, 0 // entries src… move to dst…, not yet moved
+		move := func() {
+			if run > 0 && dst != src {
+				copy(s.view[dst:dst+run], s.view[src:src+run])
+			}
+			run = 0
+		}
 		for i, ii := range s.alive {
 			in := s.insts[ii]
+			old, fresh := in.viewPos, in.viewPos >= 0 && !in.dirty
 			in.viewPos = i
 			in.dirty = false
-			s.view = append(s.view, s.viewOf(in))
+			switch {
+			case fresh && run > 0 && old == src+run:
+				run++
+			case fresh:
+				move()
+				dst, src, run = i, old, 1
+			case i < n:
+				move()
+				s.view[i] = s.viewOf(in)
+			default:
+				move()
+				s.view = append(s.view, s.viewOf(in))
+			}
 		}
+		move()
+		clear(s.view[len(s.alive):])
+		s.view = s.view[:len(s.alive)]
 		s.dirty = s.dirty[:0]
 		s.viewValid = true
 		return s.view
@@ -146,6 +198,7 @@ func (s *state) tick(decide DecideFunc) error {
 }
 
 func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
+	s.counts.evals++
 	spend := s.spend()
 	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
 	for _, l := range plan.BoundBy {
