@@ -31,12 +31,21 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	observe(&e, &fl, &out)
 	limitPressure(&e, &fl, &out)
 	budgetPressure(&e, &fl, &out)
-	index := make(map[string]int, len(instances))
-	for i := range instances {
-		index[instances[i].ID] = i
+	// The plan names instances by ID; most plans name none, so the index
+	// is built only when one does.
+	var index map[string]int
+	find := func(id string) (int, bool) {
+		if index == nil {
+			index = make(map[string]int, len(instances))
+			for i := range instances {
+				index[instances[i].ID] = i
+			}
+		}
+		i, ok := index[id]
+		return i, ok
 	}
 	for _, a := range plan.Drains {
-		i, ok := index[a.InstanceID]
+		i, ok := find(a.InstanceID)
 		if !ok || fl.flag(i) != 0 {
 			continue
 		}
@@ -46,7 +55,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		fl.drain(&e, &out, i, a.Reason)
 	}
 	for _, a := range plan.Terminates {
-		i, ok := index[a.InstanceID]
+		i, ok := find(a.InstanceID)
 		if !ok || fl.flag(i)&decTerminate != 0 {
 			continue
 		}

@@ -186,21 +186,22 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 		}
 		if room < k {
 			k = room
-			limit, bound = fmt.Sprintf("max_gpus %d (%d burst GPUs held)", lim.MaxGPUs, fl.totalGPUs), LimitMaxGPUs
+			limit, bound = out.str(out.text().s("max_gpus ").n(lim.MaxGPUs).s(" (").n(fl.totalGPUs).s(" burst GPUs held)")), LimitMaxGPUs
 		}
 	}
 	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
 		room := decRoom(lim.MaxCostPerHour, fl.costPerHour, o.o.PricePerHour, k)
 		if room < k {
 			k = room
-			limit = fmt.Sprintf("max_cost_per_hour $%.2f (burst costs $%.2f/h, %s is $%.2f/h)",
-				lim.MaxCostPerHour, fl.costPerHour, o.name(), o.o.PricePerHour)
+			limit = out.str(out.text().s("max_cost_per_hour ").usd(lim.MaxCostPerHour).s(" (burst costs ").usd(fl.costPerHour).
+				s("/h, ").s(o.name()).s(" is ").usd(o.o.PricePerHour).s("/h)"))
 			bound = LimitMaxCostPerHour
 		}
 	}
 	if fl.overLimit && k > 0 {
 		k = 0
-		limit = fmt.Sprintf("max_gpus %d / max_cost_per_hour $%.2f (the pool was over a limit before this plan: no launch until it fits)", lim.MaxGPUs, lim.MaxCostPerHour)
+		limit = out.str(out.text().s("max_gpus ").n(lim.MaxGPUs).s(" / max_cost_per_hour ").usd(lim.MaxCostPerHour).
+			s(" (the pool was over a limit before this plan: no launch until it fits)"))
 		bound = LimitMaxGPUs
 		if lim.MaxGPUs <= 0 || fl.totalGPUs <= lim.MaxGPUs {
 			bound = LimitMaxCostPerHour
@@ -208,23 +209,28 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 	}
 	if b := lim.Budget; b != nil && fl.overBudget && k > 0 {
 		k = 0
-		limit = fmt.Sprintf("budget $%.2f per %s (committed spend was over it before this plan: no launch until it fits)", b.Amount, decPeriod(b.Period))
+		limit = out.str(out.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+			s(" (committed spend was over it before this plan: no launch until it fits)"))
 		bound = LimitBudget
 	}
 	if b := lim.Budget; b != nil && e.soft && k > 0 {
 		room := decRoom(b.Amount, fl.committed.cur, o.unit.cur, k)
 		if room < k {
 			k = room
-			limit = fmt.Sprintf("soft budget $%.2f per %s (committed $%.2f this %s, each instance counted until the period's end or the latest moment it can end; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), fl.committed.cur, decPeriod(b.Period), o.name(), o.unit.cur)
+			limit = out.str(out.text().s("soft budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).
+				s(", each instance counted until the period's end or the latest moment it can end; one more ").s(o.name()).
+				s(" commits ").usd(o.unit.cur).s(")"))
 			bound = LimitBudget
 		}
 	} else if b := lim.Budget; b != nil && k > 0 {
 		room := min(decRoom(b.Amount, fl.committed.cur, o.unit.cur, k), decRoom(b.Amount, fl.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
-			limit = fmt.Sprintf("budget $%.2f per %s (committed $%.2f this %s and $%.2f in the next, each instance counted until drain_timeout after the next evaluation; one more %s commits $%.2f)",
-				b.Amount, decPeriod(b.Period), fl.committed.cur, decPeriod(b.Period), fl.committed.next, o.name(), o.unit.cur+o.unit.next)
+			limit = out.str(out.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).
+				s(" in the next, each instance counted until drain_timeout after the next evaluation; one more ").s(o.name()).
+				s(" commits ").usd(o.unit.cur + o.unit.next).s(")"))
 			bound = LimitBudget
 		}
 	}
