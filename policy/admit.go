@@ -28,6 +28,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	out := newDecOut(pool, &snap, now)
 	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket
+	defer mk.release()
 	observe(&e, &fl, &out)
 	limitPressure(&e, &fl, &out)
 	budgetPressure(&e, &fl, &out)

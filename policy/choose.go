@@ -7,6 +7,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -182,12 +183,41 @@ func decOfferingName(o *Offering) string {
 // when first needed), with the offering choice's scratch space.
 type decMarket struct {
 	offs     []decOffer
-	fits     []decFit // per pending job size: whether burst capacity can hold it
+	pooled   *[]decOffer // where offs came from (decOfferSlices)
+	fits     []decFit    // per pending job size: whether burst capacity can hold it
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob
 	servBuf  [8]decJob
 	binBuf   [8]decSlot
+}
+
+// decOfferSlices recycles the offerings' working slice between
+// decisions: weighing them is the one allocation of a busy decision. A
+// decision puts its slice back when it returns (release); nothing of it
+// outlives the decision (plans copy the Offering values).
+var decOfferSlices = sync.Pool{New: func() any { return new([]decOffer) }}
+
+// getOffers takes a slice for n offerings from the pool.
+func (mk *decMarket) getOffers(n int) []decOffer {
+	p := decOfferSlices.Get().(*[]decOffer)
+	if cap(*p) < n {
+		*p = make([]decOffer, 0, n)
+	}
+	mk.pooled = p
+	return (*p)[:0]
+}
+
+// release hands the market's working slice back for the next decision.
+func (mk *decMarket) release() {
+	if mk.pooled == nil {
+		return
+	}
+	offs := mk.offs[:cap(mk.offs)]
+	clear(offs) // a pooled slice keeps no strings alive
+	*mk.pooled = offs[:0]
+	decOfferSlices.Put(mk.pooled)
+	mk.offs, mk.pooled = nil, nil
 }
 
 // offers weighs the pool's offerings once per decision: which can be
@@ -197,7 +227,7 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 	if mk.offs != nil {
 		return mk.offs
 	}
-	mk.offs = make([]decOffer, 0, len(e.pool.Offerings))
+	mk.offs = mk.getOffers(len(e.pool.Offerings))
 	for i := range e.pool.Offerings {
 		o := e.pool.Offerings[i]
 		if o.GPUs <= 0 || o.PricePerHour < 0 {
@@ -335,10 +365,15 @@ func decRank(offs []decOffer, dst []int) []int {
 // which. Never negative.
 func (e *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
 	if len(e.snap.Boot) > 0 {
+		// Instances and observations carry the market defaulted, the
+		// pool's offerings may not: look the defaulted key up first.
 		k := o.Key()
-		b, ok := e.snap.Boot[k]
-		if !ok && k.Market == "" {
+		if k.Market == "" {
 			k.Market = MarketOnDemand
+		}
+		b, ok := e.snap.Boot[k]
+		if !ok && o.Market == "" {
+			k.Market = ""
 			b, ok = e.snap.Boot[k]
 		}
 		if ok {

@@ -158,6 +158,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
 	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket // the offerings, weighed when first needed
+	defer mk.release()
 
 	cands := observe(&e, &fl, &out)                 // observe.go
 	limitPressure(&e, &fl, &out)                    // limits.go
