@@ -22,7 +22,12 @@ func newDecOut(pool *Pool, snap *Snapshot, now time.Time) decOut {
 func (out *decOut) note(s string) { out.plan.Notes = append(out.plan.Notes, s) }
 
 // text starts a reason in out's scratch buffer.
-func (out *decOut) text() decText { return decText(out.buf[:0]) }
+func (out *decOut) text() decText {
+	if out.buf == nil {
+		out.buf = make([]byte, 0, 256) // most reasons fit: no regrowth while writing
+	}
+	return decText(out.buf[:0])
+}
 
 // str ends a reason and keeps the buffer for the next.
 func (out *decOut) str(t decText) string {

@@ -85,6 +85,10 @@ type karpenter struct {
 	// offering → when it may be tried again.
 	seen map[policy.OfferingKey]time.Time
 	ice  map[policy.OfferingKey]time.Time
+	// Scratch reused between calls (nothing of it outlives a call).
+	freeBuf  []int
+	availBuf []policy.Offering
+	sizesBuf []policy.PendingSize
 }
 
 type busySince struct {
@@ -138,7 +142,8 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		targets = kp.trackReplacements(&plan, insts, byID, now, ended)
 	}
 
-	var free []int // free GPUs of held nodes, then of new ones
+	free := kp.freeBuf[:0] // free GPUs of held nodes, then of new ones
+	defer func() { kp.freeBuf = free[:0] }()
 	for _, in := range insts {
 		switch in.State {
 		case policy.StateRunning, policy.StateBooting:
@@ -158,7 +163,8 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		}
 		free = append(free, in.Offering.GPUs-max(0, in.BusyGPUs))
 	}
-	var avail []policy.Offering
+	avail := kp.availBuf[:0]
+	defer func() { kp.availBuf = avail[:0] }()
 	for _, o := range pool.Offerings {
 		if _, cached := kp.ice[keyOf(o.Key())]; !cached && o.GPUs > 0 {
 			avail = append(avail, o)
@@ -169,7 +175,8 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	}
 	// Pending jobs by size, largest first: on-prem's free GPUs,
 	// then free GPUs on held and new nodes, then new nodes.
-	sizes := slices.Clone(snap.PendingBySize)
+	sizes := append(kp.sizesBuf[:0], snap.PendingBySize...)
+	defer func() { clear(sizes); kp.sizesBuf = sizes[:0] }()
 	slices.SortFunc(sizes, func(a, b policy.PendingSize) int { return cmp.Compare(b.GPUs, a.GPUs) })
 	onprem := max(0, snap.OnPremFreeGPUs)
 	largest := slices.MaxFunc(avail, func(a, b policy.Offering) int { return cmp.Compare(a.GPUs, b.GPUs) })
