@@ -22,8 +22,8 @@ func TestSpotOnlyForCheckpointingPools(t *testing.T) {
 		spot.Name, spot.Market, spot.PricePerHour = "spot", policy.MarketSpot, od.PricePerHour/3
 		return &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
 			WaitTarget: policy.Duration(time.Minute), CheckpointInterval: policy.Duration(checkpoint),
-			ScaleIn:    policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(10 * time.Minute)},
-			Offerings:  []policy.Offering{spot, od}}
+			ScaleIn:   policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(10 * time.Minute)},
+			Offerings: []policy.Offering{spot, od}}
 	}
 	for _, name := range []string{PolicySpillway, PolicyThreshold, PolicyPerJob, PolicyKarpenter} {
 		for _, c := range []struct {
