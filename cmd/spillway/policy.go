@@ -219,7 +219,11 @@ func policyLimits(l policy.Limits) string {
 		parts = append(parts, fmt.Sprintf("at most %.2f USD/h", l.MaxCostPerHour))
 	}
 	if l.Budget != nil {
-		parts = append(parts, fmt.Sprintf("budget %.2f USD per %s", l.Budget.Amount, l.Budget.Period))
+		mode := l.Budget.Mode
+		if mode == "" {
+			mode = policy.BudgetHard
+		}
+		parts = append(parts, fmt.Sprintf("budget %.2f USD per %s (%s)", l.Budget.Amount, l.Budget.Period, mode))
 	} else {
 		parts = append(parts, "no budget")
 	}
