@@ -21,7 +21,10 @@ func CloudHolds(pool *Pool, gpus int) string {
 		if limit == "" {
 			return "the pool has no offering to rent"
 		}
-		return fmt.Sprintf("no offering holds %d GPUs whole (whole_jobs)", gpus)
+		if pool.WholeJobs {
+			return fmt.Sprintf("no offering holds %d GPUs whole (whole_jobs)", gpus)
+		}
+		return fmt.Sprintf("no offering holds %d GPUs, and a job spans only instances of at least %d GPUs (span.min_gpus)", gpus, pool.SpanMin())
 	}
 	lim := &pool.Limits
 	switch limit {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,5 +67,21 @@ func TestSpanMin(t *testing.T) {
 	}
 	if why := CloudHolds(span(only4, 4), 8); why != "" {
 		t.Errorf("span.min_gpus 4: CloudHolds(8) = %q, want held", why)
+	}
+}
+
+// TestCloudHoldsSaysWhyNoOfferingHolds: a job no offering holds whole and
+// that may not span the pool's shapes is refused naming the rule that
+// stops it: whole_jobs, or span.min_gpus.
+func TestCloudHoldsSaysWhyNoOfferingHolds(t *testing.T) {
+	four := Offering{Name: "g4", Provider: "aws", Region: "us-east-1", InstanceType: "g6.12xlarge", GPUs: 4,
+		PricePerHour: 4.6, Market: MarketOnDemand, Billing: BillingPerSecondMin60}
+	pool := dtPool(four)
+	if got := CloudHolds(pool, 8); !strings.Contains(got, "span.min_gpus") || !strings.Contains(got, "at least 8 GPUs") {
+		t.Errorf("spanning allowed, 4-GPU shapes: %q, want it to name span.min_gpus 8", got)
+	}
+	pool.WholeJobs = true
+	if got := CloudHolds(pool, 8); !strings.Contains(got, "whole_jobs") {
+		t.Errorf("whole_jobs: %q, want it to name whole_jobs", got)
 	}
 }
