@@ -53,9 +53,13 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			continue
 		}
 		served := mk.servBuf[:0]
+		spanning := 0 // GPUs of served jobs larger than one instance
 		for _, j := range jobs {
 			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
 				served = append(served, j)
+				if j.size > o.o.GPUs {
+					spanning += j.size * j.n
+				}
 			}
 		}
 		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
@@ -73,7 +77,13 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			}
 		}
 		o.used += o.young
-		o.score = float64(o.n) * o.o.PricePerHour / (float64(o.used) * o.perf)
+		// A job spanning instances runs span.slowdown times longer: its
+		// GPUs do that much less useful work an hour.
+		useful := float64(o.used)
+		if sd := e.pool.SpanSlowdown(); sd > 1 && spanning > 0 {
+			useful -= float64(spanning) * (1 - 1/sd)
+		}
+		o.score = float64(o.n) * o.o.PricePerHour / (useful * o.perf)
 	}
 	rank := decRank(offs, mk.rankBuf[:0])
 	if len(rank) == 0 {

@@ -85,3 +85,25 @@ func TestCloudHoldsSaysWhyNoOfferingHolds(t *testing.T) {
 		t.Errorf("whole_jobs: %q, want it to name whole_jobs", got)
 	}
 }
+
+// TestSpanSlowdownPricesSpanning: a job spanning instances runs
+// span.slowdown times longer, so its price per useful GPU-hour rises by
+// as much; a dearer shape that holds it whole wins once that outweighs
+// the price difference.
+func TestSpanSlowdownPricesSpanning(t *testing.T) {
+	eight := Offering{Name: "p8", Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", GPUs: 8,
+		PricePerHour: 24, Boot: Duration(3 * time.Minute), Market: MarketOnDemand, Billing: BillingPerSecondMin60}
+	sixteen := eight
+	sixteen.Name, sixteen.InstanceType, sixteen.GPUs, sixteen.PricePerHour = "p16", "p4de.48xlarge", 16, 72 // 1.5× per GPU
+	snap := dtBusySnap(time.Hour, 16)
+	for _, c := range []struct {
+		slowdown float64
+		want     string
+	}{{0, "p8"}, {1.2, "p8"}, {2, "p16"}} {
+		pool := dtPool(eight, sixteen)
+		pool.Span.Slowdown = c.slowdown
+		if got := dtLaunched(Decide(pool, snap, nil, Spend{}, dtT0)); got[c.want] == 0 || len(got) != 1 {
+			t.Errorf("span.slowdown %v: launched %v, want %s", c.slowdown, got, c.want)
+		}
+	}
+}
