@@ -141,6 +141,10 @@ type Backtest struct {
 	// (Result.LimitBoundHours), with that limit lifted, and reports the
 	// difference in Result.WithoutLimit.
 	LimitCosts bool
+
+	// progress, set by Run when Progress is, reports one more run's
+	// fraction done (slot -1 adds the run).
+	progress func(slot *int, f float64)
 }
 
 // Run simulates every policy on the trace, concurrently; results come in
@@ -155,6 +159,28 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 	}
 	var mu sync.Mutex
 	done := make([]float64, len(b.Policies))
+	// report sends the mean fraction done over every run so far: the
+	// policies', then also the runs without a binding limit, each added
+	// (at 0) when it starts.
+	report := func() {
+		sum := 0.0
+		for _, d := range done {
+			sum += d
+		}
+		b.Progress(sum / float64(len(done)))
+	}
+	if b.Progress != nil {
+		b.progress = func(slot *int, f float64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if *slot < 0 {
+				*slot = len(done)
+				done = append(done, 0)
+			}
+			done[*slot] = f
+			report()
+		}
+	}
 	errs := make([]error, len(b.Policies))
 	var wg sync.WaitGroup
 	for i, p := range b.Policies {
@@ -169,11 +195,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				done[i] = f
-				sum := 0.0
-				for _, d := range done {
-					sum += d
-				}
-				b.Progress(sum / float64(len(done)))
+				report()
 			}
 		}
 		wg.Add(1)
@@ -230,6 +252,11 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 			defer wg.Done()
 			o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
 				Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+			if b.progress != nil {
+				slot := -1
+				b.progress(&slot, 0)
+				o.Progress = func(f float64) { b.progress(&slot, f) }
+			}
 			r, err := Run(ctx, o)
 			switch {
 			case errors.Is(err, ErrTooManyInstances) || errors.Is(err, ErrHorizon):

@@ -78,3 +78,43 @@ func TestLimitCosts(t *testing.T) {
 		}
 	})
 }
+
+// TestLimitCostsShowProgress: the runs without a binding limit count in
+// the progress: after the policy's own run reports it is done, the second
+// run joins (the mean drops to a half) and the last report is 1.
+func TestLimitCostsShowProgress(t *testing.T) {
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering4},
+		Interval: policy.Duration(30 * time.Second), ScaleIn: policy.ScaleIn{DrainTimeout: policy.Duration(10 * time.Minute)},
+		Limits: policy.Limits{Budget: &policy.Budget{Amount: 1, Period: policy.PeriodDay}}}
+	var seen []float64
+	rep, err := Backtest{Pool: pool, Trace: loadTestTrace(t, "queue.csv"), Policies: []Policy{Spillway()}, LimitCosts: true,
+		Progress: func(f float64) { seen = append(seen, f) }}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results[0].WithoutLimit) != 1 {
+		t.Fatalf("without limit %+v: want the budget's run", rep.Results[0].WithoutLimit)
+	}
+	first := slicesIndex(seen, 1)
+	if first < 0 || seen[len(seen)-1] != 1 || !slicesContainsAfter(seen, first, 0.5) {
+		t.Errorf("progress %v: want 1 when the policy's run ends, then 0.5 as the run without the budget starts, and 1 at the end", seen)
+	}
+}
+
+func slicesIndex(xs []float64, x float64) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+func slicesContainsAfter(xs []float64, i int, x float64) bool {
+	for _, v := range xs[i+1:] {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
