@@ -31,7 +31,9 @@ var (
 // panel per policy on shared axes: on-prem busy GPUs, cloud GPUs (booting,
 // running and draining) and queued GPUs (each the peak within its sample)
 // on the left axis; cumulative cloud cost, one dashed line per provider
-// (and their total when there are several), on the right axis. Every line
+// (and their total when there are several), on the right axis. The GPU
+// axis is set by the policies that rent: the queue of one that never rents
+// is clipped at its top, with a note of its peak. Every line
 // is a polyline with data-policy and data-series attributes (and
 // data-provider for cost lines), so that it can be read back.
 func WritePlot(w io.Writer, rep Report) error {
@@ -56,7 +58,13 @@ func WritePlot(w io.Writer, rep Report) error {
 		}
 		span = max(span, tl.Samples[len(tl.Samples)-1].At)
 		for _, s := range tl.Samples {
-			gmax = max(gmax, float64(s.OnPremBusy), float64(s.CloudGPUs), float64(s.QueuedGPUs))
+			gmax = max(gmax, float64(s.OnPremBusy), float64(s.CloudGPUs))
+			if rents(r) {
+				// The queue of a policy that never rents (onprem-only)
+				// grows without bound; it would flatten every other
+				// panel, so it is clipped at the top of the axis.
+				gmax = max(gmax, float64(s.QueuedGPUs))
+			}
 			cmax = max(cmax, s.CostUSD)
 		}
 	}
@@ -139,8 +147,13 @@ func WritePlot(w io.Writer, rep Report) error {
 			func(s Sample) float64 { return float64(s.CloudGPUs) },
 			func(s Sample) float64 { return float64(s.QueuedGPUs) },
 		}
+		clip := func(v float64) float64 { return yg(min(v, gtop)) }
 		for k, name := range plotGPUSeries {
-			line(name, "", plotGPUColors[k], "", gpu[k], yg)
+			line(name, "", plotGPUColors[k], "", gpu[k], clip)
+		}
+		if peak := peakQueued(tl); float64(peak) > gtop {
+			fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end" fill="#b71c1c" data-clipped="%d">%s</text>`+"\n", x1-4, y0+14, peak,
+				esc(fmt.Sprintf("queued GPUs clipped at %s (peak %d)", trimFloat(gtop), peak)))
 		}
 		for k, p := range tl.Providers {
 			line("cost "+p, p, color(p), "5 3", func(s Sample) float64 {
@@ -158,6 +171,18 @@ func WritePlot(w io.Writer, rep Report) error {
 	fmt.Fprintf(&b, `<text x="%g" y="%d" text-anchor="middle">time since trace start</text>`+"\n</svg>\n", (x0+x1)/2, height-10)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// rents reports whether a result's policy rented anything.
+func rents(r Result) bool { return r.Launches > 0 || r.CloudCostUSD > 0 }
+
+// peakQueued is the most GPUs queued in any sample.
+func peakQueued(tl *Timeline) int {
+	peak := 0
+	for _, s := range tl.Samples {
+		peak = max(peak, s.QueuedGPUs)
+	}
+	return peak
 }
 
 func dashAttr(d string) string {

@@ -267,3 +267,30 @@ func TestSpendAcrossPeriods(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePlotClipsAQueueThatNeverDrains: the queue of a policy that never
+// rents sets no axis; it is clipped at the top with its peak noted, so the
+// panels of the policies that rent stay readable.
+func TestWritePlotClipsAQueueThatNeverDrains(t *testing.T) {
+	tl := func(queue, cloud int, cost float64) *Timeline {
+		return &Timeline{Providers: []string{"p"}, Samples: []Sample{
+			{At: 0, OnPremBusy: 8, ProviderCost: []float64{0}},
+			{At: time.Hour, OnPremBusy: 8, CloudGPUs: cloud, QueuedGPUs: queue, CostUSD: cost, ProviderCost: []float64{cost}},
+		}}
+	}
+	rep := Report{Trace: TraceInfo{Name: "t"}, OnPremGPUs: 8, Results: []Result{
+		{Policy: "spillway", Launches: 2, CloudCostUSD: 50, Timeline: tl(12, 16, 50)},
+		{Policy: "onprem-only", Timeline: tl(5000, 0, 0)},
+	}}
+	var b bytes.Buffer
+	if err := WritePlot(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if !strings.Contains(svg, `data-clipped="5000"`) || strings.Count(svg, "data-clipped=") != 1 {
+		t.Errorf("want onprem-only's queue (peak 5000) clipped and noted, and nothing else:\n%s", lineWith(svg, "clipped"))
+	}
+	if strings.Contains(svg, ">5000<") || strings.Contains(svg, ">4000<") {
+		t.Error("the GPU axis runs to onprem-only's queue; want it set by the policy that rents")
+	}
+}
