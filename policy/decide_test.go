@@ -920,6 +920,9 @@ func TestDecFmtDur(t *testing.T) {
 		250 * time.Millisecond:            "250ms",
 		12*time.Hour + 30*time.Second:     "12h0m30s",
 		-(4*time.Minute + 10*time.Second): "-4m10s",
+		// an observed boot is measured to the nanosecond: whole seconds
+		7*time.Minute + 35*time.Second + 892575834:  "7m36s",
+		250*time.Millisecond + 400*time.Microsecond: "250ms",
 	} {
 		if got := decFmtDur(d); got != want {
 			t.Errorf("decFmtDur(%v) = %q, want %q", time.Duration(d), got, want)

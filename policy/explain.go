@@ -94,6 +94,13 @@ func (t decText) at(now, x time.Time) decText {
 
 // decFmtDur writes a duration the way people do: 3m, 4m10s, 1h30m, 2h, 250ms.
 func decFmtDur(d time.Duration) string {
+	// Whole seconds from a second up (an observed boot is measured to the
+	// nanosecond), milliseconds below, as decText.dur writes them.
+	if d >= time.Second || d <= -time.Second {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(time.Millisecond)
+	}
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]

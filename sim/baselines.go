@@ -376,6 +376,14 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 			}
 			booting = append(booting, in.Offering.GPUs)
 		case policy.StateRunning:
+			if in.BusyGPUs == 0 && nominated(pool, snap.PendingBySize, in.Offering.GPUs) {
+				// Up and idle while a job waits that it is part of (one
+				// spanning nodes that are still booting): Slurm allocated
+				// it to that job at resume, so it is neither suspended nor
+				// resumed again.
+				booting = append(booting, in.Offering.GPUs)
+				break
+			}
 			if in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= k.PerJobSuspend {
 				plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle for SuspendTime"})
 				continue

@@ -86,9 +86,63 @@ type karpenter struct {
 	seen map[policy.OfferingKey]time.Time
 	ice  map[policy.OfferingKey]time.Time
 	// Scratch reused between calls (nothing of it outlives a call).
-	freeBuf  []int
+	freeBuf  []nodeRoom
 	availBuf []policy.Offering
 	sizesBuf []policy.PendingSize
+}
+
+// nominated reports whether an empty node of gpus GPUs may be meant for a
+// pending job: one it holds, or one larger that spans nodes of its size.
+// Karpenter does not disrupt a node nominated for a pending pod (its
+// disruption candidates leave out nodes "nominated for a pending pod"), so
+// the first nodes up for a job that spans several are not removed while
+// the others boot.
+func nominated(pool *policy.Pool, pending []policy.PendingSize, gpus int) bool {
+	for _, ps := range pending {
+		if len(ps.Submitted) == 0 || ps.GPUs <= 0 {
+			continue
+		}
+		if ps.GPUs <= gpus || (!pool.WholeJobs && gpus >= pool.SpanMin()) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeRoom is a node's free GPUs, its size and its offering, as the
+// provisioner packs pending jobs.
+type nodeRoom struct {
+	free, gpus int
+	name       string
+}
+
+// takeSpan gives a job of g GPUs, larger than a node, whole free nodes of
+// one offering of at least spanMin GPUs each, when enough are free; it
+// reports whether it did.
+func takeSpan(room []nodeRoom, g, spanMin int) bool {
+	for i := range room {
+		r := room[i]
+		if r.free != r.gpus || r.gpus >= g || r.gpus < spanMin {
+			continue
+		}
+		need, have := (g+r.gpus-1)/r.gpus, 0
+		for j := i; j < len(room) && have < need; j++ {
+			if room[j].name == r.name && room[j].gpus == r.gpus && room[j].free == room[j].gpus {
+				have++
+			}
+		}
+		if have < need {
+			continue
+		}
+		for j := i; j < len(room) && need > 0; j++ {
+			if room[j].name == r.name && room[j].gpus == r.gpus && room[j].free == room[j].gpus {
+				room[j].free = 0
+				need--
+			}
+		}
+		return true
+	}
+	return false
 }
 
 type busySince struct {
@@ -142,7 +196,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		targets = kp.trackReplacements(&plan, insts, byID, now, ended)
 	}
 
-	free := kp.freeBuf[:0] // free GPUs of held nodes, then of new ones
+	free := kp.freeBuf[:0] // room on held nodes, then on new ones
 	defer func() { kp.freeBuf = free[:0] }()
 	for _, in := range insts {
 		switch in.State {
@@ -153,7 +207,8 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		if ended[in.ID] {
 			continue
 		}
-		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] {
+		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] &&
+			!nominated(pool, snap.PendingBySize, in.Offering.GPUs) {
 			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
 			ended[in.ID] = true
 			continue
@@ -161,7 +216,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		if targets[in.ID] {
 			continue // its room is for the jobs of the node it replaces
 		}
-		free = append(free, in.Offering.GPUs-max(0, in.BusyGPUs))
+		free = append(free, nodeRoom{free: in.Offering.GPUs - max(0, in.BusyGPUs), gpus: in.Offering.GPUs, name: in.Offering.Name})
 	}
 	avail := kp.availBuf[:0]
 	defer func() { kp.availBuf = avail[:0] }()
@@ -195,9 +250,15 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			if n == 0 {
 				break
 			}
-			k := min(n, free[f]/g)
-			free[f] -= k * g
+			k := min(n, free[f].free/g)
+			free[f].free -= k * g
 			n -= k
+		}
+		// A job larger than a node spans whole free nodes of one
+		// offering, held or booting, as the simulator places it: each
+		// such job takes them before new nodes are opened for it.
+		for n > 0 && takeSpan(free, g, pool.SpanMin()) {
+			n--
 		}
 		if n == 0 || nodes >= 4096 { // a batch bound, as Karpenter bounds a scheduling round
 			continue
@@ -234,7 +295,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 				}
 			}
 			add(last, 1)
-			free = append(free, last.GPUs-rest*g)
+			free = append(free, nodeRoom{free: last.GPUs - rest*g, gpus: last.GPUs, name: last.Name})
 		}
 	}
 	for _, off := range order {
