@@ -47,8 +47,8 @@ func newSimulateCmd() *cobra.Command {
 and reports what each policy would have cost and how long jobs would have waited.
 
 The pool has nodes × gpus_per_node on-prem GPUs (or --onprem-gpus). Jobs are
-placed in arrival order, first fit, skipping jobs that do not fit (greedy
-backfill); a job larger than a node takes whole nodes. A job that does not fit
+placed in arrival order, best fit, skipping jobs that do not fit (greedy
+backfill, no reservations); a job larger than a node takes whole nodes. A job that does not fit
 on-prem goes onto a ready cloud instance. Instances take work once their
 offering's boot time has passed and are billed by their billing rule from
 launch to termination. A job runs duration ÷ the offering's performance on
@@ -64,10 +64,10 @@ server does with its joins), and spot instances are reclaimed with a
 2-minute notice, their jobs killed and requeued (or resumed from their last
 checkpoint when the pool has a checkpoint_interval; without one, every
 policy rents spot only when nothing else can be launched). --cloud ideal
-turns all of that off. The config's
-simulate section sets the model, its parameters and the baselines' knobs
-(--cloud, --seed and --baseline-opt override it); docs/backtest.md gives
-the parameters, their defaults and their sources.
+turns all of that off. The config's simulate section sets the model, its
+parameters and the baselines' knobs (--cloud, --seed and --baseline-opt
+override it); docs/backtest.md gives the parameters, their defaults and
+their sources.
 
 Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
 drain_timeout, max_lifetime, and a budget that is never exceeded (an
