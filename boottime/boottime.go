@@ -3,7 +3,8 @@
 // cloud delivers (Snapshot.Boot) rather than with a configured guess.
 //
 // A Tracker keeps the last Window boots of each offering and estimates the
-// Quantile of them (nearest rank) once MinSamples are known. It is not safe
+// Quantile of them (nearest rank), and their mean, once MinSamples are
+// known. It is not safe
 // for concurrent use: the scheduler keeps one per pool, used by the pool's
 // tick, and the simulator one per run.
 package boottime
@@ -34,6 +35,7 @@ type Tracker struct {
 	quantile           float64
 	samples            map[policy.OfferingKey]*ring
 	est                map[policy.OfferingKey]time.Duration
+	mean               map[policy.OfferingKey]time.Duration
 	buf                []time.Duration
 }
 
@@ -85,21 +87,30 @@ func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
 	if len(r.d) < t.minSamples {
 		return
 	}
+	var sum time.Duration
+	for _, d := range r.d {
+		sum += d
+	}
+	t.mean = withEstimate(t.mean, k, sum/time.Duration(len(r.d)))
 	t.buf = append(t.buf[:0], r.d...)
 	slices.Sort(t.buf)
 	k1 := int(math.Ceil(t.quantile*float64(len(t.buf)))) - 1
-	est := t.buf[max(0, min(k1, len(t.buf)-1))]
-	if old, ok := t.est[k]; ok && old == est {
-		return
+	t.est = withEstimate(t.est, k, t.buf[max(0, min(k1, len(t.buf)-1))])
+}
+
+// withEstimate is m with k set to d: m itself when it already says so,
+// else a new map, so that one handed out (and published with a status) is
+// never written again.
+func withEstimate(m map[policy.OfferingKey]time.Duration, k policy.OfferingKey, d time.Duration) map[policy.OfferingKey]time.Duration {
+	if old, ok := m[k]; ok && old == d {
+		return m
 	}
-	// A new map, so that one handed out (and published with a status) is
-	// never written again.
-	next := make(map[policy.OfferingKey]time.Duration, len(t.est)+1)
-	for key, d := range t.est {
-		next[key] = d
+	next := make(map[policy.OfferingKey]time.Duration, len(m)+1)
+	for key, v := range m {
+		next[key] = v
 	}
-	next[k] = est
-	t.est = next
+	next[k] = d
+	return next
 }
 
 // Estimates is the boot to plan with per offering, for Snapshot.Boot: nil
@@ -111,4 +122,15 @@ func (t *Tracker) Estimates() map[policy.OfferingKey]time.Duration {
 		return nil
 	}
 	return t.est
+}
+
+// Means is the mean of each offering's recent boots (the same window, once
+// MinSamples are known), for Snapshot.BootMean: what booting a replacement
+// costs on average. Like Estimates, the map is never modified once
+// returned.
+func (t *Tracker) Means() map[policy.OfferingKey]time.Duration {
+	if t == nil {
+		return nil
+	}
+	return t.mean
 }

@@ -81,3 +81,26 @@ func TestNilTrackerLearnsNothing(t *testing.T) {
 		t.Fatalf("a nil tracker estimated %v", got)
 	}
 }
+
+func TestMeans(t *testing.T) {
+	k := policy.OfferingKey{Provider: "aws", InstanceType: "p5.48xlarge"}
+	tr := NewWith(3, 0.95, 2)
+	tr.Observe(k, time.Minute)
+	if got := tr.Means(); got != nil {
+		t.Fatalf("one boot: means %v, want none until two are known", got)
+	}
+	tr.Observe(k, 3*time.Minute)
+	first := tr.Means()
+	if first[k] != 2*time.Minute {
+		t.Fatalf("mean of 1m and 3m: %s, want 2m", first[k])
+	}
+	tr.Observe(k, 5*time.Minute)
+	tr.Observe(k, 7*time.Minute) // the window of 3 forgets the 1m
+	if got := tr.Means()[k]; got != 5*time.Minute || first[k] != 2*time.Minute {
+		t.Fatalf("mean of 3m, 5m, 7m: %s (a map handed out became %s), want 5m and the old map unchanged", got, first[k])
+	}
+	var nilTracker *Tracker
+	if nilTracker.Means() != nil {
+		t.Fatal("a nil tracker has means")
+	}
+}

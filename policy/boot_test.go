@@ -7,12 +7,17 @@ import (
 
 // TestObservedBoot: when the snapshot has an offering's observed boot
 // time, Decide plans with it instead of Offering.Boot: when to launch, the
-// wait horizon, the ski-rental idle threshold and ties between offerings;
-// the reasons name the boot used.
+// wait horizon and ties between offerings; the ski-rental idle threshold
+// takes the observed mean boot (Snapshot.BootMean) instead; the reasons
+// name the boot used.
 func TestObservedBoot(t *testing.T) {
 	now := dtT0
 	seen := func(snap Snapshot, boots map[OfferingKey]time.Duration) Snapshot {
 		snap.Boot = boots
+		return snap
+	}
+	meanOf := func(snap Snapshot, boots map[OfferingKey]time.Duration) Snapshot {
+		snap.BootMean = boots
 		return snap
 	}
 	p4d := dtP4d() // boot 3m, $21.96/h
@@ -103,24 +108,37 @@ func TestObservedBoot(t *testing.T) {
 			},
 		},
 		{
-			name:  "auto idle threshold is the observed boot: idle 3m30s of 4m is kept",
-			pool:  dtPool(p4d),
-			snap:  seen(dtBusySnap(0), slow),
-			inst:  idle,
-			now:   now,
-			check: dtNoActions,
-		},
-		{
-			name: "observed boot 2m: idle 3m30s is drained, the reason names the observed boot",
+			name: "auto idle threshold ignores the observed p95 boot (launch timing, not ski-rental): idle 3m30s of 3m is drained",
 			pool: dtPool(p4d),
-			snap: seen(dtBusySnap(0), map[OfferingKey]time.Duration{p4d.Key(): 2 * time.Minute}),
+			snap: seen(dtBusySnap(0), slow),
 			inst: idle,
 			now:  now,
 			check: func(t *testing.T, p Plan) {
 				if len(p.Drains) != 1 {
 					t.Fatalf("drains %+v, want i-idle", p.Drains)
 				}
-				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 2m (auto: ski-rental break-even = observed boot time of p4d)")
+				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 3m (auto: ski-rental break-even = boot time of p4d)")
+			},
+		},
+		{
+			name:  "auto idle threshold is the observed mean boot: idle 3m30s of 4m is kept",
+			pool:  dtPool(p4d),
+			snap:  meanOf(dtBusySnap(0), slow),
+			inst:  idle,
+			now:   now,
+			check: dtNoActions,
+		},
+		{
+			name: "observed mean boot 2m: idle 3m30s is drained, the reason names the observed mean",
+			pool: dtPool(p4d),
+			snap: meanOf(dtBusySnap(0), map[OfferingKey]time.Duration{p4d.Key(): 2 * time.Minute}),
+			inst: idle,
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Drains) != 1 {
+					t.Fatalf("drains %+v, want i-idle", p.Drains)
+				}
+				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 2m (auto: ski-rental break-even = observed mean boot time of p4d)")
 			},
 		},
 	} {

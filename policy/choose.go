@@ -374,17 +374,23 @@ func decRank(offs []decOffer, dst []int) []int {
 // (Snapshot.Boot) when the snapshot has it, else Offering.Boot; seen says
 // which. Never negative.
 func (e *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
-	if len(e.snap.Boot) > 0 {
+	return decLookupBoot(e.snap.Boot, o)
+}
+
+// decLookupBoot is o's entry in an observed-boot map (Snapshot.Boot or
+// BootMean), else Offering.Boot; seen says which.
+func decLookupBoot(boots map[OfferingKey]time.Duration, o *Offering) (boot time.Duration, seen bool) {
+	if len(boots) > 0 {
 		// Instances and observations carry the market defaulted, the
 		// pool's offerings may not: look the defaulted key up first.
 		k := o.Key()
 		if k.Market == "" {
 			k.Market = MarketOnDemand
 		}
-		b, ok := e.snap.Boot[k]
+		b, ok := boots[k]
 		if !ok && o.Market == "" {
 			k.Market = ""
-			b, ok = e.snap.Boot[k]
+			b, ok = boots[k]
 		}
 		if ok {
 			return max(b, 0), true

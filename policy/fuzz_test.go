@@ -215,19 +215,30 @@ func dtGenerate(data []byte) *dtScenario {
 	if g.intn(4) == 3 {
 		p.Span.MinGPUs = []int{1, 2, 4, 16}[g.intn(4)]
 	}
+	if g.intn(4) == 3 {
+		sn.BootMean = map[OfferingKey]time.Duration{}
+		for i := range p.Offerings {
+			if g.chance(70) {
+				sn.BootMean[p.Offerings[i].Key()] = g.dur(10*time.Minute, 20*time.Second)
+			}
+		}
+	}
 	return s
 }
 
 // dtBoot is the boot time Decide plans with for o: the observed one when
 // the snapshot has it.
-func dtBoot(s *dtScenario, o Offering) time.Duration {
+func dtBoot(s *dtScenario, o Offering) time.Duration { return dtBootIn(s.snap.Boot, o) }
+
+// dtBootIn is o's entry in an observed-boot map, else its configured boot.
+func dtBootIn(m map[OfferingKey]time.Duration, o Offering) time.Duration {
 	k := o.Key()
-	if b, ok := s.snap.Boot[k]; ok {
+	if b, ok := m[k]; ok {
 		return max(b, 0)
 	}
 	if k.Market == "" {
 		k.Market = MarketOnDemand
-		if b, ok := s.snap.Boot[k]; ok {
+		if b, ok := m[k]; ok {
 			return max(b, 0)
 		}
 	}
@@ -639,7 +650,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		}
 		threshold := IdleThreshold(pool, in.Offering)
 		if pool.ScaleIn.Idle.Auto || pool.ScaleIn.Idle.Duration <= 0 {
-			threshold = dtBoot(s, in.Offering)
+			threshold = dtBootIn(s.snap.BootMean, in.Offering) // ski-rental: the mean boot
 		}
 		if strings.HasPrefix(a.Reason, "idle:") && !strings.Contains(a.Reason, ">= threshold "+string(decText(nil).dur(threshold))+" (") {
 			bad("idle drain of %s does not name its threshold %v: %s", a.InstanceID, threshold, a.Reason)

@@ -34,14 +34,14 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 	return decBoot(&o)
 }
 
-// idleThreshold is IdleThreshold with the observed boot time (Snapshot.Boot)
-// when the snapshot has it: the ski-rental break-even of scale_in.idle auto
-// is the boot a replacement would really take.
+// idleThreshold is IdleThreshold with the observed mean boot time
+// (Snapshot.BootMean) when the snapshot has it: the ski-rental break-even
+// of scale_in.idle auto is what booting a replacement costs on average.
 func (e *decEnv) idleThreshold(o *Offering) time.Duration {
 	if !e.pool.ScaleIn.Idle.Auto && e.pool.ScaleIn.Idle.Duration > 0 {
 		return e.pool.ScaleIn.Idle.Duration
 	}
-	b, _ := e.bootOf(o)
+	b, _ := decLookupBoot(e.snap.BootMean, o)
 	return b
 }
 
@@ -162,8 +162,8 @@ func idleReason(e *decEnv, fl *decFleet, out *decOut, in *Instance) string {
 		s(" >= threshold ").dur(e.idleThreshold(&in.Offering))
 	if e.pool.ScaleIn.Idle.Auto || e.pool.ScaleIn.Idle.Duration <= 0 {
 		t = t.s(" (auto: ski-rental break-even = ")
-		if _, seen := e.bootOf(&in.Offering); seen {
-			t = t.s("observed ")
+		if _, seen := decLookupBoot(e.snap.BootMean, &in.Offering); seen {
+			t = t.s("observed mean ")
 		}
 		t = t.s("boot time of ").s(decOfferingName(&in.Offering)).s("); ")
 	} else {

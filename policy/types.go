@@ -54,6 +54,11 @@ type Snapshot struct {
 	// took (e.g. their p90, from launch to joined), so that a slow cloud
 	// is planned for rather than discovered.
 	Boot map[OfferingKey]time.Duration
+	// BootMean, when it holds an offering, is the mean of its recent
+	// boots: what booting a replacement costs on average, the ski-rental
+	// break-even of scale_in.idle auto (Boot, a high quantile, is for
+	// launching in time; it would keep idle instances too long).
+	BootMean map[OfferingKey]time.Duration
 
 	// Floors are active schedule and manual floors.
 	Floors []Floor

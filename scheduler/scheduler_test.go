@@ -487,6 +487,9 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 	if got := st.Snapshot.Boot[key]; got != slowest || got == 0 {
 		t.Fatalf("snapshot boot for %s = %s (all: %v), want the slowest join %s", key.InstanceType, got, st.Snapshot.Boot, slowest)
 	}
+	if got := st.Snapshot.BootMean[key]; got <= 0 || got > slowest {
+		t.Fatalf("snapshot mean boot for %s = %s, want the mean of the joins (0 < mean <= %s)", key.InstanceType, got, slowest)
+	}
 
 	// A restart reads the joins back from the state.
 	h.restart()

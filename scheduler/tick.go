@@ -78,7 +78,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	var plan policy.Plan
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
-		snap.Boot = pr.boots.Estimates()
+		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
 		s.addBlocks(&snap, now)
 		plan = policy.Decide(&pr.spec.Policy, snap, s.policyInstances(t), spend, now)
 		if round == 0 {

@@ -22,6 +22,7 @@ func (s *state) snapshot() policy.Snapshot {
 		Unavailable:    s.cloud.unavailable(now),
 		Blocked:        s.cloud.blockedAt(now),
 		Boot:           s.boots.Estimates(),
+		BootMean:       s.boots.Means(),
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {
