@@ -208,9 +208,6 @@ func TestBacktestH100(t *testing.T) {
 	base := cfg.Pools[0].Policy
 	for _, name := range bundledTraces {
 		t.Run(name, func(t *testing.T) {
-			if testing.Short() && strings.HasPrefix(name, "philly") {
-				t.Skip("philly (82k jobs) runs in the full suite")
-			}
 			t.Parallel()
 			tr := loadBundled(t, name)
 			pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))

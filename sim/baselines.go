@@ -173,6 +173,20 @@ func (k BaselineKnobs) withDefaults() BaselineKnobs {
 	return k
 }
 
+// cloudHolds caches, by job size, whether some capacity the pool may rent
+// can run a job (policy.CloudHolds): a baseline's pool does not change
+// during a run, and a job nothing can hold is no demand for capacity.
+type cloudHolds map[int]bool
+
+func (c cloudHolds) ok(pool *policy.Pool, gpus int) bool {
+	ok, seen := c[gpus]
+	if !seen {
+		ok = policy.CloudHolds(pool, gpus) == ""
+		c[gpus] = ok
+	}
+	return ok
+}
+
 // OnPremOnly never rents anything.
 func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 
@@ -193,15 +207,7 @@ func ThresholdWith(k BaselineKnobs) Policy {
 	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
 		var last time.Time
 		var liveBuf []int
-		unheld := map[int]bool{} // by job size: policy.CloudHolds says no
-		neverHeld := func(pool *policy.Pool, g int) bool {
-			no, seen := unheld[g]
-			if !seen {
-				no = policy.CloudHolds(pool, g) != ""
-				unheld[g] = no
-			}
-			return no
-		}
+		holds := cloudHolds{}
 		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 			plan := policy.Plan{Pool: pool.Name, Time: now}
 			// The node group an operator would give it: the largest
@@ -218,7 +224,7 @@ func ThresholdWith(k BaselineKnobs) Policy {
 			// without end as they pile up.
 			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
 			for _, ps := range snap.PendingBySize {
-				if ps.GPUs > snap.OnPremGPUs && neverHeld(pool, ps.GPUs) {
+				if ps.GPUs > snap.OnPremGPUs && !holds.ok(pool, ps.GPUs) {
 					demand -= ps.GPUs * len(ps.Submitted)
 				}
 			}
@@ -286,7 +292,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
 	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
-		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: map[int]bool{}}
+		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: cloudHolds{}}
 		return pj.decide
 	}}
 }
@@ -307,9 +313,7 @@ type perJob struct {
 	// failed are nodes whose resume failed, holding their jobs until
 	// ResumeTimeout (plain Slurm).
 	failed []failedResume
-	// holds caches policy.CloudHolds(pool, gpus) == "" by job size (the
-	// pool does not change during a run).
-	holds map[int]bool
+	holds  cloudHolds
 	// Buffers reused between calls.
 	up      []policy.Offering
 	booting []int
@@ -376,7 +380,7 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 			}
 			booting = append(booting, in.Offering.GPUs)
 		case policy.StateRunning:
-			if in.BusyGPUs == 0 && nominated(pool, snap.PendingBySize, in.Offering.GPUs) {
+			if in.BusyGPUs == 0 && nominated(pool, pj.holds, snap.PendingBySize, in.Offering.GPUs) {
 				// Up and idle while a job waits that it is part of (one
 				// spanning nodes that are still booting): Slurm allocated
 				// it to that job at resume, so it is neither suspended nor
@@ -416,14 +420,8 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	resumes := max(1, int(math.Ceil(float64(k.PerJobResumeRate)*iv.Minutes())))
 	// Slurm resumes nodes only for jobs some node definition can run:
 	// a job no rentable capacity holds (policy.CloudHolds) stays queued.
-	holds := pj.holds
 	for _, g := range snap.PendingJobGPUs {
-		ok, seen := holds[g]
-		if !seen {
-			ok = policy.CloudHolds(pool, g) == ""
-			holds[g] = ok
-		}
-		if !ok || coverByBooting(booting, g) {
+		if !pj.holds.ok(pool, g) || coverByBooting(booting, g) {
 			continue
 		}
 		if resumes <= 0 {

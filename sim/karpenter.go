@@ -65,7 +65,7 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 	kn = kn.withDefaults()
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, New: func() DecideFunc {
 		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
-			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}}
+			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
 		return kp.decide
 	}}
 }
@@ -85,6 +85,8 @@ type karpenter struct {
 	// offering → when it may be tried again.
 	seen map[policy.OfferingKey]time.Time
 	ice  map[policy.OfferingKey]time.Time
+	// holds says which job sizes some capacity the pool may rent can run.
+	holds cloudHolds
 	// Scratch reused between calls (nothing of it outlives a call).
 	freeBuf  []nodeRoom
 	availBuf []policy.Offering
@@ -97,10 +99,10 @@ type karpenter struct {
 // disruption candidates leave out nodes "nominated for a pending pod"), so
 // the first nodes up for a job that spans several are not removed while
 // the others boot.
-func nominated(pool *policy.Pool, pending []policy.PendingSize, gpus int) bool {
+func nominated(pool *policy.Pool, holds cloudHolds, pending []policy.PendingSize, gpus int) bool {
 	for _, ps := range pending {
-		if len(ps.Submitted) == 0 || ps.GPUs <= 0 {
-			continue
+		if len(ps.Submitted) == 0 || ps.GPUs <= 0 || !holds.ok(pool, ps.GPUs) {
+			continue // a job nothing may hold is nominated to no node
 		}
 		if ps.GPUs <= gpus || (!pool.WholeJobs && gpus >= pool.SpanMin()) {
 			return true
@@ -208,7 +210,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			continue
 		}
 		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] &&
-			!nominated(pool, snap.PendingBySize, in.Offering.GPUs) {
+			!nominated(pool, kp.holds, snap.PendingBySize, in.Offering.GPUs) {
 			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
 			ended[in.ID] = true
 			continue
@@ -240,7 +242,9 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	nodes := 0
 	for _, ps := range sizes {
 		g, n := ps.GPUs, len(ps.Submitted)
-		if g <= 0 || n == 0 {
+		if g <= 0 || n == 0 || !kp.holds.ok(pool, g) {
+			// Karpenter launches nothing for a pod no NodePool can hold
+			// within its limits: it stays pending.
 			continue
 		}
 		k := min(n, onprem/g)
