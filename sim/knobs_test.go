@@ -56,3 +56,18 @@ func TestPerJobSuspendKnob(t *testing.T) {
 	}
 	t.Logf("per-job suspend 300s: $%.0f p95 %.0fs; 0s: $%.0f p95 %.0fs", def.CloudCostUSD, def.WaitP95S, zero.CloudCostUSD, zero.WaitP95S)
 }
+
+// TestThresholdCooldownZeroIsKept: threshold.cooldown=0s means no cooldown,
+// not the 5-minute default.
+func TestThresholdCooldownZeroIsKept(t *testing.T) {
+	var k BaselineKnobs
+	if err := k.ParseBaselineKnob("threshold.cooldown=0s"); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.withDefaults().ThresholdCooldown; got != 0 {
+		t.Errorf("threshold.cooldown=0s: cooldown %s, want 0", got)
+	}
+	if got := (BaselineKnobs{}).withDefaults().ThresholdCooldown; got != ThresholdCooldown {
+		t.Errorf("no knob: cooldown %s, want the default %s", got, ThresholdCooldown)
+	}
+}
