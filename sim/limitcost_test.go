@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,26 +96,8 @@ func TestLimitCostsShowProgress(t *testing.T) {
 	if len(rep.Results[0].WithoutLimit) != 1 {
 		t.Fatalf("without limit %+v: want the budget's run", rep.Results[0].WithoutLimit)
 	}
-	first := slicesIndex(seen, 1)
-	if first < 0 || seen[len(seen)-1] != 1 || !slicesContainsAfter(seen, first, 0.5) {
+	first := slices.Index(seen, 1)
+	if first < 0 || seen[len(seen)-1] != 1 || !slices.Contains(seen[first+1:], 0.5) {
 		t.Errorf("progress %v: want 1 when the policy's run ends, then 0.5 as the run without the budget starts, and 1 at the end", seen)
 	}
-}
-
-func slicesIndex(xs []float64, x float64) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
-	}
-	return -1
-}
-
-func slicesContainsAfter(xs []float64, i int, x float64) bool {
-	for _, v := range xs[i+1:] {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
