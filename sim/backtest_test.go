@@ -103,6 +103,28 @@ func TestDemandPercentileHand(t *testing.T) {
 	}
 }
 
+// backtestAtP50 runs every policy on the bundled trace name with base's
+// offerings and rules, on-prem sized at the trace's p50 demand in whole
+// 8-GPU nodes, on the default realistic cloud (seed 1).
+func backtestAtP50(t *testing.T, base policy.Pool, name string) (Report, policy.Pool) {
+	t.Helper()
+	tr := loadBundled(t, name)
+	pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
+	var pols []Policy
+	for _, n := range PolicyNames {
+		p, err := PolicyByName(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, p)
+	}
+	rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, pool
+}
+
 // TestBacktestAcceptance runs every policy on every bundled trace with
 // configs/examples/backtest.yaml, the default realistic cloud (seed 1) and
 // on-prem sized at the trace's p50 demand in whole 8-GPU nodes.
@@ -123,24 +145,8 @@ func TestBacktestAcceptance(t *testing.T) {
 	base := backtestPool(t)
 	for _, name := range bundledTraces {
 		t.Run(name, func(t *testing.T) {
-			if testing.Short() && strings.HasPrefix(name, "philly") {
-				t.Skip("philly (82k jobs) runs in the full suite and in BenchmarkSimulatePhilly")
-			}
 			t.Parallel()
-			tr := loadBundled(t, name)
-			pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
-			var pols []Policy
-			for _, n := range PolicyNames {
-				p, err := PolicyByName(n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pols = append(pols, p)
-			}
-			rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, pool := backtestAtP50(t, base, name)
 			byName := map[string]Result{}
 			for _, r := range rep.Results {
 				byName[r.Policy] = r
@@ -209,20 +215,7 @@ func TestBacktestH100(t *testing.T) {
 	for _, name := range bundledTraces {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			tr := loadBundled(t, name)
-			pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
-			var pols []Policy
-			for _, n := range PolicyNames {
-				p, err := PolicyByName(n)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pols = append(pols, p)
-			}
-			rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, pool := backtestAtP50(t, base, name)
 			var sp Result
 			for _, r := range rep.Results {
 				t.Logf("%-11s on %4d GPUs: cost $%9.0f  efficiency %.3f  wait p95 %6.0fs  p99 %6.0fs  lost %6.0f GPU-h  dominated by %v",

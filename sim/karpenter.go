@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -325,7 +326,7 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instanc
 			claimed[r.newID] = true
 		}
 	}
-	for _, oldID := range sortedKeys(kp.replacing) {
+	for _, oldID := range slices.Sorted(maps.Keys(kp.replacing)) {
 		r := kp.replacing[oldID]
 		oi, ok := byID[oldID]
 		if !ok || insts[oi].State != policy.StateRunning {
@@ -460,15 +461,6 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 // consolidation, as Karpenter bounds the time of a consolidation pass; the
 // rest wait for the next evaluation.
 const karpenterMaxCandidates = 100
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 // karpenterPick is the offering a new node for a job of g GPUs is opened
 // on: the lowest price per GPU among those holding it, or whole nodes of
