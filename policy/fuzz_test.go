@@ -223,6 +223,20 @@ func dtGenerate(data []byte) *dtScenario {
 			}
 		}
 	}
+	if g.intn(4) == 3 {
+		sn.IdleGaps = map[OfferingKey][]time.Duration{}
+		for i := range p.Offerings {
+			if g.chance(70) {
+				gaps := make([]time.Duration, g.intn(2*MinIdleSpells))
+				for k := range gaps {
+					if gaps[k] = IdleGapNever; g.chance(60) {
+						gaps[k] = g.dur(15*time.Minute, 10*time.Second)
+					}
+				}
+				sn.IdleGaps[p.Offerings[i].Key()] = gaps
+			}
+		}
+	}
 	return s
 }
 
@@ -651,6 +665,12 @@ func dtCheck(s *dtScenario, p Plan) []string {
 		threshold := IdleThreshold(pool, in.Offering)
 		if pool.ScaleIn.Idle.Auto || pool.ScaleIn.Idle.Duration <= 0 {
 			threshold = dtBootIn(s.snap.BootMean, in.Offering) // ski-rental: the mean boot
+			if c, ok := LearnedIdle(s.snap.IdleGaps[in.Offering.Key()], threshold); ok {
+				if c > threshold {
+					bad("learned idle threshold %v above the break-even %v", c, threshold)
+				}
+				threshold = c // what would have cost least over the spells seen
+			}
 		}
 		if strings.HasPrefix(a.Reason, "idle:") && !strings.Contains(a.Reason, ">= threshold "+string(decText(nil).dur(threshold))+" (") {
 			bad("idle drain of %s does not name its threshold %v: %s", a.InstanceID, threshold, a.Reason)

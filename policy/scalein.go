@@ -6,6 +6,7 @@ package policy
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -34,15 +35,98 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 	return decBoot(&o)
 }
 
-// idleThreshold is IdleThreshold with the observed mean boot time
-// (Snapshot.BootMean) when the snapshot has it: the ski-rental break-even
-// of scale_in.idle auto is what booting a replacement costs on average.
-func (e *decEnv) idleThreshold(o *Offering) time.Duration {
+// idleThreshold is IdleThreshold with what the pool observed. With
+// scale_in.idle auto, the ski-rental break-even is the observed mean boot
+// time (Snapshot.BootMean) when the snapshot has it: what booting a
+// replacement costs on average. Once the offering has MinIdleSpells idle
+// spells (Snapshot.IdleGaps), the threshold is the one at most that
+// break-even that would have cost least over them (LearnedIdle); spells
+// is then how many, else 0.
+func (e *decEnv) idleThreshold(o *Offering) (threshold time.Duration, spells int) {
 	if !e.pool.ScaleIn.Idle.Auto && e.pool.ScaleIn.Idle.Duration > 0 {
-		return e.pool.ScaleIn.Idle.Duration
+		return e.pool.ScaleIn.Idle.Duration, 0
 	}
 	b, _ := decLookupBoot(e.snap.BootMean, o)
-	return b
+	if len(e.snap.IdleGaps) > 0 {
+		gaps := decLookupGaps(e.snap.IdleGaps, o)
+		if c, ok := LearnedIdle(gaps, b); ok {
+			return c, len(gaps)
+		}
+	}
+	return b, 0
+}
+
+// decLookupGaps is o's entry in Snapshot.IdleGaps (keys carry the market
+// defaulted, the pool's offerings may not).
+func decLookupGaps(m map[OfferingKey][]time.Duration, o *Offering) []time.Duration {
+	k := o.Key()
+	if k.Market == "" {
+		k.Market = MarketOnDemand
+	}
+	g, ok := m[k]
+	if !ok && o.Market == "" {
+		k.Market = ""
+		g = m[k]
+	}
+	return g
+}
+
+// IdleGapNever is an idle spell that no job came for (Snapshot.IdleGaps).
+const IdleGapNever time.Duration = -1
+
+// MinIdleSpells is how many idle spells of an offering scale_in.idle auto
+// needs before it learns its threshold from them (LearnedIdle); until then
+// the threshold is the ski-rental break-even.
+const MinIdleSpells = 10
+
+// LearnedIdle is the idle threshold c, between 0 and the ski-rental
+// break-even b, that would have cost least over the idle spells gaps
+// (Snapshot.IdleGaps, any order). Under c, a spell whose job came after g
+// costs min(g, c) of idling, plus b for booting a replacement when the job
+// came after the release (g > c); a spell no job came for
+// (IdleGapNever, or any negative gap) costs c. Ties go to the longer
+// threshold: a job starts at once on a kept instance. Every gap at or past
+// b counts as one no threshold up to b keeps the instance for. ok is false,
+// and c is b, with fewer than MinIdleSpells gaps.
+//
+// The fixed break-even b bounds the cost within twice the optimum whatever
+// the future brings; the learned c is the best threshold for the future the
+// pool has seen, the distribution-aware ski-rental.
+func LearnedIdle(gaps []time.Duration, b time.Duration) (c time.Duration, ok bool) {
+	if len(gaps) < MinIdleSpells {
+		return b, false
+	}
+	b = max(b, 0)
+	if !slices.IsSorted(gaps) {
+		gaps = slices.Sorted(slices.Values(gaps))
+	}
+	never := 0
+	for never < len(gaps) && gaps[never] < 0 {
+		never++
+	}
+	fin := gaps[never:]
+	best, bestCost := time.Duration(0), math.Inf(1)
+	sum, i := 0.0, 0 // sum of the gaps up to the candidate, i how many
+	try := func(c time.Duration) {
+		for i < len(fin) && fin[i] <= c {
+			sum += float64(fin[i])
+			i++
+		}
+		later := len(fin) - i
+		cost := sum + float64(c)*float64(later+never) + float64(b)*float64(later)
+		if cost <= bestCost {
+			best, bestCost = c, cost
+		}
+	}
+	try(0)
+	for _, g := range fin {
+		if g >= b {
+			break
+		}
+		try(g)
+	}
+	try(b)
+	return best, true
 }
 
 // decIdleSince is when an idle instance became fully idle: IdleSince, or
@@ -61,7 +145,7 @@ func (e *decEnv) idleDue(in *Instance, launched time.Time) bool {
 	if since.IsZero() || since.After(e.now) {
 		return false
 	}
-	if e.now.Sub(since) < e.idleThreshold(&in.Offering) {
+	if th, _ := e.idleThreshold(&in.Offering); e.now.Sub(since) < th {
 		return false
 	}
 	return e.releaseOK(&in.Offering, launched)
@@ -158,14 +242,24 @@ func scaleIn(e *decEnv, fl *decFleet, out *decOut, cands []int) {
 func idleReason(e *decEnv, fl *decFleet, out *decOut, in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
+	th, spells := e.idleThreshold(&in.Offering)
 	t := out.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
-		s(" >= threshold ").dur(e.idleThreshold(&in.Offering))
+		s(" >= threshold ").dur(th)
 	if e.pool.ScaleIn.Idle.Auto || e.pool.ScaleIn.Idle.Duration <= 0 {
-		t = t.s(" (auto: ski-rental break-even = ")
-		if _, seen := decLookupBoot(e.snap.BootMean, &in.Offering); seen {
+		t = t.s(" (auto: ")
+		if spells > 0 {
+			t = t.s("what would have cost least over the last ").n(spells).s(" idle spells of ").s(decOfferingName(&in.Offering)).s(", at most the ")
+		}
+		t = t.s("ski-rental break-even = ")
+		b, seen := decLookupBoot(e.snap.BootMean, &in.Offering)
+		if seen {
 			t = t.s("observed mean ")
 		}
-		t = t.s("boot time of ").s(decOfferingName(&in.Offering)).s("); ")
+		t = t.s("boot time of ").s(decOfferingName(&in.Offering))
+		if spells > 0 {
+			t = t.s(" ").dur(b)
+		}
+		t = t.s("); ")
 	} else {
 		t = t.s(" (scale_in.idle); ")
 	}

@@ -59,6 +59,13 @@ type Snapshot struct {
 	// break-even of scale_in.idle auto (Boot, a high quantile, is for
 	// launching in time; it would keep idle instances too long).
 	BootMean map[OfferingKey]time.Duration
+	// IdleGaps, when it holds an offering, is how long its recent idle
+	// instances waited for their next job (package idlegap): until a job
+	// landed, or, for one released, until the offering was next launched;
+	// IdleGapNever when nothing came. With MinIdleSpells of them,
+	// scale_in.idle auto keeps an idle instance as long as would have cost
+	// least over them, never longer than the ski-rental break-even.
+	IdleGaps map[OfferingKey][]time.Duration
 
 	// Floors are active schedule and manual floors.
 	Floors []Floor

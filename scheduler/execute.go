@@ -163,6 +163,9 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		return s.launchFailed(ctx, t, in, lr, o, err)
 	}
 	s.cache.Record(nil, o.Key())
+	for range insts {
+		t.pr.idle.Launched(o.Key(), t.now)
+	}
 	ids := make([]string, 0, len(insts))
 	for _, ci := range insts {
 		r := s.newRow(t.pr, in, ci)
@@ -330,6 +333,11 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 				ar.Outcome, ar.Error = "not terminated: retried next tick", err.Error()
 				t.rec.Terminates = append(t.rec.Terminates, ar)
 				continue
+			}
+			if !r.IdleSince.IsZero() && (r.DrainStartedAt.IsZero() || !r.IdleSince.After(r.DrainStartedAt)) {
+				// Released while idle: keeping it would have saved the
+				// next launch of its offering.
+				t.pr.idle.Released(s.rowOffering(t.pr, r).Key(), r.IdleSince, t.now)
 			}
 			r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, t.now, reason, t.now
 			ar.Outcome = "terminating"

@@ -312,6 +312,9 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		r.BusyGPUs = res.busy
 		switch {
 		case r.BusyGPUs > 0:
+			if !r.IdleSince.IsZero() {
+				t.pr.idle.Reused(s.rowOffering(t.pr, r).Key(), t.now.Sub(r.IdleSince))
+			}
 			r.IdleSince = time.Time{}
 		case r.IdleSince.IsZero():
 			r.IdleSince = t.now

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/boottime"
+	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -143,6 +144,11 @@ type poolRun struct {
 	// bootsSeeded says the joins already recorded in the state were read.
 	boots       *boottime.Tracker
 	bootsSeeded bool
+	// idle learns how long the pool's idle instances wait for their next
+	// job (guarded by mu): from its agents' reports, its releases and its
+	// launches. A restart learns anew; until then scale_in.idle auto keeps
+	// its break-even.
+	idle *idlegap.Tracker
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -245,7 +251,7 @@ func New(opts Options) (*Scheduler, error) {
 		if p.JoinTimeout <= 0 {
 			p.JoinTimeout = DefaultJoinTimeout
 		}
-		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}, boots: boottime.New()}
+		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}, boots: boottime.New(), idle: idlegap.New()}
 		for _, o := range p.Policy.Offerings {
 			if _, ok := opts.Providers[o.Provider]; !ok {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)

@@ -499,3 +499,49 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 		t.Fatalf("after a restart: snapshot boot for %s = %s, want the slowest join %s read back from the state", key.InstanceType, got, slowest)
 	}
 }
+
+// TestIdleSpellsReachTheSnapshot: the scheduler learns how long its idle
+// instances wait for work (package idlegap), from its agents' reports, its
+// releases and its launches, and hands the gaps to the policy
+// (Snapshot.IdleGaps), against the emulator with the real SDK.
+func TestIdleSpellsReachTheSnapshot(t *testing.T) {
+	h := newHarness(t, testPool())
+	key := h.pool.Offerings[0].Key()
+	gaps := func() []time.Duration {
+		st, ok := h.sched.LastStatus(h.pool.Name)
+		if !ok {
+			t.Fatal("no status")
+		}
+		return st.Snapshot.IdleGaps[key]
+	}
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	// A job lands on it 30 s later: a spell of 30 s.
+	h.clk.Step(30 * time.Second)
+	h.agents.setBusy(8)
+	h.setDemand(0)
+	h.step(0)
+	h.step(10 * time.Second)
+	if got := gaps(); len(got) != 1 || got[0] != 30*time.Second {
+		t.Fatalf("after a job landed: idle gaps %v, want one of 30s", got)
+	}
+	// The job ends; the idle instance is released after scale_in.idle.
+	h.agents.setBusy(0)
+	h.step(10 * time.Second)
+	released := h.rows(true)[0].IdleSince
+	h.until("the idle instance ends", time.Minute, 12, func() bool { return len(h.rows(true)) == 0 })
+	// Work comes back: the launch resolves the released spell.
+	h.clk.Step(2 * time.Minute)
+	h.setDemand(2*time.Minute, 8)
+	launchAt := h.clk.Now()
+	h.tick()
+	h.step(10 * time.Second)
+	got := gaps()
+	if len(got) != 2 || got[1] != launchAt.Sub(released) {
+		t.Fatalf("after the relaunch: idle gaps %v, want 30s and %s (idle since %s, relaunched at %s)", got, launchAt.Sub(released), released.Format(time.TimeOnly), launchAt.Format(time.TimeOnly))
+	}
+}

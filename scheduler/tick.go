@@ -79,6 +79,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
 		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
+		snap.IdleGaps = pr.idle.Gaps(now)
 		s.addBlocks(&snap, now)
 		plan = policy.Decide(&pr.spec.Policy, snap, s.policyInstances(t), spend, now)
 		if round == 0 {

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -100,5 +101,48 @@ func TestHorizon(t *testing.T) {
 		if !errors.Is(err, ErrHorizon) {
 			t.Errorf("%s: %v, want ErrHorizon", p.Name, err)
 		}
+	}
+}
+
+// TestIdleSpellsTeachTheThreshold: one-hour jobs come every three hours,
+// each on an instance of its own. Until the spillway policy has seen
+// policy.MinIdleSpells idle spells, an idle instance is kept for the
+// ski-rental break-even (its 3-minute boot); once the spells show that no
+// job comes back within it, it is released at the next evaluation. The
+// report splits the GPU-hours paid and not used into booting and idle.
+func TestIdleSpellsTeachTheThreshold(t *testing.T) {
+	const jobs = 30
+	one := policy.Offering{Name: "one", Provider: "p", Region: "r", InstanceType: "x1", GPUs: 1, PricePerHour: 3,
+		Boot: policy.Duration(3 * time.Minute), Billing: policy.BillingPerSecond}
+	// A job holds the one on-prem GPU for the whole trace.
+	tr := &trace.Trace{Name: "sparse", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Submit: 0, Duration: 1000 * time.Hour, GPUs: 1}}}
+	for i := range jobs {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Hour + time.Duration(i)*3*time.Hour, Duration: time.Hour, GPUs: 1})
+	}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 1}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{one}, ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}}}
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Spillway()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Launches != jobs {
+		t.Fatalf("%d launches, want one per job (%d)", res.Launches, jobs)
+	}
+	if want := jobs * 3.0 / 60; math.Abs(res.BootGPUHours-want) > 1e-9 {
+		t.Errorf("boot GPU-hours %.4f, want %d boots of 3m = %.4f", res.BootGPUHours, jobs, want)
+	}
+	// Kept for the break-even, every spell would idle at least 3 minutes:
+	// 1.5 GPU-hours. Learned, the first spells do (until MinIdleSpells
+	// have resolved: a released spell resolves an hour on, when no launch
+	// came) and the rest end within an evaluation and the minute after.
+	kept := jobs * 3.0 / 60
+	learned := float64(policy.MinIdleSpells+1)*(3.5/60) + float64(jobs-policy.MinIdleSpells-1)*(1.5/60)
+	t.Logf("idle GPU-hours %.3f (break-even throughout: at least %.3f)", res.IdleGPUHours, kept)
+	if res.IdleGPUHours > learned || res.IdleGPUHours <= 0 {
+		t.Errorf("idle GPU-hours %.3f, want above 0 and at most %.3f (kept for the break-even throughout: %.3f)", res.IdleGPUHours, learned, kept)
+	}
+	if over := res.PaidGPUHours - res.UsedGPUHours - res.BootGPUHours - res.IdleGPUHours; math.Abs(over) > 1e-6 {
+		t.Errorf("paid %.4f - used %.4f - boot %.4f - idle %.4f = %.6f, want 0 (one job per instance, nothing part-idle)",
+			res.PaidGPUHours, res.UsedGPUHours, res.BootGPUHours, res.IdleGPUHours, over)
 	}
 }

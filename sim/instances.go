@@ -57,6 +57,15 @@ func offeringPerf(o policy.Offering) float64 {
 	return 1
 }
 
+// endIdle ends an instance's idle spell, if it is in one, counting it in
+// the idle GPU-hours.
+func (s *state) endIdle(in *instance) {
+	if in.idleSince >= 0 {
+		s.res.IdleGPUHours += float64(in.gpus) * (s.now - in.idleSince).Hours()
+		in.idleSince = -1
+	}
+}
+
 func (s *state) cloudHasRoom() bool { return s.cloudFree > 0 }
 
 // touch marks an instance's view entry out of date.
@@ -121,6 +130,7 @@ func (s *state) ready(ii int) {
 	}
 	s.booting--
 	in.ready = s.now
+	s.res.BootGPUHours += float64(in.gpus) * (s.now - in.launched).Hours()
 	s.boots.Observe(in.off.Key(), s.now-in.launched)
 	in.idleSince = s.now
 	s.touch(int32(ii))
@@ -171,6 +181,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
 	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
 	s.res.Launches++
+	s.idle.Launched(off.Key(), s.at(s.now))
 	if life := s.cloud.spotLife(off); life > 0 {
 		s.push(event{at: s.now + life, kind: evNotice, id: ii})
 	}
@@ -237,7 +248,14 @@ func (s *state) terminate(ii int32) {
 	}
 	if wasBooting {
 		s.booting--
+		s.res.BootGPUHours += float64(in.gpus) * (s.now - in.launched).Hours()
 	}
+	if in.idleSince >= 0 && (in.drainStart < 0 || in.idleSince <= in.drainStart) {
+		// Released while idle: keeping it would have saved the next
+		// launch of its offering.
+		s.idle.Released(in.off.Key(), s.at(in.idleSince), s.at(s.now))
+	}
+	s.endIdle(in)
 	in.ended = s.now
 	s.cloudGPUs -= in.gpus
 	if s.cloud != nil && len(s.cloud.c.Quota) > 0 {

@@ -123,8 +123,9 @@ func (s *state) tryStart(j int) bool {
 		if p.cloud {
 			js.cloud = true
 			in := s.insts[p.idx]
-			if in.free == in.gpus {
-				in.idleSince = -1
+			if in.free == in.gpus && in.idleSince >= 0 {
+				s.idle.Reused(in.off.Key(), s.now-in.idleSince)
+				s.endIdle(in)
 			}
 			in.free -= int(p.gpus)
 			s.cloudFree -= int(p.gpus)

@@ -51,6 +51,10 @@ func (r Report) WriteTable(w io.Writer) error {
 				fmt.Fprintf(w, " %d %s (%s);", res.FailedLaunches[cause], cause, failureCause(cause))
 			}
 		}
+		if unused := res.PaidGPUHours - res.UsedGPUHours; unused >= 0.5 {
+			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle, %.0f idle beside jobs on part-used instances.",
+				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, max(0, unused-res.BootGPUHours-res.IdleGPUHours))
+		}
 		if res.Interruptions > 0 {
 			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)
 		}

@@ -20,6 +20,13 @@ type Result struct {
 	// UsedGPUHours are the GPU-hours jobs ran on cloud instances (a job runs
 	// its duration ÷ the offering's performance there).
 	UsedGPUHours float64 `json:"used_gpu_hours"`
+	// BootGPUHours and IdleGPUHours split what was paid for and not used:
+	// GPU-hours of instances still booting, and of whole instances up with
+	// no job on them (waiting for work or for scale-in). The rest of
+	// paid − used is GPUs idle beside a job on a partly used instance, and
+	// billing rounded up.
+	BootGPUHours float64 `json:"boot_gpu_hours"`
+	IdleGPUHours float64 `json:"idle_gpu_hours"`
 	// Efficiency is the work done on cloud instances (GPU-hours of the
 	// trace's durations, reference GPUs) × the lowest price per useful
 	// GPU-hour on offer (price ÷ (GPUs × performance); spot counts only for

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/boottime"
+	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -167,6 +168,9 @@ type state struct {
 	// boots learns each offering's boot times as the server does, for
 	// Snapshot.Boot.
 	boots *boottime.Tracker
+	// idle learns how long each offering's idle instances wait for their
+	// next job, as the server does from its agents' reports.
+	idle *idlegap.Tracker
 
 	res      Result
 	cloud    *cloudState
@@ -216,6 +220,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
 	s.boots = boottime.New()
+	s.idle = idlegap.New()
 	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}

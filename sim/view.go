@@ -23,6 +23,7 @@ func (s *state) snapshot() policy.Snapshot {
 		Blocked:        s.cloud.blockedAt(now),
 		Boot:           s.boots.Estimates(),
 		BootMean:       s.boots.Means(),
+		IdleGaps:       s.idle.Gaps(s.at(s.now)),
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {

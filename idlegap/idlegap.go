@@ -1,0 +1,179 @@
+// Package idlegap learns how long each offering's idle burst instances
+// wait for their next job, so that scale_in.idle auto keeps an idle
+// instance only as long as the pool's own history says keeping it pays
+// (policy.Snapshot.IdleGaps).
+//
+// An idle spell begins when an instance's last job ends (or it joins with
+// none) and ends one of two ways:
+//   - a job lands on it: the spell's gap is how long it was idle;
+//   - it is released: the gap is how long after the spell began the pool
+//     next launched the same offering, the replacement that keeping it
+//     would have saved, matched one launch to one released spell, oldest
+//     first; policy.IdleGapNever when no launch came within the Horizon.
+//
+// A released spell's gap is therefore known even where it is longer than
+// the threshold that released it, so a lower threshold can be learned, and
+// a higher one again when work comes back sooner.
+//
+// A Tracker keeps the last Window gaps of each offering. It is not safe
+// for concurrent use: the scheduler keeps one per pool, used by the pool's
+// tick, and the simulator one per run. A nil Tracker learns nothing.
+package idlegap
+
+import (
+	"slices"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+// Defaults: the last 50 spells of an offering, a released one waiting up to
+// an hour for its replacement launch. The policy uses the gaps once
+// policy.MinIdleSpells are known, and never keeps an instance longer than
+// its ski-rental break-even (the mean boot, minutes), so an hour is far
+// beyond any gap that changes the choice.
+const (
+	DefaultWindow  = 50
+	DefaultHorizon = time.Hour
+)
+
+// Tracker records idle spells per offering.
+type Tracker struct {
+	window  int
+	horizon time.Duration
+	by      map[policy.OfferingKey]*spells
+	// gaps is what Gaps hands out, rebuilt (never written) when a spell
+	// resolves, so a caller may keep it while the tracker goes on.
+	gaps    map[policy.OfferingKey][]time.Duration
+	changed bool
+}
+
+type spells struct {
+	done []time.Duration // resolved gaps, oldest first, at most window
+	open []time.Time     // released spells awaiting a launch: when each began, oldest first
+}
+
+// New is a Tracker with the default window and horizon.
+func New() *Tracker { return NewWith(DefaultWindow, DefaultHorizon) }
+
+// NewWith is a Tracker keeping window gaps per offering, waiting up to
+// horizon for a released spell's replacement launch (defaults when not
+// positive).
+func NewWith(window int, horizon time.Duration) *Tracker {
+	if window < 1 {
+		window = DefaultWindow
+	}
+	if horizon <= 0 {
+		horizon = DefaultHorizon
+	}
+	return &Tracker{window: window, horizon: horizon}
+}
+
+// norm defaults a key's market to on-demand, as launches and instances
+// carry it, whichever way the caller wrote the offering.
+func norm(k policy.OfferingKey) policy.OfferingKey {
+	if k.Market == "" {
+		k.Market = policy.MarketOnDemand
+	}
+	return k
+}
+
+func (t *Tracker) of(k policy.OfferingKey) *spells {
+	k = norm(k)
+	if t.by == nil {
+		t.by = map[policy.OfferingKey]*spells{}
+	}
+	s := t.by[k]
+	if s == nil {
+		s = &spells{}
+		t.by[k] = s
+	}
+	return s
+}
+
+func (t *Tracker) add(s *spells, gap time.Duration) {
+	if len(s.done) == t.window {
+		copy(s.done, s.done[1:])
+		s.done = s.done[:t.window-1]
+	}
+	s.done = append(s.done, gap)
+	t.changed = true
+}
+
+// Reused records a spell of an instance of offering k that ended when a
+// job landed on it after gap. A gap of zero (a job took the GPUs the
+// moment they freed) is no idle spell and is not recorded.
+func (t *Tracker) Reused(k policy.OfferingKey, gap time.Duration) {
+	if t == nil || gap <= 0 {
+		return
+	}
+	t.add(t.of(k), gap)
+}
+
+// Released records that an instance of offering k, idle since since, was
+// released at at; its gap resolves at the next launch of k, or as
+// IdleGapNever once the horizon has passed (Gaps).
+func (t *Tracker) Released(k policy.OfferingKey, since, at time.Time) {
+	if t == nil || since.IsZero() || since.After(at) {
+		return
+	}
+	s := t.of(k)
+	t.expire(s, at)
+	s.open = append(s.open, since)
+}
+
+// Launched records a launch of offering k at at: it resolves the oldest
+// released spell of k still within the horizon.
+func (t *Tracker) Launched(k policy.OfferingKey, at time.Time) {
+	if t == nil {
+		return
+	}
+	s := t.by[norm(k)]
+	if s == nil {
+		return
+	}
+	t.expire(s, at)
+	if len(s.open) == 0 {
+		return
+	}
+	since := s.open[0]
+	s.open = s.open[1:]
+	t.add(s, max(at.Sub(since), 0))
+}
+
+// expire resolves released spells that began more than the horizon before
+// now as IdleGapNever.
+func (t *Tracker) expire(s *spells, now time.Time) {
+	n := 0
+	for n < len(s.open) && now.Sub(s.open[n]) > t.horizon {
+		t.add(s, policy.IdleGapNever)
+		n++
+	}
+	if n > 0 {
+		s.open = s.open[n:]
+	}
+}
+
+// Gaps is the resolved gaps of every offering with one (keyed with the
+// market defaulted to on-demand), sorted, IdleGapNever first, as of now
+// (released spells past the horizon resolve first). The map and its slices
+// are never written after they are handed out.
+func (t *Tracker) Gaps(now time.Time) map[policy.OfferingKey][]time.Duration {
+	if t == nil {
+		return nil
+	}
+	for _, s := range t.by {
+		t.expire(s, now)
+	}
+	if t.changed {
+		t.changed = false
+		m := make(map[policy.OfferingKey][]time.Duration, len(t.by))
+		for k, s := range t.by {
+			if len(s.done) > 0 {
+				m[k] = slices.Sorted(slices.Values(s.done))
+			}
+		}
+		t.gaps = m
+	}
+	return t.gaps
+}

@@ -1,0 +1,122 @@
+package idlegap
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
+
+func TestTracker(t *testing.T) {
+	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p3.2xlarge", Market: policy.MarketOnDemand}
+	unset := a
+	unset.Market = "" // the same offering as a pool may write it
+	b := a
+	b.InstanceType = "p3.16xlarge"
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	min := func(m int) time.Duration { return time.Duration(m) * time.Minute }
+	never := policy.IdleGapNever
+	tests := []struct {
+		name  string
+		track func(*Tracker)
+		now   time.Time
+		want  map[policy.OfferingKey][]time.Duration
+	}{
+		{"nothing seen", func(*Tracker) {}, at(0), nil},
+		{"a job landing ends a spell; a zero gap is no spell", func(tr *Tracker) {
+			tr.Reused(a, min(2))
+			tr.Reused(a, 0)
+			tr.Reused(b, min(7))
+		}, at(10), map[policy.OfferingKey][]time.Duration{a: {min(2)}, b: {min(7)}}},
+		{"a released spell waits for the next launch of its offering", func(tr *Tracker) {
+			tr.Released(a, at(0), at(3))
+			tr.Launched(b, at(4)) // another offering: no replacement
+			tr.Launched(a, at(9))
+		}, at(10), map[policy.OfferingKey][]time.Duration{a: {min(9)}}},
+		{"one launch replaces one release, the oldest first", func(tr *Tracker) {
+			tr.Released(a, at(0), at(1))
+			tr.Released(a, at(5), at(6))
+			tr.Launched(a, at(8))
+		}, at(10), map[policy.OfferingKey][]time.Duration{a: {min(8)}}},
+		{"no launch within the horizon: never", func(tr *Tracker) {
+			tr.Released(a, at(0), at(1))
+			tr.Released(a, at(50), at(51))
+		}, at(61), map[policy.OfferingKey][]time.Duration{a: {never}}},
+		{"a launch after the horizon replaces none", func(tr *Tracker) {
+			tr.Released(a, at(0), at(1))
+			tr.Launched(a, at(90))
+		}, at(91), map[policy.OfferingKey][]time.Duration{a: {never}}},
+		{"a market left unset is on-demand", func(tr *Tracker) {
+			tr.Released(unset, at(0), at(1))
+			tr.Launched(a, at(4))
+			tr.Reused(unset, min(1))
+		}, at(5), map[policy.OfferingKey][]time.Duration{a: {min(1), min(4)}}},
+		{"sorted, never first", func(tr *Tracker) {
+			tr.Reused(a, min(5))
+			tr.Released(a, at(0), at(1))
+			tr.Reused(a, min(1))
+		}, at(70), map[policy.OfferingKey][]time.Duration{a: {never, min(1), min(5)}}},
+		{"only the last window of spells", func(tr *Tracker) {
+			for m := 1; m <= DefaultWindow+3; m++ {
+				tr.Reused(a, min(m))
+			}
+		}, at(0), map[policy.OfferingKey][]time.Duration{a: func() []time.Duration {
+			var d []time.Duration
+			for m := 4; m <= DefaultWindow+3; m++ {
+				d = append(d, min(m))
+			}
+			return d
+		}()}},
+		{"a release from before it went idle, or without a start, is ignored", func(tr *Tracker) {
+			tr.Released(a, at(5), at(1))
+			tr.Released(a, time.Time{}, at(1))
+			tr.Launched(a, at(6))
+		}, at(7), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := New()
+			tt.track(tr)
+			got := tr.Gaps(tt.now)
+			if len(got) != len(tt.want) {
+				t.Fatalf("gaps %v, want %v", got, tt.want)
+			}
+			for k, w := range tt.want {
+				if !slices.Equal(got[k], w) {
+					t.Fatalf("gaps of %s: %v, want %v", k.InstanceType, got[k], w)
+				}
+			}
+		})
+	}
+}
+
+// The map handed out is not written afterwards: a snapshot taken by one
+// tick keeps its gaps while the tracker learns on.
+func TestGapsAreNotWrittenAfterwards(t *testing.T) {
+	k := policy.OfferingKey{Provider: "aws", Region: "r", InstanceType: "x", Market: policy.MarketOnDemand}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	tr := New()
+	tr.Reused(k, time.Minute)
+	first := tr.Gaps(now)
+	tr.Reused(k, 2*time.Minute)
+	if got := first[k]; !slices.Equal(got, []time.Duration{time.Minute}) {
+		t.Fatalf("first snapshot changed to %v", got)
+	}
+	if got := tr.Gaps(now)[k]; !slices.Equal(got, []time.Duration{time.Minute, 2 * time.Minute}) {
+		t.Fatalf("second snapshot %v", got)
+	}
+}
+
+func TestNilTrackerLearnsNothing(t *testing.T) {
+	var tr *Tracker
+	k := policy.OfferingKey{InstanceType: "x"}
+	now := time.Now()
+	tr.Reused(k, time.Minute)
+	tr.Released(k, now, now)
+	tr.Launched(k, now)
+	if got := tr.Gaps(now); got != nil {
+		t.Fatalf("nil tracker gaps %v", got)
+	}
+}

@@ -1,0 +1,130 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// LearnedIdle is the threshold up to the break-even that would have cost
+// least over the idle spells seen.
+func TestLearnedIdle(t *testing.T) {
+	s := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	rep := func(n int, d time.Duration) []time.Duration {
+		out := make([]time.Duration, n)
+		for i := range out {
+			out[i] = d
+		}
+		return out
+	}
+	b := 4 * time.Minute
+	tests := []struct {
+		name   string
+		gaps   []time.Duration
+		want   time.Duration
+		wantOK bool
+	}{
+		{"too few spells: the break-even", rep(MinIdleSpells-1, IdleGapNever), b, false},
+		{"no job ever came back: release at once", rep(10, IdleGapNever), 0, true},
+		{"every job came back soon: keep up to the break-even", rep(10, s(30)), b, true},
+		{"half came back after 30s, half never: keep 30s",
+			append(rep(5, s(30)), rep(5, IdleGapNever)...), s(30), true},
+		{"jobs came back only after the break-even: like never",
+			rep(10, 10*time.Minute), 0, true},
+		// One at 30s, nine never: keeping 30s costs 30 + 9×30 = 300s, a boot 240s.
+		{"one return at 30s among nine that never came: not worth keeping",
+			append([]time.Duration{s(30)}, rep(9, IdleGapNever)...), 0, true},
+		// 4 of 10 at 90s, 6 never: keeping 90s costs 4×90 + 6×90 = 900s;
+		// releasing at once costs 4×240 = 960s.
+		{"four of ten back at 90s: keeping 90s is cheaper than a boot each",
+			append(rep(4, s(90)), rep(6, IdleGapNever)...), s(90), true},
+		// 3 of 10 at 90s: 900s against 3×240 = 720s.
+		{"three of ten back at 90s: release at once",
+			append(rep(3, s(90)), rep(7, IdleGapNever)...), 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := LearnedIdle(tt.gaps, b)
+			if got != tt.want || ok != tt.wantOK {
+				t.Fatalf("LearnedIdle = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
+			}
+			// Any order gives the same answer, and the input is not sorted in place.
+			rev := slices.Clone(tt.gaps)
+			slices.Reverse(rev)
+			keep := slices.Clone(rev)
+			if got2, ok2 := LearnedIdle(rev, b); got2 != got || ok2 != ok {
+				t.Fatalf("reversed gaps: %v, %v; want %v, %v", got2, ok2, got, ok)
+			}
+			if !slices.Equal(rev, keep) {
+				t.Fatal("LearnedIdle sorted its input in place")
+			}
+		})
+	}
+}
+
+// With scale_in.idle auto, Decide releases an idle instance after the
+// learned threshold, and names the spells it learned from; a fixed idle
+// setting ignores them.
+func TestIdleThresholdLearnedFromSpells(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d() // boot 3m
+	idle := []Instance{dtIdle(dtInst("i-idle", p4d, StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute))}
+	nevers := make([]time.Duration, 12)
+	for i := range nevers {
+		nevers[i] = IdleGapNever
+	}
+	quick := make([]time.Duration, 12)
+	for i := range quick {
+		quick[i] = 20 * time.Second
+	}
+	gapsOf := func(g []time.Duration) Snapshot {
+		snap := dtBusySnap(0)
+		k := p4d.Key()
+		k.Market = MarketOnDemand
+		snap.IdleGaps = map[OfferingKey][]time.Duration{k: g}
+		return snap
+	}
+	fixed := dtPool(p4d)
+	fixed.ScaleIn.Idle = IdleSetting{Duration: 10 * time.Minute}
+	for _, c := range []dtCase{
+		{
+			name:  "no spells: idle 1m of the 3m break-even is kept",
+			pool:  dtPool(p4d),
+			snap:  dtBusySnap(0),
+			inst:  idle,
+			now:   now,
+			check: dtNoActions,
+		},
+		{
+			name: "twelve spells no job came back for: idle 1m is released",
+			pool: dtPool(p4d),
+			snap: gapsOf(nevers),
+			inst: idle,
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Drains) != 1 {
+					t.Fatalf("drains %+v, want i-idle", p.Drains)
+				}
+				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 0s (auto: what would have cost least over the last 12 idle spells of p4d, at most the ski-rental break-even = boot time of p4d 3m)")
+			},
+		},
+		{
+			name:  "twelve spells whose jobs came back in 20s: kept to the break-even",
+			pool:  dtPool(p4d),
+			snap:  gapsOf(quick),
+			inst:  idle,
+			now:   now,
+			check: dtNoActions,
+		},
+		{
+			name:  "a fixed scale_in.idle ignores the spells",
+			pool:  fixed,
+			snap:  gapsOf(nevers),
+			inst:  idle,
+			now:   now,
+			check: dtNoActions,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })
+	}
+}
