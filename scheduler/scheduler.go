@@ -26,8 +26,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/boottime"
-	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
