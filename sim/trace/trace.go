@@ -79,6 +79,22 @@ type Error struct {
 	Err  error
 }
 
+// maxShown is how much of a bad value an error message quotes: a binary
+// file's "header" would otherwise fill the terminal.
+const maxShown = 120
+
+// clip is v cut to maxShown runes, marked with "…" when cut.
+func clip(v string) string {
+	n := 0
+	for i := range v {
+		if n == maxShown {
+			return v[:i] + "…"
+		}
+		n++
+	}
+	return v
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -89,7 +105,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": column %s", e.Column)
 	}
 	if e.Column != "" || e.Value != "" {
-		fmt.Fprintf(&b, ": %q", e.Value)
+		fmt.Fprintf(&b, ": %q", clip(e.Value))
 	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
