@@ -132,6 +132,10 @@ type SimKarpenter struct {
 	// Evict lets consolidation move running jobs that do not checkpoint
 	// (their work is lost and counted).
 	Evict *bool `yaml:"evict,omitempty"`
+	// SpotToSpot is Karpenter's SpotToSpotConsolidation feature gate (off
+	// by default): a spot node may be replaced by a cheaper spot node when
+	// at least 15 cheaper spot instance types hold its jobs.
+	SpotToSpot *bool `yaml:"spot_to_spot,omitempty"`
 }
 
 // Karpenter's consolidation policies.

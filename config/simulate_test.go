@@ -45,7 +45,7 @@ func TestSimulateSection(t *testing.T) {
 			Threshold: SimThreshold{Target: ptr(0.7), Cooldown: dur(2 * time.Minute), Interval: dur(30 * time.Second)},
 			PerJob: SimPerJob{Suspend: dur(0), ResumeRate: ptr(100), ResumeTimeout: dur(10 * time.Minute),
 				InsufficientCapacityTimeout: dur(0)},
-			Karpenter: SimKarpenter{ConsolidateAfter: dur(5 * time.Minute), ConsolidationPolicy: ptr("WhenEmpty"), Evict: ptr(true)},
+			Karpenter: SimKarpenter{ConsolidateAfter: dur(5 * time.Minute), ConsolidationPolicy: ptr("WhenEmpty"), Evict: ptr(true), SpotToSpot: ptr(true)},
 		},
 	}
 	if !reflect.DeepEqual(cfg.Simulate, want) {

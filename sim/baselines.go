@@ -70,11 +70,16 @@ type BaselineKnobs struct {
 	// KarpenterConsolidateAfter is consolidateAfter;
 	// KarpenterConsolidation is consolidationPolicy (WhenEmpty or
 	// WhenEmptyOrUnderutilized); KarpenterEvict lets consolidation move
-	// running jobs that do not checkpoint (their work is lost).
+	// running jobs that do not checkpoint (their work is lost);
+	// KarpenterSpotToSpot is the SpotToSpotConsolidation feature gate (off
+	// by default, as in Karpenter): with it, a spot node may be replaced by
+	// a cheaper spot node when at least KarpenterSpotToSpotMinTypes
+	// cheaper spot instance types hold its jobs.
 	KarpenterConsolidateAfter    time.Duration
 	KarpenterConsolidateAfterSet bool
 	KarpenterConsolidation       string
 	KarpenterEvict               bool
+	KarpenterSpotToSpot          bool
 }
 
 // ParseBaselineKnob sets one knob from "policy.knob=value" (as
@@ -136,8 +141,14 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 			return fmt.Errorf("baseline option karpenter.evict=%q: want true or false", val)
 		}
 		k.KarpenterEvict = b
+	case "karpenter.spot_to_spot":
+		b, perr := strconv.ParseBool(val)
+		if perr != nil {
+			return fmt.Errorf("baseline option karpenter.spot_to_spot=%q: want true or false", val)
+		}
+		k.KarpenterSpotToSpot = b
 	default:
-		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy or karpenter.evict)", name)
+		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict or karpenter.spot_to_spot)", name)
 	}
 	return err
 }

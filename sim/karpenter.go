@@ -57,7 +57,11 @@ const (
 // annotation Karpenter's docs give for work that must not be interrupted)
 // and only nodes that hold no work are consolidated, unless the pool
 // checkpoints or KarpenterEvict is set (karpenter.evict=true), in which
-// case the evicted work is counted in jobs_killed and gpu_hours_lost. Its
+// case the evicted work is counted in jobs_killed and gpu_hours_lost. A
+// spot node is replaced by a spot node only with the SpotToSpotConsolidation
+// feature gate (karpenter.spot_to_spot=true, off by default as in
+// Karpenter) and at least 15 cheaper spot instance types on offer, the
+// rule Karpenter's docs give for single-node spot consolidation. Its
 // plans go through policy.Admit.
 func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
 
@@ -437,10 +441,16 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 			budget--
 			continue
 		}
-		// Replacement: the cheapest node that holds its jobs, if cheaper.
+		// Replacement: the cheapest node that holds its jobs, if cheaper;
+		// spot by spot only under Karpenter's spot-to-spot rule.
+		spotToSpot := in.Offering.Market == policy.MarketSpot && kp.k.KarpenterSpotToSpot &&
+			cheaperSpotTypes(avail, in) >= KarpenterSpotToSpotMinTypes
 		var best policy.Offering
 		found := false
 		for _, o := range avail {
+			if in.Offering.Market == policy.MarketSpot && o.Market == policy.MarketSpot && !spotToSpot {
+				continue
+			}
 			if o.GPUs >= in.BusyGPUs && o.PricePerHour < in.Offering.PricePerHour && (!found || o.PricePerHour < best.PricePerHour) {
 				best, found = o, true
 			}
@@ -455,6 +465,25 @@ func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []p
 				in.ID, in.BusyGPUs, in.Offering.GPUs, in.Offering.PricePerHour, best.Name, best.PricePerHour)})
 		budget--
 	}
+}
+
+// KarpenterSpotToSpotMinTypes is how many cheaper spot instance types
+// Karpenter requires before it replaces a spot node by a spot node in
+// single-node consolidation (karpenter.sh/docs/concepts/disruption/, spot
+// consolidation: a replacement must not race to the cheapest, most
+// interrupted spot pool).
+const KarpenterSpotToSpotMinTypes = 15
+
+// cheaperSpotTypes counts the spot instance types among avail that hold
+// in's busy GPUs at a lower price.
+func cheaperSpotTypes(avail []policy.Offering, in *policy.Instance) int {
+	types := map[string]bool{}
+	for _, o := range avail {
+		if o.Market == policy.MarketSpot && o.GPUs >= in.BusyGPUs && o.PricePerHour < in.Offering.PricePerHour {
+			types[o.Provider+"/"+o.InstanceType] = true
+		}
+	}
+	return len(types)
 }
 
 // karpenterMaxCandidates bounds the nodes one evaluation considers for

@@ -3,6 +3,7 @@ package sim
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -30,6 +31,10 @@ func TestKarpenterConsolidation(t *testing.T) {
 		killed     int
 		lost       float64 // GPU-hours
 		cost       float64
+		// spot: both offerings are spot; cheaper adds that many more
+		// cheaper spot types of 2 GPUs.
+		spot    bool
+		cheaper int
 	}{
 		{
 			// Its job does not checkpoint: do-not-disrupt, the node stays
@@ -61,6 +66,20 @@ func TestKarpenterConsolidation(t *testing.T) {
 			name: "checkpointing pool", checkpoint: time.Hour, launches: 2, killed: 1, lost: -1,
 			cost: -1,
 		},
+		{
+			// Spot by spot: not without the SpotToSpotConsolidation gate.
+			name: "spot, spot-to-spot off", checkpoint: time.Hour, spot: true, cheaper: 20,
+			launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			// With the gate, only when 15 cheaper spot types are on offer.
+			name: "spot-to-spot on, 1 cheaper spot type", opts: []string{"karpenter.spot_to_spot=true"}, checkpoint: time.Hour, spot: true,
+			launches: 1, cost: 14490 * 8.0 / 3600,
+		},
+		{
+			name: "spot-to-spot on, 15 cheaper spot types", opts: []string{"karpenter.spot_to_spot=true"}, checkpoint: time.Hour, spot: true, cheaper: 14,
+			launches: 2, killed: 1, lost: -1, cost: -1,
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var k BaselineKnobs
@@ -72,8 +91,19 @@ func TestKarpenterConsolidation(t *testing.T) {
 			iv, boot := cmp.Or(tt.interval, 30*time.Second), cmp.Or(tt.boot, time.Minute)
 			b, s := big, small
 			b.Boot, s.Boot = policy.Duration(boot), policy.Duration(boot)
+			offs := []policy.Offering{b, s}
+			if tt.spot {
+				for i := range offs {
+					offs[i].Market = policy.MarketSpot
+				}
+				for i := range tt.cheaper {
+					o := offs[1]
+					o.Name, o.InstanceType = fmt.Sprintf("small%d", i), fmt.Sprintf("y%d", i)
+					offs = append(offs, o)
+				}
+			}
 			pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{GPUsPerNode: 8}, Interval: policy.Duration(iv),
-				Offerings: []policy.Offering{b, s}, CheckpointInterval: policy.Duration(tt.checkpoint)}
+				Offerings: offs, CheckpointInterval: policy.Duration(tt.checkpoint)}
 			res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Admitted(KarpenterWith(k))})
 			if err != nil {
 				t.Fatal(err)

@@ -10,14 +10,14 @@ func TestParseBaselineKnob(t *testing.T) {
 	var k BaselineKnobs
 	for _, s := range []string{"threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10",
 		"per-job.resume_timeout=10m", "per-job.insufficient_capacity_timeout=0s", "karpenter.consolidate_after=0s",
-		"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true"} {
+		"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true", "karpenter.spot_to_spot=true"} {
 		if err := k.ParseBaselineKnob(s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
 	want := BaselineKnobs{ThresholdTarget: 0.7, ThresholdCooldown: 2 * time.Minute, ThresholdCooldownSet: true, ThresholdInterval: 30 * time.Second, PerJobSuspendSet: true, PerJobResumeRate: 10,
 		PerJobResumeTimeout: 10 * time.Minute, PerJobICETimeoutSet: true, KarpenterConsolidateAfterSet: true,
-		KarpenterConsolidation: KarpenterWhenEmpty, KarpenterEvict: true}
+		KarpenterConsolidation: KarpenterWhenEmpty, KarpenterEvict: true, KarpenterSpotToSpot: true}
 	if k != want {
 		t.Errorf("knobs %+v, want %+v", k, want)
 	}
@@ -29,6 +29,7 @@ func TestParseBaselineKnob(t *testing.T) {
 		{"per-job.resume_timeout=0s", `baseline option per-job.resume_timeout="0s": want a duration from 1s to 720h`},
 		{"karpenter.consolidation_policy=Always", `baseline option karpenter.consolidation_policy="Always": want WhenEmpty or WhenEmptyOrUnderutilized`},
 		{"karpenter.evict=maybe", `baseline option karpenter.evict="maybe": want true or false`},
+		{"karpenter.spot_to_spot=yes", `baseline option karpenter.spot_to_spot="yes": want true or false`},
 	} {
 		if err := new(BaselineKnobs).ParseBaselineKnob(tt.in); err == nil || err.Error() != tt.want {
 			t.Errorf("%s: got %v, want %q", tt.in, err, tt.want)

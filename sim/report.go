@@ -109,6 +109,8 @@ func failureCause(cause string) string {
 		return "offering out of stock, skipped for the capacity cache's TTL"
 	case "quota":
 		return "over the account's quota, the provider or region blocked for a while"
+	case "not_up":
+		return "ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
 	}
 	return "see docs/backtest.md"
 }

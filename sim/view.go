@@ -219,6 +219,10 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 		if !ok {
 			return false, fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
 		}
+		if in := s.insts[ii]; in.ended < 0 && in.ready < 0 {
+			// Ended before it came up: a launch that failed.
+			s.res.FailedLaunches["not_up"]++
+		}
 		s.terminate(ii)
 	}
 	for _, a := range plan.Drains {

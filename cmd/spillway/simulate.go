@@ -91,7 +91,9 @@ Policies, all on the same trace and offerings:
                nodes of the cheapest offering per GPU that holds them, skip
                offerings in the capacity (ICE) cache, remove nodes empty 30 s,
                remove or replace with a cheaper node an under-used one whose
-               jobs may move (the pool checkpoints, or karpenter.evict=true)
+               jobs may move (the pool checkpoints, or karpenter.evict=true);
+               spot by spot only with karpenter.spot_to_spot=true and 15
+               cheaper spot types
 
 Columns:
   cloud $       what the cloud instances were billed, in USD
@@ -155,7 +157,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
-	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
@@ -459,6 +461,9 @@ func baselineKnobs(b config.SimBaselines) sim.BaselineKnobs {
 	}
 	if b.Karpenter.Evict != nil {
 		k.KarpenterEvict = *b.Karpenter.Evict
+	}
+	if b.Karpenter.SpotToSpot != nil {
+		k.KarpenterSpotToSpot = *b.Karpenter.SpotToSpot
 	}
 	return k
 }
