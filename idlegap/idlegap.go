@@ -21,6 +21,7 @@
 package idlegap
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -45,12 +46,13 @@ type Tracker struct {
 	// gaps is what Gaps hands out, rebuilt (never written) when a spell
 	// resolves, so a caller may keep it while the tracker goes on.
 	gaps    map[policy.OfferingKey][]time.Duration
-	changed bool
+	changed []policy.OfferingKey // offerings whose gaps changed since
 }
 
 type spells struct {
-	done []time.Duration // resolved gaps, oldest first, at most window
-	open []time.Time     // released spells awaiting a launch: when each began, oldest first
+	done    []time.Duration // resolved gaps, oldest first, at most window
+	open    []time.Time     // released spells awaiting a launch: when each began, oldest first
+	changed bool            // listed in Tracker.changed
 }
 
 // New is a Tracker with the default window and horizon.
@@ -91,13 +93,16 @@ func (t *Tracker) of(k policy.OfferingKey) *spells {
 	return s
 }
 
-func (t *Tracker) add(s *spells, gap time.Duration) {
+func (t *Tracker) add(k policy.OfferingKey, s *spells, gap time.Duration) {
 	if len(s.done) == t.window {
 		copy(s.done, s.done[1:])
 		s.done = s.done[:t.window-1]
 	}
 	s.done = append(s.done, gap)
-	t.changed = true
+	if !s.changed {
+		s.changed = true
+		t.changed = append(t.changed, k)
+	}
 }
 
 // Reused records a spell of an instance of offering k that ended when a
@@ -107,7 +112,8 @@ func (t *Tracker) Reused(k policy.OfferingKey, gap time.Duration) {
 	if t == nil || gap <= 0 {
 		return
 	}
-	t.add(t.of(k), gap)
+	k = norm(k)
+	t.add(k, t.of(k), gap)
 }
 
 // Released records that an instance of offering k, idle since since, was
@@ -117,8 +123,9 @@ func (t *Tracker) Released(k policy.OfferingKey, since, at time.Time) {
 	if t == nil || since.IsZero() || since.After(at) {
 		return
 	}
+	k = norm(k)
 	s := t.of(k)
-	t.expire(s, at)
+	t.expire(k, s, at)
 	s.open = append(s.open, since)
 }
 
@@ -128,25 +135,26 @@ func (t *Tracker) Launched(k policy.OfferingKey, at time.Time) {
 	if t == nil {
 		return
 	}
-	s := t.by[norm(k)]
+	k = norm(k)
+	s := t.by[k]
 	if s == nil {
 		return
 	}
-	t.expire(s, at)
+	t.expire(k, s, at)
 	if len(s.open) == 0 {
 		return
 	}
 	since := s.open[0]
 	s.open = s.open[1:]
-	t.add(s, max(at.Sub(since), 0))
+	t.add(k, s, max(at.Sub(since), 0))
 }
 
 // expire resolves released spells that began more than the horizon before
 // now as IdleGapNever.
-func (t *Tracker) expire(s *spells, now time.Time) {
+func (t *Tracker) expire(k policy.OfferingKey, s *spells, now time.Time) {
 	n := 0
 	for n < len(s.open) && now.Sub(s.open[n]) > t.horizon {
-		t.add(s, policy.IdleGapNever)
+		t.add(k, s, policy.IdleGapNever)
 		n++
 	}
 	if n > 0 {
@@ -162,17 +170,22 @@ func (t *Tracker) Gaps(now time.Time) map[policy.OfferingKey][]time.Duration {
 	if t == nil {
 		return nil
 	}
-	for _, s := range t.by {
-		t.expire(s, now)
-	}
-	if t.changed {
-		t.changed = false
-		m := make(map[policy.OfferingKey][]time.Duration, len(t.by))
-		for k, s := range t.by {
-			if len(s.done) > 0 {
-				m[k] = slices.Sorted(slices.Values(s.done))
-			}
+	for k, s := range t.by {
+		if len(s.open) > 0 {
+			t.expire(k, s, now)
 		}
+	}
+	if len(t.changed) > 0 {
+		// A new map, sharing the slices of offerings that did not change:
+		// what was handed out before is never written.
+		m := make(map[policy.OfferingKey][]time.Duration, len(t.by))
+		maps.Copy(m, t.gaps)
+		for _, k := range t.changed {
+			s := t.by[k]
+			s.changed = false
+			m[k] = slices.Sorted(slices.Values(s.done))
+		}
+		t.changed = t.changed[:0]
 		t.gaps = m
 	}
 	return t.gaps
