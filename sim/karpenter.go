@@ -37,7 +37,9 @@ const (
 // offering that failed for capacity is skipped for 3 minutes, Karpenter's
 // unavailable-offerings TTL, and the next cheapest taken); the jobs left over after full nodes go on one node
 // of the cheapest offering that holds them. A job larger than every offering spans whole nodes
-// of the largest of at least policy.SpanMinGPUs GPUs.
+// of the offering with the lowest price per GPU among those it may span
+// (at least span.min_gpus GPUs; with whole_jobs, the largest) whose nodes
+// for it stay within max_gpus and max_cost_per_hour.
 //
 // Consolidation follows Karpenter's disruption controller
 // (karpenter.sh/docs/concepts/disruption/): a node empty for
@@ -105,11 +107,29 @@ type karpenter struct {
 // the first nodes up for a job that spans several are not removed while
 // the others boot.
 func nominated(pool *policy.Pool, holds cloudHolds, pending []policy.PendingSize, gpus int) bool {
+	maxG := -1 // the largest offering, for whole_jobs (found when needed)
 	for _, ps := range pending {
 		if len(ps.Submitted) == 0 || ps.GPUs <= 0 || !holds.ok(pool, ps.GPUs) {
 			continue // a job nothing may hold is nominated to no node
 		}
-		if ps.GPUs <= gpus || (!pool.WholeJobs && gpus >= pool.SpanMin()) {
+		if ps.GPUs <= gpus {
+			return true
+		}
+		if gpus < pool.SpanMin() {
+			continue
+		}
+		if !pool.WholeJobs {
+			return true
+		}
+		// With whole_jobs, a job spans only when larger than every
+		// offering, and then nodes of the largest.
+		if maxG < 0 {
+			maxG = 0
+			for _, o := range pool.Offerings {
+				maxG = max(maxG, o.GPUs)
+			}
+		}
+		if gpus == maxG && ps.GPUs > maxG {
 			return true
 		}
 	}
@@ -241,7 +261,6 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	defer func() { clear(sizes); kp.sizesBuf = sizes[:0] }()
 	slices.SortFunc(sizes, func(a, b policy.PendingSize) int { return cmp.Compare(b.GPUs, a.GPUs) })
 	onprem := max(0, snap.OnPremFreeGPUs)
-	largest := slices.MaxFunc(avail, func(a, b policy.Offering) int { return cmp.Compare(a.GPUs, b.GPUs) })
 	counts := map[string]int{}
 	var order []policy.Offering
 	nodes := 0
@@ -272,7 +291,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		if n == 0 || nodes >= 4096 { // a batch bound, as Karpenter bounds a scheduling round
 			continue
 		}
-		off, per, ok := karpenterPick(avail, largest, g, pool.WholeJobs)
+		off, per, ok := karpenterPick(pool, avail, g)
 		if !ok {
 			continue // no offering holds it
 		}
@@ -492,10 +511,13 @@ func cheaperSpotTypes(avail []policy.Offering, in *policy.Instance) int {
 const karpenterMaxCandidates = 100
 
 // karpenterPick is the offering a new node for a job of g GPUs is opened
-// on: the lowest price per GPU among those holding it, or whole nodes of
-// the largest (of at least SpanMinGPUs GPUs, without whole_jobs unless no
-// offering holds it).
-func karpenterPick(avail []policy.Offering, largest policy.Offering, g int, whole bool) (policy.Offering, int, bool) {
+// on, and how many nodes the job takes: the lowest price per GPU among
+// those holding it; for a job larger than every offering, the lowest price
+// per GPU among those whose nodes it may span (at least the pool's
+// span.min_gpus GPUs; with whole_jobs, the largest size only) and whose
+// nodes for it stay within max_gpus and max_cost_per_hour, as Karpenter
+// leaves out instance types that would pass a NodePool's limits.
+func karpenterPick(pool *policy.Pool, avail []policy.Offering, g int) (policy.Offering, int, bool) {
 	var best policy.Offering
 	ok := false
 	for _, o := range avail {
@@ -506,9 +528,22 @@ func karpenterPick(avail []policy.Offering, largest policy.Offering, g int, whol
 	if ok {
 		return best, 1, true
 	}
-	if largest.GPUs < policy.SpanMinGPUs {
-		return policy.Offering{}, 0, false
+	maxG := 0
+	for _, o := range avail {
+		maxG = max(maxG, o.GPUs)
 	}
-	_ = whole // larger than every offering: spanning the largest is the only way, whole_jobs or not
-	return largest, (g + largest.GPUs - 1) / largest.GPUs, true
+	per := 0
+	for _, o := range avail {
+		if o.GPUs < pool.SpanMin() || (pool.WholeJobs && o.GPUs != maxG) {
+			continue
+		}
+		n := (g + o.GPUs - 1) / o.GPUs
+		if l := pool.Limits; (l.MaxGPUs > 0 && n*o.GPUs > l.MaxGPUs) || (l.MaxCostPerHour > 0 && float64(n)*o.PricePerHour > l.MaxCostPerHour) {
+			continue
+		}
+		if !ok || o.PricePerHour/float64(o.GPUs) < best.PricePerHour/float64(best.GPUs) {
+			best, per, ok = o, n, true
+		}
+	}
+	return best, per, ok
 }
