@@ -146,3 +146,34 @@ func TestIdleSpellsTeachTheThreshold(t *testing.T) {
 			res.PaidGPUHours, res.UsedGPUHours, res.BootGPUHours, res.IdleGPUHours, over)
 	}
 }
+
+// TestFloorIdleIsCounted: a schedule floor holds an 8-GPU instance idle
+// for its hour; the report counts those GPU-hours as held for the floor,
+// and a baseline, which keeps no floor, holds none.
+func TestFloorIdleIsCounted(t *testing.T) {
+	eight := policy.Offering{Name: "eight", Provider: "p", Region: "r", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
+		Boot: policy.Duration(3 * time.Minute), Billing: policy.BillingPerSecond}
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{eight}, ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}},
+		Schedules: []policy.Schedule{{Name: "peak", Cron: "0 9 * * *", GPUs: 8, Duration: policy.Duration(time.Hour)}}}
+	// One short job at 09:30 on the first day, on-prem: nothing else runs.
+	tr := &trace.Trace{Name: "floor", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Submit: 9*time.Hour + 30*time.Minute, Duration: time.Minute, GPUs: 1}}}
+	floors := func(p *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*p, now) }
+	for _, tt := range []struct {
+		policy   Policy
+		min, max float64
+	}{
+		// The floor launches at 09:00; the instance is up at 09:03 and
+		// held idle until 10:00 (counted per 30 s evaluation).
+		{Spillway(), 8 * 56.0 / 60, 8 * 58.0 / 60},
+		{Admitted(PerJob()), 0, 0},
+	} {
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: tt.policy, Floors: floors})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.FloorIdleGPUHours < tt.min || res.FloorIdleGPUHours > tt.max || res.FloorIdleGPUHours > res.IdleGPUHours+1e-9 {
+			t.Errorf("%s: %.3f GPU-h idle for floors (of %.3f idle), want %.3f to %.3f", tt.policy.Name, res.FloorIdleGPUHours, res.IdleGPUHours, tt.min, tt.max)
+		}
+	}
+}

@@ -52,8 +52,12 @@ func (r Report) WriteTable(w io.Writer) error {
 			}
 		}
 		if unused := res.PaidGPUHours - res.UsedGPUHours; unused >= 0.5 {
-			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle, %.0f idle beside jobs on part-used instances.",
-				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, max(0, unused-res.BootGPUHours-res.IdleGPUHours))
+			floors := ""
+			if res.FloorIdleGPUHours >= 0.5 {
+				floors = fmt.Sprintf(" (%.0f of them held for schedule floors, which the baselines do not keep)", res.FloorIdleGPUHours)
+			}
+			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s, %.0f idle beside jobs on part-used instances.",
+				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours))
 		}
 		if res.Interruptions > 0 {
 			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)

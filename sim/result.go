@@ -27,6 +27,11 @@ type Result struct {
 	// billing rounded up.
 	BootGPUHours float64 `json:"boot_gpu_hours"`
 	IdleGPUHours float64 `json:"idle_gpu_hours"`
+	// FloorIdleGPUHours are the idle GPU-hours that schedule floors held
+	// (whole idle instances, up to the active floors' GPUs, at each
+	// evaluation), for a policy that keeps floors: capacity pre-warmed on
+	// purpose, which the baselines do not keep.
+	FloorIdleGPUHours float64 `json:"floor_idle_gpu_hours,omitempty"`
 	// Efficiency is the work done on cloud instances (GPU-hours of the
 	// trace's durations, reference GPUs) × the lowest price per useful
 	// GPU-hour on offer (price ÷ (GPUs × performance); spot counts only for

@@ -54,6 +54,9 @@ type Policy struct {
 	// pending, it holds no instance and the pool has no schedule, so the
 	// simulator may skip those evaluations.
 	IdleWithoutWork bool
+	// KeepsFloors says the policy keeps schedule floors (Snapshot.Floors):
+	// the run counts the idle GPU-hours they hold (FloorIdleGPUHours).
+	KeepsFloors bool
 }
 
 // Options configure one simulation run.

@@ -196,12 +196,36 @@ func (s *state) viewOf(in *instance) policy.Instance {
 // stock-out fails and enters the capacity cache; the policy is then asked
 // again at once, as the server tries the next offering in the same tick.
 func (s *state) tick(decide DecideFunc) error {
+	s.countFloorIdle()
 	for try := 0; ; try++ {
 		failed, err := s.evaluate(decide)
 		if err != nil || !failed || try >= len(s.pool.Offerings) {
 			return err
 		}
 	}
+}
+
+// countFloorIdle counts, for a policy that keeps schedule floors, the
+// idle GPU-hours the active floors hold until the next evaluation: the
+// GPUs of whole idle running instances, up to the floors' GPUs.
+func (s *state) countFloorIdle() {
+	if !s.o.Policy.KeepsFloors || s.o.Floors == nil || len(s.pool.Schedules) == 0 {
+		return
+	}
+	floor := 0
+	for _, f := range s.o.Floors(s.pool, s.at(s.now)) {
+		floor += f.GPUs
+	}
+	if floor <= 0 {
+		return
+	}
+	idle := 0
+	for _, ii := range s.alive {
+		if in := s.insts[ii]; in.state == policy.StateRunning && in.jobs == 0 {
+			idle += in.gpus
+		}
+	}
+	s.res.FloorIdleGPUHours += float64(min(floor, idle)) * s.interval.Hours()
 }
 
 func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
