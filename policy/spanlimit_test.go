@@ -1,0 +1,80 @@
+package policy
+
+import (
+	"testing"
+	"time"
+)
+
+// TestCutLaunchMustRunAJob: a launch cut by a limit is made only when what
+// it buys can run a job. A 64-GPU job spans eight 8-GPU instances; with
+// room for three more, launching them buys instances that idle until all
+// eight are up, and are let go before, over and over.
+func TestCutLaunchMustRunAJob(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d() // 8 GPUs
+	limited := func(maxGPUs int) *Pool {
+		p := dtPool(p4d)
+		p.Limits.MaxGPUs = maxGPUs
+		return p
+	}
+	idle := func(n int) []Instance {
+		var in []Instance
+		for i := range n {
+			in = append(in, dtIdle(dtInst("i-"+string(rune('a'+i)), p4d, StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute)))
+		}
+		return in
+	}
+	busy := func(n int) []Instance { // instances running 8-GPU jobs
+		var in []Instance
+		for i := range n {
+			in = append(in, dtInst("b-"+string(rune('a'+i)), p4d, StateRunning, now.Add(-time.Hour), 8))
+		}
+		return in
+	}
+	for _, c := range []dtCase{
+		{
+			name: "room for 3 of the 8 instances a 64-GPU job spans: hold, and say why",
+			pool: limited(64), // 5 held busy: room for 3
+			snap: dtBusySnap(10*time.Minute, 64),
+			inst: busy(5),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(nil)(t, p)
+				dtHasNote(t, p, "allows 3 more; with the 0 whole ones free or booting, too few for the 64-GPU job it would take, which spans 8")
+			},
+		},
+		{
+			name:  "room for all 8: launch them",
+			pool:  limited(64),
+			snap:  dtBusySnap(10*time.Minute, 64),
+			now:   now,
+			check: dtWantLaunch(map[string]int{"p4d": 8}),
+		},
+		{
+			name: "5 idle and room for 3: the 3 complete the job's 8",
+			pool: limited(64),
+			snap: dtBusySnap(10*time.Minute, 64),
+			inst: idle(5),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 3})(t, p)
+				if len(p.Drains) != 0 {
+					t.Errorf("drains %+v: the idle instances are the job's", p.Drains)
+				}
+			},
+		},
+		{
+			name: "a 4-GPU job beside it: of the 3 there is room for, launch the 1 that runs it",
+			pool: limited(64),
+			snap: dtBusySnap(10*time.Minute, 64, 4),
+			inst: busy(5),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+				dtHasNote(t, p, "and only 1 of them can run a job (the 64-GPU job spans 8)")
+			},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })
+	}
+}
