@@ -122,15 +122,10 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			// Cut by a limit: launch only what can run a job. Instances
 			// for a job that spans them are waste until all are up, and
 			// are let go idle before the rest could come.
-			useful, need, size := decCutUseful(e, fl, jobs, o, k, maxG)
-			if useful == 0 {
+			if need, size := decSpanShort(e, fl, jobs, o, k, maxG); need > 0 {
 				limits = append(limits, fmt.Sprintf("%s: limit %s allows %d more; with the %d whole ones free or booting, too few for the %d-GPU job it would take, which spans %d",
 					o.name(), limit, k, decWholeFree(fl, o.o.GPUs), size, need))
 				continue
-			}
-			if useful < k {
-				limit = fmt.Sprintf("%s, and only %d of them can run a job (the %d-GPU job spans %d)", limit, useful, size, need)
-				k = useful
 			}
 		}
 		cut := ""
@@ -157,40 +152,31 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 	return false, false
 }
 
-// decCutUseful is how many of k new instances of o, a launch cut by a
-// limit, can run the pending jobs o would take: all k when a job it holds
-// whole is among them and they complete a job that spans instances (with
-// the whole free instances of its size the fleet holds, idle or booting),
-// else only those the jobs it holds whole fill. When some spanning job is
-// left short, need and size say how many instances the one needing fewest
-// spans, and its GPUs.
-func decCutUseful(e *decEnv, fl *decFleet, jobs []decJob, o *decOffer, k, maxG int) (useful, need, size int) {
+// decSpanShort reports whether a launch of o cut by a limit to k new
+// instances would buy only waste: every pending job o would take spans
+// instances, and each needs more than k with the whole free instances of
+// its size the fleet holds (idle or booting). It returns how many
+// instances the job needing fewest spans, and its GPUs; 0 when the k
+// instances can run a job.
+func decSpanShort(e *decEnv, fl *decFleet, jobs []decJob, o *decOffer, k, maxG int) (need, size int) {
 	g := o.o.GPUs
 	have := k + decWholeFree(fl, g)
-	var smallBuf [8]decJob
-	small := smallBuf[:0]
 	for _, j := range jobs {
 		if j.n <= 0 || !decServes(e.pool.WholeJobs, e.pool.SpanMin(), g, j.size, maxG) {
 			continue
 		}
 		if j.size <= g {
-			small = append(small, j)
-			continue
+			return 0, 0 // a job it holds whole
 		}
 		n := (j.size + g - 1) / g
 		if n <= have {
-			return k, 0, 0
+			return 0, 0
 		}
 		if need == 0 || n < need {
 			need, size = n, j.size
 		}
 	}
-	if need == 0 {
-		return k, 0, 0 // no spanning job: every instance takes jobs
-	}
-	var binBuf [8]decSlot
-	n, _, _ := decPackNew(small, g, binBuf[:0])
-	return min(k, n), need, size
+	return need, size
 }
 
 // decWholeFree is how many instances of g GPUs the fleet holds with every
