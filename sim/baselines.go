@@ -391,11 +391,12 @@ func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 			}
 			booting = append(booting, in.Offering.GPUs)
 		case policy.StateRunning:
-			if in.BusyGPUs == 0 && nominated(pool, pj.holds, snap.PendingBySize, in.Offering.GPUs) {
+			if in.BusyGPUs == 0 && heldForJob(now, &in, k.PerJobResumeTimeout) && nominated(pool, pj.holds, snap.PendingBySize, in.Offering.GPUs) {
 				// Up and idle while a job waits that it is part of (one
 				// spanning nodes that are still booting): Slurm allocated
 				// it to that job at resume, so it is neither suspended nor
-				// resumed again.
+				// resumed again, until ResumeTimeout: a job whose nodes are
+				// not all up by then loses them.
 				booting = append(booting, in.Offering.GPUs)
 				break
 			}

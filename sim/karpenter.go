@@ -136,6 +136,17 @@ func nominated(pool *policy.Pool, holds cloudHolds, pending []policy.PendingSize
 	return false
 }
 
+// heldForJob reports whether an idle node may still wait for the rest of
+// the nodes of a job it is nominated for: for at most ttl since it became
+// idle (Slurm's ResumeTimeout; Karpenter holds a nomination only while the
+// pending pods would schedule, which a job that spans nodes never does
+// until all are up). A node held longer is let go: its job's other nodes
+// did not come (a limit or the budget held them back), and it would be
+// paid for, idle, until they do.
+func heldForJob(now time.Time, in *policy.Instance, ttl time.Duration) bool {
+	return in.IdleSince.IsZero() || now.Sub(in.IdleSince) < ttl
+}
+
 // nodeRoom is a node's free GPUs, its size and its offering, as the
 // provisioner packs pending jobs.
 type nodeRoom struct {
@@ -235,7 +246,7 @@ func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			continue
 		}
 		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] &&
-			!nominated(pool, kp.holds, snap.PendingBySize, in.Offering.GPUs) {
+			!(heldForJob(now, &in, PerJobResumeTimeout) && nominated(pool, kp.holds, snap.PendingBySize, in.Offering.GPUs)) {
 			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
 			ended[in.ID] = true
 			continue

@@ -99,3 +99,24 @@ func TestKarpenterSpansTheCheapestWithinLimits(t *testing.T) {
 		t.Errorf("cost by offering %v: the dearer offering, two of whose nodes pass max_cost_per_hour, was launched", res.CostByOffering)
 	}
 }
+
+// TestHeldForJobExpires: an idle node waits for the rest of its job's
+// nodes for at most the TTL (Slurm's ResumeTimeout) since it became idle.
+func TestHeldForJobExpires(t *testing.T) {
+	now := trace.DefaultEpoch.Add(time.Hour)
+	for _, tt := range []struct {
+		name string
+		idle time.Time
+		want bool
+	}{
+		{"idle since unknown", time.Time{}, true},
+		{"idle 29m", now.Add(-29 * time.Minute), true},
+		{"idle 30m", now.Add(-30 * time.Minute), false},
+		{"idle a day", now.Add(-24 * time.Hour), false},
+	} {
+		in := policy.Instance{ID: "i", IdleSince: tt.idle}
+		if got := heldForJob(now, &in, PerJobResumeTimeout); got != tt.want {
+			t.Errorf("%s: heldForJob = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
