@@ -181,12 +181,6 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
 	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
 	s.res.Launches++
-	if p := off.PricePerHour / (float64(off.GPUs) * offeringPerf(off)); p > 0 && p < s.cheapest {
-		// A price below the reference was on offer after all (spot taken
-		// as a last resort): the reference follows, so efficiency stays
-		// at most 1.
-		s.cheapest = p
-	}
 	s.idle.Launched(off.Key(), s.at(s.now))
 	if life := s.cloud.spotLife(off); life > 0 {
 		s.push(event{at: s.now + life, kind: evNotice, id: ii})

@@ -163,6 +163,22 @@ func (s *state) speed(parts []part) float64 {
 	return perf
 }
 
+// addWork counts GPU-hours of reference work done on the cloud parts of
+// a run, and what they are worth (see state.worth).
+func (s *state) addWork(parts []part, gpuHours float64) {
+	s.work += gpuHours
+	price := s.cheapest
+	for _, p := range parts {
+		if p.cloud {
+			o := s.insts[p.idx].off
+			if q := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o)); q > 0 && q < price {
+				price = q
+			}
+		}
+	}
+	s.worth += gpuHours * price
+}
+
 // kill ends job j's run on a terminated instance and requeues it. With a
 // checkpoint interval, the run's whole intervals are kept: the job resumes
 // with the rest of its work, and only the time since its last checkpoint
@@ -177,7 +193,7 @@ func (s *state) kill(j int) {
 		js.done += work
 		lost -= kept
 		s.res.UsedGPUHours += g * kept.Hours()
-		s.work += g * work.Hours()
+		s.addWork(s.partsOf(j), g*work.Hours())
 	}
 	s.res.GPUHoursLost += g * lost.Hours()
 	s.release(j)
@@ -248,7 +264,7 @@ func (s *state) finish(j int) {
 	if js.cloud {
 		s.res.JobsOnCloud++
 		s.res.UsedGPUHours += float64(s.jobs[j].GPUs) * (s.now - js.start).Hours()
-		s.work += float64(s.jobs[j].GPUs) * (s.jobs[j].Duration - js.done).Hours()
+		s.addWork(s.partsOf(j), float64(s.jobs[j].GPUs)*(s.jobs[j].Duration-js.done).Hours())
 	}
 	s.lastDone = s.now
 	s.release(j)

@@ -35,8 +35,8 @@ type Result struct {
 	// Efficiency is the work done on cloud instances (GPU-hours of the
 	// trace's durations, reference GPUs) × the lowest price per useful
 	// GPU-hour on offer (price ÷ (GPUs × performance); spot counts only for
-	// pools that checkpoint, see cheapestPerGPUHour, or once the policy
-	// launched it) ÷ CloudCostUSD: 1.0
+	// pools that checkpoint, see cheapestPerGPUHour; work done on spot taken
+	// as a last resort is valued at that spot's price) ÷ CloudCostUSD: 1.0
 	// means every dollar bought work at the best price on offer. It is 1
 	// when nothing was paid.
 	Efficiency float64 `json:"efficiency"`
@@ -150,7 +150,7 @@ func (s *state) finishRun() {
 	}
 	s.res.Efficiency = 1
 	if s.res.CloudCostUSD > 0 {
-		s.res.Efficiency = s.work * s.cheapest / s.res.CloudCostUSD
+		s.res.Efficiency = s.worth / s.res.CloudCostUSD
 	}
 	if s.timeline != nil {
 		s.sampleUntil(s.now)

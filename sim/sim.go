@@ -181,6 +181,10 @@ type state struct {
 	interval time.Duration
 	cheapest float64 // the lowest price per useful GPU-hour on offer
 	work     float64 // GPU-hours of reference work done on cloud instances
+	// worth is that work valued at the reference price (cheapest), or at
+	// the price per useful GPU-hour of the offering it ran on where that
+	// is lower (spot taken as a last resort): what Efficiency divides.
+	worth float64
 	// maxOfferGPUs is the largest offering's GPU count.
 	maxOfferGPUs int
 	timeline     *Timeline
