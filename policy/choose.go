@@ -15,12 +15,12 @@ import (
 // best offering for the jobs it takes, then goes on with the jobs left
 // (with whole_jobs, a job spans instances only when no available offering
 // holds it).
-func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *decOverflow) {
+func chooseOfferings(e *decEnv, fl *decFleet, p decPlan, mk *decMarket, ov decOverflow) decPlan {
 	demand := ov.text()
 	for round := 0; ; round++ {
-		launched, done := launchRound(e, fl, out, mk, ov.jobs, ov.young, demand, round == 0)
+		launched, done := launchRound(e, fl, &p, mk, ov.jobs, ov.young, demand, round == 0)
 		if done || !launched {
-			return
+			return p
 		}
 	}
 }
@@ -30,7 +30,7 @@ func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *de
 // launches the best one that the wait target and the limits allow, and
 // marks the jobs it serves as handled. It reports whether it launched, and
 // whether no job is left.
-func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
+func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
 	left := 0
 	for _, j := range jobs {
 		left += j.n
@@ -88,7 +88,7 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 	rank := decRank(offs, mk.rankBuf[:0])
 	if len(rank) == 0 {
 		if first {
-			out.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+			p.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
 		}
 		return false, false
 	}
@@ -106,14 +106,14 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 		if e.snap.OldestWait+e.interval+boot <= wait {
 			if r == 0 {
 				if first {
-					out.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+					p.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
 						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
 			continue
 		}
-		k, limit := allowed(e, fl, out, o, o.n)
+		k, limit := allowed(e, fl, p, o, o.n)
 		if k == 0 {
 			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
 			continue
@@ -121,13 +121,13 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 		cut := ""
 		if k < o.n {
 			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
-			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
 		}
 		passed := ""
 		if len(limits) > 0 {
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
-		fl.launch(e, out, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+		fl.launch(e, p, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
 			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs)+decSpotNote(o, offs), passed, cut))
 		for k := range jobs {
 			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
@@ -137,7 +137,7 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 		return true, false
 	}
 	if len(limits) > 0 {
-		out.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+		p.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
 	}
 	return false, false
 }

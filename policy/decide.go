@@ -1,9 +1,6 @@
 package policy
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // decDefaultInterval is the evaluation interval assumed when a pool leaves
 // Interval at zero (the loader normally fills it in).
@@ -151,22 +148,19 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
 	e := newDecEnv(pool, &snap, instances, spend, now)
-	out := newDecOut(pool, &snap, now)
-	if e.stale {
-		out.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
-	}
 	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
 	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket // the offerings, weighed when first needed
 	defer mk.release()
 
-	cands := observe(&e, &fl, &out)                 // observe.go
-	limitPressure(&e, &fl, &out)                    // limits.go
-	budgetPressure(&e, &fl, &out)                   // limits.go
-	launchFloors(&e, &fl, &out, &mk)                // floors.go
-	if ov, ok := overflow(&e, &fl, &out, &mk); ok { // overflow.go
-		chooseOfferings(&e, &fl, &out, &mk, &ov) // choose.go
+	cands, p := observe(&e, &fl, decPlan{}) // observe.go
+	p = limitPressure(&e, &fl, p)           // limits.go
+	p = budgetPressure(&e, &fl, p)          // limits.go
+	p = launchFloors(&e, &fl, p, &mk)       // floors.go
+	ov, ok, p := overflow(&e, &fl, p, &mk)  // overflow.go
+	if ok {
+		p = chooseOfferings(&e, &fl, p, &mk, ov) // choose.go
 	}
-	scaleIn(&e, &fl, &out, cands) // scalein.go
-	return out.plan
+	p = scaleIn(&e, &fl, p, cands) // scalein.go
+	return explain(&e, p)          // explain.go
 }

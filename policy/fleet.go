@@ -27,7 +27,7 @@ func newDecFleet(e *decEnv, slots []decSlot) decFleet {
 
 // drain adds a drain of instance i to the plan and takes it out of the
 // capacity and free slots.
-func (fl *decFleet) drain(e *decEnv, out *decOut, i int, reason string) {
+func (fl *decFleet) drain(e *decEnv, p *decPlan, i int, reason string) {
 	in := &e.inst[i]
 	if fl.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
 		fl.capacity -= decGPUs(&in.Offering)
@@ -36,12 +36,12 @@ func (fl *decFleet) drain(e *decEnv, out *decOut, i int, reason string) {
 		}
 	}
 	fl.setFlag(i, decDrain)
-	out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: reason})
+	p.drains = append(p.drains, Action{InstanceID: in.ID, Reason: reason})
 }
 
 // terminate adds a termination of instance i (drained, or drained in this
 // plan) and takes it out of the totals.
-func (fl *decFleet) terminate(e *decEnv, out *decOut, i int, reason string) {
+func (fl *decFleet) terminate(e *decEnv, p *decPlan, i int, reason string) {
 	in := &e.inst[i]
 	o := &in.Offering
 	age := e.age(in)
@@ -51,17 +51,17 @@ func (fl *decFleet) terminate(e *decEnv, out *decOut, i int, reason string) {
 	if e.pool.Limits.Budget != nil {
 		fl.committed = fl.committed.sub(e.commitOf(o, age, e.keepSpan(in)).sub(e.commitOf(o, age, 0)))
 	}
-	out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
+	p.terms = append(p.terms, Action{InstanceID: in.ID, Reason: reason})
 }
 
 // launch adds count instances of o to the plan and the totals.
-func (fl *decFleet) launch(e *decEnv, out *decOut, o *decOffer, count int, floor, reason string) {
+func (fl *decFleet) launch(e *decEnv, p *decPlan, o *decOffer, count int, floor, reason string) {
 	g := o.o.GPUs
 	fl.totalGPUs += count * g
 	fl.capacity += count * g
 	fl.costPerHour += float64(count) * o.o.PricePerHour
 	fl.committed = fl.committed.add(o.unit.times(count))
-	out.plan.Launches = append(out.plan.Launches, Launch{Offering: e.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
+	p.launches = append(p.launches, Launch{Offering: e.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
 }
 
 // flag is what the plan does to instance i: decDrain, decTerminate or both.

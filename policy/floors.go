@@ -8,12 +8,12 @@ import "fmt"
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
 // or the cheapest per GPU-hour available.
-func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
+func launchFloors(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) decPlan {
 	deficit := e.floorGPUs - fl.capacity
 	if deficit <= 0 {
-		return
+		return p
 	}
-	shared := ownedCapacity(e, fl, out, "") // capacity no active floor owns covers floors in order
+	shared := ownedCapacity(e, fl, &p, "") // capacity no active floor owns covers floors in order
 	for fi := range e.snap.Floors {
 		if deficit <= 0 {
 			break
@@ -24,7 +24,7 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		}
 		own := 0
 		if f.Owner != "" {
-			own = ownedCapacity(e, fl, out, f.Owner)
+			own = ownedCapacity(e, fl, &p, f.Owner)
 		}
 		need := f.GPUs - own
 		if need > 0 && shared > 0 {
@@ -38,13 +38,13 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		}
 		o := floorOffer(e, mk, f)
 		if o == nil {
-			out.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
+			p.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
-		k, limit := allowed(e, fl, out, o, want)
+		k, limit := allowed(e, fl, &p, o, want)
 		if k < want {
-			out.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+			p.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
 		}
 		if k == 0 {
 			continue
@@ -57,16 +57,17 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		if f.Reason != "" {
 			why = ": " + f.Reason
 		}
-		fl.launch(e, out, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+		fl.launch(e, &p, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
 			f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e))))
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
 		deficit -= k * o.o.GPUs
 	}
+	return p
 }
 
 // ownedCapacity is the burst capacity held by instances launched for
 // owner, or with owner "", by instances of no active floor.
-func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
+func ownedCapacity(e *decEnv, fl *decFleet, p *decPlan, owner string) int {
 	n := 0
 	for i := range e.inst {
 		in := &e.inst[i]
@@ -82,7 +83,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
 		}
 		n += decGPUs(&in.Offering)
 	}
-	for _, l := range out.plan.Launches {
+	for _, l := range p.launches {
 		if l.Floor == owner {
 			n += l.Count * l.Offering.GPUs
 		}

@@ -126,14 +126,14 @@ func (ov *decOverflow) text() string {
 // the burst GPUs they fill from fl.slots) and returns what is left for
 // new capacity; ok is false when nothing is to be launched for (the notes
 // say why).
-func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverflow, ok bool) {
-	noteUnheld(e, out, mk)
+func overflow(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) (ov decOverflow, ok bool, _ decPlan) {
+	noteUnheld(e, &p, mk)
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
 		if younger > 0 {
-			out.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
+			p.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
 		}
-		return ov, false
+		return ov, false, p
 	}
 	pending, count, largest := 0, 0, 0
 	for _, j := range jobs {
@@ -159,18 +159,18 @@ func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverfl
 	// queue runs in order); what they cannot fit will share new instances.
 	fitFree(e, fl, young, left, false)
 	if over == 0 {
-		return ov, false
+		return ov, false, p
 	}
 	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
 		younger: younger, onprem: onprem, burst: burst, over: over}
 	if e.snap.IdleAllocatedGPUs > 0 {
-		out.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
+		p.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
 	}
 	if e.stale {
-		out.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
-		return ov, false
+		p.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		return ov, false, p
 	}
-	return ov, true
+	return ov, true, p
 }
 
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,
