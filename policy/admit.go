@@ -94,7 +94,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		}
 	}
 	p.notes = append(plan.Notes, p.notes...)
-	return explain(&e, p)
+	return explain(pool, &snap, now, p)
 }
 
 // decWithMarket is o with its market defaulted, as offers() keys it.

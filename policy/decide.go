@@ -161,6 +161,6 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	if ok {
 		p = chooseOfferings(&e, &fl, p, &mk, ov) // choose.go
 	}
-	p = scaleIn(&e, &fl, p, cands) // scalein.go
-	return explain(&e, p)          // explain.go
+	p = scaleIn(&e, &fl, p, cands)      // scalein.go
+	return explain(pool, &snap, now, p) // explain.go
 }

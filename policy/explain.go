@@ -27,10 +27,12 @@ type decPlan struct {
 }
 
 // explain is Decide's last stage: the Plan of what the stages decided,
-// in the order they decided it.
-func explain(e *decEnv, p decPlan) Plan {
+// in the order they decided it. It takes the decision's inputs rather than
+// its decEnv so that the environment's pointers do not flow into the
+// result: the snapshot and the free slots then stay on the stack.
+func explain(pool *Pool, snap *Snapshot, now time.Time, p decPlan) Plan {
 	return Plan{
-		Pool: e.pool.Name, Time: e.now, Waste: e.snap.IdleAllocatedGPUs,
+		Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs,
 		Launches: p.launches, Drains: p.drains, Terminates: p.terms, Notes: p.notes,
 		BoundBy: p.boundBy, Unservable: p.unservable, UnservableGPUs: p.unservableGPUs,
 	}
