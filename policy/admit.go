@@ -25,12 +25,11 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	var slotBuf [16]decSlot
 	e := newDecEnv(pool, &snap, instances, spend, now)
 	e.stale = false // the other policy judged its signals itself
-	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket
 	defer mk.release()
-	_, p := observe(&e, &fl, decPlan{})
-	p = limitPressure(&e, &fl, p)
-	p = budgetPressure(&e, &fl, p)
+	obs, p := observe(&e, slotBuf[:0])
+	fl, p := limitPressure(&e, obs.fleet, p)
+	fl, p = budgetPressure(&e, fl, p)
 	// The plan names instances by ID; most plans name none, so the index
 	// is built only when one does.
 	var index map[string]int

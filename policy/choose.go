@@ -15,12 +15,15 @@ import (
 // best offering for the jobs it takes, then goes on with the jobs left
 // (with whole_jobs, a job spans instances only when no available offering
 // holds it).
-func chooseOfferings(e *decEnv, fl *decFleet, p decPlan, mk *decMarket, ov decOverflow) decPlan {
+func chooseOfferings(e *decEnv, fl decFleet, p decPlan, mk *decMarket, ov decOverflow) (decFleet, decPlan) {
+	if !ov.launch {
+		return fl, p
+	}
 	demand := ov.text()
 	for round := 0; ; round++ {
-		launched, done := launchRound(e, fl, &p, mk, ov.jobs, ov.young, demand, round == 0)
+		launched, done := launchRound(e, &fl, &p, mk, ov.jobs, ov.young, demand, round == 0)
 		if done || !launched {
-			return p
+			return fl, p
 		}
 	}
 }

@@ -149,18 +149,15 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	}
 	e := newDecEnv(pool, &snap, instances, spend, now)
 	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
-	fl := newDecFleet(&e, slotBuf[:0])
-	var mk decMarket // the offerings, weighed when first needed
+	var mk decMarket        // the offerings, weighed when first needed
 	defer mk.release()
 
-	cands, p := observe(&e, &fl, decPlan{}) // observe.go
-	p = limitPressure(&e, &fl, p)           // limits.go
-	p = budgetPressure(&e, &fl, p)          // limits.go
-	p = launchFloors(&e, &fl, p, &mk)       // floors.go
-	ov, ok, p := overflow(&e, &fl, p, &mk)  // overflow.go
-	if ok {
-		p = chooseOfferings(&e, &fl, p, &mk, ov) // choose.go
-	}
-	p = scaleIn(&e, &fl, p, cands)      // scalein.go
-	return explain(pool, &snap, now, p) // explain.go
+	obs, p := observe(&e, slotBuf[:0])          // observe.go
+	fl, p := limitPressure(&e, obs.fleet, p)    // limits.go
+	fl, p = budgetPressure(&e, fl, p)           // limits.go
+	fl, p = launchFloors(&e, fl, p, &mk)        // floors.go
+	ov, fl, p := overflow(&e, fl, p, &mk)       // overflow.go
+	fl, p = chooseOfferings(&e, fl, p, &mk, ov) // choose.go
+	p = scaleIn(&e, fl, p, obs.idle)            // scalein.go
+	return explain(pool, &snap, now, p)         // explain.go
 }

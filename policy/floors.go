@@ -8,12 +8,12 @@ import "fmt"
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
 // or the cheapest per GPU-hour available.
-func launchFloors(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) decPlan {
+func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, decPlan) {
 	deficit := e.floorGPUs - fl.capacity
 	if deficit <= 0 {
-		return p
+		return fl, p
 	}
-	shared := ownedCapacity(e, fl, &p, "") // capacity no active floor owns covers floors in order
+	shared := ownedCapacity(e, &fl, &p, "") // capacity no active floor owns covers floors in order
 	for fi := range e.snap.Floors {
 		if deficit <= 0 {
 			break
@@ -24,7 +24,7 @@ func launchFloors(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) decPlan {
 		}
 		own := 0
 		if f.Owner != "" {
-			own = ownedCapacity(e, fl, &p, f.Owner)
+			own = ownedCapacity(e, &fl, &p, f.Owner)
 		}
 		need := f.GPUs - own
 		if need > 0 && shared > 0 {
@@ -42,7 +42,7 @@ func launchFloors(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) decPlan {
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
-		k, limit := allowed(e, fl, &p, o, want)
+		k, limit := allowed(e, &fl, &p, o, want)
 		if k < want {
 			p.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
 		}
@@ -62,7 +62,7 @@ func launchFloors(e *decEnv, fl *decFleet, p decPlan, mk *decMarket) decPlan {
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
 		deficit -= k * o.o.GPUs
 	}
-	return p
+	return fl, p
 }
 
 // ownedCapacity is the burst capacity held by instances launched for

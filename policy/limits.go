@@ -18,13 +18,13 @@ import (
 // until the pool fits; busy ones are left to finish their work, and nothing
 // is launched while the pool is over a limit. Like the budget, it acts on
 // stale signals too.
-func limitPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
+func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	lim := &e.pool.Limits
 	over := func() bool {
 		return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
 	}
 	if !over() {
-		return p
+		return fl, p
 	}
 	if lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs {
 		p.bound(LimitMaxGPUs)
@@ -34,7 +34,7 @@ func limitPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
 	}
 	heldG, heldC := fl.totalGPUs, fl.costPerHour
 	fl.overLimit = true
-	victims := idleVictims(e, fl)
+	victims := idleVictims(e, &fl)
 	ended := 0
 	for _, i := range victims {
 		if !over() {
@@ -57,7 +57,7 @@ func limitPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
 	}
 	p.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
 		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
-	return p
+	return fl, p
 }
 
 // budgetPressure keeps the budget a hard limit. What the pool commits
@@ -68,22 +68,22 @@ func limitPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
 // ones are drained (fewest busy GPUs first, then costliest), so that a
 // drain_timeout termination lands before the money runs out. It acts even
 // on stale signals.
-func budgetPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
+func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	b := e.pool.Limits.Budget
 	if b == nil || fl.committed.fits(b.Amount) {
-		return p
+		return fl, p
 	}
 	if e.soft {
 		// Running work is never cut for money; allowed admits nothing
 		// until the commitments fit again, and says so when it holds a
 		// launch (a note every evaluation of a period would be noise).
-		return p
+		return fl, p
 	}
 	before := fl.committed
 	fl.overBudget = true
 	p.bound(LimitBudget)
 	ended := 0
-	for _, i := range idleVictims(e, fl) {
+	for _, i := range idleVictims(e, &fl) {
 		if fl.committed.fits(b.Amount) {
 			break
 		}
@@ -106,7 +106,7 @@ func budgetPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
 	if fl.committed.fits(b.Amount) {
 		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
 			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, fl.committed.cur, fl.committed.next))
-		return p
+		return fl, p
 	}
 	var busy []int
 	for i := range e.inst {
@@ -146,11 +146,11 @@ func budgetPressure(e *decEnv, fl *decFleet, p decPlan) decPlan {
 	if fl.committed.fits(b.Amount) {
 		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
 			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
-		return p
+		return fl, p
 	}
 	p.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
 		fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
-	return p
+	return fl, p
 }
 
 // idleVictims lists the instances with no busy GPU that are not ending yet,

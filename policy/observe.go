@@ -73,11 +73,23 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 	return free, class
 }
 
-// observe walks the instances once: what the pool holds (fl: totals,
-// committed spend, free slots), terminations of drained instances and
-// max-lifetime drains (out), and the idle instances due for release
-// (cands, for scale-in).
-func observe(e *decEnv, fl *decFleet, p decPlan) (cands []int, _ decPlan) {
+// decObs is what observe found: the fleet as the pool holds it after the
+// terminations and drains observe planned, and the idle instances due for
+// release (indices into the instances, for scale-in).
+type decObs struct {
+	fleet decFleet
+	idle  []int
+}
+
+// observe walks the instances once: what the pool holds (the fleet's
+// totals, committed spend and free slots, kept in slots' storage), the
+// terminations of drained instances and max-lifetime drains, and the idle
+// instances due for release. It starts the plan, with a note when the
+// signals are stale.
+func observe(e *decEnv, slots []decSlot) (decObs, decPlan) {
+	var p decPlan
+	fl := newDecFleet(e, slots)
+	var cands []int
 	if e.stale {
 		p.note("holding: signals stale or missing (" + strings.Join(e.snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
 	}
@@ -131,7 +143,7 @@ func observe(e *decEnv, fl *decFleet, p decPlan) (cands []int, _ decPlan) {
 			cands = append(cands, i)
 		}
 	}
-	return cands, p
+	return decObs{fleet: fl, idle: cands}, p
 }
 
 // drainDone says why a draining instance may be terminated now, or "".

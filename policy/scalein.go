@@ -195,7 +195,7 @@ func (e *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText 
 // whose billing lets them go, unless pending work needs them or the pool
 // would fall below its floors. Instances of no active floor go first, then
 // the costliest. Never on stale signals.
-func scaleIn(e *decEnv, fl *decFleet, p decPlan, cands []int) decPlan {
+func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 	if e.stale || len(cands) == 0 {
 		return p
 	}
@@ -228,7 +228,7 @@ func scaleIn(e *decEnv, fl *decFleet, p decPlan, cands []int) decPlan {
 			keptForFloor++
 			continue
 		}
-		fl.drain(e, &p, i, idleReason(e, fl, &p, in))
+		fl.drain(e, &p, i, idleReason(e, &fl, &p, in))
 	}
 	if keptForWork > 0 {
 		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
