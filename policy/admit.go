@@ -27,8 +27,8 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	e.stale = false // the other policy judged its signals itself
 	var mk decMarket
 	defer mk.release()
-	obs, p := observe(&e, slotBuf[:0])
-	fl, p := limitPressure(&e, obs.fleet, p)
+	fl, _, p := observe(&e, slotBuf[:0])
+	fl, p = limitPressure(&e, fl, p)
 	fl, p = budgetPressure(&e, fl, p)
 	// The plan names instances by ID; most plans name none, so the index
 	// is built only when one does.

@@ -152,12 +152,12 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	var mk decMarket        // the offerings, weighed when first needed
 	defer mk.release()
 
-	obs, p := observe(&e, slotBuf[:0])          // observe.go
-	fl, p := limitPressure(&e, obs.fleet, p)    // limits.go
+	fl, idle, p := observe(&e, slotBuf[:0])     // observe.go
+	fl, p = limitPressure(&e, fl, p)            // limits.go
 	fl, p = budgetPressure(&e, fl, p)           // limits.go
 	fl, p = launchFloors(&e, fl, p, &mk)        // floors.go
 	ov, fl, p := overflow(&e, fl, p, &mk)       // overflow.go
 	fl, p = chooseOfferings(&e, fl, p, &mk, ov) // choose.go
-	p = scaleIn(&e, fl, p, obs.idle)            // scalein.go
+	p = scaleIn(&e, fl, p, idle)                // scalein.go
 	return explain(pool, &snap, now, p)         // explain.go
 }

@@ -73,23 +73,14 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 	return free, class
 }
 
-// decObs is what observe found: the fleet as the pool holds it after the
-// terminations and drains observe planned, and the idle instances due for
-// release (indices into the instances, for scale-in).
-type decObs struct {
-	fleet decFleet
-	idle  []int
-}
-
-// observe walks the instances once: what the pool holds (the fleet's
-// totals, committed spend and free slots, kept in slots' storage), the
-// terminations of drained instances and max-lifetime drains, and the idle
-// instances due for release. It starts the plan, with a note when the
-// signals are stale.
-func observe(e *decEnv, slots []decSlot) (decObs, decPlan) {
-	var p decPlan
-	fl := newDecFleet(e, slots)
-	var cands []int
+// observe walks the instances once. It returns the fleet as the pool
+// holds it after the terminations and drains observe plans (totals,
+// committed spend, and free slots kept in slots' storage), the idle
+// instances due for release (indices into the instances, for scale-in),
+// and the plan begun with those terminations of drained instances and
+// max-lifetime drains, and a note when the signals are stale.
+func observe(e *decEnv, slots []decSlot) (fl decFleet, idle []int, p decPlan) {
+	fl = newDecFleet(e, slots)
 	if e.stale {
 		p.note("holding: signals stale or missing (" + strings.Join(e.snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
 	}
@@ -140,10 +131,10 @@ func observe(e *decEnv, slots []decSlot) (decObs, decPlan) {
 			fl.slots = decAddSlot(fl.slots, free, class, 1)
 		}
 		if in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
-			cands = append(cands, i)
+			idle = append(idle, i)
 		}
 	}
-	return decObs{fleet: fl, idle: cands}, p
+	return fl, idle, p
 }
 
 // drainDone says why a draining instance may be terminated now, or "".
