@@ -14,7 +14,9 @@ import (
 // chooseOfferings launches for the overflow in rounds: each launches the
 // best offering for the jobs it takes, then goes on with the jobs left
 // (with whole_jobs, a job spans instances only when no available offering
-// holds it).
+// holds it). It consumes the overflow (its job counts are spent as rounds
+// serve them) and returns the fleet with the launches and the plan with
+// them and its notes; nothing when the overflow is not to be launched for.
 func chooseOfferings(e *decEnv, fl decFleet, p decPlan, mk *decMarket, ov decOverflow) (decFleet, decPlan) {
 	if !ov.launch {
 		return fl, p

@@ -95,31 +95,48 @@ const (
 //     is no longer active are ordinary capacity.
 //
 // How it is built: a pipeline of stages, each a function in a file of its
-// own, called in this order by Decide (and the first three by Admit):
+// own that takes plain values and returns what it decided, called in this
+// order by Decide (and the first three by Admit):
 //
-//	observe          observe.go   one walk over the instances: what the pool
-//	                              holds, its commitments and free GPUs, finished
-//	                              drains, max_lifetime drains, idle candidates
-//	limits, budget   limits.go    over a limit or the budget: end capacity and
-//	                              launch nothing; allowed cuts every launch
+//	observe          observe.go   one walk over the instances: the fleet (what
+//	                              the pool holds: totals, commitments, free
+//	                              GPUs), the idle instances due for release,
+//	                              and the plan begun with finished drains and
+//	                              max_lifetime drains
+//	limits, budget   limits.go    over a limit or the budget: instances end and
+//	                              the fleet launches nothing; allowed cuts
+//	                              every later launch to what they allow
 //	floors           floors.go    launches that active floors lack
-//	overflow         overflow.go  pending jobs packed into free GPUs; what is
-//	                              left (a decOverflow) needs new capacity
+//	overflow         overflow.go  pending jobs packed into the fleet's free
+//	                              GPUs; what is left (a decOverflow) needs
+//	                              new capacity
 //	offering choice  choose.go    rounds of the best offering per useful
-//	                              GPU-hour, within the wait target and limits
+//	                              GPU-hour for the overflow, within the wait
+//	                              target and limits
 //	scale-in         scalein.go   idle instances released when billing allows
-//	explanation      explain.go   the words of reasons and notes
+//	explanation      explain.go   the Plan, from what the stages wrote
 //
 // Limits and the budget come before the floors because they decide whether
 // anything may be launched at all; scale-in comes last because it keeps the
-// idle instances the overflow's jobs were packed onto. Every stage reads
-// the decision's inputs (decEnv: the pool, snapshot, instances, spend, now
-// and the constants derived from them, which nothing changes) and writes
-// only what its signature names: the fleet (decFleet: what the pool holds
-// after the actions planned so far, changed by the actions of fleet.go),
-// the plan (decOut) and the offerings as weighed (decMarket). The arithmetic
-// they share lives in budget.go (billing and commitments), pack.go
-// (packing jobs into GPUs) and fit.go (what burst capacity can hold).
+// idle instances the overflow's jobs were packed onto.
+//
+// Every stage reads the decision's inputs (decEnv: the pool, snapshot,
+// instances, spend, now and the constants derived from them, which nothing
+// changes). Three values flow down the pipeline, each taken and returned by
+// the stages that change it, the way append takes and returns a slice (the
+// caller goes on with what is returned, and no stage keeps one): the fleet
+// (decFleet, fleet.go: what the pool holds after the actions planned so
+// far, and which instances they touch), the plan (decPlan, explain.go: the
+// actions with their reasons, the notes and the limits that bound, each
+// stage appending its own after those of the stages before, so that the
+// notes keep the stages' order) and the overflow, which the offering
+// choice consumes. The offerings as weighed for this decision (decMarket,
+// choose.go) are shared by pointer: a memo, weighed once when the floors,
+// the overflow or the offering choice first needs them, that also holds
+// the offering choice's scratch space, so that a busy decision allocates
+// little. The arithmetic the stages share lives in budget.go (billing and
+// commitments), pack.go (packing jobs into GPUs) and fit.go (what burst
+// capacity can hold).
 //
 // Boot times: wherever a boot time is planned with (the launch timing and
 // the wait horizon above, the auto idle threshold below, and ties between

@@ -1,7 +1,8 @@
 package policy
 
-// Explanation: the words of reasons and notes, written without fmt on the
-// per-instance paths.
+// Stage 7 of Decide, explanation: the plan as the stages write it (decPlan),
+// the Plan it becomes, and the words of reasons and notes, written without
+// fmt on the per-instance paths.
 
 import (
 	"slices"

@@ -7,7 +7,8 @@ import "fmt"
 
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
-// or the cheapest per GPU-hour available.
+// or the cheapest per GPU-hour available. It returns the fleet with the
+// launches (and their free slots) and the plan with them and its notes.
 func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, decPlan) {
 	deficit := e.floorGPUs - fl.capacity
 	if deficit <= 0 {

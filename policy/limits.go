@@ -16,8 +16,9 @@ import (
 // before any launch (the limits were lowered while instances ran): idle
 // instances are drained and terminated in the same plan, costliest first,
 // until the pool fits; busy ones are left to finish their work, and nothing
-// is launched while the pool is over a limit. Like the budget, it acts on
-// stale signals too.
+// is launched while the pool is over a limit (the fleet it returns is
+// marked overLimit). Like the budget, it acts on stale signals too. It
+// returns the fleet and the plan with its actions and note.
 func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	lim := &e.pool.Limits
 	over := func() bool {
@@ -66,8 +67,10 @@ func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 // next, instances are ended as soon as they can be, until it fits: idle
 // ones are drained and terminated in this plan, costliest first, then busy
 // ones are drained (fewest busy GPUs first, then costliest), so that a
-// drain_timeout termination lands before the money runs out. It acts even
-// on stale signals.
+// drain_timeout termination lands before the money runs out, and nothing
+// is launched (the fleet it returns is marked overBudget). It acts even on
+// stale signals. It returns the fleet and the plan with its actions and
+// note.
 func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	b := e.pool.Limits.Budget
 	if b == nil || fl.committed.fits(b.Amount) {

@@ -194,7 +194,8 @@ func (e *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText 
 // scaleIn drains idle instances that have idled past their threshold and
 // whose billing lets them go, unless pending work needs them or the pool
 // would fall below its floors. Instances of no active floor go first, then
-// the costliest. Never on stale signals.
+// the costliest. Never on stale signals. It returns the plan with the
+// drains and its notes; the fleet after them is of no further use.
 func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 	if e.stale || len(cands) == 0 {
 		return p
