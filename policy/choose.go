@@ -51,9 +51,9 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		}
 	}
 	bins := mk.binBuf[:0]
+	sc := mk.scoreBuf[:0] // the offerings this round can launch, scored, in offs' order
 	for i := range offs {
 		o := &offs[i]
-		o.score = -1
 		if o.skip != "" {
 			continue
 		}
@@ -67,30 +67,31 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 				}
 			}
 		}
-		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
-		if o.n <= 0 || o.used <= 0 {
+		s := decScore{o: o}
+		s.n, s.used, bins = decPackNew(served, o.o.GPUs, bins)
+		if s.n <= 0 || s.used <= 0 {
 			continue
 		}
 		// Younger jobs queued behind will share what the due ones leave
 		// free: they count as useful GPUs, not as a reason to launch more.
-		o.young = 0
 		for _, j := range young {
 			if j.n > 0 && j.size <= o.o.GPUs {
 				var rest int
 				rest, bins = decPlace(bins, j.size, j.n)
-				o.young += (j.n - rest) * j.size
+				s.young += (j.n - rest) * j.size
 			}
 		}
-		o.used += o.young
+		s.used += s.young
 		// A job spanning instances runs span.slowdown times longer: its
 		// GPUs do that much less useful work an hour.
-		useful := float64(o.used)
+		useful := float64(s.used)
 		if sd := e.pool.SpanSlowdown(); sd > 1 && spanning > 0 {
 			useful -= float64(spanning) * (1 - 1/sd)
 		}
-		o.score = float64(o.n) * o.o.PricePerHour / (useful * o.perf)
+		s.score = float64(s.n) * o.o.PricePerHour / (useful * o.perf)
+		sc = append(sc, s)
 	}
-	rank := decRank(offs, mk.rankBuf[:0])
+	rank := decRank(sc, mk.rankBuf[:0])
 	if len(rank) == 0 {
 		if first {
 			p.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
@@ -99,8 +100,9 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 	}
 	wait := e.pool.WaitTarget.D()
 	var limits []string
-	for r, oi := range rank {
-		o := &offs[oi]
+	for r, si := range rank {
+		s := &sc[si]
+		o := s.o
 		boot := o.boot
 		bootText := decFmtDur(boot)
 		if o.seen {
@@ -118,22 +120,22 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			}
 			continue
 		}
-		k, limit := allowed(e, fl, p, o, o.n)
+		k, limit := allowed(e, fl, p, o, s.n)
 		if k == 0 {
 			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
 			continue
 		}
 		cut := ""
-		if k < o.n {
-			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
-			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+		if k < s.n {
+			cut = fmt.Sprintf("; cut from %d to %d by limit %s", s.n, k, limit)
+			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), s.n, k, limit))
 		}
 		passed := ""
 		if len(limits) > 0 {
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
 		fl.launch(e, p, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs)+decSpotNote(o, offs), passed, cut))
+			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), s.score, s.n, o.o.GPUs, o.o.PricePerHour, s.used, decSkipped(offs)+decSpotNote(s, sc), passed, cut))
 		for k := range jobs {
 			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
@@ -159,8 +161,14 @@ type decOffer struct {
 	// last: spot for jobs that do not checkpoint (Pool.SpotLastResort),
 	// ranked after every other offering.
 	last bool
+}
 
-	// per choice
+// decScore is an offering as one choice weighs it (a round of the
+// offering choice, or a floor's): the instances the jobs need of it, the
+// GPUs they use and its price per useful GPU-hour. Choices keep their
+// scores to themselves; the weighed offerings are only read.
+type decScore struct {
+	o       *decOffer
 	n, used int
 	young   int     // GPUs of younger queued jobs that would share the launch (part of used)
 	score   float64 // price per useful GPU-hour
@@ -195,11 +203,14 @@ func decOfferingName(o *Offering) string {
 }
 
 // decMarket is the pool's offerings as one decision weighs them (weighed
-// when first needed), with the offering choice's scratch space.
+// when first needed, then only read), what burst capacity can hold per job
+// size (fits, a memo of the overflow's), and the scratch space of the
+// overflow (jobBuf, youngBuf) and the offering choice (the rest).
 type decMarket struct {
 	offs     []decOffer
 	pooled   *[]decOffer // where offs came from (decOfferSlices)
 	fits     []decFit    // per pending job size: whether burst capacity can hold it
+	scoreBuf [8]decScore // a round's scored offerings
 	rankBuf  [8]int
 	jobBuf   [8]decJob
 	youngBuf [8]decJob
@@ -318,13 +329,13 @@ func decSkipped(offs []decOffer) string {
 
 // decSpotNote says why spot was passed over, or taken as a last resort,
 // for a pool whose jobs do not checkpoint (Pool.SpotLastResort).
-func decSpotNote(chosen *decOffer, offs []decOffer) string {
-	if chosen.last {
+func decSpotNote(chosen *decScore, sc []decScore) string {
+	if chosen.o.last {
 		return "; spot as a last resort: no other offering can take these jobs, which do not checkpoint (a reclaim loses their runs)"
 	}
-	for i := range offs {
-		if o := &offs[i]; o.last && o.skip == "" && o.score >= 0 && o.score < chosen.score {
-			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", o.name(), o.score)
+	for i := range sc {
+		if s := &sc[i]; s.o.last && s.score >= 0 && s.score < chosen.score {
+			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", s.o.name(), s.score)
 		}
 	}
 	return ""
@@ -338,35 +349,35 @@ func decSpotNote(chosen *decOffer, offs []decOffer) string {
 // any job is left on it; and the younger jobs that made a larger shape look
 // as well used may yet start on-prem), then faster boot (observed, when the
 // snapshot has it), then fewer instances, then their order in the config.
-func decLess(a, b *decOffer) bool {
-	if a.last != b.last {
-		return b.last
+func decLess(a, b *decScore) bool {
+	if a.o.last != b.o.last {
+		return b.o.last
 	}
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	if a.o.GPUs != b.o.GPUs {
-		return a.o.GPUs < b.o.GPUs
+	if a.o.o.GPUs != b.o.o.GPUs {
+		return a.o.o.GPUs < b.o.o.GPUs
 	}
-	if a.boot != b.boot {
-		return a.boot < b.boot
+	if a.o.boot != b.o.boot {
+		return a.o.boot < b.o.boot
 	}
 	if a.n != b.n {
 		return a.n < b.n
 	}
-	return a.idx < b.idx
+	return a.o.idx < b.o.idx
 }
 
-// decRank returns the available offerings' indices in offs, best first.
-func decRank(offs []decOffer, dst []int) []int {
+// decRank returns the scored offerings' indices in sc, best first.
+func decRank(sc []decScore, dst []int) []int {
 	dst = dst[:0]
-	for i := range offs {
-		if offs[i].skip != "" || offs[i].score < 0 {
+	for i := range sc {
+		if sc[i].score < 0 {
 			continue
 		}
 		j := len(dst)
 		dst = append(dst, i)
-		for j > 0 && decLess(&offs[i], &offs[dst[j-1]]) {
+		for j > 0 && decLess(&sc[i], &sc[dst[j-1]]) {
 			dst[j] = dst[j-1]
 			j--
 		}

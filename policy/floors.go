@@ -96,7 +96,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, p *decPlan, owner string) int {
 // the cheapest per GPU-hour (performance weighted) available.
 func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
 	offs := mk.offers(e)
-	var best *decOffer
+	var best decScore
 	for i := range offs {
 		o := &offs[i]
 		if o.skip != "" {
@@ -105,13 +105,12 @@ func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
 		if f.Offering != "" && f.Offering != o.o.Name && f.Offering != o.name() {
 			continue
 		}
-		o.score = o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)
-		o.n = 0
-		if best == nil || decLess(o, best) {
-			best = o
+		s := decScore{o: o, score: o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)}
+		if best.o == nil || decLess(&s, &best) {
+			best = s
 		}
 	}
-	return best
+	return best.o
 }
 
 func (e *decEnv) floorActive(f *Floor) bool {
