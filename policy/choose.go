@@ -14,16 +14,18 @@ import (
 // chooseOfferings launches for the overflow in rounds: each launches the
 // best offering for the jobs it takes, then goes on with the jobs left
 // (with whole_jobs, a job spans instances only when no available offering
-// holds it). It consumes the overflow (its job counts are spent as rounds
-// serve them) and returns the fleet with the launches and the plan with
-// them and its notes; nothing when the overflow is not to be launched for.
+// holds it). It returns the fleet with the launches and the plan with them
+// and its notes; nothing when the overflow is not to be launched for. The
+// overflow is only read: the rounds spend a copy of its job counts.
 func chooseOfferings(e *decEnv, fl decFleet, p decPlan, mk *decMarket, ov decOverflow) (decFleet, decPlan) {
 	if !ov.launch {
 		return fl, p
 	}
 	demand := ov.text()
+	var buf [8]decJob // the due jobs left, by size: on the stack for most queues
+	left := append(buf[:0], ov.jobs...)
 	for round := 0; ; round++ {
-		launched, done := launchRound(e, &fl, &p, mk, ov.jobs, ov.young, demand, round == 0)
+		launched, done := launchRound(e, &fl, &p, mk, left, ov.young, demand, round == 0)
 		if done || !launched {
 			return fl, p
 		}

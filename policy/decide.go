@@ -129,8 +129,8 @@ const (
 // far, and which instances they touch), the plan (decPlan, explain.go: the
 // actions with their reasons, the notes and the limits that bound, each
 // stage appending its own after those of the stages before, so that the
-// notes keep the stages' order) and the overflow, which the offering
-// choice consumes. The offerings as weighed for this decision (decMarket,
+// notes keep the stages' order) and the overflow (decOverflow), which the
+// offering choice only reads. The offerings as weighed for this decision (decMarket,
 // choose.go) are shared by pointer: a memo, weighed once when the floors,
 // the overflow or the offering choice first needs them, that also holds
 // the offering choice's scratch space, so that a busy decision allocates
