@@ -169,12 +169,21 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	var mk decMarket        // the offerings, weighed when first needed
 	defer mk.release()
 
-	fl, idle, p := observe(&e, slotBuf[:0])     // observe.go
-	fl, p = limitPressure(&e, fl, p)            // limits.go
-	fl, p = budgetPressure(&e, fl, p)           // limits.go
-	fl, p = launchFloors(&e, fl, p, &mk)        // floors.go
-	ov, fl, p := overflow(&e, fl, p, &mk)       // overflow.go
-	fl, p = chooseOfferings(&e, fl, p, &mk, ov) // choose.go
-	p = scaleIn(&e, fl, p, idle)                // scalein.go
-	return explain(pool, &snap, now, p)         // explain.go
+	// observe.go: the fleet as the pool holds it, the idle instances due
+	// for release, and the plan begun with finished and max_lifetime drains.
+	fl, idle, p := observe(&e, slotBuf[:0])
+	// limits.go: over max_gpus, max_cost_per_hour or the budget, instances
+	// end and the fleet is held from launching.
+	fl, p = limitPressure(&e, fl, p)
+	fl, p = budgetPressure(&e, fl, p)
+	// floors.go: launches that active floors lack.
+	fl, p = launchFloors(&e, fl, p, &mk)
+	// overflow.go: pending jobs packed into free GPUs; ov is what is left.
+	ov, fl, p := overflow(&e, fl, p, &mk)
+	// choose.go: launches of the best offerings for the overflow.
+	fl, p = chooseOfferings(&e, fl, p, &mk, ov)
+	// scalein.go: idle instances released.
+	p = scaleIn(&e, fl, p, idle)
+	// explain.go: the Plan, in the order the stages decided it.
+	return explain(pool, &snap, now, p)
 }

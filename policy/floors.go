@@ -14,7 +14,8 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 	if deficit <= 0 {
 		return fl, p
 	}
-	shared := ownedCapacity(e, &fl, &p, "") // capacity no active floor owns covers floors in order
+	first := len(p.launches)                                // the launches before are earlier stages'
+	shared := ownedCapacity(e, &fl, p.launches[first:], "") // capacity no active floor owns covers floors in order
 	for fi := range e.snap.Floors {
 		if deficit <= 0 {
 			break
@@ -25,7 +26,7 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 		}
 		own := 0
 		if f.Owner != "" {
-			own = ownedCapacity(e, &fl, &p, f.Owner)
+			own = ownedCapacity(e, &fl, p.launches[first:], f.Owner)
 		}
 		need := f.GPUs - own
 		if need > 0 && shared > 0 {
@@ -67,8 +68,9 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 }
 
 // ownedCapacity is the burst capacity held by instances launched for
-// owner, or with owner "", by instances of no active floor.
-func ownedCapacity(e *decEnv, fl *decFleet, p *decPlan, owner string) int {
+// owner, or with owner "", by instances of no active floor, counting the
+// floors' launches so far (launched).
+func ownedCapacity(e *decEnv, fl *decFleet, launched []Launch, owner string) int {
 	n := 0
 	for i := range e.inst {
 		in := &e.inst[i]
@@ -84,7 +86,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, p *decPlan, owner string) int {
 		}
 		n += decGPUs(&in.Offering)
 	}
-	for _, l := range p.launches {
+	for _, l := range launched {
 		if l.Floor == owner {
 			n += l.Count * l.Offering.GPUs
 		}
