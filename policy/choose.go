@@ -52,14 +52,19 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			maxG = max(maxG, offs[i].o.GPUs)
 		}
 	}
-	bins := mk.binBuf[:0]
-	sc := mk.scoreBuf[:0] // the offerings this round can launch, scored, in offs' order
+	// The round's scratch, on the stack for most pools.
+	var binBuf [8]decSlot
+	var scoreBuf [8]decScore
+	var servBuf [8]decJob
+	var rankBuf [8]int
+	bins := binBuf[:0]
+	sc := scoreBuf[:0] // the offerings this round can launch, scored, in offs' order
 	for i := range offs {
 		o := &offs[i]
 		if o.skip != "" {
 			continue
 		}
-		served := mk.servBuf[:0]
+		served := servBuf[:0]
 		spanning := 0 // GPUs of served jobs larger than one instance
 		for _, j := range jobs {
 			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
@@ -93,7 +98,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		s.score = float64(s.n) * o.o.PricePerHour / (useful * o.perf)
 		sc = append(sc, s)
 	}
-	rank := decRank(sc, mk.rankBuf[:0])
+	rank := decRank(sc, rankBuf[:0])
 	if len(rank) == 0 {
 		if first {
 			p.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
@@ -205,19 +210,15 @@ func decOfferingName(o *Offering) string {
 }
 
 // decMarket is the pool's offerings as one decision weighs them (weighed
-// when first needed, then only read), what burst capacity can hold per job
-// size (fits, a memo of the overflow's), and the scratch space of the
-// overflow (jobBuf, youngBuf) and the offering choice (the rest).
+// when the floors, the overflow or the offering choice first needs them,
+// then only read), with the overflow's memo of what burst capacity can
+// hold per job size and the storage of the jobs it returns.
 type decMarket struct {
 	offs     []decOffer
 	pooled   *[]decOffer // where offs came from (decOfferSlices)
 	fits     []decFit    // per pending job size: whether burst capacity can hold it
-	scoreBuf [8]decScore // a round's scored offerings
-	rankBuf  [8]int
-	jobBuf   [8]decJob
-	youngBuf [8]decJob
-	servBuf  [8]decJob
-	binBuf   [8]decSlot
+	jobBuf   [8]decJob   // the overflow's due jobs (decOverflow.jobs)
+	youngBuf [8]decJob   // the overflow's younger jobs (decOverflow.young)
 }
 
 // decOfferSlices recycles the offerings' working slice between

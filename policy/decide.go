@@ -132,9 +132,9 @@ const (
 // notes keep the stages' order) and the overflow (decOverflow), which the
 // offering choice only reads. The offerings as weighed for this decision (decMarket,
 // choose.go) are shared by pointer: a memo, weighed once when the floors,
-// the overflow or the offering choice first needs them, that also holds
-// the offering choice's scratch space, so that a busy decision allocates
-// little. The arithmetic the stages share lives in budget.go (billing and
+// the overflow or the offering choice first needs them and only read
+// after; it also holds the overflow's memo of what burst capacity can hold
+// and the storage of its jobs, so that a busy decision allocates little. The arithmetic the stages share lives in budget.go (billing and
 // commitments), pack.go (packing jobs into GPUs) and fit.go (what burst
 // capacity can hold).
 //
