@@ -130,13 +130,14 @@ const (
 // actions with their reasons, the notes and the limits that bound, each
 // stage appending its own after those of the stages before, so that the
 // notes keep the stages' order) and the overflow (decOverflow), which the
-// offering choice only reads. The offerings as weighed for this decision (decMarket,
-// choose.go) are shared by pointer: a memo, weighed once when the floors,
-// the overflow or the offering choice first needs them and only read
-// after; it also holds the overflow's memo of what burst capacity can hold
-// and the storage of its jobs, so that a busy decision allocates little. The arithmetic the stages share lives in budget.go (billing and
-// commitments), pack.go (packing jobs into GPUs) and fit.go (what burst
-// capacity can hold).
+// offering choice only reads. The offerings as weighed for this decision
+// (decMarket, choose.go) are shared by pointer: a memo, weighed once when
+// the floors, the overflow or the offering choice first needs them and
+// only read after; it also holds the overflow's memo of what burst
+// capacity can hold and the storage of its jobs, so that a busy decision
+// allocates little. The arithmetic the stages share lives in budget.go
+// (billing and commitments), pack.go (packing jobs into GPUs) and fit.go
+// (what burst capacity can hold).
 //
 // Boot times: wherever a boot time is planned with (the launch timing and
 // the wait horizon above, the auto idle threshold below, and ties between
