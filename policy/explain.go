@@ -30,7 +30,7 @@ type decPlan struct {
 // explain is Decide's last stage: the Plan of what the stages decided,
 // in the order they decided it. It takes the decision's inputs rather than
 // its decEnv so that the environment's pointers do not flow into the
-// result: the snapshot and the free slots then stay on the stack.
+// result, which would move the snapshot to the heap.
 func explain(pool *Pool, snap *Snapshot, now time.Time, p decPlan) Plan {
 	return Plan{
 		Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs,
