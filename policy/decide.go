@@ -120,6 +120,12 @@ const (
 // anything may be launched at all; scale-in comes last because it keeps the
 // idle instances the overflow's jobs were packed onto.
 //
+// Decide calls a stage only when what sets it off holds, a predicate in the
+// stage's file (breaksLimits, breaksBudget, floorsShort, queued; an
+// overflow to launch for; idle instances due), so that it reads which
+// stage acts when, and a quiet tick passes no values from stage to stage:
+// each handover copies the fleet and the plan, some 30 words.
+//
 // Every stage reads the decision's inputs (decEnv: the pool, snapshot,
 // instances, spend, now and the constants derived from them, which nothing
 // changes). Three values flow down the pipeline, each taken and returned by
@@ -173,18 +179,31 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	// observe.go: the fleet as the pool holds it, the idle instances due
 	// for release, and the plan begun with finished and max_lifetime drains.
 	fl, idle, p := observe(&e, slotBuf[:0])
-	// limits.go: over max_gpus, max_cost_per_hour or the budget, instances
-	// end and the fleet is held from launching.
-	fl, p = limitPressure(&e, fl, p)
-	fl, p = budgetPressure(&e, fl, p)
+	// limits.go: over max_gpus or max_cost_per_hour, or over a hard
+	// budget, instances end and the fleet is held from launching.
+	if e.breaksLimits(&fl) {
+		fl, p = limitPressure(&e, fl, p)
+	}
+	if e.breaksBudget(&fl) {
+		fl, p = budgetPressure(&e, fl, p)
+	}
 	// floors.go: launches that active floors lack.
-	fl, p = launchFloors(&e, fl, p, &mk)
-	// overflow.go: pending jobs packed into free GPUs; ov is what is left.
-	ov, fl, p := overflow(&e, fl, p, &mk)
-	// choose.go: launches of the best offerings for the overflow.
-	fl, p = chooseOfferings(&e, fl, p, &mk, ov)
+	if e.floorsShort(&fl) {
+		fl, p = launchFloors(&e, fl, p, &mk)
+	}
+	// overflow.go: pending jobs packed into free GPUs; ov is what is
+	// left, and choose.go launches the best offerings for it.
+	if e.queued() {
+		var ov decOverflow
+		ov, fl, p = overflow(&e, fl, p, &mk)
+		if ov.launch {
+			fl, p = chooseOfferings(&e, fl, p, &mk, ov)
+		}
+	}
 	// scalein.go: idle instances released.
-	p = scaleIn(&e, fl, p, idle)
+	if len(idle) > 0 {
+		p = scaleIn(&e, fl, p, idle)
+	}
 	// explain.go: the Plan, in the order the stages decided it.
 	return explain(pool, &snap, now, p)
 }

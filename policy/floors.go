@@ -10,10 +10,10 @@ import "fmt"
 // or the cheapest per GPU-hour available. It returns the fleet with the
 // launches (and their free slots) and the plan with them and its notes.
 func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, decPlan) {
-	deficit := e.floorGPUs - fl.capacity
-	if deficit <= 0 {
+	if !e.floorsShort(&fl) {
 		return fl, p
 	}
+	deficit := e.floorGPUs - fl.capacity
 	first := len(p.launches)                                // the launches before are earlier stages'
 	shared := ownedCapacity(e, &fl, p.launches[first:], "") // capacity no active floor owns covers floors in order
 	for fi := range e.snap.Floors {
@@ -66,6 +66,10 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 	}
 	return fl, p
 }
+
+// floorsShort reports whether active floors want more burst capacity than
+// the fleet holds: what sets launchFloors off.
+func (e *decEnv) floorsShort(fl *decFleet) bool { return e.floorGPUs > fl.capacity }
 
 // ownedCapacity is the burst capacity held by instances launched for
 // owner, or with owner "", by instances of no active floor, counting the

@@ -20,13 +20,11 @@ import (
 // marked overLimit). Like the budget, it acts on stale signals too. It
 // returns the fleet and the plan with its actions and note.
 func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
-	lim := &e.pool.Limits
-	over := func() bool {
-		return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
-	}
-	if !over() {
+	if !e.breaksLimits(&fl) {
 		return fl, p
 	}
+	lim := &e.pool.Limits
+	over := func() bool { return e.breaksLimits(&fl) }
 	if lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs {
 		p.bound(LimitMaxGPUs)
 	}
@@ -72,16 +70,10 @@ func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 // stale signals. It returns the fleet and the plan with its actions and
 // note.
 func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
+	if !e.breaksBudget(&fl) {
+		return fl, p
+	}
 	b := e.pool.Limits.Budget
-	if b == nil || fl.committed.fits(b.Amount) {
-		return fl, p
-	}
-	if e.soft {
-		// Running work is never cut for money; allowed admits nothing
-		// until the commitments fit again, and says so when it holds a
-		// launch (a note every evaluation of a period would be noise).
-		return fl, p
-	}
 	before := fl.committed
 	fl.overBudget = true
 	p.bound(LimitBudget)
@@ -154,6 +146,23 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	p.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
 		fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
 	return fl, p
+}
+
+// breaksLimits reports whether the fleet holds more than max_gpus or
+// max_cost_per_hour: what sets limitPressure off.
+func (e *decEnv) breaksLimits(fl *decFleet) bool {
+	lim := &e.pool.Limits
+	return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
+}
+
+// breaksBudget reports whether keeping the fleet would break a hard budget
+// (see Decide): what sets budgetPressure off. Under a soft budget running
+// work is never cut for money; allowed admits nothing until the
+// commitments fit again, and says so when it holds a launch (a note every
+// evaluation of a period would be noise).
+func (e *decEnv) breaksBudget(fl *decFleet) bool {
+	b := e.pool.Limits.Budget
+	return b != nil && !fl.committed.fits(b.Amount) && !e.soft
 }
 
 // idleVictims lists the instances with no busy GPU that are not ending yet,

@@ -131,6 +131,9 @@ func (ov *decOverflow) text() string {
 // jobs fill taken from its free slots.
 func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, decFleet, decPlan) {
 	var ov decOverflow
+	if !e.queued() {
+		return ov, fl, p
+	}
 	noteUnheld(e, &p, mk)
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
@@ -176,6 +179,12 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	}
 	ov.launch = true
 	return ov, fl, p
+}
+
+// queued reports whether the snapshot shows pending jobs: what sets
+// overflow off (without any, it has nothing to pack, hold or note).
+func (e *decEnv) queued() bool {
+	return len(e.snap.PendingBySize) > 0 || len(e.snap.PendingJobGPUs) > 0 || e.snap.PendingGPUs > 0
 }
 
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,
