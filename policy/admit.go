@@ -28,8 +28,12 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	var mk decMarket
 	defer mk.release()
 	fl, _, p := observe(&e, slotBuf[:0])
-	fl, p = limitPressure(&e, fl, p)
-	fl, p = budgetPressure(&e, fl, p)
+	if e.breaksLimits(&fl) {
+		fl, p = limitPressure(&e, fl, p)
+	}
+	if e.breaksBudget(&fl) {
+		fl, p = budgetPressure(&e, fl, p)
+	}
 	// The plan names instances by ID; most plans name none, so the index
 	// is built only when one does.
 	var index map[string]int
