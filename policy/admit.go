@@ -25,13 +25,15 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	var slotBuf [16]decSlot
 	e := newDecEnv(pool, &snap, instances, spend, now)
 	e.stale = false // the other policy judged its signals itself
-	out := newDecOut(pool, &snap, now)
-	fl := newDecFleet(&e, slotBuf[:0])
 	var mk decMarket
 	defer mk.release()
-	observe(&e, &fl, &out)
-	limitPressure(&e, &fl, &out)
-	budgetPressure(&e, &fl, &out)
+	fl, _, p := observe(&e, slotBuf[:0])
+	if e.breaksLimits(&fl) {
+		fl, p = limitPressure(&e, fl, p)
+	}
+	if e.breaksBudget(&fl) {
+		fl, p = budgetPressure(&e, fl, p)
+	}
 	// The plan names instances by ID; most plans name none, so the index
 	// is built only when one does.
 	var index map[string]int
@@ -53,7 +55,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		if in := &instances[i]; in.State == StateDraining || in.State == StateTerminating {
 			continue
 		}
-		fl.drain(&e, &out, i, a.Reason)
+		fl.drain(&e, &p, i, a.Reason)
 	}
 	for _, a := range plan.Terminates {
 		i, ok := find(a.InstanceID)
@@ -65,9 +67,9 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			continue
 		}
 		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
-			fl.drain(&e, &out, i, a.Reason)
+			fl.drain(&e, &p, i, a.Reason)
 		}
-		fl.terminate(&e, &out, i, a.Reason)
+		fl.terminate(&e, &p, i, a.Reason)
 	}
 	offs := mk.offers(&e)
 	for _, l := range decMergeLaunches(plan.Launches) {
@@ -79,23 +81,23 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			}
 		}
 		if o == nil || l.Count <= 0 {
-			out.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			p.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
 			continue
 		}
 		if o.skip != "" {
-			out.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
+			p.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
 			continue
 		}
-		k, limit := allowed(&e, &fl, &out, o, l.Count)
+		k, limit := allowed(&e, &fl, &p, o, l.Count)
 		if k < l.Count {
-			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
+			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
 		}
 		if k > 0 {
-			fl.launch(&e, &out, o, k, l.Floor, l.Reason)
+			fl.launch(&e, &p, o, k, l.Floor, l.Reason)
 		}
 	}
-	out.plan.Notes = append(plan.Notes, out.plan.Notes...)
-	return out.plan
+	p.notes = append(plan.Notes, p.notes...)
+	return explain(pool, &snap, now, p)
 }
 
 // decWithMarket is o with its market defaulted, as offers() keys it.

@@ -14,13 +14,20 @@ import (
 // chooseOfferings launches for the overflow in rounds: each launches the
 // best offering for the jobs it takes, then goes on with the jobs left
 // (with whole_jobs, a job spans instances only when no available offering
-// holds it).
-func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *decOverflow) {
+// holds it). It returns the fleet with the launches and the plan with them
+// and its notes; nothing when the overflow is not to be launched for. The
+// overflow is only read: the rounds spend a copy of its job counts.
+func chooseOfferings(e *decEnv, fl decFleet, p decPlan, mk *decMarket, ov decOverflow) (decFleet, decPlan) {
+	if !ov.launch {
+		return fl, p
+	}
 	demand := ov.text()
+	var buf [8]decJob // the due jobs left, by size: on the stack for most queues
+	left := append(buf[:0], ov.jobs...)
 	for round := 0; ; round++ {
-		launched, done := launchRound(e, fl, out, mk, ov.jobs, ov.young, demand, round == 0)
+		launched, done := launchRound(e, &fl, &p, mk, left, ov.young, demand, round == 0)
 		if done || !launched {
-			return
+			return fl, p
 		}
 	}
 }
@@ -30,7 +37,7 @@ func chooseOfferings(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, ov *de
 // launches the best one that the wait target and the limits allow, and
 // marks the jobs it serves as handled. It reports whether it launched, and
 // whether no job is left.
-func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
+func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young []decJob, demand string, first bool) (launched, done bool) {
 	left := 0
 	for _, j := range jobs {
 		left += j.n
@@ -45,14 +52,19 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			maxG = max(maxG, offs[i].o.GPUs)
 		}
 	}
-	bins := mk.binBuf[:0]
+	// The round's scratch, on the stack for most pools.
+	var binBuf [8]decSlot
+	var scoreBuf [8]decScore
+	var servBuf [8]decJob
+	var rankBuf [8]int
+	bins := binBuf[:0]
+	sc := scoreBuf[:0] // the offerings this round can launch, scored, in offs' order
 	for i := range offs {
 		o := &offs[i]
-		o.score = -1
 		if o.skip != "" {
 			continue
 		}
-		served := mk.servBuf[:0]
+		served := servBuf[:0]
 		spanning := 0 // GPUs of served jobs larger than one instance
 		for _, j := range jobs {
 			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
@@ -62,40 +74,42 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 				}
 			}
 		}
-		o.n, o.used, bins = decPackNew(served, o.o.GPUs, bins)
-		if o.n <= 0 || o.used <= 0 {
+		s := decScore{o: o}
+		s.n, s.used, bins = decPackNew(served, o.o.GPUs, bins)
+		if s.n <= 0 || s.used <= 0 {
 			continue
 		}
 		// Younger jobs queued behind will share what the due ones leave
 		// free: they count as useful GPUs, not as a reason to launch more.
-		o.young = 0
 		for _, j := range young {
 			if j.n > 0 && j.size <= o.o.GPUs {
 				var rest int
 				rest, bins = decPlace(bins, j.size, j.n)
-				o.young += (j.n - rest) * j.size
+				s.young += (j.n - rest) * j.size
 			}
 		}
-		o.used += o.young
+		s.used += s.young
 		// A job spanning instances runs span.slowdown times longer: its
 		// GPUs do that much less useful work an hour.
-		useful := float64(o.used)
+		useful := float64(s.used)
 		if sd := e.pool.SpanSlowdown(); sd > 1 && spanning > 0 {
 			useful -= float64(spanning) * (1 - 1/sd)
 		}
-		o.score = float64(o.n) * o.o.PricePerHour / (useful * o.perf)
+		s.score = float64(s.n) * o.o.PricePerHour / (useful * o.perf)
+		sc = append(sc, s)
 	}
-	rank := decRank(offs, mk.rankBuf[:0])
+	rank := decRank(sc, rankBuf[:0])
 	if len(rank) == 0 {
 		if first {
-			out.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
+			p.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
 		}
 		return false, false
 	}
 	wait := e.pool.WaitTarget.D()
 	var limits []string
-	for r, oi := range rank {
-		o := &offs[oi]
+	for r, si := range rank {
+		s := &sc[si]
+		o := s.o
 		boot := o.boot
 		bootText := decFmtDur(boot)
 		if o.seen {
@@ -106,14 +120,14 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 		if e.snap.OldestWait+e.interval+boot <= wait {
 			if r == 0 {
 				if first {
-					out.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
+					p.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
 						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
 			continue
 		}
-		k, limit := allowed(e, fl, out, o, o.n)
+		k, limit := allowed(e, fl, p, o, s.n)
 		if k == 0 {
 			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
 			continue
@@ -129,16 +143,16 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 			}
 		}
 		cut := ""
-		if k < o.n {
-			cut = fmt.Sprintf("; cut from %d to %d by limit %s", o.n, k, limit)
-			out.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), o.n, k, limit))
+		if k < s.n {
+			cut = fmt.Sprintf("; cut from %d to %d by limit %s", s.n, k, limit)
+			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), s.n, k, limit))
 		}
 		passed := ""
 		if len(limits) > 0 {
 			passed = " (passed over " + strings.Join(limits, "; ") + ")"
 		}
-		fl.launch(e, out, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), o.score, o.n, o.o.GPUs, o.o.PricePerHour, o.used, decSkipped(offs)+decSpotNote(o, offs), passed, cut))
+		fl.launch(e, p, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), s.score, s.n, o.o.GPUs, o.o.PricePerHour, s.used, decSkipped(offs)+decSpotNote(s, sc), passed, cut))
 		for k := range jobs {
 			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
@@ -147,7 +161,7 @@ func launchRound(e *decEnv, fl *decFleet, out *decOut, mk *decMarket, jobs, youn
 		return true, false
 	}
 	if len(limits) > 0 {
-		out.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
+		p.note("holding queue overflow: " + demand + "; no launch fits the limits: " + strings.Join(limits, "; "))
 	}
 	return false, false
 }
@@ -197,8 +211,14 @@ type decOffer struct {
 	// last: spot for jobs that do not checkpoint (Pool.SpotLastResort),
 	// ranked after every other offering.
 	last bool
+}
 
-	// per choice
+// decScore is an offering as one choice weighs it (a round of the
+// offering choice, or a floor's): the instances the jobs need of it, the
+// GPUs they use and its price per useful GPU-hour. Choices keep their
+// scores to themselves; the weighed offerings are only read.
+type decScore struct {
+	o       *decOffer
 	n, used int
 	young   int     // GPUs of younger queued jobs that would share the launch (part of used)
 	score   float64 // price per useful GPU-hour
@@ -233,16 +253,15 @@ func decOfferingName(o *Offering) string {
 }
 
 // decMarket is the pool's offerings as one decision weighs them (weighed
-// when first needed), with the offering choice's scratch space.
+// when the floors, the overflow or the offering choice first needs them,
+// then only read), with the overflow's memo of what burst capacity can
+// hold per job size and the storage of the jobs it returns.
 type decMarket struct {
 	offs     []decOffer
 	pooled   *[]decOffer // where offs came from (decOfferSlices)
 	fits     []decFit    // per pending job size: whether burst capacity can hold it
-	rankBuf  [8]int
-	jobBuf   [8]decJob
-	youngBuf [8]decJob
-	servBuf  [8]decJob
-	binBuf   [8]decSlot
+	jobBuf   [8]decJob   // the overflow's due jobs (decOverflow.jobs)
+	youngBuf [8]decJob   // the overflow's younger jobs (decOverflow.young)
 }
 
 // decOfferSlices recycles the offerings' working slice between
@@ -356,13 +375,13 @@ func decSkipped(offs []decOffer) string {
 
 // decSpotNote says why spot was passed over, or taken as a last resort,
 // for a pool whose jobs do not checkpoint (Pool.SpotLastResort).
-func decSpotNote(chosen *decOffer, offs []decOffer) string {
-	if chosen.last {
+func decSpotNote(chosen *decScore, sc []decScore) string {
+	if chosen.o.last {
 		return "; spot as a last resort: no other offering can take these jobs, which do not checkpoint (a reclaim loses their runs)"
 	}
-	for i := range offs {
-		if o := &offs[i]; o.last && o.skip == "" && o.score >= 0 && o.score < chosen.score {
-			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", o.name(), o.score)
+	for i := range sc {
+		if s := &sc[i]; s.o.last && s.score >= 0 && s.score < chosen.score {
+			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", s.o.name(), s.score)
 		}
 	}
 	return ""
@@ -376,35 +395,35 @@ func decSpotNote(chosen *decOffer, offs []decOffer) string {
 // any job is left on it; and the younger jobs that made a larger shape look
 // as well used may yet start on-prem), then faster boot (observed, when the
 // snapshot has it), then fewer instances, then their order in the config.
-func decLess(a, b *decOffer) bool {
-	if a.last != b.last {
-		return b.last
+func decLess(a, b *decScore) bool {
+	if a.o.last != b.o.last {
+		return b.o.last
 	}
 	if a.score != b.score {
 		return a.score < b.score
 	}
-	if a.o.GPUs != b.o.GPUs {
-		return a.o.GPUs < b.o.GPUs
+	if a.o.o.GPUs != b.o.o.GPUs {
+		return a.o.o.GPUs < b.o.o.GPUs
 	}
-	if a.boot != b.boot {
-		return a.boot < b.boot
+	if a.o.boot != b.o.boot {
+		return a.o.boot < b.o.boot
 	}
 	if a.n != b.n {
 		return a.n < b.n
 	}
-	return a.idx < b.idx
+	return a.o.idx < b.o.idx
 }
 
-// decRank returns the available offerings' indices in offs, best first.
-func decRank(offs []decOffer, dst []int) []int {
+// decRank returns the scored offerings' indices in sc, best first.
+func decRank(sc []decScore, dst []int) []int {
 	dst = dst[:0]
-	for i := range offs {
-		if offs[i].skip != "" || offs[i].score < 0 {
+	for i := range sc {
+		if sc[i].score < 0 {
 			continue
 		}
 		j := len(dst)
 		dst = append(dst, i)
-		for j > 0 && decLess(&offs[i], &offs[dst[j-1]]) {
+		for j > 0 && decLess(&sc[i], &sc[dst[j-1]]) {
 			dst[j] = dst[j-1]
 			j--
 		}

@@ -1,9 +1,6 @@
 package policy
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // decDefaultInterval is the evaluation interval assumed when a pool leaves
 // Interval at zero (the loader normally fills it in).
@@ -98,31 +95,55 @@ const (
 //     is no longer active are ordinary capacity.
 //
 // How it is built: a pipeline of stages, each a function in a file of its
-// own, called in this order by Decide (and the first three by Admit):
+// own that takes plain values and returns what it decided, called in this
+// order by Decide (and the first three by Admit):
 //
-//	observe          observe.go   one walk over the instances: what the pool
-//	                              holds, its commitments and free GPUs, finished
-//	                              drains, max_lifetime drains, idle candidates
-//	limits, budget   limits.go    over a limit or the budget: end capacity and
-//	                              launch nothing; allowed cuts every launch
+//	observe          observe.go   one walk over the instances: the fleet (what
+//	                              the pool holds: totals, commitments, free
+//	                              GPUs), the idle instances due for release,
+//	                              and the plan begun with finished drains and
+//	                              max_lifetime drains
+//	limits, budget   limits.go    over a limit or the budget: instances end and
+//	                              the fleet launches nothing; allowed cuts
+//	                              every later launch to what they allow
 //	floors           floors.go    launches that active floors lack
-//	overflow         overflow.go  pending jobs packed into free GPUs; what is
-//	                              left (a decOverflow) needs new capacity
+//	overflow         overflow.go  pending jobs packed into the fleet's free
+//	                              GPUs; what is left (a decOverflow) needs
+//	                              new capacity
 //	offering choice  choose.go    rounds of the best offering per useful
-//	                              GPU-hour, within the wait target and limits
+//	                              GPU-hour for the overflow, within the wait
+//	                              target and limits
 //	scale-in         scalein.go   idle instances released when billing allows
-//	explanation      explain.go   the words of reasons and notes
+//	explanation      explain.go   the Plan, from what the stages wrote
 //
 // Limits and the budget come before the floors because they decide whether
 // anything may be launched at all; scale-in comes last because it keeps the
-// idle instances the overflow's jobs were packed onto. Every stage reads
-// the decision's inputs (decEnv: the pool, snapshot, instances, spend, now
-// and the constants derived from them, which nothing changes) and writes
-// only what its signature names: the fleet (decFleet: what the pool holds
-// after the actions planned so far, changed by the actions of fleet.go),
-// the plan (decOut) and the offerings as weighed (decMarket). The arithmetic
-// they share lives in budget.go (billing and commitments), pack.go
-// (packing jobs into GPUs) and fit.go (what burst capacity can hold).
+// idle instances the overflow's jobs were packed onto.
+//
+// Decide calls a stage only when what sets it off holds, a predicate in the
+// stage's file (breaksLimits, breaksBudget, floorsShort, queued; an
+// overflow to launch for; idle instances due), so that it reads which
+// stage acts when, and a quiet tick passes no values from stage to stage:
+// each handover copies the fleet and the plan, some 30 words.
+//
+// Every stage reads the decision's inputs (decEnv: the pool, snapshot,
+// instances, spend, now and the constants derived from them, which nothing
+// changes). Three values flow down the pipeline, each taken and returned by
+// the stages that change it, the way append takes and returns a slice (the
+// caller goes on with what is returned, and no stage keeps one): the fleet
+// (decFleet, fleet.go: what the pool holds after the actions planned so
+// far, and which instances they touch), the plan (decPlan, explain.go: the
+// actions with their reasons, the notes and the limits that bound, each
+// stage appending its own after those of the stages before, so that the
+// notes keep the stages' order) and the overflow (decOverflow), which the
+// offering choice only reads. The offerings as weighed for this decision
+// (decMarket, choose.go) are shared by pointer: a memo, weighed once when
+// the floors, the overflow or the offering choice first needs them and
+// only read after; it also holds the overflow's memo of what burst
+// capacity can hold and the storage of its jobs, so that a busy decision
+// allocates little. The arithmetic the stages share lives in budget.go
+// (billing and commitments), pack.go (packing jobs into GPUs) and fit.go
+// (what burst capacity can hold).
 //
 // Boot times: wherever a boot time is planned with (the launch timing and
 // the wait horizon above, the auto idle threshold below, and ties between
@@ -151,22 +172,38 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
 	e := newDecEnv(pool, &snap, instances, spend, now)
-	out := newDecOut(pool, &snap, now)
-	if e.stale {
-		out.note("holding: signals stale or missing (" + strings.Join(snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
-	}
 	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
-	fl := newDecFleet(&e, slotBuf[:0])
-	var mk decMarket // the offerings, weighed when first needed
+	var mk decMarket        // the offerings, weighed when first needed
 	defer mk.release()
 
-	cands := observe(&e, &fl, &out)                 // observe.go
-	limitPressure(&e, &fl, &out)                    // limits.go
-	budgetPressure(&e, &fl, &out)                   // limits.go
-	launchFloors(&e, &fl, &out, &mk)                // floors.go
-	if ov, ok := overflow(&e, &fl, &out, &mk); ok { // overflow.go
-		chooseOfferings(&e, &fl, &out, &mk, &ov) // choose.go
+	// observe.go: the fleet as the pool holds it, the idle instances due
+	// for release, and the plan begun with finished and max_lifetime drains.
+	fl, idle, p := observe(&e, slotBuf[:0])
+	// limits.go: over max_gpus or max_cost_per_hour, or over a hard
+	// budget, instances end and the fleet is held from launching.
+	if e.breaksLimits(&fl) {
+		fl, p = limitPressure(&e, fl, p)
 	}
-	scaleIn(&e, &fl, &out, cands) // scalein.go
-	return out.plan
+	if e.breaksBudget(&fl) {
+		fl, p = budgetPressure(&e, fl, p)
+	}
+	// floors.go: launches that active floors lack.
+	if e.floorsShort(&fl) {
+		fl, p = launchFloors(&e, fl, p, &mk)
+	}
+	// overflow.go: pending jobs packed into free GPUs; ov is what is
+	// left, and choose.go launches the best offerings for it.
+	if e.queued() {
+		var ov decOverflow
+		ov, fl, p = overflow(&e, fl, p, &mk)
+		if ov.launch {
+			fl, p = chooseOfferings(&e, fl, p, &mk, ov)
+		}
+	}
+	// scalein.go: idle instances released.
+	if len(idle) > 0 {
+		p = scaleIn(&e, fl, p, idle)
+	}
+	// explain.go: the Plan, in the order the stages decided it.
+	return explain(pool, &snap, now, p)
 }

@@ -1,37 +1,57 @@
 package policy
 
-// Explanation: the words of reasons and notes, written without fmt on the
-// per-instance paths.
+// Stage 7 of Decide, explanation: the plan as the stages write it (decPlan),
+// the Plan it becomes, and the words of reasons and notes, written without
+// fmt on the per-instance paths.
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// decOut is the plan being written, and scratch for its reasons.
-type decOut struct {
-	plan Plan
-	buf  []byte // scratch for reasons
+// decPlan is the plan as Decide's stages write it: the actions each
+// planned (with their reasons), its notes and the limits that bound it, in
+// stage order. A stage takes it and returns it with its own appended, the
+// way append takes and returns a slice: the caller goes on with what is
+// returned, and no stage changes what an earlier one wrote. explain turns
+// it into the Plan.
+type decPlan struct {
+	drains, terms []Action
+	launches      []Launch
+	notes         []string
+	boundBy       []string // limits that bound, in the order they first did (Plan.BoundBy)
+	// pending jobs no capacity the pool may hold can run, and the largest (overflow)
+	unservable, unservableGPUs int
+	buf                        []byte // scratch for reasons (decText)
 }
 
-func newDecOut(pool *Pool, snap *Snapshot, now time.Time) decOut {
-	return decOut{plan: Plan{Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs}}
-}
-
-func (out *decOut) note(s string) { out.plan.Notes = append(out.plan.Notes, s) }
-
-// text starts a reason in out's scratch buffer.
-func (out *decOut) text() decText {
-	if out.buf == nil {
-		out.buf = make([]byte, 0, 256) // most reasons fit: no regrowth while writing
+// explain is Decide's last stage: the Plan of what the stages decided,
+// in the order they decided it. It takes the decision's inputs rather than
+// its decEnv so that the environment's pointers do not flow into the
+// result, which would move the snapshot to the heap.
+func explain(pool *Pool, snap *Snapshot, now time.Time, p decPlan) Plan {
+	return Plan{
+		Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs,
+		Launches: p.launches, Drains: p.drains, Terminates: p.terms, Notes: p.notes,
+		BoundBy: p.boundBy, Unservable: p.unservable, UnservableGPUs: p.unservableGPUs,
 	}
-	return decText(out.buf[:0])
+}
+
+func (p *decPlan) note(s string) { p.notes = append(p.notes, s) }
+
+// text starts a reason in p's scratch buffer.
+func (p *decPlan) text() decText {
+	if p.buf == nil {
+		p.buf = make([]byte, 0, 256) // most reasons fit: no regrowth while writing
+	}
+	return decText(p.buf[:0])
 }
 
 // str ends a reason and keeps the buffer for the next.
-func (out *decOut) str(t decText) string {
-	out.buf = t
+func (p *decPlan) str(t decText) string {
+	p.buf = t
 	return string(t)
 }
 
@@ -120,6 +140,13 @@ func (e *decEnv) fmtTime(t time.Time) string {
 		return t.Format("15:04:05 UTC")
 	}
 	return t.Format("2006-01-02 15:04:05 UTC")
+}
+
+// bound records that a limit held back or ended capacity in this plan.
+func (p *decPlan) bound(limit string) {
+	if !slices.Contains(p.boundBy, limit) {
+		p.boundBy = append(p.boundBy, limit)
+	}
 }
 
 func decPeriod(p BudgetPeriod) string {

@@ -127,7 +127,7 @@ func (mk *decMarket) cloudHolds(e *decEnv, size int) bool {
 
 // noteUnheld notes the pending jobs that burst capacity cannot hold: those
 // larger than on-prem too can never run; the others wait for on-prem.
-func noteUnheld(e *decEnv, out *decOut, mk *decMarket) {
+func noteUnheld(e *decEnv, p *decPlan, mk *decMarket) {
 	never, neverMax, wait, waitMax := 0, 0, 0, 0
 	count := func(s, n int) {
 		if s <= 0 || n <= 0 || mk.cloudHolds(e, s) {
@@ -150,13 +150,13 @@ func noteUnheld(e *decEnv, out *decOut, mk *decMarket) {
 			count(s, 1)
 		}
 	}
-	out.plan.Unservable, out.plan.UnservableGPUs = never, neverMax
+	p.unservable, p.unservableGPUs = never, neverMax
 	if never > 0 {
-		out.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
+		p.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
 			never, neverMax, e.snap.OnPremGPUs, CloudHolds(e.pool, neverMax)))
 	}
 	if wait > 0 {
-		out.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
+		p.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
 			wait, waitMax, CloudHolds(e.pool, waitMax)))
 	}
 }

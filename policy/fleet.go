@@ -1,10 +1,15 @@
 package policy
 
-// The plan's actions (drain, terminate, launch) and the totals they change:
-// what the pool holds after the actions planned so far.
+// The fleet that flows down Decide's stages, and the actions (drain,
+// terminate, launch) a stage plans on it: each adds the action to the
+// stage's plan and changes the fleet's totals to match.
 
-// decFleet is what the pool holds after the actions planned so far: the
-// stages read it to decide, and the actions (fleet.go) change it.
+// decFleet is what the pool holds after the actions planned so far. A
+// stage takes it and returns it changed by its actions (observe makes it):
+// like a slice passed to append, the caller goes on with the fleet a stage
+// returns, whose flags and slots may share storage with the one it took.
+// overLimit and overBudget are set by the limits stage, which thereby
+// holds every later launch (allowed).
 type decFleet struct {
 	n     int     // instances
 	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
@@ -25,9 +30,9 @@ func newDecFleet(e *decEnv, slots []decSlot) decFleet {
 	return decFleet{n: len(e.inst), committed: decCommit{cur: e.spend.Accrued}, slots: slots}
 }
 
-// drain adds a drain of instance i to the plan and takes it out of the
+// drain adds a drain of instance i to p and takes it out of the fleet's
 // capacity and free slots.
-func (fl *decFleet) drain(e *decEnv, out *decOut, i int, reason string) {
+func (fl *decFleet) drain(e *decEnv, p *decPlan, i int, reason string) {
 	in := &e.inst[i]
 	if fl.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
 		fl.capacity -= decGPUs(&in.Offering)
@@ -36,12 +41,12 @@ func (fl *decFleet) drain(e *decEnv, out *decOut, i int, reason string) {
 		}
 	}
 	fl.setFlag(i, decDrain)
-	out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: reason})
+	p.drains = append(p.drains, Action{InstanceID: in.ID, Reason: reason})
 }
 
 // terminate adds a termination of instance i (drained, or drained in this
-// plan) and takes it out of the totals.
-func (fl *decFleet) terminate(e *decEnv, out *decOut, i int, reason string) {
+// plan) to p and takes it out of the fleet's totals.
+func (fl *decFleet) terminate(e *decEnv, p *decPlan, i int, reason string) {
 	in := &e.inst[i]
 	o := &in.Offering
 	age := e.age(in)
@@ -51,17 +56,17 @@ func (fl *decFleet) terminate(e *decEnv, out *decOut, i int, reason string) {
 	if e.pool.Limits.Budget != nil {
 		fl.committed = fl.committed.sub(e.commitOf(o, age, e.keepSpan(in)).sub(e.commitOf(o, age, 0)))
 	}
-	out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: reason})
+	p.terms = append(p.terms, Action{InstanceID: in.ID, Reason: reason})
 }
 
-// launch adds count instances of o to the plan and the totals.
-func (fl *decFleet) launch(e *decEnv, out *decOut, o *decOffer, count int, floor, reason string) {
+// launch adds count instances of o to p and to the fleet's totals.
+func (fl *decFleet) launch(e *decEnv, p *decPlan, o *decOffer, count int, floor, reason string) {
 	g := o.o.GPUs
 	fl.totalGPUs += count * g
 	fl.capacity += count * g
 	fl.costPerHour += float64(count) * o.o.PricePerHour
 	fl.committed = fl.committed.add(o.unit.times(count))
-	out.plan.Launches = append(out.plan.Launches, Launch{Offering: e.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
+	p.launches = append(p.launches, Launch{Offering: e.pool.Offerings[o.idx], Count: count, Floor: floor, Reason: reason})
 }
 
 // flag is what the plan does to instance i: decDrain, decTerminate or both.

@@ -7,13 +7,15 @@ import "fmt"
 
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
-// or the cheapest per GPU-hour available.
-func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
-	deficit := e.floorGPUs - fl.capacity
-	if deficit <= 0 {
-		return
+// or the cheapest per GPU-hour available. It returns the fleet with the
+// launches (and their free slots) and the plan with them and its notes.
+func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, decPlan) {
+	if !e.floorsShort(&fl) {
+		return fl, p
 	}
-	shared := ownedCapacity(e, fl, out, "") // capacity no active floor owns covers floors in order
+	deficit := e.floorGPUs - fl.capacity
+	first := len(p.launches)                                // the launches before are earlier stages'
+	shared := ownedCapacity(e, &fl, p.launches[first:], "") // capacity no active floor owns covers floors in order
 	for fi := range e.snap.Floors {
 		if deficit <= 0 {
 			break
@@ -24,7 +26,7 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		}
 		own := 0
 		if f.Owner != "" {
-			own = ownedCapacity(e, fl, out, f.Owner)
+			own = ownedCapacity(e, &fl, p.launches[first:], f.Owner)
 		}
 		need := f.GPUs - own
 		if need > 0 && shared > 0 {
@@ -38,13 +40,13 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		}
 		o := floorOffer(e, mk, f)
 		if o == nil {
-			out.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
+			p.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
-		k, limit := allowed(e, fl, out, o, want)
+		k, limit := allowed(e, &fl, &p, o, want)
 		if k < want {
-			out.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+			p.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
 		}
 		if k == 0 {
 			continue
@@ -57,16 +59,22 @@ func launchFloors(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) {
 		if f.Reason != "" {
 			why = ": " + f.Reason
 		}
-		fl.launch(e, out, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+		fl.launch(e, &p, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
 			f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e))))
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
 		deficit -= k * o.o.GPUs
 	}
+	return fl, p
 }
 
+// floorsShort reports whether active floors want more burst capacity than
+// the fleet holds: what sets launchFloors off.
+func (e *decEnv) floorsShort(fl *decFleet) bool { return e.floorGPUs > fl.capacity }
+
 // ownedCapacity is the burst capacity held by instances launched for
-// owner, or with owner "", by instances of no active floor.
-func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
+// owner, or with owner "", by instances of no active floor, counting the
+// floors' launches so far (launched).
+func ownedCapacity(e *decEnv, fl *decFleet, launched []Launch, owner string) int {
 	n := 0
 	for i := range e.inst {
 		in := &e.inst[i]
@@ -82,7 +90,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
 		}
 		n += decGPUs(&in.Offering)
 	}
-	for _, l := range out.plan.Launches {
+	for _, l := range launched {
 		if l.Floor == owner {
 			n += l.Count * l.Offering.GPUs
 		}
@@ -94,7 +102,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, out *decOut, owner string) int {
 // the cheapest per GPU-hour (performance weighted) available.
 func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
 	offs := mk.offers(e)
-	var best *decOffer
+	var best decScore
 	for i := range offs {
 		o := &offs[i]
 		if o.skip != "" {
@@ -103,13 +111,12 @@ func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
 		if f.Offering != "" && f.Offering != o.o.Name && f.Offering != o.name() {
 			continue
 		}
-		o.score = o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)
-		o.n = 0
-		if best == nil || decLess(o, best) {
-			best = o
+		s := decScore{o: o, score: o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)}
+		if best.o == nil || decLess(&s, &best) {
+			best = s
 		}
 	}
-	return best
+	return best.o
 }
 
 func (e *decEnv) floorActive(f *Floor) bool {

@@ -16,47 +16,47 @@ import (
 // before any launch (the limits were lowered while instances ran): idle
 // instances are drained and terminated in the same plan, costliest first,
 // until the pool fits; busy ones are left to finish their work, and nothing
-// is launched while the pool is over a limit. Like the budget, it acts on
-// stale signals too.
-func limitPressure(e *decEnv, fl *decFleet, out *decOut) {
+// is launched while the pool is over a limit (the fleet it returns is
+// marked overLimit). Like the budget, it acts on stale signals too. It
+// returns the fleet and the plan with its actions and note.
+func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
+	if !e.breaksLimits(&fl) {
+		return fl, p
+	}
 	lim := &e.pool.Limits
-	over := func() bool {
-		return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
-	}
-	if !over() {
-		return
-	}
+	over := func() bool { return e.breaksLimits(&fl) }
 	if lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs {
-		out.bound(LimitMaxGPUs)
+		p.bound(LimitMaxGPUs)
 	}
 	if lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour {
-		out.bound(LimitMaxCostPerHour)
+		p.bound(LimitMaxCostPerHour)
 	}
 	heldG, heldC := fl.totalGPUs, fl.costPerHour
 	fl.overLimit = true
-	victims := idleVictims(e, fl)
+	victims := idleVictims(e, &fl)
 	ended := 0
 	for _, i := range victims {
 		if !over() {
 			break
 		}
 		in := &e.inst[i]
-		reason := out.str(out.text().s("over a hard limit: ").n(fl.totalGPUs).s(" burst GPUs at ").usd(fl.costPerHour).
+		reason := p.str(p.text().s("over a hard limit: ").n(fl.totalGPUs).s(" burst GPUs at ").usd(fl.costPerHour).
 			s("/h held, limits max_gpus ").n(lim.MaxGPUs).s(", max_cost_per_hour ").usd(lim.MaxCostPerHour).
 			s("; ending idle instances costliest first, this one ").n(decGPUs(&in.Offering)).s(" GPUs at ").
 			usd(in.Offering.PricePerHour).s("/h"))
 		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
-			fl.drain(e, out, i, reason)
+			fl.drain(e, &p, i, reason)
 		}
-		fl.terminate(e, out, i, reason)
+		fl.terminate(e, &p, i, reason)
 		ended++
 	}
 	still := "; no launches in this plan"
 	if over() {
 		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", fl.totalGPUs, fl.costPerHour)
 	}
-	out.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
+	p.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
 		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
+	return fl, p
 }
 
 // budgetPressure keeps the budget a hard limit. What the pool commits
@@ -65,24 +65,20 @@ func limitPressure(e *decEnv, fl *decFleet, out *decOut) {
 // next, instances are ended as soon as they can be, until it fits: idle
 // ones are drained and terminated in this plan, costliest first, then busy
 // ones are drained (fewest busy GPUs first, then costliest), so that a
-// drain_timeout termination lands before the money runs out. It acts even
-// on stale signals.
-func budgetPressure(e *decEnv, fl *decFleet, out *decOut) {
+// drain_timeout termination lands before the money runs out, and nothing
+// is launched (the fleet it returns is marked overBudget). It acts even on
+// stale signals. It returns the fleet and the plan with its actions and
+// note.
+func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
+	if !e.breaksBudget(&fl) {
+		return fl, p
+	}
 	b := e.pool.Limits.Budget
-	if b == nil || fl.committed.fits(b.Amount) {
-		return
-	}
-	if e.soft {
-		// Running work is never cut for money; allowed admits nothing
-		// until the commitments fit again, and says so when it holds a
-		// launch (a note every evaluation of a period would be noise).
-		return
-	}
 	before := fl.committed
 	fl.overBudget = true
-	out.bound(LimitBudget)
+	p.bound(LimitBudget)
 	ended := 0
-	for _, i := range idleVictims(e, fl) {
+	for _, i := range idleVictims(e, &fl) {
 		if fl.committed.fits(b.Amount) {
 			break
 		}
@@ -92,20 +88,20 @@ func budgetPressure(e *decEnv, fl *decFleet, out *decOut) {
 		if saved.cur <= 0 && saved.next <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}
-		reason := out.str(out.text().s("budget: keeping burst capacity commits ").usd(fl.committed.cur).
+		reason := p.str(p.text().s("budget: keeping burst capacity commits ").usd(fl.committed.cur).
 			s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).s(" in the next, of a ").usd(b.Amount).
 			s(" budget (").usd(e.spend.Accrued).s(" accrued; each instance counted until drain_timeout after the next evaluation); ending idle instances costliest first, this one (").
 			usd(in.Offering.PricePerHour).s("/h) frees ").usd(saved.cur + saved.next))
 		if in.State != StateDraining && fl.flag(i)&decDrain == 0 {
-			fl.drain(e, out, i, reason)
+			fl.drain(e, &p, i, reason)
 		}
-		fl.terminate(e, out, i, reason)
+		fl.terminate(e, &p, i, reason)
 		ended++
 	}
 	if fl.committed.fits(b.Amount) {
-		out.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
+		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
 			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, fl.committed.cur, fl.committed.next))
-		return
+		return fl, p
 	}
 	var busy []int
 	for i := range e.inst {
@@ -137,18 +133,36 @@ func budgetPressure(e *decEnv, fl *decFleet, out *decOut) {
 		age := e.age(in)
 		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, e.nowSpan(in)))
 		fl.committed = fl.committed.sub(saved)
-		fl.drain(e, out, i, out.str(out.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
+		fl.drain(e, &p, i, p.str(p.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
 			s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
 			s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget")))
 		drained++
 	}
 	if fl.committed.fits(b.Amount) {
-		out.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
+		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
 			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
-		return
+		return fl, p
 	}
-	out.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
+	p.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
 		fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
+	return fl, p
+}
+
+// breaksLimits reports whether the fleet holds more than max_gpus or
+// max_cost_per_hour: what sets limitPressure off.
+func (e *decEnv) breaksLimits(fl *decFleet) bool {
+	lim := &e.pool.Limits
+	return (lim.MaxGPUs > 0 && fl.totalGPUs > lim.MaxGPUs) || (lim.MaxCostPerHour > 0 && fl.costPerHour > lim.MaxCostPerHour)
+}
+
+// breaksBudget reports whether keeping the fleet would break a hard budget
+// (see Decide): what sets budgetPressure off. Under a soft budget running
+// work is never cut for money; allowed admits nothing until the
+// commitments fit again, and says so when it holds a launch (a note every
+// evaluation of a period would be noise).
+func (e *decEnv) breaksBudget(fl *decFleet) bool {
+	b := e.pool.Limits.Budget
+	return b != nil && !fl.committed.fits(b.Amount) && !e.soft
 }
 
 // idleVictims lists the instances with no busy GPU that are not ending yet,
@@ -170,12 +184,12 @@ func idleVictims(e *decEnv, fl *decFleet) []int {
 // breaking max_gpus, max_cost_per_hour or the budget, given what the plan
 // keeps so far; limit names the binding limit when fewer than want fit, and
 // bound its kind (LimitMaxGPUs, …).
-func allowed(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int, string) {
-	k, limit, _ := allowedBy(e, fl, out, o, want)
+func allowed(e *decEnv, fl *decFleet, p *decPlan, o *decOffer, want int) (int, string) {
+	k, limit, _ := allowedBy(e, fl, p, o, want)
 	return k, limit
 }
 
-func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int, string, string) {
+func allowedBy(e *decEnv, fl *decFleet, p *decPlan, o *decOffer, want int) (int, string, string) {
 	k, limit, bound := want, "", ""
 	g := o.o.GPUs
 	lim := &e.pool.Limits
@@ -186,21 +200,21 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 		}
 		if room < k {
 			k = room
-			limit, bound = out.str(out.text().s("max_gpus ").n(lim.MaxGPUs).s(" (").n(fl.totalGPUs).s(" burst GPUs held)")), LimitMaxGPUs
+			limit, bound = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" (").n(fl.totalGPUs).s(" burst GPUs held)")), LimitMaxGPUs
 		}
 	}
 	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
 		room := decRoom(lim.MaxCostPerHour, fl.costPerHour, o.o.PricePerHour, k)
 		if room < k {
 			k = room
-			limit = out.str(out.text().s("max_cost_per_hour ").usd(lim.MaxCostPerHour).s(" (burst costs ").usd(fl.costPerHour).
+			limit = p.str(p.text().s("max_cost_per_hour ").usd(lim.MaxCostPerHour).s(" (burst costs ").usd(fl.costPerHour).
 				s("/h, ").s(o.name()).s(" is ").usd(o.o.PricePerHour).s("/h)"))
 			bound = LimitMaxCostPerHour
 		}
 	}
 	if fl.overLimit && k > 0 {
 		k = 0
-		limit = out.str(out.text().s("max_gpus ").n(lim.MaxGPUs).s(" / max_cost_per_hour ").usd(lim.MaxCostPerHour).
+		limit = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" / max_cost_per_hour ").usd(lim.MaxCostPerHour).
 			s(" (the pool was over a limit before this plan: no launch until it fits)"))
 		bound = LimitMaxGPUs
 		if lim.MaxGPUs <= 0 || fl.totalGPUs <= lim.MaxGPUs {
@@ -209,7 +223,7 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 	}
 	if b := lim.Budget; b != nil && fl.overBudget && k > 0 {
 		k = 0
-		limit = out.str(out.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+		limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
 			s(" (committed spend was over it before this plan: no launch until it fits)"))
 		bound = LimitBudget
 	}
@@ -217,7 +231,7 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 		room := decRoom(b.Amount, fl.committed.cur, o.unit.cur, k)
 		if room < k {
 			k = room
-			limit = out.str(out.text().s("soft budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+			limit = p.str(p.text().s("soft budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
 				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).
 				s(", each instance counted until the period's end or the latest moment it can end; one more ").s(o.name()).
 				s(" commits ").usd(o.unit.cur).s(")"))
@@ -227,7 +241,7 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 		room := min(decRoom(b.Amount, fl.committed.cur, o.unit.cur, k), decRoom(b.Amount, fl.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
-			limit = out.str(out.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+			limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
 				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).
 				s(" in the next, each instance counted until drain_timeout after the next evaluation; one more ").s(o.name()).
 				s(" commits ").usd(o.unit.cur + o.unit.next).s(")"))
@@ -238,7 +252,7 @@ func allowedBy(e *decEnv, fl *decFleet, out *decOut, o *decOffer, want int) (int
 		k = 0
 	}
 	if k < want && bound != "" {
-		out.bound(bound)
+		p.bound(bound)
 	}
 	return k, limit, bound
 }
@@ -263,13 +277,6 @@ func decRoom(limit, used, each float64, want int) int {
 		n--
 	}
 	return n
-}
-
-// bound records that a limit held back or ended capacity in this plan.
-func (out *decOut) bound(limit string) {
-	if !slices.Contains(out.plan.BoundBy, limit) {
-		out.plan.BoundBy = append(out.plan.BoundBy, limit)
-	}
 }
 
 // decSortByPriceDesc orders instance indices costliest first, then by ID.

@@ -4,7 +4,10 @@ package policy
 // (decEnv) and one walk over the instances (what the pool holds, its committed spend, its free GPUs,
 // drains that are done, max_lifetime drains, idle instances due for release).
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // decEnv is one decision's inputs and the constants derived from them.
 // Stages read it and never change it.
@@ -70,11 +73,17 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 	return free, class
 }
 
-// observe walks the instances once: what the pool holds (fl: totals,
-// committed spend, free slots), terminations of drained instances and
-// max-lifetime drains (out), and the idle instances due for release
-// (cands, for scale-in).
-func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
+// observe walks the instances once. It returns the fleet as the pool
+// holds it after the terminations and drains observe plans (totals,
+// committed spend, and free slots kept in slots' storage), the idle
+// instances due for release (indices into the instances, for scale-in),
+// and the plan begun with those terminations of drained instances and
+// max-lifetime drains, and a note when the signals are stale.
+func observe(e *decEnv, slots []decSlot) (fl decFleet, idle []int, p decPlan) {
+	fl = newDecFleet(e, slots)
+	if e.stale {
+		p.note("holding: signals stale or missing (" + strings.Join(e.snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
+	}
 	maxLife := int64(e.pool.ScaleIn.MaxLifetime)
 	budget := e.pool.Limits.Budget != nil
 	for i := range e.inst {
@@ -89,12 +98,12 @@ func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
 		}
 		g := decGPUs(o)
 		if in.State == StateDraining {
-			if why := drainDone(e, out, in); why != "" {
+			if why := drainDone(e, &p, in); why != "" {
 				if budget {
 					fl.committed = fl.committed.add(e.commitOf(o, age, 0))
 				}
 				fl.setFlag(i, decTerminate)
-				out.plan.Terminates = append(out.plan.Terminates, Action{InstanceID: in.ID, Reason: why})
+				p.terms = append(p.terms, Action{InstanceID: in.ID, Reason: why})
 				continue
 			}
 			fl.totalGPUs += g
@@ -112,7 +121,7 @@ func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
 		if maxLife > 0 && age >= maxLife {
 			launched := decLaunchedAt(in, e.now)
 			fl.setFlag(i, decDrain)
-			out.plan.Drains = append(out.plan.Drains, Action{InstanceID: in.ID, Reason: out.str(out.text().
+			p.drains = append(p.drains, Action{InstanceID: in.ID, Reason: p.str(p.text().
 				s("max lifetime: launched at ").at(e.now, launched).s(", ").dur(e.now.Sub(launched)).
 				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
 			continue
@@ -122,31 +131,31 @@ func observe(e *decEnv, fl *decFleet, out *decOut) (cands []int) {
 			fl.slots = decAddSlot(fl.slots, free, class, 1)
 		}
 		if in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
-			cands = append(cands, i)
+			idle = append(idle, i)
 		}
 	}
-	return cands
+	return fl, idle, p
 }
 
 // drainDone says why a draining instance may be terminated now, or "".
-func drainDone(e *decEnv, out *decOut, in *Instance) string {
+func drainDone(e *decEnv, p *decPlan, in *Instance) string {
 	started := in.DrainStartedAt
 	if started.IsZero() || started.After(e.now) {
 		started = e.now
 	}
 	if in.BusyGPUs <= 0 && !e.stale {
-		return out.str(out.text().s("drained: no GPU busy since draining began at ").at(e.now, started).
+		return p.str(p.text().s("drained: no GPU busy since draining began at ").at(e.now, started).
 			s(" (").dur(e.now.Sub(started)).s(" ago)"))
 	}
 	if to := e.pool.ScaleIn.DrainTimeout.D(); to > 0 && e.now.Sub(started) >= to {
-		t := out.text().s("drain timeout: draining since ").at(e.now, started).s(", ").dur(e.now.Sub(started)).
+		t := p.text().s("drain timeout: draining since ").at(e.now, started).s(", ").dur(e.now.Sub(started)).
 			s(" >= drain_timeout ").dur(to).s(", ")
 		if in.BusyGPUs <= 0 {
 			t = t.s("busy GPUs unknown (signals stale)")
 		} else {
 			t = t.n(in.BusyGPUs).s(" of ").n(decGPUs(&in.Offering)).s(" GPUs still busy")
 		}
-		return out.str(t)
+		return p.str(t)
 	}
 	return ""
 }

@@ -110,6 +110,9 @@ type decOverflow struct {
 	// younger jobs left to on-prem; free on-prem and burst GPUs before
 	// packing; over GPUs of due jobs left.
 	pending, count, largest, younger, onprem, burst, over int
+	// launch: new capacity is to be launched for the jobs (false when
+	// free capacity takes them all, or the signals are stale)
+	launch bool
 }
 
 // text describes the overflow for notes and reasons.
@@ -122,18 +125,22 @@ func (ov *decOverflow) text() string {
 		ov.pending, ov.count, ov.largest, ov.onprem, ov.burst, ov.over)
 }
 
-// overflow packs pending jobs into free on-prem and burst GPUs (taking
-// the burst GPUs they fill from fl.slots) and returns what is left for
-// new capacity; ok is false when nothing is to be launched for (the notes
-// say why).
-func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverflow, ok bool) {
-	noteUnheld(e, out, mk)
+// overflow packs pending jobs into free on-prem and burst GPUs and returns
+// what is left for new capacity (ov.launch is false when nothing is to be
+// launched for; the notes say why) and the fleet with the burst GPUs the
+// jobs fill taken from its free slots.
+func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, decFleet, decPlan) {
+	var ov decOverflow
+	if !e.queued() {
+		return ov, fl, p
+	}
+	noteUnheld(e, &p, mk)
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
 		if younger > 0 {
-			out.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
+			p.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
 		}
-		return ov, false
+		return ov, fl, p
 	}
 	pending, count, largest := 0, 0, 0
 	for _, j := range jobs {
@@ -150,33 +157,41 @@ func overflow(e *decEnv, fl *decFleet, out *decOut, mk *decMarket) (ov decOverfl
 	for _, s := range fl.slots {
 		burst += s.free * s.n
 	}
-	left := fitFree(e, fl, jobs, onprem, true)
+	left, slots := fitFree(e, fl.slots, jobs, onprem, true)
 	over := 0
 	for _, j := range jobs {
 		over += j.size * j.n
 	}
 	// Younger jobs take what free capacity is left after the due ones (the
 	// queue runs in order); what they cannot fit will share new instances.
-	fitFree(e, fl, young, left, false)
+	_, fl.slots = fitFree(e, slots, young, left, false)
 	if over == 0 {
-		return ov, false
+		return ov, fl, p
 	}
 	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
 		younger: younger, onprem: onprem, burst: burst, over: over}
 	if e.snap.IdleAllocatedGPUs > 0 {
-		out.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
+		p.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
 	}
 	if e.stale {
-		out.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
-		return ov, false
+		p.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		return ov, fl, p
 	}
-	return ov, true
+	ov.launch = true
+	return ov, fl, p
+}
+
+// queued reports whether the snapshot shows pending jobs: what sets
+// overflow off (without any, it has nothing to pack, hold or note).
+func (e *decEnv) queued() bool {
+	return len(e.snap.PendingBySize) > 0 || len(e.snap.PendingJobGPUs) > 0 || e.snap.PendingGPUs > 0
 }
 
 // fitFree places jobs (reducing their counts) into left free on-prem GPUs,
 // then into free burst slots, and with whole also across whole free
-// instances smaller than a job. It returns the on-prem GPUs still free.
-func fitFree(e *decEnv, fl *decFleet, jobs []decJob, left int, whole bool) int {
+// instances smaller than a job. It returns the on-prem GPUs still free and
+// the slots left free.
+func fitFree(e *decEnv, slots []decSlot, jobs []decJob, left int, whole bool) (int, []decSlot) {
 	for k := range jobs {
 		j := &jobs[k]
 		if left >= j.size {
@@ -185,13 +200,13 @@ func fitFree(e *decEnv, fl *decFleet, jobs []decJob, left int, whole bool) int {
 			left -= p * j.size
 		}
 		if j.n > 0 {
-			j.n, fl.slots = decPlace(fl.slots, j.size, j.n)
+			j.n, slots = decPlace(slots, j.size, j.n)
 		}
 		if whole && j.n > 0 && (!e.pool.WholeJobs || j.size > decMaxOfferGPUs(e.pool)) {
-			j.n = decPlaceWhole(fl.slots, j.size, j.n, e.pool.SpanMin())
+			j.n = decPlaceWhole(slots, j.size, j.n, e.pool.SpanMin())
 		}
 	}
-	return left
+	return left, slots
 }
 
 // decMaxOfferGPUs is the largest offering's GPU count.

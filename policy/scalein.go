@@ -194,10 +194,11 @@ func (e *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText 
 // scaleIn drains idle instances that have idled past their threshold and
 // whose billing lets them go, unless pending work needs them or the pool
 // would fall below its floors. Instances of no active floor go first, then
-// the costliest. Never on stale signals.
-func scaleIn(e *decEnv, fl *decFleet, out *decOut, cands []int) {
+// the costliest. Never on stale signals. It returns the plan with the
+// drains and its notes; the fleet after them is of no further use.
+func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 	if e.stale || len(cands) == 0 {
-		return
+		return p
 	}
 	slices.SortFunc(cands, func(a, b int) int {
 		x, y := &e.inst[a], &e.inst[b]
@@ -228,22 +229,23 @@ func scaleIn(e *decEnv, fl *decFleet, out *decOut, cands []int) {
 			keptForFloor++
 			continue
 		}
-		fl.drain(e, out, i, idleReason(e, fl, out, in))
+		fl.drain(e, &p, i, idleReason(e, &fl, &p, in))
 	}
 	if keptForWork > 0 {
-		out.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
 	}
 	if keptForFloor > 0 {
-		out.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
+		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
 	}
+	return p
 }
 
 // idleReason explains an idle drain with its numbers.
-func idleReason(e *decEnv, fl *decFleet, out *decOut, in *Instance) string {
+func idleReason(e *decEnv, fl *decFleet, p *decPlan, in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
 	th, spells := e.idleThreshold(&in.Offering)
-	t := out.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
+	t := p.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
 		s(" >= threshold ").dur(th)
 	if e.pool.ScaleIn.Idle.Auto || e.pool.ScaleIn.Idle.Duration <= 0 {
 		t = t.s(" (auto: ")
@@ -268,5 +270,5 @@ func idleReason(e *decEnv, fl *decFleet, out *decOut, in *Instance) string {
 	if in.Floor != "" && !e.floorOwnerActive(in.Floor) {
 		t = t.s("; its floor ").q(in.Floor).s(" has ended")
 	}
-	return out.str(t)
+	return p.str(t)
 }
