@@ -132,7 +132,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
 			continue
 		}
-		if k < o.n {
+		if k < s.n {
 			// Cut by a limit: launch only what can run a job. Instances
 			// for a job that spans them are waste until all are up, and
 			// are let go idle before the rest could come.

@@ -83,11 +83,16 @@ const (
 //     offerings are launched in the same plan for the jobs left. Launches
 //     are cut to fit max_gpus (all non-terminating instances),
 //     max_cost_per_hour and the budget; when the chosen offering cannot
-//     fit even one instance, the next one is tried. Jobs no burst capacity
+//     fit even one instance, or the instances a cut leaves cannot run any
+//     job it would take (each spans more instances than the cut allows,
+//     with the whole free ones of its size), the next one is tried. Jobs no burst capacity
 //     can hold are never launched for: a note says they wait for on-prem,
 //     or, when larger than on-prem too, that they will never be served
 //     (Plan.Unservable counts them).
-//  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold is
+//  5. Scale-in: an instance whose GPUs have all idled for IdleThreshold
+//     (with scale_in.idle auto and the offering's idle spells known,
+//     Snapshot.IdleGaps, the threshold up to it that would have cost least
+//     over them, LearnedIdle) is
 //     drained when its billing lets it go (an hourly one just before its
 //     paid hour ends, a per-second-min-60s one after its first minute),
 //     unless a pending job fits on it or the floors need it. Booting
