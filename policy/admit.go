@@ -12,7 +12,8 @@ import (
 // a hard budget (see Decide), idle instances end and busy ones drain early,
 // and nothing is launched (a soft budget cuts nothing, it only holds
 // launches); otherwise each launch is cut to what the limits
-// and the budget allow, and a launch of an offering out of stock or
+// and the budget allow (to none when the instances left cannot run any
+// pending job, each spanning more of them, as Decide cuts), and a launch of an offering out of stock or
 // blocked by quota (the capacity cache) is dropped. The plan's own drains and terminations of
 // instances the pool knows are kept (a terminate only after a drain).
 // Launches of one offering are merged into one (with the first's reason).
@@ -72,6 +73,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		fl.terminate(&e, &p, i, a.Reason)
 	}
 	offs := mk.offers(&e)
+	var jobBuf [16]decJob
 	for _, l := range decMergeLaunches(plan.Launches) {
 		var o *decOffer
 		for k := range offs {
@@ -89,6 +91,15 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			continue
 		}
 		k, limit := allowed(&e, &fl, &p, o, l.Count)
+		if k > 0 && k < l.Count {
+			// As Decide's own cut launches: none when the instances left
+			// cannot run any pending job (each spans more of them).
+			if need, size := decSpanShort(&e, &fl, admitJobs(&snap, jobBuf[:0]), o, k, decMaxOfferGPUs(pool)); need > 0 {
+				p.note(fmt.Sprintf("admit: launch of %s cut from %d to none: limit %s allows %d, with the %d whole ones free or booting too few for a pending %d-GPU job, which spans %d",
+					o.name(), l.Count, limit, k, decWholeFree(&fl, o.o.GPUs), size, need))
+				continue
+			}
+		}
 		if k < l.Count {
 			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
 		}
@@ -98,6 +109,25 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	}
 	p.notes = append(plan.Notes, p.notes...)
 	return explain(pool, &snap, now, p)
+}
+
+// admitJobs is the snapshot's pending jobs by size (PendingBySize, else
+// PendingJobGPUs), in dst.
+func admitJobs(snap *Snapshot, dst []decJob) []decJob {
+	if len(snap.PendingBySize) > 0 {
+		for _, ps := range snap.PendingBySize {
+			if ps.GPUs > 0 && len(ps.Submitted) > 0 {
+				dst = append(dst, decJob{size: ps.GPUs, n: len(ps.Submitted)})
+			}
+		}
+		return dst
+	}
+	for _, g := range snap.PendingJobGPUs {
+		if g > 0 {
+			dst = decAddJob(dst, g)
+		}
+	}
+	return dst
 }
 
 // decWithMarket is o with its market defaulted, as offers() keys it.

@@ -76,3 +76,40 @@ func TestCutLaunchMustRunAJob(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })
 	}
 }
+
+// TestAdmitCutLaunchMustRunAJob: Admit holds another policy's cut launches
+// to the same rule: none when the instances a limit leaves cannot run any
+// pending job.
+func TestAdmitCutLaunchMustRunAJob(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d()
+	pool := dtPool(p4d)
+	pool.Limits.MaxGPUs = 64
+	var busy []Instance
+	for i := range 5 {
+		busy = append(busy, dtInst("b-"+string(rune('a'+i)), p4d, StateRunning, now.Add(-time.Hour), 8))
+	}
+	plan := Plan{Pool: pool.Name, Time: now, Launches: []Launch{{Offering: p4d, Count: 8, Reason: "per-job: resume 8 nodes"}}}
+	for _, tt := range []struct {
+		name string
+		jobs []int
+		want int
+		note string
+	}{
+		{"a 64-GPU job, room for 3 of its 8", []int{64}, 0, "admit: launch of p4d cut from 8 to none: limit max_gpus 64 (40 burst GPUs held) allows 3, with the 0 whole ones free or booting too few for a pending 64-GPU job, which spans 8"},
+		{"and a 4-GPU job the 3 can run", []int{64, 4}, 3, "launch of p4d cut from 8 to 3 instances"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := dtBusySnap(10*time.Minute, tt.jobs...)
+			got := Admit(pool, snap, busy, Spend{}, now, plan)
+			n := 0
+			for _, l := range got.Launches {
+				n += l.Count
+			}
+			if n != tt.want {
+				t.Errorf("admitted %d launches, want %d; plan %+v", n, tt.want, got)
+			}
+			dtHasNote(t, got, tt.note)
+		})
+	}
+}
