@@ -326,6 +326,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			// A policy that is idle without work skips the call when there
 			// is nothing to decide: no job pending, no instance, no schedule.
 			if !(o.Policy.IdleWithoutWork && s.pendingJobs == 0 && len(s.alive) == 0 && len(s.pool.Schedules) == 0) {
+				// An evaluation may take long (a fleet of thousands): the
+				// run stops at the next one after ctx ends, not thousands
+				// of them later.
+				if err := ctx.Err(); err != nil {
+					return Result{}, err
+				}
 				if err := s.tick(decide); err != nil {
 					return Result{}, err
 				}
