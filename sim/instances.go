@@ -181,6 +181,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	s.res.PeakCloudGPUs = max(s.res.PeakCloudGPUs, s.cloudGPUs)
 	s.res.PeakCostPerHour = max(s.res.PeakCostPerHour, s.cloudPrice)
 	s.res.Launches++
+	s.rented(off)
 	s.idle.Launched(off.Key(), s.at(s.now))
 	if life := s.cloud.spotLife(off); life > 0 {
 		s.push(event{at: s.now + life, kind: evNotice, id: ii})

@@ -294,12 +294,17 @@ func checkResult(c fuzzCase, r Result) []string {
 		badf("waits p50 %g, p95 %g, p99 %g, max %g not in order", r.WaitP50S, r.WaitP95S, r.WaitP99S, r.WaitMaxS)
 	}
 	// Jobs: those that can never be served are known from the trace and
-	// the pool alone, and never start.
+	// the pool as the policy runs it (its own interval: a budget's
+	// commitments follow it) alone, and never start.
 	never, neverG, tooBig := 0, 0, 0
+	pool := c.pool
+	if p, err := PolicyByName(r.Policy); err == nil && p.Interval > 0 {
+		pool.Interval = policy.Duration(p.Interval)
+	}
 	for _, j := range c.tr.Jobs {
-		if j.GPUs > c.pool.OnPrem.GPUs() {
+		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
-			if policy.CloudHolds(&c.pool, j.GPUs) != "" {
+			if policy.CloudHolds(&pool, j.GPUs) != "" {
 				never++
 				neverG = max(neverG, j.GPUs)
 			}

@@ -30,7 +30,8 @@ type Result struct {
 	// Efficiency is the work done on cloud instances (GPU-hours of the
 	// trace's durations, reference GPUs) × the lowest price per useful
 	// GPU-hour on offer (price ÷ (GPUs × performance); spot counts only for
-	// pools that checkpoint, see cheapestPerGPUHour) ÷ CloudCostUSD: 1.0
+	// pools that checkpoint, or once the run rents it, see
+	// cheapestPerGPUHour) ÷ CloudCostUSD: 1.0
 	// means every dollar bought work at the best price on offer. It is 1
 	// when nothing was paid.
 	Efficiency float64 `json:"efficiency"`

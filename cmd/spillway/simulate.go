@@ -101,9 +101,9 @@ Columns:
                 drain_timeout) since their last checkpoint
   efficiency    work done on cloud × the lowest price per useful GPU-hour on
                 offer (price ÷ (GPUs × performance); spot counts only for pools
-                that checkpoint) ÷ cloud $; 1.00 is the limit (every dollar
-                bought a working GPU-hour at the best price on offer); "-" when
-                nothing was paid
+                that checkpoint, or once the run rents it) ÷ cloud $; 1.00 is
+                the limit (every dollar bought a working GPU-hour at the best
+                price on offer); "-" when nothing was paid
   wait p50 … max  time from submit to start over all jobs (! marks a p95 above
                 the pool's wait target)
   jobs on cloud jobs that ran on cloud instances
