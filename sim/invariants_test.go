@@ -130,7 +130,7 @@ func drawCase(seed uint64) fuzzCase {
 			Billing:      billings[r.pick(3)],
 			Market:       policy.MarketOnDemand,
 		}
-		switch r.pick(40) {
+		switch r.pick(100) {
 		case 0:
 			o.PricePerHour = 0.0001 // config's MinPrice
 		case 1:
@@ -404,8 +404,9 @@ func checkResult(c fuzzCase, r Result) []string {
 	return bad
 }
 
-// fuzzDeadline bounds one case: a run that takes longer hangs.
-const fuzzDeadline = 2 * time.Minute
+// fuzzDeadline bounds one case: a run that takes longer hangs
+// (SPILLWAY_SIM_FUZZ_DEADLINE sets another, for slow machines).
+var fuzzDeadline = 2 * time.Minute
 
 // runCase runs every policy on c, one by one and then as a backtest, and
 // returns what the invariants say, and whether a run reached the
@@ -489,6 +490,22 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	if err != nil {
 		return append(bad, fmt.Sprintf("JSON of the report: %v", err))
 	}
+	// A policy dominates another only on its figures, and never when it
+	// leaves more jobs unstarted (their waits are lower bounds).
+	byName := map[string]Result{}
+	for _, r := range rep.Results {
+		byName[r.Policy] = r
+	}
+	for _, r := range rep.Results {
+		for _, d := range r.DominatedBy {
+			q := byName[d]
+			if q.JobsUnstarted > r.JobsUnstarted || q.CloudCostUSD > r.CloudCostUSD || q.WaitP95S > r.WaitP95S ||
+				(q.CloudCostUSD == r.CloudCostUSD && q.WaitP95S == r.WaitP95S) {
+				bad = append(bad, fmt.Sprintf("%s dominated by %s: $%g, p95 %gs, %d unstarted against $%g, p95 %gs, %d unstarted",
+					r.Policy, d, r.CloudCostUSD, r.WaitP95S, r.JobsUnstarted, q.CloudCostUSD, q.WaitP95S, q.JobsUnstarted))
+			}
+		}
+	}
 	gotRes, _ := json.Marshal(rep.Results)
 	if string(gotRes) != string(want) {
 		bad = append(bad, fmt.Sprintf("the backtest's results differ from the same runs one by one:\n%s\n%s", gotRes, want))
@@ -537,6 +554,13 @@ func TestSimInvariants(t *testing.T) {
 			t.Fatalf("SPILLWAY_SIM_FUZZ_SEED=%q: want a case's seed", one)
 		}
 		first, n = x, 1
+	}
+	if v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
+		}
+		fuzzDeadline = d
 	}
 	var tally fuzzTally
 	failed := 0

@@ -196,11 +196,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Pool == nil || o.Trace == nil {
 		return Result{}, fmt.Errorf("sim: Options need a Pool and a Trace")
 	}
-	if g := o.Pool.OnPrem.GPUsPerNode; g <= 0 || g > maxNodeGPUs {
-		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want 1 to %d)", o.Pool.Name, g, maxNodeGPUs)
+	// A pool without on-prem nodes (a cloud-only pool) need not say how
+	// many GPUs a node has, as config validation allows.
+	nodeGPUs := o.Pool.OnPrem.GPUsPerNode
+	if o.Pool.OnPrem.Nodes == 0 && nodeGPUs == 0 {
+		nodeGPUs = 1
 	}
-	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode {
-		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode)
+	if nodeGPUs <= 0 || nodeGPUs > maxNodeGPUs {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want 1 to %d)", o.Pool.Name, nodeGPUs, maxNodeGPUs)
+	}
+	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/nodeGPUs {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/nodeGPUs)
 	}
 	s := &state{
 		o:        o,
@@ -225,7 +231,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
-	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
+	s.on = newOnprem(o.Pool.OnPrem.Nodes, nodeGPUs)
 	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
