@@ -141,7 +141,7 @@ func drawCase(seed uint64) fuzzCase {
 			o.PricePerHour *= 0.3 + 0.5*r.Float64()
 		}
 		if r.chance(0.3) {
-			o.Performance = []float64{0.5, 1, 1.5, 3, 0.1 + 3*r.Float64()}[r.pick(5)]
+			o.Performance = []float64{0.5, 1, 1.5, 3, 0.1 + 3*r.Float64(), 1000}[r.pick(6)]
 		}
 		pool.Offerings = append(pool.Offerings, o)
 	}

@@ -93,6 +93,11 @@ type workCounts struct {
 // DefaultInterval is the evaluation interval used when a pool names none.
 const DefaultInterval = 30 * time.Second
 
+// MinInterval is the shortest evaluation interval the simulator runs: a
+// controller evaluates a pool every few seconds at most, and trace times
+// are kept to the millisecond.
+const MinInterval = time.Second
+
 // quietLimit ends a run that has stopped making progress: no job started or
 // ended for this long while nothing runs (e.g. a job larger than anything
 // it may ever get), or no job finished for this long plus the longest job
@@ -252,6 +257,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if interval <= 0 {
 			interval = DefaultInterval
 		}
+	}
+	if decide != nil && interval < MinInterval {
+		// Evaluations follow the interval, and ticks between events are
+		// not skipped while anything is queued or rented: at 1ns a trace
+		// of two hours is 7.2×10^12 evaluations, a hang.
+		return Result{}, fmt.Errorf("sim: pool %q: interval %s is shorter than the simulator's %s: want an interval of %s or more", o.Pool.Name, interval, MinInterval, MinInterval)
 	}
 	s.interval = interval
 	if o.Policy.Interval > 0 && o.Policy.Interval != o.Pool.Interval.D() {
