@@ -236,7 +236,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return err
 	}
 	if len(tr.Jobs) == 0 {
-		return fmt.Errorf("trace %s has no jobs", tr.Name)
+		return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
 	}
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
