@@ -101,8 +101,8 @@ const MinInterval = time.Second
 // quietLimit ends a run that has stopped making progress: no job started or
 // ended for this long while nothing runs (e.g. a job larger than anything
 // it may ever get), or no job finished for this long plus the longest job
-// and, with a budget, a month (a job that runs, is killed by a drain
-// timeout and runs again, for ever: it is reported unstarted).
+// and, with a budget, its longest period (a job that runs, is killed by a
+// drain timeout and runs again, for ever: it is reported unstarted).
 const quietLimit = 24 * time.Hour
 
 // part is one piece of a job's placement: GPUs on a node or an instance.
@@ -279,7 +279,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		stuckLimit = max(stuckLimit, quietLimit+j.Duration)
 	}
 	if b := o.Pool.Limits.Budget; b != nil {
-		stuckLimit += 31 * 24 * time.Hour
+		// A spent budget holds launches back until its next period.
+		stuckLimit += longestPeriod(b.Period)
 	}
 	nextTick := time.Duration(0)
 	ai := 0
@@ -365,6 +366,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// longestPeriod is the longest a budget period of kind p lasts: a day, a
+// week, or 31 days (a month, and anything else).
+func longestPeriod(p policy.BudgetPeriod) time.Duration {
+	switch p {
+	case policy.PeriodDay:
+		return 24 * time.Hour
+	case policy.PeriodWeek:
+		return 7 * 24 * time.Hour
+	}
+	return 31 * 24 * time.Hour
 }
 
 // skipIdleTicks jumps the next evaluation over idle time: while nothing is
