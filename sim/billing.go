@@ -19,15 +19,16 @@ type BudgetPeriod struct {
 // cheapestPerGPUHour is the lowest price per useful GPU-hour on offer:
 // price ÷ (GPUs × performance). Spot offerings of a pool whose jobs do not
 // checkpoint (Pool.SpotLastResort) count only when nothing else is on
-// offer: a reclaim loses the runs on them, so their list price is not a
-// price per useful GPU-hour.
+// offer (work done on one taken as a last resort is valued at its own
+// price, state.addWork): a reclaim loses the runs on them, so their list
+// price is not a price per useful GPU-hour.
 func cheapestPerGPUHour(pool *policy.Pool) float64 {
 	best, last := 0.0, 0.0
 	for _, o := range pool.Offerings {
 		if o.GPUs <= 0 || o.PricePerHour <= 0 {
 			continue
 		}
-		p := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o))
+		p := perUsefulGPUHour(o)
 		if pool.SpotLastResort(o) {
 			if last == 0 || p < last {
 				last = p
@@ -44,14 +45,21 @@ func cheapestPerGPUHour(pool *policy.Pool) float64 {
 	return best
 }
 
+// perUsefulGPUHour is an offering's price per useful GPU-hour: price ÷
+// (GPUs × performance).
+func perUsefulGPUHour(o policy.Offering) float64 {
+	return o.PricePerHour / (float64(o.GPUs) * offeringPerf(o))
+}
+
 // periodShare is what an instance was billed within the current budget
-// period, up to end.
+// period, up to end. One launched in the period is billed there in full,
+// its minimum included, even when it ends the instant it was launched.
 func (s *state) periodShare(in *instance, end time.Time) float64 {
-	if !end.After(s.periodStart) {
-		return 0
-	}
 	total := billedCost(in.off, in.launchedAt, end)
 	if in.launchedAt.Before(s.periodStart) {
+		if !end.After(s.periodStart) {
+			return 0
+		}
 		if !in.prePeriodOf.Equal(s.periodStart) {
 			in.prePeriod, in.prePeriodOf = billedCost(in.off, in.launchedAt, s.periodStart), s.periodStart
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 // Cloud is how the simulated clouds behave beyond prices and billing. The
@@ -191,7 +192,9 @@ func (cs *cloudState) boot(median time.Duration) time.Duration {
 		return median
 	}
 	sigma := math.Log(cs.c.BootP95) / 1.6448536269514722
-	return time.Duration(float64(median) * math.Exp(sigma*cs.rng.NormFloat64()))
+	// At most trace.MaxSpan: a median of a year drawn 8σ high would
+	// overflow the clock.
+	return time.Duration(min(float64(median)*math.Exp(sigma*cs.rng.NormFloat64()), float64(trace.MaxSpan)))
 }
 
 // spotLife draws how long a spot instance lives before its reclaim notice;

@@ -139,7 +139,12 @@ func (s *state) tryStart(j int) bool {
 	// at the speed of where it runs.
 	run := s.jobs[j].Duration - js.done
 	if js.cloud {
-		run = time.Duration(math.Ceil(float64(run) / s.speed(parts)))
+		// Performance may be as low as config's 1e-9: a run that long
+		// ends at the horizon (ErrHorizon, unless the run stops first
+		// for want of progress), instead of overflowing the clock into
+		// the past (a job on such an offering once ended at once).
+		f := math.Ceil(float64(run) / s.speed(parts))
+		run = time.Duration(min(f, float64(MaxSimulated-s.now+time.Second)))
 	}
 	s.push(event{at: s.now + run, kind: evJobEnd, id: int32(j), gen: js.gen})
 	return true
@@ -170,8 +175,7 @@ func (s *state) addWork(parts []part, gpuHours float64) {
 	price := s.cheapest
 	for _, p := range parts {
 		if p.cloud {
-			o := s.insts[p.idx].off
-			if q := o.PricePerHour / (float64(o.GPUs) * offeringPerf(o)); q > 0 && q < price {
+			if q := perUsefulGPUHour(s.insts[p.idx].off); q > 0 && q < price {
 				price = q
 			}
 		}
@@ -189,7 +193,10 @@ func (s *state) kill(j int) {
 	lost := s.now - js.start
 	if c := s.pool.CheckpointInterval.D(); c > 0 {
 		kept := lost / c * c
-		work := min(time.Duration(float64(kept)*s.speed(s.partsOf(j))), s.jobs[j].Duration-js.done)
+		work := s.jobs[j].Duration - js.done
+		if w := float64(kept) * s.speed(s.partsOf(j)); w < float64(work) {
+			work = time.Duration(w)
+		}
 		js.done += work
 		lost -= kept
 		s.res.UsedGPUHours += g * kept.Hours()

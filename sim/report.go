@@ -99,7 +99,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprint(w, ".")
 		}
 		if len(res.DominatedBy) > 0 {
-			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster.", res.Policy, strings.Join(res.DominatedBy, ", "))
+			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster, leaving no more jobs unstarted.", res.Policy, strings.Join(res.DominatedBy, ", "))
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nwall time %.2fs; ! marks a p95 wait above the wait target\n", r.WallSeconds)

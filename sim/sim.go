@@ -96,11 +96,16 @@ type workCounts struct {
 // DefaultInterval is the evaluation interval used when a pool names none.
 const DefaultInterval = 30 * time.Second
 
+// MinInterval is the shortest evaluation interval the simulator runs: a
+// controller evaluates a pool every few seconds at most, and trace times
+// are kept to the millisecond.
+const MinInterval = time.Second
+
 // quietLimit ends a run that has stopped making progress: no job started or
 // ended for this long while nothing runs (e.g. a job larger than anything
 // it may ever get), or no job finished for this long plus the longest job
-// and, with a budget, a month (a job that runs, is killed by a drain
-// timeout and runs again, for ever: it is reported unstarted).
+// and, with a budget, its longest period (a job that runs, is killed by a
+// drain timeout and runs again, for ever: it is reported unstarted).
 const quietLimit = 24 * time.Hour
 
 // part is one piece of a job's placement: GPUs on a node or an instance.
@@ -203,11 +208,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Pool == nil || o.Trace == nil {
 		return Result{}, fmt.Errorf("sim: Options need a Pool and a Trace")
 	}
-	if g := o.Pool.OnPrem.GPUsPerNode; g <= 0 || g > maxNodeGPUs {
-		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want 1 to %d)", o.Pool.Name, g, maxNodeGPUs)
+	// A pool without on-prem nodes (a cloud-only pool) need not say how
+	// many GPUs a node has, as config validation allows.
+	nodeGPUs := o.Pool.OnPrem.GPUsPerNode
+	if o.Pool.OnPrem.Nodes == 0 && nodeGPUs == 0 {
+		nodeGPUs = 1
 	}
-	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode {
-		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/o.Pool.OnPrem.GPUsPerNode)
+	if nodeGPUs <= 0 || nodeGPUs > maxNodeGPUs {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.gpus_per_node is %d (want 1 to %d)", o.Pool.Name, nodeGPUs, maxNodeGPUs)
+	}
+	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/nodeGPUs {
+		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/nodeGPUs)
 	}
 	s := &state{
 		o:        o,
@@ -232,7 +243,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
-	s.on = newOnprem(o.Pool.OnPrem.Nodes, o.Pool.OnPrem.GPUsPerNode)
+	s.on = newOnprem(o.Pool.OnPrem.Nodes, nodeGPUs)
 	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
@@ -254,6 +265,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			interval = DefaultInterval
 		}
 	}
+	if decide != nil && interval < MinInterval {
+		// Evaluations follow the interval, and ticks between events are
+		// not skipped while anything is queued or rented: at 1ns a trace
+		// of two hours is 7.2×10^12 evaluations, a hang.
+		return Result{}, fmt.Errorf("sim: pool %q: interval %s is shorter than the simulator's %s: want an interval of %s or more", o.Pool.Name, interval, MinInterval, MinInterval)
+	}
 	s.interval = interval
 	if o.Policy.Interval > 0 && o.Policy.Interval != o.Pool.Interval.D() {
 		// The pool as this policy runs it: its decisions and the limits'
@@ -269,7 +286,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		stuckLimit = max(stuckLimit, quietLimit+j.Duration)
 	}
 	if b := o.Pool.Limits.Budget; b != nil {
-		stuckLimit += 31 * 24 * time.Hour
+		// A spent budget holds launches back until its next period.
+		stuckLimit += longestPeriod(b.Period)
 	}
 	nextTick := time.Duration(0)
 	ai := 0
@@ -333,6 +351,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			// A policy that is idle without work skips the call when there
 			// is nothing to decide: no job pending, no instance, no schedule.
 			if !(o.Policy.IdleWithoutWork && s.pendingJobs == 0 && len(s.alive) == 0 && len(s.pool.Schedules) == 0) {
+				// An evaluation may take long (a fleet of thousands): the
+				// run stops at the next one after ctx ends, not thousands
+				// of them later.
+				if err := ctx.Err(); err != nil {
+					return Result{}, err
+				}
 				if err := s.tick(decide); err != nil {
 					return Result{}, err
 				}
@@ -349,6 +373,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// longestPeriod is the longest a budget period of kind p lasts: a day, a
+// week, or 31 days (a month, and anything else).
+func longestPeriod(p policy.BudgetPeriod) time.Duration {
+	switch p {
+	case policy.PeriodDay:
+		return 24 * time.Hour
+	case policy.PeriodWeek:
+		return 7 * 24 * time.Hour
+	}
+	return 31 * 24 * time.Hour
 }
 
 // skipIdleTicks jumps the next evaluation over idle time: while nothing is

@@ -103,9 +103,9 @@ Columns:
                 drain_timeout) since their last checkpoint
   efficiency    work done on cloud × the lowest price per useful GPU-hour on
                 offer (price ÷ (GPUs × performance); spot counts only for pools
-                that checkpoint) ÷ cloud $; 1.00 is the limit (every dollar
-                bought a working GPU-hour at the best price on offer); "-" when
-                nothing was paid
+                that checkpoint, or once the run rents it) ÷ cloud $; 1.00 is
+                the limit (every dollar bought a working GPU-hour at the best
+                price on offer); "-" when nothing was paid
   wait p50 … max  time from submit to start over all jobs (! marks a p95 above
                 the pool's wait target)
   jobs on cloud jobs that ran on cloud instances
@@ -238,7 +238,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return err
 	}
 	if len(tr.Jobs) == 0 {
-		return fmt.Errorf("trace %s has no jobs", tr.Name)
+		return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
 	}
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)

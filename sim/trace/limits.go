@@ -122,6 +122,9 @@ func prescan(name string, r io.Reader, maxJobs int) error {
 		return nil
 	}
 	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), ",")
+	for i, h := range header {
+		header[i] = strings.Trim(h, `"`) // a quoted name, as spreadsheets write them
+	}
 	switch formatOf(header) {
 	case FormatITP, FormatPhilly, FormatGeneric:
 	default:

@@ -158,7 +158,13 @@ func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
 }
 
 func read(name string, r io.Reader, opts Options) (*Trace, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+	br := bufio.NewReaderSize(r, 1<<16)
+	// A UTF-8 byte order mark (spreadsheets write one) goes before the
+	// CSV reader sees it: before a quoted header name it is a bare quote.
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
@@ -169,9 +175,6 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		return nil, csvError(name, err)
 	}
 	header = slices.Clone(header)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	}
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs()}
 	var tr *Trace
 	switch formatOf(header) {
@@ -184,8 +187,18 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	case FormatGeneric:
 		tr, err = p.generic()
 	default:
-		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat,
-			Want: "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus"}
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus"
+		switch {
+		case slices.ContainsFunc(header, func(h string) bool { return strings.Contains(h, "\r") }):
+			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
+		case formatOf(loose(header)) != "":
+			want += "; column names are lower-case, without spaces around them"
+		}
+		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat, Want: want}
+	}
+	if dup := dupColumn(header); dup != "" {
+		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(header, ","), Err: ErrDupColumn,
+			Want: fmt.Sprintf("each of the %s format's columns once", formatOf(header))}
 	}
 	if err != nil {
 		return nil, err
@@ -221,6 +234,38 @@ func normalise(tr *Trace) {
 		}
 		tr.Start = tr.Start.Add(first)
 	}
+}
+
+// ErrDupColumn is returned (wrapped in *Error) when a header names a
+// column its format reads more than once: which one holds the values is
+// anyone's guess.
+var ErrDupColumn = errors.New("the column appears more than once")
+
+// readColumns are the columns the formats read.
+var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
+	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
+	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus"}
+
+// dupColumn names a column the formats read that header holds twice ("" when none).
+func dupColumn(header []string) string {
+	seen := map[string]bool{}
+	for _, h := range header {
+		if seen[h] && slices.Contains(readColumns, h) {
+			return h
+		}
+		seen[h] = true
+	}
+	return ""
+}
+
+// loose is header with its names trimmed and lower-cased, to tell a
+// person whose header would match so.
+func loose(header []string) []string {
+	out := make([]string, len(header))
+	for i, h := range header {
+		out[i] = strings.ToLower(strings.TrimSpace(h))
+	}
+	return out
 }
 
 // formatOf recognises a format from its header ("" when none matches).

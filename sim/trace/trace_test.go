@@ -37,6 +37,12 @@ func TestLoad(t *testing.T) {
 			[]Job{job(0, 120, 4), job(60, 60, 2), job(120, 120, 3)}},
 		{"generic.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
 			[]Job{job(0, 7.5, 16), job(10, 5, 1)}},
+		// As a spreadsheet saves it: a byte order mark before a quoted
+		// header (once refused as a bare quote), CRLF line ends, blank
+		// lines, an extra column with a quoted comma, duplicate rows (two
+		// jobs) and submits out of order.
+		{"spreadsheet.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
+			[]Job{job(0, 3600, 8), job(0, 3600, 8), job(90, 7200.5, 16), job(290, 60, 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -68,6 +74,10 @@ func TestLoadBad(t *testing.T) {
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
+		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
+		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_helios_sum.csv", 2, "running_gpu_num+pending_gpu_num", `bad_helios_sum.csv:2: column running_gpu_num+pending_gpu_num: "2097152": out of range (want a demand of at most 1048576 GPUs)`},

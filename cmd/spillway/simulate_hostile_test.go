@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// simulateReport is what TestSimulateHostile reads of a --json report.
+type simulateReport struct {
+	Trace struct {
+		Jobs int `json:"jobs"`
+	} `json:"trace"`
+	Results []struct {
+		Policy          string  `json:"policy"`
+		CloudCostUSD    float64 `json:"cloud_cost_usd"`
+		JobsUnstarted   int     `json:"jobs_unstarted"`
+		JobsNeverServed int     `json:"jobs_never_served"`
+		JobsOnCloud     int     `json:"jobs_on_cloud"`
+	} `json:"results"`
+}
+
+// TestSimulateHostile runs spillway simulate on traces and configs nobody
+// writes on purpose: each either runs and prints a report whose JSON
+// parses, or fails with one line naming the input and what is valid.
+func TestSimulateHostile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const jobs = "submit_s,duration_s,gpus\n0,3600,8\n60,7200,16\n120,600,1\n"
+	tr := write("jobs.csv", jobs)
+	for _, tt := range []struct {
+		name string
+		args []string
+		// jobs is the trace's job count when the run must succeed; err a
+		// part of the one-line error otherwise.
+		jobs int
+		err  string
+		// check looks at a successful report.
+		check func(t *testing.T, rep simulateReport)
+	}{
+		{name: "CRLF, BOM, quoted header, blank lines, extra column", jobs: 3,
+			args: []string{"--trace", write("sheet.csv", "\ufeff\"submit_s\",\"duration_s\",\"gpus\",\"user\"\r\n\r\n0,3600,8,a\r\n\"60\",\"7200\",\"16\",\"b, c\"\r\n\r\n120,600,1,\r\n")}},
+		{name: "submits going backwards and duplicate rows", jobs: 4,
+			args: []string{"--trace", write("back.csv", "submit_s,duration_s,gpus\n6000,3600,8\n60,7200,16\n60,7200,16\n0,10,1\n")}},
+		{name: "a 10^7-second job", jobs: 2,
+			args: []string{"--trace", write("long.csv", "submit_s,duration_s,gpus\n0,10000000,8\n60,7200,16\n")}},
+		{name: "a job of the most GPUs a trace may hold is never served", jobs: 2,
+			args: []string{"--trace", write("huge.csv", "submit_s,duration_s,gpus\n0,3600,1048576\n60,3600,8\n")},
+			check: func(t *testing.T, rep simulateReport) {
+				for _, r := range rep.Results {
+					if r.JobsNeverServed != 1 || r.JobsUnstarted != 0 {
+						t.Errorf("%s: %d never served, %d unstarted: want 1, 0", r.Policy, r.JobsNeverServed, r.JobsUnstarted)
+					}
+				}
+			}},
+		{name: "a header only", err: "trace header.csv has no jobs: want at least one row after its header",
+			args: []string{"--trace", write("header.csv", "submit_s,duration_s,gpus\n")}},
+		{name: "more GPUs than a trace may hold", err: `gpus.csv:2: column gpus: "1048577": out of range (want a whole number of GPUs from 1 to 1048576)`,
+			args: []string{"--trace", write("gpus.csv", "submit_s,duration_s,gpus\n0,3600,1048577\n")}},
+		{name: "ITP without num_gpu", err: `itp.csv:1: "job_id,submission_time,duration": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP)`,
+			args: []string{"--trace", write("itp.csv", "job_id,submission_time,duration\n1,0,3600\n")}},
+		{name: "Philly without num_gpus", err: `philly.csv:1: "timestamp,duration,cluster": unknown trace format`,
+			args: []string{"--trace", write("philly.csv", "timestamp,duration,cluster\n2017-10-01 00:00:00,3600,a\n")}},
+		{name: "Helios without pending_gpu_num", err: `helios.csv:1: "time,running_gpu_num": unknown trace format`,
+			args: []string{"--trace", write("helios.csv", "time,running_gpu_num\n2020-01-01 00:00:00,5\n")}},
+		{name: "a column twice", err: `dup.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once`,
+			args: []string{"--trace", write("dup.csv", "submit_s,duration_s,gpus,gpus\n0,3600,8,4\n")}},
+		{name: "lone CR line ends", err: "its lines end in a lone carriage return (CR): end them with LF or CRLF",
+			args: []string{"--trace", write("cr.csv", "submit_s,duration_s,gpus\r0,3600,8\r")}},
+		{name: "a cloud-only pool (no onprem section)", jobs: 3,
+			args: []string{"--config", "testdata/hostile/cloud-only.yaml", "--trace", tr},
+			check: func(t *testing.T, rep simulateReport) {
+				for _, r := range rep.Results {
+					if want := map[bool]int{true: 0, false: 3}[r.Policy == "onprem-only"]; r.JobsOnCloud != want {
+						t.Errorf("%s: %d jobs on cloud, want %d", r.Policy, r.JobsOnCloud, want)
+					}
+				}
+			}},
+		{name: "interval 1ns", err: `policy spillway: sim: pool "fast": interval 1ns is shorter than the simulator's 1s: want an interval of 1s or more`,
+			args: []string{"--config", "testdata/hostile/interval-1ns.yaml", "--trace", tr}},
+		{name: "every knob at its upper bound", jobs: 3,
+			args: []string{"--config", "testdata/hostile/knobs-high.yaml", "--trace", tr}},
+		{name: "every knob at its lower bound", jobs: 3,
+			args: []string{"--config", "testdata/hostile/knobs-low.yaml", "--trace", tr, "--policies", "spillway,onprem-only"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runSimulateArgs(t, append(tt.args, "--json")...)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v: want one line with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep simulateReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v in\n%s", err, out)
+			}
+			if rep.Trace.Jobs != tt.jobs || len(rep.Results) == 0 {
+				t.Errorf("%d jobs, %d results: want %d jobs", rep.Trace.Jobs, len(rep.Results), tt.jobs)
+			}
+			if tt.check != nil {
+				tt.check(t, rep)
+			}
+		})
+	}
+}

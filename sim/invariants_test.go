@@ -1,0 +1,606 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// The property test of the simulator: random pools, traces and clouds,
+// every policy, and the invariants a report must keep whatever the input.
+//
+//	go test ./sim -run TestSimInvariants                      # the lean run (make test)
+//	SPILLWAY_SIM_FUZZ_N=3000 go test ./sim -run TestSimInvariants -timeout 2h -v
+//	SPILLWAY_SIM_FUZZ_SEED=1234 go test ./sim -run TestSimInvariants -v   # one case again
+//
+// A failure names the case's seed; SPILLWAY_SIM_FUZZ_SEED replays it alone.
+
+// fuzzCase is one random input: a pool as config validation would accept
+// it (config/bounds.go and config/validate.go give the ranges), a trace,
+// and a cloud (nil: the ideal one).
+type fuzzCase struct {
+	seed       uint64
+	pool       policy.Pool
+	tr         *trace.Trace
+	cloud      *Cloud
+	limitCosts bool
+}
+
+func (c fuzzCase) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "case %d (SPILLWAY_SIM_FUZZ_SEED=%d): onprem %d×%d, wait_target %s, interval %s, whole_jobs %v, span %+v, checkpoint %s\n",
+		c.seed, c.seed, c.pool.OnPrem.Nodes, c.pool.OnPrem.GPUsPerNode, c.pool.WaitTarget.D(), c.pool.Interval.D(), c.pool.WholeJobs, c.pool.Span, c.pool.CheckpointInterval.D())
+	for _, o := range c.pool.Offerings {
+		fmt.Fprintf(&b, "  offering %s: %d GPUs $%g/h boot %s %s perf %g %s\n", o.Name, o.GPUs, o.PricePerHour, o.Boot.D(), o.Market, o.Performance, o.Billing)
+	}
+	fmt.Fprintf(&b, "  limits max_gpus %d max_cost_per_hour %g", c.pool.Limits.MaxGPUs, c.pool.Limits.MaxCostPerHour)
+	if bu := c.pool.Limits.Budget; bu != nil {
+		fmt.Fprintf(&b, " budget %+v", *bu)
+	}
+	fmt.Fprintf(&b, "\n  scale_in %+v schedules %+v\n", c.pool.ScaleIn, c.pool.Schedules)
+	if c.cloud != nil {
+		fmt.Fprintf(&b, "  cloud %+v\n", *c.cloud)
+	} else {
+		b.WriteString("  cloud ideal\n")
+	}
+	fmt.Fprintf(&b, "  trace start %s, %d jobs, span %s:", c.tr.Start.Format(time.DateTime), len(c.tr.Jobs), c.tr.Span())
+	for i, j := range c.tr.Jobs {
+		if i == 12 {
+			fmt.Fprintf(&b, " …")
+			break
+		}
+		fmt.Fprintf(&b, " %s+%s×%d", j.Submit, j.Duration, j.GPUs)
+	}
+	return b.String()
+}
+
+// fuzzRand draws the values of one case.
+type fuzzRand struct{ *rand.Rand }
+
+func (r fuzzRand) pick(n int) int { return r.IntN(n) }
+
+// chance is true with probability p.
+func (r fuzzRand) chance(p float64) bool { return r.Float64() < p }
+
+// logUniform is a value from lo to hi, uniform in its logarithm.
+func (r fuzzRand) logUniform(lo, hi float64) float64 {
+	return math.Exp(math.Log(lo) + r.Float64()*(math.Log(hi)-math.Log(lo)))
+}
+
+func (r fuzzRand) duration(lo, hi time.Duration) time.Duration {
+	return time.Duration(r.logUniform(float64(lo), float64(hi)))
+}
+
+// drawCase draws case seed. The ranges are those config validation
+// allows, drawn mostly where real pools are, with edge values at the
+// bounds now and then.
+func drawCase(seed uint64) fuzzCase {
+	r := fuzzRand{rand.New(rand.NewPCG(seed, 0xf022))}
+	pool := policy.Pool{Name: "fuzz"}
+
+	// On-prem: none, one node of one GPU, up to hundreds of nodes.
+	switch r.pick(6) {
+	case 0:
+		pool.OnPrem = policy.OnPrem{Nodes: 0, GPUsPerNode: []int{1, 8}[r.pick(2)]}
+	case 1:
+		pool.OnPrem = policy.OnPrem{Nodes: 1, GPUsPerNode: 1}
+	case 2:
+		pool.OnPrem = policy.OnPrem{Nodes: 1 + r.pick(400), GPUsPerNode: 1 + r.pick(16)}
+	default:
+		pool.OnPrem = policy.OnPrem{Nodes: 1 + r.pick(8), GPUsPerNode: []int{1, 2, 4, 8, 8, 16}[r.pick(6)]}
+	}
+	pool.WaitTarget = policy.Duration([]time.Duration{0, 30 * time.Second, 5 * time.Minute, 10 * time.Minute, time.Hour, r.duration(time.Second, time.Hour)}[r.pick(6)])
+	pool.Interval = policy.Duration([]time.Duration{10 * time.Second, 30 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, r.duration(time.Second, 10*time.Minute)}[r.pick(6)])
+	pool.StaleAfter = policy.Duration(max(2*time.Minute, pool.Interval.D()))
+	pool.WholeJobs = r.chance(0.3)
+	if r.chance(0.3) {
+		pool.Span.MinGPUs = []int{1, 2, 4, 8, 16, 1024}[r.pick(6)]
+	}
+	if r.chance(0.3) {
+		pool.Span.Slowdown = []float64{1, 1.2, 2, 10}[r.pick(4)]
+	}
+	if r.chance(0.3) {
+		pool.CheckpointInterval = policy.Duration([]time.Duration{time.Minute, 10 * time.Minute, time.Hour, 7 * 24 * time.Hour}[r.pick(4)])
+	}
+
+	// Offerings: 1 to 6, 1 to 16 GPUs, prices per GPU-hour around real
+	// ones with the bounds now and then.
+	billings := []policy.Billing{policy.BillingPerSecond, policy.BillingPerSecondMin60, policy.BillingHourly}
+	providers := []string{"aws", "ali", "tf"}
+	for k := range 1 + r.pick(6) {
+		g := []int{1, 1, 2, 4, 8, 8, 16, 3, 1 + r.pick(16)}[r.pick(9)]
+		o := policy.Offering{
+			Name: fmt.Sprintf("o%d", k), Provider: providers[r.pick(3)], Region: "r" + strconv.Itoa(r.pick(2)),
+			InstanceType: fmt.Sprintf("t%d", k), GPUs: g,
+			PricePerHour: float64(g) * r.logUniform(0.3, 12),
+			Boot:         policy.Duration([]time.Duration{0, time.Minute, 3 * time.Minute, 5 * time.Minute, 20 * time.Minute, r.duration(time.Second, 2*time.Hour)}[r.pick(6)]),
+			Billing:      billings[r.pick(3)],
+			Market:       policy.MarketOnDemand,
+		}
+		switch r.pick(100) {
+		case 0:
+			o.PricePerHour = 0.0001 // config's MinPrice
+		case 1:
+			o.PricePerHour = 100_000 // config's MaxPrice
+		}
+		if r.chance(0.25) {
+			o.Market = policy.MarketSpot
+			o.PricePerHour *= 0.3 + 0.5*r.Float64()
+		}
+		if r.chance(0.3) {
+			o.Performance = []float64{0.5, 1, 1.5, 3, 0.1 + 3*r.Float64(), 1000}[r.pick(6)]
+		}
+		pool.Offerings = append(pool.Offerings, o)
+	}
+	minG, minPrice := math.MaxInt, math.Inf(1)
+	for _, o := range pool.Offerings {
+		minG, minPrice = min(minG, o.GPUs), min(minPrice, o.PricePerHour)
+	}
+
+	// Limits, each at or above the smallest offering (config refuses less).
+	if r.chance(0.5) {
+		pool.Limits.MaxGPUs = max(minG, []int{minG, 8, 16, 64, 2048, 1 << 20}[r.pick(6)]+r.pick(32))
+	}
+	if r.chance(0.4) {
+		pool.Limits.MaxCostPerHour = max(minPrice, minPrice*r.logUniform(1, 200))
+	}
+	if r.chance(0.6) {
+		b := &policy.Budget{Amount: r.logUniform(1, 100_000), Period: []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}[r.pick(3)]}
+		if r.chance(0.3) {
+			b.Mode = policy.BudgetSoft
+		} else if r.chance(0.5) {
+			b.Mode = policy.BudgetHard
+		}
+		pool.Limits.Budget = b
+	}
+	pool.ScaleIn.Idle = policy.IdleSetting{Auto: true}
+	if r.chance(0.4) {
+		pool.ScaleIn.Idle = policy.IdleSetting{Duration: []time.Duration{0, time.Minute, 10 * time.Minute, 2 * time.Hour}[r.pick(4)]}
+	}
+	if r.chance(0.3) {
+		pool.ScaleIn.MaxLifetime = policy.Duration(r.duration(time.Minute, 7*24*time.Hour))
+	}
+	pool.ScaleIn.DrainTimeout = policy.Duration([]time.Duration{0, 10 * time.Minute, time.Minute, 2 * time.Hour, 168 * time.Hour}[r.pick(5)])
+	if r.chance(0.2) {
+		crons := []string{"0 8 * * 1-5", "*/30 * * * *", "0 0 1 * *", "15 3 * * *"}
+		for k := range 1 + r.pick(2) {
+			s := policy.Schedule{Name: fmt.Sprintf("s%d", k), Cron: crons[r.pick(len(crons))],
+				GPUs: 1 + r.pick(32), Duration: policy.Duration(r.duration(time.Minute, 12*time.Hour))}
+			if m := pool.Limits.MaxGPUs; m > 0 {
+				s.GPUs = min(s.GPUs, m)
+			}
+			pool.Schedules = append(pool.Schedules, s)
+		}
+	}
+
+	// The cloud: ideal, or realistic with its knobs drawn in their ranges.
+	var cloud *Cloud
+	if r.chance(0.6) {
+		cloud = DefaultCloud(r.Uint64())
+		if r.chance(0.5) {
+			cloud.MeanInStock = r.duration(time.Minute, 30*24*time.Hour)
+			cloud.MeanOutOfStock = []time.Duration{0, time.Minute, r.duration(time.Minute, 48*time.Hour)}[r.pick(3)]
+			cloud.CapacityTTL = r.duration(time.Second, 24*time.Hour)
+			cloud.BootP95 = 1 + 9*r.Float64()
+			cloud.SpotMeanLife = []time.Duration{0, time.Minute, r.duration(time.Minute, 30*24*time.Hour)}[r.pick(3)]
+			cloud.SpotNotice = r.duration(time.Millisecond, time.Hour) * time.Duration(r.pick(2))
+		}
+		if r.chance(0.3) {
+			cloud.Quota = map[string]int{}
+			for _, o := range pool.Offerings {
+				if r.chance(0.5) {
+					cloud.Quota[o.Provider] = 1 + r.pick(64)
+				} else {
+					cloud.Quota[o.Provider+"/"+o.Region] = 1 + r.pick(64)
+				}
+			}
+			cloud.QuotaTTL = r.duration(time.Second, 24*time.Hour)
+		}
+	}
+
+	// The trace: bursts of simultaneous submits, long idle gaps, jobs of
+	// 1 GPU to more than anything, from a second to weeks.
+	maxOffer := 0
+	for _, o := range pool.Offerings {
+		maxOffer = max(maxOffer, o.GPUs)
+	}
+	tr := &trace.Trace{Name: fmt.Sprintf("fuzz-%d", seed), Start: trace.DefaultEpoch}
+	if r.chance(0.5) {
+		tr.Start = time.Date(2020+r.pick(8), time.Month(1+r.pick(12)), 1+r.pick(28), r.pick(24), r.pick(60), r.pick(60), 0, time.UTC)
+	}
+	// The largest size is trace.MaxGPUs only where max_gpus keeps it off
+	// the cloud, also in the runs without a limit (limitCosts lifts them
+	// one at a time): a fleet of a million instances is a legitimate run,
+	// but one of minutes per policy (see the report of the campaign).
+	huge := 3001
+	if m := pool.Limits.MaxGPUs; m > 0 && m < 4096 {
+		huge = trace.MaxGPUs
+	}
+	sizes := []int{1, 1, 1, 2, 4, 8, 8, 16, 32, 3, pool.OnPrem.GPUs() + 1, 2 * maxOffer, 3000, huge}
+	var at time.Duration
+	for n := 1 + r.pick(120); len(tr.Jobs) < n; {
+		switch r.pick(10) {
+		case 0: // a long idle gap
+			at += r.duration(time.Hour, 20*24*time.Hour)
+		case 1, 2: // a burst at one instant
+			at += r.duration(time.Second, time.Hour)
+			g := sizes[r.pick(len(sizes)-3)]
+			d := r.duration(time.Second, 12*time.Hour)
+			for range 2 + r.pick(20) {
+				tr.Jobs = append(tr.Jobs, trace.Job{Submit: at, Duration: d, GPUs: g})
+			}
+		default:
+			at += r.duration(time.Second, 2*time.Hour) * time.Duration(r.pick(2))
+		}
+		g := sizes[r.pick(len(sizes))]
+		if r.chance(0.9) {
+			g = sizes[r.pick(len(sizes)-3)] // mostly jobs that fit somewhere
+		}
+		d := r.duration(time.Second, 24*time.Hour)
+		if r.chance(0.03) {
+			d = r.duration(24*time.Hour, 21*24*time.Hour)
+		}
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: at, Duration: d, GPUs: g})
+	}
+	sortJobs(tr.Jobs)
+	return fuzzCase{seed: seed, pool: pool, tr: tr, cloud: cloud, limitCosts: r.chance(0.25)}
+}
+
+// fuzzTally counts what the cases exercised, so that the invariants
+// cannot pass on runs where nothing happens.
+type fuzzTally struct {
+	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon, spanned int
+}
+
+// checkResult returns the invariants r breaks, as sentences.
+func checkResult(c fuzzCase, r Result) []string {
+	var bad []string
+	badf := func(format string, args ...any) { bad = append(bad, r.Policy+": "+fmt.Sprintf(format, args...)) }
+	const eps = 1e-6
+	near := func(a, b float64) bool { return math.Abs(a-b) <= eps+1e-9*math.Max(math.Abs(a), math.Abs(b)) }
+	for name, v := range map[string]float64{
+		"cloud_cost_usd": r.CloudCostUSD, "paid_gpu_hours": r.PaidGPUHours, "used_gpu_hours": r.UsedGPUHours,
+		"boot_gpu_hours": r.BootGPUHours, "idle_gpu_hours": r.IdleGPUHours, "efficiency": r.Efficiency,
+		"gpu_hours_lost": r.GPUHoursLost, "peak_cost_per_hour": r.PeakCostPerHour,
+		"wait_p50_s": r.WaitP50S, "wait_p95_s": r.WaitP95S, "wait_p99_s": r.WaitP99S, "wait_max_s": r.WaitMaxS,
+	} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < -eps {
+			badf("%s is %v: want a finite number ≥ 0", name, v)
+		}
+	}
+	if r.PaidGPUHours < r.UsedGPUHours-eps-1e-9*r.UsedGPUHours {
+		badf("paid %.6f GPU-h < used %.6f GPU-h", r.PaidGPUHours, r.UsedGPUHours)
+	}
+	if unused := r.PaidGPUHours - r.UsedGPUHours; r.BootGPUHours+r.IdleGPUHours > unused+eps+1e-9*r.PaidGPUHours {
+		badf("boot %.6f + idle %.6f GPU-h > paid − used %.6f GPU-h", r.BootGPUHours, r.IdleGPUHours, unused)
+	}
+	if r.Efficiency < 0 || r.Efficiency > 1+1e-9 {
+		badf("efficiency %.9f outside [0, 1]", r.Efficiency)
+	}
+	if !(r.WaitP50S <= r.WaitP95S && r.WaitP95S <= r.WaitP99S && r.WaitP99S <= r.WaitMaxS) {
+		badf("waits p50 %g, p95 %g, p99 %g, max %g not in order", r.WaitP50S, r.WaitP95S, r.WaitP99S, r.WaitMaxS)
+	}
+	// Jobs: those that can never be served are known from the trace and
+	// the pool as the policy runs it (its own interval: a budget's
+	// commitments follow it) alone, and never start.
+	never, neverG, tooBig := 0, 0, 0
+	pool := c.pool
+	if p, err := PolicyByName(r.Policy); err == nil && p.Interval > 0 {
+		pool.Interval = policy.Duration(p.Interval)
+	}
+	for _, j := range c.tr.Jobs {
+		if j.GPUs > pool.OnPrem.GPUs() {
+			tooBig++
+			if policy.CloudHolds(&pool, j.GPUs) != "" {
+				never++
+				neverG = max(neverG, j.GPUs)
+			}
+		}
+	}
+	// A job of a size nothing may be launched for can still start on room
+	// rented for others (a schedule's floor, idle instances it spans): the
+	// never served are those of them that did not.
+	if r.JobsNeverServed > never || r.NeverServedGPUs > neverG || (r.JobsNeverServed > 0) != (r.NeverServedWhy != "") ||
+		(r.JobsNeverServed > 0) != (r.NeverServedGPUs > 0) || (r.Policy == PolicyOnPremOnly && (r.JobsNeverServed != never || r.NeverServedGPUs != neverG)) {
+		badf("never served %d (largest %d, why %q): want at most %d (largest %d), all of them for onprem-only", r.JobsNeverServed, r.NeverServedGPUs, r.NeverServedWhy, never, neverG)
+	}
+	if n := len(c.tr.Jobs); r.JobsUnstarted < 0 || r.JobsOnCloud < 0 || r.JobsNeverServed+r.JobsUnstarted+r.JobsOnCloud > n {
+		badf("%d never served + %d unstarted + %d on cloud > %d jobs", r.JobsNeverServed, r.JobsUnstarted, r.JobsOnCloud, n)
+	}
+	if r.JobsOnCloud > 0 && r.Launches == 0 {
+		badf("%d jobs on cloud without a launch", r.JobsOnCloud)
+	}
+	if r.Launches == 0 && (r.CloudCostUSD != 0 || r.PaidGPUHours != 0 || r.UsedGPUHours != 0 || r.PeakCloudGPUs != 0) {
+		badf("no launch, yet $%g, %g paid GPU-h, %g used, peak %d GPUs", r.CloudCostUSD, r.PaidGPUHours, r.UsedGPUHours, r.PeakCloudGPUs)
+	}
+	if r.JobsKilled == 0 && r.GPUHoursLost > eps {
+		badf("%g GPU-h lost without a kill", r.GPUHoursLost)
+	}
+	if r.Policy == PolicyOnPremOnly {
+		if r.Launches != 0 || r.CloudCostUSD != 0 || r.JobsOnCloud != 0 || len(r.FailedLaunches) != 0 {
+			badf("onprem-only rented: %d launches, $%g, %d jobs on cloud, failed %v", r.Launches, r.CloudCostUSD, r.JobsOnCloud, r.FailedLaunches)
+		}
+		// Every job that fits on-prem runs there; the rest never start.
+		if r.JobsUnstarted != tooBig-never {
+			badf("onprem-only left %d jobs unstarted: want the %d larger than on-prem that the cloud could hold", r.JobsUnstarted, tooBig-never)
+		}
+	}
+	// Money adds up.
+	sumOff, sumProv := 0.0, 0.0
+	for _, v := range r.CostByOffering {
+		sumOff += v
+	}
+	for _, v := range r.CostByProvider {
+		sumProv += v
+	}
+	if !near(sumOff, r.CloudCostUSD) || !near(sumProv, r.CloudCostUSD) {
+		badf("cost by offering $%.6f, by provider $%.6f, total $%.6f", sumOff, sumProv, r.CloudCostUSD)
+	}
+	// Limits hold for every policy.
+	if m := c.pool.Limits.MaxGPUs; m > 0 && r.PeakCloudGPUs > m {
+		badf("%d cloud GPUs held, max_gpus %d", r.PeakCloudGPUs, m)
+	}
+	if m := c.pool.Limits.MaxCostPerHour; m > 0 && r.PeakCostPerHour > m*(1+1e-9)+eps {
+		badf("$%.6f/h held, max_cost_per_hour $%g", r.PeakCostPerHour, m)
+	}
+	if b := c.pool.Limits.Budget; b == nil {
+		if len(r.BudgetPeriods) != 0 {
+			badf("%d budget periods without a budget", len(r.BudgetPeriods))
+		}
+	} else {
+		sum := 0.0
+		for i, bp := range r.BudgetPeriods {
+			sum += bp.SpendUSD
+			if bp.BudgetUSD != b.Amount || !bp.End.After(bp.Start) || (i > 0 && !bp.Start.Equal(r.BudgetPeriods[i-1].End)) {
+				badf("budget period %d %+v: want consecutive periods of the $%g budget", i, bp, b.Amount)
+			}
+			if bp.SpendUSD < -eps {
+				badf("period %s spent $%g", bp.Start, bp.SpendUSD)
+			}
+			if !b.Soft() && bp.SpendUSD > bp.BudgetUSD*(1+1e-9)+eps {
+				badf("period %s–%s spent $%.6f of a hard $%g budget", bp.Start.Format(time.DateTime), bp.End.Format(time.DateTime), bp.SpendUSD, bp.BudgetUSD)
+			}
+		}
+		if !near(sum, r.CloudCostUSD) {
+			badf("budget periods add up to $%.6f, the run billed $%.6f", sum, r.CloudCostUSD)
+		}
+	}
+	// What the cloud model did.
+	spot := false
+	for _, o := range c.pool.Offerings {
+		spot = spot || o.Market == policy.MarketSpot
+	}
+	if c.cloud == nil && (r.FailedLaunches["capacity"] != 0 || r.FailedLaunches["quota"] != 0 || r.Interruptions != 0) {
+		badf("the ideal cloud failed launches %v and reclaimed %d", r.FailedLaunches, r.Interruptions)
+	}
+	if r.Interruptions > 0 && !spot {
+		badf("%d spot interruptions without a spot offering", r.Interruptions)
+	}
+	if r.Interruptions > r.Launches {
+		badf("%d interruptions of %d launches", r.Interruptions, r.Launches)
+	}
+	for k, v := range r.FailedLaunches {
+		if v <= 0 || (k != "capacity" && k != "quota" && k != "not_up") {
+			badf("failed launches %v", r.FailedLaunches)
+		}
+	}
+	for k, v := range r.LimitBoundHours {
+		if !(v > 0) || math.IsInf(v, 0) || !slices.Contains([]string{policy.LimitBudget, policy.LimitMaxGPUs, policy.LimitMaxCostPerHour}, k) {
+			badf("limit_bound_hours %v", r.LimitBoundHours)
+		}
+	}
+	if _, err := json.Marshal(r); err != nil {
+		badf("JSON: %v", err)
+	}
+	return bad
+}
+
+// fuzzDeadline bounds one case: a run that takes longer hangs
+// (SPILLWAY_SIM_FUZZ_DEADLINE sets another, for slow machines).
+var fuzzDeadline = 2 * time.Minute
+
+// runCase runs every policy on c, one by one and then as a backtest, and
+// returns what the invariants say, and whether a run reached the
+// simulator's horizon.
+func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
+	defer cancel()
+	var pols []Policy
+	for _, name := range PolicyNames {
+		p, err := PolicyByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, p)
+	}
+	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
+	results := make([]Result, 0, len(pols))
+	horizon := false
+	for _, p := range pols {
+		pool := c.pool
+		res, err := func() (res Result, err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+				}
+			}()
+			return Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors})
+		}()
+		switch {
+		case errors.Is(err, ErrHorizon):
+			horizon = true
+			tally.horizon++
+			continue
+		case err != nil:
+			return append(bad, fmt.Sprintf("%s: %v", p.Name, err))
+		}
+		results = append(results, res)
+		tally.runs++
+		if res.Launches > 0 {
+			tally.launched++
+		}
+		tally.budgetBound += b2i(res.LimitBoundHours[policy.LimitBudget] > 0)
+		tally.maxGPUsBound += b2i(res.LimitBoundHours[policy.LimitMaxGPUs] > 0)
+		tally.costBound += b2i(res.LimitBoundHours[policy.LimitMaxCostPerHour] > 0)
+		tally.failed += b2i(len(res.FailedLaunches) > 0)
+		tally.interrupted += b2i(res.Interruptions > 0)
+		tally.killed += b2i(res.JobsKilled > 0)
+		tally.neverServed += b2i(res.JobsNeverServed > 0)
+		tally.unstarted += b2i(res.JobsUnstarted > 0)
+		bad = append(bad, checkResult(c, res)...)
+		if c.pool.Limits.MaxGPUs > 0 && res.PeakCloudGPUs == c.pool.Limits.MaxGPUs {
+			tally.spanned++
+		}
+	}
+	if horizon || len(bad) > 0 {
+		return bad
+	}
+	// The same case as a backtest, all policies at once: the same seed
+	// gives byte-identical results, whatever the goroutines' order.
+	markDominated(results)
+	bt := Backtest{Pool: c.pool, Trace: c.tr, Policies: pols, Cloud: c.cloud, LimitCosts: c.limitCosts}
+	rep, err := bt.Run(ctx)
+	if err != nil {
+		return append(bad, fmt.Sprintf("backtest: %v", err))
+	}
+	for i := range rep.Results {
+		for l, wl := range rep.Results[i].WithoutLimit {
+			for name, v := range map[string]float64{"cloud_cost_usd": wl.CloudCostUSD, "wait_p95_s": wl.WaitP95S, "wait_p99_s": wl.WaitP99S, "gpu_hours_lost": wl.GPUHoursLost} {
+				if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+					bad = append(bad, fmt.Sprintf("%s without %s: %s is %v", rep.Results[i].Policy, l, name, v))
+				}
+			}
+		}
+		rep.Results[i].WithoutLimit = nil
+	}
+	want, err := json.Marshal(results)
+	if err != nil {
+		return append(bad, fmt.Sprintf("JSON of the results: %v", err))
+	}
+	got, err := json.Marshal(rep)
+	if err != nil {
+		return append(bad, fmt.Sprintf("JSON of the report: %v", err))
+	}
+	// A policy dominates another only on its figures, and never when it
+	// leaves more jobs unstarted (their waits are lower bounds).
+	byName := map[string]Result{}
+	for _, r := range rep.Results {
+		byName[r.Policy] = r
+	}
+	for _, r := range rep.Results {
+		for _, d := range r.DominatedBy {
+			q := byName[d]
+			if q.JobsUnstarted > r.JobsUnstarted || q.CloudCostUSD > r.CloudCostUSD || q.WaitP95S > r.WaitP95S ||
+				(q.CloudCostUSD == r.CloudCostUSD && q.WaitP95S == r.WaitP95S) {
+				bad = append(bad, fmt.Sprintf("%s dominated by %s: $%g, p95 %gs, %d unstarted against $%g, p95 %gs, %d unstarted",
+					r.Policy, d, r.CloudCostUSD, r.WaitP95S, r.JobsUnstarted, q.CloudCostUSD, q.WaitP95S, q.JobsUnstarted))
+			}
+		}
+	}
+	gotRes, _ := json.Marshal(rep.Results)
+	if string(gotRes) != string(want) {
+		bad = append(bad, fmt.Sprintf("the backtest's results differ from the same runs one by one:\n%s\n%s", gotRes, want))
+	}
+	if strings.Contains(string(got), "NaN") || strings.Contains(string(got), "Inf") {
+		bad = append(bad, "the report's JSON holds NaN or Inf")
+	}
+	return bad
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestSimInvariants runs every policy on random pools, traces and clouds
+// (drawCase) and checks every result (checkResult), that the same seed
+// gives the same report, and that the cases exercise what the invariants
+// are about. SPILLWAY_SIM_FUZZ_N sets the number of cases (a few thousand
+// by hand); SPILLWAY_SIM_FUZZ_SEED runs one case.
+func TestSimInvariants(t *testing.T) {
+	n, first := uint64(40), uint64(0)
+	if testing.Short() {
+		n = 16
+	}
+	if v := os.Getenv("SPILLWAY_SIM_FUZZ_N"); v != "" {
+		x, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || x == 0 {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_N=%q: want a number of cases ≥ 1", v)
+		}
+		n = x
+	}
+	if v := os.Getenv("SPILLWAY_SIM_FUZZ_FIRST"); v != "" {
+		x, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_FIRST=%q: want the first case's seed", v)
+		}
+		first = x
+	}
+	one := os.Getenv("SPILLWAY_SIM_FUZZ_SEED")
+	if one != "" {
+		x, err := strconv.ParseUint(one, 10, 64)
+		if err != nil {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_SEED=%q: want a case's seed", one)
+		}
+		first, n = x, 1
+	}
+	if v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
+		}
+		fuzzDeadline = d
+	}
+	var tally fuzzTally
+	failed := 0
+	for seed := first; seed < first+n; seed++ {
+		c := drawCase(seed)
+		began := time.Now()
+		// A run that ignores its context hangs: end the test with the
+		// case and every goroutine's stack rather than at the test's
+		// timeout without either.
+		watchdog := time.AfterFunc(fuzzDeadline+time.Minute, func() {
+			debug.SetTraceback("all")
+			panic(fmt.Sprintf("case %d hangs past its %s deadline\n%s", seed, fuzzDeadline, c))
+		})
+		bad := runCase(t, c, &tally)
+		watchdog.Stop()
+		if one != "" || testing.Verbose() && time.Since(began) > 5*time.Second {
+			t.Logf("case %d took %s", seed, time.Since(began).Round(time.Millisecond))
+		}
+		if len(bad) > 0 {
+			failed++
+			t.Errorf("%s\n%s", strings.Join(bad[:min(len(bad), 6)], "\n"), c)
+			if failed >= 50 {
+				t.Fatalf("stopping after %d failing cases", failed)
+			}
+		}
+	}
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
+	if one == "" && n >= 16 {
+		// The draws must reach what the invariants are about.
+		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
+			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
+			"kills": tally.killed, "never served": tally.neverServed} {
+			if k == 0 {
+				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
+			}
+		}
+	}
+}
