@@ -1,9 +1,11 @@
 package scheduler_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -59,6 +61,7 @@ func crashPool() policy.Pool {
 func crashChild() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	fmt.Println("ready") // SIGTERM now ends the child cleanly
 	level := slog.LevelWarn
 	if os.Getenv("SPILLWAY_CRASH_DEBUG") != "" {
 		level = slog.LevelDebug
@@ -167,9 +170,23 @@ func TestCrashSafetyNoDuplicateNoLeak(t *testing.T) {
 		_ = cmd.Wait()
 	}
 
-	// Demand gone: one last server drains everything, then exits on SIGTERM.
+	// Demand gone: one last server drains everything, then exits on SIGTERM
+	// (once it handles SIGTERM: sent earlier, it kills the process).
 	drained.Store(true)
-	cmd := start()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = env
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start child: %v", err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child's first line %q, %v; want ready", line, err)
+	}
+	go io.Copy(io.Discard, out)
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) && len(liveOf(emu)) > 0 {
 		time.Sleep(100 * time.Millisecond)
