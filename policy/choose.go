@@ -442,23 +442,30 @@ func (e *decEnv) bootOf(o *Offering) (boot time.Duration, seen bool) {
 // decLookupBoot is o's entry in an observed-boot map (Snapshot.Boot or
 // BootMean), else Offering.Boot; seen says which.
 func decLookupBoot(boots map[OfferingKey]time.Duration, o *Offering) (boot time.Duration, seen bool) {
-	if len(boots) > 0 {
-		// Instances and observations carry the market defaulted, the
-		// pool's offerings may not: look the defaulted key up first.
-		k := o.Key()
-		if k.Market == "" {
-			k.Market = MarketOnDemand
-		}
-		b, ok := boots[k]
-		if !ok && o.Market == "" {
-			k.Market = ""
-			b, ok = boots[k]
-		}
-		if ok {
-			return max(b, 0), true
-		}
+	if b, ok := decLookup(boots, o); ok {
+		return max(b, 0), true
 	}
 	return decBoot(o), false
+}
+
+// decLookup is o's entry in a map by offering key. Instances and
+// observations carry the market defaulted, the pool's offerings may not:
+// the defaulted key is looked up first.
+func decLookup[V any](m map[OfferingKey]V, o *Offering) (V, bool) {
+	var v V
+	if len(m) == 0 {
+		return v, false
+	}
+	k := o.Key()
+	if k.Market == "" {
+		k.Market = MarketOnDemand
+	}
+	v, ok := m[k]
+	if !ok && o.Market == "" {
+		k.Market = ""
+		v, ok = m[k]
+	}
+	return v, ok
 }
 
 // decBoot is an offering's boot time, never negative.

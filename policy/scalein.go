@@ -48,27 +48,12 @@ func (e *decEnv) idleThreshold(o *Offering) (threshold time.Duration, spells int
 	}
 	b, _ := decLookupBoot(e.snap.BootMean, o)
 	if len(e.snap.IdleGaps) > 0 {
-		gaps := decLookupGaps(e.snap.IdleGaps, o)
+		gaps, _ := decLookup(e.snap.IdleGaps, o)
 		if c, ok := LearnedIdle(gaps, b); ok {
 			return c, len(gaps)
 		}
 	}
 	return b, 0
-}
-
-// decLookupGaps is o's entry in Snapshot.IdleGaps (keys carry the market
-// defaulted, the pool's offerings may not).
-func decLookupGaps(m map[OfferingKey][]time.Duration, o *Offering) []time.Duration {
-	k := o.Key()
-	if k.Market == "" {
-		k.Market = MarketOnDemand
-	}
-	g, ok := m[k]
-	if !ok && o.Market == "" {
-		k.Market = ""
-		g = m[k]
-	}
-	return g
 }
 
 // IdleGapNever is an idle spell that no job came for (Snapshot.IdleGaps).
