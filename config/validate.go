@@ -195,6 +195,15 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 		v.errf(sp+".idle", `idle %s is negative: use "auto" or a duration of 0 or more`, p.ScaleIn.Idle.Duration)
 	}
 	v.nonNegativeDuration(sp+".max_lifetime", p.ScaleIn.MaxLifetime)
+	if life := p.ScaleIn.MaxLifetime.D(); life > 0 {
+		for j, o := range p.Offerings {
+			if boot := o.Boot.D(); boot >= life {
+				v.errf(sp+".max_lifetime", "max_lifetime %s is not longer than the boot of offerings[%d] (%s, %s): every instance would be drained before it took work, and launched again; set it well above the slowest boot, e.g. 24h, or leave it out",
+					life, j, o.InstanceType, boot)
+				break
+			}
+		}
+	}
 	v.positiveDuration(sp+".drain_timeout", p.ScaleIn.DrainTimeout)
 
 	names := map[string]int{}
