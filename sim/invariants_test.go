@@ -140,6 +140,7 @@ func drawCase(seed uint64) fuzzCase {
 			o.Market = policy.MarketSpot
 			o.PricePerHour *= 0.3 + 0.5*r.Float64()
 		}
+		o.PricePerHour = min(max(o.PricePerHour, 0.0001), 100_000) // config's MinPrice and MaxPrice
 		if r.chance(0.3) {
 			o.Performance = []float64{0.5, 1, 1.5, 3, 0.1 + 3*r.Float64(), 1000}[r.pick(6)]
 		}
@@ -152,7 +153,7 @@ func drawCase(seed uint64) fuzzCase {
 
 	// Limits, each at or above the smallest offering (config refuses less).
 	if r.chance(0.5) {
-		pool.Limits.MaxGPUs = max(minG, []int{minG, 8, 16, 64, 2048, 1 << 20}[r.pick(6)]+r.pick(32))
+		pool.Limits.MaxGPUs = min(max(minG, []int{minG, 8, 16, 64, 2048, 1<<20 - 32}[r.pick(6)]+r.pick(33)), 1<<20) // config's MaxPoolGPUs
 	}
 	if r.chance(0.4) {
 		pool.Limits.MaxCostPerHour = max(minPrice, minPrice*r.logUniform(1, 200))
