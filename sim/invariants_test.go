@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,12 +152,24 @@ func drawCase(seed uint64) fuzzCase {
 		minG, minPrice = min(minG, o.GPUs), min(minPrice, o.PricePerHour)
 	}
 
-	// Limits, each at or above the smallest offering (config refuses less).
-	if r.chance(0.5) {
+	// Limits, each at or above the smallest offering (config refuses less),
+	// some of them a whole number of instances of the offering cheapest
+	// per GPU, so that a fleet can reach the cap exactly (and a check of
+	// it can fail).
+	cheap := slices.MinFunc(pool.Offerings, func(a, b policy.Offering) int {
+		return cmp.Compare(a.PricePerHour/float64(a.GPUs), b.PricePerHour/float64(b.GPUs))
+	})
+	switch {
+	case r.chance(0.2):
+		pool.Limits.MaxGPUs = max(minG, (1+r.pick(8))*cheap.GPUs)
+	case r.chance(0.4):
 		pool.Limits.MaxGPUs = min(max(minG, []int{minG, 8, 16, 64, 2048, 1<<20 - 32}[r.pick(6)]+r.pick(33)), 1<<20) // config's MaxPoolGPUs
 	}
-	if r.chance(0.4) {
+	switch {
+	case r.chance(0.2):
 		pool.Limits.MaxCostPerHour = max(minPrice, minPrice*r.logUniform(1, 200))
+	case r.chance(0.4):
+		pool.Limits.MaxCostPerHour = float64(1+r.pick(8)) * cheap.PricePerHour
 	}
 	if r.chance(0.6) {
 		b := &policy.Budget{Amount: r.logUniform(1, 100_000), Period: []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}[r.pick(3)]}
@@ -264,7 +277,10 @@ func drawCase(seed uint64) fuzzCase {
 // fuzzTally counts what the cases exercised, so that the invariants
 // cannot pass on runs where nothing happens.
 type fuzzTally struct {
-	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon, spanned int
+	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon int
+	// atMaxGPUs and atMaxCost count runs whose peak reached the limit
+	// exactly: only there can a check of the limit fail.
+	atMaxGPUs, atMaxCost int
 }
 
 // checkResult returns the invariants r breaks, as sentences.
@@ -463,8 +479,11 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 		tally.neverServed += b2i(res.JobsNeverServed > 0)
 		tally.unstarted += b2i(res.JobsUnstarted > 0)
 		bad = append(bad, checkResult(c, res)...)
-		if c.pool.Limits.MaxGPUs > 0 && res.PeakCloudGPUs == c.pool.Limits.MaxGPUs {
-			tally.spanned++
+		if m := c.pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs == m {
+			tally.atMaxGPUs++
+		}
+		if m := c.pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m*(1-1e-9) {
+			tally.atMaxCost++
 		}
 	}
 	if horizon || len(bad) > 0 {
@@ -593,13 +612,13 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
 	if one == "" && n >= 16 {
 		// The draws must reach what the invariants are about.
 		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
 			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
-			"kills": tally.killed, "never served": tally.neverServed} {
+			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost} {
 			if k == 0 {
 				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
 			}
