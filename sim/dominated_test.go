@@ -3,6 +3,10 @@ package sim
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 // TestMarkDominated: a policy dominates another when it costs less and
@@ -50,5 +54,27 @@ func TestMarkDominated(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSweepUnstartedDominatesNone: the sweep's points follow the same
+// rule. On a cloud-only pool onprem-only starts no job, and its waits end
+// with the run, a minute after the last submit: it cost nothing and
+// "waited" less at p95 than per-job, whose jobs wait for a boot.
+func TestSweepUnstartedDominatesNone(t *testing.T) {
+	pool := policy.Pool{Name: "cloud-only", Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{{Name: "o", Provider: "aws", Region: "r", InstanceType: "t", GPUs: 8, PricePerHour: 24, Boot: policy.Duration(5 * time.Minute), Billing: policy.BillingPerSecond}},
+		ScaleIn:   policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(10 * time.Minute)}}
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Submit: 0, Duration: time.Hour, GPUs: 8}, {Submit: time.Minute, Duration: time.Hour, GPUs: 8}}}
+	sw := Sweep{Pool: pool, Trace: tr, Policies: []string{PolicyOnPremOnly, PolicyPerJob}, Seeds: 1}
+	pts, err := sw.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 2 || pts[0].JobsUnstarted != 2 || pts[1].JobsUnstarted != 0 || pts[0].WaitP95S >= pts[1].WaitP95S || pts[0].CostUSD >= pts[1].CostUSD {
+		t.Fatalf("points %+v: want onprem-only cheaper and quicker at p95 with 2 jobs unstarted", pts)
+	}
+	if len(pts[1].DominatedBy) != 0 {
+		t.Errorf("per-job dominated by %v", pts[1].DominatedBy)
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,6 +141,7 @@ func drawCase(seed uint64) fuzzCase {
 			o.Market = policy.MarketSpot
 			o.PricePerHour *= 0.3 + 0.5*r.Float64()
 		}
+		o.PricePerHour = min(max(o.PricePerHour, 0.0001), 100_000) // config's MinPrice and MaxPrice
 		if r.chance(0.3) {
 			o.Performance = []float64{0.5, 1, 1.5, 3, 0.1 + 3*r.Float64(), 1000}[r.pick(6)]
 		}
@@ -150,12 +152,24 @@ func drawCase(seed uint64) fuzzCase {
 		minG, minPrice = min(minG, o.GPUs), min(minPrice, o.PricePerHour)
 	}
 
-	// Limits, each at or above the smallest offering (config refuses less).
-	if r.chance(0.5) {
-		pool.Limits.MaxGPUs = max(minG, []int{minG, 8, 16, 64, 2048, 1 << 20}[r.pick(6)]+r.pick(32))
+	// Limits, each at or above the smallest offering (config refuses less),
+	// some of them a whole number of instances of the offering cheapest
+	// per GPU, so that a fleet can reach the cap exactly (and a check of
+	// it can fail).
+	cheap := slices.MinFunc(pool.Offerings, func(a, b policy.Offering) int {
+		return cmp.Compare(a.PricePerHour/float64(a.GPUs), b.PricePerHour/float64(b.GPUs))
+	})
+	switch {
+	case r.chance(0.2):
+		pool.Limits.MaxGPUs = max(minG, (1+r.pick(8))*cheap.GPUs)
+	case r.chance(0.4):
+		pool.Limits.MaxGPUs = min(max(minG, []int{minG, 8, 16, 64, 2048, 1<<20 - 32}[r.pick(6)]+r.pick(33)), 1<<20) // config's MaxPoolGPUs
 	}
-	if r.chance(0.4) {
+	switch {
+	case r.chance(0.2):
 		pool.Limits.MaxCostPerHour = max(minPrice, minPrice*r.logUniform(1, 200))
+	case r.chance(0.4):
+		pool.Limits.MaxCostPerHour = float64(1+r.pick(8)) * cheap.PricePerHour
 	}
 	if r.chance(0.6) {
 		b := &policy.Budget{Amount: r.logUniform(1, 100_000), Period: []policy.BudgetPeriod{policy.PeriodDay, policy.PeriodWeek, policy.PeriodMonth}[r.pick(3)]}
@@ -171,7 +185,15 @@ func drawCase(seed uint64) fuzzCase {
 		pool.ScaleIn.Idle = policy.IdleSetting{Duration: []time.Duration{0, time.Minute, 10 * time.Minute, 2 * time.Hour}[r.pick(4)]}
 	}
 	if r.chance(0.3) {
-		pool.ScaleIn.MaxLifetime = policy.Duration(r.duration(time.Minute, 7*24*time.Hour))
+		// Not below twice the longest boot: an instance that max_lifetime
+		// ends before it boots is of no use, yet every policy rents them,
+		// hundreds an evaluation until the run stops for want of progress
+		// (minutes of wall time; left out, see the campaign's report).
+		longest := time.Duration(0)
+		for _, o := range pool.Offerings {
+			longest = max(longest, o.Boot.D())
+		}
+		pool.ScaleIn.MaxLifetime = policy.Duration(max(r.duration(time.Minute, 7*24*time.Hour), 2*longest+time.Minute))
 	}
 	pool.ScaleIn.DrainTimeout = policy.Duration([]time.Duration{0, 10 * time.Minute, time.Minute, 2 * time.Hour, 168 * time.Hour}[r.pick(5)])
 	if r.chance(0.2) {
@@ -222,9 +244,8 @@ func drawCase(seed uint64) fuzzCase {
 		tr.Start = time.Date(2020+r.pick(8), time.Month(1+r.pick(12)), 1+r.pick(28), r.pick(24), r.pick(60), r.pick(60), 0, time.UTC)
 	}
 	// The largest size is trace.MaxGPUs only where max_gpus keeps it off
-	// the cloud, also in the runs without a limit (limitCosts lifts them
-	// one at a time): a fleet of a million instances is a legitimate run,
-	// but one of minutes per policy (see the report of the campaign).
+	// the cloud (and no run lifts the limit, see limitCosts): a fleet of a
+	// million GPUs is a legitimate run, but one of many minutes per policy.
 	huge := 3001
 	if m := pool.Limits.MaxGPUs; m > 0 && m < 4096 {
 		huge = trace.MaxGPUs
@@ -256,13 +277,18 @@ func drawCase(seed uint64) fuzzCase {
 		tr.Jobs = append(tr.Jobs, trace.Job{Submit: at, Duration: d, GPUs: g})
 	}
 	sortJobs(tr.Jobs)
-	return fuzzCase{seed: seed, pool: pool, tr: tr, cloud: cloud, limitCosts: r.chance(0.25)}
+	// Lifting max_gpus would make a job of trace.MaxGPUs servable.
+	limitCosts := r.chance(0.25) && !slices.ContainsFunc(tr.Jobs, func(j trace.Job) bool { return j.GPUs > 4096 })
+	return fuzzCase{seed: seed, pool: pool, tr: tr, cloud: cloud, limitCosts: limitCosts}
 }
 
 // fuzzTally counts what the cases exercised, so that the invariants
 // cannot pass on runs where nothing happens.
 type fuzzTally struct {
-	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon, spanned int
+	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon int
+	// atMaxGPUs and atMaxCost count runs whose peak reached the limit
+	// exactly: only there can a check of the limit fail.
+	atMaxGPUs, atMaxCost int
 }
 
 // checkResult returns the invariants r breaks, as sentences.
@@ -461,8 +487,11 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 		tally.neverServed += b2i(res.JobsNeverServed > 0)
 		tally.unstarted += b2i(res.JobsUnstarted > 0)
 		bad = append(bad, checkResult(c, res)...)
-		if c.pool.Limits.MaxGPUs > 0 && res.PeakCloudGPUs == c.pool.Limits.MaxGPUs {
-			tally.spanned++
+		if m := c.pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs == m {
+			tally.atMaxGPUs++
+		}
+		if m := c.pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m*(1-1e-9) {
+			tally.atMaxCost++
 		}
 	}
 	if horizon || len(bad) > 0 {
@@ -591,13 +620,13 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
 	if one == "" && n >= 16 {
 		// The draws must reach what the invariants are about.
 		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
 			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
-			"kills": tally.killed, "never served": tally.neverServed} {
+			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost} {
 			if k == 0 {
 				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
 			}

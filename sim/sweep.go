@@ -85,18 +85,22 @@ type Sweep struct {
 // SweepPoint is one policy at one setting, over the seeds: means, and the
 // spread (min–max) of cost and p95 wait.
 type SweepPoint struct {
-	Policy      string   `json:"policy"`
-	Setting     string   `json:"setting"`
-	Runs        int      `json:"runs"`
-	CostUSD     float64  `json:"cost_usd"`
-	CostMinUSD  float64  `json:"cost_min_usd"`
-	CostMaxUSD  float64  `json:"cost_max_usd"`
-	WaitP95S    float64  `json:"wait_p95_s"`
-	WaitP95MinS float64  `json:"wait_p95_min_s"`
-	WaitP95MaxS float64  `json:"wait_p95_max_s"`
-	WaitP99S    float64  `json:"wait_p99_s"`
-	Efficiency  float64  `json:"efficiency"`
-	DominatedBy []string `json:"dominated_by"`
+	Policy      string  `json:"policy"`
+	Setting     string  `json:"setting"`
+	Runs        int     `json:"runs"`
+	CostUSD     float64 `json:"cost_usd"`
+	CostMinUSD  float64 `json:"cost_min_usd"`
+	CostMaxUSD  float64 `json:"cost_max_usd"`
+	WaitP95S    float64 `json:"wait_p95_s"`
+	WaitP95MinS float64 `json:"wait_p95_min_s"`
+	WaitP95MaxS float64 `json:"wait_p95_max_s"`
+	WaitP99S    float64 `json:"wait_p99_s"`
+	Efficiency  float64 `json:"efficiency"`
+	// JobsUnstarted is the mean number of jobs that never started: their
+	// waits count only until the run ended, so a point that leaves more
+	// of them unstarted dominates none.
+	JobsUnstarted float64  `json:"jobs_unstarted"`
+	DominatedBy   []string `json:"dominated_by"`
 }
 
 // Label names the point: "policy" or "policy setting".
@@ -194,17 +198,19 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			pt.WaitP95S += res.WaitP95S
 			pt.WaitP99S += res.WaitP99S
 			pt.Efficiency += res.Efficiency
+			pt.JobsUnstarted += float64(res.JobsUnstarted)
 			pt.CostMinUSD, pt.CostMaxUSD = min(pt.CostMinUSD, res.CloudCostUSD), max(pt.CostMaxUSD, res.CloudCostUSD)
 			pt.WaitP95MinS, pt.WaitP95MaxS = min(pt.WaitP95MinS, res.WaitP95S), max(pt.WaitP95MaxS, res.WaitP95S)
 		}
 		n := float64(pt.Runs)
 		pt.CostUSD, pt.WaitP95S, pt.WaitP99S, pt.Efficiency = pt.CostUSD/n, pt.WaitP95S/n, pt.WaitP99S/n, pt.Efficiency/n
+		pt.JobsUnstarted /= n
 	}
 	for i := range points {
 		a := &points[i]
 		a.DominatedBy = []string{}
 		for _, b := range points {
-			if b.Policy != a.Policy && b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S {
+			if b.Policy != a.Policy && b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S && b.JobsUnstarted <= a.JobsUnstarted {
 				a.DominatedBy = append(a.DominatedBy, b.Label())
 			}
 		}
@@ -243,7 +249,7 @@ func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
 // WriteSweep prints the points as a table: mean cost and p95 wait with
 // their spread over the seeds, and the points that dominate each.
 func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
-	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95 (means)\n\n", max(1, seeds))
+	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less, waits no longer at p95 and leaves no more jobs unstarted (means)\n\n", max(1, seeds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
 	for _, p := range pts {

@@ -34,7 +34,7 @@ func TestSweep(t *testing.T) {
 			t.Errorf("%s: runs %d, cost %.0f [%.0f–%.0f], p95 %.0f [%.0f–%.0f]", p.Label(), p.Runs, p.CostUSD, p.CostMinUSD, p.CostMaxUSD, p.WaitP95S, p.WaitP95MinS, p.WaitP95MaxS)
 		}
 		for _, q := range pts {
-			dom := q.Policy != p.Policy && q.CostUSD < p.CostUSD && q.WaitP95S <= p.WaitP95S
+			dom := q.Policy != p.Policy && q.CostUSD < p.CostUSD && q.WaitP95S <= p.WaitP95S && q.JobsUnstarted <= p.JobsUnstarted
 			if dom != contains(p.DominatedBy, q.Label()) {
 				t.Errorf("%s dominated by %v; %s ($%.0f, %.0fs) vs ($%.0f, %.0fs)", p.Label(), p.DominatedBy, q.Label(), q.CostUSD, q.WaitP95S, p.CostUSD, p.WaitP95S)
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,6 +209,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		p, err := sim.PolicyWith(strings.TrimSpace(name), knobs)
 		if err != nil {
 			return fmt.Errorf("--policies: %w", err)
+		}
+		if slices.ContainsFunc(pols, func(q sim.Policy) bool { return q.Name == p.Name }) {
+			// The report's rows, its dominated_by and its cost lines go by name.
+			return fmt.Errorf("--policies: %s is listed twice (want each of %s at most once)", p.Name, strings.Join(sim.PolicyNames, ", "))
 		}
 		pols = append(pols, p)
 	}

@@ -86,6 +86,8 @@ func TestSimulateHostile(t *testing.T) {
 			}},
 		{name: "interval 1ns", err: `policy spillway: sim: pool "fast": interval 1ns is shorter than the simulator's 1s: want an interval of 1s or more`,
 			args: []string{"--config", "testdata/hostile/interval-1ns.yaml", "--trace", tr}},
+		{name: "a policy twice", err: "--policies: spillway is listed twice (want each of spillway, onprem-only, threshold, per-job, karpenter at most once)",
+			args: []string{"--trace", tr, "--policies", "spillway,per-job, spillway"}},
 		{name: "every knob at its upper bound", jobs: 3,
 			args: []string{"--config", "testdata/hostile/knobs-high.yaml", "--trace", tr}},
 		{name: "every knob at its lower bound", jobs: 3,
