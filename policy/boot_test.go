@@ -95,30 +95,20 @@ func TestObservedBoot(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"p4d-ali": 1}),
 		},
 		{
-			name: "auto idle threshold is the configured boot: idle 3m30s of 3m is drained",
-			pool: dtPool(p4d),
-			snap: dtBusySnap(0),
-			inst: idle,
-			now:  now,
-			check: func(t *testing.T, p Plan) {
-				if len(p.Drains) != 1 {
-					t.Fatalf("drains %+v, want i-idle", p.Drains)
-				}
-				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 3m (auto: ski-rental break-even = boot time of p4d)")
-			},
+			name:  "auto idle threshold is the configured boot: idle 3m30s of 3m is drained",
+			pool:  dtPool(p4d),
+			snap:  dtBusySnap(0),
+			inst:  idle,
+			now:   now,
+			check: dtWantDrain("i-idle", ">= threshold 3m (auto: ski-rental break-even = boot time of p4d)"),
 		},
 		{
-			name: "auto idle threshold ignores the observed p95 boot (launch timing, not ski-rental): idle 3m30s of 3m is drained",
-			pool: dtPool(p4d),
-			snap: seen(dtBusySnap(0), slow),
-			inst: idle,
-			now:  now,
-			check: func(t *testing.T, p Plan) {
-				if len(p.Drains) != 1 {
-					t.Fatalf("drains %+v, want i-idle", p.Drains)
-				}
-				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 3m (auto: ski-rental break-even = boot time of p4d)")
-			},
+			name:  "auto idle threshold ignores the observed p95 boot (launch timing, not ski-rental): idle 3m30s of 3m is drained",
+			pool:  dtPool(p4d),
+			snap:  seen(dtBusySnap(0), slow),
+			inst:  idle,
+			now:   now,
+			check: dtWantDrain("i-idle", ">= threshold 3m (auto: ski-rental break-even = boot time of p4d)"),
 		},
 		{
 			name:  "auto idle threshold is the observed mean boot: idle 3m30s of 4m is kept",
@@ -129,17 +119,12 @@ func TestObservedBoot(t *testing.T) {
 			check: dtNoActions,
 		},
 		{
-			name: "observed mean boot 2m: idle 3m30s is drained, the reason names the observed mean",
-			pool: dtPool(p4d),
-			snap: meanOf(dtBusySnap(0), map[OfferingKey]time.Duration{p4d.Key(): 2 * time.Minute}),
-			inst: idle,
-			now:  now,
-			check: func(t *testing.T, p Plan) {
-				if len(p.Drains) != 1 {
-					t.Fatalf("drains %+v, want i-idle", p.Drains)
-				}
-				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 2m (auto: ski-rental break-even = observed mean boot time of p4d)")
-			},
+			name:  "observed mean boot 2m: idle 3m30s is drained, the reason names the observed mean",
+			pool:  dtPool(p4d),
+			snap:  meanOf(dtBusySnap(0), map[OfferingKey]time.Duration{p4d.Key(): 2 * time.Minute}),
+			inst:  idle,
+			now:   now,
+			check: dtWantDrain("i-idle", ">= threshold 2m (auto: ski-rental break-even = observed mean boot time of p4d)"),
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })

@@ -135,6 +135,17 @@ func dtAll(fs ...func(t *testing.T, p Plan)) func(t *testing.T, p Plan) {
 	}
 }
 
+// dtWantDrain wants one drain, of instance id, whose reason has every sub.
+func dtWantDrain(id string, subs ...string) func(t *testing.T, p Plan) {
+	return func(t *testing.T, p Plan) {
+		t.Helper()
+		if len(p.Drains) != 1 || p.Drains[0].InstanceID != id {
+			t.Fatalf("drains %+v, want %s", p.Drains, id)
+		}
+		dtReasonHas(t, p.Drains[0].Reason, subs...)
+	}
+}
+
 func dtNoActions(t *testing.T, p Plan) {
 	t.Helper()
 	if !p.Empty() {

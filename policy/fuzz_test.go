@@ -205,23 +205,13 @@ func dtGenerate(data []byte) *dtScenario {
 		p.Limits.Budget.Mode = BudgetSoft
 	}
 	if g.intn(4) == 3 {
-		sn.Boot = map[OfferingKey]time.Duration{}
-		for i := range p.Offerings {
-			if g.chance(70) {
-				sn.Boot[p.Offerings[i].Key()] = g.dur(12*time.Minute, 20*time.Second)
-			}
-		}
+		sn.Boot = g.boots(p.Offerings, 12*time.Minute)
 	}
 	if g.intn(4) == 3 {
 		p.Span.MinGPUs = []int{1, 2, 4, 16}[g.intn(4)]
 	}
 	if g.intn(4) == 3 {
-		sn.BootMean = map[OfferingKey]time.Duration{}
-		for i := range p.Offerings {
-			if g.chance(70) {
-				sn.BootMean[p.Offerings[i].Key()] = g.dur(10*time.Minute, 20*time.Second)
-			}
-		}
+		sn.BootMean = g.boots(p.Offerings, 10*time.Minute)
 	}
 	if g.intn(4) == 3 {
 		sn.IdleGaps = map[OfferingKey][]time.Duration{}
@@ -238,6 +228,17 @@ func dtGenerate(data []byte) *dtScenario {
 		}
 	}
 	return s
+}
+
+// boots draws observed boot times, up to max, for most of offs.
+func (g *dtGen) boots(offs []Offering, max time.Duration) map[OfferingKey]time.Duration {
+	m := map[OfferingKey]time.Duration{}
+	for i := range offs {
+		if g.chance(70) {
+			m[offs[i].Key()] = g.dur(max, 20*time.Second)
+		}
+	}
+	return m
 }
 
 // dtBoot is the boot time Decide plans with for o: the observed one when

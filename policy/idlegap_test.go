@@ -96,17 +96,12 @@ func TestIdleThresholdLearnedFromSpells(t *testing.T) {
 			check: dtNoActions,
 		},
 		{
-			name: "twelve spells no job came back for: idle 1m is released",
-			pool: dtPool(p4d),
-			snap: gapsOf(nevers),
-			inst: idle,
-			now:  now,
-			check: func(t *testing.T, p Plan) {
-				if len(p.Drains) != 1 {
-					t.Fatalf("drains %+v, want i-idle", p.Drains)
-				}
-				dtReasonHas(t, p.Drains[0].Reason, ">= threshold 0s (auto: what would have cost least over the last 12 idle spells of p4d, at most the ski-rental break-even = boot time of p4d 3m)")
-			},
+			name:  "twelve spells no job came back for: idle 1m is released",
+			pool:  dtPool(p4d),
+			snap:  gapsOf(nevers),
+			inst:  idle,
+			now:   now,
+			check: dtWantDrain("i-idle", ">= threshold 0s (auto: what would have cost least over the last 12 idle spells of p4d, at most the ski-rental break-even = boot time of p4d 3m)"),
 		},
 		{
 			name:  "twelve spells whose jobs came back in 20s: kept to the break-even",
