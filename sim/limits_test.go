@@ -112,12 +112,7 @@ func TestHardLimitsHold(t *testing.T) {
 				close++
 			}
 		}
-		if m := pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs > m {
-			t.Errorf("seed %d: %d burst GPUs held, max_gpus %d\n%s", seed, res.PeakCloudGPUs, m, c)
-		}
-		if m := pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m+1e-9 {
-			t.Errorf("seed %d: burst at $%.4f/h, max_cost_per_hour $%.2f\n%s", seed, res.PeakCostPerHour, m, c)
-		}
+		checkPeaks(t, seed, pool, res, c)
 		if res.LimitBoundHours[policy.LimitBudget] > 0 {
 			bound++
 		}
@@ -345,12 +340,7 @@ func TestSoftBudgetHolds(t *testing.T) {
 				close++
 			}
 		}
-		if m := pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs > m {
-			t.Errorf("seed %d: %d burst GPUs held, max_gpus %d\n%s", seed, res.PeakCloudGPUs, m, c)
-		}
-		if m := pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m+1e-9 {
-			t.Errorf("seed %d: burst at $%.4f/h, max_cost_per_hour $%.2f\n%s", seed, res.PeakCostPerHour, m, c)
-		}
+		checkPeaks(t, seed, pool, res, c)
 		if res.LimitBoundHours[policy.LimitBudget] > 0 {
 			bound++
 		}
@@ -358,5 +348,17 @@ func TestSoftBudgetHolds(t *testing.T) {
 	t.Logf("%d runs: soft budget bound in %d, %d periods with launches, %d of them over 80%% of the budget", runs, bound, launchedPeriods, close)
 	if bound < runs/4 || close == 0 {
 		t.Errorf("the random cases do not exercise the soft budget: bound in %d of %d runs, %d periods with launches over 80%% spent", bound, runs, close)
+	}
+}
+
+// checkPeaks fails when a run held more burst GPUs than max_gpus or paid
+// more an hour than max_cost_per_hour.
+func checkPeaks(t *testing.T, seed uint64, pool policy.Pool, res Result, c fmt.Stringer) {
+	t.Helper()
+	if m := pool.Limits.MaxGPUs; m > 0 && res.PeakCloudGPUs > m {
+		t.Errorf("seed %d: %d burst GPUs held, max_gpus %d\n%s", seed, res.PeakCloudGPUs, m, c)
+	}
+	if m := pool.Limits.MaxCostPerHour; m > 0 && res.PeakCostPerHour > m+1e-9 {
+		t.Errorf("seed %d: burst at $%.4f/h, max_cost_per_hour $%.2f\n%s", seed, res.PeakCostPerHour, m, c)
 	}
 }
