@@ -66,9 +66,9 @@ func TestPeriodShare(t *testing.T) {
 // TestEfficiencyWithLastResortSpot: a pool whose jobs do not checkpoint
 // rents spot only as a last resort, and the efficiency figure's reference
 // price leaves such spot out. When the run rents it all the same (here
-// the on-demand offering is dearer than max_cost_per_hour allows), work
-// was on offer at its price: efficiency stays within 1 (it was once
-// 191,262 on a random pool of the property test).
+// the on-demand offering is dearer than max_cost_per_hour allows), the
+// work done on it is valued at its own price: efficiency stays within 1
+// (it was once 191,262 on a random pool of the property test).
 func TestEfficiencyWithLastResortSpot(t *testing.T) {
 	pool := policy.Pool{Name: "p", Interval: policy.Duration(30 * time.Second), OnPrem: policy.OnPrem{GPUsPerNode: 8},
 		Offerings: []policy.Offering{
