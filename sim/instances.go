@@ -76,8 +76,8 @@ func (s *state) touch(ii int32) {
 	}
 }
 
-// cloudFit finds room on ready, non-draining instances: the first with g
-// free GPUs, else, for a job larger than an instance, whole idle instances
+// cloudFit finds room on ready, non-draining instances: the one with the
+// fewest free GPUs that holds g (best fit, roomIndex), else, for a job larger than an instance, whole idle instances
 // of one offering of at least the pool's span.min_gpus GPUs (Pool.SpanMin)
 // that together hold it (with whole_jobs, only for a job larger than every
 // offering).
@@ -85,16 +85,9 @@ func (s *state) cloudFit(g int) []part {
 	if s.cloudFree < g {
 		return nil // not even all free GPUs together hold it
 	}
-	for {
-		ii := s.room.first(int32(g))
-		if ii < 0 {
-			break
-		}
-		in := s.insts[ii]
-		if in.state == policy.StateRunning && in.free >= g {
-			return []part{{cloud: true, idx: int32(ii), gpus: int32(g)}}
-		}
-		s.room.set(ii, roomOf(in)) // stale: it has less room now, or none
+	s.room.compact(len(s.alive), s.roomOf)
+	if ii := s.room.best(g, s.roomOf); ii >= 0 {
+		return []part{{cloud: true, idx: int32(ii), gpus: int32(g)}}
 	}
 	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
 		return nil // the job cannot span instances and some offering holds it whole
@@ -140,7 +133,15 @@ func (s *state) ready(ii int) {
 	}
 	in.state = policy.StateRunning
 	s.cloudFree += in.free
-	s.room.set(ii, int32(in.free))
+	s.room.set(ii, in.free)
+}
+
+// roomOf is instance ii's room: its free GPUs while running, else -1.
+func (s *state) roomOf(ii int32) int {
+	if in := s.insts[ii]; in.state == policy.StateRunning {
+		return in.free
+	}
+	return -1
 }
 
 func (s *state) launch(off policy.Offering, floor string) error {
@@ -167,7 +168,6 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		viewPos:    -1,
 	}
 	s.insts = append(s.insts, in)
-	s.room.grow(len(s.insts))
 	s.alive = append(s.alive, ii)
 	s.byID[in.id] = ii
 	s.booting++

@@ -129,6 +129,7 @@ func (s *state) tryStart(j int) bool {
 			}
 			in.free -= int(p.gpus)
 			s.cloudFree -= int(p.gpus)
+			s.room.set(int(p.idx), in.free)
 			in.jobs++
 			s.touch(p.idx)
 		}
@@ -221,7 +222,7 @@ func (s *state) release(j int) {
 		in.free += int(p.gpus)
 		if in.state == policy.StateRunning {
 			s.cloudFree += int(p.gpus)
-			s.room.set(int(p.idx), int32(in.free))
+			s.room.set(int(p.idx), in.free)
 		}
 		in.jobs--
 		s.touch(p.idx)

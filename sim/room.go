@@ -1,75 +1,86 @@
 package sim
 
-import "github.com/spillway-io/spillway/policy"
+import "container/heap"
 
-// roomIndex finds the first instance, in launch order, with room for a
-// job: a max segment tree over instance indices whose leaves hold at least
-// the free GPUs of each running instance (-1 for the others). Placing a
-// job costs O(log instances) instead of a walk over every live instance.
+// roomIndex finds the ready instance to place a job on, best fit: among
+// the running instances with room for it, the one with the fewest free
+// GPUs (the oldest of those), as Slurm's select/cons_tres places a
+// one-node job on the node with the least free resources that suffice
+// (`_eval_nodes`, "best fit single node"), and as the simulator places
+// jobs on-prem. Filling the fullest instance first leaves the emptier ones
+// to empty and be let go, where first fit in launch order spreads jobs
+// over every instance with room.
 //
-// A leaf may be higher than its instance's room (it is raised when room
-// grows, and corrected when a lookup finds it stale), never lower, so the
-// first instance whose leaf says it fits is checked and, if stale, fixed.
+// One heap of instance indices per count of free GPUs, checked lazily:
+// an entry is pushed whenever an instance's free GPUs change, and is
+// stale once the instance has another count or stops running; a lookup
+// drops the stale entries it meets. Placing a job costs O(largest
+// instance + log instances) instead of a walk over every live instance.
 type roomIndex struct {
-	leaves int     // a power of two; t[leaves+i] is instance i's leaf
-	t      []int32 // t[k] = max(t[2k], t[2k+1])
+	byFree  []idxHeap // byFree[v]: instances that had v free GPUs when pushed
+	entries int       // entries in all heaps, stale ones included
 }
 
-// roomOf is an instance's room: its free GPUs while running, else -1.
-func roomOf(in *instance) int32 {
-	if in.state == policy.StateRunning {
-		return int32(in.free)
+// idxHeap is a min-heap of instance indices: the oldest first.
+type idxHeap []int32
+
+func (h idxHeap) Len() int           { return len(h) }
+func (h idxHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h idxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idxHeap) Push(x any)        { *h = append(*h, x.(int32)) }
+func (h *idxHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// set records that instance ii has room v (its free GPUs; ≤ 0 for none).
+func (r *roomIndex) set(ii int, v int) {
+	if v <= 0 {
+		return
+	}
+	for len(r.byFree) <= v {
+		r.byFree = append(r.byFree, nil)
+	}
+	heap.Push(&r.byFree[v], int32(ii))
+	r.entries++
+}
+
+// best is the instance with the fewest free GPUs, at least g, that room
+// says is current (room(ii) is instance ii's free GPUs while it can take
+// work, else -1), or -1.
+func (r *roomIndex) best(g int, room func(ii int32) int) int {
+	for v := max(g, 1); v < len(r.byFree); v++ {
+		h := &r.byFree[v]
+		for h.Len() > 0 {
+			ii := (*h)[0]
+			if room(ii) == v {
+				return int(ii)
+			}
+			heap.Pop(h)
+			r.entries--
+		}
 	}
 	return -1
 }
 
-// grow makes room for instances 0..n-1; new leaves hold -1.
-func (r *roomIndex) grow(n int) {
-	if n <= r.leaves {
+// compact drops the stale entries when they outnumber the live instances
+// (alive) by far, so that the heaps follow the fleet, not its history.
+func (r *roomIndex) compact(alive int, room func(ii int32) int) {
+	if r.entries < 1024 || r.entries < 4*alive {
 		return
 	}
-	leaves := max(64, r.leaves)
-	for leaves < n {
-		leaves *= 2
-	}
-	t := make([]int32, 2*leaves)
-	for i := range t {
-		t[i] = -1
-	}
-	if r.leaves > 0 {
-		copy(t[leaves:], r.t[r.leaves:])
-		for k := leaves - 1; k >= 1; k-- {
-			t[k] = max(t[2*k], t[2*k+1])
+	r.entries = 0
+	for v := range r.byFree {
+		h := r.byFree[v][:0]
+		for _, ii := range r.byFree[v] {
+			if room(ii) == v {
+				h = append(h, ii)
+			}
 		}
+		heap.Init(&h)
+		r.byFree[v] = h
+		r.entries += len(h)
 	}
-	r.leaves, r.t = leaves, t
-}
-
-// set sets instance i's leaf to v.
-func (r *roomIndex) set(i int, v int32) {
-	k := r.leaves + i
-	r.t[k] = v
-	for k > 1 {
-		k /= 2
-		m := max(r.t[2*k], r.t[2*k+1])
-		if r.t[k] == m {
-			return
-		}
-		r.t[k] = m
-	}
-}
-
-// first is the lowest instance index whose leaf is at least g, or -1.
-func (r *roomIndex) first(g int32) int {
-	if r.leaves == 0 || r.t[1] < g {
-		return -1
-	}
-	k := 1
-	for k < r.leaves {
-		k *= 2
-		if r.t[k] < g {
-			k++
-		}
-	}
-	return k - r.leaves
 }

@@ -5,36 +5,41 @@ import (
 	"testing"
 )
 
-// TestRoomIndexFindsFirstFit: after random growth and leaf changes, first
-// answers what a walk over the leaves in order answers.
-func TestRoomIndexFindsFirstFit(t *testing.T) {
+// TestRoomIndexFindsBestFit: after random changes of room (some recorded,
+// some only made stale, as an instance that stops running is), best
+// answers what a walk over the instances answers: the fewest free GPUs
+// that hold g, the oldest of those; and compact keeps the answers.
+func TestRoomIndexFindsBestFit(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var idx roomIndex
-	var leaves []int32
-	for step := range 20_000 {
+	var room []int // each instance's room; -1 when it cannot take work
+	roomOf := func(ii int32) int { return room[ii] }
+	for step := range 50_000 {
 		switch op := r.IntN(10); {
-		case op == 0 || len(leaves) == 0:
-			leaves = append(leaves, -1)
-			idx.grow(len(leaves))
-		case op < 6:
-			i := r.IntN(len(leaves))
-			leaves[i] = int32(r.IntN(10)) - 1
-			idx.set(i, leaves[i])
+		case op == 0 || len(room) == 0:
+			room = append(room, -1)
+		case op < 5:
+			i := r.IntN(len(room))
+			room[i] = r.IntN(10)
+			idx.set(i, room[i])
+		case op == 5:
+			room[r.IntN(len(room))] = -1 // stops running: not recorded
+		case op == 6:
+			idx.compact(len(room)/8, roomOf)
 		default:
-			g := int32(1 + r.IntN(8))
+			g := 1 + r.IntN(8)
 			want := -1
-			for i, v := range leaves {
-				if v >= g {
+			for i, v := range room {
+				if v >= g && (want < 0 || v < room[want]) {
 					want = i
-					break
 				}
 			}
-			if got := idx.first(g); got != want {
-				t.Fatalf("step %d: first(%d) over %d leaves = %d, want %d", step, g, len(leaves), got, want)
+			if got := idx.best(g, roomOf); got != want {
+				t.Fatalf("step %d: best(%d) over %d instances = %d, want %d", step, g, len(room), got, want)
 			}
 		}
 	}
-	if len(leaves) < 1000 {
-		t.Fatalf("only %d leaves: growth not exercised", len(leaves))
+	if len(room) < 1000 {
+		t.Fatalf("only %d instances: growth not exercised", len(room))
 	}
 }

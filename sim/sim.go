@@ -5,10 +5,11 @@
 //
 // On-prem, jobs are placed in arrival order, best fit, skipping jobs that do
 // not fit (greedy backfill); a job larger than a node takes whole nodes. A
-// job goes on-prem when it fits there, else onto a ready cloud instance (a
-// job larger than an instance spans whole instances of one offering of at
-// least the pool's span.min_gpus, 8 by default, and runs span.slowdown
-// times longer), where it runs duration ÷ performance. A job killed with its
+// job goes on-prem when it fits there, else onto a ready cloud instance,
+// also best fit (roomIndex; a job larger than an instance spans whole
+// instances of one offering of at least the pool's span.min_gpus, 8 by
+// default, and runs span.slowdown times longer), where it runs duration ÷
+// performance. A job killed with its
 // instance resumes from its last checkpoint when the pool has a
 // checkpoint_interval, else starts over.
 // Instances take work once booted and are billed by their billing rule from
