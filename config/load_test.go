@@ -148,8 +148,9 @@ func TestParseExplicitValuesKept(t *testing.T) {
 	if p.WaitTarget != 0 {
 		t.Errorf("wait_target: 0s became %v", p.WaitTarget.D())
 	}
-	if p.ScaleIn.Idle != (policy.IdleSetting{}) {
-		t.Errorf("idle: 0s became %+v", p.ScaleIn.Idle)
+	if p.ScaleIn.Idle != (policy.IdleSetting{Fixed: true}) || policy.IdleThreshold(&p, policy.Offering{Boot: policy.Duration(time.Minute)}) != 0 {
+		t.Errorf("idle: 0s became %+v, threshold %v; want released once idle", p.ScaleIn.Idle,
+			policy.IdleThreshold(&p, policy.Offering{Boot: policy.Duration(time.Minute)}))
 	}
 	if p.Interval.D() != time.Minute || p.StaleAfter.D() != 5*time.Minute {
 		t.Errorf("interval %v stale_after %v, want 1m 5m", p.Interval.D(), p.StaleAfter.D())
@@ -260,8 +261,8 @@ func TestIdleSettingUnmarshal(t *testing.T) {
 		wantErr bool
 	}{
 		{in: "auto", want: policy.IdleSetting{Auto: true}},
-		{in: "10m", want: policy.IdleSetting{Duration: 10 * time.Minute}},
-		{in: "0s", want: policy.IdleSetting{}},
+		{in: "10m", want: policy.IdleSetting{Duration: 10 * time.Minute, Fixed: true}},
+		{in: "0s", want: policy.IdleSetting{Fixed: true}},
 		{in: "Auto", wantErr: true},
 		{in: "never", wantErr: true},
 	}

@@ -912,6 +912,9 @@ func TestIdleThreshold(t *testing.T) {
 	if got := IdleThreshold(&Pool{}, o); got != 4*time.Minute {
 		t.Errorf("unset threshold = %v, want auto (4m)", got)
 	}
+	if got := IdleThreshold(&Pool{ScaleIn: ScaleIn{Idle: IdleSetting{Fixed: true}}}, o); got != 0 {
+		t.Errorf(`"0s" threshold = %v, want 0 (release once idle)`, got)
+	}
 }
 
 func TestDecideNilPool(t *testing.T) {

@@ -55,13 +55,13 @@ func (s *IdleSetting) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return fmt.Errorf(`bad idle setting %q: use "auto" (break-even from boot time and price) or a Go duration such as 90s, 5m or 1h30m`, n.Value)
 	}
-	*s = IdleSetting{Duration: v}
+	*s = IdleSetting{Duration: v, Fixed: true}
 	return nil
 }
 
 // MarshalYAML writes "auto" or the duration.
 func (s IdleSetting) MarshalYAML() (any, error) {
-	if s.Auto {
+	if s.IsAuto() {
 		return "auto", nil
 	}
 	return s.Duration.String(), nil

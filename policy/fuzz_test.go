@@ -101,10 +101,14 @@ func dtGenerate(data []byte) *dtScenario {
 	} else {
 		s.spend.Accrued = float64(g.intn(10000)) / 100
 	}
-	if g.chance(50) {
+	switch {
+	case g.chance(50):
 		p.ScaleIn.Idle.Auto = true
-	} else {
+	case g.chance(15):
+		p.ScaleIn.Idle.Fixed = true // "0s": release once idle
+	default:
 		p.ScaleIn.Idle.Duration = g.dur(20*time.Minute, 30*time.Second)
+		p.ScaleIn.Idle.Fixed = g.chance(50)
 	}
 	if g.chance(40) {
 		p.ScaleIn.MaxLifetime = Duration(g.dur(24*time.Hour, 20*time.Minute))
@@ -664,7 +668,7 @@ func dtCheck(s *dtScenario, p Plan) []string {
 			since = in.ReadyAt
 		}
 		threshold := IdleThreshold(pool, in.Offering)
-		if pool.ScaleIn.Idle.Auto || pool.ScaleIn.Idle.Duration <= 0 {
+		if pool.ScaleIn.Idle.Auto || (!pool.ScaleIn.Idle.Fixed && pool.ScaleIn.Idle.Duration <= 0) {
 			threshold = dtBootIn(s.snap.BootMean, in.Offering) // ski-rental: the mean boot
 			if c, ok := LearnedIdle(s.snap.IdleGaps[in.Offering.Key()], threshold); ok {
 				if c > threshold {

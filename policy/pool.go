@@ -249,7 +249,14 @@ type ScaleIn struct {
 type IdleSetting struct {
 	Auto     bool
 	Duration time.Duration
+	// Fixed says Duration was given, 0 included (release an instance as
+	// soon as it idles, as its billing allows); a config's "0s" sets it.
+	// The zero IdleSetting, neither auto nor fixed, is auto.
+	Fixed bool
 }
+
+// IsAuto reports whether the threshold is the ski-rental break-even.
+func (s IdleSetting) IsAuto() bool { return s.Auto || (!s.Fixed && s.Duration <= 0) }
 
 // Schedule pre-warms capacity: from each cron firing, for Duration, the pool
 // keeps at least GPUs burst GPUs.

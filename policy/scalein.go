@@ -29,8 +29,8 @@ import (
 // before its paid hour ends, a per-second-min-60s one until its minimum
 // billed minute has passed.
 func IdleThreshold(pool *Pool, o Offering) time.Duration {
-	if pool != nil && !pool.ScaleIn.Idle.Auto && pool.ScaleIn.Idle.Duration > 0 {
-		return pool.ScaleIn.Idle.Duration
+	if pool != nil && !pool.ScaleIn.Idle.IsAuto() {
+		return max(pool.ScaleIn.Idle.Duration, 0)
 	}
 	return decBoot(&o)
 }
@@ -43,8 +43,8 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 // break-even that would have cost least over them (LearnedIdle); spells
 // is then how many, else 0.
 func (e *decEnv) idleThreshold(o *Offering) (threshold time.Duration, spells int) {
-	if !e.pool.ScaleIn.Idle.Auto && e.pool.ScaleIn.Idle.Duration > 0 {
-		return e.pool.ScaleIn.Idle.Duration, 0
+	if !e.pool.ScaleIn.Idle.IsAuto() {
+		return max(e.pool.ScaleIn.Idle.Duration, 0), 0
 	}
 	b, _ := decLookupBoot(e.snap.BootMean, o)
 	if len(e.snap.IdleGaps) > 0 {
@@ -232,7 +232,7 @@ func idleReason(e *decEnv, fl *decFleet, p *decPlan, in *Instance) string {
 	th, spells := e.idleThreshold(&in.Offering)
 	t := p.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
 		s(" >= threshold ").dur(th)
-	if e.pool.ScaleIn.Idle.Auto || e.pool.ScaleIn.Idle.Duration <= 0 {
+	if e.pool.ScaleIn.Idle.IsAuto() {
 		t = t.s(" (auto: ")
 		if spells > 0 {
 			t = t.s("what would have cost least over the last ").n(spells).s(" idle spells of ").s(decOfferingName(&in.Offering)).s(", at most the ")

@@ -136,7 +136,7 @@ func policySummary(w io.Writer, path string, cfg *config.Config) {
 			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), policyDur(p.Interval.D()))
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
 		idle := "auto (break-even)"
-		if !p.ScaleIn.Idle.Auto {
+		if !p.ScaleIn.Idle.IsAuto() {
 			idle = policyDur(p.ScaleIn.Idle.Duration)
 		}
 		lifetime := "none"
