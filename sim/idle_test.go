@@ -2,9 +2,9 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,19 +88,63 @@ func TestIdleYearsAllPolicies(t *testing.T) {
 	}
 }
 
-// TestHorizon: jobs that would queue for centuries on a small pool end the
-// run with ErrHorizon instead of overflowing simulated time.
-func TestHorizon(t *testing.T) {
-	tr := &trace.Trace{Name: "long", Start: trace.DefaultEpoch}
+// TestBacklogGivenUp: jobs that would queue for centuries on a small pool,
+// or for years behind a budget far below their demand, are given up once
+// they have queued as long again as the trace's submissions span (at least
+// backlogLimit) plus its longest job (plus the budget's period) after the
+// last submission: the run ends, they count unstarted, and the result says
+// why, instead of evaluating every interval for years (the budget case took
+// over a minute for 2,000 jobs) or failing with ErrHorizon.
+func TestBacklogGivenUp(t *testing.T) {
+	centuries := &trace.Trace{Name: "long", Start: trace.DefaultEpoch}
 	for range 40 {
-		tr.Jobs = append(tr.Jobs, trace.Job{Duration: trace.MaxSpan - time.Hour, GPUs: 8})
+		centuries.Jobs = append(centuries.Jobs, trace.Job{Duration: trace.MaxSpan - time.Hour, GPUs: 8})
 	}
-	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}}
-	for _, p := range []Policy{OnPremOnly()} {
-		_, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: p})
-		if !errors.Is(err, ErrHorizon) {
-			t.Errorf("%s: %v, want ErrHorizon", p.Name, err)
-		}
+	eight := policy.Offering{Name: "eight", Provider: "p", Region: "r", InstanceType: "x8", GPUs: 8, PricePerHour: 24,
+		Boot: policy.Duration(3 * time.Minute), Billing: policy.BillingPerSecond}
+	budgeted := &policy.Pool{Name: "b", Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{eight},
+		Limits:  policy.Limits{Budget: &policy.Budget{Amount: 2000, Period: policy.PeriodMonth}},
+		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(48 * time.Hour)}}
+	days := &trace.Trace{Name: "days", Start: trace.DefaultEpoch}
+	for range 50 {
+		days.Jobs = append(days.Jobs, trace.Job{Duration: 24 * time.Hour, GPUs: 8})
+	}
+	for _, tt := range []struct {
+		name      string
+		pool      *policy.Pool
+		tr        *trace.Trace
+		pol       Policy
+		unstarted int
+		until     time.Duration // the deadline: submissions' span (0) → backlogLimit, + longest job (+ period)
+	}{
+		{"40 ten-year jobs on one node", &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}}, centuries, OnPremOnly(),
+			38, backlogLimit + trace.MaxSpan - time.Hour},
+		{"50 one-day jobs behind a $2,000 monthly budget", budgeted, days, Spillway(),
+			-1, backlogLimit + 24*time.Hour + 31*24*time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Run(context.Background(), Options{Pool: tt.pool, Trace: tt.tr, Policy: tt.pol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.unstarted >= 0 && got.JobsUnstarted != tt.unstarted || got.JobsUnstarted == 0 {
+				t.Errorf("%d jobs unstarted, want %d: %+v", got.JobsUnstarted, tt.unstarted, got)
+			}
+			at := trace.DefaultEpoch.Add(tt.until).UTC().Format(time.DateTime)
+			if !strings.Contains(got.Stopped, "still queued at "+at+", when the run gave up on queued jobs") {
+				t.Errorf("Stopped = %q, want the jobs given up at %s", got.Stopped, at)
+			}
+			if max := got.WaitMaxS; max < tt.until.Seconds() {
+				t.Errorf("max wait %.0fs, want at least the %.0fs the given-up jobs queued", max, tt.until.Seconds())
+			}
+			if len(got.BudgetPeriods) > 0 {
+				for _, bp := range got.BudgetPeriods {
+					if bp.SpendUSD > bp.BudgetUSD+1e-6 {
+						t.Errorf("period %s spent $%.2f of $%.2f", bp.Start, bp.SpendUSD, bp.BudgetUSD)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -37,7 +37,11 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	for _, res := range r.Results {
 		if res.JobsUnstarted > 0 {
-			fmt.Fprintf(w, "\n%s: %d jobs never started (larger than any capacity the policy provides); their wait counts until the run ended.", res.Policy, res.JobsUnstarted)
+			why := "larger than any capacity the policy provides, or held back by a limit until the run ended"
+			if res.Stopped != "" {
+				why = res.Stopped
+			}
+			fmt.Fprintf(w, "\n%s: %d jobs never started (%s); their wait counts until the run ended, a lower bound.", res.Policy, res.JobsUnstarted, why)
 		}
 		if res.JobsKilled > 0 {
 			fmt.Fprintf(w, "\n%s: %d job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, res.JobsKilled, res.GPUHoursLost)

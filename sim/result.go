@@ -57,6 +57,9 @@ type Result struct {
 	// JobsUnstarted never started; their wait counts until the run ended
 	// (a lower bound).
 	JobsUnstarted int `json:"jobs_unstarted"`
+	// Stopped, when set, says why the run gave up on queued jobs before
+	// they started (they count in JobsUnstarted).
+	Stopped string `json:"stopped,omitempty"`
 	// JobsKilled counts job runs ended by a terminate without drain; the job
 	// went back to the queue.
 	JobsKilled int `json:"jobs_killed"`

@@ -103,11 +103,21 @@ const DefaultInterval = 30 * time.Second
 const MinInterval = time.Second
 
 // quietLimit ends a run that has stopped making progress: no job started or
-// ended for this long while nothing runs (e.g. a job larger than anything
-// it may ever get), or no job finished for this long plus the longest job
-// and, with a budget, its longest period (a job that runs, is killed by a
+// ended for this long (with a budget, plus its longest period: a spent
+// budget holds launches until the next) while nothing runs (e.g. a job
+// larger than anything it may ever get), or no job finished for this long
+// plus the longest job and, with a budget, its longest period (a job that runs, is killed by a
 // drain timeout and runs again, for ever: it is reported unstarted).
 const quietLimit = 24 * time.Hour
+
+// backlogLimit bounds how long a run goes on queueing work after the
+// trace: jobs still queued as long again as the trace's submissions span
+// (at least this long) plus its longest job (and, with a budget, its
+// longest period) after the last submission are abandoned, reported
+// unstarted (Result.Stopped). A budget far below the trace's demand would
+// otherwise make the run go on for years of evaluations, one every
+// interval, to start the last job.
+const backlogLimit = 30 * 24 * time.Hour
 
 // part is one piece of a job's placement: GPUs on a node or an instance.
 type part struct {
@@ -286,10 +296,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for _, j := range s.jobs {
 		stuckLimit = max(stuckLimit, quietLimit+j.Duration)
 	}
+	quiet := quietLimit
 	if b := o.Pool.Limits.Budget; b != nil {
 		// A spent budget holds launches back until its next period.
 		stuckLimit += longestPeriod(b.Period)
+		quiet += longestPeriod(b.Period)
 	}
+	deadline := backlogDeadline(s.jobs, o.Pool.Limits.Budget)
 	nextTick := time.Duration(0)
 	ai := 0
 	for iter := 0; ; iter++ {
@@ -310,10 +323,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		if decide != nil {
 			idle := ai == len(s.jobs) && s.running == 0 && len(s.events) == 0
-			if idle && ((s.pendingJobs == 0 && len(s.alive) == 0) || nextTick > s.lastMove+quietLimit) {
+			if idle && ((s.pendingJobs == 0 && len(s.alive) == 0) || nextTick > s.lastMove+quiet) {
+				s.stopped(fmt.Sprintf("nothing ran and no job started or ended for %s", humanSpan(quiet.Seconds())))
 				break
 			}
 			if ai == len(s.jobs) && nextTick > s.lastDone+stuckLimit {
+				s.stopped(fmt.Sprintf("no job finished for %s, a day plus the longest job (plus a budget period): jobs run and killed again and again, or held back for good", humanSpan(stuckLimit.Seconds())))
 				break
 			}
 			nextTick = s.skipIdleTicks(nextTick, next, interval)
@@ -347,6 +362,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			ai++
 			s.lastDone = s.now
 		}
+		if s.now > deadline && s.pendingJobs > 0 {
+			s.abandon(deadline)
+		}
 		s.place()
 		if decide != nil && nextTick == s.now {
 			// A policy that is idle without work skips the call when there
@@ -374,6 +392,45 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// backlogDeadline is when jobs still queued are abandoned (backlogLimit):
+// the last submission, plus as long again as the submissions span (at
+// least backlogLimit), plus the longest job, plus with a budget its
+// longest period.
+func backlogDeadline(jobs []trace.Job, budget *policy.Budget) time.Duration {
+	if len(jobs) == 0 {
+		return 0
+	}
+	first, last, longest := jobs[0].Submit, jobs[0].Submit, time.Duration(0)
+	for _, j := range jobs {
+		first, last, longest = min(first, j.Submit), max(last, j.Submit), max(longest, j.Duration)
+	}
+	d := last + max(last-first, backlogLimit) + longest
+	if budget != nil {
+		d += longestPeriod(budget.Period)
+	}
+	return d
+}
+
+// abandon gives up on the jobs still queued after the deadline: they stay
+// unstarted, and the run ends once what runs has finished.
+func (s *state) abandon(deadline time.Duration) {
+	s.stopped(fmt.Sprintf("still queued at %s, when the run gave up on queued jobs: as long again as the trace's submissions span (at least %s) plus its longest job after its last submission",
+		s.at(deadline).UTC().Format(time.DateTime), humanSpan(backlogLimit.Seconds())))
+	for qi := range s.queues {
+		q := &s.queues[qi]
+		q.jobs, q.subs, q.head = q.jobs[:0], q.subs[:0], 0
+	}
+	s.pendingJobs, s.pendingGPUs = 0, 0
+}
+
+// stopped records why the run gave up on the jobs still queued, the first
+// time it does; nothing when none is.
+func (s *state) stopped(why string) {
+	if s.res.Stopped == "" && s.pendingJobs > 0 {
+		s.res.Stopped = why
+	}
 }
 
 // longestPeriod is the longest a budget period of kind p lasts: a day, a

@@ -123,7 +123,8 @@ and p95 wait (dominated).
 onprem_gpus, wait_target_s, wall_seconds, and results, one per policy, with
 policy, cloud_cost_usd, paid_gpu_hours, used_gpu_hours, efficiency,
 wait_p50_s, wait_p95_s, wait_p99_s, wait_max_s, jobs_on_cloud, launches,
-jobs_unstarted, jobs_killed, gpu_hours_lost, jobs_never_served (with
+jobs_unstarted (with stopped, why the run gave up on queued jobs, when
+it did), jobs_killed, gpu_hours_lost, jobs_never_served (with
 never_served_largest_gpus and never_served_why), peak_cloud_gpus,
 peak_cost_per_hour, failed_launches (by cause), interruptions, cost_by_offering, cost_by_provider, budget_periods (a
 list of {start, end, budget_usd, spend_usd}, empty without a budget),
