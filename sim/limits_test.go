@@ -173,8 +173,9 @@ func TestUnservableJobNotRented(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.JobsNeverServed != 1 || res.NeverServedGPUs != 2200 || res.JobsUnstarted != 0 {
-			t.Errorf("%s: never served %d (largest %d), unstarted %d: want 1 (2200), 0", p.Name, res.JobsNeverServed, res.NeverServedGPUs, res.JobsUnstarted)
+		if res.JobsNeverServed != 1 || res.NeverServedGPUs != 2200 || res.JobsUnstarted != 0 || res.Stopped != "" {
+			t.Errorf("%s: never served %d (largest %d), unstarted %d, stopped %q: want 1 (2200), 0, none (the run gave up on no servable job)",
+				p.Name, res.JobsNeverServed, res.NeverServedGPUs, res.JobsUnstarted, res.Stopped)
 		}
 		if want := "larger than the 88 on-prem GPUs, and it needs 2200 × 1 GPUs of aws-east/us-east-1/p3.2xlarge/on-demand, more than max_gpus 2048"; p.Name == PolicySpillway && !strings.Contains(res.NeverServedWhy, "more than max_gpus 2048") {
 			t.Errorf("why %q, want like %q", res.NeverServedWhy, want)

@@ -426,10 +426,17 @@ func (s *state) abandon(deadline time.Duration) {
 }
 
 // stopped records why the run gave up on the jobs still queued, the first
-// time it does; nothing when none is.
+// time it does; nothing when none is but jobs never served (they are
+// reported as such).
 func (s *state) stopped(why string) {
-	if s.res.Stopped == "" && s.pendingJobs > 0 {
-		s.res.Stopped = why
+	if s.res.Stopped != "" {
+		return
+	}
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.len() > 0 && !q.never {
+			s.res.Stopped = why
+			return
+		}
 	}
 }
 
