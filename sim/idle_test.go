@@ -123,9 +123,16 @@ func TestBacklogGivenUp(t *testing.T) {
 			-1, backlogLimit + 24*time.Hour + 31*24*time.Hour},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Run(context.Background(), Options{Pool: tt.pool, Trace: tt.tr, Policy: tt.pol})
+			var c workCounts
+			got, err := Run(context.Background(), Options{Pool: tt.pool, Trace: tt.tr, Policy: tt.pol, counts: &c})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The budget case queued its jobs for 16 months, an
+			// evaluation every 30 s: 1.4 million of them. Now the
+			// evaluations stop a day (the running job) after the deadline.
+			if most := int64((tt.until + 24*time.Hour) / (30 * time.Second)); tt.pol.Name != PolicyOnPremOnly && c.evals > most {
+				t.Errorf("%d evaluations, want at most one per interval until a day after the deadline (%d)", c.evals, most)
 			}
 			if tt.unstarted >= 0 && got.JobsUnstarted != tt.unstarted || got.JobsUnstarted == 0 {
 				t.Errorf("%d jobs unstarted, want %d: %+v", got.JobsUnstarted, tt.unstarted, got)
