@@ -20,23 +20,11 @@ import (
 // C end at 1060: billed 180 s + 1080 s = $1.26. With C beside A both
 // would bill until 1080 s: $2.16.
 func TestCloudPlacementBestFit(t *testing.T) {
-	launchTwo := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-		plan := policy.Plan{Pool: pool.Name, Time: now}
-		if snap.PendingJobs > 0 && len(insts) == 0 {
-			plan.Launches = append(plan.Launches, policy.Launch{Offering: offering4, Count: 2, Reason: "pending"})
-		}
-		for _, in := range insts {
-			if in.State == policy.StateRunning && in.BusyGPUs == 0 {
-				plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle"})
-			}
-		}
-		return plan
-	}
 	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 4},
 		Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{offering4}}
 	tr := &trace.Trace{Name: "three", Jobs: []trace.Job{job(0, 100, 2), job(0, 1000, 3), job(0, 1000, 1)}}
 	got, err := Run(context.Background(), Options{Pool: pool, Trace: tr,
-		Policy: Policy{Name: "two", Interval: 30 * time.Second, New: func() DecideFunc { return launchTwo }}})
+		Policy: Policy{Name: "two", Interval: 30 * time.Second, New: func() DecideFunc { return burstN(2) }}})
 	if err != nil {
 		t.Fatal(err)
 	}

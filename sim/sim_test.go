@@ -30,17 +30,22 @@ var offering4 = policy.Offering{Name: "four", Provider: "p", InstanceType: "x4",
 // burstOnce launches one offering4 when jobs are pending and nothing is
 // running or booting, and drains idle instances: a stand-in decision
 // function for the simulator's own tests.
-func burstOnce(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-	plan := policy.Plan{Pool: pool.Name, Time: now}
-	if snap.PendingJobs > 0 && len(insts) == 0 {
-		plan.Launches = append(plan.Launches, policy.Launch{Offering: offering4, Count: 1, Reason: "pending"})
-	}
-	for _, in := range insts {
-		if in.State == policy.StateRunning && in.BusyGPUs == 0 {
-			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle"})
+var burstOnce = burstN(1)
+
+// burstN is burstOnce launching n instances.
+func burstN(n int) DecideFunc {
+	return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+		plan := policy.Plan{Pool: pool.Name, Time: now}
+		if snap.PendingJobs > 0 && len(insts) == 0 {
+			plan.Launches = append(plan.Launches, policy.Launch{Offering: offering4, Count: n, Reason: "pending"})
 		}
+		for _, in := range insts {
+			if in.State == policy.StateRunning && in.BusyGPUs == 0 {
+				plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "idle"})
+			}
+		}
+		return plan
 	}
-	return plan
 }
 
 func TestRunHandComputed(t *testing.T) {
