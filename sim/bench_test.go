@@ -16,7 +16,7 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
-func benchSetup(b *testing.B, file string) (policy.Pool, *trace.Trace) {
+func benchSetup(b testing.TB, file string) (policy.Pool, *trace.Trace) {
 	b.Helper()
 	cfg, err := config.Load(filepath.Join("..", "configs", "examples", "backtest.yaml"))
 	if err != nil {
@@ -172,7 +172,7 @@ func generatedTrace(n int) *trace.Trace {
 		if r.IntN(50) == 0 {
 			d *= 20
 		}
-		tr.Jobs = append(tr.Jobs, trace.Job{Submit: span * time.Duration(k) / time.Duration(n), Duration: d, GPUs: []int{1, 1, 1, 1, 2, 4, 8, 16}[r.IntN(8)]})
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: span / time.Duration(n) * time.Duration(k), Duration: d, GPUs: []int{1, 1, 1, 1, 2, 4, 8, 16}[r.IntN(8)]})
 	}
 	return tr
 }

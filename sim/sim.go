@@ -231,6 +231,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if n := o.Pool.OnPrem.Nodes; n < 0 || n > math.MaxInt32*int(maxNodeGPUs)/nodeGPUs {
 		return Result{}, fmt.Errorf("sim: pool %q: onprem.nodes is %d (want 0 to %d)", o.Pool.Name, n, math.MaxInt32*int(maxNodeGPUs)/nodeGPUs)
 	}
+	if err := checkOrder(o.Trace); err != nil {
+		return Result{}, err
+	}
 	s := &state{
 		o:        o,
 		pool:     o.Pool,
@@ -392,6 +395,24 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Progress(1)
 	}
 	return s.res, nil
+}
+
+// checkOrder refuses a trace whose jobs are not in submit order from 0,
+// with positive durations and GPUs, as trace.Load makes them: the event loop
+// admits jobs in order, and a trace built in code with times that wrapped
+// around (a year × a million overflows a Duration) once ran as garbage.
+func checkOrder(tr *trace.Trace) error {
+	prev := time.Duration(0)
+	for i, j := range tr.Jobs {
+		switch {
+		case j.Submit < prev:
+			return fmt.Errorf("sim: trace %q: job %d is submitted at %s, before the job ahead of it (%s): want jobs in submit order from 0", tr.Name, i+1, j.Submit, prev)
+		case j.Duration <= 0 || j.GPUs <= 0:
+			return fmt.Errorf("sim: trace %q: job %d runs %s on %d GPUs: want a positive duration and GPU count", tr.Name, i+1, j.Duration, j.GPUs)
+		}
+		prev = j.Submit
+	}
+	return nil
 }
 
 // backlogDeadline is when jobs still queued are abandoned (backlogLimit):

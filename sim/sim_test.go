@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,30 @@ func TestWholeJobs(t *testing.T) {
 				t.Errorf("%d-GPU instances, whole_jobs %v: the %d-GPU job ran across two: %+v", g, whole, 2*g, got)
 			}
 		}
+	}
+}
+
+// TestRunRefusesDisorderedTraces: a trace built in code must be in submit
+// order from 0 with positive durations and GPUs, as trace.Load makes it; a
+// benchmark's generated trace whose times wrapped around once ran as
+// garbage instead of failing.
+func TestRunRefusesDisorderedTraces(t *testing.T) {
+	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}}
+	for _, tt := range []struct {
+		name string
+		jobs []trace.Job
+		want string
+	}{
+		{"out of order", []trace.Job{job(10, 60, 1), job(5, 60, 1)}, `job 2 is submitted at 5s, before the job ahead of it (10s)`},
+		{"before 0", []trace.Job{job(-1, 60, 1)}, `job 1 is submitted at -1s, before the job ahead of it (0s)`},
+		{"no duration", []trace.Job{job(0, 0, 1)}, `job 1 runs 0s on 1 GPUs: want a positive duration and GPU count`},
+		{"no GPUs", []trace.Job{job(0, 60, 0)}, `job 1 runs 1m0s on 0 GPUs`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Run(context.Background(), Options{Pool: pool, Trace: &trace.Trace{Name: "built", Jobs: tt.jobs}, Policy: OnPremOnly()})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
