@@ -9,9 +9,8 @@
 // also best fit (roomIndex; a job larger than an instance spans whole
 // instances of one offering of at least the pool's span.min_gpus, 8 by
 // default, and runs span.slowdown times longer), where it runs duration ÷
-// performance. A job killed with its
-// instance resumes from its last checkpoint when the pool has a
-// checkpoint_interval, else starts over.
+// performance. A job killed with its instance resumes from its last
+// checkpoint when the pool has a checkpoint_interval, else starts over.
 // Instances take work once booted and are billed by their billing rule from
 // launch to termination. With Options.Cloud, offerings go out of stock,
 // boot times spread and spot instances are reclaimed (cloud.go).
@@ -106,8 +105,9 @@ const MinInterval = time.Second
 // ended for this long (with a budget, plus its longest period: a spent
 // budget holds launches until the next) while nothing runs (e.g. a job
 // larger than anything it may ever get), or no job finished for this long
-// plus the longest job and, with a budget, its longest period (a job that runs, is killed by a
-// drain timeout and runs again, for ever: it is reported unstarted).
+// plus the longest job and, with a budget, its longest period (a job that
+// runs, is killed by a drain timeout and runs again, for ever: it is
+// reported unstarted).
 const quietLimit = 24 * time.Hour
 
 // backlogLimit bounds how long a run goes on queueing work after the
@@ -366,7 +366,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			s.lastDone = s.now
 		}
 		if s.now > deadline && s.pendingJobs > 0 {
-			s.abandon(deadline)
+			s.abandon(deadline, o.Pool.Limits.Budget != nil)
 		}
 		s.place()
 		if decide != nil && nextTick == s.now {
@@ -405,6 +405,8 @@ func checkOrder(tr *trace.Trace) error {
 	prev := time.Duration(0)
 	for i, j := range tr.Jobs {
 		switch {
+		case j.Submit < 0:
+			return fmt.Errorf("sim: trace %q: job %d is submitted at %s, before the trace's start: want jobs in submit order from 0", tr.Name, i+1, j.Submit)
 		case j.Submit < prev:
 			return fmt.Errorf("sim: trace %q: job %d is submitted at %s, before the job ahead of it (%s): want jobs in submit order from 0", tr.Name, i+1, j.Submit, prev)
 		case j.Duration <= 0 || j.GPUs <= 0:
@@ -436,9 +438,13 @@ func backlogDeadline(jobs []trace.Job, budget *policy.Budget) time.Duration {
 
 // abandon gives up on the jobs still queued after the deadline: they stay
 // unstarted, and the run ends once what runs has finished.
-func (s *state) abandon(deadline time.Duration) {
-	s.stopped(fmt.Sprintf("still queued at %s, when the run gave up on queued jobs: as long again as the trace's submissions span (at least %s) plus its longest job after its last submission",
-		s.at(deadline).UTC().Format(time.DateTime), humanSpan(backlogLimit.Seconds())))
+func (s *state) abandon(deadline time.Duration, budget bool) {
+	period := ""
+	if budget {
+		period = " and a budget period"
+	}
+	s.stopped(fmt.Sprintf("still queued at %s, when the run gave up on queued jobs: as long again as the trace's submissions span (at least %s) plus its longest job%s after its last submission",
+		s.at(deadline).UTC().Format(time.DateTime), humanSpan(backlogLimit.Seconds()), period))
 	for qi := range s.queues {
 		q := &s.queues[qi]
 		q.jobs, q.subs, q.head = q.jobs[:0], q.subs[:0], 0

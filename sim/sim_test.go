@@ -193,7 +193,7 @@ func TestRunRefusesDisorderedTraces(t *testing.T) {
 		want string
 	}{
 		{"out of order", []trace.Job{job(10, 60, 1), job(5, 60, 1)}, `job 2 is submitted at 5s, before the job ahead of it (10s)`},
-		{"before 0", []trace.Job{job(-1, 60, 1)}, `job 1 is submitted at -1s, before the job ahead of it (0s)`},
+		{"before 0", []trace.Job{job(-1, 60, 1)}, `job 1 is submitted at -1s, before the trace's start`},
 		{"no duration", []trace.Job{job(0, 0, 1)}, `job 1 runs 0s on 1 GPUs: want a positive duration and GPU count`},
 		{"no GPUs", []trace.Job{job(0, 60, 0)}, `job 1 runs 1m0s on 0 GPUs`},
 	} {
