@@ -77,10 +77,10 @@ func (s *state) touch(ii int32) {
 }
 
 // cloudFit finds room on ready, non-draining instances: the one with the
-// fewest free GPUs that holds g (best fit, roomIndex), else, for a job larger than an instance, whole idle instances
-// of one offering of at least the pool's span.min_gpus GPUs (Pool.SpanMin)
-// that together hold it (with whole_jobs, only for a job larger than every
-// offering).
+// fewest free GPUs that holds g (best fit, roomIndex), else, for a job
+// larger than an instance, whole idle instances of one offering of at least
+// the pool's span.min_gpus GPUs (Pool.SpanMin) that together hold it (with
+// whole_jobs, only for a job larger than every offering).
 func (s *state) cloudFit(g int) []part {
 	if s.cloudFree < g {
 		return nil // not even all free GPUs together hold it
