@@ -1,6 +1,6 @@
 package sim
 
-import "container/heap"
+import "slices"
 
 // roomIndex finds the ready instance to place a job on, best fit: among
 // the running instances with room for it, the one with the fewest free
@@ -21,18 +21,44 @@ type roomIndex struct {
 	entries int       // entries in all heaps, stale ones included
 }
 
-// idxHeap is a min-heap of instance indices: the oldest first.
+// idxHeap is a min-heap of instance indices: the oldest first. It is typed
+// rather than container/heap's, whose Push boxes each index (an allocation
+// per job placed).
 type idxHeap []int32
 
-func (h idxHeap) Len() int           { return len(h) }
-func (h idxHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h idxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idxHeap) Push(x any)        { *h = append(*h, x.(int32)) }
-func (h *idxHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *idxHeap) push(ii int32) {
+	*h = append(*h, ii)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *idxHeap) pop() {
+	a := *h
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < n && a[l] < a[m] {
+			m = l
+		}
+		if r < n && a[r] < a[m] {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[m], a[i] = a[i], a[m]
+		i = m
+	}
+	*h = a
 }
 
 // set records that instance ii has room v (its free GPUs; ≤ 0 for none).
@@ -43,7 +69,7 @@ func (r *roomIndex) set(ii int, v int) {
 	for len(r.byFree) <= v {
 		r.byFree = append(r.byFree, nil)
 	}
-	heap.Push(&r.byFree[v], int32(ii))
+	r.byFree[v].push(int32(ii))
 	r.entries++
 }
 
@@ -53,12 +79,12 @@ func (r *roomIndex) set(ii int, v int) {
 func (r *roomIndex) best(g int, room func(ii int32) int) int {
 	for v := max(g, 1); v < len(r.byFree); v++ {
 		h := &r.byFree[v]
-		for h.Len() > 0 {
+		for len(*h) > 0 {
 			ii := (*h)[0]
 			if room(ii) == v {
 				return int(ii)
 			}
-			heap.Pop(h)
+			h.pop()
 			r.entries--
 		}
 	}
@@ -79,7 +105,7 @@ func (r *roomIndex) compact(alive int, room func(ii int32) int) {
 				h = append(h, ii)
 			}
 		}
-		heap.Init(&h)
+		slices.Sort(h) // a sorted slice is a min-heap
 		r.byFree[v] = h
 		r.entries += len(h)
 	}
