@@ -110,14 +110,7 @@ func backtestAtP50(t *testing.T, base policy.Pool, name string) (Report, policy.
 	t.Helper()
 	tr := loadBundled(t, name)
 	pool := WithOnPremGPUs(base, BaselineGPUs(tr.Jobs, 8))
-	var pols []Policy
-	for _, n := range PolicyNames {
-		p, err := PolicyByName(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pols = append(pols, p)
-	}
+	pols := allPolicies()
 	rep, err := Backtest{Pool: pool, Trace: tr, Policies: pols, Cloud: DefaultCloud(1)}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,15 @@ func BenchmarkSimulatePhillyPerJob(b *testing.B) {
 
 // allPolicies are the policies spillway simulate runs by default.
 func allPolicies() []Policy {
-	return []Policy{Spillway(), OnPremOnly(), Admitted(Threshold()), Admitted(PerJob()), Admitted(Karpenter())}
+	pols := make([]Policy, 0, len(PolicyNames))
+	for _, n := range PolicyNames {
+		p, err := PolicyByName(n)
+		if err != nil {
+			panic(err) // PolicyNames lists only known policies
+		}
+		pols = append(pols, p)
+	}
+	return pols
 }
 
 // benchAll runs every policy concurrently, as spillway simulate does, on

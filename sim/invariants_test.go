@@ -444,14 +444,7 @@ var fuzzDeadline = 2 * time.Minute
 func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
 	defer cancel()
-	var pols []Policy
-	for _, name := range PolicyNames {
-		p, err := PolicyByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pols = append(pols, p)
-	}
+	pols := allPolicies()
 	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	results := make([]Result, 0, len(pols))
 	horizon := false

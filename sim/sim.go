@@ -295,17 +295,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	const never = time.Duration(math.MaxInt64)
-	stuckLimit := quietLimit
+	longest := time.Duration(0)
 	for _, j := range s.jobs {
-		stuckLimit = max(stuckLimit, quietLimit+j.Duration)
+		longest = max(longest, j.Duration)
 	}
+	stuckLimit := quietLimit + longest
 	quiet := quietLimit
 	if b := o.Pool.Limits.Budget; b != nil {
 		// A spent budget holds launches back until its next period.
 		stuckLimit += longestPeriod(b.Period)
 		quiet += longestPeriod(b.Period)
 	}
-	deadline := backlogDeadline(s.jobs, o.Pool.Limits.Budget)
+	deadline := backlogDeadline(s.jobs, longest, o.Pool.Limits.Budget)
 	nextTick := time.Duration(0)
 	ai := 0
 	for iter := 0; ; iter++ {
@@ -420,15 +421,12 @@ func checkOrder(tr *trace.Trace) error {
 // backlogDeadline is when jobs still queued are abandoned (backlogLimit):
 // the last submission, plus as long again as the submissions span (at
 // least backlogLimit), plus the longest job, plus with a budget its
-// longest period.
-func backlogDeadline(jobs []trace.Job, budget *policy.Budget) time.Duration {
+// longest period. jobs are in submit order (checkOrder).
+func backlogDeadline(jobs []trace.Job, longest time.Duration, budget *policy.Budget) time.Duration {
 	if len(jobs) == 0 {
 		return 0
 	}
-	first, last, longest := jobs[0].Submit, jobs[0].Submit, time.Duration(0)
-	for _, j := range jobs {
-		first, last, longest = min(first, j.Submit), max(last, j.Submit), max(longest, j.Duration)
-	}
+	first, last := jobs[0].Submit, jobs[len(jobs)-1].Submit
 	d := last + max(last-first, backlogLimit) + longest
 	if budget != nil {
 		d += longestPeriod(budget.Period)
