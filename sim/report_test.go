@@ -37,7 +37,7 @@ func TestWriteTable(t *testing.T) {
 		"trace t.csv: 4 jobs over 3.0 days; pool p: 8 on-prem GPUs, wait target 10m00s",
 		"onprem-only",
 		"2h00m!", // p95 above target is marked
-		"onprem-only: 1 jobs never started",
+		"onprem-only: 1 jobs never started (larger than any capacity the policy provides, or held back by a limit until the run ended); their wait counts until the run ended, a lower bound.",
 		"spillway: 1 job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
 		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); 1 quota (over the account's quota, the provider or region blocked for a while);",
 		"spillway: 10 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 3 idle beside jobs on part-used instances.",

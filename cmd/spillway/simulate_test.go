@@ -197,6 +197,20 @@ func TestSimulateGivesUpABacklog(t *testing.T) {
 	if want := "onprem-only: 38 jobs never started (still queued at 2034-02-23 20:00:00, when the run gave up on queued jobs: as long again as the trace's submissions span (at least 30.0 days) plus its longest job and a budget period after its last submission); their wait counts until the run ended, a lower bound."; !strings.Contains(out, want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
+	js, err := runSimulateArgs(t, "--trace", "testdata/centuries.csv", "--onprem-gpus", "8", "--policies", "onprem-only", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			JobsUnstarted int    `json:"jobs_unstarted"`
+			Stopped       string `json:"stopped"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || len(rep.Results) != 1 ||
+		rep.Results[0].JobsUnstarted != 38 || !strings.HasPrefix(rep.Results[0].Stopped, "still queued at 2034-02-23 20:00:00") {
+		t.Errorf("--json: %+v (%v), want 38 unstarted and why in stopped", rep, err)
+	}
 }
 
 // TestSimulateMemoryLimit: a trace with more jobs than --max-memory holds is
