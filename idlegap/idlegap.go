@@ -47,7 +47,21 @@ type Tracker struct {
 	// resolves, so a caller may keep it while the tracker goes on.
 	gaps    map[policy.OfferingKey][]time.Duration
 	changed []policy.OfferingKey // offerings whose gaps changed since
+	// kept is every gap resolved since the last Take, when keep is set.
+	keep bool
+	kept []Resolved
 }
+
+// Resolved is one gap as the tracker resolved it, for a caller that stores
+// them (Keep, Take) and gives them back to the next tracker (Restore).
+type Resolved struct {
+	Key policy.OfferingKey
+	Gap time.Duration // > 0, or policy.IdleGapNever
+}
+
+// MaxKept bounds the gaps Take has not handed out yet: beyond it the oldest
+// are dropped (the tracker itself keeps only Window gaps an offering).
+const MaxKept = 10000
 
 type spells struct {
 	done    []time.Duration // resolved gaps, oldest first, at most window
@@ -99,10 +113,54 @@ func (t *Tracker) add(k policy.OfferingKey, s *spells, gap time.Duration) {
 		s.done = s.done[:t.window-1]
 	}
 	s.done = append(s.done, gap)
+	if t.keep {
+		if len(t.kept) == MaxKept {
+			t.kept = slices.Delete(t.kept, 0, 1)
+		}
+		t.kept = append(t.kept, Resolved{Key: k, Gap: gap})
+	}
 	if !s.changed {
 		s.changed = true
 		t.changed = append(t.changed, k)
 	}
+}
+
+// Keep makes the tracker keep every gap it resolves from now on until Take
+// hands it out. A tracker nobody takes from (the simulator's) keeps none.
+func (t *Tracker) Keep() {
+	if t != nil {
+		t.keep = true
+	}
+}
+
+// Take hands out the gaps resolved since the last Take, oldest first (none
+// without Keep). The slice is the caller's.
+func (t *Tracker) Take() []Resolved {
+	if t == nil || len(t.kept) == 0 {
+		return nil
+	}
+	out := t.kept
+	t.kept = nil
+	return out
+}
+
+// Restore adds gaps another tracker resolved (stored before a restart),
+// oldest first, as if this one had: the newest Window of each offering
+// count. Take does not hand them out again. A gap that is neither
+// positive nor policy.IdleGapNever is ignored.
+func (t *Tracker) Restore(rs []Resolved) {
+	if t == nil {
+		return
+	}
+	keep := t.keep
+	t.keep = false
+	for _, r := range rs {
+		if r.Gap > 0 || r.Gap == policy.IdleGapNever {
+			k := norm(r.Key)
+			t.add(k, t.of(k), r.Gap)
+		}
+	}
+	t.keep = keep
 }
 
 // Reused records a spell of an instance of offering k that ended when a

@@ -116,7 +116,86 @@ func TestNilTrackerLearnsNothing(t *testing.T) {
 	tr.Reused(k, time.Minute)
 	tr.Released(k, now, now)
 	tr.Launched(k, now)
+	tr.Keep()
+	tr.Restore([]Resolved{{Key: k, Gap: time.Minute}})
 	if got := tr.Gaps(now); got != nil {
 		t.Fatalf("nil tracker gaps %v", got)
+	}
+	if got := tr.Take(); got != nil {
+		t.Fatalf("nil tracker took %v", got)
+	}
+}
+
+// A kept tracker hands out each gap once, as it resolved, and a tracker
+// restored from them learns what the first had: a restart forgets nothing.
+func TestKeepTakeRestore(t *testing.T) {
+	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p3.2xlarge", Market: policy.MarketOnDemand}
+	b := a
+	b.InstanceType = "p3.16xlarge"
+	unset := a
+	unset.Market = ""
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+
+	first := New()
+	first.Reused(a, time.Minute) // before Keep: learned, not kept
+	if got := first.Take(); got != nil {
+		t.Fatalf("took %v before Keep", got)
+	}
+	first.Keep()
+	first.Reused(unset, 2*time.Minute)
+	first.Released(b, at(0), at(1))
+	first.Launched(b, at(4))
+	first.Released(a, at(5), at(6))
+	first.Gaps(at(70)) // the release of a resolves as never
+	var kept []Resolved
+	kept = append(kept, first.Take()...)
+	want := []Resolved{{a, 2 * time.Minute}, {b, 4 * time.Minute}, {a, policy.IdleGapNever}}
+	if !slices.Equal(kept, want) {
+		t.Fatalf("took %v, want %v", kept, want)
+	}
+	if got := first.Take(); got != nil {
+		t.Fatalf("took %v again", got)
+	}
+
+	// The first gap was never kept; give it back too, as a store holding
+	// every gap would.
+	second := New()
+	second.Keep()
+	second.Restore(append([]Resolved{{unset, time.Minute}, {a, 0}, {b, -time.Second}}, kept...))
+	if got := second.Take(); got != nil {
+		t.Fatalf("restored gaps handed out again: %v", got)
+	}
+	now := at(70)
+	got, orig := second.Gaps(now), first.Gaps(now)
+	if len(got) != 2 || !slices.Equal(got[a], orig[a]) || !slices.Equal(got[b], orig[b]) {
+		t.Fatalf("restored gaps %v, want the first tracker's %v", got, orig)
+	}
+	second.Reused(a, 3*time.Minute)
+	if got := second.Take(); !slices.Equal(got, []Resolved{{a, 3 * time.Minute}}) {
+		t.Fatalf("after a restore, took %v", got)
+	}
+}
+
+// Restore keeps the newest Window gaps of an offering, and untaken gaps
+// are bounded.
+func TestRestoreAndKeepAreBounded(t *testing.T) {
+	k := policy.OfferingKey{Provider: "aws", InstanceType: "x", Market: policy.MarketOnDemand}
+	tr := NewWith(3, 0)
+	var rs []Resolved
+	for m := 1; m <= 5; m++ {
+		rs = append(rs, Resolved{k, time.Duration(m) * time.Minute})
+	}
+	tr.Restore(rs)
+	if got := tr.Gaps(time.Now())[k]; !slices.Equal(got, []time.Duration{3 * time.Minute, 4 * time.Minute, 5 * time.Minute}) {
+		t.Fatalf("restored %v, want the newest 3", got)
+	}
+	tr.Keep()
+	for i := range MaxKept + 5 {
+		tr.Reused(k, time.Duration(i+1))
+	}
+	got := tr.Take()
+	if len(got) != MaxKept || got[0].Gap != 6 || got[len(got)-1].Gap != MaxKept+5 {
+		t.Fatalf("kept %d gaps from %v to %v, want the newest %d", len(got), got[0].Gap, got[len(got)-1].Gap, MaxKept)
 	}
 }

@@ -141,14 +141,16 @@ type poolRun struct {
 	offs map[string]policy.Offering
 	mu   sync.Mutex // serialises the pool's ticks
 	// boots learns the pool's boot times from its joins (guarded by mu);
-	// bootsSeeded says the joins already recorded in the state were read.
-	boots       *boottime.Tracker
-	bootsSeeded bool
+	// seeded says the joins and idle gaps already recorded in the state
+	// were read.
+	boots  *boottime.Tracker
+	seeded bool
 	// idle learns how long the pool's idle instances wait for their next
 	// job (guarded by mu): from its agents' reports, its releases and its
-	// launches. A restart learns anew; until then scale_in.idle auto keeps
-	// its break-even.
-	idle *idlegap.Tracker
+	// launches. Each gap it resolves is stored (unsaved holds those a
+	// failed write left for the next tick), and a restart reads them back.
+	idle    *idlegap.Tracker
+	unsaved []state.IdleGap
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -252,6 +254,7 @@ func New(opts Options) (*Scheduler, error) {
 			p.JoinTimeout = DefaultJoinTimeout
 		}
 		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}, boots: boottime.New(), idle: idlegap.New()}
+		pr.idle.Keep()
 		for _, o := range p.Policy.Offerings {
 			if _, ok := opts.Providers[o.Provider]; !ok {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)

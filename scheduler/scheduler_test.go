@@ -544,4 +544,16 @@ func TestIdleSpellsReachTheSnapshot(t *testing.T) {
 	if len(got) != 2 || got[1] != launchAt.Sub(released) {
 		t.Fatalf("after the relaunch: idle gaps %v, want 30s and %s (idle since %s, relaunched at %s)", got, launchAt.Sub(released), released.Format(time.TimeOnly), launchAt.Format(time.TimeOnly))
 	}
+
+	// A restart reads the gaps back from the state, once each.
+	h.restart()
+	h.step(10 * time.Second)
+	if again := gaps(); !slices.Equal(again, got) {
+		t.Fatalf("after a restart: idle gaps %v, want %v read back from the state", again, got)
+	}
+	h.restart()
+	h.step(10 * time.Second)
+	if again := gaps(); !slices.Equal(again, got) {
+		t.Fatalf("after a second restart: idle gaps %v, want %v (a restored gap is not stored again)", again, got)
+	}
 }

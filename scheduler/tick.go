@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -54,8 +55,8 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 			return s.tickFailed(t, err)
 		}
 	}
-	if !pr.bootsSeeded {
-		if err := s.seedBoots(cctx, pr); err != nil {
+	if !pr.seeded {
+		if err := s.seed(cctx, pr); err != nil {
 			return s.tickFailed(t, err)
 		}
 	}
@@ -94,6 +95,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		}
 		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure")
 	}
+	s.saveIdleGaps(cctx, t)
 	t.rec.Snapshot = summarise(snap)
 	t.rec.Spend = spend.Accrued
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
@@ -276,10 +278,12 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 		QueuedGPUs: st.Snapshot.PendingGPUs, Spend: st.Spend.Accrued})
 }
 
-// seedBoots teaches the pool's boot tracker the joins recorded before this
-// process started, oldest first, so a restart does not forget them.
-func (s *Scheduler) seedBoots(ctx context.Context, pr *poolRun) error {
-	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pr.spec.Policy.Name})
+// seed teaches the pool's trackers what was recorded before this process
+// started, so a restart forgets neither: the boot tracker the joins,
+// oldest first, the idle tracker the newest idle gaps of each offering.
+func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
+	pool := pr.spec.Policy.Name
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool})
 	if err != nil {
 		return fmt.Errorf("read past joins for boot times: %w", err)
 	}
@@ -289,6 +293,38 @@ func (s *Scheduler) seedBoots(ctx context.Context, pr *poolRun) error {
 			pr.boots.Observe(s.rowOffering(pr, r).Key(), r.JoinedAt.Sub(r.LaunchedAt))
 		}
 	}
-	pr.bootsSeeded = true
+	gaps, err := s.opts.Store.IdleGaps(ctx, pool, idlegap.DefaultWindow)
+	if err != nil {
+		return fmt.Errorf("read past idle gaps for scale_in.idle auto: %w", err)
+	}
+	rs := make([]idlegap.Resolved, len(gaps))
+	for i, g := range gaps {
+		rs[i] = idlegap.Resolved{Gap: g.Gap, Key: policy.OfferingKey{Provider: g.Provider, Region: g.Region, Zone: g.Zone,
+			InstanceType: g.InstanceType, Market: policy.Market(g.Market)}}
+	}
+	pr.idle.Restore(rs)
+	pr.seeded = true
 	return nil
+}
+
+// saveIdleGaps stores the idle gaps the pool's tracker resolved this tick.
+// A failed write fails nothing: it is logged, and the gaps (the newest
+// idlegap.MaxKept) are written with the next tick's.
+func (s *Scheduler) saveIdleGaps(ctx context.Context, t *tick) {
+	pr := t.pr
+	for _, r := range pr.idle.Take() {
+		pr.unsaved = append(pr.unsaved, state.IdleGap{Pool: pr.spec.Policy.Name, Provider: r.Key.Provider, Region: r.Key.Region,
+			Zone: r.Key.Zone, InstanceType: r.Key.InstanceType, Market: string(r.Key.Market), At: t.now, Gap: r.Gap})
+	}
+	if len(pr.unsaved) == 0 {
+		return
+	}
+	if n := len(pr.unsaved) - idlegap.MaxKept; n > 0 {
+		pr.unsaved = slices.Delete(pr.unsaved, 0, n)
+	}
+	if err := s.opts.Store.AddIdleGaps(ctx, pr.unsaved); err != nil {
+		s.log.Warn("storing idle gaps failed; retried at the next tick", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
+		return
+	}
+	pr.unsaved = pr.unsaved[:0]
 }

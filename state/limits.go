@@ -294,6 +294,22 @@ func (e SpendEntry) Bounded() (SpendEntry, error) {
 	return e, c.err()
 }
 
+// Bounded checks an idle gap for AddIdleGaps.
+func (g IdleGap) Bounded() (IdleGap, error) {
+	c := checker{kind: "IdleGap"}
+	c.id("Pool", g.Pool, true)
+	c.id("Provider", g.Provider, true)
+	c.id("Region", g.Region, false)
+	c.id("Zone", g.Zone, false)
+	c.id("InstanceType", g.InstanceType, true)
+	c.id("Market", g.Market, false)
+	c.time("At", g.At, true)
+	if g.Gap <= 0 && g.Gap != IdleGapNever {
+		c.bad("Gap", g.Gap.String(), "a positive duration, or IdleGapNever (-1ns)")
+	}
+	return g, c.err()
+}
+
 // Bounded checks an audit entry for AddAudit and returns it with every
 // string truncated: only a time that cannot be stored or a status outside
 // 0..999 is refused.
@@ -349,4 +365,31 @@ func ListLimit(field string, limit int) error {
 		return &InvalidError{Field: field, Value: strconv.Itoa(limit), Want: "0 (no limit) or more"}
 	}
 	return nil
+}
+
+// MaxIdleGapsPerOffering bounds IdleGaps' perOffering.
+const MaxIdleGapsPerOffering = 1000
+
+// IdleGapsLimit checks IdleGaps' perOffering: 1 to MaxIdleGapsPerOffering.
+func IdleGapsLimit(perOffering int) error {
+	if perOffering < 1 || perOffering > MaxIdleGapsPerOffering {
+		return &InvalidError{Field: "IdleGaps perOffering", Value: strconv.Itoa(perOffering), Want: fmt.Sprintf("1 to %d", MaxIdleGapsPerOffering)}
+	}
+	return nil
+}
+
+// IdleGapsBounded checks a batch for AddIdleGaps: its size and each gap
+// (the error names the index of the first bad one).
+func IdleGapsBounded(gs []IdleGap) ([]IdleGap, error) {
+	wrap, err := BatchBounded("AddIdleGaps", len(gs))
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]IdleGap, len(gs))
+	for i, g := range gs {
+		if rows[i], err = g.Bounded(); err != nil {
+			return nil, wrap(i, err)
+		}
+	}
+	return rows, nil
 }

@@ -92,6 +92,14 @@ type Store interface {
 	// (0 when there are none).
 	Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error)
 
+	// AddIdleGaps stores idle gaps, in one transaction: all are stored or
+	// none. If one is invalid, the error names its index and nothing is
+	// stored.
+	AddIdleGaps(ctx context.Context, gs []IdleGap) error
+	// IdleGaps lists the pool's newest perOffering gaps of each offering,
+	// oldest (by At, then as stored) first.
+	IdleGaps(ctx context.Context, pool string, perOffering int) ([]IdleGap, error)
+
 	// AddAudit stores an audit entry and returns its ID (strictly
 	// increasing, never reused). e.ID is ignored. Over-long strings are
 	// truncated, never refused: an audit entry is always kept.
@@ -102,8 +110,8 @@ type Store interface {
 
 	// Prune deletes the history older than before: decisions and audit
 	// entries whose Time is before it, finished intents last written before
-	// it, ended instances that ended before it, and floors that ended or
-	// whose Until passed before it. Pending intents, instances not ended,
+	// it, ended instances that ended before it, floors that ended or
+	// whose Until passed before it, and idle gaps that resolved before it. Pending intents, instances not ended,
 	// open floors and the spend ledger are never pruned. It deletes in small
 	// transactions, so writers wait at most a moment, and returns what it
 	// deleted. IDs of decisions and audit entries are not reused after a
@@ -129,7 +137,7 @@ var (
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {
-	Decisions, Audit, Intents, Instances, Floors int64
+	Decisions, Audit, Intents, Instances, Floors, IdleGaps int64
 }
 
 // Migrated is implemented by stores with a versioned schema: it lists the

@@ -150,6 +150,23 @@ type SpendEntry struct {
 	At                         time.Time // when the amount was computed
 }
 
+// IdleGap is one idle spell of a burst instance as the pool learned it
+// (package idlegap): how long an instance of the offering waited idle for
+// its next job, or, released, for the next launch of its offering. The
+// scheduler stores each as it resolves, so that a restarted server keeps
+// what scale_in.idle auto learned.
+type IdleGap struct {
+	Pool string
+	// The offering's identity (policy.OfferingKey).
+	Provider, Region, Zone, InstanceType, Market string
+	At                                           time.Time     // when the spell resolved
+	Gap                                          time.Duration // > 0, or IdleGapNever
+}
+
+// IdleGapNever is the Gap of a released spell that no launch of its
+// offering followed within the learning horizon (policy.IdleGapNever).
+const IdleGapNever time.Duration = -1
+
 // AuditEntry is one request to the operator API.
 type AuditEntry struct {
 	ID        int64

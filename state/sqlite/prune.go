@@ -32,6 +32,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"intents", "status <> 'pending' AND max(created_at, updated_at) < ?", []any{t}, &p.Intents},
 		{"instances", "state = 'ended' AND max(ended_at, updated_at) < ?", []any{t}, &p.Instances},
 		{"floors", "((ended_at <> 0 AND ended_at < ?) OR (until <> 0 AND until < ?))", []any{t, t}, &p.Floors},
+		{"idle_gaps", "at < ?", []any{t}, &p.IdleGaps},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE rowid IN (SELECT rowid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT ?)`
 		for {

@@ -56,9 +56,14 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	}
 	ok(t, s.RecordSpend(ctx(t), state.SpendEntry{Pool: "train", Provider: "aws", InstanceID: "i-ended-old", PeriodStart: month, Amount: 99}), "RecordSpend")
 
+	ok(t, s.AddIdleGaps(ctx(t), []state.IdleGap{
+		{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: old, Gap: time.Minute},
+		{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: recent, Gap: 2 * time.Minute},
+	}), "AddIdleGaps")
+
 	got, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune")
-	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2})
+	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1})
 	again, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune again")
 	same(t, "pruned again", again, state.Pruned{})
@@ -81,6 +86,11 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	ok(t, err, "Audit")
 	if len(es) != 2 {
 		t.Fatalf("audit entries kept: %d, want 2", len(es))
+	}
+	gaps, err := s.IdleGaps(ctx(t), "train", 10)
+	ok(t, err, "IdleGaps")
+	if len(gaps) != 1 || gaps[0].Gap != 2*time.Minute {
+		t.Fatalf("idle gaps kept: %+v, want the one after the cut", gaps)
 	}
 	spent, err := s.Spend(ctx(t), "train", month)
 	ok(t, err, "Spend")

@@ -155,6 +155,8 @@ func behaviours() []testCase {
 		{"SpendNeverDecreases", spendNeverDecreases},
 		{"SpendSumsOnePoolAndPeriod", spendSumsOnePoolAndPeriod},
 		{"RecordSpendsIsAllOrNothing", recordSpendsIsAllOrNothing},
+		{"IdleGapsNewestPerOffering", idleGapsNewestPerOffering},
+		{"AddIdleGapsIsAllOrNothing", addIdleGapsIsAllOrNothing},
 		{"AuditRoundTrip", auditRoundTrip},
 		{"AuditPaging", auditPaging},
 		{"AuditKeepsOverlongEntries", auditKeepsOverlongEntries},
