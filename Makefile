@@ -36,7 +36,9 @@ demo: build
 FUZZTIME ?= 5m
 FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest \
 	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric \
-	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse
+	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse \
+	signals/queue/slurm:FuzzParseGPUs signals/queue/slurm:FuzzParseSqueue signals/queue/http:FuzzParsePath signals/queue/http:FuzzRead \
+	signals/queue/command:FuzzParse signals/baseline:FuzzParseTargets signals/baseline:FuzzAgentURL
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -180,6 +180,9 @@ func (a *Agents) reloadLocked() error {
 	return nil
 }
 
+// targetsFormat is what a targets file holds, for error messages.
+const targetsFormat = `[{"targets": ["host:port"], "labels": {...}}]`
+
 func parseTargets(path string, b []byte, match map[string]string) ([]string, error) {
 	var groups []TargetGroup
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -190,12 +193,17 @@ func parseTargets(path string, b []byte, match map[string]string) ([]string, err
 		switch {
 		case errors.As(err, &se):
 			line := 1 + bytes.Count(b[:se.Offset], []byte("\n"))
-			return nil, fmt.Errorf("targets file %s line %d: %v: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, line, se)
+			return nil, fmt.Errorf("targets file %s line %d: %v: want %s", path, line, se, targetsFormat)
 		case errors.As(err, &te):
 			line := 1 + bytes.Count(b[:te.Offset], []byte("\n"))
-			return nil, fmt.Errorf("targets file %s line %d: field %q is a JSON %s: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, line, te.Field, te.Value)
+			return nil, fmt.Errorf("targets file %s line %d: field %q is a JSON %s: want %s", path, line, te.Field, te.Value, targetsFormat)
 		}
-		return nil, fmt.Errorf("targets file %s: %v: want [{\"targets\": [\"host:port\"], \"labels\": {...}}]", path, err)
+		// The error may quote an unknown key of any length.
+		return nil, fmt.Errorf("targets file %s: %s: want %s", path, truncate(err.Error(), 200), targetsFormat)
+	}
+	if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		line := 1 + bytes.Count(b[:len(b)-len(rest)], []byte("\n"))
+		return nil, fmt.Errorf("targets file %s line %d: more after the JSON array: want one %s", path, line, targetsFormat)
 	}
 	targets := []string{}
 	for i, g := range groups {
@@ -230,14 +238,25 @@ func agentURL(target string) (string, error) {
 	if !strings.Contains(t, "://") {
 		t = "http://" + t
 	}
+	// url.Parse keeps a space in the query, which would end the request
+	// line early: no URL holds one.
 	u, err := url.Parse(t)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("target %q: want host:port or http(s)://host:port[/path]", target)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.ContainsRune(t, ' ') {
+		return "", fmt.Errorf("target %q: want host:port or http(s)://host:port[/path]", truncate(target, 100))
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/v1/gpus"
 	}
 	return u.String(), nil
+}
+
+// truncate cuts s to n bytes, marking the cut, for quoting a hostile
+// value in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // agentResponse is the agent's /v1/gpus body.

@@ -182,17 +182,29 @@ func TestTargetsFileReload(t *testing.T) {
 	}
 }
 
+// badTargetFiles are targets files NewAgents refuses, with what the error
+// says; whatever the file holds, the error is at most maxErrLen bytes
+// besides the path.
+var badTargetFiles = []struct {
+	name, body string
+	want       []string
+}{
+	{"syntax", "[\n  {\"targets\": [\"a:1\",]}\n]", []string{"line 2", "invalid character"}},
+	{"type", "[\n  {\"targets\": \"a:1\"}\n]", []string{"line 2", `field "targets"`, "string"}},
+	{"unknown field", `[{"target": ["a:1"]}]`, []string{`unknown field "target"`}},
+	{"bad target", `[{"targets": ["ftp://a:1"]}]`, []string{"group 0", `"ftp://a:1"`, "host:port"}},
+	// Found by FuzzParseTargets ("[]0"): what followed the array was ignored.
+	{"more after the array", "[]\n[{\"targets\": [\"a:1\"]}]", []string{"line 2: more after the JSON array"}},
+	// Found by FuzzAgentURL ("0? #"): the space stayed in the URL's query.
+	{"space in a target", `[{"targets": ["gpu-01:9401/?a b"]}]`, []string{"group 0", `target "gpu-01:9401/?a b": want host:port`}},
+	// Found by FuzzAgentURL: the error quoted the whole target.
+	{"long bad target", `[{"targets": ["ftp://` + strings.Repeat("a", 1e5) + `"]}]`, []string{"group 0", `target "ftp://aaaa`}},
+	{"long unknown field", `[{"` + strings.Repeat("x", 1e5) + `": 1}]`, []string{`unknown field "xxxx`}},
+}
+
 func TestTargetsFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		name, body string
-		want       []string
-	}{
-		{"syntax", "[\n  {\"targets\": [\"a:1\",]}\n]", []string{"line 2", "invalid character"}},
-		{"type", "[\n  {\"targets\": \"a:1\"}\n]", []string{"line 2", `field "targets"`, "string"}},
-		{"unknown field", `[{"target": ["a:1"]}]`, []string{`unknown field "target"`}},
-		{"bad target", `[{"targets": ["ftp://a:1"]}]`, []string{"group 0", `"ftp://a:1"`, "host:port"}},
-	} {
+	for _, tc := range badTargetFiles {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".json")
 			writeTargets(t, path, tc.body, t0)
@@ -202,8 +214,11 @@ func TestTargetsFileErrors(t *testing.T) {
 			}
 			for _, w := range append(tc.want, path, "agents:f") {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
+					t.Errorf("error %.2000q does not say %q", err, w)
 				}
+			}
+			if limit := maxErrLen + len(path) + len("agents:f: "); len(err.Error()) > limit {
+				t.Errorf("error of %d bytes, want at most %d: %.300s…", len(err.Error()), limit, err)
 			}
 		})
 	}

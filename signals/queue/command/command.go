@@ -209,7 +209,11 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus: %v", quoted, err)
+			// The error may quote a key or number of any length.
+			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus: %s", quoted, truncate(err.Error(), 200))
+		}
+		if dec.InputOffset() < int64(len(text)) {
+			return d, fmt.Errorf("printed %s: more after the JSON object at byte %d (want one object)", quoted, dec.InputOffset())
 		}
 		if r.PendingJobs == nil && r.PendingGPUs == nil && r.JobGPUs == nil {
 			return d, fmt.Errorf("printed %s: the object has none of pending_jobs, pending_gpus, job_gpus", quoted)
@@ -220,6 +224,9 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 				n, err := count(g)
 				if err != nil {
 					return d, fmt.Errorf("printed %s: job_gpus[%d] %w", quoted, i, err)
+				}
+				if n > signals.MaxJobGPUs {
+					return d, fmt.Errorf("printed %s: job_gpus[%d] is %d GPUs, want at most %d for a job", quoted, i, n, signals.MaxJobGPUs)
 				}
 				d.JobGPUs[i] = n
 				d.PendingGPUs += n

@@ -162,3 +162,27 @@ func BenchmarkDemand(b *testing.B) {
 		}
 	}
 }
+
+// maxErrLen bounds a parse error, whatever the program printed.
+const maxErrLen = 1500
+
+// hostileOutputs are outputs that must not read as demand; their errors
+// say why in at most maxErrLen bytes.
+var hostileOutputs = []struct{ name, out, want string }{
+	{"job beyond MaxJobGPUs", `{"job_gpus": [1, 2000000]}`, "job_gpus[1] is 2000000 GPUs, want at most 1048576 for a job"},
+	{"more after the object", `{"pending_gpus": 3} {"pending_gpus": 5}`, "more after the JSON object at byte 19 (want one object)"},
+	{"junk after the object", `{"pending_jobs": 1}` + "\nwarning: stale", "more after the JSON object at byte 19"},
+	{"long unknown key", `{"` + strings.Repeat("x", 1e5) + `": 1}`, `json: unknown field "xxxx`},
+	{"long number", `{"pending_jobs": 1` + strings.Repeat("0", 1e5) + `}`, "json: cannot unmarshal number 1000"},
+}
+
+func TestParseHostileOutput(t *testing.T) {
+	for _, tt := range hostileOutputs {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := (&Source{cfg: Config{Number: NumberPendingGPUs}}).parse(tt.out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > maxErrLen {
+				t.Errorf("read %+v, error %.2000v; want an error containing %q of at most %d bytes", d, err, tt.want, maxErrLen)
+			}
+		})
+	}
+}

@@ -232,6 +232,9 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 			if err != nil {
 				return d, fmt.Errorf("job_gpus (field path %s) element %d %w", s.jobGPUs, i, err)
 			}
+			if n > signals.MaxJobGPUs {
+				return d, fmt.Errorf("job_gpus (field path %s) element %d is %d GPUs, want at most %d for a job", s.jobGPUs, i, n, signals.MaxJobGPUs)
+			}
 			d.JobGPUs[i] = n
 			d.PendingGPUs += n
 		}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -155,6 +156,43 @@ func TestDemandErrors(t *testing.T) {
 	}
 }
 
+// hostileDocs are documents a queue endpoint should not be able to serve
+// past the bounds: their errors say what is wrong in a few hundred bytes.
+var hostileDocs = []struct {
+	name string
+	doc  string
+	cfg  Config
+	want string
+}{
+	{"job beyond MaxJobGPUs", `{"jobs": [1, 2000000]}`, Config{JobGPUs: "jobs"},
+		"job_gpus (field path jobs) element 1 is 2000000 GPUs, want at most 1048576 for a job"},
+	{"long keys", `{"` + strings.Repeat("k", 1e5) + `": 1, "b": 2}`, Config{PendingJobs: "a"},
+		`the document has no key "a" (it has keys "b", "` + strings.Repeat("k", 40) + `…")`},
+	{"long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n"},
+		"pending_jobs (field path n) is the number 1" + strings.Repeat("0", 39) + "…, want a number"},
+	{"path through a long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n.x"},
+		"n is the number 1" + strings.Repeat("0", 39) + "…, cannot take x"},
+}
+
+func TestReadHostileDocument(t *testing.T) {
+	for _, tt := range hostileDocs {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.URL = "http://queue.example/q"
+			var doc any
+			dec := json.NewDecoder(strings.NewReader(tt.doc))
+			dec.UseNumber()
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			_, err := newSource(t, cfg).read(doc)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 500 {
+				t.Errorf("error %.1000v, want it to contain %q and be at most 500 bytes", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestDemandUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/queue"
@@ -193,6 +231,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestParsePath(t *testing.T) {
 	tests := map[string]string{
+		// Found by FuzzParsePath: a quoted key ended at its first ].
+		`a["b]"][0]`:              "a.b][0]",
+		`a["\"]\""]`:              `a."]"`,
 		"a":                       "a",
 		"queue.pending_gpus":      "queue.pending_gpus",
 		"data[0].value":           "data[0].value",

@@ -52,18 +52,25 @@ func ParsePath(text string) (Path, error) {
 			}
 			i++
 		case c == '[':
-			end := strings.IndexByte(text[i:], ']')
-			if end < 0 {
-				return bad(i, "unclosed [")
-			}
-			inner := text[i+1 : i+end]
-			if strings.HasPrefix(inner, `"`) {
-				key, err := strconv.Unquote(inner)
+			var end int // offset of the closing ] from i
+			if strings.HasPrefix(text[i+1:], `"`) {
+				// A quoted key may hold any character, ] too.
+				q, err := strconv.QuotedPrefix(text[i+1:])
 				if err != nil {
-					return bad(i, "bad quoted key "+inner)
+					return bad(i, "unclosed or bad quoted key")
 				}
+				end = 1 + len(q)
+				if i+end >= len(text) || text[i+end] != ']' {
+					return bad(i+end, "expected ] after the quoted key")
+				}
+				key, _ := strconv.Unquote(q)
 				p.steps = append(p.steps, step{key: key})
 			} else {
+				end = strings.IndexByte(text[i:], ']')
+				if end < 0 {
+					return bad(i, "unclosed [")
+				}
+				inner := text[i+1 : i+end]
 				n, err := strconv.Atoi(inner)
 				if err != nil || n < 0 {
 					return bad(i, fmt.Sprintf("index %q is not a whole number", inner))
@@ -137,10 +144,13 @@ func keys(m map[string]any) string {
 	}
 	ks := make([]string, 0, len(m))
 	for k := range m {
-		ks = append(ks, strconv.Quote(k))
+		ks = append(ks, k)
 	}
-	// Sorted for a stable message.
+	// Sorted for a stable message; a hostile document's keys are cut short.
 	slices.Sort(ks)
+	for i, k := range ks[:min(len(ks), 10)] {
+		ks[i] = strconv.Quote(truncate(k, 40))
+	}
 	if len(ks) > 10 {
 		ks = append(ks[:10], "…")
 	}
@@ -156,7 +166,7 @@ func describe(v any) string {
 	case string:
 		return fmt.Sprintf("the string %q", truncate(x, 60))
 	case json.Number:
-		return "the number " + x.String()
+		return "the number " + truncate(x.String(), 40)
 	case map[string]any:
 		return "an object"
 	case []any:

@@ -237,14 +237,14 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		}
 		gpus, err := jobGPUs(f)
 		if err != nil {
-			return d, fmt.Errorf("job %s: %w", f[fJobID], err)
+			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
 		d.PendingJobs++
 		d.PendingGPUs += gpus
 		d.JobGPUs = append(d.JobGPUs, gpus)
 		start, err := s.waitStart(f, now)
 		if err != nil {
-			return d, fmt.Errorf("job %s: %w", f[fJobID], err)
+			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
 		if oldest.IsZero() || start.Before(oldest) {
 			oldest = start
@@ -258,14 +258,21 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 }
 
 // waitStart is when the job began to wait: when it became eligible to run,
-// or when it was submitted if Slurm does not know that yet.
+// or when it was submitted if Slurm does not know that yet. A start more
+// than MaxWait before now is an error, not a wait beyond MaxWait.
 func (s *Source) waitStart(f []string, now time.Time) (time.Time, error) {
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05", f[fEligible], s.loc); err == nil && !t.After(now) {
-		return t, nil
+	const layout = "2006-01-02T15:04:05"
+	field := fEligible
+	t, err := time.ParseInLocation(layout, f[fEligible], s.loc)
+	if err != nil || t.After(now) {
+		field = fSubmit
+		if t, err = time.ParseInLocation(layout, f[fSubmit], s.loc); err != nil {
+			return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like %s", truncate(f[fSubmit], 40), layout)
+		}
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04:05", f[fSubmit], s.loc)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like 2006-01-02T15:04:05", f[fSubmit])
+	if now.Sub(t) > signals.MaxWait {
+		return time.Time{}, fmt.Errorf("%s %q is more than %v ago: want a time from %s on",
+			fields[field], truncate(f[field], 40), signals.MaxWait, now.Add(-signals.MaxWait).In(s.loc).Format(layout))
 	}
 	return t, nil
 }
@@ -287,7 +294,7 @@ func jobGPUs(f []string) (int, error) {
 	if perNode > 0 {
 		n, err := leadingInt(f[fNodes])
 		if err != nil {
-			return 0, fmt.Errorf("NumNodes %q: %w", f[fNodes], err)
+			return 0, fmt.Errorf("NumNodes %q: %w", truncate(f[fNodes], 20), err)
 		}
 		return signals.JobGPUs(perNode, max(n, 1))
 	}
@@ -298,7 +305,7 @@ func jobGPUs(f []string) (int, error) {
 	if perTask > 0 {
 		n, err := leadingInt(f[fTasks])
 		if err != nil {
-			return 0, fmt.Errorf("NumTasks %q: %w", f[fTasks], err)
+			return 0, fmt.Errorf("NumTasks %q: %w", truncate(f[fTasks], 20), err)
 		}
 		return signals.JobGPUs(perTask, max(n, 1))
 	}
@@ -336,15 +343,16 @@ func ParseGPUs(tres string) (int, error) {
 		} else {
 			count = "1"
 		}
-		n, err := strconv.Atoi(count)
+		n, err := atoi(count)
 		if err != nil || n < 0 {
 			if err == nil {
 				err = errors.New("negative")
 			}
-			return 0, fmt.Errorf("GPU request %q in %q: count %q is not a whole number (want gres/gpu:N or gres/gpu:TYPE:N): %w", item, tres, count, err)
+			return 0, fmt.Errorf("GPU request %q in %q: count %q is not a whole number (want gres/gpu:N or gres/gpu:TYPE:N): %w",
+				truncate(item, 40), truncate(tres, 100), truncate(count, 20), err)
 		}
 		if n > signals.MaxJobGPUs-total {
-			return 0, fmt.Errorf("GPU request %q in %q: %d GPUs is out of range: want at most %d for a job", item, tres, n, signals.MaxJobGPUs)
+			return 0, fmt.Errorf("GPU request %q in %q: %d GPUs is out of range: want at most %d for a job", truncate(item, 40), truncate(tres, 100), n, signals.MaxJobGPUs)
 		}
 		total += n
 	}
@@ -356,7 +364,18 @@ func leadingInt(s string) (int, error) {
 	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
 		end++
 	}
-	return strconv.Atoi(s[:end])
+	return atoi(s[:end])
+}
+
+// atoi is strconv.Atoi with an error that leaves the number out (it may be
+// any length): the caller quotes it, truncated.
+func atoi(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return n, ne.Err
+	}
+	return n, err
 }
 
 func truncate(s string, n int) string {

@@ -128,11 +128,17 @@ func TestParseSqueueOutputBad(t *testing.T) {
 		{"7|N/A|gres:gpu:4|\n", `has 4 fields, want 9`},
 		{"7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", `job 7: tres-per-node: GPU request "gpu:x"`},
 		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", `job 7: SubmitTime "yesterday" is not a time`},
+		// Found by FuzzParseSqueue: the wait read 292 years, above MaxWait.
+		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|0000-01-01T00:00:00|Unknown|\n", `job 7: SubmitTime "0000-01-01T00:00:00" is more than 8760h0m0s ago: want a time from `},
+		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|2020-01-01T00:00:00|2020-01-02T00:00:00|\n", `job 7: EligibleTime "2020-01-02T00:00:00" is more than 8760h0m0s ago`},
+		// Found by FuzzParseGPUs: the error quoted a hostile field whole, three times.
+		{"7|N/A|gres:gpu:" + strings.Repeat("x", 1e5) + "|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", `job 7: tres-per-node: GPU request "gpu:xxxx`},
+		{"7|N/A|gres:gpu:2|N/A|" + strings.Repeat("9", 1e5) + "|1|Priority|2026-11-22T10:00:00|N/A|\n", `job 7: NumNodes "99999999999999999999…": value out of range`},
 	}
 	for _, tt := range tests {
 		_, err := New(Config{}).parse(tt.out, time.Now())
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("parse(%q) error %v, want it to contain %q", tt.out, err, tt.want)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > maxErrLen {
+			t.Errorf("parse(%.100q) error %.2000v, want it to contain %q and be at most %d bytes", tt.out, err, tt.want, maxErrLen)
 		}
 	}
 }

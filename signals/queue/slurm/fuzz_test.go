@@ -1,0 +1,89 @@
+package slurm
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// maxErrLen bounds a parse error, whatever squeue printed: the error goes
+// to logs and the status page on every tick.
+const maxErrLen = 1000
+
+// FuzzParseGPUs: a TRES string reads as a count from 0 to MaxJobGPUs or as
+// a bounded error; other items beside it change nothing, and it adds up
+// with itself.
+func FuzzParseGPUs(f *testing.F) {
+	for _, s := range []string{"N/A", "", "(null)", "gres:gpu:4", "gres/gpu:a100:2", "gpu", "gres/gpu=5", "gres/gpu:h100=6",
+		"cpu=4,mem=1G,gres/gpu=2", "gres/gpu:a100:2,gres/gpu:v100:1", "gres:gpu:2(IDX:0-1)", "gres:mps:100",
+		"gres:gpu:lots", "gres/gpu:a100:-1", "gres/gpu:9223372036854775807", "gres/gpu:1048576"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tres string) {
+		n, err := ParseGPUs(tres)
+		if err != nil {
+			if len(err.Error()) > maxErrLen {
+				t.Fatalf("error of %d bytes: %.300s…", len(err.Error()), err)
+			}
+			return
+		}
+		if n < 0 || n > signals.MaxJobGPUs {
+			t.Fatalf("ParseGPUs(%q) = %d, want 0 to %d", tres, n, signals.MaxJobGPUs)
+		}
+		if m, err := ParseGPUs("cpu=4,mem=1G," + tres); m != n || err != nil {
+			t.Fatalf("with cpu and mem items before it: %d, %v; want %d", m, err, n)
+		}
+		m, err := ParseGPUs(tres + "," + tres)
+		if n <= signals.MaxJobGPUs/2 && (m != 2*n || err != nil) {
+			t.Fatalf("ParseGPUs(%q) twice = %d, %v; want %d", tres, m, err, 2*n)
+		}
+		if n > signals.MaxJobGPUs/2 && err == nil {
+			t.Fatalf("ParseGPUs(%q) twice = %d, want an error (%d GPUs is above %d)", tres, m, 2*n, signals.MaxJobGPUs)
+		}
+	})
+}
+
+// FuzzParseSqueue: whatever squeue prints, parse returns either a bounded
+// error or demand in range: each job from 0 to MaxJobGPUs GPUs, the totals
+// their sum, an oldest wait from 0 to MaxWait known exactly when a job is.
+func FuzzParseSqueue(f *testing.F) {
+	out, err := os.ReadFile("testdata/squeue.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(out), false)
+	f.Add(string(out), true)
+	for line := range strings.Lines(string(out)) {
+		f.Add(line, false)
+	}
+	f.Add("7|N/A|gres:gpu:4|\n", false)
+	f.Add("7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", false)
+	f.Add("7|N/A|gres/gpu:1024|N/A|4096|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, out string, countAll bool) {
+		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)
+		if err != nil {
+			if len(err.Error()) > maxErrLen {
+				t.Fatalf("error of %d bytes: %.300s…", len(err.Error()), err)
+			}
+			return
+		}
+		sum := 0
+		for i, g := range d.JobGPUs {
+			if g < 0 || g > signals.MaxJobGPUs {
+				t.Fatalf("job %d asks %d GPUs, want 0 to %d", i, g, signals.MaxJobGPUs)
+			}
+			sum += g
+		}
+		if d.PendingJobs != len(d.JobGPUs) || d.PendingGPUs != sum || !d.PendingGPUsKnown {
+			t.Fatalf("jobs %d, GPUs %d (known %v); want %d jobs and %d GPUs known, from %v", d.PendingJobs, d.PendingGPUs, d.PendingGPUsKnown, len(d.JobGPUs), sum, d.JobGPUs)
+		}
+		if d.OldestWaitKnown != (d.PendingJobs > 0) || d.OldestWait < 0 || d.OldestWait > signals.MaxWait {
+			t.Fatalf("%d jobs, oldest wait %v (known %v); want one from 0 to %v when a job is pending", d.PendingJobs, d.OldestWait, d.OldestWaitKnown, signals.MaxWait)
+		}
+	})
+}
