@@ -259,20 +259,19 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 
 // waitStart is when the job began to wait: when it became eligible to run,
 // or when it was submitted if Slurm does not know that yet. A start more
-// than MaxWait before now is an error, not a wait beyond MaxWait.
+// than MaxWait before now (a job held for years and counted with
+// count_all, or a mangled date) reads as MaxWait before now: one old job
+// must not make the whole queue unreadable.
 func (s *Source) waitStart(f []string, now time.Time) (time.Time, error) {
 	const layout = "2006-01-02T15:04:05"
-	field := fEligible
 	t, err := time.ParseInLocation(layout, f[fEligible], s.loc)
 	if err != nil || t.After(now) {
-		field = fSubmit
 		if t, err = time.ParseInLocation(layout, f[fSubmit], s.loc); err != nil {
 			return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like %s", truncate(f[fSubmit], 40), layout)
 		}
 	}
-	if now.Sub(t) > signals.MaxWait {
-		return time.Time{}, fmt.Errorf("%s %q is more than %v ago: want a time from %s on",
-			fields[field], truncate(f[field], 40), signals.MaxWait, now.Add(-signals.MaxWait).In(s.loc).Format(layout))
+	if bound := now.Add(-signals.MaxWait); t.Before(bound) {
+		return bound, nil
 	}
 	return t, nil
 }
