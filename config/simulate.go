@@ -77,15 +77,29 @@ type SimCloud struct {
 	QuotaTTL *policy.Duration `yaml:"quota_ttl,omitempty"`
 }
 
-// SimOffering is one offering's stock-out means and, for a spot
-// offering, its mean life until a reclaim notice and the notice (same
-// ranges as the cloud's).
+// SimOffering is one offering's stock-out means, or its stock-out
+// schedule, and, for a spot offering, its mean life until a reclaim
+// notice and the notice (same ranges as the cloud's).
 type SimOffering struct {
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
-	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
-	SpotNotice     *policy.Duration `yaml:"spot_notice,omitempty"`
+	// OutOfStock, when it lists any window, replaces the random process:
+	// the offering is out of stock within the windows and in stock
+	// outside them. At most MaxStockWindows windows.
+	OutOfStock   []SimWindow      `yaml:"out_of_stock,omitempty"`
+	SpotMeanLife *policy.Duration `yaml:"spot_mean_life,omitempty"`
+	SpotNotice   *policy.Duration `yaml:"spot_notice,omitempty"`
 }
+
+// SimWindow is a stretch of simulated time: from From (0s to 366 days
+// after the trace's first submission) for For (1m to 366 days).
+type SimWindow struct {
+	From policy.Duration `yaml:"from"`
+	For  policy.Duration `yaml:"for"`
+}
+
+// MaxStockWindows bounds an offering's out_of_stock windows.
+const MaxStockWindows = 1000
 
 // SimBaselines are the baselines' knobs, as --baseline-opt sets them
 // (per-job.suspend=0s is baselines: {per-job: {suspend: 0s}}).
@@ -182,6 +196,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		o := c.Offerings[name]
 		v.simDuration(op+".mean_in_stock", o.MeanInStock, false, time.Minute, MaxDuration, "")
 		v.simDuration(op+".mean_out_of_stock", o.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
+		v.stockWindows(op, o)
 		for field, d := range map[string]*policy.Duration{"spot_mean_life": o.SpotMeanLife, "spot_notice": o.SpotNotice} {
 			if d != nil && market != policy.MarketSpot {
 				v.errf(op+"."+field, "offering %q is bought %s, and only spot instances are reclaimed: remove %s, or give it to a spot offering", name, market, field)
@@ -250,6 +265,36 @@ func (v *cfgValidator) simDuration(path string, d *policy.Duration, zeroOK bool,
 			want = fmt.Sprintf("0s (%s) or %s", zeroMeans, want)
 		}
 		v.errf(path, "duration %s is out of range: want %s", x, want)
+	}
+}
+
+// stockWindows checks an offering's out_of_stock schedule.
+func (v *cfgValidator) stockWindows(op string, o SimOffering) {
+	wp := op + ".out_of_stock"
+	if len(o.OutOfStock) == 0 {
+		return
+	}
+	for _, f := range []string{"mean_in_stock", "mean_out_of_stock"} {
+		if v.has(op + "." + f) {
+			v.errf(op+"."+f, "the offering has an out_of_stock schedule, which replaces the random stock-outs: remove %s, or the schedule", f)
+		}
+	}
+	if len(o.OutOfStock) > MaxStockWindows {
+		v.errf(wp, "%d windows: want at most %d", len(o.OutOfStock), MaxStockWindows)
+		return
+	}
+	for i, w := range o.OutOfStock {
+		ip := fmt.Sprintf("%s[%d]", wp, i)
+		if !v.has(ip + ".from") {
+			v.missing(ip+".from", "when the stock-out begins, after the trace's first submission, e.g. from: 36h")
+		} else if x := w.From.D(); x < 0 || x > MaxDuration {
+			v.errf(ip+".from", "duration %s is out of range: want 0s to %s after the trace's first submission", x, MaxDuration)
+		}
+		if !v.has(ip + ".for") {
+			v.missing(ip+".for", "how long the stock-out lasts, e.g. for: 6h")
+		} else {
+			v.simDuration(ip+".for", &w.For, false, time.Minute, MaxDuration, "")
+		}
 	}
 }
 

@@ -53,9 +53,17 @@ type Cloud struct {
 }
 
 // StockModel is one offering's availability: the mean time in stock and
-// out of stock.
+// out of stock, or, when OutOfStock lists any window, a schedule: out of
+// stock within the windows, in stock outside them (the means unused).
 type StockModel struct {
 	MeanInStock, MeanOutOfStock time.Duration
+	OutOfStock                  []Window
+}
+
+// Window is a stretch of simulated time, from From to Until (exclusive),
+// both counted from the trace's first submission.
+type Window struct {
+	From, Until time.Duration
 }
 
 // DefaultCloud is the realistic cloud `spillway simulate` uses unless told
@@ -156,9 +164,17 @@ func (cs *cloudState) inStock(name string, now time.Duration) bool {
 	if cs == nil {
 		return true
 	}
-	m := StockModel{cs.c.MeanInStock, cs.c.MeanOutOfStock}
+	m := StockModel{MeanInStock: cs.c.MeanInStock, MeanOutOfStock: cs.c.MeanOutOfStock}
 	if o, ok := cs.c.Stock[name]; ok {
 		m = o
+	}
+	if len(m.OutOfStock) > 0 {
+		for _, w := range m.OutOfStock {
+			if w.From <= now && now < w.Until {
+				return false
+			}
+		}
+		return true
 	}
 	if m.MeanOutOfStock <= 0 || m.MeanInStock <= 0 {
 		return true

@@ -61,6 +61,34 @@ func stockOutFallsBack(t *testing.T, pol Policy, c *Cloud) {
 	}
 }
 
+// TestStockOutSchedule: the cheap offering is out of stock from 1h30m to
+// 4h30m after the first submission and never otherwise (a schedule, as
+// simulate.cloud.offerings' out_of_stock gives it). The jobs submitted at
+// 2h and 4h fall back to the dear offering, with capacity failures; the
+// other three run on the cheap one. Every policy sees the same stock.
+func TestStockOutSchedule(t *testing.T) {
+	c := DefaultCloud(3)
+	c.SpotMeanLife, c.MeanOutOfStock, c.BootP95 = 0, 0, 1
+	c.Stock = map[string]StockModel{"cheap": {MeanInStock: time.Hour, MeanOutOfStock: 0,
+		OutOfStock: []Window{{From: 90 * time.Minute, Until: 3 * time.Hour}, {From: 3 * time.Hour, Until: 270 * time.Minute}}}}
+	// Each run: an hour of work on an instance of price an hour, plus its
+	// boot and at most a short idle spell.
+	within := func(cost, price float64, jobs int) bool {
+		return cost >= float64(jobs)*price && cost <= float64(jobs)*price*1.25
+	}
+	for _, pol := range []Policy{Spillway(), Admitted(Karpenter()), Admitted(PerJob())} {
+		res, err := Run(context.Background(), Options{Pool: cloudPool(""), Trace: cloudTrace(5, time.Hour), Policy: pol, Cloud: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cheap, dear := res.CostByOffering["cheap"], res.CostByOffering["dear"]
+		if res.FailedLaunches["capacity"] < 2 || !within(cheap, 8, 3) || !within(dear, 12, 2) || res.JobsOnCloud != 5 {
+			t.Errorf("%s: failed %v, cheap $%.2f, dear $%.2f, %d jobs on cloud: want capacity failures, 3 runs on cheap ($24–30) and 2 on dear ($24–30)",
+				pol.Name, res.FailedLaunches, cheap, dear, res.JobsOnCloud)
+		}
+	}
+}
+
 // TestSpotReclaim: spot instances reclaimed every 2 hours on average under
 // 3-hour jobs: runs are killed after the notice, requeued, the lost
 // GPU-hours counted, and every job finishes in the end.

@@ -57,9 +57,9 @@ it, and spans instances only of one offering with at least span.min_gpus
 (8 by default) GPUs each, span.slowdown times longer.
 
 The realistic cloud (--cloud realistic, the default; --seed picks its
-draws): each offering goes out of stock now and then (a launch into a
-stock-out fails and enters the capacity cache; the policy is asked again at
-once), boot times spread around the offering's boot (p95 twice the median;
+draws): each offering goes out of stock now and then, or on the schedule
+the config gives it (a launch into a stock-out fails and enters the
+capacity cache; the policy is asked again at once), boot times spread around the offering's boot (p95 twice the median;
 the spillway policy plans with the p95 of the boots it has seen, as the
 server does with its joins), and spot instances are reclaimed with a
 2-minute notice, their jobs killed and requeued (or resumed from their last
@@ -406,10 +406,13 @@ func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 		c.BootP95 = *sc.BootP95
 	}
 	for name, o := range sc.Offerings {
-		if o.MeanInStock != nil || o.MeanOutOfStock != nil {
+		if o.MeanInStock != nil || o.MeanOutOfStock != nil || len(o.OutOfStock) > 0 {
 			m := sim.StockModel{MeanInStock: c.MeanInStock, MeanOutOfStock: c.MeanOutOfStock}
 			set(&m.MeanInStock, o.MeanInStock)
 			set(&m.MeanOutOfStock, o.MeanOutOfStock)
+			for _, w := range o.OutOfStock {
+				m.OutOfStock = append(m.OutOfStock, sim.Window{From: w.From.D(), Until: w.From.D() + w.For.D()})
+			}
 			if c.Stock == nil {
 				c.Stock = map[string]sim.StockModel{}
 			}

@@ -318,6 +318,11 @@ func TestSimulateConfigSection(t *testing.T) {
 	if strings.Count(out, `"jobs_on_cloud": 0,`) != 2 || strings.Count(out, `"launches": 0,`) != 2 || strings.Count(seed3, `"jobs_on_cloud": 0,`) != 0 {
 		t.Errorf("every offering out of stock, still jobs on cloud:\n%s\n(in stock:\n%s)", out, seed3)
 	}
+	// So does a schedule that keeps them out for the whole trace.
+	scheduled := strings.ReplaceAll(stock.String(), "{mean_in_stock: 1m, mean_out_of_stock: 8000h}", "{out_of_stock: [{from: 0s, for: 8000h}]}")
+	if got := run(realistic + "    mean_out_of_stock: 0s\n    offerings:\n" + scheduled); got != out {
+		t.Errorf("every offering scheduled out of stock:\n%s\nwant what the random process out of stock gives:\n%s", got, out)
+	}
 
 	suspend0 := run("  baselines:\n    per-job:\n      suspend: 0s\n", "--cloud", "ideal")
 	suspend10m := run("  baselines:\n    per-job:\n      suspend: 10m\n", "--cloud", "ideal")
@@ -353,14 +358,16 @@ func TestRealisticCloud(t *testing.T) {
 	p95 := 3.0
 	got := realisticCloud(9, config.SimCloud{
 		MeanInStock: d(6 * time.Hour),
-		Offerings:   map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)}},
-		BootP95:     &p95,
-		SpotNotice:  d(0),
-		Quota:       map[string]int{"aws": 64},
+		Offerings: map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)},
+			"s": {OutOfStock: []config.SimWindow{{From: policy.Duration(time.Hour), For: policy.Duration(2 * time.Hour)}, {From: 0, For: policy.Duration(time.Minute)}}}},
+		BootP95:    &p95,
+		SpotNotice: d(0),
+		Quota:      map[string]int{"aws": 64},
 	})
 	want := sim.DefaultCloud(9)
 	want.MeanInStock, want.BootP95, want.SpotNotice = 6*time.Hour, 3, 0
-	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock}}
+	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock},
+		"s": {MeanInStock: 6 * time.Hour, MeanOutOfStock: want.MeanOutOfStock, OutOfStock: []sim.Window{{From: time.Hour, Until: 3 * time.Hour}, {From: 0, Until: time.Minute}}}}
 	want.Spot = map[string]sim.SpotModel{"b": {MeanLife: 0, Notice: want.SpotNotice}, "c": {MeanLife: want.SpotMeanLife, Notice: 5 * time.Minute}}
 	want.Quota = map[string]int{"aws": 64}
 	if !reflect.DeepEqual(got, want) {
