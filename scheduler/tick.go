@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -309,7 +310,8 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 
 // saveIdleGaps stores the idle gaps the pool's tracker resolved this tick.
 // A failed write fails nothing: it is logged, and the gaps (the newest
-// idlegap.MaxKept) are written with the next tick's.
+// idlegap.MaxKept) are written with the next tick's, unless the store
+// refused them as invalid (they never would be stored).
 func (s *Scheduler) saveIdleGaps(ctx context.Context, t *tick) {
 	pr := t.pr
 	for _, r := range pr.idle.Take() {
@@ -322,9 +324,11 @@ func (s *Scheduler) saveIdleGaps(ctx context.Context, t *tick) {
 	if n := len(pr.unsaved) - idlegap.MaxKept; n > 0 {
 		pr.unsaved = slices.Delete(pr.unsaved, 0, n)
 	}
-	if err := s.opts.Store.AddIdleGaps(ctx, pr.unsaved); err != nil {
+	if err := s.opts.Store.AddIdleGaps(ctx, pr.unsaved); err != nil && !errors.Is(err, state.ErrInvalid) {
 		s.log.Warn("storing idle gaps failed; retried at the next tick", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
 		return
+	} else if err != nil {
+		s.log.Warn("idle gaps not stored: the store refused them", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
 	}
 	pr.unsaved = pr.unsaved[:0]
 }
