@@ -68,6 +68,9 @@ type harness struct {
 	hook func(context.Context, config.InstanceFields) error
 	// userData, when set, renders every launch's user data.
 	userData func(config.InstanceFields) (string, error)
+	// wrap, when set, stands between the scheduler and the state it opens
+	// (h.store stays the state itself).
+	wrap func(state.Store) state.Store
 }
 
 type harnessOption func(*harness)
@@ -121,8 +124,12 @@ func (h *harness) start() {
 	}
 	h.t.Cleanup(func() { st.Close() })
 	h.store = st
+	var use state.Store = st
+	if h.wrap != nil {
+		use = h.wrap(st)
+	}
 	h.opts = scheduler.Options{
-		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: st, Clock: h.clk,
+		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: use, Clock: h.clk,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader,
 		Pools: []scheduler.Pool{{

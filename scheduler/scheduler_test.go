@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,6 +498,64 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 	st, _ = h.sched.LastStatus(h.pool.Name)
 	if got := st.Snapshot.Boot[key]; got != slowest {
 		t.Fatalf("after a restart: snapshot boot for %s = %s, want the slowest join %s read back from the state", key.InstanceType, got, slowest)
+	}
+}
+
+// gapsDown fails AddIdleGaps while down is set, as a database briefly
+// unavailable would; everything else reaches the state.
+type gapsDown struct {
+	state.Store
+	down atomic.Bool
+}
+
+func (g *gapsDown) AddIdleGaps(ctx context.Context, gs []state.IdleGap) error {
+	if g.down.Load() {
+		return errors.New("database is locked")
+	}
+	return g.Store.AddIdleGaps(ctx, gs)
+}
+
+// TestIdleGapsOutliveAFailedWrite: a gap whose write failed is written with
+// a later tick's, and a restart reads it back.
+func TestIdleGapsOutliveAFailedWrite(t *testing.T) {
+	flaky := &gapsDown{}
+	flaky.down.Store(true)
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { flaky.Store = st; return flaky }
+	})
+	key := h.pool.Offerings[0].Key()
+	stored := func() []state.IdleGap {
+		gs, err := h.store.IdleGaps(context.Background(), h.pool.Name, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs
+	}
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	h.clk.Step(30 * time.Second)
+	h.agents.setBusy(8)
+	h.setDemand(0)
+	h.step(0)
+	h.step(10 * time.Second)
+	if gs := stored(); len(gs) != 0 {
+		t.Fatalf("stored %+v while the writes fail", gs)
+	}
+	flaky.down.Store(false)
+	h.step(10 * time.Second)
+	gs := stored()
+	if len(gs) != 1 || gs[0].Gap != 30*time.Second || gs[0].InstanceType != key.InstanceType {
+		t.Fatalf("stored %+v once the writes succeed, want the one 30s spell of %s", gs, key.InstanceType)
+	}
+	h.restart()
+	h.step(10 * time.Second)
+	st, ok := h.sched.LastStatus(h.pool.Name)
+	if !ok || !slices.Equal(st.Snapshot.IdleGaps[key], []time.Duration{30 * time.Second}) {
+		t.Fatalf("after a restart: idle gaps %v, want [30s]", st.Snapshot.IdleGaps)
 	}
 }
 
