@@ -517,7 +517,12 @@ func (p *progressLine) update(done float64) {
 	if now := time.Now(); now.Sub(p.last) >= 250*time.Millisecond {
 		p.last = now
 		p.shown = true
-		fmt.Fprintf(p.w, "\rsimulating… %3.0f%% of trace time", done*100)
+		if done >= 1 {
+			// Past the trace's span, runs go on until their last jobs end.
+			fmt.Fprint(p.w, "\rsimulating… trace time replayed, finishing the jobs still queued or running\033[K")
+			return
+		}
+		fmt.Fprintf(p.w, "\rsimulating… %3.0f%% of trace time\033[K", done*100)
 	}
 }
 

@@ -427,3 +427,60 @@ func TestSimulateBindingBudget(t *testing.T) {
 		t.Errorf("table does not say what the budget cost:\n%s", out)
 	}
 }
+
+// TestProgressLine: the line shows the share of trace time replayed, then,
+// past the trace's span, that the runs are finishing their last jobs; each
+// rewrite clears what a longer one left, and clear leaves an empty line.
+func TestProgressLine(t *testing.T) {
+	var b bytes.Buffer
+	p := &progressLine{w: &b}
+	p.clear()
+	if b.Len() != 0 {
+		t.Fatalf("clear before any update wrote %q", b.String())
+	}
+	for _, tt := range []struct {
+		done float64
+		want string
+	}{
+		{0, "\rsimulating…   0% of trace time\033[K"},
+		{0.426, "\rsimulating…  43% of trace time\033[K"},
+		{0.9999, "\rsimulating… 100% of trace time\033[K"},
+		{1, "\rsimulating… trace time replayed, finishing the jobs still queued or running\033[K"},
+	} {
+		b.Reset()
+		p.last = time.Time{}
+		p.update(tt.done)
+		if b.String() != tt.want {
+			t.Errorf("update(%v) wrote %q, want %q", tt.done, b.String(), tt.want)
+		}
+	}
+	b.Reset()
+	p.update(0.5) // within a quarter second of the last: not rewritten
+	if b.Len() != 0 {
+		t.Errorf("a second update within 250ms wrote %q", b.String())
+	}
+	p.clear()
+	if b.String() != "\r\033[K" {
+		t.Errorf("clear wrote %q", b.String())
+	}
+}
+
+// TestSimulateProgress: --progress draws the line on stderr and clears it
+// before the report.
+func TestSimulateProgress(t *testing.T) {
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"simulate", "--progress", "--policies", "spillway"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e := errOut.String()
+	if !strings.HasPrefix(e, "\rsimulating… ") || !strings.HasSuffix(e, "\r\033[K") {
+		t.Errorf("stderr %q: want the progress line, cleared at the end", e)
+	}
+	if !strings.Contains(out.String(), "spillway") {
+		t.Errorf("no report on stdout: %q", out.String())
+	}
+}
