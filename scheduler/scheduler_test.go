@@ -501,6 +501,23 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 	}
 }
 
+// idleSpell launches one instance for an 8-GPU job, lets it join idle, and
+// has a job land on it after d: an idle spell of d, seen at the next tick.
+func (h *harness) idleSpell(d time.Duration) {
+	h.t.Helper()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	h.clk.Step(d)
+	h.agents.setBusy(8)
+	h.setDemand(0)
+	h.step(0)
+	h.step(10 * time.Second)
+}
+
 // gapsDown fails AddIdleGaps while down is set, as a database briefly
 // unavailable would; everything else reaches the state.
 type gapsDown struct {
@@ -531,17 +548,7 @@ func TestIdleGapsOutliveAFailedWrite(t *testing.T) {
 		}
 		return gs
 	}
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
-	})
-	h.clk.Step(30 * time.Second)
-	h.agents.setBusy(8)
-	h.setDemand(0)
-	h.step(0)
-	h.step(10 * time.Second)
+	h.idleSpell(30 * time.Second)
 	if gs := stored(); len(gs) != 0 {
 		t.Fatalf("stored %+v while the writes fail", gs)
 	}
@@ -573,18 +580,8 @@ func TestIdleSpellsReachTheSnapshot(t *testing.T) {
 		}
 		return st.Snapshot.IdleGaps[key]
 	}
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
-	})
 	// A job lands on it 30 s later: a spell of 30 s.
-	h.clk.Step(30 * time.Second)
-	h.agents.setBusy(8)
-	h.setDemand(0)
-	h.step(0)
-	h.step(10 * time.Second)
+	h.idleSpell(30 * time.Second)
 	if got := gaps(); len(got) != 1 || got[0] != 30*time.Second {
 		t.Fatalf("after a job landed: idle gaps %v, want one of 30s", got)
 	}
