@@ -287,8 +287,8 @@ func (v *cfgValidator) stockWindows(op string, o SimOffering) {
 		ip := fmt.Sprintf("%s[%d]", wp, i)
 		if !v.has(ip + ".from") {
 			v.missing(ip+".from", "when the stock-out begins, after the trace's first submission, e.g. from: 36h")
-		} else if x := w.From.D(); x < 0 || x > MaxDuration {
-			v.errf(ip+".from", "duration %s is out of range: want 0s to %s after the trace's first submission", x, MaxDuration)
+		} else {
+			v.simDuration(ip+".from", &w.From, false, 0, MaxDuration, "")
 		}
 		if !v.has(ip + ".for") {
 			v.missing(ip+".for", "how long the stock-out lasts, e.g. for: 6h")

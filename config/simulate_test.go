@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -123,5 +124,38 @@ func TestSimulateExamples(t *testing.T) {
 		if c.Seed == nil || c.BootP95 == nil || *c.BootP95 != 2 || len(c.Offerings) != 1 || len(c.Quota) != 2 || cfg.Simulate.Baselines.PerJob.ResumeRate == nil {
 			t.Errorf("%s: simulate section %+v", name, cfg.Simulate)
 		}
+	}
+}
+
+// TestStockWindowsBounded: an offering's schedule may list MaxStockWindows
+// windows, not one more.
+func TestStockWindowsBounded(t *testing.T) {
+	base, err := os.ReadFile("testdata/simulate_windows.bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, ok := strings.Cut(string(base), "simulate:")
+	if !ok {
+		t.Fatal("testdata/simulate_windows.bad.yaml has no simulate section")
+	}
+	schedule := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString(head + "simulate:\n  cloud:\n    offerings:\n      small:\n        out_of_stock:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "          - {from: %dh, for: 30m}\n", i)
+		}
+		return []byte(b.String())
+	}
+	cfg, err := Parse("max.yaml", schedule(MaxStockWindows))
+	if err != nil {
+		t.Fatalf("%d windows: %v", MaxStockWindows, err)
+	}
+	if got := len(cfg.Simulate.Cloud.Offerings["small"].OutOfStock); got != MaxStockWindows {
+		t.Fatalf("read %d windows, want %d", got, MaxStockWindows)
+	}
+	_, err = Parse("over.yaml", schedule(MaxStockWindows+1))
+	want := fmt.Sprintf("simulate.cloud.offerings.small.out_of_stock: %d windows: want at most %d", MaxStockWindows+1, MaxStockWindows)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("%d windows: error %v, want one saying %q", MaxStockWindows+1, err, want)
 	}
 }

@@ -518,6 +518,14 @@ func (h *harness) idleSpell(d time.Duration) {
 	h.step(10 * time.Second)
 }
 
+// TestIdleGapNeverAgrees: the scheduler stores the tracker's gaps as they
+// are, so the state's "no launch followed" must be the policy's.
+func TestIdleGapNeverAgrees(t *testing.T) {
+	if state.IdleGapNever != policy.IdleGapNever {
+		t.Fatalf("state.IdleGapNever %v, policy.IdleGapNever %v: a stored never would read back as a gap", state.IdleGapNever, policy.IdleGapNever)
+	}
+}
+
 // gapsDown fails AddIdleGaps while down is set, as a database briefly
 // unavailable would; everything else reaches the state.
 type gapsDown struct {

@@ -324,11 +324,12 @@ func (s *Scheduler) saveIdleGaps(ctx context.Context, t *tick) {
 	if n := len(pr.unsaved) - idlegap.MaxKept; n > 0 {
 		pr.unsaved = slices.Delete(pr.unsaved, 0, n)
 	}
-	if err := s.opts.Store.AddIdleGaps(ctx, pr.unsaved); err != nil && !errors.Is(err, state.ErrInvalid) {
+	switch err := s.opts.Store.AddIdleGaps(ctx, pr.unsaved); {
+	case errors.Is(err, state.ErrInvalid):
+		s.log.Warn("idle gaps not stored: the store refused them", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
+	case err != nil:
 		s.log.Warn("storing idle gaps failed; retried at the next tick", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
 		return
-	} else if err != nil {
-		s.log.Warn("idle gaps not stored: the store refused them", "pool", pr.spec.Policy.Name, "gaps", len(pr.unsaved), "err", err)
 	}
 	pr.unsaved = pr.unsaved[:0]
 }
