@@ -71,14 +71,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			writeSplit(w, res.Policy+": cost by offering", res.CostByOffering)
 		}
 		if _, budgetBound := res.WithoutLimit["budget"]; len(res.BudgetPeriods) > 0 && (res.CloudCostUSD > 0 || budgetBound) {
-			fmt.Fprintf(w, "\n%s: spend per budget period:", res.Policy)
-			for _, bp := range res.BudgetPeriods {
-				over := ""
-				if bp.SpendUSD > bp.BudgetUSD+1e-9 {
-					over = " OVER"
-				}
-				fmt.Fprintf(w, " %s $%s of $%s (%.0f%%%s);", bp.Start.Format("2006-01-02"), money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD, over)
-			}
+			writeBudgetPeriods(w, res.Policy, res.BudgetPeriods)
 		}
 		bound := maps.Clone(res.LimitBoundHours)
 		if bound == nil {
@@ -178,6 +171,46 @@ func writeSplit(w io.Writer, title string, m map[string]float64) {
 	for _, k := range keys {
 		fmt.Fprintf(w, " %s $%s;", k, money(m[k]))
 	}
+}
+
+// maxListedPeriods is how many budget periods the table lists one by one:
+// a year of monthly budgets. Beyond it (daily budgets, long traces) a line
+// of hundreds of periods would be unreadable, so it sums them up instead;
+// --json lists each.
+const maxListedPeriods = 12
+
+// writeBudgetPeriods prints a policy's spend per budget period: each
+// period, or with more than maxListedPeriods the count, the highest spend
+// and how many periods came near or went over their budget.
+func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
+	fmt.Fprintf(w, "\n%s: spend per budget period:", pol)
+	share := func(bp BudgetPeriod) string {
+		over := ""
+		if bp.SpendUSD > bp.BudgetUSD+1e-9 {
+			over = " OVER"
+		}
+		return fmt.Sprintf("$%s of $%s (%.0f%%%s)", money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD, over)
+	}
+	if len(periods) <= maxListedPeriods {
+		for _, bp := range periods {
+			fmt.Fprintf(w, " %s %s;", bp.Start.Format(time.DateOnly), share(bp))
+		}
+		return
+	}
+	top, near, over := periods[0], 0, 0
+	for _, bp := range periods {
+		if bp.SpendUSD/bp.BudgetUSD > top.SpendUSD/top.BudgetUSD {
+			top = bp
+		}
+		switch {
+		case bp.SpendUSD > bp.BudgetUSD+1e-9:
+			over++
+		case bp.SpendUSD >= 0.95*bp.BudgetUSD:
+			near++
+		}
+	}
+	fmt.Fprintf(w, " %d periods from %s to %s; the highest %s from %s; %d reached 95%% of their budget without going over, %d went over; --json lists each (budget_periods).",
+		len(periods), periods[0].Start.Format(time.DateOnly), periods[len(periods)-1].End.Format(time.DateOnly), share(top), top.Start.Format(time.DateOnly), near, over)
 }
 
 func money(v float64) string {

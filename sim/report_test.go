@@ -296,3 +296,45 @@ func TestWritePlotClipsAQueueThatNeverDrains(t *testing.T) {
 		t.Error("the GPU axis runs to onprem-only's queue; want it set by the policy that rents")
 	}
 }
+
+// TestBudgetPeriodsLine: up to a year of monthly periods are listed one by
+// one; more (daily budgets, long traces) are summed up in one short line.
+func TestBudgetPeriodsLine(t *testing.T) {
+	day := func(k int) time.Time { return time.Date(2026, 1, 1+k, 0, 0, 0, 0, time.UTC) }
+	periods := func(n int, spend func(k int) float64) []BudgetPeriod {
+		ps := make([]BudgetPeriod, n)
+		for k := range ps {
+			ps[k] = BudgetPeriod{Start: day(k), End: day(k + 1), BudgetUSD: 100, SpendUSD: spend(k)}
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name    string
+		periods []BudgetPeriod
+		want    string
+	}{
+		{"one", periods(1, func(int) float64 { return 62 }),
+			"\np: spend per budget period: 2026-01-01 $62.00 of $100.00 (62%);"},
+		{"twelve listed", periods(12, func(k int) float64 { return float64(k) }),
+			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $1.00 of $100.00 (1%); 2026-01-03 $2.00 of $100.00 (2%); " +
+				"2026-01-04 $3.00 of $100.00 (3%); 2026-01-05 $4.00 of $100.00 (4%); 2026-01-06 $5.00 of $100.00 (5%); 2026-01-07 $6.00 of $100.00 (6%); " +
+				"2026-01-08 $7.00 of $100.00 (7%); 2026-01-09 $8.00 of $100.00 (8%); 2026-01-10 $9.00 of $100.00 (9%); 2026-01-11 $10.00 of $100.00 (10%); " +
+				"2026-01-12 $11.00 of $100.00 (11%);"},
+		{"an over listed", periods(2, func(k int) float64 { return 100.5 * float64(k) }),
+			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $100.50 of $100.00 (100% OVER);"},
+		{"thirteen summed up", periods(13, func(k int) float64 { return []float64{10, 96, 99, 20, 100, 5, 101, 0, 0, 0, 0, 0, 3}[k] }),
+			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $101.00 of $100.00 (101% OVER) from 2026-01-07; " +
+				"3 reached 95% of their budget without going over, 1 went over; --json lists each (budget_periods)."},
+		{"ten years of days", periods(3653, func(k int) float64 { return float64(k % 50) }),
+			"\np: spend per budget period: 3653 periods from 2026-01-01 to 2036-01-02; the highest $49.00 of $100.00 (49%) from 2026-02-19; " +
+				"0 reached 95% of their budget without going over, 0 went over; --json lists each (budget_periods)."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			writeBudgetPeriods(&b, "p", tc.periods)
+			if b.String() != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", b.String(), tc.want)
+			}
+		})
+	}
+}
