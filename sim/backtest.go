@@ -17,7 +17,7 @@ import (
 // Spillway is the pool's own policy: policy.Decide on the pool's interval,
 // with schedule floors from policy.ScheduleFloors.
 func Spillway() Policy {
-	return Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, New: func() DecideFunc { return engineDecide }}
+	return Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true, New: func() DecideFunc { return engineDecide }}
 }
 
 // Admitted holds a baseline's plans to the pool's hard rules

@@ -302,7 +302,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, New: func() DecideFunc {
+	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, QuietWhileBusy: true, New: func() DecideFunc {
 		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: cloudHolds{}}
 		return pj.decide
 	}}

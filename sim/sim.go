@@ -57,6 +57,16 @@ type Policy struct {
 	// KeepsFloors says the policy keeps schedule floors (Snapshot.Floors):
 	// the run counts the idle GPU-hours they hold (FloorIdleGPUHours).
 	KeepsFloors bool
+	// QuietWhileBusy says that once the policy has planned nothing while
+	// no job is pending and every instance it holds is up and running
+	// work (none booting, idle or draining), it plans nothing until a job
+	// arrives, ends or moves, in a pool whose rules do not act with time
+	// alone (no budget, schedule, max_lifetime or checkpointing): the
+	// simulator then skips the evaluations up to the next event (a run
+	// whose jobs run for years is otherwise millions of evaluations of a
+	// fleet that cannot change). TestQuietSkipIsExact holds each policy
+	// that says so to it.
+	QuietWhileBusy bool
 }
 
 // Options configure one simulation run.
@@ -178,6 +188,11 @@ type state struct {
 	running          int // jobs running
 	lastMove         time.Duration
 	lastDone         time.Duration // when a job last finished or arrived
+	// calm: the last evaluation planned nothing in a quiet state
+	// (quietWhileBusy) and nothing happened since, so a QuietWhileBusy
+	// policy plans nothing until the next event. planned is whether the
+	// evaluations of the current tick planned anything.
+	calm, planned bool
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time
@@ -336,6 +351,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				break
 			}
 			nextTick = s.skipIdleTicks(nextTick, next, interval)
+			if s.calm && quietSkip {
+				limit := MaxSimulated
+				if ai == len(s.jobs) {
+					limit = min(limit, s.lastDone+stuckLimit)
+				}
+				nextTick = skipCalmTicks(nextTick, next, interval, limit)
+			}
 			next = min(next, nextTick)
 		}
 		if next == never {
@@ -347,6 +369,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.sampleUntil(next)
 		s.now = next
 		for len(s.events) > 0 && s.events[0].at == s.now {
+			s.calm = false
 			e := s.events.pop()
 			switch e.kind {
 			case evJobEnd:
@@ -362,6 +385,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			}
 		}
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {
+			s.calm = false
 			s.enqueue(ai)
 			ai++
 			s.lastDone = s.now
@@ -384,6 +408,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 					return Result{}, err
 				}
 				s.place()
+				s.calm = s.o.Policy.QuietWhileBusy && !s.planned && s.quietWhileBusy()
 			}
 			nextTick += interval
 		}
@@ -501,6 +526,41 @@ func (s *state) skipIdleTicks(nextTick, next, interval time.Duration) time.Durat
 	}
 	// Traces span at most trace.MaxSpan, so this cannot overflow.
 	return nextTick + (next-nextTick+interval-1)/interval*interval
+}
+
+// quietSkip turns skipCalmTicks on; TestQuietSkipIsExact compares runs
+// without it.
+var quietSkip = true
+
+// quietWhileBusy reports the state in which a QuietWhileBusy policy that
+// planned nothing plans nothing until an event: no job pending, every
+// instance up and running work, and a pool with no rule that acts with
+// time alone.
+func (s *state) quietWhileBusy() bool {
+	p := s.pool
+	if s.pendingJobs > 0 || p.Limits.Budget != nil || len(p.Schedules) > 0 || p.ScaleIn.MaxLifetime > 0 || p.CheckpointInterval > 0 {
+		return false
+	}
+	for _, ii := range s.alive {
+		if in := s.insts[ii]; in.state != policy.StateRunning || in.jobs == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// skipCalmTicks jumps the next evaluation of a calm run to the first on
+// the interval grid at or after the next event (next), where something
+// may have changed; but not past the last at or before limit, after which
+// the run stops (for want of progress, or at the horizon), so that it
+// stops after the same evaluation as without the skip.
+func skipCalmTicks(nextTick, next, interval, limit time.Duration) time.Duration {
+	if next == time.Duration(math.MaxInt64) || nextTick >= next || limit < nextTick {
+		return nextTick
+	}
+	// Traces span at most trace.MaxSpan, so this cannot overflow.
+	to := nextTick + (next-nextTick+interval-1)/interval*interval
+	return min(to, nextTick+(limit-nextTick)/interval*interval)
 }
 
 func (s *state) at(d time.Duration) time.Time { return s.start.Add(d) }
