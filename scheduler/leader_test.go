@@ -135,3 +135,42 @@ func TestCallsEndWithTheTerm(t *testing.T) {
 		t.Fatalf("%d instances after the term was renewed, want 1 (the intent resumed)", n)
 	}
 }
+
+// TestANewTermReadsWhatTheOtherLeaderStored: a server that loses the lease
+// and wins it back learns the idle gaps the other leader stored meanwhile,
+// instead of going on with what it knew before; within one term it reads
+// the state once.
+func TestANewTermReadsWhatTheOtherLeaderStored(t *testing.T) {
+	lead := &fakeLeader{epoch: 1, ok: true, budget: -1}
+	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
+	key := h.pool.Offerings[0].Key()
+	gaps := func() []time.Duration {
+		st, ok := h.sched.LastStatus(h.pool.Name)
+		if !ok {
+			t.Fatal("no status")
+		}
+		return st.Snapshot.IdleGaps[key]
+	}
+	h.tick()
+	// The other leader's term: it stores a gap of 45 s.
+	lead.set(0, false, -1)
+	h.step(30 * time.Second)
+	other := state.IdleGap{Pool: h.pool.Name, Provider: key.Provider, Region: key.Region, Zone: key.Zone, InstanceType: key.InstanceType,
+		Market: string(key.Market), At: h.clk.Now(), Gap: 45 * time.Second}
+	if err := h.store.AddIdleGaps(context.Background(), []state.IdleGap{other}); err != nil {
+		t.Fatal(err)
+	}
+	// The same term again would not read it back: a term reads the state
+	// once.
+	lead.set(1, true, -1)
+	h.tick()
+	if got := gaps(); len(got) != 0 {
+		t.Fatalf("within the first term: idle gaps %v, want none (the state is read once a term)", got)
+	}
+	// A new term reads it.
+	lead.set(3, true, -1)
+	h.tick()
+	if got := gaps(); len(got) != 1 || got[0] != 45*time.Second {
+		t.Fatalf("after winning the lease back: idle gaps %v, want the 45s the other leader stored", got)
+	}
+}

@@ -145,6 +145,9 @@ type poolRun struct {
 	// were read.
 	boots  *boottime.Tracker
 	seeded bool
+	// epoch is the leader term the trackers were seeded in (0 without a
+	// Leader): a new term seeds them afresh (newTerm).
+	epoch int64
 	// idle learns how long the pool's idle instances wait for their next
 	// job (guarded by mu): from its agents' reports, its releases and its
 	// launches. Each gap it resolves is stored (unsaved holds those a
@@ -253,8 +256,8 @@ func New(opts Options) (*Scheduler, error) {
 		if p.JoinTimeout <= 0 {
 			p.JoinTimeout = DefaultJoinTimeout
 		}
-		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}, boots: boottime.New(), idle: idlegap.New()}
-		pr.idle.Keep()
+		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}}
+		pr.freshTrackers()
 		for _, o := range p.Policy.Offerings {
 			if _, ok := opts.Providers[o.Provider]; !ok {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)

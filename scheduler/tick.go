@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spillway-io/spillway/boottime"
 	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
@@ -37,8 +38,12 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if _, ok := s.acting(); !ok {
+	epoch, ok := s.acting()
+	if !ok {
 		return nil // a follower: the leader ticks
+	}
+	if epoch != pr.epoch {
+		s.newTerm(pr, epoch)
 	}
 	began := s.clock.Now()
 	defer func() { s.metrics.tickSeconds.WithLabelValues(pool).Observe(s.clock.Since(began).Seconds()) }()
@@ -308,16 +313,40 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	return nil
 }
 
+// newTerm starts the pool's trackers afresh when this server begins a new
+// leader term: another server may have led meanwhile and stored joins and
+// idle gaps this one never saw, so the next tick reads them all back
+// (seed) rather than keeping what it learnt before. Gaps resolved and not
+// yet stored are kept for storing.
+func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
+	pr.keepUnsaved(s.clock.Now())
+	pr.freshTrackers()
+	pr.epoch = epoch
+}
+
+// freshTrackers gives the pool empty trackers, to be seeded from the state
+// at its next tick.
+func (pr *poolRun) freshTrackers() {
+	pr.boots, pr.idle, pr.seeded = boottime.New(), idlegap.New(), false
+	pr.idle.Keep()
+}
+
+// keepUnsaved moves the gaps the idle tracker resolved since it was last
+// asked into unsaved, the gaps to store, as resolved at now.
+func (pr *poolRun) keepUnsaved(now time.Time) {
+	for _, r := range pr.idle.Take() {
+		pr.unsaved = append(pr.unsaved, state.IdleGap{Pool: pr.spec.Policy.Name, Provider: r.Key.Provider, Region: r.Key.Region,
+			Zone: r.Key.Zone, InstanceType: r.Key.InstanceType, Market: string(r.Key.Market), At: now, Gap: r.Gap})
+	}
+}
+
 // saveIdleGaps stores the idle gaps the pool's tracker resolved this tick.
 // A failed write fails nothing: it is logged, and the gaps (the newest
 // idlegap.MaxKept) are written with the next tick's, unless the store
 // refused them as invalid (they never would be stored).
 func (s *Scheduler) saveIdleGaps(ctx context.Context, t *tick) {
 	pr := t.pr
-	for _, r := range pr.idle.Take() {
-		pr.unsaved = append(pr.unsaved, state.IdleGap{Pool: pr.spec.Policy.Name, Provider: r.Key.Provider, Region: r.Key.Region,
-			Zone: r.Key.Zone, InstanceType: r.Key.InstanceType, Market: string(r.Key.Market), At: t.now, Gap: r.Gap})
-	}
+	pr.keepUnsaved(t.now)
 	if len(pr.unsaved) == 0 {
 		return
 	}
