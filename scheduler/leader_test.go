@@ -144,13 +144,7 @@ func TestANewTermReadsWhatTheOtherLeaderStored(t *testing.T) {
 	lead := &fakeLeader{epoch: 1, ok: true, budget: -1}
 	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
 	key := h.pool.Offerings[0].Key()
-	gaps := func() []time.Duration {
-		st, ok := h.sched.LastStatus(h.pool.Name)
-		if !ok {
-			t.Fatal("no status")
-		}
-		return st.Snapshot.IdleGaps[key]
-	}
+	gaps := func() []time.Duration { return h.idleGaps(key) }
 	h.tick()
 	// The other leader's term: it stores a gap of 45 s.
 	lead.set(0, false, -1)

@@ -501,6 +501,17 @@ func TestJoinsTeachThePolicyTheBootTime(t *testing.T) {
 	}
 }
 
+// idleGaps is the idle gaps of offering key the pool's last tick handed
+// the policy (Snapshot.IdleGaps).
+func (h *harness) idleGaps(key policy.OfferingKey) []time.Duration {
+	h.t.Helper()
+	st, ok := h.sched.LastStatus(h.pool.Name)
+	if !ok {
+		h.t.Fatal("no status")
+	}
+	return st.Snapshot.IdleGaps[key]
+}
+
 // idleSpell launches one instance for an 8-GPU job, lets it join idle, and
 // has a job land on it after d: an idle spell of d, seen at the next tick.
 func (h *harness) idleSpell(d time.Duration) {
@@ -581,13 +592,7 @@ func TestIdleGapsOutliveAFailedWrite(t *testing.T) {
 func TestIdleSpellsReachTheSnapshot(t *testing.T) {
 	h := newHarness(t, testPool())
 	key := h.pool.Offerings[0].Key()
-	gaps := func() []time.Duration {
-		st, ok := h.sched.LastStatus(h.pool.Name)
-		if !ok {
-			t.Fatal("no status")
-		}
-		return st.Snapshot.IdleGaps[key]
-	}
+	gaps := func() []time.Duration { return h.idleGaps(key) }
 	// A job lands on it 30 s later: a spell of 30 s.
 	h.idleSpell(30 * time.Second)
 	if got := gaps(); len(got) != 1 || got[0] != 30*time.Second {
