@@ -70,7 +70,9 @@ func Karpenter() Policy { return KarpenterWith(BaselineKnobs{}) }
 // KarpenterWith is Karpenter with its knobs set.
 func KarpenterWith(kn BaselineKnobs) Policy {
 	kn = kn.withDefaults()
-	// Without eviction it consolidates only nodes that hold no work.
+	// Without eviction it consolidates only nodes that hold no work (the
+	// simulator skips nothing for pools that checkpoint, where it may
+	// replace busy ones too).
 	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, New: func() DecideFunc {
 		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
