@@ -36,10 +36,23 @@ func ParseSweepParam(s string) (SweepParam, error) {
 	if len(p.Values) > 64 {
 		return SweepParam{}, fmt.Errorf("sweep %q: %d values, at most 64", s, len(p.Values))
 	}
+	type setting struct {
+		pool policy.Duration
+		k    BaselineKnobs
+	}
+	seen := make(map[setting]string, len(p.Values))
 	for _, v := range p.Values {
-		if _, _, err := p.apply(v, policy.Pool{}, BaselineKnobs{}); err != nil {
+		pool, k, err := p.apply(v, policy.Pool{}, BaselineKnobs{})
+		if err != nil {
 			return SweepParam{}, err
 		}
+		// Two spellings of one setting (5m and 300s) would be two points
+		// of the same runs, each dominating the other.
+		at := setting{pool.WaitTarget, k}
+		if first, ok := seen[at]; ok {
+			return SweepParam{}, fmt.Errorf("sweep %s=%q: the same setting as %q: want each value once", p.Name, v, first)
+		}
+		seen[at] = v
 	}
 	return p, nil
 }

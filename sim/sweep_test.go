@@ -66,6 +66,9 @@ func TestParseSweepParam(t *testing.T) {
 		{"wait_target", `sweep "wait_target": want name=value,value,…`},
 		{"wait_target=5m,soon", `sweep wait_target="soon": want a duration from 0s to 168h`},
 		{"per-job.magic=1", `baseline option "per-job.magic": unknown`},
+		{"wait_target=5m,0s,300s", `sweep wait_target="300s": the same setting as "5m": want each value once`},
+		{"per-job.suspend=0s,0s", `sweep per-job.suspend="0s": the same setting as "0s": want each value once`},
+		{"karpenter.evict=true,false,true", `sweep karpenter.evict="true": the same setting as "true"`},
 	} {
 		if _, err := ParseSweepParam(tt.in); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.in, err, tt.want)

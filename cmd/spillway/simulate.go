@@ -250,6 +250,13 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
 	}
+	for _, name := range []string{"seeds", "jitter"} {
+		if cmd.Flags().Changed(name) {
+			// A single run has one seed (--seed) and no jitter: a user who
+			// gave either expected runs over several seeds.
+			return fmt.Errorf("--%s applies only with --sweep (a single run uses --seed): add --sweep wait_target=%s to run the pool's setting over seeds", name, pool.WaitTarget.D())
+		}
+	}
 
 	bt := sim.Backtest{Pool: pool, Trace: tr, Policies: pols, Timeline: f.plot != "", MaxInstances: maxInstances, LimitCosts: true}
 	if cloudFor != nil {

@@ -168,6 +168,9 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
 		{[]string{"--baseline-opt", "per-job.magic=1"}, `--baseline-opt: baseline option "per-job.magic": unknown`},
 		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
+		{[]string{"--seeds", "5"}, "--seeds applies only with --sweep (a single run uses --seed)"},
+		{[]string{"--jitter", "2m"}, "--jitter applies only with --sweep"},
+		{[]string{"--sweep", "wait_target=5m,300s"}, `--sweep: sweep wait_target="300s": the same setting as "5m"`},
 		// Hostile traces: a clear error naming the line, column and range.
 		{[]string{"--trace", "../../sim/trace/testdata/bad_helios_huge.csv"}, `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_duration_overflow.csv"}, `column duration_s: "9999999999": out of range`},
