@@ -122,6 +122,9 @@ type TraceInfo struct {
 	Name  string  `json:"name"`
 	Jobs  int     `json:"jobs"`
 	SpanS float64 `json:"span_s"`
+	// Skipped counts the rows left out as not GPU work (a job log's
+	// CPU-only jobs and jobs that never ran), by why.
+	Skipped []trace.Skip `json:"skipped,omitempty"`
 }
 
 // Backtest options.
@@ -151,7 +154,7 @@ type Backtest struct {
 // the order of b.Policies and do not depend on scheduling.
 func (b Backtest) Run(ctx context.Context) (Report, error) {
 	rep := Report{
-		Trace:       TraceInfo{Name: b.Trace.Name, Jobs: len(b.Trace.Jobs), SpanS: b.Trace.Span().Seconds()},
+		Trace:       TraceInfo{Name: b.Trace.Name, Jobs: len(b.Trace.Jobs), SpanS: b.Trace.Span().Seconds(), Skipped: b.Trace.Skipped},
 		Pool:        b.Pool.Name,
 		OnPremGPUs:  b.Pool.OnPrem.GPUs(),
 		WaitTargetS: b.Pool.WaitTarget.D().Seconds(),

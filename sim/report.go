@@ -10,12 +10,25 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spillway-io/spillway/sim/trace"
 )
+
+// skippedRows says which rows of the trace were left out, and why: " (also
+// 120 rows skipped: 100 CPU-only jobs (gpu_num 0), 20 jobs that never
+// ran …)"; "" when none was.
+func skippedRows(skips []trace.Skip) string {
+	if len(skips) == 0 {
+		return ""
+	}
+	n, text := trace.SkippedText(skips)
+	return fmt.Sprintf(" (%d rows skipped: %s)", n, text)
+}
 
 // WriteTable prints the report as an aligned table, one row per policy.
 func (r Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "trace %s: %d jobs over %s; pool %s: %d on-prem GPUs, wait target %s\n\n",
-		r.Trace.Name, r.Trace.Jobs, humanSpan(r.Trace.SpanS), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
+	fmt.Fprintf(w, "trace %s: %d jobs over %s%s; pool %s: %d on-prem GPUs, wait target %s\n\n",
+		r.Trace.Name, r.Trace.Jobs, humanSpan(r.Trace.SpanS), skippedRows(r.Trace.Skipped), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tcloud $\tpaid GPU-h\tused GPU-h\tlost GPU-h\tefficiency\twait p50\tp95\tp99\tmax\tjobs on cloud\tlaunches\t")
 	for _, res := range r.Results {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 func TestWriteTable(t *testing.T) {
@@ -336,5 +337,27 @@ func TestBudgetPeriodsLine(t *testing.T) {
 				t.Errorf("got\n%q\nwant\n%q", b.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestReportSkippedRows: the table's first line says which rows of a job
+// log were left out and why; a trace without such rows says nothing.
+func TestReportSkippedRows(t *testing.T) {
+	for _, tt := range []struct {
+		skipped []trace.Skip
+		want    string
+	}{
+		{nil, "trace t.csv: 4 jobs over 3.0 days; pool p:"},
+		{[]trace.Skip{{Rows: 3, Why: trace.SkipNoGPUs}, {Rows: 1, Why: trace.SkipNeverRan}},
+			"trace t.csv: 4 jobs over 3.0 days (4 rows skipped: 3 CPU-only jobs (gpu_num 0), 1 jobs that never ran (duration 0 or empty)); pool p:"},
+	} {
+		rep := Report{Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400, Skipped: tt.skipped}, Pool: "p", OnPremGPUs: 8}
+		var b bytes.Buffer
+		if err := rep.WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		if first, _, _ := strings.Cut(b.String(), "\n"); !strings.HasPrefix(first, tt.want) {
+			t.Errorf("first line\n got %s\nwant %s…", first, tt.want)
+		}
 	}
 }

@@ -30,6 +30,9 @@ func loadDemoTrace(path string) (*trace.Trace, error) {
 		return trace.Read(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV))
 	}
 	tr, err := trace.Load(path)
+	if err == nil {
+		err = hasJobs(tr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--trace: %w", err)
 	}

@@ -136,8 +136,11 @@ of policy names).
 
 Traces (format recognised from the CSV header): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
-(timestamp,duration,num_gpus,gpu_time,cluster), SenseTime Helios per-minute
-sequences (time,…,running_gpu_num,pending_gpu_num,…), or your own
+(timestamp,duration,num_gpus,gpu_time,cluster), a scheduler's job log as
+SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give
+it (…,gpu_num,…,submit_time,…,duration,…; CPU-only jobs and jobs that never
+ran are skipped and counted), SenseTime Helios per-minute sequences
+(time,…,running_gpu_num,pending_gpu_num,…), or your own
 (submit_s,duration_s,gpus). Without --config and --trace it backtests the
 bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate
@@ -244,8 +247,8 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	if len(tr.Jobs) == 0 {
-		return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
+	if err := hasJobs(tr); err != nil {
+		return err
 	}
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
@@ -298,6 +301,18 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return enc.Encode(rep)
 	}
 	return rep.WriteTable(out)
+}
+
+// hasJobs refuses a trace without a job to replay, saying why it has none.
+func hasJobs(tr *trace.Trace) error {
+	if len(tr.Jobs) > 0 {
+		return nil
+	}
+	if len(tr.Skipped) > 0 {
+		_, skipped := trace.SkippedText(tr.Skipped)
+		return fmt.Errorf("trace %s has no GPU jobs: every row was skipped (%s): want at least one row with gpu_num above 0 and a duration", tr.Name, skipped)
+	}
+	return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
 }
 
 // runSweep is simulate --sweep: every policy at every swept value, over

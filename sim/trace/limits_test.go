@@ -197,6 +197,12 @@ func FuzzHeliosBySize(f *testing.F) {
 		"2020-05-01 00:00:00,16,8,3,1\n2020-05-01 00:01:00,8,0,5,0\n2020-05-01 00:02:00,0,0,0,0\n")
 }
 
+func FuzzJobLog(f *testing.F) {
+	fuzzFormat(f, "job_id,gpu_num,submit_time,duration",
+		"a,0,2020-06-09 18:41:01,10\n", "a,8,2020-06-09 18:41:01,\nb,1,2020-06-09 18:41:01.5+08:00,1e-4\n",
+		"a,1,9999-12-31 23:59:59,10\nb,1,1970-01-01 00:00:00,10\n", "a,1,2020-06-09T18:41:01Z,315360000\n")
+}
+
 func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")

@@ -1,5 +1,7 @@
 // Package trace loads GPU job traces for the simulator: the Microsoft ITP and
-// Philly job lists, SenseTime Helios per-minute sequences, and a generic CSV.
+// Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
+// Shanghai AI Lab Acme), SenseTime Helios per-minute sequences, and a
+// generic CSV.
 // The format is recognised from the CSV header.
 package trace
 
@@ -39,6 +41,10 @@ const (
 	FormatPhilly Format = "philly"
 	// FormatHelios is a per-minute Helios `<vc>_sequence.csv` (SenseTime).
 	FormatHelios Format = "helios"
+	// FormatJobLog is a scheduler's job log with `submit_time,duration,gpu_num`
+	// among its columns (SenseTime Helios cluster_log.csv, Shanghai AI Lab
+	// Acme trace_*.csv).
+	FormatJobLog Format = "job-log"
 	// FormatGeneric is `submit_s,duration_s,gpus`.
 	FormatGeneric Format = "generic"
 )
@@ -57,6 +63,9 @@ type Trace struct {
 	// Start is the wall-clock time of offset 0.
 	Start time.Time
 	Jobs  []Job
+	// Skipped counts the rows left out as not GPU work (a job log's
+	// CPU-only jobs and jobs that never ran); empty for other formats.
+	Skipped []Skip
 }
 
 // Span is the time from the first submit to the last job's end.
@@ -184,10 +193,12 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.philly()
 	case FormatHelios:
 		tr, err = p.helios()
+	case FormatJobLog:
+		tr, err = p.jobLog()
 	case FormatGeneric:
 		tr, err = p.generic()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		switch {
 		case slices.ContainsFunc(header, func(h string) bool { return strings.Contains(h, "\r") }):
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
@@ -244,7 +255,7 @@ var ErrDupColumn = errors.New("the column appears more than once")
 // readColumns are the columns the formats read.
 var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
-	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus"}
+	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num"}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {
@@ -275,6 +286,8 @@ func formatOf(header []string) Format {
 		return FormatITP
 	case hasColumns(header, "timestamp", "duration", "num_gpus"):
 		return FormatPhilly
+	case hasColumns(header, "submit_time", "duration", "gpu_num"):
+		return FormatJobLog
 	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
 		return FormatHelios
 	case hasColumns(header, "submit_s", "duration_s", "gpus"):
@@ -374,7 +387,7 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 var (
 	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
-	wantDate            = fmt.Sprintf("a UTC time as YYYY-MM-DD HH:MM:SS from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 
 // count parses a whole number of GPUs from least to MaxGPUs.
@@ -476,10 +489,33 @@ func (p *parser) philly() (*Trace, error) {
 	return tr, err
 }
 
+// dateTimeLayouts are the longer date-times parseDateTime accepts:
+// fractions of a second, and a zone offset (or Z), as exports from
+// databases and pandas write them.
+var dateTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999 -0700", "2006-01-02 15:04:05.999999999-07",
+}
+
+// parseDateTimeZone parses a date-time with a fraction of a second or a
+// zone offset, to the millisecond (trace times are kept to it), in UTC.
+func parseDateTimeZone(s string) (time.Time, bool) {
+	for _, layout := range dateTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Round(time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
 // parseDateTime parses "YYYY-MM-DD HH:MM:SS" without time.Parse's generality
 // (Philly has 82k rows); it reports false for anything else.
 func parseDateTime(s string) (time.Time, bool) {
 	b := []byte(strings.TrimSpace(s))
+	if len(b) > 19 {
+		return parseDateTimeZone(string(b))
+	}
 	if len(b) == 10 {
 		b = append(b, []byte(" 00:00:00")...)
 	}

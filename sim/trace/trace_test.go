@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,16 @@ func TestLoad(t *testing.T) {
 		// last row (00:05). Times shift by the first submit (00:01).
 		{"helios.csv", FormatHelios, time.Date(2020, 5, 1, 0, 1, 0, 0, time.UTC),
 			[]Job{job(0, 120, 4), job(60, 60, 2), job(120, 120, 3)}},
+		// A Helios cluster_log.csv: the CPU-only rows (gpu_num 0) and the
+		// jobs cancelled while queued (duration 0 or empty) are skipped;
+		// every end state else replays; a fraction of a second is kept to
+		// the millisecond; times shift by the earliest kept submit
+		// (18:41:00.250).
+		{"joblog.csv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 250e6, time.UTC),
+			[]Job{job(0, 3600.5, 2), job(0.75, 36848, 1), job(26.75, 249, 4)}},
+		// Zones: 08:00:10+08:00 is 00:00:10 UTC.
+		{"joblog_zone.csv", FormatJobLog, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC),
+			[]Job{job(0, 60, 1), job(10, 100, 8)}},
 		{"generic.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
 			[]Job{job(0, 7.5, 16), job(10, 5, 1)}},
 		// As a spreadsheet saves it: a byte order mark before a quoted
@@ -69,25 +80,27 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_duration.csv", 3, "duration", `bad_duration.csv:3: column duration: "0": out of range (want a number of seconds from 0.001 to 315360000)`},
-		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a UTC time as YYYY-MM-DD HH:MM:SS from 1970-01-01 to 2200-01-01)`},
+		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
-		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); time,running_gpu_num,pending_gpu_num (Helios); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_helios_sum.csv", 2, "running_gpu_num+pending_gpu_num", `bad_helios_sum.csv:2: column running_gpu_num+pending_gpu_num: "2097152": out of range (want a demand of at most 1048576 GPUs)`},
 		{"bad_helios_span.csv", 3, "time", `bad_helios_span.csv:3: column time: "2031-01-01 00:00:00": the trace spans too long (want rows within 87600h0m0s of the first (2020-05-01 00:00:00))`},
 		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0.001 to 315360000)`},
-		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a UTC time as YYYY-MM-DD HH:MM:SS from 1970-01-01 to 2200-01-01)`},
+		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_philly_span.csv", 0, "", `bad_philly_span.csv: "6406128010 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_span.csv", 0, "", `bad_span.csv: "600000000 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
+		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
+		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
 	}
 	for _, tt := range tests {
@@ -116,9 +129,37 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+// TestJobLogSkipped: the job log's rows that are not GPU work are counted
+// by why; a log of nothing but such rows loads with no jobs.
+func TestJobLogSkipped(t *testing.T) {
+	tr, err := Load(filepath.Join("testdata", "joblog.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Skip{{2, SkipNoGPUs}, {2, SkipNeverRan}}
+	if !slices.Equal(tr.Skipped, want) {
+		t.Errorf("skipped %v, want %v", tr.Skipped, want)
+	}
+	tr, err = Read("cpu.csv", strings.NewReader("submit_time,duration,gpu_num\n2020-06-09 18:41:01,10,0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Jobs) != 0 || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}}) {
+		t.Errorf("CPU-only log: %d jobs, skipped %v", len(tr.Jobs), tr.Skipped)
+	}
+	for _, f := range []string{"itp.csv", "philly.csv", "generic.csv"} {
+		if tr, err := Load(filepath.Join("testdata", f)); err != nil || tr.Skipped != nil {
+			t.Errorf("%s: skipped %v (%v), want none", f, tr.Skipped, err)
+		}
+	}
+}
+
 func TestParseDateTime(t *testing.T) {
 	for s, ok := range map[string]bool{
 		"2017-10-09 07:01:55": true, "2017-10-09T07:01:55": true, "2017-10-09": true,
+		"2017-10-09 07:01:55.5": true, "2017-10-09T07:01:55Z": true, "2017-10-09 07:01:55+08:00": true,
+		"2017-10-09 07:01:55.123456-05:00": true, "2017-10-09 07:01:55 +0800": true,
+		"2017-10-09 07:01:55 PST": false, "2017-10-09 07:01:55+25:00": false, "2017-10-09 07:01:55.": false,
 		"2017-02-30 00:00:00": false, "2017-10-09 24:00:00": false, "17-10-09 07:01:55": false, "2017-10-09 07:01:5x": false,
 	} {
 		if _, got := parseDateTime(s); got != ok {
@@ -137,5 +178,41 @@ func BenchmarkLoadPhilly(b *testing.B) {
 		if _, err := Read("philly.csv", bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestJobLogMatchesITP: the bundled ITP trace written as a Helios job log
+// (dates from the ITP epoch, every fifth row a CPU-only job, every seventh
+// followed by a job cancelled while queued) loads to the same jobs and
+// start, with the added rows counted as skipped.
+func TestJobLogMatchesITP(t *testing.T) {
+	itp, err := Load(filepath.Join("..", "..", "configs", "traces", "itp", "cluster02.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("job_id,user,vc,gpu_num,cpu_num,node_num,state,submit_time,start_time,end_time,duration,queue\n")
+	cpu, never := 0, 0
+	for i, j := range itp.Jobs {
+		at := itp.Start.Add(j.Submit).Format("2006-01-02 15:04:05.000")
+		fmt.Fprintf(&b, "%d,u,vc,%d,4,1,COMPLETED,%s,,,%g,0\n", i, j.GPUs, at, j.Duration.Seconds())
+		if i%5 == 0 {
+			fmt.Fprintf(&b, "c%d,u,vc,0,4,1,COMPLETED,%s,,,%g,0\n", i, at, j.Duration.Seconds())
+			cpu++
+		}
+		if i%7 == 0 {
+			fmt.Fprintf(&b, "n%d,u,vc,8,4,1,CANCELLED,%s,,,,0\n", i, at)
+			never++
+		}
+	}
+	log, err := Read("cluster_log.csv", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log.Format != FormatJobLog || !log.Start.Equal(itp.Start) || !slices.Equal(log.Jobs, itp.Jobs) {
+		t.Errorf("job log: format %s, start %s, %d jobs; want the ITP trace's start %s and %d jobs", log.Format, log.Start, len(log.Jobs), itp.Start, len(itp.Jobs))
+	}
+	if want := []Skip{{cpu, SkipNoGPUs}, {never, SkipNeverRan}}; !slices.Equal(log.Skipped, want) {
+		t.Errorf("skipped %v, want %v", log.Skipped, want)
 	}
 }

@@ -1,0 +1,88 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Skip counts rows of a trace that are not GPU jobs the simulator replays,
+// and why: they are left out, not refused, because a scheduler's job log
+// holds them as a matter of course.
+type Skip struct {
+	Rows int    `json:"rows"`
+	Why  string `json:"why"`
+}
+
+// Why a job-log row is skipped, as the report says it.
+const (
+	SkipNoGPUs   = "CPU-only jobs (gpu_num 0)"
+	SkipNeverRan = "jobs that never ran (duration 0 or empty)"
+)
+
+// jobLog parses a scheduler's job log, as SenseTime's Helios
+// cluster_log.csv and Shanghai AI Lab's Acme trace_*.csv publish Slurm's:
+// submit_time as "YYYY-MM-DD HH:MM:SS", duration (seconds from start to
+// end) and gpu_num, with other columns (user, vc, state, queue…)
+// ignored. Jobs of every end state are replayed, since each held its GPUs
+// for its duration. CPU-only jobs (gpu_num 0) and jobs that never ran
+// (duration 0 or empty: cancelled while queued) are skipped and counted in
+// Trace.Skipped.
+func (p *parser) jobLog() (*Trace, error) {
+	cs, cd, cg := p.col("submit_time"), p.col("duration"), p.col("gpu_num")
+	tr := &Trace{Format: FormatJobLog}
+	var first time.Time
+	var cpu, never int
+	err := p.rows(func(line int, rec []string) error {
+		at, err := p.date(line, "submit_time", rec[cs])
+		if err != nil {
+			return err
+		}
+		g, err := p.count(line, "gpu_num", rec[cg], 0)
+		if err != nil {
+			return err
+		}
+		var dur time.Duration
+		if strings.TrimSpace(rec[cd]) != "" {
+			if dur, err = p.seconds(line, "duration", rec[cd], false); err != nil {
+				return err
+			}
+		}
+		switch {
+		case g == 0:
+			cpu++
+			return nil
+		case dur <= 0:
+			never++
+			return nil
+		}
+		if first.IsZero() {
+			first = at
+		}
+		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
+		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+	})
+	// Offsets are relative to the first job kept; normalise shifts them to
+	// the earliest submit and moves Start along.
+	tr.Start = first
+	if first.IsZero() {
+		tr.Start = DefaultEpoch
+	}
+	for _, s := range []Skip{{cpu, SkipNoGPUs}, {never, SkipNeverRan}} {
+		if s.Rows > 0 {
+			tr.Skipped = append(tr.Skipped, s)
+		}
+	}
+	return tr, err
+}
+
+// SkippedText says what skips counts, for a report: the rows in all and
+// "2 CPU-only jobs (gpu_num 0), 1 jobs that never ran (…)".
+func SkippedText(skips []Skip) (rows int, text string) {
+	parts := make([]string, len(skips))
+	for i, s := range skips {
+		rows += s.Rows
+		parts[i] = fmt.Sprintf("%d %s", s.Rows, s.Why)
+	}
+	return rows, strings.Join(parts, ", ")
+}
