@@ -139,7 +139,8 @@ Traces (format recognised from the CSV header): Microsoft ITP
 (timestamp,duration,num_gpus,gpu_time,cluster), a scheduler's job log as
 SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give
 it (…,gpu_num,…,submit_time,…,duration,…; CPU-only jobs and jobs that never
-ran are skipped and counted), SenseTime Helios per-minute sequences
+ran are skipped and counted; num_gpu and submit_time in seconds, as in
+Tiresias-style job lists, also do), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), or your own
 (submit_s,duration_s,gpus). Without --config and --trace it backtests the
 bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,

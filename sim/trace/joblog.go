@@ -1,7 +1,9 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,21 +26,28 @@ const (
 // cluster_log.csv and Shanghai AI Lab's Acme trace_*.csv publish Slurm's:
 // submit_time as "YYYY-MM-DD HH:MM:SS", duration (seconds from start to
 // end) and gpu_num, with other columns (user, vc, state, queue…)
-// ignored. Jobs of every end state are replayed, since each held its GPUs
-// for its duration. CPU-only jobs (gpu_num 0) and jobs that never ran
-// (duration 0 or empty: cancelled while queued) are skipped and counted in
-// Trace.Skipped.
+// ignored; or a scheduling simulator's job list in the Tiresias layout
+// (job_id,num_gpu,submit_time,iterations,model_name,duration,interval),
+// whose submit_time is seconds from the start. Jobs of every end state
+// are replayed, since each held its GPUs for its duration. CPU-only jobs
+// (no GPUs) and jobs that never ran (duration 0 or empty: cancelled while
+// queued) are skipped and counted in Trace.Skipped.
 func (p *parser) jobLog() (*Trace, error) {
 	cs, cd, cg := p.col("submit_time"), p.col("duration"), p.col("gpu_num")
+	if cg < 0 {
+		cg = p.col("num_gpu")
+	}
 	tr := &Trace{Format: FormatJobLog}
 	var first time.Time
 	var cpu, never int
+	seconds := -1 // whether submit_time holds seconds (1) or dates (0), from the first row
 	err := p.rows(func(line int, rec []string) error {
-		at, err := p.date(line, "submit_time", rec[cs])
+		at, secs, err := p.submitTime(line, rec[cs], seconds)
 		if err != nil {
 			return err
 		}
-		g, err := p.count(line, "gpu_num", rec[cg], 0)
+		seconds = secs
+		g, err := p.count(line, p.header[cg], rec[cg], 0)
 		if err != nil {
 			return err
 		}
@@ -74,6 +83,26 @@ func (p *parser) jobLog() (*Trace, error) {
 		}
 	}
 	return tr, err
+}
+
+// submitTime reads a job log's submit_time: a date-time, or seconds from
+// the trace's start (DefaultEpoch), as the file's first row has it
+// (seconds: 1 for seconds, 0 for dates, -1 on the first row); it returns
+// the kind it read.
+func (p *parser) submitTime(line int, s string, seconds int) (time.Time, int, error) {
+	isNumber := false
+	if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		isNumber = true
+	}
+	switch {
+	case seconds == 1 || (seconds == -1 && isNumber):
+		d, err := p.seconds(line, "submit_time", s, false)
+		return DefaultEpoch.Add(d), 1, err
+	case isNumber:
+		return time.Time{}, 0, p.bad(line, "submit_time", s, wantDate+", as the rows above", errors.New("not a date-time"))
+	}
+	at, err := p.date(line, "submit_time", s)
+	return at, 0, err
 }
 
 // SkippedText says what skips counts, for a report: the rows in all and

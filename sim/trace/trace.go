@@ -43,7 +43,8 @@ const (
 	FormatHelios Format = "helios"
 	// FormatJobLog is a scheduler's job log with `submit_time,duration,gpu_num`
 	// among its columns (SenseTime Helios cluster_log.csv, Shanghai AI Lab
-	// Acme trace_*.csv).
+	// Acme trace_*.csv), or a simulator's job list in the Tiresias layout
+	// (`job_id,num_gpu,submit_time,…,duration,…`, submits in seconds).
 	FormatJobLog Format = "job-log"
 	// FormatGeneric is `submit_s,duration_s,gpus`.
 	FormatGeneric Format = "generic"
@@ -198,7 +199,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	case FormatGeneric:
 		tr, err = p.generic()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		switch {
 		case slices.ContainsFunc(header, func(h string) bool { return strings.Contains(h, "\r") }):
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
@@ -286,7 +287,7 @@ func formatOf(header []string) Format {
 		return FormatITP
 	case hasColumns(header, "timestamp", "duration", "num_gpus"):
 		return FormatPhilly
-	case hasColumns(header, "submit_time", "duration", "gpu_num"):
+	case hasColumns(header, "submit_time", "duration", "gpu_num"), hasColumns(header, "submit_time", "duration", "num_gpu"):
 		return FormatJobLog
 	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
 		return FormatHelios

@@ -46,6 +46,10 @@ func TestLoad(t *testing.T) {
 		// Zones: 08:00:10+08:00 is 00:00:10 UTC.
 		{"joblog_zone.csv", FormatJobLog, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC),
 			[]Job{job(0, 60, 1), job(10, 100, 8)}},
+		// The Tiresias layout: num_gpu, submits in seconds from the ITP
+		// epoch, the CPU job and the one that never ran skipped.
+		{"tiresias.csv", FormatJobLog, DefaultEpoch.Add(40 * time.Second),
+			[]Job{job(0, 120.5, 1), job(60, 3600, 8)}},
 		{"generic.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
 			[]Job{job(0, 7.5, 16), job(10, 5, 1)}},
 		// As a spreadsheet saves it: a byte order mark before a quoted
@@ -86,8 +90,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
-		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num (a job log: Helios cluster_log, Acme); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -101,6 +105,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
+		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
 	}
 	for _, tt := range tests {
