@@ -15,7 +15,7 @@ import (
 )
 
 // skippedRows says which rows of the trace were left out, and why: " (also
-// 120 rows skipped: 100 CPU-only jobs (gpu_num 0), 20 jobs that never
+// 120 rows skipped: 100 CPU-only jobs (0 GPUs), 20 jobs that never
 // ran …)"; "" when none was.
 func skippedRows(skips []trace.Skip) string {
 	if len(skips) == 0 {

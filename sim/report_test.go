@@ -349,7 +349,7 @@ func TestReportSkippedRows(t *testing.T) {
 	}{
 		{nil, "trace t.csv: 4 jobs over 3.0 days; pool p:"},
 		{[]trace.Skip{{Rows: 3, Why: trace.SkipNoGPUs}, {Rows: 1, Why: trace.SkipNeverRan}},
-			"trace t.csv: 4 jobs over 3.0 days (4 rows skipped: 3 CPU-only jobs (gpu_num 0), 1 jobs that never ran (duration 0 or empty)); pool p:"},
+			"trace t.csv: 4 jobs over 3.0 days (4 rows skipped: 3 CPU-only jobs (0 GPUs), 1 jobs that never ran (duration 0 or empty)); pool p:"},
 	} {
 		rep := Report{Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400, Skipped: tt.skipped}, Pool: "p", OnPremGPUs: 8}
 		var b bytes.Buffer

@@ -18,7 +18,7 @@ type Skip struct {
 
 // Why a job-log row is skipped, as the report says it.
 const (
-	SkipNoGPUs   = "CPU-only jobs (gpu_num 0)"
+	SkipNoGPUs   = "CPU-only jobs (0 GPUs)"
 	SkipNeverRan = "jobs that never ran (duration 0 or empty)"
 )
 
@@ -106,7 +106,7 @@ func (p *parser) submitTime(line int, s string, seconds int) (time.Time, int, er
 }
 
 // SkippedText says what skips counts, for a report: the rows in all and
-// "2 CPU-only jobs (gpu_num 0), 1 jobs that never ran (…)".
+// "2 CPU-only jobs (0 GPUs), 1 jobs that never ran (…)".
 func SkippedText(skips []Skip) (rows int, text string) {
 	parts := make([]string, len(skips))
 	for i, s := range skips {
