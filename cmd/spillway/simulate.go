@@ -28,6 +28,7 @@ func init() { register(newSimulateCmd) }
 type simulateFlags struct {
 	config, pool, trace, plot string
 	maxMemory                 string
+	where                     []string
 	policies                  []string
 	onpremGPUs                int
 	json, progress            bool
@@ -158,6 +159,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.config, "config", "", "config file (default: the embedded configs/examples/backtest.yaml)")
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
+	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log) or --where cluster=6214e9 (Philly)")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
@@ -235,6 +237,13 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	maxJobs, maxInstances := sim.Limits(limit, len(pols))
 	topts := trace.Options{MaxJobs: maxJobs}
+	for _, s := range f.where {
+		w, err := trace.ParseWhere(s)
+		if err != nil {
+			return fmt.Errorf("--where %w", err)
+		}
+		topts.Where = append(topts.Where, w)
+	}
 	var tr *trace.Trace
 	if f.trace == "" {
 		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
@@ -311,9 +320,19 @@ func hasJobs(tr *trace.Trace) error {
 	}
 	if len(tr.Skipped) > 0 {
 		_, skipped := trace.SkippedText(tr.Skipped)
-		return fmt.Errorf("trace %s has no GPU jobs: every row was skipped (%s): want at least one row with gpu_num above 0 and a duration", tr.Name, skipped)
+		return fmt.Errorf("trace %s has no jobs to replay: every row was skipped (%s): want at least one row of a GPU job that ran%s", tr.Name, skipped, whereHint(tr.Skipped))
 	}
 	return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
+}
+
+// whereHint is what to check when --where left every row out.
+func whereHint(skips []trace.Skip) string {
+	for _, s := range skips {
+		if strings.HasPrefix(s.Why, "rows outside ") {
+			return " (check --where's column and values)"
+		}
+	}
+	return ""
 }
 
 // runSweep is simulate --sweep: every policy at every swept value, over

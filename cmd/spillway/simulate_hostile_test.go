@@ -61,8 +61,10 @@ func TestSimulateHostile(t *testing.T) {
 					}
 				}
 			}},
-		{name: "a job log of CPU jobs only", err: "trace cpu.csv has no GPU jobs: every row was skipped (2 CPU-only jobs (0 GPUs), 1 jobs that never ran (duration 0 or empty)): want at least one row with gpu_num above 0 and a duration",
+		{name: "a job log of CPU jobs only", err: "trace cpu.csv has no jobs to replay: every row was skipped (2 CPU-only jobs (0 GPUs), 1 jobs that never ran (duration 0 or empty)): want at least one row of a GPU job that ran",
 			args: []string{"--trace", write("cpu.csv", "job_id,gpu_num,submit_time,duration\n1,0,2020-06-09 18:41:01,60\n2,0,2020-06-09 18:41:02,60\n3,8,2020-06-09 18:41:03,0\n")}},
+		{name: "a where that keeps no row", err: "trace vc.csv has no jobs to replay: every row was skipped (2 rows outside vc=vcz): want at least one row of a GPU job that ran (check --where's column and values)",
+			args: []string{"--trace", write("vc.csv", "vc,gpu_num,submit_time,duration\nvca,0,2020-06-09 18:41:01,60\nvcb,8,2020-06-09 18:41:02,60\n"), "--where", "vc=vcz"}},
 		{name: "a header only", err: "trace header.csv has no jobs: want at least one row after its header",
 			args: []string{"--trace", write("header.csv", "submit_s,duration_s,gpus\n")}},
 		{name: "more GPUs than a trace may hold", err: `gpus.csv:2: column gpus: "1048577": out of range (want a whole number of GPUs from 1 to 1048576)`,

@@ -168,6 +168,8 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
 		{[]string{"--baseline-opt", "per-job.magic=1"}, `--baseline-opt: baseline option "per-job.magic": unknown`},
 		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
+		{[]string{"--where", "cluster"}, `--where "cluster": want column=value,value,… (e.g. vc=vchbv or cluster=6214e9)`},
+		{[]string{"--where", "vc=vchbv"}, `cluster02.csv:1: column vc: "job_id,submission_time,duration,num_gpu": no such column (want one of the header's columns)`},
 		{[]string{"--seeds", "5"}, "--seeds applies only with --sweep (a single run uses --seed)"},
 		{[]string{"--jitter", "2m"}, "--jitter applies only with --sweep"},
 		{[]string{"--sweep", "wait_target=5m,300s"}, `--sweep: sweep wait_target="300s": the same setting as "5m"`},

@@ -56,6 +56,9 @@ type Options struct {
 	// A trace with more is refused as soon as the first job beyond it is
 	// read, before it takes more memory than the limit allows.
 	MaxJobs int
+	// Where keeps only the rows that match every one of them; the rows
+	// left out are counted in Trace.Skipped.
+	Where []Where
 }
 
 func (o Options) maxJobs() int {
@@ -113,9 +116,13 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 // breaks runs at disk speed, so a trace far beyond the limit is refused in
 // a moment rather than after the limit's worth of parsing. Blank lines
 // count too, so a trace just at the limit may only be refused by the exact
-// count made while parsing. Helios files, whose job count is derived, and
-// headers it cannot read are left to the parser.
-func prescan(name string, r io.Reader, maxJobs int) error {
+// count made while parsing. Helios files, whose job count is derived, job
+// logs and filtered traces, which skip rows, and headers it cannot read are
+// left to the parser.
+func prescan(name string, r io.Reader, maxJobs int, where bool) error {
+	if where {
+		return nil // the rows kept are counted as they are parsed
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, err := br.ReadSlice('\n')
 	if err != nil {

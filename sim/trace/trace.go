@@ -143,7 +143,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	}
 	defer f.Close()
 	name := filepath.Base(path)
-	if err := prescan(name, f, opts.maxJobs()); err != nil {
+	if err := prescan(name, f, opts.maxJobs(), len(opts.Where) > 0); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -185,7 +185,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		return nil, csvError(name, err)
 	}
 	header = slices.Clone(header)
-	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs()}
+	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where}
+	if p.whereCols, err = whereIn(name, header, formatOf(header), opts.Where); err != nil && formatOf(header) != "" {
+		return nil, err
+	}
 	var tr *Trace
 	switch formatOf(header) {
 	case FormatITP:
@@ -214,6 +217,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if p.left > 0 {
+		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
 	tr.Name = name
 	normalise(tr)
@@ -319,6 +325,11 @@ type parser struct {
 	cr      *csv.Reader
 	header  []string
 	maxJobs int
+	// where keeps some rows (Options.Where), at whereCols; left counts
+	// the rows it left out.
+	where     []Where
+	whereCols []int
+	left      int
 }
 
 // add appends a job, refusing one beyond the job limit.
@@ -348,6 +359,10 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if len(rec) != len(p.header) {
 			return &Error{File: p.name, Line: line, Value: strings.Join(rec, ","),
 				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in the header", len(p.header))}
+		}
+		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
+			p.left++
+			continue
 		}
 		if err := fn(line, rec); err != nil {
 			return err

@@ -221,3 +221,64 @@ func TestJobLogMatchesITP(t *testing.T) {
 		t.Errorf("skipped %v, want %v", log.Skipped, want)
 	}
 }
+
+// TestWhere: a where keeps the rows of one virtual cluster (or several
+// values, or several columns at once), counts the rest as skipped, and
+// refuses a column the header lacks or a Helios sequence.
+func TestWhere(t *testing.T) {
+	const log = "job_id,vc,state,gpu_num,submit_time,duration\n" +
+		"1,vca,COMPLETED,1,2020-06-09 18:41:00,60\n" +
+		"2,vcb,COMPLETED,2,2020-06-09 18:41:10,60\n" +
+		"3,vca,FAILED,4,2020-06-09 18:41:20,60\n" +
+		"4,vca,COMPLETED,0,2020-06-09 18:41:30,60\n" +
+		"5,vcc,FAILED,8,2020-06-09 18:41:40,60\n"
+	for _, tt := range []struct {
+		where   []string
+		gpus    []int
+		skipped []Skip
+	}{
+		{[]string{"vc=vca"}, []int{1, 4}, []Skip{{1, SkipNoGPUs}, {2, "rows outside vc=vca"}}},
+		{[]string{"vc= vca , vcc"}, []int{1, 4, 8}, []Skip{{1, SkipNoGPUs}, {1, "rows outside vc=vca,vcc"}}},
+		{[]string{"vc=vca", "state=COMPLETED"}, []int{1}, []Skip{{1, SkipNoGPUs}, {3, "rows outside vc=vca and state=COMPLETED"}}},
+	} {
+		var opts Options
+		for _, s := range tt.where {
+			w, err := ParseWhere(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Where = append(opts.Where, w)
+		}
+		tr, err := ReadWith("log.csv", strings.NewReader(log), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gpus []int
+		for _, j := range tr.Jobs {
+			gpus = append(gpus, j.GPUs)
+		}
+		if !slices.Equal(gpus, tt.gpus) || !slices.Equal(tr.Skipped, tt.skipped) {
+			t.Errorf("%v: jobs of %v GPUs, skipped %v; want %v, %v", tt.where, gpus, tr.Skipped, tt.gpus, tt.skipped)
+		}
+	}
+	// Philly's cluster column, through Load (no prescan with a where).
+	tr, err := LoadWith(filepath.Join("testdata", "philly.csv"), Options{Where: []Where{{Column: "cluster", Values: []string{"6214e9"}}}})
+	if err != nil || len(tr.Jobs) != 2 || !slices.Equal(tr.Skipped, []Skip{{1, "rows outside cluster=6214e9"}}) {
+		t.Errorf("philly cluster=6214e9: %v, skipped %v (%v); want 2 jobs, 1 row skipped", tr, tr.Skipped, err)
+	}
+	for _, tt := range []struct{ file, where, want string }{
+		{"philly.csv", "vc=x", `philly.csv:1: column vc: "timestamp,duration,num_gpus,gpu_time,cluster": no such column (want one of the header's columns)`},
+		{"helios.csv", "vc=x", `helios.csv:1: column vc: "vc=x": a Helios sequence counts GPUs per minute, not jobs`},
+	} {
+		w, _ := ParseWhere(tt.where)
+		_, err := LoadWith(filepath.Join("testdata", tt.file), Options{Where: []Where{w}})
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s --where %s: got %v, want %s…", tt.file, tt.where, err, tt.want)
+		}
+	}
+	for _, s := range []string{"vc", "=a", "vc=", "vc= , ", " = x"} {
+		if _, err := ParseWhere(s); err == nil {
+			t.Errorf("ParseWhere(%q): no error", s)
+		}
+	}
+}
