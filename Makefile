@@ -20,8 +20,10 @@ lint:
 # Long runs, by hand: the server SIGKILLed 300 times while it launches and
 # terminates against the emulator with injected faults; the leader of two and
 # of three servers on PostgreSQL SIGKILLed, SIGSTOPped and cut off 150 times
-# each.
+# each; the simulator's steady skip against runs without it on 1,000 random
+# pools and traces.
 soak:
+	SPILLWAY_SIM_STEADY_CASES=1000 SPILLWAY_SIM_STEADY_FIRST=5000000 $(GO) test -count=1 -timeout 60m -run TestSteadySkipIsExact -v ./sim/
 	SPILLWAY_CRASH_KILLS=300 $(GO) test -count=1 -timeout 60m -run TestCrashSafetyNoDuplicateNoLeak -v ./scheduler/
 	SPILLWAY_HA_FAULTS=150 $(GO) test -count=1 -timeout 60m -run 'TestHA(Two|Three)ServersFailover' -v ./cmd/spillway/
 
@@ -36,7 +38,7 @@ demo: build
 # tests in make test; `make fuzz FUZZTIME=2s` is a quick smoke run.
 FUZZTIME ?= 5m
 FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest \
-	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric \
+	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric sim/trace:FuzzJobLog \
 	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse \
 	signals/queue/slurm:FuzzParseGPUs signals/queue/slurm:FuzzParseSqueue signals/queue/http:FuzzParsePath signals/queue/http:FuzzRead \
 	signals/queue/command:FuzzParse signals/baseline:FuzzParseTargets signals/baseline:FuzzAgentURL

@@ -220,6 +220,23 @@ func (t *Tracker) expire(k policy.OfferingKey, s *spells, now time.Time) {
 	}
 }
 
+// NextResolve is the time after which Gaps resolves a released spell that
+// no launch took (one past the horizon), and whether there is one: until
+// then, with no launch or release, Gaps changes nothing. The simulator
+// reads it to probe a later evaluation without resolving spells early.
+func (t *Tracker) NextResolve() (time.Time, bool) {
+	var at time.Time
+	if t == nil {
+		return at, false
+	}
+	for _, s := range t.by {
+		if len(s.open) > 0 && (at.IsZero() || s.open[0].Add(t.horizon).Before(at)) {
+			at = s.open[0].Add(t.horizon)
+		}
+	}
+	return at, !at.IsZero()
+}
+
 // Gaps is the resolved gaps of every offering with one (keyed with the
 // market defaulted to on-demand), sorted, IdleGapNever first, as of now
 // (released spells past the horizon resolve first). The map and its slices

@@ -199,3 +199,30 @@ func TestRestoreAndKeepAreBounded(t *testing.T) {
 		t.Fatalf("kept %d gaps from %v to %v, want the newest %d", len(got), got[0].Gap, got[len(got)-1].Gap, MaxKept)
 	}
 }
+
+// TestNextResolve: the earliest released spell's horizon, until which
+// Gaps resolves nothing; none without a released spell.
+func TestNextResolve(t *testing.T) {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := policy.OfferingKey{Provider: "aws", Region: "r", InstanceType: "a", Market: policy.MarketOnDemand}
+	k2 := policy.OfferingKey{Provider: "aws", Region: "r", InstanceType: "b", Market: policy.MarketOnDemand}
+	tr := NewWith(10, time.Hour)
+	if _, ok := tr.NextResolve(); ok {
+		t.Fatal("a new tracker has a spell to resolve")
+	}
+	tr.Released(k2, t0.Add(20*time.Minute), t0.Add(25*time.Minute))
+	tr.Released(k, t0.Add(10*time.Minute), t0.Add(30*time.Minute))
+	at, ok := tr.NextResolve()
+	if want := t0.Add(70 * time.Minute); !ok || !at.Equal(want) {
+		t.Fatalf("NextResolve = %v, %v; want %v", at, ok, want)
+	}
+	if g := tr.Gaps(at); len(g[k]) != 0 {
+		t.Errorf("at NextResolve a spell resolved: %v", g)
+	}
+	if g := tr.Gaps(at.Add(time.Nanosecond)); len(g[k]) != 1 || g[k][0] != policy.IdleGapNever {
+		t.Errorf("just after NextResolve: %v, want k's spell resolved as never", g)
+	}
+	if at, ok := tr.NextResolve(); !ok || !at.Equal(t0.Add(80*time.Minute)) {
+		t.Errorf("then NextResolve = %v, %v; want k2's at 1h20m", at, ok)
+	}
+}

@@ -17,7 +17,8 @@ import (
 // Spillway is the pool's own policy: policy.Decide on the pool's interval,
 // with schedule floors from policy.ScheduleFloors.
 func Spillway() Policy {
-	return Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true, New: func() DecideFunc { return engineDecide }}
+	return withDecider(Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true},
+		func() Decider { return pure(engineDecide) })
 }
 
 // Admitted holds a baseline's plans to the pool's hard rules
@@ -38,20 +39,13 @@ func Admitted(p Policy) Policy {
 	if p.New == nil {
 		return p
 	}
-	newFn := p.New
-	p.New = func() DecideFunc {
-		f := newFn()
-		var listed *policy.Pool
-		var listedOf *policy.Pool
-		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
-			if listedOf != pool {
-				listed, listedOf = operatorOfferings(pool), pool
-			}
-			plan := f(listed, snap, insts, spend, now)
-			snap.Unavailable = nil
-			return policy.Admit(pool, snap, insts, spend, now, plan)
-		}
+	if inner := p.NewDecider; inner != nil {
+		return withDecider(p, func() Decider { return &admitted{inner: inner()} })
 	}
+	// A policy without a Decider (a test's stand-in) is wrapped for its
+	// Decide alone: it is never forked.
+	newFn := p.New
+	p.New = func() DecideFunc { return (&admitted{inner: pure(newFn())}).Decide }
 	return p
 }
 

@@ -215,61 +215,74 @@ func Threshold() Policy { return ThresholdWith(BaselineKnobs{}) }
 // ThresholdWith is Threshold with its knobs set.
 func ThresholdWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
+	// Not a Decider: its cooldown starts at every scale-up it plans,
+	// even one the pool's limits then cut, so its plans under a binding
+	// limit alternate with its memory and a copy evaluated later does
+	// not stand for the evaluations between (steadySkip).
 	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
-		var last time.Time
-		var liveBuf []int
-		holds := cloudHolds{}
-		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
-			plan := policy.Plan{Pool: pool.Name, Time: now}
-			// The node group an operator would give it: the largest
-			// shape, cheapest per GPU among those, which holds every job
-			// any shape holds and spans for larger ones (a small shape
-			// would sit idle under multi-GPU jobs).
-			off, ok := largestOffering(pool.Offerings)
-			if !ok || (!last.IsZero() && now.Sub(last) < k.ThresholdCooldown) {
-				return plan
-			}
-			// Queued jobs that nothing the pool may hold can ever run
-			// (larger than on-prem and than any capacity it may rent) are
-			// no demand for capacity: sizing for them would rent instances
-			// without end as they pile up.
-			demand := snap.OnPremBusyGPUs + snap.PendingGPUs
-			for _, ps := range snap.PendingBySize {
-				if ps.GPUs > snap.OnPremGPUs && !holds.ok(pool, ps.GPUs) {
-					demand -= ps.GPUs * len(ps.Submitted)
-				}
-			}
-			live := liveBuf[:0]
-			for i := range insts {
-				if in := &insts[i]; in.State == policy.StateBooting || in.State == policy.StateRunning {
-					live = append(live, i)
-					demand += in.BusyGPUs
-				}
-			}
-			liveBuf = live
-			wantCloud := max(0, int(math.Ceil(float64(demand)/k.ThresholdTarget))-snap.OnPremGPUs)
-			if pool.Limits.MaxGPUs > 0 {
-				wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
-			}
-			want := wantCloud / off.GPUs
-			if want*off.GPUs < wantCloud && (pool.Limits.MaxGPUs == 0 || (want+1)*off.GPUs <= pool.Limits.MaxGPUs) {
-				want++
-			}
-			switch {
-			case want > len(live):
-				plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
-					Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, k.ThresholdTarget*100)})
-				last = now
-			case want < len(live):
-				slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
-				for _, i := range live[:len(live)-want] {
-					plan.Drains = append(plan.Drains, policy.Action{InstanceID: insts[i].ID, Reason: "utilisation below target"})
-				}
-				last = now
-			}
-			return plan
-		}
+		return (&threshold{k: k, holds: cloudHolds{}}).Decide
 	}}
+}
+
+// threshold is the threshold baseline's memory: when it last scaled (its
+// cooldown), what capacity holds which job sizes, and a buffer.
+type threshold struct {
+	k       BaselineKnobs
+	last    time.Time
+	holds   cloudHolds
+	liveBuf []int
+}
+
+func (th *threshold) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+	k, holds := th.k, th.holds
+	plan := policy.Plan{Pool: pool.Name, Time: now}
+	// The node group an operator would give it: the largest
+	// shape, cheapest per GPU among those, which holds every job
+	// any shape holds and spans for larger ones (a small shape
+	// would sit idle under multi-GPU jobs).
+	off, ok := largestOffering(pool.Offerings)
+	if !ok || (!th.last.IsZero() && now.Sub(th.last) < k.ThresholdCooldown) {
+		return plan
+	}
+	// Queued jobs that nothing the pool may hold can ever run
+	// (larger than on-prem and than any capacity it may rent) are
+	// no demand for capacity: sizing for them would rent instances
+	// without end as they pile up.
+	demand := snap.OnPremBusyGPUs + snap.PendingGPUs
+	for _, ps := range snap.PendingBySize {
+		if ps.GPUs > snap.OnPremGPUs && !holds.ok(pool, ps.GPUs) {
+			demand -= ps.GPUs * len(ps.Submitted)
+		}
+	}
+	live := th.liveBuf[:0]
+	for i := range insts {
+		if in := &insts[i]; in.State == policy.StateBooting || in.State == policy.StateRunning {
+			live = append(live, i)
+			demand += in.BusyGPUs
+		}
+	}
+	th.liveBuf = live
+	wantCloud := max(0, int(math.Ceil(float64(demand)/k.ThresholdTarget))-snap.OnPremGPUs)
+	if pool.Limits.MaxGPUs > 0 {
+		wantCloud = min(wantCloud, pool.Limits.MaxGPUs)
+	}
+	want := wantCloud / off.GPUs
+	if want*off.GPUs < wantCloud && (pool.Limits.MaxGPUs == 0 || (want+1)*off.GPUs <= pool.Limits.MaxGPUs) {
+		want++
+	}
+	switch {
+	case want > len(live):
+		plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
+			Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, k.ThresholdTarget*100)})
+		th.last = now
+	case want < len(live):
+		slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
+		for _, i := range live[:len(live)-want] {
+			plan.Drains = append(plan.Drains, policy.Action{InstanceID: insts[i].ID, Reason: "utilisation below target"})
+		}
+		th.last = now
+	}
+	return plan
 }
 
 // PerJob models Slurm's power saving with cloud nodes: every queued job that
@@ -302,10 +315,9 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	return Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, QuietWhileBusy: true, New: func() DecideFunc {
-		pj := &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: cloudHolds{}}
-		return pj.decide
-	}}
+	return withDecider(Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, QuietWhileBusy: true}, func() Decider {
+		return &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: cloudHolds{}}
+	})
 }
 
 // perJob is the per-job baseline's memory between evaluations: what it
@@ -335,7 +347,7 @@ type failedResume struct {
 	until time.Time
 }
 
-func (pj *perJob) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+func (pj *perJob) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 	k := pj.k
 	plan := policy.Plan{Pool: pool.Name, Time: now}
 	// Capacity errors since the last call: the resumes of that offering

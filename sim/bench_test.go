@@ -215,6 +215,25 @@ func BenchmarkSimulateNeverStart(b *testing.B) {
 	})
 }
 
+// BenchmarkSimulateLongQueue is 200 jobs of 16 GPUs that each run 347
+// days, on 8 on-prem GPUs with the bundled config: the budget binds and
+// jobs queue behind it for a year while long jobs run (a run once took a
+// million evaluations a policy; steadySkip makes it a few hundred, but
+// for threshold's and the last drain_timeout of each budget period).
+func BenchmarkSimulateLongQueue(b *testing.B) {
+	pool, _ := benchSetup(b, "itp/cluster05.csv")
+	pool = WithOnPremGPUs(pool, 8)
+	tr := &trace.Trace{Name: "long-queue", Start: trace.DefaultEpoch}
+	for i := range 200 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(i) * time.Second, Duration: 347 * 24 * time.Hour, GPUs: 16})
+	}
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		if h := rep.Results[0].LimitBoundHours[policy.LimitBudget]; h < 24*300 {
+			b.Fatalf("the budget bound spillway for %.0f hours: not a queue held for a year", h)
+		}
+	})
+}
+
 // neverStartCase is n jobs arriving about every 90 s, an hour long on
 // average, of 1 to 4 GPUs (each fits the 4-GPU offering whole) or, one in
 // five, of 8 GPUs, which neither on-prem (one 4-GPU node) nor the cloud

@@ -73,11 +73,18 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 	// Without eviction it consolidates only nodes that hold no work (the
 	// simulator skips nothing for pools that checkpoint, where it may
 	// replace busy ones too).
-	return Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, New: func() DecideFunc {
-		kp := &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
+	newKarpenter := func() *karpenter {
+		return &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
-		return kp.decide
-	}}
+	}
+	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict}
+	if kn.KarpenterEvict {
+		// Not a Decider: it remembers a replacement for a busy node
+		// when it plans one, even one the limits then cut (steadySkip).
+		p.New = func() DecideFunc { return newKarpenter().Decide }
+		return p
+	}
+	return withDecider(p, func() Decider { return newKarpenter() })
 }
 
 // karpenter is the baseline's memory between evaluations.
@@ -197,7 +204,7 @@ type replacement struct {
 	newID string    // the replacement, once seen
 }
 
-func (kp *karpenter) decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
+func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 	plan := policy.Plan{Pool: pool.Name, Time: now}
 	// A capacity error since the last call puts its offering in the ICE
 	// cache for KarpenterICETTL.

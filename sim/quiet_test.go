@@ -26,7 +26,6 @@ func TestQuietSkipIsExact(t *testing.T) {
 		n = 12
 	}
 	pols := append(allPolicies(), KarpenterWith(BaselineKnobs{KarpenterEvict: true}))
-	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	runs, saved := 0, 0
 	for seed := range uint64(n) {
 		c := drawCase(1_000_000 + seed)
@@ -73,31 +72,12 @@ func TestQuietSkipIsExact(t *testing.T) {
 			continue
 		}
 		for _, p := range pols {
-			var res [2]Result
-			var evals [2]int64
-			for k, skip := range []bool{false, true} {
-				quietSkip = skip
-				pool := c.pool
-				var wc workCounts
-				ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
-				got, err := Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors, Timeline: true, counts: &wc})
-				cancel()
-				if err != nil {
-					got = Result{Policy: fmt.Sprintf("error: %v", err)}
-				}
-				res[k], evals[k] = got, wc.evals
-			}
 			runs++
-			if evals[1] < evals[0] {
+			if compareSkip(t, c, p, &quietSkip) {
 				saved++
 				if !p.QuietWhileBusy {
-					t.Errorf("case %d: %s skipped evaluations (%d, against %d) but is not QuietWhileBusy", c.seed, p.Name, evals[1], evals[0])
+					t.Errorf("case %d: %s skipped evaluations but is not QuietWhileBusy", c.seed, p.Name)
 				}
-			}
-			without, _ := json.Marshal(res[0])
-			with, _ := json.Marshal(res[1])
-			if string(with) != string(without) {
-				t.Errorf("case %d: %s: the skip changed the result (%d evaluations, against %d without it):\nwith    %s\nwithout %s\n%s", c.seed, p.Name, evals[1], evals[0], with, without, c)
 			}
 		}
 	}
@@ -106,6 +86,34 @@ func TestQuietSkipIsExact(t *testing.T) {
 	if saved < runs/10 {
 		t.Errorf("only %d of %d runs skipped evaluations: the cases do not go quiet, or the skip is off", saved, runs)
 	}
+}
+
+// compareSkip runs p on c with a skip (*skip) off and on; the results
+// must be byte-identical JSON, timeline included. It reports whether the
+// skip saved evaluations.
+func compareSkip(t *testing.T, c fuzzCase, p Policy, skip *bool) bool {
+	t.Helper()
+	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
+	var res [2]Result
+	var evals [2]int64
+	for k, on := range []bool{false, true} {
+		*skip = on
+		pool := c.pool
+		var wc workCounts
+		ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
+		got, err := Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors, Timeline: true, counts: &wc})
+		cancel()
+		if err != nil {
+			got = Result{Policy: fmt.Sprintf("error: %v", err)}
+		}
+		res[k], evals[k] = got, wc.evals
+	}
+	without, _ := json.Marshal(res[0])
+	with, _ := json.Marshal(res[1])
+	if string(with) != string(without) {
+		t.Errorf("case %d: %s: the skip changed the result (%d evaluations, against %d without it):\nwith    %s\nwithout %s\n%s", c.seed, p.Name, evals[1], evals[0], with, without, c)
+	}
+	return evals[1] < evals[0]
 }
 
 // TestQuietSkipRules: one 4-GPU job runs 30 days on a rented instance,

@@ -47,6 +47,9 @@ type Policy struct {
 	// New returns a fresh decision function for one run (baselines keep
 	// state between ticks). Nil means the policy never rents anything.
 	New func() DecideFunc
+	// NewDecider, when set, is New as a Decider, whose memory can be
+	// copied: the simulator then skips steady evaluations (steadySkip).
+	NewDecider func() Decider
 	// JobList asks for Snapshot.PendingJobGPUs and PendingJobWaits (the
 	// first pending jobs in arrival order) besides PendingBySize.
 	JobList bool
@@ -101,6 +104,8 @@ type Options struct {
 // measure of its work that tests compare across queue depths.
 type workCounts struct {
 	evals, steps int64
+	// probes are the evaluations skipSteadyTicks made on copies.
+	probes int64
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -193,6 +198,11 @@ type state struct {
 	// policy plans nothing until the next event. planned is whether the
 	// evaluations of the current tick planned anything.
 	calm, planned bool
+	// acted is whether the current tick's evaluations planned a launch,
+	// drain or termination; bound is the limits the last one bound by
+	// (Plan.BoundBy), for skipSteadyTicks.
+	acted bool
+	bound []string
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time
@@ -284,9 +294,15 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	var decide DecideFunc
+	var dec Decider // decide's Decider, when its memory can be copied
 	interval := o.Policy.Interval
-	if o.Policy.New != nil {
+	if o.Policy.NewDecider != nil {
+		dec = o.Policy.NewDecider()
+		decide = dec.Decide
+	} else if o.Policy.New != nil {
 		decide = o.Policy.New()
+	}
+	if decide != nil {
 		if interval <= 0 {
 			interval = o.Pool.Interval.D()
 		}
@@ -409,6 +425,32 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				}
 				s.place()
 				s.calm = s.o.Policy.QuietWhileBusy && !s.planned && s.quietWhileBusy()
+				nextTick += interval
+				if dec != nil && steadySkip && !s.calm && s.steady() {
+					// Not past the evaluation after which the run stops
+					// or gives up on queued jobs, as at the top of the
+					// loop.
+					limit := MaxSimulated
+					if s.pendingJobs > 0 {
+						limit = min(limit, deadline)
+					}
+					if ai == len(s.jobs) {
+						limit = min(limit, s.lastDone+stuckLimit)
+						if s.running == 0 && len(s.events) == 0 {
+							limit = min(limit, s.lastMove+quiet)
+						}
+					}
+					var d Decider
+					if nextTick, d = s.skipSteadyTicks(dec, nextTick, s.steadyEnd(dec, s.nextEvent(ai), limit, interval), interval); d != nil {
+						dec, decide = d, d.Decide
+						// The run is where it would be after the last
+						// skipped evaluation: a run that stops next
+						// counts its waits until then.
+						s.sampleUntil(nextTick - interval)
+						s.now = nextTick - interval
+					}
+				}
+				continue
 			}
 			nextTick += interval
 		}

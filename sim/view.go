@@ -197,7 +197,7 @@ func (s *state) viewOf(in *instance) policy.Instance {
 // again at once, as the server tries the next offering in the same tick.
 func (s *state) tick(decide DecideFunc) error {
 	s.countFloorIdle()
-	s.planned = false
+	s.planned, s.acted = false, false
 	for try := 0; ; try++ {
 		failed, err := s.evaluate(decide)
 		if err != nil || !failed || try >= len(s.pool.Offerings) {
@@ -233,7 +233,10 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	s.counts.evals++
 	spend := s.spend()
 	plan := decide(s.pool, s.snapshot(), s.instanceView(), spend, s.at(s.now))
-	s.planned = s.planned || len(plan.Launches) > 0 || len(plan.Drains) > 0 || len(plan.Terminates) > 0 || len(plan.BoundBy) > 0
+	acted := len(plan.Launches) > 0 || len(plan.Drains) > 0 || len(plan.Terminates) > 0
+	s.planned = s.planned || acted || len(plan.BoundBy) > 0
+	s.acted = s.acted || acted
+	s.bound = append(s.bound[:0], plan.BoundBy...)
 	for _, l := range plan.BoundBy {
 		if s.res.LimitBoundHours == nil {
 			s.res.LimitBoundHours = map[string]float64{}

@@ -1,0 +1,150 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// TestSteadySkipIsExact: the evaluations skipSteadyTicks skips change
+// nothing. Random cases (drawCase), most with schedules, max_lifetime
+// and checkpointing taken out (a steady skip needs a pool without them)
+// and with jobs that run for days and queue behind the limits and the
+// budget, are run by every policy with the skip and without; the results
+// must be identical, timeline included, and the skip must have saved
+// evaluations in many of the runs, only of policies that are Deciders.
+// SPILLWAY_SIM_STEADY_CASES runs more cases (make soak runs 1,000), from
+// the seed SPILLWAY_SIM_STEADY_FIRST.
+func TestSteadySkipIsExact(t *testing.T) {
+	defer func(on bool) { steadySkip = on }(steadySkip)
+	first, n := uint64(2_000_000), uint64(40)
+	if testing.Short() {
+		n = 15
+	}
+	for _, env := range []struct {
+		name string
+		to   *uint64
+	}{{"SPILLWAY_SIM_STEADY_CASES", &n}, {"SPILLWAY_SIM_STEADY_FIRST", &first}} {
+		if v := os.Getenv(env.name); v != "" {
+			x, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				t.Fatalf("%s=%q: want a whole number", env.name, v)
+			}
+			*env.to = x
+		}
+	}
+	pols := append(allPolicies(), KarpenterWith(BaselineKnobs{KarpenterEvict: true}))
+	runs, saved := 0, 0
+	for seed := first; seed < first+n; seed++ {
+		c := drawCase(seed)
+		r := rand.New(rand.NewPCG(seed, 0x57ead))
+		if r.IntN(4) > 0 {
+			c.pool.Schedules = nil
+		}
+		if r.IntN(4) > 0 {
+			c.pool.ScaleIn.MaxLifetime = 0
+		}
+		if r.IntN(4) > 0 {
+			c.pool.CheckpointInterval = 0
+		}
+		// Up to 40 jobs, a third of them running for days, so that long
+		// jobs hold the limits while others queue behind them.
+		jobs := c.tr.Jobs[:0]
+		for _, j := range c.tr.Jobs {
+			if len(jobs) == 40 {
+				break
+			}
+			if r.IntN(3) == 0 {
+				j.Duration = time.Duration(1+r.IntN(20*24)) * time.Hour
+			}
+			jobs = append(jobs, j)
+		}
+		c.tr.Jobs = jobs
+		if len(jobs) == 0 || c.tr.Span() > trace.MaxSpan {
+			continue
+		}
+		for _, p := range pols {
+			runs++
+			if compareSkip(t, c, p, &steadySkip) {
+				saved++
+				if p.NewDecider == nil {
+					t.Errorf("case %d: %s skipped evaluations but is not a Decider", c.seed, p.Name)
+				}
+			}
+		}
+	}
+	t.Logf("%d runs, %d of them skipped evaluations", runs, saved)
+	if saved < runs/5 {
+		t.Errorf("only %d of %d runs skipped evaluations: the cases do not hold steady, or the skip is off", saved, runs)
+	}
+}
+
+// TestSteadySkipRules: sixty 16-GPU jobs that run 40 days, on 8 on-prem
+// GPUs, queue behind the bundled config's limits. Under a hard budget
+// (with a drain_timeout of two hours), a soft one, or max_gpus, the policies that are
+// Deciders evaluate a small share of the intervals, and threshold all of
+// them; under a hard budget without a drain_timeout (an instance commits
+// for ever) none skips. Either way the result is the one without the skip.
+func TestSteadySkipRules(t *testing.T) {
+	defer func(on bool) { steadySkip = on }(steadySkip)
+	base, _ := benchSetup(t, "itp/cluster05.csv")
+	base = WithOnPremGPUs(base, 8)
+	var jobs []trace.Job
+	for i := range 60 {
+		jobs = append(jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 40 * 24 * time.Hour, GPUs: 16})
+	}
+	tr := &trace.Trace{Name: "queue", Start: trace.DefaultEpoch, Jobs: jobs}
+	for _, tc := range []struct {
+		name string
+		rule func(p *policy.Pool)
+		skip bool
+	}{
+		// The last drain_timeout of each period is evaluated interval by
+		// interval under a hard budget (steadyEnd): two hours here, not
+		// the bundled week.
+		{"hard budget", func(p *policy.Pool) { p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Hour) }, true},
+		{"soft budget", func(p *policy.Pool) {
+			b := *p.Limits.Budget
+			b.Mode = policy.BudgetSoft
+			p.Limits.Budget = &b
+		}, true},
+		{"max_gpus", func(p *policy.Pool) { p.Limits.Budget, p.Limits.MaxGPUs = nil, 256 }, true},
+		{"hard budget without drain_timeout", func(p *policy.Pool) { p.ScaleIn.DrainTimeout = 0 }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, p := range []Policy{Spillway(), Admitted(PerJob()), Admitted(Karpenter()), Admitted(Threshold())} {
+				var out [2]string
+				var evals [2]int64
+				for k, on := range []bool{false, true} {
+					steadySkip = on
+					pool := base
+					tc.rule(&pool)
+					var wc workCounts
+					res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1), Timeline: true, counts: &wc})
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := json.Marshal(res)
+					out[k], evals[k] = string(b), wc.evals
+				}
+				if out[0] != out[1] {
+					t.Errorf("%s: the skip changed the result:\nwith    %s\nwithout %s", p.Name, out[1], out[0])
+				}
+				switch skips := tc.skip && p.NewDecider != nil; {
+				case skips && evals[1]*10 > evals[0]:
+					t.Errorf("%s: %d evaluations with the skip, %d without: want a tenth or fewer", p.Name, evals[1], evals[0])
+				case !skips && evals[1] != evals[0]:
+					t.Errorf("%s: %d evaluations with the skip, %d without: want as many", p.Name, evals[1], evals[0])
+				}
+				t.Logf("%s: %d evaluations with the skip, %d without", p.Name, evals[1], evals[0])
+			}
+		})
+	}
+}
