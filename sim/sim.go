@@ -426,7 +426,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				s.place()
 				s.calm = s.o.Policy.QuietWhileBusy && !s.planned && s.quietWhileBusy()
 				nextTick += interval
-				if dec != nil && steadySkip && !s.calm && s.steady() {
+				// The cheap test first: most evaluations have an event
+				// within steadyMin intervals, and steady walks the fleet.
+				if dec != nil && steadySkip && !s.calm && s.nextEvent(ai)-nextTick >= steadyMin*interval && s.steady() {
 					// Not past the evaluation after which the run stops
 					// or gives up on queued jobs, as at the top of the
 					// loop.
