@@ -22,6 +22,9 @@ func skippedRows(skips []trace.Skip) string {
 		return ""
 	}
 	n, text := trace.SkippedText(skips)
+	if n == 1 {
+		return fmt.Sprintf(" (1 row skipped: %s)", text)
+	}
 	return fmt.Sprintf(" (%d rows skipped: %s)", n, text)
 }
 
@@ -54,16 +57,16 @@ func (r Report) WriteTable(w io.Writer) error {
 			if res.Stopped != "" {
 				why = res.Stopped
 			}
-			fmt.Fprintf(w, "\n%s: %d jobs never started (%s); their wait counts until the run ended, a lower bound.", res.Policy, res.JobsUnstarted, why)
+			fmt.Fprintf(w, "\n%s: %s (%s); the wait counts until the run ended, a lower bound.", res.Policy, counted(res.JobsUnstarted, "job never started", "jobs never started"), why)
 		}
 		if res.JobsKilled > 0 {
-			fmt.Fprintf(w, "\n%s: %d job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, res.JobsKilled, res.GPUHoursLost)
+			fmt.Fprintf(w, "\n%s: %s (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, counted(res.JobsKilled, "job run was killed before it finished", "job runs were killed before they finished"), res.GPUHoursLost)
 		}
 		if res.JobsNeverServed > 0 {
-			fmt.Fprintf(w, "\n%s: never served: %d jobs, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, res.JobsNeverServed, res.NeverServedGPUs, res.NeverServedWhy)
+			fmt.Fprintf(w, "\n%s: never served: %s, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, counted(res.JobsNeverServed, "job", "jobs"), res.NeverServedGPUs, res.NeverServedWhy)
 		}
 		if len(res.FailedLaunches) > 0 {
-			fmt.Fprintf(w, "\n%s: %d launches; failed:", res.Policy, res.Launches)
+			fmt.Fprintf(w, "\n%s: %s; failed:", res.Policy, counted(res.Launches, "launch", "launches"))
 			for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
 				fmt.Fprintf(w, " %d %s (%s);", res.FailedLaunches[cause], cause, failureCause(cause))
 			}
@@ -77,7 +80,7 @@ func (r Report) WriteTable(w io.Writer) error {
 				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours))
 		}
 		if res.Interruptions > 0 {
-			fmt.Fprintf(w, "\n%s: %d spot instances reclaimed by the cloud.", res.Policy, res.Interruptions)
+			fmt.Fprintf(w, "\n%s: %s reclaimed by the cloud.", res.Policy, counted(res.Interruptions, "spot instance", "spot instances"))
 		}
 		writeSplit(w, res.Policy+": cost by provider", res.CostByProvider)
 		if len(res.CostByOffering) > 1 {
@@ -116,6 +119,14 @@ func (r Report) WriteTable(w io.Writer) error {
 	return err
 }
 
+// counted is n with the noun that follows it: "1 job", "2 jobs".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
 // failureCause explains a failed-launch cause.
 func failureCause(cause string) string {
 	switch cause {
@@ -138,15 +149,15 @@ func limitCostSentence(res Result, lc LimitCost) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "without it p95 wait would have been %s (vs %s), p99 %s (vs %s)",
 		humanSeconds(lc.WaitP95S), humanSeconds(res.WaitP95S), humanSeconds(lc.WaitP99S), humanSeconds(res.WaitP99S))
-	fewer := func(n int, what string) {
+	fewer := func(n int, one, many string) {
 		switch {
 		case n > 0:
-			fmt.Fprintf(&b, ", %d fewer %s", n, what)
+			fmt.Fprintf(&b, ", %s", counted(n, "fewer "+one, "fewer "+many))
 		case n < 0:
-			fmt.Fprintf(&b, ", %d more %s", -n, what)
+			fmt.Fprintf(&b, ", %s", counted(-n, "more "+one, "more "+many))
 		}
 	}
-	fewer(res.JobsKilled-lc.JobsKilled, "job runs killed")
+	fewer(res.JobsKilled-lc.JobsKilled, "job run killed", "job runs killed")
 	if d := res.GPUHoursLost - lc.GPUHoursLost; math.Abs(d) >= 0.5 {
 		if d > 0 {
 			fmt.Fprintf(&b, " / %.0f GPU-h fewer lost", d)
@@ -154,7 +165,7 @@ func limitCostSentence(res Result, lc LimitCost) string {
 			fmt.Fprintf(&b, " / %.0f GPU-h more lost", -d)
 		}
 	}
-	fewer((res.JobsUnstarted+res.JobsNeverServed)-(lc.JobsUnstarted+lc.JobsNeverServed), "jobs left unserved")
+	fewer((res.JobsUnstarted+res.JobsNeverServed)-(lc.JobsUnstarted+lc.JobsNeverServed), "job left unserved", "jobs left unserved")
 	d := lc.CloudCostUSD - res.CloudCostUSD
 	switch {
 	case d >= 0:

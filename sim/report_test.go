@@ -38,15 +38,15 @@ func TestWriteTable(t *testing.T) {
 		"trace t.csv: 4 jobs over 3.0 days; pool p: 8 on-prem GPUs, wait target 10m00s",
 		"onprem-only",
 		"2h00m!", // p95 above target is marked
-		"onprem-only: 1 jobs never started (larger than any capacity the policy provides, or held back by a limit until the run ended); their wait counts until the run ended, a lower bound.",
-		"spillway: 1 job runs were killed before they finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
+		"onprem-only: 1 job never started (larger than any capacity the policy provides, or held back by a limit until the run ended); the wait counts until the run ended, a lower bound.",
+		"spillway: 1 job run was killed before it finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
 		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); 1 quota (over the account's quota, the provider or region blocked for a while);",
 		"spillway: 10 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 3 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1000; ali $234.50;",
 		"spillway: cost by offering: a $1000; b $234.50;",
 		"spillway: spend per budget period: 2026-01-01 $1234 of $2000 (62%);",
-		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job runs killed / 10 GPU-h fewer lost, at $265.50 more ($1500 in all).",
+		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
 	} {
 		if !strings.Contains(out, want) {
@@ -349,7 +349,11 @@ func TestReportSkippedRows(t *testing.T) {
 	}{
 		{nil, "trace t.csv: 4 jobs over 3.0 days; pool p:"},
 		{[]trace.Skip{{Rows: 3, Why: trace.SkipNoGPUs}, {Rows: 1, Why: trace.SkipNeverRan}},
-			"trace t.csv: 4 jobs over 3.0 days (4 rows skipped: 3 CPU-only jobs (0 GPUs), 1 jobs that never ran (duration 0 or empty)); pool p:"},
+			"trace t.csv: 4 jobs over 3.0 days (4 rows skipped: 3 CPU-only jobs (0 GPUs), 1 job that never ran (duration 0 or empty)); pool p:"},
+		{[]trace.Skip{{Rows: 1, Why: trace.SkipNoGPUs}},
+			"trace t.csv: 4 jobs over 3.0 days (1 row skipped: 1 CPU-only job (0 GPUs)); pool p:"},
+		{[]trace.Skip{{Rows: 1, Why: "rows outside vc=a"}, {Rows: 2, Why: trace.SkipNeverRan}},
+			"trace t.csv: 4 jobs over 3.0 days (3 rows skipped: 1 row outside vc=a, 2 jobs that never ran (duration 0 or empty)); pool p:"},
 	} {
 		rep := Report{Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400, Skipped: tt.skipped}, Pool: "p", OnPremGPUs: 8}
 		var b bytes.Buffer

@@ -368,7 +368,7 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		{func(o *demoOptions) { o.speed = 0 }, "--speed: speed 0: want a number from 1 to 3600"},
 		{func(o *demoOptions) { o.start = 10000 * time.Hour }, "--start 10000h0m0s: want an offset from 0 to the trace's span"},
 		{func(o *demoOptions) { o.trace = "testdata/no-such-trace.csv" }, "--trace: open trace"},
-		{func(o *demoOptions) { o.trace = "testdata/cpu-only-joblog.csv" }, "--trace: trace cpu-only-joblog.csv has no jobs to replay: every row was skipped (1 CPU-only jobs (0 GPUs))"},
+		{func(o *demoOptions) { o.trace = "testdata/cpu-only-joblog.csv" }, "--trace: trace cpu-only-joblog.csv has no jobs to replay: every row was skipped (1 CPU-only job (0 GPUs))"},
 		{func(o *demoOptions) { o.logLevel = "loud" }, `--log-level "loud"`},
 		{func(o *demoOptions) { o.listen = "0.0.0.0:8700" }, "--listen"},
 	} {

@@ -199,7 +199,7 @@ func TestSimulateGivesUpABacklog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "onprem-only: 38 jobs never started (still queued at 2034-02-23 20:00:00, when the run gave up on queued jobs: as long again as the trace's submissions span (at least 30.0 days) plus its longest job and a budget period after its last submission); their wait counts until the run ended, a lower bound."; !strings.Contains(out, want) {
+	if want := "onprem-only: 38 jobs never started (still queued at 2034-02-23 20:00:00, when the run gave up on queued jobs: as long again as the trace's submissions span (at least 30.0 days) plus its longest job and a budget period after its last submission); the wait counts until the run ended, a lower bound."; !strings.Contains(out, want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 	js, err := runSimulateArgs(t, "--trace", "testdata/centuries.csv", "--onprem-gpus", "8", "--policies", "onprem-only", "--json")

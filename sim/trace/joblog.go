@@ -106,12 +106,17 @@ func (p *parser) submitTime(line int, s string, seconds int) (time.Time, int, er
 }
 
 // SkippedText says what skips counts, for a report: the rows in all and
-// "2 CPU-only jobs (0 GPUs), 1 jobs that never ran (…)".
+// "2 CPU-only jobs (0 GPUs), 1 job that never ran (…)".
 func SkippedText(skips []Skip) (rows int, text string) {
 	parts := make([]string, len(skips))
 	for i, s := range skips {
 		rows += s.Rows
-		parts[i] = fmt.Sprintf("%d %s", s.Rows, s.Why)
+		why := s.Why
+		if s.Rows == 1 {
+			// The reasons name what they count in the plural.
+			why = strings.Replace(strings.Replace(why, "jobs ", "job ", 1), "rows ", "row ", 1)
+		}
+		parts[i] = fmt.Sprintf("%d %s", s.Rows, why)
 	}
 	return rows, strings.Join(parts, ", ")
 }
