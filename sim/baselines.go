@@ -209,32 +209,74 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // those): small shapes cannot take multi-GPU jobs. Scale-in drains the
 // least busy instances. Like every baseline its plans are held to the pool's hard
 // rules by policy.Admit (max_gpus, max_cost_per_hour, the budget,
-// drain_timeout, max_lifetime).
+// drain_timeout, max_lifetime). As in Nomad Autoscaler, whose worker
+// skips an action whose count, capped to the policy's max, does not
+// change ("nothing to do") and enforces the cooldown only after a
+// scaling event, the cooldown starts only when the rules let some of the
+// action through: a scale-up the budget refuses is tried again at the
+// next evaluation.
 func Threshold() Policy { return ThresholdWith(BaselineKnobs{}) }
 
 // ThresholdWith is Threshold with its knobs set.
 func ThresholdWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	// Not a Decider: its cooldown starts at every scale-up it plans,
-	// even one the pool's limits then cut, so its plans under a binding
-	// limit alternate with its memory and a copy evaluated later does
-	// not stand for the evaluations between (steadySkip).
-	return Policy{Name: PolicyThreshold, Interval: k.ThresholdInterval, New: func() DecideFunc {
-		return (&threshold{k: k, holds: cloudHolds{}}).Decide
-	}}
+	p := withDecider(Policy{Name: PolicyThreshold}, func() Decider {
+		return &threshold{k: k, holds: cloudHolds{}}
+	})
+	p.Interval, p.IdleUnwatched = k.ThresholdInterval, true
+	return p
 }
 
 // threshold is the threshold baseline's memory: when it last scaled (its
-// cooldown), what capacity holds which job sizes, and a buffer.
+// cooldown), what it asked for at its last evaluation, what capacity
+// holds which job sizes, and a buffer.
 type threshold struct {
-	k       BaselineKnobs
-	last    time.Time
-	holds   cloudHolds
+	k BaselineKnobs
+	// last is when its last action was let through (the cooldown's
+	// start); at is its last evaluation.
+	last, at time.Time
+	// up and down are what it asked for at its last evaluation: a
+	// scale-up, or the instances to drain.
+	up    bool
+	down  []string
+	holds cloudHolds
+	// liveBuf is scratch.
 	liveBuf []int
+}
+
+// Fork copies the threshold baseline's memory; holds is the same for
+// every copy.
+func (th *threshold) Fork() Decider {
+	cp := *th
+	cp.down = slices.Clone(th.down)
+	cp.liveBuf = nil
+	return &cp
+}
+
+// NextTimer is the end of the cooldown, when it runs at the last
+// evaluation.
+func (th *threshold) NextTimer() (time.Time, bool) {
+	if th.last.IsZero() || th.at.Sub(th.last) >= th.k.ThresholdCooldown {
+		return time.Time{}, false
+	}
+	return th.last.Add(th.k.ThresholdCooldown), true
+}
+
+// admitted starts the cooldown when the pool's rules let some of what it
+// asked for through (plan is its last plan, admitted).
+func (th *threshold) admitted(plan policy.Plan) {
+	scaled := th.up && len(plan.Launches) > 0
+	for _, a := range plan.Drains {
+		scaled = scaled || slices.Contains(th.down, a.InstanceID)
+	}
+	if scaled {
+		th.last = th.at
+	}
 }
 
 func (th *threshold) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, _ policy.Spend, now time.Time) policy.Plan {
 	k, holds := th.k, th.holds
+	th.at, th.up, th.down = now, false, th.down[:0]
 	plan := policy.Plan{Pool: pool.Name, Time: now}
 	// The node group an operator would give it: the largest
 	// shape, cheapest per GPU among those, which holds every job
@@ -274,13 +316,13 @@ func (th *threshold) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	case want > len(live):
 		plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: want - len(live),
 			Reason: fmt.Sprintf("utilisation %d/%d GPUs above %.0f%% target", demand, snap.OnPremGPUs+len(live)*off.GPUs, k.ThresholdTarget*100)})
-		th.last = now
+		th.up = true
 	case want < len(live):
 		slices.SortStableFunc(live, func(a, b int) int { return insts[a].BusyGPUs - insts[b].BusyGPUs })
 		for _, i := range live[:len(live)-want] {
 			plan.Drains = append(plan.Drains, policy.Action{InstanceID: insts[i].ID, Reason: "utilisation below target"})
+			th.down = append(th.down, insts[i].ID)
 		}
-		th.last = now
 	}
 	return plan
 }

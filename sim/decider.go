@@ -54,7 +54,18 @@ func (a *admitted) Decide(pool *policy.Pool, snap policy.Snapshot, insts []polic
 	}
 	plan := a.inner.Decide(a.listed, snap, insts, spend, now)
 	snap.Unavailable = nil
-	return policy.Admit(pool, snap, insts, spend, now, plan)
+	plan = policy.Admit(pool, snap, insts, spend, now, plan)
+	if o, ok := a.inner.(admitObserver); ok {
+		o.admitted(plan)
+	}
+	return plan
+}
+
+// An admitObserver is a baseline whose memory depends on what the pool's
+// rules let through of its plan (threshold's cooldown).
+type admitObserver interface {
+	// admitted is told the plan its last Decide made, as admitted.
+	admitted(plan policy.Plan)
 }
 
 func (a *admitted) NextTimer() (time.Time, bool) { return a.inner.NextTimer() }

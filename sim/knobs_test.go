@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 func TestParseBaselineKnob(t *testing.T) {
@@ -70,5 +72,33 @@ func TestThresholdCooldownZeroIsKept(t *testing.T) {
 	}
 	if got := (BaselineKnobs{}).withDefaults().ThresholdCooldown; got != ThresholdCooldown {
 		t.Errorf("no knob: cooldown %s, want the default %s", got, ThresholdCooldown)
+	}
+}
+
+// TestThresholdCooldownFollowsAdmittedActions: as in Nomad Autoscaler,
+// the cooldown starts after a scaling action that happened. A scale-up
+// the budget refuses (its month spent) starts none, so the next
+// evaluation, in a new month, launches; a launch let through starts one,
+// so the evaluation after it plans nothing.
+func TestThresholdCooldownFollowsAdmittedActions(t *testing.T) {
+	pool := WithOnPremGPUs(backtestPool(t), 8)
+	pool.Interval = policy.Duration(ThresholdInterval)
+	dec := Admitted(Threshold()).NewDecider()
+	snap := policy.Snapshot{OnPremGPUs: 8, OnPremBusyGPUs: 8, PendingGPUs: 64, PendingJobs: 8}
+	end := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	now := end.Add(-ThresholdInterval)
+	spent := policy.Spend{PeriodStart: end.AddDate(0, -1, 0), PeriodEnd: end, Accrued: pool.Limits.Budget.Amount}
+	if plan := dec.Decide(&pool, snap, nil, spent, now); len(plan.Launches) != 0 {
+		t.Fatalf("budget spent: plan %+v, want no launch", plan.Launches)
+	}
+	fresh := policy.Spend{PeriodStart: end, PeriodEnd: end.AddDate(0, 1, 0)}
+	now = end
+	plan := dec.Decide(&pool, snap, nil, fresh, now)
+	if len(plan.Launches) == 0 {
+		t.Fatalf("a minute after a refused scale-up, in a new month: no launch, want one (the refusal started no cooldown)")
+	}
+	now = now.Add(ThresholdInterval)
+	if again := dec.Decide(&pool, snap, nil, fresh, now); len(again.Launches) != 0 {
+		t.Errorf("a minute after a launch: plan %+v, want none (the cooldown)", again.Launches)
 	}
 }

@@ -70,6 +70,10 @@ type Policy struct {
 	// fleet that cannot change). TestQuietSkipIsExact holds each policy
 	// that says so to it.
 	QuietWhileBusy bool
+	// IdleUnwatched says the policy's plans do not depend on how long an
+	// instance has been idle (threshold counts busy GPUs only), so an
+	// idle instance does not keep its runs from a steady skip (steady).
+	IdleUnwatched bool
 }
 
 // Options configure one simulation run.

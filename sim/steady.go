@@ -31,14 +31,16 @@ const steadyMin = 16
 // from DOWN while the budget runs low, a job due while it does): hence
 // no timer inside a window. An idle instance is left out also because
 // the spillway policy ends one near the end of the hour it has paid for
-// (hourly billing), a decision that comes and goes with the hour.
+// (hourly billing), a decision that comes and goes with the hour (a
+// policy that does not watch idle time, Policy.IdleUnwatched, keeps its
+// idle instances as they are).
 func (s *state) steady() bool {
 	p := s.pool
 	if s.acted || len(p.Schedules) > 0 || p.ScaleIn.MaxLifetime > 0 || p.CheckpointInterval > 0 {
 		return false
 	}
 	for _, ii := range s.alive {
-		if in := s.insts[ii]; in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0) {
+		if in := s.insts[ii]; in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0 && !s.o.Policy.IdleUnwatched) {
 			return false
 		}
 	}

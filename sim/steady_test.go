@@ -104,10 +104,11 @@ func steadyCase(seed, r uint64) (fuzzCase, bool) {
 
 // TestSteadySkipRules: sixty 16-GPU jobs that run 40 days, on 8 on-prem
 // GPUs, queue behind the bundled config's limits. Under a hard budget
-// (with a drain_timeout of two hours), a soft one, or max_gpus, the policies that are
-// Deciders evaluate a small share of the intervals, and threshold all of
-// them; under a hard budget without a drain_timeout (an instance commits
-// for ever) none skips. Either way the result is the one without the skip.
+// (with a drain_timeout of two hours), a soft one, or max_gpus, the
+// policies evaluate a small share of the intervals (threshold too, whose
+// idle headroom does not keep it from skipping: IdleUnwatched); under a
+// hard budget without a drain_timeout (an instance commits for ever) none
+// skips. Either way the result is the one without the skip.
 func TestSteadySkipRules(t *testing.T) {
 	defer func(on bool) { steadySkip = on }(steadySkip)
 	base, _ := benchSetup(t, "itp/cluster05.csv")
