@@ -29,6 +29,7 @@ type simulateFlags struct {
 	config, pool, trace, plot string
 	maxMemory                 string
 	where                     []string
+	traceZone                 string
 	policies                  []string
 	onpremGPUs                int
 	json, progress            bool
@@ -143,7 +144,8 @@ it (…,gpu_num,…,submit_time,…,duration,…; CPU-only jobs and jobs that ne
 ran are skipped and counted; num_gpu and submit_time in seconds, as in
 Tiresias-style job lists, also do), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), or your own
-(submit_s,duration_s,gpus). Without --config and --trace it backtests the
+(submit_s,duration_s,gpus). Date-times without an offset are read in
+--trace-zone (UTC by default). Without --config and --trace it backtests the
 bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
@@ -160,6 +162,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
 	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log) or --where cluster=6214e9 (Philly)")
+	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
@@ -237,6 +240,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	maxJobs, maxInstances := sim.Limits(limit, len(pols))
 	topts := trace.Options{MaxJobs: maxJobs}
+	if topts.Zone, err = time.LoadLocation(f.traceZone); err != nil || f.traceZone == "" || strings.EqualFold(f.traceZone, "local") {
+		return fmt.Errorf("--trace-zone %q: not a time zone (want an IANA name such as Asia/Shanghai, America/Los_Angeles or UTC)", f.traceZone)
+	}
 	for _, s := range f.where {
 		w, err := trace.ParseWhere(s)
 		if err != nil {

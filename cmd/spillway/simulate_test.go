@@ -170,6 +170,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--cloud", "perfect"}, `--cloud "perfect": want realistic or ideal`},
 		{[]string{"--where", "cluster"}, `--where "cluster": want column=value,value,… (e.g. vc=vchbv or cluster=6214e9)`},
 		{[]string{"--where", "vc=vchbv"}, `cluster02.csv:1: column vc: "job_id,submission_time,duration,num_gpu": no such column (want one of the header's columns)`},
+		{[]string{"--trace-zone", "Mars/Olympus"}, `--trace-zone "Mars/Olympus": not a time zone (want an IANA name such as Asia/Shanghai, America/Los_Angeles or UTC)`},
 		{[]string{"--seeds", "5"}, "--seeds applies only with --sweep (a single run uses --seed)"},
 		{[]string{"--jitter", "2m"}, "--jitter applies only with --sweep"},
 		{[]string{"--sweep", "wait_target=5m,300s"}, `--sweep: sweep wait_target="300s": the same setting as "5m"`},
@@ -487,5 +488,46 @@ func TestSimulateProgress(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "spillway") {
 		t.Errorf("no report on stdout: %q", out.String())
+	}
+}
+
+// TestSimulateTraceZone: a job log's date-times without an offset are read
+// in --trace-zone. Its one job, 16 GPUs from "2024-02-01 04:00:00" for two
+// hours beside 8 on-prem GPUs, is billed in February read as UTC, and in
+// January read as China time (20:00 UTC on 31 January).
+func TestSimulateTraceZone(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "cluster_log.csv")
+	if err := os.WriteFile(log, []byte("job_id,vc,gpu_num,state,submit_time,duration\nj1,vcA,16,COMPLETED,2024-02-01 04:00:00,7200\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		zone, month string
+	}{{"UTC", "2024-02"}, {"Asia/Shanghai", "2024-01"}} {
+		out, err := runSimulateArgs(t, "--trace", log, "--onprem-gpus", "8", "--config", filepath.Join("..", "..", "configs", "examples", "backtest.yaml"),
+			"--policies", "spillway", "--trace-zone", tt.zone, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Results []struct {
+				BudgetPeriods []struct {
+					Start    time.Time `json:"start"`
+					SpendUSD float64   `json:"spend_usd"`
+				} `json:"budget_periods"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var billed []string
+		for _, p := range rep.Results[0].BudgetPeriods {
+			if p.SpendUSD > 0 {
+				billed = append(billed, p.Start.Format("2006-01"))
+			}
+		}
+		if len(billed) != 1 || billed[0] != tt.month {
+			t.Errorf("--trace-zone %s: spend in periods %v, want only %s", tt.zone, billed, tt.month)
+		}
 	}
 }

@@ -59,6 +59,10 @@ type Options struct {
 	// Where keeps only the rows that match every one of them; the rows
 	// left out are counted in Trace.Skipped.
 	Where []Where
+	// Zone is where date-times without a zone offset were written (a
+	// Helios log's are China time); nil means UTC. Times with an offset
+	// keep it.
+	Zone *time.Location
 }
 
 func (o Options) maxJobs() int {

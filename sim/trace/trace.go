@@ -185,7 +185,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		return nil, csvError(name, err)
 	}
 	header = slices.Clone(header)
-	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where}
+	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
+	if p.zone == nil {
+		p.zone = time.UTC
+	}
 	if p.whereCols, err = whereIn(name, header, formatOf(header), opts.Where); err != nil && formatOf(header) != "" {
 		return nil, err
 	}
@@ -330,6 +333,8 @@ type parser struct {
 	where     []Where
 	whereCols []int
 	left      int
+	// zone is Options.Zone, UTC when unset.
+	zone *time.Location
 }
 
 // add appends a job, refusing one beyond the job limit.
@@ -403,7 +408,7 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 var (
 	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
-	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 
 // count parses a whole number of GPUs from least to MaxGPUs.
@@ -430,7 +435,7 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 
 // date parses a date-time column within [MinDate, MaxDate).
 func (p *parser) date(line int, col, s string) (time.Time, error) {
-	at, ok := parseDateTime(s)
+	at, ok := parseDateTime(s, p.zone)
 	if !ok {
 		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("not a date-time"))
 	}
@@ -515,22 +520,24 @@ var dateTimeLayouts = []string{
 }
 
 // parseDateTimeZone parses a date-time with a fraction of a second or a
-// zone offset, to the millisecond (trace times are kept to it), in UTC.
-func parseDateTimeZone(s string) (time.Time, bool) {
+// zone offset, to the millisecond (trace times are kept to it), in UTC; one
+// without an offset is read in zone.
+func parseDateTimeZone(s string, zone *time.Location) (time.Time, bool) {
 	for _, layout := range dateTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.ParseInLocation(layout, s, zone); err == nil {
 			return t.UTC().Round(time.Millisecond), true
 		}
 	}
 	return time.Time{}, false
 }
 
-// parseDateTime parses "YYYY-MM-DD HH:MM:SS" without time.Parse's generality
-// (Philly has 82k rows); it reports false for anything else.
-func parseDateTime(s string) (time.Time, bool) {
+// parseDateTime parses "YYYY-MM-DD HH:MM:SS" in zone without time.Parse's
+// generality (Philly has 82k rows), and the longer forms
+// parseDateTimeZone does, to UTC; it reports false for anything else.
+func parseDateTime(s string, zone *time.Location) (time.Time, bool) {
 	b := []byte(strings.TrimSpace(s))
 	if len(b) > 19 {
-		return parseDateTimeZone(string(b))
+		return parseDateTimeZone(string(b), zone)
 	}
 	if len(b) == 10 {
 		b = append(b, []byte(" 00:00:00")...)
@@ -562,6 +569,9 @@ func parseDateTime(s string) (time.Time, bool) {
 	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC)
 	if t.Day() != v[2] { // e.g. Feb 30
 		return time.Time{}, false
+	}
+	if zone != time.UTC {
+		t = time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, zone).UTC()
 	}
 	return t, true
 }

@@ -84,7 +84,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_duration.csv", 3, "duration", `bad_duration.csv:3: column duration: "0": out of range (want a number of seconds from 0.001 to 315360000)`},
-		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
+		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
@@ -98,14 +98,14 @@ func TestLoadBad(t *testing.T) {
 		{"bad_helios_sum.csv", 2, "running_gpu_num+pending_gpu_num", `bad_helios_sum.csv:2: column running_gpu_num+pending_gpu_num: "2097152": out of range (want a demand of at most 1048576 GPUs)`},
 		{"bad_helios_span.csv", 3, "time", `bad_helios_span.csv:3: column time: "2031-01-01 00:00:00": the trace spans too long (want rows within 87600h0m0s of the first (2020-05-01 00:00:00))`},
 		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0.001 to 315360000)`},
-		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
+		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_philly_span.csv", 0, "", `bad_philly_span.csv: "6406128010 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_span.csv", 0, "", `bad_span.csv: "600000000 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
-		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC unless a zone such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
+		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
 	}
 	for _, tt := range tests {
@@ -167,8 +167,41 @@ func TestParseDateTime(t *testing.T) {
 		"2017-10-09 07:01:55 PST": false, "2017-10-09 07:01:55+25:00": false, "2017-10-09 07:01:55.": false,
 		"2017-02-30 00:00:00": false, "2017-10-09 24:00:00": false, "17-10-09 07:01:55": false, "2017-10-09 07:01:5x": false,
 	} {
-		if _, got := parseDateTime(s); got != ok {
+		if _, got := parseDateTime(s, time.UTC); got != ok {
 			t.Errorf("parseDateTime(%q) ok = %v, want %v", s, got, ok)
+		}
+	}
+}
+
+// TestParseDateTimeZone: a date-time without an offset is read in the
+// trace's zone; one with an offset keeps it.
+func TestParseDateTimeZone(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in   string
+		zone *time.Location
+		want string // UTC
+	}{
+		{"2020-05-01 08:00:00", time.UTC, "2020-05-01T08:00:00Z"},
+		{"2020-05-01 08:00:00", shanghai, "2020-05-01T00:00:00Z"},
+		{"2020-05-01T08:00:00", shanghai, "2020-05-01T00:00:00Z"},
+		{"2020-05-01", shanghai, "2020-04-30T16:00:00Z"},
+		{"2020-05-01 08:00:00.5", shanghai, "2020-05-01T00:00:00.5Z"},
+		{"2020-05-01 08:00:00+02:00", shanghai, "2020-05-01T06:00:00Z"},
+		{"2020-05-01 08:00:00Z", shanghai, "2020-05-01T08:00:00Z"},
+		{"2020-01-15 08:00:00", newYork, "2020-01-15T13:00:00Z"}, // EST
+		{"2020-07-15 08:00:00", newYork, "2020-07-15T12:00:00Z"}, // EDT
+	} {
+		got, ok := parseDateTime(tt.in, tt.zone)
+		if !ok || got.Format(time.RFC3339Nano) != tt.want {
+			t.Errorf("parseDateTime(%q, %s) = %s, %v; want %s", tt.in, tt.zone, got.Format(time.RFC3339Nano), ok, tt.want)
 		}
 	}
 }
