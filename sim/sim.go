@@ -444,6 +444,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 						limit = min(limit, s.lastDone+stuckLimit)
 						if s.running == 0 && len(s.events) == 0 {
 							limit = min(limit, s.lastMove+quiet)
+							if s.pendingJobs == 0 && len(s.alive) == 0 {
+								// Nothing left: the run ends before the
+								// next evaluation (a policy that is
+								// evaluated without work, threshold).
+								limit = s.now
+							}
 						}
 					}
 					var d Decider

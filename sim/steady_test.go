@@ -43,9 +43,10 @@ func TestSteadySkipIsExact(t *testing.T) {
 	pols := append(allPolicies(), KarpenterWith(BaselineKnobs{KarpenterEvict: true}))
 	// Cases the campaigns found, each the skip's mistake until fixed: a
 	// hard budget whose commitments cross the period's end (3000092),
-	// and per-job's DOWN node type returning while the budget runs low
-	// (4000196).
-	cases := [][2]uint64{{3_000_092, 92}, {4_000_196, 196}}
+	// per-job's DOWN node type returning while the budget runs low
+	// (4000196), and threshold, evaluated with nothing queued or rented,
+	// skipping past the end of the run (5000069, 5000267).
+	cases := [][2]uint64{{3_000_092, 92}, {4_000_196, 196}, {5_000_069, 5_000_069}, {5_000_267, 5_000_267}}
 	for seed := first; seed < first+n; seed++ {
 		cases = append(cases, [2]uint64{seed, seed})
 	}
