@@ -134,9 +134,9 @@ func prescan(name string, r io.Reader, maxJobs int, where bool) error {
 	}
 	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), ",")
 	for i, h := range header {
-		header[i] = strings.Trim(h, `"`) // a quoted name, as spreadsheets write them
+		header[i] = strings.Trim(strings.TrimSpace(h), `"`) // a quoted name, as spreadsheets write them
 	}
-	switch formatOf(header) {
+	switch formatOf(loose(header)) {
 	case FormatITP, FormatPhilly, FormatGeneric:
 	default:
 		return nil

@@ -184,7 +184,11 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	if err != nil {
 		return nil, csvError(name, err)
 	}
-	header = slices.Clone(header)
+	// Names are matched trimmed and lower-cased ("Submit_Time, GPU_Num"
+	// as spreadsheets and pandas exports write them); messages quote the
+	// header as written.
+	raw := slices.Clone(header)
+	header = loose(raw)
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
 	if p.zone == nil {
 		p.zone = time.UTC
@@ -206,16 +210,13 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.generic()
 	default:
 		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
-		switch {
-		case slices.ContainsFunc(header, func(h string) bool { return strings.Contains(h, "\r") }):
+		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
-		case formatOf(loose(header)) != "":
-			want += "; column names are lower-case, without spaces around them"
 		}
-		return nil, &Error{File: name, Line: 1, Value: strings.Join(header, ","), Err: ErrUnknownFormat, Want: want}
+		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, ","), Err: ErrUnknownFormat, Want: want}
 	}
 	if dup := dupColumn(header); dup != "" {
-		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(header, ","), Err: ErrDupColumn,
+		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(raw, ","), Err: ErrDupColumn,
 			Want: fmt.Sprintf("each of the %s format's columns once", formatOf(header))}
 	}
 	if err != nil {
@@ -279,8 +280,8 @@ func dupColumn(header []string) string {
 	return ""
 }
 
-// loose is header with its names trimmed and lower-cased, to tell a
-// person whose header would match so.
+// loose is header with its names trimmed and lower-cased, as the formats
+// are matched.
 func loose(header []string) []string {
 	out := make([]string, len(header))
 	for i, h := range header {

@@ -58,6 +58,10 @@ func TestLoad(t *testing.T) {
 		// jobs) and submits out of order.
 		{"spreadsheet.csv", FormatGeneric, DefaultEpoch.Add(10 * time.Second),
 			[]Job{job(0, 3600, 8), job(0, 3600, 8), job(90, 7200.5, 16), job(290, 60, 1)}},
+		// Column names in capitals, spaced and quoted, as exports write
+		// them: matched trimmed and lower-cased.
+		{"header_case.csv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
+			[]Job{job(0, 600, 2), job(60, 60, 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -91,7 +95,6 @@ func TestLoadBad(t *testing.T) {
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
 		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
-		{"bad_header_case.csv", 1, "", `bad_header_case.csv:1: "Submit_S, Duration_S, GPUs": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; column names are lower-case, without spaces around them)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -273,6 +276,8 @@ func TestWhere(t *testing.T) {
 		{[]string{"vc=vca"}, []int{1, 4}, []Skip{{1, SkipNoGPUs}, {2, "rows outside vc=vca"}}},
 		{[]string{"vc= vca , vcc"}, []int{1, 4, 8}, []Skip{{1, SkipNoGPUs}, {1, "rows outside vc=vca,vcc"}}},
 		{[]string{"vc=vca", "state=COMPLETED"}, []int{1}, []Skip{{1, SkipNoGPUs}, {3, "rows outside vc=vca and state=COMPLETED"}}},
+		// Column names match as the header's do, trimmed and lower-cased.
+		{[]string{"VC=vca"}, []int{1, 4}, []Skip{{1, SkipNoGPUs}, {2, "rows outside VC=vca"}}},
 	} {
 		var opts Options
 		for _, s := range tt.where {

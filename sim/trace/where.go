@@ -52,7 +52,7 @@ func whereIn(name string, header []string, format Format, wheres []Where) ([]int
 	}
 	cols := make([]int, len(wheres))
 	for i, w := range wheres {
-		if cols[i] = slices.Index(header, w.Column); cols[i] < 0 {
+		if cols[i] = slices.Index(header, strings.ToLower(strings.TrimSpace(w.Column))); cols[i] < 0 {
 			return nil, &Error{File: name, Line: 1, Column: w.Column, Value: strings.Join(header, ","), Err: ErrNoColumn,
 				Want: "one of the header's columns"}
 		}
