@@ -78,12 +78,10 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
 	}
 	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict}
-	if kn.KarpenterEvict {
-		// Not a Decider: it remembers a replacement for a busy node
-		// when it plans one, even one the limits then cut (steadySkip).
-		p.New = func() DecideFunc { return newKarpenter().Decide }
-		return p
-	}
+	// A Decider with eviction too: a replacement the pool's rules cut is
+	// forgotten at the next evaluation (trackReplacements) before any is
+	// planned, so a copy evaluated later remembers what the evaluations
+	// between would have left (TestSteadySkipIsExact).
 	return withDecider(p, func() Decider { return newKarpenter() })
 }
 

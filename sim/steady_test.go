@@ -40,7 +40,7 @@ func TestSteadySkipIsExact(t *testing.T) {
 			*env.to = x
 		}
 	}
-	pols := append(allPolicies(), KarpenterWith(BaselineKnobs{KarpenterEvict: true}))
+	pols := append(allPolicies(), Admitted(KarpenterWith(BaselineKnobs{KarpenterEvict: true})))
 	// Cases the campaigns found, each the skip's mistake until fixed: a
 	// hard budget whose commitments cross the period's end (3000092),
 	// per-job's DOWN node type returning while the budget runs low
@@ -137,7 +137,7 @@ func TestSteadySkipRules(t *testing.T) {
 		{"hard budget without drain_timeout", func(p *policy.Pool) { p.ScaleIn.DrainTimeout = 0 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, p := range []Policy{Spillway(), Admitted(PerJob()), Admitted(Karpenter()), Admitted(Threshold())} {
+			for _, p := range []Policy{Spillway(), Admitted(PerJob()), Admitted(Karpenter()), Admitted(KarpenterWith(BaselineKnobs{KarpenterEvict: true})), Admitted(Threshold())} {
 				var out [2]string
 				var evals [2]int64
 				for k, on := range []bool{false, true} {
