@@ -403,7 +403,14 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 			Points []sim.SweepPoint `json:"points"`
 		}{tr.Name, f.seeds, pts})
 	}
-	fmt.Fprintf(out, "trace %s: %d jobs; pool %s: %d on-prem GPUs\n", tr.Name, len(tr.Jobs), pool.Name, pool.OnPrem.GPUs())
+	jobs := fmt.Sprintf("%d jobs", len(tr.Jobs))
+	if len(tr.Jobs) == 1 {
+		jobs = "1 job"
+	}
+	if n, text := trace.SkippedText(tr.Skipped); n > 0 {
+		jobs += fmt.Sprintf(" (rows skipped: %s)", text)
+	}
+	fmt.Fprintf(out, "trace %s: %s; pool %s: %d on-prem GPUs\n", tr.Name, jobs, pool.Name, pool.OnPrem.GPUs())
 	return sim.WriteSweep(out, pts, f.seeds)
 }
 

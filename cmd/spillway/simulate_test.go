@@ -531,3 +531,16 @@ func TestSimulateTraceZone(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateSweepSkippedRows: a sweep's first line says which rows of a
+// job log were left out, as a single run's does.
+func TestSimulateSweepSkippedRows(t *testing.T) {
+	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/joblog.csv", "--onprem-gpus", "8", "--sweep", "wait_target=0s,10m", "--seeds", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "trace joblog.csv: 3 jobs (rows skipped: 2 CPU-only jobs (0 GPUs), 2 jobs that never ran (duration 0 or empty)); pool v100: 8 on-prem GPUs\n"
+	if first, _, _ := strings.Cut(out, "\n"); first+"\n" != want {
+		t.Errorf("first line %q, want %q", first, want)
+	}
+}
