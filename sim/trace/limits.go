@@ -60,8 +60,8 @@ type Options struct {
 	// left out are counted in Trace.Skipped.
 	Where []Where
 	// Zone is where date-times without a zone offset were written (a
-	// Helios log's are China time); nil means UTC. Times with an offset
-	// keep it.
+	// log kept in a cluster's local time); nil means UTC. Times with an
+	// offset keep it.
 	Zone *time.Location
 }
 
