@@ -132,7 +132,11 @@ func prescan(name string, r io.Reader, maxJobs int, where bool) error {
 	if err != nil {
 		return nil
 	}
-	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), ",")
+	sep := ","
+	if isTSV(head) {
+		sep = "\t"
+	}
+	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), sep)
 	for i, h := range header {
 		header[i] = strings.Trim(strings.TrimSpace(h), `"`) // a quoted name, as spreadsheets write them
 	}

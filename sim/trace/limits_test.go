@@ -39,6 +39,14 @@ func TestJobLimit(t *testing.T) {
 	if _, err := LoadWith(path, Options{MaxJobs: 5}); err == nil || !strings.Contains(err.Error(), `"broken"`) {
 		t.Errorf("5 rows at a limit of 5: %v, want the parse error of the last row", err)
 	}
+	// The same file tab-separated is counted as well.
+	tsv := filepath.Join(t.TempDir(), "many.tsv")
+	if err := os.WriteFile(tsv, []byte(strings.ReplaceAll(csv+"3,1,1\n4,1,broken\n", ",", "\t")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadWith(tsv, Options{MaxJobs: 4}); !errors.Is(err, ErrTooManyJobs) || !strings.Contains(err.Error(), "many.tsv:6") {
+		t.Errorf("5 tab-separated rows at a limit of 4: %v, want ErrTooManyJobs at line 6 before parsing", err)
+	}
 	// Helios jobs count too, including those still running at the end.
 	helios := "time,running_gpu_num,pending_gpu_num\n2020-05-01 00:00:00,1,0\n2020-05-01 00:01:00,2,0\n2020-05-01 00:02:00,3,0\n"
 	if _, err := ReadWith("h.csv", strings.NewReader(helios), Options{MaxJobs: 2}); !errors.Is(err, ErrTooManyJobs) {
@@ -207,4 +215,10 @@ func FuzzJobLog(f *testing.F) {
 func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")
+}
+
+// FuzzGenericTabs: a tab-separated file (isTSV) holds to the same bounds.
+func FuzzGenericTabs(f *testing.F) {
+	fuzzFormat(f, "submit_s\tduration_s\tgpus",
+		"0\t10\t1\n", "0\t9999999999\t1\n", "0,10,1\n", "\"0\"\t\"1\t\"\t1\n", "0\t10\t1\t\t\n9e9\t1\t1\n")
 }

@@ -7,6 +7,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -177,6 +178,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
+	// Tab-separated files (as some exports write them) are read too.
+	if head, _ := br.Peek(4096); isTSV(head) {
+		cr.Comma = '\t'
+	}
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "a CSV header line"}
@@ -232,6 +237,13 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 			Want: fmt.Sprintf("at most %.0f s (%v)", maxSeconds, MaxSpan)}
 	}
 	return tr, nil
+}
+
+// isTSV reports whether a file's first line (in head, the file's first
+// bytes) separates its names with tabs: it holds a tab and no comma.
+func isTSV(head []byte) bool {
+	line, _, _ := bytes.Cut(head, []byte{'\n'})
+	return bytes.IndexByte(line, '\t') >= 0 && bytes.IndexByte(line, ',') < 0
 }
 
 // normalise sorts jobs by submit (stable, so equal submits keep file order)

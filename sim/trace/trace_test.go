@@ -62,6 +62,9 @@ func TestLoad(t *testing.T) {
 		// them: matched trimmed and lower-cased.
 		{"header_case.csv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
 			[]Job{job(0, 600, 2), job(60, 60, 1)}},
+		// Tab-separated, its CPU-only row skipped.
+		{"joblog_tabs.tsv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
+			[]Job{job(0, 600, 4), job(60, 60.5, 1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
