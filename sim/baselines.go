@@ -434,7 +434,8 @@ func (pj *perJob) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	for _, f := range pj.failed {
 		booting = append(booting, f.gpus)
 	}
-	for _, in := range insts {
+	for i := range insts {
+		in := &insts[i] // Instance is large: not copied per node
 		switch in.State {
 		case policy.StateBooting:
 			if now.Sub(in.LaunchedAt) >= k.PerJobResumeTimeout {
@@ -445,7 +446,7 @@ func (pj *perJob) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 			}
 			booting = append(booting, in.Offering.GPUs)
 		case policy.StateRunning:
-			if in.BusyGPUs == 0 && heldForJob(now, &in, k.PerJobResumeTimeout) && nominated(pool, pj.holds, snap.PendingBySize, in.Offering.GPUs) {
+			if in.BusyGPUs == 0 && heldForJob(now, in, k.PerJobResumeTimeout) && nominated(pool, pj.holds, snap.PendingBySize, in.Offering.GPUs) {
 				// Up and idle while a job waits that it is part of (one
 				// spanning nodes that are still booting): Slurm allocated
 				// it to that job at resume, so it is neither suspended nor

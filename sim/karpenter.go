@@ -234,9 +234,13 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 				kp.busy[in.ID] = busySince{gpus: in.BusyGPUs, since: now}
 			}
 		}
-		for id := range kp.busy {
-			if _, ok := byID[id]; !ok {
-				delete(kp.busy, id)
+		// busy now holds every node in insts: it holds others (nodes
+		// gone since) only when it is larger.
+		if len(kp.busy) > len(byID) {
+			for id := range kp.busy {
+				if _, ok := byID[id]; !ok {
+					delete(kp.busy, id)
+				}
 			}
 		}
 		targets = kp.trackReplacements(&plan, insts, byID, now, ended)
@@ -244,7 +248,8 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 
 	free := kp.freeBuf[:0] // room on held nodes, then on new ones
 	defer func() { kp.freeBuf = free[:0] }()
-	for _, in := range insts {
+	for i := range insts {
+		in := &insts[i] // Instance is large: not copied per node
 		switch in.State {
 		case policy.StateRunning, policy.StateBooting:
 		default:
@@ -254,7 +259,7 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			continue
 		}
 		if in.State == policy.StateRunning && in.BusyGPUs == 0 && !in.IdleSince.IsZero() && now.Sub(in.IdleSince) >= kp.k.KarpenterConsolidateAfter && !targets[in.ID] &&
-			!(heldForJob(now, &in, PerJobResumeTimeout) && nominated(pool, kp.holds, snap.PendingBySize, in.Offering.GPUs)) {
+			!(heldForJob(now, in, PerJobResumeTimeout) && nominated(pool, kp.holds, snap.PendingBySize, in.Offering.GPUs)) {
 			plan.Drains = append(plan.Drains, policy.Action{InstanceID: in.ID, Reason: "empty for consolidateAfter"})
 			ended[in.ID] = true
 			continue
@@ -376,8 +381,8 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instanc
 			continue
 		}
 		if r.newID == "" {
-			for _, in := range insts {
-				if !claimed[in.ID] && in.LaunchedAt.Equal(r.at) && in.Offering.Name == r.off.Name && in.Offering.InstanceType == r.off.InstanceType {
+			for i := range insts {
+				if in := &insts[i]; !claimed[in.ID] && in.LaunchedAt.Equal(r.at) && in.Offering.Name == r.off.Name && in.Offering.InstanceType == r.off.InstanceType {
 					r.newID = in.ID
 					claimed[in.ID] = true
 					break
@@ -417,8 +422,8 @@ func (kp *karpenter) trackReplacements(plan *policy.Plan, insts []policy.Instanc
 // cheaper node, largest saving first, within the disruption budget.
 func (kp *karpenter) consolidate(plan *policy.Plan, pool *policy.Pool, insts []policy.Instance, avail []policy.Offering, targets, ended map[string]bool, now time.Time) {
 	live := 0
-	for _, in := range insts {
-		if in.State == policy.StateRunning || in.State == policy.StateBooting {
+	for i := range insts {
+		if s := insts[i].State; s == policy.StateRunning || s == policy.StateBooting {
 			live++
 		}
 	}
