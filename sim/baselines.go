@@ -244,24 +244,6 @@ type threshold struct {
 	liveBuf []int
 }
 
-// Fork copies the threshold baseline's memory; holds is the same for
-// every copy.
-func (th *threshold) Fork() Decider {
-	cp := *th
-	cp.down = slices.Clone(th.down)
-	cp.liveBuf = nil
-	return &cp
-}
-
-// NextTimer is the end of the cooldown, when it runs at the last
-// evaluation.
-func (th *threshold) NextTimer() (time.Time, bool) {
-	if th.last.IsZero() || th.at.Sub(th.last) >= th.k.ThresholdCooldown {
-		return time.Time{}, false
-	}
-	return th.last.Add(th.k.ThresholdCooldown), true
-}
-
 // admitted starts the cooldown when the pool's rules let some of what it
 // asked for through (plan is its last plan, admitted).
 func (th *threshold) admitted(plan policy.Plan) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -74,6 +75,24 @@ func (a *admitted) Fork() Decider {
 	cp := *a
 	cp.inner = a.inner.Fork()
 	return &cp
+}
+
+// Fork copies the threshold baseline's memory; holds is the same for
+// every copy.
+func (th *threshold) Fork() Decider {
+	cp := *th
+	cp.down = slices.Clone(th.down)
+	cp.liveBuf = nil
+	return &cp
+}
+
+// NextTimer is the end of the cooldown, when it runs at the last
+// evaluation.
+func (th *threshold) NextTimer() (time.Time, bool) {
+	if th.last.IsZero() || th.at.Sub(th.last) >= th.k.ThresholdCooldown {
+		return time.Time{}, false
+	}
+	return th.last.Add(th.k.ThresholdCooldown), true
 }
 
 // Fork copies the per-job baseline's memory. holds is a cache of what the
