@@ -142,7 +142,11 @@ Traces (format recognised from the CSV header): Microsoft ITP
 SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give
 it (…,gpu_num,…,submit_time,…,duration,…; CPU-only jobs and jobs that never
 ran are skipped and counted; num_gpu and submit_time in seconds, as in
-Tiresias-style job lists, also do), SenseTime Helios per-minute sequences
+Tiresias-style job lists, also do), Slurm's accounting log as sacct
+--parsable2 writes it (JobID|Submit|Elapsed|AllocTRES…, '|'-separated; job
+steps, CPU-only, never-run and still-running jobs are skipped and counted:
+sacct --allusers --parsable2 --starttime 2024-01-01 --format
+JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), or your own
 (submit_s,duration_s,gpus). Date-times without an offset are read in
 --trace-zone (UTC by default). Without --config and --trace it backtests the

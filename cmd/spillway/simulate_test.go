@@ -545,3 +545,27 @@ func TestSimulateSweepSkippedRows(t *testing.T) {
 		t.Errorf("first line %q, want %q", first, want)
 	}
 }
+
+// TestSimulateSacct: a Slurm accounting log exported with sacct
+// --parsable2 backtests as it is, its skipped rows on the first line.
+func TestSimulateSacct(t *testing.T) {
+	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/sacct.txt", "--onprem-gpus", "8", "--policies", "spillway,per-job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "trace sacct.txt: 3 jobs over 26h02m (6 rows skipped: 2 job steps (a JobID with a dot, such as 123.batch: the job's own row holds the GPUs), 1 CPU-only job (0 GPUs), " +
+		"2 jobs that never ran (Start Unknown or None, State PENDING, or no elapsed time), 1 job still running when the log was written (End Unknown)); pool v100: 8 on-prem GPUs, wait target 10m00s"
+	if first, _, _ := strings.Cut(out, "\n"); first != want {
+		t.Errorf("first line\n got %q\nwant %q", first, want)
+	}
+	// Both rent for the 16-GPU job only: 26 hours of two 8-GPU instances.
+	costs := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 2 {
+			costs[f[0]] = f[1]
+		}
+	}
+	if costs["spillway"] != "1282" || costs["per-job"] != "1282" {
+		t.Errorf("cloud $ %v, want 1282 for spillway and per-job:\n%s", costs, out)
+	}
+}

@@ -114,7 +114,9 @@ func SkippedText(skips []Skip) (rows int, text string) {
 		why := s.Why
 		if s.Rows == 1 {
 			// The reasons name what they count in the plural.
-			why = strings.Replace(strings.Replace(why, "jobs ", "job ", 1), "rows ", "row ", 1)
+			for _, pl := range [][2]string{{"jobs ", "job "}, {"rows ", "row "}, {"steps ", "step "}} {
+				why = strings.Replace(why, pl[0], pl[1], 1)
+			}
 		}
 		parts[i] = fmt.Sprintf("%d %s", s.Rows, why)
 	}

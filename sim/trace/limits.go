@@ -77,13 +77,16 @@ func (o Options) maxJobs() int {
 // parity is tracked as encoding/csv reads it ("" inside a quoted field
 // toggles twice).
 type recordLimiter struct {
-	r       io.Reader
-	max     int
-	n       int // bytes of the current record so far
-	quoted  bool
-	line    int // record start line, for the error
-	newline int
-	err     error
+	r      io.Reader
+	max    int
+	n      int // bytes of the current record so far
+	quoted bool
+	// unquoted is for files whose fields are never quoted (sacct's): each
+	// quote is passed on as a NUL, so that no field opens a quote.
+	unquoted bool
+	line     int // record start line, for the error
+	newline  int
+	err      error
 }
 
 // errRecordTooLong is what recordLimiter returns past its bound.
@@ -97,6 +100,10 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 	for i, c := range p[:n] {
 		switch c {
 		case '"':
+			if l.unquoted {
+				p[i] = 0
+				break
+			}
 			l.quoted = !l.quoted
 		case '\n':
 			l.newline++
@@ -132,10 +139,7 @@ func prescan(name string, r io.Reader, maxJobs int, where bool) error {
 	if err != nil {
 		return nil
 	}
-	sep := ","
-	if isTSV(head) {
-		sep = "\t"
-	}
+	sep := string(separator(head))
 	header := strings.Split(strings.TrimRight(strings.TrimPrefix(string(head), "\ufeff"), "\r\n"), sep)
 	for i, h := range header {
 		header[i] = strings.Trim(strings.TrimSpace(h), `"`) // a quoted name, as spreadsheets write them

@@ -217,8 +217,22 @@ func FuzzGeneric(f *testing.F) {
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")
 }
 
-// FuzzGenericTabs: a tab-separated file (isTSV) holds to the same bounds.
+// FuzzGenericTabs: a tab-separated file (separator) holds to the same bounds.
 func FuzzGenericTabs(f *testing.F) {
 	fuzzFormat(f, "submit_s\tduration_s\tgpus",
 		"0\t10\t1\n", "0\t9999999999\t1\n", "0,10,1\n", "\"0\"\t\"1\t\"\t1\n", "0\t10\t1\t\t\n9e9\t1\t1\n")
+}
+
+// FuzzSacct: Slurm's '|'-separated accounting log holds to the same bounds.
+func FuzzSacct(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "sacct.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, rows, _ := strings.Cut(string(data), "\n")
+	rows = strings.ReplaceAll(rows, "|gpu|", "|") // the fuzzed header has no Partition
+	fuzzFormat(f, "JobID|Submit|Start|End|Elapsed|AllocTRES|State", rows,
+		"1|2024-03-04T09:00:00|x|y|3650-00:00:00|gres/gpu=1|COMPLETED\n", "1|2024-03-04T09:00:00|x|y|99999999999:00:00|gres/gpu=1048577|\n",
+		"1|2024-03-04T09:00:00|x|y|00:00:01.999999|gres/gpu:a=1048576,gres/gpu:b=1|\n", "\"1|2024-03-04|x|y|1:00|gres/gpu=1|\n",
+		"1|2024-03-04T09:00:00|x|y|-1:00:00|gres/gpu=-1,=,gres/gpu|\n")
 }

@@ -1,7 +1,7 @@
 // Package trace loads GPU job traces for the simulator: the Microsoft ITP and
 // Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
-// Shanghai AI Lab Acme), SenseTime Helios per-minute sequences, and a
-// generic CSV.
+// Shanghai AI Lab Acme), Slurm's accounting log (sacct --parsable2),
+// SenseTime Helios per-minute sequences, and a generic CSV.
 // The format is recognised from the CSV header.
 package trace
 
@@ -49,6 +49,10 @@ const (
 	FormatJobLog Format = "job-log"
 	// FormatGeneric is `submit_s,duration_s,gpus`.
 	FormatGeneric Format = "generic"
+	// FormatSacct is Slurm's accounting log as `sacct --parsable2` writes
+	// it: '|'-separated, with JobID, Submit, Elapsed (or ElapsedRaw) and
+	// AllocTRES (or ReqTRES) among its columns.
+	FormatSacct Format = "sacct"
 )
 
 // DefaultEpoch is the wall-clock start given to traces whose times are only
@@ -160,7 +164,12 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
-	lim := &recordLimiter{r: r, max: MaxRecordBytes}
+	// sacct's '|'-separated files do not quote: a quote is a character of
+	// its field (a job name's), so the limiter passes them as NULs, which
+	// the CSV reader takes as they stand.
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, _ := br.Peek(4096)
+	lim := &recordLimiter{r: br, max: MaxRecordBytes, unquoted: separator(head) == '|'}
 	tr, err := read(name, lim, opts)
 	if errors.Is(err, errRecordTooLong) {
 		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
@@ -178,10 +187,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
-	// Tab-separated files (as some exports write them) are read too.
-	if head, _ := br.Peek(4096); isTSV(head) {
-		cr.Comma = '\t'
-	}
+	// Tab-separated files (as some exports write them) and sacct's
+	// '|'-separated ones are read too.
+	head, _ := br.Peek(4096)
+	cr.Comma = separator(head)
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "a CSV header line"}
@@ -213,10 +222,15 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.jobLog()
 	case FormatGeneric:
 		tr, err = p.generic()
+	case FormatSacct:
+		tr, err = p.sacct()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
+		}
+		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
+			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"
 		}
 		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, ","), Err: ErrUnknownFormat, Want: want}
 	}
@@ -239,11 +253,20 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	return tr, nil
 }
 
-// isTSV reports whether a file's first line (in head, the file's first
-// bytes) separates its names with tabs: it holds a tab and no comma.
-func isTSV(head []byte) bool {
+// separator is the field separator of a file whose first bytes are head,
+// judged from its first line: a tab or '|' (sacct --parsable2) when the
+// line holds one and no comma, else a comma.
+func separator(head []byte) rune {
 	line, _, _ := bytes.Cut(head, []byte{'\n'})
-	return bytes.IndexByte(line, '\t') >= 0 && bytes.IndexByte(line, ',') < 0
+	switch {
+	case bytes.IndexByte(line, ',') >= 0:
+		return ','
+	case bytes.IndexByte(line, '\t') >= 0:
+		return '\t'
+	case bytes.IndexByte(line, '|') >= 0:
+		return '|'
+	}
+	return ','
 }
 
 // normalise sorts jobs by submit (stable, so equal submits keep file order)
@@ -278,7 +301,8 @@ var ErrDupColumn = errors.New("the column appears more than once")
 // readColumns are the columns the formats read.
 var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
-	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num"}
+	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num",
+	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state"}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {
@@ -315,6 +339,9 @@ func formatOf(header []string) Format {
 		return FormatHelios
 	case hasColumns(header, "submit_s", "duration_s", "gpus"):
 		return FormatGeneric
+	case hasColumns(header, "jobid", "submit") && (hasColumns(header, "elapsed") || hasColumns(header, "elapsedraw")) &&
+		(hasColumns(header, "alloctres") || hasColumns(header, "reqtres")):
+		return FormatSacct
 	}
 	return ""
 }

@@ -65,6 +65,12 @@ func TestLoad(t *testing.T) {
 		// Tab-separated, its CPU-only row skipped.
 		{"joblog_tabs.tsv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
 			[]Job{job(0, 600, 4), job(60, 60.5, 1)}},
+		// Slurm's sacct --parsable2: the job steps, the CPU-only job, the
+		// two that never ran and the one still running are skipped; the
+		// typed gres/gpu:a100 counts when no gres/gpu is given, and is not
+		// added to one that is; 1-02:00:30 is 93,630 s.
+		{"sacct.txt", FormatSacct, time.Date(2024, 3, 4, 8, 59, 30, 0, time.UTC),
+			[]Job{job(0, 300, 1), job(30, 3600, 2), job(90, 93630, 16)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -97,7 +103,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -112,6 +118,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
+		{"bad_sacct_elapsed.txt", 3, "elapsed", `bad_sacct_elapsed.txt:3: column elapsed: "1:2:3": not an elapsed time (want an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds)`},
+		{"bad_sacct_tres.txt", 3, "alloctres", `bad_sacct_tres.txt:3: column alloctres: "cpu=8,gres/gpu=two": gres/gpu: "two" is not a whole number of GPUs from 0 to 1048576 (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs)`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
 	}
 	for _, tt := range tests {
@@ -321,5 +329,72 @@ func TestWhere(t *testing.T) {
 		if _, err := ParseWhere(s); err == nil {
 			t.Errorf("ParseWhere(%q): no error", s)
 		}
+	}
+}
+
+// TestSacct: the forms sacct writes besides --parsable2's default: a '|'
+// after every field (--parsable), ElapsedRaw in seconds, ReqTRES, no End
+// column (State tells a running job), a date-time in the cluster's zone,
+// and a quote in a job name; and what each row kind is skipped as.
+func TestSacct(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		log     string
+		zone    *time.Location
+		start   time.Time
+		jobs    []Job
+		skipped []Skip
+	}{
+		{"parsable", "JobID|Submit|Elapsed|AllocTRES|\n7|2024-03-04T09:00:00|00:01:30.5|gres/gpu=4|\n7.0|2024-03-04T09:00:00|00:01:30|gres/gpu=4|\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 90.5, 4)}, []Skip{{1, SkipStep}}},
+		{"elapsedraw", "JobID|Submit|ElapsedRaw|ReqTRES|State\n8|2024-03-04T09:00:00|7200|cpu=1,gres/gpu:h100=4,gres/gpu:a100=2|COMPLETED\n9|2024-03-04T09:10:00|60|cpu=1,gres/gpu=1|RUNNING\n10|2024-03-04T09:20:00|0|cpu=1,gres/gpu=1|CANCELLED by 0\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 7200, 6)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}},
+		{"zone", "JobID|JobName|Submit|Elapsed|AllocTRES\n11|say \"hi|2024-03-04T09:00:00|10:00|gres/gpu=1\n12|x|2024-03-04T09:00:10|1:00:00|gres/gpu=2\n",
+			shanghai, time.Date(2024, 3, 4, 1, 0, 0, 0, time.UTC), []Job{job(0, 600, 1), job(10, 3600, 2)}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := ReadWith(tt.name+".txt", strings.NewReader(tt.log), Options{Zone: tt.zone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Format != FormatSacct || !tr.Start.Equal(tt.start) || !slices.Equal(tr.Jobs, tt.jobs) || !slices.Equal(tr.Skipped, tt.skipped) {
+				t.Errorf("got %s from %s, jobs %v, skipped %v\nwant sacct from %s, jobs %v, skipped %v", tr.Format, tr.Start, tr.Jobs, tr.Skipped, tt.start, tt.jobs, tt.skipped)
+			}
+		})
+	}
+	tr, err := Load(filepath.Join("testdata", "sacct.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Skip{{2, SkipStep}, {1, SkipNoGPUs}, {2, SkipNoStart}, {1, SkipRunning}}
+	if !slices.Equal(tr.Skipped, want) {
+		t.Errorf("skipped %v, want %v", tr.Skipped, want)
+	}
+	if _, text := SkippedText([]Skip{{1, SkipStep}, {1, SkipRunning}}); !strings.HasPrefix(text, "1 job step (") || !strings.Contains(text, ", 1 job still running") {
+		t.Errorf("SkippedText: %q, want the reasons in the singular", text)
+	}
+	// --where on one of its columns.
+	tr, err = LoadWith(filepath.Join("testdata", "sacct.txt"), Options{Where: []Where{{Column: "State", Values: []string{"COMPLETED"}}}})
+	if err != nil || len(tr.Jobs) != 1 || tr.Jobs[0].GPUs != 2 {
+		t.Errorf("--where State=COMPLETED: %v (%v), want the one 2-GPU job", tr, err)
+	}
+	// A lone quote in a job name opens no quoted field: a log of 3,000
+	// rows (over a CSV record's bound from the quote on) loads whole.
+	var b strings.Builder
+	b.WriteString("JobID|JobName|Submit|Elapsed|AllocTRES\n1|say \"hi|2024-03-04T09:00:00|10:00|gres/gpu=1\n")
+	for i := 2; i <= 3000; i++ {
+		fmt.Fprintf(&b, "%d|train-%d|2024-03-04T09:00:00|10:00|billing=8,cpu=8,gres/gpu=1,mem=64G,node=1\n", i, i)
+	}
+	if tr, err := Read("quote.txt", strings.NewReader(b.String())); err != nil || len(tr.Jobs) != 3000 {
+		t.Errorf("a quote in a job name: %v, want 3000 jobs", err)
+	}
+	// sacct's table output (no --parsable2) is refused with the flag to use.
+	_, err = Read("table.txt", strings.NewReader("JobID           Submit    Elapsed  AllocTRES\n------------ ---------- -------- ----------\n"))
+	if err == nil || !strings.Contains(err.Error(), "export with sacct --parsable2 (-P)") {
+		t.Errorf("sacct table: got %v, want a hint to use --parsable2", err)
 	}
 }

@@ -1,0 +1,212 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Why a Slurm accounting row is skipped, beside SkipNoGPUs.
+const (
+	SkipStep    = "job steps (a JobID with a dot, such as 123.batch: the job's own row holds the GPUs)"
+	SkipRunning = "jobs still running when the log was written (End Unknown)"
+	SkipNoStart = "jobs that never ran (Start Unknown or None, State PENDING, or no elapsed time)"
+)
+
+// wantTRES says what a TRES column holds, for messages.
+const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs"
+
+// sacct parses Slurm's accounting log as `sacct --parsable2` writes it
+// (fields separated by '|'), e.g.
+//
+//	sacct --allusers --parsable2 --starttime 2024-01-01 --endtime 2024-03-01 \
+//	  --format JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State
+//
+// JobID, Submit, Elapsed (or ElapsedRaw, in seconds) and AllocTRES (or
+// ReqTRES) are read; Start, End and State when present. Submit is a
+// date-time in the cluster's local time (see Options.Zone); the GPUs are
+// the TRES's gres/gpu count, or the sum of its typed gres/gpu:TYPE counts.
+// Rows of job steps (JobID 123.batch, 123.0, 123.extern) are skipped: the
+// job's own row holds their GPUs. So are jobs that never ran (Start Unknown
+// or None, State PENDING, or no elapsed time), jobs still running when the
+// log was written (End Unknown), and CPU-only jobs; Trace.Skipped counts
+// them. Jobs of every end state are replayed for their elapsed time, since
+// each held its GPUs for as long.
+func (p *parser) sacct() (*Trace, error) {
+	cid, cs, ce := p.col("jobid"), p.col("submit"), p.col("elapsedraw")
+	raw := ce >= 0
+	if !raw {
+		ce = p.col("elapsed")
+	}
+	ct := p.col("alloctres")
+	if ct < 0 {
+		ct = p.col("reqtres")
+	}
+	cstart, cend, cstate := p.col("start"), p.col("end"), p.col("state")
+	tr := &Trace{Format: FormatSacct}
+	var first time.Time
+	var steps, never, running, cpu int
+	err := p.rows(func(line int, rec []string) error {
+		if strings.Contains(rec[cid], ".") {
+			steps++
+			return nil
+		}
+		at, err := p.date(line, p.header[cs], rec[cs])
+		if err != nil {
+			return err
+		}
+		var dur time.Duration
+		if raw {
+			dur, err = p.seconds(line, p.header[ce], rec[ce], false)
+		} else {
+			dur, err = p.elapsed(line, p.header[ce], rec[ce])
+		}
+		if err != nil {
+			return err
+		}
+		state := strings.ToUpper(strings.TrimSpace(field(rec, cstate)))
+		switch {
+		case dur <= 0, cstart >= 0 && unknownTime(rec[cstart]), strings.HasPrefix(state, "PENDING"):
+			never++
+			return nil
+		case cend >= 0 && unknownTime(rec[cend]), cend < 0 && stillRunning(state):
+			running++
+			return nil
+		}
+		g, err := p.tresGPUs(line, p.header[ct], rec[ct])
+		if err != nil {
+			return err
+		}
+		if g == 0 {
+			cpu++
+			return nil
+		}
+		if first.IsZero() {
+			first = at
+		}
+		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
+		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+	})
+	tr.Start = first
+	if first.IsZero() {
+		tr.Start = DefaultEpoch
+	}
+	for _, s := range []Skip{{steps, SkipStep}, {cpu, SkipNoGPUs}, {never, SkipNoStart}, {running, SkipRunning}} {
+		if s.Rows > 0 {
+			tr.Skipped = append(tr.Skipped, s)
+		}
+	}
+	return tr, err
+}
+
+// field is rec[i], or "" when the column is absent (i < 0).
+func field(rec []string, i int) string {
+	if i < 0 {
+		return ""
+	}
+	return rec[i]
+}
+
+// unknownTime reports whether a Start or End holds no time: sacct writes
+// Unknown (None in newer releases) for a job not started or not ended.
+func unknownTime(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "unknown", "none":
+		return true
+	}
+	return false
+}
+
+// stillRunning reports whether a job State (upper-cased) is one of a job
+// not yet ended, for logs without an End column.
+func stillRunning(state string) bool {
+	for _, s := range []string{"RUNNING", "SUSPENDED", "CONFIGURING", "COMPLETING", "RESIZING", "REQUEUED", "STAGE_OUT", "SIGNALING"} {
+		if strings.HasPrefix(state, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// elapsed parses Slurm's elapsed time, [days-][hours:]minutes:seconds with
+// an optional fraction of a second, within MaxSpan.
+func (p *parser) elapsed(line int, col, s string) (time.Duration, error) {
+	const want = "an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds"
+	v := strings.TrimSpace(s)
+	var days int64
+	if d, rest, ok := strings.Cut(v, "-"); ok {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 || d == "" || d[0] < '0' || d[0] > '9' {
+			return 0, p.bad(line, col, s, want, errors.New("not an elapsed time"))
+		}
+		if n > int64(maxSeconds/86400) {
+			return 0, p.bad(line, col, s, want, errors.New("out of range"))
+		}
+		days, v = n, rest
+	}
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, p.bad(line, col, s, want, errors.New("not an elapsed time"))
+	}
+	secs, frac, _ := strings.Cut(parts[len(parts)-1], ".")
+	parts[len(parts)-1] = secs
+	var total int64
+	for i, part := range parts {
+		n, err := strconv.ParseInt(part, 10, 64)
+		// Hours may exceed 23 only without days; minutes and seconds are
+		// two digits below 60.
+		if err != nil || n < 0 || part == "" || part[0] < '0' || part[0] > '9' || (i > 0 && (len(part) != 2 || n > 59)) || len(part) > 9 {
+			return 0, p.bad(line, col, s, want, errors.New("not an elapsed time"))
+		}
+		total = total*60 + n
+	}
+	total += days * 86400
+	if float64(total) > maxSeconds {
+		return 0, p.bad(line, col, s, want, errors.New("out of range"))
+	}
+	d := time.Duration(total) * time.Second
+	if frac != "" {
+		f, err := strconv.ParseFloat("0."+frac, 64)
+		if err != nil || strings.ContainsAny(frac, "+-eE") {
+			return 0, p.bad(line, col, s, want, errors.New("not an elapsed time"))
+		}
+		d += time.Duration(f*1e3+0.5) * time.Millisecond
+	}
+	return d, nil
+}
+
+// tresGPUs is the GPU count of a TRES list ("billing=8,cpu=8,gres/gpu=2,
+// mem=64G,node=1"): its gres/gpu, else the sum of its gres/gpu:TYPE
+// entries, else 0.
+func (p *parser) tresGPUs(line int, col, s string) (int, error) {
+	total, typed := -1, 0
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
+		}
+		k = strings.ToLower(k)
+		if k != "gres/gpu" && !strings.HasPrefix(k, "gres/gpu:") {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxGPUs {
+			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
+		}
+		if k == "gres/gpu" {
+			total = n
+		} else if typed += n; typed > MaxGPUs {
+			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
+		}
+	}
+	if total >= 0 {
+		return total, nil
+	}
+	return typed, nil
+}
