@@ -146,7 +146,10 @@ Tiresias-style job lists, also do), Slurm's accounting log as sacct
 --parsable2 writes it (JobID|Submit|Elapsed|AllocTRES…, '|'-separated; job
 steps, CPU-only, never-run and still-running jobs are skipped and counted:
 sacct --allusers --parsable2 --starttime 2024-01-01 --format
-JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), SenseTime Helios per-minute sequences
+JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
+Kubernetes pod list as Alibaba's GPU trace of 2023 gives it
+(…,num_gpu,…,creation_time,deletion_time,scheduled_time in seconds; a
+GPU-sharing pod counts as a whole GPU), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), or your own
 (submit_s,duration_s,gpus). Date-times without an offset are read in
 --trace-zone (UTC by default). Without --config and --trace it backtests the

@@ -205,6 +205,11 @@ func FuzzHeliosBySize(f *testing.F) {
 		"2020-05-01 00:00:00,16,8,3,1\n2020-05-01 00:01:00,8,0,5,0\n2020-05-01 00:02:00,0,0,0,0\n")
 }
 
+func FuzzPodList(f *testing.F) {
+	fuzzFormat(f, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time",
+		"a,1,1,1,1000,,LS,Running,0,315360000,0\n", "a,1,1,1,1000,,LS,Running,9e9,1,0\n", "a,1,1,2,1000,,LS,Pending,5,6,\nb,1,1,1,1,,BE,Failed,0,1e-4,0\n")
+}
+
 func FuzzJobLog(f *testing.F) {
 	fuzzFormat(f, "job_id,gpu_num,submit_time,duration",
 		"a,0,2020-06-09 18:41:01,10\n", "a,8,2020-06-09 18:41:01,\nb,1,2020-06-09 18:41:01.5+08:00,1e-4\n",

@@ -1,7 +1,8 @@
 // Package trace loads GPU job traces for the simulator: the Microsoft ITP and
 // Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
 // Shanghai AI Lab Acme), Slurm's accounting log (sacct --parsable2),
-// SenseTime Helios per-minute sequences, and a generic CSV.
+// Kubernetes pod lists (Alibaba's GPU trace of 2023), SenseTime Helios
+// per-minute sequences, and a generic CSV.
 // The format is recognised from the CSV header.
 package trace
 
@@ -53,6 +54,10 @@ const (
 	// it: '|'-separated, with JobID, Submit, Elapsed (or ElapsedRaw) and
 	// AllocTRES (or ReqTRES) among its columns.
 	FormatSacct Format = "sacct"
+	// FormatPodList is a Kubernetes pod list with num_gpu,
+	// creation_time, scheduled_time and deletion_time (seconds) among its
+	// columns: Alibaba's cluster-trace-gpu-v2023 openb_pod_list_*.csv.
+	FormatPodList Format = "pod-list"
 )
 
 // DefaultEpoch is the wall-clock start given to traces whose times are only
@@ -224,8 +229,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.generic()
 	case FormatSacct:
 		tr, err = p.sacct()
+	case FormatPodList:
+		tr, err = p.podList()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
@@ -302,7 +309,8 @@ var ErrDupColumn = errors.New("the column appears more than once")
 var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
 	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num",
-	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state"}
+	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
+	"creation_time", "scheduled_time", "deletion_time"}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {
@@ -342,6 +350,8 @@ func formatOf(header []string) Format {
 	case hasColumns(header, "jobid", "submit") && (hasColumns(header, "elapsed") || hasColumns(header, "elapsedraw")) &&
 		(hasColumns(header, "alloctres") || hasColumns(header, "reqtres")):
 		return FormatSacct
+	case hasColumns(header, "num_gpu", "creation_time", "scheduled_time", "deletion_time"):
+		return FormatPodList
 	}
 	return ""
 }

@@ -69,6 +69,12 @@ func TestLoad(t *testing.T) {
 		// two that never ran and the one still running are skipped; the
 		// typed gres/gpu:a100 counts when no gres/gpu is given, and is not
 		// added to one that is; 1-02:00:30 is 93,630 s.
+		// Alibaba's pod list of 2023: a pod runs from scheduled_time to
+		// deletion_time, submitted at creation_time; the CPU-only pod, the
+		// pending one and the one deleted as it was scheduled are skipped;
+		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU.
+		{"podlist.csv", FormatPodList, DefaultEpoch.Add(9437497 * time.Second),
+			[]Job{job(0, 1332357, 8), job(241678, 294651, 1), job(529561, 1512, 1), job(597118, 839, 8)}},
 		{"sacct.txt", FormatSacct, time.Date(2024, 3, 4, 8, 59, 30, 0, time.UTC),
 			[]Job{job(0, 300, 1), job(30, 3600, 2), job(90, 93630, 16)}},
 	}
@@ -103,7 +109,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -118,6 +124,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
+		{"bad_podlist_order.csv", 3, "deletion_time", `bad_podlist_order.csv:3: column deletion_time: "50": before the pod was scheduled (want a deletion_time at or after scheduled_time (100))`},
 		{"bad_sacct_elapsed.txt", 3, "elapsed", `bad_sacct_elapsed.txt:3: column elapsed: "1:2:3": not an elapsed time (want an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds)`},
 		{"bad_sacct_tres.txt", 3, "alloctres", `bad_sacct_tres.txt:3: column alloctres: "cpu=8,gres/gpu=two": gres/gpu: "two" is not a whole number of GPUs from 0 to 1048576 (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs)`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
@@ -165,6 +172,10 @@ func TestJobLogSkipped(t *testing.T) {
 	}
 	if len(tr.Jobs) != 0 || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}}) {
 		t.Errorf("CPU-only log: %d jobs, skipped %v", len(tr.Jobs), tr.Skipped)
+	}
+	tr, err = Load(filepath.Join("testdata", "podlist.csv"))
+	if err != nil || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}, {2, SkipPodNeverRan}}) {
+		t.Errorf("pod list: skipped %v (%v), want 1 CPU-only, 2 never ran", tr.Skipped, err)
 	}
 	for _, f := range []string{"itp.csv", "philly.csv", "generic.csv"} {
 		if tr, err := Load(filepath.Join("testdata", f)); err != nil || tr.Skipped != nil {
