@@ -150,8 +150,10 @@ JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
 Kubernetes pod list as Alibaba's GPU trace of 2023 gives it
 (…,num_gpu,…,creation_time,deletion_time,scheduled_time in seconds; a
 GPU-sharing pod counts as a whole GPU), SenseTime Helios per-minute sequences
-(time,…,running_gpu_num,pending_gpu_num,…), or your own
-(submit_s,duration_s,gpus). Date-times without an offset are read in
+(time,…,running_gpu_num,pending_gpu_num,…), your own
+(submit_s,duration_s,gpus), or Microsoft Philly's raw job log, a JSON array
+of jobs with their attempts (cluster_job_log; its times are Pacific: use
+--trace-zone America/Los_Angeles). Date-times without an offset are read in
 --trace-zone (UTC by default). Without --config and --trace it backtests the
 bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate

@@ -210,6 +210,30 @@ func FuzzPodList(f *testing.F) {
 		"a,1,1,1,1000,,LS,Running,0,315360000,0\n", "a,1,1,1,1000,,LS,Running,9e9,1,0\n", "a,1,1,2,1000,,LS,Pending,5,6,\nb,1,1,1,1,,BE,Failed,0,1e-4,0\n")
 }
 
+// FuzzPhillyLog: any bytes after a '[' load within bounds or are refused
+// with a *trace.Error.
+func FuzzPhillyLog(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "philly_log.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	f.Add(`[{"submitted_time": "9999-12-31 23:59:59", "attempts": [{"start_time": "1970-01-01 00:00:00", "end_time": "2199-12-31 00:00:00", "detail": [{"gpus": ["a"]}]}]}]`)
+	f.Add(`[{"submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": "None", "detail": null}, {"end_time": 5}]}, 7]`)
+	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`)
+	f.Fuzz(func(t *testing.T, log string) {
+		tr, err := ReadWith("fuzz.json", strings.NewReader(log), Options{MaxJobs: 10000})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+	})
+}
+
 func FuzzJobLog(f *testing.F) {
 	fuzzFormat(f, "job_id,gpu_num,submit_time,duration",
 		"a,0,2020-06-09 18:41:01,10\n", "a,8,2020-06-09 18:41:01,\nb,1,2020-06-09 18:41:01.5+08:00,1e-4\n",

@@ -2,8 +2,8 @@
 // Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
 // Shanghai AI Lab Acme), Slurm's accounting log (sacct --parsable2),
 // Kubernetes pod lists (Alibaba's GPU trace of 2023), SenseTime Helios
-// per-minute sequences, and a generic CSV.
-// The format is recognised from the CSV header.
+// per-minute sequences, a generic CSV, and Microsoft's raw Philly job log
+// (JSON). The format is recognised from the CSV header, or a JSON array.
 package trace
 
 import (
@@ -58,6 +58,9 @@ const (
 	// creation_time, scheduled_time and deletion_time (seconds) among its
 	// columns: Alibaba's cluster-trace-gpu-v2023 openb_pod_list_*.csv.
 	FormatPodList Format = "pod-list"
+	// FormatPhillyLog is Microsoft's raw Philly job log (cluster_job_log):
+	// a JSON array of jobs with their scheduling attempts.
+	FormatPhillyLog Format = "philly-job-log"
 )
 
 // DefaultEpoch is the wall-clock start given to traces whose times are only
@@ -175,6 +178,10 @@ func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(4096)
 	lim := &recordLimiter{r: br, max: MaxRecordBytes, unquoted: separator(head) == '|'}
+	if isJSON(head) {
+		// A JSON job log may be one line; its parser bounds each job.
+		lim.max = math.MaxInt
+	}
 	tr, err := read(name, lim, opts)
 	if errors.Is(err, errRecordTooLong) {
 		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
@@ -188,6 +195,21 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	// CSV reader sees it: before a quoted header name it is a bare quote.
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		br.Discard(3)
+	}
+	if head, _ := br.Peek(4096); isJSON(head) {
+		p := &parser{name: name, header: phillyColumns, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
+		if p.zone == nil {
+			p.zone = time.UTC
+		}
+		var err error
+		if p.whereCols, err = whereIn(name, p.header, FormatPhillyLog, opts.Where); err != nil {
+			return nil, err
+		}
+		tr, err := p.phillyLog(br)
+		if err != nil {
+			return nil, err
+		}
+		return p.finish(tr)
 	}
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
@@ -248,13 +270,19 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.finish(tr)
+}
+
+// finish completes a parsed trace: the rows a where left out counted, its
+// name set, its jobs sorted and shifted, and its span checked.
+func (p *parser) finish(tr *Trace) (*Trace, error) {
 	if p.left > 0 {
 		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
-	tr.Name = name
+	tr.Name = p.name
 	normalise(tr)
 	if span := tr.Span(); span > MaxSpan {
-		return nil, &Error{File: name, Value: fmt.Sprintf("%.0f s from the first submit to the last end", span.Seconds()), Err: ErrSpan,
+		return nil, &Error{File: p.name, Value: fmt.Sprintf("%.0f s from the first submit to the last end", span.Seconds()), Err: ErrSpan,
 			Want: fmt.Sprintf("at most %.0f s (%v)", maxSeconds, MaxSpan)}
 	}
 	return tr, nil

@@ -75,6 +75,13 @@ func TestLoad(t *testing.T) {
 		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU.
 		{"podlist.csv", FormatPodList, DefaultEpoch.Add(9437497 * time.Second),
 			[]Job{job(0, 1332357, 8), job(241678, 294651, 1), job(529561, 1512, 1), job(597118, 839, 8)}},
+		// Philly's raw job log (JSON): a job runs from its first attempt's
+		// start to its last attempt's end (2 days 5h41m03s across the
+		// retry) on the most GPUs an attempt held (16 over two servers);
+		// the jobs with no whole attempt and the one still running are
+		// skipped.
+		{"philly_log.json", FormatPhillyLog, time.Date(2017, 10, 7, 1, 0, 0, 0, time.UTC),
+			[]Job{job(0, 60, 1), job(699, 193263, 8), job(3600, 3600, 16)}},
 		{"sacct.txt", FormatSacct, time.Date(2024, 3, 4, 8, 59, 30, 0, time.UTC),
 			[]Job{job(0, 300, 1), job(30, 3600, 2), job(90, 93630, 16)}},
 	}
@@ -407,5 +414,60 @@ func TestSacct(t *testing.T) {
 	_, err = Read("table.txt", strings.NewReader("JobID           Submit    Elapsed  AllocTRES\n------------ ---------- -------- ----------\n"))
 	if err == nil || !strings.Contains(err.Error(), "export with sacct --parsable2 (-P)") {
 		t.Errorf("sacct table: got %v, want a hint to use --parsable2", err)
+	}
+}
+
+// TestPhillyLog: the raw Philly job log as its publishers wrote it (one
+// line of JSON, far over a CSV record's bound), in Pacific time, kept to
+// one virtual cluster, and refused with the job and field that are wrong.
+func TestPhillyLog(t *testing.T) {
+	tr, err := Load(filepath.Join("testdata", "philly_log.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Skip{{2, SkipPhillyNeverRan}, {1, SkipPhillyRunning}}; !slices.Equal(tr.Skipped, want) {
+		t.Errorf("skipped %v, want %v", tr.Skipped, want)
+	}
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `{"status": "Pass", "vc": "vc%d", "jobid": "application_%d", "attempts": [{"start_time": "2017-10-07 01:00:%02d", "end_time": "2017-10-07 02:00:00", "detail": [{"ip": "m1", "gpus": ["gpu0", "gpu1"]}]}], "submitted_time": "2017-10-07 01:00:00", "user": "u"}`, i%2, i, i%60)
+	}
+	b.WriteString("]")
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err = ReadWith("cluster_job_log", strings.NewReader(b.String()), Options{Zone: la, Where: []Where{{Column: "vc", Values: []string{"vc1"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Jobs) != 500 || !tr.Start.Equal(time.Date(2017, 10, 7, 8, 0, 0, 0, time.UTC)) || tr.Jobs[0].GPUs != 2 || !slices.Equal(tr.Skipped, []Skip{{500, "rows outside vc=vc1"}}) {
+		t.Errorf("one line, vc=vc1, Pacific time: %d jobs from %s, skipped %v; want 500 from 08:00 UTC, 500 left out", len(tr.Jobs), tr.Start, tr.Skipped)
+	}
+	job := func(fields string) string {
+		return `[{"jobid": "application_7", "attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": "2017-10-07 02:00:00", "detail": [{"gpus": ["gpu0"]}]}], ` + fields + `}]`
+	}
+	for _, tt := range []struct{ name, log, want string }{
+		{"truncated", `[{"jobid": "a", "submitted_time": "2017-10-07 01:00:00"`, `truncated.json: job 1: the file ends inside the JSON array (want a JSON array of Philly jobs`},
+		{"number", job(`"submitted_time": 1507338000`), `number.json: job 1: json: cannot unmarshal number into Go struct field`},
+		{"nosubmit", job(`"user": "u"`), `nosubmit.json: column submitted_time: "null": job 1 (jobid "application_7"): no submit time (want a time as YYYY-MM-DD HH:MM:SS`},
+		{"backwards", `[{"jobid": "b", "submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 03:00:00", "end_time": "2017-10-07 02:00:00"}]}]`,
+			`backwards.json: column attempts[0].end_time: "2017-10-07 02:00:00": job 1 (jobid "b"): before the start (want an end_time at or after the attempt's start_time (2017-10-07 03:00:00))`},
+		{"huge", `[{"jobid": "` + strings.Repeat("x", MaxJSONJobBytes+1) + `"}]`, `huge.json: job 1: a job longer than 1048576 bytes (want jobs of at most 1048576 bytes)`},
+		{"where", `[]`, `where.json:1: column cluster: "status,vc,jobid,user": no such column`},
+	} {
+		opts := Options{}
+		if tt.name == "where" {
+			opts.Where = []Where{{Column: "cluster", Values: []string{"x"}}}
+		}
+		_, err := ReadWith(tt.name+".json", strings.NewReader(tt.log), opts)
+		var te *Error
+		if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want a *trace.Error %s…", tt.name, err, tt.want)
+		}
 	}
 }

@@ -1,0 +1,230 @@
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Why a Philly job log entry is skipped, beside SkipNoGPUs.
+const (
+	SkipPhillyNeverRan = "jobs with no recorded run (no attempt with a start_time and an end_time)"
+	SkipPhillyRunning  = "jobs still running when the trace was taken (last attempt's end_time None)"
+)
+
+// MaxJSONJobBytes bounds one job of a JSON job log, as MaxRecordBytes
+// bounds a CSV line: a job of the Philly log takes about a kilobyte.
+const MaxJSONJobBytes = 1 << 20
+
+// phillyColumns are the fields of a Philly job log entry that a Where can
+// name, in the order of the record phillyLog builds for it.
+var phillyColumns = []string{"status", "vc", "jobid", "user"}
+
+// isJSON reports whether a file whose first bytes are head (after any
+// byte order mark) holds a JSON array: the Philly job log.
+func isJSON(head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte("\ufeff"))
+	head = bytes.TrimLeft(head, " \t\r\n")
+	return len(head) > 0 && head[0] == '['
+}
+
+// phillyJob is one entry of Philly's cluster_job_log.
+type phillyJob struct {
+	Status        string  `json:"status"`
+	VC            string  `json:"vc"`
+	JobID         string  `json:"jobid"`
+	User          string  `json:"user"`
+	SubmittedTime *string `json:"submitted_time"`
+	Attempts      []struct {
+		StartTime *string `json:"start_time"`
+		EndTime   *string `json:"end_time"`
+		Detail    []struct {
+			GPUs []string `json:"gpus"`
+		} `json:"detail"`
+	} `json:"attempts"`
+}
+
+// phillyLog parses Microsoft's raw Philly job log (cluster_job_log of
+// msr-fiddle/philly-traces): a JSON array of jobs, each with its
+// submitted_time and its scheduling attempts, each with a start_time, an
+// end_time and the GPUs of every server it ran on. A job is submitted at
+// its submitted_time and runs from its first attempt's start to its last
+// attempt's end (retries included, as the ATC'19 analysis counts run
+// time) on the most GPUs any attempt held. Times are date-times without a
+// zone (the cluster's Pacific time: see Options.Zone). Jobs with no
+// attempt that started and ended, jobs still running when the trace was
+// taken (their last end_time None) and jobs with no GPUs recorded are
+// skipped and counted in Trace.Skipped. Each job is bounded to
+// MaxJSONJobBytes; the log is read as a stream.
+func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
+	lim := &jsonJobLimiter{r: br}
+	dec := json.NewDecoder(lim)
+	tr := &Trace{Format: FormatPhillyLog}
+	if _, err := dec.Token(); err != nil { // the array's '['
+		return nil, p.jsonErr(0, "", err)
+	}
+	var first time.Time
+	var never, running, cpu int
+	rec := make([]string, len(phillyColumns))
+	for n := 1; dec.More(); n++ {
+		lim.n = 0
+		var j phillyJob
+		at := dec.InputOffset()
+		if err := dec.Decode(&j); err != nil {
+			return nil, p.jsonErr(n, "", err)
+		}
+		// The limiter bounds what is read from the file (the decoder may
+		// hold a little read ahead); the job itself is bounded exactly.
+		if dec.InputOffset()-at > MaxJSONJobBytes {
+			return nil, p.jsonErr(n, "", errJSONJobTooLong)
+		}
+		rec[0], rec[1], rec[2], rec[3] = j.Status, j.VC, j.JobID, j.User
+		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
+			p.left++
+			continue
+		}
+		if j.SubmittedTime == nil {
+			return nil, p.jobErr(n, &j, "submitted_time", "null", wantDate, errors.New("no submit time"))
+		}
+		submit, ok := parseDateTime(*j.SubmittedTime, p.zone)
+		if !ok || submit.Before(MinDate) || !submit.Before(MaxDate) {
+			return nil, p.jobErr(n, &j, "submitted_time", *j.SubmittedTime, wantDate, errors.New("not a date-time in range"))
+		}
+		var start, end time.Time
+		gpus, open := 0, false
+		for k, a := range j.Attempts {
+			g := 0
+			for _, d := range a.Detail {
+				g += len(d.GPUs)
+			}
+			if g > MaxGPUs {
+				return nil, p.jobErr(n, &j, fmt.Sprintf("attempts[%d].detail", k), fmt.Sprint(g, " GPUs"), fmt.Sprintf("at most %d GPUs", MaxGPUs), errors.New("out of range"))
+			}
+			s, e, err := p.attemptTimes(n, &j, k, a.StartTime, a.EndTime)
+			if err != nil {
+				return nil, err
+			}
+			open = k == len(j.Attempts)-1 && !s.IsZero() && e.IsZero()
+			if s.IsZero() || e.IsZero() {
+				continue // a logging gap, as the trace's notes say
+			}
+			if start.IsZero() || s.Before(start) {
+				start = s
+			}
+			if e.After(end) {
+				end = e
+			}
+			gpus = max(gpus, g)
+		}
+		switch {
+		case open:
+			running++
+			continue
+		case start.IsZero() || !end.After(start):
+			never++
+			continue
+		case gpus == 0:
+			cpu++
+			continue
+		}
+		dur := end.Sub(start)
+		if dur > MaxSpan {
+			return nil, p.jobErr(n, &j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
+		}
+		if first.IsZero() {
+			first = submit
+		}
+		if err := p.add(tr, 0, Job{Submit: submit.Sub(first), Duration: dur.Round(time.Millisecond), GPUs: gpus}); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the array's ']'
+		return nil, p.jsonErr(0, "", err)
+	}
+	tr.Start = first
+	if first.IsZero() {
+		tr.Start = DefaultEpoch
+	}
+	for _, s := range []Skip{{cpu, SkipNoGPUs}, {never, SkipPhillyNeverRan}, {running, SkipPhillyRunning}} {
+		if s.Rows > 0 {
+			tr.Skipped = append(tr.Skipped, s)
+		}
+	}
+	return tr, nil
+}
+
+// attemptTimes parses attempt k's start and end: the zero time for one
+// not recorded (null, "None" or empty), an error for one that is not a
+// date-time in range or an end before the start.
+func (p *parser) attemptTimes(n int, j *phillyJob, k int, start, end *string) (s, e time.Time, err error) {
+	parse := func(field string, v *string) (time.Time, error) {
+		if v == nil || unknownTime(*v) {
+			return time.Time{}, nil
+		}
+		at, ok := parseDateTime(*v, p.zone)
+		if !ok || at.Before(MinDate) || !at.Before(MaxDate) {
+			return time.Time{}, p.jobErr(n, j, fmt.Sprintf("attempts[%d].%s", k, field), *v, wantDate, errors.New("not a date-time in range"))
+		}
+		return at, nil
+	}
+	if s, err = parse("start_time", start); err != nil {
+		return
+	}
+	if e, err = parse("end_time", end); err != nil {
+		return
+	}
+	if !s.IsZero() && !e.IsZero() && e.Before(s) {
+		err = p.jobErr(n, j, fmt.Sprintf("attempts[%d].end_time", k), *end, "an end_time at or after the attempt's start_time ("+*start+")", errors.New("before the start"))
+	}
+	return
+}
+
+// jobErr is a bad field of the n-th job (from 1) of a JSON job log.
+func (p *parser) jobErr(n int, j *phillyJob, field, value, want string, err error) error {
+	return &Error{File: p.name, Column: field, Value: value, Want: want, Err: fmt.Errorf("job %d (jobid %q): %w", n, clip(j.JobID), err)}
+}
+
+// jsonErr is a JSON job log that does not parse, at its n-th job (0 for
+// the array around them).
+func (p *parser) jsonErr(n int, field string, err error) error {
+	if errors.Is(err, errJSONJobTooLong) {
+		return &Error{File: p.name, Err: fmt.Errorf("job %d: %w", n, err), Want: fmt.Sprintf("jobs of at most %d bytes", MaxJSONJobBytes)}
+	}
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errors.New("the file ends inside the JSON array")
+	}
+	where := "the JSON array"
+	if n > 0 {
+		where = fmt.Sprintf("job %d", n)
+	}
+	return &Error{File: p.name, Column: field, Err: fmt.Errorf("%s: %w", where, err),
+		Want: `a JSON array of Philly jobs, [{"jobid": …, "submitted_time": "2017-10-07 01:11:39", "attempts": [{"start_time": …, "end_time": …, "detail": [{"ip": …, "gpus": ["gpu0", …]}]}]}, …]`}
+}
+
+// errJSONJobTooLong is what jsonJobLimiter returns past its bound.
+var errJSONJobTooLong = fmt.Errorf("a job longer than %d bytes", MaxJSONJobBytes)
+
+// jsonJobLimiter passes bytes through and fails once more than
+// MaxJSONJobBytes are read since n was last reset (before each job), so
+// that one job cannot take the whole file into memory.
+type jsonJobLimiter struct {
+	r io.Reader
+	n int
+}
+
+func (l *jsonJobLimiter) Read(p []byte) (int, error) {
+	left := MaxJSONJobBytes - l.n
+	if left <= 0 {
+		return 0, errJSONJobTooLong
+	}
+	if len(p) > left {
+		p = p[:left] // a job's bytes beyond the bound are never passed on
+	}
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
+}
