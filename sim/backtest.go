@@ -107,8 +107,11 @@ type Report struct {
 	OnPremGPUs  int       `json:"onprem_gpus"`
 	WaitTargetS float64   `json:"wait_target_s"`
 	// WallSeconds is how long the backtest took to run.
-	WallSeconds float64  `json:"wall_seconds"`
-	Results     []Result `json:"results"`
+	WallSeconds float64 `json:"wall_seconds"`
+	// Notes say what the pool's rules mean for this trace, whatever the
+	// policy (see CloudUnfinishable).
+	Notes   []string `json:"notes,omitempty"`
+	Results []Result `json:"results"`
 }
 
 // TraceInfo describes the trace a report ran on.
@@ -153,6 +156,9 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		OnPremGPUs:  b.Pool.OnPrem.GPUs(),
 		WaitTargetS: b.Pool.WaitTarget.D().Seconds(),
 		Results:     make([]Result, len(b.Policies)),
+	}
+	if note := CloudUnfinishable(&b.Pool, b.Trace); note != "" {
+		rep.Notes = append(rep.Notes, note)
 	}
 	var mu sync.Mutex
 	done := make([]float64, len(b.Policies))

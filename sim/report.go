@@ -32,6 +32,9 @@ func skippedRows(skips []trace.Skip) string {
 func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "trace %s: %s over %s%s; pool %s: %d on-prem GPUs, wait target %s\n\n",
 		r.Trace.Name, counted(r.Trace.Jobs, "job", "jobs"), humanSpan(r.Trace.SpanS), skippedRows(r.Trace.Skipped), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s.\n\n", n)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tcloud $\tpaid GPU-h\tused GPU-h\tlost GPU-h\tefficiency\twait p50\tp95\tp99\tmax\tjobs on cloud\tlaunches\t")
 	for _, res := range r.Results {

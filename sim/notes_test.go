@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// TestCloudUnfinishable: the report notes the jobs that no cloud run can
+// finish (longer than max_lifetime + drain_timeout on the fastest
+// offering, with no checkpoint saved within that), and only when there
+// are such jobs.
+func TestCloudUnfinishable(t *testing.T) {
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: 10 * time.Minute, GPUs: 1},
+		{Submit: 0, Duration: 20 * time.Minute, GPUs: 1},
+		{Submit: 0, Duration: 2 * time.Hour, GPUs: 2},
+	}}
+	for _, tt := range []struct {
+		name              string
+		life, drain, ckpt time.Duration
+		perf              float64
+		want              string // "" for no note
+	}{
+		{"no lifetime", 0, 5 * time.Minute, 0, 1, ""},
+		{"no drain timeout", 10 * time.Minute, 0, 0, 1, ""},
+		{"15 minutes", 10 * time.Minute, 5 * time.Minute, 0, 1, "2 jobs of the trace's 3 (96% of its GPU-hours) run longer than scale_in.max_lifetime + drain_timeout (15m00s) even on the fastest offering, and the pool declares no checkpoint_interval:"},
+		{"twice as fast", 10 * time.Minute, 5 * time.Minute, 0, 2, "1 job of the trace's 3 (89% of its GPU-hours)"},
+		{"checkpoints within", 10 * time.Minute, 5 * time.Minute, 14 * time.Minute, 1, ""},
+		{"checkpoints too late", 10 * time.Minute, 5 * time.Minute, 15 * time.Minute, 1, "and the pool declares a checkpoint_interval of 15m00s, longer than that:"},
+		{"all fit", 3 * time.Hour, 5 * time.Minute, 0, 1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := modelPool(8, tt.perf)
+			pool.ScaleIn.MaxLifetime = policy.Duration(tt.life)
+			pool.ScaleIn.DrainTimeout = policy.Duration(tt.drain)
+			pool.CheckpointInterval = policy.Duration(tt.ckpt)
+			got := CloudUnfinishable(pool, tr)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// A backtest carries it in its report and prints it under the first line.
+	pool := modelPool(8, 1)
+	pool.ScaleIn.MaxLifetime = policy.Duration(10 * time.Minute)
+	pool.ScaleIn.DrainTimeout = policy.Duration(5 * time.Minute)
+	rep, err := Backtest{Pool: *pool, Trace: tr, Policies: []Policy{OnPremOnly()}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(b.String(), "\n\nnote: 2 jobs of the trace's 3 ") {
+		t.Errorf("notes %q; table:\n%s", rep.Notes, b.String())
+	}
+}
