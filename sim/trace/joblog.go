@@ -38,7 +38,7 @@ func (p *parser) jobLog() (*Trace, error) {
 		cg = p.col("num_gpu")
 	}
 	tr := &Trace{Format: FormatJobLog}
-	var first time.Time
+	var d dated
 	var cpu, never int
 	seconds := -1 // whether submit_time holds seconds (1) or dates (0), from the first row
 	err := p.rows(func(line int, rec []string) error {
@@ -65,24 +65,42 @@ func (p *parser) jobLog() (*Trace, error) {
 			never++
 			return nil
 		}
-		if first.IsZero() {
-			first = at
-		}
-		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
-		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+		return d.add(p, tr, line, at, dur, g)
 	})
-	// Offsets are relative to the first job kept; normalise shifts them to
-	// the earliest submit and moves Start along.
-	tr.Start = first
-	if first.IsZero() {
+	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNeverRan})
+	return tr, err
+}
+
+// dated collects the jobs of a trace whose submits are date-times: each
+// offset is from the first job kept (normalise then shifts them to the
+// earliest submit and moves Start along).
+type dated struct{ first time.Time }
+
+func (d *dated) add(p *parser, tr *Trace, line int, at time.Time, dur time.Duration, gpus int) error {
+	if d.first.IsZero() {
+		d.first = at
+	}
+	// Dates are within MinDate..MaxDate, so the offset cannot saturate.
+	return p.add(tr, line, Job{Submit: at.Sub(d.first), Duration: dur, GPUs: gpus})
+}
+
+// done starts tr at the first job kept (DefaultEpoch when none was) and
+// counts the skips that left rows out.
+func (d *dated) done(tr *Trace, skips ...Skip) {
+	tr.Start = d.first
+	if d.first.IsZero() {
 		tr.Start = DefaultEpoch
 	}
-	for _, s := range []Skip{{cpu, SkipNoGPUs}, {never, SkipNeverRan}} {
+	tr.skip(skips...)
+}
+
+// skip counts in tr.Skipped the skips that left rows out.
+func (tr *Trace) skip(skips ...Skip) {
+	for _, s := range skips {
 		if s.Rows > 0 {
 			tr.Skipped = append(tr.Skipped, s)
 		}
 	}
-	return tr, err
 }
 
 // submitTime reads a job log's submit_time: a date-time, or seconds from

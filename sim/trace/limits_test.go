@@ -172,16 +172,22 @@ func fuzzFormat(f *testing.F, header string, seeds ...string) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, rows string) {
-		tr, err := ReadWith("fuzz.csv", strings.NewReader(header+"\n"+rows), Options{MaxJobs: 10000})
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
-			return
-		}
-		checkTrace(t, tr)
+		fuzzRead(t, "fuzz.csv", header+"\n"+rows)
 	})
+}
+
+// fuzzRead reads a fuzzed trace: it loads within bounds, or is refused
+// with a *trace.Error.
+func fuzzRead(t *testing.T, name, data string) {
+	tr, err := ReadWith(name, strings.NewReader(data), Options{MaxJobs: 10000})
+	if err != nil {
+		var te *Error
+		if !errors.As(err, &te) {
+			t.Fatalf("error is not a *trace.Error: %v", err)
+		}
+		return
+	}
+	checkTrace(t, tr)
 }
 
 func FuzzITP(f *testing.F) {
@@ -222,15 +228,7 @@ func FuzzPhillyLog(f *testing.F) {
 	f.Add(`[{"submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": "None", "detail": null}, {"end_time": 5}]}, 7]`)
 	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`)
 	f.Fuzz(func(t *testing.T, log string) {
-		tr, err := ReadWith("fuzz.json", strings.NewReader(log), Options{MaxJobs: 10000})
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
-			return
-		}
-		checkTrace(t, tr)
+		fuzzRead(t, "fuzz.json", log)
 	})
 }
 

@@ -67,7 +67,7 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	if _, err := dec.Token(); err != nil { // the array's '['
 		return nil, p.jsonErr(0, "", err)
 	}
-	var first time.Time
+	var d dated
 	var never, running, cpu int
 	rec := make([]string, len(phillyColumns))
 	for n := 1; dec.More(); n++ {
@@ -135,25 +135,14 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		if dur > MaxSpan {
 			return nil, p.jobErr(n, &j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
 		}
-		if first.IsZero() {
-			first = submit
-		}
-		if err := p.add(tr, 0, Job{Submit: submit.Sub(first), Duration: dur.Round(time.Millisecond), GPUs: gpus}); err != nil {
+		if err := d.add(p, tr, 0, submit, dur.Round(time.Millisecond), gpus); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the array's ']'
 		return nil, p.jsonErr(0, "", err)
 	}
-	tr.Start = first
-	if first.IsZero() {
-		tr.Start = DefaultEpoch
-	}
-	for _, s := range []Skip{{cpu, SkipNoGPUs}, {never, SkipPhillyNeverRan}, {running, SkipPhillyRunning}} {
-		if s.Rows > 0 {
-			tr.Skipped = append(tr.Skipped, s)
-		}
-	}
+	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipPhillyNeverRan}, Skip{running, SkipPhillyRunning})
 	return tr, nil
 }
 

@@ -56,10 +56,6 @@ func (p *parser) podList() (*Trace, error) {
 		}
 		return p.add(tr, line, Job{Submit: created, Duration: deleted - sched, GPUs: g})
 	})
-	for _, s := range []Skip{{cpu, SkipNoGPUs}, {never, SkipPodNeverRan}} {
-		if s.Rows > 0 {
-			tr.Skipped = append(tr.Skipped, s)
-		}
-	}
+	tr.skip(Skip{cpu, SkipNoGPUs}, Skip{never, SkipPodNeverRan})
 	return tr, err
 }

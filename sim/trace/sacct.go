@@ -46,7 +46,7 @@ func (p *parser) sacct() (*Trace, error) {
 	}
 	cstart, cend, cstate := p.col("start"), p.col("end"), p.col("state")
 	tr := &Trace{Format: FormatSacct}
-	var first time.Time
+	var d dated
 	var steps, never, running, cpu int
 	err := p.rows(func(line int, rec []string) error {
 		if strings.Contains(rec[cid], ".") {
@@ -83,21 +83,9 @@ func (p *parser) sacct() (*Trace, error) {
 			cpu++
 			return nil
 		}
-		if first.IsZero() {
-			first = at
-		}
-		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
-		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+		return d.add(p, tr, line, at, dur, g)
 	})
-	tr.Start = first
-	if first.IsZero() {
-		tr.Start = DefaultEpoch
-	}
-	for _, s := range []Skip{{steps, SkipStep}, {cpu, SkipNoGPUs}, {never, SkipNoStart}, {running, SkipRunning}} {
-		if s.Rows > 0 {
-			tr.Skipped = append(tr.Skipped, s)
-		}
-	}
+	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning})
 	return tr, err
 }
 

@@ -562,14 +562,11 @@ func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error
 func (p *parser) philly() (*Trace, error) {
 	cs, cd, cg := p.col("timestamp"), p.col("duration"), p.col("num_gpus")
 	tr := &Trace{Format: FormatPhilly}
-	var first time.Time
+	var d dated
 	err := p.rows(func(line int, rec []string) error {
 		at, err := p.date(line, "timestamp", rec[cs])
 		if err != nil {
 			return err
-		}
-		if first.IsZero() {
-			first = at
 		}
 		dur, err := p.seconds(line, "duration", rec[cd], true)
 		if err != nil {
@@ -579,12 +576,9 @@ func (p *parser) philly() (*Trace, error) {
 		if err != nil {
 			return err
 		}
-		// Dates are within MinDate..MaxDate, so the offset cannot saturate.
-		return p.add(tr, line, Job{Submit: at.Sub(first), Duration: dur, GPUs: g})
+		return d.add(p, tr, line, at, dur, g)
 	})
-	// Offsets are relative to the first row; normalise shifts them to the
-	// earliest submit and moves Start along.
-	tr.Start = first
+	d.done(tr)
 	return tr, err
 }
 
