@@ -246,14 +246,15 @@ func (m *Model) Close() {
 	m.wg.Wait()
 }
 
-// seedRunning queues the jobs running at Start with what is left of them.
+// seedRunning queues the jobs running at Start with what is left of them,
+// submitted as the replay starts (t0).
 func (m *Model) seedRunning() {
 	jobs := m.opts.Trace.Jobs
 	m.next = sort.Search(len(jobs), func(i int) bool { return jobs[i].Submit >= m.opts.Start })
 	for i := range m.next {
 		j := jobs[i]
 		if left := j.Submit + j.Duration - m.opts.Start; left > 0 {
-			m.enqueue(i, j.GPUs, left)
+			m.enqueue(m.t0, i, j.GPUs, left)
 		}
 	}
 }
@@ -263,13 +264,13 @@ func (m *Model) seedRunning() {
 // Stats.Narrowed), since a burst of a few nodes could never start them.
 const MaxJobGPUs = 8
 
-func (m *Model) enqueue(id, gpus int, d time.Duration) {
+func (m *Model) enqueue(now time.Time, id, gpus int, d time.Duration) {
 	if gpus > MaxJobGPUs {
 		gpus = MaxJobGPUs
 		m.stats.Narrowed++
 	}
 	gpus = max(1, gpus)
-	m.waiting = append(m.waiting, &job{id: id, gpus: gpus, submit: m.opts.Clock.Now(), duration: d})
+	m.waiting = append(m.waiting, &job{id: id, gpus: gpus, submit: now, duration: d})
 	m.stats.Submitted++
 }
 
@@ -294,7 +295,7 @@ func (m *Model) step() {
 		jobs := m.opts.Trace.Jobs
 		pos := m.opts.Start + now.Sub(m.t0)
 		for ; m.next < len(jobs) && jobs[m.next].Submit <= pos; m.next++ {
-			m.enqueue(m.next, jobs[m.next].GPUs, jobs[m.next].Duration)
+			m.enqueue(now, m.next, jobs[m.next].GPUs, jobs[m.next].Duration)
 		}
 	}
 	m.syncCloud(cloud)

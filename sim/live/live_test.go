@@ -211,3 +211,34 @@ func TestRunStopsEverything(t *testing.T) {
 		}
 	}
 }
+
+// tickingClock is a fake clock that moves on by a millisecond every time
+// it is read, as a real one does between two reads.
+type tickingClock struct{ *clocktesting.FakeClock }
+
+func (c tickingClock) Now() time.Time {
+	c.Step(time.Millisecond)
+	return c.FakeClock.Now()
+}
+
+// TestWaitsAreNeverNegative: a job submitted and started in the same step
+// waited 0, however far the clock moved on within the step (it was once
+// stamped with a later reading than the step's, and the demo reported a
+// p95 wait of -0).
+func TestWaitsAreNeverNegative(t *testing.T) {
+	tr, err := trace.Load("testdata/small.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := tickingClock{clocktesting.NewFakeClock(time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC))}
+	m, err := New(Options{Clock: clk, Trace: tr, OnPremNodes: 1, AgentPort: freePort(t), Cloud: func() []CloudInstance { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.start()
+	m.step() // two 4-GPU jobs start at once
+	if st := m.Stats(); st.Started != 2 || st.WaitP95 != 0 {
+		t.Errorf("stats %+v: want 2 started with a p95 wait of 0", st)
+	}
+}
