@@ -198,24 +198,29 @@ func TestSpanSlowdownOnlyWhenSpanning(t *testing.T) {
 
 // TestCheckpointOutlivesMaxLifetime: the pool's policy drains instances at
 // max_lifetime 2h and cuts the drain at drain_timeout 30m, so a 10-hour job
-// is killed every 2h30m. Without checkpoints it never finishes; with
-// checkpoint_interval 1h it resumes each time and finishes, having lost
-// less than an hour per kill.
+// is killed every 2h30m. The one on-prem node is busy for 30 hours with
+// another job. Without checkpoints the 10-hour job never finishes on the
+// cloud (it runs on-prem once the node frees); with checkpoint_interval
+// 1h it resumes each time and finishes there, having lost less than an
+// hour per kill.
 func TestCheckpointOutlivesMaxLifetime(t *testing.T) {
 	run := func(checkpoint time.Duration) Result {
 		pool := modelPool(8, 1)
+		pool.OnPrem.Nodes = 1
 		pool.WaitTarget = 0
 		pool.ScaleIn = policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, MaxLifetime: policy.Duration(2 * time.Hour), DrainTimeout: policy.Duration(30 * time.Minute)}
 		pool.CheckpointInterval = policy.Duration(checkpoint)
-		res, err := Run(context.Background(), Options{Pool: pool, Trace: oneJob(8, 10*time.Hour), Policy: Spillway()})
+		tr := &trace.Trace{Name: "two", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+			{Submit: 0, Duration: 30 * time.Hour, GPUs: 8}, {Submit: time.Second, Duration: 10 * time.Hour, GPUs: 8}}}
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Spillway()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
 	plain, ckpt := run(0), run(time.Hour)
-	if plain.JobsOnCloud != 0 || plain.JobsKilled < 2 {
-		t.Errorf("without checkpoints: %d jobs finished on cloud after %d kills: want the job killed over and over, never finished", plain.JobsOnCloud, plain.JobsKilled)
+	if plain.JobsOnCloud != 0 || plain.JobsKilled < 2 || plain.JobsUnstarted != 0 {
+		t.Errorf("without checkpoints: %d jobs finished on cloud after %d kills, %d unstarted: want the job killed over and over, never finished there, then run on-prem", plain.JobsOnCloud, plain.JobsKilled, plain.JobsUnstarted)
 	}
 	if ckpt.JobsOnCloud != 1 || ckpt.JobsKilled < 2 {
 		t.Fatalf("with checkpoints: %d jobs finished on cloud after %d kills: want it killed and resumed until it finishes", ckpt.JobsOnCloud, ckpt.JobsKilled)

@@ -327,10 +327,19 @@ func checkResult(c fuzzCase, r Result) []string {
 	if p, err := PolicyByName(r.Policy); err == nil && p.Interval > 0 {
 		pool.Interval = policy.Duration(p.Interval)
 	}
+	// Nor can one that outlasts every cloud instance: longer than
+	// max_lifetime + drain_timeout on the fastest offering, with no
+	// checkpoint within that.
+	life, drain, ckpt := pool.ScaleIn.MaxLifetime.D(), pool.ScaleIn.DrainTimeout.D(), pool.CheckpointInterval.D()
+	bounded := life > 0 && drain > 0 && !(ckpt > 0 && ckpt < life+drain)
+	fastest := 0.0
+	for _, o := range pool.Offerings {
+		fastest = max(fastest, cmp.Or(o.Performance, 1))
+	}
 	for _, j := range c.tr.Jobs {
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
-			if policy.CloudHolds(&pool, j.GPUs) != "" {
+			if policy.CloudHolds(&pool, j.GPUs) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) {
 				never++
 				neverG = max(neverG, j.GPUs)
 			}

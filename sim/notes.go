@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
@@ -16,26 +17,22 @@ import (
 // The policies do not know job lengths, so they launch for it as for any
 // job; the note tells the reader why the report then shows runs killed.
 func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
-	life, drain := pool.ScaleIn.MaxLifetime.D(), pool.ScaleIn.DrainTimeout.D()
-	if life <= 0 || drain <= 0 || len(pool.Offerings) == 0 {
-		return "" // no limit, or drains wait for the jobs
+	lw, ok := newLifeWindow(pool)
+	if !ok {
+		return ""
 	}
-	window := life + drain
-	if ck := pool.CheckpointInterval.D(); ck > 0 && ck < window {
-		return "" // each run saves some work: the job gets there
-	}
-	perf := 0.0
-	for _, o := range pool.Offerings {
-		perf = max(perf, offeringPerf(o))
-	}
-	n := 0
+	window := lw.window
+	n, nowhere := 0, 0
 	var long, all float64
 	for _, j := range tr.Jobs {
 		gh := float64(j.GPUs) * j.Duration.Hours()
 		all += gh
-		if float64(j.Duration)/perf > float64(window) {
+		if lw.outlasts(j.Duration) {
 			n++
 			long += gh
+			if j.GPUs > pool.OnPrem.GPUs() {
+				nowhere++
+			}
 		}
 	}
 	if n == 0 {
@@ -45,7 +42,48 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 	if pool.CheckpointInterval > 0 {
 		ck = "a checkpoint_interval of " + humanSeconds(pool.CheckpointInterval.D().Seconds()) + ", longer than that"
 	}
+	onprem := "only on-prem finishes them"
+	if nowhere > 0 {
+		if nowhere > 1 {
+			onprem = fmt.Sprintf("only on-prem finishes them, and the %d larger than its %d GPUs can run nowhere: the backtest counts them as never served", nowhere, pool.OnPrem.GPUs())
+		} else {
+			onprem = fmt.Sprintf("only on-prem finishes them, and the one larger than its %d GPUs can run nowhere: the backtest counts it as never served", pool.OnPrem.GPUs())
+		}
+	}
 	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) run longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
-		"a cloud instance always ends before such a job finishes, so every cloud run of one is killed and lost; only on-prem finishes them",
-		counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), humanSeconds(window.Seconds()), ck)
+		"a cloud instance always ends before such a job finishes, so every cloud run of one is killed and lost; %s",
+		counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), humanSeconds(window.Seconds()), ck, onprem)
+}
+
+// lifeWindow is the longest a cloud run of a job can last under a pool's
+// rules: scale_in.max_lifetime + drain_timeout from the launch, at the
+// fastest offering's speed.
+type lifeWindow struct {
+	window time.Duration
+	perf   float64
+}
+
+// newLifeWindow is the pool's lifeWindow; ok is false when a cloud run is
+// not bounded (no max_lifetime, or drains that wait for their jobs) or
+// when each run saves some work (a checkpoint_interval within the window),
+// so that every job can finish on the cloud in the end.
+func newLifeWindow(pool *policy.Pool) (lw lifeWindow, ok bool) {
+	life, drain := pool.ScaleIn.MaxLifetime.D(), pool.ScaleIn.DrainTimeout.D()
+	if life <= 0 || drain <= 0 || len(pool.Offerings) == 0 {
+		return lifeWindow{}, false
+	}
+	lw.window = life + drain
+	if ck := pool.CheckpointInterval.D(); ck > 0 && ck < lw.window {
+		return lifeWindow{}, false
+	}
+	for _, o := range pool.Offerings {
+		lw.perf = max(lw.perf, offeringPerf(o))
+	}
+	return lw, true
+}
+
+// outlasts reports whether a job of duration d runs longer than the
+// window even on the fastest offering.
+func (lw lifeWindow) outlasts(d time.Duration) bool {
+	return float64(d)/lw.perf > float64(lw.window)
 }

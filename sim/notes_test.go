@@ -45,6 +45,19 @@ func TestCloudUnfinishable(t *testing.T) {
 			}
 		})
 	}
+	// It says which of them can run nowhere (larger than on-prem, too).
+	for nodes, want := range map[int]string{
+		0: "; only on-prem finishes them, and the 2 larger than its 0 GPUs can run nowhere: the backtest counts them as never served",
+		1: "; only on-prem finishes them",
+	} {
+		pool := modelPool(8, 1)
+		pool.OnPrem.Nodes = nodes
+		pool.ScaleIn.MaxLifetime = policy.Duration(10 * time.Minute)
+		pool.ScaleIn.DrainTimeout = policy.Duration(5 * time.Minute)
+		if got := CloudUnfinishable(pool, tr); !strings.HasSuffix(got, want) {
+			t.Errorf("%d on-prem nodes: got %q, want it to end %q", nodes, got, want)
+		}
+	}
 	// A backtest carries it in its report and prints it under the first line.
 	pool := modelPool(8, 1)
 	pool.ScaleIn.MaxLifetime = policy.Duration(10 * time.Minute)
@@ -59,5 +72,46 @@ func TestCloudUnfinishable(t *testing.T) {
 	}
 	if len(rep.Notes) != 1 || !strings.Contains(b.String(), "\n\nnote: 2 jobs of the trace's 3 ") {
 		t.Errorf("notes %q; table:\n%s", rep.Notes, b.String())
+	}
+}
+
+// TestNowhereJobsAreNeverServed: a job larger than on-prem that outlasts
+// every cloud instance (max_lifetime + drain_timeout, no checkpoint) can
+// run nowhere: no policy launches for it, none kills it again and again,
+// and the report counts it as never served, saying why. A job as large
+// that fits in the window, and one that outlasts it but fits on-prem,
+// still run.
+func TestNowhereJobsAreNeverServed(t *testing.T) {
+	pool := modelPool(8, 1)
+	pool.OnPrem.Nodes = 1
+	pool.ScaleIn.MaxLifetime = policy.Duration(10 * time.Minute)
+	pool.ScaleIn.DrainTimeout = policy.Duration(5 * time.Minute)
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: 2 * time.Hour, GPUs: 16},   // nowhere
+		{Submit: 0, Duration: 5 * time.Minute, GPUs: 16}, // on the cloud
+		{Submit: 0, Duration: 2 * time.Hour, GPUs: 4},    // on-prem
+	}}
+	var pols []Policy
+	for _, name := range PolicyNames {
+		p, err := PolicyByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pols = append(pols, p)
+	}
+	rep, err := Backtest{Pool: *pool, Trace: tr, Policies: pols}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		started := 2
+		if r.Policy == PolicyOnPremOnly {
+			started = 1 // the 16-GPU job that fits the window needs the cloud
+		}
+		if r.JobsNeverServed != 1 || r.NeverServedGPUs != 16 || !strings.Contains(r.NeverServedWhy, "longer than scale_in.max_lifetime + drain_timeout (15m00s)") ||
+			r.JobsKilled != 0 || r.JobsUnstarted != 2-started {
+			t.Errorf("%s: never served %d (%d GPUs, %q), killed %d, unstarted %d; want 1 never served (16 GPUs, outlasting 15m), none killed, %d unstarted",
+				r.Policy, r.JobsNeverServed, r.NeverServedGPUs, r.NeverServedWhy, r.JobsKilled, r.JobsUnstarted, 2-started)
+		}
 	}
 }

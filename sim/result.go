@@ -71,8 +71,9 @@ type Result struct {
 	// before the kill, redone later).
 	GPUHoursLost float64 `json:"gpu_hours_lost"`
 	// JobsNeverServed never started because they fit neither on-prem nor
-	// in any capacity the pool may rent (policy.CloudHolds); they are left
-	// out of the wait percentiles. NeverServedGPUs is the largest of them
+	// in any capacity the pool may rent (policy.CloudHolds), or are larger
+	// than on-prem and outlast every cloud instance (lifeWindow: never
+	// queued); they are left out of the wait percentiles. NeverServedGPUs is the largest of them
 	// and NeverServedWhy says why it cannot run.
 	JobsNeverServed int    `json:"jobs_never_served"`
 	NeverServedGPUs int    `json:"never_served_largest_gpus,omitempty"`
@@ -131,11 +132,11 @@ func (s *state) finishRun() {
 	waits := make([]float64, 0, len(s.jobs))
 	for j := range s.js {
 		if s.js[j].start < 0 {
-			if g := s.jobs[j].GPUs; g > s.on.total() && policy.CloudHolds(s.pool, g) != "" {
+			if why := s.neverServed(j); why != "" {
 				s.res.JobsNeverServed++
-				if g > s.res.NeverServedGPUs {
+				if g := s.jobs[j].GPUs; g > s.res.NeverServedGPUs {
 					s.res.NeverServedGPUs = g
-					s.res.NeverServedWhy = fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), policy.CloudHolds(s.pool, g))
+					s.res.NeverServedWhy = why
 				}
 				continue
 			}
@@ -161,6 +162,25 @@ func (s *state) finishRun() {
 		s.finalSample()
 		s.res.Timeline = s.timeline
 	}
+}
+
+// neverServed says why job j can run nowhere under the pool's rules ("" if
+// it can run somewhere): it is larger than on-prem, and no capacity the
+// pool may rent holds it (policy.CloudHolds), or every cloud run of it
+// ends before it finishes (jobState.nowhere).
+func (s *state) neverServed(j int) string {
+	g := s.jobs[j].GPUs
+	if g <= s.on.total() {
+		return ""
+	}
+	if why := policy.CloudHolds(s.pool, g); why != "" {
+		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
+	}
+	if s.js[j].nowhere {
+		return fmt.Sprintf("larger than the %d on-prem GPUs, and longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, with no checkpoint within that: every cloud instance ends before it can finish",
+			s.on.total(), humanSeconds(s.life.window.Seconds()))
+	}
+	return ""
 }
 
 // percentile is the nearest-rank q-quantile of sorted values.

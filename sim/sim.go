@@ -152,6 +152,10 @@ type jobState struct {
 	gen   int32
 	run   int32 // 1 + its index in state.runs while running, else 0
 	cloud bool
+	// nowhere: the job can run neither on-prem (larger than it) nor on
+	// the cloud (it outlasts every instance: lifeWindow), so it is never
+	// queued and the report counts it as never served.
+	nowhere bool
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
 	done time.Duration
@@ -168,6 +172,9 @@ type state struct {
 	seq    uint64
 
 	on onprem
+	// life bounds a cloud run of a job, when lifeOK (newLifeWindow).
+	life   lifeWindow
+	lifeOK bool
 
 	queues      []sizeQueue
 	queueOf     map[int]int
@@ -287,6 +294,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.BudgetPeriods = []BudgetPeriod{}
 	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, nodeGPUs)
+	s.life, s.lifeOK = newLifeWindow(o.Pool)
 	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
@@ -406,7 +414,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {
 			s.calm = false
-			s.enqueue(ai)
+			if s.lifeOK && s.jobs[ai].GPUs > s.on.total() && s.life.outlasts(s.jobs[ai].Duration) {
+				s.js[ai].nowhere = true
+			} else {
+				s.enqueue(ai)
+			}
 			ai++
 			s.lastDone = s.now
 		}
