@@ -340,6 +340,9 @@ func hasJobs(tr *trace.Trace) error {
 		_, skipped := trace.SkippedText(tr.Skipped)
 		return fmt.Errorf("trace %s has no jobs to replay: every row was skipped (%s): want at least one row of a GPU job that ran%s", tr.Name, skipped, whereHint(tr.Skipped))
 	}
+	if tr.Format == trace.FormatPhillyLog {
+		return fmt.Errorf("trace %s has no jobs: want at least one job in its JSON array", tr.Name)
+	}
 	return fmt.Errorf("trace %s has no jobs: want at least one row after its header", tr.Name)
 }
 
