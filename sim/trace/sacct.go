@@ -13,6 +13,9 @@ const (
 	SkipStep    = "job steps (a JobID with a dot, such as 123.batch: the job's own row holds the GPUs)"
 	SkipRunning = "jobs still running when the log was written (End Unknown)"
 	SkipNoStart = "jobs that never ran (Start Unknown or None, State PENDING, or no elapsed time)"
+	// SkipNoGPUTRES replaces SkipNoGPUs when no row's TRES names a GPU
+	// at all: the cluster does not account GPUs, rather than running none.
+	SkipNoGPUTRES = "jobs without GPUs in their TRES (no row names gres/gpu: Slurm records GPUs there only when slurm.conf's AccountingStorageTRES lists gres/gpu)"
 )
 
 // wantTRES says what a TRES column holds, for messages.
@@ -48,6 +51,7 @@ func (p *parser) sacct() (*Trace, error) {
 	tr := &Trace{Format: FormatSacct}
 	var d dated
 	var steps, never, running, cpu int
+	named := false // whether any row's TRES names gres/gpu
 	err := p.rows(func(line int, rec []string) error {
 		if strings.Contains(rec[cid], ".") {
 			steps++
@@ -75,17 +79,22 @@ func (p *parser) sacct() (*Trace, error) {
 			running++
 			return nil
 		}
-		g, err := p.tresGPUs(line, p.header[ct], rec[ct])
+		g, gpu, err := p.tresGPUs(line, p.header[ct], rec[ct])
 		if err != nil {
 			return err
 		}
+		named = named || gpu
 		if g == 0 {
 			cpu++
 			return nil
 		}
 		return d.add(p, tr, line, at, dur, g)
 	})
-	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning})
+	noGPUs := SkipNoGPUs
+	if !named {
+		noGPUs = SkipNoGPUTRES
+	}
+	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning})
 	return tr, err
 }
 
@@ -167,8 +176,8 @@ func (p *parser) elapsed(line int, col, s string) (time.Duration, error) {
 
 // tresGPUs is the GPU count of a TRES list ("billing=8,cpu=8,gres/gpu=2,
 // mem=64G,node=1"): its gres/gpu, else the sum of its gres/gpu:TYPE
-// entries, else 0.
-func (p *parser) tresGPUs(line int, col, s string) (int, error) {
+// entries, else 0; named says whether it names gres/gpu at all.
+func (p *parser) tresGPUs(line int, col, s string) (gpus int, named bool, err error) {
 	total, typed := -1, 0
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
@@ -177,24 +186,25 @@ func (p *parser) tresGPUs(line int, col, s string) (int, error) {
 		}
 		k, v, ok := strings.Cut(item, "=")
 		if !ok {
-			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
+			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
 		}
 		k = strings.ToLower(k)
 		if k != "gres/gpu" && !strings.HasPrefix(k, "gres/gpu:") {
 			continue
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > MaxGPUs {
-			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
+		c, err := strconv.Atoi(v)
+		if err != nil || c < 0 || c > MaxGPUs {
+			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
 		}
+		named = true
 		if k == "gres/gpu" {
-			total = n
-		} else if typed += n; typed > MaxGPUs {
-			return 0, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
+			total = c
+		} else if typed += c; typed > MaxGPUs {
+			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
 		}
 	}
 	if total >= 0 {
-		return total, nil
+		return total, true, nil
 	}
-	return typed, nil
+	return typed, named, nil
 }

@@ -395,6 +395,12 @@ func TestSacct(t *testing.T) {
 	if _, text := SkippedText([]Skip{{1, SkipStep}, {1, SkipRunning}}); !strings.HasPrefix(text, "1 job step (") || !strings.Contains(text, ", 1 job still running") {
 		t.Errorf("SkippedText: %q, want the reasons in the singular", text)
 	}
+	// A cluster that does not account GPUs (no gres/gpu in any TRES) is
+	// told apart from one whose jobs ran on CPUs only.
+	tr, err = Read("cpu.txt", strings.NewReader("JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|10:00|billing=8,cpu=8,node=1\n"))
+	if err != nil || len(tr.Jobs) != 0 || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUTRES}}) {
+		t.Errorf("no gres/gpu in any TRES: skipped %v (%v), want 1 %q", tr.Skipped, err, SkipNoGPUTRES)
+	}
 	// --where on one of its columns.
 	tr, err = LoadWith(filepath.Join("testdata", "sacct.txt"), Options{Where: []Where{{Column: "State", Values: []string{"COMPLETED"}}}})
 	if err != nil || len(tr.Jobs) != 1 || tr.Jobs[0].GPUs != 2 {
