@@ -57,7 +57,7 @@ func (p *parser) sacct() (*Trace, error) {
 			steps++
 			return nil
 		}
-		at, err := p.date(line, p.header[cs], rec[cs])
+		at, err := p.sacctTime(line, p.header[cs], rec[cs])
 		if err != nil {
 			return err
 		}
@@ -96,6 +96,30 @@ func (p *parser) sacct() (*Trace, error) {
 	}
 	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning})
 	return tr, err
+}
+
+// wantSacctTime says what a sacct time holds, for messages.
+var wantSacctTime = fmt.Sprintf("a time as YYYY-MM-DDTHH:MM:SS, as sacct writes it by default (in the cluster's zone: see --trace-zone), or in Unix seconds (SLURM_TIME_FORMAT=%%s), from %s to %s",
+	MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+
+// sacctTime parses a sacct time: a date-time in the trace's zone, or Unix
+// seconds, as sacct writes them with SLURM_TIME_FORMAT=%s.
+func (p *parser) sacctTime(line int, col, s string) (time.Time, error) {
+	v := strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && v != "" && v[0] >= '0' && v[0] <= '9' {
+		if n >= MaxDate.Unix() {
+			return time.Time{}, p.bad(line, col, s, wantSacctTime, errors.New("out of range"))
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	at, ok := parseDateTime(v, p.zone)
+	if !ok {
+		return time.Time{}, p.bad(line, col, s, wantSacctTime, errors.New("not a date-time"))
+	}
+	if at.Before(MinDate) || !at.Before(MaxDate) {
+		return time.Time{}, p.bad(line, col, s, wantSacctTime, errors.New("out of range"))
+	}
+	return at, nil
 }
 
 // field is rec[i], or "" when the column is absent (i < 0).

@@ -371,6 +371,9 @@ func TestSacct(t *testing.T) {
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 90.5, 4)}, []Skip{{1, SkipStep}}},
 		{"elapsedraw", "JobID|Submit|ElapsedRaw|ReqTRES|State\n8|2024-03-04T09:00:00|7200|cpu=1,gres/gpu:h100=4,gres/gpu:a100=2|COMPLETED\n9|2024-03-04T09:10:00|60|cpu=1,gres/gpu=1|RUNNING\n10|2024-03-04T09:20:00|0|cpu=1,gres/gpu=1|CANCELLED by 0\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 7200, 6)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}},
+		// SLURM_TIME_FORMAT=%s: Unix seconds, whatever the zone.
+		{"unix", "JobID|Submit|Start|End|Elapsed|AllocTRES\n1|1709542800|1709542805|1709546405|01:00:00|gres/gpu=2\n2|1709542860|1709542870|Unknown|00:10:00|gres/gpu=2\n",
+			shanghai, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipRunning}}},
 		{"zone", "JobID|JobName|Submit|Elapsed|AllocTRES\n11|say \"hi|2024-03-04T09:00:00|10:00|gres/gpu=1\n12|x|2024-03-04T09:00:10|1:00:00|gres/gpu=2\n",
 			shanghai, time.Date(2024, 3, 4, 1, 0, 0, 0, time.UTC), []Job{job(0, 600, 1), job(10, 3600, 2)}, nil},
 	} {
