@@ -77,7 +77,9 @@ Every policy is held to the pool's hard rules: max_gpus, max_cost_per_hour,
 drain_timeout, max_lifetime, and a budget that is never exceeded (an
 instance commits its cost until drain_timeout after the next evaluation;
 when the budget cannot cover that, instances are drained early). Jobs that
-fit neither on-prem nor in anything the limits let the pool rent are never
+fit neither on-prem nor in anything the limits let the pool rent, or that
+are larger than on-prem and outlast every cloud instance (longer than
+max_lifetime + drain_timeout, with no checkpoint within that), are never
 launched for; they are counted apart and left out of the wait percentiles.
 
 Policies, all on the same trace and offerings:
