@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -144,6 +145,21 @@ func (s *state) roomOf(ii int32) int {
 	return -1
 }
 
+// instID is the ID of instance ii: the simulator numbers its launches.
+func instID(ii int32) string { return "sim-" + strconv.Itoa(int(ii)+1) }
+
+// instByID is the index of the instance of an ID, alive or ended; ok is
+// false for an ID the run never gave out. The ID holds the index, so a run
+// keeps no map of every instance it launched.
+func (s *state) instByID(id string) (int32, bool) {
+	num, ok := strings.CutPrefix(id, "sim-")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n < 1 || n > len(s.insts) || strconv.Itoa(n) != num {
+		return 0, false
+	}
+	return int32(n - 1), true
+}
+
 func (s *state) launch(off policy.Offering, floor string) error {
 	if off.GPUs <= 0 {
 		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
@@ -153,7 +169,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	}
 	ii := int32(len(s.insts))
 	in := &instance{
-		id:         "sim-" + strconv.Itoa(int(ii)+1),
+		id:         instID(ii),
 		off:        off,
 		gpus:       off.GPUs,
 		free:       off.GPUs,
@@ -169,7 +185,6 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	}
 	s.insts = append(s.insts, in)
 	s.alive = append(s.alive, ii)
-	s.byID[in.id] = ii
 	s.booting++
 	s.viewValid = false
 	s.cloudGPUs += in.gpus
@@ -239,10 +254,16 @@ func (s *state) terminate(ii int32) {
 	in.state = policy.StateTerminating
 	s.viewValid = false
 	if in.jobs > 0 {
-		for j := range s.js {
-			if ps := s.partsOf(j); ps == nil || !slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
-				continue
+		// Its jobs are killed in job order; they are found among the runs
+		// (as many as run at once), not among every job of the trace.
+		s.victims = s.victims[:0]
+		for r, ps := range s.runs {
+			if ps != nil && slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
+				s.victims = append(s.victims, int(s.runJob[r]))
 			}
+		}
+		slices.Sort(s.victims)
+		for _, j := range s.victims {
 			s.kill(j)
 		}
 	}
@@ -275,7 +296,10 @@ func (s *state) terminate(ii int32) {
 	} else {
 		s.res.PaidGPUHours += (s.now - in.launched).Hours() * float64(in.gpus)
 	}
-	s.alive = slices.DeleteFunc(s.alive, func(x int32) bool { return x == ii })
+	// alive is in launch order, which is index order.
+	if i, ok := slices.BinarySearch(s.alive, ii); ok {
+		s.alive = slices.Delete(s.alive, i, i+1)
+	}
 	// Its record is no longer needed (what it cost is billed): a shared
 	// stand-in that has ended answers later events, and a run's memory
 	// follows the instances alive at once, not all it ever launched.

@@ -261,9 +261,11 @@ func (s *state) setParts(j int, parts []part) {
 		js.run = s.freeRuns[n-1] + 1
 		s.freeRuns = s.freeRuns[:n-1]
 		s.runs[js.run-1] = parts
+		s.runJob[js.run-1] = int32(j)
 		return
 	}
 	s.runs = append(s.runs, parts)
+	s.runJob = append(s.runJob, int32(j))
 	js.run = int32(len(s.runs))
 }
 

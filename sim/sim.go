@@ -199,7 +199,6 @@ type state struct {
 	viewValid        bool
 	dirty            []int32
 	alive            []int32 // indices of instances not yet ended, in launch order
-	byID             map[string]int32
 	booting          int
 	running          int // jobs running
 	lastMove         time.Duration
@@ -245,9 +244,13 @@ type state struct {
 	peak         Sample // maxima since the last sample
 	counts       workCounts
 
-	// runs holds the parts of running jobs; freeRuns lists free entries.
+	// runs holds the parts of running jobs, and runJob the job of each;
+	// freeRuns lists free entries.
 	runs     [][]part
+	runJob   []int32
 	freeRuns []int32
+	// victims is terminate's scratch list of the jobs it kills.
+	victims []int
 }
 
 // Run simulates one policy on one trace.
@@ -277,7 +280,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		js:       make([]jobState, len(o.Trace.Jobs)),
 		start:    o.Trace.Start,
 		queueOf:  map[int]int{},
-		byID:     map[string]int32{},
 		cheapest: cheapestPerGPUHour(o.Pool),
 	}
 	for _, off := range o.Pool.Offerings {

@@ -244,7 +244,7 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 		s.res.LimitBoundHours[l] += s.interval.Hours()
 	}
 	for _, a := range plan.Terminates {
-		ii, ok := s.byID[a.InstanceID]
+		ii, ok := s.instByID(a.InstanceID)
 		if !ok {
 			return false, fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
 		}
@@ -255,7 +255,7 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 		s.terminate(ii)
 	}
 	for _, a := range plan.Drains {
-		ii, ok := s.byID[a.InstanceID]
+		ii, ok := s.instByID(a.InstanceID)
 		if !ok {
 			return false, fmt.Errorf("sim: plan drains unknown instance %q", a.InstanceID)
 		}
