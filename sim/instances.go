@@ -153,8 +153,11 @@ func instID(ii int32) string { return "sim-" + strconv.Itoa(int(ii)+1) }
 // keeps no map of every instance it launched.
 func (s *state) instByID(id string) (int32, bool) {
 	num, ok := strings.CutPrefix(id, "sim-")
+	if !ok || num == "" || num[0] < '1' || num[0] > '9' { // as instID writes it: no sign, no leading 0
+		return 0, false
+	}
 	n, err := strconv.Atoi(num)
-	if !ok || err != nil || n < 1 || n > len(s.insts) || strconv.Itoa(n) != num {
+	if err != nil || n > len(s.insts) {
 		return 0, false
 	}
 	return int32(n - 1), true
