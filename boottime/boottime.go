@@ -2,9 +2,9 @@
 // launch until they take work, so that a policy plans with the boots the
 // cloud delivers (Snapshot.Boot) rather than with a configured guess.
 //
-// A Tracker keeps the last Window boots of each offering and estimates the
-// Quantile of them (nearest rank), and their mean, once MinSamples are
-// known. It is not safe
+// A Tracker keeps the last Window boots of each offering and estimates,
+// once MinSamples are known, a boot that the next stays within with
+// probability Quantile (a prediction bound), and their mean. It is not safe
 // for concurrent use: the scheduler keeps one per pool, used by the pool's
 // tick, and the simulator one per run.
 package boottime
@@ -17,12 +17,20 @@ import (
 	"github.com/spillway-io/spillway/policy"
 )
 
-// Defaults: plan with the p95 of the last 20 boots of an offering, once 3
-// are known. A wait target is judged at p95 (the report and the status
-// page flag a p95 wait above it), so boots are planned for at the same
-// quantile: a job launched for starts within the target 19 times in 20
-// even when boots spread. The window follows a cloud whose boots drift
-// over a day of bursts.
+// Defaults: plan with a boot that the next boot of an offering stays
+// within 19 times in 20, judged from its last 20 boots once 3 are known. A
+// wait target is judged at p95 (the report and the status page flag a p95
+// wait above it), so a job launched for must start within the target 19
+// times in 20 even when boots spread. The window follows a cloud whose
+// boots drift over a day of bursts.
+//
+// Of n boots alike, the next one is slower than the k-th fastest with
+// probability (n+1-k)/(n+1), whatever their distribution (a prediction
+// bound from order statistics). So the estimate for quantile q is the k-th
+// fastest with k = ⌈q·(n+1)⌉, the slowest when that exceeds n: of 20
+// boots, the slowest (the next exceeds it 1 time in 21). The nearest-rank
+// quantile (the nineteenth of 20) is exceeded 2 times in 21, about 10%,
+// and jobs held to the wait target then started late that often.
 const (
 	DefaultWindow     = 20
 	DefaultQuantile   = 0.95
@@ -94,8 +102,15 @@ func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
 	t.mean = withEstimate(t.mean, k, sum/time.Duration(len(r.d)))
 	t.buf = append(t.buf[:0], r.d...)
 	slices.Sort(t.buf)
-	k1 := int(math.Ceil(t.quantile*float64(len(t.buf)))) - 1
-	t.est = withEstimate(t.est, k, t.buf[max(0, min(k1, len(t.buf)-1))])
+	t.est = withEstimate(t.est, k, t.buf[predictionRank(t.quantile, len(t.buf))])
+}
+
+// predictionRank is the index, in n sorted samples, of the bound that one
+// more sample alike stays within with probability q: ⌈q·(n+1)⌉ - 1, the
+// largest when that is beyond them.
+func predictionRank(q float64, n int) int {
+	k := int(math.Ceil(q*float64(n+1))) - 1
+	return max(0, min(k, n-1))
 }
 
 // withEstimate is m with k set to d: m itself when it already says so,
