@@ -63,8 +63,8 @@ draws): each offering goes out of stock now and then, or on the schedule
 the config gives it (a launch into a stock-out fails and enters the
 capacity cache; the policy is asked again at once), boot times spread
 around the offering's boot (p95 twice the median; the spillway policy
-plans with the p95 of the boots it has seen, as the server does with its
-joins), and spot instances are reclaimed with a 2-minute notice, their
+plans with a bound the next boot stays within 19 times in 20, from the
+boots it has seen, as the server does with its joins), and spot instances are reclaimed with a 2-minute notice, their
 jobs killed and requeued (or resumed from their last checkpoint when the
 pool has a checkpoint_interval; without one, every policy rents spot only
 when nothing else can be launched). --cloud ideal
