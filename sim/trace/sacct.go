@@ -112,14 +112,7 @@ func (p *parser) sacctTime(line int, col, s string) (time.Time, error) {
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
-	at, ok := parseDateTime(v, p.zone)
-	if !ok {
-		return time.Time{}, p.bad(line, col, s, wantSacctTime, errors.New("not a date-time"))
-	}
-	if at.Before(MinDate) || !at.Before(MaxDate) {
-		return time.Time{}, p.bad(line, col, s, wantSacctTime, errors.New("out of range"))
-	}
-	return at, nil
+	return p.dateWant(line, col, s, wantSacctTime)
 }
 
 // field is rec[i], or "" when the column is absent (i < 0).

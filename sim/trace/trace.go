@@ -513,12 +513,17 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 
 // date parses a date-time column within [MinDate, MaxDate).
 func (p *parser) date(line int, col, s string) (time.Time, error) {
+	return p.dateWant(line, col, s, wantDate)
+}
+
+// dateWant is date, with want saying what is valid in its errors.
+func (p *parser) dateWant(line int, col, s, want string) (time.Time, error) {
 	at, ok := parseDateTime(s, p.zone)
 	if !ok {
-		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("not a date-time"))
+		return time.Time{}, p.bad(line, col, s, want, errors.New("not a date-time"))
 	}
 	if at.Before(MinDate) || !at.Before(MaxDate) {
-		return time.Time{}, p.bad(line, col, s, wantDate, errors.New("out of range"))
+		return time.Time{}, p.bad(line, col, s, want, errors.New("out of range"))
 	}
 	return at, nil
 }
