@@ -65,7 +65,7 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	dec := json.NewDecoder(lim)
 	tr := &Trace{Format: FormatPhillyLog}
 	if _, err := dec.Token(); err != nil { // the array's '['
-		return nil, p.jsonErr(0, "", err)
+		return nil, p.jsonErr(0, err)
 	}
 	var d dated
 	var never, running, cpu int
@@ -75,12 +75,12 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		var j phillyJob
 		at := dec.InputOffset()
 		if err := dec.Decode(&j); err != nil {
-			return nil, p.jsonErr(n, "", err)
+			return nil, p.jsonErr(n, err)
 		}
 		// The limiter bounds what is read from the file (the decoder may
 		// hold a little read ahead); the job itself is bounded exactly.
 		if dec.InputOffset()-at > MaxJSONJobBytes {
-			return nil, p.jsonErr(n, "", errJSONJobTooLong)
+			return nil, p.jsonErr(n, errJSONJobTooLong)
 		}
 		rec[0], rec[1], rec[2], rec[3] = j.Status, j.VC, j.JobID, j.User
 		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
@@ -98,8 +98,8 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		gpus, open := 0, false
 		for k, a := range j.Attempts {
 			g := 0
-			for _, d := range a.Detail {
-				g += len(d.GPUs)
+			for _, server := range a.Detail {
+				g += len(server.GPUs)
 			}
 			if g > MaxGPUs {
 				return nil, p.jobErr(n, &j, fmt.Sprintf("attempts[%d].detail", k), fmt.Sprint(g, " GPUs"), fmt.Sprintf("at most %d GPUs", MaxGPUs), errors.New("out of range"))
@@ -140,7 +140,7 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the array's ']'
-		return nil, p.jsonErr(0, "", err)
+		return nil, p.jsonErr(0, err)
 	}
 	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipPhillyNeverRan}, Skip{running, SkipPhillyRunning})
 	return tr, nil
@@ -179,7 +179,7 @@ func (p *parser) jobErr(n int, j *phillyJob, field, value, want string, err erro
 
 // jsonErr is a JSON job log that does not parse, at its n-th job (0 for
 // the array around them).
-func (p *parser) jsonErr(n int, field string, err error) error {
+func (p *parser) jsonErr(n int, err error) error {
 	if errors.Is(err, errJSONJobTooLong) {
 		return &Error{File: p.name, Err: fmt.Errorf("job %d: %w", n, err), Want: fmt.Sprintf("jobs of at most %d bytes", MaxJSONJobBytes)}
 	}
@@ -190,7 +190,7 @@ func (p *parser) jsonErr(n int, field string, err error) error {
 	if n > 0 {
 		where = fmt.Sprintf("job %d", n)
 	}
-	return &Error{File: p.name, Column: field, Err: fmt.Errorf("%s: %w", where, err),
+	return &Error{File: p.name, Err: fmt.Errorf("%s: %w", where, err),
 		Want: `a JSON array of Philly jobs, [{"jobid": …, "submitted_time": "2017-10-07 01:11:39", "attempts": [{"start_time": …, "end_time": …, "detail": [{"ip": …, "gpus": ["gpu0", …]}]}]}, …]`}
 }
 

@@ -29,7 +29,8 @@ const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, 
 //
 // JobID, Submit, Elapsed (or ElapsedRaw, in seconds) and AllocTRES (or
 // ReqTRES) are read; Start, End and State when present. Submit is a
-// date-time in the cluster's local time (see Options.Zone); the GPUs are
+// date-time in the cluster's local time (see Options.Zone), or Unix
+// seconds (SLURM_TIME_FORMAT=%s); the GPUs are
 // the TRES's gres/gpu count, or the sum of its typed gres/gpu:TYPE counts.
 // Rows of job steps (JobID 123.batch, 123.0, 123.extern) are skipped: the
 // job's own row holds their GPUs. So are jobs that never ran (Start Unknown
