@@ -132,11 +132,11 @@ func (s *state) finishRun() {
 	waits := make([]float64, 0, len(s.jobs))
 	for j := range s.js {
 		if s.js[j].start < 0 {
-			if why := s.neverServed(j); why != "" {
+			if s.runsNowhere(j) {
 				s.res.JobsNeverServed++
 				if g := s.jobs[j].GPUs; g > s.res.NeverServedGPUs {
 					s.res.NeverServedGPUs = g
-					s.res.NeverServedWhy = why
+					s.res.NeverServedWhy = s.neverServedWhy(j)
 				}
 				continue
 			}
@@ -164,23 +164,22 @@ func (s *state) finishRun() {
 	}
 }
 
-// neverServed says why job j can run nowhere under the pool's rules ("" if
-// it can run somewhere): it is larger than on-prem, and no capacity the
-// pool may rent holds it (policy.CloudHolds), or every cloud run of it
-// ends before it finishes (jobState.nowhere).
-func (s *state) neverServed(j int) string {
+// runsNowhere reports whether job j can run nowhere under the pool's
+// rules: it is larger than on-prem, and no capacity the pool may rent holds
+// it (policy.CloudHolds), or every cloud run of it ends before it finishes
+// (jobState.nowhere).
+func (s *state) runsNowhere(j int) bool {
 	g := s.jobs[j].GPUs
-	if g <= s.on.total() {
-		return ""
-	}
-	if why := policy.CloudHolds(s.pool, g); why != "" {
+	return g > s.on.total() && (s.js[j].nowhere || policy.CloudHolds(s.pool, g) != "")
+}
+
+// neverServedWhy says why job j, which runs nowhere, cannot run.
+func (s *state) neverServedWhy(j int) string {
+	if why := policy.CloudHolds(s.pool, s.jobs[j].GPUs); why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
 	}
-	if s.js[j].nowhere {
-		return fmt.Sprintf("larger than the %d on-prem GPUs, and longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, with no checkpoint within that: every cloud instance ends before it can finish",
-			s.on.total(), humanSeconds(s.life.window.Seconds()))
-	}
-	return ""
+	return fmt.Sprintf("larger than the %d on-prem GPUs, and longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, with no checkpoint within that: every cloud instance ends before it can finish",
+		s.on.total(), humanSeconds(s.life.window.Seconds()))
 }
 
 // percentile is the nearest-rank q-quantile of sorted values.
