@@ -50,9 +50,13 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 			onprem = fmt.Sprintf("only on-prem finishes them, and the one larger than its %d GPUs can run nowhere: the backtest counts it as never served", pool.OnPrem.GPUs())
 		}
 	}
-	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) run longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
+	run := "run"
+	if n == 1 {
+		run = "runs"
+	}
+	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
 		"a cloud instance always ends before such a job finishes, so every cloud run of one is killed and lost; %s",
-		counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), humanSeconds(window.Seconds()), ck, onprem)
+		counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), run, humanSeconds(window.Seconds()), ck, onprem)
 }
 
 // lifeWindow is the longest a cloud run of a job can last under a pool's
