@@ -224,9 +224,13 @@ func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
 		}
 		return
 	}
+	// Shares are compared to the cent: a hard budget spends many periods
+	// whole, and the first of them is named rather than one a
+	// rounding error ($19999.9999999 against $20000.0000001) picks.
+	cents := func(bp BudgetPeriod) float64 { return math.Round(bp.SpendUSD*100) / bp.BudgetUSD }
 	top, near, over := periods[0], 0, 0
 	for _, bp := range periods {
-		if bp.SpendUSD/bp.BudgetUSD > top.SpendUSD/top.BudgetUSD {
+		if cents(bp) > cents(top) {
 			top = bp
 		}
 		switch {

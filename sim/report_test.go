@@ -326,6 +326,11 @@ func TestBudgetPeriodsLine(t *testing.T) {
 		{"thirteen summed up", periods(13, func(k int) float64 { return []float64{10, 96, 99, 20, 100, 5, 101, 0, 0, 0, 0, 0, 3}[k] }),
 			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $101.00 of $100.00 (101% OVER) from 2026-01-07; " +
 				"3 reached 95% of their budget without going over, 1 went over; --json lists each (budget_periods)."},
+		// Thirteen periods spent whole: the first is named, not the one a
+		// rounding error puts a billionth of a dollar higher.
+		{"ties to the cent", periods(13, func(k int) float64 { return 100 + 1e-9*float64(k%3-1) }),
+			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $100.00 of $100.00 (100%) from 2026-01-01; " +
+				"13 reached 95% of their budget without going over, 0 went over; --json lists each (budget_periods)."},
 		{"ten years of days", periods(3653, func(k int) float64 { return float64(k % 50) }),
 			"\np: spend per budget period: 3653 periods from 2026-01-01 to 2036-01-02; the highest $49.00 of $100.00 (49%) from 2026-02-19; " +
 				"0 reached 95% of their budget without going over, 0 went over; --json lists each (budget_periods)."},
