@@ -13,6 +13,7 @@ type simulateReport struct {
 	Trace struct {
 		Jobs int `json:"jobs"`
 	} `json:"trace"`
+	Notes   []string `json:"notes"`
 	Results []struct {
 		Policy          string  `json:"policy"`
 		CloudCostUSD    float64 `json:"cloud_cost_usd"`
@@ -98,6 +99,20 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--config", "testdata/hostile/interval-1ns.yaml", "--trace", tr}},
 		{name: "a policy twice", err: "--policies: spillway is listed twice (want each of spillway, onprem-only, threshold, per-job, karpenter at most once)",
 			args: []string{"--trace", tr, "--policies", "spillway,per-job, spillway"}},
+		// jobs.csv's 16-GPU job (2 h) outlasts every instance and exceeds
+		// on-prem; its 8-GPU job (1 h) outlasts them too but fits on-prem.
+		{name: "instances that live 15 minutes", jobs: 3,
+			args: []string{"--config", "testdata/hostile/short-lived.yaml", "--trace", tr},
+			check: func(t *testing.T, rep simulateReport) {
+				if len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "2 jobs of the trace's 3 ") || !strings.Contains(rep.Notes[0], "the one larger than its 8 GPUs can run nowhere") {
+					t.Errorf("notes %q: want one on the 2 jobs that outlast the instances, one of them larger than on-prem", rep.Notes)
+				}
+				for _, r := range rep.Results {
+					if r.JobsNeverServed != 1 || r.JobsUnstarted != 0 {
+						t.Errorf("%s: %d never served, %d unstarted: want 1, 0", r.Policy, r.JobsNeverServed, r.JobsUnstarted)
+					}
+				}
+			}},
 		{name: "every knob at its upper bound", jobs: 3,
 			args: []string{"--config", "testdata/hostile/knobs-high.yaml", "--trace", tr}},
 		{name: "every knob at its lower bound", jobs: 3,
@@ -125,5 +140,32 @@ func TestSimulateHostile(t *testing.T) {
 				tt.check(t, rep)
 			}
 		})
+	}
+}
+
+// TestSimulateSweepNotes: a sweep carries the notes a single run prints,
+// on its first lines and in --json.
+func TestSimulateSweepNotes(t *testing.T) {
+	tr := filepath.Join(t.TempDir(), "jobs.csv")
+	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n60,7200,16\n120,600,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", "testdata/hostile/short-lived.yaml", "--trace", tr, "--sweep", "wait_target=0s,5m", "--seeds", "2"}
+	out, err := runSimulateArgs(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.SplitN(out, "\n", 3); len(lines) < 2 || !strings.HasPrefix(lines[1], "note: 2 jobs of the trace's 3 ") {
+		t.Errorf("want the note on the second line:\n%s", out)
+	}
+	out, err = runSimulateArgs(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Notes []string `json:"notes"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Notes) != 1 {
+		t.Errorf("--json notes %q (%v): want the one note", rep.Notes, err)
 	}
 }
