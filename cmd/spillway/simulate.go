@@ -64,8 +64,8 @@ the config gives it (a launch into a stock-out fails and enters the
 capacity cache; the policy is asked again at once), boot times spread
 around the offering's boot (p95 twice the median; the spillway policy
 plans with a bound the next boot stays within 19 times in 20, from the
-boots it has seen, as the server does with its joins), and spot instances are reclaimed with a 2-minute notice, their
-jobs killed and requeued (or resumed from their last checkpoint when the
+boots it has seen, as the server does with its joins), and spot instances
+are reclaimed with a 2-minute notice, their jobs killed and requeued (or resumed from their last checkpoint when the
 pool has a checkpoint_interval; without one, every policy rents spot only
 when nothing else can be launched). --cloud ideal
 turns all of that off. The config's simulate section sets the model, its
@@ -175,7 +175,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.config, "config", "", "config file (default: the embedded configs/examples/backtest.yaml)")
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
-	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log) or --where cluster=6214e9 (Philly)")
+	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct)")
 	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
