@@ -154,7 +154,11 @@ sacct --allusers --parsable2 --starttime 2024-01-01 --format
 JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
 Kubernetes pod list as Alibaba's GPU trace of 2023 gives it
 (…,num_gpu,…,creation_time,deletion_time,scheduled_time in seconds; a
-GPU-sharing pod counts as a whole GPU), SenseTime Helios per-minute sequences
+GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table of 2020
+(pai_task_table.csv, headerless as published or with its header: a task
+runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs; its
+seconds place Shanghai's time of day and weekday, fake dates in 1970),
+SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), your own
 (submit_s,duration_s,gpus), or Microsoft Philly's raw job log, a JSON array
 of jobs with their attempts (cluster_job_log; its times are Pacific: use
@@ -175,7 +179,7 @@ bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 	fl.StringVar(&f.config, "config", "", "config file (default: the embedded configs/examples/backtest.yaml)")
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
-	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct)")
+	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct) or --where gpu_type=V100 (PAI's task table)")
 	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")

@@ -548,6 +548,28 @@ func TestSimulateSweepSkippedRows(t *testing.T) {
 
 // TestSimulateSacct: a Slurm accounting log exported with sacct
 // --parsable2 backtests as it is, its skipped rows on the first line.
+// TestSimulatePAITask: Alibaba PAI's headerless task table backtests, its
+// skipped tasks counted on the first line; its job table is refused with
+// the table to load.
+func TestSimulatePAITask(t *testing.T) {
+	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/pai_task.csv", "--onprem-gpus", "8", "--policies", "spillway,per-job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "trace pai_task.csv: 3 jobs over 12h00m (5 rows skipped: 1 CPU-only task (plan_gpu 0 or empty), 2 tasks that never started (start_time 0 or empty, or no instances), " +
+		"1 task still running when the trace was cut (end_time 0 or empty), 1 task with no run time (end_time not after start_time)); pool v100: 8 on-prem GPUs, wait target 10m00s"
+	if first, _, _ := strings.Cut(out, "\n"); first != want {
+		t.Errorf("first line\n got %q\nwant %q", first, want)
+	}
+	jobs := filepath.Join(t.TempDir(), "pai_job_table.csv")
+	if err := os.WriteFile(jobs, []byte("4b3f04b66a525d2df903eb16,8cb3bec23d14,58540f191766,Terminated,4550879.0,4551416.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runSimulateArgs(t, "--trace", jobs); err == nil || !strings.Contains(err.Error(), "PAI's job table, which holds no GPU counts: load pai_task_table.csv") {
+		t.Errorf("job table: got %v, want the hint to load pai_task_table.csv", err)
+	}
+}
+
 func TestSimulateSacct(t *testing.T) {
 	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/sacct.txt", "--onprem-gpus", "8", "--policies", "spillway,per-job")
 	if err != nil {

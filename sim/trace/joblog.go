@@ -132,7 +132,7 @@ func SkippedText(skips []Skip) (rows int, text string) {
 		why := s.Why
 		if s.Rows == 1 {
 			// The reasons name what they count in the plural.
-			for _, pl := range [][2]string{{"jobs ", "job "}, {"rows ", "row "}, {"steps ", "step "}, {"pods ", "pod "}} {
+			for _, pl := range [][2]string{{"jobs ", "job "}, {"rows ", "row "}, {"steps ", "step "}, {"pods ", "pod "}, {"tasks ", "task "}} {
 				why = strings.Replace(why, pl[0], pl[1], 1)
 			}
 		}

@@ -216,6 +216,21 @@ func FuzzPodList(f *testing.F) {
 		"a,1,1,1,1000,,LS,Running,0,315360000,0\n", "a,1,1,1,1000,,LS,Running,9e9,1,0\n", "a,1,1,2,1000,,LS,Pending,5,6,\nb,1,1,1,1,,BE,Failed,0,1e-4,0\n")
 }
 
+// FuzzPAITask: PAI's headerless task table holds to the same bounds (the
+// first row is a task, so the fuzzed rows follow one).
+func FuzzPAITask(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "pai_task.csv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	f.Add("a,w,1048576.0,Terminated,0.001,315360000,1,1,100.0,V100\n")
+	f.Add("a,w,1.0,Running,9e9,1e-4,1,1,1e300,\nb,w,NaN,Waiting,NaN,NaN,1,1,NaN,\n")
+	f.Fuzz(func(t *testing.T, rows string) {
+		fuzzRead(t, "fuzz.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\n"+rows)
+	})
+}
+
 // FuzzPhillyLog: any bytes after a '[' load within bounds or are refused
 // with a *trace.Error.
 func FuzzPhillyLog(f *testing.F) {

@@ -1,9 +1,11 @@
 // Package trace loads GPU job traces for the simulator: the Microsoft ITP and
 // Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
 // Shanghai AI Lab Acme), Slurm's accounting log (sacct --parsable2),
-// Kubernetes pod lists (Alibaba's GPU trace of 2023), SenseTime Helios
+// Kubernetes pod lists (Alibaba's GPU trace of 2023), Alibaba PAI's task
+// table (its GPU trace of 2020), SenseTime Helios
 // per-minute sequences, a generic CSV, and Microsoft's raw Philly job log
-// (JSON). The format is recognised from the CSV header, or a JSON array.
+// (JSON). The format is recognised from the CSV header, a JSON array, or
+// the shape of PAI's headerless rows.
 package trace
 
 import (
@@ -61,6 +63,10 @@ const (
 	// FormatPhillyLog is Microsoft's raw Philly job log (cluster_job_log):
 	// a JSON array of jobs with their scheduling attempts.
 	FormatPhillyLog Format = "philly-job-log"
+	// FormatPAITask is Alibaba PAI's task table of 2020
+	// (cluster-trace-gpu-v2020 pai_task_table.csv), with the header
+	// published beside it or without one, as the table itself is.
+	FormatPAITask Format = "pai-task"
 )
 
 // DefaultEpoch is the wall-clock start given to traces whose times are only
@@ -231,6 +237,11 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	raw := slices.Clone(header)
 	header = loose(raw)
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
+	if formatOf(header) == "" && paiTable(raw) == "task" {
+		// PAI's table has no header: its first line is a task.
+		p.header, p.first = paiTaskColumns, raw
+		header = p.header
+	}
 	if p.zone == nil {
 		p.zone = time.UTC
 	}
@@ -253,13 +264,21 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.sacct()
 	case FormatPodList:
 		tr, err = p.podList()
+	case FormatPAITask:
+		tr, err = p.paiTask()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
 		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
 			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"
+		}
+		if t := paiTable(raw); t != "" || hasColumns(header, "job_name", "inst_id", "status", "start_time") {
+			if t == "" {
+				t = "job or instance"
+			}
+			want += "; this looks like PAI's " + t + " table, which holds no GPU counts: load pai_task_table.csv"
 		}
 		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, ","), Err: ErrUnknownFormat, Want: want}
 	}
@@ -338,7 +357,7 @@ var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp"
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
 	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num",
 	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
-	"creation_time", "scheduled_time", "deletion_time"}
+	"creation_time", "scheduled_time", "deletion_time", "inst_num", "plan_gpu", "start_time", "end_time"}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {
@@ -380,6 +399,8 @@ func formatOf(header []string) Format {
 		return FormatSacct
 	case hasColumns(header, "num_gpu", "creation_time", "scheduled_time", "deletion_time"):
 		return FormatPodList
+	case hasColumns(header, "inst_num", "start_time", "end_time", "plan_gpu"):
+		return FormatPAITask
 	}
 	return ""
 }
@@ -413,6 +434,8 @@ type parser struct {
 	left      int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
+	// first is a headerless file's first line, the first row rows gives.
+	first []string
 }
 
 // add appends a job, refusing one beyond the job limit.
@@ -431,14 +454,18 @@ func (p *parser) col(name string) int { return slices.Index(p.header, name) }
 // skipped by encoding/csv.
 func (p *parser) rows(fn func(line int, rec []string) error) error {
 	for {
-		rec, err := p.cr.Read()
-		if err == io.EOF {
-			return nil
+		rec, line := p.first, 1
+		if rec != nil {
+			p.first = nil
+		} else {
+			var err error
+			if rec, err = p.cr.Read(); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return csvError(p.name, err)
+			}
+			line, _ = p.cr.FieldPos(0)
 		}
-		if err != nil {
-			return csvError(p.name, err)
-		}
-		line, _ := p.cr.FieldPos(0)
 		if len(rec) != len(p.header) {
 			return &Error{File: p.name, Line: line, Value: strings.Join(rec, ","),
 				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in the header", len(p.header))}

@@ -84,6 +84,17 @@ func TestLoad(t *testing.T) {
 			[]Job{job(0, 60, 1), job(699, 193263, 8), job(3600, 3600, 16)}},
 		{"sacct.txt", FormatSacct, time.Date(2024, 3, 4, 8, 59, 30, 0, time.UTC),
 			[]Job{job(0, 300, 1), job(30, 3600, 2), job(90, 93630, 16)}},
+		// Alibaba PAI's task table of 2020, headerless as published: a
+		// task of 8 instances of a whole GPU is an 8-GPU job; a task at
+		// 50% of a GPU takes a whole one, one at 800% eight; seconds
+		// count from 1970-01-01 UTC; the ps task (no GPUs), the waiting
+		// one (start 0), the one with no instances, the running one (no
+		// end) and the one that ended as it started are skipped.
+		{"pai_task.csv", FormatPAITask, time.Unix(1739100, 0).UTC(),
+			[]Job{job(0, 43200, 8), job(62, 38, 1), job(900, 90.5, 8)}},
+		// The same with the header published beside it.
+		{"pai_task_header.csv", FormatPAITask, time.Unix(1739100, 0).UTC(),
+			[]Job{job(0, 43200, 8), job(62, 38, 1), job(900, 90.5, 8)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -116,7 +127,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -183,6 +194,10 @@ func TestJobLogSkipped(t *testing.T) {
 	tr, err = Load(filepath.Join("testdata", "podlist.csv"))
 	if err != nil || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}, {2, SkipPodNeverRan}}) {
 		t.Errorf("pod list: skipped %v (%v), want 1 CPU-only, 2 never ran", tr.Skipped, err)
+	}
+	tr, err = Load(filepath.Join("testdata", "pai_task.csv"))
+	if want := []Skip{{1, SkipTaskNoGPUs}, {2, SkipTaskNeverRan}, {1, SkipTaskRunning}, {1, SkipTaskNoTime}}; err != nil || !slices.Equal(tr.Skipped, want) {
+		t.Errorf("PAI task table: skipped %v (%v), want %v", tr.Skipped, err, want)
 	}
 	for _, f := range []string{"itp.csv", "philly.csv", "generic.csv"} {
 		if tr, err := Load(filepath.Join("testdata", f)); err != nil || tr.Skipped != nil {
@@ -347,6 +362,40 @@ func TestWhere(t *testing.T) {
 		if _, err := ParseWhere(s); err == nil {
 			t.Errorf("ParseWhere(%q): no error", s)
 		}
+	}
+}
+
+// TestPAITask: PAI's other tables are refused with the one to load, a
+// bad GPU request with its line, and --where keeps the tasks of a GPU
+// type in the headerless table.
+func TestPAITask(t *testing.T) {
+	for _, tt := range []struct{ name, data, want string }{
+		{"pai_job_table.csv", "4b3f04b66a525d2df903eb16,8cb3bec23d14dbde320b6613452e768cbbf35b8bd64ee28fcceb77d3c47d,58540f191766,Terminated,4550879.0,4551416.0\n",
+			"this looks like PAI's job table, which holds no GPU counts: load pai_task_table.csv)"},
+		{"pai_instance_table.csv", "af724763f4f5d0beef445849,worker,0d39aa867a79,54dbcd2db287,e387fbc18d80,Terminated,2081336.0,2083889.0,471dda9ed84965451e042145\n",
+			"this looks like PAI's instance table, which holds no GPU counts: load pai_task_table.csv)"},
+		{"jobs.csv", "job_name,inst_id,user,status,start_time,end_time\na,b,c,Terminated,1,2\n",
+			"this looks like PAI's job or instance table, which holds no GPU counts: load pai_task_table.csv)"},
+		{"gpus.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\nb,worker,1.0,Terminated,10.0,20.0,600.0,29.3,lots,V100\n",
+			`gpus.csv:2: column plan_gpu: "lots": not a number (want plan_gpu as a percentage of one GPU (50 is half a GPU, 800 eight), from 0 to 104857600)`},
+		{"gpus.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,-100.0,V100\n",
+			`gpus.csv:1: column plan_gpu: "-100.0": out of range (want plan_gpu as a percentage`},
+		{"gpus.csv", "a,worker,4096.0,Terminated,10.0,20.0,600.0,29.3,80000.0,V100\n",
+			`gpus.csv:1: column inst_num: "4096.0": out of range (want inst_num × ⌈plan_gpu/100⌉ (80000.0) at most 1048576 GPUs)`},
+		{"times.csv", "a,worker,1.0,Terminated,10.0,soon,600.0,29.3,100.0,V100\n",
+			`times.csv:1: column end_time: "soon": not a number (want a number of seconds from 0 to 315360000)`},
+	} {
+		_, err := Read(tt.name, strings.NewReader(tt.data))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want …%s", tt.name, err, tt.want)
+		}
+	}
+	tr, err := LoadWith(filepath.Join("testdata", "pai_task.csv"), Options{Where: []Where{{Column: "gpu_type", Values: []string{"V100", "V100M32"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Job{job(0, 43200, 8), job(900, 90.5, 8)}; !slices.Equal(tr.Jobs, want) || !slices.Contains(tr.Skipped, Skip{6, "rows outside gpu_type=V100,V100M32"}) {
+		t.Errorf("gpu_type=V100,V100M32: jobs %v, skipped %v; want %v and 6 rows outside", tr.Jobs, tr.Skipped, want)
 	}
 }
 

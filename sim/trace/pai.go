@@ -1,0 +1,134 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Why a PAI task-table row is skipped, as the report says it.
+const (
+	SkipTaskNoGPUs   = "CPU-only tasks (plan_gpu 0 or empty)"
+	SkipTaskNeverRan = "tasks that never started (start_time 0 or empty, or no instances)"
+	SkipTaskRunning  = "tasks still running when the trace was cut (end_time 0 or empty)"
+	SkipTaskNoTime   = "tasks with no run time (end_time not after start_time)"
+)
+
+// paiTaskColumns is the header Alibaba publishes beside pai_task_table.csv
+// (pai_task_table.header); the table itself has none.
+var paiTaskColumns = []string{"job_name", "task_name", "inst_num", "status", "start_time", "end_time", "plan_cpu", "plan_mem", "plan_gpu", "gpu_type"}
+
+// paiStatuses are the states the PAI tables record.
+var paiStatuses = []string{"Terminated", "Failed", "Running", "Waiting"}
+
+// paiTable recognises a headerless row of Alibaba's PAI trace of 2020
+// (cluster-trace-gpu-v2020) by its number of fields and where its status
+// (Terminated, Failed, Running or Waiting) stands: "task" for
+// pai_task_table, "job" or "instance" for the tables that hold no GPU
+// counts, "" for none.
+func paiTable(rec []string) string {
+	status := func(s string) bool { return slices.Contains(paiStatuses, strings.TrimSpace(s)) }
+	switch {
+	case len(rec) == len(paiTaskColumns) && status(rec[3]):
+		return "task"
+	case len(rec) == 6 && status(rec[3]):
+		return "job"
+	case len(rec) == 9 && status(rec[5]):
+		return "instance"
+	}
+	return ""
+}
+
+// paiTask parses Alibaba PAI's task table of 2020 (pai_task_table.csv,
+// with or without the header published beside it). A task is a gang of
+// inst_num instances, each asking for plan_gpu percent of a GPU; it is
+// replayed as a job submitted at its start_time (the table holds no
+// submit time: that is in pai_job_table, so PAI's own queueing is not in
+// the arrivals) that runs until its end_time on inst_num × ⌈plan_gpu/100⌉
+// GPUs: a task sharing a GPU counts as a whole one, as the simulator rents
+// and places whole GPUs. Times are seconds from an undisclosed origin;
+// offset 0 is 1970-01-01 UTC, at which Shanghai's clock shows each time's
+// original time of day and weekday (the trace's README). CPU-only tasks,
+// tasks that never started or had not ended, and tasks with no run time
+// are skipped and counted in Trace.Skipped.
+func (p *parser) paiTask() (*Trace, error) {
+	cn, cs, ce, cg := p.col("inst_num"), p.col("start_time"), p.col("end_time"), p.col("plan_gpu")
+	tr := &Trace{Format: FormatPAITask}
+	var d dated
+	var cpu, never, running, notime int
+	err := p.rows(func(line int, rec []string) error {
+		g, err := p.paiGPUs(line, rec[cn], rec[cg])
+		if err != nil {
+			return err
+		}
+		start, started, err := p.paiTime(line, p.header[cs], rec[cs])
+		if err != nil {
+			return err
+		}
+		end, ended, err := p.paiTime(line, p.header[ce], rec[ce])
+		if err != nil {
+			return err
+		}
+		switch {
+		case g == 0:
+			cpu++
+		case g < 0 || !started:
+			never++
+		case !ended:
+			running++
+		case end <= start:
+			notime++
+		default:
+			return d.add(p, tr, line, time.Unix(0, 0).UTC().Add(start), end-start, g)
+		}
+		return nil
+	})
+	d.done(tr, Skip{cpu, SkipTaskNoGPUs}, Skip{never, SkipTaskNeverRan}, Skip{running, SkipTaskRunning}, Skip{notime, SkipTaskNoTime})
+	return tr, err
+}
+
+// paiTime reads a PAI time in seconds; 0 or empty is none (the trace's
+// analysis reads a 0 start_time as a task that never started).
+func (p *parser) paiTime(line int, col, s string) (time.Duration, bool, error) {
+	if t := strings.TrimSpace(s); t == "" || strings.EqualFold(t, "nan") {
+		return 0, false, nil
+	}
+	d, err := p.seconds(line, col, s, false)
+	return d, d > 0, err
+}
+
+// paiGPUs is the GPUs a task holds at once, inst_num × ⌈plan_gpu/100⌉: 0
+// for a CPU-only task, -1 for one with no instances.
+func (p *parser) paiGPUs(line int, inst, plan string) (int, error) {
+	n := 0
+	if t := strings.TrimSpace(inst); t != "" && !strings.EqualFold(t, "nan") {
+		var err error
+		if n, err = p.count(line, "inst_num", inst, 0); err != nil {
+			return 0, err
+		}
+	}
+	if t := strings.TrimSpace(plan); t == "" || strings.EqualFold(t, "nan") {
+		return 0, nil
+	}
+	want := fmt.Sprintf("plan_gpu as a percentage of one GPU (50 is half a GPU, 800 eight), from 0 to %d", MaxGPUs*100)
+	f, err := strconv.ParseFloat(strings.TrimSpace(plan), 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, p.bad(line, "plan_gpu", plan, want, errors.New("not a number"))
+	case err != nil || f != f || f < 0 || f > MaxGPUs*100:
+		return 0, p.bad(line, "plan_gpu", plan, want, errors.New("out of range"))
+	case f == 0:
+		return 0, nil
+	case n == 0:
+		return -1, nil
+	}
+	g := int64(math.Ceil(f/100)) * int64(n)
+	if g > MaxGPUs {
+		return 0, p.bad(line, "inst_num", inst, fmt.Sprintf("inst_num × ⌈plan_gpu/100⌉ (%s) at most %d GPUs", strings.TrimSpace(plan), MaxGPUs), errors.New("out of range"))
+	}
+	return int(g), nil
+}
