@@ -157,9 +157,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		WaitTargetS: b.Pool.WaitTarget.D().Seconds(),
 		Results:     make([]Result, len(b.Policies)),
 	}
-	if note := CloudUnfinishable(&b.Pool, b.Trace); note != "" {
-		rep.Notes = append(rep.Notes, note)
-	}
+	rep.Notes = TraceNotes(&b.Pool, b.Trace)
 	var mu sync.Mutex
 	done := make([]float64, len(b.Policies))
 	// report sends the mean fraction done over every run so far: the

@@ -8,6 +8,48 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
+// TraceNotes are the notes a report gives on a trace under a pool's rules,
+// whatever the policy: CloudUnfinishable's and SharedGPUs'.
+func TraceNotes(pool *policy.Pool, tr *trace.Trace) []string {
+	var notes []string
+	for _, n := range []string{SharedGPUs(tr), CloudUnfinishable(pool, tr)} {
+		if n != "" {
+			notes = append(notes, n)
+		}
+	}
+	return notes
+}
+
+// SharedGPUs says how many of a trace's jobs asked for part of a GPU and
+// what running them on whole GPUs adds to the demand, as a note for the
+// report ("" when none did): GPU sharing has no counterpart in the
+// simulator, which rents and places whole GPUs, so every policy serves
+// more GPU-hours than the trace's jobs asked for.
+func SharedGPUs(tr *trace.Trace) string {
+	if tr.Shared == 0 {
+		return ""
+	}
+	var all float64
+	for _, j := range tr.Jobs {
+		all += float64(j.GPUs) * j.Duration.Hours()
+	}
+	asked := "asked"
+	if tr.Shared == 1 {
+		asked = "asks"
+	}
+	return fmt.Sprintf("%s of the trace's %d %s for part of a GPU (GPU sharing); the simulator rents and places whole GPUs, so each runs on whole ones, rounded up: "+
+		"that adds %s GPU-hours (%.1f%% of the %s replayed) to what every policy serves",
+		counted(tr.Shared, "job", "jobs"), len(tr.Jobs), asked, gpuHours(tr.SharedGPUHours), 100*tr.SharedGPUHours/max(all, 1e-9), gpuHours(all))
+}
+
+// gpuHours is a GPU-hour figure to a whole hour, or to two decimals below one.
+func gpuHours(h float64) string {
+	if h < 1 {
+		return fmt.Sprintf("%.2f", h)
+	}
+	return fmt.Sprintf("%.0f", h)
+}
+
 // CloudUnfinishable says which of a trace's jobs no cloud run can finish
 // under the pool's rules, as a note for the report ("" when none): with
 // scale_in.max_lifetime and a drain_timeout, an instance ends at most

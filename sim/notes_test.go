@@ -10,6 +10,37 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
+// TestSharedGPUs: the report notes the jobs that asked for part of a GPU
+// and what running them on whole GPUs adds, before the lifetime note, and
+// only when there are such jobs.
+func TestSharedGPUs(t *testing.T) {
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 1},
+		{Submit: 0, Duration: 3 * time.Hour, GPUs: 2},
+	}}
+	pool := modelPool(8, 1)
+	if notes := TraceNotes(pool, tr); len(notes) != 0 {
+		t.Errorf("no shares: notes %q", notes)
+	}
+	tr.Shared, tr.SharedGPUHours = 1, 0.5
+	want := "1 job of the trace's 2 asks for part of a GPU (GPU sharing); the simulator rents and places whole GPUs, so each runs on whole ones, rounded up: that adds 0.50 GPU-hours (7.1% of the 7 replayed) to what every policy serves"
+	if got := SharedGPUs(tr); got != want {
+		t.Errorf("note\n got %q\nwant %q", got, want)
+	}
+	pool.ScaleIn.MaxLifetime, pool.ScaleIn.DrainTimeout = policy.Duration(time.Hour), policy.Duration(time.Minute)
+	notes := TraceNotes(pool, tr)
+	if len(notes) != 2 || notes[0] != want || !strings.HasPrefix(notes[1], "1 job of the trace's 2 (86% of its GPU-hours) runs longer") {
+		t.Errorf("notes %q, want the shares' then the lifetime's", notes)
+	}
+	rep, err := Backtest{Pool: *pool, Trace: tr, Policies: []Policy{OnPremOnly()}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 2 || rep.Notes[0] != want {
+		t.Errorf("report notes %q", rep.Notes)
+	}
+}
+
 // TestCloudUnfinishable: the report notes the jobs that no cloud run can
 // finish (longer than max_lifetime + drain_timeout on the fastest
 // offering, with no checkpoint saved within that), and only when there

@@ -125,10 +125,11 @@ jobs never served and why, and any policy that another beats on both cost
 and p95 wait (dominated).
 
 --json prints the same as one object: trace {name, jobs, span_s}, pool,
-onprem_gpus, wait_target_s, wall_seconds, notes (what the pool's rules mean
-for the trace whatever the policy, as jobs that no cloud run can finish
-because they outlast scale_in.max_lifetime + drain_timeout without a
-checkpoint), and results, one per policy, with
+onprem_gpus, wait_target_s, wall_seconds, notes (what the trace and the
+pool's rules mean whatever the policy: jobs that asked for part of a GPU
+and run on whole ones, and jobs that no cloud run can finish because they
+outlast scale_in.max_lifetime + drain_timeout without a checkpoint), and
+results, one per policy, with
 policy, cloud_cost_usd, paid_gpu_hours, used_gpu_hours, efficiency,
 wait_p50_s, wait_p95_s, wait_p99_s, wait_max_s, jobs_on_cloud, launches,
 jobs_unstarted (with stopped, why the run gave up on queued jobs, when
@@ -415,14 +416,10 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		}
 	}
 	out := cmd.OutOrStdout()
-	note := sim.CloudUnfinishable(&pool, tr)
+	notes := sim.TraceNotes(&pool, tr)
 	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		var notes []string
-		if note != "" {
-			notes = []string{note}
-		}
 		return enc.Encode(struct {
 			Trace  string           `json:"trace"`
 			Seeds  int              `json:"seeds"`
@@ -438,8 +435,8 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		jobs += fmt.Sprintf(" (rows skipped: %s)", text)
 	}
 	fmt.Fprintf(out, "trace %s: %s; pool %s: %d on-prem GPUs\n", tr.Name, jobs, pool.Name, pool.OnPrem.GPUs())
-	if note != "" {
-		fmt.Fprintf(out, "note: %s.\n", note)
+	for _, n := range notes {
+		fmt.Fprintf(out, "note: %s.\n", n)
 	}
 	return sim.WriteSweep(out, pts, f.seeds)
 }

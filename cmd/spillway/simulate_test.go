@@ -561,6 +561,10 @@ func TestSimulatePAITask(t *testing.T) {
 	if first, _, _ := strings.Cut(out, "\n"); first != want {
 		t.Errorf("first line\n got %q\nwant %q", first, want)
 	}
+	// The task at 50% of a GPU runs on a whole one, and a note says so.
+	if note := "\nnote: 1 job of the trace's 3 asks for part of a GPU (GPU sharing); the simulator rents and places whole GPUs, so each runs on whole ones, rounded up: that adds 0.01 GPU-hours (0.0% of the 96 replayed) to what every policy serves.\n"; !strings.Contains(out, note) {
+		t.Errorf("no note %q in\n%s", note, out)
+	}
 	jobs := filepath.Join(t.TempDir(), "pai_job_table.csv")
 	if err := os.WriteFile(jobs, []byte("4b3f04b66a525d2df903eb16,8cb3bec23d14,58540f191766,Terminated,4550879.0,4551416.0\n"), 0o644); err != nil {
 		t.Fatal(err)

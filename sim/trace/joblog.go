@@ -28,7 +28,9 @@ const (
 // end) and gpu_num, with other columns (user, vc, state, queue…)
 // ignored; or a scheduling simulator's job list in the Tiresias layout
 // (job_id,num_gpu,submit_time,iterations,model_name,duration,interval),
-// whose submit_time is seconds from the start. Jobs of every end state
+// whose submit_time is seconds from the start. A fractional GPU count (a
+// share of a GPU, as PAI's simulator lists them) runs on whole GPUs,
+// rounded up, and is counted in Trace.Shared. Jobs of every end state
 // are replayed, since each held its GPUs for its duration. CPU-only jobs
 // (no GPUs) and jobs that never ran (duration 0 or empty: cancelled while
 // queued) are skipped and counted in Trace.Skipped.
@@ -47,7 +49,7 @@ func (p *parser) jobLog() (*Trace, error) {
 			return err
 		}
 		seconds = secs
-		g, err := p.count(line, p.header[cg], rec[cg], 0)
+		g, asked, err := p.fraction(line, p.header[cg], rec[cg])
 		if err != nil {
 			return err
 		}
@@ -65,7 +67,7 @@ func (p *parser) jobLog() (*Trace, error) {
 			never++
 			return nil
 		}
-		return d.add(p, tr, line, at, dur, g)
+		return d.addShared(p, tr, line, at, dur, g, asked)
 	})
 	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNeverRan})
 	return tr, err
@@ -77,11 +79,21 @@ func (p *parser) jobLog() (*Trace, error) {
 type dated struct{ first time.Time }
 
 func (d *dated) add(p *parser, tr *Trace, line int, at time.Time, dur time.Duration, gpus int) error {
+	return d.addShared(p, tr, line, at, dur, gpus, float64(gpus))
+}
+
+// addShared is add for a job that asked for only asked of its gpus (Trace.Shared).
+func (d *dated) addShared(p *parser, tr *Trace, line int, at time.Time, dur time.Duration, gpus int, asked float64) error {
 	if d.first.IsZero() {
 		d.first = at
 	}
 	// Dates are within MinDate..MaxDate, so the offset cannot saturate.
-	return p.add(tr, line, Job{Submit: at.Sub(d.first), Duration: dur, GPUs: gpus})
+	j := Job{Submit: at.Sub(d.first), Duration: dur, GPUs: gpus}
+	if err := p.add(tr, line, j); err != nil {
+		return err
+	}
+	tr.share(j, asked)
+	return nil
 }
 
 // done starts tr at the first job kept (DefaultEpoch when none was) and

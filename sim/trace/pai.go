@@ -61,7 +61,7 @@ func (p *parser) paiTask() (*Trace, error) {
 	var d dated
 	var cpu, never, running, notime int
 	err := p.rows(func(line int, rec []string) error {
-		g, err := p.paiGPUs(line, rec[cn], rec[cg])
+		g, asked, err := p.paiGPUs(line, rec[cn], rec[cg])
 		if err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (p *parser) paiTask() (*Trace, error) {
 		case end <= start:
 			notime++
 		default:
-			return d.add(p, tr, line, time.Unix(0, 0).UTC().Add(start), end-start, g)
+			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), end-start, g, asked)
 		}
 		return nil
 	})
@@ -101,34 +101,35 @@ func (p *parser) paiTime(line int, col, s string) (time.Duration, bool, error) {
 	return d, d > 0, err
 }
 
-// paiGPUs is the GPUs a task holds at once, inst_num × ⌈plan_gpu/100⌉: 0
-// for a CPU-only task, -1 for one with no instances.
-func (p *parser) paiGPUs(line int, inst, plan string) (int, error) {
+// paiGPUs is the GPUs a task holds at once, inst_num × ⌈plan_gpu/100⌉ (0
+// for a CPU-only task, -1 for one with no instances), and the GPUs it
+// asked for, inst_num × plan_gpu/100.
+func (p *parser) paiGPUs(line int, inst, plan string) (int, float64, error) {
 	n := 0
 	if t := strings.TrimSpace(inst); t != "" && !strings.EqualFold(t, "nan") {
 		var err error
 		if n, err = p.count(line, "inst_num", inst, 0); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if t := strings.TrimSpace(plan); t == "" || strings.EqualFold(t, "nan") {
-		return 0, nil
+		return 0, 0, nil
 	}
 	want := fmt.Sprintf("plan_gpu as a percentage of one GPU (50 is half a GPU, 800 eight), from 0 to %d", MaxGPUs*100)
 	f, err := strconv.ParseFloat(strings.TrimSpace(plan), 64)
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, p.bad(line, "plan_gpu", plan, want, errors.New("not a number"))
+		return 0, 0, p.bad(line, "plan_gpu", plan, want, errors.New("not a number"))
 	case err != nil || f != f || f < 0 || f > MaxGPUs*100:
-		return 0, p.bad(line, "plan_gpu", plan, want, errors.New("out of range"))
+		return 0, 0, p.bad(line, "plan_gpu", plan, want, errors.New("out of range"))
 	case f == 0:
-		return 0, nil
+		return 0, 0, nil
 	case n == 0:
-		return -1, nil
+		return -1, 0, nil
 	}
 	g := int64(math.Ceil(f/100)) * int64(n)
 	if g > MaxGPUs {
-		return 0, p.bad(line, "inst_num", inst, fmt.Sprintf("inst_num × ⌈plan_gpu/100⌉ (%s) at most %d GPUs", strings.TrimSpace(plan), MaxGPUs), errors.New("out of range"))
+		return 0, 0, p.bad(line, "inst_num", inst, fmt.Sprintf("inst_num × ⌈plan_gpu/100⌉ (%s) at most %d GPUs", strings.TrimSpace(plan), MaxGPUs), errors.New("out of range"))
 	}
-	return int(g), nil
+	return int(g), float64(n) * f / 100, nil
 }

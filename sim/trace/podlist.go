@@ -2,6 +2,7 @@ package trace
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -19,7 +20,7 @@ const SkipPodNeverRan = "pods that never ran (scheduled_time empty, or deleted a
 // simulator rents and places whole GPUs. CPU-only pods and pods that
 // never ran are skipped and counted in Trace.Skipped.
 func (p *parser) podList() (*Trace, error) {
-	cc, cs, cd, cg := p.col("creation_time"), p.col("scheduled_time"), p.col("deletion_time"), p.col("num_gpu")
+	cc, cs, cd, cg, cm := p.col("creation_time"), p.col("scheduled_time"), p.col("deletion_time"), p.col("num_gpu"), p.col("gpu_milli")
 	tr := &Trace{Format: FormatPodList, Start: DefaultEpoch}
 	var cpu, never int
 	err := p.rows(func(line int, rec []string) error {
@@ -54,7 +55,17 @@ func (p *parser) podList() (*Trace, error) {
 			never++
 			return nil
 		}
-		return p.add(tr, line, Job{Submit: created, Duration: deleted - sched, GPUs: g})
+		j := Job{Submit: created, Duration: deleted - sched, GPUs: g}
+		if err := p.add(tr, line, j); err != nil {
+			return err
+		}
+		if cm >= 0 && g == 1 {
+			// A GPU-sharing pod asks for gpu_milli thousandths of its one GPU.
+			if milli, err := strconv.ParseFloat(strings.TrimSpace(rec[cm]), 64); err == nil && milli > 0 && milli < 1000 {
+				tr.share(j, milli/1000)
+			}
+		}
+		return nil
 	})
 	tr.skip(Skip{cpu, SkipNoGPUs}, Skip{never, SkipPodNeverRan})
 	return tr, err

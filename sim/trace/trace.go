@@ -86,6 +86,21 @@ type Trace struct {
 	// Skipped counts the rows left out as not GPU work (a job log's
 	// CPU-only jobs and jobs that never ran); empty for other formats.
 	Skipped []Skip
+	// Shared counts the jobs that asked for part of a GPU (a GPU-sharing
+	// pod, a PAI task at a plan_gpu that is not a whole number of GPUs, a
+	// fractional count in a job log): each runs on whole GPUs, rounded
+	// up, since the simulator rents and places whole GPUs.
+	// SharedGPUHours is what that rounding adds to the trace's demand.
+	Shared         int
+	SharedGPUHours float64
+}
+
+// share counts a job kept on whole GPUs that asked for only asked GPUs.
+func (t *Trace) share(j Job, asked float64) {
+	if asked < float64(j.GPUs) {
+		t.Shared++
+		t.SharedGPUHours += (float64(j.GPUs) - asked) * j.Duration.Hours()
+	}
 }
 
 // Span is the time from the first submit to the last job's end.
@@ -536,6 +551,25 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 		return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 	}
 	return n, nil
+}
+
+// fraction parses a job log's GPU count, which may be a fraction (a share
+// of a GPU): the whole GPUs the job runs on, rounded up, and the GPUs it
+// asked for.
+func (p *parser) fraction(line int, col, s string) (int, float64, error) {
+	want := fmt.Sprintf("a number of GPUs from 0 to %d (a fraction, a share of a GPU, runs on whole GPUs)", MaxGPUs)
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= MaxGPUs {
+		return n, float64(n), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, 0, p.bad(line, col, s, want, errors.New("not a number"))
+	case err != nil || f != f || f < 0 || f > MaxGPUs:
+		return 0, 0, p.bad(line, col, s, want, errors.New("out of range"))
+	}
+	return int(math.Ceil(f)), f, nil
 }
 
 // date parses a date-time column within [MinDate, MaxDate).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,7 +140,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_span.csv", 0, "", `bad_span.csv: "600000000 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
-		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a whole number of GPUs from 0 to 1048576)`},
+		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a number of GPUs from 0 to 1048576 (a fraction, a share of a GPU, runs on whole GPUs))`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
 		{"bad_podlist_order.csv", 3, "deletion_time", `bad_podlist_order.csv:3: column deletion_time: "50": before the pod was scheduled (want a deletion_time at or after scheduled_time (100))`},
@@ -202,6 +203,44 @@ func TestJobLogSkipped(t *testing.T) {
 	for _, f := range []string{"itp.csv", "philly.csv", "generic.csv"} {
 		if tr, err := Load(filepath.Join("testdata", f)); err != nil || tr.Skipped != nil {
 			t.Errorf("%s: skipped %v (%v), want none", f, tr.Skipped, err)
+		}
+	}
+}
+
+// TestShared: a job that asked for part of a GPU runs on whole GPUs and is
+// counted, with the GPU-hours the rounding adds: a GPU-sharing pod
+// (gpu_milli 220 of its one GPU), a PAI task at 50% of a GPU, and
+// fractional counts in a job log (PAI's simulator lists them so).
+func TestShared(t *testing.T) {
+	for _, tt := range []struct {
+		file   string
+		data   string
+		gpus   []int
+		shared int
+		hours  float64
+	}{
+		{file: "podlist.csv", gpus: []int{8, 1, 1, 8}, shared: 1, hours: 0.78 * 294651 / 3600},
+		{file: "pai_task.csv", gpus: []int{8, 1, 8}, shared: 1, hours: 0.5 * 38 / 3600},
+		{file: "jobs.csv", data: "job_id,num_gpu,submit_time,duration\n1,0.5,0,3600\n2,1.25,60,7200\n3,2,120,60\n4,0.0,180,60\n",
+			gpus: []int{1, 2, 2}, shared: 2, hours: 0.5 + 0.75*2},
+		{file: "itp.csv", gpus: []int{1, 2, 8}},
+	} {
+		var tr *Trace
+		var err error
+		if tt.data != "" {
+			tr, err = Read(tt.file, strings.NewReader(tt.data))
+		} else {
+			tr, err = Load(filepath.Join("testdata", tt.file))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gpus []int
+		for _, j := range tr.Jobs {
+			gpus = append(gpus, j.GPUs)
+		}
+		if !slices.Equal(gpus, tt.gpus) || tr.Shared != tt.shared || math.Abs(tr.SharedGPUHours-tt.hours) > 1e-9 {
+			t.Errorf("%s: jobs of %v GPUs, %d shared adding %v GPU-h; want %v, %d, %v", tt.file, gpus, tr.Shared, tr.SharedGPUHours, tt.gpus, tt.shared, tt.hours)
 		}
 	}
 }
