@@ -449,8 +449,18 @@ type parser struct {
 	left      int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
-	// first is a headerless file's first line, the first row rows gives.
-	first []string
+	// first is a headerless file's first line, the first row rows gives;
+	// headerless says there was one.
+	first      []string
+	headerless bool
+}
+
+// headerName names what sets the fields a row must have.
+func (p *parser) headerName() string {
+	if p.headerless {
+		return "PAI's task table (" + strings.Join(p.header, ",") + ")"
+	}
+	return "the header"
 }
 
 // add appends a job, refusing one beyond the job limit.
@@ -471,7 +481,7 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 	for {
 		rec, line := p.first, 1
 		if rec != nil {
-			p.first = nil
+			p.first, p.headerless = nil, true
 		} else {
 			var err error
 			if rec, err = p.cr.Read(); err == io.EOF {
@@ -483,7 +493,7 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		}
 		if len(rec) != len(p.header) {
 			return &Error{File: p.name, Line: line, Value: strings.Join(rec, ","),
-				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in the header", len(p.header))}
+				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())}
 		}
 		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
 			p.left++

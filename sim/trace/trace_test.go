@@ -421,6 +421,8 @@ func TestPAITask(t *testing.T) {
 			`gpus.csv:1: column plan_gpu: "-100.0": out of range (want plan_gpu as a percentage`},
 		{"gpus.csv", "a,worker,4096.0,Terminated,10.0,20.0,600.0,29.3,80000.0,V100\n",
 			`gpus.csv:1: column inst_num: "4096.0": out of range (want inst_num × ⌈plan_gpu/100⌉ (80000.0) at most 1048576 GPUs)`},
+		{"fields.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\nb,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0\n",
+			`fields.csv:2: "b,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0": 9 fields (want 10 fields as in PAI's task table (job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type))`},
 		{"times.csv", "a,worker,1.0,Terminated,10.0,soon,600.0,29.3,100.0,V100\n",
 			`times.csv:1: column end_time: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 	} {
