@@ -153,9 +153,9 @@ Tiresias-style job lists, also do), Slurm's accounting log as sacct
 steps, CPU-only, never-run and still-running jobs are skipped and counted:
 sacct --allusers --parsable2 --starttime 2024-01-01 --format
 JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
-Kubernetes pod list as Alibaba's GPU trace of 2023 gives it
-(…,num_gpu,…,creation_time,deletion_time,scheduled_time in seconds; a
-GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table of 2020
+Kubernetes pod list as Alibaba's GPU traces of 2023 and 2025 give it
+(…,num_gpu or gpu_request,…,creation_time,deletion_time,scheduled_time in
+seconds; a GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table of 2020
 (pai_task_table.csv, headerless as published or with its header: a task
 runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs; its
 seconds place Shanghai's time of day and weekday, fake dates in 1970),

@@ -213,7 +213,8 @@ func FuzzHeliosBySize(f *testing.F) {
 
 func FuzzPodList(f *testing.F) {
 	fuzzFormat(f, "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time",
-		"a,1,1,1,1000,,LS,Running,0,315360000,0\n", "a,1,1,1,1000,,LS,Running,9e9,1,0\n", "a,1,1,2,1000,,LS,Pending,5,6,\nb,1,1,1,1,,BE,Failed,0,1e-4,0\n")
+		"a,1,1,1,1000,,LS,Running,0,315360000,0\n", "a,1,1,1,1000,,LS,Running,9e9,1,0\n", "a,1,1,2,1000,,LS,Pending,5,6,\nb,1,1,1,1,,BE,Failed,0,1e-4,0\n",
+		"a,1,1,1,1000,,LS,Running,,,\nb,1,1,8,1000,,LS,Running,5,,\nc,1,1,1,300,,BE,Running,,7,\nd,1,1,1,1000,,LS,Running,NaN,NaN,NaN\n")
 }
 
 // FuzzPAITask: PAI's headerless task table holds to the same bounds (the

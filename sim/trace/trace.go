@@ -56,9 +56,11 @@ const (
 	// it: '|'-separated, with JobID, Submit, Elapsed (or ElapsedRaw) and
 	// AllocTRES (or ReqTRES) among its columns.
 	FormatSacct Format = "sacct"
-	// FormatPodList is a Kubernetes pod list with num_gpu,
-	// creation_time, scheduled_time and deletion_time (seconds) among its
-	// columns: Alibaba's cluster-trace-gpu-v2023 openb_pod_list_*.csv.
+	// FormatPodList is a Kubernetes pod list with num_gpu (or
+	// gpu_request), creation_time, scheduled_time and deletion_time
+	// (seconds) among its columns: Alibaba's cluster-trace-gpu-v2023
+	// openb_pod_list_*.csv and cluster-trace-gpu-v2025
+	// disaggregated_DLRM_trace.csv.
 	FormatPodList Format = "pod-list"
 	// FormatPhillyLog is Microsoft's raw Philly job log (cluster_job_log):
 	// a JSON array of jobs with their scheduling attempts.
@@ -282,7 +284,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	case FormatPAITask:
 		tr, err = p.paiTask()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
@@ -372,7 +374,7 @@ var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp"
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
 	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num",
 	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
-	"creation_time", "scheduled_time", "deletion_time", "inst_num", "plan_gpu", "start_time", "end_time"}
+	"creation_time", "scheduled_time", "deletion_time", "gpu_request", "inst_num", "plan_gpu", "start_time", "end_time"}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {
@@ -412,7 +414,8 @@ func formatOf(header []string) Format {
 	case hasColumns(header, "jobid", "submit") && (hasColumns(header, "elapsed") || hasColumns(header, "elapsedraw")) &&
 		(hasColumns(header, "alloctres") || hasColumns(header, "reqtres")):
 		return FormatSacct
-	case hasColumns(header, "num_gpu", "creation_time", "scheduled_time", "deletion_time"):
+	case hasColumns(header, "num_gpu", "creation_time", "scheduled_time", "deletion_time"),
+		hasColumns(header, "gpu_request", "creation_time", "scheduled_time", "deletion_time"):
 		return FormatPodList
 	case hasColumns(header, "inst_num", "start_time", "end_time", "plan_gpu"):
 		return FormatPAITask

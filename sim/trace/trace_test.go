@@ -76,6 +76,13 @@ func TestLoad(t *testing.T) {
 		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU.
 		{"podlist.csv", FormatPodList, DefaultEpoch.Add(9437497 * time.Second),
 			[]Job{job(0, 1332357, 8), job(241678, 294651, 1), job(529561, 1512, 1), job(597118, 839, 8)}},
+		// Alibaba's serving trace of 2025 (gpu_request): the instance that
+		// existed before the trace began runs from its start, those still
+		// running at its end run to the last time it records (the CPU
+		// instance's deletion, 2675286 s); the CPU instances and the one
+		// never scheduled are skipped.
+		{"dlrm.csv", FormatPodList, DefaultEpoch,
+			[]Job{job(0, 2675286, 1), job(2655214, 5, 1), job(2655901, 2675286-2655912, 1), job(2655908, 3294, 1), job(2656114, 6, 1)}},
 		// Philly's raw job log (JSON): a job runs from its first attempt's
 		// start to its last attempt's end (2 days 5h41m03s across the
 		// retry) on the most GPUs an attempt held (16 over two servers);
@@ -128,7 +135,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -195,6 +202,10 @@ func TestJobLogSkipped(t *testing.T) {
 	tr, err = Load(filepath.Join("testdata", "podlist.csv"))
 	if err != nil || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}, {2, SkipPodNeverRan}}) {
 		t.Errorf("pod list: skipped %v (%v), want 1 CPU-only, 2 never ran", tr.Skipped, err)
+	}
+	tr, err = Load(filepath.Join("testdata", "dlrm.csv"))
+	if err != nil || !slices.Equal(tr.Skipped, []Skip{{2, SkipNoGPUs}, {1, SkipPodNeverRan}}) {
+		t.Errorf("serving pod list: skipped %v (%v), want 2 CPU-only, 1 never ran", tr.Skipped, err)
 	}
 	tr, err = Load(filepath.Join("testdata", "pai_task.csv"))
 	if want := []Skip{{1, SkipTaskNoGPUs}, {2, SkipTaskNeverRan}, {1, SkipTaskRunning}, {1, SkipTaskNoTime}}; err != nil || !slices.Equal(tr.Skipped, want) {
