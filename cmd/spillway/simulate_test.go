@@ -546,8 +546,6 @@ func TestSimulateSweepSkippedRows(t *testing.T) {
 	}
 }
 
-// TestSimulateSacct: a Slurm accounting log exported with sacct
-// --parsable2 backtests as it is, its skipped rows on the first line.
 // TestSimulatePAITask: Alibaba PAI's headerless task table backtests, its
 // skipped tasks counted on the first line; its job table is refused with
 // the table to load.
@@ -574,6 +572,8 @@ func TestSimulatePAITask(t *testing.T) {
 	}
 }
 
+// TestSimulateSacct: a Slurm accounting log exported with sacct
+// --parsable2 backtests as it is, its skipped rows on the first line.
 func TestSimulateSacct(t *testing.T) {
 	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/sacct.txt", "--onprem-gpus", "8", "--policies", "spillway,per-job")
 	if err != nil {
