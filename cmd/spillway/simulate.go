@@ -142,7 +142,8 @@ run without it: cloud_cost_usd, wait_p95_s, wait_p99_s, jobs_killed,
 gpu_hours_lost, jobs_unstarted, jobs_never_served) and dominated_by (a list
 of policy names).
 
-Traces (format recognised from the CSV header): Microsoft ITP
+Traces (format recognised from the CSV header, or from the file's shape for
+PAI's headerless table and Philly's JSON log): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
 (timestamp,duration,num_gpus,gpu_time,cluster), a scheduler's job log as
 SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give
@@ -155,17 +156,18 @@ sacct --allusers --parsable2 --starttime 2024-01-01 --format
 JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
 Kubernetes pod list as Alibaba's GPU traces of 2023 and 2025 give it
 (…,num_gpu or gpu_request,…,creation_time,deletion_time,scheduled_time in
-seconds; a GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table of 2020
-(pai_task_table.csv, headerless as published or with its header: a task
-runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs; its
+seconds; a GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table
+of 2020 (pai_task_table.csv, headerless as published or with its header: a
+task runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs; its
 seconds place Shanghai's time of day and weekday, fake dates in 1970),
 SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), your own
-(submit_s,duration_s,gpus), or Microsoft Philly's raw job log, a JSON array
-of jobs with their attempts (cluster_job_log; its times are Pacific: use
---trace-zone America/Los_Angeles). Date-times without an offset are read in
---trace-zone (UTC by default). Without --config and --trace it backtests the
-bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
+(submit_s,duration_s,gpus; seconds from any start, or Unix times), or
+Microsoft Philly's raw job log, a JSON array of jobs with their attempts
+(cluster_job_log; its times are Pacific: use --trace-zone
+America/Los_Angeles). Date-times without an offset are read in --trace-zone
+(UTC by default). Without --config and --trace it backtests the bundled
+configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json

@@ -116,7 +116,8 @@ func (tr *Trace) skip(skips ...Skip) {
 }
 
 // submitTime reads a job log's submit_time: a date-time, or seconds from
-// the trace's start (DefaultEpoch), as the file's first row has it
+// the trace's start (DefaultEpoch) or Unix times (submitSeconds), as the
+// file's first row has it
 // (seconds: 1 for seconds, 0 for dates, -1 on the first row); it returns
 // the kind it read.
 func (p *parser) submitTime(line int, s string, seconds int) (time.Time, int, error) {
@@ -126,8 +127,8 @@ func (p *parser) submitTime(line int, s string, seconds int) (time.Time, int, er
 	}
 	switch {
 	case seconds == 1 || (seconds == -1 && isNumber):
-		d, err := p.seconds(line, "submit_time", s, false)
-		return DefaultEpoch.Add(d), 1, err
+		d, err := p.submitSeconds(line, "submit_time", s)
+		return p.submitBase().Add(d), 1, err
 	case isNumber:
 		return time.Time{}, 0, p.bad(line, "submit_time", s, wantDate+", as the rows above", errors.New("not a date-time"))
 	}

@@ -456,6 +456,9 @@ type parser struct {
 	// headerless says there was one.
 	first      []string
 	headerless bool
+	// submits is the kind of submit times in seconds the file gives
+	// (submitSeconds).
+	submits int
 }
 
 // headerName names what sets the fields a row must have.
@@ -533,6 +536,50 @@ func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration,
 	return d, nil
 }
 
+// Submit times in seconds: from the trace's start (0 to maxSeconds), or
+// Unix times (beyond maxSeconds, which no span allows as an offset, and
+// before MaxDate), as the file's first row gives them.
+const (
+	submitsUnknown = iota
+	submitsOffset
+	submitsUnix
+)
+
+// submitSeconds reads a submit time in seconds: an offset from the
+// trace's start or a Unix time (p.submits, set by the first row read);
+// a Unix time comes back as the offset from 1970-01-01 UTC.
+func (p *parser) submitSeconds(line int, col, s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("not a number"))
+	}
+	if err != nil || f != f || f < 0 || f >= float64(MaxDate.Unix()) {
+		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("out of range"))
+	}
+	kind := submitsOffset
+	if f > maxSeconds {
+		kind = submitsUnix
+	}
+	switch {
+	case p.submits == submitsUnknown:
+		p.submits = kind
+	case kind == submitsUnix && p.submits == submitsOffset:
+		return 0, p.bad(line, col, s, wantSubmitSeconds+", one kind in a file", errors.New("a Unix time where the rows above give seconds from the trace's start"))
+	case kind == submitsOffset && p.submits == submitsUnix:
+		return 0, p.bad(line, col, s, wantSubmitSeconds+", one kind in a file", errors.New("seconds from the trace's start where the rows above give Unix times"))
+	}
+	return time.Duration(f*1e3+0.5) * time.Millisecond, nil
+}
+
+// submitBase is the wall-clock time of submit offset 0: the Unix epoch
+// when the submits were Unix times, else DefaultEpoch.
+func (p *parser) submitBase() time.Time {
+	if p.submits == submitsUnix {
+		return time.Unix(0, 0).UTC()
+	}
+	return DefaultEpoch
+}
+
 func (p *parser) gpus(line int, col, s string) (int, error) {
 	return p.count(line, col, s, 1)
 }
@@ -541,6 +588,7 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 var (
 	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
+	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time (%.0f to %d, before %s)", maxSeconds, maxSeconds, MaxDate.Unix(), MaxDate.Format(time.DateOnly))
 	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 
@@ -604,24 +652,26 @@ func (p *parser) dateWant(line int, col, s, want string) (time.Time, error) {
 
 func (p *parser) itp() (*Trace, error) {
 	cs, cd, cg := p.col("submission_time"), p.col("duration"), p.col("num_gpu")
-	tr := &Trace{Format: FormatITP, Start: DefaultEpoch}
+	tr := &Trace{Format: FormatITP}
 	err := p.rows(func(line int, rec []string) error {
 		return p.jobRow(tr, line, rec, cs, cd, cg)
 	})
+	tr.Start = p.submitBase()
 	return tr, err
 }
 
 func (p *parser) generic() (*Trace, error) {
 	cs, cd, cg := p.col("submit_s"), p.col("duration_s"), p.col("gpus")
-	tr := &Trace{Format: FormatGeneric, Start: DefaultEpoch}
+	tr := &Trace{Format: FormatGeneric}
 	err := p.rows(func(line int, rec []string) error {
 		return p.jobRow(tr, line, rec, cs, cd, cg)
 	})
+	tr.Start = p.submitBase()
 	return tr, err
 }
 
 func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error {
-	sub, err := p.seconds(line, p.header[cs], rec[cs], false)
+	sub, err := p.submitSeconds(line, p.header[cs], rec[cs])
 	if err != nil {
 		return err
 	}
