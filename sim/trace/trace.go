@@ -553,6 +553,9 @@ func (p *parser) submitSeconds(line int, col, s string) (time.Duration, error) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("not a number"))
 	}
+	if err == nil && f >= 1e11 && f < float64(MaxDate.UnixMilli()) {
+		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("out of range: a Unix time in milliseconds? give seconds"))
+	}
 	if err != nil || f != f || f < 0 || f >= float64(MaxDate.Unix()) {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("out of range"))
 	}
@@ -733,17 +736,22 @@ func parseDateTimeZone(s string, zone *time.Location) (time.Time, bool) {
 }
 
 // parseDateTime parses "YYYY-MM-DD HH:MM:SS" in zone without time.Parse's
-// generality (Philly has 82k rows), and the longer forms
+// generality (Philly has 82k rows), also with '/' for '-', without the
+// seconds or without the time, and the longer forms
 // parseDateTimeZone does, to UTC; it reports false for anything else.
 func parseDateTime(s string, zone *time.Location) (time.Time, bool) {
 	b := []byte(strings.TrimSpace(s))
 	if len(b) > 19 {
 		return parseDateTimeZone(string(b), zone)
 	}
-	if len(b) == 10 {
+	switch len(b) {
+	case 10: // a date
 		b = append(b, []byte(" 00:00:00")...)
+	case 16: // minutes, as spreadsheets write them
+		b = append(b, []byte(":00")...)
 	}
-	if len(b) != 19 || b[4] != '-' || b[7] != '-' || (b[10] != ' ' && b[10] != 'T') || b[13] != ':' || b[16] != ':' {
+	// The date's separators are '-', or '/' as some exports write it.
+	if len(b) != 19 || (b[4] != '-' && b[4] != '/') || b[7] != b[4] || (b[10] != ' ' && b[10] != 'T') || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
 	num := func(x []byte) (int, bool) {

@@ -245,6 +245,8 @@ func TestUnixSubmits(t *testing.T) {
 	for _, tt := range []struct{ name, data, want string }{
 		{"mixed.csv", "submit_s,duration_s,gpus\n0,60,1\n1591234567,60,1\n",
 			`mixed.csv:3: column submit_s: "1591234567": a Unix time where the rows above give seconds from the trace's start (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01), one kind in a file)`},
+		{"ms.csv", "submit_s,duration_s,gpus\n1591234567000,60,1\n",
+			`ms.csv:2: column submit_s: "1591234567000": out of range: a Unix time in milliseconds? give seconds (want`},
 		{"mixed.csv", "job_id,num_gpu,submit_time,duration\n1,2,1591234567,3600\n2,1,60,60\n",
 			`mixed.csv:3: column submit_time: "60": seconds from the trace's start where the rows above give Unix times (want`},
 	} {
@@ -295,6 +297,7 @@ func TestShared(t *testing.T) {
 func TestParseDateTime(t *testing.T) {
 	for s, ok := range map[string]bool{
 		"2017-10-09 07:01:55": true, "2017-10-09T07:01:55": true, "2017-10-09": true,
+		"2017/10/09 07:01:55": true, "2017-10-09 07:01": true, "2017/10/09": true, "2017/10-09 07:01:55": false, "2017-10-09 07:1": false, "10/09/2017 07:01": false,
 		"2017-10-09 07:01:55.5": true, "2017-10-09T07:01:55Z": true, "2017-10-09 07:01:55+08:00": true,
 		"2017-10-09 07:01:55.123456-05:00": true, "2017-10-09 07:01:55 +0800": true,
 		"2017-10-09 07:01:55 PST": false, "2017-10-09 07:01:55+25:00": false, "2017-10-09 07:01:55.": false,
