@@ -91,7 +91,7 @@ every burst instance, and prints a summary (--json for a machine).`,
 	f.DurationVar(&o.forDur, "for", 0, "run this long (real time), then wind down and print a summary (0: until Ctrl-C)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout (the live lines go to stderr)")
 	f.BoolVar(&o.keep, "keep", false, "keep the demo's directory (config, state, tokens, log)")
-	f.StringVar(&o.trace, "trace", "", "job trace to replay (ITP, Philly, a Helios or Acme job log, Slurm's sacct --parsable2, Alibaba's 2023 or 2025 pod list, PAI 2020 task table, Philly's raw JSON job log, a Helios sequence, or generic CSV); default the bundled "+configs.DefaultTraceName)
+	f.StringVar(&o.trace, "trace", "", "job trace to replay (ITP, Philly, a Helios or Acme job log, Slurm's sacct --parsable2, Alibaba's 2023 or 2025 pod list, PAI 2020 task table or Alibaba 2026 spot job list, Philly's raw JSON job log, a Helios sequence, or generic CSV); default the bundled "+configs.DefaultTraceName)
 	f.DurationVar(&o.start, "start", defaultDemoStart, "where in the trace to start (an offset from its first job)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8700", "the server's address (loopback; port 0 picks a free one)")
 	f.IntVar(&o.onprem, "onprem-nodes", 2, "on-prem DGX H100 nodes (8 GPUs each), 1 to 64")

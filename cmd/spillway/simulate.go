@@ -149,7 +149,8 @@ PAI's headerless table and Philly's JSON log): Microsoft ITP
 SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give
 it (…,gpu_num,…,submit_time,…,duration,…; CPU-only jobs and jobs that never
 ran are skipped and counted; num_gpu and submit_time in seconds, as in
-Tiresias-style job lists, also do), Slurm's accounting log as sacct
+Tiresias-style job lists, also do, and gpu_request × worker_num, as in
+Alibaba's spot GPU trace of 2026), Slurm's accounting log as sacct
 --parsable2 writes it (JobID|Submit|Elapsed|AllocTRES…, '|'-separated; job
 steps, CPU-only, never-run and still-running jobs are skipped and counted:
 sacct --allusers --parsable2 --starttime 2024-01-01 --format

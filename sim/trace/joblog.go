@@ -28,7 +28,10 @@ const (
 // end) and gpu_num, with other columns (user, vc, state, queue…)
 // ignored; or a scheduling simulator's job list in the Tiresias layout
 // (job_id,num_gpu,submit_time,iterations,model_name,duration,interval),
-// whose submit_time is seconds from the start. A fractional GPU count (a
+// whose submit_time is seconds from the start; or a job list with
+// gpu_request per worker and worker_num, as Alibaba's spot GPU trace of
+// 2026 (job_info_df.csv) has it, each job on gpu_request × worker_num
+// GPUs. A fractional GPU count (a
 // share of a GPU, as PAI's simulator lists them) runs on whole GPUs,
 // rounded up, and is counted in Trace.Shared. Jobs of every end state
 // are replayed, since each held its GPUs for its duration. CPU-only jobs
@@ -38,6 +41,10 @@ func (p *parser) jobLog() (*Trace, error) {
 	cs, cd, cg := p.col("submit_time"), p.col("duration"), p.col("gpu_num")
 	if cg < 0 {
 		cg = p.col("num_gpu")
+	}
+	cw := -1 // worker_num, when GPUs are requested per worker
+	if cg < 0 {
+		cg, cw = p.col("gpu_request"), p.col("worker_num")
 	}
 	tr := &Trace{Format: FormatJobLog}
 	var d dated
@@ -52,6 +59,16 @@ func (p *parser) jobLog() (*Trace, error) {
 		g, asked, err := p.fraction(line, p.header[cg], rec[cg])
 		if err != nil {
 			return err
+		}
+		if cw >= 0 && g > 0 {
+			w, err := p.count(line, p.header[cw], rec[cw], 1)
+			if err != nil {
+				return err
+			}
+			if int64(g)*int64(w) > MaxGPUs {
+				return p.bad(line, p.header[cw], rec[cw], fmt.Sprintf("worker_num × gpu_request (%s) at most %d GPUs", strings.TrimSpace(rec[cg]), MaxGPUs), errors.New("out of range"))
+			}
+			g, asked = g*w, asked*float64(w)
 		}
 		var dur time.Duration
 		if strings.TrimSpace(rec[cd]) != "" {

@@ -284,7 +284,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	case FormatPAITask:
 		tr, err = p.paiTask()
 	default:
-		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
+		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias), or gpu_request,worker_num (Alibaba's spot trace of 2026); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
@@ -372,7 +372,7 @@ var ErrDupColumn = errors.New("the column appears more than once")
 // readColumns are the columns the formats read.
 var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
-	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num",
+	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num", "worker_num",
 	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
 	"creation_time", "scheduled_time", "deletion_time", "gpu_request", "inst_num", "plan_gpu", "start_time", "end_time"}
 
@@ -405,7 +405,8 @@ func formatOf(header []string) Format {
 		return FormatITP
 	case hasColumns(header, "timestamp", "duration", "num_gpus"):
 		return FormatPhilly
-	case hasColumns(header, "submit_time", "duration", "gpu_num"), hasColumns(header, "submit_time", "duration", "num_gpu"):
+	case hasColumns(header, "submit_time", "duration", "gpu_num"), hasColumns(header, "submit_time", "duration", "num_gpu"),
+		hasColumns(header, "submit_time", "duration", "gpu_request"):
 		return FormatJobLog
 	case hasColumns(header, "time", "running_gpu_num", "pending_gpu_num"):
 		return FormatHelios

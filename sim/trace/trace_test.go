@@ -76,6 +76,11 @@ func TestLoad(t *testing.T) {
 		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU.
 		{"podlist.csv", FormatPodList, DefaultEpoch.Add(9437497 * time.Second),
 			[]Job{job(0, 1332357, 8), job(241678, 294651, 1), job(529561, 1512, 1), job(597118, 839, 8)}},
+		// Alibaba's spot GPU trace of 2026: a job runs on gpu_request per
+		// worker × worker_num GPUs; the CPU-only job and the one that
+		// never ran are skipped.
+		{"spot2026.csv", FormatJobLog, DefaultEpoch,
+			[]Job{job(0, 2764799, 1), job(0, 15897599, 1), job(9589663, 41060, 16), job(9589663, 71718, 94)}},
 		// Alibaba's serving trace of 2025 (gpu_request): the instance that
 		// existed before the trace began runs from its start, those still
 		// running at its end run to the last time it records (the CPU
@@ -135,7 +140,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
-		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
+		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias), or gpu_request,worker_num (Alibaba's spot trace of 2026); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
 		// Hostile values: each is refused with its line, column, value and range.
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
@@ -431,6 +436,11 @@ func TestWhere(t *testing.T) {
 		if !slices.Equal(gpus, tt.gpus) || !slices.Equal(tr.Skipped, tt.skipped) {
 			t.Errorf("%v: jobs of %v GPUs, skipped %v; want %v, %v", tt.where, gpus, tr.Skipped, tt.gpus, tt.skipped)
 		}
+	}
+	// Alibaba's spot trace of 2026: its Spot jobs.
+	spot, err := LoadWith(filepath.Join("testdata", "spot2026.csv"), Options{Where: []Where{{Column: "job_type", Values: []string{"Spot"}}}})
+	if err != nil || len(spot.Jobs) != 2 || spot.Jobs[1].GPUs != 94 {
+		t.Errorf("spot trace job_type=Spot: %v (%v), want the 16- and 94-GPU jobs", spot, err)
 	}
 	// Philly's cluster column, through Load (no prescan with a where).
 	tr, err := LoadWith(filepath.Join("testdata", "philly.csv"), Options{Where: []Where{{Column: "cluster", Values: []string{"6214e9"}}}})
