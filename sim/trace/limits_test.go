@@ -255,6 +255,13 @@ func FuzzJobLog(f *testing.F) {
 		"a,1,0,10\nb,2,2020-06-09 18:41:01,5\n", "a,1,315360000,10\nb,2,1e-9,1e9\n")
 }
 
+// FuzzJobLogWorkers: a job list with GPUs per worker (Alibaba's spot trace
+// of 2026) holds to the same bounds.
+func FuzzJobLogWorkers(f *testing.F) {
+	fuzzFormat(f, "job_name,organization,gpu_model,cpu_request,gpu_request,worker_num,submit_time,duration,job_type",
+		"a,1,A10,8,1048576,2,0,10,HP\n", "a,1,A10,8,0.5,3,0,10,Spot\nb,1,A10,8,1,0,5,10,HP\n", "a,1,A10,8,1,1,1591234567,10,HP\nb,1,A10,8,1,1,5,10,HP\n")
+}
+
 func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")
