@@ -1,11 +1,11 @@
 // Package trace loads GPU job traces for the simulator: the Microsoft ITP and
 // Philly job lists, scheduler job logs (SenseTime Helios cluster_log.csv,
-// Shanghai AI Lab Acme), Slurm's accounting log (sacct --parsable2),
-// Kubernetes pod lists (Alibaba's GPU trace of 2023), Alibaba PAI's task
-// table (its GPU trace of 2020), SenseTime Helios
-// per-minute sequences, a generic CSV, and Microsoft's raw Philly job log
-// (JSON). The format is recognised from the CSV header, a JSON array, or
-// the shape of PAI's headerless rows.
+// Shanghai AI Lab Acme, Alibaba's spot GPU trace of 2026), Slurm's
+// accounting log (sacct --parsable2), Kubernetes pod lists (Alibaba's GPU
+// traces of 2023 and 2025), Alibaba PAI's task table (its GPU trace of
+// 2020), SenseTime Helios per-minute sequences, a generic CSV, and
+// Microsoft's raw Philly job log (JSON). The format is recognised from
+// the CSV header, a JSON array, or the shape of PAI's headerless rows.
 package trace
 
 import (
