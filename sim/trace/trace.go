@@ -291,6 +291,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
 			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"
 		}
+		if hint := companion(header); hint != "" {
+			want += "; " + hint
+		}
 		if t := paiTable(raw); t != "" || hasColumns(header, "job_name", "inst_id", "status", "start_time") {
 			if t == "" {
 				t = "job or instance"

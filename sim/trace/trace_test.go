@@ -518,6 +518,26 @@ func TestPAITask(t *testing.T) {
 	}
 }
 
+// TestCompanionFiles: the files a trace's dataset publishes beside its
+// jobs (node lists, utilisation logs) are refused with what they are and
+// the file to load instead.
+func TestCompanionFiles(t *testing.T) {
+	for _, tt := range []struct{ name, data, want string }{
+		{"Earth_gpu_number.csv", "date,vchbv,vc4om,total\n2020-04-01,112,0,784\n", "SenseTime Helios' GPUs per virtual cluster by day; it sizes on-prem (--onprem-gpus) but lists no jobs: load cluster_log.csv, or a <vc>_sequence.csv)"},
+		{"cluster_machine_list", "machineId,number of GPUs,single GPU mem\nm1,8,24GB\n", "Philly's machine list; it sizes on-prem (--onprem-gpus) but lists no jobs: load cluster_job_log)"},
+		{"cluster_gpu_util", "time,machineId,gpu0_util,gpu1_util\n2017-10-03 00:00:00 PST,m1,100,0\n", "Philly's utilisation log, which lists no jobs: load cluster_job_log)"},
+		{"openb_node_list_gpu_node.csv", "sn,cpu_milli,memory_mib,gpu,model\nopenb-node-0227,64000,262144,2,P100\n", "a node list of Alibaba's 2023 trace (openb_node_list); it sizes on-prem (--onprem-gpus) but lists no jobs: load an openb_pod_list_*.csv)"},
+		{"node_info_df.csv", "node_name,gpu_model,gpu_capacity_num,cpu_num\n0,A10,1,128\n", "node list of Alibaba's 2026 spot trace (node_info_df.csv); it sizes on-prem (--onprem-gpus) but lists no jobs: load job_info_df.csv)"},
+		{"sacct.txt", "JobID|Submit|Elapsed|State\n1|2024-03-04T09:00:00|00:05:00|COMPLETED\n", "sacct's log needs the jobs' GPUs: add AllocTRES (or ReqTRES) to --format)"},
+		{"sacct2.txt", "JobID|Submit|AllocTRES\n1|2024-03-04T09:00:00|gres/gpu=1\n", "sacct's log needs the jobs' run times: add Elapsed (or ElapsedRaw) to --format)"},
+	} {
+		_, err := Read(tt.name, strings.NewReader(tt.data))
+		if !errors.Is(err, ErrUnknownFormat) || !strings.HasSuffix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want …%s", tt.name, err, tt.want)
+		}
+	}
+}
+
 // TestSacct: the forms sacct writes besides --parsable2's default: a '|'
 // after every field (--parsable), ElapsedRaw in seconds, ReqTRES, no End
 // column (State tells a running job), a date-time in the cluster's zone,
