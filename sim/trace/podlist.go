@@ -33,7 +33,7 @@ func (p *parser) podList() (*Trace, error) {
 	}
 	tr := &Trace{Format: FormatPodList, Start: DefaultEpoch}
 	var cpu, never int
-	var last time.Duration // the latest time the trace records
+	var last time.Duration // the latest time the rows kept (by --where too) record
 	// open are the jobs of pods still running at the trace's end, whose
 	// run ends at last: their index, scheduling and GPUs asked for.
 	type openPod struct {
