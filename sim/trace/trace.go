@@ -603,7 +603,10 @@ var (
 func (p *parser) count(line int, col, s string, least int) (int, error) {
 	want := func() string { return fmt.Sprintf("a whole number of GPUs from %d to %d", least, MaxGPUs) }
 	s = strings.TrimSpace(s)
-	n, err := strconv.Atoi(s)
+	n, err := 0, strconv.ErrSyntax
+	if !strings.ContainsAny(s, ".eE") {
+		n, err = strconv.Atoi(s)
+	}
 	if err != nil {
 		// Some converters write counts as floats ("8.0").
 		f, ferr := strconv.ParseFloat(s, 64)
