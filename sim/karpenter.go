@@ -164,11 +164,17 @@ type nodeRoom struct {
 
 // takeSpan gives a job of g GPUs, larger than a node, whole free nodes of
 // one offering of at least spanMin GPUs each, when enough are free; it
-// reports whether it did.
+// reports whether it did. It tries offerings in the order of their first
+// whole free node; one with too few free nodes is counted once (a later
+// node of it would count a part of the same ones), so a call is linear in
+// the fleet.
 func takeSpan(room []nodeRoom, g, spanMin int) bool {
+	var tried [4]nodeRoom // offerings with too few, on the stack for most pools
+	failed := tried[:0]
 	for i := range room {
 		r := room[i]
-		if r.free != r.gpus || r.gpus >= g || r.gpus < spanMin {
+		if r.free != r.gpus || r.gpus >= g || r.gpus < spanMin ||
+			slices.ContainsFunc(failed, func(f nodeRoom) bool { return f.name == r.name && f.gpus == r.gpus }) {
 			continue
 		}
 		need, have := (g+r.gpus-1)/r.gpus, 0
@@ -178,6 +184,7 @@ func takeSpan(room []nodeRoom, g, spanMin int) bool {
 			}
 		}
 		if have < need {
+			failed = append(failed, r)
 			continue
 		}
 		for j := i; j < len(room) && need > 0; j++ {

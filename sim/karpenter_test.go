@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -188,5 +189,49 @@ func TestKarpenterICECache(t *testing.T) {
 	}
 	if n := res.FailedLaunches["capacity"]; n != 10 || res.CostByOffering["cheap"] != 0 || res.JobsOnCloud != 30 || res.WaitMaxS != 60 {
 		t.Errorf("%d capacity failures, cost %v, %d on cloud, wait max %.0fs; want 10, only dear, 30, 60s", n, res.CostByOffering, res.JobsOnCloud, res.WaitMaxS)
+	}
+}
+
+// TestTakeSpan: a spanning job takes whole free nodes of one offering, the
+// first whose free nodes are enough, and nothing when none has enough.
+func TestTakeSpan(t *testing.T) {
+	node := func(name string, gpus, free int) nodeRoom { return nodeRoom{free: free, gpus: gpus, name: name} }
+	for _, tt := range []struct {
+		name string
+		room []nodeRoom
+		g    int
+		ok   bool
+		free []int // each node's free GPUs after
+	}{
+		{"two whole nodes", []nodeRoom{node("a", 8, 8), node("a", 8, 4), node("a", 8, 8)}, 16, true, []int{0, 4, 0}},
+		{"too few of the first, enough of the second", []nodeRoom{node("a", 8, 8), node("b", 8, 8), node("a", 8, 2), node("b", 8, 8)}, 16, true, []int{8, 0, 2, 0}},
+		{"none enough", []nodeRoom{node("a", 8, 8), node("b", 8, 8), node("a", 8, 2)}, 16, false, []int{8, 8, 2}},
+		{"below span.min_gpus", []nodeRoom{node("a", 4, 4), node("a", 4, 4)}, 8, false, []int{4, 4}},
+		{"not larger than a node", []nodeRoom{node("a", 8, 8)}, 8, false, []int{8}},
+	} {
+		room := slices.Clone(tt.room)
+		if ok := takeSpan(room, tt.g, 8); ok != tt.ok {
+			t.Errorf("%s: took %v, want %v", tt.name, ok, tt.ok)
+		}
+		for i, r := range room {
+			if r.free != tt.free[i] {
+				t.Errorf("%s: node %d has %d free, want %d", tt.name, i, r.free, tt.free[i])
+			}
+		}
+	}
+}
+
+// BenchmarkTakeSpanTooFew: a job one node larger than the 4,096 whole
+// free nodes of the fleet, the case that scanned the rest of the fleet
+// from every node.
+func BenchmarkTakeSpanTooFew(b *testing.B) {
+	room := make([]nodeRoom, 4096)
+	for i := range room {
+		room[i] = nodeRoom{free: 8, gpus: 8, name: "a"}
+	}
+	for b.Loop() {
+		if takeSpan(room, 8*4097, 8) {
+			b.Fatal("took nodes it does not have")
+		}
 	}
 }
