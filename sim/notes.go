@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -9,9 +10,10 @@ import (
 )
 
 // TraceNotes are the notes a report gives on a trace under a pool's rules,
-// whatever the policy: CloudUnfinishable's and SharedGPUs'.
+// whatever the policy: how it was read (Trace.Notes), SharedGPUs' and
+// CloudUnfinishable's.
 func TraceNotes(pool *policy.Pool, tr *trace.Trace) []string {
-	var notes []string
+	notes := slices.Clone(tr.Notes)
 	for _, n := range []string{SharedGPUs(tr), CloudUnfinishable(pool, tr)} {
 		if n != "" {
 			notes = append(notes, n)

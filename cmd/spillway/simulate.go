@@ -159,9 +159,10 @@ Kubernetes pod list as Alibaba's GPU traces of 2023 and 2025 give it
 (…,num_gpu or gpu_request,…,creation_time,deletion_time,scheduled_time in
 seconds; a GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table
 of 2020 (pai_task_table.csv, headerless as published or with its header: a
-task runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs; its
-seconds place Shanghai's time of day and weekday, fake dates in 1970),
-SenseTime Helios per-minute sequences
+task runs from start_time to end_time on inst_num × ⌈plan_gpu/100⌉ GPUs,
+submitted as long before as its job waited when pai_job_table.csv is beside
+it; its seconds place Shanghai's time of day and weekday, fake dates in
+1970), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), your own
 (submit_s,duration_s,gpus; seconds from any start, or Unix times), or
 Microsoft Philly's raw job log, a JSON array of jobs with their attempts

@@ -547,8 +547,9 @@ func TestSimulateSweepSkippedRows(t *testing.T) {
 }
 
 // TestSimulatePAITask: Alibaba PAI's headerless task table backtests, its
-// skipped tasks counted on the first line; its job table is refused with
-// the table to load.
+// skipped tasks counted on the first line, its jobs' waits taken from the
+// job table beside it; the job table itself is refused with the table to
+// load.
 func TestSimulatePAITask(t *testing.T) {
 	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/pai_task.csv", "--onprem-gpus", "8", "--policies", "spillway,per-job")
 	if err != nil {
@@ -562,6 +563,11 @@ func TestSimulatePAITask(t *testing.T) {
 	// The task at 50% of a GPU runs on a whole one, and a note says so.
 	if note := "\nnote: 1 job of the trace's 3 asks for part of a GPU (GPU sharing); the simulator rents and places whole GPUs, so each runs on whole ones, rounded up: that adds 0.01 GPU-hours (0.0% of the 96 replayed) to what every policy serves.\n"; !strings.Contains(out, note) {
 		t.Errorf("no note %q in\n%s", note, out)
+	}
+	// Beside its job table, the tasks take their jobs' waits, and a note says so.
+	out, err = runSimulateArgs(t, "--trace", "../../sim/trace/testdata/pai/pai_task_table.csv", "--onprem-gpus", "8", "--policies", "onprem-only")
+	if note := "\nnote: submits from pai_job_table.csv: 3 of the 5 tasks are submitted as long before their start as their job waited for its first task to start (a mean of 1m3s);"; err != nil || !strings.Contains(out, note) {
+		t.Errorf("beside the job table: no note %q in\n%s (%v)", note, out, err)
 	}
 	jobs := filepath.Join(t.TempDir(), "pai_job_table.csv")
 	if err := os.WriteFile(jobs, []byte("4b3f04b66a525d2df903eb16,8cb3bec23d14,58540f191766,Terminated,4550879.0,4551416.0\n"), 0o644); err != nil {

@@ -63,6 +63,11 @@ type Options struct {
 	// log kept in a cluster's local time); nil means UTC. Times with an
 	// offset keep it.
 	Zone *time.Location
+	// PAIJobTable is the path of Alibaba PAI's job table, from which a
+	// PAI task table takes its jobs' submit times (paiTask); "" for none.
+	// LoadWith sets it to the pai_job_table.csv beside the task table,
+	// when there is one.
+	PAIJobTable string
 }
 
 func (o Options) maxJobs() int {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,18 +47,33 @@ func paiTable(rec []string) string {
 // paiTask parses Alibaba PAI's task table of 2020 (pai_task_table.csv,
 // with or without the header published beside it). A task is a gang of
 // inst_num instances, each asking for plan_gpu percent of a GPU; it is
-// replayed as a job submitted at its start_time (the table holds no
-// submit time: that is in pai_job_table, so PAI's own queueing is not in
-// the arrivals) that runs until its end_time on inst_num × ⌈plan_gpu/100⌉
-// GPUs: a task sharing a GPU counts as a whole one, as the simulator rents
-// and places whole GPUs. Times are seconds from an undisclosed origin;
-// offset 0 is 1970-01-01 UTC, at which Shanghai's clock shows each time's
-// original time of day and weekday (the trace's README). CPU-only tasks,
-// tasks that never started or had not ended, and tasks with no run time
-// are skipped and counted in Trace.Skipped.
+// replayed as a job that runs from its start_time to its end_time on
+// inst_num × ⌈plan_gpu/100⌉ GPUs: a task sharing a GPU counts as a whole
+// one, as the simulator rents and places whole GPUs. The table holds no
+// submit time. With PAI's job table (p.paiJobs), each task is submitted
+// as long before its start as its job waited from its submit to its first
+// task's start (the trace's README measures the wait so), and the report
+// notes how many tasks' jobs it found; without, or for a job not in it, a
+// task is submitted as it started, so PAI's own queueing is not in the
+// arrivals. Times are seconds from an undisclosed origin; offset 0 is
+// 1970-01-01 UTC, at which Shanghai's clock shows each time's original
+// time of day and weekday (the trace's README). CPU-only tasks, tasks
+// that never started or had not ended, and tasks with no run time are
+// skipped and counted in Trace.Skipped.
 func (p *parser) paiTask() (*Trace, error) {
-	cn, cs, ce, cg := p.col("inst_num"), p.col("start_time"), p.col("end_time"), p.col("plan_gpu")
+	cj, cn, cs, ce, cg := p.col("job_name"), p.col("inst_num"), p.col("start_time"), p.col("end_time"), p.col("plan_gpu")
 	tr := &Trace{Format: FormatPAITask}
+	var submits paiSubmits
+	if p.paiJobs != "" && cj >= 0 {
+		var err error
+		if submits, err = loadPAIJobs(p.paiJobs); err != nil {
+			return nil, err
+		}
+	}
+	// With the job table: each kept task's job, and each job's first
+	// task start.
+	var keys []uint64
+	first := map[uint64]time.Duration{}
 	var d dated
 	var cpu, never, running, notime int
 	err := p.rows(func(line int, rec []string) error {
@@ -73,6 +89,13 @@ func (p *parser) paiTask() (*Trace, error) {
 		if err != nil {
 			return err
 		}
+		var key uint64
+		if submits != nil && started {
+			key = paiKey(rec[cj])
+			if f, ok := first[key]; !ok || start < f {
+				first[key] = start
+			}
+		}
 		switch {
 		case g == 0:
 			cpu++
@@ -83,12 +106,40 @@ func (p *parser) paiTask() (*Trace, error) {
 		case end <= start:
 			notime++
 		default:
+			if submits != nil {
+				keys = append(keys, key)
+			}
 			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), end-start, g, asked)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	d.done(tr, Skip{cpu, SkipTaskNoGPUs}, Skip{never, SkipTaskNeverRan}, Skip{running, SkipTaskRunning}, Skip{notime, SkipTaskNoTime})
-	return tr, err
+	if submits != nil && len(tr.Jobs) > 0 {
+		found := 0
+		var waited time.Duration
+		for i, key := range keys {
+			sub, ok := submits[key]
+			if f := first[key]; ok && sub <= f {
+				tr.Jobs[i].Submit -= f - sub
+				waited += f - sub
+				found++
+			}
+		}
+		mean := time.Duration(0)
+		if found > 0 {
+			mean = waited / time.Duration(found)
+		}
+		note := fmt.Sprintf("submits from %s: %d of the %d tasks are submitted as long before their start as their job waited for its first task to start (a mean of %s)",
+			filepath.Base(p.paiJobs), found, len(tr.Jobs), mean.Round(time.Second))
+		if n := len(tr.Jobs) - found; n > 0 {
+			note += fmt.Sprintf("; the other %d, whose job it lacks or gives a submit after its first task's start, as they started", n)
+		}
+		tr.Notes = append(tr.Notes, note)
+	}
+	return tr, nil
 }
 
 // paiTime reads a PAI time in seconds; 0 or empty is none (the trace's

@@ -88,6 +88,9 @@ type Trace struct {
 	// Skipped counts the rows left out as not GPU work (a job log's
 	// CPU-only jobs and jobs that never ran); empty for other formats.
 	Skipped []Skip
+	// Notes say how the trace was read where a reader of the report
+	// should know (a PAI task table's submits taken from its job table).
+	Notes []string
 	// Shared counts the jobs that asked for part of a GPU (a GPU-sharing
 	// pod, a PAI task at a plan_gpu that is not a whole number of GPUs, a
 	// fractional count in a job log): each runs on whole GPUs, rounded
@@ -185,7 +188,20 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("read trace %s: %w", name, err)
 	}
+	if opts.PAIJobTable == "" && name != PAIJobTable {
+		// A PAI task table takes its jobs' submits from the job table
+		// beside it, as the trace's tarballs extract.
+		if jt := filepath.Join(filepath.Dir(path), PAIJobTable); fileExists(jt) {
+			opts.PAIJobTable = jt
+		}
+	}
 	return ReadWith(name, f, opts)
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Read parses a trace from r with the default Options; name is used in
@@ -253,7 +269,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	// header as written.
 	raw := slices.Clone(header)
 	header = loose(raw)
-	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
+	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable}
 	if formatOf(header) == "" && paiTable(raw) == "task" {
 		// PAI's table has no header: its first line is a task.
 		p.header, p.first = paiTaskColumns, raw
@@ -463,12 +479,14 @@ type parser struct {
 	// submits is the kind of submit times in seconds the file gives
 	// (submitSeconds).
 	submits int
+	// paiJobs is Options.PAIJobTable.
+	paiJobs string
 }
 
 // headerName names what sets the fields a row must have.
 func (p *parser) headerName() string {
 	if p.headerless {
-		return "PAI's task table (" + strings.Join(p.header, ",") + ")"
+		return "PAI's table (" + strings.Join(p.header, ",") + ")"
 	}
 	return "the header"
 }

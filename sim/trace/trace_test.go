@@ -500,7 +500,7 @@ func TestPAITask(t *testing.T) {
 		{"gpus.csv", "a,worker,4096.0,Terminated,10.0,20.0,600.0,29.3,80000.0,V100\n",
 			`gpus.csv:1: column inst_num: "4096.0": out of range (want inst_num × ⌈plan_gpu/100⌉ (80000.0) at most 1048576 GPUs)`},
 		{"fields.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\nb,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0\n",
-			`fields.csv:2: "b,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0": 9 fields (want 10 fields as in PAI's task table (job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type))`},
+			`fields.csv:2: "b,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0": 9 fields (want 10 fields as in PAI's table (job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type))`},
 		{"times.csv", "a,worker,1.0,Terminated,10.0,soon,600.0,29.3,100.0,V100\n",
 			`times.csv:1: column end_time: "soon": not a number (want a number of seconds from 0 to 315360000)`},
 	} {
@@ -534,6 +534,60 @@ func TestCompanionFiles(t *testing.T) {
 		_, err := Read(tt.name, strings.NewReader(tt.data))
 		if !errors.Is(err, ErrUnknownFormat) || !strings.HasSuffix(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want …%s", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestPAIJobTable: beside PAI's task table, its job table gives each task
+// the wait its job had before its first task started (job a: submitted at
+// 900, its ps task started at 990, so each of its tasks is submitted 90 s
+// before its start; job b waited 10 s); a task whose job the table lacks
+// (c), or gives a submit after its first task's start (d), is submitted as
+// it started. Read without a path, or without the job table beside it,
+// every task is submitted as it started.
+func TestPAIJobTable(t *testing.T) {
+	dir := filepath.Join("testdata", "pai")
+	tr, err := Load(filepath.Join(dir, "pai_task_table.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Job{job(0, 600, 1), job(700, 100, 1), job(1080, 100, 8), job(1590, 100, 1), job(2090, 100, 1)}
+	if !slices.Equal(tr.Jobs, want) || !tr.Start.Equal(time.Unix(910, 0).UTC()) {
+		t.Errorf("jobs %v from %s, want %v from %s", tr.Jobs, tr.Start, want, time.Unix(910, 0).UTC())
+	}
+	note := "submits from pai_job_table.csv: 3 of the 5 tasks are submitted as long before their start as their job waited for its first task to start (a mean of 1m3s); " +
+		"the other 2, whose job it lacks or gives a submit after its first task's start, as they started"
+	if !slices.Equal(tr.Notes, []string{note}) {
+		t.Errorf("notes %q, want %q", tr.Notes, note)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "pai_task_table.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err = Read("pai_task_table.csv", bytes.NewReader(data))
+	if want := []Job{job(0, 600, 1), job(700, 100, 1), job(1000, 100, 8), job(1500, 100, 1), job(2000, 100, 1)}; err != nil || !slices.Equal(tr.Jobs, want) || tr.Notes != nil {
+		t.Errorf("without the job table: jobs %v notes %q (%v), want %v and no note", tr.Jobs, tr.Notes, err, want)
+	}
+	// The job table with its header; a bad one is refused with its line.
+	for _, tt := range []struct{ jobs, want string }{
+		{"job_name,inst_id,user,status,start_time,end_time\na0000000000000000000000a,x,u,Terminated,900.0,1800.0\n", ""},
+		{"a0000000000000000000000a,x,u,Terminated,900.0,1800.0\nb0000000000000000000000b,x,u,Terminated,soon,2100.0\n",
+			`pai_job_table.csv:2: column start_time: "soon": not a number (want a number of seconds from 0 to 315360000)`},
+		{"name,submitted\na,1\n", `pai_job_table.csv:1: "name,submitted": unknown trace format (want PAI's job table, headerless or with its header (job_name,inst_id,user,status,start_time,end_time))`},
+	} {
+		tmp := t.TempDir()
+		if err := os.WriteFile(filepath.Join(tmp, "tasks.csv"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, PAIJobTable), []byte(tt.jobs), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := Load(filepath.Join(tmp, "tasks.csv"))
+		switch {
+		case tt.want == "" && (err != nil || tr.Jobs[0] != job(0, 600, 1) || len(tr.Notes) != 1):
+			t.Errorf("job table with a header: jobs %v notes %q (%v)", tr.Jobs, tr.Notes, err)
+		case tt.want != "" && (err == nil || err.Error() != tt.want):
+			t.Errorf("bad job table: got %v, want %s", err, tt.want)
 		}
 	}
 }
