@@ -67,7 +67,7 @@ func (p *parser) paiTask() (*Trace, error) {
 	if p.paiJobs != "" && cj >= 0 {
 		var err error
 		if submits, err = loadPAIJobs(p.paiJobs); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the job table read for %s's submits: %w", p.name, err)
 		}
 	}
 	// With the job table: each kept task's job, and each job's first
