@@ -97,6 +97,12 @@ type recordLimiter struct {
 // errRecordTooLong is what recordLimiter returns past its bound.
 var errRecordTooLong = fmt.Errorf("a record longer than %d bytes (an unterminated quote, or no line breaks?)", MaxRecordBytes)
 
+// tooLong is the error a read of name gives once the limiter refused a
+// record: the line the record began on, and the bound.
+func (l *recordLimiter) tooLong(name string) error {
+	return &Error{File: name, Line: l.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
+}
+
 func (l *recordLimiter) Read(p []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err

@@ -47,7 +47,15 @@ func loadPAIJobs(path string) (paiSubmits, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	lim := &recordLimiter{r: bufio.NewReaderSize(f, 1<<16), max: MaxRecordBytes}
-	cr := csv.NewReader(lim)
+	jobs, err := readPAIJobs(name, lim)
+	if lim.err != nil && errors.Is(err, errRecordTooLong) {
+		return nil, lim.tooLong(name)
+	}
+	return jobs, err
+}
+
+func readPAIJobs(name string, r io.Reader) (paiSubmits, error) {
+	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
 	p := &parser{name: name, cr: cr, maxJobs: DefaultMaxJobs}
@@ -55,8 +63,6 @@ func loadPAIJobs(path string) (paiSubmits, error) {
 	switch {
 	case err == io.EOF:
 		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "PAI's job table (" + strings.Join(paiJobColumns, ",") + ")"}
-	case errors.Is(err, errRecordTooLong):
-		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
 	case err != nil:
 		return nil, csvError(name, err)
 	}
@@ -77,8 +83,5 @@ func loadPAIJobs(path string) (paiSubmits, error) {
 		}
 		return err
 	})
-	if errors.Is(err, errRecordTooLong) {
-		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
-	}
 	return jobs, err
 }

@@ -222,8 +222,9 @@ func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
 		lim.max = math.MaxInt
 	}
 	tr, err := read(name, lim, opts)
-	if errors.Is(err, errRecordTooLong) {
-		return nil, &Error{File: name, Line: lim.line + 1, Err: errRecordTooLong, Want: fmt.Sprintf("CSV records of at most %d bytes", MaxRecordBytes)}
+	if lim.err != nil && errors.Is(err, errRecordTooLong) {
+		// This file's record (a job table read beside it reports its own).
+		return nil, lim.tooLong(name)
 	}
 	return tr, err
 }

@@ -573,6 +573,7 @@ func TestPAIJobTable(t *testing.T) {
 		{"job_name,inst_id,user,status,start_time,end_time\na0000000000000000000000a,x,u,Terminated,900.0,1800.0\n", ""},
 		{"a0000000000000000000000a,x,u,Terminated,900.0,1800.0\nb0000000000000000000000b,x,u,Terminated,soon,2100.0\n",
 			`the job table read for tasks.csv's submits: pai_job_table.csv:2: column start_time: "soon": not a number (want a number of seconds from 0 to 315360000)`},
+		{"\"" + strings.Repeat("x", 70000), `the job table read for tasks.csv's submits: pai_job_table.csv:1: a record longer than 65536 bytes (an unterminated quote, or no line breaks?) (want CSV records of at most 65536 bytes)`},
 		{"name,submitted\na,1\n", `the job table read for tasks.csv's submits: pai_job_table.csv:1: "name,submitted": unknown trace format (want PAI's job table, headerless or with its header (job_name,inst_id,user,status,start_time,end_time))`},
 	} {
 		tmp := t.TempDir()
