@@ -66,7 +66,7 @@ func (p *parser) paiTask() (*Trace, error) {
 	var submits paiSubmits
 	if p.paiJobs != "" && cj >= 0 {
 		var err error
-		if submits, err = loadPAIJobs(p.paiJobs); err != nil {
+		if submits, err = loadPAIJobs(p.paiJobs, p.maxJobs); err != nil {
 			return nil, fmt.Errorf("the job table read for %s's submits: %w", p.name, err)
 		}
 	}

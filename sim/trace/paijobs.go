@@ -38,8 +38,9 @@ type paiSubmits map[uint64]time.Duration
 
 // loadPAIJobs reads PAI's job table at path (headerless as published, or
 // with its header): each job's start_time, "timestamp of job submission
-// time" in the trace's README. A job without one (0 or empty) is left out.
-func loadPAIJobs(path string) (paiSubmits, error) {
+// time" in the trace's README, for at most maxJobs jobs (the task table's
+// job limit). A job without one (0 or empty) is left out.
+func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open PAI job table: %w", err)
@@ -47,18 +48,19 @@ func loadPAIJobs(path string) (paiSubmits, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	lim := &recordLimiter{r: bufio.NewReaderSize(f, 1<<16), max: MaxRecordBytes}
-	jobs, err := readPAIJobs(name, lim)
+	jobs, err := readPAIJobs(name, lim, maxJobs)
 	if lim.err != nil && errors.Is(err, errRecordTooLong) {
 		return nil, lim.tooLong(name)
 	}
 	return jobs, err
 }
 
-func readPAIJobs(name string, r io.Reader) (paiSubmits, error) {
+// readPAIJobs is loadPAIJobs on r, holding at most maxJobs jobs.
+func readPAIJobs(name string, r io.Reader, maxJobs int) (paiSubmits, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = -1
-	p := &parser{name: name, cr: cr, maxJobs: DefaultMaxJobs}
+	p := &parser{name: name, cr: cr, maxJobs: maxJobs}
 	rec, err := cr.Read()
 	switch {
 	case err == io.EOF:
@@ -78,10 +80,14 @@ func readPAIJobs(name string, r io.Reader) (paiSubmits, error) {
 	jobs := paiSubmits{}
 	err = p.rows(func(line int, rec []string) error {
 		at, ok, err := p.paiTime(line, p.header[cs], rec[cs])
-		if err == nil && ok {
-			jobs[paiKey(rec[cn])] = at
+		if err != nil || !ok {
+			return err
 		}
-		return err
+		if len(jobs) >= p.maxJobs {
+			return &Error{File: name, Line: line, Err: ErrTooManyJobs, Want: fmt.Sprintf("at most %d jobs", p.maxJobs)}
+		}
+		jobs[paiKey(rec[cn])] = at
+		return nil
 	})
 	return jobs, err
 }

@@ -568,6 +568,10 @@ func TestPAIJobTable(t *testing.T) {
 	if want := []Job{job(0, 600, 1), job(700, 100, 1), job(1000, 100, 8), job(1500, 100, 1), job(2000, 100, 1)}; err != nil || !slices.Equal(tr.Jobs, want) || tr.Notes != nil {
 		t.Errorf("without the job table: jobs %v notes %q (%v), want %v and no note", tr.Jobs, tr.Notes, err, want)
 	}
+	// The job table holds to the task table's job limit.
+	if _, err := LoadWith(filepath.Join(dir, "pai_task_table.csv"), Options{MaxJobs: 3}); !errors.Is(err, ErrTooManyJobs) || !strings.Contains(err.Error(), "pai_job_table.csv:5: more jobs than the job limit (want at most 3 jobs)") {
+		t.Errorf("job table over the job limit: got %v", err)
+	}
 	// The job table with its header; a bad one is refused with its line.
 	for _, tt := range []struct{ jobs, want string }{
 		{"job_name,inst_id,user,status,start_time,end_time\na0000000000000000000000a,x,u,Terminated,900.0,1800.0\n", ""},
