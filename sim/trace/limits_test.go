@@ -232,6 +232,36 @@ func FuzzPAITask(f *testing.F) {
 	})
 }
 
+// FuzzPAIJobTable: any PAI job table is read within its job limit, or
+// refused with a *trace.Error.
+func FuzzPAIJobTable(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "pai", "pai_job_table.csv"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(data))
+	f.Add("job_name,inst_id,user,status,start_time,end_time\na,b,c,Terminated,1e300,\nb,b,c,Running,NaN,\n")
+	f.Add("a,b,c,Waiting,-1,0\n")
+	f.Fuzz(func(t *testing.T, table string) {
+		jobs, err := readPAIJobs("pai_job_table.csv", strings.NewReader(table), 100)
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		if len(jobs) > 100 {
+			t.Fatalf("%d jobs, over the limit of 100", len(jobs))
+		}
+		for _, at := range jobs {
+			if at <= 0 || at > MaxSpan {
+				t.Fatalf("submit %v out of bounds", at)
+			}
+		}
+	})
+}
+
 // FuzzPhillyLog: any bytes after a '[' load within bounds or are refused
 // with a *trace.Error.
 func FuzzPhillyLog(f *testing.F) {
