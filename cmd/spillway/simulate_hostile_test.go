@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -72,6 +74,7 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--trace", write("cluster_job_log", " [\n]\n")}},
 		{name: "a Philly job log cut short", err: `cluster_job_log2: job 1: the file ends inside the JSON array (want a JSON array of Philly jobs`,
 			args: []string{"--trace", write("cluster_job_log2", `[{"jobid": "a", "submitted_time": "2017-10-07 01:11:39", "attempts": [`)}},
+		{name: "a gzipped trace", jobs: 3, args: []string{"--trace", write("jobs.csv.gz", gzipText(t, jobs))}},
 		{name: "a PAI task table of tasks that never started", err: "trace pai.csv has no jobs to replay: every row was skipped (2 tasks that never started (start_time 0 or empty, or no instances)): want at least one row of a GPU job that ran",
 			args: []string{"--trace", write("pai.csv", "a,worker,1.0,Waiting,0.0,0.0,600.0,29.3,100.0,\nb,worker,1.0,Waiting,,,600.0,29.3,100.0,\n")}},
 		{name: "a PAI task of more GPUs than a trace may hold", err: `pai2.csv:1: column inst_num: "2048.0": out of range (want inst_num × ⌈plan_gpu/100⌉ (80000.0) at most 1048576 GPUs)`,
@@ -176,4 +179,18 @@ func TestSimulateSweepNotes(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Notes) != 1 {
 		t.Errorf("--json notes %q (%v): want the one note", rep.Notes, err)
 	}
+}
+
+// gzipText is s gzipped.
+func gzipText(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

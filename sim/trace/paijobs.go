@@ -15,7 +15,7 @@ import (
 
 // PAIJobTable is the name of the table of Alibaba PAI's trace of 2020 that
 // holds its jobs' submit times: LoadWith takes it from beside a task
-// table (Options.PAIJobTable).
+// table (Options.PAIJobTable), also gzipped or as its published tarball.
 const PAIJobTable = "pai_job_table.csv"
 
 // paiJobColumns is the header published beside pai_job_table.csv.
@@ -46,8 +46,11 @@ func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 		return nil, fmt.Errorf("open PAI job table: %w", err)
 	}
 	defer f.Close()
-	name := filepath.Base(path)
-	lim := &recordLimiter{r: bufio.NewReaderSize(f, 1<<16), max: MaxRecordBytes}
+	name, r, err := decompress(filepath.Base(path), f)
+	if err != nil {
+		return nil, err
+	}
+	lim := &recordLimiter{r: bufio.NewReaderSize(r, 1<<16), max: MaxRecordBytes}
 	jobs, err := readPAIJobs(name, lim, maxJobs)
 	if lim.err != nil && errors.Is(err, errRecordTooLong) {
 		return nil, lim.tooLong(name)

@@ -188,11 +188,14 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("read trace %s: %w", name, err)
 	}
-	if opts.PAIJobTable == "" && name != PAIJobTable {
+	if opts.PAIJobTable == "" {
 		// A PAI task table takes its jobs' submits from the job table
-		// beside it, as the trace's tarballs extract.
-		if jt := filepath.Join(filepath.Dir(path), PAIJobTable); fileExists(jt) {
-			opts.PAIJobTable = jt
+		// beside it, as the trace's tarballs extract (or as they ship).
+		for _, n := range []string{PAIJobTable, PAIJobTable + ".gz", "pai_job_table.tar.gz"} {
+			if jt := filepath.Join(filepath.Dir(path), n); n != name && fileExists(jt) {
+				opts.PAIJobTable = jt
+				break
+			}
 		}
 	}
 	return ReadWith(name, f, opts)
@@ -211,6 +214,10 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
+	name, r, err := decompress(name, r)
+	if err != nil {
+		return nil, err
+	}
 	// sacct's '|'-separated files do not quote: a quote is a character of
 	// its field (a job name's), so the limiter passes them as NULs, which
 	// the CSV reader takes as they stand.
@@ -458,7 +465,8 @@ func csvError(name string, err error) error {
 	if errors.As(err, &pe) {
 		return &Error{File: name, Line: pe.Line, Err: pe.Err, Want: "well-formed CSV"}
 	}
-	return fmt.Errorf("read trace %s: %w", name, err)
+	// The file failed to read: a compressed one cut short or corrupt.
+	return &Error{File: name, Err: err, Want: "a file that reads to its end (compressed ones whole and uncorrupted)"}
 }
 
 type parser struct {

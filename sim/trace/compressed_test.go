@@ -1,0 +1,149 @@
+package trace
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// tarred is a tar archive of the files, in order (a name ending in "/" is
+// a directory).
+func tarred(t *testing.T, files ...[2]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, f := range files {
+		hdr := &tar.Header{Name: f[0], Mode: 0o644, Size: int64(len(f[1])), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(f[0], "/") {
+			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(f[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestCompressed: a trace gzipped, bzip2ed or in a tar archive (as the
+// datasets ship) loads as the file itself does; the tar's member is the
+// first regular file that is not macOS's resource file; a PAI task
+// table's job table may be gzipped beside it; and what holds no trace, or
+// decompresses to one endless line, is refused.
+func TestCompressed(t *testing.T) {
+	plain, err := os.ReadFile(filepath.Join("testdata", "generic.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Read("generic.csv", bytes.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bz, err := os.ReadFile(filepath.Join("testdata", "generic.csv.bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, traceName string
+		data            []byte
+	}{
+		{"generic.csv.gz", "generic.csv.gz", gzipped(t, plain)},
+		{"generic.csv.bz2", "generic.csv.bz2", bz},
+		{"generic.tar.gz", "generic.tar.gz/generic.csv", gzipped(t, tarred(t, [2]string{"data/", ""}, [2]string{"data/._generic.csv", "\x00\x05\x16\x07"}, [2]string{"data/generic.csv", string(plain)}))},
+		{"generic.tar", "generic.tar/generic.csv", tarred(t, [2]string{"generic.csv", string(plain)})},
+	} {
+		tr, err := Read(tt.name, bytes.NewReader(tt.data))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if tr.Name != tt.traceName || !slices.Equal(tr.Jobs, want.Jobs) || !tr.Start.Equal(want.Start) {
+			t.Errorf("%s: name %q jobs %v start %s, want %q %v %s", tt.name, tr.Name, tr.Jobs, tr.Start, tt.traceName, want.Jobs, want.Start)
+		}
+	}
+
+	// A PAI task table and its gzipped job table, as shipped.
+	dir := t.TempDir()
+	for _, f := range []string{"pai_task_table.csv", "pai_job_table.csv"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "pai", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "pai_job_table.csv" {
+			f, data = f+".gz", gzipped(t, data)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := Load(filepath.Join(dir, "pai_task_table.csv"))
+	if err != nil || len(tr.Notes) != 1 || !strings.HasPrefix(tr.Notes[0], "submits from pai_job_table.csv.gz: 3 of the 5 tasks") {
+		t.Errorf("PAI with a gzipped job table: notes %q (%v)", tr.Notes, err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+		is   error
+	}{
+		{"empty.tar", tarred(t, [2]string{"data/", ""}, [2]string{"data/._x.csv", "\x00"}), `empty.tar: "data/, data/._x.csv": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
+		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: a record longer than 65536 bytes", errRecordTooLong},
+		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
+		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
+	} {
+		_, err := Read(tt.name, bytes.NewReader(tt.data))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
+			t.Errorf("%s: got %v, want %s…", tt.name, err, tt.want)
+		}
+	}
+}
+
+// FuzzCompressed: any bytes read as a possibly compressed or archived
+// trace load within bounds or are refused with a *trace.Error.
+func FuzzCompressed(f *testing.F) {
+	plain := []byte("submit_s,duration_s,gpus\n0,60,1\n10,600,8\n")
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "a.csv", Mode: 0o644, Size: int64(len(plain)), Typeflag: tar.TypeReg})
+	tw.Write(plain)
+	tw.Close()
+	for _, d := range [][]byte{plain, tb.Bytes()} {
+		var zb bytes.Buffer
+		zw := gzip.NewWriter(&zb)
+		zw.Write(d)
+		zw.Close()
+		f.Add(zb.Bytes())
+	}
+	f.Add(tb.Bytes())
+	if bz, err := os.ReadFile(filepath.Join("testdata", "generic.csv.bz2")); err == nil {
+		f.Add(bz)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzRead(t, "fuzz.gz", string(data))
+	})
+}
