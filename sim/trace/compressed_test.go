@@ -140,9 +140,7 @@ func FuzzCompressed(f *testing.F) {
 		f.Add(zb.Bytes())
 	}
 	f.Add(tb.Bytes())
-	if bz, err := os.ReadFile(filepath.Join("testdata", "generic.csv.bz2")); err == nil {
-		f.Add(bz)
-	}
+	f.Add([]byte(testdataFile(f, "generic.csv.bz2")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "fuzz.gz", string(data))
 	})

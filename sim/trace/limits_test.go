@@ -176,6 +176,16 @@ func fuzzFormat(f *testing.F, header string, seeds ...string) {
 	})
 }
 
+// testdataFile is the text of a file under testdata, for a fuzzer's seeds.
+func testdataFile(tb testing.TB, elem ...string) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, elem...)...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(data)
+}
+
 // fuzzRead reads a fuzzed trace: it loads within bounds, or is refused
 // with a *trace.Error.
 func fuzzRead(t *testing.T, name, data string) {
@@ -220,11 +230,7 @@ func FuzzPodList(f *testing.F) {
 // FuzzPAITask: PAI's headerless task table holds to the same bounds (the
 // first row is a task, so the fuzzed rows follow one).
 func FuzzPAITask(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "pai_task.csv"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(data))
+	f.Add(testdataFile(f, "pai_task.csv"))
 	f.Add("a,w,1048576.0,Terminated,0.001,315360000,1,1,100.0,V100\n")
 	f.Add("a,w,1.0,Running,9e9,1e-4,1,1,1e300,\nb,w,NaN,Waiting,NaN,NaN,1,1,NaN,\n")
 	f.Fuzz(func(t *testing.T, rows string) {
@@ -235,11 +241,7 @@ func FuzzPAITask(f *testing.F) {
 // FuzzPAIJobTable: any PAI job table is read within its job limit, or
 // refused with a *trace.Error.
 func FuzzPAIJobTable(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "pai", "pai_job_table.csv"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(data))
+	f.Add(testdataFile(f, "pai", "pai_job_table.csv"))
 	f.Add("job_name,inst_id,user,status,start_time,end_time\na,b,c,Terminated,1e300,\nb,b,c,Running,NaN,\n")
 	f.Add("a,b,c,Waiting,-1,0\n")
 	f.Fuzz(func(t *testing.T, table string) {
@@ -265,11 +267,7 @@ func FuzzPAIJobTable(f *testing.F) {
 // FuzzPhillyLog: any bytes after a '[' load within bounds or are refused
 // with a *trace.Error.
 func FuzzPhillyLog(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "philly_log.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(data))
+	f.Add(testdataFile(f, "philly_log.json"))
 	f.Add(`[{"submitted_time": "9999-12-31 23:59:59", "attempts": [{"start_time": "1970-01-01 00:00:00", "end_time": "2199-12-31 00:00:00", "detail": [{"gpus": ["a"]}]}]}]`)
 	f.Add(`[{"submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": "None", "detail": null}, {"end_time": 5}]}, 7]`)
 	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`)
@@ -305,11 +303,8 @@ func FuzzGenericTabs(f *testing.F) {
 
 // FuzzSacct: Slurm's '|'-separated accounting log holds to the same bounds.
 func FuzzSacct(f *testing.F) {
-	data, err := os.ReadFile(filepath.Join("testdata", "sacct.txt"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	_, rows, _ := strings.Cut(string(data), "\n")
+	data := testdataFile(f, "sacct.txt")
+	_, rows, _ := strings.Cut(data, "\n")
 	rows = strings.ReplaceAll(rows, "|gpu|", "|") // the fuzzed header has no Partition
 	fuzzFormat(f, "JobID|Submit|Start|End|Elapsed|AllocTRES|State", rows,
 		"1|2024-03-04T09:00:00|x|y|3650-00:00:00|gres/gpu=1|COMPLETED\n", "1|2024-03-04T09:00:00|x|y|99999999999:00:00|gres/gpu=1048577|\n",
