@@ -3,8 +3,10 @@ package trace
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"encoding/csv"
 	"errors"
 	"io"
 	"path"
@@ -17,8 +19,9 @@ var ErrArchive = errors.New("no trace in the archive")
 
 // decompress is r's content as a trace reads it: gzip and bzip2 data
 // decompressed (trace datasets ship as .csv.gz or .tar.gz), and of a tar
-// archive the first regular file (macOS's "._" resource files and hidden
-// files aside), as the published tarballs of one table hold it. name is
+// archive the first regular file that starts as a trace (macOS's "._"
+// resource files, hidden files and a dataset's other files, such as
+// Philly's utilisation logs beside its job log, passed over). name is
 // what errors and the trace are named: "a.tar.gz/member.csv" for a tar
 // member. Each layer is read as a stream: nothing is unpacked to disk or
 // held whole, and the parser's bounds (a record's bytes, the job limit)
@@ -51,11 +54,30 @@ func decompress(name string, r io.Reader) (string, io.Reader, error) {
 		if err != nil {
 			return name, nil, &Error{File: name, Err: err, Want: "a readable tar archive"}
 		}
+		seen = append(seen, hdr.Name)
 		base := path.Base(hdr.Name)
 		if hdr.Typeflag != tar.TypeReg || strings.HasPrefix(base, ".") || hdr.Size == 0 {
-			seen = append(seen, hdr.Name)
 			continue
 		}
-		return name + "/" + base, ar, nil
+		mb := bufio.NewReaderSize(ar, 1<<16)
+		if head, _ := mb.Peek(4096); !looksLikeTrace(head) {
+			continue // a dataset's other files (Philly's utilisation logs beside its job log)
+		}
+		return name + "/" + base, mb, nil
 	}
+}
+
+// looksLikeTrace reports whether a file starting with head is in a format
+// Load reads: a JSON array, a header it knows, or a PAI task row.
+func looksLikeTrace(head []byte) bool {
+	if isJSON(head) {
+		return true
+	}
+	line, _, _ := bytes.Cut(bytes.TrimPrefix(head, []byte("\ufeff")), []byte{'\n'})
+	cr := csv.NewReader(bytes.NewReader(line))
+	cr.Comma = separator(line)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	rec, err := cr.Read()
+	return err == nil && (formatOf(loose(rec)) != "" || paiTable(rec) == "task")
 }

@@ -86,6 +86,21 @@ func TestCompressed(t *testing.T) {
 		}
 	}
 
+	// Philly's tarball: its job log after files that are not traces.
+	log := testdataFile(t, "philly_log.json")
+	philly, err := Read("cluster_job_log", strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz := gzipped(t, tarred(t, [2]string{"trace-data/", ""},
+		[2]string{"trace-data/cluster_cpu_util", "time,machine_id,cpu_util\n2017-10-03 00:00:00 PST,m1,10\n"},
+		[2]string{"trace-data/cluster_machine_list", "machineId,number of GPUs,single GPU mem\nm1,8,24GB\n"},
+		[2]string{"trace-data/cluster_job_log", log}))
+	tr, err := Read("trace-data.tar.gz", bytes.NewReader(tgz))
+	if err != nil || tr.Name != "trace-data.tar.gz/cluster_job_log" || !slices.Equal(tr.Jobs, philly.Jobs) {
+		t.Errorf("Philly's tarball: %v (%v), want the job log's %v", tr, err, philly.Jobs)
+	}
+
 	// A PAI task table and its gzipped job table, as shipped.
 	dir := t.TempDir()
 	for _, f := range []string{"pai_task_table.csv", "pai_job_table.csv"} {
@@ -100,7 +115,7 @@ func TestCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr, err := Load(filepath.Join(dir, "pai_task_table.csv"))
+	tr, err = Load(filepath.Join(dir, "pai_task_table.csv"))
 	if err != nil || len(tr.Notes) != 1 || !strings.HasPrefix(tr.Notes[0], "submits from pai_job_table.csv.gz: 3 of the 5 tasks") {
 		t.Errorf("PAI with a gzipped job table: notes %q (%v)", tr.Notes, err)
 	}
@@ -112,6 +127,8 @@ func TestCompressed(t *testing.T) {
 		is   error
 	}{
 		{"empty.tar", tarred(t, [2]string{"data/", ""}, [2]string{"data/._x.csv", "\x00"}), `empty.tar: "data/, data/._x.csv": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
+		{"util.tar", tarred(t, [2]string{"cluster_gpu_util", "time,machineId,gpu0_util\n"}, [2]string{"cluster_machine_list", "machineId,number of GPUs\n"}),
+			`util.tar: "cluster_gpu_util, cluster_machine_list": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
 		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: a record longer than 65536 bytes", errRecordTooLong},
 		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
 		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
