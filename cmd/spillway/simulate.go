@@ -167,10 +167,11 @@ it; its seconds place Shanghai's time of day and weekday, fake dates in
 (submit_s,duration_s,gpus; seconds from any start, or Unix times), or
 Microsoft Philly's raw job log, a JSON array of jobs with their attempts
 (cluster_job_log; its times are Pacific: use --trace-zone
-America/Los_Angeles). A trace may be gzipped, bzip2ed or in a tar archive
-(.gz, .bz2, .tar, .tar.gz). Date-times without an offset are read in
---trace-zone (UTC by default). Without --config and --trace it backtests the
-bundled configs/examples/backtest.yaml on the bundled ITP cluster02 trace.`,
+America/Los_Angeles). A trace may be gzipped, bzip2ed or in a tar or zip
+archive (.gz, .bz2, .tar, .tar.gz, .zip). Date-times without an offset are
+read in --trace-zone (UTC by default). Without --config and --trace it
+backtests the bundled configs/examples/backtest.yaml on the bundled ITP
+cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json

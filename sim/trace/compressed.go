@@ -2,13 +2,16 @@ package trace
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 )
@@ -25,8 +28,9 @@ var ErrArchive = errors.New("no trace in the archive")
 // what errors and the trace are named: "a.tar.gz/member.csv" for a tar
 // member. Each layer is read as a stream: nothing is unpacked to disk or
 // held whole, and the parser's bounds (a record's bytes, the job limit)
-// hold on the decompressed content.
-func decompress(name string, r io.Reader) (string, io.Reader, error) {
+// hold on the decompressed content. A compressed file in an archive is
+// decompressed too (depth counts such levels: one at most).
+func decompress(name string, r io.Reader, depth int) (string, io.Reader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
 	switch head, _ := br.Peek(3); {
@@ -39,6 +43,9 @@ func decompress(name string, r io.Reader) (string, io.Reader, error) {
 		out = zr
 	case string(head) == "BZh":
 		out = bzip2.NewReader(br)
+	}
+	if head, _ := br.Peek(4); string(head) == zipMagic {
+		return name, nil, &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
 	}
 	tb := bufio.NewReaderSize(out, 1<<16)
 	if h, _ := tb.Peek(262); len(h) < 262 || string(h[257:262]) != "ustar" {
@@ -60,7 +67,13 @@ func decompress(name string, r io.Reader) (string, io.Reader, error) {
 			continue
 		}
 		mb := bufio.NewReaderSize(ar, 1<<16)
-		if head, _ := mb.Peek(4096); !looksLikeTrace(head) {
+		head, _ := mb.Peek(4096)
+		if compressedHead(head) && depth == 0 {
+			// A compressed trace in the archive; one level only, so that
+			// data that decompresses to itself cannot recurse.
+			return decompress(name+"/"+base, mb, depth+1)
+		}
+		if !looksLikeTrace(head) {
 			continue // a dataset's other files (Philly's utilisation logs beside its job log)
 		}
 		return name + "/" + base, mb, nil
@@ -80,4 +93,55 @@ func looksLikeTrace(head []byte) bool {
 	cr.LazyQuotes = true
 	rec, err := cr.Read()
 	return err == nil && (formatOf(loose(rec)) != "" || paiTable(rec) == "task")
+}
+
+// zipMagic starts a zip archive's local file header.
+const zipMagic = "PK\x03\x04"
+
+// zipped reports whether f starts as a zip archive; it leaves f at 0.
+func zipped(f *os.File) bool {
+	var head [4]byte
+	n, _ := f.ReadAt(head[:], 0)
+	return n == 4 && string(head[:]) == zipMagic
+}
+
+// zipMember opens the first member of the zip archive f that starts as a
+// trace (as a tar's, decompress), passing over directories, macOS's
+// "__MACOSX/" and "._" files and hidden files; name is the archive's. It
+// returns the name errors give ("a.zip/member.csv"), the member's
+// content, and what closes it.
+func zipMember(name string, f *os.File) (string, io.Reader, func() error, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return name, nil, nil, fmt.Errorf("read trace %s: %w", name, err)
+	}
+	zr, err := zip.NewReader(f, fi.Size())
+	if err != nil {
+		return name, nil, nil, &Error{File: name, Err: err, Want: "a readable zip archive"}
+	}
+	var seen []string
+	for _, zf := range zr.File {
+		seen = append(seen, zf.Name)
+		base := path.Base(zf.Name)
+		if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, ".") || zf.UncompressedSize64 == 0 {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return name, nil, nil, &Error{File: name + "/" + base, Err: err, Want: "a readable zip archive"}
+		}
+		mb := bufio.NewReaderSize(rc, 1<<16)
+		if head, _ := mb.Peek(4096); !looksLikeTrace(head) && !compressedHead(head) {
+			rc.Close()
+			continue
+		}
+		return name + "/" + base, mb, rc.Close, nil
+	}
+	return name, nil, nil, &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+}
+
+// compressedHead reports whether head starts gzip or bzip2 data (a
+// compressed trace inside an archive, which decompress then reads).
+func compressedHead(head []byte) bool {
+	return (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.HasPrefix(head, []byte("BZh"))
 }

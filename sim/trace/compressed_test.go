@@ -2,6 +2,7 @@ package trace
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -99,6 +100,55 @@ func TestCompressed(t *testing.T) {
 	tr, err := Read("trace-data.tar.gz", bytes.NewReader(tgz))
 	if err != nil || tr.Name != "trace-data.tar.gz/cluster_job_log" || !slices.Equal(tr.Jobs, philly.Jobs) {
 		t.Errorf("Philly's tarball: %v (%v), want the job log's %v", tr, err, philly.Jobs)
+	}
+
+	// A tar holding a gzipped trace, and zip archives (read from their
+	// paths) holding a plain or a gzipped one after files that are not.
+	tr, err = Read("nested.tar", bytes.NewReader(tarred(t, [2]string{"generic.csv.gz", string(gzipped(t, plain))})))
+	if err != nil || tr.Name != "nested.tar/generic.csv.gz" || !slices.Equal(tr.Jobs, want.Jobs) {
+		t.Errorf("a gzipped trace in a tar: %v (%v)", tr, err)
+	}
+	zdir := t.TempDir()
+	for _, tt := range []struct {
+		member string
+		data   []byte
+	}{{"generic.csv", plain}, {"generic.csv.gz", gzipped(t, plain)}} {
+		var zb bytes.Buffer
+		zw := zip.NewWriter(&zb)
+		for _, f := range [][2]string{{"__MACOSX/data/._" + tt.member, "\x00\x05"}, {"data/readme.txt", "The trace of a cluster.\n"}, {"data/" + tt.member, string(tt.data)}} {
+			w, err := zw.Create(f[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte(f[1]))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		zp := filepath.Join(zdir, "trace.zip")
+		if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := Load(zp)
+		if err != nil || tr.Name != "trace.zip/"+tt.member || !slices.Equal(tr.Jobs, want.Jobs) {
+			t.Errorf("zip with %s: %v (%v)", tt.member, tr, err)
+		}
+		if _, err := Read("trace.zip", bytes.NewReader(zb.Bytes())); err == nil || !strings.Contains(err.Error(), "a zip archive read as a stream") {
+			t.Errorf("zip as a stream: got %v", err)
+		}
+	}
+
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("readme.txt")
+	w.Write([]byte("no jobs here\n"))
+	zw.Close()
+	zp := filepath.Join(zdir, "readme.zip")
+	if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(zp); !errors.Is(err, ErrArchive) || !strings.HasPrefix(err.Error(), `readme.zip: "readme.txt": no trace in the archive`) {
+		t.Errorf("zip with no trace: got %v", err)
 	}
 
 	// A PAI task table and its gzipped job table, as shipped.

@@ -182,23 +182,34 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	}
 	defer f.Close()
 	name := filepath.Base(path)
-	if err := prescan(name, f, opts.maxJobs(), len(opts.Where) > 0); err != nil {
-		return nil, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read trace %s: %w", name, err)
+	var r io.Reader = f
+	if zipped(f) {
+		// A zip archive is read from its directory at the end: its
+		// first member that starts as a trace.
+		var closeMember func() error
+		if name, r, closeMember, err = zipMember(name, f); err != nil {
+			return nil, err
+		}
+		defer closeMember()
+	} else {
+		if err := prescan(name, f, opts.maxJobs(), len(opts.Where) > 0); err != nil {
+			return nil, err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("read trace %s: %w", name, err)
+		}
 	}
 	if opts.PAIJobTable == "" {
 		// A PAI task table takes its jobs' submits from the job table
 		// beside it, as the trace's tarballs extract (or as they ship).
 		for _, n := range []string{PAIJobTable, PAIJobTable + ".gz", "pai_job_table.tar.gz"} {
-			if jt := filepath.Join(filepath.Dir(path), n); n != name && fileExists(jt) {
+			if jt := filepath.Join(filepath.Dir(path), n); n != filepath.Base(path) && fileExists(jt) {
 				opts.PAIJobTable = jt
 				break
 			}
 		}
 	}
-	return ReadWith(name, f, opts)
+	return ReadWith(name, r, opts)
 }
 
 // fileExists reports whether path names a regular file.
@@ -214,7 +225,7 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
-	name, r, err := decompress(name, r)
+	name, r, err := decompress(name, r, 0)
 	if err != nil {
 		return nil, err
 	}
