@@ -1,7 +1,5 @@
 package trace
 
-import "slices"
-
 // companion says what a file that is not a trace is, when its header is
 // one a trace's dataset publishes beside the jobs (a node list, a
 // utilisation log), and which file to load instead; "" when unknown.
@@ -20,7 +18,7 @@ func companion(header []string) string {
 		return "this looks like the node list of Alibaba's 2026 spot trace (node_info_df.csv);" + sizes + " load job_info_df.csv"
 	case hasColumns(header, "jobid", "submit") && (hasColumns(header, "elapsed") || hasColumns(header, "elapsedraw")):
 		return "sacct's log needs the jobs' GPUs: add AllocTRES (or ReqTRES) to --format"
-	case slices.Contains(header, "jobid") && hasColumns(header, "submit"):
+	case hasColumns(header, "jobid", "submit"):
 		return "sacct's log needs the jobs' run times: add Elapsed (or ElapsedRaw) to --format"
 	}
 	return ""

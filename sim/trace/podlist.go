@@ -105,19 +105,21 @@ func (p *parser) podList() (*Trace, error) {
 		return nil, err
 	}
 	// The pods still running end at the last time the trace records; one
-	// scheduled then never ran within it.
-	var gone []int
+	// scheduled then never ran within it, and is dropped (marked with no
+	// GPUs, which no kept job has, and removed in one pass).
+	gone := false
 	for _, o := range open {
 		if last <= o.sched {
-			gone = append(gone, o.i)
+			tr.Jobs[o.i].GPUs = 0
+			gone = true
 			never++
 			continue
 		}
 		tr.Jobs[o.i].Duration = last - o.sched
 		tr.share(tr.Jobs[o.i], o.asked)
 	}
-	for k := len(gone) - 1; k >= 0; k-- {
-		tr.Jobs = slices.Delete(tr.Jobs, gone[k], gone[k]+1)
+	if gone {
+		tr.Jobs = slices.DeleteFunc(tr.Jobs, func(j Job) bool { return j.GPUs == 0 })
 	}
 	tr.skip(Skip{cpu, SkipNoGPUs}, Skip{never, SkipPodNeverRan})
 	return tr, nil

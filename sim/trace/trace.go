@@ -289,19 +289,20 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	raw := slices.Clone(header)
 	header = loose(raw)
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable}
-	if formatOf(header) == "" && paiTable(raw) == "task" {
+	format := formatOf(header)
+	if format == "" && paiTable(raw) == "task" {
 		// PAI's table has no header: its first line is a task.
 		p.header, p.first = paiTaskColumns, raw
-		header = p.header
+		header, format = p.header, FormatPAITask
 	}
 	if p.zone == nil {
 		p.zone = time.UTC
 	}
-	if p.whereCols, err = whereIn(name, header, formatOf(header), opts.Where); err != nil && formatOf(header) != "" {
+	if p.whereCols, err = whereIn(name, header, format, opts.Where); err != nil && format != "" {
 		return nil, err
 	}
 	var tr *Trace
-	switch formatOf(header) {
+	switch format {
 	case FormatITP:
 		tr, err = p.itp()
 	case FormatPhilly:
@@ -339,7 +340,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	}
 	if dup := dupColumn(header); dup != "" {
 		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(raw, ","), Err: ErrDupColumn,
-			Want: fmt.Sprintf("each of the %s format's columns once", formatOf(header))}
+			Want: fmt.Sprintf("each of the %s format's columns once", format)}
 	}
 	if err != nil {
 		return nil, err

@@ -261,6 +261,36 @@ func TestUnixSubmits(t *testing.T) {
 	}
 }
 
+// TestPodListOpenPods: of the pods still running at a serving trace's end,
+// those scheduled at its last recorded time never ran within it and are
+// dropped, however many and wherever they stand in the file; the others
+// run to that time, and the finished pods after them are kept in order.
+func TestPodListOpenPods(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("instance_sn,gpu_request,creation_time,scheduled_time,deletion_time\n")
+	const n = 40000
+	for i := range n {
+		fmt.Fprintf(&b, "late-%d,1,100.0,100.0,\n", i) // scheduled at the last time
+	}
+	b.WriteString("early,2,1.0,1.0,\n")
+	for i := range n {
+		fmt.Fprintf(&b, "done-%d,1,%d.0,%d.0,%d.0\n", i, 2+i%50, 2+i%50, 60+i%40)
+	}
+	b.WriteString("cpu,0,0.0,0.0,100.0\n")
+	tr, err := Read("pods.csv", strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Jobs) != n+1 || tr.Jobs[0] != job(0, 99, 2) || !slices.Equal(tr.Skipped, []Skip{{1, SkipNoGPUs}, {n, SkipPodNeverRan}}) {
+		t.Errorf("%d jobs, first %v, skipped %v; want %d, the early pod to the end (99 s), %d never ran", len(tr.Jobs), tr.Jobs[0], tr.Skipped, n+1, n)
+	}
+	for i, j := range tr.Jobs[1:] {
+		if j.GPUs != 1 || j.Submit < tr.Jobs[i].Submit {
+			t.Fatalf("job %d: %v after %v", i+1, j, tr.Jobs[i])
+		}
+	}
+}
+
 // TestShared: a job that asked for part of a GPU runs on whole GPUs and is
 // counted, with the GPU-hours the rounding adds: a GPU-sharing pod
 // (gpu_milli 220 of its one GPU), a PAI task at 50% of a GPU, and
