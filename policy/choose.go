@@ -6,6 +6,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -399,7 +400,7 @@ func decLess(a, b *decScore) bool {
 	if a.o.last != b.o.last {
 		return b.o.last
 	}
-	if a.score != b.score {
+	if !decSameScore(a.score, b.score) {
 		return a.score < b.score
 	}
 	if a.o.o.GPUs != b.o.o.GPUs {
@@ -412,6 +413,13 @@ func decLess(a, b *decScore) bool {
 		return a.n < b.n
 	}
 	return a.o.idx < b.o.idx
+}
+
+// decSameScore reports whether two prices per useful GPU-hour are equal
+// but for float rounding: 11 × $3.06 ÷ 11 GPUs is not exactly $3.06, and an
+// offering must not win a tie on the last bit.
+func decSameScore(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*max(math.Abs(a), math.Abs(b))
 }
 
 // decRank returns the scored offerings' indices in sc, best first.

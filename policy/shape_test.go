@@ -30,3 +30,36 @@ func TestSmallerShapeWinsATie(t *testing.T) {
 		}
 	}
 }
+
+// TestTieIgnoresRounding: eleven due 1-GPU jobs on eleven p3.2xlarge cost
+// 11 × $3.06 ÷ 11, which float arithmetic makes a last bit above $3.06,
+// while two p3.16xlarge that five younger jobs fill cost exactly $3.06 per
+// GPU. The tie is a tie: the smaller shape is launched.
+func TestTieIgnoresRounding(t *testing.T) {
+	small := Offering{Name: "one", Provider: "aws", Region: "us-east-1", InstanceType: "p3.2xlarge", GPUs: 1,
+		PricePerHour: 3.06, Boot: Duration(3 * time.Minute), Market: MarketOnDemand, Billing: BillingPerSecondMin60}
+	big := Offering{Name: "eight", Provider: "aws", Region: "us-east-1", InstanceType: "p3.16xlarge", GPUs: 8,
+		PricePerHour: 24.48, Boot: Duration(3 * time.Minute), Market: MarketOnDemand, Billing: BillingPerSecondMin60}
+	if 11*small.PricePerHour/11 == 2*big.PricePerHour/16 {
+		t.Fatal("the scores tie exactly: the test no longer exercises rounding")
+	}
+	gpus := make([]int, 16)
+	waits := make([]time.Duration, 16)
+	for i := range gpus {
+		gpus[i] = 1
+		if i < 11 {
+			waits[i] = 9 * time.Minute
+		}
+	}
+	snap := Snapshot{
+		OnPremGPUs: 32, OnPremBusyGPUs: 32, PendingJobs: 16, PendingGPUs: 16,
+		PendingJobGPUs: gpus, PendingJobWaits: waits, OldestWait: 9 * time.Minute,
+	}
+	for _, order := range [][]Offering{{small, big}, {big, small}} {
+		p := Decide(dtPool(order...), snap, nil, Spend{}, dtT0)
+		if got := dtLaunched(p); got["eight"] != 0 || got["one"] == 0 {
+			t.Errorf("offerings %s, %s: launched %v, want p3.2xlarge only (an equal price per useful GPU-hour, the smaller shape); notes %q",
+				order[0].Name, order[1].Name, got, p.Notes)
+		}
+	}
+}
