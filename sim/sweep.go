@@ -282,65 +282,6 @@ func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
 	return tw.Flush()
 }
 
-// WriteFrontier draws the cost–wait frontier of every policy on one chart:
-// p95 wait across, cost up, one line per policy through its settings, each
-// point with its spread over the seeds as error bars.
-func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
-	const W, H, L, R, T, B = 900.0, 520.0, 80.0, 200.0, 50.0, 50.0
-	if len(pts) == 0 {
-		return fmt.Errorf("frontier: no points")
-	}
-	maxX, maxY := 1.0, 1.0
-	for _, p := range pts {
-		maxX, maxY = max(maxX, p.WaitP95MaxS), max(maxY, p.CostMaxUSD)
-	}
-	maxX, maxY = maxX*1.05, maxY*1.05
-	x := func(v float64) float64 { return L + (W-L-R)*v/maxX }
-	y := func(v float64) float64 { return H - B - (H-T-B)*v/maxY }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", L, xmlEscape(title))
-	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`+"\n", L, H-B, W-R, H-B, L, T, L, H-B)
-	for k := 0; k <= 4; k++ {
-		xv, yv := maxX*float64(k)/4, maxY*float64(k)/4
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%s</text><text x="%.0f" y="%.1f" text-anchor="end">$%s</text>`+"\n",
-			x(xv), H-B+18, humanSeconds(xv), L-6, y(yv)+4, money(yv))
-	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">p95 wait</text><text x="16" y="%.0f" transform="rotate(-90 16 %.0f)" text-anchor="middle">cloud cost</text>`+"\n",
-		(L+W-R)/2, H-12, (T+H-B)/2, (T+H-B)/2)
-	colors := []string{"#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f"}
-	var names []string
-	for _, p := range pts {
-		if !slices.Contains(names, p.Policy) {
-			names = append(names, p.Policy)
-		}
-	}
-	for ni, name := range names {
-		c := colors[ni%len(colors)]
-		var line []string
-		for _, p := range pts {
-			if p.Policy != name {
-				continue
-			}
-			line = append(line, fmt.Sprintf("%.1f,%.1f", x(p.WaitP95S), y(p.CostUSD)))
-			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/>`+"\n",
-				x(p.WaitP95MinS), y(p.CostUSD), x(p.WaitP95MaxS), y(p.CostUSD), c, x(p.WaitP95S), y(p.CostMinUSD), x(p.WaitP95S), y(p.CostMaxUSD), c)
-			fill := c
-			if len(p.DominatedBy) > 0 {
-				fill = "white"
-			}
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s: $%s, p95 %s</title></circle>`+"\n",
-				x(p.WaitP95S), y(p.CostUSD), fill, c, xmlEscape(p.Label()), money(p.CostUSD), humanSeconds(p.WaitP95S))
-		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`+"\n", strings.Join(line, " "), c)
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+12, T+16*float64(ni+1), c, xmlEscape(name))
-	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555">open circle: dominated</text>`+"\n", W-R+12, T+16*float64(len(names)+2))
-	b.WriteString("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 func xmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
 }

@@ -1,0 +1,217 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// frontierReach is how far above the cheapest point (its mean cost) the
+// frontier's cost axis reaches: the policies that compete lie within a
+// few percent of each other, and one far dearer (a threshold autoscaler)
+// would flatten them into one line. A dearer point is drawn at the top
+// edge with its cost written beside it.
+const frontierReach = 1.25
+
+// WriteFrontier draws the cost–wait frontier of every policy on one chart:
+// p95 wait across from 0, cost up over the range the points span (not from
+// $0, which the axis says), one line per policy through its settings, each
+// point labelled with its setting and with its spread over the seeds as
+// error bars; a dominated point is hollow.
+func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
+	const W, H, L, R, T, B = 900.0, 520.0, 90.0, 230.0, 50.0, 50.0
+	if len(pts) == 0 {
+		return fmt.Errorf("frontier: no points")
+	}
+	cheapest := math.Inf(1)
+	for _, p := range pts {
+		cheapest = min(cheapest, p.CostUSD)
+	}
+	reach := cheapest * frontierReach
+	off := func(p SweepPoint) bool { return p.CostUSD > reach && cheapest > 0 }
+	lo, hi, maxX := math.Inf(1), 0.0, 1.0
+	for _, p := range pts {
+		maxX = max(maxX, p.WaitP95MaxS)
+		if !off(p) {
+			lo, hi = min(lo, p.CostMinUSD), max(hi, p.CostMaxUSD)
+		}
+	}
+	yMin, yMax, yStep := costAxis(lo, hi)
+	xStep := waitStep(maxX)
+	xMax := math.Ceil(maxX*1.02/xStep) * xStep
+	x := func(v float64) float64 { return L + (W-L-R)*v/xMax }
+	y := func(v float64) float64 { return H - B - (H-T-B)*(v-yMin)/(yMax-yMin) }
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", L, xmlEscape(title))
+	for v := yMin; v <= yMax+yStep/2; v += yStep {
+		fmt.Fprintf(&b, `<line class="ytick" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#eee"/><text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n",
+			L, y(v), W-R, y(v), L-6, y(v)+4, dollars(v))
+	}
+	for v := 0.0; v <= xMax+xStep/2; v += xStep {
+		fmt.Fprintf(&b, `<line class="xtick" x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#eee"/><text x="%.1f" y="%.0f" text-anchor="middle">%s</text>`+"\n",
+			x(v), T, x(v), H-B, x(v), H-B+18, waitTick(v))
+	}
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333"/>`+"\n", L, H-B, W-R, H-B, L, T, L, H-B)
+	yLabel := "cloud cost, USD"
+	if yMin > 0 {
+		yLabel += " (axis from " + dollars(yMin) + ")"
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">p95 wait</text><text x="16" y="%.0f" transform="rotate(-90 16 %.0f)" text-anchor="middle">%s</text>`+"\n",
+		(L+W-R)/2, H-12, (T+H-B)/2, (T+H-B)/2, xmlEscape(yLabel))
+
+	colors := []string{"#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f"}
+	var names []string
+	for _, p := range pts {
+		if !slices.Contains(names, p.Policy) {
+			names = append(names, p.Policy)
+		}
+	}
+	anyOff := false
+	for ni, name := range names {
+		c := colors[ni%len(colors)]
+		var line []string
+		var labels []pointLabel
+		for _, p := range pts {
+			if p.Policy != name {
+				continue
+			}
+			px := x(p.WaitP95S)
+			tip := fmt.Sprintf("%s: %s [%s–%s], p95 %s [%s–%s]", p.Label(), dollars(p.CostUSD), dollars(p.CostMinUSD), dollars(p.CostMaxUSD),
+				humanSeconds(p.WaitP95S), humanSeconds(p.WaitP95MinS), humanSeconds(p.WaitP95MaxS))
+			if off(p) {
+				anyOff = true
+				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path><text x="%.1f" y="%.1f" fill="%s" font-size="10">%s %s</text>`+"\n",
+					px, T, c, xmlEscape(tip), px+8, T+9, c, xmlEscape(settingValue(p)), dollars(p.CostUSD))
+				continue
+			}
+			py := y(p.CostUSD)
+			line = append(line, fmt.Sprintf("%.1f,%.1f", px, py))
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/>`+"\n",
+				x(p.WaitP95MinS), py, x(p.WaitP95MaxS), py, c, px, y(p.CostMinUSD), px, y(p.CostMaxUSD), c)
+			fill := c
+			if len(p.DominatedBy) > 0 {
+				fill = "white"
+			}
+			fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s</title></circle>`+"\n", px, py, fill, c, xmlEscape(tip))
+			if v := settingValue(p); v != "" {
+				// Settings that land on one spot share one label.
+				if n := len(labels); n > 0 && math.Abs(labels[n-1].x-px) < 8 && math.Abs(labels[n-1].y-py) < 8 {
+					labels[n-1].text += ", " + v
+				} else {
+					labels = append(labels, pointLabel{px, py, v})
+				}
+			}
+		}
+		for _, l := range labels {
+			fmt.Fprintf(&b, `<text class="setting" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", l.x+6, l.y-6, c, xmlEscape(l.text))
+		}
+		if len(line) > 1 {
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`+"\n", strings.Join(line, " "), c)
+		}
+		ly := T + 16*float64(ni+1)
+		fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="%s"/><text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+16, ly-4, c, W-R+26, ly, c, xmlEscape(name))
+	}
+	ly := T + 16*float64(len(names)+2)
+	fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="white" stroke="#555"/><text x="%.0f" y="%.0f" fill="#555">dominated</text>`+"\n", W-R+16, ly-4, W-R+26, ly)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555" font-size="10">bars: spread over the seeds</text>`+"\n", W-R+16, ly+16)
+	if anyOff {
+		fmt.Fprintf(&b, `<path d="M%.0f,%.0f l-5,9 h10 z" fill="#555"/><text x="%.0f" y="%.0f" fill="#555" font-size="10">off the chart: over %.0f%% above</text><text x="%.0f" y="%.0f" fill="#555" font-size="10">the cheapest point (cost beside it)</text>`+"\n",
+			W-R+16, ly+26, W-R+26, ly+35, (frontierReach-1)*100, W-R+26, ly+49)
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// costAxis spans lo…hi with four to eight round steps; it starts at $0
+// when lo is within two steps of it.
+func costAxis(lo, hi float64) (from, to, step float64) {
+	if math.IsInf(lo, 1) || hi <= 0 {
+		return 0, 1, 0.25
+	}
+	span := hi - lo
+	if span < hi*0.01 {
+		span = hi * 0.01 // one point, or a spread of nothing: ±1% around it
+		lo, hi = max(0, lo-span/2), hi+span/2
+	}
+	step = niceStep(span / 5)
+	from = math.Floor(lo/step) * step
+	if from <= 2*step {
+		from = 0
+		step = niceStep(hi / 5)
+	}
+	to = math.Ceil(hi/step) * step
+	if to <= from {
+		to = from + step
+	}
+	return from, to, step
+}
+
+// waitStep is a round step of wait (seconds) for an axis from 0 to maxS
+// with at most six ticks.
+func waitStep(maxS float64) float64 {
+	for _, d := range []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute,
+		5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour,
+		6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour} {
+		if maxS/d.Seconds() <= 6 {
+			return d.Seconds()
+		}
+	}
+	return niceStep(maxS/6/(7*86400)) * 7 * 86400
+}
+
+// pointLabel is a setting's label at a point on the chart.
+type pointLabel struct {
+	x, y float64
+	text string
+}
+
+// waitTick writes a wait axis tick: 0s, 30s, 5m, 1h30m, 2d.
+func waitTick(s float64) string {
+	d := time.Duration(s) * time.Second
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return strings.TrimSuffix(d.String(), "0s")
+	}
+	return humanSeconds(s)
+}
+
+// settingValue is what a point's label shows: its setting's value
+// ("10m" of wait_target=10m), or nothing for a policy not swept.
+func settingValue(p SweepPoint) string {
+	_, v, ok := strings.Cut(p.Setting, "=")
+	if !ok {
+		return p.Setting
+	}
+	return v
+}
+
+// dollars writes an axis or label amount with thousands separators:
+// $171,000, $38.50.
+func dollars(v float64) string {
+	if math.Abs(v) < 100 && v != math.Trunc(v) {
+		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	s := strconv.FormatFloat(math.Round(math.Abs(v)), 'f', 0, 64)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if v < 0 {
+		return "-$" + b.String()
+	}
+	return "$" + b.String()
+}

@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/xml"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// svgShape is the part of a chart element the frontier tests read.
+type svgShape struct {
+	XMLName xml.Name
+	Class   string `xml:"class,attr"`
+	CX      string `xml:"cx,attr"`
+	CY      string `xml:"cy,attr"`
+	D       string `xml:"d,attr"`
+	Text    string `xml:",chardata"`
+	Title   string `xml:"title"`
+}
+
+func parseSVG(t *testing.T, svg []byte) []svgShape {
+	t.Helper()
+	var doc struct {
+		Shapes []svgShape `xml:",any"`
+	}
+	if err := xml.Unmarshal(svg, &doc); err != nil {
+		t.Fatalf("the chart is not well-formed XML: %v\n%s", err, svg)
+	}
+	return doc.Shapes
+}
+
+func num(t *testing.T, s string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
+
+// TestFrontierScales: policies within 1% of each other are told apart on
+// the chart (the cost axis spans the points, not $0 up), a point far
+// dearer is marked at the top edge with its cost instead of flattening
+// the others, each point carries its setting (one label for settings that
+// coincide), and the ticks are round amounts.
+func TestFrontierScales(t *testing.T) {
+	pts := []SweepPoint{
+		{Policy: "spillway", Setting: "wait_target=0s", CostUSD: 171000, CostMinUSD: 170500, CostMaxUSD: 171500, WaitP95S: 250, WaitP95MinS: 240, WaitP95MaxS: 260},
+		{Policy: "spillway", Setting: "wait_target=2m", CostUSD: 171000, CostMinUSD: 170500, CostMaxUSD: 171500, WaitP95S: 251, WaitP95MinS: 240, WaitP95MaxS: 260},
+		{Policy: "spillway", Setting: "wait_target=10m", CostUSD: 170200, CostMinUSD: 169900, CostMaxUSD: 170600, WaitP95S: 350, WaitP95MinS: 340, WaitP95MaxS: 360},
+		{Policy: "karpenter", CostUSD: 172700, CostMinUSD: 172000, CostMaxUSD: 173400, WaitP95S: 255, WaitP95MinS: 250, WaitP95MaxS: 260, DominatedBy: []string{"spillway wait_target=0s"}},
+		{Policy: "threshold", CostUSD: 342000, CostMinUSD: 340000, CostMaxUSD: 344000, WaitP95S: 200, WaitP95MinS: 190, WaitP95MaxS: 210},
+	}
+	var buf bytes.Buffer
+	if err := WriteFrontier(&buf, "t", pts); err != nil {
+		t.Fatal(err)
+	}
+	shapes := parseSVG(t, buf.Bytes())
+	cy := map[string]float64{}
+	var settings, texts []string
+	offs := 0
+	for _, s := range shapes {
+		switch {
+		case s.XMLName.Local == "circle" && s.Class == "point":
+			cy[strings.SplitN(s.Title, ":", 2)[0]] = num(t, s.CY)
+		case s.Class == "setting":
+			settings = append(settings, s.Text)
+		case s.Class == "off":
+			offs++
+			if !strings.Contains(s.Title, "threshold: $342,000") {
+				t.Errorf("off-chart marker's title %q, want threshold's cost", s.Title)
+			}
+		case s.XMLName.Local == "text":
+			texts = append(texts, s.Text)
+		}
+	}
+	if offs != 1 || len(cy) != 4 {
+		t.Fatalf("%d off-chart markers and points %v, want threshold off the chart and the other 4 on it\n%s", offs, cy, buf.String())
+	}
+	// 1% of cost apart: at least 40 pixels of a 420-pixel axis.
+	if d := cy["spillway wait_target=0s"] - cy["karpenter"]; d < 40 {
+		t.Errorf("karpenter ($172,700) drawn %.1f px above spillway ($171,000), want ≥ 40: the cost axis does not zoom to the points", d)
+	}
+	if cy["spillway wait_target=10m"] <= cy["spillway wait_target=0s"] {
+		t.Errorf("the cheaper point is drawn higher: %v", cy)
+	}
+	for _, want := range []string{"0s, 2m", "10m"} {
+		if !contains(settings, want) {
+			t.Errorf("setting labels %q, want %q", settings, want)
+		}
+	}
+	for _, want := range []string{"$170,000", "$172,000", "$342,000"} {
+		if !containsPart(texts, want) {
+			t.Errorf("chart texts %q lack %q", texts, want)
+		}
+	}
+	if !containsPart(texts, "axis from $169,") {
+		t.Errorf("the cost axis does not start at $0 and the chart must say so: %q", texts)
+	}
+}
+
+func containsPart(xs []string, part string) bool {
+	for _, x := range xs {
+		if strings.Contains(x, part) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCostAxis(t *testing.T) {
+	for _, tt := range []struct {
+		lo, hi         float64
+		from, to, step float64
+	}{
+		{169900, 173400, 169000, 174000, 1000},
+		{38000, 40500, 38000, 40500, 500},
+		{100, 5000, 0, 5000, 1000},        // near $0: from $0
+		{0, 0, 0, 1, 0.25},                // nothing paid
+		{50000, 50000, 49700, 50300, 100}, // one cost: ±0.5% around it
+		{math.Inf(1), 0, 0, 1, 0.25},      // every point off the chart
+	} {
+		from, to, step := costAxis(tt.lo, tt.hi)
+		if from != tt.from || to != tt.to || step != tt.step {
+			t.Errorf("costAxis(%v, %v) = %v, %v, %v; want %v, %v, %v", tt.lo, tt.hi, from, to, step, tt.from, tt.to, tt.step)
+		}
+		if n := (to - from) / step; n < 1 || n > 10 {
+			t.Errorf("costAxis(%v, %v): %v ticks", tt.lo, tt.hi, n)
+		}
+	}
+}
+
+func TestFrontierText(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{dollars(171000), "$171,000"},
+		{dollars(1234567.4), "$1,234,567"},
+		{dollars(999), "$999"},
+		{dollars(38.5), "$38.50"},
+		{dollars(0), "$0"},
+		{waitTick(0), "0s"},
+		{waitTick(30), "30s"},
+		{waitTick(300), "5m"},
+		{waitTick(5400), "1h30m"},
+		{waitTick(7200), "2h"},
+		{waitTick(2 * 86400), "2d"},
+		{waitStepText(250), "1m"},
+		{waitStepText(1000), "5m"},
+		{waitStepText(20), "10s"},
+		{settingValue(SweepPoint{Setting: "per-job.suspend=60s"}), "60s"},
+		{settingValue(SweepPoint{}), ""},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+func waitStepText(maxS float64) string { return waitTick(waitStep(maxS)) }
