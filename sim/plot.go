@@ -113,13 +113,13 @@ func WritePlot(w io.Writer, rep Report) error {
 		yc := func(v float64) float64 { return y1 - (y1-y0)*v/ctop }
 		fmt.Fprintf(&b, `<g data-panel="%s">`+"\n", esc(r.Policy))
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-weight="bold">%s</text>`+"\n", x0, y0-10,
-			esc(fmt.Sprintf("%s: cloud cost $%s · efficiency %.2f · wait p95 %s", r.Policy, money(r.CloudCostUSD), r.Efficiency, humanSeconds(r.WaitP95S))))
+			esc(fmt.Sprintf("%s: cloud cost %s · efficiency %.2f · wait p95 %s", r.Policy, dollars(r.CloudCostUSD), r.Efficiency, humanSeconds(r.WaitP95S))))
 		for v := 0.0; v <= gtop+gstep/2; v += gstep {
 			fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%g" y="%.1f" text-anchor="end" fill="#333">%s</text>`+"\n",
 				x0, x1, yg(v), yg(v), x0-6, yg(v)+4, trimFloat(v))
 		}
 		for v := 0.0; v <= ctop+cstep/2; v += cstep {
-			fmt.Fprintf(&b, `<text x="%g" y="%.1f" fill="#2e7d32">$%s</text>`+"\n", x1+6, yc(v)+4, trimFloat(v))
+			fmt.Fprintf(&b, `<text x="%g" y="%.1f" fill="#2e7d32">%s</text>`+"\n", x1+6, yc(v)+4, dollars(v))
 		}
 		for t := time.Duration(0); t <= span; t += xstep {
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#333"/><text x="%.1f" y="%g" text-anchor="middle" fill="#333">%s</text>`+"\n",
