@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -254,6 +255,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	if len(pols) == 0 {
 		return fmt.Errorf("--policies: empty (want some of %s)", strings.Join(sim.PolicyNames, ", "))
+	}
+	if err := checkPlotPath(f.plot); err != nil {
+		return err
 	}
 	limit, err := parseMemory(f.maxMemory)
 	if err != nil {
@@ -655,4 +659,28 @@ func parseMemory(s string) (int64, error) {
 		return 0, bad("out of range")
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// checkPlotPath refuses, before the run, a --plot file the chart could not
+// be written to when the run ends (a directory that is not there, a
+// directory itself) or one named as another image format: the chart is SVG.
+func checkPlotPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if ext := strings.ToLower(filepath.Ext(path)); ext != "" && ext != ".svg" {
+		return fmt.Errorf("--plot %s: the chart is written as SVG; name the file with .svg (e.g. %s.svg)", path, strings.TrimSuffix(path, filepath.Ext(path)))
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("--plot %s: a directory; name a file such as %s", path, filepath.Join(path, "timeline.svg"))
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--plot %s: its directory: %w", path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("--plot %s: %s is not a directory", path, dir)
+	}
+	return nil
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// badFlagValue matches pflag's message for a value its flag cannot parse:
+// invalid argument "x" for "-s, --seeds" flag: strconv.ParseInt: …
+var badFlagValue = regexp.MustCompile(`^invalid argument "((?:[^"\\]|\\.)*)" for "(?:-\w, )?--([\w.-]+)" flag: (.*)$`)
+
+// flagWants says what a flag of each pflag type takes.
+var flagWants = map[string]string{
+	"int":      "a whole number",
+	"int32":    "a whole number",
+	"int64":    "a whole number",
+	"uint":     "a whole number of 0 or more",
+	"uint32":   "a whole number of 0 or more",
+	"uint64":   "a whole number of 0 or more",
+	"float32":  "a number",
+	"float64":  "a number",
+	"duration": "a duration such as 90s, 5m or 1h30m (no day unit: 24h)",
+	"bool":     "true or false",
+}
+
+// flagError turns pflag's parse error for a flag's value into the flag,
+// the value and what the flag wants, as the commands' own checks word
+// theirs: `--seeds "x": want a whole number`, not strconv's message.
+func flagError(cmd *cobra.Command, err error) error {
+	m := badFlagValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	f := cmd.Flags().Lookup(m[2])
+	if f == nil {
+		return err
+	}
+	want, ok := flagWants[f.Value.Type()]
+	if !ok {
+		return err
+	}
+	if strings.Contains(m[3], "value out of range") {
+		want = "out of range: want " + want
+	} else {
+		want = "want " + want
+	}
+	return fmt.Errorf("--%s %q: %s (see %s --help)", m[2], unquote(m[1]), want, cmd.CommandPath())
+}
+
+// unquote undoes the %q pflag put the value in; a value it cannot undo is
+// shown as it came.
+func unquote(s string) string {
+	var v string
+	if _, err := fmt.Sscanf(`"`+s+`"`, "%q", &v); err != nil {
+		return s
+	}
+	return v
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestFlagErrors: a flag value that does not parse is named with what the
+// flag wants, in every command, instead of strconv's or time's message.
+func TestFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"simulate", "--onprem-gpus", "x"}, `--onprem-gpus "x": want a whole number (see spillway simulate --help)`},
+		{[]string{"simulate", "--seed", "-5"}, `--seed "-5": want a whole number of 0 or more`},
+		{[]string{"simulate", "--seed=-5"}, `--seed "-5": want a whole number of 0 or more`},
+		{[]string{"simulate", "--jitter", "2d"}, `--jitter "2d": want a duration such as 90s, 5m or 1h30m (no day unit: 24h)`},
+		{[]string{"simulate", "--onprem-gpus", "99999999999999999999"}, `--onprem-gpus "99999999999999999999": out of range: want a whole number`},
+		{[]string{"simulate", "--json=maybe"}, `--json "maybe": want true or false`},
+		{[]string{"simulate", "--seeds", `a"b`}, `--seeds "a\"b": want a whole number`},
+		{[]string{"burst", "create", "--gpus", "x"}, `--gpus "x": want a whole number (see spillway burst create --help)`},
+		{[]string{"simulate", "--nope"}, `unknown flag: --nope`},
+	} {
+		err := run(context.Background(), tt.args)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
