@@ -238,6 +238,10 @@ func TestDurationUnmarshal(t *testing.T) {
 		{in: "5 minutes", wantErr: `bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`},
 		{in: "2d", wantErr: `bad duration "2d": use a Go duration such as 90s, 5m or 1h30m (there is no day unit: write 24h for a day)`},
 		{in: "[1, 2]", wantErr: "want a duration such as 90s, 5m or 1h30m, got a list"},
+		{in: "100000000h", wantErr: `duration "100000000h" is out of range: a duration holds at most 2562047h0m0s (about 292 years)`},
+		{in: "-9999999999999999999s", wantErr: `duration "-9999999999999999999s" is out of range: a duration holds at most 2562047h0m0s (about 292 years)`},
+		{in: "2562047h", want: 2562047 * time.Hour},
+		{in: "1h1", wantErr: `bad duration "1h1": use a Go duration such as 90s, 5m or 1h30m`},
 	}
 	for _, tt := range tests {
 		var d policy.Duration

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,10 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// durationSyntax matches what time.ParseDuration reads; a value it matches
+// that time.ParseDuration refuses is too large.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // ParseDuration reads a YAML scalar holding a Go duration string, with the
 // message a person needs when it is not one.
 func ParseDuration(n *yaml.Node) (time.Duration, error) {
@@ -30,6 +36,10 @@ func ParseDuration(n *yaml.Node) (time.Duration, error) {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
+		if durationSyntax.MatchString(strings.TrimSpace(n.Value)) {
+			// Written as a duration, but past what one holds.
+			return 0, fmt.Errorf("duration %q is out of range: a duration holds at most %s (about 292 years)", n.Value, time.Duration(math.MaxInt64).Truncate(time.Hour))
+		}
 		msg := fmt.Sprintf("bad duration %q: use a Go duration such as 90s, 5m or 1h30m", n.Value)
 		if strings.HasSuffix(strings.TrimSpace(n.Value), "d") {
 			msg += " (there is no day unit: write 24h for a day)"
