@@ -176,6 +176,9 @@ func Load(path string) (*Trace, error) { return LoadWith(path, Options{}) }
 
 // LoadWith reads the trace file at path within opts' bounds.
 func LoadWith(path string, opts Options) (*Trace, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, dirError(path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open trace: %w", err)
