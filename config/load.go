@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -164,8 +165,46 @@ func (e FieldError) Error() string {
 		b.WriteString(e.Field)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(shortMsg(e.Msg, e.Value))
 	return b.String()
+}
+
+// Bounds on what an error repeats of the config: a value past
+// maxShownValue bytes is shown by its start, and a message past
+// maxShownMsg bytes by its two ends (a value pasted into the wrong field,
+// a trace given as the config, must not fill the terminal).
+const (
+	maxShownValue = 120
+	shownValue    = 60 // runes of a long value shown
+	maxShownMsg   = 2048
+)
+
+// shortMsg shortens msg's copies of a long value, quoted or not, to the
+// value's start and its size; then a message still too long to read to its
+// two ends.
+func shortMsg(msg, value string) string {
+	if len(value) > maxShownValue {
+		head := value
+		if r := []rune(value); len(r) > shownValue {
+			head = string(r[:shownValue])
+		}
+		q := strconv.Quote(head)
+		short := fmt.Sprintf("%s…\" (%d bytes)", q[:len(q)-1], len(value))
+		msg = strings.ReplaceAll(msg, strconv.Quote(value), short)
+		msg = strings.ReplaceAll(msg, value, head+"…")
+	}
+	if len(msg) > maxShownMsg {
+		cut := maxShownMsg / 2
+		start, end := cut, len(msg)-cut
+		for start > 0 && !utf8.RuneStart(msg[start]) {
+			start--
+		}
+		for end < len(msg) && !utf8.RuneStart(msg[end]) {
+			end++
+		}
+		msg = fmt.Sprintf("%s … (%d bytes left out) … %s", msg[:start], end-start, msg[end:])
+	}
+	return msg
 }
 
 // ValidationError holds every problem found in a config, in file order.

@@ -3,12 +3,14 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -306,6 +308,37 @@ func TestFieldErrorFormat(t *testing.T) {
 		if got := tt.fe.Error(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// TestLongValuesShortened: an error repeats a long value (a script or a
+// trace pasted into the wrong field, a trace given as the config) by its
+// start and size, quoted or not, and a long message by its two ends.
+func TestLongValuesShortened(t *testing.T) {
+	long := strings.Repeat("é", 100000)
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"quoted", "cluster: c\nproviders:\n  a: {type: aws, region: us-east-1}\npools:\n  - name: p\n    wait_target: " + strings.Repeat("9", 100000) + "\n",
+			`pools[0].wait_target: bad duration "` + strings.Repeat("9", 60) + `…" (100000 bytes): use a Go duration`},
+		{"a trace as the config", "job_id,submission_time,duration,num_gpu\n" + strings.Repeat("a,1,1,1\n", 20000),
+			`want a mapping with fields cluster, server, providers, pools, simulate, got "job_id,submission_time,duration,num_gpu a,1,1,1 a,1,1,1 a,1,…" (160039 bytes)`},
+		{"multibyte", "cluster: " + long + "\n", "cluster: "},
+	}
+	for _, tt := range cases {
+		_, err := Parse("x.yaml", []byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 2*maxShownMsg {
+			msg := fmt.Sprint(err)
+			t.Errorf("%s: %d bytes of error %.300q, want it to hold %q", tt.name, len(msg), msg, tt.want)
+		}
+		if err != nil && !utf8.ValidString(err.Error()) {
+			t.Errorf("%s: the error is not valid UTF-8", tt.name)
+		}
+	}
+	// A message long without its value is cut to its two ends.
+	msg := FieldError{File: "x.yaml", Msg: "start " + strings.Repeat("é", 5000) + " end"}.Error()
+	if len(msg) > maxShownMsg+100 || !strings.HasPrefix(msg, "x.yaml: start ") || !strings.HasSuffix(msg, " end") || !strings.Contains(msg, "bytes left out") || !utf8.ValidString(msg) {
+		t.Errorf("a long message: %d bytes %.200q…", len(msg), msg)
 	}
 }
 

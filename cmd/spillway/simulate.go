@@ -213,6 +213,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		cfg, err = config.Parse("configs/examples/backtest.yaml (embedded)", configs.BacktestYAML)
 	} else {
 		cfg, err = config.LoadContext(cmd.Context(), f.config)
+		if err != nil && trace.IsTrace(f.config) {
+			return fmt.Errorf("--config %s: this is a job trace, not a config: give it as --trace %s (the config reads it as: %w)", f.config, f.config, err)
+		}
 	}
 	if err != nil {
 		return err
@@ -284,6 +287,11 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
 	} else {
 		tr, err = trace.LoadWith(f.trace, topts)
+	}
+	if errors.Is(err, trace.ErrUnknownFormat) && f.trace != "" {
+		if _, cerr := config.Load(f.trace); cerr == nil {
+			return fmt.Errorf("--trace %s: this is a Spillway config, not a job trace: give it as --config %s", f.trace, f.trace)
+		}
 	}
 	if errors.Is(err, trace.ErrTooManyJobs) {
 		return fmt.Errorf("%w: --max-memory %s holds %d jobs for %d policies (about %d bytes a job each); raise --max-memory (e.g. --max-memory %s for twice as many) or run fewer --policies",

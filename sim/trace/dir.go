@@ -44,6 +44,11 @@ func dirError(path string) error {
 	return fmt.Errorf("trace %s is a directory: want a trace file, such as one of its %s", path, list)
 }
 
+// IsTrace reports whether the file at path starts as a trace in a format
+// Load reads, or is compressed or archived (what it holds is not looked
+// at): for a hint when a trace is given where something else is wanted.
+func IsTrace(path string) bool { return traceFile(path) }
+
 // traceFile reports whether the file at path starts as a trace, or is
 // compressed or archived (what it holds is seen when it is read).
 func traceFile(path string) bool {
