@@ -93,6 +93,10 @@ type Sweep struct {
 	Seeds  int
 	Jitter time.Duration
 	Cloud  func(seed uint64) *Cloud
+	// Progress, when set, is told each time a run ends: how many have
+	// ended of how many. It is called from the runs' goroutines, one call
+	// at a time.
+	Progress func(done, total int)
 }
 
 // SweepPoint is one policy at one setting, over the seeds: means, and the
@@ -179,12 +183,20 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 	errs := make([]error, len(runs))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ended := 0
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				results[i], errs[i] = Run(ctx, runs[i].opts)
+				if sw.Progress != nil {
+					mu.Lock()
+					ended++
+					sw.Progress(ended, len(runs))
+					mu.Unlock()
+				}
 			}
 		}()
 	}

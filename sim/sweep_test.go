@@ -47,9 +47,21 @@ func TestSweep(t *testing.T) {
 	if pts[0].WaitP95S >= pts[1].WaitP95S {
 		t.Errorf("wait_target 0s waits %.0fs at p95, 10m %.0fs: the sweep does not reach the policy", pts[0].WaitP95S, pts[1].WaitP95S)
 	}
+	// The second run reports its progress: every run once, the count
+	// rising to the total; the points do not depend on it.
+	var seen []int
+	sw.Progress = func(done, total int) {
+		if total != 8 {
+			t.Errorf("progress: %d of %d runs, want of 8 (2 points × 2 policies × 2 seeds)", done, total)
+		}
+		seen = append(seen, done)
+	}
 	again, err := sw.Run(context.Background())
 	if err != nil || !reflect.DeepEqual(again, pts) {
 		t.Errorf("a second sweep differs: %v", err)
+	}
+	if !reflect.DeepEqual(seen, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("progress %v, want 1 to 8", seen)
 	}
 	var svg bytes.Buffer
 	if err := WriteFrontier(&svg, "t", pts); err != nil || !strings.Contains(svg.String(), "spillway wait_target=10m") {

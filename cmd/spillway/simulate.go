@@ -193,7 +193,7 @@ cluster02 trace.`,
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
-	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal")
+	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of trace time replayed; with --sweep, the runs ended)")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
@@ -420,7 +420,16 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		sw.Params = append(sw.Params, p)
 	}
 	sw.Cloud = cloudFor
+	stderr := cmd.ErrOrStderr()
+	var prog *progressLine
+	if f.progress || isTerminal(stderr) {
+		prog = &progressLine{w: stderr}
+		sw.Progress = prog.runs
+	}
 	pts, err := sw.Run(cmd.Context())
+	if prog != nil {
+		prog.clear()
+	}
 	if err != nil {
 		return err
 	}
@@ -624,6 +633,17 @@ func (p *progressLine) update(done float64) {
 			return
 		}
 		fmt.Fprintf(p.w, "\rsimulating… %3.0f%% of trace time\033[K", done*100)
+	}
+}
+
+// runs shows a sweep's progress: runs ended of all, the last always.
+func (p *progressLine) runs(done, total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := time.Now(); now.Sub(p.last) >= 250*time.Millisecond || done == total {
+		p.last = now
+		p.shown = true
+		fmt.Fprintf(p.w, "\rsweeping… %d of %d runs\033[K", done, total)
 	}
 }
 
