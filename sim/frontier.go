@@ -202,16 +202,25 @@ func dollars(v float64) string {
 	if math.Abs(v) < 100 && v != math.Trunc(v) {
 		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	s := strconv.FormatFloat(math.Round(math.Abs(v)), 'f', 0, 64)
+	s := thousands(strconv.FormatFloat(math.Abs(v), 'f', 0, 64))
+	if v < 0 {
+		return "-$" + s
+	}
+	return "$" + s
+}
+
+// thousands puts separators into a whole number's digits: 55650 → 55,650.
+func thousands(digits string) string {
+	sign, d := "", digits
+	if strings.HasPrefix(d, "-") {
+		sign, d = "-", d[1:]
+	}
 	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
+	for i := range len(d) {
+		if i > 0 && (len(d)-i)%3 == 0 {
 			b.WriteByte(',')
 		}
-		b.WriteRune(r)
+		b.WriteByte(d[i])
 	}
-	if v < 0 {
-		return "-$" + b.String()
-	}
-	return "$" + b.String()
+	return sign + b.String()
 }

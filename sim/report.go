@@ -46,10 +46,10 @@ func (r Report) WriteTable(w io.Writer) error {
 		if r.WaitTargetS > 0 && res.WaitP95S > r.WaitTargetS {
 			p95 += "!"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n",
-			res.Policy, money(res.CloudCostUSD), res.PaidGPUHours, res.UsedGPUHours, res.GPUHoursLost, eff,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			res.Policy, money(res.CloudCostUSD), hours(res.PaidGPUHours), hours(res.UsedGPUHours), hours(res.GPUHoursLost), eff,
 			humanSeconds(res.WaitP50S), p95, humanSeconds(res.WaitP99S), humanSeconds(res.WaitMaxS),
-			res.JobsOnCloud, res.Launches)
+			thousands(strconv.Itoa(res.JobsOnCloud)), thousands(strconv.Itoa(res.Launches)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -244,9 +244,14 @@ func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
 		len(periods), periods[0].Start.Format(time.DateOnly), periods[len(periods)-1].End.Format(time.DateOnly), share(top), top.Start.Format(time.DateOnly), near, over)
 }
 
+// hours writes GPU-hours for the table: whole, with thousands separators.
+func hours(v float64) string { return thousands(strconv.FormatFloat(v, 'f', 0, 64)) }
+
+// money writes an amount of USD for the report: cents below $1,000,
+// whole dollars with thousands separators above (168,183).
 func money(v float64) string {
 	if v >= 1000 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
+		return strings.TrimPrefix(dollars(v), "$")
 	}
 	return strconv.FormatFloat(v, 'f', 2, 64)
 }

@@ -43,17 +43,17 @@ func TestWriteTable(t *testing.T) {
 		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); 1 quota (over the account's quota, the provider or region blocked for a while);",
 		"spillway: 10 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 3 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
-		"spillway: cost by provider: aws $1000; ali $234.50;",
-		"spillway: cost by offering: a $1000; b $234.50;",
-		"spillway: spend per budget period: 2026-01-01 $1234 of $2000 (62%);",
-		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1500 in all).",
+		"spillway: cost by provider: aws $1,000; ali $234.50;",
+		"spillway: cost by offering: a $1,000; b $234.50;",
+		"spillway: spend per budget period: 2026-01-01 $1,234 of $2,000 (62%);",
+		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1,500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1234 100 90 12 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1,234 100 90 12 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("spillway row %q, want %q", got, want)
 	}
 	// Efficiency of a policy that paid nothing shows as "-", not 1.00.

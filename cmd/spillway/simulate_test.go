@@ -597,7 +597,7 @@ func TestSimulateSacct(t *testing.T) {
 			costs[f[0]] = f[1]
 		}
 	}
-	if costs["spillway"] != "1282" || costs["per-job"] != "1282" {
-		t.Errorf("cloud $ %v, want 1282 for spillway and per-job:\n%s", costs, out)
+	if costs["spillway"] != "1,282" || costs["per-job"] != "1,282" {
+		t.Errorf("cloud $ %v, want 1,282 for spillway and per-job:\n%s", costs, out)
 	}
 }
