@@ -259,10 +259,11 @@ func decOfferingName(o *Offering) string {
 // hold per job size and the storage of the jobs it returns.
 type decMarket struct {
 	offs     []decOffer
-	pooled   *[]decOffer // where offs came from (decOfferSlices)
-	fits     []decFit    // per pending job size: whether burst capacity can hold it
-	jobBuf   [8]decJob   // the overflow's due jobs (decOverflow.jobs)
-	youngBuf [8]decJob   // the overflow's younger jobs (decOverflow.young)
+	pooled   *[]decOffer  // where offs came from (decOfferSlices)
+	fits     []decFit     // per pending job size: whether burst capacity can hold it
+	fitMap   map[int]bool // the same past decFitList sizes (a queue of many sizes)
+	jobBuf   [8]decJob    // the overflow's due jobs (decOverflow.jobs)
+	youngBuf [8]decJob    // the overflow's younger jobs (decOverflow.young)
 }
 
 // decOfferSlices recycles the offerings' working slice between

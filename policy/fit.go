@@ -113,15 +113,37 @@ type decFit struct {
 	holds bool
 }
 
+// decFitList is how many sizes cloudHolds remembers in a list, searched
+// in order; past it, in a map, so that a queue of thousands of sizes costs
+// a lookup each, not a search of the others.
+const decFitList = 16
+
 // cloudHolds is CloudHolds, remembered per job size for one decision.
 func (mk *decMarket) cloudHolds(e *decEnv, size int) bool {
-	for _, f := range mk.fits {
-		if f.size == size {
-			return f.holds
+	if mk.fitMap != nil {
+		if h, ok := mk.fitMap[size]; ok {
+			return h
+		}
+	} else {
+		for _, f := range mk.fits {
+			if f.size == size {
+				return f.holds
+			}
 		}
 	}
 	h, _, _, _ := decHolds(e.pool, size)
-	mk.fits = append(mk.fits, decFit{size: size, holds: h})
+	switch {
+	case mk.fitMap != nil:
+		mk.fitMap[size] = h
+	case len(mk.fits) < decFitList:
+		mk.fits = append(mk.fits, decFit{size: size, holds: h})
+	default:
+		mk.fitMap = make(map[int]bool, 2*decFitList)
+		for _, f := range mk.fits {
+			mk.fitMap[f.size] = f.holds
+		}
+		mk.fitMap[size] = h
+	}
 	return h
 }
 

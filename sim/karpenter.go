@@ -104,6 +104,7 @@ type karpenter struct {
 	holds cloudHolds
 	// Scratch reused between calls (nothing of it outlives a call).
 	freeBuf  []nodeRoom
+	spanBuf  []spanRoom
 	availBuf []policy.Offering
 	sizesBuf []policy.PendingSize
 }
@@ -194,6 +195,44 @@ func takeSpan(room []nodeRoom, g, spanMin int) bool {
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// spanRoom counts the whole free nodes of one offering (by name and
+// size) of at least the pool's span.min_gpus GPUs.
+type spanRoom struct {
+	name        string
+	gpus, whole int
+}
+
+// countSpans counts room's whole free nodes per offering that a job may
+// span, into a slice reused between calls.
+func (kp *karpenter) countSpans(room []nodeRoom, spanMin int) []spanRoom {
+	spans := kp.spanBuf[:0]
+	for _, r := range room {
+		if r.free != r.gpus || r.gpus < spanMin || r.gpus <= 0 {
+			continue
+		}
+		i := slices.IndexFunc(spans, func(s spanRoom) bool { return s.name == r.name && s.gpus == r.gpus })
+		if i < 0 {
+			spans = append(spans, spanRoom{name: r.name, gpus: r.gpus})
+			i = len(spans) - 1
+		}
+		spans[i].whole++
+	}
+	kp.spanBuf = spans
+	return spans
+}
+
+// mayTakeSpan reports whether takeSpan could give a job of g GPUs whole
+// free nodes by spans' counts (at least the nodes there are): false when
+// no offering smaller than g has enough of them.
+func mayTakeSpan(spans []spanRoom, g int) bool {
+	for _, s := range spans {
+		if s.gpus < g && s.whole >= (g+s.gpus-1)/s.gpus {
+			return true
+		}
 	}
 	return false
 }
@@ -295,6 +334,16 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	counts := map[string]int{}
 	var order []policy.Offering
 	nodes := 0
+	// Bounds on the room that lets the loops below skip a size that fits
+	// nowhere, so that a queue of thousands of sizes does not walk the
+	// fleet for each: the most free GPUs on a node, and the whole free
+	// nodes per offering that a job may span. Room only shrinks, so they
+	// stay bounds until recounted.
+	maxFree := 0
+	for _, r := range free {
+		maxFree = max(maxFree, r.free)
+	}
+	spans := kp.countSpans(free, pool.SpanMin())
 	for _, ps := range sizes {
 		g, n := ps.GPUs, len(ps.Submitted)
 		if g <= 0 || n == 0 || !kp.holds.ok(pool, g) {
@@ -305,7 +354,7 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		k := min(n, onprem/g)
 		onprem -= k * g
 		n -= k
-		for f := range free {
+		for f := 0; f < len(free) && g <= maxFree; f++ {
 			if n == 0 {
 				break
 			}
@@ -316,8 +365,9 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 		// A job larger than a node spans whole free nodes of one
 		// offering, held or booting, as the simulator places it: each
 		// such job takes them before new nodes are opened for it.
-		for n > 0 && takeSpan(free, g, pool.SpanMin()) {
+		for n > 0 && mayTakeSpan(spans, g) && takeSpan(free, g, pool.SpanMin()) {
 			n--
+			spans = kp.countSpans(free, pool.SpanMin())
 		}
 		if n == 0 || nodes >= 4096 { // a batch bound, as Karpenter bounds a scheduling round
 			continue
@@ -355,6 +405,7 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			}
 			add(last, 1)
 			free = append(free, nodeRoom{free: last.GPUs - rest*g, gpus: last.GPUs, name: last.Name})
+			maxFree = max(maxFree, last.GPUs-rest*g)
 		}
 	}
 	for _, off := range order {

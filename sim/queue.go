@@ -24,9 +24,6 @@ type sizeQueue struct {
 	jobs []int32
 	subs []time.Time
 	head int
-	// never: jobs of this size fit neither on-prem nor in anything the
-	// pool may rent (policy.CloudHolds); the job list leaves them out.
-	never bool
 }
 
 func (q *sizeQueue) len() int { return len(q.jobs) - q.head }
@@ -40,12 +37,38 @@ func (q *sizeQueue) pop() {
 	}
 }
 
+// arrive queues job j as it is submitted, unless it can run nowhere
+// (jobState.nowhere): larger than on-prem, and nothing the pool may rent
+// holds it or every cloud run of it ends before it finishes.
+func (s *state) arrive(j int) {
+	if g := s.jobs[j].GPUs; g > s.on.total() && ((s.lifeOK && s.life.outlasts(s.jobs[j].Duration)) || s.unservable(g)) {
+		s.js[j].nowhere = true
+		return
+	}
+	s.enqueue(j)
+}
+
+// unservable reports whether nothing the pool may rent holds a job of g
+// GPUs (policy.CloudHolds), remembered per size: a trace of thousands of
+// sizes asks once each.
+func (s *state) unservable(g int) bool {
+	u, ok := s.unservableOf[g]
+	if !ok {
+		if s.unservableOf == nil {
+			s.unservableOf = map[int]bool{}
+		}
+		u = policy.CloudHolds(s.pool, g) != ""
+		s.unservableOf[g] = u
+	}
+	return u
+}
+
 func (s *state) enqueue(j int) {
 	g := s.jobs[j].GPUs
 	qi, ok := s.queueOf[g]
 	if !ok {
 		qi = len(s.queues)
-		s.queues = append(s.queues, sizeQueue{gpus: g, never: g > s.on.total() && policy.CloudHolds(s.pool, g) != ""})
+		s.queues = append(s.queues, sizeQueue{gpus: g})
 		s.queueOf[g] = qi
 	}
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
@@ -59,49 +82,70 @@ func (s *state) enqueue(j int) {
 // and free capacity only shrinks during a pass, so once a job of some size
 // fails every later job of that size is skipped without trying.
 func (s *state) place() {
-	if s.pendingJobs == 0 {
+	if s.pendingJobs == 0 || (s.on.free == 0 && !s.cloudHasRoom()) {
 		return
 	}
-	var blocked [64]bool
-	var blockedMap map[int]bool
-	isBlocked := func(qi int) bool {
-		if qi < len(blocked) {
-			return blocked[qi]
+	// The queues whose heads may start, as a heap by head (the oldest
+	// first): a pass costs O(Q log Q) for Q sizes, not O(Q²), when jobs
+	// of thousands of sizes are queued and few fit.
+	h := s.placeHeap[:0]
+	defer func() { s.placeHeap = h[:0] }()
+	s.counts.passes++
+	s.counts.steps += int64(len(s.queues))
+	for qi := range s.queues {
+		if q := &s.queues[qi]; q.len() > 0 && q.gpus <= s.on.free+s.cloudFree {
+			h = append(h, int32(qi))
 		}
-		return blockedMap[qi]
 	}
-	for {
+	less := func(a, b int32) bool {
+		qa, qb := &s.queues[a], &s.queues[b]
+		return qa.jobs[qa.head] < qb.jobs[qb.head]
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftDown(h, i, less)
+	}
+	for len(h) > 0 {
 		if s.on.free == 0 && !s.cloudHasRoom() {
 			return
 		}
-		best, bestJob := -1, int32(math.MaxInt32)
-		s.counts.steps += int64(len(s.queues))
-		for qi := range s.queues {
-			q := &s.queues[qi]
-			if q.len() == 0 || isBlocked(qi) {
+		s.counts.steps++
+		qi := h[0]
+		q := &s.queues[qi]
+		// A job needs at least its GPUs free somewhere; one that does not
+		// fit now never fits later in the pass (capacity only shrinks).
+		if j := q.jobs[q.head]; q.gpus <= s.on.free+s.cloudFree && s.tryStart(int(j)) {
+			q.pop()
+			s.pendingJobs--
+			s.pendingGPUs -= s.jobs[j].GPUs
+			if q.len() > 0 {
+				siftDown(h, 0, less) // its next job is younger: down it goes
 				continue
 			}
-			if j := q.jobs[q.head]; j < bestJob {
-				best, bestJob = qi, j
-			}
 		}
-		if best < 0 {
+		// Done with this size for the pass: its head failed, or it is empty.
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		siftDown(h, 0, less)
+	}
+}
+
+// siftDown restores the heap order of h below i.
+func siftDown(h []int32, i int, less func(a, b int32) bool) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
 			return
 		}
-		if s.tryStart(int(bestJob)) {
-			s.queues[best].pop()
-			s.pendingJobs--
-			s.pendingGPUs -= s.jobs[bestJob].GPUs
-			continue
+		m := l
+		if r := l + 1; r < len(h) && less(h[r], h[l]) {
+			m = r
 		}
-		if best < len(blocked) {
-			blocked[best] = true
-		} else {
-			if blockedMap == nil {
-				blockedMap = map[int]bool{}
-			}
-			blockedMap[best] = true
+		if !less(h[m], h[i]) {
+			return
 		}
+		h[i], h[m] = h[m], h[i]
+		i = m
 	}
 }
 

@@ -58,3 +58,77 @@ func TestWorkPerEvaluationIgnoresQueueDepth(t *testing.T) {
 		})
 	}
 }
+
+// sizedQueue is a trace whose first job takes all but one of on-prem's
+// 8-GPU nodes for ten hours, then one job of each of n sizes from 9 GPUs up, each
+// waiting for it: every arrival starts a placement pass over n queues in
+// which no head fits.
+func sizedQueue(onprem, n int) *trace.Trace {
+	jobs := []trace.Job{{Submit: 0, Duration: 10 * time.Hour, GPUs: onprem - 8}}
+	for i := range n {
+		jobs = append(jobs, trace.Job{Submit: time.Duration(i+1) * time.Second, Duration: time.Hour, GPUs: 9 + i})
+	}
+	return &trace.Trace{Name: "sized", Start: trace.DefaultEpoch, Jobs: jobs}
+}
+
+// TestPlacementWorkIsLinearInSizes: a placement pass visits each queued
+// size a bounded number of times (a heap of the queues by their oldest
+// job), so its work grows in proportion to the sizes queued, not with
+// their square: a pass over 1,000 sizes costs at most twice 10 times one
+// over 100. Placement that rescanned every queue after each size that did
+// not fit (3,000 sizes of a hostile trace took minutes) fails it.
+func TestPlacementWorkIsLinearInSizes(t *testing.T) {
+	const onprem = 2000
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: onprem / 8, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(5 * time.Minute)}
+	var per [2]float64
+	sizes := [2]int{100, 1000}
+	for k, n := range sizes {
+		var c workCounts
+		res, err := Run(context.Background(), Options{Pool: &pool, Trace: sizedQueue(onprem, n), Policy: OnPremOnly(), counts: &c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JobsUnstarted != 0 || res.JobsNeverServed != 0 {
+			t.Fatalf("%d jobs unstarted, %d never served: want every job run", res.JobsUnstarted, res.JobsNeverServed)
+		}
+		per[k] = float64(c.steps) / float64(max(c.passes, 1))
+		t.Logf("%d sizes queued: %d placement passes, %.0f steps each", n, c.passes, per[k])
+	}
+	if limit := 2 * float64(sizes[1]/sizes[0]) * per[0]; per[1] > limit {
+		t.Errorf("%.0f steps per placement pass with %d sizes queued, %.0f with %d: more than twice in proportion (%.0f)", per[1], sizes[1], per[0], sizes[0], limit)
+	}
+}
+
+// TestUnservableSizesAreNotQueued: jobs of thousands of sizes that nothing
+// can run (larger than on-prem, and than any instance may span) are not
+// queued, so no policy walks them at every evaluation: the work per
+// evaluation is what it is without them, and they are counted as never
+// served.
+func TestUnservableSizesAreNotQueued(t *testing.T) {
+	pool := policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 4}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(5 * time.Minute), Offerings: []policy.Offering{offering4}}
+	base := syntheticTrace(500)
+	for _, p := range allPolicies() {
+		var per [2]float64
+		for k, n := range []int{0, 3000} {
+			tr := &trace.Trace{Name: base.Name, Start: base.Start}
+			for i := range n {
+				tr.Jobs = append(tr.Jobs, trace.Job{Submit: 0, Duration: time.Hour, GPUs: 5 + i})
+			}
+			tr.Jobs = append(tr.Jobs, base.Jobs...)
+			var c workCounts
+			res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1), counts: &c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.JobsNeverServed != n {
+				t.Fatalf("%s: %d jobs never served, want the %d too large", p.Name, res.JobsNeverServed, n)
+			}
+			per[k] = float64(c.steps) / float64(max(c.evals, 1))
+		}
+		if per[1] > 1.25*per[0]+10 {
+			t.Errorf("%s: %.1f steps per evaluation with 3,000 unservable sizes, %.1f without: they are walked", p.Name, per[1], per[0])
+		}
+	}
+}

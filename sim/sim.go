@@ -110,6 +110,8 @@ type workCounts struct {
 	evals, steps int64
 	// probes are the evaluations skipSteadyTicks made on copies.
 	probes int64
+	// passes are placement passes (state.place) that tried a job.
+	passes int64
 }
 
 // DefaultInterval is the evaluation interval used when a pool names none.
@@ -153,8 +155,9 @@ type jobState struct {
 	run   int32 // 1 + its index in state.runs while running, else 0
 	cloud bool
 	// nowhere: the job can run neither on-prem (larger than it) nor on
-	// the cloud (it outlasts every instance: lifeWindow), so it is never
-	// queued and the report counts it as never served.
+	// the cloud (nothing the pool may rent holds it, policy.CloudHolds, or
+	// it outlasts every instance: lifeWindow), so it is never queued, no
+	// policy sees it, and the report counts it as never served.
 	nowhere bool
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
@@ -176,10 +179,15 @@ type state struct {
 	life   lifeWindow
 	lifeOK bool
 
-	queues      []sizeQueue
-	queueOf     map[int]int
-	pendingJobs int
-	pendingGPUs int
+	queues  []sizeQueue
+	queueOf map[int]int
+	// unservableOf remembers, per job size larger than on-prem, whether
+	// nothing the pool may rent holds it (policy.CloudHolds).
+	unservableOf map[int]bool
+	pendingJobs  int
+	pendingGPUs  int
+	placeHeap    []int32 // place's heap of queues, reused
+	listHeap     []int32 // snapshot's, for the job list
 
 	insts      []*instance // ended ones point to endedInst
 	endedInst  instance
@@ -416,11 +424,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		}
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {
 			s.calm = false
-			if s.lifeOK && s.jobs[ai].GPUs > s.on.total() && s.life.outlasts(s.jobs[ai].Duration) {
-				s.js[ai].nowhere = true
-			} else {
-				s.enqueue(ai)
-			}
+			s.arrive(ai)
 			ai++
 			s.lastDone = s.now
 		}
@@ -551,7 +555,7 @@ func (s *state) stopped(why string) {
 		return
 	}
 	for qi := range s.queues {
-		if q := &s.queues[qi]; q.len() > 0 && !q.never {
+		if q := &s.queues[qi]; q.len() > 0 {
 			s.res.Stopped = why
 			return
 		}

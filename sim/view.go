@@ -63,14 +63,8 @@ func (s *state) snapshot() policy.Snapshot {
 	}
 	// The first maxListed pending jobs in arrival order, with their waits:
 	// a merge of the size queues, for the baselines that go job by job.
-	// Jobs that can never be served are left out, as a scheduler rejects
-	// them (else a few hundred of them would hide every job behind them).
+	// (Jobs that can never be served are not queued: jobState.nowhere.)
 	listable := s.pendingJobs
-	for qi := range s.queues {
-		if q := &s.queues[qi]; q.never {
-			listable -= q.len()
-		}
-	}
 	list := s.pendBuf[:0]
 	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
@@ -82,19 +76,28 @@ func (s *state) snapshot() policy.Snapshot {
 	// times (centuries inside int64) and far cheaper than Time.Sub, which
 	// checks for overflow with an Add and an Equal per call.
 	nowNano := now.UnixNano()
-	for want := min(listable, maxListed); len(list) < want; {
-		// The queue whose head came first takes its turn up to the
-		// oldest head of the others (job indices are arrival order).
-		best, bj, next := -1, int32(math.MaxInt32), int32(math.MaxInt32)
-		for qi := range s.queues {
-			q := &s.queues[qi]
-			if heads[qi] >= len(q.jobs) || q.never {
-				continue
-			}
-			if j := q.jobs[heads[qi]]; j < bj {
-				best, bj, next = qi, j, bj
-			} else if j < next {
-				next = j
+	// A heap of the queues by their next job (the oldest first): the
+	// queue on top gives its jobs up to the next queue's next job. It costs
+	// O(Q + listed·log Q) for Q sizes queued, not O(listed·Q).
+	hp := s.listHeap[:0]
+	defer func() { s.listHeap = hp[:0] }()
+	for qi := range s.queues {
+		if heads[qi] < len(s.queues[qi].jobs) {
+			hp = append(hp, int32(qi))
+		}
+	}
+	less := func(a, b int32) bool { return s.queues[a].jobs[heads[a]] < s.queues[b].jobs[heads[b]] }
+	for i := len(hp)/2 - 1; i >= 0; i-- {
+		siftDown(hp, i, less)
+	}
+	s.counts.steps += int64(len(s.queues))
+	for want := min(listable, maxListed); len(list) < want && len(hp) > 0; {
+		best := hp[0]
+		// The oldest next job of the other queues: a child of the top.
+		next := int32(math.MaxInt32)
+		for _, c := range [2]int{1, 2} {
+			if c < len(hp) {
+				next = min(next, s.queues[hp[c]].jobs[heads[hp[c]]])
 			}
 		}
 		q := &s.queues[best]
@@ -104,7 +107,13 @@ func (s *state) snapshot() policy.Snapshot {
 			waits = append(waits, time.Duration(nowNano-q.subs[h].UnixNano())) // subs lie in order, the trace's jobs do not
 		}
 		heads[best] = h
-		s.counts.steps += int64(len(s.queues))
+		if h >= len(q.jobs) {
+			last := len(hp) - 1
+			hp[0] = hp[last]
+			hp = hp[:last]
+		}
+		siftDown(hp, 0, less)
+		s.counts.steps++
 	}
 	s.counts.steps += int64(len(list))
 	snap.PendingJobGPUs = list

@@ -16,7 +16,8 @@ import (
 // size queued and some started out of order (backfill), the snapshot's job
 // list is the first maxListed pending jobs by arrival, with their waits,
 // leaving out the jobs nothing can ever run (16 GPUs here: more than the
-// 8 on-prem GPUs, and 4-GPU instances are too small to span).
+// 8 on-prem GPUs, and 4-GPU instances are too small to span), which are
+// not queued.
 func TestSnapshotListsFirstPendingJobsInArrivalOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	jobs := make([]trace.Job, 3000)
@@ -27,7 +28,7 @@ func TestSnapshotListsFirstPendingJobsInArrivalOrder(t *testing.T) {
 	s := &state{o: Options{Pool: pool, Policy: Policy{JobList: true}}, pool: pool, jobs: jobs, js: make([]jobState, len(jobs)),
 		start: trace.DefaultEpoch, queueOf: map[int]int{}, on: newOnprem(1, 8)}
 	for j := range jobs {
-		s.enqueue(j)
+		s.arrive(j)
 	}
 	// Start jobs from the heads of random queues, as backfill does.
 	for range 1500 {
