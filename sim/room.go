@@ -105,7 +105,12 @@ func (r *roomIndex) compact(alive int, room func(ii int32) int) {
 				h = append(h, ii)
 			}
 		}
-		slices.Sort(h) // a sorted slice is a min-heap
+		// A sorted slice is a min-heap. An instance whose room went
+		// v → w → v has an entry for each time it had v, all current:
+		// one stays, or the duplicates pile up with every change and
+		// every placement compacts them all again.
+		slices.Sort(h)
+		h = slices.Compact(h)
 		r.byFree[v] = h
 		r.entries += len(h)
 	}

@@ -43,3 +43,31 @@ func TestRoomIndexFindsBestFit(t *testing.T) {
 		t.Fatalf("only %d instances: growth not exercised", len(room))
 	}
 }
+
+// TestRoomIndexCompactsRepeats: an instance whose room goes back and forth
+// (a job starts and ends on it, again and again) has an entry for each
+// time it had a room, all current; compact keeps one per instance and
+// room, so the entries follow the fleet, not its history (they once grew
+// to 170,000 for 800 instances, and every placement compacted them all).
+func TestRoomIndexCompactsRepeats(t *testing.T) {
+	var idx roomIndex
+	room := make([]int, 100)
+	roomOf := func(ii int32) int { return room[ii] }
+	for range 50 {
+		for i := range room {
+			room[i] = 8
+			idx.set(i, 8)
+			room[i] = 7
+			idx.set(i, 7)
+			room[i] = 8
+			idx.set(i, 8)
+		}
+	}
+	idx.compact(len(room), roomOf)
+	if idx.entries > len(room) {
+		t.Errorf("%d entries after compacting %d instances: repeats kept", idx.entries, len(room))
+	}
+	if got := idx.best(8, roomOf); got != 0 {
+		t.Errorf("best(8) = %d, want 0 (the oldest with 8 free)", got)
+	}
+}
