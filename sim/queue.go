@@ -114,6 +114,7 @@ func (s *state) place() {
 		// A job needs at least its GPUs free somewhere; one that does not
 		// fit now never fits later in the pass (capacity only shrinks).
 		if j := q.jobs[q.head]; q.gpus <= s.on.free+s.cloudFree && s.tryStart(int(j)) {
+			q = &s.queues[qi] // as of now, should starting a job ever queue a size
 			q.pop()
 			s.pendingJobs--
 			s.pendingGPUs -= s.jobs[j].GPUs
