@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -48,7 +47,7 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", L, xmlEscape(title))
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%.0f" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", L, esc(title))
 	for v := yMin; v <= yMax+yStep/2; v += yStep {
 		fmt.Fprintf(&b, `<line class="ytick" x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#eee"/><text x="%.0f" y="%.1f" text-anchor="end">%s</text>`+"\n",
 			L, y(v), W-R, y(v), L-6, y(v)+4, dollars(v))
@@ -63,7 +62,7 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 		yLabel += " (axis from " + dollars(yMin) + ")"
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">p95 wait</text><text x="16" y="%.0f" transform="rotate(-90 16 %.0f)" text-anchor="middle">%s</text>`+"\n",
-		(L+W-R)/2, H-12, (T+H-B)/2, (T+H-B)/2, xmlEscape(yLabel))
+		(L+W-R)/2, H-12, (T+H-B)/2, (T+H-B)/2, esc(yLabel))
 
 	colors := []string{"#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f"}
 	var names []string
@@ -87,7 +86,7 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			if off(p) {
 				anyOff = true
 				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path><text x="%.1f" y="%.1f" fill="%s" font-size="10">%s %s</text>`+"\n",
-					px, T, c, xmlEscape(tip), px+8, T+9, c, xmlEscape(settingValue(p)), dollars(p.CostUSD))
+					px, T, c, esc(tip), px+8, T+9, c, esc(settingValue(p)), dollars(p.CostUSD))
 				continue
 			}
 			py := y(p.CostUSD)
@@ -98,7 +97,7 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			if len(p.DominatedBy) > 0 {
 				fill = "white"
 			}
-			fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s</title></circle>`+"\n", px, py, fill, c, xmlEscape(tip))
+			fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s</title></circle>`+"\n", px, py, fill, c, esc(tip))
 			if v := settingValue(p); v != "" {
 				// Settings that land on one spot share one label.
 				if n := len(labels); n > 0 && math.Abs(labels[n-1].x-px) < 8 && math.Abs(labels[n-1].y-py) < 8 {
@@ -109,13 +108,13 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			}
 		}
 		for _, l := range labels {
-			fmt.Fprintf(&b, `<text class="setting" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", l.x+6, l.y-6, c, xmlEscape(l.text))
+			fmt.Fprintf(&b, `<text class="setting" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", l.x+6, l.y-6, c, esc(l.text))
 		}
 		if len(line) > 1 {
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`+"\n", strings.Join(line, " "), c)
 		}
 		ly := T + 16*float64(ni+1)
-		fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="%s"/><text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+16, ly-4, c, W-R+26, ly, c, xmlEscape(name))
+		fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="%s"/><text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+16, ly-4, c, W-R+26, ly, c, esc(name))
 	}
 	ly := T + 16*float64(len(names)+2)
 	fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="white" stroke="#555"/><text x="%.0f" y="%.0f" fill="#555">dominated</text>`+"\n", W-R+16, ly-4, W-R+26, ly)
@@ -194,33 +193,4 @@ func settingValue(p SweepPoint) string {
 		return p.Setting
 	}
 	return v
-}
-
-// dollars writes an axis or label amount with thousands separators:
-// $171,000, $38.50.
-func dollars(v float64) string {
-	if math.Abs(v) < 100 && v != math.Trunc(v) {
-		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	s := thousands(strconv.FormatFloat(math.Abs(v), 'f', 0, 64))
-	if v < 0 {
-		return "-$" + s
-	}
-	return "$" + s
-}
-
-// thousands puts separators into a whole number's digits: 55650 → 55,650.
-func thousands(digits string) string {
-	sign, d := "", digits
-	if strings.HasPrefix(d, "-") {
-		sign, d = "-", d[1:]
-	}
-	var b strings.Builder
-	for i := range len(d) {
-		if i > 0 && (len(d)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(d[i])
-	}
-	return sign + b.String()
 }

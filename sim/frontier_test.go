@@ -54,7 +54,7 @@ func TestFrontierScales(t *testing.T) {
 		{Policy: "threshold", CostUSD: 342000, CostMinUSD: 340000, CostMaxUSD: 344000, WaitP95S: 200, WaitP95MinS: 190, WaitP95MaxS: 210},
 	}
 	var buf bytes.Buffer
-	if err := WriteFrontier(&buf, "t", pts); err != nil {
+	if err := WriteFrontier(&buf, "jobs &<1>.csv", pts); err != nil { // a title the SVG must escape
 		t.Fatal(err)
 	}
 	shapes := parseSVG(t, buf.Bytes())

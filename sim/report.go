@@ -276,3 +276,32 @@ func humanSpan(s float64) string {
 	}
 	return humanSeconds(s)
 }
+
+// dollars writes an axis or label amount with thousands separators:
+// $171,000, $38.50.
+func dollars(v float64) string {
+	if math.Abs(v) < 100 && v != math.Trunc(v) {
+		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	s := thousands(strconv.FormatFloat(math.Abs(v), 'f', 0, 64))
+	if v < 0 {
+		return "-$" + s
+	}
+	return "$" + s
+}
+
+// thousands puts separators into a whole number's digits: 55650 → 55,650.
+func thousands(digits string) string {
+	sign, d := "", digits
+	if strings.HasPrefix(d, "-") {
+		sign, d = "-", d[1:]
+	}
+	var b strings.Builder
+	for i := range len(d) {
+		if i > 0 && (len(d)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(d[i])
+	}
+	return sign + b.String()
+}

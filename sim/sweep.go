@@ -293,7 +293,3 @@ func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
 	}
 	return tw.Flush()
 }
-
-func xmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
-}
