@@ -121,3 +121,28 @@ func dtAllBusy(inst []Instance) bool {
 	}
 	return true
 }
+
+// BenchmarkDecideListedQueue is the server's view of a deep Slurm queue:
+// 100,000 pending jobs listed one by one with their waits (no
+// PendingBySize), of few sizes or of thousands.
+func BenchmarkDecideListedQueue(b *testing.B) {
+	for _, sizes := range []int{20, 3000} {
+		b.Run(fmt.Sprintf("sizes=%d", sizes), func(b *testing.B) {
+			pool, snap, inst, spend, now := dtBenchScenario(100)
+			const jobs = 100000
+			snap.PendingJobGPUs = make([]int, jobs)
+			snap.PendingJobWaits = make([]time.Duration, jobs)
+			snap.PendingGPUs = 0
+			for i := range jobs {
+				snap.PendingJobGPUs[i] = 1 + (i*7919)%sizes
+				snap.PendingJobWaits[i] = time.Duration(jobs-i) * 10 * time.Millisecond
+				snap.PendingGPUs += snap.PendingJobGPUs[i]
+			}
+			snap.PendingJobs = jobs
+			b.ReportAllocs()
+			for b.Loop() {
+				Decide(pool, snap, inst, spend, now)
+			}
+		})
+	}
+}

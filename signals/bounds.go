@@ -10,11 +10,12 @@ import (
 // real queue, and far from time.Duration's ±292 years.
 const MaxWait = 365 * 24 * time.Hour
 
-// WaitSeconds converts an oldest wait read in seconds, checking it is a
-// finite number from 0 to MaxWait. The error names the value and the range.
+// WaitSeconds converts a wait read in seconds (a queue's oldest, or one
+// job's), checking it is a finite number from 0 to MaxWait. The error
+// names the value and the range.
 func WaitSeconds(sec float64) (time.Duration, error) {
 	if math.IsNaN(sec) || sec < 0 || sec > MaxWait.Seconds() {
-		return 0, fmt.Errorf("oldest wait %v s is out of range: want seconds from 0 to %.0f", sec, MaxWait.Seconds())
+		return 0, fmt.Errorf("wait %v s is out of range: want seconds from 0 to %.0f", sec, MaxWait.Seconds())
 	}
 	return time.Duration(sec * float64(time.Second)), nil
 }

@@ -20,6 +20,12 @@ type Demand struct {
 	PendingGPUsKnown bool
 	// JobGPUs lists each pending job's GPU request in queue order, when known.
 	JobGPUs []int
+	// JobWaits, when known, is how long each job of JobGPUs has waited at
+	// Time (same order and length). With it the engine holds a young job
+	// for on-prem and launches only for the jobs that would otherwise wait
+	// past the pool's wait target; without it, the whole queue's launch
+	// waits on OldestWait.
+	JobWaits []time.Duration
 	// OldestWait is valid when OldestWaitKnown.
 	OldestWait      time.Duration
 	OldestWaitKnown bool

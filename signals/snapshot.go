@@ -80,7 +80,8 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //   - Demand is summed over sources; a source that does not know the
 //     pending GPUs contributes its jobs' GPUs when it lists them, else one
 //     GPU a job. PendingJobGPUs is kept only when every source lists every
-//     job.
+//     job, and PendingJobWaits only when every source also gives each
+//     job's wait (else the engine times the queue by OldestWait alone).
 func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []DemandReading) policy.Snapshot {
 	staleAfter := pool.StaleAfter.D()
 	if staleAfter <= 0 {
@@ -142,6 +143,7 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		s.Stale = append(s.Stale, fmt.Sprintf("demand: pool %s has no demand source", pool.Name))
 	}
 	jobGPUsComplete := len(demands) > 0
+	jobWaitsComplete := jobGPUsComplete
 	for _, r := range demands {
 		if r.Err != nil {
 			s.Stale = append(s.Stale, cause(r.Source, r.Err))
@@ -166,6 +168,11 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		s.PendingGPUs += pending
 		if len(d.JobGPUs) == d.PendingJobs && listed == pending {
 			s.PendingJobGPUs = append(s.PendingJobGPUs, d.JobGPUs...)
+			if len(d.JobWaits) == len(d.JobGPUs) {
+				s.PendingJobWaits = append(s.PendingJobWaits, d.JobWaits...)
+			} else {
+				jobWaitsComplete = false
+			}
 		} else {
 			jobGPUsComplete = false
 		}
@@ -175,6 +182,9 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 	}
 	if !jobGPUsComplete {
 		s.PendingJobGPUs = nil
+	}
+	if !jobGPUsComplete || !jobWaitsComplete {
+		s.PendingJobWaits = nil
 	}
 	if !oldest.IsZero() {
 		s.Time = oldest

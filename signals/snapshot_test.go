@@ -53,6 +53,10 @@ func TestAssemble(t *testing.T) {
 	jobs := signals.DemandReading{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 3, JobGPUs: []int{1, 2, 8}, OldestWait: 5 * time.Minute, OldestWaitKnown: true}}
 	gpusOnly := signals.DemandReading{Source: "prometheus:q", Demand: signals.Demand{Time: now.Add(-20 * time.Second), PendingGPUs: 4, PendingGPUsKnown: true}}
 	jobsOnly := signals.DemandReading{Source: "redis:q", Demand: signals.Demand{Time: fresh, PendingJobs: 2}}
+	waited := signals.DemandReading{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 3, JobGPUs: []int{1, 2, 8},
+		JobWaits: []time.Duration{5 * time.Minute, time.Minute, 0}, OldestWait: 5 * time.Minute, OldestWaitKnown: true}}
+	waited2 := signals.DemandReading{Source: "command:q", Demand: signals.Demand{Time: fresh, PendingJobs: 1, JobGPUs: []int{4},
+		JobWaits: []time.Duration{2 * time.Minute}, OldestWait: 2 * time.Minute, OldestWaitKnown: true}}
 
 	for _, tc := range []struct {
 		name    string
@@ -66,6 +70,16 @@ func TestAssemble(t *testing.T) {
 		{"job GPUs kept when every source lists every job", okBase, []signals.DemandReading{jobs},
 			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2,
 				PendingJobs: 3, PendingGPUs: 11, PendingJobGPUs: []int{1, 2, 8}, OldestWait: 5 * time.Minute}},
+		{"job waits kept when every source gives every job's wait", okBase, []signals.DemandReading{waited, waited2},
+			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2,
+				PendingJobs: 4, PendingGPUs: 15, PendingJobGPUs: []int{1, 2, 8, 4},
+				PendingJobWaits: []time.Duration{5 * time.Minute, time.Minute, 0, 2 * time.Minute}, OldestWait: 5 * time.Minute}},
+		{"job waits dropped when one source lists jobs without them", okBase, []signals.DemandReading{waited, jobs},
+			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2,
+				PendingJobs: 6, PendingGPUs: 22, PendingJobGPUs: []int{1, 2, 8, 1, 2, 8}, OldestWait: 5 * time.Minute}},
+		{"job waits dropped with the job list", okBase, []signals.DemandReading{waited, gpusOnly},
+			policy.Snapshot{Time: now.Add(-20 * time.Second), OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2,
+				PendingJobs: 3, PendingGPUs: 15, OldestWait: 5 * time.Minute}},
 		{"jobs without GPU counts are one GPU each", okBase, []signals.DemandReading{jobsOnly},
 			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2, PendingJobs: 2, PendingGPUs: 2}},
 		{"unknown node is busy, never free, and stale",

@@ -206,6 +206,7 @@ pools:
             name: queue
             url: {{.Queue}}
             job_gpus: pending.job_gpus
+            job_wait_seconds: pending.job_wait_seconds
             oldest_wait_seconds: pending.oldest_wait_seconds
     join:
       timeout: 15m

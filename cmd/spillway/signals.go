@@ -255,6 +255,7 @@ type demandResult struct {
 	PendingJobs       int       `json:"pending_jobs"`
 	PendingGPUs       *int      `json:"pending_gpus,omitempty"`
 	JobGPUs           []int     `json:"job_gpus,omitempty"`
+	JobWaitSeconds    []float64 `json:"job_wait_seconds,omitempty"`
 	OldestWaitSeconds *float64  `json:"oldest_wait_seconds,omitempty"`
 }
 
@@ -267,8 +268,10 @@ type snapshotJSON struct {
 	PendingJobs       int       `json:"pending_jobs"`
 	PendingGPUs       int       `json:"pending_gpus"`
 	PendingJobGPUs    []int     `json:"pending_job_gpus"`
-	OldestWaitSeconds float64   `json:"oldest_wait_seconds"`
-	Stale             []string  `json:"stale"`
+	// PendingJobWaitSeconds is null unless every source gives each job's wait.
+	PendingJobWaitSeconds []float64 `json:"pending_job_wait_seconds"`
+	OldestWaitSeconds     float64   `json:"oldest_wait_seconds"`
+	Stale                 []string  `json:"stale"`
 }
 
 // readSignals reads every source of set once, concurrently, each bounded
@@ -382,7 +385,7 @@ func summarizeBaseline(b signals.Baseline) *baselineResult {
 }
 
 func summarizeDemand(d signals.Demand) *demandResult {
-	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs}
+	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs, JobWaitSeconds: signalsSeconds(d.JobWaits)}
 	if d.PendingGPUsKnown {
 		n := d.PendingGPUs
 		res.PendingGPUs = &n
@@ -398,12 +401,25 @@ func snapshotView(s policy.Snapshot) snapshotJSON {
 	v := snapshotJSON{
 		Time: s.Time, OnPremGPUs: s.OnPremGPUs, OnPremBusyGPUs: s.OnPremBusyGPUs, OnPremFreeGPUs: s.OnPremFreeGPUs,
 		IdleAllocatedGPUs: s.IdleAllocatedGPUs, PendingJobs: s.PendingJobs, PendingGPUs: s.PendingGPUs,
-		PendingJobGPUs: s.PendingJobGPUs, OldestWaitSeconds: s.OldestWait.Seconds(), Stale: s.Stale,
+		PendingJobGPUs: s.PendingJobGPUs, PendingJobWaitSeconds: signalsSeconds(s.PendingJobWaits),
+		OldestWaitSeconds: s.OldestWait.Seconds(), Stale: s.Stale,
 	}
 	if v.Stale == nil {
 		v.Stale = []string{}
 	}
 	return v
+}
+
+// signalsSeconds is waits in seconds (nil for nil).
+func signalsSeconds(waits []time.Duration) []float64 {
+	if waits == nil {
+		return nil
+	}
+	out := make([]float64, len(waits))
+	for i, w := range waits {
+		out[i] = w.Seconds()
+	}
+	return out
 }
 
 // summary is the one line a failed check ends with on stderr.
@@ -465,6 +481,11 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 		sizes = signalsSizes(s.PendingJobGPUs)
 	}
 	fmt.Fprintf(w, "  job sizes     %s\n", sizes)
+	waits := "unknown (not every source gives each job's wait): launches for the queue wait on its oldest job"
+	if s.PendingJobWaitSeconds != nil {
+		waits = "known for each job: the youngest are left to on-prem, launches only for those that would wait past the target"
+	}
+	fmt.Fprintf(w, "  job waits     %s\n", waits)
 	wait := signalsDur(time.Duration(s.OldestWaitSeconds * float64(time.Second)))
 	if !signalsWaitKnown(r.Sources) {
 		wait += " (no source reports waits)"
@@ -500,6 +521,9 @@ func signalsDemand(d *demandResult) string {
 	}
 	if d.JobGPUs != nil {
 		parts = append(parts, "job sizes "+signalsSizes(d.JobGPUs))
+	}
+	if d.JobWaitSeconds != nil {
+		parts = append(parts, "each job's wait known")
 	}
 	if d.OldestWaitSeconds != nil {
 		parts = append(parts, "oldest wait "+signalsDur(time.Duration(*d.OldestWaitSeconds*float64(time.Second))))

@@ -216,12 +216,63 @@ func TestSignalsCheck(t *testing.T) {
 		"pending       3 jobs, 12 GPUs",
 		// The command does not list its jobs, so the sizes are unknown.
 		"job sizes     unknown",
+		"job waits     unknown (not every source gives each job's wait): launches for the queue wait on its oldest job",
 		"oldest wait   5m0s",
 		"stale         none",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestSignalsCheckJobWaits: a queue that gives each job's wait reaches the
+// snapshot with it, and the check says the engine will hold young jobs.
+func TestSignalsCheckJobWaits(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, _, _, _ := signalsAgent(t, "gpu-01")
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"queue": {"jobs": [1, 2, 4], "waits": [300, 60, 0]}}`)
+	}))
+	t.Cleanup(queue.Close)
+	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
+stale_after: 1m
+onprem: {nodes: 2, gpus_per_node: 8}
+baseline:
+  agents:
+    urls: [%s]
+demand:
+  - type: http
+    http:
+      name: queue
+      url: %s/queue
+      job_gpus: queue.jobs
+      job_wait_seconds: queue.waits
+`, agent.URL, queue.URL))
+	out, stderr, err := runSignals(t.Context(), "check", path)
+	if err != nil {
+		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	for _, want := range []string{
+		"): 3 jobs, 7 GPUs, job sizes 1 2 4, each job's wait known, oldest wait 5m0s",
+		"job waits     known for each job: the youngest are left to on-prem, launches only for those that would wait past the target",
+		"oldest wait   5m0s\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	js, _, err := runSignals(t.Context(), "check", "--json", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Snapshot struct {
+			Waits []float64 `json:"pending_job_wait_seconds"`
+		} `json:"snapshot"`
+	}
+	if err := json.Unmarshal([]byte(js), &r); err != nil || fmt.Sprint(r.Snapshot.Waits) != "[300 60 0]" {
+		t.Errorf("--json snapshot waits %v (%v), want [300 60 0]:\n%s", r.Snapshot.Waits, err, js)
 	}
 }
 

@@ -6,16 +6,19 @@ import (
 )
 
 // serveQueue answers the queue document: each waiting job's GPUs in queue
-// order and how long the oldest has waited, in simulated seconds.
+// order, how long each and the oldest have waited, in simulated seconds.
 func (m *Model) serveQueue(w http.ResponseWriter, _ *http.Request) {
 	m.mu.Lock()
 	now := m.opts.Clock.Now()
 	var doc queueDoc
 	doc.Time = now
 	doc.Pending.JobGPUs = make([]int, 0, len(m.waiting))
+	doc.Pending.JobWaitSeconds = make([]float64, 0, len(m.waiting))
 	for _, j := range m.waiting {
+		wait := max(now.Sub(j.submit).Seconds(), 0)
 		doc.Pending.JobGPUs = append(doc.Pending.JobGPUs, j.gpus)
-		doc.Pending.OldestWaitSeconds = max(doc.Pending.OldestWaitSeconds, now.Sub(j.submit).Seconds())
+		doc.Pending.JobWaitSeconds = append(doc.Pending.JobWaitSeconds, wait)
+		doc.Pending.OldestWaitSeconds = max(doc.Pending.OldestWaitSeconds, wait)
 	}
 	for _, j := range m.running {
 		doc.Running.Jobs++

@@ -439,8 +439,9 @@ func (m *Model) Stats() Stats {
 type queueDoc struct {
 	Time    time.Time `json:"time"`
 	Pending struct {
-		JobGPUs           []int   `json:"job_gpus"`
-		OldestWaitSeconds float64 `json:"oldest_wait_seconds"`
+		JobGPUs           []int     `json:"job_gpus"`
+		JobWaitSeconds    []float64 `json:"job_wait_seconds"`
+		OldestWaitSeconds float64   `json:"oldest_wait_seconds"`
 	} `json:"pending"`
 	Running struct {
 		Jobs int `json:"jobs"`

@@ -94,8 +94,9 @@ func TestJobsQueueRunOnPremThenOnABurstNode(t *testing.T) {
 	f.clk.Step(2 * time.Minute)
 	f.m.step() // the 16-GPU job (one node at most: 8) joins the queue
 	q := getJSON[queueDoc](t, f.m.QueueURL())
-	if fmt.Sprint(q.Pending.JobGPUs) != "[4 8]" || q.Pending.OldestWaitSeconds != 120 || f.m.Stats().Narrowed != 1 {
-		t.Errorf("queue %+v (stats %+v), want jobs of [4 8] GPUs (the 16-GPU job narrowed to one node), the oldest waiting 120s", q.Pending, f.m.Stats())
+	if fmt.Sprint(q.Pending.JobGPUs) != "[4 8]" || q.Pending.OldestWaitSeconds != 120 || f.m.Stats().Narrowed != 1 ||
+		fmt.Sprint(q.Pending.JobWaitSeconds) != "[120 0]" {
+		t.Errorf("queue %+v (stats %+v), want jobs of [4 8] GPUs (the 16-GPU job narrowed to one node), each job's wait, the oldest waiting 120s", q.Pending, f.m.Stats())
 	}
 
 	// A burst instance boots: no node until the cloud says running.

@@ -1,6 +1,7 @@
 // Package command reads queue demand by running a program (no shell) and
 // reading what it prints: a bare number, or a JSON object
-// {"pending_jobs", "pending_gpus", "oldest_wait_s", "job_gpus": [...]}.
+// {"pending_jobs", "pending_gpus", "oldest_wait_s", "job_gpus": [...],
+// "job_wait_s": [...]}.
 package command
 
 import (
@@ -198,6 +199,8 @@ type reading struct {
 	PendingGPUs *float64  `json:"pending_gpus"`
 	OldestWaitS *float64  `json:"oldest_wait_s"`
 	JobGPUs     []float64 `json:"job_gpus"`
+	// JobWaitS is how long each job of JobGPUs has waited, in seconds.
+	JobWaitS []float64 `json:"job_wait_s"`
 }
 
 func (s *Source) parse(out string) (signals.Demand, error) {
@@ -210,7 +213,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
 			// The error may quote a key or number of any length.
-			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus: %s", quoted, truncate(err.Error(), 200))
+			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus, job_wait_s: %s", quoted, truncate(err.Error(), 200))
 		}
 		if dec.InputOffset() < int64(len(text)) {
 			return d, fmt.Errorf("printed %s: more after the JSON object at byte %d (want one object)", quoted, dec.InputOffset())
@@ -232,6 +235,22 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 				d.PendingGPUs += n
 			}
 			d.PendingJobs, d.PendingGPUsKnown = len(r.JobGPUs), true
+		}
+		if r.JobWaitS != nil {
+			if len(r.JobWaitS) != len(r.JobGPUs) {
+				return d, fmt.Errorf("printed %s: job_wait_s has %d waits for %d jobs in job_gpus (want one wait per job, in the same order)", quoted, len(r.JobWaitS), len(r.JobGPUs))
+			}
+			d.JobWaits = make([]time.Duration, len(r.JobWaitS))
+			for i, sec := range r.JobWaitS {
+				w, err := signals.WaitSeconds(sec)
+				if err != nil {
+					return d, fmt.Errorf("printed %s: job_wait_s[%d]: %w", quoted, i, err)
+				}
+				d.JobWaits[i] = w
+				if r.OldestWaitS == nil {
+					d.OldestWait, d.OldestWaitKnown = max(d.OldestWait, w), true
+				}
+			}
 		}
 		var err error
 		if r.PendingJobs != nil {
@@ -256,7 +275,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(f) {
-		return d, fmt.Errorf("printed %s, want a bare number (of %s) or a JSON object {\"pending_jobs\",\"pending_gpus\",\"oldest_wait_s\",\"job_gpus\"}", quoted, s.cfg.Number)
+		return d, fmt.Errorf("printed %s, want a bare number (of %s) or a JSON object {\"pending_jobs\",\"pending_gpus\",\"oldest_wait_s\",\"job_gpus\",\"job_wait_s\"}", quoted, s.cfg.Number)
 	}
 	n, err := count(f)
 	if err != nil {

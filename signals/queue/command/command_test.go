@@ -102,9 +102,9 @@ func TestDemandErrors(t *testing.T) {
 		{"bad JSON", []string{sh, "-c", `echo '{"pending_jobs": "three"}'`}, 0, true, 0, []string{"not a JSON object with pending_jobs"}, ""},
 		{"empty JSON", []string{sh, "-c", `echo '{}'`}, 0, true, 0, []string{"the object has none of pending_jobs, pending_gpus, job_gpus"}, ""},
 		{"wait beyond a year", []string{sh, "-c", `echo '{"pending_jobs": 1, "oldest_wait_s": 1e300}'`}, 0, true, 0,
-			[]string{"oldest_wait_s: oldest wait 1e+300 s is out of range: want seconds from 0 to 31536000"}, ""},
+			[]string{"oldest_wait_s: wait 1e+300 s is out of range: want seconds from 0 to 31536000"}, ""},
 		{"negative wait", []string{sh, "-c", `echo '{"pending_jobs": 1, "oldest_wait_s": -1}'`}, 0, true, 0,
-			[]string{"oldest wait -1 s is out of range"}, ""},
+			[]string{"oldest_wait_s: wait -1 s is out of range"}, ""},
 		{"count beyond int32", []string{sh, "-c", `echo 1e300`}, 0, true, 0, []string{`printed "1e300": is 1e+300, want a count ≥ 0`}, ""},
 		{"empty output", []string{sh, "-c", "true"}, 0, true, 0, []string{`printed "", want a bare number`}, ""},
 		{"non-zero exit", []string{sh, "-c", "echo 5; echo 'scheduler unreachable' >&2; exit 3"}, 0, false, 3,
@@ -163,6 +163,29 @@ func BenchmarkDemand(b *testing.B) {
 	}
 }
 
+// A program that prints each job's wait gives the engine what it needs to
+// hold young jobs for on-prem; the oldest wait, when not printed, is the
+// longest of them.
+func TestJobWaitsFromCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name, out string
+		waits     []time.Duration
+		oldest    time.Duration
+	}{
+		{"waits give the oldest", `{"job_gpus": [8, 1], "job_wait_s": [30, 612.5]}`, []time.Duration{30 * time.Second, 612500 * time.Millisecond}, 612500 * time.Millisecond},
+		{"a printed oldest wait stands", `{"job_gpus": [2], "job_wait_s": [10], "oldest_wait_s": 20}`, []time.Duration{10 * time.Second}, 20 * time.Second},
+		{"no jobs, no waits", `{"job_gpus": [], "job_wait_s": []}`, []time.Duration{}, 0},
+	} {
+		d, err := newSource(t, Config{Command: []string{program(t, "echo"), tt.out}}).Demand(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !slices.Equal(d.JobWaits, tt.waits) || d.OldestWait != tt.oldest || len(d.JobWaits) != len(d.JobGPUs) {
+			t.Errorf("%s: job waits %v oldest %v (jobs %v); want %v and %v", tt.name, d.JobWaits, d.OldestWait, d.JobGPUs, tt.waits, tt.oldest)
+		}
+	}
+}
+
 // maxErrLen bounds a parse error, whatever the program printed.
 const maxErrLen = 1500
 
@@ -170,6 +193,9 @@ const maxErrLen = 1500
 // say why in at most maxErrLen bytes.
 var hostileOutputs = []struct{ name, out, want string }{
 	{"job beyond MaxJobGPUs", `{"job_gpus": [1, 2000000]}`, "job_gpus[1] is 2000000 GPUs, want at most 1048576 for a job"},
+	{"fewer waits than jobs", `{"job_gpus": [1, 2], "job_wait_s": [5]}`, "job_wait_s has 1 waits for 2 jobs in job_gpus (want one wait per job, in the same order)"},
+	{"waits without jobs", `{"pending_jobs": 1, "job_wait_s": [5]}`, "job_wait_s has 1 waits for 0 jobs in job_gpus"},
+	{"negative wait", `{"job_gpus": [1, 2], "job_wait_s": [5, -1]}`, "job_wait_s[1]: wait -1 s is out of range: want seconds from 0 to 31536000"},
 	{"more after the object", `{"pending_gpus": 3} {"pending_gpus": 5}`, "more after the JSON object at byte 19 (want one object)"},
 	{"junk after the object", `{"pending_jobs": 1}` + "\nwarning: stale", "more after the JSON object at byte 19"},
 	{"long unknown key", `{"` + strings.Repeat("x", 1e5) + `": 1}`, `json: unknown field "xxxx`},

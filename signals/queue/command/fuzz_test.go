@@ -16,7 +16,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{"12", " 5\n\n", "2.25", `{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}`,
 		`{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}`, `{"pending_jobs": 1, "job_gpus": [2], "x": "$HOME"}`,
 		"lots of jobs", "-3", `{"pending_jobs": "three"}`, "{}", `{"pending_jobs": 1, "oldest_wait_s": 1e300}`,
-		`{"pending_jobs": 1, "oldest_wait_s": -1}`, "1e300", "", "NaN", "Inf"} {
+		`{"pending_jobs": 1, "oldest_wait_s": -1}`, `{"job_gpus": [8, 1], "job_wait_s": [30, 612.5]}`, `{"job_gpus": [1], "job_wait_s": [1e300]}`, "1e300", "", "NaN", "Inf"} {
 		f.Add(s, false)
 	}
 	for _, tt := range hostileOutputs {
@@ -43,6 +43,14 @@ func FuzzParse(f *testing.F) {
 		for i, g := range d.JobGPUs {
 			if g < 0 || g > signals.MaxJobGPUs {
 				t.Fatalf("job %d asks %d GPUs, want 0 to %d", i, g, signals.MaxJobGPUs)
+			}
+		}
+		if d.JobWaits != nil && len(d.JobWaits) != len(d.JobGPUs) {
+			t.Fatalf("%d job waits for %d jobs", len(d.JobWaits), len(d.JobGPUs))
+		}
+		for i, w := range d.JobWaits {
+			if w < 0 || w > signals.MaxWait {
+				t.Fatalf("job %d waited %v, want 0 to %v", i, w, signals.MaxWait)
 			}
 		}
 		if d.OldestWait < 0 || d.OldestWait > signals.MaxWait || (!d.OldestWaitKnown && d.OldestWait != 0) {

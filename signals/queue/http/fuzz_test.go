@@ -63,25 +63,26 @@ func FuzzParsePath(f *testing.F) {
 }
 
 // FuzzRead: whatever JSON document a queue endpoint serves, read returns a
-// demand in range (each job from 0 to MaxJobGPUs GPUs, an oldest wait from
-// 0 to MaxWait) or an error that quotes no more than a few hundred bytes of
+// demand in range (each job from 0 to MaxJobGPUs GPUs, each job's wait and
+// the oldest wait from 0 to MaxWait) or an error that quotes no more than a few hundred bytes of
 // the document.
 func FuzzRead(f *testing.F) {
 	doc, err := os.ReadFile("testdata/queue.json")
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(doc, "queue.jobs", "queue.pending_jobs", "queue.pending_gpus", "queue.oldest_wait_s")
-	f.Add(doc, "", "", "data[0].value", "")
-	f.Add(doc, "", "data[1].value", `labels["gpu.count"]`, "nothing")
-	f.Add(doc, "queue", "status", "data.value", "data[5].value")
-	f.Add([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1}`), "", "jobs", "gpus", "wait")
-	f.Add([]byte(`{"jobs": [1, 2.5, "3", 4096]}`), "jobs", "", "", "")
+	f.Add(doc, "queue.jobs", "queue.pending_jobs", "queue.pending_gpus", "queue.oldest_wait_s", "")
+	f.Add(doc, "queue.jobs", "", "", "", "queue.waits")
+	f.Add(doc, "", "", "data[0].value", "", "")
+	f.Add(doc, "", "data[1].value", `labels["gpu.count"]`, "nothing", "")
+	f.Add(doc, "queue", "status", "data.value", "data[5].value", "queue.jobs")
+	f.Add([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1}`), "", "jobs", "gpus", "wait", "")
+	f.Add([]byte(`{"jobs": [1, 2.5, "3", 4096]}`), "jobs", "", "", "", "jobs")
 	for _, h := range hostileDocs {
-		f.Add([]byte(h.doc), h.cfg.JobGPUs, h.cfg.PendingJobs, h.cfg.PendingGPUs, h.cfg.OldestWaitSeconds)
+		f.Add([]byte(h.doc), h.cfg.JobGPUs, h.cfg.PendingJobs, h.cfg.PendingGPUs, h.cfg.OldestWaitSeconds, h.cfg.JobWaitSeconds)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, jobGPUs, jobs, gpus, wait string) {
-		s, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, PendingJobs: jobs, PendingGPUs: gpus, OldestWaitSeconds: wait})
+	f.Fuzz(func(t *testing.T, body []byte, jobGPUs, jobs, gpus, wait, jobWaits string) {
+		s, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, PendingJobs: jobs, PendingGPUs: gpus, OldestWaitSeconds: wait, JobWaitSeconds: jobWaits})
 		if err != nil {
 			return
 		}
@@ -94,7 +95,7 @@ func FuzzRead(f *testing.F) {
 		d, err := s.read(doc)
 		if err != nil {
 			// The paths come from the config; the document may say anything.
-			if limit := 2000 + 8*len(jobGPUs+jobs+gpus+wait); len(err.Error()) > limit {
+			if limit := 2000 + 8*len(jobGPUs+jobs+gpus+wait+jobWaits); len(err.Error()) > limit {
 				t.Fatalf("error of %d bytes (want at most %d): %.300s…", len(err.Error()), limit, err)
 			}
 			return
@@ -107,8 +108,16 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("job %d asks %d GPUs, want 0 to %d", i, g, signals.MaxJobGPUs)
 			}
 		}
-		if d.OldestWaitKnown != (wait != "") || d.OldestWait < 0 || d.OldestWait > signals.MaxWait {
-			t.Fatalf("oldest wait %v (known %v); want one from 0 to %v, known when its path is set", d.OldestWait, d.OldestWaitKnown, signals.MaxWait)
+		if d.OldestWaitKnown != (wait != "" || jobWaits != "") || d.OldestWait < 0 || d.OldestWait > signals.MaxWait {
+			t.Fatalf("oldest wait %v (known %v); want one from 0 to %v, known when its path or job waits' is set", d.OldestWait, d.OldestWaitKnown, signals.MaxWait)
+		}
+		if jobWaits != "" && len(d.JobWaits) != len(d.JobGPUs) {
+			t.Fatalf("%d job waits for %d jobs", len(d.JobWaits), len(d.JobGPUs))
+		}
+		for i, w := range d.JobWaits {
+			if w < 0 || w > signals.MaxWait {
+				t.Fatalf("job %d waited %v, want 0 to %v", i, w, signals.MaxWait)
+			}
 		}
 	})
 }

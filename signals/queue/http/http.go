@@ -1,6 +1,6 @@
 // Package http reads queue demand from a JSON document served over HTTP:
-// GET a URL and take pending jobs, pending GPUs, the oldest wait and the
-// per-job GPU requests from field paths.
+// GET a URL and take pending jobs, pending GPUs, the oldest wait, the
+// per-job GPU requests and the per-job waits from field paths.
 package http
 
 import (
@@ -38,6 +38,10 @@ type Config struct {
 	// request in queue order; it also gives pending jobs and GPUs when
 	// their paths are not set.
 	JobGPUs string `yaml:"job_gpus,omitempty"`
+	// JobWaitSeconds is the path of an array holding how long each job of
+	// JobGPUs has waited, in seconds (same order and length); it needs
+	// JobGPUs, and gives the oldest wait when OldestWaitSeconds is not set.
+	JobWaitSeconds string `yaml:"job_wait_seconds,omitempty"`
 }
 
 // MaxBody is the most of a response the source reads.
@@ -66,6 +70,7 @@ type Source struct {
 	gpus      *Path
 	wait      *Path
 	jobGPUs   *Path
+	jobWaits  *Path
 	client    *nethttp.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
@@ -106,6 +111,10 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	s.gpus = compile("pending_gpus", cfg.PendingGPUs)
 	s.wait = compile("oldest_wait_seconds", cfg.OldestWaitSeconds)
 	s.jobGPUs = compile("job_gpus", cfg.JobGPUs)
+	s.jobWaits = compile("job_wait_seconds", cfg.JobWaitSeconds)
+	if cfg.JobWaitSeconds != "" && cfg.JobGPUs == "" {
+		problems = append(problems, "job_wait_seconds is set without job_gpus (each wait belongs to a job of job_gpus: set both)")
+	}
 	if cfg.PendingJobs == "" && cfg.PendingGPUs == "" && cfg.JobGPUs == "" {
 		problems = append(problems, "none of pending_jobs, pending_gpus, job_gpus is set (want at least one field path)")
 	}
@@ -208,6 +217,33 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	return d, nil
 }
 
+// readJobWaits reads the job_wait_seconds array: one wait per job of
+// job_gpus.
+func (s *Source) readJobWaits(doc any, jobs int) ([]time.Duration, error) {
+	v, err := s.jobWaits.lookup(doc)
+	if err != nil {
+		return nil, fmt.Errorf("job_wait_seconds (field path %s): %w", s.jobWaits, err)
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("job_wait_seconds (field path %s) is %s, want an array of numbers", s.jobWaits, describe(v))
+	}
+	if len(arr) != jobs {
+		return nil, fmt.Errorf("job_wait_seconds (field path %s) has %d waits for %d jobs in job_gpus (field path %s); want one wait per job, in the same order", s.jobWaits, len(arr), jobs, s.jobGPUs)
+	}
+	waits := make([]time.Duration, len(arr))
+	for i, x := range arr {
+		sec, err := number(x)
+		if err != nil {
+			return nil, fmt.Errorf("job_wait_seconds (field path %s) element %d %w", s.jobWaits, i, err)
+		}
+		if waits[i], err = signals.WaitSeconds(sec); err != nil {
+			return nil, fmt.Errorf("job_wait_seconds (field path %s) element %d: %w", s.jobWaits, i, err)
+		}
+	}
+	return waits, nil
+}
+
 func (s *Source) read(doc any) (signals.Demand, error) {
 	var d signals.Demand
 	field := func(name string, p *Path) (any, error) {
@@ -239,6 +275,19 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 			d.PendingGPUs += n
 		}
 		d.PendingJobs, d.PendingGPUsKnown = len(arr), true
+	}
+	if s.jobWaits != nil {
+		waits, err := s.readJobWaits(doc, len(d.JobGPUs))
+		if err != nil {
+			return d, err
+		}
+		d.JobWaits = waits
+		if s.wait == nil {
+			for _, w := range waits {
+				d.OldestWait = max(d.OldestWait, w)
+			}
+			d.OldestWaitKnown = true
+		}
 	}
 	if s.jobs != nil {
 		v, err := field("pending_jobs", s.jobs)

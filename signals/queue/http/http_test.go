@@ -82,6 +82,7 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"array element number", Config{PendingJobs: "data[1].value"}, 2, 0, false, nil, 0},
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
+		{"per-job GPUs and waits", Config{JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 312500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +94,13 @@ func TestDemandFromHTTP(t *testing.T) {
 			}
 			if d.PendingJobs != tt.jobs || d.PendingGPUs != tt.gpus || d.PendingGPUsKnown != tt.known || !slices.Equal(d.JobGPUs, tt.jobGPUs) || d.OldestWait != tt.wait || d.OldestWaitKnown != (tt.wait != 0) {
 				t.Errorf("read %+v; want jobs %d GPUs %d (known %v) per job %v oldest %v", d, tt.jobs, tt.gpus, tt.known, tt.jobGPUs, tt.wait)
+			}
+			wantWaits := []time.Duration(nil)
+			if tt.cfg.JobWaitSeconds != "" {
+				wantWaits = []time.Duration{312500 * time.Millisecond, 200 * time.Second, 100 * time.Second, time.Minute, 30 * time.Second, 5 * time.Second, 0}
+			}
+			if !slices.Equal(d.JobWaits, wantWaits) {
+				t.Errorf("job waits %v, want %v", d.JobWaits, wantWaits)
 			}
 			if !strings.HasPrefix(d.Source, "http:127.0.0.1:") || !d.Time.Equal(now) {
 				t.Errorf("source %q time %v", d.Source, d.Time)
@@ -112,7 +120,7 @@ func TestDemandErrors(t *testing.T) {
 		want      []string
 	}{
 		{"missing key", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "queue.pending_gpu"}, true, 200,
-			[]string{`pending_gpus (field path queue.pending_gpu): queue has no key "pending_gpu" (it has keys "jobs", "oldest_wait_s", "pending_gpus", "pending_jobs")`}},
+			[]string{`pending_gpus (field path queue.pending_gpu): queue has no key "pending_gpu" (it has keys "jobs", "oldest_wait_s", "pending_gpus", "pending_jobs", "waits")`}},
 		{"index out of range", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data[5].value"}, true, 200,
 			[]string{"data has 2 elements, no index 5"}},
 		{"key on an array", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data.value"}, true, 200,
@@ -122,7 +130,7 @@ func TestDemandErrors(t *testing.T) {
 		{"null", Config{URL: srv.URL + "/queue", Headers: auth, OldestWaitSeconds: "nothing", PendingJobs: "queue.pending_jobs"}, true, 200,
 			[]string{"oldest_wait_seconds (field path nothing) is null, want a number"}},
 		{"wait beyond a year", Config{URL: srv.URL + "/hostile", PendingJobs: "one", OldestWaitSeconds: "wait"}, true, 200,
-			[]string{"oldest_wait_seconds (field path wait): oldest wait 1e+300 s is out of range: want seconds from 0 to 31536000"}},
+			[]string{"oldest_wait_seconds (field path wait): wait 1e+300 s is out of range: want seconds from 0 to 31536000"}},
 		{"count beyond int32", Config{URL: srv.URL + "/hostile", PendingJobs: "jobs"}, true, 200,
 			[]string{"pending_jobs (field path jobs) is 1e+300, too large for a count"}},
 		{"NaN count", Config{URL: srv.URL + "/hostile", PendingGPUs: "gpus"}, true, 200,
@@ -166,6 +174,14 @@ var hostileDocs = []struct {
 }{
 	{"job beyond MaxJobGPUs", `{"jobs": [1, 2000000]}`, Config{JobGPUs: "jobs"},
 		"job_gpus (field path jobs) element 1 is 2000000 GPUs, want at most 1048576 for a job"},
+	{"fewer waits than jobs", `{"jobs": [1, 2], "waits": [5]}`, Config{JobGPUs: "jobs", JobWaitSeconds: "waits"},
+		"job_wait_seconds (field path waits) has 1 waits for 2 jobs in job_gpus (field path jobs); want one wait per job, in the same order"},
+	{"negative wait", `{"jobs": [1, 2], "waits": [5, -3]}`, Config{JobGPUs: "jobs", JobWaitSeconds: "waits"},
+		"job_wait_seconds (field path waits) element 1 is -3, want a number ≥ 0"},
+	{"wait beyond a year", `{"jobs": [1], "waits": [1e300]}`, Config{JobGPUs: "jobs", JobWaitSeconds: "waits"},
+		"job_wait_seconds (field path waits) element 0: wait 1e+300 s is out of range: want seconds from 0 to 31536000"},
+	{"waits not an array", `{"jobs": [1], "waits": {"a": 1}}`, Config{JobGPUs: "jobs", JobWaitSeconds: "waits"},
+		"job_wait_seconds (field path waits) is an object, want an array of numbers"},
 	{"long keys", `{"` + strings.Repeat("k", 1e5) + `": 1, "b": 2}`, Config{PendingJobs: "a"},
 		`the document has no key "a" (it has keys "b", "` + strings.Repeat("k", 40) + `…")`},
 	{"long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n"},
@@ -219,6 +235,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{URL: "http://x/q", PendingJobs: "a..b"}, `pending_jobs: field path "a..b": misplaced dot`},
 		{Config{URL: "http://x/q", PendingJobs: "data[x]"}, `index "x" is not a whole number`},
 		{Config{URL: "http://x/q", PendingJobs: "data[0"}, "unclosed ["},
+		{Config{URL: "http://x/q", PendingJobs: "a", JobWaitSeconds: "w"}, "job_wait_seconds is set without job_gpus (each wait belongs to a job of job_gpus: set both)"},
 		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${NOPE}"}}, "header Authorization uses NOPE, not set in the environment"},
 	}
 	for _, tt := range tests {

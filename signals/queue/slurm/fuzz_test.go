@@ -85,5 +85,13 @@ func FuzzParseSqueue(f *testing.F) {
 		if d.OldestWaitKnown != (d.PendingJobs > 0) || d.OldestWait < 0 || d.OldestWait > signals.MaxWait {
 			t.Fatalf("%d jobs, oldest wait %v (known %v); want one from 0 to %v when a job is pending", d.PendingJobs, d.OldestWait, d.OldestWaitKnown, signals.MaxWait)
 		}
+		if len(d.JobWaits) != len(d.JobGPUs) {
+			t.Fatalf("%d job waits for %d jobs", len(d.JobWaits), len(d.JobGPUs))
+		}
+		for i, w := range d.JobWaits {
+			if w < 0 || w > d.OldestWait {
+				t.Fatalf("job %d waited %v, want 0 to the oldest wait %v", i, w, d.OldestWait)
+			}
+		}
 	})
 }

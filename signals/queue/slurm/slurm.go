@@ -1,4 +1,5 @@
-// Package slurm reads pending GPU demand of a Slurm partition with squeue.
+// Package slurm reads pending GPU demand of a Slurm partition with squeue:
+// each pending job's GPU request and how long it has waited.
 package slurm
 
 import (
@@ -221,7 +222,7 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 }
 
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
-	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}}
+	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
 	var oldest time.Time
 	for line := range strings.Lines(out) {
 		line = strings.TrimSpace(line)
@@ -246,6 +247,7 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
+		d.JobWaits = append(d.JobWaits, max(now.Sub(start), 0))
 		if oldest.IsZero() || start.Before(oldest) {
 			oldest = start
 		}

@@ -100,6 +100,11 @@ func TestParseSqueueOutput(t *testing.T) {
 	if !d.OldestWaitKnown || d.OldestWait != 3*time.Hour {
 		t.Errorf("oldest wait %v (known %v), want 3h", d.OldestWait, d.OldestWaitKnown)
 	}
+	// Each job's wait, from when it became eligible (14: 09:00, not 06:00).
+	wantWaits := []time.Duration{2 * time.Hour, 150 * time.Minute, time.Hour, 30 * time.Minute, 15 * time.Minute, 3 * time.Hour}
+	if !slices.Equal(d.JobWaits, wantWaits) {
+		t.Errorf("job waits %v, want %v", d.JobWaits, wantWaits)
+	}
 	if d.Source != "slurm:gpu" || !d.Time.Equal(now) {
 		t.Errorf("source %q time %v", d.Source, d.Time)
 	}
@@ -227,6 +232,17 @@ func TestDemandFromSlurm(t *testing.T) {
 	}
 	if !d.OldestWaitKnown || d.OldestWait < now.Sub(after)-time.Second || d.OldestWait > now.Sub(before) {
 		t.Errorf("oldest wait %v (known %v), want between %v and %v", d.OldestWait, d.OldestWaitKnown, now.Sub(after)-time.Second, now.Sub(before))
+	}
+	// Each job waited from its submission (in queue order: the 4-GPU job,
+	// submitted first, waited longest) until the read an hour later.
+	read := now.Sub(time.Now())
+	if len(d.JobWaits) != len(want) || d.JobWaits[0] != d.OldestWait {
+		t.Errorf("job waits %v, want %d of them, the first the oldest wait %v", d.JobWaits, len(want), d.OldestWait)
+	}
+	for i, w := range d.JobWaits {
+		if w < read-time.Second || w > d.OldestWait {
+			t.Errorf("job %d (%d GPUs) waited %v, want between %v and the oldest wait %v", i, d.JobGPUs[i], w, read-time.Second, d.OldestWait)
+		}
 	}
 	if d.Source != "slurm:gpu" || !d.Time.Equal(now) {
 		t.Errorf("source %q time %v, want slurm:gpu at %v", d.Source, d.Time, now)

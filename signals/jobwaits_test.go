@@ -1,0 +1,65 @@
+package signals_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
+	httpdemand "github.com/spillway-io/spillway/signals/queue/http"
+)
+
+// TestJobWaitsReachTheEngine: a queue that reports each job's wait lets
+// the engine launch for the one job that would otherwise wait past the
+// target and leave the young one to on-prem, as the backtest's spillway
+// does; the same queue without the waits launches for both once the
+// oldest is due.
+func TestJobWaitsReachTheEngine(t *testing.T) {
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An 8-GPU job waiting 9 minutes, another just submitted.
+		io.WriteString(w, `{"pending": {"job_gpus": [8, 8], "job_wait_seconds": [540, 5], "oldest_wait_seconds": 540}}`)
+	}))
+	defer queue.Close()
+	pool := policy.Pool{
+		Name: "train", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8},
+		WaitTarget: policy.Duration(10 * time.Minute), Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{{Name: "p4d", Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", GPUs: 8,
+			PricePerHour: 32.77, Boot: policy.Duration(3 * time.Minute), Market: policy.MarketOnDemand, Performance: 1,
+			Billing: policy.BillingPerSecondMin60}},
+		Limits: policy.Limits{MaxGPUs: 64},
+	}
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	launched := func(cfg httpdemand.Config) (int, policy.Snapshot) {
+		cfg.URL = queue.URL
+		src, err := httpdemand.New(cfg, httpdemand.WithNow(clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		snap := signals.Read(context.Background(), pool, clock, nil, []signals.DemandSource{src})
+		if len(snap.Stale) > 0 {
+			t.Fatalf("stale signals: %q", snap.Stale)
+		}
+		n := 0
+		for _, l := range policy.Decide(&pool, snap, nil, policy.Spend{}, now).Launches {
+			n += l.Count
+		}
+		return n, snap
+	}
+
+	n, snap := launched(httpdemand.Config{JobGPUs: "pending.job_gpus", JobWaitSeconds: "pending.job_wait_seconds"})
+	if n != 1 || len(snap.PendingJobWaits) != 2 || snap.OldestWait != 9*time.Minute {
+		t.Errorf("with each job's wait: %d instances launched (snapshot waits %v, oldest %v); want 1, for the job waiting 9m, the new one left to on-prem",
+			n, snap.PendingJobWaits, snap.OldestWait)
+	}
+	n, snap = launched(httpdemand.Config{JobGPUs: "pending.job_gpus", OldestWaitSeconds: "pending.oldest_wait_seconds"})
+	if n != 2 || snap.PendingJobWaits != nil || snap.OldestWait != 9*time.Minute {
+		t.Errorf("with the oldest wait only: %d instances launched (snapshot waits %v, oldest %v); want 2, the whole queue once its oldest is due",
+			n, snap.PendingJobWaits, snap.OldestWait)
+	}
+}
