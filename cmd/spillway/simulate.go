@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/configs"
@@ -186,7 +187,7 @@ cluster02 trace.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "config file (default: the embedded configs/examples/backtest.yaml)")
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
-	fl.StringVar(&f.trace, "trace", "", "job trace CSV (default: the embedded "+configs.DefaultTraceName+")")
+	fl.StringVar(&f.trace, "trace", "", "job trace CSV, or - to read it from standard input (default: the embedded "+configs.DefaultTraceName+")")
 	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct) or --where gpu_type=V100 (PAI's task table)")
 	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
 	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
@@ -283,12 +284,15 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		topts.Where = append(topts.Where, w)
 	}
 	var tr *trace.Trace
-	if f.trace == "" {
+	switch f.trace {
+	case "":
 		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
-	} else {
+	case "-":
+		tr, err = readStdinTrace(cmd.InOrStdin(), topts)
+	default:
 		tr, err = trace.LoadWith(f.trace, topts)
 	}
-	if errors.Is(err, trace.ErrUnknownFormat) && f.trace != "" {
+	if errors.Is(err, trace.ErrUnknownFormat) && f.trace != "" && f.trace != "-" {
 		if _, cerr := config.Load(f.trace); cerr == nil {
 			return fmt.Errorf("--trace %s: this is a Spillway config, not a job trace: give it as --config %s", f.trace, f.trace)
 		}
@@ -604,13 +608,18 @@ func choosePool(cfg *config.Config, name string) (policy.Pool, error) {
 	return policy.Pool{}, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
 }
 
+// readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2
+// and tar are read as they come; a zip archive needs its path).
+func readStdinTrace(in io.Reader, opts trace.Options) (*trace.Trace, error) {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return nil, errors.New("--trace -: standard input is a terminal, not a trace: pipe one in (e.g. zcat jobs.csv.gz | spillway simulate --trace -) or give its path")
+	}
+	return trace.ReadWith("stdin", in, opts)
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progressLine rewrites one stderr line at most four times a second.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -599,5 +600,47 @@ func TestSimulateSacct(t *testing.T) {
 	}
 	if costs["spillway"] != "1,282" || costs["per-job"] != "1,282" {
 		t.Errorf("cloud $ %v, want 1,282 for spillway and per-job:\n%s", costs, out)
+	}
+}
+
+// TestSimulateTraceFromStdin: --trace - reads the trace piped in,
+// compressed or not, and names it stdin.
+func TestSimulateTraceFromStdin(t *testing.T) {
+	const jobs = "submit_s,duration_s,gpus\n0,3600,8\n60,7200,16\n120,600,1\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(jobs))
+	zw.Close()
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		err  string
+	}{
+		{"csv", []byte(jobs), ""},
+		{"gzip", gz.Bytes(), ""},
+		{"empty", nil, "stdin:1: empty file (want a CSV header line)"},
+	} {
+		root := newRootCmd()
+		var out, errOut bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errOut)
+		root.SetIn(bytes.NewReader(tt.in))
+		root.SetArgs([]string{"simulate", "--trace", "-", "--onprem-gpus", "8", "--policies", "spillway", "--json"})
+		err := root.ExecuteContext(context.Background())
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: error %v, want %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		var rep struct {
+			Trace struct {
+				Name string `json:"name"`
+				Jobs int    `json:"jobs"`
+			} `json:"trace"`
+		}
+		if err != nil || json.Unmarshal(out.Bytes(), &rep) != nil || rep.Trace.Name != "stdin" || rep.Trace.Jobs != 3 {
+			t.Errorf("%s: error %v, trace %+v; want the 3 jobs piped in, named stdin", tt.name, err, rep.Trace)
+		}
 	}
 }
