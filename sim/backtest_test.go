@@ -101,6 +101,14 @@ func TestDemandPercentileHand(t *testing.T) {
 	if got := BaselineGPUs(nil, 8); got != 8 {
 		t.Errorf("BaselineGPUs of no jobs: got %d, want one node", got)
 	}
+	for _, tt := range []struct {
+		q          float64
+		node, want int
+	}{{0.9, 4, 8}, {0.9, 8, 8}, {0.7, 3, 6}, {1, 0, 8}, {0, 1, 2}} {
+		if got := OnPremAt(jobs, tt.q, tt.node); got != tt.want {
+			t.Errorf("OnPremAt(q=%v, %d-GPU nodes) = %d, want %d", tt.q, tt.node, got, tt.want)
+		}
+	}
 }
 
 // backtestAtP50 runs every policy on the bundled trace name with base's

@@ -67,8 +67,16 @@ func DemandPercentile(jobs []trace.Job, q float64) int {
 
 // BaselineGPUs is the on-prem size the acceptance backtests use: a trace's
 // p50 demand rounded up to whole nodes of nodeGPUs, at least one node.
-func BaselineGPUs(jobs []trace.Job, nodeGPUs int) int {
-	p50 := DemandPercentile(jobs, 0.5)
-	nodes := max(1, (p50+nodeGPUs-1)/nodeGPUs)
+func BaselineGPUs(jobs []trace.Job, nodeGPUs int) int { return OnPremAt(jobs, 0.5, nodeGPUs) }
+
+// OnPremAt is an on-prem size for a trace: its q-quantile demand
+// (DemandPercentile) rounded up to whole nodes of nodeGPUs (8 when not
+// positive), at least one node.
+func OnPremAt(jobs []trace.Job, q float64, nodeGPUs int) int {
+	if nodeGPUs <= 0 {
+		nodeGPUs = 8
+	}
+	d := DemandPercentile(jobs, q)
+	nodes := max(1, (d+nodeGPUs-1)/nodeGPUs)
 	return nodes * nodeGPUs
 }

@@ -24,6 +24,7 @@ var flagWants = map[string]string{
 	"float64":  "a number",
 	"duration": "a duration such as 90s, 5m or 1h30m (no day unit: 24h)",
 	"bool":     "true or false",
+	"gpus":     "a whole number of GPUs, or a percentile of the trace's demand from p0 to p100 such as p50",
 }
 
 // flagError turns pflag's parse error for a flag's value into the flag,

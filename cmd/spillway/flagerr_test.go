@@ -13,7 +13,8 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"simulate", "--onprem-gpus", "x"}, `--onprem-gpus "x": want a whole number (see spillway simulate --help)`},
+		{[]string{"simulate", "--onprem-gpus", "x"}, `--onprem-gpus "x": want a whole number of GPUs, or a percentile of the trace's demand from p0 to p100 such as p50 (see spillway simulate --help)`},
+		{[]string{"simulate", "--onprem-gpus", "p101"}, `--onprem-gpus "p101": want a whole number of GPUs, or a percentile of the trace's demand from p0 to p100 such as p50`},
 		{[]string{"simulate", "--seed", "-5"}, `--seed "-5": want a whole number of 0 or more`},
 		{[]string{"simulate", "--seed=-5"}, `--seed "-5": want a whole number of 0 or more`},
 		{[]string{"simulate", "--jitter", "2d"}, `--jitter "2d": want a duration such as 90s, 5m or 1h30m (no day unit: 24h)`},

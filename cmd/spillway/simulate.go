@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -33,7 +34,7 @@ type simulateFlags struct {
 	where                     []string
 	traceZone                 string
 	policies                  []string
-	onpremGPUs                int
+	onprem                    onpremFlag
 	json, progress            bool
 	cloud                     string
 	seed                      uint64
@@ -190,7 +191,7 @@ cluster02 trace.`,
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV, or - to read it from standard input (default: the embedded "+configs.DefaultTraceName+")")
 	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct) or --where gpu_type=V100 (PAI's task table)")
 	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
-	fl.IntVar(&f.onpremGPUs, "onprem-gpus", 0, "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node (default: the pool's onprem)")
+	fl.Var(&f.onprem, "onprem-gpus", "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node; or pNN, the trace's NN-th percentile demand (GPUs in use if every job started on arrival, time-weighted), e.g. p50, at least one node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
@@ -225,11 +226,11 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.onpremGPUs < 0 || f.onpremGPUs > config.MaxPoolGPUs {
-		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d", f.onpremGPUs, config.MaxPoolGPUs)
+	if !f.onprem.quantile && (f.onprem.gpus < 0 || f.onprem.gpus > config.MaxPoolGPUs) {
+		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d, or a percentile of the trace's demand such as p50", f.onprem.gpus, config.MaxPoolGPUs)
 	}
-	if f.onpremGPUs > 0 {
-		pool = sim.WithOnPremGPUs(pool, f.onpremGPUs)
+	if !f.onprem.quantile && f.onprem.gpus > 0 {
+		pool = sim.WithOnPremGPUs(pool, int(f.onprem.gpus))
 	}
 	var sc config.Simulate
 	if cfg.Simulate != nil {
@@ -307,6 +308,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err := hasJobs(tr); err != nil {
 		return err
 	}
+	if f.onprem.quantile {
+		pool = sim.WithOnPremGPUs(pool, sim.OnPremAt(tr.Jobs, f.onprem.q, pool.OnPrem.GPUsPerNode))
+	}
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
 	}
@@ -341,6 +345,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return err
 	}
 	rep.WallSeconds = time.Since(began).Seconds()
+	if f.onprem.quantile {
+		rep.Notes = append([]string{f.onprem.note(tr, pool)}, rep.Notes...)
+	}
 
 	if f.plot != "" {
 		var buf bytes.Buffer
@@ -606,6 +613,48 @@ func choosePool(cfg *config.Config, name string) (policy.Pool, error) {
 		names = append(names, p.Policy.Name)
 	}
 	return policy.Pool{}, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
+}
+
+// onpremFlag is --onprem-gpus: a GPU count, or pNN, a quantile of the
+// trace's demand (sim.OnPremAt).
+type onpremFlag struct {
+	gpus     int64
+	quantile bool
+	q        float64 // 0 to 1, when quantile
+	text     string
+}
+
+func (o *onpremFlag) String() string {
+	if o.text == "" {
+		return "0"
+	}
+	return o.text
+}
+
+// Type names what the flag takes in --help and in flagError's wants.
+func (o *onpremFlag) Type() string { return "gpus" }
+
+func (o *onpremFlag) Set(s string) error {
+	if rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(s)), "p"); ok {
+		pct, err := strconv.ParseFloat(rest, 64)
+		if err != nil || math.IsNaN(pct) || pct < 0 || pct > 100 {
+			return fmt.Errorf("percentile %q: not a number from 0 to 100", rest)
+		}
+		*o = onpremFlag{quantile: true, q: pct / 100, text: s}
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return err
+	}
+	*o = onpremFlag{gpus: n, text: s}
+	return nil
+}
+
+// note says how --onprem-gpus pNN sized the pool.
+func (o *onpremFlag) note(tr *trace.Trace, pool policy.Pool) string {
+	return fmt.Sprintf("on-prem sized at the trace's %s demand, %d GPUs in use if every job started on arrival, in whole %d-GPU nodes (at least one)",
+		o.text, sim.DemandPercentile(tr.Jobs, o.q), pool.OnPrem.GPUsPerNode)
 }
 
 // readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2

@@ -644,3 +644,32 @@ func TestSimulateTraceFromStdin(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulateOnPremPercentile: --onprem-gpus p50 sizes on-prem at the
+// trace's p50 demand in whole nodes, as the acceptance backtests do, and
+// the report says so.
+func TestSimulateOnPremPercentile(t *testing.T) {
+	tr, err := trace.Load("../../configs/traces/itp/cluster03.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		arg  string
+		want int
+	}{{"p50", sim.BaselineGPUs(tr.Jobs, 8)}, {"P90", sim.OnPremAt(tr.Jobs, 0.9, 8)}} {
+		out, err := runSimulateArgs(t, "--trace", "../../configs/traces/itp/cluster03.csv", "--onprem-gpus", tt.arg, "--policies", "onprem-only", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep sim.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.OnPremGPUs != tt.want || len(rep.Notes) == 0 || !strings.HasPrefix(rep.Notes[0], "on-prem sized at the trace's "+tt.arg+" demand") {
+			t.Errorf("--onprem-gpus %s: %d on-prem GPUs, notes %q; want %d and a note saying how", tt.arg, rep.OnPremGPUs, rep.Notes, tt.want)
+		}
+	}
+	if want := 112; sim.BaselineGPUs(tr.Jobs, 8) != want {
+		t.Errorf("cluster03's p50 on-prem is %d GPUs, want %d (docs/backtest.md)", sim.BaselineGPUs(tr.Jobs, 8), want)
+	}
+}
