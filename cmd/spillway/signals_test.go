@@ -174,14 +174,7 @@ func exitCode(err error) int {
 // signalsFile is a pool fed by one agent, an HTTP queue and a command
 // printing 5 (pending GPUs); extra demand entries are appended.
 func signalsFile(agentURL, queueURL, extra string) string {
-	return fmt.Sprintf(`pool: training
-stale_after: 1m
-onprem: {nodes: 2, gpus_per_node: 8}
-baseline:
-  agents:
-    urls: [%s]
-demand:
-  - type: http
+	return signalsPool(agentURL) + fmt.Sprintf(`  - type: http
     attempts: 1
     http:
       name: queue
@@ -191,7 +184,19 @@ demand:
   - type: command
     command:
       command: [sh, -c, 'echo 5']
-%s`, agentURL, queueURL, extra)
+%s`, queueURL, extra)
+}
+
+// signalsPool is a pool fed by one agent, up to its demand sources' list.
+func signalsPool(agentURL string) string {
+	return fmt.Sprintf(`pool: training
+stale_after: 1m
+onprem: {nodes: 2, gpus_per_node: 8}
+baseline:
+  agents:
+    urls: [%s]
+demand:
+`, agentURL)
 }
 
 func TestSignalsCheck(t *testing.T) {
@@ -235,20 +240,13 @@ func TestSignalsCheckJobWaits(t *testing.T) {
 		fmt.Fprint(w, `{"queue": {"jobs": [1, 2, 4], "waits": [300, 60, 0]}}`)
 	}))
 	t.Cleanup(queue.Close)
-	path := writeSignalsFile(t, fmt.Sprintf(`pool: training
-stale_after: 1m
-onprem: {nodes: 2, gpus_per_node: 8}
-baseline:
-  agents:
-    urls: [%s]
-demand:
-  - type: http
+	path := writeSignalsFile(t, signalsPool(agent.URL)+fmt.Sprintf(`  - type: http
     http:
       name: queue
       url: %s/queue
       job_gpus: queue.jobs
       job_wait_seconds: queue.waits
-`, agent.URL, queue.URL))
+`, queue.URL))
 	out, stderr, err := runSignals(t.Context(), "check", path)
 	if err != nil {
 		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
