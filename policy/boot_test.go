@@ -66,7 +66,7 @@ func TestObservedBoot(t *testing.T) {
 			pool:  dtPool(p4d),
 			snap:  perJob,
 			now:   now,
-			check: func(t *testing.T, p Plan) { dtNoActions(t, p); dtHasNote(t, p, "none waited long enough") },
+			check: func(t *testing.T, p Plan) { dtNoActions(t, p); dtHasNote(t, p, "1 pending job, which has not waited long enough") },
 		},
 		{
 			name: "wait horizon with the observed boot: the same job is due",

@@ -264,7 +264,7 @@ func TestDecide(t *testing.T) {
 			now: now,
 			check: func(t *testing.T, p Plan) {
 				dtNoActions(t, p)
-				dtHasNote(t, p, "1 pending jobs, none waited long enough")
+				dtHasNote(t, p, "holding: 1 pending job, which has not waited long enough to need burst capacity (wait target 5m)")
 			},
 		},
 		{

@@ -138,7 +138,11 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
 		if younger > 0 {
-			p.note(fmt.Sprintf("holding: %d pending jobs, none waited long enough to need burst capacity (wait target %s)", younger, decFmtDur(e.pool.WaitTarget.D())))
+			jobs := fmt.Sprintf("%d pending jobs, none", younger)
+			if younger == 1 {
+				jobs = "1 pending job, which has not"
+			}
+			p.note(fmt.Sprintf("holding: %s waited long enough to need burst capacity (wait target %s)", jobs, decFmtDur(e.pool.WaitTarget.D())))
 		}
 		return ov, fl, p
 	}
