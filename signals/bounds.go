@@ -25,6 +25,10 @@ func WaitSeconds(sec float64) (time.Duration, error) {
 // and products.
 const MaxJobGPUs = 1 << 20
 
+// MaxListedJobs bounds a job list a source builds itself (one entry per
+// job of a queue whose jobs all ask the same): 8 MiB of sizes.
+const MaxListedJobs = 1 << 20
+
 // JobGPUs multiplies a per-node (or per-task) GPU count by a node (or task)
 // count, checking both and the product are from 0 to MaxJobGPUs.
 func JobGPUs(per, count int) (int, error) {

@@ -476,7 +476,7 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	}
 	fmt.Fprintf(w, "  waste         %s\n", waste)
 	fmt.Fprintf(w, "  pending       %s, %s\n", policyPlural(s.PendingJobs, "job"), policyPlural(s.PendingGPUs, "GPU"))
-	sizes := "unknown (not every source lists each job's GPUs)"
+	sizes := "unknown (not every source lists each job's GPUs): pending GPUs are read as one-GPU jobs"
 	if s.PendingJobGPUs != nil {
 		sizes = signalsSizes(s.PendingJobGPUs)
 	}

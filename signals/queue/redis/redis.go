@@ -51,9 +51,10 @@ type Config struct {
 	// from its first entry's (or first pending entry's) ID, whose first
 	// part is the enqueue time in Unix milliseconds.
 	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
-	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob.
-	// JobGPUs stays empty: every job asks the same, and a long queue's
-	// list would cost memory and say nothing more.
+	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob,
+	// and lists each job as asking that many (JobGPUs, up to
+	// signals.MaxListedJobs jobs), so that the engine packs whole jobs
+	// into instances instead of reading the GPUs as one-GPU jobs.
 	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
 }
 
@@ -108,8 +109,8 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if cfg.WaitFromTimestamp && s.cfg.Type == TypeList {
 		problems = append(problems, "wait_from_timestamp needs a stream or zset; a list holds no enqueue times")
 	}
-	if cfg.GPUsPerJob < 0 {
-		problems = append(problems, fmt.Sprintf("gpus_per_job %d is negative", cfg.GPUsPerJob))
+	if cfg.GPUsPerJob < 0 || cfg.GPUsPerJob > signals.MaxJobGPUs {
+		problems = append(problems, fmt.Sprintf("gpus_per_job %d is out of range (want 1 to %d, or 0 when unknown)", cfg.GPUsPerJob, signals.MaxJobGPUs))
 	}
 	password := ""
 	if cfg.PasswordEnv != "" {
@@ -235,6 +236,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	d := signals.Demand{Source: s.name, Time: now, PendingJobs: int(n)}
 	if s.cfg.GPUsPerJob > 0 {
 		d.PendingGPUs, d.PendingGPUsKnown = int(n)*s.cfg.GPUsPerJob, true
+		if n <= signals.MaxListedJobs {
+			d.JobGPUs = slices.Repeat([]int{s.cfg.GPUsPerJob}, int(n))
+		}
 	}
 	if s.cfg.WaitFromTimestamp {
 		d.OldestWaitKnown = true

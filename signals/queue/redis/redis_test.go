@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,15 @@ func TestDemandFromRedis(t *testing.T) {
 			if d.Source != "redis:"+tt.cfg.Key || !d.Time.Equal(now) {
 				t.Errorf("source %q time %v", d.Source, d.Time)
 			}
+			// With gpus_per_job each job is listed as asking that many, so
+			// the engine packs whole jobs (not one-GPU pieces) into instances.
+			var want []int
+			if g := tt.cfg.GPUsPerJob; g > 0 {
+				want = slices.Repeat([]int{g}, tt.jobs)
+			}
+			if !slices.Equal(d.JobGPUs, want) || (want != nil && len(d.JobGPUs) != d.PendingJobs) {
+				t.Errorf("job GPUs %v, want %v", d.JobGPUs, want)
+			}
 		})
 	}
 }
@@ -193,7 +203,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Addr: "x:1", Key: "q", Type: "set"}, `type "set" is not one of auto, list, stream, zset`},
 		{Config{Addr: "x:1", Key: "q", Type: TypeList, Group: "g"}, `group "g" is only for streams`},
 		{Config{Addr: "x:1", Key: "q", Type: TypeList, WaitFromTimestamp: true}, "a list holds no enqueue times"},
-		{Config{Addr: "x:1", Key: "q", GPUsPerJob: -1}, "gpus_per_job -1 is negative"},
+		{Config{Addr: "x:1", Key: "q", GPUsPerJob: -1}, "gpus_per_job -1 is out of range (want 1 to 1048576, or 0 when unknown)"},
+		{Config{Addr: "x:1", Key: "q", GPUsPerJob: 1 << 40}, "gpus_per_job 1099511627776 is out of range"},
 		{Config{Addr: "x:1", Key: "q", PasswordEnv: "QUEUE_PW"}, "password_env QUEUE_PW is not set"},
 	}
 	for _, tt := range tests {
