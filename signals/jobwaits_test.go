@@ -2,15 +2,20 @@ package signals_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	httpdemand "github.com/spillway-io/spillway/signals/queue/http"
+	redisdemand "github.com/spillway-io/spillway/signals/queue/redis"
 )
 
 // TestJobWaitsReachTheEngine: a queue that reports each job's wait lets
@@ -61,5 +66,51 @@ func TestJobWaitsReachTheEngine(t *testing.T) {
 	if n != 2 || snap.PendingJobWaits != nil || snap.OldestWait != 9*time.Minute {
 		t.Errorf("with the oldest wait only: %d instances launched (snapshot waits %v, oldest %v); want 2, the whole queue once its oldest is due",
 			n, snap.PendingJobWaits, snap.OldestWait)
+	}
+}
+
+// TestUniformJobSizesReachTheEngine: a Redis list of 8-GPU jobs read with
+// gpus_per_job is two 8-GPU jobs to the engine, which rents one 8-GPU
+// instance for each; read as 16 GPUs of unknown jobs it would rent sixteen
+// cheaper one-GPU instances, none of which could run them.
+func TestUniformJobSizesReachTheEngine(t *testing.T) {
+	srv, err := fixture.StartRedis()
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	defer srv.Stop()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr, DisableIdentity: true})
+	defer c.Close()
+	if err := c.RPush(context.Background(), "jobs", "train-a", "train-b").Err(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := redisdemand.New(redisdemand.Config{Addr: srv.Addr, Key: "jobs", Type: redisdemand.TypeList, GPUsPerJob: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	boot := policy.Duration(3 * time.Minute)
+	pool := policy.Pool{
+		Name: "train", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8},
+		WaitTarget: policy.Duration(0), Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{
+			{Name: "g1", Provider: "aws", Region: "us-east-1", InstanceType: "g1.xlarge", GPUs: 1, PricePerHour: 3,
+				Boot: boot, Market: policy.MarketOnDemand, Performance: 1, Billing: policy.BillingPerSecondMin60},
+			{Name: "p4d", Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", GPUs: 8, PricePerHour: 32.77,
+				Boot: boot, Market: policy.MarketOnDemand, Performance: 1, Billing: policy.BillingPerSecondMin60},
+		},
+		Limits: policy.Limits{MaxGPUs: 64},
+	}
+	now := time.Now()
+	snap := signals.Read(context.Background(), pool, func() time.Time { return now }, nil, []signals.DemandSource{src})
+	if len(snap.Stale) > 0 || len(snap.PendingJobGPUs) != 2 {
+		t.Fatalf("snapshot job sizes %v (stale %q), want [8 8]", snap.PendingJobGPUs, snap.Stale)
+	}
+	var got []string
+	for _, l := range policy.Decide(&pool, snap, nil, policy.Spend{}, now).Launches {
+		got = append(got, fmt.Sprintf("%d×%s", l.Count, l.Offering.Name))
+	}
+	if fmt.Sprint(got) != "[2×p4d]" {
+		t.Errorf("launched %v, want [2×p4d]: one 8-GPU instance per 8-GPU job", got)
 	}
 }
