@@ -77,6 +77,8 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //     as busy and the queue alone says whether on-prem is full.
 //   - IdleAllocatedGPUs (waste) counts observed GPUs that are allocated
 //     and idle.
+//   - OnPremFreeGPUs counts the free GPUs on nodes with room for the
+//     smallest listed pending job (any free GPU when no job is listed).
 //   - Demand is summed over sources; a source that does not know the
 //     pending GPUs contributes its jobs' GPUs when it lists them, else one
 //     GPU a job. PendingJobGPUs is kept only when every source lists every
@@ -105,6 +107,7 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		s.OnPremBusyGPUs = s.OnPremGPUs
 		s.OnPremFreeGPUs = 0
 	}
+	var freeByNode map[string]int // free GPUs of each observed node
 	switch {
 	case base == nil:
 		allBusy()
@@ -116,12 +119,14 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		seen(b.Time)
 		tooOld(base.Source, b.Time)
 		free := 0
+		freeByNode = map[string]int{}
 		for _, g := range b.GPUs {
 			s.OnPremGPUs++
 			if g.Busy {
 				s.OnPremBusyGPUs++
 			} else {
 				free++
+				freeByNode[g.Node]++
 			}
 			if g.Allocated && g.Idle {
 				s.IdleAllocatedGPUs++
@@ -186,10 +191,43 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 	if !jobGPUsComplete || !jobWaitsComplete {
 		s.PendingJobWaits = nil
 	}
+	if freeByNode != nil {
+		s.OnPremFreeGPUs = freeFor(freeByNode, smallestJob(s.PendingJobGPUs), pool.OnPrem.GPUsPerNode)
+	}
 	if !oldest.IsZero() {
 		s.Time = oldest
 	}
 	return s
+}
+
+// smallestJob is the fewest GPUs a listed pending job asks (1 when none is
+// listed: any free GPU may take a job of unknown size).
+func smallestJob(jobs []int) int {
+	least := 0
+	for _, g := range jobs {
+		if g > 0 && (least == 0 || g < least) {
+			least = g
+		}
+	}
+	return max(least, 1)
+}
+
+// freeFor counts the free GPUs that could take a job of need GPUs (at most
+// a whole node of nodeGPUs): those on nodes with at least that many free.
+// A free GPU beside busy ones that no pending job fits is not capacity:
+// counting it would have the engine wait for on-prem to take a job it never
+// can. The simulator counts free GPUs the same way.
+func freeFor(freeByNode map[string]int, need, nodeGPUs int) int {
+	if nodeGPUs > 0 {
+		need = min(need, nodeGPUs)
+	}
+	n := 0
+	for _, f := range freeByNode {
+		if f >= need {
+			n += f
+		}
+	}
+	return n
 }
 
 // cause words a failed reading as "<source>: <error>", without repeating

@@ -114,3 +114,34 @@ func TestUniformJobSizesReachTheEngine(t *testing.T) {
 		t.Errorf("launched %v, want [2×p4d]: one 8-GPU instance per 8-GPU job", got)
 	}
 }
+
+// TestFragmentsDoNotHoldTheQueue: free on-prem GPUs spread over nodes so
+// that no node has room for the pending 4-GPU job do not count as room for
+// it: the engine launches for the job rather than wait for on-prem to take
+// it, which it never would.
+func TestFragmentsDoNotHoldTheQueue(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var gpus []signals.GPU
+	for i := range 16 {
+		node := fmt.Sprintf("n%d", i/8+1)
+		busy := i%8 >= 3 // n1 and n2: 3 free GPUs each
+		gpus = append(gpus, signals.GPU{Node: node, Index: i % 8, Busy: busy, Allocated: busy, Idle: !busy})
+	}
+	base := &signals.BaselineReading{Source: "agents:r1", Baseline: signals.Baseline{Time: now, GPUs: gpus}}
+	demand := signals.DemandReading{Source: "slurm:gpu", Demand: signals.Demand{Time: now, PendingJobs: 1, PendingGPUs: 4, PendingGPUsKnown: true,
+		JobGPUs: []int{4}, JobWaits: []time.Duration{time.Hour}, OldestWait: time.Hour, OldestWaitKnown: true}}
+	pool := policy.Pool{
+		Name: "train", OnPrem: policy.OnPrem{Nodes: 2, GPUsPerNode: 8},
+		WaitTarget: policy.Duration(10 * time.Minute), Interval: policy.Duration(30 * time.Second), StaleAfter: policy.Duration(time.Minute),
+		Offerings: []policy.Offering{{Name: "p4d", Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", GPUs: 8,
+			PricePerHour: 32.77, Boot: policy.Duration(3 * time.Minute), Market: policy.MarketOnDemand, Performance: 1,
+			Billing: policy.BillingPerSecondMin60}},
+		Limits: policy.Limits{MaxGPUs: 64},
+	}
+	snap := signals.Assemble(pool, now, base, []signals.DemandReading{demand})
+	plan := policy.Decide(&pool, snap, nil, policy.Spend{}, now)
+	if snap.OnPremFreeGPUs != 0 || len(plan.Launches) != 1 || plan.Launches[0].Count != 1 {
+		t.Errorf("free on-prem %d (of %d idle), launches %+v; want 0 free for a 4-GPU job and one instance launched for it (notes %q)",
+			snap.OnPremFreeGPUs, snap.OnPremGPUs-snap.OnPremBusyGPUs, plan.Launches, plan.Notes)
+	}
+}
