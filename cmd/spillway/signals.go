@@ -469,7 +469,13 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	}
 	s := r.Snapshot
 	fmt.Fprintf(w, "\nsnapshot (what the policy would see):\n")
-	fmt.Fprintf(w, "  on-prem GPUs  %d total, %d busy, %d free\n", s.OnPremGPUs, s.OnPremBusyGPUs, s.OnPremFreeGPUs)
+	fmt.Fprintf(w, "  on-prem GPUs  %d total, %d busy, %d free", s.OnPremGPUs, s.OnPremBusyGPUs, s.OnPremFreeGPUs)
+	if idle := s.OnPremGPUs - s.OnPremBusyGPUs; idle > s.OnPremFreeGPUs {
+		// Assemble counts only free GPUs on nodes with room for the
+		// smallest pending job.
+		fmt.Fprintf(w, " (%d idle: the rest sit on nodes with no room for the smallest pending job)", idle)
+	}
+	fmt.Fprintln(w)
 	waste := "none"
 	if s.IdleAllocatedGPUs > 0 {
 		waste = fmt.Sprintf("%s allocated but idle: fix these before renting cloud", policyPlural(s.IdleAllocatedGPUs, "GPU"))

@@ -274,6 +274,25 @@ func TestSignalsCheckJobWaits(t *testing.T) {
 	}
 }
 
+// TestSignalsCheckShowsScatteredFreeGPUs: idle GPUs that no pending job
+// fits are shown apart from the free ones.
+func TestSignalsCheckShowsScatteredFreeGPUs(t *testing.T) {
+	for _, tt := range []struct {
+		snap snapshotJSON
+		want string
+	}{
+		{snapshotJSON{OnPremGPUs: 16, OnPremBusyGPUs: 10, OnPremFreeGPUs: 0},
+			"on-prem GPUs  16 total, 10 busy, 0 free (6 idle: the rest sit on nodes with no room for the smallest pending job)\n"},
+		{snapshotJSON{OnPremGPUs: 16, OnPremBusyGPUs: 10, OnPremFreeGPUs: 6}, "on-prem GPUs  16 total, 10 busy, 6 free\n"},
+	} {
+		var out strings.Builder
+		printSignalsReport(&out, signalsReport{Pool: "training", File: "spillway.yaml", Snapshot: tt.snap})
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("output does not say %q:\n%s", tt.want, out.String())
+		}
+	}
+}
+
 func TestSignalsCheckJSON(t *testing.T) {
 	signalsLeakCheck(t)
 	agent, busy, free, waste := signalsAgent(t, "gpu-01")
