@@ -62,11 +62,14 @@ func TestObservedBoot(t *testing.T) {
 			},
 		},
 		{
-			name:  "wait horizon with the configured boot: a job that waited 1m is left to on-prem",
-			pool:  dtPool(p4d),
-			snap:  perJob,
-			now:   now,
-			check: func(t *testing.T, p Plan) { dtNoActions(t, p); dtHasNote(t, p, "1 pending job, which has not waited long enough") },
+			name: "wait horizon with the configured boot: a job that waited 1m is left to on-prem",
+			pool: dtPool(p4d),
+			snap: perJob,
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtNoActions(t, p)
+				dtHasNote(t, p, "1 pending job, which has not waited long enough")
+			},
 		},
 		{
 			name: "wait horizon with the observed boot: the same job is due",
