@@ -22,22 +22,24 @@ var ErrArchive = errors.New("no trace in the archive")
 
 // decompress is r's content as a trace reads it: gzip and bzip2 data
 // decompressed (trace datasets ship as .csv.gz or .tar.gz), and of a tar
-// archive the first regular file that starts as a trace (macOS's "._"
-// resource files, hidden files and a dataset's other files, such as
-// Philly's utilisation logs beside its job log, passed over). name is
-// what errors and the trace are named: "a.tar.gz/member.csv" for a tar
-// member. Each layer is read as a stream: nothing is unpacked to disk or
-// held whole, and the parser's bounds (a record's bytes, the job limit)
-// hold on the decompressed content. A compressed file in an archive is
-// decompressed too (depth counts such levels: one at most).
-func decompress(name string, r io.Reader, depth int) (string, io.Reader, error) {
+// archive the member named (its path in the archive), or when member is ""
+// the first regular file that starts as a trace (macOS's "._" resource
+// files, hidden files and a dataset's other files, such as Philly's
+// utilisation logs beside its job log, passed over). name is what errors
+// and the trace are named: "a.tar.gz/dir/member.csv" for a tar member;
+// picked is the member read when none was named ("" otherwise). Each layer
+// is read as a stream: nothing is unpacked to disk or held whole, and the
+// parser's bounds (a record's bytes, the job limit) hold on the
+// decompressed content. A compressed file in an archive is decompressed
+// too (depth counts such levels: one at most).
+func decompress(name string, r io.Reader, depth int, member string) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
 	switch head, _ := br.Peek(3); {
 	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return name, nil, &Error{File: name, Err: err, Want: "gzip data, as its first bytes say"}
+			return name, nil, "", &Error{File: name, Err: err, Want: "gzip data, as its first bytes say"}
 		}
 		zr.Multistream(true)
 		out = zr
@@ -45,25 +47,40 @@ func decompress(name string, r io.Reader, depth int) (string, io.Reader, error) 
 		out = bzip2.NewReader(br)
 	}
 	if head, _ := br.Peek(4); string(head) == zipMagic {
-		return name, nil, &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
+		return name, nil, "", &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
 	}
 	tb := bufio.NewReaderSize(out, 1<<16)
 	if h, _ := tb.Peek(262); len(h) < 262 || string(h[257:262]) != "ustar" {
-		return name, tb, nil
+		if member != "" {
+			return name, nil, "", &Error{File: name, Value: member, Err: ErrNoMember, Want: "a member of a tar or zip archive; this file is not one"}
+		}
+		return name, tb, "", nil
 	}
 	ar := tar.NewReader(tb)
-	var seen []string
+	var seen, traces []string
 	for {
 		hdr, err := ar.Next()
 		if err == io.EOF {
-			return name, nil, &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a tar archive holding a trace file"}
+			if member != "" {
+				return name, nil, "", noMember(name, member, traces)
+			}
+			return name, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a tar archive holding a trace file"}
 		}
 		if err != nil {
-			return name, nil, &Error{File: name, Err: err, Want: "a readable tar archive"}
+			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
 		}
 		seen = append(seen, hdr.Name)
-		base := path.Base(hdr.Name)
-		if hdr.Typeflag != tar.TypeReg || strings.HasPrefix(base, ".") || hdr.Size == 0 {
+		mpath := memberPath(hdr.Name)
+		base := path.Base(mpath)
+		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 || (member == "" && strings.HasPrefix(base, ".")) {
+			continue
+		}
+		if member != "" && mpath != member {
+			if mb := bufio.NewReaderSize(ar, 4096); !strings.HasPrefix(base, ".") {
+				if head, _ := mb.Peek(4096); looksLikeTrace(head) || compressedHead(head) {
+					traces = append(traces, mpath)
+				}
+			}
 			continue
 		}
 		mb := bufio.NewReaderSize(ar, 1<<16)
@@ -71,13 +88,48 @@ func decompress(name string, r io.Reader, depth int) (string, io.Reader, error) 
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
 			// data that decompresses to itself cannot recurse.
-			return decompress(name+"/"+base, mb, depth+1)
+			n, r, _, err := decompress(name+"/"+mpath, mb, depth+1, "")
+			return n, r, pickedIf(member, mpath), err
 		}
-		if !looksLikeTrace(head) {
+		if member == "" && !looksLikeTrace(head) {
 			continue // a dataset's other files (Philly's utilisation logs beside its job log)
 		}
-		return name + "/" + base, mb, nil
+		return name + "/" + mpath, mb, pickedIf(member, mpath), nil
 	}
+}
+
+// ErrNoMember is returned (wrapped in *Error) when the archive member a
+// path names is not in the archive.
+var ErrNoMember = errors.New("no such file in the archive")
+
+// memberPath is an archive member's path as a trace path names it: slashes,
+// without "./" or a leading "/".
+func memberPath(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+strings.ReplaceAll(name, "\\", "/")), "/")
+}
+
+// pickedIf is mpath when no member was named (it was picked as the first
+// trace), else "".
+func pickedIf(member, mpath string) string {
+	if member != "" {
+		return ""
+	}
+	return mpath
+}
+
+// noMember is the error for a member not in the archive, listing (up to
+// 8) the members that start as a trace.
+func noMember(name, member string, traces []string) error {
+	want := "a member of the archive; none of its files starts as a trace"
+	if len(traces) > 0 {
+		more := ""
+		if len(traces) > 8 {
+			more = fmt.Sprintf(", and %d more", len(traces)-8)
+			traces = traces[:8]
+		}
+		want = "a member of the archive: its traces are " + strings.Join(traces, ", ") + more
+	}
+	return &Error{File: name, Value: member, Err: ErrNoMember, Want: want}
 }
 
 // looksLikeTrace reports whether a file starting with head is in a format
@@ -105,39 +157,54 @@ func zipped(f *os.File) bool {
 	return n == 4 && string(head[:]) == zipMagic
 }
 
-// zipMember opens the first member of the zip archive f that starts as a
-// trace (as a tar's, decompress), passing over directories, macOS's
-// "__MACOSX/" and "._" files and hidden files; name is the archive's. It
-// returns the name errors give ("a.zip/member.csv"), the member's
-// content, and what closes it.
-func zipMember(name string, f *os.File) (string, io.Reader, func() error, error) {
+// zipMember opens the member of the zip archive f named (its path in the
+// archive), or when member is "" the first that starts as a trace (as a
+// tar's, decompress), passing over directories, macOS's "__MACOSX/" and
+// "._" files and hidden files; name is the archive's. It returns the name
+// errors give ("a.zip/dir/member.csv"), the member's content, what closes
+// it, and the member picked when none was named.
+func zipMember(name string, f *os.File, member string) (string, io.Reader, func() error, string, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return name, nil, nil, fmt.Errorf("read trace %s: %w", name, err)
+		return name, nil, nil, "", fmt.Errorf("read trace %s: %w", name, err)
 	}
 	zr, err := zip.NewReader(f, fi.Size())
 	if err != nil {
-		return name, nil, nil, &Error{File: name, Err: err, Want: "a readable zip archive"}
+		return name, nil, nil, "", &Error{File: name, Err: err, Want: "a readable zip archive"}
 	}
-	var seen []string
+	var seen, traces []string
 	for _, zf := range zr.File {
 		seen = append(seen, zf.Name)
-		base := path.Base(zf.Name)
+		mpath := memberPath(zf.Name)
+		base := path.Base(mpath)
 		if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, ".") || zf.UncompressedSize64 == 0 {
+			continue
+		}
+		if member != "" && mpath != member {
+			if rc, err := zf.Open(); err == nil {
+				head, _ := bufio.NewReaderSize(rc, 4096).Peek(4096)
+				if looksLikeTrace(head) || compressedHead(head) {
+					traces = append(traces, mpath)
+				}
+				rc.Close()
+			}
 			continue
 		}
 		rc, err := zf.Open()
 		if err != nil {
-			return name, nil, nil, &Error{File: name + "/" + base, Err: err, Want: "a readable zip archive"}
+			return name, nil, nil, "", &Error{File: name + "/" + mpath, Err: err, Want: "a readable zip archive"}
 		}
 		mb := bufio.NewReaderSize(rc, 1<<16)
-		if head, _ := mb.Peek(4096); !looksLikeTrace(head) && !compressedHead(head) {
+		if head, _ := mb.Peek(4096); member == "" && !looksLikeTrace(head) && !compressedHead(head) {
 			rc.Close()
 			continue
 		}
-		return name + "/" + base, mb, rc.Close, nil
+		return name + "/" + mpath, mb, rc.Close, pickedIf(member, mpath), nil
 	}
-	return name, nil, nil, &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+	if member != "" {
+		return name, nil, nil, "", noMember(name, member, traces)
+	}
+	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
 }
 
 // compressedHead reports whether head starts gzip or bzip2 data (a

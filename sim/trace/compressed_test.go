@@ -74,7 +74,7 @@ func TestCompressed(t *testing.T) {
 	}{
 		{"generic.csv.gz", "generic.csv.gz", gzipped(t, plain)},
 		{"generic.csv.bz2", "generic.csv.bz2", bz},
-		{"generic.tar.gz", "generic.tar.gz/generic.csv", gzipped(t, tarred(t, [2]string{"data/", ""}, [2]string{"data/._generic.csv", "\x00\x05\x16\x07"}, [2]string{"data/generic.csv", string(plain)}))},
+		{"generic.tar.gz", "generic.tar.gz/data/generic.csv", gzipped(t, tarred(t, [2]string{"data/", ""}, [2]string{"data/._generic.csv", "\x00\x05\x16\x07"}, [2]string{"data/generic.csv", string(plain)}))},
 		{"generic.tar", "generic.tar/generic.csv", tarred(t, [2]string{"generic.csv", string(plain)})},
 	} {
 		tr, err := Read(tt.name, bytes.NewReader(tt.data))
@@ -98,7 +98,7 @@ func TestCompressed(t *testing.T) {
 		[2]string{"trace-data/cluster_machine_list", "machineId,number of GPUs,single GPU mem\nm1,8,24GB\n"},
 		[2]string{"trace-data/cluster_job_log", log}))
 	tr, err := Read("trace-data.tar.gz", bytes.NewReader(tgz))
-	if err != nil || tr.Name != "trace-data.tar.gz/cluster_job_log" || !slices.Equal(tr.Jobs, philly.Jobs) {
+	if err != nil || tr.Name != "trace-data.tar.gz/trace-data/cluster_job_log" || tr.Picked != "trace-data/cluster_job_log" || !slices.Equal(tr.Jobs, philly.Jobs) {
 		t.Errorf("Philly's tarball: %v (%v), want the job log's %v", tr, err, philly.Jobs)
 	}
 
@@ -130,8 +130,11 @@ func TestCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr, err := Load(zp)
-		if err != nil || tr.Name != "trace.zip/"+tt.member || !slices.Equal(tr.Jobs, want.Jobs) {
+		if err != nil || tr.Name != "trace.zip/data/"+tt.member || !slices.Equal(tr.Jobs, want.Jobs) {
 			t.Errorf("zip with %s: %v (%v)", tt.member, tr, err)
+		}
+		if note := "data/" + tt.member + " is the first trace file in trace.zip; another is read by naming it after the archive (" + zp + "/PATH)"; err == nil && !slices.Contains(tr.Notes, note) {
+			t.Errorf("zip with %s: notes %q, want %q", tt.member, tr.Notes, note)
 		}
 		if _, err := Read("trace.zip", bytes.NewReader(zb.Bytes())); err == nil || !strings.Contains(err.Error(), "a zip archive read as a stream") {
 			t.Errorf("zip as a stream: got %v", err)
@@ -211,4 +214,64 @@ func FuzzCompressed(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "fuzz.gz", string(data))
 	})
+}
+
+// TestArchiveMember: a path that runs on past an archive names the member
+// to read (Helios ships one cluster_log.csv per cluster in one tarball);
+// without it the first trace file is read, and a note says which and how
+// to name another. A member not in the archive is refused with its traces.
+func TestArchiveMember(t *testing.T) {
+	venus := "submit_s,duration_s,gpus\n0,60,1\n"
+	saturn := "submit_s,duration_s,gpus\n0,60,8\n30,60,8\n"
+	files := [][2]string{{"./helios/", ""}, {"./helios/venus/cluster_log.csv", venus}, {"./helios/venus/cluster_gpu_number.csv", "vc,gpu_num\nvc1,8\n"},
+		{"./helios/saturn/cluster_log.csv", saturn}, {"./helios/saturn/._cluster_log.csv", "\x00\x05"}}
+	dir := t.TempDir()
+	tgz := filepath.Join(dir, "helios.tar.gz")
+	if err := os.WriteFile(tgz, gzipped(t, tarred(t, files...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	for _, f := range files[1:] {
+		w, err := zw.Create(strings.TrimPrefix(f[0], "./"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f[1]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zp := filepath.Join(dir, "helios.zip")
+	if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, archive := range []string{tgz, zp} {
+		base := filepath.Base(archive)
+		tr, err := Load(archive)
+		if err != nil || len(tr.Jobs) != 1 || tr.Name != base+"/helios/venus/cluster_log.csv" || tr.Picked != "helios/venus/cluster_log.csv" ||
+			!slices.Contains(tr.Notes, "helios/venus/cluster_log.csv is the first trace file in "+base+"; another is read by naming it after the archive ("+archive+"/PATH)") {
+			t.Errorf("%s: %+v (%v), want venus's one job, named, with a note", base, tr, err)
+		}
+		tr, err = Load(archive + "/helios/saturn/cluster_log.csv")
+		if err != nil || len(tr.Jobs) != 2 || tr.Name != base+"/helios/saturn/cluster_log.csv" || tr.Picked != "" || len(tr.Notes) != 0 {
+			t.Errorf("%s/helios/saturn/cluster_log.csv: %+v (%v), want saturn's two jobs, no note", base, tr, err)
+		}
+		_, err = Load(archive + "/helios/earth/cluster_log.csv")
+		if !errors.Is(err, ErrNoMember) || !strings.Contains(err.Error(), `"helios/earth/cluster_log.csv": no such file in the archive (want a member of the archive: its traces are helios/venus/cluster_log.csv, helios/saturn/cluster_log.csv)`) {
+			t.Errorf("a member not in %s: %v", base, err)
+		}
+	}
+	// A path past a file that is no archive is that file's error, and a
+	// path past nothing is the open error it always was.
+	plain := filepath.Join(dir, "jobs.csv")
+	if err := os.WriteFile(plain, []byte(venus), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(plain + "/x.csv"); !errors.Is(err, ErrNoMember) || !strings.Contains(err.Error(), "want a member of a tar or zip archive; this file is not one") {
+		t.Errorf("a member of a plain file: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing", "x.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a path past nothing: %v", err)
+	}
 }

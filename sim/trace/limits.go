@@ -68,6 +68,10 @@ type Options struct {
 	// LoadWith sets it to the pai_job_table.csv beside the task table,
 	// when there is one.
 	PAIJobTable string
+	// Member is the path, inside a tar or zip archive, of the file to
+	// read; "" reads the archive's first trace file. LoadWith sets it
+	// from a path that runs on past an archive (a.tar.gz/dir/log.csv).
+	Member string
 }
 
 func (o Options) maxJobs() int {

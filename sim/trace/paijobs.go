@@ -46,7 +46,7 @@ func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 		return nil, fmt.Errorf("open PAI job table: %w", err)
 	}
 	defer f.Close()
-	name, r, err := decompress(filepath.Base(path), f, 0)
+	name, r, _, err := decompress(filepath.Base(path), f, 0, "")
 	if err != nil {
 		return nil, err
 	}

@@ -91,6 +91,10 @@ type Trace struct {
 	// Notes say how the trace was read where a reader of the report
 	// should know (a PAI task table's submits taken from its job table).
 	Notes []string
+	// Picked is the archive member read when none was named: the
+	// archive's first trace file ("" when the trace was no archive's, or
+	// its member was named).
+	Picked string
 	// Shared counts the jobs that asked for part of a GPU (a GPU-sharing
 	// pod, a PAI task at a plan_gpu that is not a whole number of GPUs, a
 	// fractional count in a job log): each runs on whole GPUs, rounded
@@ -179,6 +183,13 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, dirError(path)
 	}
+	if _, err := os.Stat(path); err != nil {
+		// A path that runs on past an archive (ENOTDIR) names one of its
+		// members.
+		if archive, member := archiveMember(path); archive != "" {
+			path, opts.Member = archive, member
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open trace: %w", err)
@@ -186,14 +197,16 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	var r io.Reader = f
+	zipPicked := ""
 	if zipped(f) {
-		// A zip archive is read from its directory at the end: its
-		// first member that starts as a trace.
+		// A zip archive is read from its directory at the end: the
+		// member named, or its first member that starts as a trace.
 		var closeMember func() error
-		if name, r, closeMember, err = zipMember(name, f); err != nil {
+		if name, r, closeMember, zipPicked, err = zipMember(name, f, opts.Member); err != nil {
 			return nil, err
 		}
 		defer closeMember()
+		opts.Member = ""
 	} else {
 		if err := prescan(name, f, opts.maxJobs(), len(opts.Where) > 0); err != nil {
 			return nil, err
@@ -212,7 +225,18 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 			}
 		}
 	}
-	return ReadWith(name, r, opts)
+	tr, err := ReadWith(name, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	if zipPicked != "" {
+		tr.Picked = zipPicked
+	}
+	if tr.Picked != "" {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s is the first trace file in %s; another is read by naming it after the archive (%s/PATH)",
+			tr.Picked, filepath.Base(path), path))
+	}
+	return tr, nil
 }
 
 // fileExists reports whether path names a regular file.
@@ -228,10 +252,41 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
-	name, r, err := decompress(name, r, 0)
+	name, r, picked, err := decompress(name, r, 0, opts.Member)
 	if err != nil {
 		return nil, err
 	}
+	tr, err := readWith(name, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	tr.Picked = picked
+	return tr, nil
+}
+
+// archiveMember splits a path that runs on past a file (an archive) into
+// the file's path and the member's path inside it; "" when no leading part
+// of the path is a regular file.
+func archiveMember(full string) (archive, member string) {
+	for dir := filepath.Dir(full); ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil {
+			if !fi.Mode().IsRegular() {
+				return "", ""
+			}
+			rel, err := filepath.Rel(dir, full)
+			if err != nil {
+				return "", ""
+			}
+			return dir, memberPath(filepath.ToSlash(rel))
+		}
+		if filepath.Dir(dir) == dir {
+			return "", ""
+		}
+	}
+}
+
+// readWith is ReadWith past the decompression.
+func readWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	// sacct's '|'-separated files do not quote: a quote is a character of
 	// its field (a job name's), so the limiter passes them as NULs, which
 	// the CSV reader takes as they stand.
