@@ -76,8 +76,8 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 			continue
 		}
 		if member != "" && mpath != member {
-			if mb := bufio.NewReaderSize(ar, 4096); !strings.HasPrefix(base, ".") {
-				if head, _ := mb.Peek(4096); looksLikeTrace(head) || compressedHead(head) {
+			if !strings.HasPrefix(base, ".") {
+				if head, _ := bufio.NewReaderSize(ar, 4096).Peek(4096); looksLikeTrace(head) || compressedHead(head) {
 					traces = append(traces, mpath)
 				}
 			}
@@ -88,13 +88,13 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
 			// data that decompresses to itself cannot recurse.
-			n, r, _, err := decompress(name+"/"+mpath, mb, depth+1, "")
+			n, r, _, err := decompress(name+"/"+clip(mpath), mb, depth+1, "")
 			return n, r, pickedIf(member, mpath), err
 		}
 		if member == "" && !looksLikeTrace(head) {
 			continue // a dataset's other files (Philly's utilisation logs beside its job log)
 		}
-		return name + "/" + mpath, mb, pickedIf(member, mpath), nil
+		return name + "/" + clip(mpath), mb, pickedIf(member, mpath), nil
 	}
 }
 
@@ -127,7 +127,11 @@ func noMember(name, member string, traces []string) error {
 			more = fmt.Sprintf(", and %d more", len(traces)-8)
 			traces = traces[:8]
 		}
-		want = "a member of the archive: its traces are " + strings.Join(traces, ", ") + more
+		shown := make([]string, len(traces))
+		for i, t := range traces {
+			shown[i] = clip(t)
+		}
+		want = "a member of the archive: its traces are " + strings.Join(shown, ", ") + more
 	}
 	return &Error{File: name, Value: member, Err: ErrNoMember, Want: want}
 }
@@ -192,14 +196,14 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		}
 		rc, err := zf.Open()
 		if err != nil {
-			return name, nil, nil, "", &Error{File: name + "/" + mpath, Err: err, Want: "a readable zip archive"}
+			return name, nil, nil, "", &Error{File: name + "/" + clip(mpath), Err: err, Want: "a readable zip archive"}
 		}
 		mb := bufio.NewReaderSize(rc, 1<<16)
 		if head, _ := mb.Peek(4096); member == "" && !looksLikeTrace(head) && !compressedHead(head) {
 			rc.Close()
 			continue
 		}
-		return name + "/" + mpath, mb, rc.Close, pickedIf(member, mpath), nil
+		return name + "/" + clip(mpath), mb, rc.Close, pickedIf(member, mpath), nil
 	}
 	if member != "" {
 		return name, nil, nil, "", noMember(name, member, traces)

@@ -262,6 +262,24 @@ func TestArchiveMember(t *testing.T) {
 			t.Errorf("a member not in %s: %v", base, err)
 		}
 	}
+	// A hostile member name (a PAX header may hold any length) is cut
+	// short wherever it is shown.
+	long := "d/" + strings.Repeat("x", 100000) + ".csv"
+	lp := filepath.Join(dir, "long.tar")
+	if err := os.WriteFile(lp, tarred(t, [2]string{long, venus}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Load(lp)
+	if err != nil {
+		t.Fatalf("a long member name: %v", err)
+	}
+	if len(tr.Name) > 400 || len(strings.Join(tr.Notes, "")) > 800 {
+		t.Errorf("a long member name: name of %d bytes, notes of %d (%v); want both short", len(tr.Name), len(strings.Join(tr.Notes, "")), err)
+	}
+	if _, err := Load(lp + "/nope.csv"); !errors.Is(err, ErrNoMember) || len(err.Error()) > 800 {
+		t.Errorf("a long member listed: %d bytes (%v)", len(err.Error()), errors.Is(err, ErrNoMember))
+	}
+
 	// A path past a file that is no archive is that file's error, and a
 	// path past nothing is the open error it always was.
 	plain := filepath.Join(dir, "jobs.csv")

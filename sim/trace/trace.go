@@ -234,7 +234,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	}
 	if tr.Picked != "" {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("%s is the first trace file in %s; another is read by naming it after the archive (%s/PATH)",
-			tr.Picked, filepath.Base(path), path))
+			clip(tr.Picked), filepath.Base(path), path))
 	}
 	return tr, nil
 }
