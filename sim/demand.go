@@ -73,10 +73,15 @@ func BaselineGPUs(jobs []trace.Job, nodeGPUs int) int { return OnPremAt(jobs, 0.
 // (DemandPercentile) rounded up to whole nodes of nodeGPUs (8 when not
 // positive), at least one node.
 func OnPremAt(jobs []trace.Job, q float64, nodeGPUs int) int {
+	return WholeNodes(DemandPercentile(jobs, q), nodeGPUs)
+}
+
+// WholeNodes is gpus rounded up to whole nodes of nodeGPUs (8 when not
+// positive), at least one node.
+func WholeNodes(gpus, nodeGPUs int) int {
 	if nodeGPUs <= 0 {
 		nodeGPUs = 8
 	}
-	d := DemandPercentile(jobs, q)
-	nodes := max(1, (d+nodeGPUs-1)/nodeGPUs)
+	nodes := max(1, (gpus+nodeGPUs-1)/nodeGPUs)
 	return nodes * nodeGPUs
 }

@@ -309,7 +309,8 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return err
 	}
 	if f.onprem.quantile {
-		pool = sim.WithOnPremGPUs(pool, sim.OnPremAt(tr.Jobs, f.onprem.q, pool.OnPrem.GPUsPerNode))
+		f.onprem.demand = sim.DemandPercentile(tr.Jobs, f.onprem.q)
+		pool = sim.WithOnPremGPUs(pool, sim.WholeNodes(f.onprem.demand, pool.OnPrem.GPUsPerNode))
 	}
 	if len(f.sweep) > 0 {
 		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
@@ -346,7 +347,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	rep.WallSeconds = time.Since(began).Seconds()
 	if f.onprem.quantile {
-		rep.Notes = append([]string{f.onprem.note(tr, pool)}, rep.Notes...)
+		rep.Notes = append([]string{f.onprem.note(pool)}, rep.Notes...)
 	}
 
 	if f.plot != "" {
@@ -622,6 +623,7 @@ type onpremFlag struct {
 	quantile bool
 	q        float64 // 0 to 1, when quantile
 	text     string
+	demand   int // the trace's demand at q, once read
 }
 
 func (o *onpremFlag) String() string {
@@ -652,9 +654,9 @@ func (o *onpremFlag) Set(s string) error {
 }
 
 // note says how --onprem-gpus pNN sized the pool.
-func (o *onpremFlag) note(tr *trace.Trace, pool policy.Pool) string {
+func (o *onpremFlag) note(pool policy.Pool) string {
 	return fmt.Sprintf("on-prem sized at the trace's %s demand, %d GPUs in use if every job started on arrival, in whole %d-GPU nodes (at least one)",
-		o.text, sim.DemandPercentile(tr.Jobs, o.q), pool.OnPrem.GPUsPerNode)
+		o.text, o.demand, pool.OnPrem.GPUsPerNode)
 }
 
 // readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2
