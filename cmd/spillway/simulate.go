@@ -171,12 +171,15 @@ it; its seconds place Shanghai's time of day and weekday, fake dates in
 Microsoft Philly's raw job log, a JSON array of jobs with their attempts
 (cluster_job_log; its times are Pacific: use --trace-zone
 America/Los_Angeles). A trace may be gzipped, bzip2ed or in a tar or zip
-archive (.gz, .bz2, .tar, .tar.gz, .zip). Date-times without an offset are
+archive (.gz, .bz2, .tar, .tar.gz, .zip): the archive's first trace file is
+read, or the one named after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
+--trace - reads one piped in. Date-times without an offset are
 read in --trace-zone (UTC by default). Without --config and --trace it
 backtests the bundled configs/examples/backtest.yaml on the bundled ITP
 cluster02 trace.`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
+  spillway simulate --trace jobs.csv --onprem-gpus p50          # on-prem at the trace's median demand
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json
   spillway simulate --policies spillway,per-job --plot timeline.svg
   spillway simulate --sweep wait_target=0s,2m,5m,10m,20m --sweep per-job.suspend=0s,60s,300s --seeds 5 --plot frontier.svg`,
