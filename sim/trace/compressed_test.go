@@ -26,6 +26,24 @@ func gzipped(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
+// zipOf is a zip archive of the files, in order.
+func zipOf(t *testing.T, files ...[2]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, f := range files {
+		w, err := zw.Create(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(f[1]))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // tarred is a tar archive of the files, in order (a name ending in "/" is
 // a directory).
 func tarred(t *testing.T, files ...[2]string) []byte {
@@ -113,20 +131,9 @@ func TestCompressed(t *testing.T) {
 		member string
 		data   []byte
 	}{{"generic.csv", plain}, {"generic.csv.gz", gzipped(t, plain)}} {
-		var zb bytes.Buffer
-		zw := zip.NewWriter(&zb)
-		for _, f := range [][2]string{{"__MACOSX/data/._" + tt.member, "\x00\x05"}, {"data/readme.txt", "The trace of a cluster.\n"}, {"data/" + tt.member, string(tt.data)}} {
-			w, err := zw.Create(f[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write([]byte(f[1]))
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
+		zb := zipOf(t, [2]string{"__MACOSX/data/._" + tt.member, "\x00\x05"}, [2]string{"data/readme.txt", "The trace of a cluster.\n"}, [2]string{"data/" + tt.member, string(tt.data)})
 		zp := filepath.Join(zdir, "trace.zip")
-		if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(zp, zb, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		tr, err := Load(zp)
@@ -136,18 +143,13 @@ func TestCompressed(t *testing.T) {
 		if note := "data/" + tt.member + " is the first trace file in trace.zip; another is read by naming it after the archive (" + zp + "/PATH)"; err == nil && !slices.Contains(tr.Notes, note) {
 			t.Errorf("zip with %s: notes %q, want %q", tt.member, tr.Notes, note)
 		}
-		if _, err := Read("trace.zip", bytes.NewReader(zb.Bytes())); err == nil || !strings.Contains(err.Error(), "a zip archive read as a stream") {
+		if _, err := Read("trace.zip", bytes.NewReader(zb)); err == nil || !strings.Contains(err.Error(), "a zip archive read as a stream") {
 			t.Errorf("zip as a stream: got %v", err)
 		}
 	}
 
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
-	w, _ := zw.Create("readme.txt")
-	w.Write([]byte("no jobs here\n"))
-	zw.Close()
 	zp := filepath.Join(zdir, "readme.zip")
-	if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(zp, zipOf(t, [2]string{"readme.txt", "no jobs here\n"}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(zp); !errors.Is(err, ErrArchive) || !strings.HasPrefix(err.Error(), `readme.zip: "readme.txt": no trace in the archive`) {
@@ -230,20 +232,12 @@ func TestArchiveMember(t *testing.T) {
 	if err := os.WriteFile(tgz, gzipped(t, tarred(t, files...)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var zb bytes.Buffer
-	zw := zip.NewWriter(&zb)
+	var zfiles [][2]string
 	for _, f := range files[1:] {
-		w, err := zw.Create(strings.TrimPrefix(f[0], "./"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(f[1]))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+		zfiles = append(zfiles, [2]string{strings.TrimPrefix(f[0], "./"), f[1]})
 	}
 	zp := filepath.Join(dir, "helios.zip")
-	if err := os.WriteFile(zp, zb.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(zp, zipOf(t, zfiles...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, archive := range []string{tgz, zp} {
