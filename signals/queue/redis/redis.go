@@ -49,7 +49,9 @@ type Config struct {
 	// WaitFromTimestamp reports the oldest wait: for a sorted set from its
 	// lowest score read as the enqueue time in Unix seconds, for a stream
 	// from its first entry's (or first pending entry's) ID, whose first
-	// part is the enqueue time in Unix milliseconds.
+	// part is the enqueue time in Unix milliseconds. A sorted set with
+	// GPUsPerJob also gives each job's wait, from every member's score, up
+	// to MaxListedWaits members.
 	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
 	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob,
 	// and lists each job as asking that many (JobGPUs, up to
@@ -205,10 +207,11 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		typ = t
 	}
 	var (
-		n      int64
-		oldest time.Time
-		err    error
-		op     string
+		n        int64
+		oldest   time.Time
+		enqueued []time.Time // each job's enqueue time, when known
+		err      error
+		op       string
 	)
 	switch typ {
 	case "none":
@@ -218,7 +221,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		n, err = s.client.LLen(ctx, key).Result()
 	case TypeZSet:
 		op = "ZCARD " + key
-		n, oldest, err = s.zset(ctx)
+		n, oldest, enqueued, err = s.zset(ctx)
 	case TypeStream:
 		if s.cfg.Group != "" {
 			op = "XPENDING " + key + " " + s.cfg.Group
@@ -243,16 +246,37 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if s.cfg.WaitFromTimestamp {
 		d.OldestWaitKnown = true
 		if !oldest.IsZero() {
-			d.OldestWait = max(now.Sub(oldest), 0)
+			d.OldestWait = waitSince(now, oldest)
+		}
+		if len(d.JobGPUs) == len(enqueued) && len(enqueued) > 0 {
+			d.JobWaits = make([]time.Duration, len(enqueued))
+			for i, t := range enqueued {
+				d.JobWaits[i] = waitSince(now, t)
+			}
 		}
 	}
 	return d, nil
 }
 
-func (s *Source) zset(ctx context.Context) (int64, time.Time, error) {
+// waitSince is how long a job enqueued at t has waited at now: from 0 to
+// signals.MaxWait (a score or ID from long ago reads as that, as Slurm's
+// held jobs do).
+func waitSince(now, t time.Time) time.Duration {
+	return min(max(now.Sub(t), 0), signals.MaxWait)
+}
+
+// MaxListedWaits bounds the sorted-set members read for each job's wait:
+// a longer queue gives its oldest wait only.
+const MaxListedWaits = 100_000
+
+// zset reads a sorted set's length and, with wait_from_timestamp, its
+// lowest score as the oldest enqueue time; with gpus_per_job too, and at
+// most MaxListedWaits members, every member's score (enqueues, oldest
+// first), so that each job's wait is known.
+func (s *Source) zset(ctx context.Context) (int64, time.Time, []time.Time, error) {
 	if !s.cfg.WaitFromTimestamp {
 		n, err := s.client.ZCard(ctx, s.cfg.Key).Result()
-		return n, time.Time{}, err
+		return n, time.Time{}, nil, err
 	}
 	var card *goredis.IntCmd
 	var first *goredis.ZSliceCmd
@@ -262,18 +286,46 @@ func (s *Source) zset(ctx context.Context) (int64, time.Time, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, nil, err
+	}
+	n, zs := card.Val(), first.Val()
+	if s.cfg.GPUsPerJob > 0 && n > 0 && n <= MaxListedWaits {
+		// Every member, to time each job: the list may have changed
+		// since ZCARD, so it is the count.
+		if zs, err = s.client.ZRangeWithScores(ctx, s.cfg.Key, 0, -1).Result(); err != nil {
+			return 0, time.Time{}, nil, err
+		}
+		n = int64(len(zs))
+	}
+	var enqueued []time.Time
+	for _, z := range zs {
+		t, err := enqueueTime(z)
+		if err != nil {
+			return 0, time.Time{}, nil, err
+		}
+		enqueued = append(enqueued, t)
 	}
 	var oldest time.Time
-	if zs := first.Val(); len(zs) > 0 {
-		score := zs[0].Score
-		if math.IsNaN(score) || math.IsInf(score, 0) || score < 0 || score > 1e11 {
-			return 0, time.Time{}, dataErrorf("lowest score %v of member %v is not a Unix time in seconds (wait_from_timestamp is set)", score, zs[0].Member)
-		}
-		sec, frac := math.Modf(score)
-		oldest = time.Unix(int64(sec), int64(frac*1e9))
+	if len(enqueued) > 0 {
+		oldest = enqueued[0]
 	}
-	return card.Val(), oldest, nil
+	if int64(len(enqueued)) != n {
+		enqueued = nil // the oldest only
+	}
+	return n, oldest, enqueued, nil
+}
+
+// enqueueTime reads a member's score as its enqueue time in Unix seconds.
+func enqueueTime(z goredis.Z) (time.Time, error) {
+	if math.IsNaN(z.Score) || math.IsInf(z.Score, 0) || z.Score < 0 || z.Score > 1e11 {
+		member := fmt.Sprint(z.Member)
+		if len(member) > 100 {
+			member = member[:100] + "…"
+		}
+		return time.Time{}, dataErrorf("score %v of member %q is not a Unix time in seconds (wait_from_timestamp is set)", z.Score, member)
+	}
+	sec, frac := math.Modf(z.Score)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
 func (s *Source) stream(ctx context.Context) (int64, time.Time, error) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/signals"
 )
 
 // server is the redis-server every test here shares.
@@ -120,6 +121,15 @@ func TestDemandFromRedis(t *testing.T) {
 			if !slices.Equal(d.JobGPUs, want) || (want != nil && len(d.JobGPUs) != d.PendingJobs) {
 				t.Errorf("job GPUs %v, want %v", d.JobGPUs, want)
 			}
+			// A sorted set of enqueue times with gpus_per_job gives each
+			// job's wait, oldest first; other keys the oldest at most.
+			var waits []time.Duration
+			if tt.cfg.Type == TypeZSet && tt.cfg.WaitFromTimestamp && tt.cfg.GPUsPerJob > 0 {
+				waits = []time.Duration{40 * time.Minute, 30 * time.Minute, 20 * time.Minute, 10 * time.Minute}
+			}
+			if !slices.Equal(d.JobWaits, waits) {
+				t.Errorf("job waits %v, want %v", d.JobWaits, waits)
+			}
 		})
 	}
 }
@@ -153,7 +163,7 @@ func TestDemandBadKeys(t *testing.T) {
 		{"hash auto", Config{Key: "t:hash"}, []string{`redis source "redis:t:hash"`, `key "t:hash" holds a hash, want a list, stream or zset`}},
 		{"hash as list", Config{Key: "t:hash", Type: TypeList}, []string{`redis source "redis:t:hash"`, "LLEN t:hash", "WRONGTYPE"}},
 		{"missing group", Config{Key: "t:stream2", Group: "nobody"}, []string{"XPENDING t:stream2 nobody", "NOGROUP"}},
-		{"score not a time", Config{Key: "t:badscore", Type: TypeZSet, WaitFromTimestamp: true}, []string{"lowest score 1e+15 of member x is not a Unix time in seconds"}},
+		{"score not a time", Config{Key: "t:badscore", Type: TypeZSet, WaitFromTimestamp: true}, []string{`score 1e+15 of member "x" is not a Unix time in seconds`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,5 +262,33 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestZSetWaitsBounded: past MaxListedWaits members only the oldest wait
+// is read (each job's would be too many to fetch at every tick), and a
+// score from long ago reads as signals.MaxWait, as Slurm's held jobs do.
+func TestZSetWaitsBounded(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	zs := make([]goredis.Z, MaxListedWaits+1)
+	for i := range zs {
+		zs[i] = goredis.Z{Score: float64(now.Add(-time.Hour).Unix() + int64(i)), Member: fmt.Sprint(i)}
+	}
+	for i := 0; i < len(zs); i += 10000 {
+		must(t, c.ZAdd(ctx, "t:deep", zs[i:min(i+10000, len(zs))]...).Err())
+	}
+	must(t, c.ZAdd(ctx, "t:old", goredis.Z{Score: 0, Member: "from-1970"}, goredis.Z{Score: float64(now.Unix()), Member: "new"}).Err())
+	cfg := func(key string) Config {
+		return Config{Key: key, Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 8}
+	}
+	d, err := newSource(t, cfg("t:deep"), WithNow(func() time.Time { return now })).Demand(ctx)
+	if err != nil || d.PendingJobs != MaxListedWaits+1 || len(d.JobGPUs) != MaxListedWaits+1 || d.JobWaits != nil || d.OldestWait != time.Hour {
+		t.Errorf("deep zset: jobs %d, %d sizes, %d waits, oldest %v (%v); want %d jobs and sizes, no waits, oldest 1h",
+			d.PendingJobs, len(d.JobGPUs), len(d.JobWaits), d.OldestWait, err, MaxListedWaits+1)
+	}
+	d, err = newSource(t, cfg("t:old"), WithNow(func() time.Time { return now })).Demand(ctx)
+	if err != nil || d.OldestWait != signals.MaxWait || !slices.Equal(d.JobWaits, []time.Duration{signals.MaxWait, 0}) {
+		t.Errorf("zset from 1970: oldest %v, waits %v (%v); want %v and [%v 0]", d.OldestWait, d.JobWaits, err, signals.MaxWait, signals.MaxWait)
 	}
 }
