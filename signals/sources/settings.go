@@ -102,7 +102,10 @@ type PrometheusDemand struct {
 	Name string `yaml:"name,omitempty"`
 	URL  string `yaml:"url"`
 	// Query returns one number, e.g. sum(slurm_queue_pending{partition="gpu"}).
-	Query string `yaml:"query"`
+	Query string `yaml:"query,omitempty"`
+	// JobGPUsQuery, instead of Query, returns one sample per pending job
+	// holding the GPUs it asks.
+	JobGPUsQuery string `yaml:"job_gpus_query,omitempty"`
 	// Measure is what Query counts: jobs (the default) or gpus.
 	Measure string `yaml:"measure,omitempty"`
 	// OldestWaitQuery returns the oldest pending job's wait in seconds.

@@ -173,6 +173,33 @@ func TestPrometheusDemandWrapped(t *testing.T) {
 	}
 }
 
+// TestPrometheusJobGPUsQueryBuilt: job_gpus_query reaches the source, which
+// lists each pending job's GPUs.
+func TestPrometheusJobGPUsQueryBuilt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" || r.FormValue("query") != "pending_pod_gpus" {
+			http.Error(w, "unexpected "+r.URL.Path+" "+r.FormValue("query"), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		now := time.Now().Unix()
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[%d,"8"]},{"metric":{"pod":"b"},"value":[%d,"2"]}]}}`, now, now)
+	}))
+	defer srv.Close()
+	s, err := Build(Spec{Pool: policy.Pool{Name: "a"}, Demand: []Demand{{
+		Config:     queue.Config{Type: TypePrometheus},
+		Prometheus: &PrometheusDemand{URL: srv.URL, JobGPUsQuery: "pending_pod_gpus"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Demands[0].Demand(context.Background())
+	if err != nil || fmt.Sprint(d.JobGPUs) != "[8 2]" || d.PendingJobs != 2 || d.PendingGPUs != 10 {
+		t.Errorf("read %+v (%v), want jobs of [8 2] GPUs", d, err)
+	}
+}
+
 // TestWithClock: the clock given to Build reaches the sources: a
 // Prometheus demand source queries at its instant and dates its reading so.
 func TestWithClock(t *testing.T) {

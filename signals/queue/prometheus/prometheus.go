@@ -1,6 +1,7 @@
 // Package prometheus reads queue demand from Prometheus: an instant PromQL
-// query that returns one number, the pending jobs or the pending GPUs, and
-// optionally a second one for the oldest job's wait in seconds.
+// query that returns one number, the pending jobs or the pending GPUs, or
+// one that returns a sample per pending job holding its GPUs; and
+// optionally another for the oldest job's wait in seconds.
 package prometheus
 
 import (
@@ -11,6 +12,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -42,6 +45,10 @@ type Config struct {
 	Query string
 	// Measure says whether Query counts jobs (default) or GPUs.
 	Measure Measure
+	// JobGPUsQuery, instead of Query, returns one sample per pending job
+	// whose value is the GPUs it asks, e.g. the GPU requests of pending
+	// pods from kube-state-metrics; the engine then packs whole jobs.
+	JobGPUsQuery string
 	// OldestWaitQuery, when set, returns the oldest pending job's wait in seconds.
 	OldestWaitQuery string
 	// Timeout bounds each query (10 s when zero).
@@ -76,8 +83,13 @@ func New(cfg Config) (*Source, error) {
 	if cfg.URL == "" {
 		return nil, fmt.Errorf("%s: url is empty: want the Prometheus base URL, e.g. http://127.0.0.1:9090", name)
 	}
-	if cfg.Query == "" {
-		return nil, fmt.Errorf("%s: query is empty: want a PromQL expression returning one number, e.g. sum(queue_pending_jobs)", name)
+	switch {
+	case cfg.Query == "" && cfg.JobGPUsQuery == "":
+		return nil, fmt.Errorf("%s: query is empty: want a PromQL expression returning one number, e.g. sum(queue_pending_jobs), or a job_gpus_query returning a sample per pending job", name)
+	case cfg.Query != "" && cfg.JobGPUsQuery != "":
+		return nil, fmt.Errorf("%s: both query and job_gpus_query are set: want one (job_gpus_query counts the jobs and their GPUs itself)", name)
+	case cfg.JobGPUsQuery != "" && cfg.Measure != "":
+		return nil, fmt.Errorf("%s: measure %q is set with job_gpus_query, which reads each job's GPUs: drop measure", name, cfg.Measure)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -112,20 +124,28 @@ func (s *Source) Name() string { return "prometheus:" + s.cfg.Name }
 
 // Demand runs the query (and the oldest-wait query) now.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
-	n, at, err := s.number(ctx, s.cfg.Query)
-	if err != nil {
-		return signals.Demand{}, err
-	}
-	count, err := wholeCount(n)
-	if err != nil {
-		return signals.Demand{}, &QueryError{Source: s.Name(), Query: s.cfg.Query, Err: err}
-	}
-	d := signals.Demand{Source: s.Name(), Time: at}
-	switch s.cfg.Measure {
-	case PendingGPUs:
-		d.PendingGPUs, d.PendingGPUsKnown = count, true
-	default:
-		d.PendingJobs = count
+	var d signals.Demand
+	if s.cfg.JobGPUsQuery != "" {
+		var err error
+		if d, err = s.jobs(ctx); err != nil {
+			return signals.Demand{}, err
+		}
+	} else {
+		n, at, err := s.number(ctx, s.cfg.Query)
+		if err != nil {
+			return signals.Demand{}, err
+		}
+		count, err := wholeCount(n)
+		if err != nil {
+			return signals.Demand{}, &QueryError{Source: s.Name(), Query: s.cfg.Query, Err: err}
+		}
+		d = signals.Demand{Source: s.Name(), Time: at}
+		switch s.cfg.Measure {
+		case PendingGPUs:
+			d.PendingGPUs, d.PendingGPUsKnown = count, true
+		default:
+			d.PendingJobs = count
+		}
 	}
 	if s.cfg.OldestWaitQuery != "" {
 		w, wat, err := s.number(ctx, s.cfg.OldestWaitQuery)
@@ -141,6 +161,50 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			d.Time = wat
 		}
 	}
+	return d, nil
+}
+
+// jobs runs JobGPUsQuery: a vector of one sample per pending job, its
+// value the job's GPUs (none when nothing is pending).
+func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
+	q := s.cfg.JobGPUsQuery
+	fail := func(err error) (signals.Demand, error) {
+		return signals.Demand{}, &QueryError{Source: s.Name(), Query: q, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	now := s.cfg.Clock.Now()
+	v, warnings, _, err := s.api.Query(ctx, q, now)
+	if err != nil {
+		return fail(err)
+	}
+	for _, w := range warnings {
+		s.log.Warn("query warning", "query", q, "warning", w)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return fail(fmt.Errorf("result is a %s: want a vector of one sample per pending job", v.Type()))
+	}
+	if len(vec) > signals.MaxListedJobs {
+		return fail(fmt.Errorf("%d samples: want at most %d pending jobs listed", len(vec), signals.MaxListedJobs))
+	}
+	// Prometheus returns series in no set order: by labels, for a
+	// reading that does not change while the queue does not.
+	slices.SortFunc(vec, func(a, b *model.Sample) int { return strings.Compare(a.Metric.String(), b.Metric.String()) })
+	d := signals.Demand{Source: s.Name(), Time: now, PendingGPUsKnown: true, JobGPUs: make([]int, len(vec))}
+	for i, smp := range vec {
+		f := float64(smp.Value)
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > signals.MaxJobGPUs {
+			return fail(fmt.Errorf("sample %v is %v: want a job's GPUs, from 0 to %d", smp.Metric, f, signals.MaxJobGPUs))
+		}
+		g := int(math.Ceil(f)) // a fraction of a GPU runs on a whole one
+		d.JobGPUs[i] = g
+		d.PendingGPUs += g
+		if t := smp.Timestamp.Time(); i == 0 || t.Before(d.Time) {
+			d.Time = t
+		}
+	}
+	d.PendingJobs = len(vec)
 	return d, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,10 @@ queue_pending_jobs{partition="cpu"} 3
 queue_pending_gpus 12
 # TYPE queue_oldest_wait_seconds gauge
 queue_oldest_wait_seconds 95
+# TYPE queue_job_gpus gauge
+queue_job_gpus{job="b"} 1
+queue_job_gpus{job="a"} 8
+queue_job_gpus{job="c"} 0.5
 `
 
 func TestDemandFromRealPrometheus(t *testing.T) {
@@ -111,6 +116,46 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 			}
 		})
 	}
+	// One sample per pending job: each job's GPUs (a fraction of a GPU
+	// runs on a whole one), in the order of their labels.
+	for _, tc := range []struct {
+		name, query string
+		jobs        []int
+		err         string
+	}{
+		{"each job's GPUs", "queue_job_gpus", []int{8, 1, 1}, ""},
+		{"with the oldest wait", "queue_job_gpus", []int{8, 1, 1}, ""},
+		{"no pending job", `queue_job_gpus{job="none"}`, []int{}, ""},
+		{"negative", "-1 * queue_job_gpus", nil, `is -8: want a job's GPUs, from 0 to 1048576`},
+		{"not a vector", "scalar(queue_pending_gpus)", nil, "result is a scalar: want a vector of one sample per pending job"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Name: "q", URL: prom.URL, JobGPUsQuery: tc.query}
+			if tc.name == "with the oldest wait" {
+				cfg.OldestWaitQuery = "queue_oldest_wait_seconds"
+			}
+			s, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := s.Demand(context.Background())
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.query) {
+					t.Errorf("error %v, want %q naming the query", err, tc.err)
+				}
+				return
+			}
+			sum := 0
+			for _, g := range tc.jobs {
+				sum += g
+			}
+			if err != nil || !slices.Equal(d.JobGPUs, tc.jobs) || d.PendingJobs != len(tc.jobs) || d.PendingGPUs != sum || !d.PendingGPUsKnown ||
+				d.OldestWaitKnown != (cfg.OldestWaitQuery != "") {
+				t.Errorf("demand %+v (%v); want jobs %v, %d GPUs", d, err, tc.jobs, sum)
+			}
+		})
+	}
+
 	// A PromQL error keeps Prometheus' own typed error reachable.
 	s, _ := New(Config{Name: "q", URL: prom.URL, Query: "sum("})
 	_, err := s.Demand(context.Background())
@@ -129,6 +174,8 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Name: "q", Query: "up"}, "url is empty"},
 		{Config{Name: "q", URL: "http://x"}, "query is empty"},
 		{Config{Name: "q", URL: "http://x", Query: "up", Measure: "nodes"}, `measure "nodes"`},
+		{Config{Name: "q", URL: "http://x", Query: "up", JobGPUsQuery: "jobs"}, "both query and job_gpus_query are set"},
+		{Config{Name: "q", URL: "http://x", JobGPUsQuery: "jobs", Measure: PendingGPUs}, `measure "gpus" is set with job_gpus_query`},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v): %v, want %q", tc.cfg, err, tc.want)
