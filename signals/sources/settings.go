@@ -106,6 +106,9 @@ type PrometheusDemand struct {
 	// JobGPUsQuery, instead of Query, returns one sample per pending job
 	// holding the GPUs it asks.
 	JobGPUsQuery string `yaml:"job_gpus_query,omitempty"`
+	// JobWaitQuery, with JobGPUsQuery, returns each of those jobs' wait in
+	// seconds, as samples with the same labels.
+	JobWaitQuery string `yaml:"job_wait_query,omitempty"`
 	// Measure is what Query counts: jobs (the default) or gpus.
 	Measure string `yaml:"measure,omitempty"`
 	// OldestWaitQuery returns the oldest pending job's wait in seconds.

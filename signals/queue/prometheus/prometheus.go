@@ -49,6 +49,11 @@ type Config struct {
 	// whose value is the GPUs it asks, e.g. the GPU requests of pending
 	// pods from kube-state-metrics; the engine then packs whole jobs.
 	JobGPUsQuery string
+	// JobWaitQuery, with JobGPUsQuery, returns one sample per pending job
+	// with the same labels, whose value is how long it has waited in
+	// seconds (e.g. time() - kube_pod_created); the engine then holds young
+	// jobs for on-prem as the backtest does.
+	JobWaitQuery string
 	// OldestWaitQuery, when set, returns the oldest pending job's wait in seconds.
 	OldestWaitQuery string
 	// Timeout bounds each query (10 s when zero).
@@ -90,6 +95,8 @@ func New(cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("%s: both query and job_gpus_query are set: want one (job_gpus_query counts the jobs and their GPUs itself)", name)
 	case cfg.JobGPUsQuery != "" && cfg.Measure != "":
 		return nil, fmt.Errorf("%s: measure %q is set with job_gpus_query, which reads each job's GPUs: drop measure", name, cfg.Measure)
+	case cfg.JobWaitQuery != "" && cfg.JobGPUsQuery == "":
+		return nil, fmt.Errorf("%s: job_wait_query is set without job_gpus_query (each wait belongs to a job that query lists: set both)", name)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -205,7 +212,65 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 		}
 	}
 	d.PendingJobs = len(vec)
+	if s.cfg.JobWaitQuery != "" {
+		waits, err := s.jobWaits(ctx, vec, now)
+		if err != nil {
+			return signals.Demand{}, err
+		}
+		d.JobWaits = waits
+		if s.cfg.OldestWaitQuery == "" {
+			for _, w := range waits {
+				d.OldestWait = max(d.OldestWait, w)
+			}
+			d.OldestWaitKnown = true
+		}
+	}
 	return d, nil
+}
+
+// jobWaits runs JobWaitQuery and matches its samples to the jobs by their
+// labels: each job's wait, in the jobs' order.
+func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time) ([]time.Duration, error) {
+	q := s.cfg.JobWaitQuery
+	fail := func(err error) ([]time.Duration, error) {
+		return nil, &QueryError{Source: s.Name(), Query: q, Err: err}
+	}
+	v, warnings, _, err := s.api.Query(ctx, q, now)
+	if err != nil {
+		return fail(err)
+	}
+	for _, w := range warnings {
+		s.log.Warn("query warning", "query", q, "warning", w)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return fail(fmt.Errorf("result is a %s: want a vector of one sample per pending job", v.Type()))
+	}
+	// Matched as PromQL matches the sides of a binary operation: on every
+	// label but the metric name.
+	labels := func(m model.Metric) model.Fingerprint {
+		m = m.Clone()
+		delete(m, model.MetricNameLabel)
+		return m.Fingerprint()
+	}
+	byJob := make(map[model.Fingerprint]float64, len(vec))
+	for _, smp := range vec {
+		byJob[labels(smp.Metric)] = float64(smp.Value)
+	}
+	waits := make([]time.Duration, len(jobs))
+	for i, job := range jobs {
+		sec, ok := byJob[labels(job.Metric)]
+		if !ok {
+			// The queue moved between the two queries, or the labels differ.
+			return fail(fmt.Errorf("no sample for job %v of job_gpus_query: want one wait per job, with the same labels", job.Metric))
+		}
+		w, err := signals.WaitSeconds(sec)
+		if err != nil {
+			return fail(fmt.Errorf("job %v: %w", job.Metric, err))
+		}
+		waits[i] = w
+	}
+	return waits, nil
 }
 
 // number runs an instant query that must yield exactly one finite number.
