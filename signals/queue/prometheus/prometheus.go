@@ -181,16 +181,9 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	now := s.cfg.Clock.Now()
-	v, warnings, _, err := s.api.Query(ctx, q, now)
+	vec, err := s.perJob(ctx, q, now)
 	if err != nil {
-		return fail(err)
-	}
-	for _, w := range warnings {
-		s.log.Warn("query warning", "query", q, "warning", w)
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return fail(fmt.Errorf("result is a %s: want a vector of one sample per pending job", v.Type()))
+		return signals.Demand{}, err
 	}
 	if len(vec) > signals.MaxListedJobs {
 		return fail(fmt.Errorf("%d samples: want at most %d pending jobs listed", len(vec), signals.MaxListedJobs))
@@ -235,16 +228,9 @@ func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time)
 	fail := func(err error) ([]time.Duration, error) {
 		return nil, &QueryError{Source: s.Name(), Query: q, Err: err}
 	}
-	v, warnings, _, err := s.api.Query(ctx, q, now)
+	vec, err := s.perJob(ctx, q, now)
 	if err != nil {
-		return fail(err)
-	}
-	for _, w := range warnings {
-		s.log.Warn("query warning", "query", q, "warning", w)
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return fail(fmt.Errorf("result is a %s: want a vector of one sample per pending job", v.Type()))
+		return nil, err
 	}
 	// Matched as PromQL matches the sides of a binary operation: on every
 	// label but the metric name.
@@ -271,6 +257,23 @@ func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time)
 		waits[i] = w
 	}
 	return waits, nil
+}
+
+// perJob runs an instant query at now that must yield a vector: one
+// sample per pending job.
+func (s *Source) perJob(ctx context.Context, q string, now time.Time) (model.Vector, error) {
+	v, warnings, _, err := s.api.Query(ctx, q, now)
+	if err != nil {
+		return nil, &QueryError{Source: s.Name(), Query: q, Err: err}
+	}
+	for _, w := range warnings {
+		s.log.Warn("query warning", "query", q, "warning", w)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return nil, &QueryError{Source: s.Name(), Query: q, Err: fmt.Errorf("result is a %s: want a vector of one sample per pending job", v.Type())}
+	}
+	return vec, nil
 }
 
 // number runs an instant query that must yield exactly one finite number.
