@@ -20,6 +20,13 @@ func WaitSeconds(sec float64) (time.Duration, error) {
 	return time.Duration(sec * float64(time.Second)), nil
 }
 
+// WaitSince is how long a job that began to wait at t has waited at now,
+// from 0 to MaxWait: a start from long ago (a job held for years, a
+// mangled time) reads as MaxWait rather than making the queue unreadable.
+func WaitSince(now, t time.Time) time.Duration {
+	return min(max(now.Sub(t), 0), MaxWait)
+}
+
 // MaxJobGPUs bounds the GPUs one job may ask for (the trace loaders use the
 // same bound): larger requests are refused rather than overflowing sums
 // and products.

@@ -37,3 +37,20 @@ func TestJobGPUs(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitSince(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		at   time.Time
+		want time.Duration
+	}{
+		{now.Add(-90 * time.Second), 90 * time.Second},
+		{now.Add(time.Hour), 0},                  // a start ahead of the clock
+		{time.Unix(0, 0), MaxWait},               // a score of 0: 1970
+		{now.Add(-MaxWait - time.Hour), MaxWait}, // held for over a year
+	} {
+		if got := WaitSince(now, tt.at); got != tt.want {
+			t.Errorf("WaitSince(%v) = %v, want %v", tt.at, got, tt.want)
+		}
+	}
+}

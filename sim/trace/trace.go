@@ -180,10 +180,10 @@ func Load(path string) (*Trace, error) { return LoadWith(path, Options{}) }
 
 // LoadWith reads the trace file at path within opts' bounds.
 func LoadWith(path string, opts Options) (*Trace, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	switch fi, err := os.Stat(path); {
+	case err == nil && fi.IsDir():
 		return nil, dirError(path)
-	}
-	if _, err := os.Stat(path); err != nil {
+	case err != nil:
 		// A path that runs on past an archive (ENOTDIR) names one of its
 		// members.
 		if archive, member := archiveMember(path); archive != "" {

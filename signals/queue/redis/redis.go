@@ -246,23 +246,16 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if s.cfg.WaitFromTimestamp {
 		d.OldestWaitKnown = true
 		if !oldest.IsZero() {
-			d.OldestWait = waitSince(now, oldest)
+			d.OldestWait = signals.WaitSince(now, oldest)
 		}
 		if len(d.JobGPUs) == len(enqueued) && len(enqueued) > 0 {
 			d.JobWaits = make([]time.Duration, len(enqueued))
 			for i, t := range enqueued {
-				d.JobWaits[i] = waitSince(now, t)
+				d.JobWaits[i] = signals.WaitSince(now, t)
 			}
 		}
 	}
 	return d, nil
-}
-
-// waitSince is how long a job enqueued at t has waited at now: from 0 to
-// signals.MaxWait (a score or ID from long ago reads as that, as Slurm's
-// held jobs do).
-func waitSince(now, t time.Time) time.Duration {
-	return min(max(now.Sub(t), 0), signals.MaxWait)
 }
 
 // MaxListedWaits bounds the sorted-set members read for each job's wait:

@@ -247,14 +247,14 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
-		d.JobWaits = append(d.JobWaits, max(now.Sub(start), 0))
+		d.JobWaits = append(d.JobWaits, signals.WaitSince(now, start))
 		if oldest.IsZero() || start.Before(oldest) {
 			oldest = start
 		}
 	}
 	if !oldest.IsZero() {
 		d.OldestWaitKnown = true
-		d.OldestWait = max(now.Sub(oldest), 0)
+		d.OldestWait = signals.WaitSince(now, oldest)
 	}
 	return d, nil
 }
