@@ -52,7 +52,8 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 	tb := bufio.NewReaderSize(out, 1<<16)
 	if h, _ := tb.Peek(262); len(h) < 262 || string(h[257:262]) != "ustar" {
 		if member != "" {
-			return name, nil, "", &Error{File: name, Value: member, Err: ErrNoMember, Want: "a member of a tar or zip archive; this file is not one"}
+			return name, nil, "", &Error{File: name, Value: member, Err: fmt.Errorf("names a file inside %s, which is not a tar or zip archive", clip(name)),
+				Want: "the path of a trace, or of an archive followed by its member's path"}
 		}
 		return name, tb, "", nil
 	}
