@@ -189,8 +189,13 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 		return fail(fmt.Errorf("%d samples: want at most %d pending jobs listed", len(vec), signals.MaxListedJobs))
 	}
 	// Prometheus returns series in no set order: by labels, for a
-	// reading that does not change while the queue does not.
-	slices.SortFunc(vec, func(a, b *model.Sample) int { return strings.Compare(a.Metric.String(), b.Metric.String()) })
+	// reading that does not change while the queue does not (each
+	// sample's labels written once, not at every comparison).
+	keys := make(map[*model.Sample]string, len(vec))
+	for _, smp := range vec {
+		keys[smp] = smp.Metric.String()
+	}
+	slices.SortFunc(vec, func(a, b *model.Sample) int { return strings.Compare(keys[a], keys[b]) })
 	d := signals.Demand{Source: s.Name(), Time: now, PendingGPUsKnown: true, JobGPUs: make([]int, len(vec))}
 	for i, smp := range vec {
 		f := float64(smp.Value)
