@@ -49,9 +49,9 @@ type Config struct {
 	// WaitFromTimestamp reports the oldest wait: for a sorted set from its
 	// lowest score read as the enqueue time in Unix seconds, for a stream
 	// from its first entry's (or first pending entry's) ID, whose first
-	// part is the enqueue time in Unix milliseconds. A sorted set with
-	// GPUsPerJob also gives each job's wait, from every member's score, up
-	// to MaxListedWaits members.
+	// part is the enqueue time in Unix milliseconds. With GPUsPerJob, a
+	// sorted set or stream also gives each job's wait, from every member's
+	// score or every (pending) entry's ID, up to MaxListedWaits of them.
 	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
 	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob,
 	// and lists each job as asking that many (JobGPUs, up to
@@ -228,7 +228,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		} else {
 			op = "XLEN " + key
 		}
-		n, oldest, err = s.stream(ctx)
+		n, oldest, enqueued, err = s.stream(ctx)
 	default:
 		return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q holds a %s, want a list, stream or zset", key, typ))
 	}
@@ -258,8 +258,8 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	return d, nil
 }
 
-// MaxListedWaits bounds the sorted-set members read for each job's wait:
-// a longer queue gives its oldest wait only.
+// MaxListedWaits bounds the sorted-set members or stream entries read for
+// each job's wait: a longer queue gives its oldest wait only.
 const MaxListedWaits = 100_000
 
 // zset reads a sorted set's length and, with wait_from_timestamp, its
@@ -321,44 +321,96 @@ func enqueueTime(z goredis.Z) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-func (s *Source) stream(ctx context.Context) (int64, time.Time, error) {
+// stream reads a stream's length (or, with a group, its entries delivered
+// and not acknowledged) and, with wait_from_timestamp, the first entry's
+// ID as the oldest enqueue time; with gpus_per_job too, and at most
+// MaxListedWaits entries, every entry's ID (enqueues, oldest first), so
+// that each job's wait is known.
+func (s *Source) stream(ctx context.Context) (int64, time.Time, []time.Time, error) {
+	key, group := s.cfg.Key, s.cfg.Group
+	each := s.cfg.WaitFromTimestamp && s.cfg.GPUsPerJob > 0
 	var (
-		n       int64
-		firstID string
+		n   int64
+		ids []string
 	)
-	if s.cfg.Group != "" {
-		p, err := s.client.XPending(ctx, s.cfg.Key, s.cfg.Group).Result()
+	switch {
+	case group != "":
+		p, err := s.client.XPending(ctx, key, group).Result()
 		if err != nil {
-			return 0, time.Time{}, err
+			return 0, time.Time{}, nil, err
 		}
-		n, firstID = p.Count, p.Lower
-	} else if !s.cfg.WaitFromTimestamp {
-		var err error
-		n, err = s.client.XLen(ctx, s.cfg.Key).Result()
-		return n, time.Time{}, err
-	} else {
+		n = p.Count
+		if n > 0 && p.Lower != "" {
+			ids = []string{p.Lower}
+		}
+		if each && n > 0 && n <= MaxListedWaits {
+			// Every pending entry, to time each job: the count may have
+			// changed since XPENDING, so the entries are the count.
+			ext, err := s.client.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: key, Group: group, Start: "-", End: "+", Count: n}).Result()
+			if err != nil {
+				return 0, time.Time{}, nil, err
+			}
+			ids = ids[:0]
+			for _, e := range ext {
+				ids = append(ids, e.ID)
+			}
+			n = int64(len(ids))
+		}
+	case !s.cfg.WaitFromTimestamp:
+		n, err := s.client.XLen(ctx, key).Result()
+		return n, time.Time{}, nil, err
+	default:
 		var xlen *goredis.IntCmd
 		var first *goredis.XMessageSliceCmd
 		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			xlen = p.XLen(ctx, s.cfg.Key)
-			first = p.XRangeN(ctx, s.cfg.Key, "-", "+", 1)
+			xlen = p.XLen(ctx, key)
+			first = p.XRangeN(ctx, key, "-", "+", 1)
 			return nil
 		})
 		if err != nil {
-			return 0, time.Time{}, err
+			return 0, time.Time{}, nil, err
 		}
 		n = xlen.Val()
-		if msgs := first.Val(); len(msgs) > 0 {
-			firstID = msgs[0].ID
+		msgs := first.Val()
+		if each && n > 0 && n <= MaxListedWaits {
+			// Every entry, to time each job (as above, they are the count).
+			if msgs, err = s.client.XRange(ctx, key, "-", "+").Result(); err != nil {
+				return 0, time.Time{}, nil, err
+			}
+			n = int64(len(msgs))
+		}
+		for _, m := range msgs {
+			ids = append(ids, m.ID)
 		}
 	}
-	if !s.cfg.WaitFromTimestamp || firstID == "" {
-		return n, time.Time{}, nil
+	if !s.cfg.WaitFromTimestamp {
+		return n, time.Time{}, nil, nil
 	}
-	ms, _, _ := strings.Cut(firstID, "-")
+	var enqueued []time.Time
+	for _, id := range ids {
+		t, err := idTime(id)
+		if err != nil {
+			return 0, time.Time{}, nil, err
+		}
+		enqueued = append(enqueued, t)
+	}
+	var oldest time.Time
+	if len(enqueued) > 0 {
+		oldest = enqueued[0]
+	}
+	if int64(len(enqueued)) != n {
+		enqueued = nil // the oldest only
+	}
+	return n, oldest, enqueued, nil
+}
+
+// idTime reads a stream entry ID's first part as its enqueue time in Unix
+// milliseconds.
+func idTime(id string) (time.Time, error) {
+	ms, _, _ := strings.Cut(id, "-")
 	v, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
-		return 0, time.Time{}, dataErrorf("stream entry ID %q does not start with a Unix time in milliseconds (wait_from_timestamp is set)", firstID)
+		return time.Time{}, dataErrorf("stream entry ID %q does not start with a Unix time in milliseconds (wait_from_timestamp is set)", id)
 	}
-	return n, time.UnixMilli(v), nil
+	return time.UnixMilli(v), nil
 }

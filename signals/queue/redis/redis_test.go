@@ -95,6 +95,8 @@ func TestDemandFromRedis(t *testing.T) {
 		{"stream XLEN", Config{Key: "t:stream"}, 5, 0, false, 0, false},
 		{"stream XLEN with ID times", Config{Key: "t:stream", Type: TypeStream, WaitFromTimestamp: true}, 5, 0, false, 90 * time.Second, true},
 		{"stream group XPENDING", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 90 * time.Second, true},
+		{"stream with ID times and gpus_per_job", Config{Key: "t:stream", WaitFromTimestamp: true, GPUsPerJob: 8}, 5, 40, true, 90 * time.Second, true},
+		{"stream group with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true, GPUsPerJob: 2}, 2, 4, true, 90 * time.Second, true},
 		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
 		{"missing key typed", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
 	}
@@ -121,11 +123,19 @@ func TestDemandFromRedis(t *testing.T) {
 			if !slices.Equal(d.JobGPUs, want) || (want != nil && len(d.JobGPUs) != d.PendingJobs) {
 				t.Errorf("job GPUs %v, want %v", d.JobGPUs, want)
 			}
-			// A sorted set of enqueue times with gpus_per_job gives each
-			// job's wait, oldest first; other keys the oldest at most.
+			// A sorted set of enqueue times or a stream of timed IDs, with
+			// gpus_per_job, gives each job's wait, oldest first; other
+			// keys the oldest at most.
 			var waits []time.Duration
-			if tt.cfg.Type == TypeZSet && tt.cfg.WaitFromTimestamp && tt.cfg.GPUsPerJob > 0 {
-				waits = []time.Duration{40 * time.Minute, 30 * time.Minute, 20 * time.Minute, 10 * time.Minute}
+			if tt.cfg.WaitFromTimestamp && tt.cfg.GPUsPerJob > 0 {
+				switch tt.cfg.Key {
+				case "t:zset":
+					waits = []time.Duration{40 * time.Minute, 30 * time.Minute, 20 * time.Minute, 10 * time.Minute}
+				case "t:stream":
+					for i := range tt.jobs {
+						waits = append(waits, 90*time.Second-time.Duration(i)*time.Second)
+					}
+				}
 			}
 			if !slices.Equal(d.JobWaits, waits) {
 				t.Errorf("job waits %v, want %v", d.JobWaits, waits)
@@ -265,10 +275,11 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// TestZSetWaitsBounded: past MaxListedWaits members only the oldest wait
-// is read (each job's would be too many to fetch at every tick), and a
-// score from long ago reads as signals.MaxWait, as Slurm's held jobs do.
-func TestZSetWaitsBounded(t *testing.T) {
+// TestWaitsBounded: past MaxListedWaits members or entries only the
+// oldest wait is read (each job's would be too many to fetch at every
+// tick), and a time from long ago reads as signals.MaxWait, as Slurm's held
+// jobs do.
+func TestWaitsBounded(t *testing.T) {
 	c := client(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	zs := make([]goredis.Z, MaxListedWaits+1)
@@ -278,17 +289,40 @@ func TestZSetWaitsBounded(t *testing.T) {
 	for i := 0; i < len(zs); i += 10000 {
 		must(t, c.ZAdd(ctx, "t:deep", zs[i:min(i+10000, len(zs))]...).Err())
 	}
+	// The same depth as a stream, every entry taken by a consumer group.
+	_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i := range MaxListedWaits + 1 {
+			id := fmt.Sprintf("%d-%d", now.Add(-time.Hour).UnixMilli(), i)
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: "t:deepstream", ID: id, Values: []string{"j", "1"}})
+		}
+		return nil
+	})
+	must(t, err)
+	must(t, c.XGroupCreate(ctx, "t:deepstream", "workers", "0").Err())
+	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:deepstream", ">"}, Count: MaxListedWaits + 1}).Err())
 	must(t, c.ZAdd(ctx, "t:old", goredis.Z{Score: 0, Member: "from-1970"}, goredis.Z{Score: float64(now.Unix()), Member: "new"}).Err())
-	cfg := func(key string) Config {
-		return Config{Key: key, Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 8}
+	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:oldstream", ID: "1-1", Values: []string{"j", "1"}}).Err())
+	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:oldstream", ID: fmt.Sprintf("%d-0", now.UnixMilli()), Values: []string{"j", "2"}}).Err())
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"zset", Config{Key: "t:deep", Type: TypeZSet}},
+		{"stream", Config{Key: "t:deepstream", Type: TypeStream}},
+		{"stream group", Config{Key: "t:deepstream", Group: "workers"}},
+	} {
+		cfg := tt.cfg
+		cfg.WaitFromTimestamp, cfg.GPUsPerJob = true, 8
+		d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+		if err != nil || d.PendingJobs != MaxListedWaits+1 || len(d.JobGPUs) != MaxListedWaits+1 || d.JobWaits != nil || d.OldestWait != time.Hour {
+			t.Errorf("deep %s: jobs %d, %d sizes, %d waits, oldest %v (%v); want %d jobs and sizes, no waits, oldest 1h",
+				tt.name, d.PendingJobs, len(d.JobGPUs), len(d.JobWaits), d.OldestWait, err, MaxListedWaits+1)
+		}
 	}
-	d, err := newSource(t, cfg("t:deep"), WithNow(func() time.Time { return now })).Demand(ctx)
-	if err != nil || d.PendingJobs != MaxListedWaits+1 || len(d.JobGPUs) != MaxListedWaits+1 || d.JobWaits != nil || d.OldestWait != time.Hour {
-		t.Errorf("deep zset: jobs %d, %d sizes, %d waits, oldest %v (%v); want %d jobs and sizes, no waits, oldest 1h",
-			d.PendingJobs, len(d.JobGPUs), len(d.JobWaits), d.OldestWait, err, MaxListedWaits+1)
-	}
-	d, err = newSource(t, cfg("t:old"), WithNow(func() time.Time { return now })).Demand(ctx)
-	if err != nil || d.OldestWait != signals.MaxWait || !slices.Equal(d.JobWaits, []time.Duration{signals.MaxWait, 0}) {
-		t.Errorf("zset from 1970: oldest %v, waits %v (%v); want %v and [%v 0]", d.OldestWait, d.JobWaits, err, signals.MaxWait, signals.MaxWait)
+	for _, key := range []string{"t:old", "t:oldstream"} {
+		d, err := newSource(t, Config{Key: key, WaitFromTimestamp: true, GPUsPerJob: 8}, WithNow(func() time.Time { return now })).Demand(ctx)
+		if err != nil || d.OldestWait != signals.MaxWait || !slices.Equal(d.JobWaits, []time.Duration{signals.MaxWait, 0}) {
+			t.Errorf("%s from 1970: oldest %v, waits %v (%v); want %v and [%v 0]", key, d.OldestWait, d.JobWaits, err, signals.MaxWait, signals.MaxWait)
+		}
 	}
 }
