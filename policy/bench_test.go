@@ -80,6 +80,27 @@ func BenchmarkDecideScaleIn(b *testing.B) {
 	})
 }
 
+// BenchmarkDecideScaleInLearned is BenchmarkDecideScaleIn once the pool
+// has learned its idle thresholds: 50 idle spells per offering
+// (scale_in.idle auto weighs them for the offerings of idle instances).
+func BenchmarkDecideScaleInLearned(b *testing.B) {
+	dtBenchDecide(b, func(snap *Snapshot, inst []Instance, _ time.Time) {
+		snap.PendingJobGPUs, snap.PendingGPUs, snap.PendingJobs, snap.OldestWait = nil, 0, 0, 0
+		snap.IdleGaps = map[OfferingKey][]time.Duration{}
+		for _, in := range inst {
+			k := in.Offering.Key()
+			if _, ok := snap.IdleGaps[k]; !ok {
+				gaps := make([]time.Duration, 50)
+				for i := range gaps {
+					gaps[i] = time.Duration(i*7%50) * 10 * time.Second
+				}
+				gaps[3] = IdleGapNever
+				snap.IdleGaps[k] = gaps
+			}
+		}
+	})
+}
+
 // BenchmarkDecideSteady is a pool where nothing changes: every instance
 // busy, no queue; the common tick.
 func BenchmarkDecideSteady(b *testing.B) {

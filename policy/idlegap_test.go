@@ -119,6 +119,40 @@ func TestIdleThresholdLearnedFromSpells(t *testing.T) {
 			now:   now,
 			check: dtNoActions,
 		},
+		{
+			// Each offering's threshold is its own, whichever instance is
+			// looked at first (a decision works each out once).
+			name: "each offering learns from its own spells",
+			pool: dtPool(p4d, dtGn7()),
+			snap: func() Snapshot {
+				snap := gapsOf(nevers)
+				k := dtGn7().Key()
+				k.Market = MarketOnDemand
+				snap.IdleGaps[k] = quick
+				return snap
+			}(),
+			inst: []Instance{
+				dtIdle(dtInst("i-gn7", dtGn7(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute)),
+				idle[0],
+				dtIdle(dtInst("i-gn7-2", dtGn7(), StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute)),
+			},
+			now:   now,
+			check: dtWantDrain("i-idle", "last 12 idle spells of p4d"),
+		},
+		{
+			// An instance launched before the pool's boot changed keeps
+			// the break-even of the boot it was launched with.
+			name: "the break-even is each instance's own boot",
+			pool: dtPool(p4d),
+			snap: dtBusySnap(0),
+			inst: func() []Instance {
+				fast := p4d
+				fast.Boot = Duration(30 * time.Second)
+				return []Instance{idle[0], dtIdle(dtInst("i-fast", fast, StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute))}
+			}(),
+			now:   now,
+			check: dtWantDrain("i-fast", "threshold 30s (auto: ski-rental break-even = boot time of p4d)"),
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })
 	}

@@ -26,6 +26,10 @@ type decEnv struct {
 	periodLen   int64 // the longest budget period of the budget's kind
 	soft        bool  // the budget is soft: commitments run to the period's end, nothing is cut for money
 	floorGPUs   int   // sum of active floors' GPUs
+	// idleMemo holds the idle thresholds of the first offerings asked
+	// about (idleThreshold), idleMemos of them.
+	idleMemo  [4]decIdleMemo
+	idleMemos int
 }
 
 // newDecEnv derives a decision's constants from its inputs.

@@ -42,10 +42,38 @@ func IdleThreshold(pool *Pool, o Offering) time.Duration {
 // spells (Snapshot.IdleGaps), the threshold is the one at most that
 // break-even that would have cost least over them (LearnedIdle); spells
 // is then how many, else 0.
+//
+// An offering's threshold is worked out once a decision (an instance is
+// checked at every evaluation, and learning weighs every spell).
 func (e *decEnv) idleThreshold(o *Offering) (threshold time.Duration, spells int) {
 	if !e.pool.ScaleIn.Idle.IsAuto() {
 		return max(e.pool.ScaleIn.Idle.Duration, 0), 0
 	}
+	k := o.Key()
+	for _, m := range e.idleMemo[:e.idleMemos] {
+		if m.key == k && m.boot == o.Boot {
+			return m.threshold, m.spells
+		}
+	}
+	threshold, spells = e.learnIdle(o)
+	if e.idleMemos < len(e.idleMemo) {
+		e.idleMemo[e.idleMemos] = decIdleMemo{key: k, boot: o.Boot, threshold: threshold, spells: spells}
+		e.idleMemos++
+	}
+	return threshold, spells
+}
+
+// decIdleMemo is one offering's idle threshold in a decision (by its key
+// and configured boot, all it depends on).
+type decIdleMemo struct {
+	key       OfferingKey
+	boot      Duration
+	threshold time.Duration
+	spells    int
+}
+
+// learnIdle is idleThreshold for scale_in.idle auto, worked out.
+func (e *decEnv) learnIdle(o *Offering) (threshold time.Duration, spells int) {
 	b, _ := decLookupBoot(e.snap.BootMean, o)
 	if len(e.snap.IdleGaps) > 0 {
 		gaps, _ := decLookup(e.snap.IdleGaps, o)
