@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -84,7 +85,9 @@ func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *tes
 		var rep Report
 		for b.Loop() {
 			var err error
-			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1)}).Run(context.Background()); err != nil {
+			// As spillway simulate runs it: each policy once more without
+			// each limit that bound it, to say what the limit cost.
+			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1), LimitCosts: true}).Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -181,6 +184,42 @@ func generatedTrace(n int) *trace.Trace {
 			d *= 20
 		}
 		tr.Jobs = append(tr.Jobs, trace.Job{Submit: span / time.Duration(n) * time.Duration(k), Duration: d, GPUs: []int{1, 1, 1, 1, 2, 4, 8, 16}[r.IntN(8)]})
+	}
+	return tr
+}
+
+// BenchmarkSimulateGenerated1MHeavy is a harder million jobs: busy
+// weekday hours, durations log-normal (median 11 minutes, a tail of weeks,
+// at most 30 days), sizes up to 256 GPUs, on-prem at its p50 demand, and
+// the bundled config's $1M monthly budget binding from the first month:
+// a deep queue for half a year, every limit-cost run included.
+func BenchmarkSimulateGenerated1MHeavy(b *testing.B) {
+	pool, _ := benchSetup(b, "itp/cluster05.csv")
+	tr := heavyTrace(1_000_000)
+	pool = WithOnPremGPUs(pool, BaselineGPUs(tr.Jobs, 8))
+	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
+		if h := rep.Results[0].LimitBoundHours[policy.LimitBudget]; h < 24*30 {
+			b.Fatalf("the budget bound spillway for %.0f hours: not a deep queue", h)
+		}
+	})
+}
+
+// heavyTrace is n jobs arriving every 8 s on average for the first twelve
+// hours of each day and every 40 s for the rest, with log-normal
+// durations and sizes from 1 to 256 GPUs (most of them 1).
+func heavyTrace(n int) *trace.Trace {
+	r := rand.New(rand.NewPCG(3, 4))
+	sizes := []int{1, 1, 1, 1, 1, 1, 2, 4, 8, 8, 16, 3, 5, 6, 12, 24, 32, 48, 64, 128, 256}
+	tr := &trace.Trace{Name: "heavy", Start: trace.DefaultEpoch, Jobs: make([]trace.Job, 0, n)}
+	var at float64
+	for range n {
+		mean := 40.0
+		if int(at/3600)%24 < 12 {
+			mean = 8
+		}
+		at += r.ExpFloat64() * mean
+		d := min(math.Exp(6.5+2.2*r.NormFloat64()), 30*86400) + 1
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(at * float64(time.Second)), Duration: time.Duration(d) * time.Second, GPUs: sizes[r.IntN(len(sizes))]})
 	}
 	return tr
 }

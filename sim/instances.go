@@ -93,11 +93,13 @@ func (s *state) cloudFit(g int) []part {
 	if s.pool.WholeJobs && g <= s.maxOfferGPUs {
 		return nil // the job cannot span instances and some offering holds it whole
 	}
+	if s.cloudWhole < g {
+		return nil // not even every instance a job may span together holds it
+	}
 	var groups map[string][]int32
-	spanMin := s.pool.SpanMin()
 	for _, ii := range s.alive {
 		in := s.insts[ii]
-		if in.state != policy.StateRunning || in.free != in.gpus || in.gpus >= g || in.gpus < spanMin {
+		if in.gpus >= g || s.spanWhole(in) == 0 {
 			continue
 		}
 		if groups == nil {
@@ -134,7 +136,19 @@ func (s *state) ready(ii int) {
 	}
 	in.state = policy.StateRunning
 	s.cloudFree += in.free
+	s.cloudWhole += s.spanWhole(in)
 	s.room.set(ii, in.free)
+}
+
+// spanWhole is the GPUs of in when a job may span it now: running, every
+// GPU free, at least the pool's span.min_gpus (what cloudFit's span search
+// takes); else 0. Every change of in's free GPUs or state while it runs
+// moves s.cloudWhole by spanWhole after less spanWhole before.
+func (s *state) spanWhole(in *instance) int {
+	if in.state == policy.StateRunning && in.free == in.gpus && in.gpus >= s.spanMin {
+		return in.gpus
+	}
+	return 0
 }
 
 // roomOf is instance ii's room: its free GPUs while running, else -1.
@@ -239,6 +253,7 @@ func (s *state) drain(ii int32) {
 	}
 	if in.state == policy.StateRunning {
 		s.cloudFree -= in.free
+		s.cloudWhole -= s.spanWhole(in)
 	}
 	in.state = policy.StateDraining
 }
@@ -253,6 +268,7 @@ func (s *state) terminate(ii int32) {
 	wasBooting := in.ready < 0
 	if in.state == policy.StateRunning {
 		s.cloudFree -= in.free
+		s.cloudWhole -= s.spanWhole(in)
 	}
 	in.state = policy.StateTerminating
 	s.viewValid = false

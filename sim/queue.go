@@ -172,6 +172,7 @@ func (s *state) tryStart(j int) bool {
 				s.idle.Reused(in.off.Key(), s.now-in.idleSince)
 				s.endIdle(in)
 			}
+			s.cloudWhole -= s.spanWhole(in)
 			in.free -= int(p.gpus)
 			s.cloudFree -= int(p.gpus)
 			s.room.set(int(p.idx), in.free)
@@ -264,7 +265,9 @@ func (s *state) release(j int) {
 			continue
 		}
 		in := s.insts[p.idx]
+		s.cloudWhole -= s.spanWhole(in)
 		in.free += int(p.gpus)
+		s.cloudWhole += s.spanWhole(in)
 		if in.state == policy.StateRunning {
 			s.cloudFree += int(p.gpus)
 			s.room.set(int(p.idx), in.free)

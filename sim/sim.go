@@ -34,6 +34,10 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
+// checkState, when set (tests), is called with the run's state between
+// steps of its loop, to check the counts kept by hand against the fleet.
+var checkState func(s *state)
+
 // DecideFunc has the shape of policy.Decide: the simulator calls it every
 // evaluation interval and applies the plan it returns.
 type DecideFunc func(pool *policy.Pool, snap policy.Snapshot, instances []policy.Instance, spend policy.Spend, now time.Time) policy.Plan
@@ -194,6 +198,10 @@ type state struct {
 	cloudGPUs  int     // GPUs of instances not yet ended
 	cloudPrice float64 // their price per hour
 	cloudFree  int     // free GPUs on running (ready, not draining) instances
+	// cloudWhole is the GPUs of running instances with every GPU free
+	// that a job may span (spanWhole): a bound that spares cloudFit its
+	// scan of the fleet when no span can be found.
+	cloudWhole int
 	room       roomIndex
 	// view is the []policy.Instance handed to the policy, kept up to date
 	// incrementally: rebuilt when instances come or go (viewValid false),
@@ -244,13 +252,14 @@ type state struct {
 	// the price per useful GPU-hour of the offering it ran on where that
 	// is lower (spot taken as a last resort): what Efficiency divides.
 	worth float64
-	// maxOfferGPUs is the largest offering's GPU count.
-	maxOfferGPUs int
-	timeline     *Timeline
-	nextSampl    time.Duration
-	sampleDt     time.Duration
-	peak         Sample // maxima since the last sample
-	counts       workCounts
+	// maxOfferGPUs is the largest offering's GPU count; spanMin the
+	// pool's span.min_gpus (Pool.SpanMin).
+	maxOfferGPUs, spanMin int
+	timeline              *Timeline
+	nextSampl             time.Duration
+	sampleDt              time.Duration
+	peak                  Sample // maxima since the last sample
+	counts                workCounts
 
 	// runs holds the parts of running jobs, and runJob the job of each;
 	// freeRuns lists free entries.
@@ -293,6 +302,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	for _, off := range o.Pool.Offerings {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
+	s.spanMin = o.Pool.SpanMin()
 	s.res.Policy = o.Policy.Name
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
@@ -363,6 +373,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	nextTick := time.Duration(0)
 	ai := 0
 	for iter := 0; ; iter++ {
+		if checkState != nil {
+			checkState(s)
+		}
 		if iter&8191 == 0 {
 			if err := ctx.Err(); err != nil {
 				return Result{}, err
