@@ -196,19 +196,55 @@ func TestDecide(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"p4d": 2}),
 		},
 		{
-			name: "free on-prem and free burst GPUs absorb the queue",
+			name: "free burst GPUs absorb the queue",
 			pool: dtPool(dtP4d()),
-			snap: func() Snapshot {
-				s := dtBusySnap(10*time.Minute, 8, 8, 4)
-				s.OnPremFreeGPUs = 8
-				return s
-			}(),
+			snap: dtBusySnap(10*time.Minute, 8, 4),
 			inst: []Instance{
 				dtInst("i-boot", dtP4d(), StateBooting, now.Add(-time.Minute), 0),
 				dtInst("i-half", dtP4d(), StateRunning, now.Add(-time.Hour), 4),
 			},
 			now:   now,
 			check: dtNoActions,
+		},
+		{
+			// Slurm starts a job as soon as it fits: free GPUs beside a
+			// job that has waited 10 minutes are held back for something
+			// else (a backfill reservation, the node's CPUs or memory).
+			name: "free on-prem GPUs are no room for jobs that waited beside them",
+			pool: dtPool(dtP4d()),
+			snap: func() Snapshot {
+				s := dtBusySnap(10*time.Minute, 8, 4)
+				s.OnPremFreeGPUs = 8
+				return s
+			}(),
+			inst: []Instance{dtInst("i-half", dtP4d(), StateRunning, now.Add(-time.Hour), 4)},
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+				if len(p.Launches) == 1 {
+					dtReasonHas(t, p.Launches[0].Reason, "12 GPUs pending", "8 free on-prem (not room for jobs that waited beside them), 4 free in burst: 8 GPUs overflow")
+				}
+			},
+		},
+		{
+			// Jobs younger than the wait horizon are left to on-prem
+			// anyway; free on-prem GPUs take them before they would share
+			// a launch, so the launch for the due job is priced on it alone.
+			name: "free on-prem GPUs take younger jobs",
+			pool: dtPool(dtP4d()),
+			snap: func() Snapshot {
+				s := dtBusySnap(5*time.Minute, 4, 4)
+				s.PendingJobWaits = []time.Duration{5 * time.Minute, 10 * time.Second}
+				s.OnPremFreeGPUs = 4
+				return s
+			}(),
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+				if len(p.Launches) == 1 {
+					dtReasonHas(t, p.Launches[0].Reason, "1 younger jobs left to on-prem", "4 free on-prem", "4 GPUs overflow", "for 4 GPUs of jobs")
+				}
+			},
 		},
 		{
 			name: "on-prem free GPUs from total minus busy when free is unknown",
@@ -220,9 +256,9 @@ func TestDecide(t *testing.T) {
 			}(),
 			now: now,
 			check: func(t *testing.T, p Plan) {
-				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+				dtWantLaunch(map[string]int{"p4d": 2})(t, p)
 				if len(p.Launches) == 1 {
-					dtReasonHas(t, p.Launches[0].Reason, "8 free on-prem", "8 GPUs overflow")
+					dtReasonHas(t, p.Launches[0].Reason, "8 free on-prem (not room", "16 GPUs overflow")
 				}
 			},
 		},

@@ -117,18 +117,35 @@ type decOverflow struct {
 
 // text describes the overflow for notes and reasons.
 func (ov *decOverflow) text() string {
-	if ov.younger > 0 {
-		return fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %d free on-prem, %d free in burst: %d GPUs overflow",
-			ov.pending, ov.count, ov.largest, ov.younger, ov.onprem, ov.burst, ov.over)
+	onprem := fmt.Sprintf("%d free on-prem", ov.onprem)
+	if ov.onprem > 0 {
+		onprem += " (not room for jobs that waited beside them)"
 	}
-	return fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %d free on-prem, %d free in burst: %d GPUs overflow",
-		ov.pending, ov.count, ov.largest, ov.onprem, ov.burst, ov.over)
+	if ov.younger > 0 {
+		return fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %s, %d free in burst: %d GPUs overflow",
+			ov.pending, ov.count, ov.largest, ov.younger, onprem, ov.burst, ov.over)
+	}
+	return fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %s, %d free in burst: %d GPUs overflow",
+		ov.pending, ov.count, ov.largest, onprem, ov.burst, ov.over)
 }
 
-// overflow packs pending jobs into free on-prem and burst GPUs and returns
-// what is left for new capacity (ov.launch is false when nothing is to be
-// launched for; the notes say why) and the fleet with the burst GPUs the
-// jobs fill taken from its free slots.
+// overflow packs pending jobs into free burst GPUs (and younger jobs into
+// free on-prem GPUs too) and returns what is left for new capacity
+// (ov.launch is false when nothing is to be launched for; the notes say
+// why) and the fleet with the burst GPUs the jobs fill taken from its free
+// slots.
+//
+// Free on-prem GPUs are no room for due jobs. The on-prem scheduler starts
+// a job as soon as it fits, so a job that has waited its time beside free
+// GPUs it would fit is held back by what the snapshot does not show: GPUs
+// a backfill reservation keeps for a larger job, CPUs or memory taken on
+// their node, a partition or QOS limit, GPUs given to a job whose
+// processes have not started yet. Counted as room, they would hold such
+// jobs past the wait target for as long as that lasts, launching nothing.
+// (In a backtest they never meet: the simulator starts every job that
+// fits before the policy looks.) At worst a job started on-prem between
+// the two reads of a snapshot costs one launch early, which the next due
+// job takes.
 func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, decFleet, decPlan) {
 	var ov decOverflow
 	if !e.queued() {
@@ -161,14 +178,15 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	for _, s := range fl.slots {
 		burst += s.free * s.n
 	}
-	left, slots := fitFree(e, fl.slots, jobs, onprem, true)
+	_, slots := fitFree(e, fl.slots, jobs, 0, true)
 	over := 0
 	for _, j := range jobs {
 		over += j.size * j.n
 	}
-	// Younger jobs take what free capacity is left after the due ones (the
-	// queue runs in order); what they cannot fit will share new instances.
-	_, fl.slots = fitFree(e, slots, young, left, false)
+	// Younger jobs take the free on-prem GPUs and what burst capacity is
+	// left after the due ones (the queue runs in order); what they cannot
+	// fit will share new instances.
+	_, fl.slots = fitFree(e, slots, young, onprem, false)
 	if over == 0 {
 		return ov, fl, p
 	}
