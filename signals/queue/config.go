@@ -82,6 +82,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		if cfg.Slurm == nil {
 			return nil, missing()
 		}
+		if problems := cfg.Slurm.Problems(); len(problems) > 0 {
+			return nil, fmt.Errorf("demand source (type %q): %s", cfg.Type, strings.Join(problems, "; "))
+		}
 		src = slurm.New(*cfg.Slurm)
 	case TypeRedis:
 		if cfg.Redis == nil {

@@ -280,6 +280,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Type: TypeRedis, Slurm: &slurm.Config{}}, `has slurm: settings but type is "redis"`},
 		{Config{Type: TypeSlurm, Slurm: &slurm.Config{}, Timeout: -time.Second, Attempts: -1}, "timeout -1s is negative; attempts -1 is negative"},
 		{Config{Type: TypeHTTP, HTTP: &httpsource.Config{URL: "http://x"}}, "none of pending_jobs, pending_gpus, job_gpus is set"},
+		{Config{Type: TypeSlurm, Slurm: &slurm.Config{SkipReasons: []string{"QOS*", "QOS["}}}, `skip_reasons[1] "QOS[" is not a reason or a pattern of reasons`},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,14 +37,50 @@ type Config struct {
 	QOS      []string `yaml:"qos,omitempty"`
 	// SkipReasons lists pending reasons of jobs that could not run even
 	// with free GPUs, so are not demand; DefaultSkipReasons when empty.
+	// A reason may be a pattern, * standing for any text (QOSMax*).
 	SkipReasons []string `yaml:"skip_reasons,omitempty"`
 	// CountAll counts every pending job, whatever its reason.
 	CountAll bool `yaml:"count_all,omitempty"`
 }
 
 // DefaultSkipReasons are the pending reasons that do not make a job demand:
-// held jobs, jobs that may not start yet, and jobs waiting on other jobs.
-var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "Dependency", "DependencyNeverSatisfied"}
+// held jobs, jobs that may not start yet, jobs waiting on other jobs, and
+// jobs held back by something more nodes would not give them: an
+// association's or QOS's limit (Assoc*, QOS*, Max*PerAccount, and the
+// AccountingPolicy fallback), an account or QOS the partition refuses, a
+// partition that is down or whose time limit the job exceeds, a license,
+// constraints no node meets (Slurm's job reason codes). Resources and
+// Priority, a job waiting for nodes, are demand.
+var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "Dependency", "DependencyNeverSatisfied",
+	"Assoc*", "QOS*", "Max*PerAccount", "AccountingPolicy", "AccountNotAllowed", "InvalidAccount", "InvalidQOS",
+	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "Licenses", "BadConstraints"}
+
+// Problems lists what is wrong with cfg: a skip reason that is a malformed
+// pattern.
+func (cfg Config) Problems() []string {
+	var problems []string
+	for i, r := range cfg.SkipReasons {
+		if _, err := path.Match(r, ""); err != nil || r == "" {
+			problems = append(problems, fmt.Sprintf("skip_reasons[%d] %q is not a reason or a pattern of reasons (* stands for any text, e.g. QOSMax*)", i, truncate(r, 60)))
+		}
+	}
+	return problems
+}
+
+// skipped reports whether a job pending for reason is not demand.
+func (s *Source) skipped(reason string) bool {
+	for _, r := range s.skip {
+		if r == reason {
+			return true
+		}
+		if strings.ContainsAny(r, `*?[\`) {
+			if ok, _ := path.Match(r, reason); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Fields squeue prints, one job per line, each field followed by "|".
 // tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
@@ -233,7 +269,7 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if len(f) < len(fields) {
 			return d, fmt.Errorf("squeue line %q has %d fields, want %d (%s)", truncate(line, 200), len(f), len(fields), strings.Join(fields, ","))
 		}
-		if !s.cfg.CountAll && slices.Contains(s.skip, f[fReason]) {
+		if !s.cfg.CountAll && s.skipped(f[fReason]) {
 			continue
 		}
 		gpus, err := jobGPUs(f)

@@ -119,6 +119,100 @@ func TestParseSqueueOutput(t *testing.T) {
 	}
 }
 
+// TestSkipReasons: a job pending for nodes (Resources, Priority) is
+// demand; one held back by a limit, a license or a partition that more
+// nodes would not lift is not, by default; skip_reasons replaces the list
+// and takes patterns.
+func TestSkipReasons(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	line := func(id int, reason string) string {
+		return fmt.Sprintf("%d|N/A|gres:gpu:1|N/A|1|1|%s|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", id, reason)
+	}
+	tests := []struct {
+		reason string
+		skip   []string
+		demand bool
+	}{
+		{"Resources", nil, true},
+		{"Priority", nil, true},
+		{"None", nil, true},
+		{"ReqNodeNotAvail", nil, true},
+		{"PartitionNodeLimit", nil, true}, // also shown when the partition's nodes are down
+		{"JobHeldAdmin", nil, false},
+		{"Dependency", nil, false},
+		{"QOSMaxGRESPerUser", nil, false},
+		{"QOSGrpGRES", nil, false},
+		{"AssocGrpGRES", nil, false},
+		{"AssociationJobLimit", nil, false},
+		{"MaxGRESPerAccount", nil, false},
+		{"AccountingPolicy", nil, false},
+		{"InvalidQOS", nil, false},
+		{"PartitionTimeLimit", nil, false},
+		{"PartitionDown", nil, false},
+		{"Licenses", nil, false},
+		{"BadConstraints", nil, false},
+		{"QOSMaxGRESPerUser", []string{"JobHeldUser"}, true}, // the list replaces the defaults
+		{"Priority", []string{"Prio*"}, false},
+		{"AssocGrpGRES", []string{"Assoc[GM]*"}, false},
+		{"AssocGrpGRES", []string{"QOS*"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.reason, tt.skip), func(t *testing.T) {
+			s := New(Config{SkipReasons: tt.skip}, WithLocation(time.UTC))
+			d, err := s.parse(line(1, tt.reason)+line(2, "Resources"), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.PendingJobs == 2; got != tt.demand {
+				t.Errorf("%d jobs read; a job pending for %s is demand: %v, want %v", d.PendingJobs, tt.reason, got, tt.demand)
+			}
+			d, err = New(Config{SkipReasons: tt.skip, CountAll: true}, WithLocation(time.UTC)).parse(line(1, tt.reason)+line(2, "Resources"), now)
+			if err != nil || d.PendingJobs != 2 {
+				t.Errorf("count_all: %d jobs (%v), want 2", d.PendingJobs, err)
+			}
+		})
+	}
+	for _, bad := range []string{"QOS[", "", `Assoc\`} {
+		if p := (Config{SkipReasons: []string{"Resources", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "skip_reasons[1]") {
+			t.Errorf("skip reason %q: problems %q, want one naming skip_reasons[1]", bad, p)
+		}
+	}
+	if p := (Config{SkipReasons: []string{"QOS*", "Max*PerAccount", "Resources"}}).Problems(); len(p) != 0 {
+		t.Errorf("good skip reasons: problems %q", p)
+	}
+}
+
+// TestLicenseHeldJobIsNotDemand: the real Slurm keeps a job pending for a
+// license another job holds, beside free GPUs; no cloud node would give it
+// the license, so it is not demand. A job waiting for GPUs is.
+func TestLicenseHeldJobIsNotDemand(t *testing.T) {
+	cancelAll(t)
+	lic := "--licenses=" + fixture.SlurmLicense + ":1"
+	submit(t, "RUNNING", lic, "--gres=gpu:1")
+	held := submit(t, "PENDING", lic, "--gres=gpu:1")
+	submit(t, "PENDING", "--gres=gpu:8")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		reason, err := cluster.Run("squeue", "-h", "-j", held, "-o", "%r")
+		if err == nil && reason == "Licenses" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s pending for %q (%v), want Licenses", held, reason, err)
+		}
+	}
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PendingJobs != 1 || !slices.Equal(d.JobGPUs, []int{8}) {
+		t.Errorf("read %d jobs %v, want the 8-GPU job alone", d.PendingJobs, d.JobGPUs)
+	}
+	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, CountAll: true}).Demand(context.Background())
+	if err != nil || d.PendingJobs != 2 {
+		t.Errorf("count_all: %d jobs (%v), want 2", d.PendingJobs, err)
+	}
+}
+
 // A wait longer than signals.MaxWait reads as MaxWait: a job held for
 // years (counted with count_all) or a mangled date does not make the
 // queue unreadable. Found by FuzzParseSqueue: year 0 read as 292 years.
