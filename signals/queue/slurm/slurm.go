@@ -67,6 +67,27 @@ func (cfg Config) Problems() []string {
 	return problems
 }
 
+// reasonSkipped is a pending reason matched against skip_reasons.
+type reasonSkipped struct {
+	reason  string
+	skipped bool
+}
+
+// skippedOnce is skipped, remembering the first 16 reasons of a read in
+// seen.
+func (s *Source) skippedOnce(seen *[]reasonSkipped, reason string) bool {
+	for _, r := range *seen {
+		if r.reason == reason {
+			return r.skipped
+		}
+	}
+	skip := s.skipped(reason)
+	if len(*seen) < 16 {
+		*seen = append(*seen, reasonSkipped{reason, skip})
+	}
+	return skip
+}
+
 // skipped reports whether a job pending for reason is not demand.
 func (s *Source) skipped(reason string) bool {
 	for _, r := range s.skip {
@@ -260,6 +281,9 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
 	var oldest time.Time
+	// A queue's jobs pend for a handful of reasons: each is matched
+	// against skip_reasons once a read.
+	var seen []reasonSkipped
 	for line := range strings.Lines(out) {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -269,7 +293,7 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if len(f) < len(fields) {
 			return d, fmt.Errorf("squeue line %q has %d fields, want %d (%s)", truncate(line, 200), len(f), len(fields), strings.Join(fields, ","))
 		}
-		if !s.cfg.CountAll && s.skipped(f[fReason]) {
+		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
 			continue
 		}
 		gpus, err := jobGPUs(f)
