@@ -172,6 +172,18 @@ func TestSkipReasons(t *testing.T) {
 			}
 		})
 	}
+	// More reasons in one read than it remembers are matched all the same.
+	var many strings.Builder
+	for i := range 20 {
+		reason := fmt.Sprintf("Reason%d", i)
+		if i%6 == 5 {
+			reason = fmt.Sprintf("QOSMaxReason%d", i)
+		}
+		many.WriteString(line(i, reason) + line(100+i, reason))
+	}
+	if d, err := New(Config{}, WithLocation(time.UTC)).parse(many.String(), now); err != nil || d.PendingJobs != 34 {
+		t.Errorf("20 reasons, 3 of them skipped, each twice: %d jobs (%v), want 34", d.PendingJobs, err)
+	}
 	for _, bad := range []string{"QOS[", "", `Assoc\`} {
 		if p := (Config{SkipReasons: []string{"Resources", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "skip_reasons[1]") {
 			t.Errorf("skip reason %q: problems %q, want one naming skip_reasons[1]", bad, p)
