@@ -152,8 +152,12 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 
 // ValidateForServer reports, as one *ValidationError in the style of Parse,
 // what `spillway server` needs beyond what Parse checks (which is all a
-// backtest needs): every pool without signals, and every aws or alicloud
-// provider without a subnet or without an image or launch template.
+// backtest needs): every pool without signals, every signal source that
+// cannot be built as the server builds it when it starts (BuildSignals:
+// a malformed skip_reasons pattern, a password_env that is not set, a
+// targets file that cannot be read; nothing is contacted), and every aws
+// or alicloud provider without a subnet or without an image or launch
+// template.
 func (c *Config) ValidateForServer() error {
 	var errs []FieldError
 	for _, name := range cfgNames(c.Providers) {
@@ -167,6 +171,17 @@ func (c *Config) ValidateForServer() error {
 		if p.Signals == nil {
 			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].signals", i), fmt.Sprintf(
 				"missing required field: the server reads pool %q's signals every tick: add signals with a baseline (agents or prometheus) and at least one demand source", p.Policy.Name)))
+			continue
+		}
+		set, err := p.BuildSignals()
+		var verr *ValidationError
+		switch {
+		case errors.As(err, &verr):
+			errs = append(errs, verr.Errors...)
+		case err != nil:
+			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].signals", i), err.Error()))
+		default:
+			set.Close()
 		}
 	}
 	if len(errs) == 0 {

@@ -53,9 +53,11 @@ Templates (user_data, join.agent_url, drain.command, drain.http.url) are
 executed on a sample instance, so a field that does not exist is reported here.
 
 A config fit for a backtest (spillway simulate) may lack what the server
-needs: with --server, validate also reports every pool without signals and
-every aws or alicloud provider without a subnet or an image, as spillway
-server would.
+needs: with --server, validate also reports every pool without signals,
+every signal source that cannot be built (a malformed skip_reasons pattern,
+a password_env that is not set here, a targets file that cannot be read;
+no source is contacted), and every aws or alicloud provider without a
+subnet or an image, as spillway server would.
 
 When a file is valid, validate prints a summary of it with defaults applied: the
 server, the pools, their limits, signals, join and drain hooks, and their
@@ -97,7 +99,7 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool, subnets and images)")
+	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool that can be built, subnets and images)")
 	return cmd
 }
 
