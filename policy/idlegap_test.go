@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -155,5 +156,35 @@ func TestIdleThresholdLearnedFromSpells(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.check(t, Decide(c.pool, c.snap, c.inst, c.spend, c.now)) })
+	}
+}
+
+// An idle instance kept past its threshold because pending jobs fit on it
+// says so; once it has idled evaluations past the threshold while the
+// queue waited all along, the note says what keeps the scheduler from
+// using it. The instance is kept either way.
+func TestKeptForWorkSaysWhenUnused(t *testing.T) {
+	now := dtT0
+	one := dtOne() // 1 GPU, boot 3m: the break-even threshold
+	for _, c := range []struct {
+		name         string
+		idle, oldest time.Duration
+		why          bool
+	}{
+		{"just past the threshold", 3*time.Minute + 20*time.Second, time.Hour, false},
+		{"an hour, the queue waiting all along", time.Hour, 2 * time.Hour, true},
+		{"an hour, the job just submitted", time.Hour, 10 * time.Second, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			snap := dtBusySnap(c.oldest, 1)
+			inst := []Instance{dtIdle(dtInst("i-one", one, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-c.idle))}
+			p := Decide(dtPool(one), snap, inst, Spend{}, now)
+			dtNoActions(t, p)
+			dtHasNote(t, p, "scale-in: kept 1 idle instance(s) past their threshold: pending jobs fit on them")
+			got := strings.Contains(strings.Join(p.Notes, "\n"), "past its threshold while jobs waited: if the scheduler does not start them there")
+			if got != c.why {
+				t.Errorf("notes %q: say why the instance is unused: %v, want %v", p.Notes, got, c.why)
+			}
+		})
 	}
 }

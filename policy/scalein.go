@@ -228,6 +228,7 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		return strings.Compare(x.ID, y.ID)
 	})
 	keptForWork, keptForFloor := 0, 0
+	var past time.Duration // the longest a kept-for-work instance idled past its threshold
 	for _, i := range cands {
 		if fl.flag(i) != 0 {
 			continue
@@ -236,6 +237,8 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		g := decGPUs(&in.Offering)
 		if g > 0 && decSlotCount(fl.slots, g, decReadyFull) <= 0 {
 			keptForWork++
+			th, _ := e.idleThreshold(&in.Offering)
+			past = max(past, e.now.Sub(decIdleSince(in))-th)
 			continue
 		}
 		if e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs {
@@ -245,7 +248,14 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		fl.drain(e, &p, i, idleReason(e, &fl, &p, in))
 	}
 	if keptForWork > 0 {
-		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+		note := fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork)
+		// The scheduler starts a job on a node that fits it within
+		// seconds: an instance idle for evaluations past its threshold
+		// while the queue waited all along is one it does not use.
+		if past > 2*e.interval && e.snap.OldestWait > past {
+			note += fmt.Sprintf("; one has idled %s past its threshold while jobs waited: if the scheduler does not start them there, they ask for what the instance lacks (CPUs, memory, a partition or a feature), or the queue gives no job sizes and one-GPU jobs are assumed", decFmtDur(past))
+		}
+		p.note(note)
 	}
 	if keptForFloor > 0 {
 		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
