@@ -290,22 +290,31 @@ func (s *Source) zset(ctx context.Context) (int64, time.Time, []time.Time, error
 		}
 		n = int64(len(zs))
 	}
-	var enqueued []time.Time
-	for _, z := range zs {
-		t, err := enqueueTime(z)
+	oldest, enqueued, err := enqueues(zs, n, enqueueTime)
+	if err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	return n, oldest, enqueued, nil
+}
+
+// enqueues reads the enqueue time of each of items (the queue's first
+// jobs, oldest first) with at. It returns the oldest and, when items are
+// all n jobs of the queue, every one (else nil: the oldest only).
+func enqueues[T any](items []T, n int64, at func(T) (time.Time, error)) (oldest time.Time, enqueued []time.Time, err error) {
+	for _, it := range items {
+		t, err := at(it)
 		if err != nil {
-			return 0, time.Time{}, nil, err
+			return time.Time{}, nil, err
 		}
 		enqueued = append(enqueued, t)
 	}
-	var oldest time.Time
 	if len(enqueued) > 0 {
 		oldest = enqueued[0]
 	}
 	if int64(len(enqueued)) != n {
-		enqueued = nil // the oldest only
+		enqueued = nil
 	}
-	return n, oldest, enqueued, nil
+	return oldest, enqueued, nil
 }
 
 // enqueueTime reads a member's score as its enqueue time in Unix seconds.
@@ -386,20 +395,9 @@ func (s *Source) stream(ctx context.Context) (int64, time.Time, []time.Time, err
 	if !s.cfg.WaitFromTimestamp {
 		return n, time.Time{}, nil, nil
 	}
-	var enqueued []time.Time
-	for _, id := range ids {
-		t, err := idTime(id)
-		if err != nil {
-			return 0, time.Time{}, nil, err
-		}
-		enqueued = append(enqueued, t)
-	}
-	var oldest time.Time
-	if len(enqueued) > 0 {
-		oldest = enqueued[0]
-	}
-	if int64(len(enqueued)) != n {
-		enqueued = nil // the oldest only
+	oldest, enqueued, err := enqueues(ids, n, idTime)
+	if err != nil {
+		return 0, time.Time{}, nil, err
 	}
 	return n, oldest, enqueued, nil
 }
