@@ -22,15 +22,7 @@ func TestJobPendingBesideFreeGPUs(t *testing.T) {
 	submit(t, "RUNNING", "--gres=gpu:2", "--ntasks=1", fmt.Sprintf("--cpus-per-task=%d", runtime.NumCPU()))
 	id := submit(t, "PENDING", "--gres=gpu:4")
 	// Slurm gives its reason: the node is short of something the job asks.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		reason, err := cluster.Run("squeue", "-h", "-j", id, "-o", "%r")
-		if err == nil && reason == "Resources" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s pending for %q (%v), want Resources", id, reason, err)
-		}
-	}
+	waitReason(t, id, "Resources")
 
 	now := time.Now().Add(time.Hour)
 	src := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}, WithNow(func() time.Time { return now }))

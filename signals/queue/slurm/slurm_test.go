@@ -203,15 +203,7 @@ func TestLicenseHeldJobIsNotDemand(t *testing.T) {
 	submit(t, "RUNNING", lic, "--gres=gpu:1")
 	held := submit(t, "PENDING", lic, "--gres=gpu:1")
 	submit(t, "PENDING", "--gres=gpu:8")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		reason, err := cluster.Run("squeue", "-h", "-j", held, "-o", "%r")
-		if err == nil && reason == "Licenses" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s pending for %q (%v), want Licenses", held, reason, err)
-		}
-	}
+	waitReason(t, held, "Licenses")
 	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -298,6 +290,21 @@ func cancelAll(t testing.TB) {
 			t.Errorf("cancelling jobs: %v", err)
 		}
 	})
+}
+
+// waitReason waits until job id pends for reason (the scheduler gives one
+// only once it has looked at the job).
+func waitReason(t testing.TB, id, reason string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, err := cluster.Run("squeue", "-h", "-j", id, "-o", "%r")
+		if err == nil && got == reason {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s pending for %q (%v), want %s", id, got, err, reason)
+		}
+	}
 }
 
 func submit(t testing.TB, state string, opts ...string) string {
