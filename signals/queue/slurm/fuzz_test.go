@@ -63,6 +63,7 @@ func FuzzParseSqueue(f *testing.F) {
 	f.Add("7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", false)
 	f.Add("7|N/A|gres/gpu:1024|N/A|4096|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
+	f.Add("7|gres/gpu:a100=2,gres/gpu:h100:1(S:0)|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, out string, countAll bool) {
 		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)
@@ -92,6 +93,22 @@ func FuzzParseSqueue(f *testing.F) {
 			if w < 0 || w > d.OldestWait {
 				t.Fatalf("job %d waited %v, want 0 to the oldest wait %v", i, w, d.OldestWait)
 			}
+		}
+		// gpu_types only leaves jobs out: the jobs it keeps are some of
+		// those read without it, in the same order.
+		typed, err := New(Config{Partition: "gpu", CountAll: countAll, GPUTypes: []string{"a100"}}, WithLocation(time.UTC)).parse(out, now)
+		if err != nil {
+			t.Fatalf("with gpu_types: %v; without: none", err)
+		}
+		k := 0
+		for _, g := range typed.JobGPUs {
+			for k < len(d.JobGPUs) && d.JobGPUs[k] != g {
+				k++
+			}
+			if k == len(d.JobGPUs) {
+				t.Fatalf("with gpu_types: jobs %v, not a subsequence of %v", typed.JobGPUs, d.JobGPUs)
+			}
+			k++
 		}
 	})
 }

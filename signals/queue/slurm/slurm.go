@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,12 @@ type Config struct {
 	SkipReasons []string `yaml:"skip_reasons,omitempty"`
 	// CountAll counts every pending job, whatever its reason.
 	CountAll bool `yaml:"count_all,omitempty"`
+	// GPUTypes, when set, are the GPU types (TYPE in gres/gpu:TYPE:N, as
+	// the burst nodes' gres.conf names them) that the pool's instances
+	// offer: a pending job that asks for another type is not demand, since
+	// no instance the pool rents could start it. A job that asks for GPUs
+	// of no type counts. Empty: every job counts, whatever type it asks.
+	GPUTypes []string `yaml:"gpu_types,omitempty"`
 }
 
 // DefaultSkipReasons are the pending reasons that do not make a job demand:
@@ -56,9 +63,14 @@ var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "D
 	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "Licenses", "BadConstraints"}
 
 // Problems lists what is wrong with cfg: a skip reason that is a malformed
-// pattern.
+// pattern, a GPU type that could not name one.
 func (cfg Config) Problems() []string {
 	var problems []string
+	for i, t := range cfg.GPUTypes {
+		if t == "" || strings.ContainsAny(t, ":,=()/ ") {
+			problems = append(problems, fmt.Sprintf("gpu_types[%d] %q is not a GPU type (want the TYPE of gres/gpu:TYPE:N, such as h100)", i, truncate(t, 60)))
+		}
+	}
 	for i, r := range cfg.SkipReasons {
 		if _, err := path.Match(r, ""); err != nil || r == "" {
 			problems = append(problems, fmt.Sprintf("skip_reasons[%d] %q is not a reason or a pattern of reasons (* stands for any text, e.g. QOSMax*)", i, truncate(r, 60)))
@@ -296,6 +308,9 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
 			continue
 		}
+		if len(s.cfg.GPUTypes) > 0 && otherGPUType(f, s.cfg.GPUTypes) != "" {
+			continue
+		}
 		gpus, err := jobGPUs(f)
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
@@ -418,6 +433,45 @@ func ParseGPUs(tres string) (int, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// otherGPUType is a GPU type that a job's TRES fields ask for and types
+// does not hold (compared without case), "" when there is none: the job
+// asks for GPUs of no type, or of the listed types only.
+func otherGPUType(f []string, types []string) string {
+	for _, tres := range [...]string{f[fPerJob], f[fPerNode], f[fPerTask]} {
+		for item := range strings.SplitSeq(tres, ",") {
+			t := gpuType(item)
+			if t != "" && !slices.ContainsFunc(types, func(x string) bool { return strings.EqualFold(x, t) }) {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// gpuType is the TYPE of one TRES item, gres/gpu:TYPE:N or
+// gres/gpu:TYPE=N; "" for an item that asks for no GPU or names no type.
+func gpuType(item string) string {
+	item = strings.TrimSpace(item)
+	for _, p := range []string{"gres/", "gres:", "tres/"} {
+		item = strings.TrimPrefix(item, p)
+	}
+	rest, ok := strings.CutPrefix(item, "gpu:")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, '('); i >= 0 {
+		rest = rest[:i] // gpu:a100:2(S:0)
+	}
+	if i := strings.IndexByte(rest, '='); i >= 0 {
+		return rest[:i] // gpu:a100=2
+	}
+	t, _, typed := strings.Cut(rest, ":")
+	if !typed {
+		return "" // gpu:2
+	}
+	return t
 }
 
 func leadingInt(s string) (int, error) {

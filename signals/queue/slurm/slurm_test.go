@@ -194,6 +194,39 @@ func TestSkipReasons(t *testing.T) {
 	}
 }
 
+// TestGPUTypes: with gpu_types, a job that asks for a GPU type the burst
+// instances do not offer is not demand; one that asks for a listed type,
+// or for GPUs of no type, is. Without it every job counts.
+func TestGPUTypes(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	lines := strings.Join([]string{
+		"1|N/A|gres/gpu:h100:8|N/A|1|1|Resources|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"2|N/A|gres/gpu:a100:2(S:0)|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"3|gres/gpu:4|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"4|gres/gpu:H100=2,gres/gpu:a100=1|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"5|N/A|N/A|gres:gpu:h200:1|1|2|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+	}, "\n")
+	for _, tt := range []struct {
+		types []string
+		want  []int
+	}{
+		{nil, []int{8, 2, 4, 3, 2}},
+		{[]string{"h100"}, []int{8, 4}},
+		{[]string{"H100", "a100"}, []int{8, 2, 4, 3}},
+		{[]string{"h200"}, []int{4, 2}},
+	} {
+		d, err := New(Config{GPUTypes: tt.types}, WithLocation(time.UTC)).parse(lines, now)
+		if err != nil || !slices.Equal(d.JobGPUs, tt.want) || d.PendingJobs != len(tt.want) {
+			t.Errorf("gpu_types %q: jobs %v (%d, %v), want %v", tt.types, d.JobGPUs, d.PendingJobs, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "a100:2", "gpu/h100", "h 100"} {
+		if p := (Config{GPUTypes: []string{"h100", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "gpu_types[1]") {
+			t.Errorf("gpu type %q: problems %q, want one naming gpu_types[1]", bad, p)
+		}
+	}
+}
+
 // TestLicenseHeldJobIsNotDemand: the real Slurm keeps a job pending for a
 // license another job holds, beside free GPUs; no cloud node would give it
 // the license, so it is not demand. A job waiting for GPUs is.
