@@ -1,6 +1,7 @@
 package signals
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -52,5 +53,24 @@ func TestWaitSince(t *testing.T) {
 		if got := WaitSince(now, tt.at); got != tt.want {
 			t.Errorf("WaitSince(%v) = %v, want %v", tt.at, got, tt.want)
 		}
+	}
+}
+
+// TestLeftOutBounded: a source's left-out jobs are counted by why, first
+// seen first; past MaxLeftOutKinds kinds they go under "other reasons",
+// so a hostile queue cannot grow the list, and no job goes uncounted.
+func TestLeftOutBounded(t *testing.T) {
+	var d Demand
+	for i := range 20 {
+		d.AddLeftOut(fmt.Sprintf("pending for Reason%d", i))
+		d.AddLeftOut("pending for Reason0")
+	}
+	total := 0
+	for _, l := range d.LeftOut {
+		total += l.Jobs
+	}
+	last := d.LeftOut[len(d.LeftOut)-1]
+	if len(d.LeftOut) != MaxLeftOutKinds || total != 40 || d.LeftOut[0] != (LeftOut{Why: "pending for Reason0", Jobs: 21}) || last != (LeftOut{Why: "other reasons", Jobs: 5}) {
+		t.Errorf("left out %+v (%d jobs), want %d kinds, Reason0 21 times, 5 for other reasons, 40 jobs", d.LeftOut, total, MaxLeftOutKinds)
 	}
 }

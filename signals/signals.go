@@ -29,6 +29,38 @@ type Demand struct {
 	// OldestWait is valid when OldestWaitKnown.
 	OldestWait      time.Duration
 	OldestWaitKnown bool
+	// LeftOut counts the jobs the source saw and did not count as demand,
+	// by why, in the order first seen (a Slurm job pending for a limit,
+	// or asking for a GPU type the pool does not rent).
+	LeftOut []LeftOut
+}
+
+// LeftOut is a number of queued jobs a demand source did not count, and why.
+type LeftOut struct {
+	Why  string
+	Jobs int
+}
+
+// MaxLeftOutKinds bounds Demand.LeftOut: jobs left out for further
+// reasons are counted under the last entry, "other reasons".
+const MaxLeftOutKinds = 16
+
+// AddLeftOut counts one more job left out for why in d.LeftOut.
+func (d *Demand) AddLeftOut(why string) {
+	for i := range d.LeftOut {
+		if d.LeftOut[i].Why == why {
+			d.LeftOut[i].Jobs++
+			return
+		}
+	}
+	if len(d.LeftOut) == MaxLeftOutKinds-1 {
+		why = "other reasons"
+	}
+	if len(d.LeftOut) == MaxLeftOutKinds {
+		d.LeftOut[len(d.LeftOut)-1].Jobs++
+		return
+	}
+	d.LeftOut = append(d.LeftOut, LeftOut{Why: why, Jobs: 1})
 }
 
 // DemandSource reads a queue's demand.

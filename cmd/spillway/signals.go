@@ -257,6 +257,13 @@ type demandResult struct {
 	JobGPUs           []int     `json:"job_gpus,omitempty"`
 	JobWaitSeconds    []float64 `json:"job_wait_seconds,omitempty"`
 	OldestWaitSeconds *float64  `json:"oldest_wait_seconds,omitempty"`
+	// LeftOut is the queued jobs the source did not count, by why.
+	LeftOut []leftOutJSON `json:"left_out,omitempty"`
+}
+
+type leftOutJSON struct {
+	Why  string `json:"why"`
+	Jobs int    `json:"jobs"`
 }
 
 type snapshotJSON struct {
@@ -386,6 +393,9 @@ func summarizeBaseline(b signals.Baseline) *baselineResult {
 
 func summarizeDemand(d signals.Demand) *demandResult {
 	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs, JobWaitSeconds: signalsSeconds(d.JobWaits)}
+	for _, l := range d.LeftOut {
+		res.LeftOut = append(res.LeftOut, leftOutJSON{Why: l.Why, Jobs: l.Jobs})
+	}
 	if d.PendingGPUsKnown {
 		n := d.PendingGPUs
 		res.PendingGPUs = &n
@@ -463,6 +473,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 			}
 		case s.Demand != nil:
 			fmt.Fprintf(w, "  %-7s %s (demand, %s): %s\n", "ok", s.Name, took, signalsDemand(s.Demand))
+			if left := signalsLeftOut(s.Demand.LeftOut); left != "" {
+				fmt.Fprintf(w, "          left out: %s\n", left)
+			}
 		default:
 			fmt.Fprintf(w, "  %-7s %s (%s, %s): %s\n", "FAILED", s.Name, s.Kind, took, s.Error)
 		}
@@ -533,6 +546,16 @@ func signalsDemand(d *demandResult) string {
 	}
 	if d.OldestWaitSeconds != nil {
 		parts = append(parts, "oldest wait "+signalsDur(time.Duration(*d.OldestWaitSeconds*float64(time.Second))))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// signalsLeftOut says which queued jobs a source did not count as demand:
+// "2 jobs pending for QOSMaxGRESPerUser, 1 job pending for Licenses".
+func signalsLeftOut(left []leftOutJSON) string {
+	parts := make([]string, len(left))
+	for i, l := range left {
+		parts[i] = policyPlural(l.Jobs, "job") + " " + l.Why
 	}
 	return strings.Join(parts, ", ")
 }

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
@@ -290,6 +291,32 @@ func TestSignalsCheckShowsScatteredFreeGPUs(t *testing.T) {
 		if !strings.Contains(out.String(), tt.want) {
 			t.Errorf("output does not say %q:\n%s", tt.want, out.String())
 		}
+	}
+}
+
+// TestSignalsCheckShowsLeftOutJobs: the jobs a source saw and did not
+// count (a Slurm job pending for a limit or a license, or asking for a
+// GPU type the pool does not rent) are shown under it, and in --json.
+func TestSignalsCheckShowsLeftOutJobs(t *testing.T) {
+	d := signals.Demand{Source: "slurm:gpu", PendingJobs: 1, PendingGPUs: 8, PendingGPUsKnown: true, JobGPUs: []int{8},
+		LeftOut: []signals.LeftOut{{Why: "pending for QOSMaxGRESPerUser", Jobs: 3}, {Why: "asking for GPU type a100, not in gpu_types", Jobs: 1}}}
+	res := summarizeDemand(d)
+	var out strings.Builder
+	printSignalsReport(&out, signalsReport{Pool: "training", File: "spillway.yaml",
+		Sources: []sourceResult{{Name: "slurm:gpu", Kind: "demand", OK: true, Demand: res}}})
+	want := "): 1 job, 8 GPUs, job sizes 8\n          left out: 3 jobs pending for QOSMaxGRESPerUser, 1 job asking for GPU type a100, not in gpu_types\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output does not say %q:\n%s", want, out.String())
+	}
+	js, err := json.Marshal(res)
+	if err != nil || !strings.Contains(string(js), `"left_out":[{"why":"pending for QOSMaxGRESPerUser","jobs":3},{"why":"asking for GPU type a100, not in gpu_types","jobs":1}]`) {
+		t.Errorf("--json demand %s (%v) lacks left_out", js, err)
+	}
+	out.Reset()
+	d.LeftOut = nil
+	printSignalsReport(&out, signalsReport{Sources: []sourceResult{{Name: "slurm:gpu", Kind: "demand", OK: true, Demand: summarizeDemand(d)}}})
+	if strings.Contains(out.String(), "left out") {
+		t.Errorf("a source that left nothing out says so:\n%s", out.String())
 	}
 }
 

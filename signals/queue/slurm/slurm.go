@@ -306,10 +306,14 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 			return d, fmt.Errorf("squeue line %q has %d fields, want %d (%s)", truncate(line, 200), len(f), len(fields), strings.Join(fields, ","))
 		}
 		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
+			d.AddLeftOut("pending for " + truncate(f[fReason], 60))
 			continue
 		}
-		if len(s.cfg.GPUTypes) > 0 && otherGPUType(f, s.cfg.GPUTypes) != "" {
-			continue
+		if len(s.cfg.GPUTypes) > 0 {
+			if t := otherGPUType(f, s.cfg.GPUTypes); t != "" {
+				d.AddLeftOut("asking for GPU type " + truncate(t, 40) + ", not in gpu_types")
+				continue
+			}
 		}
 		gpus, err := jobGPUs(f)
 		if err != nil {

@@ -181,8 +181,8 @@ func TestSkipReasons(t *testing.T) {
 		}
 		many.WriteString(line(i, reason) + line(100+i, reason))
 	}
-	if d, err := New(Config{}, WithLocation(time.UTC)).parse(many.String(), now); err != nil || d.PendingJobs != 34 {
-		t.Errorf("20 reasons, 3 of them skipped, each twice: %d jobs (%v), want 34", d.PendingJobs, err)
+	if d, err := New(Config{}, WithLocation(time.UTC)).parse(many.String(), now); err != nil || d.PendingJobs != 34 || len(d.LeftOut) != 3 || d.LeftOut[2] != (signals.LeftOut{Why: "pending for QOSMaxReason17", Jobs: 2}) {
+		t.Errorf("20 reasons, 3 of them skipped, each twice: %d jobs, left out %+v (%v), want 34, and 2 jobs each for 3 reasons", d.PendingJobs, d.LeftOut, err)
 	}
 	for _, bad := range []string{"QOS[", "", `Assoc\`} {
 		if p := (Config{SkipReasons: []string{"Resources", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "skip_reasons[1]") {
@@ -219,6 +219,18 @@ func TestGPUTypes(t *testing.T) {
 		if err != nil || !slices.Equal(d.JobGPUs, tt.want) || d.PendingJobs != len(tt.want) {
 			t.Errorf("gpu_types %q: jobs %v (%d, %v), want %v", tt.types, d.JobGPUs, d.PendingJobs, err, tt.want)
 		}
+		left := 0
+		for _, l := range d.LeftOut {
+			left += l.Jobs
+		}
+		if left != 5-len(tt.want) {
+			t.Errorf("gpu_types %q: left out %+v, want %d jobs", tt.types, d.LeftOut, 5-len(tt.want))
+		}
+	}
+	d, _ := New(Config{GPUTypes: []string{"h100"}}, WithLocation(time.UTC)).parse(lines, now)
+	want := []signals.LeftOut{{Why: "asking for GPU type a100, not in gpu_types", Jobs: 2}, {Why: "asking for GPU type h200, not in gpu_types", Jobs: 1}}
+	if !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
 	}
 	for _, bad := range []string{"", "a100:2", "gpu/h100", "h 100"} {
 		if p := (Config{GPUTypes: []string{"h100", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "gpu_types[1]") {
@@ -243,6 +255,9 @@ func TestLicenseHeldJobIsNotDemand(t *testing.T) {
 	}
 	if d.PendingJobs != 1 || !slices.Equal(d.JobGPUs, []int{8}) {
 		t.Errorf("read %d jobs %v, want the 8-GPU job alone", d.PendingJobs, d.JobGPUs)
+	}
+	if want := []signals.LeftOut{{Why: "pending for Licenses", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
 	}
 	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, CountAll: true}).Demand(context.Background())
 	if err != nil || d.PendingJobs != 2 {
