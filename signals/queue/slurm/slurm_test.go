@@ -340,18 +340,11 @@ func cancelAll(t testing.TB) {
 	})
 }
 
-// waitReason waits until job id pends for reason (the scheduler gives one
-// only once it has looked at the job).
+// waitReason waits until job id pends for reason.
 func waitReason(t testing.TB, id, reason string) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		got, err := cluster.Run("squeue", "-h", "-j", id, "-o", "%r")
-		if err == nil && got == reason {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s pending for %q (%v), want %s", id, got, err, reason)
-		}
+	if err := cluster.WaitReason(id, reason, 20*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
