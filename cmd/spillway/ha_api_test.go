@@ -89,7 +89,7 @@ func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
 server:
   state: %s
   tick: 200ms
-  lease_ttl: 1s
+  lease_ttl: 3s
   lease_renew: 250ms
   tokens_file: tokens.yaml
 providers:
@@ -216,8 +216,12 @@ pools:
 		}
 		return true
 	})
-	if n := emu.Calls("RunInstances"); n != 1 {
-		t.Fatalf("%d RunInstances calls, want 1", n)
+	// One instance in all. The calls may be more: a term lost on a loaded
+	// machine while the launch was in flight leaves its intent pending, and
+	// the next leader resumes it with the same client token, which the
+	// cloud answers with the instance it already launched.
+	if got := emu.Instances(); len(got) != 1 {
+		t.Fatalf("%d instances launched (%d RunInstances calls), want 1: %+v", len(got), emu.Calls("RunInstances"), got)
 	}
 }
 
