@@ -338,6 +338,9 @@ func (e *decEnv) unavailable(o *Offering) string {
 			return "out of stock until " + e.fmtTime(until)
 		}
 	}
+	if until, ok := e.snap.Unused[o.Key()]; ok && until.After(e.now) {
+		return "left unused by the queue until " + e.fmtTime(until)
+	}
 	if len(e.snap.Blocked) == 0 {
 		return ""
 	}

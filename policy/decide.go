@@ -74,7 +74,8 @@ const (
 //     the overflow. The offering with the lowest price per useful GPU-hour
 //     for it (price × instances ÷ (GPUs the jobs use × performance), where
 //     younger queued jobs that would share the new instances count as
-//     used) is chosen among those not out of stock or blocked by quota,
+//     used) is chosen among those not out of stock, blocked by quota or
+//     left unused by the queue (Snapshot.Unused),
 //     smaller shapes first at an equal price; it is launched only when
 //     OldestWait + the next evaluation + its Boot passes the pool's
 //     WaitTarget, so that the queue's oldest job starts in time. With
@@ -97,7 +98,11 @@ const (
 //     paid hour ends, a per-second-min-60s one after its first minute),
 //     unless a pending job fits on it or the floors need it. Booting
 //     instances are never drained for idleness; instances of a floor that
-//     is no longer active are ordinary capacity.
+//     is no longer active are ordinary capacity. One kept for pending jobs
+//     for more than max(UnusedAfter, two intervals) past its threshold
+//     while a job it could start alone waited longer is not used by the
+//     scheduler: unless the floors need it, it is drained and its offering
+//     named in Plan.Unused, for the caller to hold out of launches.
 //
 // How it is built: a pipeline of stages, each a function in a file of its
 // own that takes plain values and returns what it decided, called in this

@@ -24,7 +24,8 @@ type decPlan struct {
 	boundBy       []string // limits that bound, in the order they first did (Plan.BoundBy)
 	// pending jobs no capacity the pool may hold can run, and the largest (overflow)
 	unservable, unservableGPUs int
-	buf                        []byte // scratch for reasons (decText)
+	unused                     []OfferingKey // offerings drained as unused by the queue (Plan.Unused)
+	buf                        []byte        // scratch for reasons (decText)
 }
 
 // explain is Decide's last stage: the Plan of what the stages decided,
@@ -36,6 +37,7 @@ func explain(pool *Pool, snap *Snapshot, now time.Time, p decPlan) Plan {
 		Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs,
 		Launches: p.launches, Drains: p.drains, Terminates: p.terms, Notes: p.notes,
 		BoundBy: p.boundBy, Unservable: p.unservable, UnservableGPUs: p.unservableGPUs,
+		Unused: p.unused,
 	}
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -159,32 +160,89 @@ func TestIdleThresholdLearnedFromSpells(t *testing.T) {
 	}
 }
 
-// An idle instance kept past its threshold because pending jobs fit on it
-// says so; once it has idled evaluations past the threshold while the
-// queue waited all along, the note says what keeps the scheduler from
-// using it. The instance is kept either way.
-func TestKeptForWorkSaysWhenUnused(t *testing.T) {
+// TestUnusedInstanceReleased: an idle instance is kept past its threshold
+// while pending jobs fit it, until it has idled longer than a scheduler
+// takes to start a job while the queue waited all along; then it is
+// drained and its offering named in Plan.Unused. Floors still keep it.
+func TestUnusedInstanceReleased(t *testing.T) {
 	now := dtT0
 	one := dtOne() // 1 GPU, boot 3m: the break-even threshold
+	p4d := dtP4d()
+	// jobs waiting: 8 GPUs for 2h, 1 GPU for 30s (each job's wait known)
+	mixed := dtBusySnap(2*time.Hour, 8, 1)
+	mixed.PendingJobWaits = []time.Duration{2 * time.Hour, 30 * time.Second}
+	const keptWork = "scale-in: kept 1 idle instance(s) past their threshold: pending jobs fit on them"
 	for _, c := range []struct {
-		name         string
-		idle, oldest time.Duration
-		why          bool
+		name   string
+		off    Offering
+		idle   time.Duration
+		snap   Snapshot
+		floor  bool
+		unused bool
+		kept   string // a note that says it was kept
 	}{
-		{"just past the threshold", 3*time.Minute + 20*time.Second, time.Hour, false},
-		{"an hour, the queue waiting all along", time.Hour, 2 * time.Hour, true},
-		{"an hour, the job just submitted", time.Hour, 10 * time.Second, false},
+		{"just past the threshold", one, 3*time.Minute + 20*time.Second, dtBusySnap(time.Hour, 1), false, false, keptWork},
+		{"past the threshold by less than UnusedAfter", one, 3*time.Minute + UnusedAfter, dtBusySnap(time.Hour, 1), false, false, keptWork},
+		{"past the threshold by more than UnusedAfter", one, 3*time.Minute + UnusedAfter + 30*time.Second, dtBusySnap(time.Hour, 1), false, true, ""},
+		{"an hour, the queue waiting all along", one, time.Hour, dtBusySnap(2*time.Hour, 1), false, true, ""},
+		{"an hour, the job just submitted", one, time.Hour, dtBusySnap(10*time.Second, 1), false, false, keptWork},
+		{"an hour, a floor holding it", one, time.Hour, dtBusySnap(2*time.Hour, 1), true, false, keptWork},
+		{"an hour, sizes unknown", one, time.Hour, Snapshot{Time: dtT0, OnPremGPUs: 32, OnPremBusyGPUs: 32, PendingJobs: 1, PendingGPUs: 1, OldestWait: 2 * time.Hour}, false, true, ""},
+		{"an hour, waiting for the other half of a 16-GPU job", p4d, time.Hour, dtBusySnap(2*time.Hour, 16), false, false, ""},
+		{"an hour, the small job young, the old one larger", one, time.Hour, mixed, false, false, ""},
+		{"an hour, the 8-GPU job waiting on an 8-GPU instance", p4d, time.Hour, mixed, false, true, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			snap := dtBusySnap(c.oldest, 1)
-			inst := []Instance{dtIdle(dtInst("i-one", one, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-c.idle))}
-			p := Decide(dtPool(one), snap, inst, Spend{}, now)
-			dtNoActions(t, p)
-			dtHasNote(t, p, "scale-in: kept 1 idle instance(s) past their threshold: pending jobs fit on them")
-			got := strings.Contains(strings.Join(p.Notes, "\n"), "past its threshold while jobs waited: if the scheduler does not start them there")
-			if got != c.why {
-				t.Errorf("notes %q: say why the instance is unused: %v, want %v", p.Notes, got, c.why)
+			snap := c.snap
+			if c.floor {
+				snap.Floors = []Floor{{Kind: FloorManual, Owner: "alice", GPUs: 1, Until: now.Add(time.Hour)}}
+			}
+			inst := []Instance{dtIdle(dtInst("i-one", c.off, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-c.idle))}
+			p := Decide(dtPool(c.off), snap, inst, Spend{}, now)
+			if !c.unused {
+				for _, d := range p.Drains {
+					if strings.HasPrefix(d.Reason, "unused") {
+						t.Errorf("drained as unused: %s", d.Reason)
+					}
+				}
+				if len(p.Unused) > 0 {
+					t.Errorf("Unused = %v, want none", p.Unused)
+				}
+				if c.kept != "" {
+					dtHasNote(t, p, c.kept)
+				}
+				return
+			}
+			if len(p.Launches) > 0 || len(p.Terminates) > 0 {
+				t.Fatalf("launches %+v, terminates %+v: want none", p.Launches, p.Terminates)
+			}
+			dtWantDrain("i-one", "unused: idle ", "past its threshold 3m", "the scheduler does not start them there", c.off.Name+" is not launched for 1h")(t, p)
+			if len(p.Unused) != 1 || p.Unused[0] != c.off.Key() {
+				t.Errorf("Unused = %v, want [%v]", p.Unused, c.off.Key())
 			}
 		})
+	}
+}
+
+// TestUnusedOfferingNotLaunched: while Snapshot.Unused holds an offering,
+// the pending jobs go to another one, and the launch's reason says why.
+func TestUnusedOfferingNotLaunched(t *testing.T) {
+	now := dtT0
+	one := dtOne()
+	one.PricePerHour *= 0.9 // the cheapest per GPU: what the jobs get otherwise
+	pool := dtPool(one, dtP4d())
+	snap := dtBusySnap(time.Hour, 1, 1, 1, 1, 1, 1, 1, 1)
+	if p := Decide(pool, snap, nil, Spend{}, now); !reflect.DeepEqual(dtLaunched(p), map[string]int{"one": 8}) {
+		t.Fatalf("launches %v, want 8 of one (the cheapest per GPU)", dtLaunched(p))
+	}
+	snap.Unused = map[OfferingKey]time.Time{one.Key(): now.Add(time.Hour)}
+	p := Decide(pool, snap, nil, Spend{}, now)
+	dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+	if len(p.Launches) == 1 {
+		dtReasonHas(t, p.Launches[0].Reason, "one skipped: left unused by the queue until")
+	}
+	snap.Unused[one.Key()] = now // expired
+	if p := Decide(pool, snap, nil, Spend{}, now); !reflect.DeepEqual(dtLaunched(p), map[string]int{"one": 8}) {
+		t.Errorf("launches %v with the hold expired, want 8 of one", dtLaunched(p))
 	}
 }

@@ -140,6 +140,13 @@ type OfferingKey struct {
 	Market       Market
 }
 
+// String names the key as offerings without a name are named:
+// provider/region[/zone]/instance type/market.
+func (k OfferingKey) String() string {
+	o := Offering{Provider: k.Provider, Region: k.Region, Zone: k.Zone, InstanceType: k.InstanceType, Market: k.Market}
+	return decOfferingName(&o)
+}
+
 // Limits are hard caps a pool never exceeds.
 type Limits struct {
 	// MaxGPUs caps the burst GPUs held at once; 0 (or left out) is no GPU

@@ -228,39 +228,104 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		return strings.Compare(x.ID, y.ID)
 	})
 	keptForWork, keptForFloor := 0, 0
-	var past time.Duration // the longest a kept-for-work instance idled past its threshold
+	// The scheduler starts a job on a node that fits it within seconds: an
+	// instance idle for evaluations past its threshold while the queue
+	// waited all along is one it does not use.
+	unusedAfter := max(2*e.interval, UnusedAfter)
+	var waits decWaitsUpTo
 	for _, i := range cands {
 		if fl.flag(i) != 0 {
 			continue
 		}
 		in := &e.inst[i]
 		g := decGPUs(&in.Offering)
+		floorNeeds := e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs
 		if g > 0 && decSlotCount(fl.slots, g, decReadyFull) <= 0 {
-			keptForWork++
 			th, _ := e.idleThreshold(&in.Offering)
-			past = max(past, e.now.Sub(decIdleSince(in))-th)
+			past := e.now.Sub(decIdleSince(in)) - th
+			// Only a job it could start alone counts: one larger waits
+			// for the other instances it spans, as it should.
+			if past <= unusedAfter || floorNeeds || waits.longest(e.snap, e.now, g) <= past {
+				keptForWork++
+				continue
+			}
+			fl.drain(e, &p, i, unusedReason(in, th, past, waits.longest(e.snap, e.now, g)))
+			if k := in.Offering.Key(); !slices.Contains(p.unused, k) {
+				p.unused = append(p.unused, k)
+			}
 			continue
 		}
-		if e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs {
+		if floorNeeds {
 			keptForFloor++
 			continue
 		}
 		fl.drain(e, &p, i, idleReason(e, &fl, &p, in))
 	}
 	if keptForWork > 0 {
-		note := fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork)
-		// The scheduler starts a job on a node that fits it within
-		// seconds: an instance idle for evaluations past its threshold
-		// while the queue waited all along is one it does not use.
-		if past > 2*e.interval && e.snap.OldestWait > past {
-			note += fmt.Sprintf("; one has idled %s past its threshold while jobs waited: if the scheduler does not start them there, they ask for what the instance lacks (CPUs, memory, a partition or a feature), or the queue gives no job sizes and one-GPU jobs are assumed", decFmtDur(past))
-		}
-		p.note(note)
+		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
 	}
 	if keptForFloor > 0 {
 		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
 	}
 	return p
+}
+
+// decWaitsUpTo memoizes, per instance size, the longest a pending job that
+// size could start alone has waited.
+type decWaitsUpTo struct {
+	n    int
+	memo [4]struct {
+		gpus int
+		wait time.Duration
+	}
+}
+
+// longest is how long the oldest pending job of at most gpus GPUs has
+// waited; jobs of unknown size are one-GPU jobs, as the overflow reads
+// them, and jobs of unknown wait have waited the queue's oldest wait.
+func (w *decWaitsUpTo) longest(snap *Snapshot, now time.Time, gpus int) time.Duration {
+	for k := range w.n {
+		if w.memo[k].gpus == gpus {
+			return w.memo[k].wait
+		}
+	}
+	var out time.Duration
+	switch {
+	case len(snap.PendingBySize) > 0:
+		for _, ps := range snap.PendingBySize {
+			if ps.GPUs > 0 && ps.GPUs <= gpus && len(ps.Submitted) > 0 {
+				out = max(out, now.Sub(ps.Submitted[0]))
+			}
+		}
+	case len(snap.PendingJobGPUs) > 0:
+		waits := snap.PendingJobWaits
+		for k, size := range snap.PendingJobGPUs {
+			if size <= 0 || size > gpus {
+				continue
+			}
+			if len(waits) != len(snap.PendingJobGPUs) {
+				out = snap.OldestWait
+				break
+			}
+			out = max(out, waits[k])
+		}
+	case snap.PendingGPUs > 0 || snap.PendingJobs > 0:
+		out = snap.OldestWait
+	}
+	if w.n < len(w.memo) {
+		w.memo[w.n].gpus, w.memo[w.n].wait = gpus, out
+		w.n++
+	}
+	return out
+}
+
+// unusedReason explains the drain of an instance the queue does not use.
+func unusedReason(in *Instance, threshold, past, oldest time.Duration) string {
+	return fmt.Sprintf("unused: idle %s past its threshold %s while pending jobs that fit it waited (the oldest %s): "+
+		"the scheduler does not start them there, so they ask for what the instance lacks (CPUs, memory, a partition or a feature) "+
+		"or more GPUs than the queue reports (a source that gives no job sizes is read as one-GPU jobs); "+
+		"%s is not launched for %s, so the next launch tries another offering",
+		decFmtDur(past), decFmtDur(threshold), decFmtDur(oldest), decOfferingName(&in.Offering), decFmtDur(UnusedHold))
 }
 
 // idleReason explains an idle drain with its numbers.

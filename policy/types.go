@@ -48,6 +48,12 @@ type Snapshot struct {
 	// from quota errors: a provider name, or "provider/region".
 	Unavailable map[OfferingKey]time.Time
 	Blocked     map[string]time.Time
+	// Unused holds offerings the queue recently left unused, until the
+	// time given: an instance of theirs idled past its threshold while
+	// pending jobs that seemed to fit it waited, so the scheduler does not
+	// start them there (Plan.Unused). They are not launched, as if out of
+	// stock, until then.
+	Unused map[OfferingKey]time.Time
 
 	// Boot, when it holds an offering, is the boot time to plan with
 	// instead of Offering.Boot: what recent launches of that offering
@@ -155,7 +161,28 @@ type Plan struct {
 	// rent); UnservableGPUs is the largest of them. They are never launched for.
 	Unservable     int
 	UnservableGPUs int
+	// Unused names the offerings of instances this plan drains because
+	// the queue does not use them: idle past their threshold, beside
+	// pending jobs that seem to fit them, for longer than a scheduler takes
+	// to start a job (UnusedAfter). The caller holds each out of launches
+	// for UnusedHold (Snapshot.Unused), as it holds an offering that
+	// stocked out, so the next launch tries another shape.
+	Unused []OfferingKey
 }
+
+// UnusedAfter is how long past its idle threshold, at least, an instance
+// idles beside pending jobs that fit it before its offering is taken as
+// unused by the queue (two evaluations, when those are further apart): a
+// scheduler starts a job on a node that fits it within seconds, Slurm's
+// backfill within its 30-second cycle.
+const UnusedAfter = 2 * time.Minute
+
+// UnusedHold is how long an offering the queue left unused is not
+// launched: what jobs ask of a node (CPUs, memory, a partition, a
+// feature, a size the queue does not report) seldom changes within the
+// hour, and an hour bounds what one wrong shape can cost to one idle spell
+// of each of its instances per hour.
+const UnusedHold = time.Hour
 
 // Hard limits, as Plan.BoundBy names them.
 const (

@@ -85,6 +85,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	var plan policy.Plan
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
+		snap.Unused = s.cache.Unused(now)
 		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
 		snap.IdleGaps = pr.idle.Gaps(now)
 		s.addBlocks(&snap, now)
@@ -93,6 +94,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 			t.rec.Notes = append(t.rec.Notes, plan.Notes...)
 			t.rec.Waste = plan.Waste
 		}
+		s.holdUnused(t, plan.Unused)
 		s.execDrains(cctx, t, plan.Drains)
 		s.execTerminates(cctx, t, plan.Terminates)
 		retry := s.execLaunches(cctx, t, plan.Launches)
@@ -110,6 +112,18 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	s.observeMetrics(t, snap, spend)
 	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}, t.rows)
 	return s.record(cctx, t)
+}
+
+// holdUnused holds out of launches, for policy.UnusedHold, the offerings
+// whose instances the plan drains because the queue leaves them idle.
+func (s *Scheduler) holdUnused(t *tick, keys []policy.OfferingKey) {
+	for _, k := range keys {
+		s.cache.RecordUnused(k)
+		until := t.now.Add(policy.UnusedHold)
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("offering %s left unused by the queue: not launched until %s", k, until.UTC().Format(time.RFC3339)))
+		s.log.Warn("offering left unused by the queue: pending jobs that seem to fit its instances do not start there", "pool", t.pr.spec.Policy.Name,
+			"offering", k.String(), "held_until", until)
+	}
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {

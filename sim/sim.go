@@ -229,6 +229,12 @@ type state struct {
 	// (Plan.BoundBy), for skipSteadyTicks.
 	acted bool
 	bound []string
+	// unused holds the offerings the policy found left unused by the
+	// queue (Plan.Unused), until when, as the server's capacity cache
+	// does (Snapshot.Unused). The simulated scheduler starts every job
+	// that fits at once, so the policy finds none; kept to decide as the
+	// server would.
+	unused map[policy.OfferingKey]time.Time
 
 	// spend in the current budget period from instances already ended
 	periodStart, periodEnd time.Time

@@ -95,6 +95,9 @@ func (s *state) steadyEnd(dec Decider, next, limit, interval time.Duration) time
 			end = min(end, until.Sub(s.start))
 		}
 	}
+	for _, until := range s.unused {
+		end = min(end, until.Sub(s.start))
+	}
 	if at, ok := s.idle.NextResolve(); ok {
 		end = min(end, at.Sub(s.start)+1)
 	}

@@ -20,6 +20,7 @@ func (s *state) snapshot() policy.Snapshot {
 		PendingJobs:    s.pendingJobs,
 		PendingGPUs:    s.pendingGPUs,
 		Unavailable:    s.cloud.unavailable(now),
+		Unused:         s.unusedAt(now),
 		Blocked:        s.cloud.blockedAt(now),
 		Boot:           s.boots.Estimates(),
 		BootMean:       s.boots.Means(),
@@ -238,6 +239,20 @@ func (s *state) countFloorIdle() {
 	s.res.FloorIdleGPUHours += float64(min(floor, idle)) * s.interval.Hours()
 }
 
+// unusedAt is the offerings held as unused at now (expired entries
+// dropped); nil when none.
+func (s *state) unusedAt(now time.Time) map[policy.OfferingKey]time.Time {
+	for k, until := range s.unused {
+		if !until.After(now) {
+			delete(s.unused, k)
+		}
+	}
+	if len(s.unused) == 0 {
+		return nil
+	}
+	return s.unused
+}
+
 func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	s.counts.evals++
 	spend := s.spend()
@@ -246,6 +261,12 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	s.planned = s.planned || acted || len(plan.BoundBy) > 0
 	s.acted = s.acted || acted
 	s.bound = append(s.bound[:0], plan.BoundBy...)
+	for _, k := range plan.Unused {
+		if s.unused == nil {
+			s.unused = map[policy.OfferingKey]time.Time{}
+		}
+		s.unused[k] = s.at(s.now + policy.UnusedHold)
+	}
 	for _, l := range plan.BoundBy {
 		if s.res.LimitBoundHours == nil {
 			s.res.LimitBoundHours = map[string]float64{}
