@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -20,7 +22,8 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	small := pool.Offerings[0]
 	small.Name, small.InstanceType, small.GPUs, small.PricePerHour = "small", "g5.xlarge", 1, 1.006
 	pool.Offerings = append([]policy.Offering{small}, pool.Offerings...)
-	h := newHarness(t, pool)
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, pool, func(h *harness) { h.opts.Registerer = reg })
 	h.mu.Lock()
 	h.demand.PendingJobs, h.demand.PendingGPUs, h.demand.OldestWait = 1, 2, 30*time.Minute // no sizes
 	h.mu.Unlock()
@@ -58,6 +61,9 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	if !held {
 		t.Error("no decision notes the small offering held out of launches")
 	}
+	if n := unusedHolds(t, reg); n < 1 {
+		t.Errorf("spillway_unused_offering_holds_total = %v, want at least 1", n)
+	}
 	h.until("an 8-GPU instance launched instead", 10*time.Second, 30, func() bool { return launchedOf("p4d") > 0 })
 	h.until("the small instances terminated", 10*time.Second, 30, func() bool {
 		for _, in := range h.live() {
@@ -74,4 +80,29 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	if n := launchedOf("small"); n != 2 {
 		t.Errorf("%d small instances launched in all, want the first 2 only while the shape is held", n)
 	}
+}
+
+// unusedHolds is the pool's spillway_unused_offering_holds_total for the
+// small offering, as gathered from reg (0 when absent).
+func unusedHolds(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "spillway_unused_offering_holds_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["pool"] == "train" && labels["offering"] == "small" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
