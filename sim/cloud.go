@@ -131,18 +131,25 @@ func (cs *cloudState) overQuota(o policy.Offering, use map[string]int) string {
 // blockedAt is the quota blocks the snapshot carries (expired ones
 // dropped); nil when none.
 func (cs *cloudState) blockedAt(now time.Time) map[string]time.Time {
-	if cs == nil || len(cs.blocked) == 0 {
+	if cs == nil {
 		return nil
 	}
-	for k, until := range cs.blocked {
+	return liveAt(cs.blocked, now)
+}
+
+// liveAt drops m's entries that have expired at now and returns m, or nil
+// when none is left: the snapshot's view of holds that each last until
+// their time.
+func liveAt[K comparable](m map[K]time.Time, now time.Time) map[K]time.Time {
+	for k, until := range m {
 		if !until.After(now) {
-			delete(cs.blocked, k)
+			delete(m, k)
 		}
 	}
-	if len(cs.blocked) == 0 {
+	if len(m) == 0 {
 		return nil
 	}
-	return cs.blocked
+	return m
 }
 
 // seedOf mixes an offering's name into the seed: each offering draws its
@@ -239,16 +246,8 @@ func (cs *cloudState) spot(o policy.Offering) SpotModel {
 // unavailable is the capacity cache the snapshot carries (expired entries
 // dropped); nil when empty.
 func (cs *cloudState) unavailable(now time.Time) map[policy.OfferingKey]time.Time {
-	if cs == nil || len(cs.unavail) == 0 {
+	if cs == nil {
 		return nil
 	}
-	for k, until := range cs.unavail {
-		if !until.After(now) {
-			delete(cs.unavail, k)
-		}
-	}
-	if len(cs.unavail) == 0 {
-		return nil
-	}
-	return cs.unavail
+	return liveAt(cs.unavail, now)
 }

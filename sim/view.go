@@ -20,7 +20,7 @@ func (s *state) snapshot() policy.Snapshot {
 		PendingJobs:    s.pendingJobs,
 		PendingGPUs:    s.pendingGPUs,
 		Unavailable:    s.cloud.unavailable(now),
-		Unused:         s.unusedAt(now),
+		Unused:         liveAt(s.unused, now),
 		Blocked:        s.cloud.blockedAt(now),
 		Boot:           s.boots.Estimates(),
 		BootMean:       s.boots.Means(),
@@ -237,20 +237,6 @@ func (s *state) countFloorIdle() {
 		}
 	}
 	s.res.FloorIdleGPUHours += float64(min(floor, idle)) * s.interval.Hours()
-}
-
-// unusedAt is the offerings held as unused at now (expired entries
-// dropped); nil when none.
-func (s *state) unusedAt(now time.Time) map[policy.OfferingKey]time.Time {
-	for k, until := range s.unused {
-		if !until.After(now) {
-			delete(s.unused, k)
-		}
-	}
-	if len(s.unused) == 0 {
-		return nil
-	}
-	return s.unused
 }
 
 func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
