@@ -101,6 +101,7 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 		{"range vector", prom.URL, "queue_pending_gpus[1m]", []string{"result is a matrix"}},
 		{"negative", prom.URL, "-1 * queue_pending_gpus", []string{"negative"}},
 		{"not a number", prom.URL, "queue_pending_gpus / 0 * 0", []string{"not a finite number"}},
+		{"too large a count", prom.URL, "queue_pending_gpus * 1e300", []string{"out of range: want a count from 0 to 2147483647"}},
 		{"unreachable prometheus", "http://" + closed, "sum(queue_pending_jobs)", []string{"prometheus:q", `query "sum(queue_pending_jobs)"`, "connection refused"}},
 	}
 	for _, tc := range bad {
