@@ -74,3 +74,38 @@ func TestLeftOutBounded(t *testing.T) {
 		t.Errorf("left out %+v (%d jobs), want %d kinds, Reason0 21 times, 5 for other reasons, 40 jobs", d.LeftOut, total, MaxLeftOutKinds)
 	}
 }
+
+// TestSameSizeJobs: a count-only reading becomes jobs of one size; a
+// reading that lists its jobs, or no size given, is left alone.
+func TestSameSizeJobs(t *testing.T) {
+	big := MaxListedJobs + 1
+	for _, c := range []struct {
+		name         string
+		in           Demand
+		perJob       int
+		jobs, gpus   int
+		known        bool
+		listed, each int
+	}{
+		{"jobs", Demand{PendingJobs: 3}, 8, 3, 24, true, 3, 8},
+		{"jobs and their GPUs: the jobs count", Demand{PendingJobs: 3, PendingGPUs: 5, PendingGPUsKnown: true}, 8, 3, 24, true, 3, 8},
+		{"GPUs alone, whole jobs", Demand{PendingGPUs: 12, PendingGPUsKnown: true}, 8, 2, 16, true, 2, 8},
+		{"nothing pending", Demand{PendingGPUsKnown: true}, 8, 0, 0, true, 0, 0},
+		{"no jobs", Demand{}, 8, 0, 0, true, 0, 0},
+		{"no size", Demand{PendingJobs: 3}, 0, 3, 0, false, 0, 0},
+		{"listed jobs stay", Demand{PendingJobs: 2, PendingGPUs: 9, PendingGPUsKnown: true, JobGPUs: []int{8, 1}}, 4, 2, 9, true, 2, 0},
+		{"too many to list", Demand{PendingJobs: big}, 2, big, 2 * big, true, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := SameSizeJobs(c.in, c.perJob)
+			if d.PendingJobs != c.jobs || d.PendingGPUs != c.gpus || d.PendingGPUsKnown != c.known || len(d.JobGPUs) != c.listed {
+				t.Fatalf("%+v → jobs %d GPUs %d (known %v), %d listed; want %d, %d (%v), %d", c.in, d.PendingJobs, d.PendingGPUs, d.PendingGPUsKnown, len(d.JobGPUs), c.jobs, c.gpus, c.known, c.listed)
+			}
+			for _, g := range d.JobGPUs {
+				if c.each > 0 && g != c.each {
+					t.Fatalf("JobGPUs %v, want each %d", d.JobGPUs, c.each)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ package signals
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -61,6 +62,29 @@ func (d *Demand) AddLeftOut(why string) {
 		return
 	}
 	d.LeftOut = append(d.LeftOut, LeftOut{Why: why, Jobs: 1})
+}
+
+// SameSizeJobs reads a count-only demand as jobs of perJob GPUs each, for
+// a source whose jobs all ask the same (its gpus_per_job): a count of
+// jobs becomes that many jobs of perJob GPUs, and without one, a count of
+// GPUs becomes ⌈GPUs / perJob⌉ such jobs. It lists them (JobGPUs), up to
+// MaxListedJobs, so that the engine packs whole jobs instead of reading
+// one-GPU ones. A demand that lists its jobs, or perJob ≤ 0, is returned
+// as it is. Counts are at most 2^31 and perJob at most MaxJobGPUs, so the
+// products stay within int.
+func SameSizeJobs(d Demand, perJob int) Demand {
+	if perJob <= 0 || len(d.JobGPUs) > 0 {
+		return d
+	}
+	if d.PendingJobs <= 0 && d.PendingGPUsKnown && d.PendingGPUs > 0 {
+		d.PendingJobs = (d.PendingGPUs + perJob - 1) / perJob
+	}
+	d.PendingJobs = max(d.PendingJobs, 0)
+	d.PendingGPUs, d.PendingGPUsKnown = d.PendingJobs*perJob, true
+	if d.PendingJobs > 0 && d.PendingJobs <= MaxListedJobs {
+		d.JobGPUs = slices.Repeat([]int{perJob}, d.PendingJobs)
+	}
+	return d
 }
 
 // DemandSource reads a queue's demand.

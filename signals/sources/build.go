@@ -223,7 +223,7 @@ func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
 	client, closer := ownClient()
 	src, err := prometheus.New(prometheus.Config{
 		Name: name, URL: p.URL, Query: p.Query, JobGPUsQuery: p.JobGPUsQuery, JobWaitQuery: p.JobWaitQuery, Measure: prometheus.Measure(p.Measure),
-		OldestWaitQuery: p.OldestWaitQuery, Timeout: d.Timeout, Client: client, Logger: o.log, Clock: o.clock,
+		OldestWaitQuery: p.OldestWaitQuery, GPUsPerJob: p.GPUsPerJob, Timeout: d.Timeout, Client: client, Logger: o.log, Clock: o.clock,
 	})
 	if err != nil {
 		return nil, err

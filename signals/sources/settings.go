@@ -113,4 +113,6 @@ type PrometheusDemand struct {
 	Measure string `yaml:"measure,omitempty"`
 	// OldestWaitQuery returns the oldest pending job's wait in seconds.
 	OldestWaitQuery string `yaml:"oldest_wait_query,omitempty"`
+	// GPUsPerJob, with Query, is what every pending job asks.
+	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
 }

@@ -45,6 +45,12 @@ type Config struct {
 	// Timeout bounds one run; the process group is killed past it. Zero
 	// leaves the bound to the caller's context.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// GPUsPerJob, when set, is what every pending job asks, for output
+	// that lists no job_gpus: a count of jobs becomes that many jobs of
+	// GPUsPerJob GPUs (a count of GPUs alone, ⌈GPUs / GPUsPerJob⌉ jobs),
+	// so that the engine packs whole jobs instead of reading one-GPU ones
+	// (signals.SameSizeJobs).
+	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
 }
 
 // MaxOutput is the most of standard output the source reads.
@@ -89,6 +95,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	}
 	if cfg.Timeout < 0 {
 		problems = append(problems, fmt.Sprintf("timeout %s is negative", cfg.Timeout))
+	}
+	if cfg.GPUsPerJob < 0 || cfg.GPUsPerJob > signals.MaxJobGPUs {
+		problems = append(problems, fmt.Sprintf("gpus_per_job %d is out of range (want 1 to %d, or 0 when jobs ask different numbers)", cfg.GPUsPerJob, signals.MaxJobGPUs))
 	}
 	for _, e := range cfg.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
@@ -190,7 +199,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return fail(0, "", true, err)
 	}
 	d.Source, d.Time = s.name, s.now()
-	return d, nil
+	return signals.SameSizeJobs(d, s.cfg.GPUsPerJob), nil
 }
 
 // reading is the JSON object a program may print.

@@ -47,18 +47,23 @@ func TestDemandFromCommand(t *testing.T) {
 		known   bool
 		jobGPUs []int
 		wait    time.Duration
+		perJob  int // gpus_per_job
 	}{
-		{"bare number is GPUs", "echo 12", "", nil, 0, 12, true, nil, 0},
-		{"bare number as jobs", "printf ' 5\\n\\n'", NumberPendingJobs, nil, 5, 0, false, nil, 0},
-		{"fraction rounds up", "echo 2.25", "", nil, 0, 3, true, nil, 0},
-		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond},
-		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0},
-		{"env reaches the program", `echo "$QUEUE_DEPTH"`, "", []string{"QUEUE_DEPTH=7"}, 0, 7, true, nil, 0},
-		{"stderr alone does not fail a read", "echo warming up >&2; echo 4", "", nil, 0, 4, true, nil, 0},
+		{"bare number is GPUs", "echo 12", "", nil, 0, 12, true, nil, 0, 0},
+		{"bare number as jobs", "printf ' 5\\n\\n'", NumberPendingJobs, nil, 5, 0, false, nil, 0, 0},
+		{"fraction rounds up", "echo 2.25", "", nil, 0, 3, true, nil, 0, 0},
+		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond, 0},
+		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
+		{"env reaches the program", `echo "$QUEUE_DEPTH"`, "", []string{"QUEUE_DEPTH=7"}, 0, 7, true, nil, 0, 0},
+		{"stderr alone does not fail a read", "echo warming up >&2; echo 4", "", nil, 0, 4, true, nil, 0, 0},
+		{"bare number as jobs of 8 GPUs", "echo 3", NumberPendingJobs, nil, 3, 24, true, []int{8, 8, 8}, 0, 8},
+		{"bare number as GPUs in jobs of 8", "echo 12", "", nil, 2, 16, true, []int{8, 8}, 0, 8},
+		{"JSON jobs of 4 GPUs", `echo '{"pending_jobs": 2}'`, "", nil, 2, 8, true, []int{4, 4}, 0, 4},
+		{"job_gpus win over gpus_per_job", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, Config{Name: "command:depth", Command: []string{sh, "-c", tt.script}, Number: tt.number, Env: tt.env}, WithNow(func() time.Time { return now }))
+			s := newSource(t, Config{Name: "command:depth", Command: []string{sh, "-c", tt.script}, Number: tt.number, Env: tt.env, GPUsPerJob: tt.perJob}, WithNow(func() time.Time { return now }))
 			d, err := s.Demand(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -145,6 +150,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Command: []string{"x"}, Number: "gpus"}, `number "gpus" is not pending_gpus or pending_jobs`},
 		{Config{Command: []string{"x"}, Timeout: -time.Second}, "timeout -1s is negative"},
 		{Config{Command: []string{"x"}, Env: []string{"NOEQUALS"}}, `env entry "NOEQUALS" is not KEY=VALUE`},
+		{Config{Command: []string{"x"}, GPUsPerJob: 1<<20 + 1}, "gpus_per_job 1048577 is out of range (want 1 to 1048576"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)

@@ -42,6 +42,11 @@ type Config struct {
 	// JobGPUs has waited, in seconds (same order and length); it needs
 	// JobGPUs, and gives the oldest wait when OldestWaitSeconds is not set.
 	JobWaitSeconds string `yaml:"job_wait_seconds,omitempty"`
+	// GPUsPerJob, when set, is what every pending job asks: pending_jobs
+	// becomes that many jobs of GPUsPerJob GPUs (without it, pending_gpus
+	// ⌈GPUs / GPUsPerJob⌉ jobs), so that the engine packs whole jobs
+	// instead of reading one-GPU ones (signals.SameSizeJobs).
+	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
 }
 
 // MaxBody is the most of a response the source reads.
@@ -71,6 +76,7 @@ type Source struct {
 	wait      *Path
 	jobGPUs   *Path
 	jobWaits  *Path
+	perJob    int // gpus_per_job
 	client    *nethttp.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
@@ -82,7 +88,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // New checks cfg, compiles its field paths and returns a Source.
 func New(cfg Config, opts ...Option) (*Source, error) {
-	s := &Source{name: cfg.Name, url: cfg.URL, header: nethttp.Header{}, now: time.Now, lookupEnv: os.LookupEnv}
+	s := &Source{name: cfg.Name, url: cfg.URL, header: nethttp.Header{}, perJob: cfg.GPUsPerJob, now: time.Now, lookupEnv: os.LookupEnv}
 	for _, o := range opts {
 		o(s)
 	}
@@ -117,6 +123,14 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	}
 	if cfg.PendingJobs == "" && cfg.PendingGPUs == "" && cfg.JobGPUs == "" {
 		problems = append(problems, "none of pending_jobs, pending_gpus, job_gpus is set (want at least one field path)")
+	}
+	switch {
+	case cfg.GPUsPerJob < 0 || cfg.GPUsPerJob > signals.MaxJobGPUs:
+		problems = append(problems, fmt.Sprintf("gpus_per_job %d is out of range (want 1 to %d, or 0 when jobs ask different numbers)", cfg.GPUsPerJob, signals.MaxJobGPUs))
+	case cfg.GPUsPerJob > 0 && cfg.JobGPUs != "":
+		problems = append(problems, "gpus_per_job is set with job_gpus, which gives each job's GPUs: drop gpus_per_job")
+	case cfg.GPUsPerJob > 0 && cfg.PendingJobs != "" && cfg.PendingGPUs != "":
+		problems = append(problems, "gpus_per_job is set with both pending_jobs and pending_gpus: with gpus_per_job, pending_jobs gives the GPUs too; drop pending_gpus")
 	}
 	for k, v := range cfg.Headers {
 		var missing []string
@@ -323,5 +337,5 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 		}
 		d.OldestWait, d.OldestWaitKnown = wait, true
 	}
-	return d, nil
+	return signals.SameSizeJobs(d, s.perJob), nil
 }

@@ -83,6 +83,8 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and waits", Config{JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 312500 * time.Millisecond},
+		{"jobs of 8 GPUs each", Config{PendingJobs: "queue.pending_jobs", GPUsPerJob: 8}, 7, 56, true, slices.Repeat([]int{8}, 7), 0},
+		{"GPUs in jobs of 4 each", Config{PendingGPUs: "queue.pending_gpus", GPUsPerJob: 4}, 6, 24, true, slices.Repeat([]int{4}, 6), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,6 +239,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{URL: "http://x/q", PendingJobs: "data[0"}, "unclosed ["},
 		{Config{URL: "http://x/q", PendingJobs: "a", JobWaitSeconds: "w"}, "job_wait_seconds is set without job_gpus (each wait belongs to a job of job_gpus: set both)"},
 		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${NOPE}"}}, "header Authorization uses NOPE, not set in the environment"},
+		{Config{URL: "http://x/q", PendingJobs: "a", GPUsPerJob: -8}, "gpus_per_job -8 is out of range (want 1 to 1048576"},
+		{Config{URL: "http://x/q", JobGPUs: "a", GPUsPerJob: 8}, "gpus_per_job is set with job_gpus"},
+		{Config{URL: "http://x/q", PendingJobs: "a", PendingGPUs: "b", GPUsPerJob: 8}, "gpus_per_job is set with both pending_jobs and pending_gpus"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg, WithLookupEnv(env))

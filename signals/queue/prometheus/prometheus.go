@@ -56,6 +56,11 @@ type Config struct {
 	JobWaitQuery string
 	// OldestWaitQuery, when set, returns the oldest pending job's wait in seconds.
 	OldestWaitQuery string
+	// GPUsPerJob, when set with Query, is what every pending job asks:
+	// the count becomes that many jobs of GPUsPerJob GPUs (of measure
+	// gpus, ⌈GPUs / GPUsPerJob⌉ jobs), so that the engine packs whole jobs
+	// instead of reading one-GPU ones (signals.SameSizeJobs).
+	GPUsPerJob int
 	// Timeout bounds each query (10 s when zero).
 	Timeout time.Duration
 	// Client is the HTTP client (http.DefaultClient's transport when nil).
@@ -97,6 +102,10 @@ func New(cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("%s: measure %q is set with job_gpus_query, which reads each job's GPUs: drop measure", name, cfg.Measure)
 	case cfg.JobWaitQuery != "" && cfg.JobGPUsQuery == "":
 		return nil, fmt.Errorf("%s: job_wait_query is set without job_gpus_query (each wait belongs to a job that query lists: set both)", name)
+	case cfg.GPUsPerJob < 0 || cfg.GPUsPerJob > signals.MaxJobGPUs:
+		return nil, fmt.Errorf("%s: gpus_per_job %d is out of range: want 1 to %d, or 0 when jobs ask different numbers", name, cfg.GPUsPerJob, signals.MaxJobGPUs)
+	case cfg.GPUsPerJob > 0 && cfg.JobGPUsQuery != "":
+		return nil, fmt.Errorf("%s: gpus_per_job is set with job_gpus_query, which reads each job's GPUs: drop gpus_per_job", name)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -153,6 +162,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		default:
 			d.PendingJobs = count
 		}
+		d = signals.SameSizeJobs(d, s.cfg.GPUsPerJob)
 	}
 	if s.cfg.OldestWaitQuery != "" {
 		w, wat, err := s.number(ctx, s.cfg.OldestWaitQuery)

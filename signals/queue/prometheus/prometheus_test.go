@@ -59,12 +59,15 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 		gpus      int
 		gpusKnown bool
 		wait      time.Duration
+		listed    int // jobs listed in JobGPUs, each of cfg.GPUsPerJob GPUs
 	}{
-		{"sum of jobs", Config{Query: "sum(queue_pending_jobs)"}, 10, 0, false, 0},
-		{"one partition", Config{Query: `queue_pending_jobs{partition="gpu"}`}, 7, 0, false, 0},
-		{"gpus and wait", Config{Query: "queue_pending_gpus", Measure: PendingGPUs, OldestWaitQuery: "queue_oldest_wait_seconds"}, 0, 12, true, 95 * time.Second},
-		{"scalar", Config{Query: "scalar(queue_pending_gpus) * 2", Measure: PendingGPUs}, 0, 24, true, 0},
-		{"absent read as zero", Config{Query: "sum(no_such_metric) or vector(0)"}, 0, 0, false, 0},
+		{"sum of jobs", Config{Query: "sum(queue_pending_jobs)"}, 10, 0, false, 0, 0},
+		{"one partition", Config{Query: `queue_pending_jobs{partition="gpu"}`}, 7, 0, false, 0, 0},
+		{"gpus and wait", Config{Query: "queue_pending_gpus", Measure: PendingGPUs, OldestWaitQuery: "queue_oldest_wait_seconds"}, 0, 12, true, 95 * time.Second, 0},
+		{"scalar", Config{Query: "scalar(queue_pending_gpus) * 2", Measure: PendingGPUs}, 0, 24, true, 0, 0},
+		{"absent read as zero", Config{Query: "sum(no_such_metric) or vector(0)"}, 0, 0, false, 0, 0},
+		{"jobs of 8 GPUs each", Config{Query: "sum(queue_pending_jobs)", GPUsPerJob: 8}, 10, 80, true, 0, 10},
+		{"GPUs in jobs of 8 each", Config{Query: "queue_pending_gpus", Measure: PendingGPUs, GPUsPerJob: 8}, 2, 16, true, 0, 2},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +84,9 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 			if d.Source != "prometheus:q" || d.PendingJobs != tc.jobs || d.PendingGPUs != tc.gpus || d.PendingGPUsKnown != tc.gpusKnown ||
 				d.OldestWait != tc.wait || d.OldestWaitKnown != (tc.wait != 0) {
 				t.Errorf("demand %+v; want jobs %d gpus %d (known %v) wait %v", d, tc.jobs, tc.gpus, tc.gpusKnown, tc.wait)
+			}
+			if want := slices.Repeat([]int{tc.cfg.GPUsPerJob}, tc.listed); len(d.JobGPUs) != tc.listed || (tc.listed > 0 && !slices.Equal(d.JobGPUs, want)) {
+				t.Errorf("JobGPUs %v, want %v", d.JobGPUs, want)
 			}
 			if d.Time.Before(before) || d.Time.After(time.Now().Add(time.Second)) {
 				t.Errorf("demand time %v is not the query's evaluation time (now)", d.Time)
@@ -190,6 +196,9 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Name: "q", URL: "http://x", Query: "up", JobGPUsQuery: "jobs"}, "both query and job_gpus_query are set"},
 		{Config{Name: "q", URL: "http://x", JobGPUsQuery: "jobs", Measure: PendingGPUs}, `measure "gpus" is set with job_gpus_query`},
 		{Config{Name: "q", URL: "http://x", Query: "up", JobWaitQuery: "waits"}, "job_wait_query is set without job_gpus_query"},
+		{Config{Name: "q", URL: "http://x", Query: "up", GPUsPerJob: -1}, "gpus_per_job -1 is out of range: want 1 to 1048576"},
+		{Config{Name: "q", URL: "http://x", Query: "up", GPUsPerJob: 1<<20 + 1}, "gpus_per_job 1048577 is out of range"},
+		{Config{Name: "q", URL: "http://x", JobGPUsQuery: "jobs", GPUsPerJob: 8}, "gpus_per_job is set with job_gpus_query"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v): %v, want %q", tc.cfg, err, tc.want)

@@ -236,13 +236,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return signals.Demand{}, s.fail(op, err)
 	}
 	now := s.now()
-	d := signals.Demand{Source: s.name, Time: now, PendingJobs: int(n)}
-	if s.cfg.GPUsPerJob > 0 {
-		d.PendingGPUs, d.PendingGPUsKnown = int(n)*s.cfg.GPUsPerJob, true
-		if n <= signals.MaxListedJobs {
-			d.JobGPUs = slices.Repeat([]int{s.cfg.GPUsPerJob}, int(n))
-		}
-	}
+	d := signals.SameSizeJobs(signals.Demand{Source: s.name, Time: now, PendingJobs: int(n)}, s.cfg.GPUsPerJob)
 	if s.cfg.WaitFromTimestamp {
 		d.OldestWaitKnown = true
 		if !oldest.IsZero() {
