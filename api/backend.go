@@ -159,6 +159,18 @@ type Snapshot struct {
 	OldestWait    Duration  `json:"oldest_wait"`
 	// Stale names signals that were missing or old.
 	Stale []string `json:"stale,omitempty"`
+	// Held names what the policy does not launch now, and why: offerings
+	// out of stock (the capacity cache, a join timeout) or left unused by
+	// the queue, and providers or regions blocked by a quota or by the
+	// provider refusing calls.
+	Held []Held `json:"held,omitempty"`
+}
+
+// Held is one offering, provider or region the policy does not launch now.
+type Held struct {
+	What  string    `json:"what"`
+	Why   string    `json:"why"`
+	Until time.Time `json:"until"`
 }
 
 // Spend is a pool's spend in its budget period.

@@ -130,6 +130,19 @@ func TestPageAnonymousRead(t *testing.T) {
 	}
 }
 
+// TestPageShowsHeldOfferings: what the policy does not launch now, and
+// why, is on the pool's section; a pool holding nothing says nothing.
+func TestPageShowsHeldOfferings(t *testing.T) {
+	e := newEnv(t, true)
+	_, body := newBrowser(e).get("/")
+	if want := `<p class="held" id="held-training">Not launched now: aws-p5-ondemand (out of stock until `; !strings.Contains(body, want) {
+		t.Errorf("page lacks %q", want)
+	}
+	if strings.Contains(body, `id="held-inference"`) {
+		t.Error("pool inference holds nothing, yet the page says it does")
+	}
+}
+
 // TestPageCSRF: a form post without the session's CSRF token, or from
 // another site, is refused and audited; with it, it works.
 func TestPageCSRF(t *testing.T) {

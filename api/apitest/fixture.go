@@ -21,7 +21,8 @@ func Fixture(now func() time.Time) *Memory {
 	m.AddPool(api.PoolDetail{
 		Name: "training",
 		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 32, OnPremBusy: 30, IdleAllocated: 2,
-			PendingJobs: 6, PendingGPUs: 24, OldestWait: api.Duration(12 * time.Minute)},
+			PendingJobs: 6, PendingGPUs: 24, OldestWait: api.Duration(12 * time.Minute),
+			Held: []api.Held{{What: "aws-p5-ondemand", Why: "out of stock", Until: t0.Add(7 * time.Minute)}}},
 		Spend: api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 			Accrued: 1234.56, Budget: 20000, PerHour: 86.08},
 		Manual: api.ManualLimits{MaxGPUs: 32, MaxTTL: api.Duration(12 * time.Hour)},

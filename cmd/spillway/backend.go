@@ -63,6 +63,7 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		Snapshot: api.Snapshot{
 			Time: st.Time, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
 			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
+			Held: heldOf(&pool, &snap, st.Time),
 		},
 		Spend:     api.Spend{PeriodStart: st.Spend.PeriodStart, PeriodEnd: st.Spend.PeriodEnd, Accrued: st.Spend.Accrued},
 		Manual:    api.ManualLimits{MaxGPUs: pool.Manual.MaxGPUs, MaxTTL: api.Duration(pool.Manual.MaxTTL.D())},
@@ -100,6 +101,40 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		}
 	}
 	return d, nil
+}
+
+// heldOf lists what the snapshot taken at at holds out of launches, by
+// offering name (the key's own name for one the config no longer has),
+// provider or region.
+func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
+	var out []api.Held
+	name := func(k policy.OfferingKey) string {
+		for _, o := range pool.Offerings {
+			if o.Key() == k {
+				return o.Name
+			}
+		}
+		return k.String()
+	}
+	for _, m := range []struct {
+		holds map[policy.OfferingKey]time.Time
+		why   string
+	}{{snap.Unavailable, "out of stock"}, {snap.Unused, "left unused by the queue"}} {
+		for k, until := range m.holds {
+			if until.After(at) {
+				out = append(out, api.Held{What: name(k), Why: m.why, Until: until})
+			}
+		}
+	}
+	for k, until := range snap.Blocked {
+		if until.After(at) {
+			out = append(out, api.Held{What: k, Why: "blocked (quota, throttling or refused requests)", Until: until})
+		}
+	}
+	slices.SortFunc(out, func(a, b api.Held) int {
+		return cmp.Or(strings.Compare(a.What, b.What), strings.Compare(a.Why, b.Why), a.Until.Compare(b.Until))
+	})
+	return out
 }
 
 func apiPlan(p policy.Plan, at time.Time) *api.Plan {

@@ -254,3 +254,28 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		t.Fatalf("server stop: %v", err)
 	}
 }
+
+// TestAPIShowsHeldOfferings: a launch into a stock-out puts the offering in
+// the capacity cache, and the pool's detail says it is not launched now,
+// why and until when.
+func TestAPIShowsHeldOfferings(t *testing.T) {
+	s := startAPIServer(t)
+	s.emu.SetStock("p4d.24xlarge", "us-east-1a", 0)
+	ctx := context.Background()
+	op := s.client(t, s.token(t, "alice", tokens.Operator))
+	if _, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "stock-out drill"}); err != nil {
+		t.Fatal(err)
+	}
+	var held []api.Held
+	eventually(t, "the pool's detail holds the offering out of stock", func() bool {
+		d, err := op.Pool(ctx, "train")
+		if err != nil {
+			return false
+		}
+		held = d.Snapshot.Held
+		return len(held) > 0
+	})
+	if len(held) != 1 || !strings.Contains(held[0].What, "p4d.24xlarge") || held[0].Why != "out of stock" || !held[0].Until.After(time.Now()) {
+		t.Errorf("held %+v, want the p4d offering out of stock until a time to come", held)
+	}
+}
