@@ -67,7 +67,13 @@ func crashChild() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	fail := func(err error) { log.Error("child", "err", err); os.Exit(3) }
+	fail := func(err error) {
+		if ctx.Err() != nil {
+			os.Exit(0) // SIGTERM while starting (the parent saw nothing left to drain): a clean end
+		}
+		log.Error("child", "err", err)
+		os.Exit(3)
+	}
 	cfg := config.ProviderConfig{
 		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: os.Getenv(crashEC2Env), Image: "ami-0abcdef1234567890",
 		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}},
