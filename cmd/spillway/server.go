@@ -75,6 +75,9 @@ func runServer(ctx context.Context, o serverOptions) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := config.LoadContext(ctx, o.config)
 	if err != nil {
+		if ctx.Err() != nil {
+			return stoppedWhileStarting(log, err)
+		}
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
 	if err := cfg.ValidateForServer(); err != nil {
@@ -85,9 +88,21 @@ func runServer(ctx context.Context, o serverOptions) error {
 	}
 	srv, err := newServer(ctx, cfg, serverDeps{log: log, clock: clock.RealClock{}, dryRun: o.dryRun, insecureListen: o.insecureListen})
 	if err != nil {
+		if ctx.Err() != nil {
+			return stoppedWhileStarting(log, err)
+		}
 		return err
 	}
 	return srv.run(ctx)
+}
+
+// stoppedWhileStarting is a stop (SIGTERM, Ctrl-C) that came before the
+// server had started: a clean exit, not a failure, whatever step it cut
+// short (reading the config, opening the state, taking the lease). Nothing
+// has been launched or changed yet.
+func stoppedWhileStarting(log *slog.Logger, cut error) error {
+	log.Info("stopped before it had started", "cut_short", cut)
+	return nil
 }
 
 // listenAndServe serves h on ln until ctx ends, then shuts down gracefully.

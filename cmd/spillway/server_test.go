@@ -141,3 +141,18 @@ pools:
 		t.Fatalf("server on a pool without signals: %v, want a refusal naming signals", err)
 	}
 }
+
+// TestServerStoppedWhileStarting: a SIGTERM that comes before the server
+// has started (its config read, its state opened) is a clean stop, not a
+// failure: exit 0, no instance touched.
+func TestServerStoppedWhileStarting(t *testing.T) {
+	emu, cfg := startServerFixtures(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := runServer(ctx, serverOptions{config: cfg, logLevel: "warn", listen: "127.0.0.1:0"}); err != nil {
+		t.Fatalf("server stopped before it started: %v, want a clean exit", err)
+	}
+	if n := emu.Calls("RunInstances"); n != 0 {
+		t.Fatalf("%d RunInstances calls from a server stopped before it started", n)
+	}
+}
