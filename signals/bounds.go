@@ -36,6 +36,21 @@ const MaxJobGPUs = 1 << 20
 // job of a queue whose jobs all ask the same): 8 MiB of sizes.
 const MaxListedJobs = 1 << 20
 
+// MaxCount bounds a count of pending jobs or GPUs a source reads as a
+// number: far beyond any real queue, and far from int's overflow when the
+// sources' counts are summed or multiplied by gpus_per_job.
+const MaxCount = math.MaxInt32
+
+// Count reads a count of pending jobs or GPUs, a fraction rounding up (part
+// of a job still waits, part of a GPU runs on a whole one). The error
+// completes "<field> ", naming the value and the range.
+func Count(f float64) (int, error) {
+	if math.IsNaN(f) || f < 0 || f > MaxCount {
+		return 0, fmt.Errorf("is %v, out of range: want a count from 0 to %d", f, MaxCount)
+	}
+	return int(math.Ceil(f)), nil
+}
+
 // JobGPUs multiplies a per-node (or per-task) GPU count by a node (or task)
 // count, checking both and the product are from 0 to MaxJobGPUs.
 func JobGPUs(per, count int) (int, error) {

@@ -3,6 +3,7 @@ package signals
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +108,24 @@ func TestSameSizeJobs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		in   float64
+		want int
+		ok   bool
+	}{
+		{0, 0, true}, {3, 3, true}, {2.25, 3, true}, {MaxCount, MaxCount, true},
+		{MaxCount + 1, 0, false}, {1e300, 0, false}, {-1, 0, false}, {math.NaN(), 0, false}, {math.Inf(1), 0, false},
+	} {
+		got, err := Count(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("Count(%v) = %d, %v; want %d (ok %v)", c.in, got, err, c.want, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "out of range: want a count from 0 to 2147483647") {
+			t.Errorf("Count(%v): %v does not name the range", c.in, err)
+		}
 	}
 }

@@ -233,7 +233,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		if r.JobGPUs != nil {
 			d.JobGPUs = make([]int, len(r.JobGPUs))
 			for i, g := range r.JobGPUs {
-				n, err := count(g)
+				n, err := signals.Count(g)
 				if err != nil {
 					return d, fmt.Errorf("printed %s: job_gpus[%d] %w", quoted, i, err)
 				}
@@ -263,12 +263,12 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		}
 		var err error
 		if r.PendingJobs != nil {
-			if d.PendingJobs, err = count(*r.PendingJobs); err != nil {
+			if d.PendingJobs, err = signals.Count(*r.PendingJobs); err != nil {
 				return d, fmt.Errorf("printed %s: pending_jobs %w", quoted, err)
 			}
 		}
 		if r.PendingGPUs != nil {
-			if d.PendingGPUs, err = count(*r.PendingGPUs); err != nil {
+			if d.PendingGPUs, err = signals.Count(*r.PendingGPUs); err != nil {
 				return d, fmt.Errorf("printed %s: pending_gpus %w", quoted, err)
 			}
 			d.PendingGPUsKnown = true
@@ -286,7 +286,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 	if err != nil || math.IsNaN(f) {
 		return d, fmt.Errorf("printed %s, want a bare number (of %s) or a JSON object {\"pending_jobs\",\"pending_gpus\",\"oldest_wait_s\",\"job_gpus\",\"job_wait_s\"}", quoted, s.cfg.Number)
 	}
-	n, err := count(f)
+	n, err := signals.Count(f)
 	if err != nil {
 		return d, fmt.Errorf("printed %s: %w", quoted, err)
 	}
@@ -296,14 +296,6 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		d.PendingGPUs, d.PendingGPUsKnown = n, true
 	}
 	return d, nil
-}
-
-// count reads a number of jobs or GPUs; a fraction rounds up.
-func count(f float64) (int, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > math.MaxInt32 {
-		return 0, fmt.Errorf("is %v, want a count ≥ 0", f)
-	}
-	return int(math.Ceil(f)), nil
 }
 
 // limitedBuffer keeps the first max bytes written and notes the rest.

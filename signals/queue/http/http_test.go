@@ -134,7 +134,7 @@ func TestDemandErrors(t *testing.T) {
 		{"wait beyond a year", Config{URL: srv.URL + "/hostile", PendingJobs: "one", OldestWaitSeconds: "wait"}, true, 200,
 			[]string{"oldest_wait_seconds (field path wait): wait 1e+300 s is out of range: want seconds from 0 to 31536000"}},
 		{"count beyond int32", Config{URL: srv.URL + "/hostile", PendingJobs: "jobs"}, true, 200,
-			[]string{"pending_jobs (field path jobs) is 1e+300, too large for a count"}},
+			[]string{"pending_jobs (field path jobs) is 1e+300, out of range: want a count from 0 to 2147483647"}},
 		{"NaN count", Config{URL: srv.URL + "/hostile", PendingGPUs: "gpus"}, true, 200,
 			[]string{"pending_gpus (field path gpus) is NaN, want a number ≥ 0"}},
 		{"job_gpus not an array", Config{URL: srv.URL + "/queue", Headers: auth, JobGPUs: "queue"}, true, 200,

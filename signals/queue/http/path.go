@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/spillway-io/spillway/signals"
 )
 
 // step is one hop of a field path: an object key or an array index.
@@ -203,10 +205,7 @@ func count(v any) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if f > math.MaxInt32 {
-		return 0, fmt.Errorf("is %v, too large for a count", f)
-	}
-	return int(math.Ceil(f)), nil
+	return signals.Count(f)
 }
 
 func truncate(s string, n int) string {

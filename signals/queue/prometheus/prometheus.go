@@ -330,14 +330,9 @@ func wholeCount(f float64) (int, error) {
 	if f < 0 {
 		return 0, fmt.Errorf("value %v is negative: want a count >= 0", f)
 	}
-	if f > maxCount {
+	if f > signals.MaxCount {
 		// Converted, it would wrap to a negative count.
-		return 0, fmt.Errorf("value %v is out of range: want a count from 0 to %d", f, maxCount)
+		return 0, fmt.Errorf("value %v is out of range: want a count from 0 to %d", f, signals.MaxCount)
 	}
 	return int(math.Round(f)), nil
 }
-
-// maxCount bounds a count of pending jobs or GPUs, as the http and command
-// sources bound theirs: far beyond any real queue, and far from int's
-// overflow when sources are summed.
-const maxCount = math.MaxInt32
