@@ -246,3 +246,15 @@ func TestUnusedOfferingNotLaunched(t *testing.T) {
 		t.Errorf("launches %v with the hold expired, want 8 of one", dtLaunched(p))
 	}
 }
+
+func TestOfferingName(t *testing.T) {
+	one := dtOne()
+	pool := dtPool(one, dtP4d())
+	if got := pool.OfferingName(dtP4d().Key()); got != "p4d" {
+		t.Errorf("OfferingName(p4d's key) = %q, want p4d", got)
+	}
+	gone := OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "g5.xlarge", Market: MarketOnDemand}
+	if got := pool.OfferingName(gone); got != "aws/us-east-1/g5.xlarge/on-demand" {
+		t.Errorf("OfferingName(a key no offering has) = %q, want the key's own name", got)
+	}
+}

@@ -140,6 +140,17 @@ type OfferingKey struct {
 	Market       Market
 }
 
+// OfferingName is the name of the pool's offering with key k, or k's own
+// name (String) when the pool has none: what a hold on k is shown as.
+func (p *Pool) OfferingName(k OfferingKey) string {
+	for i := range p.Offerings {
+		if p.Offerings[i].Key() == k {
+			return p.Offerings[i].Name
+		}
+	}
+	return k.String()
+}
+
 // String names the key as offerings without a name are named:
 // provider/region[/zone]/instance type/market.
 func (k OfferingKey) String() string {

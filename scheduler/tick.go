@@ -119,18 +119,12 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 func (s *Scheduler) holdUnused(t *tick, keys []policy.OfferingKey) {
 	for _, k := range keys {
 		s.cache.RecordUnused(k)
-		name := k.String()
-		for _, o := range t.pr.spec.Policy.Offerings {
-			if o.Key() == k {
-				name = o.Name
-				break
-			}
-		}
+		name := t.pr.spec.Policy.OfferingName(k)
 		s.metrics.unused.WithLabelValues(t.pr.spec.Policy.Name, name).Inc()
 		until := t.now.Add(policy.UnusedHold)
-		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("offering %s left unused by the queue: not launched until %s", k, until.UTC().Format(time.RFC3339)))
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("offering %s left unused by the queue: not launched until %s", name, until.UTC().Format(time.RFC3339)))
 		s.log.Warn("offering left unused by the queue: pending jobs that seem to fit its instances do not start there", "pool", t.pr.spec.Policy.Name,
-			"offering", k.String(), "held_until", until)
+			"offering", name, "held_until", until)
 	}
 }
 

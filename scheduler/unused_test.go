@@ -55,7 +55,7 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	var held bool
 	for _, d := range h.decisions() {
 		for _, n := range d.Notes {
-			held = held || strings.Contains(n, "left unused by the queue: not launched until")
+			held = held || strings.Contains(n, "offering small left unused by the queue: not launched until")
 		}
 	}
 	if !held {

@@ -108,21 +108,13 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 // provider or region.
 func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
 	var out []api.Held
-	name := func(k policy.OfferingKey) string {
-		for _, o := range pool.Offerings {
-			if o.Key() == k {
-				return o.Name
-			}
-		}
-		return k.String()
-	}
 	for _, m := range []struct {
 		holds map[policy.OfferingKey]time.Time
 		why   string
 	}{{snap.Unavailable, "out of stock"}, {snap.Unused, "left unused by the queue"}} {
 		for k, until := range m.holds {
 			if until.After(at) {
-				out = append(out, api.Held{What: name(k), Why: m.why, Until: until})
+				out = append(out, api.Held{What: pool.OfferingName(k), Why: m.why, Until: until})
 			}
 		}
 	}
