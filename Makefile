@@ -1,6 +1,10 @@
 GO ?= go
 BIN := bin/spillway
 
+# go-nvml's cgo wrappers call NVML functions its newer header marks
+# deprecated; without this a first build prints a page of gcc warnings.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
+
 .PHONY: build test bench lint fuzz soak demo
 
 build:
