@@ -33,7 +33,6 @@ type CapacityCache struct {
 	mu          sync.Mutex
 	unavailable map[policy.OfferingKey]time.Time
 	blocked     map[string]time.Time
-	unused      map[policy.OfferingKey]time.Time // offerings the queue left unused (RecordUnused)
 }
 
 // CapacityCacheOption configures a CapacityCache.
@@ -63,7 +62,6 @@ func NewCapacityCache(opts ...CapacityCacheOption) *CapacityCache {
 		now:         time.Now,
 		unavailable: make(map[policy.OfferingKey]time.Time),
 		blocked:     make(map[string]time.Time),
-		unused:      make(map[policy.OfferingKey]time.Time),
 	}
 	for _, o := range opts {
 		o(c)
@@ -121,26 +119,6 @@ func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
 		return true
 	}
 	return false
-}
-
-// RecordUnused holds key out of launches for policy.UnusedHold: the policy
-// drained an instance of it that the queue left idle while jobs that
-// seemed to fit it waited (policy.Plan.Unused). A launch that succeeds
-// does not clear it (only time does), as the offering had stock all along.
-func (c *CapacityCache) RecordUnused(key policy.OfferingKey) {
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	extend(c.unused, key, now.Add(policy.UnusedHold))
-}
-
-// Unused returns a copy of the offerings held by RecordUnused at now, in
-// the shape of policy.Snapshot's Unused field, and forgets the expired
-// ones. The map is never nil.
-func (c *CapacityCache) Unused(now time.Time) map[policy.OfferingKey]time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return live(c.unused, now)
 }
 
 func extend[K comparable](m map[K]time.Time, k K, until time.Time) {

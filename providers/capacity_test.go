@@ -205,30 +205,3 @@ func equalMaps[K comparable](a, b map[K]time.Time) bool {
 	}
 	return true
 }
-
-// TestCapacityCacheUnused: an offering recorded unused is held for
-// policy.UnusedHold, apart from the stock-outs, and a successful launch of
-// it (Record(nil)) does not clear it.
-func TestCapacityCacheUnused(t *testing.T) {
-	clk := &fakeClock{t: t0}
-	c := NewCapacityCache(WithCacheClock(clk.Now))
-	small := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "g5.xlarge", Market: policy.MarketOnDemand}
-	c.RecordUnused(small)
-	c.Record(nil, small)
-	if got := c.Unused(clk.Now()); len(got) != 1 || !got[small].Equal(t0.Add(policy.UnusedHold)) {
-		t.Fatalf("Unused = %v, want %v until %v", got, small, t0.Add(policy.UnusedHold))
-	}
-	if unavail, _ := c.Snapshot(clk.Now()); len(unavail) != 0 {
-		t.Errorf("Snapshot's unavailable = %v: an unused offering is not out of stock", unavail)
-	}
-	clk.Advance(policy.UnusedHold / 2)
-	c.RecordUnused(small) // extended
-	clk.Advance(policy.UnusedHold - time.Second)
-	if got := c.Unused(clk.Now()); len(got) != 1 {
-		t.Errorf("Unused = %v after a second record, want it held", got)
-	}
-	clk.Advance(time.Second)
-	if got := c.Unused(clk.Now()); len(got) != 0 {
-		t.Errorf("Unused = %v after the hold, want none", got)
-	}
-}

@@ -71,6 +71,8 @@ type harness struct {
 	// wrap, when set, stands between the scheduler and the state it opens
 	// (h.store stays the state itself).
 	wrap func(state.Store) state.Store
+	// extra are pools the scheduler runs beside h.pool (ticked by the test).
+	extra []scheduler.Pool
 }
 
 type harnessOption func(*harness)
@@ -151,6 +153,7 @@ func (h *harness) start() {
 			},
 		}},
 	}
+	h.opts.Pools = append(h.opts.Pools, h.extra...)
 	h.sched, err = scheduler.New(h.opts)
 	if err != nil {
 		h.t.Fatalf("scheduler.New: %v", err)

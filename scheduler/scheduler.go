@@ -154,6 +154,12 @@ type poolRun struct {
 	// failed write left for the next tick), and a restart reads them back.
 	idle    *idlegap.Tracker
 	unsaved []state.IdleGap
+	// unused holds the offerings held out of the pool's launches because
+	// the queue left their instances unused, until when (guarded by mu;
+	// seeded from the state); unsavedHolds those a failed write left for
+	// the next tick.
+	unused       map[policy.OfferingKey]time.Time
+	unsavedHolds []state.Hold
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex

@@ -124,7 +124,7 @@ func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
 	}
 	if n != (state.Pruned{}) {
 		s.log.Info("pruned old history", "before", now.Add(-s.opts.Retention), "decisions", n.Decisions, "audit", n.Audit,
-			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps)
+			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps, "holds", n.Holds)
 	}
 	return nil
 }

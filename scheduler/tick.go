@@ -85,7 +85,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	var plan policy.Plan
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
-		snap.Unused = s.cache.Unused(now)
+		snap.Unused = pr.liveHolds(now)
 		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
 		snap.IdleGaps = pr.idle.Gaps(now)
 		s.addBlocks(&snap, now)
@@ -104,6 +104,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure")
 	}
 	s.saveIdleGaps(cctx, t)
+	s.saveHolds(cctx, t)
 	t.rec.Snapshot = summarise(snap)
 	t.rec.Spend = spend.Accrued
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
@@ -112,20 +113,6 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	s.observeMetrics(t, snap, spend)
 	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}, t.rows)
 	return s.record(cctx, t)
-}
-
-// holdUnused holds out of launches, for policy.UnusedHold, the offerings
-// whose instances the plan drains because the queue leaves them idle.
-func (s *Scheduler) holdUnused(t *tick, keys []policy.OfferingKey) {
-	for _, k := range keys {
-		s.cache.RecordUnused(k)
-		name := t.pr.spec.Policy.OfferingName(k)
-		s.metrics.unused.WithLabelValues(t.pr.spec.Policy.Name, name).Inc()
-		until := t.now.Add(policy.UnusedHold)
-		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("offering %s left unused by the queue: not launched until %s", name, until.UTC().Format(time.RFC3339)))
-		s.log.Warn("offering left unused by the queue: pending jobs that seem to fit its instances do not start there", "pool", t.pr.spec.Policy.Name,
-			"offering", name, "held_until", until)
-	}
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {
@@ -301,8 +288,9 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 }
 
 // seed teaches the pool's trackers what was recorded before this process
-// started, so a restart forgets neither: the boot tracker the joins,
-// oldest first, the idle tracker the newest idle gaps of each offering.
+// started, so a restart forgets none: the boot tracker the joins, oldest
+// first, the idle tracker the newest idle gaps of each offering, and the
+// offerings held out of launches as unused.
 func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	pool := pr.spec.Policy.Name
 	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool})
@@ -325,6 +313,9 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 			InstanceType: g.InstanceType, Market: policy.Market(g.Market)}}
 	}
 	pr.idle.Restore(rs)
+	if err := s.seedHolds(ctx, pr, s.clock.Now()); err != nil {
+		return err
+	}
 	pr.seeded = true
 	return nil
 }

@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
 )
 
 // TestUnusedOfferingReplaced: a queue that gives no job sizes reads as
@@ -23,7 +26,20 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	small.Name, small.InstanceType, small.GPUs, small.PricePerHour = "small", "g5.xlarge", 1, 1.006
 	pool.Offerings = append([]policy.Offering{small}, pool.Offerings...)
 	reg := prometheus.NewRegistry()
-	h := newHarness(t, pool, func(h *harness) { h.opts.Registerer = reg })
+	// Another pool renting the same shapes, for a queue of one-GPU jobs.
+	infer := pool
+	infer.Name = "infer"
+	inferQueue := func(context.Context) policy.Snapshot {
+		return policy.Snapshot{Time: t0, OnPremGPUs: 8, OnPremBusyGPUs: 8, PendingJobs: 1, PendingGPUs: 1, OldestWait: 30 * time.Minute}
+	}
+	h := newHarness(t, pool, func(h *harness) {
+		h.opts.Registerer = reg
+		h.extra = []scheduler.Pool{{Policy: infer, Snapshot: func(ctx context.Context) policy.Snapshot {
+			s := inferQueue(ctx)
+			s.Time = h.clk.Now()
+			return s
+		}, JoinTimeout: 10 * time.Minute}}
+	})
 	h.mu.Lock()
 	h.demand.PendingJobs, h.demand.PendingGPUs, h.demand.OldestWait = 1, 2, 30*time.Minute // no sizes
 	h.mu.Unlock()
@@ -79,6 +95,48 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	}
 	if n := launchedOf("small"); n != 2 {
 		t.Errorf("%d small instances launched in all, want the first 2 only while the shape is held", n)
+	}
+	// The hold is the train pool's: the infer pool's queue of one-GPU jobs
+	// still gets the small shape.
+	if err := h.sched.Tick(t.Context(), infer.Name); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := h.store.Instances(t.Context(), state.InstanceFilter{Pool: infer.Name})
+	var holds []state.Hold
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Offering != "small" {
+		t.Errorf("the infer pool launched %+v for one one-GPU job, want one small instance: the train pool's hold is not its", rs)
+	}
+	// The hold is stored: a restarted server keeps it.
+	holds, err = h.store.Holds(t.Context(), pool.Name, h.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holds) != 1 || holds[0].InstanceType != small.InstanceType || !strings.Contains(holds[0].Reason, "left unused by the queue") {
+		t.Fatalf("stored holds %+v, want the small offering's", holds)
+	}
+	h.opts.Registerer = prometheus.NewRegistry() // a new process's
+	h.restart()
+	h.mu.Lock()
+	h.demand.PendingJobs, h.demand.PendingGPUs = 10, 10 // more than the 8-GPU instance takes, still of no size
+	h.mu.Unlock()
+	for range 6 {
+		h.step(10 * time.Second)
+	}
+	if n := launchedOf("small"); n != 2 {
+		t.Errorf("%d small instances launched in all after a restart within the hold, want still 2", n)
+	}
+	st, _ := h.sched.LastStatus(pool.Name)
+	if until, ok := st.Snapshot.Unused[small.Key()]; len(st.Snapshot.Unused) != 1 || !ok || !until.Equal(holds[0].Until) {
+		t.Errorf("the restarted server's snapshot holds %v, want the small offering until %s", st.Snapshot.Unused, holds[0].Until)
+	}
+	// Once it lapses, nothing is held.
+	h.clk.Step(holds[0].Until.Sub(h.clk.Now()))
+	h.step(time.Second)
+	if st, _ := h.sched.LastStatus(pool.Name); len(st.Snapshot.Unused) != 0 {
+		t.Errorf("the snapshot holds %v after the hold lapsed, want nothing", st.Snapshot.Unused)
 	}
 }
 

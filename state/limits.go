@@ -310,6 +310,25 @@ func (g IdleGap) Bounded() (IdleGap, error) {
 	return g, c.err()
 }
 
+// Bounded checks a hold for PutHold and returns it with its Reason
+// truncated.
+func (h Hold) Bounded() (Hold, error) {
+	c := checker{kind: "Hold"}
+	c.id("Pool", h.Pool, true)
+	c.id("Provider", h.Provider, true)
+	c.id("Region", h.Region, false)
+	c.id("Zone", h.Zone, false)
+	c.id("InstanceType", h.InstanceType, true)
+	c.id("Market", h.Market, false)
+	c.time("At", h.At, true)
+	c.time("Until", h.Until, true)
+	if !h.At.IsZero() && !h.Until.After(h.At) {
+		c.bad("Until", h.Until.UTC().Format(time.RFC3339Nano), "a time after At ("+h.At.UTC().Format(time.RFC3339Nano)+")")
+	}
+	h.Reason = Truncate(h.Reason, MaxTextLen)
+	return h, c.err()
+}
+
 // Bounded checks an audit entry for AddAudit and returns it with every
 // string truncated: only a time that cannot be stored or a status outside
 // 0..999 is refused.

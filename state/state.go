@@ -100,6 +100,14 @@ type Store interface {
 	// oldest (by At, then as stored) first.
 	IdleGaps(ctx context.Context, pool string, perOffering int) ([]IdleGap, error)
 
+	// PutHold stores h, keyed by its pool and offering. A hold of that
+	// offering stored already is only ever extended: the one whose Until is
+	// later is kept, with its At and Reason.
+	PutHold(ctx context.Context, h Hold) error
+	// Holds lists the pool's holds whose Until is after at, earliest Until
+	// first (ties by provider, region, zone, instance type, market).
+	Holds(ctx context.Context, pool string, at time.Time) ([]Hold, error)
+
 	// AddAudit stores an audit entry and returns its ID (strictly
 	// increasing, never reused). e.ID is ignored. Over-long strings are
 	// truncated, never refused: an audit entry is always kept.
@@ -111,7 +119,8 @@ type Store interface {
 	// Prune deletes the history older than before: decisions and audit
 	// entries whose Time is before it, finished intents last written before
 	// it, ended instances that ended before it, floors that ended or
-	// whose Until passed before it, and idle gaps that resolved before it. Pending intents, instances not ended,
+	// whose Until passed before it, idle gaps that resolved before it, and
+	// holds that lapsed before it. Pending intents, instances not ended,
 	// open floors and the spend ledger are never pruned. It deletes in small
 	// transactions, so writers wait at most a moment, and returns what it
 	// deleted. IDs of decisions and audit entries are not reused after a
@@ -137,7 +146,7 @@ var (
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {
-	Decisions, Audit, Intents, Instances, Floors, IdleGaps int64
+	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds int64
 }
 
 // Migrated is implemented by stores with a versioned schema: it lists the

@@ -167,6 +167,20 @@ type IdleGap struct {
 // offering followed within the learning horizon (policy.IdleGapNever).
 const IdleGapNever time.Duration = -1
 
+// Hold keeps an offering out of one pool's launches until Until: the policy
+// drained an instance of it that the queue left unused (policy.Plan.Unused),
+// so pending jobs that seem to fit it do not start there. The scheduler
+// stores each as it records it, so that a restarted server, or the next
+// leader, keeps it, and a follower can show it.
+type Hold struct {
+	Pool string
+	// The offering's identity (policy.OfferingKey).
+	Provider, Region, Zone, InstanceType, Market string
+	At                                           time.Time // when the hold was recorded
+	Until                                        time.Time // when it lapses: after At
+	Reason                                       string    // why, truncated to MaxTextLen
+}
+
 // AuditEntry is one request to the operator API.
 type AuditEntry struct {
 	ID        int64

@@ -103,6 +103,9 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	return d, nil
 }
 
+// heldUnused is why an offering the queue left unused is held.
+const heldUnused = "left unused by the queue"
+
 // heldOf lists what the snapshot taken at at holds out of launches, by
 // offering name (the key's own name for one the config no longer has),
 // provider or region.
@@ -111,7 +114,7 @@ func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
 	for _, m := range []struct {
 		holds map[policy.OfferingKey]time.Time
 		why   string
-	}{{snap.Unavailable, "out of stock"}, {snap.Unused, "left unused by the queue"}} {
+	}{{snap.Unavailable, "out of stock"}, {snap.Unused, heldUnused}} {
 		for k, until := range m.holds {
 			if until.After(at) {
 				out = append(out, api.Held{What: pool.OfferingName(k), Why: m.why, Until: until})

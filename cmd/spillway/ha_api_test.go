@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 )
 
 // haAPIServer is one in-process server of an HA pair.
@@ -196,6 +199,26 @@ pools:
 		return err == nil && len(d.Floors) == 1 && d.Floors[0].Burst == b.ID && d.Floors[0].GPUs == 8 && d.Spend.Accrued > 0
 	})
 
+	// An offering held out of launches as unused is stored, as the leader
+	// stores it (scheduler's TestUnusedOfferingReplaced): the follower shows
+	// it, and the next leader keeps it.
+	store, err := postgres.Open(ctx, pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := store.PutHold(ctx, state.Hold{Pool: "train", Provider: "emu", Region: "us-east-1", InstanceType: "p4d.24xlarge",
+		Market: "on-demand", At: time.Now(), Until: until, Reason: "left unused in a drill"}); err != nil {
+		t.Fatal(err)
+	}
+	heldUnused := func(s *haAPIServer) bool {
+		d, err := client(s).Pool(ctx, "train")
+		return err == nil && len(d.Snapshot.Held) == 1 && strings.Contains(d.Snapshot.Held[0].What, "p4d.24xlarge") &&
+			d.Snapshot.Held[0].Why == "left unused by the queue" && d.Snapshot.Held[0].Until.Equal(until)
+	}
+	eventually(t, "the follower shows the held offering", func() bool { return heldUnused(follow) })
+
 	// The leader shuts down (releasing the lease); the other takes over and
 	// cancels the burst through its own API.
 	if err := lead.stop(); err != nil {
@@ -205,6 +228,7 @@ pools:
 		code, body := follow.readyz(t)
 		return code == 200 && body.Leader
 	})
+	eventually(t, "the new leader holds the offering", func() bool { return heldUnused(follow) })
 	if _, err := client(follow).CancelBurst(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -171,6 +171,18 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 		}
 		d.Floors = append(d.Floors, af)
 	}
+	// What the leader holds out of launches in its memory alone (stock-outs,
+	// quota blocks) is not known here; the offerings held as unused are
+	// stored.
+	hs, err := b.store.Holds(ctx, pool.Name, now)
+	if err != nil {
+		return err
+	}
+	d.Snapshot.Held = nil
+	for _, h := range hs {
+		k := policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
+		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(k), Why: heldUnused, Until: h.Until})
+	}
 	return nil
 }
 

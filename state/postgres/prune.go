@@ -32,6 +32,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"instances", "state = 'ended' AND GREATEST(ended_at, updated_at) < $1", &p.Instances},
 		{"floors", "((ended_at <> 0 AND ended_at < $1) OR (until <> 0 AND until < $1))", &p.Floors},
 		{"idle_gaps", "at < $1", &p.IdleGaps},
+		{"holds", "until < $1", &p.Holds},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE ctid IN (SELECT ctid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT $2)`
 		for {

@@ -61,9 +61,13 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 		{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: recent, Gap: 2 * time.Minute},
 	}), "AddIdleGaps")
 
+	// Holds: lapsed before the cut (pruned), lapsing after it (kept).
+	ok(t, s.PutHold(ctx(t), state.Hold{Pool: "train", Provider: "aws", InstanceType: "g5.xlarge", At: old, Until: old.Add(time.Hour)}), "PutHold")
+	ok(t, s.PutHold(ctx(t), state.Hold{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: old, Until: recent}), "PutHold")
+
 	got, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune")
-	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1})
+	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1})
 	again, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune again")
 	same(t, "pruned again", again, state.Pruned{})
@@ -91,6 +95,11 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	ok(t, err, "IdleGaps")
 	if len(gaps) != 1 || gaps[0].Gap != 2*time.Minute {
 		t.Fatalf("idle gaps kept: %+v, want the one after the cut", gaps)
+	}
+	holds, err := s.Holds(ctx(t), "train", old)
+	ok(t, err, "Holds")
+	if len(holds) != 1 || holds[0].InstanceType != "p5.48xlarge" {
+		t.Fatalf("holds kept: %+v, want the one lapsing after the cut", holds)
 	}
 	spent, err := s.Spend(ctx(t), "train", month)
 	ok(t, err, "Spend")

@@ -157,6 +157,8 @@ func behaviours() []testCase {
 		{"RecordSpendsIsAllOrNothing", recordSpendsIsAllOrNothing},
 		{"IdleGapsNewestPerOffering", idleGapsNewestPerOffering},
 		{"AddIdleGapsIsAllOrNothing", addIdleGapsIsAllOrNothing},
+		{"HoldsLiveAndExtended", holdsLiveAndExtended},
+		{"InvalidHoldsAreRefused", invalidHoldsAreRefused},
 		{"AuditRoundTrip", auditRoundTrip},
 		{"AuditPaging", auditPaging},
 		{"AuditKeepsOverlongEntries", auditKeepsOverlongEntries},
