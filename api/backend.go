@@ -146,6 +146,8 @@ type PoolSummary struct {
 	Budget float64 `json:"budget"`
 	// Floors counts active schedule and manual floors.
 	Floors int `json:"floors"`
+	// Held is what the policy does not launch now (Snapshot.Held).
+	Held []Held `json:"held,omitempty"`
 }
 
 // Snapshot is what the policy last saw in a pool.

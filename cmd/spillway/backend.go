@@ -42,6 +42,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy,
 			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
 			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors),
+			Held: d.Snapshot.Held,
 		}
 		for _, in := range d.Instances {
 			ps.CloudGPUs += in.GPUs

@@ -278,4 +278,11 @@ func TestAPIShowsHeldOfferings(t *testing.T) {
 	if len(held) != 1 || !strings.Contains(held[0].What, "p4d.24xlarge") || held[0].Why != "out of stock" || !held[0].Until.After(time.Now()) {
 		t.Errorf("held %+v, want the p4d offering out of stock until a time to come", held)
 	}
+	st, err := op.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pools) != 1 || len(st.Pools[0].Held) == 0 || st.Pools[0].Held[0].Why != "out of stock" {
+		t.Errorf("/v1/status pools %+v, want train's held offering", st.Pools)
+	}
 }

@@ -18,7 +18,9 @@ func newStatusCmd() *cobra.Command {
 total and those allocated but idle (waste), the queue (pending jobs and GPUs,
 the oldest wait), burst instances and their GPUs, spend this budget period
 against the budget, and the number of active floors (schedules and manual
-bursts).`,
+bursts). Below the table, what each pool does not launch now, why and until
+when: offerings out of stock or left unused by the queue, providers or regions
+blocked by a quota or refused requests.`,
 		Example: `  spillway status
   SPILLWAY_SERVER=https://spillway.internal:8700 spillway status -o json`,
 		Args: cobra.NoArgs,
@@ -49,6 +51,14 @@ bursts).`,
 					}
 					fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
 						p.PendingJobs, p.PendingGPUs, p.OldestWait, p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+				}
+				for _, p := range st.Pools {
+					if len(p.Held) > 0 {
+						fmt.Fprintf(tw, "\n%s: not launched now:\n", p.Name)
+						for _, h := range p.Held {
+							fmt.Fprintf(tw, "  %s: %s until %s\n", h.What, h.Why, fmtTime(h.Until))
+						}
+					}
 				}
 			})
 		},
