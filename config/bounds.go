@@ -51,6 +51,10 @@ const (
 	MaxCost  = 1e12
 	// MaxPerformance bounds an offering's relative performance.
 	MaxPerformance = 1000.0
+	// MaxOfferingVCPUs and MaxOfferingMemoryGiB bound an offering's vcpus
+	// and memory_gib (the largest instances have 896 vCPUs and 32 TiB).
+	MaxOfferingVCPUs     = 1 << 16
+	MaxOfferingMemoryGiB = 1 << 20
 
 	// MinCheckpointInterval and MaxCheckpointInterval bound a pool's
 	// checkpoint_interval when it is not 0 (jobs that do not checkpoint):
@@ -215,6 +219,10 @@ func (v *cfgValidator) checkBounds(cfg *Config) {
 			}
 			if o.Performance > MaxPerformance {
 				v.errf(op+".performance", "%s is out of range: want at most %s", cfgFloat(o.Performance), cfgFloat(MaxPerformance))
+			}
+			intMax(op+".vcpus", o.VCPUs, MaxOfferingVCPUs, "vCPUs per instance")
+			if o.MemoryGiB > MaxOfferingMemoryGiB {
+				v.errf(op+".memory_gib", "%s GiB is out of range: want at most %d", cfgFloat(o.MemoryGiB), MaxOfferingMemoryGiB)
 			}
 		}
 	}

@@ -93,6 +93,7 @@ pools:
       - {provider: aws, instance_type: x8.big, market: spot, price_per_hour: 15, name: pinned}
       - {provider: aws, instance_type: x8.big, gpus: 4, name: half}
       - {provider: ali, instance_type: ecs.x1}
+      - {provider: aws, instance_type: x8.big, gpus: 8, price_per_hour: 40, vcpus: 96, name: fewer-cpus}
 `
 	got, err := Parse("fill.yaml", []byte(cfg), WithCatalog(cat))
 	if err != nil {
@@ -101,11 +102,14 @@ pools:
 	want := []struct {
 		gpus  int
 		price float64
-	}{{8, 40}, {8, 12}, {8, 15}, {4, 40}, {1, 2}}
+		vcpus int
+		mem   float64
+	}{{8, 40, 192, 2048}, {8, 12, 192, 2048}, {8, 15, 192, 2048}, {4, 40, 0, 0}, {1, 2, 8, 30}, {8, 40, 96, 2048}}
 	for i, w := range want {
 		o := got.Pools[0].Policy.Offerings[i]
-		if o.GPUs != w.gpus || o.PricePerHour != w.price {
-			t.Errorf("offering %d (%s): gpus %d price %v, want %d %v", i, o.Name, o.GPUs, o.PricePerHour, w.gpus, w.price)
+		if o.GPUs != w.gpus || o.PricePerHour != w.price || o.VCPUs != w.vcpus || o.MemoryGiB != w.mem {
+			t.Errorf("offering %d (%s): gpus %d price %v vcpus %d memory %v GiB, want %d %v %d %v", i, o.Name, o.GPUs, o.PricePerHour, o.VCPUs, o.MemoryGiB,
+				w.gpus, w.price, w.vcpus, w.mem)
 		}
 	}
 

@@ -133,6 +133,8 @@ func TestParseDefaults(t *testing.T) {
 			Market:       policy.MarketOnDemand,
 			Performance:  1,
 			Billing:      policy.BillingPerSecondMin60,
+			VCPUs:        192, // the catalog's shape
+			MemoryGiB:    2048,
 		}},
 		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(10 * time.Minute)},
 	}

@@ -302,6 +302,12 @@ func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering)
 	if v.has(op+".performance") && o.Performance <= 0 {
 		v.errf(op+".performance", "performance %s must be greater than 0: it weighs one GPU of this offering against a reference GPU (1.0)", cfgFloat(o.Performance))
 	}
+	if v.has(op+".vcpus") && o.VCPUs <= 0 {
+		v.errf(op+".vcpus", "%d vCPUs: an instance has more than 0 vCPUs; leave vcpus out when unknown", o.VCPUs)
+	}
+	if v.has(op+".memory_gib") && o.MemoryGiB <= 0 {
+		v.errf(op+".memory_gib", "memory %s GiB must be greater than 0; leave memory_gib out when unknown", cfgFloat(o.MemoryGiB))
+	}
 }
 
 // fillFromCatalog gives offerings that leave out gpus or price_per_hour
@@ -318,6 +324,7 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			needGPUs := !v.has(op+".gpus") && !v.d.failed[op+".gpus"]
 			needPrice := !v.has(op+".price_per_hour") && !v.d.failed[op+".price_per_hour"]
 			if !needGPUs && !needPrice {
+				v.shapeFromCatalog(prov.Type, op, o)
 				continue
 			}
 			var miss []string
@@ -347,7 +354,24 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 				}
 				o.PricePerHour = price
 			}
+			v.shapeFromCatalog(prov.Type, op, o)
 		}
+	}
+}
+
+// shapeFromCatalog gives an offering that leaves out vcpus or memory_gib
+// the catalog's, when the catalog knows its instance type and the GPUs
+// agree (an instance type written with other GPUs is another shape).
+func (v *cfgValidator) shapeFromCatalog(t ProviderType, op string, o *policy.Offering) {
+	e, found := v.cat.Lookup(t, o.InstanceType)
+	if !found || e.GPUs != o.GPUs {
+		return
+	}
+	if !v.has(op+".vcpus") && e.VCPUs > 0 {
+		o.VCPUs = e.VCPUs
+	}
+	if !v.has(op+".memory_gib") && e.MemGiB > 0 {
+		o.MemoryGiB = e.MemGiB
 	}
 }
 

@@ -123,6 +123,12 @@ type Offering struct {
 	// provider type (aws per-second-min-60s, alicloud per-second,
 	// terraform hourly).
 	Billing Billing `yaml:"billing,omitempty"`
+	// VCPUs and MemoryGiB are the instance's vCPUs and memory, taken from
+	// the catalog when left out (0: unknown). A demand source that knows
+	// each pending job's CPUs and memory (slurm) counts a job as needing
+	// the smallest shape that holds them; Decide does not read them.
+	VCPUs     int     `yaml:"vcpus,omitempty"`
+	MemoryGiB float64 `yaml:"memory_gib,omitempty"`
 }
 
 // Key identifies the offering in the capacity cache.
