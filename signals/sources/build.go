@@ -3,7 +3,9 @@ package sources
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 
 	"k8s.io/utils/clock"
@@ -13,6 +15,7 @@ import (
 	"github.com/spillway-io/spillway/signals/baseline"
 	"github.com/spillway-io/spillway/signals/queue"
 	"github.com/spillway-io/spillway/signals/queue/prometheus"
+	"github.com/spillway-io/spillway/signals/queue/slurm"
 )
 
 // Spec is what Build builds: one pool's signal settings.
@@ -128,7 +131,7 @@ func Build(spec Spec, opts ...Option) (*Set, error) {
 		}
 	}
 	for i, d := range spec.Demand {
-		src, err := buildDemand(spec.Pool.Name, d, o)
+		src, err := buildDemand(&spec.Pool, d, o)
 		if err != nil {
 			errs = append(errs, SourceError{Demand: i, Err: err})
 			continue
@@ -195,11 +198,16 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 	return src, closer, nil
 }
 
-func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
+func buildDemand(pool *policy.Pool, d Demand, o buildOptions) (*queue.Source, error) {
 	qopts := append([]queue.Option{queue.WithLogger(o.log), queue.WithClock(o.clock)}, o.queue...)
 	if d.Type != TypePrometheus {
 		if d.Type != "" && d.Type != queue.TypeSlurm && d.Type != queue.TypeRedis && d.Type != queue.TypeHTTP && d.Type != queue.TypeCommand {
 			return nil, fmt.Errorf("type %q: want one of %s", d.Type, strings.Join(DemandTypes, ", "))
+		}
+		if d.Type == queue.TypeSlurm && d.Slurm != nil {
+			sl := *d.Slurm
+			sl.Shapes = Shapes(pool.Offerings)
+			d.Slurm = &sl
 		}
 		return queue.New(d.Config, qopts...)
 	}
@@ -218,7 +226,7 @@ func buildDemand(pool string, d Demand, o buildOptions) (*queue.Source, error) {
 	}
 	name := p.Name
 	if name == "" {
-		name = pool
+		name = pool.Name
 	}
 	client, closer := ownClient()
 	src, err := prometheus.New(prometheus.Config{
@@ -258,4 +266,23 @@ type closingSource struct {
 func (c closingSource) Close() error {
 	c.close()
 	return nil
+}
+
+// Shapes are the distinct GPUs, vCPUs and memory of the offerings, for a
+// Slurm source to match jobs' CPUs and memory to; nil when no offering's
+// vCPUs or memory is known.
+func Shapes(offs []policy.Offering) []slurm.Shape {
+	var out []slurm.Shape
+	known := false
+	for _, o := range offs {
+		s := slurm.Shape{GPUs: o.GPUs, VCPUs: o.VCPUs, MemMiB: int64(math.Ceil(o.MemoryGiB * 1024))}
+		known = known || s.VCPUs > 0 || s.MemMiB > 0
+		if o.GPUs > 0 && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if !known {
+		return nil
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -225,5 +226,44 @@ func TestWithClock(t *testing.T) {
 	}
 	if want := fmt.Sprint(at.Unix()); got.Load() != want || !d.Time.Equal(at) || d.PendingJobs != 3 {
 		t.Errorf("queried at %v, read %+v; want 3 jobs read at %s (%v)", got.Load(), d, want, at)
+	}
+}
+
+// TestSlurmShapesFromOfferings: a Slurm source matches jobs' CPUs and
+// memory to the pool's offerings, its squeue here a script that prints one
+// 1-GPU job asking for 32 CPUs: the 1-GPU shape has 4, so it counts as the
+// 4 GPUs of the smallest shape that holds it. Offerings of unknown vCPUs
+// and memory give no shapes.
+func TestSlurmShapesFromOfferings(t *testing.T) {
+	squeue := filepath.Join(t.TempDir(), "squeue")
+	line := "7|N/A|gres/gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=32,mem=1000M,node=1|"
+	if err := os.WriteFile(squeue, []byte("#!/bin/sh\necho '"+line+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	offs := []policy.Offering{
+		{Name: "small", GPUs: 1, VCPUs: 4, MemoryGiB: 16},
+		{Name: "mid", GPUs: 4, VCPUs: 48, MemoryGiB: 192},
+		{Name: "mid-spot", GPUs: 4, VCPUs: 48, MemoryGiB: 192},
+	}
+	for _, tt := range []struct {
+		offs []policy.Offering
+		want int
+	}{
+		{offs, 4},
+		{[]policy.Offering{{Name: "small", GPUs: 1}, {Name: "mid", GPUs: 4}}, 1},
+	} {
+		s, err := Build(Spec{Pool: policy.Pool{Name: "training", Offerings: tt.offs},
+			Demand: []Demand{{Config: queue.Config{Type: queue.TypeSlurm, Slurm: &slurm.Config{Squeue: squeue}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Demands[0].Demand(context.Background())
+		s.Close()
+		if err != nil || len(d.JobGPUs) != 1 || d.JobGPUs[0] != tt.want {
+			t.Errorf("offerings %+v: jobs %v (%v), want one of %d GPUs", tt.offs, d.JobGPUs, err, tt.want)
+		}
+	}
+	if got, want := Shapes(offs), []slurm.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}; !slices.Equal(got, want) {
+		t.Errorf("Shapes = %+v, want %+v (one of each)", got, want)
 	}
 }

@@ -64,6 +64,8 @@ func FuzzParseSqueue(f *testing.F) {
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", false)
 	f.Add("7|N/A|gres/gpu:1024|N/A|4096|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
 	f.Add("7|gres/gpu:a100=2,gres/gpu:h100:1(S:0)|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|64G|cpu=32,mem=64G,node=1,billing=32|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=999,mem=9P,node=1|\n", false)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, out string, countAll bool) {
 		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)
@@ -110,5 +112,25 @@ func FuzzParseSqueue(f *testing.F) {
 			}
 			k++
 		}
+		// Shapes only ever leave a job out or count it as more GPUs, up to
+		// the largest shape, never fewer: each job kept is one read
+		// without them, at least as large.
+		shaped, err := New(Config{Partition: "gpu", CountAll: countAll, Shapes: fuzzShapes}, WithLocation(time.UTC)).parse(out, now)
+		if err != nil {
+			t.Fatalf("with shapes: %v; without: none", err)
+		}
+		k = 0
+		for _, g := range shaped.JobGPUs {
+			for k < len(d.JobGPUs) && !(d.JobGPUs[k] == g || d.JobGPUs[k] < g && g <= 8) {
+				k++
+			}
+			if k == len(d.JobGPUs) {
+				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", shaped.JobGPUs, d.JobGPUs)
+			}
+			k++
+		}
 	})
 }
+
+// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
+var fuzzShapes = []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

@@ -48,6 +48,13 @@ type Config struct {
 	// no instance the pool rents could start it. A job that asks for GPUs
 	// of no type counts. Empty: every job counts, whatever type it asks.
 	GPUTypes []string `yaml:"gpu_types,omitempty"`
+	// Shapes are the GPUs, vCPUs and memory of the instances the pool
+	// rents (from its offerings, not the config's slurm: section). A
+	// pending job on one node that asks for more CPUs or memory than the
+	// smallest shape holding its GPUs counts as the GPUs of the smallest
+	// shape that holds it all, so the launch for it can start it; one no
+	// shape holds is not demand. Empty: jobs count by their GPUs alone.
+	Shapes []Shape `yaml:"-"`
 }
 
 // DefaultSkipReasons are the pending reasons that do not make a job demand:
@@ -118,7 +125,11 @@ func (s *Source) skipped(reason string) bool {
 // Fields squeue prints, one job per line, each field followed by "|".
 // tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
 // tres-per-node, --gpus-per-task under tres-per-task).
-var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime"}
+// MinMemory and tres-alloc (for a pending job, what it asks: cpu=N,mem=M)
+// hold its CPUs and memory, matched to the pool's shapes; a line without
+// them (an older format) reads as a job that asks for none.
+var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
+	"MinMemory", "tres-alloc"}
 
 const (
 	fJobID = iota
@@ -130,6 +141,11 @@ const (
 	fReason
 	fSubmit
 	fEligible
+	fMinMemory
+	fTRES
+
+	// minFields are the fields a line must have.
+	minFields = fEligible + 1
 )
 
 // Option changes a Source.
@@ -302,8 +318,8 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 			continue
 		}
 		f := strings.Split(line, "|")
-		if len(f) < len(fields) {
-			return d, fmt.Errorf("squeue line %q has %d fields, want %d (%s)", truncate(line, 200), len(f), len(fields), strings.Join(fields, ","))
+		if len(f) < minFields {
+			return d, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", truncate(line, 200), len(f), minFields, strings.Join(fields, ","))
 		}
 		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
 			d.AddLeftOut("pending for " + truncate(f[fReason], 60))
@@ -318,6 +334,13 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		gpus, err := jobGPUs(f)
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
+		}
+		if len(s.cfg.Shapes) > 0 && gpus > 0 {
+			var why string
+			if gpus, why = reshape(s.cfg.Shapes, gpus, jobNeed(f)); why != "" {
+				d.AddLeftOut(why)
+				continue
+			}
 		}
 		d.PendingJobs++
 		d.PendingGPUs += gpus

@@ -239,6 +239,110 @@ func TestGPUTypes(t *testing.T) {
 	}
 }
 
+// TestShapes: with the pool's shapes (a 1-, a 4- and an 8-GPU instance),
+// a one-node job that asks for more CPUs or memory than the smallest
+// shape holding its GPUs counts as the GPUs of the smallest that holds it
+// all; one no shape holds is left out, saying why. Memory counts only when
+// the job asked for it (MinMemory), read from its TRES, where Slurm has
+// multiplied --mem-per-cpu out.
+func TestShapes(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	shapes := []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|"
+	for _, tt := range []struct {
+		name   string
+		line   string
+		shapes []Shape
+		want   []int
+		left   string
+	}{
+		{"fits the smallest", "1|N/A|gres/gpu:1|N/A|1|1" + at + "8G|cpu=2,mem=8G,node=1|", shapes, []int{1}, ""},
+		{"CPUs of a 4-GPU shape", "2|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=32,mem=1000M,node=1|", shapes, []int{4}, ""},
+		{"memory of an 8-GPU shape", "3|N/A|gres/gpu:2|N/A|1|1" + at + "500G|cpu=8,mem=500G,node=1|", shapes, []int{8}, ""},
+		{"memory per CPU, multiplied out", "4|N/A|gres/gpu:1|N/A|1|1" + at + "4G|cpu=8,mem=32G,node=1|", shapes, []int{4}, ""},
+		{"the on-prem node's memory, not asked for", "5|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=1,mem=1000G,node=1|", shapes, []int{1}, ""},
+		{"memory asked, none in the TRES", "6|N/A|gres/gpu:1|N/A|1|1" + at + "20G|N/A|", shapes, []int{4}, ""},
+		{"more CPUs than any shape", "7|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", shapes, nil,
+			"asking for 500 CPUs on one node, more than any instance the pool rents with its GPUs has"},
+		{"more memory than any shape", "8|N/A|gres/gpu:1|N/A|1|1" + at + "3T|cpu=4,mem=3T,node=1|", shapes, nil,
+			"asking for 3072 GiB of memory on one node, more than any instance the pool rents with its GPUs has"},
+		{"larger than every shape: it spans", "9|N/A|gres/gpu:16|N/A|1|1" + at + "0|cpu=500,node=1|", shapes, []int{16}, ""},
+		{"on several nodes: it spans", "10|N/A|gres/gpu:2|N/A|2|2" + at + "0|cpu=300,node=2|", shapes, []int{4}, ""},
+		{"an older squeue: no CPUs or memory", "11|N/A|gres/gpu:1|N/A|1|1" + at, shapes, []int{1}, ""},
+		{"fields that do not read", "12|N/A|gres/gpu:1|N/A|1|1" + at + "lots|cpu=many,mem=12X|", shapes, []int{1}, ""},
+		{"no shapes", "13|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", nil, []int{1}, ""},
+		{"shapes of unknown CPUs", "14|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", []Shape{{GPUs: 1, MemMiB: 1 << 10}, {GPUs: 8}}, []int{1}, ""},
+	} {
+		d, err := New(Config{Shapes: tt.shapes}, WithLocation(time.UTC)).parse(tt.line+"\n", now)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !slices.Equal(d.JobGPUs, tt.want) && len(d.JobGPUs)+len(tt.want) > 0 || d.PendingJobs != len(tt.want) {
+			t.Errorf("%s: jobs %v (%d), want %v", tt.name, d.JobGPUs, d.PendingJobs, tt.want)
+		}
+		sum := 0
+		for _, g := range tt.want {
+			sum += g
+		}
+		if d.PendingGPUs != sum {
+			t.Errorf("%s: %d GPUs pending, want %d", tt.name, d.PendingGPUs, sum)
+		}
+		var left []signals.LeftOut
+		if tt.left != "" {
+			left = []signals.LeftOut{{Why: tt.left, Jobs: 1}}
+		}
+		if !slices.Equal(d.LeftOut, left) {
+			t.Errorf("%s: left out %+v, want %+v", tt.name, d.LeftOut, left)
+		}
+	}
+}
+
+func TestParseMiB(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"500", 500, true}, {"500M", 500, true}, {"8G", 8192, true}, {"1.5G", 1536, true}, {"2T", 2 << 20, true},
+		{"1024K", 1, true}, {"1K", 1, true}, {"0", 0, true}, {"1P", 1 << 30, true},
+		{"2P", 0, false}, {"-1G", 0, false}, {"", 0, false}, {"G", 0, false}, {"12X", 0, false}, {"NaN", 0, false}, {"1e300", 0, false},
+	} {
+		got, err := parseMiB(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseMiB(%q) = %d, %v; want %d (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestShapesFromSlurm: the real Slurm's squeue, with jobs asking for CPUs
+// and memory (per node and per CPU) beside their GPUs, read against shapes
+// the size of the fixture's node.
+func TestShapesFromSlurm(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--gres=gpu:8")
+	submit(t, "PENDING", "--gres=gpu:1")                                  // 1 CPU, no memory asked
+	submit(t, "PENDING", "--gres=gpu:1", "--cpus-per-task=2")             // 2 CPUs: the 2-GPU shape
+	submit(t, "PENDING", "--gres=gpu:1", "--mem=900M")                    // the 4-GPU shape's memory
+	submit(t, "PENDING", "--gres=gpu:1", "-c", "2", "--mem-per-cpu=400M") // 800M in all: the 4-GPU shape
+	submit(t, "PENDING", "--gres=gpu:2", "--mem=950M")                    // more than any shape
+	shapes := []Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Shapes: shapes}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 4, 4}; !slices.Equal(d.JobGPUs, want) || d.PendingGPUs != 11 {
+		t.Errorf("read jobs %v (%d GPUs), want %v (11 GPUs)", d.JobGPUs, d.PendingGPUs, want)
+	}
+	if want := []signals.LeftOut{{Why: "asking for 0.9 GiB of memory on one node, more than any instance the pool rents with its GPUs has", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	if err != nil || !slices.Equal(d.JobGPUs, []int{1, 1, 1, 1, 2}) {
+		t.Errorf("without shapes: jobs %v (%v), want each by its GPUs", d.JobGPUs, err)
+	}
+}
+
 // TestLicenseHeldJobIsNotDemand: the real Slurm keeps a job pending for a
 // license another job holds, beside free GPUs; no cloud node would give it
 // the license, so it is not demand. A job waiting for GPUs is.
@@ -299,7 +403,7 @@ func TestParseSqueueOutputEmpty(t *testing.T) {
 
 func TestParseSqueueOutputBad(t *testing.T) {
 	tests := []struct{ out, want string }{
-		{"7|N/A|gres:gpu:4|\n", `has 4 fields, want 9`},
+		{"7|N/A|gres:gpu:4|\n", `has 4 fields, want at least 9`},
 		{"7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", `job 7: tres-per-node: GPU request "gpu:x"`},
 		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", `job 7: SubmitTime "yesterday" is not a time`},
 		// Found by FuzzParseGPUs: the error quoted a hostile field whole, three times.
