@@ -513,6 +513,9 @@ func leadingInt(s string) (int, error) {
 // any length): the caller quotes it, truncated.
 func atoi(s string) (int, error) {
 	n, err := strconv.Atoi(s)
+	if err == nil {
+		return n, nil // before errors.As, whose target would escape on every call
+	}
 	var ne *strconv.NumError
 	if errors.As(err, &ne) {
 		return n, ne.Err

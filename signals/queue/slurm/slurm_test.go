@@ -617,3 +617,21 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseShapes is BenchmarkParse with each job's CPUs and memory
+// in squeue's output, matched to three shapes.
+func BenchmarkParseShapes(b *testing.B) {
+	var sb strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "%d|N/A|gres:gpu:a100:%d|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|%dG|cpu=%d,mem=%dG,node=1,billing=%d|\n",
+			i, i%8+1, 8*(i%16+1), 4*(i%24+1), 8*(i%16+1), 4*(i%24+1))
+	}
+	out := sb.String()
+	s := New(Config{Partition: "gpu", Shapes: []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}})
+	now := time.Now()
+	for b.Loop() {
+		if _, err := s.parse(out, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
