@@ -34,6 +34,10 @@ type Demand struct {
 	// by why, in the order first seen (a Slurm job pending for a limit,
 	// or asking for a GPU type the pool does not rent).
 	LeftOut []LeftOut
+	// Larger counts the jobs counted as more GPUs than they ask for: the
+	// GPUs of the smallest instance the pool rents that holds their CPUs
+	// and memory (a Slurm source, with the pool's shapes).
+	Larger int
 }
 
 // LeftOut is a number of queued jobs a demand source did not count, and why.

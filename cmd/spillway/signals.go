@@ -259,6 +259,9 @@ type demandResult struct {
 	OldestWaitSeconds *float64  `json:"oldest_wait_seconds,omitempty"`
 	// LeftOut is the queued jobs the source did not count, by why.
 	LeftOut []leftOutJSON `json:"left_out,omitempty"`
+	// CountedLarger is the jobs counted as the GPUs of the smallest
+	// offering that holds their CPUs and memory.
+	CountedLarger int `json:"counted_larger,omitempty"`
 }
 
 type leftOutJSON struct {
@@ -392,7 +395,7 @@ func summarizeBaseline(b signals.Baseline) *baselineResult {
 }
 
 func summarizeDemand(d signals.Demand) *demandResult {
-	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs, JobWaitSeconds: signalsSeconds(d.JobWaits)}
+	res := &demandResult{Time: d.Time, PendingJobs: d.PendingJobs, JobGPUs: d.JobGPUs, JobWaitSeconds: signalsSeconds(d.JobWaits), CountedLarger: d.Larger}
 	for _, l := range d.LeftOut {
 		res.LeftOut = append(res.LeftOut, leftOutJSON{Why: l.Why, Jobs: l.Jobs})
 	}
@@ -475,6 +478,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 			fmt.Fprintf(w, "  %-7s %s (demand, %s): %s\n", "ok", s.Name, took, signalsDemand(s.Demand))
 			if left := signalsLeftOut(s.Demand.LeftOut); left != "" {
 				fmt.Fprintf(w, "          left out: %s\n", left)
+			}
+			if n := s.Demand.CountedLarger; n > 0 {
+				fmt.Fprintf(w, "          counted larger: %s, as the GPUs of the smallest offering that holds their CPUs and memory\n", policyPlural(n, "job"))
 			}
 		default:
 			fmt.Fprintf(w, "  %-7s %s (%s, %s): %s\n", "FAILED", s.Name, s.Kind, took, s.Error)

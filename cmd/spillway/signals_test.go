@@ -315,8 +315,18 @@ func TestSignalsCheckShowsLeftOutJobs(t *testing.T) {
 	out.Reset()
 	d.LeftOut = nil
 	printSignalsReport(&out, signalsReport{Sources: []sourceResult{{Name: "slurm:gpu", Kind: "demand", OK: true, Demand: summarizeDemand(d)}}})
-	if strings.Contains(out.String(), "left out") {
-		t.Errorf("a source that left nothing out says so:\n%s", out.String())
+	if strings.Contains(out.String(), "left out") || strings.Contains(out.String(), "counted larger") {
+		t.Errorf("a source that left nothing out and counted every job by its GPUs says so:\n%s", out.String())
+	}
+	out.Reset()
+	d.Larger = 1
+	res = summarizeDemand(d)
+	printSignalsReport(&out, signalsReport{Sources: []sourceResult{{Name: "slurm:gpu", Kind: "demand", OK: true, Demand: res}}})
+	if want := "          counted larger: 1 job, as the GPUs of the smallest offering that holds their CPUs and memory\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("output does not say %q:\n%s", want, out.String())
+	}
+	if js, err := json.Marshal(res); err != nil || !strings.Contains(string(js), `"counted_larger":1`) {
+		t.Errorf("--json demand %s (%v) lacks counted_larger", js, err)
 	}
 }
 

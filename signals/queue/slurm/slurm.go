@@ -336,11 +336,15 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
 		if len(s.cfg.Shapes) > 0 && gpus > 0 {
-			var why string
-			if gpus, why = reshape(s.cfg.Shapes, gpus, jobNeed(f)); why != "" {
+			counted, why := reshape(s.cfg.Shapes, gpus, jobNeed(f))
+			if why != "" {
 				d.AddLeftOut(why)
 				continue
 			}
+			if counted > gpus {
+				d.Larger++
+			}
+			gpus = counted
 		}
 		d.PendingJobs++
 		d.PendingGPUs += gpus

@@ -295,6 +295,13 @@ func TestShapes(t *testing.T) {
 		if !slices.Equal(d.LeftOut, left) {
 			t.Errorf("%s: left out %+v, want %+v", tt.name, d.LeftOut, left)
 		}
+		larger := 0
+		if asked, _ := jobGPUs(strings.Split(tt.line, "|")); len(tt.want) == 1 && tt.want[0] > asked {
+			larger = 1
+		}
+		if d.Larger != larger {
+			t.Errorf("%s: %d jobs counted larger, want %d", tt.name, d.Larger, larger)
+		}
 	}
 }
 
@@ -331,8 +338,8 @@ func TestShapesFromSlurm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 2, 4, 4}; !slices.Equal(d.JobGPUs, want) || d.PendingGPUs != 11 {
-		t.Errorf("read jobs %v (%d GPUs), want %v (11 GPUs)", d.JobGPUs, d.PendingGPUs, want)
+	if want := []int{1, 2, 4, 4}; !slices.Equal(d.JobGPUs, want) || d.PendingGPUs != 11 || d.Larger != 3 {
+		t.Errorf("read jobs %v (%d GPUs, %d counted larger), want %v (11 GPUs, 3 larger)", d.JobGPUs, d.PendingGPUs, d.Larger, want)
 	}
 	if want := []signals.LeftOut{{Why: "asking for 0.9 GiB of memory on one node, more than any instance the pool rents with its GPUs has", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
 		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
