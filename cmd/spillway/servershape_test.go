@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/internal/fixture"
+)
+
+// TestServerLaunchesTheShapeAJobNeeds: a real Slurm queue holds a 1-GPU job
+// asking for 2 CPUs. The cheapest GPU is a 1-GPU shape with one vCPU, which
+// could never start it; the server reads the job's CPUs through squeue and
+// launches the 4-GPU shape with two vCPUs instead, on the EC2 emulator.
+func TestServerLaunchesTheShapeAJobNeeds(t *testing.T) {
+	slurm, err := fixture.StartSlurm()
+	if err != nil {
+		t.Fatalf("start Slurm (install slurm-wlm, slurmctld, slurmd, slurm-client, munge): %v", err)
+	}
+	t.Cleanup(func() { _ = slurm.Stop() })
+	for _, opts := range [][]string{{"--gres=gpu:" + fmt.Sprint(fixture.GPUs)}, {"--gres=gpu:1", "--cpus-per-task=2"}} {
+		id, err := slurm.Submit(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "RUNNING"
+		if len(opts) > 1 {
+			want = "PENDING" // behind the first, which holds every GPU
+		}
+		if err := slurm.WaitState(id, want, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	emu := emulator.New(emulator.Options{Seed: 5, BootDelay: 100 * time.Millisecond})
+	ec2 := httptest.NewServer(emu.EC2Handler())
+	t.Cleanup(ec2.Close)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "spillway.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`cluster: shape-test
+server: {state: state.db, tick: 100ms}
+providers:
+  emu:
+    type: aws
+    region: us-east-1
+    endpoint: %s
+    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
+    image: ami-0123456789abcdef0
+pools:
+  - name: train
+    onprem: {nodes: 1, gpus_per_node: 8}
+    wait_target: 0s
+    interval: 100ms
+    offerings:
+      - {name: small, provider: emu, instance_type: g5.xlarge, vcpus: 1}
+      - {name: quad, provider: emu, instance_type: g5.12xlarge, vcpus: 2}
+    limits: {max_gpus: 8}
+    signals:
+      demand:
+        - type: slurm
+          slurm: {slurm_conf: %s, partition: %s}
+`, ec2.URL, slurm.Conf, slurm.Partition)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	eventually(t, "a launch for the pending job", func() bool { return len(emu.Instances()) > 0 })
+	if ins := emu.Instances(); len(ins) != 1 || ins[0].InstanceType != "g5.12xlarge" {
+		t.Fatalf("launched %+v, want one g5.12xlarge: the job's 2 CPUs do not fit g5.xlarge's one", ins)
+	}
+}
