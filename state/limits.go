@@ -98,6 +98,17 @@ func (c *checker) id(field, v string, required bool) {
 	}
 }
 
+// offering checks a pool's offering identity (policy.OfferingKey): the
+// pool, provider and instance type are required.
+func (c *checker) offering(pool, provider, region, zone, instanceType, market string) {
+	c.id("Pool", pool, true)
+	c.id("Provider", provider, true)
+	c.id("Region", region, false)
+	c.id("Zone", zone, false)
+	c.id("InstanceType", instanceType, true)
+	c.id("Market", market, false)
+}
+
 // time checks a time: zero (unless required) or within the storable range.
 func (c *checker) time(field string, t time.Time, required bool) {
 	if t.IsZero() {
@@ -297,12 +308,7 @@ func (e SpendEntry) Bounded() (SpendEntry, error) {
 // Bounded checks an idle gap for AddIdleGaps.
 func (g IdleGap) Bounded() (IdleGap, error) {
 	c := checker{kind: "IdleGap"}
-	c.id("Pool", g.Pool, true)
-	c.id("Provider", g.Provider, true)
-	c.id("Region", g.Region, false)
-	c.id("Zone", g.Zone, false)
-	c.id("InstanceType", g.InstanceType, true)
-	c.id("Market", g.Market, false)
+	c.offering(g.Pool, g.Provider, g.Region, g.Zone, g.InstanceType, g.Market)
 	c.time("At", g.At, true)
 	if g.Gap <= 0 && g.Gap != IdleGapNever {
 		c.bad("Gap", g.Gap.String(), "a positive duration, or IdleGapNever (-1ns)")
@@ -314,12 +320,7 @@ func (g IdleGap) Bounded() (IdleGap, error) {
 // truncated.
 func (h Hold) Bounded() (Hold, error) {
 	c := checker{kind: "Hold"}
-	c.id("Pool", h.Pool, true)
-	c.id("Provider", h.Provider, true)
-	c.id("Region", h.Region, false)
-	c.id("Zone", h.Zone, false)
-	c.id("InstanceType", h.InstanceType, true)
-	c.id("Market", h.Market, false)
+	c.offering(h.Pool, h.Provider, h.Region, h.Zone, h.InstanceType, h.Market)
 	c.time("At", h.At, true)
 	c.time("Until", h.Until, true)
 	if !h.At.IsZero() && !h.Until.After(h.At) {

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
-
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
-	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/state"
@@ -122,33 +117,8 @@ pools:
 		t.Fatal(err)
 	}
 	start := func() *haAPIServer {
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- srv.run(ctx) }()
-		stopped := false
-		s := &haAPIServer{url: "http://" + ln.Addr().String(), stop: func() error {
-			if stopped {
-				return nil
-			}
-			stopped = true
-			cancel()
-			return <-done
-		}}
-		t.Cleanup(func() { _ = s.stop() })
-		return s
+		srv := startServer(t, loadConfig(t, path))
+		return &haAPIServer{url: "http://" + srv.addr, stop: srv.stop}
 	}
 	servers := []*haAPIServer{start(), start()}
 

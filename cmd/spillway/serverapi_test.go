@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,11 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
-
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
-	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 )
 
@@ -87,32 +82,8 @@ pools:
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx) }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return <-done
-	}
-	t.Cleanup(func() { _ = stop() })
-	return &apiServer{url: "http://" + ln.Addr().String(), emu: emu, tokens: toks, stop: stop}
+	srv := startServer(t, loadConfig(t, path))
+	return &apiServer{url: "http://" + srv.addr, emu: emu, tokens: toks, stop: srv.stop}
 }
 
 func (s *apiServer) token(t *testing.T, name string, role tokens.Role) string {

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
-
-	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/fixture"
 )
@@ -73,23 +67,7 @@ pools:
 `, ec2.URL, slurm.Conf, slurm.Partition)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	startServer(t, loadConfig(t, path))
 
 	eventually(t, "a launch for the pending job", func() bool { return len(emu.Instances()) > 0 })
 	if ins := emu.Instances(); len(ins) != 1 || ins[0].InstanceType != "g5.12xlarge" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -19,8 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/config"
 )
@@ -78,25 +74,9 @@ func TestServerServesHTTPSWithServerTLS(t *testing.T) {
 	if cfg.Server.TLS == nil || cfg.Server.TLS.CertFile != certFile || cfg.Server.TLS.KeyFile != keyFile {
 		t.Fatalf("tls = %+v, want the files beside the config", cfg.Server.TLS)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stop: %v", err)
-		}
-	}()
+	srv := startServer(t, cfg)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	url := "https://" + ln.Addr().String()
+	url := "https://" + srv.addr
 	// The listener exists already: the connection waits in its backlog
 	// until the server accepts it.
 	resp, err := client.Get(url + "/v1/status")
@@ -109,7 +89,7 @@ func TestServerServesHTTPSWithServerTLS(t *testing.T) {
 		t.Fatalf("anonymous read over TLS: %d %s, want 200 with the status", resp.StatusCode, body)
 	}
 	// A plain-HTTP request to the TLS listener gets no page.
-	if r, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+	if r, err := http.Get("http://" + srv.addr + "/healthz"); err == nil {
 		r.Body.Close()
 		if r.StatusCode == http.StatusOK {
 			t.Fatal("plain HTTP served by a TLS server")
