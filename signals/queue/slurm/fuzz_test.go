@@ -66,6 +66,7 @@ func FuzzParseSqueue(f *testing.F) {
 	f.Add("7|gres/gpu:a100=2,gres/gpu:h100:1(S:0)|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|64G|cpu=32,mem=64G,node=1,billing=32|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=999,mem=9P,node=1|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=1|[rack1*2|ib]&!onprem|\n", false)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, out string, countAll bool) {
 		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)
@@ -109,6 +110,21 @@ func FuzzParseSqueue(f *testing.F) {
 			}
 			if k == len(d.JobGPUs) {
 				t.Fatalf("with gpu_types: jobs %v, not a subsequence of %v", typed.JobGPUs, d.JobGPUs)
+			}
+			k++
+		}
+		// features only leaves jobs out, as gpu_types does.
+		featured, err := New(Config{Partition: "gpu", CountAll: countAll, Features: []string{"ib"}}, WithLocation(time.UTC)).parse(out, now)
+		if err != nil {
+			t.Fatalf("with features: %v; without: none", err)
+		}
+		k = 0
+		for _, g := range featured.JobGPUs {
+			for k < len(d.JobGPUs) && d.JobGPUs[k] != g {
+				k++
+			}
+			if k == len(d.JobGPUs) {
+				t.Fatalf("with features: jobs %v, not a subsequence of %v", featured.JobGPUs, d.JobGPUs)
 			}
 			k++
 		}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +54,12 @@ type Config struct {
 	// shape that holds it all, so the launch for it can start it; one no
 	// shape holds is not demand. Empty: jobs count by their GPUs alone.
 	Shapes []Shape `yaml:"-"`
+	// Features, when set, are the node features (slurm.conf's Features)
+	// the burst nodes have: a pending job whose --constraint they cannot
+	// meet (an on-prem rack, a node type the pool does not rent) is not
+	// demand, since no instance the pool rents could start it. Empty:
+	// constraints are not read.
+	Features []string `yaml:"features,omitempty"`
 }
 
 // DefaultSkipReasons are the pending reasons that do not make a job demand:
@@ -76,6 +81,11 @@ func (cfg Config) Problems() []string {
 	for i, t := range cfg.GPUTypes {
 		if t == "" || strings.ContainsAny(t, ":,=()/ ") {
 			problems = append(problems, fmt.Sprintf("gpu_types[%d] %q is not a GPU type (want the TYPE of gres/gpu:TYPE:N, such as h100)", i, truncate(t, 60)))
+		}
+	}
+	for i, f := range cfg.Features {
+		if f == "" || strings.ContainsAny(f, "&|,[]()*!: ") {
+			problems = append(problems, fmt.Sprintf("features[%d] %q is not a node feature (want a name as slurm.conf's Features lists it, such as ib)", i, truncate(f, 60)))
 		}
 	}
 	for i, r := range cfg.SkipReasons {
@@ -126,10 +136,12 @@ func (s *Source) skipped(reason string) bool {
 // tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
 // tres-per-node, --gpus-per-task under tres-per-task).
 // MinMemory and tres-alloc (for a pending job, what it asks: cpu=N,mem=M)
-// hold its CPUs and memory, matched to the pool's shapes; a line without
-// them (an older format) reads as a job that asks for none.
+// hold its CPUs and memory, matched to the pool's shapes, and Feature its
+// --constraint; a line without them (an older format) reads as a job that
+// asks for none.
+// Feature holds its --constraint.
 var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
-	"MinMemory", "tres-alloc"}
+	"MinMemory", "tres-alloc", "Feature"}
 
 const (
 	fJobID = iota
@@ -143,6 +155,7 @@ const (
 	fEligible
 	fMinMemory
 	fTRES
+	fFeature
 
 	// minFields are the fields a line must have.
 	minFields = fEligible + 1
@@ -331,6 +344,17 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 				continue
 			}
 		}
+		if len(s.cfg.Features) > 0 && len(f) > fFeature {
+			// The last field: a constraint's | split it.
+			c := strings.Join(f[fFeature:len(f)-1], "|")
+			if f[len(f)-1] != "" {
+				c = strings.Join(f[fFeature:], "|")
+			}
+			if !meets(c, s.cfg.Features) {
+				d.AddLeftOut("asking for nodes with " + truncate(strings.TrimSpace(c), 40) + ", not in features")
+				continue
+			}
+		}
 		gpus, err := jobGPUs(f)
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
@@ -473,7 +497,7 @@ func otherGPUType(f []string, types []string) string {
 	for _, tres := range [...]string{f[fPerJob], f[fPerNode], f[fPerTask]} {
 		for item := range strings.SplitSeq(tres, ",") {
 			t := gpuType(item)
-			if t != "" && !slices.ContainsFunc(types, func(x string) bool { return strings.EqualFold(x, t) }) {
+			if t != "" && !containsFold(types, t) {
 				return t
 			}
 		}

@@ -239,6 +239,76 @@ func TestGPUTypes(t *testing.T) {
 	}
 }
 
+func TestMeets(t *testing.T) {
+	offered := []string{"ib", "H100", "cloud"}
+	for _, tt := range []struct {
+		constraint string
+		want       bool
+	}{
+		{"", true}, {"(null)", true}, {"N/A", true},
+		{"ib", true}, {"IB", true}, {"h100&ib", true}, {"h100,ib", true}, {"onprem", false}, {"ib&onprem", false},
+		{"onprem|ib", true}, {"onprem|a100", false}, {"[rack1|rack2]", false}, {"[ib|rack2]", true},
+		{"ib*2&cloud*4", true}, {"(onprem|h100)&ib", true}, {"(onprem|a100)&ib", false}, {"[(onprem&ib)*4&h100*1]", false}, {"[(cloud&ib)*4&h100*1]", true},
+		{"!onprem", true}, {"ib&!onprem", true}, {"&|,", true}, {"(ib", true}, {"onprem)", true}, {strings.Repeat("(", 100) + "onprem" + strings.Repeat(")", 100), true},
+	} {
+		if got := meets(tt.constraint, offered); got != tt.want {
+			t.Errorf("meets(%q, %v) = %v, want %v", tt.constraint, offered, got, tt.want)
+		}
+	}
+}
+
+// TestFeatures: with features set, a job whose constraint the burst nodes
+// cannot meet is left out, saying why; without, constraints are not read.
+func TestFeatures(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|"
+	lines := strings.Join([]string{
+		"1|N/A|gres/gpu:8|N/A|1|1" + at + "|",
+		"2|N/A|gres/gpu:2|N/A|1|1" + at + "onprem&ib|",
+		"3|N/A|gres/gpu:4|N/A|1|1" + at + "ib|",
+		"4|N/A|gres/gpu:1|N/A|1|1" + at + "rack7|onprem|",                            // squeue's | separates fields too
+		"5|N/A|gres/gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|", // an older format
+	}, "\n")
+	d, err := New(Config{Features: []string{"ib", "cloud"}}, WithLocation(time.UTC)).parse(lines, now)
+	if err != nil || !slices.Equal(d.JobGPUs, []int{8, 4, 1}) {
+		t.Errorf("features [ib cloud]: jobs %v (%v), want 8 4 1", d.JobGPUs, err)
+	}
+	want := []signals.LeftOut{{Why: "asking for nodes with onprem&ib, not in features", Jobs: 1}, {Why: "asking for nodes with rack7|onprem, not in features", Jobs: 1}}
+	if !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+	if d, err := New(Config{}, WithLocation(time.UTC)).parse(lines, now); err != nil || len(d.JobGPUs) != 5 {
+		t.Errorf("without features: jobs %v (%v), want all 5", d.JobGPUs, err)
+	}
+	for _, bad := range []string{"", "a&b", "rack1*2", "x y"} {
+		if p := (Config{Features: []string{"ib", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "features[1]") {
+			t.Errorf("feature %q: problems %q, want one naming features[1]", bad, p)
+		}
+	}
+}
+
+// TestFeaturesFromSlurm: the real Slurm's node has features onprem and ib;
+// with features [ib], a job constrained to onprem is left out and one to
+// ib, or to either, is demand.
+func TestFeaturesFromSlurm(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--gres=gpu:8")
+	submit(t, "PENDING", "--gres=gpu:1", "--constraint=onprem")
+	submit(t, "PENDING", "--gres=gpu:2", "--constraint=ib")
+	submit(t, "PENDING", "--gres=gpu:3", "--constraint=onprem|ib")
+	submit(t, "PENDING", "--gres=gpu:4", "--constraint=onprem&ib")
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Features: []string{"ib"}}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(d.JobGPUs, []int{2, 3}) {
+		t.Errorf("read jobs %v, want 2 3 (those the ib nodes can run)", d.JobGPUs)
+	}
+	if want := []signals.LeftOut{{Why: "asking for nodes with onprem, not in features", Jobs: 1}, {Why: "asking for nodes with onprem&ib, not in features", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+}
+
 // TestShapes: with the pool's shapes (a 1-, a 4- and an 8-GPU instance),
 // a one-node job that asks for more CPUs or memory than the smallest
 // shape holding its GPUs counts as the GPUs of the smallest that holds it
