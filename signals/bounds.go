@@ -51,6 +51,19 @@ func Count(f float64) (int, error) {
 	return int(math.Ceil(f)), nil
 }
 
+// MaxJobMemoryGiB bounds the memory one job may ask for: a pebibyte.
+const MaxJobMemoryGiB = 1 << 20
+
+// MemoryMiB reads a job's memory in GiB as MiB, a fraction of a MiB
+// rounding up. The error completes "<field> ", naming the value and the
+// range.
+func MemoryMiB(gib float64) (int64, error) {
+	if math.IsNaN(gib) || gib < 0 || gib > MaxJobMemoryGiB {
+		return 0, fmt.Errorf("is %v, out of range: want GiB from 0 to %d", gib, MaxJobMemoryGiB)
+	}
+	return int64(math.Ceil(gib * 1024)), nil
+}
+
 // JobGPUs multiplies a per-node (or per-task) GPU count by a node (or task)
 // count, checking both and the product are from 0 to MaxJobGPUs.
 func JobGPUs(per, count int) (int, error) {

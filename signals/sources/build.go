@@ -15,7 +15,6 @@ import (
 	"github.com/spillway-io/spillway/signals/baseline"
 	"github.com/spillway-io/spillway/signals/queue"
 	"github.com/spillway-io/spillway/signals/queue/prometheus"
-	"github.com/spillway-io/spillway/signals/queue/slurm"
 )
 
 // Spec is what Build builds: one pool's signal settings.
@@ -204,10 +203,22 @@ func buildDemand(pool *policy.Pool, d Demand, o buildOptions) (*queue.Source, er
 		if d.Type != "" && d.Type != queue.TypeSlurm && d.Type != queue.TypeRedis && d.Type != queue.TypeHTTP && d.Type != queue.TypeCommand {
 			return nil, fmt.Errorf("type %q: want one of %s", d.Type, strings.Join(DemandTypes, ", "))
 		}
-		if d.Type == queue.TypeSlurm && d.Slurm != nil {
-			sl := *d.Slurm
-			sl.Shapes = Shapes(pool.Offerings)
-			d.Slurm = &sl
+		// The sources that read jobs' CPUs and memory match them to the
+		// pool's shapes.
+		shapes := Shapes(pool.Offerings)
+		switch {
+		case d.Slurm != nil:
+			c := *d.Slurm
+			c.Shapes = shapes
+			d.Slurm = &c
+		case d.HTTP != nil:
+			c := *d.HTTP
+			c.Shapes = shapes
+			d.HTTP = &c
+		case d.Command != nil:
+			c := *d.Command
+			c.Shapes = shapes
+			d.Command = &c
 		}
 		return queue.New(d.Config, qopts...)
 	}
@@ -269,13 +280,13 @@ func (c closingSource) Close() error {
 }
 
 // Shapes are the distinct GPUs, vCPUs and memory of the offerings, for a
-// Slurm source to match jobs' CPUs and memory to; nil when no offering's
+// demand source to match jobs' CPUs and memory to; nil when no offering's
 // vCPUs or memory is known.
-func Shapes(offs []policy.Offering) []slurm.Shape {
-	var out []slurm.Shape
+func Shapes(offs []policy.Offering) []signals.Shape {
+	var out []signals.Shape
 	known := false
 	for _, o := range offs {
-		s := slurm.Shape{GPUs: o.GPUs, VCPUs: o.VCPUs, MemMiB: int64(math.Ceil(o.MemoryGiB * 1024))}
+		s := signals.Shape{GPUs: o.GPUs, VCPUs: o.VCPUs, MemMiB: int64(math.Ceil(o.MemoryGiB * 1024))}
 		known = known || s.VCPUs > 0 || s.MemMiB > 0
 		if o.GPUs > 0 && !slices.Contains(out, s) {
 			out = append(out, s)

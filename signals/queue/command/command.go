@@ -51,6 +51,11 @@ type Config struct {
 	// so that the engine packs whole jobs instead of reading one-GPU ones
 	// (signals.SameSizeJobs).
 	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
+	// Shapes are the pool's instances' GPUs, vCPUs and memory (from its
+	// offerings, not the config's command: section): with job_cpus or
+	// job_memory_gib in the output, a job counts as the smallest shape
+	// that holds it (signals.FitJobs).
+	Shapes []signals.Shape `yaml:"-"`
 }
 
 // MaxOutput is the most of standard output the source reads.
@@ -210,6 +215,28 @@ type reading struct {
 	JobGPUs     []float64 `json:"job_gpus"`
 	// JobWaitS is how long each job of JobGPUs has waited, in seconds.
 	JobWaitS []float64 `json:"job_wait_s"`
+	// JobCPUs and JobMemoryGiB are each job of JobGPUs' CPUs and memory.
+	JobCPUs      []float64 `json:"job_cpus"`
+	JobMemoryGiB []float64 `json:"job_memory_gib"`
+}
+
+// perJob converts vals, one per job of job_gpus (what says what a value
+// is), with conv, whose error follows "name[i]" after sep.
+func perJob[T any](quoted, name string, vals []float64, jobs int, what [2]string, sep string, conv func(float64) (T, error)) ([]T, error) {
+	if vals == nil {
+		return nil, nil
+	}
+	if len(vals) != jobs {
+		return nil, fmt.Errorf("printed %s: %s has %d %s for %d jobs in job_gpus (want one %s per job, in the same order)", quoted, name, len(vals), what[1], jobs, what[0])
+	}
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		var err error
+		if out[i], err = conv(v); err != nil {
+			return nil, fmt.Errorf("printed %s: %s[%d]%s%w", quoted, name, i, sep, err)
+		}
+	}
+	return out, nil
 }
 
 func (s *Source) parse(out string) (signals.Demand, error) {
@@ -222,7 +249,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
 			// The error may quote a key or number of any length.
-			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus, job_wait_s: %s", quoted, truncate(err.Error(), 200))
+			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus, job_wait_s, job_cpus, job_memory_gib: %s", quoted, truncate(err.Error(), 200))
 		}
 		if dec.InputOffset() < int64(len(text)) {
 			return d, fmt.Errorf("printed %s: more after the JSON object at byte %d (want one object)", quoted, dec.InputOffset())
@@ -245,23 +272,26 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 			}
 			d.PendingJobs, d.PendingGPUsKnown = len(r.JobGPUs), true
 		}
-		if r.JobWaitS != nil {
-			if len(r.JobWaitS) != len(r.JobGPUs) {
-				return d, fmt.Errorf("printed %s: job_wait_s has %d waits for %d jobs in job_gpus (want one wait per job, in the same order)", quoted, len(r.JobWaitS), len(r.JobGPUs))
-			}
-			d.JobWaits = make([]time.Duration, len(r.JobWaitS))
-			for i, sec := range r.JobWaitS {
-				w, err := signals.WaitSeconds(sec)
-				if err != nil {
-					return d, fmt.Errorf("printed %s: job_wait_s[%d]: %w", quoted, i, err)
-				}
-				d.JobWaits[i] = w
+		waits, err := perJob(quoted, "job_wait_s", r.JobWaitS, len(r.JobGPUs), [2]string{"wait", "waits"}, ": ", signals.WaitSeconds)
+		if err != nil {
+			return d, err
+		}
+		if waits != nil {
+			d.JobWaits = waits
+			for _, w := range waits {
 				if r.OldestWaitS == nil {
 					d.OldestWait, d.OldestWaitKnown = max(d.OldestWait, w), true
 				}
 			}
 		}
-		var err error
+		cpus, err := perJob(quoted, "job_cpus", r.JobCPUs, len(r.JobGPUs), [2]string{"CPU count", "CPU counts"}, " ", signals.Count)
+		if err != nil {
+			return d, err
+		}
+		mem, err := perJob(quoted, "job_memory_gib", r.JobMemoryGiB, len(r.JobGPUs), [2]string{"memory size", "memory sizes"}, " ", signals.MemoryMiB)
+		if err != nil {
+			return d, err
+		}
 		if r.PendingJobs != nil {
 			if d.PendingJobs, err = signals.Count(*r.PendingJobs); err != nil {
 				return d, fmt.Errorf("printed %s: pending_jobs %w", quoted, err)
@@ -280,6 +310,7 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 			}
 			d.OldestWait, d.OldestWaitKnown = wait, true
 		}
+		signals.FitJobs(&d, s.cfg.Shapes, cpus, mem)
 		return d, nil
 	}
 	f, err := strconv.ParseFloat(text, 64)

@@ -1,6 +1,8 @@
 package command
 
 import (
+	"github.com/spillway-io/spillway/signals"
+
 	"context"
 	"errors"
 	"os/exec"
@@ -192,6 +194,26 @@ func TestJobWaitsFromCommand(t *testing.T) {
 	}
 }
 
+// TestShapesFromCommand: with the pool's shapes, job_cpus and
+// job_memory_gib count each job as the smallest shape that holds it.
+func TestShapesFromCommand(t *testing.T) {
+	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}
+	out := `{"job_gpus": [1, 1, 1, 2], "job_wait_s": [40, 30, 20, 10], "job_cpus": [2, 32, 100, 0], "job_memory_gib": [8, 8, 8, 100]}`
+	d, err := newSource(t, Config{Command: []string{program(t, "echo"), out}, Shapes: shapes}).Demand(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 2-GPU job counts as 2: the smallest shape for its GPUs holds
+	// its memory, and may take another such job.
+	if !slices.Equal(d.JobGPUs, []int{1, 4, 2}) || d.PendingJobs != 3 || d.PendingGPUs != 7 || d.Larger != 1 ||
+		!slices.Equal(d.JobWaits, []time.Duration{40 * time.Second, 30 * time.Second, 10 * time.Second}) {
+		t.Errorf("read %+v, want jobs 1 4 2 (7 GPUs, 1 counted larger), waits 40s 30s 10s", d)
+	}
+	if want := []signals.LeftOut{{Why: "asking for 100 CPUs on one node, more than any instance the pool rents with its GPUs has", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+}
+
 // maxErrLen bounds a parse error, whatever the program printed.
 const maxErrLen = 1500
 
@@ -202,6 +224,9 @@ var hostileOutputs = []struct{ name, out, want string }{
 	{"fewer waits than jobs", `{"job_gpus": [1, 2], "job_wait_s": [5]}`, "job_wait_s has 1 waits for 2 jobs in job_gpus (want one wait per job, in the same order)"},
 	{"waits without jobs", `{"pending_jobs": 1, "job_wait_s": [5]}`, "job_wait_s has 1 waits for 0 jobs in job_gpus"},
 	{"negative wait", `{"job_gpus": [1, 2], "job_wait_s": [5, -1]}`, "job_wait_s[1]: wait -1 s is out of range: want seconds from 0 to 31536000"},
+	{"more CPU counts than jobs", `{"job_gpus": [1], "job_cpus": [5, 6]}`, "job_cpus has 2 CPU counts for 1 jobs in job_gpus (want one CPU count per job, in the same order)"},
+	{"negative memory", `{"job_gpus": [1], "job_memory_gib": [-4]}`, "job_memory_gib[0] is -4, out of range: want GiB from 0 to 1048576"},
+	{"huge CPUs", `{"job_gpus": [1], "job_cpus": [1e300]}`, "job_cpus[0] is 1e+300, out of range: want a count from 0 to"},
 	{"more after the object", `{"pending_gpus": 3} {"pending_gpus": 5}`, "more after the JSON object at byte 19 (want one object)"},
 	{"junk after the object", `{"pending_jobs": 1}` + "\nwarning: stale", "more after the JSON object at byte 19"},
 	{"long unknown key", `{"` + strings.Repeat("x", 1e5) + `": 1}`, `json: unknown field "xxxx`},

@@ -22,6 +22,7 @@ func FuzzParse(f *testing.F) {
 	for _, tt := range hostileOutputs {
 		f.Add(tt.out, false)
 	}
+	f.Add(`{"job_gpus": [1, 1, 2], "job_wait_s": [3, 2, 1], "job_cpus": [2, 32, 500], "job_memory_gib": [1, 8, 0]}`, false)
 	f.Fuzz(func(t *testing.T, out string, jobs bool) {
 		number := NumberPendingGPUs
 		if jobs {
@@ -56,5 +57,27 @@ func FuzzParse(f *testing.F) {
 		if d.OldestWait < 0 || d.OldestWait > signals.MaxWait || (!d.OldestWaitKnown && d.OldestWait != 0) {
 			t.Fatalf("oldest wait %v (known %v), want one from 0 to %v", d.OldestWait, d.OldestWaitKnown, signals.MaxWait)
 		}
+		// With shapes, each job kept is one read without them, at least as
+		// large, its wait beside it; the counts stay counts.
+		shaped, err := (&Source{cfg: Config{Number: number, Shapes: fuzzShapes}}).parse(out)
+		if err != nil {
+			t.Fatalf("with shapes: %v; without: none", err)
+		}
+		if shaped.PendingJobs < 0 || shaped.PendingGPUs < 0 || (shaped.JobWaits != nil && len(shaped.JobWaits) != len(shaped.JobGPUs)) {
+			t.Fatalf("with shapes: %+v", shaped)
+		}
+		k := 0
+		for _, g := range shaped.JobGPUs {
+			for k < len(d.JobGPUs) && !(d.JobGPUs[k] == g || d.JobGPUs[k] < g && g <= 8) {
+				k++
+			}
+			if k == len(d.JobGPUs) {
+				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", shaped.JobGPUs, d.JobGPUs)
+			}
+			k++
+		}
 	})
 }
+
+// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
+var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

@@ -73,6 +73,7 @@ func FuzzRead(f *testing.F) {
 	}
 	f.Add(doc, "queue.jobs", "queue.pending_jobs", "queue.pending_gpus", "queue.oldest_wait_s", "")
 	f.Add(doc, "queue.jobs", "", "", "", "queue.waits")
+	f.Add(doc, "queue.jobs", "queue.cpus", "queue.memory_gib", "", "queue.waits")
 	f.Add(doc, "", "", "data[0].value", "", "")
 	f.Add(doc, "", "data[1].value", `labels["gpu.count"]`, "nothing", "")
 	f.Add(doc, "queue", "status", "data.value", "data[5].value", "queue.jobs")
@@ -119,5 +120,47 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("job %d waited %v, want 0 to %v", i, w, signals.MaxWait)
 			}
 		}
+		// The paths of pending jobs and GPUs as those of each job's CPUs
+		// and memory, with shapes: each job kept is one read without them,
+		// at least as large, with its wait; jobs and GPUs are the list's.
+		if jobGPUs == "" {
+			return
+		}
+		shaped, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, JobWaitSeconds: jobWaits, JobCPUs: jobs, JobMemoryGiB: gpus, Shapes: fuzzShapes})
+		if err != nil {
+			return
+		}
+		plain, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, JobWaitSeconds: jobWaits})
+		if err != nil {
+			t.Fatalf("without job_cpus and job_memory_gib: %v", err)
+		}
+		sd, err := shaped.read(doc)
+		if err != nil {
+			return
+		}
+		pd, err := plain.read(doc)
+		if err != nil {
+			t.Fatalf("without job_cpus and job_memory_gib: %v; with: none", err)
+		}
+		sum := 0
+		for _, g := range sd.JobGPUs {
+			sum += g
+		}
+		if sd.PendingJobs != len(sd.JobGPUs) || sd.PendingGPUs != sum || (jobWaits != "" && len(sd.JobWaits) != len(sd.JobGPUs)) {
+			t.Fatalf("with shapes: %d jobs, %d GPUs, %d waits for jobs %v", sd.PendingJobs, sd.PendingGPUs, len(sd.JobWaits), sd.JobGPUs)
+		}
+		k := 0
+		for _, g := range sd.JobGPUs {
+			for k < len(pd.JobGPUs) && !(pd.JobGPUs[k] == g || pd.JobGPUs[k] < g && g <= 8) {
+				k++
+			}
+			if k == len(pd.JobGPUs) {
+				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", sd.JobGPUs, pd.JobGPUs)
+			}
+			k++
+		}
 	})
 }
+
+// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
+var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

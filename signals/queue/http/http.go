@@ -47,6 +47,15 @@ type Config struct {
 	// ⌈GPUs / GPUsPerJob⌉ jobs), so that the engine packs whole jobs
 	// instead of reading one-GPU ones (signals.SameSizeJobs).
 	GPUsPerJob int `yaml:"gpus_per_job,omitempty"`
+	// JobCPUs and JobMemoryGiB are paths of arrays holding each job of
+	// JobGPUs' CPUs and memory in GiB (same order and length; they need
+	// JobGPUs). With the pool's shapes, a job counts as the smallest shape
+	// that holds it (signals.FitJobs).
+	JobCPUs      string `yaml:"job_cpus,omitempty"`
+	JobMemoryGiB string `yaml:"job_memory_gib,omitempty"`
+	// Shapes are the pool's instances' GPUs, vCPUs and memory (from its
+	// offerings, not the config's http: section).
+	Shapes []signals.Shape `yaml:"-"`
 }
 
 // MaxBody is the most of a response the source reads.
@@ -76,6 +85,9 @@ type Source struct {
 	wait      *Path
 	jobGPUs   *Path
 	jobWaits  *Path
+	jobCPUs   *Path
+	jobMem    *Path
+	shapes    []signals.Shape
 	perJob    int // gpus_per_job
 	client    *nethttp.Client
 	now       func() time.Time
@@ -88,7 +100,7 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // New checks cfg, compiles its field paths and returns a Source.
 func New(cfg Config, opts ...Option) (*Source, error) {
-	s := &Source{name: cfg.Name, url: cfg.URL, header: nethttp.Header{}, perJob: cfg.GPUsPerJob, now: time.Now, lookupEnv: os.LookupEnv}
+	s := &Source{name: cfg.Name, url: cfg.URL, header: nethttp.Header{}, perJob: cfg.GPUsPerJob, shapes: cfg.Shapes, now: time.Now, lookupEnv: os.LookupEnv}
 	for _, o := range opts {
 		o(s)
 	}
@@ -118,8 +130,16 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	s.wait = compile("oldest_wait_seconds", cfg.OldestWaitSeconds)
 	s.jobGPUs = compile("job_gpus", cfg.JobGPUs)
 	s.jobWaits = compile("job_wait_seconds", cfg.JobWaitSeconds)
-	if cfg.JobWaitSeconds != "" && cfg.JobGPUs == "" {
-		problems = append(problems, "job_wait_seconds is set without job_gpus (each wait belongs to a job of job_gpus: set both)")
+	s.jobCPUs = compile("job_cpus", cfg.JobCPUs)
+	s.jobMem = compile("job_memory_gib", cfg.JobMemoryGiB)
+	for _, f := range []struct{ name, path, what string }{
+		{"job_wait_seconds", cfg.JobWaitSeconds, "each wait"},
+		{"job_cpus", cfg.JobCPUs, "each CPU count"},
+		{"job_memory_gib", cfg.JobMemoryGiB, "each memory size"},
+	} {
+		if f.path != "" && cfg.JobGPUs == "" {
+			problems = append(problems, fmt.Sprintf("%s is set without job_gpus (%s belongs to a job of job_gpus: set both)", f.name, f.what))
+		}
 	}
 	if cfg.PendingJobs == "" && cfg.PendingGPUs == "" && cfg.JobGPUs == "" {
 		problems = append(problems, "none of pending_jobs, pending_gpus, job_gpus is set (want at least one field path)")
@@ -231,31 +251,35 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	return d, nil
 }
 
-// readJobWaits reads the job_wait_seconds array: one wait per job of
-// job_gpus.
-func (s *Source) readJobWaits(doc any, jobs int) ([]time.Duration, error) {
-	v, err := s.jobWaits.lookup(doc)
+// perJob reads the array at p, one value per job of job_gpus (what, in
+// the singular and plural, says what a value is), each converted by conv,
+// whose error follows "element i" after sep.
+func perJob[T any](doc any, name string, p, jobGPUs *Path, jobs int, what [2]string, sep string, conv func(float64) (T, error)) ([]T, error) {
+	v, err := p.lookup(doc)
 	if err != nil {
-		return nil, fmt.Errorf("job_wait_seconds (field path %s): %w", s.jobWaits, err)
+		return nil, fmt.Errorf("%s (field path %s): %w", name, p, err)
 	}
 	arr, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("job_wait_seconds (field path %s) is %s, want an array of numbers", s.jobWaits, describe(v))
+		return nil, fmt.Errorf("%s (field path %s) is %s, want an array of numbers", name, p, describe(v))
 	}
 	if len(arr) != jobs {
-		return nil, fmt.Errorf("job_wait_seconds (field path %s) has %d waits for %d jobs in job_gpus (field path %s); want one wait per job, in the same order", s.jobWaits, len(arr), jobs, s.jobGPUs)
+		return nil, fmt.Errorf("%s (field path %s) has %d %s for %d jobs in job_gpus (field path %s); want one %s per job, in the same order",
+			name, p, len(arr), what[1], jobs, jobGPUs, what[0])
 	}
-	waits := make([]time.Duration, len(arr))
+	out := make([]T, len(arr))
 	for i, x := range arr {
-		sec, err := number(x)
-		if err != nil {
-			return nil, fmt.Errorf("job_wait_seconds (field path %s) element %d %w", s.jobWaits, i, err)
+		f, err := number(x)
+		if err == nil {
+			out[i], err = conv(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s (field path %s) element %d%s%w", name, p, i, sep, err)
+			}
+			continue
 		}
-		if waits[i], err = signals.WaitSeconds(sec); err != nil {
-			return nil, fmt.Errorf("job_wait_seconds (field path %s) element %d: %w", s.jobWaits, i, err)
-		}
+		return nil, fmt.Errorf("%s (field path %s) element %d %w", name, p, i, err)
 	}
-	return waits, nil
+	return out, nil
 }
 
 func (s *Source) read(doc any) (signals.Demand, error) {
@@ -291,7 +315,7 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 		d.PendingJobs, d.PendingGPUsKnown = len(arr), true
 	}
 	if s.jobWaits != nil {
-		waits, err := s.readJobWaits(doc, len(d.JobGPUs))
+		waits, err := perJob(doc, "job_wait_seconds", s.jobWaits, s.jobGPUs, len(d.JobGPUs), [2]string{"wait", "waits"}, ": ", signals.WaitSeconds)
 		if err != nil {
 			return d, err
 		}
@@ -337,5 +361,19 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 		}
 		d.OldestWait, d.OldestWaitKnown = wait, true
 	}
+	var cpus []int
+	var mem []int64
+	var err error
+	if s.jobCPUs != nil {
+		if cpus, err = perJob(doc, "job_cpus", s.jobCPUs, s.jobGPUs, len(d.JobGPUs), [2]string{"CPU count", "CPU counts"}, " ", signals.Count); err != nil {
+			return d, err
+		}
+	}
+	if s.jobMem != nil {
+		if mem, err = perJob(doc, "job_memory_gib", s.jobMem, s.jobGPUs, len(d.JobGPUs), [2]string{"memory size", "memory sizes"}, " ", signals.MemoryMiB); err != nil {
+			return d, err
+		}
+	}
+	signals.FitJobs(&d, s.shapes, cpus, mem)
 	return signals.SameSizeJobs(d, s.perJob), nil
 }

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"github.com/spillway-io/spillway/signals"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -111,6 +113,36 @@ func TestDemandFromHTTP(t *testing.T) {
 	}
 }
 
+// TestShapesFromHTTP: with the pool's shapes, each job's CPUs and memory
+// from the document count it as the smallest shape that holds it: the
+// 1-GPU job asking for 32 CPUs as 4 GPUs; the job asking for 900 GiB, more
+// than any shape has, is left out, with its wait.
+func TestShapesFromHTTP(t *testing.T) {
+	srv := queueServer(t)
+	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 768 << 10}}
+	cfg := Config{URL: srv.URL + "/queue", Headers: map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"},
+		JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits", JobCPUs: "queue.cpus", JobMemoryGiB: "queue.memory_gib", Shapes: shapes}
+	d, err := newSource(t, cfg).Demand(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 2-GPU job counts as 2: the smallest shape for its GPUs, the
+	// 4-GPU one, holds its CPUs and memory, and may take another such job.
+	if want := []int{8, 4, 4, 2, 4, 1}; !slices.Equal(d.JobGPUs, want) || d.PendingJobs != 6 || d.PendingGPUs != 23 || d.Larger != 1 {
+		t.Errorf("jobs %v (%d jobs, %d GPUs, %d counted larger), want %v (6, 23, 1)", d.JobGPUs, d.PendingJobs, d.PendingGPUs, d.Larger, want)
+	}
+	if want := []time.Duration{312500 * time.Millisecond, 200 * time.Second, 100 * time.Second, time.Minute, 30 * time.Second, 5 * time.Second}; !slices.Equal(d.JobWaits, want) {
+		t.Errorf("waits %v, want %v (the left-out job's dropped)", d.JobWaits, want)
+	}
+	if want := []signals.LeftOut{{Why: "asking for 900 GiB of memory on one node, more than any instance the pool rents with its GPUs has", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+	cfg.Shapes = nil
+	if d, err := newSource(t, cfg).Demand(ctx); err != nil || !slices.Equal(d.JobGPUs, []int{8, 4, 4, 2, 1, 1, 0}) {
+		t.Errorf("without shapes: jobs %v (%v), want each by its GPUs", d.JobGPUs, err)
+	}
+}
+
 func TestDemandErrors(t *testing.T) {
 	srv := queueServer(t)
 	auth := map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"}
@@ -122,7 +154,7 @@ func TestDemandErrors(t *testing.T) {
 		want      []string
 	}{
 		{"missing key", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "queue.pending_gpu"}, true, 200,
-			[]string{`pending_gpus (field path queue.pending_gpu): queue has no key "pending_gpu" (it has keys "jobs", "oldest_wait_s", "pending_gpus", "pending_jobs", "waits")`}},
+			[]string{`pending_gpus (field path queue.pending_gpu): queue has no key "pending_gpu" (it has keys "cpus", "jobs", "memory_gib", "oldest_wait_s", "pending_gpus", "pending_jobs", "waits")`}},
 		{"index out of range", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data[5].value"}, true, 200,
 			[]string{"data has 2 elements, no index 5"}},
 		{"key on an array", Config{URL: srv.URL + "/queue", Headers: auth, PendingGPUs: "data.value"}, true, 200,
@@ -238,6 +270,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{URL: "http://x/q", PendingJobs: "data[x]"}, `index "x" is not a whole number`},
 		{Config{URL: "http://x/q", PendingJobs: "data[0"}, "unclosed ["},
 		{Config{URL: "http://x/q", PendingJobs: "a", JobWaitSeconds: "w"}, "job_wait_seconds is set without job_gpus (each wait belongs to a job of job_gpus: set both)"},
+		{Config{URL: "http://x/q", PendingJobs: "a", JobCPUs: "c"}, "job_cpus is set without job_gpus (each CPU count belongs to a job of job_gpus: set both)"},
+		{Config{URL: "http://x/q", PendingJobs: "a", JobMemoryGiB: "m"}, "job_memory_gib is set without job_gpus"},
 		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${NOPE}"}}, "header Authorization uses NOPE, not set in the environment"},
 		{Config{URL: "http://x/q", PendingJobs: "a", GPUsPerJob: -8}, "gpus_per_job -8 is out of range (want 1 to 1048576"},
 		{Config{URL: "http://x/q", JobGPUs: "a", GPUsPerJob: 8}, "gpus_per_job is set with job_gpus"},

@@ -149,4 +149,4 @@ func FuzzParseSqueue(f *testing.F) {
 }
 
 // fuzzShapes are a 1-, a 4- and an 8-GPU instance.
-var fuzzShapes = []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

@@ -5,15 +5,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
-)
 
-// Shape is what one instance the pool rents offers a job on one node: its
-// GPUs, vCPUs and memory (VCPUs or MemMiB 0: unknown, no limit).
-type Shape struct {
-	GPUs   int
-	VCPUs  int
-	MemMiB int64
-}
+	"github.com/spillway-io/spillway/signals"
+)
 
 // need is what a pending job asks of each node it runs on: CPUs and
 // memory (0 when it does not say).
@@ -100,60 +94,12 @@ func parseMiB(s string) (int64, error) {
 	return int64(math.Ceil(v * scale)), nil
 }
 
-// reshape is the GPUs a job of gpus GPUs counts as on the pool's shapes,
-// given what it needs per node: the fewest GPUs of a shape that holds the
-// job's GPUs, CPUs and memory, so that the instance launched for it can
-// start it. It is gpus when the smallest shape for its GPUs holds its CPUs
-// and memory too, when no shape is known, when nothing is asked beyond
-// GPUs, and for a job on several nodes or larger than every shape (it
-// spans instances: the policy decides). When a shape holds its GPUs but
-// none its CPUs or memory, why says what it asks beyond every shape.
-func reshape(shapes []Shape, gpus int, n need) (counted int, why string) {
-	if len(shapes) == 0 || n.nodes > 1 || (n.cpus == 0 && n.memMiB == 0) {
+// reshape is what a job of gpus GPUs counts as on the pool's shapes
+// (signals.Fit); a job on several nodes spans instances, which the policy
+// decides, and counts by its GPUs.
+func reshape(shapes []signals.Shape, gpus int, n need) (counted int, why string) {
+	if n.nodes > 1 {
 		return gpus, ""
 	}
-	best, bigEnough := 0, false
-	var maxCPUs int
-	var maxMem int64
-	for _, s := range shapes {
-		if s.GPUs < gpus {
-			continue
-		}
-		bigEnough = true
-		cpuOK := s.VCPUs == 0 || s.VCPUs >= n.cpus
-		memOK := s.MemMiB == 0 || s.MemMiB >= n.memMiB
-		if cpuOK && memOK {
-			if best == 0 || s.GPUs < best {
-				best = s.GPUs
-			}
-			continue
-		}
-		maxCPUs = max(maxCPUs, s.VCPUs)
-		maxMem = max(maxMem, s.MemMiB)
-	}
-	switch {
-	case !bigEnough:
-		return gpus, ""
-	case best > 0:
-		return max(best, gpus), ""
-	}
-	var asks []string
-	if n.cpus > maxCPUs && maxCPUs > 0 {
-		asks = append(asks, fmt.Sprintf("%d CPUs", n.cpus))
-	}
-	if n.memMiB > maxMem && maxMem > 0 {
-		asks = append(asks, fmt.Sprintf("%s of memory", gib(n.memMiB)))
-	}
-	if len(asks) == 0 { // each shape lacks one or the other
-		asks = []string{fmt.Sprintf("%d CPUs and %s of memory", n.cpus, gib(n.memMiB))}
-	}
-	return gpus, "asking for " + strings.Join(asks, " and ") + " on one node, more than any instance the pool rents with its GPUs has"
-}
-
-// gib writes MiB as GiB, to one decimal when not whole.
-func gib(mib int64) string {
-	if mib%1024 == 0 {
-		return fmt.Sprintf("%d GiB", mib/1024)
-	}
-	return fmt.Sprintf("%.1f GiB", float64(mib)/1024)
+	return signals.Fit(shapes, gpus, n.cpus, n.memMiB)
 }

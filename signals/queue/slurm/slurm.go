@@ -53,7 +53,7 @@ type Config struct {
 	// smallest shape holding its GPUs counts as the GPUs of the smallest
 	// shape that holds it all, so the launch for it can start it; one no
 	// shape holds is not demand. Empty: jobs count by their GPUs alone.
-	Shapes []Shape `yaml:"-"`
+	Shapes []signals.Shape `yaml:"-"`
 	// Features, when set, are the node features (slurm.conf's Features)
 	// the burst nodes have: a pending job whose --constraint they cannot
 	// meet (an on-prem rack, a node type the pool does not rent) is not

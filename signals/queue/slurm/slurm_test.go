@@ -317,12 +317,12 @@ func TestFeaturesFromSlurm(t *testing.T) {
 // multiplied --mem-per-cpu out.
 func TestShapes(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	shapes := []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
 	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|"
 	for _, tt := range []struct {
 		name   string
 		line   string
-		shapes []Shape
+		shapes []signals.Shape
 		want   []int
 		left   string
 	}{
@@ -341,7 +341,8 @@ func TestShapes(t *testing.T) {
 		{"an older squeue: no CPUs or memory", "11|N/A|gres/gpu:1|N/A|1|1" + at, shapes, []int{1}, ""},
 		{"fields that do not read", "12|N/A|gres/gpu:1|N/A|1|1" + at + "lots|cpu=many,mem=12X|", shapes, []int{1}, ""},
 		{"no shapes", "13|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", nil, []int{1}, ""},
-		{"shapes of unknown CPUs", "14|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", []Shape{{GPUs: 1, MemMiB: 1 << 10}, {GPUs: 8}}, []int{1}, ""},
+		{"a 2-GPU job the 4-GPU shape holds: it shares it", "15|N/A|gres/gpu:2|N/A|1|1" + at + "16G|cpu=40,mem=16G,node=1|", shapes, []int{2}, ""},
+		{"shapes of unknown CPUs", "14|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", []signals.Shape{{GPUs: 1, MemMiB: 1 << 10}, {GPUs: 8}}, []int{1}, ""},
 	} {
 		d, err := New(Config{Shapes: tt.shapes}, WithLocation(time.UTC)).parse(tt.line+"\n", now)
 		if err != nil {
@@ -403,7 +404,7 @@ func TestShapesFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--gres=gpu:1", "--mem=900M")                    // the 4-GPU shape's memory
 	submit(t, "PENDING", "--gres=gpu:1", "-c", "2", "--mem-per-cpu=400M") // 800M in all: the 4-GPU shape
 	submit(t, "PENDING", "--gres=gpu:2", "--mem=950M")                    // more than any shape
-	shapes := []Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
+	shapes := []signals.Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
 	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Shapes: shapes}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -704,7 +705,7 @@ func BenchmarkParseShapes(b *testing.B) {
 			i, i%8+1, 8*(i%16+1), 4*(i%24+1), 8*(i%16+1), 4*(i%24+1))
 	}
 	out := sb.String()
-	s := New(Config{Partition: "gpu", Shapes: []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}})
+	s := New(Config{Partition: "gpu", Shapes: []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}})
 	now := time.Now()
 	for b.Loop() {
 		if _, err := s.parse(out, now); err != nil {

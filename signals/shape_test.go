@@ -1,0 +1,41 @@
+package signals
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestFitJobs: a job counted as a larger shape adds its GPUs; a job no
+// shape holds leaves the lists, with its wait, and the counts; without
+// shapes, or without CPUs and memory, nothing changes.
+func TestFitJobs(t *testing.T) {
+	shapes := []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 8, VCPUs: 96}} // the 8-GPU shape's memory unknown
+	for _, tt := range []struct {
+		name          string
+		shapes        []Shape
+		cpus          []int
+		mem           []int64
+		jobs          []int
+		waits         []time.Duration
+		pending, gpus int
+		larger, left  int
+	}{
+		{"larger and left out", shapes, []int{2, 8, 200}, nil, []int{1, 8}, []time.Duration{3, 2}, 2, 9, 1, 1},
+		{"memory beyond the small shape", shapes, nil, []int64{1, 32 << 10, 0}, []int{1, 8, 1}, []time.Duration{3, 2, 1}, 3, 10, 1, 0},
+		{"no shapes", nil, []int{2, 8, 200}, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0},
+		{"no CPUs or memory", shapes, nil, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0},
+	} {
+		d := Demand{JobGPUs: []int{1, 1, 1}, JobWaits: []time.Duration{3, 2, 1}, PendingJobs: 3, PendingGPUs: 3}
+		FitJobs(&d, tt.shapes, tt.cpus, tt.mem)
+		left := 0
+		for _, l := range d.LeftOut {
+			left += l.Jobs
+		}
+		if !slices.Equal(d.JobGPUs, tt.jobs) || !slices.Equal(d.JobWaits, tt.waits) || d.PendingJobs != tt.pending || d.PendingGPUs != tt.gpus ||
+			d.Larger != tt.larger || left != tt.left {
+			t.Errorf("%s: jobs %v waits %v (%d jobs, %d GPUs, %d larger, %d left out); want %v %v (%d, %d, %d, %d)", tt.name,
+				d.JobGPUs, d.JobWaits, d.PendingJobs, d.PendingGPUs, d.Larger, left, tt.jobs, tt.waits, tt.pending, tt.gpus, tt.larger, tt.left)
+		}
+	}
+}
