@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/signalstest"
 )
 
 // FuzzParse: whatever the program prints, parse returns a demand in range
@@ -59,25 +60,15 @@ func FuzzParse(f *testing.F) {
 		}
 		// With shapes, each job kept is one read without them, at least as
 		// large, its wait beside it; the counts stay counts.
-		shaped, err := (&Source{cfg: Config{Number: number, Shapes: fuzzShapes}}).parse(out)
+		shaped, err := (&Source{cfg: Config{Number: number, Shapes: signalstest.Shapes}}).parse(out)
 		if err != nil {
 			t.Fatalf("with shapes: %v; without: none", err)
 		}
 		if shaped.PendingJobs < 0 || shaped.PendingGPUs < 0 || (shaped.JobWaits != nil && len(shaped.JobWaits) != len(shaped.JobGPUs)) {
 			t.Fatalf("with shapes: %+v", shaped)
 		}
-		k := 0
-		for _, g := range shaped.JobGPUs {
-			for k < len(d.JobGPUs) && !(d.JobGPUs[k] == g || d.JobGPUs[k] < g && g <= 8) {
-				k++
-			}
-			if k == len(d.JobGPUs) {
-				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", shaped.JobGPUs, d.JobGPUs)
-			}
-			k++
+		if !signalstest.Kept(shaped.JobGPUs, d.JobGPUs, 8) {
+			t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", shaped.JobGPUs, d.JobGPUs)
 		}
 	})
 }
-
-// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
-var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/signalstest"
 )
 
 // FuzzParsePath: an accepted path reads back the same from its canonical
@@ -126,7 +127,7 @@ func FuzzRead(f *testing.F) {
 		if jobGPUs == "" {
 			return
 		}
-		shaped, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, JobWaitSeconds: jobWaits, JobCPUs: jobs, JobMemoryGiB: gpus, Shapes: fuzzShapes})
+		shaped, err := New(Config{URL: "http://queue.example/q", JobGPUs: jobGPUs, JobWaitSeconds: jobWaits, JobCPUs: jobs, JobMemoryGiB: gpus, Shapes: signalstest.Shapes})
 		if err != nil {
 			return
 		}
@@ -149,18 +150,8 @@ func FuzzRead(f *testing.F) {
 		if sd.PendingJobs != len(sd.JobGPUs) || sd.PendingGPUs != sum || (jobWaits != "" && len(sd.JobWaits) != len(sd.JobGPUs)) {
 			t.Fatalf("with shapes: %d jobs, %d GPUs, %d waits for jobs %v", sd.PendingJobs, sd.PendingGPUs, len(sd.JobWaits), sd.JobGPUs)
 		}
-		k := 0
-		for _, g := range sd.JobGPUs {
-			for k < len(pd.JobGPUs) && !(pd.JobGPUs[k] == g || pd.JobGPUs[k] < g && g <= 8) {
-				k++
-			}
-			if k == len(pd.JobGPUs) {
-				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", sd.JobGPUs, pd.JobGPUs)
-			}
-			k++
+		if !signalstest.Kept(sd.JobGPUs, pd.JobGPUs, 8) {
+			t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", sd.JobGPUs, pd.JobGPUs)
 		}
 	})
 }
-
-// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
-var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

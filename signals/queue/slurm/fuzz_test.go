@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/signalstest"
 )
 
 // maxErrLen bounds a parse error, whatever squeue printed: the error goes
@@ -97,56 +98,26 @@ func FuzzParseSqueue(f *testing.F) {
 				t.Fatalf("job %d waited %v, want 0 to the oldest wait %v", i, w, d.OldestWait)
 			}
 		}
-		// gpu_types only leaves jobs out: the jobs it keeps are some of
-		// those read without it, in the same order.
-		typed, err := New(Config{Partition: "gpu", CountAll: countAll, GPUTypes: []string{"a100"}}, WithLocation(time.UTC)).parse(out, now)
-		if err != nil {
-			t.Fatalf("with gpu_types: %v; without: none", err)
-		}
-		k := 0
-		for _, g := range typed.JobGPUs {
-			for k < len(d.JobGPUs) && d.JobGPUs[k] != g {
-				k++
+		// gpu_types and features only leave jobs out: the jobs they keep
+		// are some of those read without them, in the same order. Shapes
+		// also count a job as more GPUs, up to the largest shape.
+		for _, c := range []struct {
+			what string
+			cfg  Config
+			upTo int
+		}{
+			{"gpu_types", Config{GPUTypes: []string{"a100"}}, 0},
+			{"features", Config{Features: []string{"ib"}}, 0},
+			{"shapes", Config{Shapes: signalstest.Shapes}, 8},
+		} {
+			c.cfg.Partition, c.cfg.CountAll = "gpu", countAll
+			got, err := New(c.cfg, WithLocation(time.UTC)).parse(out, now)
+			if err != nil {
+				t.Fatalf("with %s: %v; without: none", c.what, err)
 			}
-			if k == len(d.JobGPUs) {
-				t.Fatalf("with gpu_types: jobs %v, not a subsequence of %v", typed.JobGPUs, d.JobGPUs)
+			if !signalstest.Kept(got.JobGPUs, d.JobGPUs, c.upTo) {
+				t.Fatalf("with %s: jobs %v, not each one of %v (or larger, up to %d GPUs)", c.what, got.JobGPUs, d.JobGPUs, c.upTo)
 			}
-			k++
-		}
-		// features only leaves jobs out, as gpu_types does.
-		featured, err := New(Config{Partition: "gpu", CountAll: countAll, Features: []string{"ib"}}, WithLocation(time.UTC)).parse(out, now)
-		if err != nil {
-			t.Fatalf("with features: %v; without: none", err)
-		}
-		k = 0
-		for _, g := range featured.JobGPUs {
-			for k < len(d.JobGPUs) && d.JobGPUs[k] != g {
-				k++
-			}
-			if k == len(d.JobGPUs) {
-				t.Fatalf("with features: jobs %v, not a subsequence of %v", featured.JobGPUs, d.JobGPUs)
-			}
-			k++
-		}
-		// Shapes only ever leave a job out or count it as more GPUs, up to
-		// the largest shape, never fewer: each job kept is one read
-		// without them, at least as large.
-		shaped, err := New(Config{Partition: "gpu", CountAll: countAll, Shapes: fuzzShapes}, WithLocation(time.UTC)).parse(out, now)
-		if err != nil {
-			t.Fatalf("with shapes: %v; without: none", err)
-		}
-		k = 0
-		for _, g := range shaped.JobGPUs {
-			for k < len(d.JobGPUs) && !(d.JobGPUs[k] == g || d.JobGPUs[k] < g && g <= 8) {
-				k++
-			}
-			if k == len(d.JobGPUs) {
-				t.Fatalf("with shapes: jobs %v, not each one of %v or larger, up to 8 GPUs", shaped.JobGPUs, d.JobGPUs)
-			}
-			k++
 		}
 	})
 }
-
-// fuzzShapes are a 1-, a 4- and an 8-GPU instance.
-var fuzzShapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}

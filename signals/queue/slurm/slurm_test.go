@@ -17,6 +17,7 @@ import (
 
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/signalstest"
 )
 
 // cluster is the one Slurm cluster every test here shares.
@@ -317,7 +318,7 @@ func TestFeaturesFromSlurm(t *testing.T) {
 // multiplied --mem-per-cpu out.
 func TestShapes(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+	shapes := signalstest.Shapes
 	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|"
 	for _, tt := range []struct {
 		name   string
@@ -705,7 +706,7 @@ func BenchmarkParseShapes(b *testing.B) {
 			i, i%8+1, 8*(i%16+1), 4*(i%24+1), 8*(i%16+1), 4*(i%24+1))
 	}
 	out := sb.String()
-	s := New(Config{Partition: "gpu", Shapes: []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}})
+	s := New(Config{Partition: "gpu", Shapes: signalstest.Shapes})
 	now := time.Now()
 	for b.Loop() {
 		if _, err := s.parse(out, now); err != nil {

@@ -1,0 +1,26 @@
+// Package signalstest holds what the demand sources' tests share.
+package signalstest
+
+import "github.com/spillway-io/spillway/signals"
+
+// Shapes are a 1-, a 4- and an 8-GPU instance, for sources that match
+// jobs' CPUs and memory to shapes.
+var Shapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+
+// Kept reports whether the jobs of got are some of base's, in order: each
+// the same size as one of base, or, with upTo above 0, larger, up to upTo
+// GPUs (a job counted as a larger shape). Filters that only leave jobs
+// out, and shapes, keep it true.
+func Kept(got, base []int, upTo int) bool {
+	k := 0
+	for _, g := range got {
+		for k < len(base) && base[k] != g && !(base[k] < g && g <= upTo) {
+			k++
+		}
+		if k == len(base) {
+			return false
+		}
+		k++
+	}
+	return true
+}
