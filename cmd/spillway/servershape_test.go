@@ -44,14 +44,7 @@ func TestServerLaunchesTheShapeAJobNeeds(t *testing.T) {
 	path := filepath.Join(dir, "spillway.yaml")
 	if err := os.WriteFile(path, []byte(fmt.Sprintf(`cluster: shape-test
 server: {state: state.db, tick: 100ms}
-providers:
-  emu:
-    type: aws
-    region: us-east-1
-    endpoint: %s
-    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
-    image: ami-0123456789abcdef0
-pools:
+%spools:
   - name: train
     onprem: {nodes: 1, gpus_per_node: 8}
     wait_target: 0s
@@ -64,7 +57,7 @@ pools:
       demand:
         - type: slurm
           slurm: {slurm_conf: %s, partition: %s}
-`, ec2.URL, slurm.Conf, slurm.Partition)), 0o600); err != nil {
+`, emuProvider(ec2.URL), slurm.Conf, slurm.Partition)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startServer(t, loadConfig(t, path))

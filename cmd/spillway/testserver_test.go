@@ -62,3 +62,16 @@ func loadConfig(t *testing.T, path string) *config.Config {
 	}
 	return cfg
 }
+
+// emuProvider is a test config's providers: section: one aws provider,
+// emu, at the EC2 emulator's endpoint.
+func emuProvider(endpoint string) string {
+	return `providers:
+  emu:
+    type: aws
+    region: us-east-1
+    endpoint: ` + endpoint + `
+    subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
+    image: ami-0123456789abcdef0
+`
+}
