@@ -166,6 +166,12 @@ type Snapshot struct {
 	// the queue, and providers or regions blocked by a quota or by the
 	// provider refusing calls.
 	Held []Held `json:"held,omitempty"`
+	// LeftOut names the queued jobs the demand sources did not count, and
+	// why ("slurm:gpu: 3 jobs pending for QOSMaxGRESPerUser");
+	// CountedLarger is the jobs counted as a larger shape than their GPUs,
+	// for their CPUs or memory.
+	LeftOut       []string `json:"left_out,omitempty"`
+	CountedLarger int      `json:"counted_larger,omitempty"`
 }
 
 // Held is one offering, provider or region the policy does not launch now.

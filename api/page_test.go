@@ -143,6 +143,24 @@ func TestPageShowsHeldOfferings(t *testing.T) {
 	}
 }
 
+// TestPageShowsJobsNotCounted: the queued jobs the sources left out of
+// demand, and those counted as a larger shape, are on the pool's section.
+func TestPageShowsJobsNotCounted(t *testing.T) {
+	e := newEnv(t, true)
+	_, body := newBrowser(e).get("/")
+	for _, want := range []string{
+		`<p class="held" id="left-out-training">Not counted as demand: slurm:gpu: 2 jobs pending for QOSMaxGRESPerUser.</p>`,
+		`<p class="held" id="larger-training">Counted as a larger shape, for their CPUs or memory: 1 job.</p>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="left-out-inference"`) || strings.Contains(body, `id="larger-inference"`) {
+		t.Error("pool inference leaves nothing out, yet the page says it does")
+	}
+}
+
 // TestPageCSRF: a form post without the session's CSRF token, or from
 // another site, is refused and audited; with it, it works.
 func TestPageCSRF(t *testing.T) {

@@ -43,6 +43,13 @@ type Snapshot struct {
 	// launches on demand; floors are still honoured.
 	Stale []string
 
+	// LeftOut says which queued jobs the demand sources did not count as
+	// demand, and why, as "<source>: N jobs <why>"; Larger counts the jobs
+	// counted as a larger shape than their GPUs, for their CPUs or memory.
+	// For operators only: Decide does not read them.
+	LeftOut []string
+	Larger  int
+
 	// Unavailable holds offerings that recently failed for capacity, until
 	// the time given (the capacity cache's TTL). Blocked holds wider blocks
 	// from quota errors: a provider name, or "provider/region".

@@ -79,6 +79,8 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //     and idle.
 //   - OnPremFreeGPUs counts the free GPUs on nodes with room for the
 //     smallest listed pending job (any free GPU when no job is listed).
+//   - The jobs each source left out, and counted as larger shapes, are
+//     kept for operators (Snapshot.LeftOut, Snapshot.Larger).
 //   - Demand is summed over sources; a source that does not know the
 //     pending GPUs contributes its jobs' GPUs when it lists them, else one
 //     GPU a job. PendingJobGPUs is kept only when every source lists every
@@ -158,6 +160,10 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		d := r.Demand
 		seen(d.Time)
 		tooOld(r.Source, d.Time)
+		for _, l := range d.LeftOut {
+			s.LeftOut = append(s.LeftOut, fmt.Sprintf("%s: %s %s", r.Source, jobs(l.Jobs), l.Why))
+		}
+		s.Larger += d.Larger
 		s.PendingJobs += d.PendingJobs
 		listed := 0
 		for _, n := range d.JobGPUs {
@@ -198,6 +204,14 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		s.Time = oldest
 	}
 	return s
+}
+
+// jobs writes a count of jobs: "1 job", "3 jobs".
+func jobs(n int) string {
+	if n == 1 {
+		return "1 job"
+	}
+	return fmt.Sprintf("%d jobs", n)
 }
 
 // smallestJob is the fewest GPUs a listed pending job asks (1 when none is

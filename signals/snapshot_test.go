@@ -90,6 +90,13 @@ func TestAssemble(t *testing.T) {
 			[]signals.DemandReading{{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 2, JobGPUs: []int{4, 3}}}},
 			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 11, OnPremFreeGPUs: 3,
 				PendingJobs: 2, PendingGPUs: 7, PendingJobGPUs: []int{4, 3}}},
+		{"jobs left out and counted larger, for operators", okBase, []signals.DemandReading{
+			{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 1, JobGPUs: []int{4}, Larger: 1,
+				LeftOut: []signals.LeftOut{{Why: "pending for Licenses", Jobs: 1}, {Why: "asking for nodes with onprem, not in features", Jobs: 3}}}},
+			{Source: "command:q", Demand: signals.Demand{Time: fresh, PendingJobs: 1, JobGPUs: []int{8}, Larger: 1}}},
+			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 8, IdleAllocatedGPUs: 2,
+				PendingJobs: 2, PendingGPUs: 12, PendingJobGPUs: []int{4, 8}, Larger: 2,
+				LeftOut: []string{"slurm:gpu: 1 job pending for Licenses", "slurm:gpu: 3 jobs asking for nodes with onprem, not in features"}}},
 		{"jobs without GPU counts are one GPU each", okBase, []signals.DemandReading{jobsOnly},
 			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 7, OnPremFreeGPUs: 9, IdleAllocatedGPUs: 2, PendingJobs: 2, PendingGPUs: 2}},
 		{"unknown node is busy, never free, and stale",

@@ -64,7 +64,7 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		Snapshot: api.Snapshot{
 			Time: st.Time, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
 			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
-			Held: heldOf(&pool, &snap, st.Time),
+			Held: heldOf(&pool, &snap, st.Time), LeftOut: snap.LeftOut, CountedLarger: snap.Larger,
 		},
 		Spend:     api.Spend{PeriodStart: st.Spend.PeriodStart, PeriodEnd: st.Spend.PeriodEnd, Accrued: st.Spend.Accrued},
 		Manual:    api.ManualLimits{MaxGPUs: pool.Manual.MaxGPUs, MaxTTL: api.Duration(pool.Manual.MaxTTL.D())},
