@@ -84,7 +84,8 @@ func gib(mib int64) string {
 // JobGPUs; 0: the job does not say), as Fit does: a job counted as more
 // GPUs adds them to PendingGPUs and counts in Larger; a job no shape holds
 // is dropped, with its wait, from the lists and from PendingJobs and
-// PendingGPUs, and counted in LeftOut.
+// PendingGPUs, and counted in LeftOut; with each job's wait known, the
+// oldest wait is then the oldest of the jobs kept.
 func FitJobs(d *Demand, shapes []Shape, cpus []int, memMiB []int64) {
 	if len(shapes) == 0 || (cpus == nil && memMiB == nil) {
 		return
@@ -117,8 +118,17 @@ func FitJobs(d *Demand, shapes []Shape, cpus []int, memMiB []int64) {
 		}
 		kept++
 	}
+	dropped := kept < len(d.JobGPUs)
 	d.JobGPUs = d.JobGPUs[:kept]
-	if waits {
-		d.JobWaits = d.JobWaits[:kept]
+	if !waits {
+		return
+	}
+	d.JobWaits = d.JobWaits[:kept]
+	if dropped {
+		d.OldestWait = 0
+		for _, w := range d.JobWaits {
+			d.OldestWait = max(d.OldestWait, w)
+		}
+		d.OldestWaitKnown = d.OldestWaitKnown && kept > 0
 	}
 }

@@ -270,14 +270,12 @@ func perJob[T any](doc any, name string, p, jobGPUs *Path, jobs int, what [2]str
 	out := make([]T, len(arr))
 	for i, x := range arr {
 		f, err := number(x)
-		if err == nil {
-			out[i], err = conv(f)
-			if err != nil {
-				return nil, fmt.Errorf("%s (field path %s) element %d%s%w", name, p, i, sep, err)
-			}
-			continue
+		if err != nil {
+			return nil, fmt.Errorf("%s (field path %s) element %d %w", name, p, i, err)
 		}
-		return nil, fmt.Errorf("%s (field path %s) element %d %w", name, p, i, err)
+		if out[i], err = conv(f); err != nil {
+			return nil, fmt.Errorf("%s (field path %s) element %d%s%w", name, p, i, sep, err)
+		}
 	}
 	return out, nil
 }

@@ -69,7 +69,11 @@ func (p *featureParser) term() bool {
 		}
 		p.i++
 		ok := p.or()
-		if want := map[byte]byte{'(': ')', '[': ']'}[c]; p.peek() != want {
+		want := byte(')')
+		if c == '[' {
+			want = ']'
+		}
+		if p.peek() != want {
 			p.bad = true
 			return true
 		}

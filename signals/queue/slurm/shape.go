@@ -5,8 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/spillway-io/spillway/signals"
 )
 
 // need is what a pending job asks of each node it runs on: CPUs and
@@ -92,14 +90,4 @@ func parseMiB(s string) (int64, error) {
 		return 0, fmt.Errorf("not a memory size (want a number of MiB, or with a unit K, M, G, T or P, up to %d MiB)", maxMiB)
 	}
 	return int64(math.Ceil(v * scale)), nil
-}
-
-// reshape is what a job of gpus GPUs counts as on the pool's shapes
-// (signals.Fit); a job on several nodes spans instances, which the policy
-// decides, and counts by its GPUs.
-func reshape(shapes []signals.Shape, gpus int, n need) (counted int, why string) {
-	if n.nodes > 1 {
-		return gpus, ""
-	}
-	return signals.Fit(shapes, gpus, n.cpus, n.memMiB)
 }

@@ -139,7 +139,6 @@ func (s *Source) skipped(reason string) bool {
 // hold its CPUs and memory, matched to the pool's shapes, and Feature its
 // --constraint; a line without them (an older format) reads as a job that
 // asks for none.
-// Feature holds its --constraint.
 var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
 	"MinMemory", "tres-alloc", "Feature"}
 
@@ -325,6 +324,9 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	// A queue's jobs pend for a handful of reasons: each is matched
 	// against skip_reasons once a read.
 	var seen []reasonSkipped
+	// Each job's CPUs and memory per node, with shapes to match them to.
+	var cpus []int
+	var mem []int64
 	for line := range strings.Lines(out) {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -359,16 +361,16 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if err != nil {
 			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
 		}
-		if len(s.cfg.Shapes) > 0 && gpus > 0 {
-			counted, why := reshape(s.cfg.Shapes, gpus, jobNeed(f))
-			if why != "" {
-				d.AddLeftOut(why)
-				continue
+		if len(s.cfg.Shapes) > 0 {
+			// A job on several nodes spans instances, which the policy
+			// decides: it counts by its GPUs, as a job without GPUs does.
+			n := need{}
+			if gpus > 0 {
+				if n = jobNeed(f); n.nodes > 1 {
+					n = need{}
+				}
 			}
-			if counted > gpus {
-				d.Larger++
-			}
-			gpus = counted
+			cpus, mem = append(cpus, n.cpus), append(mem, n.memMiB)
 		}
 		d.PendingJobs++
 		d.PendingGPUs += gpus
@@ -386,6 +388,7 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		d.OldestWaitKnown = true
 		d.OldestWait = signals.WaitSince(now, oldest)
 	}
+	signals.FitJobs(&d, s.cfg.Shapes, cpus, mem)
 	return d, nil
 }
 
