@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 // TestFitJobs: a job counted as a larger shape adds its GPUs; a job no
@@ -11,10 +13,10 @@ import (
 // oldest wait is the oldest kept; without shapes, or without CPUs and
 // memory, nothing changes.
 func TestFitJobs(t *testing.T) {
-	shapes := []Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 8, VCPUs: 96}} // the 8-GPU shape's memory unknown
+	shapes := []policy.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 8, VCPUs: 96}} // the 8-GPU shape's memory unknown
 	for _, tt := range []struct {
 		name          string
-		shapes        []Shape
+		shapes        []policy.Shape
 		cpus          []int
 		mem           []int64
 		jobs          []int

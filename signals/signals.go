@@ -36,7 +36,7 @@ type Demand struct {
 	LeftOut []LeftOut
 	// Larger counts the jobs counted as more GPUs than they ask for: the
 	// GPUs of the smallest instance the pool rents that holds their CPUs
-	// and memory (signals.Fit, with the pool's shapes).
+	// and memory (policy.FitShape, with the pool's shapes).
 	Larger int
 }
 

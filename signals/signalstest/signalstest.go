@@ -1,11 +1,11 @@
 // Package signalstest holds what the demand sources' tests share.
 package signalstest
 
-import "github.com/spillway-io/spillway/signals"
+import "github.com/spillway-io/spillway/policy"
 
 // Shapes are a 1-, a 4- and an 8-GPU instance, for sources that match
 // jobs' CPUs and memory to shapes.
-var Shapes = []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
+var Shapes = []policy.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 2048 << 10}}
 
 // Kept reports whether the jobs of got are some of base's, in order: each
 // the same size as one of base, or, with upTo above 0, larger, up to upTo

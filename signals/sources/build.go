@@ -3,9 +3,7 @@ package sources
 import (
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
-	"slices"
 	"strings"
 
 	"k8s.io/utils/clock"
@@ -205,7 +203,7 @@ func buildDemand(pool *policy.Pool, d Demand, o buildOptions) (*queue.Source, er
 		}
 		// The sources that read jobs' CPUs and memory match them to the
 		// pool's shapes.
-		shapes := Shapes(pool.Offerings)
+		shapes := policy.Shapes(pool.Offerings)
 		switch {
 		case d.Slurm != nil:
 			c := *d.Slurm
@@ -277,23 +275,4 @@ type closingSource struct {
 func (c closingSource) Close() error {
 	c.close()
 	return nil
-}
-
-// Shapes are the distinct GPUs, vCPUs and memory of the offerings, for a
-// demand source to match jobs' CPUs and memory to; nil when no offering's
-// vCPUs or memory is known.
-func Shapes(offs []policy.Offering) []signals.Shape {
-	var out []signals.Shape
-	known := false
-	for _, o := range offs {
-		s := signals.Shape{GPUs: o.GPUs, VCPUs: o.VCPUs, MemMiB: int64(math.Ceil(o.MemoryGiB * 1024))}
-		known = known || s.VCPUs > 0 || s.MemMiB > 0
-		if o.GPUs > 0 && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	if !known {
-		return nil
-	}
-	return out
 }

@@ -18,7 +18,6 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/policy"
-	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/baseline"
 	"github.com/spillway-io/spillway/signals/queue"
 	"github.com/spillway-io/spillway/signals/queue/command"
@@ -264,7 +263,7 @@ func TestSlurmShapesFromOfferings(t *testing.T) {
 			t.Errorf("offerings %+v: jobs %v (%v), want one of %d GPUs", tt.offs, d.JobGPUs, err, tt.want)
 		}
 	}
-	if got, want := Shapes(offs), []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}; !slices.Equal(got, want) {
+	if got, want := policy.Shapes(offs), []policy.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}; !slices.Equal(got, want) {
 		t.Errorf("Shapes = %+v, want %+v (one of each)", got, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	// offerings, not the config's command: section): with job_cpus or
 	// job_memory_gib in the output, a job counts as the smallest shape
 	// that holds it (signals.FitJobs).
-	Shapes []signals.Shape `yaml:"-"`
+	Shapes []policy.Shape `yaml:"-"`
 }
 
 // MaxOutput is the most of standard output the source reads.

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 
 	"context"
@@ -197,7 +198,7 @@ func TestJobWaitsFromCommand(t *testing.T) {
 // TestShapesFromCommand: with the pool's shapes, job_cpus and
 // job_memory_gib count each job as the smallest shape that holds it.
 func TestShapesFromCommand(t *testing.T) {
-	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}
+	shapes := []policy.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}}
 	out := `{"job_gpus": [1, 1, 1, 2], "job_wait_s": [40, 30, 20, 10], "job_cpus": [2, 32, 100, 0], "job_memory_gib": [8, 8, 8, 100]}`
 	d, err := newSource(t, Config{Command: []string{program(t, "echo"), out}, Shapes: shapes}).Demand(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	JobMemoryGiB string `yaml:"job_memory_gib,omitempty"`
 	// Shapes are the pool's instances' GPUs, vCPUs and memory (from its
 	// offerings, not the config's http: section).
-	Shapes []signals.Shape `yaml:"-"`
+	Shapes []policy.Shape `yaml:"-"`
 }
 
 // MaxBody is the most of a response the source reads.
@@ -87,7 +88,7 @@ type Source struct {
 	jobWaits  *Path
 	jobCPUs   *Path
 	jobMem    *Path
-	shapes    []signals.Shape
+	shapes    []policy.Shape
 	perJob    int // gpus_per_job
 	client    *nethttp.Client
 	now       func() time.Time

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 
 	"context"
@@ -119,7 +120,7 @@ func TestDemandFromHTTP(t *testing.T) {
 // than any shape has, is left out, with its wait.
 func TestShapesFromHTTP(t *testing.T) {
 	srv := queueServer(t)
-	shapes := []signals.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 768 << 10}}
+	shapes := []policy.Shape{{GPUs: 1, VCPUs: 4, MemMiB: 16 << 10}, {GPUs: 4, VCPUs: 48, MemMiB: 192 << 10}, {GPUs: 8, VCPUs: 192, MemMiB: 768 << 10}}
 	cfg := Config{URL: srv.URL + "/queue", Headers: map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"},
 		JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits", JobCPUs: "queue.cpus", JobMemoryGiB: "queue.memory_gib", Shapes: shapes}
 	d, err := newSource(t, cfg).Demand(ctx)

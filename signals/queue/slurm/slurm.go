@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 )
 
@@ -53,7 +54,7 @@ type Config struct {
 	// smallest shape holding its GPUs counts as the GPUs of the smallest
 	// shape that holds it all, so the launch for it can start it; one no
 	// shape holds is not demand. Empty: jobs count by their GPUs alone.
-	Shapes []signals.Shape `yaml:"-"`
+	Shapes []policy.Shape `yaml:"-"`
 	// Features, when set, are the node features (slurm.conf's Features)
 	// the burst nodes have: a pending job whose --constraint they cannot
 	// meet (an on-prem rack, a node type the pool does not rent) is not

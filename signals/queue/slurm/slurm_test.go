@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/signalstest"
 )
@@ -323,7 +324,7 @@ func TestShapes(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		line   string
-		shapes []signals.Shape
+		shapes []policy.Shape
 		want   []int
 		left   string
 	}{
@@ -343,7 +344,7 @@ func TestShapes(t *testing.T) {
 		{"fields that do not read", "12|N/A|gres/gpu:1|N/A|1|1" + at + "lots|cpu=many,mem=12X|", shapes, []int{1}, ""},
 		{"no shapes", "13|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", nil, []int{1}, ""},
 		{"a 2-GPU job the 4-GPU shape holds: it shares it", "15|N/A|gres/gpu:2|N/A|1|1" + at + "16G|cpu=40,mem=16G,node=1|", shapes, []int{2}, ""},
-		{"shapes of unknown CPUs", "14|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", []signals.Shape{{GPUs: 1, MemMiB: 1 << 10}, {GPUs: 8}}, []int{1}, ""},
+		{"shapes of unknown CPUs", "14|N/A|gres/gpu:1|N/A|1|1" + at + "0|cpu=500,node=1|", []policy.Shape{{GPUs: 1, MemMiB: 1 << 10}, {GPUs: 8}}, []int{1}, ""},
 	} {
 		d, err := New(Config{Shapes: tt.shapes}, WithLocation(time.UTC)).parse(tt.line+"\n", now)
 		if err != nil {
@@ -405,7 +406,7 @@ func TestShapesFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--gres=gpu:1", "--mem=900M")                    // the 4-GPU shape's memory
 	submit(t, "PENDING", "--gres=gpu:1", "-c", "2", "--mem-per-cpu=400M") // 800M in all: the 4-GPU shape
 	submit(t, "PENDING", "--gres=gpu:2", "--mem=950M")                    // more than any shape
-	shapes := []signals.Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
+	shapes := []policy.Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
 	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Shapes: shapes}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
