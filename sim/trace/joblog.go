@@ -84,10 +84,30 @@ func (p *parser) jobLog() (*Trace, error) {
 			never++
 			return nil
 		}
-		return d.addShared(p, tr, line, at, dur, g, asked)
+		j := Job{Duration: dur, GPUs: g}
+		if j.CPUs, j.MemMiB, err = p.jobLogNeed(line, rec); err != nil {
+			return err
+		}
+		return d.addShared(p, tr, line, at, j, asked)
 	})
 	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNeverRan})
 	return tr, err
+}
+
+// jobLogNeed is the CPUs and memory a job log's row asks for in all:
+// cpu_num (Helios, Acme: the job's, as gpu_num is), and mem_per_pod_GB
+// (Acme: each node's) times node_num, where the log has them.
+func (p *parser) jobLogNeed(line int, rec []string) (cpus, memMiB int32, err error) {
+	nodes := 1
+	if cn := p.col("node_num"); cn >= 0 && p.col("mem_per_pod_gb") >= 0 {
+		if t := strings.TrimSpace(rec[cn]); t != "" && !strings.EqualFold(t, "nan") {
+			if nodes, err = p.count(line, "node_num", rec[cn], 1); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	cpus, memMiB, err = p.needs(line, rec, logCPU, logMem)
+	return cpus, times(memMiB, nodes), err
 }
 
 // dated collects the jobs of a trace whose submits are date-times: each
@@ -95,17 +115,18 @@ func (p *parser) jobLog() (*Trace, error) {
 // earliest submit and moves Start along).
 type dated struct{ first time.Time }
 
-func (d *dated) add(p *parser, tr *Trace, line int, at time.Time, dur time.Duration, gpus int) error {
-	return d.addShared(p, tr, line, at, dur, gpus, float64(gpus))
+// add adds job j submitted at at (j.Submit is set from it).
+func (d *dated) add(p *parser, tr *Trace, line int, at time.Time, j Job) error {
+	return d.addShared(p, tr, line, at, j, float64(j.GPUs))
 }
 
-// addShared is add for a job that asked for only asked of its gpus (Trace.Shared).
-func (d *dated) addShared(p *parser, tr *Trace, line int, at time.Time, dur time.Duration, gpus int, asked float64) error {
+// addShared is add for a job that asked for only asked of its GPUs (Trace.Shared).
+func (d *dated) addShared(p *parser, tr *Trace, line int, at time.Time, j Job, asked float64) error {
 	if d.first.IsZero() {
 		d.first = at
 	}
 	// Dates are within MinDate..MaxDate, so the offset cannot saturate.
-	j := Job{Submit: at.Sub(d.first), Duration: dur, GPUs: gpus}
+	j.Submit = at.Sub(d.first)
 	if err := p.add(tr, line, j); err != nil {
 		return err
 	}

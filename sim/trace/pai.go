@@ -109,7 +109,11 @@ func (p *parser) paiTask() (*Trace, error) {
 			if submits != nil {
 				keys = append(keys, key)
 			}
-			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), end-start, g, asked)
+			j := Job{Duration: end - start, GPUs: g}
+			if j.CPUs, j.MemMiB, err = p.paiNeed(line, rec); err != nil {
+				return err
+			}
+			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), j, asked)
 		}
 		return nil
 	})
@@ -150,6 +154,28 @@ func (p *parser) paiTime(line int, col, s string) (time.Duration, bool, error) {
 	}
 	d, err := p.seconds(line, col, s, false)
 	return d, d > 0, err
+}
+
+// paiNeed is the CPUs and memory a task asks for in all: inst_num times
+// each instance's plan_cpu (percent of a core) and plan_mem (GB), where
+// the table has them.
+func (p *parser) paiNeed(line int, rec []string) (cpus, memMiB int32, err error) {
+	cc, cm := p.col("plan_cpu"), p.col("plan_mem")
+	n, err := p.count(line, "inst_num", rec[p.col("inst_num")], 1)
+	if err != nil || (cc < 0 && cm < 0) {
+		return 0, 0, err
+	}
+	if cc >= 0 {
+		if cpus, err = p.need(line, "plan_cpu", rec[cc], 0.01, "plan_cpu as a percentage of one CPU core (600 is six cores), 0 or more"); err != nil {
+			return 0, 0, err
+		}
+	}
+	if cm >= 0 {
+		if memMiB, err = p.need(line, "plan_mem", rec[cm], 1024, "plan_mem in GB, 0 or more"); err != nil {
+			return 0, 0, err
+		}
+	}
+	return times(cpus, n), times(memMiB, n), nil
 }
 
 // paiGPUs is the GPUs a task holds at once, inst_num × ⌈plan_gpu/100⌉ (0

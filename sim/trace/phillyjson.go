@@ -135,7 +135,7 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		if dur > MaxSpan {
 			return nil, p.jobErr(n, &j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
 		}
-		if err := d.add(p, tr, 0, submit, dur.Round(time.Millisecond), gpus); err != nil {
+		if err := d.add(p, tr, 0, submit, Job{Duration: dur.Round(time.Millisecond), GPUs: gpus}); err != nil {
 			return nil, err
 		}
 	}

@@ -91,6 +91,9 @@ func (p *parser) podList() (*Trace, error) {
 			}
 		}
 		j := Job{Submit: created, Duration: deleted - sched, GPUs: g}
+		if j.CPUs, j.MemMiB, err = p.needs(line, rec, podCPU, podMem); err != nil {
+			return err
+		}
 		if err := p.add(tr, line, j); err != nil {
 			return err
 		}

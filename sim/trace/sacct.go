@@ -80,16 +80,17 @@ func (p *parser) sacct() (*Trace, error) {
 			running++
 			return nil
 		}
-		g, gpu, err := p.tresGPUs(line, p.header[ct], rec[ct])
+		j, gpu, err := p.tres(line, p.header[ct], rec[ct])
 		if err != nil {
 			return err
 		}
 		named = named || gpu
-		if g == 0 {
+		if j.GPUs == 0 {
 			cpu++
 			return nil
 		}
-		return d.add(p, tr, line, at, dur, g)
+		j.Duration = dur
+		return d.add(p, tr, line, at, j)
 	})
 	noGPUs := SkipNoGPUs
 	if !named {
@@ -192,10 +193,11 @@ func (p *parser) elapsed(line int, col, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// tresGPUs is the GPU count of a TRES list ("billing=8,cpu=8,gres/gpu=2,
-// mem=64G,node=1"): its gres/gpu, else the sum of its gres/gpu:TYPE
-// entries, else 0; named says whether it names gres/gpu at all.
-func (p *parser) tresGPUs(line int, col, s string) (gpus int, named bool, err error) {
+// tres is the job a TRES list ("billing=8,cpu=8,gres/gpu=2,mem=64G,
+// node=1") asks for: its GPUs, gres/gpu, else the sum of its
+// gres/gpu:TYPE entries, else 0, and its cpu and mem; named says whether
+// it names gres/gpu at all.
+func (p *parser) tres(line int, col, s string) (j Job, named bool, err error) {
 	total, typed := -1, 0
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
@@ -204,25 +206,41 @@ func (p *parser) tresGPUs(line int, col, s string) (gpus int, named bool, err er
 		}
 		k, v, ok := strings.Cut(item, "=")
 		if !ok {
-			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
+			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
 		}
 		k = strings.ToLower(k)
-		if k != "gres/gpu" && !strings.HasPrefix(k, "gres/gpu:") {
+		switch {
+		case k == "cpu":
+			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || c < 0 {
+				return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("cpu: %q is not a whole number of CPUs", v))
+			}
+			j.CPUs = saturate(float64(c))
+			continue
+		case k == "mem":
+			m, ok := tresMiB(v)
+			if !ok {
+				return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("mem: %q is not an amount of memory such as 64G or 512M", v))
+			}
+			j.MemMiB = m
+			continue
+		case k != "gres/gpu" && !strings.HasPrefix(k, "gres/gpu:"):
 			continue
 		}
 		c, err := strconv.Atoi(v)
 		if err != nil || c < 0 || c > MaxGPUs {
-			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
+			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
 		}
 		named = true
 		if k == "gres/gpu" {
 			total = c
 		} else if typed += c; typed > MaxGPUs {
-			return 0, false, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
+			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
 		}
 	}
+	j.GPUs = typed
 	if total >= 0 {
-		return total, true, nil
+		j.GPUs, named = total, true
 	}
-	return typed, named, nil
+	return j, named, nil
 }

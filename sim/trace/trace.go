@@ -32,6 +32,12 @@ type Job struct {
 	Duration time.Duration
 	// GPUs is how many GPUs the job needs at once.
 	GPUs int
+	// CPUs and MemMiB are the CPUs and the memory (MiB) the job asks for
+	// in all, where the trace records them (0: it does not say). On the
+	// cloud a job takes the GPUs of the smallest instance that holds them
+	// (policy.FitShape), as the server's demand sources count it.
+	CPUs   int32
+	MemMiB int32
 }
 
 // Format names a trace format.
@@ -771,7 +777,13 @@ func (p *parser) generic() (*Trace, error) {
 	cs, cd, cg := p.col("submit_s"), p.col("duration_s"), p.col("gpus")
 	tr := &Trace{Format: FormatGeneric}
 	err := p.rows(func(line int, rec []string) error {
-		return p.jobRow(tr, line, rec, cs, cd, cg)
+		if err := p.jobRow(tr, line, rec, cs, cd, cg); err != nil {
+			return err
+		}
+		j := &tr.Jobs[len(tr.Jobs)-1]
+		var err error
+		j.CPUs, j.MemMiB, err = p.needs(line, rec, genericCPU, genericMem)
+		return err
 	})
 	tr.Start = p.submitBase()
 	return tr, err
@@ -812,7 +824,7 @@ func (p *parser) philly() (*Trace, error) {
 		if err != nil {
 			return err
 		}
-		return d.add(p, tr, line, at, dur, g)
+		return d.add(p, tr, line, at, Job{Duration: dur, GPUs: g})
 	})
 	d.done(tr)
 	return tr, err

@@ -17,6 +17,20 @@ func job(submit, dur float64, gpus int) Job {
 	return Job{Submit: time.Duration(submit * float64(time.Second)), Duration: time.Duration(dur * float64(time.Second)), GPUs: gpus}
 }
 
+// asks is j asking for cpus CPUs and memMiB of memory besides its GPUs.
+func asks(j Job, cpus, memMiB int32) Job {
+	j.CPUs, j.MemMiB = cpus, memMiB
+	return j
+}
+
+// asking is jobs, each asking for cpus CPUs and memMiB of memory.
+func asking(jobs []Job, cpus, memMiB int32) []Job {
+	for i := range jobs {
+		jobs[i] = asks(jobs[i], cpus, memMiB)
+	}
+	return jobs
+}
+
 func TestLoad(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -43,7 +57,7 @@ func TestLoad(t *testing.T) {
 		// the millisecond; times shift by the earliest kept submit
 		// (18:41:00.250).
 		{"joblog.csv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 250e6, time.UTC),
-			[]Job{job(0, 3600.5, 2), job(0.75, 36848, 1), job(26.75, 249, 4)}},
+			[]Job{asks(job(0, 3600.5, 2), 16, 0), asks(job(0.75, 36848, 1), 1, 0), asks(job(26.75, 249, 4), 16, 0)}},
 		// Zones: 08:00:10+08:00 is 00:00:10 UTC.
 		{"joblog_zone.csv", FormatJobLog, time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC),
 			[]Job{job(0, 60, 1), job(10, 100, 8)}},
@@ -73,9 +87,10 @@ func TestLoad(t *testing.T) {
 		// Alibaba's pod list of 2023: a pod runs from scheduled_time to
 		// deletion_time, submitted at creation_time; the CPU-only pod, the
 		// pending one and the one deleted as it was scheduled are skipped;
-		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU.
+		// the GPU-sharing pod (gpu_milli 220) takes a whole GPU; each asks
+		// for its cpu_milli (88000: 88 CPUs) and memory_mib.
 		{"podlist.csv", FormatPodList, DefaultEpoch.Add(9437497 * time.Second),
-			[]Job{job(0, 1332357, 8), job(241678, 294651, 1), job(529561, 1512, 1), job(597118, 839, 8)}},
+			[]Job{asks(job(0, 1332357, 8), 88, 327680), asks(job(241678, 294651, 1), 4, 15258), asks(job(529561, 1512, 1), 16, 32768), asks(job(597118, 839, 8), 88, 327680)}},
 		// Alibaba's spot GPU trace of 2026: a job runs on gpu_request per
 		// worker × worker_num GPUs; the CPU-only job and the one that
 		// never ran are skipped.
@@ -96,18 +111,19 @@ func TestLoad(t *testing.T) {
 		{"philly_log.json", FormatPhillyLog, time.Date(2017, 10, 7, 1, 0, 0, 0, time.UTC),
 			[]Job{job(0, 60, 1), job(699, 193263, 8), job(3600, 3600, 16)}},
 		{"sacct.txt", FormatSacct, time.Date(2024, 3, 4, 8, 59, 30, 0, time.UTC),
-			[]Job{job(0, 300, 1), job(30, 3600, 2), job(90, 93630, 16)}},
+			[]Job{asks(job(0, 300, 1), 2, 8<<10), asks(job(30, 3600, 2), 8, 64<<10), asks(job(90, 93630, 16), 64, 512<<10)}},
 		// Alibaba PAI's task table of 2020, headerless as published: a
 		// task of 8 instances of a whole GPU is an 8-GPU job; a task at
 		// 50% of a GPU takes a whole one, one at 800% eight; seconds
 		// count from 1970-01-01 UTC; the ps task (no GPUs), the waiting
 		// one (start 0), the one with no instances, the running one (no
-		// end) and the one that ended as it started are skipped.
+		// end) and the one that ended as it started are skipped. A task
+		// asks for inst_num × plan_cpu/100 CPUs and × plan_mem GB.
 		{"pai_task.csv", FormatPAITask, time.Unix(1739100, 0).UTC(),
-			[]Job{job(0, 43200, 8), job(62, 38, 1), job(900, 90.5, 8)}},
+			[]Job{asks(job(0, 43200, 8), 64, 480000), asks(job(62, 38, 1), 6, 30000), asks(job(900, 90.5, 8), 4, 15000)}},
 		// The same with the header published beside it.
 		{"pai_task_header.csv", FormatPAITask, time.Unix(1739100, 0).UTC(),
-			[]Job{job(0, 43200, 8), job(62, 38, 1), job(900, 90.5, 8)}},
+			[]Job{asks(job(0, 43200, 8), 64, 480000), asks(job(62, 38, 1), 6, 30000), asks(job(900, 90.5, 8), 4, 15000)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -436,7 +452,8 @@ func TestJobLogMatchesITP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if log.Format != FormatJobLog || !log.Start.Equal(itp.Start) || !slices.Equal(log.Jobs, itp.Jobs) {
+	// Each row asks for 4 CPUs (cpu_num).
+	if log.Format != FormatJobLog || !log.Start.Equal(itp.Start) || !slices.Equal(log.Jobs, asking(slices.Clone(itp.Jobs), 4, 0)) {
 		t.Errorf("job log: format %s, start %s, %d jobs; want the ITP trace's start %s and %d jobs", log.Format, log.Start, len(log.Jobs), itp.Start, len(itp.Jobs))
 	}
 	if want := []Skip{{cpu, SkipNoGPUs}, {never, SkipNeverRan}}; !slices.Equal(log.Skipped, want) {
@@ -543,7 +560,7 @@ func TestPAITask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []Job{job(0, 43200, 8), job(900, 90.5, 8)}; !slices.Equal(tr.Jobs, want) || !slices.Contains(tr.Skipped, Skip{6, "rows outside gpu_type=V100,V100M32"}) {
+	if want := []Job{asks(job(0, 43200, 8), 64, 480000), asks(job(900, 90.5, 8), 4, 15000)}; !slices.Equal(tr.Jobs, want) || !slices.Contains(tr.Skipped, Skip{6, "rows outside gpu_type=V100,V100M32"}) {
 		t.Errorf("gpu_type=V100,V100M32: jobs %v, skipped %v; want %v and 6 rows outside", tr.Jobs, tr.Skipped, want)
 	}
 }
@@ -574,14 +591,15 @@ func TestCompanionFiles(t *testing.T) {
 // before its start; job b waited 10 s); a task whose job the table lacks
 // (c), or gives a submit after its first task's start (d), is submitted as
 // it started. Read without a path, or without the job table beside it,
-// every task is submitted as it started.
+// every task is submitted as it started. Each task asks for 6 CPUs and
+// 29.3 GB (plan_cpu 600, plan_mem 29.3).
 func TestPAIJobTable(t *testing.T) {
 	dir := filepath.Join("testdata", "pai")
 	tr, err := Load(filepath.Join(dir, "pai_task_table.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Job{job(0, 600, 1), job(700, 100, 1), job(1080, 100, 8), job(1590, 100, 1), job(2090, 100, 1)}
+	want := asking([]Job{job(0, 600, 1), job(700, 100, 1), job(1080, 100, 8), job(1590, 100, 1), job(2090, 100, 1)}, 6, 30004)
 	if !slices.Equal(tr.Jobs, want) || !tr.Start.Equal(time.Unix(910, 0).UTC()) {
 		t.Errorf("jobs %v from %s, want %v from %s", tr.Jobs, tr.Start, want, time.Unix(910, 0).UTC())
 	}
@@ -595,7 +613,7 @@ func TestPAIJobTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, err = Read("pai_task_table.csv", bytes.NewReader(data))
-	if want := []Job{job(0, 600, 1), job(700, 100, 1), job(1000, 100, 8), job(1500, 100, 1), job(2000, 100, 1)}; err != nil || !slices.Equal(tr.Jobs, want) || tr.Notes != nil {
+	if want := asking([]Job{job(0, 600, 1), job(700, 100, 1), job(1000, 100, 8), job(1500, 100, 1), job(2000, 100, 1)}, 6, 30004); err != nil || !slices.Equal(tr.Jobs, want) || tr.Notes != nil {
 		t.Errorf("without the job table: jobs %v notes %q (%v), want %v and no note", tr.Jobs, tr.Notes, err, want)
 	}
 	// The job table holds to the task table's job limit.
@@ -619,7 +637,7 @@ func TestPAIJobTable(t *testing.T) {
 		}
 		tr, err := Load(filepath.Join(tmp, "tasks.csv"))
 		switch {
-		case tt.want == "" && (err != nil || tr.Jobs[0] != job(0, 600, 1) || len(tr.Notes) != 1):
+		case tt.want == "" && (err != nil || tr.Jobs[0] != asks(job(0, 600, 1), 6, 30004) || len(tr.Notes) != 1):
 			t.Errorf("job table with a header: jobs %v notes %q (%v)", tr.Jobs, tr.Notes, err)
 		case tt.want != "" && (err == nil || err.Error() != tt.want):
 			t.Errorf("bad job table: got %v, want %s", err, tt.want)
@@ -647,7 +665,10 @@ func TestSacct(t *testing.T) {
 		{"parsable", "JobID|Submit|Elapsed|AllocTRES|\n7|2024-03-04T09:00:00|00:01:30.5|gres/gpu=4|\n7.0|2024-03-04T09:00:00|00:01:30|gres/gpu=4|\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 90.5, 4)}, []Skip{{1, SkipStep}}},
 		{"elapsedraw", "JobID|Submit|ElapsedRaw|ReqTRES|State\n8|2024-03-04T09:00:00|7200|cpu=1,gres/gpu:h100=4,gres/gpu:a100=2|COMPLETED\n9|2024-03-04T09:10:00|60|cpu=1,gres/gpu=1|RUNNING\n10|2024-03-04T09:20:00|0|cpu=1,gres/gpu=1|CANCELLED by 0\n",
-			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 7200, 6)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}},
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 7200, 6), 1, 0)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}},
+		// A TRES's mem in M when it names no unit, else K, M, G, T or P.
+		{"mem", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00|cpu=16,gres/gpu=1,mem=1.5T\n2|2024-03-04T09:00:00|01:00|gres/gpu=1,mem=512\n3|2024-03-04T09:00:00|01:00|gres/gpu=1,mem=2048k\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 60, 1), 16, 3<<19), asks(job(0, 60, 1), 0, 512), asks(job(0, 60, 1), 0, 2)}, nil},
 		// SLURM_TIME_FORMAT=%s: Unix seconds, whatever the zone.
 		{"unix", "JobID|Submit|Start|End|Elapsed|AllocTRES\n1|1709542800|1709542805|1709546405|01:00:00|gres/gpu=2\n2|1709542860|1709542870|Unknown|00:10:00|gres/gpu=2\n",
 			shanghai, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipRunning}}},
@@ -755,5 +776,47 @@ func TestPhillyLog(t *testing.T) {
 		if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want a *trace.Error %s…", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestNeeds: the CPUs and memory a trace gives each job, where it has
+// them, and what is refused there with its line and column. Empty and
+// NaN say nothing; a count too large for the simulator is kept as the
+// largest it holds.
+func TestNeeds(t *testing.T) {
+	tr, err := Read("jobs.csv", strings.NewReader("submit_s,duration_s,gpus,cpus,memory_gib\n0,60,1,12,96\n10,60,2,,nan\n20,60,1,1e12,0.5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Job{asks(job(0, 60, 1), 12, 96<<10), job(10, 60, 2), asks(job(20, 60, 1), maxNeed, 512)}; !slices.Equal(tr.Jobs, want) {
+		t.Errorf("generic: jobs %v, want %v", tr.Jobs, want)
+	}
+	for _, tt := range []struct{ name, data, want string }{
+		{"generic.csv", "submit_s,duration_s,gpus,cpus\n0,60,1,-2\n",
+			`generic.csv:2: column cpus: "-2": out of range (want the CPUs the job asks for, 0 or more)`},
+		{"generic.csv", "submit_s,duration_s,gpus,memory_gib\n0,60,1,lots\n",
+			`generic.csv:2: column memory_gib: "lots": not a number (want GiB of memory the job asks for, 0 or more)`},
+		{"sacct.txt", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00|cpu=8,gres/gpu=1,mem=lots\n",
+			`sacct.txt:2: column alloctres: "cpu=8,gres/gpu=1,mem=lots": mem: "lots" is not an amount of memory such as 64G or 512M`},
+		{"sacct.txt", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00|cpu=-8,gres/gpu=1\n",
+			`sacct.txt:2: column alloctres: "cpu=-8,gres/gpu=1": cpu: "-8" is not a whole number of CPUs`},
+		{"pods.csv", "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\np,x,10,1,1000,,LS,Running,0,10,0\n",
+			`pods.csv:2: column cpu_milli: "x": not a number (want thousandths of a CPU the pod asks for, 0 or more)`},
+		{"tasks.csv", "a,worker,1.0,Terminated,10.0,20.0,-600.0,29.3,100.0,V100\n",
+			`tasks.csv:1: column plan_cpu: "-600.0": out of range (want plan_cpu as a percentage of one CPU core (600 is six cores), 0 or more)`},
+		{"log.csv", "job_id,gpu_num,cpu_num,node_num,mem_per_pod_GB,submit_time,duration\n1,8,64,2,big,2023-05-01 00:00:00,60\n",
+			`log.csv:2: column mem_per_pod_gb: "big": not a number (want GB of memory the job asks for on each node, 0 or more)`},
+	} {
+		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want …%s", tt.name, err, tt.want)
+		}
+	}
+	// Acme's memory is per node (2 of 400 GB), its CPUs the job's.
+	tr, err = Read("log.csv", strings.NewReader("job_id,gpu_num,cpu_num,node_num,mem_per_pod_GB,submit_time,duration\n1,16,128,2,400,2023-05-01 00:00:00,60\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Job{asks(job(0, 60, 16), 128, 800<<10)}; !slices.Equal(tr.Jobs, want) {
+		t.Errorf("acme: jobs %v, want %v", tr.Jobs, want)
 	}
 }
