@@ -126,8 +126,9 @@ type Offering struct {
 	// VCPUs and MemoryGiB are the instance's vCPUs and memory, taken from
 	// the catalog when left out (0: unknown). A demand source that knows
 	// each pending job's CPUs and memory (slurm; http and command with
-	// job_cpus and job_memory_gib) counts a job as the smallest shape that
-	// holds it (signals.Fit); Decide does not read them.
+	// job_cpus and job_memory_gib), and the simulator for a trace that
+	// gives them, count a job as the smallest shape that holds it
+	// (FitShape); Decide does not read them.
 	VCPUs     int     `yaml:"vcpus,omitempty"`
 	MemoryGiB float64 `yaml:"memory_gib,omitempty"`
 }

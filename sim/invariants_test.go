@@ -277,15 +277,45 @@ func drawCase(seed uint64) fuzzCase {
 		tr.Jobs = append(tr.Jobs, trace.Job{Submit: at, Duration: d, GPUs: g})
 	}
 	sortJobs(tr.Jobs)
+	addShapes(seed, &pool, tr)
 	// Lifting max_gpus would make a job of trace.MaxGPUs servable.
 	limitCosts := r.chance(0.25) && !slices.ContainsFunc(tr.Jobs, func(j trace.Job) bool { return j.GPUs > 4096 })
 	return fuzzCase{seed: seed, pool: pool, tr: tr, cloud: cloud, limitCosts: limitCosts}
+}
+
+// addShapes gives a third of the cases' offerings vCPUs and memory, and
+// then a third of their jobs CPUs and memory, some more than the smallest
+// shape with their GPUs has and some more than any (cloudShape), from a
+// stream of their own so that the cases drawn before shapes came stay as
+// they were.
+func addShapes(seed uint64, pool *policy.Pool, tr *trace.Trace) {
+	r := fuzzRand{rand.New(rand.NewPCG(seed, 0x5a9e))}
+	if !r.chance(0.3) {
+		return
+	}
+	for i := range pool.Offerings {
+		o := &pool.Offerings[i]
+		if r.chance(0.8) {
+			o.VCPUs = o.GPUs * []int{4, 8, 12, 24}[r.pick(4)]
+			o.MemoryGiB = float64(o.GPUs) * []float64{16, 61, 96.5}[r.pick(3)]
+		}
+	}
+	for i := range tr.Jobs {
+		j := &tr.Jobs[i]
+		if r.chance(0.3) {
+			j.CPUs = []int32{0, 4, 9, 24, 200, 1 << 20}[r.pick(6)] * int32(min(j.GPUs, 8))
+			j.MemMiB = []int32{0, 16 << 10, 100 << 10}[r.pick(3)]
+		}
+	}
 }
 
 // fuzzTally counts what the cases exercised, so that the invariants
 // cannot pass on runs where nothing happens.
 type fuzzTally struct {
 	runs, launched, budgetBound, maxGPUsBound, costBound, failed, interrupted, killed, neverServed, unstarted, horizon int
+	// shaped counts runs with launches of a trace whose jobs' CPUs or
+	// memory change their shape on the cloud (CloudShapes).
+	shaped int
 	// atMaxGPUs and atMaxCost count runs whose peak reached the limit
 	// exactly: only there can a check of the limit fail.
 	atMaxGPUs, atMaxCost int
@@ -336,10 +366,17 @@ func checkResult(c fuzzCase, r Result) []string {
 	for _, o := range pool.Offerings {
 		fastest = max(fastest, cmp.Or(o.Performance, 1))
 	}
+	// Nor one whose CPUs or memory no instance holds with its GPUs; one
+	// that a larger instance holds takes that instance's GPUs.
+	shapes := policy.Shapes(pool.Offerings)
 	for _, j := range c.tr.Jobs {
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
-			if policy.CloudHolds(&pool, j.GPUs) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) {
+			g, why := j.GPUs, ""
+			if shapes != nil && (j.CPUs > 0 || j.MemMiB > 0) {
+				g, why = policy.FitShape(shapes, j.GPUs, int(j.CPUs), int64(j.MemMiB))
+			}
+			if why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) {
 				never++
 				neverG = max(neverG, j.GPUs)
 			}
@@ -457,6 +494,7 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	results := make([]Result, 0, len(pols))
 	horizon := false
+	shaped := CloudShapes(&c.pool, c.tr) != ""
 	for _, p := range pols {
 		pool := c.pool
 		res, err := func() (res Result, err error) {
@@ -479,6 +517,7 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 		tally.runs++
 		if res.Launches > 0 {
 			tally.launched++
+			tally.shaped += b2i(shaped)
 		}
 		tally.budgetBound += b2i(res.LimitBoundHours[policy.LimitBudget] > 0)
 		tally.maxGPUsBound += b2i(res.LimitBoundHours[policy.LimitMaxGPUs] > 0)
@@ -622,13 +661,14 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, shaped jobs in %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.shaped)
 	if one == "" && n >= 16 {
 		// The draws must reach what the invariants are about.
 		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
 			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
-			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost} {
+			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost,
+			"jobs shaped by their CPUs or memory": tally.shaped} {
 			if k == 0 {
 				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
 			}

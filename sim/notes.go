@@ -10,11 +10,11 @@ import (
 )
 
 // TraceNotes are the notes a report gives on a trace under a pool's rules,
-// whatever the policy: how it was read (Trace.Notes), SharedGPUs' and
-// CloudUnfinishable's.
+// whatever the policy: how it was read (Trace.Notes), SharedGPUs',
+// CloudShapes' and CloudUnfinishable's.
 func TraceNotes(pool *policy.Pool, tr *trace.Trace) []string {
 	notes := slices.Clone(tr.Notes)
-	for _, n := range []string{SharedGPUs(tr), CloudUnfinishable(pool, tr)} {
+	for _, n := range []string{SharedGPUs(tr), CloudShapes(pool, tr), CloudUnfinishable(pool, tr)} {
 		if n != "" {
 			notes = append(notes, n)
 		}

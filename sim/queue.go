@@ -18,12 +18,15 @@ import (
 const maxListed = 512
 
 // sizeQueue holds the pending jobs of one GPU size in arrival order, with
-// their submit times.
+// their submit times. cloud is the GPUs each takes on a cloud instance
+// (cloudShape): gpus, unless the trace gives jobs' CPUs or memory; 0 for
+// jobs no instance holds.
 type sizeQueue struct {
-	gpus int
-	jobs []int32
-	subs []time.Time
-	head int
+	gpus  int
+	cloud int
+	jobs  []int32
+	subs  []time.Time
+	head  int
 }
 
 func (q *sizeQueue) len() int { return len(q.jobs) - q.head }
@@ -41,7 +44,7 @@ func (q *sizeQueue) pop() {
 // (jobState.nowhere): larger than on-prem, and nothing the pool may rent
 // holds it or every cloud run of it ends before it finishes.
 func (s *state) arrive(j int) {
-	if g := s.jobs[j].GPUs; g > s.on.total() && ((s.lifeOK && s.life.outlasts(s.jobs[j].Duration)) || s.unservable(g)) {
+	if g := s.jobs[j].GPUs; g > s.on.total() && ((s.lifeOK && s.life.outlasts(s.jobs[j].Duration)) || s.unservable(s.cloudSize(j))) {
 		s.js[j].nowhere = true
 		return
 	}
@@ -49,9 +52,12 @@ func (s *state) arrive(j int) {
 }
 
 // unservable reports whether nothing the pool may rent holds a job of g
-// GPUs (policy.CloudHolds), remembered per size: a trace of thousands of
-// sizes asks once each.
+// GPUs (policy.CloudHolds; g 0: no instance holds its CPUs or memory),
+// remembered per size: a trace of thousands of sizes asks once each.
 func (s *state) unservable(g int) bool {
+	if g == 0 {
+		return true
+	}
 	u, ok := s.unservableOf[g]
 	if !ok {
 		if s.unservableOf == nil {
@@ -64,17 +70,37 @@ func (s *state) unservable(g int) bool {
 }
 
 func (s *state) enqueue(j int) {
-	g := s.jobs[j].GPUs
-	qi, ok := s.queueOf[g]
-	if !ok {
-		qi = len(s.queues)
-		s.queues = append(s.queues, sizeQueue{gpus: g})
-		s.queueOf[g] = qi
-	}
+	qi := s.queueFor(j)
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
 	s.queues[qi].subs = append(s.queues[qi].subs, s.at(s.jobs[j].Submit))
-	s.pendingJobs++
-	s.pendingGPUs += g
+	s.pend(&s.queues[qi], 1)
+}
+
+// queueFor is the index of job j's size queue, made when it has none:
+// one per GPUs and cloud shape.
+func (s *state) queueFor(j int) int {
+	g, c := s.jobs[j].GPUs, s.cloudSize(j)
+	key := g<<32 | c
+	qi, ok := s.queueOf[key]
+	if !ok {
+		qi = len(s.queues)
+		s.queues = append(s.queues, sizeQueue{gpus: g, cloud: c})
+		s.queueOf[key] = qi
+	}
+	return qi
+}
+
+// pend counts n more jobs of q pending (n < 0: fewer), and the jobs and
+// GPUs the policies are shown apart (state.leftJobs, largerGPUs).
+func (s *state) pend(q *sizeQueue, n int) {
+	s.pendingJobs += n
+	s.pendingGPUs += n * q.gpus
+	if q.cloud == 0 {
+		s.leftJobs += n
+		s.leftGPUs += n * q.gpus
+	} else {
+		s.largerGPUs += n * (q.cloud - q.gpus)
+	}
 }
 
 // place starts pending jobs in arrival order wherever they fit, skipping
@@ -113,11 +139,10 @@ func (s *state) place() {
 		q := &s.queues[qi]
 		// A job needs at least its GPUs free somewhere; one that does not
 		// fit now never fits later in the pass (capacity only shrinks).
-		if j := q.jobs[q.head]; q.gpus <= s.on.free+s.cloudFree && s.tryStart(int(j)) {
+		if j := q.jobs[q.head]; q.gpus <= s.on.free+s.cloudFree && s.tryStart(int(j), q.cloud) {
 			q = &s.queues[qi] // as of now, should starting a job ever queue a size
 			q.pop()
-			s.pendingJobs--
-			s.pendingGPUs -= s.jobs[j].GPUs
+			s.pend(q, -1)
 			if q.len() > 0 {
 				siftDown(h, 0, less) // its next job is younger: down it goes
 				continue
@@ -150,12 +175,13 @@ func siftDown(h []int32, i int, less func(a, b int32) bool) {
 	}
 }
 
-func (s *state) tryStart(j int) bool {
-	g := s.jobs[j].GPUs
-	parts := s.on.place(g)
-	if parts == nil {
+// tryStart starts job j where it fits: on-prem on its GPUs, else on the
+// cloud on cloud GPUs (its queue's; 0: not on the cloud).
+func (s *state) tryStart(j, cloud int) bool {
+	parts := s.on.place(s.jobs[j].GPUs)
+	if parts == nil && cloud > 0 {
 		s.counts.steps += int64(len(s.alive)) // cloudFit's scan at most
-		parts = s.cloudFit(g)
+		parts = s.cloudFit(cloud)
 	}
 	if parts == nil {
 		return false
@@ -331,16 +357,9 @@ func (s *state) finish(j int) {
 // enqueueFront puts a killed job back in its size queue at its arrival
 // position, so it keeps its place in line.
 func (s *state) enqueueFront(j int) {
-	g := s.jobs[j].GPUs
-	qi, ok := s.queueOf[g]
-	if !ok {
-		s.enqueue(j)
-		return
-	}
-	q := &s.queues[qi]
+	q := &s.queues[s.queueFor(j)]
 	pos := q.head + sort.Search(q.len(), func(i int) bool { return q.jobs[q.head+i] > int32(j) })
 	q.jobs = slices.Insert(q.jobs, pos, int32(j))
 	q.subs = slices.Insert(q.subs, pos, s.at(s.jobs[j].Submit))
-	s.pendingJobs++
-	s.pendingGPUs += g
+	s.pend(q, 1)
 }

@@ -170,12 +170,16 @@ func (s *state) finishRun() {
 // (jobState.nowhere).
 func (s *state) runsNowhere(j int) bool {
 	g := s.jobs[j].GPUs
-	return g > s.on.total() && (s.js[j].nowhere || policy.CloudHolds(s.pool, g) != "")
+	return g > s.on.total() && (s.js[j].nowhere || s.unservable(s.cloudSize(j)))
 }
 
 // neverServedWhy says why job j, which runs nowhere, cannot run.
 func (s *state) neverServedWhy(j int) string {
-	if why := policy.CloudHolds(s.pool, s.jobs[j].GPUs); why != "" {
+	c, why := cloudShape(s.shapes, &s.jobs[j])
+	if why != "" {
+		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
+	}
+	if why := policy.CloudHolds(s.pool, c); why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
 	}
 	return fmt.Sprintf("larger than the %d on-prem GPUs, and longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, with no checkpoint within that: every cloud instance ends before it can finish",

@@ -184,7 +184,15 @@ type state struct {
 	lifeOK bool
 
 	queues  []sizeQueue
-	queueOf map[int]int
+	queueOf map[int]int // by GPUs<<32 | cloud GPUs (state.queueFor)
+	// shapes are the pool's offerings' shapes (policy.Shapes), for jobs
+	// whose CPUs or memory the trace gives (cloudShape); nil when no
+	// offering's vCPUs or memory is known.
+	shapes []policy.Shape
+	// leftJobs and leftGPUs are the pending jobs no instance holds, which
+	// the policies are not shown; largerGPUs the GPUs pending jobs take on
+	// the cloud beyond their own (as the server's sources count them).
+	leftJobs, leftGPUs, largerGPUs int
 	// unservableOf remembers, per job size larger than on-prem, whether
 	// nothing the pool may rent holds it (policy.CloudHolds).
 	unservableOf map[int]bool
@@ -309,6 +317,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
 	s.spanMin = o.Pool.SpanMin()
+	s.shapes = policy.Shapes(o.Pool.Offerings)
 	s.res.Policy = o.Policy.Name
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
@@ -564,6 +573,7 @@ func (s *state) abandon(deadline time.Duration, budget bool) {
 		q.jobs, q.subs, q.head = q.jobs[:0], q.subs[:0], 0
 	}
 	s.pendingJobs, s.pendingGPUs = 0, 0
+	s.leftJobs, s.leftGPUs, s.largerGPUs = 0, 0, 0
 }
 
 // stopped records why the run gave up on the jobs still queued, the first

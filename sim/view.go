@@ -12,13 +12,16 @@ import (
 
 func (s *state) snapshot() policy.Snapshot {
 	now := s.at(s.now)
+	// Jobs no instance holds are not shown; a job that takes a larger
+	// instance's GPUs counts as them (cloudShape), as the server's
+	// sources count them.
 	snap := policy.Snapshot{
 		Time:           now,
 		OnPremGPUs:     s.on.total(),
 		OnPremBusyGPUs: s.on.busy,
 		OnPremFreeGPUs: s.on.free,
-		PendingJobs:    s.pendingJobs,
-		PendingGPUs:    s.pendingGPUs,
+		PendingJobs:    s.pendingJobs - s.leftJobs,
+		PendingGPUs:    s.pendingGPUs - s.leftGPUs + s.largerGPUs,
 		Unavailable:    s.cloud.unavailable(now),
 		Unused:         liveAt(s.unused, now),
 		Blocked:        s.cloud.blockedAt(now),
@@ -41,17 +44,22 @@ func (s *state) snapshot() policy.Snapshot {
 		q := &s.queues[qi]
 		if q.len() > 0 {
 			minG = min(minG, q.gpus)
-			oldest = min(oldest, q.jobs[q.head])
+			if q.cloud > 0 {
+				oldest = min(oldest, q.jobs[q.head])
+			}
 		}
 	}
 	snap.OnPremFreeGPUs = s.on.freeFor(min(minG, s.on.nodeGPUs))
-	snap.OldestWait = s.now - s.jobs[oldest].Submit
+	if oldest < math.MaxInt32 {
+		snap.OldestWait = s.now - s.jobs[oldest].Submit
+	}
 	// The queue by size, oldest first: what the engine reads, at a cost
-	// that does not grow with the queue.
+	// that does not grow with the queue; a size as the jobs take it on
+	// the cloud (two queues may show one size).
 	by := s.sizeBuf[:0]
 	for qi := range s.queues {
-		if q := &s.queues[qi]; q.len() > 0 {
-			by = append(by, policy.PendingSize{GPUs: q.gpus, Submitted: q.subs[q.head:]})
+		if q := &s.queues[qi]; q.len() > 0 && q.cloud > 0 {
+			by = append(by, policy.PendingSize{GPUs: q.cloud, Submitted: q.subs[q.head:]})
 		}
 	}
 	s.sizeBuf = by
@@ -65,7 +73,7 @@ func (s *state) snapshot() policy.Snapshot {
 	// The first maxListed pending jobs in arrival order, with their waits:
 	// a merge of the size queues, for the baselines that go job by job.
 	// (Jobs that can never be served are not queued: jobState.nowhere.)
-	listable := s.pendingJobs
+	listable := s.pendingJobs - s.leftJobs
 	list := s.pendBuf[:0]
 	waits := s.waitBuf[:0]
 	heads := s.headBuf[:0]
@@ -83,7 +91,7 @@ func (s *state) snapshot() policy.Snapshot {
 	hp := s.listHeap[:0]
 	defer func() { s.listHeap = hp[:0] }()
 	for qi := range s.queues {
-		if heads[qi] < len(s.queues[qi].jobs) {
+		if heads[qi] < len(s.queues[qi].jobs) && s.queues[qi].cloud > 0 {
 			hp = append(hp, int32(qi))
 		}
 	}
@@ -104,7 +112,7 @@ func (s *state) snapshot() policy.Snapshot {
 		q := &s.queues[best]
 		h := heads[best]
 		for ; h < len(q.jobs) && q.jobs[h] < next && len(list) < want; h++ {
-			list = append(list, q.gpus)
+			list = append(list, q.cloud)
 			waits = append(waits, time.Duration(nowNano-q.subs[h].UnixNano())) // subs lie in order, the trace's jobs do not
 		}
 		heads[best] = h
