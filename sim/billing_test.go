@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -87,5 +88,42 @@ func TestEfficiencyWithLastResortSpot(t *testing.T) {
 	}
 	if res.CostByOffering["spot"] == 0 || res.CostByOffering["od"] != 0 || res.Efficiency > 1 || res.Efficiency < 0.5 {
 		t.Errorf("cost by offering %v, efficiency %.4f: want the job on spot, efficiency at most 1 (and above 0.5)", res.CostByOffering, res.Efficiency)
+	}
+}
+
+// TestRoundedGPUHours: what billing rounds up after an instance ends is
+// counted apart from its idle GPUs. One hourly 4-GPU instance boots for a
+// minute, runs a 4-GPU job for ten and is ended: of its whole paid hour,
+// what it neither booted, ran nor idled through is rounded, and nothing is
+// left to count as idle beside jobs. Billed per second, nothing is rounded.
+func TestRoundedGPUHours(t *testing.T) {
+	for _, billing := range []policy.Billing{policy.BillingHourly, policy.BillingPerSecond} {
+		off := offering4
+		off.Billing = billing
+		pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 4},
+			Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{off}}
+		tr := &trace.Trace{Name: "one", Jobs: []trace.Job{job(0, 600, 4)}}
+		// burstOnce, launching the pool's offering.
+		once := func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, sp policy.Spend, now time.Time) policy.Plan {
+			plan := burstOnce(pool, snap, insts, sp, now)
+			for i := range plan.Launches {
+				plan.Launches[i].Offering = pool.Offerings[0]
+			}
+			return plan
+		}
+		got, err := Run(context.Background(), Options{Pool: pool, Trace: tr,
+			Policy: Policy{Name: "one", Interval: 30 * time.Second, New: func() DecideFunc { return once }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := got.PaidGPUHours - got.UsedGPUHours - got.BootGPUHours - got.IdleGPUHours - got.RoundedGPUHours
+		wantPaid, wantRounded := 4.0, 4-got.UsedGPUHours-got.BootGPUHours-got.IdleGPUHours
+		if billing == policy.BillingPerSecond {
+			wantPaid, wantRounded = got.UsedGPUHours+got.BootGPUHours+got.IdleGPUHours, 0
+		}
+		if !near(got.PaidGPUHours, wantPaid) || !near(got.RoundedGPUHours, wantRounded) || math.Abs(rest) > 1e-9 || got.Launches != 1 {
+			t.Errorf("%s: paid %.4f GPU-h, used %.4f, booting %.4f, idle %.4f, rounded %.4f (want %.4f of %.4f paid), %d launches; %.4f left as idle beside jobs, want 0",
+				billing, got.PaidGPUHours, got.UsedGPUHours, got.BootGPUHours, got.IdleGPUHours, got.RoundedGPUHours, wantRounded, wantPaid, got.Launches, rest)
+		}
 	}
 }

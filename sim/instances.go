@@ -310,10 +310,13 @@ func (s *state) terminate(ii int32) {
 	s.res.CostByProvider[in.off.Provider] += cost
 	s.closedTotal += cost
 	s.closedInPeriod += s.periodShare(in, s.at(s.now))
+	lived := (s.now - in.launched).Hours() * float64(in.gpus)
 	if in.off.PricePerHour > 0 {
-		s.res.PaidGPUHours += cost / in.off.PricePerHour * float64(in.gpus)
+		paid := cost / in.off.PricePerHour * float64(in.gpus)
+		s.res.PaidGPUHours += paid
+		s.res.RoundedGPUHours += max(0, paid-lived)
 	} else {
-		s.res.PaidGPUHours += (s.now - in.launched).Hours() * float64(in.gpus)
+		s.res.PaidGPUHours += lived
 	}
 	// alive is in launch order, which is index order.
 	if i, ok := slices.BinarySearch(s.alive, ii); ok {

@@ -329,7 +329,7 @@ func checkResult(c fuzzCase, r Result) []string {
 	near := func(a, b float64) bool { return math.Abs(a-b) <= eps+1e-9*math.Max(math.Abs(a), math.Abs(b)) }
 	for name, v := range map[string]float64{
 		"cloud_cost_usd": r.CloudCostUSD, "paid_gpu_hours": r.PaidGPUHours, "used_gpu_hours": r.UsedGPUHours,
-		"boot_gpu_hours": r.BootGPUHours, "idle_gpu_hours": r.IdleGPUHours, "efficiency": r.Efficiency,
+		"boot_gpu_hours": r.BootGPUHours, "idle_gpu_hours": r.IdleGPUHours, "rounded_gpu_hours": r.RoundedGPUHours, "efficiency": r.Efficiency,
 		"gpu_hours_lost": r.GPUHoursLost, "peak_cost_per_hour": r.PeakCostPerHour,
 		"wait_p50_s": r.WaitP50S, "wait_p95_s": r.WaitP95S, "wait_p99_s": r.WaitP99S, "wait_max_s": r.WaitMaxS,
 	} {
@@ -340,8 +340,8 @@ func checkResult(c fuzzCase, r Result) []string {
 	if r.PaidGPUHours < r.UsedGPUHours-eps-1e-9*r.UsedGPUHours {
 		badf("paid %.6f GPU-h < used %.6f GPU-h", r.PaidGPUHours, r.UsedGPUHours)
 	}
-	if unused := r.PaidGPUHours - r.UsedGPUHours; r.BootGPUHours+r.IdleGPUHours > unused+eps+1e-9*r.PaidGPUHours {
-		badf("boot %.6f + idle %.6f GPU-h > paid − used %.6f GPU-h", r.BootGPUHours, r.IdleGPUHours, unused)
+	if unused := r.PaidGPUHours - r.UsedGPUHours; r.BootGPUHours+r.IdleGPUHours+r.RoundedGPUHours > unused+eps+1e-9*r.PaidGPUHours {
+		badf("boot %.6f + idle %.6f + rounded %.6f GPU-h > paid − used %.6f GPU-h", r.BootGPUHours, r.IdleGPUHours, r.RoundedGPUHours, unused)
 	}
 	if r.Efficiency < 0 || r.Efficiency > 1+1e-9 {
 		badf("efficiency %.9f outside [0, 1]", r.Efficiency)

@@ -79,8 +79,12 @@ func (r Report) WriteTable(w io.Writer) error {
 			if res.FloorIdleGPUHours >= 0.5 {
 				floors = fmt.Sprintf(" (%.0f of them held for schedule floors, which the baselines do not keep)", res.FloorIdleGPUHours)
 			}
-			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s, %.0f idle beside jobs on part-used instances.",
-				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours))
+			rounded := ""
+			if res.RoundedGPUHours >= 0.5 {
+				rounded = fmt.Sprintf(", %.0f billed after instances ended (billing rounded up to its minimum or to whole hours)", res.RoundedGPUHours)
+			}
+			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s, %.0f idle beside jobs on part-used instances%s.",
+				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours-res.RoundedGPUHours), rounded)
 		}
 		if res.Interruptions > 0 {
 			fmt.Fprintf(w, "\n%s: %s reclaimed by the cloud.", res.Policy, counted(res.Interruptions, "spot instance", "spot instances"))

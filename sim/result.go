@@ -22,11 +22,13 @@ type Result struct {
 	UsedGPUHours float64 `json:"used_gpu_hours"`
 	// BootGPUHours and IdleGPUHours split what was paid for and not used:
 	// GPU-hours of instances still booting, and of whole instances up with
-	// no job on them (waiting for work or for scale-in). The rest of
-	// paid − used is GPUs idle beside a job on a partly used instance, and
-	// billing rounded up.
-	BootGPUHours float64 `json:"boot_gpu_hours"`
-	IdleGPUHours float64 `json:"idle_gpu_hours"`
+	// no job on them (waiting for work or for scale-in). RoundedGPUHours
+	// are billed after instances ended: billing rounded up to a minimum
+	// (per-second-min-60s) or to whole hours (hourly). The rest of paid −
+	// used is GPUs idle beside a job on a partly used instance.
+	BootGPUHours    float64 `json:"boot_gpu_hours"`
+	IdleGPUHours    float64 `json:"idle_gpu_hours"`
+	RoundedGPUHours float64 `json:"rounded_gpu_hours,omitempty"`
 	// FloorIdleGPUHours are the idle GPU-hours that schedule floors held
 	// (whole idle instances, up to the active floors' GPUs, at each
 	// evaluation), for a policy that keeps floors: capacity pre-warmed on

@@ -65,7 +65,11 @@ func CloudShapes(pool *policy.Pool, tr *trace.Trace) string {
 		if out != "" {
 			out += "; "
 		}
-		out += fmt.Sprintf("%s no instance the pool rents holds (the last one %s): they run on-prem only, and no policy launches for them", counted(none, "job", "jobs"), why)
+		them := "they run on-prem only, and no policy launches for them"
+		if none == 1 {
+			them = "it runs on-prem only, and no policy launches for it"
+		}
+		out += fmt.Sprintf("%s no instance the pool rents holds (the last one %s): %s", counted(none, "job", "jobs"), why, them)
 	}
 	return out
 }
