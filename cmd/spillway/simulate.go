@@ -167,12 +167,16 @@ submitted as long before as its job waited when pai_job_table.csv is beside
 it; its seconds place Shanghai's time of day and weekday, fake dates in
 1970), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), your own
-(submit_s,duration_s,gpus; seconds from any start, or Unix times), or
-Microsoft Philly's raw job log, a JSON array of jobs with their attempts
-(cluster_job_log; its times are Pacific: use --trace-zone
-America/Los_Angeles). A trace may be gzipped, bzip2ed or in a tar or zip
-archive (.gz, .bz2, .tar, .tar.gz, .zip): the archive's first trace file is
-read, or the one named after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
+(submit_s,duration_s,gpus, and optionally cpus and memory_gib; seconds from
+any start, or Unix times), or Microsoft Philly's raw job log, a JSON array
+of jobs with their attempts (cluster_job_log; its times are Pacific: use
+--trace-zone America/Los_Angeles). Where a trace gives jobs' CPUs or memory
+(sacct's TRES cpu and mem, PAI's plan_cpu and plan_mem, a pod list's
+cpu_milli and memory_mib, a job log's cpu_num), a job takes, on the cloud,
+the smallest instance that holds them, as the server counts it. A trace
+may be gzipped, bzip2ed or in a tar or zip archive (.gz, .bz2, .tar,
+.tar.gz, .zip): the archive's first trace file is read, or the one named
+after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
 --trace - reads one piped in. Date-times without an offset are
 read in --trace-zone (UTC by default). Without --config and --trace it
 backtests the bundled configs/examples/backtest.yaml on the bundled ITP
