@@ -314,7 +314,10 @@ func (s *state) terminate(ii int32) {
 	if in.off.PricePerHour > 0 {
 		paid := cost / in.off.PricePerHour * float64(in.gpus)
 		s.res.PaidGPUHours += paid
-		s.res.RoundedGPUHours += max(0, paid-lived)
+		// What billing rounded up, not the float error of cost ÷ price.
+		if r := paid - lived; r > 1e-9*paid {
+			s.res.RoundedGPUHours += r
+		}
 	} else {
 		s.res.PaidGPUHours += lived
 	}

@@ -46,6 +46,7 @@ func (p *parser) jobLog() (*Trace, error) {
 	if cg < 0 {
 		cg, cw = p.col("gpu_request"), p.col("worker_num")
 	}
+	need := logNeed{p.at(logCPU), p.at(logMem), p.col("node_num")}
 	tr := &Trace{Format: FormatJobLog}
 	var d dated
 	var cpu, never int
@@ -85,7 +86,7 @@ func (p *parser) jobLog() (*Trace, error) {
 			return nil
 		}
 		j := Job{Duration: dur, GPUs: g}
-		if j.CPUs, j.MemMiB, err = p.jobLogNeed(line, rec); err != nil {
+		if j.CPUs, j.MemMiB, err = p.jobLogNeed(line, rec, need); err != nil {
 			return err
 		}
 		return d.addShared(p, tr, line, at, j, asked)
@@ -94,20 +95,27 @@ func (p *parser) jobLog() (*Trace, error) {
 	return tr, err
 }
 
-// jobLogNeed is the CPUs and memory a job log's row asks for in all:
+// logNeed is where a job log holds what a job asks for besides GPUs:
 // cpu_num (Helios, Acme: the job's, as gpu_num is), and mem_per_pod_GB
-// (Acme: each node's) times node_num, where the log has them.
-func (p *parser) jobLogNeed(line int, rec []string) (cpus, memMiB int32, err error) {
+// (Acme: each node's) with node_num.
+type logNeed struct {
+	cpu, mem needCol
+	nodes    int // node_num's column, -1: absent
+}
+
+// jobLogNeed is the CPUs and memory a job log's row asks for in all,
+// where the log has them.
+func (p *parser) jobLogNeed(line int, rec []string, n logNeed) (cpus, memMiB int32, err error) {
+	if cpus, memMiB, err = p.needs(line, rec, n.cpu, n.mem); err != nil || memMiB == 0 || n.nodes < 0 {
+		return cpus, memMiB, err
+	}
 	nodes := 1
-	if cn := p.col("node_num"); cn >= 0 && p.col("mem_per_pod_gb") >= 0 {
-		if t := strings.TrimSpace(rec[cn]); t != "" && !strings.EqualFold(t, "nan") {
-			if nodes, err = p.count(line, "node_num", rec[cn], 1); err != nil {
-				return 0, 0, err
-			}
+	if t := strings.TrimSpace(rec[n.nodes]); t != "" && !strings.EqualFold(t, "nan") {
+		if nodes, err = p.count(line, "node_num", rec[n.nodes], 1); err != nil {
+			return 0, 0, err
 		}
 	}
-	cpus, memMiB, err = p.needs(line, rec, logCPU, logMem)
-	return cpus, times(memMiB, nodes), err
+	return cpus, times(memMiB, nodes), nil
 }
 
 // dated collects the jobs of a trace whose submits are date-times: each

@@ -31,33 +31,43 @@ func (p *parser) need(line int, col, s string, scale float64, want string) (int3
 }
 
 // needCol is a trace's column of CPUs or memory: its name, the CPUs or
-// MiB one of its units is, and what it holds, for messages.
+// MiB one of its units is, what it holds (for messages), and where it is
+// in a file's header (parser.at; -1: absent).
 type needCol struct {
 	name  string
 	scale float64
 	want  string
+	idx   int
+}
+
+// at is c as found in the file's header.
+func (p *parser) at(c needCol) needCol {
+	c.idx = p.col(c.name)
+	return c
 }
 
 // The CPU and memory columns of the formats that have them.
 var (
-	podCPU     = needCol{"cpu_milli", 0.001, "thousandths of a CPU the pod asks for, 0 or more"}
-	podMem     = needCol{"memory_mib", 1, "MiB of memory the pod asks for, 0 or more"}
-	logCPU     = needCol{"cpu_num", 1, "the CPUs the job asks for, 0 or more"}
-	logMem     = needCol{"mem_per_pod_gb", 1024, "GB of memory the job asks for on each node, 0 or more"}
-	genericCPU = needCol{"cpus", 1, "the CPUs the job asks for, 0 or more"}
-	genericMem = needCol{"memory_gib", 1024, "GiB of memory the job asks for, 0 or more"}
+	podCPU     = needCol{"cpu_milli", 0.001, "thousandths of a CPU the pod asks for, 0 or more", -1}
+	podMem     = needCol{"memory_mib", 1, "MiB of memory the pod asks for, 0 or more", -1}
+	logCPU     = needCol{"cpu_num", 1, "the CPUs the job asks for, 0 or more", -1}
+	logMem     = needCol{"mem_per_pod_gb", 1024, "GB of memory the job asks for on each node, 0 or more", -1}
+	genericCPU = needCol{"cpus", 1, "the CPUs the job asks for, 0 or more", -1}
+	genericMem = needCol{"memory_gib", 1024, "GiB of memory the job asks for, 0 or more", -1}
+	paiCPU     = needCol{"plan_cpu", 0.01, "plan_cpu as a percentage of one CPU core (600 is six cores), 0 or more", -1}
+	paiMem     = needCol{"plan_mem", 1024, "plan_mem in GB, 0 or more", -1}
 )
 
 // needs is the CPUs and memory (MiB) a row asks for in the columns cpu
-// and mem (either may be absent).
+// and mem (found with parser.at; either may be absent).
 func (p *parser) needs(line int, rec []string, cpu, mem needCol) (cpus, memMiB int32, err error) {
-	if c := p.col(cpu.name); c >= 0 {
-		if cpus, err = p.need(line, cpu.name, rec[c], cpu.scale, cpu.want); err != nil {
+	if cpu.idx >= 0 {
+		if cpus, err = p.need(line, cpu.name, rec[cpu.idx], cpu.scale, cpu.want); err != nil {
 			return 0, 0, err
 		}
 	}
-	if c := p.col(mem.name); c >= 0 {
-		if memMiB, err = p.need(line, mem.name, rec[c], mem.scale, mem.want); err != nil {
+	if mem.idx >= 0 {
+		if memMiB, err = p.need(line, mem.name, rec[mem.idx], mem.scale, mem.want); err != nil {
 			return 0, 0, err
 		}
 	}

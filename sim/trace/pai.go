@@ -62,6 +62,7 @@ func paiTable(rec []string) string {
 // skipped and counted in Trace.Skipped.
 func (p *parser) paiTask() (*Trace, error) {
 	cj, cn, cs, ce, cg := p.col("job_name"), p.col("inst_num"), p.col("start_time"), p.col("end_time"), p.col("plan_gpu")
+	cpuCol, memCol := p.at(paiCPU), p.at(paiMem)
 	tr := &Trace{Format: FormatPAITask}
 	var submits paiSubmits
 	if p.paiJobs != "" && cj >= 0 {
@@ -110,7 +111,7 @@ func (p *parser) paiTask() (*Trace, error) {
 				keys = append(keys, key)
 			}
 			j := Job{Duration: end - start, GPUs: g}
-			if j.CPUs, j.MemMiB, err = p.paiNeed(line, rec); err != nil {
+			if j.CPUs, j.MemMiB, err = p.paiNeed(line, rec, cn, cpuCol, memCol); err != nil {
 				return err
 			}
 			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), j, asked)
@@ -156,24 +157,16 @@ func (p *parser) paiTime(line int, col, s string) (time.Duration, bool, error) {
 	return d, d > 0, err
 }
 
-// paiNeed is the CPUs and memory a task asks for in all: inst_num times
-// each instance's plan_cpu (percent of a core) and plan_mem (GB), where
-// the table has them.
-func (p *parser) paiNeed(line int, rec []string) (cpus, memMiB int32, err error) {
-	cc, cm := p.col("plan_cpu"), p.col("plan_mem")
-	n, err := p.count(line, "inst_num", rec[p.col("inst_num")], 1)
-	if err != nil || (cc < 0 && cm < 0) {
+// paiNeed is the CPUs and memory a task asks for in all: inst_num
+// (column cn) times each instance's plan_cpu (percent of a core) and
+// plan_mem (GB), where the table has them.
+func (p *parser) paiNeed(line int, rec []string, cn int, cpu, mem needCol) (cpus, memMiB int32, err error) {
+	if cpus, memMiB, err = p.needs(line, rec, cpu, mem); err != nil || (cpus == 0 && memMiB == 0) {
+		return cpus, memMiB, err
+	}
+	n, err := p.count(line, "inst_num", rec[cn], 1)
+	if err != nil {
 		return 0, 0, err
-	}
-	if cc >= 0 {
-		if cpus, err = p.need(line, "plan_cpu", rec[cc], 0.01, "plan_cpu as a percentage of one CPU core (600 is six cores), 0 or more"); err != nil {
-			return 0, 0, err
-		}
-	}
-	if cm >= 0 {
-		if memMiB, err = p.need(line, "plan_mem", rec[cm], 1024, "plan_mem in GB, 0 or more"); err != nil {
-			return 0, 0, err
-		}
 	}
 	return times(cpus, n), times(memMiB, n), nil
 }

@@ -31,6 +31,7 @@ func (p *parser) podList() (*Trace, error) {
 	if cg < 0 {
 		cg = p.col("gpu_request")
 	}
+	cpuCol, memCol := p.at(podCPU), p.at(podMem)
 	tr := &Trace{Format: FormatPodList, Start: DefaultEpoch}
 	var cpu, never int
 	var last time.Duration // the latest time the rows kept (by --where too) record
@@ -91,7 +92,7 @@ func (p *parser) podList() (*Trace, error) {
 			}
 		}
 		j := Job{Submit: created, Duration: deleted - sched, GPUs: g}
-		if j.CPUs, j.MemMiB, err = p.needs(line, rec, podCPU, podMem); err != nil {
+		if j.CPUs, j.MemMiB, err = p.needs(line, rec, cpuCol, memCol); err != nil {
 			return err
 		}
 		if err := p.add(tr, line, j); err != nil {

@@ -775,6 +775,7 @@ func (p *parser) itp() (*Trace, error) {
 
 func (p *parser) generic() (*Trace, error) {
 	cs, cd, cg := p.col("submit_s"), p.col("duration_s"), p.col("gpus")
+	cpuCol, memCol := p.at(genericCPU), p.at(genericMem)
 	tr := &Trace{Format: FormatGeneric}
 	err := p.rows(func(line int, rec []string) error {
 		if err := p.jobRow(tr, line, rec, cs, cd, cg); err != nil {
@@ -782,7 +783,7 @@ func (p *parser) generic() (*Trace, error) {
 		}
 		j := &tr.Jobs[len(tr.Jobs)-1]
 		var err error
-		j.CPUs, j.MemMiB, err = p.needs(line, rec, genericCPU, genericMem)
+		j.CPUs, j.MemMiB, err = p.needs(line, rec, cpuCol, memCol)
 		return err
 	})
 	tr.Start = p.submitBase()
