@@ -44,6 +44,7 @@ type helperSpec struct {
 }
 
 func helperMain(args []string) int {
+	dieWithParent()
 	if len(args) < 1 {
 		fmt.Fprintln(os.Stderr, "helper: want launch or terminate")
 		return 2
