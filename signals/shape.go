@@ -8,7 +8,8 @@ import "github.com/spillway-io/spillway/policy"
 // GPUs adds them to PendingGPUs and counts in Larger; a job no shape holds
 // is dropped, with its wait, from the lists and from PendingJobs and
 // PendingGPUs, and counted in LeftOut; with each job's wait known, the
-// oldest wait is then the oldest of the jobs kept.
+// oldest wait is then the oldest of the jobs kept. Smallest is the fewest
+// GPUs a kept job asks for itself.
 func FitJobs(d *Demand, shapes []policy.Shape, cpus []int, memMiB []int64) {
 	if len(shapes) == 0 || (cpus == nil && memMiB == nil) {
 		return
@@ -34,6 +35,9 @@ func FitJobs(d *Demand, shapes []policy.Shape, cpus []int, memMiB []int64) {
 		if counted > g {
 			d.Larger++
 			d.PendingGPUs += counted - g
+		}
+		if d.Smallest == 0 || g < d.Smallest {
+			d.Smallest = g
 		}
 		d.JobGPUs[kept] = counted
 		if waits {

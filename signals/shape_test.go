@@ -24,13 +24,14 @@ func TestFitJobs(t *testing.T) {
 		pending, gpus int
 		larger, left  int
 		oldest        time.Duration // 0: none known
+		smallest      int           // the fewest GPUs a kept job asks for itself
 	}{
-		{"larger and left out", shapes, []int{2, 8, 200}, nil, []int{1, 8}, []time.Duration{3, 2}, 2, 9, 1, 1, 3},
-		{"the oldest job left out: the next is the oldest", shapes, []int{200, 8, 2}, nil, []int{8, 1}, []time.Duration{2, 1}, 2, 9, 1, 1, 2},
-		{"every job left out", shapes, []int{200, 300, 400}, nil, []int{}, []time.Duration{}, 0, 0, 0, 3, 0},
-		{"memory beyond the small shape", shapes, nil, []int64{1, 32 << 10, 0}, []int{1, 8, 1}, []time.Duration{3, 2, 1}, 3, 10, 1, 0, 3},
-		{"no shapes", nil, []int{2, 8, 200}, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0, 3},
-		{"no CPUs or memory", shapes, nil, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0, 3},
+		{"larger and left out", shapes, []int{2, 8, 200}, nil, []int{1, 8}, []time.Duration{3, 2}, 2, 9, 1, 1, 3, 1},
+		{"the oldest job left out: the next is the oldest", shapes, []int{200, 8, 2}, nil, []int{8, 1}, []time.Duration{2, 1}, 2, 9, 1, 1, 2, 1},
+		{"every job left out", shapes, []int{200, 300, 400}, nil, []int{}, []time.Duration{}, 0, 0, 0, 3, 0, 0},
+		{"memory beyond the small shape", shapes, nil, []int64{1, 32 << 10, 0}, []int{1, 8, 1}, []time.Duration{3, 2, 1}, 3, 10, 1, 0, 3, 1},
+		{"no shapes", nil, []int{2, 8, 200}, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0, 3, 0},
+		{"no CPUs or memory", shapes, nil, nil, []int{1, 1, 1}, []time.Duration{3, 2, 1}, 3, 3, 0, 0, 3, 0},
 	} {
 		d := Demand{JobGPUs: []int{1, 1, 1}, JobWaits: []time.Duration{3, 2, 1}, PendingJobs: 3, PendingGPUs: 3, OldestWait: 3, OldestWaitKnown: true}
 		FitJobs(&d, tt.shapes, tt.cpus, tt.mem)
@@ -39,10 +40,10 @@ func TestFitJobs(t *testing.T) {
 			left += l.Jobs
 		}
 		if !slices.Equal(d.JobGPUs, tt.jobs) || !slices.Equal(d.JobWaits, tt.waits) || d.PendingJobs != tt.pending || d.PendingGPUs != tt.gpus ||
-			d.Larger != tt.larger || left != tt.left || d.OldestWait != tt.oldest || d.OldestWaitKnown != (tt.oldest > 0) {
-			t.Errorf("%s: jobs %v waits %v (%d jobs, %d GPUs, %d larger, %d left out, oldest %v known %v); want %v %v (%d, %d, %d, %d, oldest %v)", tt.name,
-				d.JobGPUs, d.JobWaits, d.PendingJobs, d.PendingGPUs, d.Larger, left, d.OldestWait, d.OldestWaitKnown,
-				tt.jobs, tt.waits, tt.pending, tt.gpus, tt.larger, tt.left, tt.oldest)
+			d.Larger != tt.larger || left != tt.left || d.OldestWait != tt.oldest || d.OldestWaitKnown != (tt.oldest > 0) || d.Smallest != tt.smallest {
+			t.Errorf("%s: jobs %v waits %v (%d jobs, %d GPUs, %d larger, %d left out, oldest %v known %v, smallest %d); want %v %v (%d, %d, %d, %d, oldest %v, smallest %d)", tt.name,
+				d.JobGPUs, d.JobWaits, d.PendingJobs, d.PendingGPUs, d.Larger, left, d.OldestWait, d.OldestWaitKnown, d.Smallest,
+				tt.jobs, tt.waits, tt.pending, tt.gpus, tt.larger, tt.left, tt.oldest, tt.smallest)
 		}
 	}
 }

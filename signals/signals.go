@@ -36,8 +36,12 @@ type Demand struct {
 	LeftOut []LeftOut
 	// Larger counts the jobs counted as more GPUs than they ask for: the
 	// GPUs of the smallest instance the pool rents that holds their CPUs
-	// and memory (policy.FitShape, with the pool's shapes).
-	Larger int
+	// and memory (policy.FitShape, with the pool's shapes). Smallest is
+	// the fewest GPUs a job FitJobs kept asks for itself, which JobGPUs
+	// no longer shows when it counted that job larger: on-prem, the job
+	// takes its own GPUs (0: FitJobs counted none).
+	Larger   int
+	Smallest int
 }
 
 // LeftOut is a number of queued jobs a demand source did not count, and why.

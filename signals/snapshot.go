@@ -78,7 +78,9 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //   - IdleAllocatedGPUs (waste) counts observed GPUs that are allocated
 //     and idle.
 //   - OnPremFreeGPUs counts the free GPUs on nodes with room for the
-//     smallest listed pending job (any free GPU when no job is listed).
+//     smallest listed pending job (any free GPU when no job is listed),
+//     by the GPUs it asks for itself where a source counted it as a
+//     larger shape (Demand.Smallest).
 //   - The jobs each source left out, and counted as larger shapes, are
 //     kept for operators (Snapshot.LeftOut, Snapshot.Larger).
 //   - Demand is summed over sources; a source that does not know the
@@ -151,6 +153,7 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 	}
 	jobGPUsComplete := len(demands) > 0
 	jobWaitsComplete := jobGPUsComplete
+	own := 0 // the fewest GPUs a job asks for itself, where a source says (Demand.Smallest)
 	for _, r := range demands {
 		if r.Err != nil {
 			s.Stale = append(s.Stale, cause(r.Source, r.Err))
@@ -164,6 +167,9 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 			s.LeftOut = append(s.LeftOut, fmt.Sprintf("%s: %s %s", r.Source, jobs(l.Jobs), l.Why))
 		}
 		s.Larger += d.Larger
+		if d.Smallest > 0 && (own == 0 || d.Smallest < own) {
+			own = d.Smallest
+		}
 		s.PendingJobs += d.PendingJobs
 		listed := 0
 		for _, n := range d.JobGPUs {
@@ -198,7 +204,7 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		s.PendingJobWaits = nil
 	}
 	if freeByNode != nil {
-		s.OnPremFreeGPUs = freeFor(freeByNode, smallestJob(s.PendingJobGPUs), pool.OnPrem.GPUsPerNode)
+		s.OnPremFreeGPUs = freeFor(freeByNode, smallestJob(s.PendingJobGPUs, own), pool.OnPrem.GPUsPerNode)
 	}
 	if !oldest.IsZero() {
 		s.Time = oldest
@@ -215,9 +221,11 @@ func jobs(n int) string {
 }
 
 // smallestJob is the fewest GPUs a listed pending job asks (1 when none is
-// listed: any free GPU may take a job of unknown size).
-func smallestJob(jobs []int) int {
-	least := 0
+// listed: any free GPU may take a job of unknown size). A job counted as a
+// larger shape for its CPUs or memory asks on-prem for its own GPUs
+// (Demand.Smallest: own, 0 when no source says).
+func smallestJob(jobs []int, own int) int {
+	least := own
 	for _, g := range jobs {
 		if g > 0 && (least == 0 || g < least) {
 			least = g

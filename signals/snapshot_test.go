@@ -90,6 +90,14 @@ func TestAssemble(t *testing.T) {
 			[]signals.DemandReading{{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 2, JobGPUs: []int{4, 3}}}},
 			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 11, OnPremFreeGPUs: 3,
 				PendingJobs: 2, PendingGPUs: 7, PendingJobGPUs: []int{4, 3}}},
+		// A 1-GPU job counted as a 4-GPU shape for its CPUs still takes
+		// one GPU on-prem: the 3 free on n1 and the 2 on n2 are room.
+		{"free GPUs for the GPUs a larger-shape job asks for itself", &signals.BaselineReading{Source: "agents:r1", Baseline: signals.Baseline{Time: fresh,
+			GPUs: append(gpus("n1", 5, 0, 3), gpus("n2", 6, 0, 2)...)}},
+			[]signals.DemandReading{{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 2, PendingGPUs: 8, PendingGPUsKnown: true,
+				JobGPUs: []int{4, 4}, Larger: 1, Smallest: 1}}},
+			policy.Snapshot{Time: fresh, OnPremGPUs: 16, OnPremBusyGPUs: 11, OnPremFreeGPUs: 5,
+				PendingJobs: 2, PendingGPUs: 8, PendingJobGPUs: []int{4, 4}, Larger: 1}},
 		{"jobs left out and counted larger, for operators", okBase, []signals.DemandReading{
 			{Source: "slurm:gpu", Demand: signals.Demand{Time: fresh, PendingJobs: 1, JobGPUs: []int{4}, Larger: 1,
 				LeftOut: []signals.LeftOut{{Why: "pending for Licenses", Jobs: 1}, {Why: "asking for nodes with onprem, not in features", Jobs: 3}}}},
