@@ -178,10 +178,10 @@ func (s *state) runsNowhere(j int) bool {
 // neverServedWhy says why job j, which runs nowhere, cannot run.
 func (s *state) neverServedWhy(j int) string {
 	c, why := cloudShape(s.shapes, &s.jobs[j])
-	if why != "" {
-		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
+	if why == "" {
+		why = policy.CloudHolds(s.pool, c)
 	}
-	if why := policy.CloudHolds(s.pool, c); why != "" {
+	if why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
 	}
 	return fmt.Sprintf("larger than the %d on-prem GPUs, and longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, with no checkpoint within that: every cloud instance ends before it can finish",

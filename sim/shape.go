@@ -36,10 +36,17 @@ func (s *state) cloudSize(j int) int {
 // than the smallest instance with their GPUs has, and what that adds, as
 // a note for the report ("" when none do): on the cloud each takes the
 // GPUs of the smallest instance that holds it, the rest of which idle
-// beside it, and a job no instance holds runs on-prem only.
+// beside it, and a job no instance holds runs on-prem only. When the
+// trace gives CPUs or memory but no offering's vCPUs or memory is known,
+// it says that they are not used.
 func CloudShapes(pool *policy.Pool, tr *trace.Trace) string {
 	shapes := policy.Shapes(pool.Offerings)
 	if shapes == nil {
+		for i := range tr.Jobs {
+			if tr.Jobs[i].CPUs > 0 || tr.Jobs[i].MemMiB > 0 {
+				return "the trace gives jobs' CPUs or memory, but no offering's vcpus or memory_gib is known (the catalog lacks their instance types): jobs take instances by their GPUs alone; set vcpus and memory_gib on the offerings to match jobs to shapes"
+			}
+		}
 		return ""
 	}
 	larger, none := 0, 0

@@ -69,4 +69,14 @@ func TestJobShapes(t *testing.T) {
 	if note := CloudShapes(pool, &trace.Trace{Jobs: plain}); note != "" {
 		t.Errorf("note without CPUs: %q", note)
 	}
+	// Offerings whose vCPUs and memory are unknown: the CPUs are not used,
+	// and the note says so.
+	unknown := *pool
+	unknown.Offerings = []policy.Offering{small, big}
+	for i := range unknown.Offerings {
+		unknown.Offerings[i].VCPUs, unknown.Offerings[i].MemoryGiB = 0, 0
+	}
+	if note := CloudShapes(&unknown, &trace.Trace{Jobs: shaped}); !strings.Contains(note, "no offering's vcpus or memory_gib is known") {
+		t.Errorf("note with shapes unknown: %q", note)
+	}
 }
