@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +96,7 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			continue
 		}
 		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
-			s.drain(ctx, t, r, fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", ci.InterruptionNotice.UTC().Format(time.RFC3339)))
+			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
 	return s.flush(ctx, t)
@@ -258,6 +259,19 @@ func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance
 	s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "join_timeout").Inc()
 	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
 	s.terminate(ctx, t, []*state.Instance{r}, why)
+}
+
+// interrupted drains an instance the cloud reclaims at `at`, and skips its
+// offering for the capacity TTL: a spot pool reclaiming capacity is likely
+// to reclaim a replacement launched into it at once (Karpenter marks the
+// instance type, zone and spot market unavailable in its ICE cache on an
+// interruption notice for the same reason).
+func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance, at time.Time) {
+	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
+	o := s.rowOffering(t.pr, r)
+	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "SpotInterruption", Err: errors.New(why)}, o.Key())
+	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+	s.drain(ctx, t, r, why)
 }
 
 // agentGPUs is the part of an agent's /v1/gpus body the scheduler reads.

@@ -184,8 +184,25 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 	if !hooked {
 		t.Fatalf("drain hook not run for interrupted %s", id)
 	}
-	if len(h.live()) < 2 {
-		t.Fatalf("after the interruption: %d live, want a replacement launched", len(h.live()))
+	// The replacement is on-demand p5, not the spot pool being reclaimed,
+	// which is skipped for the capacity TTL, as a stock-out is.
+	var replacement []string
+	for _, in := range h.live() {
+		if in.ID != id {
+			replacement = append(replacement, in.InstanceType)
+		}
+	}
+	if !slices.Equal(replacement, []string{altType}) {
+		t.Fatalf("after the interruption: replacements %v, want one %s (the reclaimed spot offering skipped)", replacement, altType)
+	}
+	var noted bool
+	for _, d := range h.decisions() {
+		for _, n := range d.Notes {
+			noted = noted || strings.Contains(n, "instance "+id+": spot interruption notice") && strings.Contains(n, "skipped for the capacity TTL")
+		}
+	}
+	if !noted {
+		t.Fatalf("decisions %+v: want a note that %s's offering is skipped after its interruption notice", h.decisions(), id)
 	}
 }
 

@@ -243,6 +243,17 @@ func (cs *cloudState) spot(o policy.Offering) SpotModel {
 	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
 }
 
+// reclaiming puts a spot offering whose instance got a reclaim notice at
+// now in the capacity cache for the capacity TTL, never shortening an entry.
+func (cs *cloudState) reclaiming(key policy.OfferingKey, now time.Time) {
+	if cs == nil || cs.c.CapacityTTL <= 0 {
+		return
+	}
+	if until := now.Add(cs.c.CapacityTTL); until.After(cs.unavail[key]) {
+		cs.unavail[key] = until
+	}
+}
+
 // unavailable is the capacity cache the snapshot carries (expired entries
 // dropped); nil when empty.
 func (cs *cloudState) unavailable(now time.Time) map[policy.OfferingKey]time.Time {

@@ -115,6 +115,28 @@ func TestSpotReclaim(t *testing.T) {
 	}
 }
 
+// TestReclaimSkipsTheOffering: a reclaim notice puts the spot offering in
+// the capacity cache for its TTL, as the server does (and Karpenter, in its
+// ICE cache): the job requeued at the reclaim, two minutes after the
+// notice, restarts on the on-demand fallback, which is never reclaimed, and
+// is not thrown back into the spot pool being reclaimed.
+func TestReclaimSkipsTheOffering(t *testing.T) {
+	c := &Cloud{Seed: 5, SpotMeanLife: time.Hour, SpotNotice: 2 * time.Minute, CapacityTTL: 3 * time.Minute}
+	pool := cloudPool(policy.MarketSpot)
+	pool.CheckpointInterval = policy.Duration(10 * time.Minute) // spot competes on price
+	tr := &trace.Trace{Name: "r", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Duration: 20 * time.Hour, GPUs: 8}}}
+	for _, pol := range []Policy{Spillway(), Admitted(Karpenter())} {
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: pol, Cloud: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Interruptions != 1 || res.CostByOffering["cheap"] == 0 || res.CostByOffering["dear"] == 0 || res.JobsUnstarted != 0 {
+			t.Errorf("%s: %d interruptions, cost by offering %v, %d unstarted: want one reclaim of cheap spot, then the job on dear to its end",
+				pol.Name, res.Interruptions, res.CostByOffering, res.JobsUnstarted)
+		}
+	}
+}
+
 // TestCloudSeed: the same seed gives the same result, another seed another.
 func TestCloudSeed(t *testing.T) {
 	pool := WithOnPremGPUs(backtestPool(t), 8)
