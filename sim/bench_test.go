@@ -80,6 +80,11 @@ func allPolicies() []Policy {
 // during the runs (peakRSS), then each policy alone (sub-benchmarks, for
 // profiles). check, when set, verifies the case is what it says it is.
 func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *testing.B, rep Report)) {
+	benchAllIn(b, pool, tr, DefaultCloud(1), check)
+}
+
+// benchAllIn is benchAll in another cloud.
+func benchAllIn(b *testing.B, pool policy.Pool, tr *trace.Trace, cloud *Cloud, check func(b *testing.B, rep Report)) {
 	b.Run("all", func(b *testing.B) {
 		reset := resetPeakRSS(b)
 		var rep Report
@@ -87,7 +92,7 @@ func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *tes
 			var err error
 			// As spillway simulate runs it: each policy once more without
 			// each limit that bound it, to say what the limit cost.
-			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: DefaultCloud(1), LimitCosts: true}).Run(context.Background()); err != nil {
+			if rep, err = (Backtest{Pool: pool, Trace: tr, Policies: allPolicies(), Cloud: cloud, LimitCosts: true}).Run(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -100,7 +105,7 @@ func benchAll(b *testing.B, pool policy.Pool, tr *trace.Trace, check func(b *tes
 		b.Run(p.Name, func(b *testing.B) {
 			reset := resetPeakRSS(b)
 			for b.Loop() {
-				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1),
+				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: cloud,
 					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}); err != nil {
 					b.Fatal(err)
 				}
@@ -269,6 +274,33 @@ func BenchmarkSimulateLongQueue(b *testing.B) {
 	benchAll(b, pool, tr, func(b *testing.B, rep Report) {
 		if h := rep.Results[0].LimitBoundHours[policy.LimitBudget]; h < 24*300 {
 			b.Fatalf("the budget bound spillway for %.0f hours: not a queue held for a year", h)
+		}
+	})
+}
+
+// BenchmarkSimulateSpotChurn is a pool that can rent only spot, reclaimed
+// a minute after launch on average, before it boots (3 to 5 minutes), with
+// jobs of hours that do not checkpoint: every policy launches again and
+// again for 200 hours, hundreds of thousands of instances, few of which
+// ever run a job.
+func BenchmarkSimulateSpotChurn(b *testing.B) {
+	pool := policy.Pool{Name: "churn", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(time.Hour)},
+		Offerings: []policy.Offering{
+			{Name: "spot8", Provider: "aws", Region: "r", InstanceType: "a", GPUs: 8, PricePerHour: 10, Boot: policy.Duration(5 * time.Minute), Market: policy.MarketSpot, Billing: policy.BillingHourly},
+			{Name: "spot4", Provider: "aws", Region: "r", InstanceType: "b", GPUs: 4, PricePerHour: 3, Boot: policy.Duration(3 * time.Minute), Market: policy.MarketSpot, Billing: policy.BillingPerSecond},
+		}}
+	tr := &trace.Trace{Name: "churn", Start: trace.DefaultEpoch}
+	for i := range 120 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(i) * 5 * time.Hour, Duration: 3 * time.Hour, GPUs: 4 << (i % 3)})
+	}
+	cloud := DefaultCloud(1)
+	cloud.SpotMeanLife = time.Minute
+	benchAllIn(b, pool, tr, cloud, func(b *testing.B, rep Report) {
+		for _, r := range rep.Results {
+			if r.Policy != PolicyOnPremOnly && r.Interruptions < 50_000 {
+				b.Fatalf("%s: %d spot reclaims in 600 hours: not a churning pool", r.Policy, r.Interruptions)
+			}
 		}
 	})
 }

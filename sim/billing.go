@@ -91,7 +91,7 @@ func (s *state) closePeriod(end time.Time) {
 	}
 	spend := s.closedInPeriod
 	for _, ii := range s.alive {
-		spend += s.periodShare(s.insts[ii], end)
+		spend += s.periodShare(s.inst(ii), end)
 	}
 	s.res.BudgetPeriods = append(s.res.BudgetPeriods, BudgetPeriod{Start: s.periodStart, End: s.periodEnd, BudgetUSD: b.Amount, SpendUSD: spend})
 }
@@ -108,7 +108,7 @@ func (s *state) spend() policy.Spend {
 	ps := start.Sub(s.start)
 	s.counts.steps += int64(len(s.alive))
 	for _, ii := range s.alive {
-		in := s.insts[ii]
+		in := s.inst(ii)
 		acc += in.off.PricePerHour * (s.now - max(in.launched, ps)).Hours()
 	}
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}

@@ -24,7 +24,7 @@ func TestFleetCountsKept(t *testing.T) {
 	checkState = func(s *state) {
 		free, whole := 0, 0
 		for _, ii := range s.alive {
-			in := s.insts[ii]
+			in := s.inst(ii)
 			if in.state != policy.StateRunning {
 				continue
 			}

@@ -67,11 +67,23 @@ func (s *state) endIdle(in *instance) {
 	}
 }
 
+// inst is the instance launched ii-th, or, once it has ended, a shared
+// stand-in that has ended. The index by launch (slotOf) holds no pointers,
+// so the collector does not scan every instance a run ever launched
+// (millions, with spot reclaimed every minute) in each cycle, only the
+// slots of those alive.
+func (s *state) inst(ii int32) *instance {
+	if k := s.slotOf[ii]; k > 0 {
+		return s.slots[k-1]
+	}
+	return &s.endedInst
+}
+
 func (s *state) cloudHasRoom() bool { return s.cloudFree > 0 }
 
 // touch marks an instance's view entry out of date.
 func (s *state) touch(ii int32) {
-	if in := s.insts[ii]; !in.dirty {
+	if in := s.inst(ii); !in.dirty {
 		in.dirty = true
 		s.dirty = append(s.dirty, ii)
 	}
@@ -98,7 +110,7 @@ func (s *state) cloudFit(g int) []part {
 	}
 	var groups map[string][]int32
 	for _, ii := range s.alive {
-		in := s.insts[ii]
+		in := s.inst(ii)
 		if in.gpus >= g || s.spanWhole(in) == 0 {
 			continue
 		}
@@ -111,7 +123,7 @@ func (s *state) cloudFit(g int) []part {
 		if len(grp)*in.gpus >= g {
 			parts := make([]part, len(grp))
 			for k, x := range grp {
-				parts[k] = part{cloud: true, idx: x, gpus: int32(s.insts[x].gpus)}
+				parts[k] = part{cloud: true, idx: x, gpus: int32(s.inst(x).gpus)}
 			}
 			return parts
 		}
@@ -120,7 +132,7 @@ func (s *state) cloudFit(g int) []part {
 }
 
 func (s *state) ready(ii int) {
-	in := s.insts[ii]
+	in := s.inst(int32(ii))
 	if in.ended >= 0 {
 		return
 	}
@@ -153,7 +165,7 @@ func (s *state) spanWhole(in *instance) int {
 
 // roomOf is instance ii's room: its free GPUs while running, else -1.
 func (s *state) roomOf(ii int32) int {
-	if in := s.insts[ii]; in.state == policy.StateRunning {
+	if in := s.inst(ii); in.state == policy.StateRunning {
 		return in.free
 	}
 	return -1
@@ -171,7 +183,7 @@ func (s *state) instByID(id string) (int32, bool) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(num)
-	if err != nil || n > len(s.insts) {
+	if err != nil || n > len(s.slotOf) {
 		return 0, false
 	}
 	return int32(n - 1), true
@@ -181,10 +193,10 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	if off.GPUs <= 0 {
 		return fmt.Errorf("sim: plan launches offering %q with %d GPUs (want ≥ 1)", off.Name, off.GPUs)
 	}
-	if s.o.MaxInstances > 0 && len(s.insts) >= s.o.MaxInstances {
+	if s.o.MaxInstances > 0 && len(s.slotOf) >= s.o.MaxInstances {
 		return fmt.Errorf("sim: %w (%d)", ErrTooManyInstances, s.o.MaxInstances)
 	}
-	ii := int32(len(s.insts))
+	ii := int32(len(s.slotOf))
 	in := &instance{
 		id:         instID(ii),
 		off:        off,
@@ -200,7 +212,15 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		floor:      floor,
 		viewPos:    -1,
 	}
-	s.insts = append(s.insts, in)
+	if n := len(s.freeSlots); n > 0 {
+		k := s.freeSlots[n-1]
+		s.freeSlots = s.freeSlots[:n-1]
+		s.slots[k] = in
+		s.slotOf = append(s.slotOf, k+1)
+	} else {
+		s.slots = append(s.slots, in)
+		s.slotOf = append(s.slotOf, int32(len(s.slots)))
+	}
 	s.alive = append(s.alive, ii)
 	s.booting++
 	s.viewValid = false
@@ -229,7 +249,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 // notice is a spot reclaim notice: the instance takes no new work and is
 // reclaimed after the notice period, killing what still runs on it.
 func (s *state) notice(ii int32) {
-	in := s.insts[ii]
+	in := s.inst(ii)
 	if in.ended >= 0 {
 		return
 	}
@@ -244,7 +264,7 @@ func (s *state) notice(ii int32) {
 }
 
 func (s *state) drain(ii int32) {
-	in := s.insts[ii]
+	in := s.inst(ii)
 	if in.ended >= 0 || in.state == policy.StateDraining {
 		return
 	}
@@ -263,7 +283,7 @@ func (s *state) drain(ii int32) {
 
 // terminate ends an instance now; jobs still on it are killed and requeued.
 func (s *state) terminate(ii int32) {
-	in := s.insts[ii]
+	in := s.inst(ii)
 	if in.ended >= 0 {
 		return
 	}
@@ -329,7 +349,11 @@ func (s *state) terminate(ii int32) {
 		s.alive = slices.Delete(s.alive, i, i+1)
 	}
 	// Its record is no longer needed (what it cost is billed): a shared
-	// stand-in that has ended answers later events, and a run's memory
-	// follows the instances alive at once, not all it ever launched.
-	s.insts[ii] = &s.endedInst
+	// stand-in that has ended answers later events (state.inst), and a
+	// run's memory follows the instances alive at once, not all it ever
+	// launched.
+	k := s.slotOf[ii] - 1
+	s.slots[k] = nil
+	s.freeSlots = append(s.freeSlots, k)
+	s.slotOf[ii] = 0
 }

@@ -193,7 +193,7 @@ func (s *state) tryStart(j, cloud int) bool {
 	for _, p := range parts {
 		if p.cloud {
 			js.cloud = true
-			in := s.insts[p.idx]
+			in := s.inst(p.idx)
 			if in.free == in.gpus && in.idleSince >= 0 {
 				s.idle.Reused(in.off.Key(), s.now-in.idleSince)
 				s.endIdle(in)
@@ -231,7 +231,7 @@ func (s *state) speed(parts []part) float64 {
 	n := 0
 	for _, p := range parts {
 		if p.cloud {
-			perf = min(perf, offeringPerf(s.insts[p.idx].off))
+			perf = min(perf, offeringPerf(s.inst(p.idx).off))
 			n++
 		}
 	}
@@ -248,7 +248,7 @@ func (s *state) addWork(parts []part, gpuHours float64) {
 	price := s.cheapest
 	for _, p := range parts {
 		if p.cloud {
-			if q := perUsefulGPUHour(s.insts[p.idx].off); q > 0 && q < price {
+			if q := perUsefulGPUHour(s.inst(p.idx).off); q > 0 && q < price {
 				price = q
 			}
 		}
@@ -290,7 +290,7 @@ func (s *state) release(j int) {
 			s.on.release(p.idx, int(p.gpus))
 			continue
 		}
-		in := s.insts[p.idx]
+		in := s.inst(p.idx)
 		s.cloudWhole -= s.spanWhole(in)
 		in.free += int(p.gpus)
 		s.cloudWhole += s.spanWhole(in)

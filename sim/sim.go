@@ -201,7 +201,11 @@ type state struct {
 	placeHeap    []int32 // place's heap of queues, reused
 	listHeap     []int32 // snapshot's, for the job list
 
-	insts      []*instance // ended ones point to endedInst
+	// The instances not yet ended, in slots reused once one ends; slotOf,
+	// by launch, is 1 + an instance's slot, 0 once it has ended (state.inst).
+	slots      []*instance
+	freeSlots  []int32
+	slotOf     []int32
 	endedInst  instance
 	cloudGPUs  int     // GPUs of instances not yet ended
 	cloudPrice float64 // their price per hour
@@ -643,7 +647,7 @@ func (s *state) quietWhileBusy() bool {
 		return false
 	}
 	for _, ii := range s.alive {
-		if in := s.insts[ii]; in.state != policy.StateRunning || in.jobs == 0 {
+		if in := s.inst(ii); in.state != policy.StateRunning || in.jobs == 0 {
 			return false
 		}
 	}

@@ -209,7 +209,7 @@ func TestRunRefusesDisorderedTraces(t *testing.T) {
 // TestInstByID: a plan names instances by the IDs the run gave out, and
 // only those: the ID holds the instance's index.
 func TestInstByID(t *testing.T) {
-	s := &state{insts: make([]*instance, 3)}
+	s := &state{slotOf: make([]int32, 3)}
 	for id, want := range map[string]int32{"sim-1": 0, "sim-3": 2, "sim-4": -1, "sim-0": -1, "sim-01": -1, "sim-+1": -1, "sim--1": -1, "sim-": -1, "i-1": -1, "": -1, "sim-99999999999999999999": -1} {
 		ii, ok := s.instByID(id)
 		if ok != (want >= 0) || (ok && ii != want) {

@@ -40,7 +40,7 @@ func (s *state) steady() bool {
 		return false
 	}
 	for _, ii := range s.alive {
-		if in := s.insts[ii]; in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0 && !s.o.Policy.IdleUnwatched) {
+		if in := s.inst(ii); in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0 && !s.o.Policy.IdleUnwatched) {
 			return false
 		}
 	}
@@ -103,7 +103,7 @@ func (s *state) steadyEnd(dec Decider, next, limit, interval time.Duration) time
 	}
 	if timeout := s.pool.ScaleIn.DrainTimeout.D(); timeout > 0 {
 		for _, ii := range s.alive {
-			if in := s.insts[ii]; in.state == policy.StateDraining && in.drainStart >= 0 {
+			if in := s.inst(ii); in.state == policy.StateDraining && in.drainStart >= 0 {
 				end = min(end, in.drainStart+timeout)
 			}
 		}

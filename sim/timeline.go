@@ -56,7 +56,7 @@ func (s *state) sampleUntil(next time.Duration) {
 			byProv[k] = s.res.CostByProvider[name]
 		}
 		for _, ii := range s.alive {
-			in := s.insts[ii]
+			in := s.inst(ii)
 			c := billedCost(in.off, s.at(in.launched), s.at(s.nextSampl))
 			cost += c
 			if k, ok := slices.BinarySearch(tl.Providers, in.off.Provider); ok {

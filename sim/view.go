@@ -153,7 +153,7 @@ func (s *state) instanceView() []policy.Instance {
 			run = 0
 		}
 		for i, ii := range s.alive {
-			in := s.insts[ii]
+			in := s.inst(ii)
 			old, fresh := in.viewPos, in.viewPos >= 0 && !in.dirty
 			in.viewPos = i
 			in.dirty = false
@@ -179,7 +179,7 @@ func (s *state) instanceView() []policy.Instance {
 		return s.view
 	}
 	for _, ii := range s.dirty {
-		in := s.insts[ii]
+		in := s.inst(ii)
 		if in.dirty && in.ended < 0 {
 			s.view[in.viewPos] = s.viewOf(in)
 		}
@@ -240,7 +240,7 @@ func (s *state) countFloorIdle() {
 	}
 	idle := 0
 	for _, ii := range s.alive {
-		if in := s.insts[ii]; in.state == policy.StateRunning && in.jobs == 0 {
+		if in := s.inst(ii); in.state == policy.StateRunning && in.jobs == 0 {
 			idle += in.gpus
 		}
 	}
@@ -272,7 +272,7 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 		if !ok {
 			return false, fmt.Errorf("sim: plan terminates unknown instance %q", a.InstanceID)
 		}
-		if in := s.insts[ii]; in.ended < 0 && in.ready < 0 {
+		if in := s.inst(ii); in.ended < 0 && in.ready < 0 {
 			// Ended before it came up: a launch that failed.
 			s.res.FailedLaunches["not_up"]++
 		}
