@@ -28,7 +28,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	e.stale = false // the other policy judged its signals itself
 	var mk decMarket
 	defer mk.release()
-	fl, _, p := observe(&e, slotBuf[:0])
+	fl, _, p := observe(&e, slotBuf[:0], false)
 	if e.breaksLimits(&fl) {
 		fl, p = limitPressure(&e, fl, p)
 	}
@@ -72,9 +72,9 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 		}
 		fl.terminate(&e, &p, i, a.Reason)
 	}
-	offs := mk.offers(&e)
 	var jobBuf [16]decJob
 	for _, l := range decMergeLaunches(plan.Launches) {
+		offs := mk.offers(&e) // built once, for plans that launch
 		var o *decOffer
 		for k := range offs {
 			if offs[k].o.Name == l.Offering.Name && offs[k].o.Key() == decWithMarket(l.Offering).Key() {

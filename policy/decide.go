@@ -188,7 +188,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 
 	// observe.go: the fleet as the pool holds it, the idle instances due
 	// for release, and the plan begun with finished and max_lifetime drains.
-	fl, idle, p := observe(&e, slotBuf[:0])
+	fl, idle, p := observe(&e, slotBuf[:0], true)
 	// limits.go: over max_gpus or max_cost_per_hour, or over a hard
 	// budget, instances end and the fleet is held from launching.
 	if e.breaksLimits(&fl) {

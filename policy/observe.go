@@ -82,8 +82,9 @@ func decSlotOf(in *Instance) (free int, class uint8) {
 // committed spend, and free slots kept in slots' storage), the idle
 // instances due for release (indices into the instances, for scale-in),
 // and the plan begun with those terminations of drained instances and
-// max-lifetime drains, and a note when the signals are stale.
-func observe(e *decEnv, slots []decSlot) (fl decFleet, idle []int, p decPlan) {
+// max-lifetime drains, and a note when the signals are stale. Without
+// wantIdle (Admit, which judges no scale-in of its own), idle is nil.
+func observe(e *decEnv, slots []decSlot, wantIdle bool) (fl decFleet, idle []int, p decPlan) {
 	fl = newDecFleet(e, slots)
 	if e.stale {
 		p.note("holding: signals stale or missing (" + strings.Join(e.snap.Stale, ", ") + "): no launch for queue demand, no idle scale-in; floors, max_lifetime, drain_timeout and the budget still apply")
@@ -134,7 +135,7 @@ func observe(e *decEnv, slots []decSlot) (fl decFleet, idle []int, p decPlan) {
 		if free, class := decSlotOf(in); free > 0 {
 			fl.slots = decAddSlot(fl.slots, free, class, 1)
 		}
-		if in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
+		if wantIdle && in.BusyGPUs <= 0 && in.State != StateBooting && !e.stale && e.idleDue(in, decLaunchedAt(in, e.now)) {
 			idle = append(idle, i)
 		}
 	}
