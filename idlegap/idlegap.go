@@ -258,7 +258,9 @@ func (t *Tracker) Gaps(now time.Time) map[policy.OfferingKey][]time.Duration {
 		for _, k := range t.changed {
 			s := t.by[k]
 			s.changed = false
-			m[k] = slices.Sorted(slices.Values(s.done))
+			g := slices.Clone(s.done)
+			slices.Sort(g)
+			m[k] = g
 		}
 		t.changed = t.changed[:0]
 		t.gaps = m
