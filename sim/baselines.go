@@ -223,7 +223,7 @@ func ThresholdWith(k BaselineKnobs) Policy {
 	p := withDecider(Policy{Name: PolicyThreshold}, func() Decider {
 		return &threshold{k: k, holds: cloudHolds{}}
 	})
-	p.Interval, p.IdleUnwatched = k.ThresholdInterval, true
+	p.Interval, p.IdleUnwatched, p.NoIdleGaps = k.ThresholdInterval, true, true
 	return p
 }
 
@@ -339,7 +339,7 @@ func PerJob() Policy { return PerJobWith(BaselineKnobs{}) }
 // PerJobWith is PerJob with its knobs set.
 func PerJobWith(k BaselineKnobs) Policy {
 	k = k.withDefaults()
-	return withDecider(Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, QuietWhileBusy: true}, func() Decider {
+	return withDecider(Policy{Name: PolicyPerJob, JobList: true, IdleWithoutWork: true, QuietWhileBusy: true, NoIdleGaps: true}, func() Decider {
 		return &perJob{k: k, seen: map[policy.OfferingKey]time.Time{}, down: map[policy.OfferingKey]time.Time{}, last: map[policy.OfferingKey]int{}, holds: cloudHolds{}}
 	})
 }

@@ -77,7 +77,7 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 		return &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
 	}
-	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict}
+	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, NoIdleGaps: true}
 	// A Decider with eviction too: a replacement the pool's rules cut is
 	// forgotten at the next evaluation (trackReplacements) before any is
 	// planned, so a copy evaluated later remembers what the evaluations

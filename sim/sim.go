@@ -78,6 +78,10 @@ type Policy struct {
 	// instance has been idle (threshold counts busy GPUs only), so an
 	// idle instance does not keep its runs from a steady skip (steady).
 	IdleUnwatched bool
+	// NoIdleGaps says the policy does not read Snapshot.IdleGaps (only the
+	// spillway policy's idle: auto does): the run keeps no idle-gap
+	// tracker for it, and its snapshots carry none.
+	NoIdleGaps bool
 }
 
 // Options configure one simulation run.
@@ -327,7 +331,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
 	s.boots = boottime.New()
-	s.idle = idlegap.New()
+	if !o.Policy.NoIdleGaps {
+		s.idle = idlegap.New()
+	}
 	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
 	s.res.BudgetPeriods = []BudgetPeriod{}
