@@ -12,7 +12,7 @@ type metrics struct {
 	ticks, tickErrors, decisions, vanished, hookFailures *prometheus.CounterVec
 	tickSeconds, joins                                   *prometheus.HistogramVec
 	launchCalls, launches, terminations                  *prometheus.CounterVec
-	launchFailures, swept, unused                        *prometheus.CounterVec
+	launchFailures, swept, unused, interruptions         *prometheus.CounterVec
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
 	stale, pending                                       *prometheus.GaugeVec
 }
@@ -40,6 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		hookFailures:   c("drain_hook_failures_total", "Drain hooks that failed.", "pool"),
 		swept:          c("sweeper_terminations_total", "Tagged instances no state row claimed, ended by the sweeper.", "provider"),
 		unused:         c("unused_offering_holds_total", "Offerings held out of launches for an hour because the queue left their instances idle beside jobs that seemed to fit them.", "pool", "offering"),
+		interruptions:  c("spot_interruptions_total", "Spot interruption notices: the instance drains and its offering is skipped for the capacity TTL.", "pool", "offering"),
 		joins: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "spillway", Name: "join_seconds", Help: "From launch to the instance's agent answering.",
 			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
@@ -54,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
-			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.joins, m.instances, m.gpus, m.pending,
+			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
 			m.spend, m.budgetLeft, m.stale, m.misconfigured} {
 			reg.MustRegister(col)
 		}

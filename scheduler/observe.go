@@ -270,6 +270,7 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
 	o := s.rowOffering(t.pr, r)
 	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "SpotInterruption", Err: errors.New(why)}, o.Key())
+	s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
 	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
 	s.drain(ctx, t, r, why)
 }

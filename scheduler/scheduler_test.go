@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
@@ -160,7 +161,8 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 	// The pool's jobs checkpoint, so spot competes on price (without, it
 	// is rented only when no on-demand offering can be).
 	p.CheckpointInterval = policy.Duration(30 * time.Minute)
-	h := newHarness(t, p)
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, p, func(h *harness) { h.opts.Registerer = reg })
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
@@ -203,6 +205,9 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 	}
 	if !noted {
 		t.Fatalf("decisions %+v: want a note that %s's offering is skipped after its interruption notice", h.decisions(), id)
+	}
+	if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
+		t.Errorf("spillway_spot_interruptions_total{offering=p4d} = %v, want 1", n)
 	}
 }
 

@@ -77,7 +77,7 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	if !held {
 		t.Error("no decision notes the small offering held out of launches")
 	}
-	if n := unusedHolds(t, reg); n < 1 {
+	if n := counterOf(t, reg, "spillway_unused_offering_holds_total", "small"); n < 1 {
 		t.Errorf("spillway_unused_offering_holds_total = %v, want at least 1", n)
 	}
 	h.until("an 8-GPU instance launched instead", 10*time.Second, 30, func() bool { return launchedOf("p4d") > 0 })
@@ -140,16 +140,16 @@ func TestUnusedOfferingReplaced(t *testing.T) {
 	}
 }
 
-// unusedHolds is the pool's spillway_unused_offering_holds_total for the
-// small offering, as gathered from reg (0 when absent).
-func unusedHolds(t *testing.T, reg *prometheus.Registry) float64 {
+// counterOf is the train pool's counter name for an offering, as gathered
+// from reg (0 when absent).
+func counterOf(t *testing.T, reg *prometheus.Registry, name, offering string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "spillway_unused_offering_holds_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -157,7 +157,7 @@ func unusedHolds(t *testing.T, reg *prometheus.Registry) float64 {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["pool"] == "train" && labels["offering"] == "small" {
+			if labels["pool"] == "train" && labels["offering"] == offering {
 				return m.GetCounter().GetValue()
 			}
 		}
