@@ -23,7 +23,7 @@ const (
 // CapacityCache remembers recent capacity and quota failures so the policy
 // skips what just failed: an offering (provider, region/zone, instance type,
 // market) that stocked out is unavailable for a TTL (the scheduler records a
-// join timeout and a spot interruption notice the same way), and a quota error
+// join timeout and a spot reclaim before joining the same way), and a quota error
 // blocks its whole region (or the provider, when the region is unknown) for
 // a longer one. It is safe for concurrent use.
 type CapacityCache struct {

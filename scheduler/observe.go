@@ -261,17 +261,22 @@ func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance
 	s.terminate(ctx, t, []*state.Instance{r}, why)
 }
 
-// interrupted drains an instance the cloud reclaims at `at`, and skips its
-// offering for the capacity TTL: a spot pool reclaiming capacity is likely
-// to reclaim a replacement launched into it at once (Karpenter marks the
-// instance type, zone and spot market unavailable in its ICE cache on an
-// interruption notice for the same reason).
+// interrupted drains an instance the cloud reclaims at `at`. One reclaimed
+// before it joined delivered nothing: a failed launch, whose offering is
+// skipped for the capacity TTL as after a join timeout, so that a spot pool
+// that reclaims instances before they boot is not launched into again and
+// again. One reclaimed after it joined and ran is the price of spot, which
+// the policy weighs when it rents spot: skipping the offering then would put
+// the replacement on a dearer one for its whole life.
 func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance, at time.Time) {
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
-	o := s.rowOffering(t.pr, r)
-	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "SpotInterruption", Err: errors.New(why)}, o.Key())
 	s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
-	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+	if r.State == state.InstanceBooting {
+		o := s.rowOffering(t.pr, r)
+		s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "SpotInterruption", Err: errors.New(why)}, o.Key())
+		s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "reclaimed_booting").Inc()
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s, before it joined; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+	}
 	s.drain(ctx, t, r, why)
 }
 

@@ -154,60 +154,80 @@ func TestInstanceThatNeverJoinsIsReplaced(t *testing.T) {
 	}
 }
 
+// TestSpotInterruptionOnSpotOffering: an interruption notice drains the
+// instance (its hook runs) and a replacement is launched. Reclaimed after it
+// joined, the replacement is spot again: a reclaim of a running instance is
+// the price of spot. Reclaimed while still booting, it delivered nothing: a
+// failed launch, and the replacement goes to the on-demand offering while
+// the spot one is skipped for the capacity TTL, as after a join timeout.
 func TestSpotInterruptionOnSpotOffering(t *testing.T) {
-	p := testPool()
-	p.Offerings[0].Market = policy.MarketSpot
-	p.Offerings[0].PricePerHour = 12
-	// The pool's jobs checkpoint, so spot competes on price (without, it
-	// is rented only when no on-demand offering can be).
-	p.CheckpointInterval = policy.Duration(30 * time.Minute)
-	reg := prometheus.NewRegistry()
-	h := newHarness(t, p, func(h *harness) { h.opts.Registerer = reg })
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
-	h.agents.setBusy(8)
-	id := h.rows(true)[0].ID
-	if !h.emu.Interrupt(id, 2*time.Minute) {
-		t.Fatalf("emulator refused to interrupt %s", id)
-	}
-	h.setDemand(3*time.Minute, 8) // the job goes back to the queue
-	h.step(10 * time.Second)
-	var drained bool
-	for _, r := range h.rows(true) {
-		drained = drained || (r.ID == id && r.State == state.InstanceDraining)
-	}
-	if !drained {
-		t.Fatalf("after an interruption notice: rows %+v, want %s draining", h.rows(true), id)
-	}
-	h.mu.Lock()
-	hooked := slices.Contains(h.drained, id)
-	h.mu.Unlock()
-	if !hooked {
-		t.Fatalf("drain hook not run for interrupted %s", id)
-	}
-	// The replacement is on-demand p5, not the spot pool being reclaimed,
-	// which is skipped for the capacity TTL, as a stock-out is.
-	var replacement []string
-	for _, in := range h.live() {
-		if in.ID != id {
-			replacement = append(replacement, in.InstanceType)
-		}
-	}
-	if !slices.Equal(replacement, []string{altType}) {
-		t.Fatalf("after the interruption: replacements %v, want one %s (the reclaimed spot offering skipped)", replacement, altType)
-	}
-	var noted bool
-	for _, d := range h.decisions() {
-		for _, n := range d.Notes {
-			noted = noted || strings.Contains(n, "instance "+id+": spot interruption notice") && strings.Contains(n, "skipped for the capacity TTL")
-		}
-	}
-	if !noted {
-		t.Fatalf("decisions %+v: want a note that %s's offering is skipped after its interruption notice", h.decisions(), id)
-	}
-	if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
-		t.Errorf("spillway_spot_interruptions_total{offering=p4d} = %v, want 1", n)
+	for _, tt := range []struct {
+		name        string
+		joined      bool
+		replacement string
+	}{
+		{"reclaimed after joining", true, gpuType},
+		{"reclaimed while booting", false, altType},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool()
+			p.Offerings[0].Market = policy.MarketSpot
+			p.Offerings[0].PricePerHour = 12
+			// The pool's jobs checkpoint, so spot competes on price
+			// (without, it is rented only when no on-demand offering can be).
+			p.CheckpointInterval = policy.Duration(30 * time.Minute)
+			reg := prometheus.NewRegistry()
+			h := newHarness(t, p, func(h *harness) { h.opts.Registerer = reg })
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			if tt.joined {
+				h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+				h.agents.setBusy(8)
+			} else {
+				h.agents.never(h.live()[0].PrivateIP)
+			}
+			id := h.rows(true)[0].ID
+			if !h.emu.Interrupt(id, 2*time.Minute) {
+				t.Fatalf("emulator refused to interrupt %s", id)
+			}
+			h.setDemand(3*time.Minute, 8) // the job goes back to the queue, or still waits
+			h.step(10 * time.Second)
+			var drained bool
+			for _, r := range h.rows(true) {
+				// Booting, it has no work: it ends in the same tick.
+				drained = drained || (r.ID == id && !r.DrainStartedAt.IsZero() && (r.State == state.InstanceDraining || r.State == state.InstanceTerminating))
+			}
+			if !drained {
+				t.Fatalf("after an interruption notice: rows %+v, want %s drained", h.rows(true), id)
+			}
+			h.mu.Lock()
+			hooked := slices.Contains(h.drained, id)
+			h.mu.Unlock()
+			if !hooked {
+				t.Fatalf("drain hook not run for interrupted %s", id)
+			}
+			var replacement []string
+			for _, in := range h.live() {
+				if in.ID != id {
+					replacement = append(replacement, in.InstanceType)
+				}
+			}
+			if !slices.Equal(replacement, []string{tt.replacement}) {
+				t.Fatalf("after the interruption: replacements %v, want one %s", replacement, tt.replacement)
+			}
+			var skipped bool
+			for _, d := range h.decisions() {
+				for _, n := range d.Notes {
+					skipped = skipped || strings.Contains(n, "instance "+id+": spot interruption notice") && strings.Contains(n, "before it joined; offering p4d skipped for the capacity TTL")
+				}
+			}
+			if skipped == tt.joined {
+				t.Fatalf("decisions %+v: a note that %s's offering is skipped: %v, want %v", h.decisions(), id, skipped, !tt.joined)
+			}
+			if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
+				t.Errorf("spillway_spot_interruptions_total{offering=p4d} = %v, want 1", n)
+			}
+		})
 	}
 }
 

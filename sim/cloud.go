@@ -244,7 +244,8 @@ func (cs *cloudState) spot(o policy.Offering) SpotModel {
 }
 
 // reclaiming puts a spot offering whose instance got a reclaim notice at
-// now in the capacity cache for the capacity TTL, never shortening an entry.
+// now while still booting in the capacity cache for the capacity TTL, never
+// shortening an entry.
 func (cs *cloudState) reclaiming(key policy.OfferingKey, now time.Time) {
 	if cs == nil || cs.c.CapacityTTL <= 0 {
 		return

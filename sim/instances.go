@@ -254,9 +254,12 @@ func (s *state) notice(ii int32) {
 		return
 	}
 	s.res.Interruptions++
-	// The server skips the offering for the capacity TTL, as after a
-	// stock-out (scheduler: interrupted); Karpenter does likewise.
-	s.cloud.reclaiming(in.off.Key(), s.at(s.now))
+	if in.ready < 0 {
+		// Reclaimed before it came up: a failed launch, whose offering
+		// the server skips for the capacity TTL (scheduler: interrupted).
+		s.res.FailedLaunches["reclaimed_booting"]++
+		s.cloud.reclaiming(in.off.Key(), s.at(s.now))
+	}
 	s.drain(ii)
 	if in.ended < 0 {
 		s.push(event{at: s.now + max(0, s.cloud.spot(in.off).Notice), kind: evReclaim, id: ii})

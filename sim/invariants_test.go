@@ -455,7 +455,7 @@ func checkResult(c fuzzCase, r Result) []string {
 	for _, o := range c.pool.Offerings {
 		spot = spot || o.Market == policy.MarketSpot
 	}
-	if c.cloud == nil && (r.FailedLaunches["capacity"] != 0 || r.FailedLaunches["quota"] != 0 || r.Interruptions != 0) {
+	if c.cloud == nil && (r.FailedLaunches["capacity"] != 0 || r.FailedLaunches["quota"] != 0 || r.FailedLaunches["reclaimed_booting"] != 0 || r.Interruptions != 0) {
 		badf("the ideal cloud failed launches %v and reclaimed %d", r.FailedLaunches, r.Interruptions)
 	}
 	if r.Interruptions > 0 && !spot {
@@ -465,7 +465,7 @@ func checkResult(c fuzzCase, r Result) []string {
 		badf("%d interruptions of %d launches", r.Interruptions, r.Launches)
 	}
 	for k, v := range r.FailedLaunches {
-		if v <= 0 || (k != "capacity" && k != "quota" && k != "not_up") {
+		if v <= 0 || (k != "capacity" && k != "quota" && k != "not_up" && k != "reclaimed_booting") {
 			badf("failed launches %v", r.FailedLaunches)
 		}
 	}

@@ -141,6 +141,8 @@ func failureCause(cause string) string {
 		return "offering out of stock, skipped for the capacity cache's TTL"
 	case "quota":
 		return "over the account's quota, the provider or region blocked for a while"
+	case "reclaimed_booting":
+		return "spot reclaimed before it came up, the offering skipped for the capacity cache's TTL"
 	case "not_up":
 		return "ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
 	}

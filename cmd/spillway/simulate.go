@@ -68,8 +68,9 @@ capacity cache; the policy is asked again at once), boot times spread
 around the offering's boot (p95 twice the median; the spillway policy
 plans with a bound the next boot stays within 19 times in 20, from the
 boots it has seen, as the server does with its joins), and spot instances
-are reclaimed with a 2-minute notice (which puts the offering in the
-capacity cache, as the server does), their jobs killed and requeued (or
+are reclaimed with a 2-minute notice (one reclaimed before it came up is
+a failed launch, and its offering enters the capacity cache, as the
+server does), their jobs killed and requeued (or
 resumed from their last checkpoint when the pool has a checkpoint_interval;
 without one, every policy rents spot only when nothing else can be
 launched). --cloud ideal turns all of that off. The config's simulate section sets the model, its
