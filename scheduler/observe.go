@@ -254,11 +254,18 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 // whose offering is penalised like a stock-out.
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
-	o := s.rowOffering(t.pr, r)
-	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "JoinTimeout", Err: fmt.Errorf("%s", why)}, o.Key())
-	s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "join_timeout").Inc()
-	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+	s.neverJoined(t, r, "JoinTimeout", "join_timeout", why)
 	s.terminate(ctx, t, []*state.Instance{r}, why)
+}
+
+// neverJoined counts an instance that ended, or will, before it joined as a
+// failed launch (cause, in launch_failures_total), and skips its offering
+// for the capacity TTL as after a stock-out (code names it in the cache).
+func (s *Scheduler) neverJoined(t *tick, r *state.Instance, code, cause, why string) {
+	o := s.rowOffering(t.pr, r)
+	s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: code, Err: errors.New(why)}, o.Key())
+	s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, cause).Inc()
+	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
 }
 
 // interrupted drains an instance the cloud reclaims at `at`. One reclaimed
@@ -272,10 +279,7 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
 	s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
 	if r.State == state.InstanceBooting {
-		o := s.rowOffering(t.pr, r)
-		s.cache.Record(&providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType, Code: "SpotInterruption", Err: errors.New(why)}, o.Key())
-		s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "reclaimed_booting").Inc()
-		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s, before it joined; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
+		s.neverJoined(t, r, "SpotInterruption", "reclaimed_booting", why+", before it joined")
 	}
 	s.drain(ctx, t, r, why)
 }

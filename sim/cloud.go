@@ -243,11 +243,11 @@ func (cs *cloudState) spot(o policy.Offering) SpotModel {
 	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
 }
 
-// reclaiming puts a spot offering whose instance got a reclaim notice at
-// now while still booting in the capacity cache for the capacity TTL, never
-// shortening an entry.
-func (cs *cloudState) reclaiming(key policy.OfferingKey, now time.Time) {
-	if cs == nil || cs.c.CapacityTTL <= 0 {
+// markUnavailable puts an offering that failed a launch at now (out of
+// stock, or a spot instance reclaimed before it came up) in the capacity
+// cache for the capacity TTL, never shortening an entry.
+func (cs *cloudState) markUnavailable(key policy.OfferingKey, now time.Time) {
+	if cs == nil {
 		return
 	}
 	if until := now.Add(cs.c.CapacityTTL); until.After(cs.unavail[key]) {

@@ -137,6 +137,11 @@ func TestReclaimSkipsTheOffering(t *testing.T) {
 			t.Errorf("%s: %d reclaims, failed launches %v, cost by offering %v, %d jobs on cloud: want a reclaimed boot or few, each a failed launch, then the job on dear",
 				pol.Name, res.Interruptions, res.FailedLaunches, res.CostByOffering, res.JobsOnCloud)
 		}
+		for cause := range res.FailedLaunches {
+			if why := failureCause(cause); why == failureCause("") {
+				t.Errorf("%s: failed-launch cause %q has no explanation in the report (%q)", pol.Name, cause, why)
+			}
+		}
 	}
 }
 

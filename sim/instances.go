@@ -258,7 +258,7 @@ func (s *state) notice(ii int32) {
 		// Reclaimed before it came up: a failed launch, whose offering
 		// the server skips for the capacity TTL (scheduler: interrupted).
 		s.res.FailedLaunches["reclaimed_booting"]++
-		s.cloud.reclaiming(in.off.Key(), s.at(s.now))
+		s.cloud.markUnavailable(in.off.Key(), s.at(s.now))
 	}
 	s.drain(ii)
 	if in.ended < 0 {

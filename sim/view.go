@@ -288,7 +288,7 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	for _, l := range plan.Launches {
 		if !s.cloud.inStock(policyOfferingName(l.Offering), s.now) {
 			s.res.FailedLaunches["capacity"]++
-			s.cloud.unavail[l.Offering.Key()] = s.at(s.now + s.cloud.c.CapacityTTL)
+			s.cloud.markUnavailable(l.Offering.Key(), s.at(s.now))
 			failed = true
 			continue
 		}
