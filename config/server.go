@@ -77,6 +77,30 @@ func cfgRedactDSN(s string) string {
 	return s
 }
 
+// joinOutlastsBoots refuses pool pp's join timeout, explicit or the
+// default, when an offering's boot (given, or from the catalog) reaches
+// it: the server, and the simulator as it, would end every instance of it
+// as never joined.
+func (v *cfgValidator) joinOutlastsBoots(pp string, p *Pool) {
+	jt := p.Join.Timeout.D()
+	if jt <= 0 {
+		return // refused as not positive
+	}
+	for j, o := range p.Policy.Offerings {
+		boot := o.Boot.D()
+		if boot < jt {
+			continue
+		}
+		path, what := pp+".join.timeout", "join.timeout "+jt.String()
+		if !v.has(path) {
+			path, what = fmt.Sprintf("%s.offerings[%d]", pp, j), what+" (the default)"
+		}
+		v.errf(path, "%s is not longer than the boot of offerings[%d] (%s, %s): the server ends an instance whose agent has not answered within it, a failed launch, so every instance of it would fail; set join.timeout well above the slowest boot, e.g. %s (three boots)",
+			what, j, o.InstanceType, boot, 3*boot)
+		return
+	}
+}
+
 // checkServerPool checks what the server needs of a pool beyond its policy:
 // signals, join, drain and user_data.
 func (v *cfgValidator) checkServerPool(pp string, p *Pool) {

@@ -150,6 +150,9 @@ type SimKarpenter struct {
 	// by default): a spot node may be replaced by a cheaper spot node when
 	// at least 15 cheaper spot instance types hold its jobs.
 	SpotToSpot *bool `yaml:"spot_to_spot,omitempty"`
+	// RegistrationTTL is how long a node may take to register before
+	// Karpenter deletes it and provisions again (15m); 1s to 720h.
+	RegistrationTTL *policy.Duration `yaml:"registration_ttl,omitempty"`
 }
 
 // Karpenter's consolidation policies.
@@ -249,6 +252,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	if p := s.Baselines.Karpenter.ConsolidationPolicy; p != nil && !slices.Contains(cfgConsolidationPolicies, *p) {
 		v.errf(kp+".consolidation_policy", "unknown consolidation policy %q: want %s", *p, strings.Join(cfgConsolidationPolicies, " or "))
 	}
+	v.simDuration(kp+".registration_ttl", s.Baselines.Karpenter.RegistrationTTL, false, time.Second, MaxBaselineDuration, "")
 }
 
 var cfgSimCloudType = reflect.TypeFor[SimCloud]()

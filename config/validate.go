@@ -380,6 +380,7 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 	for i := range cfg.Pools {
 		p := &cfg.Pools[i].Policy
 		pp := fmt.Sprintf("pools[%d]", i)
+		v.joinOutlastsBoots(pp, &cfg.Pools[i])
 		if p.StaleAfter > 0 && p.Interval > 0 && p.StaleAfter < p.Interval {
 			v.errf(pp+".stale_after", "stale_after %s is shorter than interval %s: every signal would be stale; use at least the interval", time.Duration(p.StaleAfter), time.Duration(p.Interval))
 		}

@@ -14,10 +14,21 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
+// DefaultJoinTimeout is the server's join.timeout when a pool sets none
+// (config.DefaultJoinTimeout).
+const DefaultJoinTimeout = 10 * time.Minute
+
 // Spillway is the pool's own policy: policy.Decide on the pool's interval,
-// with schedule floors from policy.ScheduleFloors.
-func Spillway() Policy {
-	return withDecider(Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true},
+// with schedule floors from policy.ScheduleFloors, and the server's join
+// timeout (DefaultJoinTimeout): an instance not up by then is ended and
+// its offering skipped for the capacity TTL.
+func Spillway() Policy { return SpillwayWith(BaselineKnobs{}) }
+
+// SpillwayWith is Spillway with k.JoinTimeout, the pool's join.timeout.
+func SpillwayWith(k BaselineKnobs) Policy {
+	k = k.withDefaults()
+	return withDecider(Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true,
+		JoinTimeout: k.JoinTimeout, JoinTimeoutSkips: true},
 		func() Decider { return pure(engineDecide) })
 }
 
@@ -73,11 +84,11 @@ var PolicyNames = []string{PolicySpillway, PolicyOnPremOnly, PolicyThreshold, Po
 // PolicyByName returns the named policy, baselines with their default knobs.
 func PolicyByName(name string) (Policy, error) { return PolicyWith(name, BaselineKnobs{}) }
 
-// PolicyWith returns the named policy, baselines with knobs k.
+// PolicyWith returns the named policy with knobs k.
 func PolicyWith(name string, k BaselineKnobs) (Policy, error) {
 	switch name {
 	case PolicySpillway:
-		return Spillway(), nil
+		return SpillwayWith(k), nil
 	case PolicyOnPremOnly:
 		return OnPremOnly(), nil
 	case PolicyThreshold:

@@ -45,9 +45,13 @@ const (
 	PerJobICETimeout = 600 * time.Second
 )
 
-// BaselineKnobs are the baselines' settings an operator would tune; the
-// zero value of a field means its default (the constants above).
+// BaselineKnobs are the baselines' settings an operator would tune, and
+// the server's join timeout the spillway policy runs with; the zero value
+// of a field means its default (the constants above).
 type BaselineKnobs struct {
+	// JoinTimeout is the pool's join.timeout (spillway's; 0:
+	// DefaultJoinTimeout).
+	JoinTimeout time.Duration
 	// ThresholdTarget (0 < t ≤ 1), ThresholdCooldown and ThresholdInterval
 	// set the threshold baseline.
 	ThresholdTarget   float64
@@ -80,6 +84,9 @@ type BaselineKnobs struct {
 	KarpenterConsolidation       string
 	KarpenterEvict               bool
 	KarpenterSpotToSpot          bool
+	// KarpenterRegistrationTTL is the registration timeout (0:
+	// KarpenterRegistrationTTL).
+	KarpenterRegistrationTTL time.Duration
 }
 
 // ParseBaselineKnob sets one knob from "policy.knob=value" (as
@@ -87,7 +94,8 @@ type BaselineKnobs struct {
 // threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100,
 // per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s,
 // karpenter.consolidate_after=5m,
-// karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true.
+// karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true,
+// karpenter.registration_ttl=20m.
 func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	name, val, ok := strings.Cut(s, "=")
 	if !ok {
@@ -147,8 +155,10 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 			return fmt.Errorf("baseline option karpenter.spot_to_spot=%q: want true or false", val)
 		}
 		k.KarpenterSpotToSpot = b
+	case "karpenter.registration_ttl":
+		k.KarpenterRegistrationTTL, err = dur(time.Second)
 	default:
-		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict or karpenter.spot_to_spot)", name)
+		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict, karpenter.spot_to_spot or karpenter.registration_ttl)", name)
 	}
 	return err
 }
@@ -180,6 +190,12 @@ func (k BaselineKnobs) withDefaults() BaselineKnobs {
 	}
 	if k.KarpenterConsolidation == "" {
 		k.KarpenterConsolidation = KarpenterWhenEmptyOrUnderutilized
+	}
+	if k.KarpenterRegistrationTTL == 0 {
+		k.KarpenterRegistrationTTL = KarpenterRegistrationTTL
+	}
+	if k.JoinTimeout == 0 {
+		k.JoinTimeout = DefaultJoinTimeout
 	}
 	return k
 }

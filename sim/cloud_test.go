@@ -242,3 +242,72 @@ func TestSpotNoticePerOffering(t *testing.T) {
 			short.JobsKilled, long.JobsKilled, long.Interruptions)
 	}
 }
+
+// TestJoinTimeout: the cheap offering boots in 12 minutes (fixed), within
+// the pool's 15-minute wait target. Spillway, at the server's 10-minute join
+// timeout, ends its first instance as never joined, a failed launch that
+// skips the offering for the capacity TTL, and runs the job on the dear
+// one; with join.timeout 15m it waits for the cheap one. Karpenter waits
+// at its 15-minute registration TTL; at 10 minutes it ends each instance
+// and launches the same offering again (it caches no capacity error for
+// it), so the job never runs.
+func TestJoinTimeout(t *testing.T) {
+	c := &Cloud{Seed: 1, CapacityTTL: 3 * time.Minute}
+	pool := cloudPool("")
+	pool.Offerings[0].Boot = policy.Duration(12 * time.Minute)
+	pool.WaitTarget = policy.Duration(15 * time.Minute)
+	tr := &trace.Trace{Name: "j", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Duration: 2 * time.Hour, GPUs: 8}}}
+	for _, tt := range []struct {
+		name     string
+		knob     string // a knob, or "" for none
+		spillway bool
+		// timeouts: 0 none, 1 exactly one, 2 at least two.
+		timeouts  int
+		onDear    bool
+		jobRuns   bool
+		waitBelow time.Duration
+	}{
+		{name: "spillway at 10m", spillway: true, timeouts: 1, onDear: true, jobRuns: true, waitBelow: 17 * time.Minute},
+		{name: "spillway at 15m", knob: "15m", spillway: true, jobRuns: true, waitBelow: 16 * time.Minute},
+		{name: "karpenter at 15m", jobRuns: true, waitBelow: 13 * time.Minute},
+		{name: "karpenter at 10m", knob: "karpenter.registration_ttl=10m", timeouts: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var k BaselineKnobs
+			pol := Admitted(KarpenterWith(k))
+			if tt.spillway {
+				if tt.knob != "" {
+					d, _ := time.ParseDuration(tt.knob)
+					k.JoinTimeout = d
+				}
+				pol = SpillwayWith(k)
+			} else if tt.knob != "" {
+				if err := k.ParseBaselineKnob(tt.knob); err != nil {
+					t.Fatal(err)
+				}
+				pol = Admitted(KarpenterWith(k))
+			}
+			p := *pool
+			res, err := Run(context.Background(), Options{Pool: &p, Trace: tr, Policy: pol, Cloud: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := res.FailedLaunches["join_timeout"]
+			if (tt.timeouts < 2 && n != tt.timeouts) || (tt.timeouts == 2 && n < 2) {
+				t.Errorf("%d join timeouts (failed launches %v), want %d (2: at least 2)", n, res.FailedLaunches, tt.timeouts)
+			}
+			if on := res.CostByOffering["dear"] > 0; on != tt.onDear {
+				t.Errorf("cost by offering %v: on dear %v, want %v", res.CostByOffering, on, tt.onDear)
+			}
+			if runs := res.JobsOnCloud == 1; runs != tt.jobRuns {
+				t.Errorf("%d jobs on cloud (%d unstarted), want the job to run: %v", res.JobsOnCloud, res.JobsUnstarted, tt.jobRuns)
+			}
+			if tt.jobRuns && res.WaitMaxS >= tt.waitBelow.Seconds() {
+				t.Errorf("the job waited %.0fs, want under %s", res.WaitMaxS, tt.waitBelow)
+			}
+			if n > 0 && failureCause("join_timeout") == failureCause("") {
+				t.Error("join_timeout has no explanation in the report")
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
-// The event queue: job ends, instances ready, spot notices and reclaims, in time order.
+// The event queue: job ends, instances ready, spot notices and reclaims,
+// join timeouts, in time order.
 
 import (
 	"time"
@@ -11,6 +12,7 @@ const (
 	evReady
 	evNotice  // a spot reclaim notice
 	evReclaim // the reclaim itself
+	evNoJoin  // an instance still booting at its policy's join timeout
 )
 
 type event struct {

@@ -242,8 +242,27 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		s.ready(int(ii))
 		return nil
 	}
+	if t := s.o.Policy.JoinTimeout; t > 0 && boot > t {
+		// It would join after its controller gives up on it.
+		s.push(event{at: s.now + t, kind: evNoJoin, id: ii})
+		return nil
+	}
 	s.push(event{at: s.now + boot, kind: evReady, id: ii})
 	return nil
+}
+
+// noJoin ends an instance still booting at its policy's join timeout: a
+// failed launch, whose offering the server skips for the capacity TTL.
+func (s *state) noJoin(ii int32) {
+	in := s.inst(ii)
+	if in.ended >= 0 {
+		return
+	}
+	s.res.FailedLaunches["join_timeout"]++
+	if s.o.Policy.JoinTimeoutSkips {
+		s.cloud.markUnavailable(in.off.Key(), s.at(s.now))
+	}
+	s.terminate(ii)
 }
 
 // notice is a spot reclaim notice: the instance takes no new work and is

@@ -17,6 +17,12 @@ const PolicyKarpenter = "karpenter"
 // error (its unavailable-offerings cache, 3 minutes).
 const KarpenterICETTL = 3 * time.Minute
 
+// KarpenterRegistrationTTL is how long Karpenter waits for a node to
+// register before it deletes the NodeClaim and provisions again (its
+// liveness controller's registrationTimeout, 15 minutes). It caches no
+// capacity error for it.
+const KarpenterRegistrationTTL = 15 * time.Minute
+
 // KarpenterConsolidateAfter is how long a node's pods must be unchanged
 // (for an empty node: how long it stays empty) before consolidation
 // considers it (Karpenter's consolidateAfter).
@@ -77,7 +83,8 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 		return &karpenter{k: kn, busy: map[string]busySince{}, replacing: map[string]*replacement{}, byID: map[string]int{}, ended: map[string]bool{},
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
 	}
-	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, NoIdleGaps: true}
+	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, NoIdleGaps: true,
+		JoinTimeout: kn.KarpenterRegistrationTTL}
 	// A Decider with eviction too: a replacement the pool's rules cut is
 	// forgotten at the next evaluation (trackReplacements) before any is
 	// planned, so a copy evaluated later remembers what the evaluations

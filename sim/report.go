@@ -143,6 +143,8 @@ func failureCause(cause string) string {
 		return "over the account's quota, the provider or region blocked for a while"
 	case "reclaimed_booting":
 		return "spot reclaimed before it came up, the offering skipped for the capacity cache's TTL"
+	case "join_timeout":
+		return "never came up within the policy's join timeout (spillway: the pool's join.timeout, after which the server skips the offering for the capacity cache's TTL; karpenter: its 15-minute registration TTL)"
 	case "not_up":
 		return "ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
 	}

@@ -82,6 +82,14 @@ type Policy struct {
 	// spillway policy's idle: auto does): the run keeps no idle-gap
 	// tracker for it, and its snapshots carry none.
 	NoIdleGaps bool
+	// JoinTimeout, when above 0, ends an instance still booting this long
+	// after its launch, a failed launch (cause join_timeout): the server's
+	// join.timeout, Karpenter's registration TTL. JoinTimeoutSkips puts
+	// its offering in the capacity cache for Cloud.CapacityTTL, as the
+	// server does (scheduler: joinTimedOut); Karpenter only launches
+	// again.
+	JoinTimeout      time.Duration
+	JoinTimeoutSkips bool
 }
 
 // Options configure one simulation run.
@@ -458,6 +466,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 				s.notice(int32(e.id))
 			case evReclaim:
 				s.terminate(int32(e.id))
+			case evNoJoin:
+				s.noJoin(int32(e.id))
 			}
 		}
 		for ai < len(s.jobs) && s.jobs[ai].Submit == s.now {

@@ -231,10 +231,11 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	pool, err := choosePool(cfg, f.pool)
+	cp, err := choosePool(cfg, f.pool)
 	if err != nil {
 		return err
 	}
+	pool := cp.Policy
 	if !f.onprem.quantile && (f.onprem.gpus < 0 || f.onprem.gpus > config.MaxPoolGPUs) {
 		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d, or a percentile of the trace's demand such as p50", f.onprem.gpus, config.MaxPoolGPUs)
 	}
@@ -250,6 +251,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		return err
 	}
 	knobs := baselineKnobs(sc.Baselines)
+	// The spillway policy ends instances that have not joined within the
+	// pool's join.timeout, as the server does.
+	knobs.JoinTimeout = cp.Join.Timeout.D()
 	for _, o := range f.baselineOpts {
 		if err := knobs.ParseBaselineKnob(o); err != nil {
 			return fmt.Errorf("--baseline-opt: %w", err)
@@ -605,24 +609,27 @@ func baselineKnobs(b config.SimBaselines) sim.BaselineKnobs {
 	if b.Karpenter.SpotToSpot != nil {
 		k.KarpenterSpotToSpot = *b.Karpenter.SpotToSpot
 	}
+	if b.Karpenter.RegistrationTTL != nil {
+		k.KarpenterRegistrationTTL = b.Karpenter.RegistrationTTL.D()
+	}
 	return k
 }
 
-func choosePool(cfg *config.Config, name string) (policy.Pool, error) {
+func choosePool(cfg *config.Config, name string) (*config.Pool, error) {
 	if len(cfg.Pools) == 0 {
-		return policy.Pool{}, fmt.Errorf("config has no pools to simulate")
+		return nil, fmt.Errorf("config has no pools to simulate")
 	}
 	if name == "" {
-		return cfg.Pools[0].Policy, nil
+		return &cfg.Pools[0], nil
 	}
 	var names []string
-	for _, p := range cfg.Pools {
+	for i, p := range cfg.Pools {
 		if p.Policy.Name == name {
-			return p.Policy, nil
+			return &cfg.Pools[i], nil
 		}
 		names = append(names, p.Policy.Name)
 	}
-	return policy.Pool{}, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
+	return nil, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
 }
 
 // onpremFlag is --onprem-gpus: a GPU count, or pNN, a quantile of the

@@ -342,6 +342,33 @@ func TestSimulateConfigSection(t *testing.T) {
 	}
 }
 
+// TestSimulateJoinTimeout: the simulator ends spillway's instances not up
+// within the pool's join.timeout, as the server does. With boots spread
+// wide (p95 ten times the median), some of the default 10 minutes' fail;
+// none of a 10-hour one's.
+func TestSimulateJoinTimeout(t *testing.T) {
+	if sim.DefaultJoinTimeout != config.DefaultJoinTimeout {
+		t.Errorf("the simulator's default join timeout %s is not the server's %s", sim.DefaultJoinTimeout, config.DefaultJoinTimeout)
+	}
+	cfg, tr := simConfig(t, "  cloud:\n    boot_p95: 10\n    spot_mean_life: 0s\n    mean_out_of_stock: 0s\n")
+	def := simResults(t, "--config", cfg, "--trace", tr)
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Replace(string(data), "  - name: v100\n", "  - name: v100\n    join: {timeout: 10h}\n", 1)
+	if long == string(data) {
+		t.Fatal("the embedded config has no pool v100")
+	}
+	if err := os.WriteFile(cfg, []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	patient := simResults(t, "--config", cfg, "--trace", tr)
+	if strings.Count(def, `"join_timeout"`) != 1 || strings.Contains(patient, `"join_timeout"`) {
+		t.Errorf("want join timeouts for spillway (not per-job) at the default join.timeout and none at 10h:\n%s\n%s", def, patient)
+	}
+}
+
 // TestSimulateConfigSectionErrors: a bad simulate section is reported
 // with its line, and the command does not run.
 func TestSimulateConfigSectionErrors(t *testing.T) {
