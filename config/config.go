@@ -206,7 +206,9 @@ type Join struct {
 	// base URL. Default "http://{{.PrivateIP}}:9401".
 	AgentURL string `yaml:"agent_url"`
 	// Timeout: an instance whose agent has not answered this long after
-	// launch is terminated and counted as a failed launch. Default 10m; > 0.
+	// launch is terminated and counted as a failed launch. Default: three
+	// boots of the pool's slowest offering, at least 10m
+	// (policy.Pool.DefaultJoinTimeout); > 0.
 	Timeout policy.Duration `yaml:"timeout"`
 }
 

@@ -22,8 +22,11 @@ const (
 	DefaultPerformance  = 1.0
 	// DefaultAgentURL is where the server looks for a burst instance's
 	// spillway agent: its private address, the agent's default port.
-	DefaultAgentURL    = "http://{{.PrivateIP}}:9401"
-	DefaultJoinTimeout = 10 * time.Minute
+	DefaultAgentURL = "http://{{.PrivateIP}}:9401"
+	// DefaultJoinTimeout is the least default join timeout: a pool's is
+	// three boots of its slowest offering, at least this
+	// (policy.Pool.DefaultJoinTimeout).
+	DefaultJoinTimeout = policy.MinJoinTimeout
 	// DefaultDrainHookTimeout bounds one run of a pool's drain hook.
 	DefaultDrainHookTimeout = 30 * time.Second
 	DefaultDrainHTTPMethod  = "POST"
@@ -138,7 +141,7 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 			cp.Join.AgentURL = DefaultAgentURL
 		}
 		if cp.Join.Timeout == 0 && !explicit(pp+".join.timeout") {
-			cp.Join.Timeout = policy.Duration(DefaultJoinTimeout)
+			cp.Join.Timeout = policy.Duration(cp.Policy.DefaultJoinTimeout())
 		}
 		if cp.Drain.Timeout == 0 && !explicit(pp+".drain.timeout") {
 			cp.Drain.Timeout = policy.Duration(DefaultDrainHookTimeout)

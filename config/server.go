@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 // isPostgresDSN reports whether a server.state value names PostgreSQL.
@@ -77,26 +79,22 @@ func cfgRedactDSN(s string) string {
 	return s
 }
 
-// joinOutlastsBoots refuses pool pp's join timeout, explicit or the
-// default, when an offering's boot (given, or from the catalog) reaches
-// it: the server, and the simulator as it, would end every instance of it
-// as never joined.
+// joinOutlastsBoots refuses pool pp's join.timeout when an offering's
+// boot reaches it: the server, and the simulator as it, would end every
+// instance of that offering as never joined. The default outlasts every
+// boot (policy.Pool.DefaultJoinTimeout).
 func (v *cfgValidator) joinOutlastsBoots(pp string, p *Pool) {
-	jt := p.Join.Timeout.D()
-	if jt <= 0 {
-		return // refused as not positive
+	path, jt := pp+".join.timeout", p.Join.Timeout.D()
+	if !v.has(path) || jt <= 0 {
+		return // the default, or refused as not positive
 	}
 	for j, o := range p.Policy.Offerings {
 		boot := o.Boot.D()
 		if boot < jt {
 			continue
 		}
-		path, what := pp+".join.timeout", "join.timeout "+jt.String()
-		if !v.has(path) {
-			path, what = fmt.Sprintf("%s.offerings[%d]", pp, j), what+" (the default)"
-		}
-		v.errf(path, "%s is not longer than the boot of offerings[%d] (%s, %s): the server ends an instance whose agent has not answered within it, a failed launch, so every instance of it would fail; set join.timeout well above the slowest boot, e.g. %s (three boots)",
-			what, j, o.InstanceType, boot, 3*boot)
+		v.errf(path, "join.timeout %s is not longer than the boot of offerings[%d] (%s, %s): the server ends an instance whose agent has not answered within it, a failed launch, so every instance of it would fail; set join.timeout well above the slowest boot, e.g. %s (three boots), or leave it out for that default",
+			jt, j, o.InstanceType, boot, policy.JoinTimeoutBoots*boot)
 		return
 	}
 }

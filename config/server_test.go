@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -244,5 +245,42 @@ func BenchmarkRender(b *testing.B) {
 		if _, err := Render(DefaultAgentURL, f); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestJoinTimeoutDefault: a pool's join.timeout defaults to three boots of
+// its slowest offering, at least 10m; one given is kept.
+func TestJoinTimeoutDefault(t *testing.T) {
+	for _, tt := range []struct {
+		name, boots, join string
+		want              time.Duration
+	}{
+		{name: "no boots", want: 10 * time.Minute},
+		{name: "fast boots", boots: "3m,2m", want: 10 * time.Minute},
+		{name: "slowest 6m", boots: "4m,6m", want: 18 * time.Minute},
+		{name: "a slow image", boots: "25m", want: 75 * time.Minute},
+		{name: "given", boots: "6m", join: "12m", want: 12 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("cluster: t\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n  - name: a\n    offerings:\n")
+			for i, boot := range strings.Split(tt.boots, ",") {
+				fmt.Fprintf(&b, "      - {provider: aws, instance_type: t%d, gpus: 8, price_per_hour: 8", i)
+				if boot != "" {
+					fmt.Fprintf(&b, ", boot: %s", boot)
+				}
+				b.WriteString("}\n")
+			}
+			if tt.join != "" {
+				fmt.Fprintf(&b, "    join: {timeout: %s}\n", tt.join)
+			}
+			cfg, err := Parse("join.yaml", []byte(b.String()))
+			if err != nil {
+				t.Fatalf("%v in\n%s", err, b.String())
+			}
+			if got := cfg.Pools[0].Join.Timeout.D(); got != tt.want {
+				t.Errorf("join.timeout %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -7,7 +7,10 @@
 // these types (their yaml tags name the fields of the file).
 package policy
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Pool is one burst domain: an on-prem baseline, what may be rented for it,
 // and the rules for doing so.
@@ -239,6 +242,31 @@ type Span struct {
 // baselines and efficiency figure follow the same rule.
 func (p *Pool) SpotLastResort(o Offering) bool {
 	return o.Market == MarketSpot && p.CheckpointInterval <= 0
+}
+
+// A pool's default join timeout, the server's join.timeout when its config
+// sets none: JoinTimeoutBoots times its slowest offering's boot, at least
+// MinJoinTimeout. An instance is written off as never joined only well
+// past the boots the pool plans with: at twice its boot, boots spread as
+// the simulator's realistic cloud draws them (p95 at twice the median)
+// would see one healthy instance in twenty ended; at three boots, one in
+// two hundred. Karpenter waits 15 minutes for a node to register, three
+// boots of a 5-minute offering.
+const (
+	MinJoinTimeout   = 10 * time.Minute
+	JoinTimeoutBoots = 3
+)
+
+// DefaultJoinTimeout is the pool's join timeout when its config sets none.
+func (p *Pool) DefaultJoinTimeout() time.Duration {
+	slowest := time.Duration(0)
+	for _, o := range p.Offerings {
+		slowest = max(slowest, o.Boot.D())
+	}
+	if slowest > math.MaxInt64/JoinTimeoutBoots {
+		return math.MaxInt64
+	}
+	return max(MinJoinTimeout, JoinTimeoutBoots*slowest)
 }
 
 // SpanMin is the smallest instance a job of this pool may span.

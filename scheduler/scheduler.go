@@ -37,7 +37,6 @@ import (
 const (
 	DefaultTick         = 10 * time.Second
 	DefaultSweepGrace   = 10 * time.Minute
-	DefaultJoinTimeout  = 10 * time.Minute
 	DefaultProbeTimeout = 3 * time.Second
 	// DefaultCallTimeout bounds one tick's cloud calls; on shutdown the
 	// calls in flight get this long to finish and be recorded.
@@ -104,7 +103,8 @@ type Pool struct {
 	// counts an instance as joined (and idle) once the cloud runs it.
 	AgentURL func(in config.InstanceFields) (string, error)
 	// JoinTimeout: an instance whose agent has not answered this long after
-	// launch is ended and counted as a failed launch.
+	// launch is ended and counted as a failed launch; 0: the pool's
+	// default (policy.Pool.DefaultJoinTimeout).
 	JoinTimeout time.Duration
 	// Drain runs the pool's drain hook once for an instance; nil: no hook.
 	Drain func(ctx context.Context, in config.InstanceFields) error
@@ -260,7 +260,7 @@ func New(opts Options) (*Scheduler, error) {
 			return nil, fmt.Errorf("scheduler: pool %q twice", p.Policy.Name)
 		}
 		if p.JoinTimeout <= 0 {
-			p.JoinTimeout = DefaultJoinTimeout
+			p.JoinTimeout = p.Policy.DefaultJoinTimeout()
 		}
 		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}}
 		pr.freshTrackers()

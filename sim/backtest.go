@@ -14,21 +14,23 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
-// DefaultJoinTimeout is the server's join.timeout when a pool sets none
-// (config.DefaultJoinTimeout).
-const DefaultJoinTimeout = 10 * time.Minute
-
 // Spillway is the pool's own policy: policy.Decide on the pool's interval,
 // with schedule floors from policy.ScheduleFloors, and the server's join
-// timeout (DefaultJoinTimeout): an instance not up by then is ended and
-// its offering skipped for the capacity TTL.
+// timeout (the pool's default, policy.Pool.DefaultJoinTimeout): an
+// instance not up by then is ended and its offering skipped for the
+// capacity TTL.
 func Spillway() Policy { return SpillwayWith(BaselineKnobs{}) }
 
 // SpillwayWith is Spillway with k.JoinTimeout, the pool's join.timeout.
 func SpillwayWith(k BaselineKnobs) Policy {
-	k = k.withDefaults()
+	join := func(pool *policy.Pool) time.Duration {
+		if k.JoinTimeout > 0 {
+			return k.JoinTimeout
+		}
+		return pool.DefaultJoinTimeout()
+	}
 	return withDecider(Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true,
-		JoinTimeout: k.JoinTimeout, JoinTimeoutSkips: true},
+		JoinTimeout: join, JoinTimeoutSkips: true},
 		func() Decider { return pure(engineDecide) })
 }
 

@@ -49,8 +49,8 @@ const (
 // the server's join timeout the spillway policy runs with; the zero value
 // of a field means its default (the constants above).
 type BaselineKnobs struct {
-	// JoinTimeout is the pool's join.timeout (spillway's; 0:
-	// DefaultJoinTimeout).
+	// JoinTimeout is the pool's join.timeout (spillway's; 0: the pool's
+	// default, policy.Pool.DefaultJoinTimeout).
 	JoinTimeout time.Duration
 	// ThresholdTarget (0 < t ≤ 1), ThresholdCooldown and ThresholdInterval
 	// set the threshold baseline.
@@ -193,9 +193,6 @@ func (k BaselineKnobs) withDefaults() BaselineKnobs {
 	}
 	if k.KarpenterRegistrationTTL == 0 {
 		k.KarpenterRegistrationTTL = KarpenterRegistrationTTL
-	}
-	if k.JoinTimeout == 0 {
-		k.JoinTimeout = DefaultJoinTimeout
 	}
 	return k
 }

@@ -244,10 +244,10 @@ func TestSpotNoticePerOffering(t *testing.T) {
 }
 
 // TestJoinTimeout: the cheap offering boots in 12 minutes (fixed), within
-// the pool's 15-minute wait target. Spillway, at the server's 10-minute join
-// timeout, ends its first instance as never joined, a failed launch that
-// skips the offering for the capacity TTL, and runs the job on the dear
-// one; with join.timeout 15m it waits for the cheap one. Karpenter waits
+// the pool's 15-minute wait target. Spillway, at a 10-minute join timeout,
+// ends its first instance as never joined, a failed launch that skips the
+// offering for the capacity TTL, and runs the job on the dear one; at the
+// pool's default (three boots) it waits for the cheap one. Karpenter waits
 // at its 15-minute registration TTL; at 10 minutes it ends each instance
 // and launches the same offering again (it caches no capacity error for
 // it), so the job never runs.
@@ -267,8 +267,8 @@ func TestJoinTimeout(t *testing.T) {
 		jobRuns   bool
 		waitBelow time.Duration
 	}{
-		{name: "spillway at 10m", spillway: true, timeouts: 1, onDear: true, jobRuns: true, waitBelow: 17 * time.Minute},
-		{name: "spillway at 15m", knob: "15m", spillway: true, jobRuns: true, waitBelow: 16 * time.Minute},
+		{name: "spillway at 10m", knob: "10m", spillway: true, timeouts: 1, onDear: true, jobRuns: true, waitBelow: 17 * time.Minute},
+		{name: "spillway at its default", spillway: true, jobRuns: true, waitBelow: 16 * time.Minute},
 		{name: "karpenter at 15m", jobRuns: true, waitBelow: 13 * time.Minute},
 		{name: "karpenter at 10m", knob: "karpenter.registration_ttl=10m", timeouts: 2},
 	} {

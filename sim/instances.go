@@ -242,7 +242,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 		s.ready(int(ii))
 		return nil
 	}
-	if t := s.o.Policy.JoinTimeout; t > 0 && boot > t {
+	if t := s.joinTimeout; t > 0 && boot > t {
 		// It would join after its controller gives up on it.
 		s.push(event{at: s.now + t, kind: evNoJoin, id: ii})
 		return nil

@@ -84,7 +84,7 @@ func KarpenterWith(kn BaselineKnobs) Policy {
 			seen: map[policy.OfferingKey]time.Time{}, ice: map[policy.OfferingKey]time.Time{}, holds: cloudHolds{}}
 	}
 	p := Policy{Name: PolicyKarpenter, IdleWithoutWork: true, QuietWhileBusy: !kn.KarpenterEvict, NoIdleGaps: true,
-		JoinTimeout: kn.KarpenterRegistrationTTL}
+		JoinTimeout: func(*policy.Pool) time.Duration { return kn.KarpenterRegistrationTTL }}
 	// A Decider with eviction too: a replacement the pool's rules cut is
 	// forgotten at the next evaluation (trackReplacements) before any is
 	// planned, so a copy evaluated later remembers what the evaluations

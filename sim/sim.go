@@ -82,13 +82,14 @@ type Policy struct {
 	// spillway policy's idle: auto does): the run keeps no idle-gap
 	// tracker for it, and its snapshots carry none.
 	NoIdleGaps bool
-	// JoinTimeout, when above 0, ends an instance still booting this long
-	// after its launch, a failed launch (cause join_timeout): the server's
-	// join.timeout, Karpenter's registration TTL. JoinTimeoutSkips puts
+	// JoinTimeout, when set, gives for a pool how long after its launch an
+	// instance still booting is ended, a failed launch (cause
+	// join_timeout): the server's join.timeout, Karpenter's registration
+	// TTL; nil or 0: never. JoinTimeoutSkips puts
 	// its offering in the capacity cache for Cloud.CapacityTTL, as the
 	// server does (scheduler: joinTimedOut); Karpenter only launches
 	// again.
-	JoinTimeout      time.Duration
+	JoinTimeout      func(pool *policy.Pool) time.Duration
 	JoinTimeoutSkips bool
 }
 
@@ -285,11 +286,15 @@ type state struct {
 	// maxOfferGPUs is the largest offering's GPU count; spanMin the
 	// pool's span.min_gpus (Pool.SpanMin).
 	maxOfferGPUs, spanMin int
-	timeline              *Timeline
-	nextSampl             time.Duration
-	sampleDt              time.Duration
-	peak                  Sample // maxima since the last sample
-	counts                workCounts
+	// joinTimeout ends an instance still booting this long after its
+	// launch (Policy.JoinTimeout); 0: never.
+	joinTimeout time.Duration
+
+	timeline  *Timeline
+	nextSampl time.Duration
+	sampleDt  time.Duration
+	peak      Sample // maxima since the last sample
+	counts    workCounts
 
 	// runs holds the parts of running jobs, and runJob the job of each;
 	// freeRuns lists free entries.
@@ -333,6 +338,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		s.maxOfferGPUs = max(s.maxOfferGPUs, off.GPUs)
 	}
 	s.spanMin = o.Pool.SpanMin()
+	if o.Policy.JoinTimeout != nil {
+		s.joinTimeout = o.Policy.JoinTimeout(o.Pool)
+	}
 	s.shapes = policy.Shapes(o.Pool.Offerings)
 	s.res.Policy = o.Policy.Name
 	s.res.CostByOffering = map[string]float64{}
