@@ -99,7 +99,35 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
+	for e := range t.pr.dryCounted {
+		if _, live := t.rows[e.id]; !live {
+			delete(t.pr.dryCounted, e)
+		}
+	}
 	return s.flush(ctx, t)
+}
+
+// A dryEvent is something that happened to an instance: a join timeout or
+// a spot notice.
+type dryEvent struct{ id, what string }
+
+// first reports whether what happened to instance id is to be counted (in
+// the metrics and the capacity cache) and noted: always, but in a dry run,
+// which leaves the instance as it is so that it comes back every tick,
+// only the first time.
+func (s *Scheduler) first(t *tick, id, what string) bool {
+	if !s.opts.DryRun {
+		return true
+	}
+	e := dryEvent{id, what}
+	if t.pr.dryCounted[e] {
+		return false
+	}
+	if t.pr.dryCounted == nil {
+		t.pr.dryCounted = map[dryEvent]bool{}
+	}
+	t.pr.dryCounted[e] = true
+	return true
 }
 
 // flush writes, in one transaction, the live rows this tick changed.
@@ -254,7 +282,9 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 // whose offering is penalised like a stock-out.
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
-	s.neverJoined(t, r, "JoinTimeout", "join_timeout", why)
+	if s.first(t, r.ID, "join_timeout") {
+		s.neverJoined(t, r, "JoinTimeout", "join_timeout", why)
+	}
 	s.terminate(ctx, t, []*state.Instance{r}, why)
 }
 
@@ -277,9 +307,11 @@ func (s *Scheduler) neverJoined(t *tick, r *state.Instance, code, cause, why str
 // the replacement on a dearer one for its whole life.
 func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance, at time.Time) {
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
-	s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
-	if r.State == state.InstanceBooting {
-		s.neverJoined(t, r, "SpotInterruption", "reclaimed_booting", why+", before it joined")
+	if s.first(t, r.ID, "interruption") {
+		s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
+		if r.State == state.InstanceBooting {
+			s.neverJoined(t, r, "SpotInterruption", "reclaimed_booting", why+", before it joined")
+		}
 	}
 	s.drain(ctx, t, r, why)
 }

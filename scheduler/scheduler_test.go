@@ -668,3 +668,69 @@ func TestIdleSpellsReachTheSnapshot(t *testing.T) {
 		t.Fatalf("after a second restart: idle gaps %v, want %v (a restored gap is not stored again)", again, got)
 	}
 }
+
+// TestDryRunCountsOnce: a dry run leaves an instance as it is, so its spot
+// notice and then its join timeout are seen again at every tick; each is
+// counted once (spillway_spot_interruptions_total and
+// spillway_launch_failures_total, whose cause tells them apart).
+func TestDryRunCountsOnce(t *testing.T) {
+	p := testPool()
+	p.Offerings[0].Market = policy.MarketSpot
+	p.Offerings[0].PricePerHour = 12
+	p.CheckpointInterval = policy.Duration(30 * time.Minute)
+	h := newHarness(t, p)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	id := h.rows(true)[0].ID
+	h.agents.never(h.live()[0].PrivateIP)
+	if !h.emu.Interrupt(id, time.Hour) {
+		t.Fatalf("emulator refused to interrupt %s", id)
+	}
+	reg := prometheus.NewRegistry()
+	h.opts.DryRun, h.opts.Registerer = true, reg
+	h.restart()
+	for range 6 {
+		h.step(10 * time.Second)
+	}
+	if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
+		t.Errorf("after 6 dry-run ticks with a notice: spillway_spot_interruptions_total = %v, want 1", n)
+	}
+	if n := counterOf(t, reg, "spillway_launch_failures_total", "p4d"); n != 1 {
+		t.Errorf("after 6 dry-run ticks with a notice on a booting instance: spillway_launch_failures_total = %v, want 1 (reclaimed_booting)", n)
+	}
+	for range 70 { // past the 10-minute join timeout
+		h.step(10 * time.Second)
+	}
+	if rs := h.rows(true); len(rs) != 1 || rs[0].ID != id || rs[0].State != state.InstanceBooting {
+		t.Fatalf("rows %+v: want %s still booting (a dry run ends nothing)", rs, id)
+	}
+	if n := failuresOf(t, reg, "join_timeout"); n != 1 {
+		t.Errorf("after 70 more dry-run ticks, past the join timeout: launch failures (join_timeout) = %v, want 1", n)
+	}
+	if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
+		t.Errorf("spillway_spot_interruptions_total = %v, want 1", n)
+	}
+}
+
+// failuresOf is spillway_launch_failures_total{pool="train",cause=cause}.
+func failuresOf(t *testing.T, reg *prometheus.Registry, cause string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "spillway_launch_failures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "cause" && l.GetValue() == cause {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
