@@ -23,7 +23,9 @@ func TestSpanningJobWaitsForItsNodes(t *testing.T) {
 	tr := loadTestTrace(t, "span32.csv")
 	for _, name := range []string{PolicySpillway, PolicyPerJob, PolicyKarpenter} {
 		for seed := uint64(1); seed <= 5; seed++ {
-			p, err := PolicyByName(name)
+			// Every boot is waited for: the controllers' join timeouts
+			// at an hour (TestJoinTimeout covers them).
+			p, err := PolicyWith(name, BaselineKnobs{JoinTimeout: time.Hour, KarpenterRegistrationTTL: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -67,7 +67,10 @@ the config gives it (a launch into a stock-out fails and enters the
 capacity cache; the policy is asked again at once), boot times spread
 around the offering's boot (p95 twice the median; the spillway policy
 plans with a bound the next boot stays within 19 times in 20, from the
-boots it has seen, as the server does with its joins), and spot instances
+boots it has seen, as the server does with its joins; one still booting
+at the pool's join.timeout, three boots of its slowest offering by
+default, is ended as a failed launch and its offering enters the capacity
+cache, as the server does), and spot instances
 are reclaimed with a 2-minute notice (one reclaimed before it came up is
 a failed launch, and its offering enters the capacity cache, as the
 server does), their jobs killed and requeued (or
@@ -104,7 +107,8 @@ Policies, all on the same trace and offerings:
                remove or replace with a cheaper node an under-used one whose
                jobs may move (the pool checkpoints, or karpenter.evict=true);
                spot by spot only with karpenter.spot_to_spot=true and 15
-               cheaper spot types
+               cheaper spot types; a node not up within 15 minutes (its
+               registration TTL) is deleted and provisioned again
 
 Columns:
   cloud $       what the cloud instances were billed, in USD
@@ -206,7 +210,7 @@ cluster02 trace.`,
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of trace time replayed; with --sweep, the runs ended)")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
-	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true")
+	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
