@@ -325,17 +325,26 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 	return mk.offs
 }
 
+// skipped explains an offering in the capacity cache until until: out of
+// stock, or the failure the cache names.
+func (e *decEnv) skipped(k OfferingKey, until time.Time) string {
+	if why := e.snap.UnavailableWhy[k]; why != "" {
+		return "skipped until " + e.fmtTime(until) + ": " + why
+	}
+	return "out of stock until " + e.fmtTime(until)
+}
+
 // unavailable says why an offering cannot be launched now: a capacity
 // failure still within its TTL, or a quota block on its provider or region.
 func (e *decEnv) unavailable(o *Offering) string {
 	if until, ok := e.snap.Unavailable[o.Key()]; ok && until.After(e.now) {
-		return "out of stock until " + e.fmtTime(until)
+		return e.skipped(o.Key(), until)
 	}
 	if len(e.snap.Unavailable) > 0 && o.Market == "" {
 		k := o.Key()
 		k.Market = MarketOnDemand
 		if until, ok := e.snap.Unavailable[k]; ok && until.After(e.now) {
-			return "out of stock until " + e.fmtTime(until)
+			return e.skipped(k, until)
 		}
 	}
 	if until, ok := e.snap.Unused[o.Key()]; ok && until.After(e.now) {

@@ -415,6 +415,23 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
+			name: "the fallback names why the offering is skipped when it is not out of stock",
+			pool: dtPool(dtGn7(), dtP4d()),
+			snap: func() Snapshot {
+				s := dtBusySnap(5*time.Minute, 8)
+				s.Unavailable = map[OfferingKey]time.Time{dtGn7().Key(): now.Add(42 * time.Minute)}
+				s.UnavailableWhy = map[OfferingKey]string{dtGn7().Key(): WhyNeverJoined}
+				return s
+			}(),
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
+				if len(p.Launches) == 1 {
+					dtReasonHas(t, p.Launches[0].Reason, "gn7 skipped: skipped until 10:42:00 UTC: an instance of it never joined")
+				}
+			},
+		},
+		{
 			name: "an expired stock-out no longer skips the offering",
 			pool: dtPool(dtGn7(), dtP4d()),
 			snap: func() Snapshot {

@@ -50,11 +50,18 @@ type Snapshot struct {
 	LeftOut []string
 	Larger  int
 
-	// Unavailable holds offerings that recently failed for capacity, until
+	// Unavailable holds offerings that recently failed for capacity (out of
+	// stock, or a launch that delivered nothing: an instance that never
+	// joined, a spot instance reclaimed before it joined), until
 	// the time given (the capacity cache's TTL). Blocked holds wider blocks
 	// from quota errors: a provider name, or "provider/region".
 	Unavailable map[OfferingKey]time.Time
 	Blocked     map[string]time.Time
+	// UnavailableWhy says, for an offering in Unavailable whose latest
+	// failure was not a stock-out, why (WhyNeverJoined,
+	// WhyReclaimedBooting): the decision's explanation names it. Absent:
+	// out of stock.
+	UnavailableWhy map[OfferingKey]string
 	// Unused holds offerings the queue recently left unused, until the
 	// time given: an instance of theirs idled past its threshold while
 	// pending jobs that seemed to fit it waited, so the scheduler does not
@@ -190,6 +197,13 @@ const UnusedAfter = 2 * time.Minute
 // hour, and an hour bounds what one wrong shape can cost to one idle spell
 // of each of its instances per hour.
 const UnusedHold = time.Hour
+
+// Why an offering is in Snapshot.Unavailable when not out of stock
+// (Snapshot.UnavailableWhy), as a decision explains its skip.
+const (
+	WhyNeverJoined      = "an instance of it never joined"
+	WhyReclaimedBooting = "a spot instance of it was reclaimed before it joined"
+)
 
 // Hard limits, as Plan.BoundBy names them.
 const (

@@ -20,6 +20,14 @@ const (
 	DefaultQuotaTTL = 15 * time.Minute
 )
 
+// Codes of the capacity errors the scheduler records for a launch that
+// delivered nothing though the cloud ran it: an instance that never
+// joined, and a spot instance reclaimed before it joined.
+const (
+	CodeJoinTimeout      = "JoinTimeout"
+	CodeSpotInterruption = "SpotInterruption"
+)
+
 // CapacityCache remembers recent capacity and quota failures so the policy
 // skips what just failed: an offering (provider, region/zone, instance type,
 // market) that stocked out is unavailable for a TTL (the scheduler records a
@@ -33,7 +41,10 @@ type CapacityCache struct {
 
 	mu          sync.Mutex
 	unavailable map[policy.OfferingKey]time.Time
-	blocked     map[string]time.Time
+	// causes says why an unavailable offering is, when not for a
+	// stock-out: the cause of its latest failure (causeOf).
+	causes  map[policy.OfferingKey]string
+	blocked map[string]time.Time
 }
 
 // CapacityCacheOption configures a CapacityCache.
@@ -62,6 +73,7 @@ func NewCapacityCache(opts ...CapacityCacheOption) *CapacityCache {
 		quotaTTL:    DefaultQuotaTTL,
 		now:         time.Now,
 		unavailable: make(map[policy.OfferingKey]time.Time),
+		causes:      make(map[policy.OfferingKey]string),
 		blocked:     make(map[string]time.Time),
 	}
 	for _, o := range opts {
@@ -98,6 +110,7 @@ func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
 	if err == nil {
 		if _, ok := c.unavailable[key]; ok {
 			delete(c.unavailable, key)
+			delete(c.causes, key)
 			return true
 		}
 		return false
@@ -117,9 +130,30 @@ func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
 	}
 	if IsCapacity(err) {
 		extend(c.unavailable, key, now.Add(c.capacityTTL))
+		if why := causeOf(err); why != "" {
+			c.causes[key] = why
+		} else {
+			delete(c.causes, key)
+		}
 		return true
 	}
 	return false
+}
+
+// causeOf says why a capacity error makes its offering unavailable when
+// it is not a stock-out (policy.Snapshot's UnavailableWhy), else "".
+func causeOf(err error) string {
+	var ce *CapacityError
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	switch ce.Code {
+	case CodeJoinTimeout:
+		return policy.WhyNeverJoined
+	case CodeSpotInterruption:
+		return policy.WhyReclaimedBooting
+	}
+	return ""
 }
 
 func extend[K comparable](m map[K]time.Time, k K, until time.Time) {
@@ -150,7 +184,30 @@ func (c *CapacityCache) Available(key policy.OfferingKey, now time.Time) bool {
 func (c *CapacityCache) Snapshot(now time.Time) (map[policy.OfferingKey]time.Time, map[string]time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return live(c.unavailable, now), live(c.blocked, now)
+	un := live(c.unavailable, now)
+	for k := range c.causes {
+		if _, ok := un[k]; !ok {
+			delete(c.causes, k)
+		}
+	}
+	return un, live(c.blocked, now)
+}
+
+// Causes returns, for the unavailable offerings whose latest failure was
+// not a stock-out, why (policy.Snapshot's UnavailableWhy); nil when none.
+func (c *CapacityCache) Causes(now time.Time) map[policy.OfferingKey]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out map[policy.OfferingKey]string
+	for k, why := range c.causes {
+		if until, ok := c.unavailable[k]; ok && now.Before(until) {
+			if out == nil {
+				out = map[policy.OfferingKey]string{}
+			}
+			out[k] = why
+		}
+	}
+	return out
 }
 
 func live[K comparable](m map[K]time.Time, now time.Time) map[K]time.Time {

@@ -3,6 +3,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -136,6 +137,37 @@ func TestCapacityCacheRecord(t *testing.T) {
 				t.Errorf("Blocked = %v, want %v", bl, tt.wantBlocked)
 			}
 		})
+	}
+}
+
+// TestCapacityCacheCauses: a launch that delivered nothing (an instance
+// that never joined, a spot instance reclaimed before it joined) is named
+// in Causes for as long as its entry lasts; a stock-out, or a success,
+// after it clears the cause.
+func TestCapacityCacheCauses(t *testing.T) {
+	clk := &fakeClock{t: t0}
+	c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(3*time.Minute))
+	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", Market: policy.MarketSpot}
+	b := a
+	b.InstanceType = "p5.48xlarge"
+	c.Record(&CapacityError{Code: CodeJoinTimeout}, a)
+	c.Record(&CapacityError{Code: CodeSpotInterruption}, b)
+	want := map[policy.OfferingKey]string{a: policy.WhyNeverJoined, b: policy.WhyReclaimedBooting}
+	if got := c.Causes(t0.Add(time.Minute)); !maps.Equal(got, want) {
+		t.Errorf("Causes = %v, want %v", got, want)
+	}
+	clk.Advance(time.Minute)
+	c.Record(&CapacityError{Code: "InsufficientInstanceCapacity"}, a)
+	c.Record(nil, b)
+	if got := c.Causes(t0.Add(2 * time.Minute)); len(got) != 0 {
+		t.Errorf("after a stock-out of one and a success of the other: Causes = %v, want none", got)
+	}
+	c.Record(&CapacityError{Code: CodeJoinTimeout}, a)
+	if got := c.Causes(t0.Add(5 * time.Minute)); len(got) != 0 {
+		t.Errorf("past the TTL: Causes = %v, want none", got)
+	}
+	if got := c.Causes(t0.Add(3 * time.Minute)); got[a] != policy.WhyNeverJoined {
+		t.Errorf("Causes = %v, want %s: %q", got, a.InstanceType, policy.WhyNeverJoined)
 	}
 }
 

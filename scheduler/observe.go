@@ -283,7 +283,7 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
 	if s.first(t, r.ID, "join_timeout") {
-		s.neverJoined(t, r, "JoinTimeout", "join_timeout", why)
+		s.neverJoined(t, r, providers.CodeJoinTimeout, "join_timeout", why)
 	}
 	s.terminate(ctx, t, []*state.Instance{r}, why)
 }
@@ -310,7 +310,7 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 	if s.first(t, r.ID, "interruption") {
 		s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
 		if r.State == state.InstanceBooting {
-			s.neverJoined(t, r, "SpotInterruption", "reclaimed_booting", why+", before it joined")
+			s.neverJoined(t, r, providers.CodeSpotInterruption, "reclaimed_booting", why+", before it joined")
 		}
 	}
 	s.drain(ctx, t, r, why)

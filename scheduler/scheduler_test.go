@@ -215,11 +215,18 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 			if !slices.Equal(replacement, []string{tt.replacement}) {
 				t.Fatalf("after the interruption: replacements %v, want one %s", replacement, tt.replacement)
 			}
-			var skipped bool
+			var skipped, named bool
 			for _, d := range h.decisions() {
 				for _, n := range d.Notes {
 					skipped = skipped || strings.Contains(n, "instance "+id+": spot interruption notice") && strings.Contains(n, "before it joined; offering p4d skipped for the capacity TTL")
 				}
+				for _, l := range d.Launches {
+					// The replacement's reason says why p4d is skipped.
+					named = named || strings.Contains(l.Reason, "p4d skipped: skipped until") && strings.Contains(l.Reason, policy.WhyReclaimedBooting)
+				}
+			}
+			if named == tt.joined {
+				t.Errorf("decisions %+v: a launch reason naming why p4d is skipped: %v, want %v", h.decisions(), named, !tt.joined)
 			}
 			if skipped == tt.joined {
 				t.Fatalf("decisions %+v: a note that %s's offering is skipped: %v, want %v", h.decisions(), id, skipped, !tt.joined)

@@ -85,6 +85,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	var plan policy.Plan
 	for round := 0; ; round++ {
 		snap.Unavailable, snap.Blocked = s.cache.Snapshot(now)
+		snap.UnavailableWhy = s.cache.Causes(now)
 		snap.Unused = pr.liveHolds(now)
 		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
 		snap.IdleGaps = pr.idle.Gaps(now)

@@ -103,6 +103,8 @@ type cloudState struct {
 	stocks  map[string]*stock // by offering name
 	rng     *rand.Rand        // boot times and spot lives, in launch order
 	unavail map[policy.OfferingKey]time.Time
+	// why says why an offering in unavail is, when not out of stock.
+	why     map[policy.OfferingKey]string
 	blocked map[string]time.Time
 }
 
@@ -243,16 +245,47 @@ func (cs *cloudState) spot(o policy.Offering) SpotModel {
 	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
 }
 
-// markUnavailable puts an offering that failed a launch at now (out of
-// stock, or a spot instance reclaimed before it came up) in the capacity
-// cache for the capacity TTL, never shortening an entry.
-func (cs *cloudState) markUnavailable(key policy.OfferingKey, now time.Time) {
+// markUnavailable puts an offering that failed a launch at now in the
+// capacity cache for the capacity TTL, never shortening an entry, with
+// why when it was not out of stock (policy.WhyNeverJoined,
+// policy.WhyReclaimedBooting), as providers.CapacityCache records it.
+func (cs *cloudState) markUnavailable(key policy.OfferingKey, now time.Time, why string) {
 	if cs == nil {
 		return
 	}
 	if until := now.Add(cs.c.CapacityTTL); until.After(cs.unavail[key]) {
 		cs.unavail[key] = until
 	}
+	switch {
+	case why != "":
+		if cs.why == nil {
+			cs.why = map[policy.OfferingKey]string{}
+		}
+		cs.why[key] = why
+	case cs.why != nil:
+		delete(cs.why, key)
+	}
+}
+
+// causes is the snapshot's UnavailableWhy: why the offerings in the
+// capacity cache at now that are not out of stock are there; nil when
+// none.
+func (cs *cloudState) causes(now time.Time) map[policy.OfferingKey]string {
+	if cs == nil || len(cs.why) == 0 {
+		return nil
+	}
+	var out map[policy.OfferingKey]string
+	for k, why := range cs.why {
+		if until, ok := cs.unavail[k]; ok && until.After(now) {
+			if out == nil {
+				out = map[policy.OfferingKey]string{}
+			}
+			out[k] = why
+		} else {
+			delete(cs.why, k)
+		}
+	}
+	return out
 }
 
 // unavailable is the capacity cache the snapshot carries (expired entries

@@ -260,7 +260,7 @@ func (s *state) noJoin(ii int32) {
 	}
 	s.res.FailedLaunches["join_timeout"]++
 	if s.o.Policy.JoinTimeoutSkips {
-		s.cloud.markUnavailable(in.off.Key(), s.at(s.now))
+		s.cloud.markUnavailable(in.off.Key(), s.at(s.now), policy.WhyNeverJoined)
 	}
 	s.terminate(ii)
 }
@@ -277,7 +277,7 @@ func (s *state) notice(ii int32) {
 		// Reclaimed before it came up: a failed launch, whose offering
 		// the server skips for the capacity TTL (scheduler: interrupted).
 		s.res.FailedLaunches["reclaimed_booting"]++
-		s.cloud.markUnavailable(in.off.Key(), s.at(s.now))
+		s.cloud.markUnavailable(in.off.Key(), s.at(s.now), policy.WhyReclaimedBooting)
 	}
 	s.drain(ii)
 	if in.ended < 0 {

@@ -23,6 +23,7 @@ func (s *state) snapshot() policy.Snapshot {
 		PendingJobs:    s.pendingJobs - s.leftJobs,
 		PendingGPUs:    s.pendingGPUs - s.leftGPUs + s.largerGPUs,
 		Unavailable:    s.cloud.unavailable(now),
+		UnavailableWhy: s.cloud.causes(now),
 		Unused:         liveAt(s.unused, now),
 		Blocked:        s.cloud.blockedAt(now),
 		Boot:           s.boots.Estimates(),
@@ -288,7 +289,7 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	for _, l := range plan.Launches {
 		if !s.cloud.inStock(policyOfferingName(l.Offering), s.now) {
 			s.res.FailedLaunches["capacity"]++
-			s.cloud.markUnavailable(l.Offering.Key(), s.at(s.now))
+			s.cloud.markUnavailable(l.Offering.Key(), s.at(s.now), "")
 			failed = true
 			continue
 		}

@@ -112,14 +112,18 @@ const heldUnused = "left unused by the queue"
 // provider or region.
 func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
 	var out []api.Held
-	for _, m := range []struct {
-		holds map[policy.OfferingKey]time.Time
-		why   string
-	}{{snap.Unavailable, "out of stock"}, {snap.Unused, heldUnused}} {
-		for k, until := range m.holds {
-			if until.After(at) {
-				out = append(out, api.Held{What: pool.OfferingName(k), Why: m.why, Until: until})
+	for k, until := range snap.Unavailable {
+		if until.After(at) {
+			why := "out of stock"
+			if w := snap.UnavailableWhy[k]; w != "" {
+				why = "failed launch: " + w
 			}
+			out = append(out, api.Held{What: pool.OfferingName(k), Why: why, Until: until})
+		}
+	}
+	for k, until := range snap.Unused {
+		if until.After(at) {
+			out = append(out, api.Held{What: pool.OfferingName(k), Why: heldUnused, Until: until})
 		}
 	}
 	for k, until := range snap.Blocked {
