@@ -205,6 +205,24 @@ const (
 	WhyReclaimedBooting = "a spot instance of it was reclaimed before it joined"
 )
 
+// UnavailableCauses is Snapshot.UnavailableWhy from a capacity cache's
+// causes and expiries: the causes of the entries in force at now, nil when
+// none. It deletes from causes those no longer in force.
+func UnavailableCauses(causes map[OfferingKey]string, until map[OfferingKey]time.Time, now time.Time) map[OfferingKey]string {
+	var out map[OfferingKey]string
+	for k, why := range causes {
+		if u, ok := until[k]; !ok || !u.After(now) {
+			delete(causes, k)
+			continue
+		}
+		if out == nil {
+			out = map[OfferingKey]string{}
+		}
+		out[k] = why
+	}
+	return out
+}
+
 // Hard limits, as Plan.BoundBy names them.
 const (
 	LimitBudget         = "budget"

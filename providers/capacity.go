@@ -184,13 +184,7 @@ func (c *CapacityCache) Available(key policy.OfferingKey, now time.Time) bool {
 func (c *CapacityCache) Snapshot(now time.Time) (map[policy.OfferingKey]time.Time, map[string]time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	un := live(c.unavailable, now)
-	for k := range c.causes {
-		if _, ok := un[k]; !ok {
-			delete(c.causes, k)
-		}
-	}
-	return un, live(c.blocked, now)
+	return live(c.unavailable, now), live(c.blocked, now)
 }
 
 // Causes returns, for the unavailable offerings whose latest failure was
@@ -198,16 +192,7 @@ func (c *CapacityCache) Snapshot(now time.Time) (map[policy.OfferingKey]time.Tim
 func (c *CapacityCache) Causes(now time.Time) map[policy.OfferingKey]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out map[policy.OfferingKey]string
-	for k, why := range c.causes {
-		if until, ok := c.unavailable[k]; ok && now.Before(until) {
-			if out == nil {
-				out = map[policy.OfferingKey]string{}
-			}
-			out[k] = why
-		}
-	}
-	return out
+	return policy.UnavailableCauses(c.causes, c.unavailable, now)
 }
 
 func live[K comparable](m map[K]time.Time, now time.Time) map[K]time.Time {

@@ -163,11 +163,11 @@ func TestCapacityCacheCauses(t *testing.T) {
 		t.Errorf("after a stock-out of one and a success of the other: Causes = %v, want none", got)
 	}
 	c.Record(&CapacityError{Code: CodeJoinTimeout}, a)
-	if got := c.Causes(t0.Add(5 * time.Minute)); len(got) != 0 {
-		t.Errorf("past the TTL: Causes = %v, want none", got)
-	}
 	if got := c.Causes(t0.Add(3 * time.Minute)); got[a] != policy.WhyNeverJoined {
 		t.Errorf("Causes = %v, want %s: %q", got, a.InstanceType, policy.WhyNeverJoined)
+	}
+	if got := c.Causes(t0.Add(5 * time.Minute)); len(got) != 0 {
+		t.Errorf("past the TTL: Causes = %v, want none", got)
 	}
 }
 

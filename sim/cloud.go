@@ -274,18 +274,7 @@ func (cs *cloudState) causes(now time.Time) map[policy.OfferingKey]string {
 	if cs == nil || len(cs.why) == 0 {
 		return nil
 	}
-	var out map[policy.OfferingKey]string
-	for k, why := range cs.why {
-		if until, ok := cs.unavail[k]; ok && until.After(now) {
-			if out == nil {
-				out = map[policy.OfferingKey]string{}
-			}
-			out[k] = why
-		} else {
-			delete(cs.why, k)
-		}
-	}
-	return out
+	return policy.UnavailableCauses(cs.why, cs.unavail, now)
 }
 
 // unavailable is the capacity cache the snapshot carries (expired entries
