@@ -93,8 +93,8 @@ func (v *cfgValidator) joinOutlastsBoots(pp string, p *Pool) {
 		if boot < jt {
 			continue
 		}
-		v.errf(path, "join.timeout %s is not longer than the boot of offerings[%d] (%s, %s): the server ends an instance whose agent has not answered within it, a failed launch, so every instance of it would fail; set join.timeout well above the slowest boot, e.g. %s (three boots), or leave it out for that default",
-			jt, j, o.InstanceType, boot, policy.JoinTimeoutBoots*boot)
+		v.errf(path, "join.timeout %s is not longer than the boot of offerings[%d] (%s, %s): the server ends an instance whose agent has not answered within it, a failed launch, so every instance of it would fail; set join.timeout well above the slowest boot, or leave it out for the default, %s (three boots of the slowest offering, at least %s)",
+			jt, j, o.InstanceType, boot, p.Policy.DefaultJoinTimeout(), policy.MinJoinTimeout)
 		return
 	}
 }
