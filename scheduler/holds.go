@@ -67,7 +67,7 @@ func (s *Scheduler) seedHolds(ctx context.Context, pr *poolRun, now time.Time) e
 	}
 	pr.unused = make(map[policy.OfferingKey]time.Time, len(hs))
 	for _, h := range append(hs, pr.unsavedHolds...) {
-		k := policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
+		k := h.Key()
 		if cur, ok := pr.unused[k]; !ok || h.Until.After(cur) {
 			pr.unused[k] = h.Until
 		}

@@ -310,8 +310,7 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	}
 	rs := make([]idlegap.Resolved, len(gaps))
 	for i, g := range gaps {
-		rs[i] = idlegap.Resolved{Gap: g.Gap, Key: policy.OfferingKey{Provider: g.Provider, Region: g.Region, Zone: g.Zone,
-			InstanceType: g.InstanceType, Market: policy.Market(g.Market)}}
+		rs[i] = idlegap.Resolved{Gap: g.Gap, Key: g.Key()}
 	}
 	pr.idle.Restore(rs)
 	if err := s.seedHolds(ctx, pr, s.clock.Now()); err != nil {

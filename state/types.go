@@ -1,6 +1,10 @@
 package state
 
-import "time"
+import (
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
 
 // IntentStatus is where a write-ahead intent stands.
 type IntentStatus string
@@ -163,6 +167,11 @@ type IdleGap struct {
 	Gap                                          time.Duration // > 0, or IdleGapNever
 }
 
+// Key is the gap's offering.
+func (g IdleGap) Key() policy.OfferingKey {
+	return policy.OfferingKey{Provider: g.Provider, Region: g.Region, Zone: g.Zone, InstanceType: g.InstanceType, Market: policy.Market(g.Market)}
+}
+
 // IdleGapNever is the Gap of a released spell that no launch of its
 // offering followed within the learning horizon (policy.IdleGapNever).
 const IdleGapNever time.Duration = -1
@@ -179,6 +188,11 @@ type Hold struct {
 	At                                           time.Time // when the hold was recorded
 	Until                                        time.Time // when it lapses: after At
 	Reason                                       string    // why, truncated to MaxTextLen
+}
+
+// Key is the held offering.
+func (h Hold) Key() policy.OfferingKey {
+	return policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
 }
 
 // AuditEntry is one request to the operator API.

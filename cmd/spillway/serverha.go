@@ -180,8 +180,7 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	}
 	d.Snapshot.Held = nil
 	for _, h := range hs {
-		k := policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
-		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(k), Why: heldUnused, Until: h.Until})
+		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(h.Key()), Why: heldUnused, Until: h.Until})
 	}
 	return nil
 }
