@@ -33,7 +33,8 @@ func TestPolicyValidateExample(t *testing.T) {
 		"server: listen 127.0.0.1:8700, state /",
 		"spillway.db, tick 10s, sweep grace 10m",
 		"signals: baseline from agents (1 URL); demand from command",
-		"join: agent at http://{{.PrivateIP}}:9401 within 10m; drain: command scontrol update nodename={{.Name}} state=drain reason=spillway (at most 30s)",
+		// join.timeout is the default: three boots of the slowest offering (6m).
+		"join: agent at http://{{.PrivateIP}}:9401 within 18m; drain: command scontrol update nodename={{.Name}} state=drain reason=spillway (at most 30s)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
