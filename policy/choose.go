@@ -204,7 +204,11 @@ func decWholeFree(fl *decFleet, g int) int {
 type decOffer struct {
 	o    Offering
 	idx  int       // position in the pool's offerings: the last tie-break
-	perf float64   // performance factor, 1 when unset
+	perf float64   // useful work per GPU-hour: the performance factor (1 when unset) less what spot reclaims lose
+	// rate and lost: a spot offering's reclaims per instance-hour
+	// (Snapshot.SpotReclaims) and the share of its GPU-hours they lose
+	// (SpotLoss); 0 when unknown.
+	rate, lost float64
 	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
 	skip string    // why it cannot be launched now ("" when it can)
 	boot time.Duration
@@ -316,6 +320,15 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 		}
 		off := decOffer{o: o, idx: i, perf: perf, last: e.pool.SpotLastResort(o)}
 		off.boot, off.seen = e.bootOf(&e.pool.Offerings[i])
+		if o.Market == MarketSpot && !off.last {
+			// Its jobs checkpoint: a reclaim loses the work since the
+			// last checkpoint and a boot, less useful work per GPU-hour.
+			if rate, ok := decLookup(e.snap.SpotReclaims, &e.pool.Offerings[i]); ok {
+				off.rate = rate
+				off.lost = SpotLoss(rate, e.pool.CheckpointInterval.D(), off.boot)
+				off.perf *= 1 - off.lost
+			}
+		}
 		if e.pool.Limits.Budget != nil {
 			off.unit = e.commitOf(&o, 0, e.launchSpan())
 		}
@@ -388,7 +401,8 @@ func decSkipped(offs []decOffer) string {
 }
 
 // decSpotNote says why spot was passed over, or taken as a last resort,
-// for a pool whose jobs do not checkpoint (Pool.SpotLastResort).
+// for a pool whose jobs do not checkpoint (Pool.SpotLastResort), and what
+// reclaims cost the spot offering chosen, or one passed over for them.
 func decSpotNote(chosen *decScore, sc []decScore) string {
 	if chosen.o.last {
 		return "; spot as a last resort: no other offering can take these jobs, which do not checkpoint (a reclaim loses their runs)"
@@ -398,7 +412,22 @@ func decSpotNote(chosen *decScore, sc []decScore) string {
 			return fmt.Sprintf("; passed over %s at $%.2f: the pool's jobs do not checkpoint (checkpoint_interval unset), so a reclaim loses their runs", s.o.name(), s.score)
 		}
 	}
+	for i := range sc {
+		if s := &sc[i]; s.o.lost > 0 && s.score > chosen.score && s.score*(1-s.o.lost) < chosen.score {
+			return fmt.Sprintf("; passed over %s at $%.2f ($%.2f before its reclaims: %s)", s.o.name(), s.score, s.score*(1-s.o.lost), decReclaims(s.o))
+		}
+	}
+	if chosen.o.lost >= 0.001 {
+		return "; its price counts its reclaims: " + decReclaims(chosen.o)
+	}
 	return ""
+}
+
+// decReclaims says how often a spot offering is reclaimed and what that
+// loses.
+func decReclaims(o *decOffer) string {
+	every := time.Duration(min(float64(time.Hour)/o.rate, float64(1e5*time.Hour))).Round(time.Minute)
+	return fmt.Sprintf("one an instance every %s lose %.1f%% of its GPU-hours", decFmtDur(every), 100*o.lost)
 }
 
 // decLess puts spot offerings of a pool whose jobs do not checkpoint last

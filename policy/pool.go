@@ -232,6 +232,28 @@ type Span struct {
 	Slowdown float64 `yaml:"slowdown,omitempty"`
 }
 
+// MaxSpotLoss bounds SpotLoss: a spot offering is never taken to deliver
+// less than a tenth of its GPU-hours.
+const MaxSpotLoss = 0.9
+
+// SpotLoss is the share of a spot instance's GPU-hours that reclaims throw
+// away, at reclaims per instance-hour rate (lives exponential), for jobs
+// that checkpoint every checkpoint (0: never): each reclaim loses the work
+// since the last checkpoint and pays the boot of an instance in its place.
+// The work lost is, on average, 1/rate − checkpoint/(e^(rate·checkpoint) − 1):
+// half an interval when reclaims are rare, the whole life when they come
+// before a checkpoint. At most MaxSpotLoss.
+func SpotLoss(rate float64, checkpoint, boot time.Duration) float64 {
+	if !(rate > 0) {
+		return 0
+	}
+	lost := 1.0 // the whole life: rate × 1/rate
+	if c := rate * checkpoint.Hours(); c > 0 {
+		lost = 1 - c/math.Expm1(c)
+	}
+	return min(MaxSpotLoss, lost+rate*boot.Hours())
+}
+
 // SpotLastResort reports whether offering o is rented only when no other
 // offering can be: a spot offering of a pool whose jobs do not checkpoint
 // (CheckpointInterval 0). A reclaim then loses every run on the instance,

@@ -69,6 +69,13 @@ type Snapshot struct {
 	// stock, until then.
 	Unused map[OfferingKey]time.Time
 
+	// SpotReclaims, when it holds a spot offering, is how often its
+	// instances are reclaimed, per instance-hour (learnt from notices,
+	// package spotlife). For a pool whose jobs checkpoint, the policy
+	// counts what each reclaim throws away (SpotLoss) against the
+	// offering's useful GPU-hours.
+	SpotReclaims map[OfferingKey]float64
+
 	// Boot, when it holds an offering, is the boot time to plan with
 	// instead of Offering.Boot: what recent launches of that offering
 	// took (e.g. their p90, from launch to joined), so that a slow cloud

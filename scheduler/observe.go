@@ -256,6 +256,9 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 		r.EndedAt = t.now
 	}
 	r.State, r.UpdatedAt = state.InstanceEnded, t.now
+	if o := s.rowOffering(t.pr, r); o.Market == policy.MarketSpot {
+		t.pr.spot.Ended(o.Key(), r.LaunchedAt, r.EndedAt)
+	}
 	start, _ := t.pr.spec.Policy.BudgetPeriod(t.now)
 	if err := s.accrue(ctx, t.pr, r, start, t.now); err != nil {
 		return err
@@ -309,6 +312,7 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
 	if s.first(t, r.ID, "interruption") {
 		s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
+		t.pr.spot.Reclaimed(s.rowOffering(t.pr, r).Key(), t.now)
 		if r.State == state.InstanceBooting {
 			s.neverJoined(t, r, providers.CodeSpotInterruption, "reclaimed_booting", why+", before it joined")
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/spotlife"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -145,6 +146,10 @@ type poolRun struct {
 	// were read.
 	boots  *boottime.Tracker
 	seeded bool
+	// spot learns how often the pool's spot offerings are reclaimed from
+	// the notices its instances get (guarded by mu). It is in memory: a
+	// restart, or a new leader, starts again from the prior.
+	spot *spotlife.Tracker
 	// epoch is the leader term the trackers were seeded in (0 without a
 	// Leader): a new term seeds them afresh (newTerm).
 	epoch int64

@@ -19,6 +19,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/spotlife"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -233,6 +234,11 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 			}
 			if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
 				t.Errorf("spillway_spot_interruptions_total{offering=p4d} = %v, want 1", n)
+			}
+			// The pool learns the reclaim: its rate is above the prior.
+			st, _ := h.sched.LastStatus("train")
+			if r := st.Snapshot.SpotReclaims[p.Offerings[0].Key()]; !(r > spotlife.PriorRate) {
+				t.Errorf("snapshot's spot reclaim rates %v: want p4d's above the prior %v after a reclaim", st.Snapshot.SpotReclaims, spotlife.PriorRate)
 			}
 		})
 	}

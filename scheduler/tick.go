@@ -11,6 +11,7 @@ import (
 	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/spotlife"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -90,7 +91,9 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		snap.Boot, snap.BootMean = pr.boots.Estimates(), pr.boots.Means()
 		snap.IdleGaps = pr.idle.Gaps(now)
 		s.addBlocks(&snap, now)
-		plan = policy.Decide(&pr.spec.Policy, snap, s.policyInstances(t), spend, now)
+		insts := s.policyInstances(t)
+		snap.SpotReclaims = pr.spot.Rates(now, insts)
+		plan = policy.Decide(&pr.spec.Policy, snap, insts, spend, now)
 		if round == 0 {
 			t.rec.Notes = append(t.rec.Notes, plan.Notes...)
 			t.rec.Waste = plan.Waste
@@ -334,7 +337,7 @@ func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
 // freshTrackers gives the pool empty trackers, to be seeded from the state
 // at its next tick.
 func (pr *poolRun) freshTrackers() {
-	pr.boots, pr.idle, pr.seeded = boottime.New(), idlegap.New(), false
+	pr.boots, pr.idle, pr.spot, pr.seeded = boottime.New(), idlegap.New(), spotlife.New(), false
 	pr.idle.Keep()
 }
 

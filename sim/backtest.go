@@ -30,7 +30,7 @@ func SpillwayWith(k BaselineKnobs) Policy {
 		return pool.DefaultJoinTimeout()
 	}
 	return withDecider(Policy{Name: PolicySpillway, IdleWithoutWork: true, KeepsFloors: true, QuietWhileBusy: true,
-		JoinTimeout: join, JoinTimeoutSkips: true},
+		JoinTimeout: join, JoinTimeoutSkips: true, LearnsSpot: true},
 		func() Decider { return pure(engineDecide) })
 }
 

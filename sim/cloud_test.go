@@ -311,3 +311,43 @@ func TestJoinTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillwayLearnsSpotReclaims: a spot offering at two thirds of
+// on-demand's price whose instances are reclaimed an hour after launch on
+// average, for jobs that checkpoint every two hours: a reclaim often comes
+// before a checkpoint and throws away the whole run, and a boot. Spillway learns the rate from the
+// notices (package spotlife) and moves to on-demand once that costs more
+// than the discount; without the rate it keeps renting spot (on-demand only
+// for the minutes after a reclaim before boot skips the offering).
+// Learning throws away less work and costs less.
+func TestSpillwayLearnsSpotReclaims(t *testing.T) {
+	pool := &policy.Pool{Name: "s", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(time.Minute), CheckpointInterval: policy.Duration(2 * time.Hour),
+		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(time.Hour)},
+		Offerings: []policy.Offering{
+			{Name: "spot", Provider: "aws", Region: "r", InstanceType: "a", GPUs: 8, PricePerHour: 20, Boot: policy.Duration(5 * time.Minute), Market: policy.MarketSpot, Billing: policy.BillingPerSecond},
+			{Name: "od", Provider: "aws", Region: "r", InstanceType: "a", GPUs: 8, PricePerHour: 30, Boot: policy.Duration(5 * time.Minute), Billing: policy.BillingPerSecond},
+		}}
+	tr := &trace.Trace{Name: "s", Start: trace.DefaultEpoch}
+	for k := range 40 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(k) * 15 * time.Minute, Duration: 6 * time.Hour, GPUs: 8})
+	}
+	c := &Cloud{Seed: 4, CapacityTTL: 3 * time.Minute, SpotMeanLife: time.Hour, SpotNotice: 2 * time.Minute}
+	run := func(learns bool) Result {
+		pol := Spillway()
+		pol.LearnsSpot = learns
+		p := *pool
+		res, err := Run(context.Background(), Options{Pool: &p, Trace: tr, Policy: pol, Cloud: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	blind, learnt := run(false), run(true)
+	t.Logf("blind: $%.0f, %d reclaims, %.0f GPU-h lost, by offering %v", blind.CloudCostUSD, blind.Interruptions, blind.GPUHoursLost, blind.CostByOffering)
+	t.Logf("learnt: $%.0f, %d reclaims, %.0f GPU-h lost, by offering %v", learnt.CloudCostUSD, learnt.Interruptions, learnt.GPUHoursLost, learnt.CostByOffering)
+	if learnt.CostByOffering["spot"] >= blind.CostByOffering["spot"]/2 || learnt.GPUHoursLost >= blind.GPUHoursLost/2 || learnt.CloudCostUSD >= blind.CloudCostUSD {
+		t.Errorf("learning the rate: $%.0f and %.0f GPU-h lost (%v), want less than half the spot, less than half the lost work and less than $%.0f (%.0f GPU-h lost, %v)",
+			learnt.CloudCostUSD, learnt.GPUHoursLost, learnt.CostByOffering, blind.CloudCostUSD, blind.GPUHoursLost, blind.CostByOffering)
+	}
+}

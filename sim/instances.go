@@ -273,6 +273,7 @@ func (s *state) notice(ii int32) {
 		return
 	}
 	s.res.Interruptions++
+	s.spot.Reclaimed(in.off.Key(), s.at(s.now))
 	if in.ready < 0 {
 		// Reclaimed before it came up: a failed launch, whose offering
 		// the server skips for the capacity TTL (scheduler: interrupted).
@@ -348,6 +349,9 @@ func (s *state) terminate(ii int32) {
 		s.quotaUse[in.off.Provider+"/"+in.off.Region] -= in.gpus
 	}
 	s.cloudPrice -= in.off.PricePerHour
+	if in.off.Market == policy.MarketSpot {
+		s.spot.Ended(in.off.Key(), in.launchedAt, s.at(s.now))
+	}
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost

@@ -26,12 +26,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/boottime"
 	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
+	"github.com/spillway-io/spillway/spotlife"
 )
 
 // checkState, when set (tests), is called with the run's state between
@@ -91,6 +93,10 @@ type Policy struct {
 	// again.
 	JoinTimeout      func(pool *policy.Pool) time.Duration
 	JoinTimeoutSkips bool
+	// LearnsSpot says the policy reads Snapshot.SpotReclaims (the spillway
+	// policy does): the run learns each spot offering's reclaim rate from
+	// its notices (package spotlife), as the server does.
+	LearnsSpot bool
 }
 
 // Options configure one simulation run.
@@ -289,6 +295,10 @@ type state struct {
 	// joinTimeout ends an instance still booting this long after its
 	// launch (Policy.JoinTimeout); 0: never.
 	joinTimeout time.Duration
+	// spot learns spot reclaim rates, for a policy that reads them
+	// (Policy.LearnsSpot) in a pool with spot offerings whose jobs
+	// checkpoint; nil otherwise.
+	spot *spotlife.Tracker
 
 	timeline  *Timeline
 	nextSampl time.Duration
@@ -340,6 +350,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.spanMin = o.Pool.SpanMin()
 	if o.Policy.JoinTimeout != nil {
 		s.joinTimeout = o.Policy.JoinTimeout(o.Pool)
+	}
+	if o.Policy.LearnsSpot && o.Pool.CheckpointInterval > 0 && slices.ContainsFunc(o.Pool.Offerings, func(o policy.Offering) bool { return o.Market == policy.MarketSpot }) {
+		// Decide weighs reclaims only for jobs that checkpoint (without,
+		// spot is a last resort whatever its rate).
+		s.spot = spotlife.New()
 	}
 	s.shapes = policy.Shapes(o.Pool.Offerings)
 	s.res.Policy = o.Policy.Name

@@ -30,6 +30,9 @@ func (s *state) snapshot() policy.Snapshot {
 		BootMean:       s.boots.Means(),
 		IdleGaps:       s.idle.Gaps(s.at(s.now)),
 	}
+	if s.spot != nil {
+		snap.SpotReclaims = s.spot.Rates(now, s.instanceView())
+	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {
 			snap.Floors = s.o.Floors(s.pool, now)
