@@ -417,7 +417,7 @@ func decSpotNote(chosen *decScore, sc []decScore) string {
 			return fmt.Sprintf("; passed over %s at $%.2f ($%.2f before its reclaims: %s)", s.o.name(), s.score, s.score*(1-s.o.lost), decReclaims(s.o))
 		}
 	}
-	if chosen.o.lost >= 0.001 {
+	if chosen.o.lost >= 0.01 {
 		return "; its price counts its reclaims: " + decReclaims(chosen.o)
 	}
 	return ""
