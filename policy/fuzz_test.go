@@ -148,6 +148,13 @@ func dtGenerate(data []byte) *dtScenario {
 			}
 			sn.Unavailable[p.Offerings[i].Key()] = now.Add(g.dur(20*time.Minute, time.Minute) - 5*time.Minute)
 		}
+		if g.chance(20) {
+			// Any reclaim rate, a huge one and a negative one included.
+			if sn.SpotReclaims == nil {
+				sn.SpotReclaims = map[OfferingKey]float64{}
+			}
+			sn.SpotReclaims[p.Offerings[i].Key()] = []float64{0, 1.0 / 168, 0.5, 3, 1e9, -1}[g.intn(6)]
+		}
 	}
 	if g.chance(20) {
 		sn.Blocked = map[string]time.Time{[]string{"aws", "alicloud", "aws/r1", "alicloud/r2"}[g.intn(4)]: now.Add(g.dur(20*time.Minute, time.Minute) - 5*time.Minute)}
