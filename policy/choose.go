@@ -205,14 +205,14 @@ type decOffer struct {
 	o    Offering
 	idx  int       // position in the pool's offerings: the last tie-break
 	perf float64   // useful work per GPU-hour: the performance factor (1 when unset) less what spot reclaims lose
-	// rate and lost: a spot offering's reclaims per instance-hour
-	// (Snapshot.SpotReclaims) and the share of its GPU-hours they lose
-	// (SpotLoss); 0 when unknown.
-	rate, lost float64
 	unit decCommit // committed cost of one launch: kept until the next evaluation, then drained until drain_timeout
 	skip string    // why it cannot be launched now ("" when it can)
 	boot time.Duration
 	seen bool // boot is the observed one (Snapshot.Boot), not Offering.Boot
+	// rate and lost: a spot offering's reclaims per instance-hour
+	// (Snapshot.SpotReclaims) and the share of its GPU-hours they lose
+	// (SpotLoss); 0 when unknown.
+	rate, lost float64
 	// last: spot for jobs that do not checkpoint (Pool.SpotLastResort),
 	// ranked after every other offering.
 	last bool
