@@ -44,11 +44,7 @@ func TestRates(t *testing.T) {
 		{
 			name: "ten one-hour instances, each reclaimed: about one an hour",
 			feed: func(tr *Tracker) (time.Time, []policy.Instance) {
-				for i := range 10 {
-					start := t0.Add(time.Duration(i) * time.Hour)
-					tr.Reclaimed(k, start.Add(58*time.Minute))
-					tr.Ended(k, start, start.Add(time.Hour))
-				}
+				tenReclaimed(tr, k)
 				return t0.Add(10 * time.Hour), nil
 			},
 			want: map[policy.OfferingKey]float64{k: (10 + PriorRate*PriorHours) / (10 + PriorHours)}, // decay over 10 hours: checked loosely below
@@ -56,11 +52,7 @@ func TestRates(t *testing.T) {
 		{
 			name: "reclaims a year ago are forgotten: back to the prior",
 			feed: func(tr *Tracker) (time.Time, []policy.Instance) {
-				for i := range 10 {
-					start := t0.Add(time.Duration(i) * time.Hour)
-					tr.Reclaimed(k, start.Add(58*time.Minute))
-					tr.Ended(k, start, start.Add(time.Hour))
-				}
+				tenReclaimed(tr, k)
 				return t0.Add(365 * 24 * time.Hour), nil
 			},
 			want: map[policy.OfferingKey]float64{k: PriorRate},
@@ -81,6 +73,16 @@ func TestRates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// tenReclaimed feeds ten instances of k, one after the other from t0,
+// each reclaimed near the end of its hour.
+func tenReclaimed(tr *Tracker, k policy.OfferingKey) {
+	for i := range 10 {
+		start := t0.Add(time.Duration(i) * time.Hour)
+		tr.Reclaimed(k, start.Add(58*time.Minute))
+		tr.Ended(k, start, start.Add(time.Hour))
 	}
 }
 
