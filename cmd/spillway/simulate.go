@@ -76,7 +76,9 @@ a failed launch, and its offering enters the capacity cache, as the
 server does), their jobs killed and requeued (or
 resumed from their last checkpoint when the pool has a checkpoint_interval;
 without one, every policy rents spot only when nothing else can be
-launched). --cloud ideal turns all of that off. The config's simulate section sets the model, its
+launched; with one, the spillway policy learns each spot offering's
+reclaim rate from the notices, as the server does, and prices spot by the
+GPU-hours left after what its reclaims lose). --cloud ideal turns all of that off. The config's simulate section sets the model, its
 parameters and the baselines' knobs (--cloud, --seed and --baseline-opt
 override it); docs/backtest.md gives the parameters, their defaults and
 their sources.
