@@ -95,38 +95,36 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			s.joinTimedOut(ctx, t, r)
 			continue
 		}
-		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
+		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning || r.State == state.InstanceDraining) {
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
-	for e := range t.pr.dryCounted {
+	for e := range t.pr.counted {
 		if _, live := t.rows[e.id]; !live {
-			delete(t.pr.dryCounted, e)
+			delete(t.pr.counted, e)
 		}
 	}
 	return s.flush(ctx, t)
 }
 
-// A dryEvent is something that happened to an instance: a join timeout or
-// a spot notice.
-type dryEvent struct{ id, what string }
+// An instEvent is something that happened to an instance: a join timeout
+// or a spot notice.
+type instEvent struct{ id, what string }
 
-// first reports whether what happened to instance id is to be counted (in
-// the metrics and the capacity cache) and noted: always, but in a dry run,
-// which leaves the instance as it is so that it comes back every tick,
-// only the first time.
+// first reports whether what happened to instance id is seen for the first
+// time, to be counted (in the metrics, the capacity cache and the spot
+// rates) and noted once: a spot notice stays on a draining instance until
+// the cloud ends it, and a dry run leaves every instance as it is, so the
+// same event comes back at every tick.
 func (s *Scheduler) first(t *tick, id, what string) bool {
-	if !s.opts.DryRun {
-		return true
-	}
-	e := dryEvent{id, what}
-	if t.pr.dryCounted[e] {
+	e := instEvent{id, what}
+	if t.pr.counted[e] {
 		return false
 	}
-	if t.pr.dryCounted == nil {
-		t.pr.dryCounted = map[dryEvent]bool{}
+	if t.pr.counted == nil {
+		t.pr.counted = map[instEvent]bool{}
 	}
-	t.pr.dryCounted[e] = true
+	t.pr.counted[e] = true
 	return true
 }
 
@@ -301,7 +299,9 @@ func (s *Scheduler) neverJoined(t *tick, r *state.Instance, code, cause, why str
 	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s skipped for the capacity TTL", r.ID, why, r.Offering))
 }
 
-// interrupted drains an instance the cloud reclaims at `at`. One reclaimed
+// interrupted drains an instance the cloud reclaims at `at` (unless it is
+// draining already) and counts the notice, once however many ticks see it
+// before the cloud ends the instance. One reclaimed
 // before it joined delivered nothing: a failed launch, whose offering is
 // skipped for the capacity TTL as after a join timeout, so that a spot pool
 // that reclaims instances before they boot is not launched into again and
@@ -317,7 +317,9 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 			s.neverJoined(t, r, providers.CodeSpotInterruption, "reclaimed_booting", why+", before it joined")
 		}
 	}
-	s.drain(ctx, t, r, why)
+	if r.State != state.InstanceDraining {
+		s.drain(ctx, t, r, why)
+	}
 }
 
 // agentGPUs is the part of an agent's /v1/gpus body the scheduler reads.

@@ -165,10 +165,11 @@ type poolRun struct {
 	// the next tick.
 	unused       map[policy.OfferingKey]time.Time
 	unsavedHolds []state.Hold
-	// dryCounted is, in a dry run, what was counted of the live instances
-	// that the run leaves as they are (a join timeout, a spot notice), so
-	// that it is counted once and not at every tick (guarded by mu).
-	dryCounted map[dryEvent]bool
+	// counted is what was counted of the live instances (a join timeout,
+	// a spot notice), so that an event that stays (a notice on a draining
+	// instance, anything in a dry run) is counted once and not at every
+	// tick (guarded by mu).
+	counted map[instEvent]bool
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex

@@ -232,6 +232,11 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 			if skipped == tt.joined {
 				t.Fatalf("decisions %+v: a note that %s's offering is skipped: %v, want %v", h.decisions(), id, skipped, !tt.joined)
 			}
+			// The notice stays until the cloud ends the instance (2
+			// minutes): it is counted once.
+			for range 6 {
+				h.step(10 * time.Second)
+			}
 			if n := counterOf(t, reg, "spillway_spot_interruptions_total", "p4d"); n != 1 {
 				t.Errorf("spillway_spot_interruptions_total{offering=p4d} = %v, want 1", n)
 			}
