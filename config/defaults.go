@@ -23,10 +23,6 @@ const (
 	// DefaultAgentURL is where the server looks for a burst instance's
 	// spillway agent: its private address, the agent's default port.
 	DefaultAgentURL = "http://{{.PrivateIP}}:9401"
-	// DefaultJoinTimeout is the least default join timeout: a pool's is
-	// three boots of its slowest offering, at least this
-	// (policy.Pool.DefaultJoinTimeout).
-	DefaultJoinTimeout = policy.MinJoinTimeout
 	// DefaultDrainHookTimeout bounds one run of a pool's drain hook.
 	DefaultDrainHookTimeout = 30 * time.Second
 	DefaultDrainHTTPMethod  = "POST"

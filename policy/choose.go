@@ -427,7 +427,7 @@ func decSpotNote(chosen *decScore, sc []decScore) string {
 // loses.
 func decReclaims(o *decOffer) string {
 	every := time.Duration(min(float64(time.Hour)/o.rate, float64(1e5*time.Hour))).Round(time.Minute)
-	return fmt.Sprintf("one an instance every %s lose %.1f%% of its GPU-hours", decFmtDur(every), 100*o.lost)
+	return fmt.Sprintf("one per instance every %s, losing %.1f%% of its GPU-hours", decFmtDur(every), 100*o.lost)
 }
 
 // decLess puts spot offerings of a pool whose jobs do not checkpoint last

@@ -74,8 +74,8 @@ func TestSpotReclaimsCount(t *testing.T) {
 	}{
 		{"nothing known: on list price", 35.2, 0, "p5-spot", ""},
 		{"a reclaim a week: spot", 31.04, 1.0 / 168, "p5-spot", ""},
-		{"reclaimed hourly: spot at 56% still wins", 31.04, 1, "p5-spot", "chose p5-spot at $5.64 per useful GPU-hour (1 × 8 GPUs, $31.04/h each, for 8 GPUs of jobs); its price counts its reclaims: one an instance every 1h lose 31.3% of its GPU-hours"},
-		{"reclaimed hourly: on-demand against spot at 73%", 40, 1, "p5", "passed over p5-spot at $7.27 ($5.00 before its reclaims: one an instance every 1h lose 31.3% of its GPU-hours)"},
+		{"reclaimed hourly: spot at 56% still wins", 31.04, 1, "p5-spot", "chose p5-spot at $5.64 per useful GPU-hour (1 × 8 GPUs, $31.04/h each, for 8 GPUs of jobs); its price counts its reclaims: one per instance every 1h, losing 31.3% of its GPU-hours"},
+		{"reclaimed hourly: on-demand against spot at 73%", 40, 1, "p5", "passed over p5-spot at $7.27 ($5.00 before its reclaims: one per instance every 1h, losing 31.3% of its GPU-hours)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			snap := dtBusySnap(time.Hour, 8)
