@@ -366,6 +366,40 @@ func TestSimulateJoinTimeout(t *testing.T) {
 	}
 }
 
+// TestSimulateRegistrationTTL: the config's
+// simulate.baselines.karpenter.registration_ttl reaches the karpenter
+// baseline, and --baseline-opt overrides it: at 1s nearly every node it
+// launches is ended before it registers; at 15m, with boots spread wide,
+// only the slowest are.
+func TestSimulateRegistrationTTL(t *testing.T) {
+	const cloud = "  cloud:\n    boot_p95: 10\n    spot_mean_life: 0s\n    mean_out_of_stock: 0s\n"
+	karpenter := func(section string, flags ...string) (timeouts, onCloud int) {
+		t.Helper()
+		cfg, tr := simConfig(t, cloud+section)
+		out, err := runSimulateArgs(t, append([]string{"--config", cfg, "--trace", tr, "--json", "--onprem-gpus", "8", "--policies", "karpenter"}, flags...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Results []struct {
+				FailedLaunches map[string]int `json:"failed_launches"`
+				JobsOnCloud    int            `json:"jobs_on_cloud"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Results) != 1 {
+			t.Fatalf("%v in\n%s", err, out)
+		}
+		return rep.Results[0].FailedLaunches["join_timeout"], rep.Results[0].JobsOnCloud
+	}
+	short := "  baselines:\n    karpenter:\n      registration_ttl: 1s\n"
+	n1, on1 := karpenter(short)
+	n15, on15 := karpenter(short, "--baseline-opt", "karpenter.registration_ttl=15m")
+	if n1 < 100*max(n15, 1) || on1 >= on15 {
+		t.Errorf("registration_ttl 1s: %d join timeouts, %d jobs on cloud; --baseline-opt karpenter.registration_ttl=15m over it: %d, %d; want a hundredfold the timeouts at 1s (nodes that boot in under a second are rare) and fewer jobs on the cloud",
+			n1, on1, n15, on15)
+	}
+}
+
 // TestSimulateConfigSectionErrors: a bad simulate section is reported
 // with its line, and the command does not run.
 func TestSimulateConfigSectionErrors(t *testing.T) {
