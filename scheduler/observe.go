@@ -301,7 +301,9 @@ func (s *Scheduler) neverJoined(t *tick, r *state.Instance, code, cause, why str
 
 // interrupted drains an instance the cloud reclaims at `at` (unless it is
 // draining already) and counts the notice, once however many ticks see it
-// before the cloud ends the instance. One reclaimed
+// before the cloud ends the instance. The row keeps when the notice was
+// first seen (ReclaimedAt, stored by flush), so that the spot rates count
+// it once across restarts and leaders too. One reclaimed
 // before it joined delivered nothing: a failed launch, whose offering is
 // skipped for the capacity TTL as after a join timeout, so that a spot pool
 // that reclaims instances before they boot is not launched into again and
@@ -312,7 +314,10 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 	why := fmt.Sprintf("spot interruption notice: the cloud reclaims it at %s", at.UTC().Format(time.RFC3339))
 	if s.first(t, r.ID, "interruption") {
 		s.metrics.interruptions.WithLabelValues(r.Pool, r.Offering).Inc()
-		t.pr.spot.Reclaimed(s.rowOffering(t.pr, r).Key(), t.now)
+		if r.ReclaimedAt.IsZero() { // else a server before this one saw it (seed)
+			r.ReclaimedAt = t.now
+			t.pr.spot.Reclaimed(s.rowOffering(t.pr, r).Key(), t.now)
+		}
 		if r.State == state.InstanceBooting {
 			s.neverJoined(t, r, providers.CodeSpotInterruption, "reclaimed_booting", why+", before it joined")
 		}

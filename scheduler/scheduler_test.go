@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -242,8 +243,18 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 			}
 			// The pool learns the reclaim: its rate is above the prior.
 			st, _ := h.sched.LastStatus("train")
-			if r := st.Snapshot.SpotReclaims[p.Offerings[0].Key()]; !(r > spotlife.PriorRate) {
+			before := st.Snapshot.SpotReclaims[p.Offerings[0].Key()]
+			if !(before > spotlife.PriorRate) {
 				t.Errorf("snapshot's spot reclaim rates %v: want p4d's above the prior %v after a reclaim", st.Snapshot.SpotReclaims, spotlife.PriorRate)
+			}
+			// A restarted server learns it back from the state, the
+			// notice counted once though the cloud still shows it.
+			h.opts.Registerer = prometheus.NewRegistry()
+			h.restart()
+			h.step(10 * time.Second)
+			st, _ = h.sched.LastStatus("train")
+			if after := st.Snapshot.SpotReclaims[p.Offerings[0].Key()]; math.Abs(after-before) > before/100 {
+				t.Errorf("after a restart p4d's reclaim rate is %v, want %v as before it (within 1%%)", after, before)
 			}
 		})
 	}

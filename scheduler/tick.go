@@ -293,7 +293,7 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 
 // seed teaches the pool's trackers what was recorded before this process
 // started, so a restart forgets none: the boot tracker the joins, oldest
-// first, the idle tracker the newest idle gaps of each offering, and the
+// first, the spot tracker the reclaim notices and spot lives, the idle tracker the newest idle gaps of each offering, and the
 // offerings held out of launches as unused.
 func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	pool := pr.spec.Policy.Name
@@ -307,6 +307,7 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 			pr.boots.Observe(s.rowOffering(pr, r).Key(), r.JoinedAt.Sub(r.LaunchedAt))
 		}
 	}
+	s.seedSpot(pr, rows)
 	gaps, err := s.opts.Store.IdleGaps(ctx, pool, idlegap.DefaultWindow)
 	if err != nil {
 		return fmt.Errorf("read past idle gaps for scale_in.idle auto: %w", err)
@@ -321,6 +322,40 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	}
 	pr.seeded = true
 	return nil
+}
+
+// seedSpot teaches the spot tracker the reclaim notices and the ended
+// lives of the pool's spot instances in rows, in the order they happened
+// (the tracker decays forward only). The live instances' exposure is the
+// tick's to count.
+func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
+	type spotEvent struct {
+		at      time.Time
+		r       *state.Instance
+		reclaim bool
+	}
+	var evs []spotEvent
+	for i := range rows {
+		r := &rows[i]
+		if s.rowOffering(pr, r).Market != policy.MarketSpot {
+			continue
+		}
+		if !r.ReclaimedAt.IsZero() {
+			evs = append(evs, spotEvent{at: r.ReclaimedAt, r: r, reclaim: true})
+		}
+		if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
+			evs = append(evs, spotEvent{at: r.EndedAt, r: r})
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b spotEvent) int { return a.at.Compare(b.at) })
+	for _, e := range evs {
+		k := s.rowOffering(pr, e.r).Key()
+		if e.reclaim {
+			pr.spot.Reclaimed(k, e.at)
+		} else {
+			pr.spot.Ended(k, e.r.LaunchedAt, e.at)
+		}
+	}
 }
 
 // newTerm starts the pool's trackers afresh when this server begins a new

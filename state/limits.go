@@ -240,7 +240,7 @@ func (in Instance) Bounded() (Instance, error) {
 		t    time.Time
 	}{
 		{"LaunchedAt", in.LaunchedAt}, {"JoinedAt", in.JoinedAt}, {"IdleSince", in.IdleSince},
-		{"DrainStartedAt", in.DrainStartedAt}, {"DrainHookAt", in.DrainHookAt},
+		{"DrainStartedAt", in.DrainStartedAt}, {"DrainHookAt", in.DrainHookAt}, {"ReclaimedAt", in.ReclaimedAt},
 		{"EndedAt", in.EndedAt}, {"UpdatedAt", in.UpdatedAt},
 	} {
 		c.time(f.name, f.t, false)

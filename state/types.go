@@ -73,6 +73,7 @@ type Instance struct {
 	IdleSince          time.Time
 	DrainStartedAt     time.Time
 	DrainHookAt        time.Time // when the drain hook ran (zero: not yet)
+	ReclaimedAt        time.Time // when the cloud's spot reclaim notice was first seen (zero: none)
 	EndedAt            time.Time // when termination was requested/observed
 	EndReason          string
 	UpdatedAt          time.Time

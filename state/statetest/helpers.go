@@ -89,6 +89,7 @@ func instance(provider, id, pool string, launched time.Time) state.Instance {
 		IdleSince:      launched.Add(40 * time.Minute),
 		DrainStartedAt: launched.Add(50 * time.Minute),
 		DrainHookAt:    launched.Add(50*time.Minute + time.Second),
+		ReclaimedAt:    launched.Add(49 * time.Minute),
 		EndedAt:        time.Time{},
 		EndReason:      "",
 		UpdatedAt:      launched.Add(51 * time.Minute),

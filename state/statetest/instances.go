@@ -25,6 +25,7 @@ func instanceUpsertKeepsLatest(t *testing.T, h *harness) {
 	s := h.store(t)
 	in := instance("aws", "i-0a", "train", t0)
 	in.State, in.JoinedAt, in.BusyGPUs, in.DrainStartedAt, in.DrainHookAt, in.IdleSince = state.InstanceBooting, time.Time{}, 0, time.Time{}, time.Time{}, time.Time{}
+	in.ReclaimedAt = time.Time{}
 	ok(t, s.PutInstance(ctx(t), in), "PutInstance(booting)")
 	// The same instance under another provider is another row.
 	other := instance("alicloud", "i-0a", "infer", at(time.Second))
@@ -39,6 +40,7 @@ func instanceUpsertKeepsLatest(t *testing.T, h *harness) {
 			in.State, in.BusyGPUs, in.IdleSince, in.DrainStartedAt = state.InstanceDraining, 0, at(20*time.Minute), at(30*time.Minute)
 		},
 		func(in *state.Instance) { in.DrainHookAt = at(30*time.Minute + time.Second) },
+		func(in *state.Instance) { in.ReclaimedAt = at(30*time.Minute + 2*time.Second) },
 		func(in *state.Instance) {
 			in.State, in.EndedAt, in.EndReason = state.InstanceEnded, at(31*time.Minute), "no busy GPU"
 		},
