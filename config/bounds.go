@@ -74,6 +74,9 @@ const (
 	// boot time as a multiple of the median.
 	MinBootP95 = 1.0
 	MaxBootP95 = 10.0
+	// MaxSpotProtection bounds simulate.cloud's spot_protection: Alibaba's
+	// longest protection period (RunInstances' SpotDuration, 0 to 6 hours).
+	MaxSpotProtection = 6 * time.Hour
 	// MaxBaselineDuration bounds the baselines' durations (cooldowns,
 	// intervals, suspend times) and MaxResumeRate per-job's resume_rate,
 	// as --baseline-opt does.

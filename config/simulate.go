@@ -64,11 +64,16 @@ type SimCloud struct {
 	// BootP95 is the p95 boot time as a multiple of the median (the
 	// offering's boot); 1 (fixed boots) to 10.
 	BootP95 *float64 `yaml:"boot_p95,omitempty"`
-	// SpotMeanLife is the mean time from launch to a spot instance's
-	// reclaim notice: 0s (never reclaimed) or 1m to 366 days. SpotNotice is
-	// the warning before the reclaim: 0s to 1h.
-	SpotMeanLife *policy.Duration `yaml:"spot_mean_life,omitempty"`
-	SpotNotice   *policy.Duration `yaml:"spot_notice,omitempty"`
+	// SpotMeanLife is the mean time from launch (after the protection) to
+	// a spot instance's reclaim notice: 0s (never reclaimed) or 1m to 366
+	// days. SpotNotice is the warning before the reclaim: 0s to 1h.
+	// SpotProtection is the time after launch the cloud never reclaims
+	// in: 0s to 6h (Alibaba's longest). Left out, both follow the
+	// offering's cloud: 2 minutes and none on AWS, 5 minutes and an hour
+	// on Alibaba (sim.AlibabaSpotNotice, sim.AlibabaSpotProtection).
+	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
+	SpotNotice     *policy.Duration `yaml:"spot_notice,omitempty"`
+	SpotProtection *policy.Duration `yaml:"spot_protection,omitempty"`
 	// Quota caps the GPUs held at once per provider ("aws-east") or per
 	// provider and region ("aws-east/us-east-1"); 1 to 1048576 GPUs.
 	Quota map[string]int `yaml:"quota,omitempty"`
@@ -86,9 +91,10 @@ type SimOffering struct {
 	// OutOfStock, when it lists any window, replaces the random process:
 	// the offering is out of stock within the windows and in stock
 	// outside them. At most MaxStockWindows windows.
-	OutOfStock   []SimWindow      `yaml:"out_of_stock,omitempty"`
-	SpotMeanLife *policy.Duration `yaml:"spot_mean_life,omitempty"`
-	SpotNotice   *policy.Duration `yaml:"spot_notice,omitempty"`
+	OutOfStock     []SimWindow      `yaml:"out_of_stock,omitempty"`
+	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
+	SpotNotice     *policy.Duration `yaml:"spot_notice,omitempty"`
+	SpotProtection *policy.Duration `yaml:"spot_protection,omitempty"`
 }
 
 // SimWindow is a stretch of simulated time: from From (0s to 366 days
@@ -200,7 +206,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		v.simDuration(op+".mean_in_stock", o.MeanInStock, false, time.Minute, MaxDuration, "")
 		v.simDuration(op+".mean_out_of_stock", o.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
 		v.stockWindows(op, o)
-		for field, d := range map[string]*policy.Duration{"spot_mean_life": o.SpotMeanLife, "spot_notice": o.SpotNotice} {
+		for field, d := range map[string]*policy.Duration{"spot_mean_life": o.SpotMeanLife, "spot_notice": o.SpotNotice, "spot_protection": o.SpotProtection} {
 			if d != nil && market != policy.MarketSpot {
 				v.errf(op+"."+field, "offering %q is bought %s, and only spot instances are reclaimed: remove %s, or give it to a spot offering", name, market, field)
 			}
@@ -208,6 +214,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		if market == policy.MarketSpot {
 			v.simDuration(op+".spot_mean_life", o.SpotMeanLife, true, time.Minute, MaxDuration, "never reclaimed")
 			v.simDuration(op+".spot_notice", o.SpotNotice, false, 0, time.Hour, "")
+			v.simDuration(op+".spot_protection", o.SpotProtection, false, 0, MaxSpotProtection, "")
 		}
 	}
 	v.simDuration(cp+".capacity_ttl", c.CapacityTTL, false, time.Second, 24*time.Hour, "")
@@ -216,6 +223,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	}
 	v.simDuration(cp+".spot_mean_life", c.SpotMeanLife, true, time.Minute, MaxDuration, "never reclaimed")
 	v.simDuration(cp+".spot_notice", c.SpotNotice, false, 0, time.Hour, "")
+	v.simDuration(cp+".spot_protection", c.SpotProtection, false, 0, MaxSpotProtection, "")
 	for _, key := range cfgNames(c.Quota) {
 		qp := cp + ".quota." + key
 		prov, region, hasRegion := strings.Cut(key, "/")

@@ -33,13 +33,21 @@ type Cloud struct {
 	// SpotMeanLife is the mean time from launch to reclaim of a spot
 	// instance (exponential); 0: never reclaimed. SpotNotice is the warning
 	// before it ends: the instance takes no new work from the notice on.
-	SpotMeanLife time.Duration
-	SpotNotice   time.Duration
-	// Spot overrides SpotMeanLife and SpotNotice per spot offering (by
-	// the name reports use, as Stock): reclaim rates differ by instance
-	// type and place (AWS Spot Advisor publishes them per type and
-	// region), notices by cloud (AWS documents 2 minutes).
-	Spot map[string]SpotModel
+	// SpotProtection is the time after launch during which the cloud
+	// never reclaims a spot instance (Alibaba's protection period); the
+	// reclaims come at the mean life's rate after it.
+	SpotMeanLife   time.Duration
+	SpotNotice     time.Duration
+	SpotProtection time.Duration
+	// Spot overrides SpotMeanLife, SpotNotice and SpotProtection per spot
+	// offering (by the name reports use, as Stock): reclaim rates differ
+	// by instance type and place (AWS Spot Advisor publishes them per type
+	// and region). SpotByProvider does per provider (by its name in the
+	// config) what an offering's entry does not: notices and protection
+	// differ by cloud (AWSSpotNotice, AlibabaSpotNotice,
+	// AlibabaSpotProtection).
+	Spot           map[string]SpotModel
+	SpotByProvider map[string]SpotModel
 	// Stock overrides MeanInStock and MeanOutOfStock per offering (by the
 	// name reports use: its name, or provider/region/type/market).
 	Stock map[string]StockModel
@@ -76,19 +84,37 @@ type Window struct {
 //     skipped for 3 minutes (providers.DefaultCapacityTTL), a provider or
 //     region over its quota blocked for 15 (providers.DefaultQuotaTTL);
 //   - boot p95 at twice the median (an assumption);
-//   - spot: 2-minute notice (AWS's documented interruption notice), mean
-//     life of 7 days (about 13% in a day): a pessimistic assumption inside
-//     AWS Spot Advisor's open-ended ">20% a month" band.
+//   - spot: 2-minute notice (AWS's documented interruption notice; the
+//     simulate command gives an Alibaba provider's offerings 5 minutes
+//     and a protection hour, SpotByProvider), mean life of 7 days (about
+//     13% in a day): a pessimistic assumption inside AWS Spot Advisor's
+//     open-ended ">20% a month" band.
 func DefaultCloud(seed uint64) *Cloud {
 	return &Cloud{Seed: seed, MeanInStock: 12 * time.Hour, MeanOutOfStock: 30 * time.Minute,
-		CapacityTTL: providers.DefaultCapacityTTL, QuotaTTL: providers.DefaultQuotaTTL, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: 2 * time.Minute}
+		CapacityTTL: providers.DefaultCapacityTTL, QuotaTTL: providers.DefaultQuotaTTL, BootP95: 2, SpotMeanLife: 7 * 24 * time.Hour, SpotNotice: AWSSpotNotice}
 }
 
 // SpotModel is one spot offering's reclaims: the mean life until a reclaim
-// notice (0: never reclaimed) and the notice.
+// notice (0: never reclaimed) after the protection period, and the notice.
 type SpotModel struct {
-	MeanLife, Notice time.Duration
+	MeanLife, Notice, Protection time.Duration
 }
+
+// The clouds' documented spot notices and protection, for a provider's
+// offerings when the config sets neither:
+//   - AWS: a 2-minute interruption notice, no protection (EC2 User Guide,
+//     "Spot Instance interruption notices");
+//   - Alibaba Cloud: a preemptible instance is released 5 minutes after
+//     ECS announces it (the Recycling operation lock, which
+//     providers/alicloud dates the same way), and is not reclaimed within
+//     its protection period, one hour unless RunInstances' SpotDuration
+//     says otherwise, which Spillway leaves to its default (ECS User
+//     Guide, "Preemptible instances").
+const (
+	AWSSpotNotice         = 2 * time.Minute
+	AlibabaSpotNotice     = 5 * time.Minute
+	AlibabaSpotProtection = time.Hour
+)
 
 // stock is one offering's availability process.
 type stock struct {
@@ -228,21 +254,27 @@ func (cs *cloudState) spotLife(o policy.Offering) time.Duration {
 	if cs == nil || o.Market != policy.MarketSpot {
 		return 0
 	}
-	mean := cs.spot(o).MeanLife
-	if mean <= 0 {
+	m := cs.spot(o)
+	if m.MeanLife <= 0 {
 		return 0
 	}
-	return max(time.Second, expDraw(cs.rng, mean))
+	return m.Protection + max(time.Second, expDraw(cs.rng, m.MeanLife))
 }
 
-// spot is a spot offering's reclaim model.
+// spot is a spot offering's reclaim model: its own, else its provider's,
+// else the cloud's.
 func (cs *cloudState) spot(o policy.Offering) SpotModel {
 	if len(cs.c.Spot) > 0 {
 		if m, ok := cs.c.Spot[policyOfferingName(o)]; ok {
 			return m
 		}
 	}
-	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice}
+	if len(cs.c.SpotByProvider) > 0 {
+		if m, ok := cs.c.SpotByProvider[o.Provider]; ok {
+			return m
+		}
+	}
+	return SpotModel{MeanLife: cs.c.SpotMeanLife, Notice: cs.c.SpotNotice, Protection: cs.c.SpotProtection}
 }
 
 // markUnavailable puts an offering that failed a launch at now in the

@@ -220,6 +220,42 @@ func TestSpotPerOffering(t *testing.T) {
 	}
 }
 
+// TestSpotProtection: no reclaim comes within a spot instance's
+// protection period (Alibaba's hour), whether it is the offering's own,
+// its provider's or the cloud's: 50-minute jobs on spot instances living
+// 20 minutes on average are killed again and again without one, never
+// with one.
+func TestSpotProtection(t *testing.T) {
+	pool := cloudPool(policy.MarketSpot)
+	pool.Offerings = pool.Offerings[:1] // "cheap", provider "aws"
+	quick := SpotModel{MeanLife: 20 * time.Minute, Notice: 2 * time.Minute}
+	kept := quick
+	kept.Protection = time.Hour
+	for _, tt := range []struct {
+		name  string
+		cloud Cloud
+		kills bool
+	}{
+		{"none", Cloud{SpotMeanLife: quick.MeanLife, SpotNotice: quick.Notice}, true},
+		{"the cloud's", Cloud{SpotMeanLife: quick.MeanLife, SpotNotice: quick.Notice, SpotProtection: time.Hour}, false},
+		{"the provider's", Cloud{SpotMeanLife: quick.MeanLife, SpotNotice: quick.Notice, SpotByProvider: map[string]SpotModel{"aws": kept}}, false},
+		{"another provider's", Cloud{SpotMeanLife: quick.MeanLife, SpotNotice: quick.Notice, SpotByProvider: map[string]SpotModel{"ali": kept}}, true},
+		{"the offering's over its provider's", Cloud{SpotByProvider: map[string]SpotModel{"aws": kept}, Spot: map[string]SpotModel{"cheap": quick}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cloud
+			c.Seed = 5
+			res, err := Run(context.Background(), Options{Pool: pool, Trace: cloudTrace(6, 50*time.Minute), Policy: Spillway(), Cloud: &c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (res.JobsKilled > 0) != tt.kills || res.JobsOnCloud != 6 || res.JobsUnstarted != 0 {
+				t.Errorf("%d runs killed, %d jobs on cloud, %d unstarted: want kills %v and all 6 jobs run", res.JobsKilled, res.JobsOnCloud, res.JobsUnstarted, tt.kills)
+			}
+		})
+	}
+}
+
 // TestSpotNoticePerOffering: an offering's own notice is how long its jobs
 // keep running after a reclaim notice: without one, reclaims kill jobs;
 // with one longer than any job (and a drain timeout longer still), every

@@ -71,7 +71,9 @@ boots it has seen, as the server does with its joins; one still booting
 at the pool's join.timeout, three boots of its slowest offering by
 default, is ended as a failed launch and its offering enters the capacity
 cache, as the server does), and spot instances
-are reclaimed with a 2-minute notice (one reclaimed before it came up is
+are reclaimed with their cloud's notice, 2 minutes on AWS and 5 on
+Alibaba, which reclaims none within its hour of protection after launch
+(one reclaimed before it came up is
 a failed launch, and its offering enters the capacity cache, as the
 server does), their jobs killed and requeued (or
 resumed from their last checkpoint when the pool has a checkpoint_interval;
@@ -252,7 +254,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if cfg.Simulate != nil {
 		sc = *cfg.Simulate
 	}
-	cloudFor, seed, err := simCloud(cmd, f, sc.Cloud)
+	cloudFor, seed, err := simCloud(cmd, f, sc.Cloud, cloudsOf(cfg, pool))
 	if err != nil {
 		return err
 	}
@@ -503,7 +505,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 // --cloud and --seed overriding its model and seed when given. It returns
 // the model as a function of the seed (nil for the ideal cloud; a sweep
 // draws seeds 1…N from it) and the seed of a single run.
-func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud) (func(uint64) *sim.Cloud, uint64, error) {
+func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud, clouds offeringClouds) (func(uint64) *sim.Cloud, uint64, error) {
 	model := sc.Model
 	if model == "" {
 		model = config.CloudRealistic
@@ -522,15 +524,38 @@ func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud) (func(uin
 	case config.CloudIdeal:
 		return nil, seed, nil
 	case config.CloudRealistic:
-		return func(seed uint64) *sim.Cloud { return realisticCloud(seed, sc) }, seed, nil
+		return func(seed uint64) *sim.Cloud { return realisticCloud(seed, sc, clouds) }, seed, nil
 	}
 	return nil, 0, fmt.Errorf("--cloud %q: want realistic or ideal", f.cloud)
 }
 
+// offeringClouds is what kind of cloud each provider is (by its name in
+// the config) and which provider each of the pool's offerings is bought
+// from (by the offering's name).
+type offeringClouds struct {
+	kinds    map[string]config.ProviderType
+	provider map[string]string
+}
+
+// cloudsOf is the config's offeringClouds for the pool.
+func cloudsOf(cfg *config.Config, pool policy.Pool) offeringClouds {
+	oc := offeringClouds{kinds: map[string]config.ProviderType{}, provider: map[string]string{}}
+	for name, pc := range cfg.Providers {
+		oc.kinds[name] = pc.Type
+	}
+	for _, o := range pool.Offerings {
+		oc.provider[o.Name] = o.Provider
+	}
+	return oc
+}
+
 // realisticCloud is sim.DefaultCloud with what the config's simulate.cloud
 // sets instead; a per-offering stock or spot model takes the cloud's
-// values for what it leaves out.
-func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
+// values for what it leaves out. Spot notices and protection the section
+// leaves out follow each provider's cloud (sim.AlibabaSpotNotice and
+// sim.AlibabaSpotProtection for Alibaba; the defaults, AWS's, for the
+// others).
+func realisticCloud(seed uint64, sc config.SimCloud, clouds offeringClouds) *sim.Cloud {
 	c := sim.DefaultCloud(seed)
 	set := func(dst *time.Duration, v *policy.Duration) {
 		if v != nil {
@@ -542,7 +567,31 @@ func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 	set(&c.CapacityTTL, sc.CapacityTTL)
 	set(&c.SpotMeanLife, sc.SpotMeanLife)
 	set(&c.SpotNotice, sc.SpotNotice)
+	set(&c.SpotProtection, sc.SpotProtection)
 	set(&c.QuotaTTL, sc.QuotaTTL)
+	// spotOf is a provider's spot model: the cloud's, with its own
+	// notice and protection where the section gives none.
+	spotOf := func(provider string) (sim.SpotModel, bool) {
+		m := sim.SpotModel{MeanLife: c.SpotMeanLife, Notice: c.SpotNotice, Protection: c.SpotProtection}
+		if clouds.kinds[provider] != config.ProviderAlicloud || (sc.SpotNotice != nil && sc.SpotProtection != nil) {
+			return m, false
+		}
+		if sc.SpotNotice == nil {
+			m.Notice = sim.AlibabaSpotNotice
+		}
+		if sc.SpotProtection == nil {
+			m.Protection = sim.AlibabaSpotProtection
+		}
+		return m, true
+	}
+	for name := range clouds.kinds {
+		if m, own := spotOf(name); own {
+			if c.SpotByProvider == nil {
+				c.SpotByProvider = map[string]sim.SpotModel{}
+			}
+			c.SpotByProvider[name] = m
+		}
+	}
 	if sc.BootP95 != nil {
 		c.BootP95 = *sc.BootP95
 	}
@@ -559,10 +608,11 @@ func realisticCloud(seed uint64, sc config.SimCloud) *sim.Cloud {
 			}
 			c.Stock[name] = m
 		}
-		if o.SpotMeanLife != nil || o.SpotNotice != nil {
-			m := sim.SpotModel{MeanLife: c.SpotMeanLife, Notice: c.SpotNotice}
+		if o.SpotMeanLife != nil || o.SpotNotice != nil || o.SpotProtection != nil {
+			m, _ := spotOf(clouds.provider[name])
 			set(&m.MeanLife, o.SpotMeanLife)
 			set(&m.Notice, o.SpotNotice)
+			set(&m.Protection, o.SpotProtection)
 			if c.Spot == nil {
 				c.Spot = map[string]sim.SpotModel{}
 			}

@@ -429,7 +429,7 @@ func TestRealisticCloud(t *testing.T) {
 		BootP95:    &p95,
 		SpotNotice: d(0),
 		Quota:      map[string]int{"aws": 64},
-	})
+	}, offeringClouds{})
 	want := sim.DefaultCloud(9)
 	want.MeanInStock, want.BootP95, want.SpotNotice = 6*time.Hour, 3, 0
 	want.Stock = map[string]sim.StockModel{"a": {MeanInStock: 6 * time.Hour, MeanOutOfStock: 2 * time.Hour}, "b": {MeanInStock: time.Hour, MeanOutOfStock: want.MeanOutOfStock},
@@ -439,8 +439,44 @@ func TestRealisticCloud(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("cloud\n %+v\nwant\n %+v", got, want)
 	}
-	if bare := realisticCloud(9, config.SimCloud{}); !reflect.DeepEqual(bare, sim.DefaultCloud(9)) {
+	if bare := realisticCloud(9, config.SimCloud{}, offeringClouds{}); !reflect.DeepEqual(bare, sim.DefaultCloud(9)) {
 		t.Errorf("an empty section gives %+v, want the default cloud", bare)
+	}
+}
+
+// TestRealisticCloudSpotByCloud: spot notices and protection the config
+// leaves out follow each provider's cloud: Alibaba's 5 minutes and hour
+// of protection, AWS's 2 minutes (the default cloud's); what the config
+// sets holds for every cloud, and an offering's own entry starts from its
+// provider's.
+func TestRealisticCloudSpotByCloud(t *testing.T) {
+	d := func(x time.Duration) *policy.Duration { p := policy.Duration(x); return &p }
+	clouds := offeringClouds{kinds: map[string]config.ProviderType{"aws-east": config.ProviderAWS, "ali-hz": config.ProviderAlicloud},
+		provider: map[string]string{"p5-spot": "aws-east", "gn7-spot": "ali-hz"}}
+	week := sim.DefaultCloud(1).SpotMeanLife
+	ali := sim.SpotModel{MeanLife: week, Notice: sim.AlibabaSpotNotice, Protection: sim.AlibabaSpotProtection}
+	for _, tt := range []struct {
+		name       string
+		sc         config.SimCloud
+		byProvider map[string]sim.SpotModel
+		offerings  map[string]sim.SpotModel
+	}{
+		{"left out: each cloud's own", config.SimCloud{}, map[string]sim.SpotModel{"ali-hz": ali}, nil},
+		{"a notice for every cloud", config.SimCloud{SpotNotice: d(3 * time.Minute)},
+			map[string]sim.SpotModel{"ali-hz": {MeanLife: week, Notice: 3 * time.Minute, Protection: time.Hour}}, nil},
+		{"both for every cloud", config.SimCloud{SpotNotice: d(time.Minute), SpotProtection: d(0)}, nil, nil},
+		{"an offering's entry starts from its provider's", config.SimCloud{Offerings: map[string]config.SimOffering{
+			"gn7-spot": {SpotMeanLife: d(10 * time.Hour)}, "p5-spot": {SpotProtection: d(30 * time.Minute)}}},
+			map[string]sim.SpotModel{"ali-hz": ali},
+			map[string]sim.SpotModel{"gn7-spot": {MeanLife: 10 * time.Hour, Notice: 5 * time.Minute, Protection: time.Hour},
+				"p5-spot": {MeanLife: week, Notice: 2 * time.Minute, Protection: 30 * time.Minute}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := realisticCloud(1, tt.sc, clouds)
+			if !reflect.DeepEqual(c.SpotByProvider, tt.byProvider) || !reflect.DeepEqual(c.Spot, tt.offerings) {
+				t.Errorf("per provider %+v, per offering %+v; want %+v and %+v", c.SpotByProvider, c.Spot, tt.byProvider, tt.offerings)
+			}
+		})
 	}
 }
 
