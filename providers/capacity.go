@@ -104,7 +104,26 @@ func BlockKey(provider, region string) string {
 //
 // An expiry is only ever extended by a new failure, never shortened.
 func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
-	now := c.now()
+	return c.record(err, key, c.now())
+}
+
+// Restore records a failure seen at `at`, before this cache existed (a
+// restarted server or a new leader reading back what the state kept), as
+// Record would have then: the entry lasts its TTL from at, and one whose
+// TTL has passed changes nothing. A nil err changes nothing.
+func (c *CapacityCache) Restore(err error, key policy.OfferingKey, at time.Time) bool {
+	ttl := c.capacityTTL
+	if errors.As(err, new(*QuotaError)) {
+		ttl = c.quotaTTL
+	}
+	if err == nil || !at.Add(ttl).After(c.now()) {
+		return false
+	}
+	return c.record(err, key, at)
+}
+
+// record is Record as of now.
+func (c *CapacityCache) record(err error, key policy.OfferingKey, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {
@@ -129,7 +148,9 @@ func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
 		return true
 	}
 	if IsCapacity(err) {
-		extend(c.unavailable, key, now.Add(c.capacityTTL))
+		if !extend(c.unavailable, key, now.Add(c.capacityTTL)) {
+			return false // a later failure holds it longer (Restore), and says why
+		}
 		if why := causeOf(err); why != "" {
 			c.causes[key] = why
 		} else {
@@ -156,10 +177,14 @@ func causeOf(err error) string {
 	return ""
 }
 
-func extend[K comparable](m map[K]time.Time, k K, until time.Time) {
-	if cur, ok := m[k]; !ok || until.After(cur) {
+// extend sets m[k] to until unless it is already later, and reports
+// whether it did.
+func extend[K comparable](m map[K]time.Time, k K, until time.Time) bool {
+	if cur, ok := m[k]; !ok || !until.Before(cur) {
 		m[k] = until
+		return true
 	}
+	return false
 }
 
 // Available reports whether key is neither marked unavailable nor blocked

@@ -154,6 +154,15 @@ func TestInstanceThatNeverJoinsIsReplaced(t *testing.T) {
 			t.Fatalf("replacement %s is %s, want %s: the offering that failed to join is penalised", in.ID, in.InstanceType, altType)
 		}
 	}
+	// A restarted server skips it too, for what is left of the capacity
+	// TTL, from the ended instance's row.
+	h.restart()
+	h.step(10 * time.Second)
+	st, _ := h.sched.LastStatus("train")
+	key := testPool().Offerings[0].Key()
+	if _, skipped := st.Snapshot.Unavailable[key]; !skipped || st.Snapshot.UnavailableWhy[key] != policy.WhyNeverJoined {
+		t.Fatalf("after a restart: unavailable %v (why %v), want %s skipped: %s", st.Snapshot.Unavailable, st.Snapshot.UnavailableWhy, key.InstanceType, policy.WhyNeverJoined)
+	}
 }
 
 // TestSpotInterruptionOnSpotOffering: an interruption notice drains the
@@ -255,6 +264,11 @@ func TestSpotInterruptionOnSpotOffering(t *testing.T) {
 			st, _ = h.sched.LastStatus("train")
 			if after := st.Snapshot.SpotReclaims[p.Offerings[0].Key()]; math.Abs(after-before) > before/100 {
 				t.Errorf("after a restart p4d's reclaim rate is %v, want %v as before it (within 1%%)", after, before)
+			}
+			// Reclaimed before it joined, it stays skipped across the restart.
+			key := p.Offerings[0].Key()
+			if _, skipped := st.Snapshot.Unavailable[key]; skipped == tt.joined || (!tt.joined && st.Snapshot.UnavailableWhy[key] != policy.WhyReclaimedBooting) {
+				t.Errorf("after a restart: unavailable %v (why %v), want p4d skipped: %v", st.Snapshot.Unavailable, st.Snapshot.UnavailableWhy, !tt.joined)
 			}
 		})
 	}
