@@ -389,8 +389,8 @@ func (s *Scheduler) seedUnavailable(pr *poolRun, rows []state.Instance) {
 }
 
 // newTerm starts the pool's trackers afresh when this server begins a new
-// leader term: another server may have led meanwhile and stored joins and
-// idle gaps this one never saw, so the next tick reads them all back
+// leader term: another server may have led meanwhile and stored joins,
+// reclaims and idle gaps this one never saw, so the next tick reads them all back
 // (seed) rather than keeping what it learnt before. Gaps resolved and not
 // yet stored are kept for storing.
 func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
