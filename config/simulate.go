@@ -83,8 +83,9 @@ type SimCloud struct {
 }
 
 // SimOffering is one offering's stock-out means, or its stock-out
-// schedule, and, for a spot offering, its mean life until a reclaim
-// notice and the notice (same ranges as the cloud's).
+// schedule, its boot spread and, for a spot offering, its mean life until
+// a reclaim notice, the notice and the protection (same ranges as the
+// cloud's).
 type SimOffering struct {
 	MeanInStock    *policy.Duration `yaml:"mean_in_stock,omitempty"`
 	MeanOutOfStock *policy.Duration `yaml:"mean_out_of_stock,omitempty"`
@@ -95,6 +96,8 @@ type SimOffering struct {
 	SpotMeanLife   *policy.Duration `yaml:"spot_mean_life,omitempty"`
 	SpotNotice     *policy.Duration `yaml:"spot_notice,omitempty"`
 	SpotProtection *policy.Duration `yaml:"spot_protection,omitempty"`
+	// BootP95 is the offering's own boot spread (as the cloud's).
+	BootP95 *float64 `yaml:"boot_p95,omitempty"`
 }
 
 // SimWindow is a stretch of simulated time: from From (0s to 366 days
@@ -206,6 +209,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		v.simDuration(op+".mean_in_stock", o.MeanInStock, false, time.Minute, MaxDuration, "")
 		v.simDuration(op+".mean_out_of_stock", o.MeanOutOfStock, true, time.Minute, MaxDuration, "never out of stock")
 		v.stockWindows(op, o)
+		v.bootP95(op+".boot_p95", o.BootP95)
 		for field, d := range map[string]*policy.Duration{"spot_mean_life": o.SpotMeanLife, "spot_notice": o.SpotNotice, "spot_protection": o.SpotProtection} {
 			if d != nil && market != policy.MarketSpot {
 				v.errf(op+"."+field, "offering %q is bought %s, and only spot instances are reclaimed: remove %s, or give it to a spot offering", name, market, field)
@@ -218,9 +222,7 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 		}
 	}
 	v.simDuration(cp+".capacity_ttl", c.CapacityTTL, false, time.Second, 24*time.Hour, "")
-	if f := c.BootP95; f != nil && (*f < MinBootP95 || *f > MaxBootP95) {
-		v.errf(cp+".boot_p95", "%s is out of range: want the p95 boot time as a multiple of the median (the offering's boot), from %s (fixed boots) to %s", cfgFloat(*f), cfgFloat(MinBootP95), cfgFloat(MaxBootP95))
-	}
+	v.bootP95(cp+".boot_p95", c.BootP95)
 	v.simDuration(cp+".spot_mean_life", c.SpotMeanLife, true, time.Minute, MaxDuration, "never reclaimed")
 	v.simDuration(cp+".spot_notice", c.SpotNotice, false, 0, time.Hour, "")
 	v.simDuration(cp+".spot_protection", c.SpotProtection, false, 0, MaxSpotProtection, "")
@@ -277,6 +279,13 @@ func (v *cfgValidator) simDuration(path string, d *policy.Duration, zeroOK bool,
 			want = fmt.Sprintf("0s (%s) or %s", zeroMeans, want)
 		}
 		v.errf(path, "duration %s is out of range: want %s", x, want)
+	}
+}
+
+// bootP95 checks a boot_p95.
+func (v *cfgValidator) bootP95(path string, f *float64) {
+	if f != nil && !(*f >= MinBootP95 && *f <= MaxBootP95) {
+		v.errf(path, "%s is out of range: want the p95 boot time as a multiple of the median (the offering's boot), from %s (fixed boots) to %s", cfgFloat(*f), cfgFloat(MinBootP95), cfgFloat(MaxBootP95))
 	}
 }
 

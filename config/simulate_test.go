@@ -32,7 +32,7 @@ func TestSimulateSection(t *testing.T) {
 			MeanInStock:    dur(6 * time.Hour),
 			MeanOutOfStock: dur(0),
 			Offerings: map[string]SimOffering{
-				"ali-spot":                            {MeanOutOfStock: dur(2 * time.Hour), SpotMeanLife: dur(24 * time.Hour), SpotNotice: dur(5 * time.Minute), SpotProtection: dur(time.Hour)},
+				"ali-spot":                            {MeanOutOfStock: dur(2 * time.Hour), SpotMeanLife: dur(24 * time.Hour), SpotNotice: dur(5 * time.Minute), SpotProtection: dur(time.Hour), BootP95: ptr(5.0)},
 				"aws/us-east-1/p5.48xlarge/on-demand": {MeanInStock: dur(time.Hour)},
 			},
 			CapacityTTL:    dur(3 * time.Minute),

@@ -29,7 +29,11 @@ type Cloud struct {
 	CapacityTTL time.Duration
 	// BootP95 is the p95 boot time as a multiple of the median, which is
 	// the offering's boot: boot times are lognormal. 0 or 1: fixed.
-	BootP95 float64
+	// OfferingBootP95 overrides it per offering (by the name reports use,
+	// as Stock): an image that pulls a large container spreads more than
+	// one baked with its drivers.
+	BootP95         float64
+	OfferingBootP95 map[string]float64
 	// SpotMeanLife is the mean time from launch to reclaim of a spot
 	// instance (exponential); 0: never reclaimed. SpotNotice is the warning
 	// before it ends: the instance takes no new work from the notice on.
@@ -237,12 +241,22 @@ func (cs *cloudState) inStock(name string, now time.Duration) bool {
 	return !st.out
 }
 
-// boot draws a launch's boot time around the offering's median.
-func (cs *cloudState) boot(median time.Duration) time.Duration {
-	if cs == nil || cs.c.BootP95 <= 1 || median <= 0 {
+// boot draws a launch's boot time around the offering's median, its boot.
+func (cs *cloudState) boot(o policy.Offering) time.Duration {
+	median := o.Boot.D()
+	if cs == nil || median <= 0 {
 		return median
 	}
-	sigma := math.Log(cs.c.BootP95) / 1.6448536269514722
+	p95 := cs.c.BootP95
+	if len(cs.c.OfferingBootP95) > 0 {
+		if v, ok := cs.c.OfferingBootP95[policyOfferingName(o)]; ok {
+			p95 = v
+		}
+	}
+	if p95 <= 1 {
+		return median
+	}
+	sigma := math.Log(p95) / 1.6448536269514722
 	// At most trace.MaxSpan: a median of a year drawn 8σ high would
 	// overflow the clock.
 	return time.Duration(min(float64(median)*math.Exp(sigma*cs.rng.NormFloat64()), float64(trace.MaxSpan)))

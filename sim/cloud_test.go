@@ -220,6 +220,32 @@ func TestSpotPerOffering(t *testing.T) {
 	}
 }
 
+// TestBootSpreadPerOffering: an offering's own boot_p95 replaces the
+// cloud's: fixed boots for one, spread around the same median for the
+// other, with about one boot in twenty past the p95.
+func TestBootSpreadPerOffering(t *testing.T) {
+	fixed := policy.Offering{Name: "baked", Boot: policy.Duration(4 * time.Minute)}
+	spread := policy.Offering{Name: "pulls", Boot: policy.Duration(4 * time.Minute)}
+	cs := newCloudState(&Cloud{Seed: 3, BootP95: 3, OfferingBootP95: map[string]float64{"baked": 1}})
+	const n = 4000
+	var over, below int
+	for range n {
+		if b := cs.boot(fixed); b != 4*time.Minute {
+			t.Fatalf("offering with boot_p95 1: boot %s, want its 4m every time", b)
+		}
+		b := cs.boot(spread)
+		if b > 12*time.Minute {
+			over++
+		}
+		if b < 4*time.Minute {
+			below++
+		}
+	}
+	if over < n/40 || over > n/10 || below < n*4/10 || below > n*6/10 {
+		t.Errorf("the cloud's boot_p95 3 around 4m: %d of %d boots past 12m (want about 5%%), %d below 4m (want about half)", over, n, below)
+	}
+}
+
 // TestSpotProtection: no reclaim comes within a spot instance's
 // protection period (Alibaba's hour), whether it is the offering's own,
 // its provider's or the cloud's: 50-minute jobs on spot instances living

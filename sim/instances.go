@@ -237,7 +237,7 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	if life := s.cloud.spotLife(off); life > 0 {
 		s.push(event{at: s.now + life, kind: evNotice, id: ii})
 	}
-	boot := max(0, s.cloud.boot(off.Boot.D()))
+	boot := max(0, s.cloud.boot(off))
 	if boot == 0 {
 		s.ready(int(ii))
 		return nil

@@ -596,6 +596,12 @@ func realisticCloud(seed uint64, sc config.SimCloud, clouds offeringClouds) *sim
 		c.BootP95 = *sc.BootP95
 	}
 	for name, o := range sc.Offerings {
+		if o.BootP95 != nil {
+			if c.OfferingBootP95 == nil {
+				c.OfferingBootP95 = map[string]float64{}
+			}
+			c.OfferingBootP95[name] = *o.BootP95
+		}
 		if o.MeanInStock != nil || o.MeanOutOfStock != nil || len(o.OutOfStock) > 0 {
 			m := sim.StockModel{MeanInStock: c.MeanInStock, MeanOutOfStock: c.MeanOutOfStock}
 			set(&m.MeanInStock, o.MeanInStock)

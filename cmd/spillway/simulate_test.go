@@ -424,7 +424,7 @@ func TestRealisticCloud(t *testing.T) {
 	p95 := 3.0
 	got := realisticCloud(9, config.SimCloud{
 		MeanInStock: d(6 * time.Hour),
-		Offerings: map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour)}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)},
+		Offerings: map[string]config.SimOffering{"a": {MeanOutOfStock: d(2 * time.Hour), BootP95: &p95}, "b": {MeanInStock: d(time.Hour), SpotMeanLife: d(0)}, "c": {SpotNotice: d(5 * time.Minute)},
 			"s": {OutOfStock: []config.SimWindow{{From: policy.Duration(time.Hour), For: policy.Duration(2 * time.Hour)}, {From: 0, For: policy.Duration(time.Minute)}}}},
 		BootP95:    &p95,
 		SpotNotice: d(0),
@@ -436,6 +436,7 @@ func TestRealisticCloud(t *testing.T) {
 		"s": {MeanInStock: 6 * time.Hour, MeanOutOfStock: want.MeanOutOfStock, OutOfStock: []sim.Window{{From: time.Hour, Until: 3 * time.Hour}, {From: 0, Until: time.Minute}}}}
 	want.Spot = map[string]sim.SpotModel{"b": {MeanLife: 0, Notice: want.SpotNotice}, "c": {MeanLife: want.SpotMeanLife, Notice: 5 * time.Minute}}
 	want.Quota = map[string]int{"aws": 64}
+	want.OfferingBootP95 = map[string]float64{"a": 3}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("cloud\n %+v\nwant\n %+v", got, want)
 	}
