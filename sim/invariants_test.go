@@ -231,6 +231,27 @@ func drawCase(seed uint64) fuzzCase {
 			}
 			cloud.QuotaTTL = r.duration(time.Second, 24*time.Hour)
 		}
+		// Per offering and per provider parts, from a stream of their own
+		// so that the rest of each case is drawn as before.
+		r2 := fuzzRand{rand.New(rand.NewPCG(seed, 0xc10d))}
+		if r2.chance(0.3) {
+			cloud.SpotProtection = r2.duration(time.Minute, 6*time.Hour)
+		}
+		for _, o := range pool.Offerings {
+			if r2.chance(0.2) {
+				if cloud.OfferingBootP95 == nil {
+					cloud.OfferingBootP95 = map[string]float64{}
+				}
+				cloud.OfferingBootP95[policyOfferingName(o)] = 1 + 9*r2.Float64()
+			}
+			if r2.chance(0.2) {
+				if cloud.SpotByProvider == nil {
+					cloud.SpotByProvider = map[string]SpotModel{}
+				}
+				cloud.SpotByProvider[o.Provider] = SpotModel{MeanLife: r2.duration(time.Minute, 30*24*time.Hour),
+					Notice: r2.duration(time.Second, time.Hour) * time.Duration(r2.pick(2)), Protection: r2.duration(time.Minute, 6*time.Hour) * time.Duration(r2.pick(2))}
+			}
+		}
 	}
 
 	// The trace: bursts of simultaneous submits, long idle gaps, jobs of
