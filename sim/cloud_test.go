@@ -115,6 +115,32 @@ func TestSpotReclaim(t *testing.T) {
 	}
 }
 
+// TestKilledRunIsNotWaiting: a job's wait is the time it spent queued,
+// its first wait and each wait after a kill, not the runs a spot reclaim
+// cut short (those are lost GPU-hours, counted apart). One 6-hour job on a
+// spot offering whose instances live an hour on average is killed again
+// and again; each time it waits only for a new instance to boot.
+func TestKilledRunIsNotWaiting(t *testing.T) {
+	c := &Cloud{Seed: 5, SpotMeanLife: time.Hour, SpotNotice: 2 * time.Minute}
+	pool := cloudPool(policy.MarketSpot)
+	pool.Offerings = pool.Offerings[:1]
+	pool.WaitTarget = policy.Duration(time.Minute)
+	tr := cloudTrace(1, 6*time.Hour)
+	res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: Spillway(), Cloud: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.JobsKilled < 2 || res.GPUHoursLost < 8 {
+		t.Fatalf("%d kills, %.1f GPU-hours lost: want the reclaims to kill the job's runs, an hour or more of work lost", res.JobsKilled, res.GPUHoursLost)
+	}
+	// Each wait is a launch's boot (3 minutes, fixed) and the decisions
+	// around it.
+	if limit := float64(res.JobsKilled+1) * (10 * time.Minute).Seconds(); res.WaitMaxS > limit {
+		t.Errorf("wait %s over %d runs: want at most 10 minutes a run, the killed runs' %.1f GPU-hours not counted as waiting",
+			time.Duration(res.WaitMaxS*float64(time.Second)), res.JobsKilled+1, res.GPUHoursLost)
+	}
+}
+
 // TestReclaimSkipsTheOffering: a spot instance reclaimed before it comes
 // up is a failed launch, whose offering enters the capacity cache for its
 // TTL, as the server records it: with a cheap spot offering that takes 20

@@ -276,6 +276,7 @@ func (s *state) kill(j int) {
 		s.addWork(s.partsOf(j), g*work.Hours())
 	}
 	s.res.GPUHoursLost += g * lost.Hours()
+	js.ran += s.now - js.start
 	s.release(j)
 	js.gen++
 	js.start = -1

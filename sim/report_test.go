@@ -194,8 +194,9 @@ func TestTerminateWithoutDrainRequeues(t *testing.T) {
 	// The tick at 180 (170 s after launch) terminates it with B on it: B is
 	// killed and queued again; the tick at 190 launches a new instance,
 	// ready at 250, where B runs 250-550; the tick at 550 drains it. B's
-	// wait counts from its submit: 240 s. Billed 10-180 and 190-550:
-	// 530 s × $0.001.
+	// wait is the time it was queued, 10-70 and 180-250: 130 s (its killed
+	// run is lost work, not waiting). Billed 10-180 and 190-550: 530 s ×
+	// $0.001.
 	pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering4}}
 	got, err := Run(context.Background(), Options{Pool: pool, Trace: loadTestTrace(t, "burst.csv"),
 		Policy: Policy{Name: "rude", Interval: 10 * time.Second, New: func() DecideFunc {
@@ -212,7 +213,7 @@ func TestTerminateWithoutDrainRequeues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.JobsKilled != 1 || got.Launches != 2 || got.WaitMaxS != 240 || !near(got.CloudCostUSD, 0.53) || got.JobsOnCloud != 1 || got.JobsUnstarted != 0 {
+	if got.JobsKilled != 1 || got.Launches != 2 || got.WaitMaxS != 130 || !near(got.CloudCostUSD, 0.53) || got.JobsOnCloud != 1 || got.JobsUnstarted != 0 {
 		t.Errorf("got %+v", got)
 	}
 }

@@ -42,7 +42,9 @@ type Result struct {
 	// means every dollar bought work at the best price on offer. It is 1
 	// when nothing was paid.
 	Efficiency float64 `json:"efficiency"`
-	// Waits from submit to start over all jobs, in seconds.
+	// Waits over all jobs, in seconds: the time each was queued, from
+	// submit to start less the runs a kill cut short (lost work, counted
+	// in GPUHoursLost).
 	WaitP50S float64 `json:"wait_p50_s"`
 	WaitP95S float64 `json:"wait_p95_s"`
 	WaitP99S float64 `json:"wait_p99_s"`
@@ -143,10 +145,10 @@ func (s *state) finishRun() {
 				continue
 			}
 			s.res.JobsUnstarted++
-			waits = append(waits, (s.now - s.jobs[j].Submit).Seconds())
+			waits = append(waits, (s.now - s.jobs[j].Submit - s.js[j].ran).Seconds())
 			continue
 		}
-		waits = append(waits, (s.js[j].start - s.jobs[j].Submit).Seconds())
+		waits = append(waits, (s.js[j].start - s.jobs[j].Submit - s.js[j].ran).Seconds())
 	}
 	slices.Sort(waits)
 	s.res.WaitP50S = percentile(waits, 0.50)

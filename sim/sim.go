@@ -185,6 +185,9 @@ type jobState struct {
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
 	done time.Duration
+	// ran is how long its earlier, killed runs ran: time it did not wait,
+	// left out of its wait (their lost work is counted apart).
+	ran time.Duration
 }
 
 type state struct {

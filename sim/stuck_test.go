@@ -20,7 +20,7 @@ import (
 func TestStuckRunEnds(t *testing.T) {
 	for _, tt := range []struct {
 		period   policy.BudgetPeriod
-		min, max time.Duration // the run's end, as the unstarted job's wait
+		min, max time.Duration // the run's end
 	}{
 		{"", 24 * time.Hour, 25 * time.Hour},
 		{policy.PeriodDay, 48 * time.Hour, 49 * time.Hour},
@@ -36,13 +36,19 @@ func TestStuckRunEnds(t *testing.T) {
 			pool.Limits.Budget = &policy.Budget{Amount: 1e6, Period: tt.period}
 		}
 		tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Submit: 0, Duration: 5 * time.Minute, GPUs: 16}}}
-		res, err := Run(t.Context(), Options{Pool: &pool, Trace: tr, Policy: Spillway()})
+		res, err := Run(t.Context(), Options{Pool: &pool, Trace: tr, Policy: Spillway(), Timeline: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if end := time.Duration(res.WaitMaxS * float64(time.Second)); res.JobsUnstarted != 1 || res.JobsKilled == 0 || end < tt.min || end > tt.max {
+		// The run's end is its last timeline sample (a minute apart).
+		end := res.Timeline.Samples[len(res.Timeline.Samples)-1].At
+		if res.JobsUnstarted != 1 || res.JobsKilled == 0 || end < tt.min || end > tt.max {
 			t.Errorf("budget period %q: %d unstarted, %d kills, the run ended after %s: want 1 unstarted, kills, the end within %s–%s",
 				tt.period, res.JobsUnstarted, res.JobsKilled, end, tt.min, tt.max)
+		}
+		// Its wait is the time it was queued, not the runs killed.
+		if wait := time.Duration(res.WaitMaxS * float64(time.Second)); wait <= 0 || wait >= end/2 {
+			t.Errorf("budget period %q: the unstarted job waited %s of the %s run: want the killed runs, most of it, left out", tt.period, wait, end)
 		}
 	}
 }

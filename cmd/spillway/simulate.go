@@ -125,8 +125,9 @@ Columns:
                 that checkpoint, or once the run rents it) ÷ cloud $; 1.00 is
                 the limit (every dollar bought a working GPU-hour at the best
                 price on offer); "-" when nothing was paid
-  wait p50 … max  time from submit to start over all jobs (! marks a p95 above
-                the pool's wait target)
+  wait p50 … max  time queued over all jobs: from submit to start, less the
+                runs a kill cut short (those are lost GPU-h) (! marks a p95
+                above the pool's wait target)
   jobs on cloud jobs that ran on cloud instances
   launches      cloud instances launched
 
