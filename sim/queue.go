@@ -276,7 +276,10 @@ func (s *state) kill(j int) {
 		s.addWork(s.partsOf(j), g*work.Hours())
 	}
 	s.res.GPUHoursLost += g * lost.Hours()
-	js.ran += s.now - js.start
+	if s.ran == nil {
+		s.ran = map[int32]time.Duration{}
+	}
+	s.ran[int32(j)] += s.now - js.start
 	s.release(j)
 	js.gen++
 	js.start = -1

@@ -145,10 +145,10 @@ func (s *state) finishRun() {
 				continue
 			}
 			s.res.JobsUnstarted++
-			waits = append(waits, (s.now - s.jobs[j].Submit - s.js[j].ran).Seconds())
+			waits = append(waits, (s.now - s.jobs[j].Submit - s.ran[int32(j)]).Seconds())
 			continue
 		}
-		waits = append(waits, (s.js[j].start - s.jobs[j].Submit - s.js[j].ran).Seconds())
+		waits = append(waits, (s.js[j].start - s.jobs[j].Submit - s.ran[int32(j)]).Seconds())
 	}
 	slices.Sort(waits)
 	s.res.WaitP50S = percentile(waits, 0.50)

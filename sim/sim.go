@@ -185,16 +185,17 @@ type jobState struct {
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
 	done time.Duration
-	// ran is how long its earlier, killed runs ran: time it did not wait,
-	// left out of its wait (their lost work is counted apart).
-	ran time.Duration
 }
 
 type state struct {
-	o      Options
-	pool   *policy.Pool
-	jobs   []trace.Job
-	js     []jobState
+	o    Options
+	pool *policy.Pool
+	jobs []trace.Job
+	js   []jobState
+	// ran is how long each killed job's earlier, killed runs ran: time it
+	// did not wait, left out of its wait (their lost work is counted
+	// apart). A map, as kills are few: a field would grow every job.
+	ran    map[int32]time.Duration
 	start  time.Time
 	now    time.Duration
 	events eventHeap
