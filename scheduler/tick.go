@@ -334,30 +334,30 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 // tick's to count.
 func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
 	type spotEvent struct {
-		at      time.Time
-		r       *state.Instance
-		reclaim bool
+		at, launched time.Time
+		key          policy.OfferingKey
+		reclaim      bool // a reclaim notice, else an ended life
 	}
 	var evs []spotEvent
 	for i := range rows {
 		r := &rows[i]
-		if s.rowOffering(pr, r).Market != policy.MarketSpot {
+		o := s.rowOffering(pr, r)
+		if o.Market != policy.MarketSpot {
 			continue
 		}
 		if !r.ReclaimedAt.IsZero() {
-			evs = append(evs, spotEvent{at: r.ReclaimedAt, r: r, reclaim: true})
+			evs = append(evs, spotEvent{at: r.ReclaimedAt, key: o.Key(), reclaim: true})
 		}
 		if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
-			evs = append(evs, spotEvent{at: r.EndedAt, r: r})
+			evs = append(evs, spotEvent{at: r.EndedAt, launched: r.LaunchedAt, key: o.Key()})
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b spotEvent) int { return a.at.Compare(b.at) })
 	for _, e := range evs {
-		k := s.rowOffering(pr, e.r).Key()
 		if e.reclaim {
-			pr.spot.Reclaimed(k, e.at)
+			pr.spot.Reclaimed(e.key, e.at)
 		} else {
-			pr.spot.Ended(k, e.r.LaunchedAt, e.at)
+			pr.spot.Ended(e.key, e.launched, e.at)
 		}
 	}
 }

@@ -479,6 +479,15 @@ func TestRealisticCloudSpotByCloud(t *testing.T) {
 			}
 		})
 	}
+	// From a real config: its providers' types and its offerings'
+	// providers, as simulate reads them.
+	cfg := loadConfig(t, "../../configs/examples/backtest.yaml")
+	oc := cloudsOf(cfg, cfg.Pools[0].Policy)
+	alis := "ali-hz/cn-hangzhou/ecs.gn6v-c8g1.16xlarge/on-demand"
+	c := realisticCloud(1, config.SimCloud{Offerings: map[string]config.SimOffering{alis: {SpotMeanLife: d(time.Hour)}}}, oc)
+	if !reflect.DeepEqual(c.SpotByProvider, map[string]sim.SpotModel{"ali-hz": ali}) || c.Spot[alis].Notice != sim.AlibabaSpotNotice {
+		t.Errorf("backtest.yaml: per provider %+v, %s's %+v; want ali-hz's Alibaba notice and protection, none for aws-east", c.SpotByProvider, alis, c.Spot[alis])
+	}
 }
 
 // TestSimulateBindingBudget: with a budget that binds, the report says
