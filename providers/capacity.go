@@ -107,19 +107,29 @@ func (c *CapacityCache) Record(err error, key policy.OfferingKey) bool {
 	return c.record(err, key, c.now())
 }
 
-// Restore records a failure seen at `at`, before this cache existed (a
-// restarted server or a new leader reading back what the state kept), as
-// Record would have then: the entry lasts its TTL from at, and one whose
-// TTL has passed changes nothing. A nil err changes nothing.
-func (c *CapacityCache) Restore(err error, key policy.OfferingKey, at time.Time) bool {
-	ttl := c.capacityTTL
-	if errors.As(err, new(*QuotaError)) {
-		ttl = c.quotaTTL
+// Hold marks key unavailable until `until` (an entry the state kept, read
+// back by a restarted server or a new leader), for why (a cause such as
+// policy.WhyNeverJoined; "" for a stock-out). Like Record, it only ever
+// extends an entry, and a cause comes with the entry that holds longest.
+func (c *CapacityCache) Hold(key policy.OfferingKey, until time.Time, why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !extend(c.unavailable, key, until) {
+		return
 	}
-	if err == nil || !at.Add(ttl).After(c.now()) {
-		return false
+	if why != "" {
+		c.causes[key] = why
+	} else {
+		delete(c.causes, key)
 	}
-	return c.record(err, key, at)
+}
+
+// Block blocks the provider/region block (BlockKey) until `until`, as a
+// quota error would have; an entry is only ever extended.
+func (c *CapacityCache) Block(block string, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	extend(c.blocked, block, until)
 }
 
 // record is Record as of now.
@@ -149,7 +159,7 @@ func (c *CapacityCache) record(err error, key policy.OfferingKey, now time.Time)
 	}
 	if IsCapacity(err) {
 		if !extend(c.unavailable, key, now.Add(c.capacityTTL)) {
-			return false // a later failure holds it longer (Restore), and says why
+			return false // a later failure holds it longer (Hold), and says why
 		}
 		if why := causeOf(err); why != "" {
 			c.causes[key] = why

@@ -171,49 +171,6 @@ func TestCapacityCacheCauses(t *testing.T) {
 	}
 }
 
-// TestCapacityCacheRestore: a failure read back from before the cache
-// existed lasts its TTL from when it happened; one past its TTL, or a
-// success, changes nothing, and a restored entry never shortens a live
-// one.
-func TestCapacityCacheRestore(t *testing.T) {
-	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", Market: policy.MarketSpot}
-	for _, tt := range []struct {
-		name    string
-		err     error
-		ago     time.Duration
-		changed bool
-		until   time.Time // zero: available now
-	}{
-		{"a join timeout a minute ago", &CapacityError{Code: CodeJoinTimeout}, time.Minute, true, t0.Add(2 * time.Minute)},
-		{"one past the capacity TTL", &CapacityError{Code: CodeJoinTimeout}, 3 * time.Minute, false, time.Time{}},
-		{"a quota error 10 minutes ago", &QuotaError{Provider: "aws", Region: "us-east-1"}, 10 * time.Minute, true, t0.Add(5 * time.Minute)},
-		{"a success", nil, time.Minute, false, time.Time{}},
-		{"a throttle", errors.New("throttled"), time.Minute, false, time.Time{}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := &fakeClock{t: t0}
-			c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(3*time.Minute), WithQuotaTTL(15*time.Minute))
-			if got := c.Restore(tt.err, a, t0.Add(-tt.ago)); got != tt.changed {
-				t.Errorf("Restore = %v, want %v", got, tt.changed)
-			}
-			for _, at := range []time.Time{t0, tt.until.Add(-time.Second), tt.until} {
-				want := tt.until.IsZero() || !at.Before(tt.until)
-				if got := c.Available(a, at); got != want {
-					t.Errorf("Available at %s = %v, want %v (unavailable until %s)", at.Format(time.TimeOnly), got, want, tt.until.Format(time.TimeOnly))
-				}
-			}
-		})
-	}
-	clk := &fakeClock{t: t0}
-	c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(3*time.Minute))
-	c.Record(&CapacityError{Code: "InsufficientInstanceCapacity"}, a)
-	c.Restore(&CapacityError{Code: CodeJoinTimeout}, a, t0.Add(-time.Minute))
-	if c.Available(a, t0.Add(3*time.Minute-time.Second)) || len(c.Causes(t0)) != 0 {
-		t.Errorf("a restored join timeout older than a live stock-out: available %v, causes %v; want the stock-out's entry kept as it was",
-			c.Available(a, t0.Add(3*time.Minute-time.Second)), c.Causes(t0))
-	}
-}
-
 func TestCapacityCacheAvailable(t *testing.T) {
 	clk := &fakeClock{t: t0}
 	c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(time.Minute), WithQuotaTTL(10*time.Minute))
@@ -279,4 +236,34 @@ func equalMaps[K comparable](a, b map[K]time.Time) bool {
 		}
 	}
 	return true
+}
+
+// TestCapacityCacheHoldAndBlock: entries read back from the state extend
+// the cache as Record's would, never shorten it, and carry their cause.
+func TestCapacityCacheHoldAndBlock(t *testing.T) {
+	a := policy.OfferingKey{Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", Market: policy.MarketOnDemand}
+	b := policy.OfferingKey{Provider: "aws", Region: "us-west-2", InstanceType: "p5.48xlarge", Market: policy.MarketOnDemand}
+	clk := &fakeClock{t: t0}
+	c := NewCapacityCache(WithCacheClock(clk.Now), WithCapacityTTL(3*time.Minute))
+
+	c.Hold(a, t0.Add(5*time.Minute), policy.WhyNeverJoined)
+	c.Hold(a, t0.Add(4*time.Minute), "") // earlier: changes nothing, the cause stays
+	c.Record(&CapacityError{}, b)        // a stock-out until t0+3m
+	c.Hold(b, t0.Add(time.Minute), policy.WhyReclaimedBooting)
+	c.Block(BlockKey("aws", "us-west-2"), t0.Add(10*time.Minute))
+	c.Block(BlockKey("aws", "us-west-2"), t0.Add(2*time.Minute))
+
+	un, bl := c.Snapshot(t0)
+	if !un[a].Equal(t0.Add(5*time.Minute)) || !un[b].Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("unavailable = %v, want %s until +5m and %s until +3m", un, a.InstanceType, b.InstanceType)
+	}
+	if why := c.Causes(t0); why[a] != policy.WhyNeverJoined || why[b] != "" {
+		t.Errorf("causes = %v, want %s's %q and none for the stock-out of %s", why, a.InstanceType, policy.WhyNeverJoined, b.InstanceType)
+	}
+	if !bl["aws/us-west-2"].Equal(t0.Add(10 * time.Minute)) {
+		t.Errorf("blocked = %v, want aws/us-west-2 until +10m", bl)
+	}
+	if c.Available(b, t0.Add(9*time.Minute)) || !c.Available(a, t0.Add(5*time.Minute)) {
+		t.Error("the blocked region's offering is available, or a held one past its until is not")
+	}
 }

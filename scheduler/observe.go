@@ -279,14 +279,10 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 	}
 }
 
-// neverJoinedPrefix starts the end reason of an instance ended at its join
-// timeout, which seedUnavailable reads back.
-const neverJoinedPrefix = "never joined:"
-
 // joinTimedOut ends an instance whose agent never answered: a failed launch
 // whose offering is penalised like a stock-out.
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
-	why := fmt.Sprintf("%s no answer from its agent within join_timeout %s of launch", neverJoinedPrefix, t.pr.spec.JoinTimeout)
+	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
 	if s.first(t, r.ID, "join_timeout") {
 		s.neverJoined(t, r, providers.CodeJoinTimeout, "join_timeout", why)
 	}

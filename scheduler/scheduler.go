@@ -126,6 +126,11 @@ type Scheduler struct {
 	mu       sync.Mutex
 	blocks   map[string]block // provider → block from throttling or invalid requests
 	prunedAt time.Time
+
+	// smu guards stored: what is held out of launches as last stored,
+	// until when (saveUnavailable).
+	smu    sync.Mutex
+	stored map[unavailableKey]time.Time
 }
 
 type block struct {
@@ -147,8 +152,9 @@ type poolRun struct {
 	boots  *boottime.Tracker
 	seeded bool
 	// spot learns how often the pool's spot offerings are reclaimed from
-	// the notices its instances get (guarded by mu). It is in memory: a
-	// restart, or a new leader, starts again from the prior.
+	// the notices its instances get (guarded by mu); a restart, or a new
+	// leader, reads the notices and lives stored in the instances' rows
+	// back (seedSpot).
 	spot *spotlife.Tracker
 	// epoch is the leader term the trackers were seeded in (0 without a
 	// Leader): a new term seeds them afresh (newTerm).
@@ -260,7 +266,7 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{
 		opts: opts, log: opts.Logger, clock: opts.Clock, cache: opts.Capacity, client: opts.HTTPClient,
-		metrics: newMetrics(opts.Registerer), pools: map[string]*poolRun{}, blocks: map[string]block{},
+		metrics: newMetrics(opts.Registerer), pools: map[string]*poolRun{}, blocks: map[string]block{}, stored: map[unavailableKey]time.Time{},
 	}
 	for _, p := range opts.Pools {
 		if p.Snapshot == nil {

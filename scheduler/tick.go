@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/boottime"
@@ -110,6 +109,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	s.saveIdleGaps(cctx, t)
 	s.saveHolds(cctx, t)
+	s.saveUnavailable(cctx, now)
 	t.rec.Snapshot = summarise(snap)
 	t.rec.Spend = spend.Accrued
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
@@ -294,10 +294,10 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 
 // seed teaches the pool's trackers what was recorded before this process
 // started, so a restart forgets none: the boot tracker the joins, oldest
-// first, the spot tracker the reclaim notices and spot lives, the capacity
-// cache the launches that never joined within its TTL, the idle tracker
-// the newest idle gaps of each offering, and the offerings held out of
-// launches as unused.
+// first, the spot tracker the reclaim notices and spot lives, the idle tracker
+// the newest idle gaps of each offering, the offerings held out of
+// launches as unused, and what the capacity cache and the providers'
+// back-offs held out of launches (seedStoredUnavailable).
 func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	pool := pr.spec.Policy.Name
 	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool})
@@ -311,7 +311,6 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 		}
 	}
 	s.seedSpot(pr, rows)
-	s.seedUnavailable(pr, rows)
 	gaps, err := s.opts.Store.IdleGaps(ctx, pool, idlegap.DefaultWindow)
 	if err != nil {
 		return fmt.Errorf("read past idle gaps for scale_in.idle auto: %w", err)
@@ -322,6 +321,9 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	}
 	pr.idle.Restore(rs)
 	if err := s.seedHolds(ctx, pr, s.clock.Now()); err != nil {
+		return err
+	}
+	if err := s.seedStoredUnavailable(ctx, s.clock.Now()); err != nil {
 		return err
 	}
 	pr.seeded = true
@@ -359,32 +361,6 @@ func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
 		} else {
 			pr.spot.Ended(e.key, e.launched, e.at)
 		}
-	}
-}
-
-// seedUnavailable puts back into the capacity cache the launches in rows
-// that delivered nothing within the capacity TTL: an instance ended at its
-// join timeout, a spot instance reclaimed before it joined. Each costs a
-// paid instance to learn again (a stock-out costs a refused call, and is
-// not stored).
-func (s *Scheduler) seedUnavailable(pr *poolRun, rows []state.Instance) {
-	for i := range rows {
-		r := &rows[i]
-		if !r.JoinedAt.IsZero() {
-			continue
-		}
-		o := s.rowOffering(pr, r)
-		ce := &providers.CapacityError{Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType}
-		var at time.Time
-		switch {
-		case !r.ReclaimedAt.IsZero():
-			ce.Code, ce.Err, at = providers.CodeSpotInterruption, errors.New("spot interruption notice before it joined"), r.ReclaimedAt
-		case strings.HasPrefix(r.EndReason, neverJoinedPrefix) && !r.EndedAt.IsZero():
-			ce.Code, ce.Err, at = providers.CodeJoinTimeout, errors.New(r.EndReason), r.EndedAt
-		default:
-			continue
-		}
-		s.cache.Restore(ce, o.Key(), at)
 	}
 }
 

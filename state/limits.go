@@ -330,6 +330,32 @@ func (h Hold) Bounded() (Hold, error) {
 	return h, c.err()
 }
 
+// Bounded checks an unavailable entry for PutUnavailable and returns it
+// with its Why truncated. An offering names its instance type; a quota
+// block its provider (and region); a provider's back-off nothing more.
+func (u Unavailable) Bounded() (Unavailable, error) {
+	c := checker{kind: "Unavailable"}
+	c.oneOf("Kind", u.Kind, UnavailableOffering, UnavailableQuota, UnavailableThrottled, UnavailableInvalid)
+	c.id("Provider", u.Provider, true)
+	c.id("Region", u.Region, false)
+	c.id("Zone", u.Zone, false)
+	c.id("InstanceType", u.InstanceType, u.Kind == UnavailableOffering)
+	c.id("Market", u.Market, false)
+	if u.Kind != UnavailableOffering && u.Zone+u.InstanceType+u.Market != "" {
+		c.bad("InstanceType", quote(u.InstanceType), "empty (with Zone and Market) for a kind other than "+UnavailableOffering)
+	}
+	if (u.Kind == UnavailableThrottled || u.Kind == UnavailableInvalid) && u.Region != "" {
+		c.bad("Region", quote(u.Region), "empty for a provider's back-off ("+u.Kind+")")
+	}
+	c.time("At", u.At, true)
+	c.time("Until", u.Until, true)
+	if !u.At.IsZero() && !u.Until.After(u.At) {
+		c.bad("Until", u.Until.UTC().Format(time.RFC3339Nano), "a time after At ("+u.At.UTC().Format(time.RFC3339Nano)+")")
+	}
+	u.Why = Truncate(u.Why, MaxTextLen)
+	return u, c.err()
+}
+
 // Bounded checks an audit entry for AddAudit and returns it with every
 // string truncated: only a time that cannot be stored or a status outside
 // 0..999 is refused.

@@ -108,6 +108,15 @@ type Store interface {
 	// first (ties by provider, region, zone, instance type, market).
 	Holds(ctx context.Context, pool string, at time.Time) ([]Hold, error)
 
+	// PutUnavailable stores u, keyed by its kind and what it names (the
+	// offering, the region or the provider). An entry stored already is only
+	// ever extended: the one whose Until is later is kept, with its At and
+	// Why.
+	PutUnavailable(ctx context.Context, u Unavailable) error
+	// Unavailable lists the entries whose Until is after at, earliest Until
+	// first (ties by kind, provider, region, zone, instance type, market).
+	Unavailable(ctx context.Context, at time.Time) ([]Unavailable, error)
+
 	// AddAudit stores an audit entry and returns its ID (strictly
 	// increasing, never reused). e.ID is ignored. Over-long strings are
 	// truncated, never refused: an audit entry is always kept.
@@ -120,7 +129,7 @@ type Store interface {
 	// entries whose Time is before it, finished intents last written before
 	// it, ended instances that ended before it, floors that ended or
 	// whose Until passed before it, idle gaps that resolved before it, and
-	// holds that lapsed before it. Pending intents, instances not ended,
+	// holds and unavailable entries that lapsed before it. Pending intents, instances not ended,
 	// open floors and the spend ledger are never pruned. It deletes in small
 	// transactions, so writers wait at most a moment, and returns what it
 	// deleted. IDs of decisions and audit entries are not reused after a
@@ -146,7 +155,7 @@ var (
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {
-	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds int64
+	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds, Unavailable int64
 }
 
 // Migrated is implemented by stores with a versioned schema: it lists the

@@ -196,6 +196,40 @@ func (h Hold) Key() policy.OfferingKey {
 	return policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
 }
 
+// Kinds of Unavailable: what the leader holds out of every pool's launches
+// for a while after a launch failed.
+const (
+	// UnavailableOffering: an offering out of stock, or whose launch
+	// delivered nothing (Why names the cause; empty for a stock-out).
+	UnavailableOffering = "offering"
+	// UnavailableQuota: a provider's region (Region empty: the whole
+	// provider) after an account quota error.
+	UnavailableQuota = "quota"
+	// UnavailableThrottled: a provider backing off after throttling.
+	UnavailableThrottled = "throttled"
+	// UnavailableInvalid: a provider that refused a request as invalid
+	// (the pool is misconfigured).
+	UnavailableInvalid = "invalid"
+)
+
+// Unavailable is something the server's capacity cache or back-off holds
+// out of launches until Until: an offering (Kind UnavailableOffering, the
+// offering's identity), a region after a quota error (Provider and Region)
+// or a provider (Provider alone). It is stored so that a restarted server
+// or the next leader keeps skipping it, and followers show it.
+type Unavailable struct {
+	Kind                                         string
+	Provider, Region, Zone, InstanceType, Market string
+	Why                                          string    // the cause, truncated to MaxTextLen ("" for a stock-out)
+	At                                           time.Time // when it was recorded
+	Until                                        time.Time // when it lapses: after At
+}
+
+// OfferingKey is the held offering of an UnavailableOffering entry.
+func (u Unavailable) OfferingKey() policy.OfferingKey {
+	return policy.OfferingKey{Provider: u.Provider, Region: u.Region, Zone: u.Zone, InstanceType: u.InstanceType, Market: policy.Market(u.Market)}
+}
+
 // AuditEntry is one request to the operator API.
 type AuditEntry struct {
 	ID        int64

@@ -114,11 +114,7 @@ func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
 	var out []api.Held
 	for k, until := range snap.Unavailable {
 		if until.After(at) {
-			why := "out of stock"
-			if w := snap.UnavailableWhy[k]; w != "" {
-				why = "failed launch: " + w
-			}
-			out = append(out, api.Held{What: pool.OfferingName(k), Why: why, Until: until})
+			out = append(out, api.Held{What: pool.OfferingName(k), Why: heldWhy(snap.UnavailableWhy[k]), Until: until})
 		}
 	}
 	for k, until := range snap.Unused {
@@ -128,13 +124,29 @@ func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
 	}
 	for k, until := range snap.Blocked {
 		if until.After(at) {
-			out = append(out, api.Held{What: k, Why: "blocked (quota, throttling or refused requests)", Until: until})
+			out = append(out, api.Held{What: k, Why: heldBlocked, Until: until})
 		}
 	}
-	slices.SortFunc(out, func(a, b api.Held) int {
+	sortHeld(out)
+	return out
+}
+
+// heldBlocked is why a provider or region is held.
+const heldBlocked = "blocked (quota, throttling or refused requests)"
+
+// heldWhy is why an offering is held that the capacity cache holds: out of
+// stock, or the cause of a launch that delivered nothing.
+func heldWhy(cause string) string {
+	if cause == "" {
+		return "out of stock"
+	}
+	return "failed launch: " + cause
+}
+
+func sortHeld(hs []api.Held) {
+	slices.SortFunc(hs, func(a, b api.Held) int {
 		return cmp.Or(strings.Compare(a.What, b.What), strings.Compare(a.Why, b.Why), a.Until.Compare(b.Until))
 	})
-	return out
 }
 
 func apiPlan(p policy.Plan, at time.Time) *api.Plan {

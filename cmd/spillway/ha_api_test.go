@@ -17,6 +17,7 @@ import (
 	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
 )
@@ -182,12 +183,37 @@ pools:
 		Market: "on-demand", At: time.Now(), Until: until, Reason: "left unused in a drill"}); err != nil {
 		t.Fatal(err)
 	}
+	// So is what the leader's capacity cache holds: an offering whose
+	// instance never joined, and a region after a quota error.
+	for _, u := range []state.Unavailable{
+		{Kind: state.UnavailableOffering, Provider: "emu", Region: "us-east-1", InstanceType: "p5.48xlarge", Market: "on-demand",
+			Why: policy.WhyNeverJoined, At: time.Now(), Until: until},
+		{Kind: state.UnavailableQuota, Provider: "emu", Region: "eu-west-1", At: time.Now(), Until: until},
+	} {
+		if err := store.PutUnavailable(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 	heldUnused := func(s *haAPIServer) bool {
 		d, err := client(s).Pool(ctx, "train")
-		return err == nil && len(d.Snapshot.Held) == 1 && strings.Contains(d.Snapshot.Held[0].What, "p4d.24xlarge") &&
-			d.Snapshot.Held[0].Why == "left unused by the queue" && d.Snapshot.Held[0].Until.Equal(until)
+		if err != nil || len(d.Snapshot.Held) != 3 {
+			return false
+		}
+		want := map[string]string{ // what is held (in its name) → why
+			"emu/eu-west-1": "blocked (quota, throttling or refused requests)",
+			"p4d.24xlarge":  "left unused by the queue",
+			"p5.48xlarge":   "failed launch: " + policy.WhyNeverJoined,
+		}
+		for _, h := range d.Snapshot.Held {
+			for what, why := range want {
+				if strings.Contains(h.What, what) && h.Why == why && h.Until.Equal(until) {
+					delete(want, what)
+				}
+			}
+		}
+		return len(want) == 0
 	}
-	eventually(t, "the follower shows the held offering", func() bool { return heldUnused(follow) })
+	eventually(t, "the follower shows the held offerings and region", func() bool { return heldUnused(follow) })
 
 	// The leader shuts down (releasing the lease); the other takes over and
 	// cancels the burst through its own API.
@@ -198,7 +224,7 @@ pools:
 		code, body := follow.readyz(t)
 		return code == 200 && body.Leader
 	})
-	eventually(t, "the new leader holds the offering", func() bool { return heldUnused(follow) })
+	eventually(t, "the new leader holds the offerings and region", func() bool { return heldUnused(follow) })
 	if _, err := client(follow).CancelBurst(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
@@ -171,10 +172,14 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 		}
 		d.Floors = append(d.Floors, af)
 	}
-	// What the leader holds out of launches in its memory alone (stock-outs,
-	// quota blocks) is not known here; the offerings held as unused are
-	// stored.
+	// What the leader holds out of launches, as it stored it: the offerings
+	// left unused by the pool's queue, and what its capacity cache and
+	// back-offs hold (as heldOf lists them on the leader).
 	hs, err := b.store.Holds(ctx, pool.Name, now)
+	if err != nil {
+		return err
+	}
+	us, err := b.store.Unavailable(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -182,6 +187,22 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	for _, h := range hs {
 		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(h.Key()), Why: heldUnused, Until: h.Until})
 	}
+	blocks := map[string]time.Time{}
+	for _, u := range us {
+		if u.Kind == state.UnavailableOffering {
+			d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(u.OfferingKey()), Why: heldWhy(u.Why), Until: u.Until})
+			continue
+		}
+		// A region may be blocked for a quota and its provider back off:
+		// one line per provider or region, as the leader's snapshot has.
+		if k := providers.BlockKey(u.Provider, u.Region); u.Until.After(blocks[k]) {
+			blocks[k] = u.Until
+		}
+	}
+	for k, until := range blocks {
+		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: k, Why: heldBlocked, Until: until})
+	}
+	sortHeld(d.Snapshot.Held)
 	return nil
 }
 

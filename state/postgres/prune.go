@@ -33,6 +33,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"floors", "((ended_at <> 0 AND ended_at < $1) OR (until <> 0 AND until < $1))", &p.Floors},
 		{"idle_gaps", "at < $1", &p.IdleGaps},
 		{"holds", "until < $1", &p.Holds},
+		{"unavailable", "until < $1", &p.Unavailable},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE ctid IN (SELECT ctid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT $2)`
 		for {

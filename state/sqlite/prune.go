@@ -34,6 +34,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"floors", "((ended_at <> 0 AND ended_at < ?) OR (until <> 0 AND until < ?))", []any{t, t}, &p.Floors},
 		{"idle_gaps", "at < ?", []any{t}, &p.IdleGaps},
 		{"holds", "until < ?", []any{t}, &p.Holds},
+		{"unavailable", "until < ?", []any{t}, &p.Unavailable},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE rowid IN (SELECT rowid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT ?)`
 		for {

@@ -65,9 +65,13 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	ok(t, s.PutHold(ctx(t), state.Hold{Pool: "train", Provider: "aws", InstanceType: "g5.xlarge", At: old, Until: old.Add(time.Hour)}), "PutHold")
 	ok(t, s.PutHold(ctx(t), state.Hold{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: old, Until: recent}), "PutHold")
 
+	// Unavailable entries likewise.
+	ok(t, s.PutUnavailable(ctx(t), state.Unavailable{Kind: state.UnavailableOffering, Provider: "aws", InstanceType: "g5.xlarge", At: old, Until: old.Add(3 * time.Minute)}), "PutUnavailable")
+	ok(t, s.PutUnavailable(ctx(t), state.Unavailable{Kind: state.UnavailableQuota, Provider: "aws", Region: "us-east-1", At: old, Until: recent}), "PutUnavailable")
+
 	got, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune")
-	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1})
+	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1, Unavailable: 1})
 	again, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune again")
 	same(t, "pruned again", again, state.Pruned{})
@@ -100,6 +104,11 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	ok(t, err, "Holds")
 	if len(holds) != 1 || holds[0].InstanceType != "p5.48xlarge" {
 		t.Fatalf("holds kept: %+v, want the one lapsing after the cut", holds)
+	}
+	un, err := s.Unavailable(ctx(t), old)
+	ok(t, err, "Unavailable")
+	if len(un) != 1 || un[0].Kind != state.UnavailableQuota {
+		t.Fatalf("unavailable entries kept: %+v, want the one lapsing after the cut", un)
 	}
 	spent, err := s.Spend(ctx(t), "train", month)
 	ok(t, err, "Spend")

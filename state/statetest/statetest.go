@@ -159,6 +159,8 @@ func behaviours() []testCase {
 		{"AddIdleGapsIsAllOrNothing", addIdleGapsIsAllOrNothing},
 		{"HoldsLiveAndExtended", holdsLiveAndExtended},
 		{"InvalidHoldsAreRefused", invalidHoldsAreRefused},
+		{"UnavailableLiveAndExtended", unavailableLiveAndExtended},
+		{"InvalidUnavailableIsRefused", invalidUnavailableIsRefused},
 		{"AuditRoundTrip", auditRoundTrip},
 		{"AuditPaging", auditPaging},
 		{"AuditKeepsOverlongEntries", auditKeepsOverlongEntries},

@@ -1,0 +1,114 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// What the capacity cache and the providers' back-offs hold out of
+// launches lives in memory and is stored as it changes, so that a
+// restarted server or the next leader keeps skipping it (seed) rather
+// than learning each again with a refused call (or, for an instance that
+// never joined, a paid one), and followers show it (state.Unavailable).
+
+// unavailableKey is a stored entry's identity.
+type unavailableKey struct {
+	kind, provider, region, zone, instanceType, market string
+}
+
+func keyOfUnavailable(u *state.Unavailable) unavailableKey {
+	return unavailableKey{u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market}
+}
+
+// unavailableAt lists what is held out of launches at now: the capacity
+// cache's offerings and quota blocks, and the providers backing off.
+func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
+	un, bl := s.cache.Snapshot(now)
+	why := s.cache.Causes(now)
+	out := make([]state.Unavailable, 0, len(un)+len(bl))
+	for k, until := range un {
+		out = append(out, state.Unavailable{Kind: state.UnavailableOffering, Provider: k.Provider, Region: k.Region, Zone: k.Zone,
+			InstanceType: k.InstanceType, Market: string(k.Market), Why: why[k], At: now, Until: until})
+	}
+	for b, until := range bl {
+		provider, region, _ := strings.Cut(b, "/") // provider names hold no '/' (config)
+		out = append(out, state.Unavailable{Kind: state.UnavailableQuota, Provider: provider, Region: region, At: now, Until: until})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, b := range s.blocks {
+		if now.Before(b.until) {
+			kind := state.UnavailableThrottled
+			if b.invalid {
+				kind = state.UnavailableInvalid
+			}
+			out = append(out, state.Unavailable{Kind: kind, Provider: p, Why: b.why, At: now, Until: b.until})
+		}
+	}
+	return out
+}
+
+// saveUnavailable stores the entries in force at now that are new or
+// were extended since they were stored. A failed write is logged and
+// tried again at the next tick; one the store refuses as invalid is
+// dropped. Pools tick at once: smu keeps two from storing one entry twice.
+func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for k, until := range s.stored {
+		if !now.Before(until) {
+			delete(s.stored, k)
+		}
+	}
+	for _, u := range s.unavailableAt(now) {
+		k := keyOfUnavailable(&u)
+		if cur, ok := s.stored[k]; ok && !u.Until.After(cur) {
+			continue
+		}
+		switch err := s.opts.Store.PutUnavailable(ctx, u); {
+		case errors.Is(err, state.ErrInvalid):
+			s.log.Warn("not stored what is held out of launches: the store refused it", "kind", u.Kind, "provider", u.Provider, "instance_type", u.InstanceType, "err", err)
+		case err != nil:
+			s.log.Warn("storing what is held out of launches failed; retried at the next tick", "kind", u.Kind, "provider", u.Provider, "instance_type", u.InstanceType, "err", err)
+			return
+		}
+		s.stored[k] = u.Until
+	}
+}
+
+// seedStoredUnavailable puts back what the state holds out of launches at
+// now: into the capacity cache (offerings, quota blocks) and the
+// providers' back-offs. Each entry is only ever extended, so a pool's seed
+// after another's changes nothing.
+func (s *Scheduler) seedStoredUnavailable(ctx context.Context, now time.Time) error {
+	us, err := s.opts.Store.Unavailable(ctx, now)
+	if err != nil {
+		return fmt.Errorf("read what is held out of launches: %w", err)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for i := range us {
+		u := &us[i]
+		switch u.Kind {
+		case state.UnavailableOffering:
+			s.cache.Hold(u.OfferingKey(), u.Until, u.Why)
+		case state.UnavailableQuota:
+			s.cache.Block(providers.BlockKey(u.Provider, u.Region), u.Until)
+		case state.UnavailableThrottled, state.UnavailableInvalid:
+			s.block(u.Provider, block{until: u.Until, why: u.Why, invalid: u.Kind == state.UnavailableInvalid})
+		default:
+			continue // a kind a newer server stores
+		}
+		k := keyOfUnavailable(u)
+		if u.Until.After(s.stored[k]) {
+			s.stored[k] = u.Until
+		}
+	}
+	return nil
+}
