@@ -118,6 +118,11 @@ type SweepPoint struct {
 	// of them unstarted dominates none.
 	JobsUnstarted float64  `json:"jobs_unstarted"`
 	DominatedBy   []string `json:"dominated_by"`
+	// CostsUSD and WaitP95sS are each seed's cost and p95 wait, seed 1
+	// first: every point's seed s ran the same jittered trace and drew the
+	// same cloud, so points compare seed by seed (Pairs).
+	CostsUSD  []float64 `json:"costs_usd"`
+	WaitP95sS []float64 `json:"wait_p95s_s"`
 }
 
 // Label names the point: "policy" or "policy setting".
@@ -224,6 +229,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			pt.WaitP99S += res.WaitP99S
 			pt.Efficiency += res.Efficiency
 			pt.JobsUnstarted += float64(res.JobsUnstarted)
+			pt.CostsUSD, pt.WaitP95sS = append(pt.CostsUSD, res.CloudCostUSD), append(pt.WaitP95sS, res.WaitP95S)
 			pt.CostMinUSD, pt.CostMaxUSD = min(pt.CostMinUSD, res.CloudCostUSD), max(pt.CostMaxUSD, res.CloudCostUSD)
 			pt.WaitP95MinS, pt.WaitP95MaxS = min(pt.WaitP95MinS, res.WaitP95S), max(pt.WaitP95MaxS, res.WaitP95S)
 		}
@@ -241,6 +247,62 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 		}
 	}
 	return points, nil
+}
+
+// SweepPair compares a spillway point with another policy's point seed by
+// seed. On each seed both ran the same jittered trace and drew the same
+// cloud (common random numbers), so the difference between them varies
+// far less over the seeds than either figure does: a difference whose
+// min–max excludes zero is not seed noise.
+type SweepPair struct {
+	Point   string `json:"point"`   // the spillway point's label
+	Against string `json:"against"` // the other point's label
+	Seeds   int    `json:"seeds"`
+	// CostDiffPct is the mean over seeds of Point's cost against
+	// Against's, in percent (−5: 5% cheaper), with its min and max.
+	CostDiffPct    float64 `json:"cost_diff_pct"`
+	CostDiffMinPct float64 `json:"cost_diff_min_pct"`
+	CostDiffMaxPct float64 `json:"cost_diff_max_pct"`
+	// CheaperSeeds counts the seeds on which Point cost less.
+	CheaperSeeds int `json:"cheaper_seeds"`
+	// WaitP95DiffS is the mean over seeds of Point's p95 wait less
+	// Against's, in seconds, with its min and max.
+	WaitP95DiffS    float64 `json:"wait_p95_diff_s"`
+	WaitP95DiffMinS float64 `json:"wait_p95_diff_min_s"`
+	WaitP95DiffMaxS float64 `json:"wait_p95_diff_max_s"`
+}
+
+// Pairs compares every spillway point with every point of each other
+// policy that rents (a point that cost nothing on some seed, onprem-only's,
+// has no cost to compare with), seed by seed; nil without a spillway point.
+func Pairs(pts []SweepPoint) []SweepPair {
+	var out []SweepPair
+	for _, a := range pts {
+		if a.Policy != PolicySpillway {
+			continue
+		}
+		for _, b := range pts {
+			n := min(len(a.CostsUSD), len(b.CostsUSD))
+			if b.Policy == PolicySpillway || n == 0 || slices.Min(b.CostsUSD[:n]) <= 0 {
+				continue
+			}
+			pr := SweepPair{Point: a.Label(), Against: b.Label(), Seeds: n,
+				CostDiffMinPct: math.Inf(1), CostDiffMaxPct: math.Inf(-1), WaitP95DiffMinS: math.Inf(1), WaitP95DiffMaxS: math.Inf(-1)}
+			for s := range n {
+				c := (a.CostsUSD[s]/b.CostsUSD[s] - 1) * 100
+				w := a.WaitP95sS[s] - b.WaitP95sS[s]
+				pr.CostDiffPct += c / float64(n)
+				pr.WaitP95DiffS += w / float64(n)
+				pr.CostDiffMinPct, pr.CostDiffMaxPct = min(pr.CostDiffMinPct, c), max(pr.CostDiffMaxPct, c)
+				pr.WaitP95DiffMinS, pr.WaitP95DiffMaxS = min(pr.WaitP95DiffMinS, w), max(pr.WaitP95DiffMaxS, w)
+				if a.CostsUSD[s] < b.CostsUSD[s] {
+					pr.CheaperSeeds++
+				}
+			}
+			out = append(out, pr)
+		}
+	}
+	return out
 }
 
 // jitter returns tr with every submit time moved later by up to d, drawn
@@ -291,5 +353,50 @@ func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
 			humanSeconds(p.WaitP95S), humanSeconds(p.WaitP95MinS), humanSeconds(p.WaitP95MaxS),
 			humanSeconds(p.WaitP99S), p.Efficiency, dom)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writePairs(w, Pairs(pts))
+}
+
+// writePairs prints the seed-by-seed comparisons of spillway's points.
+func writePairs(w io.Writer, prs []SweepPair) error {
+	if len(prs) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nspillway seed by seed (each seed: the same jittered trace and cloud draw for every policy): its cost and p95 wait against each point, mean [min–max] of the per-seed differences\n\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "spillway	against	cost	cheaper on	p95 wait	")
+	for _, p := range prs {
+		fmt.Fprintf(tw, "%s	%s	%s [%s – %s]	%d of %d seeds	%s [%s – %s]	\n", settingOr(p.Point), p.Against,
+			signedPct(p.CostDiffPct), signedPct(p.CostDiffMinPct), signedPct(p.CostDiffMaxPct), p.CheaperSeeds, p.Seeds,
+			signedSeconds(p.WaitP95DiffS), signedSeconds(p.WaitP95DiffMinS), signedSeconds(p.WaitP95DiffMaxS))
+	}
 	return tw.Flush()
+}
+
+// settingOr is a spillway point's label without the policy's name, or "-".
+func settingOr(label string) string {
+	if s, ok := strings.CutPrefix(label, PolicySpillway+" "); ok {
+		return s
+	}
+	return "-"
+}
+
+// signedPct shows a difference in percent to a tenth, with its sign ("+0.0%"
+// when it rounds to none).
+func signedPct(v float64) string {
+	v = math.Round(v*10) / 10
+	if v == 0 {
+		v = 0 // not -0
+	}
+	return fmt.Sprintf("%+.1f%%", v)
+}
+
+// signedSeconds shows a difference of waits with its sign.
+func signedSeconds(v float64) string {
+	if v < 0 {
+		return "-" + humanSeconds(-v)
+	}
+	return "+" + humanSeconds(v)
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"context"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -32,6 +33,11 @@ func TestSweep(t *testing.T) {
 		labels = append(labels, p.Label())
 		if p.Runs != 2 || p.CostMinUSD > p.CostUSD || p.CostUSD > p.CostMaxUSD || p.WaitP95MinS > p.WaitP95S || p.WaitP95S > p.WaitP95MaxS {
 			t.Errorf("%s: runs %d, cost %.0f [%.0f–%.0f], p95 %.0f [%.0f–%.0f]", p.Label(), p.Runs, p.CostUSD, p.CostMinUSD, p.CostMaxUSD, p.WaitP95S, p.WaitP95MinS, p.WaitP95MaxS)
+		}
+		if len(p.CostsUSD) != 2 || len(p.WaitP95sS) != 2 || math.Abs((p.CostsUSD[0]+p.CostsUSD[1])/2-p.CostUSD) > 1e-6*p.CostUSD ||
+			min(p.CostsUSD[0], p.CostsUSD[1]) != p.CostMinUSD || max(p.WaitP95sS[0], p.WaitP95sS[1]) != p.WaitP95MaxS {
+			t.Errorf("%s: per-seed costs %v and p95 waits %v do not give its mean $%.0f, min $%.0f and max p95 %.0fs",
+				p.Label(), p.CostsUSD, p.WaitP95sS, p.CostUSD, p.CostMinUSD, p.WaitP95MaxS)
 		}
 		for _, q := range pts {
 			dom := q.Policy != p.Policy && q.CostUSD < p.CostUSD && q.WaitP95S <= p.WaitP95S && q.JobsUnstarted <= p.JobsUnstarted
@@ -68,7 +74,8 @@ func TestSweep(t *testing.T) {
 		t.Errorf("frontier: %v", err)
 	}
 	var tab bytes.Buffer
-	if err := WriteSweep(&tab, pts, 2); err != nil || !strings.Contains(tab.String(), "per-job.suspend=300s") {
+	if err := WriteSweep(&tab, pts, 2); err != nil || !strings.Contains(tab.String(), "per-job.suspend=300s") ||
+		!strings.Contains(tab.String(), "spillway seed by seed") || !strings.Contains(tab.String(), "of 2 seeds") {
 		t.Errorf("table: %v\n%s", err, tab.String())
 	}
 }
@@ -95,4 +102,50 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestPairs compares spillway's points with every other renting policy's,
+// seed by seed: the mean, min and max of the per-seed differences, and the
+// seeds on which spillway cost less.
+func TestPairs(t *testing.T) {
+	pt := func(policy, setting string, costs, waits []float64) SweepPoint {
+		return SweepPoint{Policy: policy, Setting: setting, CostsUSD: costs, WaitP95sS: waits}
+	}
+	spill := pt(PolicySpillway, "wait_target=10m", []float64{90, 110, 100}, []float64{100, 200, 300})
+	for _, tt := range []struct {
+		name string
+		pts  []SweepPoint
+		want []SweepPair
+	}{
+		{"one baseline", []SweepPoint{spill, pt(PolicyPerJob, "", []float64{100, 100, 125}, []float64{50, 250, 240})},
+			[]SweepPair{{Point: "spillway wait_target=10m", Against: "per-job", Seeds: 3, CostDiffPct: (-10 + 10 - 20) / 3.0,
+				CostDiffMinPct: -20, CostDiffMaxPct: 10, CheaperSeeds: 2, WaitP95DiffS: (50 - 50 + 60) / 3.0, WaitP95DiffMinS: -50, WaitP95DiffMaxS: 60}}},
+		{"onprem-only and spillway's own points are not compared",
+			[]SweepPoint{spill, pt(PolicySpillway, "wait_target=0s", []float64{1, 1, 1}, []float64{1, 1, 1}), pt(PolicyOnPremOnly, "", []float64{0, 0, 0}, []float64{9, 9, 9})}, nil},
+		{"a point that rented nothing on one seed", []SweepPoint{spill, pt(PolicyKarpenter, "", []float64{100, 0, 100}, []float64{1, 1, 1})}, nil},
+		{"no spillway point", []SweepPoint{pt(PolicyPerJob, "", []float64{1}, []float64{1}), pt(PolicyKarpenter, "", []float64{1}, []float64{1})}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Pairs(tt.pts)
+			if len(got) != len(tt.want) {
+				t.Fatalf("Pairs = %+v, want %+v", got, tt.want)
+			}
+			for i := range got {
+				g, w := got[i], tt.want[i]
+				if g.Point != w.Point || g.Against != w.Against || g.Seeds != w.Seeds || g.CheaperSeeds != w.CheaperSeeds ||
+					math.Abs(g.CostDiffPct-w.CostDiffPct) > 1e-9 || math.Abs(g.CostDiffMinPct-w.CostDiffMinPct) > 1e-9 || math.Abs(g.CostDiffMaxPct-w.CostDiffMaxPct) > 1e-9 ||
+					math.Abs(g.WaitP95DiffS-w.WaitP95DiffS) > 1e-9 || g.WaitP95DiffMinS != w.WaitP95DiffMinS || g.WaitP95DiffMaxS != w.WaitP95DiffMaxS {
+					t.Errorf("pair %d = %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSignedPct(t *testing.T) {
+	for v, want := range map[float64]string{-0.04: "+0.0%", 0.04: "+0.0%", -1.25: "-1.3%", 5: "+5.0%"} {
+		if got := signedPct(v); got != want {
+			t.Errorf("signedPct(%v) = %q, want %q", v, got, want)
+		}
+	}
 }

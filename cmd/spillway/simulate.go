@@ -486,7 +486,8 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 			Seeds  int              `json:"seeds"`
 			Notes  []string         `json:"notes,omitempty"`
 			Points []sim.SweepPoint `json:"points"`
-		}{tr.Name, f.seeds, notes, pts})
+			Pairs  []sim.SweepPair  `json:"pairs,omitempty"`
+		}{tr.Name, f.seeds, notes, pts, sim.Pairs(pts)})
 	}
 	jobs := fmt.Sprintf("%d jobs", len(tr.Jobs))
 	if len(tr.Jobs) == 1 {
