@@ -45,6 +45,8 @@ type CapacityCache struct {
 	// stock-out: the cause of its latest failure (causeOf).
 	causes  map[policy.OfferingKey]string
 	blocked map[string]time.Time
+	// blockCauses is the quota error that set each block.
+	blockCauses map[string]string
 }
 
 // CapacityCacheOption configures a CapacityCache.
@@ -75,6 +77,7 @@ func NewCapacityCache(opts ...CapacityCacheOption) *CapacityCache {
 		unavailable: make(map[policy.OfferingKey]time.Time),
 		causes:      make(map[policy.OfferingKey]string),
 		blocked:     make(map[string]time.Time),
+		blockCauses: make(map[string]string),
 	}
 	for _, o := range opts {
 		o(c)
@@ -124,12 +127,14 @@ func (c *CapacityCache) Hold(key policy.OfferingKey, until time.Time, why string
 	}
 }
 
-// Block blocks the provider/region block (BlockKey) until `until`, as a
-// quota error would have; an entry is only ever extended.
-func (c *CapacityCache) Block(block string, until time.Time) {
+// Block blocks the provider/region block (BlockKey) until `until`, as the
+// quota error why would have; an entry is only ever extended.
+func (c *CapacityCache) Block(block string, until time.Time, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	extend(c.blocked, block, until)
+	if extend(c.blocked, block, until) {
+		c.blockCauses[block] = why
+	}
 }
 
 // record is Record as of now.
@@ -154,7 +159,9 @@ func (c *CapacityCache) record(err error, key policy.OfferingKey, now time.Time)
 		if provider == "" {
 			provider = qe.Provider
 		}
-		extend(c.blocked, BlockKey(provider, region), now.Add(c.quotaTTL))
+		if b := BlockKey(provider, region); extend(c.blocked, b, now.Add(c.quotaTTL)) {
+			c.blockCauses[b] = err.Error()
+		}
 		return true
 	}
 	if IsCapacity(err) {
@@ -228,6 +235,25 @@ func (c *CapacityCache) Causes(now time.Time) map[policy.OfferingKey]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return policy.UnavailableCauses(c.causes, c.unavailable, now)
+}
+
+// BlockCauses returns, for the blocks in force at now, the quota error
+// that set each; nil when none.
+func (c *CapacityCache) BlockCauses(now time.Time) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out map[string]string
+	for b, why := range c.blockCauses {
+		if until, ok := c.blocked[b]; !ok || !now.Before(until) {
+			delete(c.blockCauses, b)
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(c.blockCauses))
+		}
+		out[b] = why
+	}
+	return out
 }
 
 func live[K comparable](m map[K]time.Time, now time.Time) map[K]time.Time {

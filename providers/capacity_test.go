@@ -250,8 +250,10 @@ func TestCapacityCacheHoldAndBlock(t *testing.T) {
 	c.Hold(a, t0.Add(4*time.Minute), "") // earlier: changes nothing, the cause stays
 	c.Record(&CapacityError{}, b)        // a stock-out until t0+3m
 	c.Hold(b, t0.Add(time.Minute), policy.WhyReclaimedBooting)
-	c.Block(BlockKey("aws", "us-west-2"), t0.Add(10*time.Minute))
-	c.Block(BlockKey("aws", "us-west-2"), t0.Add(2*time.Minute))
+	c.Block(BlockKey("aws", "us-west-2"), t0.Add(10*time.Minute), "aws: quota exceeded in us-west-2")
+	c.Block(BlockKey("aws", "us-west-2"), t0.Add(2*time.Minute), "shorter")
+	c.Record(&QuotaError{Provider: "ali", Region: "cn-hangzhou", Code: "QuotaExceed.ElasticQuota", Err: errors.New("no more GPUs")},
+		policy.OfferingKey{Provider: "ali", Region: "cn-hangzhou", InstanceType: "ecs.gn7"})
 
 	un, bl := c.Snapshot(t0)
 	if !un[a].Equal(t0.Add(5*time.Minute)) || !un[b].Equal(t0.Add(3*time.Minute)) {
@@ -263,7 +265,17 @@ func TestCapacityCacheHoldAndBlock(t *testing.T) {
 	if !bl["aws/us-west-2"].Equal(t0.Add(10 * time.Minute)) {
 		t.Errorf("blocked = %v, want aws/us-west-2 until +10m", bl)
 	}
+	want := map[string]string{"aws/us-west-2": "aws: quota exceeded in us-west-2",
+		"ali/cn-hangzhou": "ali: quota exceeded in cn-hangzhou (QuotaExceed.ElasticQuota): no more GPUs"}
+	if got := c.BlockCauses(t0); !maps.Equal(got, want) {
+		t.Errorf("block causes = %v, want %v", got, want)
+	}
+
 	if c.Available(b, t0.Add(9*time.Minute)) || !c.Available(a, t0.Add(5*time.Minute)) {
 		t.Error("the blocked region's offering is available, or a held one past its until is not")
+	}
+	c.Snapshot(t0.Add(16 * time.Minute)) // forgets the lapsed blocks
+	if got := c.BlockCauses(t0.Add(16 * time.Minute)); got != nil {
+		t.Errorf("block causes past every block = %v, want none", got)
 	}
 }

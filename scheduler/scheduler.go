@@ -221,6 +221,10 @@ type Status struct {
 	Spend         policy.Spend
 	Misconfigured string
 	Err           string
+	// Unavailable is what the capacity cache and the providers' back-offs
+	// held out of every pool's launches after the tick, as it is stored
+	// (a follower reads the same from the state), with why.
+	Unavailable []state.Unavailable
 }
 
 func sortedKeys[V any](m map[string]V) []string {

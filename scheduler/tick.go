@@ -109,14 +109,15 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	s.saveIdleGaps(cctx, t)
 	s.saveHolds(cctx, t)
-	s.saveUnavailable(cctx, now)
+	held := s.unavailableAt(now)
+	s.saveUnavailable(cctx, now, held)
 	t.rec.Snapshot = summarise(snap)
 	t.rec.Spend = spend.Accrued
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
 		t.rec.Budget = b.Amount
 	}
 	s.observeMetrics(t, snap, spend)
-	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now)}, t.rows)
+	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held}, t.rows)
 	return s.record(cctx, t)
 }
 

@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +32,7 @@ func keyOfUnavailable(u *state.Unavailable) unavailableKey {
 // cache's offerings and quota blocks, and the providers backing off.
 func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
 	un, bl := s.cache.Snapshot(now)
-	why := s.cache.Causes(now)
+	why, blockWhy := s.cache.Causes(now), s.cache.BlockCauses(now)
 	out := make([]state.Unavailable, 0, len(un)+len(bl))
 	for k, until := range un {
 		out = append(out, state.Unavailable{Kind: state.UnavailableOffering, Provider: k.Provider, Region: k.Region, Zone: k.Zone,
@@ -38,7 +40,7 @@ func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
 	}
 	for b, until := range bl {
 		provider, region, _ := strings.Cut(b, "/") // provider names hold no '/' (config)
-		out = append(out, state.Unavailable{Kind: state.UnavailableQuota, Provider: provider, Region: region, At: now, Until: until})
+		out = append(out, state.Unavailable{Kind: state.UnavailableQuota, Provider: provider, Region: region, Why: blockWhy[b], At: now, Until: until})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,14 +53,19 @@ func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
 			out = append(out, state.Unavailable{Kind: kind, Provider: p, Why: b.why, At: now, Until: b.until})
 		}
 	}
+	slices.SortFunc(out, func(a, b state.Unavailable) int {
+		ka, kb := keyOfUnavailable(&a), keyOfUnavailable(&b)
+		return cmp.Or(strings.Compare(ka.kind, kb.kind), strings.Compare(ka.provider, kb.provider), strings.Compare(ka.region, kb.region),
+			strings.Compare(ka.zone, kb.zone), strings.Compare(ka.instanceType, kb.instanceType), strings.Compare(ka.market, kb.market))
+	})
 	return out
 }
 
-// saveUnavailable stores the entries in force at now that are new or
-// were extended since they were stored. A failed write is logged and
-// tried again at the next tick; one the store refuses as invalid is
+// saveUnavailable stores the entries of us (unavailableAt now) that are
+// new or were extended since they were stored. A failed write is logged
+// and tried again at the next tick; one the store refuses as invalid is
 // dropped. Pools tick at once: smu keeps two from storing one entry twice.
-func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time) {
+func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time, us []state.Unavailable) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	for k, until := range s.stored {
@@ -66,7 +73,7 @@ func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time) {
 			delete(s.stored, k)
 		}
 	}
-	for _, u := range s.unavailableAt(now) {
+	for _, u := range us {
 		k := keyOfUnavailable(&u)
 		if cur, ok := s.stored[k]; ok && !u.Until.After(cur) {
 			continue
@@ -99,7 +106,7 @@ func (s *Scheduler) seedStoredUnavailable(ctx context.Context, now time.Time) er
 		case state.UnavailableOffering:
 			s.cache.Hold(u.OfferingKey(), u.Until, u.Why)
 		case state.UnavailableQuota:
-			s.cache.Block(providers.BlockKey(u.Provider, u.Region), u.Until)
+			s.cache.Block(providers.BlockKey(u.Provider, u.Region), u.Until, u.Why)
 		case state.UnavailableThrottled, state.UnavailableInvalid:
 			s.block(u.Provider, block{until: u.Until, why: u.Why, invalid: u.Kind == state.UnavailableInvalid})
 		default:

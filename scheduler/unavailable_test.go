@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,12 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 			}
 			if len(stored) != 1 || stored[0].Kind != tt.kind {
 				t.Fatalf("stored after the failure: %v, want one %s entry", kinds, tt.kind)
+			}
+			if tt.kind != state.UnavailableOffering && stored[0].Why == "" {
+				t.Errorf("the %s entry does not say why", tt.kind)
+			}
+			if st, _ := h.sched.LastStatus("train"); !reflect.DeepEqual(st.Unavailable, stored) {
+				t.Errorf("the status holds %+v, the state %+v: want what was stored", st.Unavailable, stored)
 			}
 			calls := h.emu.Calls("RunInstances")
 

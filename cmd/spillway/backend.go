@@ -14,6 +14,7 @@ import (
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
@@ -64,7 +65,7 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		Snapshot: api.Snapshot{
 			Time: st.Time, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
 			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
-			Held: heldOf(&pool, &snap, st.Time), LeftOut: snap.LeftOut, CountedLarger: snap.Larger,
+			Held: heldOf(&pool, snap.Unused, st.Unavailable, st.Time), LeftOut: snap.LeftOut, CountedLarger: snap.Larger,
 		},
 		Spend:     api.Spend{PeriodStart: st.Spend.PeriodStart, PeriodEnd: st.Spend.PeriodEnd, Accrued: st.Spend.Accrued},
 		Manual:    api.ManualLimits{MaxGPUs: pool.Manual.MaxGPUs, MaxTTL: api.Duration(pool.Manual.MaxTTL.D())},
@@ -107,40 +108,47 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 // heldUnused is why an offering the queue left unused is held.
 const heldUnused = "left unused by the queue"
 
-// heldOf lists what the snapshot taken at at holds out of launches, by
-// offering name (the key's own name for one the config no longer has),
-// provider or region.
-func heldOf(pool *policy.Pool, snap *policy.Snapshot, at time.Time) []api.Held {
+// heldOf lists what is held out of the pool's launches at at, by offering
+// name (the key's own name for one the config no longer has), provider or
+// region, and why: the pool's offerings left unused by its queue, and what
+// the capacity cache and the providers' back-offs hold (the leader's last
+// tick's, or a follower's read of what the leader stored).
+func heldOf(pool *policy.Pool, unused map[policy.OfferingKey]time.Time, us []state.Unavailable, at time.Time) []api.Held {
 	var out []api.Held
-	for k, until := range snap.Unavailable {
-		if until.After(at) {
-			out = append(out, api.Held{What: pool.OfferingName(k), Why: heldWhy(snap.UnavailableWhy[k]), Until: until})
-		}
-	}
-	for k, until := range snap.Unused {
+	for k, until := range unused {
 		if until.After(at) {
 			out = append(out, api.Held{What: pool.OfferingName(k), Why: heldUnused, Until: until})
 		}
 	}
-	for k, until := range snap.Blocked {
-		if until.After(at) {
-			out = append(out, api.Held{What: k, Why: heldBlocked, Until: until})
+	for _, u := range us {
+		if !u.Until.After(at) {
+			continue
 		}
+		what := providers.BlockKey(u.Provider, u.Region)
+		if u.Kind == state.UnavailableOffering {
+			what = pool.OfferingName(u.OfferingKey())
+		}
+		out = append(out, api.Held{What: what, Why: unavailableWhy(&u), Until: u.Until})
 	}
 	sortHeld(out)
 	return out
 }
 
-// heldBlocked is why a provider or region is held.
-const heldBlocked = "blocked (quota, throttling or refused requests)"
-
-// heldWhy is why an offering is held that the capacity cache holds: out of
-// stock, or the cause of a launch that delivered nothing.
-func heldWhy(cause string) string {
-	if cause == "" {
+// unavailableWhy says why u is held: an offering out of stock or after a
+// launch that delivered nothing, a quota error, or a provider's back-off.
+func unavailableWhy(u *state.Unavailable) string {
+	switch {
+	case u.Kind == state.UnavailableOffering && u.Why == "":
 		return "out of stock"
+	case u.Kind == state.UnavailableOffering:
+		return "failed launch: " + u.Why
+	case u.Why != "":
+		return u.Why
+	case u.Kind == state.UnavailableQuota:
+		return "quota exceeded"
+	default:
+		return u.Kind
 	}
-	return "failed launch: " + cause
 }
 
 func sortHeld(hs []api.Held) {

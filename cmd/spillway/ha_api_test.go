@@ -200,7 +200,7 @@ pools:
 			return false
 		}
 		want := map[string]string{ // what is held (in its name) → why
-			"emu/eu-west-1": "blocked (quota, throttling or refused requests)",
+			"emu/eu-west-1": "quota exceeded",
 			"p4d.24xlarge":  "left unused by the queue",
 			"p5.48xlarge":   "failed launch: " + policy.WhyNeverJoined,
 		}

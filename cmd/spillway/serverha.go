@@ -12,7 +12,6 @@ import (
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
-	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
@@ -183,26 +182,11 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	if err != nil {
 		return err
 	}
-	d.Snapshot.Held = nil
+	unused := make(map[policy.OfferingKey]time.Time, len(hs))
 	for _, h := range hs {
-		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(h.Key()), Why: heldUnused, Until: h.Until})
+		unused[h.Key()] = h.Until
 	}
-	blocks := map[string]time.Time{}
-	for _, u := range us {
-		if u.Kind == state.UnavailableOffering {
-			d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: pool.OfferingName(u.OfferingKey()), Why: heldWhy(u.Why), Until: u.Until})
-			continue
-		}
-		// A region may be blocked for a quota and its provider back off:
-		// one line per provider or region, as the leader's snapshot has.
-		if k := providers.BlockKey(u.Provider, u.Region); u.Until.After(blocks[k]) {
-			blocks[k] = u.Until
-		}
-	}
-	for k, until := range blocks {
-		d.Snapshot.Held = append(d.Snapshot.Held, api.Held{What: k, Why: heldBlocked, Until: until})
-	}
-	sortHeld(d.Snapshot.Held)
+	d.Snapshot.Held = heldOf(pool, unused, us, now)
 	return nil
 }
 
