@@ -222,8 +222,9 @@ type Status struct {
 	Misconfigured string
 	Err           string
 	// Unavailable is what the capacity cache and the providers' back-offs
-	// held out of every pool's launches after the tick, as it is stored
-	// (a follower reads the same from the state), with why.
+	// held out of every pool's launches after the tick, with why; a
+	// follower reads the cache's part (offerings, quota blocks) from the
+	// state.
 	Unavailable []state.Unavailable
 }
 

@@ -13,11 +13,18 @@ import (
 	"github.com/spillway-io/spillway/state"
 )
 
-// What the capacity cache and the providers' back-offs hold out of
-// launches lives in memory and is stored as it changes, so that a
-// restarted server or the next leader keeps skipping it (seed) rather
-// than learning each again with a refused call (or, for an instance that
-// never joined, a paid one), and followers show it (state.Unavailable).
+// What the capacity cache holds out of launches lives in memory and is
+// stored as it changes, so that a restarted server or the next leader
+// keeps skipping it (seed) rather than learning each again with a refused
+// call (or, for an instance that never joined, a paid one), and followers
+// show it (state.Unavailable). A provider's back-off after throttling or
+// an invalid request is not stored: it is about this process's own calls,
+// and a restart is how an operator puts a refused config right.
+
+// storable says whether entries of kind are stored.
+func storable(kind string) bool {
+	return kind == state.UnavailableOffering || kind == state.UnavailableQuota
+}
 
 // unavailableKey is a stored entry's identity.
 type unavailableKey struct {
@@ -29,7 +36,8 @@ func keyOfUnavailable(u *state.Unavailable) unavailableKey {
 }
 
 // unavailableAt lists what is held out of launches at now: the capacity
-// cache's offerings and quota blocks, and the providers backing off.
+// cache's offerings and quota blocks, and the providers backing off (not
+// stored).
 func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
 	un, bl := s.cache.Snapshot(now)
 	why, blockWhy := s.cache.Causes(now), s.cache.BlockCauses(now)
@@ -74,6 +82,9 @@ func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time, us []sta
 		}
 	}
 	for _, u := range us {
+		if !storable(u.Kind) {
+			continue
+		}
 		k := keyOfUnavailable(&u)
 		if cur, ok := s.stored[k]; ok && !u.Until.After(cur) {
 			continue
@@ -89,10 +100,9 @@ func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time, us []sta
 	}
 }
 
-// seedStoredUnavailable puts back what the state holds out of launches at
-// now: into the capacity cache (offerings, quota blocks) and the
-// providers' back-offs. Each entry is only ever extended, so a pool's seed
-// after another's changes nothing.
+// seedStoredUnavailable puts back into the capacity cache what the state
+// holds out of launches at now: offerings and quota blocks. Each entry is
+// only ever extended, so a pool's seed after another's changes nothing.
 func (s *Scheduler) seedStoredUnavailable(ctx context.Context, now time.Time) error {
 	us, err := s.opts.Store.Unavailable(ctx, now)
 	if err != nil {
@@ -107,10 +117,8 @@ func (s *Scheduler) seedStoredUnavailable(ctx context.Context, now time.Time) er
 			s.cache.Hold(u.OfferingKey(), u.Until, u.Why)
 		case state.UnavailableQuota:
 			s.cache.Block(providers.BlockKey(u.Provider, u.Region), u.Until, u.Why)
-		case state.UnavailableThrottled, state.UnavailableInvalid:
-			s.block(u.Provider, block{until: u.Until, why: u.Why, invalid: u.Kind == state.UnavailableInvalid})
 		default:
-			continue // a kind a newer server stores
+			continue // a kind this server does not store
 		}
 		k := keyOfUnavailable(u)
 		if u.Until.After(s.stored[k]) {

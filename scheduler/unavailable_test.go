@@ -16,10 +16,12 @@ import (
 	"github.com/spillway-io/spillway/state"
 )
 
-// TestRestartKeepsWhatIsHeldOutOfLaunches: a stock-out, a quota block and a
-// provider refusing requests as invalid are stored as the server learns
-// them; a restarted server (or the next leader) holds them for what is left
-// of their time, without a cloud call to learn them again.
+// TestRestartKeepsWhatIsHeldOutOfLaunches: a stock-out and a quota block
+// are stored as the server learns them; a restarted server (or the next
+// leader) holds them for what is left of their time, without a cloud call
+// to learn them again. A provider's back-off after a request refused as
+// invalid is not stored: a restart is how a fixed config is applied, so
+// the restarted server tries the provider again.
 func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 	p4d := testPool().Offerings[0].Key()
 	for _, tt := range []struct {
@@ -44,8 +46,8 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 		{"a request refused as invalid", func(h *harness) {
 			huge := strings.Repeat("#", 20_000) // over EC2's 16 KiB of user data
 			h.userData = func(config.InstanceFields) (string, error) { return huge, nil }
-		}, state.UnavailableInvalid, func(st scheduler.Status) bool {
-			return strings.Contains(st.Misconfigured, "refused the request as invalid")
+		}, "", func(st scheduler.Status) bool {
+			return true // tried again (below), and refused again: the config is as it was
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,26 +62,30 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 			for _, u := range stored {
 				kinds = append(kinds, u.Kind)
 			}
-			if len(stored) != 1 || stored[0].Kind != tt.kind {
+			st, _ := h.sched.LastStatus("train")
+			switch {
+			case tt.kind == "":
+				if len(stored) != 0 || len(st.Unavailable) != 1 || st.Unavailable[0].Kind != state.UnavailableInvalid {
+					t.Fatalf("stored %v, shown %+v: want the provider's back-off shown and not stored", kinds, st.Unavailable)
+				}
+			case len(stored) != 1 || stored[0].Kind != tt.kind:
 				t.Fatalf("stored after the failure: %v, want one %s entry", kinds, tt.kind)
-			}
-			if tt.kind != state.UnavailableOffering && stored[0].Why == "" {
-				t.Errorf("the %s entry does not say why", tt.kind)
-			}
-			if st, _ := h.sched.LastStatus("train"); !reflect.DeepEqual(st.Unavailable, stored) {
+			case tt.kind == state.UnavailableQuota && !strings.Contains(stored[0].Why, "quota exceeded"):
+				t.Errorf("the quota entry says %q, want the cloud's error", stored[0].Why)
+			case !reflect.DeepEqual(st.Unavailable, stored):
 				t.Errorf("the status holds %+v, the state %+v: want what was stored", st.Unavailable, stored)
 			}
 			calls := h.emu.Calls("RunInstances")
 
 			h.restart()
 			h.step(10 * time.Second)
-			st, _ := h.sched.LastStatus("train")
+			st, _ = h.sched.LastStatus("train")
 			if !tt.held(st) {
-				t.Fatalf("after a restart: unavailable %v, blocked %v, misconfigured %q: want the %s held",
-					st.Snapshot.Unavailable, st.Snapshot.Blocked, st.Misconfigured, tt.kind)
+				t.Fatalf("after a restart: unavailable %v, blocked %v, misconfigured %q", st.Snapshot.Unavailable, st.Snapshot.Blocked, st.Misconfigured)
 			}
-			if n := h.emu.Calls("RunInstances"); n != calls {
-				t.Fatalf("RunInstances calls went from %d to %d after the restart: what was held was tried again", calls, n)
+			tried := h.emu.Calls("RunInstances") != calls
+			if want := tt.kind == ""; tried != want {
+				t.Fatalf("RunInstances calls went from %d to %d after the restart: tried again %v, want %v", calls, h.emu.Calls("RunInstances"), tried, want)
 			}
 		})
 	}

@@ -205,10 +205,12 @@ const (
 	// UnavailableQuota: a provider's region (Region empty: the whole
 	// provider) after an account quota error.
 	UnavailableQuota = "quota"
-	// UnavailableThrottled: a provider backing off after throttling.
+	// UnavailableThrottled: a provider backing off after throttling (the
+	// scheduler shows it, and does not store it).
 	UnavailableThrottled = "throttled"
 	// UnavailableInvalid: a provider that refused a request as invalid
-	// (the pool is misconfigured).
+	// (the pool is misconfigured; the scheduler shows it, and does not
+	// store it).
 	UnavailableInvalid = "invalid"
 )
 
