@@ -122,6 +122,16 @@ func (c *checker) time(field string, t time.Time, required bool) {
 	}
 }
 
+// lapse checks a span recorded at At that lapses at Until: both set,
+// Until after At.
+func (c *checker) lapse(at, until time.Time) {
+	c.time("At", at, true)
+	c.time("Until", until, true)
+	if !at.IsZero() && !until.After(at) {
+		c.bad("Until", until.UTC().Format(time.RFC3339Nano), "a time after At ("+at.UTC().Format(time.RFC3339Nano)+")")
+	}
+}
+
 // count checks 0 <= n <= max.
 func (c *checker) count(field string, n, max int) {
 	if n < 0 || n > max {
@@ -321,11 +331,7 @@ func (g IdleGap) Bounded() (IdleGap, error) {
 func (h Hold) Bounded() (Hold, error) {
 	c := checker{kind: "Hold"}
 	c.offering(h.Pool, h.Provider, h.Region, h.Zone, h.InstanceType, h.Market)
-	c.time("At", h.At, true)
-	c.time("Until", h.Until, true)
-	if !h.At.IsZero() && !h.Until.After(h.At) {
-		c.bad("Until", h.Until.UTC().Format(time.RFC3339Nano), "a time after At ("+h.At.UTC().Format(time.RFC3339Nano)+")")
-	}
+	c.lapse(h.At, h.Until)
 	h.Reason = Truncate(h.Reason, MaxTextLen)
 	return h, c.err()
 }
@@ -341,17 +347,17 @@ func (u Unavailable) Bounded() (Unavailable, error) {
 	c.id("Zone", u.Zone, false)
 	c.id("InstanceType", u.InstanceType, u.Kind == UnavailableOffering)
 	c.id("Market", u.Market, false)
-	if u.Kind != UnavailableOffering && u.Zone+u.InstanceType+u.Market != "" {
-		c.bad("InstanceType", quote(u.InstanceType), "empty (with Zone and Market) for a kind other than "+UnavailableOffering)
+	if u.Kind != UnavailableOffering {
+		for _, f := range []struct{ name, v string }{{"Zone", u.Zone}, {"InstanceType", u.InstanceType}, {"Market", u.Market}} {
+			if f.v != "" {
+				c.bad(f.name, quote(f.v), "empty for a kind other than "+UnavailableOffering)
+			}
+		}
 	}
 	if (u.Kind == UnavailableThrottled || u.Kind == UnavailableInvalid) && u.Region != "" {
 		c.bad("Region", quote(u.Region), "empty for a provider's back-off ("+u.Kind+")")
 	}
-	c.time("At", u.At, true)
-	c.time("Until", u.Until, true)
-	if !u.At.IsZero() && !u.Until.After(u.At) {
-		c.bad("Until", u.Until.UTC().Format(time.RFC3339Nano), "a time after At ("+u.At.UTC().Format(time.RFC3339Nano)+")")
-	}
+	c.lapse(u.At, u.Until)
 	u.Why = Truncate(u.Why, MaxTextLen)
 	return u, c.err()
 }
