@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -348,10 +349,14 @@ func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
 		if dom == "" {
 			dom = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s [%s–%s]\t%s\t%.2f\t%s\t\n", p.Policy, set,
+		eff := "-" // rented nothing on any seed, as the run's report shows it
+		if p.CostMaxUSD > 0 {
+			eff = strconv.FormatFloat(p.Efficiency, 'f', 2, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s [%s–%s]\t%s [%s–%s]\t%s\t%s\t%s\t\n", p.Policy, set,
 			money(p.CostUSD), money(p.CostMinUSD), money(p.CostMaxUSD),
 			humanSeconds(p.WaitP95S), humanSeconds(p.WaitP95MinS), humanSeconds(p.WaitP95MaxS),
-			humanSeconds(p.WaitP99S), p.Efficiency, dom)
+			humanSeconds(p.WaitP99S), eff, dom)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

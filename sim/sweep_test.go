@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,28 @@ func TestSignedPct(t *testing.T) {
 	for v, want := range map[float64]string{-0.04: "+0.0%", 0.04: "+0.0%", -1.25: "-1.3%", 5: "+5.0%"} {
 		if got := signedPct(v); got != want {
 			t.Errorf("signedPct(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestWriteSweepEfficiencyWithoutCloud: a point that rented nothing on any
+// seed shows no efficiency, as a run's report shows it.
+func TestWriteSweepEfficiencyWithoutCloud(t *testing.T) {
+	pts := []SweepPoint{
+		{Policy: PolicyOnPremOnly, Runs: 2, Efficiency: 1, CostsUSD: []float64{0, 0}, WaitP95sS: []float64{60, 90}},
+		{Policy: PolicyPerJob, Runs: 2, Efficiency: 0.9, CostUSD: 10, CostMinUSD: 10, CostMaxUSD: 10, CostsUSD: []float64{10, 10}, WaitP95sS: []float64{1, 1}},
+	}
+	var b bytes.Buffer
+	if err := WriteSweep(&b, pts, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == PolicyOnPremOnly && slices.Contains(f, "1.00"):
+			t.Errorf("onprem-only shows an efficiency: %q", line)
+		case len(f) > 0 && f[0] == PolicyPerJob && !slices.Contains(f, "0.90"):
+			t.Errorf("per-job's efficiency is missing: %q", line)
 		}
 	}
 }
