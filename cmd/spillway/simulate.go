@@ -246,9 +246,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	pool := cp.Policy
 	if !f.onprem.quantile && (f.onprem.gpus < 0 || f.onprem.gpus > config.MaxPoolGPUs) {
-		return fmt.Errorf("--onprem-gpus %d: want 0 (use the config) to %d, or a percentile of the trace's demand such as p50", f.onprem.gpus, config.MaxPoolGPUs)
+		return fmt.Errorf("--onprem-gpus %d: want 0 (no on-prem GPUs: every job runs on the cloud) to %d, or a percentile of the trace's demand such as p50", f.onprem.gpus, config.MaxPoolGPUs)
 	}
-	if !f.onprem.quantile && f.onprem.gpus > 0 {
+	if f.onprem.set() && !f.onprem.quantile {
 		pool = sim.WithOnPremGPUs(pool, int(f.onprem.gpus))
 	}
 	var sc config.Simulate
@@ -712,6 +712,9 @@ func (o *onpremFlag) String() string {
 	}
 	return o.text
 }
+
+// set reports whether the flag was given (else the config's onprem holds).
+func (o *onpremFlag) set() bool { return o.text != "" }
 
 // Type names what the flag takes in --help and in flagError's wants.
 func (o *onpremFlag) Type() string { return "gpus" }

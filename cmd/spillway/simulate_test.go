@@ -99,12 +99,29 @@ func TestSimulateFlags(t *testing.T) {
 	}
 }
 
+// TestSimulateNoOnPrem: --onprem-gpus 0 is a pool without on-prem GPUs
+// (the config allows onprem.nodes 0), not the config's size: every job
+// runs on the cloud, and onprem-only starts none.
+func TestSimulateNoOnPrem(t *testing.T) {
+	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "0", "--policies", "per-job,onprem-only", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep sim.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%.400s", err, out)
+	}
+	if rep.OnPremGPUs != 0 || len(rep.Results) != 2 || rep.Results[0].JobsOnCloud != 2 || rep.Results[1].JobsUnstarted != 2 {
+		t.Errorf("on-prem %d GPUs; results %+v: want 0, per-job running both jobs on the cloud, onprem-only starting none", rep.OnPremGPUs, rep.Results)
+	}
+}
+
 // TestSimulateHugeOnPrem is the issue's third case: an absurd on-prem size
 // once died out of memory; it must run (memory does not follow the size),
 // and a size beyond what the simulator counts must be an error, not a crash.
 func TestSimulateHugeOnPrem(t *testing.T) {
 	_, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "100000000000", "--json")
-	if err == nil || !strings.Contains(err.Error(), "--onprem-gpus 100000000000: want 0 (use the config) to 1048576") {
+	if err == nil || !strings.Contains(err.Error(), "--onprem-gpus 100000000000: want 0 (no on-prem GPUs: every job runs on the cloud) to 1048576") {
 		t.Fatalf("--onprem-gpus 1e11: %v, want a range error", err)
 	}
 	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "1048576", "--json")
@@ -163,7 +180,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--policies", "spillway,magic"}, `unknown policy "magic" (want one of spillway, onprem-only, threshold, per-job, karpenter)`},
 		{[]string{"--pool", "nope"}, `--pool "nope": no such pool (the config has v100)`},
 		{[]string{"--onprem-gpus", "-8"}, "--onprem-gpus -8"},
-		{[]string{"--onprem-gpus", "9223372036854775807"}, "--onprem-gpus 9223372036854775807: want 0 (use the config) to 1048576"},
+		{[]string{"--onprem-gpus", "9223372036854775807"}, "--onprem-gpus 9223372036854775807: want 0 (no on-prem GPUs: every job runs on the cloud) to 1048576"},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_gpus.csv"}, `bad_gpus.csv:3: column gpus: "two"`},
 		{[]string{"--config", "missing.yaml"}, "missing.yaml"},
 		{[]string{"--baseline-opt", "per-job.suspend=soon"}, `--baseline-opt: baseline option per-job.suspend="soon": want a duration from 0s to 720h`},
