@@ -54,6 +54,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	dominated := false
 	for _, res := range r.Results {
 		if res.JobsUnstarted > 0 {
 			why := "larger than any capacity the policy provides, or held back by a limit until the run ended"
@@ -119,11 +120,33 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprint(w, ".")
 		}
 		if len(res.DominatedBy) > 0 {
-			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster, leaving no more jobs unstarted.", res.Policy, strings.Join(res.DominatedBy, ", "))
+			by := make([]string, len(res.DominatedBy))
+			for i, name := range res.DominatedBy {
+				by[i] = name
+				if j := slices.IndexFunc(r.Results, func(o Result) bool { return o.Policy == name }); j >= 0 {
+					by[i] += " (" + dominance(&res, &r.Results[j]) + ")"
+				}
+			}
+			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster, leaving no more jobs unstarted.", res.Policy, strings.Join(by, ", "))
+			dominated = true
 		}
+	}
+	if dominated {
+		fmt.Fprintf(w, "\nOne run (one seed) decides who dominates: --sweep wait_target=%s --seeds 5 compares the policies seed by seed.",
+			time.Duration(r.WaitTargetS*float64(time.Second)))
 	}
 	_, err := fmt.Fprintf(w, "\nwall time %.2fs; ! marks a p95 wait above the wait target\n", r.WallSeconds)
 	return err
+}
+
+// dominance says by how much d beats res: its cost and how much less it
+// is, and the two p95 waits.
+func dominance(res, d *Result) string {
+	cost := "as cheap"
+	if res.CloudCostUSD > d.CloudCostUSD {
+		cost = fmt.Sprintf("%.1f%% cheaper", (res.CloudCostUSD-d.CloudCostUSD)/res.CloudCostUSD*100)
+	}
+	return fmt.Sprintf("$%s, %s, p95 %s against %s", money(d.CloudCostUSD), cost, humanSeconds(d.WaitP95S), humanSeconds(res.WaitP95S))
 }
 
 // counted is n with the noun that follows it: "1 job", "2 jobs".

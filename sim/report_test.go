@@ -24,7 +24,8 @@ func TestWriteTable(t *testing.T) {
 				LimitBoundHours: map[string]float64{"budget": 2.5},
 				WithoutLimit:    map[string]LimitCost{"budget": {BoundHours: 2.5, CloudCostUSD: 1500, WaitP95S: 120, WaitP99S: 600, GPUHoursLost: 2}},
 				FailedLaunches:  map[string]int{"capacity": 3, "quota": 1, "not_up": 2},
-				BootGPUHours:    2, IdleGPUHours: 5, FloorIdleGPUHours: 4},
+				BootGPUHours:    2, IdleGPUHours: 5, FloorIdleGPUHours: 4, DominatedBy: []string{PolicyPerJob}},
+			{Policy: PolicyPerJob, CloudCostUSD: 1000, PaidGPUHours: 90, UsedGPUHours: 85, Efficiency: 0.95, WaitP95S: 500},
 			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1, JobsNeverServed: 2, NeverServedGPUs: 2200, NeverServedWhy: "larger than the 8 on-prem GPUs, and the pool has no offering to rent",
 				DominatedBy: []string{"x"}},
 		},
@@ -48,6 +49,8 @@ func TestWriteTable(t *testing.T) {
 		"spillway: spend per budget period: 2026-01-01 $1,234 of $2,000 (62%);",
 		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1,500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
+		"spillway is dominated by per-job ($1,000, 19.0% cheaper, p95 8m20s against 9m50s): cheaper and no slower at p95",
+		"One run (one seed) decides who dominates: --sweep wait_target=10m0s --seeds 5 compares the policies seed by seed.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
