@@ -73,6 +73,9 @@ type harness struct {
 	wrap func(state.Store) state.Store
 	// extra are pools the scheduler runs beside h.pool (ticked by the test).
 	extra []scheduler.Pool
+	// capacity, when set, is the scheduler's capacity cache (a restart
+	// keeps it); else each start makes one.
+	capacity *providers.CapacityCache
 }
 
 type harnessOption func(*harness)
@@ -133,7 +136,7 @@ func (h *harness) start() {
 	h.opts = scheduler.Options{
 		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: use, Clock: h.clk,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		SweepGrace: 10 * time.Minute, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
+		SweepGrace: 10 * time.Minute, Capacity: h.capacity, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
 		Pools: []scheduler.Pool{{
 			Policy:   h.pool,
 			Snapshot: h.snapshot,

@@ -109,8 +109,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	s.saveIdleGaps(cctx, t)
 	s.saveHolds(cctx, t)
-	held := s.unavailableAt(now)
-	s.saveUnavailable(cctx, now, held)
+	held := s.saveUnavailable(cctx, now)
 	t.rec.Snapshot = summarise(snap)
 	t.rec.Spend = spend.Accrued
 	if b := pr.spec.Policy.Limits.Budget; b != nil {

@@ -69,15 +69,32 @@ func (s *Scheduler) unavailableAt(now time.Time) []state.Unavailable {
 	return out
 }
 
-// saveUnavailable stores the entries of us (unavailableAt now) that are
-// new or were extended since they were stored. A failed write is logged
-// and tried again at the next tick; one the store refuses as invalid is
-// dropped. Pools tick at once: smu keeps two from storing one entry twice.
-func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time, us []state.Unavailable) {
+// saveUnavailable returns what is held out of launches at now
+// (unavailableAt), having stored the entries that are new or were
+// extended since they were stored, and deleted those stored that the
+// cache no longer holds before they lapse (an offering that launched
+// again). A failed write is logged and tried again at the next tick; one
+// the store refuses as invalid is dropped. Pools tick at once: under smu,
+// what is listed and what is stored change together, so one pool's tick
+// never deletes what another's just stored.
+func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time) []state.Unavailable {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	us := s.unavailableAt(now)
+	held := make(map[unavailableKey]bool, len(us))
+	for i := range us {
+		held[keyOfUnavailable(&us[i])] = true
+	}
 	for k, until := range s.stored {
-		if !now.Before(until) {
+		switch {
+		case !now.Before(until):
+			delete(s.stored, k)
+		case !held[k]:
+			u := state.Unavailable{Kind: k.kind, Provider: k.provider, Region: k.region, Zone: k.zone, InstanceType: k.instanceType, Market: k.market}
+			if err := s.opts.Store.DeleteUnavailable(ctx, u); err != nil {
+				s.log.Warn("deleting what is no longer held out of launches failed; retried at the next tick", "kind", u.Kind, "provider", u.Provider, "instance_type", u.InstanceType, "err", err)
+				return us
+			}
 			delete(s.stored, k)
 		}
 	}
@@ -94,10 +111,11 @@ func (s *Scheduler) saveUnavailable(ctx context.Context, now time.Time, us []sta
 			s.log.Warn("not stored what is held out of launches: the store refused it", "kind", u.Kind, "provider", u.Provider, "instance_type", u.InstanceType, "err", err)
 		case err != nil:
 			s.log.Warn("storing what is held out of launches failed; retried at the next tick", "kind", u.Kind, "provider", u.Provider, "instance_type", u.InstanceType, "err", err)
-			return
+			return us
 		}
 		s.stored[k] = u.Until
 	}
+	return us
 }
 
 // seedStoredUnavailable puts back into the capacity cache what the state

@@ -143,3 +143,33 @@ func TestUnavailableOutlivesAFailedWrite(t *testing.T) {
 		t.Fatalf("PutUnavailable called %d more times for an entry already stored", n-writes)
 	}
 }
+
+// TestUnavailableClearedWhenTheOfferingLaunches: an offering whose launch
+// succeeds again before its entry lapses (a resumed intent) is deleted
+// from the state too, so that a restart or a follower does not hold it.
+func TestUnavailableClearedWhenTheOfferingLaunches(t *testing.T) {
+	var cache *providers.CapacityCache
+	h := newHarness(t, testPool(), func(h *harness) {
+		cache = providers.NewCapacityCache(providers.WithCacheClock(h.clk.Now))
+		h.capacity = cache
+		h.emu.SetStock(gpuType, "us-east-1a", 0)
+		h.emu.SetStock(gpuType, "us-east-1b", 0)
+	})
+	stored := func() []state.Unavailable {
+		us, err := h.store.Unavailable(context.Background(), h.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return us
+	}
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if us := stored(); len(us) != 1 || us[0].InstanceType != gpuType {
+		t.Fatalf("stored %+v, want the stock-out of %s", us, gpuType)
+	}
+	cache.Record(nil, testPool().Offerings[0].Key()) // as a resumed launch of it that succeeds does
+	h.step(10 * time.Second)
+	if us := stored(); len(us) != 0 {
+		t.Fatalf("stored %+v after the offering launched again, want nothing", us)
+	}
+}

@@ -116,6 +116,10 @@ type Store interface {
 	// Unavailable lists the entries whose Until is after at, earliest Until
 	// first (ties by kind, provider, region, zone, instance type, market).
 	Unavailable(ctx context.Context, at time.Time) ([]Unavailable, error)
+	// DeleteUnavailable deletes the entry of u's kind and identity (an
+	// offering that launched again before its entry lapsed); none stored
+	// is no error.
+	DeleteUnavailable(ctx context.Context, u Unavailable) error
 
 	// AddAudit stores an audit entry and returns its ID (strictly
 	// increasing, never reused). e.ID is ignored. Over-long strings are

@@ -57,3 +57,18 @@ func (s *Store) Unavailable(ctx context.Context, at time.Time) ([]state.Unavaila
 	}
 	return out, nil
 }
+
+// DeleteUnavailable implements state.Store.
+func (s *Store) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
+	err := s.write(ctx, false, func(q querier) error {
+		_, err := q.Exec(ctx, deleteUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("state/postgres: delete unavailable %s %s/%s: %w", u.Kind, u.Provider, u.InstanceType, err)
+	}
+	return nil
+}
+
+const deleteUnavailableSQL = `DELETE FROM unavailable
+	WHERE kind = $1 AND provider = $2 AND region = $3 AND zone = $4 AND instance_type = $5 AND market = $6`

@@ -54,3 +54,14 @@ func (s *Store) Unavailable(ctx context.Context, at time.Time) ([]state.Unavaila
 	}
 	return out, nil
 }
+
+// DeleteUnavailable implements state.Store.
+func (s *Store) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
+	if _, err := s.write.ExecContext(ctx, deleteUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market); err != nil {
+		return fmt.Errorf("state/sqlite: delete unavailable %s %s/%s: %w", u.Kind, u.Provider, u.InstanceType, err)
+	}
+	return nil
+}
+
+const deleteUnavailableSQL = `DELETE FROM unavailable
+	WHERE kind = ? AND provider = ? AND region = ? AND zone = ? AND instance_type = ? AND market = ?`

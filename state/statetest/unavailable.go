@@ -46,6 +46,14 @@ func unavailableLiveAndExtended(t *testing.T, h *harness) {
 	same(t, "extended, never shortened; lapsed at Until; ties by kind", got, []state.Unavailable{g5spot, invalid, again, g5, ali, quota})
 	_, err = s.Unavailable(ctx(t), time.Unix(-1, 0))
 	wantErr(t, err, state.ErrInvalid, "Unavailable before 1970")
+
+	// An offering that launched again is deleted: that one alone, and
+	// deleting what is not stored is no error.
+	ok(t, s.DeleteUnavailable(ctx(t), again), "DeleteUnavailable")
+	ok(t, s.DeleteUnavailable(ctx(t), again), "DeleteUnavailable again")
+	got, err = s.Unavailable(ctx(t), at(3*time.Minute))
+	ok(t, err, "Unavailable")
+	same(t, "after deleting p5's", got, []state.Unavailable{g5spot, invalid, g5, ali, quota})
 }
 
 func invalidUnavailableIsRefused(t *testing.T, h *harness) {
