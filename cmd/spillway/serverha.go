@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
+	"k8s.io/utils/clock"
 )
 
 // leaseName is the leader lease of one cluster's servers: clusters that
@@ -31,7 +33,12 @@ func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres
 		opts = append(opts, postgres.WithPasswordFile(cfg.Server.StatePasswordFile))
 	}
 	name := postgres.Redact(cfg.Server.State)
-	st, err := postgres.Open(ctx, cfg.Server.State, opts...)
+	var st *postgres.Store
+	err := retryTransient(ctx, deps.clock, deps.log, "open server.state "+name, stateOpenPatience, func(ctx context.Context) error {
+		var err error
+		st, err = postgres.Open(ctx, cfg.Server.State, opts...)
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("server.state %s: %w", name, err)
 	}
@@ -44,6 +51,36 @@ func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres
 	deps.log.Info("several servers may share this state: acting only while holding the leader lease",
 		"state", name, "lease", leaseName(cfg.Cluster), "holder", el.Holder(), "lease_ttl", cfg.Server.LeaseTTL.D(), "lease_renew", cfg.Server.LeaseRenew.D())
 	return st, el, nil
+}
+
+// stateOpenPatience is how long a starting server keeps trying its
+// PostgreSQL database while the failures may pass (postgres.Transient: a
+// database still starting or failing over, a session it ended while this
+// process was starved), before it exits.
+const stateOpenPatience = time.Minute
+
+// retryTransient calls do until it succeeds, fails for good (not
+// postgres.Transient), ctx ends or patience passes on clk, waiting 250ms
+// and then twice as long each time, at most 5s, between tries, and logs
+// each failure it retries.
+func retryTransient(ctx context.Context, clk clock.Clock, log *slog.Logger, what string, patience time.Duration, do func(context.Context) error) error {
+	start, wait := clk.Now(), 250*time.Millisecond
+	for try := 1; ; try++ {
+		err := do(ctx)
+		if err == nil || !postgres.Transient(err) || ctx.Err() != nil {
+			return err
+		}
+		if clk.Since(start)+wait > patience {
+			return fmt.Errorf("still failing after %d tries in %s: %w", try, clk.Since(start).Round(time.Millisecond), err)
+		}
+		log.Warn("the database does not answer yet; trying again", "what", what, "try", try, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-clk.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // holderName names this process on the lease: host, pid and a random

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/state"
+)
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestHAServerWaitsForItsDatabase: a server started while its PostgreSQL
+// does not answer (cut off behind a proxy, as during a database failover)
+// keeps trying and starts once it answers; one whose password the database
+// refuses exits at once, without waiting.
+func TestHAServerWaitsForItsDatabase(t *testing.T) {
+	pg, err := fixture.StartPostgres()
+	if err != nil {
+		t.Fatalf("the test needs PostgreSQL: %v", err)
+	}
+	defer pg.Stop()
+	db, err := pg.CreateDatabase("wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := fixture.StartProxy(pg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfgFor := func(dsn string) *config.Config {
+		return &config.Config{Cluster: "wait", Server: config.Server{State: dsn,
+			LeaseTTL: policy.Duration(2 * time.Second), LeaseRenew: policy.Duration(500 * time.Millisecond)}}
+	}
+	viaProxy := strings.Replace(pg.DSN(db), pg.Addr, proxy.Addr, 1)
+
+	proxy.Cut()
+	var logs lockedBuffer
+	deps := serverDeps{log: slog.New(slog.NewTextHandler(&logs, nil)), clock: clock.RealClock{}}
+	done := make(chan error, 1)
+	go func() {
+		st, _, err := openHA(context.Background(), cfgFor(viaProxy), deps)
+		if err == nil {
+			st.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	proxy.Restore()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the server did not start once its database answered: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server had not started 30s after its database answered:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "the database does not answer yet") {
+		t.Errorf("the log does not say it waited:\n%s", logs.String())
+	}
+
+	wrong := strings.Replace(pg.DSN(db), fixture.PostgresPassword, "not-the-password", 1)
+	began := time.Now()
+	_, _, err = openHA(context.Background(), cfgFor(wrong), serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}})
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "28P01" || time.Since(began) > 10*time.Second {
+		t.Fatalf("a refused password: %v after %s, want the database's 28P01 at once", err, time.Since(began))
+	}
+}
+
+// TestRetryTransient: transient failures are tried again, backing off,
+// until one succeeds or the patience is spent; a lasting failure or a
+// cancelled context ends it at once.
+func TestRetryTransient(t *testing.T) {
+	transient := &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}
+	refused := &pgconn.PgError{Code: "28P01", Message: "password authentication failed"}
+	for _, tt := range []struct {
+		name      string
+		errs      []error // what each try returns; past the end, the last
+		patience  time.Duration
+		wantTries int
+		wantErr   error
+	}{
+		{"succeeds on the third try", []error{transient, transient, nil}, time.Minute, 3, nil},
+		{"a lasting failure at once", []error{refused}, time.Minute, 1, refused},
+		{"an invalid value at once", []error{&state.InvalidError{Field: "postgres DSN"}}, time.Minute, 1, state.ErrInvalid},
+		// Waits of 250ms, 500ms and 1s fit in 2s; the next, 2s, does not.
+		{"gives up past its patience", []error{transient}, 2 * time.Second, 4, transient},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+			var tries atomic.Int32
+			done := make(chan error, 1)
+			go func() {
+				done <- retryTransient(context.Background(), clk, slog.New(slog.DiscardHandler), "test", tt.patience, func(context.Context) error {
+					n := int(tries.Add(1))
+					return tt.errs[min(n, len(tt.errs))-1]
+				})
+			}()
+			for {
+				select {
+				case err := <-done:
+					if int(tries.Load()) != tt.wantTries || !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+						t.Fatalf("%d tries, err %v; want %d tries, err %v", tries.Load(), err, tt.wantTries, tt.wantErr)
+					}
+					return
+				default:
+				}
+				if clk.HasWaiters() {
+					clk.Step(50 * time.Millisecond) // the waits are multiples of it
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := retryTransient(ctx, clock.RealClock{}, slog.New(slog.DiscardHandler), "test", time.Minute, func(ctx context.Context) error { return ctx.Err() })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled context: %v", err)
+	}
+}
