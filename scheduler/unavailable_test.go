@@ -107,6 +107,13 @@ func (u *unavailableDown) PutUnavailable(ctx context.Context, e state.Unavailabl
 	return u.Store.PutUnavailable(ctx, e)
 }
 
+func (u *unavailableDown) DeleteUnavailable(ctx context.Context, e state.Unavailable) error {
+	if u.down.Load() {
+		return errors.New("database is locked")
+	}
+	return u.Store.DeleteUnavailable(ctx, e)
+}
+
 // TestUnavailableOutlivesAFailedWrite: an entry whose write failed is
 // written at a later tick, once; one stored is not written again while
 // it holds.
@@ -146,10 +153,13 @@ func TestUnavailableOutlivesAFailedWrite(t *testing.T) {
 
 // TestUnavailableClearedWhenTheOfferingLaunches: an offering whose launch
 // succeeds again before its entry lapses (a resumed intent) is deleted
-// from the state too, so that a restart or a follower does not hold it.
+// from the state too, so that a restart or a follower does not hold it; a
+// failed delete is tried again at the next tick.
 func TestUnavailableClearedWhenTheOfferingLaunches(t *testing.T) {
 	var cache *providers.CapacityCache
+	flaky := &unavailableDown{}
 	h := newHarness(t, testPool(), func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { flaky.Store = st; return flaky }
 		cache = providers.NewCapacityCache(providers.WithCacheClock(h.clk.Now))
 		h.capacity = cache
 		h.emu.SetStock(gpuType, "us-east-1a", 0)
@@ -168,6 +178,12 @@ func TestUnavailableClearedWhenTheOfferingLaunches(t *testing.T) {
 		t.Fatalf("stored %+v, want the stock-out of %s", us, gpuType)
 	}
 	cache.Record(nil, testPool().Offerings[0].Key()) // as a resumed launch of it that succeeds does
+	flaky.down.Store(true)
+	h.step(10 * time.Second)
+	if us := stored(); len(us) != 1 {
+		t.Fatalf("stored %+v while deletes fail, want the entry kept for now", us)
+	}
+	flaky.down.Store(false)
 	h.step(10 * time.Second)
 	if us := stored(); len(us) != 0 {
 		t.Fatalf("stored %+v after the offering launched again, want nothing", us)
