@@ -30,10 +30,7 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 		kind  string
 		held  func(st scheduler.Status) bool
 	}{
-		{"a stock-out", func(h *harness) {
-			h.emu.SetStock(gpuType, "us-east-1a", 0)
-			h.emu.SetStock(gpuType, "us-east-1b", 0)
-		}, state.UnavailableOffering, func(st scheduler.Status) bool {
+		{"a stock-out", stockedOut, state.UnavailableOffering, func(st scheduler.Status) bool {
 			_, held := st.Snapshot.Unavailable[p4d]
 			return held && st.Snapshot.UnavailableWhy[p4d] == ""
 		}},
@@ -54,10 +51,7 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 			h := newHarness(t, testPool(), tt.setup)
 			h.setDemand(2*time.Minute, 8)
 			h.tick()
-			stored, err := h.store.Unavailable(context.Background(), h.clk.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			stored := h.storedUnavailable()
 			var kinds []string
 			for _, u := range stored {
 				kinds = append(kinds, u.Kind)
@@ -91,6 +85,22 @@ func TestRestartKeepsWhatIsHeldOutOfLaunches(t *testing.T) {
 	}
 }
 
+// stockedOut has both zones out of gpuType.
+func stockedOut(h *harness) {
+	h.emu.SetStock(gpuType, "us-east-1a", 0)
+	h.emu.SetStock(gpuType, "us-east-1b", 0)
+}
+
+// storedUnavailable is what the state holds out of launches now.
+func (h *harness) storedUnavailable() []state.Unavailable {
+	h.t.Helper()
+	us, err := h.store.Unavailable(context.Background(), h.clk.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return us
+}
+
 // unavailableDown fails PutUnavailable while down is set, as a database
 // briefly unavailable would; everything else reaches the state.
 type unavailableDown struct {
@@ -120,18 +130,10 @@ func (u *unavailableDown) DeleteUnavailable(ctx context.Context, e state.Unavail
 func TestUnavailableOutlivesAFailedWrite(t *testing.T) {
 	flaky := &unavailableDown{}
 	flaky.down.Store(true)
-	h := newHarness(t, testPool(), func(h *harness) {
+	h := newHarness(t, testPool(), stockedOut, func(h *harness) {
 		h.wrap = func(st state.Store) state.Store { flaky.Store = st; return flaky }
-		h.emu.SetStock(gpuType, "us-east-1a", 0)
-		h.emu.SetStock(gpuType, "us-east-1b", 0)
 	})
-	stored := func() []state.Unavailable {
-		us, err := h.store.Unavailable(context.Background(), h.clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return us
-	}
+	stored := h.storedUnavailable
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	if us := stored(); len(us) != 0 {
@@ -158,20 +160,12 @@ func TestUnavailableOutlivesAFailedWrite(t *testing.T) {
 func TestUnavailableClearedWhenTheOfferingLaunches(t *testing.T) {
 	var cache *providers.CapacityCache
 	flaky := &unavailableDown{}
-	h := newHarness(t, testPool(), func(h *harness) {
+	h := newHarness(t, testPool(), stockedOut, func(h *harness) {
 		h.wrap = func(st state.Store) state.Store { flaky.Store = st; return flaky }
 		cache = providers.NewCapacityCache(providers.WithCacheClock(h.clk.Now))
 		h.capacity = cache
-		h.emu.SetStock(gpuType, "us-east-1a", 0)
-		h.emu.SetStock(gpuType, "us-east-1b", 0)
 	})
-	stored := func() []state.Unavailable {
-		us, err := h.store.Unavailable(context.Background(), h.clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return us
-	}
+	stored := h.storedUnavailable
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	if us := stored(); len(us) != 1 || us[0].InstanceType != gpuType {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,24 +18,6 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/state"
 )
-
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestHAServerWaitsForItsDatabase: a server started while its PostgreSQL
 // does not answer (cut off behind a proxy, as during a database failover)
@@ -65,7 +45,7 @@ func TestHAServerWaitsForItsDatabase(t *testing.T) {
 	viaProxy := strings.Replace(pg.DSN(db), pg.Addr, proxy.Addr, 1)
 
 	proxy.Cut()
-	var logs lockedBuffer
+	var logs syncBuffer
 	deps := serverDeps{log: slog.New(slog.NewTextHandler(&logs, nil)), clock: clock.RealClock{}}
 	done := make(chan error, 1)
 	go func() {
