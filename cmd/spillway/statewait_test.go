@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,7 +54,10 @@ func TestHAServerWaitsForItsDatabase(t *testing.T) {
 		}
 		done <- err
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// Once it has said it waits (a try failed), the database comes back.
+	eventually(t, "the server says it waits for its database", func() bool {
+		return strings.Contains(logs.String(), "the database does not answer yet")
+	})
 	proxy.Restore()
 	select {
 	case err := <-done:
@@ -65,9 +67,6 @@ func TestHAServerWaitsForItsDatabase(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the server had not started 30s after its database answered:\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), "the database does not answer yet") {
-		t.Errorf("the log does not say it waited:\n%s", logs.String())
-	}
 
 	wrong := strings.Replace(pg.DSN(db), fixture.PostgresPassword, "not-the-password", 1)
 	began := time.Now()
@@ -76,6 +75,17 @@ func TestHAServerWaitsForItsDatabase(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != "28P01" || time.Since(began) > 10*time.Second {
 		t.Fatalf("a refused password: %v after %s, want the database's 28P01 at once", err, time.Since(began))
 	}
+}
+
+// steppingClock is a fake clock that passes each wait asked of it at once,
+// moving its time on by the wait.
+type steppingClock struct{ *clocktesting.FakeClock }
+
+func (c steppingClock) After(d time.Duration) <-chan time.Time {
+	c.Step(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.Now()
+	return ch
 }
 
 // TestRetryTransient: transient failures are tried again, backing off,
@@ -98,28 +108,14 @@ func TestRetryTransient(t *testing.T) {
 		{"gives up past its patience", []error{transient}, 2 * time.Second, 4, transient},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
-			var tries atomic.Int32
-			done := make(chan error, 1)
-			go func() {
-				done <- retryTransient(context.Background(), clk, slog.New(slog.DiscardHandler), "test", tt.patience, func(context.Context) error {
-					n := int(tries.Add(1))
-					return tt.errs[min(n, len(tt.errs))-1]
-				})
-			}()
-			for {
-				select {
-				case err := <-done:
-					if int(tries.Load()) != tt.wantTries || !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
-						t.Fatalf("%d tries, err %v; want %d tries, err %v", tries.Load(), err, tt.wantTries, tt.wantErr)
-					}
-					return
-				default:
-				}
-				if clk.HasWaiters() {
-					clk.Step(50 * time.Millisecond) // the waits are multiples of it
-				}
-				time.Sleep(time.Millisecond)
+			clk := steppingClock{clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))}
+			tries := 0
+			err := retryTransient(context.Background(), clk, slog.New(slog.DiscardHandler), "test", tt.patience, func(context.Context) error {
+				tries++
+				return tt.errs[min(tries, len(tt.errs))-1]
+			})
+			if tries != tt.wantTries || !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+				t.Fatalf("%d tries, err %v; want %d tries, err %v", tries, err, tt.wantTries, tt.wantErr)
 			}
 		})
 	}
