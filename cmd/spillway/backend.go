@@ -130,7 +130,9 @@ func heldOf(pool *policy.Pool, unused map[policy.OfferingKey]time.Time, us []sta
 		}
 		out = append(out, api.Held{What: what, Why: unavailableWhy(&u), Until: u.Until})
 	}
-	sortHeld(out)
+	slices.SortFunc(out, func(a, b api.Held) int {
+		return cmp.Or(strings.Compare(a.What, b.What), strings.Compare(a.Why, b.Why), a.Until.Compare(b.Until))
+	})
 	return out
 }
 
@@ -149,12 +151,6 @@ func unavailableWhy(u *state.Unavailable) string {
 	default:
 		return u.Kind
 	}
-}
-
-func sortHeld(hs []api.Held) {
-	slices.SortFunc(hs, func(a, b api.Held) int {
-		return cmp.Or(strings.Compare(a.What, b.What), strings.Compare(a.Why, b.Why), a.Until.Compare(b.Until))
-	})
 }
 
 func apiPlan(p policy.Plan, at time.Time) *api.Plan {

@@ -209,8 +209,9 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 		d.Floors = append(d.Floors, af)
 	}
 	// What the leader holds out of launches, as it stored it: the offerings
-	// left unused by the pool's queue, and what its capacity cache and
-	// back-offs hold (as heldOf lists them on the leader).
+	// left unused by the pool's queue, and what its capacity cache holds
+	// (heldOf lists them as on the leader; a provider's back-off is the
+	// leader's alone, not stored).
 	hs, err := b.store.Holds(ctx, pool.Name, now)
 	if err != nil {
 		return err
