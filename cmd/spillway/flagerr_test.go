@@ -23,6 +23,11 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"simulate", "--seeds", `a"b`}, `--seeds "a\"b": want a whole number`},
 		{[]string{"burst", "create", "--gpus", "x"}, `--gpus "x": want a whole number (see spillway burst create --help)`},
 		{[]string{"simulate", "--nope"}, `unknown flag: --nope`},
+		{[]string{"policy", "check", "x.yaml"}, `unknown command "check" for "spillway policy" (want one of: validate; see spillway policy --help)`},
+		{[]string{"policy", "valdate"}, `unknown command "valdate" for "spillway policy"; did you mean validate? (want one of: validate;`},
+		{[]string{"burst", "frob"}, `unknown command "frob" for "spillway burst" (want one of: cancel, create, list;`},
+		{[]string{"token", "list"}, `unknown command "list" for "spillway token" (want one of: create;`},
+		{[]string{"signals", "chek"}, `unknown command "chek" for "spillway signals"; did you mean check?`},
 	} {
 		err := run(context.Background(), tt.args)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {

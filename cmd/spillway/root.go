@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -27,7 +28,39 @@ down when the queue drains.`,
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes each command that only groups others
+// (spillway burst, policy, signals, token) refuse a subcommand it does not
+// have, as the root does, instead of printing its help and exiting 0: a
+// script calling "spillway policy check" must not pass.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.DisableFlagsInUseLine = true
+	c.SuggestionsMinimumDistance = 2 // the root's default
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return fmt.Errorf("%s (want one of: %s; see %s --help)", msg, strings.Join(names, ", "), cmd.CommandPath())
+	}
 }
 
 func run(ctx context.Context, args []string) error {
