@@ -34,7 +34,8 @@ type Backend interface {
 	Timeline(ctx context.Context, pool string, since time.Time) ([]TimelinePoint, error)
 
 	// Instances lists burst instances ordered by ID, after q.After, at
-	// most q.Limit of them.
+	// most q.Limit of them. ErrNotFound when q.Pool names no pool (and,
+	// for this and the other lists, no row of a pool since removed).
 	Instances(ctx context.Context, q InstanceQuery) ([]Instance, error)
 	// Decisions lists decisions newest first (by ID), older than
 	// q.Before when it is non-zero, at most q.Limit of them.

@@ -194,6 +194,11 @@ func (m *Memory) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, err
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expire()
+	if q.Pool != "" {
+		if _, err := m.pool(q.Pool); err != nil {
+			return nil, err
+		}
+	}
 	var out []api.Burst
 	for _, b := range m.bursts {
 		if b.ID <= q.After || (q.Pool != "" && b.Pool != q.Pool) || (!q.All && b.State != "active") {

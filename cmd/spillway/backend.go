@@ -204,6 +204,9 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 	if err != nil {
 		return nil, err
 	}
+	if err := b.knownPool(q.Pool, len(rows)); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(rows, func(a, b state.Instance) int { return cmp.Compare(a.ID, b.ID) })
 	out := []api.Instance{}
 	for _, r := range rows {
@@ -218,9 +221,26 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 	return out, nil
 }
 
+// knownPool is ErrNotFound for a list filtered on a pool the config does
+// not have when no row names it either: most likely a mistyped name, which
+// an empty list would hide. The rows of a pool since removed from the
+// config are still listed.
+func (b *backend) knownPool(pool string, rows int) error {
+	if pool == "" || rows > 0 {
+		return nil
+	}
+	if _, ok := b.sched.PoolSpec(pool); ok {
+		return nil
+	}
+	return fmt.Errorf("pool %q: %w", pool, api.ErrNotFound)
+}
+
 func (b *backend) Decisions(ctx context.Context, q api.DecisionQuery) ([]api.Decision, error) {
 	ds, err := b.store.Decisions(ctx, state.DecisionFilter{Pool: q.Pool, Since: q.Since, BeforeID: q.Before, Limit: q.Limit})
 	if err != nil {
+		return nil, err
+	}
+	if err := b.knownPool(q.Pool, len(ds)); err != nil {
 		return nil, err
 	}
 	out := make([]api.Decision, 0, len(ds))
@@ -278,6 +298,9 @@ func apiDecision(d state.Decision) api.Decision {
 func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, error) {
 	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: q.Pool, Kind: state.FloorManual})
 	if err != nil {
+		return nil, err
+	}
+	if err := b.knownPool(q.Pool, len(fls)); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(fls, func(a, b state.Floor) int { return cmp.Compare(a.ID, b.ID) })

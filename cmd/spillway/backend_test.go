@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/sqlite"
+)
+
+// TestListsOfAnUnknownPool: a list filtered on a pool the config does not
+// have answers 404 naming it, not an empty list that hides a mistyped
+// name; the rows of a pool since removed from the config are still listed.
+func TestListsOfAnUnknownPool(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	// Pool "old" was removed from the config; its rows remain.
+	if err := st.PutInstances(ctx, []state.Instance{{ID: "i-0old", Provider: "aws", Pool: "old", Offering: "p5",
+		InstanceType: "p5.48xlarge", State: state.InstanceRunning, GPUs: 8, PricePerHour: 98.32,
+		LaunchedAt: now, JoinedAt: now, UpdatedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddDecision(ctx, state.Decision{Pool: "old", Time: now, Summary: "launch 1× p5", Plan: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateFloor(ctx, state.Floor{ID: "b-old", Pool: "old", Kind: state.FloorManual, Owner: "alice", Reason: "x",
+		GPUs: 8, Start: now, Until: now.Add(time.Hour), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: map[string]providers.Provider{},
+		Pools: []scheduler.Pool{{Policy: policy.Pool{Name: "train"}, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewServer(api.Options{Backend: &backend{cluster: "c", sched: sched, store: st, clock: clock.RealClock{}}, AnonymousRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/v1/instances?pool=trian", 404, `no pool \"trian\"`},
+		{"/v1/decisions?pool=trian", 404, `no pool \"trian\"`},
+		{"/v1/bursts?pool=trian&all=true", 404, `no pool \"trian\"`},
+		{"/v1/instances?pool=train", 200, `{"items":[]}`},
+		{"/v1/decisions?pool=train", 200, `{"items":[]}`},
+		{"/v1/bursts?pool=train", 200, `{"items":[]}`},
+		{"/v1/instances?pool=old", 200, `"id":"i-0old"`},
+		{"/v1/decisions?pool=old", 200, `"pool":"old"`},
+		{"/v1/bursts?pool=old&all=true", 200, `"id":"b-old"`},
+	} {
+		resp, err := http.Get(srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.want) {
+			t.Errorf("GET %s: %d %s, want %d with %s", tt.path, resp.StatusCode, body, tt.status, tt.want)
+		}
+	}
+}
