@@ -503,7 +503,7 @@ func ec2InstanceXML(r *record, now time.Time) ec2InstanceDoc {
 		d.StateReason = &ec2Reason{Code: "pending", Message: "pending"}
 	}
 	for _, t := range r.tags {
-		d.Tags = append(d.Tags, ec2TagItem{Key: t.Key, Value: t.Value})
+		d.Tags = append(d.Tags, ec2TagItem(t))
 	}
 	return d
 }

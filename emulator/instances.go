@@ -285,7 +285,7 @@ type tokenRecord struct {
 
 // launchSpec is a validated launch request, common to both APIs.
 type launchSpec struct {
-	api, region, zone, subnet      string // zone "" lets the emulator choose
+	api, region, zone              string // zone "" lets the emulator choose
 	instanceType, imageID          string
 	spot                           bool
 	spotStrategy                   string

@@ -95,8 +95,6 @@ func (c decCommit) times(k int) decCommit { return decCommit{c.cur * float64(k),
 
 func (c decCommit) fits(amount float64) bool { return c.cur <= amount && c.next <= amount }
 
-func (c decCommit) over(amount float64) float64 { return max(c.cur-amount, c.next-amount) }
-
 // commitOf is what an instance of offering o, age nanoseconds old, commits
 // if it ends span nanoseconds from now: the rest of the current period
 // (billed to the end, or to the period's end, less the prorated cost

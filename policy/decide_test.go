@@ -126,15 +126,6 @@ func dtReasonHas(t *testing.T, reason string, subs ...string) {
 	}
 }
 
-func dtAll(fs ...func(t *testing.T, p Plan)) func(t *testing.T, p Plan) {
-	return func(t *testing.T, p Plan) {
-		t.Helper()
-		for _, f := range fs {
-			f(t, p)
-		}
-	}
-}
-
 // dtWantDrain wants one drain, of instance id, whose reason has every sub.
 func dtWantDrain(id string, subs ...string) func(t *testing.T, p Plan) {
 	return func(t *testing.T, p Plan) {

@@ -585,10 +585,6 @@ func dtCheck(s *dtScenario, p Plan) []string {
 			pending += j
 		}
 	}
-	onpremFree := s.snap.OnPremFreeGPUs
-	if onpremFree < 0 {
-		onpremFree = s.snap.OnPremGPUs - s.snap.OnPremBusyGPUs
-	}
 	for _, l := range p.Launches {
 		o := l.Offering
 		if until, ok := s.snap.Unavailable[o.Key()]; ok && until.After(s.now) {

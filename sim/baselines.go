@@ -563,8 +563,6 @@ func coverByBooting(booting []int, g int) bool {
 	return true
 }
 
-func pricePerGPU(o policy.Offering) float64 { return o.PricePerHour / float64(o.GPUs) }
-
 func cheapestFitting(offs []policy.Offering, g int) (policy.Offering, bool) {
 	best := -1 // an index: offerings are large to copy, and this runs per queued job
 	for i := range offs {

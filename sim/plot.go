@@ -230,6 +230,4 @@ func timeLabel(t, step time.Duration) string {
 	return fmt.Sprintf("%gh", t.Hours())
 }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
 func trimFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

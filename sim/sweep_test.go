@@ -120,7 +120,7 @@ func TestPairs(t *testing.T) {
 	}{
 		{"one baseline", []SweepPoint{spill, pt(PolicyPerJob, "", []float64{100, 100, 125}, []float64{50, 250, 240})},
 			[]SweepPair{{Point: "spillway wait_target=10m", Against: "per-job", Seeds: 3, CostDiffPct: (-10 + 10 - 20) / 3.0,
-				CostDiffMinPct: -20, CostDiffMaxPct: 10, CheaperSeeds: 2, WaitP95DiffS: (50 - 50 + 60) / 3.0, WaitP95DiffMinS: -50, WaitP95DiffMaxS: 60}}},
+				CostDiffMinPct: -20, CostDiffMaxPct: 10, CheaperSeeds: 2, WaitP95DiffS: (50 + -50 + 60) / 3.0, WaitP95DiffMinS: -50, WaitP95DiffMaxS: 60}}},
 		{"onprem-only and spillway's own points are not compared",
 			[]SweepPoint{spill, pt(PolicySpillway, "wait_target=0s", []float64{1, 1, 1}, []float64{1, 1, 1}), pt(PolicyOnPremOnly, "", []float64{0, 0, 0}, []float64{9, 9, 9})}, nil},
 		{"a point that rented nothing on one seed", []SweepPoint{spill, pt(PolicyKarpenter, "", []float64{100, 0, 100}, []float64{1, 1, 1})}, nil},

@@ -573,7 +573,7 @@ func TestDemandFromSlurm(t *testing.T) {
 	}
 	// Each job waited from its submission (in queue order: the 4-GPU job,
 	// submitted first, waited longest) until the read an hour later.
-	read := now.Sub(time.Now())
+	read := time.Until(now)
 	if len(d.JobWaits) != len(want) || d.JobWaits[0] != d.OldestWait {
 		t.Errorf("job waits %v, want %d of them, the first the oldest wait %v", d.JobWaits, len(want), d.OldestWait)
 	}
