@@ -65,6 +65,8 @@ type Agents struct {
 	fileSize int64
 	fromFile []string
 	fileErr  error
+	// warned holds the pairs of targets found serving the same GPUs.
+	warned map[[2]string]bool
 }
 
 var _ signals.BaselineSource = (*Agents)(nil)
@@ -259,6 +261,10 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// maxAgentGPUs bounds the GPUs one agent may list: the most a node may
+// have (a pool's onprem.gpus_per_node is at most as many).
+const maxAgentGPUs = 1024
+
 // agentResponse is the agent's /v1/gpus body.
 type agentResponse struct {
 	Node       string        `json:"node"`
@@ -302,12 +308,19 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	wg.Wait()
 
 	oldest := time.Time{}
+	// seen maps a GPU's UUID to the target that listed it first: a node
+	// listed twice (by name and by address) is counted once.
+	seen := map[string]string{}
 	for i, r := range results {
 		t := targets[i]
 		err := r.err
 		if err == nil {
 			if age := now.Sub(r.resp.SampleTime); age > a.cfg.MaxSampleAge {
 				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", age.Round(time.Second), a.cfg.MaxSampleAge)
+			} else if -age > a.cfg.MaxSampleAge {
+				// A sample from the future would never grow old: a stuck
+				// agent with a clock ahead would pass for live.
+				err = fmt.Errorf("latest sample is %s in the future (max %s): the agent's clock is off; sync it (NTP)", (-age).Round(time.Second), a.cfg.MaxSampleAge)
 			}
 		}
 		if err != nil {
@@ -319,6 +332,11 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 			continue
 		}
 		for _, g := range r.resp.GPUs {
+			if first, dup := seen[g.UUID]; dup && g.UUID != "" {
+				a.warnDuplicate(t, first, g.UUID)
+				continue
+			}
+			seen[g.UUID] = t
 			g.Node = r.resp.Node
 			b.GPUs = append(b.GPUs, g)
 		}
@@ -335,6 +353,22 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, fmt.Errorf("%s: none of %d agents answered (e.g. %s: %s)", a.Name(), len(targets), first, b.UnknownCauses[first])
 	}
 	return b, nil
+}
+
+// warnDuplicate logs, once per pair of targets, that target serves a GPU
+// that first already served.
+func (a *Agents) warnDuplicate(target, first, uuid string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := [2]string{target, first}
+	if a.warned[k] {
+		return
+	}
+	if a.warned == nil {
+		a.warned = map[[2]string]bool{}
+	}
+	a.warned[k] = true
+	a.log.Warn("a GPU is served by two targets: its GPUs are counted once; list each node once", "target", target, "first", first, "gpu", uuid)
 }
 
 func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, error) {
@@ -370,6 +404,14 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 	}
 	if r.Node == "" || r.SampleTime.IsZero() {
 		return agentResponse{}, fmt.Errorf("GET %s: answer lacks node or sample_time: not a spillway agent?", u)
+	}
+	if len(r.GPUs) > maxAgentGPUs {
+		return agentResponse{}, fmt.Errorf("GET %s: the answer lists %d GPUs, and a node has at most %d", u, len(r.GPUs), maxAgentGPUs)
+	}
+	for _, g := range r.GPUs {
+		if !(g.Utilization >= 0 && g.Utilization <= maxUtil) { // NaN fails both
+			return agentResponse{}, fmt.Errorf("GET %s: GPU %s: utilization_percent %v is not from 0 to 100", u, g.UUID, g.Utilization)
+		}
 	}
 	return r, nil
 }

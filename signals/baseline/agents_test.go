@@ -1,7 +1,9 @@
 package baseline
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -64,6 +66,15 @@ func TestAgentsBaseline(t *testing.T) {
 		targets = append(targets, hostPort(srv))
 	}
 	_, staleSrv := startAgent(t, "gpu-stale", t0.Add(-5*time.Minute))
+	_, aheadSrv := startAgent(t, "gpu-ahead", t0.Add(10*time.Minute))
+	serve := func(body string) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	sample := `{"node":"gpu-x","sample_time":"` + t0.Format(time.RFC3339) + `","gpus":[`
+	hot := serve(sample + `{"uuid":"GPU-hot","utilization_percent":1e300}]}`)
+	many := serve(sample + strings.Repeat(`{"uuid":"GPU-many"},`, 1025) + `{"uuid":"GPU-many"}]}`)
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -79,11 +90,14 @@ func TestAgentsBaseline(t *testing.T) {
 	defer html.Close()
 	dead := closedAddr(t)
 
+	var logs bytes.Buffer
 	src, err := NewAgents(AgentsConfig{
-		Name:    "rack1",
-		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL),
+		Name: "rack1",
+		// gpu-01 again, by URL: its GPUs count once.
+		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL, hostPort(aheadSrv), hot.URL, many.URL, "http://"+targets[0]+"/"),
 		Timeout: 300 * time.Millisecond,
 		Now:     func() time.Time { return t0.Add(2 * time.Second) },
+		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +106,12 @@ func TestAgentsBaseline(t *testing.T) {
 	b, err := src.Baseline(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := src.Baseline(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "counted once"); n != 1 {
+		t.Errorf("%d warnings of a node listed twice over two reads, want 1:\n%s", n, logs.String())
 	}
 	if b.Source != "agents:rack1" || !b.Time.Equal(t0) {
 		t.Errorf("source %q time %v; want agents:rack1 at the oldest sample %v", b.Source, b.Time, t0)
@@ -117,9 +137,12 @@ func TestAgentsBaseline(t *testing.T) {
 		hostPort(staleSrv): "5m2s old",
 		slow.URL:           "no answer within 300ms",
 		html.URL:           "not a spillway agent",
+		hostPort(aheadSrv): "9m58s in the future (max 30s): the agent's clock is off",
+		hot.URL:            "GPU GPU-hot: utilization_percent 1e+300 is not from 0 to 100",
+		many.URL:           "lists 1026 GPUs, and a node has at most 1024",
 	}
 	if len(b.Unknown) != len(causes) {
-		t.Errorf("unknown %v, want the 4 bad targets", b.Unknown)
+		t.Errorf("unknown %v, want the %d bad targets", b.Unknown, len(causes))
 	}
 	for target, cause := range causes {
 		if got := b.UnknownCauses[target]; !strings.Contains(got, cause) {

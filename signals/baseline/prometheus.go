@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -31,6 +30,15 @@ const (
 	AgentUtilQuery = "spillway_gpu_utilization_ratio * 100"
 	// AgentMemoryUsedQuery is the spillway agent's memory use, in bytes.
 	AgentMemoryUsedQuery = "spillway_gpu_memory_used_bytes"
+)
+
+// Bounds on what one GPU's series may read.
+const (
+	// maxUtil is 100 percent.
+	maxUtil = 100
+	// maxMemoryBytes is a pebibyte, far above any GPU's memory: a value
+	// past it is a query in the wrong unit or summed over GPUs.
+	maxMemoryBytes = 1 << 50
 )
 
 // Labels name the series labels that identify a GPU (dcgm-exporter's by default).
@@ -176,6 +184,8 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		sort.Strings(b.Unknown)
 	}
 	l := p.cfg.Labels
+	seen := make(map[string]bool, len(util))
+	dups := 0
 	for _, s := range util {
 		g := signals.GPU{
 			Node:  string(s.Metric[model.LabelName(l.Node)]),
@@ -185,21 +195,34 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		if g.UUID == "" || g.Node == "" {
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("series %v lacks the %q or %q label: keep the GPU labels (do not aggregate them away) or set the label names", s.Metric, l.Node, l.UUID)}
 		}
+		if seen[g.UUID] {
+			// One GPU in several series (scraped by two jobs, or
+			// by two Prometheus servers behind one query): counted once.
+			dups++
+			continue
+		}
+		seen[g.UUID] = true
 		if l.GPU != "" {
 			g.Index, _ = strconv.Atoi(string(s.Metric[model.LabelName(l.GPU)]))
 		}
 		v := float64(s.Value)
-		if math.IsNaN(v) || v < 0 {
-			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("GPU %s on %s: utilisation %v is not a percentage", g.UUID, g.Node, v)}
+		if !(v >= 0 && v <= maxUtil) { // NaN fails both
+			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("GPU %s on %s: utilisation %v is not a percentage (want 0 to 100 per GPU: a ratio times 100, not a sum over GPUs)", g.UUID, g.Node, v)}
 		}
 		g.Utilization = v
-		if m, ok := mem[g.UUID]; ok && m >= 0 {
+		if m, ok := mem[g.UUID]; ok {
+			if !(m >= 0 && m <= maxMemoryBytes) {
+				return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("GPU %s on %s: memory used %v is not a number of bytes (want 0 to 2^50 per GPU; dcgm-exporter's DCGM_FI_DEV_FB_USED is in MiB: multiply it by 1048576)", g.UUID, g.Node, m)}
+			}
 			g.MemoryUsed = uint64(m)
 			g.Allocated = g.MemoryUsed >= p.cfg.AllocatedMemory
 		}
 		g.Idle = g.Utilization < p.cfg.BusyUtil
 		g.Busy = !g.Idle || g.Allocated
 		b.GPUs = append(b.GPUs, g)
+	}
+	if dups > 0 {
+		p.log.Debug("GPUs in more than one series, counted once: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
 	}
 	sort.Slice(b.GPUs, func(i, j int) bool {
 		if b.GPUs[i].Node != b.GPUs[j].Node {

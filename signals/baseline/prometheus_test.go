@@ -69,6 +69,16 @@ func TestPrometheusBaselineOverAgents(t *testing.T) {
 		t.Errorf("baseline time %v is not the query time", b.Time)
 	}
 
+	// Each GPU in two series (as when two jobs scrape one exporter): counted once.
+	twice, err := NewPrometheus(PrometheusConfig{Name: "site", URL: prom.URL,
+		UtilQuery: AgentUtilQuery + ` or label_replace(` + AgentUtilQuery + `, "copy", "1", "", "")`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := twice.Baseline(context.Background()); err != nil || len(b.GPUs) != 16 {
+		t.Errorf("every GPU in two series: %d GPUs (%v), want 16", len(b.GPUs), err)
+	}
+
 	for _, tc := range []struct {
 		name string
 		cfg  PrometheusConfig
@@ -79,6 +89,11 @@ func TestPrometheusBaselineOverAgents(t *testing.T) {
 		{"no series", PrometheusConfig{UtilQuery: `DCGM_FI_DEV_GPU_UTIL{Hostname="nowhere"}`}, []string{"no GPU series"}},
 		{"range vector", PrometheusConfig{UtilQuery: "spillway_gpu_utilization_ratio[1m]"}, []string{"result is a matrix"}},
 		{"unreachable", PrometheusConfig{URL: "http://" + dead}, []string{"prometheus:site", "connection refused"}},
+		{"utilisation summed over GPUs", PrometheusConfig{UtilQuery: AgentUtilQuery + " + 150"}, []string{"is not a percentage (want 0 to 100 per GPU"}},
+		{"utilisation NaN", PrometheusConfig{UtilQuery: AgentUtilQuery + " * NaN"}, []string{"utilisation NaN is not a percentage"}},
+		{"utilisation negative", PrometheusConfig{UtilQuery: AgentUtilQuery + " - 101"}, []string{"is not a percentage"}},
+		{"memory infinite", PrometheusConfig{UtilQuery: AgentUtilQuery, MemoryUsedQuery: AgentMemoryUsedQuery + " + Inf"}, []string{"memory used +Inf is not a number of bytes", AgentMemoryUsedQuery + " + Inf"}},
+		{"memory negative", PrometheusConfig{UtilQuery: AgentUtilQuery, MemoryUsedQuery: "-" + AgentMemoryUsedQuery + " - 1"}, []string{"is not a number of bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
