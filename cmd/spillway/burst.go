@@ -105,7 +105,7 @@ func newBurstCancelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "End a manual burst now: its instances are drained, then terminated",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -60,3 +60,23 @@ func unquote(s string) string {
 	}
 	return v
 }
+
+// wantArgs accepts min to max positional arguments (max < 0: no limit), as
+// cobra.RangeArgs does, with a message that says what they are and how to
+// pass them, not "accepts 1 arg(s), received 0".
+func wantArgs(min, max int, what, example string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
+		}
+		got := "none"
+		if len(args) > 0 {
+			q := make([]string, len(args))
+			for i, a := range args {
+				q[i] = fmt.Sprintf("%q", a)
+			}
+			got = strings.Join(q, " ")
+		}
+		return fmt.Errorf("%s wants %s, e.g. %s; got %s", cmd.CommandPath(), what, example, got)
+	}
+}

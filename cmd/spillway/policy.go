@@ -68,7 +68,7 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 		Example: `  spillway policy validate spillway.yaml
   spillway policy validate --server configs/examples/emulator.yaml
   spillway policy validate configs/examples/*.yaml`,
-		Args: cobra.MinimumNArgs(1),
+		Args: wantArgs(1, -1, "one or more config files", "spillway policy validate spillway.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			problems, badFiles, summaries := 0, 0, 0
 			for _, path := range args {

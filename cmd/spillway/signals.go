@@ -84,7 +84,7 @@ status is that of the last complete round.`,
 		Example: `  spillway signals check configs/examples/spillway.yaml
   spillway signals check --pool training --json spillway.yaml | jq .snapshot
   spillway signals check --watch 10s spillway.yaml`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one config file (--pool picks a pool)", "spillway signals check spillway.yaml"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSignalsCheck(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o)
 		},

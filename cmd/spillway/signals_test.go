@@ -541,7 +541,7 @@ func TestSignalsCheckFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check"}, "accepts 1 arg"},
+		{[]string{"check"}, "wants one config file"},
 		{[]string{"check", "--timeout", "0s", "x.yaml"}, "--timeout 0s"},
 		{[]string{"check", "--watch", "-1s", "x.yaml"}, "--watch -1s"},
 	} {
