@@ -60,7 +60,7 @@ Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
 go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
 built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
 sample of the Helios "vchbv" virtual cluster.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), o) },
 	}
 	host, _ := os.Hostname()

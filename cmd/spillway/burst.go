@@ -35,7 +35,7 @@ func newBurstCreateCmd() *cobra.Command {
 		Short: "Hold burst GPUs in a pool for a while",
 		Example: `  spillway burst create --pool training --gpus 16 --for 2h --reason "INC-4211: eval backlog"
   spillway burst create --pool training --gpus 8 --for 90m --reason "release" --offering aws-p5-spot`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.For = api.Duration(dur)
 			c, err := f.client()
@@ -72,7 +72,7 @@ func newBurstListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List active manual bursts (--all: ended and cancelled ones too)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -24,7 +24,7 @@ overflow it answered, the floor it holds, the capacity error it skipped, the
 break-even that ended an idle instance).`,
 		Example: `  spillway decisions --since 1h
   spillway decisions --pool training --limit 200 -o json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if q.Limit < 1 || q.Limit > 100000 {
 				return fmt.Errorf("--limit %d is out of range: use 1 to 100000", q.Limit)

@@ -81,7 +81,7 @@ every burst instance, and prints a summary (--json for a machine).`,
   spillway demo --for 90s --json
   spillway demo --speed 60 --keep             # an hour a minute; keep the config, state and log
   spillway demo --trace jobs.csv --start 0s    # your own trace, e.g. submit_s,duration_s,gpus`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

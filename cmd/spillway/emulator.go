@@ -54,7 +54,7 @@ See docs/emulator.md.`,
 		Example: `  spillway emulator
   spillway emulator --stock p4d.24xlarge@us-east-1a=2 --stock ecs.gn7i-c8g1.2xlarge=10 --boot-delay 5s
   spillway emulator --ec2 127.0.0.1:8780 --ecs "" --fault-rate 0.01 --latency 50ms --throttle`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runEmulator(cmd.Context(), o) },
 	}
 	f := cmd.Flags()

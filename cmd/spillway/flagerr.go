@@ -80,3 +80,13 @@ func wantArgs(min, max int, what, example string) cobra.PositionalArgs {
 		return fmt.Errorf("%s wants %s, e.g. %s; got %s", cmd.CommandPath(), what, example, got)
 	}
 }
+
+// noArgs refuses positional arguments, as cobra.NoArgs does, saying that
+// the command's inputs are flags (cobra's "unknown command" reads as if
+// the argument were a misspelt subcommand).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s takes no arguments, got %q: its inputs are flags (see %s --help)", cmd.CommandPath(), args[0], cmd.CommandPath())
+}

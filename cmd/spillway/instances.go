@@ -21,7 +21,7 @@ terminating), GPUs running work, launch time, price and the floor (schedule
 or manual burst) it was launched for.`,
 		Example: `  spillway instances
   spillway instances --pool training -o json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {

@@ -54,7 +54,7 @@ any values do.`,
 		Example: `  spillway policy validate --server spillway.yaml
   spillway server --config spillway.yaml --dry-run
   spillway server --config configs/examples/emulator.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), o) },
 	}
 	f := cmd.Flags()

@@ -198,7 +198,7 @@ cluster02 trace.`,
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json
   spillway simulate --policies spillway,per-job --plot timeline.svg
   spillway simulate --sweep wait_target=0s,2m,5m,10m,20m --sweep per-job.suspend=0s,60s,300s --seeds 5 --plot frontier.svg`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(cmd, f)
 		},

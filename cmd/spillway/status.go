@@ -23,7 +23,7 @@ when: offerings out of stock or left unused by the queue, providers or regions
 blocked by a quota or refused requests.`,
 		Example: `  spillway status
   SPILLWAY_SERVER=https://spillway.internal:8700 spillway status -o json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
 			if err != nil {

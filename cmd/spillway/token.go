@@ -36,7 +36,7 @@ cancels manual bursts within each pool's manual limits; admin may do all,
 including reading the audit log.`,
 		Example: `  spillway token create --name alice --role operator --file /etc/spillway/tokens.yaml
   export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := tokens.ParseRole(role)
 			if err != nil {
