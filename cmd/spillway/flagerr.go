@@ -77,7 +77,7 @@ func wantArgs(min, max int, what, example string) cobra.PositionalArgs {
 			}
 			got = strings.Join(q, " ")
 		}
-		return fmt.Errorf("%s wants %s, e.g. %s; got %s", cmd.CommandPath(), what, example, got)
+		return fmt.Errorf("%s wants %s, e.g. %s; got %s", subPath(cmd), what, example, got)
 	}
 }
 
@@ -88,5 +88,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s takes no arguments, got %q: its inputs are flags (see %s --help)", cmd.CommandPath(), args[0], cmd.CommandPath())
+	return fmt.Errorf("%s takes no arguments, got %q: its inputs are flags (see %s --help)", subPath(cmd), args[0], cmd.CommandPath())
+}
+
+// subPath is the command's path below the root ("policy validate"): the
+// error line already begins with the root's name.
+func subPath(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }

@@ -27,10 +27,10 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"policy", "valdate"}, `unknown command "valdate" for "spillway policy"; did you mean validate? (want one of: validate;`},
 		{[]string{"burst", "frob"}, `unknown command "frob" for "spillway burst" (want one of: cancel, create, list;`},
 		{[]string{"token", "list"}, `unknown command "list" for "spillway token" (want one of: create;`},
-		{[]string{"policy", "validate"}, `spillway policy validate wants one or more config files, e.g. spillway policy validate spillway.yaml; got none`},
-		{[]string{"signals", "check", "a.yaml", "b.yaml"}, `spillway signals check wants one config file (--pool picks a pool), e.g. spillway signals check spillway.yaml; got "a.yaml" "b.yaml"`},
-		{[]string{"burst", "cancel"}, `spillway burst cancel wants one burst ID (spillway burst list shows them)`},
-		{[]string{"simulate", "jobs.csv"}, `spillway simulate takes no arguments, got "jobs.csv": its inputs are flags (see spillway simulate --help)`},
+		{[]string{"policy", "validate"}, `policy validate wants one or more config files, e.g. spillway policy validate spillway.yaml; got none`},
+		{[]string{"signals", "check", "a.yaml", "b.yaml"}, `signals check wants one config file (--pool picks a pool), e.g. spillway signals check spillway.yaml; got "a.yaml" "b.yaml"`},
+		{[]string{"burst", "cancel"}, `burst cancel wants one burst ID (spillway burst list shows them)`},
+		{[]string{"simulate", "jobs.csv"}, `simulate takes no arguments, got "jobs.csv": its inputs are flags (see spillway simulate --help)`},
 		{[]string{"signals", "chek"}, `unknown command "chek" for "spillway signals"; did you mean check?`},
 	} {
 		err := run(context.Background(), tt.args)
