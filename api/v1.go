@@ -326,15 +326,25 @@ func poolParam(v string) (string, error) {
 // parseSince reads since= as a duration back from now ("1h") or an RFC 3339
 // time.
 func parseSince(v string, now time.Time) (time.Time, error) {
+	t, err := ParseSince(v, now)
+	if err != nil {
+		return time.Time{}, errf(http.StatusBadRequest, CodeInvalid, "since=%q %v", clip(v), err)
+	}
+	return t, nil
+}
+
+// ParseSince reads a decisions query's since: a duration back from now
+// (0s to 366 days) or an RFC 3339 time. The error completes "since=V ".
+func ParseSince(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		if d < 0 || d > 366*24*time.Hour {
-			return time.Time{}, errf(http.StatusBadRequest, CodeInvalid, "since=%q is out of range: use a duration from 0s to 8784h, or an RFC 3339 time", clip(v))
+			return time.Time{}, errors.New("is out of range: use a duration from 0s to 8784h, or an RFC 3339 time")
 		}
 		return now.Add(-d), nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, errf(http.StatusBadRequest, CodeInvalid, "since=%q is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z)", clip(v))
+		return time.Time{}, errors.New("is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z)")
 	}
 	return t, nil
 }

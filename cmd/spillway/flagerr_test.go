@@ -30,6 +30,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"policy", "validate"}, `policy validate wants one or more config files, e.g. spillway policy validate spillway.yaml; got none`},
 		{[]string{"signals", "check", "a.yaml", "b.yaml"}, `signals check wants one config file (--pool picks a pool), e.g. spillway signals check spillway.yaml; got "a.yaml" "b.yaml"`},
 		{[]string{"burst", "cancel"}, `burst cancel wants one burst ID (spillway burst list shows them)`},
+		{[]string{"decisions", "--since", "-5h", "--server", "http://127.0.0.1:1"}, `--since "-5h" is out of range: use a duration from 0s to 8784h`},
+		{[]string{"decisions", "--since", "yesterday", "--server", "http://127.0.0.1:1"}, `--since "yesterday" is neither a duration (1h) nor an RFC 3339 time`},
 		{[]string{"simulate", "jobs.csv"}, `simulate takes no arguments, got "jobs.csv": its inputs are flags (see spillway simulate --help)`},
 		{[]string{"signals", "chek"}, `unknown command "chek" for "spillway signals"; did you mean check?`},
 	} {
