@@ -83,8 +83,11 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	if o.interval <= 0 {
 		return fmt.Errorf("--interval %v: want a positive duration such as 1s", o.interval)
 	}
-	if o.busyUtil < 0 || o.busyUtil > 100 {
+	if !(o.busyUtil >= 0 && o.busyUtil <= 100) { // NaN fails both
 		return fmt.Errorf("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
+	}
+	if strings.TrimSpace(o.node) == "" {
+		return errors.New("--node is empty: want the node's name as the on-prem scheduler knows it (the server refuses an agent that names no node)")
 	}
 	if o.busyProcesses < 0 {
 		return fmt.Errorf("--busy-processes %d: want 0 or more", o.busyProcesses)
