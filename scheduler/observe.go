@@ -280,13 +280,41 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 }
 
 // joinTimedOut ends an instance whose agent never answered: a failed launch
-// whose offering is penalised like a stock-out.
+// whose offering is penalised like a stock-out, unless an instance of the
+// same offering (in the same zone) launched with it or after it has joined:
+// the offering delivers, and this was one slow or broken instance. Skipping
+// the offering then would put the next launches, perhaps a whole burst for
+// a large job, on a dearer one for their whole lives.
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
 	if s.first(t, r.ID, "join_timeout") {
-		s.neverJoined(t, r, providers.CodeJoinTimeout, "join_timeout", why)
+		if sib := joinedSibling(t.rows, r); sib != nil {
+			s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "join_timeout").Inc()
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s not skipped: %s, launched with it or after, joined", r.ID, why, r.Offering, sib.ID))
+		} else {
+			s.neverJoined(t, r, providers.CodeJoinTimeout, "join_timeout", why)
+		}
 	}
 	s.terminate(ctx, t, []*state.Instance{r}, why)
+}
+
+// joinedSibling is a live instance of r's pool and offering, in its zone
+// when both name one, launched no earlier than r, that has joined (the
+// first by ID), or nil.
+func joinedSibling(rows map[string]*state.Instance, r *state.Instance) *state.Instance {
+	var sib *state.Instance
+	for _, o := range rows {
+		if o.ID == r.ID || o.Pool != r.Pool || o.Offering != r.Offering || o.JoinedAt.IsZero() || o.LaunchedAt.Before(r.LaunchedAt) {
+			continue
+		}
+		if o.Zone != "" && r.Zone != "" && o.Zone != r.Zone {
+			continue
+		}
+		if sib == nil || o.ID < sib.ID {
+			sib = o
+		}
+	}
+	return sib
 }
 
 // neverJoined counts an instance that ended, or will, before it joined as a

@@ -165,6 +165,64 @@ func TestInstanceThatNeverJoinsIsReplaced(t *testing.T) {
 	}
 }
 
+// TestJoinTimeoutBesideAJoinedSiblingKeepsTheOffering: of two instances
+// launched together, one never joins while the other does. The offering
+// delivers, so the one that timed out was a bad instance: it is counted as
+// a failed launch and replaced on the same offering, which is not skipped,
+// and the decision says why.
+func TestJoinTimeoutBesideAJoinedSiblingKeepsTheOffering(t *testing.T) {
+	h := newHarness(t, testPool())
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	launched := h.live()
+	if len(launched) != 2 || launched[0].InstanceType != gpuType || launched[1].InstanceType != gpuType {
+		t.Fatalf("launched %+v, want two %s", launched, gpuType)
+	}
+	slow := launched[0]
+	h.agents.never(slow.PrivateIP)
+	h.until("join timeout ends the instance", time.Minute, 15, func() bool {
+		for _, r := range h.rows(false) {
+			if r.ID == slow.ID && r.State != state.InstanceBooting {
+				return true
+			}
+		}
+		return false
+	})
+	h.step(10 * time.Second)
+	var replacement bool
+	for _, in := range h.live() {
+		if in.ID == launched[0].ID || in.ID == launched[1].ID {
+			continue
+		}
+		if in.InstanceType != gpuType {
+			t.Fatalf("replacement %s is %s, want %s: its sibling joined, so the offering is not skipped", in.ID, in.InstanceType, gpuType)
+		}
+		replacement = true
+	}
+	if !replacement {
+		t.Fatalf("live %+v: want a replacement for %s", h.live(), slow.ID)
+	}
+	if n := failuresOf(t, reg, "join_timeout"); n != 1 {
+		t.Errorf("launch failures (join_timeout) = %v, want 1", n)
+	}
+	st, _ := h.sched.LastStatus("train")
+	if _, skipped := st.Snapshot.Unavailable[testPool().Offerings[0].Key()]; skipped {
+		t.Errorf("unavailable %v: want %s not skipped", st.Snapshot.Unavailable, gpuType)
+	}
+	var noted bool
+	for _, d := range h.decisions() {
+		for _, n := range d.Notes {
+			noted = noted || (strings.Contains(n, slow.ID) && strings.Contains(n, "not skipped: "+launched[1].ID+", launched with it or after, joined"))
+		}
+	}
+	if !noted {
+		t.Errorf("no decision notes that %s's offering was not skipped because %s joined", slow.ID, launched[1].ID)
+	}
+}
+
 // TestSpotInterruptionOnSpotOffering: an interruption notice drains the
 // instance (its hook runs) and a replacement is launched. Reclaimed after it
 // joined, the replacement is spot again: a reclaim of a running instance is

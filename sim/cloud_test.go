@@ -439,3 +439,39 @@ func TestSpillwayLearnsSpotReclaims(t *testing.T) {
 			learnt.CloudCostUSD, learnt.GPUHoursLost, learnt.CostByOffering, blind.CloudCostUSD, blind.GPUHoursLost, blind.CostByOffering)
 	}
 }
+
+// TestSiblingCameUp: a join timeout skips the offering unless another
+// instance of it, launched with the one that timed out or after it, has
+// come up (the server's rule, scheduler.joinedSibling).
+func TestSiblingCameUp(t *testing.T) {
+	cheap, dear := policy.Offering{Name: "cheap", Provider: "aws", Region: "r", InstanceType: "c", GPUs: 8},
+		policy.Offering{Name: "dear", Provider: "aws", Region: "r", InstanceType: "d", GPUs: 8}
+	inst := func(o policy.Offering, launched, ready time.Duration) *instance {
+		return &instance{off: o, launched: launched, ready: ready, ended: -1}
+	}
+	slow := inst(cheap, time.Hour, -1)
+	for _, tt := range []struct {
+		name   string
+		others []*instance
+		want   bool
+	}{
+		{"launched with it, came up", []*instance{inst(cheap, time.Hour, time.Hour+5*time.Minute)}, true},
+		{"launched after it, came up", []*instance{inst(cheap, time.Hour+time.Minute, time.Hour+6*time.Minute)}, true},
+		{"launched with it, still booting", []*instance{inst(cheap, time.Hour, -1)}, false},
+		{"launched before it, came up", []*instance{inst(cheap, time.Hour-time.Minute, time.Hour+4*time.Minute)}, false},
+		{"another offering came up", []*instance{inst(dear, time.Hour, time.Hour+5*time.Minute)}, false},
+		{"alone", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &state{}
+			for i, in := range append([]*instance{slow}, tt.others...) {
+				s.slots = append(s.slots, in)
+				s.slotOf = append(s.slotOf, int32(i+1))
+				s.alive = append(s.alive, int32(i))
+			}
+			if got := s.siblingCameUp(slow); got != tt.want {
+				t.Errorf("siblingCameUp = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

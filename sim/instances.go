@@ -259,10 +259,24 @@ func (s *state) noJoin(ii int32) {
 		return
 	}
 	s.res.FailedLaunches["join_timeout"]++
-	if s.o.Policy.JoinTimeoutSkips {
+	if s.o.Policy.JoinTimeoutSkips && !s.siblingCameUp(in) {
 		s.cloud.markUnavailable(in.off.Key(), s.at(s.now), policy.WhyNeverJoined)
 	}
 	s.terminate(ii)
+}
+
+// siblingCameUp says whether an instance of in's offering launched with it
+// or after it has come up: the offering delivers, and in was one slow or
+// broken instance, as the server judges a join timeout.
+func (s *state) siblingCameUp(in *instance) bool {
+	k := in.off.Key()
+	for _, jj := range s.alive {
+		o := s.inst(jj)
+		if o != in && o.ready >= 0 && o.launched >= in.launched && o.off.Key() == k {
+			return true
+		}
+	}
+	return false
 }
 
 // notice is a spot reclaim notice: the instance takes no new work and is

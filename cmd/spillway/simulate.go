@@ -70,7 +70,8 @@ plans with a bound the next boot stays within 19 times in 20, from the
 boots it has seen, as the server does with its joins; one still booting
 at the pool's join.timeout, three boots of its slowest offering by
 default, is ended as a failed launch and its offering enters the capacity
-cache, as the server does), and spot instances
+cache unless an instance of it launched with it or after it has come up,
+as the server does), and spot instances
 are reclaimed with their cloud's notice, 2 minutes on AWS and 5 on
 Alibaba, which reclaims none within its hour of protection after launch
 (one reclaimed before it came up is
