@@ -224,6 +224,20 @@ func (h *harness) until(what string, d time.Duration, n int, cond func() bool) {
 	}
 }
 
+// untilNoLongerBooting steps a minute at a time, at most 15 times, until
+// instance id has left the booting state (its join timeout ended it).
+func (h *harness) untilNoLongerBooting(id string) {
+	h.t.Helper()
+	h.until("join timeout ends "+id, time.Minute, 15, func() bool {
+		for _, r := range h.rows(false) {
+			if r.ID == id && r.State != state.InstanceBooting {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func (h *harness) serveAgents() {
 	for _, in := range h.emu.Instances() {
 		if in.State == "running" {

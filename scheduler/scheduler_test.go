@@ -134,14 +134,7 @@ func TestInstanceThatNeverJoinsIsReplaced(t *testing.T) {
 	h.tick()
 	first := h.live()[0]
 	h.agents.never(first.PrivateIP)
-	h.until("join timeout ends the instance", time.Minute, 15, func() bool {
-		for _, r := range h.rows(false) {
-			if r.ID == first.ID && r.State != state.InstanceBooting {
-				return true
-			}
-		}
-		return false
-	})
+	h.untilNoLongerBooting(first.ID)
 	var replaced bool
 	for _, in := range h.live() {
 		replaced = replaced || in.ID != first.ID
@@ -183,14 +176,7 @@ func TestJoinTimeoutBesideAJoinedSiblingKeepsTheOffering(t *testing.T) {
 	}
 	slow := launched[0]
 	h.agents.never(slow.PrivateIP)
-	h.until("join timeout ends the instance", time.Minute, 15, func() bool {
-		for _, r := range h.rows(false) {
-			if r.ID == slow.ID && r.State != state.InstanceBooting {
-				return true
-			}
-		}
-		return false
-	})
+	h.untilNoLongerBooting(slow.ID)
 	h.step(10 * time.Second)
 	var replacement bool
 	for _, in := range h.live() {

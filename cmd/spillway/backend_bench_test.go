@@ -5,17 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
-
-	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/policy"
-	"github.com/spillway-io/spillway/providers"
-	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/sqlite"
 )
@@ -45,18 +39,7 @@ func BenchmarkAPIPoolOnSQLite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	pool := policy.Pool{Name: "train", Manual: policy.Manual{MaxGPUs: 8}}
-	sched, err := scheduler.New(scheduler.Options{Cluster: "bench", Store: st, Providers: map[string]providers.Provider{},
-		Pools: []scheduler.Pool{{Policy: pool, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := api.NewServer(api.Options{Backend: &backend{cluster: "bench", sched: sched, store: st, clock: clock.RealClock{}}, AnonymousRead: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := backendOver(b, st, policy.Pool{Name: "train", Manual: policy.Manual{MaxGPUs: 8}})
 	for _, path := range []string{"/v1/pools/train", "/v1/decisions?pool=train&limit=100"} {
 		b.Run(path, func(b *testing.B) {
 			for b.Loop() {

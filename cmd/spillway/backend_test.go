@@ -44,17 +44,7 @@ func TestListsOfAnUnknownPool(t *testing.T) {
 		GPUs: 8, Start: now, Until: now.Add(time.Hour), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: map[string]providers.Provider{},
-		Pools: []scheduler.Pool{{Policy: policy.Pool{Name: "train"}, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := api.NewServer(api.Options{Backend: &backend{cluster: "c", sched: sched, store: st, clock: clock.RealClock{}}, AnonymousRead: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := backendOver(t, st, policy.Pool{Name: "train"})
 
 	for _, tt := range []struct {
 		path   string
@@ -81,4 +71,22 @@ func TestListsOfAnUnknownPool(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want %d with %s", tt.path, resp.StatusCode, body, tt.status, tt.want)
 		}
 	}
+}
+
+// backendOver serves the API, reads open to all, through the real backend
+// over st and a scheduler of one pool (no providers, an empty snapshot).
+func backendOver(tb testing.TB, st state.Store, pool policy.Pool) *httptest.Server {
+	tb.Helper()
+	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: map[string]providers.Provider{},
+		Pools: []scheduler.Pool{{Policy: pool, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := api.NewServer(api.Options{Backend: &backend{cluster: "c", sched: sched, store: st, clock: clock.RealClock{}}, AnonymousRead: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv
 }
