@@ -1,0 +1,4 @@
+package scheduler
+
+// JoinedSibling exposes joinedSibling to the package's external tests.
+var JoinedSibling = joinedSibling
