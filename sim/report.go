@@ -167,7 +167,7 @@ func failureCause(cause string) string {
 	case "reclaimed_booting":
 		return "spot reclaimed before it came up, the offering skipped for the capacity cache's TTL"
 	case "join_timeout":
-		return "never came up within the policy's join timeout (spillway: the pool's join.timeout, after which the server skips the offering for the capacity cache's TTL; karpenter: its registration TTL, 15 minutes by default)"
+		return "never came up within the policy's join timeout (spillway: the pool's join.timeout, after which the server skips the offering for the capacity cache's TTL unless an instance of it launched with it or after has come up; karpenter: its registration TTL, 15 minutes by default)"
 	case "not_up":
 		return "ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
 	}
