@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
 )
 
 // Bounds on a config file and its values. The decoder refuses anything
@@ -40,7 +41,7 @@ const (
 	// nodes × gpus_per_node at most MaxPoolGPUs. MaxPoolGPUs also bounds
 	// limits.max_gpus, schedules' and manual bursts' GPUs.
 	MaxNodes       = 100_000
-	MaxGPUsPerNode = 1024
+	MaxGPUsPerNode = signals.MaxNodeGPUs
 	MaxPoolGPUs    = 1 << 20
 	// MaxOfferingGPUs bounds an offering's GPUs per instance.
 	MaxOfferingGPUs = 1024

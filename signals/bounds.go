@@ -32,6 +32,10 @@ func WaitSince(now, t time.Time) time.Duration {
 // and products.
 const MaxJobGPUs = 1 << 20
 
+// MaxNodeGPUs bounds the GPUs one node may have: what an agent may list,
+// and a pool's onprem.gpus_per_node (config.MaxGPUsPerNode).
+const MaxNodeGPUs = 1024
+
 // MaxListedJobs bounds a job list a source builds itself (one entry per
 // job of a queue whose jobs all ask the same): 8 MiB of sizes.
 const MaxListedJobs = 1 << 20

@@ -261,10 +261,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// maxAgentGPUs bounds the GPUs one agent may list: the most a node may
-// have (a pool's onprem.gpus_per_node is at most as many).
-const maxAgentGPUs = 1024
-
 // agentResponse is the agent's /v1/gpus body.
 type agentResponse struct {
 	Node       string        `json:"node"`
@@ -405,8 +401,8 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 	if r.Node == "" || r.SampleTime.IsZero() {
 		return agentResponse{}, fmt.Errorf("GET %s: answer lacks node or sample_time: not a spillway agent?", u)
 	}
-	if len(r.GPUs) > maxAgentGPUs {
-		return agentResponse{}, fmt.Errorf("GET %s: the answer lists %d GPUs, and a node has at most %d", u, len(r.GPUs), maxAgentGPUs)
+	if len(r.GPUs) > signals.MaxNodeGPUs {
+		return agentResponse{}, fmt.Errorf("GET %s: the answer lists %d GPUs, and a node has at most %d", u, len(r.GPUs), signals.MaxNodeGPUs)
 	}
 	for _, g := range r.GPUs {
 		if !(g.Utilization >= 0 && g.Utilization <= maxUtil) { // NaN fails both
