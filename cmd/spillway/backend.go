@@ -240,7 +240,17 @@ func (b *backend) Decisions(ctx context.Context, q api.DecisionQuery) ([]api.Dec
 	if err != nil {
 		return nil, err
 	}
-	if err := b.knownPool(q.Pool, len(ds)); err != nil {
+	rows := len(ds)
+	if rows == 0 && q.Pool != "" && (!q.Since.IsZero() || q.Before != 0) {
+		// An empty page of a filtered list says nothing of the pool:
+		// look for any row of it.
+		anyRow, err := b.store.Decisions(ctx, state.DecisionFilter{Pool: q.Pool, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		rows = len(anyRow)
+	}
+	if err := b.knownPool(q.Pool, rows); err != nil {
 		return nil, err
 	}
 	out := make([]api.Decision, 0, len(ds))
