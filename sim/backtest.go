@@ -119,8 +119,6 @@ type Report struct {
 	Pool        string    `json:"pool"`
 	OnPremGPUs  int       `json:"onprem_gpus"`
 	WaitTargetS float64   `json:"wait_target_s"`
-	// WallSeconds is how long the backtest took to run.
-	WallSeconds float64 `json:"wall_seconds"`
 	// Notes say what the pool's rules mean for this trace, whatever the
 	// policy (see CloudUnfinishable).
 	Notes   []string `json:"notes,omitempty"`

@@ -16,7 +16,7 @@ import (
 
 func TestWriteTable(t *testing.T) {
 	rep := Report{
-		Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400}, Pool: "p", OnPremGPUs: 8, WaitTargetS: 600, WallSeconds: 0.25,
+		Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400}, Pool: "p", OnPremGPUs: 8, WaitTargetS: 600,
 		Results: []Result{
 			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
 				JobsKilled: 1, CostByProvider: map[string]float64{"aws": 1000, "ali": 234.5}, CostByOffering: map[string]float64{"a": 1000, "b": 234.5},

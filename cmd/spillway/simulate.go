@@ -137,10 +137,11 @@ spend per budget period against the budget, how long each limit bound and
 what it cost (the same policy, seed and trace run again without it: p95
 and p99 wait, job runs killed, GPU-hours lost, jobs left unserved, cost),
 jobs never served and why, and any policy that another beats on both cost
-and p95 wait (dominated).
+and p95 wait (dominated). The same config, trace and seed print the same
+report, byte for byte; how long the run took goes to stderr.
 
 --json prints the same as one object: trace {name, jobs, span_s}, pool,
-onprem_gpus, wait_target_s, wall_seconds, notes (what the trace and the
+onprem_gpus, wait_target_s, notes (what the trace and the
 pool's rules mean whatever the policy: jobs that asked for part of a GPU
 and run on whole ones, and jobs that no cloud run can finish because they
 outlast scale_in.max_lifetime + drain_timeout without a checkpoint), and
@@ -368,7 +369,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if err != nil {
 		return err
 	}
-	rep.WallSeconds = time.Since(began).Seconds()
+	wall := time.Since(began)
 	if f.onprem.quantile {
 		rep.Notes = append([]string{f.onprem.note(pool)}, rep.Notes...)
 	}
@@ -386,9 +387,17 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteTable(out)
 	}
-	return rep.WriteTable(out)
+	if err != nil {
+		return err
+	}
+	// The wall time goes to stderr: the report on stdout is the same for
+	// the same seed, byte for byte, and may be compared with diff.
+	fmt.Fprintf(stderr, "simulated %d jobs × %d policies in %.2fs\n", rep.Trace.Jobs, len(rep.Results), wall.Seconds())
+	return nil
 }
 
 // hasJobs refuses a trace without a job to replay, saying why it has none.
