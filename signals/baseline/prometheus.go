@@ -11,12 +11,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/promapi"
 )
 
 // Queries for sites that run dcgm-exporter, and for Prometheus scraping
@@ -129,11 +129,7 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	var rt http.RoundTripper = api.DefaultRoundTripper
-	if cfg.Client != nil && cfg.Client.Transport != nil {
-		rt = cfg.Client.Transport
-	}
-	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: rt})
+	pa, err := promapi.New(cfg.URL, cfg.Client)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus:%s: url %q: %w", cfg.Name, cfg.URL, err)
 	}
@@ -141,7 +137,7 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Prometheus{cfg: cfg, api: v1.NewAPI(c), log: log.WithGroup("baseline").With("source", "prometheus:"+cfg.Name)}, nil
+	return &Prometheus{cfg: cfg, api: pa, log: log.WithGroup("baseline").With("source", "prometheus:"+cfg.Name)}, nil
 }
 
 // Name is "prometheus:<name>".

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/signals/promapi"
 	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
 
@@ -117,5 +121,23 @@ func TestPrometheusBaselineOverAgents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPrometheusRefusesAnAnswerPastTheLimit: an answer longer than
+// promapi.MaxBody fails the read, naming the limit.
+func TestPrometheusRefusesAnAnswerPastTheLimit(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(promapi.MaxBody+1))
+	}))
+	defer api.Close()
+	src, err := NewPrometheus(PrometheusConfig{Name: "site", URL: api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Baseline(context.Background())
+	var qe *QueryError
+	if !errors.As(err, &qe) || !errors.Is(err, promapi.ErrTooLarge) {
+		t.Fatalf("err %v: want a QueryError naming the limit", err)
 	}
 }

@@ -16,12 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/promapi"
 )
 
 // Measure says what the query counts.
@@ -120,11 +120,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	var rt http.RoundTripper = api.DefaultRoundTripper
-	if cfg.Client != nil && cfg.Client.Transport != nil {
-		rt = cfg.Client.Transport
-	}
-	c, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: rt})
+	pa, err := promapi.New(cfg.URL, cfg.Client)
 	if err != nil {
 		return nil, fmt.Errorf("%s: url %q: %w", name, cfg.URL, err)
 	}
@@ -132,7 +128,7 @@ func New(cfg Config) (*Source, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Source{cfg: cfg, api: v1.NewAPI(c), log: log.WithGroup("prometheus").With("source", name)}, nil
+	return &Source{cfg: cfg, api: pa, log: log.WithGroup("prometheus").With("source", name)}, nil
 }
 
 // Name is "prometheus:<name>".

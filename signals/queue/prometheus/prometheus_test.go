@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/spillway-io/spillway/signals/promapi"
 	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
 
@@ -238,5 +239,24 @@ func TestQueriesAtItsClock(t *testing.T) {
 	want := strconv.FormatInt(at.Unix(), 10)
 	if len(got) != 2 || got[0] != want || got[1] != want || !d.Time.Equal(at) {
 		t.Errorf("queries at %v, reading at %v; want both at %s (%v)", got, d.Time, want, at)
+	}
+}
+
+// TestRefusesAnAnswerPastTheLimit: an answer longer than promapi.MaxBody
+// (here one that says so in its Content-Length) fails the read, naming
+// the limit, instead of being read into memory.
+func TestRefusesAnAnswerPastTheLimit(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(promapi.MaxBody+1))
+	}))
+	defer api.Close()
+	src, err := New(Config{Name: "q", URL: api.URL, Query: "sum(q)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Demand(context.Background())
+	var qe *QueryError
+	if !errors.As(err, &qe) || !errors.Is(err, promapi.ErrTooLarge) {
+		t.Fatalf("err %v: want a QueryError naming the limit", err)
 	}
 }

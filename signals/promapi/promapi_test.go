@@ -1,0 +1,107 @@
+package promapi
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestLimit: a body up to the limit reads whole; a byte more fails with
+// ErrTooLarge, whether the answer announces its length, streams it
+// without one, or is gzipped (the limit is on what the gzip unpacks to).
+func TestLimit(t *testing.T) {
+	const max = 1000
+	for _, tc := range []struct {
+		name    string
+		size    int
+		length  bool // send Content-Length
+		gzipped bool
+		tooBig  bool
+	}{
+		{"short", 10, true, false, false},
+		{"exactly the limit", max, true, false, false},
+		{"exactly the limit, streamed", max, false, false, false},
+		{"a byte over, announced", max + 1, true, false, true},
+		{"a byte over, streamed", max + 1, false, false, true},
+		{"far over, streamed", 100 * max, false, false, true},
+		{"gzipped, small", max / 2, false, true, false},
+		{"gzipped, unpacks past the limit", 50 * max, false, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := strings.Repeat("x", tc.size)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case tc.gzipped:
+					w.Header().Set("Content-Encoding", "gzip")
+					zw := gzip.NewWriter(w)
+					io.WriteString(zw, body)
+					zw.Close()
+				case tc.length:
+					w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+					io.WriteString(w, body)
+				default:
+					w.(http.Flusher).Flush() // chunked: no length
+					io.WriteString(w, body)
+				}
+			}))
+			defer srv.Close()
+			c := &http.Client{Transport: Limit(http.DefaultTransport, max)}
+			resp, err := c.Get(srv.URL)
+			var got []byte
+			if err == nil {
+				got, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			switch {
+			case tc.tooBig && !errors.Is(err, ErrTooLarge):
+				t.Fatalf("read %d bytes, err %v: want ErrTooLarge", len(got), err)
+			case !tc.tooBig && (err != nil || string(got) != body):
+				t.Fatalf("read %d of %d bytes, err %v: want all of it", len(got), len(body), err)
+			}
+		})
+	}
+}
+
+// TestNewRefusesAHugeAnswer: a query whose answer is past the limit fails,
+// naming it, after reading no more than the limit of an answer that goes
+// on and on (a smaller limit than MaxBody, to keep the test light).
+func TestNewRefusesAHugeAnswer(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[`)
+		chunk := []byte(strings.Repeat(`{"metric":{"gpu":"0"},"value":[1,"1"]},`, 1000))
+		for r.Context().Err() == nil && sent.Load() < 64<<20 {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	api, err := newWith(srv.URL, nil, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, _, err = api.Query(ctx, "up", time.Now())
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "longer than 1048576 bytes") || sent.Load() >= 64<<20 {
+		t.Fatalf("err %v after %d bytes sent: want the answer refused for its size", err, sent.Load())
+	}
+}
+
+func TestNewBadURL(t *testing.T) {
+	if _, err := New("://nope", nil); err == nil {
+		t.Fatal("no error for a URL that does not parse")
+	}
+}
