@@ -217,7 +217,18 @@ func TestPaging(t *testing.T) {
 	}
 	for _, tc := range []struct{ q, want string }{
 		{"/v1/decisions?limit=0", `limit=\"0\" is out of range: use 1 to 1000 (default 100)`},
-		{"/v1/decisions?limit=abc", `limit=\"abc\" is out of range`},
+		{"/v1/decisions?limit=abc", `limit=\"abc\" is not a whole number: use 1 to 1000`},
+		{"/v1/decisions?limit=99999999999999999999", `limit=\"99999999999999999999\" is out of range`},
+		// A parameter the endpoint does not read (a mistyped filter would
+		// list everything), one given twice, a query that does not parse.
+		{"/v1/instances?pol=training", `unknown parameter \"pol\" for GET /v1/instances: it takes pool, limit, cursor`},
+		{"/v1/instances?state=running", `unknown parameter \"state\" for GET /v1/instances`},
+		{"/v1/decisions?pool=training&pool=inference", `parameter \"pool\" is given 2 times: give it once`},
+		{"/v1/decisions?limit=1&limit=2", `parameter \"limit\" is given 2 times`},
+		{"/v1/bursts?al=true", `unknown parameter \"al\" for GET /v1/bursts: it takes pool, all, limit, cursor`},
+		{"/v1/status?verbose=1", `unknown parameter \"verbose\" for GET /v1/status: it takes no parameters`},
+		{"/v1/pools/training?since=1h", `unknown parameter \"since\" for GET /v1/pools/training`},
+		{"/v1/decisions?pool=%zz", `does not parse`},
 		{"/v1/decisions?cursor=-3", `cursor=\"-3\" is not a cursor`},
 		{"/v1/decisions?since=yesterday", `since=\"yesterday\" is neither a duration (1h) nor an RFC 3339 time`},
 		{"/v1/bursts?all=maybe", `all=\"maybe\" is not a boolean`},

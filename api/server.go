@@ -81,15 +81,15 @@ func NewServer(o Options) (*Server, error) {
 
 func (s *Server) routes() {
 	m := s.mux
-	m.HandleFunc("GET /v1/status", s.read(s.getStatus))
-	m.HandleFunc("GET /v1/pools", s.read(s.getPools))
-	m.HandleFunc("GET /v1/pools/{pool}", s.read(s.getPool))
-	m.HandleFunc("GET /v1/instances", s.read(s.getInstances))
-	m.HandleFunc("GET /v1/decisions", s.read(s.getDecisions))
-	m.HandleFunc("GET /v1/bursts", s.read(s.getBursts))
+	m.HandleFunc("GET /v1/status", s.read(takes(s.getStatus)))
+	m.HandleFunc("GET /v1/pools", s.read(takes(s.getPools)))
+	m.HandleFunc("GET /v1/pools/{pool}", s.read(takes(s.getPool)))
+	m.HandleFunc("GET /v1/instances", s.read(takes(s.getInstances, "pool", "limit", "cursor")))
+	m.HandleFunc("GET /v1/decisions", s.read(takes(s.getDecisions, "pool", "since", "limit", "cursor")))
+	m.HandleFunc("GET /v1/bursts", s.read(takes(s.getBursts, "pool", "all", "limit", "cursor")))
 	m.HandleFunc("POST /v1/bursts", s.mutating(tokens.Operator, s.postBurst))
 	m.HandleFunc("DELETE /v1/bursts/{id}", s.mutating(tokens.Operator, s.deleteBurst))
-	m.HandleFunc("GET /v1/audit", s.readAs(tokens.Admin, s.getAudit))
+	m.HandleFunc("GET /v1/audit", s.readAs(tokens.Admin, takes(s.getAudit, "limit", "cursor")))
 	m.HandleFunc("/v1/", s.notFound)
 
 	m.HandleFunc("GET /{$}", s.page)

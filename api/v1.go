@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +70,35 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 	d.Floors, d.Instances = nonNil(d.Floors), nonNil(d.Instances)
 	writeJSON(w, http.StatusOK, d)
 	return nil
+}
+
+// takes wraps h, which reads the query parameters named, so that a request
+// with another parameter (a mistyped filter such as ?pol=train would
+// otherwise list everything), one given twice, or a query string that does
+// not parse, is refused before h runs.
+func takes(h func(http.ResponseWriter, *http.Request) error, params ...string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.URL.RawQuery == "" {
+			return h(w, r)
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return errf(http.StatusBadRequest, CodeInvalid, "the query string %q does not parse: %v", clip(r.URL.RawQuery), err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(q)) {
+			switch {
+			case !slices.Contains(params, k):
+				want := "it takes no parameters"
+				if len(params) > 0 {
+					want = "it takes " + strings.Join(params, ", ")
+				}
+				return errf(http.StatusBadRequest, CodeInvalid, "unknown parameter %q for %s %s: %s", clip(k), r.Method, r.URL.Path, want)
+			case len(q[k]) > 1:
+				return errf(http.StatusBadRequest, CodeInvalid, "parameter %q is given %d times: give it once", clip(k), len(q[k]))
+			}
+		}
+		return h(w, r)
+	}
 }
 
 // listQuery is what every list endpoint reads from its query string.
@@ -299,6 +330,9 @@ func parseLimit(v string) (int, error) {
 		return defaultLimit, nil
 	}
 	n, err := strconv.Atoi(v)
+	if errors.Is(err, strconv.ErrSyntax) {
+		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is not a whole number: use 1 to %d (default %d)", clip(v), maxLimit, defaultLimit)
+	}
 	if err != nil || n < 1 || n > maxLimit {
 		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is out of range: use 1 to %d (default %d)", clip(v), maxLimit, defaultLimit)
 	}
