@@ -128,8 +128,20 @@ func TestStatusPageInChromium(t *testing.T) {
 	if notice := run(t, ctx, chromedp.Text(chromedp.ID("notice"))); notice != "Burst b-0002 created." {
 		t.Errorf("notice after create: %q", notice)
 	}
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("cancel-b-0002"))); err != nil {
-		t.Fatalf("page after create: %v", err)
+	// The notice is said once: the address drops ?created=, so the
+	// page's reloads do not repeat it.
+	if err := chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`location.search === ""`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("cancel-b-0002")),
+	); err != nil {
+		t.Fatalf("the address after create keeps its query (%s): %v", run(t, ctx, chromedp.Location()), err)
+	}
+	if loc := run(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/#pool-training") {
+		t.Errorf("the address after create is %s, want the page at the pool's section", loc)
+	}
+	if n := run(t, ctx, chromedp.Nodes(chromedp.ID("notice"), chromedp.AtLeast(0))); len(n) != 0 {
+		t.Errorf("a reload after create repeats the notice: %q", run(t, ctx, chromedp.Text(chromedp.ID("notice"))))
 	}
 	if page = run(t, ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(page, "INC-5000: chromium drill") {
 		t.Errorf("the new burst's floor is not on the page")
