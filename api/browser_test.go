@@ -41,20 +41,7 @@ func chromiumPath(t *testing.T) string {
 func TestStatusPageInChromium(t *testing.T) {
 	bin := chromiumPath(t)
 	e := newEnv(t, false)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, // tests run as root in CI containers
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1600),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelTimeout()
+	ctx := chromium(t, bin)
 
 	var mu sync.Mutex
 	var consoleErrors []string
@@ -191,6 +178,81 @@ func TestStatusPageInChromium(t *testing.T) {
 	defer mu.Unlock()
 	if len(consoleErrors) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	}
+}
+
+// chromium starts a headless Chromium for the test, ended with it.
+func chromium(t *testing.T, bin string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, // tests run as root in CI containers
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// TestPageReloadsButNeverRepostsAForm: the page reloads itself (every
+// second here), but the page answering a refused burst form, at the form's
+// address, does not: a reload would post the form again.
+func TestPageReloadsButNeverRepostsAForm(t *testing.T) {
+	bin := chromiumPath(t)
+	e := newEnvRefresh(t, time.Second)
+	ctx := chromium(t, bin)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.url+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("pool-training")),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	// An element added to the page is gone once it reloads.
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.body.appendChild(Object.assign(document.createElement("i"), {id: "mark"}))`),
+		chromedp.WaitNotPresent(chromedp.ID("mark")),
+		chromedp.WaitVisible(chromedp.ID("pool-training")),
+	); err != nil {
+		t.Fatalf("the page did not reload itself (every second): %v", err)
+	}
+
+	// The pool allows alice 32 GPUs: asking for 40 is refused.
+	form := "#burst-form-training"
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(form)),
+		chromedp.SetValue(chromedp.CSS(form+` input[name="gpus"]`), "40"),
+		chromedp.SetValue(chromedp.CSS(form+` input[name="for"]`), "1h"),
+		chromedp.SetValue(chromedp.CSS(form+` input[name="reason"]`), "INC-5001: too big"),
+		chromedp.Submit(chromedp.CSS(form)),
+		chromedp.WaitVisible(chromedp.ID("error")),
+		chromedp.Evaluate[chromedp.Void](`window.mark = 1`),
+		// Three reload periods: that nothing happens can only be
+		// waited for.
+		chromedp.Sleep(3*time.Second),
+	); err != nil {
+		t.Fatalf("posting a refused burst: %v", err)
+	}
+	if mark := run(t, ctx, chromedp.Evaluate[int](`window.mark || 0`)); mark != 1 {
+		t.Errorf("the page answering the refused form reloaded itself")
+	}
+	if loc := run(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/bursts") {
+		t.Errorf("the refused form's answer is at %s, want /bursts", loc)
+	}
+	posts := 0
+	for _, r := range e.be.AuditRows() {
+		if r.Method == "POST" && r.Path == "/bursts" {
+			posts++
+		}
+	}
+	if posts != 1 {
+		t.Errorf("%d posts of the burst form audited, want 1", posts)
 	}
 }
 

@@ -54,6 +54,19 @@ type env struct {
 
 func newEnv(t *testing.T, anon bool) *env {
 	t.Helper()
+	return newEnvWith(t, api.Options{AnonymousRead: anon})
+}
+
+// newEnvRefresh is newEnv whose status page reloads itself every period.
+func newEnvRefresh(t *testing.T, every time.Duration) *env {
+	t.Helper()
+	return newEnvWith(t, api.Options{PageRefresh: every})
+}
+
+// newEnvWith is newEnv with o's settings (its backend, tokens and clock
+// are the env's).
+func newEnvWith(t *testing.T, o api.Options) *env {
+	t.Helper()
 	clock := &fakeClock{t: apitest.FixtureTime}
 	e := &env{t: t, clock: clock, be: apitest.Fixture(clock.Now), tok: map[tokens.Role]string{}}
 	e.tokens = filepath.Join(t.TempDir(), "tokens.yaml")
@@ -64,7 +77,8 @@ func newEnv(t *testing.T, anon bool) *env {
 		}
 		e.tok[role] = tok
 	}
-	srv, err := api.NewServer(api.Options{Backend: e.be, TokensFile: e.tokens, AnonymousRead: anon, Clock: clock})
+	o.Backend, o.TokensFile, o.Clock = e.be, e.tokens, clock
+	srv, err := api.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,8 @@ type pageData struct {
 	Notice  string
 	Error   string
 	Pools   []poolPage
+	// RefreshMS is how often refresh.js reloads the page, in milliseconds.
+	RefreshMS int64
 }
 
 type poolPage struct {
@@ -142,7 +144,7 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, v *viewer, s
 		s.pageFail(w, r, v, http.StatusInternalServerError, "The server failed to gather the status; its log says why.")
 		return
 	}
-	d.Notice, d.Error = notice, problem
+	d.Notice, d.Error, d.RefreshMS = notice, problem, s.refresh.Milliseconds()
 	if form != nil {
 		for i := range d.Pools {
 			if d.Pools[i].Name == form.Pool {

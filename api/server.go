@@ -33,6 +33,9 @@ type Options struct {
 	Clock Clock
 	// SessionTTL is how long a page login lasts (default 12h).
 	SessionTTL time.Duration
+	// PageRefresh is how often the status page reloads itself while open
+	// (default 30s; 1s to 1h).
+	PageRefresh time.Duration
 }
 
 // Server serves the API under /v1/ and the status page at /.
@@ -44,6 +47,8 @@ type Server struct {
 	clock    Clock
 	sessions *sessions
 	mux      *http.ServeMux
+	// refresh is how often the page reloads itself (Options.PageRefresh).
+	refresh time.Duration
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -65,6 +70,12 @@ func NewServer(o Options) (*Server, error) {
 	if o.SessionTTL < time.Minute || o.SessionTTL > 30*24*time.Hour {
 		return nil, fmt.Errorf("api: session TTL %v is out of range: use 1m to 720h", o.SessionTTL)
 	}
+	if o.PageRefresh == 0 {
+		o.PageRefresh = 30 * time.Second
+	}
+	if o.PageRefresh < time.Second || o.PageRefresh > time.Hour {
+		return nil, fmt.Errorf("api: page refresh %v is out of range: use 1s to 1h", o.PageRefresh)
+	}
 	log := o.Logger.WithGroup("api")
 	s := &Server{
 		be:       o.Backend,
@@ -74,6 +85,7 @@ func NewServer(o Options) (*Server, error) {
 		clock:    o.Clock,
 		sessions: newSessions(o.SessionTTL, maxSessions),
 		mux:      http.NewServeMux(),
+		refresh:  o.PageRefresh,
 	}
 	s.routes()
 	return s, nil
