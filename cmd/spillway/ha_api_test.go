@@ -57,15 +57,7 @@ func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
-	pg, err := fixture.StartPostgres()
-	if err != nil {
-		t.Fatalf("the HA test needs PostgreSQL: %v", err)
-	}
-	defer pg.Stop()
-	db, err := pg.CreateDatabase("ha_api")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg, db := postgresDatabase(t, "ha_api")
 	emu := emulator.New(emulator.Options{Seed: 21, BootDelay: 100 * time.Millisecond})
 	ec2 := httptest.NewServer(emu.EC2Handler())
 	defer ec2.Close()

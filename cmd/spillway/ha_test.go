@@ -136,19 +136,28 @@ type ha struct {
 // replaced in about a second.
 var haFast = fmt.Sprintf("  tick: %s\n  lease_ttl: %s\n  lease_renew: %s\n", haTick, haTTL, haRenew)
 
+// postgresDatabase starts a PostgreSQL for the test, stopped when it ends
+// (failing it, never skipping, when it cannot), and creates a database
+// named after prefix in it.
+func postgresDatabase(tb testing.TB, prefix string) (*fixture.Postgres, string) {
+	tb.Helper()
+	pg, err := fixture.StartPostgres()
+	if err != nil {
+		tb.Fatalf("the test needs PostgreSQL: %v", err)
+	}
+	tb.Cleanup(pg.Stop)
+	db, err := pg.CreateDatabase(prefix)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pg, db
+}
+
 // startHA starts servers processes whose server sections add settings
 // (YAML lines) to listen, state and sweep_grace.
 func startHA(t testing.TB, servers int, settings string) *ha {
 	t.Helper()
-	pg, err := fixture.StartPostgres()
-	if err != nil {
-		t.Fatalf("the HA test needs PostgreSQL: %v", err)
-	}
-	t.Cleanup(pg.Stop)
-	dbName, err := pg.CreateDatabase("ha")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg, dbName := postgresDatabase(t, "ha")
 	db, err := postgres.Open(t.Context(), pg.DSN(dbName))
 	if err != nil {
 		t.Fatal(err)

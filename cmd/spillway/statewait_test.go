@@ -23,15 +23,7 @@ import (
 // keeps trying and starts once it answers; one whose password the database
 // refuses exits at once, without waiting.
 func TestHAServerWaitsForItsDatabase(t *testing.T) {
-	pg, err := fixture.StartPostgres()
-	if err != nil {
-		t.Fatalf("the test needs PostgreSQL: %v", err)
-	}
-	defer pg.Stop()
-	db, err := pg.CreateDatabase("wait")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg, db := postgresDatabase(t, "wait")
 	proxy, err := fixture.StartProxy(pg.Addr)
 	if err != nil {
 		t.Fatal(err)

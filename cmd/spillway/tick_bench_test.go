@@ -17,7 +17,6 @@ import (
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
-	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -30,15 +29,7 @@ import (
 func BenchmarkTick(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchTick(b, "state.db") })
 	b.Run("postgres", func(b *testing.B) {
-		pg, err := fixture.StartPostgres()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pg.Stop()
-		db, err := pg.CreateDatabase("bench")
-		if err != nil {
-			b.Fatal(err)
-		}
+		pg, db := postgresDatabase(b, "bench")
 		benchTick(b, pg.DSN(db))
 	})
 }
