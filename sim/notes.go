@@ -41,7 +41,7 @@ func SharedGPUs(tr *trace.Trace) string {
 	}
 	return fmt.Sprintf("%s of the trace's %d %s for part of a GPU (GPU sharing); the simulator rents and places whole GPUs, so each runs on whole ones, rounded up: "+
 		"that adds %s GPU-hours (%.1f%% of the %s replayed) to what every policy serves",
-		counted(tr.Shared, "job", "jobs"), len(tr.Jobs), asked, gpuHours(tr.SharedGPUHours), 100*tr.SharedGPUHours/max(all, 1e-9), gpuHours(all))
+		Counted(tr.Shared, "job", "jobs"), len(tr.Jobs), asked, gpuHours(tr.SharedGPUHours), 100*tr.SharedGPUHours/max(all, 1e-9), gpuHours(all))
 }
 
 // gpuHours is a GPU-hour figure to a whole hour, or to two decimals below one.
@@ -100,7 +100,7 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 	}
 	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
 		"a cloud instance always ends before such a job finishes, so every cloud run of one is killed and lost; %s",
-		counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), run, humanSeconds(window.Seconds()), ck, onprem)
+		Counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), run, humanSeconds(window.Seconds()), ck, onprem)
 }
 
 // lifeWindow is the longest a cloud run of a job can last under a pool's

@@ -31,7 +31,7 @@ func skippedRows(skips []trace.Skip) string {
 // WriteTable prints the report as an aligned table, one row per policy.
 func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "trace %s: %s over %s%s; pool %s: %d on-prem GPUs, wait target %s\n\n",
-		r.Trace.Name, counted(r.Trace.Jobs, "job", "jobs"), humanSpan(r.Trace.SpanS), skippedRows(r.Trace.Skipped), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
+		r.Trace.Name, Counted(r.Trace.Jobs, "job", "jobs"), humanSpan(r.Trace.SpanS), skippedRows(r.Trace.Skipped), r.Pool, r.OnPremGPUs, humanSeconds(r.WaitTargetS))
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s.\n\n", n)
 	}
@@ -61,16 +61,16 @@ func (r Report) WriteTable(w io.Writer) error {
 			if res.Stopped != "" {
 				why = res.Stopped
 			}
-			fmt.Fprintf(w, "\n%s: %s (%s); the wait counts until the run ended, a lower bound.", res.Policy, counted(res.JobsUnstarted, "job never started", "jobs never started"), why)
+			fmt.Fprintf(w, "\n%s: %s (%s); the wait counts until the run ended, a lower bound.", res.Policy, Counted(res.JobsUnstarted, "job never started", "jobs never started"), why)
 		}
 		if res.JobsKilled > 0 {
-			fmt.Fprintf(w, "\n%s: %s (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, counted(res.JobsKilled, "job run was killed before it finished", "job runs were killed before they finished"), res.GPUHoursLost)
+			fmt.Fprintf(w, "\n%s: %s (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; %.0f GPU-hours of work lost.", res.Policy, Counted(res.JobsKilled, "job run was killed before it finished", "job runs were killed before they finished"), res.GPUHoursLost)
 		}
 		if res.JobsNeverServed > 0 {
-			fmt.Fprintf(w, "\n%s: never served: %s, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, counted(res.JobsNeverServed, "job", "jobs"), res.NeverServedGPUs, res.NeverServedWhy)
+			fmt.Fprintf(w, "\n%s: never served: %s, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, Counted(res.JobsNeverServed, "job", "jobs"), res.NeverServedGPUs, res.NeverServedWhy)
 		}
 		if len(res.FailedLaunches) > 0 {
-			fmt.Fprintf(w, "\n%s: %s; failed:", res.Policy, counted(res.Launches, "launch", "launches"))
+			fmt.Fprintf(w, "\n%s: %s; failed:", res.Policy, Counted(res.Launches, "launch", "launches"))
 			for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
 				fmt.Fprintf(w, " %d %s (%s);", res.FailedLaunches[cause], cause, failureCause(cause))
 			}
@@ -88,7 +88,7 @@ func (r Report) WriteTable(w io.Writer) error {
 				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours-res.RoundedGPUHours), rounded)
 		}
 		if res.Interruptions > 0 {
-			fmt.Fprintf(w, "\n%s: %s reclaimed by the cloud.", res.Policy, counted(res.Interruptions, "spot instance", "spot instances"))
+			fmt.Fprintf(w, "\n%s: %s reclaimed by the cloud.", res.Policy, Counted(res.Interruptions, "spot instance", "spot instances"))
 		}
 		writeSplit(w, res.Policy+": cost by provider", res.CostByProvider)
 		if len(res.CostByOffering) > 1 {
@@ -149,8 +149,8 @@ func dominance(res, d *Result) string {
 	return fmt.Sprintf("$%s, %s, p95 %s against %s", money(d.CloudCostUSD), cost, humanSeconds(d.WaitP95S), humanSeconds(res.WaitP95S))
 }
 
-// counted is n with the noun that follows it: "1 job", "2 jobs".
-func counted(n int, one, many string) string {
+// Counted is n with the noun that follows it: "1 job", "2 jobs".
+func Counted(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
@@ -186,9 +186,9 @@ func limitCostSentence(res Result, lc LimitCost) string {
 	fewer := func(n int, one, many string) {
 		switch {
 		case n > 0:
-			fmt.Fprintf(&b, ", %s", counted(n, "fewer "+one, "fewer "+many))
+			fmt.Fprintf(&b, ", %s", Counted(n, "fewer "+one, "fewer "+many))
 		case n < 0:
-			fmt.Fprintf(&b, ", %s", counted(-n, "more "+one, "more "+many))
+			fmt.Fprintf(&b, ", %s", Counted(-n, "more "+one, "more "+many))
 		}
 	}
 	fewer(res.JobsKilled-lc.JobsKilled, "job run killed", "job runs killed")

@@ -374,3 +374,14 @@ func TestReportSkippedRows(t *testing.T) {
 		}
 	}
 }
+
+func TestCounted(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 jobs"}, {1, "1 job"}, {2, "2 jobs"}, {5778, "5778 jobs"}} {
+		if got := Counted(tc.n, "job", "jobs"); got != tc.want {
+			t.Errorf("Counted(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

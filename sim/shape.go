@@ -66,7 +66,7 @@ func CloudShapes(pool *policy.Pool, tr *trace.Trace) string {
 	var out string
 	if larger > 0 {
 		out = fmt.Sprintf("%s of the trace's %d ask for more CPUs or memory than the smallest instance with their GPUs has: on the cloud each takes the GPUs of the smallest instance that holds it (%s GPU-hours more if all ran there, idle beside them), as the server counts such jobs",
-			counted(larger, "job", "jobs"), len(tr.Jobs), gpuHours(added))
+			Counted(larger, "job", "jobs"), len(tr.Jobs), gpuHours(added))
 	}
 	if none > 0 {
 		if out != "" {
@@ -76,7 +76,7 @@ func CloudShapes(pool *policy.Pool, tr *trace.Trace) string {
 		if none == 1 {
 			them = "it runs on-prem only, and no policy launches for it"
 		}
-		out += fmt.Sprintf("%s no instance the pool rents holds (the last one %s): %s", counted(none, "job", "jobs"), why, them)
+		out += fmt.Sprintf("%s no instance the pool rents holds (the last one %s): %s", Counted(none, "job", "jobs"), why, them)
 	}
 	return out
 }

@@ -396,16 +396,8 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	// The wall time goes to stderr: the report on stdout is the same for
 	// the same seed, byte for byte, and may be compared with diff.
-	fmt.Fprintf(stderr, "simulated %s × %s in %.2fs\n", counted(rep.Trace.Jobs, "job", "jobs"), counted(len(rep.Results), "policy", "policies"), wall.Seconds())
+	fmt.Fprintf(stderr, "simulated %s × %s in %.2fs\n", sim.Counted(rep.Trace.Jobs, "job", "jobs"), sim.Counted(len(rep.Results), "policy", "policies"), wall.Seconds())
 	return nil
-}
-
-// counted is n with the word for one or for several.
-func counted(n int, one, several string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, several)
 }
 
 // hasJobs refuses a trace without a job to replay, saying why it has none.

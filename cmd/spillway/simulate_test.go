@@ -828,14 +828,3 @@ func TestSimulateOnPremPercentile(t *testing.T) {
 		t.Errorf("cluster03's p50 on-prem is %d GPUs, want %d (docs/backtest.md)", sim.BaselineGPUs(tr.Jobs, 8), want)
 	}
 }
-
-func TestCounted(t *testing.T) {
-	for _, tc := range []struct {
-		n    int
-		want string
-	}{{0, "0 jobs"}, {1, "1 job"}, {2, "2 jobs"}, {5778, "5778 jobs"}} {
-		if got := counted(tc.n, "job", "jobs"); got != tc.want {
-			t.Errorf("counted(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}
