@@ -363,3 +363,41 @@ func checkPeaks(t *testing.T, seed uint64, pool policy.Pool, res Result, c fmt.S
 		t.Errorf("seed %d: burst at $%.4f/h, max_cost_per_hour $%.2f\n%s", seed, res.PeakCostPerHour, m, c)
 	}
 }
+
+// TestBoundHoursCountTimeOnce: an evaluation that binds counts the
+// interval after it once, however often the policy is asked again at the
+// same instant (after each failed launch). Ten offerings are out of stock
+// and max_gpus lets one of two jobs run at a time: the first evaluation
+// binds, and its launch fails ten times before the eleventh offering
+// takes it. Each re-ask counted another interval: bound hours came to
+// more than the run lasted on a long trace.
+func TestBoundHoursCountTimeOnce(t *testing.T) {
+	c := DefaultCloud(3)
+	c.SpotMeanLife, c.BootP95 = 0, 1
+	c.CapacityTTL = time.Minute
+	c.Stock = map[string]StockModel{}
+	pool := cloudPool("")
+	pool.Limits.MaxGPUs = 8
+	dear := pool.Offerings[1]
+	pool.Offerings = nil
+	for k := range 10 {
+		o := dear
+		o.Name, o.InstanceType, o.PricePerHour = fmt.Sprintf("out%d", k), fmt.Sprintf("t%d", k), float64(k+1)
+		pool.Offerings = append(pool.Offerings, o)
+		c.Stock[o.Name] = StockModel{MeanInStock: time.Nanosecond, MeanOutOfStock: 1e6 * time.Hour}
+	}
+	pool.Offerings = append(pool.Offerings, dear)
+	tr := &trace.Trace{Name: "c", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: 2 * time.Hour, GPUs: 8}, {Submit: 0, Duration: 2 * time.Hour, GPUs: 8}}}
+	res, err := Run(t.Context(), Options{Pool: pool, Trace: tr, Policy: Spillway(), Cloud: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second job waits for the first, bound all along: 2h, a boot
+	// (3m) and less than an interval (30s) on either side.
+	bound := time.Duration(res.LimitBoundHours[policy.LimitMaxGPUs] * float64(time.Hour))
+	if bound < 2*time.Hour || bound > 2*time.Hour+4*time.Minute || res.FailedLaunches["capacity"] != 10 {
+		t.Errorf("max_gpus bound for %s, %d capacity failures: want 10 failures and 2h to 2h4m bound",
+			bound, res.FailedLaunches["capacity"])
+	}
+}

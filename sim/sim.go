@@ -145,8 +145,8 @@ const DefaultInterval = 30 * time.Second
 // are kept to the millisecond.
 const MinInterval = time.Second
 
-// quietLimit ends a run that has stopped making progress: no job started or
-// ended for this long (with a budget, plus its longest period: a spent
+// quietLimit ends a run that has stopped making progress: no job arrived,
+// started or ended for this long (with a budget, plus its longest period: a spent
 // budget holds launches until the next) while nothing runs (e.g. a job
 // larger than anything it may ever get), or no job finished for this long
 // plus the longest job and, with a budget, its longest period (a job that
@@ -264,6 +264,11 @@ type state struct {
 	// (Plan.BoundBy), for skipSteadyTicks.
 	acted bool
 	bound []string
+	// boundTo is, per limit, the end of the time already counted in
+	// LimitBoundHours: an evaluation counts the interval after it, less
+	// what an earlier one at the same instant (a re-ask after a failed
+	// launch) counted.
+	boundTo map[string]time.Duration
 	// unused holds the offerings the policy found left unused by the
 	// queue (Plan.Unused), until when, as the server's capacity cache
 	// does (Snapshot.Unused). The simulated scheduler starts every job
@@ -454,7 +459,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if decide != nil {
 			idle := ai == len(s.jobs) && s.running == 0 && len(s.events) == 0
 			if idle && ((s.pendingJobs == 0 && len(s.alive) == 0) || nextTick > s.lastMove+quiet) {
-				s.stopped(fmt.Sprintf("nothing ran and no job started or ended for %s", humanSpan(quiet.Seconds())))
+				s.stopped(fmt.Sprintf("nothing ran and no job arrived, started or ended for %s", humanSpan(quiet.Seconds())))
 				break
 			}
 			if ai == len(s.jobs) && nextTick > s.lastDone+stuckLimit {
@@ -501,7 +506,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			s.calm = false
 			s.arrive(ai)
 			ai++
+			// An arrival is progress: a job submitted after a quiet
+			// spell (a weekend, a gap in the trace) is asked for before
+			// the run may stop for quiet.
 			s.lastDone = s.now
+			s.lastMove = s.now
 		}
 		if s.now > deadline && s.pendingJobs > 0 {
 			s.abandon(deadline, o.Pool.Limits.Budget != nil)

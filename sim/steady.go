@@ -168,7 +168,7 @@ func (s *state) skipSteadyTicks(dec Decider, nextTick, end, interval time.Durati
 	}
 	if len(s.bound) > 0 {
 		if s.res.LimitBoundHours == nil {
-			s.res.LimitBoundHours = map[string]float64{}
+			s.res.LimitBoundHours, s.boundTo = map[string]float64{}, map[string]time.Duration{}
 		}
 		h := interval.Hours()
 		for _, l := range s.bound {
@@ -179,6 +179,7 @@ func (s *state) skipSteadyTicks(dec Decider, nextTick, end, interval time.Durati
 				v += h
 			}
 			s.res.LimitBoundHours[l] = v
+			s.boundTo[l] = nextTick + time.Duration(skip)*interval
 		}
 	}
 	return nextTick + time.Duration(skip)*interval, last

@@ -52,3 +52,45 @@ func TestStuckRunEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestAJobAfterAQuietSpellIsServed: a run stops after a day (plus a budget
+// period) in which no job arrived, started or ended, but a job that
+// arrives after such a spell (a weekend, a holiday, a gap in a trace cut
+// to one small cluster) is progress, served as any other. The spillway
+// and threshold runs stopped at the first job after the gap, reporting it
+// never started and looking cheaper than the baselines that ran it.
+func TestAJobAfterAQuietSpellIsServed(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		period policy.BudgetPeriod
+		gap    time.Duration
+	}{
+		{"no budget, two days", "", 48 * time.Hour},
+		{"monthly budget, forty days", policy.PeriodMonth, 40 * 24 * time.Hour},
+	} {
+		pool := policy.Pool{Name: "p", Interval: policy.Duration(time.Minute), OnPrem: policy.OnPrem{GPUsPerNode: 8, Nodes: 1},
+			WaitTarget: policy.Duration(5 * time.Minute),
+			Offerings:  []policy.Offering{{Name: "o", Provider: "aws", Region: "r", InstanceType: "t", GPUs: 8, PricePerHour: 1, Billing: policy.BillingPerSecond}},
+			ScaleIn:    policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}},
+			Span:       policy.Span{MinGPUs: 8, Slowdown: 1}}
+		if tt.period != "" {
+			pool.Limits.Budget = &policy.Budget{Amount: 1e6, Period: tt.period}
+		}
+		// Each job is larger than on-prem: it runs only on the cloud.
+		tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+			{Submit: 0, Duration: time.Hour, GPUs: 16},
+			{Submit: tt.gap, Duration: time.Hour, GPUs: 16},
+			{Submit: 2 * tt.gap, Duration: time.Hour, GPUs: 16},
+		}}
+		for _, p := range []Policy{Spillway(), Threshold(), PerJob(), Karpenter()} {
+			res, err := Run(t.Context(), Options{Pool: &pool, Trace: tr, Policy: p})
+			if err != nil {
+				t.Fatalf("%s, %s: %v", tt.name, p.Name, err)
+			}
+			if res.JobsUnstarted != 0 || res.JobsOnCloud != 3 || res.Stopped != "" {
+				t.Errorf("%s, %s: %d jobs unstarted, %d on the cloud, stopped %q: want all 3 run on the cloud",
+					tt.name, p.Name, res.JobsUnstarted, res.JobsOnCloud, res.Stopped)
+			}
+		}
+	}
+}

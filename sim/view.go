@@ -267,9 +267,12 @@ func (s *state) evaluate(decide DecideFunc) (failed bool, err error) {
 	}
 	for _, l := range plan.BoundBy {
 		if s.res.LimitBoundHours == nil {
-			s.res.LimitBoundHours = map[string]float64{}
+			s.res.LimitBoundHours, s.boundTo = map[string]float64{}, map[string]time.Duration{}
 		}
-		s.res.LimitBoundHours[l] += s.interval.Hours()
+		if from := max(s.now, s.boundTo[l]); from < s.now+s.interval {
+			s.res.LimitBoundHours[l] += (s.now + s.interval - from).Hours()
+			s.boundTo[l] = s.now + s.interval
+		}
 	}
 	for _, a := range plan.Terminates {
 		ii, ok := s.instByID(a.InstanceID)
