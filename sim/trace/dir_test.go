@@ -1,10 +1,12 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -48,5 +50,35 @@ func TestDirectory(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "trace "+dir) {
 			t.Errorf("%s: got %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestLoadFromAPipe: a named pipe (a FIFO, or the shell's `<(zcat
+// jobs.csv.gz)`) is read once, as standard input is. The file was
+// prescanned and then rewound, which a pipe cannot do: "illegal seek".
+func TestLoadFromAPipe(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "jobs.fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			wrote <- err
+			return
+		}
+		_, err = f.WriteString("submit_s,duration_s,gpus\n0,3600,8\n60,600,1\n")
+		wrote <- errors.Join(err, f.Close())
+	}()
+	tr, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Jobs) != 2 || tr.Jobs[1].GPUs != 1 {
+		t.Errorf("jobs %+v: want the 2 written", tr.Jobs)
 	}
 }

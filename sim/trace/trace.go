@@ -204,6 +204,12 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 	name := filepath.Base(path)
 	var r io.Reader = f
 	zipPicked := ""
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		// A pipe (`--trace <(zcat jobs.csv.gz)`, a FIFO) or a device
+		// reads once, streamed within opts' bounds as standard input is:
+		// no prescan and no zip archive, which read it twice.
+		return ReadWith(path, f, opts)
+	}
 	if zipped(f) {
 		// A zip archive is read from its directory at the end: the
 		// member named, or its first member that starts as a trace.

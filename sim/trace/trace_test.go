@@ -794,6 +794,10 @@ func TestNeeds(t *testing.T) {
 	for _, tt := range []struct{ name, data, want string }{
 		{"generic.csv", "submit_s,duration_s,gpus,cpus\n0,60,1,-2\n",
 			`generic.csv:2: column cpus: "-2": out of range (want the CPUs the job asks for, 0 or more)`},
+		{"generic.csv", "submit_s,duration_s,gpus,cpus\n0,60,1,Inf\n",
+			`generic.csv:2: column cpus: "Inf": out of range (want the CPUs the job asks for, 0 or more)`},
+		{"generic.csv", "submit_s,duration_s,gpus,memory_gib\n0,60,1,1e400\n",
+			`generic.csv:2: column memory_gib: "1e400": out of range (want GiB of memory the job asks for, 0 or more)`},
 		{"generic.csv", "submit_s,duration_s,gpus,memory_gib\n0,60,1,lots\n",
 			`generic.csv:2: column memory_gib: "lots": not a number (want GiB of memory the job asks for, 0 or more)`},
 		{"sacct.txt", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00|cpu=8,gres/gpu=1,mem=lots\n",
