@@ -83,6 +83,9 @@ every burst instance, and prints a summary (--json for a machine).`,
   spillway demo --trace jobs.csv --start 0s    # your own trace, e.g. submit_s,duration_s,gpus`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmpty(cmd, "trace", "listen"); err != nil {
+				return err
+			}
 			return runDemo(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

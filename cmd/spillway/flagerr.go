@@ -96,3 +96,16 @@ func noArgs(cmd *cobra.Command, args []string) error {
 func subPath(cmd *cobra.Command) string {
 	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }
+
+// refuseEmpty refuses each of the named flags given with an empty value
+// (`--trace "$TRACE"` with TRACE unset): left out, such a flag takes its
+// default, so an empty one would quietly run on the default instead.
+func refuseEmpty(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
+			return fmt.Errorf("--%s is empty (an unset variable?): give a value, or leave the flag out for its default (see %s --help)", name, cmd.CommandPath())
+		}
+	}
+	return nil
+}

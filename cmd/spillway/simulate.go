@@ -202,6 +202,9 @@ cluster02 trace.`,
   spillway simulate --sweep wait_target=0s,2m,5m,10m,20m --sweep per-job.suspend=0s,60s,300s --seeds 5 --plot frontier.svg`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmpty(cmd, "config", "pool", "trace", "plot", "trace-zone"); err != nil {
+				return err
+			}
 			return runSimulate(cmd, f)
 		},
 	}
