@@ -262,6 +262,9 @@ type PoolDetail struct {
 }
 
 // Decision is one stored decision: an action the policy took, with why.
+// Offering and Count are what launched (offerings joined by ", " when
+// more than one did; in a dry run, what would have); when every launch
+// failed, Offering is the first tried and Count is 0.
 type Decision struct {
 	ID        int64     `json:"id"`
 	Pool      string    `json:"pool"`

@@ -277,13 +277,31 @@ func apiDecision(d state.Decision) api.Decision {
 			reasons = append(reasons, reason)
 		}
 	}
+	// The offering and count are what launched: a launch that failed and
+	// fell back to another offering in the same tick is two records, and
+	// only the second launched. A dry run launches nothing: its are what
+	// it would have launched. When every launch failed, the offering is
+	// the first one tried and the count is left out (the reason says what
+	// failed).
+	var launched []string
 	for _, l := range rec.Launches {
-		if out.Offering == "" {
-			out.Offering = l.Offering
+		switch {
+		case len(l.Instances) > 0:
+			if !slices.Contains(launched, l.Offering) {
+				launched = append(launched, l.Offering)
+			}
+			out.Count += len(l.Instances)
+		case d.DryRun:
+			if !slices.Contains(launched, l.Offering) {
+				launched = append(launched, l.Offering)
+			}
+			out.Count += l.Count
 		}
-		out.Count += l.Count
 		out.Instances = append(out.Instances, l.Instances...)
 		add("launch", l.Reason+" → "+l.Outcome)
+	}
+	if out.Offering = strings.Join(launched, ", "); out.Offering == "" && len(rec.Launches) > 0 {
+		out.Offering = rec.Launches[0].Offering
 	}
 	for _, a := range rec.Drains {
 		out.Instances = append(out.Instances, a.Instance)

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +93,48 @@ func backendOver(tb testing.TB, st state.Store, pool policy.Pool) *httptest.Serv
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return srv
+}
+
+// TestAPIDecisionCountsWhatLaunched: a decision's row names the offering
+// that launched and how many instances did. A launch that failed for
+// capacity and fell back to another offering in the same tick was shown
+// as the failed offering, with both attempts' counts added up.
+func TestAPIDecisionCountsWhatLaunched(t *testing.T) {
+	p5, gn7e := "aws/us-east-1/p5.48xlarge/on-demand", "ali/cn-hangzhou/ecs.gn7e/on-demand"
+	for _, tt := range []struct {
+		name     string
+		dryRun   bool
+		launches []scheduler.LaunchRecord
+		offering string
+		count    int
+		ids      []string
+	}{
+		{"fell back", false, []scheduler.LaunchRecord{
+			{Offering: p5, Count: 1, Outcome: "failed (capacity)"},
+			{Offering: gn7e, Count: 1, Outcome: "launched 1", Instances: []string{"i-a"}},
+		}, gn7e, 1, []string{"i-a"}},
+		{"launched fewer than asked", false, []scheduler.LaunchRecord{
+			{Offering: p5, Count: 3, Outcome: "launched 2", Instances: []string{"i-a", "i-b"}},
+		}, p5, 2, []string{"i-a", "i-b"}},
+		{"two offerings launched", false, []scheduler.LaunchRecord{
+			{Offering: p5, Count: 1, Outcome: "launched 1", Instances: []string{"i-a"}},
+			{Offering: gn7e, Count: 2, Outcome: "launched 2", Instances: []string{"i-b", "i-c"}},
+		}, p5 + ", " + gn7e, 3, []string{"i-a", "i-b", "i-c"}},
+		{"every launch failed", false, []scheduler.LaunchRecord{
+			{Offering: p5, Count: 2, Outcome: "failed (capacity)"},
+			{Offering: gn7e, Count: 2, Outcome: "failed (quota)"},
+		}, p5, 0, nil},
+		{"a dry run", true, []scheduler.LaunchRecord{
+			{Offering: p5, Count: 2, Outcome: "dry run: not launched"},
+		}, p5, 2, nil},
+	} {
+		plan, err := json.Marshal(scheduler.Decision{Pool: "p", Launches: tt.launches})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := apiDecision(state.Decision{Pool: "p", DryRun: tt.dryRun, Plan: plan})
+		if got.Kind != "launch" || got.Offering != tt.offering || got.Count != tt.count || !slices.Equal(got.Instances, tt.ids) {
+			t.Errorf("%s: %s %q ×%d %v, want launch %q ×%d %v", tt.name, got.Kind, got.Offering, got.Count, got.Instances, tt.offering, tt.count, tt.ids)
+		}
+	}
 }
