@@ -198,7 +198,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		}
 	}
 	if stdout.truncated {
-		return fail(0, "", true, fmt.Errorf("printed more than %d bytes", MaxOutput))
+		return fail(0, "", true, fmt.Errorf("printed more than %d bytes, the most of its output read (want a number or one JSON object)", MaxOutput))
 	}
 	d, err := s.parse(stdout.String())
 	if err != nil {
@@ -330,21 +330,27 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 	return d, nil
 }
 
-// limitedBuffer keeps the first max bytes written and notes the rest.
+// limitedBuffer keeps the first max bytes written and notes the rest. It
+// holds its bytes.Buffer in a field, not embedded: an embedded one would
+// lend it ReadFrom, which os/exec's io.Copy prefers to Write, and which
+// would read the whole of a pipe, past max.
 type limitedBuffer struct {
-	bytes.Buffer
+	buf       bytes.Buffer
 	max       int
 	truncated bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
+	if room := b.max - b.buf.Len(); len(p) > room {
 		b.truncated = true
-		b.Buffer.Write(p[:max(room, 0)])
+		b.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+// String returns the bytes kept.
+func (b *limitedBuffer) String() string { return b.buf.String() }
 
 var _ io.Writer = (*limitedBuffer)(nil)
 

@@ -6,7 +6,9 @@ import (
 
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -240,6 +242,47 @@ func TestParseHostileOutput(t *testing.T) {
 			d, err := (&Source{cfg: Config{Number: NumberPendingGPUs}}).parse(tt.out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > maxErrLen {
 				t.Errorf("read %+v, error %.2000v; want an error containing %q of at most %d bytes", d, err, tt.want, maxErrLen)
+			}
+		})
+	}
+}
+
+// TestOutputIsBounded: a program that prints far more than MaxOutput fails
+// the read naming the limit, and neither its output nor its standard error
+// is held whole.
+func TestOutputIsBounded(t *testing.T) {
+	sh := program(t, "sh")
+	const big = 20 << 20
+	tests := []struct {
+		name   string
+		script string
+		want   string // in the error; "" for a read that succeeds
+	}{
+		{"standard output", fmt.Sprintf("head -c %d /dev/zero", big), "printed more than 1048576 bytes, the most of its output read"},
+		{"standard output just past the limit", fmt.Sprintf("yes 1 | head -c %d", MaxOutput+1), "printed more than 1048576 bytes"},
+		{"standard error, then a number", fmt.Sprintf("head -c %d /dev/zero >&2; echo 3", big), ""},
+		{"standard error, then a failure", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", big), "failed: exit status 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSource(t, Config{Command: []string{sh, "-c", tt.script}})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := s.Demand(ctx)
+			runtime.ReadMemStats(&after)
+			if tt.want == "" && err != nil {
+				t.Fatalf("error %v, want a reading", err)
+			}
+			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("error %.300v, want one containing %q", err, tt.want)
+			}
+			if err != nil && len(err.Error()) > maxErrLen {
+				t.Errorf("error of %d bytes, want at most %d", len(err.Error()), maxErrLen)
+			}
+			// The output kept is at most MaxOutput, standard error's 4 KiB:
+			// what a read allocates stays well under what was printed.
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+				t.Errorf("the read allocated %d bytes for a program that printed %d; want at most %d", n, big, 4<<20)
 			}
 		})
 	}
