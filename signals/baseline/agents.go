@@ -310,13 +310,15 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	for i, r := range results {
 		t := targets[i]
 		err := r.err
-		if err == nil {
-			if age := now.Sub(r.resp.SampleTime); age > a.cfg.MaxSampleAge {
-				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", age.Round(time.Second), a.cfg.MaxSampleAge)
-			} else if -age > a.cfg.MaxSampleAge {
+		// Times are compared, not subtracted and negated: a sample
+		// centuries away saturates time.Duration, and -MinInt64 is itself.
+		if sample := r.resp.SampleTime; err == nil {
+			if sample.Before(now.Add(-a.cfg.MaxSampleAge)) {
+				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", span(now.Sub(sample), sample), a.cfg.MaxSampleAge)
+			} else if sample.After(now.Add(a.cfg.MaxSampleAge)) {
 				// A sample from the future would never grow old: a stuck
 				// agent with a clock ahead would pass for live.
-				err = fmt.Errorf("latest sample is %s in the future (max %s): the agent's clock is off; sync it (NTP)", (-age).Round(time.Second), a.cfg.MaxSampleAge)
+				err = fmt.Errorf("latest sample is %s in the future (max %s): the agent's clock is off; sync it (NTP)", span(sample.Sub(now), sample), a.cfg.MaxSampleAge)
 			}
 		}
 		if err != nil {
@@ -349,6 +351,16 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, fmt.Errorf("%s: none of %d agents answered (e.g. %s: %s)", a.Name(), len(targets), first, b.UnknownCauses[first])
 	}
 	return b, nil
+}
+
+// span says how far a sample is from now (d, ≥ 0), for a message: past a
+// year (a mangled time, or one far enough to saturate d), the sample's time
+// itself.
+func span(d time.Duration, sample time.Time) string {
+	if d > signals.MaxWait {
+		return fmt.Sprintf("more than a year (sample_time %s)", sample.UTC().Format(time.RFC3339))
+	}
+	return d.Round(time.Second).String()
 }
 
 // warnDuplicate logs, once per pair of targets, that target serves a GPU

@@ -310,3 +310,46 @@ func TestExampleTargetsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentSampleTimes: an agent whose sample is more than max_sample_age
+// old or ahead is unknown, however far: a time centuries ahead saturates a
+// time.Duration and once passed for fresh.
+func TestAgentSampleTimes(t *testing.T) {
+	now := t0
+	tests := []struct {
+		name   string
+		sample string
+		want   string // the cause; "" for a live agent
+	}{
+		{"now", now.Format(time.RFC3339), ""},
+		{"max_sample_age ahead", now.Add(30 * time.Second).Format(time.RFC3339), ""},
+		{"max_sample_age old", now.Add(-30 * time.Second).Format(time.RFC3339), ""},
+		{"an hour ahead", now.Add(time.Hour).Format(time.RFC3339), "latest sample is 1h0m0s in the future (max 30s): the agent's clock is off"},
+		{"an hour old", now.Add(-time.Hour).Format(time.RFC3339), "latest sample is 1h0m0s old (max 30s)"},
+		{"year 2400", "2400-01-01T00:00:00Z", "latest sample is more than a year (sample_time 2400-01-01T00:00:00Z) in the future (max 30s)"},
+		{"year 9999", "9999-12-31T23:59:59Z", "latest sample is more than a year (sample_time 9999-12-31T23:59:59Z) in the future"},
+		{"year 1", "0001-01-01T00:00:01Z", "latest sample is more than a year (sample_time 0001-01-01T00:00:01Z) old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := `{"node":"gpu-x","sample_time":"` + tt.sample + `","gpus":[{"uuid":"GPU-1","busy":true}]}`
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+			defer srv.Close()
+			src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.CloseIdleConnections()
+			b, err := src.Baseline(context.Background())
+			if tt.want == "" {
+				if err != nil || len(b.GPUs) != 1 {
+					t.Fatalf("baseline %+v, error %v; want the agent's GPU", b, err)
+				}
+				return
+			}
+			if got := b.UnknownCauses[srv.URL]; !strings.Contains(got, tt.want) || len(b.GPUs) != 0 || err == nil {
+				t.Errorf("cause %q, %d GPUs, error %v; want the agent unknown for %q", got, len(b.GPUs), err, tt.want)
+			}
+		})
+	}
+}
