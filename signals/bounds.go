@@ -76,3 +76,12 @@ func JobGPUs(per, count int) (int, error) {
 	}
 	return per * count, nil
 }
+
+// Shorten cuts s to n bytes, marking the cut, for quoting a hostile value
+// (a document's key, a program's output, an answer's body) in an error.
+func Shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

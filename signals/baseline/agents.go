@@ -201,7 +201,7 @@ func parseTargets(path string, b []byte, match map[string]string) ([]string, err
 			return nil, fmt.Errorf("targets file %s line %d: field %q is a JSON %s: want %s", path, line, te.Field, te.Value, targetsFormat)
 		}
 		// The error may quote an unknown key of any length.
-		return nil, fmt.Errorf("targets file %s: %s: want %s", path, truncate(err.Error(), 200), targetsFormat)
+		return nil, fmt.Errorf("targets file %s: %s: want %s", path, signals.Shorten(err.Error(), 200), targetsFormat)
 	}
 	if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		line := 1 + bytes.Count(b[:len(b)-len(rest)], []byte("\n"))
@@ -244,21 +244,12 @@ func agentURL(target string) (string, error) {
 	// line early: no URL holds one.
 	u, err := url.Parse(t)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.ContainsRune(t, ' ') {
-		return "", fmt.Errorf("target %q: want host:port or http(s)://host:port[/path]", truncate(target, 100))
+		return "", fmt.Errorf("target %q: want host:port or http(s)://host:port[/path]", signals.Shorten(target, 100))
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/v1/gpus"
 	}
 	return u.String(), nil
-}
-
-// truncate cuts s to n bytes, marking the cut, for quoting a hostile
-// value in an error.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // agentResponse is the agent's /v1/gpus body.

@@ -183,7 +183,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	stdout.max, stderr.max = MaxOutput, 4096
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	errText := truncate(strings.TrimSpace(stderr.String()), 500)
+	errText := signals.Shorten(strings.TrimSpace(stderr.String()), 500)
 	if err != nil {
 		var exitErr *exec.ExitError
 		switch {
@@ -243,14 +243,14 @@ func perJob[T any](quoted, name string, vals []float64, jobs int, what [2]string
 func (s *Source) parse(out string) (signals.Demand, error) {
 	var d signals.Demand
 	text := strings.TrimSpace(out)
-	quoted := strconv.Quote(truncate(text, 200))
+	quoted := strconv.Quote(signals.Shorten(text, 200))
 	if strings.HasPrefix(text, "{") {
 		var r reading
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
 			// The error may quote a key or number of any length.
-			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus, job_wait_s, job_cpus, job_memory_gib: %s", quoted, truncate(err.Error(), 200))
+			return d, fmt.Errorf("printed %s, not a JSON object with pending_jobs, pending_gpus, oldest_wait_s, job_gpus, job_wait_s, job_cpus, job_memory_gib: %s", quoted, signals.Shorten(err.Error(), 200))
 		}
 		if dec.InputOffset() < int64(len(text)) {
 			return d, fmt.Errorf("printed %s: more after the JSON object at byte %d (want one object)", quoted, dec.InputOffset())
@@ -353,10 +353,3 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 func (b *limitedBuffer) String() string { return b.buf.String() }
 
 var _ io.Writer = (*limitedBuffer)(nil)
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

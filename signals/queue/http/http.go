@@ -233,7 +233,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		c := resp.StatusCode
 		permanent := c >= 400 && c < 500 && c != nethttp.StatusRequestTimeout && c != nethttp.StatusTooManyRequests
-		return fail(c, permanent, fmt.Errorf("answered %s (want 2xx): %q", resp.Status, truncate(strings.TrimSpace(string(body)), 200)))
+		return fail(c, permanent, fmt.Errorf("answered %s (want 2xx): %q", resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200)))
 	}
 	if len(body) > MaxBody {
 		return fail(resp.StatusCode, true, fmt.Errorf("body is larger than %d bytes", MaxBody))
@@ -242,7 +242,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return fail(resp.StatusCode, false, fmt.Errorf("body is not JSON (%v): %q", err, truncate(strings.TrimSpace(string(body)), 200)))
+		return fail(resp.StatusCode, false, fmt.Errorf("body is not JSON (%v): %q", err, signals.Shorten(strings.TrimSpace(string(body)), 200)))
 	}
 	d, err := s.read(doc)
 	if err != nil {

@@ -151,7 +151,7 @@ func keys(m map[string]any) string {
 	// Sorted for a stable message; a hostile document's keys are cut short.
 	slices.Sort(ks)
 	for i, k := range ks[:min(len(ks), 10)] {
-		ks[i] = strconv.Quote(truncate(k, 40))
+		ks[i] = strconv.Quote(signals.Shorten(k, 40))
 	}
 	if len(ks) > 10 {
 		ks = append(ks[:10], "…")
@@ -166,9 +166,9 @@ func describe(v any) string {
 	case bool:
 		return fmt.Sprintf("the boolean %v", x)
 	case string:
-		return fmt.Sprintf("the string %q", truncate(x, 60))
+		return fmt.Sprintf("the string %q", signals.Shorten(x, 60))
 	case json.Number:
-		return "the number " + truncate(x.String(), 40)
+		return "the number " + signals.Shorten(x.String(), 40)
 	case map[string]any:
 		return "an object"
 	case []any:
@@ -206,11 +206,4 @@ func count(v any) (int, error) {
 		return 0, err
 	}
 	return signals.Count(f)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -314,10 +314,7 @@ func enqueues[T any](items []T, n int64, at func(T) (time.Time, error)) (oldest 
 // enqueueTime reads a member's score as its enqueue time in Unix seconds.
 func enqueueTime(z goredis.Z) (time.Time, error) {
 	if math.IsNaN(z.Score) || math.IsInf(z.Score, 0) || z.Score < 0 || z.Score > 1e11 {
-		member := fmt.Sprint(z.Member)
-		if len(member) > 100 {
-			member = member[:100] + "…"
-		}
+		member := signals.Shorten(fmt.Sprint(z.Member), 100)
 		return time.Time{}, dataErrorf("score %v of member %q is not a Unix time in seconds (wait_from_timestamp is set)", z.Score, member)
 	}
 	sec, frac := math.Modf(z.Score)

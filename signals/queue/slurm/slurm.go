@@ -81,17 +81,17 @@ func (cfg Config) Problems() []string {
 	var problems []string
 	for i, t := range cfg.GPUTypes {
 		if t == "" || strings.ContainsAny(t, ":,=()/ ") {
-			problems = append(problems, fmt.Sprintf("gpu_types[%d] %q is not a GPU type (want the TYPE of gres/gpu:TYPE:N, such as h100)", i, truncate(t, 60)))
+			problems = append(problems, fmt.Sprintf("gpu_types[%d] %q is not a GPU type (want the TYPE of gres/gpu:TYPE:N, such as h100)", i, signals.Shorten(t, 60)))
 		}
 	}
 	for i, f := range cfg.Features {
 		if f == "" || strings.ContainsAny(f, "&|,[]()*!: ") {
-			problems = append(problems, fmt.Sprintf("features[%d] %q is not a node feature (want a name as slurm.conf's Features lists it, such as ib)", i, truncate(f, 60)))
+			problems = append(problems, fmt.Sprintf("features[%d] %q is not a node feature (want a name as slurm.conf's Features lists it, such as ib)", i, signals.Shorten(f, 60)))
 		}
 	}
 	for i, r := range cfg.SkipReasons {
 		if _, err := path.Match(r, ""); err != nil || r == "" {
-			problems = append(problems, fmt.Sprintf("skip_reasons[%d] %q is not a reason or a pattern of reasons (* stands for any text, e.g. QOSMax*)", i, truncate(r, 60)))
+			problems = append(problems, fmt.Sprintf("skip_reasons[%d] %q is not a reason or a pattern of reasons (* stands for any text, e.g. QOSMax*)", i, signals.Shorten(r, 60)))
 		}
 	}
 	return problems
@@ -316,7 +316,7 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 	if out == "" {
 		out = strings.TrimSpace(stdout.String())
 	}
-	return "", &Error{Source: s.name, Output: truncate(out, 500), Err: err}
+	return "", &Error{Source: s.name, Output: signals.Shorten(out, 500), Err: err}
 }
 
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
@@ -335,15 +335,15 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		}
 		f := strings.Split(line, "|")
 		if len(f) < minFields {
-			return d, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", truncate(line, 200), len(f), minFields, strings.Join(fields, ","))
+			return d, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", signals.Shorten(line, 200), len(f), minFields, strings.Join(fields, ","))
 		}
 		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
-			d.AddLeftOut("pending for " + truncate(f[fReason], 60))
+			d.AddLeftOut("pending for " + signals.Shorten(f[fReason], 60))
 			continue
 		}
 		if len(s.cfg.GPUTypes) > 0 {
 			if t := otherGPUType(f, s.cfg.GPUTypes); t != "" {
-				d.AddLeftOut("asking for GPU type " + truncate(t, 40) + ", not in gpu_types")
+				d.AddLeftOut("asking for GPU type " + signals.Shorten(t, 40) + ", not in gpu_types")
 				continue
 			}
 		}
@@ -354,13 +354,13 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 				c = strings.Join(f[fFeature:], "|")
 			}
 			if !meets(c, s.cfg.Features) {
-				d.AddLeftOut("asking for nodes with " + truncate(strings.TrimSpace(c), 40) + ", not in features")
+				d.AddLeftOut("asking for nodes with " + signals.Shorten(strings.TrimSpace(c), 40) + ", not in features")
 				continue
 			}
 		}
 		gpus, err := jobGPUs(f)
 		if err != nil {
-			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
+			return d, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
 		}
 		if len(s.cfg.Shapes) > 0 {
 			// A job on several nodes spans instances, which the policy
@@ -378,7 +378,7 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		d.JobGPUs = append(d.JobGPUs, gpus)
 		start, err := s.waitStart(f, now)
 		if err != nil {
-			return d, fmt.Errorf("job %s: %w", truncate(f[fJobID], 40), err)
+			return d, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
 		}
 		d.JobWaits = append(d.JobWaits, signals.WaitSince(now, start))
 		if oldest.IsZero() || start.Before(oldest) {
@@ -403,7 +403,7 @@ func (s *Source) waitStart(f []string, now time.Time) (time.Time, error) {
 	t, err := time.ParseInLocation(layout, f[fEligible], s.loc)
 	if err != nil || t.After(now) {
 		if t, err = time.ParseInLocation(layout, f[fSubmit], s.loc); err != nil {
-			return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like %s", truncate(f[fSubmit], 40), layout)
+			return time.Time{}, fmt.Errorf("SubmitTime %q is not a time like %s", signals.Shorten(f[fSubmit], 40), layout)
 		}
 	}
 	if bound := now.Add(-signals.MaxWait); t.Before(bound) {
@@ -429,7 +429,7 @@ func jobGPUs(f []string) (int, error) {
 	if perNode > 0 {
 		n, err := leadingInt(f[fNodes])
 		if err != nil {
-			return 0, fmt.Errorf("NumNodes %q: %w", truncate(f[fNodes], 20), err)
+			return 0, fmt.Errorf("NumNodes %q: %w", signals.Shorten(f[fNodes], 20), err)
 		}
 		return signals.JobGPUs(perNode, max(n, 1))
 	}
@@ -440,7 +440,7 @@ func jobGPUs(f []string) (int, error) {
 	if perTask > 0 {
 		n, err := leadingInt(f[fTasks])
 		if err != nil {
-			return 0, fmt.Errorf("NumTasks %q: %w", truncate(f[fTasks], 20), err)
+			return 0, fmt.Errorf("NumTasks %q: %w", signals.Shorten(f[fTasks], 20), err)
 		}
 		return signals.JobGPUs(perTask, max(n, 1))
 	}
@@ -484,10 +484,10 @@ func ParseGPUs(tres string) (int, error) {
 				err = errors.New("negative")
 			}
 			return 0, fmt.Errorf("GPU request %q in %q: count %q is not a whole number (want gres/gpu:N or gres/gpu:TYPE:N): %w",
-				truncate(item, 40), truncate(tres, 100), truncate(count, 20), err)
+				signals.Shorten(item, 40), signals.Shorten(tres, 100), signals.Shorten(count, 20), err)
 		}
 		if n > signals.MaxJobGPUs-total {
-			return 0, fmt.Errorf("GPU request %q in %q: %d GPUs is out of range: want at most %d for a job", truncate(item, 40), truncate(tres, 100), n, signals.MaxJobGPUs)
+			return 0, fmt.Errorf("GPU request %q in %q: %d GPUs is out of range: want at most %d for a job", signals.Shorten(item, 40), signals.Shorten(tres, 100), n, signals.MaxJobGPUs)
 		}
 		total += n
 	}
@@ -553,11 +553,4 @@ func atoi(s string) (int, error) {
 		return n, ne.Err
 	}
 	return n, err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
