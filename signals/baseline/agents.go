@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // TargetGroup is one entry of a targets file, in Prometheus file_sd format:
@@ -48,6 +49,8 @@ type AgentsConfig struct {
 	// NVML reads are stuck) is unknown. 30 s when zero.
 	MaxSampleAge time.Duration
 	// Client is the HTTP client; nil gives one tuned for many agents.
+	// Either way, redirects are followed within an agent's host only
+	// (httpclient.Confine).
 	Client *http.Client
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -100,6 +103,7 @@ func NewAgents(cfg AgentsConfig) (*Agents, error) {
 		tr.MaxIdleConnsPerHost = 1
 		cfg.Client = &http.Client{Transport: tr}
 	}
+	cfg.Client = httpclient.Confine(cfg.Client)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -351,5 +352,42 @@ func TestAgentSampleTimes(t *testing.T) {
 				t.Errorf("cause %q, %d GPUs, error %v; want the agent unknown for %q", got, len(b.GPUs), err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAgentRedirects: an agent redirected within its host is read; one
+// redirected to another host is unknown, the redirect named as the cause,
+// and the other host never asked.
+func TestAgentRedirects(t *testing.T) {
+	var elsewhere atomic.Int64
+	_, agent := startAgent(t, "gpu-01", t0)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		agent.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer other.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/gpus", agent.Config.Handler.ServeHTTP)
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/v1/gpus", http.StatusFound) })
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/v1/gpus", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL + "/moved", srv.URL + "/away"}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	b, err := src.Baseline(context.Background())
+	if err != nil || len(b.GPUs) != 8 {
+		t.Fatalf("baseline of %d GPUs, error %v; want the 8 GPUs of the agent redirected within its host", len(b.GPUs), err)
+	}
+	want := "redirected from " + srv.URL + "/away to " + other.URL + "/v1/gpus, another scheme, host or port: refused"
+	if got := b.UnknownCauses[srv.URL+"/away"]; len(b.Unknown) != 1 || !strings.Contains(got, want) {
+		t.Errorf("unknown %v, cause %q; want the target redirected away unknown for %q", b.Unknown, got, want)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // MaxBody is the most of an answer read, after any gzip is undone: room
@@ -26,7 +28,8 @@ var ErrTooLarge = errors.New("answer too large")
 
 // New returns the query API of the Prometheus at url, over client's
 // transport (client_golang's default when client or its Transport is nil),
-// reading at most MaxBody of each answer.
+// reading at most MaxBody of each answer and following redirects within
+// url's host only (httpclient.CheckRedirect).
 func New(url string, client *http.Client) (v1.API, error) { return newWith(url, client, MaxBody) }
 
 // newWith is New reading at most max of each answer.
@@ -35,7 +38,7 @@ func newWith(url string, client *http.Client, max int64) (v1.API, error) {
 	if client != nil && client.Transport != nil {
 		rt = client.Transport
 	}
-	c, err := api.NewClient(api.Config{Address: url, RoundTripper: Limit(rt, max)})
+	c, err := api.NewClient(api.Config{Address: url, Client: &http.Client{Transport: Limit(rt, max), CheckRedirect: httpclient.CheckRedirect}})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // TestLimit: a body up to the limit reads whole; a byte more fails with
@@ -103,5 +105,53 @@ func TestNewRefusesAHugeAnswer(t *testing.T) {
 func TestNewBadURL(t *testing.T) {
 	if _, err := New("://nope", nil); err == nil {
 		t.Fatal("no error for a URL that does not parse")
+	}
+}
+
+// TestNewRedirects: a query redirected within Prometheus's host is
+// answered; one redirected to another host is refused, naming both URLs,
+// and the other host never asked.
+func TestNewRedirects(t *testing.T) {
+	const answer = `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"7"]}]}}`
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	}))
+	defer other.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/prom/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, answer)
+	})
+	mux.HandleFunc("/moved/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/prom/api/v1/query?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/away/api/v1/query", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/api/v1/query?"+r.URL.RawQuery, http.StatusTemporaryRedirect)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, tt := range []struct{ path, want string }{
+		{"/moved", ""},
+		{"/away", "redirected from " + srv.URL + "/away/api/v1/query"},
+	} {
+		api, err := New(srv.URL+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _, _, err := api.Query(ctx, "up", time.Unix(1, 0))
+		switch {
+		case tt.want == "" && (err != nil || v.String() != "{} => 7 @[1]"):
+			t.Errorf("%s: %v, error %v; want the answer", tt.path, v, err)
+		case tt.want != "" && (!httpclient.IsRedirect(err) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), other.URL)):
+			t.Errorf("%s: error %v; want a refused redirect containing %q and %s", tt.path, err, tt.want, other.URL)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // Config says where the document is and which fields to read.
@@ -68,7 +69,9 @@ type Option func(*Source)
 // WithNow injects the clock used for reading times.
 func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
-// WithClient sets the HTTP client (by default one of the source's own).
+// WithClient sets the HTTP client (by default one of the source's own);
+// its redirects are followed within the URL's host only, whatever its own
+// CheckRedirect (httpclient.Confine).
 func WithClient(c *nethttp.Client) Option { return func(s *Source) { s.client = c } }
 
 // WithLookupEnv injects the environment lookup used for ${VAR} in headers.
@@ -177,6 +180,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if s.client == nil {
 		s.client = &nethttp.Client{Transport: nethttp.DefaultTransport.(*nethttp.Transport).Clone()}
 	}
+	// A redirect to another host would take the headers (a credential)
+	// there, and pass its answer off as the url's.
+	s.client = httpclient.Confine(s.client)
 	return s, nil
 }
 

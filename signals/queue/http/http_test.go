@@ -3,6 +3,7 @@ package http
 import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/httpclient"
 
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,5 +320,45 @@ func BenchmarkDemand(b *testing.B) {
 		if _, err := s.Demand(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRedirects: a redirect within the URL's host is followed, headers
+// and all; one to another host is refused, naming both URLs, and the
+// configured headers (a credential) never reach it.
+func TestRedirects(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write([]byte(`{"n": 3}`))
+	}))
+	defer other.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/q", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != "t0ken" {
+			http.Error(w, "no key", http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"n": 5}`))
+	})
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/q", http.StatusFound) })
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/q", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	headers := map[string]string{"X-Api-Key": "${QUEUE_TOKEN}"}
+
+	d, err := newSource(t, Config{URL: srv.URL + "/moved", Headers: headers, PendingJobs: "n"}).Demand(ctx)
+	if err != nil || d.PendingJobs != 5 {
+		t.Errorf("within the host: read %+v, error %v; want 5 jobs", d, err)
+	}
+	_, err = newSource(t, Config{URL: srv.URL + "/away", Headers: headers, PendingJobs: "n"}).Demand(ctx)
+	want := "redirected from " + srv.URL + "/away to " + other.URL + "/q, another scheme, host or port: refused"
+	if !httpclient.IsRedirect(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("to another host: error %v, want a refused redirect containing %q", err, want)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }

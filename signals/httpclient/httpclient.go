@@ -1,0 +1,95 @@
+// Package httpclient holds what the signal sources that GET over HTTP (the
+// agents baseline, the http demand source, the Prometheus client) share:
+// a redirect is followed only within the scheme, host and port a source
+// was pointed at, so that its configured headers (a ${VAR} credential) go
+// nowhere else and its reading comes from where it says.
+package httpclient
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spillway-io/spillway/signals"
+)
+
+// MaxRedirects bounds the redirects followed within a host, as net/http's
+// default policy does.
+const MaxRedirects = 10
+
+// RedirectError is a redirect refused: to another scheme, host or port
+// than the request's first URL (From), or one past MaxRedirects.
+type RedirectError struct {
+	// From is the URL the source asked, To where it was sent, both
+	// without a password and cut short.
+	From, To string
+	// TooMany marks a redirect past MaxRedirects within the host.
+	TooMany bool
+}
+
+func (e *RedirectError) Error() string {
+	if e.TooMany {
+		return fmt.Sprintf("stopped after %d redirects (from %s, the last to %s)", MaxRedirects, e.From, e.To)
+	}
+	return fmt.Sprintf("redirected from %s to %s, another scheme, host or port: refused (a source follows redirects within its url's host only, so that its headers go nowhere else); set the url to where the answer is", e.From, e.To)
+}
+
+// CheckRedirect is an http.Client's CheckRedirect that refuses (with a
+// *RedirectError) a redirect away from the first request's scheme, host
+// and port, and one past MaxRedirects.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) == 0 {
+		return nil
+	}
+	first := via[0].URL
+	e := &RedirectError{From: show(first), To: show(req.URL)}
+	if !sameOrigin(first, req.URL) {
+		return e
+	}
+	if len(via) >= MaxRedirects {
+		e.TooMany = true
+		return e
+	}
+	return nil
+}
+
+// IsRedirect reports whether err is (or wraps) a refused redirect.
+func IsRedirect(err error) bool {
+	var re *RedirectError
+	return errors.As(err, &re)
+}
+
+// Confine returns a copy of c (of http.Client's zero value when nil) whose
+// redirects CheckRedirect checks, whatever c's own policy.
+func Confine(c *http.Client) *http.Client {
+	var out http.Client
+	if c != nil {
+		out = *c
+	}
+	out.CheckRedirect = CheckRedirect
+	return &out
+}
+
+// sameOrigin reports whether a and b have one scheme, host and port (a
+// port left out being the scheme's own).
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
+}
+
+// show is u for a message: its password hidden, a hostile length cut short.
+func show(u *url.URL) string { return signals.Shorten(u.Redacted(), 200) }

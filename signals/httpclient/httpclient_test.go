@@ -1,0 +1,112 @@
+package httpclient
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRedirects: a redirect within the host is followed, up to
+// MaxRedirects; one to another port or host is refused, naming both URLs,
+// and the other host is never asked.
+func TestRedirects(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		io.WriteString(w, "other")
+	}))
+	defer other.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "here") })
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/q", http.StatusFound)
+	})
+	mux.HandleFunc("/away-later", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/away", http.StatusFound) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c := Confine(&http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})
+	defer c.CloseIdleConnections()
+
+	tests := []struct {
+		path string
+		body string // the answer read; "" for a refused redirect
+		want string // in the error
+	}{
+		{"/ok", "here", ""},
+		{"/moved", "here", ""},
+		{"/away", "", "redirected from " + srv.URL + "/away to " + other.URL + "/q, another scheme, host or port: refused"},
+		{"/away-later", "", "redirected from " + srv.URL + "/away-later to " + other.URL + "/q"},
+		{"/loop", "", "stopped after 10 redirects"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := c.Get(srv.URL + tt.path)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != tt.body {
+					t.Errorf("read %q, want %q", b, tt.body)
+				}
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+			}
+			var re *RedirectError
+			if !errors.As(err, &re) || !IsRedirect(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want a *RedirectError containing %q", err, tt.want)
+			}
+		})
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host was asked %d times, want never", n)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"http://queue.example/a", "http://queue.example/b?x=1", true},
+		{"http://queue.example/a", "http://QUEUE.example:80/b", true},
+		{"https://queue.example/a", "https://queue.example:443/b", true},
+		{"http://queue.example/a", "https://queue.example/a", false},
+		{"http://queue.example:8080/a", "http://queue.example:8081/a", false},
+		{"http://queue.example/a", "http://queue.example.evil/a", false},
+		{"http://[::1]:9/a", "http://[::1]:9/b", true},
+		{"http://user:pw@queue.example/a", "http://queue.example/b", true},
+	}
+	for _, tt := range tests {
+		a, _ := url.Parse(tt.a)
+		b, _ := url.Parse(tt.b)
+		if got := sameOrigin(a, b); got != tt.same {
+			t.Errorf("sameOrigin(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.same)
+		}
+	}
+}
+
+// TestRedirectErrorIsShort: a hostile Location is cut short, and a
+// password in a URL is not shown.
+func TestRedirectErrorIsShort(t *testing.T) {
+	from, _ := url.Parse("http://user:secret@queue.example/q")
+	to, _ := url.Parse("http://elsewhere.example/" + strings.Repeat("x", 100000))
+	err := CheckRedirect(&http.Request{URL: to}, []*http.Request{{URL: from}})
+	if err == nil || len(err.Error()) > 1000 || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "xxx…") {
+		t.Errorf("error %.2000v: want one under 1000 bytes, cut short, without the password", err)
+	}
+}
