@@ -256,6 +256,10 @@ func agentURL(target string) (string, error) {
 	return u.String(), nil
 }
 
+// MaxAnswer is the most of an agent's answer read: room for MaxNodeGPUs
+// GPUs many times over.
+const MaxAnswer = 4 << 20
+
 // agentResponse is the agent's /v1/gpus body.
 type agentResponse struct {
 	Node       string        `json:"node"`
@@ -394,12 +398,17 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 		return agentResponse{}, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
+	body, err := httpclient.ReadBody(resp.Body, MaxAnswer)
+	var tooLarge *httpclient.TooLargeError
+	if err != nil && !errors.As(err, &tooLarge) {
 		return agentResponse{}, fmt.Errorf("GET %s: reading body: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return agentResponse{}, fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(body)))
+		// The body, logged every tick, may be of any length.
+		return agentResponse{}, fmt.Errorf("GET %s: %s: %q", u, resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200))
+	}
+	if tooLarge != nil {
+		return agentResponse{}, fmt.Errorf("GET %s: %w, the most read of an agent's answer", u, err)
 	}
 	var r agentResponse
 	if err := json.Unmarshal(body, &r); err != nil {

@@ -391,3 +391,38 @@ func TestAgentRedirects(t *testing.T) {
 		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }
+
+// TestAgentAnswerBounds: an agent's error body is cut short in the cause
+// (logged every tick); an answer past MaxAnswer fails naming the limit,
+// not as JSON cut off.
+func TestAgentAnswerBounds(t *testing.T) {
+	sample := `{"node":"gpu-x","sample_time":"` + t0.Format(time.RFC3339) + `","gpus":[`
+	huge := sample + strings.Repeat(`{"uuid":"GPU-1","model":"`+strings.Repeat("m", 1000)+`"},`, 5000) + `{"uuid":"GPU-2"}]}`
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"a long error", http.StatusInternalServerError, "nvml broke: " + strings.Repeat("e", 100000), `500 Internal Server Error: "nvml broke: eeee`},
+		{"an answer past the limit", http.StatusOK, huge, "body is larger than 4194304 bytes, the most read of an agent's answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: func() time.Time { return t0 }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.CloseIdleConnections()
+			b, _ := src.Baseline(context.Background())
+			if got := b.UnknownCauses[srv.URL]; !strings.Contains(got, tt.want) || len(got) > 500 {
+				t.Errorf("cause %.600q (%d bytes), want one containing %q of at most 500 bytes", got, len(got), tt.want)
+			}
+		})
+	}
+}

@@ -2,12 +2,14 @@
 // agents baseline, the http demand source, the Prometheus client) share:
 // a redirect is followed only within the scheme, host and port a source
 // was pointed at, so that its configured headers (a ${VAR} credential) go
-// nowhere else and its reading comes from where it says.
+// nowhere else and its reading comes from where it says; and an answer
+// is read up to a size, past which the read fails naming it.
 package httpclient
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -93,3 +95,24 @@ func port(u *url.URL) string {
 
 // show is u for a message: its password hidden, a hostile length cut short.
 func show(u *url.URL) string { return signals.Shorten(u.Redacted(), 200) }
+
+// TooLargeError is an answer longer than the most a source reads of one.
+type TooLargeError struct {
+	Max int64
+}
+
+func (e *TooLargeError) Error() string { return fmt.Sprintf("body is larger than %d bytes", e.Max) }
+
+// ReadBody reads r to its end, up to max bytes. Past them, it returns the
+// first max bytes and a *TooLargeError naming the limit, having read one
+// byte more: an answer cut short is never passed off as whole.
+func ReadBody(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return b, err
+	}
+	if int64(len(b)) > max {
+		return b[:max], &TooLargeError{Max: max}
+	}
+	return b, nil
+}

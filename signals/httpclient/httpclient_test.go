@@ -110,3 +110,28 @@ func TestRedirectErrorIsShort(t *testing.T) {
 		t.Errorf("error %.2000v: want one under 1000 bytes, cut short, without the password", err)
 	}
 }
+
+func TestReadBody(t *testing.T) {
+	const max = 1000
+	for _, tt := range []struct {
+		name   string
+		size   int
+		tooBig bool
+	}{
+		{"empty", 0, false},
+		{"exactly the limit", max, false},
+		{"a byte over", max + 1, true},
+		{"far over", 100 * max, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ReadBody(strings.NewReader(strings.Repeat("x", tt.size)), max)
+			var tl *TooLargeError
+			switch {
+			case tt.tooBig && (!errors.As(err, &tl) || err.Error() != "body is larger than 1000 bytes" || len(b) != max):
+				t.Errorf("read %d bytes, error %v; want the first %d and the limit named", len(b), err, max)
+			case !tt.tooBig && (err != nil || len(b) != tt.size):
+				t.Errorf("read %d bytes, error %v; want all %d", len(b), err, tt.size)
+			}
+		})
+	}
+}

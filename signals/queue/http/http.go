@@ -6,8 +6,8 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	nethttp "net/http"
 	"net/url"
 	"os"
@@ -232,8 +232,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return fail(0, false, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
-	if err != nil {
+	body, err := httpclient.ReadBody(resp.Body, MaxBody)
+	var tooLarge *httpclient.TooLargeError
+	if err != nil && !errors.As(err, &tooLarge) {
 		return fail(resp.StatusCode, false, fmt.Errorf("reading the body: %w", err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -241,8 +242,8 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		permanent := c >= 400 && c < 500 && c != nethttp.StatusRequestTimeout && c != nethttp.StatusTooManyRequests
 		return fail(c, permanent, fmt.Errorf("answered %s (want 2xx): %q", resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200)))
 	}
-	if len(body) > MaxBody {
-		return fail(resp.StatusCode, true, fmt.Errorf("body is larger than %d bytes", MaxBody))
+	if tooLarge != nil {
+		return fail(resp.StatusCode, true, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()

@@ -45,6 +45,9 @@ func queueServer(t testing.TB) *httptest.Server {
 	mux.HandleFunc("/hostile", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1}`))
 	})
+	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"n": 1, "pad": "` + strings.Repeat("p", MaxBody) + `"}`))
+	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
@@ -180,6 +183,8 @@ func TestDemandErrors(t *testing.T) {
 			[]string{"answered 503 Service Unavailable (want 2xx)", "upstream scheduler down"}},
 		{"not JSON", Config{URL: srv.URL + "/html", PendingJobs: "x"}, false, 200,
 			[]string{"body is not JSON", "<html>login</html>"}},
+		{"body past the limit", Config{URL: srv.URL + "/huge", PendingJobs: "n"}, true, 200,
+			[]string{"body is larger than 8388608 bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
