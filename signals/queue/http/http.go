@@ -251,6 +251,11 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return fail(resp.StatusCode, false, fmt.Errorf("body is not JSON (%v): %q", err, signals.Shorten(strings.TrimSpace(string(body)), 200)))
 	}
+	// One document, as the command source reads one object: what follows
+	// it (a second document, a log line) is not read past.
+	if at := dec.InputOffset(); len(strings.TrimSpace(string(body[at:]))) > 0 {
+		return fail(resp.StatusCode, false, fmt.Errorf("body has more after the JSON document at byte %d (want one JSON value): %q", at, signals.Shorten(strings.TrimSpace(string(body[at:])), 100)))
+	}
 	d, err := s.read(doc)
 	if err != nil {
 		return fail(resp.StatusCode, true, err)

@@ -5,6 +5,7 @@ import (
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/httpclient"
 
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,15 @@ func queueServer(t testing.TB) *httptest.Server {
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"n": 1, "pad": "` + strings.Repeat("p", MaxBody) + `"}`))
 	})
+	mux.HandleFunc("/trailing", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"n": 1} x`))
+	})
+	mux.HandleFunc("/two", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("{\"n\": 1}\n{\"n\": 2}\n"))
+	})
+	mux.HandleFunc("/spaced", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(" \n{\"n\": 4}\r\n\t\n"))
+	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
@@ -89,6 +99,7 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"array element string value", Config{PendingGPUs: "data[0].value"}, 0, 13, true, nil, 0},
 		{"array element number", Config{PendingJobs: "data[1].value"}, 2, 0, false, nil, 0},
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
+		{"white space around the document", Config{URL: "/spaced", PendingJobs: "n"}, 4, 0, false, nil, 0},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and waits", Config{JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 312500 * time.Millisecond},
 		{"jobs of 8 GPUs each", Config{PendingJobs: "queue.pending_jobs", GPUsPerJob: 8}, 7, 56, true, slices.Repeat([]int{8}, 7), 0},
@@ -97,7 +108,7 @@ func TestDemandFromHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			cfg.URL, cfg.Headers = srv.URL+"/queue", auth
+			cfg.URL, cfg.Headers = srv.URL+cmp.Or(cfg.URL, "/queue"), auth
 			d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -183,6 +194,10 @@ func TestDemandErrors(t *testing.T) {
 			[]string{"answered 503 Service Unavailable (want 2xx)", "upstream scheduler down"}},
 		{"not JSON", Config{URL: srv.URL + "/html", PendingJobs: "x"}, false, 200,
 			[]string{"body is not JSON", "<html>login</html>"}},
+		{"junk after the document", Config{URL: srv.URL + "/trailing", PendingJobs: "n"}, false, 200,
+			[]string{`body has more after the JSON document at byte 8 (want one JSON value): "x"`}},
+		{"two documents", Config{URL: srv.URL + "/two", PendingJobs: "n"}, false, 200,
+			[]string{`body has more after the JSON document at byte 8 (want one JSON value): "{\"n\": 2}"`}},
 		{"body past the limit", Config{URL: srv.URL + "/huge", PendingJobs: "n"}, true, 200,
 			[]string{"body is larger than 8388608 bytes"}},
 	}
