@@ -3,6 +3,7 @@ package signals
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -36,9 +37,46 @@ const MaxJobGPUs = 1 << 20
 // and a pool's onprem.gpus_per_node (config.MaxGPUsPerNode).
 const MaxNodeGPUs = 1024
 
-// MaxListedJobs bounds a job list a source builds itself (one entry per
-// job of a queue whose jobs all ask the same): 8 MiB of sizes.
+// MaxListedJobs bounds a job list: one a source reads (job_gpus, a sample a
+// job), past which the read fails (ListLength), and one it builds itself
+// (one entry per job of a queue whose jobs all ask the same), which it
+// leaves out past it (SameSizeJobs): 8 MiB of sizes.
 const MaxListedJobs = 1 << 20
+
+// ListLength checks the length of a job list a source reads: at most
+// MaxListedJobs. The error completes "<what> ", naming the length and
+// the bound.
+func ListLength(n int) error {
+	if n > MaxListedJobs {
+		return fmt.Errorf("lists %d jobs, want at most %d (a longer queue can be read by its counts alone)", n, MaxListedJobs)
+	}
+	return nil
+}
+
+// ListAgrees checks the counts a source read beside its list of each
+// job's GPUs (jobGPUs, each from 0 to MaxJobGPUs): pending jobs, when read
+// (not nil), must be the list's length, and pending GPUs its sum, which is
+// at most MaxCount as a count read would be. The error names the values.
+func ListAgrees(jobGPUs []int, jobs, gpus *int) error {
+	sum := 0 // at most MaxJobGPUs × the list's length: far from overflow
+	for _, g := range jobGPUs {
+		sum += g
+	}
+	var problems []string
+	if sum > MaxCount {
+		problems = append(problems, fmt.Sprintf("job_gpus sums to %d GPUs, want at most %d", sum, MaxCount))
+	}
+	if jobs != nil && *jobs != len(jobGPUs) {
+		problems = append(problems, fmt.Sprintf("pending_jobs is %d but job_gpus lists %d jobs", *jobs, len(jobGPUs)))
+	}
+	if gpus != nil && *gpus != sum {
+		problems = append(problems, fmt.Sprintf("pending_gpus is %d but job_gpus sums to %d GPUs", *gpus, sum))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s (want pending_jobs the jobs listed and pending_gpus their GPUs, or leave them out: job_gpus gives both)", strings.Join(problems, "; "))
+	}
+	return nil
+}
 
 // MaxCount bounds a count of pending jobs or GPUs a source reads as a
 // number: far beyond any real queue, and far from int's overflow when the

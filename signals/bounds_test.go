@@ -3,6 +3,7 @@ package signals
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,38 @@ func TestCount(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "out of range: want a count from 0 to 2147483647") {
 			t.Errorf("Count(%v): %v does not name the range", c.in, err)
 		}
+	}
+}
+
+// TestListAgrees: counts read beside a job list are the list's, or the
+// reading contradicts itself; a list is at most MaxListedJobs long.
+func TestListAgrees(t *testing.T) {
+	n := func(v int) *int { return &v }
+	for _, c := range []struct {
+		name       string
+		list       []int
+		jobs, gpus *int
+		want       string // "" when they agree
+	}{
+		{"no counts", []int{1, 2}, nil, nil, ""},
+		{"both agree", []int{1, 2}, n(2), n(3), ""},
+		{"an empty list and zeros", []int{}, n(0), n(0), ""},
+		{"jobs disagree", []int{1, 2}, n(1), nil, "pending_jobs is 1 but job_gpus lists 2 jobs (want"},
+		{"GPUs disagree", []int{1, 2}, nil, n(100), "pending_gpus is 100 but job_gpus sums to 3 GPUs (want"},
+		{"both disagree", []int{1, 2}, n(1), n(100), "pending_jobs is 1 but job_gpus lists 2 jobs; pending_gpus is 100 but job_gpus sums to 3 GPUs"},
+		{"a sum past MaxCount", slices.Repeat([]int{MaxJobGPUs}, 2049), nil, nil, "job_gpus sums to 2148532224 GPUs, want at most 2147483647"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := ListAgrees(c.list, c.jobs, c.gpus)
+			if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	if err := ListLength(MaxListedJobs); err != nil {
+		t.Errorf("ListLength(MaxListedJobs): %v", err)
+	}
+	if err := ListLength(MaxListedJobs + 1); err == nil || err.Error() != "lists 1048577 jobs, want at most 1048576 (a longer queue can be read by its counts alone)" {
+		t.Errorf("ListLength(MaxListedJobs+1): %v, want the length and the bound named", err)
 	}
 }

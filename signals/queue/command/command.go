@@ -259,6 +259,9 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 			return d, fmt.Errorf("printed %s: the object has none of pending_jobs, pending_gpus, job_gpus", quoted)
 		}
 		if r.JobGPUs != nil {
+			if err := signals.ListLength(len(r.JobGPUs)); err != nil {
+				return d, fmt.Errorf("printed %s: job_gpus %w", quoted, err)
+			}
 			d.JobGPUs = make([]int, len(r.JobGPUs))
 			for i, g := range r.JobGPUs {
 				n, err := signals.Count(g)
@@ -310,6 +313,18 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 				return d, fmt.Errorf("printed %s: oldest_wait_s: %w", quoted, err)
 			}
 			d.OldestWait, d.OldestWaitKnown = wait, true
+		}
+		if r.JobGPUs != nil {
+			var jobs, gpus *int
+			if r.PendingJobs != nil {
+				jobs = &d.PendingJobs
+			}
+			if r.PendingGPUs != nil {
+				gpus = &d.PendingGPUs
+			}
+			if err := signals.ListAgrees(d.JobGPUs, jobs, gpus); err != nil {
+				return d, fmt.Errorf("printed %s: %w", quoted, err)
+			}
 		}
 		signals.FitJobs(&d, s.cfg.Shapes, cpus, mem)
 		return d, nil

@@ -59,6 +59,7 @@ func TestDemandFromCommand(t *testing.T) {
 		{"fraction rounds up", "echo 2.25", "", nil, 0, 3, true, nil, 0, 0},
 		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond, 0},
 		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
+		{"JSON with job_gpus and counts that agree", `echo '{"pending_jobs": 3, "pending_gpus": 9.5, "job_gpus": [8, 1, 1]}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
 		{"env reaches the program", `echo "$QUEUE_DEPTH"`, "", []string{"QUEUE_DEPTH=7"}, 0, 7, true, nil, 0, 0},
 		{"stderr alone does not fail a read", "echo warming up >&2; echo 4", "", nil, 0, 4, true, nil, 0, 0},
 		{"bare number as jobs of 8 GPUs", "echo 3", NumberPendingJobs, nil, 3, 24, true, []int{8, 8, 8}, 0, 8},
@@ -232,6 +233,10 @@ var hostileOutputs = []struct{ name, out, want string }{
 	{"huge CPUs", `{"job_gpus": [1], "job_cpus": [1e300]}`, "job_cpus[0] is 1e+300, out of range: want a count from 0 to"},
 	{"more after the object", `{"pending_gpus": 3} {"pending_gpus": 5}`, "more after the JSON object at byte 19 (want one object)"},
 	{"junk after the object", `{"pending_jobs": 1}` + "\nwarning: stale", "more after the JSON object at byte 19"},
+	{"counts that contradict the list", `{"pending_jobs": 1, "pending_gpus": 100, "job_gpus": [1,2]}`,
+		"pending_jobs is 1 but job_gpus lists 2 jobs; pending_gpus is 100 but job_gpus sums to 3 GPUs (want pending_jobs the jobs listed and pending_gpus their GPUs, or leave them out"},
+	{"GPUs that contradict the list", `{"pending_gpus": 4, "job_gpus": [1,2]}`, "pending_gpus is 4 but job_gpus sums to 3 GPUs"},
+	{"a list past 2^20 jobs", `{"job_gpus": [` + strings.Repeat("0,", 1<<20) + `0]}`, "job_gpus lists 1048577 jobs, want at most 1048576"},
 	{"long unknown key", `{"` + strings.Repeat("x", 1e5) + `": 1}`, `json: unknown field "xxxx`},
 	{"long number", `{"pending_jobs": 1` + strings.Repeat("0", 1e5) + `}`, "json: cannot unmarshal number 1000"},
 }

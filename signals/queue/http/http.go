@@ -311,6 +311,9 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 		if !ok {
 			return d, fmt.Errorf("job_gpus (field path %s) is %s, want an array of numbers", s.jobGPUs, describe(v))
 		}
+		if err := signals.ListLength(len(arr)); err != nil {
+			return d, fmt.Errorf("job_gpus (field path %s) %w", s.jobGPUs, err)
+		}
 		d.JobGPUs = make([]int, len(arr))
 		for i, x := range arr {
 			n, err := count(x)
@@ -371,6 +374,20 @@ func (s *Source) read(doc any) (signals.Demand, error) {
 			return d, fmt.Errorf("oldest_wait_seconds (field path %s): %w", s.wait, err)
 		}
 		d.OldestWait, d.OldestWaitKnown = wait, true
+	}
+	if s.jobGPUs != nil {
+		// Counts read beside the list (set apart from it, a total kept
+		// elsewhere) must be the list's.
+		var jobs, gpus *int
+		if s.jobs != nil {
+			jobs = &d.PendingJobs
+		}
+		if s.gpus != nil {
+			gpus = &d.PendingGPUs
+		}
+		if err := signals.ListAgrees(d.JobGPUs, jobs, gpus); err != nil {
+			return d, fmt.Errorf("job_gpus (field path %s): %w", s.jobGPUs, err)
+		}
 	}
 	var cpus []int
 	var mem []int64

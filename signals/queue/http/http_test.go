@@ -101,6 +101,7 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
 		{"white space around the document", Config{URL: "/spaced", PendingJobs: "n"}, 4, 0, false, nil, 0},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
+		{"per-job GPUs and counts that agree", Config{JobGPUs: "queue.jobs", PendingJobs: "queue.pending_jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and waits", Config{JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 312500 * time.Millisecond},
 		{"jobs of 8 GPUs each", Config{PendingJobs: "queue.pending_jobs", GPUsPerJob: 8}, 7, 56, true, slices.Repeat([]int{8}, 7), 0},
 		{"GPUs in jobs of 4 each", Config{PendingGPUs: "queue.pending_gpus", GPUsPerJob: 4}, 6, 24, true, slices.Repeat([]int{4}, 6), 0},
@@ -239,6 +240,14 @@ var hostileDocs = []struct {
 		"job_wait_seconds (field path waits) element 0: wait 1e+300 s is out of range: want seconds from 0 to 31536000"},
 	{"waits not an array", `{"jobs": [1], "waits": {"a": 1}}`, Config{JobGPUs: "jobs", JobWaitSeconds: "waits"},
 		"job_wait_seconds (field path waits) is an object, want an array of numbers"},
+	{"counts that contradict the list", `{"jobs": [1, 2], "n": 1, "g": 100}`, Config{JobGPUs: "jobs", PendingJobs: "n", PendingGPUs: "g"},
+		"job_gpus (field path jobs): pending_jobs is 1 but job_gpus lists 2 jobs; pending_gpus is 100 but job_gpus sums to 3 GPUs (want pending_jobs the jobs listed"},
+	{"a job count that contradicts the list", `{"jobs": [1, 2], "n": 3}`, Config{JobGPUs: "jobs", PendingJobs: "n"},
+		"job_gpus (field path jobs): pending_jobs is 3 but job_gpus lists 2 jobs (want"},
+	{"a list past 2^20 jobs", `{"jobs": [` + strings.Repeat("0,", 1<<20) + `0]}`, Config{JobGPUs: "jobs"},
+		"job_gpus (field path jobs) lists 1048577 jobs, want at most 1048576 (a longer queue can be read by its counts alone)"},
+	{"a list summing past MaxCount", `{"jobs": [` + strings.Repeat("1048576,", 2048) + `1048576]}`, Config{JobGPUs: "jobs"},
+		"job_gpus sums to 2148532224 GPUs, want at most 2147483647"},
 	{"long keys", `{"` + strings.Repeat("k", 1e5) + `": 1, "b": 2}`, Config{PendingJobs: "a"},
 		`the document has no key "a" (it has keys "b", "` + strings.Repeat("k", 40) + `…")`},
 	{"long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n"},
@@ -335,7 +344,7 @@ func TestParsePath(t *testing.T) {
 func BenchmarkDemand(b *testing.B) {
 	srv := queueServer(b)
 	s := newSource(b, Config{URL: srv.URL + "/queue", Headers: map[string]string{"Authorization": "Bearer ${QUEUE_TOKEN}"},
-		PendingJobs: "queue.pending_jobs", PendingGPUs: "queue.pending_gpus", OldestWaitSeconds: "queue.oldest_wait_s", JobGPUs: "queue.jobs"})
+		PendingJobs: "queue.pending_jobs", OldestWaitSeconds: "queue.oldest_wait_s", JobGPUs: "queue.jobs"})
 	for b.Loop() {
 		if _, err := s.Demand(ctx); err != nil {
 			b.Fatal(err)

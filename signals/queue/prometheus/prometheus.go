@@ -191,8 +191,8 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 	if err != nil {
 		return signals.Demand{}, err
 	}
-	if len(vec) > signals.MaxListedJobs {
-		return fail(fmt.Errorf("%d samples: want at most %d pending jobs listed", len(vec), signals.MaxListedJobs))
+	if err := signals.ListLength(len(vec)); err != nil {
+		return fail(fmt.Errorf("the answer %w", err))
 	}
 	// Prometheus returns series in no set order: by labels, for a
 	// reading that does not change while the queue does not (each
