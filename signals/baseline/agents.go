@@ -301,6 +301,10 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}()
 	}
 	wg.Wait()
+	// A sample is in the future only past the scrapes' end: one an agent
+	// took while answering is after now by as long as the scrapes ran (on
+	// the demo's clock, 360 times the wall's).
+	done := a.cfg.Now()
 
 	oldest := time.Time{}
 	// seen maps a GPU's UUID to the target that listed it first: a node
@@ -314,10 +318,10 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		if sample := r.resp.SampleTime; err == nil {
 			if sample.Before(now.Add(-a.cfg.MaxSampleAge)) {
 				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", span(now.Sub(sample), sample), a.cfg.MaxSampleAge)
-			} else if sample.After(now.Add(a.cfg.MaxSampleAge)) {
+			} else if sample.After(done.Add(a.cfg.MaxSampleAge)) {
 				// A sample from the future would never grow old: a stuck
 				// agent with a clock ahead would pass for live.
-				err = fmt.Errorf("latest sample is %s in the future (max %s): the agent's clock is off; sync it (NTP)", span(sample.Sub(now), sample), a.cfg.MaxSampleAge)
+				err = fmt.Errorf("latest sample is %s in the future (max %s): the agent's clock is off; sync it (NTP)", span(sample.Sub(done), sample), a.cfg.MaxSampleAge)
 			}
 		}
 		if err != nil {

@@ -426,3 +426,27 @@ func TestAgentAnswerBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentSampledDuringTheScrape: an agent samples while it answers, so
+// its sample is as much after the scrape's start as the scrape took; it is
+// in the future only past the scrapes' end. On the demo's clock (360 times
+// the wall's) a scrape of 100 ms is 36 s, and every agent was reported as
+// "in the future: the agent's clock is off", holding the pool's launches.
+func TestAgentSampledDuringTheScrape(t *testing.T) {
+	var clock atomic.Int64 // seconds after t0
+	now := func() time.Time { return t0.Add(time.Duration(clock.Load()) * time.Second) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clock.Add(45) // the scrape takes 45 s of the clock's time
+		w.Write([]byte(`{"node":"gpu-x","sample_time":"` + now().Format(time.RFC3339) + `","gpus":[{"uuid":"GPU-1","busy":true}]}`))
+	}))
+	defer srv.Close()
+	src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	b, err := src.Baseline(t.Context())
+	if err != nil || len(b.GPUs) != 1 {
+		t.Errorf("baseline %+v, error %v: want the agent's GPU", b, err)
+	}
+}
