@@ -336,16 +336,17 @@ func liftLimit(pool policy.Pool, limit string) (policy.Pool, bool) {
 
 // markDominated sets each result's DominatedBy: the policies that cost
 // less and wait no longer at p95, or cost no more and wait less, and
-// leave no more jobs unstarted. A job that never started waits only
-// until the run ended (a lower bound), so a policy that leaves jobs
-// unstarted (onprem-only with jobs larger than on-prem) dominates none
-// that starts them, however short its waits look.
+// leave no more jobs unstarted or never served. A job that never started
+// waits only until the run ended (a lower bound), and one never served is
+// left out of the waits, so a policy that leaves jobs unserved
+// (onprem-only with jobs larger than on-prem) dominates none that serves
+// them, however short its waits look.
 func markDominated(rs []Result) {
 	for i := range rs {
 		r := &rs[i]
 		r.DominatedBy = []string{}
 		for _, q := range rs {
-			if q.Policy == r.Policy || q.JobsUnstarted > r.JobsUnstarted {
+			if q.Policy == r.Policy || q.JobsUnstarted+q.JobsNeverServed > r.JobsUnstarted+r.JobsNeverServed {
 				continue
 			}
 			if (q.CloudCostUSD < r.CloudCostUSD && q.WaitP95S <= r.WaitP95S) ||

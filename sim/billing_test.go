@@ -127,3 +127,38 @@ func TestRoundedGPUHours(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetPeriodsFromTheRunsStart: every policy lists the budget periods
+// from the trace's first, $0 where it spent nothing. They were listed from
+// a policy's first look at its spend: onprem-only listed only the last
+// period, and spillway (evaluated only when there is work) started on the
+// third day, where threshold started on the first.
+func TestBudgetPeriodsFromTheRunsStart(t *testing.T) {
+	pool := modelPool(8, 1)
+	pool.OnPrem.Nodes = 1
+	pool.ScaleIn.Idle = policy.IdleSetting{Auto: true}
+	pool.Limits.Budget = &policy.Budget{Amount: 1000, Period: policy.PeriodDay}
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{
+		{Submit: 0, Duration: time.Hour, GPUs: 8},               // on-prem
+		{Submit: 50 * time.Hour, Duration: time.Hour, GPUs: 16}, // the cloud, on the third day
+	}}
+	for _, name := range PolicyNames {
+		p, err := PolicyByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(t.Context(), Options{Pool: pool, Trace: tr, Policy: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.BudgetPeriods) < 3 || !res.BudgetPeriods[0].Start.Equal(trace.DefaultEpoch) {
+			t.Errorf("%s: budget periods %+v: want the days from %s on", name, res.BudgetPeriods, trace.DefaultEpoch.Format(time.DateOnly))
+			continue
+		}
+		for k, bp := range res.BudgetPeriods {
+			if want := trace.DefaultEpoch.AddDate(0, 0, k); !bp.Start.Equal(want) {
+				t.Errorf("%s: period %d %+v: want it to start %s", name, k, bp, want.Format(time.DateOnly))
+			}
+		}
+	}
+}

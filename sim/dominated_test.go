@@ -11,7 +11,7 @@ import (
 
 // TestMarkDominated: a policy dominates another when it costs less and
 // waits no longer at p95 (or costs no more and waits less), and leaves no
-// more jobs unstarted. onprem-only, whose jobs larger than on-prem never
+// more jobs unstarted or never served. onprem-only, whose jobs larger than on-prem never
 // start, once dominated every policy that ran them: an unstarted job's
 // wait counts only until the run ended, so its waits looked short.
 func TestMarkDominated(t *testing.T) {
@@ -41,6 +41,10 @@ func TestMarkDominated(t *testing.T) {
 			{Policy: PolicyOnPremOnly, CloudCostUSD: 0, WaitP95S: 120, JobsUnstarted: 3},
 			{Policy: PolicyPerJob, CloudCostUSD: 134, WaitP95S: 240},
 		}, map[string][]string{PolicySpillway: {}, PolicyOnPremOnly: {}, PolicyPerJob: {PolicySpillway}}},
+		{"onprem-only never serves the jobs larger than on-prem", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 133, WaitP95S: 240},
+			{Policy: PolicyOnPremOnly, CloudCostUSD: 0, WaitP95S: 0, JobsNeverServed: 3},
+		}, map[string][]string{PolicySpillway: {}, PolicyOnPremOnly: {}}},
 		{"fewer unstarted and cheaper", []Result{
 			{Policy: "a", CloudCostUSD: 10, WaitP95S: 60, JobsUnstarted: 1},
 			{Policy: "b", CloudCostUSD: 20, WaitP95S: 60, JobsUnstarted: 2},
@@ -58,9 +62,9 @@ func TestMarkDominated(t *testing.T) {
 }
 
 // TestSweepUnstartedDominatesNone: the sweep's points follow the same
-// rule. On a cloud-only pool onprem-only starts no job, and its waits end
-// with the run, a minute after the last submit: it cost nothing and
-// "waited" less at p95 than per-job, whose jobs wait for a boot.
+// rule. On a cloud-only pool onprem-only serves no job (it rents
+// nothing): it cost nothing and, with no waits to count, "waited" less at
+// p95 than per-job, whose jobs wait for a boot.
 func TestSweepUnstartedDominatesNone(t *testing.T) {
 	pool := policy.Pool{Name: "cloud-only", Interval: policy.Duration(30 * time.Second),
 		Offerings: []policy.Offering{{Name: "o", Provider: "aws", Region: "r", InstanceType: "t", GPUs: 8, PricePerHour: 24, Boot: policy.Duration(5 * time.Minute), Billing: policy.BillingPerSecond}},

@@ -32,12 +32,14 @@ func TestCloudOnlyPool(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%+v, %s: %v", onprem, name, err)
 			}
+			// onprem-only rents nothing: it never serves either job.
 			wantOnCloud := 2
 			if name == PolicyOnPremOnly {
 				wantOnCloud = 0
 			}
-			if res.JobsOnCloud != wantOnCloud || res.JobsUnstarted != 2-wantOnCloud {
-				t.Errorf("%+v, %s: %d jobs on cloud, %d unstarted: want %d on cloud", onprem, name, res.JobsOnCloud, res.JobsUnstarted, wantOnCloud)
+			if res.JobsOnCloud != wantOnCloud || res.JobsNeverServed != 2-wantOnCloud || res.JobsUnstarted != 0 {
+				t.Errorf("%+v, %s: %d jobs on cloud, %d never served, %d unstarted: want %d on cloud, the rest never served",
+					onprem, name, res.JobsOnCloud, res.JobsNeverServed, res.JobsUnstarted, wantOnCloud)
 			}
 		}
 	}

@@ -42,13 +42,17 @@ func (r Report) WriteTable(w io.Writer) error {
 		if res.CloudCostUSD > 0 {
 			eff = strconv.FormatFloat(res.Efficiency, 'f', 2, 64)
 		}
-		p95 := humanSeconds(res.WaitP95S)
+		p50, p95, p99, pmax := humanSeconds(res.WaitP50S), humanSeconds(res.WaitP95S), humanSeconds(res.WaitP99S), humanSeconds(res.WaitMaxS)
 		if r.WaitTargetS > 0 && res.WaitP95S > r.WaitTargetS {
 			p95 += "!"
 		}
+		if res.JobsNeverServed == r.Trace.Jobs {
+			// No job was served: there are no waits to take percentiles of.
+			p50, p95, p99, pmax = "-", "-", "-", "-"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			res.Policy, money(res.CloudCostUSD), hours(res.PaidGPUHours), hours(res.UsedGPUHours), hours(res.GPUHoursLost), eff,
-			humanSeconds(res.WaitP50S), p95, humanSeconds(res.WaitP99S), humanSeconds(res.WaitMaxS),
+			p50, p95, p99, pmax,
 			thousands(strconv.Itoa(res.JobsOnCloud)), thousands(strconv.Itoa(res.Launches)))
 	}
 	if err := tw.Flush(); err != nil {

@@ -169,16 +169,20 @@ func (s *state) finishRun() {
 }
 
 // runsNowhere reports whether job j can run nowhere under the pool's
-// rules: it is larger than on-prem, and no capacity the pool may rent holds
-// it (policy.CloudHolds), or every cloud run of it ends before it finishes
+// rules: it is larger than on-prem, and the policy rents nothing
+// (onprem-only), or no capacity the pool may rent holds it
+// (policy.CloudHolds), or every cloud run of it ends before it finishes
 // (jobState.nowhere).
 func (s *state) runsNowhere(j int) bool {
 	g := s.jobs[j].GPUs
-	return g > s.on.total() && (s.js[j].nowhere || s.unservable(s.cloudSize(j)))
+	return g > s.on.total() && (s.rentsNothing || s.js[j].nowhere || s.unservable(s.cloudSize(j)))
 }
 
 // neverServedWhy says why job j, which runs nowhere, cannot run.
 func (s *state) neverServedWhy(j int) string {
+	if s.rentsNothing {
+		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s rents no cloud", s.on.total(), s.o.Policy.Name)
+	}
 	c, why := cloudShape(s.shapes, &s.jobs[j])
 	if why == "" {
 		why = policy.CloudHolds(s.pool, c)

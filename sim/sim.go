@@ -205,6 +205,9 @@ type state struct {
 	// life bounds a cloud run of a job, when lifeOK (newLifeWindow).
 	life   lifeWindow
 	lifeOK bool
+	// rentsNothing: the policy rents no cloud (onprem-only), so a job
+	// larger than on-prem is never served (runsNowhere).
+	rentsNothing bool
 
 	queues  []sizeQueue
 	queueOf map[int]int // by GPUs<<32 | cloud GPUs (state.queueFor)
@@ -380,6 +383,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, nodeGPUs)
 	s.life, s.lifeOK = newLifeWindow(o.Pool)
+	s.rentsNothing = o.Policy.NewDecider == nil && o.Policy.New == nil
 	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {
 		s.js[i].start = -1
@@ -421,6 +425,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		pool.Interval = policy.Duration(o.Policy.Interval)
 		s.pool = &pool
 	}
+
+	// The first budget period is the run's, whatever the policy does
+	// first: every run of a trace lists the same periods, $0 where it
+	// spent nothing (onprem-only).
+	s.rollPeriod()
 
 	const never = time.Duration(math.MaxInt64)
 	longest := time.Duration(0)

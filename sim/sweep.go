@@ -114,9 +114,10 @@ type SweepPoint struct {
 	WaitP95MaxS float64 `json:"wait_p95_max_s"`
 	WaitP99S    float64 `json:"wait_p99_s"`
 	Efficiency  float64 `json:"efficiency"`
-	// JobsUnstarted is the mean number of jobs that never started: their
-	// waits count only until the run ended, so a point that leaves more
-	// of them unstarted dominates none.
+	// JobsUnstarted is the mean number of jobs that never started
+	// (Result.JobsUnstarted and JobsNeverServed): their waits count only
+	// until the run ended, or not at all, so a point that leaves more of
+	// them unstarted dominates none.
 	JobsUnstarted float64  `json:"jobs_unstarted"`
 	DominatedBy   []string `json:"dominated_by"`
 	// CostsUSD and WaitP95sS are each seed's cost and p95 wait, seed 1
@@ -229,7 +230,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			pt.WaitP95S += res.WaitP95S
 			pt.WaitP99S += res.WaitP99S
 			pt.Efficiency += res.Efficiency
-			pt.JobsUnstarted += float64(res.JobsUnstarted)
+			pt.JobsUnstarted += float64(res.JobsUnstarted + res.JobsNeverServed)
 			pt.CostsUSD, pt.WaitP95sS = append(pt.CostsUSD, res.CloudCostUSD), append(pt.WaitP95sS, res.WaitP95S)
 			pt.CostMinUSD, pt.CostMaxUSD = min(pt.CostMinUSD, res.CloudCostUSD), max(pt.CostMaxUSD, res.CloudCostUSD)
 			pt.WaitP95MinS, pt.WaitP95MaxS = min(pt.WaitP95MinS, res.WaitP95S), max(pt.WaitP95MaxS, res.WaitP95S)

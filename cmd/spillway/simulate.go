@@ -222,7 +222,7 @@ cluster02 trace.`,
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
-	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws)")
+	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws), 1 to 100")
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
@@ -326,8 +326,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		}
 	}
 	if errors.Is(err, trace.ErrTooManyJobs) {
-		return fmt.Errorf("%w: --max-memory %s holds %d jobs for %d policies (about %d bytes a job each); raise --max-memory (e.g. --max-memory %s for twice as many) or run fewer --policies",
-			err, sim.FormatBytes(limit), maxJobs, len(pols), sim.BytesPerJob, sim.FormatBytes(sim.MemoryFor(2*maxJobs, len(pols))))
+		// A quarter of the limit holds the jobs (the rest is for the
+		// instances, the queues and the collector's headroom).
+		return fmt.Errorf("%w: --max-memory %s holds %s for %s (a quarter of it for jobs, about %d bytes a job and %d more per policy); raise --max-memory (e.g. --max-memory %s for twice as many) or run fewer --policies",
+			err, sim.FormatBytes(limit), sim.Counted(maxJobs, "job", "jobs"), sim.Counted(len(pols), "policy", "policies"), trace.JobBytes, sim.BytesPerJob, sim.FormatBytes(sim.MemoryFor(2*maxJobs, len(pols))))
 	}
 	if err != nil {
 		return err

@@ -136,7 +136,7 @@ func TestSimulateFlags(t *testing.T) {
 
 // TestSimulateNoOnPrem: --onprem-gpus 0 is a pool without on-prem GPUs
 // (the config allows onprem.nodes 0), not the config's size: every job
-// runs on the cloud, and onprem-only starts none.
+// runs on the cloud, and onprem-only serves none.
 func TestSimulateNoOnPrem(t *testing.T) {
 	out, err := runSimulateArgs(t, "--trace", "../../sim/testdata/burst.csv", "--onprem-gpus", "0", "--policies", "per-job,onprem-only", "--json")
 	if err != nil {
@@ -146,8 +146,8 @@ func TestSimulateNoOnPrem(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%.400s", err, out)
 	}
-	if rep.OnPremGPUs != 0 || len(rep.Results) != 2 || rep.Results[0].JobsOnCloud != 2 || rep.Results[1].JobsUnstarted != 2 {
-		t.Errorf("on-prem %d GPUs; results %+v: want 0, per-job running both jobs on the cloud, onprem-only starting none", rep.OnPremGPUs, rep.Results)
+	if rep.OnPremGPUs != 0 || len(rep.Results) != 2 || rep.Results[0].JobsOnCloud != 2 || rep.Results[1].JobsNeverServed != 2 {
+		t.Errorf("on-prem %d GPUs; results %+v: want 0, per-job running both jobs on the cloud, onprem-only serving none", rep.OnPremGPUs, rep.Results)
 	}
 }
 
@@ -290,7 +290,7 @@ func TestSimulateMemoryLimit(t *testing.T) {
 	if !errors.Is(err, trace.ErrTooManyJobs) {
 		t.Fatalf("60000 jobs, 4 policies in 64MiB: %v, want ErrTooManyJobs", err)
 	}
-	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 31300 jobs for 4 policies", "raise --max-memory", "fewer --policies"} {
+	for _, want := range []string{"big.csv:", "--max-memory 64MiB holds 31300 jobs for 4 policies (a quarter of it for jobs", "raise --max-memory", "fewer --policies"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not say %q", err, want)
 		}
