@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -170,6 +171,53 @@ func BenchmarkEC2LaunchWithStock(b *testing.B) {
 				}
 			}
 			reportRate(b)
+		})
+	}
+}
+
+// BenchmarkEC2DescribeInstancesHostileWildcards: the tester's hostile
+// request, one DescribeInstances with 100 filter values of "*a"×N+"b"
+// against 1,000 instances: on the instance type (short), within and beyond
+// the value bound, and on a 256-character tag value of a's, which every
+// piece of the pattern nearly matches.
+func BenchmarkEC2DescribeInstancesHostileWildcards(b *testing.B) {
+	for _, tt := range []struct {
+		name, filter string
+		stars        int
+	}{
+		{"type/pattern=1001B", "instance-type", 500},
+		{"type/pattern=4801B", "instance-type", 2400},
+		{"tag/pattern=241B", "tag:Name", 120},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			emu := emulator.New(emulator.Options{})
+			srv := httptest.NewServer(emu.EC2Handler())
+			b.Cleanup(srv.Close)
+			hc := testHTTPClient(b)
+			post := func(form url.Values) int {
+				resp, err := hc.PostForm(srv.URL, form)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if st := post(url.Values{"Action": {"RunInstances"}, "Version": {"2016-11-15"}, "ImageId": {"ami-1"},
+				"InstanceType": {"t3.micro"}, "MinCount": {"1000"}, "MaxCount": {"1000"},
+				"TagSpecification.1.ResourceType": {"instance"}, "TagSpecification.1.Tag.1.Key": {"Name"},
+				"TagSpecification.1.Tag.1.Value": {strings.Repeat("a", 256)}}); st != 200 {
+				b.Fatalf("launch: status %d", st)
+			}
+			form := url.Values{"Action": {"DescribeInstances"}, "Version": {"2016-11-15"}, "Filter.1.Name": {tt.filter}}
+			pattern := strings.Repeat("*a", tt.stars) + "b"
+			for i := 1; i <= 100; i++ {
+				form.Set(fmt.Sprintf("Filter.1.Value.%d", i), pattern)
+			}
+			b.ResetTimer()
+			for range b.N {
+				post(form) // 200 (nothing matches) or 400 (over the value bound): either way it must be quick
+			}
 		})
 	}
 }

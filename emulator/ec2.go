@@ -532,90 +532,17 @@ type ec2ReservationDoc struct {
 	Instances     []ec2InstanceDoc `xml:"instancesSet>item"`
 }
 
-// ec2Filter is one Filter.N of a Describe call.
+// ec2Filter is one Filter.N of a Describe call, its values compiled.
 type ec2Filter struct {
 	name   string
-	values []string
+	values []*wildcard
 }
 
-func parseEC2Filters(p url.Values) ([]ec2Filter, *apiError) {
-	var out []ec2Filter
-	filters, values := indexes(p, "Filter"), 0
-	if len(filters) > MaxEC2Filters {
-		return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The request has %d filters; the maximum number of filters is %d.", len(filters), MaxEC2Filters)
-	}
-	for _, n := range filters {
-		pre := fmt.Sprintf("Filter.%d.", n)
-		f := ec2Filter{name: p.Get(pre + "Name"), values: indexed(p, pre+"Value")}
-		if values += len(f.values); values > MaxEC2FilterValues {
-			return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The maximum number of filter values specified on a single call is %d.", MaxEC2FilterValues)
-		}
-		if f.name == "" {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter %sName is missing.", pre)
-		}
-		if len(f.values) == 0 {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' has no values (%sValue.1 is missing).", f.name, pre)
-		}
-		if _, ok := ec2FilterFields[f.name]; !ok && !strings.HasPrefix(f.name, "tag:") {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported: tag:KEY, %s).", f.name, strings.Join(sortedKeys(ec2FilterFields), ", "))
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// ec2FilterFields maps filter names to the instance values they test.
-var ec2FilterFields = map[string]func(r *record, now time.Time) []string{
-	"instance-id":              func(r *record, _ time.Time) []string { return []string{r.id} },
-	"instance-state-name":      func(r *record, now time.Time) []string { return []string{r.state(now)} },
-	"instance-state-code":      func(r *record, now time.Time) []string { return []string{strconv.Itoa(ec2StateCodes[r.state(now)])} },
-	"instance-type":            func(r *record, _ time.Time) []string { return []string{r.instanceType} },
-	"availability-zone":        func(r *record, _ time.Time) []string { return []string{r.zone} },
-	"subnet-id":                func(r *record, _ time.Time) []string { return []string{r.subnet} },
-	"vpc-id":                   func(r *record, _ time.Time) []string { return []string{r.vpc} },
-	"image-id":                 func(r *record, _ time.Time) []string { return []string{r.imageID} },
-	"reservation-id":           func(r *record, _ time.Time) []string { return []string{r.reservationID} },
-	"client-token":             func(r *record, _ time.Time) []string { return []string{r.clientToken} },
-	"private-ip-address":       func(r *record, _ time.Time) []string { return []string{r.privateIP} },
-	"spot-instance-request-id": func(r *record, _ time.Time) []string { return []string{r.spotRequestID} },
-	"instance-lifecycle": func(r *record, _ time.Time) []string {
-		if r.spot {
-			return []string{"spot"}
-		}
-		return nil // on-demand instances carry no lifecycle value
-	},
-	"tag-key": func(r *record, _ time.Time) []string {
-		out := make([]string, len(r.tags))
-		for i, t := range r.tags {
-			out[i] = t.Key
-		}
-		return out
-	},
-	"tag-value": func(r *record, _ time.Time) []string {
-		out := make([]string, len(r.tags))
-		for i, t := range r.tags {
-			out[i] = t.Value
-		}
-		return out
-	},
-}
-
-// match reports whether r passes every filter (AND across filters, OR
-// across the values of one filter; * and ? are wildcards as in EC2).
-func (f ec2Filter) match(r *record, now time.Time) bool {
-	var have []string
-	if key, ok := strings.CutPrefix(f.name, "tag:"); ok {
-		for _, t := range r.tags {
-			if t.Key == key {
-				have = append(have, t.Value)
-			}
-		}
-	} else {
-		have = ec2FilterFields[f.name](r, now)
-	}
+// matchAny reports whether any of have matches any of the filter's values.
+func (f ec2Filter) matchAny(have ...string) bool {
 	for _, h := range have {
 		for _, v := range f.values {
-			if wildcardMatch(v, h) {
+			if v.match(h) {
 				return true
 			}
 		}
@@ -623,59 +550,114 @@ func (f ec2Filter) match(r *record, now time.Time) bool {
 	return false
 }
 
-// wildcardMatch matches s against pattern with * (any run) and ? (one
-// character); a backslash escapes the next character. It runs in time
-// proportional to len(pattern) × len(s), whatever the pattern: a star only
-// ever backtracks to the latest star.
-func wildcardMatch(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, `*?\`) {
-		return pattern == s
+// parseEC2Filters reads Filter.N.Name and Filter.N.Value.M, refuses names
+// that supported rejects (listing names in the message) and compiles the
+// values.
+func parseEC2Filters(p url.Values, supported func(name string) bool, names string) ([]ec2Filter, *apiError) {
+	var out []ec2Filter
+	filters, values := indexes(p, "Filter"), 0
+	if len(filters) > MaxEC2Filters {
+		return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The request has %d filters; the maximum number of filters is %d.", len(filters), MaxEC2Filters)
 	}
-	// Compile to tokens: a literal rune, any rune (?), or a star.
-	type token struct {
-		r         rune
-		any, star bool
-	}
-	var toks []token
-	p := []rune(pattern)
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '*':
-			toks = append(toks, token{star: true})
-		case '?':
-			toks = append(toks, token{any: true})
-		case '\\':
-			if i+1 < len(p) {
-				i++
+	for _, n := range filters {
+		pre := fmt.Sprintf("Filter.%d.", n)
+		f := ec2Filter{name: p.Get(pre + "Name")}
+		vals := indexed(p, pre+"Value")
+		if values += len(vals); values > MaxEC2FilterValues {
+			return nil, errorf(http.StatusBadRequest, "FilterLimitExceeded", "The maximum number of filter values specified on a single call is %d.", MaxEC2FilterValues)
+		}
+		if f.name == "" {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter %sName is missing.", pre)
+		}
+		if len(vals) == 0 {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' has no values (%sValue.1 is missing).", f.name, pre)
+		}
+		for i, v := range vals {
+			if len(v) > MaxEC2FilterValueLen {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The value %sValue.%d is %d bytes long; filter values are at most %d.", pre, i+1, len(v), MaxEC2FilterValueLen)
 			}
-			toks = append(toks, token{r: p[i]})
-		default:
-			toks = append(toks, token{r: p[i]})
+			f.values = append(f.values, compileWildcard(v))
 		}
-	}
-	t := []rune(s)
-	i, j := 0, 0
-	star, mark := -1, 0 // the latest star's token index and where its run ends
-	for j < len(t) {
-		switch {
-		case i < len(toks) && toks[i].star:
-			star, mark = i, j
-			i++
-		case i < len(toks) && (toks[i].any || toks[i].r == t[j]):
-			i++
-			j++
-		case star >= 0:
-			mark++
-			i, j = star+1, mark
-		default:
-			return false
+		if !supported(f.name) {
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported: %s).", echo(f.name), names)
 		}
+		out = append(out, f)
 	}
-	for i < len(toks) && toks[i].star {
-		i++
-	}
-	return i == len(toks)
+	return out, nil
 }
+
+// instanceView is an instance as a Describe call filters it: the record's
+// fields fixed at launch, read without the lock, and its state, taken
+// under the lock when the call selected it.
+type instanceView struct {
+	r     *record
+	state string
+}
+
+// ec2InstanceFilter accepts the filter names of DescribeInstances.
+func ec2InstanceFilter(name string) bool {
+	_, ok := ec2FilterFields[name]
+	return ok || strings.HasPrefix(name, "tag:")
+}
+
+// ec2FilterFields maps filter names to the instance values they test. They
+// read only what is fixed at launch, and the state of the view.
+var ec2FilterFields = map[string]func(v instanceView) []string{
+	"instance-id":              func(v instanceView) []string { return []string{v.r.id} },
+	"instance-state-name":      func(v instanceView) []string { return []string{v.state} },
+	"instance-state-code":      func(v instanceView) []string { return []string{strconv.Itoa(ec2StateCodes[v.state])} },
+	"instance-type":            func(v instanceView) []string { return []string{v.r.instanceType} },
+	"availability-zone":        func(v instanceView) []string { return []string{v.r.zone} },
+	"subnet-id":                func(v instanceView) []string { return []string{v.r.subnet} },
+	"vpc-id":                   func(v instanceView) []string { return []string{v.r.vpc} },
+	"image-id":                 func(v instanceView) []string { return []string{v.r.imageID} },
+	"reservation-id":           func(v instanceView) []string { return []string{v.r.reservationID} },
+	"client-token":             func(v instanceView) []string { return []string{v.r.clientToken} },
+	"private-ip-address":       func(v instanceView) []string { return []string{v.r.privateIP} },
+	"spot-instance-request-id": func(v instanceView) []string { return []string{v.r.spotRequestID} },
+	"instance-lifecycle": func(v instanceView) []string {
+		if v.r.spot {
+			return []string{"spot"}
+		}
+		return nil // on-demand instances carry no lifecycle value
+	},
+	"tag-key": func(v instanceView) []string {
+		out := make([]string, len(v.r.tags))
+		for i, t := range v.r.tags {
+			out[i] = t.Key
+		}
+		return out
+	},
+	"tag-value": func(v instanceView) []string {
+		out := make([]string, len(v.r.tags))
+		for i, t := range v.r.tags {
+			out[i] = t.Value
+		}
+		return out
+	},
+}
+
+// match reports whether the instance passes the filter (OR across its
+// values; * and ? are wildcards as in EC2). It takes no lock.
+func (f ec2Filter) match(v instanceView) bool {
+	var have []string
+	if key, ok := strings.CutPrefix(f.name, "tag:"); ok {
+		for _, t := range v.r.tags {
+			if t.Key == key {
+				have = append(have, t.Value)
+			}
+		}
+	} else {
+		have = ec2FilterFields[f.name](v)
+	}
+	if testHookFilterMatch != nil {
+		testHookFilterMatch()
+	}
+	return f.matchAny(have...)
+}
+
+// testHookFilterMatch, when set by a test, runs as each filter is matched.
+var testHookFilterMatch func()
 
 // pageToken encodes a listing position; it is opaque to clients.
 func pageToken(offset int) string {
@@ -697,7 +679,7 @@ func parsePageToken(tok string) (int, bool) {
 
 func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	p := c.p
-	filters, ferr := parseEC2Filters(p)
+	filters, ferr := parseEC2Filters(p, ec2InstanceFilter, "tag:KEY, "+strings.Join(sortedKeys(ec2FilterFields), ", "))
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -726,26 +708,35 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 		}
 		offset = off
 	}
+	// Select under the lock, noting each instance's state; match the
+	// filters without it, so that a costly filter holds up no other call;
+	// render the page under the lock again.
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.clock()
 	selected, apiErr := e.ec2SelectLocked(c, ids, now)
+	views := make([]instanceView, len(selected))
+	for i, r := range selected {
+		views[i] = instanceView{r: r, state: r.state(now)}
+	}
+	e.mu.Unlock()
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	matched := selected[:0:0]
-	for _, r := range selected {
+	matched := selected[:0]
+	for _, v := range views {
 		ok := true
 		for _, f := range filters {
-			if !f.match(r, now) {
+			if !f.match(v) {
 				ok = false
 				break
 			}
 		}
 		if ok {
-			matched = append(matched, r)
+			matched = append(matched, v.r)
 		}
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	out := ec2DescribeInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	page := matched
 	if maxResults > 0 || offset > 0 {
@@ -911,11 +902,11 @@ func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
 		}
 	}
-	for _, n := range indexes(c.p, "Filter") {
-		name := c.p.Get(fmt.Sprintf("Filter.%d.Name", n))
-		if name != "subnet-id" && name != "availability-zone" && name != "vpc-id" {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported here: subnet-id, availability-zone, vpc-id).", name)
-		}
+	filters, ferr := parseEC2Filters(c.p, func(name string) bool {
+		return name == "subnet-id" || name == "availability-zone" || name == "vpc-id"
+	}, "subnet-id, availability-zone, vpc-id")
+	if ferr != nil {
+		return nil, ferr
 	}
 	for i, z := range zonesOf(APIEC2, c.region) {
 		s := ec2SubnetItem{SubnetID: subnetOf(APIEC2, z), State: "available", VpcID: vpcOf(APIEC2, c.region),
@@ -924,12 +915,9 @@ func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 			continue
 		}
 		keep := true
-		for _, n := range indexes(c.p, "Filter") {
-			vals := indexed(c.p, fmt.Sprintf("Filter.%d.Value", n))
-			have := map[string]string{"subnet-id": s.SubnetID, "availability-zone": z, "vpc-id": s.VpcID}[c.p.Get(fmt.Sprintf("Filter.%d.Name", n))]
-			if !slices.ContainsFunc(vals, func(v string) bool { return wildcardMatch(v, have) }) {
-				keep = false
-			}
+		for _, f := range filters {
+			have := map[string]string{"subnet-id": s.SubnetID, "availability-zone": z, "vpc-id": s.VpcID}[f.name]
+			keep = keep && f.matchAny(have)
 		}
 		if keep {
 			out.Subnets = append(out.Subnets, s)
@@ -1007,21 +995,20 @@ func ec2SpotStatus(r *record, now time.Time) (state, code, message string, updat
 // EC2's does during the two-minute notice.
 func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) {
 	ids := indexed(c.p, "SpotInstanceRequestId")
-	filters := map[string][]string{}
-	for _, n := range indexes(c.p, "Filter") {
-		name := c.p.Get(fmt.Sprintf("Filter.%d.Name", n))
+	filters, ferr := parseEC2Filters(c.p, func(name string) bool {
 		switch name {
 		case "instance-id", "spot-instance-request-id", "state", "status-code":
-		default:
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' is invalid (supported here: instance-id, spot-instance-request-id, state, status-code).", name)
+			return true
 		}
-		filters[name] = indexed(c.p, fmt.Sprintf("Filter.%d.Value", n))
+		return false
+	}, "instance-id, spot-instance-request-id, state, status-code")
+	if ferr != nil {
+		return nil, ferr
 	}
+	// Build the requests under the lock; filter them without it.
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	now := e.clock()
-	out := ec2DescribeSpotInstanceRequestsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
-	found := map[string]bool{}
+	var all []ec2SpotRequestItem
 	for _, r := range e.order {
 		if r.api != APIEC2 || r.region != c.region || r.spotRequestID == "" || !ec2VisibleLocked(r, now) {
 			continue
@@ -1030,23 +1017,27 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 			continue
 		}
 		state, code, msg, updated := ec2SpotStatus(r, now)
-		have := map[string]string{"instance-id": r.id, "spot-instance-request-id": r.spotRequestID, "state": state, "status-code": code}
-		keep := true
-		for name, vals := range filters {
-			if !slices.ContainsFunc(vals, func(v string) bool { return wildcardMatch(v, have[name]) }) {
-				keep = false
-			}
-		}
-		if !keep {
-			continue
-		}
-		found[r.spotRequestID] = true
-		out.Requests = append(out.Requests, ec2SpotRequestItem{
+		all = append(all, ec2SpotRequestItem{
 			SpotInstanceRequestID: r.spotRequestID, Type: r.spotStrategy, State: state, StatusCode: code,
 			StatusUpdateTime: updated.UTC().Format("2006-01-02T15:04:05.000Z"), StatusMessage: msg, InstanceID: r.id,
 			CreateTime: r.launch.UTC().Format("2006-01-02T15:04:05.000Z"), ProductDescription: "Linux/UNIX",
 			LaunchedAvailabilityZone: r.zone, InstanceInterruptionBehavior: "terminate",
 		})
+	}
+	e.mu.Unlock()
+	out := ec2DescribeSpotInstanceRequestsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	found := map[string]bool{}
+	for _, it := range all {
+		have := map[string]string{"instance-id": it.InstanceID, "spot-instance-request-id": it.SpotInstanceRequestID, "state": it.State, "status-code": it.StatusCode}
+		keep := true
+		for _, f := range filters {
+			keep = keep && f.matchAny(have[f.name])
+		}
+		if !keep {
+			continue
+		}
+		found[it.SpotInstanceRequestID] = true
+		out.Requests = append(out.Requests, it)
 	}
 	for _, id := range ids {
 		if !found[id] && len(filters) == 0 {

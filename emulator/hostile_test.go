@@ -224,6 +224,24 @@ func TestRequestSizeBounds(t *testing.T) {
 	if status, code, _ := rawCall(t, hc, srv.URL, filters, nil); status != 400 || code != "FilterLimitExceeded" {
 		t.Errorf("%d filters: %d %q, want 400 FilterLimitExceeded", emulator.MaxEC2Filters+1, status, code)
 	}
+	// A filter value beyond the bound, in each Describe call that filters;
+	// a value at the bound is matched.
+	for _, tt := range []struct{ action, filter string }{
+		{"DescribeInstances", "instance-type"},
+		{"DescribeSubnets", "subnet-id"},
+		{"DescribeSpotInstanceRequests", "state"},
+	} {
+		for _, n := range []int{emulator.MaxEC2FilterValueLen, emulator.MaxEC2FilterValueLen + 1} {
+			long := ec2Form("Action", tt.action, "Filter.1.Name", tt.filter, "Filter.1.Value.1", "x", "Filter.1.Value.2", strings.Repeat("*", n))
+			want, wantCode := 200, ""
+			if n > emulator.MaxEC2FilterValueLen {
+				want, wantCode = 400, "InvalidParameterValue"
+			}
+			if status, code, _ := rawCall(t, hc, srv.URL, long, nil); status != want || code != wantCode {
+				t.Errorf("%s with a %d-byte filter value: %d %q, want %d %q", tt.action, n, status, code, want, wantCode)
+			}
+		}
+	}
 	specs := runForm("1", "1")
 	for i := 1; i <= emulator.MaxTagSpecifications+1; i++ {
 		specs.Set("TagSpecification."+strconv.Itoa(i)+".ResourceType", "volume")

@@ -39,6 +39,10 @@ const (
 	// FilterLimitExceeded beyond them).
 	MaxEC2Filters      = 50
 	MaxEC2FilterValues = 200
+	// MaxEC2FilterValueLen bounds one filter value, in bytes. EC2 documents
+	// no limit, but what filters test is short (a tag value is at most 256
+	// characters), so a longer value could only add stars.
+	MaxEC2FilterValueLen = 1024
 	// MaxTagSpecifications bounds TagSpecification.N of RunInstances (one
 	// per resource type: instance, volume, network interface, …).
 	MaxTagSpecifications = 10
