@@ -392,7 +392,7 @@ func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
 	case failTokenMismatch:
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
 	case failInstanceLimit:
-		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s): the emulator keeps at most %d instances, terminated ones included. You requested at least %d.", l.available, l.quota, spec.minCount)
+		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s). You requested at least %d. (An emulator bound, not an account quota: the emulator keeps at most %d EC2 instances not yet terminated, and has %d; terminate some to make room.)", l.available, spec.minCount, l.quota, l.live)
 	case failQuota:
 		if spec.spot {
 			return errorf(http.StatusBadRequest, "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded: the vCPU quota of %d leaves %d vCPUs, fewer than MinCount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)

@@ -51,7 +51,7 @@ type Options struct {
 	// IdleTimeout how long it keeps an idle keep-alive connection. Zero
 	// means DefaultReadTimeout and DefaultIdleTimeout.
 	ReadTimeout, IdleTimeout time.Duration
-	// MaxInstances bounds the instances kept, terminated ones included;
+	// MaxInstances bounds the instances kept per API (see the constant);
 	// 0 means MaxInstances.
 	MaxInstances int
 	// PrivateIPs, when valid, is the range private addresses are handed out
@@ -123,6 +123,7 @@ type Emulator struct {
 	maxInstances             int
 
 	instances map[string]*record
+	kept      map[string]int         // instances kept per API, terminated ones included
 	order     []*record              // launch order
 	byOffer   map[stockKey][]*record // by instance type and zone, for stock
 	byAccount map[quotaKey][]*record // by API and region, for quotas
@@ -163,6 +164,7 @@ func New(opts Options) *Emulator {
 		idleTimeout:  cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
 		maxInstances: cmp.Or(opts.MaxInstances, MaxInstances),
 		instances:    map[string]*record{},
+		kept:         map[string]int{},
 		byOffer:      map[stockKey][]*record{},
 		byAccount:    map[quotaKey][]*record{},
 		stock:        map[stockKey]int{},
@@ -270,8 +272,9 @@ func (e *Emulator) Interrupt(instanceID string, in time.Duration) bool {
 	return true
 }
 
-// Instances returns every instance ever launched, terminated ones included,
-// in launch order.
+// Instances returns every instance kept, terminated ones included, in
+// launch order. Terminated instances are forgotten, oldest first, only
+// when an API's MaxInstances are reached.
 func (e *Emulator) Instances() []Instance {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -386,30 +387,92 @@ func TestShortAndSilentRequestsAreCutOff(t *testing.T) {
 	}
 }
 
-// TestInstanceLimit: the emulator keeps a bounded number of instances,
-// terminated ones included; launches beyond it fail with the APIs' quota
-// codes, and a MaxCount is cut to what is left.
+// TestInstanceLimit: each API keeps a bounded number of instances. A launch
+// that would need more not yet terminated fails with the API's quota code
+// and a message naming the emulator's bound; a MaxCount is cut to what is
+// left; one API's instances leave the other's launches alone; terminated
+// instances are forgotten, oldest first, to make room, and a client token
+// whose instances are all forgotten is forgotten with them.
 func TestInstanceLimit(t *testing.T) {
-	emu := emulator.New(emulator.Options{MaxInstances: 5})
+	clk := newFakeClock()
+	emu := emulator.New(emulator.Options{MaxInstances: 5, Clock: clk.Now, BootDelay: time.Minute})
 	ec2Srv := httptest.NewServer(emu.EC2Handler())
 	defer ec2Srv.Close()
 	ecsSrv := httptest.NewServer(emu.ECSHandler())
 	defer ecsSrv.Close()
 	hc := testHTTPClient(t)
-	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "4"), nil); status != 200 {
-		t.Fatalf("4 instances: %d %s", status, code)
+	call := func(u string, form url.Values) (int, string, string) {
+		t.Helper()
+		resp, err := hc.PostForm(u, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, errorCode(body), string(body)
 	}
-	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("2", "2"), nil); status != 400 || code != "InstanceLimitExceeded" {
-		t.Errorf("2 more beyond 5: %d %q, want 400 InstanceLimitExceeded", status, code)
+	tokened := runForm("1", "1")
+	tokened.Set("ClientToken", "first")
+	if status, code, _ := call(ec2Srv.URL, tokened); status != 200 {
+		t.Fatalf("1 instance: %d %s", status, code)
 	}
-	if status, code, _ := rawCall(t, hc, ec2Srv.URL, runForm("1", "3"), nil); status != 200 {
+	if status, code, _ := call(ec2Srv.URL, runForm("3", "3")); status != 200 {
+		t.Fatalf("3 instances: %d %s", status, code)
+	}
+	status, code, body := call(ec2Srv.URL, runForm("2", "2"))
+	if status != 400 || code != "InstanceLimitExceeded" || !strings.Contains(body, "emulator bound") {
+		t.Errorf("2 more beyond 5: %d %q %s, want 400 InstanceLimitExceeded naming the emulator's bound", status, code, body)
+	}
+	if status, code, _ := call(ec2Srv.URL, runForm("1", "3")); status != 200 {
 		t.Errorf("1 to 3 more with room for 1: %d %q", status, code)
 	}
-	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge")
-	if status, code, _ := rawCall(t, hc, ecsSrv.URL, ecs, nil); status != 403 || code != "QuotaExceed.ElasticQuota" {
-		t.Errorf("ECS launch when full: %d %q, want 403 QuotaExceed.ElasticQuota", status, code)
+	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge", "Amount", "5")
+	if status, code, body := call(ecsSrv.URL, ecs); status != 200 {
+		t.Errorf("ECS launch of 5 while EC2 is full: %d %q %s, want 200 (each API has its own bound)", status, code, body)
 	}
-	if n := len(emu.Instances()); n != 5 {
-		t.Errorf("%d instances kept, want 5", n)
+	if status, code, body := call(ecsSrv.URL, ecs); status != 403 || code != "QuotaExceed.ElasticQuota" || !strings.Contains(body, "emulator bound") {
+		t.Errorf("ECS launch when full: %d %q %s, want 403 QuotaExceed.ElasticQuota naming the emulator's bound", status, code, body)
+	}
+
+	// Terminate all five EC2 instances: once terminated they no longer
+	// count, and the oldest are forgotten to make room.
+	var ids []string
+	for _, in := range emu.Instances() {
+		if in.API == emulator.APIEC2 {
+			ids = append(ids, in.ID)
+		}
+	}
+	term := ec2Form("Action", "TerminateInstances")
+	for i, id := range ids {
+		term.Set(fmt.Sprintf("InstanceId.%d", i+1), id)
+	}
+	if status, code, _ := call(ec2Srv.URL, term); status != 200 {
+		t.Fatalf("terminate: %d %s", status, code)
+	}
+	if status, code, _ := call(ec2Srv.URL, runForm("1", "1")); status != 400 || code != "InstanceLimitExceeded" {
+		t.Errorf("launch while the five are shutting down: %d %q, want 400 InstanceLimitExceeded", status, code)
+	}
+	clk.Advance(2 * time.Minute)
+	if status, code, _ := call(ec2Srv.URL, runForm("4", "4")); status != 200 {
+		t.Errorf("4 instances after the five terminated: %d %q, want 200", status, code)
+	}
+	ec2Kept := 0
+	for _, in := range emu.Instances() {
+		if in.API == emulator.APIEC2 {
+			ec2Kept++
+		}
+	}
+	if ec2Kept > 5 {
+		t.Errorf("%d EC2 instances kept, want at most 5", ec2Kept)
+	}
+	if status, code, _ := call(ec2Srv.URL, ec2Form("Action", "DescribeInstances", "InstanceId.1", ids[0])); status != 400 || code != "InvalidInstanceID.NotFound" {
+		t.Errorf("the oldest terminated instance: %d %q, want it forgotten (400 InvalidInstanceID.NotFound)", status, code)
+	}
+	// Its client token went with it: the same token launches anew.
+	if status, code, body := call(ec2Srv.URL, tokened); status != 200 || strings.Contains(body, ids[0]) {
+		t.Errorf("the forgotten token again: %d %q, want a new launch", status, code)
 	}
 }

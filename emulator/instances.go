@@ -306,7 +306,7 @@ const (
 	failZoneClosed                             // the zone sells nothing
 	failTokenMismatch                          // the client token was used with other parameters
 	failQuota                                  // the account's vCPU quota is spent
-	failInstanceLimit                          // the emulator holds MaxInstances records
+	failInstanceLimit                          // the API has MaxInstances instances not yet terminated
 )
 
 // launchError carries a launchFailure and what the message needs.
@@ -315,8 +315,9 @@ type launchError struct {
 	zone      string
 	available int
 	otherZone []string // zones where the type may be had
-	quota     int      // vCPUs, for failQuota
+	quota     int      // vCPUs, for failQuota; instances, for failInstanceLimit
 	vcpusLeft int
+	live      int // instances not yet terminated, for failInstanceLimit
 }
 
 func (l *launchError) Error() string {
@@ -396,10 +397,12 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			return nil, false, &launchError{kind: failQuota, zone: zone, quota: quota, vcpusLeft: left}
 		}
 	}
-	if room := e.maxInstances - len(e.order); n > room {
-		n = max(room, 0)
+	if room := e.maxInstances - e.kept[spec.api]; n > room {
+		e.forgetTerminatedLocked(spec.api, n-room, now)
+		room = e.maxInstances - e.kept[spec.api]
+		n = max(min(n, room), 0)
 		if n < spec.minCount {
-			return nil, false, &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances}
+			return nil, false, &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances, live: e.kept[spec.api]}
 		}
 	}
 	zoneIndex := slices.Index(zones, zone)
@@ -429,6 +432,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 		e.ipSeq++
 		r.privateIP = e.privateIPLocked(zoneIndex)
 		e.instances[r.id] = r
+		e.kept[r.api]++
 		e.order = append(e.order, r)
 		e.byOffer[stockKey{r.instanceType, r.zone}] = append(e.byOffer[stockKey{r.instanceType, r.zone}], r)
 		e.byAccount[quotaKey{r.api, r.region}] = append(e.byAccount[quotaKey{r.api, r.region}], r)
@@ -440,6 +444,54 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 	}
 	e.logger.Debug("launched", "api", spec.api, "zone", zone, "type", spec.instanceType, "count", n)
 	return recs, false, nil
+}
+
+// forgetTerminatedLocked makes room for n more instances of api by
+// forgetting terminated ones, oldest launch first. It forgets at least a
+// batch (a 64th of the bound) when it forgets any, so that launches at the
+// bound do not rescan every instance each time. A client token whose
+// instances are all forgotten is forgotten too, as EC2 forgets tokens. e.mu
+// must be held.
+func (e *Emulator) forgetTerminatedLocked(api string, n int, now time.Time) {
+	n = max(n, e.maxInstances/64)
+	gone := map[*record]bool{}
+	for _, r := range e.order {
+		if len(gone) == n {
+			break
+		}
+		if r.api == api && r.state(now) == stateTerminated {
+			gone[r] = true
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	forgotten := func(r *record) bool { return gone[r] }
+	e.order = slices.DeleteFunc(e.order, forgotten)
+	for k, rs := range e.byOffer {
+		if e.byOffer[k] = slices.DeleteFunc(rs, forgotten); len(e.byOffer[k]) == 0 {
+			delete(e.byOffer, k)
+		}
+	}
+	for k, rs := range e.byAccount {
+		if e.byAccount[k] = slices.DeleteFunc(rs, forgotten); len(e.byAccount[k]) == 0 {
+			delete(e.byAccount, k)
+		}
+	}
+	for r := range gone {
+		delete(e.instances, r.id)
+		if r.clientToken == "" {
+			continue
+		}
+		key := r.api + "/" + r.region + "/" + r.clientToken
+		if t, ok := e.tokens[key]; ok {
+			if t.ids = slices.DeleteFunc(t.ids, func(id string) bool { return id == r.id }); len(t.ids) == 0 {
+				delete(e.tokens, key)
+			}
+		}
+	}
+	e.kept[api] -= len(gone)
+	e.logger.Debug("forgot terminated instances", "api", api, "count", len(gone))
 }
 
 // terminate starts shutting the instance down; it reports the state before.

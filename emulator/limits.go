@@ -29,11 +29,13 @@ const (
 	// MaxCount launches this many (EC2 launches "the largest possible
 	// number"); a larger MinCount fails with InstanceLimitExceeded.
 	MaxEC2LaunchCount = 5000
-	// MaxInstances bounds the instances the emulator keeps, terminated
-	// ones included (each takes about half a KiB); a launch beyond it
-	// fails with InstanceLimitExceeded (EC2) or QuotaExceed.ElasticQuota
-	// (ECS).
-	MaxInstances = 200_000
+	// MaxInstances bounds the instances the emulator keeps per API (each
+	// takes one to two KiB). Terminated instances are forgotten, oldest
+	// launch first, to make room for a launch; a launch that would need
+	// more than MaxInstances instances not yet terminated fails with the
+	// API's own quota error, InstanceLimitExceeded (EC2) or
+	// QuotaExceed.ElasticQuota (ECS), whose message names this bound.
+	MaxInstances = 100_000
 	// MaxEC2Filters and MaxEC2FilterValues bound a Describe call's
 	// Filter.N and the values of all its filters together (EC2 answers
 	// FilterLimitExceeded beyond them).
