@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,16 +59,39 @@ type State struct {
 	NotOffered []StockEntry   `json:"not_offered"`
 	Quotas     []QuotaEntry   `json:"vcpu_quotas"`
 	Calls      map[string]int `json:"calls"`
-	Instances  []Instance     `json:"instances"`
+	// Instances are the kept instances in launch order, from the
+	// requested offset: all of them from Snapshot, at most the requested
+	// limit from GET /_emulator/state.
+	Instances []Instance `json:"instances"`
+	// InstancesTotal counts every kept instance; NextOffset, when not 0,
+	// is the offset of the next page of instances.
+	InstancesTotal int `json:"instances_total"`
+	NextOffset     int `json:"next_offset,omitempty"`
 }
+
+// DefaultStateInstances and MaxStateInstances are the default and the
+// largest number of instances one GET /_emulator/state answer lists.
+const (
+	DefaultStateInstances = 1000
+	MaxStateInstances     = 10_000
+)
 
 // Snapshot returns the emulator's settings, stock, call counts and
 // instances.
 func (e *Emulator) Snapshot() State {
+	return e.snapshot(0, math.MaxInt)
+}
+
+// snapshot is Snapshot with at most limit instances from offset.
+func (e *Emulator) snapshot(offset, limit int) State {
 	stock := e.Stock()
 	notOffered := e.NotOffered()
 	quotas := e.Quotas()
-	inst := e.Instances()
+	inst, total := e.instancesPage(offset, limit)
+	next := 0
+	if end := offset + len(inst); end < total {
+		next = end
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	calls := make(map[string]int, len(e.calls))
@@ -84,12 +109,57 @@ func (e *Emulator) Snapshot() State {
 		Quotas:     quotas,
 		Calls:      calls,
 		Instances:  inst,
+
+		InstancesTotal: total,
+		NextOffset:     next,
 	}
+}
+
+// instancesPage returns at most limit kept instances from offset, in launch
+// order, and how many are kept.
+func (e *Emulator) instancesPage(offset, limit int) ([]Instance, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	total := len(e.order)
+	offset = min(offset, total)
+	page := e.order[offset : offset+min(limit, total-offset)]
+	out := make([]Instance, 0, len(page))
+	for _, r := range page {
+		out = append(out, r.snapshot(now))
+	}
+	return out, total
+}
+
+// statePage reads GET /_emulator/state's offset and limit.
+func statePage(q url.Values) (offset, limit int, err error) {
+	limit = DefaultStateInstances
+	for k, vs := range q {
+		var n int
+		var bad error
+		switch k {
+		case "offset":
+			n, bad = strconv.Atoi(vs[0])
+			if bad != nil || n < 0 || len(vs) > 1 {
+				return 0, 0, fmt.Errorf("offset %q: want one count of instances to skip, 0 or more (the next_offset of the previous answer)", echo(vs[0]))
+			}
+			offset = n
+		case "limit":
+			n, bad = strconv.Atoi(vs[0])
+			if bad != nil || n < 1 || n > MaxStateInstances || len(vs) > 1 {
+				return 0, 0, fmt.Errorf("limit %q: want one number of instances from 1 to %d", echo(vs[0]), MaxStateInstances)
+			}
+			limit = n
+		default:
+			return 0, 0, fmt.Errorf("unknown parameter %q: /_emulator/state takes offset and limit", echo(k))
+		}
+	}
+	return offset, limit, nil
 }
 
 // controlHandler serves the JSON control API:
 //
-//	GET  /_emulator/state
+//	GET  /_emulator/state?offset=N&limit=N (instances from offset, at most limit)
 //	POST /_emulator/stock     {"instance_type","zone","count","offered"}
 //	POST /_emulator/faults    {"fault_rate","latency","boot_delay","throttle"} (each optional)
 //	POST /_emulator/quota     {"api","region","vcpus"}
@@ -98,7 +168,12 @@ func (e *Emulator) Snapshot() State {
 func (e *Emulator) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_emulator/state", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, e.Snapshot())
+		offset, limit, err := statePage(r.URL.Query())
+		if err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, e.snapshot(offset, limit))
 	})
 	mux.HandleFunc("POST /_emulator/stock", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

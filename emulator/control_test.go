@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,5 +214,68 @@ func TestServeStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after its context was cancelled")
+	}
+}
+
+// TestStatePagesInstances: GET /_emulator/state lists at most a page of
+// instances (1000 unless ?limit= says otherwise), with the total and the
+// offset of the next page, so the answer stays small however many
+// instances there are; a bad offset or limit is a 400 naming it.
+func TestStatePagesInstances(t *testing.T) {
+	emu, c := newEC2(t, emulator.Options{})
+	if _, err := c.RunInstances(context.Background(), runInput(1500, 1500, "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	get := func(query string) (int, emulator.State, string) {
+		t.Helper()
+		resp, err := hc.Get(srv.URL + "/_emulator/state" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st emulator.State
+		_ = json.Unmarshal(body, &st)
+		return resp.StatusCode, st, string(body)
+	}
+	all := emu.Instances()
+	for _, tt := range []struct {
+		query       string
+		first, n    int
+		next, total int
+	}{
+		{"", 0, emulator.DefaultStateInstances, emulator.DefaultStateInstances, 1500},
+		{"?offset=1000", 1000, 500, 0, 1500},
+		{"?limit=10&offset=20", 20, 10, 30, 1500},
+		{"?offset=1499&limit=10000", 1499, 1, 0, 1500},
+		{"?offset=99999", 0, 0, 0, 1500},
+	} {
+		status, st, body := get(tt.query)
+		if status != 200 || len(st.Instances) != tt.n || st.NextOffset != tt.next || st.InstancesTotal != tt.total {
+			t.Errorf("state%s: %d, %d instances, next %d, total %d; want 200, %d, %d, %d (%.200s)", tt.query, status,
+				len(st.Instances), st.NextOffset, st.InstancesTotal, tt.n, tt.next, tt.total, body)
+			continue
+		}
+		if tt.n > 0 && st.Instances[0].ID != all[tt.first].ID {
+			t.Errorf("state%s starts at %s, want instance %d (%s)", tt.query, st.Instances[0].ID, tt.first, all[tt.first].ID)
+		}
+	}
+	for _, tt := range []struct{ query, want string }{
+		{"?limit=0", "limit"},
+		{"?limit=10001", "limit"},
+		{"?limit=x", "limit"},
+		{"?offset=-1", "offset"},
+		{"?offset=1&offset=2", "offset"},
+		{"?page=2", "unknown parameter"},
+	} {
+		if status, _, body := get(tt.query); status != 400 || !strings.Contains(body, tt.want) {
+			t.Errorf("state%s: %d %.200s, want 400 naming %s", tt.query, status, body, tt.want)
+		}
 	}
 }
