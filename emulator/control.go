@@ -58,6 +58,7 @@ type State struct {
 	// zone is closed); their count is meaningless.
 	NotOffered []StockEntry   `json:"not_offered"`
 	Quotas     []QuotaEntry   `json:"vcpu_quotas"`
+	Stalls     []StallEntry   `json:"stalls"`
 	Calls      map[string]int `json:"calls"`
 	// Instances are the kept instances in launch order, from the
 	// requested offset: all of them from Snapshot, at most the requested
@@ -87,6 +88,7 @@ func (e *Emulator) snapshot(offset, limit int) State {
 	stock := e.Stock()
 	notOffered := e.NotOffered()
 	quotas := e.Quotas()
+	stalls := e.Stalls()
 	inst, total := e.instancesPage(offset, limit)
 	next := 0
 	if end := offset + len(inst); end < total {
@@ -107,6 +109,7 @@ func (e *Emulator) snapshot(offset, limit int) State {
 		Stock:      stock,
 		NotOffered: notOffered,
 		Quotas:     quotas,
+		Stalls:     stalls,
 		Calls:      calls,
 		Instances:  inst,
 
@@ -271,10 +274,18 @@ func (e *Emulator) controlHandler() http.Handler {
 	mux.HandleFunc("POST /_emulator/stall", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Action   string   `json:"action"`
-			Count    int      `json:"count"`
+			Count    *int     `json:"count"`
 			Duration Duration `json:"duration"`
 		}
 		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.Count == nil || *req.Count < 0 || *req.Count > MaxStallCount {
+			got := "missing"
+			if req.Count != nil {
+				got = strconv.Itoa(*req.Count)
+			}
+			controlError(w, http.StatusBadRequest, fmt.Sprintf(`"count" %s is out of range: want the number of calls to stall, from 0 (clears the stall) to %d`, got, MaxStallCount))
 			return
 		}
 		if !knownAction(req.Action) {
@@ -285,8 +296,8 @@ func (e *Emulator) controlHandler() http.Handler {
 			controlError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		e.StallResponses(req.Action, req.Count, time.Duration(req.Duration))
-		writeJSON(w, http.StatusOK, map[string]any{"action": req.Action, "count": req.Count, "duration": req.Duration})
+		e.StallResponses(req.Action, *req.Count, time.Duration(req.Duration))
+		writeJSON(w, http.StatusOK, map[string]any{"action": req.Action, "count": *req.Count, "duration": req.Duration, "stalls": e.Stalls()})
 	})
 	mux.HandleFunc("POST /_emulator/interrupt", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

@@ -231,6 +231,26 @@ func (e *Emulator) StallResponses(action string, n int, d time.Duration) {
 	e.stalls[action] = &stall{n: n, d: d}
 }
 
+// StallEntry is one armed stall: the next Count calls of Action hold
+// their response for Duration.
+type StallEntry struct {
+	Action   string   `json:"action"`
+	Count    int      `json:"count"`
+	Duration Duration `json:"duration"`
+}
+
+// Stalls lists the armed stalls, by action.
+func (e *Emulator) Stalls() []StallEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := []StallEntry{}
+	for _, action := range sortedKeys(e.stalls) {
+		s := e.stalls[action]
+		out = append(out, StallEntry{Action: action, Count: s.n, Duration: Duration(s.d)})
+	}
+	return out
+}
+
 // takeStall returns how long the response of this call must be held.
 func (e *Emulator) takeStall(api, action string) time.Duration {
 	e.mu.Lock()

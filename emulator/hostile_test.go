@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,6 +307,9 @@ func TestControlValuesCheckedLikeFlags(t *testing.T) {
 		{"/_emulator/stall", `{"action":"` + strings.Repeat("X", 4096) + `","count":1}`, `is not an action the emulator serves`},
 		{"/_emulator/stall", `{"action":"ec2:DeleteInstances","count":1}`, `is not an action the emulator serves`},
 		{"/_emulator/stall", `{"action":"RunInstances","count":1,"duration":"-1s"}`, `"duration" -1s is out of range`},
+		{"/_emulator/stall", `{"action":"RunInstances","count":-1,"duration":"1s"}`, `"count" -1 is out of range`},
+		{"/_emulator/stall", `{"action":"RunInstances","count":1000000000,"duration":"1s"}`, `"count" 1000000000 is out of range: want the number of calls to stall, from 0 (clears the stall) to 10000`},
+		{"/_emulator/stall", `{"action":"RunInstances","duration":"1s"}`, `"count" missing`},
 		{"/_emulator/interrupt", `{"instance_id":"i-1","in":1e300}`, `out of range`},
 		{"/_emulator/stock", `{"instance_type":"` + strings.Repeat("p", 1000) + `.x","count":1}`, `instance type`},
 		{"/_emulator/stock", `{"instance_type":"p4d.24xlarge","zone":"Mars!","count":1}`, `zone "Mars!"`},
@@ -321,8 +325,55 @@ func TestControlValuesCheckedLikeFlags(t *testing.T) {
 	if time.Duration(st.Latency) != time.Millisecond || time.Duration(st.BootDelay) != time.Second || st.FaultRate != 0 {
 		t.Errorf("settings after refused changes: %+v, want them unchanged", st)
 	}
-	if len(emu.Stock()) != 0 || len(emu.Quotas()) != 0 {
-		t.Errorf("refused stock or quota settings were kept: %v %v", emu.Stock(), emu.Quotas())
+	if len(emu.Stock()) != 0 || len(emu.Quotas()) != 0 || len(emu.Stalls()) != 0 {
+		t.Errorf("refused stock, quota or stall settings were kept: %v %v %v", emu.Stock(), emu.Quotas(), emu.Stalls())
+	}
+}
+
+// TestStateListsStalls: an armed stall shows in /_emulator/state with the
+// calls it has left, and clearing it (count 0) removes it.
+func TestStateListsStalls(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	stalls := func() []emulator.StallEntry {
+		t.Helper()
+		resp, err := hc.Get(srv.URL + "/_emulator/state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st emulator.State
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Stalls
+	}
+	for _, tt := range []struct {
+		body string
+		want []emulator.StallEntry
+	}{
+		{`{"action":"ec2:RunInstances","count":3,"duration":"24h"}`,
+			[]emulator.StallEntry{{Action: "ec2:RunInstances", Count: 3, Duration: emulator.Duration(24 * time.Hour)}}},
+		{`{"action":"DescribeInstances","count":1,"duration":"0s"}`,
+			[]emulator.StallEntry{{Action: "DescribeInstances", Count: 1}, {Action: "ec2:RunInstances", Count: 3, Duration: emulator.Duration(24 * time.Hour)}}},
+		{`{"action":"ec2:RunInstances","count":0}`,
+			[]emulator.StallEntry{{Action: "DescribeInstances", Count: 1}}},
+	} {
+		if code, out := postJSON(t, hc, srv.URL+"/_emulator/stall", tt.body); code != 200 {
+			t.Fatalf("POST /_emulator/stall %s: %d %v", tt.body, code, out)
+		}
+		if got := stalls(); !slices.Equal(got, tt.want) {
+			t.Errorf("after %s: stalls %+v, want %+v", tt.body, got, tt.want)
+		}
+	}
+	// The stalled DescribeInstances (0s) uses the stall up.
+	if status, code, _ := rawCall(t, hc, srv.URL, ec2Form("Action", "DescribeInstances"), nil); status != 200 {
+		t.Fatalf("DescribeInstances: %d %s", status, code)
+	}
+	if got := stalls(); len(got) != 0 {
+		t.Errorf("stalls after the stalled call: %+v, want none", got)
 	}
 }
 

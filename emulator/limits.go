@@ -48,6 +48,9 @@ const (
 	// MaxTagSpecifications bounds TagSpecification.N of RunInstances (one
 	// per resource type: instance, volume, network interface, …).
 	MaxTagSpecifications = 10
+	// MaxStallCount bounds how many calls one POST /_emulator/stall
+	// stalls.
+	MaxStallCount = 10_000
 	// MaxSettingDuration bounds the latency, boot delay, stall and
 	// interruption notice the flags and the control API accept.
 	MaxSettingDuration = 24 * time.Hour
