@@ -121,6 +121,10 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		writeEC2Error(w, c.requestID, errorf(http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded."))
 		return
 	}
+	if err := checkEC2Params(c.p); err != nil {
+		writeEC2Error(w, c.requestID, err)
+		return
+	}
 	if strings.EqualFold(c.p.Get("DryRun"), "true") {
 		writeEC2Error(w, c.requestID, errorf(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set."))
 		return
@@ -185,6 +189,28 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(body)
+}
+
+// checkEC2Params refuses a parameter given more than once (the query
+// string and the body count together) and a list index that is not a
+// plain number from 1 to MaxListIndex: the Query protocol's lists start at
+// 1, and an SDK never repeats a name.
+func checkEC2Params(p url.Values) *apiError {
+	for _, k := range sortedKeys(p) {
+		if n := len(p[k]); n > 1 {
+			return errorf(http.StatusBadRequest, "InvalidParameterValue", "The parameter %s is given %d times; give it once.", echo(k), n)
+		}
+		for _, seg := range strings.Split(k, ".")[1:] {
+			i, err := strconv.Atoi(seg)
+			if err != nil {
+				continue // not a list index
+			}
+			if i < 1 || i > MaxListIndex || strconv.Itoa(i) != seg {
+				return errorf(http.StatusBadRequest, "InvalidParameterValue", "The parameter %s has the list index %s: list indexes run from 1 to %d.", echo(k), echo(seg), MaxListIndex)
+			}
+		}
+	}
+	return nil
 }
 
 // indexed collects the values of prefix.1, prefix.2, … in index order.

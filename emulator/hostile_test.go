@@ -163,6 +163,68 @@ func TestEC2LaunchCounts(t *testing.T) {
 	}
 }
 
+// TestEC2RepeatedAndOutOfRangeParameters: a parameter given twice, and a
+// list index that is 0, beyond MaxListIndex or not written plainly, are
+// refused with InvalidParameterValue naming the parameter, and change
+// nothing; the largest index is accepted.
+func TestEC2RepeatedAndOutOfRangeParameters(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.EC2Handler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	with := func(f url.Values, kv ...string) url.Values {
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Add(kv[i], kv[i+1])
+		}
+		return f
+	}
+	describe := func(kv ...string) url.Values { return with(ec2Form("Action", "DescribeInstances"), kv...) }
+	maxIndex := strconv.Itoa(emulator.MaxListIndex)
+	for _, tt := range []struct {
+		name      string
+		form      url.Values
+		status    int
+		code, msg string
+	}{
+		{"MinCount twice", with(runForm("1", "1"), "MinCount", "3"), 400, "InvalidParameterValue", "MinCount is given 2 times"},
+		{"MaxCount twice, same value", with(runForm("1", "1"), "MaxCount", "1"), 400, "InvalidParameterValue", "MaxCount is given 2 times"},
+		{"Filter.0", describe("Filter.0.Name", "instance-type", "Filter.0.Value.1", "x"), 400, "InvalidParameterValue", "Filter.0."},
+		{"Filter.99999999999", describe("Filter.99999999999.Name", "instance-type", "Filter.99999999999.Value.1", "x"), 400, "InvalidParameterValue", "list indexes run from 1 to " + maxIndex},
+		{"Filter.01", describe("Filter.01.Name", "instance-type", "Filter.01.Value.1", "x"), 400, "InvalidParameterValue", "Filter.01."},
+		{"Value.0", describe("Filter.1.Name", "instance-type", "Filter.1.Value.0", "x"), 400, "InvalidParameterValue", "Filter.1.Value.0"},
+		{"InstanceId.-1", describe("InstanceId.-1", "i-0123456789abcdef0"), 400, "InvalidParameterValue", "InstanceId.-1"},
+		{"InstanceId.+1", describe("InstanceId.+1", "i-0123456789abcdef0"), 400, "InvalidParameterValue", "InstanceId.+1"},
+		{"the largest index", describe("Filter."+maxIndex+".Name", "instance-type", "Filter."+maxIndex+".Value.1", "x"), 200, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := errorCode(body); resp.StatusCode != tt.status || code != tt.code || !strings.Contains(string(body), tt.msg) {
+				t.Errorf("%d %q %s, want %d %q naming %q", resp.StatusCode, code, body, tt.status, tt.code, tt.msg)
+			}
+		})
+	}
+	// Action in the query string and again in the body counts as twice.
+	if status, code, _ := rawCall(t, hc, srv.URL+"?Action=RunInstances", ec2Form("Action", "DescribeInstances"), nil); status != 400 || code != "InvalidParameterValue" {
+		t.Errorf("Action in the query and the body: %d %q, want 400 InvalidParameterValue", status, code)
+	}
+	if n := len(emu.Instances()); n != 0 {
+		t.Errorf("refused calls launched %d instances", n)
+	}
+}
+
 // TestECSBounds: ECS's Amount, PageNumber, SpotPriceLimit and RegionId
 // are bounded with ECS's codes.
 func TestECSBounds(t *testing.T) {

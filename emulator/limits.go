@@ -24,6 +24,9 @@ const (
 	MaxHeaderBytes = 1 << 20
 	// MaxParams bounds the number of distinct parameter names in one call.
 	MaxParams = 4096
+	// MaxListIndex bounds the N of an EC2 list parameter (InstanceId.N,
+	// Filter.N.Value.M): a list no call could fill has no use for more.
+	MaxListIndex = MaxParams
 	// MaxEC2LaunchCount is the most instances one EC2 RunInstances call
 	// creates: the emulated account's instance quota per launch. A larger
 	// MaxCount launches this many (EC2 launches "the largest possible
