@@ -119,9 +119,12 @@ func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
 		v.errf(dp+".command", "empty command: write the program and its arguments, e.g. [scontrol, update, \"nodename={{.Name}}\", state=drain, reason=spillway], or leave command out for no hook")
 	}
 	for i, arg := range p.Drain.Command {
-		out, ok := v.template(fmt.Sprintf("%s.command[%d]", dp, i), arg)
-		if ok && i == 0 && strings.TrimSpace(out) == "" {
-			v.errf(fmt.Sprintf("%s.command[%d]", dp, i), "the program is empty: the first element names the program to run, e.g. scontrol")
+		path := fmt.Sprintf("%s.command[%d]", dp, i)
+		out, ok := v.template(path, arg)
+		// An empty element renders nothing without being run, so the
+		// program's check does not depend on the template having run.
+		if i == 0 && (arg == "" || ok) && strings.TrimSpace(out) == "" && !v.d.failed[path] {
+			v.errf(path, "the program is empty: the first element names the program to run, e.g. scontrol")
 		}
 	}
 	if h := p.Drain.HTTP; h != nil && !v.d.failed[dp+".http"] {
