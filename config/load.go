@@ -530,6 +530,7 @@ func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]boo
 				srcs = val.Content
 			}
 			for _, s := range srcs {
+				at := s // where it is written, not its anchor
 				for s.Kind == yaml.AliasNode && s.Alias != nil {
 					s = s.Alias
 				}
@@ -538,6 +539,10 @@ func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]boo
 					d.errNode(k, path, "merge key <<: refers to the mapping it is in; remove the recursive anchor")
 				case s.Kind == yaml.MappingNode:
 					merged = append(merged, d.pairs(s, path, merging)...)
+				default:
+					// As yaml.v3's own decoder: a merge of anything
+					// else would be silently ignored.
+					d.errNode(at, path, fmt.Sprintf("merge key <<: want a mapping (<<: *defaults) or a list of mappings (<<: [*a, *b]) to merge, got %s", cfgKindName(s)))
 				}
 			}
 			continue
