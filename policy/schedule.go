@@ -82,7 +82,9 @@ func cfgUntil(until, now time.Time) string {
 
 // CheckCron reports whether spec is a cron expression ScheduleFloors can
 // use: 5 fields, optionally prefixed CRON_TZ=Area/City (or TZ=), firing on
-// some date. The error says what is wrong and what would be valid.
+// some date. The zone must be named: Local (the host's zone) is refused,
+// so a schedule does not move with the host. The error says what is wrong
+// and what would be valid.
 func CheckCron(spec string) error {
 	_, err := cfgCompileCron(spec)
 	return err
@@ -114,6 +116,9 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
 		tz, rest, _ := strings.Cut(s, " ")
 		_, name, _ := strings.Cut(tz, "=")
+		if name == "Local" {
+			return nil, fmt.Errorf("bad cron %q: time zone Local is the zone of the host the server runs on, so the schedule would move with the host; name the zone, such as Europe/Berlin, or leave the prefix out for UTC", spec)
+		}
 		loc, err := time.LoadLocation(name)
 		if err != nil || name == "" {
 			return nil, fmt.Errorf("bad cron %q: unknown time zone %q: use an IANA zone such as Europe/Berlin, America/New_York or UTC", spec, name)
