@@ -406,6 +406,7 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 			}
 		}
 
+		v.explicitZeros(pp, p, minGPUs, minPrice)
 		max := p.Limits.MaxGPUs
 		if max > 0 && minGPUs > 0 && max < minGPUs {
 			v.errf(pp+".limits.max_gpus", "max_gpus %d is below the smallest offering's %d GPUs: no instance could ever launch", max, minGPUs)
@@ -423,6 +424,27 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 				v.errf(pp+".manual.max_gpus", "%d is more than limits.max_gpus %d: a manual burst can never exceed the pool's limit; use at most %d", p.Manual.MaxGPUs, max, max)
 			}
 		}
+	}
+}
+
+// explicitZeros refuses a 0 written for a limit whose 0 means "none"
+// (limits.max_gpus, limits.max_cost_per_hour, manual.max_ttl): an operator
+// writing 0 to stop a pool would get the opposite, no cap at all. Left out,
+// each is no cap; manual.max_gpus: 0, which does refuse manual bursts, is
+// another matter.
+func (v *cfgValidator) explicitZeros(pp string, p *policy.Pool, minGPUs int, minPrice float64) {
+	if path := pp + ".limits.max_gpus"; v.has(path) && p.Limits.MaxGPUs == 0 {
+		v.errf(path, "max_gpus: 0 would cap the pool at no GPUs, which is never what a burst pool wants: leave it out for no GPU cap, or give at least %d (the smallest offering's GPUs); to stop the pool from bursting, remove the pool or run the server with --dry-run", max(minGPUs, 1))
+	}
+	if path := pp + ".limits.max_cost_per_hour"; v.has(path) && p.Limits.MaxCostPerHour == 0 {
+		least := "more than 0 USD/h"
+		if minPrice > 0 {
+			least = fmt.Sprintf("at least %s USD/h (the cheapest offering's price)", cfgFloat(minPrice))
+		}
+		v.errf(path, "max_cost_per_hour: 0 would cap the pool at no spend, which is never what a burst pool wants: leave it out for no cost cap, or give %s", least)
+	}
+	if path := pp + ".manual.max_ttl"; v.has(path) && p.Manual.MaxTTL == 0 {
+		v.errf(path, "max_ttl: 0s would end every manual burst at once: leave it out for no limit on how long one lasts, or give the longest, e.g. 12h; manual.max_gpus: 0 refuses manual bursts")
 	}
 }
 

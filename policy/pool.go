@@ -171,11 +171,12 @@ func (k OfferingKey) String() string {
 
 // Limits are hard caps a pool never exceeds.
 type Limits struct {
-	// MaxGPUs caps the burst GPUs held at once; 0 (or left out) is no GPU
-	// cap. Schedules and manual bursts may not ask for more.
+	// MaxGPUs caps the burst GPUs held at once; 0 (left out) is no GPU
+	// cap, and config refuses a 0 written out, which reads as "none".
+	// Schedules and manual bursts may not ask for more.
 	MaxGPUs int `yaml:"max_gpus,omitempty"`
 	// MaxCostPerHour caps the USD per hour of all burst instances together;
-	// 0 is no cap.
+	// 0 (left out) is no cap, and config refuses a 0 written out.
 	MaxCostPerHour float64 `yaml:"max_cost_per_hour,omitempty"`
 	// Budget caps spend per calendar period; nil is no budget.
 	Budget *Budget `yaml:"budget,omitempty"`
@@ -355,7 +356,8 @@ type Manual struct {
 	// MaxGPUs is the most one manual burst may ask for (at most
 	// Limits.MaxGPUs); 0 refuses manual bursts.
 	MaxGPUs int `yaml:"max_gpus,omitempty"`
-	// MaxTTL is the longest a manual burst may last; 0 is no limit.
+	// MaxTTL is the longest a manual burst may last; 0 (left out) is no
+	// limit, and config refuses a 0 written out.
 	MaxTTL Duration `yaml:"max_ttl,omitempty"`
 }
 
