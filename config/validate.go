@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -407,6 +408,7 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 		}
 
 		v.explicitZeros(pp, p, minGPUs, minPrice)
+		v.budgetAdmitsALaunch(pp, p)
 		max := p.Limits.MaxGPUs
 		if max > 0 && minGPUs > 0 && max < minGPUs {
 			v.errf(pp+".limits.max_gpus", "max_gpus %d is below the smallest offering's %d GPUs: no instance could ever launch", max, minGPUs)
@@ -446,6 +448,44 @@ func (v *cfgValidator) explicitZeros(pp string, p *policy.Pool, minGPUs int, min
 	if path := pp + ".manual.max_ttl"; v.has(path) && p.Manual.MaxTTL == 0 {
 		v.errf(path, "max_ttl: 0s would end every manual burst at once: leave it out for no limit on how long one lasts, or give the longest, e.g. 12h; manual.max_gpus: 0 refuses manual bursts")
 	}
+}
+
+// budgetAdmitsALaunch refuses a budget below what one launch of the
+// cheapest offering certainly commits within a period
+// (policy.LeastLaunchCommit), as max_cost_per_hour below the cheapest
+// price is refused: no instance could ever launch.
+func (v *cfgValidator) budgetAdmitsALaunch(pp string, p *policy.Pool) {
+	b := p.Limits.Budget
+	path := pp + ".limits.budget.amount"
+	if b == nil || b.Amount <= 0 || !slices.Contains(cfgPeriods, b.Period) || v.d.failed[path] {
+		return // none, or already reported
+	}
+	least, cheapest := 0.0, -1
+	for j := range p.Offerings {
+		c := policy.LeastLaunchCommit(p, p.Offerings[j])
+		if c <= 0 {
+			return // an offering without a price: nothing is certain
+		}
+		if cheapest < 0 || c < least {
+			least, cheapest = c, j
+		}
+	}
+	if cheapest < 0 || b.Amount >= least {
+		return
+	}
+	o := p.Offerings[cheapest]
+	why := "its minimum charge, all a soft budget counts of a launch at a period's very end"
+	if !b.Soft() {
+		why = "half its cost until drain_timeout after the next evaluation, as a period's end may split that, and at least its minimum charge"
+	}
+	v.errf(path, "budget %s USD per %s is below %s USD, the least any launch commits within one period (offerings[%d], %s at %s USD/h: %s): no instance could ever launch; give at least %s, or leave budget out",
+		cfgFloat(b.Amount), b.Period, cfgMoney(least), cheapest, o.InstanceType, cfgFloat(o.PricePerHour), why, cfgMoney(least))
+}
+
+// cfgMoney shows an amount of USD rounded up to the cent, so that "at
+// least" it is enough.
+func cfgMoney(f float64) string {
+	return strconv.FormatFloat(math.Ceil(f*100)/100, 'f', 2, 64)
 }
 
 func cfgFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

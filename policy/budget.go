@@ -258,3 +258,26 @@ func PeriodBounds(p BudgetPeriod, now time.Time) (start, end time.Time) {
 		return start, start.AddDate(0, 1, 0)
 	}
 }
+
+// LeastLaunchCommit is the least one launch of offering o can commit
+// within a single budget period of pool's budget, wherever in the period
+// it falls: a budget whose amount is below it for every offering admits
+// no launch, ever. With a hard budget a launch commits its billed cost
+// until drain_timeout after the next evaluation (decHoldSpan), which a
+// period's end may split in two, so at least half of it lands in one
+// period; and never less than the offering's minimum charge (60 s, or an
+// hour for hourly billing), which the period it starts in always holds.
+// With a soft budget only the current period counts, so a launch at its
+// very end commits the minimum charge alone. 0 for an offering without a
+// price, or a pool without a budget.
+func LeastLaunchCommit(pool *Pool, o Offering) float64 {
+	b := pool.Limits.Budget
+	if b == nil || o.PricePerHour <= 0 {
+		return 0
+	}
+	least := decBilled(&o, 1) // the minimum charge
+	if !b.Soft() {
+		least = max(least, decBilled(&o, decHoldSpan(pool))/2)
+	}
+	return least
+}

@@ -545,7 +545,9 @@ func TestRealisticCloudSpotByCloud(t *testing.T) {
 // what it cost, from a run of the same policy without it, in the table
 // and in --json (without_limit).
 func TestSimulateBindingBudget(t *testing.T) {
-	cfg := strings.Replace(string(configs.BacktestYAML), "amount: 1000000", "amount: 100", 1)
+	// 300 USD a month holds a 1-GPU instance (its least commitment is 257.06
+	// USD: drain_timeout is 168h), not an 8-GPU one.
+	cfg := strings.Replace(string(configs.BacktestYAML), "amount: 1000000", "amount: 300", 1)
 	if cfg == string(configs.BacktestYAML) {
 		t.Fatal("the bundled backtest config no longer has a budget of 1000000 to lower")
 	}
