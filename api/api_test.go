@@ -340,36 +340,6 @@ func FuzzDecodeCreateBurst(f *testing.F) {
 	})
 }
 
-func TestCheckListen(t *testing.T) {
-	for _, tc := range []struct {
-		addr        string
-		tls, insec  bool
-		ok          bool
-		errContains string
-	}{
-		{"127.0.0.1:8700", false, false, true, ""},
-		{"[::1]:8700", false, false, true, ""},
-		{"localhost:8700", false, false, true, ""},
-		{"127.8.9.10:8700", false, false, true, ""},
-		{"0.0.0.0:8700", false, false, false, `listen address "0.0.0.0:8700" (0.0.0.0) is not loopback and server.tls is not set`},
-		{":8700", false, false, false, "(every interface)"},
-		{"10.1.2.3:8700", false, false, false, "pass --insecure-listen"},
-		{"10.1.2.3:8700", true, false, true, ""},
-		{"10.1.2.3:8700", false, true, true, ""},
-		{"[::ffff:127.0.0.1]:8700", false, false, true, ""},
-		{"example:8700", false, false, false, "not loopback"},
-		{"127.0.0.1", false, false, false, "is not host:port"},
-	} {
-		err := api.CheckListen(tc.addr, tc.tls, tc.insec)
-		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.errContains)) {
-			t.Errorf("CheckListen(%q, tls=%v, insecure=%v) = %v", tc.addr, tc.tls, tc.insec, err)
-		}
-		if err != nil && tc.errContains != "is not host:port" && !errors.Is(err, api.ErrInsecureListen) {
-			t.Errorf("%q: %v does not wrap ErrInsecureListen", tc.addr, err)
-		}
-	}
-}
-
 func TestClientErrors(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()

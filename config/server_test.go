@@ -2,8 +2,16 @@ package config
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -145,6 +153,152 @@ func TestValidateForServer(t *testing.T) {
 		}
 		if err := cfg.ValidateForServer(); err != nil {
 			t.Errorf("%s is meant to run a server: %v", f, err)
+		}
+	}
+}
+
+// TestValidateForServerOpens: what the server opens when it starts (its
+// listen address, its state file's place, its TLS key pair) is refused by
+// ValidateForServer too, each at its field's place: every
+// testdata/*.server.yaml against its .err file.
+func TestValidateForServerOpens(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.server.yaml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("found %v (%v), want the server's refusals covered", files, err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".server.yaml"), func(t *testing.T) {
+			cfg, err := Load(f)
+			if err != nil {
+				t.Fatalf("the fixture must parse: %v", err)
+			}
+			err = cfg.ValidateForServer()
+			var verr *ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("got %v, want a *ValidationError", err)
+			}
+			for _, fe := range verr.Errors {
+				if fe.File != f || fe.Line <= 1 {
+					t.Errorf("problem %q is not placed at its field", fe.Error())
+				}
+			}
+			// The messages name the files as resolved (absolute): shown
+			// here relative to the package, wherever it is checked out.
+			abs, err2 := filepath.Abs("testdata")
+			if err2 != nil {
+				t.Fatal(err2)
+			}
+			checkGolden(t, f+".err", strings.ReplaceAll(err.Error(), abs, "testdata")+"\n")
+		})
+	}
+
+	// --insecure-listen allows the public address; the state is still refused.
+	cfg, err := Load("testdata/listen_public.server.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.ValidateForServer(InsecureListen(true))
+	var verr *ValidationError
+	if !errors.As(err, &verr) || len(verr.Errors) != 1 || verr.Errors[0].Field != "server.state" {
+		t.Errorf("with InsecureListen: %v, want the state's problem alone", err)
+	}
+	// --listen replaces the file's address: it is checked where applied.
+	cfg.Server.State = filepath.Join(t.TempDir(), "spillway.db")
+	if err := cfg.ValidateForServer(ListenFromFlag(true)); err != nil {
+		t.Errorf("with ListenFromFlag: %v, want no problem", err)
+	}
+}
+
+// TestTLSLoad: a key pair that loads, and which field each failure is.
+func TestTLSLoad(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	if _, err := (&TLS{CertFile: certFile, KeyFile: keyFile}).Load(); err != nil {
+		t.Fatalf("a good pair: %v", err)
+	}
+	for _, tc := range []struct {
+		name       string
+		cert, key  string
+		field      string
+		notExist   bool
+		errContain string
+	}{
+		{name: "no cert", cert: filepath.Join(dir, "nope.crt"), key: keyFile, field: "cert_file", notExist: true},
+		{name: "no key", cert: certFile, key: filepath.Join(dir, "nope.key"), field: "key_file", notExist: true},
+		{name: "neither", cert: filepath.Join(dir, "nope.crt"), key: filepath.Join(dir, "nope.key"), field: "cert_file", notExist: true, errContain: "server.tls.key_file: the private key cannot be read"},
+		{name: "a directory", cert: dir, key: keyFile, field: "cert_file", errContain: "is a directory"},
+		{name: "swapped", cert: keyFile, key: certFile, field: "", errContain: "want a PEM certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := (&TLS{CertFile: tc.cert, KeyFile: tc.key}).Load()
+			var te *TLSError
+			if !errors.As(err, &te) || te.Field != tc.field {
+				t.Fatalf("Load = %v, want a *TLSError of field %q", err, tc.field)
+			}
+			if tc.notExist && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%v does not wrap os.ErrNotExist", err)
+			}
+			if !strings.Contains(err.Error(), tc.errContain) {
+				t.Errorf("%v does not say %q", err, tc.errContain)
+			}
+		})
+	}
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "spillway-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for f, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
+func TestCheckListen(t *testing.T) {
+	for _, tc := range []struct {
+		addr        string
+		tls, insec  bool
+		ok          bool
+		errContains string
+		insecure    bool // the refusal wraps ErrInsecureListen
+	}{
+		{addr: "127.0.0.1:8700", ok: true},
+		{addr: "[::1]:8700", ok: true},
+		{addr: "localhost:8700", ok: true},
+		{addr: "127.8.9.10:8700", ok: true},
+		{addr: "0.0.0.0:8700", errContains: `listen address "0.0.0.0:8700" (0.0.0.0) is not loopback and server.tls is not set`, insecure: true},
+		{addr: ":8700", errContains: "(every interface)", insecure: true},
+		{addr: "10.1.2.3:8700", errContains: "pass --insecure-listen", insecure: true},
+		{addr: "10.1.2.3:8700", tls: true, ok: true},
+		{addr: "10.1.2.3:8700", insec: true, ok: true},
+		{addr: "[::ffff:127.0.0.1]:8700", ok: true},
+		{addr: "example:8700", errContains: `host "example" is not an IP address or localhost`},
+		{addr: "nonexistent.invalid:8700", tls: true, errContains: `host "nonexistent.invalid" is not an IP address or localhost`},
+		{addr: "127.0.0.1", errContains: "is not host:port"},
+	} {
+		err := CheckListen(tc.addr, tc.tls, tc.insec)
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.errContains)) {
+			t.Errorf("CheckListen(%q, tls=%v, insecure=%v) = %v, want %q", tc.addr, tc.tls, tc.insec, err, tc.errContains)
+		}
+		if errors.Is(err, ErrInsecureListen) != tc.insecure {
+			t.Errorf("%q: %v: wraps ErrInsecureListen %v, want %v", tc.addr, err, !tc.insecure, tc.insecure)
 		}
 	}
 }

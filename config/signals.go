@@ -157,9 +157,16 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 // a malformed skip_reasons pattern, a password_env that is not set, a
 // targets file that cannot be read; nothing is contacted), and every aws
 // or alicloud provider without a subnet or without an image or launch
-// template.
-func (c *Config) ValidateForServer() error {
-	var errs []FieldError
+// template; and what the server opens when it starts (CheckListen,
+// CheckStatePath, TLS.Load): a listen address it would refuse, a state
+// file in a folder that does not exist or that is a directory, a TLS
+// certificate or key that does not load.
+func (c *Config) ValidateForServer(opts ...ServerOption) error {
+	var checks serverChecks
+	for _, o := range opts {
+		o(&checks)
+	}
+	errs := c.serverSectionErrors(checks)
 	for _, name := range cfgNames(c.Providers) {
 		for _, pr := range c.Providers[name].problems() {
 			if pr.serverOnly {

@@ -19,7 +19,6 @@ import (
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
 
-	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/configs"
@@ -167,7 +166,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
-	if err := api.CheckListen(o.listen, false, false); err != nil {
+	if err := config.CheckListen(o.listen, false, false); err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	tr, err := loadDemoTrace(o.trace)

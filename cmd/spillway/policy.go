@@ -30,7 +30,7 @@ See configs/examples/spillway.yaml for a complete, annotated example.`,
 }
 
 func newPolicyValidateCmd() *cobra.Command {
-	var server bool
+	var server, insecureListen bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check configs and print every problem, or a summary of what they allow",
@@ -56,8 +56,12 @@ A config fit for a backtest (spillway simulate) may lack what the server
 needs: with --server, validate also reports every pool without signals,
 every signal source that cannot be built (a malformed skip_reasons pattern,
 a password_env that is not set here, a targets file that cannot be read;
-no source is contacted), and every aws or alicloud provider without a
-subnet or an image, as spillway server would.
+no source is contacted), every aws or alicloud provider without a
+subnet or an image, and what the server opens when it starts: a listen
+address it would refuse (a host name, or an address that is not loopback
+without server.tls, unless --insecure-listen), a state file whose folder
+does not exist or that is a directory, and a TLS certificate and key that
+do not load; as spillway server would, which refuses the same at start.
 
 When a file is valid, validate prints a summary of it with defaults applied: the
 server, the pools, their limits, signals, join and drain hooks, and their
@@ -74,7 +78,7 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 			for _, path := range args {
 				cfg, err := config.LoadContext(cmd.Context(), path)
 				if err == nil && server {
-					err = cfg.ValidateForServer()
+					err = cfg.ValidateForServer(config.InsecureListen(insecureListen))
 				}
 				if err != nil {
 					badFiles++
@@ -99,7 +103,8 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool that can be built, subnets and images)")
+	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool that can be built, subnets and images, the listen address, the state file's folder, the TLS key pair)")
+	cmd.Flags().BoolVar(&insecureListen, "insecure-listen", false, "with --server: allow a non-loopback listen address without TLS, as spillway server --insecure-listen does")
 	return cmd
 }
 

@@ -98,6 +98,40 @@ func TestPolicyValidateServer(t *testing.T) {
 	}
 }
 
+// TestPolicyValidateServerOpens: validate --server refuses what the
+// server would refuse when it starts, at its line; --insecure-listen
+// allows a public address as it does for the server.
+func TestPolicyValidateServerOpens(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{name: "public listen, missing state folder", args: []string{"../../config/testdata/listen_public.server.yaml"},
+			want: []string{":6:11: server.listen: listen address \"0.0.0.0:18700\" (0.0.0.0) is not loopback", ":7:10: server.state: the folder /nonexistent/dir"}},
+		{name: "missing TLS files", args: []string{"../../config/testdata/tls_missing.server.yaml"},
+			want: []string{":6:16: server.tls.cert_file: the certificate cannot be read", ":7:15: server.tls.key_file: the private key cannot be read"}},
+		{name: "insecure listen allowed", args: []string{"--insecure-listen", "../../config/testdata/listen_public.server.yaml"},
+			want: []string{"server.state"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, err := runPolicyCmd(t, append([]string{"validate", "--server"}, tc.args...)...)
+			var ec *exitCodeError
+			if !errors.As(err, &ec) || ec.code != 1 {
+				t.Fatalf("validate --server %v: %v, want exit code 1", tc.args, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			if strings.Contains(errOut, "server.listen") != strings.Contains(strings.Join(tc.want, " "), "server.listen") {
+				t.Errorf("server.listen reported or not against expectations:\n%s", errOut)
+			}
+		})
+	}
+}
+
 func TestPolicyValidateMissingFile(t *testing.T) {
 	_, errOut, err := runPolicyCmd(t, "validate", "does-not-exist.yaml")
 	var ec *exitCodeError

@@ -80,7 +80,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
-	if err := cfg.ValidateForServer(); err != nil {
+	if err := cfg.ValidateForServer(config.InsecureListen(o.insecureListen), config.ListenFromFlag(o.listen != "")); err != nil {
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
 	if o.listen != "" {

@@ -142,7 +142,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	}
 	s.ln = deps.listener
 	if s.ln == nil {
-		if err := api.CheckListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
+		if err := config.CheckListen(cfg.Server.Listen, cfg.Server.TLS != nil, deps.insecureListen); err != nil {
 			return nil, err
 		}
 		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {

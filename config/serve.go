@@ -1,0 +1,182 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+)
+
+// What `spillway server` needs of its server section beyond its form:
+// checked by ValidateForServer (so `policy validate --server` reports it
+// at its place in the file) and used by the server when it starts, one
+// implementation for both.
+
+// ErrInsecureListen is wrapped by CheckListen's refusal of a listen
+// address that is not loopback when the server has no TLS.
+var ErrInsecureListen = errors.New("refusing to serve tokens in clear text")
+
+// CheckListen checks a listen address (host:port): the host must be an IP
+// address, localhost or empty (every interface), since a host name would
+// be looked up only when the server starts; and without TLS it must be
+// loopback, unless insecureListen says the operator wants it anyway
+// (--insecure-listen): tokens would cross the network in clear text. The
+// refusal of a non-loopback address wraps ErrInsecureListen.
+func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q is not host:port (e.g. 127.0.0.1:8700): %w", addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("listen address %q has no port: use host:port, e.g. 127.0.0.1:8700", addr)
+	}
+	ip, ipErr := netip.ParseAddr(host)
+	if host != "" && host != "localhost" && ipErr != nil {
+		return fmt.Errorf("listen address %q: host %q is not an IP address or localhost: the server listens on an address, write one such as 127.0.0.1:%s (loopback), [::1]:%s or :%s (every interface, with tls)", addr, host, port, port, port)
+	}
+	if tlsConfigured || insecureListen || host == "localhost" || (ipErr == nil && ip.Unmap().IsLoopback()) {
+		return nil
+	}
+	shown := host
+	if shown == "" {
+		shown = "every interface"
+	}
+	return fmt.Errorf("listen address %q (%s) is not loopback and server.tls is not set: %w; configure server.tls, listen on 127.0.0.1, or pass --insecure-listen on a trusted network", addr, shown, ErrInsecureListen)
+}
+
+// CheckStatePath checks a SQLite state path: it must not be a directory,
+// and the directory it is in must exist (the server creates the file, not
+// its folders).
+func CheckStatePath(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory: name the SQLite file in it, e.g. %s", path, filepath.Join(path, "spillway.db"))
+		}
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state file: %w", err)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the folder %s of the state file does not exist: create it (the server creates the file, not its folders): %w", dir, err)
+	case err != nil:
+		return fmt.Errorf("the folder of the state file: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s, where the state file would be, is not a folder", dir)
+	}
+	return nil
+}
+
+// TLSError is a certificate or key that cannot be loaded: Field is
+// "cert_file", "key_file", or "" when the pair does not load as a whole.
+type TLSError struct {
+	Field string
+	Err   error
+}
+
+func (e *TLSError) Error() string {
+	if e.Field == "" {
+		return "server.tls: " + e.Err.Error()
+	}
+	return "server.tls." + e.Field + ": " + e.Err.Error()
+}
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// Load reads the certificate and its key, as the server does before it
+// starts: a missing or unreadable file is a *TLSError naming its field
+// (both, joined, when both are), and so is a pair that does not parse or
+// match.
+func (t *TLS) Load() (tls.Certificate, error) {
+	if ps := t.fileProblems(); len(ps) > 0 {
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		return tls.Certificate{}, errors.Join(errs...)
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return tls.Certificate{}, &TLSError{Err: fmt.Errorf("cannot load %s with %s (want a PEM certificate and its PEM private key): %w", t.CertFile, t.KeyFile, err)}
+	}
+	return cert, nil
+}
+
+// fileProblems reports each of the two files that cannot be read.
+func (t *TLS) fileProblems() []*TLSError {
+	var ps []*TLSError
+	for _, f := range []struct{ field, path, what string }{
+		{"cert_file", t.CertFile, "certificate"},
+		{"key_file", t.KeyFile, "private key"},
+	} {
+		fi, err := os.Stat(f.path)
+		switch {
+		case err != nil:
+			ps = append(ps, &TLSError{Field: f.field, Err: fmt.Errorf("the %s cannot be read: %w", f.what, err)})
+		case fi.IsDir():
+			ps = append(ps, &TLSError{Field: f.field, Err: fmt.Errorf("the %s %s is a directory, not a PEM file", f.what, f.path)})
+		}
+	}
+	return ps
+}
+
+// ServerOption changes what ValidateForServer checks, as the server's
+// flags change what it runs.
+type ServerOption func(*serverChecks)
+
+type serverChecks struct {
+	insecureListen bool
+	listenFlag     bool
+}
+
+// InsecureListen: a non-loopback listen address without TLS is allowed
+// (spillway server --insecure-listen).
+func InsecureListen(on bool) ServerOption {
+	return func(c *serverChecks) { c.insecureListen = c.insecureListen || on }
+}
+
+// ListenFromFlag: server.listen is replaced by a flag (spillway server
+// --listen), which is checked where it is applied; the file's is not.
+func ListenFromFlag(on bool) ServerOption {
+	return func(c *serverChecks) { c.listenFlag = c.listenFlag || on }
+}
+
+// serverSectionErrors checks what the server opens when it starts: its
+// listen address, its SQLite state file's place, its TLS key pair.
+func (c *Config) serverSectionErrors(opts serverChecks) []FieldError {
+	var errs []FieldError
+	s := c.Server
+	if !opts.listenFlag {
+		if err := CheckListen(s.Listen, s.TLS != nil, opts.insecureListen); err != nil {
+			errs = append(errs, c.src.fieldError("server.listen", err.Error()))
+		}
+	}
+	if !s.StateIsPostgres() {
+		if err := CheckStatePath(s.State); err != nil {
+			errs = append(errs, c.src.fieldError("server.state", err.Error()))
+		}
+	}
+	if s.TLS != nil {
+		ps := s.TLS.fileProblems()
+		if len(ps) == 0 {
+			var te *TLSError
+			if _, err := s.TLS.Load(); errors.As(err, &te) {
+				ps = append(ps, te)
+			}
+		}
+		for _, p := range ps {
+			path := "server.tls"
+			if p.Field != "" {
+				path += "." + p.Field
+			}
+			errs = append(errs, c.src.fieldError(path, p.Err.Error()))
+		}
+	}
+	return errs
+}
