@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,12 +107,14 @@ func stoppedWhileStarting(log *slog.Logger, cut error) error {
 }
 
 // listenAndServe serves h on ln until ctx ends, then shuts down gracefully.
-func listenAndServe(ctx context.Context, ln net.Listener, h http.Handler, tlsCfg *config.TLS) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+// With tlsCfg (its key pair loaded) it serves HTTPS. An error serving,
+// such as a listener that fails, is returned at once.
+func listenAndServe(ctx context.Context, ln net.Listener, h http.Handler, tlsCfg *tls.Config) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg}
 	errc := make(chan error, 1)
 	go func() {
 		if tlsCfg != nil {
-			errc <- hs.ServeTLS(ln, tlsCfg.CertFile, tlsCfg.KeyFile)
+			errc <- hs.ServeTLS(ln, "", "")
 		} else {
 			errc <- hs.Serve(ln)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,7 +9,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/config"
 )
@@ -94,5 +99,78 @@ func TestServerServesHTTPSWithServerTLS(t *testing.T) {
 		if r.StatusCode == http.StatusOK {
 			t.Fatal("plain HTTP served by a TLS server")
 		}
+	}
+}
+
+// TestServerTLSMissingFilesFailsAtStart: server.tls naming files that do
+// not exist stops `spillway server` before it starts (exit 2, the file
+// named at its place in the config), with no cloud call made; it used to
+// log "started", tick, and hold a port it never served on.
+func TestServerTLSMissingFilesFailsAtStart(t *testing.T) {
+	emu, cfgPath := startServerFixtures(t)
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "server:\n", "server:\n  tls: {cert_file: nope.crt, key_file: nope.key}\n", 1)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = runFor(t, serverOptions{config: cfgPath, dryRun: true, logLevel: "warn", listen: "127.0.0.1:0"}, func() bool { return emu.Calls("DescribeInstances") > 0 })
+	var ee *exitCodeError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, "server.tls.cert_file: the certificate cannot be read") {
+		t.Fatalf("server with missing TLS files: %v, want exit 2 naming server.tls.cert_file", err)
+	}
+	if n := emu.Calls("DescribeInstances"); n != 0 {
+		t.Errorf("the server ticked (%d DescribeInstances calls) though it could not serve", n)
+	}
+
+	// Built without the config check (the demo, tests), the server loads
+	// the pair before it opens its state or anything else.
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv, err := newServer(context.Background(), cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err == nil {
+		srv.close()
+		t.Fatal("newServer with missing TLS files succeeded")
+	}
+	var te *config.TLSError
+	if !errors.As(err, &te) || te.Field != "cert_file" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("newServer: %v, want a *config.TLSError of cert_file wrapping os.ErrNotExist", err)
+	}
+	if _, err := os.Stat(cfg.Server.State); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the state %s was opened before the key pair was loaded (%v)", cfg.Server.State, err)
+	}
+}
+
+// TestServerStopsWhenItCannotServe: a server whose listener fails stops
+// ticking and returns the error, instead of running on unreachable.
+func TestServerStopsWhenItCannotServe(t *testing.T) {
+	_, cfgPath := startServerFixtures(t)
+	cfg := loadConfig(t, cfgPath)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(context.Background(), cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close() // Serve fails at its first Accept
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("run went on until its 30s deadline (%v) with no listener", err)
+	}
+	if !errors.Is(err, net.ErrClosed) {
+		t.Errorf("run = %v, want the listener's error", err)
 	}
 }

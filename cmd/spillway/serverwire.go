@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,7 @@ type server struct {
 	ln      net.Listener
 	api     http.Handler
 	elector *postgres.Elector // the leader lease with several servers on PostgreSQL; nil: always leads
+	tls     *tls.Config       // server.tls's key pair, loaded before anything starts; nil: plain HTTP
 	closers []func()
 
 	mu    sync.Mutex
@@ -75,6 +77,15 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 			s.close()
 		}
 	}()
+	// The key pair first: a server that cannot serve must not open its
+	// state, take the lease or tick.
+	if t := cfg.Server.TLS; t != nil {
+		cert, err := t.Load()
+		if err != nil {
+			return nil, err
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// st is what the API reads and writes; schedStore is what the
 	// scheduler writes through (fenced by the leader lease with several
@@ -245,7 +256,13 @@ func (s *server) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	httpErr := make(chan error, 1)
-	go func() { httpErr <- listenAndServe(ctx, s.ln, s.handler(), s.cfg.Server.TLS) }()
+	go func() {
+		err := listenAndServe(ctx, s.ln, s.handler(), s.tls)
+		if err != nil {
+			cancel() // a server that cannot serve stops ticking
+		}
+		httpErr <- err
+	}()
 	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", stateName(s.cfg.Server.State),
 		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
 	stopElector := s.startElector(ctx)
