@@ -26,11 +26,12 @@ const probeFanOut = 32
 // ones a known intent launched but no row records (a crash between the
 // launch and its record), and brings every live row up to date with the
 // cloud and its agent: vanished instances end, booting ones join or time
-// out, spot interruption notices drain at once.
-func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot) error {
+// out, spot interruption notices drain at once. The list and the probes
+// run on read, which a shutdown cancels; the rest on ctx.
+func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Snapshot) error {
 	pool := t.pr.spec.Policy.Name
 	for _, name := range t.pr.providers() {
-		insts, err := s.opts.Providers[name].List(ctx, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
+		insts, err := s.opts.Providers[name].List(read, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
 		if err != nil {
 			why := fmt.Sprintf("provider %s: listing instances failed: %v", name, err)
 			t.listFail[name] = why
@@ -42,6 +43,10 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			in.Provider = name // the provider entry that listed it, whatever the backend reports
 			t.cloud[in.ID] = in
 		}
+	}
+	if err := read.Err(); err != nil {
+		// Shut down while listing: conclude nothing from cut-short lists.
+		return fmt.Errorf("pool %s: listing stopped: %w", pool, err)
 	}
 	live, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool, Live: true})
 	if err != nil {
@@ -84,7 +89,7 @@ func (s *Scheduler) observe(ctx context.Context, t *tick, snap *policy.Snapshot)
 			joins = append(joins, r)
 		}
 	}
-	s.probe(ctx, t, joins)
+	s.probe(read, t, joins)
 
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]

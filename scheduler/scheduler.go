@@ -355,7 +355,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // callCtx detaches the cloud calls of a tick from ctx's cancellation, so a
-// shutdown lets them finish and be recorded, bounded by CallTimeout.
+// shutdown lets them finish and be recorded, bounded by CallTimeout. Only
+// mutating calls and the state's writes use it: read-only calls (lists,
+// probes) run on ctx and end at once on shutdown.
 func (s *Scheduler) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallTimeout)
 }

@@ -59,7 +59,13 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 	}
 	for _, name := range sortedKeys(s.opts.Providers) {
-		insts, err := s.opts.Providers[name].List(cctx, providers.ListFilter{Cluster: s.opts.Cluster})
+		// The list ends at once on shutdown, and then nothing is swept.
+		lctx, lcancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster})
+		lcancel()
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, fmt.Errorf("sweep: stopped: %w", ctx.Err()))...)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep: list %s: %w", name, err))
 			continue

@@ -53,6 +53,10 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	snap := pr.spec.Snapshot(ctx)
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	// Read-only calls (the cloud's list, agent probes) end at once on
+	// shutdown: only the mutating calls in flight get callCtx's grace.
+	rctx, rcancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer rcancel()
 	now := s.clock.Now()
 	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
@@ -67,8 +71,12 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 			return s.tickFailed(t, err)
 		}
 	}
-	if err := s.observe(cctx, t, &snap); err != nil {
+	if err := s.observe(cctx, rctx, t, &snap); err != nil {
 		return s.tickFailed(t, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// Shut down while observing: decide nothing on a cut-short view.
+		return fmt.Errorf("pool %s: tick stopped before deciding: %w", pool, err)
 	}
 	floors, err := s.floors(cctx, t)
 	if err != nil {

@@ -156,3 +156,61 @@ func TestServerStoppedWhileStarting(t *testing.T) {
 		t.Fatalf("%d RunInstances calls from a server stopped before it started", n)
 	}
 }
+
+// TestServerStopsPromptlyWhenTheCloudHangs: a stop while the cloud's list
+// hangs (an endpoint that never answers) ends at once: read-only calls get
+// no shutdown grace, only mutating calls in flight do. It used to wait
+// out the SDK's attempts (each up to 30s), past the documented 60s.
+func TestServerStopsPromptlyWhenTheCloudHangs(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select { // never answers, until the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"job_gpus": [8], "oldest_wait_seconds": 600}`)
+	}))
+	defer queue.Close()
+	cfg := serverConfig(t, hang.URL, queue.URL)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, serverOptions{config: cfg, dryRun: true, logLevel: "error", listen: "127.0.0.1:0"})
+	}()
+	bound := time.NewTimer(30 * time.Second)
+	defer bound.Stop()
+	select {
+	case <-asked:
+	case err := <-done:
+		t.Fatalf("server stopped before asking the cloud: %v", err)
+	case <-bound.C:
+		t.Fatal("the server never listed the cloud's instances")
+	}
+	cancel()
+	// The bound is generous (the old wait was 30s per attempt) and far
+	// below the 60s grace a hanging list used to run into.
+	stopped := time.NewTimer(15 * time.Second)
+	defer stopped.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stop: %v, want a clean exit", err)
+		}
+	case <-stopped.C:
+		t.Fatal("the server did not stop within 15s of its stop while the cloud's list hung")
+	}
+}
