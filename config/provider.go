@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -17,6 +18,9 @@ type providerProblem struct {
 	// backtest, which never calls the cloud (e.g. no subnets).
 	serverOnly bool
 }
+
+// regionName is the form of a cloud region's name: us-east-1, cn-hangzhou.
+var regionName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // problems checks which settings each provider type takes, in one place:
 // Parse reports every problem but the server-only ones, ValidateForServer
@@ -33,8 +37,14 @@ func (pc ProviderConfig) problems() []providerProblem {
 		add(false, "type", "unknown provider type %q: valid types are %s", pc.Type, cfgJoinEnum(cfgProviderTypes))
 	}
 	cloud := pc.Type == ProviderAWS || pc.Type == ProviderAlicloud
-	if pc.Region == "" && cloud {
+	switch {
+	case pc.Region == "" && cloud:
 		add(false, "region", "missing required field: an %s provider serves one region, e.g. region: %s", pc.Type, cfgExampleRegion(pc.Type))
+	case pc.Region != "" && (len(pc.Region) > 64 || !regionName.MatchString(pc.Region)):
+		// The SDKs put the region in host names and signatures: 'US
+		// EAST' or '${AWS_REGION}' (not read from the environment) made
+		// every tick fail as if the cloud were briefly unreachable.
+		add(false, "region", "region %q is not a region's name: want lowercase letters, digits and hyphens, at most 64, e.g. region: %s (it is not read from the environment: write it out)", pc.Region, cfgExampleRegion(pc.Type))
 	}
 	if pc.Endpoint != "" {
 		u, err := url.Parse(pc.Endpoint)
