@@ -394,6 +394,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
+		if h := strings.Join(raw, ","); strings.Contains(h, "\x00") || strings.HasPrefix(h, "\xff\xfe") || strings.HasPrefix(h, "\xfe\xff") {
+			// Spreadsheets on Windows save "Unicode text" as UTF-16.
+			want += "; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 " + name + " > jobs.csv"
+		}
 		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
 			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"
 		}
