@@ -53,10 +53,16 @@ func TestAuthMatrix(t *testing.T) {
 		{"create operator bad body", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":"eight"}`, 400, []string{`field \"gpus\" must be a whole number, not a JSON string`}, "alice"},
 		{"create operator foreign offering", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"nodash"}`, 400,
 			[]string{`"code": "invalid"`, `offering \"nodash\" is not one of pool training's offerings: invalid request`}, "alice"},
+		// A parameter a mutating endpoint does not take is refused before
+		// anything changes: ?dryrun=true must not create a real burst.
+		{"create unknown parameter", "POST", "/v1/bursts?dryrun=true", tokens.Operator, "", goodBurst, 400,
+			[]string{`unknown parameter \"dryrun\" for POST /v1/bursts: it takes no parameters`}, "alice"},
 		{"create operator ok", "POST", "/v1/bursts", tokens.Operator, "", goodBurst, 201, []string{`"owner": "alice"`, `"state": "active"`, `"gpus": 8`}, "alice"},
 		{"create admin over limits", "POST", "/v1/bursts", tokens.Admin, "", `{"pool":"training","gpus":40,"for":"24h","reason":"admin override"}`, 201, []string{`"owner": "root"`}, "root"},
 		{"cancel viewer", "DELETE", "/v1/bursts/b-0001", tokens.Viewer, "", "", 403, []string{"cancelling a burst needs role operator"}, "vera"},
 		{"cancel unknown", "DELETE", "/v1/bursts/b-9999", tokens.Operator, "", "", 404, []string{`no burst \"b-9999\"`}, "alice"},
+		{"cancel unknown parameter", "DELETE", "/v1/bursts/b-0001?force=1", tokens.Operator, "", "", 400,
+			[]string{`unknown parameter \"force\" for DELETE /v1/bursts/b-0001: it takes no parameters`}, "alice"},
 		{"cancel operator", "DELETE", "/v1/bursts/b-0001", tokens.Operator, "", "", 200, []string{`"state": "cancelled"`, `"cancelled_by": "alice"`}, "alice"},
 		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, "burst b-0001 already cancelled"}, "root"},
 		{"audit admin", "GET", "/v1/audit?limit=1", tokens.Admin, "", "", 200, []string{`"principal": "root"`, `"next": "`}, "-"},

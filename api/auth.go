@@ -108,9 +108,10 @@ func (a *auditRecorder) WriteHeader(code int) {
 type mutationFunc func(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error
 
 // mutating wraps an endpoint that changes something: it authenticates and
-// authorises the caller, and writes an audit row for the call whatever its
-// outcome, refusals included.
-func (s *Server) mutating(need tokens.Role, h mutationFunc) http.HandlerFunc {
+// authorises the caller, refuses query parameters other than params (as
+// takes does for reads: ?dryrun=true must not create a real burst), and
+// writes an audit row for the call whatever its outcome, refusals included.
+func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &auditRecorder{ResponseWriter: w}
 		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -124,6 +125,10 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc) http.HandlerFunc {
 		}
 		if readErr != nil {
 			s.fail(rec, r, errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is over %d bytes or unreadable: %v", maxBody, readErr))
+			return
+		}
+		if err := checkQuery(r, params); err != nil {
+			s.fail(rec, r, err)
 			return
 		}
 		if err := h(rec, r, p, body); err != nil {

@@ -78,27 +78,36 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 // not parse, is refused before h runs.
 func takes(h func(http.ResponseWriter, *http.Request) error, params ...string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if r.URL.RawQuery == "" {
-			return h(w, r)
-		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return errf(http.StatusBadRequest, CodeInvalid, "the query string %q does not parse: %v", clip(r.URL.RawQuery), err)
-		}
-		for _, k := range slices.Sorted(maps.Keys(q)) {
-			switch {
-			case !slices.Contains(params, k):
-				want := "it takes no parameters"
-				if len(params) > 0 {
-					want = "it takes " + strings.Join(params, ", ")
-				}
-				return errf(http.StatusBadRequest, CodeInvalid, "unknown parameter %q for %s %s: %s", clip(k), r.Method, r.URL.Path, want)
-			case len(q[k]) > 1:
-				return errf(http.StatusBadRequest, CodeInvalid, "parameter %q is given %d times: give it once", clip(k), len(q[k]))
-			}
+		if err := checkQuery(r, params); err != nil {
+			return err
 		}
 		return h(w, r)
 	}
+}
+
+// checkQuery refuses a query string that does not parse, a parameter not in
+// params, or one given twice.
+func checkQuery(r *http.Request, params []string) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errf(http.StatusBadRequest, CodeInvalid, "the query string %q does not parse: %v", clip(r.URL.RawQuery), err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(params, k):
+			want := "it takes no parameters"
+			if len(params) > 0 {
+				want = "it takes " + strings.Join(params, ", ")
+			}
+			return errf(http.StatusBadRequest, CodeInvalid, "unknown parameter %q for %s %s: %s", clip(k), r.Method, r.URL.Path, want)
+		case len(q[k]) > 1:
+			return errf(http.StatusBadRequest, CodeInvalid, "parameter %q is given %d times: give it once", clip(k), len(q[k]))
+		}
+	}
+	return nil
 }
 
 // listQuery is what every list endpoint reads from its query string.
