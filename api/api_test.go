@@ -237,6 +237,12 @@ func TestPaging(t *testing.T) {
 		{"/v1/decisions?pool=%zz", `does not parse`},
 		{"/v1/decisions?cursor=-3", `cursor=\"-3\" is not a cursor`},
 		{"/v1/decisions?since=yesterday", `since=\"yesterday\" is neither a duration (1h) nor an RFC 3339 time`},
+		// Times the store cannot hold are the caller's mistake (400 with
+		// the range), not the server's (500).
+		{"/v1/decisions?since=1900-01-01T00:00:00Z", `since=\"1900-01-01T00:00:00Z\" is out of range: use an RFC 3339 time from 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z`},
+		{"/v1/decisions?since=1969-12-31T23:59:59Z", `is out of range: use an RFC 3339 time from 1970-01-01T00:00:00Z`},
+		{"/v1/decisions?since=2262-04-11T23:47:17Z", `is out of range`},
+		{"/v1/decisions?since=9999-12-31T23:59:59Z", `is out of range`},
 		{"/v1/bursts?all=maybe", `all=\"maybe\" is not a boolean`},
 		{"/v1/instances?pool=a%20b", `pool=\"a b\" is not a pool name`},
 	} {
@@ -367,5 +373,37 @@ func TestClientErrors(t *testing.T) {
 	}
 	if _, err := api.NewClient("127.0.0.1:8700", "", nil); err == nil || !strings.Contains(err.Error(), "is not a URL such as http://127.0.0.1:8700") {
 		t.Errorf("bad server URL: %v", err)
+	}
+}
+
+// TestParseSinceRange: the ends of the range its message names are
+// accepted (the epoch as "every decision", the zero time the store reads
+// as no filter); a second outside either end is refused.
+func TestParseSinceRange(t *testing.T) {
+	now := apitest.FixtureTime
+	for _, tc := range []struct {
+		v    string
+		want time.Time
+		err  string
+	}{
+		{"1970-01-01T00:00:00Z", time.Time{}, ""},
+		{"1970-01-01T01:00:00+01:00", time.Time{}, ""},
+		{"1970-01-01T00:00:01Z", time.Unix(1, 0), ""},
+		{"2262-04-11T23:47:16Z", time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC), ""},
+		{"1h", now.Add(-time.Hour), ""},
+		{"1969-12-31T23:59:59Z", time.Time{}, "is out of range: use an RFC 3339 time from 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z, or a duration from 0s to 8784h"},
+		{"2262-04-11T23:47:17Z", time.Time{}, "is out of range"},
+		{"0001-01-01T00:00:00Z", time.Time{}, "is out of range"},
+	} {
+		got, err := api.ParseSince(tc.v, now)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseSince(%s) = %v, %v; want an error with %q", tc.v, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(tc.want) {
+			t.Errorf("ParseSince(%s) = %v, %v; want %v", tc.v, got, err, tc.want)
+		}
 	}
 }

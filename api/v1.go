@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -376,8 +377,17 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
+// The range of an RFC 3339 since: the store keeps times after the Unix
+// epoch and within int64 nanoseconds of it (2262-04-11T23:47:16.854775807Z).
+var (
+	minSince = time.Unix(0, 0).UTC()
+	maxSince = time.Unix(0, math.MaxInt64).UTC().Truncate(time.Second)
+)
+
 // ParseSince reads a decisions query's since: a duration back from now
-// (0s to 366 days) or an RFC 3339 time. The error completes "since=V ".
+// (0s to 366 days) or an RFC 3339 time from 1970-01-01T00:00:00Z to
+// 2262-04-11T23:47:16Z. The epoch itself asks for every decision and is
+// returned as the zero time (no filter). The error completes "since=V ".
 func ParseSince(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		if d < 0 || d > 366*24*time.Hour {
@@ -388,6 +398,13 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
 		return time.Time{}, errors.New("is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z)")
+	}
+	if t.Before(minSince) || t.After(maxSince) {
+		return time.Time{}, fmt.Errorf("is out of range: use an RFC 3339 time from %s to %s, or a duration from 0s to 8784h",
+			minSince.Format(time.RFC3339), maxSince.Format(time.RFC3339))
+	}
+	if t.Equal(minSince) {
+		return time.Time{}, nil
 	}
 	return t, nil
 }

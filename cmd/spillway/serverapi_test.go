@@ -180,6 +180,17 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		}
 		return false
 	})
+	// since= at the ends of its range, against the real store: the epoch
+	// lists every decision, and a time the store cannot hold is the
+	// caller's mistake (400), not the server's (500).
+	if ds, err := viewer.Decisions(ctx, api.DecisionsQuery{Pool: "train", Since: "1970-01-01T00:00:00Z"}); err != nil || len(ds) == 0 {
+		t.Fatalf("decisions since the epoch: %d, %v; want every decision", len(ds), err)
+	}
+	for _, since := range []string{"1900-01-01T00:00:00Z", "2300-01-01T00:00:00Z"} {
+		if _, err := viewer.Decisions(ctx, api.DecisionsQuery{Since: since}); apiStatus(err) != 400 || !strings.Contains(err.Error(), "out of range") {
+			t.Fatalf("decisions since %s: %v, want a 400 naming the range", since, err)
+		}
+	}
 
 	audit, err := admin.Audit(ctx, 100)
 	if err != nil {
