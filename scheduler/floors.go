@@ -65,7 +65,11 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			if s.opts.DryRun {
 				continue
 			}
-			if err := s.opts.Store.EndFloor(ctx, fl.ID, fl.Until, "ended on time"); err != nil {
+			err := s.opts.Store.EndFloor(ctx, fl.ID, fl.Until, "ended on time")
+			if errors.Is(err, state.ErrEnded) {
+				continue // cancelled since it was listed
+			}
+			if err != nil {
 				return nil, fmt.Errorf("end floor %s: %w", fl.ID, err)
 			}
 			s.log.Info("floor ended", "pool", pool.Name, "floor", fl.ID, "at", fl.Until)
@@ -153,9 +157,12 @@ type RequestError struct{ Msg string }
 func (e *RequestError) Error() string { return e.Msg }
 
 // ErrUnknownPool and ErrUnknownBurst: what was named does not exist.
+// ErrBurstEnded: the burst had ended already (cancelled, or its time ran
+// out).
 var (
 	ErrUnknownPool  = errors.New("no such pool")
 	ErrUnknownBurst = errors.New("no such burst")
+	ErrBurstEnded   = errors.New("burst already ended")
 )
 
 // CreateBurst opens a manual floor after checking the pool's manual limits.
@@ -198,7 +205,9 @@ func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Fl
 }
 
 // CancelBurst ends a manual burst now; its instances are drained, then
-// terminated.
+// terminated. Of several callers cancelling one burst at once, one ends
+// it; the others, and any caller after it ended, get the ended burst and an
+// error wrapping ErrBurstEnded.
 func (s *Scheduler) CancelBurst(ctx context.Context, id, principal string) (state.Floor, error) {
 	fl, err := s.opts.Store.Floor(ctx, id)
 	if errors.Is(err, state.ErrNotFound) || (err == nil && fl.Kind != state.FloorManual) {
@@ -208,10 +217,17 @@ func (s *Scheduler) CancelBurst(ctx context.Context, id, principal string) (stat
 		return state.Floor{}, err
 	}
 	if !fl.EndedAt.IsZero() {
-		return fl, nil
+		return fl, fmt.Errorf("burst %s: %w", id, ErrBurstEnded)
 	}
 	now := s.clock.Now()
-	if err := s.opts.Store.EndFloor(ctx, id, now, cancelledPrefix+" by "+principal); err != nil {
+	err = s.opts.Store.EndFloor(ctx, id, now, cancelledPrefix+" by "+principal)
+	if errors.Is(err, state.ErrEnded) { // another caller ended it since the read
+		if fl, err = s.opts.Store.Floor(ctx, id); err != nil {
+			return state.Floor{}, err
+		}
+		return fl, fmt.Errorf("burst %s: %w", id, ErrBurstEnded)
+	}
+	if err != nil {
 		return state.Floor{}, fmt.Errorf("end burst %s: %w", id, err)
 	}
 	s.log.Info("manual burst cancelled", "burst", id, "by", principal)

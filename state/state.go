@@ -62,8 +62,10 @@ type Store interface {
 	// floor with fl.ID exists (schedule floors use deterministic IDs, so
 	// creating one again is harmless); the stored floor is left unchanged.
 	CreateFloor(ctx context.Context, fl Floor) error
-	// EndFloor marks the floor id ended at `at` with reason. It is
-	// idempotent: ending an ended floor keeps the first end and returns nil.
+	// EndFloor marks the floor id ended at `at` with reason, if it is
+	// open. Ending an ended floor keeps the first end and returns an error
+	// wrapping ErrEnded, so of several callers ending one floor at once
+	// exactly one gets nil (one operator is told they cancelled a burst).
 	// It returns an error wrapping ErrNotFound if no such floor exists.
 	EndFloor(ctx context.Context, id string, at time.Time, reason string) error
 	// Floor returns the floor id, or an error wrapping ErrNotFound.
@@ -150,6 +152,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrNotFound: no row with that identity is stored.
 	ErrNotFound = errors.New("not found")
+	// ErrEnded: the floor was ended already (EndFloor); its first end is
+	// kept.
+	ErrEnded = errors.New("already ended")
 	// ErrInvalid: a value cannot be stored (see *InvalidError).
 	ErrInvalid = errors.New("invalid value")
 	// ErrSchemaTooNew: the database was written by a newer Spillway whose

@@ -415,6 +415,10 @@ func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Bu
 		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, bu.State, api.ErrConflict)
 	}
 	f, err = b.sched.CancelBurst(ctx, id, principal)
+	if errors.Is(err, scheduler.ErrBurstEnded) && f.ID != "" {
+		// Another caller (or the burst's time) ended it since the check.
+		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, apiBurst(f, now, 0).State, api.ErrConflict)
+	}
 	if err != nil {
 		return api.Burst{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +105,16 @@ func (s *apiServer) client(t *testing.T, token string) *api.Client {
 	return c
 }
 
+func countOf(codes []int, code int) int {
+	n := 0
+	for _, c := range codes {
+		if c == code {
+			n++
+		}
+	}
+	return n
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	if !waitFor(30*time.Second, cond) {
@@ -157,8 +168,28 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		}
 		return true
 	})
-	if _, err := op.CancelBurst(ctx, b.ID); err != nil {
-		t.Fatal(err)
+	// Several callers cancel the burst at once: exactly one is told it
+	// cancelled it, the others get 409, and the audit log says it once.
+	const cancellers = 8
+	codes := make([]int, cancellers)
+	var winner string // who cancelled it
+	var wg sync.WaitGroup
+	for i := range cancellers {
+		wg.Go(func() {
+			c := op
+			if i%2 == 1 {
+				c = admin
+			}
+			cb, err := c.CancelBurst(ctx, b.ID)
+			codes[i] = apiStatus(err)
+			if err == nil {
+				codes[i], winner = 200, cb.CancelledBy
+			}
+		})
+	}
+	wg.Wait()
+	if n200, n409 := countOf(codes, 200), countOf(codes, 409); n200 != 1 || n409 != cancellers-1 {
+		t.Fatalf("concurrent cancels answered %v: want one 200 and %d 409s", codes, cancellers-1)
 	}
 	eventually(t, "the cancelled burst's instances drain and terminate", func() bool {
 		for _, in := range s.emu.Instances() {
@@ -168,13 +199,13 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "a drain decision whose reason says the burst was cancelled by alice", func() bool {
+	eventually(t, "a drain decision whose reason says who cancelled the burst", func() bool {
 		ds, err := viewer.Decisions(ctx, api.DecisionsQuery{Pool: "train"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range ds {
-			if strings.Contains(d.Kind, "drain") && strings.Contains(d.Reason, "cancelled by alice") {
+			if strings.Contains(d.Kind, "drain") && strings.Contains(d.Reason, "cancelled by "+winner) {
 				return true
 			}
 		}
@@ -199,6 +230,12 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 	statuses := map[int]int{}
 	for _, a := range audit {
 		statuses[a.Status]++
+		if a.Status == 200 && !strings.Contains(a.Outcome, "cancelled burst "+b.ID) {
+			t.Errorf("audit row %+v: the only 200 is the cancel", a)
+		}
+	}
+	if statuses[200] != 1 || statuses[409] != cancellers-1 {
+		t.Errorf("audit statuses %v: want one cancel (200) and %d refused (409)", statuses, cancellers-1)
 	}
 	if statuses[401] == 0 || statuses[403] < 2 || statuses[200]+statuses[201] < 2 {
 		t.Fatalf("audit statuses %v: want the refusals (401, 403s) and the two accepted calls", statuses)

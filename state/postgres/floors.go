@@ -43,16 +43,27 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	if err != nil {
 		return err
 	}
+	// A conditional update: of concurrent calls only one finds the floor
+	// open (the others wait for its row lock, then see it ended). When it
+	// was not, a read tells an ended floor from none.
 	err = s.unfenced(ctx, func(q querier) error {
-		var found int
-		err := q.QueryRow(ctx, `UPDATE floors
-			SET ended_at = CASE WHEN ended_at = 0 THEN $1 ELSE ended_at END,
-			    end_reason = CASE WHEN ended_at = 0 THEN $2 ELSE end_reason END
-			WHERE id = $3 RETURNING 1`, nanos(at), reason, id).Scan(&found)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return state.ErrNotFound
+		tag, err := q.Exec(ctx, `UPDATE floors SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at = 0`,
+			nanos(at), reason, id)
+		if err != nil {
+			return err
 		}
-		return err
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		var found int
+		err = q.QueryRow(ctx, `SELECT 1 FROM floors WHERE id = $1`, id).Scan(&found)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return state.ErrNotFound
+		case err != nil:
+			return err
+		}
+		return state.ErrEnded
 	})
 	if err != nil {
 		return fmt.Errorf("state/postgres: end floor %q: %w", id, err)

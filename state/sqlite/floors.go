@@ -38,20 +38,29 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	if err != nil {
 		return err
 	}
-	// One statement: end it if open; the second part makes an already
-	// ended floor count as found.
-	var found int
-	err = s.write.QueryRowContext(ctx, `UPDATE floors
-		SET ended_at = CASE WHEN ended_at = 0 THEN ? ELSE ended_at END,
-		    end_reason = CASE WHEN ended_at = 0 THEN ? ELSE end_reason END
-		WHERE id = ? RETURNING 1`, nanos(at), reason, id).Scan(&found)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrNotFound)
-	}
+	// A conditional update: of concurrent calls only one finds the floor
+	// open. When it was not, a read tells an ended floor from none.
+	res, err := s.write.ExecContext(ctx, `UPDATE floors SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = 0`,
+		nanos(at), reason, id)
 	if err != nil {
 		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var found int
+	err = s.write.QueryRowContext(ctx, `SELECT 1 FROM floors WHERE id = ?`, id).Scan(&found)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
+	}
+	return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrEnded)
 }
 
 const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason`

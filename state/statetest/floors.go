@@ -1,6 +1,9 @@
 package statetest
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,13 +115,13 @@ func floorsFilter(t *testing.T, h *harness) {
 	}
 }
 
-func endFloorIsIdempotent(t *testing.T, h *harness) {
+func endFloorKeepsFirstEnd(t *testing.T, h *harness) {
 	s := h.store(t)
 	fl := floor("f-1", "train", t0, 4*time.Hour)
 	ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor")
 	ok(t, s.EndFloor(ctx(t), "f-1", at(time.Hour), "cancelled by alice"), "EndFloor")
-	ok(t, s.EndFloor(ctx(t), "f-1", at(4*time.Hour), "until reached"), "EndFloor again")
-	ok(t, s.EndFloor(ctx(t), "f-1", at(30*time.Minute), "earlier"), "EndFloor a third time")
+	wantErr(t, s.EndFloor(ctx(t), "f-1", at(4*time.Hour), "until reached"), state.ErrEnded, "EndFloor again")
+	wantErr(t, s.EndFloor(ctx(t), "f-1", at(30*time.Minute), "earlier"), state.ErrEnded, "EndFloor a third time")
 	got, err := s.Floor(ctx(t), "f-1")
 	ok(t, err, "Floor")
 	fl.EndedAt, fl.EndReason = at(time.Hour), "cancelled by alice"
@@ -126,4 +129,43 @@ func endFloorIsIdempotent(t *testing.T, h *harness) {
 	open, err := s.Floors(ctx(t), state.FloorFilter{Open: true})
 	ok(t, err, "Floors(open)")
 	same(t, "open floors", floorIDs(open), []string{})
+}
+
+// concurrentEndFloorEndsOnce: several operators cancel one burst at once;
+// exactly one EndFloor succeeds, the others get ErrEnded, and the floor
+// keeps the winner's end.
+func concurrentEndFloorEndsOnce(t *testing.T, h *harness) {
+	s := h.store(t)
+	ok(t, s.CreateFloor(ctx(t), floor("b-1", "train", t0, 4*time.Hour)), "CreateFloor")
+	const callers = 16
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.EndFloor(ctx(t), "b-1", at(time.Duration(i+1)*time.Minute), fmt.Sprintf("cancelled by op%d", i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("EndFloor by op%d and op%d both succeeded: want exactly one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, state.ErrEnded):
+			t.Errorf("EndFloor by op%d: %v, want ErrEnded", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no EndFloor succeeded")
+	}
+	got, err := s.Floor(ctx(t), "b-1")
+	ok(t, err, "Floor")
+	if want := fmt.Sprintf("cancelled by op%d", winner); got.EndReason != want || !got.EndedAt.Equal(at(time.Duration(winner+1)*time.Minute)) {
+		t.Errorf("floor ended %v by %q, want the winner's end (%q)", got.EndedAt, got.EndReason, want)
+	}
 }
