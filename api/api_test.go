@@ -236,6 +236,17 @@ func TestPaging(t *testing.T) {
 		{"/v1/pools/training?since=1h", `unknown parameter \"since\" for GET /v1/pools/training`},
 		{"/v1/decisions?pool=%zz", `does not parse`},
 		{"/v1/decisions?cursor=-3", `cursor=\"-3\" is not a cursor`},
+		// Bursts and instances page by ID: a cursor not shaped like one
+		// would end the listing early or start it again.
+		{"/v1/bursts?all=true&cursor=zzz", `cursor=\"zzz\" is not a cursor: pass the \"next\" value of the previous page`},
+		{"/v1/bursts?cursor=../../x", `cursor=\"../../x\" is not a cursor`},
+		{"/v1/bursts?cursor=%00", `is not a cursor`},
+		{"/v1/instances?cursor=../../x", `cursor=\"../../x\" is not a cursor`},
+		{"/v1/instances?cursor=%00", `is not a cursor`},
+		{"/v1/instances?cursor=a%20b", `is not a cursor`},
+		{"/v1/instances?pool=", `pool= is empty: name a pool (GET /v1/pools lists them), or leave the parameter out`},
+		{"/v1/decisions?pool=", `pool= is empty`},
+		{"/v1/bursts?pool=", `pool= is empty`},
 		{"/v1/decisions?since=yesterday", `since=\"yesterday\" is neither a duration (1h) nor an RFC 3339 time`},
 		// Times the store cannot hold are the caller's mistake (400 with
 		// the range), not the server's (500).

@@ -120,20 +120,55 @@ type listQuery struct {
 	before int64
 }
 
-func parseList(q url.Values, idCursor bool) (listQuery, error) {
+// cursorKind says what a list endpoint's cursor is.
+type cursorKind int
+
+const (
+	// cursorNumber: a decision or audit row ID (newest first).
+	cursorNumber cursorKind = iota
+	// cursorBurst: a burst ID ("b-…").
+	cursorBurst
+	// cursorInstance: an instance ID.
+	cursorInstance
+)
+
+func parseList(q url.Values, kind cursorKind) (listQuery, error) {
 	var l listQuery
 	var err error
 	if l.limit, err = parseLimit(q.Get("limit")); err != nil {
 		return l, err
 	}
+	if q.Has("pool") && q.Get("pool") == "" {
+		return l, errf(http.StatusBadRequest, CodeInvalid, "pool= is empty: name a pool (GET /v1/pools lists them), or leave the parameter out for every pool")
+	}
 	if l.pool, err = poolParam(q.Get("pool")); err != nil {
 		return l, err
 	}
 	l.cursor = q.Get("cursor")
-	if idCursor {
+	switch kind {
+	case cursorNumber:
 		l.before, err = parseCursorID(l.cursor)
+	case cursorBurst:
+		err = checkCursor(l.cursor, func(c string) bool { return strings.HasPrefix(c, "b-") && idRE.MatchString(c) })
+	case cursorInstance:
+		err = checkCursor(l.cursor, idRE.MatchString)
 	}
 	return l, err
+}
+
+// checkCursor refuses a cursor of a list ordered by ID that is not shaped
+// like one of its IDs (a garbled one would end the listing early or start
+// it again). A well-formed ID is a position in that order: an item that
+// ended between two pages does not break the paging.
+func checkCursor(v string, isID func(string) bool) error {
+	if v != "" && !isID(v) {
+		return notCursor(v)
+	}
+	return nil
+}
+
+func notCursor(v string) error {
+	return errf(http.StatusBadRequest, CodeInvalid, "cursor=%q is not a cursor: pass the \"next\" value of the previous page", clip(v))
 }
 
 // writeList answers a list endpoint from items fetched with limit+1.
@@ -146,7 +181,7 @@ func writeList[T any](w http.ResponseWriter, l listQuery, items []T, err error, 
 }
 
 func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
-	l, err := parseList(r.URL.Query(), false)
+	l, err := parseList(r.URL.Query(), cursorInstance)
 	if err != nil {
 		return err
 	}
@@ -156,7 +191,7 @@ func (s *Server) getInstances(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	l, err := parseList(q, false)
+	l, err := parseList(q, cursorBurst)
 	if err != nil {
 		return err
 	}
@@ -172,7 +207,7 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	l, err := parseList(q, true)
+	l, err := parseList(q, cursorNumber)
 	if err != nil {
 		return err
 	}
@@ -187,7 +222,7 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
-	l, err := parseList(r.URL.Query(), true)
+	l, err := parseList(r.URL.Query(), cursorNumber)
 	if err != nil {
 		return err
 	}
@@ -355,7 +390,7 @@ func parseCursorID(v string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 {
-		return 0, errf(http.StatusBadRequest, CodeInvalid, "cursor=%q is not a cursor: pass the \"next\" value of the previous page", clip(v))
+		return 0, notCursor(v)
 	}
 	return n, nil
 }
