@@ -41,7 +41,9 @@ func TestAuthMatrix(t *testing.T) {
 		{"audit viewer", "GET", "/v1/audit", tokens.Viewer, "", "", 403, []string{`token \"vera\" has role viewer, and GET /v1/audit needs role admin`}, "-"},
 		{"audit operator", "GET", "/v1/audit", tokens.Operator, "", "", 403, []string{"needs role admin"}, "-"},
 		{"create no token", "POST", "/v1/bursts", "", "", goodBurst, 401, []string{"no token: creating a burst needs a token with role operator"}, ""},
-		{"create unknown token", "POST", "/v1/bursts", "", unknown, goodBurst, 401, []string{"unknown token"}, ""},
+		// A second 401 from the address within a minute is counted into
+		// its next 401 row, not recorded (TestUnauthenticatedAuditIsBounded).
+		{"create unknown token", "POST", "/v1/bursts", "", unknown, goodBurst, 401, []string{"unknown token"}, "-"},
 		{"create viewer", "POST", "/v1/bursts", tokens.Viewer, "", goodBurst, 403, []string{`"code": "forbidden"`, `token \"vera\" has role viewer, and creating a burst needs role operator or admin`}, "vera"},
 		{"create operator over max_gpus", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":40,"for":"2h","reason":"big"}`, 403,
 			[]string{`"code": "limit_exceeded"`, `"limit": "max_gpus"`, `"value": "32"`, "40 GPUs is over pool training's manual limit max_gpus = 32"}, "alice"},
@@ -91,7 +93,7 @@ func TestAuthMatrix(t *testing.T) {
 			rows := e.be.AuditRows()
 			if tc.audit == "-" {
 				if len(rows) != before {
-					t.Errorf("a read left %d audit rows", len(rows)-before)
+					t.Errorf("%d audit rows, want none", len(rows)-before)
 				}
 				return
 			}
@@ -99,14 +101,52 @@ func TestAuthMatrix(t *testing.T) {
 				t.Fatalf("%d audit rows for a mutating call, want 1", len(rows)-before)
 			}
 			r := rows[len(rows)-1]
+			wantRequest := tc.body
+			if tc.status == 401 {
+				wantRequest = "" // anyone can send it: not kept
+			}
 			if r.Principal != tc.audit || r.Status != tc.status || r.Method != tc.method || r.Path != strings.SplitN(tc.path, "?", 2)[0] ||
-				!strings.HasPrefix(r.Source, "127.0.0.1:") || r.Outcome == "" || r.Request != tc.body {
+				!strings.HasPrefix(r.Source, "127.0.0.1:") || r.Outcome == "" || r.Request != wantRequest {
 				t.Errorf("audit row %+v", r)
 			}
 			if strings.Contains(r.Request+r.Outcome, tok) && tok != "" {
 				t.Errorf("audit row holds the token")
 			}
 		})
+	}
+}
+
+// TestUnauthenticatedAuditIsBounded: calls without a valid token leave
+// at most one audit row per source address a minute, without their body;
+// the rest are counted into the next row. Authenticated refusals are all
+// recorded.
+func TestUnauthenticatedAuditIsBounded(t *testing.T) {
+	e := newEnv(t, false)
+	big := `{"pool":"training","gpus":1,"for":"1m","reason":"` + strings.Repeat("y", 60000) + `"}`
+	for i := range 50 {
+		tok := ""
+		if i%2 == 1 {
+			tok = "spw_unknown"
+		}
+		if status, _ := e.do("POST", "/v1/bursts", tok, big); status != 401 {
+			t.Fatalf("call %d: %d, want 401", i, status)
+		}
+	}
+	rows := e.be.AuditRows()
+	if len(rows) != 1 || rows[0].Status != 401 || rows[0].Request != "" || !strings.Contains(rows[0].Outcome, "no token") {
+		t.Fatalf("audit after 50 unauthenticated calls in a minute: %d rows (the first holds %d bytes of request), want one 401 row without the body", len(rows), len(rows[0].Request))
+	}
+	e.clock.Advance(time.Minute)
+	e.do("DELETE", "/v1/bursts/b-0001", "", "")
+	rows = e.be.AuditRows()
+	if len(rows) != 2 || !strings.Contains(rows[1].Outcome, "(and 49 more unauthenticated calls from this address since "+apitest.FixtureTime.UTC().Format(time.RFC3339)) {
+		t.Fatalf("the next minute's row: %+v, want it to count the 49 calls not recorded", rows[len(rows)-1])
+	}
+	for range 3 { // a known token: every refusal is recorded, with its body
+		e.do("POST", "/v1/bursts?x=1", e.tok[tokens.Viewer], goodBurst)
+	}
+	if rows = e.be.AuditRows(); len(rows) != 5 || rows[4].Status != 403 || rows[4].Request != goodBurst {
+		t.Fatalf("authenticated refusals: %d rows, last %+v; want 3 more, with their bodies", len(rows), rows[len(rows)-1])
 	}
 }
 

@@ -147,7 +147,23 @@ func describe(r *http.Request) string {
 	return r.Method + " " + r.URL.Path
 }
 
+// writeAudit records a call. An unauthenticated one (401) is recorded
+// without its body, and at most once a minute per source address: the
+// others are counted into that address's next 401 row (anonAudit).
 func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Principal, body []byte, rec *auditRecorder) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	now := s.clock.Now().UTC()
+	outcome := rec.outcome
+	if status == http.StatusUnauthorized {
+		ok, unseen, since := s.anonAudit.admit(r.RemoteAddr, now)
+		if !ok {
+			return
+		}
+		body, outcome = nil, outcome+unseenNote(unseen, since)
+	}
 	req := string(body)
 	if len(req) > maxAuditRequest {
 		req = req[:maxAuditRequest] + "…"
@@ -155,12 +171,8 @@ func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Princ
 	if !utf8.ValidString(req) {
 		req = strings.ToValidUTF8(req, "�")
 	}
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
 	e := AuditEntry{
-		Time:      s.clock.Now().UTC(),
+		Time:      now,
 		Principal: p.Name,
 		Role:      string(p.Role),
 		Source:    r.RemoteAddr,
@@ -168,7 +180,7 @@ func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Princ
 		Path:      r.URL.Path,
 		Request:   req,
 		Status:    status,
-		Outcome:   rec.outcome,
+		Outcome:   outcome,
 	}
 	if _, err := s.be.AddAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("audit row lost", "err", err, "principal", e.Principal, "method", e.Method, "path", e.Path, "status", e.Status, "outcome", e.Outcome)

@@ -49,6 +49,8 @@ type Server struct {
 	mux      *http.ServeMux
 	// refresh is how often the page reloads itself (Options.PageRefresh).
 	refresh time.Duration
+	// anonAudit keeps 401s from filling the audit log.
+	anonAudit anonAudit
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -87,6 +89,7 @@ func NewServer(o Options) (*Server, error) {
 		mux:      http.NewServeMux(),
 		refresh:  o.PageRefresh,
 	}
+	s.anonAudit.log = log
 	s.routes()
 	return s, nil
 }
