@@ -71,6 +71,12 @@ func TestAuthMatrix(t *testing.T) {
 		{"wrong method", "PUT", "/v1/bursts", tokens.Admin, "", goodBurst, 405, []string{`"code": "method_not_allowed"`, "PUT /v1/bursts is not an endpoint: /v1/bursts takes GET, POST"}, "-"},
 		{"wrong method on a burst", "GET", "/v1/bursts/b-0001", tokens.Admin, "", "", 405, []string{"/v1/bursts/b-0001 takes DELETE"}, "-"},
 		{"no such endpoint", "GET", "/v1/nope", tokens.Admin, "", "", 404, []string{"no API endpoint GET /v1/nope"}, "-"},
+		// An item path without its item is no item (404), not the wrong
+		// method (405 "takes GET" to a GET).
+		{"pool path without a pool", "GET", "/v1/pools/", tokens.Admin, "", "", 404,
+			[]string{`"code": "not_found"`, "GET /v1/pools/ names no pool: GET /v1/pools lists them, GET /v1/pools/{pool} shows one"}, "-"},
+		{"burst path without a burst", "DELETE", "/v1/bursts/", tokens.Admin, "", "", 404,
+			[]string{`"code": "not_found"`, "DELETE /v1/bursts/ names no burst: GET /v1/bursts lists them, DELETE /v1/bursts/{id} cancels one"}, "-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := tc.tok

@@ -83,6 +83,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path { // an item path without its item
+	case "/v1/pools/":
+		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no pool: GET /v1/pools lists them, GET /v1/pools/{pool} shows one", r.Method, r.URL.Path))
+		return
+	case "/v1/bursts/":
+		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no burst: GET /v1/bursts lists them, DELETE /v1/bursts/{id} cancels one", r.Method, r.URL.Path))
+		return
+	}
 	if allow := allowedMethods(r.URL.Path); allow != "" {
 		w.Header().Set("Allow", allow)
 		s.fail(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "%s %s is not an endpoint: %s takes %s", r.Method, r.URL.Path, r.URL.Path, allow))
@@ -97,11 +105,17 @@ func allowedMethods(path string) string {
 	switch {
 	case path == "/v1/bursts":
 		return "GET, POST"
-	case strings.HasPrefix(path, "/v1/bursts/") && !strings.Contains(path[len("/v1/bursts/"):], "/"):
+	case itemPath(path, "/v1/bursts/"):
 		return "DELETE"
 	case path == "/v1/status", path == "/v1/pools", path == "/v1/instances", path == "/v1/decisions", path == "/v1/audit",
-		strings.HasPrefix(path, "/v1/pools/") && !strings.Contains(path[len("/v1/pools/"):], "/"):
+		itemPath(path, "/v1/pools/"):
 		return "GET"
 	}
 	return ""
+}
+
+// itemPath says whether path is prefix followed by one non-empty segment.
+func itemPath(path, prefix string) bool {
+	item, ok := strings.CutPrefix(path, prefix)
+	return ok && item != "" && !strings.Contains(item, "/")
 }
