@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -363,6 +365,29 @@ func auditForm(f url.Values) string {
 	return c.Encode()
 }
 
+// formFields refuses a query string, a form field other than those named
+// (the first is the CSRF token), or one
+// given twice, as the JSON API refuses unknown fields: the page's own forms
+// send each once, so anything else is a request built by hand.
+func formFields(r *http.Request, fields ...string) error {
+	if err := checkQuery(r, nil); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.PostForm)) {
+		switch {
+		case !slices.Contains(fields, k):
+			want := "it takes none but the CSRF token"
+			if len(fields) > 1 {
+				want = "it takes " + strings.Join(fields[1:], ", ")
+			}
+			return errf(http.StatusBadRequest, CodeInvalid, "unknown form field %q for %s %s: %s", clip(k), r.Method, r.URL.Path, want)
+		case len(r.PostForm[k]) > 1:
+			return errf(http.StatusBadRequest, CodeInvalid, "form field %q is given %d times: give it once", clip(k), len(r.PostForm[k]))
+		}
+	}
+	return nil
+}
+
 func formBurst(f url.Values) *CreateBurstRequest {
 	req := &CreateBurstRequest{Pool: f.Get("pool"), Reason: f.Get("reason"), Offering: f.Get("offering")}
 	req.GPUs, _ = strconv.Atoi(f.Get("gpus"))
@@ -378,6 +403,9 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		f := r.PostForm
+		if err := formFields(r, "csrf", "pool", "gpus", "for", "reason", "offering"); err != nil {
+			return err
+		}
 		gpus, err := strconv.Atoi(strings.TrimSpace(f.Get("gpus")))
 		if err != nil {
 			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is not a whole number", clip(f.Get("gpus")))
@@ -403,6 +431,9 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageCancelBurst(w http.ResponseWriter, r *http.Request) {
 	s.pageMutation(w, r, func(rec *auditRecorder, v *viewer) error {
 		if err := authorize(v.Principal, tokens.Operator, "cancelling a burst"); err != nil {
+			return err
+		}
+		if err := formFields(r, "csrf"); err != nil {
 			return err
 		}
 		b, err := s.cancelBurst(r.Context(), v.Principal, r.PathValue("id"))

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -196,6 +197,35 @@ func TestPageCSRF(t *testing.T) {
 	}
 	if refused != 3 {
 		t.Errorf("%d refused form posts audited, want 3: %+v", refused, rows)
+	}
+	// A field the form does not have, or one given twice, is refused on
+	// the page as the JSON API refuses them, and creates nothing.
+	for _, tc := range []struct {
+		path, add, want string
+	}{
+		{"/bursts", "bogus", "unknown form field &#34;bogus&#34; for POST /bursts: it takes pool, gpus, for, reason, offering"},
+		{"/bursts", "gpus", "form field &#34;gpus&#34; is given 2 times: give it once"},
+		{"/bursts?dryrun=1", "", "unknown parameter &#34;dryrun&#34; for POST /bursts: it takes no parameters"},
+		{"/bursts/b-0001/cancel", "force", "unknown form field &#34;force&#34; for POST /bursts/b-0001/cancel: it takes none but the CSRF token"},
+	} {
+		f := url.Values{"csrf": {csrf}}
+		if tc.path == "/bursts" || strings.HasPrefix(tc.path, "/bursts?") {
+			f = url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"INC-9"}}
+		}
+		if tc.add != "" {
+			f.Add(tc.add, "16")
+		}
+		before := len(e.be.AuditRows())
+		resp, body := b.post(tc.path, f)
+		if resp.StatusCode != 400 || !strings.Contains(body, "Refused: "+tc.want) {
+			t.Errorf("%s with %s: %d, want 400 with %q", tc.path, tc.add, resp.StatusCode, tc.want)
+		}
+		if rows := e.be.AuditRows(); len(rows) != before+1 || rows[len(rows)-1].Status != 400 {
+			t.Errorf("%s with %s: want one audit row with status 400", tc.path, tc.add)
+		}
+	}
+	if bs, _ := e.client(tokens.Viewer).Bursts(context.Background(), "", true); len(bs) != 2 || bs[0].State != "active" {
+		t.Errorf("after the refused forms: bursts %+v, want b-0001 still active and b-0002 only", bs)
 	}
 	// Over the manual limit: the page says which limit, and keeps the form.
 	form.Set("gpus", "40")
