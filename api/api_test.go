@@ -36,6 +36,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"read no token", "GET", "/v1/status", "", "", "", 401, []string{`"code": "unauthenticated"`, "no token: GET /v1/status needs a token with role viewer"}, "-"},
 		{"read unknown token", "GET", "/v1/pools", "", unknown, "", 401, []string{"unknown token: it is not in this server's tokens file"}, "-"},
 		{"read malformed header", "GET", "/v1/pools", "", "two words", "", 401, []string{"unknown token"}, "-"},
+		{"read over-long token", "GET", "/v1/pools", "", strings.Repeat("a", 1024), "", 401, []string{"the bearer token is 1024 bytes, over the limit of 512"}, "-"},
 		{"read viewer", "GET", "/v1/pools/training", tokens.Viewer, "", "", 200, []string{`"name": "training"`, `"onprem_gpus": 32`}, "-"},
 		{"unknown pool", "GET", "/v1/pools/nope", tokens.Viewer, "", "", 404, []string{`no pool \"nope\": GET /v1/pools`}, "-"},
 		{"audit viewer", "GET", "/v1/audit", tokens.Viewer, "", "", 403, []string{`token \"vera\" has role viewer, and GET /v1/audit needs role admin`}, "-"},

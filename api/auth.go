@@ -11,6 +11,10 @@ import (
 	"github.com/spillway-io/spillway/api/tokens"
 )
 
+// maxToken bounds a bearer token (those made by `spillway token create`
+// are far shorter).
+const maxToken = 512
+
 // anonymous is the principal of a tokenless read when AnonymousRead is on.
 var anonymous = tokens.Principal{Name: "anonymous", Role: tokens.Viewer}
 
@@ -26,7 +30,11 @@ func (s *Server) authenticate(r *http.Request, need tokens.Role, what string) (t
 			"no token: %s needs a token with role %s or above, sent as \"Authorization: Bearer TOKEN\" (an admin creates one with `spillway token create`)", what, need)
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 512 || !utf8.ValidString(tok) {
+	if ok && strings.EqualFold(scheme, "Bearer") && len(tok) > maxToken {
+		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
+			"the bearer token is %d bytes, over the limit of %d: send the token from `spillway token create` as it was printed", len(tok), maxToken)
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || !utf8.ValidString(tok) {
 		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
 			"the Authorization header is not \"Bearer TOKEN\": send the token from `spillway token create` as a bearer token")
 	}
