@@ -372,6 +372,11 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{`{"pool":"training","gpus":8,"for":"10s","reason":"x"}`, "for 10s is out of range: a burst lasts from 1m to 720h"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"  "}`, "reason is missing"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"a\nb"}`, "reason contains control characters"},
+		// Bidirectional formatting characters would let a reason display
+		// other than it reads (who asked, and why).
+		{"{\"pool\":\"training\",\"gpus\":8,\"for\":\"2h\",\"reason\":\"abc \u202eRTL\"}", "reason contains U+202E (RIGHT-TO-LEFT OVERRIDE), a bidirectional formatting character"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x \u2066y\u2069"}`, "reason contains U+2066 (LEFT-TO-RIGHT ISOLATE)"},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x\u200f"}`, "reason contains U+200F (RIGHT-TO-LEFT MARK)"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"a b"}`, `offering "a b" is not an offering name`},
 	} {
 		_, err := api.DecodeCreateBurst([]byte(tc.body))
@@ -393,6 +398,7 @@ func FuzzDecodeCreateBurst(f *testing.F) {
 	f.Add([]byte(`{"pool":"training","gpus":8,"for":"1h30m","reason":"x","offering":"aws-p5-spot"}`))
 	f.Add([]byte(`{"pool":"t","gpus":-1,"for":"-5m","reason":""}`))
 	f.Add([]byte(`{"for":"9999999999h"}`))
+	f.Add([]byte(`{"pool":"training","gpus":8,"for":"2h","reason":"a\u202eb"}`))
 	f.Add([]byte(`{"pool":"training","gpus":8,"for":"2h","reason":"x"}{}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := api.DecodeCreateBurst(body)
@@ -404,7 +410,8 @@ func FuzzDecodeCreateBurst(f *testing.F) {
 			return
 		}
 		if r.Pool == "" || r.GPUs < 1 || r.GPUs > 100000 || r.For < api.Duration(time.Minute) || r.For > api.Duration(720*time.Hour) ||
-			strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 || len(r.Offering) > 128 {
+			strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 || len(r.Offering) > 128 ||
+			strings.ContainsAny(r.Reason, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
 			t.Fatalf("accepted out-of-bounds request %+v", r)
 		}
 	})

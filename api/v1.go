@@ -314,10 +314,28 @@ func validateBurst(req CreateBurstRequest) error {
 		return bad("reason is %d bytes: keep it to %d", len(req.Reason), maxReasonLen)
 	case strings.ContainsFunc(req.Reason, unicode.IsControl):
 		return bad("reason contains control characters: use one line of plain text")
+	case strings.ContainsFunc(req.Reason, isBidiControl):
+		r := []rune(req.Reason)[slices.IndexFunc([]rune(req.Reason), isBidiControl)]
+		return bad("reason contains %U (%s), a bidirectional formatting character that changes how the line reads on screens: use plain text", r, bidiNames[r])
 	case len(req.Offering) > maxOfferingLen || (req.Offering != "" && !nameRE.MatchString(req.Offering)):
 		return bad("offering %q is not an offering name: use letters, digits, '.', '_' and '-' (or leave it out to let the policy choose)", clip(req.Offering))
 	}
 	return nil
+}
+
+// bidiNames are the Unicode bidirectional formatting characters, which can
+// make text display in an order other than the one stored (Trojan Source).
+var bidiNames = map[rune]string{
+	'\u200E': "LEFT-TO-RIGHT MARK", '\u200F': "RIGHT-TO-LEFT MARK",
+	'\u202A': "LEFT-TO-RIGHT EMBEDDING", '\u202B': "RIGHT-TO-LEFT EMBEDDING", '\u202C': "POP DIRECTIONAL FORMATTING",
+	'\u202D': "LEFT-TO-RIGHT OVERRIDE", '\u202E': "RIGHT-TO-LEFT OVERRIDE",
+	'\u2066': "LEFT-TO-RIGHT ISOLATE", '\u2067': "RIGHT-TO-LEFT ISOLATE", '\u2068': "FIRST STRONG ISOLATE",
+	'\u2069': "POP DIRECTIONAL ISOLATE",
+}
+
+func isBidiControl(r rune) bool {
+	_, ok := bidiNames[r]
+	return ok
 }
 
 // createBurst checks the caller against the pool's manual limits, then asks
