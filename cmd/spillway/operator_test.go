@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/apitest"
@@ -177,6 +181,33 @@ func TestTokenCreate(t *testing.T) {
 		_, _, err := runCLI(t, append([]string{"token", "create"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestHealthEndpointsRefuseOtherMethods: POST /healthz, /readyz and
+// /metrics answer 405 naming GET, not the API's 404.
+func TestHealthEndpointsRefuseOtherMethods(t *testing.T) {
+	s := &server{reg: prometheus.NewRegistry(), api: http.NotFoundHandler()}
+	ts := httptest.NewServer(s.handler())
+	t.Cleanup(ts.Close)
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		resp, err := http.Post(ts.URL+p, "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" || !strings.Contains(string(body), "POST "+p+" is not served: "+p+" takes GET") {
+			t.Errorf("POST %s: %d %q %s, want 405 allowing GET", p, resp.StatusCode, resp.Header.Get("Allow"), body)
+		}
+		if p == "/readyz" {
+			continue // its GET needs a whole server
+		}
+		if resp, err := http.Get(ts.URL + p); err != nil || resp.StatusCode != 200 {
+			t.Errorf("GET %s: %v %v", p, resp, err)
+		} else {
+			resp.Body.Close()
 		}
 	}
 }

@@ -212,8 +212,17 @@ func (s *server) handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+		// Another method is refused here; "/" would answer 404.
+		mux.HandleFunc(p, getOnly)
+	}
 	mux.Handle("/", s.api)
 	return mux
+}
+
+func getOnly(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, fmt.Sprintf("%s %s is not served: %s takes GET", r.Method, r.URL.Path, r.URL.Path), http.StatusMethodNotAllowed)
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
