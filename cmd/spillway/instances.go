@@ -5,6 +5,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/api"
 )
 
 func init() { register(newInstancesCmd) }
@@ -34,12 +36,8 @@ or manual burst) it was launched for.`,
 			return f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tPOOL\tOFFERING\tTYPE\tZONE\tSTATE\tBUSY GPUS\tLAUNCHED\t$/HOUR\tFLOOR")
 				for _, i := range ins {
-					fl := dash(i.Floor)
-					if i.Burst != "" {
-						fl = i.Burst + " (" + i.Floor + ")"
-					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%.2f\t%s\n", i.ID, i.Pool, i.Offering, i.InstanceType, dash(i.Zone),
-						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), i.PricePerHour, fl)
+						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), i.PricePerHour, floorColumn(i))
 				}
 				if len(ins) == 0 {
 					fmt.Fprintln(tw, "(no burst instances)")
@@ -50,4 +48,17 @@ or manual burst) it was launched for.`,
 	f.bind(cmd)
 	cmd.Flags().StringVar(&pool, "pool", "", "only this pool's instances")
 	return cmd
+}
+
+// floorColumn is what the FLOOR column says of an instance: the floor it
+// was launched for, and for a manual burst the burst with its floor's
+// owner when that says more than the burst's ID.
+func floorColumn(i api.Instance) string {
+	switch {
+	case i.Burst == "":
+		return dash(i.Floor)
+	case i.Floor == "" || i.Floor == i.Burst:
+		return i.Burst
+	}
+	return i.Burst + " (" + i.Floor + ")"
 }

@@ -185,6 +185,25 @@ func TestTokenCreate(t *testing.T) {
 	}
 }
 
+// TestFloorColumn: the FLOOR column names a burst once, with its floor's
+// owner only when that is someone (the real server reports the burst's ID
+// as its floor).
+func TestFloorColumn(t *testing.T) {
+	for _, tc := range []struct {
+		in   api.Instance
+		want string
+	}{
+		{api.Instance{}, "-"},
+		{api.Instance{Floor: "weekday-peak"}, "weekday-peak"},
+		{api.Instance{Floor: "b-20240102t140607-09c1e845ce53", Burst: "b-20240102t140607-09c1e845ce53"}, "b-20240102t140607-09c1e845ce53"},
+		{api.Instance{Floor: "alice", Burst: "b-0001"}, "b-0001 (alice)"},
+	} {
+		if got := floorColumn(tc.in); got != tc.want {
+			t.Errorf("floorColumn(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 // TestHealthEndpointsRefuseOtherMethods: POST /healthz, /readyz and
 // /metrics answer 405 naming GET, not the API's 404.
 func TestHealthEndpointsRefuseOtherMethods(t *testing.T) {
