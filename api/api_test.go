@@ -55,7 +55,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"create operator unknown pool", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"nope","gpus":1,"for":"1h","reason":"x"}`, 404, []string{`no pool \"nope\"`}, "alice"},
 		{"create operator bad body", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":"eight"}`, 400, []string{`field \"gpus\" must be a whole number, not a JSON string`}, "alice"},
 		{"create operator foreign offering", "POST", "/v1/bursts", tokens.Operator, "", `{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"nodash"}`, 400,
-			[]string{`"code": "invalid"`, `offering \"nodash\" is not one of pool training's offerings: invalid request`}, "alice"},
+			[]string{`"code": "invalid"`, `"message": "offering \"nodash\" is not one of pool training's offerings"`}, "alice"},
 		// A parameter a mutating endpoint does not take is refused before
 		// anything changes: ?dryrun=true must not create a real burst.
 		{"create unknown parameter", "POST", "/v1/bursts?dryrun=true", tokens.Operator, "", goodBurst, 400,
@@ -67,7 +67,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"cancel unknown parameter", "DELETE", "/v1/bursts/b-0001?force=1", tokens.Operator, "", "", 400,
 			[]string{`unknown parameter \"force\" for DELETE /v1/bursts/b-0001: it takes no parameters`}, "alice"},
 		{"cancel operator", "DELETE", "/v1/bursts/b-0001", tokens.Operator, "", "", 200, []string{`"state": "cancelled"`, `"cancelled_by": "alice"`}, "alice"},
-		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, "burst b-0001 already cancelled"}, "root"},
+		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, `"message": "burst b-0001 already cancelled at 2026-11-29T09:00:00Z"`}, "root"},
 		{"audit admin", "GET", "/v1/audit?limit=1", tokens.Admin, "", "", 200, []string{`"principal": "root"`, `"next": "`}, "-"},
 		{"wrong method", "PUT", "/v1/bursts", tokens.Admin, "", goodBurst, 405, []string{`"code": "method_not_allowed"`, "PUT /v1/bursts is not an endpoint: /v1/bursts takes GET, POST"}, "-"},
 		{"wrong method on a burst", "GET", "/v1/bursts/b-0001", tokens.Admin, "", "", 405, []string{"/v1/bursts/b-0001 takes DELETE"}, "-"},

@@ -49,13 +49,19 @@ func errf(status int, code, format string, a ...any) *Error {
 func backendError(err error) *Error {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return errf(http.StatusNotFound, CodeNotFound, "%v", err)
+		return errf(http.StatusNotFound, CodeNotFound, "%s", withoutKind(err, ErrNotFound))
 	case errors.Is(err, ErrInvalid):
-		return errf(http.StatusBadRequest, CodeInvalid, "%v", err)
+		return errf(http.StatusBadRequest, CodeInvalid, "%s", withoutKind(err, ErrInvalid))
 	case errors.Is(err, ErrConflict):
-		return errf(http.StatusConflict, CodeConflict, "%v", err)
+		return errf(http.StatusConflict, CodeConflict, "%s", withoutKind(err, ErrConflict))
 	}
 	return nil
+}
+
+// withoutKind is err's message without the ": conflict" (or other kind)
+// that wrapping kind with %w leaves at its end: the code says it.
+func withoutKind(err, kind error) string {
+	return strings.TrimSuffix(err.Error(), ": "+kind.Error())
 }
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
