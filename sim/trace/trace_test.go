@@ -155,7 +155,6 @@ func TestLoadBad(t *testing.T) {
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
-		{"bad_utf16.csv", 1, "", `; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 bad_utf16.csv > jobs.csv)`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
 		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias), or gpu_request,worker_num (Alibaba's spot trace of 2026); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
 		{"bad_dup_column.csv", 1, "gpus", `bad_dup_column.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once (want each of the generic format's columns once)`},
@@ -191,6 +190,11 @@ func TestLoadBad(t *testing.T) {
 				t.Errorf("message\n got %s\nwant %s…", err, tt.msg)
 			}
 		})
+	}
+	// A UTF-16 file (a spreadsheet's "Unicode text") is named as such.
+	if _, err := Load(filepath.Join("testdata", "bad_utf16.csv")); !errors.Is(err, ErrUnknownFormat) ||
+		!strings.HasSuffix(err.Error(), "; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 bad_utf16.csv > jobs.csv)") {
+		t.Errorf("UTF-16: got %v, want ErrUnknownFormat saying it is UTF-16", err)
 	}
 	if _, err := Load(filepath.Join("testdata", "bad_header.csv")); !errors.Is(err, ErrUnknownFormat) {
 		t.Errorf("unknown header: got %v, want ErrUnknownFormat", err)
