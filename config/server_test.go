@@ -2,16 +2,8 @@ package config
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -212,7 +205,10 @@ func TestValidateForServerOpens(t *testing.T) {
 // TestTLSLoad: a key pair that loads, and which field each failure is.
 func TestTLSLoad(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeSelfSigned(t, dir)
+	certFile, keyFile, _, err := fixture.SelfSigned(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := (&TLS{CertFile: certFile, KeyFile: keyFile}).Load(); err != nil {
 		t.Fatalf("a good pair: %v", err)
 	}
@@ -243,32 +239,6 @@ func TestTLSLoad(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeSelfSigned writes a certificate for 127.0.0.1 and its key into dir.
-func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "spillway-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for f, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kb}} {
-		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile
 }
 
 func TestCheckListen(t *testing.T) {

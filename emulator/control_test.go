@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -73,6 +72,17 @@ func postJSON(t *testing.T, hc *http.Client, url, body string) (int, map[string]
 	return resp.StatusCode, out
 }
 
+// getState GETs the control API's state (u, with any query) and returns
+// the status and the body.
+func getState(t *testing.T, hc *http.Client, u string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return send(t, hc, req)
+}
+
 func TestControlAPI(t *testing.T) {
 	emu, c := newEC2(t, emulator.Options{})
 	srv := httptest.NewServer(emu.ECSHandler()) // the control API is on both listeners
@@ -124,14 +134,9 @@ func TestControlAPI(t *testing.T) {
 		}
 	}
 
-	resp, err := hc.Get(srv.URL + "/_emulator/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var st emulator.State
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
+	if _, body := getState(t, hc, srv.URL+"/_emulator/state"); json.Unmarshal(body, &st) != nil {
+		t.Fatalf("state is not JSON: %.200s", body)
 	}
 	if !st.Settings.Throttle || time.Duration(st.Settings.BootDelay) != time.Minute || len(st.Instances) != 1 ||
 		st.Instances[0].InterruptAt == nil || len(st.Quotas) != 1 || st.Quotas[0].VCPUs != 96000 || st.Calls["ec2:RunInstances"] != 2 || len(st.Stock) != 1 || st.Stock[0].Available != 0 {
@@ -231,18 +236,10 @@ func TestStatePagesInstances(t *testing.T) {
 	hc := testHTTPClient(t)
 	get := func(query string) (int, emulator.State, string) {
 		t.Helper()
-		resp, err := hc.Get(srv.URL + "/_emulator/state" + query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		status, body := getState(t, hc, srv.URL+"/_emulator/state"+query)
 		var st emulator.State
 		_ = json.Unmarshal(body, &st)
-		return resp.StatusCode, st, string(body)
+		return status, st, string(body)
 	}
 	all := emu.Instances()
 	for _, tt := range []struct {

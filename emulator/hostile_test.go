@@ -36,6 +36,13 @@ func rawCall(t *testing.T, hc *http.Client, u string, form url.Values, header ht
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	status, body := send(t, hc, req)
+	return status, errorCode(body), len(body)
+}
+
+// send makes a request and returns its status and whole body.
+func send(t *testing.T, hc *http.Client, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func rawCall(t *testing.T, hc *http.Client, u string, form url.Values, header ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, errorCode(body), len(body)
+	return resp.StatusCode, body
 }
 
 // errorCode reads the code of an EC2 XML or ECS JSON error body ("" if the
@@ -401,14 +408,9 @@ func TestStateListsStalls(t *testing.T) {
 	hc := testHTTPClient(t)
 	stalls := func() []emulator.StallEntry {
 		t.Helper()
-		resp, err := hc.Get(srv.URL + "/_emulator/state")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var st emulator.State
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			t.Fatal(err)
+		if _, body := getState(t, hc, srv.URL+"/_emulator/state"); json.Unmarshal(body, &st) != nil {
+			t.Fatalf("state is not JSON: %.200s", body)
 		}
 		return st.Stalls
 	}
@@ -516,16 +518,13 @@ func TestInstanceLimit(t *testing.T) {
 	hc := testHTTPClient(t)
 	call := func(u string, form url.Values) (int, string, string) {
 		t.Helper()
-		resp, err := hc.PostForm(u, form)
+		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, errorCode(body), string(body)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		status, body := send(t, hc, req)
+		return status, errorCode(body), string(body)
 	}
 	tokened := runForm("1", "1")
 	tokened.Set("ClientToken", "first")
