@@ -484,21 +484,27 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 			return err
 		}
 	}
-	got := map[string]outputInstance{}
+	raw := map[string]rawOutput{}
 	if meta, ok := outs["instances"]; ok && len(meta.Value) > 0 && string(meta.Value) != "null" {
-		if err := json.Unmarshal(meta.Value, &got); err != nil {
-			return fmt.Errorf("the module's output \"instances\" in %s is not a map of {id, zone, private_ip, gpus} objects: %w (value %.200s)", b.dir, err, meta.Value)
+		if err := json.Unmarshal(meta.Value, &raw); err != nil {
+			return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("%v: want a map of {id, zone, private_ip, gpus} objects (value %s)", err, cut(string(meta.Value)))}}
 		}
 	} else if n := l.desired(); n > 0 && strict {
-		return fmt.Errorf("the module in %s was given %d instances but its output \"instances\" is empty; it must list one {id, zone, private_ip, gpus} object per key of var.instances", b.dir, n)
+		return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is empty, and the module was given %d instances: want one {id, zone, private_ip, gpus} object per key of var.instances", n)}}
 	}
-	for k, o := range got {
-		if o.ID == "" {
-			return fmt.Errorf("the module's output \"instances\" in %s: key %q has no id", b.dir, k)
-		}
-		if _, ok := l.Slots[k]; !ok {
-			delete(got, k)
-		}
+	// After an apply the output lists what var.instances asked for; a
+	// refresh may still see instances being ended.
+	want := sortedKeys(l.Slots)
+	if strict {
+		want = sortedKeys(l.variables())
+	}
+	held, err := b.p.heldIDs(ctx, b.key)
+	if err != nil {
+		return err
+	}
+	got, err := checkOutputs(b.dir, raw, want, l.Slots, held)
+	if err != nil {
+		return err
 	}
 	l.Outputs = got
 	l.forgetEnded()

@@ -32,6 +32,22 @@ func (e *RunError) Error() string {
 
 func (e *RunError) Unwrap() error { return e.Err }
 
+// OutputError is a module's instances output that breaks the contract
+// (docs/terraform.md), so Spillway cannot account for what it reports: two
+// keys with one id, an id another burst holds, a key Spillway did not ask
+// for, a GPU count other than the one asked for. It is the module's fault,
+// and the provider returns it wrapped in a *providers.InvalidError.
+type OutputError struct {
+	// Dir is the burst's working directory.
+	Dir string
+	// Problems says what is wrong, one entry per problem.
+	Problems []string
+}
+
+func (e *OutputError) Error() string {
+	return fmt.Sprintf("the module's output \"instances\" in %s breaks the module contract: %s", e.Dir, strings.Join(e.Problems, "; "))
+}
+
 // Error classes, as the SDK providers use them. The codes are the clouds'
 // own error codes, which the official Terraform providers quote in their
 // error messages (AWS: "api error InsufficientInstanceCapacity: ...";

@@ -396,6 +396,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if oe := (*OutputError)(nil); errors.As(err, &oe) {
+		// The module is at fault: retrying would only launch more.
+		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleOutput", Err: err}
+	}
 	class, code := classify(err.Error())
 	return typed(class, code, p.name, firstNonEmpty(o.Region, p.cfg.Region), zone, o.InstanceType, err)
 }
@@ -457,6 +461,21 @@ func (p *Provider) eachLedger(ctx context.Context, fn func(key string, l *ledger
 		fn(e.Name(), l)
 	}
 	return nil
+}
+
+// heldIDs are the instance ids the ledgers of the provider's bursts other
+// than except hold, with the burst and key holding each.
+func (p *Provider) heldIDs(ctx context.Context, except string) (map[string]heldID, error) {
+	held := map[string]heldID{}
+	err := p.eachLedger(ctx, func(key string, l *ledger) {
+		if key == except {
+			return
+		}
+		for k, o := range l.Outputs {
+			held[o.ID] = heldID{burst: key, key: k}
+		}
+	})
+	return held, err
 }
 
 // Terminate ends the named instances: each burst holding some drops their

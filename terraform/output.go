@@ -1,0 +1,126 @@
+package terraform
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// rawOutput is one entry of the module's instances output as the module
+// wrote it; gpus is kept raw so that a bad value can be quoted.
+type rawOutput struct {
+	ID        string          `json:"id"`
+	Zone      string          `json:"zone"`
+	PrivateIP string          `json:"private_ip"`
+	GPUs      json.RawMessage `json:"gpus"`
+	State     string          `json:"state,omitempty"`
+}
+
+// heldID is an instance id another burst's ledger holds.
+type heldID struct{ burst, key string }
+
+// checkOutputs checks the module's instances output against what Spillway
+// asked for and returns the instances, or an *OutputError naming every
+// problem. want are the keys the output may list (var.instances after an
+// apply; every slot after a refresh); slots give each key's GPU count;
+// held are the ids other bursts of the provider hold. Every instance must
+// have an id of its own: the scheduler counts instances by id, so two keys
+// with one id would be counted once and launched again without end.
+func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map[string]*slot, held map[string]heldID) (map[string]outputInstance, error) {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	out := make(map[string]outputInstance, len(got))
+	byID := map[string][]string{}
+	for _, k := range sortedKeys(got) {
+		o := got[k]
+		if !slices.Contains(want, k) {
+			if len(want) == 0 {
+				add("key %s is not a key of var.instances: want no key (var.instances is empty)", quoteCut(k))
+			} else {
+				add("key %s is not a key of var.instances: want only %s", quoteCut(k), quoteList(want))
+			}
+			continue
+		}
+		if o.ID == "" {
+			add("key %q has no id: want the cloud's instance id", k)
+			continue
+		}
+		byID[o.ID] = append(byID[o.ID], k)
+		if h, ok := held[o.ID]; ok {
+			add("key %q has id %s, which burst %s already holds (key %q): each instance needs an id of its own", k, quoteCut(o.ID), h.burst, h.key)
+		}
+		gpus, problem := gpusOf(o.GPUs, slots[k].GPUs)
+		if problem != "" {
+			add("key %q: %s", k, problem)
+		}
+		out[k] = outputInstance{ID: o.ID, Zone: o.Zone, PrivateIP: o.PrivateIP, GPUs: gpus, State: o.State}
+	}
+	for _, id := range sortedKeys(byID) {
+		if keys := byID[id]; len(keys) > 1 {
+			add("keys %s have the same id %s: each key needs an instance of its own", quoteAnd(keys), quoteCut(id))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &OutputError{Dir: dir, Problems: problems}
+	}
+	return out, nil
+}
+
+// gpusOf checks an output's gpus attribute: the instance's GPU count, the
+// one var.instances gave its key (any whole number from 1 when that is
+// not known). An absent gpus is the one asked for.
+func gpusOf(raw json.RawMessage, asked int) (int, string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return asked, ""
+	}
+	var f float64
+	err := json.Unmarshal(raw, &f)
+	whole := err == nil && f == math.Trunc(f) && f >= 1 && f <= math.MaxInt32
+	switch {
+	case asked > 0 && (!whole || int(f) != asked):
+		return 0, fmt.Sprintf("gpus %s is not the %d GPUs var.instances gave it: want %d (or no gpus attribute)", cut(string(raw)), asked, asked)
+	case asked <= 0 && !whole:
+		return 0, fmt.Sprintf("gpus %s is not a GPU count: want a whole number from 1", cut(string(raw)))
+	}
+	return int(f), ""
+}
+
+// cut shortens a value quoted in a message.
+func cut(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+func quoteCut(s string) string { return strconv.Quote(cut(s)) }
+
+// quoteList quotes keys for a message, at most five of them.
+func quoteList(keys []string) string {
+	const max = 5
+	q := make([]string, 0, max+1)
+	for i, k := range keys {
+		if i == max {
+			q = append(q, fmt.Sprintf("... (%d in all)", len(keys)))
+			break
+		}
+		q = append(q, quoteCut(k))
+	}
+	return strings.Join(q, ", ")
+}
+
+// quoteAnd is quoteList's "a", "b" and "c".
+func quoteAnd(keys []string) string {
+	if len(keys) <= 5 {
+		q := make([]string, len(keys))
+		for i, k := range keys {
+			q[i] = quoteCut(k)
+		}
+		return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+	}
+	return quoteList(keys)
+}

@@ -1,0 +1,122 @@
+package terraform_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// badOutput is a provider on testdata/badoutput, whose output breaks the
+// contract as mode says, and the directory holding one file per instance
+// that exists.
+func badOutput(t *testing.T, workDir, mode string) (*terraform.Provider, string) {
+	t.Helper()
+	live := t.TempDir()
+	return newProvider(t, terraform.Config{
+		Module: "testdata/badoutput", Region: region, Zones: zones, WorkDir: workDir,
+		Variables: map[string]any{"mode": mode, "live": live},
+	}), live
+}
+
+// instanceKey is the key Launch gives the i-th instance of a launch.
+func instanceKey(token string, i int) string {
+	sum := sha256.Sum256([]byte(token))
+	return fmt.Sprintf("%s-%d", hex.EncodeToString(sum[:5]), i)
+}
+
+func liveFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// A module output Spillway cannot account for is refused as the module's
+// fault (an InvalidError, not worth retrying), naming the key and the bad
+// value, and whatever the launch created is destroyed: nothing is left
+// running that no ledger lists.
+func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
+	t.Parallel()
+	k0, k1 := instanceKey("bad-1", 0), instanceKey("bad-1", 1)
+	tests := []struct {
+		mode string
+		want string
+	}{
+		{"dupid", fmt.Sprintf(`keys %q and %q have the same id "tf-dup": each key needs an instance of its own`, k0, k1)},
+		{"noid", fmt.Sprintf(`key %q has no id: want the cloud's instance id`, k0)},
+		{"badgpus", fmt.Sprintf(`key %q: gpus -5 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
+		{"wronggpus", fmt.Sprintf(`key %q: gpus 4 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
+		{"halfgpus", fmt.Sprintf(`key %q: gpus 7.5 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
+		{"strgpus", fmt.Sprintf(`key %q: gpus "eight" is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
+		{"extra", fmt.Sprintf(`key "stray" is not a key of var.instances: want only %q, %q`, k0, k1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t, 60*time.Second)
+			p, live := badOutput(t, t.TempDir(), tt.mode)
+			insts, err := p.Launch(ctx, launchRequest("bad", "bad-1", 2))
+			if !providers.IsInvalid(err) || providers.IsTransient(err) {
+				t.Fatalf("Launch = %v, %v; want a *providers.InvalidError (the module is at fault: retrying launches more)", idsOf(insts), err)
+			}
+			var oe *terraform.OutputError
+			if !errors.As(err, &oe) {
+				t.Errorf("the error does not wrap a *terraform.OutputError: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Launch error:\n got %v\nwant it to say %s", err, tt.want)
+			}
+			if left := liveFiles(t, live); len(left) != 0 {
+				t.Errorf("after the refused launch the module's instances %v still exist", left)
+			}
+			listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+			if err != nil || len(listed) != 0 {
+				t.Errorf("List after the refused launch = %v, %v; want nothing", idsOf(listed), err)
+			}
+			if err := p.Reconcile(ctx); err != nil {
+				t.Errorf("Reconcile after the refused launch: %v (the clean-up should have left nothing to repair)", err)
+			}
+		})
+	}
+}
+
+// An id another burst of the provider already holds is refused too: List,
+// Describe and Terminate find instances by id.
+func TestModuleOutputReusingAnotherBurstsIDIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	p, live := badOutput(t, t.TempDir(), "dupid")
+	first, err := p.Launch(ctx, launchRequest("first", "first-1", 1))
+	if err != nil || len(first) != 1 {
+		t.Fatalf("Launch of one instance = %v, %v", idsOf(first), err)
+	}
+	_, err = p.Launch(ctx, launchRequest("second", "second-1", 1))
+	if !providers.IsInvalid(err) {
+		t.Fatalf("a second burst reporting id tf-dup: err = %v, want a *providers.InvalidError", err)
+	}
+	want := fmt.Sprintf(`key %q has id "tf-dup", which burst`, instanceKey("second-1", 0))
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("already holds (key %q)", instanceKey("first-1", 0))) {
+		t.Errorf("error = %v\nwant it to say %s ... already holds (key ...)", err, want)
+	}
+	if left := liveFiles(t, live); len(left) != 1 || left[0] != instanceKey("first-1", 0) {
+		t.Errorf("the module's instances are %v, want only the first burst's %s", left, instanceKey("first-1", 0))
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || len(listed) != 1 {
+		t.Errorf("List = %v, %v; want the first burst's instance alone", idsOf(listed), err)
+	}
+}

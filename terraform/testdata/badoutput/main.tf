@@ -1,0 +1,62 @@
+# A contract-satisfying module whose instances output breaks the contract
+# in the way var.mode names. Each instance is a file under var.live, made
+# on create and removed on destroy, so a test sees what still exists.
+terraform {
+  required_version = ">= 1.5.0"
+}
+
+variable "cluster" {
+  type = string
+}
+
+variable "pool" {
+  type = string
+}
+
+variable "burst" {
+  type = string
+}
+
+variable "instances" {
+  type = map(object({ zone = string, gpus = number }))
+}
+
+variable "mode" {
+  type = string
+}
+
+variable "live" {
+  type = string
+}
+
+resource "terraform_data" "instance" {
+  for_each = var.instances
+  input    = { zone = each.value.zone, gpus = each.value.gpus, marker = "${var.live}/${each.key}" }
+
+  provisioner "local-exec" {
+    command = "touch '${self.output.marker}'"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "rm -f '${self.output.marker}'"
+  }
+}
+
+locals {
+  good = { for k, v in terraform_data.instance : k => { id = "tf-${v.id}", zone = v.output.zone, private_ip = "127.0.0.1", gpus = v.output.gpus } }
+  outputs = {
+    good      = local.good
+    dupid     = { for k, v in local.good : k => merge(v, { id = "tf-dup" }) }
+    noid      = { for k, v in local.good : k => merge(v, { id = "" }) }
+    badgpus   = { for k, v in local.good : k => merge(v, { gpus = -5 }) }
+    halfgpus  = { for k, v in local.good : k => merge(v, { gpus = 7.5 }) }
+    wronggpus = { for k, v in local.good : k => merge(v, { gpus = 4 }) }
+    strgpus   = { for k, v in local.good : k => merge(v, { gpus = "eight" }) }
+    extra     = merge(local.good, { stray = { id = "tf-stray", zone = "us-east-1a", private_ip = "127.0.0.1", gpus = 8 } })
+  }
+}
+
+output "instances" {
+  value = local.outputs[var.mode]
+}
