@@ -137,7 +137,12 @@ func TestValidateForServer(t *testing.T) {
 	if !errors.As(err, &verr) {
 		t.Fatalf("got %v, want a *ValidationError", err)
 	}
-	checkGolden(t, "testdata/server_only.yaml.server.err", err.Error()+"\n")
+	// Paths are resolved (absolute): shown relative to the package.
+	abs, err2 := filepath.Abs("testdata")
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	checkGolden(t, "testdata/server_only.yaml.server.err", strings.ReplaceAll(err.Error(), abs, "testdata")+"\n")
 
 	for _, f := range []string{"../configs/examples/spillway.yaml", "../configs/examples/emulator.yaml"} {
 		cfg, err := Load(f)

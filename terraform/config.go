@@ -2,10 +2,8 @@ package terraform
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -69,10 +67,8 @@ func (c Config) Validate(name string) error {
 	case c.Module == "":
 		add("module is empty: want the directory of a Terraform module")
 	default:
-		if st, err := os.Stat(c.Module); err != nil {
-			add("module %q: %v: want an existing directory holding *.tf files", c.Module, errors.Unwrap(err))
-		} else if !st.IsDir() {
-			add("module %q is a file: want the directory holding the module's *.tf files", c.Module)
+		if problem, _ := moduleDirProblem(c.Module); problem != "" {
+			add("module %q: %s", c.Module, problem)
 		}
 	}
 	if len(c.Zones) == 0 {

@@ -1,7 +1,10 @@
 package terraform
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -50,7 +53,12 @@ type ContractError struct {
 	Unset []string
 	// Undeclared are fixed variables the module does not declare.
 	Undeclared []string
+	// Err is the file system's error when the module's directory cannot
+	// be read.
+	Err error
 }
+
+func (e *ContractError) Unwrap() error { return e.Err }
 
 func (e *ContractError) Error() string {
 	var parts []string
@@ -75,8 +83,14 @@ func (e *ContractError) Error() string {
 
 // CheckModule reads the module in dir with terraform-config-inspect and
 // checks it against the contract, given the fixed variables the provider
-// will pass. It returns a *ContractError naming everything missing.
+// will pass. It returns a *ContractError naming everything missing (and
+// wrapping the file system's error when dir is not a directory). New calls
+// it, and so does config's ValidateForServer (spillway policy validate
+// --server), so a module is refused before the server opens its state.
 func CheckModule(dir string, fixed map[string]any) error {
+	if problem, err := moduleDirProblem(dir); problem != "" {
+		return &ContractError{Module: dir, Load: problem, Err: err}
+	}
 	mod, diags := tfconfig.LoadModule(dir)
 	if diags.HasErrors() {
 		var msgs []string
@@ -130,6 +144,19 @@ func CheckModule(dir string, fixed map[string]any) error {
 		return nil
 	}
 	return e
+}
+
+// moduleDirProblem says what is wrong with dir as a module directory, and
+// the file system's error, if any.
+func moduleDirProblem(dir string) (string, error) {
+	st, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%v: want an existing directory holding *.tf files", errors.Unwrap(err)), err
+	case !st.IsDir():
+		return "is a file: want the directory holding the module's *.tf files", fs.ErrInvalid
+	}
+	return "", nil
 }
 
 var attrRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*=`)

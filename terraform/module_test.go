@@ -20,6 +20,7 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 		{"list_type", nil, `terraform module testdata/contract/list_type does not satisfy the Spillway module contract: variable "instances" has type list(string): want map(object({...})), keyed by instance key`},
 		{"unknown_attr", nil, `terraform module testdata/contract/unknown_attr does not satisfy the Spillway module contract: variable "instances" has attribute "disk_gb", which Spillway does not set (it sets instance_type, zone, market, gpus, tags, user_data)`},
 		{"needs_vpc", nil, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
+		{"nowhere", nil, `terraform module testdata/contract/nowhere does not satisfy the Spillway module contract: cannot be read: no such file or directory: want an existing directory holding *.tf files`},
 		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
 	}
 	for _, tt := range tests {

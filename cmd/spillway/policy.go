@@ -57,7 +57,8 @@ needs: with --server, validate also reports every pool without signals,
 every signal source that cannot be built (a malformed skip_reasons pattern,
 a password_env that is not set here, a targets file that cannot be read;
 no source is contacted), every aws or alicloud provider without a
-subnet or an image, and what the server opens when it starts: a listen
+subnet or an image, every terraform provider whose module is missing, does
+not parse or breaks the Spillway module contract, and what the server opens when it starts: a listen
 address it would refuse (a host name, or an address that is not loopback
 without server.tls, unless --insecure-listen), a state file whose folder
 does not exist or that is a directory, and a TLS certificate and key that

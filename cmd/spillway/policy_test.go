@@ -113,6 +113,12 @@ func TestPolicyValidateServerOpens(t *testing.T) {
 			want: []string{":6:16: server.tls.cert_file: the certificate cannot be read", ":7:15: server.tls.key_file: the private key cannot be read"}},
 		{name: "insecure listen allowed", args: []string{"--insecure-listen", "../../config/testdata/listen_public.server.yaml"},
 			want: []string{"server.state"}},
+		{name: "terraform modules the server would refuse", args: []string{"../../config/testdata/tf_missing.server.yaml", "../../config/testdata/tf_syntax.server.yaml", "../../config/testdata/tf_nocontract.server.yaml"},
+			want: []string{
+				"tf_missing.server.yaml:8:13: providers.tf.module: terraform module", "cannot be read: no such file or directory",
+				"tf_syntax.server.yaml:8:13: providers.tf.module: terraform module", "main.tf:1: Invalid single-argument block definition",
+				"tf_nocontract.server.yaml:8:13: providers.tf.module: terraform module", `declares no output "instances"`,
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, err := runPolicyCmd(t, append([]string{"validate", "--server"}, tc.args...)...)

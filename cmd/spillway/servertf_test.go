@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,5 +114,63 @@ pools:
 	}
 	if r := rows()[0]; r.DrainStartedAt.IsZero() || r.EndedAt.Before(r.DrainStartedAt) {
 		t.Fatalf("row %+v: want drained before it was destroyed", r)
+	}
+}
+
+// TestServerRefusesABadTerraformModuleBeforeItsState: a terraform
+// provider whose module is missing or breaks the module contract stops
+// `spillway server` with exit 2 and the problem at the module's line,
+// before the state is opened (it used to migrate the state and then fail
+// with exit 1; `policy validate --server` passed it).
+func TestServerRefusesABadTerraformModuleBeforeItsState(t *testing.T) {
+	tests := []struct {
+		name, module, want string
+	}{
+		{"missing", "", "does not satisfy the Spillway module contract: cannot be read: no such file or directory"},
+		{"outside the contract", `variable "cluster" { type = string }`, `declares no output "instances"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			module := filepath.Join(dir, "module")
+			if tt.module != "" {
+				if err := os.Mkdir(module, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(module, "main.tf"), []byte(tt.module+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(dir, "spillway.yaml")
+			cfgText := `cluster: tf-test
+server:
+  state: state.db
+providers:
+  tf:
+    type: terraform
+    module: module
+    zones: [zone-a]
+pools:
+  - name: train
+    offerings: [{provider: tf, instance_type: gpu8, gpus: 8, price_per_hour: 10}]
+    signals:
+      demand:
+        - type: command
+          command: {command: [echo, "1"]}
+`
+			if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := runServer(ctx, serverOptions{config: path, logLevel: "warn", listen: "127.0.0.1:0"})
+			var ee *exitCodeError
+			if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, path+":7:13: providers.tf.module: terraform module "+module) || !strings.Contains(ee.msg, tt.want) {
+				t.Fatalf("server with a bad module: %v, want exit 2 with %s:7:13: providers.tf.module: ... %s", err, path, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "state.db")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the server opened its state before refusing the module (stat state.db: %v)", err)
+			}
+		})
 	}
 }
