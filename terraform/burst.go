@@ -498,9 +498,14 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 	if strict {
 		want = sortedKeys(l.variables())
 	}
-	held, err := b.p.heldIDs(ctx, b.key)
-	if err != nil {
-		return err
+	// Only an apply can bring an id another burst holds: a refresh (every
+	// List, every burst) does not read every other ledger again.
+	var held map[string]heldID
+	if strict {
+		var err error
+		if held, err = b.p.heldIDs(ctx, b.key); err != nil {
+			return err
+		}
 	}
 	got, err := checkOutputs(b.dir, raw, want, l.Slots, held)
 	if err != nil {
