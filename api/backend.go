@@ -149,6 +149,10 @@ type PoolSummary struct {
 	Floors int `json:"floors"`
 	// Held is what the policy does not launch now (Snapshot.Held).
 	Held []Held `json:"held,omitempty"`
+	// Stale names the signals that were missing or old at the last
+	// evaluation (Snapshot.Stale): the policy then holds, with no launch
+	// for queue demand and no idle scale-in.
+	Stale []string `json:"stale,omitempty"`
 }
 
 // Snapshot is what the policy last saw in a pool.

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spillway-io/spillway/api"
 )
 
 func init() { register(newStatusCmd) }
@@ -50,7 +52,16 @@ blocked by a quota or refused requests.`,
 						budget = fmt.Sprintf("$%.2f", p.Budget)
 					}
 					fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
-						p.PendingJobs, p.PendingGPUs, p.OldestWait, p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+						p.PendingJobs, p.PendingGPUs, api.Duration(time.Duration(p.OldestWait).Round(time.Second)), p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+				}
+				for _, p := range st.Pools {
+					if len(p.Stale) > 0 {
+						// The row's queue reads as empty while it is unknown.
+						fmt.Fprintf(tw, "\n%s: signals stale or missing, so the policy holds (no launch for queue demand, no idle scale-in):\n", p.Name)
+						for _, s := range p.Stale {
+							fmt.Fprintf(tw, "  %s\n", s)
+						}
+					}
 				}
 				for _, p := range st.Pools {
 					if len(p.Held) > 0 {
