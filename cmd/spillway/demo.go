@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
@@ -122,7 +124,11 @@ type demoSummary struct {
 	SpendUSD      float64 `json:"spend_usd"`
 	Decisions     int     `json:"decisions"`
 	Leaked        int     `json:"leaked"`
-	Dir           string  `json:"dir,omitempty"`
+	// Interrupted: Ctrl-C, SIGTERM or a closed output stopped the demo
+	// before the burst was torn down; Leaked then counts the instances the
+	// emulator held as it stopped, which end with it.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Dir         string `json:"dir,omitempty"`
 }
 
 // writeDemoFiles writes the demo's config and an operator token into dir
@@ -156,6 +162,21 @@ func served(err error) error {
 
 func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err error) {
 	began := time.Now()
+	// A closed output (spillway demo | head) stops the demo as Ctrl-C does,
+	// so it still cleans up: unhandled, SIGPIPE killed the process and left
+	// its directory behind.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+	ctx, cancelPipe := context.WithCancel(ctx)
+	defer cancelPipe()
+	go func() {
+		select {
+		case <-pipe:
+			cancelPipe()
+		case <-ctx.Done():
+		}
+	}()
 	if o.onprem < 1 || o.onprem > 64 {
 		return fmt.Errorf("--onprem-nodes %d: want 1 to 64", o.onprem)
 	}
@@ -167,7 +188,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	if err := config.CheckListen(o.listen, false, false); err != nil {
-		return fmt.Errorf("--listen: %w", err)
+		// The server's advice (server.tls, --insecure-listen) is not the
+		// demo's to take: it serves on loopback only.
+		return fmt.Errorf("--listen %q: the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one) (%w)", o.listen, err)
 	}
 	tr, err := loadDemoTrace(o.trace)
 	if err != nil {
@@ -325,6 +348,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped, sum.JobsNarrowed = ms.Requeued, ms.Cut, ms.Dropped, ms.Narrowed
 	sum.WaitP95S = math.Round(ms.WaitP95.Seconds()*10) / 10
 	sum.Leaked = len(leftOn(emu))
+	sum.Interrupted = ctx.Err() != nil
 	if o.keep {
 		sum.Dir = dir
 	}

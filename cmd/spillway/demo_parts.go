@@ -250,13 +250,23 @@ Summary (%s at %gx, %s simulated):
   most cloud GPUs at once  %d
   jobs started %d of %d submitted, %d on cloud, %d requeued; wait p95 %s
   cloud spend              $%.2f
-  left on the cloud        %d (instances of the demo the emulator had not terminated)
+  left on the cloud        %d (%s)
 `, s.Trace, s.Speed, time.Duration(s.SimulatedS*float64(time.Second)), s.Launches, s.Terminations, s.Fallbacks,
 		s.MaxCloudGPUs, s.JobsStarted, s.JobsSubmitted, s.JobsOnCloud, s.JobsRequeued,
-		time.Duration(s.WaitP95S*float64(time.Second)).Round(time.Second), s.SpendUSD, s.Leaked)
+		time.Duration(s.WaitP95S*float64(time.Second)).Round(time.Second), s.SpendUSD, s.Leaked, leftWhy(s))
 	if s.Dir != "" {
 		fmt.Fprintf(w, "  kept                     %s (config, state, tokens, demo.log)\n", s.Dir)
 	}
+}
+
+// leftWhy says what the summary's count of instances left on the cloud
+// means: a leak when the burst was torn down, the instances running as the
+// demo stopped when it was interrupted.
+func leftWhy(s demoSummary) string {
+	if s.Interrupted {
+		return "running as the demo was stopped before tearing its burst down; they ended with the emulator"
+	}
+	return "instances of the demo the emulator had not terminated"
 }
 
 // summarise fills the server's figures: launches, terminations and

@@ -274,6 +274,11 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	if !strings.Contains(rest.String(), "stopping") {
 		t.Errorf("no stopping line after SIGINT:\n%s", rest.String())
 	}
+	// Stopped before tearing its burst down, the demo does not report the
+	// instances running then as left behind (they end with the emulator).
+	if strings.Contains(rest.String(), "had not terminated") || !strings.Contains(rest.String(), "left on the cloud") {
+		t.Errorf("the summary after SIGINT reports a leak, or no count:\n%s", rest.String())
+	}
 }
 
 func hostOf(t *testing.T, raw string) string {
@@ -378,5 +383,49 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one saying %q", o, err, tc.want)
 		}
+	}
+}
+
+// TestDemoOutputClosed: the demo's output closed early (spillway demo |
+// head -3) stops it as Ctrl-C does, and it removes its directory. It was
+// killed by SIGPIPE at its next line and left the directory (state,
+// tokens, log) behind.
+func TestDemoOutputClosed(t *testing.T) {
+	cmd, tmp := demoChild(t, nil, append([]string{"demo"}, demoFast...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	dir := ""
+	sc := bufio.NewScanner(stdout)
+	for dir == "" && sc.Scan() {
+		if m := bannerDir.FindStringSubmatch(sc.Text()); m != nil {
+			dir = m[1]
+		}
+	}
+	if dir == "" {
+		t.Fatalf("no directory in the banner\nstderr:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the banner's directory: %v", err)
+	}
+	stdout.Close() // as head does after its lines
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the demo did not stop within 60s of its output closing\nstderr:\n%s", stderr.String())
+	}
+	// The test binary running the demo may itself die writing its own
+	// verdict to the closed pipe: what counts is what the demo left.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "spillway-demo-*")); len(left) != 0 {
+		t.Errorf("left behind after its output closed: %v\nstderr:\n%s", left, stderr.String())
 	}
 }
