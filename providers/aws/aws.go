@@ -205,6 +205,9 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	// Wrapped only now, so that the loader above could still customise the
 	// buildable client (AWS_CA_BUNDLE); see bufferedBodyClient.
 	awsCfg.HTTPClient = bufferedBodyClient{inner: awsCfg.HTTPClient}
+	if awsCfg.Credentials != nil {
+		awsCfg.Credentials = credentialsGuard{inner: awsCfg.Credentials}
+	}
 	p.client = ec2.NewFromConfig(awsCfg, func(eo *ec2.Options) {
 		if cfg.Endpoint != "" {
 			eo.BaseEndpoint = awssdk.String(cfg.Endpoint)

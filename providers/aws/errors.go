@@ -1,7 +1,9 @@
 package aws
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -83,6 +85,11 @@ func (p *Provider) classify(err error, zone, instanceType string) error {
 	if err == nil {
 		return nil
 	}
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		// No request was sent: retrying finds no credentials either.
+		return &providers.InvalidError{Provider: p.name, Code: "CredentialsUnavailable", Err: err}
+	}
 	ae, ok := apiError(err)
 	if !ok {
 		// No answer from EC2: connection refused or reset, an attempt timed
@@ -140,3 +147,28 @@ func httpStatus(err error) int {
 	}
 	return 0
 }
+
+// credentialsGuard marks a failure to find credentials (the standard chain
+// found none: no environment variables, profile, SSO, web identity or
+// instance role) as a credentialsError, which classify reports as invalid
+// with what to set; the SDK's own error is about the last link it tried
+// (usually the EC2 instance metadata service) and classified as a network
+// failure, retried every tick.
+type credentialsGuard struct{ inner awssdk.CredentialsProvider }
+
+func (g credentialsGuard) Retrieve(ctx context.Context) (awssdk.Credentials, error) {
+	c, err := g.inner.Retrieve(ctx)
+	if err != nil && ctx.Err() == nil {
+		return c, &credentialsError{err: err}
+	}
+	return c, err
+}
+
+// credentialsError: no AWS credentials were found, so no request was sent.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string {
+	return fmt.Sprintf("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a shared config profile, or run where an instance role, SSO or web identity provides them): %v", e.err)
+}
+
+func (e *credentialsError) Unwrap() error { return e.err }

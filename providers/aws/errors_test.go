@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
@@ -289,5 +291,25 @@ func TestLaunchValidatesRequest(t *testing.T) {
 	}
 	if n := len(s.callsOf("RunInstances")); n != 0 {
 		t.Errorf("invalid requests reached EC2 %d times", n)
+	}
+}
+
+// TestNoCredentials: a provider that finds no credentials sends nothing
+// and fails as invalid, saying what to set. The SDK's error was about the
+// EC2 instance metadata service, classified as a network failure and
+// retried every tick.
+func TestNoCredentials(t *testing.T) {
+	s := newScripted(t, func(string, int, map[string][]string) (int, string, bool) { return 0, "", false })
+	none := awssdk.CredentialsProviderFunc(func(context.Context) (awssdk.Credentials, error) {
+		return awssdk.Credentials{}, errors.New("no EC2 IMDS role found")
+	})
+	p := s.provider(t, aws.WithCredentials(none))
+	_, err := p.List(context.Background(), providers.ListFilter{Cluster: "c", Pool: "p"})
+	var ie *providers.InvalidError
+	if !errors.As(err, &ie) || ie.Code != "CredentialsUnavailable" || !strings.Contains(err.Error(), "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+		t.Fatalf("List without credentials: %v, want an invalid CredentialsUnavailable naming what to set", err)
+	}
+	if n := len(s.callsOf("DescribeInstances")); n != 0 {
+		t.Errorf("%d DescribeInstances sent without credentials", n)
 	}
 }
