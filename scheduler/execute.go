@@ -1,11 +1,15 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/config"
@@ -82,6 +86,10 @@ func (s *Scheduler) execLaunches(ctx context.Context, t *tick, launches []policy
 			Count: l.Count, Floor: t.floorID(l.Floor), Reason: l.Reason, Status: state.IntentPending, CreatedAt: t.now, UpdatedAt: t.now,
 		}
 		in.ClientToken = clientToken(in.ID)
+		in.Epoch = t.pr.epoch
+		if req, err := s.launchRequest(t.pr, in); err == nil {
+			in.Params = requestDigest(req)
+		}
 		if err := s.opts.Store.CreateIntent(ctx, in); err != nil {
 			lr.Outcome, lr.Error = "not launched", fmt.Sprintf("writing the intent failed: %v", err)
 			t.rec.Launches = append(t.rec.Launches, lr)
@@ -115,6 +123,8 @@ const (
 	causeThrottled = "throttled"
 	causeInvalid   = "invalid"
 	causeTransient = "transient"
+	// causeChanged: a pending intent whose config changed, not retried.
+	causeChanged = "config_changed"
 )
 
 // call launches an intent's instances with its client token and records
@@ -128,25 +138,17 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		lr.Outcome, lr.Cause = "held: provider blocked ("+b.why+"); the intent is resumed later", causeThrottled
 		return lr
 	}
-	req := providers.LaunchRequest{
-		Offering: o, Count: in.Count, MinCount: 1, ClientToken: in.ClientToken,
-		Tags: map[string]string{
-			providers.TagCluster: s.opts.Cluster, providers.TagPool: in.Pool,
-			providers.TagBurst: in.Floor, providers.TagIntent: in.ID,
-		},
+	req, err := s.launchRequest(t.pr, in)
+	if err != nil {
+		return s.failIntent(ctx, t, in, lr, causeInvalid, err)
 	}
-	if in.Floor == "" {
-		delete(req.Tags, providers.TagBurst)
-	}
-	if t.pr.spec.UserData != nil {
-		ud, err := t.pr.spec.UserData(config.InstanceFields{
-			Cluster: s.opts.Cluster, Pool: in.Pool, Provider: in.Provider, Region: o.Region, Zone: o.Zone,
-			InstanceType: o.InstanceType, Burst: in.Floor,
-		})
-		if err != nil {
-			return s.failIntent(ctx, t, in, lr, causeInvalid, fmt.Errorf("user_data: %w", err))
-		}
-		req.UserData = ud
+	if in.Params != "" && requestDigest(req) != in.Params {
+		// The config changed since the first attempt: repeating it is
+		// impossible, and a changed request under its token would be
+		// refused as invalid. What the first attempt launched is adopted
+		// through its spillway:intent tag.
+		return s.failIntent(ctx, t, in, lr, causeChanged, fmt.Errorf(
+			"the launch parameters the config gives offering %q (instance type, zone, market, user data) changed since the intent's first attempt; not retried under its client token", in.Offering))
 	}
 	lctx, cancel, epoch, ok := s.actingCtx(ctx)
 	defer cancel()
@@ -155,7 +157,10 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		return lr
 	}
 	if s.opts.Leader != nil {
-		req.Tags[TagEpoch] = epochTag(epoch)
+		// The epoch of the term that wrote the intent, so a resume by a
+		// later term sends the first attempt's request again; an intent
+		// stored without one (before epochs were kept) takes this term's.
+		req.Tags[TagEpoch] = epochTag(cmp.Or(in.Epoch, epoch))
 	}
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(lctx, req)
@@ -191,6 +196,49 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	lr.Instances, lr.Outcome = ids, fmt.Sprintf("launched %d", len(ids))
 	s.log.Info("launched", "pool", in.Pool, "offering", in.Offering, "instances", ids, "intent", in.ID)
 	return lr
+}
+
+// launchRequest is the provider request of an intent, built from the
+// intent and the pool's config only (nothing from the clock or the acting
+// term), so every attempt of the intent sends the same parameters under its
+// client token. The caller adds the spillway:epoch tag.
+func (s *Scheduler) launchRequest(pr *poolRun, in state.Intent) (providers.LaunchRequest, error) {
+	o := pr.offs[in.Offering]
+	req := providers.LaunchRequest{
+		Offering: o, Count: in.Count, MinCount: 1, ClientToken: in.ClientToken,
+		Tags: map[string]string{
+			providers.TagCluster: s.opts.Cluster, providers.TagPool: in.Pool,
+			providers.TagBurst: in.Floor, providers.TagIntent: in.ID,
+		},
+	}
+	if in.Floor == "" {
+		delete(req.Tags, providers.TagBurst)
+	}
+	if pr.spec.UserData != nil {
+		ud, err := pr.spec.UserData(config.InstanceFields{
+			Cluster: s.opts.Cluster, Pool: in.Pool, Provider: in.Provider, Region: o.Region, Zone: o.Zone,
+			InstanceType: o.InstanceType, Burst: in.Floor,
+		})
+		if err != nil {
+			return providers.LaunchRequest{}, fmt.Errorf("user_data: %w", err)
+		}
+		req.UserData = ud
+	}
+	return req, nil
+}
+
+// requestDigest hashes what a launch request takes from the config, so a
+// resume can tell whether it would still send its first attempt's request.
+func requestDigest(req providers.LaunchRequest) string {
+	h := sha256.New()
+	o := req.Offering
+	fmt.Fprintf(h, "%q %q %q %q %q %d\n", o.Provider, o.Region, o.Zone, o.InstanceType, o.Market, o.GPUs)
+	fmt.Fprintf(h, "%d %d %q\n", req.Count, req.MinCount, req.ClientToken)
+	for _, k := range slices.Sorted(maps.Keys(req.Tags)) {
+		fmt.Fprintf(h, "%q=%q\n", k, req.Tags[k])
+	}
+	fmt.Fprintf(h, "%q\n", req.UserData)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // launchFailed sorts a launch error by what the scheduler does next.

@@ -137,6 +137,7 @@ func (h *harness) start() {
 		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: use, Clock: h.clk,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, Capacity: h.capacity, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
+		CallTimeout: h.opts.CallTimeout,
 		Pools: []scheduler.Pool{{
 			Policy:   h.pool,
 			Snapshot: h.snapshot,

@@ -24,8 +24,10 @@ type Leader interface {
 }
 
 // TagEpoch is the tag of every launch made under a leader lease: the epoch
-// of the term that sent the request (a resumed intent carries the epoch
-// that resumed it).
+// of the term that wrote the launch's intent. A resumed intent carries that
+// epoch too, not the resuming term's: a retry under the same client token
+// must repeat the first request's parameters, or the cloud refuses it
+// (IdempotentParameterMismatch).
 const TagEpoch = "spillway:epoch"
 
 // acting reports whether this scheduler may act now (always, without a

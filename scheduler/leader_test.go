@@ -2,11 +2,13 @@ package scheduler_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
@@ -85,7 +87,8 @@ func TestOnlyTheLeaderActsAndTagsItsEpoch(t *testing.T) {
 	}
 
 	// The next leader, epoch 8, resumes the intent with its client token
-	// and tags the launch with its own epoch.
+	// and the request the intent was written for, tagged with the epoch
+	// that wrote it.
 	lead.set(8, true, -1)
 	h.tick()
 	live := h.live()
@@ -93,8 +96,8 @@ func TestOnlyTheLeaderActsAndTagsItsEpoch(t *testing.T) {
 		t.Fatalf("after the new leader's tick: %d instances, want 2", len(live))
 	}
 	for _, in := range live {
-		if tag(in, scheduler.TagEpoch) != "8" || tag(in, providers.TagIntent) != pending[0].ID {
-			t.Fatalf("instance %s tags %v: want epoch 8 and the resumed intent %s", in.ID, in.Tags, pending[0].ID)
+		if tag(in, scheduler.TagEpoch) != "7" || tag(in, providers.TagIntent) != pending[0].ID {
+			t.Fatalf("instance %s tags %v: want epoch 7 (the intent's) and the resumed intent %s", in.ID, in.Tags, pending[0].ID)
 		}
 	}
 	if n := h.emu.Calls("RunInstances"); n != 1 {
@@ -167,4 +170,83 @@ func TestANewTermReadsWhatTheOtherLeaderStored(t *testing.T) {
 	if got := gaps(); len(got) != 1 || got[0] != 45*time.Second {
 		t.Fatalf("after winning the lease back: idle gaps %v, want the 45s the other leader stored", got)
 	}
+}
+
+// TestResumeByANewTermRepeatsTheFirstRequest: a launch written and sent
+// under epoch 1 whose answer was lost (it reached the cloud) is resumed by
+// the next term, epoch 2, after a failover or a restart. The resume sends the
+// first request again, so the cloud returns the instances it launched: no
+// IdempotentParameterMismatch, no new instance, the pool not misconfigured.
+// When the config changed meanwhile (here the user data), the first request
+// cannot be repeated: the intent is failed instead of being sent changed,
+// and the instances it launched are adopted through their intent tag.
+func TestResumeByANewTermRepeatsTheFirstRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		userData string // of the restarted server
+		status   state.IntentStatus
+	}{
+		{"same config", "#!/bin/sh\necho v1\n", state.IntentDone},
+		{"user data changed", "#!/bin/sh\necho v2\n", state.IntentFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lead := &fakeLeader{epoch: 1, ok: true, budget: -1}
+			h := newHarness(t, testPool(), func(h *harness) {
+				h.opts.Leader = lead
+				h.opts.CallTimeout = 300 * time.Millisecond
+				h.userData = func(config.InstanceFields) (string, error) { return "#!/bin/sh\necho v1\n", nil }
+			})
+			h.setDemand(2*time.Minute, 8, 8)
+			h.emu.StallResponses("RunInstances", 1, time.Minute) // executed; the answer is lost
+			_ = h.sched.Tick(context.Background(), "train")      // what else the tick did is not this test's
+			first := h.live()
+			pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
+			if err != nil || len(pending) != 1 || len(first) != 2 {
+				t.Fatalf("after the lost answer: pending intents %+v (%v), %d instances: want one pending intent whose 2 instances run", pending, err, len(first))
+			}
+
+			// Failover: a new server leads at epoch 2 and resumes the intent.
+			lead.set(2, true, -1)
+			h.userData = func(config.InstanceFields) (string, error) { return tc.userData, nil }
+			h.restart()
+			h.tick()
+			if st, _ := h.sched.LastStatus("train"); st.Misconfigured != "" || st.Err != "" {
+				t.Fatalf("after the resume: misconfigured %q, error %q: want neither", st.Misconfigured, st.Err)
+			}
+			intents, err := h.store.Intents(context.Background(), state.IntentFilter{})
+			if err != nil || len(intents) != 1 || intents[0].Status != tc.status {
+				t.Fatalf("intents %+v (%v): want the one intent %s", intents, err, tc.status)
+			}
+			if strings.Contains(intents[0].Error, "IdempotentParameterMismatch") {
+				t.Fatalf("the resume was refused: %s", intents[0].Error)
+			}
+			var ids []string
+			for _, in := range first {
+				ids = append(ids, in.ID)
+				if got := tag(in, scheduler.TagEpoch); got != "1" {
+					t.Errorf("instance %s tagged epoch %q, want 1", in.ID, got)
+				}
+			}
+			var rows []string
+			for _, r := range h.rows(true) {
+				rows = append(rows, r.ID)
+			}
+			if !sameIDs(rows, ids) {
+				t.Fatalf("the pool holds %v, want the instances the first attempt launched %v", rows, ids)
+			}
+			if tc.status == state.IntentDone && !sameIDs(intents[0].InstanceIDs, ids) {
+				t.Fatalf("the resumed intent recorded %v, want %v", intents[0].InstanceIDs, ids)
+			}
+			if n := len(h.live()); n != 2 {
+				t.Fatalf("%d instances after the resume, want the 2 of the first attempt", n)
+			}
+		})
+	}
+}
+
+func sameIDs(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

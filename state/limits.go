@@ -194,6 +194,10 @@ func (in Intent) Bounded() (Intent, error) {
 	c.count("Count", in.Count, MaxCount)
 	c.id("Floor", in.Floor, false)
 	c.id("ClientToken", in.ClientToken, false)
+	if in.Epoch < 0 {
+		c.bad("Epoch", fmt.Sprint(in.Epoch), "0 or more")
+	}
+	c.id("Params", in.Params, false)
 	if in.Status == "" {
 		in.Status = IntentPending
 	}

@@ -29,6 +29,14 @@ type Intent struct {
 	Floor       string // floor id, "" for demand
 	Reason      string
 	ClientToken string
+	// Epoch is the leader term that wrote the intent (0 without a leader
+	// lease). Every attempt of the launch carries it in its spillway:epoch
+	// tag, so a retry by a later term repeats the first request exactly.
+	Epoch int64
+	// Params is a digest of the parameters the first attempt sent that come
+	// from the config (offering, user data, cluster); "" when unknown. A
+	// resume whose parameters no longer match cannot repeat that request.
+	Params      string
 	Status      IntentStatus
 	Error       string
 	InstanceIDs []string

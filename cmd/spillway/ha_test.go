@@ -46,7 +46,8 @@ const (
 type call struct {
 	slot   int // the server slot whose endpoint it came through
 	action string
-	epoch  int64 // the spillway:epoch tag of a RunInstances; 0 otherwise
+	epoch  int64  // the spillway:epoch tag of a RunInstances; 0 otherwise
+	token  string // the ClientToken of a RunInstances
 	at     time.Time
 }
 
@@ -93,7 +94,7 @@ func recorder(slot int, log *callLog, h http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		form, _ := url.ParseQuery(string(body))
-		c := call{slot: slot, action: form.Get("Action"), at: at}
+		c := call{slot: slot, action: form.Get("Action"), token: form.Get("ClientToken"), at: at}
 		for k, v := range form {
 			if strings.HasSuffix(k, ".Key") && len(v) == 1 && v[0] == scheduler.TagEpoch {
 				c.epoch, _ = strconv.ParseInt(form.Get(strings.TrimSuffix(k, ".Key")+".Value"), 10, 64)
@@ -501,6 +502,9 @@ func (h *ha) drainAndCheck(faults int) {
 	byID := map[string]state.Intent{}
 	for _, in := range intents {
 		byID[in.ID] = in
+		if strings.Contains(in.Error, "IdempotentParameterMismatch") {
+			t.Errorf("intent %s failed: %s: a resume did not repeat its first request", in.ID, in.Error)
+		}
 	}
 	launched := map[string][]string{}
 	for _, in := range h.emu.Instances() {
@@ -523,7 +527,8 @@ func (h *ha) drainAndCheck(faults int) {
 
 	// At no moment did two servers act: every mutating call came from the
 	// server holding the term current when it arrived, and launches' epochs
-	// never go back.
+	// never go back. A retry of a launch (same client token, perhaps by a
+	// later term) repeats the first request, epoch tag included.
 	terms, err := h.db.Terms(context.Background(), h.lease)
 	if err != nil {
 		t.Fatal(err)
@@ -541,6 +546,7 @@ func (h *ha) drainAndCheck(faults int) {
 		epochSlot[tm.Epoch] = slotOf(tm)
 	}
 	var lastEpoch int64
+	firstEpoch := map[string]int64{} // client token → epoch of its first RunInstances
 	runs, terminates, launchEpochs := 0, 0, map[int64]bool{}
 	for _, c := range h.log.snapshot() {
 		if !mutating(c.action) {
@@ -560,6 +566,16 @@ func (h *ha) drainAndCheck(faults int) {
 		case "RunInstances":
 			runs++
 			launchEpochs[c.epoch] = true
+			if e, retry := firstEpoch[c.token]; retry {
+				if c.epoch != e {
+					t.Errorf("RunInstances retrying client token %s tagged epoch %d, its first attempt %d: the parameters differ", c.token, c.epoch, e)
+				}
+				if c.epoch > cur.Epoch {
+					t.Errorf("RunInstances tagged epoch %d arrived during epoch %d", c.epoch, cur.Epoch)
+				}
+				continue
+			}
+			firstEpoch[c.token] = c.epoch
 			if epochSlot[c.epoch] != c.slot {
 				t.Errorf("RunInstances from server %d tagged epoch %d, held by server %d", c.slot, c.epoch, epochSlot[c.epoch])
 			}

@@ -22,9 +22,9 @@ func (s *Store) CreateIntent(ctx context.Context, in state.Intent) error {
 	}
 	err = s.write(ctx, false, func(q querier) error {
 		tag, err := q.Exec(ctx, `INSERT INTO intents
-			(id, pool, provider, offering, count, floor, reason, client_token, status, error, instance_ids, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING`,
-			in.ID, in.Pool, in.Provider, in.Offering, in.Count, in.Floor, in.Reason, in.ClientToken,
+			(id, pool, provider, offering, count, floor, reason, client_token, epoch, params, status, error, instance_ids, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
+			in.ID, in.Pool, in.Provider, in.Offering, in.Count, in.Floor, in.Reason, in.ClientToken, in.Epoch, in.Params,
 			string(in.Status), in.Error, ids, nanos(in.CreatedAt), nanos(in.UpdatedAt))
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func (s *Store) Intents(ctx context.Context, f state.IntentFilter) ([]state.Inte
 	if f.Status != "" {
 		conds, args = append(conds, "status = ?"), append(args, string(f.Status))
 	}
-	q := `SELECT id, pool, provider, offering, count, floor, reason, client_token, status, error, instance_ids, created_at, updated_at
+	q := `SELECT id, pool, provider, offering, count, floor, reason, client_token, epoch, params, status, error, instance_ids, created_at, updated_at
 		FROM intents` + where(conds) + ` ORDER BY created_at, id`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
@@ -96,7 +96,7 @@ func (s *Store) Intents(ctx context.Context, f state.IntentFilter) ([]state.Inte
 		var in state.Intent
 		var status, ids string
 		var created, updated int64
-		if err := rows.Scan(&in.ID, &in.Pool, &in.Provider, &in.Offering, &in.Count, &in.Floor, &in.Reason, &in.ClientToken,
+		if err := rows.Scan(&in.ID, &in.Pool, &in.Provider, &in.Offering, &in.Count, &in.Floor, &in.Reason, &in.ClientToken, &in.Epoch, &in.Params,
 			&status, &in.Error, &ids, &created, &updated); err != nil {
 			return nil, fmt.Errorf("state/postgres: list intents: %w", err)
 		}

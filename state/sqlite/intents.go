@@ -21,9 +21,9 @@ func (s *Store) CreateIntent(ctx context.Context, in state.Intent) error {
 		return err
 	}
 	res, err := s.write.ExecContext(ctx, `INSERT INTO intents
-		(id, pool, provider, offering, count, floor, reason, client_token, status, error, instance_ids, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		in.ID, in.Pool, in.Provider, in.Offering, in.Count, in.Floor, in.Reason, in.ClientToken,
+		(id, pool, provider, offering, count, floor, reason, client_token, epoch, params, status, error, instance_ids, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		in.ID, in.Pool, in.Provider, in.Offering, in.Count, in.Floor, in.Reason, in.ClientToken, in.Epoch, in.Params,
 		string(in.Status), in.Error, ids, nanos(in.CreatedAt), nanos(in.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("state/sqlite: create intent %q: %w", in.ID, err)
@@ -72,7 +72,7 @@ func (s *Store) Intents(ctx context.Context, f state.IntentFilter) ([]state.Inte
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	}
-	q := `SELECT id, pool, provider, offering, count, floor, reason, client_token, status, error, instance_ids, created_at, updated_at
+	q := `SELECT id, pool, provider, offering, count, floor, reason, client_token, epoch, params, status, error, instance_ids, created_at, updated_at
 		FROM intents` + whereClause(where) + ` ORDER BY created_at, id LIMIT ?`
 	args = append(args, sqlLimit(f.Limit))
 	rows, err := s.read.QueryContext(ctx, q, args...)
@@ -85,7 +85,7 @@ func (s *Store) Intents(ctx context.Context, f state.IntentFilter) ([]state.Inte
 		var in state.Intent
 		var status, ids string
 		var created, updated int64
-		if err := rows.Scan(&in.ID, &in.Pool, &in.Provider, &in.Offering, &in.Count, &in.Floor, &in.Reason, &in.ClientToken,
+		if err := rows.Scan(&in.ID, &in.Pool, &in.Provider, &in.Offering, &in.Count, &in.Floor, &in.Reason, &in.ClientToken, &in.Epoch, &in.Params,
 			&status, &in.Error, &ids, &created, &updated); err != nil {
 			return nil, fmt.Errorf("state/sqlite: list intents: %w", err)
 		}

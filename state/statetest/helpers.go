@@ -60,6 +60,8 @@ func intent(id, pool string, created time.Time) state.Intent {
 		Floor:       "",
 		Reason:      "demand 16 GPUs over baseline",
 		ClientToken: "spw-" + id,
+		Epoch:       7,
+		Params:      "3f2a9c",
 		Status:      state.IntentPending,
 		CreatedAt:   created,
 		UpdatedAt:   created,
