@@ -42,6 +42,8 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // resumeIntents calls the provider again, with the same client token, for
 // every intent of the pool that a crash or a lost answer left pending: the
 // provider returns the instances it already launched instead of new ones.
+// The intents still pending afterwards are kept in t.pending, counted as
+// committed capacity; a dry run resumes none but counts them too.
 func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
@@ -49,6 +51,13 @@ func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
 		return fmt.Errorf("pending intents of pool %s: %w", pool, err)
 	}
 	for _, in := range pending {
+		_, known := t.pr.offs[in.Offering]
+		if s.opts.DryRun {
+			if known && t.now.Sub(in.CreatedAt) <= intentMaxAge {
+				t.pending[in.ID] = in // counted, neither resumed nor finished
+			}
+			continue
+		}
 		if t.now.Sub(in.CreatedAt) > intentMaxAge {
 			msg := fmt.Sprintf("abandoned: still pending %s after it was written", intentMaxAge)
 			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
@@ -56,13 +65,14 @@ func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
 			}
 			continue
 		}
-		if _, ok := t.pr.offs[in.Offering]; !ok {
+		if !known {
 			msg := fmt.Sprintf("offering %q is no longer in the pool's config", in.Offering)
 			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
 				return fmt.Errorf("finish intent %s: %w", in.ID, err)
 			}
 			continue
 		}
+		t.pending[in.ID] = in
 		s.log.Info("resuming intent", "pool", pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
@@ -95,6 +105,7 @@ func (s *Scheduler) execLaunches(ctx context.Context, t *tick, launches []policy
 			t.rec.Launches = append(t.rec.Launches, lr)
 			continue
 		}
+		t.pending[in.ID] = in
 		res := s.call(ctx, t, in)
 		res.Reason = l.Reason
 		t.rec.Launches = append(t.rec.Launches, res)
@@ -189,6 +200,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		t.rows[r.ID] = &r
 		ids = append(ids, r.ID)
 	}
+	delete(t.pending, in.ID) // its instances are rows now
 	if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentDone, ids, "", s.clock.Now()); err != nil {
 		lr.Error = fmt.Sprintf("finishing the intent failed: %v", err)
 	}
@@ -273,6 +285,7 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, cause string, err error) LaunchRecord {
 	s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, cause).Inc()
 	lr.Cause, lr.Error, lr.Outcome = cause, err.Error(), "failed ("+cause+")"
+	delete(t.pending, in.ID)
 	if ferr := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, err.Error(), t.now); ferr != nil {
 		lr.Error += "; finishing the intent failed: " + ferr.Error()
 	}

@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -25,6 +27,10 @@ type tick struct {
 	rows     map[string]*state.Instance    // live rows by instance id
 	orig     map[string]state.Instance     // rows as last written, to write only changes
 	rec      Decision
+	// pending holds the pool's intents still pending after this tick's
+	// resumes and launches, by id: committed capacity the policy sees as
+	// booting instances until they resolve (pendingInstances).
+	pending map[string]state.Intent
 	// scheduleIDs maps a schedule's name to its current firing's floor id.
 	scheduleIDs map[string]string
 }
@@ -58,13 +64,11 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	rctx, rcancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer rcancel()
 	now := s.clock.Now()
-	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}}
+	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
 
-	if !s.opts.DryRun {
-		if err := s.resumeIntents(cctx, t); err != nil {
-			return s.tickFailed(t, err)
-		}
+	if err := s.resumeIntents(cctx, t); err != nil {
+		return s.tickFailed(t, err)
 	}
 	if !pr.seeded {
 		if err := s.seed(cctx, pr); err != nil {
@@ -178,6 +182,42 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 			continue
 		}
 		out = append(out, in)
+	}
+	return append(out, s.pendingInstances(t)...)
+}
+
+// pendingInstances stands for the instances the pool's pending intents may
+// still launch: each counts as a booting instance of its offering, launched
+// now, less the instances already recorded under it. A pending intent is a
+// commitment (the next resume may launch it at any moment), so it counts
+// toward max_gpus, max_cost_per_hour and the budget, and as capacity
+// serving the demand it was written for, until it is done, failed or
+// abandoned. Their ids name no row, so a plan's drain or termination of one
+// does nothing.
+func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	recorded := map[string]int{}
+	for _, r := range t.rows {
+		if r.IntentID != "" {
+			recorded[r.IntentID]++
+		}
+	}
+	ins := slices.Collect(maps.Values(t.pending))
+	slices.SortFunc(ins, func(a, b state.Intent) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	var out []policy.Instance
+	for _, in := range ins {
+		o, ok := t.pr.offs[in.Offering]
+		if !ok {
+			continue
+		}
+		for i := recorded[in.ID]; i < in.Count; i++ {
+			out = append(out, policy.Instance{
+				ID: fmt.Sprintf("intent/%s/%d", in.ID, i), Offering: o, State: policy.StateBooting,
+				LaunchedAt: t.now, Floor: t.floorOwner(in.Floor),
+			})
+		}
 	}
 	return out
 }
