@@ -43,12 +43,21 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // every intent of the pool that a crash or a lost answer left pending: the
 // provider returns the instances it already launched instead of new ones.
 // The intents still pending afterwards are kept in t.pending, counted as
-// committed capacity; a dry run resumes none but counts them too.
-func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
+// committed capacity; a dry run resumes none but counts them too. An intent
+// whose call timed out is not called again until its back-off ends
+// (resumeHold), so a launch that hangs does not cost every tick a
+// CallTimeout; it stays committed meanwhile. No resume starts once stop
+// (the tick's context) has ended: the server is shutting down.
+func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
 	if err != nil {
 		return fmt.Errorf("pending intents of pool %s: %w", pool, err)
+	}
+	for id := range t.pr.backoff {
+		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
+			delete(t.pr.backoff, id) // resolved elsewhere (another leader, or abandoned)
+		}
 	}
 	for _, in := range pending {
 		_, known := t.pr.offs[in.Offering]
@@ -73,6 +82,14 @@ func (s *Scheduler) resumeIntents(ctx context.Context, t *tick) error {
 			continue
 		}
 		t.pending[in.ID] = in
+		if stop.Err() != nil {
+			continue
+		}
+		if b, ok := t.pr.backoff[in.ID]; ok && t.now.Before(b.until) {
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: its last %d call(s) timed out; counted as booting meanwhile",
+				in.ID, in.Count, in.Offering, b.until.UTC().Format(time.TimeOnly), b.n))
+			continue
+		}
 		s.log.Info("resuming intent", "pool", pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
@@ -176,7 +193,8 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(lctx, req)
 	if err != nil {
-		return s.launchFailed(ctx, t, in, lr, o, err)
+		timedOut := errors.Is(context.Cause(lctx), errCallTimeout)
+		return s.launchFailed(ctx, t, in, lr, o, err, timedOut)
 	}
 	s.cache.Record(nil, o.Key())
 	for range insts {
@@ -201,6 +219,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		ids = append(ids, r.ID)
 	}
 	delete(t.pending, in.ID) // its instances are rows now
+	delete(t.pr.backoff, in.ID)
 	if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentDone, ids, "", s.clock.Now()); err != nil {
 		lr.Error = fmt.Sprintf("finishing the intent failed: %v", err)
 	}
@@ -254,7 +273,9 @@ func requestDigest(req providers.LaunchRequest) string {
 }
 
 // launchFailed sorts a launch error by what the scheduler does next.
-func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, o policy.Offering, err error) LaunchRecord {
+// timedOut: the call ran out of its CallTimeout (it hangs, or its answer
+// is lost), which backs the intent off.
+func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, o policy.Offering, err error, timedOut bool) LaunchRecord {
 	var te *providers.ThrottledError
 	switch {
 	case providers.IsCapacity(err):
@@ -274,6 +295,13 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 			why: "provider " + in.Provider + " refused the request as invalid (fix the config or credentials): " + err.Error()})
 		s.log.Error("pool misconfigured", "pool", in.Pool, "provider", in.Provider, "err", err)
 		return s.failIntent(ctx, t, in, lr, causeInvalid, err)
+	case timedOut:
+		hold := s.backOff(t, in)
+		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
+		lr.Cause, lr.Error = causeTransient, err.Error()
+		lr.Outcome = "timed out: the intent is resumed with the same client token after " + hold.String()
+		s.log.Warn("launch timed out, will resume", "pool", in.Pool, "intent", in.ID, "after", hold, "err", err)
+		return lr
 	default:
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
 		lr.Cause, lr.Error, lr.Outcome = causeTransient, err.Error(), "failed for now: the intent is resumed with the same client token"
@@ -282,10 +310,39 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 	}
 }
 
+// Back-off of an intent whose launch call timed out: CallTimeout (at least
+// a tick) after the first, doubling after each next, at most maxResumeHold.
+const maxResumeHold = 10 * time.Minute
+
+// resumeBackoff is when an intent whose call timed out is called again.
+type resumeBackoff struct {
+	n     int // calls timed out in a row
+	until time.Time
+}
+
+// backOff holds an intent whose launch timed out out of the next resumes
+// and returns for how long.
+func (s *Scheduler) backOff(t *tick, in state.Intent) time.Duration {
+	b := t.pr.backoff[in.ID]
+	b.n++
+	hold := max(s.opts.CallTimeout, s.opts.Tick)
+	for i := 1; i < b.n && hold < maxResumeHold; i++ {
+		hold *= 2
+	}
+	hold = min(hold, maxResumeHold)
+	b.until = t.now.Add(hold)
+	if t.pr.backoff == nil {
+		t.pr.backoff = map[string]resumeBackoff{}
+	}
+	t.pr.backoff[in.ID] = b
+	return hold
+}
+
 func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, cause string, err error) LaunchRecord {
 	s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, cause).Inc()
 	lr.Cause, lr.Error, lr.Outcome = cause, err.Error(), "failed ("+cause+")"
 	delete(t.pending, in.ID)
+	delete(t.pr.backoff, in.ID)
 	if ferr := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, err.Error(), t.now); ferr != nil {
 		lr.Error += "; finishing the intent failed: " + ferr.Error()
 	}

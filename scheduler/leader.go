@@ -40,19 +40,20 @@ func (s *Scheduler) acting() (epoch int64, ok bool) {
 	return epoch, ok
 }
 
-// actingCtx is ctx bounded by the end of this server's term, for one
-// mutating call; ok is false when it does not act now. Without a Leader it
-// is ctx itself.
+// actingCtx is ctx bounded to CallTimeout and by the end of this server's
+// term, for one mutating call; ok is false when it does not act now.
 func (s *Scheduler) actingCtx(ctx context.Context) (_ context.Context, cancel context.CancelFunc, epoch int64, ok bool) {
 	if s.opts.Leader == nil {
-		return ctx, func() {}, 0, true
+		cctx, ccancel := s.callCtx(ctx)
+		return cctx, ccancel, 0, true
 	}
 	epoch, until, ok := s.opts.Leader.Term()
 	if !ok {
 		return ctx, func() {}, 0, false
 	}
-	cctx, cancel := context.WithDeadline(ctx, until)
-	return cctx, cancel, epoch, true
+	cctx, ccancel := s.callCtx(ctx)
+	dctx, dcancel := context.WithDeadline(cctx, until)
+	return dctx, func() { dcancel(); ccancel() }, epoch, true
 }
 
 // epochTag is the value of TagEpoch for epoch.

@@ -26,12 +26,15 @@ const probeFanOut = 32
 // ones a known intent launched but no row records (a crash between the
 // launch and its record), and brings every live row up to date with the
 // cloud and its agent: vanished instances end, booting ones join or time
-// out, spot interruption notices drain at once. The list and the probes
-// run on read, which a shutdown cancels; the rest on ctx.
+// out, spot interruption notices drain at once. The lists and the probes
+// run on read, which a shutdown cancels, each with its own deadline; the
+// rest on ctx.
 func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Snapshot) error {
 	pool := t.pr.spec.Policy.Name
 	for _, name := range t.pr.providers() {
-		insts, err := s.opts.Providers[name].List(read, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
+		lctx, cancel := s.callCtx(read)
+		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
+		cancel()
 		if err != nil {
 			why := fmt.Sprintf("provider %s: listing instances failed: %v", name, err)
 			t.listFail[name] = why
@@ -213,8 +216,11 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		if ended[ci.Provider+"/"+ci.ID] {
 			// Spillway ended it, yet the cloud still runs it: ask again.
 			if !s.opts.DryRun {
-				if err := s.opts.Providers[ci.Provider].Terminate(ctx, []string{ci.ID}); err != nil {
-					s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
+				if tctx, cancel, _, ok := s.actingCtx(ctx); ok {
+					if err := s.opts.Providers[ci.Provider].Terminate(tctx, []string{ci.ID}); err != nil {
+						s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
+					}
+					cancel()
 				}
 			}
 			continue
@@ -279,7 +285,12 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 	if s.opts.DryRun || t.now.Sub(r.EndedAt) < time.Minute {
 		return
 	}
-	if err := s.opts.Providers[r.Provider].Terminate(ctx, []string{r.ID}); err != nil {
+	tctx, cancel, _, ok := s.actingCtx(ctx)
+	if !ok {
+		return
+	}
+	defer cancel()
+	if err := s.opts.Providers[r.Provider].Terminate(tctx, []string{r.ID}); err != nil {
 		s.log.Warn("terminate retry failed", "instance", r.ID, "err", err)
 	}
 }

@@ -39,8 +39,8 @@ const (
 	DefaultTick         = 10 * time.Second
 	DefaultSweepGrace   = 10 * time.Minute
 	DefaultProbeTimeout = 3 * time.Second
-	// DefaultCallTimeout bounds one tick's cloud calls; on shutdown the
-	// calls in flight get this long to finish and be recorded.
+	// DefaultCallTimeout bounds each cloud call and each state call; on
+	// shutdown the calls in flight get this long to finish and be recorded.
 	DefaultCallTimeout = 60 * time.Second
 	// listGrace is how long a freshly launched instance may be missing from
 	// the cloud's list (eventual consistency) before it counts as vanished.
@@ -81,7 +81,8 @@ type Options struct {
 	// HTTPClient probes agents; nil uses a client with ProbeTimeout.
 	HTTPClient   *http.Client
 	ProbeTimeout time.Duration
-	// CallTimeout bounds the cloud calls of one tick (DefaultCallTimeout).
+	// CallTimeout bounds each cloud call and each state call of a tick
+	// (DefaultCallTimeout).
 	CallTimeout time.Duration
 	// Retention: history older than this is pruned from the state once an
 	// hour (0: never).
@@ -176,6 +177,10 @@ type poolRun struct {
 	// instance, anything in a dry run) is counted once and not at every
 	// tick (guarded by mu).
 	counted map[instEvent]bool
+	// backoff holds the pending intents whose last launch call timed out
+	// out of resumes for a while (guarded by mu; in memory only: a restart
+	// resumes at once).
+	backoff map[string]resumeBackoff
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -263,6 +268,8 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
 	}
+	// Each state call gets its own CallTimeout (boundedStore).
+	opts.Store = boundedStore{st: opts.Store, timeout: opts.CallTimeout}
 	if opts.Capacity == nil {
 		opts.Capacity = providers.NewCapacityCache(providers.WithCacheClock(opts.Clock.Now))
 	}
@@ -354,13 +361,23 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return nil
 }
 
-// callCtx detaches the cloud calls of a tick from ctx's cancellation, so a
-// shutdown lets them finish and be recorded, bounded by CallTimeout. Only
-// mutating calls and the state's writes use it: read-only calls (lists,
+// detached is ctx without its cancellation, for the mutating cloud calls
+// and the state calls of a tick, so a shutdown lets them finish and be
+// recorded. It carries no deadline: each call bounds itself to CallTimeout
+// (actingCtx, callCtx, boundedStore), so one call that hangs delays the
+// rest of the tick but cannot use up its time. Read-only calls (lists,
 // probes) run on ctx and end at once on shutdown.
+func detached(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// callCtx is ctx bounded to CallTimeout, for one cloud call; when that
+// bound ends the call, context.Cause of the context is errCallTimeout.
 func (s *Scheduler) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallTimeout)
+	return context.WithTimeoutCause(ctx, s.opts.CallTimeout, errCallTimeout)
 }
+
+// errCallTimeout is the cause of a cloud call ended by CallTimeout (not by
+// the end of the leader term, nor by a shutdown).
+var errCallTimeout = errors.New("the call took longer than its timeout")
 
 // blocked reports whether calls to a provider are held back now.
 func (s *Scheduler) blocked(provider string, now time.Time) (block, bool) {

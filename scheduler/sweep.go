@@ -18,8 +18,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if _, ok := s.acting(); !ok {
 		return nil // a follower: the leader sweeps
 	}
-	cctx, cancel := s.callCtx(ctx)
-	defer cancel()
+	cctx := detached(ctx) // each call bounds itself: one that hangs delays the sweep, not fails it
 	now := s.clock.Now()
 	rows, err := s.opts.Store.Instances(cctx, state.InstanceFilter{})
 	if err != nil {
@@ -52,7 +51,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if !s.opts.DryRun {
 		for _, name := range sortedKeys(s.opts.Providers) {
 			if r, ok := s.opts.Providers[name].(reconciler); ok {
-				if err := r.Reconcile(cctx); err != nil {
+				rctx, rcancel := s.callCtx(cctx)
+				err := r.Reconcile(rctx)
+				rcancel()
+				if err != nil {
 					errs = append(errs, fmt.Errorf("sweep: reconcile %s: %w", name, err))
 				}
 			}
@@ -60,7 +62,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	}
 	for _, name := range sortedKeys(s.opts.Providers) {
 		// The list ends at once on shutdown, and then nothing is swept.
-		lctx, lcancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+		lctx, lcancel := s.callCtx(ctx)
 		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster})
 		lcancel()
 		if ctx.Err() != nil {

@@ -57,17 +57,15 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	s.metrics.ticks.WithLabelValues(pool).Inc()
 
 	snap := pr.spec.Snapshot(ctx)
-	cctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	// Read-only calls (the cloud's list, agent probes) end at once on
-	// shutdown: only the mutating calls in flight get callCtx's grace.
-	rctx, rcancel := context.WithTimeout(ctx, s.opts.CallTimeout)
-	defer rcancel()
+	// Mutating cloud calls and state calls run detached from a shutdown,
+	// each bounded on its own; read-only calls (the cloud's list, agent
+	// probes) run on ctx and end at once on shutdown.
+	cctx := detached(ctx)
 	now := s.clock.Now()
 	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
 
-	if err := s.resumeIntents(cctx, t); err != nil {
+	if err := s.resumeIntents(ctx, cctx, t); err != nil {
 		return s.tickFailed(t, err)
 	}
 	if !pr.seeded {
@@ -75,7 +73,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 			return s.tickFailed(t, err)
 		}
 	}
-	if err := s.observe(cctx, rctx, t, &snap); err != nil {
+	if err := s.observe(cctx, ctx, t, &snap); err != nil {
 		return s.tickFailed(t, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -421,6 +419,7 @@ func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
 	pr.keepUnsaved(s.clock.Now())
 	pr.freshTrackers()
 	pr.epoch = epoch
+	pr.backoff = nil // a new term calls every pending intent again
 }
 
 // freshTrackers gives the pool empty trackers, to be seeded from the state

@@ -1,0 +1,132 @@
+package scheduler
+
+import (
+	"context"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+)
+
+// boundedStore gives every call to the state its own deadline, so a slow
+// cloud call earlier in a tick cannot use up the time of the state writes
+// after it (the tick's own context carries no deadline; see detached).
+type boundedStore struct {
+	st      state.Store
+	timeout time.Duration
+}
+
+var _ state.Store = boundedStore{}
+
+func bound[T any](b boundedStore, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return f(ctx)
+}
+
+func bound0(b boundedStore, ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return f(ctx)
+}
+
+func (b boundedStore) CreateIntent(ctx context.Context, in state.Intent) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.CreateIntent(ctx, in) })
+}
+
+func (b boundedStore) FinishIntent(ctx context.Context, id string, status state.IntentStatus, ids []string, msg string, at time.Time) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.FinishIntent(ctx, id, status, ids, msg, at) })
+}
+
+func (b boundedStore) Intents(ctx context.Context, f state.IntentFilter) ([]state.Intent, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Intent, error) { return b.st.Intents(ctx, f) })
+}
+
+func (b boundedStore) PutInstance(ctx context.Context, in state.Instance) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.PutInstance(ctx, in) })
+}
+
+func (b boundedStore) PutInstances(ctx context.Context, ins []state.Instance) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.PutInstances(ctx, ins) })
+}
+
+func (b boundedStore) Instances(ctx context.Context, f state.InstanceFilter) ([]state.Instance, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Instance, error) { return b.st.Instances(ctx, f) })
+}
+
+func (b boundedStore) CreateFloor(ctx context.Context, fl state.Floor) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.CreateFloor(ctx, fl) })
+}
+
+func (b boundedStore) EndFloor(ctx context.Context, id string, at time.Time, reason string) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.EndFloor(ctx, id, at, reason) })
+}
+
+func (b boundedStore) Floor(ctx context.Context, id string) (state.Floor, error) {
+	return bound(b, ctx, func(ctx context.Context) (state.Floor, error) { return b.st.Floor(ctx, id) })
+}
+
+func (b boundedStore) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Floor, error) { return b.st.Floors(ctx, f) })
+}
+
+func (b boundedStore) AddDecision(ctx context.Context, d state.Decision) (int64, error) {
+	return bound(b, ctx, func(ctx context.Context) (int64, error) { return b.st.AddDecision(ctx, d) })
+}
+
+func (b boundedStore) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.Decision, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Decision, error) { return b.st.Decisions(ctx, f) })
+}
+
+func (b boundedStore) RecordSpend(ctx context.Context, e state.SpendEntry) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.RecordSpend(ctx, e) })
+}
+
+func (b boundedStore) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.RecordSpends(ctx, es) })
+}
+
+func (b boundedStore) Spend(ctx context.Context, pool string, periodStart time.Time) (float64, error) {
+	return bound(b, ctx, func(ctx context.Context) (float64, error) { return b.st.Spend(ctx, pool, periodStart) })
+}
+
+func (b boundedStore) AddIdleGaps(ctx context.Context, gs []state.IdleGap) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.AddIdleGaps(ctx, gs) })
+}
+
+func (b boundedStore) IdleGaps(ctx context.Context, pool string, perOffering int) ([]state.IdleGap, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.IdleGap, error) { return b.st.IdleGaps(ctx, pool, perOffering) })
+}
+
+func (b boundedStore) PutHold(ctx context.Context, h state.Hold) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.PutHold(ctx, h) })
+}
+
+func (b boundedStore) Holds(ctx context.Context, pool string, at time.Time) ([]state.Hold, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Hold, error) { return b.st.Holds(ctx, pool, at) })
+}
+
+func (b boundedStore) PutUnavailable(ctx context.Context, u state.Unavailable) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.PutUnavailable(ctx, u) })
+}
+
+func (b boundedStore) Unavailable(ctx context.Context, at time.Time) ([]state.Unavailable, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Unavailable, error) { return b.st.Unavailable(ctx, at) })
+}
+
+func (b boundedStore) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.DeleteUnavailable(ctx, u) })
+}
+
+func (b boundedStore) AddAudit(ctx context.Context, e state.AuditEntry) (int64, error) {
+	return bound(b, ctx, func(ctx context.Context) (int64, error) { return b.st.AddAudit(ctx, e) })
+}
+
+func (b boundedStore) Audit(ctx context.Context, f state.AuditFilter) ([]state.AuditEntry, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.AuditEntry, error) { return b.st.Audit(ctx, f) })
+}
+
+func (b boundedStore) Prune(ctx context.Context, before time.Time) (state.Pruned, error) {
+	return bound(b, ctx, func(ctx context.Context) (state.Pruned, error) { return b.st.Prune(ctx, before) })
+}
+
+func (b boundedStore) Close() error { return b.st.Close() }
