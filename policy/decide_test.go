@@ -233,7 +233,7 @@ func TestDecide(t *testing.T) {
 			check: func(t *testing.T, p Plan) {
 				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
 				if len(p.Launches) == 1 {
-					dtReasonHas(t, p.Launches[0].Reason, "1 younger jobs left to on-prem", "4 free on-prem", "4 GPUs overflow", "for 4 GPUs of jobs")
+					dtReasonHas(t, p.Launches[0].Reason, "1 younger job left to on-prem", "4 free on-prem", "4 GPUs overflow", "for 4 GPUs of jobs")
 				}
 			},
 		},
@@ -276,7 +276,7 @@ func TestDecide(t *testing.T) {
 			check: func(t *testing.T, p Plan) {
 				dtWantLaunch(map[string]int{"p4d": 2})(t, p)
 				if len(p.Launches) == 1 {
-					dtReasonHas(t, p.Launches[0].Reason, "1 younger jobs left to on-prem")
+					dtReasonHas(t, p.Launches[0].Reason, "1 younger job left to on-prem")
 				}
 			},
 		},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -122,11 +123,19 @@ func (ov *decOverflow) text() string {
 		onprem += " (not room for jobs that waited beside them)"
 	}
 	if ov.younger > 0 {
-		return fmt.Sprintf("%d GPUs pending past the wait horizon (%d jobs, largest %d; %d younger jobs left to on-prem), %s, %d free in burst: %d GPUs overflow",
-			ov.pending, ov.count, ov.largest, ov.younger, onprem, ov.burst, ov.over)
+		return fmt.Sprintf("%s pending past the wait horizon (%s, largest %d; %s left to on-prem), %s, %d free in burst: %s overflow",
+			counted(ov.pending, "GPU"), counted(ov.count, "job"), ov.largest, counted(ov.younger, "younger job"), onprem, ov.burst, counted(ov.over, "GPU"))
 	}
-	return fmt.Sprintf("%d GPUs pending (%d jobs, largest %d), %s, %d free in burst: %d GPUs overflow",
-		ov.pending, ov.count, ov.largest, onprem, ov.burst, ov.over)
+	return fmt.Sprintf("%s pending (%s, largest %d), %s, %d free in burst: %s overflow",
+		counted(ov.pending, "GPU"), counted(ov.count, "job"), ov.largest, onprem, ov.burst, counted(ov.over, "GPU"))
+}
+
+// counted is n things: "1 job", "2 jobs".
+func counted(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // overflow packs pending jobs into free burst GPUs (and younger jobs into

@@ -31,7 +31,7 @@ func (f *apiFlags) bind(cmd *cobra.Command) {
 		server = api.DefaultServer
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", server, "the Spillway server's URL (default from SPILLWAY_SERVER)")
+	fl.StringVar(&f.server, "server", server, "the Spillway server's URL; SPILLWAY_SERVER sets the default")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API token from this file (default: the SPILLWAY_TOKEN variable)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 }
