@@ -465,6 +465,10 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		if seen[pol] {
 			return fmt.Errorf("--sweep %s: %s is swept twice (one setting per policy)", s, pol)
 		}
+		if !slices.Contains(sw.Policies, pol) {
+			// Its points would silently be missing from the table and the chart.
+			return fmt.Errorf("--sweep %s: sweeps %s, which the sweep does not run (it runs %s): add %s to --policies", s, pol, strings.Join(sw.Policies, ","), pol)
+		}
 		seen[pol] = true
 		sw.Params = append(sw.Params, p)
 	}

@@ -228,6 +228,8 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--seeds", "5"}, "--seeds applies only with --sweep (a single run uses --seed)"},
 		{[]string{"--jitter", "2m"}, "--jitter applies only with --sweep"},
 		{[]string{"--sweep", "wait_target=5m,300s"}, `--sweep: sweep wait_target="300s": the same setting as "5m"`},
+		{[]string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "karpenter.consolidate_after=0s,60s", "--policies", "spillway,per-job"}, `--sweep karpenter.consolidate_after=0s,60s: sweeps karpenter, which the sweep does not run (it runs spillway,per-job): add karpenter to --policies`},
+		{[]string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--policies", "per-job"}, `--sweep wait_target=0s,5m: sweeps spillway, which the sweep does not run (it runs per-job): add spillway to --policies`},
 		// Hostile traces: a clear error naming the line, column and range.
 		{[]string{"--trace", "../../sim/trace/testdata/bad_helios_huge.csv"}, `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{[]string{"--trace", "../../sim/trace/testdata/bad_duration_overflow.csv"}, `column duration_s: "9999999999": out of range`},
