@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -72,6 +73,11 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 		}
 	}
 	anyOff := false
+	// Circles and setting labels are drawn after every policy's lines, the
+	// larger circles first (see markerRadii), so that no policy's point
+	// lies hidden under another's.
+	var marks []pointMark
+	var allLabels []pointLabel
 	for ni, name := range names {
 		c := colors[ni%len(colors)]
 		var line []string
@@ -97,24 +103,36 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			if len(p.DominatedBy) > 0 {
 				fill = "white"
 			}
-			fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"><title>%s</title></circle>`+"\n", px, py, fill, c, esc(tip))
+			marks = append(marks, pointMark{x: px, y: py, policy: name, fill: fill, stroke: c, title: tip})
 			if v := settingValue(p); v != "" {
 				// Settings that land on one spot share one label.
 				if n := len(labels); n > 0 && math.Abs(labels[n-1].x-px) < 8 && math.Abs(labels[n-1].y-py) < 8 {
 					labels[n-1].text += ", " + v
 				} else {
-					labels = append(labels, pointLabel{px, py, v})
+					labels = append(labels, pointLabel{x: px, y: py, text: v, color: c, mark: len(marks) - 1})
 				}
 			}
 		}
-		for _, l := range labels {
-			fmt.Fprintf(&b, `<text class="setting" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", l.x+6, l.y-6, c, esc(l.text))
-		}
+		allLabels = append(allLabels, labels...)
 		if len(line) > 1 {
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s"/>`+"\n", strings.Join(line, " "), c)
 		}
 		ly := T + 16*float64(ni+1)
 		fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="%s"/><text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", W-R+16, ly-4, c, W-R+26, ly, c, esc(name))
+	}
+	markerRadii(marks)
+	order := make([]int, len(marks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(marks[j].r, marks[i].r) })
+	for _, i := range order {
+		m := marks[i]
+		fmt.Fprintf(&b, `<circle class="point" cx="%.1f" cy="%.1f" r="%.0f" fill="%s" stroke="%s"><title>%s</title></circle>`+"\n", m.x, m.y, m.r, m.fill, m.stroke, esc(m.title))
+	}
+	for _, l := range allLabels {
+		off := marks[l.mark].r + 2
+		fmt.Fprintf(&b, `<text class="setting" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", l.x+off, l.y-off, l.color, esc(l.text))
 	}
 	ly := T + 16*float64(len(names)+2)
 	fmt.Fprintf(&b, `<circle cx="%.0f" cy="%.0f" r="4" fill="white" stroke="#555"/><text x="%.0f" y="%.0f" fill="#555">dominated</text>`+"\n", W-R+16, ly-4, W-R+26, ly)
@@ -165,10 +183,40 @@ func waitStep(maxS float64) float64 {
 	return niceStep(maxS/6/(7*86400)) * 7 * 86400
 }
 
-// pointLabel is a setting's label at a point on the chart.
+// pointLabel is a setting's label at a point on the chart, beside the
+// marker marks[mark].
 type pointLabel struct {
-	x, y float64
-	text string
+	x, y  float64
+	text  string
+	color string
+	mark  int
+}
+
+// pointMark is a point's circle on the chart.
+type pointMark struct {
+	x, y                        float64
+	r                           float64
+	policy, fill, stroke, title string
+}
+
+// markerRadius is a lone point's circle; markerRing is how much wider a
+// point's circle is drawn than that of another policy's point it overlaps.
+const markerRadius, markerRing = 4.0, 3.0
+
+// markerRadii sizes the circles so that points of different policies at
+// one spot (per-job and karpenter often cost and wait the same) all show:
+// a point overlapping an earlier point of another policy is drawn wider
+// than it, and the circles are drawn widest first, so each shows as a ring
+// around the next.
+func markerRadii(marks []pointMark) {
+	for j := range marks {
+		marks[j].r = markerRadius
+		for i := range j {
+			if marks[i].policy != marks[j].policy && math.Hypot(marks[i].x-marks[j].x, marks[i].y-marks[j].y) < 2*markerRadius {
+				marks[j].r = max(marks[j].r, marks[i].r+markerRing)
+			}
+		}
+	}
 }
 
 // waitTick writes a wait axis tick: 0s, 30s, 5m, 1h30m, 2d.

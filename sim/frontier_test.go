@@ -15,6 +15,7 @@ type svgShape struct {
 	Class   string `xml:"class,attr"`
 	CX      string `xml:"cx,attr"`
 	CY      string `xml:"cy,attr"`
+	R       string `xml:"r,attr"`
 	D       string `xml:"d,attr"`
 	Text    string `xml:",chardata"`
 	Title   string `xml:"title"`
@@ -98,6 +99,60 @@ func TestFrontierScales(t *testing.T) {
 	}
 	if !containsPart(texts, "axis from $169,") {
 		t.Errorf("the cost axis does not start at $0 and the chart must say so: %q", texts)
+	}
+}
+
+// TestFrontierShowsEveryPolicysPoint: points of different policies at one
+// spot (per-job and karpenter often cost and wait the same) are all
+// visible. Every circle was drawn with radius 4 in policy order, so the
+// later policy's point covered the earlier one's entirely: a tester saw
+// karpenter's point hidden under per-job's.
+func TestFrontierShowsEveryPolicysPoint(t *testing.T) {
+	pt := func(policy string, cost, wait float64) SweepPoint {
+		return SweepPoint{Policy: policy, CostUSD: cost, CostMinUSD: cost - 500, CostMaxUSD: cost + 500, WaitP95S: wait, WaitP95MinS: wait - 10, WaitP95MaxS: wait + 10}
+	}
+	for _, tt := range []struct {
+		name string
+		pts  []SweepPoint
+	}{
+		{"karpenter under per-job", []SweepPoint{pt("spillway", 170000, 400), pt("karpenter", 171000, 250), pt("per-job", 171000, 250)}},
+		{"per-job under karpenter", []SweepPoint{pt("spillway", 170000, 400), pt("per-job", 171000, 250), pt("karpenter", 171000, 250)}},
+		{"a pixel apart", []SweepPoint{pt("spillway", 170000, 400), pt("karpenter", 171000, 250), pt("per-job", 171005, 251)}},
+		{"three at one spot", []SweepPoint{pt("spillway", 171000, 250), pt("karpenter", 171000, 250), pt("per-job", 171000, 250), pt("threshold", 175000, 100)}},
+		{"dominated under filled", []SweepPoint{pt("spillway", 170000, 240), func() SweepPoint {
+			p := pt("karpenter", 171000, 250)
+			p.DominatedBy = []string{"spillway"}
+			return p
+		}(), pt("per-job", 171000, 250)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteFrontier(&buf, "t", tt.pts); err != nil {
+				t.Fatal(err)
+			}
+			type circle struct {
+				label   string
+				x, y, r float64
+			}
+			var cs []circle
+			for _, s := range parseSVG(t, buf.Bytes()) {
+				if s.XMLName.Local == "circle" && s.Class == "point" {
+					cs = append(cs, circle{strings.SplitN(s.Title, ":", 2)[0], num(t, s.CX), num(t, s.CY), num(t, s.R)})
+				}
+			}
+			if len(cs) != len(tt.pts) {
+				t.Fatalf("%d points drawn, want %d\n%s", len(cs), len(tt.pts), buf.String())
+			}
+			// A circle drawn before another is hidden when the later one
+			// covers it but for less than a pixel.
+			for i, a := range cs {
+				for _, b := range cs[i+1:] {
+					if math.Hypot(a.x-b.x, a.y-b.y)+a.r <= b.r+1 {
+						t.Errorf("%s's point (r %.0f at %.1f,%.1f) is hidden under %s's (r %.0f at %.1f,%.1f)", a.label, a.r, a.x, a.y, b.label, b.r, b.x, b.y)
+					}
+				}
+			}
+		})
 	}
 }
 
