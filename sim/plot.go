@@ -85,7 +85,7 @@ func WritePlot(w io.Writer, rep Report) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", plotW, height, plotW, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%g" y="22" font-size="16" font-weight="bold">%s</text>`+"\n", x0,
-		esc(fmt.Sprintf("%d policies on %s", len(rs), rep.Trace.Name)))
+		esc(fmt.Sprintf("%s on %s", Counted(len(rs), "policy", "policies"), rep.Trace.Name)))
 	fmt.Fprintf(&b, `<text x="%g" y="40" fill="#555">%s</text>`+"\n", x0,
 		esc(fmt.Sprintf("%d on-prem GPUs · wait target %s · GPUs on the left axis, cumulative cloud cost (USD) on the right", rep.OnPremGPUs, humanSeconds(rep.WaitTargetS))))
 	// The legend.
@@ -113,7 +113,7 @@ func WritePlot(w io.Writer, rep Report) error {
 		yc := func(v float64) float64 { return y1 - (y1-y0)*v/ctop }
 		fmt.Fprintf(&b, `<g data-panel="%s">`+"\n", esc(r.Policy))
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-weight="bold">%s</text>`+"\n", x0, y0-10,
-			esc(fmt.Sprintf("%s: cloud cost %s · efficiency %.2f · wait p95 %s", r.Policy, dollars(r.CloudCostUSD), r.Efficiency, humanSeconds(r.WaitP95S))))
+			esc(fmt.Sprintf("%s: cloud cost %s · efficiency %s · wait p95 %s", r.Policy, dollars(r.CloudCostUSD), efficiencyText(r), humanSeconds(r.WaitP95S))))
 		for v := 0.0; v <= gtop+gstep/2; v += gstep {
 			fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e4e4e4"/><text x="%g" y="%.1f" text-anchor="end" fill="#333">%s</text>`+"\n",
 				x0, x1, yg(v), yg(v), x0-6, yg(v)+4, trimFloat(v))

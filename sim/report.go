@@ -38,10 +38,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tcloud $\tpaid GPU-h\tused GPU-h\tlost GPU-h\tefficiency\twait p50\tp95\tp99\tmax\tjobs on cloud\tlaunches\t")
 	for _, res := range r.Results {
-		eff := "-"
-		if res.CloudCostUSD > 0 {
-			eff = strconv.FormatFloat(res.Efficiency, 'f', 2, 64)
-		}
+		eff := efficiencyText(res)
 		p50, p95, p99, pmax := humanSeconds(res.WaitP50S), humanSeconds(res.WaitP95S), humanSeconds(res.WaitP99S), humanSeconds(res.WaitMaxS)
 		if r.WaitTargetS > 0 && res.WaitP95S > r.WaitTargetS {
 			p95 += "!"
@@ -339,4 +336,14 @@ func thousands(digits string) string {
 		b.WriteByte(d[i])
 	}
 	return sign + b.String()
+}
+
+// efficiencyText is a run's efficiency as the table and the plot show it:
+// "-" when it paid nothing (Result.Efficiency is then 1, and there is no
+// work bought to rate).
+func efficiencyText(res Result) string {
+	if res.CloudCostUSD <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(res.Efficiency, 'f', 2, 64)
 }

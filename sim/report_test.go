@@ -385,3 +385,34 @@ func TestCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePlotHeadings: the timeline's title counts its panels in the
+// singular for one policy ("1 policies" before), and a panel of a run
+// that paid nothing shows its efficiency as "-", as the table does, not
+// the 1.00 the JSON carries.
+func TestWritePlotHeadings(t *testing.T) {
+	tl := &Timeline{Providers: []string{"p"}, Samples: []Sample{{At: time.Minute, ProviderCost: []float64{0}}}}
+	paid := &Timeline{Providers: []string{"p"}, Samples: []Sample{{At: time.Minute, CloudGPUs: 4, CostUSD: 10, ProviderCost: []float64{10}}}}
+	for _, tt := range []struct {
+		name    string
+		results []Result
+		want    []string
+	}{
+		{"one policy", []Result{{Policy: "karpenter", CloudCostUSD: 10, Efficiency: 0.97, Timeline: paid}},
+			[]string{"1 policy on t.csv", "karpenter: cloud cost $10 · efficiency 0.97 · wait p95 0s"}},
+		{"two policies, one paid nothing", []Result{{Policy: "onprem-only", Efficiency: 1, Timeline: tl}, {Policy: "per-job", CloudCostUSD: 10, Efficiency: 0.5, Timeline: paid}},
+			[]string{"2 policies on t.csv", "onprem-only: cloud cost $0 · efficiency - · wait p95 0s", "per-job: cloud cost $10 · efficiency 0.50"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WritePlot(&buf, Report{Trace: TraceInfo{Name: "t.csv"}, OnPremGPUs: 8, Results: tt.results}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("plot lacks %q:\n%s", want, buf.String())
+				}
+			}
+		})
+	}
+}
