@@ -439,6 +439,11 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	if f.jitter < 0 || f.jitter > 24*time.Hour {
 		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
 	}
+	if cmd.Flags().Changed("seed") {
+		// A sweep runs every point on seeds 1…N, so that points compare
+		// seed by seed; a --seed it ignored would read as applied.
+		return fmt.Errorf("--seed applies to a single run: a sweep runs each point on seeds 1 to --seeds (%d); leave --seed out, or run without --sweep", f.seeds)
+	}
 	names := f.policies
 	if !cmd.Flags().Changed("policies") {
 		// onprem-only's waits would stretch the frontier past reading.

@@ -72,6 +72,8 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--config", tr}},
 		{name: "a config given as the trace", err: "this is a Spillway config, not a job trace: give it as --config ",
 			args: []string{"--trace", filepath.Join("..", "..", "configs", "examples", "backtest.yaml")}},
+		{name: "a seed for a sweep", err: "--seed applies to a single run: a sweep runs each point on seeds 1 to --seeds (3)",
+			args: []string{"--trace", tr, "--sweep", "wait_target=0s,5m", "--seed", "7"}},
 		{name: "an empty trace (an unset variable)", err: "--trace is empty (an unset variable?): give a value, or leave the flag out for its default",
 			args: []string{"--trace", ""}},
 		{name: "an empty config", err: "--config is empty (an unset variable?)",
