@@ -38,10 +38,10 @@ func Fixture(now func() time.Time) *Memory {
 		}, Notes: []string{"16 GPUs still pending: the next offering aws-p5-ondemand is over max_dollars_per_hour 400"}},
 	}, timeline(t0, 32))
 	m.AddPool(api.PoolDetail{
-		Name:     "inference",
+		Name: "inference",
 		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 16, OnPremBusy: 9, OldestWait: api.Duration(90*time.Second + 400*time.Millisecond),
 			Stale: []string{`queue: http source "queue": GET http://127.0.0.1:8799/queue: connection refused`}},
-		Spend:    api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
+		Spend: api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 	}, timeline(t0, 16))
 
 	for _, d := range []api.Decision{
