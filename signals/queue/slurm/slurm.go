@@ -69,11 +69,12 @@ type Config struct {
 // association's or QOS's limit (Assoc*, QOS*, Max*PerAccount, and the
 // AccountingPolicy fallback), an account or QOS the partition refuses, a
 // partition that is down or whose time limit the job exceeds, a license,
-// constraints no node meets (Slurm's job reason codes). Resources and
-// Priority, a job waiting for nodes, are demand.
+// constraints no node meets, an array task beyond its array's limit of
+// tasks running at once (--array=1-100%4) (Slurm's job reason codes).
+// Resources and Priority, a job waiting for nodes, are demand.
 var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "Dependency", "DependencyNeverSatisfied",
 	"Assoc*", "QOS*", "Max*PerAccount", "AccountingPolicy", "AccountNotAllowed", "InvalidAccount", "InvalidQOS",
-	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "Licenses", "BadConstraints"}
+	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "Licenses", "BadConstraints", "JobArrayTaskLimit"}
 
 // Problems lists what is wrong with cfg: a skip reason that is a malformed
 // pattern, a GPU type that could not name one.

@@ -449,6 +449,42 @@ func TestLicenseHeldJobIsNotDemand(t *testing.T) {
 	}
 }
 
+// TestArrayTaskLimitIsNotDemand: the real Slurm starts the tasks of
+// --array=1-6%1 one at a time, however many GPUs are free; the other
+// tasks pend for JobArrayTaskLimit, which no cloud node lifts, so they are
+// not demand. They were counted as five 1-GPU jobs.
+func TestArrayTaskLimitIsNotDemand(t *testing.T) {
+	cancelAll(t)
+	// Held, the array pends as one record that WaitState can read.
+	array := submit(t, "PENDING", "--array=1-6%1", "--gres=gpu:1", "--hold")
+	if out, err := cluster.Run("scontrol", "release", array); err != nil {
+		t.Fatalf("scontrol release %s: %v: %s", array, err, out)
+	}
+	submit(t, "PENDING", "--gres=gpu:8")
+	waitReason(t, array+"_6", "JobArrayTaskLimit")
+	for _, tc := range []struct {
+		name     string
+		countAll bool
+		want     []int
+		leftOut  []signals.LeftOut
+	}{
+		{"default", false, []int{8}, []signals.LeftOut{{Why: "pending for JobArrayTaskLimit", Jobs: 5}}},
+		{"count_all", true, []int{1, 1, 1, 1, 1, 8}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, CountAll: tc.countAll}).Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Clone(d.JobGPUs)
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || len(d.LeftOut) != len(tc.leftOut) || (len(tc.leftOut) > 0 && !slices.Equal(d.LeftOut, tc.leftOut)) {
+				t.Errorf("read jobs %v, left out %+v; want %v, left out %+v", d.JobGPUs, d.LeftOut, tc.want, tc.leftOut)
+			}
+		})
+	}
+}
+
 // A wait longer than signals.MaxWait reads as MaxWait: a job held for
 // years (counted with count_all) or a mangled date does not make the
 // queue unreadable. Found by FuzzParseSqueue: year 0 read as 292 years.
