@@ -139,7 +139,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
 	}
-	srv := &http.Server{Handler: agent.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := agent.Server(nvml.DefaultServerLimits)
 	log.Info("agent serving", "addr", ln.Addr().String(), "node", o.node, "gpus", sampler.GPUCount(), "interval", o.interval)
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -162,6 +162,33 @@ func (a *Agent) Handler() http.Handler {
 	return mux
 }
 
+// ServerLimits bound what one client may hold of the agent's HTTP server.
+type ServerLimits struct {
+	// ReadHeader is the longest a client may take to send a request's
+	// headers, Read the whole request, Write the response.
+	ReadHeader, Read, Write time.Duration
+	// Idle is the longest a keep-alive connection is kept between two
+	// requests.
+	Idle time.Duration
+}
+
+// DefaultServerLimits are the agent's: a scraper asks every few seconds,
+// sends no body, and reads a few KiB.
+var DefaultServerLimits = ServerLimits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: 30 * time.Second}
+
+// Server is an HTTP server for Handler within limits, so that clients that
+// connect and go quiet, send slowly or never read hold a connection only
+// for so long.
+func (a *Agent) Server(l ServerLimits) *http.Server {
+	return &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
+	}
+}
+
 func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 	s, err := a.Last()
 	w.Header().Set("Content-Type", "application/json")

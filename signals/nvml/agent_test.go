@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -433,3 +435,58 @@ func BenchmarkScrapeMetrics(b *testing.B) {
 		}
 	}
 }
+
+// TestServerDropsQuietClients: a client that sent one request and went
+// quiet, or sends its headers slowly, loses its
+// connection within the limits; the agent kept an idle keep-alive connection for ever, so
+// clients that scraped once and stayed connected piled up without bound.
+func TestServerDropsQuietClients(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	_, a, _ := simAgent(t, "dgxh100", clock)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	limits := DefaultServerLimits
+	limits.ReadHeader, limits.Read, limits.Idle = 50*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+	srv := a.Server(limits)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+	})
+	for _, tc := range []struct {
+		name, send string
+		wantStatus string // "" when no answer is due
+	}{
+		{"idle after a request", "GET /healthz HTTP/1.1\r\nHost: n\r\n\r\n", "HTTP/1.1 200 OK"},
+		{"headers never finished", "GET /v1/gpus HTTP/1.1\r\nHost: n\r\n", ""},
+		{"nothing sent", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tc.send); err != nil {
+				t.Fatal(err)
+			}
+			// Far longer than the limits: the server must close first.
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("connection still open after %d bytes: %v (want the server to close it)", len(got), err)
+			}
+			if !strings.HasPrefix(string(got), tc.wantStatus) {
+				t.Errorf("answer %q, want it to begin %q", head80(got), tc.wantStatus)
+			}
+		})
+	}
+}
+
+func head80(b []byte) string { return string(b[:min(len(b), 80)]) }
