@@ -209,17 +209,9 @@ func TestEC2RepeatedAndOutOfRangeParameters(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if code := errorCode(body); resp.StatusCode != tt.status || code != tt.code || !strings.Contains(string(body), tt.msg) {
-				t.Errorf("%d %q %s, want %d %q naming %q", resp.StatusCode, code, body, tt.status, tt.code, tt.msg)
+			status, body := send(t, hc, req)
+			if code := errorCode(body); status != tt.status || code != tt.code || !strings.Contains(string(body), tt.msg) {
+				t.Errorf("%d %q %s, want %d %q naming %q", status, code, body, tt.status, tt.code, tt.msg)
 			}
 		})
 	}

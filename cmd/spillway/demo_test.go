@@ -51,6 +51,24 @@ func demoChild(t *testing.T, env []string, args ...string) (*exec.Cmd, string) {
 	return cmd, tmp
 }
 
+// startDemo starts a short demo (demoFast) in a child, killed at the
+// test's end, and returns it, its output, its error output and its TMPDIR.
+func startDemo(t *testing.T) (*exec.Cmd, io.ReadCloser, *syncBuffer, string) {
+	t.Helper()
+	cmd, tmp := demoChild(t, nil, append([]string{"demo"}, demoFast...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, stdout, stderr, tmp
+}
+
 // demoChromium finds Debian's chromium (or $SPILLWAY_CHROMIUM); the test
 // fails, never skips, without it (.ci/run installs it).
 func demoChromium(t *testing.T) string {
@@ -131,20 +149,8 @@ var (
 // port (page, clouds, agents, queue), no child process and no directory.
 func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	bin := demoChromium(t)
-	cmd, _ := demoChild(t, nil, append([]string{"demo"}, demoFast...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdout, stderr, _ := startDemo(t)
 	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
 
 	// The banner: page URL, token and directory.
 	var pageURL, tok, dir string
@@ -391,17 +397,7 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 // killed by SIGPIPE at its next line and left the directory (state,
 // tokens, log) behind.
 func TestDemoOutputClosed(t *testing.T) {
-	cmd, tmp := demoChild(t, nil, append([]string{"demo"}, demoFast...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, stdout, stderr, tmp := startDemo(t)
 	dir := ""
 	sc := bufio.NewScanner(stdout)
 	for dir == "" && sc.Scan() {
