@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/state"
@@ -212,5 +218,30 @@ func TestServerStopsPromptlyWhenTheCloudHangs(t *testing.T) {
 		}
 	case <-stopped.C:
 		t.Fatal("the server did not stop within 15s of its stop while the cloud's list hung")
+	}
+}
+
+// SQLite has no leader lease: a second server pointed at the state file of
+// one that runs refuses to start, naming the first, instead of acting
+// beside it (sweeping, draining and launching on the same rows).
+func TestSecondServerOnOneSQLiteFileRefusesToStart(t *testing.T) {
+	_, path := startServerFixtures(t)
+	cfg := loadConfig(t, path)
+	startServer(t, cfg)
+
+	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	second, err := newServer(ctx, loadConfig(t, path), serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	if err == nil {
+		second.close()
+		t.Fatal("a second server on the same SQLite state started, want a refusal")
+	}
+	var locked *sqlite.LockedError
+	if !errors.As(err, &locked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("second server: %v, want a *sqlite.LockedError naming pid %d", err, os.Getpid())
 	}
 }

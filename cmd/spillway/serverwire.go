@@ -100,7 +100,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		st, s.elector = pst, elector
 		schedStore = pst.FencedBy(leaseName(cfg.Cluster), elector.Acting)
 	} else {
-		sst, err := sqlite.Open(ctx, cfg.Server.State, sqlite.WithLogger(deps.log))
+		sst, err := sqlite.Open(ctx, cfg.Server.State, sqlite.WithLogger(deps.log), sqlite.WithServerLock())
 		if err != nil {
 			return nil, fmt.Errorf("server.state %s: %w", cfg.Server.State, err)
 		}

@@ -53,6 +53,7 @@ type Store struct {
 	write *sql.DB // one connection
 	read  *sql.DB // query-only pool; == write for ":memory:"
 	log   *slog.Logger
+	lock  *serverLock // WithServerLock's lock; nil without it
 }
 
 // Option changes how Open opens a database.
@@ -64,6 +65,7 @@ type options struct {
 	busyTimeout time.Duration
 	readers     int
 	sync        Sync
+	serverLock  bool
 }
 
 func defaultOptions() options {
@@ -110,6 +112,13 @@ const (
 // WithSync sets how hard commits wait for the disk (default SyncFull).
 func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
 
+// WithServerLock makes Open take an exclusive lock on PATH.lock that the
+// Store holds until Close: a second Open with it (another server, in this
+// process or another) fails at once with *LockedError, which names the
+// holder. Opens without it (tools, tests reading the state) are not
+// affected. No effect on ":memory:".
+func WithServerLock() Option { return func(o *options) { o.serverLock = true } }
+
 // WithReaders is the size of the read connection pool (default 4).
 func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
 
@@ -133,18 +142,34 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if o.sync != SyncFull && o.sync != SyncNormal {
 		return nil, &state.InvalidError{Field: "sqlite sync", Value: strconv.Quote(string(o.sync)), Want: `"FULL" or "NORMAL"`}
 	}
+	var lock *serverLock
+	if o.serverLock && path != ":memory:" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("state/sqlite: database path %q: %w", path, err)
+		}
+		if lock, err = lockServer(abs, o.now()); err != nil {
+			return nil, err
+		}
+	}
 	// Processes opening a new database at once can find it locked while
 	// another converts it to WAL, a moment in which SQLite does not wait
 	// for the lock itself: try again until the busy timeout has passed.
 	deadline := time.Now().Add(o.busyTimeout)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		s, err := open(ctx, path, o)
-		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
-			return s, err
+		if err == nil {
+			s.lock = lock
+			return s, nil
+		}
+		if !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			_ = lock.release()
+			return nil, err
 		}
 		o.logger.Debug("the database is busy; opening it again", "database", path, "error", err, "wait", wait)
 		select {
 		case <-ctx.Done():
+			_ = lock.release()
 			return nil, fmt.Errorf("state/sqlite: open %q: %w (after: %w)", path, ctx.Err(), err)
 		case <-time.After(wait):
 		}
@@ -266,6 +291,8 @@ func (s *Store) Close() error {
 		errs = append(errs, s.read.Close())
 	}
 	errs = append(errs, s.write.Close())
+	errs = append(errs, s.lock.release()) // after the database: the next server finds it closed
+	s.lock = nil
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("state/sqlite: close %q: %w", s.path, err)
 	}

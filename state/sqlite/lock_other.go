@@ -1,0 +1,13 @@
+//go:build !unix
+
+package sqlite
+
+import (
+	"errors"
+	"os"
+)
+
+var errLockHeld = errors.New("lock held by another process")
+
+// tryLock is a no-op where flock is not available.
+func tryLock(*os.File) error { return nil }
