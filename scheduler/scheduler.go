@@ -127,6 +127,9 @@ type Scheduler struct {
 	mu       sync.Mutex
 	blocks   map[string]block // provider → block from throttling or invalid requests
 	prunedAt time.Time
+	// orphaned: when the sweeper first saw the open row of an instance
+	// whose pool the config no longer has (provider/id); Sweep's own.
+	orphaned map[string]time.Time
 
 	// smu guards stored: what is held out of launches as last stored,
 	// until when (saveUnavailable).

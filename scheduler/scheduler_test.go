@@ -354,6 +354,49 @@ func TestSweeperEndsStrangersOfThisClusterOnly(t *testing.T) {
 	}
 }
 
+// A pool removed from the config between two runs leaves open rows that no
+// pool ticks, drains or ends: the sweeper must end their instances (after
+// its grace, counted from when it first saw them so) and their rows, not
+// leave them running, claimed by a row, for ever.
+func TestSweeperEndsInstancesOfARemovedPool(t *testing.T) {
+	h := newHarness(t, testPool())
+	ctx := context.Background()
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	launched := h.live()
+	if len(launched) != 2 {
+		t.Fatalf("after a 16-GPU spike: %d instances, want 2", len(launched))
+	}
+	h.clk.Step(time.Hour) // older than the sweep grace already
+
+	renamed := testPool()
+	renamed.Name = "infer"
+	h.pool = renamed
+	h.restart()
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 {
+		t.Fatalf("the first sweep after the pool went terminated at once (%d calls), want the grace first", n)
+	}
+	h.clk.Step(11 * time.Minute)
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if live := h.live(); len(live) != 0 {
+		t.Fatalf("%d instances of the removed pool still run after the sweep grace, want none (leaked)", len(live))
+	}
+	rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.State != state.InstanceEnded || !strings.Contains(r.EndReason, "no longer in the config") {
+			t.Fatalf("row of swept instance %s: state %s, reason %q; want ended, naming the removed pool", r.ID, r.State, r.EndReason)
+		}
+	}
+}
+
 func TestManualBurstOpensAndEndsOnTime(t *testing.T) {
 	h := newHarness(t, testPool())
 	ctx := context.Background()

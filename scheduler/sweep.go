@@ -24,9 +24,34 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sweep: instances: %w", err)
 	}
+	// Rows claim their instances for their pools; the open row of a pool the
+	// config no longer has claims nothing (no pool ticks, drains or ends
+	// it): its instance is swept sweep_grace after this server first saw it
+	// so, and its row ended.
 	claimed := make(map[string]state.Instance, len(rows))
+	orphans := make(map[string]state.Instance)
 	for _, r := range rows {
-		claimed[r.Provider+"/"+r.ID] = r
+		key := r.Provider + "/" + r.ID
+		if _, ok := s.pools[r.Pool]; !ok && r.State != state.InstanceEnded {
+			orphans[key] = r
+			continue
+		}
+		claimed[key] = r
+	}
+	if s.orphaned == nil {
+		s.orphaned = map[string]time.Time{}
+	}
+	for key := range s.orphaned {
+		if _, ok := orphans[key]; !ok {
+			delete(s.orphaned, key)
+		}
+	}
+	for key, r := range orphans {
+		if _, ok := s.orphaned[key]; !ok {
+			s.orphaned[key] = now
+			s.log.Warn("an instance's pool is no longer in the config: no pool drains it; it is terminated, without a drain, after the sweep grace unless the pool comes back",
+				"pool", r.Pool, "provider", r.Provider, "instance", r.ID, "grace", s.opts.SweepGrace)
+		}
 	}
 	var known map[string]bool // intents of configured pools, read when first needed
 	isKnown := func(id string) (bool, error) {
@@ -80,6 +105,9 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
+			if since, ok := s.orphaned[name+"/"+in.ID]; ok && now.Sub(since) < s.opts.SweepGrace {
+				continue
+			}
 			if in.LaunchTime.IsZero() || now.Sub(in.LaunchTime) < s.opts.SweepGrace {
 				continue
 			}
@@ -111,6 +139,15 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 		for _, id := range strays {
 			s.log.Warn("swept an instance no state row claims", "provider", name, "instance", id, "grace", s.opts.SweepGrace)
+			r, ok := orphans[name+"/"+id]
+			if !ok {
+				continue
+			}
+			r.State, r.EndedAt, r.UpdatedAt = state.InstanceEnded, now, now
+			r.EndReason = fmt.Sprintf("swept: its pool %q is no longer in the config", r.Pool)
+			if err := s.opts.Store.PutInstance(cctx, r); err != nil {
+				errs = append(errs, fmt.Errorf("sweep: record instance %s: %w", id, err))
+			}
 		}
 		s.metrics.swept.WithLabelValues(name).Add(float64(len(strays)))
 	}
