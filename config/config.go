@@ -68,8 +68,10 @@ type Server struct {
 	// Default 10m; > 0.
 	SweepGrace policy.Duration `yaml:"sweep_grace"`
 	// Retention is how long decisions, the audit log, finished intents,
-	// ended instances and ended floors are kept; pending intents, live
-	// instances, open floors and the spend ledger are never pruned.
+	// ended instances and ended floors are kept, and the spend ledger of
+	// budget periods that have ended; pending intents, live instances,
+	// open floors and the spend of a period that may still run are never
+	// pruned.
 	// Default 90 days (2160h); 24h to 87600h.
 	Retention policy.Duration `yaml:"retention"`
 	// StatePasswordFile, with a postgres:// state, holds the database

@@ -169,7 +169,7 @@ func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
 	}
 	if n != (state.Pruned{}) {
 		s.log.Info("pruned old history", "before", now.Add(-s.opts.Retention), "decisions", n.Decisions, "audit", n.Audit,
-			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps, "holds", n.Holds)
+			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps, "holds", n.Holds, "unavailable", n.Unavailable, "spend", n.Spend)
 	}
 	return nil
 }

@@ -135,8 +135,11 @@ type Store interface {
 	// entries whose Time is before it, finished intents last written before
 	// it, ended instances that ended before it, floors that ended or
 	// whose Until passed before it, idle gaps that resolved before it, and
-	// holds and unavailable entries that lapsed before it. Pending intents, instances not ended,
-	// open floors and the spend ledger are never pruned. It deletes in small
+	// holds and unavailable entries that lapsed before it, and the spend
+	// entries of budget periods that ended before it (those that started
+	// more than LongestBudgetPeriod before it: no budget reads them again).
+	// Pending intents, instances not ended, open floors and the spend of a
+	// period that may still run are never pruned. It deletes in small
 	// transactions, so writers wait at most a moment, and returns what it
 	// deleted. IDs of decisions and audit entries are not reused after a
 	// prune.
@@ -164,8 +167,13 @@ var (
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {
-	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds, Unavailable int64
+	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds, Unavailable, Spend int64
 }
+
+// LongestBudgetPeriod is the longest a budget period lasts (a month of 31
+// days): the spend of a period that started this long before a Prune's cut
+// has ended before it.
+const LongestBudgetPeriod = 31 * 24 * time.Hour
 
 // Migrated is implemented by stores with a versioned schema: it lists the
 // migrations applied to the database, lowest version first.

@@ -55,6 +55,13 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 		ok(t, err, "AddAudit")
 	}
 	ok(t, s.RecordSpend(ctx(t), state.SpendEntry{Pool: "train", Provider: "aws", InstanceID: "i-ended-old", PeriodStart: month, Amount: 99}), "RecordSpend")
+	// Spend of periods that ended before the cut (pruned: no budget reads
+	// them again); March's, which holds the cut, is kept.
+	january, february := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	ok(t, s.RecordSpends(ctx(t), []state.SpendEntry{
+		{Pool: "train", Provider: "aws", InstanceID: "i-ended-old", PeriodStart: january, Amount: 5},
+		{Pool: "train", Provider: "aws", InstanceID: "i-ended-old", PeriodStart: february, Amount: 7},
+	}), "RecordSpends")
 
 	ok(t, s.AddIdleGaps(ctx(t), []state.IdleGap{
 		{Pool: "train", Provider: "aws", InstanceType: "p5.48xlarge", At: old, Gap: time.Minute},
@@ -71,7 +78,7 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 
 	got, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune")
-	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1, Unavailable: 1})
+	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1, Unavailable: 1, Spend: 2})
 	again, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune again")
 	same(t, "pruned again", again, state.Pruned{})
@@ -113,6 +120,11 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	spent, err := s.Spend(ctx(t), "train", month)
 	ok(t, err, "Spend")
 	same(t, "spend of a pruned instance", spent, 99.0)
+	for _, period := range []time.Time{january, february} {
+		spent, err := s.Spend(ctx(t), "train", period)
+		ok(t, err, "Spend")
+		same(t, "spend of a period ended before the cut", spent, 0.0)
+	}
 	next, err := s.AddDecision(ctx(t), state.Decision{Pool: "train", Time: recent})
 	ok(t, err, "AddDecision")
 	if next <= lastDecision {
