@@ -12,7 +12,8 @@
 // The schema is versioned: the migrations in migrations/*.sql are embedded
 // in the binary and applied in order, each once, inside one transaction,
 // and recorded in the schema_migrations table with a checksum of their text.
-// Open refuses a database whose schema is newer than the binary
+// Open refuses a database that SQLite's quick_check finds damaged
+// (*DamagedError), and one whose schema is newer than the binary
 // (state.ErrSchemaTooNew) or whose recorded migrations differ from the
 // embedded ones. Before it changes the schema of an existing database, Open
 // copies it to PATH.schema-vN.bak (N the version it had), so a rolled-back
@@ -34,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/state"
@@ -188,11 +190,64 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if path != ":memory:" {
+		if err := s.check(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if err := s.migrate(ctx, o.now); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// check runs SQLite's quick_check over the whole file, so that a damaged
+// database (truncated, overwritten, a bad disk) is refused at Open with
+// what SQLite found, rather than opened and found out table by table, tick
+// after tick, while the server looks ready.
+func (s *Store) check(ctx context.Context) error {
+	rows, err := s.write.QueryContext(ctx, "PRAGMA quick_check(5)")
+	if err != nil {
+		if isBusy(err) {
+			return err // Open tries again
+		}
+		return &DamagedError{Database: s.path, Problems: []string{err.Error()}}
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return fmt.Errorf("state/sqlite: check %q: %w", s.path, err)
+		}
+		if p != "ok" {
+			problems = append(problems, p)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if isBusy(err) {
+			return err
+		}
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return &DamagedError{Database: s.path, Problems: problems}
+	}
+	return nil
+}
+
+// DamagedError is Open's answer for a database file that SQLite's
+// quick_check finds damaged.
+type DamagedError struct {
+	Database string
+	Problems []string // the first few SQLite reported
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("state/sqlite: database %q is damaged (%s): restore it from a backup (such as a %s.schema-vN.bak Spillway made before a migration) or move it aside to start with an empty state, whose sweeper then ends the instances this one tracked",
+		e.Database, strings.Join(e.Problems, "; "), e.Database)
 }
 
 // isBusy says whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any
