@@ -443,7 +443,12 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			}
 			continue
 		}
-		err := s.opts.Providers[name].Terminate(tctx, ids)
+		var err error
+		if prov, ok := s.opts.Providers[name]; ok {
+			err = prov.Terminate(tctx, ids)
+		} else {
+			err = fmt.Errorf("provider %s is no longer in the config: put it back to end its instances", name)
+		}
 		cancel()
 		for _, r := range rs {
 			ar := ActionRecord{Instance: r.ID, Reason: reason}

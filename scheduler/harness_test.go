@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -76,6 +77,8 @@ type harness struct {
 	// capacity, when set, is the scheduler's capacity cache (a restart
 	// keeps it); else each start makes one.
 	capacity *providers.CapacityCache
+	// moreProviders are providers the scheduler has beside provName.
+	moreProviders map[string]providers.Provider
 }
 
 type harnessOption func(*harness)
@@ -107,12 +110,15 @@ func nextIPRange(t *testing.T) netip.Prefix {
 	return netip.MustParsePrefix(fmt.Sprintf("127.%d.%d.0/24", 100+os.Getpid()%100, ipBlock%250))
 }
 
-func (h *harness) newProvider() providers.Provider {
+func (h *harness) newProvider() providers.Provider { return h.newProviderAt(provName, h.url) }
+
+// newProviderAt is an aws provider, named name, at the EC2 API at url.
+func (h *harness) newProviderAt(name, url string) providers.Provider {
 	cfg := config.ProviderConfig{
-		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: h.url, Image: "ami-0abcdef1234567890",
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: url, Image: "ami-0abcdef1234567890",
 		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
 	}
-	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond))
+	p, err := aws.New(context.Background(), cfg, name, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond))
 	if err != nil {
 		h.t.Fatalf("aws.New: %v", err)
 	}
@@ -134,7 +140,7 @@ func (h *harness) start() {
 		use = h.wrap(st)
 	}
 	h.opts = scheduler.Options{
-		Cluster: cluster, Providers: map[string]providers.Provider{provName: h.prov}, Store: use, Clock: h.clk,
+		Cluster: cluster, Providers: h.providers(), Store: use, Clock: h.clk,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, Capacity: h.capacity, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
 		CallTimeout: h.opts.CallTimeout,
@@ -162,6 +168,13 @@ func (h *harness) start() {
 	if err != nil {
 		h.t.Fatalf("scheduler.New: %v", err)
 	}
+}
+
+// providers is the scheduler's providers: provName and moreProviders.
+func (h *harness) providers() map[string]providers.Provider {
+	out := map[string]providers.Provider{provName: h.prov}
+	maps.Copy(out, h.moreProviders)
+	return out
 }
 
 // restart closes the state and starts a new scheduler on the same file.

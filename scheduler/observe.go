@@ -31,7 +31,9 @@ const probeFanOut = 32
 // rest on ctx.
 func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Snapshot) error {
 	pool := t.pr.spec.Policy.Name
-	for _, name := range t.pr.providers() {
+	listed := map[string]bool{}
+	list := func(name string) {
+		listed[name] = true
 		lctx, cancel := s.callCtx(read)
 		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
 		cancel()
@@ -40,20 +42,41 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			t.listFail[name] = why
 			snap.Stale = append(snap.Stale, why)
 			s.log.Warn("list failed", "pool", pool, "provider", name, "err", err)
-			continue
+			return
 		}
 		for _, in := range insts {
 			in.Provider = name // the provider entry that listed it, whatever the backend reports
 			t.cloud[in.ID] = in
 		}
 	}
-	if err := read.Err(); err != nil {
-		// Shut down while listing: conclude nothing from cut-short lists.
-		return fmt.Errorf("pool %s: listing stopped: %w", pool, err)
+	for _, name := range t.pr.providers() {
+		list(name)
 	}
 	live, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool, Live: true})
 	if err != nil {
 		return fmt.Errorf("instances of pool %s: %w", pool, err)
+	}
+	// Live instances on a provider none of the pool's offerings uses any
+	// more (an offering removed from the config) are still the pool's: list
+	// that provider too, so they are drained and ended, not taken for
+	// vanished. One whose provider the config no longer has at all cannot
+	// be listed or ended: its row is kept as it is, and said.
+	for _, r := range live {
+		if listed[r.Provider] || t.listFail[r.Provider] != "" {
+			continue
+		}
+		if _, ok := s.opts.Providers[r.Provider]; ok {
+			list(r.Provider)
+			continue
+		}
+		why := fmt.Sprintf("provider %s is no longer in the config: its instances cannot be listed or terminated; put it back until they have ended", r.Provider)
+		t.listFail[r.Provider] = why
+		t.rec.Notes = append(t.rec.Notes, why)
+		s.log.Warn("instances on a provider the config no longer has", "pool", pool, "provider", r.Provider, "instance", r.ID)
+	}
+	if err := read.Err(); err != nil {
+		// Shut down while listing: conclude nothing from cut-short lists.
+		return fmt.Errorf("pool %s: listing stopped: %w", pool, err)
 	}
 	for i := range live {
 		t.rows[live[i].ID] = &live[i]
@@ -290,7 +313,11 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 		return
 	}
 	defer cancel()
-	if err := s.opts.Providers[r.Provider].Terminate(tctx, []string{r.ID}); err != nil {
+	prov, ok := s.opts.Providers[r.Provider]
+	if !ok {
+		return // its provider left the config: observe says so
+	}
+	if err := prov.Terminate(tctx, []string{r.ID}); err != nil {
 		s.log.Warn("terminate retry failed", "instance", r.ID, "err", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -393,6 +394,54 @@ func TestSweeperEndsInstancesOfARemovedPool(t *testing.T) {
 	for _, r := range rs {
 		if r.State != state.InstanceEnded || !strings.Contains(r.EndReason, "no longer in the config") {
 			t.Fatalf("row of swept instance %s: state %s, reason %q; want ended, naming the removed pool", r.ID, r.State, r.EndReason)
+		}
+	}
+}
+
+// An offering removed from the pool's config, and with it the last use of
+// its provider, leaves instances the pool still owns: they are still
+// listed, drained and ended by Spillway, not taken for vanished (their rows
+// ended while the cloud runs them, to be swept later without a drain).
+func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	launched := h.live()
+	if len(launched) != 1 {
+		t.Fatalf("after an 8-GPU spike: %d instances, want 1", len(launched))
+	}
+	id := launched[0].ID
+
+	emu2 := emulator.New(emulator.Options{Clock: h.clk.Now, BootDelay: bootTime, Seed: 4, PrivateIPs: nextIPRange(t)})
+	srv2 := httptest.NewServer(emu2.EC2Handler())
+	t.Cleanup(srv2.Close)
+	h.moreProviders = map[string]providers.Provider{"other": h.newProviderAt("other", srv2.URL)}
+	moved := testPool()
+	moved.Offerings = moved.Offerings[1:]
+	moved.Offerings[0].Provider = "other"
+	h.pool = moved
+	h.restart()
+	h.setDemand(0)
+
+	h.until("the instance of the removed offering ends", time.Minute, 30, func() bool {
+		for _, r := range h.rows(false) {
+			if r.ID == id {
+				return r.State == state.InstanceEnded || r.State == state.InstanceTerminating
+			}
+		}
+		return false
+	})
+	for _, r := range h.rows(false) {
+		if r.ID == id && strings.Contains(r.EndReason, "vanished") {
+			t.Fatalf("instance %s of the removed offering ended as %q while the cloud still runs it, want it drained and terminated", id, r.EndReason)
+		}
+	}
+	if !slices.Contains(drained(h), id) {
+		t.Fatalf("instance %s ended without a drain (drained: %v)", id, drained(h))
+	}
+	for _, in := range h.emu.Instances() {
+		if in.ID == id && (in.State == "pending" || in.State == "running") {
+			t.Fatalf("instance %s is %s on the cloud after its row ended, want terminated", id, in.State)
 		}
 	}
 }
@@ -863,4 +912,11 @@ func failuresOf(t *testing.T, reg *prometheus.Registry, cause string) float64 {
 		}
 	}
 	return n
+}
+
+// drained is the instances whose drain hook ran.
+func drained(h *harness) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.drained)
 }
