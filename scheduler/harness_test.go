@@ -79,6 +79,9 @@ type harness struct {
 	capacity *providers.CapacityCache
 	// moreProviders are providers the scheduler has beside provName.
 	moreProviders map[string]providers.Provider
+	// withoutMain leaves provName out of the scheduler's providers (a
+	// config that no longer has it).
+	withoutMain bool
 }
 
 type harnessOption func(*harness)
@@ -173,6 +176,9 @@ func (h *harness) start() {
 // providers is the scheduler's providers: provName and moreProviders.
 func (h *harness) providers() map[string]providers.Provider {
 	out := map[string]providers.Provider{provName: h.prov}
+	if h.withoutMain {
+		delete(out, provName)
+	}
 	maps.Copy(out, h.moreProviders)
 	return out
 }

@@ -446,6 +446,43 @@ func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
 	}
 }
 
+// A provider removed from the config with live instances on it: they can
+// be neither listed nor terminated, so their rows must stay as they are
+// (and be noted), not be ended as vanished while the cloud runs them.
+func TestInstancesOnARemovedProviderAreNotTakenForVanished(t *testing.T) {
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	launched := h.live()
+	if len(launched) != 1 {
+		t.Fatalf("after an 8-GPU spike: %d instances, want 1", len(launched))
+	}
+	id := launched[0].ID
+
+	emu2 := emulator.New(emulator.Options{Clock: h.clk.Now, BootDelay: bootTime, Seed: 4, PrivateIPs: nextIPRange(t)})
+	srv2 := httptest.NewServer(emu2.EC2Handler())
+	t.Cleanup(srv2.Close)
+	h.moreProviders = map[string]providers.Provider{"other": h.newProviderAt("other", srv2.URL)}
+	h.withoutMain = true
+	moved := testPool()
+	moved.Offerings = moved.Offerings[1:]
+	moved.Offerings[0].Provider = "other"
+	h.pool = moved
+	h.restart()
+	h.setDemand(0)
+	for range 5 {
+		h.step(time.Minute) // past the list grace
+	}
+	rs := h.rows(true)
+	if len(rs) != 1 || rs[0].ID != id {
+		t.Fatalf("live rows after the provider left the config: %+v, want %s kept", rs, id)
+	}
+	ds := h.decisions()
+	if len(ds) == 0 || !strings.Contains(strings.Join(ds[0].Notes, "; "), "no longer in the config") {
+		t.Fatalf("latest decision %+v does not note the provider that left the config", ds)
+	}
+}
+
 func TestManualBurstOpensAndEndsOnTime(t *testing.T) {
 	h := newHarness(t, testPool())
 	ctx := context.Background()
