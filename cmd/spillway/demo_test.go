@@ -381,7 +381,7 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		{func(o *demoOptions) { o.trace = "testdata/no-such-trace.csv" }, "--trace: open trace"},
 		{func(o *demoOptions) { o.trace = "testdata/cpu-only-joblog.csv" }, "--trace: trace cpu-only-joblog.csv has no jobs to replay: every row was skipped (1 CPU-only job (0 GPUs))"},
 		{func(o *demoOptions) { o.logLevel = "loud" }, `--log-level "loud"`},
-		{func(o *demoOptions) { o.listen = "0.0.0.0:8700" }, "--listen"},
+		{func(o *demoOptions) { o.listen = "0.0.0.0:8700" }, `--listen "0.0.0.0:8700": the demo serves on loopback only: give 127.0.0.1:PORT`},
 	} {
 		o := ok
 		tc.change(&o)
