@@ -398,11 +398,14 @@ func TestSweeperEndsInstancesOfARemovedPool(t *testing.T) {
 	}
 }
 
-// An offering removed from the pool's config, and with it the last use of
-// its provider, leaves instances the pool still owns: they are still
-// listed, drained and ended by Spillway, not taken for vanished (their rows
-// ended while the cloud runs them, to be swept later without a drain).
-func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
+// launchThenMoveOffering launches one instance on the test pool's first
+// offering, then restarts the scheduler with that offering removed from the
+// config and the pool's other offering moved to a second provider ("other",
+// its own emulator), demand gone; withoutMain also removes the first
+// offering's provider from the config. It returns the harness and the
+// instance's ID.
+func launchThenMoveOffering(t *testing.T, withoutMain bool) (*harness, string) {
+	t.Helper()
 	h := newHarness(t, testPool())
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
@@ -416,12 +419,22 @@ func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
 	srv2 := httptest.NewServer(emu2.EC2Handler())
 	t.Cleanup(srv2.Close)
 	h.moreProviders = map[string]providers.Provider{"other": h.newProviderAt("other", srv2.URL)}
+	h.withoutMain = withoutMain
 	moved := testPool()
 	moved.Offerings = moved.Offerings[1:]
 	moved.Offerings[0].Provider = "other"
 	h.pool = moved
 	h.restart()
 	h.setDemand(0)
+	return h, id
+}
+
+// An offering removed from the pool's config, and with it the last use of
+// its provider, leaves instances the pool still owns: they are still
+// listed, drained and ended by Spillway, not taken for vanished (their rows
+// ended while the cloud runs them, to be swept later without a drain).
+func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
+	h, id := launchThenMoveOffering(t, false)
 
 	h.until("the instance of the removed offering ends", time.Minute, 30, func() bool {
 		for _, r := range h.rows(false) {
@@ -450,26 +463,7 @@ func TestInstancesOfARemovedOfferingStayTrackedOnItsProvider(t *testing.T) {
 // be neither listed nor terminated, so their rows must stay as they are
 // (and be noted), not be ended as vanished while the cloud runs them.
 func TestInstancesOnARemovedProviderAreNotTakenForVanished(t *testing.T) {
-	h := newHarness(t, testPool())
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	launched := h.live()
-	if len(launched) != 1 {
-		t.Fatalf("after an 8-GPU spike: %d instances, want 1", len(launched))
-	}
-	id := launched[0].ID
-
-	emu2 := emulator.New(emulator.Options{Clock: h.clk.Now, BootDelay: bootTime, Seed: 4, PrivateIPs: nextIPRange(t)})
-	srv2 := httptest.NewServer(emu2.EC2Handler())
-	t.Cleanup(srv2.Close)
-	h.moreProviders = map[string]providers.Provider{"other": h.newProviderAt("other", srv2.URL)}
-	h.withoutMain = true
-	moved := testPool()
-	moved.Offerings = moved.Offerings[1:]
-	moved.Offerings[0].Provider = "other"
-	h.pool = moved
-	h.restart()
-	h.setDemand(0)
+	h, id := launchThenMoveOffering(t, true)
 	for range 5 {
 		h.step(time.Minute) // past the list grace
 	}
