@@ -35,14 +35,19 @@ type agentOptions struct {
 	replaySpeed   float64
 	idleAllocated float64
 	logLevel      string
+	maxConns      int
 }
+
+// maxAgentConns bounds --max-connections: each connection holds a file
+// descriptor, and a node's agent has a handful of scrapers.
+const maxAgentConns = 4096
 
 func newAgentCmd() *cobra.Command {
 	o := agentOptions{}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Sample this node's GPUs through NVML and serve /metrics and /v1/gpus",
-		Long: `The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
+		Long: fmt.Sprintf(`The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
 the UUID, model, utilisation, memory and compute processes through NVML, and
 decides whether the GPU is busy (utilisation >= --busy-util or processes >=
 --busy-processes). It serves:
@@ -56,10 +61,14 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
              spillway_agent_last_sample_timestamp_seconds
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]}
 
+A client may take %v to send a request's headers and keep a connection idle
+for %v; the agent serves at most --max-connections connections at once, and
+a further client waits, unanswered, until one of them closes.
+
 Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
 go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
 built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
-sample of the Helios "vchbv" virtual cluster.`,
+sample of the Helios "vchbv" virtual cluster.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), o) },
 	}
@@ -76,6 +85,7 @@ sample of the Helios "vchbv" virtual cluster.`,
 	f.Float64Var(&o.replaySpeed, "replay-speed", 1, "with --simulate: trace seconds per real second (60 = one trace minute per second)")
 	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client waits until one closes", maxAgentConns))
 	return cmd
 }
 
@@ -91,6 +101,9 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	}
 	if o.busyProcesses < 0 {
 		return fmt.Errorf("--busy-processes %d: want 0 or more", o.busyProcesses)
+	}
+	if o.maxConns < 1 || o.maxConns > maxAgentConns {
+		return fmt.Errorf("--max-connections %d: want 1 to %d", o.maxConns, maxAgentConns)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -139,8 +152,10 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
 	}
-	srv := agent.Server(nvml.DefaultServerLimits)
-	log.Info("agent serving", "addr", ln.Addr().String(), "node", o.node, "gpus", sampler.GPUCount(), "interval", o.interval)
+	limits := nvml.DefaultServerLimits
+	limits.Conns = o.maxConns
+	srv := agent.Server(limits)
+	log.Info("agent serving", "addr", ln.Addr().String(), "node", o.node, "gpus", sampler.GPUCount(), "interval", o.interval, "max_connections", o.maxConns)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -45,6 +45,8 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"agent", "--busy-util", "120"}, "--busy-util 120"},
 		{[]string{"agent", "--busy-util", "NaN"}, "--busy-util NaN: want a percentage from 0 to 100"},
 		{[]string{"agent", "--node", " "}, "--node is empty"},
+		{[]string{"agent", "--max-connections", "0"}, "--max-connections 0: want 1 to 4096"},
+		{[]string{"agent", "--max-connections", "5000"}, "--max-connections 5000: want 1 to 4096"},
 		{[]string{"agent", "--replay", "diurnal"}, "--replay needs --simulate"},
 		{[]string{"agent", "--simulate", "dgx1"}, `"dgx1"`},
 		{[]string{"agent", "--simulate", "dgxh100", "--replay", "../../signals/nvml/testdata/bad_running.csv"}, `line 3: column running_gpu_num: bad value "lots"`},

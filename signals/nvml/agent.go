@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 	"k8s.io/utils/clock"
 )
 
@@ -162,7 +164,7 @@ func (a *Agent) Handler() http.Handler {
 	return mux
 }
 
-// ServerLimits bound what one client may hold of the agent's HTTP server.
+// ServerLimits bound what clients may hold of the agent's HTTP server.
 type ServerLimits struct {
 	// ReadHeader is the longest a client may take to send a request's
 	// headers, Read the whole request, Write the response.
@@ -170,24 +172,56 @@ type ServerLimits struct {
 	// Idle is the longest a keep-alive connection is kept between two
 	// requests.
 	Idle time.Duration
+	// Conns is the most connections the server holds open at once; a
+	// further client waits, in the kernel's listen queue, until one
+	// closes. Below 1, DefaultServerLimits.Conns.
+	Conns int
 }
 
 // DefaultServerLimits are the agent's: a scraper asks every few seconds,
-// sends no body, and reads a few KiB.
-var DefaultServerLimits = ServerLimits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: 30 * time.Second}
+// sends no body, and reads a few KiB; a node has a handful of scrapers
+// (Prometheus, the Spillway server, a probe), not 64.
+var DefaultServerLimits = ServerLimits{ReadHeader: 5 * time.Second, Read: 10 * time.Second, Write: 10 * time.Second, Idle: 30 * time.Second, Conns: 64}
 
-// Server is an HTTP server for Handler within limits, so that clients that
-// connect and go quiet, send slowly or never read hold a connection only
-// for so long.
-func (a *Agent) Server(l ServerLimits) *http.Server {
-	return &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: l.ReadHeader,
-		ReadTimeout:       l.Read,
-		WriteTimeout:      l.Write,
-		IdleTimeout:       l.Idle,
+// Server is the agent's HTTP server: Handler within ServerLimits, so that
+// clients that connect and go quiet, send slowly or never read hold a
+// connection only for so long, and clients that open many connections
+// hold only so many file descriptors.
+type Server struct {
+	http  *http.Server
+	conns int
+}
+
+// Server returns an HTTP server for Handler within l. Serve it on a
+// listener with Serve, which applies l.Conns.
+func (a *Agent) Server(l ServerLimits) *Server {
+	if l.Conns < 1 {
+		l.Conns = DefaultServerLimits.Conns
+	}
+	return &Server{
+		http: &http.Server{
+			Handler:           a.Handler(),
+			ReadHeaderTimeout: l.ReadHeader,
+			ReadTimeout:       l.Read,
+			WriteTimeout:      l.Write,
+			IdleTimeout:       l.Idle,
+		},
+		conns: l.Conns,
 	}
 }
+
+// Serve accepts connections on ln, at most the limits' Conns at once,
+// until Shutdown or Close; it then returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(netutil.LimitListener(ln, s.conns))
+}
+
+// Shutdown stops accepting, waits for the requests in flight to finish
+// (or ctx to end) and closes every connection; see http.Server.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }
+
+// Close closes the listener and every connection at once.
+func (s *Server) Close() error { return s.http.Close() }
 
 func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 	s, err := a.Last()

@@ -1,9 +1,11 @@
 package nvml
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -490,3 +492,82 @@ func TestServerDropsQuietClients(t *testing.T) {
 }
 
 func head80(b []byte) string { return string(b[:min(len(b), 80)]) }
+
+// TestServerLimitsConnections: with the limit at n, n clients that keep
+// their connections open leave the next one unanswered until one of them
+// closes. The agent accepted every connection, so a client opening
+// thousands of idle ones could take all its file descriptors.
+func TestServerLimitsConnections(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	_, a, _ := simAgent(t, "dgxh100", clock)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("limit %d", n), func(t *testing.T) {
+			limits := DefaultServerLimits
+			limits.Conns = n
+			// The held connections outlast the test, so only a close frees a slot.
+			limits.ReadHeader, limits.Idle = 10*time.Minute, 10*time.Minute
+			srv := a.Server(limits)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			t.Cleanup(func() {
+				srv.Close()
+				<-served
+			})
+			dial := func() (net.Conn, *bufio.Reader) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: n\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				return c, bufio.NewReader(c)
+			}
+			answer := func(c net.Conn, r *bufio.Reader, wait time.Duration) error {
+				c.SetReadDeadline(time.Now().Add(wait))
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+					return err
+				}
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("answered %s", resp.Status)
+				}
+				return nil
+			}
+			var held []net.Conn
+			for i := range n {
+				c, r := dial()
+				if err := answer(c, r, 20*time.Second); err != nil {
+					t.Fatalf("connection %d of %d: %v", i+1, n, err)
+				}
+				held = append(held, c)
+			}
+			c, r := dial()
+			// An answer within this wait is a served connection past the limit;
+			// a limit that holds can never fail here, however slow the machine.
+			var ne net.Error
+			switch err := answer(c, r, 500*time.Millisecond); {
+			case err == nil:
+				t.Fatalf("connection %d answered with %d open, want it to wait while the limit is %d", n+1, n, n)
+			case !errors.As(err, &ne) || !ne.Timeout():
+				t.Fatalf("connection %d with %d open: %v, want it to wait unanswered while the limit is %d", n+1, n, err, n)
+			}
+			held[0].Close()
+			if err := answer(c, r, 20*time.Second); err != nil {
+				t.Fatalf("connection %d after one of %d closed: %v, want it served", n+1, n, err)
+			}
+		})
+	}
+}
