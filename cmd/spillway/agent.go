@@ -60,6 +60,9 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
              spillway_agent_sample_duration_seconds and
              spillway_agent_last_sample_timestamp_seconds
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]}
+  /healthz   200 "ok" while the latest sample succeeded; 503 and the NVML
+             error while samples fail (the two above keep serving the last
+             good sample, whose time says how old it is)
 
 A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once, and
@@ -74,7 +77,7 @@ sample of the Helios "vchbv" virtual cluster.`, nvml.DefaultServerLimits.ReadHea
 	}
 	host, _ := os.Hostname()
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics and /v1/gpus on")
+	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus and /healthz on")
 	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
 	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples")
 	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy")

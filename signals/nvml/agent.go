@@ -154,14 +154,25 @@ func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/gpus", a.serveGPUs)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if s, _ := a.Last(); s.Time.IsZero() {
-			http.Error(w, "no sample yet", http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("GET /healthz", a.serveHealth)
 	return mux
+}
+
+// serveHealth answers 200 "ok" while the latest sample succeeded, and 503
+// with the error when it failed: a sample fails as a whole when any GPU's
+// NVML call does, so the node's GPUs are not being read (a driver that went
+// away, a GPU fallen off the bus), though /v1/gpus and /metrics still serve
+// the last good sample. Before the first sample it answers 503 too.
+func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	s, err := a.Last()
+	switch {
+	case err != nil:
+		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
+	case s.Time.IsZero():
+		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
+	default:
+		io.WriteString(w, "ok\n")
+	}
 }
 
 // ServerLimits bound what clients may hold of the agent's HTTP server.

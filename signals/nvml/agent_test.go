@@ -571,3 +571,59 @@ func TestServerLimitsConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthzFollowsTheLatestSample: /healthz answers 503 naming the NVML
+// call and error while sampling fails, and 200 once a sample succeeds
+// again. It answered ok while every sample failed, as long as one had
+// once succeeded, so a probe never saw a node whose GPUs went unread.
+func TestHealthzFollowsTheLatestSample(t *testing.T) {
+	failed := []string{"sample failed", "GPU 5", "GetComputeRunningProcesses", nv.ERROR_GPU_IS_LOST.Error()}
+	for _, tc := range []struct {
+		name string
+		// samples are taken in turn; false: GPU 5 is lost for that one.
+		samples []bool
+		status  int
+		body    []string
+	}{
+		{"no sample yet", nil, http.StatusServiceUnavailable, []string{"no sample yet"}},
+		{"sampled", []bool{true}, http.StatusOK, []string{"ok"}},
+		{"first sample failed", []bool{false}, http.StatusServiceUnavailable, failed},
+		{"failing after a good sample", []bool{true, false, false}, http.StatusServiceUnavailable, failed},
+		{"recovered", []bool{true, false, true}, http.StatusOK, []string{"ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			node, a, srv := simAgent(t, "dgxh100", clock)
+			d := node.server.Devices[5].(*server.Device)
+			read := d.GetComputeRunningProcessesFunc
+			lost := func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.ERROR_GPU_IS_LOST }
+			for _, ok := range tc.samples {
+				d.GetComputeRunningProcessesFunc = lost
+				if ok {
+					d.GetComputeRunningProcessesFunc = read
+				}
+				clock.Advance(time.Second)
+				if err := a.SampleOnce(context.Background()); (err == nil) != ok {
+					t.Fatalf("sample with GPU 5 readable=%v: %v", ok, err)
+				}
+			}
+			resp, err := http.Get(srv.URL + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Errorf("/healthz: %s %q, want %d", resp.Status, body, tc.status)
+			}
+			for _, want := range tc.body {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("/healthz body %q does not say %q", body, want)
+				}
+			}
+		})
+	}
+}
