@@ -58,7 +58,9 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
              spillway_gpu_compute_processes with dcgm-exporter's labels
              (gpu, UUID, modelName, Hostname), and the agent's own
              spillway_agent_sample_duration_seconds and
-             spillway_agent_last_sample_timestamp_seconds
+             spillway_agent_last_sample_timestamp_seconds; a GPU whose
+             utilisation NVML does not report (MIG mode) has no
+             spillway_gpu_utilization_ratio series
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]}
   /healthz   200 "ok" while the latest sample succeeded; 503 and the NVML
              error while samples fail (the two above keep serving the last

@@ -39,7 +39,7 @@ const (
 var gpuLabels = []string{labelGPU, labelUUID, labelModel, labelHost}
 
 var (
-	descUtil      = prometheus.NewDesc(MetricUtilization, "GPU utilisation as a ratio (0-1), as NVML GetUtilizationRates reports it.", gpuLabels, nil)
+	descUtil      = prometheus.NewDesc(MetricUtilization, "GPU utilisation as a ratio (0-1), as NVML GetUtilizationRates reports it; absent for a GPU whose utilisation NVML does not report (MIG mode).", gpuLabels, nil)
 	descBusy      = prometheus.NewDesc(MetricBusy, "1 when the GPU is busy: utilisation or compute processes at or above the agent's thresholds.", gpuLabels, nil)
 	descAllocated = prometheus.NewDesc(MetricAllocated, "1 when a compute process holds the GPU.", gpuLabels, nil)
 	descIdleAlloc = prometheus.NewDesc(MetricIdleAllocated, "1 when a compute process holds the GPU but it computes below the busy threshold (waste).", gpuLabels, nil)
@@ -273,7 +273,9 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge := func(d *prometheus.Desc, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
 		}
-		gauge(descUtil, g.Utilization/100)
+		if !s.noUtil[g.Index] {
+			gauge(descUtil, g.Utilization/100)
+		}
 		gauge(descBusy, b2f(g.Busy))
 		gauge(descAllocated, b2f(g.Allocated))
 		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))

@@ -627,3 +627,63 @@ func TestHealthzFollowsTheLatestSample(t *testing.T) {
 		})
 	}
 }
+
+// TestMIGGPUHasNoUtilizationSeries: NVML does not report the utilisation
+// of a MIG-enabled GPU (ERROR_NOT_SUPPORTED). /metrics leaves that GPU's
+// utilisation series out, where it exported a 0% nobody measured, and keeps
+// its other series; /v1/gpus shows it as before, at 0% but never idle, busy
+// by its processes.
+func TestMIGGPUHasNoUtilizationSeries(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		procs int
+	}{
+		{"dgxa100", 1}, {"dgxh100", 0}, {"dgxb200", 1},
+	} {
+		t.Run(fmt.Sprintf("%s, %d processes", tc.model, tc.procs), func(t *testing.T) {
+			clock := &fakeClock{t: t0}
+			node, a, srv := simAgent(t, tc.model, clock)
+			mig := node.server.Devices[2].(*server.Device)
+			if ret, _ := mig.SetMigMode(nv.DEVICE_MIG_ENABLE); ret != nv.SUCCESS {
+				t.Fatalf("SetMigMode: %v", ret)
+			}
+			util := mig.GetUtilizationRatesFunc
+			mig.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
+				if mode, _, _ := mig.GetMigMode(); mode == nv.DEVICE_MIG_ENABLE {
+					return nv.Utilization{}, nv.ERROR_NOT_SUPPORTED
+				}
+				return util()
+			}
+			mig.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+				return make([]nv.ProcessInfo, tc.procs), nv.SUCCESS
+			}
+			// The second sample no longer asks NVML for the MIG GPU's utilisation.
+			for range 2 {
+				clock.Advance(time.Second)
+				if err := a.SampleOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := getGPUs(t, srv.URL).GPUs[2]
+			if g.UUID != mig.UUID || g.Utilization != 0 || g.Idle || g.Busy != (tc.procs > 0) || g.Processes != tc.procs {
+				t.Errorf("/v1/gpus shows the MIG GPU as %+v, want 0%%, never idle, busy by its %d processes", g, tc.procs)
+			}
+			metrics := getMetrics(t, srv.URL)
+			utilSeries := byUUID(t, metrics, MetricUtilization)
+			if m, ok := utilSeries[mig.UUID]; ok {
+				t.Errorf("%s for the MIG GPU %s = %v, want no series", MetricUtilization, mig.UUID, m.GetGauge().GetValue())
+			}
+			if len(utilSeries) != len(node.server.Devices)-1 {
+				t.Errorf("%s has %d series, want one for each of the %d other GPUs", MetricUtilization, len(utilSeries), len(node.server.Devices)-1)
+			}
+			for name, want := range map[string]float64{
+				MetricBusy: b2f(tc.procs > 0), MetricAllocated: b2f(tc.procs > 0), MetricIdleAllocated: 0,
+				MetricProcesses: float64(tc.procs), MetricMemoryTotal: float64(g.MemoryTotal),
+			} {
+				if m := byUUID(t, metrics, name)[mig.UUID]; m == nil || m.GetGauge().GetValue() != want {
+					t.Errorf("%s for the MIG GPU = %v, want %v", name, m, want)
+				}
+			}
+		})
+	}
+}

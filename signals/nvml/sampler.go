@@ -40,6 +40,12 @@ type Sample struct {
 	Node string        `json:"node"`
 	Time time.Time     `json:"sample_time"`
 	GPUs []signals.GPU `json:"gpus"`
+	// noUtil holds the indexes of the GPUs whose utilisation NVML does not
+	// report (ERROR_NOT_SUPPORTED, as on a MIG-enabled GPU); nil when NVML
+	// reports every GPU's. The JSON body shows such a GPU at 0% but never
+	// idle, busy by its processes; /metrics leaves out its utilisation
+	// series rather than export a 0 nobody measured.
+	noUtil map[int]bool
 }
 
 // Sampler reads GPUs through an NVML interface: the real library
@@ -141,11 +147,18 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		if err := ctx.Err(); err != nil {
 			return Sample{}, err
 		}
-		g, err := s.read(&s.devices[i])
+		d := &s.devices[i]
+		g, err := s.read(d)
 		if err != nil {
 			return Sample{}, err
 		}
 		out.GPUs = append(out.GPUs, g)
+		if d.utilUnsupported {
+			if out.noUtil == nil {
+				out.noUtil = map[int]bool{}
+			}
+			out.noUtil[g.Index] = true
+		}
 	}
 	out.Time = s.now()
 	return out, nil
