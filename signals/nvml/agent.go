@@ -57,6 +57,11 @@ type Agent struct {
 	log      *slog.Logger
 	clock    clock.WithTicker
 
+	// sampling lets one sample run at a time: the sampler keeps what it
+	// learnt of each device, and a slower sample finishing second would
+	// otherwise replace a newer one.
+	sampling sync.Mutex
+
 	mu   sync.RWMutex
 	last Sample
 	err  error
@@ -108,6 +113,8 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 
 // SampleOnce takes one sample and makes it the one served.
 func (a *Agent) SampleOnce(ctx context.Context) error {
+	a.sampling.Lock()
+	defer a.sampling.Unlock()
 	begin := a.clock.Now()
 	s, err := a.sampler.Sample(ctx)
 	a.duration.Observe(a.clock.Since(begin).Seconds())

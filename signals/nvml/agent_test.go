@@ -687,3 +687,36 @@ func TestMIGGPUHasNoUtilizationSeries(t *testing.T) {
 		})
 	}
 }
+
+// TestSamplesTakeTurns starts a second sample while the first waits inside
+// NVML, as overlapping scrapes of the demo's nodes do: the sampler keeps
+// what it learns of each device (a MIG GPU's missing utilisation), so the
+// second must not read the devices until the first is done.
+func TestSamplesTakeTurns(t *testing.T) {
+	clock := &fakeClock{t: t0}
+	node, a, _ := simAgent(t, "dgxh100", clock)
+	dev := node.server.Devices[0].(*server.Device)
+	mem := dev.GetMemoryInfoFunc
+	entered := make(chan struct{}, 2)
+	release := make(chan struct{})
+	dev.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+		entered <- struct{}{}
+		<-release
+		return mem()
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- a.SampleOnce(context.Background()) }()
+	<-entered
+	go func() { errs <- a.SampleOnce(context.Background()) }()
+	select {
+	case <-entered:
+		t.Error("a second sample read the GPUs while the first was still reading them")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
