@@ -207,6 +207,49 @@ func TestValidateForServerOpens(t *testing.T) {
 	}
 }
 
+// TestValidateForServerTerraformBinary: without a terraform binary on
+// PATH the server's terraform.New fails; ValidateForServer says so first,
+// at the type of the terraform provider.
+func TestValidateForServerTerraformBinary(t *testing.T) {
+	module, err := filepath.Abs("testdata/tfmodules/contract")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "spillway.yaml")
+	body := fmt.Sprintf(`cluster: t
+providers:
+  tf:
+    type: terraform
+    module: %s
+    zones: [us-east-1a]
+    variables: {vpc_id: vpc-123}
+pools:
+  - name: p
+    offerings: [{provider: tf, instance_type: gpu8, gpus: 8, price_per_hour: 10}]
+    signals:
+      demand:
+        - type: command
+          command: {command: [echo, "1"]}
+`, module)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.ValidateForServer(); err != nil {
+		t.Fatalf("with terraform on PATH: %v", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	err = cfg.ValidateForServer()
+	var verr *ValidationError
+	want := path + `:4:11: providers.tf.type: no terraform binary on PATH (exec: "terraform": executable file not found in $PATH): install Terraform 1.5 or later in a directory on the server's PATH`
+	if !errors.As(err, &verr) || len(verr.Errors) != 1 || verr.Errors[0].Error() != want {
+		t.Errorf("without terraform on PATH: %v\nwant %s", err, want)
+	}
+}
+
 // TestTLSLoad: a key pair that loads, and which field each failure is.
 func TestTLSLoad(t *testing.T) {
 	dir := t.TempDir()

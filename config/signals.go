@@ -157,9 +157,11 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 // a malformed skip_reasons pattern, a password_env that is not set, a
 // targets file that cannot be read; nothing is contacted), and every aws
 // or alicloud provider without a subnet or without an image or launch
-// template, and every terraform provider whose module is missing, does
-// not parse or breaks the module contract (terraform.CheckModule, as the
-// server's terraform.New checks it); and what the server opens when it starts (CheckListen,
+// template, and every terraform provider that the server's terraform.New
+// would refuse: a zone, variable or backend_config name it refuses, a
+// work_dir it cannot make, no terraform binary on PATH, a module that is
+// missing, does not parse or breaks the module contract
+// (terraform.CheckModule); and what the server opens when it starts (CheckListen,
 // CheckStatePath, TLS.Load): a listen address it would refuse, a state
 // file in a folder that does not exist or that is a directory, a TLS
 // certificate or key that does not load.
@@ -176,7 +178,7 @@ func (c *Config) ValidateForServer(opts ...ServerOption) error {
 			}
 		}
 	}
-	errs = append(errs, c.terraformModuleErrors()...)
+	errs = append(errs, c.terraformErrors()...)
 	for i, p := range c.Pools {
 		if p.Signals == nil {
 			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].signals", i), fmt.Sprintf(

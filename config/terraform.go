@@ -1,6 +1,10 @@
 package config
 
-import "github.com/spillway-io/spillway/terraform"
+import (
+	"sync"
+
+	"github.com/spillway-io/spillway/terraform"
+)
 
 // TerraformVariables are a terraform provider's fixed variables as
 // terraform.Config takes them.
@@ -12,18 +16,49 @@ func (pc ProviderConfig) TerraformVariables() map[string]any {
 	return vars
 }
 
-// terraformModuleErrors checks the module of every terraform provider
-// with terraform.CheckModule, the check the server's terraform.New makes,
-// each problem placed at the provider's module key.
-func (c *Config) terraformModuleErrors() []FieldError {
+// TerraformConfig is a terraform provider entry as terraform.New takes it.
+func (pc ProviderConfig) TerraformConfig() terraform.Config {
+	return terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: pc.TerraformVariables(),
+		BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
+}
+
+// terraformErrors checks every terraform provider as the server's
+// terraform.New does, each problem placed at its key: its settings
+// (terraform.Config.Problems: zone names, variable and backend_config
+// names, a work_dir that cannot be made), the terraform binary on PATH
+// (at the provider's type, which needs it), and its module
+// (terraform.CheckModule: missing, does not parse, breaks the contract).
+func (c *Config) terraformErrors() []FieldError {
 	var errs []FieldError
+	lookBinary := sync.OnceValues(terraform.LookBinary)
 	for _, name := range cfgNames(c.Providers) {
 		pc := c.Providers[name]
-		if pc.Type != ProviderTerraform || pc.Module == "" {
+		if pc.Type != ProviderTerraform {
 			continue
 		}
-		if err := terraform.CheckModule(pc.Module, pc.TerraformVariables()); err != nil {
-			errs = append(errs, c.src.fieldError(cfgJoin("providers."+name, "module"), err.Error()))
+		at := func(field, msg string) {
+			errs = append(errs, c.src.fieldError(cfgJoin("providers."+name, field), msg))
+		}
+		// A key the config's own checks refuse (zones left out) is
+		// reported once, by them.
+		own := map[string]bool{}
+		for _, pr := range pc.problems() {
+			own[pr.Field] = true
+		}
+		tc := pc.TerraformConfig()
+		for _, p := range tc.Problems() {
+			if !own[p.Field] {
+				at(p.Field, p.Msg)
+			}
+		}
+		if _, err := lookBinary(); err != nil {
+			at("type", err.Error())
+		}
+		if pc.Module == "" {
+			continue
+		}
+		if err := terraform.CheckModule(pc.Module, tc.Variables); err != nil {
+			at("module", err.Error())
 		}
 	}
 	return errs

@@ -2,12 +2,17 @@ package terraform
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,14 +46,30 @@ type Config struct {
 	WorkDir string
 }
 
+// Problem is one thing wrong with a Config. Field names the setting as a
+// provider entry of spillway.yaml writes it (module, zones[1],
+// variables.vpc_id, backend_config.key, work_dir), so that the config
+// package places the problem at its key's line; Msg says what is wrong with
+// the value and what would be valid.
+type Problem struct {
+	Field string
+	Msg   string
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Msg }
+
 // ConfigError lists every problem of a Config.
 type ConfigError struct {
 	Provider string
-	Problems []string
+	Problems []Problem
 }
 
 func (e *ConfigError) Error() string {
-	return fmt.Sprintf("terraform provider %q: %s", e.Provider, strings.Join(e.Problems, "; "))
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.String()
+	}
+	return fmt.Sprintf("terraform provider %q: %s", e.Provider, strings.Join(msgs, "; "))
 }
 
 var (
@@ -58,56 +79,106 @@ var (
 )
 
 // Validate checks c for the provider named name and returns a *ConfigError
-// naming every bad field, its value and what would be valid. It reads the
-// file system only to check that Module is a directory.
+// naming every bad field, its value and what would be valid: the module's
+// directory, then every problem of Problems. New calls it; the config
+// package reports the same problems (Problems, and CheckModule for the
+// module) before the server opens its state.
 func (c Config) Validate(name string) error {
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	switch {
-	case c.Module == "":
-		add("module is empty: want the directory of a Terraform module")
-	default:
+	var p []Problem
+	if c.Module != "" {
 		if problem, _ := moduleDirProblem(c.Module); problem != "" {
-			add("module %q: %s", c.Module, problem)
+			p = append(p, Problem{"module", fmt.Sprintf("%q: %s", c.Module, problem)})
 		}
+	}
+	p = append(p, c.Problems()...)
+	if len(p) > 0 {
+		return &ConfigError{Provider: name, Problems: p}
+	}
+	return nil
+}
+
+// Problems reports every setting of c that New refuses, each at its field,
+// but for what CheckModule reports of the module's directory and contents.
+// It reads the file system only to check that WorkDir is a directory, or
+// can be made one.
+func (c Config) Problems() []Problem {
+	var p []Problem
+	add := func(field, format string, args ...any) {
+		p = append(p, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Module == "" {
+		add("module", "missing: want the directory of a Terraform module")
 	}
 	if len(c.Zones) == 0 {
-		add("zones is empty: want at least one zone to launch in, e.g. [us-east-1a, us-east-1b]")
+		add("zones", "none listed: want at least one zone to launch in, e.g. [us-east-1a, us-east-1b]")
 	}
 	for i, z := range c.Zones {
+		field := fmt.Sprintf("zones[%d]", i)
 		if !zoneRE.MatchString(z) {
-			add("zones[%d] %q is not a zone name: want lower-case letters, digits and '-', e.g. us-east-1a", i, z)
+			add(field, "%q is not a zone name: want lower-case letters, digits and '-', at most 63, e.g. us-east-1a", z)
 		}
 		if slices.Index(c.Zones, z) < i {
-			add("zones[%d] %q is listed twice", i, z)
+			add(field, "%q is listed twice", z)
 		}
 	}
 	for _, k := range sortedKeys(c.Variables) {
 		switch {
 		case !tfVariableRE.MatchString(k):
-			add("variables.%s: not a Terraform variable name (want a letter or '_' then letters, digits, '_' or '-')", k)
+			add("variables."+k, "not a Terraform variable name (want a letter or '_' then letters, digits, '_' or '-')")
 		case slices.Contains(contractVariables, k):
-			add("variables.%s: %q is set by Spillway on every run (the module contract's variables are %s); remove it", k, k, strings.Join(contractVariables, ", "))
+			add("variables."+k, "%q is set by Spillway on every run (the module contract's variables are %s); remove it", k, strings.Join(contractVariables, ", "))
 		}
 	}
 	if _, err := json.Marshal(c.Variables); err != nil {
-		add("variables: %v: want values Terraform can read from JSON (strings, numbers, booleans, lists, maps)", err)
+		add("variables", "%v: want values Terraform can read from JSON (strings, numbers, booleans, lists, maps)", err)
 	}
 	for _, k := range sortedKeys(c.BackendConfig) {
 		if !backendKeyRE.MatchString(k) {
-			add("backend_config.%s: not a backend setting name (want letters, digits and '_')", k)
+			add("backend_config."+k, "not a backend setting name (want letters, digits and '_')")
 		}
 	}
 	switch {
 	case c.WorkDir == "":
-		add("work_dir is empty: want a directory Spillway may write (one sub-directory per burst)")
+		add("work_dir", "missing: want a directory Spillway may write (one sub-directory per burst)")
 	case !filepath.IsAbs(c.WorkDir):
-		add("work_dir %q is relative: want an absolute path", c.WorkDir)
+		add("work_dir", "%q is relative: want an absolute path", c.WorkDir)
+	default:
+		if problem := workDirProblem(c.WorkDir); problem != "" {
+			add("work_dir", "%s", problem)
+		}
 	}
-	if len(p) > 0 {
-		return &ConfigError{Provider: name, Problems: p}
+	return p
+}
+
+// workDirProblem says why dir cannot be the work directory, which New
+// creates with its parents when missing: it is not a directory, or the
+// nearest of its parents that exists is not one.
+func workDirProblem(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		switch {
+		case (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && d != filepath.Dir(d):
+			continue // missing, which New makes, or under a file
+		case err != nil:
+			return fmt.Sprintf("%q cannot be used: %v", dir, err)
+		case st.IsDir():
+			return ""
+		case d == dir:
+			return fmt.Sprintf("%q is a file: want a directory Spillway may write (one sub-directory per burst)", dir)
+		default:
+			return fmt.Sprintf("%q cannot be created: %s is a file, not a directory", dir, d)
+		}
 	}
-	return nil
+}
+
+// LookBinary finds the terraform executable that New runs without
+// WithBinary: the first on PATH. Its error wraps exec's.
+func LookBinary() (string, error) {
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		return "", fmt.Errorf("no terraform binary on PATH (%w): install Terraform 1.5 or later in a directory on the server's PATH", err)
+	}
+	return bin, nil
 }
 
 // Option tunes a Provider; defaultOptions holds every default.

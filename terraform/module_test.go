@@ -2,7 +2,10 @@ package terraform_test
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,30 +93,69 @@ func TestConfigValidateNamesEveryProblem(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("Validate = %v, want *ConfigError", err)
 	}
-	want := []string{
-		`module "testdata/nowhere": no such file or directory: want an existing directory holding *.tf files`,
-		`zones[1] "US East" is not a zone name: want lower-case letters, digits and '-', e.g. us-east-1a`,
-		`zones[2] "us-east-1a" is listed twice`,
-		`variables.9lives: not a Terraform variable name (want a letter or '_' then letters, digits, '_' or '-')`,
-		`variables.instances: "instances" is set by Spillway on every run (the module contract's variables are cluster, pool, burst, instances); remove it`,
-		`backend_config.key-name: not a backend setting name (want letters, digits and '_')`,
-		`work_dir "relative/dir" is relative: want an absolute path`,
+	want := []terraform.Problem{
+		{"module", `"testdata/nowhere": no such file or directory: want an existing directory holding *.tf files`},
+		{"zones[1]", `"US East" is not a zone name: want lower-case letters, digits and '-', at most 63, e.g. us-east-1a`},
+		{"zones[2]", `"us-east-1a" is listed twice`},
+		{"variables.9lives", `not a Terraform variable name (want a letter or '_' then letters, digits, '_' or '-')`},
+		{"variables.instances", `"instances" is set by Spillway on every run (the module contract's variables are cluster, pool, burst, instances); remove it`},
+		{"backend_config.key-name", `not a backend setting name (want letters, digits and '_')`},
+		{"work_dir", `"relative/dir" is relative: want an absolute path`},
 	}
-	if len(ce.Problems) != len(want) {
-		t.Errorf("got %d problems, want %d:\n%s", len(ce.Problems), len(want), strings.Join(ce.Problems, "\n"))
-	}
-	for i := range min(len(want), len(ce.Problems)) {
-		if ce.Problems[i] != want[i] {
-			t.Errorf("problem %d:\n got %s\nwant %s", i, ce.Problems[i], want[i])
-		}
+	if !slices.Equal(ce.Problems, want) {
+		t.Errorf("problems:\n got %+v\nwant %+v", ce.Problems, want)
 	}
 	if !strings.HasPrefix(err.Error(), `terraform provider "burst-tf": module`) {
 		t.Errorf("error %q does not name the provider first", err)
 	}
 	empty := terraform.Config{}.Validate("x")
-	for _, w := range []string{"module is empty", "zones is empty", "work_dir is empty"} {
+	for _, w := range []string{"module: missing", "zones: none listed", "work_dir: missing"} {
 		if empty == nil || !strings.Contains(empty.Error(), w) {
 			t.Errorf("empty config: %v, want it to say %q", empty, w)
 		}
+	}
+}
+
+// TestProblemsOfWorkDir: a work_dir New could not make (a file, or under
+// one) is a problem of work_dir, reported before any state is touched;
+// one that is missing under a directory is made by New, and is none.
+func TestProblemsOfWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state.db")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, workDir, want string
+	}{
+		{"a directory", dir, ""},
+		{"missing, under a directory", filepath.Join(dir, "a", "b"), ""},
+		{"a file", file, `"` + file + `" is a file: want a directory Spillway may write (one sub-directory per burst)`},
+		{"under a file", filepath.Join(file, "tf", "x"), `"` + filepath.Join(file, "tf", "x") + `" cannot be created: ` + file + " is a file, not a directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := terraform.Config{Module: "testdata/contract/needs_vpc", Zones: []string{"us-east-1a"}, WorkDir: tt.workDir}
+			var want []terraform.Problem
+			if tt.want != "" {
+				want = []terraform.Problem{{Field: "work_dir", Msg: tt.want}}
+			}
+			if got := cfg.Problems(); !slices.Equal(got, want) {
+				t.Errorf("Problems() = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestLookBinary: without a terraform on PATH, New (with no WithBinary)
+// and LookBinary fail alike, saying what to install.
+func TestLookBinary(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := terraform.LookBinary()
+	if !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), "no terraform binary on PATH") || !strings.Contains(err.Error(), "install Terraform 1.5 or later") {
+		t.Errorf("LookBinary = %v, want exec.ErrNotFound wrapped, saying what to install", err)
+	}
+	cfg := terraform.Config{Module: "testdata/contract/needs_vpc", Zones: []string{"us-east-1a"}, WorkDir: t.TempDir(), Variables: map[string]any{"vpc_id": "vpc-1"}}
+	if _, err := terraform.New("tf", cfg); !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), `terraform provider "tf": no terraform binary on PATH`) {
+		t.Errorf("New = %v, want the provider named and exec.ErrNotFound wrapped", err)
 	}
 }

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -78,8 +77,8 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 	bin := o.binary
 	if bin == "" {
 		var err error
-		if bin, err = exec.LookPath("terraform"); err != nil {
-			return nil, fmt.Errorf("terraform provider %q: no terraform binary on PATH (%w): install Terraform 1.5 or later, or set its path", name, err)
+		if bin, err = LookBinary(); err != nil {
+			return nil, fmt.Errorf("terraform provider %q: %w", name, err)
 		}
 	}
 	if err := CheckModule(cfg.Module, cfg.Variables); err != nil {

@@ -119,6 +119,13 @@ func TestPolicyValidateServerOpens(t *testing.T) {
 				"tf_syntax.server.yaml:8:13: providers.tf.module: terraform module", "main.tf:1: Invalid single-argument block definition",
 				"tf_nocontract.server.yaml:8:13: providers.tf.module: terraform module", `declares no output "instances"`,
 			}},
+		{name: "terraform settings the server would refuse", args: []string{"../../config/testdata/tf_settings.server.yaml"},
+			want: []string{
+				`tf_settings.server.yaml:11:25: providers.tf.zones[1]: "US-East-1b" is not a zone name`,
+				"tf_settings.server.yaml:14:16: providers.tf.variables.cluster: \"cluster\" is set by Spillway on every run",
+				"tf_settings.server.yaml:16:17: providers.tf.backend_config.key-name: not a backend setting name",
+				"tf_settings.server.yaml:17:15: providers.tf.work_dir:", "tf_settings.server.yaml is a file, not a directory",
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, errOut, err := runPolicyCmd(t, append([]string{"validate", "--server"}, tc.args...)...)

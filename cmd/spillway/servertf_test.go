@@ -174,3 +174,78 @@ pools:
 		})
 	}
 }
+
+// TestServerRefusesTerraformSettingsBeforeItsState: what terraform.New
+// checks beyond the module (a zone's name, a work_dir it cannot make, the
+// terraform binary on PATH) stops `spillway server` with exit 2 and the
+// problem at its key's line, before the state is opened (it used to open
+// and migrate the state, then fail with exit 1; `policy validate
+// --server` passed it).
+func TestServerRefusesTerraformSettingsBeforeItsState(t *testing.T) {
+	module, err := filepath.Abs("testdata/tfburst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		zones       string
+		workDir     string
+		noTerraform bool
+		at, want    string
+	}{
+		{name: "a zone that is not a zone's name", zones: "[us-east-1a, US East 1b]",
+			at: ":9:25: providers.tf.zones[1]", want: `"US East 1b" is not a zone name: want lower-case letters, digits and '-', at most 63, e.g. us-east-1a`},
+		{name: "a work_dir under a file", workDir: "spillway.yaml/tf",
+			at: ":11:15: providers.tf.work_dir", want: "spillway.yaml is a file, not a directory"},
+		{name: "no terraform on PATH", noTerraform: true,
+			at: ":7:11: providers.tf.type", want: "no terraform binary on PATH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "spillway.yaml")
+			zones, workDir := "[zone-a]", filepath.Join(dir, "tf")
+			if tt.zones != "" {
+				zones = tt.zones
+			}
+			if tt.workDir != "" {
+				workDir = tt.workDir
+			}
+			cfgText := fmt.Sprintf(`cluster: tf-test
+server:
+  state: state.db
+providers:
+  tf:
+    module: %s
+    type: terraform
+    variables: {address: 127.0.0.1}
+    zones: %s
+    # the work directory
+    work_dir: %s
+pools:
+  - name: train
+    offerings: [{provider: tf, instance_type: gpu8, gpus: 8, price_per_hour: 10}]
+    signals:
+      demand:
+        - type: command
+          command: {command: [echo, "1"]}
+`, module, zones, workDir)
+			if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.noTerraform {
+				t.Setenv("PATH", t.TempDir())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := runServer(ctx, serverOptions{config: path, logLevel: "warn", listen: "127.0.0.1:0"})
+			var ee *exitCodeError
+			if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(ee.msg, path+tt.at+": ") || !strings.Contains(ee.msg, tt.want) {
+				t.Fatalf("server: %v, want exit 2 with %s%s: ... %s", err, path, tt.at, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "state.db")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the server opened its state before refusing the provider (stat state.db: %v)", err)
+			}
+		})
+	}
+}

@@ -186,8 +186,7 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			s.closers = append(s.closers, func() { _ = p.Close() })
 			out[name] = p
 		case config.ProviderTerraform:
-			tc := terraform.Config{Module: pc.Module, Region: pc.Region, Zones: pc.Zones, Variables: pc.TerraformVariables(), BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
-			p, err := terraform.New(name, tc, terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
+			p, err := terraform.New(name, pc.TerraformConfig(), terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
 			if err != nil {
 				errs = append(errs, err)
 				continue
