@@ -430,10 +430,11 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 }
 
 // explicitZeros refuses a 0 written for a limit whose 0 means "none"
-// (limits.max_gpus, limits.max_cost_per_hour, manual.max_ttl): an operator
-// writing 0 to stop a pool would get the opposite, no cap at all. Left out,
-// each is no cap; manual.max_gpus: 0, which does refuse manual bursts, is
-// another matter.
+// (limits.max_gpus, limits.max_cost_per_hour, manual.max_ttl,
+// scale_in.max_lifetime): an operator writing 0 to stop a pool, or to
+// recycle its instances at once, would get the opposite, no cap at all.
+// Left out, each is no cap; manual.max_gpus: 0, which does refuse manual
+// bursts, is another matter.
 func (v *cfgValidator) explicitZeros(pp string, p *policy.Pool, minGPUs int, minPrice float64) {
 	if path := pp + ".limits.max_gpus"; v.has(path) && p.Limits.MaxGPUs == 0 {
 		v.errf(path, "max_gpus: 0 would cap the pool at no GPUs, which is never what a burst pool wants: leave it out for no GPU cap, or give at least %d (the smallest offering's GPUs); to stop the pool from bursting, remove the pool or run the server with --dry-run", max(minGPUs, 1))
@@ -447,6 +448,9 @@ func (v *cfgValidator) explicitZeros(pp string, p *policy.Pool, minGPUs int, min
 	}
 	if path := pp + ".manual.max_ttl"; v.has(path) && p.Manual.MaxTTL == 0 {
 		v.errf(path, "max_ttl: 0s would end every manual burst at once: leave it out for no limit on how long one lasts, or give the longest, e.g. 12h; manual.max_gpus: 0 refuses manual bursts")
+	}
+	if path := pp + ".scale_in.max_lifetime"; v.has(path) && p.ScaleIn.MaxLifetime == 0 {
+		v.errf(path, "max_lifetime: 0s would end every instance as soon as it launched: leave it out for no limit on how long one lives, or give the longest, well above the slowest offering's boot, e.g. 24h")
 	}
 }
 

@@ -315,7 +315,7 @@ type ScaleIn struct {
 	// offering. Written "auto" (the default) or a duration.
 	Idle IdleSetting `yaml:"idle"`
 	// MaxLifetime ends an instance regardless of work (after draining);
-	// 0 is no limit.
+	// 0 (left out) is no limit, and config refuses a 0 written out.
 	MaxLifetime Duration `yaml:"max_lifetime,omitempty"`
 	// DrainTimeout bounds how long a drain may take before termination.
 	// Default 10m.
