@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -40,7 +41,12 @@ type Config struct {
 	// Key is the queue's key.
 	Key string `yaml:"key"`
 	// Type is list, stream, zset, or auto (the default): ask the server
-	// with TYPE on every read. A missing key is an empty queue.
+	// with TYPE on every read. A missing key is an empty queue only where
+	// Redis leaves the key missing when it empties: a list or sorted set,
+	// declared as such or, with auto, once the source has seen the key as
+	// one. Otherwise (auto before that, a stream, which Redis keeps when
+	// it empties) a missing key fails the read, naming it: a mistyped key
+	// would read as an empty queue for ever.
 	Type string `yaml:"type,omitempty"`
 	// Group, for a stream, counts the entries delivered to this consumer
 	// group and not yet acknowledged (XPENDING) instead of the stream's
@@ -78,6 +84,10 @@ type Source struct {
 	client    *goredis.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
+	// emptiable is set, with type auto, once the key has been seen as a
+	// list or sorted set, which Redis deletes when it empties: from then
+	// on a missing key is an empty queue.
+	emptiable atomic.Bool
 }
 
 var _ signals.DemandSource = (*Source)(nil)
@@ -205,6 +215,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			return signals.Demand{}, s.fail("TYPE "+key, err)
 		}
 		typ = t
+		if t == TypeList || t == TypeZSet {
+			s.emptiable.Store(true)
+		}
 	}
 	var (
 		n        int64
@@ -215,7 +228,12 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	)
 	switch typ {
 	case "none":
-		// Redis deletes a list, set or stream-less key when it empties.
+		// Redis deletes a list or sorted set when it empties: such a
+		// key, once seen, is an empty queue now.
+		if !s.emptiable.Load() {
+			return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q does not exist in db %d, and type auto has not seen it yet: check the key's name (a mistyped key would read as an empty queue for ever); a list or sorted set that Redis deleted when it emptied is an empty queue: set type: list or type: zset to read it so from the start",
+				key, s.cfg.DB))
+		}
 	case TypeList:
 		op = "LLEN " + key
 		n, err = s.client.LLen(ctx, key).Result()
@@ -229,6 +247,15 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			op = "XLEN " + key
 		}
 		n, oldest, enqueued, err = s.stream(ctx)
+		if err == nil && n == 0 && s.cfg.Group == "" {
+			// XLEN reads a missing key as empty; Redis keeps an empty
+			// stream (a group's XPENDING fails on a missing one).
+			op = "EXISTS " + key
+			var exists int64
+			if exists, err = s.client.Exists(ctx, key).Result(); err == nil && exists == 0 {
+				err = dataErrorf("key %q does not exist in db %d, and a stream is kept when it empties: check the key's name (a mistyped key would read as an empty queue for ever), or create the stream (XADD, or XGROUP CREATE with MKSTREAM)", key, s.cfg.DB)
+			}
+		}
 	default:
 		return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q holds a %s, want a list, stream or zset", key, typ))
 	}

@@ -97,8 +97,10 @@ func TestDemandFromRedis(t *testing.T) {
 		{"stream group XPENDING", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 90 * time.Second, true},
 		{"stream with ID times and gpus_per_job", Config{Key: "t:stream", WaitFromTimestamp: true, GPUsPerJob: 8}, 5, 40, true, 90 * time.Second, true},
 		{"stream group with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true, GPUsPerJob: 2}, 2, 4, true, 90 * time.Second, true},
-		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
-		{"missing key typed", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
+		// Redis deletes a list or sorted set when it empties: declared
+		// as one, a missing key is an empty queue.
+		{"missing list", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
+		{"missing zset", Config{Key: "t:nothing", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +159,84 @@ func TestDemandFollowsQueue(t *testing.T) {
 		if d.PendingJobs != want {
 			t.Fatalf("after %d pushes read %d jobs", want, d.PendingJobs)
 		}
+	}
+}
+
+// TestDemandMissingKey: a key that does not exist where that is not an
+// empty queue (type auto, before the source has seen the key; a stream,
+// which Redis keeps when it empties) fails the read, naming the key, the
+// db and what to do: a mistyped key read as an empty queue for ever.
+func TestDemandMissingKey(t *testing.T) {
+	client(t)
+	const typo = "the key's name (a mistyped key would read as an empty queue for ever)"
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"auto", Config{Key: "t:jbos"}, []string{`redis source "redis:t:jbos": TYPE t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and type auto has not seen it yet`, typo, "set type: list or type: zset"}},
+		{"auto with enqueue times", Config{Key: "t:jbos", DB: 3, WaitFromTimestamp: true, GPUsPerJob: 2}, []string{`key "t:jbos" does not exist in db 3`}},
+		{"stream", Config{Key: "t:jbos", Type: TypeStream}, []string{`EXISTS t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and a stream is kept when it empties`, typo}},
+		{"stream with enqueue times", Config{Key: "t:jbos", Type: TypeStream, WaitFromTimestamp: true, GPUsPerJob: 1}, []string{`key "t:jbos" does not exist in db 0, and a stream is kept`}},
+		{"stream group", Config{Key: "t:jbos", Group: "workers", Type: TypeStream}, []string{"XPENDING t:jbos workers", "NOGROUP"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := newSource(t, tt.cfg).Demand(ctx)
+			if err == nil {
+				t.Fatalf("read %+v, want an error naming the missing key", d)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			var rerr *Error
+			if !errors.As(err, &rerr) || !rerr.Permanent() {
+				t.Errorf("error %v should be a permanent *redis.Error: retrying cannot make the key", err)
+			}
+		})
+	}
+}
+
+// TestDemandEmptiedKey: Redis deletes a list or sorted set when its last
+// job is taken. With type auto, once the source has seen the key, a missing
+// key is that empty queue, not an error; an empty stream stays a stream,
+// so one that is deleted fails the read.
+func TestDemandEmptiedKey(t *testing.T) {
+	c := client(t)
+	for _, tt := range []struct {
+		typ          string
+		push, remove func() error
+		fails        bool
+	}{
+		{"list", func() error { return c.RPush(ctx, "t:q", "job").Err() }, func() error { return c.LPop(ctx, "t:q").Err() }, false},
+		{"zset", func() error { return c.ZAdd(ctx, "t:q", goredis.Z{Score: 1, Member: "job"}).Err() }, func() error { return c.ZPopMin(ctx, "t:q").Err() }, false},
+		{"stream", func() error { return c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:q", Values: []string{"j", "1"}}).Err() }, func() error { return c.Del(ctx, "t:q").Err() }, true},
+	} {
+		t.Run(tt.typ, func(t *testing.T) {
+			s := newSource(t, Config{Key: "t:q"})
+			must(t, tt.push())
+			if d, err := s.Demand(ctx); err != nil || d.PendingJobs != 1 {
+				t.Fatalf("with one job: %d jobs (%v), want 1", d.PendingJobs, err)
+			}
+			must(t, tt.remove())
+			if n, err := c.Exists(ctx, "t:q").Result(); err != nil || n != 0 {
+				t.Fatalf("the emptied %s is still a key (%d, %v)", tt.typ, n, err)
+			}
+			d, err := s.Demand(ctx)
+			switch {
+			case tt.fails && err == nil:
+				t.Errorf("the deleted stream read as %d jobs, want an error naming the key", d.PendingJobs)
+			case !tt.fails && (err != nil || d.PendingJobs != 0):
+				t.Errorf("the emptied %s: %d jobs (%v), want an empty queue", tt.typ, d.PendingJobs, err)
+			}
+			// Another source, which has not seen the key, cannot tell an
+			// emptied queue from a mistyped key.
+			if _, err := newSource(t, Config{Key: "t:q"}).Demand(ctx); err == nil || !strings.Contains(err.Error(), `key "t:q" does not exist`) {
+				t.Errorf("a new source on the missing key: %v, want an error naming it", err)
+			}
+		})
 	}
 }
 
@@ -237,6 +317,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestPasswordFromEnv(t *testing.T) {
 	c := client(t)
+	must(t, c.RPush(ctx, "q", "job").Err())
 	must(t, c.ConfigSet(ctx, "requirepass", "s3cret").Err())
 	t.Cleanup(func() {
 		a := goredis.NewClient(&goredis.Options{Addr: server.Addr, Password: "s3cret", DisableIdentity: true})
