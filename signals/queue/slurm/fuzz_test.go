@@ -55,10 +55,16 @@ func FuzzParseSqueue(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(string(out), false)
-	f.Add(string(out), true)
-	for line := range strings.Lines(string(out)) {
-		f.Add(line, false)
+	het, err := os.ReadFile("testdata/squeue_het.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, out := range []string{string(out), string(het)} {
+		f.Add(out, false)
+		f.Add(out, true)
+		for line := range strings.Lines(out) {
+			f.Add(line, false)
+		}
 	}
 	f.Add("7|N/A|gres:gpu:4|\n", false)
 	f.Add("7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", false)
@@ -67,7 +73,7 @@ func FuzzParseSqueue(f *testing.F) {
 	f.Add("7|gres/gpu:a100=2,gres/gpu:h100:1(S:0)|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|64G|cpu=32,mem=64G,node=1,billing=32|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=999,mem=9P,node=1|\n", false)
-	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=1|[rack1*2|ib]&!onprem|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=1|N/A|[rack1*2|ib]&!onprem|\n", false)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, out string, countAll bool) {
 		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)

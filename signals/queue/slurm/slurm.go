@@ -138,11 +138,12 @@ func (s *Source) skipped(reason string) bool {
 // tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
 // tres-per-node, --gpus-per-task under tres-per-task).
 // MinMemory and tres-alloc (for a pending job, what it asks: cpu=N,mem=M)
-// hold its CPUs and memory, matched to the pool's shapes, and Feature its
-// --constraint; a line without them (an older format) reads as a job that
-// asks for none.
+// hold its CPUs and memory, matched to the pool's shapes, HetJobID the
+// job id of a heterogeneous job's leader on each of its components (N/A
+// for another job), and Feature its --constraint; a line without them (an
+// older format) reads as a job, not a component, that asks for none.
 var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
-	"MinMemory", "tres-alloc", "Feature"}
+	"MinMemory", "tres-alloc", "HetJobID", "Feature"}
 
 const (
 	fJobID = iota
@@ -156,6 +157,7 @@ const (
 	fEligible
 	fMinMemory
 	fTRES
+	fHetJob
 	fFeature
 
 	// minFields are the fields a line must have.
@@ -322,6 +324,10 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
+	jobs, err := pendingJobs(out)
+	if err != nil {
+		return d, err
+	}
 	var oldest time.Time
 	// A queue's jobs pend for a handful of reasons: each is matched
 	// against skip_reasons once a read.
@@ -329,46 +335,22 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	// Each job's CPUs and memory per node, with shapes to match them to.
 	var cpus []int
 	var mem []int64
-	for line := range strings.Lines(out) {
-		line = strings.TrimSpace(line)
-		if line == "" {
+	for _, j := range jobs {
+		if why := s.leftOut(&seen, j); why != "" {
+			d.AddLeftOut(why)
 			continue
 		}
-		f := strings.Split(line, "|")
-		if len(f) < minFields {
-			return d, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", signals.Shorten(line, 200), len(f), minFields, strings.Join(fields, ","))
-		}
-		if !s.cfg.CountAll && s.skippedOnce(&seen, f[fReason]) {
-			d.AddLeftOut("pending for " + signals.Shorten(f[fReason], 60))
-			continue
-		}
-		if len(s.cfg.GPUTypes) > 0 {
-			if t := otherGPUType(f, s.cfg.GPUTypes); t != "" {
-				d.AddLeftOut("asking for GPU type " + signals.Shorten(t, 40) + ", not in gpu_types")
-				continue
-			}
-		}
-		if len(s.cfg.Features) > 0 && len(f) > fFeature {
-			// The last field: a constraint's | split it.
-			c := strings.Join(f[fFeature:len(f)-1], "|")
-			if f[len(f)-1] != "" {
-				c = strings.Join(f[fFeature:], "|")
-			}
-			if !meets(c, s.cfg.Features) {
-				d.AddLeftOut("asking for nodes with " + signals.Shorten(strings.TrimSpace(c), 40) + ", not in features")
-				continue
-			}
-		}
-		gpus, err := jobGPUs(f)
+		gpus, start, err := s.asks(j, now)
 		if err != nil {
-			return d, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
+			return d, err
 		}
 		if len(s.cfg.Shapes) > 0 {
 			// A job on several nodes spans instances, which the policy
-			// decides: it counts by its GPUs, as a job without GPUs does.
+			// decides: it counts by its GPUs, as a job without GPUs
+			// does, and as a heterogeneous job does.
 			n := need{}
-			if gpus > 0 {
-				if n = jobNeed(f); n.nodes > 1 {
+			if gpus > 0 && len(j) == 1 {
+				if n = jobNeed(j[0]); n.nodes > 1 {
 					n = need{}
 				}
 			}
@@ -377,10 +359,6 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		d.PendingJobs++
 		d.PendingGPUs += gpus
 		d.JobGPUs = append(d.JobGPUs, gpus)
-		start, err := s.waitStart(f, now)
-		if err != nil {
-			return d, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
-		}
 		d.JobWaits = append(d.JobWaits, signals.WaitSince(now, start))
 		if oldest.IsZero() || start.Before(oldest) {
 			oldest = start
@@ -392,6 +370,104 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	}
 	signals.FitJobs(&d, s.cfg.Shapes, cpus, mem)
 	return d, nil
+}
+
+// job is one pending job as squeue lists it: the fields of its line, or
+// of each component of a heterogeneous job, in squeue's order.
+type job [][]string
+
+// pendingJobs reads squeue's lines into jobs, in the order of each job's
+// first line. squeue lists each component of a heterogeneous job (sbatch
+// ... : ..., shown as JOBID+0, JOBID+1 by squeue -o %i) as a line of its
+// own, with its own GPU request and the leader's id as HetJobID: its
+// components start together, so they are one job.
+func pendingJobs(out string) ([]job, error) {
+	var jobs []job
+	het := map[string]int{} // HetJobID: its job's index in jobs
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "|")
+		if len(f) < minFields {
+			return nil, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", signals.Shorten(line, 200), len(f), minFields, strings.Join(fields, ","))
+		}
+		if id := hetJobID(f); id != "" {
+			if i, ok := het[id]; ok {
+				jobs[i] = append(jobs[i], f)
+				continue
+			}
+			het[id] = len(jobs)
+		}
+		jobs = append(jobs, job{f})
+	}
+	return jobs, nil
+}
+
+// hetJobID is the leader's job id on a component of a heterogeneous job,
+// "" on another job (N/A) or a line without the field.
+func hetJobID(f []string) string {
+	if len(f) <= fHetJob {
+		return ""
+	}
+	switch id := strings.TrimSpace(f[fHetJob]); id {
+	case "", "N/A", "0", "(null)":
+		return ""
+	default:
+		return id
+	}
+}
+
+// leftOut says why job j is not demand, "" when it is: a heterogeneous
+// job's components start together, so it is left out when any one of them
+// is (pending for a skipped reason, asking for a GPU type or a constraint
+// the burst nodes do not offer).
+func (s *Source) leftOut(seen *[]reasonSkipped, j job) string {
+	for _, f := range j {
+		if !s.cfg.CountAll && s.skippedOnce(seen, f[fReason]) {
+			return "pending for " + signals.Shorten(f[fReason], 60)
+		}
+		if len(s.cfg.GPUTypes) > 0 {
+			if t := otherGPUType(f, s.cfg.GPUTypes); t != "" {
+				return "asking for GPU type " + signals.Shorten(t, 40) + ", not in gpu_types"
+			}
+		}
+		if len(s.cfg.Features) > 0 && len(f) > fFeature {
+			// The last field: a constraint's | split it.
+			c := strings.Join(f[fFeature:len(f)-1], "|")
+			if f[len(f)-1] != "" {
+				c = strings.Join(f[fFeature:], "|")
+			}
+			if !meets(c, s.cfg.Features) {
+				return "asking for nodes with " + signals.Shorten(strings.TrimSpace(c), 40) + ", not in features"
+			}
+		}
+	}
+	return ""
+}
+
+// asks is the GPUs job j asks for, the sum of its components' for a
+// heterogeneous job, and when it began to wait (its earliest component).
+func (s *Source) asks(j job, now time.Time) (gpus int, start time.Time, err error) {
+	for i, f := range j {
+		g, err := jobGPUs(f)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
+		}
+		if g > signals.MaxJobGPUs-gpus {
+			return 0, time.Time{}, fmt.Errorf("heterogeneous job %s: its components ask for more than %d GPUs in all, out of range for a job", signals.Shorten(f[fHetJob], 40), signals.MaxJobGPUs)
+		}
+		gpus += g
+		t, err := s.waitStart(f, now)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("job %s: %w", signals.Shorten(f[fJobID], 40), err)
+		}
+		if i == 0 || t.Before(start) {
+			start = t
+		}
+	}
+	return gpus, start, nil
 }
 
 // waitStart is when the job began to wait: when it became eligible to run,

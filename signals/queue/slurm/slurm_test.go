@@ -121,6 +121,111 @@ func TestParseSqueueOutput(t *testing.T) {
 	}
 }
 
+// TestParseSqueueHeterogeneous: squeue lists each component of a
+// heterogeneous job (sbatch --gres=gpu:2 : --gres=gpu:3) as a job of its
+// own, with the leader's id as HetJobID (testdata/squeue_het.txt is the
+// real squeue's output, its times moved). Its components start together:
+// it is one job asking for their GPUs in all, wherever squeue lists them.
+func TestParseSqueueHeterogeneous(t *testing.T) {
+	out, err := os.ReadFile("testdata/squeue_het.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// 2 and 3 are job 2's components; 7, 8 and 9 job 7's, listed around
+	// job 10 and not leader first; 5 and 6 job 5's, held.
+	for _, tt := range []struct {
+		name     string
+		countAll bool
+		jobs     []int
+		waits    []time.Duration
+		oldest   time.Duration
+		left     []signals.LeftOut
+	}{
+		{name: "pending", jobs: []int{5, 1, 4, 8}, waits: []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute, 15 * time.Minute}, oldest: 2 * time.Hour,
+			left: []signals.LeftOut{{Why: "pending for JobHeldUser", Jobs: 1}}},
+		{name: "count_all", countAll: true, jobs: []int{5, 1, 4, 8, 5}, waits: []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute, 15 * time.Minute, 3 * time.Hour}, oldest: 3 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := New(Config{Partition: "gpu", CountAll: tt.countAll}, WithLocation(time.UTC)).parse(string(out), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := 0
+			for _, g := range tt.jobs {
+				sum += g
+			}
+			if !slices.Equal(d.JobGPUs, tt.jobs) || d.PendingJobs != len(tt.jobs) || d.PendingGPUs != sum {
+				t.Errorf("jobs %d, GPUs %d, per job %v; want %d, %d, %v", d.PendingJobs, d.PendingGPUs, d.JobGPUs, len(tt.jobs), sum, tt.jobs)
+			}
+			if !slices.Equal(d.JobWaits, tt.waits) || d.OldestWait != tt.oldest || !d.OldestWaitKnown {
+				t.Errorf("waits %v, oldest %v (known %v); want %v, %v", d.JobWaits, d.OldestWait, d.OldestWaitKnown, tt.waits, tt.oldest)
+			}
+			if !slices.Equal(d.LeftOut, tt.left) {
+				t.Errorf("left out %+v, want %+v", d.LeftOut, tt.left)
+			}
+		})
+	}
+}
+
+// TestHeterogeneousJobs: a heterogeneous job is demand only when each of
+// its components is, since they start together; it counts by its GPUs,
+// as a job on several nodes does, whatever its components' CPUs.
+func TestHeterogeneousJobs(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	line := func(id int, tres, reason, cpus string, het int, feature string) string {
+		h := "N/A"
+		if het > 0 {
+			h = fmt.Sprint(het)
+		}
+		return fmt.Sprintf("%d|N/A|%s|N/A|1|1|%s|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=%s,node=1|%s|%s|\n", id, tres, reason, cpus, h, feature)
+	}
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		out     string
+		want    []int
+		left    string
+		wantErr string
+	}{
+		{name: "two components", out: line(1, "gres/gpu:2", "None", "1", 1, "") + line(2, "gres/gpu:3", "None", "1", 1, ""), want: []int{5}},
+		{name: "beside a job of its own", out: line(1, "gres/gpu:2", "None", "1", 1, "") + line(3, "gres/gpu:1", "Priority", "1", 0, "") + line(2, "gres/gpu:3", "None", "1", 1, ""), want: []int{5, 1}},
+		{name: "a component held", out: line(1, "gres/gpu:2", "None", "1", 1, "") + line(2, "gres/gpu:3", "JobHeldAdmin", "1", 1, ""), left: "pending for JobHeldAdmin"},
+		{name: "a component of a GPU type not offered", cfg: Config{GPUTypes: []string{"h100"}},
+			out: line(1, "gres/gpu:h100:2", "None", "1", 1, "") + line(2, "gres/gpu:a100:1", "None", "1", 1, ""), left: "asking for GPU type a100, not in gpu_types"},
+		{name: "a component constrained to on-prem nodes", cfg: Config{Features: []string{"ib"}},
+			out: line(1, "gres/gpu:2", "None", "1", 1, "ib") + line(2, "gres/gpu:1", "None", "1", 1, "onprem"), left: "asking for nodes with onprem, not in features"},
+		// Alone, a 1-GPU job asking for 32 CPUs counts as a 4-GPU shape.
+		{name: "shapes: by its GPUs", cfg: Config{Shapes: signalstest.Shapes},
+			out: line(1, "gres/gpu:1", "None", "32", 1, "") + line(2, "gres/gpu:1", "None", "32", 1, ""), want: []int{2}},
+		{name: "more GPUs in all than a job may ask", out: line(1, "gres/gpu:1048576", "None", "1", 1, "") + line(2, "gres/gpu:1", "None", "1", 1, ""),
+			wantErr: "heterogeneous job 1: its components ask for more than 1048576 GPUs in all"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := New(tt.cfg, WithLocation(time.UTC)).parse(tt.out, now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parse: %v, want an error saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(d.JobGPUs, tt.want) && len(d.JobGPUs)+len(tt.want) > 0 || d.PendingJobs != len(tt.want) {
+				t.Errorf("jobs %v (%d), want %v", d.JobGPUs, d.PendingJobs, tt.want)
+			}
+			var left []signals.LeftOut
+			if tt.left != "" {
+				left = []signals.LeftOut{{Why: tt.left, Jobs: 1}}
+			}
+			if !slices.Equal(d.LeftOut, left) {
+				t.Errorf("left out %+v, want %+v", d.LeftOut, left)
+			}
+		})
+	}
+}
+
 // TestSkipReasons: a job pending for nodes (Resources, Priority) is
 // demand; one held back by a limit, a license or a partition that more
 // nodes would not lift is not, by default; skip_reasons replaces the list
@@ -263,7 +368,7 @@ func TestMeets(t *testing.T) {
 // cannot meet is left out, saying why; without, constraints are not read.
 func TestFeatures(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|"
+	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|N/A|"
 	lines := strings.Join([]string{
 		"1|N/A|gres/gpu:8|N/A|1|1" + at + "|",
 		"2|N/A|gres/gpu:2|N/A|1|1" + at + "onprem&ib|",
@@ -308,6 +413,51 @@ func TestFeaturesFromSlurm(t *testing.T) {
 	}
 	if want := []signals.LeftOut{{Why: "asking for nodes with onprem, not in features", Jobs: 1}, {Why: "asking for nodes with onprem&ib, not in features", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
 		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+}
+
+// TestHeterogeneousJobFromSlurm: the real Slurm's heterogeneous jobs, two
+// and three components each asking for GPUs, are one job each asking
+// their sum; a held one is left out once.
+func TestHeterogeneousJobFromSlurm(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--gres=gpu:8")
+	submitHet(t, 2, "--gres=gpu:2", ":", "--gres=gpu:3")
+	submit(t, "PENDING", "--gres=gpu:1")
+	submitHet(t, 3, "--gpus=2", ":", "--gpus=1", ":", "--gres=gpu:1")
+	submitHet(t, 2, "--hold", "--gres=gpu:1", ":", "--gres=gpu:4")
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(slices.Values(d.JobGPUs))
+	if want := []int{1, 4, 5}; !slices.Equal(got, want) || d.PendingJobs != 3 || d.PendingGPUs != 10 {
+		t.Errorf("read %d jobs, %d GPUs, per job %v; want 3 jobs, 10 GPUs, %v in some order", d.PendingJobs, d.PendingGPUs, d.JobGPUs, want)
+	}
+	if want := []signals.LeftOut{{Why: "pending for JobHeldUser", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
+		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
+	}
+}
+
+// submitHet submits a heterogeneous job (components separated by ":")
+// and waits until squeue lists its n components pending.
+func submitHet(t testing.TB, n int, opts ...string) {
+	t.Helper()
+	id, err := cluster.Submit(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(strings.Repeat("PENDING\n", n), "\n")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := cluster.Run("squeue", "-h", "-j", id, "-o", "%T")
+		if err == nil && out == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("heterogeneous job %s: squeue lists %q (%v), want %d components pending", id, out, err, n)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
