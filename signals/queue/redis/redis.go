@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -41,12 +40,10 @@ type Config struct {
 	// Key is the queue's key.
 	Key string `yaml:"key"`
 	// Type is list, stream, zset, or auto (the default): ask the server
-	// with TYPE on every read. A missing key is an empty queue only where
-	// Redis leaves the key missing when it empties: a list or sorted set,
-	// declared as such or, with auto, once the source has seen the key as
-	// one. Otherwise (auto before that, a stream, which Redis keeps when
-	// it empties) a missing key fails the read, naming it: a mistyped key
-	// would read as an empty queue for ever.
+	// with TYPE on every read. A missing key is an empty queue, as Redis
+	// deletes a list or sorted set when it empties, except for a declared
+	// stream: Redis keeps an empty stream, so a missing one fails the read,
+	// naming it (a mistyped key would read as an empty queue for ever).
 	Type string `yaml:"type,omitempty"`
 	// Group, for a stream, counts the entries delivered to this consumer
 	// group and not yet acknowledged (XPENDING) instead of the stream's
@@ -84,10 +81,6 @@ type Source struct {
 	client    *goredis.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
-	// emptiable is set, with type auto, once the key has been seen as a
-	// list or sorted set, which Redis deletes when it empties: from then
-	// on a missing key is an empty queue.
-	emptiable atomic.Bool
 }
 
 var _ signals.DemandSource = (*Source)(nil)
@@ -215,9 +208,6 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			return signals.Demand{}, s.fail("TYPE "+key, err)
 		}
 		typ = t
-		if t == TypeList || t == TypeZSet {
-			s.emptiable.Store(true)
-		}
 	}
 	var (
 		n        int64
@@ -228,12 +218,10 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	)
 	switch typ {
 	case "none":
-		// Redis deletes a list or sorted set when it empties: such a
-		// key, once seen, is an empty queue now.
-		if !s.emptiable.Load() {
-			return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q does not exist in db %d, and type auto has not seen it yet: check the key's name (a mistyped key would read as an empty queue for ever); a list or sorted set that Redis deleted when it emptied is an empty queue: set type: list or type: zset to read it so from the start",
-				key, s.cfg.DB))
-		}
+		// Redis deletes a list or sorted set when it empties. With type
+		// auto a mistyped key reads so too: the server cannot tell it from
+		// a queue that emptied, and an error would hold idle instances
+		// (no scale-in on stale signals) until the first job arrived.
 	case TypeList:
 		op = "LLEN " + key
 		n, err = s.client.LLen(ctx, key).Result()

@@ -97,8 +97,9 @@ func TestDemandFromRedis(t *testing.T) {
 		{"stream group XPENDING", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 90 * time.Second, true},
 		{"stream with ID times and gpus_per_job", Config{Key: "t:stream", WaitFromTimestamp: true, GPUsPerJob: 8}, 5, 40, true, 90 * time.Second, true},
 		{"stream group with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true, GPUsPerJob: 2}, 2, 4, true, 90 * time.Second, true},
-		// Redis deletes a list or sorted set when it empties: declared
-		// as one, a missing key is an empty queue.
+		// Redis deletes a list or sorted set when it empties: a missing
+		// key is an empty queue, unless it is declared a stream.
+		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
 		{"missing list", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
 		{"missing zset", Config{Key: "t:nothing", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
 	}
@@ -162,10 +163,9 @@ func TestDemandFollowsQueue(t *testing.T) {
 	}
 }
 
-// TestDemandMissingKey: a key that does not exist where that is not an
-// empty queue (type auto, before the source has seen the key; a stream,
-// which Redis keeps when it empties) fails the read, naming the key, the
-// db and what to do: a mistyped key read as an empty queue for ever.
+// TestDemandMissingKey: a declared stream that does not exist (Redis keeps
+// a stream when it empties) fails the read, naming the key, the db and
+// what to do: a mistyped key read as an empty queue for ever.
 func TestDemandMissingKey(t *testing.T) {
 	client(t)
 	const typo = "the key's name (a mistyped key would read as an empty queue for ever)"
@@ -174,10 +174,8 @@ func TestDemandMissingKey(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		{"auto", Config{Key: "t:jbos"}, []string{`redis source "redis:t:jbos": TYPE t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and type auto has not seen it yet`, typo, "set type: list or type: zset"}},
-		{"auto with enqueue times", Config{Key: "t:jbos", DB: 3, WaitFromTimestamp: true, GPUsPerJob: 2}, []string{`key "t:jbos" does not exist in db 3`}},
-		{"stream", Config{Key: "t:jbos", Type: TypeStream}, []string{`EXISTS t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and a stream is kept when it empties`, typo}},
-		{"stream with enqueue times", Config{Key: "t:jbos", Type: TypeStream, WaitFromTimestamp: true, GPUsPerJob: 1}, []string{`key "t:jbos" does not exist in db 0, and a stream is kept`}},
+		{"stream", Config{Key: "t:jbos", Type: TypeStream}, []string{`redis source "redis:t:jbos": EXISTS t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and a stream is kept when it empties`, typo}},
+		{"stream with enqueue times", Config{Key: "t:jbos", DB: 3, Type: TypeStream, WaitFromTimestamp: true, GPUsPerJob: 1}, []string{`key "t:jbos" does not exist in db 3, and a stream is kept`}},
 		{"stream group", Config{Key: "t:jbos", Group: "workers", Type: TypeStream}, []string{"XPENDING t:jbos workers", "NOGROUP"}},
 	}
 	for _, tt := range tests {
@@ -200,22 +198,25 @@ func TestDemandMissingKey(t *testing.T) {
 }
 
 // TestDemandEmptiedKey: Redis deletes a list or sorted set when its last
-// job is taken. With type auto, once the source has seen the key, a missing
-// key is that empty queue, not an error; an empty stream stays a stream,
-// so one that is deleted fails the read.
+// job is taken, so a missing key is that empty queue, not an error, with
+// type auto or the type declared; an empty stream stays a stream, so a
+// declared stream that is deleted fails the read.
 func TestDemandEmptiedKey(t *testing.T) {
 	c := client(t)
 	for _, tt := range []struct {
+		name         string
 		typ          string
 		push, remove func() error
 		fails        bool
 	}{
-		{"list", func() error { return c.RPush(ctx, "t:q", "job").Err() }, func() error { return c.LPop(ctx, "t:q").Err() }, false},
-		{"zset", func() error { return c.ZAdd(ctx, "t:q", goredis.Z{Score: 1, Member: "job"}).Err() }, func() error { return c.ZPopMin(ctx, "t:q").Err() }, false},
-		{"stream", func() error { return c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:q", Values: []string{"j", "1"}}).Err() }, func() error { return c.Del(ctx, "t:q").Err() }, true},
+		{"list", TypeList, func() error { return c.RPush(ctx, "t:q", "job").Err() }, func() error { return c.LPop(ctx, "t:q").Err() }, false},
+		{"list auto", TypeAuto, func() error { return c.RPush(ctx, "t:q", "job").Err() }, func() error { return c.LPop(ctx, "t:q").Err() }, false},
+		{"zset", TypeZSet, func() error { return c.ZAdd(ctx, "t:q", goredis.Z{Score: 1, Member: "job"}).Err() }, func() error { return c.ZPopMin(ctx, "t:q").Err() }, false},
+		{"zset auto", TypeAuto, func() error { return c.ZAdd(ctx, "t:q", goredis.Z{Score: 1, Member: "job"}).Err() }, func() error { return c.ZPopMin(ctx, "t:q").Err() }, false},
+		{"stream", TypeStream, func() error { return c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:q", Values: []string{"j", "1"}}).Err() }, func() error { return c.Del(ctx, "t:q").Err() }, true},
 	} {
-		t.Run(tt.typ, func(t *testing.T) {
-			s := newSource(t, Config{Key: "t:q"})
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSource(t, Config{Key: "t:q", Type: tt.typ})
 			must(t, tt.push())
 			if d, err := s.Demand(ctx); err != nil || d.PendingJobs != 1 {
 				t.Fatalf("with one job: %d jobs (%v), want 1", d.PendingJobs, err)
@@ -229,12 +230,7 @@ func TestDemandEmptiedKey(t *testing.T) {
 			case tt.fails && err == nil:
 				t.Errorf("the deleted stream read as %d jobs, want an error naming the key", d.PendingJobs)
 			case !tt.fails && (err != nil || d.PendingJobs != 0):
-				t.Errorf("the emptied %s: %d jobs (%v), want an empty queue", tt.typ, d.PendingJobs, err)
-			}
-			// Another source, which has not seen the key, cannot tell an
-			// emptied queue from a mistyped key.
-			if _, err := newSource(t, Config{Key: "t:q"}).Demand(ctx); err == nil || !strings.Contains(err.Error(), `key "t:q" does not exist`) {
-				t.Errorf("a new source on the missing key: %v, want an error naming it", err)
+				t.Errorf("the emptied %s: %d jobs (%v), want an empty queue", tt.name, d.PendingJobs, err)
 			}
 		})
 	}
