@@ -3,7 +3,13 @@ package policy
 // Stage 3 of Decide, floors: schedules and manual bursts keep burst capacity
 // at no less than their GPUs.
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // launchFloors launches what active floors need beyond the burst capacity
 // held, floor by floor in the snapshot's order, each on its pinned offering
@@ -134,4 +140,66 @@ func (e *decEnv) floorOwnerActive(owner string) bool {
 		}
 	}
 	return false
+}
+
+// FloorHolds says which active floor holds each instance, by the floor's
+// Owner, counting capacity as launchFloors does: a floor holds the
+// instances launched for it (Instance.Floor is its owner), and the
+// instances of no active floor (launched for queue demand, or for a floor
+// that has ended) cover the floors in their order, each floor keeping them
+// until its own GPUs and those it keeps reach its GPUs. They are taken in
+// the order scale-in keeps them: booting or busy ones first (idleness
+// never drains them), then the cheapest per GPU (scale-in lets the
+// costliest go first), then by ID. Draining and terminating instances are
+// held by none, and an instance absent from the map is held by no active
+// floor. Like Decide, it is pure; now is the evaluation time.
+func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]string {
+	active := func(f *Floor) bool { return f.GPUs > 0 && (f.Until.IsZero() || f.Until.After(now)) }
+	own := map[string]int{} // active floor owner → GPUs launched for it
+	for i := range floors {
+		if f := &floors[i]; active(f) && f.Owner != "" {
+			own[f.Owner] = 0
+		}
+	}
+	out := map[string]string{}
+	var shared []*Instance
+	for i := range inst {
+		in := &inst[i]
+		if in.State == StateDraining || in.State == StateTerminating || decGPUs(&in.Offering) == 0 {
+			continue
+		}
+		if n, ok := own[in.Floor]; ok {
+			own[in.Floor] = n + decGPUs(&in.Offering)
+			out[in.ID] = in.Floor
+			continue
+		}
+		shared = append(shared, in)
+	}
+	kept := func(in *Instance) bool { return in.State == StateBooting || in.BusyGPUs > 0 }
+	slices.SortFunc(shared, func(a, b *Instance) int {
+		if ka, kb := kept(a), kept(b); ka != kb {
+			if ka {
+				return -1
+			}
+			return 1
+		}
+		pa, pb := a.Offering.PricePerHour/float64(a.Offering.GPUs), b.Offering.PricePerHour/float64(b.Offering.GPUs)
+		if c := cmp.Compare(pa, pb); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	for i := range floors {
+		f := &floors[i]
+		if !active(f) {
+			continue
+		}
+		for need := f.GPUs - own[f.Owner]; need > 0 && len(shared) > 0; shared = shared[1:] {
+			if f.Owner != "" {
+				out[shared[0].ID] = f.Owner
+			}
+			need -= decGPUs(&shared[0].Offering)
+		}
+	}
+	return out
 }
