@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +86,102 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		})
 	}
 	return out, nil
+}
+
+// Holder is the floor that holds an instance.
+type Holder struct {
+	// Floor is the floor's id; Owner the schedule's name, or the principal
+	// who opened the manual burst ("" when its row is gone).
+	Floor string
+	Owner string
+	// Burst is the manual burst's id; "" for a schedule's floor.
+	Burst string
+}
+
+// Holders says which floor holds each of rows (live instances, of any
+// pool) at now, as the pools' ticks count floors: an active floor holds
+// the instances launched for it and those of no active floor it keeps
+// (policy.FloorHolds), so that a manual burst that found capacity launched
+// for queue demand shows it as its own. One no active floor holds is held
+// by the floor it was launched for, if any (a cancelled burst's draining
+// instances); one held by none is absent.
+func (s *Scheduler) Holders(ctx context.Context, rows []state.Instance, now time.Time) (map[string]Holder, error) {
+	byPool := map[string][]*state.Instance{}
+	for i := range rows {
+		byPool[rows[i].Pool] = append(byPool[rows[i].Pool], &rows[i])
+	}
+	out := map[string]Holder{}
+	launchedFor := map[string]Holder{} // floor id → its holder, read once
+	for _, pool := range slices.Sorted(maps.Keys(byPool)) {
+		rs := byPool[pool]
+		if pr, ok := s.pools[pool]; ok { // a pool gone from the config has no floors
+			floors, held, err := s.activeFloors(ctx, pr, now)
+			if err != nil {
+				return nil, err
+			}
+			ins := make([]policy.Instance, 0, len(rs))
+			for _, r := range rs {
+				if in, ok := s.policyInstance(pr, r); ok {
+					ins = append(ins, in)
+				}
+			}
+			for id, owner := range policy.FloorHolds(floors, ins, now) {
+				out[id] = held[owner]
+			}
+		}
+		for _, r := range rs {
+			if _, ok := out[r.ID]; ok || r.Floor == "" {
+				continue
+			}
+			h, ok := launchedFor[r.Floor]
+			if !ok {
+				var err error
+				if h, err = s.floorHolder(ctx, r.Floor); err != nil {
+					return nil, err
+				}
+				launchedFor[r.Floor] = h
+			}
+			out[r.ID] = h
+		}
+	}
+	return out, nil
+}
+
+// activeFloors reads pool pr's floors active at now in the order its tick
+// gives them to the policy (floors), without recording or ending any, and
+// each one's holder by the owner the policy knows it by.
+func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time) ([]policy.Floor, map[string]Holder, error) {
+	pool := &pr.spec.Policy
+	out := policy.ScheduleFloors(*pool, now)
+	held := map[string]Holder{}
+	for _, f := range out {
+		held[f.Owner] = Holder{Floor: scheduleFloorID(pool.Name, f.Owner, f.Until), Owner: f.Owner}
+	}
+	manual, err := s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Kind: state.FloorManual, ActiveAt: now})
+	if err != nil {
+		return nil, nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
+	}
+	for _, fl := range manual {
+		out = append(out, policy.Floor{Kind: policy.FloorManual, Owner: fl.ID, GPUs: fl.GPUs, Until: fl.Until, Offering: fl.Offering})
+		held[fl.ID] = Holder{Floor: fl.ID, Owner: fl.Owner, Burst: fl.ID}
+	}
+	return out, held, nil
+}
+
+// floorHolder is the holder of the floor with id: a schedule's firing by
+// its name, a manual burst by its row.
+func (s *Scheduler) floorHolder(ctx context.Context, id string) (Holder, error) {
+	if name, ok := scheduleName(id); ok {
+		return Holder{Floor: id, Owner: name}, nil
+	}
+	fl, err := s.opts.Store.Floor(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return Holder{Floor: id, Burst: id}, nil
+	}
+	if err != nil {
+		return Holder{}, fmt.Errorf("floor %s: %w", id, err)
+	}
+	return Holder{Floor: id, Owner: fl.Owner, Burst: id}, nil
 }
 
 func scheduleDuration(pool *policy.Pool, name string) time.Duration {

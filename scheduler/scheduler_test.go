@@ -3,11 +3,13 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -536,6 +538,73 @@ func TestCancelledBurstDrainsThenTerminates(t *testing.T) {
 	h.until("terminated", 10*time.Second, 20, func() bool { return len(h.live()) == 0 })
 	if _, err := h.sched.CancelBurst(ctx, "b-nope", "bob"); !errors.Is(err, scheduler.ErrUnknownBurst) {
 		t.Fatalf("cancel of an unknown burst: %v, want ErrUnknownBurst", err)
+	}
+}
+
+// TestHoldersNameTheFloorThatHoldsEachInstance: a manual burst opened
+// while an instance launched for queue demand idles keeps it rather than
+// launching another, and holds it; when a schedule opens, the floors take
+// what no floor launched in their order (the schedule first) and the burst
+// launches what it lacks. Each holder names its floor's owner: the
+// schedule's name, or who opened the burst.
+func TestHoldersNameTheFloorThatHoldsEachInstance(t *testing.T) {
+	p := testPool()
+	p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
+	h := newHarness(t, p)
+	ctx := context.Background()
+	holders := func() map[string]scheduler.Holder {
+		t.Helper()
+		held, err := h.sched.Holders(ctx, h.rows(true), h.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the queue's instance joins", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	queued := h.rows(true)[0].ID
+	h.setDemand(0)
+	if held := holders(); len(held) != 0 {
+		t.Fatalf("before any floor: holders %v, want none", held)
+	}
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 { // past the 5m idle threshold: the burst keeps it
+		h.step(time.Minute)
+	}
+	if rs := h.rows(true); len(rs) != 1 || rs[0].ID != queued || rs[0].State != state.InstanceRunning {
+		t.Fatalf("rows %+v, want only the queue's instance %s, running: the burst keeps it", rs, queued)
+	}
+	byBurst := scheduler.Holder{Floor: fl.ID, Owner: "alice", Burst: fl.ID}
+	if held := holders(); !maps.Equal(held, map[string]scheduler.Holder{queued: byBurst}) {
+		t.Fatalf("holders %v, want %s held by burst %s of alice", held, queued, fl.ID)
+	}
+
+	h.until("the schedule opens at 09:30 and the burst launches", time.Minute, 40, func() bool { return len(h.rows(true)) == 2 })
+	h.step(time.Minute)
+	held := holders()
+	morning := scheduler.Holder{Floor: "schedule/train/morning/" + strconv.FormatInt(t0.Add(90*time.Minute).Unix(), 10), Owner: "morning"}
+	if held[queued] != morning {
+		t.Errorf("%s held by %+v, want the schedule's floor %+v (floors keep what no floor launched in their order)", queued, held[queued], morning)
+	}
+	for _, r := range h.rows(true) {
+		if r.ID != queued && held[r.ID] != byBurst {
+			t.Errorf("%s, launched for the burst, held by %+v, want %+v", r.ID, held[r.ID], byBurst)
+		}
+	}
+	// Cancelled, the burst's own instance ends and is still shown as its.
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.step(10 * time.Second)
+	held = holders()
+	for _, r := range h.rows(true) {
+		if r.ID != queued && (r.State == state.InstanceRunning || held[r.ID] != byBurst) {
+			t.Errorf("the cancelled burst's instance %s: %s, held by %+v; want it ending, held by %+v", r.ID, r.State, held[r.ID], byBurst)
+		}
 	}
 }
 

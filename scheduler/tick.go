@@ -163,25 +163,33 @@ func (s *Scheduler) misconfigured(pr *poolRun, now time.Time) string {
 func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 	out := make([]policy.Instance, 0, len(t.rows))
 	for _, r := range sortedRows(t.rows) {
-		in := policy.Instance{
-			ID: r.ID, Offering: s.rowOffering(t.pr, r), LaunchedAt: r.LaunchedAt, BusyGPUs: r.BusyGPUs,
-			IdleSince: r.IdleSince, DrainStartedAt: r.DrainStartedAt, Floor: t.floorOwner(r.Floor),
+		if in, ok := s.policyInstance(t.pr, r); ok {
+			out = append(out, in)
 		}
-		switch r.State {
-		case state.InstanceBooting:
-			in.State = policy.StateBooting
-		case state.InstanceRunning:
-			in.State, in.ReadyAt = policy.StateRunning, r.JoinedAt
-		case state.InstanceDraining:
-			in.State, in.ReadyAt = policy.StateDraining, r.JoinedAt
-		case state.InstanceTerminating:
-			in.State = policy.StateTerminating
-		default:
-			continue
-		}
-		out = append(out, in)
 	}
 	return append(out, s.pendingInstances(t)...)
+}
+
+// policyInstance is the policy's view of a row of pool pr; false for an
+// ended one.
+func (s *Scheduler) policyInstance(pr *poolRun, r *state.Instance) (policy.Instance, bool) {
+	in := policy.Instance{
+		ID: r.ID, Offering: s.rowOffering(pr, r), LaunchedAt: r.LaunchedAt, BusyGPUs: r.BusyGPUs,
+		IdleSince: r.IdleSince, DrainStartedAt: r.DrainStartedAt, Floor: floorOwner(r.Floor),
+	}
+	switch r.State {
+	case state.InstanceBooting:
+		in.State = policy.StateBooting
+	case state.InstanceRunning:
+		in.State, in.ReadyAt = policy.StateRunning, r.JoinedAt
+	case state.InstanceDraining:
+		in.State, in.ReadyAt = policy.StateDraining, r.JoinedAt
+	case state.InstanceTerminating:
+		in.State = policy.StateTerminating
+	default:
+		return policy.Instance{}, false
+	}
+	return in, true
 }
 
 // pendingInstances stands for the instances the pool's pending intents may
@@ -213,7 +221,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 		for i := recorded[in.ID]; i < in.Count; i++ {
 			out = append(out, policy.Instance{
 				ID: fmt.Sprintf("intent/%s/%d", in.ID, i), Offering: o, State: policy.StateBooting,
-				LaunchedAt: t.now, Floor: t.floorOwner(in.Floor),
+				LaunchedAt: t.now, Floor: floorOwner(in.Floor),
 			})
 		}
 	}
@@ -222,7 +230,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 
 // floorOwner maps a row's floor id to the owner the policy knows the floor
 // by: manual floors by their id, schedule floors by the schedule's name.
-func (t *tick) floorOwner(id string) string {
+func floorOwner(id string) string {
 	if name, ok := scheduleName(id); ok {
 		return name
 	}
