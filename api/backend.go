@@ -231,8 +231,13 @@ type Instance struct {
 	State        string    `json:"state"` // booting, running, draining, terminating
 	LaunchedAt   time.Time `json:"launched_at"`
 	PricePerHour float64   `json:"price_per_hour"`
-	// Floor is the owner of the floor it was launched for, if any, and
-	// Burst the manual burst's ID when that floor is one.
+	// Floor is the owner of the floor that holds it, if any (a schedule's
+	// name, or the principal who opened a manual burst), and Burst the
+	// manual burst's ID when that floor is one. An active floor holds the
+	// instances launched for it and those it keeps from scale-in that no
+	// active floor launched (launched for queue demand, or for a floor that
+	// has ended); an instance no active floor holds is shown with the floor
+	// it was launched for (a cancelled burst's, draining).
 	Floor string `json:"floor,omitempty"`
 	Burst string `json:"burst,omitempty"`
 }
@@ -294,7 +299,8 @@ type Burst struct {
 	State       string    `json:"state"`
 	EndedAt     time.Time `json:"ended_at,omitzero"`
 	CancelledBy string    `json:"cancelled_by,omitempty"`
-	// Instances counts the instances launched for it and still alive.
+	// Instances counts the live instances it holds (see Instance.Floor):
+	// those launched for it and, while it is active, those it keeps.
 	Instances int `json:"instances"`
 }
 

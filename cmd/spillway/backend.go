@@ -89,8 +89,12 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	if err != nil {
 		return api.PoolDetail{}, err
 	}
+	held, err := b.sched.Holders(ctx, rows, b.clock.Now())
+	if err != nil {
+		return api.PoolDetail{}, err
+	}
 	for _, r := range rows {
-		d.Instances = append(d.Instances, apiInstance(r))
+		d.Instances = append(d.Instances, apiInstance(r, held[r.ID]))
 		d.Spend.PerHour += r.PricePerHour
 	}
 	if !st.Time.IsZero() {
@@ -167,16 +171,13 @@ func apiPlan(p policy.Plan, at time.Time) *api.Plan {
 	return out
 }
 
-func apiInstance(r state.Instance) api.Instance {
-	in := api.Instance{
+// apiInstance is row r as the API shows it, held by the floor h.
+func apiInstance(r state.Instance, h scheduler.Holder) api.Instance {
+	return api.Instance{
 		ID: r.ID, Pool: r.Pool, Provider: r.Provider, Offering: r.Offering, InstanceType: r.InstanceType, Zone: r.Zone,
 		Spot: r.Market == string(policy.MarketSpot), GPUs: r.GPUs, BusyGPUs: r.BusyGPUs, State: r.State,
-		LaunchedAt: r.LaunchedAt, PricePerHour: r.PricePerHour, Floor: r.Floor,
+		LaunchedAt: r.LaunchedAt, PricePerHour: r.PricePerHour, Floor: h.Owner, Burst: h.Burst,
 	}
-	if r.Floor != "" && !strings.HasPrefix(r.Floor, "schedule/") {
-		in.Burst = r.Floor
-	}
-	return in
 }
 
 func (b *backend) ManualLimits(_ context.Context, pool string) (api.ManualLimits, error) {
@@ -207,6 +208,10 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 	if err := b.knownPool(q.Pool, len(rows)); err != nil {
 		return nil, err
 	}
+	held, err := b.sched.Holders(ctx, rows, b.clock.Now())
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(rows, func(a, b state.Instance) int { return cmp.Compare(a.ID, b.ID) })
 	out := []api.Instance{}
 	for _, r := range rows {
@@ -216,7 +221,7 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}
-		out = append(out, apiInstance(r))
+		out = append(out, apiInstance(r, held[r.ID]))
 	}
 	return out, nil
 }
@@ -332,11 +337,11 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		return nil, err
 	}
 	slices.SortFunc(fls, func(a, b state.Floor) int { return cmp.Compare(a.ID, b.ID) })
-	counts, err := b.burstInstances(ctx)
+	now := b.clock.Now()
+	counts, err := b.burstInstances(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	now := b.clock.Now()
 	out := []api.Burst{}
 	for _, f := range fls {
 		if f.ID <= q.After {
@@ -354,15 +359,21 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 	return out, nil
 }
 
-func (b *backend) burstInstances(ctx context.Context) (map[string]int, error) {
+// burstInstances counts, by burst id, the live instances each manual burst
+// holds at now: launched for it, or kept by it while it is active.
+func (b *backend) burstInstances(ctx context.Context, now time.Time) (map[string]int, error) {
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Live: true})
 	if err != nil {
 		return nil, err
 	}
+	held, err := b.sched.Holders(ctx, rows, now)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]int{}
-	for _, r := range rows {
-		if r.Floor != "" {
-			out[r.Floor]++
+	for _, h := range held {
+		if h.Burst != "" {
+			out[h.Burst]++
 		}
 	}
 	return out, nil
@@ -422,7 +433,8 @@ func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Bu
 	if err != nil {
 		return api.Burst{}, err
 	}
-	counts, err := b.burstInstances(ctx)
+	now = b.clock.Now() // it holds what it launched, no longer what it kept
+	counts, err := b.burstInstances(ctx, now)
 	if err != nil {
 		return api.Burst{}, err
 	}

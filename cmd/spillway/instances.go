@@ -20,7 +20,8 @@ func newInstancesCmd() *cobra.Command {
 		Long: `Instances lists every cloud instance Spillway has launched and still tracks:
 its pool, offering, instance type, zone, state (booting, running, draining,
 terminating), GPUs running work, launch time, price and the floor (schedule
-or manual burst) it was launched for.`,
+or manual burst) that holds it: the one it was launched for, or an active
+one that keeps it from scale-in.`,
 		Example: `  spillway instances
   spillway instances --pool training -o json`,
 		Args: noArgs,
@@ -50,9 +51,9 @@ or manual burst) it was launched for.`,
 	return cmd
 }
 
-// floorColumn is what the FLOOR column says of an instance: the floor it
-// was launched for, and for a manual burst the burst with its floor's
-// owner when that says more than the burst's ID.
+// floorColumn is what the FLOOR column says of an instance: the floor that
+// holds it, and for a manual burst the burst with its owner when that says
+// more than the burst's ID.
 func floorColumn(i api.Instance) string {
 	switch {
 	case i.Burst == "":

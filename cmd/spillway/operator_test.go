@@ -185,9 +185,9 @@ func TestTokenCreate(t *testing.T) {
 	}
 }
 
-// TestFloorColumn: the FLOOR column names a burst once, with its floor's
-// owner only when that is someone (the real server reports the burst's ID
-// as its floor).
+// TestFloorColumn: the FLOOR column names a burst once, with its owner
+// only when that is someone (the server leaves the owner out when the
+// burst's row is gone; servers before it reported the burst's ID).
 func TestFloorColumn(t *testing.T) {
 	for _, tc := range []struct {
 		in   api.Instance

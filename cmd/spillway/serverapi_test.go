@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,19 +32,23 @@ type apiServer struct {
 
 func startAPIServer(t *testing.T) *apiServer {
 	t.Helper()
+	return startAPIServerWith(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
+		func() string { return `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}` })
+}
+
+// startAPIServerWith is startAPIServer with the queue's and the burst
+// agents' answers given by queue and agent at each request.
+func startAPIServerWith(t *testing.T, queue, agent func() string) *apiServer {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	emu := emulator.New(emulator.Options{Seed: 9, BootDelay: 100 * time.Millisecond})
 	ec2 := httptest.NewServer(emu.EC2Handler())
 	t.Cleanup(ec2.Close)
-	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, `{"job_gpus": [], "oldest_wait_seconds": 0}`)
-	}))
-	t.Cleanup(queue.Close)
-	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
-	}))
-	t.Cleanup(agent.Close)
+	qsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, queue()) }))
+	t.Cleanup(qsrv.Close)
+	asrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, agent()) }))
+	t.Cleanup(asrv.Close)
 	dir := t.TempDir()
 	toks := filepath.Join(dir, "tokens.yaml")
 	cfgText := fmt.Sprintf(`cluster: api-test
@@ -78,7 +83,7 @@ pools:
             url: %s
             job_gpus: job_gpus
             oldest_wait_seconds: oldest_wait_seconds
-`, ec2.URL, agent.URL, queue.URL)
+`, ec2.URL, asrv.URL, qsrv.URL)
 	path := filepath.Join(dir, "spillway.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -162,7 +167,7 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 			return false
 		}
 		for _, in := range ins {
-			if in.State != "running" || in.Burst != b.ID {
+			if in.State != "running" || in.Burst != b.ID || in.Floor != "alice" {
 				return false
 			}
 		}
@@ -271,6 +276,64 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("server stop: %v", err)
+	}
+}
+
+// TestAPIBurstListsTheInstanceItKeeps: a manual burst opened while an
+// instance launched for queue demand runs keeps that instance instead of
+// launching another, and the API says it holds it: `burst list` counts it
+// and the instance names the burst and its owner. The burst listed 0
+// instances, and instances showed the floor's ID where its owner belongs.
+func TestAPIBurstListsTheInstanceItKeeps(t *testing.T) {
+	var queued atomic.Bool
+	queued.Store(true)
+	s := startAPIServerWith(t, func() string {
+		if queued.Load() { // a job the burst instance's free GPUs could take
+			return `{"job_gpus": [8], "oldest_wait_seconds": 600}`
+		}
+		return `{"job_gpus": [], "oldest_wait_seconds": 0}`
+	}, func() string {
+		return `{"node": "burst", "gpus": [` + strings.Repeat(`{"busy": false}, `, 7) + `{"busy": false}]}`
+	})
+	ctx := context.Background()
+	op := s.client(t, s.token(t, "alice", tokens.Operator))
+	var id string
+	eventually(t, "an instance launched for the queue runs", func() bool {
+		ins, err := op.Instances(ctx, "train")
+		if err != nil || len(ins) != 1 || ins[0].State != "running" {
+			return false
+		}
+		if ins[0].Floor != "" || ins[0].Burst != "" {
+			t.Fatalf("the queue's instance %+v names a floor", ins[0])
+		}
+		id = ins[0].ID
+		return true
+	})
+	b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued.Store(false) // from now on only the burst keeps it
+	eventually(t, "the idle instance kept past its threshold for the burst", func() bool {
+		d, err := op.Pool(ctx, "train")
+		return err == nil && d.LastPlan != nil && strings.Contains(strings.Join(d.LastPlan.Notes, "; "), "kept 1 idle instance(s) past their threshold: floors need 8 burst GPUs, 8 held")
+	})
+	bs, err := op.Bursts(ctx, "train", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != b.ID || bs[0].Instances != 1 {
+		t.Errorf("burst list %+v, want burst %s holding 1 instance (the one it keeps)", bs, b.ID)
+	}
+	ins, err := op.Instances(ctx, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || ins[0].ID != id || ins[0].Burst != b.ID || ins[0].Floor != "alice" {
+		t.Errorf("instances %+v, want only %s, held by burst %s whose owner is alice", ins, id, b.ID)
+	}
+	if n := len(s.emu.Instances()); n != 1 {
+		t.Errorf("%d instances on the cloud, want 1: the burst keeps the queue's instead of launching", n)
 	}
 }
 
