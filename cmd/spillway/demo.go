@@ -220,8 +220,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	if o.json {
 		live1 = stderr
 	}
-	lines := &liveLines{w: live1, clock: clk}
-	log := slog.New(newDemoHandler(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: level}), lines))
+	lines := &liveLines{w: live1}
+	log := newDemoLogger(logFile, level, lines, clk)
 
 	// The emulated clouds, on the shared clock, handing out private
 	// addresses from a loopback range of their own so that each burst

@@ -16,6 +16,8 @@ import (
 	"text/template"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/spillway-io/spillway/configs"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/speedclock"
@@ -322,9 +324,8 @@ func summarise(ctx context.Context, srv *server, sum *demoSummary, now time.Time
 // liveLines prints the demo's short live lines: one per decision, and the
 // cluster's and the cloud's events, stamped with simulated time.
 type liveLines struct {
-	mu    sync.Mutex
-	w     io.Writer
-	clock *speedclock.Clock
+	mu sync.Mutex
+	w  io.Writer
 }
 
 // maxLine bounds a live line; demo.log has the whole record.
@@ -390,15 +391,20 @@ var demoEvents = map[string]string{
 	"instance vanished": "vanished ", "swept an instance no state row claims": "swept ",
 }
 
+// newDemoLogger is the demo's logger: every record at level or above in
+// text to w (demo.log), the demo's events also as live lines, all stamped
+// with clk's time, the simulated time the rest of the demo shows.
+func newDemoLogger(w io.Writer, level slog.Leveler, lines *liveLines, clk clock.PassiveClock) *slog.Logger {
+	return slog.New(&demoHandler{full: slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}), lines: lines, clock: clk})
+}
+
 // demoHandler writes every record to the full log and the demo's events
-// also as live lines.
+// also as live lines, restamped with the demo's clock: slog stamps a
+// record with the wall clock.
 type demoHandler struct {
 	full  slog.Handler
 	lines *liveLines
-}
-
-func newDemoHandler(full slog.Handler, lines *liveLines) *demoHandler {
-	return &demoHandler{full: full, lines: lines}
+	clock clock.PassiveClock
 }
 
 func (h *demoHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -406,6 +412,10 @@ func (h *demoHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
+	now := h.clock.Now()
+	if !r.Time.IsZero() { // zero: the record asks for no time
+		r.Time = now
+	}
 	if label, ok := demoEvents[r.Message]; ok && r.Level >= slog.LevelInfo && (r.Message != "launched" || hasAttr(r, "offering")) {
 		var b strings.Builder
 		b.WriteString(label)
@@ -415,7 +425,7 @@ func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
 			}
 			return true
 		})
-		h.lines.printf(h.lines.clock.Now(), "%s", strings.TrimSpace(b.String()))
+		h.lines.printf(now, "%s", strings.TrimSpace(b.String()))
 	}
 	if h.full.Enabled(ctx, r.Level) {
 		return h.full.Handle(ctx, r)
@@ -433,9 +443,9 @@ func hasAttr(r slog.Record, key string) bool {
 }
 
 func (h *demoHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &demoHandler{full: h.full.WithAttrs(as), lines: h.lines}
+	return &demoHandler{full: h.full.WithAttrs(as), lines: h.lines, clock: h.clock}
 }
 
 func (h *demoHandler) WithGroup(name string) slog.Handler {
-	return &demoHandler{full: h.full.WithGroup(name), lines: h.lines}
+	return &demoHandler{full: h.full.WithGroup(name), lines: h.lines, clock: h.clock}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/internal/speedclock"
 )
 
 // The demo tests run `spillway demo` in a child process (this test binary
@@ -423,5 +426,42 @@ func TestDemoOutputClosed(t *testing.T) {
 	// verdict to the closed pipe: what counts is what the demo left.
 	if left, _ := filepath.Glob(filepath.Join(tmp, "spillway-demo-*")); len(left) != 0 {
 		t.Errorf("left behind after its output closed: %v\nstderr:\n%s", left, stderr.String())
+	}
+}
+
+// TestDemoLogOnSimulatedTime: demo.log is stamped with the demo's
+// simulated time, as its live lines, page and decisions are, from every
+// component's logger. It was stamped with the wall clock, so its lines
+// could not be matched with anything else the demo showed.
+func TestDemoLogOnSimulatedTime(t *testing.T) {
+	wall := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	epoch := time.Date(2017, 10, 3, 13, 0, 0, 0, time.UTC)
+	clk, err := speedclock.New(epoch, 1200, wall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full, live bytes.Buffer
+	log := newDemoLogger(&full, slog.LevelDebug, &liveLines{w: &live}, clk)
+	for _, tt := range []struct {
+		log   *slog.Logger
+		msg   string
+		real  time.Duration // wall time passed before it
+		stamp string        // in demo.log
+		line  string        // the live line, "" for none
+	}{
+		{log, "manual burst opened", 0, "time=2017-10-03T13:00:00.000Z", "Tue 13:00  manual burst"},
+		{log.WithGroup("emulator"), "tick", 3 * time.Second, "time=2017-10-03T14:00:00.000Z", ""},
+		{log.With("pool", "train"), "instance joined", 1500 * time.Millisecond, "time=2017-10-03T14:30:00.000Z", "Tue 14:30  joined"},
+	} {
+		wall.SetTime(wall.Now().Add(tt.real))
+		full.Reset()
+		live.Reset()
+		tt.log.Info(tt.msg)
+		if !strings.HasPrefix(full.String(), tt.stamp+" ") {
+			t.Errorf("%q in demo.log: %q, want it stamped %s, the simulated time", tt.msg, full.String(), tt.stamp)
+		}
+		if !strings.HasPrefix(live.String(), tt.line) || (tt.line == "") != (live.Len() == 0) {
+			t.Errorf("%q live line %q, want %q", tt.msg, live.String(), tt.line)
+		}
 	}
 }
