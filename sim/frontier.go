@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // frontierReach is how far above the cheapest point (its mean cost) the
@@ -73,6 +74,7 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 		}
 	}
 	anyOff := false
+	var offRows offLabels
 	// Circles and setting labels are drawn after every policy's lines, the
 	// larger circles first (see markerRadii), so that no policy's point
 	// lies hidden under another's.
@@ -91,8 +93,10 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 				humanSeconds(p.WaitP95S), humanSeconds(p.WaitP95MinS), humanSeconds(p.WaitP95MaxS))
 			if off(p) {
 				anyOff = true
-				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path><text x="%.1f" y="%.1f" fill="%s" font-size="10">%s %s</text>`+"\n",
-					px, T, c, esc(tip), px+8, T+9, c, esc(settingValue(p)), dollars(p.CostUSD))
+				text := strings.TrimSpace(settingValue(p) + " " + dollars(p.CostUSD))
+				row := offRows.place(px+8, text)
+				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path><text class="offlabel" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n",
+					px, T, c, esc(tip), px+8, T+9+offLabelRow*float64(row), c, esc(text))
 				continue
 			}
 			py := y(p.CostUSD)
@@ -181,6 +185,43 @@ func waitStep(maxS float64) float64 {
 		}
 	}
 	return niceStep(maxS/6/(7*86400)) * 7 * 86400
+}
+
+// offLabelRow is how far apart rows of off-chart labels are drawn, and
+// offLabelChar the width a character of their 10-pixel text is taken to
+// have (sans-serif digits are 5.6 pixels wide at that size).
+const offLabelRow, offLabelChar = 11.0, 6.0
+
+// offLabels lays out the labels of the points drawn off the chart, at its
+// top edge: each goes in the first row down from the edge where it
+// overlaps no label placed before it, so that the labels of points at one
+// wait, or less than a label's width apart, are not written over each
+// other.
+type offLabels struct {
+	rows [][][2]float64 // each row's labels' spans across
+}
+
+// place takes a row for a label text that starts at x and returns it,
+// 0 being the top one.
+func (o *offLabels) place(x float64, text string) int {
+	const gap = 4.0
+	end := x + offLabelChar*float64(utf8.RuneCountInString(text))
+	for row := 0; ; row++ {
+		if row == len(o.rows) {
+			o.rows = append(o.rows, nil)
+		}
+		free := true
+		for _, sp := range o.rows[row] {
+			if x < sp[1]+gap && sp[0] < end+gap {
+				free = false
+				break
+			}
+		}
+		if free {
+			o.rows[row] = append(o.rows[row], [2]float64{x, end})
+			return row
+		}
+	}
 }
 
 // pointLabel is a setting's label at a point on the chart, beside the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 type svgShape struct {
 	XMLName xml.Name
 	Class   string `xml:"class,attr"`
+	X       string `xml:"x,attr"`
+	Y       string `xml:"y,attr"`
 	CX      string `xml:"cx,attr"`
 	CY      string `xml:"cy,attr"`
 	R       string `xml:"r,attr"`
@@ -150,6 +153,67 @@ func TestFrontierShowsEveryPolicysPoint(t *testing.T) {
 					if math.Hypot(a.x-b.x, a.y-b.y)+a.r <= b.r+1 {
 						t.Errorf("%s's point (r %.0f at %.1f,%.1f) is hidden under %s's (r %.0f at %.1f,%.1f)", a.label, a.r, a.x, a.y, b.label, b.r, b.x, b.y)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestFrontierOffChartLabelsApart: the labels of points drawn off the
+// chart at its top edge do not overlap: two at one wait (a policy's
+// settings, or two policies) wrote their settings and costs over each
+// other, into an unreadable smudge. Labels with room beside each other
+// stay on the edge's row.
+func TestFrontierOffChartLabelsApart(t *testing.T) {
+	pt := func(policy, setting string, cost, wait float64) SweepPoint {
+		return SweepPoint{Policy: policy, Setting: setting, CostUSD: cost, CostMinUSD: cost - 500, CostMaxUSD: cost + 500, WaitP95S: wait, WaitP95MinS: wait - 10, WaitP95MaxS: wait + 10}
+	}
+	on := pt("spillway", "", 171000, 2000) // sets the chart's cost range
+	for _, tt := range []struct {
+		name    string
+		pts     []SweepPoint
+		oneRow  bool // every label on the edge's row
+		wantOff int
+	}{
+		{"two policies at one wait", []SweepPoint{on, pt("threshold", "", 342000, 200), pt("per-job", "", 350500, 200)}, false, 2},
+		{"one policy's settings at one wait", []SweepPoint{on, pt("threshold", "threshold.up=0.8", 342000, 200), pt("threshold", "threshold.up=0.9", 342100, 200), pt("threshold", "threshold.up=0.95", 342200, 200)}, false, 3},
+		{"a few pixels apart", []SweepPoint{on, pt("threshold", "", 342000, 200), pt("per-job", "", 350500, 230)}, false, 2},
+		{"far apart", []SweepPoint{on, pt("threshold", "", 342000, 200), pt("per-job", "", 350500, 1500)}, true, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteFrontier(&buf, "t", tt.pts); err != nil {
+				t.Fatal(err)
+			}
+			type box struct {
+				text           string
+				x0, y0, x1, y1 float64
+			}
+			var labels []box
+			for _, s := range parseSVG(t, buf.Bytes()) {
+				if s.Class == "offlabel" {
+					x, y := num(t, s.X), num(t, s.Y)
+					// 10-pixel text: at most 6 pixels a character, 10 high above its baseline.
+					labels = append(labels, box{s.Text, x, y - 10, x + 6*float64(len([]rune(s.Text))), y})
+				}
+			}
+			if len(labels) != tt.wantOff {
+				t.Fatalf("%d off-chart labels, want %d\n%s", len(labels), tt.wantOff, buf.String())
+			}
+			for _, p := range tt.pts[1:] {
+				want := strings.TrimSpace(settingValue(p) + " " + dollars(p.CostUSD))
+				if !slices.ContainsFunc(labels, func(b box) bool { return b.text == want }) {
+					t.Errorf("no off-chart label %q among %+v", want, labels)
+				}
+			}
+			for i, a := range labels {
+				for _, b := range labels[i+1:] {
+					if a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 {
+						t.Errorf("off-chart labels %q (%.1f,%.1f) and %q (%.1f,%.1f) overlap", a.text, a.x0, a.y1, b.text, b.x0, b.y1)
+					}
+				}
+				if tt.oneRow && a.y1 != labels[0].y1 {
+					t.Errorf("label %q drawn at y %.1f, want on the edge's row (y %.1f) with room beside the others", a.text, a.y1, labels[0].y1)
 				}
 			}
 		})
