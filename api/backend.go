@@ -207,7 +207,9 @@ type ManualLimits struct {
 
 // Floor keeps at least GPUs burst GPUs in a pool until Until.
 type Floor struct {
-	Kind     string    `json:"kind"` // schedule or manual
+	Kind string `json:"kind"` // schedule or manual
+	// Owner is the schedule's name, or the principal who opened the
+	// manual burst (as on the instances it holds).
 	Owner    string    `json:"owner"`
 	Reason   string    `json:"reason,omitempty"`
 	GPUs     int       `json:"gpus"`

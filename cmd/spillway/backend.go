@@ -78,7 +78,15 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	for _, f := range snap.Floors {
 		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
 		if f.Kind == policy.FloorManual {
-			af.Burst = f.Owner
+			// The policy knows a burst by its ID; its owner is the
+			// principal who opened it, as on its instances.
+			af.Burst, af.Owner = f.Owner, ""
+			switch fl, err := b.store.Floor(ctx, f.Owner); {
+			case err == nil:
+				af.Owner = fl.Owner
+			case !errors.Is(err, state.ErrNotFound):
+				return api.PoolDetail{}, err
+			}
 		}
 		d.Floors = append(d.Floors, af)
 	}

@@ -159,7 +159,7 @@ pools:
 	// database.
 	eventually(t, "the follower shows the burst's floor and spend", func() bool {
 		d, err := client(follow).Pool(ctx, "train")
-		return err == nil && len(d.Floors) == 1 && d.Floors[0].Burst == b.ID && d.Floors[0].GPUs == 8 && d.Spend.Accrued > 0
+		return err == nil && len(d.Floors) == 1 && d.Floors[0].Burst == b.ID && d.Floors[0].Owner == "alice" && d.Floors[0].GPUs == 8 && d.Spend.Accrued > 0
 	})
 
 	// An offering held out of launches as unused is stored, as the leader

@@ -173,6 +173,11 @@ func TestAPIManualBurstOnTheEmulator(t *testing.T) {
 		}
 		return true
 	})
+	// The pool shows the burst's floor by the burst's ID and, as on its
+	// instances, the principal who opened it.
+	if d, err := viewer.Pool(ctx, "train"); err != nil || len(d.Floors) != 1 || d.Floors[0].Burst != b.ID || d.Floors[0].Owner != "alice" {
+		t.Errorf("the pool's floors are %+v (%v), want the burst %s owned by alice", d.Floors, err, b.ID)
+	}
 	// Several callers cancel the burst at once: exactly one is told it
 	// cancelled it, the others get 409, and the audit log says it once.
 	const cancellers = 8

@@ -203,8 +203,8 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	d.Floors = d.Floors[:0]
 	for _, f := range fls {
 		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
-		if f.Kind == state.FloorManual { // as the leader shows them: by the burst's ID
-			af.Owner, af.Burst = f.ID, f.ID
+		if f.Kind == state.FloorManual {
+			af.Burst = f.ID
 		}
 		d.Floors = append(d.Floors, af)
 	}
