@@ -10,7 +10,8 @@ import (
 // TestFloorHolds: each active floor holds the instances launched for it
 // and, when those fall short, keeps instances of no active floor (queue
 // demand's, an ended floor's), busy or booting ones first, then the
-// cheapest; what no active floor needs is held by none.
+// cheapest, then the last by ID (the order scale-in keeps them in); what
+// no active floor needs is held by none.
 func TestFloorHolds(t *testing.T) {
 	now := dtT0
 	p4d, g6e := dtP4d(), dtG6e()
@@ -38,16 +39,16 @@ func TestFloorHolds(t *testing.T) {
 			name:   "its own instances first, then only what it lacks",
 			floors: []Floor{manual("b-1", 12)},
 			inst:   []Instance{inst("i-own", p4d, StateRunning, 0, "b-1"), inst("i-q1", g6e, StateRunning, 0, ""), inst("i-q2", g6e, StateRunning, 0, "")},
-			want:   map[string]string{"i-own": "b-1", "i-q1": "b-1"},
+			want:   map[string]string{"i-own": "b-1", "i-q2": "b-1"},
 		},
 		{
-			name:   "busy before idle, then the cheapest per GPU",
+			name:   "busy before idle, then the cheapest",
 			floors: []Floor{manual("b-1", 8)},
 			inst:   []Instance{inst("i-cheap", g6e, StateRunning, 0, ""), inst("i-busy", p4d, StateRunning, 3, "")},
 			want:   map[string]string{"i-busy": "b-1"},
 		},
 		{
-			name:   "the cheapest idle one (g6e $2.62 per GPU-hour against p4d's $2.75)",
+			name:   "the cheapest idle one (g6e at $10.49 an hour against p4d at $21.96)",
 			floors: []Floor{manual("b-1", 4)},
 			inst:   []Instance{inst("i-p4d", p4d, StateRunning, 0, ""), inst("i-g6e", g6e, StateRunning, 0, "")},
 			want:   map[string]string{"i-g6e": "b-1"},
@@ -56,7 +57,7 @@ func TestFloorHolds(t *testing.T) {
 			name:   "floors in order share what no floor launched",
 			floors: []Floor{{Kind: FloorSchedule, Owner: "weekday", GPUs: 8, Until: now.Add(time.Hour)}, manual("b-1", 8)},
 			inst:   []Instance{inst("i-a", p4d, StateRunning, 0, ""), inst("i-b", p4d, StateRunning, 0, ""), inst("i-c", p4d, StateRunning, 0, "")},
-			want:   map[string]string{"i-a": "weekday", "i-b": "b-1"},
+			want:   map[string]string{"i-c": "weekday", "i-b": "b-1"},
 		},
 		{
 			name:   "an ended floor's instance is kept by an active one",
@@ -104,5 +105,46 @@ func TestFloorHoldsAgreesWithDecide(t *testing.T) {
 	want := map[string]string{"i-queue": "b-1"}
 	if got := FloorHolds(floors, inst, now); !maps.Equal(got, want) {
 		t.Errorf("FloorHolds = %v, want %v: the instance Decide keeps for the floor", got, want)
+	}
+}
+
+// TestFloorHoldsKeepsWhatScaleInKeeps: of idle instances no floor
+// launched, the ones FloorHolds gives a floor are the ones scale-in keeps
+// for it, which drains the costliest instance first (by its price, not
+// per GPU) and, between equal prices, the first by ID.
+func TestFloorHoldsKeepsWhatScaleInKeeps(t *testing.T) {
+	now := dtT0
+	perSec := func(o Offering) Offering { o.Billing = BillingPerSecond; return o }
+	big := perSec(dtP4d()) // $21.96 for 8 GPUs: $2.75 per GPU
+	small := perSec(dtG6e())
+	small.PricePerHour = 12 // $12 for 4 GPUs: $3 per GPU, cheaper in all
+	idle := func(id string, o Offering) Instance {
+		return dtIdle(dtInst(id, o, StateRunning, now.Add(-2*time.Hour), 0), now.Add(-time.Hour))
+	}
+	for _, tt := range []struct {
+		name   string
+		floorG int
+		inst   []Instance
+		offs   []Offering
+		kept   string
+	}{
+		{"the cheaper in all, dearer per GPU", 4, []Instance{idle("i-big", big), idle("i-small", small)}, []Offering{big, small}, "i-small"},
+		{"equal prices: the last by ID", 8, []Instance{idle("i-a", big), idle("i-b", big)}, []Offering{big}, "i-b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			floors := []Floor{{Kind: FloorManual, Owner: "b-1", GPUs: tt.floorG, Until: now.Add(time.Hour)}}
+			p := Decide(dtPool(tt.offs...), Snapshot{Time: now, Floors: floors}, tt.inst, Spend{}, now)
+			drained := map[string]bool{}
+			for _, id := range dtIDs(p.Drains) {
+				drained[id] = true
+			}
+			if len(p.Launches) != 0 || len(drained) != len(tt.inst)-1 || drained[tt.kept] {
+				t.Fatalf("Decide launched %+v and drained %v, want nothing launched and all but %s drained", p.Launches, dtIDs(p.Drains), tt.kept)
+			}
+			want := map[string]string{tt.kept: "b-1"}
+			if got := FloorHolds(floors, tt.inst, now); !maps.Equal(got, want) {
+				t.Errorf("FloorHolds = %v, want %v: the instance Decide keeps for the floor", got, want)
+			}
+		})
 	}
 }

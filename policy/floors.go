@@ -149,10 +149,11 @@ func (e *decEnv) floorOwnerActive(owner string) bool {
 // that has ended) cover the floors in their order, each floor keeping them
 // until its own GPUs and those it keeps reach its GPUs. They are taken in
 // the order scale-in keeps them: booting or busy ones first (idleness
-// never drains them), then the cheapest per GPU (scale-in lets the
-// costliest go first), then by ID. Draining and terminating instances are
-// held by none, and an instance absent from the map is held by no active
-// floor. Like Decide, it is pure; now is the evaluation time.
+// never drains them), then the cheapest by price per hour, then the last
+// by ID (scale-in drains the costliest first, then the first by ID).
+// Draining and terminating instances are held by none, and an instance
+// absent from the map is held by no active floor. Like Decide, it is pure;
+// now is the evaluation time.
 func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]string {
 	active := func(f *Floor) bool { return f.GPUs > 0 && (f.Until.IsZero() || f.Until.After(now)) }
 	own := map[string]int{} // active floor owner → GPUs launched for it
@@ -183,11 +184,10 @@ func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]strin
 			}
 			return 1
 		}
-		pa, pb := a.Offering.PricePerHour/float64(a.Offering.GPUs), b.Offering.PricePerHour/float64(b.Offering.GPUs)
-		if c := cmp.Compare(pa, pb); c != 0 {
+		if c := cmp.Compare(a.Offering.PricePerHour, b.Offering.PricePerHour); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(b.ID, a.ID)
 	})
 	for i := range floors {
 		f := &floors[i]
