@@ -104,14 +104,30 @@ type Holder struct {
 // (policy.FloorHolds), so that a manual burst that found capacity launched
 // for queue demand shows it as its own. One no active floor holds is held
 // by the floor it was launched for, if any (a cancelled burst's draining
-// instances); one held by none is absent.
+// instances); one held by none is absent. A cancelled burst's instances
+// that the next tick drains (drainCancelled, before the policy counts
+// what floors hold) are kept by no other floor.
 func (s *Scheduler) Holders(ctx context.Context, rows []state.Instance, now time.Time) (map[string]Holder, error) {
 	byPool := map[string][]*state.Instance{}
 	for i := range rows {
 		byPool[rows[i].Pool] = append(byPool[rows[i].Pool], &rows[i])
 	}
 	out := map[string]Holder{}
-	launchedFor := map[string]Holder{} // floor id → its holder, read once
+	floorRows := map[string]state.Floor{} // manual floor id → its row (zero when gone), read once
+	floorRow := func(id string) (state.Floor, error) {
+		if fl, ok := floorRows[id]; ok {
+			return fl, nil
+		}
+		fl, err := s.opts.Store.Floor(ctx, id)
+		if errors.Is(err, state.ErrNotFound) {
+			fl, err = state.Floor{}, nil
+		}
+		if err != nil {
+			return state.Floor{}, fmt.Errorf("floor %s: %w", id, err)
+		}
+		floorRows[id] = fl
+		return fl, nil
+	}
 	for _, pool := range slices.Sorted(maps.Keys(byPool)) {
 		rs := byPool[pool]
 		if pr, ok := s.pools[pool]; ok { // a pool gone from the config has no floors
@@ -121,9 +137,20 @@ func (s *Scheduler) Holders(ctx context.Context, rows []state.Instance, now time
 			}
 			ins := make([]policy.Instance, 0, len(rs))
 			for _, r := range rs {
-				if in, ok := s.policyInstance(pr, r); ok {
-					ins = append(ins, in)
+				in, ok := s.policyInstance(pr, r)
+				if !ok {
+					continue
 				}
+				if _, active := held[in.Floor]; !active && cancelDrains(r) {
+					fl, err := floorRow(r.Floor)
+					if err != nil {
+						return nil, err
+					}
+					if cancelled(fl) {
+						continue
+					}
+				}
+				ins = append(ins, in)
 			}
 			for id, owner := range policy.FloorHolds(floors, ins, now) {
 				out[id] = held[owner]
@@ -133,15 +160,15 @@ func (s *Scheduler) Holders(ctx context.Context, rows []state.Instance, now time
 			if _, ok := out[r.ID]; ok || r.Floor == "" {
 				continue
 			}
-			h, ok := launchedFor[r.Floor]
-			if !ok {
-				var err error
-				if h, err = s.floorHolder(ctx, r.Floor); err != nil {
-					return nil, err
-				}
-				launchedFor[r.Floor] = h
+			if name, ok := scheduleName(r.Floor); ok {
+				out[r.ID] = Holder{Floor: r.Floor, Owner: name}
+				continue
 			}
-			out[r.ID] = h
+			fl, err := floorRow(r.Floor)
+			if err != nil {
+				return nil, err
+			}
+			out[r.ID] = Holder{Floor: r.Floor, Owner: fl.Owner, Burst: r.Floor}
 		}
 	}
 	return out, nil
@@ -168,22 +195,6 @@ func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time
 	return out, held, nil
 }
 
-// floorHolder is the holder of the floor with id: a schedule's firing by
-// its name, a manual burst by its row.
-func (s *Scheduler) floorHolder(ctx context.Context, id string) (Holder, error) {
-	if name, ok := scheduleName(id); ok {
-		return Holder{Floor: id, Owner: name}, nil
-	}
-	fl, err := s.opts.Store.Floor(ctx, id)
-	if errors.Is(err, state.ErrNotFound) {
-		return Holder{Floor: id, Burst: id}, nil
-	}
-	if err != nil {
-		return Holder{}, fmt.Errorf("floor %s: %w", id, err)
-	}
-	return Holder{Floor: id, Owner: fl.Owner, Burst: id}, nil
-}
-
 func scheduleDuration(pool *policy.Pool, name string) time.Duration {
 	for i, sc := range pool.Schedules {
 		if sc.Name == name || (sc.Name == "" && name == fmt.Sprintf("schedule[%d]", i)) {
@@ -193,15 +204,26 @@ func scheduleDuration(pool *policy.Pool, name string) time.Duration {
 	return 0
 }
 
+// cancelDrains reports whether drainCancelled drains row r when the
+// manual burst it was launched for is cancelled.
+func cancelDrains(r *state.Instance) bool {
+	if r.Floor == "" || strings.HasPrefix(r.Floor, scheduleFloorPrefix) {
+		return false
+	}
+	return r.State == state.InstanceBooting || r.State == state.InstanceRunning
+}
+
+// cancelled reports whether floor row fl is a cancelled one.
+func cancelled(fl state.Floor) bool {
+	return !fl.EndedAt.IsZero() && strings.HasPrefix(fl.EndReason, cancelledPrefix)
+}
+
 // drainCancelled drains the instances of manual bursts that were cancelled:
 // their work finishes, then the policy terminates them.
 func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
 	cache := map[string]state.Floor{}
 	for _, r := range sortedRows(t.rows) {
-		if r.Floor == "" || strings.HasPrefix(r.Floor, scheduleFloorPrefix) {
-			continue
-		}
-		if r.State != state.InstanceBooting && r.State != state.InstanceRunning {
+		if !cancelDrains(r) {
 			continue
 		}
 		fl, ok := cache[r.Floor]
@@ -217,7 +239,7 @@ func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
 			}
 			cache[r.Floor] = fl
 		}
-		if fl.EndedAt.IsZero() || !strings.HasPrefix(fl.EndReason, cancelledPrefix) {
+		if !cancelled(fl) {
 			continue
 		}
 		s.drain(ctx, t, r, fmt.Sprintf("manual burst %s %s", fl.ID, fl.EndReason))

@@ -608,6 +608,40 @@ func TestHoldersNameTheFloorThatHoldsEachInstance(t *testing.T) {
 	}
 }
 
+// TestHoldersLeaveACancelledBurstsInstancesToIt: between a burst's
+// cancel and the tick that drains its instances, no other floor keeps
+// them, as the tick drains them before the policy counts what floors
+// hold: a schedule the pool's limit keeps short does not take the
+// cancelled burst's instance as its own.
+func TestHoldersLeaveACancelledBurstsInstancesToIt(t *testing.T) {
+	p := testPool()
+	p.Limits.MaxGPUs = 8 // one instance: the schedule cannot launch beside the burst's
+	p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
+	h := newHarness(t, p)
+	ctx := context.Background()
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.until("the schedule opens at 09:30", time.Minute, 40, func() bool { return !h.clk.Now().Before(t0.Add(30 * time.Minute)) })
+	h.step(time.Minute)
+	rs := h.rows(true)
+	if len(rs) != 1 || rs[0].Floor != fl.ID || rs[0].State != state.InstanceRunning {
+		t.Fatalf("rows %+v, want the burst's one instance running", rs)
+	}
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	held, err := h.sched.Holders(ctx, h.rows(true), h.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := scheduler.Holder{Floor: fl.ID, Owner: "alice", Burst: fl.ID}
+	if held[rs[0].ID] != want {
+		t.Errorf("at once after the cancel, %s held by %+v, want %+v: the next tick drains it", rs[0].ID, held[rs[0].ID], want)
+	}
+}
+
 func TestScheduleOpensAndClosesOnTimeAcrossRestart(t *testing.T) {
 	p := testPool()
 	p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
