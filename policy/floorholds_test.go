@@ -148,3 +148,31 @@ func TestFloorHoldsKeepsWhatScaleInKeeps(t *testing.T) {
 		})
 	}
 }
+
+// TestFloorHoldsCountsAFloorsSurplus: floors keep capacity together, as
+// scale-in and the floors stage count it: what a floor launched beyond its
+// GPUs (a whole instance for a part of it) covers another floor, which
+// then keeps no instance launched for queue demand; scale-in drains it.
+func TestFloorHoldsCountsAFloorsSurplus(t *testing.T) {
+	now := dtT0
+	perSec := dtP4d()
+	perSec.Billing = BillingPerSecond
+	idle := func(id, floor string) Instance {
+		in := dtIdle(dtInst(id, perSec, StateRunning, now.Add(-2*time.Hour), 0), now.Add(-time.Hour))
+		in.Floor = floor
+		return in
+	}
+	floors := []Floor{
+		{Kind: FloorManual, Owner: "b-1", GPUs: 6, Until: now.Add(time.Hour)},
+		{Kind: FloorManual, Owner: "b-2", GPUs: 2, Until: now.Add(time.Hour)},
+	}
+	inst := []Instance{idle("i-b1", "b-1"), idle("i-queue", "")}
+	p := Decide(dtPool(perSec), Snapshot{Time: now, Floors: floors}, inst, Spend{}, now)
+	if len(p.Launches) != 0 || !reflect.DeepEqual(dtIDs(p.Drains), []string{"i-queue"}) {
+		t.Fatalf("Decide launched %+v and drained %v, want nothing launched and i-queue drained", p.Launches, dtIDs(p.Drains))
+	}
+	want := map[string]string{"i-b1": "b-1"}
+	if got := FloorHolds(floors, inst, now); !maps.Equal(got, want) {
+		t.Errorf("FloorHolds = %v, want %v: b-1's 2 GPUs beyond its 6 cover b-2, and Decide drains i-queue", got, want)
+	}
+}

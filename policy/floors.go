@@ -147,7 +147,10 @@ func (e *decEnv) floorOwnerActive(owner string) bool {
 // instances launched for it (Instance.Floor is its owner), and the
 // instances of no active floor (launched for queue demand, or for a floor
 // that has ended) cover the floors in their order, each floor keeping them
-// until its own GPUs and those it keeps reach its GPUs. They are taken in
+// until its own GPUs and those it keeps reach its GPUs, and the floors
+// together keep no more than they lack beyond what they launched (one
+// floor's surplus, a whole instance launched for part of one, covers
+// another). They are taken in
 // the order scale-in keeps them: booting or busy ones first (idleness
 // never drains them), then the cheapest by price per hour, then the last
 // by ID (scale-in drains the costliest first, then the first by ID).
@@ -189,16 +192,28 @@ func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]strin
 		}
 		return strings.Compare(b.ID, a.ID)
 	})
+	// What the active floors lack together: what one launched beyond its
+	// GPUs covers another, as scale-in and launchFloors count capacity.
+	short := 0
+	for i := range floors {
+		if f := &floors[i]; active(f) {
+			short += f.GPUs
+		}
+	}
+	for _, n := range own {
+		short -= n
+	}
 	for i := range floors {
 		f := &floors[i]
 		if !active(f) {
 			continue
 		}
-		for need := f.GPUs - own[f.Owner]; need > 0 && len(shared) > 0; shared = shared[1:] {
+		for need := min(f.GPUs-own[f.Owner], short); need > 0 && len(shared) > 0; shared = shared[1:] {
 			if f.Owner != "" {
 				out[shared[0].ID] = f.Owner
 			}
-			need -= decGPUs(&shared[0].Offering)
+			g := decGPUs(&shared[0].Offering)
+			need, short = need-g, short-g
 		}
 	}
 	return out
