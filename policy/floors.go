@@ -4,10 +4,8 @@ package policy
 // at no less than their GPUs.
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -187,10 +185,7 @@ func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]strin
 			}
 			return 1
 		}
-		if c := cmp.Compare(a.Offering.PricePerHour, b.Offering.PricePerHour); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
+		return drainFirst(b, a)
 	})
 	// What the active floors lack together: what one launched beyond its
 	// GPUs covers another, as scale-in and launchFloors count capacity.

@@ -204,6 +204,16 @@ func (e *decEnv) releaseWhy(t decText, o *Offering, launched time.Time) decText 
 	}
 }
 
+// drainFirst orders instances as scale-in drains them, of those alike as
+// to floors: the costliest by its price per hour first, then the first by
+// ID. FloorHolds keeps them in the reverse order.
+func drainFirst(x, y *Instance) int {
+	if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
+		return c
+	}
+	return strings.Compare(x.ID, y.ID)
+}
+
 // scaleIn drains idle instances that have idled past their threshold and
 // whose billing lets them go, unless pending work needs them or the pool
 // would fall below its floors. Instances of no active floor go first, then
@@ -222,10 +232,7 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 			}
 			return -1
 		}
-		if c := cmp.Compare(y.Offering.PricePerHour, x.Offering.PricePerHour); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID, y.ID)
+		return drainFirst(x, y)
 	})
 	keptForWork, keptForFloor := 0, 0
 	// The scheduler starts a job on a node that fits it within seconds: an
