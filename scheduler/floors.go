@@ -80,12 +80,18 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		if fl.Kind != state.FloorManual || t.now.Before(fl.Start) {
 			continue
 		}
-		out = append(out, policy.Floor{
-			Kind: policy.FloorManual, Owner: fl.ID, GPUs: fl.GPUs, Until: fl.Until, Offering: fl.Offering,
-			Reason: fmt.Sprintf("manual burst %s by %s: %s", fl.ID, fl.Owner, fl.Reason),
-		})
+		out = append(out, manualFloor(fl))
 	}
 	return out, nil
+}
+
+// manualFloor is a manual burst's floor as the policy knows it: by the
+// burst's ID.
+func manualFloor(fl state.Floor) policy.Floor {
+	return policy.Floor{
+		Kind: policy.FloorManual, Owner: fl.ID, GPUs: fl.GPUs, Until: fl.Until, Offering: fl.Offering,
+		Reason: fmt.Sprintf("manual burst %s by %s: %s", fl.ID, fl.Owner, fl.Reason),
+	}
 }
 
 // Holder is the floor that holds an instance.
@@ -189,7 +195,7 @@ func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time
 		return nil, nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
 	}
 	for _, fl := range manual {
-		out = append(out, policy.Floor{Kind: policy.FloorManual, Owner: fl.ID, GPUs: fl.GPUs, Until: fl.Until, Offering: fl.Offering})
+		out = append(out, manualFloor(fl))
 		held[fl.ID] = Holder{Floor: fl.ID, Owner: fl.Owner, Burst: fl.ID}
 	}
 	return out, held, nil
