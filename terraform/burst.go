@@ -104,12 +104,6 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 		b.stale = rec
 	}
 	tf, err := tfexec.NewTerraform(dir, p.binary)
-	if err == nil {
-		err = tf.SetEnv(p.env)
-	}
-	if err == nil {
-		err = tf.SetWaitDelay(p.opts.waitDelay)
-	}
 	if err != nil {
 		unlock()
 		return nil, nil, err
@@ -159,7 +153,7 @@ func (b *burst) prepare(ctx context.Context) error {
 		v := strings.ReplaceAll(b.p.cfg.BackendConfig[k], "{burst}", b.key)
 		opts = append(opts, tfexec.BackendConfig(k+"="+v))
 	}
-	if err := b.run(ctx, "init", func(w io.Writer) error {
+	if err := b.run(ctx, "init", func(ctx context.Context, _ io.Writer) error {
 		return b.tf.Init(ctx, opts...)
 	}); err != nil {
 		return err
@@ -187,9 +181,6 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 		return nil
 	}
 	tf, err := tfexec.NewTerraform(p.snapshot, p.binary)
-	if err == nil {
-		err = tf.SetEnv(p.env)
-	}
 	if err != nil {
 		return err
 	}
@@ -200,7 +191,9 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	}
 	tf.SetStdout(f)
 	tf.SetStderr(f)
-	err = tf.Init(ctx, tfexec.Upgrade(false))
+	err = p.runTerraform(ctx, tf, newRunMark(), p.log.With("module_version", p.version, "op", "init"), func(ctx context.Context) error {
+		return tf.Init(ctx, tfexec.Upgrade(false))
+	})
 	f.Close()
 	if err != nil {
 		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
@@ -215,7 +208,7 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 // output in a log of its own. A command refused because the backend's
 // state lock is held by a run known dead is retried once after Terraform
 // force-unlocks it.
-func (b *burst) run(ctx context.Context, op string, cmd func(w io.Writer) error) error {
+func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	err := b.runOnce(ctx, op, cmd)
 	var re *RunError
 	if err == nil || b.stale == nil || !errors.As(err, &re) {
@@ -229,7 +222,7 @@ func (b *burst) run(ctx context.Context, op string, cmd func(w io.Writer) error)
 		return err
 	}
 	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID)
-	if uerr := b.runOnce(ctx, "force-unlock", func(w io.Writer) error {
+	if uerr := b.runOnce(ctx, "force-unlock", func(ctx context.Context, _ io.Writer) error {
 		return b.tf.ForceUnlock(ctx, id)
 	}); uerr != nil {
 		return errors.Join(err, uerr)
@@ -273,8 +266,9 @@ func lockHolder(diags string) (id, who string) {
 	return infoID, infoWho
 }
 
-func (b *burst) runOnce(ctx context.Context, op string, cmd func(w io.Writer) error) error {
+func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	now := b.p.opts.clock()
+	mark := newRunMark()
 	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now})
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
@@ -291,12 +285,14 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(w io.Writer) er
 	// closed log left behind would cut the next command's output short.
 	b.tf.SetStdout(f)
 	b.tf.SetStderr(f)
-	runErr := cmd(f)
+	runErr := b.p.runTerraform(ctx, b.tf, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), func(ctx context.Context) error {
+		return cmd(ctx, f)
+	})
 	b.tf.SetStdout(io.Discard)
 	b.tf.SetStderr(io.Discard)
 	f.Close()
-	// The command is over (Terraform exited or was killed): no run holds
-	// the backend's lock any more.
+	// The command is over (Terraform exited or was killed, and with it
+	// every process it started): no run holds the backend's lock any more.
 	_ = os.Remove(filepath.Join(b.dir, runFile))
 	b.pruneLogs()
 	b.p.log.Debug("terraform", "burst", b.key, "op", op, "took", time.Since(start), "err", runErr, "log", logPath)
@@ -435,28 +431,28 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	}
 	varFile := tfexec.VarFile(varsFile)
 	var logPath string
-	jsonRun := func(op string, fn func(w io.Writer) error) error {
-		return b.run(ctx, op, func(w io.Writer) error {
+	jsonRun := func(op string, fn func(ctx context.Context, w io.Writer) error) error {
+		return b.run(ctx, op, func(ctx context.Context, w io.Writer) error {
 			if f, ok := w.(*os.File); ok {
 				logPath = f.Name()
 			}
-			return fn(w)
+			return fn(ctx, w)
 		})
 	}
 	var err error
 	if l.desired() == 0 {
-		err = jsonRun("destroy", func(w io.Writer) error {
+		err = jsonRun("destroy", func(ctx context.Context, w io.Writer) error {
 			return b.tf.DestroyJSON(ctx, w, varFile)
 		})
 	} else {
 		var changes bool
-		err = jsonRun("plan", func(w io.Writer) error {
+		err = jsonRun("plan", func(ctx context.Context, w io.Writer) error {
 			var perr error
 			changes, perr = b.tf.PlanJSON(ctx, w, varFile, tfexec.Out(planFile))
 			return perr
 		})
 		if err == nil && changes {
-			err = jsonRun("apply", func(w io.Writer) error {
+			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
 				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 			})
 		}
@@ -475,7 +471,7 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, strict bool) error {
 	outs, ok := outputsOf(logPath)
 	if !ok {
-		err := b.run(ctx, "output", func(w io.Writer) error {
+		err := b.run(ctx, "output", func(ctx context.Context, _ io.Writer) error {
 			var oerr error
 			outs, oerr = b.tf.Output(ctx)
 			return oerr

@@ -79,7 +79,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 		changes bool
 		logPath string
 	)
-	err = b.run(ctx, "refresh-plan", func(w io.Writer) error {
+	err = b.run(ctx, "refresh-plan", func(ctx context.Context, w io.Writer) error {
 		if f, ok := w.(*os.File); ok {
 			logPath = f.Name()
 		}
@@ -94,7 +94,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 	if !changes {
 		return d, nil
 	}
-	if err := b.run(ctx, "apply", func(w io.Writer) error {
+	if err := b.run(ctx, "apply", func(ctx context.Context, w io.Writer) error {
 		if f, ok := w.(*os.File); ok {
 			logPath = f.Name()
 		}

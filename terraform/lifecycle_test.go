@@ -200,6 +200,10 @@ func TestNewRejectsAModuleOutsideTheContract(t *testing.T) {
 // stateServer is a Terraform http backend: state by path, and a lock that
 // stays held until UNLOCK, as a remote backend's does when its holder dies.
 type stateServer struct {
+	// writeDelay makes each state write take this long; a write whose
+	// client is gone by then is dropped, as a slow backend's would be.
+	writeDelay time.Duration
+
 	mu      sync.Mutex
 	states  map[string][]byte
 	locks   map[string][]byte
@@ -207,9 +211,16 @@ type stateServer struct {
 }
 
 func (s *stateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Method == http.MethodPost && s.writeDelay > 0 {
+		select {
+		case <-time.After(s.writeDelay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	body, _ := io.ReadAll(r.Body)
 	name := r.URL.Path
 	switch r.Method {
 	case http.MethodGet:

@@ -39,6 +39,10 @@ const (
 
 var zones = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
+// testProcsEnv marks every process a test's Terraform runs start (the
+// providers' WithEnv), so that the test can find those left running.
+const testProcsEnv = "SPILLWAY_TEST_PROCS"
+
 // emulated is the EC2 emulator on a loopback listener.
 type emulated struct {
 	emu *emulator.Emulator

@@ -1,0 +1,236 @@
+//go:build linux
+
+package terraform_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// interruptFixture is testdata/interrupt on a state server of its own. Its
+// cloud directory holds instances/<id> for each live instance, runs (one
+// line per run of an instance's create-time provisioner) and
+// registering/<key> for each registration waiting on hold.
+type interruptFixture struct {
+	cfg         terraform.Config
+	cloud, hold string
+	// mark is in the environment of every process the fixture's runs
+	// start (testProcsEnv).
+	mark string
+}
+
+const interruptBurst, interruptToken = "interrupt", "interrupt-1"
+
+func newInterruptFixture(t *testing.T, writeDelay time.Duration) *interruptFixture {
+	t.Helper()
+	st := &stateServer{writeDelay: writeDelay, states: map[string][]byte{}, locks: map[string][]byte{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	var b [8]byte
+	rand.Read(b[:])
+	f := &interruptFixture{cloud: filepath.Join(dir, "cloud"), hold: filepath.Join(dir, "hold"), mark: hex.EncodeToString(b[:])}
+	addr := srv.URL + "/state/{burst}"
+	f.cfg = terraform.Config{
+		Module: "testdata/interrupt", Zones: zones, WorkDir: filepath.Join(dir, "work"),
+		Variables:     map[string]any{"cloud": f.cloud, "hold": f.hold},
+		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+	}
+	if err := os.MkdirAll(f.cloud, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.hold, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the test's outcome, leave nothing running (registrations
+	// wait on hold; their agents would outlive the test).
+	t.Cleanup(func() {
+		os.Remove(f.hold)
+		for _, pid := range markedPIDs(t, f.mark) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return f
+}
+
+func (f *interruptFixture) provider(t *testing.T, grace time.Duration) *terraform.Provider {
+	t.Helper()
+	return newProvider(t, f.cfg, terraform.WithEnv(map[string]string{testProcsEnv: f.mark}), terraform.WithInterruptGrace(grace))
+}
+
+func (f *interruptFixture) registering() int {
+	ents, _ := os.ReadDir(filepath.Join(f.cloud, "registering"))
+	return len(ents)
+}
+
+// runs counts the runs of each key's create-time provisioner.
+func (f *interruptFixture) runs(t *testing.T) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(f.cloud, "runs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, k := range strings.Fields(string(data)) {
+		out[k]++
+	}
+	return out
+}
+
+// live lists the instances the module's cloud runs.
+func (f *interruptFixture) live(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(f.cloud, "instances"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// leftBehind describes the processes of the fixture's runs still running.
+func (f *interruptFixture) leftBehind(t *testing.T) []string {
+	var out []string
+	for _, pid := range markedPIDs(t, f.mark) {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("%d (%s)", pid, strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))))
+	}
+	return out
+}
+
+// markedPIDs lists the live processes whose environment holds
+// testProcsEnv=mark (a zombie shows none).
+func markedPIDs(t *testing.T, mark string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := []byte(testProcsEnv + "=" + mark + "\x00")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && (bytes.HasPrefix(env, entry) || bytes.Contains(env, append([]byte{0}, entry...))) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// resume removes the hold, completes the interrupted launch with its token
+// on a new provider, and checks that the instances created before the
+// interrupt were kept (their provisioners ran once) and that the cloud runs
+// exactly what the burst holds, then nothing once it is ended.
+func (f *interruptFixture) resume(t *testing.T, count int) {
+	t.Helper()
+	if err := os.Remove(f.hold); err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, 30*time.Second)
+	insts, err := p.Launch(testCtx(t, 90*time.Second), launchRequest(interruptBurst, interruptToken, count))
+	if err != nil {
+		t.Fatalf("Launch again with the same token: %v", err)
+	}
+	if len(insts) != count {
+		t.Fatalf("the resumed launch returned %d instances, want %d", len(insts), count)
+	}
+	for key, n := range f.runs(t) {
+		if n != 1 {
+			t.Errorf("instance %s was launched %d times (its create-time provisioner ran %d times), want once: the interrupted apply's state lost it", key, n, n)
+		}
+	}
+	if live := f.live(t); !slices.Equal(live, idsOf(insts)) {
+		t.Errorf("the cloud runs %v, the burst holds %v: the interrupted apply leaked what it had created", live, idsOf(insts))
+	}
+	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+		t.Fatal(err)
+	}
+	if live := f.live(t); len(live) != 0 {
+		t.Errorf("after Terminate the cloud runs %v", live)
+	}
+	if left := f.leftBehind(t); len(left) != 0 {
+		t.Errorf("processes of the runs left running: %v", left)
+	}
+}
+
+// A launch interrupted once its instances exist, while their registration
+// runs (its provisioner has started a child), leaves no process of the run
+// behind; the next launch with its token keeps the instances (their
+// provisioners do not run again, nothing is leaked) and replaces only the
+// registrations that were cut off.
+func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T) {
+	t.Parallel()
+	const count = 2
+	cancelled := func(t *testing.T, f *interruptFixture) context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go func() {
+			for f.registering() < count && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+		}()
+		return ctx
+	}
+	for _, tt := range []struct {
+		name string
+		// interrupt returns the launch's context, cancelled by the test
+		// once the registrations run.
+		interrupt func(t *testing.T, f *interruptFixture) context.Context
+		want      error
+		// stuck: the state backend never completes a write, so Terraform
+		// cannot stop and is killed at the end of its grace (the state
+		// loses what the apply created: no resume is checked).
+		stuck bool
+	}{
+		{name: "cancelled", interrupt: cancelled, want: context.Canceled},
+		{name: "cancelled, and Terraform cannot stop", interrupt: cancelled, want: context.Canceled, stuck: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			writeDelay, grace := time.Duration(0), 15*time.Second
+			if tt.stuck {
+				writeDelay, grace = time.Hour, 3*time.Second
+			}
+			f := newInterruptFixture(t, writeDelay)
+			p := f.provider(t, grace)
+			ctx := tt.interrupt(t, f)
+			_, err := p.Launch(ctx, launchRequest(interruptBurst, interruptToken, count))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Launch interrupted mid-apply: err = %v, want %v", err, tt.want)
+			}
+			if n := f.registering(); n != count {
+				t.Fatalf("the launch was interrupted with %d of its %d registrations begun: want it interrupted after its instances were created", n, count)
+			}
+			if left := f.leftBehind(t); len(left) != 0 {
+				t.Errorf("processes of the interrupted run left running: %v", left)
+			}
+			if !tt.stuck {
+				f.resume(t, count)
+			}
+		})
+	}
+}

@@ -1,0 +1,66 @@
+package terraform
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// killMarked kills every process whose environment carries mark, and the
+// process group of each that leads one (Terraform leads its own: a member
+// that dropped the mark goes with it), until none is left: a process may
+// fork while its relatives are killed. It returns how many it killed.
+// Processes are read from /proc; one of another user, or already a
+// zombie, shows no environment and is not counted.
+func killMarked(mark string) (int, error) {
+	needle := []byte(runMarkEnv + "=" + mark + "\x00")
+	killed := map[int]bool{}
+	for round := 0; round < 50; round++ {
+		pids, err := markedProcesses(needle)
+		if err != nil {
+			return len(killed), err
+		}
+		if len(pids) == 0 {
+			return len(killed), nil
+		}
+		for _, pid := range pids {
+			if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed[pid] = true
+		}
+		// A killed process shows its environment until it has exited.
+		time.Sleep(10 * time.Millisecond)
+	}
+	return len(killed), errors.New("processes of the run kept appearing while they were killed")
+}
+
+// markedProcesses lists the processes (other than this one) whose
+// environment holds needle, a NUL-terminated NAME=value entry.
+func markedProcesses(needle []byte) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	inner := append([]byte{0}, needle...)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		if bytes.HasPrefix(env, needle) || bytes.Contains(env, inner) {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
