@@ -299,8 +299,8 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	if runErr == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: "interrupted: " + ctx.Err().Error(), Err: runErr}
+	if interrupted(runErr) {
+		return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: "interrupted: " + runErr.Error(), Err: runErr}
 	}
 	return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: diagnosticsOf(logPath, runErr), Err: runErr}
 }

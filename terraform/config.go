@@ -189,8 +189,8 @@ type options struct {
 	clock  func() time.Time
 	binary string
 	env    map[string]string
-	// waitDelay is how long a cancelled Terraform gets, after its
-	// interrupt, to write its state before it is killed.
+	// waitDelay is how long an interrupted Terraform gets to stop and
+	// write its state before it is killed (runTerraform).
 	waitDelay time.Duration
 }
 
@@ -223,10 +223,18 @@ func WithEnv(env map[string]string) Option {
 	}
 }
 
-// WithInterruptGrace sets how long a cancelled run may take, after
-// Terraform was interrupted, to finish its in-flight operations and write
-// its state before it is killed (60s by default).
-func WithInterruptGrace(d time.Duration) Option { return func(o *options) { o.waitDelay = d } }
+// WithInterruptGrace sets how long an interrupted Terraform may take to
+// finish its in-flight operations and write its state before it is killed,
+// with every process it started (60s by default; d ≤ 0 keeps it). A run
+// whose context has a deadline is interrupted this long before it (but
+// not before half the time left), so that it ends by the deadline.
+func WithInterruptGrace(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.waitDelay = d
+		}
+	}
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

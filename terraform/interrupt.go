@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
-// How a Terraform command ends when it is interrupted.
+// How a Terraform command ends when its caller's time is up.
 //
 // terraform-exec starts Terraform in a process group of its own; when the
 // context it is given ends it sends Terraform SIGINT, and kills it a
@@ -20,12 +21,26 @@ import (
 // kills a local-exec provisioner's shell), waits for the operations in
 // flight and writes its state: what it created is recorded, a resource
 // whose create-time provisioner was cut off as tainted, so the next apply
-// replaces it. Killed, it writes nothing more. But the kill ends
-// Terraform's process and nothing else: a provisioner's shell and
-// whatever it started keep running, orphaned; and even a graceful stop
-// leaves the children of the shell Terraform killed.
+// replaces it. Killed, it writes nothing: what it created since its last
+// state write is recorded nowhere (leaked, and created again by the next
+// apply, create-time provisioners and all). Left at that, two things go
+// wrong:
 //
-// So grace after the interrupt, every process of the run is killed,
+//   - the interrupt comes only when the caller's context ends, and the
+//     kill a WaitDelay after it, so a run outlives its caller's deadline by
+//     that much. The scheduler bounds every mutating call (on shutdown too:
+//     the calls in flight get their CallTimeout to finish, and a leader's
+//     calls end with its term); a server stopped when that bound is up
+//     takes its Terraform with it (terraform-exec sets the parent-death
+//     signal, SIGKILL) before the state was written.
+//   - the kill ends Terraform's process and nothing else: a provisioner's
+//     shell and whatever it started keep running, orphaned. Even a
+//     graceful stop leaves the children of the shell Terraform killed.
+//
+// So each command runs on a context of its own, interrupted when the
+// caller's is cancelled, or grace before the caller's deadline (but not
+// before half the time left) so that Terraform stops and writes its state
+// by then; grace after the interrupt, every process of the run is killed,
 // Terraform's whole process group included; and after an interrupted
 // command, whatever of the run is still running is killed. A run's
 // processes are found by a mark in their environment (runMarkEnv), which
@@ -42,12 +57,28 @@ func newRunMark() string {
 	return hex.EncodeToString(b[:])
 }
 
+// interruptedBeforeDeadline is the cause of a run interrupted grace before
+// its caller's deadline.
+type interruptedBeforeDeadline struct{ grace time.Duration }
+
+func (e interruptedBeforeDeadline) Error() string {
+	return fmt.Sprintf("interrupted %s before its caller's deadline, to leave Terraform time to stop and write its state", e.grace.Round(time.Millisecond))
+}
+
+func (e interruptedBeforeDeadline) Unwrap() error { return context.DeadlineExceeded }
+
 // runTerraform runs one command (cmd, on the context it is handed) with
-// Terraform tf, its processes marked with mark, and sees that it leaves
-// nothing running when it was interrupted (see above). An interrupted
-// command's error is the cause of the interrupt.
+// Terraform tf, its processes marked with mark, and sees that it ends in
+// time and leaves nothing running when it was interrupted (see above).
+// An interrupted command's error is the cause of the interrupt (it wraps
+// context.Canceled or context.DeadlineExceeded), so callers tell it from a
+// failure of Terraform's.
 func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark string, log *slog.Logger, cmd func(ctx context.Context) error) error {
 	grace := p.opts.waitDelay
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		grace = min(grace, time.Until(deadline)/2)
+	}
 	// terraform-exec kills Terraform a WaitDelay after the interrupt, too:
 	// the kill of last resort where no process of the run can be found.
 	// A WaitDelay of 0 would never kill it.
@@ -65,11 +96,19 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	done, watched := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(watched)
+		var early <-chan time.Time
+		if hasDeadline {
+			t := time.NewTimer(time.Until(deadline) - grace)
+			defer t.Stop()
+			early = t.C
+		}
 		select {
 		case <-done:
 			return
 		case <-ctx.Done():
-			interrupt(context.Cause(ctx))
+			interrupt(causeOf(ctx))
+		case <-early:
+			interrupt(interruptedBeforeDeadline{grace: grace})
 		}
 		log.Info("interrupting terraform", "cause", context.Cause(runCtx), "grace", grace)
 		kill := time.NewTimer(grace)
@@ -97,4 +136,20 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	// terraform-exec's own error says only that the process was
 	// interrupted; Terraform's output is in the run's log.
 	return context.Cause(runCtx)
+}
+
+// causeOf is why ctx ended: its cause, wrapping ctx.Err() (a cause
+// given to context.WithCancelCause or WithTimeoutCause need not).
+func causeOf(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if errors.Is(cause, err) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", err, cause)
+}
+
+// interrupted reports whether err is a command's that was interrupted (its
+// caller's context ended, or is about to) rather than one that failed.
+func interrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

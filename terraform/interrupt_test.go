@@ -78,6 +78,23 @@ func (f *interruptFixture) registering() int {
 	return len(ents)
 }
 
+// waitRegistering waits until every instance of a launch of n is created
+// and its registration waits on hold (or the test fails when exited says
+// the launch is over first).
+func (f *interruptFixture) waitRegistering(t *testing.T, n int, exited <-chan error) {
+	t.Helper()
+	deadline := time.After(90 * time.Second)
+	for f.registering() < n {
+		select {
+		case err := <-exited:
+			t.Fatalf("the launch ended (%v) before its %d registrations began (%d did)", err, n, f.registering())
+		case <-deadline:
+			t.Fatalf("the launch's %d registrations never began (%d did)", n, f.registering())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // runs counts the runs of each key's create-time provisioner.
 func (f *interruptFixture) runs(t *testing.T) map[string]int {
 	t.Helper()
@@ -180,7 +197,8 @@ func (f *interruptFixture) resume(t *testing.T, count int) {
 // runs (its provisioner has started a child), leaves no process of the run
 // behind; the next launch with its token keeps the instances (their
 // provisioners do not run again, nothing is leaked) and replaces only the
-// registrations that were cut off.
+// registrations that were cut off. Interrupted for its deadline, it has
+// ended by then.
 func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T) {
 	t.Parallel()
 	const count = 2
@@ -197,8 +215,8 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 	}
 	for _, tt := range []struct {
 		name string
-		// interrupt returns the launch's context, cancelled by the test
-		// once the registrations run.
+		// interrupt returns the launch's context: cancelled by the test
+		// once the registrations run, or with a deadline.
 		interrupt func(t *testing.T, f *interruptFixture) context.Context
 		want      error
 		// stuck: the state backend never completes a write, so Terraform
@@ -208,6 +226,16 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 	}{
 		{name: "cancelled", interrupt: cancelled, want: context.Canceled},
 		{name: "cancelled, and Terraform cannot stop", interrupt: cancelled, want: context.Canceled, stuck: true},
+		{
+			// The scheduler bounds each mutating call (a shutdown waits for
+			// it that long): Terraform must have stopped and written its
+			// state by the deadline, not just been told to stop then.
+			name: "deadline",
+			interrupt: func(t *testing.T, f *interruptFixture) context.Context {
+				return testCtx(t, 40*time.Second)
+			},
+			want: context.DeadlineExceeded,
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -219,11 +247,15 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 			p := f.provider(t, grace)
 			ctx := tt.interrupt(t, f)
 			_, err := p.Launch(ctx, launchRequest(interruptBurst, interruptToken, count))
+			returned := ctx.Err()
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Launch interrupted mid-apply: err = %v, want %v", err, tt.want)
 			}
 			if n := f.registering(); n != count {
 				t.Fatalf("the launch was interrupted with %d of its %d registrations begun: want it interrupted after its instances were created", n, count)
+			}
+			if tt.want == context.DeadlineExceeded && returned != nil {
+				t.Errorf("Launch returned after its context's deadline: Terraform was interrupted only then, with no time left to write its state before its caller gave up")
 			}
 			if left := f.leftBehind(t); len(left) != 0 {
 				t.Errorf("processes of the interrupted run left running: %v", left)
@@ -233,4 +265,32 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 			}
 		})
 	}
+}
+
+// A server stopped when its call's bound is up (its supervisor kills it
+// at the deadline of the launch in flight) takes its Terraform with it.
+// The launch, interrupted grace before that deadline, has stopped and
+// written its state (on a backend whose writes take a second) by then:
+// nothing it created is leaked or launched again, and no process of it is
+// left.
+func TestServerStoppedAtItsCallsDeadlineLeaksNothing(t *testing.T) {
+	t.Parallel()
+	const count = 2
+	f := newInterruptFixture(t, time.Second)
+	deadline := time.Now().Add(45 * time.Second)
+	crasher, exited, stderr := startCrasher(t, f.cfg,
+		"CRASH_BURST="+interruptBurst, "CRASH_TOKEN="+interruptToken, "CRASH_COUNT="+strconv.Itoa(count),
+		"CRASH_DEADLINE="+strconv.FormatInt(deadline.UnixNano(), 10), "CRASH_GRACE=15s", "CRASH_MARK="+f.mark)
+	f.waitRegistering(t, count, exited)
+	select {
+	case <-exited:
+	case <-time.After(time.Until(deadline)):
+		crasher.Process.Kill()
+		<-exited
+		t.Errorf("the server was still running its launch at the launch's deadline, and was killed: %s", stderr.String())
+	}
+	if left := f.leftBehind(t); len(left) != 0 {
+		t.Errorf("processes of the stopped server's run left running: %v", left)
+	}
+	f.resume(t, count)
 }

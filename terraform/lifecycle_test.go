@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -261,22 +262,70 @@ func (s *stateServer) held() (locks, unlocks int) {
 	return len(s.locks), s.unlocks
 }
 
-// crasherMain runs in a child process: it launches on the config in
-// CRASH_CONFIG and is killed by the test while the apply holds the lock.
+// crasherMain runs in a child process, a server the test stops: it
+// launches CRASH_COUNT instances into burst CRASH_BURST with client token
+// CRASH_TOKEN on the config in CRASH_CONFIG, with CRASH_MARK in the
+// environment of what it runs (SPILLWAY_TEST_PROCS), on a context with the
+// deadline CRASH_DEADLINE (Unix nanoseconds; none when empty) and the
+// interrupt grace CRASH_GRACE (the provider's default when empty).
 func crasherMain() int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "crasher:", err)
+		return 2
+	}
 	var cfg terraform.Config
 	if err := json.Unmarshal([]byte(os.Getenv("CRASH_CONFIG")), &cfg); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		return fail(err)
 	}
-	p, err := terraform.New("crasher", cfg)
+	count, err := strconv.Atoi(os.Getenv("CRASH_COUNT"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+		return fail(err)
 	}
-	_, err = p.Launch(context.Background(), launchRequest("stale", "stale-1", 1))
+	opts := []terraform.Option{terraform.WithEnv(map[string]string{testProcsEnv: os.Getenv("CRASH_MARK")})}
+	if s := os.Getenv("CRASH_GRACE"); s != "" {
+		grace, err := time.ParseDuration(s)
+		if err != nil {
+			return fail(err)
+		}
+		opts = append(opts, terraform.WithInterruptGrace(grace))
+	}
+	ctx := context.Background()
+	if s := os.Getenv("CRASH_DEADLINE"); s != "" {
+		ns, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fail(err)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, ns))
+		defer cancel()
+	}
+	p, err := terraform.New("crasher", cfg, opts...)
+	if err != nil {
+		return fail(err)
+	}
+	_, err = p.Launch(ctx, launchRequest(os.Getenv("CRASH_BURST"), os.Getenv("CRASH_TOKEN"), count))
 	fmt.Fprintln(os.Stderr, "the crasher's launch returned:", err)
 	return 1
+}
+
+// startCrasher starts crasherMain on cfg with env (CRASH_* settings) and
+// returns it with a channel that receives its exit.
+func startCrasher(t *testing.T, cfg terraform.Config, env ...string) (*exec.Cmd, <-chan error, *bytes.Buffer) {
+	t.Helper()
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crasher := exec.Command(os.Args[0], "-test.run=^$")
+	crasher.Env = append(append(os.Environ(), "SPILLWAY_TF_CRASHER=1", "CRASH_CONFIG="+string(data)), env...)
+	var stderr bytes.Buffer
+	crasher.Stderr = &stderr
+	if err := crasher.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- crasher.Wait() }()
+	return crasher, exited, &stderr
 }
 
 func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
@@ -296,16 +345,7 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Remove(hold) }) // lets the orphaned provisioner go
-	data, _ := json.Marshal(cfg)
-	crasher := exec.Command(os.Args[0], "-test.run=^$")
-	crasher.Env = append(os.Environ(), "SPILLWAY_TF_CRASHER=1", "CRASH_CONFIG="+string(data))
-	var stderr bytes.Buffer
-	crasher.Stderr = &stderr
-	if err := crasher.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- crasher.Wait() }()
+	crasher, exited, stderr := startCrasher(t, cfg, "CRASH_BURST=stale", "CRASH_TOKEN=stale-1", "CRASH_COUNT=1")
 	deadline := time.After(60 * time.Second)
 	for ok := false; !ok; {
 		select {

@@ -291,7 +291,7 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 			break
 		}
 		l.Dirty = true
-		if ctx.Err() != nil {
+		if interrupted(err) {
 			// Leave the launch unfinished: a retry with the token resumes it.
 			werr := b.writeLedger(l)
 			return nil, errors.Join(fmt.Errorf("launch %q in burst %s interrupted; the next launch with the same token completes it: %w", req.ClientToken, b.key, err), werr)
