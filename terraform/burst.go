@@ -102,6 +102,7 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 	if rec != nil && rec.dead(p.host) {
 		p.log.Warn("a run on this burst died mid-command", "burst", key, "pid", rec.PID, "op", rec.Op, "started", rec.Started)
 		b.stale = rec
+		p.endDeadRun(rec, p.log.With("burst", key))
 	}
 	tf, err := tfexec.NewTerraform(dir, p.binary)
 	if err != nil {
@@ -269,7 +270,7 @@ func lockHolder(diags string) (id, who string) {
 func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	now := b.p.opts.clock()
 	mark := newRunMark()
-	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now})
+	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark})
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
 	}

@@ -44,7 +44,9 @@ import (
 // Terraform's whole process group included; and after an interrupted
 // command, whatever of the run is still running is killed. A run's
 // processes are found by a mark in their environment (runMarkEnv), which
-// everything Terraform starts inherits, wherever it was reparented.
+// everything Terraform starts inherits, wherever it was reparented; the
+// mark is kept in the burst's run record, so the next run on the burst
+// also ends what a run that died with its server left behind.
 
 // runMarkEnv is the environment variable that marks every process of one
 // Terraform command.
@@ -136,6 +138,19 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	// terraform-exec's own error says only that the process was
 	// interrupted; Terraform's output is in the run's log.
 	return context.Cause(runCtx)
+}
+
+// endDeadRun kills what a run that died with its process (its record is
+// rec) left running: a provisioner's shell and its children outlive the
+// Terraform killed with Spillway.
+func (p *Provider) endDeadRun(rec *runRecord, log *slog.Logger) {
+	if rec.Mark == "" {
+		return
+	}
+	n, err := killMarked(rec.Mark)
+	if n > 0 || (err != nil && !errors.Is(err, errors.ErrUnsupported)) {
+		log.Warn("ended processes a dead terraform run left running", "dead_pid", rec.PID, "op", rec.Op, "killed", n, "err", err)
+	}
 }
 
 // causeOf is why ctx ended: its cause, wrapping ctx.Err() (a cause

@@ -294,3 +294,33 @@ func TestServerStoppedAtItsCallsDeadlineLeaksNothing(t *testing.T) {
 	}
 	f.resume(t, count)
 }
+
+// A server killed mid-apply takes its Terraform with it (the parent-death
+// signal), but not the processes Terraform started: the next run on the
+// burst ends them. (What that apply created since its state was last
+// written is not recorded: see docs/terraform.md.)
+func TestProcessesOfARunKilledWithItsServerAreEnded(t *testing.T) {
+	t.Parallel()
+	const count = 2
+	f := newInterruptFixture(t, 0)
+	crasher, exited, _ := startCrasher(t, f.cfg,
+		"CRASH_BURST="+interruptBurst, "CRASH_TOKEN="+interruptToken, "CRASH_COUNT="+strconv.Itoa(count), "CRASH_MARK="+f.mark)
+	f.waitRegistering(t, count, exited)
+	crasher.Process.Kill()
+	<-exited
+	// The registrations' shells end with the hold; their agents would not.
+	if err := os.Remove(f.hold); err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, 30*time.Second)
+	insts, err := p.Launch(testCtx(t, 90*time.Second), launchRequest(interruptBurst, interruptToken, count))
+	if err != nil {
+		t.Fatalf("Launch after the crash: %v", err)
+	}
+	if left := f.leftBehind(t); len(left) != 0 {
+		t.Errorf("processes of the killed server's run left running after the next run on its burst: %v", left)
+	}
+	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+		t.Fatal(err)
+	}
+}

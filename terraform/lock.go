@@ -66,12 +66,16 @@ func (l *dirLock) lock(ctx context.Context) (unlock func(), err error) {
 // before each Terraform command and removed when the command returns, so
 // one found by the next holder of the burst's lock belongs to a run that
 // died mid-command (its Terraform was killed with it: terraform-exec sets
-// the parent-death signal) and may have left the backend's lock held.
+// the parent-death signal) and may have left the backend's lock held, and
+// processes that Terraform started (a provisioner's shell) running.
 type runRecord struct {
 	PID     int       `json:"pid"`
 	Host    string    `json:"host"`
 	Op      string    `json:"op"`
 	Started time.Time `json:"started"`
+	// Mark is in the environment of every process of the run
+	// (runMarkEnv), so what it left running can be found and ended.
+	Mark string `json:"mark,omitempty"`
 }
 
 func readRunRecord(path string) (*runRecord, error) {
