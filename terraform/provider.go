@@ -9,12 +9,14 @@
 // working directory and state, so bursts apply in parallel and a destroy
 // cannot touch another burst. Runs on one state are serialised (in the
 // process and, through flock, across processes); a cancelled context
-// interrupts Terraform, which stops gracefully and writes its state; the
-// next run on the burst completes what was left. A backend lock left by a
-// run that died is force-unlocked once that run is known dead. Cloud
-// capacity and quota errors quoted in Terraform's diagnostics become the
-// providers package's typed errors, and a key out of stock in one zone is
-// retried in the next.
+// interrupts Terraform (a context's deadline does so its grace before it,
+// so that Terraform has stopped by then), which stops gracefully and
+// writes its state; one that does not stop in its grace is killed with
+// every process it started; the next run on the burst completes what was
+// left. A backend lock left by a run that died is force-unlocked once that
+// run is known dead. Cloud capacity and quota errors quoted in Terraform's
+// diagnostics become the providers package's typed errors, and a key out
+// of stock in one zone is retried in the next.
 package terraform
 
 import (
