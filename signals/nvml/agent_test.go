@@ -450,17 +450,7 @@ func TestServerDropsQuietClients(t *testing.T) {
 	}
 	limits := DefaultServerLimits
 	limits.ReadHeader, limits.Read, limits.Idle = 50*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
-	srv := a.Server(limits)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-served
-	})
+	ln := serveAgent(t, a, limits)
 	for _, tc := range []struct {
 		name, send string
 		wantStatus string // "" when no answer is due
@@ -491,6 +481,24 @@ func TestServerDropsQuietClients(t *testing.T) {
 	}
 }
 
+// serveAgent serves a's Server within limits on a loopback listener until
+// the test ends.
+func serveAgent(t *testing.T, a *Agent, limits ServerLimits) net.Listener {
+	t.Helper()
+	srv := a.Server(limits)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+	})
+	return ln
+}
+
 func head80(b []byte) string { return string(b[:min(len(b), 80)]) }
 
 // TestServerLimitsConnections: with the limit at n, n clients that keep
@@ -509,17 +517,7 @@ func TestServerLimitsConnections(t *testing.T) {
 			limits.Conns = n
 			// The held connections outlast the test, so only a close frees a slot.
 			limits.ReadHeader, limits.Idle = 10*time.Minute, 10*time.Minute
-			srv := a.Server(limits)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			t.Cleanup(func() {
-				srv.Close()
-				<-served
-			})
+			ln := serveAgent(t, a, limits)
 			dial := func() (net.Conn, *bufio.Reader) {
 				c, err := net.Dial("tcp", ln.Addr().String())
 				if err != nil {
