@@ -155,6 +155,13 @@ type ProviderConfig struct {
 	// state and run logs. Default: terraform-NAME beside server.state (or
 	// beside the config file when the state is in PostgreSQL).
 	WorkDir string `yaml:"work_dir,omitempty"`
+	// CallTimeout bounds each call the server makes to this provider (a
+	// launch, a list, a termination, a reconcile), on shutdown too: a
+	// mutating call in flight gets this long to finish. Default by type
+	// (DefaultCallTimeout): 1m for aws and alicloud, whose API calls answer
+	// in seconds, 10m for terraform, whose apply waits until its instances
+	// run. 5s to 1h.
+	CallTimeout policy.Duration `yaml:"call_timeout,omitempty"`
 }
 
 // Subnet is one placement target: an AWS subnet or an Alibaba vSwitch.

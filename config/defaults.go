@@ -32,6 +32,22 @@ const (
 // PostgreSQL state; the renew interval defaults to a quarter of it.
 const DefaultLeaseTTL = 10 * time.Second
 
+// DefaultCallTimeout is the call_timeout of a provider whose config leaves
+// it out, by provider type. The SDK providers' API calls answer in seconds,
+// so a minute is already a hung call, and a hung call holds up its pool's
+// tick. A Terraform apply waits until the instances it creates run (the
+// AWS provider's aws_instance waits for "running"; its own create timeout
+// is 10m), for every instance of a burst, and is interrupted its grace
+// (60s) before this bound: an apply cut short is resumed by the next one,
+// which replaces what was cut off mid-provisioner, so too short a bound can
+// repeat a launch for ever.
+func DefaultCallTimeout(t ProviderType) time.Duration {
+	if t == ProviderTerraform {
+		return 10 * time.Minute
+	}
+	return time.Minute
+}
+
 // DefaultBilling is the billing rule of an offering whose config leaves
 // billing out, by provider type: EC2 Linux bills per second with a 60 s
 // minimum, Alibaba pay-as-you-go per second, and a Terraform module is
@@ -86,6 +102,12 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 	}
 	if s.LeaseRenew == 0 && !explicit("server.lease_renew") {
 		s.LeaseRenew = s.LeaseTTL / 4
+	}
+	for name, pc := range cfg.Providers {
+		if pc.CallTimeout == 0 && !explicit("providers."+name+".call_timeout") {
+			pc.CallTimeout = policy.Duration(DefaultCallTimeout(pc.Type))
+			cfg.Providers[name] = pc
+		}
 	}
 	for i := range cfg.Pools {
 		cp := &cfg.Pools[i]

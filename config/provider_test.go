@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProviderCheck: the settings each provider type takes, checked in one
@@ -57,5 +58,30 @@ func TestProviderCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestProviderCallTimeout: each provider's call_timeout is its type's
+// default when left out (a Terraform apply waits for its instances, an SDK
+// call answers in seconds) and what the config says otherwise.
+func TestProviderCallTimeout(t *testing.T) {
+	cfg, err := Load("testdata/call_timeout.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		provider string
+		want     time.Duration
+	}{
+		{"aws", time.Minute},
+		{"ali", time.Minute},
+		{"tf", 10 * time.Minute},
+		{"aws-slow", 2 * time.Minute},
+		{"tf-long", 30 * time.Minute},
+		{"tf-short", 5 * time.Second},
+	} {
+		if got := cfg.Providers[tc.provider].CallTimeout.D(); got != tc.want {
+			t.Errorf("providers.%s.call_timeout = %s, want %s", tc.provider, got, tc.want)
+		}
 	}
 }

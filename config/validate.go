@@ -142,6 +142,29 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 		v.d.errAt(cfgJoin(pp, pr.Field), pr.Msg)
 	}
 	v.template(pp+".user_data", pc.UserData)
+	v.callTimeout(pp+".call_timeout", pc)
+}
+
+// Bounds of a provider's call_timeout.
+const (
+	minCallTimeout = 5 * time.Second
+	maxCallTimeout = time.Hour
+)
+
+// callTimeout checks an explicit call_timeout against its range.
+func (v *cfgValidator) callTimeout(path string, pc ProviderConfig) {
+	d := pc.CallTimeout.D()
+	if !v.has(path) || (d >= minCallTimeout && d <= maxCallTimeout) {
+		return
+	}
+	why := "each call to the provider (launch, list, termination) is cut off after it"
+	switch pc.Type {
+	case ProviderTerraform:
+		why = "the default for terraform: an apply waits until its instances run, and one cut short is started again"
+	case ProviderAWS, ProviderAlicloud:
+		why = fmt.Sprintf("the default for %s: its API calls answer in seconds, and a hung call holds up its pool's tick", pc.Type)
+	}
+	v.errf(path, "call_timeout %s is out of range: want %s to %s, such as %s (%s)", d, minCallTimeout, maxCallTimeout, DefaultCallTimeout(pc.Type), why)
 }
 
 func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
