@@ -45,8 +45,8 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // The intents still pending afterwards are kept in t.pending, counted as
 // committed capacity; a dry run resumes none but counts them too. An intent
 // whose call timed out is not called again until its back-off ends
-// (resumeHold), so a launch that hangs does not cost every tick a
-// CallTimeout; it stays committed meanwhile. No resume starts once stop
+// (backOff), so a launch that hangs does not cost every tick its call
+// timeout; it stays committed meanwhile. No resume starts once stop
 // (the tick's context) has ended: the server is shutting down.
 func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
@@ -178,7 +178,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		return s.failIntent(ctx, t, in, lr, causeChanged, fmt.Errorf(
 			"the launch parameters the config gives offering %q (instance type, zone, market, user data) changed since the intent's first attempt; not retried under its client token", in.Offering))
 	}
-	lctx, cancel, epoch, ok := s.actingCtx(ctx)
+	lctx, cancel, epoch, ok := s.actingCtx(ctx, in.Provider)
 	defer cancel()
 	if !ok {
 		lr.Outcome = notLeading
@@ -273,7 +273,7 @@ func requestDigest(req providers.LaunchRequest) string {
 }
 
 // launchFailed sorts a launch error by what the scheduler does next.
-// timedOut: the call ran out of its CallTimeout (it hangs, or its answer
+// timedOut: the call ran out of its call timeout (it hangs, or its answer
 // is lost), which backs the intent off.
 func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, lr LaunchRecord, o policy.Offering, err error, timedOut bool) LaunchRecord {
 	var te *providers.ThrottledError
@@ -310,8 +310,9 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 	}
 }
 
-// Back-off of an intent whose launch call timed out: CallTimeout (at least
-// a tick) after the first, doubling after each next, at most maxResumeHold.
+// Back-off of an intent whose launch call timed out: its provider's call
+// timeout (at least a tick) after the first, doubling after each next, at
+// most maxResumeHold.
 const maxResumeHold = 10 * time.Minute
 
 // resumeBackoff is when an intent whose call timed out is called again.
@@ -325,7 +326,7 @@ type resumeBackoff struct {
 func (s *Scheduler) backOff(t *tick, in state.Intent) time.Duration {
 	b := t.pr.backoff[in.ID]
 	b.n++
-	hold := max(s.opts.CallTimeout, s.opts.Tick)
+	hold := max(s.callTimeout(in.Provider), s.opts.Tick)
 	for i := 1; i < b.n && hold < maxResumeHold; i++ {
 		hold *= 2
 	}
@@ -370,7 +371,7 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 		t.rec.Drains = append(t.rec.Drains, ar)
 		return
 	}
-	hctx, cancel, _, ok := s.actingCtx(ctx)
+	hctx, cancel, _, ok := s.actingCtx(ctx, "")
 	defer cancel()
 	if !ok {
 		ar.Outcome = notLeading
@@ -436,7 +437,7 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			}
 			continue
 		}
-		tctx, cancel, _, ok := s.actingCtx(ctx)
+		tctx, cancel, _, ok := s.actingCtx(ctx, name)
 		if !ok {
 			for _, id := range ids {
 				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: reason, Outcome: notLeading})

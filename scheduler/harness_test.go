@@ -146,7 +146,7 @@ func (h *harness) start() {
 		Cluster: cluster, Providers: h.providers(), Store: use, Clock: h.clk,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, Capacity: h.capacity, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
-		CallTimeout: h.opts.CallTimeout,
+		CallTimeout: h.opts.CallTimeout, CallTimeouts: h.opts.CallTimeouts, Tick: h.opts.Tick,
 		Pools: []scheduler.Pool{{
 			Policy:   h.pool,
 			Snapshot: h.snapshot,

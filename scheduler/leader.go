@@ -40,18 +40,20 @@ func (s *Scheduler) acting() (epoch int64, ok bool) {
 	return epoch, ok
 }
 
-// actingCtx is ctx bounded to CallTimeout and by the end of this server's
-// term, for one mutating call; ok is false when it does not act now.
-func (s *Scheduler) actingCtx(ctx context.Context) (_ context.Context, cancel context.CancelFunc, epoch int64, ok bool) {
+// actingCtx is ctx bounded to provider's call timeout (callCtx; "" for a
+// drain hook: CallTimeout) and by the end of this server's term as it
+// stands now (a renewal during the call does not extend it), for one
+// mutating call; ok is false when it does not act now.
+func (s *Scheduler) actingCtx(ctx context.Context, provider string) (_ context.Context, cancel context.CancelFunc, epoch int64, ok bool) {
 	if s.opts.Leader == nil {
-		cctx, ccancel := s.callCtx(ctx)
+		cctx, ccancel := s.callCtx(ctx, provider)
 		return cctx, ccancel, 0, true
 	}
 	epoch, until, ok := s.opts.Leader.Term()
 	if !ok {
 		return ctx, func() {}, 0, false
 	}
-	cctx, ccancel := s.callCtx(ctx)
+	cctx, ccancel := s.callCtx(ctx, provider)
 	dctx, dcancel := context.WithDeadline(cctx, until)
 	return dctx, func() { dcancel(); ccancel() }, epoch, true
 }

@@ -34,7 +34,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	listed := map[string]bool{}
 	list := func(name string) {
 		listed[name] = true
-		lctx, cancel := s.callCtx(read)
+		lctx, cancel := s.callCtx(read, name)
 		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster, Pool: pool})
 		cancel()
 		if err != nil {
@@ -239,7 +239,7 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		if ended[ci.Provider+"/"+ci.ID] {
 			// Spillway ended it, yet the cloud still runs it: ask again.
 			if !s.opts.DryRun {
-				if tctx, cancel, _, ok := s.actingCtx(ctx); ok {
+				if tctx, cancel, _, ok := s.actingCtx(ctx, ci.Provider); ok {
 					if err := s.opts.Providers[ci.Provider].Terminate(tctx, []string{ci.ID}); err != nil {
 						s.log.Warn("terminate of an ended instance failed", "instance", ci.ID, "err", err)
 					}
@@ -308,7 +308,7 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 	if s.opts.DryRun || t.now.Sub(r.EndedAt) < time.Minute {
 		return
 	}
-	tctx, cancel, _, ok := s.actingCtx(ctx)
+	tctx, cancel, _, ok := s.actingCtx(ctx, r.Provider)
 	if !ok {
 		return
 	}

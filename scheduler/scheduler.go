@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -39,8 +40,9 @@ const (
 	DefaultTick         = 10 * time.Second
 	DefaultSweepGrace   = 10 * time.Minute
 	DefaultProbeTimeout = 3 * time.Second
-	// DefaultCallTimeout bounds each cloud call and each state call; on
-	// shutdown the calls in flight get this long to finish and be recorded.
+	// DefaultCallTimeout bounds each state call and each call to a
+	// provider without a CallTimeouts entry; on shutdown the calls in
+	// flight get their bound to finish and be recorded.
 	DefaultCallTimeout = 60 * time.Second
 	// listGrace is how long a freshly launched instance may be missing from
 	// the cloud's list (eventual consistency) before it counts as vanished.
@@ -81,9 +83,15 @@ type Options struct {
 	// HTTPClient probes agents; nil uses a client with ProbeTimeout.
 	HTTPClient   *http.Client
 	ProbeTimeout time.Duration
-	// CallTimeout bounds each cloud call and each state call of a tick
+	// CallTimeout bounds each state call of a tick, each drain hook's run
+	// and each call to a provider CallTimeouts leaves out
 	// (DefaultCallTimeout).
 	CallTimeout time.Duration
+	// CallTimeouts bound each call to a provider, by the provider's name
+	// (its config's call_timeout): a Terraform apply waits until its
+	// instances run, an SDK call answers in seconds. A provider left out,
+	// or with 0, takes CallTimeout.
+	CallTimeouts map[string]time.Duration
 	// Retention: history older than this is pruned from the state once an
 	// hour (0: never).
 	Retention time.Duration
@@ -271,6 +279,7 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
 	}
+	opts.CallTimeouts = maps.Clone(opts.CallTimeouts)
 	// Each state call gets its own CallTimeout (boundedStore).
 	opts.Store = boundedStore{st: opts.Store, timeout: opts.CallTimeout}
 	if opts.Capacity == nil {
@@ -336,7 +345,8 @@ func (s *Scheduler) DryRun() bool { return s.opts.DryRun }
 // Run ticks every pool (each in its own goroutine, so one slow provider or
 // source never stalls another pool) and sweeps orphans, once at start and
 // then every Tick, until ctx ends. Calls in flight when ctx ends finish
-// (bounded by CallTimeout) and are recorded before Run returns.
+// (each bounded by its provider's CallTimeouts entry, else CallTimeout)
+// and are recorded before Run returns.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loop := func(name string, step func(context.Context) error) {
@@ -366,20 +376,31 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // detached is ctx without its cancellation, for the mutating cloud calls
 // and the state calls of a tick, so a shutdown lets them finish and be
-// recorded. It carries no deadline: each call bounds itself to CallTimeout
-// (actingCtx, callCtx, boundedStore), so one call that hangs delays the
-// rest of the tick but cannot use up its time. Read-only calls (lists,
+// recorded. It carries no deadline: each call bounds itself to its
+// provider's call timeout or CallTimeout (actingCtx, callCtx,
+// boundedStore), so one call that hangs delays the rest of the tick but
+// cannot use up its time. Read-only calls (lists,
 // probes) run on ctx and end at once on shutdown.
 func detached(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
-// callCtx is ctx bounded to CallTimeout, for one cloud call; when that
-// bound ends the call, context.Cause of the context is errCallTimeout.
-func (s *Scheduler) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, s.opts.CallTimeout, errCallTimeout)
+// callCtx is ctx bounded to the call timeout of provider (callTimeout),
+// for one call to it; when that bound ends the call, context.Cause of the
+// context is errCallTimeout.
+func (s *Scheduler) callCtx(ctx context.Context, provider string) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, s.callTimeout(provider), errCallTimeout)
 }
 
-// errCallTimeout is the cause of a cloud call ended by CallTimeout (not by
-// the end of the leader term, nor by a shutdown).
+// callTimeout is how long one call to provider may take: its CallTimeouts
+// entry, else CallTimeout ("" names no provider: a drain hook).
+func (s *Scheduler) callTimeout(provider string) time.Duration {
+	if d := s.opts.CallTimeouts[provider]; d > 0 {
+		return d
+	}
+	return s.opts.CallTimeout
+}
+
+// errCallTimeout is the cause of a cloud call ended by its call timeout
+// (not by the end of the leader term, nor by a shutdown).
 var errCallTimeout = errors.New("the call took longer than its timeout")
 
 // blocked reports whether calls to a provider are held back now.

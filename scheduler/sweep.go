@@ -76,7 +76,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if !s.opts.DryRun {
 		for _, name := range sortedKeys(s.opts.Providers) {
 			if r, ok := s.opts.Providers[name].(reconciler); ok {
-				rctx, rcancel := s.callCtx(cctx)
+				rctx, rcancel := s.callCtx(cctx, name)
 				err := r.Reconcile(rctx)
 				rcancel()
 				if err != nil {
@@ -87,7 +87,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	}
 	for _, name := range sortedKeys(s.opts.Providers) {
 		// The list ends at once on shutdown, and then nothing is swept.
-		lctx, lcancel := s.callCtx(ctx)
+		lctx, lcancel := s.callCtx(ctx, name)
 		insts, err := s.opts.Providers[name].List(lctx, providers.ListFilter{Cluster: s.opts.Cluster})
 		lcancel()
 		if ctx.Err() != nil {
@@ -127,7 +127,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			s.log.Warn("would sweep instances no state row claims (dry run)", "provider", name, "instances", strays)
 			continue
 		}
-		tctx, tcancel, _, ok := s.actingCtx(cctx)
+		tctx, tcancel, _, ok := s.actingCtx(cctx, name)
 		if !ok {
 			return errors.Join(append(errs, fmt.Errorf("sweep: %s", notLeading))...)
 		}

@@ -1,0 +1,113 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// slowLaunch is the real provider with a Launch that takes delay of real
+// time (the time the call's bound is measured in) before the request goes
+// out, as a Terraform apply waits for its instances; a call whose context
+// ends first sends nothing. started, when set, is closed as the first
+// launch begins.
+type slowLaunch struct {
+	providers.Provider
+	delay   time.Duration
+	started chan struct{}
+	once    *sync.Once
+}
+
+func newSlowLaunch(p providers.Provider, delay time.Duration) slowLaunch {
+	return slowLaunch{Provider: p, delay: delay, started: make(chan struct{}), once: &sync.Once{}}
+}
+
+func (p slowLaunch) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	p.once.Do(func() { close(p.started) })
+	select {
+	case <-time.After(p.delay):
+		return p.Provider.Launch(ctx, req)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("launch: %w", ctx.Err())
+	}
+}
+
+// TestALaunchIsBoundedByItsProvidersCallTimeout: a launch is cut off at
+// its own provider's call timeout (a provider's call_timeout), not at the
+// global CallTimeout: a provider whose launches take long (a Terraform
+// apply waits for its instances) launches, one without its own timeout
+// (an SDK provider) is still cut off at CallTimeout, and a launch that
+// runs out of its provider's timeout is resumed after that timeout.
+func TestALaunchIsBoundedByItsProvidersCallTimeout(t *testing.T) {
+	const global = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		timeouts map[string]time.Duration
+		delay    time.Duration
+		// want: a substring of the launch's outcome.
+		want      string
+		instances int
+	}{
+		{"a provider with a longer timeout launches", map[string]time.Duration{provName: time.Minute}, 6 * global, "launched 1", 1},
+		{"a provider without one is cut at CallTimeout", map[string]time.Duration{"tf": time.Minute}, 6 * global, "timed out: the intent is resumed with the same client token after 100ms", 0},
+		{"a launch that outlasts its provider's timeout is resumed after it", map[string]time.Duration{provName: 3 * global}, time.Hour, "timed out: the intent is resumed with the same client token after 300ms", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := testPool()
+			h := newHarness(t, pool, func(h *harness) {
+				h.prov = newSlowLaunch(h.prov, tc.delay)
+				h.opts.CallTimeout, h.opts.CallTimeouts, h.opts.Tick = global, tc.timeouts, global/2
+			})
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			ds := h.decisions()
+			if len(ds) == 0 || len(ds[0].Launches) != 1 || !strings.Contains(ds[0].Launches[0].Outcome, tc.want) {
+				t.Fatalf("newest decision %+v: want its launch %q", ds[:min(len(ds), 1)], tc.want)
+			}
+			if n := len(h.live()); n != tc.instances {
+				t.Fatalf("%d instances launched, want %d", n, tc.instances)
+			}
+		})
+	}
+}
+
+// TestShutdownLetsALaunchFinishWithinItsProvidersTimeout: a launch in
+// flight when the server stops finishes within its provider's call
+// timeout, longer than CallTimeout, and is recorded before Run returns.
+func TestShutdownLetsALaunchFinishWithinItsProvidersTimeout(t *testing.T) {
+	const global = 100 * time.Millisecond
+	slow := slowLaunch{}
+	h := newHarness(t, testPool(), func(h *harness) {
+		slow = newSlowLaunch(h.prov, 6*global)
+		h.prov = slow
+		h.opts.CallTimeout, h.opts.CallTimeouts = global, map[string]time.Duration{provName: time.Minute}
+	})
+	h.setDemand(2*time.Minute, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Run(ctx) }()
+	select {
+	case <-slow.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no launch began")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the shutdown")
+	}
+	if n := len(h.live()); n != 1 {
+		t.Fatalf("%d instances after the shutdown, want the launch in flight finished (1)", n)
+	}
+	in, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentDone})
+	if err != nil || len(in) != 1 || len(in[0].InstanceIDs) != 1 {
+		t.Fatalf("finished intents %+v, %v: want the launch recorded", in, err)
+	}
+}
