@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -247,5 +250,28 @@ pools:
 				t.Errorf("the server opened its state before refusing the provider (stat state.db: %v)", err)
 			}
 		})
+	}
+}
+
+// TestServerBoundsEachProviderByItsCallTimeout: the scheduler the server
+// builds bounds each provider's calls by the provider's call_timeout, so a
+// Terraform apply gets its 10 minutes rather than the SDK providers' one.
+func TestServerBoundsEachProviderByItsCallTimeout(t *testing.T) {
+	cfg, err := config.Parse("spillway.yaml", []byte(`cluster: c
+providers:
+  aws: {type: aws, region: us-east-1}
+  slow: {type: aws, region: us-east-1, call_timeout: 2m}
+  tf: {type: terraform, module: ./m}
+pools:
+  - name: p
+    offerings: [{provider: aws, instance_type: p5.48xlarge}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := schedulerOptions(cfg, serverDeps{log: slog.New(slog.DiscardHandler)}).CallTimeouts
+	want := map[string]time.Duration{"aws": time.Minute, "slow": 2 * time.Minute, "tf": 10 * time.Minute}
+	if !maps.Equal(got, want) {
+		t.Fatalf("call timeouts %v, want %v", got, want)
 	}
 }

@@ -132,11 +132,9 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 		pools = append(pools, p)
 	}
-	s.sched, err = scheduler.New(scheduler.Options{
-		Cluster: cfg.Cluster, Pools: pools, Providers: provs, Store: schedStore, Clock: deps.clock,
-		Logger: deps.log.WithGroup("scheduler"), Registerer: s.reg, DryRun: deps.dryRun,
-		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(), Leader: s.leader(),
-	})
+	opts := schedulerOptions(cfg, deps)
+	opts.Pools, opts.Providers, opts.Store, opts.Registerer, opts.Leader = pools, provs, schedStore, s.reg, s.leader()
+	s.sched, err = scheduler.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +159,22 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}
 	return s, nil
+}
+
+// schedulerOptions are the scheduler's options that the config and deps
+// set: each provider's calls are bounded by its call_timeout (a Terraform
+// apply waits for its instances, an SDK call answers in seconds); the
+// state's calls keep the scheduler's CallTimeout.
+func schedulerOptions(cfg *config.Config, deps serverDeps) scheduler.Options {
+	timeouts := make(map[string]time.Duration, len(cfg.Providers))
+	for name, pc := range cfg.Providers {
+		timeouts[name] = pc.CallTimeout.D()
+	}
+	return scheduler.Options{
+		Cluster: cfg.Cluster, Clock: deps.clock, Logger: deps.log.WithGroup("scheduler"), DryRun: deps.dryRun,
+		Tick: cfg.Server.Tick.D(), SweepGrace: cfg.Server.SweepGrace.D(), Retention: cfg.Server.Retention.D(),
+		CallTimeouts: timeouts,
+	}
 }
 
 func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provider, error) {
