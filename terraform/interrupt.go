@@ -29,8 +29,8 @@ import (
 //   - the interrupt comes only when the caller's context ends, and the
 //     kill a WaitDelay after it, so a run outlives its caller's deadline by
 //     that much. The scheduler bounds every mutating call (on shutdown too:
-//     the calls in flight get their CallTimeout to finish, and a leader's
-//     calls end with its term); a server stopped when that bound is up
+//     the calls in flight get their provider's call_timeout to finish, and
+//     a leader's calls end with its term); a server stopped when that bound is up
 //     takes its Terraform with it (terraform-exec sets the parent-death
 //     signal, SIGKILL) before the state was written.
 //   - the kill ends Terraform's process and nothing else: a provisioner's
