@@ -179,7 +179,7 @@ func TestParseExplicitValuesKept(t *testing.T) {
 // TestRoundTrip: a parsed config, written back as YAML, parses to the same
 // config (defaults written out are accepted as explicit values).
 func TestRoundTrip(t *testing.T) {
-	for _, f := range []string{"testdata/minimal.good.yaml", "testdata/explicit.good.yaml", "testdata/call_timeout.good.yaml", "../configs/examples/spillway.yaml"} {
+	for _, f := range []string{"testdata/minimal.good.yaml", "testdata/explicit.good.yaml", "testdata/call_timeout.good.yaml", "testdata/lease_terraform.good.yaml", "../configs/examples/spillway.yaml"} {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cfg, err := Load(f)
 			if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -38,7 +39,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
 	v.durationIn("server.sweep_grace", s.SweepGrace, time.Second, 7*24*time.Hour)
 	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
-	v.checkLease(s)
+	if v.checkLease(s) && isPostgresDSN(s.State) {
+		v.leaseHoldsApplies(cfg)
+	}
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")
@@ -58,14 +61,45 @@ const (
 
 // checkLease checks lease_ttl and lease_renew (used with a postgres://
 // state only, checked always so a config is valid before it moves to one).
-func (v *cfgValidator) checkLease(s Server) {
+// It reports whether both are in range.
+func (v *cfgValidator) checkLease(s Server) bool {
 	ttl, renew := time.Duration(s.LeaseTTL), time.Duration(s.LeaseRenew)
 	if ttl < minLeaseTTL || ttl > maxLeaseTTL {
 		v.errf("server.lease_ttl", "lease_ttl %s is out of range: want %s to %s, such as 10s (a dead leader is replaced within lease_ttl plus one tick)", ttl, minLeaseTTL, maxLeaseTTL)
-		return
+		return false
 	}
 	if renew < minLeaseRenew || renew > ttl/3 {
 		v.errf("server.lease_renew", "lease_renew %s is out of range: want %s to a third of lease_ttl (%s), such as %s, so a failed renewal is retried before the term ends", renew, minLeaseRenew, ttl/3, ttl/4)
+		return false
+	}
+	return true
+}
+
+// leaseCallBound is the least time a leader's call is sure of: the leader
+// counts its term as lease_ttl less a fifth from its last renewal (the
+// elector's margin), a call ends with the term as it stands when the call
+// starts, and that renewal may be lease_renew old.
+func leaseCallBound(s Server) time.Duration {
+	return time.Duration(s.LeaseTTL)*4/5 - time.Duration(s.LeaseRenew)
+}
+
+// leaseHoldsApplies refuses, with a postgres:// state, a terraform
+// provider whose call_timeout the leader's term cuts short: its applies
+// would be interrupted, their instances recorded tainted and replaced,
+// launch after launch.
+func (v *cfgValidator) leaseHoldsApplies(cfg *Config) {
+	bound := leaseCallBound(cfg.Server)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
+		pc := cfg.Providers[name]
+		if pc.Type != ProviderTerraform || pc.CallTimeout.D() <= bound {
+			continue
+		}
+		path, what := "providers."+name+".call_timeout", ""
+		if !v.has(path) {
+			path, what = "providers."+name+".type", " (the default)"
+		}
+		v.errf(path, "call_timeout %s%s of terraform provider %s is longer than a leader's term holds a call with a postgres:// state (lease_ttl %s × 0.8 − lease_renew %s = %s): every apply longer than that would be interrupted and its instances replaced by the next; give server.lease_ttl and lease_renew that hold the applies, such as lease_ttl: 10m, lease_renew: 30s and call_timeout: 7m30s, or a call_timeout of at most %s for a module that applies that fast",
+			pc.CallTimeout.D(), what, name, cfg.Server.LeaseTTL.D(), cfg.Server.LeaseRenew.D(), bound, bound)
 	}
 }
 
