@@ -111,3 +111,67 @@ func TestShutdownLetsALaunchFinishWithinItsProvidersTimeout(t *testing.T) {
 		t.Fatalf("finished intents %+v, %v: want the launch recorded", in, err)
 	}
 }
+
+// stopsEarly is the real provider with a Launch that, like the terraform
+// provider, gives up grace before its context's deadline (Terraform is
+// interrupted then, so that it has stopped and written its state by the
+// deadline) and returns an error wrapping context.DeadlineExceeded while
+// its context is still live.
+type stopsEarly struct {
+	providers.Provider
+	grace time.Duration
+}
+
+func (p stopsEarly) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil, fmt.Errorf("launch: no deadline")
+	}
+	select {
+	case <-time.After(time.Until(dl) - p.grace):
+		return nil, fmt.Errorf("launch interrupted %s before its deadline: %w", p.grace, context.DeadlineExceeded)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("launch: %w", ctx.Err())
+	}
+}
+
+// TestALaunchStoppedAheadOfItsCallTimeoutIsBackedOff: a provider that
+// stops its launch ahead of the call's deadline, as the terraform provider
+// interrupts Terraform its grace before it, has still run out of its call
+// timeout: the intent is backed off by that timeout, not called again at
+// the next tick (each call costing a whole call_timeout of the pool's
+// tick). A launch stopped ahead of the end of the leader's term instead
+// did not time out.
+func TestALaunchStoppedAheadOfItsCallTimeoutIsBackedOff(t *testing.T) {
+	const timeout, grace = 400 * time.Millisecond, 100 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		leader *fakeLeader
+		want   string
+	}{
+		{"its call timeout", nil, "timed out: the intent is resumed with the same client token after 400ms"},
+		{"the leader's term", &fakeLeader{epoch: 1, ok: true, budget: -1, until: time.Now().Add(time.Hour)}, "failed for now"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testPool(), func(h *harness) {
+				h.prov = stopsEarly{Provider: h.prov, grace: grace}
+				h.opts.CallTimeouts, h.opts.Tick = map[string]time.Duration{provName: timeout}, timeout/4
+				if tc.leader != nil {
+					h.opts.CallTimeouts[provName] = time.Hour
+					h.opts.Leader = tc.leader
+				}
+			})
+			if tc.leader != nil {
+				tc.leader.mu.Lock()
+				tc.leader.until = time.Now().Add(timeout)
+				tc.leader.mu.Unlock()
+			}
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			ds := h.decisions()
+			if len(ds) == 0 || len(ds[0].Launches) != 1 || !strings.Contains(ds[0].Launches[0].Outcome, tc.want) {
+				t.Fatalf("newest decision %+v: want its launch %q", ds[:min(len(ds), 1)], tc.want)
+			}
+		})
+	}
+}

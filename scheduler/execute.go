@@ -193,8 +193,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(lctx, req)
 	if err != nil {
-		timedOut := errors.Is(context.Cause(lctx), errCallTimeout)
-		return s.launchFailed(ctx, t, in, lr, o, err, timedOut)
+		return s.launchFailed(ctx, t, in, lr, o, err, callTimedOut(lctx, err))
 	}
 	s.cache.Record(nil, o.Key())
 	for range insts {

@@ -387,7 +387,32 @@ func detached(ctx context.Context) context.Context { return context.WithoutCance
 // for one call to it; when that bound ends the call, context.Cause of the
 // context is errCallTimeout.
 func (s *Scheduler) callCtx(ctx context.Context, provider string) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, s.callTimeout(provider), errCallTimeout)
+	own := time.Now().Add(s.callTimeout(provider))
+	cctx, cancel := context.WithDeadlineCause(ctx, own, errCallTimeout)
+	return context.WithValue(cctx, callDeadlineKey{}, own), cancel
+}
+
+// callDeadlineKey holds, in a call's context, the deadline its call
+// timeout set (an earlier one, the leader's term, may bound it).
+type callDeadlineKey struct{}
+
+// callTimedOut reports whether a call on ctx (callCtx, actingCtx) that
+// failed with err ran out of its call timeout: ctx ended by it, or the
+// provider gave up ahead of it, as the terraform provider does (it
+// interrupts Terraform its grace before the deadline, so that Terraform
+// has stopped and written its state by then, and returns an error
+// wrapping context.DeadlineExceeded before ctx ends), when the deadline
+// was the call timeout's and not the leader term's.
+func callTimedOut(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return errors.Is(context.Cause(ctx), errCallTimeout)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	own, set := ctx.Value(callDeadlineKey{}).(time.Time)
+	return ok && set && !dl.Before(own)
 }
 
 // callTimeout is how long one call to provider may take: its CallTimeouts
