@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -173,5 +174,68 @@ func TestALaunchStoppedAheadOfItsCallTimeoutIsBackedOff(t *testing.T) {
 				t.Fatalf("newest decision %+v: want its launch %q", ds[:min(len(ds), 1)], tc.want)
 			}
 		})
+	}
+}
+
+// stockOutOnRelease is the real provider with a first Launch that waits
+// until release is closed and then reports a stock-out (the tick decides
+// again, on the next offering); started is closed as it begins. launches
+// counts the calls.
+type stockOutOnRelease struct {
+	providers.Provider
+	started, release chan struct{}
+	mu               *sync.Mutex
+	launches         *int
+}
+
+func (p stockOutOnRelease) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	p.mu.Lock()
+	*p.launches++
+	first := *p.launches == 1
+	p.mu.Unlock()
+	if !first {
+		return p.Provider.Launch(ctx, req)
+	}
+	close(p.started)
+	<-p.release
+	return nil, &providers.CapacityError{Provider: provName, InstanceType: req.Offering.InstanceType, Code: "InsufficientInstanceCapacity", Err: errors.New("out of stock")}
+}
+
+// TestShutdownStartsNoFurtherLaunch: a server stopped while a launch is in
+// flight lets that launch finish, but starts no further one in the tick
+// (here, the next offering after a stock-out): each launch may take its
+// provider's whole call_timeout (10m for Terraform), so a stop would take
+// several and outlast the stop timeout docs/server.md sizes to one, the
+// server then killed with a Terraform mid-apply.
+func TestShutdownStartsNoFurtherLaunch(t *testing.T) {
+	n, mu := 0, &sync.Mutex{}
+	p := stockOutOnRelease{started: make(chan struct{}), release: make(chan struct{}), mu: mu, launches: &n}
+	h := newHarness(t, testPool(), func(h *harness) {
+		p.Provider = h.prov
+		h.prov = p
+	})
+	h.setDemand(2*time.Minute, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Run(ctx) }()
+	select {
+	case <-p.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no launch began")
+	}
+	cancel()
+	close(p.release)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the shutdown")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d launches called, want only the one in flight at the shutdown", n)
+	}
+	if live := h.live(); len(live) != 0 {
+		t.Fatalf("%d instances launched after the shutdown", len(live))
 	}
 }

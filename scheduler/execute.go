@@ -100,11 +100,16 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 
 // execLaunches writes an intent for each launch, then calls the provider.
 // It reports whether a capacity or quota failure calls for deciding again.
-func (s *Scheduler) execLaunches(ctx context.Context, t *tick, launches []policy.Launch) (redecide bool) {
+func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []policy.Launch) (redecide bool) {
 	for _, l := range launches {
 		lr := LaunchRecord{Offering: l.Offering.Name, Count: l.Count, Floor: l.Floor, Reason: l.Reason}
 		if s.opts.DryRun {
 			lr.Outcome = "dry run: not launched"
+			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		if stop.Err() != nil {
+			lr.Outcome = shuttingDown
 			t.rec.Launches = append(t.rec.Launches, lr)
 			continue
 		}
@@ -154,6 +159,12 @@ const (
 	// causeChanged: a pending intent whose config changed, not retried.
 	causeChanged = "config_changed"
 )
+
+// shuttingDown is the outcome of a step a tick did not start because the
+// server is shutting down: the calls in flight finish, no further one
+// starts (each may take its provider's whole call timeout); the next
+// tick, of this server or the next leader, decides again.
+const shuttingDown = "held: the server is shutting down; the next tick decides again"
 
 // call launches an intent's instances with its client token and records
 // the outcome. A transient failure leaves the intent pending, to be resumed
@@ -353,10 +364,14 @@ func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr
 // execDrains drains each planned instance: the hook runs once, then the
 // instance counts as draining until its agent reports no busy GPU or
 // drain_timeout passes, when the policy terminates it.
-func (s *Scheduler) execDrains(ctx context.Context, t *tick, drains []policy.Action) {
+func (s *Scheduler) execDrains(stop, ctx context.Context, t *tick, drains []policy.Action) {
 	for _, a := range drains {
 		r, ok := t.rows[a.InstanceID]
 		if !ok || r.State == state.InstanceDraining || r.State == state.InstanceTerminating {
+			continue
+		}
+		if stop.Err() != nil {
+			t.rec.Drains = append(t.rec.Drains, ActionRecord{Instance: r.ID, Reason: a.Reason, Outcome: shuttingDown})
 			continue
 		}
 		s.drain(ctx, t, r, a.Reason)
@@ -395,7 +410,7 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 }
 
 // execTerminates ends drained instances, batched per provider.
-func (s *Scheduler) execTerminates(ctx context.Context, t *tick, terms []policy.Action) {
+func (s *Scheduler) execTerminates(stop, ctx context.Context, t *tick, terms []policy.Action) {
 	byReason := map[string][]*state.Instance{}
 	var order []string
 	for _, a := range terms {
@@ -409,6 +424,12 @@ func (s *Scheduler) execTerminates(ctx context.Context, t *tick, terms []policy.
 		byReason[a.Reason] = append(byReason[a.Reason], r)
 	}
 	for _, why := range order {
+		if stop.Err() != nil {
+			for _, r := range byReason[why] {
+				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: r.ID, Reason: why, Outcome: shuttingDown})
+			}
+			continue
+		}
 		s.terminate(ctx, t, byReason[why], why)
 	}
 }

@@ -109,10 +109,12 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 			t.rec.Waste = plan.Waste
 		}
 		s.holdUnused(t, plan.Unused)
-		s.execDrains(cctx, t, plan.Drains)
-		s.execTerminates(cctx, t, plan.Terminates)
-		retry := s.execLaunches(cctx, t, plan.Launches)
-		if !retry || round+1 >= maxRedecide || s.opts.DryRun {
+		// Shut down meanwhile: the calls in flight finish, no further one
+		// starts (each may take its provider's whole call timeout).
+		s.execDrains(ctx, cctx, t, plan.Drains)
+		s.execTerminates(ctx, cctx, t, plan.Terminates)
+		retry := s.execLaunches(ctx, cctx, t, plan.Launches)
+		if !retry || round+1 >= maxRedecide || s.opts.DryRun || ctx.Err() != nil {
 			break
 		}
 		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure")
