@@ -239,3 +239,57 @@ func TestShutdownStartsNoFurtherLaunch(t *testing.T) {
 		t.Fatalf("%d instances launched after the shutdown", len(live))
 	}
 }
+
+// reconciling is the real provider with a Reconcile (as the terraform
+// provider repairs its state) that counts its calls; the first waits until
+// release is closed, started closed as it begins.
+type reconciling struct {
+	providers.Provider
+	started, release chan struct{}
+	mu               *sync.Mutex
+	calls            *int
+}
+
+func (p reconciling) Reconcile(ctx context.Context) error {
+	p.mu.Lock()
+	*p.calls++
+	first := *p.calls == 1
+	p.mu.Unlock()
+	if first {
+		close(p.started)
+		<-p.release
+	}
+	return nil
+}
+
+// TestShutdownStartsNoFurtherReconcile: a sweep under way when the server
+// stops lets the reconcile in flight finish, but starts no other
+// provider's: each may take its provider's whole call_timeout.
+func TestShutdownStartsNoFurtherReconcile(t *testing.T) {
+	n, mu := 0, &sync.Mutex{}
+	started, release := make(chan struct{}), make(chan struct{})
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.prov = reconciling{Provider: h.prov, started: started, release: release, mu: mu, calls: &n}
+		h.moreProviders = map[string]providers.Provider{"zz-tf": reconciling{Provider: h.newProviderAt("zz-tf", h.url), started: make(chan struct{}), release: release, mu: mu, calls: &n}}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Sweep(ctx) }()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no reconcile began")
+	}
+	cancel()
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Sweep did not return after the shutdown")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d reconciles called, want only the one in flight at the shutdown", n)
+	}
+}

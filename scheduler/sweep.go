@@ -75,6 +75,11 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	var errs []error
 	if !s.opts.DryRun {
 		for _, name := range sortedKeys(s.opts.Providers) {
+			if ctx.Err() != nil {
+				// Shut down: the reconcile in flight finished, no further
+				// one starts (each may take its provider's call timeout).
+				break
+			}
 			if r, ok := s.opts.Providers[name].(reconciler); ok {
 				rctx, rcancel := s.callCtx(cctx, name)
 				err := r.Reconcile(rctx)
