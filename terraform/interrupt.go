@@ -79,7 +79,8 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	grace := p.opts.waitDelay
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
-		grace = min(grace, time.Until(deadline)/2)
+		// A deadline already past leaves no grace (not a negative one).
+		grace = max(0, min(grace, time.Until(deadline)/2))
 	}
 	// terraform-exec kills Terraform a WaitDelay after the interrupt, too:
 	// the kill of last resort where no process of the run can be found.
@@ -110,7 +111,13 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 		case <-ctx.Done():
 			interrupt(causeOf(ctx))
 		case <-early:
-			interrupt(interruptedBeforeDeadline{grace: grace})
+			if ctx.Err() != nil {
+				// The deadline had passed: the run was not interrupted
+				// ahead of it.
+				interrupt(causeOf(ctx))
+			} else {
+				interrupt(interruptedBeforeDeadline{grace: grace})
+			}
 		}
 		log.Info("interrupting terraform", "cause", context.Cause(runCtx), "grace", grace)
 		kill := time.NewTimer(grace)
