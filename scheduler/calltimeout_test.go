@@ -90,20 +90,7 @@ func TestShutdownLetsALaunchFinishWithinItsProvidersTimeout(t *testing.T) {
 		h.opts.CallTimeout, h.opts.CallTimeouts = global, map[string]time.Duration{provName: time.Minute}
 	})
 	h.setDemand(2*time.Minute, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.sched.Run(ctx) }()
-	select {
-	case <-slow.started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no launch began")
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after the shutdown")
-	}
+	stopDuringLaunch(t, h, slow.started, func() {})
 	if n := len(h.live()); n != 1 {
 		t.Fatalf("%d instances after the shutdown, want the launch in flight finished (1)", n)
 	}
@@ -215,21 +202,7 @@ func TestShutdownStartsNoFurtherLaunch(t *testing.T) {
 		h.prov = p
 	})
 	h.setDemand(2*time.Minute, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.sched.Run(ctx) }()
-	select {
-	case <-p.started:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no launch began")
-	}
-	cancel()
-	close(p.release)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after the shutdown")
-	}
+	stopDuringLaunch(t, h, p.started, func() { close(p.release) })
 	mu.Lock()
 	defer mu.Unlock()
 	if n != 1 {
@@ -291,5 +264,27 @@ func TestShutdownStartsNoFurtherReconcile(t *testing.T) {
 	defer mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d reconciles called, want only the one in flight at the shutdown", n)
+	}
+}
+
+// stopDuringLaunch runs h's scheduler until a launch has started (started
+// is closed), stops it, calls then, and waits for Run to return.
+func stopDuringLaunch(t *testing.T, h *harness, started <-chan struct{}, then func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Run(ctx) }()
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("no launch began")
+	}
+	cancel()
+	then()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the shutdown")
 	}
 }
