@@ -95,13 +95,20 @@ func readRunRecord(path string) (*runRecord, error) {
 }
 
 // dead reports whether the run is known to be over: it ran on this host
-// in a process that no longer exists (or its record was cut short).
+// in a process that no longer exists (or its record was cut short). The
+// caller holds the burst's lock, so a record of this process's PID is of
+// a run over: one of this process that could not remove its record, or of
+// an earlier process with the same PID (a container's server restarted as
+// PID 1 again), whose backend lock would otherwise never be released.
 func (r *runRecord) dead(host string) bool {
 	if r.PID == 0 {
 		return true
 	}
-	if r.Host != host || r.PID == os.Getpid() {
+	if r.Host != host {
 		return false
+	}
+	if r.PID == os.Getpid() {
+		return true
 	}
 	err := syscall.Kill(r.PID, 0)
 	return errors.Is(err, syscall.ESRCH)
