@@ -15,10 +15,12 @@ const MaxRendered = 64 << 10
 
 // InstanceFields is what the pool's templates (user_data, join.agent_url,
 // drain.command, drain.http.url) see of a burst instance, e.g.
-// {{.PrivateIP}} or {{.Name}}.
+// {{.PrivateIP}} or {{.Name}}. user_data is rendered before the launch:
+// there ID, Name and PrivateIP are empty, and Zone unless the offering
+// names one.
 type InstanceFields struct {
-	// ID is the cloud's instance id; Name its host name as the on-prem
-	// scheduler knows it.
+	// ID is the cloud's instance id; Name the node's name for the on-prem
+	// scheduler, which is its ID.
 	ID   string
 	Name string
 	// PrivateIP is the instance's private address.

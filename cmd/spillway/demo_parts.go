@@ -162,7 +162,7 @@ providers:
     image: ami-0123456789abcdef0
     user_data: |
       #!/bin/sh
-      spillway agent --listen {{"{{.PrivateIP}}"}}:9401
+      spillway agent --listen :9401
   emu-ali:
     type: alicloud
     region: cn-hangzhou
@@ -172,7 +172,7 @@ providers:
     image: m-spillway-gpu
     user_data: |
       #!/bin/sh
-      spillway agent --listen {{"{{.PrivateIP}}"}}:9401
+      spillway agent --listen :9401
 
 pools:
   - name: ` + demoPool + `
