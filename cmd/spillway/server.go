@@ -48,7 +48,9 @@ against production signals before it spends anything.
 It serves /metrics (Prometheus), /healthz, /readyz, the operator API under /v1/
 and the status page on server.listen (default 127.0.0.1:8700). SIGTERM or
 Ctrl-C cancels the read-only cloud calls in flight (lists) at once, lets the
-mutating ones finish (at most 60s), records them, and exits 0.
+mutating ones finish (each within its provider's call_timeout: 1m for aws and
+alicloud, 10m for terraform; a drain hook within 60s), records them, and
+exits 0.
 
 Credentials come from each SDK's default chain (AWS_ACCESS_KEY_ID, profiles,
 instance roles; ALIBABA_CLOUD_ACCESS_KEY_ID, …). Against 'spillway emulator'

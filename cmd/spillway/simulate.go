@@ -100,7 +100,8 @@ Policies, all on the same trace and offerings:
   onprem-only  no cloud at all
   threshold    target tracking (Nomad Autoscaler style): every 60 s size cloud
                GPUs so (busy + queued) / total GPUs approaches 80%, 5-minute
-               cooldown, cheapest offering only (the largest with whole_jobs)
+               cooldown, the largest offering only (the cheapest per GPU
+               among those)
   per-job      Slurm power saving: resume a cloud node for every queued job
                that cannot start, suspend a node after 300 s idle; a node
                not up within ResumeTimeout (30m) is marked DOWN, a node type
