@@ -46,7 +46,7 @@ func newAgentCmd() *cobra.Command {
 	o := agentOptions{}
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Sample this node's GPUs through NVML and serve /metrics and /v1/gpus",
+		Short: "Sample this node's GPUs through NVML and serve /metrics, /v1/gpus and /healthz",
 		Long: fmt.Sprintf(`The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
 the UUID, model, utilisation, memory and compute processes through NVML, and
 decides whether the GPU is busy (utilisation >= --busy-util or processes >=
