@@ -172,7 +172,7 @@ func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
 		}
 	}
 	v.positiveDuration(dp+".timeout", p.Drain.Timeout)
-	v.template(pp+".user_data", p.UserData)
+	v.userData(pp+".user_data", p.UserData)
 }
 
 // template checks that a template parses and runs on a sample instance,
@@ -187,6 +187,22 @@ func (v *cfgValidator) template(path, tmpl string) (string, bool) {
 		return "", false
 	}
 	return out, true
+}
+
+// userData checks a user_data template, which is rendered before the
+// launch: a field the cloud has not given yet would be empty there.
+func (v *cfgValidator) userData(path, tmpl string) {
+	if _, ok := v.template(path, tmpl); !ok {
+		return
+	}
+	if fs := fieldsUnknownAtLaunch(tmpl); len(fs) > 0 {
+		which := "which is"
+		if len(fs) > 1 {
+			which = "which are"
+		}
+		v.errf(path, "user_data names {{.%s}}, %s empty there: user_data is rendered before the instance exists, when the cloud has not given its %s; read them on the instance (e.g. cloud-init query v1.instance_id, or the metadata service), or use a field known at launch: .Zone (when the offering names it), .InstanceType, .Provider, .Region, .Pool, .Cluster, .Burst",
+			strings.Join(fs, "}}, {{."), which, strings.Join(unknownAtLaunch, ", "))
+	}
 }
 
 // templateURL checks a template that must render to an http(s) URL.

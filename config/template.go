@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -179,3 +180,63 @@ func checkTemplate(tmpl string) (string, error) {
 }
 
 const instanceFieldNames = "{{.ID}}, {{.Name}}, {{.PrivateIP}}, {{.Zone}}, {{.InstanceType}}, {{.Provider}}, {{.Region}}, {{.Pool}}, {{.Cluster}} and {{.Burst}}"
+
+// unknownAtLaunch are the InstanceFields a template rendered before the
+// launch (user_data) sees empty: the cloud has not named the instance yet.
+var unknownAtLaunch = []string{"ID", "Name", "PrivateIP"}
+
+// fieldsUnknownAtLaunch lists the fields of unknownAtLaunch that template
+// tmpl names (as .Field or $.Field), in the order they first appear.
+func fieldsUnknownAtLaunch(tmpl string) []string {
+	t, err := parseTemplate(tmpl)
+	if err != nil || t.Tree == nil {
+		return nil
+	}
+	var out []string
+	note := func(ident []string) {
+		if len(ident) > 0 && slices.Contains(unknownAtLaunch, ident[0]) && !slices.Contains(out, ident[0]) {
+			out = append(out, ident[0])
+		}
+	}
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					walk(c)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.FieldNode:
+			note(n.Ident)
+		case *parse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				note(n.Ident[1:])
+			}
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		}
+	}
+	walk(t.Tree.Root)
+	return out
+}

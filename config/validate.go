@@ -141,7 +141,7 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 		}
 		v.d.errAt(cfgJoin(pp, pr.Field), pr.Msg)
 	}
-	v.template(pp+".user_data", pc.UserData)
+	v.userData(pp+".user_data", pc.UserData)
 	v.callTimeout(pp+".call_timeout", pc)
 }
 
