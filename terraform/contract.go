@@ -73,7 +73,11 @@ func (e *ContractError) Error() string {
 	}
 	parts = append(parts, e.BadTypes...)
 	if len(e.Unset) > 0 {
-		parts = append(parts, fmt.Sprintf("requires variable %s, which has no default and is not among the provider's fixed variables", quoteAll(e.Unset)))
+		what := "variable %s, which has no default and is not among the provider's fixed variables"
+		if len(e.Unset) > 1 {
+			what = "variables %s, which have no default and are not among the provider's fixed variables"
+		}
+		parts = append(parts, "requires "+fmt.Sprintf(what, quoteAll(e.Unset)))
 	}
 	if len(e.Undeclared) > 0 {
 		parts = append(parts, fmt.Sprintf("does not declare variable %s, given in the provider's fixed variables", quoteAll(e.Undeclared)))

@@ -22,9 +22,10 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 		{"no_output", nil, `terraform module testdata/contract/no_output does not satisfy the Spillway module contract: declares no output "instances" (Spillway reads the instances it holds from it)`},
 		{"list_type", nil, `terraform module testdata/contract/list_type does not satisfy the Spillway module contract: variable "instances" has type list(string): want map(object({...})), keyed by instance key`},
 		{"unknown_attr", nil, `terraform module testdata/contract/unknown_attr does not satisfy the Spillway module contract: variable "instances" has attribute "disk_gb", which Spillway does not set (it sets instance_type, zone, market, gpus, tags, user_data)`},
-		{"needs_vpc", nil, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
+		{"needs_vpc", nil, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variables "subnet_id", "vpc_id", which have no default and are not among the provider's fixed variables`},
+		{"needs_vpc", map[string]any{"subnet_id": "subnet-1"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
 		{"nowhere", nil, `terraform module testdata/contract/nowhere does not satisfy the Spillway module contract: cannot be read: no such file or directory: want an existing directory holding *.tf files`},
-		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
+		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
@@ -38,8 +39,8 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 			}
 		})
 	}
-	if err := terraform.CheckModule("testdata/contract/needs_vpc", map[string]any{"vpc_id": "vpc-1"}); err != nil {
-		t.Errorf("needs_vpc with vpc_id fixed: %v", err)
+	if err := terraform.CheckModule("testdata/contract/needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1"}); err != nil {
+		t.Errorf("needs_vpc with vpc_id and subnet_id fixed: %v", err)
 	}
 	err := terraform.CheckModule("testdata/contract/broken", nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot be read") || !strings.Contains(err.Error(), "main.tf") {
@@ -58,11 +59,11 @@ func TestShippedModulesSatisfyTheContract(t *testing.T) {
 		{"../configs/terraform/aws", map[string]any{
 			"region": "us-east-1", "subnets": map[string]string{"us-east-1a": "subnet-1"},
 			"ami": "ami-1", "security_group_ids": []string{"sg-1"},
-		}, `requires variable "ami", "region", "security_group_ids", "subnets"`},
+		}, `requires variables "ami", "region", "security_group_ids", "subnets", which have no default`},
 		{"../configs/terraform/alicloud", map[string]any{
 			"region": "cn-hangzhou", "vswitches": map[string]string{"cn-hangzhou-h": "vsw-1"},
 			"image_id": "m-1", "security_group_ids": []string{"sg-1"},
-		}, `requires variable "image_id", "region", "security_group_ids", "vswitches"`},
+		}, `requires variables "image_id", "region", "security_group_ids", "vswitches", which have no default`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {

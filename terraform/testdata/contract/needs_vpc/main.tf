@@ -18,6 +18,10 @@ variable "vpc_id" {
   type = string
 }
 
+variable "subnet_id" {
+  type = string
+}
+
 output "instances" {
   value = {}
 }
