@@ -447,17 +447,8 @@ func submitHet(t testing.TB, n int, opts ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.TrimSuffix(strings.Repeat("PENDING\n", n), "\n")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, err := cluster.Run("squeue", "-h", "-j", id, "-o", "%T")
-		if err == nil && out == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("heterogeneous job %s: squeue lists %q (%v), want %d components pending", id, out, err, n)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := cluster.WaitComponents(id, "PENDING", n, 20*time.Second); err != nil {
+		t.Fatalf("heterogeneous job %s: %v", id, err)
 	}
 }
 
