@@ -73,8 +73,10 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			names = append(names, p.Policy)
 		}
 	}
-	anyOff := false
-	var offRows offLabels
+	anyOff, offHidden := false, 0
+	// Off-chart labels take at most the top third of the plot area; the
+	// rest are left out (each marker's tooltip still names its point).
+	offRows := offLabels{max: int(math.Floor((H - T - B) / 3 / offLabelRow))}
 	// Circles and setting labels are drawn after every policy's lines, the
 	// larger circles first (see markerRadii), so that no policy's point
 	// lies hidden under another's.
@@ -94,9 +96,12 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 			if off(p) {
 				anyOff = true
 				text := strings.TrimSpace(settingValue(p) + " " + dollars(p.CostUSD))
-				row := offRows.place(px+8, text)
-				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path><text class="offlabel" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n",
-					px, T, c, esc(tip), px+8, T+9+offLabelRow*float64(row), c, esc(text))
+				fmt.Fprintf(&b, `<path class="off" d="M%.1f,%.1f l-5,9 h10 z" fill="%s"><title>%s</title></path>`+"\n", px, T, c, esc(tip))
+				if row, ok := offRows.place(px+8, text); ok {
+					fmt.Fprintf(&b, `<text class="offlabel" x="%.1f" y="%.1f" fill="%s" font-size="10">%s</text>`+"\n", px+8, T+9+offLabelRow*float64(row), c, esc(text))
+				} else {
+					offHidden++
+				}
 				continue
 			}
 			py := y(p.CostUSD)
@@ -144,6 +149,10 @@ func WriteFrontier(w io.Writer, title string, pts []SweepPoint) error {
 	if anyOff {
 		fmt.Fprintf(&b, `<path d="M%.0f,%.0f l-5,9 h10 z" fill="#555"/><text x="%.0f" y="%.0f" fill="#555" font-size="10">off the chart: over %.0f%% above</text><text x="%.0f" y="%.0f" fill="#555" font-size="10">the cheapest point (cost beside it)</text>`+"\n",
 			W-R+16, ly+26, W-R+26, ly+35, (frontierReach-1)*100, W-R+26, ly+49)
+		if offHidden > 0 {
+			fmt.Fprintf(&b, `<text class="offhidden" x="%.0f" y="%.0f" fill="#555" font-size="10">%d of their labels left out: no room</text><text x="%.0f" y="%.0f" fill="#555" font-size="10">(a marker's tooltip names its point)</text>`+"\n",
+				W-R+26, ly+63, offHidden, W-R+26, ly+77)
+		}
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -196,17 +205,18 @@ const offLabelRow, offLabelChar = 11.0, 6.0
 // top edge: each goes in the first row down from the edge where it
 // overlaps no label placed before it, so that the labels of points at one
 // wait, or less than a label's width apart, are not written over each
-// other.
+// other. There are at most max rows.
 type offLabels struct {
+	max  int
 	rows [][][2]float64 // each row's labels' spans across
 }
 
 // place takes a row for a label text that starts at x and returns it,
-// 0 being the top one.
-func (o *offLabels) place(x float64, text string) int {
+// 0 being the top one; false when every row has a label in its way.
+func (o *offLabels) place(x float64, text string) (int, bool) {
 	const gap = 4.0
 	end := x + offLabelChar*float64(utf8.RuneCountInString(text))
-	for row := 0; ; row++ {
+	for row := 0; row < o.max; row++ {
 		if row == len(o.rows) {
 			o.rows = append(o.rows, nil)
 		}
@@ -219,9 +229,10 @@ func (o *offLabels) place(x float64, text string) int {
 		}
 		if free {
 			o.rows[row] = append(o.rows[row], [2]float64{x, end})
-			return row
+			return row, true
 		}
 	}
+	return 0, false
 }
 
 // pointLabel is a setting's label at a point on the chart, beside the

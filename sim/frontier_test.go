@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -217,6 +218,45 @@ func TestFrontierOffChartLabelsApart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFrontierOffChartLabelsBounded: off-chart labels that find no room
+// in the top third of the plot are left out, and the legend says how
+// many; forty settings at one wait ran their labels down past the plot.
+func TestFrontierOffChartLabelsBounded(t *testing.T) {
+	const H, T, B = 520.0, 50.0, 50.0 // WriteFrontier's height and margins
+	pts := []SweepPoint{{Policy: "spillway", CostUSD: 171000, CostMinUSD: 170500, CostMaxUSD: 171500, WaitP95S: 2000, WaitP95MinS: 1990, WaitP95MaxS: 2010}}
+	for i := range 40 {
+		c := 342000 + 100*float64(i)
+		pts = append(pts, SweepPoint{Policy: "threshold", Setting: fmt.Sprintf("threshold.up=0.%02d", 50+i), CostUSD: c, CostMinUSD: c, CostMaxUSD: c, WaitP95S: 200, WaitP95MinS: 200, WaitP95MaxS: 200})
+	}
+	var buf bytes.Buffer
+	if err := WriteFrontier(&buf, "t", pts); err != nil {
+		t.Fatal(err)
+	}
+	shown, markers, hidden := 0, 0, ""
+	for _, s := range parseSVG(t, buf.Bytes()) {
+		switch s.Class {
+		case "offlabel":
+			shown++
+			if y := num(t, s.Y); y > T+(H-T-B)/3 {
+				t.Errorf("off-chart label %q at y %.1f, below the plot's top third (y %.1f)", s.Text, y, T+(H-T-B)/3)
+			}
+		case "off":
+			markers++
+		case "offhidden":
+			hidden = s.Text
+		}
+	}
+	if markers != 40 {
+		t.Errorf("%d off-chart markers, want 40", markers)
+	}
+	if shown == 0 || shown == 40 {
+		t.Fatalf("%d of 40 off-chart labels shown, want some left out", shown)
+	}
+	if want := fmt.Sprintf("%d of their labels left out: no room", 40-shown); hidden != want {
+		t.Errorf("legend says %q, want %q", hidden, want)
 	}
 }
 
