@@ -435,21 +435,32 @@ func signalsSeconds(waits []time.Duration) []float64 {
 	return out
 }
 
-// summary is the one line a failed check ends with on stderr.
+// summary is the one line a failed check ends with on stderr. A baseline
+// that lost some of its nodes answered in part: it is named apart from
+// the sources that failed outright.
 func (r signalsReport) summary() string {
-	var failed []string
+	var failed, partial []string
 	for _, s := range r.Sources {
-		if !s.OK {
+		switch {
+		case s.OK:
+		case s.Baseline != nil:
+			partial = append(partial, s.Name)
+		default:
 			failed = append(failed, s.Name)
 		}
 	}
-	msg := fmt.Sprintf("spillway signals check: %s: pool %s: ", r.File, r.Pool)
+	var parts []string
 	if len(failed) > 0 {
-		msg += fmt.Sprintf("%d of %d sources failed (%s)", len(failed), len(r.Sources), strings.Join(failed, ", "))
-	} else {
-		msg += "every source answered"
+		parts = append(parts, fmt.Sprintf("%d of %d sources failed (%s)", len(failed), len(r.Sources), strings.Join(failed, ", ")))
 	}
-	return msg + fmt.Sprintf("; %s stale: the policy would hold", policyPlural(len(r.Snapshot.Stale), "signal"))
+	if len(partial) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d answered in part (%s)", len(partial), len(r.Sources), strings.Join(partial, ", ")))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "every source answered")
+	}
+	return fmt.Sprintf("spillway signals check: %s: pool %s: %s; %s stale: the policy would hold",
+		r.File, r.Pool, strings.Join(parts, ", "), policyPlural(len(r.Snapshot.Stale), "signal"))
 }
 
 func printSignalsReport(w io.Writer, r signalsReport) {
