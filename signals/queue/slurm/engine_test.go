@@ -25,7 +25,7 @@ func TestJobPendingBesideFreeGPUs(t *testing.T) {
 	waitReason(t, id, "Resources")
 
 	now := time.Now().Add(time.Hour)
-	src := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}, WithNow(func() time.Time { return now }))
+	src := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}, WithNow(func() time.Time { return now }))
 	d, err := src.Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)

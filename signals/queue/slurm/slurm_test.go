@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,20 +22,34 @@ import (
 	"github.com/spillway-io/spillway/signals/signalstest"
 )
 
-// cluster is the one Slurm cluster every test here shares.
-var cluster *fixture.Slurm
+// slurmCluster is the one Slurm cluster every test here shares, started
+// by the first test that needs one: a run of only the parsers' tests or
+// fuzz targets starts none (go test -fuzz runs this binary in each of its
+// workers, and a worker it kills would leave its daemons holding the
+// coordinator's output open, hanging it). It fails the test, never skips
+// it, when the cluster does not start.
+func slurmCluster(t testing.TB) *fixture.Slurm {
+	t.Helper()
+	clusterOnce.Do(func() { cluster, clusterErr = fixture.StartSlurm() })
+	if clusterErr != nil {
+		t.Fatalf("starting the Slurm fixture (munged, slurmctld, slurmd): %v", clusterErr)
+	}
+	return cluster
+}
+
+var (
+	clusterOnce sync.Once
+	cluster     *fixture.Slurm
+	clusterErr  error
+)
 
 func TestMain(m *testing.M) {
-	s, err := fixture.StartSlurm()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: starting the Slurm fixture (munged, slurmctld, slurmd): %v\n", err)
-		os.Exit(1)
-	}
-	cluster = s
 	code := m.Run()
-	if err := s.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stopping the Slurm fixture: %v\n", err)
-		code = 1
+	if cluster != nil {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping the Slurm fixture: %v\n", err)
+			code = 1
+		}
 	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -404,7 +419,7 @@ func TestFeaturesFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--gres=gpu:2", "--constraint=ib")
 	submit(t, "PENDING", "--gres=gpu:3", "--constraint=onprem|ib")
 	submit(t, "PENDING", "--gres=gpu:4", "--constraint=onprem&ib")
-	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Features: []string{"ib"}}).Demand(context.Background())
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, Features: []string{"ib"}}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +441,7 @@ func TestHeterogeneousJobFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--gres=gpu:1")
 	submitHet(t, 3, "--gpus=2", ":", "--gpus=1", ":", "--gres=gpu:1")
 	submitHet(t, 2, "--hold", "--gres=gpu:1", ":", "--gres=gpu:4")
-	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,11 +458,11 @@ func TestHeterogeneousJobFromSlurm(t *testing.T) {
 // and waits until squeue lists its n components pending.
 func submitHet(t testing.TB, n int, opts ...string) {
 	t.Helper()
-	id, err := cluster.Submit(opts...)
+	id, err := slurmCluster(t).Submit(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cluster.WaitComponents(id, "PENDING", n, 20*time.Second); err != nil {
+	if err := slurmCluster(t).WaitComponents(id, "PENDING", n, 20*time.Second); err != nil {
 		t.Fatalf("heterogeneous job %s: %v", id, err)
 	}
 }
@@ -548,7 +563,7 @@ func TestShapesFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--gres=gpu:1", "-c", "2", "--mem-per-cpu=400M") // 800M in all: the 4-GPU shape
 	submit(t, "PENDING", "--gres=gpu:2", "--mem=950M")                    // more than any shape
 	shapes := []policy.Shape{{GPUs: 1, VCPUs: 1, MemMiB: 512}, {GPUs: 2, VCPUs: 2, MemMiB: 512}, {GPUs: 4, VCPUs: 2, MemMiB: 900}}
-	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, Shapes: shapes}).Demand(context.Background())
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, Shapes: shapes}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +573,7 @@ func TestShapesFromSlurm(t *testing.T) {
 	if want := []signals.LeftOut{{Why: "asking for 0.9 GiB of memory on one node, more than any instance the pool rents with its GPUs has", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
 		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
 	}
-	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
 	if err != nil || !slices.Equal(d.JobGPUs, []int{1, 1, 1, 1, 2}) {
 		t.Errorf("without shapes: jobs %v (%v), want each by its GPUs", d.JobGPUs, err)
 	}
@@ -574,7 +589,7 @@ func TestLicenseHeldJobIsNotDemand(t *testing.T) {
 	held := submit(t, "PENDING", lic, "--gres=gpu:1")
 	submit(t, "PENDING", "--gres=gpu:8")
 	waitReason(t, held, "Licenses")
-	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +599,7 @@ func TestLicenseHeldJobIsNotDemand(t *testing.T) {
 	if want := []signals.LeftOut{{Why: "pending for Licenses", Jobs: 1}}; !slices.Equal(d.LeftOut, want) {
 		t.Errorf("left out %+v, want %+v", d.LeftOut, want)
 	}
-	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, CountAll: true}).Demand(context.Background())
+	d, err = New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, CountAll: true}).Demand(context.Background())
 	if err != nil || d.PendingJobs != 2 {
 		t.Errorf("count_all: %d jobs (%v), want 2", d.PendingJobs, err)
 	}
@@ -598,7 +613,7 @@ func TestArrayTaskLimitIsNotDemand(t *testing.T) {
 	cancelAll(t)
 	// Held, the array pends as one record that WaitState can read.
 	array := submit(t, "PENDING", "--array=1-6%1", "--gres=gpu:1", "--hold")
-	if out, err := cluster.Run("scontrol", "release", array); err != nil {
+	if out, err := slurmCluster(t).Run("scontrol", "release", array); err != nil {
 		t.Fatalf("scontrol release %s: %v: %s", array, err, out)
 	}
 	submit(t, "PENDING", "--gres=gpu:8")
@@ -613,7 +628,7 @@ func TestArrayTaskLimitIsNotDemand(t *testing.T) {
 		{"count_all", true, []int{1, 1, 1, 1, 1, 8}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition, CountAll: tc.countAll}).Demand(context.Background())
+			d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, CountAll: tc.countAll}).Demand(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -695,7 +710,7 @@ func squeuePath(t testing.TB) string {
 
 func cancelAll(t testing.TB) {
 	t.Cleanup(func() {
-		if err := cluster.CancelAll(); err != nil {
+		if err := slurmCluster(t).CancelAll(); err != nil {
 			t.Errorf("cancelling jobs: %v", err)
 		}
 	})
@@ -704,18 +719,18 @@ func cancelAll(t testing.TB) {
 // waitReason waits until job id pends for reason.
 func waitReason(t testing.TB, id, reason string) {
 	t.Helper()
-	if err := cluster.WaitReason(id, reason, 20*time.Second); err != nil {
+	if err := slurmCluster(t).WaitReason(id, reason, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func submit(t testing.TB, state string, opts ...string) string {
 	t.Helper()
-	id, err := cluster.Submit(opts...)
+	id, err := slurmCluster(t).Submit(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cluster.WaitState(id, state, 20*time.Second); err != nil {
+	if err := slurmCluster(t).WaitState(id, state, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -736,7 +751,7 @@ func TestDemandFromSlurm(t *testing.T) {
 	submit(t, "PENDING", "--begin=now+1hour", "--gres=gpu:8")
 
 	now := after.Add(time.Hour)
-	src := New(Config{Squeue: squeuePath(t), SlurmConf: cluster.Conf, Partition: cluster.Partition}, WithNow(func() time.Time { return now }))
+	src := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}, WithNow(func() time.Time { return now }))
 	d, err := src.Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -763,7 +778,7 @@ func TestDemandFromSlurm(t *testing.T) {
 		t.Errorf("source %q time %v, want slurm:gpu at %v", d.Source, d.Time, now)
 	}
 
-	acct := New(Config{SlurmConf: cluster.Conf, Partition: cluster.Partition, Accounts: []string{"research"}})
+	acct := New(Config{SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, Accounts: []string{"research"}})
 	d, err = acct.Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -772,7 +787,7 @@ func TestDemandFromSlurm(t *testing.T) {
 		t.Errorf("account research: %d jobs, %d GPUs; want 1, 1", d.PendingJobs, d.PendingGPUs)
 	}
 
-	all := New(Config{SlurmConf: cluster.Conf, CountAll: true})
+	all := New(Config{SlurmConf: slurmCluster(t).Conf, CountAll: true})
 	d, err = all.Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -786,7 +801,7 @@ func TestDemandFromSlurm(t *testing.T) {
 func TestDemandEmptyQueue(t *testing.T) {
 	cancelAll(t)
 	submit(t, "RUNNING", "--gres=gpu:2")
-	d, err := New(Config{SlurmConf: cluster.Conf, Partition: cluster.Partition}).Demand(context.Background())
+	d, err := New(Config{SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +811,7 @@ func TestDemandEmptyQueue(t *testing.T) {
 }
 
 func TestDemandBadPartition(t *testing.T) {
-	_, err := New(Config{SlurmConf: cluster.Conf, Partition: "nosuch"}).Demand(context.Background())
+	_, err := New(Config{SlurmConf: slurmCluster(t).Conf, Partition: "nosuch"}).Demand(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `slurm source "slurm:nosuch"`) || !strings.Contains(err.Error(), `partition "nosuch"`) || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("unknown partition: error %v, want one naming the source and scontrol's answer", err)
 	}
@@ -805,7 +820,7 @@ func TestDemandBadPartition(t *testing.T) {
 // TestDemandSlurmNotRunning points squeue at a config whose controller port
 // nothing listens on.
 func TestDemandSlurmNotRunning(t *testing.T) {
-	conf, err := os.ReadFile(cluster.Conf)
+	conf, err := os.ReadFile(slurmCluster(t).Conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -847,7 +862,7 @@ func BenchmarkDemand(b *testing.B) {
 	cancelAll(b)
 	submit(b, "RUNNING", "--gres=gpu:8")
 	submit(b, "PENDING", "--gres=gpu:4")
-	src := New(Config{Squeue: squeuePath(b), SlurmConf: cluster.Conf, Partition: cluster.Partition})
+	src := New(Config{Squeue: squeuePath(b), SlurmConf: slurmCluster(b).Conf, Partition: slurmCluster(b).Partition})
 	for b.Loop() {
 		d, err := src.Demand(context.Background())
 		if err != nil {
