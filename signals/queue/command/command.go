@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 )
@@ -182,13 +184,15 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	var stderr limitedBuffer
 	stdout.max, stderr.max = MaxOutput, 4096
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := run(cmd)
 	errText := signals.Shorten(strings.TrimSpace(stderr.String()), 500)
 	if err != nil {
 		var exitErr *exec.ExitError
 		switch {
 		case ctx.Err() != nil:
 			return fail(-1, errText, false, fmt.Errorf("did not finish: %w", ctx.Err()))
+		case errors.Is(err, exec.ErrWaitDelay):
+			return fail(-1, errText, false, fmt.Errorf("exited, but a process it started outside its process group (setsid, a daemon) still held its output open %s later: start that one with its output redirected (e.g. >/dev/null)", cmd.WaitDelay))
 		case errors.As(err, &exitErr):
 			return fail(exitErr.ExitCode(), errText, false, fmt.Errorf("failed: %w", err))
 		case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission):
@@ -206,6 +210,31 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	}
 	d.Source, d.Time = s.name, s.now()
 	return signals.SameSizeJobs(d, s.cfg.GPUsPerJob), nil
+}
+
+// run starts cmd, a process group's leader, and waits for it. When it
+// exits, what it left running in its group (a `job &`) is killed: that
+// would hold its output open (os/exec reads to the end of it) and failed
+// the read after WaitDelay, and outlived every read, one more process a
+// tick. The program's own output is read whole, its exit status kept.
+func run(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// WNOWAIT leaves the program to cmd.Wait: unreaped, its pid is
+		// still its group's, whose other members are then killed.
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}()
+	err := cmd.Wait()
+	<-done
+	return err
 }
 
 // reading is the JSON object a program may print.

@@ -7,10 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +148,53 @@ func TestDemandErrors(t *testing.T) {
 				t.Errorf("error quotes the whole output: %.80q…", err)
 			}
 		})
+	}
+}
+
+// TestBackgroundJobEndsWithTheRead: a program that leaves a job running
+// in the background, holding its output open, is read when it exits (it
+// failed after a second, "WaitDelay expired"), and the job is killed with
+// it rather than outliving every read; one started in a session of its
+// own fails the read saying what holds the output.
+func TestBackgroundJobEndsWithTheRead(t *testing.T) {
+	sh := program(t, "sh")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	script := fmt.Sprintf("sleep 600 & echo $! > %s; echo 5", pidFile)
+	d, err := newSource(t, Config{Command: []string{sh, "-c", script}}).Demand(ctx)
+	if err != nil || d.PendingGPUs != 5 {
+		t.Fatalf("read %+v, error %v; want 5 GPUs", d, err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Killed, it is reaped by whoever adopted it: poll until it is gone.
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the background job (pid %d) outlived the read", pid)
+		}
+		runtime.Gosched()
+	}
+
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Fatalf("setsid not found: %v", err)
+	}
+	// It writes its pid once in its own session; the program waits for it.
+	pidFile = filepath.Join(t.TempDir(), "pid")
+	script = fmt.Sprintf(`setsid sh -c 'echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; exec sleep 600' & while [ ! -s %[1]s ]; do :; done; echo 5`, pidFile)
+	_, err = newSource(t, Config{Command: []string{sh, "-c", script}}).Demand(ctx)
+	if b, rerr := os.ReadFile(pidFile); rerr == nil {
+		if pid, aerr := strconv.Atoi(strings.TrimSpace(string(b))); aerr == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "a process it started outside its process group (setsid, a daemon) still held its output open") {
+		t.Errorf("error %v, want one saying a process outside the group holds the output", err)
 	}
 }
 
