@@ -141,3 +141,28 @@ func TestPrometheusRefusesAnAnswerPastTheLimit(t *testing.T) {
 		t.Fatalf("err %v: want a QueryError naming the limit", err)
 	}
 }
+
+// TestPrometheusAnswersWithoutANumber: a url that answers "success"
+// without a result, or with a null sample, fails the read naming the
+// query (the baseline dereferenced it: a panic that ended the server).
+func TestPrometheusAnswersWithoutANumber(t *testing.T) {
+	for _, body := range []string{
+		`{"status":"success","data":null}`,
+		`{"status":"success","data":{"resultType":"vector","result":[null]}}`,
+	} {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(body))
+		}))
+		src, err := NewPrometheus(PrometheusConfig{Name: "site", URL: api.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Baseline(context.Background())
+		var qe *QueryError
+		if !errors.As(err, &qe) || !errors.Is(err, promapi.ErrNoNumber) || !strings.Contains(err.Error(), `prometheus:site: query "DCGM_FI_DEV_GPU_UTIL": answer holds no number`) {
+			t.Errorf("answer %s: error %v; want a QueryError saying it holds no number", body, err)
+		}
+		api.Close()
+	}
+}

@@ -7,14 +7,18 @@
 package promapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
@@ -28,8 +32,9 @@ var ErrTooLarge = errors.New("answer too large")
 
 // New returns the query API of the Prometheus at url, over client's
 // transport (client_golang's default when client or its Transport is nil),
-// reading at most MaxBody of each answer and following redirects within
-// url's host only (httpclient.CheckRedirect).
+// reading at most MaxBody of each answer, following redirects within
+// url's host only (httpclient.CheckRedirect), and refusing an instant
+// query's answer that holds no number to read (Checked).
 func New(url string, client *http.Client) (v1.API, error) { return newWith(url, client, MaxBody) }
 
 // newWith is New reading at most max of each answer.
@@ -42,7 +47,39 @@ func newWith(url string, client *http.Client, max int64) (v1.API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v1.NewAPI(c), nil
+	return checked{v1.NewAPI(c)}, nil
+}
+
+// ErrNoNumber is returned (wrapped) by Query for an answer that holds no
+// number to read.
+var ErrNoNumber = errors.New("answer holds no number")
+
+// checked is an API whose Query refuses what client_golang decodes from
+// an answer but holds no number: no result at all (`{"status":
+// "success"}`, `null`: something other than Prometheus), a null sample
+// in a vector, and a native histogram's sample, whose Value reads 0. A
+// source would otherwise dereference nil, or read 0 as a valid count.
+type checked struct{ v1.API }
+
+func (c checked) Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
+	v, warnings, infos, err := c.API.Query(ctx, query, ts, opts...)
+	if err != nil {
+		return v, warnings, infos, err
+	}
+	switch r := v.(type) {
+	case nil:
+		return nil, warnings, infos, fmt.Errorf("%w: the answer has no result (check that the url is Prometheus's)", ErrNoNumber)
+	case model.Vector:
+		for i, smp := range r {
+			switch {
+			case smp == nil:
+				return nil, warnings, infos, fmt.Errorf("%w: sample %d of %d is null", ErrNoNumber, i, len(r))
+			case smp.Histogram != nil:
+				return nil, warnings, infos, fmt.Errorf("%w: series %s is a native histogram, not a number (read one of its numbers, e.g. histogram_count(...) or histogram_sum(...))", ErrNoNumber, signals.Shorten(smp.Metric.String(), 200))
+			}
+		}
+	}
+	return v, warnings, infos, nil
 }
 
 // Limit wraps rt so that reading an answer's body past max bytes fails with

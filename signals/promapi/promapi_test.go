@@ -155,3 +155,42 @@ func TestNewRedirects(t *testing.T) {
 		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }
+
+// TestQueryRefusesAnswersWithoutANumber: an answer client_golang decodes
+// but that holds no number fails the query with ErrNoNumber, saying what
+// is missing: the sources dereferenced its nil result or null sample (a
+// panic that ended the server), or read a native histogram's sample as 0.
+// A well-formed answer reads as before.
+func TestQueryRefusesAnswersWithoutANumber(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"no data", `{"status":"success"}`, "the answer has no result (check that the url is Prometheus's)"},
+		{"null data", `{"status":"success","data":null}`, "the answer has no result"},
+		{"null answer", `null`, "the answer has no result"},
+		{"null sample", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]},null]}}`, "sample 1 of 2 is null"},
+		{"native histogram", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"histogram":[1,{"count":"3","sum":"9"}]}]}}`,
+			`series {job="q"} is a native histogram, not a number (read one of its numbers, e.g. histogram_count(...)`},
+		{"a vector", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"value":[1,"2"]}]}}`, ""},
+		{"a scalar", `{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			api, err := New(srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _, _, err := api.Query(context.Background(), "q", time.Unix(1, 0))
+			switch {
+			case tt.want == "" && (err != nil || v == nil):
+				t.Errorf("%v, error %v; want the answer", v, err)
+			case tt.want != "" && (!errors.Is(err, ErrNoNumber) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("%v, error %v; want ErrNoNumber saying %q", v, err, tt.want)
+			}
+		})
+	}
+}

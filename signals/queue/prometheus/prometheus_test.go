@@ -260,3 +260,35 @@ func TestRefusesAnAnswerPastTheLimit(t *testing.T) {
 		t.Fatalf("err %v: want a QueryError naming the limit", err)
 	}
 }
+
+// TestAnswersWithoutANumber: a url that answers "success" without a result,
+// or a vector holding a null sample, fails the read naming the source and
+// the query, for each kind of query (each dereferenced it: a panic that
+// ended the server); a native histogram's sample is not read as 0.
+func TestAnswersWithoutANumber(t *testing.T) {
+	for _, body := range []string{
+		`{"status":"success"}`,
+		`{"status":"success","data":{"resultType":"vector","result":[null]}}`,
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"histogram":[1,{"count":"3","sum":"9"}]}]}}`,
+	} {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body)
+		}))
+		for _, cfg := range []Config{
+			{Name: "q", URL: api.URL, Query: "sum(q)"},
+			{Name: "q", URL: api.URL, JobGPUsQuery: "sum(q)"},
+		} {
+			src, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = src.Demand(context.Background())
+			var qe *QueryError
+			if !errors.As(err, &qe) || !errors.Is(err, promapi.ErrNoNumber) || !strings.Contains(err.Error(), `prometheus:q: query "sum(q)": answer holds no number`) {
+				t.Errorf("answer %s: error %v; want a QueryError saying it holds no number", body, err)
+			}
+		}
+		api.Close()
+	}
+}
