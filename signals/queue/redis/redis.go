@@ -250,6 +250,12 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if err != nil {
 		return signals.Demand{}, s.fail(op, err)
 	}
+	if n < 0 || n > signals.MaxCount {
+		// Not a queue's length: a server that is not Redis, or a broken
+		// one. Read as it is, it made negative demand, or overflowed
+		// with gpus_per_job.
+		return signals.Demand{}, s.fail(op, dataErrorf("answered %d jobs, out of range: want a count from 0 to %d", n, signals.MaxCount))
+	}
 	now := s.now()
 	d := signals.SameSizeJobs(signals.Demand{Source: s.name, Time: now, PendingJobs: int(n)}, s.cfg.GPUsPerJob)
 	if s.cfg.WaitFromTimestamp {

@@ -1,0 +1,113 @@
+package redis
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// hostile serves the Redis protocol on loopback, answering each command
+// (its name upper-cased, then its arguments) with answer's raw RESP, or an
+// error when answer has none: a server that is not Redis, or a broken
+// one, which a real redis-server cannot play.
+func hostile(t *testing.T, answer map[string]string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					var n int
+					if _, err := fmt.Fscanf(r, "*%d\r\n", &n); err != nil {
+						return
+					}
+					var args []string
+					for range n {
+						var size int
+						if _, err := fmt.Fscanf(r, "$%d\r\n", &size); err != nil {
+							return
+						}
+						b := make([]byte, size+2)
+						if _, err := io.ReadFull(r, b); err != nil {
+							return
+						}
+						args = append(args, string(b[:size]))
+					}
+					reply, ok := answer[strings.ToUpper(args[0])]
+					if !ok {
+						reply = "-ERR unknown command\r\n"
+					}
+					if _, err := c.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestDemandCountOutOfRange: a server answering a count no queue has,
+// negative or past signals.MaxCount, fails the read naming the command,
+// the count and the range (it was read as -5 pending jobs, and a huge one
+// overflowed into negative GPUs with gpus_per_job).
+func TestDemandCountOutOfRange(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cfg    Config
+		answer map[string]string
+		want   string
+	}{
+		{"negative list length", Config{Key: "q"}, map[string]string{"TYPE": "+list\r\n", "LLEN": ":-5\r\n"},
+			"LLEN q on %s: answered -5 jobs, out of range: want a count from 0 to 2147483647"},
+		{"huge list length, gpus_per_job", Config{Key: "q", GPUsPerJob: 8}, map[string]string{"TYPE": "+list\r\n", "LLEN": ":9223372036854775807\r\n"},
+			"LLEN q on %s: answered 9223372036854775807 jobs, out of range"},
+		{"negative sorted set", Config{Key: "q", Type: TypeZSet}, map[string]string{"ZCARD": ":-1\r\n"},
+			"ZCARD q on %s: answered -1 jobs, out of range"},
+		{"negative pending entries", Config{Key: "q", Group: "g"}, map[string]string{"TYPE": "+stream\r\n", "XPENDING": "*4\r\n:-7\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*0\r\n"},
+			"XPENDING q g on %s: answered -7 jobs, out of range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Addr = hostile(t, tt.answer)
+			d, err := newSource(t, tt.cfg).Demand(ctx)
+			var rerr *Error
+			want := fmt.Sprintf(tt.want, tt.cfg.Addr)
+			if !errors.As(err, &rerr) || !rerr.Permanent() || !strings.Contains(err.Error(), want) {
+				t.Errorf("read %+v, error %v; want a permanent *redis.Error containing %q", d, err, want)
+			}
+		})
+	}
+}
