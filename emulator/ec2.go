@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EC2Namespace is the XML namespace of EC2 API version 2016-11-15.
@@ -384,9 +385,19 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 		for _, m := range indexes(p, pre+"Tag") {
 			k := p.Get(fmt.Sprintf("%sTag.%d.Key", pre, m))
 			if k == "" || strings.HasPrefix(strings.ToLower(k), "aws:") {
-				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid tag key '%s': keys must be non-empty and must not start with aws:.", k)
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid tag key '%s': keys must be non-empty and must not start with aws:.", echo(k))
 			}
-			spec.tags = append(spec.tags, Tag{Key: k, Value: p.Get(fmt.Sprintf("%sTag.%d.Value", pre, m))})
+			v := p.Get(fmt.Sprintf("%sTag.%d.Value", pre, m))
+			// EC2's limits: every instance of the launch carries the tags,
+			// and every answer listing it repeats them, so a 1 MB value
+			// made a 5000-instance launch's answer 5 GB.
+			if utf8.RuneCountInString(k) > maxEC2TagKeyLen {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Tag key exceeds the maximum length of %d characters: '%s'.", maxEC2TagKeyLen, echo(k))
+			}
+			if utf8.RuneCountInString(v) > maxEC2TagValueLen {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Tag value exceeds the maximum length of %d characters (key '%s').", maxEC2TagValueLen, echo(k))
+			}
+			spec.tags = append(spec.tags, Tag{Key: k, Value: v})
 		}
 	}
 	if len(spec.tags) > 50 {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ECSVersion is the ECS API version the emulator speaks.
@@ -165,9 +166,15 @@ func ecsTags(p url.Values) ([]Tag, *apiError) {
 		}
 		k := p.Get(fmt.Sprintf("Tag.%d.Key", n))
 		if k == "" || strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:") || len(k) > 128 {
-			return nil, errorf(http.StatusBadRequest, "InvalidTagKey.Malformed", "The specified Tag.%d.Key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:.", n, k)
+			return nil, errorf(http.StatusBadRequest, "InvalidTagKey.Malformed", "The specified Tag.%d.Key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:.", n, echo(k))
 		}
-		tags = append(tags, Tag{Key: k, Value: p.Get(fmt.Sprintf("Tag.%d.Value", n))})
+		// ECS's limit: every instance of the launch carries the tags, and
+		// every answer listing it repeats them.
+		v := p.Get(fmt.Sprintf("Tag.%d.Value", n))
+		if utf8.RuneCountInString(v) > maxECSNameLen {
+			return nil, errorf(http.StatusBadRequest, "InvalidTagValue.Malformed", "The specified Tag.%d.Value is not valid: at most %d characters, it has %d.", n, maxECSNameLen, utf8.RuneCountInString(v))
+		}
+		tags = append(tags, Tag{Key: k, Value: v})
 	}
 	return tags, nil
 }
@@ -206,7 +213,15 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 		spec.minCount = n
 	}
 	if len(spec.clientToken) > 64 {
-		return nil, invalidECS("ClientToken", spec.clientToken, "at most 64 ASCII characters")
+		return nil, invalidECS("ClientToken", echo(spec.clientToken), "at most 64 ASCII characters")
+	}
+	// ECS's limits; each instance of the launch carries them, and every
+	// answer listing it repeats them.
+	if n := utf8.RuneCountInString(spec.name); n > maxECSNameLen {
+		return nil, errorf(http.StatusBadRequest, "InvalidInstanceName.Malformed", "The specified parameter InstanceName is not valid: at most %d characters, it has %d.", maxECSNameLen, n)
+	}
+	if n := utf8.RuneCountInString(spec.hostName); n > maxECSHostNameLen {
+		return nil, errorf(http.StatusBadRequest, "InvalidHostName.Malformed", "The specified parameter HostName is not valid: at most %d characters, it has %d.", maxECSHostNameLen, n)
 	}
 	spec.chargeType = p.Get("InstanceChargeType")
 	switch spec.chargeType {

@@ -259,6 +259,63 @@ func TestECSBounds(t *testing.T) {
 	}
 }
 
+// TestTagAndNameLengths: a tag, an InstanceName or a HostName longer than
+// the clouds allow is refused with their codes and launches nothing (each
+// instance of a launch carried it, and each answer listing them repeated
+// it: a 900 KB tag made a 100-instance launch's answer 90 MB); the longest
+// allowed, counted in characters, launches.
+func TestTagAndNameLengths(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	tagged := func(k, v string) url.Values {
+		f := runForm("1", "1")
+		f.Set("TagSpecification.1.ResourceType", "instance")
+		f.Set("TagSpecification.1.Tag.1.Key", k)
+		f.Set("TagSpecification.1.Tag.1.Value", v)
+		return f
+	}
+	ecsRun := func(kv ...string) url.Values {
+		return ecsForm(append([]string{"Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge"}, kv...)...)
+	}
+	r := strings.Repeat
+	for _, tt := range []struct {
+		name, url string
+		form      url.Values
+		code, msg string
+	}{
+		{"EC2 tag key of 129", ec2Srv.URL, tagged(r("k", 129), "v"), "InvalidParameterValue", "Tag key exceeds the maximum length of 128 characters"},
+		{"EC2 tag value of 257", ec2Srv.URL, tagged("k", r("v", 257)), "InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters (key "},
+		{"EC2 tag value of 900 KB", ec2Srv.URL, tagged("k", r("v", 900_000)), "InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters"},
+		{"EC2 tag of 128 and 256 characters", ec2Srv.URL, tagged(r("é", 128), r("é", 256)), "", ""},
+		{"ECS tag value of 129", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", r("v", 129)), "InvalidTagValue.Malformed", "Tag.1.Value is not valid: at most 128 characters, it has 129"},
+		{"ECS InstanceName of 129", ecsSrv.URL, ecsRun("InstanceName", r("n", 129)), "InvalidInstanceName.Malformed", "at most 128 characters, it has 129"},
+		{"ECS HostName of 65", ecsSrv.URL, ecsRun("HostName", r("h", 65)), "InvalidHostName.Malformed", "at most 64 characters, it has 65"},
+		{"ECS longest tag value, InstanceName and HostName", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", r("é", 128), "InstanceName", r("n", 128), "HostName", r("h", 64)), "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(emu.Instances())
+			req, err := http.NewRequest(http.MethodPost, tt.url, strings.NewReader(tt.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			status, body := send(t, hc, req)
+			code := errorCode(body)
+			launched := len(emu.Instances()) - before
+			switch {
+			case tt.code == "" && (status != 200 || launched != 1):
+				t.Errorf("%d %.300s, %d launched; want one instance", status, body, launched)
+			case tt.code != "" && (status != 400 || code != tt.code || !strings.Contains(string(body), tt.msg) || launched != 0 || len(body) > 1024):
+				t.Errorf("%d %q %.300s (%d bytes), %d launched; want 400 %s naming %q, nothing launched, a short answer", status, code, body, len(body), launched, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
 // TestRequestSizeBounds: oversized bodies, too many parameters, too many
 // filters, a pathological wildcard and an overlong region are refused (or
 // answered) at once.

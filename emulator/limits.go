@@ -66,6 +66,14 @@ const (
 	maxEcho = 128
 	// maxInstanceTypeLen bounds an instance type name.
 	maxInstanceTypeLen = 64
+	// maxEC2TagKeyLen and maxEC2TagValueLen are EC2's limits on a tag, in
+	// characters; maxECSNameLen is ECS's on a tag value and an
+	// InstanceName, maxECSHostNameLen on a HostName (a Windows one is
+	// shorter still).
+	maxEC2TagKeyLen   = 128
+	maxEC2TagValueLen = 256
+	maxECSNameLen     = 128
+	maxECSHostNameLen = 64
 	// maxRegionLen bounds a region name (the longest real ones, such as
 	// ap-southeast-5 or us-gov-west-1, are under 20 characters).
 	maxRegionLen = 32
