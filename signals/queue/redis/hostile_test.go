@@ -111,3 +111,46 @@ func TestDemandCountOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestDemandReplyTooLarge: a reply announcing a string or an aggregate
+// past MaxReplyString or MaxReplyElements fails the read, naming the
+// command and what was announced, before anything is allocated for it
+// (go-redis made a terabyte for "$999999999999": a fatal out-of-memory).
+func TestDemandReplyTooLarge(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cfg    Config
+		answer map[string]string
+		want   string
+	}{
+		{"a terabyte string", Config{Key: "q"}, map[string]string{"TYPE": "$999999999999\r\n"},
+			"TYPE q on %s: the reply announces a string of 999999999999 bytes, more than the 67108864 this source reads: is addr a Redis server?"},
+		{"a string past the bound", Config{Key: "q"}, map[string]string{"TYPE": fmt.Sprintf("$%d\r\n", MaxReplyString+1)},
+			"the reply announces a string of 67108865 bytes"},
+		{"an array of 10^12", Config{Key: "q", Type: TypeZSet, WaitFromTimestamp: true}, map[string]string{"ZCARD": ":1\r\n", "ZRANGE": "*999999999999\r\n"},
+			"ZCARD q on %s: the reply announces 999999999999 elements, more than the 4194304 this source reads"},
+		{"a map of 10^30 pairs", Config{Key: "q"}, map[string]string{"TYPE": "%1000000000000000000000000000000\r\n"},
+			"the reply announces over 1000000000000000 elements"},
+		{"the strings and arrays before it pass", Config{Key: "q", Type: TypeZSet, WaitFromTimestamp: true},
+			map[string]string{"ZCARD": ":1\r\n", "ZRANGE": "*2\r\n$5\r\n$9999\r\n$1\r\n1\r\n"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Addr = hostile(t, tt.answer)
+			d, err := newSource(t, tt.cfg).Demand(ctx)
+			if tt.want == "" {
+				if err != nil || d.PendingJobs != 1 {
+					t.Errorf("read %+v, error %v; want 1 job", d, err)
+				}
+				return
+			}
+			var tooLarge *ReplyTooLargeError
+			want := tt.want
+			if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, tt.cfg.Addr)
+			}
+			if !errors.As(err, &tooLarge) || !strings.Contains(err.Error(), want) {
+				t.Errorf("read %+v, error %v; want a ReplyTooLargeError containing %q", d, err, want)
+			}
+		})
+	}
+}

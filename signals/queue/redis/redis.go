@@ -132,6 +132,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		Username: cfg.Username,
 		Password: password,
 		DB:       cfg.DB,
+		Dialer:   dialBounded,
 		// The queue wrapper retries with backoff; one attempt here.
 		MaxRetries:            -1,
 		DialerRetries:         1,

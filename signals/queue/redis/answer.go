@@ -1,0 +1,143 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Bounds on what one reply may announce. go-redis allocates what a
+// string's or an aggregate's header announces before it reads a byte of
+// it: from a server that is not Redis, or a broken one, "$999999999999"
+// would take a terabyte, a fatal out-of-memory that no recover catches.
+const (
+	// MaxReplyString is the longest string (bulk, verbatim or blob error)
+	// read: a job's member or a stream entry's field is far shorter.
+	MaxReplyString = 64 << 20
+	// MaxReplyElements bounds an array's, set's or push's elements, and a
+	// map's pairs: room for the MaxListedWaits members or entries read
+	// per job, and for a stream grown well past them since XLEN.
+	MaxReplyElements = 1 << 22
+)
+
+// maxAnnounced is where a length or count read saturates (it is then
+// named as "over" it).
+const maxAnnounced = 1e15
+
+// announced writes a length or count for a message.
+func announced(n int64) string {
+	if n >= maxAnnounced {
+		return fmt.Sprintf("over %d", int64(maxAnnounced))
+	}
+	return fmt.Sprint(n)
+}
+
+// dialTimeout is go-redis's default, kept by dialBounded.
+const dialTimeout = 5 * time.Second
+
+// dialBounded dials as go-redis's default dialer does, and returns a
+// connection whose replies are checked against MaxReplyString and
+// MaxReplyElements as they are read.
+func dialBounded(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &boundedConn{Conn: c}, nil
+}
+
+// boundedConn follows the RESP2/RESP3 framing of the bytes read from Conn:
+// each reply element is a type byte and a line, and a string's line, its
+// length, is followed by that many bytes and CRLF. A length or count past
+// the bounds fails the read (with a *ReplyTooLargeError) before go-redis
+// sees the header that would make it allocate.
+type boundedConn struct {
+	net.Conn
+	state   int   // one of the scan states below
+	kind    byte  // the current line's type byte
+	n       int64 // the number read so far from the current line
+	neg     bool  // the number is negative (-1: a null)
+	skip    int64 // string bytes (and CRLF) left to pass over
+	invalid error // set once a bound is passed: every later read fails
+}
+
+const (
+	atType  = iota // the next byte is a type byte
+	inLine         // within a line, up to its LF
+	inBytes        // within a string's bytes
+)
+
+// ReplyTooLargeError is a reply header announcing more than a bound.
+type ReplyTooLargeError struct {
+	// What is "a string of N bytes" or "N elements".
+	What string
+	Max  int64
+}
+
+func (e *ReplyTooLargeError) Error() string {
+	return fmt.Sprintf("the reply announces %s, more than the %d this source reads: is addr a Redis server?", e.What, e.Max)
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if c.invalid != nil {
+		return 0, c.invalid
+	}
+	n, err := c.Conn.Read(p)
+	if scanErr := c.scan(p[:n]); scanErr != nil {
+		c.invalid = scanErr
+		return 0, scanErr
+	}
+	return n, err
+}
+
+// scan moves the framing state over b.
+func (c *boundedConn) scan(b []byte) error {
+	for i := 0; i < len(b); i++ {
+		switch c.state {
+		case inBytes:
+			k := min(int64(len(b)-i), c.skip)
+			c.skip -= k
+			i += int(k) - 1
+			if c.skip == 0 {
+				c.state = atType
+			}
+		case atType:
+			c.kind, c.n, c.neg, c.state = b[i], 0, false, inLine
+		case inLine:
+			switch ch := b[i]; {
+			case ch == '\n':
+				if err := c.endLine(); err != nil {
+					return err
+				}
+			case ch == '-' && c.n == 0:
+				c.neg = true
+			case ch >= '0' && ch <= '9':
+				// Saturated far past both bounds, short of overflow.
+				c.n = min(c.n*10+int64(ch-'0'), maxAnnounced)
+			}
+		}
+	}
+	return nil
+}
+
+// endLine checks the line just ended and sets what comes next.
+func (c *boundedConn) endLine() error {
+	c.state = atType
+	if c.neg {
+		return nil // -1: a null, nothing follows
+	}
+	switch c.kind {
+	case '$', '=', '!': // bulk string, verbatim string, blob error
+		if c.n > MaxReplyString {
+			return &ReplyTooLargeError{What: fmt.Sprintf("a string of %s bytes", announced(c.n)), Max: MaxReplyString}
+		}
+		c.skip, c.state = c.n+2, inBytes
+	case '*', '~', '>', '%', '|': // array, set, push; map, attribute (pairs)
+		if c.n > MaxReplyElements {
+			return &ReplyTooLargeError{What: fmt.Sprintf("%s elements", announced(c.n)), Max: MaxReplyElements}
+		}
+	}
+	return nil
+}
