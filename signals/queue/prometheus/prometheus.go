@@ -215,6 +215,11 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 			d.Time = t
 		}
 	}
+	// A count of pending GPUs, bounded as a job list's sum is in the http
+	// and command sources (signals.ListAgrees).
+	if d.PendingGPUs > signals.MaxCount {
+		return fail(fmt.Errorf("the answer's samples sum to %d GPUs, want at most %d", d.PendingGPUs, signals.MaxCount))
+	}
 	d.PendingJobs = len(vec)
 	if s.cfg.JobWaitQuery != "" {
 		waits, err := s.jobWaits(ctx, vec, now)

@@ -292,3 +292,33 @@ func TestAnswersWithoutANumber(t *testing.T) {
 		api.Close()
 	}
 }
+
+// TestJobListSumBounded: job_gpus_query's samples summing past
+// signals.MaxCount GPUs fail the read naming the sum and the bound, as a
+// job list does in the http and command sources (2048 jobs of 2^20 GPUs
+// were read as 2^31 pending GPUs).
+func TestJobListSumBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"status":"success","data":{"resultType":"vector","result":[`)
+	for i := range 2048 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"metric":{"job":"%d"},"value":[1,"1048576"]}`, i)
+	}
+	b.WriteString(`]}}`)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, b.String())
+	}))
+	defer api.Close()
+	src, err := New(Config{Name: "q", URL: api.URL, JobGPUsQuery: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := src.Demand(context.Background())
+	var qe *QueryError
+	if !errors.As(err, &qe) || !strings.Contains(err.Error(), `prometheus:q: query "q": the answer's samples sum to 2147483648 GPUs, want at most 2147483647`) {
+		t.Fatalf("read %d jobs of %d GPUs, error %v; want the sum refused", d.PendingJobs, d.PendingGPUs, err)
+	}
+}
