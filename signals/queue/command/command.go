@@ -5,12 +5,10 @@
 package command
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -180,9 +178,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
-	var stdout limitedBuffer
-	var stderr limitedBuffer
-	stdout.max, stderr.max = MaxOutput, 4096
+	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := run(cmd)
 	errText := signals.Shorten(strings.TrimSpace(stderr.String()), 500)
@@ -201,7 +197,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			return fail(-1, errText, false, err)
 		}
 	}
-	if stdout.truncated {
+	if stdout.Truncated() {
 		return fail(0, "", true, fmt.Errorf("printed more than %d bytes, the most of its output read (want a number or one JSON object)", MaxOutput))
 	}
 	d, err := s.parse(stdout.String())
@@ -373,27 +369,3 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 	}
 	return d, nil
 }
-
-// limitedBuffer keeps the first max bytes written and notes the rest. It
-// holds its bytes.Buffer in a field, not embedded: an embedded one would
-// lend it ReadFrom, which os/exec's io.Copy prefers to Write, and which
-// would read the whole of a pipe, past max.
-type limitedBuffer struct {
-	buf       bytes.Buffer
-	max       int
-	truncated bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); len(p) > room {
-		b.truncated = true
-		b.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-// String returns the bytes kept.
-func (b *limitedBuffer) String() string { return b.buf.String() }
-
-var _ io.Writer = (*limitedBuffer)(nil)

@@ -3,7 +3,6 @@
 package slurm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -292,16 +291,25 @@ func (s *Source) scontrol() string {
 	return "scontrol"
 }
 
-// run runs a Slurm client and returns its standard output.
+// MaxOutput is the most of a Slurm client's output read: about 250
+// bytes a job for signals.MaxListedJobs jobs. A program printing without
+// end (a wrapper gone wrong) was held whole in memory until its timeout.
+const MaxOutput = 256 << 20
+
+// run runs a Slurm client and returns its standard output (at most
+// MaxOutput of it; past it, an error naming the limit).
 func (s *Source) run(ctx context.Context, prog string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.WaitDelay = time.Second
 	if s.cfg.SlurmConf != "" {
 		cmd.Env = append(os.Environ(), "SLURM_CONF="+s.cfg.SlurmConf)
 	}
-	var stdout, stderr bytes.Buffer
+	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if err == nil && stdout.Truncated() {
+		return "", &Error{Source: s.name, Err: fmt.Errorf("%s printed more than %d bytes, the most of its output read (a queue of about %d jobs; is it %s?)", prog, MaxOutput, signals.MaxListedJobs, filepath.Base(prog))}
+	}
 	if err == nil {
 		return stdout.String(), nil
 	}

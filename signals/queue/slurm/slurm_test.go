@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -854,6 +855,39 @@ func TestDemandSqueueMissing(t *testing.T) {
 	_, err := New(Config{Squeue: "/nonexistent/squeue", Partition: "gpu"}).Demand(context.Background())
 	if err == nil || !strings.Contains(err.Error(), `slurm source "slurm:gpu"`) || !strings.Contains(err.Error(), `squeue program "/nonexistent/squeue" not found`) {
 		t.Errorf("missing squeue: error %v", err)
+	}
+}
+
+// TestDemandSqueueOutputBounded: an squeue (a wrapper gone wrong) that
+// prints more than MaxOutput fails the read naming the limit, and one
+// flooding its standard error is not held whole: both were read into
+// memory however much they printed.
+func TestDemandSqueueOutputBounded(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	big := script("squeue-big", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' x", MaxOutput+1))
+	_, err := New(Config{Squeue: big, Partition: "gpu"}).Demand(context.Background())
+	if want := fmt.Sprintf("%s printed more than %d bytes, the most of its output read", big, MaxOutput); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %.300v; want one containing %q", err, want)
+	}
+
+	const flood = 64 << 20
+	noisy := script("squeue-noisy", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", flood))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = New(Config{Squeue: noisy, Partition: "gpu"}).Demand(context.Background())
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "eeee") {
+		t.Errorf("error %.300v; want the failure with its standard error", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+		t.Errorf("the read allocated %d bytes for %d bytes of standard error; want at most %d", n, flood, 8<<20)
 	}
 }
 
