@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"time"
 )
 
 // Bounds on what one reply may announce. go-redis allocates what a
@@ -33,19 +32,17 @@ func announced(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// dialTimeout is go-redis's default, kept by dialBounded.
-const dialTimeout = 5 * time.Second
-
-// dialBounded dials as go-redis's default dialer does, and returns a
+// boundedDialer dials as dial does (go-redis's own dialer) and returns a
 // connection whose replies are checked against MaxReplyString and
 // MaxReplyElements as they are read.
-func dialBounded(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
+func boundedDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &boundedConn{Conn: c}, nil
 	}
-	return &boundedConn{Conn: c}, nil
 }
 
 // boundedConn follows the RESP2/RESP3 framing of the bytes read from Conn:

@@ -127,12 +127,11 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("redis source %q: %s", s.name, strings.Join(problems, "; "))
 	}
-	s.client = goredis.NewClient(&goredis.Options{
+	copts := &goredis.Options{
 		Addr:     cfg.Addr,
 		Username: cfg.Username,
 		Password: password,
 		DB:       cfg.DB,
-		Dialer:   dialBounded,
 		// The queue wrapper retries with backoff; one attempt here.
 		MaxRetries:            -1,
 		DialerRetries:         1,
@@ -142,7 +141,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		MaintNotificationsConfig: &maintnotifications.Config{
 			Mode: maintnotifications.ModeDisabled,
 		},
-	})
+	}
+	copts.Dialer = boundedDialer(goredis.NewDialer(copts))
+	s.client = goredis.NewClient(copts)
 	return s, nil
 }
 
