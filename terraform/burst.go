@@ -483,8 +483,9 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 	}
 	raw := map[string]rawOutput{}
 	if meta, ok := outs["instances"]; ok && len(meta.Value) > 0 && string(meta.Value) != "null" {
-		if err := json.Unmarshal(meta.Value, &raw); err != nil {
-			return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("%v: want a map of {id, zone, private_ip, gpus} objects (value %s)", err, cut(string(meta.Value)))}}
+		var err error
+		if raw, err = decodeOutputs(b.dir, meta.Value); err != nil {
+			return err
 		}
 	} else if n := l.desired(); n > 0 && strict {
 		return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is empty, and the module was given %d instances: want one {id, zone, private_ip, gpus} object per key of var.instances", n)}}

@@ -33,9 +33,11 @@ func (e *RunError) Error() string {
 func (e *RunError) Unwrap() error { return e.Err }
 
 // OutputError is a module's instances output that breaks the contract
-// (docs/terraform.md), so Spillway cannot account for what it reports: two
-// keys with one id, an id another burst holds, a key Spillway did not ask
-// for, a GPU count other than the one asked for. It is the module's fault,
+// (docs/terraform.md), so Spillway cannot account for what it reports: a
+// value of the wrong shape, two keys with one id, an id another burst
+// holds, an id or zone the state could not store, a private_ip that is no
+// IP address, a key Spillway did not ask for, a GPU count other than the
+// one asked for. It is the module's fault,
 // and the provider returns it wrapped in a *providers.InvalidError.
 type OutputError struct {
 	// Dir is the burst's working directory.

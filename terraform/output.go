@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/spillway-io/spillway/state"
 )
 
 // rawOutput is one entry of the module's instances output as the module
@@ -17,6 +21,85 @@ type rawOutput struct {
 	PrivateIP string          `json:"private_ip"`
 	GPUs      json.RawMessage `json:"gpus"`
 	State     string          `json:"state,omitempty"`
+}
+
+// outputStrings are the string attributes of an instances output entry.
+var outputStrings = []string{"id", "zone", "private_ip", "state"}
+
+// decodeOutputs reads the value of the module's instances output: a map
+// of objects by key, whose id, zone, private_ip and state are strings
+// (absent or null for none). It returns an *OutputError naming the key,
+// the attribute and the JSON kind it got for every value of another shape.
+func decodeOutputs(dir string, value json.RawMessage) (map[string]rawOutput, error) {
+	const want = "want a map with one {id, zone, private_ip, gpus} object per key of var.instances"
+	var entries map[string]json.RawMessage
+	if json.Unmarshal(value, &entries) != nil {
+		return nil, &OutputError{Dir: dir, Problems: []string{fmt.Sprintf("it is %s %s: %s", jsonKind(value), cut(string(value)), want)}}
+	}
+	var problems []string
+	out := make(map[string]rawOutput, len(entries))
+	for _, k := range sortedKeys(entries) {
+		var attrs map[string]json.RawMessage
+		if json.Unmarshal(entries[k], &attrs) != nil {
+			problems = append(problems, fmt.Sprintf("key %s is %s %s: want an object {id, zone, private_ip, gpus}", quoteCut(k), jsonKind(entries[k]), cut(string(entries[k]))))
+			continue
+		}
+		var strs [4]string
+		bad := false
+		for i, name := range outputStrings {
+			raw, ok := attrs[name]
+			if !ok || string(raw) == "null" {
+				continue
+			}
+			if json.Unmarshal(raw, &strs[i]) != nil {
+				problems = append(problems, fmt.Sprintf("key %s: %s %s is %s: want a string", quoteCut(k), name, cut(string(raw)), jsonKind(raw)))
+				bad = true
+			}
+		}
+		if !bad {
+			out[k] = rawOutput{ID: strs[0], Zone: strs[1], PrivateIP: strs[2], State: strs[3], GPUs: attrs["gpus"]}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &OutputError{Dir: dir, Problems: problems}
+	}
+	return out, nil
+}
+
+// jsonKind names the kind of a JSON value for a message.
+func jsonKind(raw json.RawMessage) string {
+	s := strings.TrimSpace(string(raw))
+	switch {
+	case s == "":
+		return "empty"
+	case s[0] == '"':
+		return "a string"
+	case s[0] == '[':
+		return "a list"
+	case s[0] == '{':
+		return "an object"
+	case s == "true" || s == "false":
+		return "a bool"
+	case s == "null":
+		return "null"
+	}
+	return "a number"
+}
+
+// nameProblem says what is wrong with an id or zone a module reported, as
+// the state stores it: at most state.MaxIDLen bytes of printable
+// characters without spaces (a trailing newline from file() is a common
+// slip), or "" when it is fine.
+func nameProblem(s string) string {
+	if len(s) > state.MaxIDLen {
+		return fmt.Sprintf("is %d bytes long", len(s))
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return fmt.Sprintf("holds %q", r)
+		}
+	}
+	return ""
 }
 
 // heldID is an instance id another burst's ledger holds.
@@ -47,6 +130,16 @@ func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map
 		if o.ID == "" {
 			add("key %q has no id: want the cloud's instance id", k)
 			continue
+		}
+		if problem := nameProblem(o.ID); problem != "" {
+			add("key %q has id %s, which %s: want the cloud's instance id, at most %d bytes of printable characters without spaces", k, quoteCut(o.ID), problem, state.MaxIDLen)
+			continue
+		}
+		if problem := nameProblem(o.Zone); problem != "" {
+			add("key %q has zone %s, which %s: want the zone's name, at most %d bytes of printable characters without spaces", k, quoteCut(o.Zone), problem, state.MaxIDLen)
+		}
+		if _, err := netip.ParseAddr(o.PrivateIP); o.PrivateIP != "" && err != nil {
+			add("key %q has private_ip %s: want the instance's private IP address, e.g. 10.0.3.17 (or none until it has one)", k, quoteCut(o.PrivateIP))
 		}
 		byID[o.ID] = append(byID[o.ID], k)
 		if h, ok := held[o.ID]; ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,21 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 		{"halfgpus", fmt.Sprintf(`key %q: gpus 7.5 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"strgpus", fmt.Sprintf(`key %q: gpus "eight" is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"extra", fmt.Sprintf(`key "stray" is not a key of var.instances: want only %q, %q`, k0, k1)},
+		// Ids and zones the state could not store (the scheduler could
+		// never record the instance), or with characters no id holds.
+		{"longid", fmt.Sprintf(`key %q has id %q, which is 315 bytes long: want the cloud's instance id, at most 256 bytes of printable characters without spaces`, k0, ("i-" + k0 + "-" + strings.Repeat("x", 300))[:64]+"...")},
+		{"newlineid", fmt.Sprintf(`key %q has id %q, which holds '\n': want the cloud's instance id`, k0, "i-"+k0+"\n")},
+		{"bidiid", fmt.Sprintf(`key %q has id %q, which holds '\u202e': want the cloud's instance id`, k0, "i-"+k0+"\u202e")},
+		{"longzone", fmt.Sprintf(`key %q has zone %q, which is 300 bytes long: want the zone's name, at most 256 bytes`, k0, strings.Repeat("z", 64)+"...")},
+		{"cidr", fmt.Sprintf(`key %q has private_ip "10.0.3.17/24": want the instance's private IP address, e.g. 10.0.3.17 (or none until it has one)`, k0)},
+		// Values of the wrong shape name the key, the attribute and what
+		// they are.
+		{"numid", fmt.Sprintf(`key %q: id 12345 is a number: want a string`, k0)},
+		{"objid", fmt.Sprintf(`key %q: id {"arn":"i-%s"} is an object: want a string`, k0, k0)},
+		{"idonly", fmt.Sprintf(`key %q is a string "i-%s": want an object {id, zone, private_ip, gpus}`, k0, k0)},
+		{"list", fmt.Sprintf(`breaks the module contract: it is a list [{"id":"i-%s"},{"id":"i-%s"}]: want a map with one {id, zone, private_ip, gpus} object per key of var.instances`, k0, k1)},
+		{"json", fmt.Sprintf(`breaks the module contract: it is a string %s...: want a map with one {id, zone, private_ip, gpus} object per key of var.instances`,
+			strconv.Quote(fmt.Sprintf(`{"%s":{"id":"i-%s"},"%s":{"id":"i-%s"}}`, k0, k0, k1, k1))[:64])},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {

@@ -54,6 +54,16 @@ locals {
     wronggpus = { for k, v in local.good : k => merge(v, { gpus = 4 }) }
     strgpus   = { for k, v in local.good : k => merge(v, { gpus = "eight" }) }
     extra     = merge(local.good, { stray = { id = "tf-stray", zone = "us-east-1a", private_ip = "127.0.0.1", gpus = 8 } })
+    longid    = { for k, v in local.good : k => merge(v, { id = "i-${k}-${join("", [for i in range(300) : "x"])}" }) }
+    newlineid = { for k, v in local.good : k => merge(v, { id = "i-${k}\n" }) }
+    bidiid    = { for k, v in local.good : k => merge(v, { id = "i-${k}\u202e" }) }
+    numid     = { for k, v in local.good : k => merge(v, { id = 12345 }) }
+    objid     = { for k, v in local.good : k => merge(v, { id = { arn = "i-${k}" } }) }
+    cidr      = { for k, v in local.good : k => merge(v, { private_ip = "10.0.3.17/24" }) }
+    longzone  = { for k, v in local.good : k => merge(v, { zone = join("", [for i in range(300) : "z"]) }) }
+    json      = jsonencode({ for k, v in local.good : k => { id = "i-${k}" } })
+    list      = [for k, v in local.good : { id = "i-${k}" }]
+    idonly    = { for k, v in local.good : k => "i-${k}" }
   }
 }
 
