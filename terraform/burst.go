@@ -471,6 +471,11 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 // module's fault; after a refresh it means they are gone.
 func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, strict bool) error {
 	outs, ok := outputsOf(logPath)
+	if ok && outs["instances"].Sensitive {
+		// A -json run leaves a sensitive output's value out; `terraform
+		// output` gives it.
+		ok = false
+	}
 	if !ok {
 		err := b.run(ctx, "output", func(ctx context.Context, _ io.Writer) error {
 			var oerr error

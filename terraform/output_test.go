@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,5 +135,32 @@ func TestModuleOutputReusingAnotherBurstsIDIsRefused(t *testing.T) {
 	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
 	if err != nil || len(listed) != 1 {
 		t.Errorf("List = %v, %v; want the first burst's instance alone", idsOf(listed), err)
+	}
+}
+
+// A sensitive instances output (required when it is built from a
+// sensitive value) is read like any other: a -json apply leaves its value
+// out, and `terraform output` gives it.
+func TestSensitiveModuleOutputIsRead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	live := t.TempDir()
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/sensitive", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Variables: map[string]any{"live": live},
+	})
+	insts, err := p.Launch(ctx, launchRequest("secret", "secret-1", 2))
+	if err != nil || len(insts) != 2 {
+		t.Fatalf("Launch of 2 through a module with a sensitive output = %v, %v; want 2 instances", idsOf(insts), err)
+	}
+	if err := p.Terminate(ctx, []string{insts[0].ID}); err != nil {
+		t.Fatalf("Terminate %s: %v", insts[0].ID, err)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), []string{insts[1].ID}) {
+		t.Errorf("List after ending %s = %v, %v; want only %s", insts[0].ID, idsOf(listed), err, insts[1].ID)
+	}
+	if left := liveFiles(t, live); len(left) != 1 {
+		t.Errorf("the module's instances are %v, want one", left)
 	}
 }
