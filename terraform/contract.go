@@ -127,6 +127,11 @@ func CheckModule(dir string, fixed map[string]any) error {
 			e.MissingOutputs = append(e.MissingOutputs, o)
 		}
 	}
+	for _, name := range []string{"cluster", "pool", "burst"} {
+		if v, ok := mod.Variables[name]; ok {
+			e.BadTypes = append(e.BadTypes, checkStringType(name, v.Type)...)
+		}
+	}
 	if v, ok := mod.Variables["instances"]; ok {
 		e.BadTypes = append(e.BadTypes, checkInstancesType(v.Type)...)
 	}
@@ -173,7 +178,7 @@ func checkInstancesType(typ string) []string {
 	if t == "" || t == "any" {
 		return nil
 	}
-	if !strings.HasPrefix(t, "map(") {
+	if elem, ok := strings.CutPrefix(t, "map("); !ok || !(elem == "any)" || strings.HasPrefix(elem, "object(")) {
 		return []string{fmt.Sprintf("variable \"instances\" has type %s: want map(object({...})), keyed by instance key", typ)}
 	}
 	var unknown []string
@@ -186,6 +191,24 @@ func checkInstancesType(typ string) []string {
 		return []string{fmt.Sprintf("variable \"instances\" has attribute %s, which Spillway does not set (it sets %s)", quoteAll(unknown), strings.Join(instanceAttributes, ", "))}
 	}
 	return nil
+}
+
+// stringValues says what Spillway sets each string variable of the
+// contract to.
+var stringValues = map[string]string{
+	"cluster": "the Spillway cluster's name",
+	"pool":    "the pool's name",
+	"burst":   "the burst's key",
+}
+
+// checkStringType checks the declared type of a contract variable that
+// Spillway sets to a string: string, any, or none.
+func checkStringType(name, typ string) []string {
+	switch strings.Join(strings.Fields(typ), "") {
+	case "", "any", "string":
+		return nil
+	}
+	return []string{fmt.Sprintf("variable %q has type %s: want string (Spillway sets it to %s)", name, typ, stringValues[name])}
 }
 
 func quoteAll(s []string) string {
