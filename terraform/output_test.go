@@ -164,3 +164,32 @@ func TestSensitiveModuleOutputIsRead(t *testing.T) {
 		t.Errorf("the module's instances are %v, want one", left)
 	}
 }
+
+// A key the module's output leaves out after a successful apply got no
+// instance Spillway can see: a launch with enough others keeps those, and
+// the key is dropped and applied away like a key out of zones, so nothing
+// the module made for it runs on unreported.
+func TestKeyTheOutputLeavesOutIsEnded(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	p, live := badOutput(t, t.TempDir(), "onlyfirst")
+	req := launchRequest("part", "part-1", 2)
+	req.MinCount = 1
+	insts, err := p.Launch(ctx, req)
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("Launch of 2 (min 1) through a module reporting only its first key = %v, %v; want 1 instance", idsOf(insts), err)
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{instanceKey("part-1", 0)}) {
+		t.Errorf("after the launch the module's instances are %v, want only the reported %s", left, instanceKey("part-1", 0))
+	}
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate %v: %v", idsOf(insts), err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("after ending every instance Launch returned, the module's instances %v still exist", left)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || len(listed) != 0 {
+		t.Errorf("List after Terminate = %v, %v; want nothing", idsOf(listed), err)
+	}
+}

@@ -311,10 +311,12 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 		}
 	}
 	l.Dirty = false
-	var created []string
+	var created, unreported []string
 	for _, k := range rec.Keys {
 		if _, ok := l.Outputs[k]; ok {
 			created = append(created, k)
+		} else if s, ok := l.Slots[k]; ok && !s.Ending {
+			unreported = append(unreported, k)
 		}
 	}
 	if len(created) < rec.Params.MinCount {
@@ -333,6 +335,27 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 	}
 	rec.Keys = created
 	rec.Done = true
+	if len(unreported) > 0 {
+		// The apply succeeded, yet the output lists no instance for these
+		// keys: drop them like keys out of zones, so that nothing the
+		// module made for them runs on unreported (or is made later,
+		// behind the scheduler's back).
+		p.log.Warn("the module's output lists no instance for keys its apply was given; ending them", "burst", b.key, "keys", unreported)
+		for _, k := range unreported {
+			l.Slots[k].Ending = true
+		}
+		l.Dirty = true
+		if err := b.writeLedger(l); err != nil {
+			return nil, err
+		}
+		if _, err := b.apply(ctx, l); err != nil {
+			// The launch's instances exist; the next run on the burst
+			// (or Reconcile) ends the rest.
+			p.log.Warn("ending the unreported keys failed; the burst is left dirty", "burst", b.key, "err", err)
+		} else {
+			l.Dirty = false
+		}
+	}
 	if err := b.writeLedger(l); err != nil {
 		return nil, err
 	}

@@ -64,6 +64,7 @@ locals {
     json      = jsonencode({ for k, v in local.good : k => { id = "i-${k}" } })
     list      = [for k, v in local.good : { id = "i-${k}" }]
     idonly    = { for k, v in local.good : k => "i-${k}" }
+    onlyfirst = { for k, v in local.good : k => v if k == try(sort(keys(local.good))[0], "") }
   }
 }
 
