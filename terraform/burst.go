@@ -124,10 +124,10 @@ func (b *burst) prepare(ctx context.Context) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if string(have) == b.p.version {
+	shared := len(b.p.cfg.BackendConfig) == 0
+	if string(have) == b.p.version && (!shared || b.p.snapshotInitialised()) {
 		return nil
 	}
-	shared := len(b.p.cfg.BackendConfig) == 0
 	if shared {
 		// No per-burst backend settings: every burst of this module
 		// version has the same .terraform, so init runs once, in the
@@ -172,14 +172,21 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 		p.locks["module:"+p.version] = l
 	}
 	p.mu.Unlock()
+	// WorkDir/modules is made by New; made again if it was removed since.
+	if err := os.MkdirAll(filepath.Dir(p.snapshot), 0o700); err != nil {
+		return err
+	}
 	unlock, err := l.lock(ctx)
 	if err != nil {
 		return fmt.Errorf("waiting to init module version %s: %w", p.version, err)
 	}
 	defer unlock()
-	marker := filepath.Join(p.snapshot, ".terraform", ".spillway-initialised")
-	if _, err := os.Stat(marker); err == nil {
+	if p.snapshotInitialised() {
 		return nil
+	}
+	// The snapshot is made by New; made again if it was removed since.
+	if err := p.snapshotModule(); err != nil {
+		return err
 	}
 	tf, err := tfexec.NewTerraform(p.snapshot, p.binary)
 	if err != nil {
@@ -199,10 +206,24 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	if err != nil {
 		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
 	}
+	marker := p.snapshotMarker()
 	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o600)
+}
+
+// snapshotMarker is the file init leaves in the snapshot's .terraform.
+func (p *Provider) snapshotMarker() string {
+	return filepath.Join(p.snapshot, ".terraform", ".spillway-initialised")
+}
+
+// snapshotInitialised says whether the module version's snapshot has been
+// initialised (and not removed since, which would leave every burst's
+// .terraform link dangling).
+func (p *Provider) snapshotInitialised() bool {
+	_, err := os.Stat(p.snapshotMarker())
+	return err == nil
 }
 
 // run runs one Terraform command, recording who runs it and keeping its

@@ -470,3 +470,44 @@ func TestReconcileRepairsAFailedApply(t *testing.T) {
 		t.Errorf("second Reconcile: %v", err)
 	}
 }
+
+// A module snapshot removed from the work dir (by hand, or a clean-up of
+// what looked like a cache) is made and initialised again by the next run
+// on any burst, by this provider or one made after a restart: the bursts'
+// .terraform links point at it, and without it no burst could plan, so
+// none of its instances could be ended.
+func TestRemovedModuleSnapshotIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	work, live := t.TempDir(), t.TempDir()
+	cfg := terraform.Config{Module: "testdata/childmodule", Region: region, Zones: zones, WorkDir: work, Variables: map[string]any{"live": live}}
+	p := newProvider(t, cfg)
+	first, err := p.Launch(ctx, launchRequest("snap", "snap-1", 1))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	second, err := p.Launch(ctx, launchRequest("snap", "snap-2", 1))
+	if err != nil {
+		t.Fatalf("second Launch: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(work, "modules")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Terminate(ctx, idsOf(first)); err != nil {
+		t.Fatalf("Terminate after the module snapshot was removed: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(work, "modules")); err != nil {
+		t.Fatal(err)
+	}
+	restarted := newProvider(t, cfg)
+	if err := restarted.Terminate(ctx, idsOf(second)); err != nil {
+		t.Fatalf("Terminate by a provider made after the snapshot was removed again: %v", err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("the module's instances %v still exist", left)
+	}
+	listed, err := restarted.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || len(listed) != 0 {
+		t.Errorf("List = %v, %v; want nothing", idsOf(listed), err)
+	}
+}

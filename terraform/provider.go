@@ -111,7 +111,8 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
-// snapshotModule copies the module into WorkDir/modules/<version> once.
+// snapshotModule copies the module into WorkDir/modules/<version> once
+// (and again if that copy was removed).
 func (p *Provider) snapshotModule() error {
 	if _, err := os.Stat(p.snapshot); err == nil {
 		return nil
@@ -125,6 +126,15 @@ func (p *Provider) snapshotModule() error {
 	}
 	if err := copyModule(p.cfg.Module, tmp); err != nil {
 		os.RemoveAll(tmp)
+		return fmt.Errorf("snapshot module %s: %w", p.cfg.Module, err)
+	}
+	// Made again after the snapshot was removed, the copy must still be
+	// the version New read.
+	if v, err := moduleVersion(tmp); err != nil || v != p.version {
+		os.RemoveAll(tmp)
+		if err == nil {
+			err = fmt.Errorf("it changed since the provider was made (version %s, now %s): restart Spillway to use the new version", p.version, v)
+		}
 		return fmt.Errorf("snapshot module %s: %w", p.cfg.Module, err)
 	}
 	if err := os.Rename(tmp, p.snapshot); err != nil {
