@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +10,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // The module contract (docs/terraform.md). Spillway sets these variables on
@@ -53,6 +60,9 @@ type ContractError struct {
 	Unset []string
 	// Undeclared are fixed variables the module does not declare.
 	Undeclared []string
+	// BadValues say which fixed variable has a value its type in the
+	// module cannot take, and why.
+	BadValues []string
 	// Err is the file system's error when the module's directory cannot
 	// be read.
 	Err error
@@ -82,6 +92,7 @@ func (e *ContractError) Error() string {
 	if len(e.Undeclared) > 0 {
 		parts = append(parts, fmt.Sprintf("does not declare variable %s, given in the provider's fixed variables", quoteAll(e.Undeclared)))
 	}
+	parts = append(parts, e.BadValues...)
 	return fmt.Sprintf("terraform module %s does not satisfy the Spillway module contract: %s", e.Module, strings.Join(parts, "; "))
 }
 
@@ -145,11 +156,16 @@ func CheckModule(dir string, fixed map[string]any) error {
 		}
 	}
 	for _, name := range sortedKeys(fixed) {
-		if _, ok := mod.Variables[name]; !ok {
+		v, ok := mod.Variables[name]
+		if !ok {
 			e.Undeclared = append(e.Undeclared, name)
+			continue
+		}
+		if problem := fixedValueProblem(v.Type, fixed[name]); problem != "" {
+			e.BadValues = append(e.BadValues, fmt.Sprintf("variable %q has type %s, which the provider's fixed value %s does not fit: %s", name, v.Type, cut(jsonOf(fixed[name])), problem))
 		}
 	}
-	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared) == 0 {
+	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared)+len(e.BadValues) == 0 {
 		return nil
 	}
 	return e
@@ -209,6 +225,69 @@ func checkStringType(name, typ string) []string {
 		return nil
 	}
 	return []string{fmt.Sprintf("variable %q has type %s: want string (Spillway sets it to %s)", name, typ, stringValues[name])}
+}
+
+// fixedValueProblem says why Terraform would refuse v, a fixed variable's
+// value as spillway.tfvars.json gives it, for a variable of type typ (the
+// module's type expression), or "" when it converts (or the type is not
+// one this check can read: Terraform then reports it itself).
+func fixedValueProblem(typ string, v any) string {
+	if strings.TrimSpace(typ) == "" {
+		return ""
+	}
+	expr, diags := hclsyntax.ParseExpression([]byte(typ), "", hcl.InitialPos)
+	if diags.HasErrors() {
+		return ""
+	}
+	ty, _, diags := typeexpr.TypeConstraintWithDefaults(expr)
+	if diags.HasErrors() {
+		return ""
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	implied, err := ctyjson.ImpliedType(data)
+	if err != nil {
+		return ""
+	}
+	val, err := ctyjson.Unmarshal(data, implied)
+	if err != nil {
+		return ""
+	}
+	if _, err := convert.Convert(val, ty); err != nil {
+		var pe cty.PathError
+		if errors.As(err, &pe) && len(pe.Path) > 0 {
+			return fmt.Sprintf("%s: %s", pathString(pe.Path), pe.Error())
+		}
+		return err.Error()
+	}
+	return ""
+}
+
+// pathString writes a cty path the way Terraform's messages do: .name,
+// ["key"], [0].
+func pathString(path cty.Path) string {
+	var sb strings.Builder
+	for _, step := range path {
+		switch s := step.(type) {
+		case cty.GetAttrStep:
+			sb.WriteString("." + s.Name)
+		case cty.IndexStep:
+			switch s.Key.Type() {
+			case cty.String:
+				fmt.Fprintf(&sb, "[%q]", s.Key.AsString())
+			case cty.Number:
+				fmt.Fprintf(&sb, "[%s]", s.Key.AsBigFloat().Text('f', -1))
+			}
+		}
+	}
+	return sb.String()
+}
+
+func jsonOf(v any) string {
+	data, _ := json.Marshal(v)
+	return string(data)
 }
 
 func quoteAll(s []string) string {

@@ -28,6 +28,13 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 		{"needs_vpc", map[string]any{"subnet_id": "subnet-1"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
 		{"nowhere", nil, `terraform module testdata/contract/nowhere does not satisfy the Spillway module contract: cannot be read: no such file or directory: want an existing directory holding *.tf files`},
 		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
+		{"typed_fixed", map[string]any{
+			"subnets": []any{"subnet-1"}, "security_group_ids": "sg-1",
+			"disk": map[string]any{"size_gb": "big"}, "anything": []any{1, "x"},
+		}, `terraform module testdata/contract/typed_fixed does not satisfy the Spillway module contract: ` +
+			`variable "disk" has type object({ size_gb = number, kind = optional(string, "gp3") }), which the provider's fixed value {"size_gb":"big"} does not fit: .size_gb: a number is required; ` +
+			`variable "security_group_ids" has type list(string), which the provider's fixed value "sg-1" does not fit: list of string required, but have string; ` +
+			`variable "subnets" has type map(string), which the provider's fixed value ["subnet-1"] does not fit: map of string required`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
@@ -43,6 +50,15 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 	}
 	if err := terraform.CheckModule("testdata/contract/needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1"}); err != nil {
 		t.Errorf("needs_vpc with vpc_id and subnet_id fixed: %v", err)
+	}
+	// Values Terraform converts are taken: a number for a string, an
+	// object with an optional attribute left out, anything for an untyped
+	// variable.
+	if err := terraform.CheckModule("testdata/contract/typed_fixed", map[string]any{
+		"subnets": map[string]any{"us-east-1a": "subnet-1", "us-east-1b": 7}, "security_group_ids": []any{"sg-1"},
+		"disk": map[string]any{"size_gb": 100}, "anything": []any{1, "x"},
+	}); err != nil {
+		t.Errorf("typed_fixed with values of its types: %v", err)
 	}
 	err := terraform.CheckModule("testdata/contract/broken", nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot be read") || !strings.Contains(err.Error(), "main.tf") {
