@@ -46,8 +46,18 @@ type OutputError struct {
 	Problems []string
 }
 
+// maxShownProblems bounds the problems an OutputError's message lists: an
+// output may hold any number of keys.
+const maxShownProblems = 10
+
 func (e *OutputError) Error() string {
-	return fmt.Sprintf("the module's output \"instances\" in %s breaks the module contract: %s", e.Dir, strings.Join(e.Problems, "; "))
+	shown := e.Problems
+	more := ""
+	if len(shown) > maxShownProblems {
+		shown = shown[:maxShownProblems]
+		more = fmt.Sprintf("; and %d more problems", len(e.Problems)-maxShownProblems)
+	}
+	return fmt.Sprintf("the module's output \"instances\" in %s breaks the module contract: %s%s", e.Dir, strings.Join(shown, "; "), more)
 }
 
 // Error classes, as the SDK providers use them. The codes are the clouds'

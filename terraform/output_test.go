@@ -65,6 +65,8 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 		{"halfgpus", fmt.Sprintf(`key %q: gpus 7.5 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"strgpus", fmt.Sprintf(`key %q: gpus "eight" is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"extra", fmt.Sprintf(`key "stray" is not a key of var.instances: want only %q, %q`, k0, k1)},
+		// However many keys the output holds, the message lists ten.
+		{"manystray", fmt.Sprintf(`key "stray-106" is not a key of var.instances: want only %q, %q; and 990 more problems`, k0, k1)},
 		// Ids and zones the state could not store (the scheduler could
 		// never record the instance), or with characters no id holds.
 		{"longid", fmt.Sprintf(`key %q has id %q, which is 315 bytes long: want the cloud's instance id, at most 256 bytes of printable characters without spaces`, k0, ("i-" + k0 + "-" + strings.Repeat("x", 300))[:64]+"...")},

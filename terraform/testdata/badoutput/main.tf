@@ -64,6 +64,7 @@ locals {
     json      = jsonencode({ for k, v in local.good : k => { id = "i-${k}" } })
     list      = [for k, v in local.good : { id = "i-${k}" }]
     idonly    = { for k, v in local.good : k => "i-${k}" }
+    manystray = merge(local.good, { for i in range(1000) : "stray-${i}" => { id = "tf-stray-${i}" } })
     onlyfirst = { for k, v in local.good : k => v if k == try(sort(keys(local.good))[0], "") }
   }
 }
