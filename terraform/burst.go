@@ -448,6 +448,9 @@ func keyOf(address string, keys map[string]*slot) string {
 // instances output back into the ledger. It returns the failed command's
 // *RunError and the error diagnostics it produced.
 func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
+	if err := b.checkState(l); err != nil {
+		return nil, err
+	}
 	if err := b.writeVars(l); err != nil {
 		return nil, err
 	}
@@ -483,6 +486,33 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 		return diagnostics(logPath), err
 	}
 	return nil, b.readOutputs(ctx, l, logPath, true)
+}
+
+// checkState refuses to run Terraform on a burst whose ledger lists
+// instances while its local state file is gone (removed by hand): a plan
+// would launch them all again and leave the ones the state held running,
+// tracked by nothing. It checks only the local backend's state, which is
+// in the burst's directory; init of any other backend leaves its settings
+// in .terraform/terraform.tfstate.
+func (b *burst) checkState(l *ledger) error {
+	if len(l.Outputs) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
+		return nil
+	}
+	path := filepath.Join(b.dir, "terraform.tfstate")
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	ids := make([]string, 0, len(l.Outputs))
+	for _, k := range sortedKeys(l.Outputs) {
+		ids = append(ids, l.Outputs[k].ID)
+	}
+	return fmt.Errorf("burst %s: its Terraform state %s is gone, yet its ledger lists instances %s: "+
+		"a plan would launch them again and leave these running, tracked by nothing; "+
+		"restore the state (Terraform keeps the one before its last write as terraform.tfstate.backup), "+
+		"or end those instances by hand and remove the directory %s", b.key, path, quoteList(ids), b.dir)
 }
 
 // readOutputs reads the module's instances output into the ledger: from

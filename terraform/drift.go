@@ -72,6 +72,9 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 	if err != nil {
 		return d, err
 	}
+	if err := b.checkState(l); err != nil {
+		return d, err
+	}
 	if err := b.writeVars(l); err != nil {
 		return d, err
 	}

@@ -511,3 +511,53 @@ func TestRemovedModuleSnapshotIsMadeAgain(t *testing.T) {
 		t.Errorf("List = %v, %v; want nothing", idsOf(listed), err)
 	}
 }
+
+// A burst whose local state file was removed by hand is not applied: a
+// plan from no state would launch its instances again and leave the ones
+// the state held running untracked. The runs fail, naming the state file
+// and the instances, until the state is restored.
+func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	work := t.TempDir()
+	p, live := badOutput(t, work, "good")
+	first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(work, "bursts", "lost-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("burst directories %v, %v; want one", dirs, err)
+	}
+	statePath := filepath.Join(dirs[0], "terraform.tfstate")
+	saved, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(statePath); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("its Terraform state %s is gone, yet its ledger lists instances %q", statePath, first[0].ID)
+	if _, err := p.Launch(ctx, launchRequest("lost", "lost-2", 1)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Launch into the burst without its state: err = %v, want it to say %s", err, want)
+	}
+	if err := p.Terminate(ctx, idsOf(first)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Terminate without the state: err = %v, want it to say %s", err, want)
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{instanceKey("lost-1", 0)}) {
+		t.Errorf("the module's instances are %v, want only the first launch's %s (nothing launched again)", left, instanceKey("lost-1", 0))
+	}
+
+	if err := os.WriteFile(statePath, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Terminate(ctx, idsOf(first)); err != nil {
+		t.Fatalf("Terminate with the state restored: %v", err)
+	}
+	if err := p.Reconcile(ctx); err != nil {
+		t.Errorf("Reconcile with the state restored: %v", err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("with the state restored and every instance ended, the module's instances %v still exist", left)
+	}
+}
