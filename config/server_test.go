@@ -456,3 +456,23 @@ func TestJoinTimeoutDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateForServerChecksTerraformsVersion: a module whose
+// required_version the terraform on PATH does not meet is refused at the
+// provider's module key (its every init would fail). The message names the
+// binary and its version, so it is matched here, not against a golden.
+func TestValidateForServerChecksTerraformsVersion(t *testing.T) {
+	cfg, err := Load("testdata/tf_version.yaml")
+	if err != nil {
+		t.Fatalf("the fixture must parse: %v", err)
+	}
+	err = cfg.ValidateForServer()
+	var verr *ValidationError
+	if !errors.As(err, &verr) || len(verr.Errors) != 1 {
+		t.Fatalf("ValidateForServer = %v, want one problem", err)
+	}
+	fe := verr.Errors[0]
+	if fe.Field != "providers.tf.module" || fe.Line != 8 || !strings.Contains(fe.Error(), "requires Terraform >= 1.5.0, >= 99.0 (its required_version), and ") {
+		t.Errorf("problem %q at %s line %d, want the unmet required_version at providers.tf.module, line 8", fe.Error(), fe.Field, fe.Line)
+	}
+}

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -22,12 +24,16 @@ func (pc ProviderConfig) TerraformConfig() terraform.Config {
 		BackendConfig: pc.BackendConfig, WorkDir: pc.WorkDir}
 }
 
+// versionTimeout bounds `terraform version`, which answers at once.
+const versionTimeout = 30 * time.Second
+
 // terraformErrors checks every terraform provider as the server's
 // terraform.New does, each problem placed at its key: its settings
 // (terraform.Config.Problems: zone names, variable and backend_config
 // names, a work_dir that cannot be made), the terraform binary on PATH
 // (at the provider's type, which needs it), and its module
-// (terraform.CheckModule: missing, does not parse, breaks the contract).
+// (terraform.CheckModule: missing, does not parse, breaks the contract;
+// terraform.CheckCoreVersion: wants another Terraform than PATH's).
 func (c *Config) terraformErrors() []FieldError {
 	var errs []FieldError
 	lookBinary := sync.OnceValues(terraform.LookBinary)
@@ -51,14 +57,22 @@ func (c *Config) terraformErrors() []FieldError {
 				at(p.Field, p.Msg)
 			}
 		}
-		if _, err := lookBinary(); err != nil {
-			at("type", err.Error())
+		bin, binErr := lookBinary()
+		if binErr != nil {
+			at("type", binErr.Error())
 		}
 		if pc.Module == "" {
 			continue
 		}
 		if err := terraform.CheckModule(pc.Module, tc.Variables); err != nil {
 			at("module", err.Error())
+		} else if binErr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), versionTimeout)
+			err := terraform.CheckCoreVersion(ctx, bin, pc.Module)
+			cancel()
+			if err != nil {
+				at("module", err.Error())
+			}
 		}
 	}
 	return errs

@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -169,6 +172,56 @@ func CheckModule(dir string, fixed map[string]any) error {
 		return nil
 	}
 	return e
+}
+
+// CheckCoreVersion runs `terraform version` with bin and checks it against
+// the required_version constraints of the module in dir: a module that
+// wants another Terraform fails every run's init ("Unsupported Terraform
+// Core version"). A module CheckModule refuses is left to it. The config
+// package calls it for spillway policy validate --server and the server's
+// start, with the terraform on PATH (LookBinary).
+func CheckCoreVersion(ctx context.Context, bin, dir string) error {
+	mod, diags := tfconfig.LoadModule(dir)
+	if diags.HasErrors() || mod == nil || len(mod.RequiredCore) == 0 {
+		return nil
+	}
+	tf, err := tfexec.NewTerraform(dir, bin)
+	if err != nil {
+		return fmt.Errorf("terraform module %s: %w", dir, err)
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, k := range tfexec.ProhibitedEnv(env) {
+		delete(env, k)
+	}
+	env["CHECKPOINT_DISABLE"] = "1" // no look-up of newer releases
+	if err := tf.SetEnv(env); err != nil {
+		return err
+	}
+	v, _, err := tf.Version(ctx, true)
+	if err != nil {
+		return fmt.Errorf("%s version: %w", bin, err)
+	}
+	var unmet []string
+	for _, c := range mod.RequiredCore {
+		cons, err := version.NewConstraint(c)
+		if err != nil {
+			continue // init reports it
+		}
+		// A pre-release is checked as its release, so that a constraint
+		// is not read more strictly here than Terraform reads it.
+		if !cons.Check(v.Core()) {
+			unmet = append(unmet, c)
+		}
+	}
+	if len(unmet) > 0 {
+		return fmt.Errorf("terraform module %s requires Terraform %s (its required_version), and %s is %s: install a Terraform it accepts first on the server's PATH",
+			dir, strings.Join(unmet, ", "), bin, v)
+	}
+	return nil
 }
 
 // moduleDirProblem says what is wrong with dir as a module directory, and

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -176,5 +177,26 @@ func TestLookBinary(t *testing.T) {
 	cfg := terraform.Config{Module: "testdata/contract/needs_vpc", Zones: []string{"us-east-1a"}, WorkDir: t.TempDir(), Variables: map[string]any{"vpc_id": "vpc-1"}}
 	if _, err := terraform.New("tf", cfg); !errors.Is(err, exec.ErrNotFound) || !strings.Contains(err.Error(), `terraform provider "tf": no terraform binary on PATH`) {
 		t.Errorf("New = %v, want the provider named and exec.ErrNotFound wrapped", err)
+	}
+}
+
+// TestCheckCoreVersion: a module whose required_version the terraform on
+// PATH does not meet is refused, naming the constraint, the binary and its
+// version (every init would fail); one it meets is not.
+func TestCheckCoreVersion(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	bin, err := terraform.LookBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = terraform.CheckCoreVersion(ctx, bin, "testdata/contract/future")
+	want := `terraform module testdata/contract/future requires Terraform >= 1.5.0, >= 99.0 (its required_version), and ` + bin + ` is `
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), ": install a Terraform it accepts first on the server's PATH") {
+		t.Errorf("CheckCoreVersion of a module wanting Terraform 99 = %v, want it to say %s<version>: install ...", err, want)
+	}
+	for _, dir := range []string{"testdata/badoutput", "testdata/contract/needs_vpc", "testdata/contract/broken"} {
+		if err := terraform.CheckCoreVersion(ctx, bin, dir); err != nil {
+			t.Errorf("CheckCoreVersion(%s) = %v, want nil", dir, err)
+		}
 	}
 }
