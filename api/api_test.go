@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/apitest"
@@ -378,6 +379,13 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x \u2066y\u2069"}`, "reason contains U+2066 (LEFT-TO-RIGHT ISOLATE)"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x\u200f"}`, "reason contains U+200F (RIGHT-TO-LEFT MARK)"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"a b"}`, `offering "a b" is not an offering name`},
+		// encoding/json keeps the last of two keys and matches keys in any
+		// case: a proxy or a log reading the first would see another burst.
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","gpus":800}`, `field "gpus" is given twice: give it once`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","GPUs":800}`, `field "gpus" is spelt "GPUs": write it in lower case`},
+		{`{"Pool":"training","gpus":8,"for":"2h","reason":"x"}`, `field "pool" is spelt "Pool"`},
+		// encoding/json would store each bad byte as U+FFFD.
+		{"{\"pool\":\"training\",\"gpus\":8,\"for\":\"2h\",\"reason\":\"\xff\xfe\"}", "the body is not valid UTF-8"},
 	} {
 		_, err := api.DecodeCreateBurst([]byte(tc.body))
 		var ae *api.Error
@@ -409,7 +417,7 @@ func FuzzDecodeCreateBurst(f *testing.F) {
 			}
 			return
 		}
-		if r.Pool == "" || r.GPUs < 1 || r.GPUs > 100000 || r.For < api.Duration(time.Minute) || r.For > api.Duration(720*time.Hour) ||
+		if r.Pool == "" || !utf8.ValidString(r.Reason) || r.GPUs < 1 || r.GPUs > 100000 || r.For < api.Duration(time.Minute) || r.For > api.Duration(720*time.Hour) ||
 			strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 || len(r.Offering) > 128 ||
 			strings.ContainsAny(r.Reason, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
 			t.Fatalf("accepted out-of-bounds request %+v", r)

@@ -224,6 +224,12 @@ func TestPageCSRF(t *testing.T) {
 			t.Errorf("%s with %s: want one audit row with status 400", tc.path, tc.add)
 		}
 	}
+	// A reason that is not UTF-8 (a form posted in Latin-1) is refused,
+	// not stored with each bad byte turned into U+FFFD.
+	f := url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"INC-9 \xe9t\xe9"}}
+	if resp, body := b.post("/bursts", f); resp.StatusCode != 400 || !strings.Contains(body, "Refused: reason is not valid UTF-8") {
+		t.Errorf("reason in Latin-1: %d, want 400 saying it is not UTF-8", resp.StatusCode)
+	}
 	if bs, _ := e.client(tokens.Viewer).Bursts(context.Background(), "", true); len(bs) != 2 || bs[0].State != "active" {
 		t.Errorf("after the refused forms: bursts %+v, want b-0001 still active and b-0002 only", bs)
 	}

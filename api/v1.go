@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/api/tokens"
 )
@@ -271,7 +272,53 @@ func DecodeCreateBurst(body []byte) (CreateBurstRequest, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return req, errf(http.StatusBadRequest, CodeInvalid, "the body holds more than one JSON value: send one burst request")
 	}
+	if err := checkKeys(body, burstFields); err != nil {
+		return req, err
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would read each bad byte as U+FFFD.
+		return req, errf(http.StatusBadRequest, CodeInvalid, "the body is not valid UTF-8: send the burst request as UTF-8 JSON")
+	}
 	return req, validateBurst(req)
+}
+
+// burstFields are the JSON keys of CreateBurstRequest.
+var burstFields = []string{"pool", "gpus", "for", "reason", "offering"}
+
+// checkKeys refuses, in a JSON object that has decoded, what encoding/json
+// lets through: a key given twice, of which it keeps the last (a proxy or
+// a log that reads the first would see another request: {"gpus": 8,
+// "gpus": 800}), and a key spelt in another case than its field ("GPUS"),
+// which it matches to the field.
+func checkKeys(body []byte, fields []string) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: null, which decodes to no field
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil // the body has decoded: it cannot be cut short
+		}
+		k, _ := t.(string)
+		if !slices.Contains(fields, k) {
+			i := slices.IndexFunc(fields, func(f string) bool { return strings.EqualFold(f, k) })
+			if i < 0 {
+				return errf(http.StatusBadRequest, CodeInvalid, "the body is not a burst request: unknown field %q: the fields are %s", clip(k), strings.Join(fields, ", "))
+			}
+			return errf(http.StatusBadRequest, CodeInvalid, "the body is not a burst request: field %q is spelt %q: write it in lower case", fields[i], clip(k))
+		}
+		if seen[k] {
+			return errf(http.StatusBadRequest, CodeInvalid, "the body is not a burst request: field %q is given twice: give it once", k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 func jsonProblem(err error) string {
@@ -312,6 +359,8 @@ func validateBurst(req CreateBurstRequest) error {
 		return bad("reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask")
 	case len(req.Reason) > maxReasonLen:
 		return bad("reason is %d bytes: keep it to %d", len(req.Reason), maxReasonLen)
+	case !utf8.ValidString(req.Reason):
+		return bad("reason is not valid UTF-8: use plain text")
 	case strings.ContainsFunc(req.Reason, unicode.IsControl):
 		return bad("reason contains control characters: use one line of plain text")
 	case strings.ContainsFunc(req.Reason, isBidiControl):
