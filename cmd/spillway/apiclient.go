@@ -36,23 +36,28 @@ func (f *apiFlags) bind(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 }
 
-// client checks the flags and returns an API client.
+// client checks the flags and returns an API client; a flag it refuses is
+// a usageError.
 func (f *apiFlags) client() (*api.Client, error) {
 	if f.output != "table" && f.output != "json" {
-		return nil, fmt.Errorf("--output %q is not a format: use table or json", f.output)
+		return nil, usagef("--output %q is not a format: use table or json", f.output)
 	}
 	f.token = strings.TrimSpace(os.Getenv("SPILLWAY_TOKEN"))
 	if f.tokenFile != "" {
 		b, err := os.ReadFile(f.tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading --token-file: %w", err)
+			return nil, &usageError{err: fmt.Errorf("reading --token-file: %w", err)}
 		}
 		if len(b) > 4096 {
-			return nil, fmt.Errorf("--token-file %s is %d bytes: it should hold one token (from `spillway token create`)", f.tokenFile, len(b))
+			return nil, usagef("--token-file %s is %d bytes: it should hold one token (from `spillway token create`)", f.tokenFile, len(b))
 		}
 		f.token = strings.TrimSpace(string(b))
 	}
-	return api.NewClient(f.server, f.token, nil)
+	c, err := api.NewClient(f.server, f.token, nil)
+	if err != nil {
+		return nil, &usageError{err: err} // --server or SPILLWAY_SERVER is not a URL
+	}
+	return c, nil
 }
 
 // explain turns an API error into a message naming the cause and the fix.

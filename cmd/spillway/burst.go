@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -38,6 +39,10 @@ func newBurstCreateCmd() *cobra.Command {
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.For = api.Duration(dur)
+			if !utf8.ValidString(r.Reason) {
+				// JSON would carry each bad byte as U+FFFD.
+				return usagef("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
+			}
 			c, err := f.client()
 			if err != nil {
 				return err

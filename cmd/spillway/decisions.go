@@ -28,13 +28,13 @@ break-even that ended an idle instance).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if q.Limit < 1 || q.Limit > 100000 {
-				return fmt.Errorf("--limit %d is out of range: use 1 to 100000", q.Limit)
+				return usagef("--limit %d is out of range: use 1 to 100000", q.Limit)
 			}
 			if q.Since != "" {
 				// Checked here too, so a mistake is named before the
 				// server is dialled (or when it cannot be).
 				if _, err := api.ParseSince(q.Since, time.Now()); err != nil {
-					return fmt.Errorf("--since %q %v", q.Since, err)
+					return usagef("--since %q %v", q.Since, err)
 				}
 			}
 			c, err := f.client()

@@ -104,7 +104,7 @@ func refuseEmpty(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
 		f := cmd.Flags().Lookup(name)
 		if f != nil && f.Changed && strings.TrimSpace(f.Value.String()) == "" {
-			return fmt.Errorf("--%s is empty (an unset variable?): give a value, or leave the flag out for its default (see %s --help)", name, cmd.CommandPath())
+			return usagef("--%s is empty (an unset variable?): give a value, or leave the flag out for its default (see %s --help)", name, cmd.CommandPath())
 		}
 	}
 	return nil

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spillway-io/spillway/api/tokens"
 )
 
 // TestFlagErrors: a flag value that does not parse is named with what the
@@ -38,6 +42,61 @@ func TestFlagErrors(t *testing.T) {
 		err := run(context.Background(), tt.args)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%q: got %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// TestExitStatus: a command line that cannot run as given (an unknown
+// command or flag, a flag value that does not parse or is out of range, a
+// missing argument) exits 2, as a bad config does; a command that ran and
+// that the server refused, or could not reach, exits 1.
+func TestExitStatus(t *testing.T) {
+	url, toks := opServer(t)
+	t.Setenv("SPILLWAY_SERVER", url)
+	t.Setenv("SPILLWAY_TOKEN", toks[tokens.Operator])
+	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
+	create := []string{"burst", "create", "--pool", "training", "--gpus", "1", "--for", "1h", "--reason", "INC-9"}
+	with := func(flag, value string) []string {
+		args := slices.Clone(create)
+		args[slices.Index(args, flag)+1] = value
+		return args
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+		msg  string
+	}{
+		{with("--gpus", "x"), 2, `spillway: --gpus "x": want a whole number`},
+		{with("--for", "1y"), 2, `spillway: --for "1y": want a duration`},
+		{with("--for", "-"), 2, `spillway: --for "-": want a duration`},
+		{with("--reason", "\xe9t\xe9"), 2, "spillway: --reason is not valid UTF-8"},
+		{create[:len(create)-2], 2, `spillway: required flag(s) "reason" not set`},
+		{[]string{"burst", "list", "--bogus"}, 2, "spillway: unknown flag: --bogus"},
+		{[]string{"burst", "cancel"}, 2, "spillway: burst cancel wants one burst ID"},
+		{[]string{"burst", "frob"}, 2, `spillway: unknown command "frob" for "spillway burst"`},
+		{[]string{"frob"}, 2, `spillway: unknown command "frob" for "spillway"`},
+		{[]string{"status", "-o", "yaml"}, 2, `spillway: --output "yaml" is not a format`},
+		{[]string{"status", "--server", "127.0.0.1:8700"}, 2, `spillway: server "127.0.0.1:8700" is not a URL`},
+		{[]string{"instances", "--token-file", filepath.Join(t.TempDir(), "none")}, 2, "spillway: reading --token-file: open "},
+		{[]string{"decisions", "--limit", "0"}, 2, "spillway: --limit 0 is out of range"},
+		{[]string{"decisions", "--since", "yesterday"}, 2, `spillway: --since "yesterday" is neither a duration`},
+		{[]string{"token", "create", "--name", "a", "--role", "god", "--file", tokensFile}, 2, "spillway: --role: "},
+		{[]string{"server"}, 2, `spillway: required flag(s) "config" not set`},
+		{[]string{"server", "--config", "spillway.yaml", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
+		// The command ran; the server refused it, or was not there.
+		{with("--for", "0s"), 1, "spillway: bad request (400): for 0s is out of range"},
+		{with("--pool", "nope"), 1, `spillway: not found (404): no pool "nope"`},
+		{[]string{"burst", "cancel", "b-9999"}, 1, `spillway: not found (404): no burst "b-9999"`},
+		{[]string{"status", "--server", "http://127.0.0.1:1"}, 1, "spillway: cannot reach the Spillway server at http://127.0.0.1:1"},
+	} {
+		err := run(context.Background(), tc.args)
+		if err == nil {
+			t.Errorf("%q: ran, want exit %d with %q", tc.args, tc.want, tc.msg)
+			continue
+		}
+		code, msg := exitStatus(err)
+		if code != tc.want || !strings.HasPrefix(msg, tc.msg) {
+			t.Errorf("%q: exit %d %q, want exit %d with %q", tc.args, code, msg, tc.want, tc.msg)
 		}
 	}
 }

@@ -16,14 +16,24 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		var ec *exitCodeError
-		if errors.As(err, &ec) {
-			if ec.msg != "" {
-				fmt.Fprintln(os.Stderr, ec.msg)
-			}
-			os.Exit(ec.code)
+		code, msg := exitStatus(err)
+		if msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
 		}
-		fmt.Fprintln(os.Stderr, "spillway:", err)
-		os.Exit(1)
+		os.Exit(code)
 	}
+}
+
+// exitStatus is the status the process ends with for err, and the message
+// it prints: an exitCodeError's own, 2 for a usageError, else 1.
+func exitStatus(err error) (int, string) {
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code, ec.msg
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2, "spillway: " + err.Error()
+	}
+	return 1, "spillway: " + err.Error()
 }

@@ -59,14 +59,52 @@ func rejectUnknownSubcommands(c *cobra.Command) {
 				names = append(names, sub.Name())
 			}
 		}
-		return fmt.Errorf("%s (want one of: %s; see %s --help)", msg, strings.Join(names, ", "), cmd.CommandPath())
+		return usagef("%s (want one of: %s; see %s --help)", msg, strings.Join(names, ", "), cmd.CommandPath())
 	}
 }
 
 func run(ctx context.Context, args []string) error {
 	root := newRootCmd()
+	started := false
+	markStarts(root, &started)
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if err != nil && !started {
+		// cobra refused the command line before the command ran: an
+		// unknown command or flag, a flag value that does not parse, a
+		// required flag left out, arguments the command does not take.
+		return &usageError{err: err}
+	}
+	return err
+}
+
+// markStarts makes each command's RunE set *started when it begins, so
+// that run can tell cobra's refusals of the command line from what the
+// command itself returns.
+func markStarts(c *cobra.Command, started *bool) {
+	for _, sub := range c.Commands() {
+		markStarts(sub, started)
+	}
+	if runE := c.RunE; runE != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*started = true
+			return runE(cmd, args)
+		}
+	}
+}
+
+// usageError is a command line the command cannot run as given: an
+// unknown command or flag, a flag value out of range, a missing argument.
+// It exits 2, as a bad config does; a command that ran and failed, or that
+// a server refused, exits 1.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef is a usageError with a formatted message.
+func usagef(format string, a ...any) error {
+	return &usageError{err: fmt.Errorf(format, a...)}
 }
 
 // exitCodeError ends the process with a given code (e.g. validation failures).

@@ -40,7 +40,7 @@ including reading the audit log.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := tokens.ParseRole(role)
 			if err != nil {
-				return fmt.Errorf("--role: %w", err)
+				return &usageError{err: fmt.Errorf("--role: %w", err)}
 			}
 			tok, err := tokens.Add(file, name, r, time.Now(), nil)
 			if err != nil {
