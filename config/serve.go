@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // What `spillway server` needs of its server section beyond its form:
@@ -20,7 +21,8 @@ import (
 // address that is not loopback when the server has no TLS.
 var ErrInsecureListen = errors.New("refusing to serve tokens in clear text")
 
-// CheckListen checks a listen address (host:port): the host must be an IP
+// CheckListen checks a listen address (host:port): the port a number from
+// 0 to 65535 (0 picks a free one); the host must be an IP
 // address, localhost or empty (every interface), since a host name would
 // be looked up only when the server starts; and without TLS it must be
 // loopback, unless insecureListen says the operator wants it anyway
@@ -33,6 +35,9 @@ func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
 	}
 	if port == "" {
 		return fmt.Errorf("listen address %q has no port: use host:port, e.g. 127.0.0.1:8700", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("listen address %q: port %q is not a port number: want 1 to 65535 (0 picks a free one), e.g. 127.0.0.1:8700", addr, port)
 	}
 	ip, ipErr := netip.ParseAddr(host)
 	if host != "" && host != "localhost" && ipErr != nil {

@@ -310,6 +310,10 @@ func TestCheckListen(t *testing.T) {
 		{addr: "example:8700", errContains: `host "example" is not an IP address or localhost`},
 		{addr: "nonexistent.invalid:8700", tls: true, errContains: `host "nonexistent.invalid" is not an IP address or localhost`},
 		{addr: "127.0.0.1", errContains: "is not host:port"},
+		{addr: "127.0.0.1:0", ok: true},
+		{addr: "127.0.0.1:99999", errContains: `port "99999" is not a port number: want 1 to 65535`},
+		{addr: "127.0.0.1:-1", errContains: `port "-1" is not a port number`},
+		{addr: "127.0.0.1:http", errContains: `port "http" is not a port number`},
 	} {
 		err := CheckListen(tc.addr, tc.tls, tc.insec)
 		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.errContains)) {

@@ -87,6 +87,11 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
 	if o.listen != "" {
+		// Checked here, as the file's address is by ValidateForServer:
+		// before the state is opened.
+		if err := config.CheckListen(o.listen, cfg.Server.TLS != nil, o.insecureListen); err != nil {
+			return &exitCodeError{code: 2, msg: "--listen: " + err.Error()}
+		}
 		cfg.Server.Listen = o.listen
 	}
 	srv, err := newServer(ctx, cfg, serverDeps{log: log, clock: clock.RealClock{}, dryRun: o.dryRun, insecureListen: o.insecureListen})

@@ -245,3 +245,26 @@ func TestSecondServerOnOneSQLiteFileRefusesToStart(t *testing.T) {
 		t.Fatalf("second server: %v, want a *sqlite.LockedError naming pid %d", err, os.Getpid())
 	}
 }
+
+// TestServerRefusesBadListenFlag: --listen is checked as server.listen is,
+// before the state is opened: a bad one exits 2 naming the flag, and
+// leaves no state file behind.
+func TestServerRefusesBadListenFlag(t *testing.T) {
+	cfg := serverConfig(t, "http://127.0.0.1:1", "http://127.0.0.1:1")
+	stateFile := filepath.Join(filepath.Dir(cfg), "state.db")
+	for _, tc := range []struct{ listen, want string }{
+		{"127.0.0.1:99999", `--listen: listen address "127.0.0.1:99999": port "99999" is not a port number: want 1 to 65535`},
+		{"garbage", `--listen: listen address "garbage" is not host:port`},
+		{"example.com:8700", `--listen: listen address "example.com:8700": host "example.com" is not an IP address or localhost`},
+		{"10.0.0.1:8700", `--listen: listen address "10.0.0.1:8700" (10.0.0.1) is not loopback and server.tls is not set`},
+	} {
+		err := runServer(context.Background(), serverOptions{config: cfg, listen: tc.listen, logLevel: "error"})
+		var ee *exitCodeError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.HasPrefix(ee.msg, tc.want) {
+			t.Errorf("--listen %s: %v, want exit 2 with %q", tc.listen, err, tc.want)
+		}
+		if _, err := os.Stat(stateFile); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("--listen %s: the state file was opened before the flag was checked (%v)", tc.listen, err)
+		}
+	}
+}
