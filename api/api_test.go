@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -477,6 +482,65 @@ func TestParseSinceRange(t *testing.T) {
 		}
 		if err != nil || !got.Equal(tc.want) {
 			t.Errorf("ParseSince(%s) = %v, %v; want %v", tc.v, got, err, tc.want)
+		}
+	}
+}
+
+// TestBodyReadErrors: a body that cannot be read is told apart from one
+// too large, in the answer and in the audit row: cut short before its
+// Content-Length (400), sent too slowly for the server's read timeout
+// (408), over the limit (413).
+func TestBodyReadErrors(t *testing.T) {
+	clock := &fakeClock{t: apitest.FixtureTime}
+	be := apitest.Fixture(clock.Now)
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	tok, err := tokens.Add(file, "alice", tokens.Operator, clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(api.Options{Backend: be, TokensFile: file, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ReadTimeout = 200 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	for _, tc := range []struct {
+		name          string
+		contentLength int
+		body          string
+		closeWrite    bool // the client sends no more
+		status        int
+		want          string
+	}{
+		{"cut short", 100, `{"pool":`, true, 400, "the request body could not be read (unexpected EOF): it ended before its Content-Length"},
+		{"too slow", 100, `{"pool":`, false, 408, "the request body came too slowly for the server's read timeout"},
+		{"too large", 70000, strings.Repeat("x", 70000), false, 413, "the request body is over the limit of 65536 bytes"},
+	} {
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /v1/bursts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", tok, tc.contentLength, tc.body)
+		if tc.closeWrite {
+			_ = c.(*net.TCPConn).CloseWrite()
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var eb struct{ Error api.Error }
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		resp.Body.Close()
+		c.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(eb.Error.Message, tc.want) {
+			t.Errorf("%s: %d %q, want %d with %q", tc.name, resp.StatusCode, eb.Error.Message, tc.status, tc.want)
+		}
+		rows := be.AuditRows()
+		if last := rows[len(rows)-1]; last.Status != tc.status || last.Principal != "alice" || !strings.HasPrefix(last.Outcome, tc.want) {
+			t.Errorf("%s: audit row %+v, want status %d with %q", tc.name, last, tc.status, tc.want)
 		}
 	}
 }

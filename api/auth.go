@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -132,7 +133,7 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 			return
 		}
 		if readErr != nil {
-			s.fail(rec, r, errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is over %d bytes or unreadable: %v", maxBody, readErr))
+			s.fail(rec, r, bodyError(readErr))
 			return
 		}
 		if err := checkQuery(r, params); err != nil {
@@ -143,6 +144,20 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 			s.fail(rec, r, err)
 		}
 	}
+}
+
+// bodyError words a request body that could not be read: one over maxBody
+// is too large (413); one sent too slowly for the server's read timeout
+// (408) or cut short before its Content-Length (400) is not.
+func bodyError(err error) *Error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is over the limit of %d bytes", maxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errf(http.StatusRequestTimeout, CodeInvalid, "the request body came too slowly for the server's read timeout; send it again")
+	}
+	return errf(http.StatusBadRequest, CodeInvalid, "the request body could not be read (%v): it ended before its Content-Length, or its chunked encoding is broken; send it again", err)
 }
 
 func describe(r *http.Request) string {
