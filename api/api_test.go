@@ -452,6 +452,31 @@ func TestClientErrors(t *testing.T) {
 	if _, err := api.NewClient("127.0.0.1:8700", "", nil); err == nil || !strings.Contains(err.Error(), "is not a URL such as http://127.0.0.1:8700") {
 		t.Errorf("bad server URL: %v", err)
 	}
+	// An ID or pool name as typed (a space pasted with it, a slash)
+	// reaches the server as one path segment, and the answer quotes it
+	// as it was typed, not escaped twice ("b-1%20").
+	for _, tc := range []struct{ id, want string }{
+		{"b-0001 ", `no burst "b-0001 "`},
+		{"a/b", `no burst "a/b"`},
+		{"b-0001?force=1", `no burst "b-0001?force=1"`},
+	} {
+		_, err := e.client(tokens.Operator).CancelBurst(ctx, tc.id)
+		if !errors.As(err, &ae) || ae.Status != 404 || !strings.HasPrefix(ae.Message, tc.want) {
+			t.Errorf("cancel %q: %v, want a 404 saying %s", tc.id, err, tc.want)
+		}
+	}
+	if _, err := e.client(tokens.Viewer).Pool(ctx, "no pool"); !errors.As(err, &ae) || ae.Status != 404 || !strings.HasPrefix(ae.Message, `no pool "no pool"`) {
+		t.Errorf("pool %q: %v, want a 404 naming it as typed", "no pool", err)
+	}
+	// A server URL with a path prefix (behind a proxy) keeps it.
+	prefixed := httptest.NewServer(http.StripPrefix("/spillway", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, e.url+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	})))
+	defer prefixed.Close()
+	pc, _ := api.NewClient(prefixed.URL+"/spillway/", e.tok[tokens.Viewer], nil)
+	if _, err := pc.Pool(ctx, "training"); err != nil {
+		t.Errorf("server URL with a path: %v", err)
+	}
 }
 
 // TestParseSinceRange: the ends of the range its message names are

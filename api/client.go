@@ -61,9 +61,16 @@ func NewClient(base, token string, hc *http.Client) (*Client, error) {
 // Server is the base URL the client calls.
 func (c *Client) Server() string { return c.base.String() }
 
+// do calls path, which is escaped (an item's name in it through
+// url.PathEscape), below the base URL.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
 	u := *c.base
-	u.Path += path
+	u.RawPath = c.base.EscapedPath() + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fmt.Errorf("building the URL of %s: %w", path, err)
+	}
+	u.Path = p
 	u.RawQuery = q.Encode()
 	var body io.Reader
 	if in != nil {
