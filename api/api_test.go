@@ -383,7 +383,8 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{"{\"pool\":\"training\",\"gpus\":8,\"for\":\"2h\",\"reason\":\"abc \u202eRTL\"}", "reason contains U+202E (RIGHT-TO-LEFT OVERRIDE), a bidirectional formatting character"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x \u2066y\u2069"}`, "reason contains U+2066 (LEFT-TO-RIGHT ISOLATE)"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x\u200f"}`, "reason contains U+200F (RIGHT-TO-LEFT MARK)"},
-		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"a b"}`, `offering "a b" is not an offering name`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"a\u0007b"}`, `offering "a\ab" is not an offering name`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"` + strings.Repeat("o", 129) + `"}`, "is not an offering name: name one of the pool's offerings"},
 		// encoding/json keeps the last of two keys and matches keys in any
 		// case: a proxy or a log reading the first would see another burst.
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","gpus":800}`, `field "gpus" is given twice: give it once`},
@@ -401,6 +402,10 @@ func TestDecodeCreateBurst(t *testing.T) {
 	r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h30m","reason":"x","offering":"aws-p5-spot"}`))
 	if err != nil || r.GPUs != 8 || time.Duration(r.For) != 90*time.Minute || r.Offering != "aws-p5-spot" {
 		t.Errorf("good body: %+v %v", r, err)
+	}
+	// An offering without a name of its own is named for its place.
+	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"x","offering":"aws/us-east-1/us-east-1a/p5.48xlarge/spot"}`)); err != nil || r.Offering != "aws/us-east-1/us-east-1a/p5.48xlarge/spot" {
+		t.Errorf("an unnamed offering: %+v %v", r, err)
 	}
 }
 

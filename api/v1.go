@@ -366,8 +366,10 @@ func validateBurst(req CreateBurstRequest) error {
 	case strings.ContainsFunc(req.Reason, isBidiControl):
 		r := []rune(req.Reason)[slices.IndexFunc([]rune(req.Reason), isBidiControl)]
 		return bad("reason contains %U (%s), a bidirectional formatting character that changes how the line reads on screens: use plain text", r, bidiNames[r])
-	case len(req.Offering) > maxOfferingLen || (req.Offering != "" && !nameRE.MatchString(req.Offering)):
-		return bad("offering %q is not an offering name: use letters, digits, '.', '_' and '-' (or leave it out to let the policy choose)", clip(req.Offering))
+	case len(req.Offering) > maxOfferingLen || !utf8.ValidString(req.Offering) ||
+		strings.ContainsFunc(req.Offering, unicode.IsControl) || strings.ContainsFunc(req.Offering, isBidiControl):
+		// An offering's name is its config name, or provider/region[/zone]/type/market.
+		return bad("offering %q is not an offering name: name one of the pool's offerings as `spillway status` and GET /v1/pools/{pool} show them, such as aws/us-east-1/p5.48xlarge/spot, in at most %d bytes (or leave it out to let the policy choose)", clip(req.Offering), maxOfferingLen)
 	}
 	return nil
 }

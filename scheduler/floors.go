@@ -315,7 +315,7 @@ func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Fl
 	}
 	if req.Offering != "" {
 		if _, ok := pr.offs[req.Offering]; !ok {
-			return state.Floor{}, &RequestError{fmt.Sprintf("offering %q is not one of pool %s's offerings", req.Offering, req.Pool)}
+			return state.Floor{}, &RequestError{fmt.Sprintf("offering %q is not one of pool %s's offerings: %s", req.Offering, req.Pool, strings.Join(slices.Sorted(maps.Keys(pr.offs)), ", "))}
 		}
 	}
 	now := s.clock.Now()

@@ -412,9 +412,10 @@ func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, pri
 	var re *scheduler.RequestError
 	switch {
 	case errors.Is(err, scheduler.ErrUnknownPool):
-		return api.Burst{}, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+		// The kind goes last: the API answers with the message without it.
+		return api.Burst{}, fmt.Errorf("%v: %w", err, api.ErrNotFound)
 	case errors.As(err, &le), errors.As(err, &re):
-		return api.Burst{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return api.Burst{}, fmt.Errorf("%v: %w", err, api.ErrInvalid)
 	case err != nil:
 		return api.Burst{}, err
 	}

@@ -373,3 +373,24 @@ func TestAPIShowsHeldOfferings(t *testing.T) {
 		t.Errorf("/v1/status pools %+v, want train's held offering", st.Pools)
 	}
 }
+
+// TestAPIBurstPinsAnUnnamedOffering: a burst pins an offering by the name
+// the server shows for it, provider/region/type/market when the config
+// gives it none; an offering the pool does not have is refused with the
+// pool's offerings, in the message a person reads.
+func TestAPIBurstPinsAnUnnamedOffering(t *testing.T) {
+	s := startAPIServer(t)
+	ctx := context.Background()
+	op := s.client(t, s.token(t, "alice", tokens.Operator))
+	const name = "emu/us-east-1/p4d.24xlarge/on-demand"
+	b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-7", Offering: name})
+	if err != nil || b.Offering != name {
+		t.Fatalf("pinned to %s: %+v %v, want a burst on it", name, b, err)
+	}
+	_, err = op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-7", Offering: "emu/us-east-1/p5.48xlarge/spot"})
+	var ae *api.Error
+	want := `offering "emu/us-east-1/p5.48xlarge/spot" is not one of pool train's offerings: ` + name
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Message != want {
+		t.Errorf("an offering the pool lacks: %v, want a 400 saying %q", err, want)
+	}
+}
