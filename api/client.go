@@ -116,8 +116,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 			eb.Error.Status = resp.StatusCode
 			return eb.Error
 		}
+		hint := ""
+		if c.base.Scheme == "http" && resp.StatusCode == http.StatusBadRequest {
+			// What an HTTPS listener answers a plain-HTTP request.
+			hint = fmt.Sprintf(" (if it serves HTTPS, use https://%s)", c.base.Host)
+		}
 		return &Error{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode),
-			Message: fmt.Sprintf("%s %s answered %s without a Spillway error body: is %s a Spillway server?", method, path, resp.Status, c.base)}
+			Message: fmt.Sprintf("%s %s answered %s without a Spillway error body: is %s a Spillway server?%s", method, path, resp.Status, c.base, hint)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

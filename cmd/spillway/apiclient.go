@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,12 @@ func (f *apiFlags) client() (*api.Client, error) {
 // explain turns an API error into a message naming the cause and the fix.
 func (f *apiFlags) explain(err error) error {
 	var ue *api.UnreachableError
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &cve) {
+		// It answered: asking whether it runs would send the operator
+		// the wrong way.
+		return fmt.Errorf("%w\nThe server answered, but its TLS certificate did not verify: connect by a name or address the certificate holds, and trust the CA that signed it (the system's trust store, or SSL_CERT_FILE=CA.pem)", err)
+	}
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%w\nIs `spillway server` running there? Point --server or SPILLWAY_SERVER at it (default %s)", err, api.DefaultServer)
 	}

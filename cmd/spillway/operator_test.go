@@ -133,6 +133,24 @@ func TestOperatorCLIGolden(t *testing.T) {
 	}
 }
 
+// TestOperatorCLIWrongTLS: a server that answers over TLS with a
+// certificate this machine does not trust is not reported as one that may
+// not be running, and a plain-HTTP URL to a TLS server says to use https.
+func TestOperatorCLIWrongTLS(t *testing.T) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ts.Close()
+	t.Setenv("SPILLWAY_TOKEN", "spw_x")
+	_, _, err := runCLI(t, "status", "--server", ts.URL)
+	if err == nil || !strings.Contains(err.Error(), "The server answered, but its TLS certificate did not verify") || strings.Contains(err.Error(), "running there") {
+		t.Errorf("untrusted certificate: %v, want it said the certificate did not verify", err)
+	}
+	plain := "http://" + strings.TrimPrefix(ts.URL, "https://")
+	_, _, err = runCLI(t, "status", "--server", plain)
+	if want := "(if it serves HTTPS, use https://" + ts.Listener.Addr().String() + ")"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("http:// to a TLS server: %v, want %q", err, want)
+	}
+}
+
 func TestOperatorCLITokenFile(t *testing.T) {
 	url, toks := opServer(t)
 	t.Setenv("SPILLWAY_TOKEN", "spw_wrong")
