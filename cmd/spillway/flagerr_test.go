@@ -81,6 +81,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"decisions", "--limit", "0"}, 2, "spillway: --limit 0 is out of range"},
 		{[]string{"decisions", "--since", "yesterday"}, 2, `spillway: --since "yesterday" is neither a duration`},
 		{[]string{"token", "create", "--name", "a", "--role", "god", "--file", tokensFile}, 2, "spillway: --role: "},
+		{[]string{"token", "create", "--name", "a b", "--role", "viewer", "--file", tokensFile}, 2, `spillway: --name: name "a b" is not a token name`},
 		{[]string{"server"}, 2, `spillway: required flag(s) "config" not set`},
 		{[]string{"server", "--config", "spillway.yaml", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
 		// The command ran; the server refused it, or was not there.

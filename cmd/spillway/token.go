@@ -38,6 +38,9 @@ including reading the audit log.`,
   export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tokens.CheckName(name); err != nil {
+				return &usageError{err: fmt.Errorf("--name: %w", err)}
+			}
 			r, err := tokens.ParseRole(role)
 			if err != nil {
 				return &usageError{err: fmt.Errorf("--role: %w", err)}
