@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/spillway-io/spillway/api/tokens"
 )
 
 // What `spillway server` needs of its server section beyond its form:
@@ -74,6 +76,30 @@ func CheckStatePath(path string) error {
 		return fmt.Errorf("the folder of the state file: %w", err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s, where the state file would be, is not a folder", dir)
+	}
+	return nil
+}
+
+// CheckTokensFile checks server.tokens_file as the server reads it: one
+// that does not exist yet holds no token (`spillway token create` makes
+// it), but its folder must exist for it to be made; one that exists must
+// parse, or the server would refuse every token until it is fixed.
+func CheckTokensFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		dir := filepath.Dir(path)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("the folder %s of the tokens file does not exist: create it (spillway token create --file %s makes the file, not its folders)", dir, path)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("tokens file: %w", err)
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory: name the tokens file in it, e.g. %s", path, filepath.Join(path, "tokens.yaml"))
+	}
+	if _, err := tokens.Read(path); err != nil {
+		return fmt.Errorf("%w; the server would refuse every token until it is fixed", err)
 	}
 	return nil
 }
@@ -153,7 +179,8 @@ func ListenFromFlag(on bool) ServerOption {
 }
 
 // serverSectionErrors checks what the server opens when it starts: its
-// listen address, its SQLite state file's place, its TLS key pair.
+// listen address, its SQLite state file's place, its tokens file, its TLS
+// key pair.
 func (c *Config) serverSectionErrors(opts serverChecks) []FieldError {
 	var errs []FieldError
 	s := c.Server
@@ -165,6 +192,11 @@ func (c *Config) serverSectionErrors(opts serverChecks) []FieldError {
 	if !s.StateIsPostgres() {
 		if err := CheckStatePath(s.State); err != nil {
 			errs = append(errs, c.src.fieldError("server.state", err.Error()))
+		}
+	}
+	if s.TokensFile != "" {
+		if err := CheckTokensFile(s.TokensFile); err != nil {
+			errs = append(errs, c.src.fieldError("server.tokens_file", err.Error()))
 		}
 	}
 	if s.TLS != nil {
