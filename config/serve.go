@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spillway-io/spillway/api/tokens"
 )
@@ -57,11 +59,17 @@ func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
 
 // CheckStatePath checks a SQLite state path: it must not be a directory,
 // and the directory it is in must exist (the server creates the file, not
-// its folders).
+// its folders); a file already there must be a SQLite database (or empty,
+// which SQLite makes one of).
 func CheckStatePath(path string) error {
 	if fi, err := os.Stat(path); err == nil {
-		if fi.IsDir() {
+		switch {
+		case fi.IsDir():
 			return fmt.Errorf("%s is a directory: name the SQLite file in it, e.g. %s", path, filepath.Join(path, "spillway.db"))
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s is not a regular file (%s): name the server's SQLite state file, or a new path where it will make one", path, fi.Mode().Type())
+		case fi.Size() > 0:
+			return checkSQLiteHeader(path)
 		}
 		return nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -76,6 +84,24 @@ func CheckStatePath(path string) error {
 		return fmt.Errorf("the folder of the state file: %w", err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s, where the state file would be, is not a folder", dir)
+	}
+	return nil
+}
+
+// sqliteHeader starts every SQLite database file.
+const sqliteHeader = "SQLite format 3\x00"
+
+// checkSQLiteHeader refuses a file that is not a SQLite database: a state
+// pointed by mistake at the config, a tokens file or a backup archive.
+func checkSQLiteHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != sqliteHeader {
+		return fmt.Errorf("%s is not a SQLite database (it does not start with %q): name the server's state file, or a new path where it will make one", path, strings.TrimSuffix(sqliteHeader, "\x00"))
 	}
 	return nil
 }

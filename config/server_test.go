@@ -480,3 +480,33 @@ func TestValidateForServerChecksTerraformsVersion(t *testing.T) {
 		t.Errorf("problem %q at %s line %d, want the unmet required_version at providers.tf.module, line 8", fe.Error(), fe.Field, fe.Line)
 	}
 }
+
+// TestCheckStatePath: a state file already there must be a SQLite
+// database (or empty, which SQLite makes one of); the server would
+// otherwise fail to open it with SQLite's "file is not a database" or
+// "disk I/O error" (exit 1) instead of a config error at server.state.
+func TestCheckStatePath(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct{ path, err string }{
+		{filepath.Join(dir, "new.db"), ""},
+		{file("empty.db", ""), ""},
+		{file("real.db", "SQLite format 3\x00\x10\x00"), ""},
+		{file("config.db", "cluster: t\n"), `is not a SQLite database (it does not start with "SQLite format 3")`},
+		{file("short.db", "SQL"), "is not a SQLite database"},
+		{"/dev/null", "/dev/null is not a regular file"},
+		{dir, "is a directory"},
+		{filepath.Join(dir, "none", "s.db"), "of the state file does not exist"},
+	} {
+		err := CheckStatePath(tc.path)
+		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("CheckStatePath(%s) = %v, want %q", tc.path, err, tc.err)
+		}
+	}
+}
