@@ -37,9 +37,13 @@ func (f *apiFlags) bind(cmd *cobra.Command) {
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 }
 
-// client checks the flags and returns an API client; a flag it refuses is
-// a usageError.
-func (f *apiFlags) client() (*api.Client, error) {
+// client checks cmd's flags and returns an API client; a flag it refuses
+// is a usageError. A filter given empty (--pool "$POOL" with POOL unset) is
+// refused rather than read as no filter.
+func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
+	if err := refuseEmpty(cmd, "server", "token-file", "output", "pool", "since", "offering"); err != nil {
+		return nil, err
+	}
 	if f.output != "table" && f.output != "json" {
 		return nil, usagef("--output %q is not a format: use table or json", f.output)
 	}

@@ -43,7 +43,7 @@ func newBurstCreateCmd() *cobra.Command {
 				// JSON would carry each bad byte as U+FFFD.
 				return usagef("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
 			}
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ func newBurstListCmd() *cobra.Command {
 		Short: "List active manual bursts (--all: ended and cancelled ones too)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}
@@ -112,7 +112,7 @@ func newBurstCancelCmd() *cobra.Command {
 		Short: "End a manual burst now: its instances are drained, then terminated",
 		Args:  wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}

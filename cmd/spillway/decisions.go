@@ -37,7 +37,7 @@ break-even that ended an idle instance).`,
 					return usagef("--since %q %v", q.Since, err)
 				}
 			}
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}

@@ -83,6 +83,14 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"token", "create", "--name", "a", "--role", "god", "--file", tokensFile}, 2, "spillway: --role: "},
 		{[]string{"token", "create", "--name", "a b", "--role", "viewer", "--file", tokensFile}, 2, `spillway: --name: name "a b" is not a token name`},
 		{[]string{"server"}, 2, `spillway: required flag(s) "config" not set`},
+		// Empty (an unset variable): not read as the flag left out.
+		{[]string{"server", "--config", ""}, 2, "spillway: --config is empty (an unset variable?)"},
+		{[]string{"server", "--config", "spillway.yaml", "--listen", ""}, 2, "spillway: --listen is empty"},
+		{[]string{"burst", "list", "--pool", ""}, 2, "spillway: --pool is empty"},
+		{[]string{"instances", "--pool", " "}, 2, "spillway: --pool is empty"},
+		{[]string{"decisions", "--since", ""}, 2, "spillway: --since is empty"},
+		{append(slices.Clone(create), "--offering", ""), 2, "spillway: --offering is empty"},
+		{[]string{"status", "--token-file", ""}, 2, "spillway: --token-file is empty"},
 		{[]string{"server", "--config", "spillway.yaml", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
 		// The command ran; the server refused it, or was not there.
 		{with("--for", "0s"), 1, "spillway: bad request (400): for 0s is out of range"},

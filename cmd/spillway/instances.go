@@ -26,7 +26,7 @@ one that keeps it from scale-in.`,
   spillway instances --pool training -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}

@@ -58,7 +58,12 @@ any values do.`,
   spillway server --config spillway.yaml --dry-run
   spillway server --config configs/examples/emulator.yaml`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServer(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseEmpty(cmd, "config", "listen", "log-level"); err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", "", "the config file, spillway.yaml (required)")

@@ -27,7 +27,7 @@ blocked by a quota or refused requests.`,
   SPILLWAY_SERVER=https://spillway.internal:8700 spillway status -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}
