@@ -82,10 +82,12 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 		explicit = func(string) bool { return false }
 	}
 	s := &cfg.Server
-	if s.Listen == "" {
+	// listen: "" or state: "" written out (a template whose variable was
+	// unset) is refused by checkServer, not read as the default.
+	if s.Listen == "" && !explicit("server.listen") {
 		s.Listen = DefaultListen
 	}
-	if s.State == "" {
+	if s.State == "" && !explicit("server.state") {
 		s.State = DefaultState
 	}
 	if s.Tick == 0 && !explicit("server.tick") {

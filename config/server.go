@@ -24,12 +24,16 @@ var cfgDrainMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 // checkServer checks the server section.
 func (v *cfgValidator) checkServer(cfg *Config) {
 	s := cfg.Server
-	if host, port, err := net.SplitHostPort(s.Listen); err != nil {
+	if s.Listen == "" {
+		v.errf("server.listen", "the listen address is empty: leave the field out for %s, or give host:port", DefaultListen)
+	} else if host, port, err := net.SplitHostPort(s.Listen); err != nil {
 		v.errf("server.listen", "bad listen address %q: want host:port such as 127.0.0.1:8700 or :8700", s.Listen)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		v.errf("server.listen", "bad port %q in listen address %q: want 1 to 65535, e.g. %s:8700", port, s.Listen, host)
 	}
-	if isPostgresDSN(s.State) {
+	if s.State == "" {
+		v.errf("server.state", "the state is empty: leave the field out for %s beside the config, or name a SQLite file or a postgres:// DSN", DefaultState)
+	} else if isPostgresDSN(s.State) {
 		if u, err := url.Parse(s.State); err != nil || u.Host == "" {
 			v.errf("server.state", "bad PostgreSQL DSN %q: want postgres://USER@HOST:PORT/DB, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State))
 		}
