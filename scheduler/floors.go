@@ -263,6 +263,10 @@ type BurstRequest struct {
 	Reason    string
 	Offering  string // optional: pin to one offering name
 	Principal string // who asks
+	// ManualChecked says the caller has applied the pool's manual limits
+	// as far as Principal is bound by them (the API: an operator is, an
+	// admin is not), so CreateBurst does not apply them again.
+	ManualChecked bool
 }
 
 // LimitError refuses a manual burst beyond the pool's manual limits.
@@ -291,7 +295,8 @@ var (
 	ErrBurstEnded   = errors.New("burst already ended")
 )
 
-// CreateBurst opens a manual floor after checking the pool's manual limits.
+// CreateBurst opens a manual floor after checking the pool's manual limits
+// (unless req.ManualChecked).
 // The burst's instances launch at the pool's next tick.
 func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Floor, error) {
 	pr, ok := s.pools[req.Pool]
@@ -306,6 +311,8 @@ func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Fl
 		return state.Floor{}, &RequestError{fmt.Sprintf("for %s: want a duration greater than 0, e.g. 2h", req.For)}
 	case strings.TrimSpace(req.Reason) == "":
 		return state.Floor{}, &RequestError{"reason is empty: say why the burst is needed (it is shown with every decision it causes)"}
+	case req.ManualChecked:
+		// The limits below are the caller's to apply.
 	case m.MaxGPUs <= 0:
 		return state.Floor{}, &LimitError{Pool: req.Pool, Limit: "manual.max_gpus", Max: "0 GPUs (manual bursts are off)", Asked: strconv.Itoa(req.GPUs) + " GPUs"}
 	case req.GPUs > m.MaxGPUs:

@@ -407,6 +407,9 @@ func apiBurst(f state.Floor, now time.Time, instances int) api.Burst {
 func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, principal string) (api.Burst, error) {
 	f, err := b.sched.CreateBurst(ctx, scheduler.BurstRequest{
 		Pool: r.Pool, GPUs: r.GPUs, For: time.Duration(r.For), Reason: r.Reason, Offering: r.Offering, Principal: principal,
+		// The API has bound an operator by the manual limits, and lets an
+		// admin past them (api.Backend.CreateBurst).
+		ManualChecked: true,
 	})
 	var le *scheduler.LimitError
 	var re *scheduler.RequestError

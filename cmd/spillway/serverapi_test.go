@@ -394,3 +394,21 @@ func TestAPIBurstPinsAnUnnamedOffering(t *testing.T) {
 		t.Errorf("an offering the pool lacks: %v, want a 400 saying %q", err, want)
 	}
 }
+
+// TestAPIAdminBurstPastTheManualLimits: an admin is not bound by a pool's
+// manual limits (max_gpus 16, max_ttl 4h here), as the API and the CLI say;
+// an operator is, with a 403 naming the limit.
+func TestAPIAdminBurstPastTheManualLimits(t *testing.T) {
+	s := startAPIServer(t)
+	ctx := context.Background()
+	admin := s.client(t, s.token(t, "root", tokens.Admin))
+	op := s.client(t, s.token(t, "alice", tokens.Operator))
+	req := api.CreateBurstRequest{Pool: "train", GPUs: 24, For: api.Duration(5 * time.Hour), Reason: "INC-8: the release"}
+	if _, err := op.CreateBurst(ctx, req); apiStatus(err) != 403 || !strings.Contains(err.Error(), "max_gpus = 16") {
+		t.Errorf("operator past max_gpus: %v, want a 403 naming max_gpus = 16", err)
+	}
+	b, err := admin.CreateBurst(ctx, req)
+	if err != nil || b.GPUs != 24 || b.Owner != "root" {
+		t.Fatalf("admin past max_gpus and max_ttl: %+v %v, want the burst", b, err)
+	}
+}
