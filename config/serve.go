@@ -59,8 +59,8 @@ func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
 
 // CheckStatePath checks a SQLite state path: it must not be a directory,
 // and the directory it is in must exist (the server creates the file, not
-// its folders); a file already there must be a SQLite database (or empty,
-// which SQLite makes one of).
+// its folders) and take new files; a file already there must be a SQLite
+// database (or empty, which SQLite makes one of).
 func CheckStatePath(path string) error {
 	if fi, err := os.Stat(path); err == nil {
 		switch {
@@ -69,9 +69,11 @@ func CheckStatePath(path string) error {
 		case !fi.Mode().IsRegular():
 			return fmt.Errorf("%s is not a regular file (%s): name the server's SQLite state file, or a new path where it will make one", path, fi.Mode().Type())
 		case fi.Size() > 0:
-			return checkSQLiteHeader(path)
+			if err := checkSQLiteHeader(path); err != nil {
+				return err
+			}
 		}
-		return nil
+		return checkWritableFolder(filepath.Dir(path))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("state file: %w", err)
 	}
@@ -85,7 +87,25 @@ func CheckStatePath(path string) error {
 	case !fi.IsDir():
 		return fmt.Errorf("%s, where the state file would be, is not a folder", dir)
 	}
-	return nil
+	return checkWritableFolder(dir)
+}
+
+// checkWritableFolder checks that the server can make files in dir, as it
+// does beside its state (the file itself, its lock, SQLite's -wal and -shm),
+// by making one and removing it: permissions, ACLs and read-only mounts
+// all answer, whoever runs it.
+func checkWritableFolder(dir string) error {
+	f, err := os.CreateTemp(dir, ".spillway-write-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // not the probe's random name
+		}
+		return fmt.Errorf("the server cannot make files in %s, the folder of the state file (it keeps its lock and SQLite's journal there): %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // sqliteHeader starts every SQLite database file.

@@ -503,6 +503,9 @@ func TestCheckStatePath(t *testing.T) {
 		{"/dev/null", "/dev/null is not a regular file"},
 		{dir, "is a directory"},
 		{filepath.Join(dir, "none", "s.db"), "of the state file does not exist"},
+		// sysfs takes no new file, even from root (as a folder without
+		// write permission does from the user the server runs as).
+		{"/sys/spillway.db", "the server cannot make files in /sys, the folder of the state file"},
 	} {
 		err := CheckStatePath(tc.path)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
