@@ -1,7 +1,17 @@
 // Package signalstest holds what the demand sources' tests share.
 package signalstest
 
-import "github.com/spillway-io/spillway/policy"
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+)
 
 // Shapes are a 1-, a 4- and an 8-GPU instance, for sources that match
 // jobs' CPUs and memory to shapes.
@@ -23,4 +33,30 @@ func Kept(got, base []int, upTo int) bool {
 		k++
 	}
 	return true
+}
+
+// WaitGone waits until process pid has ended (gone, or a zombie until
+// whoever adopted it reaps it); past 10 s it kills it and fails t, naming
+// it as what.
+func WaitGone(t testing.TB, pid int, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); running(pid); {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("%s (pid %d) outlived the read", what, pid)
+		}
+		runtime.Gosched()
+	}
+}
+
+// running says whether process pid runs: its state, after the last ')'
+// of /proc/pid/stat, is not Z.
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

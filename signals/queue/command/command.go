@@ -15,10 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
@@ -174,13 +171,12 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if len(s.cfg.Env) > 0 {
 		cmd.Env = append(os.Environ(), s.cfg.Env...)
 	}
-	// Its own process group, so that a timeout also ends what it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Its own process group, so that a timeout, or its exit, also ends
+	// what it started.
 	cmd.WaitDelay = time.Second
 	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := run(cmd)
+	err := signals.RunGroup(cmd)
 	errText := signals.Shorten(strings.TrimSpace(stderr.String()), 500)
 	if err != nil {
 		var exitErr *exec.ExitError
@@ -206,31 +202,6 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	}
 	d.Source, d.Time = s.name, s.now()
 	return signals.SameSizeJobs(d, s.cfg.GPUsPerJob), nil
-}
-
-// run starts cmd, a process group's leader, and waits for it. When it
-// exits, what it left running in its group (a `job &`) is killed: that
-// would hold its output open (os/exec reads to the end of it) and failed
-// the read after WaitDelay, and outlived every read, one more process a
-// tick. The program's own output is read whole, its exit status kept.
-func run(cmd *exec.Cmd) error {
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	pid := cmd.Process.Pid
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// WNOWAIT leaves the program to cmd.Wait: unreaped, its pid is
-		// still its group's, whose other members are then killed.
-		var info unix.Siginfo
-		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
-		}
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-	}()
-	err := cmd.Wait()
-	<-done
-	return err
 }
 
 // reading is the JSON object a program may print.

@@ -3,6 +3,7 @@ package command
 import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/signalstest"
 
 	"context"
 	"errors"
@@ -172,14 +173,7 @@ func TestBackgroundJobEndsWithTheRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Killed, it is reaped by whoever adopted it: poll until it is gone.
-	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the background job (pid %d) outlived the read", pid)
-		}
-		runtime.Gosched()
-	}
+	signalstest.WaitGone(t, pid, "the background job")
 
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Fatalf("setsid not found: %v", err)

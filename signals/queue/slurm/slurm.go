@@ -306,7 +306,8 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 	}
 	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	// A wrapper (an ssh to the login node) ends with what it started.
+	err := signals.RunGroup(cmd)
 	if err == nil && stdout.Truncated() {
 		return "", &Error{Source: s.name, Err: fmt.Errorf("%s printed more than %d bytes, the most of its output read (a queue of about %d jobs; is it %s?)", prog, MaxOutput, signals.MaxListedJobs, filepath.Base(prog))}
 	}

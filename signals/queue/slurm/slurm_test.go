@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -940,4 +941,35 @@ func BenchmarkParseShapes(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestWrapperChildEndsWithTheRead: a squeue wrapper (an ssh to the login
+// node, a script) that leaves a child running is read when it exits, and
+// the child is killed with it: the read failed a second later with
+// "WaitDelay expired", and the child outlived it, one more a tick.
+func TestWrapperChildEndsWithTheRead(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	fixture, err := filepath.Abs("testdata/squeue.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "squeue")
+	body := fmt.Sprintf("#!/bin/sh\nsleep 600 & echo $! > %s\ncat %s\n", pidFile, fixture)
+	if err := os.WriteFile(wrapper, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Config{Squeue: wrapper, Partition: "gpu", CountAll: true}).Demand(context.Background())
+	if err != nil || d.PendingJobs == 0 {
+		t.Fatalf("read %+v, error %v; want the fixture's queue", d, err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signalstest.WaitGone(t, pid, "the wrapper's child")
 }
