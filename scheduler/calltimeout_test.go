@@ -46,7 +46,9 @@ func (p slowLaunch) Launch(ctx context.Context, req providers.LaunchRequest) ([]
 // (an SDK provider) is still cut off at CallTimeout, and a launch that
 // runs out of its provider's timeout is resumed after that timeout.
 func TestALaunchIsBoundedByItsProvidersCallTimeout(t *testing.T) {
-	const global = 100 * time.Millisecond
+	// CallTimeout bounds the state's calls too: short enough for a quick
+	// test, long enough for a SQLite write on a loaded machine.
+	const global = 500 * time.Millisecond
 	for _, tc := range []struct {
 		name     string
 		timeouts map[string]time.Duration
@@ -56,8 +58,8 @@ func TestALaunchIsBoundedByItsProvidersCallTimeout(t *testing.T) {
 		instances int
 	}{
 		{"a provider with a longer timeout launches", map[string]time.Duration{provName: time.Minute}, 6 * global, "launched 1", 1},
-		{"a provider without one is cut at CallTimeout", map[string]time.Duration{"tf": time.Minute}, 6 * global, "timed out: the intent is resumed with the same client token after 100ms", 0},
-		{"a launch that outlasts its provider's timeout is resumed after it", map[string]time.Duration{provName: 3 * global}, time.Hour, "timed out: the intent is resumed with the same client token after 300ms", 0},
+		{"a provider without one is cut at CallTimeout", map[string]time.Duration{"tf": time.Minute}, 6 * global, "timed out: the intent is resumed with the same client token after " + global.String(), 0},
+		{"a launch that outlasts its provider's timeout is resumed after it", map[string]time.Duration{provName: 3 * global}, time.Hour, "timed out: the intent is resumed with the same client token after " + (3 * global).String(), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pool := testPool()
@@ -82,7 +84,7 @@ func TestALaunchIsBoundedByItsProvidersCallTimeout(t *testing.T) {
 // flight when the server stops finishes within its provider's call
 // timeout, longer than CallTimeout, and is recorded before Run returns.
 func TestShutdownLetsALaunchFinishWithinItsProvidersTimeout(t *testing.T) {
-	const global = 100 * time.Millisecond
+	const global = 500 * time.Millisecond // see TestALaunchIsBoundedByItsProvidersCallTimeout
 	slow := slowLaunch{}
 	h := newHarness(t, testPool(), func(h *harness) {
 		slow = newSlowLaunch(h.prov, 6*global)
