@@ -26,11 +26,25 @@ var phillyColumns = []string{"status", "vc", "jobid", "user"}
 
 // isJSON reports whether a file whose first bytes are head (after any
 // byte order mark) holds a JSON array: the Philly job log.
-func isJSON(head []byte) bool {
+func isJSON(head []byte) bool { return jsonStart(head) == '[' }
+
+// jsonStart is the first byte of head past a byte order mark and white
+// space (0 when there is none).
+func jsonStart(head []byte) byte {
 	head = bytes.TrimPrefix(head, []byte("\ufeff"))
 	head = bytes.TrimLeft(head, " \t\r\n")
-	return len(head) > 0 && head[0] == '['
+	if len(head) == 0 {
+		return 0
+	}
+	return head[0]
 }
+
+// errJSONObject is a file of JSON objects, where a JSON array of jobs (or
+// a CSV header) belongs.
+var errJSONObject = errors.New("a JSON object, not a JSON array")
+
+// wantJSONArray is what a JSON job log must be.
+const wantJSONArray = `a JSON array of Philly jobs, [{"jobid": …, "submitted_time": "2017-10-07 01:11:39", "attempts": [{"start_time": …, "end_time": …, "detail": [{"ip": …, "gpus": ["gpu0", …]}]}]}, …]`
 
 // phillyJob is one entry of Philly's cluster_job_log.
 type phillyJob struct {
@@ -142,8 +156,31 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	if _, err := dec.Token(); err != nil { // the array's ']'
 		return nil, p.jsonErr(0, err)
 	}
+	// Anything but white space after the array is refused: a second log
+	// appended to the first (cat a.json b.json) would lose its jobs unseen.
+	if tail := jsonTail(io.MultiReader(dec.Buffered(), br)); tail != "" {
+		return nil, &Error{File: p.name, Value: tail, Err: errors.New("more follows the JSON array's closing ']'"),
+			Want: "one JSON array of Philly jobs and nothing after it; to replay several logs, merge their arrays into one, e.g. jq -s add a.json b.json > jobs.json"}
+	}
 	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipPhillyNeverRan}, Skip{running, SkipPhillyRunning})
 	return tr, nil
+}
+
+// jsonTail is the start of what r holds after white space, "" when it
+// holds nothing else.
+func jsonTail(r io.Reader) string {
+	br := bufio.NewReader(r)
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return ""
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			br.UnreadByte()
+			head, _ := br.Peek(maxShown + 1)
+			return string(head)
+		}
+	}
 }
 
 // attemptTimes parses attempt k's start and end: the zero time for one
@@ -190,8 +227,7 @@ func (p *parser) jsonErr(n int, err error) error {
 	if n > 0 {
 		where = fmt.Sprintf("job %d", n)
 	}
-	return &Error{File: p.name, Err: fmt.Errorf("%s: %w", where, err),
-		Want: `a JSON array of Philly jobs, [{"jobid": …, "submitted_time": "2017-10-07 01:11:39", "attempts": [{"start_time": …, "end_time": …, "detail": [{"ip": …, "gpus": ["gpu0", …]}]}]}, …]`}
+	return &Error{File: p.name, Err: fmt.Errorf("%s: %w", where, err), Want: wantJSONArray}
 }
 
 // errJSONJobTooLong is what jsonJobLimiter returns past its bound.

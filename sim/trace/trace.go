@@ -324,7 +324,15 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\ufeff" {
 		br.Discard(3)
 	}
-	if head, _ := br.Peek(4096); isJSON(head) {
+	head, _ := br.Peek(4096)
+	if jsonStart(head) == '{' {
+		// Read as CSV it would fail at its first quote ("bare \" in
+		// non-quoted-field"), which says nothing of what it is.
+		line, _, _ := bytes.Cut(head, []byte{'\n'})
+		return nil, &Error{File: name, Line: 1, Value: string(line), Err: errJSONObject,
+			Want: wantJSONArray + "; a file of one JSON job a line (JSON Lines) becomes one with jq -s . " + name + " > jobs.json"}
+	}
+	if isJSON(head) {
 		p := &parser{name: name, header: phillyColumns, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone}
 		if p.zone == nil {
 			p.zone = time.UTC
@@ -344,7 +352,6 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	cr.FieldsPerRecord = -1
 	// Tab-separated files (as some exports write them) and sacct's
 	// '|'-separated ones are read too.
-	head, _ := br.Peek(4096)
 	cr.Comma = separator(head)
 	header, err := cr.Read()
 	if err == io.EOF {

@@ -760,6 +760,9 @@ func TestPhillyLog(t *testing.T) {
 	if len(tr.Jobs) != 500 || !tr.Start.Equal(time.Date(2017, 10, 7, 8, 0, 0, 0, time.UTC)) || tr.Jobs[0].GPUs != 2 || !slices.Equal(tr.Skipped, []Skip{{500, "rows outside vc=vc1"}}) {
 		t.Errorf("one line, vc=vc1, Pacific time: %d jobs from %s, skipped %v; want 500 from 08:00 UTC, 500 left out", len(tr.Jobs), tr.Start, tr.Skipped)
 	}
+	if _, err := Read("spaced.json", strings.NewReader("\n  "+b.String()+" \r\n\t\n")); err != nil {
+		t.Errorf("white space around the array: %v", err)
+	}
 	job := func(fields string) string {
 		return `[{"jobid": "application_7", "attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": "2017-10-07 02:00:00", "detail": [{"gpus": ["gpu0"]}]}], ` + fields + `}]`
 	}
@@ -771,6 +774,16 @@ func TestPhillyLog(t *testing.T) {
 			`backwards.json: column attempts[0].end_time: "2017-10-07 02:00:00": job 1 (jobid "b"): before the start (want an end_time at or after the attempt's start_time (2017-10-07 03:00:00))`},
 		{"huge", `[{"jobid": "` + strings.Repeat("x", MaxJSONJobBytes+1) + `"}]`, `huge.json: job 1: a job longer than 1048576 bytes (want jobs of at most 1048576 bytes)`},
 		{"where", `[]`, `where.json:1: column cluster: "status,vc,jobid,user": no such column`},
+		// Two logs concatenated (cat a.json b.json): the second array's
+		// jobs were dropped unseen.
+		{"appended", job(`"submitted_time": "2017-10-07 01:00:00"`) + "\n" + job(`"submitted_time": "2017-11-07 01:00:00"`) + "\n",
+			`appended.json: "[{\"jobid\": \"application_7\", \"attempts\": [{\"start_time\": \"2017-10-07 01:00:00\", \"end_time\": \"2017-10-07 02:00:00\", \"detai…": more follows the JSON array's closing ']' (want one JSON array of Philly jobs and nothing after it; to replay several logs, merge their arrays into one, e.g. jq -s add a.json b.json > jobs.json)`},
+		{"trailing", job(`"submitted_time": "2017-10-07 01:00:00"`) + "\n,",
+			`trailing.json: ",": more follows the JSON array's closing ']'`},
+		// JSON Lines, or one object, was read as CSV: "bare \" in
+		// non-quoted-field (want well-formed CSV)".
+		{"lines", "\ufeff" + `{"jobid": "a"}` + "\n" + `{"jobid": "b"}` + "\n",
+			`lines.json:1: "{\"jobid\": \"a\"}": a JSON object, not a JSON array (want a JSON array of Philly jobs, [{"jobid": …`},
 	} {
 		opts := Options{}
 		if tt.name == "where" {
