@@ -46,6 +46,11 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 	case string(head) == "BZh":
 		out = bzip2.NewReader(br)
 	}
+	magic, _ := br.Peek(8)
+	if c := unreadCompression(magic); c != nil {
+		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s-compressed data, which is not read", c.kind),
+			Want: "a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with " + c.undo}
+	}
 	if head, _ := br.Peek(4); string(head) == zipMagic {
 		return name, nil, "", &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
 	}
@@ -210,6 +215,31 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		return name, nil, nil, "", noMember(name, member, traces)
 	}
 	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+}
+
+// compression is a compressed format by its magic bytes, with the command
+// that undoes it.
+type compression struct{ magic, kind, undo string }
+
+// unreadCompressions are formats trace datasets and their users compress
+// with that are not read: without their names, such a file is an "unknown
+// trace format" whose header is binary.
+var unreadCompressions = []compression{
+	{"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"},
+	{"\xfd7zXZ\x00", "xz", "xz -dc"},
+	{"\x04\x22\x4d\x18", "lz4", "lz4 -dc"},
+	{"7z\xbc\xaf\x27\x1c", "7-Zip", "7z e -so"},
+}
+
+// unreadCompression is the format of the unread compressions head starts
+// with, or nil.
+func unreadCompression(head []byte) *compression {
+	for i := range unreadCompressions {
+		if bytes.HasPrefix(head, []byte(unreadCompressions[i].magic)) {
+			return &unreadCompressions[i]
+		}
+	}
+	return nil
 }
 
 // compressedHead reports whether head starts gzip or bzip2 data (a

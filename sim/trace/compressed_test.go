@@ -187,6 +187,12 @@ func TestCompressed(t *testing.T) {
 		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: a record longer than 65536 bytes", errRecordTooLong},
 		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
 		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
+		// Compressions not read were an "unknown trace format" with a
+		// header of binary bytes.
+		{"jobs.csv.zst", []byte("\x28\xb5\x2f\xfd\x24\x34\xa1\x01\x00submit_s,duration_s,gpus\n"),
+			"jobs.csv.zst: zstd-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with zstd -dc)", nil},
+		{"jobs.csv.xz", []byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01"),
+			"jobs.csv.xz: xz-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with xz -dc)", nil},
 	} {
 		_, err := Read(tt.name, bytes.NewReader(tt.data))
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
