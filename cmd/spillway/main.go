@@ -33,7 +33,7 @@ func exitStatus(err error) (int, string) {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		return 2, "spillway: " + err.Error()
+		return exitUsage, "spillway: " + err.Error()
 	}
 	return 1, "spillway: " + err.Error()
 }

@@ -114,3 +114,6 @@ type exitCodeError struct {
 }
 
 func (e *exitCodeError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }
+
+// exitUsage is the exit status of a usageError.
+const exitUsage = 2

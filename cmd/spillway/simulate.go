@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,21 +195,31 @@ after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
 --trace - reads one piped in. Date-times without an offset are
 read in --trace-zone (UTC by default). Without --config and --trace it
 backtests the bundled configs/examples/backtest.yaml on the bundled ITP
-cluster02 trace.`,
+cluster02 trace.
+
+Exit status: 0 when the report is written; 2 when a flag, the config or
+the trace is refused; 1 when the run fails (stopped, more instances than
+--max-memory holds, or its report or plot not written).`,
 		Example: `  spillway simulate
   spillway simulate --trace configs/traces/philly/philly.csv --onprem-gpus 424
   spillway simulate --trace jobs.csv --onprem-gpus p50          # on-prem at the trace's median demand
   spillway simulate --config spillway.yaml --pool v100 --trace jobs.csv --json
   spillway simulate --policies spillway,per-job --plot timeline.svg
   spillway simulate --sweep wait_target=0s,2m,5m,10m,20m --sweep per-job.suspend=0s,60s,300s --seeds 5 --plot frontier.svg`,
-		Args: noArgs,
+		Args: func(cmd *cobra.Command, args []string) error { return asUsage(noArgs(cmd, args)) },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := refuseEmpty(cmd, "config", "pool", "trace", "plot", "trace-zone"); err != nil {
+				return asUsage(err)
+			}
+			err := runSimulate(cmd, f)
+			var rf *runFailure
+			if errors.As(err, &rf) {
 				return err
 			}
-			return runSimulate(cmd, f)
+			return asUsage(err)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return asUsage(flagError(cmd, err)) })
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "config file (default: the embedded configs/examples/backtest.yaml)")
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
@@ -369,11 +380,11 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		prog.clear()
 	}
 	if errors.Is(err, sim.ErrTooManyInstances) {
-		return fmt.Errorf("%w: --max-memory %s holds %d instances per policy (about %d bytes each); raise --max-memory or run fewer --policies",
-			err, sim.FormatBytes(limit), maxInstances, sim.BytesPerInstance)
+		return &runFailure{fmt.Errorf("%w: --max-memory %s holds %d instances per policy (about %d bytes each); raise --max-memory or run fewer --policies",
+			err, sim.FormatBytes(limit), maxInstances, sim.BytesPerInstance)}
 	}
 	if err != nil {
-		return err
+		return ranFailed(cmd.Context(), err)
 	}
 	wall := time.Since(began)
 	if f.onprem.quantile {
@@ -383,10 +394,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	if f.plot != "" {
 		var buf bytes.Buffer
 		if err := sim.WritePlot(&buf, rep); err != nil {
-			return err
+			return &runFailure{err}
 		}
 		if err := os.WriteFile(f.plot, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--plot: %w", err)
+			return &runFailure{fmt.Errorf("--plot: %w", err)}
 		}
 	}
 	out := cmd.OutOrStdout()
@@ -398,12 +409,39 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		err = rep.WriteTable(out)
 	}
 	if err != nil {
-		return err
+		return &runFailure{err}
 	}
 	// The wall time goes to stderr: the report on stdout is the same for
 	// the same seed, byte for byte, and may be compared with diff.
 	fmt.Fprintf(stderr, "simulated %s × %s in %.2fs\n", sim.Counted(rep.Trace.Jobs, "job", "jobs"), sim.Counted(len(rep.Results), "policy", "policies"), wall.Seconds())
 	return nil
+}
+
+// runFailure is an error of a backtest whose inputs were accepted (it was
+// stopped, ran past its memory or its simulated time, or its report could
+// not be written): spillway exits 1. Every other error of simulate is one
+// of its flags, config or trace, and exits 2 (usageError).
+type runFailure struct{ err error }
+
+func (e *runFailure) Error() string { return e.err.Error() }
+func (e *runFailure) Unwrap() error { return e.err }
+
+// ranFailed is err, an error of running the backtest, as a runFailure,
+// unless the simulator refused the pool or the trace it was given (an
+// interval under sim.MinInterval): that is bad input.
+func ranFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil || errors.Is(err, sim.ErrTooManyInstances) || errors.Is(err, sim.ErrHorizon) {
+		return &runFailure{err}
+	}
+	return err
+}
+
+// asUsage is err as a usageError (nil stays nil).
+func asUsage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &usageError{err}
 }
 
 // hasJobs refuses a trace without a job to replay, saying why it has none.
@@ -490,18 +528,25 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		prog.clear()
 	}
 	if err != nil {
-		return err
+		return ranFailed(cmd.Context(), err)
 	}
 	if f.plot != "" {
 		var buf bytes.Buffer
 		if err := sim.WriteFrontier(&buf, fmt.Sprintf("cost–wait frontier on %s, %d on-prem GPUs, %d seeds", tr.Name, pool.OnPrem.GPUs(), f.seeds), pts); err != nil {
-			return err
+			return &runFailure{err}
 		}
 		if err := os.WriteFile(f.plot, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--plot: %w", err)
+			return &runFailure{fmt.Errorf("--plot: %w", err)}
 		}
 	}
-	out := cmd.OutOrStdout()
+	if err := writeSweep(cmd.OutOrStdout(), f, pool, tr, pts); err != nil {
+		return &runFailure{err}
+	}
+	return nil
+}
+
+// writeSweep prints a sweep's points, as a table or in --json.
+func writeSweep(out io.Writer, f simulateFlags, pool policy.Pool, tr *trace.Trace, pts []sim.SweepPoint) error {
 	notes := sim.TraceNotes(&pool, tr)
 	if f.json {
 		enc := json.NewEncoder(out)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -211,4 +213,64 @@ func gzipText(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestSimulateExitStatus runs the binary: bad input (a flag, the config,
+// the trace) exits 2, as a bad config does for the server; a backtest that
+// ran but whose report could not be written exits 1. Bad input exited 1.
+func TestSimulateExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "jobs.csv")
+	bad := filepath.Join(dir, "bad.csv")
+	for p, body := range map[string]string{good: "submit_s,duration_s,gpus\n0,60,1\n", bad: "submit_s,duration_s,gpus\n0,0,1\n"} {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := []string{"--trace", good, "--policies", "onprem-only"}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+		full   bool // standard output is /dev/full
+	}{
+		{"an unknown flag", []string{"--nope"}, 2, "spillway: unknown flag: --nope", false},
+		{"a flag's bad value", []string{"--onprem-gpus", "x"}, 2, `spillway: --onprem-gpus "x": want a whole number of GPUs`, false},
+		{"an argument", []string{"jobs.csv"}, 2, `spillway: simulate takes no arguments, got "jobs.csv"`, false},
+		{"an empty flag", []string{"--trace", ""}, 2, "spillway: --trace is empty", false},
+		{"a config not there", []string{"--config", filepath.Join(dir, "none.yaml")}, 2, "spillway: read config: open " + filepath.Join(dir, "none.yaml"), false},
+		{"a bad trace row", []string{"--trace", bad}, 2, `spillway: bad.csv:2: column duration_s: "0": out of range`, false},
+		{"an unknown policy", []string{"--trace", good, "--policies", "fifo"}, 2, `spillway: --policies: unknown policy "fifo"`, false},
+		{"a plot not written", append(run, "--plot", "/dev/full"), 1, "spillway: --plot: write /dev/full: no space left on device", false},
+		{"a report not printed", run, 1, "spillway: write /dev/stdout: no space left on device", true},
+		{"a sweep not printed", []string{"--trace", good, "--policies", "spillway", "--sweep", "wait_target=0s", "--seeds", "1", "--cloud", "ideal"}, 1, "spillway: write /dev/stdout: no space left on device", true},
+		{"a run", run, 0, "simulated 1 job × 1 policy in ", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"simulate"}, tt.args...)...)
+			cmd.Env = append(os.Environ(), haChildEnv+"=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if tt.full {
+				full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer full.Close()
+				cmd.Stdout = full
+			}
+			err := cmd.Run()
+			status := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				status = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status || !strings.HasPrefix(stderr.String(), tt.stderr) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("exit status %d, stderr %q: want %d and one line %q…", status, stderr.String(), tt.status, tt.stderr)
+			}
+		})
+	}
 }
