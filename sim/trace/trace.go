@@ -417,10 +417,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 			}
 			want += "; this looks like PAI's " + t + " table, which holds no GPU counts: load pai_task_table.csv"
 		}
-		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, ","), Err: ErrUnknownFormat, Want: want}
+		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, string(cr.Comma)), Err: ErrUnknownFormat, Want: want}
 	}
 	if dup := dupColumn(header); dup != "" {
-		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(raw, ","), Err: ErrDupColumn,
+		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(raw, string(cr.Comma)), Err: ErrDupColumn,
 			Want: fmt.Sprintf("each of the %s format's columns once", format)}
 	}
 	if err != nil {
@@ -622,7 +622,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			line, _ = p.cr.FieldPos(0)
 		}
 		if len(rec) != len(p.header) {
-			return &Error{File: p.name, Line: line, Value: strings.Join(rec, ","),
+			// The row as the file has it: a '|' or tab between fields,
+			// not a comma that a field (sacct's TRES) may hold.
+			return &Error{File: p.name, Line: line, Value: strings.Join(rec, string(p.cr.Comma)),
 				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())}
 		}
 		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {

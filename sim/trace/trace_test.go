@@ -154,6 +154,9 @@ func TestLoadBad(t *testing.T) {
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01))`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
+		// The row as the file has it ('|' between fields), not joined with
+		// commas that its TRES field also holds.
+		{"bad_sacct_fields.txt", 3, "", `bad_sacct_fields.txt:3: "2|train|2024-03-04T09:00:00|01:00:00|billing=8,cpu=8,gres/gpu=2,mem=64G,node=1|COMPLETED": 6 fields (want 5 fields as in the header)`},
 		{"bad_header.csv", 1, "", `bad_header.csv:1: "start,length,gpu": unknown trace format (want a header with`},
 		{"bad_philly_missing.csv", 1, "", `bad_philly_missing.csv:1: "timestamp,duration,cluster": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly);`},
 		{"bad_cr_only.csv", 1, "", `bad_cr_only.csv:1: "submit_s,duration_s,gpus\r0,3600,8\r60,10,1": unknown trace format (want a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias), or gpu_request,worker_num (Alibaba's spot trace of 2026); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus; its lines end in a lone carriage return (CR): end them with LF or CRLF)`},
