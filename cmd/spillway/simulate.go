@@ -594,6 +594,10 @@ func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud, clouds of
 	}
 	switch model {
 	case config.CloudIdeal:
+		if cmd.Flags().Changed("seed") {
+			// The config refuses a seed with model ideal the same way.
+			return nil, 0, fmt.Errorf("--seed %d: the ideal cloud models no stock-outs, boot spread, spot reclaims or quotas, and draws nothing: leave --seed out, or add --cloud realistic", f.seed)
+		}
 		return nil, seed, nil
 	case config.CloudRealistic:
 		return func(seed uint64) *sim.Cloud { return realisticCloud(seed, sc, clouds) }, seed, nil

@@ -74,6 +74,9 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--config", tr}},
 		{name: "a config given as the trace", err: "this is a Spillway config, not a job trace: give it as --config ",
 			args: []string{"--trace", filepath.Join("..", "..", "configs", "examples", "backtest.yaml")}},
+		// The seed was taken and ignored: every seed printed the same report.
+		{name: "a seed for the ideal cloud", err: "--seed 5: the ideal cloud models no stock-outs, boot spread, spot reclaims or quotas, and draws nothing: leave --seed out, or add --cloud realistic",
+			args: []string{"--trace", tr, "--cloud", "ideal", "--seed", "5"}},
 		{name: "a seed for a sweep", err: "--seed applies to a single run: a sweep runs each point on seeds 1 to --seeds (3)",
 			args: []string{"--trace", tr, "--sweep", "wait_target=0s,5m", "--seed", "7"}},
 		{name: "an empty trace (an unset variable)", err: "--trace is empty (an unset variable?): give a value, or leave the flag out for its default",
