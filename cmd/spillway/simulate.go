@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -926,6 +927,22 @@ func checkPlotPath(path string) error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("--plot %s: %s is not a directory", path, dir)
+	}
+	// The chart is written once the backtest is over, which may be minutes
+	// away, and before the report: a file that cannot be written is
+	// refused now, not after the run, its report lost with it.
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("--plot %s: cannot be written: %w (want a file this user may create or overwrite)", path, err)
+	}
+	f.Close()
+	if errors.Is(statErr, fs.ErrNotExist) {
+		os.Remove(path)
 	}
 	return nil
 }

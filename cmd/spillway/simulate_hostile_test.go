@@ -89,6 +89,9 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--trace", tr, "--plot", filepath.Join(dir, "chart.png")}},
 		{name: "a plot into a directory that is not there", err: "its directory: stat ",
 			args: []string{"--trace", tr, "--plot", filepath.Join(dir, "no", "chart.svg")}},
+		// It was found out once the run was over, and its report lost.
+		{name: "a plot where it cannot be written", err: "--plot /sys/kernel/timeline.svg: cannot be written: permission denied (want a file this user may create or overwrite)",
+			args: []string{"--trace", tr, "--plot", "/sys/kernel/timeline.svg"}},
 		{name: "a plot onto a directory", err: "a directory; name a file such as ",
 			args: []string{"--trace", tr, "--plot", dir}},
 		{name: "a header only", err: "trace header.csv has no jobs: want at least one row after its header",
