@@ -1,11 +1,15 @@
 package sim
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
 )
 
 // TestFleetCountsKept: the free GPUs and the GPUs a job may span that the
@@ -54,5 +58,31 @@ func TestFleetCountsKept(t *testing.T) {
 	}
 	if wholes == 0 || tally.launched == 0 || tally.interrupted == 0 {
 		t.Errorf("%d checks, %d with whole instances to span, %d runs launched, %d reclaimed: the cases do not exercise the counts", checks, wholes, tally.launched, tally.interrupted)
+	}
+}
+
+// TestRunStopsAtTheNextStep: a run whose context ends stops at its next
+// step. It looked every 8192 steps, and a step may be long (a job of a
+// million GPUs takes and frees 131,072 on-prem nodes): such a run went on
+// for a minute after Ctrl-C. Here the context ends at the third step of a
+// run of 100 jobs, which used to run to its end.
+func TestRunStopsAtTheNextStep(t *testing.T) {
+	tr := &trace.Trace{Name: "steps", Start: trace.DefaultEpoch}
+	for k := range 100 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(k) * time.Hour, Duration: time.Hour, GPUs: 1 << 20})
+	}
+	pool := &policy.Pool{Name: "big", OnPrem: policy.OnPrem{Nodes: 1 << 17, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	steps := 0
+	checkState = func(*state) {
+		if steps++; steps == 3 {
+			cancel()
+		}
+	}
+	defer func() { checkState = nil }()
+	_, err := Run(ctx, Options{Pool: pool, Trace: tr, Policy: OnPremOnly()})
+	if !errors.Is(err, context.Canceled) || steps != 3 {
+		t.Errorf("ended at step 3: error %v after %d steps, want context.Canceled there", err, steps)
 	}
 }
