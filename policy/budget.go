@@ -93,7 +93,20 @@ func (c decCommit) sub(x decCommit) decCommit { return decCommit{c.cur - x.cur, 
 
 func (c decCommit) times(k int) decCommit { return decCommit{c.cur * float64(k), c.next * float64(k)} }
 
-func (c decCommit) fits(amount float64) bool { return c.cur <= amount && c.next <= amount }
+// fits says whether c keeps within a hard budget of amount.
+func (c decCommit) fits(amount float64) bool {
+	limit := hardCap(amount)
+	return c.cur <= limit && c.next <= limit
+}
+
+// budgetHeadroom is the share of a hard budget the policy keeps back from
+// what it commits: its commitments and the bill are sums of the same
+// prices taken in another order, and a budget committed to its last cent
+// was billed a few 1e-13 dollars past its amount.
+const budgetHeadroom = 1e-9
+
+// hardCap is what a hard budget of amount lets the pool commit.
+func hardCap(amount float64) float64 { return amount * (1 - budgetHeadroom) }
 
 // commitOf is what an instance of offering o, age nanoseconds old, commits
 // if it ends span nanoseconds from now: the rest of the current period

@@ -238,7 +238,7 @@ func allowedBy(e *decEnv, fl *decFleet, p *decPlan, o *decOffer, want int) (int,
 			bound = LimitBudget
 		}
 	} else if b := lim.Budget; b != nil && k > 0 {
-		room := min(decRoom(b.Amount, fl.committed.cur, o.unit.cur, k), decRoom(b.Amount, fl.committed.next, o.unit.next, k))
+		room := min(decRoom(hardCap(b.Amount), fl.committed.cur, o.unit.cur, k), decRoom(hardCap(b.Amount), fl.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
 			limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).

@@ -146,7 +146,7 @@ func TestBacklogGivenUp(t *testing.T) {
 			}
 			if len(got.BudgetPeriods) > 0 {
 				for _, bp := range got.BudgetPeriods {
-					if bp.SpendUSD > bp.BudgetUSD+1e-6 {
+					if bp.SpendUSD > bp.BudgetUSD {
 						t.Errorf("period %s spent $%.2f of $%.2f", bp.Start, bp.SpendUSD, bp.BudgetUSD)
 					}
 				}

@@ -470,7 +470,7 @@ func checkResult(c fuzzCase, r Result) []string {
 			if bp.SpendUSD < -eps {
 				badf("period %s spent $%g", bp.Start, bp.SpendUSD)
 			}
-			if !b.Soft() && bp.SpendUSD > bp.BudgetUSD*(1+1e-9)+eps {
+			if !b.Soft() && bp.SpendUSD > bp.BudgetUSD {
 				badf("period %s–%s spent $%.6f of a hard $%g budget", bp.Start.Format(time.DateTime), bp.End.Format(time.DateTime), bp.SpendUSD, bp.BudgetUSD)
 			}
 		}

@@ -832,3 +832,41 @@ func TestSimulateOnPremPercentile(t *testing.T) {
 		t.Errorf("cluster03's p50 on-prem is %d GPUs, want %d (docs/backtest.md)", sim.BaselineGPUs(tr.Jobs, 8), want)
 	}
 }
+
+// TestSimulateHardBudgetToTheCent: a hard budget that policies fill to the
+// cent is never billed past its amount, not even by float rounding: the
+// policy's commitments and the bill sum the same prices in another order,
+// and per-job's spend in one day read $300.0000000000003 of $300.
+func TestSimulateHardBudgetToTheCent(t *testing.T) {
+	out, err := runSimulateArgs(t, "--config", "testdata/budget_to_the_cent.yaml", "--policies", "per-job,karpenter", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			Policy        string `json:"policy"`
+			BudgetPeriods []struct {
+				Start     string  `json:"start"`
+				BudgetUSD float64 `json:"budget_usd"`
+				SpendUSD  float64 `json:"spend_usd"`
+			} `json:"budget_periods"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	full := 0
+	for _, r := range rep.Results {
+		for _, p := range r.BudgetPeriods {
+			if p.SpendUSD > p.BudgetUSD {
+				t.Errorf("%s: the period from %s spent $%v of a hard $%v budget", r.Policy, p.Start, p.SpendUSD, p.BudgetUSD)
+			}
+			if p.SpendUSD > p.BudgetUSD-0.01 {
+				full++
+			}
+		}
+	}
+	if full == 0 {
+		t.Errorf("no period spent its budget to the cent: the case tests nothing")
+	}
+}
