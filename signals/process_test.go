@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +49,7 @@ func TestRunGroup(t *testing.T) {
 					runtime.Gosched()
 				}
 			}
-			pid := readPid(t, pidFile)
+			pid := signalstest.ReadPid(t, pidFile)
 			if errors.Is(tc.err, exec.ErrWaitDelay) {
 				defer killPid(pid)
 			}
@@ -75,19 +73,6 @@ func TestRunGroup(t *testing.T) {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the job's pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("the job's pid: %v", err)
-	}
-	return pid
 }
 
 func killPid(pid int) {

@@ -165,14 +165,7 @@ func TestBackgroundJobEndsWithTheRead(t *testing.T) {
 	if err != nil || d.PendingGPUs != 5 {
 		t.Fatalf("read %+v, error %v; want 5 GPUs", d, err)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pid := signalstest.ReadPid(t, pidFile)
 	signalstest.WaitGone(t, pid, "the background job")
 
 	if _, err := exec.LookPath("setsid"); err != nil {

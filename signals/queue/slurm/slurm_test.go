@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -963,13 +962,6 @@ func TestWrapperChildEndsWithTheRead(t *testing.T) {
 	if err != nil || d.PendingJobs == 0 {
 		t.Fatalf("read %+v, error %v; want the fixture's queue", d, err)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pid := signalstest.ReadPid(t, pidFile)
 	signalstest.WaitGone(t, pid, "the wrapper's child")
 }
