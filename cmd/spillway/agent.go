@@ -96,23 +96,23 @@ sample of the Helios "vchbv" virtual cluster.`, nvml.DefaultServerLimits.ReadHea
 
 func runAgent(ctx context.Context, o agentOptions) error {
 	if o.interval <= 0 {
-		return fmt.Errorf("--interval %v: want a positive duration such as 1s", o.interval)
+		return usagef("--interval %v: want a positive duration such as 1s", o.interval)
 	}
 	if !(o.busyUtil >= 0 && o.busyUtil <= 100) { // NaN fails both
-		return fmt.Errorf("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
+		return usagef("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
 	}
 	if strings.TrimSpace(o.node) == "" {
-		return errors.New("--node is empty: want the node's name as the on-prem scheduler knows it (the server refuses an agent that names no node)")
+		return usagef("--node is empty: want the node's name as the on-prem scheduler knows it (the server refuses an agent that names no node)")
 	}
 	if o.busyProcesses < 0 {
-		return fmt.Errorf("--busy-processes %d: want 0 or more", o.busyProcesses)
+		return usagef("--busy-processes %d: want 0 or more", o.busyProcesses)
 	}
 	if o.maxConns < 1 || o.maxConns > maxAgentConns {
-		return fmt.Errorf("--max-connections %d: want 1 to %d", o.maxConns, maxAgentConns)
+		return usagef("--max-connections %d: want 1 to %d", o.maxConns, maxAgentConns)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 

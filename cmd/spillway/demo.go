@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -178,30 +177,30 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		}
 	}()
 	if o.onprem < 1 || o.onprem > 64 {
-		return fmt.Errorf("--onprem-nodes %d: want 1 to 64", o.onprem)
+		return usagef("--onprem-nodes %d: want 1 to 64", o.onprem)
 	}
 	if o.forDur < 0 {
-		return fmt.Errorf("--for %v: want a duration of 0 or more", o.forDur)
+		return usagef("--for %v: want a duration of 0 or more", o.forDur)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
 	}
 	if err := config.CheckListen(o.listen, false, false); err != nil {
 		// The server's advice (server.tls, --insecure-listen) is not the
 		// demo's to take: it serves on loopback only.
-		return fmt.Errorf("--listen %q: the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one) (%w)", o.listen, err)
+		return usagef("--listen %q: the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one) (%w)", o.listen, err)
 	}
 	tr, err := loadDemoTrace(o.trace)
 	if err != nil {
 		return err
 	}
 	if o.start < 0 || o.start >= tr.Span() {
-		return fmt.Errorf("--start %v: want an offset from 0 to the trace's span %v", o.start, tr.Span().Round(time.Hour))
+		return usagef("--start %v: want an offset from 0 to the trace's span %v", o.start, tr.Span().Round(time.Hour))
 	}
 	clk, err := speedclock.New(tr.Start.Add(o.start).UTC(), o.speed, nil)
 	if err != nil {
-		return fmt.Errorf("--speed: %w", err)
+		return &usageError{fmt.Errorf("--speed: %w", err)}
 	}
 
 	dir, err := os.MkdirTemp("", "spillway-demo-")

@@ -36,7 +36,7 @@ func loadDemoTrace(path string) (*trace.Trace, error) {
 		err = hasJobs(tr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--trace: %w", err)
+		return nil, &usageError{fmt.Errorf("--trace: %w", err)}
 	}
 	return tr, nil
 }

@@ -81,17 +81,17 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 		return err
 	}
 	if o.ec2 == "" && o.ecs == "" {
-		return fmt.Errorf("--ec2 and --ecs are both empty: give at least one address to serve, e.g. --ec2 127.0.0.1:8780")
+		return usagef("--ec2 and --ecs are both empty: give at least one address to serve, e.g. --ec2 127.0.0.1:8780")
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel)
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
 	}
 	var privIPs netip.Prefix
 	if o.privIPs != "" {
 		p, err := netip.ParsePrefix(o.privIPs)
 		if err != nil || p.Bits() == p.Addr().BitLen() {
-			return fmt.Errorf("--private-ips %q: want an address range in CIDR form with room for addresses, e.g. 127.1.0.0/16", o.privIPs)
+			return usagef("--private-ips %q: want an address range in CIDR form with room for addresses, e.g. 127.1.0.0/16", o.privIPs)
 		}
 		privIPs = p
 	}
@@ -103,7 +103,7 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 	for _, s := range o.stock {
 		typ, zone, n, offered, err := emulator.ParseStock(s)
 		if err != nil {
-			return fmt.Errorf("--stock: %w", err)
+			return &usageError{fmt.Errorf("--stock: %w", err)}
 		}
 		if offered {
 			emu.SetStock(typ, zone, n)
@@ -114,12 +114,11 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 	for _, s := range o.quotas {
 		api, region, n, err := emulator.ParseQuota(s)
 		if err != nil {
-			return fmt.Errorf("--vcpu-quota: %w", err)
+			return &usageError{fmt.Errorf("--vcpu-quota: %w", err)}
 		}
 		emu.SetVCPUQuota(api, region, n)
 	}
 	var ec2Ln, ecsLn net.Listener
-	var err error
 	if o.ec2 != "" {
 		if ec2Ln, err = net.Listen("tcp", o.ec2); err != nil {
 			return fmt.Errorf("--ec2 %s: %w", o.ec2, err)

@@ -76,9 +76,9 @@ any values do.`,
 }
 
 func runServer(ctx context.Context, o serverOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return usagef("--log-level %q: want debug, info, warn or error", o.logLevel)
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := config.LoadContext(ctx, o.config)

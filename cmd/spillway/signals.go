@@ -100,10 +100,10 @@ status is that of the last complete round.`,
 
 func runSignalsCheck(ctx context.Context, stdout, stderr io.Writer, path string, o signalsCheckOptions) error {
 	if o.watch < 0 {
-		return fmt.Errorf("--watch %s: want a positive duration such as 10s", o.watch)
+		return usagef("--watch %s: want a positive duration such as 10s", o.watch)
 	}
 	if o.timeout <= 0 {
-		return fmt.Errorf("--timeout %s: want a positive duration such as 30s", o.timeout)
+		return usagef("--timeout %s: want a positive duration such as 30s", o.timeout)
 	}
 	if o.now == nil {
 		o.now = time.Now
