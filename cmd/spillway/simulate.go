@@ -813,8 +813,8 @@ func (o *onpremFlag) Set(s string) error {
 
 // note says how --onprem-gpus pNN sized the pool.
 func (o *onpremFlag) note(pool policy.Pool) string {
-	return fmt.Sprintf("on-prem sized at the trace's %s demand, %d GPUs in use if every job started on arrival, in whole %d-GPU nodes (at least one)",
-		o.text, o.demand, pool.OnPrem.GPUsPerNode)
+	return fmt.Sprintf("on-prem sized at the trace's %s demand, %s in use if every job started on arrival, in whole %d-GPU nodes (at least one)",
+		o.text, policyPlural(o.demand, "GPU"), pool.OnPrem.GPUsPerNode)
 }
 
 // readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2

@@ -870,3 +870,21 @@ func TestSimulateHardBudgetToTheCent(t *testing.T) {
 		t.Errorf("no period spent its budget to the cent: the case tests nothing")
 	}
 }
+
+// TestOnPremNote: the note of --onprem-gpus pNN counts its GPUs in words
+// ("1 GPU", not "1 GPUs", which p0 of most traces printed).
+func TestOnPremNote(t *testing.T) {
+	pool := policy.Pool{OnPrem: policy.OnPrem{GPUsPerNode: 8}}
+	for _, tc := range []struct {
+		demand int
+		want   string
+	}{
+		{1, "on-prem sized at the trace's p0 demand, 1 GPU in use if every job started on arrival, in whole 8-GPU nodes (at least one)"},
+		{12, "on-prem sized at the trace's p0 demand, 12 GPUs in use if every job started on arrival, in whole 8-GPU nodes (at least one)"},
+	} {
+		o := onpremFlag{text: "p0", demand: tc.demand}
+		if got := o.note(pool); got != tc.want {
+			t.Errorf("note for %d GPUs = %q, want %q", tc.demand, got, tc.want)
+		}
+	}
+}
