@@ -150,12 +150,16 @@ func parseList(q url.Values, kind cursorKind) (listQuery, error) {
 	case cursorNumber:
 		l.before, err = parseCursorID(l.cursor)
 	case cursorBurst:
-		err = checkCursor(l.cursor, func(c string) bool { return strings.HasPrefix(c, "b-") && idRE.MatchString(c) })
+		err = checkCursor(l.cursor, IsBurstID)
 	case cursorInstance:
 		err = checkCursor(l.cursor, idRE.MatchString)
 	}
 	return l, err
 }
+
+// IsBurstID says whether s is shaped as the ID of a manual burst:
+// b-20260302t090000-1a2b3c.
+func IsBurstID(s string) bool { return strings.HasPrefix(s, "b-") && idRE.MatchString(s) }
 
 // checkCursor refuses a cursor of a list ordered by ID that is not shaped
 // like one of its IDs (a garbled one would end the listing early or start

@@ -112,6 +112,9 @@ func newBurstCancelCmd() *cobra.Command {
 		Short: "End a manual burst now: its instances are drained, then terminated",
 		Args:  wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !api.IsBurstID(args[0]) {
+				return usagef("%q is not a burst ID: they look like b-20260302t090000-1a2b3c (spillway burst list shows them)", args[0])
+			}
 			c, err := f.client(cmd)
 			if err != nil {
 				return err

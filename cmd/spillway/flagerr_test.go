@@ -73,6 +73,8 @@ func TestExitStatus(t *testing.T) {
 		{create[:len(create)-2], 2, `spillway: required flag(s) "reason" not set`},
 		{[]string{"burst", "list", "--bogus"}, 2, "spillway: unknown flag: --bogus"},
 		{[]string{"burst", "cancel"}, 2, "spillway: burst cancel wants one burst ID"},
+		{[]string{"burst", "cancel", ".."}, 2, `spillway: ".." is not a burst ID: they look like b-`},
+		{[]string{"burst", "cancel", "b-1/../x"}, 2, `spillway: "b-1/../x" is not a burst ID`},
 		{[]string{"burst", "frob"}, 2, `spillway: unknown command "frob" for "spillway burst"`},
 		{[]string{"frob"}, 2, `spillway: unknown command "frob" for "spillway"`},
 		{[]string{"status", "-o", "yaml"}, 2, `spillway: --output "yaml" is not a format`},
