@@ -281,16 +281,23 @@ func PeriodBounds(p BudgetPeriod, now time.Time) (start, end time.Time) {
 // period; and never less than the offering's minimum charge (60 s, or an
 // hour for hourly billing), which the period it starts in always holds.
 // With a soft budget only the current period counts, so a launch at its
-// very end commits the minimum charge alone. 0 for an offering without a
-// price, or a pool without a budget.
+// very end commits the minimum charge alone. A hard budget lets the pool
+// commit its amount less budgetHeadroom (hardCap): for one, it is the
+// least amount whose cap holds that commitment. 0 for an offering without
+// a price, or a pool without a budget.
 func LeastLaunchCommit(pool *Pool, o Offering) float64 {
 	b := pool.Limits.Budget
 	if b == nil || o.PricePerHour <= 0 {
 		return 0
 	}
 	least := decBilled(&o, 1) // the minimum charge
-	if !b.Soft() {
-		least = max(least, decBilled(&o, decHoldSpan(pool))/2)
+	if b.Soft() {
+		return least
 	}
-	return least
+	least = max(least, decBilled(&o, decHoldSpan(pool))/2)
+	amount := least / (1 - budgetHeadroom)
+	for hardCap(amount) < least {
+		amount = math.Nextafter(amount, math.Inf(1))
+	}
+	return amount
 }
