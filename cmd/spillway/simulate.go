@@ -942,7 +942,11 @@ func checkPlotPath(path string) error {
 	}
 	f.Close()
 	if errors.Is(statErr, fs.ErrNotExist) {
-		os.Remove(path)
+		// What the probe made: path, or the file a dangling link at path
+		// names (removing path would take the link and leave that file).
+		if made, err := filepath.EvalSymlinks(path); err == nil {
+			os.Remove(made)
+		}
 	}
 	return nil
 }

@@ -280,3 +280,38 @@ func TestSimulateExitStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestPlotProbeLeavesNothing: the --plot probe, which makes the file to
+// see that it can, leaves the folder as it found it: a file not there is
+// gone again, one there keeps its bytes, and a link to a file not there
+// yet stays a link, its target not made (the probe removed the link and
+// left an empty target behind).
+func TestPlotProbeLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	absent := filepath.Join(dir, "absent.svg")
+	present := filepath.Join(dir, "present.svg")
+	if err := os.WriteFile(present, []byte("<svg/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link, target := filepath.Join(dir, "link.svg"), filepath.Join(dir, "target.svg")
+	if err := os.Symlink("target.svg", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{absent, present, link} {
+		if err := checkPlotPath(p); err != nil {
+			t.Fatalf("checkPlotPath(%s): %v", p, err)
+		}
+	}
+	if _, err := os.Lstat(absent); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: %v, want it not there", absent, err)
+	}
+	if b, err := os.ReadFile(present); err != nil || string(b) != "<svg/>" {
+		t.Errorf("%s holds %q (%v), want <svg/>", present, b, err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s: %v, want the link left as it was", link, err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: %v, want it not made", target, err)
+	}
+}
