@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"syscall"
 )
 
 // Bounds on what one reply may announce. go-redis allocates what a
@@ -41,9 +42,26 @@ func boundedDialer(dial func(ctx context.Context, network, addr string) (net.Con
 		if err != nil {
 			return nil, err
 		}
+		if sc, ok := c.(syscall.Conn); ok {
+			return &boundedSocket{boundedConn: boundedConn{Conn: c}, sc: sc}, nil
+		}
 		return &boundedConn{Conn: c}, nil
 	}
 }
+
+// boundedSocket is a boundedConn over a socket, which it lends to
+// go-redis's pool: the pool checks an idle connection's socket before it
+// hands it out, and dials again for one the server closed (its timeout,
+// a restart). Without it, the next read took the closed connection and
+// failed.
+type boundedSocket struct {
+	boundedConn
+	sc syscall.Conn
+}
+
+// SyscallConn is the socket's, for go-redis's health check, which peeks
+// at it and consumes nothing.
+func (c *boundedSocket) SyscallConn() (syscall.RawConn, error) { return c.sc.SyscallConn() }
 
 // boundedConn follows the RESP2/RESP3 framing of the bytes read from Conn:
 // each reply element is a type byte and a line, and a string's line, its

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // hostile serves the Redis protocol on loopback, answering each command
@@ -152,5 +153,35 @@ func TestDemandReplyTooLarge(t *testing.T) {
 				t.Errorf("read %+v, error %v; want a ReplyTooLargeError containing %q", d, err, want)
 			}
 		})
+	}
+}
+
+// TestConnectionClosedWhileIdleIsDialedAgain: a pooled connection the
+// server closed while it was idle (Redis's timeout, a restart, a proxy) is
+// found closed when the pool hands it out, and the read dials again. The
+// bounded connection hid its socket from go-redis's health check, so the
+// next read took the dead connection and failed.
+func TestConnectionClosedWhileIdleIsDialedAgain(t *testing.T) {
+	c := client(t)
+	must(t, c.RPush(ctx, "t:idle", "a", "b").Err())
+	s := newSource(t, Config{Key: "t:idle", Type: TypeList})
+	if d, err := s.Demand(ctx); err != nil || d.PendingJobs != 2 {
+		t.Fatalf("first read: %+v, %v; want 2 jobs", d, err)
+	}
+	// Close the source's connection on the server's side, then wait
+	// until the server lists only the filling client.
+	must(t, c.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err())
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		list, err := c.ClientList(ctx).Result()
+		must(t, err)
+		if strings.Count(strings.TrimSpace(list), "\n") == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the source's connection is still open on the server: %s", list)
+		}
+	}
+	if d, err := s.Demand(ctx); err != nil || d.PendingJobs != 2 {
+		t.Errorf("read after the server closed the idle connection: %+v, %v; want 2 jobs", d, err)
 	}
 }
