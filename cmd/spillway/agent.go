@@ -130,7 +130,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		log.Info("simulating", "model", o.simulate, "replay", series.Name, "trace", series.Duration(), "speed", o.replaySpeed)
 		lib = node.Interface()
 	case o.replay != "":
-		return errors.New("--replay needs --simulate: a real node's load is what it is")
+		return usagef("--replay needs --simulate: a real node's load is what it is")
 	case o.library != "":
 		lib = nv.New(nv.WithLibraryPath(o.library))
 	default:

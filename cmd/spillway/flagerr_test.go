@@ -107,6 +107,12 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"demo", "--trace", filepath.Join(t.TempDir(), "none.csv")}, 2, "spillway: --trace: "},
 		{[]string{"demo", "--speed", "0"}, 2, "spillway: --speed: "},
 		{[]string{"signals", "check", "--timeout", "0s", "x.yaml"}, 2, "spillway: --timeout 0s: want a positive duration"},
+		// signals check's exit 1 says a source failed: a bad flag is not that.
+		{[]string{"signals", "check", "--watch", "-1s", "x.yaml"}, 2, "spillway: --watch -1s: want a positive duration"},
+		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a positive duration"},
+		{[]string{"agent", "--busy-util", "101"}, 2, "spillway: --busy-util 101: want a percentage"},
+		{[]string{"agent", "--replay", "idle"}, 2, "spillway: --replay needs --simulate"},
+		{[]string{"demo", "--listen", "garbage"}, 2, `spillway: --listen "garbage": the demo serves on loopback only`},
 		// The command ran; the server refused it, or was not there.
 		{with("--for", "0s"), 1, "spillway: bad request (400): for 0s is out of range"},
 		{with("--pool", "nope"), 1, `spillway: not found (404): no pool "nope"`},
