@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -21,43 +20,40 @@ import (
 // exec.ErrWaitDelay.
 func TestRunGroup(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		script  string // %[1]s: the file the left-behind job writes its pid to
-		timeout time.Duration
-		out     string
-		err     error
+		name   string
+		script string // %[1]s: the file the left-behind job writes its pid to
+		cancel bool   // cancel the context once the pid is written
+		out    string
+		err    error
 	}{
-		{"a job left in the background", `sleep 600 & echo $! > %[1]s; echo 5`, 0, "5\n", nil},
-		{"a wrapper's child, on a timeout", `sleep 600 & echo $! > %[1]s; wait`, 200 * time.Millisecond, "", context.DeadlineExceeded},
-		{"a job in a session of its own", `setsid sh -c 'echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; exec sleep 600' & while [ ! -s %[1]s ]; do :; done; echo 5`, 0, "5\n", exec.ErrWaitDelay},
+		{"a job left in the background", `sleep 600 & echo $! > %[1]s; echo 5`, false, "5\n", nil},
+		{"a wrapper's child, on a cancel", `sleep 600 & echo $! > %[1]s; wait`, true, "", context.Canceled},
+		{"a job in a session of its own", `setsid sh -c 'echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; exec sleep 600' & while [ ! -s %[1]s ]; do sleep 0.01; done; echo 5`, false, "5\n", exec.ErrWaitDelay},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pidFile := filepath.Join(t.TempDir(), "pid")
-			ctx := t.Context()
-			if tc.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
-				defer cancel()
-			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
 			cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(tc.script, pidFile))
 			var out LimitedBuffer
 			out.Max = 1 << 10
 			cmd.Stdout = &out
-			err := RunGroup(cmd)
-			if tc.timeout > 0 {
-				for ctx.Err() == nil && !exists(pidFile) {
-					runtime.Gosched()
-				}
+			done := make(chan error, 1)
+			go func() { done <- RunGroup(cmd) }()
+			if tc.cancel {
+				waitFor(t, pidFile)
+				cancel()
 			}
+			err := <-done
 			pid := signalstest.ReadPid(t, pidFile)
 			if errors.Is(tc.err, exec.ErrWaitDelay) {
 				defer killPid(pid)
 			}
 			switch {
 			case tc.err == nil && err != nil,
-				tc.err == context.DeadlineExceeded && (err == nil || !errors.Is(ctx.Err(), tc.err)),
+				tc.err == context.Canceled && err == nil,
 				tc.err == exec.ErrWaitDelay && !errors.Is(err, exec.ErrWaitDelay):
-				t.Fatalf("RunGroup = %v (context: %v), want %v", err, ctx.Err(), tc.err)
+				t.Fatalf("RunGroup = %v, want %v", err, tc.err)
 			}
 			if out.String() != tc.out {
 				t.Errorf("output %q, want %q", out.String(), tc.out)
@@ -70,9 +66,19 @@ func TestRunGroup(t *testing.T) {
 	}
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+// waitFor waits up to 10 s for a script to write path.
+func waitFor(t *testing.T, path string) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not written after 10s", path)
+		}
+	}
 }
 
 func killPid(pid int) {

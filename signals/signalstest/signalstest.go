@@ -4,7 +4,6 @@ package signalstest
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,12 +40,13 @@ func Kept(got, base []int, upTo int) bool {
 // it as what.
 func WaitGone(t testing.TB, pid int, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); running(pid); {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); running(pid); <-tick.C {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("%s (pid %d) outlived the read", what, pid)
 		}
-		runtime.Gosched()
 	}
 }
 

@@ -173,7 +173,7 @@ func TestBackgroundJobEndsWithTheRead(t *testing.T) {
 	}
 	// It writes its pid once in its own session; the program waits for it.
 	pidFile = filepath.Join(t.TempDir(), "pid")
-	script = fmt.Sprintf(`setsid sh -c 'echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; exec sleep 600' & while [ ! -s %[1]s ]; do :; done; echo 5`, pidFile)
+	script = fmt.Sprintf(`setsid sh -c 'echo $$ > %[1]s.tmp; mv %[1]s.tmp %[1]s; exec sleep 600' & while [ ! -s %[1]s ]; do sleep 0.01; done; echo 5`, pidFile)
 	_, err = newSource(t, Config{Command: []string{sh, "-c", script}}).Demand(ctx)
 	if b, rerr := os.ReadFile(pidFile); rerr == nil {
 		if pid, aerr := strconv.Atoi(strings.TrimSpace(string(b))); aerr == nil {
