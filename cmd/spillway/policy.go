@@ -58,11 +58,16 @@ every signal source that cannot be built (a malformed skip_reasons pattern,
 a password_env that is not set here, a targets file that cannot be read;
 no source is contacted), every aws or alicloud provider without a
 subnet or an image, every terraform provider whose module is missing, does
-not parse or breaks the Spillway module contract, and what the server opens when it starts: a listen
-address it would refuse (a host name, or an address that is not loopback
-without server.tls, unless --insecure-listen), a state file whose folder
-does not exist or that is a directory, and a TLS certificate and key that
-do not load; as spillway server would, which refuses the same at start.
+not parse, breaks the Spillway module contract (a variable of the wrong
+type, a fixed variable's value its type cannot take) or asks for a newer
+terraform than the one on PATH (required_version), and what the server opens
+when it starts: a listen address it would refuse (a host name, or an address
+that is not loopback without server.tls, unless --insecure-listen), a state
+file whose folder does not exist, is a directory, is not a SQLite database,
+or sits in a folder the server cannot write to (validate makes and removes
+a file there to find out), a tokens file that does not parse, and a TLS
+certificate and key that do not load; as spillway server would, which
+refuses the same at start.
 
 When a file is valid, validate prints a summary of it with defaults applied: the
 server, the pools, their limits, signals, join and drain hooks, and their
