@@ -392,6 +392,8 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{`{"Pool":"training","gpus":8,"for":"2h","reason":"x"}`, `field "pool" is spelt "Pool"`},
 		// encoding/json would store each bad byte as U+FFFD.
 		{"{\"pool\":\"training\",\"gpus\":8,\"for\":\"2h\",\"reason\":\"\xff\xfe\"}", "the body is not valid UTF-8"},
+		// Counted in characters, as the page's form counts them.
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"` + strings.Repeat("é", 501) + `"}`, "reason is 501 characters: keep it to 500"},
 	} {
 		_, err := api.DecodeCreateBurst([]byte(tc.body))
 		var ae *api.Error
@@ -402,6 +404,10 @@ func TestDecodeCreateBurst(t *testing.T) {
 	r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h30m","reason":"x","offering":"aws-p5-spot"}`))
 	if err != nil || r.GPUs != 8 || time.Duration(r.For) != 90*time.Minute || r.Offering != "aws-p5-spot" {
 		t.Errorf("good body: %+v %v", r, err)
+	}
+	// 500 characters the page's form lets through are 1,000 bytes here.
+	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"` + strings.Repeat("é", 500) + `"}`)); err != nil || len(r.Reason) != 1000 {
+		t.Errorf("500 two-byte characters: %v", err)
 	}
 	// An offering without a name of its own is named for its place.
 	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"x","offering":"aws/us-east-1/us-east-1a/p5.48xlarge/spot"}`)); err != nil || r.Offering != "aws/us-east-1/us-east-1a/p5.48xlarge/spot" {
@@ -428,7 +434,7 @@ func FuzzDecodeCreateBurst(f *testing.F) {
 			return
 		}
 		if r.Pool == "" || !utf8.ValidString(r.Reason) || r.GPUs < 1 || r.GPUs > 100000 || r.For < api.Duration(time.Minute) || r.For > api.Duration(720*time.Hour) ||
-			strings.TrimSpace(r.Reason) == "" || len(r.Reason) > 500 || len(r.Offering) > 128 ||
+			strings.TrimSpace(r.Reason) == "" || utf8.RuneCountInString(r.Reason) > 500 || len(r.Offering) > 128 ||
 			strings.ContainsAny(r.Reason, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
 			t.Fatalf("accepted out-of-bounds request %+v", r)
 		}

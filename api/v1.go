@@ -361,8 +361,9 @@ func validateBurst(req CreateBurstRequest) error {
 		return bad("for %s is out of range: a burst lasts from %s to %s (the pool's manual.max_ttl may allow less)", req.For, Duration(minBurstFor), Duration(maxBurstFor))
 	case strings.TrimSpace(req.Reason) == "":
 		return bad("reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask")
-	case len(req.Reason) > maxReasonLen:
-		return bad("reason is %d bytes: keep it to %d", len(req.Reason), maxReasonLen)
+	case utf8.RuneCountInString(req.Reason) > maxReasonLen:
+		// Characters, as the page's form counts them (maxlength).
+		return bad("reason is %d characters: keep it to %d", utf8.RuneCountInString(req.Reason), maxReasonLen)
 	case !utf8.ValidString(req.Reason):
 		return bad("reason is not valid UTF-8: use plain text")
 	case strings.ContainsFunc(req.Reason, unicode.IsControl):
