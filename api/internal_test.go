@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/spillway-io/spillway/state"
 )
 
 func TestDuration(t *testing.T) {
@@ -82,5 +85,15 @@ func TestChartEmptyAndScaled(t *testing.T) {
 	}
 	if !strings.Contains(c.Series[3].Name, "top = $50.00") || c.Series[3].Last != "$50.00" {
 		t.Errorf("spend series %+v", c.Series[3])
+	}
+}
+
+// TestReasonFitsTheState: the longest reason the API takes (500
+// characters of up to four bytes each) is stored whole: the state cuts
+// free text at state.MaxTextLen bytes, and at 1,024 it cut a reason in
+// Chinese to about 340 of its characters.
+func TestReasonFitsTheState(t *testing.T) {
+	if longest := maxReasonLen * utf8.UTFMax; longest > state.MaxTextLen {
+		t.Errorf("a reason may be %d bytes; the state keeps %d", longest, state.MaxTextLen)
 	}
 }

@@ -16,8 +16,10 @@ const (
 	// offerings, zones, tokens, owners...). Longer ones are refused.
 	MaxIDLen = 256
 	// MaxTextLen bounds free text (reasons, error messages, summaries,
-	// outcomes, actions). Longer text is truncated.
-	MaxTextLen = 1024
+	// outcomes, actions). Longer text is truncated. It holds a manual
+	// burst's reason whole: the API takes 500 characters, of up to four
+	// bytes each.
+	MaxTextLen = 2048
 	// MaxRequestLen bounds AuditEntry.Request. Longer bodies are truncated.
 	MaxRequestLen = 4096
 	// MaxPlanLen bounds Decision.Plan. Longer plans are refused (a cut JSON
