@@ -119,13 +119,15 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	var lib nv.Interface
 	switch {
 	case o.simulate != "":
+		// Both read only the flags (--replay's file, --simulate's model,
+		// --replay-speed): what they refuse is the command line's.
 		series, err := nvml.OpenSeries(o.replay)
 		if err != nil {
-			return err
+			return &usageError{err}
 		}
 		node, err := nvml.NewSimulatedNode(o.simulate, series, nvml.WithReplaySpeed(o.replaySpeed), nvml.WithIdleAllocated(o.idleAllocated))
 		if err != nil {
-			return err
+			return &usageError{err}
 		}
 		log.Info("simulating", "model", o.simulate, "replay", series.Name, "trace", series.Duration(), "speed", o.replaySpeed)
 		lib = node.Interface()

@@ -112,6 +112,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a positive duration"},
 		{[]string{"agent", "--busy-util", "101"}, 2, "spillway: --busy-util 101: want a percentage"},
 		{[]string{"agent", "--replay", "idle"}, 2, "spillway: --replay needs --simulate"},
+		{[]string{"agent", "--simulate", "dgxfoo"}, 2, `spillway: simulate "dgxfoo": unknown node model`},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay", "/nonexistent/none.csv"}, 2, "spillway: replay series: open /nonexistent/none.csv: no such file"},
 		{[]string{"demo", "--listen", "garbage"}, 2, `spillway: --listen "garbage": the demo serves on loopback only`},
 		// The command ran; the server refused it, or was not there.
 		{with("--for", "0s"), 1, "spillway: bad request (400): for 0s is out of range"},
