@@ -323,9 +323,11 @@ func TestOutputIsBounded(t *testing.T) {
 				t.Errorf("error of %d bytes, want at most %d", len(err.Error()), maxErrLen)
 			}
 			// The output kept is at most MaxOutput, standard error's 4 KiB:
-			// what a read allocates stays well under what was printed.
-			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
-				t.Errorf("the read allocated %d bytes for a program that printed %d; want at most %d", n, big, 4<<20)
+			// what a read allocates stays well under what was printed (the
+			// bound leaves room for the race detector's own allocations,
+			// 4.2 MiB under -race).
+			if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+				t.Errorf("the read allocated %d bytes for a program that printed %d; want at most %d", n, big, 8<<20)
 			}
 		})
 	}
