@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -210,6 +211,14 @@ type ServerOption func(*serverChecks)
 type serverChecks struct {
 	insecureListen bool
 	listenFlag     bool
+	ctx            context.Context
+}
+
+// Context bounds the checks that run a program (the terraform on PATH's
+// version): ending ctx (Ctrl-C) ends them. Without it they run on their
+// own bound only.
+func Context(ctx context.Context) ServerOption {
+	return func(c *serverChecks) { c.ctx = ctx }
 }
 
 // InsecureListen: a non-loopback listen address without TLS is allowed

@@ -481,6 +481,22 @@ func TestValidateForServerChecksTerraformsVersion(t *testing.T) {
 	}
 }
 
+// TestValidateForServerStopsWithItsContext: the Terraform version check
+// runs on the caller's context, so Ctrl-C during start-up or validate
+// ends it instead of waiting out its own bound.
+func TestValidateForServerStopsWithItsContext(t *testing.T) {
+	cfg, err := Load("testdata/tf_version.yaml")
+	if err != nil {
+		t.Fatalf("the fixture must parse: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = cfg.ValidateForServer(Context(ctx))
+	if err == nil || !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Errorf("ValidateForServer on a cancelled context = %v, want the version check cut short", err)
+	}
+}
+
 // TestCheckStatePath: a state file already there must be a SQLite
 // database (or empty, which SQLite makes one of); the server would
 // otherwise fail to open it with SQLite's "file is not a database" or

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -166,7 +167,7 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 // file in a folder that does not exist or that is a directory, a TLS
 // certificate or key that does not load.
 func (c *Config) ValidateForServer(opts ...ServerOption) error {
-	var checks serverChecks
+	checks := serverChecks{ctx: context.Background()}
 	for _, o := range opts {
 		o(&checks)
 	}
@@ -178,7 +179,7 @@ func (c *Config) ValidateForServer(opts ...ServerOption) error {
 			}
 		}
 	}
-	errs = append(errs, c.terraformErrors()...)
+	errs = append(errs, c.terraformErrors(checks.ctx)...)
 	for i, p := range c.Pools {
 		if p.Signals == nil {
 			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].signals", i), fmt.Sprintf(

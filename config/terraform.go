@@ -33,8 +33,9 @@ const versionTimeout = 30 * time.Second
 // names, a work_dir that cannot be made), the terraform binary on PATH
 // (at the provider's type, which needs it), and its module
 // (terraform.CheckModule: missing, does not parse, breaks the contract;
-// terraform.CheckCoreVersion: wants another Terraform than PATH's).
-func (c *Config) terraformErrors() []FieldError {
+// terraform.CheckCoreVersion, run on ctx: wants another Terraform than
+// PATH's).
+func (c *Config) terraformErrors(ctx context.Context) []FieldError {
 	var errs []FieldError
 	lookBinary := sync.OnceValues(terraform.LookBinary)
 	for _, name := range cfgNames(c.Providers) {
@@ -67,7 +68,7 @@ func (c *Config) terraformErrors() []FieldError {
 		if err := terraform.CheckModule(pc.Module, tc.Variables); err != nil {
 			at("module", err.Error())
 		} else if binErr == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), versionTimeout)
+			ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 			err := terraform.CheckCoreVersion(ctx, bin, pc.Module)
 			cancel()
 			if err != nil {

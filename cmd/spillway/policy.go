@@ -84,7 +84,10 @@ Exit status: 0 when every file is valid, 1 when any has a problem.`,
 			for _, path := range args {
 				cfg, err := config.LoadContext(cmd.Context(), path)
 				if err == nil && server {
-					err = cfg.ValidateForServer(config.InsecureListen(insecureListen))
+					err = cfg.ValidateForServer(config.Context(cmd.Context()), config.InsecureListen(insecureListen))
+				}
+				if cerr := cmd.Context().Err(); cerr != nil {
+					return fmt.Errorf("validating %s: %w", path, cerr) // interrupted: not the file's fault
 				}
 				if err != nil {
 					badFiles++

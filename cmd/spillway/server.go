@@ -88,7 +88,10 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
-	if err := cfg.ValidateForServer(config.InsecureListen(o.insecureListen), config.ListenFromFlag(o.listen != "")); err != nil {
+	if err := cfg.ValidateForServer(config.Context(ctx), config.InsecureListen(o.insecureListen), config.ListenFromFlag(o.listen != "")); err != nil {
+		if ctx.Err() != nil {
+			return stoppedWhileStarting(log, err)
+		}
 		return &exitCodeError{code: 2, msg: err.Error()}
 	}
 	if o.listen != "" {
