@@ -206,8 +206,14 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		go func() {
+			// Polls the provisioners' marks until both registrations run.
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
 			for f.registering() < count && ctx.Err() == nil {
-				time.Sleep(20 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+				case <-tick.C:
+				}
 			}
 			cancel()
 		}()
