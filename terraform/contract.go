@@ -189,15 +189,8 @@ func CheckCoreVersion(ctx context.Context, bin, dir string) error {
 	if err != nil {
 		return fmt.Errorf("terraform module %s: %w", dir, err)
 	}
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	for _, k := range tfexec.ProhibitedEnv(env) {
-		delete(env, k)
-	}
-	env["CHECKPOINT_DISABLE"] = "1" // no look-up of newer releases
+	// No plugin cache (nothing is installed); no look-up of newer releases.
+	env := terraformEnv(os.Environ(), "", map[string]string{"CHECKPOINT_DISABLE": "1"})
 	if err := tf.SetEnv(env); err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ func (p *Provider) snapshotModule() error {
 
 // terraformEnv is Spillway's environment without the variables
 // terraform-exec manages itself, with a shared plugin cache (so each
-// burst's init links providers instead of downloading them) and extra.
+// burst's init links providers instead of downloading them; none when
+// pluginCache is "") and extra.
 func terraformEnv(environ []string, pluginCache string, extra map[string]string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -159,7 +160,9 @@ func terraformEnv(environ []string, pluginCache string, extra map[string]string)
 	for _, k := range tfexec.ProhibitedEnv(env) {
 		delete(env, k)
 	}
-	env["TF_PLUGIN_CACHE_DIR"] = pluginCache
+	if pluginCache != "" {
+		env["TF_PLUGIN_CACHE_DIR"] = pluginCache
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
