@@ -17,7 +17,11 @@ import (
 // t plus its duration.
 //
 // A cron expression without a CRON_TZ= (or TZ=) prefix is read in UTC, so
-// the result does not depend on the host or on now's location. Schedules
+// the result does not depend on the host or on now's location. In a zone
+// with daylight saving, a time the clock skips fires when the clock jumps
+// past it and a time it reads twice fires the first time, as cron does,
+// unless the expression's hour field is *: it then fires whenever the
+// clock reads a time it matches (cfgCron.next). Schedules
 // that do not compile (configs from Parse never have any) are skipped.
 // ScheduleFloors is pure; it memoises parsed expressions and the last
 // firing window internally so calling it every simulated tick is cheap.
@@ -65,7 +69,7 @@ func NextScheduleFiring(pool Pool, t time.Time) (time.Time, bool) {
 		if err != nil {
 			continue
 		}
-		if n := c.sched.Next(t); !n.IsZero() && (best.IsZero() || n.Before(best)) {
+		if n := c.next(t); !n.IsZero() && (best.IsZero() || n.Before(best)) {
 			best = n
 		}
 	}
@@ -92,10 +96,19 @@ func CheckCron(spec string) error {
 
 // cfgCron is a compiled cron expression.
 type cfgCron struct {
-	sched cron.Schedule
-	expr  string // the expression without its time zone prefix
-	zone  string // "CRON_TZ=Area/City" as written, or "UTC"
-	loc   *time.Location
+	// wall matches the expression's wall-clock times: it runs in UTC on
+	// times whose clock reads as loc's clock does, so that loc's
+	// daylight-saving changes cannot make it skip or repeat a time.
+	wall *cron.SpecSchedule
+	// realTime: the expression fires every hour (its hour field is *), so
+	// it follows real time across a clock change, as cron does: no firing
+	// for minutes the clock skips, two for minutes it repeats. Otherwise a
+	// firing in a skipped hour is at the change, and one in a repeated
+	// hour is the first time the clock reads it.
+	realTime bool
+	expr     string // the expression without its time zone prefix
+	zone     string // "CRON_TZ=Area/City" as written, or "UTC"
+	loc      *time.Location
 }
 
 // cfgCronStart is a reference time for checking that an expression fires at all.
@@ -129,16 +142,135 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	if strings.HasPrefix(c.expr, "@every") {
 		return nil, fmt.Errorf("bad cron %q: @every has no fixed start time, so a floor could not say when it holds; %s", spec, how)
 	}
-	sched, err := cron.ParseStandard(full)
+	if _, err := cron.ParseStandard(full); err != nil {
+		return nil, fmt.Errorf("bad cron %q: %v; %s", spec, err, how)
+	}
+	sched, err := cron.ParseStandard("CRON_TZ=UTC " + c.expr)
 	if err != nil {
 		return nil, fmt.Errorf("bad cron %q: %v; %s", spec, err, how)
 	}
-	if sched.Next(cfgCronStart).IsZero() {
+	wall, ok := sched.(*cron.SpecSchedule)
+	if !ok {
+		return nil, fmt.Errorf("bad cron %q: %s", spec, how)
+	}
+	if wall.Next(cfgCronStart).IsZero() {
 		return nil, fmt.Errorf("bad cron %q: it never fires (no such date); %s", spec, how)
 	}
-	c.sched = sched
+	const allHours = 1<<24 - 1
+	c.wall, c.realTime = wall, wall.Hour&allHours == allHours
 	cfgCronCache.Store(spec, c)
 	return c, nil
+}
+
+// next returns the earliest firing after t, or the zero time when there
+// is none within about five years.
+//
+// It walks the matching wall-clock times in order from one at which no
+// firing can lie after t. The first instant the clock reads a wall time
+// or later never decreases from one wall time to the next, so the walk
+// ends at the first wall time whose first instant is after t; before it, a
+// real-time expression's second reading of a repeated wall time may be
+// the answer.
+func (c *cfgCron) next(t time.Time) time.Time {
+	w := c.wallTime(t).Add(-c.offsetSpread(t)).Truncate(time.Minute).Add(-time.Second)
+	var best time.Time
+	for {
+		w = c.wall.Next(w)
+		if w.IsZero() {
+			return best
+		}
+		var first, second time.Time
+		if c.realTime {
+			if first, second = c.instants(w); first.IsZero() {
+				continue // the clock skips w: no firing
+			}
+		} else {
+			first = c.firstReading(w)
+		}
+		for _, f := range []time.Time{first, second} {
+			if !f.IsZero() && f.After(t) && (best.IsZero() || f.Before(best)) {
+				best = f
+			}
+		}
+		if first.After(t) {
+			return best
+		}
+	}
+}
+
+// wallTime is the time in UTC whose clock reads as loc's clock at t.
+func (c *cfgCron) wallTime(t time.Time) time.Time {
+	l := t.In(c.loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// offsetSpread bounds how far loc's offset from UTC moves within two days
+// of t: a wall time that far before t's cannot fire after t.
+func (c *cfgCron) offsetSpread(t time.Time) time.Duration {
+	lo, hi := 0, 0
+	first := true
+	for at := t.Add(-48 * time.Hour); ; {
+		_, off := at.In(c.loc).Zone()
+		if first || off < lo {
+			lo = off
+		}
+		if first || off > hi {
+			hi = off
+		}
+		first = false
+		_, end := at.In(c.loc).ZoneBounds()
+		if end.IsZero() || !end.After(at) || end.After(t.Add(48*time.Hour)) {
+			break
+		}
+		at = end
+	}
+	return time.Duration(hi-lo) * time.Second
+}
+
+// instants returns the instants at which loc's clock reads wall time w
+// (in UTC): none in a skipped hour, two in a repeated one.
+func (c *cfgCron) instants(w time.Time) (first, second time.Time) {
+	guess := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), 0, 0, c.loc)
+	start, end := guess.ZoneBounds()
+	// The offsets in force at guess and on either side of its period.
+	probes := []time.Time{guess}
+	if !start.IsZero() {
+		probes = append(probes, start.Add(-time.Nanosecond))
+	}
+	if !end.IsZero() {
+		probes = append(probes, end)
+	}
+	for _, p := range probes {
+		_, off := p.In(c.loc).Zone()
+		at := w.Add(-time.Duration(off) * time.Second)
+		if _, got := at.In(c.loc).Zone(); got != off {
+			continue
+		}
+		switch {
+		case first.IsZero():
+			first = at
+		case at.Before(first):
+			first, second = at, first
+		case at.After(first) && (second.IsZero() || at.Before(second)):
+			second = at
+		}
+	}
+	return first, second
+}
+
+// firstReading is the first instant at which loc's clock reads w or
+// later: the first instant it reads w, or when the clock skips w, the
+// instant it jumps past it.
+func (c *cfgCron) firstReading(w time.Time) time.Time {
+	if first, _ := c.instants(w); !first.IsZero() {
+		return first
+	}
+	guess := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), 0, 0, c.loc)
+	start, end := guess.ZoneBounds()
+	if c.wallTime(guess).After(w) {
+		return start
+	}
+	return end
 }
 
 // cfgSchedEntry memoises, for one (expression, duration), the window of
@@ -183,7 +315,7 @@ func (e *cfgSchedEntry) lastFiring(now time.Time) (time.Time, bool) {
 		}
 		return w.last, true
 	}
-	first := e.c.sched.Next(now.Add(-e.d))
+	first := e.c.next(now.Add(-e.d))
 	if first.IsZero() {
 		return time.Time{}, false
 	}
@@ -196,14 +328,14 @@ func (e *cfgSchedEntry) lastFiring(now time.Time) (time.Time, bool) {
 	lo, hi := 1, int(now.Sub(first)/time.Minute)+1
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if !e.c.sched.Next(now.Add(-time.Duration(mid) * time.Minute)).After(now) {
+		if !e.c.next(now.Add(-time.Duration(mid) * time.Minute)).After(now) {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
-	last := e.c.sched.Next(now.Add(-time.Duration(lo) * time.Minute))
-	next := e.c.sched.Next(last)
+	last := e.c.next(now.Add(-time.Duration(lo) * time.Minute))
+	next := e.c.next(last)
 	if next.IsZero() {
 		next = last.Add(e.d)
 	}
