@@ -129,6 +129,9 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
 		tz, rest, _ := strings.Cut(s, " ")
 		_, name, _ := strings.Cut(tz, "=")
+		if strings.TrimSpace(rest) == "" {
+			return nil, fmt.Errorf("bad cron %q: the time zone is not followed by the 5 fields, separated by a space; %s", spec, how)
+		}
 		if name == "Local" {
 			return nil, fmt.Errorf("bad cron %q: time zone Local is the zone of the host the server runs on, so the schedule would move with the host; name the zone, such as Europe/Berlin, or leave the prefix out for UTC", spec)
 		}
