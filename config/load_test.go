@@ -246,6 +246,8 @@ func TestDurationUnmarshal(t *testing.T) {
 		{in: "-9999999999999999999s", wantErr: `duration "-9999999999999999999s" is out of range: a duration holds at most 2562047h0m0s (about 292 years)`},
 		{in: "2562047h", want: 2562047 * time.Hour},
 		{in: "1h1", wantErr: `bad duration "1h1": use a Go duration such as 90s, 5m or 1h30m`},
+		// Spaces inside quotes are not part of a duration, and do not make one out of range.
+		{in: `" 1h"`, wantErr: `bad duration " 1h": use a Go duration such as 90s, 5m or 1h30m`},
 	}
 	for _, tt := range tests {
 		var d policy.Duration

@@ -36,7 +36,7 @@ func ParseDuration(n *yaml.Node) (time.Duration, error) {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		if durationSyntax.MatchString(strings.TrimSpace(n.Value)) {
+		if durationSyntax.MatchString(n.Value) {
 			// Written as a duration, but past what one holds.
 			return 0, fmt.Errorf("duration %q is out of range: a duration holds at most %s (about 292 years)", n.Value, time.Duration(math.MaxInt64).Truncate(time.Hour))
 		}
