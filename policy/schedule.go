@@ -125,7 +125,6 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	const how = `use 5 fields (minute hour day-of-month month day-of-week), e.g. "0 8 * * 1-5", optionally prefixed with a time zone, e.g. "CRON_TZ=Europe/Berlin 0 8 * * 1-5"`
 	s := strings.TrimSpace(spec)
 	c := &cfgCron{expr: s, zone: "UTC", loc: time.UTC}
-	full := "CRON_TZ=UTC " + s
 	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
 		tz, rest, _ := strings.Cut(s, " ")
 		_, name, _ := strings.Cut(tz, "=")
@@ -140,13 +139,9 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 			return nil, fmt.Errorf("bad cron %q: unknown time zone %q: use an IANA zone such as Europe/Berlin, America/New_York or UTC", spec, name)
 		}
 		c.expr, c.zone, c.loc = strings.TrimSpace(rest), tz, loc
-		full = s
 	}
 	if strings.HasPrefix(c.expr, "@every") {
 		return nil, fmt.Errorf("bad cron %q: @every has no fixed start time, so a floor could not say when it holds; %s", spec, how)
-	}
-	if _, err := cron.ParseStandard(full); err != nil {
-		return nil, fmt.Errorf("bad cron %q: %v; %s", spec, err, how)
 	}
 	sched, err := cron.ParseStandard("CRON_TZ=UTC " + c.expr)
 	if err != nil {
