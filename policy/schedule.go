@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 	_ "time/tzdata" // CRON_TZ= zones must not depend on the host's zoneinfo
+	"unicode"
 
 	"github.com/robfig/cron/v3"
 )
@@ -126,7 +127,10 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	s := strings.TrimSpace(spec)
 	c := &cfgCron{expr: s, zone: "UTC", loc: time.UTC}
 	if strings.HasPrefix(s, "CRON_TZ=") || strings.HasPrefix(s, "TZ=") {
-		tz, rest, _ := strings.Cut(s, " ")
+		tz, rest := s, ""
+		if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+			tz, rest = s[:i], s[i:]
+		}
 		_, name, _ := strings.Cut(tz, "=")
 		if strings.TrimSpace(rest) == "" {
 			return nil, fmt.Errorf("bad cron %q: the time zone is not followed by the 5 fields, separated by a space; %s", spec, how)

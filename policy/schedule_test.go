@@ -190,3 +190,28 @@ func BenchmarkScheduleFloors(b *testing.B) {
 		now = now.Add(30 * time.Second) // one simulated tick
 	}
 }
+
+// TestCheckCronZonePrefix: the zone prefix ends at the first space or tab,
+// and a prefix with nothing after it is refused with a message, not a crash.
+func TestCheckCronZonePrefix(t *testing.T) {
+	tests := []struct {
+		spec    string
+		wantErr string // "" for a valid spec
+	}{
+		{spec: "CRON_TZ=Europe/Berlin 0 8 * * *"},
+		{spec: "CRON_TZ=Europe/Berlin\t0 8 * * *"},
+		{spec: "TZ=Asia/Tokyo \t 0\t8 * * 1-5"},
+		{spec: "CRON_TZ=Europe/Berlin", wantErr: "the time zone is not followed by the 5 fields"},
+		{spec: "TZ=UTC \t", wantErr: "the time zone is not followed by the 5 fields"},
+		{spec: "CRON_TZ=Europe/Atlantis\t0 8 * * *", wantErr: `unknown time zone "Europe/Atlantis"`},
+	}
+	for _, tt := range tests {
+		err := CheckCron(tt.spec)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%q: %v, want it valid", tt.spec, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%q: err %v, want one saying %q", tt.spec, err, tt.wantErr)
+		}
+	}
+}
