@@ -291,8 +291,7 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 	if o := s.rowOffering(t.pr, r); o.Market == policy.MarketSpot {
 		t.pr.spot.Ended(o.Key(), r.LaunchedAt, r.EndedAt)
 	}
-	start, _ := t.pr.spec.Policy.BudgetPeriod(t.now)
-	if err := s.accrue(ctx, t.pr, r, start, t.now); err != nil {
+	if err := s.accrue(ctx, t.pr, r, t.now); err != nil {
 		return err
 	}
 	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {

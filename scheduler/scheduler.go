@@ -192,6 +192,10 @@ type poolRun struct {
 	// out of resumes for a while (guarded by mu; in memory only: a restart
 	// resumes at once).
 	backoff map[string]resumeBackoff
+	// spendPeriod is the budget period whose spend the pool's ticks
+	// accrue (guarded by mu): the first tick of a new one (or after a
+	// restart or a new term) first closes the one before it.
+	spendPeriod time.Time
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex

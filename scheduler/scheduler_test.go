@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"net/http/httptest"
@@ -1053,4 +1054,49 @@ func drained(h *harness) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.drained)
+}
+
+// TestSpendUpToThePeriodsEnd: the ledger holds what each instance cost in
+// a budget period up to the period's end, not to the last tick before it,
+// also when the server restarted across the end.
+func TestSpendUpToThePeriodsEnd(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			p := testPool()
+			p.Limits.Budget = &policy.Budget{Amount: 10000, Period: policy.PeriodDay}
+			p.Interval = policy.Duration(45 * time.Second)
+			h := newHarness(t, p)
+			midnight := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+			h.clk.SetTime(midnight.Add(-20 * time.Minute))
+			h.setDemand(2*time.Minute, 8, 8)
+			for h.clk.Now().Add(45 * time.Second).Before(midnight) {
+				h.agents.setBusy(8)
+				h.step(45 * time.Second)
+			}
+			if restart {
+				h.restart()
+			}
+			h.agents.setBusy(8)
+			h.step(2 * time.Minute)
+
+			prev := midnight.AddDate(0, 0, -1)
+			got, err := h.store.Spend(context.Background(), "train", prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want float64
+			rows := h.rows(false)
+			for _, r := range rows {
+				o := policy.Offering{GPUs: r.GPUs, PricePerHour: r.PricePerHour, Billing: policy.Billing(r.Billing)}
+				end := midnight
+				if !r.EndedAt.IsZero() && r.EndedAt.Before(end) {
+					end = r.EndedAt
+				}
+				want += policy.PeriodCost(o, r.LaunchedAt, end, prev)
+			}
+			if len(rows) == 0 || want <= 0 || math.Abs(got-want) > 1e-6 {
+				t.Fatalf("ledger of the day before %s: $%.4f, want $%.4f (%d instances, billed up to midnight)", midnight.Format(time.DateOnly), got, want, len(rows))
+			}
+		})
+	}
 }

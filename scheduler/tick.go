@@ -252,13 +252,22 @@ func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering 
 }
 
 // spend accrues every live instance's cost in the current budget period to
-// the ledger and returns the pool's spend so far.
+// the ledger and returns the pool's spend so far. The first tick in a
+// period (on this server) first writes the previous period's final
+// amounts: each instance's cost from the last tick before the period
+// ended to its end was accrued to neither period otherwise.
 func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 	pool := &t.pr.spec.Policy
 	start, end := pool.BudgetPeriod(t.now)
 	var entries []state.SpendEntry
+	closing := !t.pr.spendPeriod.Equal(start)
 	for _, r := range sortedRows(t.rows) {
-		if e, ok := s.spendEntry(t.pr, r, start, t.now); ok {
+		if closing {
+			if e, ok := s.closedPeriodEntry(t.pr, r, start, t.now); ok {
+				entries = append(entries, e)
+			}
+		}
+		if e, ok := s.spendEntry(t.pr, r, start, end, t.now); ok {
 			entries = append(entries, e)
 		}
 	}
@@ -267,6 +276,7 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 			return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
 		}
 	}
+	t.pr.spendPeriod = start
 	acc, err := s.opts.Store.Spend(ctx, pool.Name, start)
 	if err != nil {
 		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
@@ -274,26 +284,48 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
 }
 
-// accrue records what r cost in the period starting at start, up to its end
-// (or now while it runs).
-func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, start, now time.Time) error {
-	e, ok := s.spendEntry(pr, r, start, now)
-	if !ok {
+// accrue records what r cost in the current budget period, up to its end
+// (or now while it runs), and, when r began before it, what r cost in the
+// period before up to that period's end.
+func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, now time.Time) error {
+	start, end := pr.spec.Policy.BudgetPeriod(now)
+	var entries []state.SpendEntry
+	if e, ok := s.closedPeriodEntry(pr, r, start, now); ok {
+		entries = append(entries, e)
+	}
+	if e, ok := s.spendEntry(pr, r, start, end, now); ok {
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
 		return nil
 	}
-	if err := s.opts.Store.RecordSpend(ctx, e); err != nil {
+	if err := s.opts.Store.RecordSpends(ctx, entries); err != nil {
 		return fmt.Errorf("spend of instance %s: %w", r.ID, err)
 	}
 	return nil
 }
 
-// spendEntry is the ledger entry of r in the period starting at start.
-func (s *Scheduler) spendEntry(pr *poolRun, r *state.Instance, start, now time.Time) (state.SpendEntry, bool) {
-	end := now
-	if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
-		end = r.EndedAt
+// closedPeriodEntry is r's final entry in the budget period that ended at
+// start (the current period's start), when r ran in it.
+func (s *Scheduler) closedPeriodEntry(pr *poolRun, r *state.Instance, start, now time.Time) (state.SpendEntry, bool) {
+	if !r.LaunchedAt.Before(start) {
+		return state.SpendEntry{}, false
 	}
-	amount := policy.PeriodCost(s.rowOffering(pr, r), r.LaunchedAt, end, start)
+	prev, _ := pr.spec.Policy.BudgetPeriod(start.Add(-time.Nanosecond))
+	return s.spendEntry(pr, r, prev, start, now)
+}
+
+// spendEntry is the ledger entry of r in the period [start, end): what r
+// was billed in it up to its own end (or now while it runs).
+func (s *Scheduler) spendEntry(pr *poolRun, r *state.Instance, start, end, now time.Time) (state.SpendEntry, bool) {
+	until := now
+	if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
+		until = r.EndedAt
+	}
+	if end.Before(until) {
+		until = end
+	}
+	amount := policy.PeriodCost(s.rowOffering(pr, r), r.LaunchedAt, until, start)
 	if amount <= 0 {
 		return state.SpendEntry{}, false
 	}
