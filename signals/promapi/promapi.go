@@ -7,11 +7,15 @@
 package promapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -33,8 +37,8 @@ var ErrTooLarge = errors.New("answer too large")
 // New returns the query API of the Prometheus at url, over client's
 // transport (client_golang's default when client or its Transport is nil),
 // reading at most MaxBody of each answer, following redirects within
-// url's host only (httpclient.CheckRedirect), and refusing an instant
-// query's answer that holds no number to read (Checked).
+// url's host only (httpclient.CheckRedirect), and refusing a query's
+// answer that holds no number to read (checked, numbered).
 func New(url string, client *http.Client) (v1.API, error) { return newWith(url, client, MaxBody) }
 
 // newWith is New reading at most max of each answer.
@@ -47,7 +51,7 @@ func newWith(url string, client *http.Client, max int64) (v1.API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return checked{v1.NewAPI(c)}, nil
+	return checked{v1.NewAPI(numbered{c})}, nil
 }
 
 // ErrNoNumber is returned (wrapped) by Query for an answer that holds no
@@ -78,8 +82,122 @@ func (c checked) Query(ctx context.Context, query string, ts time.Time, opts ...
 				return nil, warnings, infos, fmt.Errorf("%w: series %s is a native histogram, not a number (read one of its numbers, e.g. histogram_count(...) or histogram_sum(...))", ErrNoNumber, signals.Shorten(smp.Metric.String(), 200))
 			}
 		}
+	case model.Matrix:
+		for i, ss := range r {
+			if ss == nil {
+				return nil, warnings, infos, fmt.Errorf("%w: series %d of %d is null", ErrNoNumber, i, len(r))
+			}
+		}
 	}
 	return v, warnings, infos, nil
+}
+
+// numbered is an api.Client that refuses a query's answer (instant or
+// range) in which a point is not [timestamp, "number"]. client_golang
+// decodes a vector's sample with encoding/json, which reads a value of
+// [1], [], [1,null], null or none at all as 0 without an error: a queue
+// of 0 jobs, or a job of 0 GPUs. It costs a second decoding of the
+// answer, which is bounded by MaxBody as the first one is. An answer
+// that is not a successful query's is left to client_golang to report.
+type numbered struct{ api.Client }
+
+func (c numbered) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	resp, body, err := c.Client.Do(ctx, req)
+	if err != nil || resp.StatusCode/100 != 2 || !(strings.HasSuffix(req.URL.Path, "/api/v1/query") || strings.HasSuffix(req.URL.Path, "/api/v1/query_range")) {
+		return resp, body, err
+	}
+	if err := pointsHaveNumbers(body); err != nil {
+		return resp, body, err
+	}
+	return resp, body, nil
+}
+
+// pointsHaveNumbers returns ErrNoNumber (wrapped) for the first point of
+// a successful query's answer that holds no number; nil for any other
+// answer, whose problems client_golang reports (null samples and native
+// histograms are checked's).
+func pointsHaveNumbers(body []byte) error {
+	var a struct {
+		Status string `json:"status"`
+		Data   *struct {
+			Type   string          `json:"resultType"`
+			Result json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &a) != nil || a.Status != "success" || a.Data == nil {
+		return nil
+	}
+	switch a.Data.Type {
+	case "scalar":
+		if err := point(a.Data.Result); err != nil {
+			return fmt.Errorf("%w: the scalar %v", ErrNoNumber, err)
+		}
+	case "vector":
+		var samples []*struct {
+			Value     json.RawMessage `json:"value"`
+			Histogram json.RawMessage `json:"histogram"`
+		}
+		if json.Unmarshal(a.Data.Result, &samples) != nil {
+			return nil
+		}
+		for i, s := range samples {
+			if s == nil || (len(s.Histogram) > 0 && string(s.Histogram) != "null") {
+				continue
+			}
+			if err := point(s.Value); err != nil {
+				return fmt.Errorf("%w: sample %d of %d (series %s): its value %v", ErrNoNumber, i, len(samples), seriesOf(a.Data.Result, i), err)
+			}
+		}
+	case "matrix":
+		var streams []*struct {
+			Metric json.RawMessage   `json:"metric"`
+			Values []json.RawMessage `json:"values"`
+		}
+		if json.Unmarshal(a.Data.Result, &streams) != nil {
+			return nil
+		}
+		for i, s := range streams {
+			if s == nil {
+				continue
+			}
+			for j, v := range s.Values {
+				if err := point(v); err != nil {
+					return fmt.Errorf("%w: point %d of series %d (%s): %v", ErrNoNumber, j, i, signals.Shorten(string(s.Metric), 200), err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// seriesOf is the labels of the i-th sample of a vector, decoded only to
+// name a sample that has no number.
+func seriesOf(result json.RawMessage, i int) string {
+	var samples []struct {
+		Metric json.RawMessage `json:"metric"`
+	}
+	if json.Unmarshal(result, &samples) != nil || i >= len(samples) {
+		return "?"
+	}
+	return signals.Shorten(string(samples[i].Metric), 200)
+}
+
+// point checks that raw is [timestamp, "number"], as Prometheus writes a
+// point, the number a float in a string ("NaN" and "±Inf" included: the
+// sources bound what they read).
+func point(raw json.RawMessage) error {
+	var p []json.RawMessage
+	var num string
+	if len(raw) == 0 {
+		return errors.New(`is missing: want [timestamp, "number"]`)
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || len(p) != 2 || !bytes.HasPrefix(p[1], []byte(`"`)) || json.Unmarshal(p[1], &num) != nil {
+		return fmt.Errorf(`is %s: want [timestamp, "number"]`, signals.Shorten(string(raw), 100))
+	}
+	if _, err := strconv.ParseFloat(num, 64); err != nil {
+		return fmt.Errorf(`is %s: %q is not a number`, signals.Shorten(string(raw), 100), signals.Shorten(num, 40))
+	}
+	return nil
 }
 
 // Limit wraps rt so that reading an answer's body past max bytes fails with

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
 	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
@@ -171,8 +173,20 @@ func TestQueryRefusesAnswersWithoutANumber(t *testing.T) {
 		{"null sample", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]},null]}}`, "sample 1 of 2 is null"},
 		{"native histogram", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"histogram":[1,{"count":"3","sum":"9"}]}]}}`,
 			`series {job="q"} is a native histogram, not a number (read one of its numbers, e.g. histogram_count(...)`},
+		{"a sample with a timestamp only", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"value":[1,"2"]},{"metric":{"job":"r"},"value":[1]}]}}`,
+			`sample 1 of 2 (series {"job":"r"}): its value is [1]: want [timestamp, "number"]`},
+		{"a sample with an empty value", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[]}]}}`, `its value is []: want [timestamp, "number"]`},
+		{"a sample with a null value", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":null}]}}`, `its value is null: want`},
+		{"a sample with a null number", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,null]}]}}`, `its value is [1,null]: want`},
+		{"a sample without a value", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"}}]}}`, `(series {"job":"q"}): its value is missing`},
+		{"a sample of three", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2",3]}]}}`, `its value is [1,"2",3]: want`},
+		{"a scalar with a timestamp only", `{"status":"success","data":{"resultType":"scalar","result":[1]}}`, `the scalar is [1]: want`},
+		{"a matrix point with a timestamp only", `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"2"],[2]]}]}}`, `point 1 of series 0 ({"job":"q"}): is [2]: want`},
+		{"a null series in a matrix", `{"status":"success","data":{"resultType":"matrix","result":[null]}}`, "series 0 of 1 is null"},
 		{"a vector", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"value":[1,"2"]}]}}`, ""},
+		{"a vector of NaN and infinities (the sources bound what they read)", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"NaN"]},{"metric":{"a":"2"},"value":[1,"+Inf"]},{"metric":{"a":"3"},"value":[1,"-Inf"]}]}}`, ""},
 		{"a scalar", `{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}`, ""},
+		{"a matrix", `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"2"],[2,"3"]]}]}}`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,5 +206,24 @@ func TestQueryRefusesAnswersWithoutANumber(t *testing.T) {
 				t.Errorf("%v, error %v; want ErrNoNumber saying %q", v, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestQueryRangeRefusesPointsWithoutANumber: a range query's point that
+// is not [timestamp, "number"] fails it with ErrNoNumber, as an instant
+// query's sample does.
+func TestQueryRangeRefusesPointsWithoutANumber(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"2"],[2,[]]]}]}}`)
+	}))
+	defer srv.Close()
+	api, err := New(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, _, err := api.QueryRange(context.Background(), "q", v1.Range{Start: time.Unix(1, 0), End: time.Unix(2, 0), Step: time.Second})
+	if !errors.Is(err, ErrNoNumber) || !strings.Contains(err.Error(), `point 1 of series 0 ({"job":"q"}): is [2,[]]: want [timestamp, "number"]`) {
+		t.Fatalf("%v, error %v; want ErrNoNumber naming the point", v, err)
 	}
 }

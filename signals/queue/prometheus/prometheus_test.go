@@ -264,11 +264,15 @@ func TestRefusesAnAnswerPastTheLimit(t *testing.T) {
 // TestAnswersWithoutANumber: a url that answers "success" without a result,
 // or a vector holding a null sample, fails the read naming the source and
 // the query, for each kind of query (each dereferenced it: a panic that
-// ended the server); a native histogram's sample is not read as 0.
+// ended the server); a native histogram's sample, or one whose value
+// is [ts], [] or missing, is not read as 0 jobs or 0 GPUs.
 func TestAnswersWithoutANumber(t *testing.T) {
 	for _, body := range []string{
 		`{"status":"success"}`,
 		`{"status":"success","data":{"resultType":"vector","result":[null]}}`,
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[1]}]}}`,
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[]}]}}`,
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"}}]}}`,
 		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"histogram":[1,{"count":"3","sum":"9"}]}]}}`,
 	} {
 		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
