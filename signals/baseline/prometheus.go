@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -157,7 +158,12 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 			return signals.Baseline{}, err
 		}
 		for _, s := range mv {
-			mem[string(s.Metric[model.LabelName(p.cfg.Labels.UUID)])] = float64(s.Value)
+			// One GPU in several series: its largest reading, whatever
+			// the series' order (NaN kept, to be refused below).
+			u := string(s.Metric[model.LabelName(p.cfg.Labels.UUID)])
+			if m, ok := mem[u]; !ok || float64(s.Value) > m || math.IsNaN(float64(s.Value)) {
+				mem[u] = float64(s.Value)
+			}
 		}
 	}
 	b := signals.Baseline{Source: p.Name(), Time: at}
@@ -171,6 +177,12 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 			if n == "" {
 				n = s.Metric.String()
 			}
+			if _, listed := b.UnknownCauses[n]; listed {
+				// One target in several series (two jobs, or two
+				// Prometheus servers behind one query): one node,
+				// whose GPUs the snapshot counts once.
+				continue
+			}
 			b.Unknown = append(b.Unknown, n)
 			if b.UnknownCauses == nil {
 				b.UnknownCauses = map[string]string{}
@@ -180,7 +192,7 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		sort.Strings(b.Unknown)
 	}
 	l := p.cfg.Labels
-	seen := make(map[string]bool, len(util))
+	seen := make(map[string]int, len(util)) // a GPU's index in b.GPUs, by UUID
 	dups := 0
 	for _, s := range util {
 		g := signals.GPU{
@@ -191,21 +203,28 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		if g.UUID == "" || g.Node == "" {
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("series %v lacks the %q or %q label: keep the GPU labels (do not aggregate them away) or set the label names", s.Metric, l.Node, l.UUID)}
 		}
-		if seen[g.UUID] {
-			// One GPU in several series (scraped by two jobs, or
-			// by two Prometheus servers behind one query): counted once.
-			dups++
-			continue
-		}
-		seen[g.UUID] = true
-		if l.GPU != "" {
-			g.Index, _ = strconv.Atoi(string(s.Metric[model.LabelName(l.GPU)]))
-		}
 		v := float64(s.Value)
 		if !(v >= 0 && v <= maxUtil) { // NaN fails both
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("GPU %s on %s: utilisation %v is not a percentage (want 0 to 100 per GPU: a ratio times 100, not a sum over GPUs)", g.UUID, g.Node, v)}
 		}
+		if i, ok := seen[g.UUID]; ok {
+			// One GPU in several series (scraped by two jobs, or
+			// by two Prometheus servers behind one query): counted
+			// once, at its highest reading, as max by (…) would
+			// (the first one read depended on the series' order).
+			dups++
+			b.GPUs[i].Utilization = max(b.GPUs[i].Utilization, v)
+			continue
+		}
+		seen[g.UUID] = len(b.GPUs)
+		if l.GPU != "" {
+			g.Index, _ = strconv.Atoi(string(s.Metric[model.LabelName(l.GPU)]))
+		}
 		g.Utilization = v
+		b.GPUs = append(b.GPUs, g)
+	}
+	for i := range b.GPUs {
+		g := &b.GPUs[i]
 		if m, ok := mem[g.UUID]; ok {
 			if !(m >= 0 && m <= maxMemoryBytes) {
 				return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("GPU %s on %s: memory used %v is not a number of bytes (want 0 to 2^50 per GPU; dcgm-exporter's DCGM_FI_DEV_FB_USED is in MiB: multiply it by 1048576)", g.UUID, g.Node, m)}
@@ -215,10 +234,9 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		g.Idle = g.Utilization < p.cfg.BusyUtil
 		g.Busy = !g.Idle || g.Allocated
-		b.GPUs = append(b.GPUs, g)
 	}
 	if dups > 0 {
-		p.log.Debug("GPUs in more than one series, counted once: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
+		p.log.Debug("GPUs in more than one series, counted once at their highest reading: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
 	}
 	sort.Slice(b.GPUs, func(i, j int) bool {
 		if b.GPUs[i].Node != b.GPUs[j].Node {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +82,29 @@ func TestPrometheusBaselineOverAgents(t *testing.T) {
 	}
 	if b, err := twice.Baseline(context.Background()); err != nil || len(b.GPUs) != 16 {
 		t.Errorf("every GPU in two series: %d GPUs (%v), want 16", len(b.GPUs), err)
+	}
+
+	// Each GPU in two series that disagree, a copy reading idle and empty
+	// first (utilisation) or last (memory): one GPU at its busiest reading,
+	// whatever the order; each dead target in two series: one unknown node
+	// (it was listed twice, and its GPUs counted twice).
+	copied := func(q string) string { return `label_replace(` + q + ` * 0, "copy", "1", "", "")` }
+	conflicting, err := NewPrometheus(PrometheusConfig{Name: "site", URL: prom.URL,
+		UtilQuery:       copied(AgentUtilQuery) + ` or ` + AgentUtilQuery,
+		MemoryUsedQuery: AgentMemoryUsedQuery + ` or ` + copied(AgentMemoryUsedQuery),
+		UnknownQuery:    `up{job="agents"} == 0 or label_replace(up{job="agents"} == 0, "copy", "1", "", "")`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = conflicting.Baseline(context.Background())
+	if err != nil || len(b.GPUs) != 16 || !slices.Equal(b.Unknown, []string{dead}) {
+		t.Fatalf("GPUs and targets in two series: %d GPUs, unknown %v (%v); want 16 GPUs and the dead target %s once", len(b.GPUs), b.Unknown, err, dead)
+	}
+	for _, g := range b.GPUs {
+		if w := want[g.UUID]; math.Abs(g.Utilization-w.util) > 1e-6 || g.Busy != w.busy || g.Allocated != w.alloc || g.Idle != w.idle {
+			t.Errorf("GPU %s in two series: %+v; the agent says %+v", g.UUID, g, w)
+		}
 	}
 
 	for _, tc := range []struct {
