@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -94,6 +95,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 type Source struct {
 	src  signals.DemandSource
 	opts options
+
+	mu sync.Mutex
+	// held is the failure of a source that asked not to be read again
+	// before held.RetryAt; nil when none did.
+	held *Error
 }
 
 var _ signals.DemandSource = (*Source)(nil)
@@ -125,16 +131,36 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
+// retryAfter is implemented by errors that say how long the source asked
+// not to be read again (an HTTP answer's Retry-After).
+type retryAfter interface {
+	RetryAfter() (time.Duration, bool)
+}
+
+// askedToWait is how long err says the source asked not to be read again.
+func askedToWait(err error) (time.Duration, bool) {
+	var r retryAfter
+	if errors.As(err, &r) {
+		return r.RetryAfter()
+	}
+	return 0, false
+}
+
 // Error is a read that failed after every attempt. Its message is the last
 // attempt's error (which names the source and the cause) and how many
 // attempts were made.
 type Error struct {
 	// Source is the source's name.
 	Source string
-	// Attempts is how many reads were tried.
+	// Attempts is how many reads were tried: 0 when the source had asked
+	// not to be read again before RetryAt, still to come.
 	Attempts int
 	// Timeout is the per-attempt bound, when the last attempt hit it.
 	Timeout time.Duration
+	// RetryAt, when set, is when the source asked to be read again: past
+	// the read's deadline, so it was not retried (or, with Attempts 0,
+	// still to come, so it was not read).
+	RetryAt time.Time
 	// Err is the last attempt's error.
 	Err error
 }
@@ -143,6 +169,13 @@ func (e *Error) Error() string {
 	msg := e.Err.Error()
 	if e.Timeout > 0 {
 		msg += fmt.Sprintf(" (attempt timed out after %s)", e.Timeout)
+	}
+	at := e.RetryAt.Format(time.RFC3339)
+	switch {
+	case e.Attempts == 0:
+		return fmt.Sprintf("%s (not read again before %s, as it asked)", msg, at)
+	case !e.RetryAt.IsZero():
+		msg += fmt.Sprintf(" (not retried: it asked to be retried at %s, past this read's deadline)", at)
 	}
 	if e.Attempts == 1 {
 		return msg
@@ -154,9 +187,19 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Demand reads the wrapped source. A failed attempt is retried after a
-// backoff unless the error is permanent or ctx is done. The reading's Source
-// and Time are filled in when the source left them empty.
+// backoff unless the error is permanent or ctx is done. A source that asked
+// not to be read again for a while (an HTTP 429 or 503 with Retry-After) is
+// not, neither in this read nor in later ones: where that is past ctx's
+// deadline, the read fails at once, saying when it asked to be retried.
+// The reading's Source and Time are filled in when the source left them
+// empty.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if held != nil && s.opts.clock.Now().Before(held.RetryAt) {
+		return signals.Demand{}, &Error{Source: held.Source, RetryAt: held.RetryAt, Err: held.Err}
+	}
 	var last error
 	attempt := 0
 	for attempt < s.opts.attempts {
@@ -176,10 +219,24 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			e.Timeout = s.opts.timeout
 		}
 		last = e
-		if ctx.Err() != nil || IsPermanent(err) || attempt == s.opts.attempts {
+		if ctx.Err() != nil || IsPermanent(err) {
 			break
 		}
 		delay := s.delay(attempt)
+		if wait, asked := askedToWait(err); asked {
+			at := s.opts.clock.Now().Add(wait)
+			s.mu.Lock()
+			s.held = &Error{Source: e.Source, RetryAt: at, Err: err}
+			s.mu.Unlock()
+			delay = max(delay, wait)
+			if dl, ok := ctx.Deadline(); ok && attempt < s.opts.attempts && delay >= time.Until(dl) {
+				e.RetryAt = at
+				break
+			}
+		}
+		if attempt == s.opts.attempts {
+			break
+		}
 		s.opts.logger.Debug("demand read failed; retrying", "attempt", attempt, "retry_in", delay, "err", err)
 		select {
 		case <-ctx.Done():

@@ -298,3 +298,68 @@ func BenchmarkWrapOverhead(b *testing.B) {
 		}
 	}
 }
+
+// TestWrapHonoursRetryAfter: an endpoint that answers 429 or 503 with a
+// Retry-After is not asked again before it: within the read's deadline the
+// retry waits that long (not the shorter backoff); past the deadline the
+// read fails at once, saying when the endpoint asked to be retried, and
+// later reads before then fail without asking it (they asked it at each
+// backoff, three times a tick).
+func TestWrapHonoursRetryAfter(t *testing.T) {
+	var hits atomic.Int32
+	var retryAfter atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := hits.Add(1); n == 1 || n == 3 {
+			w.Header().Set("Retry-After", retryAfter.Load().(string))
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, `{"pending_gpus": 16}`)
+	}))
+	defer srv.Close()
+	src, err := httpsource.New(httpsource.Config{Name: "http:q", URL: srv.URL, PendingGPUs: "pending_gpus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: epoch}
+	w := Wrap(src, WithClock(clock), WithJitter(half))
+	defer w.Close()
+	read := func() (signals.Demand, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return w.Demand(ctx)
+	}
+
+	// Within the deadline: one retry, after the 5 s asked.
+	retryAfter.Store("5")
+	d, err := read()
+	if err != nil || d.PendingGPUs != 16 || hits.Load() != 2 || fmt.Sprint(clock.waits) != "[5s]" {
+		t.Fatalf("read %d GPUs (%v) after %d requests and waits %v; want 16 after 2, having waited 5s", d.PendingGPUs, err, hits.Load(), clock.waits)
+	}
+
+	// Past the deadline: no retry, no wait.
+	retryAfter.Store("3600")
+	asked := clock.Now()
+	_, err = read()
+	var qerr *Error
+	want := fmt.Sprintf("answered 429 Too Many Requests (want 2xx): \"slow down\", asking to be retried after 1h0m0s (not retried: it asked to be retried at %s, past this read's deadline)", asked.Add(time.Hour).Format(time.RFC3339))
+	if !errors.As(err, &qerr) || !strings.Contains(err.Error(), want) || hits.Load() != 3 || len(clock.waits) != 1 {
+		t.Fatalf("error %v after %d requests and waits %v; want one more request and %q", err, hits.Load(), clock.waits, want)
+	}
+
+	// Before then, later reads do not ask; after, they do.
+	clock.mu.Lock()
+	clock.now = asked.Add(time.Hour - time.Second)
+	clock.mu.Unlock()
+	_, err = read()
+	want = fmt.Sprintf("(not read again before %s, as it asked)", asked.Add(time.Hour).Format(time.RFC3339))
+	if !errors.As(err, &qerr) || qerr.Attempts != 0 || !strings.Contains(err.Error(), want) || hits.Load() != 3 {
+		t.Fatalf("error %v after %d requests; want none more and %q", err, hits.Load(), want)
+	}
+	clock.mu.Lock()
+	clock.now = asked.Add(time.Hour)
+	clock.mu.Unlock()
+	if d, err := read(); err != nil || d.PendingGPUs != 16 || hits.Load() != 4 {
+		t.Fatalf("read %d GPUs (%v) after %d requests; want 16 once the hour is up", d.PendingGPUs, err, hits.Load())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,6 +205,10 @@ type Error struct {
 	Err    error
 	// permanent marks failures that a retry within the same read cannot fix.
 	permanent bool
+	// retryAfter is how long a 429 or 503 answer asked to be left alone
+	// (its Retry-After), when it said.
+	retryAfter    time.Duration
+	hasRetryAfter bool
 }
 
 func (e *Error) Error() string {
@@ -216,6 +221,36 @@ func (e *Error) Unwrap() error { return e.Err }
 // Permanent reports whether retrying cannot help: a 4xx answer other than
 // 408 and 429, or a document without the configured fields.
 func (e *Error) Permanent() bool { return e.permanent }
+
+// RetryAfter is how long, from the answer, a 429 or 503 answer asked not to
+// be asked again (its Retry-After header, in seconds or as a date); false
+// when it did not say, or said something that is neither.
+func (e *Error) RetryAfter() (time.Duration, bool) { return e.retryAfter, e.hasRetryAfter }
+
+// maxRetryAfter bounds what a Retry-After is read as: far past any read's
+// deadline, and short of overflowing a time.Duration.
+const maxRetryAfter = 24 * time.Hour
+
+// retryAfter reads a Retry-After header value at now: delay-seconds or
+// an HTTP-date (RFC 9110 §10.2.3), a date already past being 0.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		sec, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || sec > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true // only digits: too many of them
+		}
+		return time.Duration(sec) * time.Second, true
+	}
+	t, err := nethttp.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), maxRetryAfter), true
+}
 
 // Demand GETs the URL once and reads the configured fields.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
@@ -240,7 +275,14 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		c := resp.StatusCode
 		permanent := c >= 400 && c < 500 && c != nethttp.StatusRequestTimeout && c != nethttp.StatusTooManyRequests
-		return fail(c, permanent, fmt.Errorf("answered %s (want 2xx): %q", resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200)))
+		e := &Error{Source: s.name, URL: s.url, Status: c, permanent: permanent,
+			Err: fmt.Errorf("answered %s (want 2xx): %q", resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200))}
+		if c == nethttp.StatusTooManyRequests || c == nethttp.StatusServiceUnavailable {
+			if e.retryAfter, e.hasRetryAfter = retryAfter(resp.Header.Get("Retry-After"), s.now()); e.hasRetryAfter {
+				e.Err = fmt.Errorf("%w, asking to be retried after %s", e.Err, e.retryAfter)
+			}
+		}
+		return signals.Demand{}, e
 	}
 	if tooLarge != nil {
 		return fail(resp.StatusCode, true, err)

@@ -391,3 +391,51 @@ func TestRedirects(t *testing.T) {
 		t.Errorf("the other host was asked %d times, want never", n)
 	}
 }
+
+// TestRetryAfter: a 429 or 503 answer's Retry-After, in seconds or as a
+// date, is what the error says the endpoint asked for, from the answer's
+// time; a value that is neither, or one on another status, says nothing.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		status int
+		header string
+		want   time.Duration
+		asked  bool
+	}{
+		{"429 in seconds", 429, "120", 2 * time.Minute, true},
+		{"503 in seconds", 503, " 7 ", 7 * time.Second, true},
+		{"as a date", 503, "Sun, 01 Mar 2026 12:00:30 GMT", 30 * time.Second, true},
+		{"a date gone by", 429, "Sun, 01 Mar 2026 11:00:00 GMT", 0, true},
+		{"zero", 429, "0", 0, true},
+		{"seconds past any deadline, read as a day", 429, "99999999999999999999999", 24 * time.Hour, true},
+		{"negative", 429, "-5", 0, false},
+		{"a fraction", 429, "1.5", 0, false},
+		{"junk", 429, "soon", 0, false},
+		{"none", 429, "", 0, false},
+		{"on a 500", 500, "120", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.header != "" {
+					w.Header().Set("Retry-After", tt.header)
+				}
+				http.Error(w, "busy", tt.status)
+			}))
+			defer srv.Close()
+			_, err := newSource(t, Config{Name: "q", URL: srv.URL, PendingJobs: "n"}, WithNow(func() time.Time { return now })).Demand(ctx)
+			var herr *Error
+			if !errors.As(err, &herr) {
+				t.Fatalf("error %v, want a *http.Error", err)
+			}
+			wait, asked := herr.RetryAfter()
+			if wait != tt.want || asked != tt.asked {
+				t.Errorf("RetryAfter() = %v, %v; want %v, %v", wait, asked, tt.want, tt.asked)
+			}
+			if said := strings.Contains(err.Error(), "asking to be retried after "+tt.want.String()); said != tt.asked {
+				t.Errorf("error %q: says when to retry %v, want %v", err, said, tt.asked)
+			}
+		})
+	}
+}
