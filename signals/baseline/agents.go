@@ -418,6 +418,9 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 	if err := json.Unmarshal(body, &r); err != nil {
 		return agentResponse{}, fmt.Errorf("GET %s: not a spillway agent answer: %w", u, err)
 	}
+	if err := signals.DuplicateKey(body); err != nil {
+		return agentResponse{}, fmt.Errorf("GET %s: not a spillway agent answer: %w", u, err)
+	}
 	if r.Node == "" || r.SampleTime.IsZero() {
 		return agentResponse{}, fmt.Errorf("GET %s: answer lacks node or sample_time: not a spillway agent?", u)
 	}

@@ -75,6 +75,7 @@ func TestAgentsBaseline(t *testing.T) {
 	}
 	sample := `{"node":"gpu-x","sample_time":"` + t0.Format(time.RFC3339) + `","gpus":[`
 	hot := serve(sample + `{"uuid":"GPU-hot","utilization_percent":1e300}]}`)
+	twice := serve(sample + `{"uuid":"GPU-twice","utilization_percent":90,"utilization_percent":0}]}`)
 	many := serve(sample + strings.Repeat(`{"uuid":"GPU-many"},`, 1025) + `{"uuid":"GPU-many"}]}`)
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +96,7 @@ func TestAgentsBaseline(t *testing.T) {
 	src, err := NewAgents(AgentsConfig{
 		Name: "rack1",
 		// gpu-01 again, by URL: its GPUs count once.
-		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL, hostPort(aheadSrv), hot.URL, many.URL, "http://"+targets[0]+"/"),
+		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL, hostPort(aheadSrv), hot.URL, twice.URL, many.URL, "http://"+targets[0]+"/"),
 		Timeout: 300 * time.Millisecond,
 		Now:     func() time.Time { return t0.Add(2 * time.Second) },
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
@@ -141,6 +142,7 @@ func TestAgentsBaseline(t *testing.T) {
 		hostPort(aheadSrv): "9m58s in the future (max 30s): the agent's clock is off",
 		hot.URL:            "GPU GPU-hot: utilization_percent 1e+300 is not from 0 to 100",
 		many.URL:           "lists 1026 GPUs, and a node has at most 1024",
+		twice.URL:          `not a spillway agent answer: the object at gpus[0] has the key "utilization_percent" twice`,
 	}
 	if len(b.Unknown) != len(causes) {
 		t.Errorf("unknown %v, want the %d bad targets", b.Unknown, len(causes))

@@ -251,6 +251,9 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		if dec.InputOffset() < int64(len(text)) {
 			return d, fmt.Errorf("printed %s: more after the JSON object at byte %d (want one object)", quoted, dec.InputOffset())
 		}
+		if err := signals.DuplicateKey([]byte(text)); err != nil {
+			return d, fmt.Errorf("printed %s: %w", quoted, err)
+		}
 		if r.PendingJobs == nil && r.PendingGPUs == nil && r.JobGPUs == nil {
 			return d, fmt.Errorf("printed %s: the object has none of pending_jobs, pending_gpus, job_gpus", quoted)
 		}

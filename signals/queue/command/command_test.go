@@ -275,6 +275,8 @@ var hostileOutputs = []struct{ name, out, want string }{
 		"pending_jobs is 1 but job_gpus lists 2 jobs; pending_gpus is 100 but job_gpus sums to 3 GPUs (want pending_jobs the jobs listed and pending_gpus their GPUs, or leave them out"},
 	{"GPUs that contradict the list", `{"pending_gpus": 4, "job_gpus": [1,2]}`, "pending_gpus is 4 but job_gpus sums to 3 GPUs"},
 	{"a list past 2^20 jobs", `{"job_gpus": [` + strings.Repeat("0,", 1<<20) + `0]}`, "job_gpus lists 1048577 jobs, want at most 1048576"},
+	{"a count twice", `{"pending_jobs": 5, "pending_jobs": 500}`, `: the document has the key "pending_jobs" twice (which one counts? want each key once)`},
+	{"a list twice", `{"job_gpus": [1], "pending_gpus": 1, "job_gpus": [8, 8]}`, `the document has the key "job_gpus" twice`},
 	{"long unknown key", `{"` + strings.Repeat("x", 1e5) + `": 1}`, `json: unknown field "xxxx`},
 	{"long number", `{"pending_jobs": 1` + strings.Repeat("0", 1e5) + `}`, "json: cannot unmarshal number 1000"},
 }

@@ -298,6 +298,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if at := dec.InputOffset(); len(strings.TrimSpace(string(body[at:]))) > 0 {
 		return fail(resp.StatusCode, false, fmt.Errorf("body has more after the JSON document at byte %d (want one JSON value): %q", at, signals.Shorten(strings.TrimSpace(string(body[at:])), 100)))
 	}
+	if err := signals.DuplicateKey(body); err != nil {
+		return fail(resp.StatusCode, true, fmt.Errorf("body: %w", err))
+	}
 	d, err := s.read(doc)
 	if err != nil {
 		return fail(resp.StatusCode, true, err)

@@ -58,6 +58,9 @@ func queueServer(t testing.TB) *httptest.Server {
 	mux.HandleFunc("/spaced", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(" \n{\"n\": 4}\r\n\t\n"))
 	})
+	mux.HandleFunc("/twice", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"queue": {"jobs": 5, "jobs": 500}}`))
+	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
@@ -199,6 +202,8 @@ func TestDemandErrors(t *testing.T) {
 			[]string{`body has more after the JSON document at byte 8 (want one JSON value): "x"`}},
 		{"two documents", Config{URL: srv.URL + "/two", PendingJobs: "n"}, false, 200,
 			[]string{`body has more after the JSON document at byte 8 (want one JSON value): "{\"n\": 2}"`}},
+		{"a count twice", Config{URL: srv.URL + "/twice", PendingJobs: "queue.jobs"}, true, 200,
+			[]string{`body: the object at queue has the key "jobs" twice (which one counts? want each key once)`}},
 		{"body past the limit", Config{URL: srv.URL + "/huge", PendingJobs: "n"}, true, 200,
 			[]string{"body is larger than 8388608 bytes"}},
 	}

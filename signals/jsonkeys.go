@@ -1,0 +1,105 @@
+package signals
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DuplicateKey returns an error naming the first key that an object of the
+// JSON document doc holds twice, and where; nil when none does, or when doc
+// is not JSON (its decoder says so). encoding/json keeps the last of the
+// two, other parsers the first: a count that a queue endpoint or program
+// writes twice, `{"pending_jobs": 5, "pending_jobs": 500}`, is ambiguous,
+// and is refused rather than guessed.
+func DuplicateKey(doc []byte) error {
+	type frame struct {
+		keys map[string]struct{} // of an object; nil in an array
+		path string              // where the object or array is
+		key  string              // the key whose value comes next
+		next bool                // the next token is a key
+		n    int                 // the array's elements so far
+	}
+	var stack []frame
+	child := func() string { // the path of the value that comes next
+		if len(stack) == 0 {
+			return ""
+		}
+		top := stack[len(stack)-1]
+		if top.keys == nil {
+			return fmt.Sprintf("%s[%d]", top.path, top.n)
+		}
+		return keyPath(top.path, top.key)
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		top := &stack[len(stack)-1]
+		if top.keys != nil {
+			top.next = true
+		} else {
+			top.n++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or not JSON: the document's decoder reports that
+		}
+		switch tok {
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+			if len(stack) == 0 {
+				return nil // one document: what follows is its reader's to refuse
+			}
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].next {
+			top := &stack[n-1]
+			k, _ := tok.(string)
+			if _, dup := top.keys[k]; dup {
+				where := "the document"
+				if top.path != "" {
+					where = "the object at " + Shorten(top.path, 100)
+				}
+				return fmt.Errorf("%s has the key %q twice (which one counts? want each key once)", where, Shorten(k, 100))
+			}
+			top.keys[k], top.key, top.next = struct{}{}, k, false
+			continue
+		}
+		if len(stack) >= maxJSONDepth {
+			return nil // past what encoding/json decodes: its decoder refuses it
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]struct{}{}, path: child(), next: true})
+		case json.Delim('['):
+			stack = append(stack, frame{path: child()})
+		default:
+			valueDone()
+		}
+	}
+}
+
+// maxJSONDepth is encoding/json's bound on nesting.
+const maxJSONDepth = 10000
+
+// keyPath is the field path of key in the object at path, written as the
+// http source's paths are: a.b, or a["b.c"] for a key that is not a plain
+// name.
+func keyPath(path, key string) string {
+	plain := key != "" && !strings.ContainsAny(key, `.[]"`)
+	switch {
+	case plain && path == "":
+		return key
+	case plain:
+		return path + "." + key
+	}
+	return path + "[" + strconv.Quote(key) + "]"
+}
