@@ -200,6 +200,10 @@ func (e *Emulator) controlHandler() http.Handler {
 			controlError(w, http.StatusBadRequest, `give "count" (instances; negative = unlimited) and/or "offered" (false = the type is not sold in the zone)`)
 			return
 		}
+		if e.offerSettingsFull(req.InstanceType, req.Zone, req.Count != nil, req.Offered != nil && !*req.Offered) {
+			controlError(w, http.StatusBadRequest, fmt.Sprintf("the emulator keeps at most %d stock settings and %d not-sold settings, and holds that many: change one of them instead", MaxOfferSettings, MaxOfferSettings))
+			return
+		}
 		if req.Count != nil {
 			e.SetStock(req.InstanceType, req.Zone, *req.Count)
 		}
@@ -267,6 +271,12 @@ func (e *Emulator) controlHandler() http.Handler {
 		if req.VCPUs == nil {
 			controlError(w, http.StatusBadRequest, `"vcpus" is required: the account's vCPU quota (negative = unlimited)`)
 			return
+		}
+		if req.Region != "" && *req.VCPUs >= 0 {
+			if ok, served := e.serveRegion(req.API, req.Region); !ok {
+				controlError(w, http.StatusBadRequest, fmt.Sprintf(`"region" %q: %s`, req.Region, regionsFull(served)))
+				return
+			}
 		}
 		e.SetVCPUQuota(req.API, req.Region, *req.VCPUs)
 		writeJSON(w, http.StatusOK, map[string]any{"vcpu_quotas": e.Quotas()})

@@ -106,6 +106,10 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", echo(c.action)))
 		return
 	}
+	if ok, served := e.serveRegion(APIEC2, c.region); !ok {
+		writeEC2Error(w, c.requestID, errorf(http.StatusUnauthorized, "AuthFailure", "Credential should be scoped to a valid region, not '%s' (%s).", c.region, regionsFull(served)))
+		return
+	}
 	e.countCall(APIEC2, c.action)
 	if err := e.wait(r.Context(), e.currentLatency()); err != nil {
 		return

@@ -123,6 +123,10 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "InvalidRegionId.MalFormed", "The specified RegionId %q is not valid: want a region such as cn-hangzhou (lower-case letters, digits and dashes, at most %d characters).", echo(c.region), maxRegionLen))
 		return
 	}
+	if ok, served := e.serveRegion(APIECS, c.region); !ok {
+		writeECSError(w, c.requestID, errorf(http.StatusNotFound, "InvalidRegionId.NotFound", "The specified RegionId %s does not exist (%s).", c.region, regionsFull(served)))
+		return
+	}
 	if !e.admit("ecs/"+c.region+"/"+c.action, act.bucket, 1) {
 		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "Throttling.User", "Request was denied due to user flow control."))
 		return

@@ -134,6 +134,7 @@ type Emulator struct {
 	calls     map[string]int
 	stalls    map[string]*stall
 	buckets   map[string]*bucket
+	regions   map[string]map[string]bool // served, by API (MaxRegions each)
 	ipSeq     int
 	ipRange   netip.Prefix
 }
@@ -174,6 +175,7 @@ func New(opts Options) *Emulator {
 		calls:        map[string]int{},
 		stalls:       map[string]*stall{},
 		buckets:      map[string]*bucket{},
+		regions:      map[string]map[string]bool{},
 		ipRange:      opts.PrivateIPs.Masked(),
 	}
 }

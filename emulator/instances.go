@@ -188,6 +188,19 @@ func (e *Emulator) SetOffered(instanceType, zone string, offered bool) {
 	e.offered[stockKey{instanceType, zone}] = false
 }
 
+// offerSettingsFull reports whether setting the stock (count) or marking
+// the type not sold (notSold) in zone would add a setting past
+// MaxOfferSettings.
+func (e *Emulator) offerSettingsFull(instanceType, zone string, count, notSold bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := stockKey{instanceType, zone}
+	_, hasStock := e.stock[k]
+	_, hasOffered := e.offered[k]
+	return count && !hasStock && len(e.stock) >= MaxOfferSettings ||
+		notSold && !hasOffered && len(e.offered) >= MaxOfferSettings
+}
+
 // limitLocked is the stock limit of a type in a zone (Unlimited if none).
 func (e *Emulator) limitLocked(instanceType, zone string) int {
 	if n, ok := e.stock[stockKey{instanceType, zone}]; ok {
@@ -217,7 +230,13 @@ func (e *Emulator) availableLocked(instanceType, zone string, now time.Time) int
 			used++
 		}
 	}
-	e.byOffer[key] = live
+	if len(live) == 0 {
+		// A read names no new key: a zone or type no instance used
+		// leaves nothing behind.
+		delete(e.byOffer, key)
+	} else {
+		e.byOffer[key] = live
+	}
 	return max(limit-used, 0)
 }
 
@@ -548,6 +567,9 @@ func (e *Emulator) SetVCPUQuota(api, region string, n int) {
 		delete(e.quotas, quotaKey{api, region})
 		return
 	}
+	if region != "" {
+		e.serveRegionLocked(api, region)
+	}
 	e.quotas[quotaKey{api, region}] = n
 }
 
@@ -571,7 +593,11 @@ func (e *Emulator) vcpusInUseLocked(api, region string, now time.Time) int {
 			total += VCPUs(r.instanceType)
 		}
 	}
-	e.byAccount[key] = live
+	if len(live) == 0 {
+		delete(e.byAccount, key)
+	} else {
+		e.byAccount[key] = live
+	}
 	return total
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,6 +78,18 @@ const (
 	// maxRegionLen bounds a region name (the longest real ones, such as
 	// ap-southeast-5 or us-gov-west-1, are under 20 characters).
 	maxRegionLen = 32
+	// MaxRegions bounds the regions of one API the emulator serves, more
+	// than either cloud has (about 35 EC2 and 30 ECS regions): each names
+	// throttling buckets, quotas and stock, so a client naming a new
+	// region in every call would otherwise grow the emulator's memory
+	// without bound. The first MaxRegions regions named (in calls, quotas
+	// and the --vcpu-quota flag) are served; a call naming another is
+	// refused as the clouds refuse a region they do not have: EC2's
+	// AuthFailure, ECS's InvalidRegionId.NotFound.
+	MaxRegions = 64
+	// MaxOfferSettings bounds the stock and not-sold settings the control
+	// API keeps (one per instance type and zone each).
+	MaxOfferSettings = 10_000
 )
 
 // regionName is the shape of an EC2 or ECS region: us-east-1, us-gov-west-1,
@@ -88,6 +101,37 @@ var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+){1,4}$`)
 // quotas, so its length and alphabet are bounded.
 func validRegion(s string) bool {
 	return len(s) <= maxRegionLen && regionName.MatchString(s)
+}
+
+// serveRegion reports whether the emulator serves region in api, making it
+// one of the regions served while fewer than MaxRegions are; with the
+// regions served when it does not.
+func (e *Emulator) serveRegion(api, region string) (bool, []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.serveRegionLocked(api, region)
+}
+
+func (e *Emulator) serveRegionLocked(api, region string) (bool, []string) {
+	served := e.regions[api]
+	if served[region] {
+		return true, nil
+	}
+	if len(served) >= MaxRegions {
+		return false, sortedKeys(served)
+	}
+	if served == nil {
+		served = map[string]bool{}
+		e.regions[api] = served
+	}
+	served[region] = true
+	return true, nil
+}
+
+// regionsFull is the end of the message refusing a region past MaxRegions.
+func regionsFull(served []string) string {
+	list := strings.Join(served, ", ")
+	return fmt.Sprintf("the emulator serves at most %d regions, and serves %s", MaxRegions, echo(list))
 }
 
 // echo returns s for quoting in an error message, cut to maxEcho bytes.
