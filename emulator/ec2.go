@@ -705,6 +705,51 @@ func pageToken(offset int) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("emulator-page:" + strconv.Itoa(offset)))
 }
 
+// ec2Page is a Describe call's page: at most maxResults items (0: all of
+// them) from offset.
+type ec2Page struct{ maxResults, offset int }
+
+// parseEC2Page reads a paginated Describe call's MaxResults and NextToken,
+// as EC2 checks them: MaxResults from 5 to 1000, and not with a list of
+// instance ids (withIDs) where EC2 forbids it; a NextToken of a previous
+// answer.
+func parseEC2Page(p url.Values, withIDs bool) (ec2Page, *apiError) {
+	var pg ec2Page
+	if s := p.Get("MaxResults"); s != "" {
+		if withIDs {
+			return pg, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 5 || n > 1000 {
+			return pg, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value ( %s ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.", echo(s))
+		}
+		pg.maxResults = n
+	}
+	if tok := p.Get("NextToken"); tok != "" {
+		off, ok := parsePageToken(tok)
+		if !ok {
+			return pg, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid: pass the nextToken of a previous response unchanged.", echo(tok))
+		}
+		pg.offset = off
+	}
+	return pg, nil
+}
+
+// pageOf is pg's page of items, and the token of the next page ("" when
+// this is the last).
+func pageOf[T any](items []T, pg ec2Page) ([]T, string) {
+	offset := min(pg.offset, len(items))
+	end := len(items)
+	if pg.maxResults > 0 {
+		end = min(offset+pg.maxResults, len(items))
+	}
+	next := ""
+	if end < len(items) {
+		next = pageToken(end)
+	}
+	return items[offset:end], next
+}
+
 func parsePageToken(tok string) (int, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
@@ -730,24 +775,9 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", id)
 		}
 	}
-	maxResults := 0
-	if s := p.Get("MaxResults"); s != "" {
-		if len(ids) > 0 {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 5 || n > 1000 {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value ( %s ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.", s)
-		}
-		maxResults = n
-	}
-	offset := 0
-	if tok := p.Get("NextToken"); tok != "" {
-		off, ok := parsePageToken(tok)
-		if !ok {
-			return nil, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid: pass the nextToken of a previous response unchanged.", tok)
-		}
-		offset = off
+	pg, apiErr := parseEC2Page(p, len(ids) > 0)
+	if apiErr != nil {
+		return nil, apiErr
 	}
 	// Select under the lock, noting each instance's state; match the
 	// filters without it, so that a costly filter holds up no other call;
@@ -779,18 +809,8 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := ec2DescribeInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
-	page := matched
-	if maxResults > 0 || offset > 0 {
-		offset = min(offset, len(matched))
-		end := len(matched)
-		if maxResults > 0 {
-			end = min(offset+maxResults, len(matched))
-		}
-		page = matched[offset:end]
-		if end < len(matched) {
-			out.NextToken = pageToken(end)
-		}
-	}
+	var page []*record
+	page, out.NextToken = pageOf(matched, pg)
 	for _, r := range page {
 		n := len(out.Reservations)
 		if n == 0 || out.Reservations[n-1].ReservationID != r.reservationID {
@@ -883,6 +903,10 @@ type ec2InstanceStatusItem struct {
 func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
 	ids := indexed(c.p, "InstanceId")
 	all := strings.EqualFold(c.p.Get("IncludeAllInstances"), "true")
+	pg, apiErr := parseEC2Page(c.p, len(ids) > 0)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
@@ -904,6 +928,7 @@ func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
 		}
 		out.Statuses = append(out.Statuses, ec2InstanceStatusItem{InstanceID: r.id, AvailabilityZone: r.zone, State: ec2StateOf(st), SystemStatus: status, InstanceStatus: status})
 	}
+	out.Statuses, out.NextToken = pageOf(out.Statuses, pg)
 	return out, nil
 }
 
@@ -995,6 +1020,7 @@ type ec2DescribeSpotInstanceRequestsResponse struct {
 	Xmlns     string               `xml:"xmlns,attr"`
 	RequestID string               `xml:"requestId"`
 	Requests  []ec2SpotRequestItem `xml:"spotInstanceRequestSet>item"`
+	NextToken string               `xml:"nextToken,omitempty"`
 }
 
 type ec2SpotRequestItem struct {
@@ -1046,6 +1072,10 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 	if ferr != nil {
 		return nil, ferr
 	}
+	pg, apiErr := parseEC2Page(c.p, false)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	// Build the requests under the lock; filter them without it.
 	e.mu.Lock()
 	now := e.clock()
@@ -1085,6 +1115,7 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 			return nil, errorf(http.StatusBadRequest, "InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", id)
 		}
 	}
+	out.Requests, out.NextToken = pageOf(out.Requests, pg)
 	return out, nil
 }
 

@@ -276,6 +276,109 @@ func TestEC2Pagination(t *testing.T) {
 	}
 }
 
+// TestEC2StatusAndSpotRequestsPaginate: DescribeInstanceStatus and
+// DescribeSpotInstanceRequests answer MaxResults items a page with a
+// NextToken, so the SDK's paginators list every item once, and check
+// MaxResults and NextToken as EC2 does (they answered everything at once
+// and ignored both).
+func TestEC2StatusAndSpotRequestsPaginate(t *testing.T) {
+	ctx := context.Background()
+	_, c := newEC2(t, emulator.Options{})
+	spot := runInput(12, 12, "", nil)
+	spot.InstanceType = types.InstanceTypeG5Xlarge
+	spot.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot}
+	if _, err := c.RunInstances(ctx, spot); err != nil {
+		t.Fatal(err)
+	}
+	type lister struct {
+		name string
+		next func() bool
+		page func() ([]string, error)
+	}
+	status := ec2.NewDescribeInstanceStatusPaginator(c, &ec2.DescribeInstanceStatusInput{IncludeAllInstances: aws.Bool(true)},
+		func(o *ec2.DescribeInstanceStatusPaginatorOptions) { o.Limit = 5 })
+	requests := ec2.NewDescribeSpotInstanceRequestsPaginator(c, &ec2.DescribeSpotInstanceRequestsInput{},
+		func(o *ec2.DescribeSpotInstanceRequestsPaginatorOptions) { o.Limit = 5 })
+	for _, l := range []lister{
+		{"DescribeInstanceStatus", status.HasMorePages, func() ([]string, error) {
+			out, err := status.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var ids []string
+			for _, s := range out.InstanceStatuses {
+				ids = append(ids, aws.ToString(s.InstanceId))
+			}
+			return ids, nil
+		}},
+		{"DescribeSpotInstanceRequests", requests.HasMorePages, func() ([]string, error) {
+			out, err := requests.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var ids []string
+			for _, r := range out.SpotInstanceRequests {
+				ids = append(ids, aws.ToString(r.SpotInstanceRequestId))
+			}
+			return ids, nil
+		}},
+	} {
+		seen := map[string]bool{}
+		var sizes []int
+		for l.next() {
+			ids, err := l.page()
+			if err != nil {
+				t.Fatalf("%s page %d: %v", l.name, len(sizes)+1, err)
+			}
+			sizes = append(sizes, len(ids))
+			for _, id := range ids {
+				if seen[id] {
+					t.Fatalf("%s: %s listed twice", l.name, id)
+				}
+				seen[id] = true
+			}
+		}
+		if len(seen) != 12 || !slices.Equal(sizes, []int{5, 5, 2}) {
+			t.Errorf("%s: %d items in pages of %v; want 12 in pages of [5 5 2]", l.name, len(seen), sizes)
+		}
+	}
+
+	for _, tt := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"status, MaxResults 4", func() error {
+			_, err := c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{MaxResults: aws.Int32(4)})
+			return err
+		}, "InvalidParameterValue"},
+		{"status, MaxResults 1001", func() error {
+			_, err := c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{MaxResults: aws.Int32(1001)})
+			return err
+		}, "InvalidParameterValue"},
+		{"status, MaxResults with instance ids", func() error {
+			_, err := c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{MaxResults: aws.Int32(5), InstanceIds: []string{"i-0123456789abcdef0"}})
+			return err
+		}, "InvalidParameterCombination"},
+		{"status, forged NextToken", func() error {
+			_, err := c.DescribeInstanceStatus(ctx, &ec2.DescribeInstanceStatusInput{NextToken: aws.String("forged")})
+			return err
+		}, "InvalidPaginationToken"},
+		{"spot requests, MaxResults 4", func() error {
+			_, err := c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{MaxResults: aws.Int32(4)})
+			return err
+		}, "InvalidParameterValue"},
+		{"spot requests, forged NextToken", func() error {
+			_, err := c.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{MaxResults: aws.Int32(5), NextToken: aws.String("forged")})
+			return err
+		}, "InvalidPaginationToken"},
+	} {
+		if err := tt.call(); apiCode(err) != tt.code {
+			t.Errorf("%s: %v, want %s", tt.name, err, tt.code)
+		}
+	}
+}
+
 func TestEC2StateTransitionsWithFakeClock(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock()
