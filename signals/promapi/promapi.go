@@ -67,6 +67,7 @@ type checked struct{ v1.API }
 
 func (c checked) Query(ctx context.Context, query string, ts time.Time, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error) {
 	v, warnings, infos, err := c.API.Query(ctx, query, ts, opts...)
+	warnings, infos = v1.Warnings(fewNotes(warnings)), v1.Infos(fewNotes(infos))
 	if err != nil {
 		return v, warnings, infos, err
 	}
@@ -90,6 +91,30 @@ func (c checked) Query(ctx context.Context, query string, ts time.Time, opts ...
 		}
 	}
 	return v, warnings, infos, nil
+}
+
+// MaxNotes bounds the warnings, and the infos, Query returns of one
+// answer, and MaxNoteLen each one's length: the sources log each one,
+// every tick, and an answer may hold millions.
+const (
+	MaxNotes   = 10
+	MaxNoteLen = 500
+)
+
+// fewNotes is notes cut to MaxNotes of MaxNoteLen bytes at most, the last
+// one saying how many more there were.
+func fewNotes(notes []string) []string {
+	if len(notes) == 0 {
+		return notes
+	}
+	out := make([]string, 0, min(len(notes), MaxNotes))
+	for _, n := range notes[:min(len(notes), MaxNotes)] {
+		out = append(out, signals.Shorten(n, MaxNoteLen))
+	}
+	if more := len(notes) - MaxNotes; more > 0 {
+		out[MaxNotes-1] = fmt.Sprintf("… and %d more", more+1)
+	}
+	return out
 }
 
 // numbered is an api.Client that refuses a query's answer (instant or

@@ -3,10 +3,12 @@ package promapi
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -225,5 +227,41 @@ func TestQueryRangeRefusesPointsWithoutANumber(t *testing.T) {
 	v, _, _, err := api.QueryRange(context.Background(), "q", v1.Range{Start: time.Unix(1, 0), End: time.Unix(2, 0), Step: time.Second})
 	if !errors.Is(err, ErrNoNumber) || !strings.Contains(err.Error(), `point 1 of series 0 ({"job":"q"}): is [2,[]]: want [timestamp, "number"]`) {
 		t.Fatalf("%v, error %v; want ErrNoNumber naming the point", v, err)
+	}
+}
+
+// TestQueryBoundsWarnings: an answer with a million warnings, or one of a
+// megabyte, returns MaxNotes warnings of at most MaxNoteLen bytes, the
+// last counting the rest: the sources log each warning every tick.
+func TestQueryBoundsWarnings(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		warnings []string
+		want     []string
+	}{
+		{"a few", []string{"a", "b"}, []string{"a", "b"}},
+		{"a million", slices.Repeat([]string{"w"}, 1e6), append(slices.Repeat([]string{"w"}, MaxNotes-1), "… and 999991 more")},
+		{"a long one", []string{strings.Repeat("x", 1<<20)}, []string{strings.Repeat("x", MaxNoteLen) + "…"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body, err := json.Marshal(map[string]any{"status": "success", "warnings": tt.warnings,
+				"data": map[string]any{"resultType": "scalar", "result": []any{1, "2"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(body)
+			}))
+			defer srv.Close()
+			api, err := New(srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, warnings, _, err := api.Query(context.Background(), "q", time.Unix(1, 0))
+			if err != nil || !slices.Equal(warnings, tt.want) {
+				t.Errorf("%d warnings (%v), first %.40q; want %d", len(warnings), err, warnings, len(tt.want))
+			}
+		})
 	}
 }
