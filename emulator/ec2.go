@@ -434,6 +434,8 @@ func ec2LaunchError(spec launchSpec, l *launchError) *apiError {
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The client token %s was already used with different request parameters.", spec.clientToken)
 	case failInstanceLimit:
 		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s). You requested at least %d. (An emulator bound, not an account quota: the emulator keeps at most %d EC2 instances not yet terminated, and has %d; terminate some to make room.)", l.available, spec.minCount, l.quota, l.live)
+	case failInstanceBytes:
+		return errorf(http.StatusBadRequest, "InstanceLimitExceeded", "Your quota allows for %d more instance(s). You requested at least %d. (An emulator bound, not an account quota: the EC2 instances the emulator keeps carry at most %d bytes of user data and tags, and carry %d; each of these would carry %d. Terminate some to make room.)", l.available, spec.minCount, l.quota, l.live, l.payload)
 	case failQuota:
 		if spec.spot {
 			return errorf(http.StatusBadRequest, "MaxSpotInstanceCountExceeded", "Max spot instance count exceeded: the vCPU quota of %d leaves %d vCPUs, fewer than MinCount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)

@@ -315,6 +315,8 @@ func ecsLaunchError(spec launchSpec, l *launchError) *apiError {
 		return errorf(http.StatusBadRequest, "IdempotentParameterMismatch", "The request uses the same client token %q as a previous, but non-identical request.", spec.clientToken)
 	case failInstanceLimit:
 		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of instances has exceeded the quota: %d more allowed, MinAmount %d. (An emulator bound, not an account quota: the emulator keeps at most %d ECS instances not yet released, and has %d; delete some to make room.)", l.available, spec.minCount, l.quota, l.live)
+	case failInstanceBytes:
+		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of instances has exceeded the quota: %d more allowed, MinAmount %d. (An emulator bound, not an account quota: the ECS instances the emulator keeps carry at most %d bytes of user data, tags and names, and carry %d; each of these would carry %d. Delete some to make room.)", l.available, spec.minCount, l.quota, l.live, l.payload)
 	case failQuota:
 		return errorf(http.StatusForbidden, "QuotaExceed.ElasticQuota", "The number of vCPUs assigned to the ECS instances has exceeded the quota in the zone: quota %d, %d left, MinAmount %d x %d for %s.", l.quota, l.vcpusLeft, spec.minCount, VCPUs(spec.instanceType), spec.instanceType)
 	case failZoneClosed:

@@ -54,6 +54,9 @@ type Options struct {
 	// MaxInstances bounds the instances kept per API (see the constant);
 	// 0 means MaxInstances.
 	MaxInstances int
+	// MaxInstanceBytes bounds the user data, tags and names the instances
+	// kept per API carry (see the constant); 0 means MaxInstanceBytes.
+	MaxInstanceBytes int
 	// PrivateIPs, when valid, is the range private addresses are handed out
 	// from, in launch order and wrapping around (e.g. 127.1.0.0/16, so that
 	// a test or the demo can serve a simulated agent at each instance's
@@ -121,9 +124,11 @@ type Emulator struct {
 
 	readTimeout, idleTimeout time.Duration
 	maxInstances             int
+	maxInstanceBytes         int
 
 	instances map[string]*record
 	kept      map[string]int         // instances kept per API, terminated ones included
+	keptBytes map[string]int         // their payload (record.payload), per API
 	order     []*record              // launch order
 	byOffer   map[stockKey][]*record // by instance type and zone, for stock
 	byAccount map[quotaKey][]*record // by API and region, for quotas
@@ -154,29 +159,31 @@ func New(opts Options) *Emulator {
 		seed = rand.Uint64()
 	}
 	return &Emulator{
-		clock:        clock,
-		logger:       logger,
-		rng:          rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		bootDelay:    opts.BootDelay,
-		faultRate:    opts.FaultRate,
-		latency:      opts.Latency,
-		throttle:     opts.Throttle,
-		readTimeout:  cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
-		idleTimeout:  cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
-		maxInstances: cmp.Or(opts.MaxInstances, MaxInstances),
-		instances:    map[string]*record{},
-		kept:         map[string]int{},
-		byOffer:      map[stockKey][]*record{},
-		byAccount:    map[quotaKey][]*record{},
-		stock:        map[stockKey]int{},
-		offered:      map[stockKey]bool{},
-		quotas:       map[quotaKey]int{},
-		tokens:       map[string]*tokenRecord{},
-		calls:        map[string]int{},
-		stalls:       map[string]*stall{},
-		buckets:      map[string]*bucket{},
-		regions:      map[string]map[string]bool{},
-		ipRange:      opts.PrivateIPs.Masked(),
+		clock:            clock,
+		logger:           logger,
+		rng:              rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		bootDelay:        opts.BootDelay,
+		faultRate:        opts.FaultRate,
+		latency:          opts.Latency,
+		throttle:         opts.Throttle,
+		readTimeout:      cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+		idleTimeout:      cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
+		maxInstances:     cmp.Or(opts.MaxInstances, MaxInstances),
+		maxInstanceBytes: cmp.Or(opts.MaxInstanceBytes, MaxInstanceBytes),
+		instances:        map[string]*record{},
+		kept:             map[string]int{},
+		keptBytes:        map[string]int{},
+		byOffer:          map[stockKey][]*record{},
+		byAccount:        map[quotaKey][]*record{},
+		stock:            map[stockKey]int{},
+		offered:          map[stockKey]bool{},
+		quotas:           map[quotaKey]int{},
+		tokens:           map[string]*tokenRecord{},
+		calls:            map[string]int{},
+		stalls:           map[string]*stall{},
+		buckets:          map[string]*bucket{},
+		regions:          map[string]map[string]bool{},
+		ipRange:          opts.PrivateIPs.Masked(),
 	}
 }
 

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -635,5 +636,74 @@ func TestInstanceLimit(t *testing.T) {
 	// Its client token went with it: the same token launches anew.
 	if status, code, body := call(ec2Srv.URL, tokened); status != 200 || strings.Contains(body, ids[0]) {
 		t.Errorf("the forgotten token again: %d %q, want a new launch", status, code)
+	}
+}
+
+// TestInstanceBytesLimit: the user data, tags and names the kept instances
+// carry are bounded as their number is: a launch past the bound fails
+// with the API's quota error naming it, terminated instances are forgotten
+// to make room, and each API has its own. One-instance launches of 12 KiB
+// of user data each could hold a GiB within MaxInstances.
+func TestInstanceBytesLimit(t *testing.T) {
+	clk := newFakeClock()
+	emu := emulator.New(emulator.Options{MaxInstanceBytes: 60_000, Clock: clk.Now, BootDelay: time.Minute})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	call := func(u string, form url.Values) (int, string, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		status, body := send(t, hc, req)
+		return status, errorCode(body), string(body)
+	}
+	launch := func(i int) url.Values {
+		f := runForm("1", "1")
+		f.Set("UserData", base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%05d", i)+strings.Repeat("x", 11_995))))
+		return f
+	}
+	for i := range 5 {
+		if status, code, body := call(ec2Srv.URL, launch(i)); status != 200 {
+			t.Fatalf("launch %d of 12 KB: %d %s %s", i, status, code, body)
+		}
+	}
+	status, code, body := call(ec2Srv.URL, launch(5))
+	if status != 400 || code != "InstanceLimitExceeded" || !strings.Contains(body, "carry at most 60000 bytes of user data and tags, and carry 60000; each of these would carry 12000") {
+		t.Errorf("a sixth launch of 12 KB: %d %q %s, want 400 InstanceLimitExceeded naming the bound", status, code, body)
+	}
+	if status, code, _ := call(ec2Srv.URL, runForm("3", "3")); status != 200 {
+		t.Errorf("a launch carrying nothing: %d %q, want 200", status, code)
+	}
+	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge", "Amount", "6",
+		"UserData", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", 12_000))))
+	status, code, body = call(ecsSrv.URL, ecs)
+	if status != 403 || code != "QuotaExceed.ElasticQuota" || !strings.Contains(body, "carry at most 60000 bytes of user data, tags and names, and carry 0") {
+		t.Errorf("ECS launch of 6 × 12 KB: %d %q %s, want 403 QuotaExceed.ElasticQuota naming the bound", status, code, body)
+	}
+	ecs.Set("Amount", "5")
+	if status, code, body := call(ecsSrv.URL, ecs); status != 200 {
+		t.Errorf("ECS launch of 5 × 12 KB while EC2 is full: %d %q %s, want 200 (each API has its own bound)", status, code, body)
+	}
+
+	// Terminated, the five make room once they are forgotten.
+	term := ec2Form("Action", "TerminateInstances")
+	for i, in := range emu.Instances() {
+		if in.API == emulator.APIEC2 && in.UserData != "" {
+			term.Set(fmt.Sprintf("InstanceId.%d", i+1), in.ID)
+		}
+	}
+	if status, code, _ := call(ec2Srv.URL, term); status != 200 {
+		t.Fatalf("terminate: %d %s", status, code)
+	}
+	clk.Advance(2 * time.Minute)
+	for i := range 5 {
+		if status, code, body := call(ec2Srv.URL, launch(10+i)); status != 200 {
+			t.Fatalf("launch %d after the five terminated: %d %s %s", i, status, code, body)
+		}
 	}
 }

@@ -28,6 +28,9 @@ type record struct {
 	reservationID, spotRequestID       string
 	launchIndex                        int
 	name, hostName                     string
+	// payload is the bytes of user data, tags and names the instance
+	// carries (counted against Options.MaxInstanceBytes).
+	payload int
 }
 
 // Canonical states (EC2's vocabulary; ECS maps them in its handler).
@@ -326,6 +329,7 @@ const (
 	failTokenMismatch                          // the client token was used with other parameters
 	failQuota                                  // the account's vCPU quota is spent
 	failInstanceLimit                          // the API has MaxInstances instances not yet terminated
+	failInstanceBytes                          // their payload would pass MaxInstanceBytes
 )
 
 // launchError carries a launchFailure and what the message needs.
@@ -336,7 +340,8 @@ type launchError struct {
 	otherZone []string // zones where the type may be had
 	quota     int      // vCPUs, for failQuota; instances, for failInstanceLimit
 	vcpusLeft int
-	live      int // instances not yet terminated, for failInstanceLimit
+	live      int // instances not yet terminated, for failInstanceLimit; their payload's bytes, for failInstanceBytes
+	payload   int // each instance's payload, for failInstanceBytes
 }
 
 func (l *launchError) Error() string {
@@ -416,12 +421,27 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			return nil, false, &launchError{kind: failQuota, zone: zone, quota: quota, vcpusLeft: left}
 		}
 	}
-	if room := e.maxInstances - e.kept[spec.api]; n > room {
-		e.forgetTerminatedLocked(spec.api, n-room, now)
-		room = e.maxInstances - e.kept[spec.api]
-		n = max(min(n, room), 0)
+	payload := len(spec.userData) + len(spec.name) + len(spec.hostName)
+	for _, t := range spec.tags {
+		payload += len(t.Key) + len(t.Value)
+	}
+	room := func() int { // instances that fit, by count and by bytes
+		r := e.maxInstances - e.kept[spec.api]
+		if payload > 0 {
+			r = min(r, (e.maxInstanceBytes-e.keptBytes[spec.api])/payload)
+		}
+		return r
+	}
+	if n > room() {
+		e.forgetTerminatedLocked(spec.api, n-(e.maxInstances-e.kept[spec.api]), n*payload-(e.maxInstanceBytes-e.keptBytes[spec.api]), now)
+		n = max(min(n, room()), 0)
 		if n < spec.minCount {
-			return nil, false, &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances, live: e.kept[spec.api]}
+			l := &launchError{kind: failInstanceLimit, zone: zone, available: n, quota: e.maxInstances, live: e.kept[spec.api]}
+			if e.maxInstances-e.kept[spec.api] >= spec.minCount {
+				l.kind, l.quota, l.live = failInstanceBytes, e.maxInstanceBytes, e.keptBytes[spec.api]
+				l.payload = payload
+			}
+			return nil, false, l
 		}
 	}
 	zoneIndex := slices.Index(zones, zone)
@@ -439,6 +459,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			chargeType: spec.chargeType, launch: now, bootDelay: e.bootDelay,
 			tags: slices.Clone(spec.tags), clientToken: spec.clientToken, userData: spec.userData,
 			reservationID: reservation, launchIndex: i, name: spec.name, hostName: spec.hostName,
+			payload: payload,
 		}
 		if spec.api == APIECS {
 			r.id = e.newIDLocked("i-", alnum, 20)
@@ -452,6 +473,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 		r.privateIP = e.privateIPLocked(zoneIndex)
 		e.instances[r.id] = r
 		e.kept[r.api]++
+		e.keptBytes[r.api] += payload
 		e.order = append(e.order, r)
 		e.byOffer[stockKey{r.instanceType, r.zone}] = append(e.byOffer[stockKey{r.instanceType, r.zone}], r)
 		e.byAccount[quotaKey{r.api, r.region}] = append(e.byAccount[quotaKey{r.api, r.region}], r)
@@ -465,21 +487,23 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 	return recs, false, nil
 }
 
-// forgetTerminatedLocked makes room for n more instances of api by
-// forgetting terminated ones, oldest launch first. It forgets at least a
-// batch (a 64th of the bound) when it forgets any, so that launches at the
-// bound do not rescan every instance each time. A client token whose
-// instances are all forgotten is forgotten too, as EC2 forgets tokens. e.mu
-// must be held.
-func (e *Emulator) forgetTerminatedLocked(api string, n int, now time.Time) {
+// forgetTerminatedLocked makes room for n more instances of api, and for
+// bytes more of their payload, by forgetting terminated ones, oldest
+// launch first. It forgets at least a batch (a 64th of the bound) when it
+// forgets any, so that launches at the bound do not rescan every instance
+// each time. A client token whose instances are all forgotten is forgotten
+// too, as EC2 forgets tokens. e.mu must be held.
+func (e *Emulator) forgetTerminatedLocked(api string, n, bytes int, now time.Time) {
 	n = max(n, e.maxInstances/64)
 	gone := map[*record]bool{}
+	freed := 0
 	for _, r := range e.order {
-		if len(gone) == n {
+		if len(gone) >= n && freed >= bytes {
 			break
 		}
 		if r.api == api && r.state(now) == stateTerminated {
 			gone[r] = true
+			freed += r.payload
 		}
 	}
 	if len(gone) == 0 {
@@ -510,6 +534,7 @@ func (e *Emulator) forgetTerminatedLocked(api string, n int, now time.Time) {
 		}
 	}
 	e.kept[api] -= len(gone)
+	e.keptBytes[api] -= freed
 	e.logger.Debug("forgot terminated instances", "api", api, "count", len(gone))
 }
 

@@ -40,6 +40,14 @@ const (
 	// API's own quota error, InstanceLimitExceeded (EC2) or
 	// QuotaExceed.ElasticQuota (ECS), whose message names this bound.
 	MaxInstances = 100_000
+	// MaxInstanceBytes bounds what the instances kept per API carry
+	// besides their one to two KiB: user data, tags, names. A launch
+	// carries up to about 90 KiB of them (16 KiB of EC2 user data, 50
+	// tags of 384 characters), which each of its instances keeps, so
+	// MaxInstances one-instance launches could hold 9 GiB. Terminated
+	// instances are forgotten to make room, as for MaxInstances, and a
+	// launch past it fails with the same quota error, naming this bound.
+	MaxInstanceBytes = 256 << 20
 	// MaxEC2Filters and MaxEC2FilterValues bound a Describe call's
 	// Filter.N and the values of all its filters together (EC2 answers
 	// FilterLimitExceeded beyond them).
