@@ -299,7 +299,7 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 		sum := sha256.Sum256([]byte(template))
 		spec.imageID = "ami-" + hex.EncodeToString(sum[:])[:17]
 	} else if !ec2ImageID.MatchString(spec.imageID) {
-		return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", spec.imageID)
+		return nil, errorf(http.StatusBadRequest, "InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", echo(spec.imageID))
 	}
 	if spec.instanceType == "" {
 		spec.instanceType = "m1.small" // EC2's default when neither request nor template names one
@@ -327,7 +327,7 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 	// Like EC2, launch the largest possible number up to MaxCount.
 	spec.maxCount = min(spec.maxCount, MaxEC2LaunchCount)
 	if len(spec.clientToken) > 64 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Length exceeds maximum of 64.", spec.clientToken)
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Value (%s) for parameter clientToken is invalid. Length exceeds maximum of 64.", echo(spec.clientToken))
 	}
 	if ud := p.Get("UserData"); ud != "" {
 		dec, err := base64.StdEncoding.DecodeString(ud)
@@ -346,13 +346,13 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 	if subnet != "" {
 		zone, ok := zoneOfSubnet(APIEC2, c.region, subnet)
 		if !ok {
-			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist (subnets in %s: %s).", subnet, c.region, strings.Join(subnetsOf(APIEC2, c.region), ", "))
+			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist (subnets in %s: %s).", echo(subnet), c.region, strings.Join(subnetsOf(APIEC2, c.region), ", "))
 		}
 		spec.zone = zone
 	}
 	if az := p.Get("Placement.AvailabilityZone"); az != "" {
 		if !slices.Contains(zonesOf(APIEC2, c.region), az) {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid availability zone: [%s]", az)
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid availability zone: [%s]", echo(az))
 		}
 		if spec.zone != "" && spec.zone != az {
 			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The subnet %s is in %s, not in the requested Availability Zone %s.", subnet, spec.zone, az)
@@ -371,7 +371,7 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidParameterCombination", "A persistent Spot request cannot use the interruption behaviour terminate.")
 		}
 	default:
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceMarketOptions.MarketType: expected spot or on-demand.", mt)
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid value '%s' for InstanceMarketOptions.MarketType: expected spot or on-demand.", echo(mt))
 	}
 	specs := indexes(p, "TagSpecification")
 	if len(specs) > MaxTagSpecifications {
@@ -613,7 +613,7 @@ func parseEC2Filters(p url.Values, supported func(name string) bool, names strin
 			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter %sName is missing.", pre)
 		}
 		if len(vals) == 0 {
-			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' has no values (%sValue.1 is missing).", f.name, pre)
+			return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "The filter '%s' has no values (%sValue.1 is missing).", echo(f.name), pre)
 		}
 		for i, v := range vals {
 			if len(v) > MaxEC2FilterValueLen {
@@ -774,7 +774,7 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	ids := indexed(p, "InstanceId")
 	for _, id := range ids {
 		if !ec2InstanceID.MatchString(id) {
-			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", id)
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
 		}
 	}
 	pg, apiErr := parseEC2Page(p, len(ids) > 0)
@@ -854,7 +854,7 @@ func (e *Emulator) ec2TerminateInstances(c *ec2Call) (any, *apiError) {
 	}
 	for _, id := range ids {
 		if !ec2InstanceID.MatchString(id) {
-			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", id)
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
 		}
 	}
 	e.mu.Lock()
@@ -967,7 +967,7 @@ func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 	out := ec2DescribeSubnetsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	for _, id := range ids {
 		if _, ok := zoneOfSubnet(APIEC2, c.region, id); !ok {
-			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+			return nil, errorf(http.StatusBadRequest, "InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", echo(id))
 		}
 	}
 	filters, ferr := parseEC2Filters(c.p, func(name string) bool {
@@ -1114,7 +1114,7 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 	}
 	for _, id := range ids {
 		if !found[id] && len(filters) == 0 {
-			return nil, errorf(http.StatusBadRequest, "InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", id)
+			return nil, errorf(http.StatusBadRequest, "InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", echo(id))
 		}
 	}
 	out.Requests, out.NextToken = pageOf(out.Requests, pg)

@@ -198,7 +198,7 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 		return nil, missingECS("InstanceType")
 	}
 	if len(spec.instanceType) > maxInstanceTypeLen || !ecsInstanceType.MatchString(spec.instanceType) {
-		return nil, errorf(http.StatusBadRequest, "InvalidInstanceType.ValueNotSupported", "The specified InstanceType %q does not exist or beyond the permitted range (ECS types look like ecs.gn7i-c8g1.2xlarge).", spec.instanceType)
+		return nil, errorf(http.StatusBadRequest, "InvalidInstanceType.ValueNotSupported", "The specified InstanceType %q does not exist or beyond the permitted range (ECS types look like ecs.gn7i-c8g1.2xlarge).", echo(spec.instanceType))
 	}
 	spec.maxCount, spec.minCount = 1, 0
 	if s := p.Get("Amount"); s != "" {
@@ -233,14 +233,14 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 		spec.chargeType = "PostPaid"
 	case "PostPaid", "PrePaid":
 	default:
-		return nil, invalidECS("InstanceChargeType", spec.chargeType, "PostPaid or PrePaid")
+		return nil, invalidECS("InstanceChargeType", echo(spec.chargeType), "PostPaid or PrePaid")
 	}
 	switch s := p.Get("SpotStrategy"); s {
 	case "", "NoSpot":
 		spec.spotStrategy = "NoSpot"
 	case "SpotAsPriceGo", "SpotWithPriceLimit":
 		if spec.chargeType != "PostPaid" {
-			return nil, invalidECS("SpotStrategy", s, "spot instances must be PostPaid")
+			return nil, invalidECS("SpotStrategy", echo(s), "spot instances must be PostPaid")
 		}
 		spec.spot, spec.spotStrategy = true, s
 		if s == "SpotWithPriceLimit" {
@@ -251,7 +251,7 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 			spec.spotPriceLimit = limit
 		}
 	default:
-		return nil, invalidECS("SpotStrategy", s, "NoSpot, SpotAsPriceGo or SpotWithPriceLimit")
+		return nil, invalidECS("SpotStrategy", echo(s), "NoSpot, SpotAsPriceGo or SpotWithPriceLimit")
 	}
 	if ud := p.Get("UserData"); ud != "" {
 		dec, err := base64.StdEncoding.DecodeString(ud)
@@ -267,13 +267,13 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 	if vsw := p.Get("VSwitchId"); vsw != "" {
 		zone, ok := zoneOfSubnet(APIECS, c.region, vsw)
 		if !ok {
-			return nil, errorf(http.StatusNotFound, "InvalidVSwitchId.NotFound", "The specified VSwitchId %q does not exist (vSwitches in %s: %s).", vsw, c.region, strings.Join(subnetsOf(APIECS, c.region), ", "))
+			return nil, errorf(http.StatusNotFound, "InvalidVSwitchId.NotFound", "The specified VSwitchId %q does not exist (vSwitches in %s: %s).", echo(vsw), c.region, strings.Join(subnetsOf(APIECS, c.region), ", "))
 		}
 		spec.zone = zone
 	}
 	if z := p.Get("ZoneId"); z != "" {
 		if !slices.Contains(zones, z) {
-			return nil, errorf(http.StatusNotFound, "InvalidZoneId.NotFound", "The specified ZoneId %q does not exist in %s (zones: %s).", z, c.region, strings.Join(zones, ", "))
+			return nil, errorf(http.StatusNotFound, "InvalidZoneId.NotFound", "The specified ZoneId %q does not exist in %s (zones: %s).", echo(z), c.region, strings.Join(zones, ", "))
 		}
 		if spec.zone != "" && spec.zone != z {
 			return nil, errorf(http.StatusBadRequest, "InvalidParameter.Mismatch", "The specified VSwitchId %s is in zone %s, not in ZoneId %s.", p.Get("VSwitchId"), spec.zone, z)
@@ -459,7 +459,7 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 	var ids []string
 	if s := p.Get("InstanceIds"); s != "" {
 		if err := json.Unmarshal([]byte(s), &ids); err != nil || len(ids) > 100 {
-			return nil, errorf(http.StatusBadRequest, "InvalidInstanceIds.Malformed", "The specified parameter InstanceIds %q is not valid: expected a JSON array of at most 100 instance ids, e.g. [\"i-bp67acfmxazb4p****\"].", s)
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceIds.Malformed", "The specified parameter InstanceIds %q is not valid: expected a JSON array of at most 100 instance ids, e.g. [\"i-bp67acfmxazb4p****\"].", echo(s))
 		}
 	}
 	tags, terr := ecsTags(p)
@@ -468,7 +468,7 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 	}
 	status := p.Get("Status")
 	if status != "" && !slices.Contains(ecsStatuses, status) {
-		return nil, invalidECS("Status", status, strings.Join(ecsStatuses, ", "))
+		return nil, invalidECS("Status", echo(status), strings.Join(ecsStatuses, ", "))
 	}
 	tokenMode := p.Get("NextToken") != "" || p.Get("MaxResults") != ""
 	size, number, offset := 10, 1, 0
@@ -476,14 +476,14 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 		if s := p.Get("MaxResults"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 100 {
-				return nil, invalidECS("MaxResults", s, "an integer from 1 to 100")
+				return nil, invalidECS("MaxResults", echo(s), "an integer from 1 to 100")
 			}
 			size = n
 		}
 		if tok := p.Get("NextToken"); tok != "" {
 			off, ok := parsePageToken(tok)
 			if !ok {
-				return nil, invalidECS("NextToken", tok, "pass the NextToken of a previous response unchanged")
+				return nil, invalidECS("NextToken", echo(tok), "pass the NextToken of a previous response unchanged")
 			}
 			offset = off
 		}
@@ -491,7 +491,7 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 		if s := p.Get("PageSize"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 100 {
-				return nil, invalidECS("PageSize", s, "an integer from 1 to 100")
+				return nil, invalidECS("PageSize", echo(s), "an integer from 1 to 100")
 			}
 			size = n
 		}

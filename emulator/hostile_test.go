@@ -707,3 +707,59 @@ func TestInstanceBytesLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValuesAreNotEchoedWhole: a 300 KB bad value in any parameter is
+// refused with the API's code and an answer of a few KB, quoting at most
+// the start of it: these answers quoted it whole (several times its size
+// once escaped).
+func TestBadValuesAreNotEchoedWhole(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	defer ec2Srv.Close()
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	defer ecsSrv.Close()
+	hc := testHTTPClient(t)
+	big := strings.Repeat("\x01", 300<<10)
+	with := func(f url.Values, kv ...string) url.Values {
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Set(kv[i], kv[i+1])
+		}
+		return f
+	}
+	ecsRun := func(kv ...string) url.Values {
+		return with(ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge"), kv...)
+	}
+	for _, tt := range []struct {
+		name string
+		url  string
+		form url.Values
+		code string
+	}{
+		{"EC2 ImageId", ec2Srv.URL, with(runForm("1", "1"), "ImageId", "ami-"+big), "InvalidAMIID.Malformed"},
+		{"EC2 ClientToken", ec2Srv.URL, with(runForm("1", "1"), "ClientToken", big), "InvalidParameterValue"},
+		{"EC2 SubnetId", ec2Srv.URL, with(runForm("1", "1"), "SubnetId", big), "InvalidSubnetID.NotFound"},
+		{"EC2 availability zone", ec2Srv.URL, with(runForm("1", "1"), "Placement.AvailabilityZone", big), "InvalidParameterValue"},
+		{"EC2 market type", ec2Srv.URL, with(runForm("1", "1"), "InstanceMarketOptions.MarketType", big), "InvalidParameterValue"},
+		{"EC2 instance id", ec2Srv.URL, ec2Form("Action", "DescribeInstances", "InstanceId.1", big), "InvalidInstanceID.Malformed"},
+		{"EC2 instance id to terminate", ec2Srv.URL, ec2Form("Action", "TerminateInstances", "InstanceId.1", big), "InvalidInstanceID.Malformed"},
+		{"EC2 subnet id", ec2Srv.URL, ec2Form("Action", "DescribeSubnets", "SubnetId.1", big), "InvalidSubnetID.NotFound"},
+		{"EC2 spot request id", ec2Srv.URL, ec2Form("Action", "DescribeSpotInstanceRequests", "SpotInstanceRequestId.1", big), "InvalidSpotInstanceRequestID.NotFound"},
+		{"EC2 filter name", ec2Srv.URL, ec2Form("Action", "DescribeInstances", "Filter.1.Name", big), "InvalidParameterValue"},
+		{"EC2 MaxResults", ec2Srv.URL, ec2Form("Action", "DescribeInstanceStatus", "MaxResults", big), "InvalidParameterValue"},
+		{"EC2 NextToken", ec2Srv.URL, ec2Form("Action", "DescribeSpotInstanceRequests", "NextToken", big), "InvalidPaginationToken"},
+		{"ECS InstanceType", ecsSrv.URL, ecsRun("InstanceType", "ecs."+big), "InvalidInstanceType.ValueNotSupported"},
+		{"ECS charge type", ecsSrv.URL, ecsRun("InstanceChargeType", big), "InvalidParameter"},
+		{"ECS spot strategy", ecsSrv.URL, ecsRun("SpotStrategy", big), "InvalidParameter"},
+		{"ECS VSwitchId", ecsSrv.URL, ecsRun("VSwitchId", big), "InvalidVSwitchId.NotFound"},
+		{"ECS ZoneId", ecsSrv.URL, ecsRun("ZoneId", big), "InvalidZoneId.NotFound"},
+		{"ECS InstanceIds", ecsSrv.URL, ecsForm("Action", "DescribeInstances", "InstanceIds", big), "InvalidInstanceIds.Malformed"},
+		{"ECS Status", ecsSrv.URL, ecsForm("Action", "DescribeInstances", "Status", big), "InvalidParameter"},
+		{"ECS MaxResults", ecsSrv.URL, ecsForm("Action", "DescribeInstances", "MaxResults", big), "InvalidParameter"},
+		{"ECS NextToken", ecsSrv.URL, ecsForm("Action", "DescribeInstances", "NextToken", big), "InvalidParameter"},
+		{"ECS PageSize", ecsSrv.URL, ecsForm("Action", "DescribeInstances", "PageSize", big), "InvalidParameter"},
+	} {
+		if status, code, size := rawCall(t, hc, tt.url, tt.form, nil); status/100 != 4 || code != tt.code || size > 4096 {
+			t.Errorf("%s of 300 KB: %d %q, a %d-byte answer; want %s in at most 4096 bytes", tt.name, status, code, size, tt.code)
+		}
+	}
+}
