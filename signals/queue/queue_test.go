@@ -338,26 +338,26 @@ func TestWrapHonoursRetryAfter(t *testing.T) {
 	}
 
 	// Past the deadline: no retry, no wait.
-	retryAfter.Store("3600")
+	retryAfter.Store("300")
 	asked := clock.Now()
 	_, err = read()
 	var qerr *Error
-	want := fmt.Sprintf("answered 429 Too Many Requests (want 2xx): \"slow down\", asking to be retried after 1h0m0s (not retried: it asked to be retried at %s, past this read's deadline)", asked.Add(time.Hour).Format(time.RFC3339))
+	want := fmt.Sprintf("answered 429 Too Many Requests (want 2xx): \"slow down\", asking to be retried after 5m0s (not retried: it asked to be retried at %s, past this read's deadline)", asked.Add(5*time.Minute).Format(time.RFC3339))
 	if !errors.As(err, &qerr) || !strings.Contains(err.Error(), want) || hits.Load() != 3 || len(clock.waits) != 1 {
 		t.Fatalf("error %v after %d requests and waits %v; want one more request and %q", err, hits.Load(), clock.waits, want)
 	}
 
 	// Before then, later reads do not ask; after, they do.
 	clock.mu.Lock()
-	clock.now = asked.Add(time.Hour - time.Second)
+	clock.now = asked.Add(5*time.Minute - time.Second)
 	clock.mu.Unlock()
 	_, err = read()
-	want = fmt.Sprintf("(not read again before %s, as it asked)", asked.Add(time.Hour).Format(time.RFC3339))
+	want = fmt.Sprintf("(not read again before %s, as it asked)", asked.Add(5*time.Minute).Format(time.RFC3339))
 	if !errors.As(err, &qerr) || qerr.Attempts != 0 || !strings.Contains(err.Error(), want) || hits.Load() != 3 {
 		t.Fatalf("error %v after %d requests; want none more and %q", err, hits.Load(), want)
 	}
 	clock.mu.Lock()
-	clock.now = asked.Add(time.Hour)
+	clock.now = asked.Add(5 * time.Minute)
 	clock.mu.Unlock()
 	if d, err := read(); err != nil || d.PendingGPUs != 16 || hits.Load() != 4 {
 		t.Fatalf("read %d GPUs (%v) after %d requests; want 16 once the hour is up", d.PendingGPUs, err, hits.Load())

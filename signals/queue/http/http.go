@@ -228,8 +228,10 @@ func (e *Error) Permanent() bool { return e.permanent }
 func (e *Error) RetryAfter() (time.Duration, bool) { return e.retryAfter, e.hasRetryAfter }
 
 // maxRetryAfter bounds what a Retry-After is read as: far past any read's
-// deadline, and short of overflowing a time.Duration.
-const maxRetryAfter = 24 * time.Hour
+// deadline, yet short enough that a proxy asking for a day (while the
+// pool holds, neither launching nor scaling in, on a failed signal) is
+// asked again within minutes, once.
+const maxRetryAfter = 10 * time.Minute
 
 // retryAfter reads a Retry-After header value at now: delay-seconds or
 // an HTTP-date (RFC 9110 §10.2.3), a date already past being 0.
