@@ -197,12 +197,13 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tf.SetStdout(f)
-	tf.SetStderr(f)
+	w := newRunLog(f)
+	tf.SetStdout(w)
+	tf.SetStderr(w)
 	err = p.runTerraform(ctx, tf, newRunMark(), p.log.With("module_version", p.version, "op", "init"), func(ctx context.Context) error {
 		return tf.Init(ctx, tfexec.Upgrade(false))
 	})
-	f.Close()
+	_ = w.Close()
 	if err != nil {
 		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
 	}
@@ -301,18 +302,21 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	if err != nil {
 		return err
 	}
+	w := newRunLog(f)
 	start := time.Now()
 	// Everything Terraform prints goes to the run's log. The writers are
 	// reset afterwards: the -json commands set stdout themselves, and a
 	// closed log left behind would cut the next command's output short.
-	b.tf.SetStdout(f)
-	b.tf.SetStderr(f)
+	b.tf.SetStdout(w)
+	b.tf.SetStderr(w)
 	runErr := b.p.runTerraform(ctx, b.tf, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), func(ctx context.Context) error {
-		return cmd(ctx, f)
+		return cmd(ctx, w)
 	})
 	b.tf.SetStdout(io.Discard)
 	b.tf.SetStderr(io.Discard)
-	f.Close()
+	if err := w.Close(); err != nil {
+		b.p.log.Warn("writing the run's log failed", "burst", b.key, "op", op, "log", logPath, "err", err)
+	}
 	// The command is over (Terraform exited or was killed, and with it
 	// every process it started): no run holds the backend's lock any more.
 	_ = os.Remove(filepath.Join(b.dir, runFile))
@@ -458,7 +462,7 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	var logPath string
 	jsonRun := func(op string, fn func(ctx context.Context, w io.Writer) error) error {
 		return b.run(ctx, op, func(ctx context.Context, w io.Writer) error {
-			if f, ok := w.(*os.File); ok {
+			if f, ok := w.(*runLog); ok {
 				logPath = f.Name()
 			}
 			return fn(ctx, w)

@@ -83,7 +83,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 		logPath string
 	)
 	err = b.run(ctx, "refresh-plan", func(ctx context.Context, w io.Writer) error {
-		if f, ok := w.(*os.File); ok {
+		if f, ok := w.(*runLog); ok {
 			logPath = f.Name()
 		}
 		var perr error
@@ -98,7 +98,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 		return d, nil
 	}
 	if err := b.run(ctx, "apply", func(ctx context.Context, w io.Writer) error {
-		if f, ok := w.(*os.File); ok {
+		if f, ok := w.(*runLog); ok {
 			logPath = f.Name()
 		}
 		return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
