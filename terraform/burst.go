@@ -347,6 +347,14 @@ type diag struct {
 	Summary  string `json:"summary"`
 	Detail   string `json:"detail"`
 	Address  string `json:"address"`
+	Snippet  struct {
+		// Code is the source line the diagnostic points at.
+		Code string `json:"code"`
+		// Values are the expressions it quotes (var.instances ...).
+		Values []struct {
+			Traversal string `json:"traversal"`
+		} `json:"values"`
+	} `json:"snippet"`
 }
 
 // diagnostics reads the error diagnostics of a -json run's log.

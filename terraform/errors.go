@@ -3,6 +3,7 @@ package terraform
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spillway-io/spillway/providers"
@@ -141,4 +142,37 @@ func typed(class errClass, code, provider, region, zone, instanceType string, er
 		code = "TerraformError"
 	}
 	return &providers.TransientError{Provider: provider, Code: code, Err: err}
+}
+
+// Terraform's summaries of a variable's value the module refuses: a
+// validation rule's condition is false, or the value does not convert to
+// the variable's type. Either holds for every retry of the same run.
+var refusedValueSummaries = []string{"Invalid value for variable", "Invalid value for input variable"}
+
+var (
+	variableBlockRE = regexp.MustCompile(`^\s*variable\s+"([^"]+)"`)
+	variableRefRE   = regexp.MustCompile(`\bvar\.([A-Za-z_][A-Za-z0-9_-]*)`)
+)
+
+// refusedVariable says which variable a diagnostic says the module refused
+// the value of ("" and false when it says nothing of the kind). Terraform
+// 1.5 points the diagnostic at the variable's block; later versions at
+// the value in the variables file, quoting var.<name>; a type error names
+// var.<name> in its detail.
+func refusedVariable(d diag) (string, bool) {
+	if !slices.Contains(refusedValueSummaries, d.Summary) {
+		return "", false
+	}
+	if m := variableBlockRE.FindStringSubmatch(d.Snippet.Code); m != nil {
+		return m[1], true
+	}
+	for _, v := range d.Snippet.Values {
+		if name, ok := strings.CutPrefix(v.Traversal, "var."); ok {
+			return name, true
+		}
+	}
+	if m := variableRefRE.FindStringSubmatch(d.Detail); m != nil {
+		return m[1], true
+	}
+	return "", true
 }

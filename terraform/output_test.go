@@ -195,3 +195,58 @@ func TestKeyTheOutputLeavesOutIsEnded(t *testing.T) {
 		t.Errorf("List after Terminate = %v, %v; want nothing", idsOf(listed), err)
 	}
 }
+
+// A variable the module's validation refuses is the module's or the
+// config's fault, not a passing one: the launch fails with a
+// *providers.InvalidError (code InvalidModuleVariable) naming the variable
+// and quoting Terraform's message, so the scheduler does not send it again
+// every tick; the burst's instances are kept, and nothing the refused
+// launch asked for is made.
+func TestVariableTheModuleRefusesIsInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		size   int
+		before int // instances launched into the burst first
+		want   []string
+	}{
+		{"instances past the module's limit", 3, 2, []string{`the module refused var.instances`, "At most 2 instances per burst.", "validation rule at main.tf"}},
+		{"fixed variable", 12, 0, []string{`the module refused fixed variable "size"`, "The size must be under 10.", "fix it in the provider's variables"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t, 60*time.Second)
+			live := t.TempDir()
+			p := newProvider(t, terraform.Config{
+				Module: "testdata/validated", Region: region, Zones: zones, WorkDir: t.TempDir(),
+				Variables: map[string]any{"size": tt.size, "live": live},
+			})
+			var kept []string
+			if tt.before > 0 {
+				insts, err := p.Launch(ctx, launchRequest("checked", "checked-1", tt.before))
+				if err != nil {
+					t.Fatalf("Launch of %d: %v", tt.before, err)
+				}
+				kept = idsOf(insts)
+			}
+			insts, err := p.Launch(ctx, launchRequest("checked", "checked-2", 1))
+			var ie *providers.InvalidError
+			if !errors.As(err, &ie) || ie.Code != "InvalidModuleVariable" || providers.IsTransient(err) {
+				t.Fatalf("Launch = %v, %v; want a *providers.InvalidError with code InvalidModuleVariable (a retry fails the same way)", idsOf(insts), err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Launch error:\n %v\nwant it to say %s", err, w)
+				}
+			}
+			if left := liveFiles(t, live); len(left) != tt.before {
+				t.Errorf("after the refused launch the module's instances are %v, want the %d launched before", left, tt.before)
+			}
+			listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+			if err != nil || !slices.Equal(idsOf(listed), kept) {
+				t.Errorf("List after the refused launch = %v, %v; want %v", idsOf(listed), err, kept)
+			}
+		})
+	}
+}

@@ -381,6 +381,9 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 // error of another kind, each wrapping runErr, the run's *RunError.
 func (p *Provider) moveOutOfStock(l *ledger, rec *launch, diags []diag, region string, runErr error) (capacity, other error) {
 	for _, d := range diags {
+		if other == nil {
+			other = p.refusedVariables([]diag{d}, runErr)
+		}
 		text := d.Summary + ": " + d.Detail
 		class, code := classify(text)
 		key := keyOf(d.Address, l.Slots)
@@ -437,8 +440,39 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 		// The module is at fault: retrying would only launch more.
 		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleOutput", Err: err}
 	}
+	if re := (*RunError)(nil); errors.As(err, &re) {
+		if ierr := p.refusedVariables(diagnostics(re.Log), err); ierr != nil {
+			return ierr
+		}
+	}
 	class, code := classify(err.Error())
 	return typed(class, code, p.name, firstNonEmpty(o.Region, p.cfg.Region), zone, o.InstanceType, err)
+}
+
+// refusedVariables returns a *providers.InvalidError (code
+// InvalidModuleVariable) wrapping runErr when diags say the module refused
+// a variable's value (its validation rule failed, or the value is not of
+// its type), naming the variable: the same run would fail the same way
+// however often it is retried. It returns nil otherwise.
+func (p *Provider) refusedVariables(diags []diag, runErr error) error {
+	for _, d := range diags {
+		name, ok := refusedVariable(d)
+		if !ok {
+			continue
+		}
+		var why string
+		switch {
+		case name == "instances":
+			why = "the module refused var.instances (the burst's instances with this launch's added): a retry would be refused alike; " +
+				"make the module's rule and the pool's limits agree"
+		case name == "" || slices.Contains(contractVariables, name):
+			why = "the module refused a variable Spillway sets, as every run sets it: fix the module's rule"
+		default:
+			why = fmt.Sprintf("the module refused fixed variable %q, which every run sends: fix it in the provider's variables", name)
+		}
+		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleVariable", Err: fmt.Errorf("%s: %w", why, runErr)}
+	}
+	return nil
 }
 
 // List returns the instances of every burst of filter.Cluster (and
