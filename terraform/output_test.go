@@ -64,6 +64,10 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 		{"wronggpus", fmt.Sprintf(`key %q: gpus 4 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"halfgpus", fmt.Sprintf(`key %q: gpus 7.5 is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
 		{"strgpus", fmt.Sprintf(`key %q: gpus "eight" is not the 8 GPUs var.instances gave it: want 8 (or no gpus attribute)`, k0)},
+		// An apply that succeeded and reported none of the launch's
+		// keys: the module ignores var.instances (a stock-out fails the
+		// apply with the cloud's code).
+		{"none", fmt.Sprintf(`it lists none of the 2 keys the launch added to var.instances (%q, %q), after an apply that succeeded`, k0, k1)},
 		{"extra", fmt.Sprintf(`key "stray" is not a key of var.instances: want only %q, %q`, k0, k1)},
 		// However many keys the output holds, the message lists ten.
 		{"manystray", fmt.Sprintf(`key "stray-106" is not a key of var.instances: want only %q, %q; and 990 more problems`, k0, k1)},

@@ -332,6 +332,18 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 			unreported = append(unreported, k)
 		}
 	}
+	if len(created) == 0 && lastCapacity == nil {
+		// The apply succeeded and made nothing the output reports for any
+		// of the launch's keys, and no cloud said it was out of stock (a
+		// stock-out fails the apply, quoting its code): the module does
+		// not launch what var.instances asks for. Taken for a stock-out,
+		// it would hold out every offering in turn, for ever.
+		return nil, p.abandon(ctx, b, l, req.ClientToken, rec, &providers.InvalidError{Provider: p.name, Code: "InvalidModuleOutput", Err: &OutputError{
+			Dir: b.dir, Problems: []string{fmt.Sprintf("it lists none of the %d keys the launch added to var.instances (%s), after an apply that succeeded: "+
+				"want one {id, zone, private_ip, gpus} object per key of var.instances (a module out of capacity fails its apply with the cloud's error)",
+				len(rec.Keys), quoteList(rec.Keys))},
+		}})
+	}
 	if len(created) < rec.Params.MinCount {
 		cause := fmt.Errorf("%d of %d instances launched, fewer than the %d required", len(created), rec.Params.Count, rec.Params.MinCount)
 		if lastCapacity != nil {

@@ -66,6 +66,7 @@ locals {
     idonly    = { for k, v in local.good : k => "i-${k}" }
     manystray = merge(local.good, { for i in range(1000) : "stray-${i}" => { id = "tf-stray-${i}" } })
     onlyfirst = { for k, v in local.good : k => v if k == try(sort(keys(local.good))[0], "") }
+    none      = {}
   }
 }
 
