@@ -37,16 +37,18 @@ func (p *Provider) Refresh(ctx context.Context, cluster string) ([]Drift, error)
 		return nil, p.invalid("MissingParameter", "Refresh needs a cluster")
 	}
 	var keys []string
-	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+	ledgerErr := p.eachLedger(ctx, func(key string, l *ledger) {
 		if l.Cluster == cluster && len(l.Outputs) > 0 {
 			keys = append(keys, key)
 		}
-	}); err != nil {
-		return nil, err
+	})
+	if ctx.Err() != nil {
+		return nil, ledgerErr
 	}
+	// The bursts whose ledgers can be read are refreshed all the same.
 	var (
 		out  []Drift
-		errs []error
+		errs = []error{ledgerErr}
 	)
 	for _, key := range keys {
 		d, err := p.refresh(ctx, key)

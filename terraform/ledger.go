@@ -115,7 +115,10 @@ func readLedger(path string) (*ledger, error) {
 	}
 	l := newLedger()
 	if err := json.Unmarshal(data, l); err != nil {
-		return nil, fmt.Errorf("burst ledger %s is corrupt: %w", path, err)
+		dir := filepath.Dir(filepath.Dir(path))
+		return nil, fmt.Errorf("burst ledger %s is corrupt (%w): the provider cannot list its burst's instances until the ledger is restored "+
+			"(the burst's Terraform state in %s still holds them: there `terraform output instances` lists them, "+
+			"and `terraform destroy -var-file=%s` ends them, after which remove the directory)", path, err, dir, varsFile)
 	}
 	if l.Launches == nil {
 		l.Launches = map[string]*launch{}

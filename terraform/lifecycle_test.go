@@ -561,3 +561,75 @@ func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 		t.Errorf("with the state restored and every instance ended, the module's instances %v still exist", left)
 	}
 }
+
+// A burst ledger that cannot be read (corrupt on disk) fails List and
+// Describe, naming the file and how to recover: listing the other bursts
+// alone would make its instances look gone, and the scheduler would forget
+// them. Launches into other bursts, and Terminate and Reconcile of them,
+// go on; an id no readable ledger holds is not reported ended.
+func TestCorruptLedgerFailsListButNotOtherBursts(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	work := t.TempDir()
+	p, live := badOutput(t, work, "good")
+	kept, err := p.Launch(ctx, launchRequest("kept", "kept-1", 1))
+	if err != nil {
+		t.Fatalf("Launch into burst kept: %v", err)
+	}
+	broken, err := p.Launch(ctx, launchRequest("broken", "broken-1", 1))
+	if err != nil {
+		t.Fatalf("Launch into burst broken: %v", err)
+	}
+	dirs, err := filepath.Glob(filepath.Join(work, "bursts", "broken-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("burst directories %v, %v; want one", dirs, err)
+	}
+	ledgerPath := filepath.Join(dirs[0], ".spillway", "ledger.json")
+	saved, err := os.ReadFile(ledgerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ledgerPath, saved[:len(saved)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := []string{"burst ledger " + ledgerPath + " is corrupt", "terraform output instances", dirs[0]}
+	says := func(err error) bool {
+		for _, w := range wantErr {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				return false
+			}
+		}
+		return true
+	}
+	if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); !says(err) || listed != nil {
+		t.Errorf("List with a corrupt ledger = %v, %v; want no instances and an error saying %q", idsOf(listed), err, wantErr)
+	}
+	if described, err := p.Describe(ctx, idsOf(kept)); !says(err) || described != nil {
+		t.Errorf("Describe with a corrupt ledger = %v, %v; want no instances and an error saying %q", idsOf(described), err, wantErr)
+	}
+
+	other, err := p.Launch(ctx, launchRequest("other", "other-1", 1))
+	if err != nil || len(other) != 1 {
+		t.Fatalf("Launch into another burst with a corrupt ledger = %v, %v; want 1 instance", idsOf(other), err)
+	}
+	if err := p.Terminate(ctx, idsOf(kept)); err != nil {
+		t.Errorf("Terminate %v, held by a readable ledger: %v", idsOf(kept), err)
+	}
+	if err := p.Terminate(ctx, append(idsOf(other), "tf-unknown")); !says(err) || !strings.Contains(err.Error(), `instances "tf-unknown" are in no burst ledger that can be read`) {
+		t.Errorf("Terminate of an id no readable ledger holds = %v; want it not reported ended, naming the corrupt ledger", err)
+	}
+	if err := p.Reconcile(ctx); !says(err) {
+		t.Errorf("Reconcile with a corrupt ledger = %v; want an error saying %q", err, wantErr)
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{instanceKey("broken-1", 0)}) {
+		t.Errorf("the module's instances are %v, want only the corrupt burst's %s", left, instanceKey("broken-1", 0))
+	}
+
+	if err := os.WriteFile(ledgerPath, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil || !slices.Equal(idsOf(listed), idsOf(broken)) {
+		t.Errorf("List with the ledger restored = %v, %v; want %v", idsOf(listed), err, idsOf(broken))
+	}
+}

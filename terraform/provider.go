@@ -495,12 +495,16 @@ func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]pro
 		return nil, p.invalid("MissingParameter", "List needs a cluster: without one it would list every burst in %s", p.cfg.WorkDir)
 	}
 	var out []providers.Instance
-	err := p.eachLedger(ctx, func(_ string, l *ledger) {
+	if err := p.eachLedger(ctx, func(_ string, l *ledger) {
 		if l.Cluster == filter.Cluster && (filter.Pool == "" || l.Pool == filter.Pool) {
 			out = append(out, l.instances(p.name, p.cfg.Region, nil)...)
 		}
-	})
-	return out, err
+	}); err != nil {
+		// Not the others alone: the instances of a ledger that cannot be
+		// read would look gone, and be forgotten.
+		return nil, err
+	}
+	return out, nil
 }
 
 // Describe returns the named instances; ids no burst holds are omitted.
@@ -510,18 +514,23 @@ func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Inst
 		want[id] = true
 	}
 	var out []providers.Instance
-	err := p.eachLedger(ctx, func(_ string, l *ledger) {
+	if err := p.eachLedger(ctx, func(_ string, l *ledger) {
 		for _, in := range l.instances(p.name, p.cfg.Region, nil) {
 			if want[in.ID] {
 				out = append(out, in)
 			}
 		}
-	})
-	return out, err
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // eachLedger reads every burst's ledger. Ledgers are replaced atomically,
-// so no lock is needed to read one.
+// so no lock is needed to read one. A ledger that cannot be read does not
+// stop the others: fn sees every other one, and the error (a
+// *providers.TransientError naming each such ledger) comes last, for the
+// caller to decide what the others alone may answer.
 func (p *Provider) eachLedger(ctx context.Context, fn func(key string, l *ledger)) error {
 	ents, err := os.ReadDir(filepath.Join(p.cfg.WorkDir, "bursts"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -530,6 +539,7 @@ func (p *Provider) eachLedger(ctx context.Context, fn func(key string, l *ledger
 	if err != nil {
 		return &providers.TransientError{Provider: p.name, Code: "WorkDir", Err: err}
 	}
+	var bad []error
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -539,15 +549,21 @@ func (p *Provider) eachLedger(ctx context.Context, fn func(key string, l *ledger
 		}
 		l, err := readLedger(filepath.Join(p.cfg.WorkDir, "bursts", e.Name(), ledgerFile))
 		if err != nil {
-			return &providers.TransientError{Provider: p.name, Code: "Ledger", Err: err}
+			bad = append(bad, err)
+			continue
 		}
 		fn(e.Name(), l)
+	}
+	if len(bad) > 0 {
+		return &providers.TransientError{Provider: p.name, Code: "Ledger", Err: errors.Join(bad...)}
 	}
 	return nil
 }
 
 // heldIDs are the instance ids the ledgers of the provider's bursts other
-// than except hold, with the burst and key holding each.
+// than except hold, with the burst and key holding each. A ledger that
+// cannot be read is left out, with a warning: failing for it would fail
+// every launch of every burst after its apply, and end what it made.
 func (p *Provider) heldIDs(ctx context.Context, except string) (map[string]heldID, error) {
 	held := map[string]heldID{}
 	err := p.eachLedger(ctx, func(key string, l *ledger) {
@@ -558,6 +574,10 @@ func (p *Provider) heldIDs(ctx context.Context, except string) (map[string]heldI
 			held[o.ID] = heldID{burst: key, key: k}
 		}
 	})
+	if err != nil && ctx.Err() == nil {
+		p.log.Warn("the output's ids are checked against the readable ledgers only", "burst", except, "err", err)
+		err = nil
+	}
 	return held, err
 }
 
@@ -573,15 +593,20 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 		want[id] = true
 	}
 	var keys []string
-	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+	found := map[string]bool{}
+	ledgerErr := p.eachLedger(ctx, func(key string, l *ledger) {
+		held := false
 		for _, o := range l.Outputs {
 			if want[o.ID] {
-				keys = append(keys, key)
-				return
+				held, found[o.ID] = true, true
 			}
 		}
-	}); err != nil {
-		return err
+		if held {
+			keys = append(keys, key)
+		}
+	})
+	if ctx.Err() != nil {
+		return ledgerErr
 	}
 	var (
 		wg   sync.WaitGroup
@@ -589,6 +614,18 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 		errs []error
 		sem  = make(chan struct{}, 4)
 	)
+	if ledgerErr != nil && len(found) < len(want) {
+		// The bursts that can be read are ended; an id none of them
+		// holds may be in a ledger that cannot be read, so it is not
+		// reported ended.
+		var missing []string
+		for _, id := range ids {
+			if !found[id] && !slices.Contains(missing, id) {
+				missing = append(missing, id)
+			}
+		}
+		errs = append(errs, fmt.Errorf("instances %s are in no burst ledger that can be read: %w", quoteList(missing), ledgerErr))
+	}
 	for _, key := range keys {
 		wg.Add(1)
 		go func() {
@@ -642,14 +679,16 @@ func (p *Provider) terminateIn(ctx context.Context, key string, want map[string]
 // the bursts it could not repair.
 func (p *Provider) Reconcile(ctx context.Context) error {
 	var dirty []string
-	if err := p.eachLedger(ctx, func(key string, l *ledger) {
+	ledgerErr := p.eachLedger(ctx, func(key string, l *ledger) {
 		if l.Dirty {
 			dirty = append(dirty, key)
 		}
-	}); err != nil {
-		return err
+	})
+	if ctx.Err() != nil {
+		return ledgerErr
 	}
-	var errs []error
+	// The bursts whose ledgers can be read are repaired all the same.
+	errs := []error{ledgerErr}
 	for _, key := range dirty {
 		if err := p.repair(ctx, key); err != nil {
 			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
