@@ -15,8 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
@@ -434,12 +437,36 @@ func diagnosticsOf(logPath string, runErr error) string {
 		// terraform-exec puts stderr into the error.
 		sb.WriteString(strings.TrimSpace(runErr.Error()))
 	}
-	s := sb.String()
+	s := printable(sb.String())
 	if len(s) > maxDiagBytes {
-		s = s[:maxDiagBytes] + " ...(cut; see the log)"
+		s = strings.ToValidUTF8(s[:maxDiagBytes], "") + " ...(cut; see the log)"
 	}
 	return s
 }
+
+// printable escapes the control characters of Terraform's error text
+// other than newlines and tabs (\x1b, \x00): a failing provisioner's
+// output is quoted in it, and what a module prints reaches the operator's
+// terminal and Spillway's state in the error (PostgreSQL stores no NUL).
+func printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	var sb strings.Builder
+	for _, r := range s {
+		if !unprintable(r) {
+			sb.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		sb.WriteString(q[1 : len(q)-1])
+	}
+	return sb.String()
+}
+
+// unprintable is a control or format character other than a newline or
+// a tab. (Invalid UTF-8 reads as utf8.RuneError, which is printed as it.)
+func unprintable(r rune) bool { return r != '\n' && r != '\t' && !unicode.IsPrint(r) }
 
 var keyRE = regexp.MustCompile(`\["([^"\]]+)"\]`)
 

@@ -173,10 +173,15 @@ func TestFailingModuleSurfacesTerraformsOwnError(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("Launch of a failing module: err = %v, want a *terraform.RunError", err)
 	}
-	for _, want := range []string{"local-exec provisioner error", "no GPU image is shared with this account", "exit status 3"} {
+	for _, want := range []string{"local-exec provisioner error", "no GPU image is shared with this account", "exit status 3", `looking up the image \x1b[2K\r\x00`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not quote Terraform's %q: %v", want, err)
 		}
+	}
+	// What the module printed is quoted with its control characters
+	// escaped: the error reaches terminals, and a state that stores no NUL.
+	if i := strings.IndexFunc(err.Error(), func(r rune) bool { return r < ' ' && r != '\n' && r != '\t' }); i >= 0 {
+		t.Errorf("the error holds control character %q: %q", err.Error()[i], err)
 	}
 	if !providers.IsTransient(err) {
 		t.Errorf("an unrecognised module failure is %T, want *providers.TransientError", err)

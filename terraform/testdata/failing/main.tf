@@ -1,5 +1,6 @@
 # A contract-satisfying module whose every instance fails to create: its
-# local-exec prints a message and exits 3, as a team's script might.
+# local-exec prints a progress line drawn with terminal escapes (and a NUL),
+# then a message, and exits 3, as a team's script might.
 terraform {
   required_version = ">= 1.5.0"
 }
@@ -25,7 +26,7 @@ resource "terraform_data" "instance" {
   input    = each.value
 
   provisioner "local-exec" {
-    command = "echo 'no GPU image is shared with this account' >&2; exit 3"
+    command = "printf 'looking up the image \\033[2K\\r\\000\\n' >&2; echo 'no GPU image is shared with this account' >&2; exit 3"
   }
 }
 
