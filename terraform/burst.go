@@ -645,7 +645,7 @@ func moduleFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if strings.HasPrefix(name, "terraform.tfstate") || strings.HasPrefix(name, ".terraform.tfstate") || name == varsFile || !d.Type().IsRegular() {
+		if strings.HasPrefix(name, "terraform.tfstate") || strings.HasPrefix(name, ".terraform.tfstate") || name == varsFile || !isFile(path, d) {
 			return nil
 		}
 		files = append(files, rel)
@@ -653,6 +653,18 @@ func moduleFiles(dir string) ([]string, error) {
 	})
 	slices.Sort(files)
 	return files, err
+}
+
+// isFile says whether a module directory's entry is a file, or a link to
+// one (a file shared between modules): Terraform reads what the link
+// points to, so the snapshot holds a copy of it. A dangling link (an
+// editor's lock file) is none.
+func isFile(path string, d fs.DirEntry) bool {
+	if d.Type()&fs.ModeSymlink == 0 {
+		return d.Type().IsRegular()
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // moduleVersion hashes a module's files' names and contents.

@@ -638,3 +638,30 @@ func TestCorruptLedgerFailsListButNotOtherBursts(t *testing.T) {
 		t.Errorf("List with the ledger restored = %v, %v; want %v", idsOf(listed), err, idsOf(broken))
 	}
 }
+
+// A module whose files are links to files shared with other modules runs
+// as it reads: the snapshot every burst is made from holds what the links
+// point to (it held none of them, and every plan failed for want of
+// configuration, or ran a module without its linked parts).
+func TestModuleOfLinkedFilesIsSnapshotWhole(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	live := t.TempDir()
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/linked", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Variables: map[string]any{"mode": "good", "live": live},
+	})
+	insts, err := p.Launch(ctx, launchRequest("linked", "linked-1", 1))
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("Launch through a module whose main.tf is a link = %v, %v; want 1 instance", idsOf(insts), err)
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{instanceKey("linked-1", 0)}) {
+		t.Errorf("the module's instances are %v, want %s", left, instanceKey("linked-1", 0))
+	}
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("after Terminate the module's instances %v still exist", left)
+	}
+}

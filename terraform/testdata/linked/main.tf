@@ -1,0 +1,1 @@
+../badoutput/main.tf
