@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,9 @@ type ContractError struct {
 	// BadValues say which fixed variable has a value its type in the
 	// module cannot take, and why.
 	BadValues []string
+	// BadSources say which module call has a local source Spillway's
+	// copy of the module directory would not hold.
+	BadSources []string
 	// Err is the file system's error when the module's directory cannot
 	// be read.
 	Err error
@@ -96,6 +100,7 @@ func (e *ContractError) Error() string {
 		parts = append(parts, fmt.Sprintf("does not declare variable %s, given in the provider's fixed variables", quoteAll(e.Undeclared)))
 	}
 	parts = append(parts, e.BadValues...)
+	parts = append(parts, e.BadSources...)
 	return fmt.Sprintf("terraform module %s does not satisfy the Spillway module contract: %s", e.Module, strings.Join(parts, "; "))
 }
 
@@ -168,10 +173,55 @@ func CheckModule(dir string, fixed map[string]any) error {
 			e.BadValues = append(e.BadValues, fmt.Sprintf("variable %q has type %s, which the provider's fixed value %s does not fit: %s", name, v.Type, cut(jsonOf(fixed[name])), problem))
 		}
 	}
-	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared)+len(e.BadValues) == 0 {
+	e.BadSources = localSourceProblems(dir, mod)
+	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared)+len(e.BadValues)+len(e.BadSources) == 0 {
 		return nil
 	}
 	return e
+}
+
+// localSourceProblems checks the module calls with local sources ("./x",
+// "../x") of the module in root and of its local child modules: Spillway
+// runs a copy of root, so a source must lead to a directory inside it (a
+// link to a directory is not followed by the copy either). It returns a
+// problem per call that does not, naming the calling file, the module and
+// its source.
+func localSourceProblems(root string, mod *tfconfig.Module) []string {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil // CheckModule has read it: reported there if at all
+	}
+	var problems []string
+	seen := map[string]bool{realRoot: true}
+	var check func(dir string, mod *tfconfig.Module, depth int)
+	check = func(dir string, mod *tfconfig.Module, depth int) {
+		for _, name := range sortedKeys(mod.ModuleCalls) {
+			call := mod.ModuleCalls[name]
+			if !strings.HasPrefix(call.Source, "./") && !strings.HasPrefix(call.Source, "../") {
+				continue // a registry, git or other remote source: init fetches it
+			}
+			at := fmt.Sprintf("module %q (%s:%d) has source %q", name, call.Pos.Filename, call.Pos.Line, call.Source)
+			target, err := filepath.EvalSymlinks(filepath.Join(dir, call.Source))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s, which cannot be read (%v): want a directory inside the module directory", at, errors.Unwrap(err)))
+				continue
+			}
+			if rel, err := filepath.Rel(realRoot, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				problems = append(problems, fmt.Sprintf("%s, which is %s, outside the module directory: Spillway runs a copy of the module directory, "+
+					"where it would not be; move it inside (e.g. ./modules/%s), or give it a registry or git source", at, target, filepath.Base(target)))
+				continue
+			}
+			if seen[target] || depth >= 10 {
+				continue
+			}
+			seen[target] = true
+			if child, diags := tfconfig.LoadModule(target); !diags.HasErrors() && child != nil {
+				check(target, child, depth+1)
+			}
+		}
+	}
+	check(root, mod, 0)
+	return problems
 }
 
 // CheckCoreVersion runs `terraform version` with bin and checks it against

@@ -28,6 +28,14 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 		{"needs_vpc", nil, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variables "subnet_id", "vpc_id", which have no default and are not among the provider's fixed variables`},
 		{"needs_vpc", map[string]any{"subnet_id": "subnet-1"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: requires variable "vpc_id", which has no default and is not among the provider's fixed variables`},
 		{"nowhere", nil, `terraform module testdata/contract/nowhere does not satisfy the Spillway module contract: cannot be read: no such file or directory: want an existing directory holding *.tf files`},
+		// Spillway runs a copy of the module directory: a local source
+		// must lead inside it.
+		{"outside_source", nil, `terraform module testdata/contract/outside_source does not satisfy the Spillway module contract: ` +
+			`module "gone" (testdata/contract/outside_source/main.tf:27) has source "./modules/gone", which cannot be read (no such file or directory): want a directory inside the module directory; ` +
+			`module "sibling" (testdata/contract/outside_source/modules/inner/main.tf:1) has source "../../../no_instances", which is testdata/contract/no_instances, outside the module directory: ` +
+			`Spillway runs a copy of the module directory, where it would not be; move it inside (e.g. ./modules/no_instances), or give it a registry or git source; ` +
+			`module "shared" (testdata/contract/outside_source/main.tf:23) has source "../no_output", which is testdata/contract/no_output, outside the module directory: ` +
+			`Spillway runs a copy of the module directory, where it would not be; move it inside (e.g. ./modules/no_output), or give it a registry or git source`},
 		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
 		{"typed_fixed", map[string]any{
 			"subnets": []any{"subnet-1"}, "security_group_ids": "sg-1",

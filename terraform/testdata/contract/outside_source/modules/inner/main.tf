@@ -1,0 +1,3 @@
+module "sibling" {
+  source = "../../../no_instances"
+}
