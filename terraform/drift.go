@@ -42,8 +42,8 @@ func (p *Provider) Refresh(ctx context.Context, cluster string) ([]Drift, error)
 			keys = append(keys, key)
 		}
 	})
-	if ctx.Err() != nil {
-		return nil, ledgerErr
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	// The bursts whose ledgers can be read are refreshed all the same.
 	var (

@@ -617,6 +617,11 @@ func TestCorruptLedgerFailsListButNotOtherBursts(t *testing.T) {
 	if err != nil || len(other) != 1 {
 		t.Fatalf("Launch into another burst with a corrupt ledger = %v, %v; want 1 instance", idsOf(other), err)
 	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Terminate(cancelled, idsOf(kept)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Terminate %v on a cancelled context = %v, want context.Canceled (not reported ended)", idsOf(kept), err)
+	}
 	if err := p.Terminate(ctx, idsOf(kept)); err != nil {
 		t.Errorf("Terminate %v, held by a readable ledger: %v", idsOf(kept), err)
 	}

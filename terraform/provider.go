@@ -605,8 +605,8 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 			keys = append(keys, key)
 		}
 	})
-	if ctx.Err() != nil {
-		return ledgerErr
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	var (
 		wg   sync.WaitGroup
@@ -684,8 +684,8 @@ func (p *Provider) Reconcile(ctx context.Context) error {
 			dirty = append(dirty, key)
 		}
 	})
-	if ctx.Err() != nil {
-		return ledgerErr
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// The bursts whose ledgers can be read are repaired all the same.
 	errs := []error{ledgerErr}
