@@ -8,6 +8,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +50,15 @@ type Backend interface {
 	// until now+r.For) owned by principal. The API has already checked
 	// the caller's role and the pool's manual limits. ErrNotFound for an
 	// unknown pool; ErrInvalid when, e.g., the offering is not the pool's.
+	// When r.IdempotencyKey is set, the burst keeps it with r.Digest(),
+	// durably and for as long as the burst is kept, and ErrKeyUsed says
+	// that principal already has a burst with that key (BurstByKey
+	// returns it): of concurrent calls with one key, one creates.
 	CreateBurst(ctx context.Context, r CreateBurstRequest, principal string) (Burst, error)
+	// BurstByKey returns principal's burst created with the idempotency
+	// key, as it is now, and the Digest of the request that created it.
+	// ErrNotFound when principal has none with that key.
+	BurstByKey(ctx context.Context, principal, key string) (Burst, string, error)
 	// CancelBurst ends a manual burst now: its floor is removed and its
 	// instances are drained, then terminated. ErrNotFound for an unknown
 	// burst, ErrConflict for one that has already ended.
@@ -66,6 +76,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrInvalid  = errors.New("invalid request")
 	ErrConflict = errors.New("conflict")
+	// ErrKeyUsed: CreateBurst's idempotency key names a burst already.
+	ErrKeyUsed = errors.New("idempotency key already used")
 )
 
 // Duration is a time.Duration written in JSON as a Go duration string
@@ -304,6 +316,9 @@ type Burst struct {
 	// Instances counts the live instances it holds (see Instance.Floor):
 	// those launched for it and, while it is active, those it keeps.
 	Instances int `json:"instances"`
+	// Replayed says that POST /v1/bursts opened nothing: an earlier
+	// request with the same Idempotency-Key created this burst.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // CreateBurstRequest is POST /v1/bursts.
@@ -313,6 +328,18 @@ type CreateBurstRequest struct {
 	For      Duration `json:"for"`
 	Reason   string   `json:"reason"`
 	Offering string   `json:"offering,omitempty"`
+	// IdempotencyKey travels as the Idempotency-Key header, not in the
+	// body: a request sent again with the same key (a retry after a
+	// timeout) returns the burst the first created instead of a second.
+	IdempotencyKey string `json:"-"`
+}
+
+// Digest identifies the request's burst (every field but the key), so that
+// a retry with a key can be told from another request reusing it.
+func (r CreateBurstRequest) Digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %d %d %q %q", r.Pool, r.GPUs, int64(r.For), r.Reason, r.Offering)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // TimelinePoint is one sample of a pool's history, for the page's chart.

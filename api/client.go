@@ -64,6 +64,11 @@ func (c *Client) Server() string { return c.base.String() }
 // do calls path, which is escaped (an item's name in it through
 // url.PathEscape), below the base URL.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	return c.doWith(ctx, method, path, q, nil, in, out)
+}
+
+// doWith is do with extra request headers.
+func (c *Client) doWith(ctx context.Context, method, path string, q url.Values, h http.Header, in, out any) error {
 	u := *c.base
 	u.RawPath = c.base.EscapedPath() + path
 	p, err := url.PathUnescape(u.RawPath)
@@ -88,6 +93,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -210,10 +218,16 @@ func (c *Client) Bursts(ctx context.Context, pool string, withEnded bool) ([]Bur
 	return all[Burst](ctx, c, "/v1/bursts", q, 0)
 }
 
-// CreateBurst is POST /v1/bursts.
+// CreateBurst is POST /v1/bursts, with r.IdempotencyKey as its
+// Idempotency-Key header when set: the returned burst is Replayed when an
+// earlier request with the key created it.
 func (c *Client) CreateBurst(ctx context.Context, r CreateBurstRequest) (Burst, error) {
 	var b Burst
-	return b, c.do(ctx, http.MethodPost, "/v1/bursts", nil, r, &b)
+	var h http.Header
+	if r.IdempotencyKey != "" {
+		h = http.Header{"Idempotency-Key": {r.IdempotencyKey}}
+	}
+	return b, c.doWith(ctx, http.MethodPost, "/v1/bursts", nil, h, r, &b)
 }
 
 // CancelBurst is DELETE /v1/bursts/{id}.

@@ -34,6 +34,8 @@ const (
 	CodeMethod          = "method_not_allowed"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	// CodeKeyReused: an Idempotency-Key sent again with another request.
+	CodeKeyReused = "idempotency_key_reused"
 )
 
 type errorBody struct {

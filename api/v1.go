@@ -236,13 +236,25 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) postBurst(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error {
+	key, err := idempotencyKey(r.Header)
+	if err != nil {
+		return err
+	}
 	req, err := DecodeCreateBurst(body)
 	if err != nil {
 		return err
 	}
+	req.IdempotencyKey = key
 	b, err := s.createBurst(r.Context(), p, req)
 	if err != nil {
 		return err
+	}
+	if b.Replayed {
+		w.outcome = fmt.Sprintf("replayed burst %s for Idempotency-Key %q: an earlier request with the key created it; nothing new opened", b.ID, key)
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set("Location", "/v1/bursts/"+b.ID)
+		writeJSON(w, http.StatusOK, b)
+		return nil
 	}
 	w.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
 	w.Header().Set("Location", "/v1/bursts/"+b.ID)
@@ -394,10 +406,68 @@ func isBidiControl(r rune) bool {
 	return ok
 }
 
+// maxIdempotencyKey bounds an Idempotency-Key (as Stripe's).
+const maxIdempotencyKey = 255
+
+// idempotencyKey reads the Idempotency-Key header: none, or one value of
+// 1 to maxIdempotencyKey printable ASCII characters.
+func idempotencyKey(h http.Header) (string, error) {
+	vs := h.Values("Idempotency-Key")
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", errf(http.StatusBadRequest, CodeInvalid, "the Idempotency-Key header is given %d times: send it once", len(vs))
+	}
+	k := vs[0]
+	if k == "" || len(k) > maxIdempotencyKey || strings.ContainsFunc(k, func(r rune) bool { return r < '!' || r > '~' }) {
+		return "", errf(http.StatusBadRequest, CodeInvalid,
+			"the Idempotency-Key header %q is not a key: use 1 to %d printable ASCII characters without spaces, such as a UUID, new for each burst and the same on each retry of its request", clip(k), maxIdempotencyKey)
+	}
+	return k, nil
+}
+
 // createBurst checks the caller against the pool's manual limits, then asks
 // the backend. Operators are bound by the limits; admins are not (the pool's
-// own limits still apply in the backend).
+// own limits still apply in the backend). A request whose idempotency key
+// the caller has used already returns that burst (Replayed) if it asks the
+// same, before any limit is applied again.
 func (s *Server) createBurst(ctx context.Context, p tokens.Principal, req CreateBurstRequest) (Burst, error) {
+	if req.IdempotencyKey != "" {
+		if b, err := s.replay(ctx, p, req); b.Replayed || err != nil {
+			return b, err
+		}
+	}
+	b, err := s.createNewBurst(ctx, p, req)
+	if errors.Is(err, ErrKeyUsed) { // a concurrent request with the key won
+		b, err = s.replay(ctx, p, req)
+		if err == nil && !b.Replayed {
+			return Burst{}, fmt.Errorf("burst with Idempotency-Key %q was refused as a duplicate, then not found", req.IdempotencyKey)
+		}
+	}
+	return b, err
+}
+
+// replay returns the caller's burst made with req's idempotency key,
+// Replayed, or a zero Burst when the key is new; a key used with another
+// request is refused.
+func (s *Server) replay(ctx context.Context, p tokens.Principal, req CreateBurstRequest) (Burst, error) {
+	b, digest, err := s.be.BurstByKey(ctx, p.Name, req.IdempotencyKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Burst{}, nil
+	case err != nil:
+		return Burst{}, err
+	case digest != req.Digest():
+		return Burst{}, errf(http.StatusUnprocessableEntity, CodeKeyReused,
+			"Idempotency-Key %q was used for burst %s (%d GPUs in pool %s, created %s) by a request that asked otherwise: send a new key for a new burst, or that request unchanged to get its burst",
+			req.IdempotencyKey, b.ID, b.GPUs, b.Pool, b.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	b.Replayed = true
+	return b, nil
+}
+
+func (s *Server) createNewBurst(ctx context.Context, p tokens.Principal, req CreateBurstRequest) (Burst, error) {
 	lim, err := s.be.ManualLimits(ctx, req.Pool)
 	if err != nil {
 		return Burst{}, noPool(req.Pool, err)

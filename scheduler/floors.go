@@ -267,6 +267,12 @@ type BurstRequest struct {
 	// as far as Principal is bound by them (the API: an operator is, an
 	// admin is not), so CreateBurst does not apply them again.
 	ManualChecked bool
+	// IdempotencyKey, when set, is stored on the burst with RequestDigest:
+	// a second burst of Principal with that key is refused with an error
+	// wrapping state.ErrExists (state.Store.CreateFloor), and
+	// state.Store.FloorByKey finds the first.
+	IdempotencyKey string
+	RequestDigest  string
 }
 
 // LimitError refuses a manual burst beyond the pool's manual limits.
@@ -329,6 +335,7 @@ func (s *Scheduler) CreateBurst(ctx context.Context, req BurstRequest) (state.Fl
 	fl := state.Floor{
 		ID: "b-" + s.newIntentID(now), Pool: req.Pool, Kind: state.FloorManual, Owner: req.Principal, Reason: req.Reason,
 		GPUs: req.GPUs, Offering: req.Offering, Start: now, Until: now.Add(req.For), CreatedAt: now,
+		IdempotencyKey: req.IdempotencyKey, RequestDigest: req.RequestDigest,
 	}
 	if err := s.opts.Store.CreateFloor(ctx, fl); err != nil {
 		return state.Floor{}, fmt.Errorf("record burst: %w", err)

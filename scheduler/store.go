@@ -65,6 +65,10 @@ func (b boundedStore) Floor(ctx context.Context, id string) (state.Floor, error)
 	return bound(b, ctx, func(ctx context.Context) (state.Floor, error) { return b.st.Floor(ctx, id) })
 }
 
+func (b boundedStore) FloorByKey(ctx context.Context, owner, key string) (state.Floor, error) {
+	return bound(b, ctx, func(ctx context.Context) (state.Floor, error) { return b.st.FloorByKey(ctx, owner, key) })
+}
+
 func (b boundedStore) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor, error) {
 	return bound(b, ctx, func(ctx context.Context) ([]state.Floor, error) { return b.st.Floors(ctx, f) })
 }

@@ -282,6 +282,8 @@ func (fl Floor) Bounded() (Floor, error) {
 	}
 	c.time("CreatedAt", fl.CreatedAt, false)
 	c.time("EndedAt", fl.EndedAt, false)
+	c.id("IdempotencyKey", fl.IdempotencyKey, false)
+	c.id("RequestDigest", fl.RequestDigest, false)
 	fl.Reason = Truncate(fl.Reason, MaxTextLen)
 	fl.EndReason = Truncate(fl.EndReason, MaxTextLen)
 	return fl, c.err()

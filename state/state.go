@@ -60,8 +60,15 @@ type Store interface {
 
 	// CreateFloor adds a floor. It returns an error wrapping ErrExists if a
 	// floor with fl.ID exists (schedule floors use deterministic IDs, so
-	// creating one again is harmless); the stored floor is left unchanged.
+	// creating one again is harmless), or if fl.IdempotencyKey is set and
+	// a floor of fl.Owner already holds that key (FloorByKey returns it);
+	// the stored floor is left unchanged. Of several callers creating
+	// floors with one owner's key at once, exactly one succeeds.
 	CreateFloor(ctx context.Context, fl Floor) error
+	// FloorByKey returns the floor of owner whose IdempotencyKey is key,
+	// or an error wrapping ErrNotFound. A key is kept as long as its
+	// floor is (see Prune).
+	FloorByKey(ctx context.Context, owner, key string) (Floor, error)
 	// EndFloor marks the floor id ended at `at` with reason, if it is
 	// open. Ending an ended floor keeps the first end and returns an error
 	// wrapping ErrEnded, so of several callers ending one floor at once

@@ -115,6 +115,13 @@ type Floor struct {
 	CreatedAt time.Time
 	EndedAt   time.Time // zero while open
 	EndReason string
+	// IdempotencyKey is the key the owner sent with the request that
+	// opened a manual burst ("" for none): one owner's key names at most
+	// one floor (see Store.CreateFloor). RequestDigest identifies that
+	// request, so a retry can be told from another request reusing the
+	// key.
+	IdempotencyKey string
+	RequestDigest  string
 }
 
 // FloorFilter selects floors. Zero fields match everything; Limit 0 means no

@@ -27,6 +27,9 @@ type Memory struct {
 	bursts    []api.Burst    // ascending ID
 	audit     []api.AuditEntry
 	nextBurst int
+	// keys maps a principal's idempotency key to its burst's ID and
+	// request digest.
+	keys map[[2]string][2]string
 }
 
 type pool struct {
@@ -245,6 +248,10 @@ func (m *Memory) CreateBurst(ctx context.Context, r api.CreateBurstRequest, prin
 	if r.Offering != "" && !strings.Contains(r.Offering, "-") {
 		return api.Burst{}, fmt.Errorf("offering %q is not one of pool %s's offerings: %w", r.Offering, r.Pool, api.ErrInvalid)
 	}
+	key := [2]string{principal, r.IdempotencyKey}
+	if _, used := m.keys[key]; used && r.IdempotencyKey != "" {
+		return api.Burst{}, fmt.Errorf("key %q of %s: %w", r.IdempotencyKey, principal, api.ErrKeyUsed)
+	}
 	m.nextBurst++
 	now := m.now().UTC()
 	b := api.Burst{
@@ -252,8 +259,31 @@ func (m *Memory) CreateBurst(ctx context.Context, r api.CreateBurstRequest, prin
 		Reason: r.Reason, Owner: principal, CreatedAt: now, Until: now.Add(time.Duration(r.For)), State: "active",
 	}
 	m.bursts = append(m.bursts, b)
+	if r.IdempotencyKey != "" {
+		if m.keys == nil {
+			m.keys = map[[2]string][2]string{}
+		}
+		m.keys[key] = [2]string{b.ID, r.Digest()}
+	}
 	p.detail.Floors = append(p.detail.Floors, api.Floor{Kind: "manual", Owner: principal, Reason: r.Reason, GPUs: r.GPUs, Until: b.Until, Offering: r.Offering, Burst: b.ID})
 	return b, nil
+}
+
+// BurstByKey implements api.Backend.
+func (m *Memory) BurstByKey(ctx context.Context, principal, key string) (api.Burst, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire()
+	k, ok := m.keys[[2]string{principal, key}]
+	if !ok {
+		return api.Burst{}, "", fmt.Errorf("key %q of %s: %w", key, principal, api.ErrNotFound)
+	}
+	for _, b := range m.bursts {
+		if b.ID == k[0] {
+			return b, k[1], nil
+		}
+	}
+	return api.Burst{}, "", fmt.Errorf("burst %s: %w", k[0], api.ErrNotFound)
 }
 
 // CancelBurst implements api.Backend: the floor goes, and the instances

@@ -409,7 +409,8 @@ func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, pri
 		Pool: r.Pool, GPUs: r.GPUs, For: time.Duration(r.For), Reason: r.Reason, Offering: r.Offering, Principal: principal,
 		// The API has bound an operator by the manual limits, and lets an
 		// admin past them (api.Backend.CreateBurst).
-		ManualChecked: true,
+		ManualChecked:  true,
+		IdempotencyKey: r.IdempotencyKey, RequestDigest: idemDigest(r),
 	})
 	var le *scheduler.LimitError
 	var re *scheduler.RequestError
@@ -419,10 +420,36 @@ func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, pri
 		return api.Burst{}, fmt.Errorf("%v: %w", err, api.ErrNotFound)
 	case errors.As(err, &le), errors.As(err, &re):
 		return api.Burst{}, fmt.Errorf("%v: %w", err, api.ErrInvalid)
+	case errors.Is(err, state.ErrExists) && r.IdempotencyKey != "":
+		return api.Burst{}, fmt.Errorf("%v: %w", err, api.ErrKeyUsed)
 	case err != nil:
 		return api.Burst{}, err
 	}
 	return apiBurst(f, b.clock.Now(), 0), nil
+}
+
+// idemDigest is the digest stored with a burst that has an idempotency key.
+func idemDigest(r api.CreateBurstRequest) string {
+	if r.IdempotencyKey == "" {
+		return ""
+	}
+	return r.Digest()
+}
+
+func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Burst, string, error) {
+	f, err := b.store.FloorByKey(ctx, principal, key)
+	if errors.Is(err, state.ErrNotFound) {
+		return api.Burst{}, "", fmt.Errorf("burst with key %q: %w", key, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Burst{}, "", err
+	}
+	now := b.clock.Now()
+	counts, err := b.burstInstances(ctx, now)
+	if err != nil {
+		return api.Burst{}, "", err
+	}
+	return apiBurst(f, now, counts[f.ID]), f.RequestDigest, nil
 }
 
 func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Burst, error) {

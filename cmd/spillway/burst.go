@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -43,16 +49,28 @@ func newBurstCreateCmd() *cobra.Command {
 				// JSON would carry each bad byte as U+FFFD.
 				return usagef("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
 			}
+			if cmd.Flags().Changed("idempotency-key") {
+				if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
+					return err
+				}
+			} else {
+				r.IdempotencyKey = "cli-" + rand.Text()
+			}
 			c, err := f.client(cmd)
 			if err != nil {
 				return err
 			}
 			b, err := c.CreateBurst(cmd.Context(), r)
 			if err != nil {
-				return f.explain(err)
+				return outcomeUnknown(f.explain(err), r.IdempotencyKey)
 			}
 			return f.print(cmd.OutOrStdout(), b, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "created burst %s: %d GPUs in pool %s until %s (owner %s)\n", b.ID, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
+				if b.Replayed {
+					fmt.Fprintf(tw, "burst %s was created earlier with idempotency key %s; nothing new was opened. It is %s: %d GPUs in pool %s until %s (owner %s)\n",
+						b.ID, r.IdempotencyKey, b.State, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
+				} else {
+					fmt.Fprintf(tw, "created burst %s: %d GPUs in pool %s until %s (owner %s)\n", b.ID, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
+				}
 				fmt.Fprintf(tw, "cancel it early with: spillway burst cancel %s\n", b.ID)
 			})
 		},
@@ -64,10 +82,39 @@ func newBurstCreateCmd() *cobra.Command {
 	fl.DurationVar(&dur, "for", 0, "how long, e.g. 2h or 90m (required)")
 	fl.StringVar(&r.Reason, "reason", "", "why, e.g. the incident (required)")
 	fl.StringVar(&r.Offering, "offering", "", "pin one of the pool's offerings (default: the policy chooses)")
+	fl.StringVar(&r.IdempotencyKey, "idempotency-key", "", "send this Idempotency-Key (default: a new one each run): running the command again with the same key and flags returns the burst the first run made instead of opening a second")
 	for _, n := range []string{"pool", "gpus", "for", "reason"} {
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
+}
+
+// checkIdempotencyKey refuses an --idempotency-key the server would.
+func checkIdempotencyKey(k string) error {
+	if k == "" || len(k) > 255 || strings.ContainsFunc(k, func(r rune) bool { return r < '!' || r > '~' }) {
+		return usagef("--idempotency-key %q is not a key: use 1 to 255 printable ASCII characters without spaces", k)
+	}
+	return nil
+}
+
+// outcomeUnknown adds to err, when the server may have created the burst
+// without the answer arriving (the connection lost or timed out once the
+// request could be sent, or a 5xx), how to retry without opening a second
+// one. A request that never left (no connection, no such host, a
+// certificate refused) created nothing.
+func outcomeUnknown(err error, key string) error {
+	var ae *api.Error
+	var ue *api.UnreachableError
+	var oe *net.OpError
+	var dnse *net.DNSError
+	var cve *tls.CertificateVerificationError
+	if errors.As(err, &dnse) || errors.As(err, &cve) || (errors.As(err, &oe) && oe.Op == "dial") {
+		return err
+	}
+	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ae) && ae.Status >= 500) {
+		return fmt.Errorf("%w\nThe burst may have been created. Run the same command with --idempotency-key %s to get it if it was, without opening a second; `spillway burst list` shows the bursts", err, key)
+	}
+	return err
 }
 
 func newBurstListCmd() *cobra.Command {

@@ -146,9 +146,15 @@ pools:
 	}
 
 	// An operator's burst through the follower: the leader launches it.
-	b, err := client(follow).CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 9"})
+	req := api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 9", IdempotencyKey: "ha-retry-1"}
+	b, err := client(follow).CreateBurst(ctx, req)
 	if err != nil {
 		t.Fatalf("a burst created through the follower: %v", err)
+	}
+	// Its retry, sent to the other server (a load balancer's choice),
+	// gets the same burst: the key is in the shared state.
+	if again, err := client(lead).CreateBurst(ctx, req); err != nil || again.ID != b.ID || !again.Replayed {
+		t.Fatalf("the retry through the leader: %+v, %v; want burst %s replayed", again, err, b.ID)
 	}
 	eventually(t, "the burst's instance runs", func() bool {
 		ins, err := client(follow).Instances(ctx, "train")

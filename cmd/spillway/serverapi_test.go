@@ -28,6 +28,8 @@ type apiServer struct {
 	emu    *emulator.Emulator
 	tokens string
 	stop   func() error
+	// config is its config file, to start it again on the same state.
+	config string
 }
 
 func startAPIServer(t *testing.T) *apiServer {
@@ -89,7 +91,7 @@ pools:
 		t.Fatal(err)
 	}
 	srv := startServer(t, loadConfig(t, path))
-	return &apiServer{url: "http://" + srv.addr, emu: emu, tokens: toks, stop: srv.stop}
+	return &apiServer{url: "http://" + srv.addr, emu: emu, tokens: toks, stop: srv.stop, config: path}
 }
 
 func (s *apiServer) token(t *testing.T, name string, role tokens.Role) string {

@@ -18,11 +18,13 @@ func (s *Store) CreateFloor(ctx context.Context, fl state.Floor) error {
 		return err
 	}
 	err = s.unfenced(ctx, func(q querier) error {
+		// ON CONFLICT without a target: a taken ID and a taken key of
+		// the owner (floors_by_idem_key) are both ErrExists.
 		tag, err := q.Exec(ctx, `INSERT INTO floors
-			(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+			(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING`,
 			fl.ID, fl.Pool, fl.Kind, fl.Owner, fl.Reason, fl.GPUs, fl.Offering, nanos(fl.Start), nanos(fl.Until),
-			nanos(fl.CreatedAt), nanos(fl.EndedAt), fl.EndReason)
+			nanos(fl.CreatedAt), nanos(fl.EndedAt), fl.EndReason, fl.IdempotencyKey, fl.RequestDigest)
 		if err != nil {
 			return err
 		}
@@ -71,7 +73,7 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	return nil
 }
 
-const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason`
+const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest`
 
 // Floor implements state.Store.
 func (s *Store) Floor(ctx context.Context, id string) (state.Floor, error) {
@@ -85,6 +87,22 @@ func (s *Store) Floor(ctx context.Context, id string) (state.Floor, error) {
 	}
 	if len(fls) == 0 {
 		return state.Floor{}, fmt.Errorf("state/postgres: floor %q: %w", id, state.ErrNotFound)
+	}
+	return fls[0], nil
+}
+
+// FloorByKey implements state.Store.
+func (s *Store) FloorByKey(ctx context.Context, owner, key string) (state.Floor, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+floorColumns+` FROM floors WHERE owner = $1 AND idem_key = $2 AND idem_key <> ''`, owner, key)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/postgres: floor of %q with key %q: %w", owner, key, err)
+	}
+	fls, err := scanFloors(rows)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/postgres: floor of %q with key %q: %w", owner, key, err)
+	}
+	if len(fls) == 0 {
+		return state.Floor{}, fmt.Errorf("state/postgres: floor of %q with key %q: %w", owner, key, state.ErrNotFound)
 	}
 	return fls[0], nil
 }
@@ -136,7 +154,7 @@ func scanFloors(rows pgx.Rows) ([]state.Floor, error) {
 		var fl state.Floor
 		var start, until, created, ended int64
 		if err := rows.Scan(&fl.ID, &fl.Pool, &fl.Kind, &fl.Owner, &fl.Reason, &fl.GPUs, &fl.Offering,
-			&start, &until, &created, &ended, &fl.EndReason); err != nil {
+			&start, &until, &created, &ended, &fl.EndReason, &fl.IdempotencyKey, &fl.RequestDigest); err != nil {
 			return nil, err
 		}
 		fl.Start, fl.Until, fl.CreatedAt, fl.EndedAt = fromNanos(start), fromNanos(until), fromNanos(created), fromNanos(ended)

@@ -16,11 +16,13 @@ func (s *Store) CreateFloor(ctx context.Context, fl state.Floor) error {
 	if err != nil {
 		return err
 	}
+	// ON CONFLICT without a target: a taken ID and a taken key of the
+	// owner (floors_by_idem_key) are both ErrExists.
 	res, err := s.write.ExecContext(ctx, `INSERT INTO floors
-		(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		fl.ID, fl.Pool, fl.Kind, fl.Owner, fl.Reason, fl.GPUs, fl.Offering, nanos(fl.Start), nanos(fl.Until),
-		nanos(fl.CreatedAt), nanos(fl.EndedAt), fl.EndReason)
+		nanos(fl.CreatedAt), nanos(fl.EndedAt), fl.EndReason, fl.IdempotencyKey, fl.RequestDigest)
 	if err != nil {
 		return fmt.Errorf("state/sqlite: create floor %q: %w", fl.ID, err)
 	}
@@ -63,7 +65,7 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrEnded)
 }
 
-const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason`
+const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest`
 
 // Floor implements state.Store.
 func (s *Store) Floor(ctx context.Context, id string) (state.Floor, error) {
@@ -77,6 +79,22 @@ func (s *Store) Floor(ctx context.Context, id string) (state.Floor, error) {
 	}
 	if len(fls) == 0 {
 		return state.Floor{}, fmt.Errorf("state/sqlite: floor %q: %w", id, state.ErrNotFound)
+	}
+	return fls[0], nil
+}
+
+// FloorByKey implements state.Store.
+func (s *Store) FloorByKey(ctx context.Context, owner, key string) (state.Floor, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+floorColumns+` FROM floors WHERE owner = ? AND idem_key = ? AND idem_key <> ''`, owner, key)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor of %q with key %q: %w", owner, key, err)
+	}
+	fls, err := scanFloors(rows)
+	if err != nil {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor of %q with key %q: %w", owner, key, err)
+	}
+	if len(fls) == 0 {
+		return state.Floor{}, fmt.Errorf("state/sqlite: floor of %q with key %q: %w", owner, key, state.ErrNotFound)
 	}
 	return fls[0], nil
 }
@@ -124,7 +142,7 @@ func scanFloors(rows *sql.Rows) ([]state.Floor, error) {
 		var fl state.Floor
 		var start, until, created, ended int64
 		if err := rows.Scan(&fl.ID, &fl.Pool, &fl.Kind, &fl.Owner, &fl.Reason, &fl.GPUs, &fl.Offering,
-			&start, &until, &created, &ended, &fl.EndReason); err != nil {
+			&start, &until, &created, &ended, &fl.EndReason, &fl.IdempotencyKey, &fl.RequestDigest); err != nil {
 			return nil, err
 		}
 		fl.Start, fl.Until, fl.CreatedAt, fl.EndedAt = fromNanos(start), fromNanos(until), fromNanos(created), fromNanos(ended)

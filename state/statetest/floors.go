@@ -169,3 +169,75 @@ func concurrentEndFloorEndsOnce(t *testing.T, h *harness) {
 		t.Errorf("floor ended %v by %q, want the winner's end (%q)", got.EndedAt, got.EndReason, want)
 	}
 }
+
+// floorKeyNamesOneFloor: a manual burst's idempotency key names one floor
+// of its owner. A second floor with the key is ErrExists and leaves the
+// first as it was; FloorByKey finds the first; another owner may use the
+// same key; floors without a key never collide on it; the key survives
+// the floor's end (a retry after a cancel finds the cancelled burst).
+func floorKeyNamesOneFloor(t *testing.T, h *harness) {
+	s := h.store(t)
+	first := floor("b-1", "train", t0, time.Hour)
+	first.IdempotencyKey, first.RequestDigest = "k-7f3a", "digest-1"
+	ok(t, s.CreateFloor(ctx(t), first), "CreateFloor with a key")
+	retry := floor("b-2", "train", at(time.Minute), time.Hour)
+	retry.IdempotencyKey, retry.RequestDigest = first.IdempotencyKey, "digest-2"
+	wantErr(t, s.CreateFloor(ctx(t), retry), state.ErrExists, "CreateFloor with the owner's key taken")
+	_, err := s.Floor(ctx(t), "b-2")
+	wantErr(t, err, state.ErrNotFound, "Floor of the refused floor")
+	got, err := s.FloorByKey(ctx(t), first.Owner, first.IdempotencyKey)
+	ok(t, err, "FloorByKey")
+	same(t, "the floor of the key", got, first)
+
+	other := retry
+	other.Owner = "bob@example.org"
+	ok(t, s.CreateFloor(ctx(t), other), "CreateFloor with another owner's key")
+	_, err = s.FloorByKey(ctx(t), first.Owner, "k-unused")
+	wantErr(t, err, state.ErrNotFound, "FloorByKey of an unused key")
+	_, err = s.FloorByKey(ctx(t), first.Owner, "")
+	wantErr(t, err, state.ErrNotFound, "FloorByKey of no key")
+	for _, id := range []string{"b-3", "b-4"} {
+		ok(t, s.CreateFloor(ctx(t), floor(id, "train", at(2*time.Minute), time.Hour)), "CreateFloor without a key "+id)
+	}
+	ok(t, s.EndFloor(ctx(t), "b-1", at(10*time.Minute), "cancelled by alice"), "EndFloor")
+	got, err = s.FloorByKey(ctx(t), first.Owner, first.IdempotencyKey)
+	ok(t, err, "FloorByKey after the end")
+	if got.ID != "b-1" || got.EndedAt.IsZero() {
+		t.Fatalf("FloorByKey after the end: %s ended %v, want b-1, ended", got.ID, got.EndedAt)
+	}
+}
+
+// concurrentCreateWithOneKeyCreatesOnce: a client and its retry (or two
+// servers sharing one database) create a floor with the same key at once;
+// exactly one is stored.
+func concurrentCreateWithOneKeyCreatesOnce(t *testing.T, h *harness) {
+	s := h.store(t)
+	const callers = 16
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			fl := floor(fmt.Sprintf("b-%d", i), "train", t0, time.Hour)
+			fl.IdempotencyKey = "retry-me"
+			errs[i] = s.CreateFloor(ctx(t), fl)
+		})
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, state.ErrExists):
+			t.Errorf("CreateFloor b-%d: %v, want ErrExists", i, err)
+		}
+	}
+	all, err := s.Floors(ctx(t), state.FloorFilter{})
+	ok(t, err, "Floors")
+	if created != 1 || len(all) != 1 {
+		t.Fatalf("%d CreateFloor calls succeeded and %d floors are stored, want exactly one of each", created, len(all))
+	}
+}

@@ -148,6 +148,8 @@ func behaviours() []testCase {
 		{"FloorsFilter", floorsFilter},
 		{"EndFloorKeepsFirstEnd", endFloorKeepsFirstEnd},
 		{"ConcurrentEndFloorEndsOnce", concurrentEndFloorEndsOnce},
+		{"FloorKeyNamesOneFloor", floorKeyNamesOneFloor},
+		{"ConcurrentCreateWithOneKeyCreatesOnce", concurrentCreateWithOneKeyCreatesOnce},
 		{"DecisionRoundTrip", decisionRoundTrip},
 		{"DecisionIDsIncrease", decisionIDsIncrease},
 		{"DecisionsPageNewestFirst", decisionsPageNewestFirst},

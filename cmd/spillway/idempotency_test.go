@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// TestAPIIdempotencyKeySurvivesRestart: a burst created with an
+// Idempotency-Key, then a restart of the server on its SQLite state, and
+// the client's retry with the key gets that burst back instead of a second
+// (which would double the GPUs and the spend); the key with another
+// request is refused.
+func TestAPIIdempotencyKeySurvivesRestart(t *testing.T) {
+	s := startAPIServer(t)
+	op := s.token(t, "alice", tokens.Operator)
+	req := api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-77", IdempotencyKey: "cli-7f3a9c"}
+	first, err := s.client(t, op).CreateBurst(t.Context(), req)
+	if err != nil || first.Replayed {
+		t.Fatalf("first create: %+v, %v", first, err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, loadConfig(t, s.config))
+	s.url = "http://" + srv.addr
+	c := s.client(t, op)
+	again, err := c.CreateBurst(t.Context(), req)
+	if err != nil || again.ID != first.ID || !again.Replayed {
+		t.Fatalf("retry after the restart: %+v, %v; want burst %s replayed", again, err, first.ID)
+	}
+	bs, err := c.Bursts(t.Context(), "train", true)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("bursts after the retry: %+v, %v; want only %s", bs, err, first.ID)
+	}
+	req.GPUs = 16
+	if _, err := c.CreateBurst(t.Context(), req); apiStatus(err) != 422 {
+		t.Fatalf("the key with another request: %v, want 422", err)
+	}
+}
+
+// TestBurstCreateSendsIdempotencyKey: each `spillway burst create` sends a
+// key of its own (the client's retries of one run are then safe), and
+// --idempotency-key sends the one given, so that running the command again
+// after a timeout returns the burst the first run made; when the answer
+// is lost, the error says which key to run it again with.
+func TestBurstCreateSendsIdempotencyKey(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	lose := false
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		lostAnswer := lose
+		mu.Unlock()
+		if lostAnswer { // the burst is made, the answer never comes
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"b-1","pool":"train","gpus":8,"reason":"x","owner":"alice","state":"active","replayed":true}`)
+	}))
+	defer ts.Close()
+	t.Setenv("SPILLWAY_SERVER", ts.URL)
+	t.Setenv("SPILLWAY_TOKEN", "spw_test")
+	create := []string{"burst", "create", "--pool", "train", "--gpus", "8", "--for", "1h", "--reason", "x"}
+	for range 2 {
+		if _, _, err := runCLI(t, create...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := runCLI(t, append(create, "--idempotency-key", "INC-9-burst")...)
+	if err != nil || !strings.Contains(out, "burst b-1 was created earlier with idempotency key INC-9-burst; nothing new was opened") {
+		t.Fatalf("a replayed create printed %q, %v", out, err)
+	}
+	mu.Lock()
+	if len(keys) != 3 || keys[0] == "" || keys[1] == "" || keys[0] == keys[1] || keys[2] != "INC-9-burst" {
+		t.Fatalf("keys sent %q: want a new one for each of two runs, then INC-9-burst", keys)
+	}
+	lose = true
+	mu.Unlock()
+	_, _, err = runCLI(t, append(create, "--idempotency-key", "INC-9-burst")...)
+	if err == nil || !strings.Contains(err.Error(), "The burst may have been created. Run the same command with --idempotency-key INC-9-burst") {
+		t.Fatalf("a lost answer: %v, want the key to retry with", err)
+	}
+	// A request that never left created nothing: no key to retry with.
+	_, _, err = runCLI(t, append(create, "--server", "http://127.0.0.1:1")...)
+	if err == nil || strings.Contains(err.Error(), "may have been created") {
+		t.Fatalf("no server listening: %v, want no word of a burst that may exist", err)
+	}
+	_, _, err = runCLI(t, append(create, "--idempotency-key", "has space")...)
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `--idempotency-key "has space" is not a key`) {
+		t.Fatalf("a bad key: %v, want a usage error naming it", err)
+	}
+}
