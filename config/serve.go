@@ -41,8 +41,8 @@ func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
 	if port == "" {
 		return fmt.Errorf("listen address %q has no port: use host:port, e.g. 127.0.0.1:8700", addr)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("listen address %q: port %q is not a port number: want 1 to 65535 (0 picks a free one), e.g. 127.0.0.1:8700", addr, port)
+	if err := checkListenPort(port); err != nil {
+		return fmt.Errorf("listen address %q: port %q is not a port number: %v, e.g. 127.0.0.1:8700", addr, port, err)
 	}
 	ip, ipErr := netip.ParseAddr(host)
 	if host != "" && host != "localhost" && ipErr != nil {
@@ -56,6 +56,17 @@ func CheckListen(addr string, tlsConfigured, insecureListen bool) error {
 		shown = "every interface"
 	}
 	return fmt.Errorf("listen address %q (%s) is not loopback and server.tls is not set: %w; configure server.tls, listen on 127.0.0.1, or pass --insecure-listen on a trusted network", addr, shown, ErrInsecureListen)
+}
+
+// checkListenPort checks the port of a listen address, server.listen's
+// and --listen's alike: 1 to 65535, or 0 for a free port the system picks
+// when the server starts (its start-up log line names the address), which
+// runs a dry run or a test beside a server that holds the usual port.
+func checkListenPort(port string) error {
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("want 1 to 65535, or 0 for a free port picked at start")
+	}
+	return nil
 }
 
 // CheckStatePath checks a SQLite state path: it must not be a directory,

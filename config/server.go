@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +27,8 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		v.errf("server.listen", "the listen address is empty: leave the field out for %s, or give host:port", DefaultListen)
 	} else if host, port, err := net.SplitHostPort(s.Listen); err != nil {
 		v.errf("server.listen", "bad listen address %q: want host:port such as 127.0.0.1:8700 or :8700", s.Listen)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		v.errf("server.listen", "bad port %q in listen address %q: want 1 to 65535, e.g. %s:8700", port, s.Listen, host)
+	} else if err := checkListenPort(port); err != nil {
+		v.errf("server.listen", "bad port %q in listen address %q: %v, e.g. %s:8700", port, s.Listen, err, host)
 	}
 	if s.State == "" {
 		v.errf("server.state", "the state is empty: leave the field out for %s beside the config, or name a SQLite file or a postgres:// DSN", DefaultState)

@@ -311,7 +311,7 @@ func TestCheckListen(t *testing.T) {
 		{addr: "nonexistent.invalid:8700", tls: true, errContains: `host "nonexistent.invalid" is not an IP address or localhost`},
 		{addr: "127.0.0.1", errContains: "is not host:port"},
 		{addr: "127.0.0.1:0", ok: true},
-		{addr: "127.0.0.1:99999", errContains: `port "99999" is not a port number: want 1 to 65535`},
+		{addr: "127.0.0.1:99999", errContains: `port "99999" is not a port number: want 1 to 65535, or 0 for a free port`},
 		{addr: "127.0.0.1:-1", errContains: `port "-1" is not a port number`},
 		{addr: "127.0.0.1:http", errContains: `port "http" is not a port number`},
 	} {
@@ -528,4 +528,30 @@ func TestCheckStatePath(t *testing.T) {
 			t.Errorf("CheckStatePath(%s) = %v, want %q", tc.path, err, tc.err)
 		}
 	}
+}
+
+// TestListenFileAndFlagAgree: server.listen in the file and spillway
+// server --listen take the same ports: the file refused port 0, which the
+// flag takes (a free port picked at start: a dry run beside a server that
+// holds 8700, and the tests).
+func TestListenFileAndFlagAgree(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "127.0.0.1:8700", "[::1]:0", "localhost:1", "127.0.0.1:65535", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:x"} {
+		t.Run(addr, func(t *testing.T) {
+			data := strings.Replace(mustReadFile(t, "testdata/minimal.good.yaml"), "cluster: test\n", "cluster: test\nserver:\n  listen: \""+addr+"\"\n", 1)
+			_, fileErr := Parse("listen.yaml", []byte(data))
+			flagErr := CheckListen(addr, false, true)
+			if (fileErr == nil) != (flagErr == nil) {
+				t.Fatalf("server.listen %q: %v; --listen %q: %v; want both taken or both refused", addr, fileErr, addr, flagErr)
+			}
+		})
+	}
+}
+
+func mustReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
