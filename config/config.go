@@ -87,6 +87,12 @@ type Server struct {
 	// tries to take a free lease). Default lease_ttl/4; 100ms to
 	// lease_ttl/3.
 	LeaseRenew policy.Duration `yaml:"lease_renew"`
+	// MaxConnections is the most HTTP connections (API, page, /metrics,
+	// health checks) served at once; a further client waits, in the
+	// kernel's listen queue, until one closes, so that clients opening
+	// thousands of connections cannot take the server's file descriptors.
+	// Default 256; 1 to 65536.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // StateIsPostgres reports whether State is a PostgreSQL DSN rather than a

@@ -26,6 +26,10 @@ const (
 	// DefaultDrainHookTimeout bounds one run of a pool's drain hook.
 	DefaultDrainHookTimeout = 30 * time.Second
 	DefaultDrainHTTPMethod  = "POST"
+	// DefaultMaxConnections bounds the server's HTTP connections:
+	// operators' CLIs and pages, a scraper and health checks use a few
+	// dozen.
+	DefaultMaxConnections = 256
 )
 
 // DefaultLeaseTTL is the term of a leader of several servers sharing a
@@ -104,6 +108,9 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 	}
 	if s.LeaseRenew == 0 && !explicit("server.lease_renew") {
 		s.LeaseRenew = s.LeaseTTL / 4
+	}
+	if s.MaxConnections == 0 && !explicit("server.max_connections") {
+		s.MaxConnections = DefaultMaxConnections
 	}
 	for name, pc := range cfg.Providers {
 		if pc.CallTimeout == 0 && !explicit("providers."+name+".call_timeout") {

@@ -42,6 +42,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
 	v.durationIn("server.sweep_grace", s.SweepGrace, time.Second, 7*24*time.Hour)
 	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
+	if s.MaxConnections < 1 || s.MaxConnections > MaxServerConnections {
+		v.errf("server.max_connections", "max_connections %d is out of range: want 1 to %d (default %d), the most HTTP connections served at once", s.MaxConnections, MaxServerConnections, DefaultMaxConnections)
+	}
 	if v.checkLease(s) && isPostgresDSN(s.State) {
 		v.leaseHoldsApplies(cfg)
 	}
@@ -54,6 +57,10 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		}
 	}
 }
+
+// MaxServerConnections bounds server.max_connections: each connection holds
+// a file descriptor.
+const MaxServerConnections = 65536
 
 // Bounds of the leader lease's settings.
 const (

@@ -50,7 +50,8 @@ func TestServerAndPoolDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Server{Listen: "127.0.0.1:8700", State: state, Tick: policy.Duration(10 * time.Second), SweepGrace: policy.Duration(10 * time.Minute),
-		Retention: policy.Duration(90 * 24 * time.Hour), LeaseTTL: policy.Duration(10 * time.Second), LeaseRenew: policy.Duration(2500 * time.Millisecond)}
+		Retention: policy.Duration(90 * 24 * time.Hour), LeaseTTL: policy.Duration(10 * time.Second), LeaseRenew: policy.Duration(2500 * time.Millisecond),
+		MaxConnections: 256}
 	if cfg.Server != want {
 		t.Errorf("server\n got %+v\nwant %+v", cfg.Server, want)
 	}

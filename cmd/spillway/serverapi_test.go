@@ -42,6 +42,13 @@ func startAPIServer(t *testing.T) *apiServer {
 // agents' answers given by queue and agent at each request.
 func startAPIServerWith(t *testing.T, queue, agent func() string) *apiServer {
 	t.Helper()
+	return startAPIServerServing(t, queue, agent, "")
+}
+
+// startAPIServerServing is startAPIServerWith with more server settings,
+// lines of the config's server section ("  max_connections: 2\n").
+func startAPIServerServing(t *testing.T, queue, agent func() string, server string) *apiServer {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	emu := emulator.New(emulator.Options{Seed: 9, BootDelay: 100 * time.Millisecond})
@@ -58,7 +65,7 @@ server:
   state: state.db
   tick: 100ms
   tokens_file: tokens.yaml
-providers:
+%sproviders:
   emu:
     type: aws
     region: us-east-1
@@ -85,7 +92,7 @@ pools:
             url: %s
             job_gpus: job_gpus
             oldest_wait_seconds: oldest_wait_seconds
-`, ec2.URL, asrv.URL, qsrv.URL)
+`, server, ec2.URL, asrv.URL, qsrv.URL)
 	path := filepath.Join(dir, "spillway.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)

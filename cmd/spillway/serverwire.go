@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/api"
@@ -158,6 +159,9 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 			return nil, fmt.Errorf("server.listen %s: %w", cfg.Server.Listen, err)
 		}
 	}
+	// As the agent's server (nvml.Server.Serve): a further client waits
+	// until a connection closes.
+	s.ln = netutil.LimitListener(s.ln, cfg.Server.MaxConnections)
 	return s, nil
 }
 
