@@ -316,6 +316,11 @@ type Burst struct {
 	// Instances counts the live instances it holds (see Instance.Floor):
 	// those launched for it and, while it is active, those it keeps.
 	Instances int `json:"instances"`
+	// LaunchingGPUs counts the GPUs of launches committed for it whose
+	// instances are not recorded yet: a launch in flight, or one waiting
+	// to be resumed after a transient failure. They become Instances once
+	// the cloud answers.
+	LaunchingGPUs int `json:"launching_gpus"`
 	// Replayed says that POST /v1/bursts opened nothing: an earlier
 	// request with the same Idempotency-Key created this burst.
 	Replayed bool `json:"replayed,omitempty"`

@@ -253,6 +253,40 @@ func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
 	return nil
 }
 
+// PendingGPUs counts, by floor id, the GPUs that the pending launch
+// intents written for floors may still launch at now, as the pools' ticks
+// count them (pendingInstances): each intent's instances less those
+// recorded under it among rows (live instances, of any pool), of an
+// offering its pool's config has, until the intent is abandoned. Between
+// an intent's commit and the record of its instances (a launch in flight,
+// or one that failed transiently and waits to be resumed) a burst holds
+// these GPUs and no instance.
+func (s *Scheduler) PendingGPUs(ctx context.Context, rows []state.Instance, now time.Time) (map[string]int, error) {
+	recorded := map[string]int{}
+	for _, r := range rows {
+		if r.IntentID != "" {
+			recorded[r.IntentID]++
+		}
+	}
+	out := map[string]int{}
+	for _, name := range s.order {
+		pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: name, Status: state.IntentPending})
+		if err != nil {
+			return nil, fmt.Errorf("pending intents of pool %s: %w", name, err)
+		}
+		for _, in := range pending {
+			o, ok := s.pools[name].offs[in.Offering]
+			if !ok || in.Floor == "" || now.Sub(in.CreatedAt) > intentMaxAge {
+				continue
+			}
+			if n := in.Count - recorded[in.ID]; n > 0 {
+				out[in.Floor] += n * o.GPUs
+			}
+		}
+	}
+	return out, nil
+}
+
 const cancelledPrefix = "cancelled"
 
 // BurstRequest asks for a manual burst: a floor of GPUs for a while.

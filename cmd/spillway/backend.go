@@ -355,7 +355,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		if f.ID <= q.After {
 			continue
 		}
-		bu := apiBurst(f, now, counts[f.ID])
+		bu := apiBurst(f, now, counts)
 		if !q.All && bu.State != "active" {
 			continue
 		}
@@ -367,30 +367,42 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 	return out, nil
 }
 
+// burstCounts is, by burst id, the live instances each manual burst holds
+// and the GPUs its launches in flight may still add.
+type burstCounts struct {
+	instances, pendingGPUs map[string]int
+}
+
 // burstInstances counts, by burst id, the live instances each manual burst
-// holds at now: launched for it, or kept by it while it is active.
-func (b *backend) burstInstances(ctx context.Context, now time.Time) (map[string]int, error) {
+// holds at now (launched for it, or kept by it while it is active) and the
+// GPUs of its pending launches, not yet recorded as instances.
+func (b *backend) burstInstances(ctx context.Context, now time.Time) (burstCounts, error) {
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Live: true})
 	if err != nil {
-		return nil, err
+		return burstCounts{}, err
 	}
 	held, err := b.sched.Holders(ctx, rows, now)
 	if err != nil {
-		return nil, err
+		return burstCounts{}, err
 	}
-	out := map[string]int{}
+	pending, err := b.sched.PendingGPUs(ctx, rows, now)
+	if err != nil {
+		return burstCounts{}, err
+	}
+	out := burstCounts{instances: map[string]int{}, pendingGPUs: pending}
 	for _, h := range held {
 		if h.Burst != "" {
-			out[h.Burst]++
+			out.instances[h.Burst]++
 		}
 	}
 	return out, nil
 }
 
-func apiBurst(f state.Floor, now time.Time, instances int) api.Burst {
+func apiBurst(f state.Floor, now time.Time, c burstCounts) api.Burst {
 	bu := api.Burst{
 		ID: f.ID, Pool: f.Pool, GPUs: f.GPUs, Offering: f.Offering, Reason: f.Reason, Owner: f.Owner,
-		CreatedAt: f.CreatedAt, Until: f.Until, State: "active", EndedAt: f.EndedAt, Instances: instances,
+		CreatedAt: f.CreatedAt, Until: f.Until, State: "active", EndedAt: f.EndedAt,
+		Instances: c.instances[f.ID], LaunchingGPUs: c.pendingGPUs[f.ID],
 	}
 	switch {
 	case strings.HasPrefix(f.EndReason, "cancelled by "):
@@ -425,7 +437,7 @@ func (b *backend) CreateBurst(ctx context.Context, r api.CreateBurstRequest, pri
 	case err != nil:
 		return api.Burst{}, err
 	}
-	return apiBurst(f, b.clock.Now(), 0), nil
+	return apiBurst(f, b.clock.Now(), burstCounts{}), nil
 }
 
 // idemDigest is the digest stored with a burst that has an idempotency key.
@@ -449,7 +461,7 @@ func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Bu
 	if err != nil {
 		return api.Burst{}, "", err
 	}
-	return apiBurst(f, now, counts[f.ID]), f.RequestDigest, nil
+	return apiBurst(f, now, counts), f.RequestDigest, nil
 }
 
 func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Burst, error) {
@@ -461,13 +473,13 @@ func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Bu
 		return api.Burst{}, err
 	}
 	now := b.clock.Now()
-	if bu := apiBurst(f, now, 0); bu.State != "active" {
+	if bu := apiBurst(f, now, burstCounts{}); bu.State != "active" {
 		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, bu.State, api.ErrConflict)
 	}
 	f, err = b.sched.CancelBurst(ctx, id, principal)
 	if errors.Is(err, scheduler.ErrBurstEnded) && f.ID != "" {
 		// Another caller (or the burst's time) ended it since the check.
-		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, apiBurst(f, now, 0).State, api.ErrConflict)
+		return api.Burst{}, fmt.Errorf("burst %s is already %s: %w", id, apiBurst(f, now, burstCounts{}).State, api.ErrConflict)
 	}
 	if err != nil {
 		return api.Burst{}, err
@@ -477,7 +489,7 @@ func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Bu
 	if err != nil {
 		return api.Burst{}, err
 	}
-	return apiBurst(f, now, counts[id]), nil
+	return apiBurst(f, now, counts), nil
 }
 
 func (b *backend) AddAudit(ctx context.Context, e api.AuditEntry) (api.AuditEntry, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -81,7 +82,14 @@ func TestListsOfAnUnknownPool(t *testing.T) {
 // over st and a scheduler of one pool (no providers, an empty snapshot).
 func backendOver(tb testing.TB, st state.Store, pool policy.Pool) *httptest.Server {
 	tb.Helper()
-	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: map[string]providers.Provider{},
+	return backendOverProviders(tb, st, pool, map[string]providers.Provider{})
+}
+
+// backendOverProviders is backendOver with the pool's offerings' providers
+// (which the scheduler never calls: it does not tick).
+func backendOverProviders(tb testing.TB, st state.Store, pool policy.Pool, provs map[string]providers.Provider) *httptest.Server {
+	tb.Helper()
+	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: provs,
 		Pools: []scheduler.Pool{{Policy: pool, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
 	if err != nil {
 		tb.Fatal(err)
@@ -138,3 +146,65 @@ func TestAPIDecisionCountsWhatLaunched(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstListCountsLaunchesInFlight: a burst whose launch is committed
+// (its intent written) but whose instances are not recorded yet showed 0
+// instances and nothing else, as if nothing were happening; it now shows
+// the GPUs launching. An instance already recorded under the intent is
+// counted once, as an instance; a done intent, a demand launch and
+// another burst's launch are not this burst's.
+func TestBurstListCountsLaunchesInFlight(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC()
+	for _, id := range []string{"b-inflight", "b-other"} {
+		if err := st.CreateFloor(ctx, state.Floor{ID: id, Pool: "train", Kind: state.FloorManual, Owner: "alice", Reason: "INC-5",
+			GPUs: 24, Start: now, Until: now.Add(time.Hour), CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intents := []state.Intent{
+		{ID: "i-3", Floor: "b-inflight", Count: 3, Status: state.IntentPending}, // one of three recorded
+		{ID: "i-done", Floor: "b-inflight", Count: 1, Status: state.IntentPending},
+		{ID: "i-demand", Count: 2, Status: state.IntentPending},
+		{ID: "i-other", Floor: "b-other", Count: 1, Status: state.IntentPending},
+	}
+	for _, in := range intents {
+		in.Pool, in.Provider, in.Offering, in.ClientToken, in.CreatedAt, in.UpdatedAt = "train", "aws", "p5", "spw-"+in.ID, now, now
+		if err := st.CreateIntent(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutInstances(ctx, []state.Instance{{ID: "i-0a", Provider: "aws", Pool: "train", Offering: "p5", InstanceType: "p5.48xlarge",
+		State: state.InstanceBooting, GPUs: 8, LaunchedAt: now, UpdatedAt: now, Floor: "b-inflight", IntentID: "i-3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishIntent(ctx, "i-done", state.IntentDone, []string{"i-0gone"}, "", now); err != nil {
+		t.Fatal(err)
+	}
+	srv := backendOverProviders(t, st, policy.Pool{Name: "train", Offerings: []policy.Offering{{Name: "p5", Provider: "aws", InstanceType: "p5.48xlarge", GPUs: 8, PricePerHour: 98}}},
+		map[string]providers.Provider{"aws": uncalledProvider{}})
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := c.Bursts(ctx, "train", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]int{}
+	for _, b := range bs {
+		got[b.ID] = [2]int{b.Instances, b.LaunchingGPUs}
+	}
+	want := map[string][2]int{"b-inflight": {1, 16}, "b-other": {0, 8}}
+	if !maps.Equal(got, want) {
+		t.Fatalf("bursts' [instances, launching GPUs] = %v, want %v", got, want)
+	}
+}
+
+// uncalledProvider names a provider for a scheduler that never ticks.
+type uncalledProvider struct{ providers.Provider }

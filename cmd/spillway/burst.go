@@ -135,10 +135,10 @@ func newBurstListCmd() *cobra.Command {
 				return f.explain(err)
 			}
 			return f.print(cmd.OutOrStdout(), bs, func(tw *tabwriter.Writer) {
-				fmt.Fprintln(tw, "ID\tPOOL\tGPUS\tOFFERING\tOWNER\tCREATED\tUNTIL\tSTATE\tINSTANCES\tREASON")
+				fmt.Fprintln(tw, "ID\tPOOL\tGPUS\tOFFERING\tOWNER\tCREATED\tUNTIL\tSTATE\tINSTANCES\tLAUNCHING_GPUS\tREASON")
 				for _, b := range bs {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", b.ID, b.Pool, b.GPUs, dash(b.Offering), b.Owner,
-						fmtTime(b.CreatedAt), fmtTime(b.Until), b.State, b.Instances, oneLine(b.Reason, 80))
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", b.ID, b.Pool, b.GPUs, dash(b.Offering), b.Owner,
+						fmtTime(b.CreatedAt), fmtTime(b.Until), b.State, b.Instances, b.LaunchingGPUs, oneLine(b.Reason, 80))
 				}
 				if len(bs) == 0 {
 					fmt.Fprintln(tw, "(no bursts)")
