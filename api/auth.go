@@ -22,6 +22,12 @@ var anonymous = tokens.Principal{Name: "anonymous", Role: tokens.Viewer}
 // authenticate returns the caller of an API request from its bearer token,
 // and checks that its role allows need.
 func (s *Server) authenticate(r *http.Request, need tokens.Role, what string) (tokens.Principal, *Error) {
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		// Which one counts would depend on who reads the request (this
+		// server reads the first, a proxy in front may check the last).
+		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
+			"the Authorization header is given %d times: send one, \"Authorization: Bearer TOKEN\"", n)
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if s.anon && need == tokens.Viewer {
