@@ -105,6 +105,9 @@ type poolPage struct {
 	Decisions                 []Decision
 	Chart                     chart
 	Form                      CreateBurstRequest
+	// FormKey is the burst form's idempotency key, new at each render: a
+	// form posted twice (a double click) opens one burst.
+	FormKey string
 }
 
 type instanceGroup struct {
@@ -183,7 +186,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 			return nil, fmt.Errorf("pool %s timeline: %w", ps.Name, err)
 		}
 		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
-			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}}
+			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}, FormKey: randomID()}
 		pp.Groups = groupInstances(det.Instances)
 		for _, i := range det.Instances {
 			if i.State != "terminating" {
@@ -403,7 +406,7 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		f := r.PostForm
-		if err := formFields(r, "csrf", "pool", "gpus", "for", "reason", "offering"); err != nil {
+		if err := formFields(r, "csrf", "pool", "gpus", "for", "reason", "offering", "key"); err != nil {
 			return err
 		}
 		gpus, err := strconv.Atoi(strings.TrimSpace(f.Get("gpus")))
@@ -418,9 +421,27 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 		if err := validateBurst(req); err != nil {
 			return err
 		}
+		// A page loaded before the form had a key posts none.
+		if k := f.Get("key"); k != "" {
+			if !isIdempotencyKey(k) {
+				return errf(http.StatusBadRequest, CodeInvalid, "the form's key %q is not one the page makes: reload the page and try again", clip(k))
+			}
+			req.IdempotencyKey = k
+		}
 		b, err := s.createBurst(r.Context(), v.Principal, req)
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeKeyReused {
+			// The form was posted again with other values (after the
+			// browser's Back): its key belongs to the burst it made.
+			return errf(e.Status, e.Code, "this form already created a burst, with other values: reload the page for a new form to create another")
+		}
 		if err != nil {
 			return err
+		}
+		if b.Replayed {
+			rec.outcome = fmt.Sprintf("replayed burst %s: the form was posted again; nothing new opened", b.ID)
+			http.Redirect(rec, r, "/?created="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
+			return nil
 		}
 		rec.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
 		http.Redirect(rec, r, "/?created="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)

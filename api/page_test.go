@@ -203,7 +203,7 @@ func TestPageCSRF(t *testing.T) {
 	for _, tc := range []struct {
 		path, add, want string
 	}{
-		{"/bursts", "bogus", "unknown form field &#34;bogus&#34; for POST /bursts: it takes pool, gpus, for, reason, offering"},
+		{"/bursts", "bogus", "unknown form field &#34;bogus&#34; for POST /bursts: it takes pool, gpus, for, reason, offering, key"},
 		{"/bursts", "gpus", "form field &#34;gpus&#34; is given 2 times: give it once"},
 		{"/bursts?dryrun=1", "", "unknown parameter &#34;dryrun&#34; for POST /bursts: it takes no parameters"},
 		{"/bursts/b-0001/cancel", "force", "unknown form field &#34;force&#34; for POST /bursts/b-0001/cancel: it takes none but the CSRF token"},
@@ -300,5 +300,63 @@ func TestPageSessionEndsWithToken(t *testing.T) {
 	writeFile(t, e.tokens, f.Marshal())
 	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("page after revoking the token: %d, want 303 to /login", resp.StatusCode)
+	}
+}
+
+// TestPageFormPostedTwiceOpensOneBurst: the burst form posted twice (a
+// double click on Create at 3 a.m., a browser resending it) opened two
+// bursts, doubling the spend; its key, new at each render, makes the
+// second post return the first burst. The form posted again with other
+// values is refused, and a reloaded page's form creates another.
+func TestPageFormPostedTwiceOpensOneBurst(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	csrf := b.login(tokens.Operator)
+	formKey := func() string {
+		_, page := b.get("/")
+		m := regexp.MustCompile(`id="burst-form-training">\s*<input type="hidden" name="csrf" value="[^"]*">\s*<input type="hidden" name="pool" value="training">\s*<input type="hidden" name="key" value="([^"]+)">`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("the training pool's burst form has no key:\n%s", page)
+		}
+		return m[1]
+	}
+	key := formKey()
+	form := url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"INC-11"}, "key": {key}}
+	var created []string
+	for range 2 {
+		resp, body := b.post("/bursts", form)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("form post: %d %s", resp.StatusCode, body)
+		}
+		created = append(created, resp.Header.Get("Location"))
+	}
+	if created[0] != created[1] {
+		t.Fatalf("the form posted twice redirected to %q, want the same burst twice", created)
+	}
+	form.Set("gpus", "8")
+	if resp, body := b.post("/bursts", form); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "this form already created a burst, with other values: reload the page for a new form to create another") {
+		t.Fatalf("the form posted again with other values: %d, want 422 saying to reload", resp.StatusCode)
+	}
+	if next := formKey(); next == key {
+		t.Fatalf("a reloaded page's form has the same key %q", key)
+	} else {
+		form.Set("key", next)
+	}
+	if resp, body := b.post("/bursts", form); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") == created[0] {
+		t.Fatalf("a reloaded form: %d %q %s, want a new burst", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	bs, err := e.client(tokens.Viewer).Bursts(t.Context(), "training", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range bs {
+		if b.Reason == "INC-11" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d bursts for INC-11, want 2 (the double post's one, the reloaded form's one)", n)
 	}
 }

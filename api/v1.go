@@ -419,12 +419,15 @@ func idempotencyKey(h http.Header) (string, error) {
 	case len(vs) > 1:
 		return "", errf(http.StatusBadRequest, CodeInvalid, "the Idempotency-Key header is given %d times: send it once", len(vs))
 	}
-	k := vs[0]
-	if k == "" || len(k) > maxIdempotencyKey || strings.ContainsFunc(k, func(r rune) bool { return r < '!' || r > '~' }) {
+	if !isIdempotencyKey(vs[0]) {
 		return "", errf(http.StatusBadRequest, CodeInvalid,
-			"the Idempotency-Key header %q is not a key: use 1 to %d printable ASCII characters without spaces, such as a UUID, new for each burst and the same on each retry of its request", clip(k), maxIdempotencyKey)
+			"the Idempotency-Key header %q is not a key: use 1 to %d printable ASCII characters without spaces, such as a UUID, new for each burst and the same on each retry of its request", clip(vs[0]), maxIdempotencyKey)
 	}
-	return k, nil
+	return vs[0], nil
+}
+
+func isIdempotencyKey(k string) bool {
+	return k != "" && len(k) <= maxIdempotencyKey && !strings.ContainsFunc(k, func(r rune) bool { return r < '!' || r > '~' })
 }
 
 // createBurst checks the caller against the pool's manual limits, then asks
