@@ -358,6 +358,12 @@ func jsonKind(k string) string {
 	return k
 }
 
+// CheckCreateBurst checks a burst request as POST /v1/bursts does before it
+// asks the pool, so that a client can refuse a bad value without a call.
+// The error's message begins with the field it names (pool, gpus, for,
+// reason or offering).
+func CheckCreateBurst(req CreateBurstRequest) error { return validateBurst(req) }
+
 func validateBurst(req CreateBurstRequest) error {
 	bad := func(format string, a ...any) error {
 		return errf(http.StatusBadRequest, CodeInvalid, format, a...)

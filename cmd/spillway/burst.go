@@ -49,6 +49,11 @@ func newBurstCreateCmd() *cobra.Command {
 				// JSON would carry each bad byte as U+FFFD.
 				return usagef("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
 			}
+			if err := api.CheckCreateBurst(r); err != nil {
+				// A value out of range is a wrong command line (exit 2),
+				// told before any token or server is needed.
+				return usagef("--%v", err)
+			}
 			if cmd.Flags().Changed("idempotency-key") {
 				if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
 					return err

@@ -115,8 +115,10 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"agent", "--simulate", "dgxfoo"}, 2, `spillway: simulate "dgxfoo": unknown node model`},
 		{[]string{"agent", "--simulate", "dgxh100", "--replay", "/nonexistent/none.csv"}, 2, "spillway: replay series: open /nonexistent/none.csv: no such file"},
 		{[]string{"demo", "--listen", "garbage"}, 2, `spillway: --listen "garbage": the demo serves on loopback only`},
+		// Out of the API's own range, whatever the pool allows.
+		{with("--for", "0s"), 2, "spillway: --for 0s is out of range: a burst lasts from 1m to 720h"},
 		// The command ran; the server refused it, or was not there.
-		{with("--for", "0s"), 1, "spillway: bad request (400): for 0s is out of range"},
+		{with("--gpus", "40"), 1, "spillway: refused by the pool's manual limit max_gpus = 32 (403)"},
 		{with("--pool", "nope"), 1, `spillway: not found (404): no pool "nope"`},
 		{[]string{"burst", "cancel", "b-9999"}, 1, `spillway: not found (404): no burst "b-9999"`},
 		{[]string{"status", "--server", "http://127.0.0.1:1"}, 1, "spillway: cannot reach the Spillway server at http://127.0.0.1:1"},

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestBurstCreateRefusesValuesOutOfRange: a --gpus, --for or --reason the
+// server would refuse is a wrong command line, exit 2, told without a
+// server (none listens here) or a token; it was sent, refused with a 400,
+// and exited 1, or, with the server down, hidden behind "cannot reach".
+func TestBurstCreateRefusesValuesOutOfRange(t *testing.T) {
+	t.Setenv("SPILLWAY_SERVER", "http://127.0.0.1:1")
+	t.Setenv("SPILLWAY_TOKEN", "")
+	for _, tc := range []struct {
+		gpus, dur, reason, want string
+	}{
+		{"0", "1h", "INC-1", "--gpus 0 is out of range: ask for 1 to 100000 GPUs"},
+		{"-3", "1h", "INC-1", "--gpus -3 is out of range"},
+		{"8", "-5m", "INC-1", "--for -5m is out of range: a burst lasts from 1m to 720h"},
+		{"8", "30s", "INC-1", "--for 30s is out of range"},
+		{"8", "721h", "INC-1", "--for 721h is out of range"},
+		{"8", "1h", "   ", "--reason is missing: say why the burst is needed"},
+		{"8", "1h", "INC-1\x1b[2J", "--reason contains control characters"},
+	} {
+		_, _, err := runCLI(t, "burst", "create", "--pool", "train", "--gpus", tc.gpus, "--for", tc.dur, "--reason", tc.reason)
+		var ue *usageError
+		if !errors.As(err, &ue) || exitStatusCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--gpus %s --for %s --reason %q: %v (exit %d), want exit 2 with %q", tc.gpus, tc.dur, tc.reason, err, exitStatusCode(err), tc.want)
+		}
+	}
+}
+
+// exitStatusCode is the status the process would end with for err.
+func exitStatusCode(err error) int {
+	code, _ := exitStatus(err)
+	return code
+}
