@@ -66,6 +66,10 @@ func newBurstCreateCmd() *cobra.Command {
 				return err
 			}
 			b, err := c.CreateBurst(cmd.Context(), r)
+			var ae *api.Error
+			if errors.As(err, &ae) && ae.Code == api.CodeKeyReused {
+				return fmt.Errorf("refused (%d): %w\nTo open a new burst, run the command without --idempotency-key (each run then sends a new key); to get that burst, repeat its flags", ae.Status, ae)
+			}
 			if err != nil {
 				return outcomeUnknown(f.explain(err), r.IdempotencyKey)
 			}
@@ -76,7 +80,11 @@ func newBurstCreateCmd() *cobra.Command {
 				} else {
 					fmt.Fprintf(tw, "created burst %s: %d GPUs in pool %s until %s (owner %s)\n", b.ID, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
 				}
-				fmt.Fprintf(tw, "cancel it early with: spillway burst cancel %s\n", b.ID)
+				if b.State == "active" {
+					fmt.Fprintf(tw, "cancel it early with: spillway burst cancel %s\n", b.ID)
+				} else {
+					fmt.Fprintln(tw, "to open a new burst, run the command without --idempotency-key (each run then sends a new key)")
+				}
 			})
 		},
 	}

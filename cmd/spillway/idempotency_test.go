@@ -56,18 +56,26 @@ func TestBurstCreateSendsIdempotencyKey(t *testing.T) {
 	var mu sync.Mutex
 	var keys []string
 	lose := false
+	state := "active"
+	reused := false
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
-		lostAnswer := lose
+		lostAnswer, st, keyReused := lose, state, reused
 		mu.Unlock()
+		if keyReused {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			fmt.Fprint(w, `{"error":{"code":"idempotency_key_reused","message":"Idempotency-Key \"INC-9-burst\" was used for burst b-1 by a request that asked otherwise"}}`)
+			return
+		}
 		if lostAnswer { // the burst is made, the answer never comes
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"id":"b-1","pool":"train","gpus":8,"reason":"x","owner":"alice","state":"active","replayed":true}`)
+		fmt.Fprintf(w, `{"id":"b-1","pool":"train","gpus":8,"reason":"x","owner":"alice","state":%q,"replayed":true}`, st)
 	}))
 	defer ts.Close()
 	t.Setenv("SPILLWAY_SERVER", ts.URL)
@@ -82,7 +90,27 @@ func TestBurstCreateSendsIdempotencyKey(t *testing.T) {
 	if err != nil || !strings.Contains(out, "burst b-1 was created earlier with idempotency key INC-9-burst; nothing new was opened") {
 		t.Fatalf("a replayed create printed %q, %v", out, err)
 	}
+	if !strings.Contains(out, "cancel it early with: spillway burst cancel b-1") {
+		t.Fatalf("a replayed active burst printed %q, want how to cancel it", out)
+	}
 	mu.Lock()
+	state = "cancelled"
+	mu.Unlock()
+	out, _, err = runCLI(t, append(create, "--idempotency-key", "INC-9-burst")...)
+	if err != nil || !strings.Contains(out, "It is cancelled") || strings.Contains(out, "cancel it early") ||
+		!strings.Contains(out, "to open a new burst, run the command without --idempotency-key") {
+		t.Fatalf("a replayed cancelled burst printed %q, %v; want how to open a new one, not how to cancel it", out, err)
+	}
+	mu.Lock()
+	reused = true
+	mu.Unlock()
+	_, _, err = runCLI(t, append(create, "--idempotency-key", "INC-9-burst")...)
+	if err == nil || !strings.Contains(err.Error(), "To open a new burst, run the command without --idempotency-key") {
+		t.Fatalf("a key used with other flags: %v, want how to open a new burst", err)
+	}
+	mu.Lock()
+	reused = false
+	keys = keys[:3]
 	if len(keys) != 3 || keys[0] == "" || keys[1] == "" || keys[0] == keys[1] || keys[2] != "INC-9-burst" {
 		t.Fatalf("keys sent %q: want a new one for each of two runs, then INC-9-burst", keys)
 	}
