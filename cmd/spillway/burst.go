@@ -185,6 +185,11 @@ func newBurstCancelCmd() *cobra.Command {
 			}
 			return f.print(cmd.OutOrStdout(), b, func(tw *tabwriter.Writer) {
 				fmt.Fprintf(tw, "cancelled burst %s in pool %s: its instances drain, then terminate\n", b.ID, b.Pool)
+				if b.LaunchingGPUs > 0 {
+					// They appear after the cancel: say so before someone
+					// takes them for a burst that did not stop.
+					fmt.Fprintf(tw, "a launch of %d GPUs for it was already under way: its instances appear, then drain and terminate too\n", b.LaunchingGPUs)
+				}
 			})
 		},
 	}
