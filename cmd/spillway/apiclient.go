@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
 )
 
 // apiFlags are the flags every operator command shares: where the server
@@ -57,6 +58,16 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 			return nil, usagef("--token-file %s is %d bytes: it should hold one token (from `spillway token create`)", f.tokenFile, len(b))
 		}
 		f.token = strings.TrimSpace(string(b))
+	}
+	if first, _, spaced := strings.Cut(f.token, " "); spaced || strings.ContainsAny(f.token, "\t\r\n") {
+		// Pasted from a curl command ("Bearer spw_…"), or two tokens: the
+		// server would only say it does not know it. Only the first word
+		// is shown, never the token.
+		what := "several words"
+		if !strings.HasPrefix(first, tokens.Prefix) && len(first) <= 12 {
+			what = fmt.Sprintf("several words, the first %q", first)
+		}
+		return nil, usagef("the token (SPILLWAY_TOKEN or --token-file) is %s: give the token alone, one word as `spillway token create` printed it (%s…), without \"Bearer \"", what, tokens.Prefix)
 	}
 	c, err := api.NewClient(f.server, f.token, nil)
 	if err != nil {

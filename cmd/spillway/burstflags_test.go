@@ -37,3 +37,23 @@ func exitStatusCode(err error) int {
 	code, _ := exitStatus(err)
 	return code
 }
+
+// TestTokenOfSeveralWords: a token pasted with its "Bearer " (from a curl
+// command) was sent as "Bearer Bearer spw_…", and the server answered only
+// that it did not know it; it is refused as a wrong command line, naming
+// the first word unless it is part of a token.
+func TestTokenOfSeveralWords(t *testing.T) {
+	t.Setenv("SPILLWAY_SERVER", "http://127.0.0.1:1")
+	for _, tok := range []string{"Bearer spw_abcdefghijklmnopqrstuvwxyz0123456789", "spw_abcdefghijklmnopqrstuvwxyz0123456789 spw_second"} {
+		t.Setenv("SPILLWAY_TOKEN", tok)
+		_, _, err := runCLI(t, "status")
+		if exitStatusCode(err) != 2 || err == nil || !strings.Contains(err.Error(), "give the token alone, one word as `spillway token create` printed it (spw_…)") ||
+			strings.Contains(err.Error(), "abcdef") {
+			t.Errorf("SPILLWAY_TOKEN %q: %v (exit %d), want exit 2, not showing the token", tok[:10], err, exitStatusCode(err))
+		}
+	}
+	t.Setenv("SPILLWAY_TOKEN", "Bearer spw_abcdefghijklmnopqrstuvwxyz0123456789")
+	if _, _, err := runCLI(t, "status"); err == nil || !strings.Contains(err.Error(), `several words, the first "Bearer"`) {
+		t.Errorf("a token after Bearer: %v, want the first word named", err)
+	}
+}
