@@ -76,14 +76,16 @@ func TestAuthMatrix(t *testing.T) {
 		{"cancel again", "DELETE", "/v1/bursts/b-0001", tokens.Admin, "", "", 409, []string{`"code": "conflict"`, `"message": "burst b-0001 already cancelled at 2026-11-29T09:00:00Z"`}, "root"},
 		{"audit admin", "GET", "/v1/audit?limit=1", tokens.Admin, "", "", 200, []string{`"principal": "root"`, `"next": "`}, "-"},
 		{"wrong method", "PUT", "/v1/bursts", tokens.Admin, "", goodBurst, 405, []string{`"code": "method_not_allowed"`, "PUT /v1/bursts is not an endpoint: /v1/bursts takes GET, POST"}, "-"},
-		{"wrong method on a burst", "GET", "/v1/bursts/b-0001", tokens.Admin, "", "", 405, []string{"/v1/bursts/b-0001 takes DELETE"}, "-"},
+		{"wrong method on a burst", "PUT", "/v1/bursts/b-0001", tokens.Admin, "", "", 405, []string{"/v1/bursts/b-0001 takes GET, DELETE"}, "-"},
+		{"read a burst", "GET", "/v1/bursts/b-0001", tokens.Viewer, "", "", 200, []string{`"id": "b-0001"`, `"pool": "training"`}, "-"},
+		{"read an unknown burst", "GET", "/v1/bursts/b-9999", tokens.Viewer, "", "", 404, []string{`no burst \"b-9999\": `}, "-"},
 		{"no such endpoint", "GET", "/v1/nope", tokens.Admin, "", "", 404, []string{"no API endpoint GET /v1/nope"}, "-"},
 		// An item path without its item is no item (404), not the wrong
 		// method (405 "takes GET" to a GET).
 		{"pool path without a pool", "GET", "/v1/pools/", tokens.Admin, "", "", 404,
 			[]string{`"code": "not_found"`, "GET /v1/pools/ names no pool: GET /v1/pools lists them, GET /v1/pools/{pool} shows one"}, "-"},
 		{"burst path without a burst", "DELETE", "/v1/bursts/", tokens.Admin, "", "", 404,
-			[]string{`"code": "not_found"`, "DELETE /v1/bursts/ names no burst: GET /v1/bursts lists them, DELETE /v1/bursts/{id} cancels one"}, "-"},
+			[]string{`"code": "not_found"`, "DELETE /v1/bursts/ names no burst: GET /v1/bursts lists them, GET /v1/bursts/{id} shows one, DELETE /v1/bursts/{id} cancels one"}, "-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := tc.tok

@@ -55,6 +55,9 @@ type Backend interface {
 	// that principal already has a burst with that key (BurstByKey
 	// returns it): of concurrent calls with one key, one creates.
 	CreateBurst(ctx context.Context, r CreateBurstRequest, principal string) (Burst, error)
+	// Burst returns one manual burst, ended or not. ErrNotFound for an
+	// unknown burst.
+	Burst(ctx context.Context, id string) (Burst, error)
 	// BurstByKey returns principal's burst created with the idempotency
 	// key, as it is now, and the Digest of the request that created it.
 	// ErrNotFound when principal has none with that key.

@@ -218,6 +218,12 @@ func (c *Client) Bursts(ctx context.Context, pool string, withEnded bool) ([]Bur
 	return all[Burst](ctx, c, "/v1/bursts", q, 0)
 }
 
+// Burst is GET /v1/bursts/{id}.
+func (c *Client) Burst(ctx context.Context, id string) (Burst, error) {
+	var b Burst
+	return b, c.do(ctx, http.MethodGet, "/v1/bursts/"+url.PathEscape(id), nil, nil, &b)
+}
+
 // CreateBurst is POST /v1/bursts, with r.IdempotencyKey as its
 // Idempotency-Key header when set: the returned burst is Replayed when an
 // earlier request with the key created it.

@@ -96,7 +96,7 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no pool: GET /v1/pools lists them, GET /v1/pools/{pool} shows one", r.Method, r.URL.Path))
 		return
 	case "/v1/bursts/":
-		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no burst: GET /v1/bursts lists them, DELETE /v1/bursts/{id} cancels one", r.Method, r.URL.Path))
+		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no burst: GET /v1/bursts lists them, GET /v1/bursts/{id} shows one, DELETE /v1/bursts/{id} cancels one", r.Method, r.URL.Path))
 		return
 	}
 	if allow := allowedMethods(r.URL.Path); allow != "" {
@@ -114,7 +114,7 @@ func allowedMethods(path string) string {
 	case path == "/v1/bursts":
 		return "GET, POST"
 	case itemPath(path, "/v1/bursts/"):
-		return "DELETE"
+		return "GET, DELETE"
 	case path == "/v1/status", path == "/v1/pools", path == "/v1/instances", path == "/v1/decisions", path == "/v1/audit",
 		itemPath(path, "/v1/pools/"):
 		return "GET"

@@ -46,3 +46,33 @@ func TestAuthorizationGivenTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstLocationIsGettable: POST /v1/bursts answers with the Location
+// of the burst it made, and GET on that Location answered 405 (the path
+// took DELETE only), so a client that follows it, or polls it for the
+// burst's instances, failed. It now answers the burst.
+func TestBurstLocationIsGettable(t *testing.T) {
+	e := newEnv(t, false)
+	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", strings.NewReader(`{"pool":"training","gpus":4,"for":"1h","reason":"INC-12"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusCreated || loc == "" {
+		t.Fatalf("create: %d, Location %q", resp.StatusCode, loc)
+	}
+	code, body := e.do(http.MethodGet, loc, e.tok[tokens.Viewer], "")
+	if code != http.StatusOK || !strings.Contains(body, `"id": "`+strings.TrimPrefix(loc, "/v1/bursts/")+`"`) || !strings.Contains(body, `"reason": "INC-12"`) {
+		t.Fatalf("GET %s: %d %s, want the burst", loc, code, body)
+	}
+	b, err := e.client(tokens.Viewer).Burst(t.Context(), strings.TrimPrefix(loc, "/v1/bursts/"))
+	if err != nil || b.Reason != "INC-12" || b.State != "active" {
+		t.Fatalf("Client.Burst: %+v, %v", b, err)
+	}
+}

@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/decisions", s.read(takes(s.getDecisions, "pool", "since", "limit", "cursor")))
 	m.HandleFunc("GET /v1/bursts", s.read(takes(s.getBursts, "pool", "all", "limit", "cursor")))
 	m.HandleFunc("POST /v1/bursts", s.mutating(tokens.Operator, s.postBurst))
+	m.HandleFunc("GET /v1/bursts/{id}", s.read(takes(s.getBurst)))
 	m.HandleFunc("DELETE /v1/bursts/{id}", s.mutating(tokens.Operator, s.deleteBurst))
 	m.HandleFunc("GET /v1/audit", s.readAs(tokens.Admin, takes(s.getAudit, "limit", "cursor")))
 	m.HandleFunc("/v1/", s.notFound)

@@ -210,6 +210,24 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 	return writeList(w, l, items, err, func(b Burst) string { return b.ID })
 }
 
+// getBurst is GET /v1/bursts/{id}, where POST /v1/bursts's Location
+// points: one burst, ended or not, with its instances and launching GPUs.
+func (s *Server) getBurst(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if !IsBurstID(id) {
+		return errf(http.StatusNotFound, CodeNotFound, "no burst %q: burst IDs look like b-20260302t090000-1a2b3c; `spillway burst list` shows them", clip(id))
+	}
+	b, err := s.be.Burst(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		return errf(http.StatusNotFound, CodeNotFound, "no burst %q: `spillway burst list --all` shows the bursts", id)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
 func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	l, err := parseList(q, cursorNumber)

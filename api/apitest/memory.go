@@ -269,6 +269,20 @@ func (m *Memory) CreateBurst(ctx context.Context, r api.CreateBurstRequest, prin
 	return b, nil
 }
 
+// Burst implements api.Backend.
+func (m *Memory) Burst(ctx context.Context, id string) (api.Burst, error) {
+	bs, err := m.Bursts(ctx, api.BurstQuery{All: true, Limit: 1 << 30})
+	if err != nil {
+		return api.Burst{}, err
+	}
+	for _, b := range bs {
+		if b.ID == id {
+			return b, nil
+		}
+	}
+	return api.Burst{}, fmt.Errorf("burst %q: %w", id, api.ErrNotFound)
+}
+
 // BurstByKey implements api.Backend.
 func (m *Memory) BurstByKey(ctx context.Context, principal, key string) (api.Burst, string, error) {
 	m.mu.Lock()

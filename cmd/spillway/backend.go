@@ -448,6 +448,22 @@ func idemDigest(r api.CreateBurstRequest) string {
 	return r.Digest()
 }
 
+func (b *backend) Burst(ctx context.Context, id string) (api.Burst, error) {
+	f, err := b.store.Floor(ctx, id)
+	if errors.Is(err, state.ErrNotFound) || (err == nil && f.Kind != state.FloorManual) {
+		return api.Burst{}, fmt.Errorf("burst %q: %w", id, api.ErrNotFound)
+	}
+	if err != nil {
+		return api.Burst{}, err
+	}
+	now := b.clock.Now()
+	counts, err := b.burstInstances(ctx, now)
+	if err != nil {
+		return api.Burst{}, err
+	}
+	return apiBurst(f, now, counts), nil
+}
+
 func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Burst, string, error) {
 	f, err := b.store.FloorByKey(ctx, principal, key)
 	if errors.Is(err, state.ErrNotFound) {

@@ -204,6 +204,13 @@ func TestBurstListCountsLaunchesInFlight(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("bursts' [instances, launching GPUs] = %v, want %v", got, want)
 	}
+	// GET /v1/bursts/{id}, where the create's Location points, says the same.
+	if b, err := c.Burst(ctx, "b-inflight"); err != nil || b.Instances != 1 || b.LaunchingGPUs != 16 {
+		t.Fatalf("GET /v1/bursts/b-inflight: %+v, %v; want 1 instance and 16 GPUs launching", b, err)
+	}
+	if _, err := c.Burst(ctx, "b-none"); apiStatus(err) != 404 {
+		t.Fatalf("GET /v1/bursts/b-none: %v, want 404", err)
+	}
 }
 
 // uncalledProvider names a provider for a scheduler that never ticks.
