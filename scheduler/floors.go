@@ -77,7 +77,11 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			s.log.Info("floor ended", "pool", pool.Name, "floor", fl.ID, "at", fl.Until)
 			continue
 		}
-		if fl.Kind != state.FloorManual || t.now.Before(fl.Start) {
+		// A manual burst holds from when it was opened, whatever the
+		// clock of the server that opened it read (its Start): a burst
+		// opened through a server whose clock runs ahead of this one's
+		// would otherwise wait for this clock to catch up.
+		if fl.Kind != state.FloorManual {
 			continue
 		}
 		out = append(out, manualFloor(fl))
@@ -190,11 +194,14 @@ func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time
 	for _, f := range out {
 		held[f.Owner] = Holder{Floor: scheduleFloorID(pool.Name, f.Owner, f.Until), Owner: f.Owner}
 	}
-	manual, err := s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Kind: state.FloorManual, ActiveAt: now})
+	manual, err := s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Kind: state.FloorManual, Open: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
 	}
 	for _, fl := range manual {
+		if !fl.Until.IsZero() && !now.Before(fl.Until) {
+			continue // past its end: the next tick ends it (floors)
+		}
 		out = append(out, manualFloor(fl))
 		held[fl.ID] = Holder{Floor: fl.ID, Owner: fl.Owner, Burst: fl.ID}
 	}

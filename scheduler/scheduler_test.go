@@ -1100,3 +1100,31 @@ func TestSpendUpToThePeriodsEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestManualBurstOpenedAheadOfTheClock: a burst opened through a server
+// whose clock runs ahead of the leader's (its Start is in the leader's
+// future) holds at once, not once the leader's clock catches up.
+func TestManualBurstOpenedAheadOfTheClock(t *testing.T) {
+	h := newHarness(t, testPool())
+	ctx := context.Background()
+	ahead := h.clk.Now().Add(5 * time.Minute)
+	fl := state.Floor{
+		ID: "b-20261130t091500-0bc4c29da535", Pool: "train", Kind: state.FloorManual, Owner: "alice", Reason: "incident",
+		GPUs: 8, Start: ahead, Until: ahead.Add(time.Hour), CreatedAt: ahead,
+	}
+	if err := h.store.CreateFloor(ctx, fl); err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	if len(h.live()) != 1 || tag(h.live()[0], providers.TagBurst) != fl.ID {
+		t.Fatalf("burst opened 5 minutes ahead of the leader's clock: live %+v, want one instance tagged with burst %s at the first tick", h.live(), fl.ID)
+	}
+	rows := h.rows(true)
+	held, err := h.sched.Holders(ctx, rows, h.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || held[rows[0].ID].Burst != fl.ID {
+		t.Fatalf("holders %+v of %d rows, want the instance held by burst %s", held, len(rows), fl.ID)
+	}
+}
