@@ -1,0 +1,254 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/spf13/cobra"
+)
+
+// The docs a new user reads: README.md and docs/*.md, from cmd/spillway.
+const repoRoot = "../.."
+
+func docFiles(t *testing.T) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no docs/*.md (%v)", err)
+	}
+	docs := map[string]string{}
+	for _, p := range append(paths, filepath.Join(repoRoot, "README.md")) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs[p] = string(b)
+	}
+	return docs
+}
+
+var (
+	fencedBlock = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	codeSpan    = regexp.MustCompile("`([^`\n]+)`")
+	// spillwayRun finds "spillway CMD" where it runs the binary: at the start,
+	// after a space, a path (bin/spillway, ./cmd/spillway) or $(.
+	spillwayRun = regexp.MustCompile(`(?:^|[\s/(])spillway ([a-z].*)`)
+	quoted      = regexp.MustCompile(`"[^"]*"|'[^']*'`)
+)
+
+// docCommandLines returns what a doc shows as code: each line of its fenced
+// blocks and each code span outside them.
+func docCommandLines(doc string) []string {
+	var lines []string
+	for _, m := range fencedBlock.FindAllStringSubmatch(doc, -1) {
+		lines = append(lines, strings.Split(m[1], "\n")...)
+	}
+	for _, m := range codeSpan.FindAllStringSubmatch(fencedBlock.ReplaceAllString(doc, ""), -1) {
+		lines = append(lines, m[1])
+	}
+	return lines
+}
+
+// spillwayInvocations returns, for each "spillway ..." a line runs, its
+// words up to the end of that shell command (a pipe, ;, &, a comment or
+// the ) of a $(...)), quoted values dropped.
+func spillwayInvocations(line string) [][]string {
+	var runs [][]string
+	for _, m := range spillwayRun.FindAllStringSubmatch(line, -1) {
+		rest := quoted.ReplaceAllString(m[1], `""`)
+		if i := strings.IndexAny(rest, "|;&#)\\"); i >= 0 {
+			rest = rest[:i]
+		}
+		runs = append(runs, strings.Fields(rest))
+	}
+	return runs
+}
+
+// unknownFlags returns the flags of words (a command line after
+// "spillway") that the command it names does not define, or the words
+// themselves when they name no command.
+func unknownFlags(root *cobra.Command, words []string) (cmdPath string, bad []string) {
+	cmd, _, err := root.Find(words)
+	if err != nil || cmd == root {
+		return "", nil // prose such as "spillway policy" the engine, not a command line
+	}
+	for _, w := range words {
+		w = strings.Trim(w, "[]")
+		if !strings.HasPrefix(w, "-") || w == "-" || w == "--" {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		var ok bool
+		if strings.HasPrefix(w, "--") {
+			ok = cmd.Flags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil || name == "help"
+		} else {
+			ok = len(name) == 1 && (cmd.Flags().ShorthandLookup(name) != nil || name == "h")
+		}
+		if !ok {
+			bad = append(bad, w)
+		}
+	}
+	return cmd.CommandPath(), bad
+}
+
+// TestDocsCommandLinesUseRealFlags: every command line README.md and
+// docs/*.md show (code blocks and code spans running spillway) passes
+// only flags its command has, so a renamed or removed flag cannot leave
+// a doc that fails for whoever copies it.
+func TestDocsCommandLinesUseRealFlags(t *testing.T) {
+	root := newRootCmd()
+	root.InitDefaultHelpFlag()
+	checked := 0
+	for path, doc := range docFiles(t) {
+		for _, line := range docCommandLines(doc) {
+			for _, words := range spillwayInvocations(line) {
+				cmdPath, bad := unknownFlags(root, words)
+				if cmdPath == "" {
+					continue
+				}
+				checked++
+				if len(bad) > 0 {
+					t.Errorf("%s: %q: %s has no flag %s", filepath.Base(path), line, cmdPath, strings.Join(bad, ", "))
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("checked only %d spillway command lines in the docs: is the parser still finding them?", checked)
+	}
+}
+
+// otherTools are the flags the docs name of commands other than spillway's.
+var otherTools = map[string]string{
+	"--bind": "python3 -m http.server", "--endpoint-url": "aws",
+	"--client-token": "aws", "--count": "aws", "--filters": "aws", "--image-id": "aws",
+	"--instance-ids": "aws", "--instance-type": "aws", "--subnet-id": "aws", "--tag-specifications": "aws",
+	"--parsable": "sacct", "--parsable2": "sacct", "--allusers": "sacct", "--starttime": "sacct",
+	"--endtime": "sacct", "--format": "sacct",
+	"--array": "sbatch", "--constraint": "sbatch", "--mem-per-cpu": "sbatch",
+}
+
+// TestDocsNameOnlyRealFlags: a --flag the docs name anywhere, prose and
+// flag tables included, is a flag of some spillway command (or of another
+// tool the docs show, listed in otherTools).
+func TestDocsNameOnlyRealFlags(t *testing.T) {
+	root := newRootCmd()
+	root.InitDefaultHelpFlag()
+	var has func(c *cobra.Command, name string) bool
+	has = func(c *cobra.Command, name string) bool {
+		if c.Flags().Lookup(name) != nil {
+			return true
+		}
+		return slices.ContainsFunc(c.Commands(), func(sub *cobra.Command) bool { return has(sub, name) })
+	}
+	flag := regexp.MustCompile(`(?:^|[^\w-])(--[a-z][a-z0-9-]*)`)
+	for path, doc := range docFiles(t) {
+		for _, m := range flag.FindAllStringSubmatch(doc, -1) {
+			if f := m[1]; !has(root, f[2:]) && otherTools[f] == "" {
+				t.Errorf("%s names %s, which no spillway command has", filepath.Base(path), f)
+			}
+		}
+	}
+}
+
+// TestDocsLinksResolve: every relative link of README.md and docs/*.md
+// leads to a file of the repository, and a #anchor to a heading there.
+func TestDocsLinksResolve(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	checked := 0
+	for path, doc := range docFiles(t) {
+		for _, m := range link.FindAllStringSubmatch(doc, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			checked++
+			file, anchor, _ := strings.Cut(target, "#")
+			dest := path
+			if file != "" {
+				dest = filepath.Join(filepath.Dir(path), file)
+			}
+			b, err := os.ReadFile(dest)
+			if err != nil && !isDir(dest) {
+				t.Errorf("%s: link %s: no such file %s", filepath.Base(path), target, dest)
+				continue
+			}
+			if anchor != "" && !slices.Contains(headingAnchors(string(b)), anchor) {
+				t.Errorf("%s: link %s: %s has no heading #%s (it has %v)", filepath.Base(path), target, filepath.Base(dest), anchor, headingAnchors(string(b)))
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("checked only %d relative links: is the parser still finding them?", checked)
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// headingAnchors are the anchors GitHub gives a Markdown file's headings:
+// lower case, spaces as hyphens, punctuation dropped, -1, -2… on repeats.
+func headingAnchors(doc string) []string {
+	doc = fencedBlock.ReplaceAllString(doc, "")
+	seen := map[string]int{}
+	var anchors []string
+	for _, line := range strings.Split(doc, "\n") {
+		title, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if !strings.HasPrefix(line, "#") || !ok {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(title)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_':
+				b.WriteRune(r)
+			}
+		}
+		a := b.String()
+		if n := seen[a]; n > 0 {
+			anchors = append(anchors, a+"-"+strconv.Itoa(n))
+		} else {
+			anchors = append(anchors, a)
+		}
+		seen[a]++
+	}
+	return anchors
+}
+
+// TestDocsMakeTargetsExist: every `make TARGET` the docs name is a target
+// of the Makefile.
+func TestDocsMakeTargetsExist(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^([a-z]+):`).FindAllStringSubmatch(string(mk), -1) {
+		targets[m[1]] = true
+	}
+	use := regexp.MustCompile(`^\s*make ([a-z]+)`)
+	checked := 0
+	for path, doc := range docFiles(t) {
+		for _, line := range docCommandLines(doc) {
+			if m := use.FindStringSubmatch(line); m != nil {
+				checked++
+				if !targets[m[1]] {
+					t.Errorf("%s: %q: the Makefile has no target %s", filepath.Base(path), line, m[1])
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Errorf("checked only %d make commands: is the parser still finding them?", checked)
+	}
+}
