@@ -73,7 +73,13 @@ a further client waits, unanswered, until one of them closes.
 Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
 go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
 built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
-sample of the Helios "vchbv" virtual cluster.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
+sample of the Helios "vchbv" virtual cluster.
+
+Exit status: 2 when a flag is refused; 3 when the NVIDIA driver library
+(libnvidia-ml.so.1) is not found, so the node's GPUs cannot be read.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
+		Example: `  spillway agent
+  spillway agent --listen 10.0.3.17:9401 --node gpu-07
+  spillway agent --simulate dgxh100 --replay-speed 60 --listen 127.0.0.1:9401`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), o) },
 	}

@@ -137,7 +137,9 @@ func newBurstListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List active manual bursts (--all: ended and cancelled ones too)",
-		Args:  noArgs,
+		Example: `  spillway burst list
+  spillway burst list --pool training --all -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client(cmd)
 			if err != nil {
@@ -168,9 +170,10 @@ func newBurstListCmd() *cobra.Command {
 func newBurstCancelCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
-		Use:   "cancel ID",
-		Short: "End a manual burst now: its instances are drained, then terminated",
-		Args:  wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
+		Use:     "cancel ID",
+		Short:   "End a manual burst now: its instances are drained, then terminated",
+		Example: `  spillway burst cancel b-20260302t090000-1a2b3c   # an ID from spillway burst list`,
+		Args:    wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !api.IsBurstID(args[0]) {
 				return usagef("%q is not a burst ID: they look like b-20260302t090000-1a2b3c (spillway burst list shows them)", args[0])

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestHelpExamplesUseRealFlags: every command a user runs shows an example
+// in its --help, and the examples pass only flags the command has.
+func TestHelpExamplesUseRealFlags(t *testing.T) {
+	root := newRootCmd()
+	root.InitDefaultHelpFlag()
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() || c.Name() == "help" || c.HasParent() && c.Parent().Name() == "completion" || c == root {
+			return
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s --help shows no example", c.CommandPath())
+		}
+		runsItself := false
+		for _, line := range strings.Split(c.Example, "\n") {
+			for _, words := range spillwayInvocations(line) {
+				p, bad := unknownFlags(root, words)
+				runsItself = runsItself || p == c.CommandPath()
+				if p == "" || len(bad) > 0 {
+					t.Errorf("%s --help: example %q: %s has no flag %s", c.CommandPath(), strings.TrimSpace(line), p, strings.Join(bad, ", "))
+				}
+			}
+		}
+		if !runsItself {
+			t.Errorf("%s --help: no example runs it", c.CommandPath())
+		}
+	}
+	walk(root)
+}
