@@ -252,3 +252,60 @@ func TestDocsMakeTargetsExist(t *testing.T) {
 		t.Errorf("checked only %d make commands: is the parser still finding them?", checked)
 	}
 }
+
+// TestDocsNamesExistInSource: every snake_case name the docs put in code
+// (a config key, a JSON field, a metric, a table) is written somewhere in
+// the repository's code or configs, so a field renamed in the code cannot
+// leave its old name in the docs.
+func TestDocsNamesExistInSource(t *testing.T) {
+	name := regexp.MustCompile(`[a-z][a-z0-9]*(?:_[a-z0-9]+)+`)
+	known := map[string]bool{}
+	err := filepath.WalkDir(repoRoot, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != repoRoot && (strings.HasPrefix(n, ".") || n == "traces") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch ext := filepath.Ext(p); {
+		case ext == ".go" && !strings.HasSuffix(p, "_test.go"), ext == ".tf", ext == ".sql", ext == ".yaml":
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, w := range name.FindAllString(string(b), -1) {
+				known[w] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := regexp.MustCompile(`^` + name.String() + `$`)
+	fileName := regexp.MustCompile(`\.(c|csv|json|md|yaml|txt|log|gz|header|db|lock|tfstate|backup)$`)
+	checked := 0
+	for path, doc := range docFiles(t) {
+		for _, m := range codeSpan.FindAllStringSubmatch(doc, -1) {
+			if fileName.MatchString(m[1]) {
+				continue // job_test.c, pai_task_table.csv
+			}
+			// A name alone, or a path of them: pools[].scale_in.max_lifetime.
+			for _, part := range strings.Split(strings.ReplaceAll(m[1], "[]", ""), ".") {
+				if !whole.MatchString(part) {
+					continue
+				}
+				checked++
+				if !known[part] {
+					t.Errorf("%s: `%s`: no code or config of the repository names %s", filepath.Base(path), m[1], part)
+				}
+			}
+		}
+	}
+	if checked < 300 {
+		t.Errorf("checked only %d names: is the parser still finding them?", checked)
+	}
+}
