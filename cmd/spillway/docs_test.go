@@ -70,13 +70,13 @@ func spillwayInvocations(line string) [][]string {
 	return runs
 }
 
-// unknownFlags returns the flags of words (a command line after
-// "spillway") that the command it names does not define, or the words
-// themselves when they name no command.
+// unknownFlags returns the command words (a command line after
+// "spillway") run and the flags among them it does not define; cmdPath is
+// empty when the words name no subcommand.
 func unknownFlags(root *cobra.Command, words []string) (cmdPath string, bad []string) {
 	cmd, _, err := root.Find(words)
 	if err != nil || cmd == root {
-		return "", nil // prose such as "spillway policy" the engine, not a command line
+		return "", nil // prose, such as "the spillway policy learns"
 	}
 	for _, w := range words {
 		w = strings.Trim(w, "[]")
