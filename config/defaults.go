@@ -25,7 +25,10 @@ const (
 	DefaultAgentURL = "http://{{.PrivateIP}}:9401"
 	// DefaultDrainHookTimeout bounds one run of a pool's drain hook.
 	DefaultDrainHookTimeout = 30 * time.Second
-	DefaultDrainHTTPMethod  = "POST"
+	// MaxDrainHookTimeout is the longest drain.timeout: the server bounds
+	// each hook run by its call timeout (scheduler.DefaultCallTimeout).
+	MaxDrainHookTimeout    = 60 * time.Second
+	DefaultDrainHTTPMethod = "POST"
 	// DefaultMaxConnections bounds the server's HTTP connections:
 	// operators' CLIs and pages, a scraper and health checks use a few
 	// dozen.

@@ -182,6 +182,9 @@ func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
 		}
 	}
 	v.positiveDuration(dp+".timeout", p.Drain.Timeout)
+	if d := p.Drain.Timeout.D(); v.has(dp+".timeout") && d > MaxDrainHookTimeout {
+		v.errf(dp+".timeout", "duration %s is longer than a drain hook may run, %s: the hook runs within the pool's evaluation and only starts the drain (scale_in.drain_timeout bounds the drain itself), so the server would cut it at %s", d, MaxDrainHookTimeout, MaxDrainHookTimeout)
+	}
 	v.userData(pp+".user_data", p.UserData)
 }
 

@@ -1128,3 +1128,11 @@ func TestManualBurstOpenedAheadOfTheClock(t *testing.T) {
 		t.Fatalf("holders %+v of %d rows, want the instance held by burst %s", held, len(rows), fl.ID)
 	}
 }
+
+// TestDrainHookBoundHoldsTheLongestTimeout: a drain.timeout the config
+// takes is one the scheduler's bound on a hook's run lets it use.
+func TestDrainHookBoundHoldsTheLongestTimeout(t *testing.T) {
+	if config.MaxDrainHookTimeout > scheduler.DefaultCallTimeout {
+		t.Fatalf("config takes drain.timeout up to %s, but the scheduler cuts a hook's run at %s", config.MaxDrainHookTimeout, scheduler.DefaultCallTimeout)
+	}
+}
