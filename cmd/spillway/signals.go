@@ -78,7 +78,8 @@ and at most --timeout in all.
 
 Exit status: 0 when every source answered and nothing is stale, 1 when any
 source or baseline node failed or a signal is stale (the snapshot is still
-printed), 2 when the file is bad (every problem is printed as
+printed), 2 when the command line is wrong (a flag value it refuses, a
+--pool naming no pool), the file is bad (every problem is printed as
 FILE:LINE:COL: FIELD: MESSAGE) or no pool has signals. With --watch, the
 status is that of the last complete round.`,
 		Example: `  spillway signals check configs/examples/spillway.yaml
