@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -409,6 +410,10 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	d.nodes[path] = n
+	if tag := n.ShortTag(); !cfgPlainTags[tag] {
+		d.errNode(n, path, fmt.Sprintf("tag %s is not supported: a config holds plain text, numbers, true/false, lists and mappings; remove the tag and write the value itself", tag))
+		return
+	}
 	if cfgIsNull(n) {
 		return
 	}
@@ -467,7 +472,20 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		var i int64
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
+			if cfgTooLarge(n, "!!float") {
+				d.errNode(n, path, fmt.Sprintf("%s is out of range: want a whole number from %d to %d", n.Value, -MaxInt, MaxInt))
+				return
+			}
+			if f, err := strconv.ParseFloat(n.Value, 64); err == nil && n.Style == 0 && n.ShortTag() == "!!float" && cfgDecimalRE.MatchString(n.Value) {
+				// 08, 09: not octal, so YAML reads them as 8.0 and 9.0.
+				d.errNode(n, path, fmt.Sprintf("%s has a leading zero, which YAML does not read as a whole number: write %s", n.Value, cfgFloat(f)))
+				return
+			}
 			d.errNode(n, path, "want a whole number, got "+cfgKindName(n))
+			return
+		}
+		if msg := cfgLeadingZero(n, float64(i)); msg != "" {
+			d.errNode(n, path, msg)
 			return
 		}
 		if v.Kind() != reflect.Int64 && (i > MaxInt || i < -MaxInt) {
@@ -481,12 +499,24 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.errNode(n, path, "want a whole number of 0 or more, got "+cfgKindName(n))
 			return
 		}
+		if msg := cfgLeadingZero(n, float64(u)); msg != "" {
+			d.errNode(n, path, msg)
+			return
+		}
 		v.SetUint(u)
 	case reflect.Float64, reflect.Float32:
 		var f float64
 		tag := n.ShortTag()
 		if n.Kind != yaml.ScalarNode || (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil || f != f {
+			if cfgTooLarge(n, "!!str") {
+				d.errNode(n, path, fmt.Sprintf("%s is out of range: want 0 or a number from %g to %g in size", n.Value, MinFloat, MaxFloat))
+				return
+			}
 			d.errNode(n, path, "want a number, got "+cfgKindName(n))
+			return
+		}
+		if msg := cfgLeadingZero(n, f); msg != "" {
+			d.errNode(n, path, msg)
 			return
 		}
 		if a := math.Abs(f); a > MaxFloat || (a != 0 && a < MinFloat) {
@@ -654,7 +684,58 @@ func cfgIsNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// cfgKindName describes a node for "want X, got Y" messages.
+// cfgPlainTags are the tags a config's values may have: YAML's own for
+// text, numbers, true/false, null, dates (read as text), lists and
+// mappings. Any other (!!binary, !!set, a custom !name) would be read as
+// if it were not there, so it is refused.
+var cfgPlainTags = map[string]bool{
+	"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true,
+	"!!timestamp": true, "!!seq": true, "!!map": true,
+}
+
+// cfgLeadingZero says why a plain whole number written with a leading zero
+// is refused where YAML reads it as octal (010 is 8), a value no one
+// writing 010 means; "" when n is not such a number. read is the value
+// YAML gave it.
+func cfgLeadingZero(n *yaml.Node, read float64) string {
+	if n.Kind != yaml.ScalarNode || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 || n.ShortTag() != "!!int" {
+		return ""
+	}
+	plain := strings.ReplaceAll(n.Value, "_", "")
+	digits := strings.TrimLeft(plain, "+-")
+	sign := plain[:len(plain)-len(digits)]
+	if len(digits) < 2 || digits[0] != '0' || strings.Trim(digits, "0123456789") != "" {
+		return ""
+	}
+	dec, err := strconv.ParseFloat(plain, 64)
+	if err != nil || dec == read {
+		return ""
+	}
+	return fmt.Sprintf("%s has a leading zero, which YAML reads as the octal number %s: write %s without the leading zero, or %s0o%s if octal is meant",
+		n.Value, cfgFloat(read), cfgFloat(dec), sign, strings.TrimLeft(digits, "0"))
+}
+
+// cfgDecimalRE matches a whole number written in decimal digits.
+var cfgDecimalRE = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// cfgTooLarge reports whether n is a plain number too large for YAML to
+// read as one, which it then reads with tag (1e400 as text,
+// 99999999999999999999 as a float), so that the message says it is out
+// of range rather than not a number.
+func cfgTooLarge(n *yaml.Node, tag string) bool {
+	if n.Kind != yaml.ScalarNode || n.Style != 0 || n.ShortTag() != tag {
+		return false
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+	if tag == "!!float" {
+		return err == nil && f == math.Trunc(f) && math.Abs(f) > math.MaxInt64
+	}
+	return errors.Is(err, strconv.ErrRange) && math.Abs(f) > 1
+}
+
+// cfgKindName describes a node for "want X, got Y" messages. A number or
+// true/false in quotes, or with a tag, says so: it is why "8" is not a
+// whole number.
 func cfgKindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -662,9 +743,33 @@ func cfgKindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return strconv.Quote(n.Value)
+		q := strconv.Quote(n.Value)
+		switch {
+		case n.Style&yaml.TaggedStyle != 0:
+			return fmt.Sprintf("%s tagged %s (remove the tag)", q, n.ShortTag())
+		case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && cfgPlainIsNotText(n.Value):
+			return q + " in quotes, which makes it text (remove the quotes)"
+		}
+		return q
 	}
 	return "nothing"
+}
+
+// cfgPlainIsNotText reports whether s, written without quotes, would be
+// a number, true/false or null rather than text.
+func cfgPlainIsNotText(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	var n yaml.Node
+	if yaml.Unmarshal([]byte(s), &n) != nil || len(n.Content) != 1 || n.Content[0].Kind != yaml.ScalarNode {
+		return false
+	}
+	switch n.Content[0].ShortTag() {
+	case "!!int", "!!float", "!!bool", "!!null":
+		return true
+	}
+	return false
 }
 
 // cfgSuggest returns the name closest to s, if it is within an edit
