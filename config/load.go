@@ -432,7 +432,11 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	defer delete(d.active, n)
 	if v.CanAddr() && v.Addr().Type().Implements(cfgUnmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			d.errNode(n, path, err.Error())
+			at := n
+			if ne, ok := errors.AsType[*nodeError](err); ok {
+				at = ne.node // inside the value
+			}
+			d.errNode(at, path, err.Error())
 			return
 		}
 		d.checkDuration(n, v, path)

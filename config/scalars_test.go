@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -23,5 +24,37 @@ func TestWholeNumbersAsWritten(t *testing.T) {
 		if got := cfg.Pools[0].Policy.OnPrem.Nodes; got != tt.want {
 			t.Errorf("nodes: %s read as %d, want %d", tt.written, got, tt.want)
 		}
+	}
+}
+
+// TestTerraformValuesAsWritten: a Terraform variable's value reaches the
+// module's JSON as written: dates and keys as their text, numbers as
+// numbers.
+func TestTerraformValuesAsWritten(t *testing.T) {
+	const doc = `cluster: c
+providers:
+  tf:
+    type: terraform
+    module: ./modules/gpu
+    zones: [us-east-1a]
+    variables:
+      expires: 2024-01-01
+      ports: {80: http, 443: https}
+      sizes: [007, 0o10, 1.5, true, null, "010"]
+pools:
+  - name: p
+    offerings: [{provider: tf, instance_type: p4d.24xlarge, gpus: 8, price_per_hour: 20}]
+`
+	cfg, err := Parse("x.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal(cfg.Providers["tf"].TerraformVariables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"expires":"2024-01-01","ports":{"443":"https","80":"http"},"sizes":[7,8,1.5,true,null,"010"]}`
+	if string(got) != want {
+		t.Errorf("variables as JSON\n got %s\nwant %s", got, want)
 	}
 }
