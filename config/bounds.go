@@ -23,9 +23,10 @@ import (
 const (
 	// MaxFileBytes bounds a config file (real ones are a few KiB).
 	MaxFileBytes = 4 << 20
-	// MaxNodeVisits bounds the values the decoder visits: each use of an
-	// alias or a merge key (<<) visits the aliased values again, so a small
-	// file of nested aliases could otherwise expand exponentially.
+	// MaxNodeVisits bounds the values the decoder visits beyond those
+	// written in the file (which MaxFileBytes bounds): each use of an alias
+	// or a merge key (<<) visits the aliased values again, so a small file
+	// of nested aliases could otherwise expand exponentially.
 	MaxNodeVisits = 100_000
 	// MaxInt bounds every whole number (int fields), so a product of two
 	// cannot overflow.
@@ -127,6 +128,19 @@ func (d *cfgDecoder) document(data []byte) (doc yaml.Node, ok bool) {
 	}
 }
 
+// cfgCountNodes counts the values written in doc, each once (an alias
+// counts as one, whatever it refers to).
+func cfgCountNodes(doc *yaml.Node) int {
+	count, stack := 0, []*yaml.Node{doc}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		count++
+		stack = append(stack, n.Content...)
+	}
+	return count
+}
+
 // visit counts one value and reports whether decoding may go on: it stops
 // (once, recording why at n) past MaxNodeVisits or when ctx ends.
 func (d *cfgDecoder) visit(n *yaml.Node, path string) bool {
@@ -134,7 +148,7 @@ func (d *cfgDecoder) visit(n *yaml.Node, path string) bool {
 		return false
 	}
 	d.visits++
-	if d.visits > MaxNodeVisits {
+	if d.visits > d.maxVisits {
 		d.stopped = errors.New("too many values")
 		// Report where the expansion is used: the value being decoded at
 		// path, else the node reached.

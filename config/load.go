@@ -83,7 +83,8 @@ func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
 // ParseContext is Parse that stops when ctx ends, returning a
 // *ValidationError that wraps ctx's error. Its work is bounded whatever the
 // input: data of at most MaxFileBytes, one YAML document, and at most
-// MaxNodeVisits values visited through aliases and merge keys.
+// MaxNodeVisits values visited through aliases and merge keys beyond those
+// written.
 func ParseContext(ctx context.Context, filename string, data []byte, opts ...ParseOption) (*Config, error) {
 	o := defaultParseOptions()
 	for _, opt := range opts {
@@ -103,6 +104,7 @@ func ParseContext(ctx context.Context, filename string, data []byte, opts ...Par
 	if !ok {
 		return nil, d.result()
 	}
+	d.maxVisits = cfgCountNodes(&doc) + MaxNodeVisits
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
@@ -246,9 +248,10 @@ type cfgDecoder struct {
 	// ctx ends the decoding early; visits counts the values visited
 	// (through aliases and merge keys each use counts again); stopped is
 	// why decoding stopped (the visit bound, or ctx's error).
-	ctx     context.Context
-	visits  int
-	stopped error
+	ctx       context.Context
+	visits    int
+	maxVisits int // the values written plus MaxNodeVisits
+	stopped   error
 }
 
 // position returns where to report a problem with node n at path.

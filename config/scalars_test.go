@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +58,27 @@ pools:
 	const want = `{"expires":"2024-01-01","ports":{"443":"https","80":"http"},"sizes":[7,8,1.5,true,null,"010"]}`
 	if string(got) != want {
 		t.Errorf("variables as JSON\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestManyValuesWritten: the bound on values visited through aliases and
+// merge keys does not refuse a file that writes many values out, and its
+// message is still about aliases when they expand.
+func TestManyValuesWritten(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cluster: c\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n")
+	const pools = 15000 // about 7 values each: beyond MaxNodeVisits
+	for i := range pools {
+		fmt.Fprintf(&b, "  - name: p%d\n    offerings: [{provider: aws, instance_type: p5.48xlarge}]\n", i)
+	}
+	if b.Len() > MaxFileBytes {
+		t.Fatalf("the file is %d bytes, beyond MaxFileBytes", b.Len())
+	}
+	cfg, err := Parse("x.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatalf("%d pools written out: %.300v", pools, err)
+	}
+	if len(cfg.Pools) != pools || !reflect.DeepEqual(cfg.Pools[pools-1].Policy.Name, fmt.Sprintf("p%d", pools-1)) {
+		t.Errorf("got %d pools, the last %q", len(cfg.Pools), cfg.Pools[len(cfg.Pools)-1].Policy.Name)
 	}
 }
