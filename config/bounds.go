@@ -106,7 +106,7 @@ func readBounded(path string) ([]byte, error) {
 func (d *cfgDecoder) document(data []byte) (doc yaml.Node, ok bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		d.syntaxError(err)
+		d.syntaxError(err, data)
 		return doc, false
 	}
 	for {
@@ -116,7 +116,7 @@ func (d *cfgDecoder) document(data []byte) (doc yaml.Node, ok bool) {
 			return doc, true
 		}
 		if err != nil {
-			d.syntaxError(err)
+			d.syntaxError(err, data)
 			return doc, false
 		}
 		if len(extra.Content) > 0 && !cfgIsNull(extra.Content[0]) {

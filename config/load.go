@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -334,7 +335,7 @@ func (d *cfgDecoder) errNode(n *yaml.Node, path, msg string) {
 	d.errs = append(d.errs, fe)
 }
 
-func (d *cfgDecoder) syntaxError(err error) {
+func (d *cfgDecoder) syntaxError(err error, data []byte) {
 	fe := FieldError{File: d.file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	// yaml.v3 reports syntax errors as "yaml: line N: message".
 	if rest, ok := strings.CutPrefix(fe.Msg, "line "); ok {
@@ -345,7 +346,40 @@ func (d *cfgDecoder) syntaxError(err error) {
 		}
 	}
 	fe.Msg = "invalid YAML: " + fe.Msg
+	// It reports bytes that are not UTF-8, or characters YAML does not
+	// allow, without a position: find the first (in a UTF-8 file; one
+	// with a UTF-16 byte order mark is read as UTF-16).
+	if fe.Line == 0 && !bytes.HasPrefix(data, []byte{0xff, 0xfe}) && !bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		if line, col, what, ok := cfgBadChar(data); ok {
+			fe.Line, fe.Col = line, col
+			fe.Msg += fmt.Sprintf(" (%s here: a config is UTF-8 text without control characters other than tab and newline)", what)
+		}
+	}
 	d.errs = append(d.errs, fe)
+}
+
+// cfgBadChar finds the first byte of data that is not UTF-8, or the first
+// character YAML does not allow in a file (a control character but tab,
+// newline and carriage return; a surrogate; U+FFFE, U+FFFF), and says
+// what it is.
+func cfgBadChar(data []byte) (line, col int, what string, ok bool) {
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return line, col, fmt.Sprintf("byte 0x%02x, which is not UTF-8,", data[i]), true
+		case !(r == 0x09 || r == 0x0A || r == 0x0D || (r >= 0x20 && r <= 0x7E) || r == 0x85 ||
+			(r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)):
+			return line, col, fmt.Sprintf("character %U", r), true
+		case r == '\n':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+		i += size
+	}
+	return 0, 0, "", false
 }
 
 var (
