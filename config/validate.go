@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/policy"
 )
@@ -43,6 +45,33 @@ func (v *cfgValidator) name(path, value string) {
 	if !cfgNameRE.MatchString(value) {
 		v.errf(path, "bad name %q: %s", value, cfgNameRule)
 	}
+}
+
+// maxLabelBytes bounds a label: an offering's or a schedule's name, an
+// instance type, a zone, a subnet's or an image's id.
+const maxLabelBytes = 255
+
+// label checks a value that names something, shown in plans, reasons,
+// tables and logs and sent to the clouds: one line of printable text
+// without spaces around it, of at most maxLabelBytes ("" is left to the
+// field's own check); a problem is reported once, here.
+func (v *cfgValidator) label(path, value string) {
+	var why string
+	switch i := strings.IndexFunc(value, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }); {
+	case value == "":
+		return
+	case len(value) > maxLabelBytes:
+		why = fmt.Sprintf("is too long: want at most %d bytes", maxLabelBytes)
+	case i >= 0:
+		r, _ := utf8.DecodeRuneInString(value[i:])
+		why = fmt.Sprintf("holds the control character %U: want one line of printable text", r)
+	case strings.TrimSpace(value) != value:
+		why = "has spaces around it: remove them"
+	default:
+		return
+	}
+	v.errf(path, "%q %s", value, why)
+	v.d.failed[path] = true // later checks of the value would repeat it
 }
 
 func (v *cfgValidator) nonNegativeDuration(path string, d policy.Duration) {
@@ -141,6 +170,17 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 		}
 		v.d.errAt(cfgJoin(pp, pr.Field), pr.Msg)
 	}
+	for i, s := range pc.Subnets {
+		v.label(fmt.Sprintf("%s.subnets[%d].zone", pp, i), s.Zone)
+		v.label(fmt.Sprintf("%s.subnets[%d].id", pp, i), s.ID)
+	}
+	for i, g := range pc.SecurityGroups {
+		if strings.TrimSpace(g) != "" { // else problems says it is empty
+			v.label(fmt.Sprintf("%s.security_groups[%d]", pp, i), g)
+		}
+	}
+	v.label(pp+".image", pc.Image)
+	v.label(pp+".launch_template", pc.LaunchTemplate)
 	v.userData(pp+".user_data", pc.UserData)
 	v.callTimeout(pp+".call_timeout", pc)
 }
@@ -233,6 +273,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 	names := map[string]int{}
 	for j, s := range p.Schedules {
 		sc := fmt.Sprintf("%s.schedules[%d]", pp, j)
+		v.label(sc+".name", s.Name)
 		if s.Name != "" {
 			if k, dup := names[s.Name]; dup {
 				v.errf(sc+".name", "schedule name %q is already used by schedules[%d]: schedule names in a pool must be unique", s.Name, k)
@@ -297,6 +338,9 @@ func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering)
 	if o.InstanceType == "" {
 		v.missing(op+".instance_type", "the cloud's instance type, e.g. instance_type: p5.48xlarge")
 	}
+	v.label(op+".name", o.Name)
+	v.label(op+".instance_type", o.InstanceType)
+	v.label(op+".zone", o.Zone)
 	if provOK && o.Region != "" && prov.Region != "" && o.Region != prov.Region &&
 		(prov.Type == ProviderAWS || prov.Type == ProviderAlicloud) {
 		v.errf(op+".region", "region %q differs from provider %q's region %q: a provider serves one region; define another provider for %s", o.Region, o.Provider, prov.Region, o.Region)
