@@ -592,6 +592,17 @@ func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]boo
 		if !d.visit(k, path) {
 			return nil
 		}
+		if k.Kind == yaml.AliasNode && k.Alias != nil {
+			// A key written as an alias (*name) is the key it refers to,
+			// reported where the alias is.
+			to := k.Alias
+			for to.Kind == yaml.AliasNode && to.Alias != nil {
+				to = to.Alias
+			}
+			resolved := *to
+			resolved.Line, resolved.Column = k.Line, k.Column
+			k = &resolved
+		}
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
 			for val.Kind == yaml.AliasNode && val.Alias != nil {
 				val = val.Alias
@@ -647,6 +658,12 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	for _, kv := range d.pairs(n, path, nil) {
 		k, val := kv[0], kv[1]
 		fp := cfgJoin(path, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			// Not errNode: the other fields of path are still checked.
+			d.errs = append(d.errs, FieldError{File: d.file, Line: k.Line, Col: k.Column, Field: path,
+				Msg: fmt.Sprintf("want a field name as key (one of %s), got %s", strings.Join(info.names, ", "), cfgKindName(k))})
+			continue
+		}
 		if prev, dup := seen[k.Value]; dup {
 			d.errNode(k, fp, fmt.Sprintf("field %q is set twice (first at line %d)", k.Value, prev.Line))
 			continue
