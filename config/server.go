@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"net"
@@ -145,7 +146,7 @@ func (v *cfgValidator) joinOutlastsBoots(pp string, p *Pool) {
 
 // checkServerPool checks what the server needs of a pool beyond its policy:
 // signals, join, drain and user_data.
-func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
+func (v *cfgValidator) checkServerPool(cfg *Config, pp string, p *Pool) {
 	if p.Signals != nil {
 		v.checkSignals(pp+".signals", p.Signals)
 	}
@@ -185,7 +186,13 @@ func (v *cfgValidator) checkServerPool(pp string, p *Pool) {
 	if d := p.Drain.Timeout.D(); v.has(dp+".timeout") && d > MaxDrainHookTimeout {
 		v.errf(dp+".timeout", "duration %s is longer than a drain hook may run, %s: the hook runs within the pool's evaluation and only starts the drain (scale_in.drain_timeout bounds the drain itself), so the server would cut it at %s", d, MaxDrainHookTimeout, MaxDrainHookTimeout)
 	}
-	v.userData(pp+".user_data", p.UserData)
+	var types []ProviderType
+	for _, o := range p.Policy.Offerings {
+		if pc, ok := cfg.Providers[o.Provider]; ok && !slices.Contains(types, pc.Type) {
+			types = append(types, pc.Type)
+		}
+	}
+	v.userData(pp+".user_data", p.UserData, types...)
 }
 
 // template checks that a template parses and runs on a sample instance,
@@ -202,10 +209,33 @@ func (v *cfgValidator) template(path, tmpl string) (string, bool) {
 	return out, true
 }
 
+// Bounds of the clouds on user data: EC2 takes 16 KiB before its base64
+// encoding, ECS 32 KiB after it.
+const (
+	maxAWSUserData        = 16 << 10
+	maxAlicloudUserData64 = 32 << 10
+)
+
 // userData checks a user_data template, which is rendered before the
-// launch: a field the cloud has not given yet would be empty there.
-func (v *cfgValidator) userData(path, tmpl string) {
-	if _, ok := v.template(path, tmpl); !ok {
+// launch: a field the cloud has not given yet would be empty there; and
+// rendered on a sample instance, it must fit the user data of each
+// provider type in types.
+func (v *cfgValidator) userData(path, tmpl string, types ...ProviderType) {
+	out, ok := v.template(path, tmpl)
+	if !ok {
+		return
+	}
+	for _, t := range types {
+		var limit string
+		switch {
+		case t == ProviderAWS && len(out) > maxAWSUserData:
+			limit = fmt.Sprintf("EC2 takes at most %d bytes (16 KiB)", maxAWSUserData)
+		case t == ProviderAlicloud && base64.StdEncoding.EncodedLen(len(out)) > maxAlicloudUserData64:
+			limit = fmt.Sprintf("ECS takes at most %d bytes once base64-encoded (%d bytes of script)", maxAlicloudUserData64, base64.StdEncoding.DecodedLen(maxAlicloudUserData64))
+		default:
+			continue
+		}
+		v.errf(path, "user_data is %d bytes on a sample instance, too large for %s: %s, and every launch would be refused; keep user_data a short bootstrap that fetches the rest at boot", len(out), t, limit)
 		return
 	}
 	if fs := fieldsUnknownAtLaunch(tmpl); len(fs) > 0 {

@@ -151,7 +151,7 @@ func (v *cfgValidator) checkExplicit(cfg *Config) {
 			}
 		}
 		v.checkPool(cfg, pp, p)
-		v.checkServerPool(pp, &cfg.Pools[i])
+		v.checkServerPool(cfg, pp, &cfg.Pools[i])
 	}
 }
 
@@ -181,7 +181,7 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 	}
 	v.label(pp+".image", pc.Image)
 	v.label(pp+".launch_template", pc.LaunchTemplate)
-	v.userData(pp+".user_data", pc.UserData)
+	v.userData(pp+".user_data", pc.UserData, pc.Type)
 	v.callTimeout(pp+".call_timeout", pc)
 }
 
