@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -114,14 +115,32 @@ func (v *cfgValidator) leaseHoldsApplies(cfg *Config) {
 	}
 }
 
-// cfgRedactDSN hides a DSN's password in messages.
+// cfgDSNQueryPassword matches a password given as a DSN's query
+// parameter, which pgx reads as the password too.
+var cfgDSNQueryPassword = regexp.MustCompile(`(?i)([?&]password=)[^&#]*`)
+
+// cfgRedactDSN hides a DSN's password in messages: the one after
+// USER: and a password= parameter, also in a DSN that does not parse
+// (whose message quotes it).
 func cfgRedactDSN(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
+	if u, err := url.Parse(s); err == nil {
 		if _, has := u.User.Password(); has {
-			return u.Redacted()
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			s = u.String()
+		}
+	} else if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		authority, path, slash := strings.Cut(rest, "/")
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			if user, _, hasPassword := strings.Cut(authority[:at], ":"); hasPassword {
+				authority = user + ":xxxxx" + authority[at:]
+			}
+		}
+		s = scheme + "://" + authority
+		if slash {
+			s += "/" + path
 		}
 	}
-	return s
+	return cfgDSNQueryPassword.ReplaceAllString(s, "${1}xxxxx")
 }
 
 // joinOutlastsBoots refuses pool pp's join.timeout when an offering's

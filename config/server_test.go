@@ -556,3 +556,21 @@ func mustReadFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestStateDSNPasswordNotShown: a server.state refused by Parse is
+// quoted without its password, given after USER: or as password=, also
+// when it does not parse as a URL.
+func TestStateDSNPasswordNotShown(t *testing.T) {
+	for _, tt := range []struct{ state, shown string }{
+		{"postgres:///spillway?password=hunter2", `"postgres:///spillway?password=xxxxx"`},
+		{"postgres://spillway:hunter2@[::1", `"postgres://spillway:xxxxx@[::1"`},
+		{"postgres://spillway:hun@ter2@[::1/db?sslmode=require&PASSWORD=hunter2", `"postgres://spillway:xxxxx@[::1/db?sslmode=require&PASSWORD=xxxxx"`},
+		{"mysql://root:hunter2@db/spillway", `"mysql://root:xxxxx@db/spillway"`},
+		{"postgres://", `"postgres://"`},
+	} {
+		_, err := Parse("x.yaml", []byte("server: {state: \""+tt.state+"\"}\n"))
+		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") || !strings.Contains(err.Error(), tt.shown) {
+			t.Errorf("state %q: got\n%v\nwant it shown as %s", tt.state, err, tt.shown)
+		}
+	}
+}

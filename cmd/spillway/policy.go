@@ -13,6 +13,7 @@ import (
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/state/postgres"
 )
 
 func init() { register(newPolicyCmd) }
@@ -141,7 +142,11 @@ func policySummary(w io.Writer, path string, cfg *config.Config) {
 		fmt.Fprintln(w, line)
 	}
 	srv := cfg.Server
-	line := fmt.Sprintf("server: listen %s, state %s, tick %s, sweep grace %s", srv.Listen, srv.State, policyDur(srv.Tick.D()), policyDur(srv.SweepGrace.D()))
+	state := srv.State
+	if srv.StateIsPostgres() {
+		state = postgres.Redact(state) // the summary ends up in CI logs
+	}
+	line := fmt.Sprintf("server: listen %s, state %s, tick %s, sweep grace %s", srv.Listen, state, policyDur(srv.Tick.D()), policyDur(srv.SweepGrace.D()))
 	if srv.TLS != nil {
 		line += ", TLS"
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -177,5 +178,31 @@ func TestPolicyValidateHostile(t *testing.T) {
 		if !strings.Contains(errOut, tt.want) || strings.Contains(out, "valid") {
 			t.Errorf("%s: stderr lacks %q (or stdout summarised it):\n%s\n%s", tt.file, tt.want, errOut, out)
 		}
+	}
+}
+
+// TestPolicyValidateHidesStatePassword: the summary of a valid config with
+// a PostgreSQL state, which CI jobs print in their logs, shows the DSN
+// without its password, given after USER: or as password=.
+func TestPolicyValidateHidesStatePassword(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/spillway.yaml"
+	cfg := `cluster: c
+server: {state: "postgres://spillway:hunter2@db.internal:5432/spillway?sslmode=require&password=hunter3"}
+providers:
+  aws: {type: aws, region: us-east-1}
+pools:
+  - name: p
+    offerings: [{provider: aws, instance_type: p5.48xlarge}]
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runPolicyCmd(t, "validate", path)
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, errOut)
+	}
+	if strings.Contains(out, "hunter") || !strings.Contains(out, "state postgres://spillway:xxxxx@db.internal:5432/spillway?") {
+		t.Errorf("summary shows the state as:\n%s", out)
 	}
 }
