@@ -389,7 +389,17 @@ func TestRender(t *testing.T) {
 		{tmpl: "plain", want: "plain"},
 		{tmpl: "{{.Hostname}}", wantErr: `can't evaluate field Hostname`},
 		{tmpl: "{{.Name", wantErr: `template "{{.Name": `},
-		{tmpl: `{{printf "%0900000d" 1}}`, wantErr: "the output is longer than 65536 bytes"},
+		{tmpl: strings.Repeat("x", 10000) + `{{printf "%060000d" 1}}`, wantErr: "the output is longer than 65536 bytes"},
+		// printf builds its result before it is written: formats that
+		// would build more than a template may produce are refused
+		// before it runs, however they are written.
+		{tmpl: `{{printf "%0900000d" 1}}`, wantErr: "widths and precisions of the formats add up to more than 65536"},
+		{tmpl: `{{printf "%s%s" (printf "%040000d" 1) (printf "%040000.40000f" 1.0)}}`, wantErr: "add up to more than 65536"},
+		{tmpl: `{{if printf "%0999999d" 1}}x{{end}}`, wantErr: "add up to more than 65536"},
+		{tmpl: `{{printf "%0*d" 999999 1}}`, wantErr: "taken from an argument (*) is not allowed"},
+		{tmpl: `{{printf (printf "%%0%dd" 999999) 1}}`, wantErr: "printf takes its format as text in quotes"},
+		{tmpl: `{{"%0999999d" | printf}}`, wantErr: "add up to more than 65536"},
+		{tmpl: `{{.Zone | printf}}-{{printf .Pool}}-{{printf "%05d|%-4s|%%" 42 "ab"}}`, want: "us-east-1a-training-00042|ab  |%"},
 		{tmpl: "{{range 3}}x{{end}}", wantErr: "range is not allowed"},
 	} {
 		got, err := Render(tc.tmpl, f)

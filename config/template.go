@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -107,15 +108,22 @@ func execute(t *template.Template, f InstanceFields) (string, error) {
 }
 
 // checkTree refuses what a template over one instance has no use for and
-// what could make it run for long: range loops (over a number they run as
-// long as the number says) and named templates (which can recurse).
+// what could make it run for long or fill memory: range loops (over a
+// number they run as long as the number says), named templates (which can
+// recurse), and printf formats that are not literal text or whose widths
+// and precisions add up to more than MaxRendered: printf builds its whole
+// result before any of it is written, so "%0999999d" repeated made a
+// template of a few KiB allocate gigabytes.
 func checkTree(t *template.Template) error {
 	if len(t.Templates()) > 1 {
 		return errors.New("define and block are not allowed: write the text in place")
 	}
+	widths := 0
 	var walk func(n parse.Node) error
 	walk = func(n parse.Node) error {
 		switch n := n.(type) {
+		case *parse.ActionNode:
+			return checkPipe(n.Pipe, &widths)
 		case *parse.ListNode:
 			if n == nil {
 				return nil
@@ -130,8 +138,14 @@ func checkTree(t *template.Template) error {
 		case *parse.TemplateNode:
 			return errors.New("template is not allowed: write the text in place")
 		case *parse.IfNode:
+			if err := checkPipe(n.Pipe, &widths); err != nil {
+				return err
+			}
 			return walkBranch(walk, &n.BranchNode)
 		case *parse.WithNode:
+			if err := checkPipe(n.Pipe, &widths); err != nil {
+				return err
+			}
 			return walkBranch(walk, &n.BranchNode)
 		}
 		return nil
@@ -140,6 +154,86 @@ func checkTree(t *template.Template) error {
 		return nil
 	}
 	return walk(t.Tree.Root)
+}
+
+// checkPipe checks the printf calls of a pipeline and of the pipelines
+// in its arguments, adding their formats' widths and precisions to
+// *widths.
+func checkPipe(p *parse.PipeNode, widths *int) error {
+	if p == nil {
+		return nil
+	}
+	for i, c := range p.Cmds {
+		if id, ok := c.Args[0].(*parse.IdentifierNode); ok && id.Ident == "printf" {
+			// The format: the first argument, or the value piped in.
+			var format parse.Node
+			switch {
+			case len(c.Args) > 1:
+				format = c.Args[1]
+			case i > 0 && len(p.Cmds[i-1].Args) == 1:
+				format = p.Cmds[i-1].Args[0]
+			}
+			switch f := format.(type) {
+			case *parse.FieldNode, *parse.VariableNode:
+				// An instance's field: a short name.
+			case *parse.StringNode:
+				n, star := printfWidths(f.Text)
+				if star {
+					return errors.New("printf: a width or precision taken from an argument (*) is not allowed: write it in the format, e.g. %05d")
+				}
+				if *widths += n; *widths > MaxRendered {
+					return fmt.Errorf("printf: the widths and precisions of the formats add up to more than %d characters, more than a template may produce", MaxRendered)
+				}
+			default:
+				return errors.New(`printf takes its format as text in quotes or an instance's field, e.g. {{printf "%s-%s" .Pool .Zone}}`)
+			}
+		}
+		for _, a := range c.Args {
+			var inner *parse.PipeNode
+			switch a := a.(type) {
+			case *parse.PipeNode:
+				inner = a
+			case *parse.ChainNode:
+				inner, _ = a.Node.(*parse.PipeNode)
+			}
+			if err := checkPipe(inner, widths); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// printfWidths sums the widths and precisions written in a printf format
+// (each counted up to 10^7), and reports one taken from an argument (*).
+func printfWidths(format string) (sum int, star bool) {
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+	verb:
+		for i++; i < len(format); i++ {
+			switch c := format[i]; {
+			case c == '*':
+				star = true
+			case c >= '0' && c <= '9':
+				j := i
+				for j < len(format) && format[j] >= '0' && format[j] <= '9' {
+					j++
+				}
+				n, err := strconv.Atoi(format[i:j])
+				if err != nil || n > 1e7 {
+					n = 1e7
+				}
+				sum += n
+				i = j - 1
+			case strings.IndexByte("+-# .[]", c) >= 0:
+			default: // the verb, or %%
+				break verb
+			}
+		}
+	}
+	return sum, star
 }
 
 func walkBranch(walk func(parse.Node) error, b *parse.BranchNode) error {
