@@ -400,6 +400,13 @@ func TestRender(t *testing.T) {
 		{tmpl: `{{printf (printf "%%0%dd" 999999) 1}}`, wantErr: "printf takes its format as text in quotes"},
 		{tmpl: `{{"%0999999d" | printf}}`, wantErr: "add up to more than 65536"},
 		{tmpl: `{{.Zone | printf}}-{{printf .Pool}}-{{printf "%05d|%-4s|%%" 42 "ab"}}`, want: "us-east-1a-training-00042|ab  |%"},
+		// js doubles backslashes: chained, what it builds grows
+		// exponentially unless bounded, however the chain is written
+		// (22 times: 16 MiB, which a regression would still survive).
+		{tmpl: `{{"\\\\" ` + strings.Repeat("| js ", 22) + `}}`, wantErr: "functions build more than 262144 bytes"},
+		{tmpl: `{{$a := js "\\\\"}}` + strings.Repeat(`{{$a = js $a}}`, 22) + `{{len $a}}`, wantErr: "functions build more than 262144 bytes"},
+		{tmpl: strings.Repeat(`{{with js "\\\\"}}`, 1) + strings.Repeat(`{{with js .}}`, 22) + strings.Repeat(`{{end}}`, 23), wantErr: "functions build more than 262144 bytes"},
+		{tmpl: `{{urlquery .Name}}&{{html "<b>"}}&{{js "a'b"}}&{{print 1 "x"}}`, want: `burst-7&&lt;b&gt;&a\'b&1x`},
 		{tmpl: "{{range 3}}x{{end}}", wantErr: "range is not allowed"},
 	} {
 		got, err := Render(tc.tmpl, f)

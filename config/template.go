@@ -96,8 +96,52 @@ func (b *limitedBuilder) Write(p []byte) (int, error) {
 	return b.Builder.Write(p)
 }
 
+// maxBuilt bounds what the functions one execution of a template calls
+// may build in all (printf, print, println, html, js, urlquery), written
+// or not: js doubles every backslash it is given, so a pipeline of them
+// ('{{"\\" | js | js | js …}}'), nested calls or a variable assigned again
+// would otherwise build exponentially more than the template holds.
+const maxBuilt = 4 * MaxRendered
+
+// errBuilt stops a template whose functions build more than maxBuilt.
+var errBuilt = fmt.Errorf("the template's functions build more than %d bytes", maxBuilt)
+
+// boundedFuncs are text/template's functions that build text, each
+// charging what it builds to *left and failing once it is spent. Their
+// inputs are the template's text, the instance's fields and what earlier
+// calls built, so no call can build much more than maxBuilt.
+func boundedFuncs(left *int) template.FuncMap {
+	charge := func(s string) (string, error) {
+		if *left -= len(s); *left < 0 {
+			return "", errBuilt
+		}
+		return s, nil
+	}
+	return template.FuncMap{
+		"html":     func(args ...any) (string, error) { return charge(template.HTMLEscaper(args...)) },
+		"js":       func(args ...any) (string, error) { return charge(template.JSEscaper(args...)) },
+		"urlquery": func(args ...any) (string, error) { return charge(template.URLQueryEscaper(args...)) },
+		"print":    func(args ...any) (string, error) { return charge(fmt.Sprint(args...)) },
+		"println":  func(args ...any) (string, error) { return charge(fmt.Sprintln(args...)) },
+		"printf": func(format string, args ...any) (string, error) {
+			// Widths are filled in before anything is returned.
+			n, star := printfWidths(format)
+			if star || n > *left {
+				return "", errBuilt
+			}
+			return charge(fmt.Sprintf(format, args...))
+		},
+	}
+}
+
 func execute(t *template.Template, f InstanceFields) (string, error) {
 	var b limitedBuilder
+	t, err := t.Clone() // the parsed template is shared: bind a budget to this run
+	if err != nil {
+		return "", err
+	}
+	left := maxBuilt
+	t.Funcs(boundedFuncs(&left))
 	if err := t.Execute(&b, f); err != nil {
 		if errors.Is(err, errTooLong) {
 			return "", errTooLong
