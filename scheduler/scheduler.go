@@ -306,6 +306,12 @@ func New(opts Options) (*Scheduler, error) {
 		if p.JoinTimeout <= 0 {
 			p.JoinTimeout = p.Policy.DefaultJoinTimeout()
 		}
+		// The pool is evaluated every Tick: the policy must not count on
+		// an evaluation sooner (a hard budget commits each instance's cost
+		// until the next one), so a shorter interval is taken as Tick.
+		if p.Policy.Interval.D() < opts.Tick {
+			p.Policy.Interval = policy.Duration(opts.Tick)
+		}
 		pr := &poolRun{spec: p, offs: map[string]policy.Offering{}}
 		pr.freshTrackers()
 		for _, o := range p.Policy.Offerings {

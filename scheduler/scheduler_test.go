@@ -1136,3 +1136,35 @@ func TestDrainHookBoundHoldsTheLongestTimeout(t *testing.T) {
 		t.Fatalf("config takes drain.timeout up to %s, but the scheduler cuts a hook's run at %s", config.MaxDrainHookTimeout, scheduler.DefaultCallTimeout)
 	}
 }
+
+// TestBudgetHoldsWhenTheTickIsLongerThanTheInterval: a server evaluating
+// its pools every 3 minutes holds a hard budget of a pool whose interval
+// says 10s: the policy counts on no evaluation before the next tick.
+func TestBudgetHoldsWhenTheTickIsLongerThanTheInterval(t *testing.T) {
+	p := testPool()
+	p.Limits.Budget = &policy.Budget{Amount: 60, Period: policy.PeriodDay}
+	p.Interval = policy.Duration(10 * time.Second)
+	const tick = 3 * time.Minute
+	h := newHarness(t, p, func(h *harness) { h.opts.Tick = tick })
+	if got, _ := h.sched.PoolSpec("train"); got.Interval.D() != tick {
+		t.Fatalf("the policy's interval is %s, want the tick, %s", got.Interval.D(), tick)
+	}
+	h.setDemand(2*time.Minute, 8, 8, 8)
+	for range 60 { // 3 hours of ticks
+		h.agents.setBusy(8)
+		h.step(tick)
+	}
+	var billed float64
+	for _, in := range h.emu.Instances() {
+		end := h.clk.Now()
+		for _, r := range h.rows(false) {
+			if r.ID == in.ID && !r.EndedAt.IsZero() {
+				end = r.EndedAt
+			}
+		}
+		billed += policy.BilledCost(p.Offerings[0], in.LaunchTime, end)
+	}
+	if billed <= 0 || billed > p.Limits.Budget.Amount {
+		t.Fatalf("the emulator billed $%.2f of a $%.0f budget: want some spend and never more than the budget", billed, p.Limits.Budget.Amount)
+	}
+}

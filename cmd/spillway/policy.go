@@ -153,8 +153,14 @@ func policySummary(w io.Writer, path string, cfg *config.Config) {
 	fmt.Fprintln(w, line)
 	for _, cp := range cfg.Pools {
 		p := cp.Policy
+		every := policyDur(p.Interval.D())
+		if tick := srv.Tick.D(); tick != p.Interval.D() {
+			// The server evaluates every server.tick (and its policy counts
+			// on no evaluation sooner than the longer of the two).
+			every = fmt.Sprintf("%s by simulate (interval), every %s by the server (server.tick)", every, policyDur(tick))
+		}
 		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
-			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), policyDur(p.Interval.D()))
+			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), every)
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
 		idle := "auto (break-even)"
 		if !p.ScaleIn.Idle.IsAuto() {

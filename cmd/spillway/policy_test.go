@@ -27,7 +27,7 @@ func TestPolicyValidateExample(t *testing.T) {
 	}
 	for _, want := range []string{
 		"../../configs/examples/spillway.yaml: valid",
-		"pool training: on-prem 4×8 = 32 GPUs, wait target 5m, evaluated every 30s",
+		"pool training: on-prem 4×8 = 32 GPUs, wait target 5m, evaluated every 30s by simulate (interval), every 10s by the server (server.tick)",
 		"limits: at most 64 GPUs, at most 400.00 USD/h, budget 20000.00 USD per month (hard)",
 		`schedule weekday-peak: "CRON_TZ=Europe/Berlin 0 8 * * 1-5" holds 16 GPUs for 10h`,
 		"aws-h100-ondemand",
