@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -21,6 +23,14 @@ func isPostgresDSN(s string) bool {
 }
 
 var cfgDrainMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// namesDatabase says whether a postgres:// DSN names a host (or a
+// socket's folder, ?host=) or a database: "postgres://" alone is a
+// mistake (an empty variable) rather than a wish for every default.
+func namesDatabase(dsn string) bool {
+	u, err := url.Parse(dsn)
+	return err == nil && (u.Host != "" || u.Query().Get("host") != "" || strings.Trim(u.Path, "/") != "")
+}
 
 // checkServer checks the server section.
 func (v *cfgValidator) checkServer(cfg *Config) {
@@ -35,8 +45,10 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	if s.State == "" {
 		v.errf("server.state", "the state is empty: leave the field out for %s beside the config, or name a SQLite file or a postgres:// DSN", DefaultState)
 	} else if isPostgresDSN(s.State) {
-		if u, err := url.Parse(s.State); err != nil || u.Host == "" {
-			v.errf("server.state", "bad PostgreSQL DSN %q: want postgres://USER@HOST:PORT/DB, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State))
+		// As the state reads it (pgx): a host, or a Unix socket's folder
+		// as ?host=, or none for pgx's default socket.
+		if _, err := pgconn.ParseConfig(s.State); err != nil || !namesDatabase(s.State) {
+			v.errf("server.state", "bad PostgreSQL DSN %q: want postgres://USER@HOST:PORT/DB (a port from 1 to 65535), postgres://USER@/DB?host=/run/postgresql for a Unix socket, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State))
 		}
 	} else if strings.Contains(s.State, "://") {
 		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))

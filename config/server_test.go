@@ -579,7 +579,7 @@ func mustReadFile(t *testing.T, path string) string {
 // when it does not parse as a URL.
 func TestStateDSNPasswordNotShown(t *testing.T) {
 	for _, tt := range []struct{ state, shown string }{
-		{"postgres:///spillway?password=hunter2", `"postgres:///spillway?password=xxxxx"`},
+		{"postgres:///spillway?password=hunter2&port=99999", `"postgres:///spillway?password=xxxxx&port=99999"`},
 		{"postgres://spillway:hunter2@[::1", `"postgres://spillway:xxxxx@[::1"`},
 		{"postgres://spillway:hun@ter2@[::1/db?sslmode=require&PASSWORD=hunter2", `"postgres://spillway:xxxxx@[::1/db?sslmode=require&PASSWORD=xxxxx"`},
 		{"mysql://root:hunter2@db/spillway", `"mysql://root:xxxxx@db/spillway"`},
@@ -589,5 +589,31 @@ func TestStateDSNPasswordNotShown(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") || !strings.Contains(err.Error(), tt.shown) {
 			t.Errorf("state %q: got\n%v\nwant it shown as %s", tt.state, err, tt.shown)
 		}
+	}
+}
+
+// TestStateDSNForms: server.state takes the PostgreSQL URLs the state
+// opens (pgx's), Unix sockets included, and refuses those it cannot.
+func TestStateDSNForms(t *testing.T) {
+	for _, tt := range []struct {
+		state string
+		ok    bool
+	}{
+		{"postgres://spillway@db.internal:5432/spillway?sslmode=verify-full", true},
+		{"postgres://spillway@/spillway?host=/var/run/postgresql", true},
+		{"postgres:///spillway?host=/run/postgresql", true},
+		{"postgres:///spillway", true}, // pgx's default socket
+		{"postgresql://spillway@[::1]:5432/spillway", true},
+		{"postgres://", false},
+		{"postgres://spillway@db.internal:99999/spillway", false},
+		{"postgres://spillway@db.internal:5432/spillway?sslmode=maybe", false},
+	} {
+		t.Run(tt.state, func(t *testing.T) {
+			data := strings.Replace(mustReadFile(t, "testdata/minimal.good.yaml"), "cluster: test\n", "cluster: test\nserver:\n  state: \""+tt.state+"\"\n", 1)
+			_, err := Parse("state.yaml", []byte(data))
+			if (err == nil) != tt.ok {
+				t.Fatalf("server.state %q: %v; want taken %v", tt.state, err, tt.ok)
+			}
+		})
 	}
 }
