@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 )
 
 // TestHAServerWaitsForItsDatabase: a server started while its PostgreSQL
@@ -117,4 +119,21 @@ func TestRetryTransient(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled context: %v", err)
 	}
+}
+
+// TestHAServerOverAUnixSocket: a server.state naming PostgreSQL's Unix
+// socket (?host=FOLDER) passes the config's check and opens.
+func TestHAServerOverAUnixSocket(t *testing.T) {
+	pg, db := postgresDatabase(t, "socket")
+	dsn := pg.SocketDSN(db)
+	data := fmt.Sprintf("cluster: socket\nserver:\n  state: %q\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n  - name: train\n    offerings: [{provider: aws, instance_type: p5.48xlarge}]\n", dsn)
+	cfg, err := config.Parse("socket.yaml", []byte(data))
+	if err != nil {
+		t.Fatalf("config with state %s: %v", postgres.Redact(dsn), err)
+	}
+	st, _, err := openHA(t.Context(), cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}})
+	if err != nil {
+		t.Fatalf("open the state over the socket: %v", err)
+	}
+	st.Close()
 }
