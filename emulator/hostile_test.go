@@ -561,41 +561,27 @@ func TestShortAndSilentRequestsAreCutOff(t *testing.T) {
 func TestInstanceLimit(t *testing.T) {
 	clk := newFakeClock()
 	emu := emulator.New(emulator.Options{MaxInstances: 5, Clock: clk.Now, BootDelay: time.Minute})
-	ec2Srv := httptest.NewServer(emu.EC2Handler())
-	defer ec2Srv.Close()
-	ecsSrv := httptest.NewServer(emu.ECSHandler())
-	defer ecsSrv.Close()
-	hc := testHTTPClient(t)
-	call := func(u string, form url.Values) (int, string, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		status, body := send(t, hc, req)
-		return status, errorCode(body), string(body)
-	}
+	ec2URL, ecsURL, call := serveForms(t, emu)
 	tokened := runForm("1", "1")
 	tokened.Set("ClientToken", "first")
-	if status, code, _ := call(ec2Srv.URL, tokened); status != 200 {
+	if status, code, _ := call(ec2URL, tokened); status != 200 {
 		t.Fatalf("1 instance: %d %s", status, code)
 	}
-	if status, code, _ := call(ec2Srv.URL, runForm("3", "3")); status != 200 {
+	if status, code, _ := call(ec2URL, runForm("3", "3")); status != 200 {
 		t.Fatalf("3 instances: %d %s", status, code)
 	}
-	status, code, body := call(ec2Srv.URL, runForm("2", "2"))
+	status, code, body := call(ec2URL, runForm("2", "2"))
 	if status != 400 || code != "InstanceLimitExceeded" || !strings.Contains(body, "emulator bound") {
 		t.Errorf("2 more beyond 5: %d %q %s, want 400 InstanceLimitExceeded naming the emulator's bound", status, code, body)
 	}
-	if status, code, _ := call(ec2Srv.URL, runForm("1", "3")); status != 200 {
+	if status, code, _ := call(ec2URL, runForm("1", "3")); status != 200 {
 		t.Errorf("1 to 3 more with room for 1: %d %q", status, code)
 	}
 	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge", "Amount", "5")
-	if status, code, body := call(ecsSrv.URL, ecs); status != 200 {
+	if status, code, body := call(ecsURL, ecs); status != 200 {
 		t.Errorf("ECS launch of 5 while EC2 is full: %d %q %s, want 200 (each API has its own bound)", status, code, body)
 	}
-	if status, code, body := call(ecsSrv.URL, ecs); status != 403 || code != "QuotaExceed.ElasticQuota" || !strings.Contains(body, "emulator bound") {
+	if status, code, body := call(ecsURL, ecs); status != 403 || code != "QuotaExceed.ElasticQuota" || !strings.Contains(body, "emulator bound") {
 		t.Errorf("ECS launch when full: %d %q %s, want 403 QuotaExceed.ElasticQuota naming the emulator's bound", status, code, body)
 	}
 
@@ -611,14 +597,14 @@ func TestInstanceLimit(t *testing.T) {
 	for i, id := range ids {
 		term.Set(fmt.Sprintf("InstanceId.%d", i+1), id)
 	}
-	if status, code, _ := call(ec2Srv.URL, term); status != 200 {
+	if status, code, _ := call(ec2URL, term); status != 200 {
 		t.Fatalf("terminate: %d %s", status, code)
 	}
-	if status, code, _ := call(ec2Srv.URL, runForm("1", "1")); status != 400 || code != "InstanceLimitExceeded" {
+	if status, code, _ := call(ec2URL, runForm("1", "1")); status != 400 || code != "InstanceLimitExceeded" {
 		t.Errorf("launch while the five are shutting down: %d %q, want 400 InstanceLimitExceeded", status, code)
 	}
 	clk.Advance(2 * time.Minute)
-	if status, code, _ := call(ec2Srv.URL, runForm("4", "4")); status != 200 {
+	if status, code, _ := call(ec2URL, runForm("4", "4")); status != 200 {
 		t.Errorf("4 instances after the five terminated: %d %q, want 200", status, code)
 	}
 	ec2Kept := 0
@@ -630,11 +616,11 @@ func TestInstanceLimit(t *testing.T) {
 	if ec2Kept > 5 {
 		t.Errorf("%d EC2 instances kept, want at most 5", ec2Kept)
 	}
-	if status, code, _ := call(ec2Srv.URL, ec2Form("Action", "DescribeInstances", "InstanceId.1", ids[0])); status != 400 || code != "InvalidInstanceID.NotFound" {
+	if status, code, _ := call(ec2URL, ec2Form("Action", "DescribeInstances", "InstanceId.1", ids[0])); status != 400 || code != "InvalidInstanceID.NotFound" {
 		t.Errorf("the oldest terminated instance: %d %q, want it forgotten (400 InvalidInstanceID.NotFound)", status, code)
 	}
 	// Its client token went with it: the same token launches anew.
-	if status, code, body := call(ec2Srv.URL, tokened); status != 200 || strings.Contains(body, ids[0]) {
+	if status, code, body := call(ec2URL, tokened); status != 200 || strings.Contains(body, ids[0]) {
 		t.Errorf("the forgotten token again: %d %q, want a new launch", status, code)
 	}
 }
@@ -647,46 +633,32 @@ func TestInstanceLimit(t *testing.T) {
 func TestInstanceBytesLimit(t *testing.T) {
 	clk := newFakeClock()
 	emu := emulator.New(emulator.Options{MaxInstanceBytes: 60_000, Clock: clk.Now, BootDelay: time.Minute})
-	ec2Srv := httptest.NewServer(emu.EC2Handler())
-	defer ec2Srv.Close()
-	ecsSrv := httptest.NewServer(emu.ECSHandler())
-	defer ecsSrv.Close()
-	hc := testHTTPClient(t)
-	call := func(u string, form url.Values) (int, string, string) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		status, body := send(t, hc, req)
-		return status, errorCode(body), string(body)
-	}
+	ec2URL, ecsURL, call := serveForms(t, emu)
 	launch := func(i int) url.Values {
 		f := runForm("1", "1")
 		f.Set("UserData", base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf("%05d", i)+strings.Repeat("x", 11_995))))
 		return f
 	}
 	for i := range 5 {
-		if status, code, body := call(ec2Srv.URL, launch(i)); status != 200 {
+		if status, code, body := call(ec2URL, launch(i)); status != 200 {
 			t.Fatalf("launch %d of 12 KB: %d %s %s", i, status, code, body)
 		}
 	}
-	status, code, body := call(ec2Srv.URL, launch(5))
+	status, code, body := call(ec2URL, launch(5))
 	if status != 400 || code != "InstanceLimitExceeded" || !strings.Contains(body, "carry at most 60000 bytes of user data and tags, and carry 60000; each of these would carry 12000") {
 		t.Errorf("a sixth launch of 12 KB: %d %q %s, want 400 InstanceLimitExceeded naming the bound", status, code, body)
 	}
-	if status, code, _ := call(ec2Srv.URL, runForm("3", "3")); status != 200 {
+	if status, code, _ := call(ec2URL, runForm("3", "3")); status != 200 {
 		t.Errorf("a launch carrying nothing: %d %q, want 200", status, code)
 	}
 	ecs := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge", "Amount", "6",
 		"UserData", base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", 12_000))))
-	status, code, body = call(ecsSrv.URL, ecs)
+	status, code, body = call(ecsURL, ecs)
 	if status != 403 || code != "QuotaExceed.ElasticQuota" || !strings.Contains(body, "carry at most 60000 bytes of user data, tags and names, and carry 0") {
 		t.Errorf("ECS launch of 6 × 12 KB: %d %q %s, want 403 QuotaExceed.ElasticQuota naming the bound", status, code, body)
 	}
 	ecs.Set("Amount", "5")
-	if status, code, body := call(ecsSrv.URL, ecs); status != 200 {
+	if status, code, body := call(ecsURL, ecs); status != 200 {
 		t.Errorf("ECS launch of 5 × 12 KB while EC2 is full: %d %q %s, want 200 (each API has its own bound)", status, code, body)
 	}
 
@@ -697,12 +669,12 @@ func TestInstanceBytesLimit(t *testing.T) {
 			term.Set(fmt.Sprintf("InstanceId.%d", i+1), in.ID)
 		}
 	}
-	if status, code, _ := call(ec2Srv.URL, term); status != 200 {
+	if status, code, _ := call(ec2URL, term); status != 200 {
 		t.Fatalf("terminate: %d %s", status, code)
 	}
 	clk.Advance(2 * time.Minute)
 	for i := range 5 {
-		if status, code, body := call(ec2Srv.URL, launch(10+i)); status != 200 {
+		if status, code, body := call(ec2URL, launch(10+i)); status != 200 {
 			t.Fatalf("launch %d after the five terminated: %d %s %s", i, status, code, body)
 		}
 	}
@@ -762,4 +734,27 @@ func TestBadValuesAreNotEchoedWhole(t *testing.T) {
 			t.Errorf("%s of 300 KB: %d %q, a %d-byte answer; want %s in at most 4096 bytes", tt.name, status, code, size, tt.code)
 		}
 	}
+}
+
+// serveForms serves emu's EC2 and ECS APIs and returns their URLs and a
+// function that POSTs a form to one of them, answering the status, the
+// error code and the body.
+func serveForms(t *testing.T, emu *emulator.Emulator) (ec2URL, ecsURL string, call func(u string, form url.Values) (int, string, string)) {
+	t.Helper()
+	ec2Srv := httptest.NewServer(emu.EC2Handler())
+	t.Cleanup(ec2Srv.Close)
+	ecsSrv := httptest.NewServer(emu.ECSHandler())
+	t.Cleanup(ecsSrv.Close)
+	hc := testHTTPClient(t)
+	call = func(u string, form url.Values) (int, string, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		status, body := send(t, hc, req)
+		return status, errorCode(body), string(body)
+	}
+	return ec2Srv.URL, ecsSrv.URL, call
 }
