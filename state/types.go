@@ -134,7 +134,12 @@ type FloorFilter struct {
 	ActiveAt time.Time
 	Open     bool // true: only floors whose EndedAt is zero
 	Kind     string
-	Limit    int
+	// ByID orders the list by ID (bytewise) instead of by Start, and
+	// selects only floors whose ID sorts after AfterID when it is
+	// non-empty: the pages of a listing by ID.
+	ByID    bool
+	AfterID string
+	Limit   int
 }
 
 // Decision is one decision of the scheduler for a pool.

@@ -337,14 +337,31 @@ func apiDecision(d state.Decision) api.Decision {
 }
 
 func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, error) {
-	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: q.Pool, Kind: state.FloorManual})
+	// The page is read from the store, not the whole history: an active
+	// burst is open (not ended), and every burst of all=true is listed.
+	f := state.FloorFilter{Pool: q.Pool, Kind: state.FloorManual, ByID: true, AfterID: q.After}
+	if q.All {
+		f.Limit = q.Limit
+	} else {
+		f.Open = true
+	}
+	fls, err := b.store.Floors(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.knownPool(q.Pool, len(fls)); err != nil {
+	rows := len(fls)
+	if rows == 0 && q.Pool != "" && (!q.All || q.After != "") {
+		// An empty page of a filtered list says nothing of the pool:
+		// look for any burst of it.
+		anyRow, err := b.store.Floors(ctx, state.FloorFilter{Pool: q.Pool, Kind: state.FloorManual, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		rows = len(anyRow)
+	}
+	if err := b.knownPool(q.Pool, rows); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(fls, func(a, b state.Floor) int { return cmp.Compare(a.ID, b.ID) })
 	now := b.clock.Now()
 	counts, err := b.burstInstances(ctx, now)
 	if err != nil {

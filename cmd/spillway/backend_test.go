@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -215,3 +216,86 @@ func TestBurstListCountsLaunchesInFlight(t *testing.T) {
 
 // uncalledProvider names a provider for a scheduler that never ticks.
 type uncalledProvider struct{ providers.Provider }
+
+// floorReads counts the floors a store hands back to its caller.
+type floorReads struct {
+	state.Store
+	rows int
+}
+
+func (s *floorReads) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor, error) {
+	fls, err := s.Store.Floors(ctx, f)
+	s.rows += len(fls)
+	return fls, err
+}
+
+// TestBurstListReadsOnePage: GET /v1/bursts read every manual burst the
+// state held (90 days of them by default) to answer one page, so that a
+// long-lived server's burst list cost grew with its history (115 ms a
+// request at 20,000 bursts) and paging through it grew with its square.
+// The active list now reads the open bursts, and all=true one page; the
+// pages still list every burst once, in ID order.
+func TestBurstListReadsOnePage(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC()
+	const ended, active = 250, 3
+	var want []string
+	for i := range ended + active {
+		fl := state.Floor{ID: fmt.Sprintf("b-%04d", i), Pool: "train", Kind: state.FloorManual, Owner: "alice", Reason: "INC-5",
+			GPUs: 8, Start: now.Add(-time.Hour), Until: now.Add(time.Hour), CreatedAt: now.Add(-time.Hour)}
+		if err := st.CreateFloor(ctx, fl); err != nil {
+			t.Fatal(err)
+		}
+		if i < ended {
+			if err := st.EndFloor(ctx, fl.ID, now.Add(-time.Minute), "cancelled by alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append(want, fl.ID)
+	}
+	reads := &floorReads{Store: st}
+	srv := backendOver(t, reads, policy.Pool{Name: "train", Manual: policy.Manual{MaxGPUs: 8}})
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := c.Bursts(ctx, "train", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != active || reads.rows > active {
+		t.Fatalf("GET /v1/bursts listed %d bursts and read %d from the state, want %d and %d (the open ones)", len(bs), reads.rows, active, active)
+	}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		reads.rows = 0
+		resp, err := http.Get(srv.URL + "/v1/bursts?pool=train&all=true&limit=100&cursor=" + cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page api.Page[api.Burst]
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("page %d: %s, %v", pages, resp.Status, err)
+		}
+		if reads.rows > 101 {
+			t.Fatalf("page %d of 100 bursts read %d bursts from the state, want at most 101", pages, reads.rows)
+		}
+		for _, b := range page.Items {
+			got = append(got, b.ID)
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the pages of all=true listed %d bursts %v…, want %d %v…", len(got), got[:min(3, len(got))], len(want), want[:3])
+	}
+}

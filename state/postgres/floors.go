@@ -131,7 +131,14 @@ func (s *Store) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor,
 		conds = append(conds, "start <= ?", "(until = 0 OR ? < until)", "(ended_at = 0 OR ended_at > ?)")
 		args = append(args, t, t, t)
 	}
-	q := `SELECT ` + floorColumns + ` FROM floors` + where(conds) + ` ORDER BY start, id`
+	order := "start, id"
+	if f.ByID {
+		order = `id COLLATE "C"`
+		if f.AfterID != "" {
+			conds, args = append(conds, `id COLLATE "C" > ?`), append(args, f.AfterID)
+		}
+	}
+	q := `SELECT ` + floorColumns + ` FROM floors` + where(conds) + ` ORDER BY ` + order
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

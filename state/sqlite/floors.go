@@ -123,8 +123,15 @@ func (s *Store) Floors(ctx context.Context, f state.FloorFilter) ([]state.Floor,
 		where = append(where, "start <= ?", "(until = 0 OR ? < until)", "(ended_at = 0 OR ended_at > ?)")
 		args = append(args, t, t, t)
 	}
+	order := "start, id"
+	if f.ByID {
+		order = "id"
+		if f.AfterID != "" {
+			where, args = append(where, `id > ?`), append(args, f.AfterID)
+		}
+	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+floorColumns+` FROM floors`+whereClause(where)+
-		` ORDER BY start, id LIMIT ?`, append(args, sqlLimit(f.Limit))...)
+		` ORDER BY `+order+` LIMIT ?`, append(args, sqlLimit(f.Limit))...)
 	if err != nil {
 		return nil, fmt.Errorf("state/sqlite: list floors: %w", err)
 	}

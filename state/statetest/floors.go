@@ -108,6 +108,10 @@ func floorsFilter(t *testing.T, h *harness) {
 		{"pool, open, manual", state.FloorFilter{Pool: "train", Open: true, Kind: state.FloorManual}, []string{"m3"}},
 		{"limit", state.FloorFilter{Limit: 3}, []string{"m1", "s1", "m2"}},
 		{"unknown pool", state.FloorFilter{Pool: "nope"}, []string{}},
+		{"by id", state.FloorFilter{ByID: true}, []string{"m1", "m2", "m3", "s1"}},
+		{"by id, after", state.FloorFilter{ByID: true, AfterID: "m1", Limit: 2}, []string{"m2", "m3"}},
+		{"by id, after, manual", state.FloorFilter{ByID: true, AfterID: "m2", Kind: state.FloorManual}, []string{"m3"}},
+		{"by id, after the last", state.FloorFilter{ByID: true, AfterID: "s1"}, []string{}},
 	} {
 		got, err := s.Floors(ctx(t), tc.f)
 		ok(t, err, tc.name)
