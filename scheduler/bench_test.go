@@ -22,6 +22,7 @@ import (
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/providers/aws"
 	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/sqlite"
 )
 
@@ -195,4 +196,81 @@ func BenchmarkDemandToRunInstances(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(launches)/1000, "ms/launch")
+}
+
+// BenchmarkSweepLongLived is one sweep of a server that has run for months:
+// 50 pools with 1,000 live instances on the emulator, and 100,000 rows of
+// instances that ended before the sweep grace (the retention keeps them).
+func BenchmarkSweepLongLived(b *testing.B) {
+	w := newBenchWorld(b)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "state.db"), sqlite.WithSync(sqlite.SyncNormal))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	var pools []scheduler.Pool
+	var mu sync.Mutex
+	demand := 160 // GPUs per pool: 20 instances of 8
+	for i := range 50 {
+		p := testPool()
+		p.Name = fmt.Sprintf("pool-%02d", i)
+		p.Limits.MaxGPUs = 160
+		p.Offerings = p.Offerings[:1]
+		p.Offerings[0].Boot = 0
+		pools = append(pools, scheduler.Pool{Policy: p, AgentURL: func(config.InstanceFields) (string, error) { return w.agent, nil },
+			Snapshot: func(context.Context) policy.Snapshot {
+				mu.Lock()
+				defer mu.Unlock()
+				jobs := make([]int, demand/8)
+				waits := make([]time.Duration, len(jobs))
+				for j := range jobs {
+					jobs[j], waits[j] = 8, 10*time.Minute
+				}
+				return policy.Snapshot{Time: w.clk.Now(), OnPremGPUs: 8, OnPremBusyGPUs: 8, PendingJobs: len(jobs), PendingGPUs: demand,
+					PendingJobGPUs: jobs, PendingJobWaits: waits, OldestWait: 10 * time.Minute}
+			}})
+	}
+	s, err := scheduler.New(scheduler.Options{
+		Cluster: cluster, Pools: pools, Providers: map[string]providers.Provider{provName: w.prov}, Store: st,
+		Clock: w.clk, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 20 {
+		if len(w.emu.Instances()) >= 1000 {
+			break
+		}
+		for _, name := range s.Pools() {
+			if err := s.Tick(ctx, name); err != nil {
+				b.Fatal(err)
+			}
+		}
+		w.clk.Step(10 * time.Second)
+	}
+	if n := len(w.emu.Instances()); n != 1000 {
+		b.Fatalf("setup launched %d instances, want 1000", n)
+	}
+	ended := w.clk.Now().Add(-24 * time.Hour)
+	for i := range 10 {
+		rows := make([]state.Instance, 10000)
+		for j := range rows {
+			rows[j] = state.Instance{ID: fmt.Sprintf("i-%08d%04d", i, j), Provider: provName, Pool: fmt.Sprintf("pool-%02d", j%50), Offering: "p4d",
+				InstanceType: gpuType, State: state.InstanceEnded, GPUs: 8, PricePerHour: 32.77, LaunchedAt: ended.Add(-time.Hour),
+				EndedAt: ended, UpdatedAt: ended, EndReason: "idle past its break-even"}
+		}
+		if err := st.PutInstances(ctx, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Sweep(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := w.emu.Calls("TerminateInstances"); n != 0 {
+		b.Fatalf("the sweep terminated instances (%d calls), want none", n)
+	}
 }

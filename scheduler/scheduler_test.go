@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1166,5 +1167,72 @@ func TestBudgetHoldsWhenTheTickIsLongerThanTheInterval(t *testing.T) {
 	}
 	if billed <= 0 || billed > p.Limits.Budget.Amount {
 		t.Fatalf("the emulator billed $%.2f of a $%.0f budget: want some spend and never more than the budget", billed, p.Limits.Budget.Amount)
+	}
+}
+
+// instanceReads counts the instance rows a store hands back to its caller.
+type instanceReads struct {
+	state.Store
+	mu   sync.Mutex
+	rows int
+}
+
+func (s *instanceReads) Instances(ctx context.Context, f state.InstanceFilter) ([]state.Instance, error) {
+	ins, err := s.Store.Instances(ctx, f)
+	s.mu.Lock()
+	s.rows += len(ins)
+	s.mu.Unlock()
+	return ins, err
+}
+
+// TestSweepReadsOnlyTheRowsThatClaim: the sweeper, every tick, read every
+// instance row the state held, ended ones included: a long-lived server
+// keeps the retention's worth of them (90 days by default), and at
+// 100,000 rows each sweep took 0.7 s and allocated 310 MB. An ended row
+// claims its instance only for the sweep grace after its end, so the
+// sweep now reads the live rows and those ended within the grace; the
+// instance of a row ended within it is still spared until the grace is
+// over.
+func TestSweepReadsOnlyTheRowsThatClaim(t *testing.T) {
+	reads := &instanceReads{}
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { reads.Store = st; return reads }
+	})
+	ctx := context.Background()
+	var old []state.Instance
+	for i := range 300 {
+		old = append(old, state.Instance{ID: fmt.Sprintf("i-old%04d", i), Provider: provName, Pool: "train", Offering: "p4d", InstanceType: gpuType,
+			State: state.InstanceEnded, GPUs: 8, LaunchedAt: t0.Add(-3 * time.Hour), EndedAt: t0.Add(-2 * time.Hour), UpdatedAt: t0.Add(-2 * time.Hour)})
+	}
+	if err := h.store.PutInstances(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: "ended-late",
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: "train"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Step(20 * time.Minute)
+	// Its row ended 5 minutes ago; the cloud still runs it.
+	ended := state.Instance{ID: ins[0].ID, Provider: provName, Pool: "train", Offering: "p4d", InstanceType: gpuType,
+		State: state.InstanceEnded, GPUs: 8, LaunchedAt: t0, EndedAt: h.clk.Now().Add(-5 * time.Minute), UpdatedAt: h.clk.Now()}
+	if err := h.store.PutInstance(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 {
+		t.Fatalf("the sweep terminated an instance whose row ended within the grace (%d calls)", n)
+	}
+	if reads.rows != 1 {
+		t.Fatalf("the sweep read %d instance rows, want 1 (the one ended within the grace; not the 300 ended long ago)", reads.rows)
+	}
+	h.clk.Step(6 * time.Minute)
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if live := h.live(); len(live) != 0 {
+		t.Fatalf("%d instances still run after their row's sweep grace, want none (leaked)", len(live))
 	}
 }

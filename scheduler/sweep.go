@@ -20,7 +20,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	}
 	cctx := detached(ctx) // each call bounds itself: one that hangs delays the sweep, not fails it
 	now := s.clock.Now()
-	rows, err := s.opts.Store.Instances(cctx, state.InstanceFilter{})
+	// An ended row claims its instance for the sweep grace after its end
+	// and no longer: the rows ended before are not read (a long-lived
+	// server holds the retention's worth of them).
+	rows, err := s.opts.Store.Instances(cctx, state.InstanceFilter{Live: true, EndedSince: now.Add(-s.opts.SweepGrace)})
 	if err != nil {
 		return fmt.Errorf("sweep: instances: %w", err)
 	}

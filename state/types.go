@@ -92,6 +92,9 @@ type InstanceFilter struct {
 	Pool     string
 	Provider string
 	Live     bool // true: only State != InstanceEnded
+	// EndedSince, when non-zero with Live, selects the rows ended at or
+	// after it too.
+	EndedSince time.Time
 }
 
 // Floor kinds.

@@ -72,6 +72,9 @@ func instanceArgs(in state.Instance) []any {
 
 // Instances implements state.Store.
 func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.Instance, error) {
+	if err := state.CheckTime("InstanceFilter.EndedSince", f.EndedSince); err != nil {
+		return nil, err
+	}
 	var conds []string
 	var args []any
 	if f.Pool != "" {
@@ -80,7 +83,10 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	if f.Provider != "" {
 		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
 	}
-	if f.Live {
+	switch {
+	case f.Live && !f.EndedSince.IsZero():
+		conds, args = append(conds, "(state <> ? OR ended_at >= ?)"), append(args, state.InstanceEnded, nanos(f.EndedSince))
+	case f.Live:
 		conds, args = append(conds, "state <> ?"), append(args, state.InstanceEnded)
 	}
 	rows, err := s.pool.Query(ctx, numbered(`SELECT provider, id, pool, offering, intent_id, floor, zone, instance_type,

@@ -61,6 +61,9 @@ func instanceArgs(in state.Instance) []any {
 
 // Instances implements state.Store.
 func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.Instance, error) {
+	if err := state.CheckTime("InstanceFilter.EndedSince", f.EndedSince); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	if f.Pool != "" {
@@ -69,7 +72,10 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	if f.Provider != "" {
 		where, args = append(where, "provider = ?"), append(args, f.Provider)
 	}
-	if f.Live {
+	switch {
+	case f.Live && !f.EndedSince.IsZero():
+		where, args = append(where, "(state <> ? OR ended_at >= ?)"), append(args, state.InstanceEnded, nanos(f.EndedSince))
+	case f.Live:
 		where, args = append(where, "state <> ?"), append(args, state.InstanceEnded)
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT provider, id, pool, offering, intent_id, floor, zone, instance_type,

@@ -1,6 +1,7 @@
 package statetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,14 +70,22 @@ func instancesFilterOldestFirst(t *testing.T, h *harness) {
 	put("alicloud", "i-2", "infer", state.InstanceDraining, at(2*time.Minute))
 	put("aws", "i-2", "train", state.InstanceBooting, at(2*time.Minute)) // same time: by provider, then ID
 	put("alicloud", "i-4", "train", state.InstanceTerminating, at(4*time.Minute))
+	for i, ended := range []time.Duration{10 * time.Minute, 20 * time.Minute} {
+		in := instance("aws", fmt.Sprintf("i-e%d", i), "train", at(time.Duration(5+i)*time.Minute))
+		in.State, in.EndedAt = state.InstanceEnded, at(ended)
+		ok(t, s.PutInstance(ctx(t), in), "PutInstance "+in.ID)
+	}
 	for _, tc := range []struct {
 		name string
 		f    state.InstanceFilter
 		want []string
 	}{
-		{"all", state.InstanceFilter{}, []string{"aws/i-1", "alicloud/i-2", "aws/i-2", "aws/i-3", "alicloud/i-4"}},
+		{"all", state.InstanceFilter{}, []string{"aws/i-1", "alicloud/i-2", "aws/i-2", "aws/i-3", "alicloud/i-4", "aws/i-e0", "aws/i-e1"}},
 		{"live", state.InstanceFilter{Live: true}, []string{"alicloud/i-2", "aws/i-2", "aws/i-3", "alicloud/i-4"}},
-		{"pool", state.InstanceFilter{Pool: "train"}, []string{"aws/i-1", "aws/i-2", "aws/i-3", "alicloud/i-4"}},
+		{"pool", state.InstanceFilter{Pool: "train"}, []string{"aws/i-1", "aws/i-2", "aws/i-3", "alicloud/i-4", "aws/i-e0", "aws/i-e1"}},
+		{"live or ended since", state.InstanceFilter{Live: true, EndedSince: at(15 * time.Minute)}, []string{"alicloud/i-2", "aws/i-2", "aws/i-3", "alicloud/i-4", "aws/i-e1"}},
+		{"live or ended at the time", state.InstanceFilter{Live: true, EndedSince: at(10 * time.Minute)}, []string{"alicloud/i-2", "aws/i-2", "aws/i-3", "alicloud/i-4", "aws/i-e0", "aws/i-e1"}},
+		{"pool, live or ended since", state.InstanceFilter{Pool: "infer", Live: true, EndedSince: at(15 * time.Minute)}, []string{"alicloud/i-2"}},
 		{"provider", state.InstanceFilter{Provider: "alicloud"}, []string{"alicloud/i-2", "alicloud/i-4"}},
 		{"pool, provider, live", state.InstanceFilter{Pool: "train", Provider: "aws", Live: true}, []string{"aws/i-2", "aws/i-3"}},
 		{"unknown pool", state.InstanceFilter{Pool: "nope"}, []string{}},
