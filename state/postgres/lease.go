@@ -49,13 +49,18 @@ func (s *Store) Lease(name, holder string, ttl time.Duration) (*Lease, error) {
 }
 
 // Acquire begins a new term for this holder if the lease is free or
-// expired, and returns its epoch; ok is false when another holds it.
+// expired, and returns its epoch; ok is false when another holds it. The
+// new epoch is above both the lease row's and every term leader_terms
+// recorded, so a row deleted or set back by hand neither blocks every
+// later term nor lets epochs go back.
 func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
-	err = l.s.pool.QueryRow(ctx, `WITH term AS (
+	err = l.s.pool.QueryRow(ctx, `WITH last AS (
+		SELECT COALESCE(max(epoch), 0) AS epoch FROM leader_terms WHERE name = $1),
+	term AS (
 		INSERT INTO leader_lease AS l (name, holder, epoch, acquired, expires_at)
-		VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 microsecond')
+		SELECT $1, $2, last.epoch + 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 microsecond' FROM last
 		ON CONFLICT (name) DO UPDATE
-		SET holder = excluded.holder, epoch = l.epoch + 1, acquired = excluded.acquired, expires_at = excluded.expires_at
+		SET holder = excluded.holder, epoch = GREATEST(l.epoch + 1, excluded.epoch), acquired = excluded.acquired, expires_at = excluded.expires_at
 		WHERE l.expires_at <= clock_timestamp()
 		RETURNING epoch, acquired)
 	INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term RETURNING epoch`,
