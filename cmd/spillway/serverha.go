@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -19,8 +20,8 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// leaseName is the leader lease of one cluster's servers: clusters that
-// share a database each have their own.
+// leaseName is the leader lease of one cluster's servers (a database holds
+// one cluster's state: see ClaimLease).
 func leaseName(cluster string) string { return "spillway/" + cluster }
 
 // openHA opens the PostgreSQL state of several servers and this server's
@@ -40,6 +41,19 @@ func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres
 		return err
 	})
 	if err != nil {
+		return nil, nil, fmt.Errorf("server.state %s: %w", name, err)
+	}
+	// The state's rows are not kept apart by cluster: a database already
+	// holding another cluster's lease is refused (a config mistake, exit 2).
+	err = retryTransient(ctx, deps.clock, deps.log, "claim server.state "+name+" for cluster "+cfg.Cluster, stateOpenPatience, func(ctx context.Context) error {
+		return st.ClaimLease(ctx, leaseName(cfg.Cluster))
+	})
+	if err != nil {
+		st.Close()
+		var lc *postgres.LeaseConflictError
+		if errors.As(err, &lc) {
+			return nil, nil, &usageError{fmt.Errorf("cluster %q, server.state %s: %w", cfg.Cluster, name, err)}
+		}
 		return nil, nil, fmt.Errorf("server.state %s: %w", name, err)
 	}
 	lease, err := st.Lease(leaseName(cfg.Cluster), holderName(), cfg.Server.LeaseTTL.D())

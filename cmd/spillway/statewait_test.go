@@ -137,3 +137,36 @@ func TestHAServerOverAUnixSocket(t *testing.T) {
 	}
 	st.Close()
 }
+
+// TestHAServerRefusesAnotherClustersDatabase: the state's rows are not kept
+// apart by cluster, so a server whose server.state holds another cluster's
+// state exits at once (a config mistake, exit 2) with a message naming
+// both clusters' leases, rather than leading beside the other cluster's
+// leader and ending its instances.
+func TestHAServerRefusesAnotherClustersDatabase(t *testing.T) {
+	pg, db := postgresDatabase(t, "clusters")
+	cfgFor := func(cluster string) *config.Config {
+		return &config.Config{Cluster: cluster, Server: config.Server{State: pg.DSN(db),
+			LeaseTTL: policy.Duration(2 * time.Second), LeaseRenew: policy.Duration(500 * time.Millisecond)}}
+	}
+	deps := serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}}
+	st, _, err := openHA(t.Context(), cfgFor("east"), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, _, err = openHA(t.Context(), cfgFor("west"), deps)
+	if err == nil {
+		st.Close()
+		t.Fatal("a server of cluster west opened cluster east's database, want it refused")
+	}
+	code, msg := exitStatus(err)
+	if code != exitUsage || !strings.Contains(msg, `cluster "west"`) || !strings.Contains(msg, `"spillway/east"`) {
+		t.Fatalf("a server of cluster west on cluster east's database: exit %d %q, want exit %d naming both", code, msg, exitUsage)
+	}
+	st, _, err = openHA(t.Context(), cfgFor("east"), deps)
+	if err != nil {
+		t.Fatalf("a server of cluster east again: %v", err)
+	}
+	st.Close()
+}

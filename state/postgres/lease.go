@@ -145,3 +145,53 @@ func (s *Store) Terms(ctx context.Context, name string) ([]Term, error) {
 	}
 	return out, nil
 }
+
+// LeaseConflictError is a database that already holds the lease of
+// another name (another cluster's servers) than the one a server claims.
+type LeaseConflictError struct {
+	Database string   // the DSN without its password
+	Want     string   // the lease claimed
+	Have     []string // the other leases the database holds
+}
+
+func (e *LeaseConflictError) Error() string {
+	return fmt.Sprintf("database %s holds the state of lease %q, not %q: the state's rows are not kept apart by lease, so two clusters' leaders on one database would each end the other's instances and resume its launches in pools of the same name; give each cluster a database of its own (or, if %q was renamed, delete its lease row: DELETE FROM leader_lease WHERE name = '%s')",
+		e.Database, e.Have[0], e.Want, e.Have[0], e.Have[0])
+}
+
+// ClaimLease makes name the database's lease, recording it free when it
+// was never taken, or fails with a *LeaseConflictError when the database
+// already holds a lease of another name. Servers claiming at once queue on
+// the migrations' advisory lock, so only one name wins.
+func (s *Store) ClaimLease(ctx context.Context, name string) error {
+	fail := func(err error) error { return fmt.Errorf("state/postgres: claim lease %q in %s: %w", name, s.name, err) }
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
+		return fail(err)
+	}
+	rows, err := tx.Query(ctx, `SELECT name FROM leader_lease WHERE name <> $1 ORDER BY name`, name)
+	if err != nil {
+		return fail(err)
+	}
+	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fail(err)
+	}
+	if len(others) > 0 {
+		return &LeaseConflictError{Database: s.name, Want: name, Have: others}
+	}
+	// A free row (epoch 0, expired, no holder) that Acquire takes as it
+	// would any expired one.
+	if _, err := tx.Exec(ctx, `INSERT INTO leader_lease (name, holder, epoch, acquired, expires_at)
+		VALUES ($1, '', 0, clock_timestamp(), clock_timestamp()) ON CONFLICT (name) DO NOTHING`, name); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(err)
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +46,35 @@ func TestLeaseRecoversFromARowChangedByHand(t *testing.T) {
 				t.Fatalf("a.Acquire after the row was changed by hand: epoch %d, %v, %v; want %d, true", e3, ok, err, e2+1)
 			}
 		})
+	}
+}
+
+// A database holds one lease name: a second name is refused with an error
+// naming both and what to do, and the first name's free row is taken at
+// epoch 1 as a never-taken lease would be.
+func TestClaimLeaseRefusesASecondName(t *testing.T) {
+	s := openStore(t, newDB(t))
+	ctx := t.Context()
+	for range 2 {
+		if err := s.ClaimLease(ctx, "spillway/a"); err != nil {
+			t.Fatalf("ClaimLease(spillway/a): %v", err)
+		}
+	}
+	err := s.ClaimLease(ctx, "spillway/b")
+	var lc *LeaseConflictError
+	if !errors.As(err, &lc) || lc.Want != "spillway/b" || len(lc.Have) != 1 || lc.Have[0] != "spillway/a" ||
+		!strings.Contains(err.Error(), `DELETE FROM leader_lease WHERE name = 'spillway/a'`) {
+		t.Fatalf("ClaimLease(spillway/b) on a's database: %v, want a *LeaseConflictError naming spillway/a", err)
+	}
+	info, err := s.LeaseInfo(ctx, "spillway/a")
+	if err != nil || info.Holder != "" || info.Live {
+		t.Fatalf("LeaseInfo of a claimed lease: %+v, %v; want free", info, err)
+	}
+	l, err := s.Lease("spillway/a", "x", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := l.Acquire(ctx); err != nil || !ok || e != 1 {
+		t.Fatalf("Acquire of a claimed lease: epoch %d, %v, %v; want 1, true", e, ok, err)
 	}
 }
