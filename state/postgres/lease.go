@@ -164,7 +164,9 @@ func (e *LeaseConflictError) Error() string {
 // already holds a lease of another name. Servers claiming at once queue on
 // the migrations' advisory lock, so only one name wins.
 func (s *Store) ClaimLease(ctx context.Context, name string) error {
-	fail := func(err error) error { return fmt.Errorf("state/postgres: claim lease %q in %s: %w", name, s.name, err) }
+	fail := func(err error) error {
+		return fmt.Errorf("state/postgres: claim lease %q in %s: %w", name, s.name, err)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fail(err)

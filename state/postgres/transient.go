@@ -14,13 +14,17 @@ import (
 // call is made again: the database unreachable or still starting, a
 // connection lost or timed out, a session the database ended (shutting
 // down, or idle in a transaction past its timeout while this process was
-// starved), a serialization failure or deadlock, or a shortage of
-// resources. A refused password, a missing database or privilege, a bad
-// DSN or a schema this binary does not know are not, nor is a cancelled
-// context.
+// starved), a server that takes no writes yet (ErrReadOnly, 25006: a
+// standby, a failover not yet complete), a serialization failure or
+// deadlock, or a shortage of resources. A refused password, a missing
+// database or privilege, a bad DSN or a schema this binary does not know
+// are not, nor is a cancelled context.
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, ErrReadOnly) {
+		return true
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -29,6 +33,7 @@ func Transient(err error) bool {
 			strings.HasPrefix(pe.Code, "53"),  // insufficient resources (too many connections)
 			strings.HasPrefix(pe.Code, "57P"), // shutting down, starting up
 			pe.Code == "25P03",                // idle in transaction timeout
+			pe.Code == "25006",                // read-only (a standby, a failover not yet complete)
 			pe.Code == "40001", pe.Code == "40P01":
 			return true
 		}

@@ -1,0 +1,90 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// setReadOnly makes new sessions of database db read-only (as a managed
+// database's endpoint pointing at a reader during a failover) and ends
+// db's Spillway sessions, as a failover does; or makes new sessions
+// writable again (the endpoint points at the new writer), leaving the
+// sessions opened read-only as they are (still connected to the reader).
+func setReadOnly(t *testing.T, db string, on bool) {
+	t.Helper()
+	ctx := t.Context()
+	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	stmt := fmt.Sprintf(`ALTER DATABASE %q SET default_transaction_read_only = %v`, db, on)
+	if _, err := admin.Exec(ctx, stmt); err != nil {
+		t.Fatal(err)
+	}
+	if !on {
+		return
+	}
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway'`, db); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestElectorOnAReadOnlyDatabase: while the database takes no writes, the
+// leader stops acting once its term runs out and its fenced writes fail;
+// once writable again it leads again at a new epoch, without waiting for
+// the pool to drop connections it made to the read-only server.
+func TestElectorOnAReadOnlyDatabase(t *testing.T) {
+	dsn := newDB(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	s := openStore(t, dsn)
+	ctx := t.Context()
+	el := NewElector(lease(t, s, "a", 500*time.Millisecond), 100*time.Millisecond, nil, nil)
+	el.Step(ctx)
+	e1, ok := el.Acting()
+	if !ok {
+		t.Fatal("the elector did not take a free lease")
+	}
+	setReadOnly(t, db, true)
+	deadline := time.Now().Add(20 * time.Second)
+	for _, acting := el.Acting(); acting; _, acting = el.Acting() {
+		if time.Now().After(deadline) {
+			t.Fatal("the leader still acts 20s after its database became read-only")
+		}
+		el.Step(ctx)
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A few rounds on the read-only database: the pool is asked for
+	// connections to it, as it would be through a failover.
+	for range 5 {
+		el.Step(ctx)
+		if _, acting := el.Acting(); acting {
+			t.Fatal("the elector took the lease on a read-only database")
+		}
+	}
+	_, _, err := lease(t, s, "b", time.Second).Acquire(ctx)
+	if !Transient(err) || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("Acquire on a read-only database: %v, want a transient error that says the server is read-only", err)
+	}
+	setReadOnly(t, db, false)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		el.Step(ctx)
+		if e2, acting := el.Acting(); acting {
+			if e2 <= e1 {
+				t.Fatalf("the elector leads again at epoch %d, not above %d", e2, e1)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			_, _, err := lease(t, s, "c", time.Second).Acquire(ctx)
+			t.Fatalf("the elector does not lead 10s after its database became writable again (a try now: %v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
