@@ -168,9 +168,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// share lock of a fenced write never holds off a takeover for long.
 	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(o.txIdleTimeout.Milliseconds())
 	cfg.ConnConfig.RuntimeParams["application_name"] = "spillway"
-	if cfg.ConnConfig.ValidateConnect == nil { // the DSN's target_session_attrs wins
-		cfg.ConnConfig.ValidateConnect = refuseReadOnly
-	}
+	// A session on a read-only server (a reader a managed database's
+	// endpoint reached during a failover, default_transaction_read_only
+	// on) serves its query and is then closed: kept in the pool, it would
+	// fail every write until the pool dropped it (30 minutes idle), long
+	// after the endpoint reached the writable primary again.
+	cfg.AfterRelease = func(c *pgx.Conn) bool { return !readOnly(c.PgConn()) }
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: open %s: %w", name, err)
@@ -183,24 +186,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// ErrReadOnly is a connection refused because its server takes no writes:
-// a hot standby, or a managed database's endpoint still pointing at a
-// reader during a failover, or default_transaction_read_only on. It may
-// pass (Transient).
-var ErrReadOnly = errors.New("the server is read-only (a hot standby, a failover not yet complete, or default_transaction_read_only on); spillway needs the writable primary")
-
-// refuseReadOnly keeps connections to a read-only server out of the pool:
-// one kept there would fail every write until the pool dropped it (30
-// minutes idle), long after the database became writable again.
-func refuseReadOnly(ctx context.Context, c *pgconn.PgConn) error {
-	res, err := c.Exec(ctx, "SHOW transaction_read_only").ReadAll()
-	if err != nil {
-		return err
-	}
-	if len(res) == 1 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) == "on" {
-		return ErrReadOnly
-	}
-	return nil
+// readOnly reports whether c's session takes no writes, as the server
+// reports it (PostgreSQL 14 and later).
+func readOnly(c *pgconn.PgConn) bool {
+	return c.ParameterStatus("default_transaction_read_only") == "on" || c.ParameterStatus("in_hot_standby") == "on"
 }
 
 // redactErr is err's text without dsn's password.

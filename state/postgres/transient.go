@@ -14,17 +14,14 @@ import (
 // call is made again: the database unreachable or still starting, a
 // connection lost or timed out, a session the database ended (shutting
 // down, or idle in a transaction past its timeout while this process was
-// starved), a server that takes no writes yet (ErrReadOnly, 25006: a
-// standby, a failover not yet complete), a serialization failure or
+// starved), a server that takes no writes yet (25006: a standby, a
+// failover not yet complete), a serialization failure or
 // deadlock, or a shortage of resources. A refused password, a missing
 // database or privilege, a bad DSN or a schema this binary does not know
 // are not, nor is a cancelled context.
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
-	}
-	if errors.Is(err, ErrReadOnly) {
-		return true
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

@@ -29,7 +29,6 @@ func TestTransient(t *testing.T) {
 		{"the database starting up", &pgconn.PgError{Code: "57P03"}, true},
 		{"an administrator's shutdown", &pgconn.PgError{Code: "57P01"}, true},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
-		{"a connection refused to a read-only server", fmt.Errorf("connect: %w", ErrReadOnly), true},
 		{"a write on a read-only server", &pgconn.PgError{Code: "25006"}, true},
 		{"a serialization failure", &pgconn.PgError{Code: "40001"}, true},
 		{"a connection exception", &pgconn.PgError{Code: "08006"}, true},
