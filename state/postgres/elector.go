@@ -2,12 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/state"
 )
 
 // Elector keeps one server's side of a leader lease: it takes the lease
@@ -96,6 +99,11 @@ func (e *Elector) Step(ctx context.Context) {
 			ok, err := e.lease.Renew(rctx, epoch)
 			cancel()
 			switch {
+			case errors.Is(err, state.ErrSchemaTooNew):
+				// A newer binary migrated the database: hand over to it at
+				// once rather than write into a schema this one does not know.
+				e.stepDown(epoch, err.Error())
+				e.releaseTerm(ctx, epoch)
 			case err != nil:
 				e.log.Warn("could not renew the lease; acting until the term would end", "epoch", epoch, "err", err)
 				return
@@ -160,7 +168,13 @@ func (e *Elector) release() {
 	if !leading {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	e.releaseTerm(context.Background(), epoch)
+}
+
+// releaseTerm ends the term at epoch in the database, so a follower takes
+// over at once.
+func (e *Elector) releaseTerm(ctx context.Context, epoch int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := e.lease.Release(ctx, epoch); err != nil {
 		e.log.Warn("could not release the lease; followers wait for it to expire", "epoch", epoch, "err", err)

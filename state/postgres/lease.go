@@ -52,21 +52,24 @@ func (s *Store) Lease(name, holder string, ttl time.Duration) (*Lease, error) {
 // expired, and returns its epoch; ok is false when another holds it. The
 // new epoch is above both the lease row's and every term leader_terms
 // recorded, so a row deleted or set back by hand neither blocks every
-// later term nor lets epochs go back.
+// later term nor lets epochs go back. A database whose schema a newer
+// binary migrated is never led by this one: Acquire fails with a
+// *state.SchemaError.
 func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 	err = l.s.pool.QueryRow(ctx, `WITH last AS (
 		SELECT COALESCE(max(epoch), 0) AS epoch FROM leader_terms WHERE name = $1),
 	term AS (
 		INSERT INTO leader_lease AS l (name, holder, epoch, acquired, expires_at)
 		SELECT $1, $2, last.epoch + 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 microsecond' FROM last
+		WHERE (SELECT max(version) FROM schema_migrations) <= $4
 		ON CONFLICT (name) DO UPDATE
 		SET holder = excluded.holder, epoch = GREATEST(l.epoch + 1, excluded.epoch), acquired = excluded.acquired, expires_at = excluded.expires_at
 		WHERE l.expires_at <= clock_timestamp()
 		RETURNING epoch, acquired)
 	INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term RETURNING epoch`,
-		l.name, l.holder, l.ttl.Microseconds()).Scan(&epoch)
+		l.name, l.holder, l.ttl.Microseconds(), l.s.known).Scan(&epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
+		return 0, false, l.schemaKnown(ctx)
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("state/postgres: acquire lease %q as %q: %w", l.name, l.holder, err)
@@ -77,15 +80,33 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 // Renew extends the term at epoch by the TTL from now (the database's
 // now). ok is false when the term is over: another holder took the lease,
 // or it expired first (renewal never revives an expired term; Acquire
-// begins a new one).
+// begins a new one), or a newer binary migrated the schema (then err is a
+// *state.SchemaError).
 func (l *Lease) Renew(ctx context.Context, epoch int64) (ok bool, err error) {
 	tag, err := l.s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $4 * interval '1 microsecond'
-		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()`,
-		l.name, l.holder, epoch, l.ttl.Microseconds())
+		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()
+		AND (SELECT max(version) FROM schema_migrations) <= $5`,
+		l.name, l.holder, epoch, l.ttl.Microseconds(), l.s.known)
 	if err != nil {
 		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	if tag.RowsAffected() == 1 {
+		return true, nil
+	}
+	return false, l.schemaKnown(ctx)
+}
+
+// schemaKnown fails with a *state.SchemaError when a newer binary has
+// migrated the schema since this one opened it.
+func (l *Lease) schemaKnown(ctx context.Context) error {
+	var have int
+	if err := l.s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("state/postgres: schema version of %s: %w", l.s.name, err)
+	}
+	if have > l.s.known {
+		return &state.SchemaError{Database: l.s.name, Have: have, Know: l.s.known}
+	}
+	return nil
 }
 
 // Release ends the term at epoch now, so a follower takes over without

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/state"
 )
 
 // An operator deletes or edits the lease row by hand (to force a failover,
@@ -76,5 +78,35 @@ func TestClaimLeaseRefusesASecondName(t *testing.T) {
 	}
 	if e, ok, err := l.Acquire(ctx); err != nil || !ok || e != 1 {
 		t.Fatalf("Acquire of a claimed lease: epoch %d, %v, %v; want 1, true", e, ok, err)
+	}
+}
+
+// A newer binary migrates the database while this one leads (a rolling
+// upgrade): this leader hands over at its next renewal, releasing the
+// lease, and no server of this binary takes it again; the error says what
+// to do.
+func TestLeaseNotLedOnceANewerBinaryMigrated(t *testing.T) {
+	s := openStore(t, newDB(t))
+	ctx := t.Context()
+	el := NewElector(lease(t, s, "old", time.Minute), 10*time.Second, nil, nil)
+	el.Step(ctx)
+	if _, ok := el.Acting(); !ok {
+		t.Fatal("the elector did not take a free lease")
+	}
+	newer := SchemaVersion() + 1
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, 'from_a_newer_build', '', 0)`, newer); err != nil {
+		t.Fatal(err)
+	}
+	el.Step(ctx)
+	if e, ok := el.Acting(); ok {
+		t.Fatalf("the old binary still leads at epoch %d after a newer one migrated the schema", e)
+	}
+	if info, err := s.LeaseInfo(ctx, "leader"); err != nil || info.Live {
+		t.Fatalf("the lease after the old leader handed over: %+v, %v; want released", info, err)
+	}
+	_, ok, err := lease(t, s, "old2", time.Minute).Acquire(ctx)
+	var se *state.SchemaError
+	if ok || !errors.As(err, &se) || se.Have != newer || se.Know != SchemaVersion() || !strings.Contains(err.Error(), "upgrade spillway") {
+		t.Fatalf("Acquire by the old binary on a newer schema: %v, %v; want a *state.SchemaError", ok, err)
 	}
 }

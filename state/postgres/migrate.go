@@ -90,6 +90,7 @@ func (s *Store) migrate(ctx context.Context, now func() time.Time, fsys fs.FS) e
 		return fail(err)
 	}
 	known := ms[len(ms)-1].version
+	s.known = known
 	done := map[int]bool{}
 	for _, a := range applied {
 		if a.version > known {

@@ -52,6 +52,7 @@ type Store struct {
 	fence func() (int64, bool) // nil: unfenced
 	lease string               // the lease name fenced writes check
 	owner bool                 // Close closes the pool
+	known int                  // the newest schema version this binary knows
 }
 
 // Option changes how Open connects.
