@@ -48,7 +48,7 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		// As the state reads it (pgx): a host, or a Unix socket's folder
 		// as ?host=, or none for pgx's default socket.
 		if _, err := pgconn.ParseConfig(s.State); err != nil || !namesDatabase(s.State) {
-			v.errf("server.state", "bad PostgreSQL DSN %q: want postgres://USER@HOST:PORT/DB (a port from 1 to 65535), postgres://USER@/DB?host=/run/postgresql for a Unix socket, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State))
+			v.errf("server.state", "bad PostgreSQL DSN %q%s: want postgres://USER@HOST:PORT/DB (a port from 1 to 65535), postgres://USER@/DB?host=/run/postgresql for a Unix socket, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State), dsnCause(s.State, err))
 		}
 	} else if strings.Contains(s.State, "://") {
 		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))
@@ -125,6 +125,39 @@ func (v *cfgValidator) leaseHoldsApplies(cfg *Config) {
 		v.errf(path, "call_timeout %s%s of terraform provider %s is longer than a leader's term holds a call with a postgres:// state (lease_ttl %s × 0.8 − lease_renew %s = %s): every apply longer than that would be interrupted and its instances replaced by the next; give server.lease_ttl and lease_renew that hold the applies, such as lease_ttl: 10m, lease_renew: 30s and call_timeout: 7m30s, or a call_timeout of at most %s for a module that applies that fast",
 			pc.CallTimeout.D(), what, name, cfg.Server.LeaseTTL.D(), cfg.Server.LeaseRenew.D(), bound, bound)
 	}
+}
+
+// dsnCause is why pgx refuses a DSN that is a well-formed URL, as " (why)",
+// without the DSN's passwords: a parameter it does not take (sslmode=maybe,
+// a port out of range) or a file it names that cannot be read (sslrootcert,
+// sslcert, sslkey, a service file). "" when err is nil or the DSN is not a
+// URL (the message's forms say what one looks like).
+func dsnCause(dsn string, err error) string {
+	u, perr := url.Parse(dsn)
+	if err == nil || perr != nil {
+		return ""
+	}
+	why := err.Error()
+	if rest, ok := strings.CutPrefix(why, "cannot parse `"); ok {
+		if _, cause, ok := strings.Cut(rest, "`: "); ok {
+			why = cause // the DSN is quoted already, redacted
+		}
+	}
+	var passwords []string
+	if pw, ok := u.User.Password(); ok {
+		passwords = append(passwords, pw)
+	}
+	for k, vs := range u.Query() {
+		if strings.EqualFold(k, "password") {
+			passwords = append(passwords, vs...)
+		}
+	}
+	for _, pw := range passwords {
+		if pw != "" {
+			why = strings.ReplaceAll(why, pw, "xxxxx")
+		}
+	}
+	return " (" + why + ")"
 }
 
 // cfgDSNQueryPassword matches a password given as a DSN's query

@@ -617,3 +617,24 @@ func TestStateDSNForms(t *testing.T) {
 		})
 	}
 }
+
+// TestStateDSNCause: a well-formed server.state that pgx refuses is
+// refused with pgx's reason (a CA file it cannot read, a parameter it does
+// not take), not only the DSN's forms, which it already has; the password
+// is not shown.
+func TestStateDSNCause(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ca.pem")
+	for _, tt := range []struct{ state, want string }{
+		{"postgres://spillway:hunter2@db.internal:5432/spillway?sslmode=verify-full&sslrootcert=" + missing, missing},
+		{"postgres://spillway@db.internal:5432/spillway?sslmode=maybe&password=hunter2", "sslmode is invalid"},
+		{"postgres://spillway:hunter2@db.internal:5432/spillway?connect_timeout=soon", "invalid connect_timeout"},
+	} {
+		t.Run(tt.state, func(t *testing.T) {
+			data := strings.Replace(mustReadFile(t, "testdata/minimal.good.yaml"), "cluster: test\n", "cluster: test\nserver:\n  state: \""+tt.state+"\"\n", 1)
+			_, err := Parse("state.yaml", []byte(data))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("server.state %q: got\n%v\nwant it refused saying %q, without the password", tt.state, err, tt.want)
+			}
+		})
+	}
+}
