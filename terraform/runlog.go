@@ -34,7 +34,10 @@ type runLog struct {
 	// from its front.
 	tail []byte
 	cut  int64
-	err  error
+	// before is the byte printed just before the tail's first (0 when
+	// none): '\n' when the tail begins at a line's start.
+	before byte
+	err    error
 }
 
 func newRunLog(f *os.File) *runLog { return &runLog{f: f} }
@@ -47,6 +50,9 @@ func (w *runLog) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if w.tail == nil && w.head+len(p) <= logHeadBytes {
 		w.head += len(p)
+		if len(p) > 0 {
+			w.before = p[len(p)-1]
+		}
 		if _, err := w.f.Write(p); err != nil && w.err == nil {
 			w.err = err
 		}
@@ -58,12 +64,14 @@ func (w *runLog) Write(p []byte) (int, error) {
 	if len(p) > logTailBytes {
 		// Only its end can be kept.
 		w.cut += int64(len(w.tail) + len(p) - logTailBytes)
+		w.before = p[len(p)-logTailBytes-1]
 		w.tail = append(w.tail[:0], p[len(p)-logTailBytes:]...)
 		return len(p), nil
 	}
 	if len(w.tail)+len(p) > cap(w.tail) {
 		drop := len(w.tail) + len(p) - logTailBytes
 		w.cut += int64(drop)
+		w.before = w.tail[drop-1]
 		w.tail = w.tail[:copy(w.tail, w.tail[drop:])]
 	}
 	w.tail = append(w.tail, p...)
@@ -78,16 +86,20 @@ func (w *runLog) Close() error {
 	tail := w.tail
 	if over := len(tail) - logTailBytes; over > 0 {
 		w.cut += int64(over)
+		w.before = tail[over-1]
 		tail = tail[over:]
 	}
 	if w.cut > 0 {
 		// Start at a whole line: half a JSON message would read as none.
-		if i := bytes.IndexByte(tail, '\n'); i >= 0 {
-			w.cut += int64(i + 1)
-			tail = tail[i+1:]
-		} else {
-			w.cut += int64(len(tail))
-			tail = nil
+		// The tail starts at one when the cut ended a line.
+		if w.before != '\n' {
+			if i := bytes.IndexByte(tail, '\n'); i >= 0 {
+				w.cut += int64(i + 1)
+				tail = tail[i+1:]
+			} else {
+				w.cut += int64(len(tail))
+				tail = nil
+			}
 		}
 		_, err := fmt.Fprintf(w.f, "[spillway: %d bytes of Terraform's output cut here; a run's log keeps its first %d KiB and its last %d KiB]\n", w.cut, logHeadBytes>>10, logTailBytes>>10)
 		if err != nil && w.err == nil {

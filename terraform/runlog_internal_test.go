@@ -34,6 +34,9 @@ func TestRunLogKeepsHeadAndTail(t *testing.T) {
 		{"many lines", lines(100000), -1, line(99999)},
 		{"one line longer than the tail, then a few", append(append(lines(5), huge), lines(3)...), -1, line(2)},
 		{"ends with a line longer than the tail", append(lines(5), huge), int64(len(huge)), ""},
+		// Lines of 128 bytes: the head and the tail each hold a whole
+		// number of them, and every cut ends a line.
+		{"cuts that end lines", lines128(20000), int64(20000*128 - logHeadBytes - logTailBytes), line128(19999)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,4 +90,18 @@ func TestRunLogKeepsHeadAndTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// line128 is the i-th line of lines128: 128 bytes, newline included.
+func line128(i int) string {
+	s := fmt.Sprintf("{\"line\":%d,\"pad\":\"\"}", i)
+	return s[:len(s)-2] + strings.Repeat("x", 128-len(s)-1) + "\"}\n"
+}
+
+func lines128(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = line128(i)
+	}
+	return out
 }
