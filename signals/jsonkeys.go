@@ -14,7 +14,15 @@ import (
 // two, other parsers the first: a count that a queue endpoint or program
 // writes twice, `{"pending_jobs": 5, "pending_jobs": 500}`, is ambiguous,
 // and is refused rather than guessed.
-func DuplicateKey(doc []byte) error {
+func DuplicateKey(doc []byte) error { return DuplicateKeyOn(doc, nil) }
+
+// DuplicateKeyOn is DuplicateKey for the keys a reader of doc takes: a key
+// held twice is refused only when reads(path) holds for the path of its
+// value (as KeyPath and IndexPath write it: a.b, a["b.c"], a[0].b), or
+// reads is nil. A key repeated where no field is read is ambiguous to no
+// one: a reader of some fields of a document it does not own (a queue
+// endpoint's) would otherwise be refused for a repeat in the rest.
+func DuplicateKeyOn(doc []byte, reads func(path string) bool) error {
 	type frame struct {
 		keys map[string]struct{} // of an object; nil in an array
 		path string              // where the object or array is
@@ -29,9 +37,9 @@ func DuplicateKey(doc []byte) error {
 		}
 		top := stack[len(stack)-1]
 		if top.keys == nil {
-			return fmt.Sprintf("%s[%d]", top.path, top.n)
+			return IndexPath(top.path, top.n)
 		}
-		return keyPath(top.path, top.key)
+		return KeyPath(top.path, top.key)
 	}
 	valueDone := func() {
 		if len(stack) == 0 {
@@ -63,7 +71,7 @@ func DuplicateKey(doc []byte) error {
 		if n := len(stack); n > 0 && stack[n-1].next {
 			top := &stack[n-1]
 			k, _ := tok.(string)
-			if _, dup := top.keys[k]; dup {
+			if _, dup := top.keys[k]; dup && (reads == nil || reads(KeyPath(top.path, k))) {
 				where := "the document"
 				if top.path != "" {
 					where = "the object at " + Shorten(top.path, 100)
@@ -90,10 +98,13 @@ func DuplicateKey(doc []byte) error {
 // maxJSONDepth is encoding/json's bound on nesting.
 const maxJSONDepth = 10000
 
-// keyPath is the field path of key in the object at path, written as the
+// IndexPath is the path of element i of the array at path: a[0].
+func IndexPath(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// KeyPath is the field path of key in the object at path, written as the
 // http source's paths are: a.b, or a["b.c"] for a key that is not a plain
 // name.
-func keyPath(path, key string) string {
+func KeyPath(path, key string) string {
 	plain := key != "" && !strings.ContainsAny(key, `.[]"`)
 	switch {
 	case plain && path == "":

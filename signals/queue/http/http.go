@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -300,7 +301,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if at := dec.InputOffset(); len(strings.TrimSpace(string(body[at:]))) > 0 {
 		return fail(resp.StatusCode, false, fmt.Errorf("body has more after the JSON document at byte %d (want one JSON value): %q", at, signals.Shorten(strings.TrimSpace(string(body[at:])), 100)))
 	}
-	if err := signals.DuplicateKey(body); err != nil {
+	if err := signals.DuplicateKeyOn(body, s.reads); err != nil {
 		return fail(resp.StatusCode, true, fmt.Errorf("body: %w", err))
 	}
 	d, err := s.read(doc)
@@ -338,6 +339,17 @@ func perJob[T any](doc any, name string, p, jobGPUs *Path, jobs int, what [2]str
 		}
 	}
 	return out, nil
+}
+
+// reads reports whether the value at path (as signals.KeyPath writes it)
+// is a configured field's, or holds one.
+func (s *Source) reads(path string) bool {
+	for _, p := range []*Path{s.jobs, s.gpus, s.wait, s.jobGPUs, s.jobWaits, s.jobCPUs, s.jobMem} {
+		if p != nil && slices.Contains(p.keyPaths(), path) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Source) read(doc any) (signals.Demand, error) {

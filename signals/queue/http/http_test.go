@@ -61,6 +61,15 @@ func queueServer(t testing.TB) *httptest.Server {
 	mux.HandleFunc("/twice", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"queue": {"jobs": 5, "jobs": 500}}`))
 	})
+	mux.HandleFunc("/twice-elsewhere", func(w http.ResponseWriter, r *http.Request) {
+		// Keys repeated where no configured field is: in another object,
+		// in an array's element, and at the top of the document.
+		w.Write([]byte(`{"meta": {"v": 1, "v": 2}, "items": [{"id": 1, "id": 1}], "note": "a", "note": "b", ` +
+			`"queue": {"jobs": 5, "labels": {"x": 1, "x": 2}}, "data": [{"value": 3}], "q.x": {"n": 1, "m": 1, "m": 2}}`))
+	})
+	mux.HandleFunc("/twice-above", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"queue": {"jobs": 5}, "queue": {"jobs": 500}, "q.x": {"n": 1, "n": 2}}`))
+	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
 	})
@@ -103,6 +112,7 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"array element number", Config{PendingJobs: "data[1].value"}, 2, 0, false, nil, 0},
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
 		{"white space around the document", Config{URL: "/spaced", PendingJobs: "n"}, 4, 0, false, nil, 0},
+		{"keys repeated where no field is read", Config{URL: "/twice-elsewhere", PendingJobs: "queue.jobs", PendingGPUs: "data[0].value", OldestWaitSeconds: `["q.x"].n`}, 5, 3, true, nil, time.Second},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and counts that agree", Config{JobGPUs: "queue.jobs", PendingJobs: "queue.pending_jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and waits", Config{JobGPUs: "queue.jobs", JobWaitSeconds: "queue.waits"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 312500 * time.Millisecond},
@@ -204,6 +214,10 @@ func TestDemandErrors(t *testing.T) {
 			[]string{`body has more after the JSON document at byte 8 (want one JSON value): "{\"n\": 2}"`}},
 		{"a count twice", Config{URL: srv.URL + "/twice", PendingJobs: "queue.jobs"}, true, 200,
 			[]string{`body: the object at queue has the key "jobs" twice (which one counts? want each key once)`}},
+		{"an object on the path twice", Config{URL: srv.URL + "/twice-above", PendingJobs: "queue.jobs"}, true, 200,
+			[]string{`body: the document has the key "queue" twice (which one counts? want each key once)`}},
+		{"a count under a dotted key twice", Config{URL: srv.URL + "/twice-above", PendingJobs: `["q.x"].n`}, true, 200,
+			[]string{`body: the object at ["q.x"] has the key "n" twice`}},
 		{"body past the limit", Config{URL: srv.URL + "/huge", PendingJobs: "n"}, true, 200,
 			[]string{"body is larger than 8388608 bytes"}},
 	}

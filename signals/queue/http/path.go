@@ -126,6 +126,22 @@ func (p Path) lookup(doc any) (any, error) {
 }
 
 // prefix names the value reached after n steps.
+// keyPaths are the paths of the values p goes through, the last its own,
+// as signals.KeyPath and signals.IndexPath write them.
+func (p Path) keyPaths() []string {
+	out := make([]string, 0, len(p.steps))
+	at := ""
+	for _, s := range p.steps {
+		if s.isIdx {
+			at = signals.IndexPath(at, s.index)
+		} else {
+			at = signals.KeyPath(at, s.key)
+		}
+		out = append(out, at)
+	}
+	return out
+}
+
 func (p Path) prefix(n int) string {
 	if n == 0 {
 		return "the document"
