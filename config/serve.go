@@ -259,6 +259,8 @@ func (c *Config) serverSectionErrors(opts serverChecks) []FieldError {
 		if err := CheckStatePath(s.State); err != nil {
 			errs = append(errs, c.src.fieldError("server.state", err.Error()))
 		}
+	} else if err := CheckStateDSN(s.State); err != nil {
+		errs = append(errs, c.src.fieldError("server.state", err.Error()))
 	}
 	if s.TokensFile != "" {
 		if err := CheckTokensFile(s.TokensFile); err != nil {

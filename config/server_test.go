@@ -623,9 +623,7 @@ func TestStateDSNForms(t *testing.T) {
 // not take), not only the DSN's forms, which it already has; the password
 // is not shown.
 func TestStateDSNCause(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "ca.pem")
 	for _, tt := range []struct{ state, want string }{
-		{"postgres://spillway:hunter2@db.internal:5432/spillway?sslmode=verify-full&sslrootcert=" + missing, missing},
 		{"postgres://spillway@db.internal:5432/spillway?sslmode=maybe&password=hunter2", "sslmode is invalid"},
 		{"postgres://spillway:hunter2@db.internal:5432/spillway?connect_timeout=soon", "invalid connect_timeout"},
 	} {
@@ -636,5 +634,22 @@ func TestStateDSNCause(t *testing.T) {
 				t.Fatalf("server.state %q: got\n%v\nwant it refused saying %q, without the password", tt.state, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestStateDSNFiles: the files a postgres:// state names (its CA
+// certificate here) are read by the server's checks, which name a missing
+// one without the password, and not when a config is only parsed (as in
+// CI, where the server's files are not).
+func TestStateDSNFiles(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ca.pem")
+	dsn := "postgres://spillway:hunter2@db.internal:5432/spillway?sslmode=verify-full&sslrootcert=" + missing
+	data := strings.Replace(mustReadFile(t, "testdata/minimal.good.yaml"), "cluster: test\n", "cluster: test\nserver:\n  state: \""+dsn+"\"\n", 1)
+	if _, err := Parse("state.yaml", []byte(data)); err != nil {
+		t.Fatalf("parsing a config whose state names a CA file not here: %v, want it taken", err)
+	}
+	err := CheckStateDSN(dsn)
+	if err == nil || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("CheckStateDSN: %v, want it refused naming %s, without the password", err, missing)
 	}
 }
