@@ -26,6 +26,24 @@ func openStore(t *testing.T, dsn string) *Store {
 	return s
 }
 
+// pollUntil calls cond every 20ms until it holds, for at most d (the
+// database's clock, not a fake one, ends terms and locks); it says
+// whether cond held.
+func pollUntil(t *testing.T, d time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
 func lease(t *testing.T, s *Store, holder string, ttl time.Duration) *Lease {
 	t.Helper()
 	l, err := s.Lease("leader", holder, ttl)

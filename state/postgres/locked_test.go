@@ -55,12 +55,8 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for n := waiting(); n > 0; n = waiting() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions of the servers still wait for the lease row's lock 10s after their statements timed out", n)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !pollUntil(t, 10*time.Second, func() bool { return waiting() == 0 }) {
+		t.Fatalf("%d sessions of the servers still wait for the lease row's lock 10s after their statements timed out", waiting())
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)

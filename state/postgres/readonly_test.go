@@ -52,13 +52,14 @@ func TestElectorOnAReadOnlyDatabase(t *testing.T) {
 		t.Fatal("the elector did not take a free lease")
 	}
 	setReadOnly(t, db, true)
-	deadline := time.Now().Add(20 * time.Second)
-	for _, acting := el.Acting(); acting; _, acting = el.Acting() {
-		if time.Now().After(deadline) {
-			t.Fatal("the leader still acts 20s after its database became read-only")
+	if !pollUntil(t, 20*time.Second, func() bool {
+		if _, acting := el.Acting(); !acting {
+			return true
 		}
 		el.Step(ctx)
-		time.Sleep(50 * time.Millisecond)
+		return false
+	}) {
+		t.Fatal("the leader still acts 20s after its database became read-only")
 	}
 	// A few rounds on the read-only database: the pool is asked for
 	// connections to it, as it would be through a failover.
@@ -76,19 +77,15 @@ func TestElectorOnAReadOnlyDatabase(t *testing.T) {
 		t.Errorf("a read on a read-only database: %v, want it served", err)
 	}
 	setReadOnly(t, db, false)
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	if !pollUntil(t, 10*time.Second, func() bool {
 		el.Step(ctx)
-		if e2, acting := el.Acting(); acting {
-			if e2 <= e1 {
-				t.Fatalf("the elector leads again at epoch %d, not above %d", e2, e1)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			_, _, err := lease(t, s, "c", time.Second).Acquire(ctx)
-			t.Fatalf("the elector does not lead 10s after its database became writable again (a try now: %v)", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		_, acting := el.Acting()
+		return acting
+	}) {
+		_, _, err := lease(t, s, "c", time.Second).Acquire(ctx)
+		t.Fatalf("the elector does not lead 10s after its database became writable again (a try now: %v)", err)
+	}
+	if e2, _ := el.Acting(); e2 <= e1 {
+		t.Fatalf("the elector leads again at epoch %d, not above %d", e2, e1)
 	}
 }
