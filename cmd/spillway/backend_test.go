@@ -29,11 +29,7 @@ import (
 // name; the rows of a pool since removed from the config are still listed.
 func TestListsOfAnUnknownPool(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := tempState(t)
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	// Pool "old" was removed from the config; its rows remain.
 	if err := st.PutInstances(ctx, []state.Instance{{ID: "i-0old", Provider: "aws", Pool: "old", Offering: "p5",
@@ -156,11 +152,7 @@ func TestAPIDecisionCountsWhatLaunched(t *testing.T) {
 // another burst's launch are not this burst's.
 func TestBurstListCountsLaunchesInFlight(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := tempState(t)
 	now := time.Now().UTC()
 	for _, id := range []string{"b-inflight", "b-other"} {
 		if err := st.CreateFloor(ctx, state.Floor{ID: id, Pool: "train", Kind: state.FloorManual, Owner: "alice", Reason: "INC-5",
@@ -237,11 +229,7 @@ func (s *floorReads) Floors(ctx context.Context, f state.FloorFilter) ([]state.F
 // pages still list every burst once, in ID order.
 func TestBurstListReadsOnePage(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := tempState(t)
 	now := time.Now().UTC()
 	const ended, active = 250, 3
 	var want []string
@@ -298,4 +286,15 @@ func TestBurstListReadsOnePage(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the pages of all=true listed %d bursts %v…, want %d %v…", len(got), got[:min(3, len(got))], len(want), want[:3])
 	}
+}
+
+// tempState is a new SQLite state in the test's temporary folder.
+func tempState(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
