@@ -46,8 +46,12 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // committed capacity; a dry run resumes none but counts them too. An intent
 // whose call timed out is not called again until its back-off ends
 // (backOff), so a launch that hangs does not cost every tick its call
-// timeout; it stays committed meanwhile. No resume starts once stop
-// (the tick's context) has ended: the server is shutting down.
+// timeout; it stays committed meanwhile. An intent whose floor has gone
+// (floorGone: a cancelled burst) is not called again: what an earlier
+// attempt launched is adopted through its spillway:intent tag (observe),
+// and the intent is failed once such an instance would be listed. No
+// resume starts once stop (the tick's context) has ended: the server is
+// shutting down.
 func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
@@ -81,6 +85,27 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			}
 			continue
 		}
+		why, err := s.floorGone(ctx, in, t.now)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			if t.now.Sub(in.CreatedAt) < listGrace {
+				// Counted, not called: an instance an earlier attempt
+				// launched may not be listed yet.
+				t.pending[in.ID] = in
+				t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): not resumed: %s; counted as booting until an instance an earlier attempt launched would be listed", in.ID, in.Count, in.Offering, why))
+				continue
+			}
+			msg := fmt.Sprintf("not resumed: %s (an instance an earlier attempt launched is adopted through its %s tag)", why, providers.TagIntent)
+			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
+				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			}
+			delete(t.pr.backoff, in.ID)
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): %s", in.ID, in.Count, in.Offering, msg))
+			s.log.Info("intent not resumed", "pool", pool, "intent", in.ID, "why", why)
+			continue
+		}
 		t.pending[in.ID] = in
 		if stop.Err() != nil {
 			continue
@@ -96,6 +121,31 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		t.rec.Launches = append(t.rec.Launches, lr)
 	}
 	return nil
+}
+
+// floorGone says why the floor intent in was written for no longer wants
+// its launch: a manual burst cancelled, or a floor past its end. "" for an
+// intent of no floor, or of one that still holds (or whose row is gone).
+func (s *Scheduler) floorGone(ctx context.Context, in state.Intent, now time.Time) (string, error) {
+	if in.Floor == "" {
+		return "", nil
+	}
+	fl, err := s.opts.Store.Floor(ctx, in.Floor)
+	if errors.Is(err, state.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("floor %s of intent %s: %w", in.Floor, in.ID, err)
+	}
+	switch {
+	case cancelled(fl):
+		return fmt.Sprintf("the floor it was written for, %s, was %s", fl.ID, fl.EndReason), nil
+	case !fl.EndedAt.IsZero():
+		return fmt.Sprintf("the floor it was written for, %s, ended at %s", fl.ID, fl.EndedAt.UTC().Format(time.RFC3339)), nil
+	case !fl.Until.IsZero() && !now.Before(fl.Until):
+		return fmt.Sprintf("the floor it was written for, %s, ended at %s", fl.ID, fl.Until.UTC().Format(time.RFC3339)), nil
+	}
+	return "", nil
 }
 
 // execLaunches writes an intent for each launch, then calls the provider.
