@@ -90,3 +90,58 @@ func intent(t *testing.T, h *harness, id string) state.Intent {
 	}
 	return all[i]
 }
+
+// TestBurstCancelledDuringATickLaunchesNothing: a tick plans a burst's
+// launch after a termination whose call is slow; the burst is cancelled
+// while that call runs. The launch the plan still holds is not made.
+func TestBurstCancelledDuringATickLaunchesNothing(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, testPool())
+	// An instance launched for the queue idles until it drains.
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.setDemand(0)
+	h.until("draining", time.Minute, 15, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceDraining })
+
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next tick terminates the drained instance, slowly, then would
+	// launch for the burst.
+	terms, runs := h.emu.Calls("TerminateInstances"), h.emu.Calls("RunInstances")
+	h.emu.StallResponses("TerminateInstances", 1, time.Second)
+	h.clk.Step(10 * time.Second)
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Tick(ctx, "train") }()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tk := time.NewTicker(5 * time.Millisecond)
+	defer tk.Stop()
+	for h.emu.Calls("TerminateInstances") == terms {
+		select {
+		case <-wctx.Done():
+			t.Fatal("the tick never called TerminateInstances")
+		case <-tk.C:
+		}
+	}
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	if n := h.emu.Calls("RunInstances") - runs; n != 0 {
+		t.Fatalf("RunInstances called %d times after the burst was cancelled during the tick, want none", n)
+	}
+	intents, err := h.store.Intents(ctx, state.IntentFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range intents {
+		if in.Floor == fl.ID {
+			t.Fatalf("intent %+v written for the cancelled burst", in)
+		}
+	}
+}

@@ -85,9 +85,9 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			}
 			continue
 		}
-		why, err := s.floorGone(ctx, in, t.now)
+		why, err := s.floorGone(ctx, in.Floor, t.now)
 		if err != nil {
-			return err
+			return fmt.Errorf("intent %s: %w", in.ID, err)
 		}
 		if why != "" {
 			if t.now.Sub(in.CreatedAt) < listGrace {
@@ -123,19 +123,19 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	return nil
 }
 
-// floorGone says why the floor intent in was written for no longer wants
-// its launch: a manual burst cancelled, or a floor past its end. "" for an
-// intent of no floor, or of one that still holds (or whose row is gone).
-func (s *Scheduler) floorGone(ctx context.Context, in state.Intent, now time.Time) (string, error) {
-	if in.Floor == "" {
+// floorGone says why the floor of id no longer wants what was launched or
+// planned for it: a manual burst cancelled, or a floor past its end. ""
+// for no floor, or one that still holds (or whose row is gone).
+func (s *Scheduler) floorGone(ctx context.Context, id string, now time.Time) (string, error) {
+	if id == "" {
 		return "", nil
 	}
-	fl, err := s.opts.Store.Floor(ctx, in.Floor)
+	fl, err := s.opts.Store.Floor(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("floor %s of intent %s: %w", in.Floor, in.ID, err)
+		return "", fmt.Errorf("floor %s: %w", id, err)
 	}
 	switch {
 	case cancelled(fl):
@@ -160,6 +160,16 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		}
 		if stop.Err() != nil {
 			lr.Outcome = shuttingDown
+			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		// A burst cancelled while this tick ran (its earlier calls may
+		// each take a call timeout) launches nothing more.
+		if why, err := s.floorGone(ctx, t.floorID(l.Floor), t.now); err != nil || why != "" {
+			lr.Outcome = "not launched: " + why
+			if err != nil {
+				lr.Outcome, lr.Error = "not launched", fmt.Sprintf("reading its floor failed: %v", err)
+			}
 			t.rec.Launches = append(t.rec.Launches, lr)
 			continue
 		}
