@@ -25,8 +25,9 @@ func newBurstCmd() *cobra.Command {
 		Short: "Create, list and cancel manual bursts",
 		Long: `A manual burst holds a floor of burst GPUs in a pool until its time is up,
 for an incident or a deadline. Operators may ask for at most the pool's
-manual.max_gpus GPUs for at most its manual.max_ttl; admins are not bound by
-those (the pool's own limits and budget still apply). When a burst ends or
+manual.max_gpus GPUs for at most its manual.max_ttl, in each burst; admins are
+not bound by those. Bursts open at once add up: what they hold together is
+bounded by the pool's own limits and budget, which apply to everyone. When a burst ends or
 is cancelled, its instances are drained, then terminated.`,
 	}
 	cmd.AddCommand(newBurstCreateCmd(), newBurstListCmd(), newBurstCancelCmd())
