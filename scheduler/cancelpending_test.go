@@ -25,9 +25,13 @@ func TestCancelledBurstsPendingLaunchIsNotResumed(t *testing.T) {
 		// the cloud) or a stall (executed, the answer lost).
 		lose     func(h *harness, flaky *flakyLaunches)
 		launched int // instances the first attempt launched
+		// back sets the restarted server's clock this far behind the
+		// first one's (a failover to a server whose clock is behind).
+		back time.Duration
 	}{
-		{"the launch never reached the cloud", func(_ *harness, f *flakyLaunches) { f.failing.Store(true) }, 0},
-		{"the cloud launched, the answer was lost", func(h *harness, _ *flakyLaunches) { h.emu.StallResponses("RunInstances", 1, time.Minute) }, 1},
+		{"the launch never reached the cloud", func(_ *harness, f *flakyLaunches) { f.failing.Store(true) }, 0, 0},
+		{"the cloud launched, the answer was lost", func(h *harness, _ *flakyLaunches) { h.emu.StallResponses("RunInstances", 1, time.Minute) }, 1, 0},
+		{"the restarted server's clock is an hour behind", func(_ *harness, f *flakyLaunches) { f.failing.Store(true) }, 0, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -55,6 +59,7 @@ func TestCancelledBurstsPendingLaunchIsNotResumed(t *testing.T) {
 			}
 			flaky.failing.Store(false)
 			h.restart()
+			h.clk.SetTime(h.clk.Now().Add(-tc.back))
 			h.tick()
 			h.until("the intent resolves and no instance is left", 10*time.Second, 40, func() bool {
 				return intent(t, h, pending[0].ID).Status != state.IntentPending && len(h.live()) == 0

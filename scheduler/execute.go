@@ -90,9 +90,10 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			return fmt.Errorf("intent %s: %w", in.ID, err)
 		}
 		if why != "" {
-			if t.now.Sub(in.CreatedAt) < listGrace {
+			if age := t.now.Sub(in.CreatedAt); age >= 0 && age < listGrace {
 				// Counted, not called: an instance an earlier attempt
-				// launched may not be listed yet.
+				// launched may not be listed yet. (A clock behind the
+				// intent's says nothing of that: not held.)
 				t.pending[in.ID] = in
 				t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): not resumed: %s; counted as booting until an instance an earlier attempt launched would be listed", in.ID, in.Count, in.Offering, why))
 				continue
