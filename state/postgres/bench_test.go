@@ -100,3 +100,56 @@ func BenchmarkTickWrites(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecisionsSince lists decisions from a store holding a month of a
+// 10-second tick for two pools (518,400 decisions, analysed), as GET
+// /v1/decisions asks for them (limit 101: a page of 100 and whether there
+// is a next); the cases are state/sqlite's BenchmarkDecisionsSince.
+func BenchmarkDecisionsSince(b *testing.B) {
+	const perPool = 30 * 24 * 360
+	s, err := Open(b.Context(), newDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	end := benchT0.Add(perPool * 10 * time.Second)
+	plan := `{"pool":"train","holds":[{"reason":"demand 0 GPUs within baseline 64 for 2m"}],"notes":["budget 1234.50 of 5000 left"]}`
+	if _, err := s.pool.Exec(b.Context(), `INSERT INTO decisions (pool, time, dry_run, summary, plan)
+		SELECT CASE WHEN i % 2 = 0 THEN 'train' ELSE 'infer' END, $2::bigint + (i / 2) * 10000000000, false, 'hold', convert_to($3, 'UTF8')
+		FROM generate_series(0, $1::bigint) AS i ORDER BY i`, 2*perPool-1, nanos(benchT0), plan); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.pool.Exec(b.Context(), `ANALYZE decisions`); err != nil {
+		b.Fatal(err)
+	}
+	page1, err := s.Decisions(b.Context(), state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 101})
+	if err != nil || len(page1) != 101 {
+		b.Fatal(len(page1), err)
+	}
+	for _, tc := range []struct {
+		name string
+		f    state.DecisionFilter
+		want int
+	}{
+		{"pool/all", state.DecisionFilter{Pool: "train", Limit: 101}, 101},
+		{"pool/1h", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 101}, 101},
+		{"pool/1h page 2", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), BeforeID: page1[99].ID, Limit: 101}, 101},
+		{"pool/1h page 4", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), BeforeID: page1[99].ID - 400, Limit: 101}, 60},
+		{"pool/1h limit 1000", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 1000}, 360},
+		{"pool/24h", state.DecisionFilter{Pool: "train", Since: end.Add(-24 * time.Hour), Limit: 101}, 101},
+		{"pool/30d", state.DecisionFilter{Pool: "train", Since: benchT0, Limit: 101}, 101},
+		{"pool/0s", state.DecisionFilter{Pool: "train", Since: end, Limit: 101}, 0},
+		{"every pool/1h", state.DecisionFilter{Since: end.Add(-time.Hour), Limit: 101}, 101},
+		{"every pool/1h limit 1000", state.DecisionFilter{Since: end.Add(-time.Hour), Limit: 1000}, 720},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ds, err := s.Decisions(b.Context(), tc.f)
+				if err != nil || len(ds) != tc.want {
+					b.Fatalf("%d decisions (%v), want %d", len(ds), err, tc.want)
+				}
+			}
+		})
+	}
+}

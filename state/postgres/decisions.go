@@ -37,19 +37,8 @@ func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.
 	if err := state.CheckTime("DecisionFilter.Since", f.Since); err != nil {
 		return nil, err
 	}
-	var conds []string
-	var args []any
-	if f.Pool != "" {
-		conds, args = append(conds, "pool = ?"), append(args, f.Pool)
-	}
-	if !f.Since.IsZero() {
-		conds, args = append(conds, "time >= ?"), append(args, nanos(f.Since))
-	}
-	if f.BeforeID != 0 {
-		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
-	}
-	rows, err := s.pool.Query(ctx, numbered(`SELECT id, pool, time, dry_run, summary, plan FROM decisions`+
-		where(conds)+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	q, args := decisionsQuery(f, limit)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: list decisions: %w", err)
 	}
@@ -71,6 +60,26 @@ func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.
 		return nil, fmt.Errorf("state/postgres: list decisions: %w", err)
 	}
 	return out, nil
+}
+
+// decisionsQuery is the statement that lists the decisions f asks for,
+// newest first. With a since, the planner reads the window from
+// decisions_by_pool_time or decisions_by_time when it holds fewer rows
+// than the walk down the pool's IDs would read.
+func decisionsQuery(f state.DecisionFilter, limit int) (string, []any) {
+	var conds []string
+	var args []any
+	if f.Pool != "" {
+		conds, args = append(conds, "pool = ?"), append(args, f.Pool)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, "time >= ?"), append(args, nanos(f.Since))
+	}
+	if f.BeforeID != 0 {
+		conds, args = append(conds, "id < ?"), append(args, f.BeforeID)
+	}
+	return numbered(`SELECT id, pool, time, dry_run, summary, plan FROM decisions` +
+		where(conds) + ` ORDER BY id DESC LIMIT ?`), append(args, limit)
 }
 
 // AddAudit implements state.Store.

@@ -203,3 +203,52 @@ func BenchmarkTickWritesOneByOne(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkDecisionsSince lists decisions from a store holding a month of a
+// 10-second tick for two pools (518,400 decisions), as GET /v1/decisions
+// asks for them (limit 101: a page of 100 and whether there is a next).
+// Each case names the filter; "1h page 2" passes the cursor of page 1 of a
+// window of 360 decisions, "page 4" its last, shorter page, and "0s" a
+// window with none in it.
+func BenchmarkDecisionsSince(b *testing.B) {
+	const perPool = 30 * 24 * 360
+	s := benchStore(b)
+	end := benchT0.Add(perPool * 10 * time.Second)
+	plan := `{"pool":"train","holds":[{"reason":"demand 0 GPUs within baseline 64 for 2m"}],"notes":["budget 1234.50 of 5000 left"]}`
+	if _, err := s.write.ExecContext(b.Context(), `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO decisions (pool, time, dry_run, summary, plan)
+		SELECT iif(i % 2 = 0, 'train', 'infer'), ? + (i / 2) * 10000000000, 0, 'hold', CAST(? AS BLOB) FROM n`,
+		2*perPool-1, nanos(benchT0), plan); err != nil {
+		b.Fatal(err)
+	}
+	page1, err := s.Decisions(b.Context(), state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 101})
+	if err != nil || len(page1) != 101 {
+		b.Fatal(len(page1), err)
+	}
+	for _, tc := range []struct {
+		name string
+		f    state.DecisionFilter
+		want int
+	}{
+		{"pool/all", state.DecisionFilter{Pool: "train", Limit: 101}, 101},
+		{"pool/1h", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 101}, 101},
+		{"pool/1h page 2", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), BeforeID: page1[99].ID, Limit: 101}, 101},
+		{"pool/1h page 4", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), BeforeID: page1[99].ID - 400, Limit: 101}, 60},
+		{"pool/1h limit 1000", state.DecisionFilter{Pool: "train", Since: end.Add(-time.Hour), Limit: 1000}, 360},
+		{"pool/24h", state.DecisionFilter{Pool: "train", Since: end.Add(-24 * time.Hour), Limit: 101}, 101},
+		{"pool/30d", state.DecisionFilter{Pool: "train", Since: benchT0, Limit: 101}, 101},
+		{"pool/0s", state.DecisionFilter{Pool: "train", Since: end, Limit: 101}, 0},
+		{"every pool/1h", state.DecisionFilter{Since: end.Add(-time.Hour), Limit: 101}, 101},
+		{"every pool/1h limit 1000", state.DecisionFilter{Since: end.Add(-time.Hour), Limit: 1000}, 720},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ds, err := s.Decisions(b.Context(), tc.f)
+				if err != nil || len(ds) != tc.want {
+					b.Fatalf("%d decisions (%v), want %d", len(ds), err, tc.want)
+				}
+			}
+		})
+	}
+}

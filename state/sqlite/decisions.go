@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/spillway-io/spillway/state"
 )
@@ -30,6 +32,17 @@ func (s *Store) AddDecision(ctx context.Context, d state.Decision) (int64, error
 }
 
 // Decisions implements state.Store.
+//
+// A listing with a since costs the rows of its window, not every row of
+// the pool: left to itself, SQLite walks the pool's IDs down from the
+// newest (decisions_by_pool), which spares it a sort, and so reads every
+// older row of the pool when the window holds fewer than limit (since=5m)
+// or a later page of it is asked for. Decisions first reads the limit
+// newest rows below the cursor as without a since: when each is inside
+// the window (a recent window with a page's worth in it), they are the
+// answer. Otherwise it picks the newest IDs of the window from
+// decisions_by_pool_time (or decisions_by_time), which hold them, and
+// reads those rows.
 func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.Decision, error) {
 	limit, err := state.PageLimit("DecisionFilter.Limit", f.Limit)
 	if err != nil {
@@ -38,6 +51,22 @@ func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.
 	if err := state.CheckTime("DecisionFilter.Since", f.Since); err != nil {
 		return nil, err
 	}
+	newest := f
+	newest.Since = time.Time{}
+	ds, err := s.queryDecisions(ctx, newest, limit, "")
+	if err != nil || f.Since.IsZero() || !slices.ContainsFunc(ds, func(d state.Decision) bool { return d.Time.Before(f.Since) }) {
+		return ds, err
+	}
+	index := "decisions_by_time"
+	if f.Pool != "" {
+		index = "decisions_by_pool_time"
+	}
+	return s.queryDecisions(ctx, f, limit, index)
+}
+
+// queryDecisions lists the decisions f asks for, newest first; with an
+// index, it picks their IDs from it first.
+func (s *Store) queryDecisions(ctx context.Context, f state.DecisionFilter, limit int, index string) ([]state.Decision, error) {
 	var where []string
 	var args []any
 	if f.Pool != "" {
@@ -49,8 +78,12 @@ func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.
 	if f.BeforeID != 0 {
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, pool, time, dry_run, summary, plan FROM decisions`+
-		whereClause(where)+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	q := `SELECT id, pool, time, dry_run, summary, plan FROM decisions` + whereClause(where) + ` ORDER BY id DESC LIMIT ?`
+	if index != "" {
+		q = `SELECT id, pool, time, dry_run, summary, plan FROM decisions WHERE id IN (SELECT id FROM decisions INDEXED BY ` +
+			index + whereClause(where) + ` ORDER BY id DESC LIMIT ?) ORDER BY id DESC`
+	}
+	rows, err := s.read.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("state/sqlite: list decisions: %w", err)
 	}

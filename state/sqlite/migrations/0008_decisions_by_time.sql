@@ -1,0 +1,6 @@
+-- Decisions by time, in each pool and over all pools: a listing with a
+-- since (GET /v1/decisions?since=1h) reads the rows of its window, not
+-- every row of the pool back to the first, and pruning finds old rows
+-- without a scan.
+CREATE INDEX decisions_by_pool_time ON decisions (pool, time);
+CREATE INDEX decisions_by_time ON decisions (time);
