@@ -1,31 +1,52 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // Bounds on the audit rows of unauthenticated calls (401): anyone who can
-// reach the listener can make them, so they must not grow the database
+// reach the listener can make them, from as many addresses as they hold (an
+// IPv6 host commonly holds a /64), so they must not grow the database
 // faster than a person can read it.
 const (
-	// anonAuditWindow: at most one 401 row per source address per window;
-	// the calls in between are counted into that address's next row.
+	// anonAuditWindow: at most one 401 row per source a window (an IPv4
+	// address, or an IPv6 /64); that source's calls in between are counted
+	// into its next row.
 	anonAuditWindow = time.Minute
-	// anonAuditTracked bounds the addresses remembered.
+	// anonAuditRows bounds the 401 rows of all sources together a window.
+	// The calls past it are counted into one summary row, written with
+	// the first 401 of a later window (beside its rows): how many, from
+	// which sources, doing what, and when.
+	anonAuditRows = 60
+	// anonAuditTracked bounds the sources remembered, and those a summary
+	// counts apart.
 	anonAuditTracked = 4096
+	// anonAuditTop is how many sources and actions a summary row names.
+	anonAuditTop = 5
 )
 
 // anonAudit coalesces the audit rows of unauthenticated calls.
 type anonAudit struct {
-	// log receives the counts of addresses forgotten before their next
-	// 401 row.
-	log   *slog.Logger
+	// log hears when 401s go over anonAuditRows.
+	log *slog.Logger
+
 	mu    sync.Mutex
 	addrs map[string]*anonWindow
+	// start and rows: the window of anonAuditRows, and the rows it
+	// has written.
+	start time.Time
+	rows  int
+	over  anonOverflow
 }
 
 type anonWindow struct {
@@ -33,50 +54,178 @@ type anonWindow struct {
 	unseen int // 401s since start not recorded one by one
 }
 
-// admit says whether a 401 from remoteAddr at now gets an audit row, and
-// if so how many of that address's 401s before it were only counted (and
-// since when).
-func (a *anonAudit) admit(remoteAddr string, now time.Time) (ok bool, unseen int, since time.Time) {
+// anonOverflow counts the 401s that got no row of their own and will not
+// be counted into one of their source's: those over anonAuditRows, and
+// those of a source forgotten before its next row.
+type anonOverflow struct {
+	calls       int
+	first, last time.Time
+	sources     map[string]int
+	// untracked: calls of sources past anonAuditTracked.
+	untracked int
+	// actions: what the calls over anonAuditRows did (a forgotten
+	// source's counted calls are not kept by action).
+	actions map[string]int
+}
+
+func (o *anonOverflow) add(source, action string, n int, first, last time.Time) {
+	if o.calls == 0 || first.Before(o.first) {
+		o.first = first
+	}
+	if last.After(o.last) {
+		o.last = last
+	}
+	o.calls += n
+	if o.sources == nil {
+		o.sources, o.actions = map[string]int{}, map[string]int{}
+	}
+	if _, ok := o.sources[source]; ok || len(o.sources) < anonAuditTracked {
+		o.sources[source] += n
+	} else {
+		o.untracked += n
+	}
+	if _, ok := o.actions[action]; action != "" && (ok || len(o.actions) < anonAuditTracked) {
+		o.actions[action] += n
+	}
+}
+
+// anonVerdict is what a 401 leaves in the audit log.
+type anonVerdict struct {
+	// row: the call gets a row of its own, to which note adds the calls
+	// of its source counted since its last row.
+	row  bool
+	note string
+	// summary, when not empty, is the outcome of a summary row to write
+	// before the call's: the calls counted over anonAuditRows.
+	summary string
+}
+
+// admit says what a 401 from remoteAddr doing action (e.g. "creating a
+// burst") at now leaves in the audit log.
+func (a *anonAudit) admit(remoteAddr, action string, now time.Time) anonVerdict {
+	src := anonSource(remoteAddr)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var v anonVerdict
+	if now.Sub(a.start) >= anonAuditWindow || now.Before(a.start) {
+		a.start, a.rows = now, 0
+		if a.over.calls > 0 {
+			v.summary = a.over.summary()
+			a.over = anonOverflow{}
+		}
+	}
+	if a.addrs == nil {
+		a.addrs = map[string]*anonWindow{}
+	}
+	w, seen := a.addrs[src]
+	if seen && now.Sub(w.start) < anonAuditWindow && !now.Before(w.start) {
+		w.unseen++
+		return v
+	}
+	if a.rows >= anonAuditRows {
+		if a.over.calls == 0 {
+			a.log.Warn("unauthenticated calls over the audit limit: the rest of this minute's are counted into one summary row",
+				"limit", anonAuditRows, "window", anonAuditWindow, "source", src)
+		}
+		a.over.add(src, action, 1, now, now)
+		return v
+	}
+	a.rows++
+	v.row = true
+	if seen {
+		v.note = unseenNote(src, w.unseen, w.start)
+		w.start, w.unseen = now, 0
+		return v
+	}
+	if len(a.addrs) >= anonAuditTracked {
+		for s, w := range a.addrs {
+			if now.Sub(w.start) >= anonAuditWindow || now.Before(w.start) {
+				if w.unseen > 0 {
+					a.over.add(s, "", w.unseen, w.start, w.start.Add(anonAuditWindow))
+				}
+				delete(a.addrs, s)
+			}
+		}
+	}
+	if len(a.addrs) < anonAuditTracked { // else recorded, not tracked: memory stays bounded
+		a.addrs[src] = &anonWindow{start: now}
+	}
+	return v
+}
+
+// anonSource is the source a 401 is counted under: its IPv4 address, or the
+// /64 of its IPv6 address.
+func anonSource(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
 		host = remoteAddr
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.addrs == nil {
-		a.addrs = map[string]*anonWindow{}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
 	}
-	if w, seen := a.addrs[host]; seen {
-		if now.Sub(w.start) < anonAuditWindow {
-			w.unseen++
-			return false, 0, time.Time{}
-		}
-		unseen, since = w.unseen, w.start
-		w.start, w.unseen = now, 0
-		return true, unseen, since
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
 	}
-	if len(a.addrs) >= anonAuditTracked {
-		for h, w := range a.addrs {
-			if now.Sub(w.start) >= anonAuditWindow {
-				if w.unseen > 0 {
-					a.log.Warn("unauthenticated calls not audited one by one", "source", h, "calls", w.unseen, "since", w.start)
-				}
-				delete(a.addrs, h)
-			}
-		}
-		if len(a.addrs) >= anonAuditTracked {
-			return true, 0, time.Time{} // recorded, not tracked: memory stays bounded
-		}
-	}
-	a.addrs[host] = &anonWindow{start: now}
-	return true, 0, time.Time{}
+	return netip.PrefixFrom(ip, 64).Masked().String()
 }
 
-// unseenNote is what a 401 row adds about the calls only counted before it.
-func unseenNote(unseen int, since time.Time) string {
+// unseenNote is what a 401 row adds about the calls of its source only
+// counted before it.
+func unseenNote(src string, unseen int, since time.Time) string {
 	if unseen == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (and %d more unauthenticated calls from this address since %s, counted here instead of one row each)",
-		unseen, since.UTC().Format(time.RFC3339))
+	from := "this address"
+	if strings.Contains(src, "/") {
+		from = "this address's " + src
+	}
+	return fmt.Sprintf(" (and %d more unauthenticated calls from %s since %s, counted here instead of one row each)",
+		unseen, from, since.UTC().Format(time.RFC3339))
+}
+
+// summary is the outcome of the summary row of o.
+func (o *anonOverflow) summary() string {
+	sources := fmt.Sprintf("%d sources", len(o.sources))
+	if o.untracked > 0 {
+		sources = fmt.Sprintf("more than %d sources", len(o.sources))
+	}
+	s := fmt.Sprintf("%d unauthenticated calls from %s (IPv4 addresses, IPv6 /64s) from %s to %s, counted here instead of one row each (over the limit of %d such rows a minute): most from %s",
+		o.calls, sources, o.first.UTC().Format(time.RFC3339), o.last.UTC().Format(time.RFC3339), anonAuditRows, topCounts(o.sources, o.untracked))
+	if len(o.actions) > 0 {
+		s += "; of those over the limit: " + topCounts(o.actions, 0)
+	}
+	return s
+}
+
+// topCounts names the anonAuditTop keys of m with the most calls, most
+// first, and counts the rest with untracked: "a (10), b (3), and 4 others
+// (5)".
+func topCounts(m map[string]int, untracked int) string {
+	keys := slices.SortedFunc(maps.Keys(m), func(x, y string) int {
+		return cmp.Or(cmp.Compare(m[y], m[x]), strings.Compare(x, y))
+	})
+	var parts []string
+	rest, restCalls := 0, untracked
+	for i, k := range keys {
+		if i < anonAuditTop {
+			parts = append(parts, fmt.Sprintf("%s (%d)", clip(k), m[k]))
+			continue
+		}
+		rest++
+		restCalls += m[k]
+	}
+	switch {
+	case untracked > 0:
+		parts = append(parts, fmt.Sprintf("and more than %d others (%d)", rest, restCalls))
+	case rest > 0:
+		parts = append(parts, fmt.Sprintf("and %d others (%d)", rest, restCalls))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// anonSummaryEntry is the audit row of a summary.
+func anonSummaryEntry(now time.Time, outcome string) AuditEntry {
+	return AuditEntry{Time: now, Source: "(many)", Status: http.StatusUnauthorized, Outcome: outcome}
 }

@@ -177,8 +177,10 @@ func describe(r *http.Request) string {
 }
 
 // writeAudit records a call. An unauthenticated one (401) is recorded
-// without its body, and at most once a minute per source address: the
-// others are counted into that address's next 401 row (anonAudit).
+// without its body, at most once a minute per source (an IPv4 address or
+// an IPv6 /64), the others counted into that source's next 401 row, and
+// in all at most anonAuditRows a minute, the rest counted into a summary
+// row (anonAudit).
 func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Principal, body []byte, rec *auditRecorder) {
 	status := rec.status
 	if status == 0 {
@@ -187,11 +189,14 @@ func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Princ
 	now := s.clock.Now().UTC()
 	outcome := rec.outcome
 	if status == http.StatusUnauthorized {
-		ok, unseen, since := s.anonAudit.admit(r.RemoteAddr, now)
-		if !ok {
+		v := s.anonAudit.admit(r.RemoteAddr, describe(r), now)
+		if v.summary != "" {
+			s.addAudit(ctx, anonSummaryEntry(now, v.summary))
+		}
+		if !v.row {
 			return
 		}
-		body, outcome = nil, outcome+unseenNote(unseen, since)
+		body, outcome = nil, outcome+v.note
 	}
 	req := string(body)
 	if len(req) > maxAuditRequest {
@@ -211,6 +216,10 @@ func (s *Server) writeAudit(ctx context.Context, r *http.Request, p tokens.Princ
 		Status:    status,
 		Outcome:   outcome,
 	}
+	s.addAudit(ctx, e)
+}
+
+func (s *Server) addAudit(ctx context.Context, e AuditEntry) {
 	if _, err := s.be.AddAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("audit row lost", "err", err, "principal", e.Principal, "method", e.Method, "path", e.Path, "status", e.Status, "outcome", e.Outcome)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +97,42 @@ func TestChartEmptyAndScaled(t *testing.T) {
 func TestReasonFitsTheState(t *testing.T) {
 	if longest := maxReasonLen * utf8.UTFMax; longest > state.MaxTextLen {
 		t.Errorf("a reason may be %d bytes; the state keeps %d", longest, state.MaxTextLen)
+	}
+}
+
+// TestAnonAuditForgottenSourcesAreSummarised: when the sources remembered
+// reach anonAuditTracked, those whose window has passed are forgotten, and
+// the calls counted against them go into the next summary row instead of
+// only the log.
+func TestAnonAuditForgottenSourcesAreSummarised(t *testing.T) {
+	a := anonAudit{log: slog.New(slog.DiscardHandler)}
+	now := time.Unix(1_800_000_000, 0)
+	rows := 0
+	for n := range anonAuditTracked {
+		if n > 0 && n%anonAuditRows == 0 {
+			now = now.Add(anonAuditWindow)
+		}
+		src := fmt.Sprintf("10.%d.%d.1:80", n>>8, n&255)
+		for range 2 { // a row, then a call counted against the source
+			if v := a.admit(src, "creating a burst", now); v.row {
+				rows++
+			}
+		}
+	}
+	now = now.Add(anonAuditWindow)
+	if rows != anonAuditTracked || len(a.addrs) != anonAuditTracked {
+		t.Fatalf("%d rows for %d sources, %d remembered; want one each, all remembered", rows, anonAuditTracked, len(a.addrs))
+	}
+	v := a.admit("192.0.2.1:80", "creating a burst", now)
+	if !v.row || v.summary != "" || len(a.addrs) != 1 {
+		t.Fatalf("a new source with %d remembered: %+v, %d remembered after", anonAuditTracked, v, len(a.addrs))
+	}
+	v = a.admit("192.0.2.2:80", "creating a burst", now.Add(anonAuditWindow))
+	forgotten := anonAuditTracked
+	if want := fmt.Sprintf("%d unauthenticated calls from %d sources", forgotten, forgotten); !strings.HasPrefix(v.summary, want) {
+		t.Errorf("summary %q, want it to begin %q", v.summary, want)
+	}
+	if strings.Contains(v.summary, "of those over the limit") {
+		t.Errorf("summary %q names actions of calls it did not keep them for", v.summary)
 	}
 }
