@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/spillway-io/spillway/state"
@@ -40,7 +39,7 @@ func (s *Store) AddDecision(ctx context.Context, d state.Decision) (int64, error
 // or a later page of it is asked for. Decisions first reads the limit
 // newest rows below the cursor as without a since: when each is inside
 // the window (a recent window with a page's worth in it), they are the
-// answer. Otherwise it picks the newest IDs of the window from
+// answer; it stops at the first outside. Otherwise it picks the newest IDs of the window from
 // decisions_by_pool_time (or decisions_by_time), which hold them, and
 // reads those rows.
 func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.Decision, error) {
@@ -53,20 +52,21 @@ func (s *Store) Decisions(ctx context.Context, f state.DecisionFilter) ([]state.
 	}
 	newest := f
 	newest.Since = time.Time{}
-	ds, err := s.queryDecisions(ctx, newest, limit, "")
-	if err != nil || f.Since.IsZero() || !slices.ContainsFunc(ds, func(d state.Decision) bool { return d.Time.Before(f.Since) }) {
+	ds, err := s.queryDecisions(ctx, newest, limit, "", f.Since)
+	if err != nil || ds != nil {
 		return ds, err
 	}
 	index := "decisions_by_time"
 	if f.Pool != "" {
 		index = "decisions_by_pool_time"
 	}
-	return s.queryDecisions(ctx, f, limit, index)
+	return s.queryDecisions(ctx, f, limit, index, time.Time{})
 }
 
 // queryDecisions lists the decisions f asks for, newest first; with an
-// index, it picks their IDs from it first.
-func (s *Store) queryDecisions(ctx context.Context, f state.DecisionFilter, limit int, index string) ([]state.Decision, error) {
+// index, it picks their IDs from it first. With a stop time, it returns
+// nil as soon as a row is older (and an empty list for none).
+func (s *Store) queryDecisions(ctx context.Context, f state.DecisionFilter, limit int, index string, stop time.Time) ([]state.Decision, error) {
 	var where []string
 	var args []any
 	if f.Pool != "" {
@@ -96,6 +96,9 @@ func (s *Store) queryDecisions(ctx context.Context, f state.DecisionFilter, limi
 			return nil, fmt.Errorf("state/sqlite: list decisions: %w", err)
 		}
 		d.Time, d.DryRun = fromNanos(t), dry != 0
+		if d.Time.Before(stop) {
+			return nil, nil
+		}
 		if len(d.Plan) == 0 {
 			d.Plan = nil
 		}
@@ -103,6 +106,9 @@ func (s *Store) queryDecisions(ctx context.Context, f state.DecisionFilter, limi
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("state/sqlite: list decisions: %w", err)
+	}
+	if out == nil {
+		out = []state.Decision{}
 	}
 	return out, nil
 }
