@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
 )
 
@@ -263,4 +264,42 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 		t.Fatalf("browser: %v", err)
 	}
 	return v
+}
+
+// TestStatusPageHostileText: a burst whose reason is markup, and as long
+// as a reason may be without a space (500 characters), shows as text, runs
+// nothing, and leaves the page as wide as the window: the floors table
+// grew to the reason's width, making the page 6,795 pixels wide in a
+// 1,280-pixel window, with the burst's Cancel button at its far end.
+func TestStatusPageHostileText(t *testing.T) {
+	bin := chromiumPath(t)
+	e := newEnv(t, false)
+	reason := `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">` + strings.Repeat("W", 432)
+	b, err := e.client(tokens.Operator).CreateBurst(context.Background(), api.CreateBurstRequest{Pool: "training", GPUs: 1, For: api.Duration(time.Hour), Reason: reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := chromium(t, bin)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.url+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID)),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	if page := run(t, ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(page, reason) {
+		t.Errorf("the page does not show the reason as text")
+	}
+	if pwned := run(t, ctx, chromedp.Evaluate[int](`window.pwned || 0`)); pwned != 0 {
+		t.Errorf("the reason's markup ran (window.pwned = %d)", pwned)
+	}
+	width := run(t, ctx, chromedp.Evaluate[float64](`window.innerWidth`))
+	if w := run(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`)); w > width {
+		t.Errorf("the page is %.0f pixels wide in a %.0f-pixel window", w, width)
+	}
+	if right := run(t, ctx, chromedp.Evaluate[float64](`document.getElementById("cancel-`+b.ID+`").getBoundingClientRect().right`)); right > width {
+		t.Errorf("the Cancel button of burst %s ends at %.0f pixels, past the window's %.0f", b.ID, right, width)
+	}
 }
