@@ -101,6 +101,37 @@ func decisionsFilter(t *testing.T, h *harness) {
 	}
 }
 
+// decisionsSinceOutOfOrder: a since selects by each decision's time, not
+// by its place in the ID order (a leader whose clock lags the one before
+// it records older times after newer ones).
+func decisionsSinceOutOfOrder(t *testing.T, h *harness) {
+	s := h.store(t)
+	var ids []int64
+	for _, sec := range []int{50, 10, 60, 20, 70, 30} {
+		id, err := s.AddDecision(ctx(t), state.Decision{Pool: "a", Time: at(time.Duration(sec) * time.Second), Summary: fmt.Sprint("at ", sec)})
+		ok(t, err, "AddDecision")
+		ids = append(ids, id)
+	}
+	for _, tc := range []struct {
+		name string
+		f    state.DecisionFilter
+		want []int64
+	}{
+		{"since 25s", state.DecisionFilter{Pool: "a", Since: at(25 * time.Second)}, []int64{ids[5], ids[4], ids[2], ids[0]}},
+		{"since 25s, limit 3", state.DecisionFilter{Pool: "a", Since: at(25 * time.Second), Limit: 3}, []int64{ids[5], ids[4], ids[2]}},
+		{"since 40s", state.DecisionFilter{Pool: "a", Since: at(40 * time.Second)}, []int64{ids[4], ids[2], ids[0]}},
+		{"since 40s, limit 2", state.DecisionFilter{Pool: "a", Since: at(40 * time.Second), Limit: 2}, []int64{ids[4], ids[2]}},
+		{"since 40s, before the second", state.DecisionFilter{Pool: "a", Since: at(40 * time.Second), BeforeID: ids[2], Limit: 1}, []int64{ids[0]}},
+		{"since 40s, every pool, limit 1", state.DecisionFilter{Since: at(40 * time.Second), Limit: 1}, []int64{ids[4]}},
+		{"since 65s", state.DecisionFilter{Pool: "a", Since: at(65 * time.Second)}, []int64{ids[4]}},
+		{"since 75s", state.DecisionFilter{Pool: "a", Since: at(75 * time.Second)}, []int64{}},
+	} {
+		got, err := s.Decisions(ctx(t), tc.f)
+		ok(t, err, tc.name)
+		same(t, tc.name, decisionIDs(got), tc.want)
+	}
+}
+
 func decisionPageLimits(t *testing.T, h *harness) {
 	s := h.store(t)
 	addDecisions(t, s, state.MaxPageLimit+1)

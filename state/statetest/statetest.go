@@ -154,6 +154,7 @@ func behaviours() []testCase {
 		{"DecisionIDsIncrease", decisionIDsIncrease},
 		{"DecisionsPageNewestFirst", decisionsPageNewestFirst},
 		{"DecisionsFilter", decisionsFilter},
+		{"DecisionsSinceOutOfOrder", decisionsSinceOutOfOrder},
 		{"DecisionPageLimits", decisionPageLimits},
 		{"SpendNeverDecreases", spendNeverDecreases},
 		{"SpendSumsOnePoolAndPeriod", spendSumsOnePoolAndPeriod},
