@@ -31,8 +31,17 @@ var ErrArchive = errors.New("no trace in the archive")
 // is read as a stream: nothing is unpacked to disk or held whole, and the
 // parser's bounds (a record's bytes, the job limit) hold on the
 // decompressed content. A compressed file in an archive is decompressed
-// too (depth counts such levels: one at most).
+// too (depth counts such levels: one at most). What is decompressed may be
+// at most MaxExpansion times what was read of r (inflated).
 func decompress(name string, r io.Reader, depth int, member string) (string, io.Reader, string, error) {
+	src := &counted{r: r}
+	return decompressIn(name, src, src.read, depth, member)
+}
+
+// decompressIn is decompress, with in the bytes read so far of the file
+// itself (an archive's, for a member): what every layer decompresses is
+// bounded by it.
+func decompressIn(name string, r io.Reader, in func() int64, depth int, member string) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
 	switch head, _ := br.Peek(3); {
@@ -42,9 +51,9 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 			return name, nil, "", &Error{File: name, Err: err, Want: "gzip data, as its first bytes say"}
 		}
 		zr.Multistream(true)
-		out = zr
+		out = &inflated{r: zr, name: name, in: in}
 	case string(head) == "BZh":
-		out = bzip2.NewReader(br)
+		out = &inflated{r: bzip2.NewReader(br), name: name, in: in}
 	}
 	magic, _ := br.Peek(8)
 	if c := unreadCompression(magic); c != nil {
@@ -94,7 +103,7 @@ func decompress(name string, r io.Reader, depth int, member string) (string, io.
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
 			// data that decompresses to itself cannot recurse.
-			n, r, _, err := decompress(name+"/"+clip(mpath), mb, depth+1, "")
+			n, r, _, err := decompressIn(name+"/"+clip(mpath), mb, in, depth+1, "")
 			return n, r, pickedIf(member, mpath), err
 		}
 		if member == "" && !looksLikeTrace(head) {
@@ -215,6 +224,71 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		return name, nil, nil, "", noMember(name, member, traces)
 	}
 	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+}
+
+// MaxExpansion bounds what a compressed trace decompresses to: at most
+// MaxExpansion times the compressed bytes read, beyond the first
+// expansionFloor bytes. Traces compress 5 to 60 times (the bundled ones,
+// gzip -9 and bzip2 -9), and gzip (and a zip member's deflate) cannot pass
+// about 1,030 times; bzip2 packs a run of one byte a million times, so a
+// few hundred bytes of it would otherwise be read for hours.
+const (
+	MaxExpansion   = 1000
+	expansionFloor = 16 << 20
+)
+
+// ErrExpansion is returned (wrapped in *Error) for compressed data that
+// decompresses to more than MaxExpansion times its size.
+var ErrExpansion = fmt.Errorf("decompresses to more than %d times its size (a decompression bomb?)", MaxExpansion)
+
+// counted passes r's bytes on and counts them.
+type counted struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counted) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *counted) read() int64 { return c.n }
+
+// inflated passes a decompressor's output on and fails once it grows past
+// MaxExpansion times in (the compressed bytes read so far) plus
+// expansionFloor.
+type inflated struct {
+	r    io.Reader
+	name string
+	in   func() int64
+	out  int64
+}
+
+func (g *inflated) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	g.out += int64(n)
+	if in := g.in(); g.out > MaxExpansion*in+expansionFloor {
+		return 0, expansionError{&Error{File: g.name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrExpansion, g.out, in),
+			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat)", MaxExpansion)}}
+	}
+	return n, err
+}
+
+// expansionError carries an inflated's *Error through the layers that
+// wrap read errors (the CSV reader's, a tar archive's), so that ReadWith
+// returns it as it is (asExpansion).
+type expansionError struct{ err *Error }
+
+func (e expansionError) Error() string { return e.err.Error() }
+
+// asExpansion is err's expansion *Error, when err is one, else err.
+func asExpansion(err error) error {
+	var ee expansionError
+	if errors.As(err, &ee) {
+		return ee.err
+	}
+	return err
 }
 
 // compression is a compressed format by its magic bytes, with the command

@@ -193,6 +193,13 @@ func TestCompressed(t *testing.T) {
 			"jobs.csv.zst: zstd-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with zstd -dc)", nil},
 		{"jobs.csv.xz", []byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01"),
 			"jobs.csv.xz: xz-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with xz -dc)", nil},
+		// A few hundred bytes of bzip2 that decompress to 256 MiB of
+		// blank lines (and a job), or to a tar whose first member is 256
+		// MiB of zeros, were read to their end: a larger one ran for hours.
+		{"bad_bomb.csv.bz2", []byte(testdataFile(t, "bad_bomb.csv.bz2")),
+			"bad_bomb.csv.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 1703", ErrExpansion},
+		{"bad_bomb.tar.bz2", []byte(testdataFile(t, "bad_bomb.tar.bz2")),
+			"bad_bomb.tar.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 1723", ErrExpansion},
 	} {
 		_, err := Read(tt.name, bytes.NewReader(tt.data))
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {

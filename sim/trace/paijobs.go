@@ -48,14 +48,14 @@ func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 	defer f.Close()
 	name, r, _, err := decompress(filepath.Base(path), f, 0, "")
 	if err != nil {
-		return nil, err
+		return nil, asExpansion(err)
 	}
 	lim := &recordLimiter{r: bufio.NewReaderSize(r, 1<<16), max: MaxRecordBytes}
 	jobs, err := readPAIJobs(name, lim, maxJobs)
 	if lim.err != nil && errors.Is(err, errRecordTooLong) {
 		return nil, lim.tooLong(name)
 	}
-	return jobs, err
+	return jobs, asExpansion(err)
 }
 
 // readPAIJobs is loadPAIJobs on r, holding at most maxJobs jobs.

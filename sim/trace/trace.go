@@ -266,11 +266,11 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	name, r, picked, err := decompress(name, r, 0, opts.Member)
 	if err != nil {
-		return nil, err
+		return nil, asExpansion(err)
 	}
 	tr, err := readWith(name, r, opts)
 	if err != nil {
-		return nil, err
+		return nil, asExpansion(err)
 	}
 	tr.Picked = picked
 	return tr, nil
