@@ -13,6 +13,13 @@ const (
 	SkipStep    = "job steps (a JobID with a dot, such as 123.batch: the job's own row holds the GPUs)"
 	SkipRunning = "jobs still running when the log was written (End Unknown)"
 	SkipNoStart = "jobs that never ran (Start Unknown or None, State PENDING, or no elapsed time)"
+	// SkipNoSubmit is why a job that ran is skipped when neither its
+	// Submit nor its Start gives a time (a log without a Start column).
+	SkipNoSubmit = "jobs with no submit time (Submit Unknown or None, and no Start column to take instead)"
+	// SkipDuplicate is why a row that repeats one above is skipped:
+	// exports of overlapping periods each list the jobs that ran across
+	// their boundary.
+	SkipDuplicate = "rows repeating a job above (the same JobID and Start: exports of overlapping periods, concatenated)"
 	// SkipNoGPUTRES replaces SkipNoGPUs when no row's TRES names a GPU
 	// at all: the cluster does not account GPUs, rather than running none.
 	SkipNoGPUTRES = "jobs without GPUs in their TRES (no row names gres/gpu: Slurm records GPUs there only when slurm.conf's AccountingStorageTRES lists gres/gpu)"
@@ -36,8 +43,12 @@ const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, 
 // job's own row holds their GPUs. So are jobs that never ran (Start Unknown
 // or None, State PENDING, or no elapsed time), jobs still running when the
 // log was written (End Unknown), and CPU-only jobs; Trace.Skipped counts
-// them. Jobs of every end state are replayed for their elapsed time, since
-// each held its GPUs for as long.
+// them. A job whose Submit is Unknown or None is submitted at its Start
+// (a note counts them), or skipped without a Start column; a row that
+// repeats a job kept above (its JobID, Cluster and Start), as exports of
+// overlapping periods concatenated do, is skipped and counted. Jobs of
+// every end state are replayed for their elapsed time, since each held
+// its GPUs for as long.
 func (p *parser) sacct() (*Trace, error) {
 	cid, cs, ce := p.col("jobid"), p.col("submit"), p.col("elapsedraw")
 	raw := ce >= 0
@@ -48,19 +59,29 @@ func (p *parser) sacct() (*Trace, error) {
 	if ct < 0 {
 		ct = p.col("reqtres")
 	}
-	cstart, cend, cstate := p.col("start"), p.col("end"), p.col("state")
+	cstart, cend, cstate, ccluster := p.col("start"), p.col("end"), p.col("state"), p.col("cluster")
 	tr := &Trace{Format: FormatSacct}
 	var d dated
-	var steps, never, running, cpu int
+	var steps, never, running, cpu, nosubmit, started, dups int
 	named := false // whether any row's TRES names gres/gpu
+	// seen holds a key of each job kept (runKey), to tell a row that
+	// repeats one above.
+	seen := map[uint64]struct{}{}
 	err := p.rows(func(line int, rec []string) error {
 		if strings.Contains(rec[cid], ".") {
 			steps++
 			return nil
 		}
-		at, err := p.sacctTime(line, p.header[cs], rec[cs])
-		if err != nil {
-			return err
+		// sacct writes Unknown (None in newer releases) for a submit
+		// time its database lacks; such a job that ran is submitted as
+		// it started (below).
+		var at time.Time
+		unsubmitted := unknownTime(rec[cs])
+		var err error
+		if !unsubmitted {
+			if at, err = p.sacctTime(line, p.header[cs], rec[cs]); err != nil {
+				return err
+			}
 		}
 		var dur time.Duration
 		if raw {
@@ -89,6 +110,22 @@ func (p *parser) sacct() (*Trace, error) {
 			cpu++
 			return nil
 		}
+		if unsubmitted {
+			if cstart < 0 {
+				nosubmit++
+				return nil
+			}
+			if at, err = p.sacctTime(line, p.header[cstart], rec[cstart]); err != nil {
+				return err
+			}
+			started++
+		}
+		key := runKey(rec[cid], field(rec, ccluster), field(rec, cstart), rec[cs], rec[ce])
+		if _, ok := seen[key]; ok {
+			dups++
+			return nil
+		}
+		seen[key] = struct{}{}
 		j.Duration = dur
 		return d.add(p, tr, line, at, j)
 	})
@@ -96,8 +133,30 @@ func (p *parser) sacct() (*Trace, error) {
 	if !named {
 		noGPUs = SkipNoGPUTRES
 	}
-	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning})
+	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning},
+		Skip{nosubmit, SkipNoSubmit}, Skip{dups, SkipDuplicate})
+	if started > 0 {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known",
+			plural(started, "job", "jobs")))
+	}
 	return tr, err
+}
+
+// plural is n and the noun for it: "1 job", "2 jobs".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// runKey identifies one run of a job in a sacct log: its JobID on its
+// cluster, and its Start (a requeued job, listed once a run with
+// --duplicates, starts again), or its Submit and elapsed time in a log
+// without a Start column. It is a 64-bit FNV-1a hash (paiKey), so that
+// ten million jobs take tens of MB rather than their IDs'.
+func runKey(jobID, cluster, start, submit, elapsed string) uint64 {
+	return paiKey(strings.Join([]string{strings.TrimSpace(jobID), strings.TrimSpace(cluster), strings.TrimSpace(start), strings.TrimSpace(submit), strings.TrimSpace(elapsed)}, "\x00"))
 }
 
 // wantSacctTime says what a sacct time holds, for messages.

@@ -669,27 +669,49 @@ func TestSacct(t *testing.T) {
 		start   time.Time
 		jobs    []Job
 		skipped []Skip
+		notes   []string
 	}{
 		{"parsable", "JobID|Submit|Elapsed|AllocTRES|\n7|2024-03-04T09:00:00|00:01:30.5|gres/gpu=4|\n7.0|2024-03-04T09:00:00|00:01:30|gres/gpu=4|\n",
-			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 90.5, 4)}, []Skip{{1, SkipStep}}},
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 90.5, 4)}, []Skip{{1, SkipStep}}, nil},
 		{"elapsedraw", "JobID|Submit|ElapsedRaw|ReqTRES|State\n8|2024-03-04T09:00:00|7200|cpu=1,gres/gpu:h100=4,gres/gpu:a100=2|COMPLETED\n9|2024-03-04T09:10:00|60|cpu=1,gres/gpu=1|RUNNING\n10|2024-03-04T09:20:00|0|cpu=1,gres/gpu=1|CANCELLED by 0\n",
-			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 7200, 6), 1, 0)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}},
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 7200, 6), 1, 0)}, []Skip{{1, SkipNoStart}, {1, SkipRunning}}, nil},
 		// A TRES's mem in M when it names no unit, else K, M, G, T or P.
 		{"mem", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00|cpu=16,gres/gpu=1,mem=1.5T\n2|2024-03-04T09:00:00|01:00|gres/gpu=1,mem=512\n3|2024-03-04T09:00:00|01:00|gres/gpu=1,mem=2048k\n",
-			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 60, 1), 16, 3<<19), asks(job(0, 60, 1), 0, 512), asks(job(0, 60, 1), 0, 2)}, nil},
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 60, 1), 16, 3<<19), asks(job(0, 60, 1), 0, 512), asks(job(0, 60, 1), 0, 2)}, nil, nil},
 		// SLURM_TIME_FORMAT=%s: Unix seconds, whatever the zone.
 		{"unix", "JobID|Submit|Start|End|Elapsed|AllocTRES\n1|1709542800|1709542805|1709546405|01:00:00|gres/gpu=2\n2|1709542860|1709542870|Unknown|00:10:00|gres/gpu=2\n",
-			shanghai, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipRunning}}},
+			shanghai, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipRunning}}, nil},
 		{"zone", "JobID|JobName|Submit|Elapsed|AllocTRES\n11|say \"hi|2024-03-04T09:00:00|10:00|gres/gpu=1\n12|x|2024-03-04T09:00:10|1:00:00|gres/gpu=2\n",
-			shanghai, time.Date(2024, 3, 4, 1, 0, 0, 0, time.UTC), []Job{job(0, 600, 1), job(10, 3600, 2)}, nil},
+			shanghai, time.Date(2024, 3, 4, 1, 0, 0, 0, time.UTC), []Job{job(0, 600, 1), job(10, 3600, 2)}, nil, nil},
+		// A Submit sacct writes as Unknown (or None) stopped the load
+		// at its row: the job ran, so it is submitted at its Start;
+		// without a Start column it is skipped and counted. One that
+		// never ran is skipped as such.
+		{"unknown submit", "JobID|Submit|Start|End|Elapsed|AllocTRES|State\n1|2024-03-04T09:00:00|2024-03-04T09:00:05|2024-03-04T10:00:05|01:00:00|gres/gpu=2|COMPLETED\n" +
+			"2|Unknown|2024-03-04T09:30:00|2024-03-04T09:40:00|00:10:00|gres/gpu=1|COMPLETED\n3|None|2024-03-04T09:31:00|2024-03-04T09:41:00|00:10:00|gres/gpu=1|FAILED\n4|None|None|None|00:00:00|gres/gpu=1|PENDING\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2), job(1800, 600, 1), job(1860, 600, 1)}, []Skip{{1, SkipNoStart}},
+			[]string{"2 jobs with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known"}},
+		{"unknown submit, no start", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00:00|gres/gpu=2\n2|Unknown|00:10:00|gres/gpu=1\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipNoSubmit}}, nil},
+		// Monthly exports concatenated (the second's header taken out)
+		// list a job that ran across the month's end twice: it was
+		// replayed twice. A requeued job (--duplicates) starts again and
+		// is kept; so is the same JobID on another cluster (-M all).
+		{"overlapping exports", "Cluster|JobID|Submit|Start|End|Elapsed|AllocTRES|State\n" +
+			"a|5|2024-02-29T23:00:00|2024-02-29T23:00:00|2024-03-01T01:00:00|02:00:00|gres/gpu=4|COMPLETED\n" +
+			"a|5|2024-02-29T23:00:00|2024-02-29T23:00:00|2024-03-01T01:00:00|02:00:00|gres/gpu=4|COMPLETED\n" +
+			"a|6|2024-02-29T23:00:00|2024-02-29T23:10:00|2024-02-29T23:20:00|00:10:00|gres/gpu=1|REQUEUED\n" +
+			"a|6|2024-02-29T23:00:00|2024-02-29T23:30:00|2024-02-29T23:40:00|00:10:00|gres/gpu=1|COMPLETED\n" +
+			"b|5|2024-02-29T23:00:00|2024-02-29T23:00:00|2024-03-01T01:00:00|02:00:00|gres/gpu=4|COMPLETED\n",
+			nil, time.Date(2024, 2, 29, 23, 0, 0, 0, time.UTC), []Job{job(0, 7200, 4), job(0, 600, 1), job(0, 600, 1), job(0, 7200, 4)}, []Skip{{1, SkipDuplicate}}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tr, err := ReadWith(tt.name+".txt", strings.NewReader(tt.log), Options{Zone: tt.zone})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tr.Format != FormatSacct || !tr.Start.Equal(tt.start) || !slices.Equal(tr.Jobs, tt.jobs) || !slices.Equal(tr.Skipped, tt.skipped) {
-				t.Errorf("got %s from %s, jobs %v, skipped %v\nwant sacct from %s, jobs %v, skipped %v", tr.Format, tr.Start, tr.Jobs, tr.Skipped, tt.start, tt.jobs, tt.skipped)
+			if tr.Format != FormatSacct || !tr.Start.Equal(tt.start) || !slices.Equal(tr.Jobs, tt.jobs) || !slices.Equal(tr.Skipped, tt.skipped) || !slices.Equal(tr.Notes, tt.notes) {
+				t.Errorf("got %s from %s, jobs %v, skipped %v, notes %q\nwant sacct from %s, jobs %v, skipped %v, notes %q", tr.Format, tr.Start, tr.Jobs, tr.Skipped, tr.Notes, tt.start, tt.jobs, tt.skipped, tt.notes)
 			}
 		})
 	}
