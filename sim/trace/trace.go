@@ -852,11 +852,13 @@ func (p *parser) philly() (*Trace, error) {
 
 // dateTimeLayouts are the longer date-times parseDateTime accepts:
 // fractions of a second, and a zone offset (or Z), as exports from
-// databases and pandas write them.
+// databases and pandas write them, or without its colon (+0100), as
+// strftime's %z writes it (sacct with SLURM_TIME_FORMAT=%FT%T%z).
 var dateTimeLayouts = []string{
 	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999 -0700", "2006-01-02 15:04:05.999999999-07",
+	"2006-01-02T15:04:05.999999999-0700", "2006-01-02 15:04:05.999999999-0700",
 }
 
 // parseDateTimeZone parses a date-time with a fraction of a second or a

@@ -391,6 +391,10 @@ func TestParseDateTimeZone(t *testing.T) {
 		{"2020-05-01 08:00:00.5", shanghai, "2020-05-01T00:00:00.5Z"},
 		{"2020-05-01 08:00:00+02:00", shanghai, "2020-05-01T06:00:00Z"},
 		{"2020-05-01 08:00:00Z", shanghai, "2020-05-01T08:00:00Z"},
+		// strftime's %z, as sacct writes with SLURM_TIME_FORMAT=%FT%T%z:
+		// refused as "not a date-time".
+		{"2024-03-01T10:00:00+0100", shanghai, "2024-03-01T09:00:00Z"},
+		{"2024-03-01 10:00:00.25-0500", shanghai, "2024-03-01T15:00:00.25Z"},
 		{"2020-01-15 08:00:00", newYork, "2020-01-15T13:00:00Z"}, // EST
 		{"2020-07-15 08:00:00", newYork, "2020-07-15T12:00:00Z"}, // EDT
 	} {
