@@ -432,6 +432,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 // finish completes a parsed trace: the rows a where left out counted, its
 // name set, its jobs sorted and shifted, and its span checked.
 func (p *parser) finish(tr *Trace) (*Trace, error) {
+	if p.headers > 0 {
+		tr.Skipped = append(tr.Skipped, Skip{p.headers, SkipHeader})
+	}
 	if p.left > 0 {
 		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
@@ -572,6 +575,8 @@ type parser struct {
 	where     []Where
 	whereCols []int
 	left      int
+	// headers counts the rows that repeat the header (repeatsHeader).
+	headers int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// first is a headerless file's first line, the first row rows gives;
@@ -627,6 +632,10 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			return &Error{File: p.name, Line: line, Value: strings.Join(rec, string(p.cr.Comma)),
 				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())}
 		}
+		if p.repeatsHeader(rec) {
+			p.headers++
+			continue
+		}
 		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
 			p.left++
 			continue
@@ -635,6 +644,25 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			return err
 		}
 	}
+}
+
+// SkipHeader is why a row that repeats the header is skipped: files of
+// one format concatenated (cat jan.txt feb.txt), each with its header.
+const SkipHeader = "repeated header rows (files concatenated, each with its header)"
+
+// repeatsHeader reports whether rec is the header again (names matched as
+// the header's are, after the byte order mark a file saved by a
+// spreadsheet starts with).
+func (p *parser) repeatsHeader(rec []string) bool {
+	for i, v := range rec {
+		if i == 0 {
+			v = strings.TrimPrefix(v, "\ufeff")
+		}
+		if !strings.EqualFold(strings.TrimSpace(v), p.header[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *parser) bad(line int, col, value, want string, err error) error {

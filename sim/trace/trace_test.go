@@ -210,6 +210,36 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+// TestConcatenated: files of one format concatenated (cat jan.txt
+// feb.txt), each with its header, load as one trace: each header after
+// the first was a row that stopped the load ("not a number", "not a
+// date-time"), and a job that ran across two sacct exports' boundary is
+// in both, replayed once.
+func TestConcatenated(t *testing.T) {
+	for _, tt := range []struct {
+		file    string
+		jobs    []Job
+		skipped []Skip
+	}{
+		{"concat_generic.csv", []Job{job(0, 60, 1), job(10, 600, 8), job(20, 60, 2)}, []Skip{{1, SkipHeader}}},
+		{"concat_sacct.txt", []Job{asks(job(0, 3600, 2), 8, 65536), asks(job(3600, 14400, 4), 8, 65536), asks(job(39600, 3600, 1), 8, 65536)},
+			[]Skip{{1, SkipDuplicate}, {1, SkipHeader}}},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			tr, err := Load(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(tr.Jobs, tt.jobs) || !slices.Equal(tr.Skipped, tt.skipped) {
+				t.Errorf("jobs %v, skipped %v\nwant %v, %v", tr.Jobs, tr.Skipped, tt.jobs, tt.skipped)
+			}
+		})
+	}
+	if _, text := SkippedText([]Skip{{1, SkipHeader}}); text != "1 repeated header row (files concatenated, each with its header)" {
+		t.Errorf("SkippedText: %q", text)
+	}
+}
+
 // TestJobLogSkipped: the job log's rows that are not GPU work are counted
 // by why; a log of nothing but such rows loads with no jobs.
 func TestJobLogSkipped(t *testing.T) {
