@@ -448,8 +448,9 @@ func (p *parser) finish(tr *Trace) (*Trace, error) {
 }
 
 // separator is the field separator of a file whose first bytes are head,
-// judged from its first line: a tab or '|' (sacct --parsable2) when the
-// line holds one and no comma, else a comma.
+// judged from its first line: a tab, '|' (sacct --parsable2) or ';' (a
+// spreadsheet's CSV where the decimal mark is a comma) when the line
+// holds one and no comma, else a comma.
 func separator(head []byte) rune {
 	line, _, _ := bytes.Cut(head, []byte{'\n'})
 	switch {
@@ -459,6 +460,8 @@ func separator(head []byte) rune {
 		return '\t'
 	case bytes.IndexByte(line, '|') >= 0:
 		return '|'
+	case bytes.IndexByte(line, ';') >= 0:
+		return ';'
 	}
 	return ','
 }
@@ -666,6 +669,9 @@ func (p *parser) repeatsHeader(rec []string) bool {
 }
 
 func (p *parser) bad(line int, col, value, want string, err error) error {
+	if p.cr != nil && p.cr.Comma == ';' && strings.Contains(value, ",") {
+		want += "; the file's decimal mark is a comma: save it with a point (a spreadsheet's English locale)"
+	}
 	return &Error{File: p.name, Line: line, Column: col, Value: value, Want: want, Err: err}
 }
 

@@ -80,6 +80,11 @@ func TestLoad(t *testing.T) {
 		// Tab-separated, its CPU-only row skipped.
 		{"joblog_tabs.tsv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
 			[]Job{job(0, 600, 4), job(60, 60.5, 1)}},
+		// Semicolon-separated, as a spreadsheet saves CSV where the
+		// decimal mark is a comma: an unknown format, its header one
+		// field.
+		{"joblog_semicolons.csv", FormatJobLog, time.Date(2020, 6, 9, 18, 41, 0, 0, time.UTC),
+			[]Job{job(0, 600, 4), job(60, 60.5, 1)}},
 		// Slurm's sacct --parsable2: the job steps, the CPU-only job, the
 		// two that never ran and the one still running are skipped; the
 		// typed gres/gpu:a100 counts when no gres/gpu is given, and is not
@@ -177,6 +182,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_podlist_order.csv", 3, "deletion_time", `bad_podlist_order.csv:3: column deletion_time: "50": before the pod was scheduled (want a deletion_time at or after scheduled_time (100))`},
 		{"bad_sacct_elapsed.txt", 3, "elapsed", `bad_sacct_elapsed.txt:3: column elapsed: "1:2:3": not an elapsed time (want an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds)`},
 		{"bad_sacct_tres.txt", 3, "alloctres", `bad_sacct_tres.txt:3: column alloctres: "cpu=8,gres/gpu=two": gres/gpu: "two" is not a whole number of GPUs from 0 to 1048576 (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs)`},
+		{"bad_decimal_comma.csv", 3, "duration_s", `bad_decimal_comma.csv:3: column duration_s: "60,5": not a number (want a number of seconds from 0.001 to 315360000; the file's decimal mark is a comma: save it with a point (a spreadsheet's English locale))`},
 		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
 	}
 	for _, tt := range tests {
