@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,9 @@ const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, 
 // ReqTRES) are read; Start, End and State when present. Submit is a
 // date-time in the cluster's local time (see Options.Zone), or Unix
 // seconds (SLURM_TIME_FORMAT=%s); the GPUs are
-// the TRES's gres/gpu count, or the sum of its typed gres/gpu:TYPE counts.
+// the TRES's gres/gpu count, or the sum of its typed gres/gpu:TYPE counts,
+// or for a job on shares of a GPU (gres/shard, gres/mps) one whole GPU on
+// each of its nodes, noted.
 // Rows of job steps (JobID 123.batch, 123.0, 123.extern) are skipped: the
 // job's own row holds their GPUs. So are jobs that never ran (Start Unknown
 // or None, State PENDING, or no elapsed time), jobs still running when the
@@ -62,7 +65,7 @@ func (p *parser) sacct() (*Trace, error) {
 	cstart, cend, cstate, ccluster := p.col("start"), p.col("end"), p.col("state"), p.col("cluster")
 	tr := &Trace{Format: FormatSacct}
 	var d dated
-	var steps, never, running, cpu, nosubmit, started, dups int
+	var steps, never, running, cpu, nosubmit, started, dups, shared int
 	named := false // whether any row's TRES names gres/gpu
 	// seen holds a key of each job kept (runKey), to tell a row that
 	// repeats one above.
@@ -106,6 +109,11 @@ func (p *parser) sacct() (*Trace, error) {
 			return err
 		}
 		named = named || gpu
+		if j.GPUs == 0 && j.shares > 0 {
+			// A share of one GPU on each of its nodes (Slurm allocates a
+			// job's shards, and its MPS, from one GPU a node).
+			j.GPUs, shared = j.nodes, shared+1
+		}
 		if j.GPUs == 0 {
 			cpu++
 			return nil
@@ -127,7 +135,7 @@ func (p *parser) sacct() (*Trace, error) {
 		}
 		seen[key] = struct{}{}
 		j.Duration = dur
-		return d.add(p, tr, line, at, j)
+		return d.add(p, tr, line, at, j.Job)
 	})
 	noGPUs := SkipNoGPUs
 	if !named {
@@ -135,6 +143,10 @@ func (p *parser) sacct() (*Trace, error) {
 	}
 	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning},
 		Skip{nosubmit, SkipNoSubmit}, Skip{dups, SkipDuplicate})
+	if shared > 0 {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared",
+			plural(shared, "job", "jobs")))
+	}
 	if started > 0 {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("%s with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known",
 			plural(started, "job", "jobs")))
@@ -252,12 +264,24 @@ func (p *parser) elapsed(line int, col, s string) (time.Duration, error) {
 	return d, nil
 }
 
+// tresJob is the job a TRES list asks for, with its shares of GPUs
+// (gres/shard, gres/mps) and its nodes.
+type tresJob struct {
+	Job
+	// shares is the sum of its gres/shard and gres/mps counts; nodes its
+	// node count (1 when the TRES gives none).
+	shares int64
+	nodes  int
+}
+
 // tres is the job a TRES list ("billing=8,cpu=8,gres/gpu=2,mem=64G,
 // node=1") asks for: its GPUs, gres/gpu, else the sum of its
-// gres/gpu:TYPE entries, else 0, and its cpu and mem; named says whether
-// it names gres/gpu at all.
-func (p *parser) tres(line int, col, s string) (j Job, named bool, err error) {
+// gres/gpu:TYPE entries, else 0, its cpu and mem, and its shares of GPUs
+// (gres/shard and gres/mps, typed or not) and nodes; named says whether it
+// names gres/gpu (or a share of one) at all.
+func (p *parser) tres(line int, col, s string) (j tresJob, named bool, err error) {
 	total, typed := -1, 0
+	j.nodes = 1
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -265,36 +289,52 @@ func (p *parser) tres(line int, col, s string) (j Job, named bool, err error) {
 		}
 		k, v, ok := strings.Cut(item, "=")
 		if !ok {
-			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
+			return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%q is not name=count", item))
 		}
 		k = strings.ToLower(k)
 		switch {
 		case k == "cpu":
 			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil || c < 0 {
-				return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("cpu: %q is not a whole number of CPUs", v))
+				return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("cpu: %q is not a whole number of CPUs", v))
 			}
 			j.CPUs = saturate(float64(c))
 			continue
 		case k == "mem":
 			m, ok := tresMiB(v)
 			if !ok {
-				return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("mem: %q is not an amount of memory such as 64G or 512M", v))
+				return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("mem: %q is not an amount of memory such as 64G or 512M", v))
 			}
 			j.MemMiB = m
+			continue
+		case k == "node":
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > MaxGPUs {
+				return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("node: %q is not a whole number of nodes from 1 to %d", v, MaxGPUs))
+			}
+			j.nodes = n
+			continue
+		case k == "gres/shard" || k == "gres/mps" || strings.HasPrefix(k, "gres/shard:") || strings.HasPrefix(k, "gres/mps:"):
+			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || c < 0 {
+				return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of shares", k, v))
+			}
+			if c > 0 {
+				j.shares, named = min(j.shares+c, math.MaxInt32), true
+			}
 			continue
 		case k != "gres/gpu" && !strings.HasPrefix(k, "gres/gpu:"):
 			continue
 		}
 		c, err := strconv.Atoi(v)
 		if err != nil || c < 0 || c > MaxGPUs {
-			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
+			return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("%s: %q is not a whole number of GPUs from 0 to %d", k, v, MaxGPUs))
 		}
 		named = true
 		if k == "gres/gpu" {
 			total = c
 		} else if typed += c; typed > MaxGPUs {
-			return Job{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
+			return tresJob{}, false, p.bad(line, col, s, wantTRES, fmt.Errorf("the gres/gpu:TYPE counts add up to more than %d GPUs", MaxGPUs))
 		}
 	}
 	j.GPUs = typed

@@ -733,6 +733,12 @@ func TestSacct(t *testing.T) {
 			[]string{"2 jobs with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known"}},
 		{"unknown submit, no start", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00:00|gres/gpu=2\n2|Unknown|00:10:00|gres/gpu=1\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipNoSubmit}}, nil},
+		// GPU shares (Slurm 22.05's gres/shard, and MPS) were read as
+		// CPU-only jobs and skipped: each runs on a whole GPU a node.
+		{"shares", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00:00|billing=4,cpu=4,gres/shard=2,mem=8G,node=1\n" +
+			"2|2024-03-04T09:00:00|01:00:00|cpu=4,gres/mps:a100=50,node=2\n3|2024-03-04T09:00:00|01:00:00|cpu=4,node=1\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 3600, 1), 4, 8192), asks(job(0, 3600, 2), 4, 0)}, []Skip{{1, SkipNoGPUs}},
+			[]string{"2 jobs ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared"}},
 		// Monthly exports concatenated (the second's header taken out)
 		// list a job that ran across the month's end twice: it was
 		// replayed twice. A requeued job (--duplicates) starts again and
