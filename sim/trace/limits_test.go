@@ -309,5 +309,10 @@ func FuzzSacct(f *testing.F) {
 	fuzzFormat(f, "JobID|Submit|Start|End|Elapsed|AllocTRES|State", rows,
 		"1|2024-03-04T09:00:00|x|y|3650-00:00:00|gres/gpu=1|COMPLETED\n", "1|2024-03-04T09:00:00|x|y|99999999999:00:00|gres/gpu=1048577|\n",
 		"1|2024-03-04T09:00:00|x|y|00:00:01.999999|gres/gpu:a=1048576,gres/gpu:b=1|\n", "\"1|2024-03-04|x|y|1:00|gres/gpu=1|\n",
-		"1|2024-03-04T09:00:00|x|y|-1:00:00|gres/gpu=-1,=,gres/gpu|\n")
+		"1|2024-03-04T09:00:00|x|y|-1:00:00|gres/gpu=-1,=,gres/gpu|\n",
+		// Submits sacct cannot give, GPU shares, repeated rows and headers.
+		"1|Unknown|2024-03-04T09:00:00|2024-03-04T10:00:00|01:00:00|gres/gpu=1|COMPLETED\n2|None|None|None|00:00:00|gres/gpu=1|PENDING\n3|None|x|y|01:00:00|gres/gpu=1|\n",
+		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/shard=9223372036854775807,gres/mps:a=1,node=1048576|\n2|2024-03-04T09:00:00|z|y|01:00:00|gres/mps=1,node=0|\n",
+		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\n1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\nJobID|Submit|Start|End|Elapsed|AllocTRES|State\n",
+		"1|2024-03-04T09:00:00+0100|2024-03-04 09:00:00-0000|y|01:00:00|gres/gpu=1|\n")
 }
