@@ -33,15 +33,21 @@ var ErrArchive = errors.New("no trace in the archive")
 // decompressed content. A compressed file in an archive is decompressed
 // too (depth counts such levels: one at most). What is decompressed may be
 // at most MaxExpansion times what was read of r (inflated).
-func decompress(name string, r io.Reader, depth int, member string) (string, io.Reader, string, error) {
-	src := &counted{r: r}
-	return decompressIn(name, src, src.read, depth, member)
+func decompress(name string, r io.Reader, member string) (string, io.Reader, string, error) {
+	return decompressAs(name, r, member, looksLikeTrace)
 }
 
-// decompressIn is decompress, with in the bytes read so far of the file
+// decompressAs is decompress, picking a tar archive's first member whose
+// first bytes are what accept accepts when none is named.
+func decompressAs(name string, r io.Reader, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
+	src := &counted{r: r}
+	return decompressIn(name, src, src.read, 0, member, accept)
+}
+
+// decompressIn is decompressAs, with in the bytes read so far of the file
 // itself (an archive's, for a member): what every layer decompresses is
 // bounded by it.
-func decompressIn(name string, r io.Reader, in func() int64, depth int, member string) (string, io.Reader, string, error) {
+func decompressIn(name string, r io.Reader, in func() int64, depth int, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
 	switch head, _ := br.Peek(3); {
@@ -103,10 +109,10 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
 			// data that decompresses to itself cannot recurse.
-			n, r, _, err := decompressIn(name+"/"+clip(mpath), mb, in, depth+1, "")
+			n, r, _, err := decompressIn(name+"/"+clip(mpath), mb, in, depth+1, "", accept)
 			return n, r, pickedIf(member, mpath), err
 		}
-		if member == "" && !looksLikeTrace(head) {
+		if member == "" && !accept(head) {
 			continue // a dataset's other files (Philly's utilisation logs beside its job log)
 		}
 		return name + "/" + clip(mpath), mb, pickedIf(member, mpath), nil

@@ -175,6 +175,28 @@ func TestCompressed(t *testing.T) {
 		t.Errorf("PAI with a gzipped job table: notes %q (%v)", tr.Notes, err)
 	}
 
+	// Or as its tarball ships (pai_job_table.tar.gz, the table alone,
+	// which is no trace): the load failed, "no trace in the archive".
+	jobs, err := os.ReadFile(filepath.Join("testdata", "pai", "pai_job_table.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tdir := t.TempDir()
+	task, err := os.ReadFile(filepath.Join("testdata", "pai", "pai_task_table.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, data := range map[string][]byte{"pai_task_table.csv": task, "pai_job_table.tar.gz": gzipped(t, tarred(t, [2]string{"pai_job_table.csv", string(jobs)}))} {
+		if err := os.WriteFile(filepath.Join(tdir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tr, err := Load(filepath.Join(tdir, "pai_task_table.csv")); err != nil {
+		t.Errorf("PAI with its job table's tarball: %v", err)
+	} else if len(tr.Notes) != 1 || !strings.HasPrefix(tr.Notes[0], "submits from pai_job_table.tar.gz: 3 of the 5 tasks") {
+		t.Errorf("PAI with its job table's tarball: notes %q", tr.Notes)
+	}
+
 	for _, tt := range []struct {
 		name string
 		data []byte

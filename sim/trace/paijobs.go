@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -46,7 +47,9 @@ func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 		return nil, fmt.Errorf("open PAI job table: %w", err)
 	}
 	defer f.Close()
-	name, r, _, err := decompress(filepath.Base(path), f, 0, "")
+	// Its tarball holds the table alone, which is no trace: it is
+	// picked as a job table.
+	name, r, _, err := decompressAs(filepath.Base(path), f, "", paiJobsHead)
 	if err != nil {
 		return nil, asExpansion(err)
 	}
@@ -56,6 +59,16 @@ func loadPAIJobs(path string, maxJobs int) (paiSubmits, error) {
 		return nil, lim.tooLong(name)
 	}
 	return jobs, asExpansion(err)
+}
+
+// paiJobsHead reports whether a file starting with head is PAI's job
+// table, headerless or with its header.
+func paiJobsHead(head []byte) bool {
+	line, _, _ := bytes.Cut(head, []byte{'\n'})
+	cr := csv.NewReader(bytes.NewReader(line))
+	cr.FieldsPerRecord = -1
+	rec, err := cr.Read()
+	return err == nil && (hasColumns(loose(rec), "job_name", "start_time") || paiTable(rec) == "job")
 }
 
 // readPAIJobs is loadPAIJobs on r, holding at most maxJobs jobs.

@@ -264,7 +264,7 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
-	name, r, picked, err := decompress(name, r, 0, opts.Member)
+	name, r, picked, err := decompress(name, r, opts.Member)
 	if err != nil {
 		return nil, asExpansion(err)
 	}
