@@ -92,9 +92,14 @@ func (p *parser) paiTask() (*Trace, error) {
 		}
 		var key uint64
 		if submits != nil && started {
+			// Only the jobs the job table holds (at most the job limit):
+			// a task table's other jobs, CPU-only ones too, are as many
+			// as its rows.
 			key = paiKey(rec[cj])
-			if f, ok := first[key]; !ok || start < f {
-				first[key] = start
+			if _, known := submits[key]; known {
+				if f, ok := first[key]; !ok || start < f {
+					first[key] = start
+				}
 			}
 		}
 		switch {

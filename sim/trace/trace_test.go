@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -663,6 +664,37 @@ func TestPAIJobTable(t *testing.T) {
 	tr, err = Read("pai_task_table.csv", bytes.NewReader(data))
 	if want := asking([]Job{job(0, 600, 1), job(700, 100, 1), job(1000, 100, 8), job(1500, 100, 1), job(2000, 100, 1)}, 6, 30004); err != nil || !slices.Equal(tr.Jobs, want) || tr.Notes != nil {
 		t.Errorf("without the job table: jobs %v notes %q (%v), want %v and no note", tr.Jobs, tr.Notes, err, want)
+	}
+	// What the task table's rows take beside its jobs is bounded by the
+	// job table: 200,000 CPU-only tasks of as many jobs the job table
+	// lacks took each job's first start into memory, 200,000 entries
+	// (at the published table's 1.2 million rows, past the job limit).
+	tdir := t.TempDir()
+	jt := filepath.Join(tdir, "pai_job_table.csv")
+	if err := os.WriteFile(jt, []byte("a0000000000000000000000a,x,u,Terminated,900.0,1800.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(distinct bool) uint64 {
+		var b bytes.Buffer
+		b.WriteString("a0000000000000000000000a,worker,1.0,Terminated,1000.0,1600.0,600.0,29.3,100.0,V100\n")
+		for i := range 200_000 {
+			name := 0
+			if distinct {
+				name = i + 1
+			}
+			fmt.Fprintf(&b, "%024x,ps,1.0,Terminated,1000.0,1600.0,600.0,29.3,,\n", name)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tr, err := ReadWith("pai_task_table.csv", &b, Options{PAIJobTable: jt})
+		runtime.ReadMemStats(&after)
+		if err != nil || len(tr.Jobs) != 1 {
+			t.Fatalf("%v (%v), want 1 job", tr, err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	if same, distinct := allocs(false), allocs(true); distinct > same+1<<20 {
+		t.Errorf("200,000 CPU-only tasks of distinct jobs took %d bytes more than of one job, want under 1 MiB", distinct-same)
 	}
 	// The job table holds to the task table's job limit.
 	if _, err := LoadWith(filepath.Join(dir, "pai_task_table.csv"), Options{MaxJobs: 3}); !errors.Is(err, ErrTooManyJobs) || !strings.Contains(err.Error(), "pai_job_table.csv:5: more jobs than the job limit (want at most 3 jobs)") {
