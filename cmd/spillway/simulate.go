@@ -171,7 +171,9 @@ ran are skipped and counted; num_gpu and submit_time in seconds, as in
 Tiresias-style job lists, also do, and gpu_request × worker_num, as in
 Alibaba's spot GPU trace of 2026), Slurm's accounting log as sacct
 --parsable2 writes it (JobID|Submit|Elapsed|AllocTRES…, '|'-separated; job
-steps, CPU-only, never-run and still-running jobs are skipped and counted:
+steps, CPU-only, never-run and still-running jobs and rows repeating a job
+above are skipped and counted; a job on GPU shares, gres/shard or gres/mps,
+takes a whole GPU a node; one with Submit Unknown is submitted at its Start:
 sacct --allusers --parsable2 --starttime 2024-01-01 --format
 JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
 Kubernetes pod list as Alibaba's GPU traces of 2023 and 2025 give it
@@ -193,7 +195,9 @@ the smallest instance that holds them, as the server counts it. A trace
 may be gzipped, bzip2ed or in a tar or zip archive (.gz, .bz2, .tar,
 .tar.gz, .zip): the archive's first trace file is read, or the one named
 after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
---trace - reads one piped in. Date-times without an offset are
+--trace - reads one piped in; one that decompresses to more than 1000
+times its size is refused. Files of one format may be concatenated, each
+with its header. Date-times without an offset are
 read in --trace-zone (UTC by default). Without --config and --trace it
 backtests the bundled configs/examples/backtest.yaml on the bundled ITP
 cluster02 trace.
