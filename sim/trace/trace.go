@@ -435,6 +435,9 @@ func (p *parser) finish(tr *Trace) (*Trace, error) {
 	if p.headers > 0 {
 		tr.Skipped = append(tr.Skipped, Skip{p.headers, SkipHeader})
 	}
+	if p.blanks > 0 {
+		tr.Skipped = append(tr.Skipped, Skip{p.blanks, SkipBlank})
+	}
 	if p.left > 0 {
 		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
@@ -578,8 +581,9 @@ type parser struct {
 	where     []Where
 	whereCols []int
 	left      int
-	// headers counts the rows that repeat the header (repeatsHeader).
-	headers int
+	// headers counts the rows that repeat the header (repeatsHeader),
+	// blanks those with every field empty.
+	headers, blanks int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// first is a headerless file's first line, the first row rows gives;
@@ -629,6 +633,11 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			}
 			line, _ = p.cr.FieldPos(0)
 		}
+		if blank(rec) {
+			// A spreadsheet exports the rows it once used as ",,,".
+			p.blanks++
+			continue
+		}
 		if len(rec) != len(p.header) {
 			// The row as the file has it: a '|' or tab between fields,
 			// not a comma that a field (sacct's TRES) may hold.
@@ -647,6 +656,20 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			return err
 		}
 	}
+}
+
+// SkipBlank is why a row whose every field is empty or white space is
+// skipped: a spreadsheet exports the rows it once used as ",,,".
+const SkipBlank = "empty rows (every field empty, as spreadsheets export rows once used)"
+
+// blank reports whether every field of rec is empty or white space.
+func blank(rec []string) bool {
+	for _, v := range rec {
+		if strings.TrimSpace(v) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // SkipHeader is why a row that repeats the header is skipped: files of

@@ -242,6 +242,15 @@ func TestConcatenated(t *testing.T) {
 			}
 		})
 	}
+	// A spreadsheet's rows once used, exported as ",,,", stopped the
+	// load at the first ("": not a number).
+	tr, err := Load(filepath.Join("testdata", "spreadsheet_empty_rows.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Job{job(0, 3600, 8), job(290, 60, 1)}; !slices.Equal(tr.Jobs, want) || !slices.Equal(tr.Skipped, []Skip{{3, SkipBlank}}) {
+		t.Errorf("empty rows: jobs %v skipped %v, want %v and 3 %q", tr.Jobs, tr.Skipped, want, SkipBlank)
+	}
 	if _, text := SkippedText([]Skip{{1, SkipHeader}}); text != "1 repeated header row (files concatenated, each with its header)" {
 		t.Errorf("SkippedText: %q", text)
 	}
