@@ -56,8 +56,8 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		if err != nil {
 			return name, nil, "", &Error{File: name, Err: err, Want: "gzip data, as its first bytes say"}
 		}
-		zr.Multistream(true)
-		out = &inflated{r: zr, name: name, in: in}
+		zr.Multistream(false)
+		out = &inflated{r: &gzipStream{br: br, zr: zr}, name: name, in: in}
 	case string(head) == "BZh":
 		out = &inflated{r: bzip2.NewReader(br), name: name, in: in}
 	}
@@ -230,6 +230,58 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		return name, nil, nil, "", noMember(name, member, traces)
 	}
 	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+}
+
+// gzipStream reads the members of gzip data one after another (gzip -d
+// reads concatenated files so), and ends at zero bytes after a member, as
+// gzip -d does (a file padded to a block size); anything else after a
+// member is refused rather than misread as a member cut short.
+type gzipStream struct {
+	br *bufio.Reader
+	zr *gzip.Reader
+}
+
+// errGzipTrailing is data after a gzip member that is neither another
+// member nor zero padding.
+var errGzipTrailing = errors.New("data after the gzip data that is not gzip (trailing garbage)")
+
+func (g *gzipStream) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		switch {
+		case err != io.EOF:
+			return n, err
+		case n > 0:
+			return n, nil // the member's end is read again, as io.EOF alone
+		}
+		next, _ := g.br.Peek(2)
+		switch {
+		case len(next) == 0:
+			return 0, io.EOF
+		case len(next) == 2 && next[0] == 0x1f && next[1] == 0x8b:
+			if err := g.zr.Reset(g.br); err != nil {
+				return 0, err
+			}
+			g.zr.Multistream(false)
+		case zerosToEnd(g.br):
+			return 0, io.EOF
+		default:
+			return 0, errGzipTrailing
+		}
+	}
+}
+
+// zerosToEnd reports whether r holds nothing but zero bytes to its end.
+func zerosToEnd(r *bufio.Reader) bool {
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return err == io.EOF
+		}
+		if c != 0 {
+			return false
+		}
+	}
 }
 
 // MaxExpansion bounds what a compressed trace decompresses to: at most

@@ -94,6 +94,11 @@ func TestCompressed(t *testing.T) {
 		{"generic.csv.bz2", "generic.csv.bz2", bz},
 		{"generic.tar.gz", "generic.tar.gz/data/generic.csv", gzipped(t, tarred(t, [2]string{"data/", ""}, [2]string{"data/._generic.csv", "\x00\x05\x16\x07"}, [2]string{"data/generic.csv", string(plain)}))},
 		{"generic.tar", "generic.tar/generic.csv", tarred(t, [2]string{"generic.csv", string(plain)})},
+		// gzip files concatenated, and gzip data padded with zeros to a
+		// block size, which gzip -d reads whole: the padding was refused
+		// ("gzip: invalid header").
+		{"split.csv.gz", "split.csv.gz", append(gzipped(t, plain[:17]), gzipped(t, plain[17:])...)},
+		{"padded.csv.gz", "padded.csv.gz", append(gzipped(t, plain), make([]byte, 1024)...)},
 	} {
 		tr, err := Read(tt.name, bytes.NewReader(tt.data))
 		if err != nil {
@@ -209,6 +214,8 @@ func TestCompressed(t *testing.T) {
 		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: a record longer than 65536 bytes", errRecordTooLong},
 		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
 		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
+		// Not gzip after gzip data: "unexpected EOF", as if it were cut.
+		{"garbage.gz", append(gzipped(t, plain), "<html>"...), "garbage.gz: data after the gzip data that is not gzip (trailing garbage) (want a file that reads to its end", errGzipTrailing},
 		// Compressions not read were an "unknown trace format" with a
 		// header of binary bytes.
 		{"jobs.csv.zst", []byte("\x28\xb5\x2f\xfd\x24\x34\xa1\x01\x00submit_s,duration_s,gpus\n"),
