@@ -408,6 +408,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
 			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"
 		}
+		// (Its TRES's commas make it read as comma-separated.)
+		if line := strings.Join(raw, string(cr.Comma)); strings.Contains(line, "|") && sacctRow(strings.Split(line, "|")) {
+			want += "; this looks like a row of sacct's log without its header: export without --noheader (-n), or add the --format fields as its first line, '|'-separated"
+		}
 		if hint := companion(header); hint != "" {
 			want += "; " + hint
 		}
@@ -504,6 +508,20 @@ var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp"
 	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num", "worker_num",
 	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
 	"creation_time", "scheduled_time", "deletion_time", "gpu_request", "inst_num", "plan_gpu", "start_time", "end_time"}
+
+// sacctRow reports whether rec looks like a row of sacct's log: a JobID
+// (123, 123_4, 123_[5-9], 123+0, 123.batch) first, and a field holding a
+// sacct time.
+func sacctRow(rec []string) bool {
+	id := strings.TrimSpace(rec[0])
+	if id == "" || id[0] < '0' || id[0] > '9' || strings.Trim(id, "0123456789_[]-,%+.abcdeihnprstx") != "" {
+		return false
+	}
+	return slices.ContainsFunc(rec[1:], func(f string) bool {
+		_, ok := parseDateTime(f, time.UTC)
+		return ok
+	})
+}
 
 // dupColumn names a column the formats read that header holds twice ("" when none).
 func dupColumn(header []string) string {

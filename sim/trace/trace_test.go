@@ -206,6 +206,12 @@ func TestLoadBad(t *testing.T) {
 		!strings.HasSuffix(err.Error(), "; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 bad_utf16.csv > jobs.csv)") {
 		t.Errorf("UTF-16: got %v, want ErrUnknownFormat saying it is UTF-16", err)
 	}
+	// sacct's log exported with --noheader was an unknown format, its
+	// first job taken for a header.
+	if _, err := Load(filepath.Join("testdata", "bad_sacct_noheader.txt")); !errors.Is(err, ErrUnknownFormat) ||
+		!strings.HasSuffix(err.Error(), "; this looks like a row of sacct's log without its header: export without --noheader (-n), or add the --format fields as its first line, '|'-separated)") {
+		t.Errorf("sacct without its header: got %v, want ErrUnknownFormat saying so", err)
+	}
 	if _, err := Load(filepath.Join("testdata", "bad_header.csv")); !errors.Is(err, ErrUnknownFormat) {
 		t.Errorf("unknown header: got %v, want ErrUnknownFormat", err)
 	}
