@@ -292,7 +292,16 @@ func FuzzJobLogWorkers(f *testing.F) {
 
 func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
-		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n")
+		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n",
+		// Blank rows, and the header again (files concatenated).
+		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n")
+}
+
+// FuzzGenericSemicolons: a semicolon-separated file (a spreadsheet's CSV
+// with decimal commas) holds to the same bounds.
+func FuzzGenericSemicolons(f *testing.F) {
+	fuzzFormat(f, "submit_s;duration_s;gpus",
+		"0;10;1\n", "0;10,5;1\n", "0,10,1\n", "\"0\";\"1;\";1\n", ";;\n9e9;1;1\n")
 }
 
 // FuzzGenericTabs: a tab-separated file (separator) holds to the same bounds.
