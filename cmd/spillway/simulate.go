@@ -173,9 +173,10 @@ Alibaba's spot GPU trace of 2026), Slurm's accounting log as sacct
 --parsable2 writes it (JobID|Submit|Elapsed|AllocTRES…, '|'-separated; job
 steps, CPU-only, never-run and still-running jobs and rows repeating a job
 above are skipped and counted; a job on GPU shares, gres/shard or gres/mps,
-takes a whole GPU a node; one with Submit Unknown is submitted at its Start:
+takes a whole GPU a node; one held past its Submit is submitted when
+Eligible, and one with Submit Unknown at its Start:
 sacct --allusers --parsable2 --starttime 2024-01-01 --format
-JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
+JobID,Partition,Submit,Eligible,Start,End,Elapsed,AllocTRES,State > jobs.txt), a
 Kubernetes pod list as Alibaba's GPU traces of 2023 and 2025 give it
 (…,num_gpu or gpu_request,…,creation_time,deletion_time,scheduled_time in
 seconds; a GPU-sharing pod counts as a whole GPU), Alibaba PAI's task table

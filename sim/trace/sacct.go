@@ -33,10 +33,12 @@ const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, 
 // (fields separated by '|'), e.g.
 //
 //	sacct --allusers --parsable2 --starttime 2024-01-01 --endtime 2024-03-01 \
-//	  --format JobID,Partition,Submit,Start,End,Elapsed,AllocTRES,State
+//	  --format JobID,Partition,Submit,Eligible,Start,End,Elapsed,AllocTRES,State
 //
 // JobID, Submit, Elapsed (or ElapsedRaw, in seconds) and AllocTRES (or
-// ReqTRES) are read; Start, End and State when present. Submit is a
+// ReqTRES) are read; Start, End, State, Cluster and Eligible when present.
+// A job held until after its Submit (a dependency, --begin) is submitted
+// at its Eligible time, noted, as it was no demand before. Submit is a
 // date-time in the cluster's local time (see Options.Zone), or Unix
 // seconds (SLURM_TIME_FORMAT=%s); the GPUs are
 // the TRES's gres/gpu count, or the sum of its typed gres/gpu:TYPE counts,
@@ -62,10 +64,10 @@ func (p *parser) sacct() (*Trace, error) {
 	if ct < 0 {
 		ct = p.col("reqtres")
 	}
-	cstart, cend, cstate, ccluster := p.col("start"), p.col("end"), p.col("state"), p.col("cluster")
+	cstart, cend, cstate, ccluster, celig := p.col("start"), p.col("end"), p.col("state"), p.col("cluster"), p.col("eligible")
 	tr := &Trace{Format: FormatSacct}
 	var d dated
-	var steps, never, running, cpu, nosubmit, started, dups, shared int
+	var steps, never, running, cpu, nosubmit, started, dups, shared, held int
 	named := false // whether any row's TRES names gres/gpu
 	// seen holds a key of each job kept (runKey), to tell a row that
 	// repeats one above.
@@ -128,6 +130,25 @@ func (p *parser) sacct() (*Trace, error) {
 			}
 			started++
 		}
+		// A job held (a dependency, --begin, a hold) is demand only once
+		// it is eligible to run, at most at its start.
+		if celig >= 0 && !unknownTime(rec[celig]) {
+			e, err := p.sacctTime(line, p.header[celig], rec[celig])
+			if err != nil {
+				return err
+			}
+			if cstart >= 0 {
+				s, err := p.sacctTime(line, p.header[cstart], rec[cstart])
+				if err != nil {
+					return err
+				}
+				e = minTime(e, s)
+			}
+			if e.After(at) {
+				at = e
+				held++
+			}
+		}
 		key := runKey(rec[cid], field(rec, ccluster), field(rec, cstart), rec[cs], rec[ce])
 		if _, ok := seen[key]; ok {
 			dups++
@@ -147,11 +168,23 @@ func (p *parser) sacct() (*Trace, error) {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("%s ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared",
 			plural(shared, "job", "jobs")))
 	}
+	if held > 0 {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s submitted when they became eligible to run (Eligible: held by a dependency, --begin or a hold until then), not at their Submit",
+			plural(held, "job", "jobs")))
+	}
 	if started > 0 {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("%s with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known",
 			plural(started, "job", "jobs")))
 	}
 	return tr, err
+}
+
+// minTime is the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // plural is n and the noun for it: "1 job", "2 jobs".

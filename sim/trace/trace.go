@@ -506,7 +506,7 @@ var ErrDupColumn = errors.New("the column appears more than once")
 var readColumns = []string{"submission_time", "duration", "num_gpu", "timestamp", "num_gpus", "time",
 	"running_gpu_num", "pending_gpu_num", "running_gpu_num_noless_8", "pending_gpu_num_noless_8",
 	"running_gpu_num_less_8", "pending_gpu_num_less_8", "submit_s", "duration_s", "gpus", "submit_time", "gpu_num", "worker_num",
-	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state",
+	"jobid", "submit", "start", "end", "elapsed", "elapsedraw", "alloctres", "reqtres", "state", "eligible",
 	"creation_time", "scheduled_time", "deletion_time", "gpu_request", "inst_num", "plan_gpu", "start_time", "end_time"}
 
 // sacctRow reports whether rec looks like a row of sacct's log: a JobID

@@ -786,6 +786,16 @@ func TestSacct(t *testing.T) {
 			"2|2024-03-04T09:00:00|01:00:00|cpu=4,gres/mps:a100=50,node=2\n3|2024-03-04T09:00:00|01:00:00|cpu=4,node=1\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{asks(job(0, 3600, 1), 4, 8192), asks(job(0, 3600, 2), 4, 0)}, []Skip{{1, SkipNoGPUs}},
 			[]string{"2 jobs ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared"}},
+		// A job held by a dependency or --begin was pending demand from
+		// its Submit (a day, here): it is submitted when Eligible, at
+		// most at its Start.
+		{"eligible", "JobID|Submit|Eligible|Start|End|Elapsed|AllocTRES|State\n" +
+			"1|2024-03-04T09:00:00|2024-03-04T09:00:00|2024-03-04T09:00:05|2024-03-04T10:00:05|01:00:00|gres/gpu=2|COMPLETED\n" +
+			"2|2024-03-04T09:00:00|2024-03-05T09:00:00|2024-03-05T09:00:10|2024-03-05T09:10:10|00:10:00|gres/gpu=1|COMPLETED\n" +
+			"3|2024-03-04T09:00:00|Unknown|2024-03-04T09:10:00|2024-03-04T09:20:00|00:10:00|gres/gpu=1|COMPLETED\n" +
+			"4|2024-03-04T09:00:00|2024-03-04T12:00:00|2024-03-04T11:00:00|2024-03-04T11:10:00|00:10:00|gres/gpu=1|COMPLETED\n",
+			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2), job(0, 600, 1), job(7200, 600, 1), job(86400, 600, 1)}, nil,
+			[]string{"2 jobs submitted when they became eligible to run (Eligible: held by a dependency, --begin or a hold until then), not at their Submit"}},
 		// Monthly exports concatenated (the second's header taken out)
 		// list a job that ran across the month's end twice: it was
 		// replayed twice. A requeued job (--duplicates) starts again and
