@@ -130,7 +130,7 @@ var otherTools = map[string]string{
 	"--client-token": "aws", "--count": "aws", "--filters": "aws", "--image-id": "aws",
 	"--instance-ids": "aws", "--instance-type": "aws", "--subnet-id": "aws", "--tag-specifications": "aws",
 	"--parsable": "sacct", "--parsable2": "sacct", "--allusers": "sacct", "--starttime": "sacct",
-	"--endtime": "sacct", "--format": "sacct", "--duplicates": "sacct", "--noheader": "sacct",
+	"--endtime": "sacct", "--format": "sacct", "--duplicates": "sacct", "--noheader": "sacct", "--begin": "sbatch",
 	"--array": "sbatch", "--constraint": "sbatch", "--mem-per-cpu": "sbatch",
 }
 
