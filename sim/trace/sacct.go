@@ -111,14 +111,26 @@ func (p *parser) sacct() (*Trace, error) {
 			return err
 		}
 		named = named || gpu
-		if j.GPUs == 0 && j.shares > 0 {
+		onShares := j.GPUs == 0 && j.shares > 0
+		if onShares {
 			// A share of one GPU on each of its nodes (Slurm allocates a
 			// job's shards, and its MPS, from one GPU a node).
-			j.GPUs, shared = j.nodes, shared+1
+			j.GPUs = j.nodes
 		}
 		if j.GPUs == 0 {
 			cpu++
 			return nil
+		}
+		// A row repeating one above is left out before it is counted in
+		// any note.
+		key := runKey(rec[cid], field(rec, ccluster), field(rec, cstart), rec[cs], rec[ce])
+		if _, ok := seen[key]; ok {
+			dups++
+			return nil
+		}
+		seen[key] = struct{}{}
+		if onShares {
+			shared++
 		}
 		if unsubmitted {
 			if cstart < 0 {
@@ -149,12 +161,6 @@ func (p *parser) sacct() (*Trace, error) {
 				held++
 			}
 		}
-		key := runKey(rec[cid], field(rec, ccluster), field(rec, cstart), rec[cs], rec[ce])
-		if _, ok := seen[key]; ok {
-			dups++
-			return nil
-		}
-		seen[key] = struct{}{}
 		j.Duration = dur
 		return d.add(p, tr, line, at, j.Job)
 	})
@@ -169,11 +175,11 @@ func (p *parser) sacct() (*Trace, error) {
 			plural(shared, "job", "jobs")))
 	}
 	if held > 0 {
-		tr.Notes = append(tr.Notes, fmt.Sprintf("%s submitted when they became eligible to run (Eligible: held by a dependency, --begin or a hold until then), not at their Submit",
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s eligible to run only after their Submit (held by a dependency, --begin or a hold): each is submitted at its Eligible time, as it was no demand before",
 			plural(held, "job", "jobs")))
 	}
 	if started > 0 {
-		tr.Notes = append(tr.Notes, fmt.Sprintf("%s with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known",
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s with Submit Unknown or None: each is submitted at its Start, and its wait in Slurm's queue is not known",
 			plural(started, "job", "jobs")))
 	}
 	return tr, err

@@ -777,7 +777,7 @@ func TestSacct(t *testing.T) {
 		{"unknown submit", "JobID|Submit|Start|End|Elapsed|AllocTRES|State\n1|2024-03-04T09:00:00|2024-03-04T09:00:05|2024-03-04T10:00:05|01:00:00|gres/gpu=2|COMPLETED\n" +
 			"2|Unknown|2024-03-04T09:30:00|2024-03-04T09:40:00|00:10:00|gres/gpu=1|COMPLETED\n3|None|2024-03-04T09:31:00|2024-03-04T09:41:00|00:10:00|gres/gpu=1|FAILED\n4|None|None|None|00:00:00|gres/gpu=1|PENDING\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2), job(1800, 600, 1), job(1860, 600, 1)}, []Skip{{1, SkipNoStart}},
-			[]string{"2 jobs with Submit Unknown or None submitted as they started (their Start): their wait in Slurm's queue is not known"}},
+			[]string{"2 jobs with Submit Unknown or None: each is submitted at its Start, and its wait in Slurm's queue is not known"}},
 		{"unknown submit, no start", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|01:00:00|gres/gpu=2\n2|Unknown|00:10:00|gres/gpu=1\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2)}, []Skip{{1, SkipNoSubmit}}, nil},
 		// GPU shares (Slurm 22.05's gres/shard, and MPS) were read as
@@ -795,7 +795,17 @@ func TestSacct(t *testing.T) {
 			"3|2024-03-04T09:00:00|Unknown|2024-03-04T09:10:00|2024-03-04T09:20:00|00:10:00|gres/gpu=1|COMPLETED\n" +
 			"4|2024-03-04T09:00:00|2024-03-04T12:00:00|2024-03-04T11:00:00|2024-03-04T11:10:00|00:10:00|gres/gpu=1|COMPLETED\n",
 			nil, time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC), []Job{job(0, 3600, 2), job(0, 600, 1), job(7200, 600, 1), job(86400, 600, 1)}, nil,
-			[]string{"2 jobs submitted when they became eligible to run (Eligible: held by a dependency, --begin or a hold until then), not at their Submit"}},
+			[]string{"2 jobs eligible to run only after their Submit (held by a dependency, --begin or a hold): each is submitted at its Eligible time, as it was no demand before"}},
+		// A repeated row is counted in no note: each note said 2 jobs.
+		{"repeated notes", "JobID|Submit|Eligible|Start|End|Elapsed|AllocTRES\n" +
+			"1|2024-03-04T09:00:00|2024-03-04T10:00:00|2024-03-04T10:00:00|2024-03-04T11:00:00|01:00:00|gres/gpu=1\n" +
+			"1|2024-03-04T09:00:00|2024-03-04T10:00:00|2024-03-04T10:00:00|2024-03-04T11:00:00|01:00:00|gres/gpu=1\n" +
+			"2|None|None|2024-03-04T10:00:00|2024-03-04T11:00:00|01:00:00|gres/shard=1\n" +
+			"2|None|None|2024-03-04T10:00:00|2024-03-04T11:00:00|01:00:00|gres/shard=1\n",
+			nil, time.Date(2024, 3, 4, 10, 0, 0, 0, time.UTC), []Job{job(0, 3600, 1), job(0, 3600, 1)}, []Skip{{2, SkipDuplicate}},
+			[]string{"1 job ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared",
+				"1 job eligible to run only after their Submit (held by a dependency, --begin or a hold): each is submitted at its Eligible time, as it was no demand before",
+				"1 job with Submit Unknown or None: each is submitted at its Start, and its wait in Slurm's queue is not known"}},
 		// Monthly exports concatenated (the second's header taken out)
 		// list a job that ran across the month's end twice: it was
 		// replayed twice. A requeued job (--duplicates) starts again and
