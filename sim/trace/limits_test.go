@@ -325,3 +325,12 @@ func FuzzSacct(f *testing.F) {
 		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\n1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\nJobID|Submit|Start|End|Elapsed|AllocTRES|State\n",
 		"1|2024-03-04T09:00:00+0100|2024-03-04 09:00:00-0000|y|01:00:00|gres/gpu=1|\n")
 }
+
+// FuzzSacctEligible: an sacct log with Eligible and Cluster columns
+// (held jobs, repeated rows across clusters) holds to the same bounds.
+func FuzzSacctEligible(f *testing.F) {
+	fuzzFormat(f, "Cluster|JobID|Submit|Eligible|Start|End|Elapsed|AllocTRES",
+		"a|1|2024-03-04T09:00:00|2024-03-05T09:00:00|2024-03-05T09:00:01|x|01:00:00|gres/gpu=1\n",
+		"a|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\na|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\nb|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n",
+		"a|1|2024-03-04T09:00:00|9999-01-01T00:00:00|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n", "a|1|2024-03-04T09:00:00|1700000000|0|x|01:00:00|gres/mps=1,node=2\n")
+}
