@@ -121,8 +121,12 @@ func (p *parser) sacct() (*Trace, error) {
 			cpu++
 			return nil
 		}
+		if unsubmitted && cstart < 0 {
+			nosubmit++
+			return nil
+		}
 		// A row repeating one above is left out before it is counted in
-		// any note.
+		// any note; only kept jobs' keys are held, at most the job limit.
 		key := runKey(rec[cid], field(rec, ccluster), field(rec, cstart), rec[cs], rec[ce])
 		if _, ok := seen[key]; ok {
 			dups++
@@ -133,10 +137,6 @@ func (p *parser) sacct() (*Trace, error) {
 			shared++
 		}
 		if unsubmitted {
-			if cstart < 0 {
-				nosubmit++
-				return nil
-			}
 			if at, err = p.sacctTime(line, p.header[cstart], rec[cstart]); err != nil {
 				return err
 			}
