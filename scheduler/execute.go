@@ -71,17 +71,19 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			}
 			continue
 		}
+		// An intent not resumed whose end cannot be written is neither
+		// called nor counted: the next tick writes its end.
 		if t.now.Sub(in.CreatedAt) > intentMaxAge {
 			msg := fmt.Sprintf("abandoned: still pending %s after it was written", intentMaxAge)
-			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
-				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+				return err
 			}
 			continue
 		}
 		if !known {
 			msg := fmt.Sprintf("offering %q is no longer in the pool's config", in.Offering)
-			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
-				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+				return err
 			}
 			continue
 		}
@@ -99,8 +101,8 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 				continue
 			}
 			msg := fmt.Sprintf("not resumed: %s (an instance an earlier attempt launched is adopted through its %s tag)", why, providers.TagIntent)
-			if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now); err != nil {
-				return fmt.Errorf("finish intent %s: %w", in.ID, err)
+			if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+				return err
 			}
 			delete(t.pr.backoff, in.ID)
 			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): %s", in.ID, in.Count, in.Offering, msg))
@@ -120,6 +122,20 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
 		t.rec.Launches = append(t.rec.Launches, lr)
+	}
+	return nil
+}
+
+// finishNotResumed writes that intent in failed with msg. A write the
+// state does not take is noted, and the next tick tries again.
+func (s *Scheduler) finishNotResumed(ctx context.Context, t *tick, in state.Intent, msg string) error {
+	err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentFailed, nil, msg, t.now)
+	if kept(err) {
+		t.writeFailed("finishing intent "+in.ID, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finish intent %s: %w", in.ID, err)
 	}
 	return nil
 }
@@ -280,11 +296,16 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		}
 		if old, ok := t.rows[r.ID]; ok {
 			r = *old // resumed: already recorded
+		} else if old, ok := t.pr.unwritten[r.ID]; ok {
+			r = old // resumed: recorded in memory, not yet written
 		}
-		if err := s.opts.Store.PutInstance(ctx, r); err != nil {
-			// The intent stays pending: the next tick adopts or resumes.
-			lr.Outcome, lr.Error = "launched, not recorded", err.Error()
-			return lr
+		if err := s.putRow(ctx, t, &r); err != nil {
+			if !kept(err) {
+				// The intent stays pending: the next tick adopts or resumes.
+				lr.Outcome, lr.Error = "launched, not recorded", err.Error()
+				return lr
+			}
+			lr.Error = joinMsg(lr.Error, "recording the instance failed (kept in memory, written when the state takes writes): "+err.Error())
 		}
 		t.rows[r.ID] = &r
 		ids = append(ids, r.ID)
@@ -463,8 +484,8 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 		}
 		r.DrainHookAt = t.now
 	}
-	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
-		ar.Error = joinMsg(ar.Error, "recording the drain failed: "+err.Error())
+	if err := s.putRow(ctx, t, r); err != nil {
+		ar.Error = joinMsg(ar.Error, "recording the drain failed (kept in memory, written when the state takes writes): "+err.Error())
 	}
 	t.rec.Drains = append(t.rec.Drains, ar)
 	s.log.Info("draining", "pool", r.Pool, "instance", r.ID, "reason", reason)
@@ -546,8 +567,8 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			}
 			r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, t.now, reason, t.now
 			ar.Outcome = "terminating"
-			if perr := s.opts.Store.PutInstance(ctx, *r); perr != nil {
-				ar.Error = "recording the termination failed: " + perr.Error()
+			if perr := s.putRow(ctx, t, r); perr != nil {
+				ar.Error = "recording the termination failed (kept in memory, written when the state takes writes): " + perr.Error()
 			}
 			s.metrics.terminations.WithLabelValues(r.Pool, r.Offering).Inc()
 			t.rec.Terminates = append(t.rec.Terminates, ar)

@@ -54,7 +54,10 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			ID: id, Pool: pool.Name, Kind: state.FloorSchedule, Owner: f.Owner, Reason: f.Reason,
 			GPUs: f.GPUs, Start: start, Until: f.Until, CreatedAt: t.now,
 		})
-		if err != nil && !errors.Is(err, state.ErrExists) {
+		if kept(err) && !errors.Is(err, state.ErrExists) {
+			// The firing holds all the same; the next tick records it.
+			t.writeFailed("recording floor "+id, err)
+		} else if err != nil && !errors.Is(err, state.ErrExists) {
 			return nil, fmt.Errorf("record floor %s: %w", id, err)
 		}
 	}
@@ -70,6 +73,11 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			err := s.opts.Store.EndFloor(ctx, fl.ID, fl.Until, "ended on time")
 			if errors.Is(err, state.ErrEnded) {
 				continue // cancelled since it was listed
+			}
+			if kept(err) {
+				// Past its end all the same; the next tick records it.
+				t.writeFailed("ending floor "+fl.ID, err)
+				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("end floor %s: %w", fl.ID, err)

@@ -14,7 +14,7 @@ type metrics struct {
 	launchCalls, launches, terminations                  *prometheus.CounterVec
 	launchFailures, swept, unused, interruptions         *prometheus.CounterVec
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
-	stale, pending                                       *prometheus.GaugeVec
+	stale, pending, unwritable                           *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,11 +52,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		budgetLeft:    g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
 		stale:         g("signals_stale", "Signals missing, failed or too old at the last evaluation.", "pool"),
 		misconfigured: g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
+		unwritable:    g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable} {
 			reg.MustRegister(col)
 		}
 	}
@@ -91,4 +92,9 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 		bad = 1
 	}
 	m.misconfigured.WithLabelValues(pool).Set(bad)
+	unwritable := 0.0
+	if t.writeErr != "" {
+		unwritable = 1
+	}
+	m.unwritable.WithLabelValues(pool).Set(unwritable)
 }

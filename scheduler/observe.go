@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -82,6 +83,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		t.rows[live[i].ID] = &live[i]
 		t.orig[live[i].ID] = live[i]
 	}
+	t.overlayUnwritten()
 	if err := s.adopt(ctx, t); err != nil {
 		return err
 	}
@@ -159,7 +161,9 @@ func (s *Scheduler) first(t *tick, id, what string) bool {
 	return true
 }
 
-// flush writes, in one transaction, the live rows this tick changed.
+// flush writes, in one transaction, the live rows this tick changed and
+// the rows earlier writes left unwritten. When the write fails, they are
+// kept for the next tick's, which goes on from them meanwhile.
 func (s *Scheduler) flush(ctx context.Context, t *tick) error {
 	var changed []state.Instance
 	for _, r := range sortedRows(t.rows) {
@@ -170,11 +174,26 @@ func (s *Scheduler) flush(ctx context.Context, t *tick) error {
 		changed = append(changed, *r)
 		t.orig[r.ID] = *r
 	}
+	for _, id := range slices.Sorted(maps.Keys(t.pr.unwritten)) {
+		if _, live := t.rows[id]; !live { // ended
+			changed = append(changed, t.pr.unwritten[id])
+		}
+	}
 	if len(changed) == 0 {
 		return nil
 	}
 	if err := s.opts.Store.PutInstances(ctx, changed); err != nil {
-		return fmt.Errorf("record %d instances: %w", len(changed), err)
+		if !kept(err) {
+			return fmt.Errorf("record %d instances: %w", len(changed), err)
+		}
+		for _, r := range changed {
+			t.keepRow(r)
+		}
+		t.writeFailed(fmt.Sprintf("recording %d instances", len(changed)), err)
+		return nil
+	}
+	for _, r := range changed {
+		delete(t.pr.unwritten, r.ID)
 	}
 	return nil
 }
@@ -205,6 +224,9 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 	for _, ci := range sortedCloud(t.cloud) {
 		if _, ok := t.rows[ci.ID]; ok || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
 			continue
+		}
+		if _, ok := t.pr.unwritten[ci.ID]; ok {
+			continue // ended, its row not written yet
 		}
 		intentID := ci.Tags[providers.TagIntent]
 		if intentID == "" {
@@ -249,7 +271,7 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 			continue
 		}
 		r := s.newRow(t.pr, in, ci)
-		if err := s.opts.Store.PutInstance(ctx, r); err != nil {
+		if err := s.putRow(ctx, t, &r); err != nil && !kept(err) {
 			return fmt.Errorf("record adopted instance %s: %w", r.ID, err)
 		}
 		t.rows[r.ID] = &r
@@ -273,7 +295,8 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 	}
 }
 
-// endRow records that a row's instance is gone, with its final spend.
+// endRow records that a row's instance is gone, with its final spend; a
+// failed write is kept for the next tick's (unwritten.go).
 func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) error {
 	if r.State == state.InstanceTerminating {
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
@@ -291,10 +314,10 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 	if o := s.rowOffering(t.pr, r); o.Market == policy.MarketSpot {
 		t.pr.spot.Ended(o.Key(), r.LaunchedAt, r.EndedAt)
 	}
-	if err := s.accrue(ctx, t.pr, r, t.now); err != nil {
+	if err := s.accrue(ctx, t, r); err != nil {
 		return err
 	}
-	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
+	if err := s.putRow(ctx, t, r); err != nil && !kept(err) {
 		return fmt.Errorf("record instance %s: %w", r.ID, err)
 	}
 	delete(t.rows, r.ID)

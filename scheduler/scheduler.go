@@ -196,6 +196,16 @@ type poolRun struct {
 	// accrue (guarded by mu): the first tick of a new one (or after a
 	// restart or a new term) first closes the one before it.
 	spendPeriod time.Time
+	// unwritten holds the instance rows whose last write failed, by id,
+	// laid over the rows the next tick reads and written again by its flush
+	// (guarded by mu; dropped at a new term: another server may have acted
+	// on them). unspent holds the spend entries whose write failed, counted
+	// into the spend until written (kept across terms: the ledger keeps an
+	// entry's larger amount); ledger what this process last wrote of each
+	// entry of a live instance (see unwritten.go).
+	unwritten map[string]state.Instance
+	unspent   map[spendKey]state.SpendEntry
+	ledger    map[spendKey]float64
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -241,6 +251,9 @@ type Status struct {
 	Spend         policy.Spend
 	Misconfigured string
 	Err           string
+	// StateErr says why the state took no writes in the tick, which went
+	// on from memory (see unwritten.go); "" when every write succeeded.
+	StateErr string
 	// Unavailable is what the capacity cache and the providers' back-offs
 	// held out of every pool's launches after the tick, with why; a
 	// follower reads the cache's part (offerings, quota blocks) from the

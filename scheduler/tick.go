@@ -33,6 +33,9 @@ type tick struct {
 	pending map[string]state.Intent
 	// scheduleIDs maps a schedule's name to its current firing's floor id.
 	scheduleIDs map[string]string
+	// writeErr says why a write to the state failed this tick (the first
+	// one); the tick went on from memory (unwritten.go).
+	writeErr string
 }
 
 // Tick runs one evaluation of a pool: observe, floors, spend, decide,
@@ -127,9 +130,16 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
 		t.rec.Budget = b.Amount
 	}
+	if t.writeErr != "" {
+		t.rec.Notes = append(t.rec.Notes, stateNote(t.writeErr))
+	}
+	err = s.record(cctx, t)
+	if t.writeErr != "" {
+		s.log.Error("state not writable; the tick went on from memory", "pool", pool, "err", t.writeErr)
+	}
 	s.observeMetrics(t, snap, spend)
-	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held}, t.rows)
-	return s.record(cctx, t)
+	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held, StateErr: t.writeErr}, t.rows)
+	return err
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {
@@ -271,23 +281,26 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 			entries = append(entries, e)
 		}
 	}
-	if len(entries) > 0 {
-		if err := s.opts.Store.RecordSpends(ctx, entries); err != nil {
-			return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
-		}
+	if err := s.recordSpends(ctx, t, entries); err != nil {
+		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
 	}
 	t.pr.spendPeriod = start
 	acc, err := s.opts.Store.Spend(ctx, pool.Name, start)
 	if err != nil {
 		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
 	}
+	// What the ledger could not take yet counts all the same.
+	acc += t.pr.unspentIn(start.UnixNano())
+	t.pr.forgetLedger(t.rows)
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
 }
 
 // accrue records what r cost in the current budget period, up to its end
 // (or now while it runs), and, when r began before it, what r cost in the
-// period before up to that period's end.
-func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, now time.Time) error {
+// period before up to that period's end. A failed write is kept for the
+// next tick's (recordSpends).
+func (s *Scheduler) accrue(ctx context.Context, t *tick, r *state.Instance) error {
+	pr, now := t.pr, t.now
 	start, end := pr.spec.Policy.BudgetPeriod(now)
 	var entries []state.SpendEntry
 	if e, ok := s.closedPeriodEntry(pr, r, start, now); ok {
@@ -296,10 +309,7 @@ func (s *Scheduler) accrue(ctx context.Context, pr *poolRun, r *state.Instance, 
 	if e, ok := s.spendEntry(pr, r, start, end, now); ok {
 		entries = append(entries, e)
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	if err := s.opts.Store.RecordSpends(ctx, entries); err != nil {
+	if err := s.recordSpends(ctx, t, entries); err != nil {
 		return fmt.Errorf("spend of instance %s: %w", r.ID, err)
 	}
 	return nil
@@ -333,7 +343,8 @@ func (s *Scheduler) spendEntry(pr *poolRun, r *state.Instance, start, end, now t
 }
 
 // record stores the tick's decision when it did something or its notes
-// changed, and logs it.
+// changed, and logs it. A decision the state does not take is lost (what
+// it did is in the rows kept for writing) and noted as a failed write.
 func (s *Scheduler) record(ctx context.Context, t *tick) error {
 	d := &t.rec
 	d.Summary = d.summary()
@@ -346,6 +357,10 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 		return err
 	}
 	id, err := s.opts.Store.AddDecision(ctx, state.Decision{Pool: pool, Time: t.now, DryRun: d.DryRun, Summary: d.Summary, Plan: plan})
+	if kept(err) {
+		t.writeFailed("recording the decision", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("record decision of pool %s: %w", pool, err)
 	}
@@ -456,10 +471,13 @@ func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
 // leader term: another server may have led meanwhile and stored joins,
 // reclaims and idle gaps this one never saw, so the next tick reads them all back
 // (seed) rather than keeping what it learnt before. Gaps resolved and not
-// yet stored are kept for storing.
+// yet stored are kept for storing, and so are spend entries not yet
+// written; instance rows not yet written are dropped (the next tick reads
+// the rows back and decides again).
 func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
 	pr.keepUnsaved(s.clock.Now())
 	pr.freshTrackers()
+	clear(pr.unwritten) // another server may have acted on these instances since
 	pr.epoch = epoch
 	pr.backoff = nil // a new term calls every pending intent again
 }
