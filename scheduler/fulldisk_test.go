@@ -333,7 +333,10 @@ func TestIdleInstanceEndsWhileTheStateTakesNoWrites(t *testing.T) {
 }
 
 // TestCancelledBurstEndsWhileTheStateTakesNoWrites: a burst cancelled just
-// before the disk filled has its instance drained and ended all the same.
+// before the disk filled has its instance drained and ended all the same,
+// and a launch intent left pending for it is neither resumed nor counted,
+// though its end cannot be written (that write failed the tick before);
+// once the disk frees, it is written failed.
 func TestCancelledBurstEndsWhileTheStateTakesNoWrites(t *testing.T) {
 	disk := newFullDisk(t)
 	h := newHarness(t, testPool(), func(h *harness) {
@@ -355,6 +358,14 @@ func TestCancelledBurstEndsWhileTheStateTakesNoWrites(t *testing.T) {
 	if _, err := h.sched.CancelBurst(ctx, fl.ID, "oncall"); err != nil {
 		t.Fatal(err)
 	}
+	// A launch for the burst whose answer was lost, written 5 minutes ago.
+	left := state.Intent{ID: "20261130t085500-0000000000aa", Pool: h.pool.Name, Provider: provName, Offering: "p4d", Count: 1, Floor: fl.ID,
+		Reason: "burst", Status: state.IntentPending, ClientToken: "spw-20261130t085500-0000000000aa",
+		CreatedAt: h.clk.Now().Add(-5 * time.Minute), UpdatedAt: h.clk.Now().Add(-5 * time.Minute)}
+	if err := h.store.CreateIntent(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	launches := h.emu.Calls("RunInstances")
 	disk.full.Store(true)
 	for range 30 { // 15 minutes: past the drain timeout
 		h.stepFull(30*time.Second, b, &failed)
@@ -362,8 +373,54 @@ func TestCancelledBurstEndsWhileTheStateTakesNoWrites(t *testing.T) {
 	if failed != nil || len(h.live()) != 0 {
 		t.Fatalf("with the disk full: %d instances of the cancelled burst still run, tick error %v; want none", len(h.live()), failed)
 	}
+	if n := h.emu.Calls("RunInstances"); n != launches {
+		t.Fatalf("%d launch calls with the disk full, want none (the burst was cancelled)", n-launches)
+	}
 	disk.full.Store(false)
 	h.stepFull(30*time.Second, b, &failed)
+	if rs := h.rows(true); failed != nil || len(rs) != 0 {
+		t.Fatalf("once the disk freed: live rows %+v, tick error %v; want none", rs, failed)
+	}
+	pending, err := h.store.Intents(ctx, state.IntentFilter{Pool: h.pool.Name, Status: state.IntentPending})
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("once the disk freed: pending intents %+v (%v), want the cancelled burst's written failed", pending, err)
+	}
+}
+
+// TestScheduleEndsWhileTheStateTakesNoWrites: a schedule's window that
+// ends while the disk is full (its floor can be neither recorded nor
+// ended) holds its instance no longer, which ends; once the disk frees,
+// the floor is closed at the window's end.
+func TestScheduleEndsWhileTheStateTakesNoWrites(t *testing.T) {
+	disk := newFullDisk(t)
+	p := testPool()
+	p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
+	h := newHarness(t, p, func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { disk.Store = st; return disk }
+	})
+	b := &billing{h: h, ended: map[string]time.Time{}}
+	var failed error
+	h.setDemand(0)
+	h.until("the schedule opens at 09:30", time.Minute, 40, func() bool { return len(h.live()) == 1 })
+	disk.full.Store(true)
+	for h.clk.Now().Before(t0.Add(90 * time.Minute)) {
+		h.stepFull(time.Minute, b, &failed)
+	}
+	if failed != nil || len(h.live()) != 1 {
+		t.Fatalf("inside the window with the disk full: %d instances, tick error %v; want the schedule's one", len(h.live()), failed)
+	}
+	for range 20 { // past scale_in.idle and the drain
+		h.stepFull(time.Minute, b, &failed)
+	}
+	if failed != nil || len(h.live()) != 0 {
+		t.Fatalf("20 minutes after the window with the disk full: %d instances still run, tick error %v; want none", len(h.live()), failed)
+	}
+	disk.full.Store(false)
+	h.stepFull(time.Minute, b, &failed)
+	fls, err := h.store.Floors(context.Background(), state.FloorFilter{Pool: p.Name, Kind: state.FloorSchedule})
+	if err != nil || len(fls) != 1 || !fls[0].EndedAt.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("once the disk freed: schedule floors %+v (%v), want one ended at 10:30", fls, err)
+	}
 	if rs := h.rows(true); failed != nil || len(rs) != 0 {
 		t.Fatalf("once the disk freed: live rows %+v, tick error %v; want none", rs, failed)
 	}
