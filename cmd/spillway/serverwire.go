@@ -262,7 +262,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range s.sched.Pools() {
 		st, _ := s.sched.LastStatus(p)
-		body.Pools[p] = poolState{LastTick: st.Time, Error: st.Err}
+		ps := poolState{LastTick: st.Time, Error: st.Err}
+		if ps.Error == "" && st.StateErr != "" {
+			ps.Error = "state not writable: " + st.StateErr
+		}
+		body.Pools[p] = ps
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if !body.Ready {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+)
+
+// decisionsRefused is a state that takes no decision rows, as a full disk
+// does not.
+type decisionsRefused struct{ state.Store }
+
+func (decisionsRefused) AddDecision(context.Context, state.Decision) (int64, error) {
+	return 0, errors.New("database or disk is full (13)")
+}
+
+// TestStateNotWritableIsShown: a tick whose writes the state refuses goes
+// on from memory, and no longer fails; the pool's detail (last_plan.notes)
+// and the /readyz body (pools.NAME.error) say the state is not writable,
+// as they said a failed tick's error before.
+func TestStateNotWritableIsShown(t *testing.T) {
+	st := decisionsRefused{tempState(t)}
+	sched, err := scheduler.New(scheduler.Options{Cluster: "c", Store: st, Providers: nil,
+		Pools: []scheduler.Pool{{Policy: policy.Pool{Name: "train"}, Snapshot: func(context.Context) policy.Snapshot { return policy.Snapshot{} }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.Tick(context.Background(), "train"); err != nil {
+		t.Fatalf("tick: %v, want it to go on from memory", err)
+	}
+	h, err := api.NewServer(api.Options{Backend: &backend{cluster: "c", sched: sched, store: st, clock: clock.RealClock{}}, AnonymousRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{sched: sched, reg: prometheus.NewRegistry(), api: h}
+	srv := httptest.NewServer(s.handler())
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/v1/pools/train", "/readyz"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := "state not writable: recording the decision: database or disk is full (13)"; !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %s, want it to say %q", path, body, want)
+		}
+	}
+}
