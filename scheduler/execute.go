@@ -51,7 +51,8 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // attempt launched is adopted through its spillway:intent tag (observe),
 // and the intent is failed once such an instance would be listed. No
 // resume starts once stop (the tick's context) has ended: the server is
-// shutting down.
+// shutting down; nor while the pool's last tick found the state taking no
+// writes (the intent stays committed meanwhile).
 func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
@@ -111,6 +112,11 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		}
 		t.pending[in.ID] = in
 		if stop.Err() != nil {
+			continue
+		}
+		if t.pr.unwritable != "" {
+			// What it launched could not be recorded: it waits, counted.
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back while the state takes no writes; counted as booting meanwhile", in.ID, in.Count, in.Offering))
 			continue
 		}
 		if b, ok := t.pr.backoff[in.ID]; ok && t.now.Before(b.until) {

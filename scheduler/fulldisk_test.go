@@ -425,3 +425,46 @@ func TestScheduleEndsWhileTheStateTakesNoWrites(t *testing.T) {
 		t.Fatalf("once the disk freed: live rows %+v, tick error %v; want none", rs, failed)
 	}
 }
+
+// TestPendingIntentWaitsWhileTheStateTakesNoWrites: a launch intent left
+// pending (its answer lost) is resumed under its client token; while the
+// disk is full, what the resume launches cannot be recorded, so it is
+// resumed no more until the disk frees, and then gets the same instance,
+// never a second.
+func TestPendingIntentWaitsWhileTheStateTakesNoWrites(t *testing.T) {
+	disk := newFullDisk(t)
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { disk.Store = st; return disk }
+	})
+	b := &billing{h: h, ended: map[string]time.Time{}}
+	var failed error
+	h.setDemand(0) // the intent's job runs on what it launches
+	ctx := context.Background()
+	written := h.clk.Now().Add(-30 * time.Second)
+	left := state.Intent{ID: "20261130t085930-0000000000bb", Pool: h.pool.Name, Provider: provName, Offering: "p4d", Count: 1,
+		Reason: "queue", Status: state.IntentPending, ClientToken: "spw-20261130t085930-0000000000bb", CreatedAt: written, UpdatedAt: written}
+	if err := h.store.CreateIntent(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	disk.full.Store(true)
+	for range 10 {
+		h.agents.setBusy(8)
+		h.stepFull(30*time.Second, b, &failed)
+	}
+	if n := h.emu.Calls("RunInstances"); failed != nil || n != 1 || len(h.live()) != 1 {
+		t.Fatalf("with the disk full: %d launch calls, %d instances, tick error %v; want the one resume, its one instance, none", n, len(h.live()), failed)
+	}
+	disk.full.Store(false)
+	for range 3 {
+		h.agents.setBusy(8)
+		h.stepFull(30*time.Second, b, &failed)
+	}
+	rs := h.rows(true)
+	if failed != nil || len(h.live()) != 1 || len(rs) != 1 || rs[0].IntentID != left.ID {
+		t.Fatalf("once the disk freed: %d instances, rows %+v, tick error %v; want the intent's one instance, recorded", len(h.live()), rs, failed)
+	}
+	pending, err := h.store.Intents(ctx, state.IntentFilter{Pool: h.pool.Name, Status: state.IntentPending})
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("once the disk freed: pending intents %+v (%v), want none", pending, err)
+	}
+}

@@ -206,6 +206,9 @@ type poolRun struct {
 	unwritten map[string]state.Instance
 	unspent   map[spendKey]state.SpendEntry
 	ledger    map[spendKey]float64
+	// unwritable is why the state took no writes at the pool's last tick
+	// ("" when it did): pending intents are not resumed meanwhile.
+	unwritable string
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex

@@ -134,6 +134,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		t.rec.Notes = append(t.rec.Notes, stateNote(t.writeErr))
 	}
 	err = s.record(cctx, t)
+	pr.unwritable = t.writeErr
 	if t.writeErr != "" {
 		s.log.Error("state not writable; the tick went on from memory", "pool", pool, "err", t.writeErr)
 	}

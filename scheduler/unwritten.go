@@ -81,7 +81,8 @@ func keyOf(e state.SpendEntry) spendKey {
 // recordSpends writes entries to the ledger together with those earlier
 // writes left unwritten. When the write fails, all are kept (unspent) for
 // the next try; the ledger keeps the larger amount of an entry, so writing
-// one again, or late, is harmless.
+// one again, or late, is harmless. An entry the store refuses as invalid
+// fails the tick, as before, at every tick until fixed.
 func (s *Scheduler) recordSpends(ctx context.Context, t *tick, entries []state.SpendEntry) error {
 	pr := t.pr
 	for _, e := range entries {
@@ -102,8 +103,7 @@ func (s *Scheduler) recordSpends(ctx context.Context, t *tick, entries []state.S
 	})
 	if err := s.opts.Store.RecordSpends(ctx, all); err != nil {
 		if !kept(err) {
-			clear(pr.unspent)
-			return err
+			return err // the entries stay counted: dropping them could under-count
 		}
 		t.writeFailed("recording spend", err)
 		return nil
