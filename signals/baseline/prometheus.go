@@ -130,7 +130,7 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	pa, err := promapi.New(cfg.URL, cfg.Client)
+	pa, err := promapi.New(cfg.URL, cfg.Client, cfg.Clock.Now)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus:%s: url %q: %w", cfg.Name, cfg.URL, err)
 	}

@@ -2,8 +2,9 @@
 // agents baseline, the http demand source, the Prometheus client) share:
 // a redirect is followed only within the scheme, host and port a source
 // was pointed at, so that its configured headers (a ${VAR} credential) go
-// nowhere else and its reading comes from where it says; and an answer
-// is read up to a size, past which the read fails naming it.
+// nowhere else and its reading comes from where it says; an answer is
+// read up to a size, past which the read fails naming it; and a 429 or
+// 503 answer's Retry-After is read one way, within one cap.
 package httpclient
 
 import (
@@ -12,7 +13,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spillway-io/spillway/signals"
 )
@@ -115,4 +118,37 @@ func ReadBody(r io.Reader, max int64) ([]byte, error) {
 		return b[:max], &TooLargeError{Max: max}
 	}
 	return b, nil
+}
+
+// MaxRetryAfter bounds what a Retry-After is read as: far past any read's
+// deadline, yet short enough that a proxy asking for a day (while the
+// pool holds, neither launching nor scaling in, on a failed signal) is
+// asked again within minutes, once.
+const MaxRetryAfter = 10 * time.Minute
+
+// RetryAfter is how long an answer asked not to be asked again, at now:
+// its Retry-After header when its status is 429 or 503 and the header is
+// delay-seconds or an HTTP-date (RFC 9110 §10.2.3), a date already past
+// being 0 and a wait past MaxRetryAfter being MaxRetryAfter. It is false
+// for another status, and for a header that is absent or neither.
+func RetryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		sec, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || sec > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true // only digits: too many of them
+		}
+		return time.Duration(sec) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), MaxRetryAfter), true
 }

@@ -37,21 +37,68 @@ var ErrTooLarge = errors.New("answer too large")
 // New returns the query API of the Prometheus at url, over client's
 // transport (client_golang's default when client or its Transport is nil),
 // reading at most MaxBody of each answer, following redirects within
-// url's host only (httpclient.CheckRedirect), and refusing a query's
-// answer that holds no number to read (checked, numbered).
-func New(url string, client *http.Client) (v1.API, error) { return newWith(url, client, MaxBody) }
+// url's host only (httpclient.CheckRedirect), refusing a query's answer
+// that holds no number to read (checked, numbered), and failing a 429 or
+// 503 answer that says when to ask again with a *BusyError (throttled),
+// its Retry-After read at now (time.Now when nil).
+func New(url string, client *http.Client, now func() time.Time) (v1.API, error) {
+	return newWith(url, client, now, MaxBody)
+}
 
 // newWith is New reading at most max of each answer.
-func newWith(url string, client *http.Client, max int64) (v1.API, error) {
+func newWith(url string, client *http.Client, now func() time.Time, max int64) (v1.API, error) {
 	rt := api.DefaultRoundTripper
 	if client != nil && client.Transport != nil {
 		rt = client.Transport
+	}
+	if now == nil {
+		now = time.Now
 	}
 	c, err := api.NewClient(api.Config{Address: url, Client: &http.Client{Transport: Limit(rt, max), CheckRedirect: httpclient.CheckRedirect}})
 	if err != nil {
 		return nil, err
 	}
-	return checked{v1.NewAPI(numbered{c})}, nil
+	return checked{v1.NewAPI(numbered{throttled{c, now}})}, nil
+}
+
+// BusyError is an answer of 429 or 503 whose Retry-After says when to ask
+// again (httpclient.RetryAfter). A source wrapped by signals/queue is
+// not asked again before then.
+type BusyError struct {
+	// Status is the answer's status line, e.g. "429 Too Many Requests".
+	Status string
+	// Body is the start of the answer's body, cut short.
+	Body string
+	// After is how long the answer asked to be left alone.
+	After time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("answered %s (want 2xx): %q, asking to be retried after %s", e.Status, e.Body, e.After)
+}
+
+// RetryAfter is how long the answer asked not to be asked again.
+func (e *BusyError) RetryAfter() (time.Duration, bool) { return e.After, true }
+
+// throttled is an api.Client that fails an answer of 429 or 503 with a
+// Retry-After with a *BusyError, which carries the wait: client_golang's
+// own error for it keeps only the status code. One without a Retry-After
+// (or with one that reads as neither seconds nor a date) is left to
+// client_golang to report.
+type throttled struct {
+	api.Client
+	now func() time.Time
+}
+
+func (c throttled) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	resp, body, err := c.Client.Do(ctx, req)
+	if err != nil {
+		return resp, body, err
+	}
+	if wait, asked := httpclient.RetryAfter(resp, c.now()); asked {
+		return resp, body, &BusyError{Status: resp.Status, Body: signals.Shorten(strings.TrimSpace(string(body)), 200), After: wait}
+	}
+	return resp, body, nil
 }
 
 // ErrNoNumber is returned (wrapped) by Query for an answer that holds no

@@ -94,7 +94,7 @@ func TestNewRefusesAHugeAnswer(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	api, err := newWith(srv.URL, nil, 1<<20)
+	api, err := newWith(srv.URL, nil, nil, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestNewRefusesAHugeAnswer(t *testing.T) {
 }
 
 func TestNewBadURL(t *testing.T) {
-	if _, err := New("://nope", nil); err == nil {
+	if _, err := New("://nope", nil, nil); err == nil {
 		t.Fatal("no error for a URL that does not parse")
 	}
 }
@@ -143,7 +143,7 @@ func TestNewRedirects(t *testing.T) {
 		{"/moved", ""},
 		{"/away", "redirected from " + srv.URL + "/away/api/v1/query"},
 	} {
-		api, err := New(srv.URL+tt.path, nil)
+		api, err := New(srv.URL+tt.path, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestQueryRefusesAnswersWithoutANumber(t *testing.T) {
 				io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			api, err := New(srv.URL, nil)
+			api, err := New(srv.URL, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +220,7 @@ func TestQueryRangeRefusesPointsWithoutANumber(t *testing.T) {
 		io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"2"],[2,[]]]}]}}`)
 	}))
 	defer srv.Close()
-	api, err := New(srv.URL, nil)
+	api, err := New(srv.URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,13 +254,60 @@ func TestQueryBoundsWarnings(t *testing.T) {
 				w.Write(body)
 			}))
 			defer srv.Close()
-			api, err := New(srv.URL, nil)
+			api, err := New(srv.URL, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, warnings, _, err := api.Query(context.Background(), "q", time.Unix(1, 0))
 			if err != nil || !slices.Equal(warnings, tt.want) {
 				t.Errorf("%d warnings (%v), first %.40q; want %d", len(warnings), err, warnings, len(tt.want))
+			}
+		})
+	}
+}
+
+// TestQueryBusy: a 429 or 503 answer whose Retry-After reads as seconds
+// or a date fails the query with a *BusyError carrying the wait (read at
+// New's clock, within httpclient.MaxRetryAfter), which the demand sources'
+// retries honour; any other failing answer keeps client_golang's error.
+func TestQueryBusy(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		status int
+		header string
+		want   time.Duration // 0: no *BusyError
+	}{
+		{"429 in seconds", 429, "30", 30 * time.Second},
+		{"503 as a date", 503, "Sun, 01 Mar 2026 12:02:00 GMT", 2 * time.Minute},
+		{"a day, read as the cap", 503, "86400", httpclient.MaxRetryAfter},
+		{"429 without Retry-After", 429, "", 0},
+		{"junk", 503, "later", 0},
+		{"500 with Retry-After", 500, "30", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.header != "" {
+					w.Header().Set("Retry-After", tt.header)
+				}
+				http.Error(w, "overloaded", tt.status)
+			}))
+			defer srv.Close()
+			api, err := New(srv.URL, nil, func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _, err = api.Query(context.Background(), "q", now)
+			var busy *BusyError
+			switch {
+			case err == nil:
+				t.Fatal("the query succeeded; want an error")
+			case tt.want == 0 && errors.As(err, &busy):
+				t.Errorf("error %v is a *BusyError; want client_golang's own", err)
+			case tt.want > 0 && (!errors.As(err, &busy) || busy.After != tt.want):
+				t.Errorf("error %v; want a *BusyError asking for %v", err, tt.want)
+			case tt.want > 0 && !strings.Contains(err.Error(), `(want 2xx): "overloaded", asking to be retried after `+tt.want.String()):
+				t.Errorf("error %q does not quote the answer and the wait", err)
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spillway-io/spillway/signals"
 	httpsource "github.com/spillway-io/spillway/signals/queue/http"
+	"github.com/spillway-io/spillway/signals/queue/prometheus"
 	"github.com/spillway-io/spillway/signals/queue/slurm"
 )
 
@@ -35,6 +36,8 @@ func (c *fakeClock) Now() time.Time {
 	defer c.mu.Unlock()
 	return c.now
 }
+
+func (c *fakeClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
@@ -304,62 +307,80 @@ func BenchmarkWrapOverhead(b *testing.B) {
 // retry waits that long (not the shorter backoff); past the deadline the
 // read fails at once, saying when the endpoint asked to be retried, and
 // later reads before then fail without asking it (they asked it at each
-// backoff, three times a tick).
+// backoff, three times a tick). The http source and the Prometheus one
+// follow the same rule.
 func TestWrapHonoursRetryAfter(t *testing.T) {
-	var hits atomic.Int32
-	var retryAfter atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n := hits.Add(1); n == 1 || n == 3 {
-			w.Header().Set("Retry-After", retryAfter.Load().(string))
-			http.Error(w, "slow down", http.StatusTooManyRequests)
-			return
-		}
-		fmt.Fprint(w, `{"pending_gpus": 16}`)
-	}))
-	defer srv.Close()
-	src, err := httpsource.New(httpsource.Config{Name: "http:q", URL: srv.URL, PendingGPUs: "pending_gpus"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{now: epoch}
-	w := Wrap(src, WithClock(clock), WithJitter(half))
-	defer w.Close()
-	read := func() (signals.Demand, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		return w.Demand(ctx)
-	}
+	for _, tt := range []struct {
+		name string
+		// answer is the body of a successful read of 16 pending GPUs.
+		answer string
+		source func(url string, clock *fakeClock) (signals.DemandSource, error)
+	}{
+		{"http", `{"pending_gpus": 16}`, func(url string, _ *fakeClock) (signals.DemandSource, error) {
+			return httpsource.New(httpsource.Config{Name: "http:q", URL: url, PendingGPUs: "pending_gpus"})
+		}},
+		{"prometheus", `{"status": "success", "data": {"resultType": "scalar", "result": [1700000000, "16"]}}`, func(url string, clock *fakeClock) (signals.DemandSource, error) {
+			return prometheus.New(prometheus.Config{Name: "q", URL: url, Query: "sum(queue_pending_gpus)", Measure: prometheus.PendingGPUs, Clock: clock})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var hits atomic.Int32
+			var retryAfter atomic.Value
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n := hits.Add(1); n == 1 || n == 3 {
+					w.Header().Set("Retry-After", retryAfter.Load().(string))
+					http.Error(w, "slow down", http.StatusTooManyRequests)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, tt.answer)
+			}))
+			defer srv.Close()
+			clock := &fakeClock{now: epoch}
+			src, err := tt.source(srv.URL, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := Wrap(src, WithClock(clock), WithJitter(half))
+			defer w.Close()
+			read := func() (signals.Demand, error) {
+				ctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				return w.Demand(ctx)
+			}
 
-	// Within the deadline: one retry, after the 5 s asked.
-	retryAfter.Store("5")
-	d, err := read()
-	if err != nil || d.PendingGPUs != 16 || hits.Load() != 2 || fmt.Sprint(clock.waits) != "[5s]" {
-		t.Fatalf("read %d GPUs (%v) after %d requests and waits %v; want 16 after 2, having waited 5s", d.PendingGPUs, err, hits.Load(), clock.waits)
-	}
+			// Within the deadline: one retry, after the 5 s asked.
+			retryAfter.Store("5")
+			d, err := read()
+			if err != nil || d.PendingGPUs != 16 || hits.Load() != 2 || fmt.Sprint(clock.waits) != "[5s]" {
+				t.Fatalf("read %d GPUs (%v) after %d requests and waits %v; want 16 after 2, having waited 5s", d.PendingGPUs, err, hits.Load(), clock.waits)
+			}
 
-	// Past the deadline: no retry, no wait.
-	retryAfter.Store("300")
-	asked := clock.Now()
-	_, err = read()
-	var qerr *Error
-	want := fmt.Sprintf("answered 429 Too Many Requests (want 2xx): \"slow down\", asking to be retried after 5m0s (not retried: it asked to be retried at %s, past this read's deadline)", asked.Add(5*time.Minute).Format(time.RFC3339))
-	if !errors.As(err, &qerr) || !strings.Contains(err.Error(), want) || hits.Load() != 3 || len(clock.waits) != 1 {
-		t.Fatalf("error %v after %d requests and waits %v; want one more request and %q", err, hits.Load(), clock.waits, want)
-	}
+			// Past the deadline: no retry, no wait.
+			retryAfter.Store("300")
+			asked := clock.Now()
+			_, err = read()
+			var qerr *Error
+			want := fmt.Sprintf("answered 429 Too Many Requests (want 2xx): \"slow down\", asking to be retried after 5m0s (not retried: it asked to be retried at %s, past this read's deadline)", asked.Add(5*time.Minute).Format(time.RFC3339))
+			if !errors.As(err, &qerr) || !strings.Contains(err.Error(), want) || hits.Load() != 3 || len(clock.waits) != 1 {
+				t.Fatalf("error %v after %d requests and waits %v; want one more request and %q", err, hits.Load(), clock.waits, want)
+			}
 
-	// Before then, later reads do not ask; after, they do.
-	clock.mu.Lock()
-	clock.now = asked.Add(5*time.Minute - time.Second)
-	clock.mu.Unlock()
-	_, err = read()
-	want = fmt.Sprintf("(not read again before %s, as it asked)", asked.Add(5*time.Minute).Format(time.RFC3339))
-	if !errors.As(err, &qerr) || qerr.Attempts != 0 || !strings.Contains(err.Error(), want) || hits.Load() != 3 {
-		t.Fatalf("error %v after %d requests; want none more and %q", err, hits.Load(), want)
-	}
-	clock.mu.Lock()
-	clock.now = asked.Add(5 * time.Minute)
-	clock.mu.Unlock()
-	if d, err := read(); err != nil || d.PendingGPUs != 16 || hits.Load() != 4 {
-		t.Fatalf("read %d GPUs (%v) after %d requests; want 16 once the hour is up", d.PendingGPUs, err, hits.Load())
+			// Before then, later reads do not ask; after, they do.
+			clock.mu.Lock()
+			clock.now = asked.Add(5*time.Minute - time.Second)
+			clock.mu.Unlock()
+			_, err = read()
+			want = fmt.Sprintf("(not read again before %s, as it asked)", asked.Add(5*time.Minute).Format(time.RFC3339))
+			if !errors.As(err, &qerr) || qerr.Attempts != 0 || !strings.Contains(err.Error(), want) || hits.Load() != 3 {
+				t.Fatalf("error %v after %d requests; want none more and %q", err, hits.Load(), want)
+			}
+			clock.mu.Lock()
+			clock.now = asked.Add(5 * time.Minute)
+			clock.mu.Unlock()
+			if d, err := read(); err != nil || d.PendingGPUs != 16 || hits.Load() != 4 {
+				t.Fatalf("read %d GPUs (%v) after %d requests; want 16 once the wait is up", d.PendingGPUs, err, hits.Load())
+			}
+		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -228,33 +227,6 @@ func (e *Error) Permanent() bool { return e.permanent }
 // when it did not say, or said something that is neither.
 func (e *Error) RetryAfter() (time.Duration, bool) { return e.retryAfter, e.hasRetryAfter }
 
-// maxRetryAfter bounds what a Retry-After is read as: far past any read's
-// deadline, yet short enough that a proxy asking for a day (while the
-// pool holds, neither launching nor scaling in, on a failed signal) is
-// asked again within minutes, once.
-const maxRetryAfter = 10 * time.Minute
-
-// retryAfter reads a Retry-After header value at now: delay-seconds or
-// an HTTP-date (RFC 9110 §10.2.3), a date already past being 0.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if strings.Trim(v, "0123456789") == "" {
-		sec, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || sec > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true // only digits: too many of them
-		}
-		return time.Duration(sec) * time.Second, true
-	}
-	t, err := nethttp.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
-}
-
 // Demand GETs the URL once and reads the configured fields.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	fail := func(status int, permanent bool, err error) (signals.Demand, error) {
@@ -280,10 +252,8 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		permanent := c >= 400 && c < 500 && c != nethttp.StatusRequestTimeout && c != nethttp.StatusTooManyRequests
 		e := &Error{Source: s.name, URL: s.url, Status: c, permanent: permanent,
 			Err: fmt.Errorf("answered %s (want 2xx): %q", resp.Status, signals.Shorten(strings.TrimSpace(string(body)), 200))}
-		if c == nethttp.StatusTooManyRequests || c == nethttp.StatusServiceUnavailable {
-			if e.retryAfter, e.hasRetryAfter = retryAfter(resp.Header.Get("Retry-After"), s.now()); e.hasRetryAfter {
-				e.Err = fmt.Errorf("%w, asking to be retried after %s", e.Err, e.retryAfter)
-			}
+		if e.retryAfter, e.hasRetryAfter = httpclient.RetryAfter(resp, s.now()); e.hasRetryAfter {
+			e.Err = fmt.Errorf("%w, asking to be retried after %s", e.Err, e.retryAfter)
 		}
 		return signals.Demand{}, e
 	}

@@ -120,7 +120,7 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	pa, err := promapi.New(cfg.URL, cfg.Client)
+	pa, err := promapi.New(cfg.URL, cfg.Client, cfg.Clock.Now)
 	if err != nil {
 		return nil, fmt.Errorf("%s: url %q: %w", name, cfg.URL, err)
 	}
