@@ -255,9 +255,17 @@ func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time)
 		delete(m, model.MetricNameLabel)
 		return m.Fingerprint()
 	}
+	// A job with several samples (the query's metrics differ by name
+	// only, e.g. {__name__=~"a|b"}) has waited the longest of them, as
+	// a GPU in several series is read at its highest: not whichever
+	// Prometheus happens to list last. A NaN among them is kept, for
+	// WaitSeconds to refuse.
 	byJob := make(map[model.Fingerprint]float64, len(vec))
 	for _, smp := range vec {
-		byJob[labels(smp.Metric)] = float64(smp.Value)
+		k, f := labels(smp.Metric), float64(smp.Value)
+		if prev, ok := byJob[k]; !ok || math.IsNaN(f) || (!math.IsNaN(prev) && f > prev) {
+			byJob[k] = f
+		}
 	}
 	waits := make([]time.Duration, len(jobs))
 	for i, job := range jobs {
