@@ -84,14 +84,26 @@ func ListAgrees(jobGPUs []int, jobs, gpus *int) error {
 const MaxCount = math.MaxInt32
 
 // Count reads a count of pending jobs or GPUs, a fraction rounding up (part
-// of a job still waits, part of a GPU runs on a whole one). The error
-// completes "<field> ", naming the value and the range.
+// of a job still waits, part of a GPU runs on a whole one), in every
+// source that reads numbers (http, command, prometheus). A value within
+// countSlack of a whole number is that number: float arithmetic's error
+// (a PromQL sum or average of whole counts reading 3.0000000000000004)
+// is no GPU more. The error completes "<field> ", naming the value and
+// the range.
 func Count(f float64) (int, error) {
 	if math.IsNaN(f) || f < 0 || f > MaxCount {
 		return 0, fmt.Errorf("is %v, out of range: want a count from 0 to %d", f, MaxCount)
 	}
+	if r := math.Round(f); math.Abs(f-r) <= countSlack {
+		return int(r), nil
+	}
 	return int(math.Ceil(f)), nil
 }
+
+// countSlack is how far from a whole number a count may read and still be
+// it: far above float64's error on counts up to MaxCount summed or
+// averaged, far below any share of a GPU a scheduler hands out.
+const countSlack = 1e-9
 
 // MaxJobMemoryGiB bounds the memory one job may ask for: a pebibyte.
 const MaxJobMemoryGiB = 1 << 20

@@ -208,7 +208,10 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > signals.MaxJobGPUs {
 			return fail(fmt.Errorf("sample %v is %v: want a job's GPUs, from 0 to %d", smp.Metric, f, signals.MaxJobGPUs))
 		}
-		g := int(math.Ceil(f)) // a fraction of a GPU runs on a whole one
+		g, err := signals.Count(f) // a fraction of a GPU runs on a whole one
+		if err != nil {
+			return fail(fmt.Errorf("sample %v %w", smp.Metric, err))
+		}
 		d.JobGPUs[i] = g
 		d.PendingGPUs += g
 		if t := smp.Timestamp.Time(); i == 0 || t.Before(d.Time) {
@@ -343,5 +346,7 @@ func wholeCount(f float64) (int, error) {
 		// Converted, it would wrap to a negative count.
 		return 0, fmt.Errorf("value %v is out of range: want a count from 0 to %d", f, signals.MaxCount)
 	}
-	return int(math.Round(f)), nil
+	// A fraction rounds up, as in every source (signals.Count): 0.3 GPUs
+	// pending is a job waiting for one.
+	return signals.Count(f)
 }

@@ -73,6 +73,12 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 		{"absent read as zero", Config{Query: "sum(no_such_metric) or vector(0)"}, 0, 0, false, 0, 0},
 		{"jobs of 8 GPUs each", Config{Query: "sum(queue_pending_jobs)", GPUsPerJob: 8}, 10, 80, true, 0, 10},
 		{"GPUs in jobs of 8 each", Config{Query: "queue_pending_gpus", Measure: PendingGPUs, GPUsPerJob: 8}, 2, 16, true, 0, 2},
+		// A fraction rounds up, as the http and command sources read one:
+		// 0.3 GPUs pending is a job waiting for a GPU, 2.4 jobs are 3.
+		{"a fraction of a GPU", Config{Query: "vector(0.3)", Measure: PendingGPUs}, 0, 1, true, 0, 0},
+		{"a fraction of a job", Config{Query: "vector(2.4)"}, 3, 0, false, 0, 0},
+		// Float arithmetic's error is not a GPU more: 3.0000000000000004.
+		{"float error", Config{Query: "(vector(0.1) + vector(0.2)) * 10", Measure: PendingGPUs}, 0, 3, true, 0, 0},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
