@@ -138,7 +138,9 @@ func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map
 		if problem := nameProblem(o.Zone); problem != "" {
 			add("key %q has zone %s, which %s: want the zone's name, at most %d bytes of printable characters without spaces", k, quoteCut(o.Zone), problem, state.MaxIDLen)
 		}
-		if _, err := netip.ParseAddr(o.PrivateIP); o.PrivateIP != "" && err != nil {
+		if a, err := netip.ParseAddr(o.PrivateIP); o.PrivateIP != "" && (err != nil || a.Zone() != "") {
+			// A zone (fe80::1%eth0, of any length) names the module's own
+			// interface: no address the server can reach.
 			add("key %q has private_ip %s: want the instance's private IP address, e.g. 10.0.3.17 (or none until it has one)", k, quoteCut(o.PrivateIP))
 		}
 		byID[o.ID] = append(byID[o.ID], k)
@@ -149,7 +151,13 @@ func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map
 		if problem != "" {
 			add("key %q: %s", k, problem)
 		}
-		out[k] = outputInstance{ID: o.ID, Zone: o.Zone, PrivateIP: o.PrivateIP, GPUs: gpus, State: o.State}
+		// The state is kept as read (stateOf), not as written: a module's
+		// own word for it may be any length.
+		st := ""
+		if o.State != "" {
+			st = string(stateOf(o.State))
+		}
+		out[k] = outputInstance{ID: o.ID, Zone: o.Zone, PrivateIP: o.PrivateIP, GPUs: gpus, State: st}
 	}
 	for _, id := range sortedKeys(byID) {
 		if keys := byID[id]; len(keys) > 1 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,9 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 		{"bidiid", fmt.Sprintf(`key %q has id %q, which holds '\u202e': want the cloud's instance id`, k0, "i-"+k0+"\u202e")},
 		{"longzone", fmt.Sprintf(`key %q has zone %q, which is 300 bytes long: want the zone's name, at most 256 bytes`, k0, strings.Repeat("z", 64)+"...")},
 		{"cidr", fmt.Sprintf(`key %q has private_ip "10.0.3.17/24": want the instance's private IP address, e.g. 10.0.3.17 (or none until it has one)`, k0)},
+		// An address with a zone (link-local, any length) is none the
+		// server can reach, and would be stored whole.
+		{"zonedip", fmt.Sprintf(`key %q has private_ip "fe80::1%%%s...": want the instance's private IP address, e.g. 10.0.3.17 (or none until it has one)`, k0, strings.Repeat("0", 56))},
 		// Values of the wrong shape name the key, the attribute and what
 		// they are.
 		{"numid", fmt.Sprintf(`key %q: id 12345 is a number: want a string`, k0)},
@@ -114,6 +118,29 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 				t.Errorf("Reconcile after the refused launch: %v (the clean-up should have left nothing to repair)", err)
 			}
 		})
+	}
+}
+
+// A module's optional state attribute is its own word, of any length: the
+// ledger keeps what it reads as (stateOf), so that a module writing a
+// megabyte there does not grow every ledger read (List, Describe, every
+// burst) by as much.
+func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	work := t.TempDir()
+	p, _ := badOutput(t, work, "hugestate")
+	insts, err := p.Launch(ctx, launchRequest("huge", "huge-1", 1))
+	if err != nil || len(insts) != 1 || insts[0].State != providers.StateRunning {
+		t.Fatalf("Launch through a module with an 800 kB state = %v, %v; want 1 instance, running", insts, err)
+	}
+	ledgers, err := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "ledger.json"))
+	if err != nil || len(ledgers) != 1 {
+		t.Fatalf("ledgers %v, %v; want one", ledgers, err)
+	}
+	st, err := os.Stat(ledgers[0])
+	if err != nil || st.Size() > 4<<10 {
+		t.Errorf("ledger %s: %v, %d bytes; want at most 4 KiB for one instance", ledgers[0], err, st.Size())
 	}
 }
 

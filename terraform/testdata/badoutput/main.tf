@@ -43,6 +43,17 @@ resource "terraform_data" "instance" {
   }
 }
 
+# Mode lose: once the instances exist, the module removes its own local
+# state and fails the apply.
+resource "terraform_data" "lose" {
+  count      = var.mode == "lose" ? 1 : 0
+  depends_on = [terraform_data.instance]
+
+  provisioner "local-exec" {
+    command = "rm -f terraform.tfstate; exit 1"
+  }
+}
+
 locals {
   good = { for k, v in terraform_data.instance : k => { id = "tf-${v.id}", zone = v.output.zone, private_ip = "127.0.0.1", gpus = v.output.gpus } }
   outputs = {
@@ -60,6 +71,8 @@ locals {
     numid     = { for k, v in local.good : k => merge(v, { id = 12345 }) }
     objid     = { for k, v in local.good : k => merge(v, { id = { arn = "i-${k}" } }) }
     cidr      = { for k, v in local.good : k => merge(v, { private_ip = "10.0.3.17/24" }) }
+    zonedip   = { for k, v in local.good : k => merge(v, { private_ip = "fe80::1%${format("%0100000d", 0)}" }) }
+    hugestate = { for k, v in local.good : k => merge(v, { state = format("%0800000d", 0) }) }
     longzone  = { for k, v in local.good : k => merge(v, { zone = join("", [for i in range(300) : "z"]) }) }
     json      = jsonencode({ for k, v in local.good : k => { id = "i-${k}" } })
     list      = [for k, v in local.good : { id = "i-${k}" }]
@@ -67,6 +80,7 @@ locals {
     manystray = merge(local.good, { for i in range(1000) : "stray-${i}" => { id = "tf-stray-${i}" } })
     onlyfirst = { for k, v in local.good : k => v if k == try(sort(keys(local.good))[0], "") }
     none      = {}
+    lose      = local.good
   }
 }
 
