@@ -519,12 +519,53 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
 				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 			})
+			// What it made is in the state, and in no output read until
+			// readOutputs succeeds.
+			l.addCreated(createdBy(logPath))
 		}
 	}
 	if err != nil {
 		return diagnostics(logPath), err
 	}
-	return nil, b.readOutputs(ctx, l, logPath, true)
+	if err := b.readOutputs(ctx, l, logPath, true); err != nil {
+		return nil, err
+	}
+	l.Created, l.CreatedMore = nil, 0
+	return nil, nil
+}
+
+// createdBy reads the resources a -json apply's log says it finished
+// creating (or replacing): "address (id ...)".
+func createdBy(logPath string) []string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var msg struct {
+			Type string `json:"type"`
+			Hook struct {
+				Resource struct {
+					Addr string `json:"addr"`
+				} `json:"resource"`
+				Action  string `json:"action"`
+				IDValue string `json:"id_value"`
+			} `json:"hook"`
+		}
+		if json.Unmarshal(sc.Bytes(), &msg) != nil || msg.Type != "apply_complete" || (msg.Hook.Action != "create" && msg.Hook.Action != "replace") {
+			continue
+		}
+		r := cut(printable(msg.Hook.Resource.Addr))
+		if msg.Hook.IDValue != "" {
+			r += " (id " + cut(printable(msg.Hook.IDValue)) + ")"
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // checkState refuses to run Terraform on a burst whose ledger lists
@@ -534,7 +575,7 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 // in the burst's directory; init of any other backend leaves its settings
 // in .terraform/terraform.tfstate.
 func (b *burst) checkState(l *ledger) error {
-	if len(l.Outputs) == 0 {
+	if len(l.Outputs) == 0 && len(l.Created) == 0 {
 		return nil
 	}
 	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
@@ -543,6 +584,20 @@ func (b *burst) checkState(l *ledger) error {
 	path := filepath.Join(b.dir, "terraform.tfstate")
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if len(l.Outputs) == 0 {
+		// A failed apply made these, and the state is gone with them
+		// (the module removed it): a destroy would end nothing, and
+		// forgetting the launch would leave them running, tracked by
+		// nothing.
+		made := quoteList(l.Created)
+		if l.CreatedMore > 0 {
+			made += fmt.Sprintf(" and %d more", l.CreatedMore)
+		}
+		return fmt.Errorf("burst %s: its Terraform state %s is gone, yet its last failed apply created %s: "+
+			"a destroy would end none of them, and a plan would launch them again; "+
+			"restore the state (Terraform keeps the one before its last write as terraform.tfstate.backup), "+
+			"or end what the apply created by hand (its log in %s names it) and remove the directory %s", b.key, path, made, filepath.Join(b.dir, runsDir), b.dir)
 	}
 	ids := make([]string, 0, len(l.Outputs))
 	for _, k := range sortedKeys(l.Outputs) {

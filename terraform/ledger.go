@@ -33,6 +33,30 @@ type ledger struct {
 	// Dirty is set while the state may differ from the slots: a run failed
 	// or was interrupted. The next run on the burst (or Reconcile) repairs it.
 	Dirty bool `json:"dirty,omitempty"`
+	// Created are the resources (address and id, at most maxCreated of
+	// them, and CreatedMore past them) that applies which failed since
+	// the last run that succeeded said they created: the state holds them
+	// though no output of them was read, so a state found gone is not
+	// taken for an empty one.
+	Created     []string `json:"created,omitempty"`
+	CreatedMore int      `json:"created_more,omitempty"`
+}
+
+// maxCreated bounds the resources a ledger names in Created (a message
+// quotes five of a list).
+const maxCreated = 5
+
+// addCreated adds the resources a failed apply created to l.Created.
+func (l *ledger) addCreated(created []string) {
+	for _, c := range created {
+		switch {
+		case slices.Contains(l.Created, c):
+		case len(l.Created) < maxCreated:
+			l.Created = append(l.Created, c)
+		default:
+			l.CreatedMore++
+		}
+	}
 }
 
 // launch is one Launch call's record.

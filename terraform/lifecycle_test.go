@@ -567,6 +567,45 @@ func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 	}
 }
 
+// A module that removes its own state during a burst's first launch, and
+// fails that apply, leaves instances no output ever listed: the launch's
+// clean-up cannot destroy them (a destroy from no state ends nothing), so
+// the burst is not forgotten as if empty. Reconcile reports it every time,
+// naming the state file and what the apply created, and no later launch
+// into the burst runs Terraform from no state.
+func TestFirstLaunchWhoseModuleRemovedItsStateIsNotForgotten(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 60*time.Second)
+	work := t.TempDir()
+	p, live := badOutput(t, work, "lose")
+	if insts, err := p.Launch(ctx, launchRequest("lose", "lose-1", 1)); err == nil {
+		t.Fatalf("Launch through a module failing its apply = %v; want an error", idsOf(insts))
+	}
+	made := instanceKey("lose-1", 0)
+	if left := liveFiles(t, live); !slices.Equal(left, []string{made}) {
+		t.Fatalf("the module's instances are %v; want %s, which its failed apply made", left, made)
+	}
+	dirs, err := filepath.Glob(filepath.Join(work, "bursts", "lose-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("burst directories %v, %v; want one", dirs, err)
+	}
+	want := []string{fmt.Sprintf("its Terraform state %s is gone, yet its last failed apply created", filepath.Join(dirs[0], "terraform.tfstate")), fmt.Sprintf(`terraform_data.instance[\"%s\"] (id `, made)}
+	for range 2 {
+		err := p.Reconcile(ctx)
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("Reconcile: err = %v, want it to say %s", err, w)
+			}
+		}
+	}
+	if _, err := p.Launch(ctx, launchRequest("lose", "lose-2", 1)); err == nil || !strings.Contains(err.Error(), want[0]) {
+		t.Errorf("Launch into the burst without its state: err = %v, want it to say %s", err, want[0])
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{made}) {
+		t.Errorf("the module's instances are %v, want only %s (nothing launched again)", left, made)
+	}
+}
+
 // A burst ledger that cannot be read (corrupt on disk) fails List and
 // Describe, naming the file and how to recover: listing the other bursts
 // alone would make its instances look gone, and the scheduler would forget
