@@ -151,7 +151,12 @@ type QueryError struct {
 }
 
 func (e *QueryError) Error() string {
-	return fmt.Sprintf("%s: query %q: %v", e.Source, e.Query, e.Err)
+	return fmt.Sprintf("%s: query %q: %s", e.Source, e.Query, Shorten(e.Err.Error(), MaxErrorLen))
 }
+
+// MaxErrorLen bounds the cause a QueryError quotes: a server's answer
+// (an error text, a series' labels) may be megabytes, and the message is
+// logged and shown as the stale signal's cause at every tick.
+const MaxErrorLen = 1000
 
 func (e *QueryError) Unwrap() error { return e.Err }

@@ -201,7 +201,7 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 			Model: string(s.Metric[model.LabelName(l.Model)]),
 		}
 		if g.UUID == "" || g.Node == "" {
-			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("series %v lacks the %q or %q label: keep the GPU labels (do not aggregate them away) or set the label names", s.Metric, l.Node, l.UUID)}
+			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("series %s lacks the %q or %q label: keep the GPU labels (do not aggregate them away) or set the label names", signals.Shorten(s.Metric.String(), 200), l.Node, l.UUID)}
 		}
 		v := float64(s.Value)
 		if !(v >= 0 && v <= maxUtil) { // NaN fails both

@@ -206,11 +206,11 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 	for i, smp := range vec {
 		f := float64(smp.Value)
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > signals.MaxJobGPUs {
-			return fail(fmt.Errorf("sample %v is %v: want a job's GPUs, from 0 to %d", smp.Metric, f, signals.MaxJobGPUs))
+			return fail(fmt.Errorf("sample %s is %v: want a job's GPUs, from 0 to %d", series(smp.Metric), f, signals.MaxJobGPUs))
 		}
 		g, err := signals.Count(f) // a fraction of a GPU runs on a whole one
 		if err != nil {
-			return fail(fmt.Errorf("sample %v %w", smp.Metric, err))
+			return fail(fmt.Errorf("sample %s %w", series(smp.Metric), err))
 		}
 		d.JobGPUs[i] = g
 		d.PendingGPUs += g
@@ -275,11 +275,11 @@ func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time)
 		sec, ok := byJob[labels(job.Metric)]
 		if !ok {
 			// The queue moved between the two queries, or the labels differ.
-			return fail(fmt.Errorf("no sample for job %v of job_gpus_query: want one wait per job, with the same labels", job.Metric))
+			return fail(fmt.Errorf("no sample for job %s of job_gpus_query: want one wait per job, with the same labels", series(job.Metric)))
 		}
 		w, err := signals.WaitSeconds(sec)
 		if err != nil {
-			return fail(fmt.Errorf("job %v: %w", job.Metric, err))
+			return fail(fmt.Errorf("job %s: %w", series(job.Metric), err))
 		}
 		waits[i] = w
 	}
@@ -326,7 +326,7 @@ func (s *Source) number(ctx context.Context, q string) (float64, time.Time, erro
 		case 0:
 			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: errors.New("no samples: the series does not exist (yet); write `<query> or vector(0)` to read absence as zero")}
 		default:
-			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: fmt.Errorf("%d series, e.g. %v: want one number; aggregate with sum(...)", len(r), r[0].Metric)}
+			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: fmt.Errorf("%d series, e.g. %s: want one number; aggregate with sum(...)", len(r), series(r[0].Metric))}
 		}
 	default:
 		return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: fmt.Errorf("result is a %s: want a scalar or a one-sample vector", v.Type())}
@@ -337,6 +337,10 @@ func (s *Source) number(ctx context.Context, q string) (float64, time.Time, erro
 	}
 	return f, ts.Time(), nil
 }
+
+// series is a series' labels for a message, cut short: a label's value
+// may be any length.
+func series(m model.Metric) string { return signals.Shorten(m.String(), 200) }
 
 func wholeCount(f float64) (int, error) {
 	if f < 0 {

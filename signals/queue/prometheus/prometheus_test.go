@@ -339,3 +339,49 @@ func TestJobListSumBounded(t *testing.T) {
 		t.Fatalf("read %d jobs of %d GPUs, error %v; want the sum refused", d.PendingJobs, d.PendingGPUs, err)
 	}
 }
+
+// TestHostileAnswersAreQuotedShort: an answer that quotes megabytes (a
+// series' label, Prometheus' own error text) fails the read with a message
+// of at most a few hundred bytes more than the limit, still naming the
+// source, the query and what was wrong: the message is logged, and shown
+// as the stale signal's cause, at every tick.
+func TestHostileAnswersAreQuotedShort(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	sample := func(labels, value string) string {
+		return `{"status":"success","data":{"resultType":"vector","result":[` + `{"metric":{` + labels + `},"value":[1,"` + value + `"]}`
+	}
+	for _, tt := range []struct {
+		name   string
+		status int
+		body   string
+		cfg    Config
+		want   string
+	}{
+		{"several series, one with a huge label", 200, sample(`"a":"`+big+`"`, "1") + `,{"metric":{"b":"1"},"value":[1,"1"]}]}}`, Config{Query: "q"}, `2 series, e.g. {a="xxx`},
+		{"a job's negative GPUs", 200, sample(`"a":"`+big+`"`, "-1") + `]}}`, Config{JobGPUsQuery: "q"}, `sample {a="xxx`},
+		{"a job's wait missing", 200, sample(`"a":"`+big+`"`, "1") + `]}}`, Config{JobGPUsQuery: "q", JobWaitQuery: "w"}, `no sample for job {a="xxx`},
+		{"a huge error text", 400, `{"status":"error","errorType":"bad_data","error":"` + big + `"}`, Config{Query: "q"}, "bad_data: xxx"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if r.FormValue("query") == "w" {
+					io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+					return
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			tt.cfg.Name, tt.cfg.URL = "q", srv.URL
+			s, err := New(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Demand(context.Background())
+			if err == nil || !strings.HasPrefix(err.Error(), `prometheus:q: query "`) || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > 1200 {
+				t.Errorf("error of %d bytes %.300q; want at most 1200, saying %q", len(fmt.Sprint(err)), err, tt.want)
+			}
+		})
+	}
+}
