@@ -623,6 +623,9 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 	}
 	if !ok {
 		err := b.run(ctx, "output", func(ctx context.Context, _ io.Writer) error {
+			// `terraform output -json` prints every output, sensitive
+			// ones in the clear: the run's log keeps its errors only.
+			b.tf.SetStdout(io.Discard)
 			var oerr error
 			outs, oerr = b.tf.Output(ctx)
 			return oerr

@@ -1,6 +1,7 @@
 package terraform_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -173,13 +174,31 @@ func TestModuleOutputReusingAnotherBurstsIDIsRefused(t *testing.T) {
 
 // A sensitive instances output (required when it is built from a
 // sensitive value) is read like any other: a -json apply leaves its value
-// out, and `terraform output` gives it.
+// out, and `terraform output` gives it. What that prints (every output, a
+// password too, in the clear) is kept out of the run logs and the ledger.
 func TestSensitiveModuleOutputIsRead(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 60*time.Second)
 	live := t.TempDir()
+	work := t.TempDir()
+	defer func() {
+		files, err := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "*", "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledgers, _ := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "ledger.json"))
+		for _, f := range append(files, ledgers...) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, []byte("hunter2")) {
+				t.Errorf("%s holds the module's sensitive output admin_password", f)
+			}
+		}
+	}()
 	p := newProvider(t, terraform.Config{
-		Module: "testdata/sensitive", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Module: "testdata/sensitive", Region: region, Zones: zones, WorkDir: work,
 		Variables: map[string]any{"live": live},
 	})
 	insts, err := p.Launch(ctx, launchRequest("secret", "secret-1", 2))

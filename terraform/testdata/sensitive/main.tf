@@ -1,5 +1,6 @@
 # A contract-satisfying module whose instances output is sensitive, as
-# Terraform requires when the output is built from a sensitive value. Each
+# Terraform requires when the output is built from a sensitive value, and
+# which has another sensitive output, a password. Each
 # instance is a file under var.live, made on create and removed on
 # destroy, so a test sees what still exists.
 terraform {
@@ -43,5 +44,10 @@ resource "terraform_data" "instance" {
 
 output "instances" {
   value     = { for k, v in terraform_data.instance : k => { id = "tf-${v.id}", zone = v.output.zone, private_ip = "127.0.0.1" } }
+  sensitive = true
+}
+
+output "admin_password" {
+  value     = "hunter2-${var.burst}"
   sensitive = true
 }
