@@ -505,6 +505,20 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	}
 	var err error
 	if l.desired() == 0 {
+		empty, serr := b.stateEmpty(ctx)
+		if serr != nil {
+			return nil, serr
+		}
+		if empty {
+			// Nothing to destroy (a launch refused at its plan, a key
+			// that never got an instance): a destroy would only evaluate
+			// the module again, and fail with it for a variable it
+			// refuses, leaving the burst dirty for every Reconcile.
+			l.Outputs = map[string]outputInstance{}
+			l.forgetEnded()
+			l.Created, l.CreatedMore = nil, 0
+			return nil, nil
+		}
 		err = jsonRun("destroy", func(ctx context.Context, w io.Writer) error {
 			return b.tf.DestroyJSON(ctx, w, varFile)
 		})
@@ -566,6 +580,45 @@ func createdBy(logPath string) []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// stateEmpty says whether the burst's state holds no resource: its local
+// state file is absent or lists none, or (another backend) `terraform
+// state pull` gives none. A state that cannot be read is not empty.
+func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
+	var data []byte
+	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
+		var pulled string
+		// StatePull keeps what it prints out of the run's log (the state
+		// holds every value in the clear).
+		if err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
+			var perr error
+			pulled, perr = b.tf.StatePull(ctx)
+			return perr
+		}); err != nil {
+			return false, err
+		}
+		data = []byte(pulled)
+	} else {
+		var err error
+		data, err = os.ReadFile(filepath.Join(b.dir, "terraform.tfstate"))
+		if errors.Is(err, fs.ErrNotExist) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return true, nil
+	}
+	var st struct {
+		Resources []json.RawMessage `json:"resources"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return false, nil
+	}
+	return len(st.Resources) == 0, nil
 }
 
 // checkState refuses to run Terraform on a burst whose ledger lists

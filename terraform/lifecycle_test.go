@@ -390,6 +390,19 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 	if len(unlockLogs) != 1 {
 		t.Errorf("force-unlock ran %d times, want once", len(unlockLogs))
 	}
+	// Ending the burst's last instance pulls its remote state to see that
+	// it holds something to destroy, then destroys it.
+	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+		t.Fatalf("Terminate %v: %v", idsOf(insts), err)
+	}
+	for _, op := range []string{"state-pull", "destroy"} {
+		if logs, _ := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "runs", "*-"+op+".log")); len(logs) != 1 {
+			t.Errorf("%s ran %d times, want once", op, len(logs))
+		}
+	}
+	if listed, err := p.List(testCtx(t, 10*time.Second), providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after Terminate = %v, %v; want nothing", idsOf(listed), err)
+	}
 }
 
 // An instance ended outside Terraform is seen by a refresh-only plan:

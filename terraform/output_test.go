@@ -297,6 +297,11 @@ func TestVariableTheModuleRefusesIsInvalid(t *testing.T) {
 			if err != nil || !slices.Equal(idsOf(listed), kept) {
 				t.Errorf("List after the refused launch = %v, %v; want %v", idsOf(listed), err, kept)
 			}
+			// The refused launch made nothing, so it leaves nothing to
+			// repair: no burst Reconcile reports at every tick.
+			if err := p.Reconcile(ctx); err != nil {
+				t.Errorf("Reconcile after the refused launch: %v; want nothing to repair", err)
+			}
 		})
 	}
 }
