@@ -38,6 +38,13 @@ type fuzzCase struct {
 	tr         *trace.Trace
 	cloud      *Cloud
 	limitCosts bool
+	// knobs set the baselines (and spillway's join timeout); the zero
+	// value runs them with their defaults (drawExtreme sets them).
+	knobs BaselineKnobs
+	// maxInstances bounds each run's launches, as --max-memory does
+	// (0: no bound); a run that reaches it is left out, as one that
+	// reaches the horizon is.
+	maxInstances int
 }
 
 func (c fuzzCase) String() string {
@@ -52,6 +59,9 @@ func (c fuzzCase) String() string {
 		fmt.Fprintf(&b, " budget %+v", *bu)
 	}
 	fmt.Fprintf(&b, "\n  scale_in %+v schedules %+v\n", c.pool.ScaleIn, c.pool.Schedules)
+	if c.knobs != (BaselineKnobs{}) {
+		fmt.Fprintf(&b, "  knobs %+v\n", c.knobs)
+	}
 	if c.cloud != nil {
 		fmt.Fprintf(&b, "  cloud %+v\n", *c.cloud)
 	} else {
@@ -375,7 +385,7 @@ func checkResult(c fuzzCase, r Result) []string {
 	// commitments follow it) alone, and never start.
 	never, neverG, tooBig, tooBigG := 0, 0, 0, 0
 	pool := c.pool
-	if p, err := PolicyByName(r.Policy); err == nil && p.Interval > 0 {
+	if p, err := PolicyWith(r.Policy, c.knobs); err == nil && p.Interval > 0 {
 		pool.Interval = policy.Duration(p.Interval)
 	}
 	// Nor can one that outlasts every cloud instance: longer than
@@ -390,19 +400,29 @@ func checkResult(c fuzzCase, r Result) []string {
 	// Nor one whose CPUs or memory no instance holds with its GPUs; one
 	// that a larger instance holds takes that instance's GPUs.
 	shapes := policy.Shapes(pool.Offerings)
+	// rentable counts the jobs the cloud could serve, whatever their
+	// size against on-prem.
+	rentable := 0
 	for _, j := range c.tr.Jobs {
+		g, why := j.GPUs, ""
+		if shapes != nil && (j.CPUs > 0 || j.MemMiB > 0) {
+			g, why = policy.FitShape(shapes, j.GPUs, int(j.CPUs), int64(j.MemMiB))
+		}
+		cannot := why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds())
+		rentable += b2i(!cannot)
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
 			tooBigG = max(tooBigG, j.GPUs)
-			g, why := j.GPUs, ""
-			if shapes != nil && (j.CPUs > 0 || j.MemMiB > 0) {
-				g, why = policy.FitShape(shapes, j.GPUs, int(j.CPUs), int64(j.MemMiB))
-			}
-			if why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) {
+			if cannot {
 				never++
 				neverG = max(neverG, j.GPUs)
 			}
 		}
+	}
+	// A trace none of whose jobs the cloud can serve is no reason to
+	// rent anything (but a schedule's floor is).
+	if rentable == 0 && len(c.pool.Schedules) == 0 && r.Launches > 0 {
+		badf("%d launches for a trace of which the cloud can serve no job", r.Launches)
 	}
 	// A job of a size nothing may be launched for can still start on room
 	// rented for others (a schedule's floor, idle instances it spans): the
@@ -522,7 +542,7 @@ var fuzzDeadline = 2 * time.Minute
 func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
 	defer cancel()
-	pols := allPolicies()
+	pols := policiesWith(c.knobs)
 	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	results := make([]Result, 0, len(pols))
 	horizon := false
@@ -535,10 +555,10 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 					err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
 				}
 			}()
-			return Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors})
+			return Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors, MaxInstances: c.maxInstances})
 		}()
 		switch {
-		case errors.Is(err, ErrHorizon):
+		case errors.Is(err, ErrHorizon) || errors.Is(err, ErrTooManyInstances):
 			horizon = true
 			tally.horizon++
 			continue
@@ -546,6 +566,9 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 			return append(bad, fmt.Sprintf("%s: %v", p.Name, err))
 		}
 		results = append(results, res)
+		if c.pool.Limits.Budget.Soft() && p.New != nil {
+			bad = append(bad, checkSoftLaunches(ctx, c, p, res)...)
+		}
 		tally.runs++
 		if res.Launches > 0 {
 			tally.launched++
@@ -573,7 +596,7 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	// The same case as a backtest, all policies at once: the same seed
 	// gives byte-identical results, whatever the goroutines' order.
 	markDominated(results)
-	bt := Backtest{Pool: c.pool, Trace: c.tr, Policies: pols, Cloud: c.cloud, LimitCosts: c.limitCosts}
+	bt := Backtest{Pool: c.pool, Trace: c.tr, Policies: pols, Cloud: c.cloud, LimitCosts: c.limitCosts, MaxInstances: c.maxInstances}
 	rep, err := bt.Run(ctx)
 	if err != nil {
 		return append(bad, fmt.Sprintf("backtest: %v", err))
@@ -618,6 +641,53 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	}
 	if strings.Contains(string(got), "NaN") || strings.Contains(string(got), "Inf") {
 		bad = append(bad, "the report's JSON holds NaN or Inf")
+	}
+	return bad
+}
+
+// checkSoftLaunches runs p on c once more, recording the evaluations
+// whose plan (as admitted) launches anything, and returns what breaks a
+// soft budget's promise: a period in which a launch was admitted never
+// spends more than its amount (only work running before the period began
+// may carry one over, and nothing running is cut). The run goes without
+// the steady skip (a recorder cannot tell the skip's probes from the run's
+// evaluations), so it must also give res to the last bit, as the skip is
+// exact (TestSteadySkipIsExact).
+func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) []string {
+	var launched []time.Time
+	newFn := p.New
+	rec := p
+	rec.NewDecider = nil
+	rec.New = func() DecideFunc {
+		d := newFn()
+		return func(pool *policy.Pool, snap policy.Snapshot, insts []policy.Instance, spend policy.Spend, now time.Time) policy.Plan {
+			plan := d(pool, snap, insts, spend, now)
+			if len(plan.Launches) > 0 {
+				launched = append(launched, now)
+			}
+			return plan
+		}
+	}
+	pool := c.pool
+	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
+	again, err := Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: rec, Cloud: c.cloud, Floors: floors, MaxInstances: c.maxInstances})
+	if err != nil {
+		return []string{fmt.Sprintf("%s without the steady skip: %v", p.Name, err)}
+	}
+	var bad []string
+	a, _ := json.Marshal(res)
+	b, _ := json.Marshal(again)
+	if string(a) != string(b) {
+		bad = append(bad, fmt.Sprintf("%s: the run differs without the steady skip:\n%s\n%s", p.Name, a, b))
+	}
+	for _, bp := range res.BudgetPeriods {
+		if !slices.ContainsFunc(launched, func(at time.Time) bool { return !at.Before(bp.Start) && at.Before(bp.End) }) {
+			continue
+		}
+		if bp.SpendUSD > bp.BudgetUSD*(1+1e-9)+1e-6 {
+			bad = append(bad, fmt.Sprintf("%s: period %s–%s, with launches, spent $%.6f of a soft $%g budget",
+				p.Name, bp.Start.Format(time.DateTime), bp.End.Format(time.DateTime), bp.SpendUSD, bp.BudgetUSD))
+		}
 	}
 	return bad
 }
