@@ -94,6 +94,9 @@ type Sweep struct {
 	Seeds  int
 	Jitter time.Duration
 	Cloud  func(seed uint64) *Cloud
+	// MaxInstances bounds each run's launches (Options.MaxInstances);
+	// Workers runs go at once.
+	MaxInstances int
 	// Progress, when set, is told each time a run ends: how many have
 	// ended of how many. It is called from the runs' goroutines, one call
 	// at a time.
@@ -177,7 +180,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			points = append(points, SweepPoint{Policy: name, Setting: label})
 			for s := range seeds {
 				p := pool
-				o := Options{Pool: &p, Trace: traces[s], Policy: pol,
+				o := Options{Pool: &p, Trace: traces[s], Policy: pol, MaxInstances: sw.MaxInstances,
 					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 				if sw.Cloud != nil {
 					o.Cloud = sw.Cloud(uint64(s + 1))
@@ -192,7 +195,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ended := 0
-	for range runtime.GOMAXPROCS(0) {
+	for range Workers() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -250,6 +253,10 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 	}
 	return points, nil
 }
+
+// Workers is how many runs a sweep makes at once: one per core the Go
+// runtime uses.
+func Workers() int { return runtime.GOMAXPROCS(0) }
 
 // SweepPair compares a spillway point with another policy's point seed by
 // seed. On each seed both ran the same jittered trace and drew the same

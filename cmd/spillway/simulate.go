@@ -360,7 +360,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		pool = sim.WithOnPremGPUs(pool, sim.WholeNodes(f.onprem.demand, pool.OnPrem.GPUsPerNode))
 	}
 	if len(f.sweep) > 0 {
-		return runSweep(cmd, f, pool, tr, knobs, cloudFor)
+		return runSweep(cmd, f, pool, tr, knobs, cloudFor, limit)
 	}
 	for _, name := range []string{"seeds", "jitter"} {
 		if cmd.Flags().Changed(name) {
@@ -477,7 +477,7 @@ func whereHint(skips []trace.Skip) string {
 
 // runSweep is simulate --sweep: every policy at every swept value, over
 // several seeds, with the cost–wait frontier.
-func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud) error {
+func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud, limit int64) error {
 	if f.seeds < 1 || f.seeds > 100 {
 		return fmt.Errorf("--seeds %d: want 1 to 100", f.seeds)
 	}
@@ -494,7 +494,10 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		// onprem-only's waits would stretch the frontier past reading.
 		names = []string{sim.PolicySpillway, sim.PolicyThreshold, sim.PolicyPerJob, sim.PolicyKarpenter}
 	}
-	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, Jitter: f.jitter}
+	// The runs going at once share the instances' part of --max-memory,
+	// as a backtest's policies do.
+	_, maxInstances := sim.Limits(limit, sim.Workers())
+	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, Jitter: f.jitter, MaxInstances: maxInstances}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if _, err := sim.PolicyByName(n); err != nil {
@@ -532,6 +535,10 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	pts, err := sw.Run(cmd.Context())
 	if prog != nil {
 		prog.clear()
+	}
+	if errors.Is(err, sim.ErrTooManyInstances) {
+		return &runFailure{fmt.Errorf("%w: --max-memory %s holds %d instances per run, %s at once (about %d bytes each); raise --max-memory, or sweep fewer settings that rent without a limit",
+			err, sim.FormatBytes(limit), maxInstances, sim.Counted(sim.Workers(), "run", "runs"), sim.BytesPerInstance)}
 	}
 	if err != nil {
 		return ranFailed(cmd.Context(), err)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spillway-io/spillway/sim"
 )
 
 // simulateReport is what TestSimulateHostile reads of a --json report.
@@ -204,6 +206,36 @@ func TestSimulateSweepNotes(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Notes) != 1 {
 		t.Errorf("--json notes %q (%v): want the one note", rep.Notes, err)
+	}
+}
+
+// TestSimulateSweepMemoryLimit: a sweep is held to --max-memory as a
+// single run is. A point that rents without bound (threshold.target near
+// 0 on a pool with no limits sizes a fleet 25,000 times its demand) ends
+// the sweep with the limit named and how to raise it. A sweep ran without
+// the bound: at threshold.target=1e-9 it held 10 GB after three minutes
+// and went on growing, where the same run without --sweep stopped at once.
+func TestSimulateSweepMemoryLimit(t *testing.T) {
+	tr := filepath.Join(t.TempDir(), "jobs.csv")
+	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", "testdata/hostile/no-limits.yaml", "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB"}
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"single run", []string{"--baseline-opt", "threshold.target=0.00004"}},
+		{"sweep", []string{"--sweep", "threshold.target=0.8,0.00004", "--seeds", "1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runSimulateArgs(t, append(args, tt.args...)...)
+			var rf *runFailure
+			if !errors.Is(err, sim.ErrTooManyInstances) || !errors.As(err, &rf) || !strings.Contains(err.Error(), "--max-memory 64MiB holds ") ||
+				!strings.Contains(err.Error(), "raise --max-memory") {
+				t.Errorf("%v: want the run stopped (exit 1) for more instances than --max-memory 64MiB holds, and how to raise it", err)
+			}
+		})
 	}
 }
 
