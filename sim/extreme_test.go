@@ -21,8 +21,8 @@ import (
 // must keep checkResult's invariants, end (the case's deadline), and give
 // the same report as a backtest.
 //
-//	go test ./sim -run TestSimInvariantsExtreme
-//	SPILLWAY_SIM_EXTREME_N=2000 go test ./sim -run TestSimInvariantsExtreme -timeout 2h -v
+//	go test ./sim -run TestSimInvariantsExtreme                      # the lean run
+//	SPILLWAY_SIM_EXTREME_N=300 go test ./sim -run TestSimInvariantsExtreme -timeout 2h -v
 //	SPILLWAY_SIM_EXTREME_SEED=1234 go test ./sim -run TestSimInvariantsExtreme -v
 
 // policiesWith is every policy, the baselines with knobs k.
@@ -192,9 +192,9 @@ func drawExtreme(seed uint64) fuzzCase {
 // TestSimInvariantsExtreme runs drawExtreme's cases through runCase: the
 // invariants of TestSimInvariants at the edges of every range.
 func TestSimInvariantsExtreme(t *testing.T) {
-	n, first := uint64(24), uint64(0)
+	n, first := uint64(6), uint64(0)
 	if testing.Short() {
-		n = 8
+		n = 3
 	}
 	env := func(name string) (uint64, bool) {
 		v := os.Getenv(name)
@@ -217,6 +217,13 @@ func TestSimInvariantsExtreme(t *testing.T) {
 	if one {
 		first, _ = env("SPILLWAY_SIM_EXTREME_SEED")
 		n = 1
+	}
+	if v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
+		}
+		fuzzDeadline = d
 	}
 	var tally fuzzTally
 	failed := 0
