@@ -242,6 +242,6 @@ func TestSimInvariantsExtreme(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, soft budget periods with launches %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.softPeriods)
 }

@@ -350,6 +350,9 @@ type fuzzTally struct {
 	// atMaxGPUs and atMaxCost count runs whose peak reached the limit
 	// exactly: only there can a check of the limit fail.
 	atMaxGPUs, atMaxCost int
+	// softPeriods counts soft budget periods in which a launch was
+	// admitted (checkSoftLaunches).
+	softPeriods int
 }
 
 // checkResult returns the invariants r breaks, as sentences.
@@ -567,7 +570,9 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 		}
 		results = append(results, res)
 		if c.pool.Limits.Budget.Soft() && p.New != nil {
-			bad = append(bad, checkSoftLaunches(ctx, c, p, res)...)
+			b, n := checkSoftLaunches(ctx, c, p, res)
+			bad = append(bad, b...)
+			tally.softPeriods += n
 		}
 		tally.runs++
 		if res.Launches > 0 {
@@ -653,7 +658,8 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 // the steady skip (a recorder cannot tell the skip's probes from the run's
 // evaluations), so it must also give res to the last bit, as the skip is
 // exact (TestSteadySkipIsExact).
-func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) []string {
+// It also returns how many periods with launches it checked.
+func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) ([]string, int) {
 	var launched []time.Time
 	newFn := p.New
 	rec := p
@@ -672,9 +678,10 @@ func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) []
 	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	again, err := Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: rec, Cloud: c.cloud, Floors: floors, MaxInstances: c.maxInstances})
 	if err != nil {
-		return []string{fmt.Sprintf("%s without the steady skip: %v", p.Name, err)}
+		return []string{fmt.Sprintf("%s without the steady skip: %v", p.Name, err)}, 0
 	}
 	var bad []string
+	checked := 0
 	a, _ := json.Marshal(res)
 	b, _ := json.Marshal(again)
 	if string(a) != string(b) {
@@ -684,12 +691,13 @@ func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) []
 		if !slices.ContainsFunc(launched, func(at time.Time) bool { return !at.Before(bp.Start) && at.Before(bp.End) }) {
 			continue
 		}
+		checked++
 		if bp.SpendUSD > bp.BudgetUSD*(1+1e-9)+1e-6 {
 			bad = append(bad, fmt.Sprintf("%s: period %s–%s, with launches, spent $%.6f of a soft $%g budget",
 				p.Name, bp.Start.Format(time.DateTime), bp.End.Format(time.DateTime), bp.SpendUSD, bp.BudgetUSD))
 		}
 	}
-	return bad
+	return bad, checked
 }
 
 func b2i(b bool) int {
@@ -763,14 +771,14 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, shaped jobs in %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.shaped)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, shaped jobs in %d, soft budget periods with launches %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.shaped, tally.softPeriods)
 	if one == "" && n >= 16 {
 		// The draws must reach what the invariants are about.
 		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
 			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
 			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost,
-			"jobs shaped by their CPUs or memory": tally.shaped} {
+			"jobs shaped by their CPUs or memory": tally.shaped, "a soft budget period with launches": tally.softPeriods} {
 			if k == 0 {
 				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
 			}
