@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -139,14 +140,26 @@ type demoConfigParams struct {
 	OnPremNodes                                   int
 }
 
-var demoConfigTmpl = template.Must(template.New("demo").Parse(`# The config 'spillway demo' wrote for its server. Times are simulated:
+// yamlQuoted writes s as a YAML double-quoted scalar (a JSON string is
+// one), so that a path or URL holding " #" or ": " (a TMPDIR such as
+// "/tmp/a #b") is read back whole: unquoted, YAML took the rest of the
+// line for a comment and put the state beside the directory, left behind.
+func yamlQuoted(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // a string always marshals
+	}
+	return string(b)
+}
+
+var demoConfigTmpl = template.Must(template.New("demo").Funcs(template.FuncMap{"q": yamlQuoted}).Parse(`# The config 'spillway demo' wrote for its server. Times are simulated:
 # the demo's clock runs --speed times faster than the wall clock.
 cluster: ` + demoCluster + `
 
 server:
-  listen: {{.Listen}}
-  state: {{.State}}
-  tokens_file: {{.Tokens}}
+  listen: {{q .Listen}}
+  state: {{q .State}}
+  tokens_file: {{q .Tokens}}
   anonymous_read: true      # the page reads without a login; changes need a token
   tick: 30s
   sweep_grace: 10m
@@ -155,7 +168,7 @@ providers:
   emu-aws:
     type: aws
     region: us-east-1
-    endpoint: {{.EC2}}
+    endpoint: {{q .EC2}}
     subnets:
       - {zone: us-east-1a, id: subnet-us-east-1a}
       - {zone: us-east-1b, id: subnet-us-east-1b}
@@ -166,7 +179,7 @@ providers:
   emu-ali:
     type: alicloud
     region: cn-hangzhou
-    endpoint: {{.ECS}}
+    endpoint: {{q .ECS}}
     subnets:
       - {zone: cn-hangzhou-i, id: vsw-cn-hangzhou-i}
     image: m-spillway-gpu
@@ -201,19 +214,19 @@ pools:
     signals:
       baseline:
         agents:
-          urls: [{{range $i, $u := .Agents}}{{if $i}}, {{end}}{{$u}}{{end}}]
+          urls: [{{range $i, $u := .Agents}}{{if $i}}, {{end}}{{q $u}}{{end}}]
       demand:
         - type: http
           http:
             name: queue
-            url: {{.Queue}}
+            url: {{q .Queue}}
             job_gpus: pending.job_gpus
             job_wait_seconds: pending.job_wait_seconds
             oldest_wait_seconds: pending.oldest_wait_seconds
     join:
       timeout: 15m
     drain:
-      http: {url: "{{.Drain}}"}
+      http: {url: {{q .Drain}}}
 `))
 
 func demoConfig(p demoConfigParams) string {

@@ -369,6 +369,33 @@ func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
 	goleak.VerifyNone(t, opt)
 }
 
+// TestDemoConfigQuotesPaths: the demo's config reads back the paths and
+// URLs it was written with, whatever characters the TMPDIR they sit in
+// holds. Unquoted, a TMPDIR "/tmp/a #b" put the state at /tmp/a (the rest
+// read as a comment), outside the directory the demo removes, and one
+// holding ": " made the demo refuse its own config.
+func TestDemoConfigQuotesPaths(t *testing.T) {
+	for _, name := range []string{"a #b", "c: d", "'q", `"dq"`, "sp ace", "ü{{x}}", "- dash", "x\\y"} {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		p := demoConfigParams{
+			Listen: "127.0.0.1:0", State: filepath.Join(dir, "state.db"), Tokens: filepath.Join(dir, "tokens.yaml"),
+			EC2: "http://127.0.0.1:1", ECS: "http://127.0.0.1:2", Queue: "http://127.0.0.1:3/queue", Drain: "http://127.0.0.1:3/drain",
+			Agents: []string{"http://127.0.0.1:4"}, OnPremNodes: 2,
+		}
+		cfg, _, err := writeDemoFiles(dir, time.Unix(0, 0), p)
+		if err != nil {
+			t.Errorf("TMPDIR holding %q: %v", name, err)
+			continue
+		}
+		if cfg.Server.State != p.State || cfg.Server.TokensFile != p.Tokens {
+			t.Errorf("TMPDIR holding %q: state %q, tokens %q; want %q, %q", name, cfg.Server.State, cfg.Server.TokensFile, p.State, p.Tokens)
+		}
+	}
+}
+
 // TestDemoRefusesBadFlags: each bad flag is named with its value and what
 // would do, before anything starts.
 func TestDemoRefusesBadFlags(t *testing.T) {
