@@ -76,7 +76,13 @@ everything and removes the directory (--keep keeps it).
 
 With --for D it runs for D of real time, then ends the replay (the queue
 empties and running jobs end), waits for the server to drain and terminate
-every burst instance, and prints a summary (--json for a machine).`,
+every burst instance, and prints a summary (--json for a machine).
+
+Exit status: 0 when it ran, also when Ctrl-C, SIGTERM or a closed output
+stopped it once its page was ready (the summary then says interrupted); 2
+when a flag is refused; 1 when it could not start (its --listen port in
+use, a TMPDIR it cannot write in) or was interrupted before its page was
+ready.`,
 		Example: `  spillway demo
   spillway demo --for 90s --json
   spillway demo --speed 60 --keep             # an hour a minute; keep the config, state and log
@@ -195,6 +201,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil { // Ctrl-C while a large trace loaded
+		return errDemoInterrupted
+	}
 	if o.start < 0 || o.start >= tr.Span() {
 		return usagef("--start %v: want an offset from 0 to the trace's span %v", o.start, tr.Span().Round(time.Hour))
 	}
@@ -205,7 +214,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 
 	dir, err := os.MkdirTemp("", "spillway-demo-")
 	if err != nil {
-		return err
+		return fmt.Errorf("the demo's directory (config, state, tokens, demo.log) in %s: %w: set TMPDIR to a folder you can write", os.TempDir(), err)
 	}
 	if !o.keep {
 		defer os.RemoveAll(dir)
@@ -277,7 +286,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		ec2Ln.Close()
 		ecsLn.Close()
 		ln.Close()
-		return err
+		return interruptedEarly(ctx, err)
 	}
 
 	// Everything runs until stop; the server stops first (its calls in
@@ -298,7 +307,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	go func() { defer wg.Done(); ecsErr = ecsSrv.Serve(ecsLn) }()
 	go func() { defer wg.Done(); _ = model.Run(modelCtx) }()
 	go func() { defer close(srvDone); srvErr = srv.run(srvCtx) }()
-	go func() { defer close(decDone); lines.followDecisions(srvCtx, srv.store) }()
+	following := false
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -306,7 +315,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		}
 		stopped = true
 		stopSrv()
-		<-decDone
+		if following {
+			<-decDone
+		}
 		<-srvDone
 		stopModel()
 		_ = ec2Srv.Close()
@@ -317,10 +328,14 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 
 	pageURL := "http://" + ln.Addr().String() + "/"
 	if err := waitReady(ctx, pageURL+"readyz"); err != nil {
-		return err
+		return interruptedEarly(ctx, err)
 	}
 	ready := time.Since(began)
 	printBanner(live1, pageURL, tok, dir, tr.Name, o, ready, clk, tr.Start.Add(o.start))
+	// The decisions follow the banner: started with the server, the
+	// first tick's hold was printed above the page's URL.
+	following = true
+	go func() { defer close(decDone); lines.followDecisions(srvCtx, srv.store) }()
 
 	if o.forDur == 0 {
 		<-ctx.Done()
@@ -361,4 +376,19 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		printSummary(stdout, sum)
 	}
 	return errors.Join(srvErr, served(ec2Err), served(ecsErr))
+}
+
+// errDemoInterrupted is a demo stopped (Ctrl-C, SIGTERM, a closed output)
+// before its page was ready: it has no summary to print.
+var errDemoInterrupted = errors.New("interrupted before the demo was ready: it stopped everything it had started and removed its directory")
+
+// interruptedEarly is err, or errDemoInterrupted when err is what the
+// interruption made of a step of the start (an open of the state, the
+// wait for the page): "context canceled" says nothing to whoever pressed
+// Ctrl-C.
+func interruptedEarly(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errDemoInterrupted
+	}
+	return err
 }

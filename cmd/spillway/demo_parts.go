@@ -260,13 +260,13 @@ Ctrl-C stops everything.
 
 func printSummary(w io.Writer, s demoSummary) {
 	fmt.Fprintf(w, `
-Summary (%s at %gx, %s simulated):
+Summary (%s at %gx, %s simulated%s):
   burst instances launched %d, terminated %d, launches that fell back after a stock-out %d
   most cloud GPUs at once  %d
   jobs started %d of %d submitted, %d on cloud, %d requeued; wait p95 %s
   cloud spend              $%.2f
   left on the cloud        %d (%s)
-`, s.Trace, s.Speed, time.Duration(s.SimulatedS*float64(time.Second)), s.Launches, s.Terminations, s.Fallbacks,
+`, s.Trace, s.Speed, time.Duration(s.SimulatedS*float64(time.Second)), map[bool]string{true: ", interrupted"}[s.Interrupted], s.Launches, s.Terminations, s.Fallbacks,
 		s.MaxCloudGPUs, s.JobsStarted, s.JobsSubmitted, s.JobsOnCloud, s.JobsRequeued,
 		time.Duration(s.WaitP95S*float64(time.Second)).Round(time.Second), s.SpendUSD, s.Leaked, leftWhy(s))
 	if s.Dir != "" {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -367,6 +368,44 @@ func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("demo: %v", err)
 	}
 	goleak.VerifyNone(t, opt)
+	// The banner comes first: the first tick's decision was printed
+	// above the page's URL and the token.
+	if first := strings.TrimSpace(out.String()); !strings.HasPrefix(first, "Spillway demo:") {
+		t.Errorf("the output does not begin with the banner:\n%s", first[:min(len(first), 400)])
+	}
+	if !strings.Contains(out.String(), ", interrupted):") {
+		t.Errorf("the summary of a demo stopped as by Ctrl-C does not say interrupted:\n%s", out.String())
+	}
+}
+
+// TestDemoInterruptedBeforeReady: Ctrl-C before the demo's page is ready
+// says the demo was interrupted and leaves nothing in TMPDIR. It said
+// "server.state …: state/sqlite: open database …: context canceled".
+func TestDemoInterruptedBeforeReady(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out bytes.Buffer
+	err := runDemo(ctx, demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}, &out, &out)
+	if !errors.Is(err, errDemoInterrupted) || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("demo interrupted before its page was ready: error %v, want one saying it was interrupted", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+}
+
+// TestDemoTMPDIRNotWritable: a TMPDIR the demo cannot make its directory
+// in is named, with what to do. It said only "stat /nonexistent: no such
+// file or directory".
+func TestDemoTMPDIRNotWritable(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir")
+	t.Setenv("TMPDIR", missing)
+	err := runDemo(context.Background(), demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in "+missing) || !strings.Contains(err.Error(), "set TMPDIR to a folder you can write") {
+		t.Errorf("demo with TMPDIR=%s: error %v, want one naming it and saying to set TMPDIR", missing, err)
+	}
 }
 
 // TestDemoConfigQuotesPaths: the demo's config reads back the paths and
