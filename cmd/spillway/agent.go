@@ -75,8 +75,10 @@ go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
 built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
 sample of the Helios "vchbv" virtual cluster.
 
-Exit status: 2 when a flag is refused; 3 when the NVIDIA driver library
-(libnvidia-ml.so.1) is not found, so the node's GPUs cannot be read.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
+Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
+NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs
+cannot be read; 1 when it cannot serve (--listen in use) or its first sample
+fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 		Example: `  spillway agent
   spillway agent --listen 10.0.3.17:9401 --node gpu-07
   spillway agent --simulate dgxh100 --replay-speed 60 --listen 127.0.0.1:9401`,

@@ -157,3 +157,10 @@ func oneLine(s string, n int) string {
 	}
 	return s
 }
+
+// operatorExitStatus ends the --help of each command that talks to a
+// server's API.
+const operatorExitStatus = `Exit status: 0 when the server answered; 1 when it refused the request (no
+token, an unknown one or one whose role is too low, an unknown pool or burst,
+a manual limit) or could not be reached; 2 when the command line is wrong (an
+unknown flag, a value that does not parse or is out of range, a missing one).`

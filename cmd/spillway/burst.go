@@ -41,6 +41,7 @@ func newBurstCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --pool P --gpus N --for 2h --reason \"…\"",
 		Short: "Hold burst GPUs in a pool for a while",
+		Long:  "Hold burst GPUs in a pool for a while.\n\n" + operatorExitStatus,
 		Example: `  spillway burst create --pool training --gpus 16 --for 2h --reason "INC-4211: eval backlog"
   spillway burst create --pool training --gpus 8 --for 90m --reason "release" --offering aws-p5-spot`,
 		Args: noArgs,
@@ -138,6 +139,7 @@ func newBurstListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List active manual bursts (--all: ended and cancelled ones too)",
+		Long:  "List active manual bursts (--all: ended and cancelled ones too).\n\n" + operatorExitStatus,
 		Example: `  spillway burst list
   spillway burst list --pool training --all -o json`,
 		Args: noArgs,
@@ -173,6 +175,7 @@ func newBurstCancelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "cancel ID",
 		Short:   "End a manual burst now: its instances are drained, then terminated",
+		Long:    "End a manual burst now: its instances are drained, then terminated.\n\n" + operatorExitStatus,
 		Example: `  spillway burst cancel b-20260302t090000-1a2b3c   # an ID from spillway burst list`,
 		Args:    wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -22,7 +22,9 @@ func newDecisionsCmd() *cobra.Command {
 		Long: `Decisions lists the policy's decisions newest first: launches, drains and
 terminations, each with the offering, the instances and the reason (the
 overflow it answered, the floor it holds, the capacity error it skipped, the
-break-even that ended an idle instance).`,
+break-even that ended an idle instance).
+
+` + operatorExitStatus,
 		Example: `  spillway decisions --since 1h
   spillway decisions --pool training --limit 200 -o json`,
 		Args: noArgs,

@@ -50,7 +50,10 @@ Both listeners also serve a JSON control API under /_emulator/:
   POST /_emulator/quota      {"api":"ec2","region":"us-east-1","vcpus":192}
   POST /_emulator/stall      {"action":"RunInstances","count":1,"duration":"30s"}
   POST /_emulator/interrupt  {"instance_id":"i-0123456789abcdef0","in":"2m"}
-See docs/emulator.md.`,
+See docs/emulator.md.
+
+Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 1 when
+an address cannot be listened on (--ec2 or --ecs in use).`,
 		Example: `  spillway emulator
   spillway emulator --stock p4d.24xlarge@us-east-1a=2 --stock ecs.gn7i-c8g1.2xlarge=10 --boot-delay 5s
   spillway emulator --ec2 127.0.0.1:8780 --ecs "" --fault-rate 0.01 --latency 50ms --throttle`,

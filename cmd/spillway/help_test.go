@@ -39,3 +39,29 @@ func TestHelpExamplesUseRealFlags(t *testing.T) {
 	}
 	walk(root)
 }
+
+// TestHelpSaysExitStatus: every command a user runs says in its --help
+// what its exit statuses mean, 2 (a refused command line) among them, as
+// a script calling it needs to know. The server, the emulator, the demo,
+// token create and the operator commands said nothing of them.
+func TestHelpSaysExitStatus(t *testing.T) {
+	root := newRootCmd()
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() || c.Name() == "help" || c.HasParent() && c.Parent().Name() == "completion" || c == root {
+			return
+		}
+		i := strings.Index(c.Long, "Exit status: ")
+		if i < 0 {
+			t.Errorf("%s --help does not say what its exit statuses mean (no \"Exit status: \")", c.CommandPath())
+			return
+		}
+		if st := strings.Join(strings.Fields(c.Long[i:]), " "); !strings.Contains(st, "0 ") || !strings.Contains(st, "2 when") {
+			t.Errorf("%s --help: %q names neither 0 nor 2 (a refused command line)", c.CommandPath(), st)
+		}
+	}
+	walk(root)
+}

@@ -21,7 +21,9 @@ func newInstancesCmd() *cobra.Command {
 its pool, offering, instance type, zone, state (booting, running, draining,
 terminating), GPUs running work, launch time, price and the floor (schedule
 or manual burst) that holds it: the one it was launched for, or an active
-one that keeps it from scale-in.`,
+one that keeps it from scale-in.
+
+` + operatorExitStatus,
 		Example: `  spillway instances
   spillway instances --pool training -o json`,
 		Args: noArgs,

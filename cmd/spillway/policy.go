@@ -75,7 +75,8 @@ server, the pools, their limits, signals, join and drain hooks, and their
 offerings ordered by price per useful GPU-hour (price / (gpus × performance)),
 the order in which the policy prefers them.
 
-Exit status: 0 when every file is valid, 1 when any has a problem.`,
+Exit status: 0 when every file is valid, 1 when any has a problem (a file
+missing or unreadable too), 2 when the command line is wrong.`,
 		Example: `  spillway policy validate spillway.yaml
   spillway policy validate --server configs/examples/emulator.yaml
   spillway policy validate configs/examples/*.yaml`,

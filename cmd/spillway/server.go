@@ -53,7 +53,12 @@ exits 0.
 
 Credentials come from each SDK's default chain (AWS_ACCESS_KEY_ID, profiles,
 instance roles; ALIBABA_CLOUD_ACCESS_KEY_ID, …). Against 'spillway emulator'
-any values do.`,
+any values do.
+
+Exit status: 0 after SIGTERM or Ctrl-C, once the cloud calls in flight are
+recorded; 2 when a flag or the config is refused (what policy validate
+--server reports); 1 when it cannot start (server.listen in use, the state
+held by another server or not readable) or fails while running.`,
 		Example: `  spillway policy validate --server spillway.yaml
   spillway server --config spillway.yaml --dry-run
   spillway server --config configs/examples/emulator.yaml`,

@@ -22,7 +22,9 @@ the oldest wait), burst instances and their GPUs, spend this budget period
 against the budget, and the number of active floors (schedules and manual
 bursts). Below the table, what each pool does not launch now, why and until
 when: offerings out of stock or left unused by the queue, providers or regions
-blocked by a quota or refused requests.`,
+blocked by a quota or refused requests.
+
+` + operatorExitStatus,
 		Example: `  spillway status
   SPILLWAY_SERVER=https://spillway.internal:8700 spillway status -o json`,
 		Args: noArgs,

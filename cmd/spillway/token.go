@@ -33,7 +33,11 @@ restart. Revoke a token by deleting its entry from the file.
 
 Roles: viewer reads everything but the audit log; operator also creates and
 cancels manual bursts within each pool's manual limits; admin may do all,
-including reading the audit log.`,
+including reading the audit log.
+
+Exit status: 0 when the token was added; 2 when a flag is refused or
+missing; 1 when the tokens file cannot be read, parsed or written, or
+already holds the name.`,
 		Example: `  spillway token create --name alice --role operator --file /etc/spillway/tokens.yaml
   export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
 		Args: noArgs,
