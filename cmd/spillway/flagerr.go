@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // badFlagValue matches pflag's message for a value its flag cannot parse:
@@ -31,6 +32,9 @@ var flagWants = map[string]string{
 // the value and what the flag wants, as the commands' own checks word
 // theirs: `--seeds "x": want a whole number`, not strconv's message.
 func flagError(cmd *cobra.Command, err error) error {
+	if hint := unknownFlagHint(cmd, err.Error()); hint != "" {
+		return fmt.Errorf("%w%s", err, hint)
+	}
 	m := badFlagValue.FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
@@ -108,4 +112,64 @@ func refuseEmpty(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// pflag's messages for a flag the command does not have: "unknown flag:
+// --sever", and "unknown shorthand flag: 'f' in -for" for a long flag
+// typed with one dash.
+var (
+	unknownLong  = regexp.MustCompile(`^unknown flag: --([^=\s]+)`)
+	unknownShort = regexp.MustCompile(`^unknown shorthand flag: '.' in -([^-=\s][^=\s]*)`)
+)
+
+// unknownFlagHint is what follows pflag's message for an unknown flag: the
+// command's flag it was likely meant as (one dash short, or a letter or two
+// off) and where the flags are listed; "" for any other error.
+func unknownFlagHint(cmd *cobra.Command, msg string) string {
+	var typed string
+	if m := unknownLong.FindStringSubmatch(msg); m != nil {
+		typed = m[1]
+	} else if m := unknownShort.FindStringSubmatch(msg); m != nil {
+		typed = m[1]
+		if f := cmd.Flags().Lookup(typed); f != nil {
+			return fmt.Sprintf("; did you mean --%s? (long flags take two dashes; see %s --help)", typed, cmd.CommandPath())
+		}
+	} else {
+		return ""
+	}
+	best, bestD := "", 3 // at most two edits away
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		if d := editDistance(typed, f.Name); d < bestD {
+			best, bestD = f.Name, d
+		}
+	})
+	if best != "" {
+		return fmt.Sprintf("; did you mean --%s? (see %s --help)", best, cmd.CommandPath())
+	}
+	return fmt.Sprintf(" (see %s --help for its flags)", cmd.CommandPath())
+}
+
+// editDistance is the Levenshtein distance between a and b, by bytes (flag
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
