@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,11 +129,22 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	var lib nv.Interface
 	switch {
 	case o.simulate != "":
+		// Checked here, so that the message names the flag as typed:
+		// nvml's own says "simulate dgxh100: replay speed -1".
+		if models := nvml.SimulatedModels(); !slices.Contains(models, o.simulate) {
+			return usagef("--simulate %q: want one of %s", o.simulate, strings.Join(models, ", "))
+		}
+		if !(o.replaySpeed > 0) || math.IsInf(o.replaySpeed, 1) {
+			return usagef("--replay-speed %v: want a positive number (60 = one trace minute per second)", o.replaySpeed)
+		}
+		if !(o.idleAllocated >= 0 && o.idleAllocated <= 1) {
+			return usagef("--idle-allocated %v: want a share from 0 to 1", o.idleAllocated)
+		}
 		// Both read only the flags (--replay's file, --simulate's model,
 		// --replay-speed): what they refuse is the command line's.
 		series, err := nvml.OpenSeries(o.replay)
 		if err != nil {
-			return &usageError{err}
+			return usagef("--replay: %w", err)
 		}
 		node, err := nvml.NewSimulatedNode(o.simulate, series, nvml.WithReplaySpeed(o.replaySpeed), nvml.WithIdleAllocated(o.idleAllocated))
 		if err != nil {

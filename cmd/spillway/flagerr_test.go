@@ -118,8 +118,13 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a positive duration"},
 		{[]string{"agent", "--busy-util", "101"}, 2, "spillway: --busy-util 101: want a percentage"},
 		{[]string{"agent", "--replay", "idle"}, 2, "spillway: --replay needs --simulate"},
-		{[]string{"agent", "--simulate", "dgxfoo"}, 2, `spillway: simulate "dgxfoo": unknown node model`},
-		{[]string{"agent", "--simulate", "dgxh100", "--replay", "/nonexistent/none.csv"}, 2, "spillway: replay series: open /nonexistent/none.csv: no such file"},
+		// Each names its flag as typed, not nvml's "simulate dgxh100: replay speed -1".
+		{[]string{"agent", "--simulate", "dgxfoo"}, 2, `spillway: --simulate "dgxfoo": want one of dgxa100, dgxb200, dgxh100, dgxh200`},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay", "/nonexistent/none.csv"}, 2, "spillway: --replay: replay series: open /nonexistent/none.csv: no such file"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "-1"}, 2, "spillway: --replay-speed -1: want a positive number"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "0"}, 2, "spillway: --replay-speed 0: want a positive number"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "NaN"}, 2, "spillway: --replay-speed NaN: want a positive number"},
+		{[]string{"agent", "--simulate", "dgxh100", "--idle-allocated", "2"}, 2, "spillway: --idle-allocated 2: want a share from 0 to 1"},
 		{[]string{"demo", "--listen", "garbage"}, 2, `spillway: --listen "garbage": the demo serves on loopback only`},
 		// Out of the API's own range, whatever the pool allows.
 		{with("--for", "0s"), 2, "spillway: --for 0s is out of range: a burst lasts from 1m to 720h"},
