@@ -309,3 +309,86 @@ func TestDocsNamesExistInSource(t *testing.T) {
 		t.Errorf("checked only %d names: is the parser still finding them?", checked)
 	}
 }
+
+// TestDocsBundledConfigsPassAsShown: every config of the repository a doc
+// hands to spillway (policy validate, with --server where it shows it;
+// server --config, which needs what --server checks; simulate --config) is
+// valid as the doc runs it, so an example config that drifted from the
+// strict decoder, or a doc that says "validate --server" of a config fit
+// only for a backtest, fails here rather than for whoever copies the line.
+func TestDocsBundledConfigsPassAsShown(t *testing.T) {
+	checked := map[string]bool{}
+	docs := docFiles(t)
+	// The commands' --help examples are docs too.
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		docs[c.CommandPath()+" --help"] += "```\n" + c.Example + "\n```\n"
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
+	for path, doc := range docs {
+		for _, line := range docCommandLines(doc) {
+			for _, words := range spillwayInvocations(line) {
+				args := docConfigCheck(words)
+				if args == nil || checked[strings.Join(args, " ")] {
+					continue
+				}
+				checked[strings.Join(args, " ")] = true
+				var out strings.Builder
+				root := newRootCmd()
+				root.SetOut(&out)
+				root.SetErr(&out)
+				root.SetArgs(args)
+				if err := root.ExecuteContext(t.Context()); err != nil {
+					t.Errorf("%s: %q: spillway %s: %v\n%s", filepath.Base(path), strings.TrimSpace(line), strings.Join(args, " "), err, out.String())
+				}
+			}
+		}
+	}
+	if len(checked) < 3 {
+		t.Errorf("checked only %d bundled configs the docs run: is the parser still finding them? %v", len(checked), checked)
+	}
+}
+
+// docConfigCheck is the policy validate command line that checks what a
+// doc's spillway command line asks of a config of the repository, or nil
+// when it names none (a user's own file, such as my.yaml).
+func docConfigCheck(words []string) []string {
+	var files []string
+	server := false
+	switch {
+	case len(words) >= 2 && words[0] == "policy" && words[1] == "validate":
+		for _, w := range words[2:] {
+			if w == "--server" {
+				server = true
+			} else if !strings.HasPrefix(w, "-") {
+				files = append(files, w)
+			}
+		}
+	case len(words) >= 1 && (words[0] == "server" || words[0] == "simulate"):
+		for i, w := range words[:len(words)-1] {
+			if w == "--config" {
+				files = append(files, words[i+1])
+			}
+		}
+		server = words[0] == "server"
+	}
+	var paths []string
+	for _, f := range files {
+		ms, _ := filepath.Glob(filepath.Join(repoRoot, f))
+		if len(ms) == 0 {
+			return nil
+		}
+		paths = append(paths, ms...)
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	args := []string{"policy", "validate"}
+	if server {
+		args = append(args, "--server")
+	}
+	return append(args, paths...)
+}
