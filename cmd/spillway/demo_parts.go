@@ -10,6 +10,9 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -238,6 +241,7 @@ func demoConfig(p demoConfigParams) string {
 }
 
 func printBanner(w io.Writer, url, tok, dir, traceName string, o demoOptions, ready time.Duration, clk *speedclock.Clock, from time.Time) {
+	cli := cliName(os.Args[0], exec.LookPath)
 	fmt.Fprintf(w, `
 Spillway demo: replaying %s from %s at %gx (a simulated day every %s)
   status page    %s   (ready after %.2fs)
@@ -246,16 +250,39 @@ Spillway demo: replaying %s from %s at %gx (a simulated day every %s)
 
 Try the operator CLI against it (durations are simulated time):
   export SPILLWAY_SERVER=%s SPILLWAY_TOKEN=%s
-  spillway status
-  spillway burst create --pool %s --gpus 8 --for 2h --reason "demo drill"
-  spillway burst list
-  spillway decisions
+  %s status
+  %s burst create --pool %s --gpus 8 --for 2h --reason "demo drill"
+  %s burst list
+  %s decisions
 
 Ctrl-C stops everything.
 
 `, traceName, from.Format("Mon 2 Jan 15:04"), o.speed, clk.Real(24*time.Hour).Round(time.Second),
 		url, ready.Seconds(), tok, dir, map[bool]string{true: " (kept)", false: " (removed at exit)"}[o.keep],
-		strings.TrimSuffix(url, "/"), tok, demoPool)
+		strings.TrimSuffix(url, "/"), tok, cli, cli, demoPool, cli, cli)
+}
+
+// cliName is how the banner's operator commands run this binary, given how
+// it was started (arg0): "spillway" only where that name on PATH finds it.
+// Started by make demo (bin/spillway) or go run, "spillway status" was
+// "command not found" for whoever copied it.
+func cliName(arg0 string, lookPath func(string) (string, error)) string {
+	if !strings.Contains(arg0, string(filepath.Separator)) {
+		return arg0 // the shell found it on PATH by this name
+	}
+	if strings.Contains(arg0, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/spillway" // a binary go run removes when the demo ends
+	}
+	self, err := filepath.Abs(arg0)
+	if err != nil {
+		return arg0
+	}
+	if onPath, err := lookPath("spillway"); err == nil {
+		if abs, err := filepath.Abs(onPath); err == nil && abs == self {
+			return "spillway"
+		}
+	}
+	return arg0
 }
 
 func printSummary(w io.Writer, s demoSummary) {

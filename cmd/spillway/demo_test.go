@@ -373,6 +373,9 @@ func TestDemoInProcessLeavesNoGoroutine(t *testing.T) {
 	if first := strings.TrimSpace(out.String()); !strings.HasPrefix(first, "Spillway demo:") {
 		t.Errorf("the output does not begin with the banner:\n%s", first[:min(len(first), 400)])
 	}
+	if want := "\n  " + cliName(os.Args[0], exec.LookPath) + " status\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("the banner does not show the operator CLI as %q:\n%s", want, out.String())
+	}
 	if !strings.Contains(out.String(), ", interrupted):") {
 		t.Errorf("the summary of a demo stopped as by Ctrl-C does not say interrupted:\n%s", out.String())
 	}
@@ -405,6 +408,39 @@ func TestDemoTMPDIRNotWritable(t *testing.T) {
 	err := runDemo(context.Background(), demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "in "+missing) || !strings.Contains(err.Error(), "set TMPDIR to a folder you can write") {
 		t.Errorf("demo with TMPDIR=%s: error %v, want one naming it and saying to set TMPDIR", missing, err)
+	}
+}
+
+// TestDemoBannerRunsThisBinary: the banner's operator commands run the
+// binary the demo was started as. They said "spillway status", which is
+// "command not found" after make demo (bin/spillway) or go run.
+func TestDemoBannerRunsThisBinary(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onPath := func(p string) func(string) (string, error) {
+		return func(string) (string, error) {
+			if p == "" {
+				return "", exec.ErrNotFound
+			}
+			return p, nil
+		}
+	}
+	for _, tc := range []struct {
+		arg0, path, want string
+	}{
+		{"bin/spillway", "", "bin/spillway"}, // make demo
+		{"/tmp/go-build1234/b001/exe/spillway", "", "go run ./cmd/spillway"},
+		{"spillway", "/usr/local/bin/spillway", "spillway"},
+		{"/usr/local/bin/spillway", "/usr/local/bin/spillway", "spillway"},
+		{"bin/spillway", filepath.Join(wd, "bin/spillway"), "spillway"},
+		{"bin/spillway", "/usr/local/bin/spillway", "bin/spillway"}, // another spillway on PATH
+		{"./spillway", "", "./spillway"},
+	} {
+		if got := cliName(tc.arg0, onPath(tc.path)); got != tc.want {
+			t.Errorf("started as %q (spillway on PATH: %q): banner runs %q, want %q", tc.arg0, tc.path, got, tc.want)
+		}
 	}
 }
 
