@@ -64,4 +64,8 @@ func TestHelpSaysExitStatus(t *testing.T) {
 		}
 	}
 	walk(root)
+	// spillway alone, what a new user runs first, says it too, and where to start.
+	if long := strings.Join(strings.Fields(root.Long), " "); !strings.Contains(long, "exits 2 when its command line is wrong") || !strings.Contains(long, "spillway demo") {
+		t.Errorf("spillway --help says neither the exit status of a wrong command line nor where to start (spillway demo):\n%s", root.Long)
+	}
 }

@@ -21,7 +21,15 @@ func newRootCmd() *cobra.Command {
 		Short: "Hybrid-cloud GPU burst orchestrator",
 		Long: `Spillway rents cloud GPUs (AWS EC2, Alibaba Cloud ECS, or a Terraform module)
 when the on-prem GPU queue overflows, lets them take the overflow, and tears them
-down when the queue drains.`,
+down when the queue drains.
+
+New here? spillway demo runs the whole product on loopback: emulated clouds,
+a simulated GPU cluster replaying a real trace, the server and its page; no
+cloud account, no GPU.
+
+Every command exits 2 when its command line is wrong (an unknown command or
+flag, a value that does not parse or is out of range); its --help says what
+its other exit statuses mean.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
