@@ -218,13 +218,7 @@ func TestSimInvariantsExtreme(t *testing.T) {
 		first, _ = env("SPILLWAY_SIM_EXTREME_SEED")
 		n = 1
 	}
-	if v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
-		}
-		fuzzDeadline = d
-	}
+	setFuzzDeadline(t)
 	var tally fuzzTally
 	failed := 0
 	for seed := first; seed < first+n; seed++ {

@@ -539,6 +539,21 @@ func checkResult(c fuzzCase, r Result) []string {
 // (SPILLWAY_SIM_FUZZ_DEADLINE sets another, for slow machines).
 var fuzzDeadline = 2 * time.Minute
 
+// setFuzzDeadline takes fuzzDeadline from SPILLWAY_SIM_FUZZ_DEADLINE when
+// it is set (make soak gives its long cases more).
+func setFuzzDeadline(t *testing.T) {
+	t.Helper()
+	v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE")
+	if v == "" {
+		return
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
+	}
+	fuzzDeadline = d
+}
+
 // runCase runs every policy on c, one by one and then as a backtest, and
 // returns what the invariants say, and whether a run reached the
 // simulator's horizon.
@@ -739,13 +754,7 @@ func TestSimInvariants(t *testing.T) {
 		}
 		first, n = x, 1
 	}
-	if v := os.Getenv("SPILLWAY_SIM_FUZZ_DEADLINE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			t.Fatalf("SPILLWAY_SIM_FUZZ_DEADLINE=%q: want a duration such as 10m", v)
-		}
-		fuzzDeadline = d
-	}
+	setFuzzDeadline(t)
 	var tally fuzzTally
 	failed := 0
 	for seed := first; seed < first+n; seed++ {
