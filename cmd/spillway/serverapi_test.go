@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/emulator"
@@ -48,6 +50,12 @@ func startAPIServerWith(t *testing.T, queue, agent func() string) *apiServer {
 // startAPIServerServing is startAPIServerWith with more server settings,
 // lines of the config's server section ("  max_connections: 2\n").
 func startAPIServerServing(t *testing.T, queue, agent func() string, server string) *apiServer {
+	t.Helper()
+	return startAPIServerOn(t, queue, agent, server, clock.RealClock{})
+}
+
+// startAPIServerOn is startAPIServerServing on the given clock.
+func startAPIServerOn(t *testing.T, queue, agent func() string, server string, clk clock.WithTicker) *apiServer {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
@@ -97,7 +105,7 @@ pools:
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, loadConfig(t, path))
+	srv := startServerOn(t, loadConfig(t, path), clk)
 	return &apiServer{url: "http://" + srv.addr, emu: emu, tokens: toks, stop: srv.stop, config: path}
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // testServer is `spillway server` running a loaded config on a loopback
-// port, on the wall clock, with its log discarded.
+// port, on the wall clock (or a clock given), with its log discarded.
 type testServer struct {
 	*server
 	addr string // host:port
@@ -23,12 +23,18 @@ type testServer struct {
 
 func startServer(t *testing.T, cfg *config.Config) *testServer {
 	t.Helper()
+	return startServerOn(t, cfg, clock.RealClock{})
+}
+
+// startServerOn is startServer on the given clock.
+func startServerOn(t *testing.T, cfg *config.Config, clk clock.WithTicker) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clock.RealClock{}, listener: ln})
+	srv, err := newServer(ctx, cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clk, listener: ln})
 	if err != nil {
 		cancel()
 		ln.Close()
