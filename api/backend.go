@@ -405,4 +405,9 @@ type (
 type Page[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
+	// Since is where a since= given as a duration ("1h", back from the
+	// server's now) or a time put the start of the window: the next page
+	// asks for since= this time, so that the window stays where the first
+	// page set it rather than moving with the server's clock.
+	Since time.Time `json:"since,omitzero"`
 }

@@ -23,6 +23,29 @@ const maxResponse = 64 << 20
 // maxPages bounds how many pages the client follows for one listing.
 const maxPages = 1000
 
+// Paging is how the client reads a listing: pages of at most Size items
+// (1 to 1000), at most Pages of them. A zero field keeps its default, 1000.
+type Paging struct{ Size, Pages int }
+
+type pagingKey struct{}
+
+// WithPaging returns ctx under which the client reads listings as p says.
+func WithPaging(ctx context.Context, p Paging) context.Context {
+	return context.WithValue(ctx, pagingKey{}, p)
+}
+
+// TruncatedError is a listing the client stopped reading at its page cap
+// while the server had more: the items read come with it.
+type TruncatedError struct {
+	Path  string // the listing's endpoint, /v1/instances
+	Pages int    // the cap it stopped at
+	Items int    // the items read
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("GET %s: stopped after %d pages (%d items) with more to read", e.Path, e.Pages, e.Items)
+}
+
 // Client calls the API. Errors are *Error for an answer from the server
 // (its Status says which), and *UnreachableError when no answer came.
 type Client struct {
@@ -153,10 +176,20 @@ func (c *Client) Pool(ctx context.Context, name string) (PoolDetail, error) {
 }
 
 // all follows a listing's pages until it ends or max items are read
-// (max <= 0: no bound other than maxPages).
+// (max <= 0: no bound other than the page cap). Cut at the page cap, it
+// returns the items read and a *TruncatedError. A window the first page
+// set with since= is asked for again, as the time the server answered,
+// with each later page.
 func all[T any](ctx context.Context, c *Client, path string, q url.Values, max int) ([]T, error) {
+	pg, _ := ctx.Value(pagingKey{}).(Paging)
+	if pg.Pages <= 0 {
+		pg.Pages = maxPages
+	}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && pg.Size > 0 && pg.Size < n {
+		q.Set("limit", strconv.Itoa(pg.Size))
+	}
 	var out []T
-	for range maxPages {
+	for page := 1; ; page++ {
 		var p Page[T]
 		if err := c.do(ctx, http.MethodGet, path, q, nil, &p); err != nil {
 			return nil, err
@@ -165,7 +198,13 @@ func all[T any](ctx context.Context, c *Client, path string, q url.Values, max i
 		if p.Next == "" || (max > 0 && len(out) >= max) {
 			break
 		}
+		if page == pg.Pages {
+			return out, &TruncatedError{Path: path, Pages: page, Items: len(out)}
+		}
 		q.Set("cursor", p.Next)
+		if !p.Since.IsZero() {
+			q.Set("since", p.Since.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	if max > 0 && len(out) > max {
 		out = out[:max]
@@ -173,7 +212,8 @@ func all[T any](ctx context.Context, c *Client, path string, q url.Values, max i
 	return out, nil
 }
 
-// Instances lists every burst instance (of one pool when pool is set).
+// Instances lists every burst instance (of one pool when pool is set);
+// cut at the page cap, the instances read and a *TruncatedError.
 func (c *Client) Instances(ctx context.Context, pool string) ([]Instance, error) {
 	q := url.Values{"limit": {strconv.Itoa(maxLimit)}}
 	if pool != "" {
@@ -182,15 +222,17 @@ func (c *Client) Instances(ctx context.Context, pool string) ([]Instance, error)
 	return all[Instance](ctx, c, "/v1/instances", q, 0)
 }
 
-// DecisionsQuery selects decisions: Since is a duration back from now
-// ("1h") or an RFC 3339 time; Limit bounds how many (newest first).
+// DecisionsQuery selects decisions: Since is a duration back from the
+// server's now ("1h"), fixed when the first page is read, or an RFC 3339
+// time; Limit bounds how many (newest first).
 type DecisionsQuery struct {
 	Pool  string
 	Since string
 	Limit int
 }
 
-// Decisions lists decisions, newest first.
+// Decisions lists decisions, newest first; cut at the page cap, the
+// decisions read and a *TruncatedError.
 func (c *Client) Decisions(ctx context.Context, dq DecisionsQuery) ([]Decision, error) {
 	lim := dq.Limit
 	if lim <= 0 {
@@ -206,7 +248,8 @@ func (c *Client) Decisions(ctx context.Context, dq DecisionsQuery) ([]Decision, 
 	return all[Decision](ctx, c, "/v1/decisions", q, lim)
 }
 
-// Bursts lists manual bursts; ended ones too when all is set.
+// Bursts lists manual bursts; ended ones too when all is set. Cut at the
+// page cap, it returns the bursts read and a *TruncatedError.
 func (c *Client) Bursts(ctx context.Context, pool string, withEnded bool) ([]Burst, error) {
 	q := url.Values{"limit": {strconv.Itoa(maxLimit)}}
 	if pool != "" {
@@ -242,7 +285,8 @@ func (c *Client) CancelBurst(ctx context.Context, id string) (Burst, error) {
 	return b, c.do(ctx, http.MethodDelete, "/v1/bursts/"+url.PathEscape(id), nil, nil, &b)
 }
 
-// Audit lists the newest audit rows (admin only).
+// Audit lists the newest audit rows (admin only); cut at the page cap,
+// the rows read and a *TruncatedError.
 func (c *Client) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 	q := url.Values{"limit": {strconv.Itoa(min(max(limit, 1), maxLimit))}}
 	return all[AuditEntry](ctx, c, "/v1/audit", q, max(limit, 1))

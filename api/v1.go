@@ -241,7 +241,13 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	items, err := s.be.Decisions(r.Context(), DecisionQuery{Pool: l.pool, Since: since, Before: l.before, Limit: l.limit + 1})
-	return writeList(w, l, items, err, func(d Decision) string { return strconv.FormatInt(d.ID, 10) })
+	if err != nil {
+		return noPool(l.pool, err)
+	}
+	p := pageOf(items, l.limit, func(d Decision) string { return strconv.FormatInt(d.ID, 10) })
+	p.Since = since
+	writeJSON(w, http.StatusOK, p)
+	return nil
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {

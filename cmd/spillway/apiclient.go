@@ -113,6 +113,28 @@ func (f *apiFlags) explain(err error) error {
 	return fmt.Errorf("the server answered %d: %w", ae.Status, ae)
 }
 
+// listed is what a listing command returns once it has printed the rows
+// it read: nil, or for a listing the client's page cap cut short, an
+// error saying so (on stderr, exit status 1) with how to narrow it.
+func listed(err error, narrow string) error {
+	var cut *api.TruncatedError
+	if !errors.As(err, &cut) {
+		return nil
+	}
+	return fmt.Errorf("%w: the list above is incomplete; %s to see the rest", cut, narrow)
+}
+
+// readListing is err from a listing call as its command acts on it: nil
+// when it read everything or was cut at the page cap (the rows read are
+// printed, then listed says so), else the explained error.
+func (f *apiFlags) readListing(err error) error {
+	var cut *api.TruncatedError
+	if err == nil || errors.As(err, &cut) {
+		return nil
+	}
+	return f.explain(err)
+}
+
 // explained is an error whose message replaces its cause's, which stays
 // reachable with errors.As.
 type explained struct {

@@ -148,11 +148,11 @@ func newBurstListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bs, err := c.Bursts(cmd.Context(), pool, all)
-			if err != nil {
-				return f.explain(err)
+			bs, lerr := c.Bursts(cmd.Context(), pool, all)
+			if err := f.readListing(lerr); err != nil {
+				return err
 			}
-			return f.print(cmd.OutOrStdout(), bs, func(tw *tabwriter.Writer) {
+			if err := f.print(cmd.OutOrStdout(), bs, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tPOOL\tGPUS\tOFFERING\tOWNER\tCREATED\tUNTIL\tSTATE\tINSTANCES\tLAUNCHING_GPUS\tREASON")
 				for _, b := range bs {
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", b.ID, b.Pool, b.GPUs, dash(b.Offering), b.Owner,
@@ -161,7 +161,10 @@ func newBurstListCmd() *cobra.Command {
 				if len(bs) == 0 {
 					fmt.Fprintln(tw, "(no bursts)")
 				}
-			})
+			}); err != nil {
+				return err
+			}
+			return listed(lerr, "narrow it with --pool")
 		},
 	}
 	f.bind(cmd)

@@ -22,7 +22,9 @@ func newDecisionsCmd() *cobra.Command {
 		Long: `Decisions lists the policy's decisions newest first: launches, drains and
 terminations, each with the offering, the instances and the reason (the
 overflow it answered, the floor it holds, the capacity error it skipped, the
-break-even that ended an idle instance).
+break-even that ended an idle instance). A --since given as a duration is
+counted back from the server's clock when the first page is read, and every
+later page lists the same window.
 
 ` + operatorExitStatus,
 		Example: `  spillway decisions --since 1h
@@ -43,11 +45,11 @@ break-even that ended an idle instance).
 			if err != nil {
 				return err
 			}
-			ds, err := c.Decisions(cmd.Context(), q)
-			if err != nil {
-				return f.explain(err)
+			ds, lerr := c.Decisions(cmd.Context(), q)
+			if err := f.readListing(lerr); err != nil {
+				return err
 			}
-			return f.print(cmd.OutOrStdout(), ds, func(tw *tabwriter.Writer) {
+			if err := f.print(cmd.OutOrStdout(), ds, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "TIME\tPOOL\tACTION\tOFFERING\tCOUNT\tINSTANCES\tREASON")
 				for _, d := range ds {
 					n := "-"
@@ -60,7 +62,10 @@ break-even that ended an idle instance).
 				if len(ds) == 0 {
 					fmt.Fprintln(tw, "(no decisions)")
 				}
-			})
+			}); err != nil {
+				return err
+			}
+			return listed(lerr, "narrow it with --pool, --since or --limit")
 		},
 	}
 	f.bind(cmd)

@@ -32,11 +32,11 @@ one that keeps it from scale-in.
 			if err != nil {
 				return err
 			}
-			ins, err := c.Instances(cmd.Context(), pool)
-			if err != nil {
-				return f.explain(err)
+			ins, lerr := c.Instances(cmd.Context(), pool)
+			if err := f.readListing(lerr); err != nil {
+				return err
 			}
-			return f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
+			if err := f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tPOOL\tOFFERING\tTYPE\tZONE\tSTATE\tBUSY GPUS\tLAUNCHED\t$/HOUR\tFLOOR")
 				for _, i := range ins {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%.2f\t%s\n", i.ID, i.Pool, i.Offering, i.InstanceType, dash(i.Zone),
@@ -45,7 +45,10 @@ one that keeps it from scale-in.
 				if len(ins) == 0 {
 					fmt.Fprintln(tw, "(no burst instances)")
 				}
-			})
+			}); err != nil {
+				return err
+			}
+			return listed(lerr, "narrow it with --pool")
 		},
 	}
 	f.bind(cmd)
