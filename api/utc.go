@@ -23,67 +23,71 @@ func inUTC(v any) any {
 	if !rv.IsValid() || !holdsTime(rv.Type()) {
 		return v
 	}
-	return utcValue(rv).Interface()
+	c := reflect.New(rv.Type()).Elem()
+	c.Set(rv)
+	utcInto(c)
+	return c.Interface()
 }
 
-func utcValue(v reflect.Value) reflect.Value {
-	t := v.Type()
+// utcInto puts the times in dst, an addressable copy, in UTC, copying
+// what dst shares (through pointers, slices, maps, interfaces) that holds
+// a time before changing it.
+func utcInto(dst reflect.Value) {
+	t := dst.Type()
 	if t == timeType {
-		return reflect.ValueOf(v.Interface().(time.Time).UTC())
+		p := dst.Addr().Interface().(*time.Time)
+		*p = p.UTC()
+		return
 	}
 	if !holdsTime(t) {
-		return v
+		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		c := reflect.New(t).Elem()
-		c.Set(v)
 		for i := range t.NumField() {
-			if f := c.Field(i); f.CanSet() && holdsTime(t.Field(i).Type) {
-				f.Set(utcValue(v.Field(i)))
+			if f := dst.Field(i); f.CanSet() {
+				utcInto(f)
 			}
 		}
-		return c
-	case reflect.Pointer:
-		if v.IsNil() {
-			return v
-		}
-		p := reflect.New(t.Elem())
-		p.Elem().Set(utcValue(v.Elem()))
-		return p
-	case reflect.Slice:
-		if v.IsNil() {
-			return v
-		}
-		s := reflect.MakeSlice(t, v.Len(), v.Len())
-		for i := range v.Len() {
-			s.Index(i).Set(utcValue(v.Index(i)))
-		}
-		return s
 	case reflect.Array:
-		a := reflect.New(t).Elem()
-		for i := range v.Len() {
-			a.Index(i).Set(utcValue(v.Index(i)))
+		for i := range dst.Len() {
+			utcInto(dst.Index(i))
 		}
-		return a
+	case reflect.Pointer:
+		if !dst.IsNil() {
+			p := reflect.New(t.Elem())
+			p.Elem().Set(dst.Elem())
+			utcInto(p.Elem())
+			dst.Set(p)
+		}
+	case reflect.Slice:
+		if !dst.IsNil() {
+			s := reflect.MakeSlice(t, dst.Len(), dst.Len())
+			reflect.Copy(s, dst)
+			for i := range s.Len() {
+				utcInto(s.Index(i))
+			}
+			dst.Set(s)
+		}
 	case reflect.Map:
-		if v.IsNil() {
-			return v
+		if !dst.IsNil() {
+			m := reflect.MakeMapWithSize(t, dst.Len())
+			e := reflect.New(t.Elem()).Elem()
+			for it := dst.MapRange(); it.Next(); {
+				e.Set(it.Value())
+				utcInto(e)
+				m.SetMapIndex(it.Key(), e)
+			}
+			dst.Set(m)
 		}
-		m := reflect.MakeMapWithSize(t, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			m.SetMapIndex(it.Key(), utcValue(it.Value()))
-		}
-		return m
 	case reflect.Interface:
-		if v.IsNil() {
-			return v
+		if !dst.IsNil() {
+			e := reflect.New(dst.Elem().Type()).Elem()
+			e.Set(dst.Elem())
+			utcInto(e)
+			dst.Set(e)
 		}
-		i := reflect.New(t).Elem()
-		i.Set(utcValue(v.Elem()))
-		return i
 	}
-	return v
 }
 
 // holdsTime reports whether a value of type t can hold a time.Time that
