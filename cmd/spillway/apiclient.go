@@ -184,5 +184,7 @@ func oneLine(s string, n int) string {
 // server's API.
 const operatorExitStatus = `Exit status: 0 when the server answered; 1 when it refused the request (no
 token, an unknown one or one whose role is too low, an unknown pool or burst,
-a manual limit) or could not be reached; 2 when the command line is wrong (an
-unknown flag, a value that does not parse or is out of range, a missing one).`
+a manual limit) or could not be reached, or when a listing was longer than the
+CLI reads (1,000 pages: the rows read are printed, then what cut them); 2 when
+the command line is wrong (an unknown flag, a value that does not parse or is
+out of range, a missing one).`
