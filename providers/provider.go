@@ -18,6 +18,14 @@ const (
 	TagIntent  = "spillway:intent"
 )
 
+// ResumeWindow is how long after a launch's intent was written the
+// scheduler may call Launch again with its client token (resuming a launch
+// a crash or a lost answer left unanswered); after it the intent is failed
+// and its token never sent again. A provider that keeps its own record of
+// client tokens must keep each one at least this long after the token's
+// last call, or a resume could launch its instances twice.
+const ResumeWindow = time.Hour
+
 // Provider rents and releases instances in one cloud account and region.
 // Implementations must be safe for concurrent use.
 type Provider interface {
@@ -54,7 +62,9 @@ type LaunchRequest struct {
 	// MinCount is the fewest instances acceptable; below it the launch fails
 	// with a *CapacityError and nothing is kept. Zero means Count.
 	MinCount int
-	// ClientToken makes the launch idempotent; at most 64 characters.
+	// ClientToken makes the launch idempotent; at most 64 characters. It is
+	// sent again for at most ResumeWindow after the launch's intent was
+	// written.
 	ClientToken string
 	// Tags are added to every instance (Spillway's own tags included).
 	Tags map[string]string

@@ -49,8 +49,9 @@ const (
 	listGrace = 2 * time.Minute
 	// intentMaxAge is how long a pending intent is resumed; after it the
 	// intent is failed (an instance it did launch is still adopted through
-	// its spillway:intent tag).
-	intentMaxAge = time.Hour
+	// its spillway:intent tag). Providers keep client tokens this long
+	// (providers.ResumeWindow says so to them).
+	intentMaxAge = providers.ResumeWindow
 	// maxRedecide bounds how often one tick decides again after capacity
 	// failures.
 	maxRedecide = 8
