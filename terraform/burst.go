@@ -81,20 +81,45 @@ func burstKey(cluster, pool, burst string) string {
 // open takes the burst's lock and prepares its directory: a copy of the
 // current module version, initialised once per version.
 func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error) {
-	dir := filepath.Join(p.cfg.WorkDir, "bursts", key)
-	if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+	b, unlock, err := p.lockBurst(ctx, key, true)
+	if err != nil {
 		return nil, nil, err
 	}
-	p.mu.Lock()
-	l, ok := p.locks[key]
-	if !ok {
-		l = newDirLock(filepath.Join(dir, lockFile))
-		p.locks[key] = l
+	if err := b.prepare(ctx); err != nil {
+		unlock()
+		return nil, nil, err
 	}
-	p.mu.Unlock()
-	unlock, err := l.lock(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("waiting for burst %s: %w", key, err)
+	return b, unlock, nil
+}
+
+// lockBurst takes the burst's lock, making its directory when create is
+// set (without, a burst with no directory is an error matching
+// fs.ErrNotExist), and ends what a run that died on it left running.
+func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*burst, func(), error) {
+	dir := filepath.Join(p.cfg.WorkDir, "bursts", key)
+	var unlock func()
+	for attempt := 1; ; attempt++ {
+		if create {
+			if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+				return nil, nil, err
+			}
+		}
+		p.mu.Lock()
+		l, ok := p.locks[key]
+		if !ok {
+			l = newDirLock(filepath.Join(dir, lockFile))
+			p.locks[key] = l
+		}
+		p.mu.Unlock()
+		var err error
+		unlock, err = l.lock(ctx, create)
+		if attempt < 10 && (errors.Is(err, errLockMoved) || create && errors.Is(err, fs.ErrNotExist)) {
+			continue // retired while waiting: made afresh
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("waiting for burst %s: %w", key, err)
+		}
+		break
 	}
 	b := &burst{p: p, key: key, dir: dir}
 	rec, err := readRunRecord(filepath.Join(dir, runFile))
@@ -113,10 +138,6 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 		return nil, nil, err
 	}
 	b.tf = tf
-	if err := b.prepare(ctx); err != nil {
-		unlock()
-		return nil, nil, err
-	}
 	return b, unlock, nil
 }
 
@@ -131,6 +152,7 @@ func (b *burst) prepare(ctx context.Context) error {
 	if string(have) == b.p.version && (!shared || b.p.snapshotInitialised()) {
 		return nil
 	}
+	b.p.touchSnapshot()
 	if shared {
 		// No per-burst backend settings: every burst of this module
 		// version has the same .terraform, so init runs once, in the
@@ -179,7 +201,7 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(p.snapshot), 0o700); err != nil {
 		return err
 	}
-	unlock, err := l.lock(ctx)
+	unlock, err := l.lock(ctx, true)
 	if err != nil {
 		return fmt.Errorf("waiting to init module version %s: %w", p.version, err)
 	}
@@ -738,7 +760,13 @@ func (b *burst) writeVars(l *ledger) error {
 }
 
 func (b *burst) readLedger() (*ledger, error) { return readLedger(filepath.Join(b.dir, ledgerFile)) }
-func (b *burst) writeLedger(l *ledger) error  { return l.write(filepath.Join(b.dir, ledgerFile)) }
+
+// writeLedger stamps the ledger with the time of writing, from which an
+// ended burst's age is counted (retire.go), and writes it.
+func (b *burst) writeLedger(l *ledger) error {
+	l.Written = b.p.opts.clock()
+	return l.write(filepath.Join(b.dir, ledgerFile))
+}
 
 // moduleFiles lists the files of a module directory that make up its
 // version: everything but Terraform's and Spillway's working files.

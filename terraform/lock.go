@@ -23,14 +23,25 @@ func newDirLock(path string) *dirLock {
 	return &dirLock{sem: make(chan struct{}, 1), path: path}
 }
 
-// lock blocks until the burst is free or ctx ends; unlock releases it.
-func (l *dirLock) lock(ctx context.Context) (unlock func(), err error) {
+// errLockMoved is returned by lock when the lock file it locked was moved
+// or removed while it waited: its burst was retired. The caller takes the
+// lock of the path again.
+var errLockMoved = errors.New("the lock file was moved while waiting for it")
+
+// lock blocks until the burst is free or ctx ends; unlock releases it. With
+// create, a missing lock file is made; without, lock fails with an error
+// matching fs.ErrNotExist.
+func (l *dirLock) lock(ctx context.Context, create bool) (unlock func(), err error) {
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_RDWR, 0o600)
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(l.path, flag, 0o600)
 	if err != nil {
 		<-l.sem
 		return nil, err
@@ -54,6 +65,16 @@ func (l *dirLock) lock(ctx context.Context) (unlock func(), err error) {
 			<-l.sem
 			return nil, ctx.Err()
 		}
+	}
+	// A burst is retired by moving its directory away while holding its
+	// lock: a lock taken on the file moved away guards nothing.
+	fi, ferr := f.Stat()
+	pi, perr := os.Stat(l.path)
+	if ferr != nil || perr != nil || !os.SameFile(fi, pi) {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+		<-l.sem
+		return nil, errLockMoved
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)

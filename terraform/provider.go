@@ -103,6 +103,8 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 	if err := p.snapshotModule(); err != nil {
 		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
 	}
+	// What a retirement a crash interrupted left is removed.
+	p.emptyTrash()
 	cache := filepath.Join(cfg.WorkDir, "plugin-cache")
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
@@ -676,12 +678,21 @@ func (p *Provider) terminateIn(ctx context.Context, key string, want map[string]
 
 // Reconcile re-applies every burst whose last run failed or was
 // interrupted, so the state again matches what Spillway wants, and returns
-// the bursts it could not repair.
+// the bursts it could not repair. It then retires the bursts that ended
+// long enough ago (retire.go).
 func (p *Provider) Reconcile(ctx context.Context) error {
-	var dirty []string
+	var dirty, ended []string
+	now := p.opts.clock()
+	used := map[string]bool{}
 	ledgerErr := p.eachLedger(ctx, func(key string, l *ledger) {
 		if l.Dirty {
 			dirty = append(dirty, key)
+		}
+		if p.retirable(key, l, now) {
+			ended = append(ended, key)
+		}
+		if v, err := os.ReadFile(filepath.Join(p.cfg.WorkDir, "bursts", key, versionFile)); err == nil {
+			used[string(v)] = true
 		}
 	})
 	if err := ctx.Err(); err != nil {
@@ -694,6 +705,11 @@ func (p *Provider) Reconcile(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
 		}
 	}
+	if ledgerErr != nil {
+		// A burst whose ledger cannot be read may use any snapshot.
+		used = nil
+	}
+	errs = append(errs, p.retireEnded(ctx, ended, used))
 	return errors.Join(errs...)
 }
 

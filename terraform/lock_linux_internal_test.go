@@ -1,0 +1,134 @@
+package terraform
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openCount is how many of the process's file descriptors are open on path.
+func openCount(t *testing.T, path string) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
+// A run that waits for a burst's lock while the burst is retired (its
+// directory moved away under the lock) is told so when it gets the lock,
+// rather than running on a directory that is gone.
+func TestLockOfABurstRetiredMeanwhileIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "burst")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "lock")
+	// Two locks on one path stand for two processes: flock is per open file.
+	retiring, waiting := newDirLock(path), newDirLock(path)
+	unlock, err := retiring.lock(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := waiting.lock(ctx, true)
+		if u != nil {
+			u()
+		}
+		got <- err
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for openCount(t, path) < 2 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("the second lock never opened the lock file")
+		}
+	}
+	if err := os.Rename(dir, dir+"-retired"); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-got; !errors.Is(err, errLockMoved) {
+		t.Errorf("lock of a file moved while waiting = %v, want errLockMoved", err)
+	}
+}
+
+// waitingOnSem says whether a goroutine is blocked taking a dirLock's
+// channel.
+func waitingOnSem() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "(*dirLock).lock") {
+			return true
+		}
+	}
+	return false
+}
+
+// A run of this process that waits for a burst's lock while the burst is
+// retired makes its directory afresh and runs, rather than failing on the
+// directory moved away.
+func TestBurstRetiredWhileARunWaitsIsMadeAfresh(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	work := t.TempDir()
+	p, err := New("tf-lock", Config{Module: "testdata/childmodule", Region: "us-east-1", Zones: []string{"us-east-1a"}, WorkDir: work,
+		Variables: map[string]any{"live": t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, unlock, err := p.lockBurst(ctx, "retired-k", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		b   *burst
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		b, u, err := p.lockBurst(ctx, "retired-k", true)
+		if u != nil {
+			u()
+		}
+		got <- result{b, err}
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !waitingOnSem() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal("the second run never waited for the lock")
+		}
+	}
+	if err := os.Rename(b.dir, filepath.Join(work, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("the waiting run: %v, want the burst made afresh", r.err)
+	}
+	if _, err := os.Stat(filepath.Join(r.b.dir, lockFile)); err != nil {
+		t.Errorf("the burst made afresh has no lock file: %v", err)
+	}
+}
