@@ -41,8 +41,8 @@ type ledger struct {
 	Created     []string `json:"created,omitempty"`
 	CreatedMore int      `json:"created_more,omitempty"`
 	// Written is when the ledger was last written, by the provider's
-	// clock: no later than a client token's first call, so an ended
-	// burst is kept until its tokens can no longer be resent (retire.go).
+	// clock: at or after the first call of every client token it holds,
+	// so an ended burst is kept until none can be resent (retire.go).
 	// Zero in a ledger of an earlier version, which has its file's time.
 	Written time.Time `json:"written,omitzero"`
 }
