@@ -573,15 +573,8 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 // createdBy reads the resources a -json apply's log says it finished
 // creating (or replacing): "address (id ...)".
 func createdBy(logPath string) []string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
+	eachLogMessage(logPath, func(line []byte) {
 		var msg struct {
 			Type string `json:"type"`
 			Hook struct {
@@ -592,15 +585,15 @@ func createdBy(logPath string) []string {
 				IDValue string `json:"id_value"`
 			} `json:"hook"`
 		}
-		if json.Unmarshal(sc.Bytes(), &msg) != nil || msg.Type != "apply_complete" || (msg.Hook.Action != "create" && msg.Hook.Action != "replace") {
-			continue
+		if json.Unmarshal(line, &msg) != nil || msg.Type != "apply_complete" || (msg.Hook.Action != "create" && msg.Hook.Action != "replace") {
+			return
 		}
 		r := cut(printable(msg.Hook.Resource.Addr))
 		if msg.Hook.IDValue != "" {
 			r += " (id " + cut(printable(msg.Hook.IDValue)) + ")"
 		}
 		out = append(out, r)
-	}
+	})
 	return out
 }
 

@@ -130,15 +130,8 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 
 // driftedResources reads the resource_drift messages of a -json plan log.
 func driftedResources(logPath string) []string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
+	eachLogMessage(logPath, func(line []byte) {
 		var msg struct {
 			Type   string `json:"type"`
 			Change struct {
@@ -147,9 +140,24 @@ func driftedResources(logPath string) []string {
 				} `json:"resource"`
 			} `json:"change"`
 		}
-		if json.Unmarshal(sc.Bytes(), &msg) == nil && msg.Type == "resource_drift" {
+		if json.Unmarshal(line, &msg) == nil && msg.Type == "resource_drift" {
 			out = append(out, msg.Change.Resource.Addr)
 		}
-	}
+	})
 	return out
+}
+
+// eachLogMessage calls fn with each line of a -json run log (lines of up
+// to 4 MiB); a log that cannot be read has none.
+func eachLogMessage(logPath string, fn func(line []byte)) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		fn(sc.Bytes())
+	}
 }
