@@ -195,6 +195,11 @@ func TestTokenCreate(t *testing.T) {
 		{[]string{"--name", "alice", "--role", "viewer", "--file", file}, `token name "alice" is already in`},
 		{[]string{"--name", "bob smith", "--role", "viewer", "--file", file}, `name "bob smith" is not a token name`},
 		{[]string{"--name", "bob", "--role", "viewer"}, `required flag(s) "file" not set`},
+		// It said "locking the tokens file's folder: open /missing/dir: ...",
+		// naming neither the flag nor what to do.
+		{[]string{"--name", "bob", "--role", "viewer", "--file", filepath.Join(filepath.Dir(file), "missing", "t.yaml")},
+			"--file " + filepath.Join(filepath.Dir(file), "missing", "t.yaml") + ": its folder " + filepath.Join(filepath.Dir(file), "missing") + " does not exist: create it first (mkdir -p"},
+		{[]string{"--name", "bob", "--role", "viewer", "--file", filepath.Join(file, "t.yaml")}, "--file " + filepath.Join(file, "t.yaml") + ": " + file + " is not a folder"},
 	} {
 		_, _, err := runCLI(t, append([]string{"token", "create"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,6 +53,9 @@ already holds the name.`,
 			if err != nil {
 				return &usageError{err: fmt.Errorf("--role: %w", err)}
 			}
+			if err := checkTokensFolder(file); err != nil {
+				return err
+			}
 			tok, err := tokens.Add(file, name, r, time.Now(), nil)
 			if err != nil {
 				return err
@@ -66,4 +73,22 @@ already holds the name.`,
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
+}
+
+// checkTokensFolder refuses a --file whose folder is missing or is not a
+// folder, naming the flag and what to do: token create makes the file,
+// not its folder. It said only "locking the tokens file's folder: open
+// /missing/dir: no such file or directory".
+func checkTokensFolder(file string) error {
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--file %s: its folder %s does not exist: create it first (mkdir -p %s) or give a file in an existing folder", file, dir, dir)
+	case err != nil:
+		return fmt.Errorf("--file %s: its folder: %w", file, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--file %s: %s is not a folder: give a file in an existing folder", file, dir)
+	}
+	return nil
 }
