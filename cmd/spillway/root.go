@@ -32,7 +32,10 @@ flag, a value that does not parse or is out of range); its --help says what
 its other exit statuses mean.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.InitDefaultVersionFlag() // now, so that --version is a flag the docs tests see
 	root.SetFlagErrorFunc(flagError)
 	for _, f := range subcommands {
 		root.AddCommand(f())
