@@ -11,10 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
@@ -170,9 +168,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	// A closed output (spillway demo | head) stops the demo as Ctrl-C does,
 	// so it still cleans up: unhandled, SIGPIPE killed the process and left
 	// its directory behind.
-	pipe := make(chan os.Signal, 1)
-	signal.Notify(pipe, syscall.SIGPIPE)
-	defer signal.Stop(pipe)
+	pipe, stopCatching := catchClosedOutput()
+	defer stopCatching()
 	ctx, cancelPipe := context.WithCancel(ctx)
 	defer cancelPipe()
 	go func() {

@@ -13,8 +13,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	_, stopCatching := catchClosedOutput()
 	err := run(ctx, os.Args[1:])
 	stop()
+	stopCatching()
 	if err != nil {
 		code, msg := exitStatus(err)
 		if msg != "" {
@@ -25,8 +27,12 @@ func main() {
 }
 
 // exitStatus is the status the process ends with for err, and the message
-// it prints: an exitCodeError's own, 2 for a usageError, else 1.
+// it prints: 0 and none for a closed output (spillway simulate | head), an
+// exitCodeError's own, 2 for a usageError, else 1.
 func exitStatus(err error) (int, string) {
+	if outputClosed(err) {
+		return 0, ""
+	}
 	var ec *exitCodeError
 	if errors.As(err, &ec) {
 		return ec.code, ec.msg

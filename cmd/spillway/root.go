@@ -29,7 +29,8 @@ cloud account, no GPU.
 
 Every command exits 2 when its command line is wrong (an unknown command or
 flag, a value that does not parse or is out of range); its --help says what
-its other exit statuses mean.`,
+its other exit statuses mean. A command whose output is closed under it
+(spillway simulate | head) stops there and exits 0.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
