@@ -262,7 +262,28 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	if p := s.Baselines.Karpenter.ConsolidationPolicy; p != nil && !slices.Contains(cfgConsolidationPolicies, *p) {
 		v.errf(kp+".consolidation_policy", "unknown consolidation policy %q: want %s", *p, strings.Join(cfgConsolidationPolicies, " or "))
 	}
-	v.simDuration(kp+".registration_ttl", s.Baselines.Karpenter.RegistrationTTL, false, time.Second, MaxBaselineDuration, "")
+	// As long as a boot may be, which it must outlast (sim.CheckBoots).
+	v.simDuration(kp+".registration_ttl", s.Baselines.Karpenter.RegistrationTTL, false, time.Second, MaxDuration, "")
+	v.registrationOutlastsBoots(cfg, kp+".registration_ttl", s.Baselines.Karpenter.RegistrationTTL)
+}
+
+// registrationOutlastsBoots refuses a karpenter registration_ttl that an
+// offering's boot reaches, as joinOutlastsBoots refuses a join.timeout:
+// the karpenter baseline would end every instance of it as never
+// registered (a run made 3.2 million launches, none of which joined).
+func (v *cfgValidator) registrationOutlastsBoots(cfg *Config, path string, ttl *policy.Duration) {
+	if ttl == nil || ttl.D() <= 0 {
+		return // the default, or refused as out of range
+	}
+	for i := range cfg.Pools {
+		for j, o := range cfg.Pools[i].Policy.Offerings {
+			if boot := o.Boot.D(); boot >= ttl.D() {
+				v.errf(path, "registration_ttl %s is not longer than the boot of pools[%d].offerings[%d] (%s, %s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot, or leave it out for the default, 15m",
+					ttl.D(), i, j, o.InstanceType, boot)
+				return
+			}
+		}
+	}
 }
 
 var cfgSimCloudType = reflect.TypeFor[SimCloud]()

@@ -101,13 +101,14 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	if !ok {
 		return fmt.Errorf("baseline option %q: want policy.knob=value", s)
 	}
-	dur := func(min time.Duration) (time.Duration, error) {
+	durTo := func(min, max time.Duration) (time.Duration, error) {
 		d, err := time.ParseDuration(val)
-		if err != nil || d < min || d > 30*24*time.Hour {
-			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to 720h", name, val, min)
+		if err != nil || d < min || d > max {
+			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to %s", name, val, min, strings.TrimSuffix(strings.TrimSuffix(max.String(), "0s"), "0m"))
 		}
 		return d, nil
 	}
+	dur := func(min time.Duration) (time.Duration, error) { return durTo(min, 30*24*time.Hour) }
 	var err error
 	switch name {
 	case "threshold.target":
@@ -156,11 +157,34 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 		}
 		k.KarpenterSpotToSpot = b
 	case "karpenter.registration_ttl":
-		k.KarpenterRegistrationTTL, err = dur(time.Second)
+		// As long as a boot may be (a year), which it must outlast (CheckBoots).
+		k.KarpenterRegistrationTTL, err = durTo(time.Second, MaxRegistrationTTL)
 	default:
 		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict, karpenter.spot_to_spot or karpenter.registration_ttl)", name)
 	}
 	return err
+}
+
+// MaxRegistrationTTL is the longest karpenter.registration_ttl: a year,
+// as long as an offering's boot may be, which the TTL must outlast.
+const MaxRegistrationTTL = 8784 * time.Hour
+
+// CheckBoots refuses a karpenter.registration_ttl that is set and not
+// longer than the boot of one of pool's offerings: Karpenter ends a node
+// that has not registered within it, so every launch of that offering
+// would time out (a run made 3.2 million launches, none of which joined).
+// The server's join.timeout is held to the same rule.
+func (k BaselineKnobs) CheckBoots(pool *policy.Pool) error {
+	ttl := k.KarpenterRegistrationTTL
+	if ttl <= 0 {
+		return nil // the default, which outlasts the boots the config allows
+	}
+	for j, o := range pool.Offerings {
+		if boot := o.Boot.D(); boot >= ttl {
+			return fmt.Errorf("karpenter.registration_ttl %s is not longer than the boot of offerings[%d] (%s, %s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot, or leave it out for the default, %s", ttl, j, o.InstanceType, boot, KarpenterRegistrationTTL)
+		}
+	}
+	return nil
 }
 
 func (k BaselineKnobs) withDefaults() BaselineKnobs {

@@ -80,6 +80,21 @@ func (p SweepParam) apply(v string, pool policy.Pool, k BaselineKnobs) (policy.P
 	return pool, k, err
 }
 
+// CheckBoots refuses, before any run, a value of p that
+// BaselineKnobs.CheckBoots refuses on pool over k.
+func (p SweepParam) CheckBoots(pool policy.Pool, k BaselineKnobs) error {
+	for _, v := range p.Values {
+		pl, kv, err := p.apply(v, pool, k)
+		if err == nil {
+			err = kv.CheckBoots(&pl)
+		}
+		if err != nil {
+			return fmt.Errorf("sweep %s=%s: %w", p.Name, v, err)
+		}
+	}
+	return nil
+}
+
 // Sweep runs each policy at each value of its swept parameter (or once, at
 // its settings, when none is swept) over several seeds: each seed jitters
 // submit times and draws its own cloud.

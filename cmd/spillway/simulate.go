@@ -291,6 +291,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 			return fmt.Errorf("--baseline-opt: %w", err)
 		}
 	}
+	if err := knobs.CheckBoots(&pool); err != nil {
+		return fmt.Errorf("simulate.baselines or --baseline-opt: %w", err)
+	}
 	var pols []sim.Policy
 	for _, name := range f.policies {
 		p, err := sim.PolicyWith(strings.TrimSpace(name), knobs)
@@ -509,6 +512,9 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	for _, s := range f.sweep {
 		p, err := sim.ParseSweepParam(s)
 		if err != nil {
+			return fmt.Errorf("--sweep: %w", err)
+		}
+		if err := p.CheckBoots(pool, knobs); err != nil {
 			return fmt.Errorf("--sweep: %w", err)
 		}
 		pol, _, _ := strings.Cut(p.Name, ".")

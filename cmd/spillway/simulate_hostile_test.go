@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,5 +346,52 @@ func TestPlotProbeLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s: %v, want it not made", target, err)
+	}
+}
+
+// TestSimulateRegistrationTTLOutlastsBoots: a karpenter.registration_ttl
+// not longer than an offering's boot is refused, naming the knob and the
+// boot, as the server's join.timeout is, from the config, --baseline-opt
+// or --sweep. It was accepted, and every Karpenter launch timed out: 3.2
+// million launches in 16 s on a bundled trace.
+func TestSimulateRegistrationTTLOutlastsBoots(t *testing.T) {
+	dir := t.TempDir()
+	tr := filepath.Join(dir, "jobs.csv")
+	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(dir, "short-ttl.yaml")
+	if err := os.WriteFile(short, append(base, "simulate:\n  baselines:\n    karpenter: {registration_ttl: 4m}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const want, boot = "registration_ttl %s is not longer than the boot of ", "offerings[0] (x8, 4m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot"
+	args := []string{"--trace", tr, "--policies", "karpenter", "--onprem-gpus", "0"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		ttl  string // "" for accepted
+	}{
+		{"--baseline-opt below the boot", []string{"--config", "testdata/hostile/no-limits.yaml", "--baseline-opt", "karpenter.registration_ttl=1m"}, "1m0s"},
+		{"--baseline-opt at the boot", []string{"--config", "testdata/hostile/no-limits.yaml", "--baseline-opt", "karpenter.registration_ttl=4m"}, "4m0s"},
+		{"config", []string{"--config", short}, "4m0s"},
+		{"sweep", []string{"--config", "testdata/hostile/no-limits.yaml", "--sweep", "karpenter.registration_ttl=20m,2m", "--seeds", "1"}, "2m0s"},
+		{"--baseline-opt above the boot", []string{"--config", "testdata/hostile/no-limits.yaml", "--baseline-opt", "karpenter.registration_ttl=5m"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runSimulateArgs(t, append(args, tt.args...)...)
+			if tt.ttl == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf(want, tt.ttl)) || !strings.Contains(err.Error(), boot) {
+				t.Errorf("%v: want it refused with %q…%q", err, fmt.Sprintf(want, tt.ttl), boot)
+			}
+		})
 	}
 }

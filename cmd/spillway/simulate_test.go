@@ -421,9 +421,9 @@ func TestSimulateJoinTimeout(t *testing.T) {
 
 // TestSimulateRegistrationTTL: the config's
 // simulate.baselines.karpenter.registration_ttl reaches the karpenter
-// baseline, and --baseline-opt overrides it: at 1s nearly every node it
-// launches is ended before it registers; at 15m, with boots spread wide,
-// only the slowest are.
+// baseline, and --baseline-opt overrides it: at 6m, just above the slowest
+// offering's median boot (5m), many nodes it launches are ended before
+// they register; at 15m, with boots spread wide, only the slowest are.
 func TestSimulateRegistrationTTL(t *testing.T) {
 	const cloud = "  cloud:\n    boot_p95: 10\n    spot_mean_life: 0s\n    mean_out_of_stock: 0s\n"
 	karpenter := func(section string, flags ...string) (timeouts, onCloud int) {
@@ -444,12 +444,12 @@ func TestSimulateRegistrationTTL(t *testing.T) {
 		}
 		return rep.Results[0].FailedLaunches["join_timeout"], rep.Results[0].JobsOnCloud
 	}
-	short := "  baselines:\n    karpenter:\n      registration_ttl: 1s\n"
-	n1, on1 := karpenter(short)
+	short := "  baselines:\n    karpenter:\n      registration_ttl: 6m\n"
+	n6, on6 := karpenter(short)
 	n15, on15 := karpenter(short, "--baseline-opt", "karpenter.registration_ttl=15m")
-	if n1 < 100*max(n15, 1) || on1 >= on15 {
-		t.Errorf("registration_ttl 1s: %d join timeouts, %d jobs on cloud; --baseline-opt karpenter.registration_ttl=15m over it: %d, %d; want a hundredfold the timeouts at 1s (nodes that boot in under a second are rare) and fewer jobs on the cloud",
-			n1, on1, n15, on15)
+	if n6 < 2*max(n15, 1) || on6 > on15 {
+		t.Errorf("registration_ttl 6m: %d join timeouts, %d jobs on cloud; --baseline-opt karpenter.registration_ttl=15m over it: %d, %d; want twice the timeouts at 6m (many boots outlast it) and no more jobs on the cloud",
+			n6, on6, n15, on15)
 	}
 }
 
