@@ -192,7 +192,8 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, closer, nil
+	// A 429 or 503 with Retry-After holds it off as it holds a demand source.
+	return queue.HoldBaseline(src, o.clock), closer, nil
 }
 
 func buildDemand(pool *policy.Pool, d Demand, o buildOptions) (*queue.Source, error) {

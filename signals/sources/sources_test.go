@@ -267,3 +267,49 @@ func TestSlurmShapesFromOfferings(t *testing.T) {
 		t.Errorf("Shapes = %+v, want %+v (one of each)", got, want)
 	}
 }
+
+// TestPrometheusBaselineHonoursRetryAfter: a Prometheus baseline that
+// answers 429 or 503 with Retry-After is not asked again before the time
+// it named, as a demand source is not; a read before then fails at once
+// saying when, and one after asks again. It was asked every tick.
+func TestPrometheusBaselineHonoursRetryAfter(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			clk := clocktesting.NewFakeClock(at)
+			var asked atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
+				w.Header().Set("Retry-After", "120")
+				http.Error(w, "too many queries", status)
+			}))
+			defer srv.Close()
+			s, err := Build(Spec{Pool: policy.Pool{Name: "a"}, Baseline: &Baseline{Prometheus: &PrometheusBaseline{URL: srv.URL}}}, WithClock(clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			read := func() error {
+				_, err := s.Baseline.Baseline(context.Background())
+				return err
+			}
+			if err := read(); err == nil || asked.Load() != 1 {
+				t.Fatalf("first read: %v after %d queries, want it refused after 1", err, asked.Load())
+			}
+			n := asked.Load()
+			clk.Step(119 * time.Second)
+			err = read()
+			var held *queue.Error
+			if !errors.As(err, &held) || held.Attempts != 0 || !held.RetryAt.Equal(at.Add(2*time.Minute)) || !strings.Contains(err.Error(), "not read again before 2026-03-01T12:02:00Z, as it asked") {
+				t.Errorf("read 119s later: %v, want it held until 12:02:00 as asked", err)
+			}
+			if asked.Load() != n {
+				t.Errorf("read 119s later asked Prometheus %d more times, want none before its Retry-After", asked.Load()-n)
+			}
+			clk.Step(time.Second)
+			if err := read(); err == nil || asked.Load() == n {
+				t.Errorf("read at 12:02:00: %v after %d queries, want Prometheus asked again", err, asked.Load()-n)
+			}
+		})
+	}
+}
