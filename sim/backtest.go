@@ -252,17 +252,31 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 	slices.Sort(limits)
 	out := make([]LimitCost, len(limits))
 	errs := make([]error, len(limits))
+	pools := make([]*policy.Pool, len(limits))
+	for k, l := range limits {
+		if pool, ok := liftLimit(b.Pool, l); ok {
+			pools[k] = &pool
+		} else {
+			out[k].Error = fmt.Sprintf("unknown limit %q", l)
+		}
+	}
+	// The runs go at once and share the policy's bound on instances, as a
+	// sweep's runs share theirs: each with the whole of it, three of them
+	// could hold three times the instances' part of --max-memory.
+	maxInstances := b.MaxInstances
+	if n := len(pools) - countNil(pools); maxInstances > 0 && n > 1 {
+		maxInstances = max(maxInstances/n, 1)
+	}
 	var wg sync.WaitGroup
 	for k, l := range limits {
-		pool, ok := liftLimit(b.Pool, l)
-		if !ok {
-			out[k].Error = fmt.Sprintf("unknown limit %q", l)
+		if pools[k] == nil {
 			continue
 		}
+		pool := pools[k]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
+			o := Options{Pool: pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: maxInstances,
 				Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 			if b.progress != nil {
 				slot := -1
@@ -292,6 +306,17 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 		res.WithoutLimit[l] = out[k]
 	}
 	return nil
+}
+
+// countNil is how many of ps are nil.
+func countNil(ps []*policy.Pool) int {
+	n := 0
+	for _, p := range ps {
+		if p == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // keptOffCloud is, per limit of the pool, the smallest job size of the

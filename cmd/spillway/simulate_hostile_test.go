@@ -395,3 +395,46 @@ func TestSimulateRegistrationTTLOutlastsBoots(t *testing.T) {
 		})
 	}
 }
+
+// TestSimulateLimitCostsShareMemory: a backtest's runs without each
+// binding limit (to report what the limit cost) go at once and share the
+// policy's part of --max-memory, as a sweep's runs share theirs. Each had
+// the whole of it: with max_cost_per_hour and a budget binding, the two
+// runs that rent without limit (threshold.target near 0) could hold twice
+// the instances --max-memory allows.
+func TestSimulateLimitCostsShareMemory(t *testing.T) {
+	dir := t.TempDir()
+	tr := filepath.Join(dir, "jobs.csv")
+	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "limits.yaml")
+	if err := os.WriteFile(cfg, append(base, "    limits: {max_cost_per_hour: 800000, budget: {amount: 800000, period: month}}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 64 << 20
+	_, perPolicy := sim.Limits(limit, 1)
+	out, err := runSimulateArgs(t, "--config", cfg, "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB", "--baseline-opt", "threshold.target=0.00004", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			WithoutLimit map[string]struct {
+				Error string `json:"error"`
+			} `json:"without_limit"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Results) != 1 || len(rep.Results[0].WithoutLimit) != 2 {
+		t.Fatalf("%v: want the runs without max_cost_per_hour and without the budget in\n%s", err, out)
+	}
+	for l, lc := range rep.Results[0].WithoutLimit {
+		if want := fmt.Sprintf("(%d)", perPolicy/2); !strings.Contains(lc.Error, sim.ErrTooManyInstances.Error()) || !strings.HasSuffix(lc.Error, want) {
+			t.Errorf("without %s: %q, want it stopped at %s instances, half the policy's %d, its share with the other run", l, lc.Error, want, perPolicy)
+		}
+	}
+}
