@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // catchClosedOutput makes a write to a closed standard output (spillway
@@ -26,3 +30,34 @@ func catchClosedOutput() (sigpipe <-chan os.Signal, stop func()) {
 // gone: a command stopped by it has done what was asked of it as far as
 // anyone reads, and spillway exits 0 without a message, as the demo does.
 func outputClosed(err error) bool { return errors.Is(err, syscall.EPIPE) }
+
+// closedFile reports whether f's reader has gone: a pipe whose reading
+// end is closed (or a socket shut down) polls as an error or hang-up for a
+// writer. A terminal, a file, or an open pipe does not.
+func closedFile(f *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0
+}
+
+// stopOnClosedOutput calls stop at the first SIGPIPE (from sigpipe) that
+// finds one of outputs closed, until ctx ends. A SIGPIPE from any other
+// write (a browser that closed its connection to the demo's page while the
+// server wrote to it) is passed over: seen, when not nil, is called after
+// each SIGPIPE was looked at.
+func stopOnClosedOutput(ctx context.Context, sigpipe <-chan os.Signal, stop func(), seen func(), outputs ...*os.File) {
+	for {
+		select {
+		case <-sigpipe:
+			if slices.ContainsFunc(outputs, closedFile) {
+				stop()
+				return
+			}
+			if seen != nil {
+				seen()
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}

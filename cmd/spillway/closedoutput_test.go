@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,5 +47,47 @@ func TestClosedOutputStopsQuietly(t *testing.T) {
 				t.Errorf("spillway %s with its output closed printed on stderr:\n%s", strings.Join(args, " "), stderr.String())
 			}
 		})
+	}
+}
+
+// TestStopOnClosedOutputOnlyForItsOwn: the demo stops at a SIGPIPE only
+// when its own output closed (spillway demo | head). Once SIGPIPE is
+// caught, one arrives for any write to a closed connection too, such as a
+// browser leaving the demo's page while the server wrote to it; the demo
+// stopped for those as well, "interrupted" with the user still watching.
+func TestStopOnClosedOutputOnlyForItsOwn(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sig := make(chan os.Signal)
+	stopped, seen := make(chan struct{}), make(chan struct{})
+	go stopOnClosedOutput(ctx, sig, func() { close(stopped) }, func() { seen <- struct{}{} }, os.Stderr, w)
+
+	sig <- syscall.SIGPIPE // another write's: the outputs are open
+	select {
+	case <-seen:
+	case <-stopped:
+		t.Fatal("stopped at a SIGPIPE while its outputs were open")
+	case <-ctx.Done():
+		t.Fatal("the SIGPIPE was not looked at")
+	}
+	if closedFile(w) {
+		t.Fatal("closedFile = true for a pipe whose reader is open")
+	}
+	r.Close()
+	if !closedFile(w) {
+		t.Fatal("closedFile = false for a pipe whose reader closed")
+	}
+	sig <- syscall.SIGPIPE
+	select {
+	case <-stopped:
+	case <-seen:
+		t.Fatal("not stopped at a SIGPIPE with its output closed")
+	case <-ctx.Done():
+		t.Fatal("not stopped within 30s of its output closing")
 	}
 }

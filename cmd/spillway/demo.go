@@ -167,18 +167,13 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	began := time.Now()
 	// A closed output (spillway demo | head) stops the demo as Ctrl-C does,
 	// so it still cleans up: unhandled, SIGPIPE killed the process and left
-	// its directory behind.
+	// its directory behind. A SIGPIPE from a browser that closed its
+	// connection to the page does not.
 	pipe, stopCatching := catchClosedOutput()
 	defer stopCatching()
 	ctx, cancelPipe := context.WithCancel(ctx)
 	defer cancelPipe()
-	go func() {
-		select {
-		case <-pipe:
-			cancelPipe()
-		case <-ctx.Done():
-		}
-	}()
+	go stopOnClosedOutput(ctx, pipe, cancelPipe, nil, os.Stdout, os.Stderr)
 	if o.onprem < 1 || o.onprem > 64 {
 		return usagef("--onprem-nodes %d: want 1 to 64", o.onprem)
 	}
