@@ -322,3 +322,31 @@ func neverStartCase(n int) (policy.Pool, *trace.Trace) {
 }
 
 const neverStartJobs = 50_000
+
+// BenchmarkSimulateAdmitPerSecond is 48 two-hour 8-GPU jobs a minute apart
+// on 8 on-prem GPUs, evaluated every second, with max_gpus 16 binding and
+// max_lifetime set (so the steady skip stays off): for the day and a half
+// the backlog lasts, policy.Admit cuts karpenter's launches to none at
+// every evaluation.
+func BenchmarkSimulateAdmitPerSecond(b *testing.B) {
+	pool, _ := benchSetup(b, "itp/cluster05.csv")
+	pool = WithOnPremGPUs(pool, 8)
+	pool.Interval = policy.Duration(time.Second)
+	pool.Limits.MaxGPUs = 16
+	pool.Limits.Budget = nil
+	pool.ScaleIn.MaxLifetime = policy.Duration(6 * time.Hour)
+	pool.Schedules = nil
+	tr := &trace.Trace{Name: "admit-per-second", Start: trace.DefaultEpoch}
+	for i := range 48 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 2 * time.Hour, GPUs: 8})
+	}
+	for _, p := range []Policy{Admitted(Karpenter()), Admitted(PerJob())} {
+		b.Run(p.Name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
