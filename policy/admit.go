@@ -20,6 +20,20 @@ import (
 // Like Decide it is pure. pool.Interval must be the interval at which the
 // other policy is evaluated.
 func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, plan Plan) Plan {
+	return admit(pool, snap, instances, spend, now, plan, false)
+}
+
+// AdmitWithoutNotes is Admit for a caller that drops the plan's notes (the
+// simulator, which evaluates a baseline at every interval): the same plan,
+// but that Admit's own notes are not written (Plan.Notes is the other
+// policy's). A cut launch would otherwise format one at every evaluation
+// while a limit binds.
+func AdmitWithoutNotes(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, plan Plan) Plan {
+	return admit(pool, snap, instances, spend, now, plan, true)
+}
+
+// admit is Admit; quiet leaves its notes unwritten (AdmitWithoutNotes).
+func admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, plan Plan, quiet bool) Plan {
 	if pool == nil {
 		return plan
 	}
@@ -29,6 +43,7 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	var mk decMarket
 	defer mk.release()
 	fl, _, p := observe(&e, slotBuf[:0], false)
+	p.quiet = quiet
 	if e.breaksLimits(&fl) {
 		fl, p = limitPressure(&e, fl, p)
 	}
@@ -83,11 +98,15 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			}
 		}
 		if o == nil || l.Count <= 0 {
-			p.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			if !p.quiet {
+				p.note(fmt.Sprintf("admit: launch of %s dropped: not an offering of the pool", decOfferingName(&l.Offering)))
+			}
 			continue
 		}
 		if o.skip != "" {
-			p.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
+			if !p.quiet {
+				p.note(fmt.Sprintf("admit: launch of %s dropped: %s", o.name(), o.skip))
+			}
 			continue
 		}
 		k, limit := allowed(&e, &fl, &p, o, l.Count)
@@ -95,12 +114,14 @@ func Admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			// As Decide's own cut launches: none when the instances left
 			// cannot run any pending job (each spans more of them).
 			if need, size := decSpanShort(&e, &fl, admitJobs(&snap, jobBuf[:0]), o, k, decMaxOfferGPUs(pool)); need > 0 {
-				p.note(fmt.Sprintf("admit: launch of %s cut from %d to none: limit %s allows %d, with the %d whole ones free or booting too few for a pending %d-GPU job, which spans %d",
-					o.name(), l.Count, limit, k, decWholeFree(&fl, o.o.GPUs), size, need))
+				if !p.quiet {
+					p.note(fmt.Sprintf("admit: launch of %s cut from %d to none: limit %s allows %d, with the %d whole ones free or booting too few for a pending %d-GPU job, which spans %d",
+						o.name(), l.Count, limit, k, decWholeFree(&fl, o.o.GPUs), size, need))
+				}
 				continue
 			}
 		}
-		if k < l.Count {
+		if k < l.Count && !p.quiet {
 			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
 		}
 		if k > 0 {

@@ -71,6 +71,11 @@ func TestAdmit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.snap.Time = now
 			p := Admit(tt.pool, tt.snap, tt.inst, tt.spend, now, tt.plan)
+			// AdmitWithoutNotes plans the same, without Admit's notes.
+			quiet := AdmitWithoutNotes(tt.pool, tt.snap, tt.inst, tt.spend, now, tt.plan)
+			if want := withNotes(p, tt.plan.Notes); !reflect.DeepEqual(quiet, want) {
+				t.Errorf("AdmitWithoutNotes = %+v, want Admit's plan without its notes %+v", quiet, want)
+			}
 			if tt.want != nil {
 				dtWantLaunch(tt.want)(t, p)
 			}
@@ -82,3 +87,28 @@ func TestAdmit(t *testing.T) {
 }
 
 func withLimits(p *Pool, l Limits) *Pool { p.Limits = l; return p }
+
+// withNotes is p with notes n.
+func withNotes(p Plan, n []string) Plan { p.Notes = n; return p }
+
+// TestAdmitWithoutNotesFormatsNone: a launch cut by a limit at every
+// evaluation (a simulated baseline while max_gpus binds) costs Admit a
+// formatted note each time; AdmitWithoutNotes, whose caller drops them,
+// formats none.
+func TestAdmitWithoutNotesFormatsNone(t *testing.T) {
+	now := dtT0
+	pool := withLimits(dtPool(dtP4d()), Limits{MaxGPUs: 16})
+	one := Launch{Offering: dtP4d(), Count: 1, Reason: "resume for a job"}
+	plan := Plan{Launches: []Launch{one, one, one}}
+	snap := Snapshot{Time: now}
+	if p := Admit(pool, snap, nil, Spend{}, now, plan); len(p.Notes) == 0 {
+		t.Fatalf("Admit wrote no note for a launch cut by max_gpus: the case does not cut")
+	}
+	noisy := testing.AllocsPerRun(50, func() { Admit(pool, snap, nil, Spend{}, now, plan) })
+	quiet := testing.AllocsPerRun(50, func() { AdmitWithoutNotes(pool, snap, nil, Spend{}, now, plan) })
+	// Admit's note is a fmt.Sprintf of four values (two of them boxed)
+	// and the notes slice: at least 3 allocations more.
+	if quiet > noisy-3 {
+		t.Errorf("AdmitWithoutNotes allocates %.0f times an evaluation, Admit %.0f: the cut's note is still formatted", quiet, noisy)
+	}
+}

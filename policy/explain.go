@@ -26,6 +26,9 @@ type decPlan struct {
 	unservable, unservableGPUs int
 	unused                     []OfferingKey // offerings drained as unused by the queue (Plan.Unused)
 	buf                        []byte        // scratch for reasons (decText)
+	// quiet: the caller drops the notes (AdmitWithoutNotes), so a stage
+	// that would format one only for the notes need not.
+	quiet bool
 }
 
 // explain is Decide's last stage: the Plan of what the stages decided,

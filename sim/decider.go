@@ -55,7 +55,8 @@ func (a *admitted) Decide(pool *policy.Pool, snap policy.Snapshot, insts []polic
 	}
 	plan := a.inner.Decide(a.listed, snap, insts, spend, now)
 	snap.Unavailable = nil
-	plan = policy.Admit(pool, snap, insts, spend, now, plan)
+	// The simulator reads no plan's notes: Admit need not write its own.
+	plan = policy.AdmitWithoutNotes(pool, snap, insts, spend, now, plan)
 	if o, ok := a.inner.(admitObserver); ok {
 		o.admitted(plan)
 	}
