@@ -355,19 +355,7 @@ func TestPlotProbeLeavesNothing(t *testing.T) {
 // or --sweep. It was accepted, and every Karpenter launch timed out: 3.2
 // million launches in 16 s on a bundled trace.
 func TestSimulateRegistrationTTLOutlastsBoots(t *testing.T) {
-	dir := t.TempDir()
-	tr := filepath.Join(dir, "jobs.csv")
-	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	short := filepath.Join(dir, "short-ttl.yaml")
-	if err := os.WriteFile(short, append(base, "simulate:\n  baselines:\n    karpenter: {registration_ttl: 4m}\n"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tr, short := twoJobsAndNoLimits(t, "simulate:\n  baselines:\n    karpenter: {registration_ttl: 4m}\n")
 	const want, boot = "registration_ttl %s is not longer than the boot of ", "offerings[0] (x8, 4m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot"
 	args := []string{"--trace", tr, "--policies", "karpenter", "--onprem-gpus", "0"}
 	for _, tt := range []struct {
@@ -403,19 +391,7 @@ func TestSimulateRegistrationTTLOutlastsBoots(t *testing.T) {
 // runs that rent without limit (threshold.target near 0) could hold twice
 // the instances --max-memory allows.
 func TestSimulateLimitCostsShareMemory(t *testing.T) {
-	dir := t.TempDir()
-	tr := filepath.Join(dir, "jobs.csv")
-	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "limits.yaml")
-	if err := os.WriteFile(cfg, append(base, "    limits: {max_cost_per_hour: 800000, budget: {amount: 800000, period: month}}\n"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tr, cfg := twoJobsAndNoLimits(t, "    limits: {max_cost_per_hour: 800000, budget: {amount: 800000, period: month}}\n")
 	const limit = 64 << 20
 	_, perPolicy := sim.Limits(limit, 1)
 	out, err := runSimulateArgs(t, "--config", cfg, "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB", "--baseline-opt", "threshold.target=0.00004", "--json")
@@ -437,4 +413,24 @@ func TestSimulateLimitCostsShareMemory(t *testing.T) {
 			t.Errorf("without %s: %q, want it stopped at %s instances, half the policy's %d, its share with the other run", l, lc.Error, want, perPolicy)
 		}
 	}
+}
+
+// twoJobsAndNoLimits writes a trace of two 8-GPU one-hour jobs and
+// testdata/hostile/no-limits.yaml with extra appended, for the tests of
+// what simulate refuses or bounds.
+func twoJobsAndNoLimits(t *testing.T, extra string) (trace, config string) {
+	t.Helper()
+	dir := t.TempDir()
+	trace, config = filepath.Join(dir, "jobs.csv"), filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(trace, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, append(base, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return trace, config
 }
