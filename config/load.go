@@ -835,14 +835,17 @@ func cfgPlainIsNotText(s string) bool {
 func cfgSuggest(s string, names []string) string {
 	best, bestD := "", min(3, len(s)/3+1)
 	for _, n := range names {
-		if d := cfgEditDistance(s, n); d < bestD {
+		if d := EditDistance(s, n); d < bestD {
 			best, bestD = n, d
 		}
 	}
 	return best
 }
 
-func cfgEditDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, by bytes (the
+// names it compares, keys and flags, are ASCII): how far a mistyped name
+// is from one that exists.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

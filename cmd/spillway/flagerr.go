@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/spillway-io/spillway/config"
 )
 
 // badFlagValue matches pflag's message for a value its flag cannot parse:
@@ -142,7 +144,7 @@ func unknownFlagHint(cmd *cobra.Command, msg string) string {
 		if f.Hidden {
 			return
 		}
-		if d := editDistance(typed, f.Name); d < bestD {
+		if d := config.EditDistance(typed, f.Name); d < bestD {
 			best, bestD = f.Name, d
 		}
 	})
@@ -150,26 +152,4 @@ func unknownFlagHint(cmd *cobra.Command, msg string) string {
 		return fmt.Sprintf("; did you mean --%s? (see %s --help)", best, cmd.CommandPath())
 	}
 	return fmt.Sprintf(" (see %s --help for its flags)", cmd.CommandPath())
-}
-
-// editDistance is the Levenshtein distance between a and b, by bytes (flag
-// names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
