@@ -696,16 +696,7 @@ func TestBudgetHoldsAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the emulator's instances cost, by their own lifetimes.
-	var billed float64
-	for _, in := range h.emu.Instances() {
-		end := h.clk.Now()
-		for _, r := range h.rows(false) {
-			if r.ID == in.ID && !r.EndedAt.IsZero() {
-				end = r.EndedAt
-			}
-		}
-		billed += policy.BilledCost(p.Offerings[0], in.LaunchTime, end)
-	}
+	billed := h.billedByRows(p.Offerings[0])
 	if spent <= 0 || spent > 100 || billed > 100 {
 		t.Fatalf("spend %.2f (ledger), %.2f (instances' lifetimes) of a $100 budget: want some spend and never more than the budget", spent, billed)
 	}
@@ -1155,16 +1146,7 @@ func TestBudgetHoldsWhenTheTickIsLongerThanTheInterval(t *testing.T) {
 		h.agents.setBusy(8)
 		h.step(tick)
 	}
-	var billed float64
-	for _, in := range h.emu.Instances() {
-		end := h.clk.Now()
-		for _, r := range h.rows(false) {
-			if r.ID == in.ID && !r.EndedAt.IsZero() {
-				end = r.EndedAt
-			}
-		}
-		billed += policy.BilledCost(p.Offerings[0], in.LaunchTime, end)
-	}
+	billed := h.billedByRows(p.Offerings[0])
 	if billed <= 0 || billed > p.Limits.Budget.Amount {
 		t.Fatalf("the emulator billed $%.2f of a $%.0f budget: want some spend and never more than the budget", billed, p.Limits.Budget.Amount)
 	}
@@ -1235,4 +1217,20 @@ func TestSweepReadsOnlyTheRowsThatClaim(t *testing.T) {
 	if live := h.live(); len(live) != 0 {
 		t.Fatalf("%d instances still run after their row's sweep grace, want none (leaked)", len(live))
 	}
+}
+
+// billedByRows is what the emulator's instances of offering o cost, each
+// from its launch to the end its row records (now while it runs).
+func (h *harness) billedByRows(o policy.Offering) float64 {
+	var billed float64
+	for _, in := range h.emu.Instances() {
+		end := h.clk.Now()
+		for _, r := range h.rows(false) {
+			if r.ID == in.ID && !r.EndedAt.IsZero() {
+				end = r.EndedAt
+			}
+		}
+		billed += policy.BilledCost(o, in.LaunchTime, end)
+	}
+	return billed
 }
