@@ -194,14 +194,7 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 	if err := signals.ListLength(len(vec)); err != nil {
 		return fail(fmt.Errorf("the answer %w", err))
 	}
-	// Prometheus returns series in no set order: by labels, for a
-	// reading that does not change while the queue does not (each
-	// sample's labels written once, not at every comparison).
-	keys := make(map[*model.Sample]string, len(vec))
-	for _, smp := range vec {
-		keys[smp] = smp.Metric.String()
-	}
-	slices.SortFunc(vec, func(a, b *model.Sample) int { return strings.Compare(keys[a], keys[b]) })
+	vec = onePerJob(vec)
 	d := signals.Demand{Source: s.Name(), Time: now, PendingGPUsKnown: true, JobGPUs: make([]int, len(vec))}
 	for i, smp := range vec {
 		f := float64(smp.Value)
@@ -240,6 +233,55 @@ func (s *Source) jobs(ctx context.Context) (signals.Demand, error) {
 	return d, nil
 }
 
+// onePerJob is the jobs of a job_gpus_query's answer, one sample each, in
+// the order of their labels. A job is its labels less the metric name, as
+// PromQL matches the sides of a binary operation and as jobWaits matches
+// each job's wait: samples that differ by the name only (a query over a
+// metric and its recording rule's copy, `{__name__=~"a|b"}`) are one job,
+// not one per metric, asking the most GPUs of them (as a job with several
+// waits has waited the longest), the earliest timestamp, and named in
+// messages by its first series. A NaN among them is kept, to be refused.
+func onePerJob(vec model.Vector) model.Vector {
+	// Prometheus returns series in no set order: by labels, then by name,
+	// for a reading that does not change while the queue does not (each
+	// sample's labels written once, not at every comparison).
+	type keyed struct {
+		job, series string
+		smp         *model.Sample
+	}
+	ks := make([]keyed, len(vec))
+	for i, smp := range vec {
+		ks[i] = keyed{job: jobLabels(smp.Metric).String(), series: smp.Metric.String(), smp: smp}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := strings.Compare(a.job, b.job); c != 0 {
+			return c
+		}
+		return strings.Compare(a.series, b.series)
+	})
+	out := make(model.Vector, 0, len(ks))
+	for i, k := range ks {
+		if i == 0 || k.job != ks[i-1].job {
+			smp := *k.smp
+			out = append(out, &smp)
+			continue
+		}
+		last := out[len(out)-1]
+		if f, prev := float64(k.smp.Value), float64(last.Value); math.IsNaN(f) || (!math.IsNaN(prev) && f > prev) {
+			last.Value = k.smp.Value
+		}
+		last.Timestamp = min(last.Timestamp, k.smp.Timestamp)
+	}
+	return out
+}
+
+// jobLabels is a sample's labels less the metric name: the job it stands for.
+func jobLabels(m model.Metric) model.Metric {
+	m = m.Clone()
+	delete(m, model.MetricNameLabel)
+	return m
+}
+
 // jobWaits runs JobWaitQuery and matches its samples to the jobs by their
 // labels: each job's wait, in the jobs' order.
 func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time) ([]time.Duration, error) {
@@ -253,11 +295,7 @@ func (s *Source) jobWaits(ctx context.Context, jobs model.Vector, now time.Time)
 	}
 	// Matched as PromQL matches the sides of a binary operation: on every
 	// label but the metric name.
-	labels := func(m model.Metric) model.Fingerprint {
-		m = m.Clone()
-		delete(m, model.MetricNameLabel)
-		return m.Fingerprint()
-	}
+	labels := func(m model.Metric) model.Fingerprint { return jobLabels(m).Fingerprint() }
 	// A job with several samples (the query's metrics differ by name
 	// only, e.g. {__name__=~"a|b"}) has waited the longest of them, as
 	// a GPU in several series is read at its highest: not whichever

@@ -37,6 +37,9 @@ queue_oldest_wait_seconds 95
 queue_job_gpus{job="b"} 1
 queue_job_gpus{job="a"} 8
 queue_job_gpus{job="c"} 0.5
+# TYPE queue_job_gpus_recorded gauge
+queue_job_gpus_recorded{job="a"} 8
+queue_job_gpus_recorded{job="b"} 2
 # TYPE queue_job_wait_seconds gauge
 queue_job_wait_seconds{job="a"} 600
 queue_job_wait_seconds{job="b"} 30
@@ -156,6 +159,11 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 		// Two metrics, one name apart: each job waited the longer of
 		// its two (not whichever Prometheus lists last: b's 10 s).
 		{"jobs with two waits each", "queue_job_gpus", `{__name__=~"queue_job_wait_seconds|queue_job_wait_started"}`, []int{8, 1, 1}, []time.Duration{15 * time.Minute, 30 * time.Second, 2 * time.Second}, ""},
+		// A job in two metrics, one name apart (a query over a metric
+		// and its recording rule's copy): one job, asking the more of
+		// its two counts (b: 2, not 1), not one job per metric.
+		{"jobs in two metrics", `{__name__=~"queue_job_gpus|queue_job_gpus_recorded"}`, "", []int{8, 2, 1}, nil, ""},
+		{"jobs in two metrics, each with its wait", `{__name__=~"queue_job_gpus_recorded|queue_job_gpus"}`, "queue_job_wait_seconds", []int{8, 2, 1}, []time.Duration{10 * time.Minute, 30 * time.Second, 0}, ""},
 		{"a job without its wait", "queue_job_gpus", `queue_job_wait_seconds{exported_job!="b"}`, nil, nil, `no sample for job queue_job_gpus{exported_job="b", `},
 		{"a negative wait", "queue_job_gpus", "queue_job_wait_seconds - 60", nil, nil, "wait -30 s is out of range"},
 	} {
