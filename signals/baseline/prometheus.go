@@ -151,18 +151,31 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 	if err != nil {
 		return signals.Baseline{}, err
 	}
-	mem := map[string]float64{}
+	l := p.cfg.Labels
+	// mem is each GPU's memory readings, by UUID; mig marks the GPUs split
+	// by MIG: dcgm-exporter gives each slice a series of its own, with the
+	// GPU's UUID and the slice's GPU_I_ID.
+	mem := map[string]*gpuMemory{}
+	mig := map[string]bool{}
 	if p.cfg.MemoryUsedQuery != "" {
 		mv, _, err := p.vector(ctx, p.cfg.MemoryUsedQuery)
 		if err != nil {
 			return signals.Baseline{}, err
 		}
 		for _, s := range mv {
-			// One GPU in several series: its largest reading, whatever
-			// the series' order (NaN kept, to be refused below).
-			u := string(s.Metric[model.LabelName(p.cfg.Labels.UUID)])
-			if m, ok := mem[u]; !ok || float64(s.Value) > m || math.IsNaN(float64(s.Value)) {
-				mem[u] = float64(s.Value)
+			u := string(s.Metric[model.LabelName(l.UUID)])
+			m := mem[u]
+			if m == nil {
+				m = &gpuMemory{series: s.Metric, slices: map[string]float64{}}
+				mem[u] = m
+			}
+			slice := string(s.Metric[MIGInstanceLabel])
+			mig[u] = mig[u] || slice != ""
+			// One GPU (or slice) in several series: its largest
+			// reading, whatever the series' order (NaN kept, to be
+			// refused below).
+			if v, ok := m.slices[slice]; !ok || float64(s.Value) > v || math.IsNaN(float64(s.Value)) {
+				m.slices[slice] = float64(s.Value)
 			}
 		}
 	}
@@ -191,15 +204,11 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		sort.Strings(b.Unknown)
 	}
-	l := p.cfg.Labels
 	seen := make(map[string]int, len(util)) // a GPU's index in b.GPUs, by UUID
+	seenSlices := map[string]bool{}         // "UUID/GPU_I_ID" of the MIG slices read
 	dups := 0
 	for _, s := range util {
-		g := signals.GPU{
-			Node:  string(s.Metric[model.LabelName(l.Node)]),
-			UUID:  string(s.Metric[model.LabelName(l.UUID)]),
-			Model: string(s.Metric[model.LabelName(l.Model)]),
-		}
+		g := p.gpu(s.Metric)
 		if g.UUID == "" || g.Node == "" {
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("series %s lacks the %q or %q label: keep the GPU labels (do not aggregate them away) or set the label names", signals.Shorten(s.Metric.String(), 200), l.Node, l.UUID)}
 		}
@@ -207,30 +216,71 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		if !(v >= 0 && v <= maxUtil) { // NaN fails both
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: fmt.Errorf("GPU %s on %s: utilisation %v is not a percentage (want 0 to 100 per GPU: a ratio times 100, not a sum over GPUs)", g.UUID, g.Node, v)}
 		}
+		slice := string(s.Metric[MIGInstanceLabel])
+		mig[g.UUID] = mig[g.UUID] || slice != ""
 		if i, ok := seen[g.UUID]; ok {
-			// One GPU in several series (scraped by two jobs, or
-			// by two Prometheus servers behind one query): counted
-			// once, at its highest reading, as max by (…) would
-			// (the first one read depended on the series' order).
-			dups++
+			// One GPU in several series: its MIG slices, or the GPU
+			// scraped by two jobs (or by two Prometheus servers
+			// behind one query). Counted once, at its highest
+			// reading, as max by (…) would (the first one read
+			// depended on the series' order).
+			if k := g.UUID + "/" + slice; slice == "" || seenSlices[k] {
+				dups++
+			} else {
+				seenSlices[k] = true
+			}
 			b.GPUs[i].Utilization = max(b.GPUs[i].Utilization, v)
 			continue
 		}
 		seen[g.UUID] = len(b.GPUs)
-		if l.GPU != "" {
-			g.Index, _ = strconv.Atoi(string(s.Metric[model.LabelName(l.GPU)]))
+		if slice != "" {
+			seenSlices[g.UUID+"/"+slice] = true
 		}
 		g.Utilization = v
 		b.GPUs = append(b.GPUs, g)
 	}
+	// A MIG GPU has no series of DCGM_FI_DEV_GPU_UTIL (DCGM does not
+	// measure a MIG GPU's utilisation): the memory query's slices are
+	// what shows it. A whole GPU the utilisation query leaves out is
+	// another pool's, left out on purpose.
+	for u, m := range mem {
+		if _, ok := seen[u]; ok || !mig[u] || u == "" {
+			continue
+		}
+		g := p.gpu(m.series)
+		if g.Node == "" {
+			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("series %s lacks the %q label: keep the GPU labels (do not aggregate them away) or set the label names", signals.Shorten(m.series.String(), 200), l.Node)}
+		}
+		seen[u] = len(b.GPUs)
+		b.GPUs = append(b.GPUs, g)
+	}
 	for i := range b.GPUs {
 		g := &b.GPUs[i]
-		if m, ok := mem[g.UUID]; ok {
-			if !(m >= 0 && m <= maxMemoryBytes) {
-				return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("GPU %s on %s: memory used %v is not a number of bytes (want 0 to 2^50 per GPU; dcgm-exporter's DCGM_FI_DEV_FB_USED is in MiB: multiply it by 1048576)", g.UUID, g.Node, m)}
+		m, read := mem[g.UUID]
+		if read {
+			var used, largest float64
+			for _, v := range m.slices {
+				if !(v >= 0 && v <= maxMemoryBytes) {
+					return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("GPU %s on %s: memory used %v is not a number of bytes (want 0 to 2^50 per GPU; dcgm-exporter's DCGM_FI_DEV_FB_USED is in MiB: multiply it by 1048576)", g.UUID, g.Node, v)}
+				}
+				used += v
+				largest = max(largest, v)
 			}
-			g.MemoryUsed = uint64(m)
-			g.Allocated = g.MemoryUsed >= p.cfg.AllocatedMemory
+			// A MIG GPU holds the memory of all its slices, and is
+			// allocated when any one of them is.
+			g.MemoryUsed = uint64(used)
+			g.Allocated = uint64(largest) >= p.cfg.AllocatedMemory
+		}
+		if mig[g.UUID] {
+			// A MIG GPU is one GPU, as the agents source and
+			// onprem.gpus_per_node count it, busy while any of its
+			// slices runs a job: a job asking a whole GPU cannot start
+			// on it. Its utilisation reads 0 or nothing in DCGM, so it
+			// is never idle (nor allocated-but-idle waste), and with no
+			// memory read to tell its slices' jobs, it is busy.
+			g.Idle = false
+			g.Busy = g.Utilization >= p.cfg.BusyUtil || g.Allocated || !read
+			continue
 		}
 		g.Idle = g.Utilization < p.cfg.BusyUtil
 		g.Busy = !g.Idle || g.Allocated
@@ -248,6 +298,33 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: errors.New("no GPU series: is the exporter scraped, and does the selector match the pool's nodes?")}
 	}
 	return b, nil
+}
+
+// MIGInstanceLabel is dcgm-exporter's label of a MIG slice's series (its
+// GPU instance ID); the slice's series carries its GPU's UUID.
+const MIGInstanceLabel = "GPU_I_ID"
+
+// gpuMemory is one GPU's memory readings.
+type gpuMemory struct {
+	// series is the first series read, naming the GPU.
+	series model.Metric
+	// slices is the bytes used by each MIG slice, by GPU instance ID
+	// ("" for a GPU not split), at its largest reading.
+	slices map[string]float64
+}
+
+// gpu is the GPU a series names, by the configured labels.
+func (p *Prometheus) gpu(m model.Metric) signals.GPU {
+	l := p.cfg.Labels
+	g := signals.GPU{
+		Node:  string(m[model.LabelName(l.Node)]),
+		UUID:  string(m[model.LabelName(l.UUID)]),
+		Model: string(m[model.LabelName(l.Model)]),
+	}
+	if l.GPU != "" {
+		g.Index, _ = strconv.Atoi(string(m[model.LabelName(l.GPU)]))
+	}
+	return g
 }
 
 func (p *Prometheus) vector(ctx context.Context, q string) (model.Vector, time.Time, error) {

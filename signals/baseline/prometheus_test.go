@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,5 +189,101 @@ func TestPrometheusAnswersWithoutANumber(t *testing.T) {
 			t.Errorf("answer %s: error %v; want a QueryError saying it holds no number", body, err)
 		}
 		api.Close()
+	}
+}
+
+// TestPrometheusBaselineMIG runs a real Prometheus scraping dcgm-exporter's
+// series of two nodes whose GPUs are partly split by MIG
+// (testdata/dcgm_mig.prom). A MIG GPU is one GPU, as the agents source and
+// onprem.gpus_per_node count it, busy while any of its slices runs a job
+// and free when none does; DCGM reads no utilisation of it (no series, or
+// 0 on each slice), so its memory, slice by slice, tells.
+func TestPrometheusBaselineMIG(t *testing.T) {
+	text, err := os.ReadFile("testdata/dcgm_mig.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		w.Write(text)
+	}))
+	defer exp.Close()
+	prom := promtest.Start(t, promtest.Job{Name: "dcgm", Targets: []string{hostPort(exp)}})
+	prom.WaitFor(t, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", promtest.NonEmpty(13))
+
+	type gpu struct {
+		uuid              string
+		busy, idle, alloc bool
+		memMiB            uint64
+	}
+	const fb = "DCGM_FI_DEV_FB_USED * 1048576"
+	for _, tc := range []struct {
+		name, util, mem string
+		want            []gpu // by node, then index
+	}{
+		// gpu-a's MIG GPUs have no utilisation series: read from their
+		// slices' memory. gpu-b 0 reads 0% on each slice, yet a slice
+		// holds a job: busy, and not allocated-but-idle waste.
+		{"utilisation and memory", DCGMUtilQuery, fb, []gpu{
+			{"GPU-a0", false, true, false, 0},
+			{"GPU-a1", true, false, true, 20000},
+			{"GPU-a2", false, false, false, 0},
+			{"GPU-b0", true, false, true, 30000},
+			{"GPU-b1", true, false, true, 40000},
+		}},
+		// A slice's graphics-engine activity shows a job as well.
+		{"engine activity and memory", "DCGM_FI_PROF_GR_ENGINE_ACTIVE * 100", fb, []gpu{
+			{"GPU-a0", false, true, false, 0},
+			{"GPU-a1", true, false, true, 20000},
+			{"GPU-a2", false, false, false, 0},
+			{"GPU-b0", true, false, true, 30000},
+			{"GPU-b1", true, false, true, 40000},
+		}},
+		// Without memory, a slice's job may read 0%: every MIG GPU the
+		// query shows is busy, never free on a guess (gpu-a's MIG GPUs
+		// it does not show).
+		{"utilisation alone", DCGMUtilQuery, "", []gpu{
+			{"GPU-a0", false, true, false, 0},
+			{"GPU-b0", true, false, false, 0},
+			{"GPU-b1", true, false, false, 0},
+		}},
+		{"engine activity alone", "DCGM_FI_PROF_GR_ENGINE_ACTIVE * 100", "", []gpu{
+			{"GPU-a0", false, true, false, 0},
+			{"GPU-a1", true, false, false, 0},
+			{"GPU-a2", true, false, false, 0},
+			{"GPU-b0", true, false, false, 0},
+			{"GPU-b1", true, false, false, 0},
+		}},
+		// A whole GPU that only the memory query lists (gpu-a 0) is
+		// another pool's, left out as before; a MIG GPU is listed by
+		// its slices' memory alone, so the memory query selects the
+		// pool's GPUs as the utilisation query does.
+		{"memory wider than utilisation", `DCGM_FI_DEV_GPU_UTIL{Hostname="gpu-b"}`, fb, []gpu{
+			{"GPU-a1", true, false, true, 20000},
+			{"GPU-a2", false, false, false, 0},
+			{"GPU-b0", true, false, true, 30000},
+			{"GPU-b1", true, false, true, 40000},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewPrometheus(PrometheusConfig{Name: "site", URL: prom.URL, UtilQuery: tc.util, MemoryUsedQuery: tc.mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := src.Baseline(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []gpu
+			for _, g := range b.GPUs {
+				got = append(got, gpu{g.UUID, g.Busy, g.Idle, g.Allocated, g.MemoryUsed >> 20})
+				if g.Model != "NVIDIA A100-SXM4-80GB" || g.Node != "gpu-"+g.UUID[4:5] {
+					t.Errorf("GPU %s: node %q, model %q", g.UUID, g.Node, g.Model)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("GPUs (uuid, busy, idle, allocated, MiB used)\n got %v\nwant %v", got, tc.want)
+			}
+		})
 	}
 }
