@@ -301,9 +301,7 @@ const MaxOutput = 256 << 20
 func (s *Source) run(ctx context.Context, prog string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.WaitDelay = time.Second
-	if s.cfg.SlurmConf != "" {
-		cmd.Env = append(os.Environ(), "SLURM_CONF="+s.cfg.SlurmConf)
-	}
+	cmd.Env = s.env(os.Environ())
 	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A wrapper (an ssh to the login node) ends with what it started.
@@ -329,6 +327,34 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 		out = strings.TrimSpace(stdout.String())
 	}
 	return "", &Error{Source: s.name, Output: signals.Shorten(out, 500), Err: err}
+}
+
+// env is the Slurm clients' environment: environ (the server's), less
+// what would change which jobs squeue lists or how it prints them, so
+// that the queue read is the one the config names whoever runs the server
+// or `signals check`. Each SQUEUE_* variable stands for one of squeue's
+// options (a login profile's SQUEUE_USERS=$USER listed that user's jobs
+// alone, SQUEUE_PRIORITY=1 listed a job pending in partitions p1,p2 once
+// a partition, SQUEUE_PARTITION narrowed a source set to read every
+// partition), and SLURM_TIME_FORMAT=relative printed a submit time as
+// "12:38:45", which no read could parse: times are read in the standard
+// format, and SLURM_CONF is the source's when it sets one.
+func (s *Source) env(environ []string) []string {
+	env := make([]string, 0, len(environ)+2)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "SQUEUE_"), k == "SLURM_TIME_FORMAT":
+		case k == "SLURM_CONF" && s.cfg.SlurmConf != "":
+		default:
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "SLURM_TIME_FORMAT=standard")
+	if s.cfg.SlurmConf != "" {
+		env = append(env, "SLURM_CONF="+s.cfg.SlurmConf)
+	}
+	return env
 }
 
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {

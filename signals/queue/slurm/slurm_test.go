@@ -965,3 +965,49 @@ func TestWrapperChildEndsWithTheRead(t *testing.T) {
 	pid := signalstest.ReadPid(t, pidFile)
 	signalstest.WaitGone(t, pid, "the wrapper's child")
 }
+
+// TestDemandIgnoresSqueueEnvironment: squeue reads options from SQUEUE_*
+// variables and prints times as SLURM_TIME_FORMAT says, and a server or
+// `signals check` run from an operator's login shell carries its profile's.
+// The real squeue listed a job pending in two partitions (gpu,p2) once a
+// partition under SQUEUE_PRIORITY (two jobs, twice its GPUs), nothing but
+// the user's jobs under SQUEUE_USERS, one partition under SQUEUE_PARTITION
+// for a source reading all, and times no read could parse under
+// SLURM_TIME_FORMAT=relative; the queue read is now the config's.
+func TestDemandIgnoresSqueueEnvironment(t *testing.T) {
+	if out, err := slurmCluster(t).Run("scontrol", "create", "PartitionName=p2", "Nodes=localhost", "MaxTime=INFINITE", "State=UP"); err != nil {
+		t.Fatalf("scontrol create partition: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := slurmCluster(t).Run("scontrol", "delete", "PartitionName=p2"); err != nil {
+			t.Errorf("scontrol delete partition: %v: %s", err, out)
+		}
+	})
+	cancelAll(t) // before the partition is deleted: cleanups run last first
+	submit(t, "RUNNING", "--gres=gpu:8")
+	submit(t, "PENDING", "--partition=gpu,p2", "--gres=gpu:2")
+	submit(t, "PENDING", "--gres=gpu:4")
+	for _, tc := range []struct{ name, key, value string }{
+		{"none", "", ""},
+		{"each partition a line", "SQUEUE_PRIORITY", "1"},
+		{"one user's jobs", "SQUEUE_USERS", "nobody"},
+		{"one partition", "SQUEUE_PARTITION", "p2"},
+		{"pending jobs and others", "SQUEUE_STATES", "all"},
+		{"relative times", "SLURM_TIME_FORMAT", "relative"},
+		{"another cluster's config", "SLURM_CONF", "/nonexistent/slurm.conf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.key != "" {
+				t.Setenv(tc.key, tc.value)
+			}
+			d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf}).Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(slices.Values(d.JobGPUs))
+			if d.PendingJobs != 2 || d.PendingGPUs != 6 || !slices.Equal(got, []int{2, 4}) {
+				t.Errorf("with %s=%s: read %d jobs, %d GPUs, %v; want 2 jobs, 6 GPUs, [2 4]", tc.key, tc.value, d.PendingJobs, d.PendingGPUs, got)
+			}
+		})
+	}
+}
