@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,7 @@ func (s *Source) skipped(reason string) bool {
 }
 
 // Fields squeue prints, one job per line, each field followed by "|".
+// JobArrayID is the job's id, ARRAY_TASK for an array's task (1234_7).
 // tres-per-* hold GPU requests (--gpus under tres-per-job, --gres=gpu under
 // tres-per-node, --gpus-per-task under tres-per-task).
 // MinMemory and tres-alloc (for a pending job, what it asks: cpu=N,mem=M)
@@ -141,7 +143,7 @@ func (s *Source) skipped(reason string) bool {
 // job id of a heterogeneous job's leader on each of its components (N/A
 // for another job), and Feature its --constraint; a line without them (an
 // older format) reads as a job, not a component, that asks for none.
-var fields = []string{"JobID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
+var fields = []string{"JobArrayID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
 	"MinMemory", "tres-alloc", "HetJobID", "Feature"}
 
 const (
@@ -263,7 +265,17 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if err != nil {
 		return signals.Demand{}, err
 	}
-	d, err := s.parse(out, s.now())
+	jobs, err := pendingJobs(out)
+	if err != nil {
+		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
+	}
+	var room map[string]int
+	if !s.cfg.CountAll && slices.ContainsFunc(jobs, func(j job) bool { return arrayID(j[0]) != "" }) {
+		if room, err = s.arrayRoom(ctx); err != nil {
+			return signals.Demand{}, err
+		}
+	}
+	d, err := s.count(jobs, s.now(), room)
 	if err != nil {
 		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
 	}
@@ -357,12 +369,87 @@ func (s *Source) env(environ []string) []string {
 	return env
 }
 
+// ArrayArgs are the arguments (without the program name) of the squeue
+// run that reads the tasks arrays may start: each array's pending
+// record, whose task range ends in %N when the array runs at most N tasks
+// at once (--array=1-100%N, kept however long the range), and each of
+// its tasks that runs, in any partition (a task pending in p1,p2 runs in
+// either).
+func ArrayArgs() []string {
+	return []string{"--noheader", "--states=PENDING,RUNNING,CONFIGURING,SUSPENDED", "--Format=ArrayJobID:|,ArrayTaskID:|,StateCompact:|"}
+}
+
+// arrayRoom is how many more tasks each array with a limit of tasks at
+// once (--array=1-100%N) may start: N less its tasks running (with
+// squeue's ArrayArgs). Slurm says JobArrayTaskLimit only of the tasks
+// pending once N run; until then they all pend for Resources or Priority,
+// and all of them read as demand, however few may run at once.
+func (s *Source) arrayRoom(ctx context.Context) (map[string]int, error) {
+	out, err := s.run(ctx, s.cfg.Squeue, ArrayArgs()...)
+	if err != nil {
+		return nil, err
+	}
+	return parseArrayRoom(out), nil
+}
+
+// parseArrayRoom reads ArrayArgs' output: ARRAY_JOB_ID|TASKS|STATE| a
+// line. An array without a limit, or with one that does not read, has no
+// entry: its tasks count as before.
+func parseArrayRoom(out string) map[string]int {
+	limit, running := map[string]int{}, map[string]int{}
+	for line := range strings.Lines(out) {
+		f := strings.Split(strings.TrimSpace(line), "|")
+		if len(f) < 3 || f[1] == "N/A" || f[1] == "" {
+			continue // not an array
+		}
+		id := strings.TrimSpace(f[0])
+		if strings.TrimSpace(f[2]) != "PD" {
+			running[id]++
+			continue
+		}
+		if i := strings.LastIndexByte(f[1], '%'); i >= 0 {
+			if n, err := atoi(strings.TrimSpace(f[1][i+1:])); err == nil && n > 0 {
+				limit[id] = n
+			}
+		}
+	}
+	room := make(map[string]int, len(limit))
+	for id, n := range limit {
+		room[id] = max(n-running[id], 0)
+	}
+	return room
+}
+
+// arrayID is the array's job id on the line of one of its tasks (1234
+// of 1234_7), "" on another job's.
+func arrayID(f []string) string {
+	id, _, ok := strings.Cut(strings.TrimSpace(f[fJobID]), "_")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// beyondArrayLimit is why an array's tasks beyond what it may start are
+// not demand.
+const beyondArrayLimit = "beyond their array's %N limit of tasks running at once"
+
+// parse reads squeue's output, with no array limits known.
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
-	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
 	jobs, err := pendingJobs(out)
 	if err != nil {
-		return d, err
+		return signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}, err
 	}
+	return s.count(jobs, now, nil)
+}
+
+// count sums the pending jobs that are demand. room is how many more
+// tasks each array with a limit of tasks at once may start (arrayRoom):
+// its first tasks in squeue's order (the order Slurm starts them in) up to
+// that many are demand, the rest are left out.
+func (s *Source) count(jobs []job, now time.Time, room map[string]int) (signals.Demand, error) {
+	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
+	taken := map[string]int{}
 	var oldest time.Time
 	// A queue's jobs pend for a handful of reasons: each is matched
 	// against skip_reasons once a read.
@@ -374,6 +461,15 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 		if why := s.leftOut(&seen, j); why != "" {
 			d.AddLeftOut(why)
 			continue
+		}
+		if a := arrayID(j[0]); a != "" {
+			if r, limited := room[a]; limited {
+				if taken[a] >= r {
+					d.AddLeftOut(beyondArrayLimit)
+					continue
+				}
+				taken[a]++
+			}
 		}
 		gpus, start, err := s.asks(j, now)
 		if err != nil {

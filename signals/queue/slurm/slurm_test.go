@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1009,5 +1010,64 @@ func TestDemandIgnoresSqueueEnvironment(t *testing.T) {
 				t.Errorf("with %s=%s: read %d jobs, %d GPUs, %v; want 2 jobs, 6 GPUs, [2 4]", tc.key, tc.value, d.PendingJobs, d.PendingGPUs, got)
 			}
 		})
+	}
+}
+
+// TestArrayCountsAtMostItsLimit: Slurm runs at most N tasks of
+// --array=1-6%N at once, but says JobArrayTaskLimit only of the tasks
+// pending once N run: until then every task pends for Resources or
+// Priority, and all six were read as demand, a launch for six GPUs of
+// which N could be used. Now the array's tasks count up to N less those
+// running (read from the real squeue's %N), the rest are left out.
+func TestArrayCountsAtMostItsLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		busy     int // GPUs a running job holds
+		running  int // the array's tasks that start
+		countAll bool
+		want     []int
+		leftOut  []signals.LeftOut
+	}{
+		{"none running", 8, 0, false, []int{1, 1, 4}, []signals.LeftOut{{Why: beyondArrayLimit, Jobs: 4}}},
+		{"one running", 7, 1, false, []int{1, 4}, []signals.LeftOut{{Why: beyondArrayLimit, Jobs: 4}}},
+		{"count_all", 8, 0, true, []int{1, 1, 1, 1, 1, 1, 4}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cancelAll(t)
+			// --mem: a job asking none takes the node's whole memory.
+			submit(t, "RUNNING", "--mem=100M", fmt.Sprintf("--gres=gpu:%d", tc.busy))
+			array := submit(t, "PENDING", "--mem=100M", "--array=1-6%2", "--gres=gpu:1", "--hold")
+			if tc.running > 0 {
+				if out, err := slurmCluster(t).Run("scontrol", "release", array); err != nil {
+					t.Fatalf("scontrol release %s: %v: %s", array, err, out)
+				}
+				if err := slurmCluster(t).WaitState(array+"_1", "RUNNING", 20*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			submit(t, "PENDING", "--mem=100M", "--gres=gpu:4")
+			if tc.running == 0 {
+				// No GPU is free: none of the tasks starts.
+				if out, err := slurmCluster(t).Run("scontrol", "release", array); err != nil {
+					t.Fatalf("scontrol release %s: %v: %s", array, err, out)
+				}
+			}
+			d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition, CountAll: tc.countAll}).Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(slices.Values(d.JobGPUs))
+			if !slices.Equal(got, tc.want) || d.PendingJobs != len(tc.want) || !slices.Equal(d.LeftOut, tc.leftOut) {
+				t.Errorf("read jobs %v, left out %+v; want %v, left out %+v", got, d.LeftOut, tc.want, tc.leftOut)
+			}
+		})
+	}
+}
+
+func TestParseArrayRoom(t *testing.T) {
+	out := "12|1-10%3|PD|\n12|11|R|\n13|4-9|PD|\n13|1|R|\n14|5,7,...%2|PD|\n14|1|R|\n14|2|CF|\n14|3|S|\n15|N/A|PD|\n16|1-4%x|PD|\n17|3-4%1|PD|\n17|1|R|\n17|2|R|\n"
+	want := map[string]int{"12": 2, "14": 0, "17": 0}
+	if got := parseArrayRoom(out); !maps.Equal(got, want) {
+		t.Errorf("room %v, want %v", got, want)
 	}
 }
