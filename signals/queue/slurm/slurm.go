@@ -64,17 +64,25 @@ type Config struct {
 }
 
 // DefaultSkipReasons are the pending reasons that do not make a job demand:
-// held jobs, jobs that may not start yet, jobs waiting on other jobs, and
-// jobs held back by something more nodes would not give them: an
-// association's or QOS's limit (Assoc*, QOS*, Max*PerAccount, and the
-// AccountingPolicy fallback), an account or QOS the partition refuses, a
-// partition that is down or whose time limit the job exceeds, a license,
-// constraints no node meets, an array task beyond its array's limit of
-// tasks running at once (--array=1-100%4) (Slurm's job reason codes).
-// Resources and Priority, a job waiting for nodes, are demand.
-var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "BeginTime", "Dependency", "DependencyNeverSatisfied",
+// held jobs (also once requeued too often), jobs that may not start yet,
+// jobs waiting on other jobs, and jobs held back by something more nodes
+// would not give them: an association's or QOS's limit (Assoc*, QOS*,
+// Max*PerAccount, and the AccountingPolicy fallback), an account or QOS
+// the partition refuses, a partition that is down, whose time limit the
+// job exceeds, or whose per-node limits its request does (PartitionConfig:
+// MaxCPUsPerNode; MaxMemPerLimit: MaxMemPerNode or MaxMemPerCPU, which a
+// burst node in the partition has too), a license, constraints no node
+// meets, an array task beyond its array's limit of tasks running at once
+// (--array=1-100%4), an advanced reservation the job waits for (its
+// nodes are the reservation's, never a burst node) or that was deleted,
+// and a deadline the job can no longer meet (Slurm's job reason codes).
+// Resources and Priority, a job waiting for nodes, are demand, and so is
+// ReqNodeNotAvail (the nodes it could use are down, drained or reserved),
+// and PartitionNodeLimit (it asks more nodes than the partition has up).
+var DefaultSkipReasons = []string{"JobHeldUser", "JobHeldAdmin", "JobHoldMaxRequeue", "BeginTime", "Dependency", "DependencyNeverSatisfied",
 	"Assoc*", "QOS*", "Max*PerAccount", "AccountingPolicy", "AccountNotAllowed", "InvalidAccount", "InvalidQOS",
-	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "Licenses", "BadConstraints", "JobArrayTaskLimit"}
+	"PartitionDown", "PartitionInactive", "PartitionTimeLimit", "PartitionConfig", "MaxMemPerLimit", "Licenses", "BadConstraints", "JobArrayTaskLimit",
+	"Reservation", "ReservationDeleted", "DeadLine"}
 
 // Problems lists what is wrong with cfg: a skip reason that is a malformed
 // pattern, a GPU type that could not name one.

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -275,6 +276,13 @@ func TestSkipReasons(t *testing.T) {
 		{"PartitionDown", nil, false},
 		{"Licenses", nil, false},
 		{"BadConstraints", nil, false},
+		{"PartitionConfig", nil, false},
+		{"MaxMemPerLimit", nil, false},
+		{"Reservation", nil, false},
+		{"ReservationDeleted", nil, false},
+		{"DeadLine", nil, false},
+		{"JobHoldMaxRequeue", nil, false},
+		{"ReqNodeNotAvail, May be reserved for other job", nil, true},
 		{"QOSMaxGRESPerUser", []string{"JobHeldUser"}, true}, // the list replaces the defaults
 		{"Priority", []string{"Prio*"}, false},
 		{"AssocGrpGRES", []string{"Assoc[GM]*"}, false},
@@ -1069,5 +1077,51 @@ func TestParseArrayRoom(t *testing.T) {
 	want := map[string]int{"12": 2, "14": 0, "17": 0}
 	if got := parseArrayRoom(out); !maps.Equal(got, want) {
 		t.Errorf("room %v, want %v", got, want)
+	}
+}
+
+// TestJobsNoBurstNodeStartsAreNotDemand: the real Slurm keeps jobs pending
+// for reasons no burst node lifts: Reservation (the job waits for its
+// advanced reservation, whose nodes are on-prem ones), PartitionConfig
+// (its request exceeds the partition's MaxCPUsPerNode, which a burst node
+// in the partition has too) and MaxMemPerLimit (its MaxMemPerNode). They
+// were read as demand; a job waiting for GPUs (here ReqNodeNotAvail: the
+// node is reserved for later) still is.
+func TestJobsNoBurstNodeStartsAreNotDemand(t *testing.T) {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := slurmCluster(t).Run("scontrol", args...); err != nil {
+			t.Fatalf("scontrol %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	// Cleanups run last first: the jobs are cancelled, then the
+	// reservation and partition they used are deleted.
+	run("create", "PartitionName=small", "Nodes=localhost", "MaxTime=INFINITE", "State=UP", "MaxCPUsPerNode=1", "MaxMemPerNode=100")
+	t.Cleanup(func() { run("delete", "PartitionName=small") })
+	run("create", "ReservationName=later", "StartTime=now+1hour", "Duration=60", "Nodes=localhost", "Users="+u.Username)
+	t.Cleanup(func() { run("delete", "ReservationName=later") })
+	cancelAll(t)
+	resv := submit(t, "PENDING", "--mem=100M", "--reservation=later", "--gres=gpu:1")
+	cpus := submit(t, "PENDING", "--partition=small", "--cpus-per-task=2", "--mem=100M", "--gres=gpu:1")
+	mem := submit(t, "PENDING", "--partition=small", "--mem=500M", "--gres=gpu:1")
+	// Free GPUs, but none before the reservation begins for a job with
+	// no time limit: it waits for nodes, which a burst node gives.
+	waiting := submit(t, "PENDING", "--mem=100M", "--gres=gpu:2")
+	waitReason(t, resv, "Reservation")
+	waitReason(t, cpus, "PartitionConfig")
+	waitReason(t, mem, "MaxMemPerLimit")
+	waitReason(t, waiting, "ReqNodeNotAvail, May be reserved for other job")
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []signals.LeftOut{{Why: "pending for MaxMemPerLimit", Jobs: 1}, {Why: "pending for PartitionConfig", Jobs: 1}, {Why: "pending for Reservation", Jobs: 1}}
+	left := slices.SortedFunc(slices.Values(d.LeftOut), func(a, b signals.LeftOut) int { return strings.Compare(a.Why, b.Why) })
+	if !slices.Equal(d.JobGPUs, []int{2}) || !slices.Equal(left, want) {
+		t.Errorf("read jobs %v, left out %+v; want [2], left out %+v", d.JobGPUs, left, want)
 	}
 }
