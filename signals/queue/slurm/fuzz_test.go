@@ -73,7 +73,7 @@ func FuzzParseSqueue(f *testing.F) {
 	f.Add("7|gres/gpu:a100=2,gres/gpu:h100:1(S:0)|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|64G|cpu=32,mem=64G,node=1,billing=32|\n", false)
 	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=999,mem=9P,node=1|\n", false)
-	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=1|N/A|[rack1*2|ib]&!onprem|\n", false)
+	f.Add("7|N/A|gres:gpu:1|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|0|cpu=1|N/A|N/A|*:*:*|[rack1*2|ib]&!onprem|\n", false)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, out string, countAll bool) {
 		d, err := New(Config{Partition: "gpu", CountAll: countAll}, WithLocation(time.UTC)).parse(out, now)

@@ -149,10 +149,12 @@ func (s *Source) skipped(reason string) bool {
 // MinMemory and tres-alloc (for a pending job, what it asks: cpu=N,mem=M)
 // hold its CPUs and memory, matched to the pool's shapes, HetJobID the
 // job id of a heterogeneous job's leader on each of its components (N/A
-// for another job), and Feature its --constraint; a line without them (an
-// older format) reads as a job, not a component, that asks for none.
+// for another job), tres-per-socket --gpus-per-socket's GPUs, SCT the
+// job's sockets per node first (--sockets-per-node, "2:*:*"), and Feature
+// its --constraint, last, as a constraint may hold a |; a line without them
+// (an older format) reads as a job, not a component, that asks for none.
 var fields = []string{"JobArrayID", "tres-per-job", "tres-per-node", "tres-per-task", "NumNodes", "NumTasks", "Reason", "SubmitTime", "EligibleTime",
-	"MinMemory", "tres-alloc", "HetJobID", "Feature"}
+	"MinMemory", "tres-alloc", "HetJobID", "tres-per-socket", "SCT", "Feature"}
 
 const (
 	fJobID = iota
@@ -167,6 +169,8 @@ const (
 	fMinMemory
 	fTRES
 	fHetJob
+	fPerSocket
+	fSCT
 	fFeature
 
 	// minFields are the fields a line must have.
@@ -628,16 +632,16 @@ func (s *Source) waitStart(f []string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// jobGPUs is the GPUs one pending job asks for: its per-job request, else
-// per-node × nodes, else per-task × tasks.
+// jobGPUs is the GPUs one pending job asks for: the most of its
+// requests, as Slurm gives it every one of them: per job, per node ×
+// nodes, per task × tasks, and per socket × sockets a node × nodes
+// (--gpus-per-socket, which Slurm takes only with --sockets-per-node).
 func jobGPUs(f []string) (int, error) {
 	perJob, err := ParseGPUs(f[fPerJob])
 	if err != nil {
 		return 0, fmt.Errorf("tres-per-job: %w", err)
 	}
-	if perJob > 0 {
-		return perJob, nil
-	}
+	gpus := perJob
 	perNode, err := ParseGPUs(f[fPerNode])
 	if err != nil {
 		return 0, fmt.Errorf("tres-per-node: %w", err)
@@ -647,7 +651,11 @@ func jobGPUs(f []string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("NumNodes %q: %w", signals.Shorten(f[fNodes], 20), err)
 		}
-		return signals.JobGPUs(perNode, max(n, 1))
+		g, err := signals.JobGPUs(perNode, max(n, 1))
+		if err != nil {
+			return 0, err
+		}
+		gpus = max(gpus, g)
 	}
 	perTask, err := ParseGPUs(f[fPerTask])
 	if err != nil {
@@ -658,9 +666,39 @@ func jobGPUs(f []string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("NumTasks %q: %w", signals.Shorten(f[fTasks], 20), err)
 		}
-		return signals.JobGPUs(perTask, max(n, 1))
+		g, err := signals.JobGPUs(perTask, max(n, 1))
+		if err != nil {
+			return 0, err
+		}
+		gpus = max(gpus, g)
 	}
-	return 0, nil
+	if len(f) <= fSCT {
+		return gpus, nil // an older format
+	}
+	perSocket, err := ParseGPUs(f[fPerSocket])
+	if err != nil {
+		return 0, fmt.Errorf("tres-per-socket: %w", err)
+	}
+	if perSocket > 0 {
+		n, err := leadingInt(f[fNodes])
+		if err != nil {
+			return 0, fmt.Errorf("NumNodes %q: %w", signals.Shorten(f[fNodes], 20), err)
+		}
+		// SCT is "2:*:*", sockets first; * (none asked) is one.
+		sockets, err := leadingInt(strings.TrimSpace(f[fSCT]))
+		if err != nil {
+			sockets = 1
+		}
+		g, err := signals.JobGPUs(perSocket, max(n, 1))
+		if err == nil {
+			g, err = signals.JobGPUs(g, max(sockets, 1))
+		}
+		if err != nil {
+			return 0, fmt.Errorf("tres-per-socket %q on %s sockets: %w", signals.Shorten(f[fPerSocket], 40), signals.Shorten(f[fSCT], 20), err)
+		}
+		gpus = max(gpus, g)
+	}
+	return gpus, nil
 }
 
 // ParseGPUs returns the GPU count in a Slurm TRES string, 0 when it asks for

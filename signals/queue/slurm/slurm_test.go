@@ -196,7 +196,7 @@ func TestHeterogeneousJobs(t *testing.T) {
 		if het > 0 {
 			h = fmt.Sprint(het)
 		}
-		return fmt.Sprintf("%d|N/A|%s|N/A|1|1|%s|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=%s,node=1|%s|%s|\n", id, tres, reason, cpus, h, feature)
+		return fmt.Sprintf("%d|N/A|%s|N/A|1|1|%s|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=%s,node=1|%s|N/A|*:*:*|%s|\n", id, tres, reason, cpus, h, feature)
 	}
 	for _, tt := range []struct {
 		name    string
@@ -393,7 +393,7 @@ func TestMeets(t *testing.T) {
 // cannot meet is left out, saying why; without, constraints are not read.
 func TestFeatures(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|N/A|"
+	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|N/A|N/A|*:*:*|"
 	lines := strings.Join([]string{
 		"1|N/A|gres/gpu:8|N/A|1|1" + at + "|",
 		"2|N/A|gres/gpu:2|N/A|1|1" + at + "onprem&ib|",
@@ -1123,5 +1123,50 @@ func TestJobsNoBurstNodeStartsAreNotDemand(t *testing.T) {
 	left := slices.SortedFunc(slices.Values(d.LeftOut), func(a, b signals.LeftOut) int { return strings.Compare(a.Why, b.Why) })
 	if !slices.Equal(d.JobGPUs, []int{2}) || !slices.Equal(left, want) {
 		t.Errorf("read jobs %v, left out %+v; want [2], left out %+v", d.JobGPUs, left, want)
+	}
+}
+
+// TestGPUsPerSocketFromSlurm: a job asking --gpus-per-socket=2 with
+// --sockets-per-node=2 asks 4 GPUs, which the real squeue shows under
+// tres-per-socket alone. It was read as a job asking none: pending
+// beside full GPUs, it made no launch.
+func TestGPUsPerSocketFromSlurm(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
+	sockets := min(2, runtime.NumCPU()) // the fixture's node has a socket a CPU
+	submit(t, "PENDING", "--mem=100M", "--gpus-per-socket=2", fmt.Sprintf("--sockets-per-node=%d", sockets))
+	submit(t, "PENDING", "--mem=100M", "--gpus-per-node=3")
+	d, err := New(Config{Squeue: squeuePath(t), SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2 * sockets, 3}; !slices.Equal(slices.Sorted(slices.Values(d.JobGPUs)), slices.Sorted(slices.Values(want))) || d.PendingGPUs != 2*sockets+3 {
+		t.Errorf("read jobs %v, %d GPUs; want %v", d.JobGPUs, d.PendingGPUs, want)
+	}
+}
+
+// TestJobGPUs: a job is given every one of its GPU requests, so it asks
+// the most of them.
+func TestJobGPUs(t *testing.T) {
+	const at = "|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|0|cpu=1|N/A|"
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{"1|N/A|N/A|N/A|1|1" + at + "gres:gpu:2|2:*:*||", 4},
+		{"2|N/A|N/A|N/A|2|2" + at + "gres:gpu:2|2:*:*||", 8},
+		{"3|N/A|N/A|N/A|1|1" + at + "gres:gpu:2|*:*:*||", 2},
+		{"4|gres:gpu:1|gres:gpu:2|N/A|2|2" + at + "N/A|*:*:*||", 4},
+		{"5|gres:gpu:6|gres:gpu:2|N/A|2|2" + at + "N/A|*:*:*||", 6},
+		{"6|N/A|gres:gpu:1|gres:gpu:1|1|3" + at + "N/A|*:*:*||", 3},
+		{"7|N/A|gres:gpu:2|N/A|1|1" + at, 2}, // an older format
+	} {
+		d, err := New(Config{}, WithLocation(time.UTC)).parse(tc.line, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+		if err != nil || !slices.Equal(d.JobGPUs, []int{tc.want}) {
+			t.Errorf("%s: jobs %v (%v), want [%d]", tc.line, d.JobGPUs, err, tc.want)
+		}
+	}
+	if _, err := New(Config{}).parse("1|N/A|N/A|N/A|1|1"+at+"gres:gpu:1024|2048:*:*||", time.Now()); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("1024 GPUs a socket on 2048 sockets: %v, want out of range", err)
 	}
 }
