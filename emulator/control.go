@@ -47,6 +47,8 @@ type Settings struct {
 	FaultRate float64  `json:"fault_rate"`
 	Latency   Duration `json:"latency"`
 	Throttle  bool     `json:"throttle"`
+	// ConsistencyLag is how long a new instance stays invisible.
+	ConsistencyLag Duration `json:"consistency_lag"`
 }
 
 // State is what GET /_emulator/state returns.
@@ -105,7 +107,7 @@ func (e *Emulator) snapshot(offset, limit int) State {
 	}
 	return State{
 		Now:        e.clock(),
-		Settings:   Settings{BootDelay: Duration(e.bootDelay), FaultRate: e.faultRate, Latency: Duration(e.latency), Throttle: e.throttle},
+		Settings:   Settings{BootDelay: Duration(e.bootDelay), FaultRate: e.faultRate, Latency: Duration(e.latency), Throttle: e.throttle, ConsistencyLag: Duration(e.lag)},
 		Stock:      stock,
 		NotOffered: notOffered,
 		Quotas:     quotas,
@@ -164,7 +166,7 @@ func statePage(q url.Values) (offset, limit int, err error) {
 //
 //	GET  /_emulator/state?offset=N&limit=N (instances from offset, at most limit)
 //	POST /_emulator/stock     {"instance_type","zone","count","offered"}
-//	POST /_emulator/faults    {"fault_rate","latency","boot_delay","throttle"} (each optional)
+//	POST /_emulator/faults    {"fault_rate","latency","boot_delay","throttle","consistency_lag"} (each optional)
 //	POST /_emulator/quota     {"api","region","vcpus"}
 //	POST /_emulator/stall     {"action","count","duration"}
 //	POST /_emulator/interrupt {"instance_id","in"}
@@ -218,6 +220,7 @@ func (e *Emulator) controlHandler() http.Handler {
 			Latency   *Duration `json:"latency"`
 			BootDelay *Duration `json:"boot_delay"`
 			Throttle  *bool     `json:"throttle"`
+			Lag       *Duration `json:"consistency_lag"`
 		}
 		if !readJSON(w, r, &req) {
 			return
@@ -232,6 +235,9 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		if req.BootDelay != nil {
 			errs = append(errs, CheckSetting(`"boot_delay"`, time.Duration(*req.BootDelay)))
+		}
+		if req.Lag != nil {
+			errs = append(errs, CheckSetting(`"consistency_lag"`, time.Duration(*req.Lag)))
 		}
 		if err := errors.Join(errs...); err != nil {
 			controlError(w, http.StatusBadRequest, err.Error())
@@ -248,6 +254,9 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		if req.Throttle != nil {
 			e.SetThrottle(*req.Throttle)
+		}
+		if req.Lag != nil {
+			e.SetConsistencyLag(time.Duration(*req.Lag))
 		}
 		writeJSON(w, http.StatusOK, e.Snapshot().Settings)
 	})

@@ -551,9 +551,11 @@ func ec2InstanceXML(r *record, now time.Time) ec2InstanceDoc {
 	return d
 }
 
-// ec2VisibleLocked reports whether DescribeInstances still lists r.
+// ec2VisibleLocked reports whether DescribeInstances lists r: once its
+// launch has propagated (Options.ConsistencyLag), and for an hour after
+// it terminated.
 func ec2VisibleLocked(r *record, now time.Time) bool {
-	if r.api != APIEC2 {
+	if r.api != APIEC2 || now.Before(r.visibleAt) {
 		return false
 	}
 	t := r.terminatedAt(now)

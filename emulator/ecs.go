@@ -435,10 +435,11 @@ func ecsInstanceJSON(r *record, now time.Time) ecsInstanceDoc {
 	return d
 }
 
-// ecsVisible reports whether DescribeInstances lists r: ECS forgets a
-// deleted instance as soon as it is released.
+// ecsVisible reports whether DescribeInstances lists r: once its launch
+// has propagated (Options.ConsistencyLag), until it is released (ECS
+// forgets a deleted instance at once).
 func ecsVisible(r *record, region string, now time.Time) bool {
-	return r.api == APIECS && r.region == region && r.state(now) != stateTerminated
+	return r.api == APIECS && r.region == region && !now.Before(r.visibleAt) && r.state(now) != stateTerminated
 }
 
 type ecsDescribeInstancesResponse struct {

@@ -40,6 +40,14 @@ type Options struct {
 	Latency time.Duration
 	// Throttle enforces the request-rate token buckets (see throttle.go).
 	Throttle bool
+	// ConsistencyLag models the clouds' eventual consistency: for this long
+	// after its launch an instance is missing from every Describe call and
+	// unknown to TerminateInstances and DeleteInstances (EC2
+	// InvalidInstanceID.NotFound, ECS InvalidInstanceId.NotFound), as EC2
+	// and ECS may answer for some seconds after RunInstances. A launch
+	// replayed with its client token still returns its instances. Zero
+	// (the default) shows every instance at once.
+	ConsistencyLag time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives one debug record per call; nil means silent.
@@ -121,6 +129,7 @@ type Emulator struct {
 	faultRate float64
 	latency   time.Duration
 	throttle  bool
+	lag       time.Duration
 
 	readTimeout, idleTimeout time.Duration
 	maxInstances             int
@@ -166,6 +175,7 @@ func New(opts Options) *Emulator {
 		faultRate:        opts.FaultRate,
 		latency:          opts.Latency,
 		throttle:         opts.Throttle,
+		lag:              max(opts.ConsistencyLag, 0),
 		readTimeout:      cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
 		idleTimeout:      cmp.Or(opts.IdleTimeout, DefaultIdleTimeout),
 		maxInstances:     cmp.Or(opts.MaxInstances, MaxInstances),
@@ -207,6 +217,14 @@ func (e *Emulator) SetBootDelay(d time.Duration) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.bootDelay = max(d, 0)
+}
+
+// SetConsistencyLag sets how long instances launched from now on stay
+// invisible to Describe, Terminate and Delete calls (Options.ConsistencyLag).
+func (e *Emulator) SetConsistencyLag(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lag = max(d, 0)
 }
 
 // SetThrottle turns the request-rate buckets on or off. Turning them on

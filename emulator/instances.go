@@ -19,6 +19,7 @@ type record struct {
 	spotPriceLimit                     float64
 	chargeType                         string // ECS: PostPaid, PrePaid
 	launch                             time.Time
+	visibleAt                          time.Time // launch + Options.ConsistencyLag
 	bootDelay                          time.Duration
 	terminateAt                        *time.Time // a terminate call was accepted
 	stopDelay                          time.Duration
@@ -456,7 +457,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			api: spec.api, region: spec.region, zone: zone, subnet: subnetOf(spec.api, zone),
 			vpc: vpcOf(spec.api, spec.region), instanceType: spec.instanceType, imageID: spec.imageID,
 			spot: spec.spot, spotStrategy: spec.spotStrategy, spotPriceLimit: spec.spotPriceLimit,
-			chargeType: spec.chargeType, launch: now, bootDelay: e.bootDelay,
+			chargeType: spec.chargeType, launch: now, visibleAt: now.Add(e.lag), bootDelay: e.bootDelay,
 			tags: slices.Clone(spec.tags), clientToken: spec.clientToken, userData: spec.userData,
 			reservationID: reservation, launchIndex: i, name: spec.name, hostName: spec.hostName,
 			payload: payload,
