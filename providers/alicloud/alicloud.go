@@ -90,6 +90,10 @@ type Provider struct {
 	newClient func(ctx context.Context) (ecsAPI, error)
 	pacer     *providers.Pacer
 	transport http.RoundTripper
+	// recent dates the instances this provider launched, so that a
+	// Terminate can tell a fresh instance ECS does not know yet from one
+	// that is gone.
+	recent *providers.RecentLaunches
 
 	mu sync.Mutex
 	// reclaims remembers when each spot instance seen with the Recycling
@@ -124,6 +128,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 
 	initSDK()
 	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]time.Time{}}
+	p.recent = providers.NewRecentLaunches(o.clock)
 	p.transport = o.transport
 	if p.transport == nil {
 		p.transport = &http.Transport{

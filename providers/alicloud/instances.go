@@ -162,7 +162,12 @@ func (p *Provider) describeBatch(ctx context.Context, ids []string) ([]providers
 // Terminate deletes the named instances with DeleteInstances Force=true,
 // 100 ids per call. Ids that are already gone are not an error: when ECS
 // answers InvalidInstanceId.NotFound for a batch, the batch is described
-// and only the instances that still exist are deleted again.
+// and only the instances that still exist are deleted again. An id ECS
+// does not know that this provider launched less than
+// providers.ConsistencyWindow ago is not gone but not yet known (ECS is
+// eventually consistent): it is tried again with backoff for up to
+// providers.ConsistencyWait, then reported in a *providers.TransientError
+// so that the caller deletes it later instead of leaving it running.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	var errs []error
 	for start := 0; start < len(ids); start += maxIDsPerCall {
@@ -175,7 +180,8 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 }
 
 func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
-	for round := 0; round < 3 && len(ids) > 0; round++ {
+	start, delay := p.opts.clock.Now(), providers.ConsistencyPoll
+	for {
 		err := p.deleteInstances(ctx, ids)
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
@@ -185,23 +191,54 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
 		if !providers.IsNotFound(err) {
 			return fmt.Errorf("deleting %d instances %v: %w", len(ids), ids, err)
 		}
-		// Some of the batch are gone: delete the ones that remain.
+		// Some of the batch are unknown: gone, or too fresh for ECS to
+		// know yet. Delete the ones ECS shows; wait for the fresh ones.
 		remaining, derr := p.Describe(ctx, ids)
 		if derr != nil {
 			return fmt.Errorf("deleting %d instances: some were not found, and describing them failed: %w", len(ids), derr)
 		}
-		ids = ids[:0:0]
+		shown := make(map[string]bool, len(remaining))
+		var pending []string
 		for _, in := range remaining {
+			shown[in.ID] = true
 			if in.State != providers.StateTerminated {
-				ids = append(ids, in.ID)
+				pending = append(pending, in.ID)
 			}
 		}
+		if len(pending) > 0 {
+			err := p.deleteInstances(ctx, pending)
+			switch {
+			case err == nil:
+				p.opts.logger.InfoContext(ctx, "deleted", "instances", len(pending))
+				p.forgetReclaims(pending)
+				pending = nil
+			case !providers.IsNotFound(err):
+				return fmt.Errorf("deleting %d instances %v: %w", len(pending), pending, err)
+			}
+			// NotFound for instances ECS just showed: it has not caught up; retry them.
+		}
+		var unknown []string
+		for _, id := range ids {
+			if !shown[id] {
+				unknown = append(unknown, id)
+			}
+		}
+		pending = append(pending, p.recent.Fresh(unknown)...)
+		if len(pending) == 0 {
+			return nil // the unknown ids are gone
+		}
+		if waited := p.opts.clock.Since(start); waited+delay > providers.ConsistencyWait {
+			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
+				Err: fmt.Errorf("instances %v are still unknown to ECS, or still refused as not found, after %s: too fresh for ECS to know yet (launched by this provider less than %s ago) or inconsistent; delete them again later",
+					pending, waited.Round(time.Millisecond), providers.ConsistencyWindow)}
+		}
+		p.opts.logger.DebugContext(ctx, "delete: instances not yet known to ECS; waiting", "instances", pending, "wait", delay)
+		if err := providers.WaitConsistency(ctx, p.opts.clock, delay); err != nil {
+			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
+				Err: fmt.Errorf("waiting for ECS to know instances %v: %w", pending, err)}
+		}
+		ids, delay = pending, delay*2
 	}
-	if len(ids) > 0 {
-		return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
-			Err: fmt.Errorf("instances %v still exist after three delete rounds answered not found", ids)}
-	}
-	return nil
 }
 
 func (p *Provider) deleteInstances(ctx context.Context, ids []string) error {

@@ -348,6 +348,7 @@ func (p *Provider) runInstances(ctx context.Context, req providers.LaunchRequest
 	if err != nil {
 		return nil, err
 	}
+	p.recent.Add(ids...)
 	p.opts.logger.InfoContext(ctx, "launched", "zone", vsw.Zone, "vswitch", vsw.ID, "instance_type", req.Offering.InstanceType, "asked", amount, "min", minAmount, "got", len(ids))
 	return ids, nil
 }

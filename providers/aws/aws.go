@@ -68,7 +68,11 @@ type Provider struct {
 	opts   Options
 	client ec2API
 	pacer  *providers.Pacer
-	logger *slog.Logger
+	// launched dates the instances this provider launched, so that a
+	// Terminate can tell a fresh instance EC2 does not know yet from one
+	// that is gone.
+	launched *providers.RecentLaunches
+	logger   *slog.Logger
 	// transport is the HTTP transport the SDK built, for Close; nil until
 	// the first call, and when the caller supplied the client.
 	transport atomic.Pointer[http.Transport]
@@ -169,6 +173,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	}
 	p := &Provider{name: name, cfg: cfg, opts: o, logger: o.Logger.WithGroup("aws").With("provider", name)}
 	p.pacer = providers.NewPacer(o.Buckets, providers.WithPacerClock(o.Clock))
+	p.launched = providers.NewRecentLaunches(o.Clock)
 	if o.client != nil {
 		p.client = o.client
 		return p, nil

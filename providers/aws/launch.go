@@ -155,6 +155,7 @@ func (p *Provider) runIn(ctx context.Context, req providers.LaunchRequest, s ind
 	insts := make([]providers.Instance, 0, len(out.Instances))
 	for _, i := range out.Instances {
 		insts = append(insts, p.convert(i))
+		p.launched.Add(awssdk.ToString(i.InstanceId))
 	}
 	return insts, nil
 }

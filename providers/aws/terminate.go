@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -14,10 +15,16 @@ import (
 // Terminate ends the named instances in batches of Options.TerminateBatch.
 // EC2 accepts terminating an instance that is already shutting down or
 // terminated, but fails a whole batch with InvalidInstanceID.NotFound when
-// one id no longer exists; Terminate then describes the batch and
+// one id is unknown to it; Terminate then describes the batch and
 // terminates only the instances still alive, so gone ids are not an error.
-// Batches are ended in order; the first failure stops Terminate and is
-// returned, with every batch's progress before it kept.
+// An unknown id that this provider launched less than
+// providers.ConsistencyWindow ago is not gone but not yet known (EC2 is
+// eventually consistent): Terminate tries it again with backoff for up to
+// providers.ConsistencyWait and, if EC2 still does not know it, returns a
+// *providers.TransientError naming it, so the caller asks again later
+// instead of leaving it running. Batches are ended in order; the first
+// failure stops Terminate and is returned, with every batch's progress
+// before it kept.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	ids = dedupe(ids)
 	for batch := range slices.Chunk(ids, p.opts.TerminateBatch) {
@@ -33,27 +40,46 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 }
 
 // terminateLive terminates those of ids that still exist and are not
-// already terminated.
+// already terminated, and waits for those launched here that EC2 does not
+// know yet.
 func (p *Provider) terminateLive(ctx context.Context, ids []string) error {
-	insts, err := p.Describe(ctx, ids)
-	if err != nil {
-		return err
-	}
-	var live []string
-	for _, i := range insts {
-		if i.State != providers.StateTerminated && i.State != providers.StateShuttingDown {
-			live = append(live, i.ID)
+	start, delay := p.opts.Clock.Now(), providers.ConsistencyPoll
+	for {
+		insts, err := p.Describe(ctx, ids)
+		if err != nil {
+			return err
 		}
+		var live []string
+		known := make(map[string]bool, len(insts))
+		for _, i := range insts {
+			known[i.ID] = true
+			if i.State != providers.StateTerminated && i.State != providers.StateShuttingDown {
+				live = append(live, i.ID)
+			}
+		}
+		if len(live) > 0 {
+			// A NotFound here: gone between Describe and now, as wanted.
+			if err := p.terminate(ctx, live); err != nil && !providers.IsNotFound(err) {
+				return err
+			}
+		}
+		unknown := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return known[id] })
+		fresh := p.launched.Fresh(unknown)
+		if len(fresh) == 0 {
+			return nil // the unknown ids are gone
+		}
+		if waited := p.opts.Clock.Since(start); waited+delay > providers.ConsistencyWait {
+			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceID.NotFound", Err: fmt.Errorf(
+				"instances %v, launched by this provider less than %s ago, are still unknown to EC2 after %s (eventual consistency); terminate them again later",
+				fresh, providers.ConsistencyWindow, waited.Round(time.Millisecond))}
+		}
+		p.logger.DebugContext(ctx, "terminate: fresh instances not yet known to EC2; waiting", "instances", fresh, "wait", delay)
+		if err := providers.WaitConsistency(ctx, p.opts.Clock, delay); err != nil {
+			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceID.NotFound", Err: fmt.Errorf(
+				"waiting for EC2 to know fresh instances %v: %w", fresh, err)}
+		}
+		ids, delay = fresh, delay*2
 	}
-	if len(live) == 0 {
-		return nil
-	}
-	err = p.terminate(ctx, live)
-	if providers.IsNotFound(err) {
-		// Gone between Describe and now: that is what we wanted.
-		return nil
-	}
-	return err
 }
 
 func (p *Provider) terminate(ctx context.Context, ids []string) error {

@@ -1,0 +1,93 @@
+package providers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Eventual consistency. EC2 and ECS may answer "not found" (EC2
+// InvalidInstanceID.NotFound, ECS InvalidInstanceId.NotFound, or an
+// instance missing from DescribeInstances) for an instance for some seconds
+// after RunInstances returned it. A provider that took such an answer for
+// "already gone" would report a terminate of a fresh instance as done and
+// leave it running. RecentLaunches lets it tell the two apart.
+const (
+	// ConsistencyWindow is how long after a launch a "not found" for one
+	// of its instances means the cloud has not caught up, not that the
+	// instance is gone (the scheduler waits as long for a new instance to
+	// be listed).
+	ConsistencyWindow = 2 * time.Minute
+	// ConsistencyWait is how long one Terminate call waits, polling with
+	// backoff from ConsistencyPoll, for fresh instances the cloud does not
+	// know yet before it returns a *TransientError for them (the caller
+	// retries later). It is well within a tick's call timeout.
+	ConsistencyWait = 8 * time.Second
+	ConsistencyPoll = 250 * time.Millisecond
+)
+
+// RecentLaunches remembers when this process launched each instance, for
+// ConsistencyWindow. It is safe for concurrent use; the zero value is not
+// usable, call NewRecentLaunches.
+type RecentLaunches struct {
+	clock clock.Clock
+	mu    sync.Mutex
+	at    map[string]time.Time
+}
+
+// NewRecentLaunches returns an empty record dated by c.
+func NewRecentLaunches(c clock.Clock) *RecentLaunches {
+	return &RecentLaunches{clock: c, at: map[string]time.Time{}}
+}
+
+// Add records that ids were launched now (a replayed launch renews them),
+// and forgets the launches older than ConsistencyWindow.
+func (r *RecentLaunches) Add(ids ...string) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, at := range r.at {
+		if now.Sub(at) >= ConsistencyWindow {
+			delete(r.at, id)
+		}
+	}
+	for _, id := range ids {
+		r.at[id] = now
+	}
+}
+
+// Fresh returns those of ids launched less than ConsistencyWindow ago, in
+// their order.
+func (r *RecentLaunches) Fresh(ids []string) []string {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, id := range ids {
+		if at, ok := r.at[id]; ok && now.Sub(at) < ConsistencyWindow {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Len is how many launches are remembered.
+func (r *RecentLaunches) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.at)
+}
+
+// WaitConsistency waits d on c, or until ctx ends (its error then).
+func WaitConsistency(ctx context.Context, c clock.Clock, d time.Duration) error {
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C():
+	}
+	return nil
+}
