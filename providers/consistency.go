@@ -91,3 +91,66 @@ func WaitConsistency(ctx context.Context, c clock.Clock, d time.Duration) error 
 	}
 	return nil
 }
+
+// LaunchAttempts remembers, per client token, the subnets (vSwitches) in
+// which this process's launch calls with that token may have created
+// instances: calls that succeeded, and calls whose outcome it never learnt
+// (a lost answer, a timeout, a throttle after the call was executed). A
+// retry of the launch resumes there instead of trusting a listing, which
+// an eventually consistent cloud may not have brought up to date: its
+// client-token records are consistent, its DescribeInstances is not.
+// Entries are kept for ResumeWindow after their last note. It is safe for
+// concurrent use; call NewLaunchAttempts.
+type LaunchAttempts struct {
+	clock clock.Clock
+	mu    sync.Mutex
+	m     map[string]*launchAttempt
+}
+
+type launchAttempt struct {
+	where []string
+	at    time.Time
+}
+
+// NewLaunchAttempts returns an empty record dated by c.
+func NewLaunchAttempts(c clock.Clock) *LaunchAttempts {
+	return &LaunchAttempts{clock: c, m: map[string]*launchAttempt{}}
+}
+
+// Note records that a call with token went to where, and forgets the
+// tokens not noted for ResumeWindow.
+func (a *LaunchAttempts) Note(token, where string) {
+	now := a.clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for t, at := range a.m {
+		if now.Sub(at.at) >= ResumeWindow {
+			delete(a.m, t)
+		}
+	}
+	at := a.m[token]
+	if at == nil {
+		at = &launchAttempt{}
+		a.m[token] = at
+	}
+	at.at = now
+	for _, w := range at.where {
+		if w == where {
+			return
+		}
+	}
+	at.where = append(at.where, where)
+}
+
+// Where returns where calls with token went, in the order first noted
+// (nothing once ResumeWindow has passed since the last note).
+func (a *LaunchAttempts) Where(token string) []string {
+	now := a.clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	at := a.m[token]
+	if at == nil || now.Sub(at.at) >= ResumeWindow {
+		return nil
+	}
+	return append([]string(nil), at.where...)
+}

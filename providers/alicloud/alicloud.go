@@ -94,6 +94,9 @@ type Provider struct {
 	// Terminate can tell a fresh instance ECS does not know yet from one
 	// that is gone.
 	recent *providers.RecentLaunches
+	// attempts remembers where launches may have created instances, so
+	// that a retry resumes there even while ECS does not list them.
+	attempts *providers.LaunchAttempts
 
 	mu sync.Mutex
 	// reclaims remembers when each spot instance seen with the Recycling
@@ -129,6 +132,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	initSDK()
 	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]time.Time{}}
 	p.recent = providers.NewRecentLaunches(o.clock)
+	p.attempts = providers.NewLaunchAttempts(o.clock)
 	p.transport = o.transport
 	if p.transport == nil {
 		p.transport = &http.Transport{

@@ -2,6 +2,10 @@ package alicloud
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +114,60 @@ func TestFreshInstancesAreDeletedUnderConsistencyLag(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A launch whose answer was lost in its second vSwitch (the first was out
+// of stock) is retried with the same client token, as the scheduler does.
+// ECS may not list the instances it created yet, so the retry cannot find
+// them by their intent tag; if the first vSwitch has stock again by then,
+// it must still not launch there a second time.
+func TestLostLaunchRetriedUnderConsistencyLagLaunchesOnce(t *testing.T) {
+	e := emulator.New(emulator.Options{Seed: 29, ConsistencyLag: time.Hour})
+	e.SetStock(emuType, emuZones[0], 0)
+	var lose atomic.Bool
+	lose.Store(true)
+	h := e.ECSHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && lose.Load() && r.Form.Get("Action") == "RunInstances" && r.Form.Get("VSwitchId") == "vsw-"+emuZones[1] {
+			h.ServeHTTP(httptest.NewRecorder(), r) // executed, its answer lost
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"RequestId":"lost","HostId":"ecs.aliyuncs.com","Code":"ServiceUnavailable","Message":"the answer was lost"}`)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p := newEmulatorProvider(t, srv.URL, WithRetries(2, time.Millisecond, 10*time.Millisecond))
+	req := providers.LaunchRequest{
+		Offering: policy.Offering{Name: "gn7i", Provider: "alicloud", Region: emuRegion, InstanceType: emuType, GPUs: 1, Market: policy.MarketOnDemand},
+		Count:    2, ClientToken: "lost-1",
+		Tags: map[string]string{providers.TagCluster: "c1", providers.TagPool: "gpu", providers.TagIntent: "int-lost"},
+	}
+	ctx := context.Background()
+	if _, err := p.Launch(ctx, req); err == nil {
+		t.Fatal("the first Launch succeeded; its answers were meant to be lost")
+	}
+	if n := len(e.Instances()); n != 2 {
+		t.Fatalf("the first Launch created %d instances, want 2 (in %s)", n, emuZones[1])
+	}
+	lose.Store(false)
+	e.SetStock(emuType, emuZones[0], -1)
+	insts, err := p.Launch(ctx, req)
+	if err != nil {
+		t.Fatalf("the retried Launch: %v", err)
+	}
+	zones := map[string]int{}
+	for _, in := range e.Instances() {
+		zones[in.Zone]++
+	}
+	if len(e.Instances()) != 2 || zones[emuZones[1]] != 2 {
+		t.Errorf("after a lost launch and its retry the cloud holds %v; want the first launch's 2 instances in %s only", zones, emuZones[1])
+	}
+	for _, in := range insts {
+		if in.Zone != emuZones[1] {
+			t.Errorf("the retry returned %s in %s, want the first launch's instances in %s", in.ID, in.Zone, emuZones[1])
+		}
 	}
 }

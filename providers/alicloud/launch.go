@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -50,7 +51,10 @@ const (
 // instances. With several vSwitches, Launch first looks for instances
 // already tagged with the request's intent and resumes at the vSwitch that
 // holds them, so a retry cannot land in a zone that was out of stock the
-// first time and launch twice.
+// first time and launch twice. ECS may not list new instances for some
+// seconds, so the vSwitches where this provider's own earlier tries
+// created instances or lost their answer (providers.LaunchAttempts) count
+// as holding them too.
 //
 // Errors: *providers.InvalidError for a bad request (before any call),
 // *providers.CapacityError when fewer than MinCount could be had in every
@@ -84,13 +88,22 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 	tags := p.launchTags(req)
 	intent := tags[providers.TagIntent]
 
-	if p.opts.intentLookup && len(vsws) > 1 {
-		prior, err := p.listRaw(ctx, map[string]string{providers.TagIntent: intent})
-		if err != nil {
-			return nil, fmt.Errorf("looking for instances of intent %q before launching: %w", intent, err)
+	if len(vsws) > 1 {
+		// ECS may not list instances for some seconds after it created
+		// them: the vSwitches this provider's earlier tries reached count
+		// as well as the ones the listing shows.
+		start := attemptedAt(vsws, p.attempts.Where(req.ClientToken))
+		if p.opts.intentLookup {
+			prior, err := p.listRaw(ctx, map[string]string{providers.TagIntent: intent})
+			if err != nil {
+				return nil, fmt.Errorf("looking for instances of intent %q before launching: %w", intent, err)
+			}
+			if len(prior) > 0 {
+				start = min(start, resumeAt(vsws, prior))
+			}
 		}
-		if start := resumeAt(vsws, prior); start > 0 {
-			p.opts.logger.InfoContext(ctx, "resuming an earlier launch", "intent", intent, "vswitch", vsws[start].ID, "instances", len(prior))
+		if start > 0 && start < len(vsws) {
+			p.opts.logger.InfoContext(ctx, "resuming an earlier launch", "intent", intent, "vswitch", vsws[start].ID)
 			vsws = vsws[start:]
 		}
 	}
@@ -108,6 +121,12 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 			ids, err := p.runInstances(ctx, req, vsw, tags, amount, minAmount, token)
 			if err != nil {
 				err = p.withRetryAfter(classify(errContext{provider: p.name, region: p.region, zone: vsw.Zone, instanceType: req.Offering.InstanceType}, err))
+			}
+			if !providers.IsCapacity(err) {
+				// It created instances, or may have: a retry resumes here.
+				p.attempts.Note(req.ClientToken, vsw.ID)
+			}
+			if err != nil {
 				var ce *providers.CapacityError
 				if !errors.As(err, &ce) {
 					err = fmt.Errorf("launching %d×%s in %s (vSwitch %s): %w", amount, req.Offering.InstanceType, vsw.Zone, vsw.ID, err)
@@ -176,6 +195,17 @@ func (p *Provider) abandon(ctx context.Context, got []providers.Instance, err er
 		return fmt.Errorf("%w; deleting the %d instances launched before it also failed: %w", err, len(ids), terr)
 	}
 	return err
+}
+
+// attemptedAt is the index of the first of vsws that where names (the
+// vSwitches an earlier try of the launch reached), len(vsws) when none.
+func attemptedAt(vsws []config.Subnet, where []string) int {
+	for i, v := range vsws {
+		if slices.Contains(where, v.ID) {
+			return i
+		}
+	}
+	return len(vsws)
 }
 
 // resumeAt is the index of the first vSwitch holding an instance of an

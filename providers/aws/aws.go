@@ -72,6 +72,9 @@ type Provider struct {
 	// Terminate can tell a fresh instance EC2 does not know yet from one
 	// that is gone.
 	launched *providers.RecentLaunches
+	// attempts remembers where launches may have created instances, so
+	// that a retry resumes there even while EC2 does not list them.
+	attempts *providers.LaunchAttempts
 	logger   *slog.Logger
 	// transport is the HTTP transport the SDK built, for Close; nil until
 	// the first call, and when the caller supplied the client.
@@ -174,6 +177,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	p := &Provider{name: name, cfg: cfg, opts: o, logger: o.Logger.WithGroup("aws").With("provider", name)}
 	p.pacer = providers.NewPacer(o.Buckets, providers.WithPacerClock(o.Clock))
 	p.launched = providers.NewRecentLaunches(o.Clock)
+	p.attempts = providers.NewLaunchAttempts(o.Clock)
 	if o.client != nil {
 		p.client = o.client
 		return p, nil

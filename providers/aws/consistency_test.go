@@ -2,6 +2,9 @@ package aws_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +99,63 @@ func TestTerminateFreshInstanceUnderConsistencyLag(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A launch whose answer was lost in its second subnet (the first was out
+// of stock) is retried with the same client token, as the scheduler does.
+// EC2 may not list the instances it created yet, so the retry cannot find
+// them by their client token; if the first subnet has stock again by then,
+// it must still not launch there a second time.
+func TestLostLaunchRetriedUnderConsistencyLagLaunchesOnce(t *testing.T) {
+	emu := emulator.New(emulator.Options{Seed: 19, ConsistencyLag: time.Hour})
+	emu.SetStock(gpuType, "us-east-1a", 0)
+	var lose atomic.Bool
+	lose.Store(true)
+	h := emu.EC2Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && lose.Load() && r.Form.Get("Action") == "RunInstances" && r.Form.Get("SubnetId") == "subnet-us-east-1b" {
+			h.ServeHTTP(httptest.NewRecorder(), r) // executed, its answer lost
+			writeEC2Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the answer was lost")
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := (&emulated{srv: srv}).config()
+	p, err := aws.New(context.Background(), cfg, providerName, aws.WithCredentials(staticCreds), aws.WithRetry(2, 10*time.Millisecond))
+	if err != nil {
+		t.Fatalf("aws.New: %v", err)
+	}
+	t.Cleanup(p.Close)
+	req := providers.LaunchRequest{
+		Offering: policy.Offering{Provider: providerName, InstanceType: gpuType},
+		Count:    2, ClientToken: "lost-1",
+		Tags: map[string]string{providers.TagCluster: "c1", providers.TagPool: "a100"},
+	}
+	ctx := context.Background()
+	if _, err := p.Launch(ctx, req); err == nil {
+		t.Fatal("the first Launch succeeded; its answers were meant to be lost")
+	}
+	if n := len(emu.Instances()); n != 2 {
+		t.Fatalf("the first Launch created %d instances, want 2 (in us-east-1b)", n)
+	}
+	lose.Store(false)
+	emu.SetStock(gpuType, "us-east-1a", -1)
+	insts, err := p.Launch(ctx, req)
+	if err != nil {
+		t.Fatalf("the retried Launch: %v", err)
+	}
+	zones := map[string]int{}
+	for _, in := range emu.Instances() {
+		zones[in.Zone]++
+	}
+	if len(emu.Instances()) != 2 || zones["us-east-1b"] != 2 {
+		t.Errorf("after a lost launch and its retry the cloud holds %v; want the first launch's 2 instances in us-east-1b only", zones)
+	}
+	for _, in := range insts {
+		if in.Zone != "us-east-1b" {
+			t.Errorf("the retry returned %s in %s, want the first launch's instances in us-east-1b", in.ID, in.Zone)
+		}
 	}
 }

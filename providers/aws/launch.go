@@ -37,7 +37,10 @@ const maxClientToken = 64
 // them, and replays RunInstances in that subnet: a retried request whose
 // first try landed in a later subnet must not launch again in an earlier
 // one whose stock has come back, and EC2 still answers
-// IdempotentParameterMismatch when the parameters differ.
+// IdempotentParameterMismatch when the parameters differ. EC2 may not list
+// instances for some seconds after it launched them, so the subnet where
+// this provider's own earlier try succeeded or lost its answer is
+// remembered (providers.LaunchAttempts) and replayed first.
 func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
 	if err := p.validateLaunch(req); err != nil {
 		return nil, err
@@ -49,6 +52,16 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 			offeringName(req.Offering), req.Offering.Zone, p.name, strings.Join(zonesOf(p.cfg.Subnets), ", "))}
 	}
 	if len(subnets) > 1 {
+		if s, found := p.attemptedIn(req.ClientToken, subnets); found {
+			// An earlier try from this process may have launched there,
+			// which EC2 may not list yet (eventual consistency): replay it
+			// first. A stock-out there means it launched nothing.
+			p.logger.DebugContext(ctx, "replaying an earlier attempt", "token", req.ClientToken, "subnet", s.ID)
+			insts, err := p.runIn(ctx, req, s)
+			if !providers.IsCapacity(err) {
+				return insts, err
+			}
+		}
 		if s, found, err := p.priorLaunch(ctx, req.ClientToken, subnets); err != nil {
 			return nil, err
 		} else if found {
@@ -82,6 +95,20 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 		Code: last.Code,
 		Err:  fmt.Errorf("every subnet tried (%d) is out of capacity: %w", len(capErrs), errors.Join(capErrs...)),
 	}
+}
+
+// attemptedIn is the subnet where this provider's last call with token may
+// have launched instances, when one of subnets.
+func (p *Provider) attemptedIn(token string, subnets []indexedSubnet) (indexedSubnet, bool) {
+	where := p.attempts.Where(token)
+	for i := len(where) - 1; i >= 0; i-- {
+		for _, s := range subnets {
+			if s.ID == where[i] {
+				return s, true
+			}
+		}
+	}
+	return indexedSubnet{}, false
 }
 
 // priorLaunch finds the subnet in which an earlier launch with token
@@ -148,8 +175,13 @@ func (p *Provider) runIn(ctx context.Context, req providers.LaunchRequest, s ind
 		return nil, &providers.TransientError{Provider: p.name, Code: "Paced", Err: err}
 	}
 	out, err := p.client.RunInstances(ctx, in)
+	err = p.classify(err, s.Zone, req.Offering.InstanceType)
+	if !providers.IsCapacity(err) {
+		// It launched, or may have: a retry of the request replays it here.
+		p.attempts.Note(req.ClientToken, s.ID)
+	}
 	if err != nil {
-		return nil, p.classify(err, s.Zone, req.Offering.InstanceType)
+		return nil, err
 	}
 	p.logger.DebugContext(ctx, "launched", "subnet", s.ID, "zone", s.Zone, "type", req.Offering.InstanceType, "count", len(out.Instances), "token", awssdk.ToString(in.ClientToken))
 	insts := make([]providers.Instance, 0, len(out.Instances))
