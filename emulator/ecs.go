@@ -459,7 +459,9 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 	p := c.p
 	var ids []string
 	if s := p.Get("InstanceIds"); s != "" {
-		if err := json.Unmarshal([]byte(s), &ids); err != nil || len(ids) > 100 {
+		// JSON null decodes to no list at all, which would describe every
+		// instance: a client that marshals an empty Go slice sends it.
+		if err := json.Unmarshal([]byte(s), &ids); err != nil || ids == nil || len(ids) > 100 {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceIds.Malformed", "The specified parameter InstanceIds %q is not valid: expected a JSON array of at most 100 instance ids, e.g. [\"i-bp67acfmxazb4p****\"].", echo(s))
 		}
 	}
