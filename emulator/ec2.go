@@ -950,6 +950,7 @@ type ec2DescribeSubnetsResponse struct {
 	Xmlns     string          `xml:"xmlns,attr"`
 	RequestID string          `xml:"requestId"`
 	Subnets   []ec2SubnetItem `xml:"subnetSet>item"`
+	NextToken string          `xml:"nextToken,omitempty"`
 }
 
 type ec2SubnetItem struct {
@@ -963,9 +964,14 @@ type ec2SubnetItem struct {
 }
 
 // ec2DescribeSubnets lists the region's subnets, one per zone (SubnetId.N
-// and the subnet-id / availability-zone filters narrow it).
+// and the subnet-id / availability-zone filters narrow it; MaxResults 5 to
+// 1000 with NextToken pages it).
 func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 	ids := indexed(c.p, "SubnetId")
+	pg, apiErr := parseEC2Page(c.p, false)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	out := ec2DescribeSubnetsResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	for _, id := range ids {
 		if _, ok := zoneOfSubnet(APIEC2, c.region, id); !ok {
@@ -993,6 +999,7 @@ func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 			out.Subnets = append(out.Subnets, s)
 		}
 	}
+	out.Subnets, out.NextToken = pageOf(out.Subnets, pg)
 	return out, nil
 }
 
