@@ -51,7 +51,10 @@ type Provider interface {
 	Describe(ctx context.Context, ids []string) ([]Instance, error)
 
 	// Terminate ends the named instances. Ids that are already gone or
-	// terminating are not an error: Terminate is idempotent.
+	// terminating are not an error: Terminate is idempotent. An id the
+	// cloud does not know yet because it launched it moments ago (its
+	// eventual consistency, ConsistencyWindow) is not gone: Terminate
+	// waits for it (up to ConsistencyWait) or returns a *TransientError.
 	Terminate(ctx context.Context, ids []string) error
 }
 
