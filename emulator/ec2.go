@@ -33,6 +33,9 @@ func (e *Emulator) EC2Handler() http.Handler {
 type ec2Call struct {
 	action, region, requestID string
 	p                         url.Values
+	// release, when set, frees the large-answer slot the call holds
+	// (admitLarge) once its answer is written.
+	release func()
 }
 
 type ec2Action struct {
@@ -135,6 +138,9 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, apiErr := act.run(e, c)
+	if c.release != nil {
+		defer c.release()
+	}
 	e.logger.Debug("ec2 call", "action", c.action, "region", c.region, "error", apiErr)
 	if d := e.takeStall(APIEC2, c.action); d > 0 {
 		if err := e.wait(r.Context(), d); err != nil {
@@ -815,6 +821,9 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 	out := ec2DescribeInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	var page []*record
 	page, out.NextToken = pageOf(matched, pg)
+	if apiErr := e.admitLarge(c, len(page)); apiErr != nil {
+		return nil, apiErr
+	}
 	for _, r := range page {
 		n := len(out.Reservations)
 		if n == 0 || out.Reservations[n-1].ReservationID != r.reservationID {
@@ -933,6 +942,9 @@ func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
 		out.Statuses = append(out.Statuses, ec2InstanceStatusItem{InstanceID: r.id, AvailabilityZone: r.zone, State: ec2StateOf(st), SystemStatus: status, InstanceStatus: status})
 	}
 	out.Statuses, out.NextToken = pageOf(out.Statuses, pg)
+	if apiErr := e.admitLarge(c, len(out.Statuses)); apiErr != nil {
+		return nil, apiErr
+	}
 	return out, nil
 }
 
@@ -1127,7 +1139,31 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 		}
 	}
 	out.Requests, out.NextToken = pageOf(out.Requests, pg)
+	if apiErr := e.admitLarge(c, len(out.Requests)); apiErr != nil {
+		return nil, apiErr
+	}
 	return out, nil
+}
+
+// admitLarge lets an answer of n items be built and sent: at once when it
+// holds at most LargeAnswerItems (as a paginated one always does), else
+// only while fewer than MaxLargeAnswers such answers are in flight, the
+// slot held until it is written (c.release). Past that it is EC2's
+// RequestLimitExceeded, as EC2 throttles unpaginated calls over many
+// resources: the SDKs retry it with backoff.
+func (e *Emulator) admitLarge(c *ec2Call, n int) *apiError {
+	if n <= LargeAnswerItems {
+		return nil
+	}
+	select {
+	case e.large <- struct{}{}:
+		c.release = func() { <-e.large }
+		return nil
+	default:
+		return errorf(http.StatusServiceUnavailable, "RequestLimitExceeded",
+			"Request limit exceeded: this unpaginated %s would answer %d items while %d answers of more than %d are being sent; pass MaxResults (5 to 1000) and NextToken to page.",
+			c.action, n, MaxLargeAnswers, LargeAnswerItems)
+	}
 }
 
 // ec2SelectLocked returns the visible instances of the call's region: the

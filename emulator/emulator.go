@@ -151,6 +151,8 @@ type Emulator struct {
 	regions   map[string]map[string]bool // served, by API (MaxRegions each)
 	ipSeq     int
 	ipRange   netip.Prefix
+	// large holds a token per large answer in flight (admitLarge).
+	large chan struct{}
 }
 
 // New returns an Emulator configured by opts.
@@ -194,6 +196,7 @@ func New(opts Options) *Emulator {
 		buckets:          map[string]*bucket{},
 		regions:          map[string]map[string]bool{},
 		ipRange:          opts.PrivateIPs.Masked(),
+		large:            make(chan struct{}, MaxLargeAnswers),
 	}
 }
 

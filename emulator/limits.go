@@ -48,6 +48,14 @@ const (
 	// instances are forgotten to make room, as for MaxInstances, and a
 	// launch past it fails with the same quota error, naming this bound.
 	MaxInstanceBytes = 256 << 20
+	// MaxLargeAnswers bounds how many EC2 Describe answers of more than
+	// LargeAnswerItems items (unpaginated calls: EC2 answers them whole)
+	// are built and sent at once. One over MaxInstances instances takes
+	// about 440 MB while it is built and sent; a call past the bound is
+	// answered RequestLimitExceeded (503), as EC2 throttles unpaginated
+	// calls over many resources, and the SDKs retry it.
+	MaxLargeAnswers  = 2
+	LargeAnswerItems = 1000
 	// MaxEC2Filters and MaxEC2FilterValues bound a Describe call's
 	// Filter.N and the values of all its filters together (EC2 answers
 	// FilterLimitExceeded beyond them).
