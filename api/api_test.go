@@ -234,6 +234,75 @@ func TestTokensFileEdit(t *testing.T) {
 	}
 }
 
+// TestTokenRotatedInPlace rotates a token for another of the same length
+// by rewriting the tokens file in place within one tick of the
+// filesystem's clock: its identity, size and modification time stay the
+// same, and still the old token stops working at once and the new one
+// works.
+func TestTokenRotatedInPlace(t *testing.T) {
+	e := newEnv(t, false)
+	old, err := tokens.Add(e.tokens, "bob", tokens.Operator, e.clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The filesystem's clock ticks in whole seconds (ext3, NFS, FAT
+	// tick as slowly): the rewrite below falls in the same tick.
+	tick := time.Now().Truncate(time.Second)
+	if err := os.Chtimes(e.tokens, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustClient(t, e.url, old).Status(context.Background()); err != nil {
+		t.Fatalf("bob's token before the rotation: %v", err)
+	}
+	before, err := os.Stat(e.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tokens.Read(e.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := tokens.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Entries {
+		if f.Entries[i].Name == "bob" {
+			f.Entries[i].Hash = tokens.Hash(rotated)
+		}
+	}
+	if err := os.WriteFile(e.tokens, f.Marshal(), 0o600); err != nil { // in place: same inode
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(e.tokens, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(e.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		t.Fatalf("the rewrite changed the file's stat: %v %d %v, then %v %d %v", before.Sys(), before.Size(), before.ModTime(), after.Sys(), after.Size(), after.ModTime())
+	}
+	_, err = mustClient(t, e.url, old).Status(context.Background())
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Errorf("bob's revoked token after the rotation: %v, want a 401", err)
+	}
+	if _, err := mustClient(t, e.url, rotated).Status(context.Background()); err != nil {
+		t.Errorf("bob's new token after the rotation: %v", err)
+	}
+}
+
+func mustClient(t *testing.T, url, token string) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(url, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestPaging(t *testing.T) {
 	e := newEnv(t, false)
 	vt := e.tok[tokens.Viewer]

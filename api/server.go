@@ -21,7 +21,8 @@ func (systemClock) Now() time.Time { return time.Now() }
 type Options struct {
 	Backend Backend
 	// TokensFile is the tokens file (see package tokens). It is reread
-	// when it changes. Empty: no token is accepted.
+	// when it changes, even when its size and time stay the same (see
+	// tokens.Store). Empty: no token is accepted.
 	TokensFile string
 	// AnonymousRead lets requests without a token read (the viewer role)
 	// through the API and the page; for trusted networks only. Mutations

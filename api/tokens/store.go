@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -20,29 +21,50 @@ type Principal struct {
 }
 
 // Store answers which principal a token belongs to, from a tokens file that
-// it rereads whenever the file's identity, size or modification time
-// changes (checked with one stat per lookup), so that adding or deleting a
-// token takes effect without a restart. A file that does not exist holds no
-// tokens. A file that exists but cannot be read or parsed fails every lookup
-// with the error, so that a broken edit never keeps a revoked token working.
+// it rereads when it changes, so that adding or deleting a token takes
+// effect without a restart. Each lookup stats the file: a new identity, size
+// or modification time reloads it. A rewrite can keep all three (two writes
+// within the filesystem's timestamp granularity, or a tool that restores the
+// modification time, such as cp -p or rsync --times --inplace), so the
+// content is also hashed and compared: on every lookup while the file's
+// modification time is within racyWindow of when it was read (the rewrite
+// that keeps the stat comes soon after the read one), and at least every
+// recheckEvery otherwise. A file that does not exist holds no tokens. A file
+// that exists but cannot be read or parsed fails every lookup with the
+// error, so that a broken edit never keeps a revoked token working.
 type Store struct {
 	path string
 	log  *slog.Logger
+	// now is the clock of the content checks.
+	now func() time.Time
 
 	mu      sync.Mutex
 	stat    fs.FileInfo // nil: not loaded, or file absent
 	absent  bool
 	loaded  bool
+	sum     [sha256.Size]byte // of the content entries and err come from
+	readAt  time.Time         // when that content was read
 	entries []Entry
 	err     error
 }
+
+const (
+	// racyWindow: content read less than this after the file's
+	// modification time may be rewritten without the time changing
+	// (filesystems that keep whole seconds, or FAT's two), so until
+	// then every lookup compares the content.
+	racyWindow = 3 * time.Second
+	// recheckEvery bounds how long a rewrite that restores the
+	// modification time goes unseen.
+	recheckEvery = time.Second
+)
 
 // NewStore returns a Store for the file at path; it reads it on first use.
 func NewStore(path string, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{path: path, log: log}
+	return &Store{path: path, log: log, now: time.Now}
 }
 
 // Path is the file the store reads.
@@ -93,12 +115,31 @@ func (s *Store) current() ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens file %s: %w", s.path, err)
 	}
-	if s.loaded && !s.absent && s.stat != nil && os.SameFile(st, s.stat) &&
-		st.Size() == s.stat.Size() && st.ModTime().Equal(s.stat.ModTime()) {
+	now := s.now()
+	sameStat := s.loaded && !s.absent && s.stat != nil && os.SameFile(st, s.stat) &&
+		st.Size() == s.stat.Size() && st.ModTime().Equal(s.stat.ModTime())
+	if sameStat && s.readAt.Sub(st.ModTime()) >= racyWindow &&
+		now.Sub(s.readAt) < recheckEvery && !now.Before(s.readAt) {
 		return s.entries, s.err
 	}
-	s.absent, s.loaded, s.stat = false, true, st
-	f, err := Read(s.path)
+	data, err := readBounded(s.path)
+	if err != nil {
+		if s.err == nil {
+			s.log.Error("tokens file unusable: every request with a token is refused until it is fixed", "path", s.path, "err", err)
+		}
+		// Tried again as a changed file is: the zero sum matches no content.
+		s.absent, s.loaded, s.stat, s.readAt = false, true, st, now
+		s.sum, s.entries, s.err = [sha256.Size]byte{}, nil, err
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	wasLoaded := s.loaded && !s.absent
+	s.absent, s.loaded, s.stat, s.readAt = false, true, st, now
+	if wasLoaded && sum == s.sum {
+		return s.entries, s.err
+	}
+	s.sum = sum
+	f, err := Parse(s.path, data)
 	if err != nil {
 		s.log.Error("tokens file unusable: every request with a token is refused until it is fixed", "path", s.path, "err", err)
 		s.entries, s.err = nil, err
@@ -111,6 +152,16 @@ func (s *Store) current() ([]Entry, error) {
 
 // Read reads and parses the tokens file at path.
 func Read(path string) (*File, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// readBounded reads the file at path, up to one byte over MaxFileBytes (so
+// that Parse can say it is too large).
+func readBounded(path string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("tokens file: %w", err)
@@ -120,7 +171,7 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens file %s: %w", path, err)
 	}
-	return Parse(path, data)
+	return data, nil
 }
 
 // Add creates a token for name with role, adds its hash to the file at path

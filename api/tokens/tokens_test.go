@@ -228,3 +228,94 @@ func TestAddConcurrent(t *testing.T) {
 		t.Errorf("%d entries after %d concurrent adds", len(f.Entries), n)
 	}
 }
+
+// TestStoreSeesRewriteKeepingStat rewrites the file in place with the same
+// size and modification time, the way a rotation to a token of the same
+// length looks: within the filesystem's timestamp tick, or by a tool that
+// restores the time (cp -p, rsync --times --inplace). The old token stops
+// working, at once in the tick and within recheckEvery otherwise.
+func TestStoreSeesRewriteKeepingStat(t *testing.T) {
+	mtime := time.Date(2026, 11, 29, 7, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		// loaded: when the store first reads the file; checked: when
+		// it is asked after the rewrite.
+		loaded, checked time.Time
+	}{
+		{"same tick", mtime.Add(400 * time.Millisecond), mtime.Add(500 * time.Millisecond)},
+		{"time restored", mtime.Add(time.Hour), mtime.Add(time.Hour + recheckEvery)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tokens.yaml")
+			old, err := Add(path, "bob", Operator, mtime, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			now := tc.loaded
+			s := NewStore(path, nil)
+			s.now = func() time.Time { return now }
+			if p, err := s.Lookup(old); err != nil || p.Name != "bob" {
+				t.Fatalf("before the rotation: %+v %v", p, err)
+			}
+			f, err := Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rotated, err := Generate(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Entries[0].Hash = Hash(rotated)
+			if err := os.WriteFile(path, f.Marshal(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			now = tc.checked
+			if p, err := s.Lookup(old); !errors.Is(err, ErrUnknown) {
+				t.Errorf("revoked token: %+v %v, want ErrUnknown", p, err)
+			}
+			if p, err := s.Lookup(rotated); err != nil || p.Name != "bob" {
+				t.Errorf("new token: %+v %v", p, err)
+			}
+		})
+	}
+}
+
+// BenchmarkLookup: a lookup stats the file; "reread" is the cost a lookup
+// would have if it read and hashed the file every time (as it does while
+// the file's time is within racyWindow).
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{10, 1000, 5000} {
+		path := filepath.Join(b.TempDir(), "tokens.yaml")
+		f := &File{}
+		for i := range n {
+			f.Entries = append(f.Entries, Entry{Name: fmt.Sprintf("user%d", i), Role: Viewer, Hash: Hash(fmt.Sprint(i)), Created: time.Unix(1_800_000_000, 0).UTC()})
+		}
+		if err := os.WriteFile(path, f.Marshal(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(path, old, old); err != nil {
+			b.Fatal(err)
+		}
+		for _, mode := range []string{"stat", "reread"} {
+			b.Run(fmt.Sprintf("%s/tokens=%d", mode, n), func(b *testing.B) {
+				s := NewStore(path, nil)
+				var tick time.Time
+				if mode == "reread" {
+					s.now = func() time.Time { tick = tick.Add(recheckEvery); return tick }
+				}
+				for b.Loop() {
+					if _, err := s.Lookup("spw_x"); !errors.Is(err, ErrUnknown) {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
