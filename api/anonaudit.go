@@ -153,6 +153,31 @@ func (a *anonAudit) admit(remoteAddr, action string, now time.Time) anonVerdict 
 	return v
 }
 
+// flush takes what a only counts, for a summary row written at now (the
+// server stopping): the calls over anonAuditRows not yet summarised, and
+// each source's calls counted since its last row. It returns the row's
+// outcome, "" when there is nothing to write, and forgets what it took.
+func (a *anonAudit) flush(now time.Time) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for s, w := range a.addrs {
+		if w.unseen > 0 {
+			last := w.start.Add(anonAuditWindow)
+			if now.Before(last) {
+				last = now
+			}
+			a.over.add(s, "", w.unseen, w.start, last)
+		}
+	}
+	a.addrs = nil
+	if a.over.calls == 0 {
+		return ""
+	}
+	out := a.over.summary() + "; written as the server stopped"
+	a.over = anonOverflow{}
+	return out
+}
+
 // anonSource is the source a 401 is counted under: its IPv4 address, or the
 // /64 of its IPv6 address.
 func anonSource(remoteAddr string) string {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,17 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /bursts", s.pageCreateBurst)
 	m.HandleFunc("POST /bursts/{id}/cancel", s.pageCancelBurst)
 	m.HandleFunc("GET /static/{file}", s.static)
+}
+
+// FlushAudit writes what the audit log would otherwise lose when the server
+// stops: unauthenticated calls (401) are counted in memory between their
+// rows (see writeAudit), and the counts go into one summary row. Call it
+// once the HTTP server has shut down, with no request in flight.
+func (s *Server) FlushAudit(ctx context.Context) {
+	now := s.clock.Now().UTC()
+	if out := s.anonAudit.flush(now); out != "" {
+		s.addAudit(ctx, anonSummaryEntry(now, out))
+	}
 }
 
 // ServeHTTP serves the API and the page.

@@ -62,7 +62,7 @@ type server struct {
 	sched   *scheduler.Scheduler
 	reg     *prometheus.Registry
 	ln      net.Listener
-	api     http.Handler
+	api     http.Handler      // an *api.Server, but for tests of the rest of the mux
 	elector *postgres.Elector // the leader lease with several servers on PostgreSQL; nil: always leads
 	tls     *tls.Config       // server.tls's key pair, loaded before anything starts; nil: plain HTTP
 	closers []func()
@@ -298,6 +298,13 @@ func (s *server) run(ctx context.Context) error {
 	stopElector() // releases the lease once the scheduler's calls are recorded
 	if herr := <-httpErr; herr != nil && !errors.Is(herr, http.ErrServerClosed) && err == nil {
 		err = herr
+	}
+	// No request is in flight: the audit counts held in memory go to the
+	// state before it closes.
+	if a, ok := s.api.(*api.Server); ok {
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		a.FlushAudit(fctx)
+		fcancel()
 	}
 	s.log.Info("spillway server stopped")
 	return err
