@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -74,5 +76,59 @@ func TestBurstLocationIsGettable(t *testing.T) {
 	b, err := e.client(tokens.Viewer).Burst(t.Context(), strings.TrimPrefix(loc, "/v1/bursts/"))
 	if err != nil || b.Reason != "INC-12" || b.State != "active" {
 		t.Fatalf("Client.Burst: %+v, %v", b, err)
+	}
+}
+
+// TestReasonInvisibleCharacters: a burst's reason says who asked and why
+// in the audit log, the page and `spillway burst list`. Characters that
+// show as nothing or reorder or break the line were let through: U+061C
+// (ARABIC LETTER MARK, a bidirectional mark the other eleven of which were
+// refused), U+2028 and U+2029 (line breaks, where one line is asked for),
+// and formatting characters such as a zero width space (two reasons that
+// look the same would differ). Each is refused with a 400 naming it, and
+// no burst is created; the joiners that emoji and some scripts need pass.
+func TestReasonInvisibleCharacters(t *testing.T) {
+	e := newEnv(t, false)
+	before, err := e.client(tokens.Viewer).Bursts(t.Context(), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		reason string
+		want   string // "" for a reason that is fine
+	}{
+		{"INC-7 \u061Cdisk", "reason contains U+061C (ARABIC LETTER MARK), a bidirectional formatting character"},
+		{"INC-7\u2028approved by bob", "reason contains U+2028 (LINE SEPARATOR), which breaks the line on screens: use one line of plain text"},
+		{"INC-7\u2029", "reason contains U+2029 (PARAGRAPH SEPARATOR)"},
+		{"INC\u200B-7", "reason contains U+200B, an invisible formatting character"},
+		{"\uFEFFINC-7", "reason contains U+FEFF, an invisible formatting character"},
+		{"INC-7\u2060", "reason contains U+2060, an invisible formatting character"},
+		{"INC-7 \U000E0069\U000E0067\U000E006E\U000E006F\U000E0072\U000E0065", "reason contains U+E0069, an invisible formatting character"},
+		{"INC-7 \u00ADsoft", "reason contains U+00AD, an invisible formatting character"},
+		{"INC-7 👩\u200D💻 on call", ""},
+		{"INC-7 می\u200Cخواهم", ""},
+	} {
+		body, err := json.Marshal(map[string]any{"pool": "training", "gpus": 1, "for": "1h", "reason": tc.reason})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, resp := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], string(body))
+		switch {
+		case tc.want == "" && code != http.StatusCreated:
+			t.Errorf("reason %+q: %d %s, want 201", tc.reason, code, resp)
+		case tc.want != "" && (code != http.StatusBadRequest || !strings.Contains(resp, tc.want)):
+			t.Errorf("reason %+q: %d %s\nwant a 400 saying %q", tc.reason, code, resp, tc.want)
+		}
+	}
+	bs, err := e.client(tokens.Viewer).Bursts(t.Context(), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != len(before)+2 {
+		var reasons []string
+		for _, b := range bs {
+			reasons = append(reasons, fmt.Sprintf("%+q", b.Reason))
+		}
+		t.Errorf("%d bursts after the refusals, want the %d there before and the 2 accepted: %s", len(bs), len(before), strings.Join(reasons, ", "))
 	}
 }

@@ -410,9 +410,14 @@ func validateBurst(req CreateBurstRequest) error {
 		return bad("reason is not valid UTF-8: use plain text")
 	case strings.ContainsFunc(req.Reason, unicode.IsControl):
 		return bad("reason contains control characters: use one line of plain text")
+	case strings.ContainsFunc(req.Reason, isLineSeparator):
+		r := firstRune(req.Reason, isLineSeparator)
+		return bad("reason contains %U (%s), which breaks the line on screens: use one line of plain text", r, lineSeparatorNames[r])
 	case strings.ContainsFunc(req.Reason, isBidiControl):
-		r := []rune(req.Reason)[slices.IndexFunc([]rune(req.Reason), isBidiControl)]
+		r := firstRune(req.Reason, isBidiControl)
 		return bad("reason contains %U (%s), a bidirectional formatting character that changes how the line reads on screens: use plain text", r, bidiNames[r])
+	case strings.ContainsFunc(req.Reason, isInvisible):
+		return bad("reason contains %U, an invisible formatting character (two reasons that look the same would differ): use plain text", firstRune(req.Reason, isInvisible))
 	case len(req.Offering) > maxOfferingLen || !utf8.ValidString(req.Offering) ||
 		strings.ContainsFunc(req.Offering, unicode.IsControl) || strings.ContainsFunc(req.Offering, isBidiControl):
 		// An offering's name is its config name, or provider/region[/zone]/type/market.
@@ -424,7 +429,7 @@ func validateBurst(req CreateBurstRequest) error {
 // bidiNames are the Unicode bidirectional formatting characters, which can
 // make text display in an order other than the one stored (Trojan Source).
 var bidiNames = map[rune]string{
-	'\u200E': "LEFT-TO-RIGHT MARK", '\u200F': "RIGHT-TO-LEFT MARK",
+	'\u061C': "ARABIC LETTER MARK", '\u200E': "LEFT-TO-RIGHT MARK", '\u200F': "RIGHT-TO-LEFT MARK",
 	'\u202A': "LEFT-TO-RIGHT EMBEDDING", '\u202B': "RIGHT-TO-LEFT EMBEDDING", '\u202C': "POP DIRECTIONAL FORMATTING",
 	'\u202D': "LEFT-TO-RIGHT OVERRIDE", '\u202E': "RIGHT-TO-LEFT OVERRIDE",
 	'\u2066': "LEFT-TO-RIGHT ISOLATE", '\u2067': "RIGHT-TO-LEFT ISOLATE", '\u2068': "FIRST STRONG ISOLATE",
@@ -434,6 +439,28 @@ var bidiNames = map[rune]string{
 func isBidiControl(r rune) bool {
 	_, ok := bidiNames[r]
 	return ok
+}
+
+// lineSeparatorNames are the line breaks that are not control characters.
+var lineSeparatorNames = map[rune]string{'\u2028': "LINE SEPARATOR", '\u2029': "PARAGRAPH SEPARATOR"}
+
+func isLineSeparator(r rune) bool {
+	_, ok := lineSeparatorNames[r]
+	return ok
+}
+
+// isInvisible reports a formatting character (Unicode category Cf: zero
+// width space U+200B, word joiner U+2060, byte order mark U+FEFF, soft
+// hyphen U+00AD, the tag characters U+E0000 to U+E007F...), which shows as
+// nothing, other than the zero width joiner and non-joiner (U+200D, U+200C)
+// that emoji and some scripts are written with.
+func isInvisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) && r != '\u200C' && r != '\u200D'
+}
+
+// firstRune is the first rune of s for which f holds (s holds one).
+func firstRune(s string, f func(rune) bool) rune {
+	return []rune(s)[slices.IndexFunc([]rune(s), f)]
 }
 
 // maxIdempotencyKey bounds an Idempotency-Key (as Stripe's).
