@@ -90,18 +90,33 @@ type Duration time.Duration
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
-// UnmarshalJSON reads a duration string such as "2h" or "1h30m".
+// UnmarshalJSON reads a duration string such as "2h" or "1h30m". It
+// returns a *DurationError for anything else.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration is a string such as \"2h\" or \"90m\"")
+		return &DurationError{JSON: string(b)}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration: use a Go duration such as \"2h\" or \"90m\"", s)
+		return &DurationError{JSON: string(b), Value: s}
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// DurationError is a JSON value that is not a duration string. encoding/json
+// does not say which field a decoder's error is about: the caller does.
+type DurationError struct {
+	JSON  string // the JSON value, as sent
+	Value string // the string it holds; "" when it is no string
+}
+
+func (e *DurationError) Error() string {
+	if e.Value == "" && !strings.HasPrefix(e.JSON, `"`) {
+		return fmt.Sprintf("%s is not a duration: a duration is a string such as \"2h\" or \"90m\"", clip(e.JSON))
+	}
+	return fmt.Sprintf("%q is not a duration: use a Go duration such as \"2h\" or \"90m\"", clip(e.Value))
 }
 
 // String is the Go duration string without zero units at its end: "12h",

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
 )
 
@@ -130,5 +131,31 @@ func TestReasonInvisibleCharacters(t *testing.T) {
 			reasons = append(reasons, fmt.Sprintf("%+q", b.Reason))
 		}
 		t.Errorf("%d bursts after the refusals, want the %d there before and the 2 accepted: %s", len(bs), len(before), strings.Join(reasons, ", "))
+	}
+}
+
+// TestBurstForNotADuration: a "for" that is not a duration string was
+// refused without naming the field ("a duration is a string such as
+// \"2h\"": which one?), and echoed whole, so a 3,000-digit value came back
+// as a 3 kB message. The answer now names "for", its range, and at most
+// 80 bytes of the value.
+func TestBurstForNotADuration(t *testing.T) {
+	e := newEnv(t, false)
+	long := strings.Repeat("9", 3000) + "h"
+	for _, tc := range []struct{ value, want string }{
+		{`"NaN"`, `for "NaN" is not a duration: use a Go duration such as "2h" or "90m" (from 1m to 720h)`},
+		{`1e309`, `for 1e309 is not a duration: a duration is a string such as "2h" or "90m" (from 1m to 720h)`},
+		{`7200`, `for 7200 is not a duration: a duration is a string such as "2h"`},
+		{`["2h"]`, `for ["2h"] is not a duration`},
+		{`"` + long + `"`, `for "` + long[:80] + `…" is not a duration`},
+	} {
+		code, body := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], `{"pool":"training","gpus":1,"for":`+tc.value+`,"reason":"x"}`)
+		var eb struct{ Error api.Error }
+		if err := json.Unmarshal([]byte(body), &eb); err != nil {
+			t.Fatalf("for %.40s: %d %.500s: %v", tc.value, code, body, err)
+		}
+		if code != http.StatusBadRequest || !strings.Contains(eb.Error.Message, tc.want) || len(body) > 400 {
+			t.Errorf("for %.40s: %d %.500s (%d bytes)\nwant a 400 of at most 400 bytes saying %s", tc.value, code, eb.Error.Message, len(body), tc.want)
+		}
 	}
 }

@@ -306,6 +306,10 @@ func DecodeCreateBurst(body []byte) (CreateBurstRequest, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		if de := (*DurationError)(nil); errors.As(err, &de) {
+			// The request's one duration.
+			return req, errf(http.StatusBadRequest, CodeInvalid, "for %v (from %s to %s)", de, Duration(minBurstFor), Duration(maxBurstFor))
+		}
 		return req, errf(http.StatusBadRequest, CodeInvalid,
 			"the body is not a burst request: %v; send {\"pool\": \"P\", \"gpus\": N, \"for\": \"2h\", \"reason\": \"…\"} with an optional \"offering\"", jsonProblem(err))
 	}
