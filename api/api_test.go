@@ -438,7 +438,7 @@ func TestBurstLifecycle(t *testing.T) {
 func TestDecodeCreateBurst(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{``, "the body is empty"},
-		{`[]`, "cannot unmarshal array"},
+		{`[]`, "the body is not a burst request: the body is a JSON array, not an object"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","extra":1}`, `unknown field "extra"`},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"x"} {}`, "more than one JSON value"},
 		{`{"gpus":8,"for":"2h","reason":"x"}`, "pool is missing"},

@@ -159,3 +159,22 @@ func TestBurstForNotADuration(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstBodyNotAnObject: a body that is JSON but no object was refused
+// with encoding/json's words, naming a Go type ("cannot unmarshal array
+// into Go value of type api.CreateBurstRequest"); it now says what the
+// body is and what to send.
+func TestBurstBodyNotAnObject(t *testing.T) {
+	e := newEnv(t, false)
+	for _, tc := range []struct{ body, want string }{
+		{`[]`, "the body is not a burst request: the body is a JSON array, not an object; send {"},
+		{`"training"`, "the body is a JSON string, not an object"},
+		{`8`, "the body is a JSON number, not an object"},
+		{`true`, "the body is a JSON bool, not an object"},
+	} {
+		code, body := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], tc.body)
+		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) || strings.Contains(body, "Go value") {
+			t.Errorf("body %s: %d %s\nwant a 400 saying %q", tc.body, code, body, tc.want)
+		}
+	}
+}

@@ -370,6 +370,9 @@ func jsonProblem(err error) string {
 	if errors.As(err, &ute) && ute.Field != "" {
 		return fmt.Sprintf("field %q must be a %s, not a JSON %s", ute.Field, jsonKind(ute.Type.Kind().String()), ute.Value)
 	}
+	if errors.As(err, &ute) { // the body itself: not the Go type it missed
+		return fmt.Sprintf("the body is a JSON %s, not an object", ute.Value)
+	}
 	if errors.Is(err, io.EOF) {
 		return "the body is empty"
 	}
