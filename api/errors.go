@@ -99,12 +99,14 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "%s %s names no burst: GET /v1/bursts lists them, GET /v1/bursts/{id} shows one, DELETE /v1/bursts/{id} cancels one", r.Method, r.URL.Path))
 		return
 	}
+	// The path is clipped: it may be as long as the request line (1 MB).
+	path := clip(r.URL.Path)
 	if allow := allowedMethods(r.URL.Path); allow != "" {
 		w.Header().Set("Allow", allow)
-		s.fail(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "%s %s is not an endpoint: %s takes %s", r.Method, r.URL.Path, r.URL.Path, allow))
+		s.fail(w, r, errf(http.StatusMethodNotAllowed, CodeMethod, "%s %s is not an endpoint: %s takes %s", clip(r.Method), path, path, allow))
 		return
 	}
-	s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s %s: see GET /v1/status, /v1/pools, /v1/instances, /v1/decisions, /v1/bursts, /v1/audit", r.Method, r.URL.Path))
+	s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s %s: see GET /v1/status, /v1/pools, /v1/instances, /v1/decisions, /v1/bursts, /v1/audit", clip(r.Method), path))
 }
 
 // allowedMethods returns the methods an API path takes, or "" for a path

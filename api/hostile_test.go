@@ -178,3 +178,26 @@ func TestBurstBodyNotAnObject(t *testing.T) {
 		}
 	}
 }
+
+// TestLongPathAnswersShort: the API's 404 and 405 answers echoed the
+// request's path whole (twice for a 405), so a 100 kB path came back as a
+// 200 kB error; they now name at most 80 bytes of it, and still the
+// methods the path takes.
+func TestLongPathAnswersShort(t *testing.T) {
+	e := newEnv(t, false)
+	long := strings.Repeat("a", 100_000)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		want         string
+	}{
+		{http.MethodGet, "/v1/" + long, http.StatusNotFound, "no API endpoint GET /v1/aaaa"},
+		{http.MethodPut, "/v1/bursts/" + long, http.StatusMethodNotAllowed, "takes GET, DELETE"},
+		{strings.Repeat("X", 10_000), "/v1/status", http.StatusMethodNotAllowed, "/v1/status takes GET"},
+	} {
+		code, body := e.do(tc.method, tc.path, e.tok[tokens.Viewer], "")
+		if code != tc.code || !strings.Contains(body, tc.want) || len(body) > 1000 {
+			t.Errorf("%.20s %.30s…: %d, %d bytes: %.300s\nwant a %d of at most 1000 bytes saying %q", tc.method, tc.path, code, len(body), body, tc.code, tc.want)
+		}
+	}
+}
