@@ -201,3 +201,15 @@ func TestLongPathAnswersShort(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstBodyWithByteOrderMark: a body saved by a Windows editor or
+// PowerShell's Out-File starts with a UTF-8 byte order mark, and was
+// refused as "invalid character 'ï' looking for beginning of value"; the
+// 400 now says what the bytes are and how to send the file.
+func TestBurstBodyWithByteOrderMark(t *testing.T) {
+	e := newEnv(t, false)
+	code, body := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], "\uFEFF"+`{"pool":"training","gpus":1,"for":"1h","reason":"INC-9"}`)
+	if want := "the body starts with a byte order mark (EF BB BF): send the JSON without it"; code != http.StatusBadRequest || !strings.Contains(body, want) {
+		t.Errorf("a body with a byte order mark: %d %s\nwant a 400 saying %q", code, body, want)
+	}
+}

@@ -303,6 +303,11 @@ func DecodeCreateBurst(body []byte) (CreateBurstRequest, error) {
 	if len(body) > maxBody {
 		return req, errf(http.StatusRequestEntityTooLarge, CodeInvalid, "the request body is %d bytes, over the limit of %d", len(body), maxBody)
 	}
+	if bytes.HasPrefix(body, []byte("\uFEFF")) {
+		// Written by some Windows editors and PowerShell's Out-File;
+		// encoding/json would say "invalid character 'ï'".
+		return req, errf(http.StatusBadRequest, CodeInvalid, "the body starts with a byte order mark (EF BB BF): send the JSON without it (save the file as UTF-8 without BOM)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
