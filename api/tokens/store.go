@@ -26,10 +26,10 @@ type Principal struct {
 // or modification time reloads it. A rewrite can keep all three (two writes
 // within the filesystem's timestamp granularity, or a tool that restores the
 // modification time, such as cp -p or rsync --times --inplace), so the
-// content is also hashed and compared: on every lookup while the file's
-// modification time is within racyWindow of when it was read (the rewrite
-// that keeps the stat comes soon after the read one), and at least every
-// recheckEvery otherwise. A file that does not exist holds no tokens. A file
+// content is also hashed and compared: on every lookup for racyWindow after
+// the store first sees a stat (a rewrite within the timestamp's granularity
+// comes that soon after the write it copies the stat of, whatever the file
+// server's clock says), and at least every recheckEvery otherwise. A file that does not exist holds no tokens. A file
 // that exists but cannot be read or parsed fails every lookup with the
 // error, so that a broken edit never keeps a revoked token working.
 type Store struct {
@@ -44,15 +44,16 @@ type Store struct {
 	loaded  bool
 	sum     [sha256.Size]byte // of the content entries and err come from
 	readAt  time.Time         // when that content was read
+	seen    time.Time         // when stat was first seen
 	entries []Entry
 	err     error
 }
 
 const (
-	// racyWindow: content read less than this after the file's
-	// modification time may be rewritten without the time changing
-	// (filesystems that keep whole seconds, or FAT's two), so until
-	// then every lookup compares the content.
+	// racyWindow: a file may be rewritten without its stat changing for
+	// this long after the store first sees the stat (filesystems that
+	// keep whole seconds, or FAT's two), so until then every lookup
+	// compares the content.
 	racyWindow = 3 * time.Second
 	// recheckEvery bounds how long a rewrite that restores the
 	// modification time goes unseen.
@@ -118,7 +119,10 @@ func (s *Store) current() ([]Entry, error) {
 	now := s.now()
 	sameStat := s.loaded && !s.absent && s.stat != nil && os.SameFile(st, s.stat) &&
 		st.Size() == s.stat.Size() && st.ModTime().Equal(s.stat.ModTime())
-	if sameStat && s.readAt.Sub(st.ModTime()) >= racyWindow &&
+	if !sameStat {
+		s.seen = now
+	}
+	if sameStat && now.Sub(s.seen) >= racyWindow &&
 		now.Sub(s.readAt) < recheckEvery && !now.Before(s.readAt) {
 		return s.entries, s.err
 	}
