@@ -57,7 +57,11 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
 	if err != nil {
-		return fmt.Errorf("pending intents of pool %s: %w", pool, err)
+		if !t.readFailed("reading the pending intents of pool "+pool, err) {
+			return fmt.Errorf("pending intents of pool %s: %w", pool, err)
+		}
+		s.recallPending(t)
+		return nil
 	}
 	for id := range t.pr.backoff {
 		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
@@ -88,9 +92,19 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			}
 			continue
 		}
-		why, err := s.floorGone(ctx, in.Floor, t.now)
+		if t.unread() {
+			t.pending[in.ID] = in
+			t.rec.Notes = append(t.rec.Notes, heldUnread(in))
+			continue
+		}
+		why, err := s.floorGone(ctx, t, in.Floor)
 		if err != nil {
 			return fmt.Errorf("intent %s: %w", in.ID, err)
+		}
+		if t.unread() { // its floor could not be read
+			t.pending[in.ID] = in
+			t.rec.Notes = append(t.rec.Notes, heldUnread(in))
+			continue
 		}
 		if why != "" {
 			if age := t.now.Sub(in.CreatedAt); age >= 0 && age < listGrace {
@@ -132,6 +146,27 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	return nil
 }
 
+// recallPending counts the pending intents the pool's last tick left as
+// committed, for a tick that cannot read them: none is resumed (nothing is
+// launched while the state cannot be read) or finished.
+func (s *Scheduler) recallPending(t *tick) {
+	for _, in := range t.pr.mem.recalledPending() {
+		if _, known := t.pr.offs[in.Offering]; !known || t.now.Sub(in.CreatedAt) > intentMaxAge {
+			continue
+		}
+		t.pending[in.ID] = in
+		if !s.opts.DryRun {
+			t.rec.Notes = append(t.rec.Notes, heldUnread(in))
+		}
+	}
+}
+
+// heldUnread is the note of a pending intent not resumed because the
+// state cannot be read.
+func heldUnread(in state.Intent) string {
+	return fmt.Sprintf("intent %s (%d× %s): resume held back while the state cannot be read; counted as booting meanwhile", in.ID, in.Count, in.Offering)
+}
+
 // finishNotResumed writes that intent in failed with msg. A write the
 // state does not take is noted, and the next tick tries again.
 func (s *Scheduler) finishNotResumed(ctx context.Context, t *tick, in state.Intent, msg string) error {
@@ -149,16 +184,14 @@ func (s *Scheduler) finishNotResumed(ctx context.Context, t *tick, in state.Inte
 // floorGone says why the floor of id no longer wants what was launched or
 // planned for it: a manual burst cancelled, or a floor past its end. ""
 // for no floor, or one that still holds (or whose row is gone).
-func (s *Scheduler) floorGone(ctx context.Context, id string, now time.Time) (string, error) {
+func (s *Scheduler) floorGone(ctx context.Context, t *tick, id string) (string, error) {
 	if id == "" {
 		return "", nil
 	}
-	fl, err := s.opts.Store.Floor(ctx, id)
-	if errors.Is(err, state.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("floor %s: %w", id, err)
+	now := t.now
+	fl, found, err := s.floorRow(ctx, t, id)
+	if err != nil || !found {
+		return "", err
 	}
 	switch {
 	case cancelled(fl):
@@ -188,7 +221,16 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		}
 		// A burst cancelled while this tick ran (its earlier calls may
 		// each take a call timeout) launches nothing more.
-		if why, err := s.floorGone(ctx, t.floorID(l.Floor), t.now); err != nil || why != "" {
+		why, err := "", error(nil)
+		if !t.unread() {
+			why, err = s.floorGone(ctx, t, t.floorID(l.Floor))
+		}
+		if t.unread() {
+			lr.Outcome = notReadable
+			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		if err != nil || why != "" {
 			lr.Outcome = "not launched: " + why
 			if err != nil {
 				lr.Outcome, lr.Error = "not launched", fmt.Sprintf("reading its floor failed: %v", err)
@@ -248,6 +290,12 @@ const (
 // starts (each may take its provider's whole call timeout); the next
 // tick, of this server or the next leader, decides again.
 const shuttingDown = "held: the server is shutting down; the next tick decides again"
+
+// notReadable is the outcome of a launch a tick did not make because a
+// read of the state failed in it: a launch decided on what was last read
+// could duplicate one the state would show, or overspend a budget it
+// would show spent.
+const notReadable = "held: the state cannot be read; nothing is launched until it can"
 
 // call launches an intent's instances with its client token and records
 // the outcome. A transient failure leaves the intent pending, to be resumed

@@ -61,9 +61,22 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			return nil, fmt.Errorf("record floor %s: %w", id, err)
 		}
 	}
-	open, err := s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Open: true})
-	if err != nil {
-		return nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
+	var open []state.Floor
+	if !t.unread() {
+		var err error
+		open, err = s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Open: true})
+		switch {
+		case err == nil:
+			t.pr.mem.open = open
+		case !t.readFailed("reading the floors of pool "+pool.Name, err):
+			return nil, fmt.Errorf("floors of pool %s: %w", pool.Name, err)
+		}
+	}
+	if t.unread() {
+		// As last read: one past its end holds no more (below); a burst
+		// opened or cancelled since is not known until the state can be
+		// read.
+		open = slices.Clone(t.pr.mem.open)
 	}
 	for _, fl := range open {
 		if !fl.Until.IsZero() && !t.now.Before(fl.Until) {
@@ -250,13 +263,9 @@ func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
 		fl, ok := cache[r.Floor]
 		if !ok {
 			var err error
-			fl, err = s.opts.Store.Floor(ctx, r.Floor)
-			if errors.Is(err, state.ErrNotFound) {
-				cache[r.Floor] = state.Floor{}
-				continue
-			}
+			fl, _, err = s.floorRow(ctx, t, r.Floor)
 			if err != nil {
-				return fmt.Errorf("floor %s: %w", r.Floor, err)
+				return err
 			}
 			cache[r.Floor] = fl
 		}
@@ -266,6 +275,30 @@ func (s *Scheduler) drainCancelled(ctx context.Context, t *tick) error {
 		s.drain(ctx, t, r, fmt.Sprintf("manual burst %s %s", fl.ID, fl.EndReason))
 	}
 	return nil
+}
+
+// floorRow reads the floor row of id (found false when there is none);
+// a tick that cannot read the state gets the row as it last read it, and
+// none (found false) for a floor it never read.
+func (s *Scheduler) floorRow(ctx context.Context, t *tick, id string) (fl state.Floor, found bool, err error) {
+	if !t.unread() {
+		fl, err := s.opts.Store.Floor(ctx, id)
+		switch {
+		case errors.Is(err, state.ErrNotFound):
+			delete(t.pr.mem.floors, id)
+			return state.Floor{}, false, nil
+		case err == nil:
+			if t.pr.mem.floors == nil {
+				t.pr.mem.floors = map[string]state.Floor{}
+			}
+			t.pr.mem.floors[id] = fl
+			return fl, true, nil
+		case !t.readFailed("reading floor "+id, err):
+			return state.Floor{}, false, fmt.Errorf("floor %s: %w", id, err)
+		}
+	}
+	fl, found = t.pr.mem.floors[id]
+	return fl, found, nil
 }
 
 // PendingGPUs counts, by floor id, the GPUs that the pending launch

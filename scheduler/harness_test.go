@@ -28,6 +28,7 @@ import (
 	"github.com/spillway-io/spillway/providers/aws"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 	"github.com/spillway-io/spillway/state/sqlite"
 )
 
@@ -82,6 +83,9 @@ type harness struct {
 	// withoutMain leaves provName out of the scheduler's providers (a
 	// config that no longer has it).
 	withoutMain bool
+	// pgDSN, when set, is the PostgreSQL database of the state instead of
+	// the SQLite file at dbPath.
+	pgDSN string
 }
 
 type harnessOption func(*harness)
@@ -132,7 +136,13 @@ func (h *harness) newProviderAt(name, url string) providers.Provider {
 // start opens the state and builds a scheduler, as a server start does.
 func (h *harness) start() {
 	h.t.Helper()
-	st, err := sqlite.Open(context.Background(), h.dbPath)
+	var st state.Store
+	var err error
+	if h.pgDSN != "" {
+		st, err = postgres.Open(context.Background(), h.pgDSN)
+	} else {
+		st, err = sqlite.Open(context.Background(), h.dbPath)
+	}
 	if err != nil {
 		h.t.Fatalf("open state: %v", err)
 	}

@@ -14,7 +14,7 @@ type metrics struct {
 	launchCalls, launches, terminations                  *prometheus.CounterVec
 	launchFailures, swept, unused, interruptions         *prometheus.CounterVec
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
-	stale, pending, unwritable                           *prometheus.GaugeVec
+	stale, pending, unwritable, unreadable               *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -53,11 +53,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stale:         g("signals_stale", "Signals missing, failed or too old at the last evaluation.", "pool"),
 		misconfigured: g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
 		unwritable:    g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
+		unreadable:    g("state_unreadable", "1 when a read of the state failed at the pool's last evaluation, which went on from what it last read and launched nothing.", "pool"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable} {
 			reg.MustRegister(col)
 		}
 	}
@@ -97,4 +98,9 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 		unwritable = 1
 	}
 	m.unwritable.WithLabelValues(pool).Set(unwritable)
+	unreadable := 0.0
+	if t.readErr != "" {
+		unreadable = 1
+	}
+	m.unreadable.WithLabelValues(pool).Set(unreadable)
 }

@@ -53,9 +53,16 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	for _, name := range t.pr.providers() {
 		list(name)
 	}
-	live, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool, Live: true})
-	if err != nil {
-		return fmt.Errorf("instances of pool %s: %w", pool, err)
+	var live []state.Instance
+	if !t.unread() {
+		var err error
+		live, err = s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: pool, Live: true})
+		if err != nil && !t.readFailed("reading the instances of pool "+pool, err) {
+			return fmt.Errorf("instances of pool %s: %w", pool, err)
+		}
+	}
+	if t.unread() {
+		live = t.pr.mem.recalledRows()
 	}
 	// Live instances on a provider none of the pool's offerings uses any
 	// more (an offering removed from the config) are still the pool's: list
@@ -217,8 +224,14 @@ func (pr *poolRun) providers() []string {
 }
 
 // adopt records instances the cloud lists under one of this pool's intents
-// that no live row holds.
+// that no live row holds. A tick that cannot read the state adopts none
+// (it cannot tell which intents they were launched for, nor whether
+// Spillway ended them): their pending intents are counted as booting
+// instances until the state can be read again.
 func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
+	if t.unread() {
+		return nil
+	}
 	var intents map[string]state.Intent
 	var ended map[string]bool // instances whose rows Spillway ended, read when first needed
 	for _, ci := range sortedCloud(t.cloud) {
@@ -235,6 +248,9 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		if intents == nil {
 			all, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: t.pr.spec.Policy.Name})
 			if err != nil {
+				if t.readFailed("reading the intents of pool "+t.pr.spec.Policy.Name, err) {
+					return nil
+				}
 				return fmt.Errorf("intents of pool %s: %w", t.pr.spec.Policy.Name, err)
 			}
 			intents = make(map[string]state.Intent, len(all))
@@ -249,6 +265,9 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		if ended == nil {
 			all, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: t.pr.spec.Policy.Name})
 			if err != nil {
+				if t.readFailed("reading the instances of pool "+t.pr.spec.Policy.Name, err) {
+					return nil
+				}
 				return fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
 			}
 			ended = map[string]bool{}

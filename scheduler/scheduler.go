@@ -210,6 +210,10 @@ type poolRun struct {
 	// unwritable is why the state took no writes at the pool's last tick
 	// ("" when it did): pending intents are not resumed meanwhile.
 	unwritable string
+	// mem is what the pool's ticks last read from the state, for a tick
+	// that cannot read it (see unread.go; guarded by mu; forgotten at a new
+	// term).
+	mem recall
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
@@ -258,6 +262,10 @@ type Status struct {
 	// StateErr says why the state took no writes in the tick, which went
 	// on from memory (see unwritten.go); "" when every write succeeded.
 	StateErr string
+	// ReadErr says why the state could not be read in the tick, which went
+	// on from what the pool's ticks last read (see unread.go); "" when
+	// every read succeeded.
+	ReadErr string
 	// Unavailable is what the capacity cache and the providers' back-offs
 	// held out of every pool's launches after the tick, with why; a
 	// follower reads the cache's part (offerings, quota blocks) from the

@@ -36,6 +36,9 @@ type tick struct {
 	// writeErr says why a write to the state failed this tick (the first
 	// one); the tick went on from memory (unwritten.go).
 	writeErr string
+	// readErr says why a read of the state failed this tick (the first
+	// one); the tick went on from what it recalled (unread.go).
+	readErr string
 }
 
 // Tick runs one evaluation of a pool: observe, floors, spend, decide,
@@ -130,16 +133,26 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	if b := pr.spec.Policy.Limits.Budget; b != nil {
 		t.rec.Budget = b.Amount
 	}
+	if t.readErr != "" {
+		t.rec.Notes = append(t.rec.Notes, readNote(t.readErr))
+	}
 	if t.writeErr != "" {
 		t.rec.Notes = append(t.rec.Notes, stateNote(t.writeErr))
 	}
 	err = s.record(cctx, t)
 	pr.unwritable = t.writeErr
+	t.remember()
+	if t.readErr == "" {
+		pr.mem.known = true
+	} else {
+		s.log.Error("state not readable; the tick went on from what it last read", "pool", pool, "err", t.readErr)
+	}
 	if t.writeErr != "" {
 		s.log.Error("state not writable; the tick went on from memory", "pool", pool, "err", t.writeErr)
 	}
 	s.observeMetrics(t, snap, spend)
-	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held, StateErr: t.writeErr}, t.rows)
+	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held,
+		StateErr: t.writeErr, ReadErr: t.readErr}, t.rows)
 	return err
 }
 
@@ -286,12 +299,21 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
 	}
 	t.pr.spendPeriod = start
-	acc, err := s.opts.Store.Spend(ctx, pool.Name, start)
-	if err != nil {
-		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
+	var acc float64
+	if !t.unread() {
+		var err error
+		acc, err = s.opts.Store.Spend(ctx, pool.Name, start)
+		if err != nil && !t.readFailed("reading the spend of pool "+pool.Name, err) {
+			return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
+		}
 	}
-	// What the ledger could not take yet counts all the same.
-	acc += t.pr.unspentIn(start.UnixNano())
+	if t.unread() {
+		acc = t.pr.spendRecalled(start.UnixNano(), entries)
+	} else {
+		// What the ledger could not take yet counts all the same.
+		acc += t.pr.unspentIn(start.UnixNano())
+		t.pr.spendRead(start.UnixNano(), acc, entries)
+	}
 	t.pr.forgetLedger(t.rows)
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
 }
@@ -479,6 +501,7 @@ func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
 	pr.keepUnsaved(s.clock.Now())
 	pr.freshTrackers()
 	clear(pr.unwritten) // another server may have acted on these instances since
+	pr.mem = recall{}   // and on the rows, intents and floors last read
 	pr.epoch = epoch
 	pr.backoff = nil // a new term calls every pending intent again
 }
