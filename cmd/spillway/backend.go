@@ -113,6 +113,9 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		if st.StateErr != "" {
 			d.LastPlan.Notes = append([]string{"state not writable: " + st.StateErr}, d.LastPlan.Notes...)
 		}
+		if st.ReadErr != "" {
+			d.LastPlan.Notes = append([]string{"state not readable: " + st.ReadErr}, d.LastPlan.Notes...)
+		}
 		if st.Err != "" {
 			d.LastPlan.Notes = append([]string{"last evaluation failed: " + st.Err}, d.LastPlan.Notes...)
 		}

@@ -263,6 +263,9 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	for _, p := range s.sched.Pools() {
 		st, _ := s.sched.LastStatus(p)
 		ps := poolState{LastTick: st.Time, Error: st.Err}
+		if ps.Error == "" && st.ReadErr != "" {
+			ps.Error = "state not readable: " + st.ReadErr
+		}
 		if ps.Error == "" && st.StateErr != "" {
 			ps.Error = "state not writable: " + st.StateErr
 		}
