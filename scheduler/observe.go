@@ -189,7 +189,11 @@ func (s *Scheduler) flush(ctx context.Context, t *tick) error {
 	if len(changed) == 0 {
 		return nil
 	}
-	if err := s.opts.Store.PutInstances(ctx, changed); err != nil {
+	err := t.rowErr // a row's write failed already this tick: not tried again
+	if err == nil {
+		err = s.opts.Store.PutInstances(ctx, changed)
+	}
+	if err != nil {
 		if !kept(err) {
 			return fmt.Errorf("record %d instances: %w", len(changed), err)
 		}
@@ -197,6 +201,7 @@ func (s *Scheduler) flush(ctx context.Context, t *tick) error {
 			t.keepRow(r)
 		}
 		t.writeFailed(fmt.Sprintf("recording %d instances", len(changed)), err)
+		t.rowErr = err
 		return nil
 	}
 	for _, r := range changed {

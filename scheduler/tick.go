@@ -39,6 +39,9 @@ type tick struct {
 	// readErr says why a read of the state failed this tick (the first
 	// one); the tick went on from what it recalled (unread.go).
 	readErr string
+	// rowErr is the first failure of a write of instance rows this tick:
+	// the tick's other rows are kept without trying (putRow).
+	rowErr error
 }
 
 // Tick runs one evaluation of a pool: observe, floors, spend, decide,

@@ -129,7 +129,7 @@ func (pr *poolRun) spendRead(start int64, sum float64, entries []state.SpendEntr
 func (pr *poolRun) spendRecalled(start int64, entries []state.SpendEntry) float64 {
 	m := &pr.mem
 	now := pr.amountsIn(start, entries)
-	if m.period != start {
+	if m.period != start || m.amounts == nil {
 		m.period, m.sum, m.amounts = start, 0, map[spendKey]float64{}
 	}
 	for k, a := range now {

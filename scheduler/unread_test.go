@@ -28,6 +28,7 @@ type lockedState struct {
 	locked atomic.Bool
 	err    error
 	calls  atomic.Int64 // calls refused
+	rows   atomic.Int64 // writes of instance rows refused
 }
 
 func newLockedState(t *testing.T) *lockedState {
@@ -126,6 +127,7 @@ func (l *lockedState) FinishIntent(ctx context.Context, id string, st state.Inte
 
 func (l *lockedState) PutInstance(ctx context.Context, in state.Instance) error {
 	if err := l.refuse("put instance"); err != nil {
+		l.rows.Add(1)
 		return err
 	}
 	return l.Store.PutInstance(ctx, in)
@@ -133,6 +135,7 @@ func (l *lockedState) PutInstance(ctx context.Context, in state.Instance) error 
 
 func (l *lockedState) PutInstances(ctx context.Context, ins []state.Instance) error {
 	if err := l.refuse("put instances"); err != nil {
+		l.rows.Add(1)
 		return err
 	}
 	return l.Store.PutInstances(ctx, ins)
@@ -280,7 +283,8 @@ func TestTicksGoOnWhileTheStateCannotBeRead(t *testing.T) {
 			launches := h.emu.Calls("RunInstances")
 			locked.locked.Store(true)
 			var failed error
-			for range 120 { // an hour
+			const ticks = 120 // an hour
+			for range ticks {
 				h.agents.setBusy(tc.busy)
 				h.stepFull(30*time.Second, b, &failed)
 			}
@@ -291,6 +295,12 @@ func TestTicksGoOnWhileTheStateCannotBeRead(t *testing.T) {
 			}
 			if n := h.emu.Calls("RunInstances"); n != launches {
 				t.Fatalf("%d launch calls while the state was locked, want none", n-launches)
+			}
+			// Each refused call could have taken the call timeout (a
+			// locked PostgreSQL table): a tick tries one read and one
+			// write of instance rows at most.
+			if n := locked.rows.Load(); n > ticks {
+				t.Fatalf("%d writes of instance rows refused in %d ticks, want at most one a tick", n, ticks)
 			}
 			st, _ := h.sched.LastStatus(p.Name)
 			if !strings.Contains(st.ReadErr, "database is locked") || st.Err != "" {

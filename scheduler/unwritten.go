@@ -36,11 +36,19 @@ func kept(err error) bool { return err != nil && !errors.Is(err, state.ErrInvali
 
 // putRow writes row r. A write that fails is kept (unwritten) for the
 // next tick's flush, and the error returned for the caller to record.
+// Once a row's write failed in a tick, the tick's other rows are kept
+// without trying: each try could take the call timeout (a locked table),
+// and a tick that takes minutes ends instances minutes late.
 func (s *Scheduler) putRow(ctx context.Context, t *tick, r *state.Instance) error {
+	if t.rowErr != nil {
+		t.keepRow(*r)
+		return t.rowErr
+	}
 	if err := s.opts.Store.PutInstance(ctx, *r); err != nil {
 		if kept(err) {
 			t.keepRow(*r)
 			t.writeFailed("recording instance "+r.ID, err)
+			t.rowErr = err
 		}
 		return err
 	}
