@@ -60,87 +60,137 @@ func leading(t *testing.T) harnessOption {
 	}
 }
 
-// TestHardBudgetHoldsWhileTheInstancesTableIsLocked: on a real
-// PostgreSQL, an operator's session holds the instances table locked (a
-// LOCK TABLE left open in psql, a VACUUM FULL, an ALTER TABLE waiting):
-// the leader keeps its lease (another table), but every tick failed at
-// reading the instances, after its call timeout, before deciding, so
-// three busy instances ran on past a $30 hard budget for as long as the
-// lock lasted. The ticks now go on from the rows they last read: the
-// budget drains and ends the instances, nothing is launched, each
-// decision (the decisions table is not locked) says the state cannot be
-// read, and when the lock goes the rows catch up.
-func TestHardBudgetHoldsWhileTheInstancesTableIsLocked(t *testing.T) {
-	dsn := startPostgres(t)
-	p := testPool()
-	p.Limits.Budget = &policy.Budget{Amount: 30, Period: policy.PeriodDay}
-	p.Interval = policy.Duration(2 * time.Minute)
-	reg := prometheus.NewRegistry()
-	h := newHarness(t, p, leading(t), func(h *harness) {
-		h.pgDSN = dsn
-		h.opts.Registerer = reg
-		// A locked read waits for its call timeout; the cloud's calls
-		// keep theirs.
-		h.opts.CallTimeout = time.Second
-		h.opts.CallTimeouts = map[string]time.Duration{provName: 30 * time.Second}
-	})
-	b := &billing{h: h, ended: map[string]time.Time{}}
-	h.setDemand(2*time.Minute, 8, 8, 8)
-	for range 5 {
-		h.agents.setBusy(8)
-		h.step(time.Minute)
-		b.see()
-	}
-	if len(h.live()) == 0 {
-		t.Fatal("no instance runs before the lock")
-	}
-	launches := h.emu.Calls("RunInstances")
+// TestHardBudgetHoldsWhilePostgresCannotBeRead: on a real PostgreSQL,
+// the leader keeps its lease, but its reads fail: an operator's session
+// holds the instances table locked (a LOCK TABLE left open in psql, a
+// VACUUM FULL), or ends the server's sessions (pg_terminate_backend, a
+// pooler or a failover cutting connections) before every tick. Every
+// tick failed at its first read, before deciding, so three busy
+// instances ran on past a $30 hard budget for as long as it lasted. The
+// ticks now go on from what they last read: the budget drains and ends
+// the instances, nothing is launched, and afterwards the rows catch up.
+func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// start begins the fault on the operator's session op; each is
+		// run before every tick while it lasts; end ends it.
+		start, each, end func(ctx context.Context, op *pgx.Conn) error
+		// read is the read the status names; noted, whether every tick
+		// can record its decision (the decisions table takes writes).
+		read  string
+		noted bool
+	}{
+		{
+			name: "instances table locked",
+			start: func(ctx context.Context, op *pgx.Conn) error {
+				if _, err := op.Exec(ctx, "BEGIN"); err != nil {
+					return err
+				}
+				_, err := op.Exec(ctx, "LOCK TABLE instances IN ACCESS EXCLUSIVE MODE")
+				return err
+			},
+			end: func(ctx context.Context, op *pgx.Conn) error {
+				_, err := op.Exec(ctx, "ROLLBACK")
+				return err
+			},
+			read: "reading the instances of pool train", noted: true,
+		},
+		{
+			name: "sessions ended",
+			each: func(ctx context.Context, op *pgx.Conn) error {
+				_, err := op.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+				return err
+			},
+			read: "terminating connection due to administrator command",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := startPostgres(t)
+			p := testPool()
+			p.Limits.Budget = &policy.Budget{Amount: 30, Period: policy.PeriodDay}
+			p.Interval = policy.Duration(2 * time.Minute)
+			reg := prometheus.NewRegistry()
+			h := newHarness(t, p, leading(t), func(h *harness) {
+				h.pgDSN = dsn
+				h.opts.Registerer = reg
+				// A locked read waits for its call timeout; the cloud's
+				// calls keep theirs.
+				h.opts.CallTimeout = time.Second
+				h.opts.CallTimeouts = map[string]time.Duration{provName: 30 * time.Second}
+			})
+			b := &billing{h: h, ended: map[string]time.Time{}}
+			h.setDemand(2*time.Minute, 8, 8, 8)
+			for range 5 {
+				h.agents.setBusy(8)
+				h.step(time.Minute)
+				b.see()
+			}
+			if len(h.live()) == 0 {
+				t.Fatal("no instance runs before the fault")
+			}
+			launches := h.emu.Calls("RunInstances")
 
-	ctx := context.Background()
-	op, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close(ctx)
-	if _, err := op.Exec(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := op.Exec(ctx, "LOCK TABLE instances IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
-	var failed error
-	for range 12 { // 24 minutes
-		h.agents.setBusy(8)
-		h.stepFull(2*time.Minute, b, &failed)
-	}
-	billed := b.total(p.Offerings[0])
-	if billed > p.Limits.Budget.Amount || len(h.live()) != 0 || failed != nil {
-		t.Fatalf("24 minutes with the instances table locked: the emulator billed $%.2f of a $%.0f budget, %d instances still run, tick error: %v; want within the budget, none running, no error",
-			billed, p.Limits.Budget.Amount, len(h.live()), failed)
-	}
-	if n := h.emu.Calls("RunInstances"); n != launches {
-		t.Fatalf("%d launch calls while the instances table was locked, want none", n-launches)
-	}
-	st, _ := h.sched.LastStatus(p.Name)
-	if !strings.Contains(st.ReadErr, "reading the instances of pool train") || gaugeOf(t, reg, "spillway_state_unreadable") != 1 {
-		t.Fatalf("status with the table locked: read error %q, spillway_state_unreadable %v; want the instances' read named, and 1", st.ReadErr, gaugeOf(t, reg, "spillway_state_unreadable"))
-	}
-	t.Logf("with the instances table locked for 24 minutes: billed $%.2f, the spend the policy saw $%.2f", billed, st.Spend.Accrued)
+			ctx := context.Background()
+			op, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer op.Close(ctx)
+			run := func(what string, f func(context.Context, *pgx.Conn) error) {
+				if f == nil {
+					return
+				}
+				if err := f(ctx, op); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			run("start", tc.start)
+			var failed error
+			var readErr string // the first a tick's status said
+			gauge := 0.0       // the most spillway_state_unreadable said
+			for range 12 {     // 24 minutes
+				run("each tick", tc.each)
+				h.agents.setBusy(8)
+				h.stepFull(2*time.Minute, b, &failed)
+				if st, _ := h.sched.LastStatus(p.Name); readErr == "" {
+					readErr = st.ReadErr
+				}
+				gauge = max(gauge, gaugeOf(t, reg, "spillway_state_unreadable"))
+			}
+			billed := b.total(p.Offerings[0])
+			if billed > p.Limits.Budget.Amount || len(h.live()) != 0 || failed != nil {
+				t.Fatalf("24 minutes of it: the emulator billed $%.2f of a $%.0f budget, %d instances still run, tick error: %v; want within the budget, none running, no error",
+					billed, p.Limits.Budget.Amount, len(h.live()), failed)
+			}
+			if n := h.emu.Calls("RunInstances"); n != launches {
+				t.Fatalf("%d launch calls meanwhile, want none", n-launches)
+			}
+			if !strings.Contains(readErr, tc.read) || gauge != 1 {
+				t.Fatalf("status meanwhile: read error %q, spillway_state_unreadable %v; want it to say %q, and 1", readErr, gauge, tc.read)
+			}
+			st, _ := h.sched.LastStatus(p.Name)
+			t.Logf("24 minutes of it: billed $%.2f, the spend the policy saw $%.2f", billed, st.Spend.Accrued)
 
-	if _, err := op.Exec(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	h.step(time.Minute)
-	if rows := h.rows(true); len(rows) != 0 {
-		t.Fatalf("after the lock: %d live rows, want none (all ended while it lasted)", len(rows))
-	}
-	noted := false
-	for _, d := range h.decisions() {
-		for _, n := range d.Notes {
-			noted = noted || strings.HasPrefix(n, "state not readable: reading the instances of pool train")
-		}
-	}
-	if !noted || gaugeOf(t, reg, "spillway_state_unreadable") != 0 {
-		t.Fatalf("after the lock: a decision noted the state not readable: %v, spillway_state_unreadable %v; want true and 0", noted, gaugeOf(t, reg, "spillway_state_unreadable"))
+			run("end", tc.end)
+			h.step(time.Minute)
+			if rows := h.rows(true); len(rows) != 0 {
+				t.Fatalf("afterwards: %d live rows, want none (all ended meanwhile)", len(rows))
+			}
+			if gaugeOf(t, reg, "spillway_state_unreadable") != 0 {
+				t.Fatalf("afterwards: spillway_state_unreadable %v, want 0", gaugeOf(t, reg, "spillway_state_unreadable"))
+			}
+			if !tc.noted {
+				return
+			}
+			noted := false
+			for _, d := range h.decisions() {
+				for _, n := range d.Notes {
+					noted = noted || strings.HasPrefix(n, "state not readable: "+tc.read)
+				}
+			}
+			if !noted {
+				t.Fatalf("no decision says %q", "state not readable: "+tc.read)
+			}
+		})
 	}
 }

@@ -379,3 +379,39 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return -1
 }
+
+// TestANewTermRecallsNothing: what a leader's ticks read is its term's
+// own. A server that loses the lease and takes it again (another server
+// may have led meanwhile, and ended or launched instances) while the
+// state cannot be read must not go on from what it read in its earlier
+// term: its tick fails, and ends nothing.
+func TestANewTermRecallsNothing(t *testing.T) {
+	locked := newLockedState(t)
+	lead := &fakeLeader{}
+	lead.set(1, true, -1)
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.wrap = func(st state.Store) state.Store { locked.Store = st; return locked }
+		h.opts.Leader = lead
+	})
+	h.setDemand(2*time.Minute, 8, 8)
+	for range 3 {
+		h.agents.setBusy(8)
+		h.step(30 * time.Second)
+	}
+	if len(h.live()) != 2 {
+		t.Fatalf("%d instances before the lock, want 2", len(h.live()))
+	}
+	h.setDemand(0)
+	h.agents.setBusy(0)
+	locked.locked.Store(true)
+	lead.set(2, true, -1) // a term of its own again, another may have led in between
+	h.clk.Step(30 * time.Minute)
+	h.serveAgents()
+	err := h.sched.Tick(context.Background(), h.pool.Name)
+	if err == nil || !strings.Contains(err.Error(), "database is locked") {
+		t.Fatalf("first tick of a new term with the state locked: %v, want it to fail with the SQLITE_BUSY error", err)
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 || len(h.drainedIDs()) != 0 {
+		t.Fatalf("first tick of a new term with the state locked: %d terminate calls, drains %v; want none", n, h.drainedIDs())
+	}
+}
