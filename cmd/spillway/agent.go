@@ -69,8 +69,9 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
              good sample, whose time says how old it is)
 
 A client may take %v to send a request's headers and keep a connection idle
-for %v; the agent serves at most --max-connections connections at once, and
-a further client waits, unanswered, until one of them closes.
+for %v; the agent serves at most --max-connections connections at once: a
+further client takes the place of the connection idle longest, and waits,
+unanswered, only while every one is in a request.
 
 Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
 go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
@@ -100,7 +101,7 @@ fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 	f.Float64Var(&o.replaySpeed, "replay-speed", 1, "with --simulate: trace seconds per real second (60 = one trace minute per second)")
 	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client waits until one closes", maxAgentConns))
+	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client takes the place of the connection idle longest, or waits while every one is in a request", maxAgentConns))
 	return cmd
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/internal/connlimit"
 )
 
 func init() { register(newServerCmd) }
@@ -131,6 +132,9 @@ func stoppedWhileStarting(log *slog.Logger, cut error) error {
 // such as a listener that fails, is returned at once.
 func listenAndServe(ctx context.Context, ln net.Listener, h http.Handler, tlsCfg *tls.Config) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg}
+	if cl, ok := ln.(*connlimit.Listener); ok {
+		hs.ConnState = cl.ConnState // it learns which connections are idle
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if tlsCfg != nil {

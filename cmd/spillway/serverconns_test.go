@@ -11,29 +11,37 @@ import (
 	"time"
 )
 
-// TestServerLimitsConnections: with server.max_connections at n, n clients
-// that keep their connections open leave the next one unanswered until one
-// of them closes. The server accepted every connection, so a client
-// opening thousands of idle ones could take all its file descriptors.
+// TestServerLimitsConnections: with server.max_connections at n, n
+// clients in a request (headers half sent) leave the next one unanswered
+// until one of them is done: the server accepted every connection, so a
+// client opening thousands could take all its file descriptors. A
+// connection idle between requests then gives way to the waiting client
+// (it kept it out for the 2-minute idle timeout: one client keeping n
+// connections alive locked every operator out), and the others in a
+// request keep theirs.
 func TestServerLimitsConnections(t *testing.T) {
 	const n = 3
 	s := startAPIServerServing(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
 		func() string { return `{"node": "burst", "gpus": []}` }, fmt.Sprintf("  max_connections: %d\n", n))
 	addr := s.url[len("http://"):]
-	dial := func() (net.Conn, *bufio.Reader) {
+	type client struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	dial := func(send string) client {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: spillway\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, send); err != nil {
 			t.Fatal(err)
 		}
-		return c, bufio.NewReader(c)
+		return client{c, bufio.NewReader(c)}
 	}
-	answer := func(c net.Conn, r *bufio.Reader, wait time.Duration) error {
-		c.SetReadDeadline(time.Now().Add(wait))
-		resp, err := http.ReadResponse(r, nil)
+	answer := func(cl client, wait time.Duration) error {
+		cl.c.SetReadDeadline(time.Now().Add(wait))
+		resp, err := http.ReadResponse(cl.r, nil)
 		if err != nil {
 			return err
 		}
@@ -41,26 +49,37 @@ func TestServerLimitsConnections(t *testing.T) {
 		_, err = io.Copy(io.Discard, resp.Body)
 		return err
 	}
-	var held []net.Conn
-	for i := range n {
-		c, r := dial()
-		if err := answer(c, r, 20*time.Second); err != nil {
-			t.Fatalf("connection %d of %d: %v", i+1, n, err)
-		}
-		held = append(held, c) // kept alive: the server's idle timeout is minutes
+	// Within the server's 10 s for a request's headers.
+	const line, rest = "GET /healthz HTTP/1.1\r\n", "Host: spillway\r\n\r\n"
+	var busy []client
+	for range n {
+		busy = append(busy, dial(line))
 	}
-	c, r := dial()
+	c := dial(line + rest)
 	// An answer within this wait is a connection served past the limit; a
 	// limit that holds cannot fail here, however slow the machine.
 	var ne net.Error
-	switch err := answer(c, r, 500*time.Millisecond); {
+	switch err := answer(c, 500*time.Millisecond); {
 	case err == nil:
-		t.Fatalf("connection %d answered with %d already open: want it to wait", n+1, n)
+		t.Fatalf("connection %d answered with %d in a request: want it to wait", n+1, n)
 	case !errors.As(err, &ne) || !ne.Timeout():
 		t.Fatalf("connection %d: %v, want it to wait unanswered", n+1, err)
 	}
-	held[0].Close()
-	if err := answer(c, r, 20*time.Second); err != nil {
-		t.Fatalf("connection %d once one closed: %v, want it answered", n+1, err)
+	io.WriteString(busy[0].c, rest)
+	if err := answer(busy[0], 20*time.Second); err != nil {
+		t.Fatalf("the first held connection's request: %v", err)
+	}
+	if err := answer(c, 20*time.Second); err != nil {
+		t.Fatalf("connection %d once one was idle: %v, want it answered", n+1, err)
+	}
+	busy[0].c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := busy[0].r.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the idle connection that gave way: read %v, want it closed", err)
+	}
+	for i, h := range busy[1:] {
+		io.WriteString(h.c, rest)
+		if err := answer(h, 20*time.Second); err != nil {
+			t.Fatalf("held connection %d, in a request: %v, want it kept", i+2, err)
+		}
 	}
 }

@@ -17,11 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/internal/connlimit"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/providers/alicloud"
@@ -159,9 +159,10 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 			return nil, fmt.Errorf("server.listen %s: %w", cfg.Server.Listen, err)
 		}
 	}
-	// As the agent's server (nvml.Server.Serve): a further client waits
-	// until a connection closes.
-	s.ln = netutil.LimitListener(s.ln, cfg.Server.MaxConnections)
+	// As the agent's server (nvml.Server.Serve): a further client takes
+	// the place of the connection idle longest, or waits while every one
+	// is in a request (listenAndServe hooks it to the HTTP server).
+	s.ln = connlimit.New(s.ln, cfg.Server.MaxConnections)
 	return s, nil
 }
 

@@ -13,8 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 	"k8s.io/utils/clock"
+
+	"github.com/spillway-io/spillway/internal/connlimit"
 )
 
 // Metric names the agent serves. Per-GPU series carry dcgm-exporter's label
@@ -191,8 +192,10 @@ type ServerLimits struct {
 	// requests.
 	Idle time.Duration
 	// Conns is the most connections the server holds open at once; a
-	// further client waits, in the kernel's listen queue, until one
-	// closes. Below 1, DefaultServerLimits.Conns.
+	// further client takes the place of the connection idle longest
+	// between two requests, or, while every one is in a request, waits
+	// in the kernel's listen queue until one closes or goes idle. Below
+	// 1, DefaultServerLimits.Conns.
 	Conns int
 }
 
@@ -228,10 +231,14 @@ func (a *Agent) Server(l ServerLimits) *Server {
 	}
 }
 
-// Serve accepts connections on ln, at most the limits' Conns at once,
-// until Shutdown or Close; it then returns http.ErrServerClosed.
+// Serve accepts connections on ln, at most the limits' Conns at once
+// (when every one is taken, a new client takes the place of the
+// connection idle longest, or waits while none is idle: connlimit), until
+// Shutdown or Close; it then returns http.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.http.Serve(netutil.LimitListener(ln, s.conns))
+	cl := connlimit.New(ln, s.conns)
+	s.http.ConnState = cl.ConnState
+	return s.http.Serve(cl)
 }
 
 // Shutdown stops accepting, waits for the requests in flight to finish

@@ -501,10 +501,13 @@ func serveAgent(t *testing.T, a *Agent, limits ServerLimits) net.Listener {
 
 func head80(b []byte) string { return string(b[:min(len(b), 80)]) }
 
-// TestServerLimitsConnections: with the limit at n, n clients that keep
-// their connections open leave the next one unanswered until one of them
-// closes. The agent accepted every connection, so a client opening
-// thousands of idle ones could take all its file descriptors.
+// TestServerLimitsConnections: with the limit at n, n clients in a
+// request (headers half sent) leave the next one unanswered until one of
+// them is done: the agent accepted every connection, so a client opening
+// thousands could take all its file descriptors. A connection idle
+// between requests then gives way to the waiting client (it kept it out
+// for the idle timeout: one client keeping n connections alive kept every
+// scraper out), and the others in a request keep theirs.
 func TestServerLimitsConnections(t *testing.T) {
 	clock := &fakeClock{t: t0}
 	_, a, _ := simAgent(t, "dgxh100", clock)
@@ -515,16 +518,17 @@ func TestServerLimitsConnections(t *testing.T) {
 		t.Run(fmt.Sprintf("limit %d", n), func(t *testing.T) {
 			limits := DefaultServerLimits
 			limits.Conns = n
-			// The held connections outlast the test, so only a close frees a slot.
+			// The held connections outlast the test, so only a close or an
+			// idle connection frees a slot.
 			limits.ReadHeader, limits.Idle = 10*time.Minute, 10*time.Minute
 			ln := serveAgent(t, a, limits)
-			dial := func() (net.Conn, *bufio.Reader) {
+			dial := func(send string) (net.Conn, *bufio.Reader) {
 				c, err := net.Dial("tcp", ln.Addr().String())
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { c.Close() })
-				if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: n\r\n\r\n"); err != nil {
+				if _, err := io.WriteString(c, send); err != nil {
 					t.Fatal(err)
 				}
 				return c, bufio.NewReader(c)
@@ -544,27 +548,42 @@ func TestServerLimitsConnections(t *testing.T) {
 				}
 				return nil
 			}
-			var held []net.Conn
-			for i := range n {
-				c, r := dial()
-				if err := answer(c, r, 20*time.Second); err != nil {
-					t.Fatalf("connection %d of %d: %v", i+1, n, err)
-				}
-				held = append(held, c)
+			const line, rest = "GET /healthz HTTP/1.1\r\n", "Host: n\r\n\r\n"
+			type held struct {
+				c net.Conn
+				r *bufio.Reader
 			}
-			c, r := dial()
+			var busy []held
+			for range n {
+				c, r := dial(line)
+				busy = append(busy, held{c, r})
+			}
+			c, r := dial(line + rest)
 			// An answer within this wait is a served connection past the limit;
 			// a limit that holds can never fail here, however slow the machine.
 			var ne net.Error
 			switch err := answer(c, r, 500*time.Millisecond); {
 			case err == nil:
-				t.Fatalf("connection %d answered with %d open, want it to wait while the limit is %d", n+1, n, n)
+				t.Fatalf("connection %d answered with %d in a request, want it to wait while the limit is %d", n+1, n, n)
 			case !errors.As(err, &ne) || !ne.Timeout():
-				t.Fatalf("connection %d with %d open: %v, want it to wait unanswered while the limit is %d", n+1, n, err, n)
+				t.Fatalf("connection %d with %d in a request: %v, want it to wait unanswered while the limit is %d", n+1, n, err, n)
 			}
-			held[0].Close()
+			io.WriteString(busy[0].c, rest)
+			if err := answer(busy[0].c, busy[0].r, 20*time.Second); err != nil {
+				t.Fatalf("the first held connection's request: %v", err)
+			}
 			if err := answer(c, r, 20*time.Second); err != nil {
-				t.Fatalf("connection %d after one of %d closed: %v, want it served", n+1, n, err)
+				t.Fatalf("connection %d once one of %d was idle: %v, want it served", n+1, n, err)
+			}
+			busy[0].c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := busy[0].r.ReadByte(); !errors.Is(err, io.EOF) {
+				t.Fatalf("the idle connection that gave way: read %v, want it closed", err)
+			}
+			for i, h := range busy[1:] {
+				io.WriteString(h.c, rest)
+				if err := answer(h.c, h.r, 20*time.Second); err != nil {
+					t.Fatalf("held connection %d, in a request: %v, want it kept", i+2, err)
+				}
 			}
 		})
 	}

@@ -1,0 +1,213 @@
+package connlimit
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// serve starts an HTTP server on a loopback Listener of at most n
+// connections, as cmd/spillway's server uses it; tls serves HTTPS. Each
+// time the server sees a connection go idle, idle receives.
+func serve(t *testing.T, n int, tls bool) (addr string, l *Listener, srv *httptest.Server, idle chan struct{}) {
+	t.Helper()
+	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	l = New(srv.Listener, n)
+	srv.Listener = l
+	idle = make(chan struct{}, 64)
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		l.ConnState(c, st)
+		if st == http.StateIdle {
+			select {
+			case idle <- struct{}{}:
+			default: // more than a test waits for
+			}
+		}
+	}
+	srv.Config.IdleTimeout = 10 * time.Minute // longer than any test: an idle connection stays open
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return l.Addr().String(), l, srv, idle
+}
+
+// seenIdle waits until the server has seen a connection go idle: a client
+// reads its answer before the server marks the connection idle.
+func seenIdle(t *testing.T, idle chan struct{}) {
+	t.Helper()
+	select {
+	case <-idle:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server saw no connection go idle in 20 s")
+	}
+}
+
+// client is one raw connection, so that a test decides when it sends.
+type client struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(t *testing.T, addr string) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.c, s); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+const request = "GET / HTTP/1.1\r\nHost: spillway\r\n\r\n"
+
+// answer reads one response within wait.
+func (c *client) answer(wait time.Duration) error {
+	c.c.SetReadDeadline(time.Now().Add(wait))
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// waits says whether c gets no answer within a short wait: a place not
+// given. A limit that holds cannot fail this, however slow the machine.
+func (c *client) waits() bool {
+	var ne net.Error
+	err := c.answer(300 * time.Millisecond)
+	return err != nil && errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestIdleConnectionsGiveWay: with every place held by a connection idle
+// between requests, a new client is served at once and the connection
+// idle longest is closed. With netutil.LimitListener the new client waited
+// for the server's idle timeout (2 minutes in spillway's server): one
+// client keeping its connections alive kept everyone else out.
+func TestIdleConnectionsGiveWay(t *testing.T) {
+	const n = 3
+	addr, _, _, idle := serve(t, n, false)
+	var held []*client
+	for i := range n {
+		c := dial(t, addr)
+		c.send(request)
+		if err := c.answer(20 * time.Second); err != nil {
+			t.Fatalf("connection %d of %d: %v", i+1, n, err)
+		}
+		seenIdle(t, idle)
+		held = append(held, c)
+	}
+	// The second goes idle again after the others: the first is the one
+	// idle longest.
+	held[1].send(request)
+	if err := held[1].answer(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seenIdle(t, idle)
+	c := dial(t, addr)
+	c.send(request)
+	if err := c.answer(20 * time.Second); err != nil {
+		t.Fatalf("a new client with %d idle connections open: %v, want it served", n, err)
+	}
+	// The first connection was idle longest: closed by the server.
+	if err := held[0].answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("the connection idle longest: read %v, want it closed (EOF)", err)
+	}
+	for i, h := range held[1:] {
+		h.send(request)
+		if err := h.answer(20 * time.Second); err != nil {
+			t.Fatalf("connection %d, idle for less long: %v, want it kept", i+2, err)
+		}
+	}
+}
+
+// TestBusyConnectionsHoldTheirPlaces: connections in a request (headers
+// half sent) are not closed for a newcomer, who waits until one of them is
+// done and idle.
+func TestBusyConnectionsHoldTheirPlaces(t *testing.T) {
+	const n = 2
+	addr, _, _, _ := serve(t, n, false)
+	var busy []*client
+	for range n {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\n")
+		busy = append(busy, c)
+	}
+	// Each connection is busy only once the server has read its first
+	// bytes: one served request after them shows they were accepted.
+	c := dial(t, addr)
+	c.send(request)
+	if !c.waits() {
+		t.Fatalf("a client with %d connections in a request: answered, want it to wait", n)
+	}
+	busy[0].send("Host: spillway\r\n\r\n")
+	if err := busy[0].answer(20 * time.Second); err != nil {
+		t.Fatalf("the busy connection's request: %v", err)
+	}
+	if err := c.answer(20 * time.Second); err != nil {
+		t.Fatalf("the waiting client once a connection was idle: %v, want it served", err)
+	}
+	busy[1].send("Host: spillway\r\n\r\n")
+	if err := busy[1].answer(20 * time.Second); err != nil {
+		t.Fatalf("the other busy connection: %v, want it kept", err)
+	}
+}
+
+// TestTLSIdleConnectionsGiveWay: over TLS the server's hook sees the
+// *tls.Conn around the accepted connection; its idle state still counts.
+func TestTLSIdleConnectionsGiveWay(t *testing.T) {
+	const n = 2
+	_, _, srv, _ := serve(t, n, true)
+	var clients []*http.Client
+	for range n + 1 {
+		// One connection each (a transport of its own keeps it alive).
+		tr := srv.Client().Transport.(*http.Transport).Clone()
+		t.Cleanup(tr.CloseIdleConnections)
+		clients = append(clients, &http.Client{Transport: tr, Timeout: 20 * time.Second})
+	}
+	for i, cl := range clients {
+		resp, err := cl.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("client %d of %d, %d places: %v, want it served", i+1, n+1, n, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// TestCloseEndsAWaitingAccept: a server stopping while a newcomer waits
+// for a place stops serving at once.
+func TestCloseEndsAWaitingAccept(t *testing.T) {
+	addr, l, srv, _ := serve(t, 1, false)
+	busy := dial(t, addr)
+	busy.send("GET / HTTP/1.1\r\n")
+	c := dial(t, addr)
+	c.send(request)
+	if !c.waits() {
+		t.Fatal("a second client with one place busy: answered, want it to wait")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.answer(20 * time.Second); err == nil {
+		t.Fatal("the waiting client after the listener closed: answered, want its connection closed")
+	}
+	srv.Config.Close()
+}
