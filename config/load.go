@@ -676,7 +676,7 @@ func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				continue
 			}
 			msg := fmt.Sprintf("unknown field %q", k.Value)
-			if s := cfgSuggest(k.Value, info.names); s != "" {
+			if s := Suggest(k.Value, info.names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			msg += ": valid fields here are " + strings.Join(info.names, ", ")
@@ -830,9 +830,10 @@ func cfgPlainIsNotText(s string) bool {
 	return false
 }
 
-// cfgSuggest returns the name closest to s, if it is within an edit
-// distance of 2 and of a third of s's length.
-func cfgSuggest(s string, names []string) string {
+// Suggest returns the name closest to s, if it is within an edit
+// distance of 2 and of a third of s's length, else "": the "did you mean"
+// of a mistyped key, pool or flag.
+func Suggest(s string, names []string) string {
 	best, bestD := "", min(3, len(s)/3+1)
 	for _, n := range names {
 		if d := EditDistance(s, n); d < bestD {

@@ -349,8 +349,8 @@ func TestLongValuesShortened(t *testing.T) {
 func TestEditDistanceSuggestion(t *testing.T) {
 	names := []string{"max_gpus", "max_cost_per_hour", "budget"}
 	for in, want := range map[string]string{"max_gpu": "max_gpus", "budgets": "budget", "colour": ""} {
-		if got := cfgSuggest(in, names); got != want {
-			t.Errorf("cfgSuggest(%q) = %q, want %q", in, got, want)
+		if got := Suggest(in, names); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

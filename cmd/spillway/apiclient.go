@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
+	"github.com/spillway-io/spillway/config"
 )
 
 // apiFlags are the flags every operator command shares: where the server
@@ -113,6 +117,54 @@ func (f *apiFlags) explain(err error) error {
 	return fmt.Errorf("the server answered %d: %w", ae.Status, ae)
 }
 
+// explainPool is explain for a call that named pool (--pool): when the
+// server answered 404 and its pools do not include pool, the error says
+// so, with the pool closest to the name given ("did you mean") and the
+// pools it has, rather than sending a person at 3 a.m. to list them.
+func (f *apiFlags) explainPool(ctx context.Context, c *api.Client, pool string, err error) error {
+	var ae *api.Error
+	if pool == "" || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return f.explain(err)
+	}
+	st, serr := c.Status(ctx)
+	if serr != nil {
+		return f.explain(err)
+	}
+	names := make([]string, 0, len(st.Pools))
+	for _, p := range st.Pools {
+		names = append(names, p.Name)
+	}
+	if slices.Contains(names, pool) {
+		return f.explain(err) // a 404 about something else
+	}
+	slices.Sort(names)
+	msg := fmt.Sprintf("not found (404): no pool %q on this server", pool)
+	if s := config.Suggest(pool, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	switch {
+	case len(names) == 0:
+		msg += ": it has no pools"
+	case len(names) > 20:
+		msg += fmt.Sprintf(": its pools are %s, … (%d in all; `spillway status` lists them)", strings.Join(names[:20], ", "), len(names))
+	default:
+		msg += ": its pools are " + strings.Join(names, ", ")
+	}
+	return &explained{msg: msg, err: ae}
+}
+
+// readPoolListing is err from a listing call filtered by pool (--pool,
+// "" for all) as its command acts on it: nil when it read everything or
+// was cut at the page cap (the rows read are printed, then listed says
+// so), else the explained error.
+func (f *apiFlags) readPoolListing(ctx context.Context, c *api.Client, pool string, err error) error {
+	var cut *api.TruncatedError
+	if err == nil || errors.As(err, &cut) {
+		return nil
+	}
+	return f.explainPool(ctx, c, pool, err)
+}
+
 // listed is what a listing command returns once it has printed the rows
 // it read: nil, or for a listing the client's page cap cut short, an
 // error saying so (on stderr, exit status 1) with how to narrow it.
@@ -122,17 +174,6 @@ func listed(err error, narrow string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the list above is incomplete; %s to see the rest", cut, narrow)
-}
-
-// readListing is err from a listing call as its command acts on it: nil
-// when it read everything or was cut at the page cap (the rows read are
-// printed, then listed says so), else the explained error.
-func (f *apiFlags) readListing(err error) error {
-	var cut *api.TruncatedError
-	if err == nil || errors.As(err, &cut) {
-		return nil
-	}
-	return f.explain(err)
 }
 
 // explained is an error whose message replaces its cause's, which stays

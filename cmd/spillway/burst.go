@@ -73,7 +73,7 @@ func newBurstCreateCmd() *cobra.Command {
 				return fmt.Errorf("refused (%d): %w\nTo open a new burst, run the command without --idempotency-key (each run then sends a new key); to get that burst, repeat its flags", ae.Status, ae)
 			}
 			if err != nil {
-				return outcomeUnknown(f.explain(err), r.IdempotencyKey)
+				return outcomeUnknown(f.explainPool(cmd.Context(), c, r.Pool, err), r.IdempotencyKey)
 			}
 			return f.print(cmd.OutOrStdout(), b, func(tw *tabwriter.Writer) {
 				if b.Replayed {
@@ -149,7 +149,7 @@ func newBurstListCmd() *cobra.Command {
 				return err
 			}
 			bs, lerr := c.Bursts(cmd.Context(), pool, all)
-			if err := f.readListing(lerr); err != nil {
+			if err := f.readPoolListing(cmd.Context(), c, pool, lerr); err != nil {
 				return err
 			}
 			if err := f.print(cmd.OutOrStdout(), bs, func(tw *tabwriter.Writer) {

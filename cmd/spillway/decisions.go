@@ -46,7 +46,7 @@ later page lists the same window.
 				return err
 			}
 			ds, lerr := c.Decisions(cmd.Context(), q)
-			if err := f.readListing(lerr); err != nil {
+			if err := f.readPoolListing(cmd.Context(), c, q.Pool, lerr); err != nil {
 				return err
 			}
 			if err := f.print(cmd.OutOrStdout(), ds, func(tw *tabwriter.Writer) {

@@ -33,7 +33,7 @@ one that keeps it from scale-in.
 				return err
 			}
 			ins, lerr := c.Instances(cmd.Context(), pool)
-			if err := f.readListing(lerr); err != nil {
+			if err := f.readPoolListing(cmd.Context(), c, pool, lerr); err != nil {
 				return err
 			}
 			if err := f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {

@@ -94,6 +94,11 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"err-unknown-pool", tokens.Operator, "", []string{"burst", "create", "--pool", "nope", "--gpus", "1", "--for", "1h", "--reason", "x"}},
 		{"err-unknown-burst", tokens.Operator, "", []string{"burst", "cancel", "b-9999"}},
 		{"err-unknown-pool-filter", tokens.Operator, "", []string{"decisions", "--pool", "nope"}},
+		// A mistyped pool: did you mean, and the pools there are.
+		{"err-typo-pool", tokens.Operator, "", []string{"burst", "create", "--pool", "trainig", "--gpus", "8", "--for", "1h", "--reason", "x"}},
+		{"err-typo-pool-decisions", tokens.Viewer, "", []string{"decisions", "--pool", "Training"}},
+		{"err-typo-pool-instances", tokens.Viewer, "", []string{"instances", "--pool", "inferense"}},
+		{"err-typo-pool-bursts", tokens.Viewer, "", []string{"burst", "list", "--pool", "trainings"}},
 		{"err-bad-since", tokens.Viewer, "", []string{"decisions", "--since", "last week"}},
 		{"err-bad-output", tokens.Viewer, "", []string{"status", "-o", "yaml"}},
 		{"err-unreachable", tokens.Viewer, "", []string{"status", "--server", "http://127.0.0.1:1"}},
