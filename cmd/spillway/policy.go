@@ -71,7 +71,9 @@ certificate and key that do not load; as spillway server would, which
 refuses the same at start.
 
 When a file is valid, validate prints a summary of it with defaults applied: the
-server, the pools, their limits, signals, join and drain hooks, and their
+server, the pools, their limits, signals, join and drain hooks, each schedule's
+next two firings from now (in its CRON_TZ zone and in UTC, as the server opens
+them across daylight-saving changes) and until when one holds now, and their
 offerings ordered by price per useful GPU-hour (price / (gpus × performance)),
 the order in which the policy prefers them.
 
@@ -105,7 +107,7 @@ missing or unreadable too), 2 when the command line is wrong.`,
 				if summaries++; summaries > 1 {
 					fmt.Fprintln(cmd.OutOrStdout())
 				}
-				policySummary(cmd.OutOrStdout(), path, cfg)
+				policySummary(cmd.OutOrStdout(), path, cfg, time.Now())
 			}
 			if problems > 0 {
 				return &exitCodeError{code: 1, msg: fmt.Sprintf("%s in %s",
@@ -120,7 +122,8 @@ missing or unreadable too), 2 when the command line is wrong.`,
 }
 
 // policySummary prints what a valid config allows, defaults applied.
-func policySummary(w io.Writer, path string, cfg *config.Config) {
+// Its schedules' next firings are counted from now.
+func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time) {
 	fmt.Fprintf(w, "%s: valid\n", path)
 	fmt.Fprintf(w, "cluster %s\n", cfg.Cluster)
 	names := make([]string, 0, len(cfg.Providers))
@@ -173,7 +176,7 @@ func policySummary(w io.Writer, path string, cfg *config.Config) {
 		}
 		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, policyDur(p.ScaleIn.DrainTimeout.D()))
 		for _, s := range p.Schedules {
-			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s\n", s.Name, s.Cron, s.GPUs, policyDur(s.Duration.D()))
+			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s; %s\n", s.Name, s.Cron, s.GPUs, policyDur(s.Duration.D()), policyFirings(s, now))
 		}
 		if p.Manual.MaxGPUs > 0 {
 			ttl := "no limit"
@@ -268,6 +271,66 @@ func policyDur(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// policyFirings says when schedule s holds its GPUs, seen from now: until
+// when, if a firing holds them now, and its next two firings, in the
+// schedule's own zone and in UTC, as the server will open them (a time a
+// daylight-saving change skips shows when the clock jumps past it), so
+// that a cron expression that reads right but fires wrong (a day-of-week
+// off by one, a zone left out) shows here before it is run.
+func policyFirings(s policy.Schedule, now time.Time) string {
+	one := policy.Pool{Schedules: []policy.Schedule{s}}
+	loc := policyCronZone(s.Cron)
+	at := func(t time.Time, withYear bool) string {
+		layout := "Mon 2 Jan 15:04 MST"
+		if withYear {
+			layout = "Mon 2 Jan 2006 15:04 MST"
+		}
+		out := t.In(loc).Format(layout)
+		if loc != time.UTC {
+			out += t.UTC().Format(" (15:04 UTC)")
+		}
+		return out
+	}
+	var parts []string
+	if fl := policy.ScheduleFloors(one, now); len(fl) > 0 {
+		parts = append(parts, "holding now until "+at(fl[0].Until, false))
+	}
+	next, ok := policy.NextScheduleFiring(one, now)
+	if !ok {
+		return strings.Join(append(parts, "fires no more"), "; ")
+	}
+	line := fmt.Sprintf("next fires %s, in %s", at(next, true), policyIn(next.Sub(now)))
+	if then, ok := policy.NextScheduleFiring(one, next); ok {
+		line += ", then " + at(then, then.In(loc).Year() != next.In(loc).Year())
+	}
+	return strings.Join(append(parts, line), "; ")
+}
+
+// policyIn is how long until a firing, to the minute: 4m, 18h19m, 4d19h.
+func policyIn(d time.Duration) string {
+	d = d.Truncate(time.Minute)
+	if d < 48*time.Hour {
+		return policyDur(d)
+	}
+	days := d / (24 * time.Hour)
+	return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
+}
+
+// policyCronZone is the zone of a valid cron expression's CRON_TZ= or TZ=
+// prefix, UTC without one.
+func policyCronZone(spec string) *time.Location {
+	s := strings.TrimSpace(spec)
+	for _, prefix := range []string{"CRON_TZ=", "TZ="} {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			name, _, _ := strings.Cut(rest, " ")
+			if loc, err := time.LoadLocation(strings.TrimSpace(name)); err == nil {
+				return loc
+			}
+		}
+	}
+	return time.UTC
 }
 
 func policyPlural(n int, word string) string {

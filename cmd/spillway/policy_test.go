@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
 )
 
 func runPolicyCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -29,7 +32,8 @@ func TestPolicyValidateExample(t *testing.T) {
 		"../../configs/examples/spillway.yaml: valid",
 		"pool training: on-prem 4×8 = 32 GPUs, wait target 5m, evaluated every 30s by simulate (interval), every 10s by the server (server.tick)",
 		"limits: at most 64 GPUs, at most 400.00 USD/h, budget 20000.00 USD per month (hard)",
-		`schedule weekday-peak: "CRON_TZ=Europe/Berlin 0 8 * * 1-5" holds 16 GPUs for 10h`,
+		`schedule weekday-peak: "CRON_TZ=Europe/Berlin 0 8 * * 1-5" holds 16 GPUs for 10h; `, // holding now, or next fires
+		"; next fires ", ", then ", // its next firings (TestPolicyFirings)
 		"aws-h100-ondemand",
 		"server: listen 127.0.0.1:8700, state /",
 		"spillway.db, tick 10s, sweep grace 10m",
@@ -48,6 +52,51 @@ func TestPolicyValidateExample(t *testing.T) {
 	}
 	if errOut != "" {
 		t.Errorf("stderr for a valid file: %s", errOut)
+	}
+}
+
+// TestPolicyFirings: the summary says when each schedule fires next, in
+// its own zone and in UTC, across daylight-saving changes, and whether a
+// firing holds its GPUs now, so that a schedule that reads right but
+// fires wrong is seen before the server runs it.
+func TestPolicyFirings(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	for _, tc := range []struct {
+		name, cron, dur, now, want string
+	}{
+		{"utc weekdays, on a Saturday", "0 8 * * 1-5", "10h", "2026-12-05T12:00:00Z",
+			"next fires Mon 7 Dec 2026 08:00 UTC, in 44h, then Tue 8 Dec 08:00 UTC"},
+		{"holding now", "CRON_TZ=Europe/Berlin 0 8 * * 1-5", "10h", "2026-12-01T12:40:00Z",
+			"holding now until Tue 1 Dec 18:00 CET (17:00 UTC); next fires Wed 2 Dec 2026 08:00 CET (07:00 UTC), in 18h20m, then Thu 3 Dec 08:00 CET (07:00 UTC)"},
+		// 02:30 does not exist on 29 March 2026 in Berlin: it fires when
+		// the clock jumps to 03:00, then at 02:30 CEST the day after.
+		{"a time the clock skips", "CRON_TZ=Europe/Berlin 30 2 * * *", "1h", "2026-03-28T12:00:00Z",
+			"next fires Sun 29 Mar 2026 03:00 CEST (01:00 UTC), in 13h, then Mon 30 Mar 02:30 CEST (00:30 UTC)"},
+		// 01:30 happens twice on 25 October 2026 in London: it fires once.
+		{"a time the clock reads twice", "TZ=Europe/London 30 1 * * *", "1h", "2026-10-24T12:00:00Z",
+			"next fires Sun 25 Oct 2026 01:30 BST (00:30 UTC), in 12h30m, then Mon 26 Oct 01:30 GMT (01:30 UTC)"},
+		{"@daily is midnight UTC", "@daily", "2h", "2026-12-01T23:59:00Z",
+			"next fires Wed 2 Dec 2026 00:00 UTC, in 1m, then Thu 3 Dec 00:00 UTC"},
+		{"leap day", "0 6 29 2 *", "1h", "2026-12-01T00:00:00Z",
+			"next fires Tue 29 Feb 2028 06:00 UTC, in 455d6h, then Sun 29 Feb 2032 06:00 UTC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := time.ParseDuration(tc.dur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := policy.Schedule{Name: "s", Cron: tc.cron, GPUs: 8, Duration: policy.Duration(d)}
+			if got := policyFirings(s, at(tc.now)); got != tc.want {
+				t.Errorf("policyFirings(%q) at %s\n got %s\nwant %s", tc.cron, tc.now, got, tc.want)
+			}
+		})
 	}
 }
 
