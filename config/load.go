@@ -427,12 +427,49 @@ func cfgFields(t reflect.Type) *cfgStructInfo {
 // cfgMoved gives, per struct type, fields that used to be written there
 // and the hint that says where they live now.
 var cfgMoved = map[reflect.Type]map[string]string{
+	reflect.TypeFor[ProviderConfig](): {
+		"access_key_id":     cfgCredentials,
+		"secret_access_key": cfgCredentials,
+		"session_token":     cfgCredentials,
+		"access_key_secret": cfgCredentials,
+		"access_key":        cfgCredentials,
+		"secret_key":        cfgCredentials,
+		"credentials":       cfgCredentials,
+		"profile":           cfgCredentials,
+	},
 	reflect.TypeFor[Signals](): {
 		"stale_after": "stale_after is the pool's own setting (how old a signal may be before the policy holds): move it up to the pool, beside interval",
 		"onprem":      "onprem is the pool's own setting: move it up to the pool",
 		"pool":        "signals belong to the pool they are written in: remove pool",
 	},
 }
+
+// cfgEnvRefRE matches a shell-style environment variable reference, ${NAME}
+// (or ${NAME:-default} and the like) anywhere in a value, or $NAME as the
+// whole value: text that the server would otherwise take literally, as an
+// image, an endpoint or a path no one meant.
+var cfgEnvRefRE = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-=?+][^}]*)?\}|^\$[A-Za-z_][A-Za-z0-9_]*$`)
+
+// cfgReadsDollar reports whether the value at path may hold a $ meant for
+// something else than spillway: a script (user_data), an argv or its
+// environment (command, env: a shell it runs expands them), an http
+// source's headers (which expand ${VAR}), or text handed to Terraform
+// (variables, backend_config).
+func cfgReadsDollar(path string) bool {
+	for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' }) {
+		switch seg {
+		case "user_data", "command", "env", "headers", "variables", "backend_config":
+			return true
+		}
+	}
+	return false
+}
+
+// cfgCredentials is the hint for a credential written in a provider.
+const cfgCredentials = "credentials are not written in spillway.yaml: each provider's SDK reads them from its default chain " +
+	"(aws: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or an instance role; " +
+	"alicloud: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a credentials profile, or a RAM role) " +
+	"in the environment of spillway server: remove it"
 
 var cfgDurationType = reflect.TypeFor[time.Duration]()
 
@@ -507,6 +544,12 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.errNode(n, path, "want a text value, got "+cfgKindName(n))
+			return
+		}
+		if ref := cfgEnvRefRE.FindString(n.Value); ref != "" && !cfgReadsDollar(path) {
+			d.errNode(n, path, fmt.Sprintf("%s is an environment variable reference, which spillway.yaml does not expand here "+
+				"(only an http source's headers read ${VAR}): write the value itself, or fill the file in before spillway reads it, "+
+				"e.g. envsubst < spillway.yaml.in > spillway.yaml", ref))
 			return
 		}
 		v.SetString(n.Value)
