@@ -346,6 +346,9 @@ func (d *cfgDecoder) syntaxError(err error, data []byte) {
 		}
 	}
 	fe.Msg = "invalid YAML: " + fe.Msg
+	if fe.Line > 0 {
+		cfgSyntaxHint(&fe, data)
+	}
 	// It reports bytes that are not UTF-8, or characters YAML does not
 	// allow, without a position: find the first (in a UTF-8 file; one
 	// with a UTF-16 byte order mark is read as UTF-16).
@@ -357,6 +360,89 @@ func (d *cfgDecoder) syntaxError(err error, data []byte) {
 	}
 	d.errs = append(d.errs, fe)
 }
+
+// cfgSyntaxHint points a YAML syntax error at the line a person has to
+// fix, and says what is likely wrong with it, for the two mistakes of a
+// config copied and edited by hand: a line indented with a tab, a value
+// that YAML reads as syntax unless quoted (cron: @daily, cron: */5 * * * *),
+// and a key indented deeper or shallower than the keys around it. yaml.v3 reports
+// the latter at the line of the mapping it was reading ("did not find
+// expected key" at pools:), which may be far above the bad line: the bad
+// line is the first one whose addition makes the text before it fail to
+// parse (looked for from yaml.v3's line on, within bounds).
+func cfgSyntaxHint(fe *FieldError, data []byte) {
+	lines := strings.SplitAfter(string(data), "\n")
+	if fe.Line > len(lines) {
+		return
+	}
+	bad := fe.Line
+	if len(data) <= cfgHintMaxBytes {
+		for k := fe.Line; k <= len(lines) && k < fe.Line+cfgHintMaxLines; k++ {
+			var n yaml.Node
+			if yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n) != nil {
+				bad = k
+				break
+			}
+		}
+	}
+	text := strings.TrimRight(lines[bad-1], "\r\n")
+	body := strings.TrimLeft(text, " \t")
+	indent := text[:len(text)-len(body)]
+	if i := strings.IndexByte(indent, '\t'); i >= 0 {
+		fe.Line, fe.Col = bad, i+1
+		fe.Msg += fmt.Sprintf(" (line %d is indented with a tab: YAML indents with spaces only; replace it with spaces, lined up with the lines around it)", bad)
+		return
+	}
+	if key, value, ok := strings.Cut(strings.TrimPrefix(body, "- "), ": "); ok {
+		// cron: @daily, cron: */15 * * * *: YAML reads @ and ` as
+		// reserved, * as an alias, & as an anchor, ! as a tag.
+		if value = cfgUncommented(strings.TrimSpace(value)); value != "" && strings.ContainsRune("@`*&!%", rune(value[0])) {
+			fe.Line, fe.Col = bad, len(text)-len(strings.TrimLeft(text[strings.Index(text, ": ")+1:], " "))+1
+			fe.Msg += fmt.Sprintf(" (line %d: the value of %s starts with %q, which YAML reads as syntax, not text: quote it, %s: %q)",
+				bad, key, value[:1], key, cfgShown(value))
+			return
+		}
+	}
+	if !strings.Contains(fe.Msg, "expected key") && !strings.Contains(fe.Msg, "mapping values are not allowed") {
+		return
+	}
+	fe.Line, fe.Col = bad, len(indent)+1
+	fe.Msg += fmt.Sprintf(" (line %d, %q, is indented %d spaces", bad, cfgShown(body), len(indent))
+	for m := bad - 1; m >= 1; m-- {
+		above := strings.TrimRight(lines[m-1], "\r\n")
+		ab := strings.TrimLeft(above, " ")
+		if ab == "" || strings.HasPrefix(ab, "#") {
+			continue
+		}
+		fe.Msg += fmt.Sprintf(", line %d above it, %q, %d", m, cfgShown(cfgUncommented(ab)), len(above)-len(ab))
+		break
+	}
+	fe.Msg += ": the keys of one mapping start in one column, a key's fields are indented under it, and a key with a value on its line opens no mapping)"
+}
+
+// cfgUncommented is a line of a config without its trailing comment, as
+// far as a message showing it goes (a # after a space, in quotes or not).
+func cfgUncommented(s string) string {
+	if i := strings.Index(s, " #"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimRight(s, " \t")
+}
+
+// cfgShown is a line of a config as a message quotes it: bounded.
+func cfgShown(s string) string {
+	const maxShown = 60
+	if r := []rune(s); len(r) > maxShown {
+		return string(r[:maxShown]) + "…"
+	}
+	return s
+}
+
+// cfgHintMaxBytes and cfgHintMaxLines bound the text cfgSyntaxHint parses again.
+const (
+	cfgHintMaxBytes = 64 << 10
+	cfgHintMaxLines = 64
+)
 
 // cfgBadChar finds the first byte of data that is not UTF-8, or the first
 // character YAML does not allow in a file (a control character but tab,
