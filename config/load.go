@@ -559,6 +559,13 @@ const cfgCredentials = "credentials are not written in spillway.yaml: each provi
 
 var cfgDurationType = reflect.TypeFor[time.Duration]()
 
+// cfgDurationTypes are the types read from a duration as people write it,
+// whose errors suggest the Go duration meant (DurationHint).
+var cfgDurationTypes = map[reflect.Type]bool{
+	reflect.TypeFor[policy.Duration]():    true,
+	reflect.TypeFor[policy.IdleSetting](): true,
+}
+
 func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if !d.visit(n, path) {
 		return
@@ -593,10 +600,13 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if v.CanAddr() && v.Addr().Type().Implements(cfgUnmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
 			at := n
+			msg := err.Error()
 			if ne, ok := errors.AsType[*nodeError](err); ok {
 				at = ne.node // inside the value
+			} else if cfgDurationTypes[v.Type()] && n.Kind == yaml.ScalarNode {
+				msg += DurationHint(n.Value)
 			}
-			d.errNode(at, path, err.Error())
+			d.errNode(at, path, msg)
 			return
 		}
 		d.checkDuration(n, v, path)
@@ -605,7 +615,11 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if v.Type() == cfgDurationType {
 		dur, err := policy.ParseDuration(n)
 		if err != nil {
-			d.errNode(n, path, err.Error())
+			msg := err.Error()
+			if n.Kind == yaml.ScalarNode {
+				msg += DurationHint(n.Value)
+			}
+			d.errNode(n, path, msg)
 			return
 		}
 		v.SetInt(int64(dur))

@@ -106,7 +106,7 @@ func TestMultiError(t *testing.T) {
 	}
 	// The first line is exactly the documented format.
 	first := strings.SplitN(err.Error(), "\n", 2)[0]
-	const wantFirst = `testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
+	const wantFirst = `testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m; did you mean 5m?`
 	if first != wantFirst {
 		t.Errorf("first line\n got %s\nwant %s", first, wantFirst)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/config"
 )
 
 func init() { register(newDecisionsCmd) }
@@ -38,7 +39,7 @@ later page lists the same window.
 				// Checked here too, so a mistake is named before the
 				// server is dialled (or when it cannot be).
 				if _, err := api.ParseSince(q.Since, time.Now()); err != nil {
-					return usagef("--since %q %v", q.Since, err)
+					return usagef("--since %q %v%s", q.Since, err, config.DurationHint(q.Since))
 				}
 			}
 			c, err := f.client(cmd)

@@ -54,6 +54,9 @@ func flagError(cmd *cobra.Command, err error) error {
 	} else {
 		want = "want " + want
 	}
+	if f.Value.Type() == "duration" {
+		want += config.DurationHint(unquote(m[1])) // --for 2h30: did you mean 2h30m?
+	}
 	return fmt.Errorf("--%s %q: %s (see %s --help)", m[2], unquote(m[1]), want, cmd.CommandPath())
 }
 

@@ -26,6 +26,10 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"simulate", "--json=maybe"}, `--json "maybe": want true or false`},
 		{[]string{"simulate", "--seeds", `a"b`}, `--seeds "a\"b": want a whole number`},
 		{[]string{"burst", "create", "--gpus", "x"}, `--gpus "x": want a whole number (see spillway burst create --help)`},
+		// A duration as people write it: the Go duration meant.
+		{[]string{"burst", "create", "--for", "2h30"}, `--for "2h30": want a duration such as 90s, 5m or 1h30m (no day unit: 24h); did you mean 2h30m? (see spillway burst create --help)`},
+		{[]string{"burst", "create", "--for", "2 hours"}, `--for "2 hours": want a duration such as 90s, 5m or 1h30m (no day unit: 24h); did you mean 2h?`},
+		{[]string{"burst", "create", "--for", "90"}, `--for "90": want a duration such as 90s, 5m or 1h30m (no day unit: 24h); a number alone has no unit: write 90s, 90m or 90h`},
 		{[]string{"simulate", "--nope"}, `unknown flag: --nope (see spillway simulate --help for its flags)`},
 		// A flag misspelt, or typed with one dash: said which was meant.
 		{[]string{"policy", "validate", "--sever", "x.yaml"}, `unknown flag: --sever; did you mean --server? (see spillway policy validate --help)`},

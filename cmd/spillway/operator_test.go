@@ -100,6 +100,7 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"err-typo-pool-instances", tokens.Viewer, "", []string{"instances", "--pool", "inferense"}},
 		{"err-typo-pool-bursts", tokens.Viewer, "", []string{"burst", "list", "--pool", "trainings"}},
 		{"err-bad-since", tokens.Viewer, "", []string{"decisions", "--since", "last week"}},
+		{"err-since-days", tokens.Viewer, "", []string{"decisions", "--since", "1d"}},
 		{"err-bad-output", tokens.Viewer, "", []string{"status", "-o", "yaml"}},
 		{"err-unreachable", tokens.Viewer, "", []string{"status", "--server", "http://127.0.0.1:1"}},
 	} {

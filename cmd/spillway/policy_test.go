@@ -113,7 +113,7 @@ func TestPolicyValidateProblems(t *testing.T) {
 	if len(lines) != 7 {
 		t.Fatalf("got %d problem lines, want 7:\n%s", len(lines), errOut)
 	}
-	const first = `../../config/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m`
+	const first = `../../config/testdata/multi.bad.yaml:8:18: pools[0].wait_target: bad duration "5 minutes": use a Go duration such as 90s, 5m or 1h30m; did you mean 5m?`
 	if lines[0] != first {
 		t.Errorf("first problem\n got %s\nwant %s", lines[0], first)
 	}

@@ -1,0 +1,39 @@
+package config
+
+import "testing"
+
+// TestDurationGuess: a duration written as people write it is answered
+// with the Go duration they meant, and only then.
+func TestDurationGuess(t *testing.T) {
+	for _, tc := range []struct{ in, guess, hint string }{
+		{"1h30", "1h30m", "; did you mean 1h30m?"},
+		{"5m30", "5m30s", "; did you mean 5m30s?"},
+		{"10 minutes", "10m", "; did you mean 10m?"},
+		{"10 min", "10m", "; did you mean 10m?"},
+		{"10M", "10m", "; did you mean 10m?"},
+		{"1 hour 30 minutes", "1h30m", "; did you mean 1h30m?"},
+		{"1 hour, 30 minutes", "1h30m", "; did you mean 1h30m?"},
+		{"1h 30m", "1h30m", "; did you mean 1h30m?"},
+		{"2d", "48h", "; did you mean 48h?"},
+		{"1.5 days", "36h", "; did you mean 36h?"},
+		{"1w", "168h", "; did you mean 168h?"},
+		{"90 sec", "1m30s", "; did you mean 1m30s?"},
+		{"10", "", "; a number alone has no unit: write 10s, 10m or 10h"},
+		{"1.5", "", "; a number alone has no unit: write 1.5s, 1.5m or 1.5h"},
+		{"30s15", "", ""}, // no unit after seconds to guess
+		{"10 parsecs", "", ""},
+		{"1:30", "", ""},
+		{"abc", "", ""},
+		{"-5m 3", "", ""},
+		{"", "", ""},
+		{"9999999999999 days", "", ""}, // past what a duration holds
+		{"1 2 3 4 5 6 7 8 9 h", "", ""},
+	} {
+		if got := DurationGuess(tc.in); got != tc.guess {
+			t.Errorf("DurationGuess(%q) = %q, want %q", tc.in, got, tc.guess)
+		}
+		if got := DurationHint(tc.in); got != tc.hint {
+			t.Errorf("DurationHint(%q) = %q, want %q", tc.in, got, tc.hint)
+		}
+	}
+}
