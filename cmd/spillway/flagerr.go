@@ -127,6 +127,14 @@ var (
 	unknownShort = regexp.MustCompile(`^unknown shorthand flag: '.' in -([^-=\s][^=\s]*)`)
 )
 
+// serverCheckFlags are the flags other servers check their config with
+// (nginx -t, sshd -t, --check, --validate, --config-test), which a person
+// tries on spillway server.
+var serverCheckFlags = map[string]bool{
+	"t": true, "check": true, "validate": true, "test": true, "config-test": true,
+	"check-config": true, "verify": true, "configtest": true,
+}
+
 // unknownFlagHint is what follows pflag's message for an unknown flag: the
 // command's flag it was likely meant as (one dash short, or a letter or two
 // off) and where the flags are listed; "" for any other error.
@@ -141,6 +149,9 @@ func unknownFlagHint(cmd *cobra.Command, msg string) string {
 		}
 	} else {
 		return ""
+	}
+	if cmd.Name() == "server" && serverCheckFlags[typed] {
+		return "; spillway server has no check mode: spillway policy validate --server FILE checks its config without starting it (see spillway policy validate --help)"
 	}
 	best, bestD := "", 3 // at most two edits away
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {

@@ -48,6 +48,12 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"decisions", "--since", "yesterday", "--server", "http://127.0.0.1:1"}, `--since "yesterday" is neither a duration (1h) nor an RFC 3339 time`},
 		{[]string{"simulate", "jobs.csv"}, `simulate takes no arguments, got "jobs.csv": its inputs are flags (see spillway simulate --help)`},
 		{[]string{"signals", "chek"}, `unknown command "chek" for "spillway signals"; did you mean check?`},
+		// How other tools check a config: pointed at the one that does.
+		{[]string{"validate", "spillway.yaml"}, `unknown command "validate" for "spillway"; to check a config without running anything: spillway policy validate FILE (--server: also what spillway server needs)`},
+		{[]string{"config", "check", "spillway.yaml"}, `unknown command "config" for "spillway"; to check a config without running anything: spillway policy validate`},
+		{[]string{"valdate", "spillway.yaml"}, `unknown command "valdate" for "spillway"; to check a config without running anything: spillway policy validate`},
+		{[]string{"server", "--config", "spillway.yaml", "--check"}, `unknown flag: --check; spillway server has no check mode: spillway policy validate --server FILE checks its config without starting it (see spillway policy validate --help)`},
+		{[]string{"server", "-t", "--config", "spillway.yaml"}, `unknown shorthand flag: 't' in -t; spillway server has no check mode: spillway policy validate --server FILE`},
 	} {
 		err := run(context.Background(), tt.args)
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spillway-io/spillway/config"
 )
 
 // subcommands are registered by each subcommand's file in init, so that a
@@ -86,10 +88,37 @@ func run(ctx context.Context, args []string) error {
 		// cobra refused the command line before the command ran: an
 		// unknown command or flag, a flag value that does not parse, a
 		// required flag left out, arguments the command does not take.
+		if hint := configCheckHint(root, args); hint != "" {
+			err = fmt.Errorf("%w%s", err, hint)
+		}
 		return &usageError{err: err}
 	}
 	return err
 }
+
+// configCheckWords are the commands other tools check a config with
+// (promtool check config, nomad config validate, caddy validate,
+// terraform validate), which a person new to spillway tries first.
+var configCheckWords = map[string]bool{
+	"validate": true, "check": true, "config": true, "lint": true, "verify": true,
+	"check-config": true, "configtest": true, "test": true,
+}
+
+// configCheckHint is what follows cobra's refusal of a command line whose
+// first word is one of configCheckWords (or validate misspelt) and not a
+// command of spillway's: the command that checks a config. "" for any other.
+func configCheckHint(root *cobra.Command, args []string) string {
+	if len(args) == 0 || !(configCheckWords[args[0]] || config.EditDistance(args[0], "validate") <= 2) {
+		return ""
+	}
+	if c, _, err := root.Find(args); err == nil && c != root {
+		return "" // a command of that name exists
+	}
+	return "; to check a config without running anything: " + configCheckCommand
+}
+
+// configCheckCommand is how a config is checked without running it.
+const configCheckCommand = "spillway policy validate FILE (--server: also what spillway server needs)"
 
 // markStarts makes each command's RunE set *started when it begins, so
 // that run can tell cobra's refusals of the command line from what the
