@@ -285,7 +285,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 			v.missing(sc+".cron", `when the schedule starts, as a 5-field cron expression, e.g. cron: "CRON_TZ=Europe/Berlin 0 8 * * 1-5"`)
 		default:
 			if err := policy.CheckCron(s.Cron); err != nil {
-				v.errf(sc+".cron", "%v", err)
+				v.errf(sc+".cron", "%v%s", err, cronHint(s.Cron))
 			}
 		}
 		switch {

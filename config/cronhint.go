@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// cronFields are the five fields of a cron expression, with their ranges.
+var cronFields = [5]struct {
+	name     string
+	min, max int
+}{
+	{"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 6},
+}
+
+// cronYear matches a field that reads as a year (2026, 2026-2027).
+var cronYear = regexp.MustCompile(`^(19|20)[0-9]{2}(-(19|20)[0-9]{2})?$`)
+
+// cronNumber matches the numbers in a field (its values, range ends and
+// steps are all read as values here: a step outside the range is wrong too).
+var cronNumber = regexp.MustCompile(`[0-9]+`)
+
+// cronHint says which field of a cron expression the policy refused is
+// wrong, and how to write it, for the mistakes of a person used to another
+// cron: a seconds field or a year field (Quartz, Spring, robfig's
+// WithSeconds), Sunday as 7 (Vixie cron), a value outside its field's
+// range. "" when it has nothing to add to the policy's message.
+func cronHint(spec string) string {
+	expr, zone := strings.TrimSpace(spec), ""
+	if strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=") {
+		i := strings.IndexFunc(expr, unicode.IsSpace)
+		if i < 0 {
+			return ""
+		}
+		expr, zone = strings.TrimSpace(expr[i:]), expr[:i]+" "
+	}
+	f := strings.Fields(expr)
+	if len(f) == 0 || strings.HasPrefix(f[0], "@") {
+		return ""
+	}
+	switch {
+	case len(f) == 7:
+		return fmt.Sprintf("; these 7 fields read as Quartz's (seconds first, year last), which cron here has not: drop both, %q", zone+strings.Join(f[1:6], " "))
+	case len(f) == 6 && cronYear.MatchString(f[5]):
+		return fmt.Sprintf("; the 6th field, %s, reads as a year, which cron here has not: drop it, %q", f[5], zone+strings.Join(f[:5], " "))
+	case len(f) == 6:
+		return fmt.Sprintf("; with 6 fields the first reads as seconds (Quartz, Spring, robfig's WithSeconds), which cron here has not: drop it, %q", zone+strings.Join(f[1:], " "))
+	case len(f) != 5:
+		return ""
+	}
+	for i, field := range f {
+		r := cronFields[i]
+		for _, num := range cronNumber.FindAllString(field, -1) {
+			n, err := strconv.Atoi(num)
+			if err != nil || (n >= r.min && n <= r.max) {
+				continue
+			}
+			if i == 4 && n == 7 {
+				return "; day-of-week 7 is outside 0-6: Sunday is 0 here (or SUN), write " + cronSundayAsZero(field)
+			}
+			if i == 1 && n == 24 {
+				return "; hour 24 is outside 0-23: midnight is hour 0"
+			}
+			return fmt.Sprintf("; %s %d is outside %d-%d", r.name, n, r.min, r.max)
+		}
+	}
+	return ""
+}
+
+// cronSundayAsZero rewrites a day-of-week field that names Sunday as 7 with
+// 0: 7 as 0, 5-7 as 0,5-6.
+func cronSundayAsZero(field string) string {
+	parts := strings.Split(field, ",")
+	for i, p := range parts {
+		switch {
+		case p == "7":
+			parts[i] = "0"
+		case strings.HasSuffix(p, "-7") && p != "0-7":
+			parts[i] = "0," + strings.TrimSuffix(p, "7") + "6"
+		case p == "0-7":
+			parts[i] = "*"
+		}
+	}
+	return strings.Join(parts, ",")
+}
