@@ -19,6 +19,15 @@ type providerProblem struct {
 	serverOnly bool
 }
 
+// cfgProviderTypeNames are the names people give the clouds spillway's
+// provider types are: Alibaba Cloud as alibaba or aliyun, AWS as ec2.
+var cfgProviderTypeNames = map[string]ProviderType{
+	"aws": ProviderAWS, "ec2": ProviderAWS, "amazon": ProviderAWS, "aws-ec2": ProviderAWS,
+	"alicloud": ProviderAlicloud, "alibaba": ProviderAlicloud, "alibabacloud": ProviderAlicloud, "alibaba-cloud": ProviderAlicloud,
+	"aliyun": ProviderAlicloud, "ali": ProviderAlicloud, "ecs": ProviderAlicloud,
+	"terraform": ProviderTerraform, "tf": ProviderTerraform, "opentofu": ProviderTerraform,
+}
+
 // regionName is the form of a cloud region's name: us-east-1, cn-hangzhou.
 var regionName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
@@ -34,7 +43,11 @@ func (pc ProviderConfig) problems() []providerProblem {
 	case pc.Type == "":
 		add(false, "type", "missing required field: valid types are %s", cfgJoinEnum(cfgProviderTypes))
 	case !slices.Contains(cfgProviderTypes, pc.Type):
-		add(false, "type", "unknown provider type %q: valid types are %s", pc.Type, cfgJoinEnum(cfgProviderTypes))
+		msg := fmt.Sprintf("unknown provider type %q", pc.Type)
+		if t, ok := cfgProviderTypeNames[strings.ToLower(string(pc.Type))]; ok {
+			msg += fmt.Sprintf(" (did you mean %q?)", t)
+		}
+		add(false, "type", "%s: valid types are %s", msg, cfgJoinEnum(cfgProviderTypes))
 	}
 	cloud := pc.Type == ProviderAWS || pc.Type == ProviderAlicloud
 	switch {

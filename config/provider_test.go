@@ -38,6 +38,8 @@ func TestProviderCheck(t *testing.T) {
 		{"a region too long", ProviderConfig{Type: ProviderAWS, Region: strings.Repeat("a", 65), Subnets: subnets, Image: "ami-1"},
 			[]string{"is not a region's name"}},
 		{"unknown type", ProviderConfig{Type: "gcp"}, []string{`type: unknown provider type "gcp": valid types are aws, alicloud, terraform`}},
+		{"another name of alicloud", ProviderConfig{Type: "aliyun"}, []string{`type: unknown provider type "aliyun" (did you mean "alicloud"?): valid types are aws, alicloud, terraform`}},
+		{"aws in capitals", ProviderConfig{Type: "AWS"}, []string{`type: unknown provider type "AWS" (did you mean "aws"?): valid types are`}},
 		{"bad subnet and endpoint", ProviderConfig{Type: ProviderAWS, Region: "r", Image: "ami-1", Endpoint: "127.0.0.1:8780", Subnets: []Subnet{{ID: "s"}}},
 			[]string{"subnets[0].zone: missing required field", `endpoint: bad endpoint "127.0.0.1:8780"`}},
 	} {

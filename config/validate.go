@@ -386,8 +386,8 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			o := &cfg.Pools[i].Policy.Offerings[j]
 			op := fmt.Sprintf("pools[%d].offerings[%d]", i, j)
 			prov, ok := cfg.Providers[o.Provider]
-			if !ok || o.InstanceType == "" || v.d.failed[op] || !slices.Contains(cfgMarkets, o.Market) {
-				continue // already reported
+			if !ok || o.InstanceType == "" || v.d.failed[op] || !slices.Contains(cfgMarkets, o.Market) || !slices.Contains(cfgProviderTypes, prov.Type) {
+				continue // already reported (a provider of no known type: at its type)
 			}
 			needGPUs := !v.has(op+".gpus") && !v.d.failed[op+".gpus"]
 			needPrice := !v.has(op+".price_per_hour") && !v.d.failed[op+".price_per_hour"]
