@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -100,6 +102,45 @@ func TestPolicyFirings(t *testing.T) {
 	}
 }
 
+// TestPolicyCredentials: with --server, validate says where each cloud
+// provider's credentials come from on this machine, and that none were
+// found when the server could only get them from a role, before the
+// server starts and fails every call.
+func TestPolicyCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		typ   config.ProviderType
+		env   map[string]string
+		files []string
+		want  string
+	}{
+		{"aws keys", config.ProviderAWS, map[string]string{"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}, nil,
+			"from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"aws half a key", config.ProviderAWS, map[string]string{"AWS_ACCESS_KEY_ID": "a"}, nil,
+			"AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY: set both"},
+		{"aws profile", config.ProviderAWS, map[string]string{"AWS_PROFILE": "burst"}, nil, "from profile burst (AWS_PROFILE)"},
+		{"aws shared file", config.ProviderAWS, map[string]string{"HOME": "/home/ops"}, []string{"/home/ops/.aws/credentials"},
+			"from the default profile of /home/ops/.aws/credentials"},
+		{"aws nothing", config.ProviderAWS, map[string]string{"HOME": "/home/ops"}, nil,
+			"none in the environment or shared files: spillway server needs an instance role here, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"},
+		{"alicloud keys", config.ProviderAlicloud, map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": "a", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "b"}, nil,
+			"from ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"},
+		{"alicloud cli config", config.ProviderAlicloud, map[string]string{"HOME": "/home/ops"}, []string{"/home/ops/.aliyun/config.json"},
+			"from /home/ops/.aliyun/config.json"},
+		{"alicloud nothing", config.ProviderAlicloud, nil, nil,
+			"none in the environment or credentials files: spillway server needs a RAM role here, or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"},
+		{"terraform", config.ProviderTerraform, nil, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return tc.env[k] }
+			exists := func(f string) bool { return slices.Contains(tc.files, f) }
+			if got := policyCredentials(tc.typ, getenv, exists); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPolicyValidateProblems(t *testing.T) {
 	out, errOut, err := runPolicyCmd(t, "validate", "../../config/testdata/multi.bad.yaml", "../../config/testdata/minimal.good.yaml")
 	var ec *exitCodeError
@@ -143,8 +184,29 @@ func TestPolicyValidateServer(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
 	}
-	if _, errOut, err := runPolicyCmd(t, "validate", "--server", "../../configs/examples/emulator.yaml"); err != nil {
+	// Where the clouds' credentials come from is said with --server only
+	// (a backtest calls no cloud): here, nowhere.
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ECS_METADATA",
+		"ALIBABA_CLOUD_CREDENTIALS_FILE", "ALIBABA_CLOUD_CONFIG_FILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("HOME", t.TempDir())
+	const none = "provider emu-aws: aws us-east-1, endpoint http://127.0.0.1:8780\n  credentials here: none in the environment or shared files: spillway server needs an instance role here"
+	out, errOut, err := runPolicyCmd(t, "validate", "--server", "../../configs/examples/emulator.yaml")
+	if err != nil {
 		t.Errorf("validate --server emulator.yaml: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(out, none) {
+		t.Errorf("validate --server does not say that no AWS credentials are found here:\n%s", out)
+	}
+	if out, _, _ := runPolicyCmd(t, "validate", "../../configs/examples/emulator.yaml"); strings.Contains(out, "credentials here") {
+		t.Errorf("validate without --server speaks of credentials:\n%s", out)
+	}
+	t.Setenv("AWS_PROFILE", "burst")
+	if out, _, _ := runPolicyCmd(t, "validate", "--server", "../../configs/examples/emulator.yaml"); !strings.Contains(out, "credentials here: from profile burst (AWS_PROFILE)") {
+		t.Errorf("validate --server does not name the AWS profile:\n%s", out)
 	}
 }
 
