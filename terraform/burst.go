@@ -731,6 +731,7 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 		return err
 	}
 	l.Outputs = got
+	l.rememberIDs()
 	l.forgetEnded()
 	return nil
 }

@@ -72,6 +72,40 @@ type launch struct {
 	// Done is set once the launch's instances exist; until then a retry
 	// with the same token resumes it.
 	Done bool `json:"done"`
+	// IDs are the instance ids an output ever listed for the launch's
+	// keys (at most maxLaunchIDs, and IDsMore past them), kept after the
+	// instances ended so that ended.log names them: operators look a
+	// bill's instance up there once the burst is retired.
+	IDs     []string `json:"ids,omitempty"`
+	IDsMore int      `json:"ids_more,omitempty"`
+}
+
+// maxLaunchIDs bounds the ids a launch's record keeps: a launch's keys
+// are few, but a key replaced again and again (a tainted instance, a
+// module that replaces on every apply) gets a new id each time.
+const maxLaunchIDs = 64
+
+// rememberIDs adds the ids the output lists for each launch's keys to the
+// launch's record.
+func (l *ledger) rememberIDs() {
+	for _, k := range sortedKeys(l.Outputs) {
+		s, ok := l.Slots[k]
+		if !ok {
+			continue
+		}
+		rec, ok := l.Launches[s.Token]
+		if !ok {
+			continue
+		}
+		id := l.Outputs[k].ID
+		switch {
+		case id == "" || slices.Contains(rec.IDs, id):
+		case len(rec.IDs) < maxLaunchIDs:
+			rec.IDs = append(rec.IDs, id)
+		default:
+			rec.IDsMore++
+		}
+	}
 }
 
 // launchParams are the parameters a retry with the same token must repeat.

@@ -182,6 +182,10 @@ type endedRun struct {
 	InstanceType string `json:"instance_type"`
 	Count        int    `json:"count"`
 	Kept         int    `json:"kept"`
+	// IDs are the instance ids the launch had, in the order they were
+	// first seen; IDsMore counts those past the ledger's bound.
+	IDs     []string `json:"ids,omitempty"`
+	IDsMore int      `json:"ids_more,omitempty"`
 }
 
 // logEnded appends the burst's summary to WorkDir/ended.log. A failure is
@@ -191,7 +195,7 @@ func (p *Provider) logEnded(key string, l *ledger, now time.Time) {
 	if len(l.Launches) > 0 {
 		line.Launches = map[string]endedRun{}
 		for token, rec := range l.Launches {
-			line.Launches[token] = endedRun{InstanceType: rec.Params.InstanceType, Count: rec.Params.Count, Kept: len(rec.Keys)}
+			line.Launches[token] = endedRun{InstanceType: rec.Params.InstanceType, Count: rec.Params.Count, Kept: len(rec.Keys), IDs: rec.IDs, IDsMore: rec.IDsMore}
 		}
 	}
 	data, err := json.Marshal(line)

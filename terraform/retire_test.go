@@ -2,6 +2,8 @@ package terraform_test
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +63,36 @@ func countLines(t *testing.T, path string) int {
 	return n
 }
 
+// endedLogIDs are the instance ids ended.log's lines name, sorted.
+func endedLogIDs(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var ended struct {
+			Launches map[string]struct {
+				IDs []string `json:"ids"`
+			} `json:"launches"`
+		}
+		if err := json.Unmarshal(line, &ended); err != nil {
+			t.Fatalf("ended.log line %q: %v", line, err)
+		}
+		for _, l := range ended.Launches {
+			ids = append(ids, l.IDs...)
+		}
+	}
+	return sorted(ids)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
 func childModuleCopy(t *testing.T) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "module")
@@ -85,11 +117,13 @@ func TestEndedBurstsAreRetiredAfterTheResumeWindow(t *testing.T) {
 	p := newProvider(t, cfg, terraform.WithClock(clock.Now))
 
 	const ended = 4
+	var endedIDs []string
 	for i := range ended {
 		insts, err := p.Launch(ctx, demandRequest(fmt.Sprintf("demand-%d", i)))
 		if err != nil {
 			t.Fatalf("Launch %d: %v", i, err)
 		}
+		endedIDs = append(endedIDs, idsOf(insts)...)
 		if err := p.Terminate(ctx, idsOf(insts)); err != nil {
 			t.Fatalf("Terminate %d: %v", i, err)
 		}
@@ -128,6 +162,10 @@ func TestEndedBurstsAreRetiredAfterTheResumeWindow(t *testing.T) {
 	}
 	if n := countLines(t, filepath.Join(work, "ended.log")); n != ended {
 		t.Errorf("ended.log has %d lines, want one per retired burst (%d)", n, ended)
+	}
+	// Operators grep ended.log for a billed instance's id.
+	if got := endedLogIDs(t, filepath.Join(work, "ended.log")); !slices.Equal(got, sorted(endedIDs)) {
+		t.Errorf("ended.log names instances %v, want the ended bursts' %v", got, sorted(endedIDs))
 	}
 	if trash, _ := os.ReadDir(filepath.Join(work, "trash")); len(trash) != 0 {
 		t.Errorf("the trash holds %d entries after the retirement", len(trash))
