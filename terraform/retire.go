@@ -148,7 +148,21 @@ func (p *Provider) retire(ctx context.Context, key string) error {
 		return fmt.Errorf("its ledger holds no instance, yet its Terraform state in %s holds resources: "+
 			"`terraform state list` there names them; end them (`terraform destroy -var-file=%s`) and the burst is retired", b.dir, varsFile)
 	}
-	p.logEnded(key, l, now)
+	obj, err := b.stateObject()
+	if err != nil {
+		return err
+	}
+	p.logEnded(key, l, now, obj)
+	if obj != nil && obj.file != "" {
+		// The local backend at a path of the burst's own: its state file
+		// (empty, checked above) and the backup of the one before would
+		// stay behind, one pair per burst for ever.
+		for _, f := range []string{obj.file, obj.file + ".backup"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing its state file: %w", err)
+			}
+		}
+	}
 	trash := filepath.Join(p.cfg.WorkDir, trashDir)
 	if err := os.MkdirAll(trash, 0o700); err != nil {
 		return err
@@ -166,6 +180,68 @@ func (p *Provider) retire(ctx context.Context, key string) error {
 	return os.RemoveAll(moved)
 }
 
+// stateObject is where a burst's state is kept by a backend that
+// backend_config sets, as `terraform init` recorded it in the burst's
+// .terraform/terraform.tfstate: nil for a burst whose state is in its own
+// directory (no backend_config).
+type stateObject struct {
+	// Backend is the backend's type; Names its settings that name the
+	// burst's own object (those configured with {burst} in their value).
+	Backend string            `json:"backend"`
+	Names   map[string]string `json:"names,omitempty"`
+	// file is the local backend's state file, when its path is the
+	// burst's own; Spillway removes it when the burst is retired.
+	file string
+}
+
+// stateObject reads where the burst's state is kept (above).
+// Terraform has no command that deletes a state object: `terraform
+// workspace delete` refuses the default workspace, the only one a burst
+// uses. So the object a remote backend keeps is named in ended.log, and
+// the local backend's file is removed.
+func (b *burst) stateObject() (*stateObject, error) {
+	if len(b.p.cfg.BackendConfig) == 0 {
+		return nil, nil
+	}
+	data, err := os.ReadFile(filepath.Join(b.dir, ".terraform", "terraform.tfstate"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // never initialised: no state object was made
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec struct {
+		Backend struct {
+			Type   string         `json:"type"`
+			Config map[string]any `json:"config"`
+		} `json:"backend"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil || rec.Backend.Type == "" {
+		return nil, fmt.Errorf("reading the backend %s recorded at init: %v", filepath.Join(b.dir, ".terraform", "terraform.tfstate"), err)
+	}
+	obj := &stateObject{Backend: rec.Backend.Type}
+	for k, v := range b.p.cfg.BackendConfig {
+		if !strings.Contains(v, "{burst}") {
+			continue
+		}
+		if obj.Names == nil {
+			obj.Names = map[string]string{}
+		}
+		obj.Names[k] = strings.ReplaceAll(v, "{burst}", b.key)
+	}
+	// Only a path of the burst's own: one without {burst} is a state
+	// file every burst shares.
+	if path, ok := obj.Names["path"]; ok && obj.Backend == "local" {
+		if recorded, _ := rec.Backend.Config["path"].(string); recorded == path {
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(b.dir, path)
+			}
+			obj.file = path
+		}
+	}
+	return obj, nil
+}
+
 // endedLine is one line of WorkDir/ended.log.
 type endedLine struct {
 	Retired  time.Time           `json:"retired"`
@@ -175,6 +251,9 @@ type endedLine struct {
 	Burst    string              `json:"burst"`
 	Written  time.Time           `json:"last_written,omitzero"`
 	Launches map[string]endedRun `json:"launches,omitempty"`
+	// State is where a backend given by backend_config kept the burst's
+	// (empty) state: a remote backend's object is left there.
+	State *stateObject `json:"state,omitempty"`
 }
 
 // endedRun is one launch of a retired burst, by client token.
@@ -190,8 +269,8 @@ type endedRun struct {
 
 // logEnded appends the burst's summary to WorkDir/ended.log. A failure is
 // logged: the burst is retired all the same.
-func (p *Provider) logEnded(key string, l *ledger, now time.Time) {
-	line := endedLine{Retired: now.UTC(), Key: key, Cluster: l.Cluster, Pool: l.Pool, Burst: l.Burst, Written: l.Written}
+func (p *Provider) logEnded(key string, l *ledger, now time.Time, state *stateObject) {
+	line := endedLine{Retired: now.UTC(), Key: key, Cluster: l.Cluster, Pool: l.Pool, Burst: l.Burst, Written: l.Written, State: state}
 	if len(l.Launches) > 0 {
 		line.Launches = map[string]endedRun{}
 		for token, rec := range l.Launches {

@@ -292,3 +292,62 @@ func TestRetirementInterruptedByACrashIsFinishedOnStart(t *testing.T) {
 		t.Errorf("Launch after the restart: %v", err)
 	}
 }
+
+// With backend_config the burst's state is kept outside its directory, one
+// object per burst ({burst} in its name). Terraform cannot delete a
+// default workspace's state, so retiring the burst removes the local
+// backend's file itself (and names the object in ended.log), instead of
+// leaving one empty state behind per burst for ever.
+func TestRetiredBurstLeavesNoStateInItsBackend(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t, 90*time.Second)
+	work, states := t.TempDir(), t.TempDir()
+	clock := newTestClock()
+	cfg := terraform.Config{
+		Module: "testdata/localstate", Region: region, Zones: zones, WorkDir: work,
+		BackendConfig: map[string]string{"path": filepath.Join(states, "{burst}.tfstate")},
+	}
+	p := newProvider(t, cfg, terraform.WithClock(clock.Now))
+	insts, err := p.Launch(ctx, demandRequest("remote"))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	dirs := burstDirs(t, work)
+	state := filepath.Join(states, dirs[0]+".tfstate")
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("the burst's state is not where backend_config puts it: %v", err)
+	}
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	clock.Advance(terraform.RetireAfter + time.Second)
+	if err := p.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if left := burstDirs(t, work); len(left) != 0 {
+		t.Fatalf("burst directories %v are left after the retirement", left)
+	}
+	if left, _ := os.ReadDir(states); len(left) != 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the retired burst's backend still holds %v", names)
+	}
+	data, err := os.ReadFile(filepath.Join(work, "ended.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		State struct {
+			Backend string            `json:"backend"`
+			Names   map[string]string `json:"names"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(data), &line); err != nil {
+		t.Fatalf("ended.log %q: %v", data, err)
+	}
+	if line.State.Backend != "local" || line.State.Names["path"] != state {
+		t.Errorf("ended.log names the state %+v, want the local backend's %s", line.State, state)
+	}
+}
