@@ -55,8 +55,9 @@ type burst struct {
 	key string
 	dir string
 	tf  *tfexec.Terraform
-	// stale is a dead run's record found when the lock was taken.
-	stale *runRecord
+	// stale is a dead run's record found when the lock was taken; live
+	// one of a run not known dead (another host's, or a live process's).
+	stale, live *runRecord
 }
 
 // burstKey names a burst's directory: readable, unique per (cluster, pool,
@@ -127,10 +128,13 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 		unlock()
 		return nil, nil, err
 	}
-	if rec != nil && rec.dead(p.host) {
+	switch {
+	case rec != nil && rec.dead(p.host):
 		p.log.Warn("a run on this burst died mid-command", "burst", key, "pid", rec.PID, "op", rec.Op, "started", rec.Started)
 		b.stale = rec
 		p.endDeadRun(rec, p.log.With("burst", key))
+	case rec != nil:
+		b.live = rec
 	}
 	tf, err := tfexec.NewTerraform(dir, p.binary)
 	if err != nil {
@@ -256,17 +260,23 @@ func (p *Provider) snapshotInitialised() bool {
 // output in a log of its own. A command refused because the backend's
 // state lock is held by a run known dead is retried once after Terraform
 // force-unlocks it.
+//
+// A lock it may not break fails the command with what the operator must
+// do (RunError.Hint): Terraform's own message suggests -lock=false.
 func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	err := b.runOnce(ctx, op, cmd)
 	var re *RunError
-	if err == nil || b.stale == nil || !errors.As(err, &re) {
+	if err == nil || !errors.As(err, &re) {
 		return err
 	}
 	id, ok := breakable(re.Diagnostics, b.p.who)
-	if !ok {
-		if id != "" {
-			b.p.log.Warn("the state is locked by someone else", "burst", b.key, "lock_id", id)
-		}
+	if id == "" {
+		return err
+	}
+	if !ok || b.stale == nil {
+		_, who := lockHolder(re.Diagnostics)
+		b.p.log.Warn("the burst's state is locked by a run not known to be over", "burst", b.key, "lock_id", id, "holder", who)
+		re.Hint = b.lockedHint(id, who)
 		return err
 	}
 	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID)
@@ -277,6 +287,27 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	}
 	b.stale = nil
 	return b.runOnce(ctx, op, cmd)
+}
+
+// lockedHint says why Spillway leaves the state lock id (held by who,
+// when the backend says) alone, and how the operator releases it.
+func (b *burst) lockedHint(id, who string) string {
+	var holder string
+	switch r := b.live; {
+	case who != "" && who != b.p.who:
+		holder = "it is held by " + who + ", not by Spillway on this host"
+	case r != nil && r.Host != b.p.host:
+		holder = fmt.Sprintf("a Spillway run on host %s (pid %d, terraform %s, started %s) may hold it, and this host cannot tell whether that run is over",
+			r.Host, r.PID, r.Op, r.Started.UTC().Format(time.RFC3339))
+	case r != nil:
+		holder = fmt.Sprintf("a Spillway run in process %d of this host (terraform %s, started %s) may hold it, and that process is running",
+			r.PID, r.Op, r.Started.UTC().Format(time.RFC3339))
+	default:
+		holder = "no run of Spillway's on this burst is recorded as holding it"
+	}
+	return fmt.Sprintf("the burst's Terraform state is locked (lock ID %s): %s. Spillway breaks a lock only when the run that took it is known to be over; "+
+		"once no Terraform run on this state is left (%s names Spillway's), release it with `terraform force-unlock -force %s` in %s, and the next run goes on",
+		id, holder, filepath.Join(b.dir, runFile), id, b.dir)
 }
 
 var (
@@ -317,7 +348,7 @@ func lockHolder(diags string) (id, who string) {
 func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	now := b.p.opts.clock()
 	mark := newRunMark()
-	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark})
+	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start})
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
 	}

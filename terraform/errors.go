@@ -20,7 +20,10 @@ type RunError struct {
 	// Diagnostics is Terraform's error text (summary and detail of each
 	// error diagnostic, or its stderr when it wrote no diagnostics).
 	Diagnostics string
-	Err         error
+	// Hint says what the operator must do, when Spillway knows: a state
+	// lock it may not break names the force-unlock to run.
+	Hint string
+	Err  error
 }
 
 func (e *RunError) Error() string {
@@ -28,7 +31,11 @@ func (e *RunError) Error() string {
 	if d == "" {
 		d = e.Err.Error()
 	}
-	return fmt.Sprintf("terraform %s in %s failed: %s (full output: %s)", e.Op, e.Dir, d, e.Log)
+	msg := fmt.Sprintf("terraform %s in %s failed: %s (full output: %s)", e.Op, e.Dir, d, e.Log)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
 }
 
 func (e *RunError) Unwrap() error { return e.Err }

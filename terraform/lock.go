@@ -97,6 +97,12 @@ type runRecord struct {
 	// Mark is in the environment of every process of the run
 	// (runMarkEnv), so what it left running can be found and ended.
 	Mark string `json:"mark,omitempty"`
+	// Boot and Start tell the process from a later one with its PID
+	// (Linux; empty elsewhere): the kernel's boot id and the process's
+	// start time in clock ticks since boot. After a reboot, or once the
+	// PID is reused, a live process with the PID is not the run's.
+	Boot  string `json:"boot,omitempty"`
+	Start uint64 `json:"start,omitempty"`
 }
 
 func readRunRecord(path string) (*runRecord, error) {
@@ -116,7 +122,9 @@ func readRunRecord(path string) (*runRecord, error) {
 }
 
 // dead reports whether the run is known to be over: it ran on this host
-// in a process that no longer exists (or its record was cut short). The
+// in a process that no longer exists, in an earlier boot, or in a process
+// other than the one now holding its PID (its start time differs), or its
+// record was cut short. The
 // caller holds the burst's lock, so a record of this process's PID is of
 // a run over: one of this process that could not remove its record, or of
 // an earlier process with the same PID (a container's server restarted as
@@ -131,6 +139,15 @@ func (r *runRecord) dead(host string) bool {
 	if r.PID == os.Getpid() {
 		return true
 	}
-	err := syscall.Kill(r.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
+	if err := syscall.Kill(r.PID, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	// A process has the PID: the run's only if it is the same process.
+	if boot := bootID(); r.Boot != "" && boot != "" && boot != r.Boot {
+		return true
+	}
+	if start := procStart(r.PID); r.Start != 0 && start != 0 && start != r.Start {
+		return true
+	}
+	return false
 }

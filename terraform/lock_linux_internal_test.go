@@ -132,3 +132,32 @@ func TestBurstRetiredWhileARunWaitsIsMadeAfresh(t *testing.T) {
 		t.Errorf("the burst made afresh has no lock file: %v", err)
 	}
 }
+
+// TestRunRecordOfAnotherProcessWithItsPIDIsDead: after a reboot, or once
+// the PID is reused, a live process with a dead run's PID is not that
+// run's: the record's boot id and start time tell them apart, so the run's
+// backend lock is released instead of refusing every run on the burst.
+func TestRunRecordOfAnotherProcessWithItsPIDIsDead(t *testing.T) {
+	const host = "node-a"
+	live := os.Getppid() // the go tool or the shell that ran the test
+	boot, start := bootID(), procStart(live)
+	if boot == "" || start == 0 {
+		t.Fatalf("boot id %q, start time of pid %d %d: /proc does not say", boot, live, start)
+	}
+	for _, tc := range []struct {
+		name string
+		rec  runRecord
+		want bool
+	}{
+		{"the live process itself", runRecord{PID: live, Host: host, Boot: boot, Start: start}, false},
+		{"a record without them (an earlier version)", runRecord{PID: live, Host: host}, false},
+		{"an earlier boot", runRecord{PID: live, Host: host, Boot: "00000000-0000-0000-0000-000000000000", Start: start}, true},
+		{"a process started at another time", runRecord{PID: live, Host: host, Boot: boot, Start: start + 1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.rec.dead(host); got != tc.want {
+				t.Errorf("dead = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -64,3 +64,40 @@ func markedProcesses(needle []byte) ([]int, error) {
 	}
 	return out, nil
 }
+
+// bootID is the kernel's id of the current boot ("" when it cannot be
+// read): a run recorded under another boot is over, whatever process
+// has its PID now.
+func bootID() string {
+	data, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(data))
+}
+
+// procStart is when process pid started, in clock ticks since boot (0
+// when it cannot be read): with the boot id, it tells a process from a
+// later one given the same PID.
+func procStart(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces and parentheses:
+	// the fields after it start past its last ')'. starttime is field 22,
+	// the 20th after the name.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := bytes.Fields(data[i+1:])
+	if len(fields) < 20 {
+		return 0
+	}
+	n, err := strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}

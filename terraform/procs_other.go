@@ -8,3 +8,9 @@ import "errors"
 // interrupted run is left to terraform-exec, which kills Terraform's own
 // process only.
 func killMarked(string) (int, error) { return 0, errors.ErrUnsupported }
+
+// bootID and procStart need Linux's /proc: elsewhere a run's process is
+// known by its PID alone.
+func bootID() string { return "" }
+
+func procStart(int) uint64 { return 0 }

@@ -55,6 +55,10 @@ type Provider struct {
 	host   string
 	// who is user@host, as Terraform names a lock's holder.
 	who string
+	// boot and start identify this process beyond its PID in the run
+	// records it writes (runRecord).
+	boot  string
+	start uint64
 	// version identifies the module's contents; snapshot is its copy under
 	// WorkDir/modules, from which burst directories are filled.
 	version, snapshot string
@@ -97,6 +101,7 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 		locks:    map[string]*dirLock{},
 	}
 	p.host, _ = os.Hostname()
+	p.boot, p.start = bootID(), procStart(os.Getpid())
 	if u, err := user.Current(); err == nil {
 		p.who = u.Username + "@" + p.host
 	}

@@ -1,0 +1,125 @@
+package terraform_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// A burst's backend lock left by a run that is not running: Spillway
+// breaks it when the run's record shows the run over, though a live
+// process has its PID now (after a reboot, or the PID reused), and
+// otherwise refuses with what the operator must do, naming the lock.
+func TestStaleBackendLockOnRestart(t *testing.T) {
+	t.Parallel()
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A live process of this host stands for whatever has the dead run's
+	// PID now.
+	other := exec.Command("cat")
+	stdin, err := other.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); other.Wait() })
+	const lockID = "3f1c2a9e-0000-4000-8000-dead00000001"
+	started := time.Now().Add(-time.Hour).UTC()
+	for _, tc := range []struct {
+		name string
+		// run is the run record left in the burst, nil for none.
+		run map[string]any
+		// refused: a substring of the launch's error; "" when the lock is
+		// broken and the launch succeeds.
+		refused string
+	}{
+		{"a run of an earlier boot", map[string]any{"pid": other.Process.Pid, "host": host, "op": "apply", "started": started, "boot": "00000000-0000-0000-0000-000000000000", "start": 1}, ""},
+		{"a run whose PID another process has now", map[string]any{"pid": other.Process.Pid, "host": host, "op": "apply", "started": started, "boot": string(bytes.TrimSpace(boot)), "start": 1}, ""},
+		{"a run still going on", map[string]any{"pid": other.Process.Pid, "host": host, "op": "apply", "started": started}, "`terraform force-unlock -force " + lockID + "`"},
+		{"a lock no run of Spillway's holds", nil, "`terraform force-unlock -force " + lockID + "`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+			srv := httptest.NewServer(st)
+			t.Cleanup(srv.Close)
+			work := t.TempDir()
+			addr := srv.URL + "/state/{burst}"
+			cfg := terraform.Config{
+				Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+				Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
+				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+			}
+			p := newProvider(t, cfg)
+			ctx := testCtx(t, 90*time.Second)
+			first, err := p.Launch(ctx, launchRequest("stale", "stale-1", 1))
+			if err != nil {
+				t.Fatalf("first Launch: %v", err)
+			}
+			key := burstDirs(t, work)[0]
+			dir := filepath.Join(work, "bursts", key)
+			// What a run that died mid-apply leaves: the backend's lock
+			// and, when Spillway ran it, its run record.
+			st.mu.Lock()
+			st.locks["/state/"+key] = []byte(`{"ID":"` + lockID + `","Operation":"OperationTypeApply","Who":"spillway@` + host + `"}`)
+			st.mu.Unlock()
+			if tc.run != nil {
+				data, err := json.Marshal(tc.run)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, ".spillway", "run.json"), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			insts, err := p.Launch(ctx, launchRequest("stale", "stale-2", 1))
+			unlocks, _ := filepath.Glob(filepath.Join(dir, ".spillway", "runs", "*-force-unlock.log"))
+			if tc.refused != "" {
+				if err == nil {
+					t.Fatalf("Launch on a state locked by a live run = %v; want it refused", idsOf(insts))
+				}
+				for _, want := range []string{tc.refused, dir, "locked"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("Launch's error does not say %q: %v", want, err)
+					}
+				}
+				if len(unlocks) != 0 {
+					t.Errorf("the lock of a run not known dead was broken")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Launch after the run died: %v", err)
+			}
+			if len(unlocks) != 1 {
+				t.Errorf("force-unlock ran %d times, want once", len(unlocks))
+			}
+			if locks, _ := st.held(); locks != 0 {
+				t.Errorf("%d state locks held after the launch", locks)
+			}
+			if err := p.Terminate(ctx, append(idsOf(first), idsOf(insts)...)); err != nil {
+				t.Fatalf("Terminate: %v", err)
+			}
+			if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+				t.Errorf("List after Terminate = %v, %v; want nothing", idsOf(listed), err)
+			}
+		})
+	}
+}
