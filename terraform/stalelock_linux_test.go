@@ -123,3 +123,61 @@ func TestStaleBackendLockOnRestart(t *testing.T) {
 		})
 	}
 }
+
+// A server killed mid-apply on the local backend takes its Terraform with
+// it, which leaves .terraform.tfstate.lock.info behind; the lock itself
+// is the kernel's, released with the process: on restart the next launch
+// of the same token is neither refused nor made to wait, and breaks no
+// lock.
+func TestServerKilledMidApplyLeavesNoLocalLockHeld(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	hold, started := filepath.Join(work, "hold"), filepath.Join(work, "started")
+	cfg := terraform.Config{Module: "testdata/localstate", Zones: zones, WorkDir: work, Variables: map[string]any{"hold": hold, "started": started}}
+	if err := os.WriteFile(hold, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(hold) }) // lets the orphaned provisioner go
+	crasher, exited, stderr := startCrasher(t, cfg, "CRASH_BURST=local", "CRASH_TOKEN=local-1", "CRASH_COUNT=1")
+	ctx := testCtx(t, 90*time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the crasher exited before its apply started (%v): %s", err, stderr.String())
+		case <-ctx.Done():
+			crasher.Process.Kill()
+			<-exited
+			t.Fatalf("the crasher's apply never started: %s", stderr.String())
+		case <-tick.C:
+		}
+	}
+	crasher.Process.Kill()
+	<-exited
+	if err := os.Remove(hold); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(work, "bursts", burstDirs(t, work)[0])
+	if _, err := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); err != nil {
+		t.Fatalf("the killed apply left no lock info (%v): the case is not met", err)
+	}
+
+	p := newProvider(t, cfg)
+	insts, err := p.Launch(ctx, launchRequest("local", "local-1", 1))
+	if err != nil {
+		t.Fatalf("Launch after the crash: %v", err)
+	}
+	if len(insts) != 1 {
+		t.Fatalf("Launch after the crash returned %d instances, want 1", len(insts))
+	}
+	if unlocks, _ := filepath.Glob(filepath.Join(dir, ".spillway", "runs", "*-force-unlock.log")); len(unlocks) != 0 {
+		t.Errorf("force-unlock ran %d times on the local backend", len(unlocks))
+	}
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+}

@@ -22,9 +22,27 @@ variable "instances" {
   type = map(object({ zone = string, gpus = number }))
 }
 
+variable "hold" {
+  type    = string
+  default = ""
+}
+
+variable "started" {
+  type    = string
+  default = ""
+}
+
 resource "terraform_data" "instance" {
   for_each = var.instances
   input    = each.value
+
+  provisioner "local-exec" {
+    command = "if [ -n \"$HOLD\" ] && [ -f \"$HOLD\" ]; then touch \"$STARTED\"; while [ -f \"$HOLD\" ]; do sleep 0.05; done; fi"
+    environment = {
+      HOLD    = var.hold
+      STARTED = var.started
+    }
+  }
 }
 
 output "instances" {
