@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,7 +228,7 @@ func (b *burst) stateObject() (*stateObject, error) {
 		if obj.Names == nil {
 			obj.Names = map[string]string{}
 		}
-		obj.Names[k] = strings.ReplaceAll(v, "{burst}", b.key)
+		obj.Names[k] = withoutUserinfo(strings.ReplaceAll(v, "{burst}", b.key))
 	}
 	// Only a path of the burst's own: one without {burst} is a state
 	// file every burst shares.
@@ -240,6 +241,18 @@ func (b *burst) stateObject() (*stateObject, error) {
 		}
 	}
 	return obj, nil
+}
+
+// withoutUserinfo is v with the user and password of a URL left out
+// (http://user:secret@host/...): ended.log names a state object, not
+// the credentials to reach it.
+func withoutUserinfo(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	u.User = nil
+	return u.String()
 }
 
 // endedLine is one line of WorkDir/ended.log.
