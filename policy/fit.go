@@ -51,6 +51,7 @@ func decHoldSpan(pool *Pool) int64 {
 	if iv <= 0 {
 		iv = decDefaultInterval
 	}
+	iv += max(pool.TickSlack.D(), 0)
 	drain := decForever
 	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
 		drain = decRoundUp(t, int64(iv))

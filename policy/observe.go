@@ -19,7 +19,7 @@ type decEnv struct {
 	now         time.Time
 	next        time.Time // the next evaluation
 	nowNs       int64     // now in Unix nanoseconds
-	span        int64     // the interval in nanoseconds
+	span        int64     // the interval and the tick's slack, in nanoseconds: the budget's step
 	interval    time.Duration
 	stale       bool  // signals are stale: no launch for the queue, no idle scale-in
 	toPeriodEnd int64 // nanoseconds from now to the budget period's end
@@ -40,7 +40,9 @@ func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now tim
 		e.interval = decDefaultInterval
 	}
 	e.next = now.Add(e.interval)
-	e.nowNs, e.span = now.UnixNano(), int64(e.interval)
+	// A budget counts each instance until the latest the next evaluation
+	// may come: a slow cloud call of the tick delays it (Pool.TickSlack).
+	e.nowNs, e.span = now.UnixNano(), int64(e.interval)+max(int64(pool.TickSlack), 0)
 	e.stale = len(snap.Stale) > 0
 	if b := pool.Limits.Budget; b != nil {
 		e.periodLen = decPeriodLen(b.Period)

@@ -27,6 +27,16 @@ type Pool struct {
 	// Interval is how often the server (and the simulator) evaluates the
 	// pool. Default 30s; must be greater than 0.
 	Interval Duration `yaml:"interval,omitempty"`
+	// TickSlack is how much later than Interval an evaluation may come:
+	// the server's tick of a pool waits for each of its cloud calls, up to
+	// the provider's call_timeout (a Terraform apply waits for its
+	// instances: 10 minutes by default), and the next evaluation comes
+	// after it. A hard budget counts each instance's cost until then, so
+	// that a slow call does not let it run past the money. Not read from
+	// the config: the server sets it to the longest call_timeout of the
+	// pool's providers; 0 in the simulator, which evaluates every
+	// Interval.
+	TickSlack Duration `yaml:"-"`
 	// StaleAfter is how old a signal may be before the policy holds (no
 	// launch on demand, no scale-in). Default 2m; at least Interval.
 	StaleAfter Duration `yaml:"stale_after,omitempty"`

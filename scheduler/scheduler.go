@@ -344,6 +344,12 @@ func New(opts Options) (*Scheduler, error) {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)
 			}
 			pr.offs[o.Name] = o
+			// A tick waits for its calls: the next evaluation may come a
+			// call timeout late (a Terraform apply waiting for its
+			// instances), and a hard budget must hold until then.
+			if d := policy.Duration(s.callTimeout(o.Provider)); d > pr.spec.Policy.TickSlack {
+				pr.spec.Policy.TickSlack = d
+			}
 		}
 		s.pools[p.Policy.Name] = pr
 		s.order = append(s.order, p.Policy.Name)
