@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,10 +326,11 @@ const neverStartJobs = 50_000
 
 // BenchmarkSimulateAdmitPerSecond is 48 two-hour 8-GPU jobs a minute apart
 // on 8 on-prem GPUs, evaluated every second, with max_gpus 16 binding and
-// max_lifetime set (so the steady skip stays off): for the day and a half
-// the backlog lasts, policy.Admit cuts karpenter's launches to none at
-// every evaluation.
+// the steady skip off: for the day and a half the backlog lasts,
+// policy.Admit cuts karpenter's launches to none at every evaluation.
 func BenchmarkSimulateAdmitPerSecond(b *testing.B) {
+	defer func(on bool) { steadySkip = on }(steadySkip)
+	steadySkip = false
 	pool, _ := benchSetup(b, "itp/cluster05.csv")
 	pool = WithOnPremGPUs(pool, 8)
 	pool.Interval = policy.Duration(time.Second)
@@ -349,4 +351,41 @@ func BenchmarkSimulateAdmitPerSecond(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSimulateSteadyTimers is 24 six-hour 8-GPU jobs a minute apart
+// on 8 on-prem GPUs, evaluated every second, with max_gpus 16 binding
+// while the backlog lasts (about two days), in a pool whose rules act with
+// time alone: a weekday schedule of 8 GPUs, a max_lifetime of three days
+// and checkpointing every hour (on-demand offerings only: spot reclaim
+// rates, learned as the run goes, keep the steady skip off).
+func BenchmarkSimulateSteadyTimers(b *testing.B) {
+	pool, tr := steadyTimersCase(b)
+	for _, p := range allPolicies() {
+		b.Run(p.Name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p,
+					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func steadyTimersCase(b testing.TB) (policy.Pool, *trace.Trace) {
+	pool, _ := benchSetup(b, "itp/cluster05.csv")
+	pool = WithOnPremGPUs(pool, 8)
+	pool.Interval = policy.Duration(time.Second)
+	pool.Limits.MaxGPUs = 16
+	pool.Limits.Budget = nil
+	pool.ScaleIn.MaxLifetime = policy.Duration(72 * time.Hour)
+	pool.CheckpointInterval = policy.Duration(time.Hour)
+	pool.Schedules = []policy.Schedule{{Name: "weekdays", Cron: "0 8 * * 1-5", Duration: policy.Duration(10 * time.Hour), GPUs: 8}}
+	pool.Offerings = slices.DeleteFunc(slices.Clone(pool.Offerings), func(o policy.Offering) bool { return o.Market == policy.MarketSpot })
+	tr := &trace.Trace{Name: "steady-timers", Start: trace.DefaultEpoch}
+	for i := range 24 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 6 * time.Hour, GPUs: 8})
+	}
+	return pool, tr
 }

@@ -196,6 +196,9 @@ func (s *state) launch(off policy.Offering, floor string) error {
 	if s.o.MaxInstances > 0 && len(s.slotOf) >= s.o.MaxInstances {
 		return fmt.Errorf("sim: %w (%d)", ErrTooManyInstances, s.o.MaxInstances)
 	}
+	if off.Market == policy.MarketSpot {
+		s.spotRented = true
+	}
 	ii := int32(len(s.slotOf))
 	in := &instance{
 		id:         instID(ii),

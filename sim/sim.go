@@ -311,6 +311,8 @@ type state struct {
 	// (Policy.LearnsSpot) in a pool with spot offerings whose jobs
 	// checkpoint; nil otherwise.
 	spot *spotlife.Tracker
+	// spotRented: a spot instance has been launched (steadySpot).
+	spotRented bool
 
 	timeline  *Timeline
 	nextSampl time.Duration

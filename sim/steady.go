@@ -19,28 +19,34 @@ const steadyMin = 16
 // steady reports whether the last evaluation may be followed by a steady
 // skip, for a policy whose memory can be copied: it planned no launch,
 // drain or termination; no rented instance is booting or up and idle;
-// every pending job has waited the wait target; and the pool has no
-// schedule, max_lifetime or checkpointing. Those leave no timer that
-// runs out with time alone but the ones steadyEnd stops at (a drain
-// timeout, the policy's own memory, the capacity cache): what still moves
-// is money, spent by the hour or the second, which only ever brings a
-// limit to bind, or an instance to be drained, sooner (a hard budget), or
-// a launch within reach (a soft one, whose launches commit to the
-// period's end). Timers that fire and money that runs out together would
-// open a launch and close it again between two probes (a node type back
-// from DOWN while the budget runs low, a job due while it does): hence
-// no timer inside a window. An idle instance is left out also because
-// the spillway policy ends one near the end of the hour it has paid for
-// (hourly billing), a decision that comes and goes with the hour (a
-// policy that does not watch idle time, Policy.IdleUnwatched, keeps its
-// idle instances as they are).
+// every pending job has waited the wait target; and no spot reclaim rate
+// is being learned (steadySpot). Those leave no timer that runs out with
+// time alone but the ones steadyEnd stops at (a drain timeout, a
+// schedule's firing or end, an instance's max_lifetime, the policy's own
+// memory, the capacity cache): what still moves is money, spent by the
+// hour or the second, which only ever brings a limit to bind, or an
+// instance to be drained, sooner (a hard budget), or a launch within
+// reach (a soft one, whose launches commit to the period's end, or to
+// the end max_lifetime sets, which nears with time). A checkpoint saves
+// a running job's work with time alone, but nothing the policy sees
+// depends on it until the job is killed, an event. Timers that fire and
+// money that runs out together would open a launch and close it again
+// between two probes (a node type back from DOWN while the budget runs
+// low, a job due while it does): hence no timer inside a window. An idle
+// instance is left out also because the spillway policy ends one near
+// the end of the hour it has paid for (hourly billing), a decision that
+// comes and goes with the hour (a policy that does not watch idle time,
+// Policy.IdleUnwatched, keeps its idle instances as they are, unless it
+// keeps schedule floors: their idle GPU-hours are counted evaluation by
+// evaluation, countFloorIdle).
 func (s *state) steady() bool {
 	p := s.pool
-	if s.acted || len(p.Schedules) > 0 || p.ScaleIn.MaxLifetime > 0 || p.CheckpointInterval > 0 {
+	if s.acted || !s.steadySpot() {
 		return false
 	}
+	idleKept := s.o.Policy.IdleUnwatched && !(s.o.Policy.KeepsFloors && len(p.Schedules) > 0)
 	for _, ii := range s.alive {
-		if in := s.inst(ii); in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0 && !s.o.Policy.IdleUnwatched) {
+		if in := s.inst(ii); in.state == policy.StateBooting || (in.state == policy.StateRunning && in.jobs == 0 && !idleKept) {
 			return false
 		}
 	}
@@ -56,12 +62,24 @@ func (s *state) steady() bool {
 	return true
 }
 
+// steadySpot reports that no spot reclaim rate moves with time alone: the
+// run learns none (s.spot nil), or no spot instance has been rented yet.
+// Once one has, the rates the policy reads (spotlife.Tracker.Rates) move
+// with every evaluation, up or down (an offering's past decays towards
+// the prior while its live instances add exposure), and the tracker's
+// own memory is brought to the time it is read: a probe at a later time
+// would change what the evaluations before it see.
+func (s *state) steadySpot() bool {
+	return s.spot == nil || !s.spotRented
+}
+
 // steadyEnd is the time before which evaluations see nothing change but
 // time: the next event (a job submitted or ending, an instance ready, a
 // spot notice), the end of the budget period, the first capacity-cache or
 // quota entry to expire, the first released idle spell to resolve, the
-// first draining instance's drain_timeout, the policy's first timer
-// (Decider.NextTimer), and
+// first draining instance's drain_timeout, the first instance to reach
+// max_lifetime, the next firing of a schedule or end of an active
+// schedule floor, the policy's first timer (Decider.NextTimer), and
 // the evaluation after which the run stops (limit, inclusive); under a
 // hard budget, the last evaluation whose commitments end within the
 // period (see below).
@@ -105,6 +123,28 @@ func (s *state) steadyEnd(dec Decider, next, limit, interval time.Duration) time
 		for _, ii := range s.alive {
 			if in := s.inst(ii); in.state == policy.StateDraining && in.drainStart >= 0 {
 				end = min(end, in.drainStart+timeout)
+			}
+		}
+	}
+	if life := s.pool.ScaleIn.MaxLifetime.D(); life > 0 {
+		// observe drains an instance at the first evaluation at or
+		// after its launch plus max_lifetime.
+		for _, ii := range s.alive {
+			if in := s.inst(ii); in.state != policy.StateDraining && in.state != policy.StateTerminating {
+				end = min(end, in.launched+life)
+			}
+		}
+	}
+	if len(s.pool.Schedules) > 0 {
+		// A floor holds from its schedule's firing (inclusive) until
+		// its Until (exclusive): policy.ScheduleFloors.
+		now := s.at(s.now)
+		if fire, ok := policy.NextScheduleFiring(*s.pool, now); ok {
+			end = min(end, fire.Sub(s.start))
+		}
+		if s.o.Floors != nil {
+			for _, f := range s.o.Floors(s.pool, now) {
+				end = min(end, f.Until.Sub(s.start))
 			}
 		}
 	}

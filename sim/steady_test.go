@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -14,14 +15,14 @@ import (
 )
 
 // TestSteadySkipIsExact: the evaluations skipSteadyTicks skips change
-// nothing. Random cases (drawCase), most with schedules, max_lifetime
-// and checkpointing taken out (a steady skip needs a pool without them)
-// and with jobs that run for days and queue behind the limits and the
-// budget, are run by every policy with the skip and without; the results
-// must be identical, timeline included, and the skip must have saved
-// evaluations in many of the runs, only of policies that are Deciders.
-// SPILLWAY_SIM_STEADY_CASES runs more cases (make soak runs 1,000), from
-// the seed SPILLWAY_SIM_STEADY_FIRST.
+// nothing. Random cases (drawCase), about half with schedules,
+// max_lifetime and checkpointing each, and with jobs that run for days and
+// queue behind the limits and the budget, are run by every policy with the
+// skip and without; the results must be identical, timeline included, and
+// the skip must have saved evaluations in many of the runs, those of pools
+// with a schedule, max_lifetime or checkpointing too, only of policies
+// that are Deciders. SPILLWAY_SIM_STEADY_CASES runs more cases (make soak
+// runs 1,000), from the seed SPILLWAY_SIM_STEADY_FIRST.
 func TestSteadySkipIsExact(t *testing.T) {
 	defer func(on bool) { steadySkip = on }(steadySkip)
 	first, n := uint64(2_000_000), uint64(40)
@@ -46,47 +47,58 @@ func TestSteadySkipIsExact(t *testing.T) {
 	// per-job's DOWN node type returning while the budget runs low
 	// (4000196), and threshold, evaluated with nothing queued or rented,
 	// skipping past the end of the run (5000069, 5000267).
-	cases := [][2]uint64{{3_000_092, 92}, {4_000_196, 196}, {5_000_069, 5_000_069}, {5_000_267, 5_000_267}}
+	// They were found with three pools in four drawn without each rule.
+	cases := [][3]uint64{{3_000_092, 92, 3}, {4_000_196, 196, 3}, {5_000_069, 5_000_069, 3}, {5_000_267, 5_000_267, 3}}
 	for seed := first; seed < first+n; seed++ {
-		cases = append(cases, [2]uint64{seed, seed})
+		cases = append(cases, [3]uint64{seed, seed, 2})
 	}
-	runs, saved := 0, 0
+	runs, saved, timerRuns, timerSaved := 0, 0, 0, 0
 	for _, cs := range cases {
-		c, ok := steadyCase(cs[0], cs[1])
+		c, ok := steadyCase(cs[0], cs[1], int(cs[2]))
 		if !ok {
 			continue
 		}
+		timers := len(c.pool.Schedules) > 0 || c.pool.ScaleIn.MaxLifetime > 0 || c.pool.CheckpointInterval > 0
 		for _, p := range pols {
 			runs++
+			if timers {
+				timerRuns++
+			}
 			if compareSkip(t, c, p, &steadySkip) {
 				saved++
+				if timers {
+					timerSaved++
+				}
 				if p.NewDecider == nil {
 					t.Errorf("case %d: %s skipped evaluations but is not a Decider", c.seed, p.Name)
 				}
 			}
 		}
 	}
-	t.Logf("%d runs, %d of them skipped evaluations", runs, saved)
+	t.Logf("%d runs, %d of them skipped evaluations; with a schedule, max_lifetime or checkpointing %d runs, %d skipped", runs, saved, timerRuns, timerSaved)
 	if saved < runs/5 {
 		t.Errorf("only %d of %d runs skipped evaluations: the cases do not hold steady, or the skip is off", saved, runs)
 	}
+	if timerSaved < timerRuns/5 {
+		t.Errorf("only %d of %d runs of pools with a schedule, max_lifetime or checkpointing skipped evaluations: the skip is off for them", timerSaved, timerRuns)
+	}
 }
 
-// steadyCase is drawCase(seed) with most schedules, max_lifetime and
-// checkpointing taken out (a steady skip needs a pool without them) and
-// up to 40 jobs, a third of them running for days, so that long jobs
-// hold the limits while others queue behind them; r seeds those choices.
-// It reports false for a case without jobs or too long a span.
-func steadyCase(seed, r uint64) (fuzzCase, bool) {
+// steadyCase is drawCase(seed) with schedules, max_lifetime and
+// checkpointing each taken out drop times in four and up to 40 jobs, a
+// third of them running for days, so that long jobs hold the limits while
+// others queue behind them; r seeds those choices. It reports false for a
+// case without jobs or too long a span.
+func steadyCase(seed, r uint64, drop int) (fuzzCase, bool) {
 	c := drawCase(seed)
 	rnd := rand.New(rand.NewPCG(r, 0x57ead))
-	if rnd.IntN(4) > 0 {
+	if rnd.IntN(4) >= 4-drop {
 		c.pool.Schedules = nil
 	}
-	if rnd.IntN(4) > 0 {
+	if rnd.IntN(4) >= 4-drop {
 		c.pool.ScaleIn.MaxLifetime = 0
 	}
-	if rnd.IntN(4) > 0 {
+	if rnd.IntN(4) >= 4-drop {
 		c.pool.CheckpointInterval = 0
 	}
 	jobs := c.tr.Jobs[:0]
@@ -119,6 +131,7 @@ func TestSteadySkipRules(t *testing.T) {
 		jobs = append(jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 40 * 24 * time.Hour, GPUs: 16})
 	}
 	tr := &trace.Trace{Name: "queue", Start: trace.DefaultEpoch, Jobs: jobs}
+	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
 	for _, tc := range []struct {
 		name string
 		rule func(p *policy.Pool)
@@ -135,6 +148,20 @@ func TestSteadySkipRules(t *testing.T) {
 		}, true},
 		{"max_gpus", func(p *policy.Pool) { p.Limits.Budget, p.Limits.MaxGPUs = nil, 256 }, true},
 		{"hard budget without drain_timeout", func(p *policy.Pool) { p.ScaleIn.DrainTimeout = 0 }, false},
+		// Rules that act with time alone end a window (steadyEnd), not
+		// the skip. On-demand offerings only: a learned spot reclaim
+		// rate moves with time (steadySpot).
+		{"max_gpus, a schedule, max_lifetime and checkpoints", func(p *policy.Pool) {
+			p.Limits.Budget, p.Limits.MaxGPUs = nil, 256
+			p.Schedules = []policy.Schedule{{Name: "weekdays", Cron: "0 8 * * 1-5", GPUs: 64, Duration: policy.Duration(10 * time.Hour)}}
+			p.ScaleIn.MaxLifetime = policy.Duration(10 * 24 * time.Hour)
+			p.CheckpointInterval = policy.Duration(time.Hour)
+			p.Offerings = slices.DeleteFunc(slices.Clone(p.Offerings), func(o policy.Offering) bool { return o.Market == policy.MarketSpot })
+		}, true},
+		{"hard budget and a schedule", func(p *policy.Pool) {
+			p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Hour)
+			p.Schedules = []policy.Schedule{{Name: "mornings", Cron: "0 6 * * *", GPUs: 32, Duration: policy.Duration(2 * time.Hour)}}
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, p := range []Policy{Spillway(), Admitted(PerJob()), Admitted(Karpenter()), Admitted(KarpenterWith(BaselineKnobs{KarpenterEvict: true})), Admitted(Threshold())} {
@@ -145,7 +172,7 @@ func TestSteadySkipRules(t *testing.T) {
 					pool := base
 					tc.rule(&pool)
 					var wc workCounts
-					res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1), Timeline: true, counts: &wc})
+					res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: DefaultCloud(1), Timeline: true, counts: &wc, Floors: floors})
 					if err != nil {
 						t.Fatal(err)
 					}
