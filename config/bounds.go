@@ -84,6 +84,12 @@ const (
 	// as --baseline-opt does.
 	MaxBaselineDuration = 30 * 24 * time.Hour
 	MaxResumeRate       = 100_000
+	// MinThresholdTarget bounds simulate.baselines.threshold.target
+	// (at most 1) from below, as sim.MinThresholdTarget does
+	// --baseline-opt: the baseline rents the GPUs in use divided by the
+	// target, so below a tenth it rents more than ten GPUs for each one in
+	// use, and near 0 without limit.
+	MinThresholdTarget = 0.1
 )
 
 // readBounded reads a config file of at most MaxFileBytes.

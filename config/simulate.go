@@ -120,7 +120,7 @@ type SimBaselines struct {
 
 // SimThreshold tunes the threshold baseline.
 type SimThreshold struct {
-	// Target is the GPU utilisation it sizes for; above 0, at most 1.
+	// Target is the GPU utilisation it sizes for; MinThresholdTarget to 1.
 	Target *float64 `yaml:"target,omitempty"`
 	// Cooldown after every scaling action; 0s to 720h.
 	Cooldown *policy.Duration `yaml:"cooldown,omitempty"`
@@ -245,8 +245,8 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	v.simDuration(cp+".quota_ttl", c.QuotaTTL, false, time.Second, 24*time.Hour, "")
 
 	const tp = "simulate.baselines.threshold"
-	if f := s.Baselines.Threshold.Target; f != nil && !(*f > 0 && *f <= 1) {
-		v.errf(tp+".target", "%s is out of range: want the GPU utilisation the threshold baseline sizes for, above 0 and at most 1 (e.g. 0.8)", cfgFloat(*f))
+	if f := s.Baselines.Threshold.Target; f != nil && !(*f >= MinThresholdTarget && *f <= 1) {
+		v.errf(tp+".target", "%s is out of range: want the GPU utilisation the threshold baseline sizes for, from %s to 1 (e.g. 0.8; below %s it rents more than %s GPUs for each one in use)", cfgFloat(*f), cfgFloat(MinThresholdTarget), cfgFloat(MinThresholdTarget), cfgFloat(1/MinThresholdTarget))
 	}
 	v.simDuration(tp+".cooldown", s.Baselines.Threshold.Cooldown, false, 0, MaxBaselineDuration, "")
 	v.simDuration(tp+".interval", s.Baselines.Threshold.Interval, false, time.Second, MaxBaselineDuration, "")

@@ -26,6 +26,12 @@ const (
 	ThresholdInterval = 60 * time.Second
 	ThresholdTarget   = 0.80
 	ThresholdCooldown = 5 * time.Minute
+	// MinThresholdTarget is the lowest threshold.target: the baseline
+	// sizes the fleet at the GPUs in use divided by the target, so a
+	// target below a tenth rents more than ten GPUs for each one in use,
+	// and one near 0 rents without limit (1e-9: a billion times the
+	// demand). config.MinThresholdTarget is the same bound.
+	MinThresholdTarget = 0.1
 	// PerJobSuspendTime is Slurm's SuspendTime for power-saved cloud nodes.
 	PerJobSuspendTime = 300 * time.Second
 	// PerJobResumeRate is Slurm's ResumeRate: nodes resumed per minute at
@@ -52,7 +58,7 @@ type BaselineKnobs struct {
 	// JoinTimeout is the pool's join.timeout (spillway's; 0: the pool's
 	// default, policy.Pool.DefaultJoinTimeout).
 	JoinTimeout time.Duration
-	// ThresholdTarget (0 < t ≤ 1), ThresholdCooldown and ThresholdInterval
+	// ThresholdTarget (MinThresholdTarget to 1), ThresholdCooldown and ThresholdInterval
 	// set the threshold baseline.
 	ThresholdTarget   float64
 	ThresholdCooldown time.Duration
@@ -113,8 +119,8 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	switch name {
 	case "threshold.target":
 		f, perr := strconv.ParseFloat(val, 64)
-		if perr != nil || !(f > 0 && f <= 1) {
-			return fmt.Errorf("baseline option threshold.target=%q: want a number above 0 and at most 1", val)
+		if perr != nil || !(f >= MinThresholdTarget && f <= 1) {
+			return fmt.Errorf("baseline option threshold.target=%q: want the GPU utilisation the threshold baseline sizes for, from %g to 1 (e.g. 0.8; below %g it rents more than %g GPUs for each one in use)", val, MinThresholdTarget, MinThresholdTarget, 1/MinThresholdTarget)
 		}
 		k.ThresholdTarget = f
 	case "threshold.cooldown":

@@ -42,8 +42,8 @@ func policiesWith(k BaselineKnobs) []Policy {
 // its values moved to the bounds the config allows.
 func drawExtreme(seed uint64) fuzzCase {
 	c := drawCase(seed)
-	// As --max-memory bounds a run: threshold.target=1e-9 without
-	// max_gpus sizes a fleet a billion times the demand.
+	// As --max-memory bounds a run: threshold.target at its least
+	// without max_gpus sizes a fleet ten times the demand.
 	c.maxInstances = 200_000
 	r := fuzzRand{rand.New(rand.NewPCG(seed, 0xe8e8))}
 	const year = 366 * 24 * time.Hour // config's MaxDuration
@@ -155,7 +155,7 @@ func drawExtreme(seed uint64) fuzzCase {
 	// Every knob at an end of its range, now and then.
 	k := &c.knobs
 	if r.chance(0.3) {
-		k.ThresholdTarget = []float64{1e-9, 1}[r.pick(2)]
+		k.ThresholdTarget = []float64{MinThresholdTarget, 1}[r.pick(2)]
 	}
 	if r.chance(0.3) {
 		k.ThresholdCooldown, k.ThresholdCooldownSet = []time.Duration{0, month}[r.pick(2)], true

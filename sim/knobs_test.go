@@ -10,7 +10,7 @@ import (
 
 func TestParseBaselineKnob(t *testing.T) {
 	var k BaselineKnobs
-	for _, s := range []string{"threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10",
+	for _, s := range []string{"threshold.target=0.1", "threshold.target=0.7", "threshold.cooldown=2m", "threshold.interval=30s", "per-job.suspend=0s", "per-job.resume_rate=10",
 		"per-job.resume_timeout=10m", "per-job.insufficient_capacity_timeout=0s", "karpenter.consolidate_after=0s",
 		"karpenter.consolidation_policy=WhenEmpty", "karpenter.evict=true", "karpenter.spot_to_spot=true"} {
 		if err := k.ParseBaselineKnob(s); err != nil {
@@ -24,7 +24,12 @@ func TestParseBaselineKnob(t *testing.T) {
 		t.Errorf("knobs %+v, want %+v", k, want)
 	}
 	for _, tt := range []struct{ in, want string }{
-		{"threshold.target=1.5", `baseline option threshold.target="1.5": want a number above 0 and at most 1`},
+		{"threshold.target=1.5", `baseline option threshold.target="1.5": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
+		// A target near 0 rents without limit (a billion GPUs a GPU in use).
+		{"threshold.target=1e-9", `baseline option threshold.target="1e-9": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
+		{"threshold.target=0.09", `baseline option threshold.target="0.09": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
+		{"threshold.target=0", `baseline option threshold.target="0": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
+		{"threshold.target=NaN", `baseline option threshold.target="NaN": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
 		{"threshold.interval=0s", `baseline option threshold.interval="0s": want a duration from 1s to 720h`},
 		{"per-job.resume_rate=0", `baseline option per-job.resume_rate="0": want nodes a minute, 1 to 100000`},
 		{"suspend", `baseline option "suspend": want policy.knob=value`},

@@ -211,23 +211,22 @@ func TestSimulateSweepNotes(t *testing.T) {
 }
 
 // TestSimulateSweepMemoryLimit: a sweep is held to --max-memory as a
-// single run is. A point that rents without bound (threshold.target near
-// 0 on a pool with no limits sizes a fleet 25,000 times its demand) ends
-// the sweep with the limit named and how to raise it. A sweep ran without
-// the bound: at threshold.target=1e-9 it held 10 GB after three minutes
-// and went on growing, where the same run without --sweep stopped at once.
+// single run is. A point that rents without bound (5,000 jobs of 8 GPUs
+// at threshold.target=0.1, its least, on a pool with no limits: a fleet
+// of 50,000 instances) ends the sweep with the limit named and how to
+// raise it. A sweep ran
+// without the bound: at threshold.target=1e-9 (refused now) it held 10 GB
+// after three minutes and went on growing, where the same run without
+// --sweep stopped at once.
 func TestSimulateSweepMemoryLimit(t *testing.T) {
-	tr := filepath.Join(t.TempDir(), "jobs.csv")
-	if err := os.WriteFile(tr, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"--config", "testdata/hostile/no-limits.yaml", "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB"}
+	tr, cfg := manyJobsAndNoLimits(t, "")
+	args := []string{"--config", cfg, "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB"}
 	for _, tt := range []struct {
 		name string
 		args []string
 	}{
-		{"single run", []string{"--baseline-opt", "threshold.target=0.00004"}},
-		{"sweep", []string{"--sweep", "threshold.target=0.8,0.00004", "--seeds", "1"}},
+		{"single run", []string{"--baseline-opt", "threshold.target=0.1"}},
+		{"sweep", []string{"--sweep", "threshold.target=0.8,0.1", "--seeds", "1"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := runSimulateArgs(t, append(args, tt.args...)...)
@@ -388,13 +387,14 @@ func TestSimulateRegistrationTTLOutlastsBoots(t *testing.T) {
 // binding limit (to report what the limit cost) go at once and share the
 // policy's part of --max-memory, as a sweep's runs share theirs. Each had
 // the whole of it: with max_cost_per_hour and a budget binding, the two
-// runs that rent without limit (threshold.target near 0) could hold twice
-// the instances --max-memory allows.
+// runs that rent without limit (5,000 jobs of 8 GPUs at
+// threshold.target=0.1) could hold twice the instances --max-memory
+// allows.
 func TestSimulateLimitCostsShareMemory(t *testing.T) {
-	tr, cfg := twoJobsAndNoLimits(t, "    limits: {max_cost_per_hour: 800000, budget: {amount: 800000, period: month}}\n")
+	tr, cfg := manyJobsAndNoLimits(t, "    limits: {max_cost_per_hour: 800000, budget: {amount: 800000, period: month}}\n")
 	const limit = 64 << 20
 	_, perPolicy := sim.Limits(limit, 1)
-	out, err := runSimulateArgs(t, "--config", cfg, "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB", "--baseline-opt", "threshold.target=0.00004", "--json")
+	out, err := runSimulateArgs(t, "--config", cfg, "--trace", tr, "--policies", "threshold", "--max-memory", "64MiB", "--baseline-opt", "threshold.target=0.1", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,9 +420,25 @@ func TestSimulateLimitCostsShareMemory(t *testing.T) {
 // what simulate refuses or bounds.
 func twoJobsAndNoLimits(t *testing.T, extra string) (trace, config string) {
 	t.Helper()
+	return jobsAndNoLimits(t, "0,3600,8\n0,3600,8\n", extra)
+}
+
+// manyJobsAndNoLimits is twoJobsAndNoLimits with 5,000 jobs: at
+// threshold.target=0.1 the threshold baseline sizes a fleet of 400,000
+// GPUs (50,000 instances) for them, which a pool without limits rents
+// until --max-memory stops it.
+func manyJobsAndNoLimits(t *testing.T, extra string) (trace, config string) {
+	t.Helper()
+	return jobsAndNoLimits(t, strings.Repeat("0,3600,8\n", 5000), extra)
+}
+
+// jobsAndNoLimits writes a trace of rows (submit_s,duration_s,gpus) and
+// testdata/hostile/no-limits.yaml with extra appended.
+func jobsAndNoLimits(t *testing.T, rows, extra string) (trace, config string) {
+	t.Helper()
 	dir := t.TempDir()
 	trace, config = filepath.Join(dir, "jobs.csv"), filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(trace, []byte("submit_s,duration_s,gpus\n0,3600,8\n0,3600,8\n"), 0o644); err != nil {
+	if err := os.WriteFile(trace, []byte("submit_s,duration_s,gpus\n"+rows), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base, err := os.ReadFile("testdata/hostile/no-limits.yaml")
@@ -433,4 +449,37 @@ func twoJobsAndNoLimits(t *testing.T, extra string) (trace, config string) {
 		t.Fatal(err)
 	}
 	return trace, config
+}
+
+// TestSimulateThresholdTargetRange: a threshold.target below 0.1 is
+// refused from the config, --baseline-opt or --sweep, naming the key and
+// the range. It was accepted down to anything above 0: at 1e-9 the
+// baseline sized a fleet a billion times its demand, renting without
+// limit on a pool without max_gpus.
+func TestSimulateThresholdTargetRange(t *testing.T) {
+	tr, low := twoJobsAndNoLimits(t, "simulate:\n  baselines:\n    threshold: {target: 1e-9}\n")
+	_, least := twoJobsAndNoLimits(t, "simulate:\n  baselines:\n    threshold: {target: 0.1}\n")
+	const rng = "from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)"
+	args := []string{"--trace", tr, "--policies", "threshold", "--onprem-gpus", "0"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string // "" for accepted
+	}{
+		{"config", []string{"--config", low}, "simulate.baselines.threshold.target: 0.000000001 is out of range: want the GPU utilisation the threshold baseline sizes for, " + rng},
+		{"--baseline-opt", []string{"--config", "testdata/hostile/no-limits.yaml", "--baseline-opt", "threshold.target=1e-9"}, `baseline option threshold.target="1e-9": want the GPU utilisation the threshold baseline sizes for, ` + rng},
+		{"sweep", []string{"--config", "testdata/hostile/no-limits.yaml", "--sweep", "threshold.target=0.8,0.05", "--seeds", "1"}, `threshold.target="0.05": want the GPU utilisation the threshold baseline sizes for, ` + rng},
+		{"config at the least", []string{"--config", least}, ""},
+		{"--baseline-opt at the least", []string{"--config", "testdata/hostile/no-limits.yaml", "--baseline-opt", "threshold.target=0.1"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runSimulateArgs(t, append(args, tt.args...)...)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("%v: want it refused with %q", err, tt.want)
+			}
+		})
+	}
 }
