@@ -114,7 +114,7 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 		}
 		return d, nil
 	}
-	dur := func(min time.Duration) (time.Duration, error) { return durTo(min, 30*24*time.Hour) }
+	dur := func(min time.Duration) (time.Duration, error) { return durTo(min, MaxBaselineDuration) }
 	var err error
 	switch name {
 	case "threshold.target":
@@ -173,24 +173,76 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 
 // MaxRegistrationTTL is the longest karpenter.registration_ttl: a year,
 // as long as an offering's boot may be, which the TTL must outlast.
-const MaxRegistrationTTL = 8784 * time.Hour
+// MaxBaselineDuration is the longest of the baselines' other durations
+// (config.MaxBaselineDuration).
+const (
+	MaxRegistrationTTL  = 8784 * time.Hour
+	MaxBaselineDuration = 30 * 24 * time.Hour
+)
 
-// CheckBoots refuses a karpenter.registration_ttl that is set and not
-// longer than the boot of one of pool's offerings: Karpenter ends a node
-// that has not registered within it, so every launch of that offering
-// would time out (a run made 3.2 million launches, none of which joined).
-// The server's join.timeout is held to the same rule.
-func (k BaselineKnobs) CheckBoots(pool *policy.Pool) error {
-	ttl := k.KarpenterRegistrationTTL
-	if ttl <= 0 {
-		return nil // the default, which outlasts the boots the config allows
-	}
-	for j, o := range pool.Offerings {
-		if boot := o.Boot.D(); boot >= ttl {
-			return fmt.Errorf("karpenter.registration_ttl %s is not longer than the boot of offerings[%d] (%s, %s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot, or leave it out for the default, %s", ttl, j, o.InstanceType, boot, KarpenterRegistrationTTL)
+// CheckBoots refuses a timeout of the baselines that the boot of one of
+// pool's offerings reaches: karpenter.registration_ttl (Karpenter ends a
+// node that has not registered within it) and per-job.resume_timeout
+// (Slurm marks a node that has not resumed within it DOWN and resumes
+// another). Every launch of that offering would time out and be launched
+// again (a run made 3.2 million launches, none of which joined). A value
+// set is refused whatever policies run; a default (15m, 30m) only when its
+// policy is among policies, naming the knob to set. The server's
+// join.timeout is held to the same rule, and its default is derived from
+// the boots (policy.Pool.DefaultJoinTimeout); the baselines' defaults are
+// their tools' own, which do not move with the boot.
+func (k BaselineKnobs) CheckBoots(pool *policy.Pool, policies []string) error {
+	j, slowest := -1, time.Duration(0)
+	for i, o := range pool.Offerings {
+		if b := o.Boot.D(); j < 0 || b > slowest {
+			j, slowest = i, b
 		}
 	}
+	if j < 0 {
+		return nil
+	}
+	for _, t := range []struct {
+		policy, knob  string
+		set, def, max time.Duration
+		why           string
+	}{
+		{PolicyKarpenter, "karpenter.registration_ttl", k.KarpenterRegistrationTTL, KarpenterRegistrationTTL, MaxRegistrationTTL, "Karpenter ends a node that has not registered within it"},
+		{PolicyPerJob, "per-job.resume_timeout", k.PerJobResumeTimeout, PerJobResumeTimeout, MaxBaselineDuration, "Slurm marks a node that has not resumed within it DOWN and resumes another"},
+	} {
+		ttl, which := t.set, ""
+		if ttl <= 0 {
+			if !slices.Contains(policies, t.policy) {
+				continue
+			}
+			ttl, which = t.def, " (the default)"
+		}
+		if slowest < ttl {
+			continue
+		}
+		o := pool.Offerings[j]
+		var fix string
+		switch suggest := suggestTimeout(slowest, t.max); {
+		case suggest <= slowest:
+			fix = fmt.Sprintf("it can be at most %s: leave %s out of the policies", t.max, t.policy)
+		case which != "":
+			fix = fmt.Sprintf("set %s well above the slowest boot (e.g. %s, three boots), or leave %s out of the policies", t.knob, suggest, t.policy)
+		case t.def > slowest:
+			fix = fmt.Sprintf("set it well above the slowest boot, or leave it out for the default, %s", t.def)
+		default:
+			fix = fmt.Sprintf("set it well above the slowest boot (e.g. %s, three boots)", suggest)
+		}
+		return fmt.Errorf("%s %s%s is not longer than the boot of offerings[%d] (%s, %s): %s, so every launch of it would time out; %s", t.knob, ttl, which, j, o.InstanceType, slowest, t.why, fix)
+	}
 	return nil
+}
+
+// suggestTimeout is a timeout of three boots (policy.JoinTimeoutBoots),
+// rounded up to the minute, at most hi.
+func suggestTimeout(boot, hi time.Duration) time.Duration {
+	if boot > hi/policy.JoinTimeoutBoots {
+		return hi
+	}
+	return min(hi, (policy.JoinTimeoutBoots*boot+time.Minute-1)/time.Minute*time.Minute)
 }
 
 func (k BaselineKnobs) withDefaults() BaselineKnobs {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -105,5 +106,53 @@ func TestThresholdCooldownFollowsAdmittedActions(t *testing.T) {
 	now = now.Add(ThresholdInterval)
 	if again := dec.Decide(&pool, snap, nil, fresh, now); len(again.Launches) != 0 {
 		t.Errorf("a minute after a launch: plan %+v, want none (the cooldown)", again.Launches)
+	}
+}
+
+// TestCheckBoots: a timeout of the baselines that an offering's boot
+// reaches is refused, naming the knob, its value, the offering and its
+// boot: a value set whatever runs, a default only when its baseline runs.
+// The defaults were not checked: with a 20-minute boot every karpenter
+// launch timed out at 15 minutes and was launched again.
+func TestCheckBoots(t *testing.T) {
+	pool := func(boots ...time.Duration) *policy.Pool {
+		p := &policy.Pool{}
+		for i, b := range boots {
+			p.Offerings = append(p.Offerings, policy.Offering{InstanceType: fmt.Sprintf("x%d", i), GPUs: 8, Boot: policy.Duration(b)})
+		}
+		return p
+	}
+	all := PolicyNames
+	for _, tt := range []struct {
+		name     string
+		knobs    BaselineKnobs
+		pool     *policy.Pool
+		policies []string
+		want     string // "" for accepted
+	}{
+		{"bundled boots", BaselineKnobs{}, pool(3*time.Minute, 5*time.Minute), all, ""},
+		{"boot under the defaults", BaselineKnobs{}, pool(14*time.Minute + 59*time.Second), all, ""},
+		{"karpenter's default reached", BaselineKnobs{}, pool(5*time.Minute, 20*time.Minute), all,
+			"karpenter.registration_ttl 15m0s (the default) is not longer than the boot of offerings[1] (x1, 20m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set karpenter.registration_ttl well above the slowest boot (e.g. 1h0m0s, three boots), or leave karpenter out of the policies"},
+		{"karpenter's default, karpenter not run", BaselineKnobs{}, pool(20 * time.Minute), []string{PolicySpillway, PolicyPerJob}, ""},
+		{"per-job's default reached", BaselineKnobs{}, pool(30 * time.Minute), []string{PolicyPerJob},
+			"per-job.resume_timeout 30m0s (the default) is not longer than the boot of offerings[0] (x0, 30m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; set per-job.resume_timeout well above the slowest boot (e.g. 1h30m0s, three boots), or leave per-job out of the policies"},
+		{"karpenter set above the boot", BaselineKnobs{KarpenterRegistrationTTL: time.Hour}, pool(20 * time.Minute), all, ""},
+		{"karpenter set, not run", BaselineKnobs{KarpenterRegistrationTTL: 4 * time.Minute}, pool(4 * time.Minute), nil,
+			"karpenter.registration_ttl 4m0s is not longer than the boot of offerings[0] (x0, 4m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot, or leave it out for the default, 15m0s"},
+		{"per-job set below the boot", BaselineKnobs{PerJobResumeTimeout: 40 * time.Minute}, pool(45 * time.Minute), []string{PolicyPerJob},
+			"per-job.resume_timeout 40m0s is not longer than the boot of offerings[0] (x0, 45m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; set it well above the slowest boot (e.g. 2h15m0s, three boots)"},
+		{"per-job cannot outlast the boot", BaselineKnobs{}, pool(31 * 24 * time.Hour), []string{PolicyPerJob},
+			"per-job.resume_timeout 30m0s (the default) is not longer than the boot of offerings[0] (x0, 744h0m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; it can be at most 720h0m0s: leave per-job out of the policies"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.knobs.CheckBoots(tt.pool, tt.policies)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("got %v\nwant %s", err, tt.want)
+			}
+		})
 	}
 }

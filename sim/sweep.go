@@ -81,12 +81,12 @@ func (p SweepParam) apply(v string, pool policy.Pool, k BaselineKnobs) (policy.P
 }
 
 // CheckBoots refuses, before any run, a value of p that
-// BaselineKnobs.CheckBoots refuses on pool over k.
-func (p SweepParam) CheckBoots(pool policy.Pool, k BaselineKnobs) error {
+// BaselineKnobs.CheckBoots refuses on pool over k for policies.
+func (p SweepParam) CheckBoots(pool policy.Pool, k BaselineKnobs, policies []string) error {
 	for _, v := range p.Values {
 		pl, kv, err := p.apply(v, pool, k)
 		if err == nil {
-			err = kv.CheckBoots(&pl)
+			err = kv.CheckBoots(&pl, policies)
 		}
 		if err != nil {
 			return fmt.Errorf("sweep %s=%s: %w", p.Name, v, err)

@@ -291,7 +291,11 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 			return fmt.Errorf("--baseline-opt: %w", err)
 		}
 	}
-	if err := knobs.CheckBoots(&pool); err != nil {
+	running := make([]string, len(f.policies))
+	for i, name := range f.policies {
+		running[i] = strings.TrimSpace(name)
+	}
+	if err := knobs.CheckBoots(&pool, running); err != nil {
 		return fmt.Errorf("simulate.baselines or --baseline-opt: %w", err)
 	}
 	var pols []sim.Policy
@@ -514,7 +518,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		if err != nil {
 			return fmt.Errorf("--sweep: %w", err)
 		}
-		if err := p.CheckBoots(pool, knobs); err != nil {
+		if err := p.CheckBoots(pool, knobs, sw.Policies); err != nil {
 			return fmt.Errorf("--sweep: %w", err)
 		}
 		pol, _, _ := strings.Cut(p.Name, ".")

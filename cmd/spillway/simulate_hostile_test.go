@@ -483,3 +483,43 @@ func TestSimulateThresholdTargetRange(t *testing.T) {
 		})
 	}
 }
+
+// TestSimulateDefaultTimeoutsOutlastBoots: with an offering that boots in
+// 20 minutes, karpenter's default registration TTL (15m) is refused when
+// karpenter runs, naming the default, the offering, its boot and what to
+// set; set above the boot, or with karpenter not run, the backtest runs.
+// It ran: every karpenter launch timed out at 15 minutes and was launched
+// again while the jobs waited.
+func TestSimulateDefaultTimeoutsOutlastBoots(t *testing.T) {
+	tr, cfg := twoJobsAndNoLimits(t, "")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, bytes.Replace(b, []byte("boot: 4m"), []byte("boot: 20m"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const want = "karpenter.registration_ttl 15m0s (the default) is not longer than the boot of offerings[0] (x8, 20m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set karpenter.registration_ttl well above the slowest boot (e.g. 1h0m0s, three boots), or leave karpenter out of the policies"
+	args := []string{"--config", cfg, "--trace", tr, "--onprem-gpus", "0"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string // "" for accepted
+	}{
+		{"every policy", nil, want},
+		{"karpenter", []string{"--policies", "karpenter"}, want},
+		{"sweep", []string{"--sweep", "wait_target=0s,5m", "--seeds", "1"}, want},
+		{"karpenter set above the boot", []string{"--policies", "karpenter", "--baseline-opt", "karpenter.registration_ttl=1h"}, ""},
+		{"without karpenter", []string{"--policies", "spillway,per-job,threshold"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runSimulateArgs(t, append(args, tt.args...)...)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("%v: want it refused with %q", err, tt.want)
+			}
+		})
+	}
+}
