@@ -601,11 +601,16 @@ func (pj *perJob) Decide(pool *policy.Pool, snap policy.Snapshot, insts []policy
 	}
 	for i := range plan.Launches {
 		l := &plan.Launches[i]
-		l.Reason = fmt.Sprintf("resume %d node(s) for queued jobs that cannot start", l.Count)
+		l.Reason = perJobLaunchReason
 		pj.last[keyOf(l.Offering.Key())] += l.Count
 	}
 	return plan
 }
+
+// perJobLaunchReason is the reason of every launch per-job plans, the
+// nodes' number being the launch's Count: as karpenterLaunchReason, not
+// formatted at every evaluation.
+const perJobLaunchReason = "resume nodes for queued jobs that cannot start"
 
 // keyOf is an offering key with its market defaulted (on-demand), so that
 // keys compare whether or not the market was spelled out.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
@@ -233,5 +234,42 @@ func BenchmarkTakeSpanTooFew(b *testing.B) {
 		if takeSpan(room, 8*4097, 8) {
 			b.Fatal("took nodes it does not have")
 		}
+	}
+}
+
+// TestBaselineLaunchReasonsAreNotFormatted: karpenter and per-job plan at
+// every evaluation, and a backtest shows none of their reasons, so a
+// launch's reason is a constant (the count is the launch's Count): one
+// fmt.Sprintf a launch was 6% of a karpenter run at a 1 s interval.
+func TestBaselineLaunchReasonsAreNotFormatted(t *testing.T) {
+	pool := backtestPool(t)
+	pool.OnPrem.Nodes = 0
+	now := trace.DefaultEpoch
+	for _, tt := range []struct {
+		pol  Policy
+		want string
+	}{
+		{Karpenter(), karpenterLaunchReason},
+		{PerJob(), perJobLaunchReason},
+	} {
+		t.Run(tt.pol.Name, func(t *testing.T) {
+			for _, jobs := range []int{1, 3} {
+				subs := make([]time.Time, jobs)
+				for i := range subs {
+					subs[i] = now
+				}
+				snap := policy.Snapshot{Time: now, PendingJobs: jobs, PendingGPUs: 8 * jobs, PendingJobGPUs: slices.Repeat([]int{8}, jobs),
+					PendingBySize: []policy.PendingSize{{GPUs: 8, Submitted: subs}}, OldestWait: time.Hour}
+				plan := tt.pol.NewDecider().Decide(&pool, snap, nil, policy.Spend{}, now.Add(time.Hour))
+				if len(plan.Launches) == 0 {
+					t.Fatalf("%d jobs of 8 GPUs pending: no launch planned", jobs)
+				}
+				for _, l := range plan.Launches {
+					if l.Reason != tt.want || unsafe.StringData(l.Reason) != unsafe.StringData(tt.want) {
+						t.Errorf("%d jobs: launch of %d %s for %q: want the constant %q, not a string formatted for the plan", jobs, l.Count, l.Offering.Name, l.Reason, tt.want)
+					}
+				}
+			}
+		})
 	}
 }
