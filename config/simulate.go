@@ -137,7 +137,8 @@ type SimPerJob struct {
 	// 100000.
 	ResumeRate *int `yaml:"resume_rate,omitempty"`
 	// ResumeTimeout is Slurm's ResumeTimeout: a node still booting this
-	// long after its resume is ended and its jobs requeued; 1s to 720h.
+	// long after its resume is ended and its jobs requeued; 1s to 8784h
+	// (a year: it must outlast every boot).
 	ResumeTimeout *policy.Duration `yaml:"resume_timeout,omitempty"`
 	// InsufficientCapacityTimeout is how long a node type that failed for
 	// capacity stays DOWN (AWS ParallelCluster's fast insufficient capacity
@@ -255,7 +256,8 @@ func (v *cfgValidator) checkSimulate(cfg *Config) {
 	if n := s.Baselines.PerJob.ResumeRate; n != nil && (*n < 1 || *n > MaxResumeRate) {
 		v.errf(pj+".resume_rate", "%d is out of range: want the nodes Slurm resumes a minute, 1 to %d", *n, MaxResumeRate)
 	}
-	v.simDuration(pj+".resume_timeout", s.Baselines.PerJob.ResumeTimeout, false, time.Second, MaxBaselineDuration, "")
+	// As long as a boot may be, which it must outlast (sim.CheckBoots).
+	v.simDuration(pj+".resume_timeout", s.Baselines.PerJob.ResumeTimeout, false, time.Second, MaxDuration, "")
 	v.simDuration(pj+".insufficient_capacity_timeout", s.Baselines.PerJob.InsufficientCapacityTimeout, false, 0, MaxBaselineDuration, "")
 	const kp = "simulate.baselines.karpenter"
 	v.simDuration(kp+".consolidate_after", s.Baselines.Karpenter.ConsolidateAfter, false, 0, MaxBaselineDuration, "")

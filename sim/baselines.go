@@ -138,7 +138,8 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 		}
 		k.PerJobResumeRate = n
 	case "per-job.resume_timeout":
-		k.PerJobResumeTimeout, err = dur(time.Second)
+		// As long as a boot may be (a year), which it must outlast (CheckBoots).
+		k.PerJobResumeTimeout, err = durTo(time.Second, MaxRegistrationTTL)
 	case "per-job.insufficient_capacity_timeout":
 		k.PerJobICETimeout, err = dur(0)
 		k.PerJobICETimeoutSet = err == nil
@@ -171,10 +172,10 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	return err
 }
 
-// MaxRegistrationTTL is the longest karpenter.registration_ttl: a year,
-// as long as an offering's boot may be, which the TTL must outlast.
-// MaxBaselineDuration is the longest of the baselines' other durations
-// (config.MaxBaselineDuration).
+// MaxRegistrationTTL is the longest karpenter.registration_ttl and
+// per-job.resume_timeout: a year, as long as an offering's boot may be,
+// which they must outlast. MaxBaselineDuration is the longest of the
+// baselines' other durations (config.MaxBaselineDuration).
 const (
 	MaxRegistrationTTL  = 8784 * time.Hour
 	MaxBaselineDuration = 30 * 24 * time.Hour
@@ -207,7 +208,7 @@ func (k BaselineKnobs) CheckBoots(pool *policy.Pool, policies []string) error {
 		why           string
 	}{
 		{PolicyKarpenter, "karpenter.registration_ttl", k.KarpenterRegistrationTTL, KarpenterRegistrationTTL, MaxRegistrationTTL, "Karpenter ends a node that has not registered within it"},
-		{PolicyPerJob, "per-job.resume_timeout", k.PerJobResumeTimeout, PerJobResumeTimeout, MaxBaselineDuration, "Slurm marks a node that has not resumed within it DOWN and resumes another"},
+		{PolicyPerJob, "per-job.resume_timeout", k.PerJobResumeTimeout, PerJobResumeTimeout, MaxRegistrationTTL, "Slurm marks a node that has not resumed within it DOWN and resumes another"},
 	} {
 		ttl, which := t.set, ""
 		if ttl <= 0 {

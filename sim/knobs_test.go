@@ -34,7 +34,7 @@ func TestParseBaselineKnob(t *testing.T) {
 		{"threshold.interval=0s", `baseline option threshold.interval="0s": want a duration from 1s to 720h`},
 		{"per-job.resume_rate=0", `baseline option per-job.resume_rate="0": want nodes a minute, 1 to 100000`},
 		{"suspend", `baseline option "suspend": want policy.knob=value`},
-		{"per-job.resume_timeout=0s", `baseline option per-job.resume_timeout="0s": want a duration from 1s to 720h`},
+		{"per-job.resume_timeout=0s", `baseline option per-job.resume_timeout="0s": want a duration from 1s to 8784h`},
 		{"karpenter.consolidation_policy=Always", `baseline option karpenter.consolidation_policy="Always": want WhenEmpty or WhenEmptyOrUnderutilized`},
 		{"karpenter.evict=maybe", `baseline option karpenter.evict="maybe": want true or false`},
 		{"karpenter.spot_to_spot=yes", `baseline option karpenter.spot_to_spot="yes": want true or false`},
@@ -142,8 +142,9 @@ func TestCheckBoots(t *testing.T) {
 			"karpenter.registration_ttl 4m0s is not longer than the boot of offerings[0] (x0, 4m0s): Karpenter ends a node that has not registered within it, so every launch of it would time out; set it well above the slowest boot, or leave it out for the default, 15m0s"},
 		{"per-job set below the boot", BaselineKnobs{PerJobResumeTimeout: 40 * time.Minute}, pool(45 * time.Minute), []string{PolicyPerJob},
 			"per-job.resume_timeout 40m0s is not longer than the boot of offerings[0] (x0, 45m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; set it well above the slowest boot (e.g. 2h15m0s, three boots)"},
-		{"per-job cannot outlast the boot", BaselineKnobs{}, pool(31 * 24 * time.Hour), []string{PolicyPerJob},
-			"per-job.resume_timeout 30m0s (the default) is not longer than the boot of offerings[0] (x0, 744h0m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; it can be at most 720h0m0s: leave per-job out of the policies"},
+		{"per-job cannot outlast the boot", BaselineKnobs{}, pool(MaxRegistrationTTL), []string{PolicyPerJob},
+			"per-job.resume_timeout 30m0s (the default) is not longer than the boot of offerings[0] (x0, 8784h0m0s): Slurm marks a node that has not resumed within it DOWN and resumes another, so every launch of it would time out; it can be at most 8784h0m0s: leave per-job out of the policies"},
+		{"per-job set above a month's boot", BaselineKnobs{PerJobResumeTimeout: 100 * 24 * time.Hour}, pool(31 * 24 * time.Hour), []string{PolicyPerJob}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.knobs.CheckBoots(tt.pool, tt.policies)
