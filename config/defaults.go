@@ -70,6 +70,18 @@ func DefaultBilling(t ProviderType) policy.Billing {
 	}
 }
 
+// DefaultSpotProtection is how long after launch a spot instance of a
+// provider of type t cannot be reclaimed: Alibaba's protection period,
+// one hour, RunInstances' SpotDuration when left out, as the alicloud
+// provider leaves it; none for AWS (and Terraform modules, which may
+// launch anywhere).
+func DefaultSpotProtection(t ProviderType) time.Duration {
+	if t == ProviderAlicloud {
+		return time.Hour
+	}
+	return 0
+}
+
 // DefaultOfferingName is the name an offering gets when its config gives
 // none: "provider/region[/zone]/instance_type/market".
 func DefaultOfferingName(o policy.Offering) string {
@@ -154,6 +166,9 @@ func applyDefaults(cfg *Config, explicit func(path string) bool) {
 			}
 			if o.Billing == "" && ok {
 				o.Billing = DefaultBilling(prov.Type)
+			}
+			if o.Market == policy.MarketSpot && ok {
+				o.SpotProtection = policy.Duration(DefaultSpotProtection(prov.Type))
 			}
 			if o.Performance == 0 && !explicit(fmt.Sprintf("%s.offerings[%d].performance", pp, j)) {
 				o.Performance = DefaultPerformance

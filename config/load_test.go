@@ -402,3 +402,24 @@ func BenchmarkParseExample(b *testing.B) {
 		}
 	}
 }
+
+// TestSpotProtectionByProviderType: an Alibaba spot offering cannot be
+// reclaimed in its first hour (RunInstances' SpotDuration, left at its
+// default), and the policy prices its reclaims only past it; other
+// offerings have no protection.
+func TestSpotProtectionByProviderType(t *testing.T) {
+	cfg, err := Load("testdata/spot_protection.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{0, time.Hour, 0, 0}
+	offs := cfg.Pools[0].Policy.Offerings
+	if len(offs) != len(want) {
+		t.Fatalf("%d offerings, want %d", len(offs), len(want))
+	}
+	for i, o := range offs {
+		if o.SpotProtection.D() != want[i] {
+			t.Errorf("offering %s: spot protection %s, want %s", o.Name, o.SpotProtection.D(), want[i])
+		}
+	}
+}

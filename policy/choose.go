@@ -209,9 +209,9 @@ type decOffer struct {
 	skip string    // why it cannot be launched now ("" when it can)
 	boot time.Duration
 	seen bool // boot is the observed one (Snapshot.Boot), not Offering.Boot
-	// rate and lost: a spot offering's reclaims per instance-hour
-	// (Snapshot.SpotReclaims) and the share of its GPU-hours they lose
-	// (SpotLoss); 0 when unknown.
+	// rate and lost: a spot offering's reclaims per instance-hour past its
+	// protection (Snapshot.SpotReclaims) and the share of its GPU-hours
+	// they lose (SpotLoss, on the hours SpotExposed); 0 when unknown.
 	rate, lost float64
 	// last: spot for jobs that do not checkpoint (Pool.SpotLastResort),
 	// ranked after every other offering.
@@ -324,8 +324,10 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 			// Its jobs checkpoint: a reclaim loses the work since the
 			// last checkpoint and a boot, less useful work per GPU-hour.
 			if rate, ok := decLookup(e.snap.SpotReclaims, &e.pool.Offerings[i]); ok {
+				// Only the hours past the offering's protection are
+				// exposed to reclaims.
 				off.rate = rate
-				off.lost = SpotLoss(rate, e.pool.CheckpointInterval.D(), off.boot)
+				off.lost = SpotLoss(rate, e.pool.CheckpointInterval.D(), off.boot) * SpotExposed(o.SpotProtection.D(), e.snap.BurstLife)
 				off.perf *= 1 - off.lost
 			}
 		}
@@ -427,7 +429,11 @@ func decSpotNote(chosen *decScore, sc []decScore) string {
 // loses.
 func decReclaims(o *decOffer) string {
 	every := time.Duration(min(float64(time.Hour)/o.rate, float64(1e5*time.Hour))).Round(time.Minute)
-	return fmt.Sprintf("one per instance every %s, losing %.1f%% of its GPU-hours", decFmtDur(every), 100*o.lost)
+	after := ""
+	if p := o.o.SpotProtection.D(); p > 0 {
+		after = " past its " + decFmtDur(p) + " protection"
+	}
+	return fmt.Sprintf("one per instance every %s%s, losing %.1f%% of its GPU-hours", decFmtDur(every), after, 100*o.lost)
 }
 
 // decLess puts spot offerings of a pool whose jobs do not checkpoint last

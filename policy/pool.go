@@ -129,6 +129,13 @@ type Offering struct {
 	Boot Duration `yaml:"boot,omitempty"`
 	// Market is on-demand (the default) or spot.
 	Market Market `yaml:"market,omitempty"`
+	// SpotProtection is, for a spot offering, the time after launch in
+	// which its cloud never reclaims an instance: Alibaba's protection
+	// period (RunInstances' SpotDuration, one hour when left out, as
+	// Spillway leaves it), none on AWS. Not written in the config: it
+	// follows from the provider's type (config.DefaultSpotProtection).
+	// Reclaims are learnt, and priced, only for the hours past it.
+	SpotProtection Duration `yaml:"-"`
 	// Performance weighs a GPU of this offering against a reference GPU
 	// (1.0 when unset); price per useful GPU-hour is price / (gpus × performance).
 	Performance float64 `yaml:"performance,omitempty"`
@@ -263,6 +270,23 @@ func SpotLoss(rate float64, checkpoint, boot time.Duration) float64 {
 		lost = 1 - c/math.Expm1(c)
 	}
 	return min(MaxSpotLoss, lost+rate*boot.Hours())
+}
+
+// SpotExposed is the share of a spot instance's hours that can be
+// reclaimed: those past its protection, for an instance used for life
+// (the mean life of the pool's recent instances, Snapshot.BurstLife).
+// An instance used no longer than its protection is never reclaimed (0);
+// one used six hours after a one-hour protection is exposed for five of
+// them. Without a protection, or with the life unknown (0), every hour is
+// (1).
+func SpotExposed(protection, life time.Duration) float64 {
+	if protection <= 0 || life <= 0 {
+		return 1
+	}
+	if life <= protection {
+		return 0
+	}
+	return float64(life-protection) / float64(life)
 }
 
 // SpotLastResort reports whether offering o is rented only when no other

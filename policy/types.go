@@ -70,11 +70,18 @@ type Snapshot struct {
 	Unused map[OfferingKey]time.Time
 
 	// SpotReclaims, when it holds a spot offering, is how often its
-	// instances are reclaimed, per instance-hour (learnt from notices,
+	// instances are reclaimed, per instance-hour past the offering's
+	// protection (learnt from notices,
 	// package spotlife). For a pool whose jobs checkpoint, the policy
 	// counts what each reclaim throws away (SpotLoss) against the
 	// offering's useful GPU-hours.
 	SpotReclaims map[OfferingKey]float64
+	// BurstLife is the mean life of the pool's recent burst instances
+	// (package spotlife): how long a launch is used. The reclaims of a
+	// spot offering with a protection (Offering.SpotProtection) are
+	// priced only on the share of that life past the protection
+	// (SpotExposed); 0 (unknown) prices every hour.
+	BurstLife time.Duration
 
 	// Boot, when it holds an offering, is the boot time to plan with
 	// instead of Offering.Boot: what recent launches of that offering

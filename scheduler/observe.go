@@ -335,9 +335,8 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 		r.EndedAt = t.now
 	}
 	r.State, r.UpdatedAt = state.InstanceEnded, t.now
-	if o := s.rowOffering(t.pr, r); o.Market == policy.MarketSpot {
-		t.pr.spot.Ended(o.Key(), r.LaunchedAt, r.EndedAt)
-	}
+	o := s.rowOffering(t.pr, r)
+	t.pr.spot.Ended(&o, r.LaunchedAt, r.EndedAt, !r.ReclaimedAt.IsZero())
 	if err := s.accrue(ctx, t, r); err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		snap.IdleGaps = pr.idle.Gaps(now)
 		s.addBlocks(&snap, now)
 		insts := s.policyInstances(t)
-		snap.SpotReclaims = pr.spot.Rates(now, insts)
+		snap.SpotReclaims, snap.BurstLife = pr.spot.Rates(now, insts), pr.spot.Life(now)
 		plan = policy.Decide(&pr.spec.Policy, snap, insts, spend, now)
 		if round == 0 {
 			t.rec.Notes = append(t.rec.Notes, plan.Notes...)
@@ -459,36 +459,35 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 	return nil
 }
 
-// seedSpot teaches the spot tracker the reclaim notices and the ended
-// lives of the pool's spot instances in rows, in the order they happened
+// seedSpot teaches the spot tracker the reclaim notices of the pool's
+// spot instances in rows and the ended lives of all its instances (the
+// pool's mean life, spotlife.Tracker.Life), in the order they happened
 // (the tracker decays forward only). The live instances' exposure is the
 // tick's to count.
 func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
 	type spotEvent struct {
 		at, launched time.Time
-		key          policy.OfferingKey
+		off          policy.Offering
 		reclaim      bool // a reclaim notice, else an ended life
+		reclaimed    bool // an ended life cut short by a reclaim
 	}
 	var evs []spotEvent
 	for i := range rows {
 		r := &rows[i]
 		o := s.rowOffering(pr, r)
-		if o.Market != policy.MarketSpot {
-			continue
-		}
-		if !r.ReclaimedAt.IsZero() {
-			evs = append(evs, spotEvent{at: r.ReclaimedAt, key: o.Key(), reclaim: true})
+		if !r.ReclaimedAt.IsZero() && o.Market == policy.MarketSpot {
+			evs = append(evs, spotEvent{at: r.ReclaimedAt, off: o, reclaim: true})
 		}
 		if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
-			evs = append(evs, spotEvent{at: r.EndedAt, launched: r.LaunchedAt, key: o.Key()})
+			evs = append(evs, spotEvent{at: r.EndedAt, launched: r.LaunchedAt, off: o, reclaimed: !r.ReclaimedAt.IsZero()})
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b spotEvent) int { return a.at.Compare(b.at) })
 	for _, e := range evs {
 		if e.reclaim {
-			pr.spot.Reclaimed(e.key, e.at)
+			pr.spot.Reclaimed(e.off.Key(), e.at)
 		} else {
-			pr.spot.Ended(e.key, e.launched, e.at)
+			pr.spot.Ended(&e.off, e.launched, e.at, e.reclaimed)
 		}
 	}
 }

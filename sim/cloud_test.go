@@ -475,3 +475,50 @@ func TestSiblingCameUp(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillwayPricesSpotProtection: Alibaba spot instances cannot be
+// reclaimed in their first hour (Offering.SpotProtection), but past it
+// this one is reclaimed every 30 minutes on average. Six-hour jobs, which
+// checkpoint hourly, first teach Spillway that rate and send it to
+// on-demand; then come 40-minute jobs, two hours apart, each on an
+// instance that lives less than the protection. Their hours cannot be
+// reclaimed: Spillway rents spot for them again, loses no more work and
+// pays less than it would pricing every hour at the learnt rate.
+func TestSpillwayPricesSpotProtection(t *testing.T) {
+	spot := policy.Offering{Name: "spot", Provider: "ali", Region: "r", InstanceType: "a", GPUs: 8, PricePerHour: 20,
+		Boot: policy.Duration(5 * time.Minute), Market: policy.MarketSpot, Billing: policy.BillingPerSecond, SpotProtection: policy.Duration(time.Hour)}
+	od := policy.Offering{Name: "od", Provider: "ali", Region: "r", InstanceType: "a", GPUs: 8, PricePerHour: 22,
+		Boot: policy.Duration(5 * time.Minute), Billing: policy.BillingPerSecond}
+	tr := &trace.Trace{Name: "p", Start: trace.DefaultEpoch}
+	for k := range 3 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(k) * time.Minute, Duration: 6 * time.Hour, GPUs: 8})
+	}
+	for k := range 30 {
+		tr.Jobs = append(tr.Jobs, trace.Job{Submit: 12*time.Hour + time.Duration(k)*2*time.Hour, Duration: 40 * time.Minute, GPUs: 8})
+	}
+	c := &Cloud{Seed: 4, CapacityTTL: 3 * time.Minute, Spot: map[string]SpotModel{"spot": {MeanLife: 30 * time.Minute, Notice: 5 * time.Minute, Protection: time.Hour}}}
+	run := func(protection time.Duration) Result {
+		s := spot
+		s.SpotProtection = policy.Duration(protection)
+		pool := &policy.Pool{Name: "p", OnPrem: policy.OnPrem{Nodes: 0, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+			WaitTarget: policy.Duration(time.Minute), CheckpointInterval: policy.Duration(time.Hour),
+			ScaleIn:   policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(time.Hour)},
+			Offerings: []policy.Offering{s, od}}
+		pol := Spillway()
+		pol.LearnsSpot = true
+		res, err := Run(context.Background(), Options{Pool: pool, Trace: tr, Policy: pol, Cloud: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// Without the offering's protection the policy prices every hour, as
+	// if the cloud could reclaim any.
+	every, past := run(0), run(time.Hour)
+	t.Logf("every hour priced: $%.0f, %d reclaims, %.0f GPU-h lost, by offering %v", every.CloudCostUSD, every.Interruptions, every.GPUHoursLost, every.CostByOffering)
+	t.Logf("hours past the protection: $%.0f, %d reclaims, %.0f GPU-h lost, by offering %v", past.CloudCostUSD, past.Interruptions, past.GPUHoursLost, past.CostByOffering)
+	if past.CostByOffering["spot"] < every.CostByOffering["spot"]+100 || past.GPUHoursLost > every.GPUHoursLost || past.CloudCostUSD >= every.CloudCostUSD {
+		t.Errorf("pricing only the hours past the protection: $%.0f (%v), %.0f GPU-h lost; want more spot, no more lost work and less than $%.0f (%v), %.0f GPU-h lost",
+			past.CloudCostUSD, past.CostByOffering, past.GPUHoursLost, every.CloudCostUSD, every.CostByOffering, every.GPUHoursLost)
+	}
+}

@@ -31,6 +31,7 @@ type instance struct {
 	prePeriodOf time.Time
 	viewPos     int  // index in state.view, -1 before it has one
 	dirty       bool // view entry out of date
+	reclaimed   bool // given a spot reclaim notice
 }
 
 // policyOfferingName is how reports name an offering: its name, or
@@ -290,6 +291,7 @@ func (s *state) notice(ii int32) {
 		return
 	}
 	s.res.Interruptions++
+	in.reclaimed = true
 	s.spot.Reclaimed(in.off.Key(), s.at(s.now))
 	if in.ready < 0 {
 		// Reclaimed before it came up: a failed launch, whose offering
@@ -366,9 +368,7 @@ func (s *state) terminate(ii int32) {
 		s.quotaUse[in.off.Provider+"/"+in.off.Region] -= in.gpus
 	}
 	s.cloudPrice -= in.off.PricePerHour
-	if in.off.Market == policy.MarketSpot {
-		s.spot.Ended(in.off.Key(), in.launchedAt, s.at(s.now))
-	}
+	s.spot.Ended(&in.off, in.launchedAt, s.at(s.now), in.reclaimed)
 	s.rollPeriod()
 	cost := billedCost(in.off, s.at(in.launched), s.at(s.now))
 	s.res.CloudCostUSD += cost

@@ -31,7 +31,7 @@ func (s *state) snapshot() policy.Snapshot {
 		IdleGaps:       s.idle.Gaps(s.at(s.now)),
 	}
 	if s.spot != nil {
-		snap.SpotReclaims = s.spot.Rates(now, s.instanceView())
+		snap.SpotReclaims, snap.BurstLife = s.spot.Rates(now, s.instanceView()), s.spot.Life(now)
 	}
 	if s.pendingJobs == 0 {
 		if s.o.Floors != nil {

@@ -3,7 +3,13 @@
 // reclaims (Snapshot.SpotReclaims) rather than by its list price alone.
 //
 // The rate is reclaim notices per instance-hour of exposure: the hours the
-// offering's instances lived, those still running included. Both decay
+// offering's instances lived past its protection (Offering.SpotProtection,
+// Alibaba's first hour, in which the cloud reclaims nothing), those still
+// running included. Counting protected hours would dilute the rate an
+// instance meets once its protection ends: a hundred Alibaba instances
+// living 45 minutes each, never reclaimed, would pull it to under a third
+// of the prior (one reclaim in 560 hours, TestProtectedHoursAreNotExposure).
+// Both decay
 // with a time constant (a spot market changes over days), and a prior
 // worth PriorHours of exposure at PriorRate keeps the first reclaim from
 // deciding it: before anything is seen the rate is PriorRate, one reclaim
@@ -30,10 +36,19 @@ const (
 	PriorHours   = 24.0
 )
 
-// Tracker estimates spot reclaim rates per offering.
+// Tracker estimates spot reclaim rates per offering, and how long the
+// pool's instances live.
 type Tracker struct {
 	tau  float64 // decay time constant, hours
 	past map[policy.OfferingKey]*acc
+	life lives
+}
+
+// lives is the decayed count and whole lives, in hours, of the pool's
+// ended instances, every market's, as of at (Life).
+type lives struct {
+	n, hours float64
+	at       time.Time
 }
 
 // acc is an offering's decayed reclaims and the decayed exposure of its
@@ -54,19 +69,41 @@ func (t *Tracker) decayed(k policy.OfferingKey, now time.Time) *acc {
 		t.past[k] = a
 		return a
 	}
-	if dt := now.Sub(a.at).Hours(); dt > 0 {
-		f := math.Exp(-dt / t.tau)
-		a.reclaims *= f
-		a.hours *= f
-		a.at = now
-	}
+	f := t.decay(&a.at, now)
+	a.reclaims *= f
+	a.hours *= f
 	return a
 }
 
+// decay is the factor by which what was counted at *at has decayed by
+// now, and moves *at to now (1 when now is not later).
+func (t *Tracker) decay(at *time.Time, now time.Time) float64 {
+	dt := now.Sub(*at).Hours()
+	if !(dt > 0) {
+		return 1
+	}
+	*at = now
+	return math.Exp(-dt / t.tau)
+}
+
+// decayedLives returns the pool's lives brought to now.
+func (t *Tracker) decayedLives(now time.Time) *lives {
+	l := &t.life
+	if l.at.IsZero() {
+		l.at = now
+	}
+	f := t.decay(&l.at, now)
+	l.n *= f
+	l.hours *= f
+	return l
+}
+
 // exposure is the decayed exposure, at end, of an instance that lived from
-// launched to end: the integral of e^-(end-s)/tau over its life.
-func (t *Tracker) exposure(launched, end time.Time) float64 {
-	life := end.Sub(launched).Hours()
+// launched to end with protection after launch in which it could not be
+// reclaimed: the integral of e^-(end-s)/tau over its life past the
+// protection.
+func (t *Tracker) exposure(launched, end time.Time, protection time.Duration) float64 {
+	life := end.Sub(launched.Add(max(protection, 0))).Hours()
 	if life <= 0 {
 		return 0
 	}
@@ -82,18 +119,45 @@ func (t *Tracker) Reclaimed(k policy.OfferingKey, now time.Time) {
 	t.decayed(k, now).reclaims++
 }
 
-// Ended records that an instance of spot offering k, launched at
-// launched, ended at now: its life joins the offering's exposure.
-func (t *Tracker) Ended(k policy.OfferingKey, launched, now time.Time) {
+// Ended records that an instance of offering o, launched at launched,
+// ended at now, reclaimed by its cloud or not: for a spot offering, its
+// life past the offering's protection (SpotProtection) joins the
+// offering's exposure; unless reclaimed, its life joins the pool's lives
+// (Life). A reclaim cut a life short of the use it was launched for, and
+// counting it would make reclaims look as if they left little to reclaim.
+func (t *Tracker) Ended(o *policy.Offering, launched, now time.Time, reclaimed bool) {
 	if t == nil {
 		return
 	}
-	t.decayed(k, now).hours += t.exposure(launched, now)
+	if !reclaimed {
+		l := t.decayedLives(now)
+		l.n++
+		l.hours += max(now.Sub(launched).Hours(), 0)
+	}
+	if o.Market == policy.MarketSpot {
+		t.decayed(o.Key(), now).hours += t.exposure(launched, now, o.SpotProtection.D())
+	}
 }
 
-// Rates returns, per spot offering seen, its reclaims per instance-hour at
-// now, counting the exposure of the live instances (their Offering and
-// LaunchedAt) with the past: (reclaims + PriorRate·PriorHours) / (hours +
+// Life is the mean life of the pool's recent instances that were not
+// reclaimed, at now, decayed like the rates: how long a launch is used,
+// which the policy weighs an offering's protection against
+// (Snapshot.BurstLife). 0 until one has ended.
+func (t *Tracker) Life(now time.Time) time.Duration {
+	if t == nil {
+		return 0
+	}
+	l := t.decayedLives(now)
+	if !(l.n > 0) {
+		return 0
+	}
+	return time.Duration(l.hours / l.n * float64(time.Hour))
+}
+
+// Rates returns, per spot offering seen, its reclaims per instance-hour of
+// exposure (past the protection) at now, counting the exposure of the
+// live instances (their Offering, its SpotProtection, and LaunchedAt) with
+// the past: (reclaims + PriorRate·PriorHours) / (hours +
 // PriorHours). An
 // offering neither seen nor live is absent (the caller's prior applies);
 // nil when none.
@@ -111,7 +175,7 @@ func (t *Tracker) Rates(now time.Time, live []policy.Instance) map[policy.Offeri
 		if out == nil {
 			out = make(map[policy.OfferingKey]float64, len(t.past)+1)
 		}
-		out[in.Offering.Key()] += t.exposure(in.LaunchedAt, now)
+		out[in.Offering.Key()] += t.exposure(in.LaunchedAt, now, in.Offering.SpotProtection.D())
 	}
 	if out == nil {
 		if len(t.past) == 0 {
