@@ -134,15 +134,31 @@ func (e *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 }
 
 // drainSpan is how long an instance drained now may run at the latest:
-// until the first evaluation at or after drain_timeout, or forever when
-// there is no timeout.
+// until the first evaluation at or after drain_timeout (and the slack by
+// which a slow call may delay it), or forever when there is no timeout.
 func (e *decEnv) drainSpan() int64 {
 	t := int64(e.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
 	}
-	return decRoundUp(t, e.span)
+	return decAddSpan(decRoundUp(t, e.span), e.slack)
 }
+
+// decSlack is how much later than the first evaluation at or after a time
+// an instance may end: a tick waits for its cloud calls, so an evaluation
+// may come Pool.TickSlack late (rounded up to the interval, span). 0 in
+// the simulator.
+func decSlack(pool *Pool, span int64) int64 {
+	if pool.TickSlack <= 0 {
+		return 0
+	}
+	return decRoundUp(int64(pool.TickSlack), span)
+}
+
+// nextSpan is how long from now an instance kept now may run before the next
+// evaluation can drain it: the interval, and the slack by which a slow
+// call may delay that evaluation.
+func (e *decEnv) nextSpan() int64 { return decAddSpan(e.span, e.slack) }
 
 // decRoundUp rounds x up to a multiple of step (x ≥ 0, step > 0), saturating.
 func decRoundUp(x, step int64) int64 {
@@ -181,9 +197,9 @@ func (e *decEnv) keepSpan(in *Instance) int64 {
 		if started.IsZero() || started.After(e.now) {
 			started = e.now
 		}
-		return decRoundUp(started.UnixNano()+t-e.nowNs, e.span)
+		return decAddSpan(decRoundUp(started.UnixNano()+t-e.nowNs, e.span), e.slack)
 	}
-	return decAddSpan(e.span, e.drainSpan())
+	return decAddSpan(e.nextSpan(), e.drainSpan())
 }
 
 // launchSpan is how long an instance launched now may run at the latest:
@@ -192,9 +208,9 @@ func (e *decEnv) keepSpan(in *Instance) int64 {
 // drain_timeout end it (see softSpan).
 func (e *decEnv) launchSpan() int64 {
 	if e.soft {
-		return decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), 0, e.span, e.drainSpan())
+		return decAddSpan(decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), 0, e.span, e.drainSpan()), e.slack)
 	}
-	return decAddSpan(e.span, e.drainSpan())
+	return decAddSpan(e.nextSpan(), e.drainSpan())
 }
 
 // softSpan is how long an instance may run at the latest when the policy
@@ -213,9 +229,9 @@ func (e *decEnv) softSpan(in *Instance) int64 {
 		if started.IsZero() || started.After(e.now) {
 			started = e.now
 		}
-		return decRoundUp(started.UnixNano()+t-e.nowNs, e.span)
+		return decAddSpan(decRoundUp(started.UnixNano()+t-e.nowNs, e.span), e.slack)
 	}
-	return decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), e.age(in), e.span, e.drainSpan())
+	return decAddSpan(decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), e.age(in), e.span, e.drainSpan()), e.slack)
 }
 
 // decSoftLife is how long from now an instance age nanoseconds old may run

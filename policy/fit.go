@@ -51,15 +51,15 @@ func decHoldSpan(pool *Pool) int64 {
 	if iv <= 0 {
 		iv = decDefaultInterval
 	}
-	iv += max(pool.TickSlack.D(), 0)
+	slack := decSlack(pool, int64(iv))
 	drain := decForever
 	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
-		drain = decRoundUp(t, int64(iv))
+		drain = decAddSpan(decRoundUp(t, int64(iv)), slack)
 	}
-	keep := decAddSpan(int64(iv), drain)
+	keep := decAddSpan(decAddSpan(int64(iv), slack), drain)
 	b := pool.Limits.Budget
 	if b.Soft() {
-		keep = min(int64(iv), decSoftLife(int64(pool.ScaleIn.MaxLifetime), 0, int64(iv), drain))
+		keep = min(decAddSpan(int64(iv), slack), decAddSpan(decSoftLife(int64(pool.ScaleIn.MaxLifetime), 0, int64(iv), drain), slack))
 	}
 	if b != nil {
 		keep = min(keep, decPeriodLen(b.Period))

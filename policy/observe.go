@@ -12,14 +12,17 @@ import (
 // decEnv is one decision's inputs and the constants derived from them.
 // Stages read it and never change it.
 type decEnv struct {
-	pool        *Pool
-	snap        *Snapshot
-	inst        []Instance
-	spend       Spend
-	now         time.Time
-	next        time.Time // the next evaluation
-	nowNs       int64     // now in Unix nanoseconds
-	span        int64     // the interval and the tick's slack, in nanoseconds: the budget's step
+	pool  *Pool
+	snap  *Snapshot
+	inst  []Instance
+	spend Spend
+	now   time.Time
+	next  time.Time // the next evaluation
+	nowNs int64     // now in Unix nanoseconds
+	span  int64     // the interval in nanoseconds
+	// slack is how much later than the evaluation a budget counts on an
+	// instance may end (Pool.TickSlack, rounded up to the interval).
+	slack       int64
 	interval    time.Duration
 	stale       bool  // signals are stale: no launch for the queue, no idle scale-in
 	toPeriodEnd int64 // nanoseconds from now to the budget period's end
@@ -40,9 +43,8 @@ func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now tim
 		e.interval = decDefaultInterval
 	}
 	e.next = now.Add(e.interval)
-	// A budget counts each instance until the latest the next evaluation
-	// may come: a slow cloud call of the tick delays it (Pool.TickSlack).
-	e.nowNs, e.span = now.UnixNano(), int64(e.interval)+max(int64(pool.TickSlack), 0)
+	e.nowNs, e.span = now.UnixNano(), int64(e.interval)
+	e.slack = decSlack(pool, e.span)
 	e.stale = len(snap.Stale) > 0
 	if b := pool.Limits.Budget; b != nil {
 		e.periodLen = decPeriodLen(b.Period)
