@@ -79,6 +79,46 @@ func (e *TransientError) Error() string {
 }
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// TerminateError: Terminate ended some of the instances it was asked to
+// end but not all. Ended lists the ids it ended (or found already gone),
+// Failed those it did not (failed or not tried), so the caller records
+// the first as ending and asks again for the rest. Err is why the rest
+// failed, itself one of the typed errors above.
+type TerminateError struct {
+	Provider      string
+	Ended, Failed []string
+	Err           error
+}
+
+func (e *TerminateError) Error() string {
+	return fmt.Sprintf("%s: %d of %d instances not terminated %v: %v", e.Provider, len(e.Failed), len(e.Ended)+len(e.Failed), e.Failed, e.Err)
+}
+func (e *TerminateError) Unwrap() error { return e.Err }
+
+// Ended returns, of ids, those that a Terminate(ctx, ids) which returned
+// err ended: every id when err is nil, those listed in a *TerminateError,
+// and none for any other error.
+func Ended(ids []string, err error) []string {
+	if err == nil {
+		return ids
+	}
+	var te *TerminateError
+	if !errors.As(err, &te) {
+		return nil
+	}
+	ended := make(map[string]bool, len(te.Ended))
+	for _, id := range te.Ended {
+		ended[id] = true
+	}
+	var out []string
+	for _, id := range ids {
+		if ended[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // IsCapacity reports whether err is or wraps a *CapacityError.
 func IsCapacity(err error) bool { var e *CapacityError; return errors.As(err, &e) }
 

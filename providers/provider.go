@@ -55,6 +55,9 @@ type Provider interface {
 	// cloud does not know yet because it launched it moments ago (its
 	// eventual consistency, ConsistencyWindow) is not gone: Terminate
 	// waits for it (up to ConsistencyWait) or returns a *TransientError.
+	// When some ids were ended and others not (one batch of several
+	// failed), Terminate returns a *TerminateError naming both, wrapping
+	// the failure's typed error; any other error means none was ended.
 	Terminate(ctx context.Context, ids []string) error
 }
 

@@ -607,9 +607,15 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			err = fmt.Errorf("provider %s is no longer in the config: put it back to end its instances", name)
 		}
 		cancel()
+		// A partial failure ended some: record those as terminating, or
+		// the next tick would find them gone and count them as vanished.
+		ended := make(map[string]bool, len(ids))
+		for _, id := range providers.Ended(ids, err) {
+			ended[id] = true
+		}
 		for _, r := range rs {
 			ar := ActionRecord{Instance: r.ID, Reason: reason}
-			if err != nil {
+			if !ended[r.ID] {
 				ar.Outcome, ar.Error = "not terminated: retried next tick", err.Error()
 				t.rec.Terminates = append(t.rec.Terminates, ar)
 				continue

@@ -168,34 +168,60 @@ func (p *Provider) describeBatch(ctx context.Context, ids []string) ([]providers
 // eventually consistent): it is tried again with backoff for up to
 // providers.ConsistencyWait, then reported in a *providers.TransientError
 // so that the caller deletes it later instead of leaving it running.
+// When some batches (or some ids of a batch) ended and others failed,
+// Terminate goes on with the remaining batches and returns a
+// *providers.TerminateError naming the ids ended and those not.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
-	var errs []error
+	var (
+		errs          []error
+		ended, failed []string
+	)
 	for start := 0; start < len(ids); start += maxIDsPerCall {
 		batch := ids[start:min(start+maxIDsPerCall, len(ids))]
-		if err := p.terminateBatch(ctx, batch); err != nil {
-			errs = append(errs, err)
+		notEnded, err := p.terminateBatch(ctx, batch)
+		if err == nil {
+			ended = append(ended, batch...)
+			continue
+		}
+		errs = append(errs, err)
+		left := make(map[string]bool, len(notEnded))
+		for _, id := range notEnded {
+			left[id] = true
+		}
+		for _, id := range batch {
+			if left[id] {
+				failed = append(failed, id)
+			} else {
+				ended = append(ended, id)
+			}
 		}
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil || len(ended) == 0 {
+		return err
+	}
+	return &providers.TerminateError{Provider: p.name, Ended: ended, Failed: failed, Err: err}
 }
 
-func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
+// terminateBatch deletes ids (at most maxIDsPerCall); on failure it also
+// returns those of ids that may not have ended.
+func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, error) {
 	start, delay := p.opts.clock.Now(), providers.ConsistencyPoll
 	for {
 		err := p.deleteInstances(ctx, ids)
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
 			p.forgetReclaims(ids)
-			return nil
+			return nil, nil
 		}
 		if !providers.IsNotFound(err) {
-			return fmt.Errorf("deleting %d instances %v: %w", len(ids), ids, err)
+			return ids, fmt.Errorf("deleting %d instances %v: %w", len(ids), ids, err)
 		}
 		// Some of the batch are unknown: gone, or too fresh for ECS to
 		// know yet. Delete the ones ECS shows; wait for the fresh ones.
 		remaining, derr := p.Describe(ctx, ids)
 		if derr != nil {
-			return fmt.Errorf("deleting %d instances: some were not found, and describing them failed: %w", len(ids), derr)
+			return ids, fmt.Errorf("deleting %d instances: some were not found, and describing them failed: %w", len(ids), derr)
 		}
 		shown := make(map[string]bool, len(remaining))
 		var pending []string
@@ -205,6 +231,13 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
 				pending = append(pending, in.ID)
 			}
 		}
+		var unknown []string
+		for _, id := range ids {
+			if !shown[id] {
+				unknown = append(unknown, id)
+			}
+		}
+		fresh := p.recent.Fresh(unknown)
 		if len(pending) > 0 {
 			err := p.deleteInstances(ctx, pending)
 			switch {
@@ -213,28 +246,22 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
 				p.forgetReclaims(pending)
 				pending = nil
 			case !providers.IsNotFound(err):
-				return fmt.Errorf("deleting %d instances %v: %w", len(pending), pending, err)
+				return append(pending, fresh...), fmt.Errorf("deleting %d instances %v: %w", len(pending), pending, err)
 			}
 			// NotFound for instances ECS just showed: it has not caught up; retry them.
 		}
-		var unknown []string
-		for _, id := range ids {
-			if !shown[id] {
-				unknown = append(unknown, id)
-			}
-		}
-		pending = append(pending, p.recent.Fresh(unknown)...)
+		pending = append(pending, fresh...)
 		if len(pending) == 0 {
-			return nil // the unknown ids are gone
+			return nil, nil // the unknown ids are gone
 		}
 		if waited := p.opts.clock.Since(start); waited+delay > providers.ConsistencyWait {
-			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
+			return pending, &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
 				Err: fmt.Errorf("instances %v are still unknown to ECS, or still refused as not found, after %s: too fresh for ECS to know yet (launched by this provider less than %s ago) or inconsistent; delete them again later",
 					pending, waited.Round(time.Millisecond), providers.ConsistencyWindow)}
 		}
 		p.opts.logger.DebugContext(ctx, "delete: instances not yet known to ECS; waiting", "instances", pending, "wait", delay)
 		if err := providers.WaitConsistency(ctx, p.opts.clock, delay); err != nil {
-			return &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
+			return pending, &providers.TransientError{Provider: p.name, Code: "InvalidInstanceId.NotFound",
 				Err: fmt.Errorf("waiting for ECS to know instances %v: %w", pending, err)}
 		}
 		ids, delay = pending, delay*2
