@@ -100,8 +100,8 @@ type Provider struct {
 
 	mu sync.Mutex
 	// reclaims remembers when each spot instance seen with the Recycling
-	// lock will be released.
-	reclaims map[string]time.Time
+	// lock will be released, until reclaimMemory after it was last seen.
+	reclaims map[string]reclaim
 }
 
 // New builds a provider for one ECS region from its config entry. cfg.Region
@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	}
 
 	initSDK()
-	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]time.Time{}}
+	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]reclaim{}}
 	p.recent = providers.NewRecentLaunches(o.clock)
 	p.attempts = providers.NewLaunchAttempts(o.clock)
 	p.transport = o.transport

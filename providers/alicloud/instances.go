@@ -50,6 +50,7 @@ func (p *Provider) list(ctx context.Context, want map[string]string) ([]provider
 	for _, in := range raw {
 		out = append(out, p.instance(in))
 	}
+	p.pruneReclaims()
 	return out, nil
 }
 
@@ -317,20 +318,56 @@ func (p *Provider) instance(in ecs.Instance) providers.Instance {
 	return out
 }
 
+// reclaimMemory is how long the notice of a reclaimed spot instance is
+// remembered after a listing or a description last showed the instance:
+// ECS releases it itself (without a DeleteInstances from this provider),
+// and from then on no listing shows it. It is long beside the release's
+// few minutes and a pool's tick, so a notice is never re-dated while its
+// instance is still being looked at.
+const reclaimMemory = time.Hour
+
+// reclaim is a spot instance's reclamation notice: when ECS will release
+// it, and when this provider last saw the instance.
+type reclaim struct {
+	at, seen time.Time
+}
+
 // reclaimTime is when a spot instance seen with the Recycling lock will be
 // released. ECS releases a reclaimed spot instance about five minutes after
 // it announces the reclamation and the lock carries no time, so the notice
 // is dated from when this provider first saw the lock, and stays the same
-// on later looks.
+// on later looks. Notices of instances not seen for reclaimMemory are
+// forgotten.
 func (p *Provider) reclaimTime(id string) time.Time {
+	now := p.opts.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if at, ok := p.reclaims[id]; ok {
-		return at
+	if r, ok := p.reclaims[id]; ok {
+		r.seen = now
+		p.reclaims[id] = r
+		return r.at
 	}
-	at := p.opts.clock.Now().Add(p.opts.reclaimWarning)
-	p.reclaims[id] = at
+	p.pruneReclaimsLocked(now)
+	at := now.Add(p.opts.reclaimWarning)
+	p.reclaims[id] = reclaim{at: at, seen: now}
 	return at
+}
+
+// pruneReclaims forgets the notices of instances not seen for
+// reclaimMemory: gone, released by ECS.
+func (p *Provider) pruneReclaims() {
+	now := p.opts.clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pruneReclaimsLocked(now)
+}
+
+func (p *Provider) pruneReclaimsLocked(now time.Time) {
+	for id, r := range p.reclaims {
+		if now.Sub(r.seen) >= reclaimMemory {
+			delete(p.reclaims, id)
+		}
+	}
 }
 
 // forgetReclaims drops the notices of deleted instances.
