@@ -99,8 +99,9 @@ func WaitConsistency(ctx context.Context, c clock.Clock, d time.Duration) error 
 // retry of the launch resumes there instead of trusting a listing, which
 // an eventually consistent cloud may not have brought up to date: its
 // client-token records are consistent, its DescribeInstances is not.
-// Entries are kept for ResumeWindow after their last note. It is safe for
-// concurrent use; call NewLaunchAttempts.
+// Entries are kept for ResumeWindow after their last note, in memory only:
+// a restarted process resumes without them (docs/ha.md says what that
+// leaves open). It is safe for concurrent use; call NewLaunchAttempts.
 type LaunchAttempts struct {
 	clock clock.Clock
 	mu    sync.Mutex
@@ -153,4 +154,11 @@ func (a *LaunchAttempts) Where(token string) []string {
 		return nil
 	}
 	return append([]string(nil), at.where...)
+}
+
+// Len is how many tokens are remembered.
+func (a *LaunchAttempts) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.m)
 }
