@@ -98,7 +98,9 @@ func TestDemandCountOutOfRange(t *testing.T) {
 			"LLEN q on %s: answered 9223372036854775807 jobs, out of range"},
 		{"negative sorted set", Config{Key: "q", Type: TypeZSet}, map[string]string{"ZCARD": ":-1\r\n"},
 			"ZCARD q on %s: answered -1 jobs, out of range"},
-		{"negative pending entries", Config{Key: "q", Group: "g"}, map[string]string{"TYPE": "+stream\r\n", "XPENDING": "*4\r\n:-7\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*0\r\n"},
+		{"huge lag", Config{Key: "q", Group: "g"}, map[string]string{"TYPE": "+stream\r\n", "XINFO": "*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$3\r\nlag\r\n:9223372036854775807\r\n"},
+			"XINFO GROUPS q on %s: answered 9223372036854775807 jobs, out of range"},
+		{"negative pending entries", Config{Key: "q", Group: "g", GroupCount: GroupPending}, map[string]string{"TYPE": "+stream\r\n", "XPENDING": "*4\r\n:-7\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*0\r\n"},
 			"XPENDING q g on %s: answered -7 jobs, out of range"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,14 @@ const (
 	TypeZSet   = "zset"
 )
 
+// What a stream's consumer group counts (Config.GroupCount).
+const (
+	// GroupWaiting counts the entries not yet delivered to the group.
+	GroupWaiting = "waiting"
+	// GroupPending counts the entries delivered and not acknowledged.
+	GroupPending = "pending"
+)
+
 // Config says which key holds the queue and how to read it.
 type Config struct {
 	// Name identifies the source; "redis:<key>" when empty.
@@ -45,16 +53,24 @@ type Config struct {
 	// stream: Redis keeps an empty stream, so a missing one fails the read,
 	// naming it (a mistyped key would read as an empty queue for ever).
 	Type string `yaml:"type,omitempty"`
-	// Group, for a stream, counts the entries delivered to this consumer
-	// group and not yet acknowledged (XPENDING) instead of the stream's
-	// length (XLEN).
+	// Group, for a stream, names the consumer group that takes the jobs:
+	// the source counts the entries waiting for it, which none of its
+	// consumers has read yet (GroupCount says otherwise), instead of the
+	// stream's length (XLEN).
 	Group string `yaml:"group,omitempty"`
+	// GroupCount says which of a group's entries are demand: waiting (the
+	// default), those not yet delivered to any of its consumers, the
+	// group's lag; or pending, those delivered and not yet acknowledged
+	// (XPENDING), for consumers that read every entry at once and
+	// acknowledge it when its job starts.
+	GroupCount string `yaml:"group_count,omitempty"`
 	// WaitFromTimestamp reports the oldest wait: for a sorted set from its
 	// lowest score read as the enqueue time in Unix seconds, for a stream
-	// from its first entry's (or first pending entry's) ID, whose first
-	// part is the enqueue time in Unix milliseconds. With GPUsPerJob, a
-	// sorted set or stream also gives each job's wait, from every member's
-	// score or every (pending) entry's ID, up to MaxListedWaits of them.
+	// from its first entry's (or, with a group, first waiting or pending
+	// entry's) ID, whose first part is the enqueue time in Unix
+	// milliseconds. With GPUsPerJob, a sorted set or stream also gives each
+	// job's wait, from every member's score or every counted entry's ID, up
+	// to MaxListedWaits of them.
 	WaitFromTimestamp bool `yaml:"wait_from_timestamp,omitempty"`
 	// GPUsPerJob, when set, makes pending GPUs = pending jobs × GPUsPerJob,
 	// and lists each job as asking that many (JobGPUs, up to
@@ -110,6 +126,15 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	}
 	if cfg.Group != "" && s.cfg.Type != TypeAuto && s.cfg.Type != TypeStream {
 		problems = append(problems, fmt.Sprintf("group %q is only for streams, but type is %s", cfg.Group, s.cfg.Type))
+	}
+	switch {
+	case s.cfg.GroupCount == "" && cfg.Group != "":
+		s.cfg.GroupCount = GroupWaiting
+	case s.cfg.GroupCount == "":
+	case cfg.Group == "":
+		problems = append(problems, fmt.Sprintf("group_count %q needs a group (the stream's consumer group)", cfg.GroupCount))
+	case s.cfg.GroupCount != GroupWaiting && s.cfg.GroupCount != GroupPending:
+		problems = append(problems, fmt.Sprintf("group_count %q is not one of waiting (entries not yet delivered, the default) or pending (delivered and not acknowledged)", cfg.GroupCount))
 	}
 	if cfg.WaitFromTimestamp && s.cfg.Type == TypeList {
 		problems = append(problems, "wait_from_timestamp needs a stream or zset; a list holds no enqueue times")
@@ -231,12 +256,15 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		op = "ZCARD " + key
 		n, oldest, enqueued, err = s.zset(ctx)
 	case TypeStream:
-		if s.cfg.Group != "" {
+		switch {
+		case s.cfg.GroupCount == GroupPending:
 			op = "XPENDING " + key + " " + s.cfg.Group
-		} else {
+		case s.cfg.Group != "":
+			op = "XINFO GROUPS " + key
+		default:
 			op = "XLEN " + key
 		}
-		n, oldest, enqueued, err = s.stream(ctx)
+		n, oldest, enqueued, err = s.stream(ctx, &op)
 		if err == nil && n == 0 && s.cfg.Group == "" {
 			// XLEN reads a missing key as empty; Redis keeps an empty
 			// stream (a group's XPENDING fails on a missing one).
@@ -344,12 +372,14 @@ func enqueueTime(z goredis.Z) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-// stream reads a stream's length (or, with a group, its entries delivered
-// and not acknowledged) and, with wait_from_timestamp, the first entry's
-// ID as the oldest enqueue time; with gpus_per_job too, and at most
-// MaxListedWaits entries, every entry's ID (enqueues, oldest first), so
-// that each job's wait is known.
-func (s *Source) stream(ctx context.Context) (int64, time.Time, []time.Time, error) {
+// stream reads a stream's length (or, with a group, its entries waiting
+// for the group, or delivered and not acknowledged) and, with
+// wait_from_timestamp, the first of those entries' ID as the oldest
+// enqueue time; with gpus_per_job too, and at most MaxListedWaits
+// entries, every one's ID (enqueues, oldest first), so that each job's
+// wait is known. It sets *op to each command it sends, so that a failure
+// names the one that failed.
+func (s *Source) stream(ctx context.Context, op *string) (int64, time.Time, []time.Time, error) {
 	key, group := s.cfg.Key, s.cfg.Group
 	each := s.cfg.WaitFromTimestamp && s.cfg.GPUsPerJob > 0
 	var (
@@ -357,6 +387,11 @@ func (s *Source) stream(ctx context.Context) (int64, time.Time, []time.Time, err
 		ids []string
 	)
 	switch {
+	case s.cfg.GroupCount == GroupWaiting:
+		var err error
+		if n, ids, err = s.waiting(ctx, op); err != nil {
+			return 0, time.Time{}, nil, err
+		}
 	case group != "":
 		p, err := s.client.XPending(ctx, key, group).Result()
 		if err != nil {
@@ -414,6 +449,82 @@ func (s *Source) stream(ctx context.Context) (int64, time.Time, []time.Time, err
 		return 0, time.Time{}, nil, err
 	}
 	return n, oldest, enqueued, nil
+}
+
+// waiting reads how many of the stream's entries wait for the group, not
+// yet delivered to any of its consumers, and, with wait_from_timestamp,
+// the first one's ID (with gpus_per_job, and at most MaxListedWaits of
+// them, every one's). The count is the group's lag (XINFO GROUPS, Redis
+// 7); where Redis cannot tell it (after an XDEL or XSETID past the group,
+// or before Redis 7), the entries after the group's last-delivered ID
+// are counted with XRANGE, MaxListedWaits+1 at most: a queue longer than
+// that reads as MaxListedWaits+1 jobs.
+func (s *Source) waiting(ctx context.Context, op *string) (int64, []string, error) {
+	key, group := s.cfg.Key, s.cfg.Group
+	groups, err := s.client.XInfoGroups(ctx, key).Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	i := slices.IndexFunc(groups, func(g goredis.XInfoGroup) bool { return g.Name == group })
+	if i < 0 {
+		var names []string
+		for _, g := range groups[:min(len(groups), 10)] {
+			names = append(names, strconv.Quote(signals.Shorten(g.Name, 100)))
+		}
+		have := "it has none"
+		switch {
+		case len(groups) > len(names):
+			have = fmt.Sprintf("it has %s and %d more", strings.Join(names, ", "), len(groups)-len(names))
+		case len(names) > 0:
+			have = "it has " + strings.Join(names, ", ")
+		}
+		return 0, nil, dataErrorf("stream %q has no consumer group %q (%s): check group, or create it (XGROUP CREATE %s %s 0)", key, group, have, key, group)
+	}
+	g := groups[i]
+	after := "(" + g.LastDeliveredID
+	if g.Lag > 0 {
+		// Redis 7 knows the lag; the entries are read only to time them.
+		n := g.Lag
+		if !s.cfg.WaitFromTimestamp {
+			return n, nil, nil
+		}
+		want := int64(1)
+		if s.cfg.GPUsPerJob > 0 && n <= MaxListedWaits {
+			want = n
+		}
+		*op = "XRANGE " + key + " " + after + " + COUNT " + strconv.FormatInt(want, 10)
+		msgs, err := s.client.XRangeN(ctx, key, after, "+", want).Result()
+		if err != nil {
+			return 0, nil, err
+		}
+		if want > 1 || int64(len(msgs)) < want {
+			// Every waiting entry, or fewer than the lag said: the
+			// entries read are the count (some were delivered since).
+			n = int64(len(msgs))
+		}
+		return n, messageIDs(msgs), nil
+	}
+	// No lag (nil after an XDEL or XSETID past the group, absent before
+	// Redis 7), or none: count the entries after the last delivered.
+	*op = "XRANGE " + key + " " + after + " + COUNT " + strconv.Itoa(MaxListedWaits+1)
+	msgs, err := s.client.XRangeN(ctx, key, after, "+", MaxListedWaits+1).Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	n := int64(len(msgs))
+	if n > MaxListedWaits || s.cfg.GPUsPerJob == 0 {
+		msgs = msgs[:min(len(msgs), 1)] // the oldest wait only
+	}
+	return n, messageIDs(msgs), nil
+}
+
+// messageIDs lists the entries' IDs, in their order.
+func messageIDs(msgs []goredis.XMessage) []string {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return ids
 }
 
 // idTime reads a stream entry ID's first part as its enqueue time in Unix

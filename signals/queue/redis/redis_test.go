@@ -75,9 +75,28 @@ func TestDemandFromRedis(t *testing.T) {
 		id := fmt.Sprintf("%d-0", now.Add(-90*time.Second+time.Duration(i)*time.Second).UnixMilli())
 		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:stream", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
 	}
-	// A consumer group that has taken 2 of them and not acknowledged them.
+	// A consumer group whose worker has taken 2 of them and acknowledged
+	// the first (its job done): XLEN 5, XPENDING 1, and 3 waiting (lag 3).
 	must(t, c.XGroupCreate(ctx, "t:stream", "workers", "0").Err())
-	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:stream", ">"}, Count: 2}).Err())
+	taken, err := c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:stream", ">"}, Count: 2}).Result()
+	must(t, err)
+	must(t, c.XAck(ctx, "t:stream", "workers", taken[0].Messages[0].ID).Err())
+	// The same, with the 4th entry deleted: Redis no longer knows the
+	// group's lag (nil), and 2 entries wait (1 pending).
+	for i := range 5 {
+		id := fmt.Sprintf("%d-0", now.Add(-90*time.Second+time.Duration(i)*time.Second).UnixMilli())
+		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:holes", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+	}
+	must(t, c.XGroupCreate(ctx, "t:holes", "workers", "0").Err())
+	taken, err = c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:holes", ">"}, Count: 2}).Result()
+	must(t, err)
+	must(t, c.XAck(ctx, "t:holes", "workers", taken[0].Messages[0].ID).Err())
+	must(t, c.XDel(ctx, "t:holes", fmt.Sprintf("%d-0", now.Add(-87*time.Second).UnixMilli())).Err())
+	for key, want := range map[string]int64{"t:stream": 3, "t:holes": -1} {
+		if g, err := c.XInfoGroups(ctx, key).Result(); err != nil || len(g) != 1 || g[0].Lag != want {
+			t.Fatalf("fixture %s: groups %+v (%v), want lag %d", key, g, err, want)
+		}
+	}
 
 	tests := []struct {
 		name      string
@@ -87,21 +106,32 @@ func TestDemandFromRedis(t *testing.T) {
 		gpusKnown bool
 		wait      time.Duration
 		waitKnown bool
+		// streamWaits, for a stream read with enqueue times and
+		// gpus_per_job, is each job's wait.
+		streamWaits []time.Duration
 	}{
-		{"list auto", Config{Key: "t:list"}, 3, 0, false, 0, false},
-		{"list typed with gpus_per_job", Config{Key: "t:list", Type: TypeList, GPUsPerJob: 4}, 3, 12, true, 0, false},
-		{"zset auto", Config{Key: "t:zset"}, 4, 0, false, 0, false},
-		{"zset with enqueue times", Config{Key: "t:zset", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 1}, 4, 4, true, 40 * time.Minute, true},
-		{"stream XLEN", Config{Key: "t:stream"}, 5, 0, false, 0, false},
-		{"stream XLEN with ID times", Config{Key: "t:stream", Type: TypeStream, WaitFromTimestamp: true}, 5, 0, false, 90 * time.Second, true},
-		{"stream group XPENDING", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 90 * time.Second, true},
-		{"stream with ID times and gpus_per_job", Config{Key: "t:stream", WaitFromTimestamp: true, GPUsPerJob: 8}, 5, 40, true, 90 * time.Second, true},
-		{"stream group with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true, GPUsPerJob: 2}, 2, 4, true, 90 * time.Second, true},
+		{"list auto", Config{Key: "t:list"}, 3, 0, false, 0, false, nil},
+		{"list typed with gpus_per_job", Config{Key: "t:list", Type: TypeList, GPUsPerJob: 4}, 3, 12, true, 0, false, nil},
+		{"zset auto", Config{Key: "t:zset"}, 4, 0, false, 0, false, nil},
+		{"zset with enqueue times", Config{Key: "t:zset", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 1}, 4, 4, true, 40 * time.Minute, true, nil},
+		{"stream XLEN", Config{Key: "t:stream"}, 5, 0, false, 0, false, nil},
+		{"stream XLEN with ID times", Config{Key: "t:stream", Type: TypeStream, WaitFromTimestamp: true}, 5, 0, false, 90 * time.Second, true, nil},
+		// A group's jobs are the entries none of its workers has taken
+		// yet; the one taken and not acknowledged runs.
+		{"stream group waiting", Config{Key: "t:stream", Group: "workers"}, 3, 0, false, 0, false, nil},
+		{"stream group waiting with ID times", Config{Key: "t:stream", Group: "workers", WaitFromTimestamp: true}, 3, 0, false, 88 * time.Second, true, nil},
+		{"stream group waiting with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", GroupCount: GroupWaiting, WaitFromTimestamp: true, GPUsPerJob: 2}, 3, 6, true, 88 * time.Second, true, secs(88, 87, 86)},
+		{"stream group without lag", Config{Key: "t:holes", Group: "workers", Type: TypeStream}, 2, 0, false, 0, false, nil},
+		{"stream group without lag with ID times", Config{Key: "t:holes", Group: "workers", WaitFromTimestamp: true}, 2, 0, false, 88 * time.Second, true, nil},
+		{"stream group without lag with ID times and gpus_per_job", Config{Key: "t:holes", Group: "workers", WaitFromTimestamp: true, GPUsPerJob: 1}, 2, 2, true, 88 * time.Second, true, secs(88, 86)},
+		{"stream group pending", Config{Key: "t:stream", Group: "workers", GroupCount: GroupPending, WaitFromTimestamp: true}, 1, 0, false, 89 * time.Second, true, nil},
+		{"stream group pending with ID times and gpus_per_job", Config{Key: "t:stream", Group: "workers", GroupCount: GroupPending, WaitFromTimestamp: true, GPUsPerJob: 2}, 1, 2, true, 89 * time.Second, true, secs(89)},
+		{"stream with ID times and gpus_per_job", Config{Key: "t:stream", WaitFromTimestamp: true, GPUsPerJob: 8}, 5, 40, true, 90 * time.Second, true, secs(90, 89, 88, 87, 86)},
 		// Redis deletes a list or sorted set when it empties: a missing
 		// key is an empty queue, unless it is declared a stream.
-		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
-		{"missing list", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false},
-		{"missing zset", Config{Key: "t:nothing", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true},
+		{"missing key is an empty queue", Config{Key: "t:nothing", WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true, nil},
+		{"missing list", Config{Key: "t:nothing", Type: TypeList}, 0, 0, false, 0, false, nil},
+		{"missing zset", Config{Key: "t:nothing", Type: TypeZSet, WaitFromTimestamp: true, GPUsPerJob: 2}, 0, 0, true, 0, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,10 +164,8 @@ func TestDemandFromRedis(t *testing.T) {
 				switch tt.cfg.Key {
 				case "t:zset":
 					waits = []time.Duration{40 * time.Minute, 30 * time.Minute, 20 * time.Minute, 10 * time.Minute}
-				case "t:stream":
-					for i := range tt.jobs {
-						waits = append(waits, 90*time.Second-time.Duration(i)*time.Second)
-					}
+				default:
+					waits = tt.streamWaits
 				}
 			}
 			if !slices.Equal(d.JobWaits, waits) {
@@ -176,7 +204,8 @@ func TestDemandMissingKey(t *testing.T) {
 	}{
 		{"stream", Config{Key: "t:jbos", Type: TypeStream}, []string{`redis source "redis:t:jbos": EXISTS t:jbos on ` + server.Addr + `: key "t:jbos" does not exist in db 0, and a stream is kept when it empties`, typo}},
 		{"stream with enqueue times", Config{Key: "t:jbos", DB: 3, Type: TypeStream, WaitFromTimestamp: true, GPUsPerJob: 1}, []string{`key "t:jbos" does not exist in db 3, and a stream is kept`}},
-		{"stream group", Config{Key: "t:jbos", Group: "workers", Type: TypeStream}, []string{"XPENDING t:jbos workers", "NOGROUP"}},
+		{"stream group", Config{Key: "t:jbos", Group: "workers", Type: TypeStream}, []string{"XINFO GROUPS t:jbos", "no such key"}},
+		{"stream group pending", Config{Key: "t:jbos", Group: "workers", GroupCount: GroupPending, Type: TypeStream}, []string{"XPENDING t:jbos workers", "NOGROUP"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,6 +270,7 @@ func TestDemandBadKeys(t *testing.T) {
 	must(t, c.HSet(ctx, "t:hash", "a", "1").Err())
 	must(t, c.ZAdd(ctx, "t:badscore", goredis.Z{Score: 1e15, Member: "x"}).Err())
 	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:stream2", Values: []string{"a", "1"}}).Err())
+	must(t, c.XGroupCreate(ctx, "t:stream2", "workers", "0").Err())
 	tests := []struct {
 		name string
 		cfg  Config
@@ -248,7 +278,8 @@ func TestDemandBadKeys(t *testing.T) {
 	}{
 		{"hash auto", Config{Key: "t:hash"}, []string{`redis source "redis:t:hash"`, `key "t:hash" holds a hash, want a list, stream or zset`}},
 		{"hash as list", Config{Key: "t:hash", Type: TypeList}, []string{`redis source "redis:t:hash"`, "LLEN t:hash", "WRONGTYPE"}},
-		{"missing group", Config{Key: "t:stream2", Group: "nobody"}, []string{"XPENDING t:stream2 nobody", "NOGROUP"}},
+		{"missing group", Config{Key: "t:stream2", Group: "nobody"}, []string{"XINFO GROUPS t:stream2", `stream "t:stream2" has no consumer group "nobody" (it has "workers"): check group, or create it (XGROUP CREATE t:stream2 nobody 0)`}},
+		{"missing group pending", Config{Key: "t:stream2", Group: "nobody", GroupCount: GroupPending}, []string{"XPENDING t:stream2 nobody", "NOGROUP"}},
 		{"score not a time", Config{Key: "t:badscore", Type: TypeZSet, WaitFromTimestamp: true}, []string{`score 1e+15 of member "x" is not a Unix time in seconds`}},
 	}
 	for _, tt := range tests {
@@ -299,6 +330,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Addr: "x:1", Key: "q", Type: "set"}, `type "set" is not one of auto, list, stream, zset`},
 		{Config{Addr: "x:1", Key: "q", Type: TypeList, Group: "g"}, `group "g" is only for streams`},
 		{Config{Addr: "x:1", Key: "q", Type: TypeList, WaitFromTimestamp: true}, "a list holds no enqueue times"},
+		{Config{Addr: "x:1", Key: "q", Group: "g", GroupCount: "lag"}, `group_count "lag" is not one of waiting (entries not yet delivered, the default) or pending (delivered and not acknowledged)`},
+		{Config{Addr: "x:1", Key: "q", GroupCount: GroupPending}, `group_count "pending" needs a group`},
 		{Config{Addr: "x:1", Key: "q", GPUsPerJob: -1}, "gpus_per_job -1 is out of range (want 1 to 1048576, or 0 when unknown)"},
 		{Config{Addr: "x:1", Key: "q", GPUsPerJob: 1 << 40}, "gpus_per_job 1099511627776 is out of range"},
 		{Config{Addr: "x:1", Key: "q", PasswordEnv: "QUEUE_PW"}, "password_env QUEUE_PW is not set"},
@@ -345,6 +378,15 @@ func BenchmarkDemandList(b *testing.B) {
 	}
 }
 
+// secs lists waits in seconds.
+func secs(s ...int) []time.Duration {
+	d := make([]time.Duration, len(s))
+	for i, v := range s {
+		d[i] = time.Duration(v) * time.Second
+	}
+	return d
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -377,6 +419,8 @@ func TestWaitsBounded(t *testing.T) {
 	must(t, err)
 	must(t, c.XGroupCreate(ctx, "t:deepstream", "workers", "0").Err())
 	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w1", Streams: []string{"t:deepstream", ">"}, Count: MaxListedWaits + 1}).Err())
+	// A group none of whose workers has read yet: every entry waits.
+	must(t, c.XGroupCreate(ctx, "t:deepstream", "idle", "0").Err())
 	must(t, c.ZAdd(ctx, "t:old", goredis.Z{Score: 0, Member: "from-1970"}, goredis.Z{Score: float64(now.Unix()), Member: "new"}).Err())
 	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:oldstream", ID: "1-1", Values: []string{"j", "1"}}).Err())
 	must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:oldstream", ID: fmt.Sprintf("%d-0", now.UnixMilli()), Values: []string{"j", "2"}}).Err())
@@ -386,7 +430,8 @@ func TestWaitsBounded(t *testing.T) {
 	}{
 		{"zset", Config{Key: "t:deep", Type: TypeZSet}},
 		{"stream", Config{Key: "t:deepstream", Type: TypeStream}},
-		{"stream group", Config{Key: "t:deepstream", Group: "workers"}},
+		{"stream group pending", Config{Key: "t:deepstream", Group: "workers", GroupCount: GroupPending}},
+		{"stream group waiting", Config{Key: "t:deepstream", Group: "idle"}},
 	} {
 		cfg := tt.cfg
 		cfg.WaitFromTimestamp, cfg.GPUsPerJob = true, 8
