@@ -4,6 +4,7 @@
 package http
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,8 +62,17 @@ type Config struct {
 	Shapes []policy.Shape `yaml:"-"`
 }
 
-// MaxBody is the most of a response the source reads.
-const MaxBody = 8 << 20
+// MaxBody is the most of a response the source reads: room for
+// signals.MaxListedJobs jobs, each with its GPUs, wait, CPUs and memory
+// written at their longest and indented, 75 MiB (8 MiB held 2^20 jobs'
+// GPUs, but not their waits too).
+const MaxBody = 128 << 20
+
+// MaxValues bounds the JSON values and keys a body may hold, counted
+// before it is decoded: room for four per-job lists of
+// signals.MaxListedJobs numbers and as many values around them. A decoded
+// value takes some 40 bytes: MaxBody of "0," would have taken 3 GiB.
+const MaxValues = 5 * signals.MaxListedJobs
 
 // Option changes a Source.
 type Option func(*Source)
@@ -260,7 +270,10 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if tooLarge != nil {
 		return fail(resp.StatusCode, true, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if n := jsonValues(body, MaxValues); n > MaxValues {
+		return fail(resp.StatusCode, true, fmt.Errorf("body holds more than %d JSON values and keys, the most this source decodes (room for %d jobs' GPUs, waits, CPUs and memory)", MaxValues, signals.MaxListedJobs))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
@@ -280,6 +293,35 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	}
 	d.Source, d.Time = s.name, s.now()
 	return d, nil
+}
+
+// jsonValues counts, up to max+1, the values and keys of the JSON text in
+// body: one, and one more for each comma, colon and opening bracket or
+// brace outside strings (each starts a value or a key; an object's key
+// and its value both count). Text that is not JSON counts so too; the
+// decoder refuses it after.
+func jsonValues(body []byte, max int) int {
+	n, inString, escaped := 1, false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == ':' || c == '[' || c == '{':
+			if n++; n > max {
+				return n
+			}
+		}
+	}
+	return n
 }
 
 // perJob reads the array at p, one value per job of job_gpus (what, in

@@ -5,6 +5,7 @@ import (
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/httpclient"
 
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -219,7 +220,7 @@ func TestDemandErrors(t *testing.T) {
 		{"a count under a dotted key twice", Config{URL: srv.URL + "/twice-above", PendingJobs: `["q.x"].n`}, true, 200,
 			[]string{`body: the object at ["q.x"] has the key "n" twice`}},
 		{"body past the limit", Config{URL: srv.URL + "/huge", PendingJobs: "n"}, true, 200,
-			[]string{"body is larger than 8388608 bytes"}},
+			[]string{"body is larger than 134217728 bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -457,5 +458,74 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("error %q: says when to retry %v, want %v", err, said, tt.asked)
 			}
 		})
+	}
+}
+
+// TestBodyHoldsEveryListedJob: a body listing signals.MaxListedJobs jobs,
+// each with its GPUs, wait, CPUs and memory written at their longest and
+// indented (75 MiB; 8 MiB refused a list of 2^20 jobs with their
+// waits), is read whole; one job more fails the read, naming the bound on
+// jobs, and a body that would decode into more than MaxValues values fails
+// before it is decoded, naming that bound.
+func TestBodyHoldsEveryListedJob(t *testing.T) {
+	// As json.MarshalIndent writes it, one number a line.
+	list := func(b *bytes.Buffer, name, value string, jobs int, last bool) {
+		b.WriteString("    \"" + name + "\": [\n")
+		for i := range jobs {
+			b.WriteString("      " + value)
+			if i < jobs-1 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+		}
+		b.WriteString("    ]")
+		if !last {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	var b bytes.Buffer
+	b.WriteString("{\n  \"queue\": {\n")
+	// 2047 GPUs a job: the most whose sum over 2^20 jobs is a count; a
+	// wait of almost a year and a memory of almost 2^20 GiB, each to the
+	// 17 digits a float64 may take.
+	list(&b, "job_gpus", "2047", signals.MaxListedJobs, false)
+	list(&b, "job_wait_seconds", "31535999.12345679", signals.MaxListedJobs, false)
+	list(&b, "job_cpus", "4096", signals.MaxListedJobs, false)
+	list(&b, "job_memory_gib", "1048575.1234567891", signals.MaxListedJobs, true)
+	b.WriteString("  }\n}")
+	full := b.Bytes()
+	if !json.Valid(full) || len(full) <= 8<<20 {
+		t.Fatalf("a body of %d bytes (valid JSON: %v): want one past 8 MiB", len(full), json.Valid(full))
+	}
+	over := append([]byte(`{"queue": {"job_gpus": [1`), bytes.Repeat([]byte(",1"), signals.MaxListedJobs)...)
+	over = append(over, "]}}"...)
+	values := append([]byte(`{"n": 1, "pad": [0`), bytes.Repeat([]byte(",0"), MaxValues)...)
+	values = append(values, "]}"...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(map[string][]byte{"/full": full, "/over": over, "/values": values}[r.URL.Path])
+	}))
+	defer srv.Close()
+	cfg := Config{Name: "q", JobGPUs: "queue.job_gpus", JobWaitSeconds: "queue.job_wait_seconds", JobCPUs: "queue.job_cpus", JobMemoryGiB: "queue.job_memory_gib"}
+
+	cfg.URL = srv.URL + "/full"
+	d, err := newSource(t, cfg).Demand(ctx)
+	if err != nil {
+		t.Fatalf("%d bytes listing %d jobs: %v", len(full), signals.MaxListedJobs, err)
+	}
+	if d.PendingJobs != signals.MaxListedJobs || len(d.JobGPUs) != signals.MaxListedJobs || len(d.JobWaits) != signals.MaxListedJobs || d.PendingGPUs != 2047*signals.MaxListedJobs {
+		t.Errorf("read %d jobs, %d sizes, %d waits, %d GPUs; want %d jobs of 2047 GPUs, each with its wait",
+			d.PendingJobs, len(d.JobGPUs), len(d.JobWaits), d.PendingGPUs, signals.MaxListedJobs)
+	}
+	for _, tt := range []struct{ path, want string }{
+		{"/over", "lists 1048577 jobs, want at most 1048576"},
+		{"/values", "body holds more than 5242880 JSON values and keys, the most this source decodes"},
+	} {
+		cfg := Config{Name: "q", URL: srv.URL + tt.path, JobGPUs: "queue.job_gpus"}
+		_, err := newSource(t, cfg).Demand(ctx)
+		var herr *Error
+		if !errors.As(err, &herr) || !herr.Permanent() || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want a permanent *http.Error containing %q", tt.path, err, tt.want)
+		}
 	}
 }
