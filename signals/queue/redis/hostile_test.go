@@ -187,3 +187,22 @@ func TestConnectionClosedWhileIdleIsDialedAgain(t *testing.T) {
 		t.Errorf("read after the server closed the idle connection: %+v, %v; want 2 jobs", d, err)
 	}
 }
+
+// TestDemandGroupWithoutLag: Redis before 7 answers XINFO GROUPS without
+// a lag (nor entries-read), which go-redis reads as 0; the entries after
+// the group's last-delivered ID are counted instead, and the oldest wait
+// is the first of them, not read as an empty queue.
+func TestDemandGroupWithoutLag(t *testing.T) {
+	entry := func(id string) string {
+		return "*2\r\n$" + fmt.Sprint(len(id)) + "\r\n" + id + "\r\n*2\r\n$1\r\nj\r\n$1\r\n1\r\n"
+	}
+	addr := hostile(t, map[string]string{
+		"XINFO":  "*1\r\n*8\r\n$4\r\nname\r\n$7\r\nworkers\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:1\r\n$17\r\nlast-delivered-id\r\n$15\r\n1700000000000-0\r\n",
+		"XRANGE": "*2\r\n" + entry("1700000001000-0") + entry("1700000002000-0"),
+	})
+	now := time.UnixMilli(1700000061000)
+	d, err := newSource(t, Config{Addr: addr, Key: "q", Type: TypeStream, Group: "workers", WaitFromTimestamp: true}, WithNow(func() time.Time { return now })).Demand(ctx)
+	if err != nil || d.PendingJobs != 2 || d.OldestWait != time.Minute {
+		t.Errorf("read %d jobs, oldest %v (%v); want the 2 entries after the last delivered, the oldest 1m old", d.PendingJobs, d.OldestWait, err)
+	}
+}
