@@ -73,9 +73,13 @@ type phillyJob struct {
 // attempt that started and ended, jobs still running when the trace was
 // taken (their last end_time None) and jobs with no GPUs recorded are
 // skipped and counted in Trace.Skipped. Each job is bounded to
-// MaxJSONJobBytes; the log is read as a stream.
+// MaxJSONJobBytes, a run of white space outside its strings counting as
+// one byte (jsonSqueezer); the log is read as a stream.
 func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
-	lim := &jsonJobLimiter{r: br}
+	// White space is squeezed before the limiter, so that a pretty
+	// printer's indentation or padding between jobs is neither held by
+	// the decoder nor counted against a job's bound.
+	lim := &jsonJobLimiter{r: &jsonSqueezer{r: br}}
 	dec := json.NewDecoder(lim)
 	tr := &Trace{Format: FormatPhillyLog}
 	if _, err := dec.Token(); err != nil { // the array's '['
@@ -228,6 +232,53 @@ func (p *parser) jsonErr(n int, err error) error {
 		where = fmt.Sprintf("job %d", n)
 	}
 	return &Error{File: p.name, Err: fmt.Errorf("%s: %w", where, err), Want: wantJSONArray}
+}
+
+// jsonSqueezer passes a JSON text on with each run of white space outside
+// its strings cut to one space, which the text means the same with: a
+// run of any length between jobs (a pretty printer's indentation, a log
+// padded with blank lines) takes one byte of the decoder's buffer and of
+// a job's MaxJSONJobBytes, rather than being refused as a job too long.
+type jsonSqueezer struct {
+	r io.Reader
+	// inString and escaped say where the last byte passed on left the
+	// text: in a string, after its backslash; space that it was white
+	// space outside a string.
+	inString, escaped, space bool
+}
+
+func (s *jsonSqueezer) Read(p []byte) (int, error) {
+	for {
+		n, err := s.r.Read(p)
+		w := 0
+		for _, c := range p[:n] {
+			switch {
+			case s.inString:
+				switch {
+				case s.escaped:
+					s.escaped = false
+				case c == '\\':
+					s.escaped = true
+				case c == '"':
+					s.inString = false
+				}
+			case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+				if s.space {
+					continue
+				}
+				s.space, p[w] = true, ' '
+				w++
+				continue
+			case c == '"':
+				s.inString = true
+			}
+			s.space, p[w] = false, c
+			w++
+		}
+		if w > 0 || err != nil {
+			return w, err
+		}
+	}
 }
 
 // errJSONJobTooLong is what jsonJobLimiter returns past its bound.

@@ -980,3 +980,17 @@ func TestNeeds(t *testing.T) {
 		t.Errorf("acme: jobs %v, want %v", tr.Jobs, want)
 	}
 }
+
+// TestPhillyLogWhiteSpace: a Philly job log padded with white space (2 MiB
+// runs after '[', between jobs, inside a job and after ']') loads, as
+// JSON means it the same: a run past MaxJSONJobBytes was refused as "a
+// job longer than 1048576 bytes", though no job was.
+func TestPhillyLogWhiteSpace(t *testing.T) {
+	tr, err := Load(filepath.Join("testdata", "philly_log_padded.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Job{job(0, 3600, 2), job(0, 3600, 2), job(0, 3600, 2)}; !slices.Equal(tr.Jobs, want) {
+		t.Errorf("jobs %v, want %v", tr.Jobs, want)
+	}
+}
