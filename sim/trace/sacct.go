@@ -48,7 +48,10 @@ const wantTRES = "Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, 
 // job's own row holds their GPUs. So are jobs that never ran (Start Unknown
 // or None, State PENDING, or no elapsed time), jobs still running when the
 // log was written (End Unknown), and CPU-only jobs; Trace.Skipped counts
-// them. A job whose Submit is Unknown or None is submitted at its Start
+// them. A heterogeneous job's components (JobID 123+0, 123+1, one row
+// each, listed one after the other) start together: they are read as one
+// job on their GPUs, CPUs and memory together (the job is CPU-only only
+// when none of them has GPUs), noted. A job whose Submit is Unknown or None is submitted at its Start
 // (a note counts them), or skipped without a Start column; a row that
 // repeats a job kept above (its JobID, Cluster and Start), as exports of
 // overlapping periods concatenated do, is skipped and counted. Jobs of
@@ -72,6 +75,14 @@ func (p *parser) sacct() (*Trace, error) {
 	// seen holds a key of each job kept (runKey), to tell a row that
 	// repeats one above.
 	seen := map[uint64]struct{}{}
+	// het is the last heterogeneous job read, under its key (runKey of
+	// its JobID without the offset), for its later components to join:
+	// sacct lists a job's components one after the other. hetJobs and
+	// hetParts count those kept with more than one component, and their
+	// components.
+	var het *hetJob
+	var hetKey uint64
+	var hetJobs, hetParts int
 	err := p.rows(func(line int, rec []string) error {
 		if strings.Contains(rec[cid], ".") {
 			steps++
@@ -117,7 +128,11 @@ func (p *parser) sacct() (*Trace, error) {
 			// job's shards, and its MPS, from one GPU a node).
 			j.GPUs = j.nodes
 		}
-		if j.GPUs == 0 {
+		// A heterogeneous job's components (123+0, 123+1) start
+		// together: each after the first joins it, whether it or the
+		// first has GPUs (a CPU launcher beside GPU workers).
+		base, isHet := hetComponent(rec[cid])
+		if j.GPUs == 0 && !isHet {
 			cpu++
 			return nil
 		}
@@ -132,18 +147,48 @@ func (p *parser) sacct() (*Trace, error) {
 			dups++
 			return nil
 		}
-		seen[key] = struct{}{}
-		if onShares {
-			shared++
+		var hk uint64
+		if isHet {
+			// Its components share a Submit and a Start (or, without a
+			// Start column, their elapsed time).
+			elapsed := ""
+			if cstart < 0 {
+				elapsed = rec[ce]
+			}
+			hk = runKey(base, field(rec, ccluster), field(rec, cstart), rec[cs], elapsed)
+			if h := het; h != nil && hk == hetKey {
+				if err := h.join(p, line, p.header[ct], rec[ct], j, onShares, dur); err != nil {
+					return err
+				}
+				switch {
+				case h.at >= 0:
+					// Kept above: it takes this component's needs too.
+					seen[key] = struct{}{}
+					tr.Jobs[h.at].GPUs, tr.Jobs[h.at].CPUs, tr.Jobs[h.at].MemMiB, tr.Jobs[h.at].Duration = h.j.GPUs, h.j.CPUs, h.j.MemMiB, h.dur
+					if h.parts == 2 {
+						hetJobs, hetParts = hetJobs+1, hetParts+1 // its first component
+					}
+					hetParts++
+				case h.j.GPUs > 0:
+					// Its components above had no GPUs, and were counted
+					// as a CPU-only job.
+					seen[key], seen[h.key] = struct{}{}, struct{}{}
+					cpu--
+					h.at = len(tr.Jobs)
+					hetJobs, hetParts = hetJobs+1, hetParts+h.parts
+					return h.add(p, tr, &d, line, &shared, &started, &held)
+				}
+				return nil
+			}
 		}
 		if unsubmitted {
 			if at, err = p.sacctTime(line, p.header[cstart], rec[cstart]); err != nil {
 				return err
 			}
-			started++
 		}
 		// A job held (a dependency, --begin, a hold) is demand only once
 		// it is eligible to run, at most at its start.
+		isHeld := false
 		if celig >= 0 && !unknownTime(rec[celig]) {
 			e, err := p.sacctTime(line, p.header[celig], rec[celig])
 			if err != nil {
@@ -157,12 +202,22 @@ func (p *parser) sacct() (*Trace, error) {
 				e = minTime(e, s)
 			}
 			if e.After(at) {
-				at = e
-				held++
+				at, isHeld = e, true
 			}
 		}
-		j.Duration = dur
-		return d.add(p, tr, line, at, j.Job)
+		h := &hetJob{j: j, dur: dur, submit: at, shares: onShares, unsubmitted: unsubmitted, held: isHeld, parts: 1, at: -1, key: key}
+		if isHet {
+			het, hetKey = h, hk
+			if j.GPUs == 0 {
+				// CPU-only unless a later component has GPUs (its key
+				// is held only then, as only kept jobs' keys are).
+				cpu++
+				return nil
+			}
+			h.at = len(tr.Jobs)
+		}
+		seen[key] = struct{}{}
+		return h.add(p, tr, &d, line, &shared, &started, &held)
 	})
 	noGPUs := SkipNoGPUs
 	if !named {
@@ -170,6 +225,10 @@ func (p *parser) sacct() (*Trace, error) {
 	}
 	d.done(tr, Skip{steps, SkipStep}, Skip{cpu, noGPUs}, Skip{never, SkipNoStart}, Skip{running, SkipRunning},
 		Skip{nosubmit, SkipNoSubmit}, Skip{dups, SkipDuplicate})
+	if hetJobs > 0 {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%s (JobID 123+0, 123+1, …: %d components in all) each replayed as one job on its components' GPUs, CPUs and memory together, as Slurm starts a heterogeneous job's components together",
+			plural(hetJobs, "heterogeneous job", "heterogeneous jobs"), hetParts))
+	}
 	if shared > 0 {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("%s ran on shares of a GPU (gres/shard or gres/mps, no gres/gpu): each is replayed on one whole GPU a node, as the simulator rents and places whole GPUs, which overstates their demand by as much as they shared",
 			plural(shared, "job", "jobs")))
@@ -183,6 +242,66 @@ func (p *parser) sacct() (*Trace, error) {
 			plural(started, "job", "jobs")))
 	}
 	return tr, err
+}
+
+// hetJob is a heterogeneous job as its components are read: their needs
+// together, and the first one's submit, elapsed time and notes.
+type hetJob struct {
+	j      tresJob
+	dur    time.Duration
+	submit time.Time
+	// shares, unsubmitted and held are the notes the job is counted in.
+	shares, unsubmitted, held bool
+	// parts counts its components read; at is its index in Trace.Jobs,
+	// -1 while none of them has GPUs.
+	parts, at int
+	// key is its first component's runKey, held once the job is kept.
+	key uint64
+}
+
+// join adds a later component's needs (from TRES s, at line) to h: its
+// GPUs (more than MaxGPUs in all is refused), CPUs, memory and nodes,
+// and its elapsed time where it ran longer.
+func (h *hetJob) join(p *parser, line int, col, s string, c tresJob, onShares bool, dur time.Duration) error {
+	if h.j.GPUs+c.GPUs > MaxGPUs {
+		return p.bad(line, col, s, wantTRES+fmt.Sprintf(", at most %d GPUs in all of a heterogeneous job's components", MaxGPUs),
+			fmt.Errorf("its components add up to %d GPUs", h.j.GPUs+c.GPUs))
+	}
+	h.j.GPUs += c.GPUs
+	h.j.CPUs = saturate(float64(h.j.CPUs) + float64(c.CPUs))
+	h.j.MemMiB = saturate(float64(h.j.MemMiB) + float64(c.MemMiB))
+	h.j.nodes = min(h.j.nodes+c.nodes, MaxGPUs)
+	h.shares = h.shares || onShares
+	h.dur = max(h.dur, dur)
+	h.parts++
+	return nil
+}
+
+// add appends h's job to tr, counting it in the notes it is in.
+func (h *hetJob) add(p *parser, tr *Trace, d *dated, line int, shared, started, held *int) error {
+	if h.shares {
+		*shared++
+	}
+	if h.unsubmitted {
+		*started++
+	}
+	if h.held {
+		*held++
+	}
+	j := h.j.Job
+	j.Duration = h.dur
+	return d.add(p, tr, line, h.submit, j)
+}
+
+// hetComponent splits a heterogeneous job's component JobID, as sacct
+// writes it ("123+1": the job 123's component at offset 1), into the
+// job's ID; het is false for any other JobID.
+func hetComponent(jobID string) (base string, het bool) {
+	id, offset, ok := strings.Cut(strings.TrimSpace(jobID), "+")
+	if !ok || id == "" || offset == "" || strings.Trim(offset, "0123456789") != "" {
+		return "", false
+	}
+	return id, true
 }
 
 // minTime is the earlier of a and b.

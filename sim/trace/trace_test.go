@@ -994,3 +994,31 @@ func TestPhillyLogWhiteSpace(t *testing.T) {
 		t.Errorf("jobs %v, want %v", tr.Jobs, want)
 	}
 }
+
+// TestSacctHet: a heterogeneous job's components (JobID 2001+0, 2001+1:
+// sacct lists one row each, with its own TRES and the job's Submit and
+// Start) replayed as separate jobs, so the simulator could start one
+// without the other; each such job is one job on its components' GPUs,
+// CPUs and memory together (a CPU launcher beside GPU workers too), and a
+// job none of whose components has GPUs is one CPU-only job. The export
+// repeated after it (a second file concatenated) is skipped whole.
+func TestSacctHet(t *testing.T) {
+	tr, err := Load(filepath.Join("testdata", "sacct_het.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJobs := []Job{asks(job(0, 3600, 16), 4+64, (16+512)<<10), asks(job(1800, 7200, 4+4+8), 8+8+16, (64+64+128)<<10), asks(job(2400, 3600, 1), 2, 8<<10)}
+	wantSkipped := []Skip{{4, SkipStep}, {1, SkipNoGPUs}, {2, SkipDuplicate}, {1, SkipHeader}}
+	wantNotes := []string{"2 heterogeneous jobs (JobID 123+0, 123+1, …: 5 components in all) each replayed as one job on its components' GPUs, CPUs and memory together, as Slurm starts a heterogeneous job's components together"}
+	if !slices.Equal(tr.Jobs, wantJobs) || !slices.Equal(tr.Skipped, wantSkipped) || !slices.Equal(tr.Notes, wantNotes) {
+		t.Errorf("jobs %v, skipped %v, notes %q\nwant jobs %v, skipped %v, notes %q", tr.Jobs, tr.Skipped, tr.Notes, wantJobs, wantSkipped, wantNotes)
+	}
+	// Its components' GPUs together are bounded as one job's are.
+	_, err = Read("het.txt", strings.NewReader("JobID|Submit|Start|Elapsed|AllocTRES\n"+
+		"9+0|2024-03-04T09:00:00|2024-03-04T09:00:00|01:00:00|gres/gpu=1048576\n9+1|2024-03-04T09:00:00|2024-03-04T09:00:00|01:00:00|gres/gpu=1\n"))
+	want := `het.txt:3: column alloctres: "gres/gpu=1": its components add up to 1048577 GPUs (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs, at most 1048576 GPUs in all of a heterogeneous job's components)`
+	var te *Error
+	if !errors.As(err, &te) || err.Error() != want {
+		t.Errorf("components over MaxGPUs: got %v, want %s", err, want)
+	}
+}
