@@ -89,6 +89,9 @@ func (p *parser) jobLog() (*Trace, error) {
 		if j.CPUs, j.MemMiB, err = p.jobLogNeed(line, rec, need); err != nil {
 			return err
 		}
+		if p.repeat(rec) {
+			return nil
+		}
 		return d.addShared(p, tr, line, at, j, asked)
 	})
 	d.done(tr, Skip{cpu, SkipNoGPUs}, Skip{never, SkipNeverRan})

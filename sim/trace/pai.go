@@ -112,12 +112,15 @@ func (p *parser) paiTask() (*Trace, error) {
 		case end <= start:
 			notime++
 		default:
-			if submits != nil {
-				keys = append(keys, key)
-			}
 			j := Job{Duration: end - start, GPUs: g}
 			if j.CPUs, j.MemMiB, err = p.paiNeed(line, rec, cn, cpuCol, memCol); err != nil {
 				return err
+			}
+			if p.repeat(rec) {
+				return nil
+			}
+			if submits != nil {
+				keys = append(keys, key)
 			}
 			return d.addShared(p, tr, line, time.Unix(0, 0).UTC().Add(start), j, asked)
 		}

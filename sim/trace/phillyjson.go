@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -152,6 +153,12 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		dur := end.Sub(start)
 		if dur > MaxSpan {
 			return nil, p.jobErr(n, &j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
+		}
+		// A job repeating one above (logs merged twice) in its jobid,
+		// submit, run and GPUs is left out; another job reusing a jobid
+		// is kept.
+		if p.repeated.repeat(j.JobID, []string{j.JobID, *j.SubmittedTime, strconv.FormatInt(start.UnixMilli(), 10), strconv.FormatInt(end.UnixMilli(), 10), strconv.Itoa(gpus)}) {
+			continue
 		}
 		if err := d.add(p, tr, 0, submit, Job{Duration: dur.Round(time.Millisecond), GPUs: gpus}); err != nil {
 			return nil, err

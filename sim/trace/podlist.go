@@ -95,6 +95,9 @@ func (p *parser) podList() (*Trace, error) {
 		if j.CPUs, j.MemMiB, err = p.needs(line, rec, cpuCol, memCol); err != nil {
 			return err
 		}
+		if p.repeat(rec) {
+			return nil
+		}
 		if err := p.add(tr, line, j); err != nil {
 			return err
 		}

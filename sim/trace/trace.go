@@ -375,6 +375,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	if p.zone == nil {
 		p.zone = time.UTC
 	}
+	p.idAt = idColumn(header, format) + 1
 	if p.whereCols, err = whereIn(name, header, format, opts.Where); err != nil && format != "" {
 		return nil, err
 	}
@@ -438,6 +439,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 func (p *parser) finish(tr *Trace) (*Trace, error) {
 	if p.headers > 0 {
 		tr.Skipped = append(tr.Skipped, Skip{p.headers, SkipHeader})
+	}
+	if p.repeated.rows > 0 {
+		tr.Skipped = append(tr.Skipped, Skip{p.repeated.rows, SkipRepeat})
 	}
 	if p.blanks > 0 {
 		tr.Skipped = append(tr.Skipped, Skip{p.blanks, SkipBlank})
@@ -613,6 +617,20 @@ type parser struct {
 	submits int
 	// paiJobs is Options.PAIJobTable.
 	paiJobs string
+	// idAt is 1 + the column that names a row's job (0: none), for
+	// repeated to tell a row repeating a job above.
+	idAt     int
+	repeated repeats
+}
+
+// repeat reports whether row rec repeats a job kept above, in a format
+// whose rows name their job (p.idAt), and else holds its key: a caller
+// asks as it keeps the row's job.
+func (p *parser) repeat(rec []string) bool {
+	if p.idAt == 0 {
+		return false
+	}
+	return p.repeated.repeat(rec[p.idAt-1], rec)
 }
 
 // headerName names what sets the fields a row must have.
@@ -896,6 +914,9 @@ func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error
 	g, err := p.gpus(line, p.header[cg], rec[cg])
 	if err != nil {
 		return err
+	}
+	if p.repeat(rec) {
+		return nil
 	}
 	return p.add(tr, line, Job{Submit: sub, Duration: dur, GPUs: g})
 }

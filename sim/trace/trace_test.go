@@ -1022,3 +1022,35 @@ func TestSacctHet(t *testing.T) {
 		t.Errorf("components over MaxGPUs: got %v, want %s", err, want)
 	}
 }
+
+// TestRepeats: a job listed twice (files concatenated, or exported twice)
+// in a format whose rows name their job replayed twice; a row repeating
+// one above field for field is skipped and counted, while another job
+// reusing an ID (a job counter reset: another submit) is kept.
+func TestRepeats(t *testing.T) {
+	for _, tt := range []struct {
+		file    string
+		gpus    []int
+		repeats int
+	}{
+		{"itp.csv", []int{1, 2, 8, 1}, 1},
+		{"cluster_log.csv", []int{1, 4, 2}, 1},
+		{"openb_pod_list.csv", []int{8, 1}, 1},
+		{"pai_task_table.csv", []int{8, 1}, 1},
+		{"cluster_job_log", []int{2, 1, 4}, 2},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			tr, err := Load(filepath.Join("testdata", "repeats", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gpus []int
+			for _, j := range tr.Jobs {
+				gpus = append(gpus, j.GPUs)
+			}
+			if !slices.Equal(gpus, tt.gpus) || !slices.Contains(tr.Skipped, Skip{tt.repeats, SkipRepeat}) {
+				t.Errorf("jobs on %v GPUs, skipped %v; want %v, %d %s", gpus, tr.Skipped, tt.gpus, tt.repeats, SkipRepeat)
+			}
+		})
+	}
+}
