@@ -153,3 +153,44 @@ func BenchmarkDecisionsSince(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSessionCheck is what finding a dead pooled session costs each
+// call: the peek at the socket every session gets before use, against the
+// ping (a round trip) pgx gives only to sessions idle for over a second,
+// and a whole read (Intents of an empty store) for scale.
+func BenchmarkSessionCheck(b *testing.B) {
+	s, err := Open(b.Context(), newDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	c, err := s.pool.Acquire(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Release()
+	b.Run("peek", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !quiet(c.Conn().PgConn().Conn()) {
+				b.Fatal("a live session is not quiet")
+			}
+		}
+	})
+	b.Run("ping", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.Ping(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Intents(b.Context(), state.IntentFilter{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

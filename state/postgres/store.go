@@ -65,6 +65,7 @@ type options struct {
 	maxConns      int32
 	connTimeout   time.Duration
 	txIdleTimeout time.Duration
+	pingIdle      time.Duration // a pooled session idle this long is pinged before use
 }
 
 func defaultOptions() options {
@@ -74,6 +75,7 @@ func defaultOptions() options {
 		maxConns:      8,
 		connTimeout:   5 * time.Second,
 		txIdleTimeout: 5 * time.Second,
+		pingIdle:      time.Second, // pgx's default
 	}
 }
 
@@ -175,6 +177,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// fail every write until the pool dropped it (30 minutes idle), long
 	// after the endpoint reached the writable primary again.
 	cfg.AfterRelease = func(c *pgx.Conn) bool { return !readOnly(c.PgConn()) }
+	// A session the database ended while it sat in the pool is pinged,
+	// found dead and replaced before a statement is sent on it (session.go).
+	cfg.ShouldPing = shouldPing(o.pingIdle)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: open %s: %w", name, err)
