@@ -75,8 +75,9 @@ func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
 		// start begins the fault on the operator's session op; each is
 		// run before every tick while it lasts; end ends it.
 		start, each, end func(ctx context.Context, op *pgx.Conn) error
-		// read is the read the status names; noted, whether every tick
-		// can record its decision (the decisions table takes writes).
+		// read is the read the status names ("": reads may succeed);
+		// noted, whether every tick can record its decision (the
+		// decisions table takes writes).
 		read  string
 		noted bool
 	}{
@@ -101,7 +102,11 @@ func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
 				_, err := op.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 				return err
 			},
-			read: "terminating connection due to administrator command",
+			// The store replaces a pooled session the database ended
+			// before using it (state/postgres TestEndedSessionsAreReplaced),
+			// so a tick's reads fail only when it starts before the ended
+			// sessions are gone: the budget must hold either way.
+			read: "",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +170,7 @@ func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
 			if n := h.emu.Calls("RunInstances"); n != launches {
 				t.Fatalf("%d launch calls meanwhile, want none", n-launches)
 			}
-			if !strings.Contains(readErr, tc.read) || gauge != 1 {
+			if tc.read != "" && (!strings.Contains(readErr, tc.read) || gauge != 1) {
 				t.Fatalf("status meanwhile: read error %q, spillway_state_unreadable %v; want it to say %q, and 1", readErr, gauge, tc.read)
 			}
 			st, _ := h.sched.LastStatus(p.Name)
