@@ -76,7 +76,7 @@ func DurationGuess(s string) string {
 	if err != nil || d <= 0 {
 		return ""
 	}
-	return cfgDurationString(d)
+	return DurationString(d)
 }
 
 // DurationHint is what to add to a message refusing s as a duration: the
@@ -93,8 +93,9 @@ func DurationHint(s string) string {
 	return ""
 }
 
-// cfgDurationString writes d as people read it: 1h30m, not 1h30m0s.
-func cfgDurationString(d time.Duration) string {
+// DurationString writes d as people read it: 1h30m, not 1h30m0s; 5m, not
+// 5m0s.
+func DurationString(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -164,38 +164,38 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 	if srv.StateIsPostgres() {
 		state = postgres.Redact(state) // the summary ends up in CI logs
 	}
-	line := fmt.Sprintf("server: listen %s, state %s, tick %s, sweep grace %s", srv.Listen, state, policyDur(srv.Tick.D()), policyDur(srv.SweepGrace.D()))
+	line := fmt.Sprintf("server: listen %s, state %s, tick %s, sweep grace %s", srv.Listen, state, config.DurationString(srv.Tick.D()), config.DurationString(srv.SweepGrace.D()))
 	if srv.TLS != nil {
 		line += ", TLS"
 	}
 	fmt.Fprintln(w, line)
 	for _, cp := range cfg.Pools {
 		p := cp.Policy
-		every := policyDur(p.Interval.D())
+		every := config.DurationString(p.Interval.D())
 		if tick := srv.Tick.D(); tick != p.Interval.D() {
 			// The server evaluates every server.tick (and its policy counts
 			// on no evaluation sooner than the longer of the two).
-			every = fmt.Sprintf("%s by simulate (interval), every %s by the server (server.tick)", every, policyDur(tick))
+			every = fmt.Sprintf("%s by simulate (interval), every %s by the server (server.tick)", every, config.DurationString(tick))
 		}
 		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
-			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), policyDur(p.WaitTarget.D()), every)
+			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), config.DurationString(p.WaitTarget.D()), every)
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
 		idle := "auto (break-even)"
 		if !p.ScaleIn.Idle.IsAuto() {
-			idle = policyDur(p.ScaleIn.Idle.Duration)
+			idle = config.DurationString(p.ScaleIn.Idle.Duration)
 		}
 		lifetime := "none"
 		if p.ScaleIn.MaxLifetime > 0 {
-			lifetime = policyDur(p.ScaleIn.MaxLifetime.D())
+			lifetime = config.DurationString(p.ScaleIn.MaxLifetime.D())
 		}
-		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, policyDur(p.ScaleIn.DrainTimeout.D()))
+		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, config.DurationString(p.ScaleIn.DrainTimeout.D()))
 		for _, s := range p.Schedules {
-			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s; %s\n", s.Name, s.Cron, s.GPUs, policyDur(s.Duration.D()), policyFirings(s, now))
+			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s; %s\n", s.Name, s.Cron, s.GPUs, config.DurationString(s.Duration.D()), policyFirings(s, now))
 		}
 		if p.Manual.MaxGPUs > 0 {
 			ttl := "no limit"
 			if p.Manual.MaxTTL > 0 {
-				ttl = policyDur(p.Manual.MaxTTL.D())
+				ttl = config.DurationString(p.Manual.MaxTTL.D())
 			}
 			fmt.Fprintf(w, "  manual bursts: up to %d GPUs, ttl at most %s\n", p.Manual.MaxGPUs, ttl)
 		} else {
@@ -203,14 +203,14 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		}
 
 		fmt.Fprintf(w, "  signals: %s\n", policySignals(cp.Signals))
-		fmt.Fprintf(w, "  join: agent at %s within %s; drain: %s\n", cp.Join.AgentURL, policyDur(cp.Join.Timeout.D()), policyDrain(cp.Drain))
+		fmt.Fprintf(w, "  join: agent at %s within %s; drain: %s\n", cp.Join.AgentURL, config.DurationString(cp.Join.Timeout.D()), policyDrain(cp.Drain))
 
 		offs := append([]policy.Offering(nil), p.Offerings...)
 		sort.SliceStable(offs, func(i, j int) bool { return policyUseful(offs[i]) < policyUseful(offs[j]) })
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  OFFERING\tGPUS\tUSD/H\tUSD/USEFUL-GPU-H\tBOOT\tBILLING")
 		for _, o := range offs {
-			fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%.2f\t%s\t%s\n", o.Name, o.GPUs, o.PricePerHour, policyUseful(o), policyDur(o.Boot.D()), o.Billing)
+			fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%.2f\t%s\t%s\n", o.Name, o.GPUs, o.PricePerHour, policyUseful(o), config.DurationString(o.Boot.D()), o.Billing)
 		}
 		tw.Flush()
 	}
@@ -242,9 +242,9 @@ func policySignals(s *config.Signals) string {
 func policyDrain(d config.Drain) string {
 	switch {
 	case len(d.Command) > 0:
-		return fmt.Sprintf("command %s (at most %s)", strings.Join(d.Command, " "), policyDur(d.Timeout.D()))
+		return fmt.Sprintf("command %s (at most %s)", strings.Join(d.Command, " "), config.DurationString(d.Timeout.D()))
 	case d.HTTP != nil:
-		return fmt.Sprintf("%s %s (at most %s)", d.HTTP.Method, d.HTTP.URL, policyDur(d.Timeout.D()))
+		return fmt.Sprintf("%s %s (at most %s)", d.HTTP.Method, d.HTTP.URL, config.DurationString(d.Timeout.D()))
 	}
 	return "no hook (terminated once idle or after drain_timeout)"
 }
@@ -273,18 +273,6 @@ func policyLimits(l policy.Limits) string {
 		parts = append(parts, "no budget")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// policyDur prints 5m rather than 5m0s.
-func policyDur(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // policyCredentials says where the SDK of a provider of type t would find
@@ -390,7 +378,7 @@ func policyFirings(s policy.Schedule, now time.Time) string {
 func policyIn(d time.Duration) string {
 	d = d.Truncate(time.Minute)
 	if d < 48*time.Hour {
-		return policyDur(d)
+		return config.DurationString(d)
 	}
 	days := d / (24 * time.Hour)
 	return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
