@@ -35,7 +35,7 @@ type Emulator interface {
 	// SetFaultRate answers that fraction of calls with a 5xx, unexecuted.
 	SetFaultRate(r float64)
 	// StallResponses executes the next n calls of action and holds each
-	// response for d.
+	// response for d, or until its client hangs up.
 	StallResponses(action string, n int, d time.Duration)
 	// Calls counts the calls of action received, refused ones included.
 	Calls(action string) int
@@ -145,8 +145,25 @@ func RunCases(t *testing.T, newHarness func(t *testing.T) *Harness, names ...str
 	}
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+// noDeadlineBound bounds a case's calls when the test binary has no
+// deadline (go test -timeout 0).
+const noDeadlineBound = 10 * time.Minute
+
+// ctxFor is the context a case's calls run under. How fast a provider is
+// is not part of the contract, and a provider that runs Terraform for each
+// call takes seconds a call, minutes on a loaded two-core CI machine: a
+// fixed bound would fail a correct provider there. So a case is bounded by
+// the test binary's own deadline (go test -timeout), less a tenth of the
+// time left for the case to report and clean up: a provider that hangs
+// still fails its case, with the call's error, before the binary's
+// timeout panics.
+func ctxFor(t *testing.T) context.Context {
+	bound := noDeadlineBound
+	if deadline, ok := t.Deadline(); ok {
+		left := time.Until(deadline)
+		bound = left - left/10
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -191,24 +208,27 @@ func listIDs(t *testing.T, ctx context.Context, p providers.Provider, f provider
 	return ids(insts)
 }
 
-// eventually polls cond every 50ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
+// eventually polls cond every 50ms until it holds, and fails the case if
+// ctx ends first.
+func eventually(ctx context.Context, t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		ok, detail := cond()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within %v: %s", what, d, detail)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s did not happen before the case's deadline: %s", what, detail)
+		case <-tick.C:
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
 func testLifecycle(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	req := request(h, "lifecycle-1", 2, 0, "gpu")
 	insts, err := h.Provider.Launch(ctx, req)
 	if err != nil {
@@ -274,14 +294,14 @@ func testLifecycle(t *testing.T, h *Harness) {
 			t.Errorf("instance %s is %q after Terminate, want shutting-down or terminated", in.ID, in.State)
 		}
 	}
-	eventually(t, 10*time.Second, "terminated instances leaving List", func() (bool, string) {
+	eventually(ctx, t, "terminated instances leaving List", func() (bool, string) {
 		got := listIDs(t, ctx, h.Provider, providers.ListFilter{Cluster: Cluster})
 		return len(got) == 0, fmt.Sprintf("still listed: %v", got)
 	})
 }
 
 func testTerminateIdempotent(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	insts, err := h.Provider.Launch(ctx, request(h, "twice-1", 3, 0, "gpu"))
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
@@ -313,10 +333,14 @@ func testTerminateIdempotent(t *testing.T, h *Harness) {
 }
 
 func testLostResponse(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
-	const timeout = 300 * time.Millisecond
+	ctx := ctxFor(t)
+	// The launch's response is held far longer than the provider waits for
+	// it (the emulator lets it go once the client hangs up), so it is lost
+	// however slow the machine; the per-attempt timeout is long enough
+	// that the calls it does not stall do not time out under load.
+	const timeout = 2 * time.Second
 	p := h.NewProviderWithTimeout(timeout)
-	h.Emulator.StallResponses(h.LaunchAction, 1, 4*timeout)
+	h.Emulator.StallResponses(h.LaunchAction, 1, 5*time.Minute)
 	req := request(h, "lost-response-1", 3, 0, "gpu")
 	insts, err := p.Launch(ctx, req)
 	// Whether the SDK's own retry recovered the launch or the error reached
@@ -350,7 +374,7 @@ func testLostResponse(t *testing.T, h *Harness) {
 }
 
 func testTokenMismatch(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	if _, err := h.Provider.Launch(ctx, request(h, "mismatch-1", 2, 0, "gpu")); err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
@@ -364,7 +388,7 @@ func testTokenMismatch(t *testing.T, h *Harness) {
 }
 
 func testPartialStock(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	typ := h.Offering.InstanceType
 	h.Emulator.SetStock(typ, h.Zones[0], 3)
 	for _, z := range h.Zones[1:] {
@@ -402,7 +426,7 @@ func testPartialStock(t *testing.T, h *Harness) {
 }
 
 func testZoneFallthrough(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	typ := h.Offering.InstanceType
 	for i, z := range h.Zones[:len(h.Zones)-1] {
 		h.Emulator.SetStock(typ, z, 0)
@@ -420,7 +444,7 @@ func testZoneFallthrough(t *testing.T, h *Harness) {
 }
 
 func testPaced300(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 90*time.Second)
+	ctx := ctxFor(t)
 	h.Emulator.SetThrottle(true)
 	size := h.PacedLaunchSize
 	launches := (300 + size - 1) / size
@@ -472,7 +496,7 @@ func testPaced300(t *testing.T, h *Harness) {
 }
 
 func testList2500(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 60*time.Second)
+	ctx := ctxFor(t)
 	tags := map[string]string{providers.TagCluster: Cluster, providers.TagPool: "big", providers.TagBurst: "b", providers.TagIntent: "raw"}
 	raw, err := h.LaunchRaw(ctx, 2500, tags)
 	if err != nil {
@@ -503,7 +527,7 @@ func testList2500(t *testing.T, h *Harness) {
 }
 
 func testForeign(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	foreign, err := h.LaunchRaw(ctx, 2, nil)
 	if err != nil {
 		t.Fatalf("LaunchRaw untagged: %v", err)
@@ -531,7 +555,7 @@ func testQuota(t *testing.T, h *Harness) {
 	if h.ExhaustQuota == nil {
 		t.Fatal("the harness has no ExhaustQuota; the quota mapping cannot be proven")
 	}
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	before, err := h.Provider.Launch(ctx, request(h, "quota-0", 1, 0, "gpu"))
 	if err != nil {
 		t.Fatalf("Launch before the quota is spent: %v", err)
@@ -550,7 +574,7 @@ func testQuota(t *testing.T, h *Harness) {
 }
 
 func testFaults(t *testing.T, h *Harness) {
-	ctx := ctxFor(t, 60*time.Second)
+	ctx := ctxFor(t)
 	h.Emulator.SetFaultRate(0.3)
 	var launched []string
 	const launches = 20
@@ -578,7 +602,7 @@ func testInterruption(t *testing.T, h *Harness) {
 	if h.Interrupt == nil {
 		t.Fatal("the harness has no Interrupt; spot interruption reporting cannot be proven")
 	}
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := ctxFor(t)
 	req := request(h, "spot-1", 2, 0, "gpu")
 	req.Offering.Market = policy.MarketSpot
 	insts, err := h.Provider.Launch(ctx, req)
@@ -595,7 +619,7 @@ func testInterruption(t *testing.T, h *Harness) {
 	// reported while the instance still runs, not once it is going.
 	announced := time.Now()
 	h.Interrupt(victim, 2*time.Minute)
-	eventually(t, 10*time.Second, "the interruption notice before termination", func() (bool, string) {
+	eventually(ctx, t, "the interruption notice before termination", func() (bool, string) {
 		desc, err := h.Provider.Describe(ctx, []string{victim, survivor})
 		if err != nil {
 			return false, err.Error()
