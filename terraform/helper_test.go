@@ -49,7 +49,10 @@ func helperMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "helper: want launch or terminate")
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Bounds a helper run's calls generously (the SDK retries each; under
+	// a loaded CI machine a call may take seconds); the helper also dies
+	// with the Terraform that runs it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var err error
 	switch args[0] {

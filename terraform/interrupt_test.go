@@ -36,6 +36,18 @@ type interruptFixture struct {
 
 const interruptBurst, interruptToken = "interrupt", "interrupt-1"
 
+// A launch interrupted for its deadline is interrupted its grace ahead of
+// it, and that is fixed when the launch starts, not when its instances
+// exist: its deadline is untilRegistering + stopGrace, so it must have
+// begun its registrations within untilRegistering and stopped within
+// stopGrace of the interrupt. Terraform takes seconds for both; the bounds
+// are generous for a loaded two-core CI machine running the whole suite,
+// where 25 seconds to the registrations did not always do.
+const (
+	untilRegistering = 60 * time.Second
+	stopGrace        = 30 * time.Second
+)
+
 func newInterruptFixture(t *testing.T, writeDelay time.Duration) *interruptFixture {
 	t.Helper()
 	st := &stateServer{writeDelay: writeDelay, states: map[string][]byte{}, locks: map[string][]byte{}}
@@ -83,14 +95,16 @@ func (f *interruptFixture) registering() int {
 // the launch is over first).
 func (f *interruptFixture) waitRegistering(t *testing.T, n int, exited <-chan error) {
 	t.Helper()
-	deadline := time.After(90 * time.Second)
+	ctx := testCtx(t)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for f.registering() < n {
 		select {
 		case err := <-exited:
 			t.Fatalf("the launch ended (%v) before its %d registrations began (%d did)", err, n, f.registering())
-		case <-deadline:
+		case <-ctx.Done():
 			t.Fatalf("the launch's %d registrations never began (%d did)", n, f.registering())
-		case <-time.After(20 * time.Millisecond):
+		case <-tick.C:
 		}
 	}
 }
@@ -167,7 +181,7 @@ func (f *interruptFixture) resume(t *testing.T, count int) {
 		t.Fatal(err)
 	}
 	p := f.provider(t, 30*time.Second)
-	insts, err := p.Launch(testCtx(t, 90*time.Second), launchRequest(interruptBurst, interruptToken, count))
+	insts, err := p.Launch(testCtx(t), launchRequest(interruptBurst, interruptToken, count))
 	if err != nil {
 		t.Fatalf("Launch again with the same token: %v", err)
 	}
@@ -182,7 +196,7 @@ func (f *interruptFixture) resume(t *testing.T, count int) {
 	if live := f.live(t); !slices.Equal(live, idsOf(insts)) {
 		t.Errorf("the cloud runs %v, the burst holds %v: the interrupted apply leaked what it had created", live, idsOf(insts))
 	}
-	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
 		t.Fatal(err)
 	}
 	if live := f.live(t); len(live) != 0 {
@@ -238,14 +252,14 @@ func TestInterruptedLaunchKeepsWhatItCreatedAndLeavesNothingRunning(t *testing.T
 			// state by the deadline, not just been told to stop then.
 			name: "deadline",
 			interrupt: func(t *testing.T, f *interruptFixture) context.Context {
-				return testCtx(t, 40*time.Second)
+				return deadlineCtx(t, untilRegistering+stopGrace)
 			},
 			want: context.DeadlineExceeded,
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			writeDelay, grace := time.Duration(0), 15*time.Second
+			writeDelay, grace := time.Duration(0), stopGrace
 			if tt.stuck {
 				writeDelay, grace = time.Hour, 3*time.Second
 			}
@@ -283,10 +297,10 @@ func TestServerStoppedAtItsCallsDeadlineLeaksNothing(t *testing.T) {
 	t.Parallel()
 	const count = 2
 	f := newInterruptFixture(t, time.Second)
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(untilRegistering + stopGrace)
 	crasher, exited, stderr := startCrasher(t, f.cfg,
 		"CRASH_BURST="+interruptBurst, "CRASH_TOKEN="+interruptToken, "CRASH_COUNT="+strconv.Itoa(count),
-		"CRASH_DEADLINE="+strconv.FormatInt(deadline.UnixNano(), 10), "CRASH_GRACE=15s", "CRASH_MARK="+f.mark)
+		"CRASH_DEADLINE="+strconv.FormatInt(deadline.UnixNano(), 10), "CRASH_GRACE="+stopGrace.String(), "CRASH_MARK="+f.mark)
 	f.waitRegistering(t, count, exited)
 	select {
 	case <-exited:
@@ -319,14 +333,14 @@ func TestProcessesOfARunKilledWithItsServerAreEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := f.provider(t, 30*time.Second)
-	insts, err := p.Launch(testCtx(t, 90*time.Second), launchRequest(interruptBurst, interruptToken, count))
+	insts, err := p.Launch(testCtx(t), launchRequest(interruptBurst, interruptToken, count))
 	if err != nil {
 		t.Fatalf("Launch after the crash: %v", err)
 	}
 	if left := f.leftBehind(t); len(left) != 0 {
 		t.Errorf("processes of the killed server's run left running after the next run on its burst: %v", left)
 	}
-	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
 		t.Fatal(err)
 	}
 }

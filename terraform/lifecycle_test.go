@@ -55,7 +55,29 @@ func liveIDs(e *emulated) []string {
 	return out
 }
 
-func testCtx(t *testing.T, d time.Duration) context.Context {
+// noDeadlineBound bounds a test's calls when the test binary has no
+// deadline (go test -timeout 0).
+const noDeadlineBound = 10 * time.Minute
+
+// testCtx is the context a test's calls run under. Each call runs
+// Terraform, which takes seconds, and minutes on a loaded two-core CI
+// machine running the whole suite: a fixed bound fails correct code there.
+// So the calls are bounded by the test binary's own deadline (go test
+// -timeout), less a tenth of the time left to report and clean up: a call
+// that hangs still fails its test, with the call's error, before the
+// binary's timeout panics. A test of what a deadline does sets its own
+// (deadlineCtx).
+func testCtx(t *testing.T) context.Context {
+	bound := noDeadlineBound
+	if deadline, ok := t.Deadline(); ok {
+		left := time.Until(deadline)
+		bound = left - left/10
+	}
+	return deadlineCtx(t, bound)
+}
+
+// deadlineCtx is a context that ends d from now.
+func deadlineCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -63,7 +85,7 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 
 func TestParallelBurstsApplyOnSeparateStates(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	e := startEmulator(t)
 	work := t.TempDir()
 	p := newProvider(t, e.config(t, work, 5*time.Second))
@@ -126,7 +148,10 @@ func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
 	t.Parallel()
 	e := startEmulator(t)
 	work := t.TempDir()
-	p := newProvider(t, e.config(t, work, 5*time.Second), terraform.WithInterruptGrace(20*time.Second))
+	// Cancelled, Terraform must stop and write its state within its grace,
+	// or it is killed and the state loses what it created: it takes a
+	// second or two, the grace is generous for a loaded CI machine.
+	p := newProvider(t, e.config(t, work, 5*time.Second), terraform.WithInterruptGrace(60*time.Second))
 	req := launchRequest("cancel", "cancel-1", 2)
 
 	// Every EC2 call takes a second: cancel once the apply has sent its
@@ -135,8 +160,13 @@ func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
 		for e.emu.Calls("RunInstances") == 0 && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
 		}
 		cancel()
 	}()
@@ -146,7 +176,7 @@ func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
 	}
 	e.emu.SetLatency(0)
 
-	insts, err := p.Launch(testCtx(t, 60*time.Second), req)
+	insts, err := p.Launch(testCtx(t), req)
 	if err != nil {
 		t.Fatalf("Launch again with the same token: %v", err)
 	}
@@ -156,7 +186,7 @@ func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
 	if live := liveIDs(e); !slices.Equal(live, idsOf(insts)) {
 		t.Errorf("the emulator runs %v, the resumed launch returned %v: the interrupted apply left a duplicate or lost one", live, idsOf(insts))
 	}
-	if err := p.Terminate(testCtx(t, 30*time.Second), idsOf(insts)); err != nil {
+	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
 		t.Fatal(err)
 	}
 	if live := liveIDs(e); len(live) != 0 {
@@ -166,7 +196,7 @@ func TestCancelledApplyIsCompletedByTheNextLaunch(t *testing.T) {
 
 func TestFailingModuleSurfacesTerraformsOwnError(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t)
 	p := newProvider(t, terraform.Config{Module: "testdata/failing", Zones: zones, WorkDir: t.TempDir()})
 	_, err := p.Launch(ctx, launchRequest("failing", "failing-1", 1))
 	var re *terraform.RunError
@@ -351,16 +381,18 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(hold) }) // lets the orphaned provisioner go
 	crasher, exited, stderr := startCrasher(t, cfg, "CRASH_BURST=stale", "CRASH_TOKEN=stale-1", "CRASH_COUNT=1")
-	deadline := time.After(60 * time.Second)
+	waited := testCtx(t)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for ok := false; !ok; {
 		select {
 		case err := <-exited:
 			t.Fatalf("the crasher exited before its apply started (%v): %s", err, stderr.String())
-		case <-deadline:
+		case <-waited.Done():
 			crasher.Process.Kill()
 			<-exited
 			t.Fatalf("the crasher's apply never started: %s", stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		case <-tick.C:
 			_, err := os.Stat(started)
 			ok = err == nil
 		}
@@ -375,7 +407,7 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 	os.Remove(hold)
 
 	p := newProvider(t, cfg)
-	insts, err := p.Launch(testCtx(t, 60*time.Second), launchRequest("stale", "stale-1", 1))
+	insts, err := p.Launch(testCtx(t), launchRequest("stale", "stale-1", 1))
 	if err != nil {
 		t.Fatalf("Launch after the crash: %v", err)
 	}
@@ -392,7 +424,7 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 	}
 	// Ending the burst's last instance pulls its remote state to see that
 	// it holds something to destroy, then destroys it.
-	if err := p.Terminate(testCtx(t, 60*time.Second), idsOf(insts)); err != nil {
+	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
 		t.Fatalf("Terminate %v: %v", idsOf(insts), err)
 	}
 	for _, op := range []string{"state-pull", "destroy"} {
@@ -400,7 +432,7 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 			t.Errorf("%s ran %d times, want once", op, len(logs))
 		}
 	}
-	if listed, err := p.List(testCtx(t, 10*time.Second), providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+	if listed, err := p.List(testCtx(t), providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
 		t.Errorf("List after Terminate = %v, %v; want nothing", idsOf(listed), err)
 	}
 }
@@ -410,7 +442,7 @@ func TestStaleLockOfAKilledRunIsReleased(t *testing.T) {
 // later does not trip over it.
 func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	e := startEmulator(t)
 	requested := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second), terraform.WithClock(func() time.Time { return requested }))
@@ -454,7 +486,7 @@ func TestRefreshSeesInstancesGoneFromTheCloud(t *testing.T) {
 // it again once the cloud answers, and the instance ends.
 func TestReconcileRepairsAFailedApply(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	e := startEmulator(t)
 	p := newProvider(t, e.config(t, t.TempDir(), 5*time.Second))
 	insts, err := p.Launch(ctx, launchRequest("repair", "repair-1", 2))
@@ -496,7 +528,7 @@ func TestReconcileRepairsAFailedApply(t *testing.T) {
 // none of its instances could be ended.
 func TestRemovedModuleSnapshotIsMadeAgain(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work, live := t.TempDir(), t.TempDir()
 	cfg := terraform.Config{Module: "testdata/childmodule", Region: region, Zones: zones, WorkDir: work, Variables: map[string]any{"live": live}}
 	p := newProvider(t, cfg)
@@ -536,7 +568,7 @@ func TestRemovedModuleSnapshotIsMadeAgain(t *testing.T) {
 // and the instances, until the state is restored.
 func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work := t.TempDir()
 	p, live := badOutput(t, work, "good")
 	first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
@@ -588,7 +620,7 @@ func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 // into the burst runs Terraform from no state.
 func TestFirstLaunchWhoseModuleRemovedItsStateIsNotForgotten(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work := t.TempDir()
 	p, live := badOutput(t, work, "lose")
 	if insts, err := p.Launch(ctx, launchRequest("lose", "lose-1", 1)); err == nil {
@@ -626,7 +658,7 @@ func TestFirstLaunchWhoseModuleRemovedItsStateIsNotForgotten(t *testing.T) {
 // go on; an id no readable ledger holds is not reported ended.
 func TestCorruptLedgerFailsListButNotOtherBursts(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work := t.TempDir()
 	p, live := badOutput(t, work, "good")
 	kept, err := p.Launch(ctx, launchRequest("kept", "kept-1", 1))
@@ -702,7 +734,7 @@ func TestCorruptLedgerFailsListButNotOtherBursts(t *testing.T) {
 // configuration, or ran a module without its linked parts).
 func TestModuleOfLinkedFilesIsSnapshotWhole(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	live := t.TempDir()
 	p := newProvider(t, terraform.Config{
 		Module: "testdata/linked", Region: region, Zones: zones, WorkDir: t.TempDir(),

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -192,7 +191,7 @@ func TestLookBinary(t *testing.T) {
 // PATH does not meet is refused, naming the constraint, the binary and its
 // version (every init would fail); one it meets is not.
 func TestCheckCoreVersion(t *testing.T) {
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testCtx(t)
 	bin, err := terraform.LookBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
@@ -95,7 +94,7 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			t.Parallel()
-			ctx := testCtx(t, 60*time.Second)
+			ctx := testCtx(t)
 			p, live := badOutput(t, t.TempDir(), tt.mode)
 			insts, err := p.Launch(ctx, launchRequest("bad", "bad-1", 2))
 			if !providers.IsInvalid(err) || providers.IsTransient(err) {
@@ -128,7 +127,7 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 // burst) by as much.
 func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work := t.TempDir()
 	p, _ := badOutput(t, work, "hugestate")
 	insts, err := p.Launch(ctx, launchRequest("huge", "huge-1", 1))
@@ -149,7 +148,7 @@ func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
 // Describe and Terminate find instances by id.
 func TestModuleOutputReusingAnotherBurstsIDIsRefused(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	p, live := badOutput(t, t.TempDir(), "dupid")
 	first, err := p.Launch(ctx, launchRequest("first", "first-1", 1))
 	if err != nil || len(first) != 1 {
@@ -178,7 +177,7 @@ func TestModuleOutputReusingAnotherBurstsIDIsRefused(t *testing.T) {
 // password too, in the clear) is kept out of the run logs and the ledger.
 func TestSensitiveModuleOutputIsRead(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	live := t.TempDir()
 	work := t.TempDir()
 	defer func() {
@@ -223,7 +222,7 @@ func TestSensitiveModuleOutputIsRead(t *testing.T) {
 // the module made for it runs on unreported.
 func TestKeyTheOutputLeavesOutIsEnded(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	p, live := badOutput(t, t.TempDir(), "onlyfirst")
 	req := launchRequest("part", "part-1", 2)
 	req.MinCount = 1
@@ -266,7 +265,7 @@ func TestVariableTheModuleRefusesIsInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testCtx(t, 60*time.Second)
+			ctx := testCtx(t)
 			live := t.TempDir()
 			p := newProvider(t, terraform.Config{
 				Module: "testdata/validated", Region: region, Zones: zones, WorkDir: t.TempDir(),

@@ -110,7 +110,7 @@ func childModuleCopy(t *testing.T) string {
 // stays. A module snapshot no burst uses any more goes too.
 func TestEndedBurstsAreRetiredAfterTheResumeWindow(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 120*time.Second)
+	ctx := testCtx(t)
 	work, live, module := t.TempDir(), t.TempDir(), childModuleCopy(t)
 	clock := newTestClock()
 	cfg := terraform.Config{Module: module, Region: region, Zones: zones, WorkDir: work, Variables: map[string]any{"live": live}}
@@ -220,7 +220,7 @@ func TestEndedBurstsAreRetiredAfterTheResumeWindow(t *testing.T) {
 // nothing.
 func TestBurstWhoseStateHoldsResourcesIsNotRetired(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work, live := t.TempDir(), t.TempDir()
 	clock := newTestClock()
 	cfg := terraform.Config{Module: "testdata/childmodule", Region: region, Zones: zones, WorkDir: work, Variables: map[string]any{"live": live}}
@@ -255,7 +255,7 @@ func TestBurstWhoseStateHoldsResourcesIsNotRetired(t *testing.T) {
 // lists and launches as before.
 func TestRetirementInterruptedByACrashIsFinishedOnStart(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work, live := t.TempDir(), t.TempDir()
 	cfg := terraform.Config{Module: "testdata/childmodule", Region: region, Zones: zones, WorkDir: work, Variables: map[string]any{"live": live}}
 	p := newProvider(t, cfg)
@@ -300,7 +300,7 @@ func TestRetirementInterruptedByACrashIsFinishedOnStart(t *testing.T) {
 // leaving one empty state behind per burst for ever.
 func TestRetiredBurstLeavesNoStateInItsBackend(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testCtx(t)
 	work, states := t.TempDir(), t.TempDir()
 	clock := newTestClock()
 	cfg := terraform.Config{

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
@@ -18,7 +17,7 @@ import (
 // (no `terraform output` run).
 func TestChattyModulesRunLogsAreBounded(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testCtx(t)
 	work, live := t.TempDir(), t.TempDir()
 	p := newProvider(t, terraform.Config{
 		Module: "testdata/chatty", Region: region, Zones: zones, WorkDir: work,

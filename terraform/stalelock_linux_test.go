@@ -68,7 +68,7 @@ func TestStaleBackendLockOnRestart(t *testing.T) {
 				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
 			}
 			p := newProvider(t, cfg)
-			ctx := testCtx(t, 90*time.Second)
+			ctx := testCtx(t)
 			first, err := p.Launch(ctx, launchRequest("stale", "stale-1", 1))
 			if err != nil {
 				t.Fatalf("first Launch: %v", err)
@@ -139,7 +139,7 @@ func TestServerKilledMidApplyLeavesNoLocalLockHeld(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(hold) }) // lets the orphaned provisioner go
 	crasher, exited, stderr := startCrasher(t, cfg, "CRASH_BURST=local", "CRASH_TOKEN=local-1", "CRASH_COUNT=1")
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testCtx(t)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
