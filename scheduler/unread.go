@@ -69,10 +69,18 @@ func (t *tick) remember() {
 		m.rows[id] = *r
 	}
 	m.pending = maps.Clone(t.pending)
+	if len(m.floors) == 0 {
+		return
+	}
+	used := make(map[string]bool, len(m.rows)+len(m.pending))
+	for _, r := range m.rows {
+		used[r.Floor] = true
+	}
+	for _, in := range m.pending {
+		used[in.Floor] = true
+	}
 	for id := range m.floors {
-		used := slices.ContainsFunc(slices.Collect(maps.Values(m.rows)), func(r state.Instance) bool { return r.Floor == id }) ||
-			slices.ContainsFunc(slices.Collect(maps.Values(m.pending)), func(in state.Intent) bool { return in.Floor == id })
-		if !used {
+		if !used[id] {
 			delete(m.floors, id) // read again should it be needed
 		}
 	}
