@@ -24,7 +24,7 @@ import (
 // own "database or disk is full" (SQLITE_FULL); its reads succeed, as a
 // full disk's do.
 type fullDisk struct {
-	state.Store
+	refusedWrites
 	full   atomic.Bool
 	err    error
 	mu     sync.Mutex
@@ -32,7 +32,9 @@ type fullDisk struct {
 }
 
 func newFullDisk(t *testing.T) *fullDisk {
-	return &fullDisk{err: diskFullError(t)}
+	d := &fullDisk{err: diskFullError(t)}
+	d.refusedWrites.refuse = d.refuse
+	return d
 }
 
 // diskFullError is the error SQLite returns when its file cannot grow: a
@@ -67,95 +69,102 @@ func (d *fullDisk) refuse(what string) error {
 	return fmt.Errorf("%s: %w", what, d.err)
 }
 
-func (d *fullDisk) CreateIntent(ctx context.Context, in state.Intent) error {
-	if err := d.refuse("create intent"); err != nil {
-		return err
-	}
-	return d.Store.CreateIntent(ctx, in)
+// refusedWrites is a state whose writes are each put to refuse first: an
+// error refuses the write (fullDisk, lockedState).
+type refusedWrites struct {
+	state.Store
+	refuse func(what string) error
 }
 
-func (d *fullDisk) FinishIntent(ctx context.Context, id string, st state.IntentStatus, ids []string, msg string, at time.Time) error {
-	if err := d.refuse("finish intent"); err != nil {
+func (w refusedWrites) CreateIntent(ctx context.Context, in state.Intent) error {
+	if err := w.refuse("create intent"); err != nil {
 		return err
 	}
-	return d.Store.FinishIntent(ctx, id, st, ids, msg, at)
+	return w.Store.CreateIntent(ctx, in)
 }
 
-func (d *fullDisk) PutInstance(ctx context.Context, in state.Instance) error {
-	if err := d.refuse("put instance"); err != nil {
+func (w refusedWrites) FinishIntent(ctx context.Context, id string, st state.IntentStatus, ids []string, msg string, at time.Time) error {
+	if err := w.refuse("finish intent"); err != nil {
 		return err
 	}
-	return d.Store.PutInstance(ctx, in)
+	return w.Store.FinishIntent(ctx, id, st, ids, msg, at)
 }
 
-func (d *fullDisk) PutInstances(ctx context.Context, ins []state.Instance) error {
-	if err := d.refuse("put instances"); err != nil {
+func (w refusedWrites) PutInstance(ctx context.Context, in state.Instance) error {
+	if err := w.refuse("put instance"); err != nil {
 		return err
 	}
-	return d.Store.PutInstances(ctx, ins)
+	return w.Store.PutInstance(ctx, in)
 }
 
-func (d *fullDisk) CreateFloor(ctx context.Context, fl state.Floor) error {
-	if err := d.refuse("create floor"); err != nil {
+func (w refusedWrites) PutInstances(ctx context.Context, ins []state.Instance) error {
+	if err := w.refuse("put instances"); err != nil {
 		return err
 	}
-	return d.Store.CreateFloor(ctx, fl)
+	return w.Store.PutInstances(ctx, ins)
 }
 
-func (d *fullDisk) EndFloor(ctx context.Context, id string, at time.Time, reason string) error {
-	if err := d.refuse("end floor"); err != nil {
+func (w refusedWrites) CreateFloor(ctx context.Context, fl state.Floor) error {
+	if err := w.refuse("create floor"); err != nil {
 		return err
 	}
-	return d.Store.EndFloor(ctx, id, at, reason)
+	return w.Store.CreateFloor(ctx, fl)
 }
 
-func (d *fullDisk) AddDecision(ctx context.Context, dec state.Decision) (int64, error) {
-	if err := d.refuse("add decision"); err != nil {
+func (w refusedWrites) EndFloor(ctx context.Context, id string, at time.Time, reason string) error {
+	if err := w.refuse("end floor"); err != nil {
+		return err
+	}
+	return w.Store.EndFloor(ctx, id, at, reason)
+}
+
+func (w refusedWrites) AddDecision(ctx context.Context, dec state.Decision) (int64, error) {
+	if err := w.refuse("add decision"); err != nil {
 		return 0, err
 	}
-	return d.Store.AddDecision(ctx, dec)
+	return w.Store.AddDecision(ctx, dec)
 }
 
-func (d *fullDisk) RecordSpend(ctx context.Context, e state.SpendEntry) error {
-	if err := d.refuse("record spend"); err != nil {
+func (w refusedWrites) RecordSpend(ctx context.Context, e state.SpendEntry) error {
+	if err := w.refuse("record spend"); err != nil {
 		return err
 	}
-	return d.Store.RecordSpend(ctx, e)
+	return w.Store.RecordSpend(ctx, e)
 }
 
-func (d *fullDisk) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
-	if err := d.refuse("record spends"); err != nil {
+func (w refusedWrites) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
+	if err := w.refuse("record spends"); err != nil {
 		return err
 	}
-	return d.Store.RecordSpends(ctx, es)
+	return w.Store.RecordSpends(ctx, es)
 }
 
-func (d *fullDisk) AddIdleGaps(ctx context.Context, gs []state.IdleGap) error {
-	if err := d.refuse("add idle gaps"); err != nil {
+func (w refusedWrites) AddIdleGaps(ctx context.Context, gs []state.IdleGap) error {
+	if err := w.refuse("add idle gaps"); err != nil {
 		return err
 	}
-	return d.Store.AddIdleGaps(ctx, gs)
+	return w.Store.AddIdleGaps(ctx, gs)
 }
 
-func (d *fullDisk) PutHold(ctx context.Context, hd state.Hold) error {
-	if err := d.refuse("put hold"); err != nil {
+func (w refusedWrites) PutHold(ctx context.Context, hd state.Hold) error {
+	if err := w.refuse("put hold"); err != nil {
 		return err
 	}
-	return d.Store.PutHold(ctx, hd)
+	return w.Store.PutHold(ctx, hd)
 }
 
-func (d *fullDisk) PutUnavailable(ctx context.Context, u state.Unavailable) error {
-	if err := d.refuse("put unavailable"); err != nil {
+func (w refusedWrites) PutUnavailable(ctx context.Context, u state.Unavailable) error {
+	if err := w.refuse("put unavailable"); err != nil {
 		return err
 	}
-	return d.Store.PutUnavailable(ctx, u)
+	return w.Store.PutUnavailable(ctx, u)
 }
 
-func (d *fullDisk) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
-	if err := d.refuse("delete unavailable"); err != nil {
+func (w refusedWrites) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
+	if err := w.refuse("delete unavailable"); err != nil {
 		return err
 	}
-	return d.Store.DeleteUnavailable(ctx, u)
+	return w.Store.DeleteUnavailable(ctx, u)
 }
 
 // billing follows what the emulator bills: each instance from its launch

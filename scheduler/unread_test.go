@@ -24,7 +24,7 @@ import (
 // read or write, with SQLite's own "database is locked" (SQLITE_BUSY), as
 // a database another process holds locked past the busy timeout does.
 type lockedState struct {
-	state.Store
+	refusedWrites
 	locked atomic.Bool
 	err    error
 	calls  atomic.Int64 // calls refused
@@ -32,7 +32,9 @@ type lockedState struct {
 }
 
 func newLockedState(t *testing.T) *lockedState {
-	return &lockedState{err: busyError(t)}
+	l := &lockedState{err: busyError(t)}
+	l.refusedWrites.refuse = l.refuse
+	return l
 }
 
 // busyError is the error SQLite returns to a reader when another
@@ -111,20 +113,6 @@ func (l *lockedState) Spend(ctx context.Context, pool string, start time.Time) (
 	return l.Store.Spend(ctx, pool, start)
 }
 
-func (l *lockedState) CreateIntent(ctx context.Context, in state.Intent) error {
-	if err := l.refuse("create intent"); err != nil {
-		return err
-	}
-	return l.Store.CreateIntent(ctx, in)
-}
-
-func (l *lockedState) FinishIntent(ctx context.Context, id string, st state.IntentStatus, ids []string, msg string, at time.Time) error {
-	if err := l.refuse("finish intent"); err != nil {
-		return err
-	}
-	return l.Store.FinishIntent(ctx, id, st, ids, msg, at)
-}
-
 func (l *lockedState) PutInstance(ctx context.Context, in state.Instance) error {
 	if err := l.refuse("put instance"); err != nil {
 		l.rows.Add(1)
@@ -139,62 +127,6 @@ func (l *lockedState) PutInstances(ctx context.Context, ins []state.Instance) er
 		return err
 	}
 	return l.Store.PutInstances(ctx, ins)
-}
-
-func (l *lockedState) CreateFloor(ctx context.Context, fl state.Floor) error {
-	if err := l.refuse("create floor"); err != nil {
-		return err
-	}
-	return l.Store.CreateFloor(ctx, fl)
-}
-
-func (l *lockedState) EndFloor(ctx context.Context, id string, at time.Time, reason string) error {
-	if err := l.refuse("end floor"); err != nil {
-		return err
-	}
-	return l.Store.EndFloor(ctx, id, at, reason)
-}
-
-func (l *lockedState) AddDecision(ctx context.Context, d state.Decision) (int64, error) {
-	if err := l.refuse("add decision"); err != nil {
-		return 0, err
-	}
-	return l.Store.AddDecision(ctx, d)
-}
-
-func (l *lockedState) RecordSpends(ctx context.Context, es []state.SpendEntry) error {
-	if err := l.refuse("record spends"); err != nil {
-		return err
-	}
-	return l.Store.RecordSpends(ctx, es)
-}
-
-func (l *lockedState) AddIdleGaps(ctx context.Context, gs []state.IdleGap) error {
-	if err := l.refuse("add idle gaps"); err != nil {
-		return err
-	}
-	return l.Store.AddIdleGaps(ctx, gs)
-}
-
-func (l *lockedState) PutHold(ctx context.Context, hd state.Hold) error {
-	if err := l.refuse("put hold"); err != nil {
-		return err
-	}
-	return l.Store.PutHold(ctx, hd)
-}
-
-func (l *lockedState) PutUnavailable(ctx context.Context, u state.Unavailable) error {
-	if err := l.refuse("put unavailable"); err != nil {
-		return err
-	}
-	return l.Store.PutUnavailable(ctx, u)
-}
-
-func (l *lockedState) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
-	if err := l.refuse("delete unavailable"); err != nil {
-		return err
-	}
-	return l.Store.DeleteUnavailable(ctx, u)
 }
 
 // TestTicksGoOnWhileTheStateCannotBeRead: with the state locked (every
