@@ -327,7 +327,11 @@ func FuzzSacct(f *testing.F) {
 		"1|Unknown|2024-03-04T09:00:00|2024-03-04T10:00:00|01:00:00|gres/gpu=1|COMPLETED\n2|None|None|None|00:00:00|gres/gpu=1|PENDING\n3|None|x|y|01:00:00|gres/gpu=1|\n",
 		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/shard=9223372036854775807,gres/mps:a=1,node=1048576|\n2|2024-03-04T09:00:00|z|y|01:00:00|gres/mps=1,node=0|\n",
 		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\n1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1|\nJobID|Submit|Start|End|Elapsed|AllocTRES|State\n",
-		"1|2024-03-04T09:00:00+0100|2024-03-04 09:00:00-0000|y|01:00:00|gres/gpu=1|\n")
+		"1|2024-03-04T09:00:00+0100|2024-03-04 09:00:00-0000|y|01:00:00|gres/gpu=1|\n",
+		// Heterogeneous jobs: components summed, one out of order, one
+		// past the GPU bound, a component without a base.
+		"7+0|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|cpu=1|\n7+1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|02:00:00|gres/gpu=4|\n7+2|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/gpu=1048576|\n",
+		"8+1|2024-03-04T09:00:00|x|y|01:00:00|gres/gpu=2|\n9|2024-03-04T09:00:00|x|y|01:00:00|gres/gpu=1|\n8+0|2024-03-04T09:00:00|x|y|01:00:00|gres/gpu=2|\n+0|2024-03-04T09:00:00|x|y|01:00:00|gres/gpu=2|\n")
 }
 
 // FuzzSacctEligible: an sacct log with Eligible and Cluster columns

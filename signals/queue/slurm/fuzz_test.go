@@ -127,3 +127,34 @@ func FuzzParseSqueue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseArrayRoom: whatever the array query prints, each array's room
+// is from 0 to its %N limit, and only arrays with a pending task and a
+// limit have one.
+func FuzzParseArrayRoom(f *testing.F) {
+	for _, s := range []string{"", "1234|1-6%2|PD\n", "1234|1-6%2|PD\n1234|3|R\n1234|4|R\n1234|5|R\n", "1234|N/A|PD\n",
+		"1234|[1-1000%0]|PD\n", "1234|1-9%-3|PD\n", "1234|1-9%99999999999999999999|PD\n", "|%|\n||||\n", "1|%4|PD\r\n1|%4|R\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, out string) {
+		for id, room := range parseArrayRoom(out) {
+			if room < 0 {
+				t.Fatalf("array %q: room %d, want at least 0", id, room)
+			}
+			limit := -1
+			for line := range strings.Lines(out) {
+				fs := strings.Split(strings.TrimSpace(line), "|")
+				if len(fs) >= 3 && strings.TrimSpace(fs[0]) == id && strings.TrimSpace(fs[2]) == "PD" {
+					if i := strings.LastIndexByte(fs[1], '%'); i >= 0 {
+						if n, err := atoi(strings.TrimSpace(fs[1][i+1:])); err == nil && n > 0 {
+							limit = max(limit, n)
+						}
+					}
+				}
+			}
+			if limit < 0 || room > limit {
+				t.Fatalf("array %q: room %d, want 0 to its limit (%d; -1: no pending task with a limit)", id, room, limit)
+			}
+		}
+	})
+}
