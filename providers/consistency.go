@@ -17,8 +17,11 @@ import (
 const (
 	// ConsistencyWindow is how long after a launch a "not found" for one
 	// of its instances means the cloud has not caught up, not that the
-	// instance is gone (the scheduler waits as long for a new instance to
-	// be listed).
+	// instance is gone: the worst-case listing lag Spillway allows for.
+	// The scheduler waits as long for a new instance to be listed before
+	// it counts it as vanished, and as long after it finds a pending
+	// intent it did not call itself (a restart, a failover) before it
+	// calls it again.
 	ConsistencyWindow = 2 * time.Minute
 	// ConsistencyWait is how long one Terminate call waits, polling with
 	// backoff from ConsistencyPoll, for fresh instances the cloud does not
@@ -100,8 +103,10 @@ func WaitConsistency(ctx context.Context, c clock.Clock, d time.Duration) error 
 // an eventually consistent cloud may not have brought up to date: its
 // client-token records are consistent, its DescribeInstances is not.
 // Entries are kept for ResumeWindow after their last note, in memory only:
-// a restarted process resumes without them (docs/ha.md says what that
-// leaves open). It is safe for concurrent use; call NewLaunchAttempts.
+// a restarted process has none, so the scheduler resumes an intent it
+// did not call itself only ConsistencyWindow after it found it, when the
+// listing shows what earlier calls launched (docs/ha.md). It is safe for
+// concurrent use; call NewLaunchAttempts.
 type LaunchAttempts struct {
 	clock clock.Clock
 	mu    sync.Mutex

@@ -68,6 +68,11 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			delete(t.pr.backoff, id) // resolved elsewhere (another leader, or abandoned)
 		}
 	}
+	for id := range t.pr.resumeAt {
+		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
+			delete(t.pr.resumeAt, id)
+		}
+	}
 	for _, in := range pending {
 		_, known := t.pr.offs[in.Offering]
 		if s.opts.DryRun {
@@ -138,12 +143,50 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 				in.ID, in.Count, in.Offering, b.until.UTC().Format(time.TimeOnly), b.n))
 			continue
 		}
+		if until := t.pr.resumeAfter(in.ID, t.now); t.now.Before(until) {
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: it was found pending, and what an earlier process's calls launched may not be listed yet (up to %s); counted as booting meanwhile",
+				in.ID, in.Count, in.Offering, until.UTC().Format(time.TimeOnly), providers.ConsistencyWindow))
+			continue
+		}
 		s.log.Info("resuming intent", "pool", pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
 		t.rec.Launches = append(t.rec.Launches, lr)
 	}
 	return nil
+}
+
+// resumeAfter is when this process may first call a pending intent it
+// found (written, or last called, by the process that led before a
+// restart or a failover): providers.ConsistencyWindow after it first found
+// it. Each provider looks for the instances earlier calls of an intent
+// launched before it launches again (EC2 by client token, ECS by the
+// intent's tag), and remembers where its own calls went; a cloud may not
+// list fresh instances for up to that window, and the dead process's
+// memory of where its calls went died with it. Resumed sooner, a launch
+// that had fallen through a stocked-out subnet to the next one could land
+// in the first again once its stock came back, and launch the intent's
+// count twice. Meanwhile the intent is counted as booting, and what it
+// launched is adopted as soon as it is listed. An intent this process
+// wrote and called (calledHere) may be resumed at once: its provider
+// remembers where its calls went.
+func (pr *poolRun) resumeAfter(id string, now time.Time) time.Time {
+	if at, ok := pr.resumeAt[id]; ok {
+		return at
+	}
+	if pr.resumeAt == nil {
+		pr.resumeAt = map[string]time.Time{}
+	}
+	pr.resumeAt[id] = now.Add(providers.ConsistencyWindow)
+	return pr.resumeAt[id]
+}
+
+// calledHere records that this process calls intent id (see resumeAfter).
+func (pr *poolRun) calledHere(id string) {
+	if pr.resumeAt == nil {
+		pr.resumeAt = map[string]time.Time{}
+	}
+	pr.resumeAt[id] = time.Time{}
 }
 
 // recallPending counts the pending intents the pool's last tick left as
@@ -253,6 +296,7 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 			continue
 		}
 		t.pending[in.ID] = in
+		t.pr.calledHere(in.ID)
 		res := s.call(ctx, t, in)
 		res.Reason = l.Reason
 		t.rec.Launches = append(t.rec.Launches, res)

@@ -16,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 )
@@ -455,6 +456,11 @@ func TestPendingIntentWaitsWhileTheStateTakesNoWrites(t *testing.T) {
 	if err := h.store.CreateIntent(ctx, left); err != nil {
 		t.Fatal(err)
 	}
+	// Found pending, it is resumed once what an earlier process launched
+	// for it would be listed (providers.ConsistencyWindow); the disk fills
+	// up meanwhile.
+	h.tick()
+	h.clk.Step(providers.ConsistencyWindow)
 	disk.full.Store(true)
 	for range 10 {
 		h.agents.setBusy(8)

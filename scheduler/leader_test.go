@@ -209,7 +209,11 @@ func TestResumeByANewTermRepeatsTheFirstRequest(t *testing.T) {
 			lead.set(2, true, -1)
 			h.userData = func(config.InstanceFields) (string, error) { return tc.userData, nil }
 			h.restart()
-			h.tick()
+			h.tick() // holds the intent until what epoch 1 launched would be listed
+			if n := h.emu.Calls("RunInstances"); n != 1 {
+				t.Fatalf("the new term called RunInstances at once (%d calls in all); want the intent held until providers.ConsistencyWindow has passed", n)
+			}
+			h.step(providers.ConsistencyWindow)
 			if st, _ := h.sched.LastStatus("train"); st.Misconfigured != "" || st.Err != "" {
 				t.Fatalf("after the resume: misconfigured %q, error %q: want neither", st.Misconfigured, st.Err)
 			}

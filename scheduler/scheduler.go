@@ -45,8 +45,10 @@ const (
 	// flight get their bound to finish and be recorded.
 	DefaultCallTimeout = 60 * time.Second
 	// listGrace is how long a freshly launched instance may be missing from
-	// the cloud's list (eventual consistency) before it counts as vanished.
-	listGrace = 2 * time.Minute
+	// the cloud's list (eventual consistency) before it counts as vanished:
+	// the providers' worst-case lag. A cloud that lags longer makes the
+	// pool take its fresh instances for vanished (docs/server.md).
+	listGrace = providers.ConsistencyWindow
 	// intentMaxAge is how long a pending intent is resumed; after it the
 	// intent is failed (an instance it did launch is still adopted through
 	// its spillway:intent tag). Providers keep client tokens this long
@@ -193,6 +195,11 @@ type poolRun struct {
 	// out of resumes for a while (guarded by mu; in memory only: a restart
 	// resumes at once).
 	backoff map[string]resumeBackoff
+	// resumeAt holds when each pending intent may be called (guarded by
+	// mu; in memory only, forgotten at a new term): at once for one this
+	// process wrote, a consistency window after it was first found for
+	// one it found pending (resumeAfter).
+	resumeAt map[string]time.Time
 	// spendPeriod is the budget period whose spend the pool's ticks
 	// accrue (guarded by mu): the first tick of a new one (or after a
 	// restart or a new term) first closes the one before it.

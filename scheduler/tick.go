@@ -504,8 +504,14 @@ func (s *Scheduler) newTerm(pr *poolRun, epoch int64) {
 	pr.freshTrackers()
 	clear(pr.unwritten) // another server may have acted on these instances since
 	pr.mem = recall{}   // and on the rows, intents and floors last read
+	pr.backoff = nil    // a new term calls every pending intent again,
+	if epoch != pr.epoch+1 {
+		// but when another server led since this one last did (its
+		// calls may have launched what is not listed yet), not before
+		// what they launched would be listed (resumeAfter).
+		pr.resumeAt = nil
+	}
 	pr.epoch = epoch
-	pr.backoff = nil // a new term calls every pending intent again
 }
 
 // freshTrackers gives the pool empty trackers, to be seeded from the state
