@@ -238,7 +238,7 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 		return nil
 	}
 	var intents map[string]state.Intent
-	var ended map[string]bool // instances whose rows Spillway ended, read when first needed
+	var ended map[string]state.Instance // ended rows by provider/id, read when first needed
 	for _, ci := range sortedCloud(t.cloud) {
 		if _, ok := t.rows[ci.ID]; ok || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
 			continue
@@ -275,14 +275,29 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 				}
 				return fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
 			}
-			ended = map[string]bool{}
+			ended = map[string]state.Instance{}
 			for _, r := range all {
 				if r.State == state.InstanceEnded {
-					ended[r.Provider+"/"+r.ID] = true
+					ended[r.Provider+"/"+r.ID] = r
 				}
 			}
 		}
-		if ended[ci.Provider+"/"+ci.ID] {
+		if er, ok := ended[ci.Provider+"/"+ci.ID]; ok && er.EndReason == vanishedReason && (ci.State == providers.StatePending || ci.State == providers.StateRunning) {
+			// Taken for vanished while the cloud did not list it (a
+			// listing lag beyond listGrace), yet it runs, perhaps jobs:
+			// Spillway never asked to end it, so it is tracked again, not
+			// terminated without a drain.
+			r := revived(er, t.now)
+			if err := s.putRow(ctx, t, &r); err != nil && !kept(err) {
+				return fmt.Errorf("record instance %s listed again: %w", r.ID, err)
+			}
+			t.rows[r.ID] = &r
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s, taken for vanished at %s, is listed again: tracked again (the cloud listed it more than %s after its launch)",
+				r.ID, er.EndedAt.UTC().Format(time.TimeOnly), listGrace))
+			s.log.Warn("instance listed again after it was taken for vanished", "pool", r.Pool, "instance", r.ID, "launched", r.LaunchedAt, "vanished", er.EndedAt)
+			continue
+		}
+		if _, ok := ended[ci.Provider+"/"+ci.ID]; ok {
 			// Spillway ended it, yet the cloud still runs it: ask again.
 			if !s.opts.DryRun {
 				if tctx, cancel, _, ok := s.actingCtx(ctx, ci.Provider); ok {
@@ -304,6 +319,22 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 	return nil
 }
 
+// revived is the row of an instance ended as vanished that the cloud
+// lists again, in the state it had before: draining, running once joined,
+// else booting.
+func revived(r state.Instance, now time.Time) state.Instance {
+	switch {
+	case !r.DrainStartedAt.IsZero():
+		r.State = state.InstanceDraining
+	case !r.JoinedAt.IsZero():
+		r.State = state.InstanceRunning
+	default:
+		r.State = state.InstanceBooting
+	}
+	r.EndedAt, r.EndReason, r.UpdatedAt = time.Time{}, "", now
+	return r
+}
+
 // newRow is the row of an instance launched for intent in.
 func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) state.Instance {
 	o := pr.offs[in.Offering]
@@ -319,13 +350,17 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 	}
 }
 
+// vanishedReason is the end reason of a row whose instance the cloud no
+// longer lists (nor, listGrace after its launch, lists yet).
+const vanishedReason = "vanished from the cloud (ended outside Spillway, reclaimed, or a spot interruption)"
+
 // endRow records that a row's instance is gone, with its final spend; a
 // failed write is kept for the next tick's (unwritten.go).
 func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) error {
 	if r.State == state.InstanceTerminating {
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
 	} else {
-		r.EndReason = "vanished from the cloud (ended outside Spillway, reclaimed, or a spot interruption)"
+		r.EndReason = vanishedReason
 		r.EndedAt = t.now
 		s.metrics.vanished.WithLabelValues(r.Pool).Inc()
 		s.log.Warn("instance vanished", "pool", r.Pool, "instance", r.ID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -280,4 +281,52 @@ func (rig *lagRig) booted() int {
 		}
 	}
 	return n
+}
+
+// A cloud that lists a fresh instance later than providers.ConsistencyWindow
+// after its launch makes the scheduler take it for vanished (it cannot wait
+// for ever: an instance that never appears would be counted as capacity
+// for ever). When the cloud lists it at last, running the jobs that
+// started on it, it is tracked again, not terminated without a drain as an
+// instance whose row Spillway ended.
+func TestInstanceListedAfterListGraceIsTrackedAgain(t *testing.T) {
+	const lag = 3 * time.Minute
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRig(t, c, lag)
+			rig.setDemand(5*time.Minute, 8, 8)
+			rig.tick()
+			first := rig.launched()
+			if len(first) != 2 {
+				t.Fatalf("the launch created %d instances, want 2", len(first))
+			}
+			var killed []string
+			for range 60 { // ten minutes
+				rig.clk.Step(10 * time.Second)
+				rig.serveAgents()
+				if rig.booted() >= 2 { // the jobs start on them
+					rig.agents.setBusy(8)
+					rig.setDemand(0)
+				}
+				rig.tick()
+				for _, in := range rig.launched() {
+					if in.State != "pending" && in.State != "running" && !slices.Contains(killed, in.ID) {
+						killed = append(killed, in.ID)
+					}
+				}
+			}
+			if len(killed) > 0 {
+				t.Errorf("instances %v, busy with the jobs that started on them, were terminated (the cloud listed them %s after launch)", killed, lag)
+			}
+			live := rig.rows(true)
+			if all := rig.launched(); len(all) != 2 || len(live) != 2 {
+				t.Errorf("%d instances launched, %d live rows; want the first 2, tracked", len(all), len(live))
+			}
+			for _, r := range live {
+				if r.State != state.InstanceRunning || r.EndReason != "" {
+					t.Errorf("row %s is %s (%q), want running", r.ID, r.State, r.EndReason)
+				}
+			}
+		})
+	}
 }
