@@ -16,6 +16,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/providers/alicloud"
+	"github.com/spillway-io/spillway/scheduler"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -325,6 +326,78 @@ func TestInstanceListedAfterListGraceIsTrackedAgain(t *testing.T) {
 			for _, r := range live {
 				if r.State != state.InstanceRunning || r.EndReason != "" {
 					t.Errorf("row %s is %s (%q), want running", r.ID, r.State, r.EndReason)
+				}
+			}
+		})
+	}
+}
+
+// Server A writes a launch intent and loses the lease before calling the
+// cloud; server B leads, resumes the intent (the first subnet out of
+// stock, the second launches, its answer lost) and dies. A leads again
+// within the cloud's lag, the first subnet stocked again. A wrote the
+// intent but never learnt where B's call went: it must hold the intent
+// until what B launched is listed, as it would one it had never seen.
+func TestLeaderBackAfterAnotherLaunchesOnce(t *testing.T) {
+	const lag = 90 * time.Second
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			leadA := &fakeLeader{epoch: 1, ok: true, budget: 1} // the tick's own check passes, the launch's does not
+			rig := newLagRig(t, c, lag)
+			rig.opts.Leader = leadA
+			rig.restart()
+			rig.emu.SetStock(c.instType, c.zones[0], 0)
+			rig.setDemand(5*time.Minute, 8, 8)
+			rig.tick()
+			if n := len(rig.launched()); n != 0 {
+				t.Fatalf("server A launched %d instances after losing the lease, want none", n)
+			}
+
+			leadA.set(0, false, -1)
+			leadB := &fakeLeader{epoch: 2, ok: true, budget: -1}
+			optsB := rig.opts
+			optsB.Leader = leadB
+			optsB.Registerer = nil
+			provB := c.newProvider(rig.harness, rig.url)
+			optsB.Providers = map[string]providers.Provider{c.provider: provB}
+			b, err := scheduler.New(optsB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rig.setDemand(0)
+			rig.lose.Store(true)
+			for range 13 { // B holds what it found, then calls
+				rig.clk.Step(10 * time.Second)
+				if err := b.Tick(context.Background(), rig.pool.Name); err != nil {
+					t.Fatalf("server B's tick: %v", err)
+				}
+				if len(rig.launched()) > 0 {
+					break
+				}
+			}
+			first := map[string]bool{}
+			for _, in := range rig.launched() {
+				first[in.ID] = true
+			}
+			if len(first) != 2 {
+				t.Fatalf("server B's resume created %d instances, want 2 (in %s)", len(first), c.zones[1])
+			}
+
+			// B dies; A leads again at epoch 3.
+			leadB.set(0, false, -1)
+			rig.lose.Store(false)
+			rig.emu.SetStock(c.instType, c.zones[0], -1)
+			leadA.set(3, true, -1)
+			for range 30 {
+				rig.step(10 * time.Second)
+			}
+			all := rig.launched()
+			if len(all) != 2 {
+				t.Errorf("%d instances for the intent of 2 once server A led again, want B's 2", len(all))
+			}
+			for _, in := range all {
+				if !first[in.ID] {
+					t.Errorf("server A launched %s in %s", in.ID, in.Zone)
 				}
 			}
 		})
