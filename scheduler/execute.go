@@ -52,7 +52,9 @@ func clientToken(intentID string) string { return "spw-" + intentID }
 // and the intent is failed once such an instance would be listed. No
 // resume starts once stop (the tick's context) has ended: the server is
 // shutting down; nor while the pool's last tick found the state taking no
-// writes (the intent stays committed meanwhile).
+// writes (the intent stays committed meanwhile); nor, for an intent this
+// process found rather than wrote, before the cloud would list what
+// another process's calls launched for it (resumeAfter).
 func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 	pool := t.pr.spec.Policy.Name
 	pending, err := s.opts.Store.Intents(ctx, state.IntentFilter{Pool: pool, Status: state.IntentPending})
