@@ -1,12 +1,16 @@
 // Package connlimit bounds the connections an HTTP server serves at once,
-// as golang.org/x/net/netutil.LimitListener does, without letting idle
-// keep-alive connections hold the server: when every place is taken, a
-// new connection takes the place of the connection idle longest (one
-// between two requests), and waits only while every connection is in a
-// request. A client holding its connections open between requests (a
-// browser, a dashboard, or one opening hundreds on purpose) therefore
-// cannot keep other clients out for the server's idle timeout; a client
-// whose idle connection is closed opens another, as HTTP clients do.
+// as golang.org/x/net/netutil.LimitListener does, without letting idle or
+// silent connections hold the server: when every place is taken, a new
+// connection takes the place of the oldest connection that has not sent a
+// byte yet, else of the connection idle longest (one between two
+// requests), and waits only while every connection is in a request. A
+// client holding its connections open between requests (a browser, a
+// dashboard, or one opening hundreds on purpose), or opening connections
+// and sending nothing on them, therefore cannot keep other clients out for
+// the server's idle or header timeout; a client whose idle connection is
+// closed opens another, as HTTP clients do. A connection that has sent
+// part of a request keeps its place: a flood of new connections does not
+// cut requests under way.
 package connlimit
 
 import (
@@ -14,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // Listener is a net.Listener serving at most a number of connections at
@@ -30,12 +35,14 @@ type Listener struct {
 	changed chan struct{}
 	closed  bool
 	idles   uint64 // connections gone idle so far: orders them
+	accepts uint64 // connections accepted so far: orders them
 }
 
 // entry is what the Listener knows of one connection it accepted.
 type entry struct {
 	idle  bool
 	since uint64 // l.idles when it went idle
+	seq   uint64 // l.accepts when it was accepted
 }
 
 // New returns a Listener that serves at most n connections of ln at once
@@ -46,8 +53,9 @@ func New(ln net.Listener, n int) *Listener {
 
 // Accept waits for a connection of the underlying listener, then for a
 // place for it: at once while fewer than the limit are open; else it
-// closes the connection idle longest, or, while none is idle, waits until
-// one closes or goes idle. A connection accepted waits unserved meanwhile
+// closes the oldest connection that has sent nothing yet, or the one idle
+// longest, or, while every one is in a request, waits until one closes or
+// goes idle. A connection accepted waits unserved meanwhile
 // (one at most: the server accepts one at a time; further clients wait in
 // the kernel's listen queue).
 func (l *Listener) Accept() (net.Conn, error) {
@@ -64,11 +72,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		if len(l.conns) < l.max {
 			wc := &conn{Conn: c, l: l}
-			l.conns[wc] = &entry{}
+			l.accepts++
+			l.conns[wc] = &entry{seq: l.accepts}
 			l.mu.Unlock()
 			return wc, nil
 		}
-		victim := l.idlest()
+		victim := l.victim()
 		changed := l.changed
 		l.mu.Unlock()
 		if victim != nil {
@@ -80,17 +89,34 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// idlest returns the connection idle longest, nil when none is idle.
-// l.mu is held.
-func (l *Listener) idlest() net.Conn {
-	var out net.Conn
-	var at uint64
+// victim returns the connection a newcomer replaces: the oldest one that
+// has sent nothing yet (a client that connects and stays silent would
+// otherwise hold its place for the server's header timeout, and a few
+// hundred of them, renewed as they are closed, every place), else the one
+// idle longest; nil while every connection is in a request. l.mu is held.
+func (l *Listener) victim() net.Conn {
+	var silent, idle *conn
+	var silentAt, idleAt uint64
 	for c, e := range l.conns {
-		if e.idle && (out == nil || e.since < at) {
-			out, at = c, e.since
+		wc := c.(*conn)
+		switch {
+		case !wc.heard.Load():
+			if silent == nil || e.seq < silentAt {
+				silent, silentAt = wc, e.seq
+			}
+		case e.idle:
+			if idle == nil || e.since < idleAt {
+				idle, idleAt = wc, e.since
+			}
 		}
 	}
-	return out
+	if silent != nil {
+		return silent
+	}
+	if idle != nil {
+		return idle
+	}
+	return nil
 }
 
 // Close closes the underlying listener; an Accept waiting for a place
@@ -152,6 +178,17 @@ type conn struct {
 	net.Conn
 	l    *Listener
 	once sync.Once
+	// heard is set once the connection has sent a byte: the start of a
+	// request (or of a TLS handshake), which a newcomer does not cut.
+	heard atomic.Bool
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.heard.Load() {
+		c.heard.Store(true)
+	}
+	return n, err
 }
 
 func (c *conn) Close() error {

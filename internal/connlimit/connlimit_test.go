@@ -2,6 +2,7 @@ package connlimit
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -138,20 +139,94 @@ func TestIdleConnectionsGiveWay(t *testing.T) {
 	}
 }
 
+// heard waits until l holds n connections of which want have sent a byte
+// that the server has read.
+func heard(t *testing.T, l *Listener, n, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.mu.Lock()
+		got := 0
+		for c := range l.conns {
+			if c.(*conn).heard.Load() {
+				got++
+			}
+		}
+		open := len(l.conns)
+		l.mu.Unlock()
+		if open == n && got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the listener holds %d connections, %d of them heard from; want %d and %d", open, got, n, want)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestSilentConnectionsGiveWay: with every place held by a connection that
+// has sent nothing, a new client is served at once and the oldest silent
+// connection is closed; an idle connection and one in a request keep their
+// places. Before, a silent connection held its place until the server's
+// header timeout (10 s in spillway's server): 256 of them, renewed as the
+// server closed them, kept an operator's curl waiting 10 s a time.
+func TestSilentConnectionsGiveWay(t *testing.T) {
+	const n = 4
+	addr, l, _, idle := serve(t, n, false)
+	kept := dial(t, addr) // idle between two requests
+	kept.send(request)
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seenIdle(t, idle)
+	busy := dial(t, addr) // half its headers sent
+	busy.send("GET / HTTP/1.1\r\n")
+	heard(t, l, 2, 2)
+	silent := []*client{dial(t, addr)}
+	heard(t, l, 3, 2)
+	silent = append(silent, dial(t, addr))
+	heard(t, l, n, 2)
+
+	for i := range 2 {
+		c := dial(t, addr)
+		c.send(request)
+		if err := c.answer(20 * time.Second); err != nil {
+			t.Fatalf("newcomer %d with %d places held, %d by silent connections: %v, want it served", i+1, n, len(silent)-i, err)
+		}
+		// The oldest silent connection made way.
+		if err := silent[i].answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("silent connection %d: read %v, want it closed (EOF)", i+1, err)
+		}
+	}
+	busy.send("Host: spillway\r\n\r\n")
+	if err := busy.answer(20 * time.Second); err != nil {
+		t.Fatalf("the connection in a request: %v, want its request answered", err)
+	}
+	kept.send(request)
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatalf("the idle connection, with silent ones to close first: %v, want it kept", err)
+	}
+}
+
 // TestBusyConnectionsHoldTheirPlaces: connections in a request (headers
 // half sent) are not closed for a newcomer, who waits until one of them is
 // done and idle.
 func TestBusyConnectionsHoldTheirPlaces(t *testing.T) {
 	const n = 2
-	addr, _, _, _ := serve(t, n, false)
+	addr, l, _, _ := serve(t, n, false)
 	var busy []*client
 	for range n {
 		c := dial(t, addr)
 		c.send("GET / HTTP/1.1\r\n")
 		busy = append(busy, c)
 	}
-	// Each connection is busy only once the server has read its first
-	// bytes: one served request after them shows they were accepted.
+	// A connection is in a request once the server has read its first
+	// bytes (before, a newcomer takes its place).
+	heard(t, l, n, n)
 	c := dial(t, addr)
 	c.send(request)
 	if !c.waits() {
@@ -198,6 +273,7 @@ func TestCloseEndsAWaitingAccept(t *testing.T) {
 	addr, l, srv, _ := serve(t, 1, false)
 	busy := dial(t, addr)
 	busy.send("GET / HTTP/1.1\r\n")
+	heard(t, l, 1, 1)
 	c := dial(t, addr)
 	c.send(request)
 	if !c.waits() {
