@@ -109,6 +109,37 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, errf(http.StatusNotFound, CodeNotFound, "no API endpoint %s %s: see GET /v1/status, /v1/pools, /v1/instances, /v1/decisions, /v1/bursts, /v1/audit", clip(r.Method), path))
 }
 
+// pageNotFound answers a path outside the API that is no page, or a page
+// asked with a method it does not take, with a small HTML page (a browser
+// shows it; the API's own paths answer JSON, notFound). Its message
+// clips the path, as notFound does.
+func (s *Server) pageNotFound(w http.ResponseWriter, r *http.Request) {
+	path := clip(r.URL.Path)
+	if allow := pageMethods(r.URL.Path); allow != "" {
+		w.Header().Set("Allow", allow)
+		s.pageFail(w, r, nil, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not a page: %s takes %s.", clip(r.Method), path, path, allow))
+		return
+	}
+	s.pageFail(w, r, nil, http.StatusNotFound, fmt.Sprintf("There is no page at %s: the status page is at /, the API under /v1/.", path))
+}
+
+// pageMethods returns the methods a path of the page takes, or "" for a
+// path that is no page (the routes in Server.routes).
+func pageMethods(path string) string {
+	switch {
+	case path == "/", path == "/static/style.css", path == "/static/refresh.js":
+		return "GET, HEAD"
+	case path == "/login":
+		return "GET, HEAD, POST"
+	case path == "/logout", path == "/bursts":
+		return "POST"
+	}
+	if id, ok := strings.CutSuffix(strings.TrimPrefix(path, "/bursts/"), "/cancel"); ok && strings.HasPrefix(path, "/bursts/") && id != "" && !strings.Contains(id, "/") {
+		return "POST"
+	}
+	return ""
+}
+
 // allowedMethods returns the methods an API path takes, or "" for a path
 // that is no endpoint (the routes in Server.routes).
 func allowedMethods(path string) string {

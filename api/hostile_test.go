@@ -213,3 +213,52 @@ func TestBurstBodyWithByteOrderMark(t *testing.T) {
 		t.Errorf("a body with a byte order mark: %d %s\nwant a 400 saying %q", code, body, want)
 	}
 }
+
+// TestPageRoutesAnswerHTML: a path outside the API that is no page, or a
+// page asked with a method it does not take, was answered with Go's plain
+// "404 page not found" or "Method Not Allowed" (no Allow for a static
+// file), while the API answers JSON; a browser now gets a small HTML page
+// that names the path, clipped, and what it takes, and /v1 (no slash)
+// answers the API's JSON 404.
+func TestPageRoutesAnswerHTML(t *testing.T) {
+	e := newEnv(t, false)
+	long := "/" + strings.Repeat("a", 100_000)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		ctype, allow string
+		want         string
+	}{
+		{http.MethodGet, "/nope", http.StatusNotFound, "text/html", "", "There is no page at /nope: the status page is at /, the API under /v1/."},
+		{http.MethodGet, long, http.StatusNotFound, "text/html", "", "There is no page at /aaaa"},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed, "text/html", "GET, HEAD", "POST / is not a page: / takes GET, HEAD."},
+		{http.MethodPut, "/login", http.StatusMethodNotAllowed, "text/html", "GET, HEAD, POST", "PUT /login is not a page"},
+		{http.MethodGet, "/logout", http.StatusMethodNotAllowed, "text/html", "POST", "/logout takes POST."},
+		{http.MethodGet, "/bursts", http.StatusMethodNotAllowed, "text/html", "POST", "/bursts takes POST."},
+		{http.MethodGet, "/bursts/b-1/cancel", http.StatusMethodNotAllowed, "text/html", "POST", "/bursts/b-1/cancel takes POST."},
+		{http.MethodDelete, "/static/style.css", http.StatusMethodNotAllowed, "text/html", "GET, HEAD", "/static/style.css takes GET, HEAD."},
+		{http.MethodGet, "/static/nope.css", http.StatusNotFound, "text/html", "", "There is no page at /static/nope.css"},
+		// Only the page's own files are served, whatever the path says.
+		{http.MethodGet, "/static/..%2fpage.go", http.StatusNotFound, "text/html", "", "There is no page at /static/../page.go"},
+		{http.MethodGet, "/static/..%2f..%2fgo.mod", http.StatusNotFound, "text/html", "", "There is no page"},
+		{http.MethodGet, "/static/web%2fstyle.css", http.StatusNotFound, "text/html", "", "There is no page"},
+		{http.MethodGet, "/v1", http.StatusNotFound, "application/json", "", `"code":"not_found","message":"no API endpoint GET /v1: see GET /v1/status`},
+		{http.MethodGet, "/static/style.css", http.StatusOK, "text/css", "", ""},
+	} {
+		req, err := http.NewRequest(tc.method, e.url+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || resp.Header.Get("Allow") != tc.allow ||
+			!strings.Contains(string(b), tc.want) || (tc.code != http.StatusOK && len(b) > 2000) {
+			t.Errorf("%s %.40s: %d %q Allow %q, %d bytes: %.300s\nwant %d %s Allow %q, at most 2000 bytes, saying %q",
+				tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"), len(b), b, tc.code, tc.ctype, tc.allow, tc.want)
+		}
+	}
+}

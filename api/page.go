@@ -476,12 +476,12 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	case "refresh.js":
 		ctype = "text/javascript; charset=utf-8"
 	default:
-		http.NotFound(w, r)
+		s.pageNotFound(w, r)
 		return
 	}
 	f, err := webFS.Open("web/" + name)
 	if err != nil {
-		http.NotFound(w, r)
+		s.pageNotFound(w, r)
 		return
 	}
 	defer f.Close()

@@ -109,6 +109,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /v1/bursts/{id}", s.mutating(tokens.Operator, s.deleteBurst))
 	m.HandleFunc("GET /v1/audit", s.readAs(tokens.Admin, takes(s.getAudit, "limit", "cursor")))
 	m.HandleFunc("/v1/", s.notFound)
+	m.HandleFunc("/v1", s.notFound)
 
 	m.HandleFunc("GET /{$}", s.page)
 	m.HandleFunc("GET /login", s.loginForm)
@@ -117,6 +118,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /bursts", s.pageCreateBurst)
 	m.HandleFunc("POST /bursts/{id}/cancel", s.pageCancelBurst)
 	m.HandleFunc("GET /static/{file}", s.static)
+	m.HandleFunc("/", s.pageNotFound)
 }
 
 // FlushAudit writes what the audit log would otherwise lose when the server
