@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"strings"
@@ -123,9 +125,10 @@ func (a *auditRecorder) WriteHeader(code int) {
 type mutationFunc func(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error
 
 // mutating wraps an endpoint that changes something: it authenticates and
-// authorises the caller, refuses query parameters other than params (as
-// takes does for reads: ?dryrun=true must not create a real burst), and
-// writes an audit row for the call whatever its outcome, refusals included.
+// authorises the caller, refuses a body that is not declared JSON (see
+// jsonBody) and query parameters other than params (as takes does for
+// reads: ?dryrun=true must not create a real burst), and writes an audit
+// row for the call whatever its outcome, refusals included.
 func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &auditRecorder{ResponseWriter: w}
@@ -142,6 +145,10 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 			s.fail(rec, r, bodyError(readErr))
 			return
 		}
+		if err := jsonBody(r, body); err != nil {
+			s.fail(rec, r, err)
+			return
+		}
 		if err := checkQuery(r, params); err != nil {
 			s.fail(rec, r, err)
 			return
@@ -150,6 +157,32 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 			s.fail(rec, r, err)
 		}
 	}
+}
+
+// jsonBody refuses a body sent with a Content-Type other than
+// application/json (415). A browser sends a cross-site form post
+// (application/x-www-form-urlencoded, multipart/form-data or text/plain,
+// which may hold JSON) or a fetch without a type without asking the
+// server first; it asks (a CORS preflight, which this server does not
+// grant) before it sends application/json. Behind a proxy that logs a
+// browser in and adds its Authorization header, accepting such a body
+// would let any web page its user opens create bursts.
+func jsonBody(r *http.Request, body []byte) *Error {
+	ct := r.Header.Get("Content-Type")
+	if r.Method != http.MethodPost || len(body) == 0 && ct == "" {
+		return nil // an empty body is refused as such (DecodeCreateBurst)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	cs, hasCS := params["charset"]
+	if err == nil && mt == "application/json" && (!hasCS || strings.EqualFold(cs, "utf-8")) {
+		return nil
+	}
+	got := "no Content-Type"
+	if ct != "" {
+		got = fmt.Sprintf("Content-Type %q", clip(ct))
+	}
+	return errf(http.StatusUnsupportedMediaType, CodeUnsupportedType,
+		"the body was sent with %s: %s takes a JSON body, sent with \"Content-Type: application/json\" (curl: -H 'Content-Type: application/json'; the charset, if given, utf-8)", got, r.Method+" "+r.URL.Path)
 }
 
 // bodyError words a request body that could not be read: one over maxBody

@@ -33,6 +33,9 @@ const (
 	CodeConflict        = "conflict"
 	CodeMethod          = "method_not_allowed"
 	CodeUnavailable     = "unavailable"
+	// CodeUnsupportedType: a body sent with a Content-Type the endpoint
+	// does not take (415).
+	CodeUnsupportedType = "unsupported_media_type"
 	CodeInternal        = "internal"
 	// CodeKeyReused: an Idempotency-Key sent again with another request.
 	CodeKeyReused = "idempotency_key_reused"
@@ -77,8 +80,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if rec, ok := w.(*auditRecorder); ok {
 		rec.outcome = e.Message
 	}
-	if e.Status == http.StatusUnauthorized {
+	switch e.Status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="spillway"`)
+	case http.StatusUnsupportedMediaType:
+		w.Header().Set("Accept-Post", "application/json")
 	}
 	writeJSON(w, e.Status, errorBody{e})
 }

@@ -61,6 +61,7 @@ func TestBurstLocationIsGettable(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -260,5 +261,82 @@ func TestPageRoutesAnswerHTML(t *testing.T) {
 			t.Errorf("%s %.40s: %d %q Allow %q, %d bytes: %.300s\nwant %d %s Allow %q, at most 2000 bytes, saying %q",
 				tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"), len(b), b, tc.code, tc.ctype, tc.allow, tc.want)
 		}
+	}
+}
+
+// TestBurstBodyMustBeJSON: POST /v1/bursts read its body as JSON whatever
+// its Content-Type, so a form post (urlencoded, multipart, or text/plain
+// holding JSON) or a fetch without a type, which a browser sends from any
+// web page without asking the server first, created a burst when a proxy
+// in front added the browser's Authorization header. Such a body is now
+// refused with a 415 naming the type sent and the one taken; the refusal
+// is audited and creates nothing.
+func TestBurstBodyMustBeJSON(t *testing.T) {
+	e := newEnv(t, false)
+	const body = `{"pool":"training","gpus":2,"for":"1h","reason":"INC-415"}`
+	for _, tc := range []struct {
+		ctype string
+		code  int
+		want  string
+	}{
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType, `the body was sent with Content-Type \"application/x-www-form-urlencoded\": POST /v1/bursts takes a JSON body, sent with \"Content-Type: application/json\"`},
+		{"text/plain;charset=UTF-8", http.StatusUnsupportedMediaType, `Content-Type \"text/plain;charset=UTF-8\"`},
+		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType, `Content-Type \"multipart/form-data; boundary=x\"`},
+		{"", http.StatusUnsupportedMediaType, "the body was sent with no Content-Type: "},
+		{"application/json; charset=iso-8859-1", http.StatusUnsupportedMediaType, "the charset, if given, utf-8"},
+		{"application/jsonx", http.StatusUnsupportedMediaType, `Content-Type \"application/jsonx\"`},
+		{"application/json", http.StatusCreated, `"reason": "INC-415"`},
+		{"Application/JSON; charset=UTF-8", http.StatusCreated, `"reason": "INC-415"`},
+	} {
+		t.Run(tc.ctype, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
+			req.Header.Set("Origin", "https://elsewhere.example")
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var ind strings.Builder
+			if json.Valid(b) {
+				var v any
+				json.Unmarshal(b, &v)
+				out, _ := json.MarshalIndent(v, "", "  ")
+				ind.Write(out)
+			}
+			if resp.StatusCode != tc.code || !strings.Contains(ind.String(), tc.want) {
+				t.Fatalf("%d %s\nwant %d saying %s", resp.StatusCode, b, tc.code, tc.want)
+			}
+			if tc.code != http.StatusUnsupportedMediaType {
+				return
+			}
+			if got := resp.Header.Get("Accept-Post"); got != "application/json" {
+				t.Errorf("Accept-Post %q, want application/json", got)
+			}
+			rows := e.be.AuditRows()
+			if last := rows[len(rows)-1]; last.Status != http.StatusUnsupportedMediaType || last.Principal != "alice" || last.Request != body {
+				t.Errorf("last audit row %+v, want the 415 refusal of alice's request", last)
+			}
+		})
+	}
+	bs, err := e.client(tokens.Viewer).Bursts(t.Context(), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range bs {
+		if b.Reason == "INC-415" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d bursts created, want 2 (those sent as application/json)", n)
 	}
 }

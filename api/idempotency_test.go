@@ -22,6 +22,7 @@ func (e *env) postKeyed(token, body string, keys ...string) (int, string, string
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	for _, k := range keys {
 		req.Header.Add("Idempotency-Key", k)
 	}
