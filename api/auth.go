@@ -128,16 +128,25 @@ type mutationFunc func(w *auditRecorder, r *http.Request, p tokens.Principal, bo
 // authorises the caller, refuses a body that is not declared JSON (see
 // jsonBody) and query parameters other than params (as takes does for
 // reads: ?dryrun=true must not create a real burst), and writes an audit
-// row for the call whatever its outcome, refusals included.
+// row for the call whatever its outcome, refusals included. An
+// unauthenticated call is answered before its body is read: an audit row
+// of a 401 keeps no body, and a client without a token cannot hold a
+// handler for the server's read timeout by sending its body slowly.
 func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &auditRecorder{ResponseWriter: w}
-		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		var p tokens.Principal
+		var body []byte
 		defer func() { s.writeAudit(r.Context(), r, p, body, rec) }()
 		what := describe(r)
 		p, e := s.authenticate(r, need, what)
-		if e != nil { // p is set when the token was known but its role too low
+		if e != nil && e.Status == http.StatusUnauthorized {
+			leaveBody(w, r)
+			s.fail(rec, r, e)
+			return
+		}
+		body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if e != nil { // p is set: the token was known but its role too low
 			s.fail(rec, r, e)
 			return
 		}
@@ -156,6 +165,16 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 		if err := h(rec, r, p, body); err != nil {
 			s.fail(rec, r, err)
 		}
+	}
+}
+
+// leaveBody makes the answer to r close its connection when r's body is
+// left unread: net/http would otherwise read the rest of it (up to 256
+// KiB) before it sends the answer, and wait as long as its client takes
+// to send it.
+func leaveBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
 	}
 }
 

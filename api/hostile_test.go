@@ -1,12 +1,16 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
@@ -338,5 +342,41 @@ func TestBurstBodyMustBeJSON(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d bursts created, want 2 (those sent as application/json)", n)
+	}
+}
+
+// TestUnauthenticatedMutationAnsweredBeforeItsBody: a mutation without a
+// token (or, on the page, without a session) read its whole body before
+// it was refused, so a client sending its body slowly, or never, held a
+// handler until the server's read timeout (30 s), its 401 counted only
+// then, possibly after a shutdown had flushed the counts. It is answered
+// at once, and its connection closed.
+func TestUnauthenticatedMutationAnsweredBeforeItsBody(t *testing.T) {
+	e := newEnv(t, false)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, ctype string }{
+		{"/v1/bursts", "application/json"},
+		{"/bursts", "application/x-www-form-urlencoded"},
+		{"/bursts/b-1/cancel", "application/x-www-form-urlencoded"},
+	} {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// 1000 bytes announced, one sent.
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n{", tc.path, u.Host, tc.ctype)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("POST %s without a token, its body unsent: %v, want a 401 at once", tc.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+			t.Errorf("POST %s without a token, its body unsent: %d (close %v), want 401 closing the connection", tc.path, resp.StatusCode, resp.Close)
+		}
 	}
 }

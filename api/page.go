@@ -319,21 +319,25 @@ func (s *Server) csrfOK(r *http.Request, v *viewer) bool {
 // CSRF token and its role, and audits it like an API call.
 func (s *Server) pageMutation(w http.ResponseWriter, r *http.Request, act func(rec *auditRecorder, v *viewer) error) {
 	rec := &auditRecorder{ResponseWriter: w}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	formErr := r.ParseForm()
 	var p tokens.Principal
 	defer func() { s.writeAudit(r.Context(), r, p, []byte(auditForm(r.PostForm)), rec) }()
+	// The session is checked before the form is read, as the API checks
+	// the token before the body (mutating).
 	v, err := s.pageViewer(r)
 	switch {
 	case err != nil:
+		leaveBody(w, r)
 		rec.outcome = "refused: tokens file unusable"
 		s.pageFail(rec, r, nil, http.StatusServiceUnavailable, "The server cannot read its tokens file; its log names the problem.")
 		return
 	case v == nil || v.sessionID == "":
+		leaveBody(w, r)
 		rec.outcome = "refused: not logged in"
 		s.pageFail(rec, r, v, http.StatusUnauthorized, "Log in with an operator token to change anything.")
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	formErr := r.ParseForm()
 	p = v.Principal
 	if formErr != nil || !sameOrigin(r) || !s.csrfOK(r, v) {
 		rec.outcome = "refused: missing or wrong CSRF token, or a cross-site request"
