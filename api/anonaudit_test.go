@@ -1,12 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,5 +110,83 @@ func TestUnauthenticatedAuditOverManyAddresses(t *testing.T) {
 				t.Errorf("a summary row %q, want none", summary)
 			}
 		})
+	}
+}
+
+// bodyRead signals once its request's handler first reads the body.
+type bodyRead struct {
+	io.ReadCloser
+	once sync.Once
+	read chan<- struct{}
+}
+
+func (b *bodyRead) Read(p []byte) (int, error) {
+	b.once.Do(func() { b.read <- struct{}{} })
+	return b.ReadCloser.Read(p)
+}
+
+// TestFlushAuditCountsRequestsStillServed: a stopping server flushes the
+// 401s it only counted once its HTTP server has shut down; a request still
+// being served then (a login whose form comes slowly outlives the 5 s
+// grace: http.Server.Close cuts its connection without waiting for its
+// handler) was refused after the flush, and its count lost. FlushAudit
+// now waits for such requests, and the summary row counts it.
+func TestFlushAuditCountsRequestsStillServed(t *testing.T) {
+	clock := &fakeClock{t: apitest.FixtureTime}
+	be := apitest.Fixture(clock.Now)
+	srv, err := api.NewServer(api.Options{Backend: be, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{}, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = &bodyRead{ReadCloser: r.Body, read: read}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	// The source's first 401 has a row of its own; its next is counted.
+	resp, err := http.PostForm(ts.URL+"/login", url.Values{"token": {"spw_wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a login with an unknown token: %d, want 401", resp.StatusCode)
+	}
+	rows := len(be.AuditRows())
+
+	c, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /login HTTP/1.1\r\nHost: spillway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=spw_")
+	select {
+	case <-read:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the slow login's handler did not read its form in 20 s")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	flushed := make(chan struct{})
+	go func() {
+		srv.FlushAudit(ctx)
+		close(flushed)
+	}()
+	select {
+	case <-flushed:
+		t.Fatal("FlushAudit returned while a login was being served, want it to wait for the login")
+	case <-time.After(300 * time.Millisecond): // a FlushAudit that waits cannot fail this
+	}
+	c.Close() // as http.Server.Close does
+	select {
+	case <-flushed:
+	case <-ctx.Done():
+		t.Fatal("FlushAudit did not return in 20 s once the login was refused")
+	}
+	got := be.AuditRows()
+	if len(got) != rows+1 || !strings.HasPrefix(got[len(got)-1].Outcome, "1 unauthenticated calls from 1 sources") ||
+		!strings.HasSuffix(got[len(got)-1].Outcome, "written as the server stopped") {
+		t.Fatalf("audit rows after the flush: %d, the last %+v\nwant %d, the last a summary counting the login refused", len(got), got[len(got)-1], rows+1)
 	}
 }

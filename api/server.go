@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spillway-io/spillway/api/tokens"
@@ -53,6 +54,9 @@ type Server struct {
 	refresh time.Duration
 	// anonAudit keeps 401s from filling the audit log.
 	anonAudit anonAudit
+	// inflight counts the requests being served, which FlushAudit waits
+	// for.
+	inflight inflight
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -124,8 +128,14 @@ func (s *Server) routes() {
 // FlushAudit writes what the audit log would otherwise lose when the server
 // stops: unauthenticated calls (401) are counted in memory between their
 // rows (see writeAudit), and the counts go into one summary row. Call it
-// once the HTTP server has shut down, with no request in flight.
+// once the HTTP server has shut down: it first waits, until ctx ends, for
+// the requests still being served (http.Server.Close, after a graceful
+// shutdown ran out of time, closes their connections but does not wait for
+// their handlers), so that their refusals are counted too.
 func (s *Server) FlushAudit(ctx context.Context) {
+	if n := s.inflight.wait(ctx); n > 0 {
+		s.log.Warn("audit flushed with requests still being served: their outcomes may be missing from the audit log", "requests", n)
+	}
 	now := s.clock.Now().UTC()
 	if out := s.anonAudit.flush(now); out != "" {
 		s.addAudit(ctx, anonSummaryEntry(now, out))
@@ -137,5 +147,52 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	s.inflight.start()
+	defer s.inflight.done()
 	s.mux.ServeHTTP(w, r)
+}
+
+// inflight counts requests being served.
+type inflight struct {
+	mu sync.Mutex
+	n  int
+	// none is closed when n falls to 0 (and made anew when it rises).
+	none chan struct{}
+}
+
+func (f *inflight) start() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.none = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 {
+		close(f.none)
+	}
+}
+
+// wait waits until no request is being served, or ctx ends; it returns
+// how many still are.
+func (f *inflight) wait(ctx context.Context) int {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return 0
+	}
+	none := f.none
+	f.mu.Unlock()
+	select {
+	case <-none:
+		return 0
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
 }
