@@ -160,7 +160,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 	}
 	// As the agent's server (nvml.Server.Serve): a further client takes
-	// the place of the oldest connection that has sent nothing yet, else
+	// the place of the oldest connection silent for a second, else
 	// of the connection idle longest, or waits while every one
 	// is in a request (listenAndServe hooks it to the HTTP server).
 	s.ln = connlimit.New(s.ln, cfg.Server.MaxConnections)

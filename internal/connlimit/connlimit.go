@@ -2,8 +2,9 @@
 // as golang.org/x/net/netutil.LimitListener does, without letting idle or
 // silent connections hold the server: when every place is taken, a new
 // connection takes the place of the oldest connection that has not sent a
-// byte yet, else of the connection idle longest (one between two
-// requests), and waits only while every connection is in a request. A
+// byte in the second since it was accepted (SilentGrace), else of the
+// connection idle longest (one between two requests), and waits only while
+// every connection is in a request or has just been accepted. A
 // client holding its connections open between requests (a browser, a
 // dashboard, or one opening hundreds on purpose), or opening connections
 // and sending nothing on them, therefore cannot keep other clients out for
@@ -19,7 +20,15 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// SilentGrace is how long a connection accepted may send nothing before a
+// newcomer may take its place: a client sends its request as soon as it
+// has connected, but the server reads it only once it has accepted the
+// connection and started serving it, so a connection just accepted is
+// not yet known to be silent.
+const SilentGrace = time.Second
 
 // Listener is a net.Listener serving at most a number of connections at
 // once. Its ConnState method must be the http.Server's ConnState hook: it
@@ -36,26 +45,30 @@ type Listener struct {
 	closed  bool
 	idles   uint64 // connections gone idle so far: orders them
 	accepts uint64 // connections accepted so far: orders them
+	// grace is SilentGrace (tests change it).
+	grace time.Duration
 }
 
 // entry is what the Listener knows of one connection it accepted.
 type entry struct {
 	idle  bool
-	since uint64 // l.idles when it went idle
-	seq   uint64 // l.accepts when it was accepted
+	since uint64    // l.idles when it went idle
+	seq   uint64    // l.accepts when it was accepted
+	at    time.Time // when it was accepted
 }
 
 // New returns a Listener that serves at most n connections of ln at once
 // (n at least 1).
 func New(ln net.Listener, n int) *Listener {
-	return &Listener{Listener: ln, max: max(n, 1), conns: map[net.Conn]*entry{}, changed: make(chan struct{})}
+	return &Listener{Listener: ln, max: max(n, 1), conns: map[net.Conn]*entry{}, changed: make(chan struct{}), grace: SilentGrace}
 }
 
 // Accept waits for a connection of the underlying listener, then for a
 // place for it: at once while fewer than the limit are open; else it
-// closes the oldest connection that has sent nothing yet, or the one idle
-// longest, or, while every one is in a request, waits until one closes or
-// goes idle. A connection accepted waits unserved meanwhile
+// closes the oldest connection that has sent nothing since SilentGrace
+// ago or longer, or the one idle longest, or, while every one is in a
+// request or just accepted, waits until one closes, goes idle or stays
+// silent past its grace. A connection accepted waits unserved meanwhile
 // (one at most: the server accepts one at a time; further clients wait in
 // the kernel's listen queue).
 func (l *Listener) Accept() (net.Conn, error) {
@@ -73,11 +86,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if len(l.conns) < l.max {
 			wc := &conn{Conn: c, l: l}
 			l.accepts++
-			l.conns[wc] = &entry{seq: l.accepts}
+			l.conns[wc] = &entry{seq: l.accepts, at: time.Now()}
 			l.mu.Unlock()
 			return wc, nil
 		}
-		victim := l.victim()
+		victim, wake := l.victim(time.Now())
 		changed := l.changed
 		l.mu.Unlock()
 		if victim != nil {
@@ -85,38 +98,52 @@ func (l *Listener) Accept() (net.Conn, error) {
 			victim.Close()
 			continue
 		}
-		<-changed
+		if wake == 0 {
+			<-changed
+			continue
+		}
+		t := time.NewTimer(wake)
+		select {
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 
 // victim returns the connection a newcomer replaces: the oldest one that
-// has sent nothing yet (a client that connects and stays silent would
-// otherwise hold its place for the server's header timeout, and a few
-// hundred of them, renewed as they are closed, every place), else the one
-// idle longest; nil while every connection is in a request. l.mu is held.
-func (l *Listener) victim() net.Conn {
+// has sent nothing in its grace (a client that connects and stays silent
+// would otherwise hold its place for the server's header timeout, and a
+// few hundred of them, renewed as they are closed, every place), else the
+// one idle longest; nil while every connection is in a request or in its
+// grace, with how long until the first silent one's grace ends (0: none
+// is silent). l.mu is held.
+func (l *Listener) victim(now time.Time) (net.Conn, time.Duration) {
 	var silent, idle *conn
 	var silentAt, idleAt uint64
+	var wake time.Duration
 	for c, e := range l.conns {
 		wc := c.(*conn)
-		switch {
-		case !wc.heard.Load():
-			if silent == nil || e.seq < silentAt {
-				silent, silentAt = wc, e.seq
-			}
-		case e.idle:
-			if idle == nil || e.since < idleAt {
+		switch age := now.Sub(e.at); {
+		case wc.heard.Load(): // in a request, or idle between two
+			if e.idle && (idle == nil || e.since < idleAt) {
 				idle, idleAt = wc, e.since
 			}
+		case age < l.grace:
+			if left := l.grace - age; wake == 0 || left < wake {
+				wake = left
+			}
+		case silent == nil || e.seq < silentAt:
+			silent, silentAt = wc, e.seq
 		}
 	}
 	if silent != nil {
-		return silent
+		return silent, 0
 	}
 	if idle != nil {
-		return idle
+		return idle, 0
 	}
-	return nil
+	return nil, wake
 }
 
 // Close closes the underlying listener; an Accept waiting for a place

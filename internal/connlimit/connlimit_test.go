@@ -168,47 +168,87 @@ func heard(t *testing.T, l *Listener, n, want int) {
 	}
 }
 
-// TestSilentConnectionsGiveWay: with every place held by a connection that
-// has sent nothing, a new client is served at once and the oldest silent
-// connection is closed; an idle connection and one in a request keep their
-// places. Before, a silent connection held its place until the server's
-// header timeout (10 s in spillway's server): 256 of them, renewed as the
-// server closed them, kept an operator's curl waiting 10 s a time.
+// setGrace sets how long l's connections may stay silent.
+func setGrace(l *Listener, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.grace = d
+}
+
+// TestSilentConnectionsGiveWay: with places held by connections that have
+// sent nothing in their grace, a new client is served once the grace ends
+// and the oldest silent connection is closed, before any idle one; a
+// connection in a request keeps its place. Before, a silent connection
+// held its place until the server's header timeout (10 s in spillway's
+// server): 256 of them, renewed as the server closed them, kept an
+// operator's curl waiting 10 s a time.
 func TestSilentConnectionsGiveWay(t *testing.T) {
-	const n = 4
+	const n = 3
 	addr, l, _, idle := serve(t, n, false)
-	kept := dial(t, addr) // idle between two requests
-	kept.send(request)
-	if err := kept.answer(20 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	seenIdle(t, idle)
+	setGrace(l, time.Hour)
 	busy := dial(t, addr) // half its headers sent
 	busy.send("GET / HTTP/1.1\r\n")
-	heard(t, l, 2, 2)
+	heard(t, l, 1, 1)
 	silent := []*client{dial(t, addr)}
-	heard(t, l, 3, 2)
+	heard(t, l, 2, 1)
 	silent = append(silent, dial(t, addr))
-	heard(t, l, n, 2)
+	heard(t, l, n, 1)
+	// A newcomer finding every place taken waits for the first silent
+	// connection's grace to end, not for another event.
+	setGrace(l, 100*time.Millisecond)
 
+	var served []*client
 	for i := range 2 {
 		c := dial(t, addr)
 		c.send(request)
 		if err := c.answer(20 * time.Second); err != nil {
 			t.Fatalf("newcomer %d with %d places held, %d by silent connections: %v, want it served", i+1, n, len(silent)-i, err)
 		}
-		// The oldest silent connection made way.
+		seenIdle(t, idle)
+		served = append(served, c)
+		// The oldest silent connection made way, not the newcomer before,
+		// idle since.
 		if err := silent[i].answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("silent connection %d: read %v, want it closed (EOF)", i+1, err)
 		}
+	}
+	served[0].send(request)
+	if err := served[0].answer(20 * time.Second); err != nil {
+		t.Fatalf("the first newcomer, idle while a silent connection was there to close: %v, want it kept", err)
 	}
 	busy.send("Host: spillway\r\n\r\n")
 	if err := busy.answer(20 * time.Second); err != nil {
 		t.Fatalf("the connection in a request: %v, want its request answered", err)
 	}
-	kept.send(request)
-	if err := kept.answer(20 * time.Second); err != nil {
-		t.Fatalf("the idle connection, with silent ones to close first: %v, want it kept", err)
+}
+
+// TestJustAcceptedConnectionsKeepTheirPlaces: a connection accepted
+// within its grace has not been read from yet, whatever its client sent:
+// a newcomer waits rather than closing it (a burst of clients at the limit
+// would otherwise cut one another's requests).
+func TestJustAcceptedConnectionsKeepTheirPlaces(t *testing.T) {
+	const n = 2
+	addr, l, _, _ := serve(t, n, false)
+	setGrace(l, time.Hour)
+	var fresh []*client
+	for i := range n {
+		fresh = append(fresh, dial(t, addr))
+		heard(t, l, i+1, 0)
+	}
+	c := dial(t, addr)
+	c.send(request)
+	if !c.waits() {
+		t.Fatalf("a newcomer with %d connections in their grace: answered, want it to wait", n)
+	}
+	for i, f := range fresh {
+		f.send(request)
+		if err := f.answer(20 * time.Second); err != nil {
+			t.Fatalf("connection %d, silent within its grace: %v, want it kept and its request answered", i+1, err)
+		}
+	}
+	// Both idle now: the newcomer takes the place of one.
+	if err := c.answer(20 * time.Second); err != nil {
+		t.Fatalf("the newcomer once a connection was idle: %v, want it served", err)
 	}
 }
 
