@@ -4,7 +4,12 @@
 // connection takes the place of the oldest connection that has not sent a
 // byte in the second since it was accepted (SilentGrace), else of the
 // connection idle longest (one between two requests), and waits only while
-// every connection is in a request or has just been accepted. A
+// every connection is in a request or has just been accepted. When none
+// is silent or idle, a newcomer takes the place of the oldest connection
+// still sending its first request's headers from the source (IP address)
+// holding the most places, if that source holds more than the newcomer's
+// would: one client sending a byte on each of its connections, then
+// stalling, holds its places only until another client comes. A
 // client holding its connections open between requests (a browser, a
 // dashboard, or one opening hundreds on purpose), or opening connections
 // and sending nothing on them, therefore cannot keep other clients out for
@@ -55,6 +60,24 @@ type entry struct {
 	since uint64    // l.idles when it went idle
 	seq   uint64    // l.accepts when it was accepted
 	at    time.Time // when it was accepted
+	src   string    // its client's IP address
+	// served is set once the server has read a request's headers whole
+	// (http.StateActive): before, a connection heard from is still
+	// sending its first request's headers.
+	served bool
+}
+
+// source is the IP address of a connection's client.
+func source(c net.Conn) string {
+	a := c.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
 }
 
 // New returns a Listener that serves at most n connections of ln at once
@@ -72,10 +95,23 @@ func New(ln net.Listener, n int) *Listener {
 // (one at most: the server accepts one at a time; further clients wait in
 // the kernel's listen queue).
 func (l *Listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if wc, err := l.place(c); wc != nil || err != nil {
+			return wc, err
+		}
 	}
+}
+
+// place waits for a place for c (see Accept). It returns nil and no error
+// when it closed c instead: when every place is taken and c's source
+// holds one with a request's headers stalled (past its grace), c would
+// only wait behind it, and keep the clients queued behind c waiting too.
+func (l *Listener) place(c net.Conn) (net.Conn, error) {
+	src := source(c)
 	for {
 		l.mu.Lock()
 		if l.closed {
@@ -86,13 +122,17 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if len(l.conns) < l.max {
 			wc := &conn{Conn: c, l: l}
 			l.accepts++
-			l.conns[wc] = &entry{seq: l.accepts, at: time.Now()}
+			l.conns[wc] = &entry{seq: l.accepts, at: time.Now(), src: src}
 			l.mu.Unlock()
 			return wc, nil
 		}
-		victim, wake := l.victim(time.Now())
+		victim, wake, refuse := l.victim(time.Now(), src)
 		changed := l.changed
 		l.mu.Unlock()
+		if refuse {
+			c.Close()
+			return nil, nil
+		}
 		if victim != nil {
 			// Its Close frees its place (forget, below).
 			victim.Close()
@@ -111,18 +151,30 @@ func (l *Listener) Accept() (net.Conn, error) {
 	}
 }
 
-// victim returns the connection a newcomer replaces: the oldest one that
-// has sent nothing in its grace (a client that connects and stays silent
-// would otherwise hold its place for the server's header timeout, and a
-// few hundred of them, renewed as they are closed, every place), else the
-// one idle longest; nil while every connection is in a request or in its
-// grace, with how long until the first silent one's grace ends (0: none
-// is silent). l.mu is held.
-func (l *Listener) victim(now time.Time) (net.Conn, time.Duration) {
+// victim returns the connection a newcomer from src replaces: the oldest
+// one that has sent nothing in its grace (a client that connects and stays
+// silent would otherwise hold its place for the server's header timeout,
+// and a few hundred of them, renewed as they are closed, every place), else
+// the one idle longest, else the oldest past its grace still sending its
+// first request's headers from the source holding the most places, when
+// that source holds more than src would with the newcomer (a client
+// sending one byte on each connection would otherwise hold them as long).
+// It returns nil while none is, with how long until a connection's grace
+// ends (0: none is in its grace), and whether src itself holds a place
+// with its headers stalled past its grace (the newcomer is refused). l.mu
+// is held.
+func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, bool) {
 	var silent, idle *conn
 	var silentAt, idleAt uint64
 	var wake time.Duration
+	waitFor := func(age time.Duration) {
+		if left := l.grace - age; wake == 0 || left < wake {
+			wake = left
+		}
+	}
+	places := map[string]int{}
 	for c, e := range l.conns {
+		places[e.src]++
 		wc := c.(*conn)
 		switch age := now.Sub(e.at); {
 		case wc.heard.Load(): // in a request, or idle between two
@@ -130,31 +182,63 @@ func (l *Listener) victim(now time.Time) (net.Conn, time.Duration) {
 				idle, idleAt = wc, e.since
 			}
 		case age < l.grace:
-			if left := l.grace - age; wake == 0 || left < wake {
-				wake = left
-			}
+			waitFor(age)
 		case silent == nil || e.seq < silentAt:
 			silent, silentAt = wc, e.seq
 		}
 	}
 	if silent != nil {
-		return silent, 0
+		return silent, 0, false
 	}
 	if idle != nil {
-		return idle, 0
+		return idle, 0, false
 	}
-	return nil, wake
+	var slow *conn
+	var slowPlaces int
+	var slowAt uint64
+	stalled := false // src holds a place whose headers stall
+	for c, e := range l.conns {
+		wc := c.(*conn)
+		if e.served || e.idle || !wc.heard.Load() {
+			continue
+		}
+		age := now.Sub(e.at)
+		if e.src == src && age >= l.grace {
+			stalled = true
+		}
+		if places[e.src] <= places[src]+1 {
+			continue
+		}
+		if age < l.grace {
+			waitFor(age)
+			continue
+		}
+		if n := places[e.src]; slow == nil || n > slowPlaces || n == slowPlaces && e.seq < slowAt {
+			slow, slowPlaces, slowAt = wc, n, e.seq
+		}
+	}
+	if slow != nil {
+		return slow, 0, false
+	}
+	// A newcomer waits for a grace to end rather than be refused.
+	return nil, wake, stalled && wake == 0
 }
 
 // Close closes the underlying listener; an Accept waiting for a place
-// returns net.ErrClosed.
+// returns net.ErrClosed. Only the first Close closes it: an Accept woken
+// by one returns net.ErrClosed, upon which http.Server.Serve closes the
+// listener too, and that second Close is no error of the first.
 func (l *Listener) Close() error {
 	l.mu.Lock()
-	if !l.closed {
+	first := !l.closed
+	if first {
 		l.closed = true
 		l.signal()
 	}
 	l.mu.Unlock()
+	if !first {
+		return nil
+	}
 	return l.Listener.Close()
 }
 
@@ -184,7 +268,7 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 		e.idle, e.since = true, l.idles
 		l.signal()
 	case http.StateActive:
-		e.idle = false
+		e.idle, e.served = false, true
 	case http.StateHijacked, http.StateClosed:
 		// Its Close (or the hijacker's) frees its place.
 	}

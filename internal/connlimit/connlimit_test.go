@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,7 +61,15 @@ type client struct {
 
 func dial(t *testing.T, addr string) *client {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return dialFrom(t, "127.0.0.1", addr)
+}
+
+// dialFrom dials addr from the loopback address from: another client's
+// source.
+func dialFrom(t *testing.T, from, addr string) *client {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +220,10 @@ func TestSilentConnectionsGiveWay(t *testing.T) {
 		if err := silent[i].answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("silent connection %d: read %v, want it closed (EOF)", i+1, err)
 		}
+		// The second silent connection may have been accepted after the
+		// first's grace ended; an idle connection gives way before a
+		// newcomer waits for a grace to end.
+		setGrace(l, 0)
 	}
 	served[0].send(request)
 	if err := served[0].answer(20 * time.Second); err != nil {
@@ -249,6 +262,49 @@ func TestJustAcceptedConnectionsKeepTheirPlaces(t *testing.T) {
 	// Both idle now: the newcomer takes the place of one.
 	if err := c.answer(20 * time.Second); err != nil {
 		t.Fatalf("the newcomer once a connection was idle: %v, want it served", err)
+	}
+}
+
+// TestStalledHeadersGiveWayToAnotherSource: a client that sends one byte
+// of a request on each connection and stalls held every place for the
+// server's header timeout (10 s in spillway's server), as a silent one
+// did. A newcomer from another source now takes the place of the oldest
+// stalled connection of the source holding the most places; a newcomer
+// from that source is refused at once rather than queued, so that it does
+// not hold up the clients behind it in the listen queue; and the stalled
+// connections not closed keep their places.
+func TestStalledHeadersGiveWayToAnotherSource(t *testing.T) {
+	const n = 3
+	addr, l, _, _ := serve(t, n, false)
+	setGrace(l, time.Hour)
+	var stalled []*client
+	for i := range n {
+		c := dial(t, addr)
+		c.send("G")
+		heard(t, l, i+1, i+1)
+		stalled = append(stalled, c)
+	}
+	setGrace(l, 0)
+
+	same := dial(t, addr)
+	same.send(request)
+	// Closed with the request unread: reset, or EOF.
+	if err := same.answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("a newcomer from the source whose %d connections stall: read %v, want it refused (EOF)", n, err)
+	}
+	other := dialFrom(t, "127.0.0.2", addr)
+	other.send(request)
+	if err := other.answer(20 * time.Second); err != nil {
+		t.Fatalf("a newcomer from another source, with %d stalled connections from one: %v, want it served", n, err)
+	}
+	if err := stalled[0].answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("the oldest stalled connection: read %v, want it closed (EOF)", err)
+	}
+	for i, c := range stalled[1:] {
+		c.send(request[1:])
+		if err := c.answer(20 * time.Second); err != nil {
+			t.Fatalf("stalled connection %d, not the oldest: %v, want it kept and answered", i+2, err)
+		}
 	}
 }
 
