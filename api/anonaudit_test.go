@@ -153,6 +153,7 @@ func TestFlushAuditCountsRequestsStillServed(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a login with an unknown token: %d, want 401", resp.StatusCode)
 	}
+	<-read // that login's form
 	rows := len(be.AuditRows())
 
 	c, err := net.Dial("tcp", ts.Listener.Addr().String())
