@@ -104,7 +104,15 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 			}
 			continue
 		}
-		mb := bufio.NewReaderSize(ar, 1<<16)
+		// Past any white space it starts with, so that a job log padded
+		// before its array is seen as one.
+		mb, err := pastLeadingSpace(name+"/"+clip(mpath), bufio.NewReaderSize(ar, 1<<16))
+		if err != nil {
+			if member == "" {
+				continue
+			}
+			return name, nil, "", err
+		}
 		head, _ := mb.Peek(4096)
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
@@ -219,8 +227,12 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		if err != nil {
 			return name, nil, nil, "", &Error{File: name + "/" + clip(mpath), Err: err, Want: "a readable zip archive"}
 		}
-		mb := bufio.NewReaderSize(rc, 1<<16)
-		if head, _ := mb.Peek(4096); member == "" && !looksLikeTrace(head) && !compressedHead(head) {
+		mb, err := pastLeadingSpace(name+"/"+clip(mpath), bufio.NewReaderSize(rc, 1<<16))
+		if err != nil && member != "" {
+			rc.Close()
+			return name, nil, nil, "", err
+		}
+		if head, _ := mb.Peek(4096); err != nil || (member == "" && !looksLikeTrace(head) && !compressedHead(head)) {
 			rc.Close()
 			continue
 		}

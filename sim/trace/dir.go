@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -60,6 +61,17 @@ func traceFile(path string) bool {
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
-	return bytes.HasPrefix(head, []byte(zipMagic)) || compressedHead(head) ||
-		(n >= 262 && string(head[257:262]) == "ustar") || looksLikeTrace(head)
+	if bytes.HasPrefix(head, []byte(zipMagic)) || compressedHead(head) || (n >= 262 && string(head[257:262]) == "ustar") {
+		return true
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return looksLikeTrace(head)
+	}
+	// Past any white space it starts with (a padded job log).
+	br, err := pastLeadingSpace(path, bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		return false
+	}
+	head, _ = br.Peek(4096)
+	return looksLikeTrace(head)
 }

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -341,4 +342,40 @@ func FuzzSacctEligible(f *testing.F) {
 		"a|1|2024-03-04T09:00:00|2024-03-05T09:00:00|2024-03-05T09:00:01|x|01:00:00|gres/gpu=1\n",
 		"a|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\na|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\nb|1|None|Unknown|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n",
 		"a|1|2024-03-04T09:00:00|9999-01-01T00:00:00|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n", "a|1|2024-03-04T09:00:00|1700000000|0|x|01:00:00|gres/mps=1,node=2\n")
+}
+
+// FuzzLeadingSpace: white space before a file's first field is dropped
+// only before JSON, and otherwise given back byte for byte (a CSV's blank
+// lines, whose line numbers errors quote), or refused with a *trace.Error;
+// a small buffer makes the fuzzed runs cross its bound.
+func FuzzLeadingSpace(f *testing.F) {
+	f.Add(uint16(5000), uint8(0), "[]")
+	f.Add(uint16(60000), uint8(1), "submit_s,duration_s,gpus\n0,1,1\n")
+	f.Add(uint16(70000/2), uint8(2), "{\"jobid\": 1}")
+	f.Add(uint16(9), uint8(3), "\ufeff[")
+	f.Fuzz(func(t *testing.T, n uint16, pattern uint8, rest string) {
+		units := []string{" ", "\n", "\r\n", "\t \n", "\r"}
+		in := strings.Repeat(units[int(pattern)%len(units)], int(n)) + rest
+		br, err := pastLeadingSpace("fuzz", bufio.NewReaderSize(strings.NewReader(in), 16))
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) || !errors.Is(err, errLeadingSpace) {
+				t.Fatalf("error is not the leading-space *trace.Error: %v", err)
+			}
+			return
+		}
+		got, err := io.ReadAll(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trimmed := strings.TrimLeft(strings.TrimPrefix(in, "\ufeff"), " \t\r\n")
+		switch {
+		case strings.HasPrefix(trimmed, "[") || strings.HasPrefix(trimmed, "{"):
+			if string(got) != trimmed {
+				t.Fatalf("JSON after white space: got %d bytes, want the %d from its first", len(got), len(trimmed))
+			}
+		case string(got) != in:
+			t.Fatalf("not JSON: got %d bytes, want the input's %d as they are", len(got), len(in))
+		}
+	})
 }

@@ -311,3 +311,108 @@ func (l *jsonJobLimiter) Read(p []byte) (int, error) {
 	l.n += n
 	return n, err
 }
+
+// maxLeadingSpace is the most white space held, as the file has it, from
+// the start of a file that turns out not to be JSON (a CSV's leading
+// blank lines), so that the CSV reader sees it and its line numbers stay
+// right; past it, only empty lines are counted, and given back as such.
+const maxLeadingSpace = MaxRecordBytes
+
+// errLeadingSpace is a file that starts with more than maxLeadingSpace
+// bytes of white space, not only empty lines, and then something other
+// than a JSON array.
+var errLeadingSpace = fmt.Errorf("more than %d bytes of white space before its first field", maxLeadingSpace)
+
+// pastLeadingSpace reads br past the white space (after a byte order
+// mark) a file starts with, any amount of it, to see what follows: a JSON
+// text ('[' or '{') is then read from its first byte, the white space
+// dropped (JSON means the same without it), so that a job log padded
+// before its array is recognised as one however long the padding (format
+// sniffing peeks at 4 KiB). Anything else reads as the file has it: the
+// white space is held for it up to maxLeadingSpace bytes, and empty lines
+// beyond that are counted and given back (a longer run of other white
+// space before a CSV header is refused).
+func pastLeadingSpace(name string, br *bufio.Reader) (*bufio.Reader, error) {
+	off := 0
+	if bom, _ := br.Peek(3); string(bom) == "\ufeff" {
+		off = 3
+	}
+	var (
+		held []byte
+		// lines counts the empty lines past held, each ending in lf
+		// (or "\r\n", crlf, throughout); cr is a '\r' past held whose
+		// '\n' is still to come; other is white space past held that is
+		// not such an empty line's.
+		lines        int64
+		crlf, cr, lf bool
+		other        bool
+	)
+	for {
+		buf, _ := br.Peek(br.Size())
+		i := off
+		for i < len(buf) && isSpace(buf[i]) {
+			i++
+		}
+		switch {
+		case i < len(buf) && (buf[i] == '[' || buf[i] == '{'):
+			br.Discard(i)
+			return br, nil
+		case i < len(buf) || len(buf) == 0:
+			// Not JSON (or the file's end): the file as it is.
+			if held == nil {
+				return br, nil
+			}
+			if other || cr {
+				return nil, &Error{File: name, Err: errLeadingSpace, Want: fmt.Sprintf("a CSV header or a JSON array after at most %d bytes of white space, or after empty lines", maxLeadingSpace)}
+			}
+			end := "\n"
+			if crlf {
+				end = "\r\n"
+			}
+			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), &repeated{unit: end, n: lines}, br), 1<<16), nil
+		}
+		// A buffer of white space: hold it, or past the bound count its
+		// empty lines, and go on.
+		for _, c := range buf {
+			switch {
+			case len(held) < maxLeadingSpace:
+				held = append(held, c)
+			case c == '\n' && cr && !lf:
+				lines, cr, crlf = lines+1, false, true
+			case c == '\n' && !cr && !crlf:
+				lines, lf = lines+1, true
+			case c == '\r' && !cr:
+				cr = true
+			default:
+				other = true
+			}
+		}
+		br.Discard(len(buf))
+		off = 0
+	}
+}
+
+// repeated reads as n copies of unit.
+type repeated struct {
+	unit string
+	n    int64
+	at   int // how much of the current copy has been read
+}
+
+func (r *repeated) Read(p []byte) (int, error) {
+	w := 0
+	for w < len(p) && r.n > 0 {
+		k := copy(p[w:], r.unit[r.at:])
+		w += k
+		if r.at += k; r.at == len(r.unit) {
+			r.at, r.n = 0, r.n-1
+		}
+	}
+	if w == 0 {
+		return 0, io.EOF
+	}
+	return w, nil
+}
+
+// isSpace reports whether c is JSON's white space.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

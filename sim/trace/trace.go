@@ -302,7 +302,10 @@ func readWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	// sacct's '|'-separated files do not quote: a quote is a character of
 	// its field (a job name's), so the limiter passes them as NULs, which
 	// the CSV reader takes as they stand.
-	br := bufio.NewReaderSize(r, 1<<16)
+	br, err := pastLeadingSpace(name, bufio.NewReaderSize(r, 1<<16))
+	if err != nil {
+		return nil, err
+	}
 	head, _ := br.Peek(4096)
 	lim := &recordLimiter{r: br, max: MaxRecordBytes, unquoted: separator(head) == '|'}
 	if isJSON(head) {

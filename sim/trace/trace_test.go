@@ -995,6 +995,54 @@ func TestPhillyLogWhiteSpace(t *testing.T) {
 	}
 }
 
+// TestLeadingSpace: a Philly job log with more white space before its '['
+// than format sniffing peeks at (4 KiB) was "unknown trace format",
+// quoting its blanks as the header; it loads whatever the padding, a byte
+// order mark before it too, and as an archive's first trace. A CSV's
+// leading blank lines keep their line numbers, and a file of more white
+// space than a record before a header is refused, not held.
+func TestLeadingSpace(t *testing.T) {
+	log, err := os.ReadFile(filepath.Join("testdata", "philly_log.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(n int) string { return strings.Repeat(" \t\r\n", n/4) }
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"spaces.json", append([]byte(strings.Repeat(" ", 5000)), log...)},
+		{"newlines.json", append([]byte(strings.Repeat("\n", 5000)), log...)},
+		{"bom.json", append([]byte("\ufeff"+pad(3<<20)), log...)},
+		{"padded.tar.gz", gzipped(t, tarred(t, [2]string{"cluster_job_log", pad(200 << 10) + string(log)}))},
+		{"padded.zip", zipOf(t, [2]string{"README", "philly traces"}, [2]string{"cluster_job_log", pad(200 << 10) + string(log)})},
+	} {
+		path := filepath.Join(t.TempDir(), tt.name)
+		if err := os.WriteFile(path, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := Load(path)
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if want := []Skip{{2, SkipPhillyNeverRan}, {1, SkipPhillyRunning}}; tr.Format != FormatPhillyLog || len(tr.Jobs) != 3 || !slices.Equal(tr.Skipped, want) {
+			t.Errorf("%s: %s, %d jobs, skipped %v; want the Philly log's 3 jobs, skipped %v", tt.name, tr.Format, len(tr.Jobs), tr.Skipped, want)
+		}
+	}
+	for _, tt := range []struct{ name, data, want string }{
+		{"blank.csv", strings.Repeat("\n", 5000) + "submit_s,duration_s,gpus\n0,60,1\n0,x,1\n", `blank.csv:5003: column duration_s: "x": not a number`},
+		{"lines.csv", strings.Repeat("\r\n", 70000) + "submit_s,duration_s,gpus\n0,60,1\n0,x,1\n", `lines.csv:70003: column duration_s: "x": not a number`},
+		{"spaces.csv", strings.Repeat("\n \t", 70000) + "submit_s,duration_s,gpus\n0,60,1\n", `spaces.csv: more than 65536 bytes of white space before its first field (want a CSV header or a JSON array after at most 65536 bytes of white space, or after empty lines)`},
+	} {
+		_, err := Read(tt.name, strings.NewReader(tt.data))
+		var te *Error
+		if !errors.As(err, &te) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want a *trace.Error %s…", tt.name, err, tt.want)
+		}
+	}
+}
+
 // TestSacctHet: a heterogeneous job's components (JobID 2001+0, 2001+1:
 // sacct lists one row each, with its own TRES and the job's Submit and
 // Start) replayed as separate jobs, so the simulator could start one
