@@ -379,3 +379,25 @@ func FuzzLeadingSpace(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSacctWhere: an sacct log read with --where Partition=gpu, its
+// heterogeneous jobs' rows held until each job's last, holds to the same
+// bounds.
+func FuzzSacctWhere(f *testing.F) {
+	_, rows, _ := strings.Cut(testdataFile(f, "sacct_het.txt"), "\n")
+	f.Add(rows)
+	f.Add("7+0|cpu|2024-03-04T09:00:00|2024-03-04T09:00:00|01:00:00|cpu=1\n7+0.batch||2024-03-04T09:00:00|x|01:00:00|cpu=1\n7+1|gpu|2024-03-04T09:00:00|2024-03-04T09:00:00|02:00:00|gres/gpu=4\n8|gpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n")
+	f.Add("8+1|gpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n9|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n8+0|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n+0|gpu|x|x|x|x\n")
+	where := []Where{{Column: "Partition", Values: []string{"gpu"}}}
+	f.Fuzz(func(t *testing.T, rows string) {
+		tr, err := ReadWith("fuzz.txt", strings.NewReader("JobID|Partition|Submit|Start|Elapsed|AllocTRES\n"+rows), Options{MaxJobs: 10000, Where: where})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+	})
+}

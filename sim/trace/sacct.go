@@ -83,6 +83,17 @@ func (p *parser) sacct() (*Trace, error) {
 	var het *hetJob
 	var hetKey uint64
 	var hetJobs, hetParts int
+	// A heterogeneous job is one job: --where keeps it whole, all its
+	// components and their steps, when any of its components passes,
+	// and else leaves it out whole.
+	p.group = func(rec []string) (string, bool) {
+		id, _, step := strings.Cut(rec[cid], ".")
+		base, ok := hetComponent(id)
+		if !ok {
+			return "", false
+		}
+		return base, !step
+	}
 	err := p.rows(func(line int, rec []string) error {
 		if strings.Contains(rec[cid], ".") {
 			steps++

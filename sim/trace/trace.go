@@ -624,6 +624,75 @@ type parser struct {
 	// repeated to tell a row repeating a job above.
 	idAt     int
 	repeated repeats
+	// group, where set (sacct), names the job a row belongs to when the
+	// job spans rows that a where keeps or leaves out together (a
+	// heterogeneous job's components and their steps), and whether the
+	// row is one of its components; "" for any other row. held holds
+	// such a job's rows until its last is read (heldWhere).
+	group func(rec []string) (job string, component bool)
+	held  heldRows
+}
+
+// heldRows are the rows of one job read so far that a where keeps or
+// leaves out together: their lines, their fields, whether any component
+// among them passes the where, and their bytes (bounded by
+// MaxHeldBytes).
+type heldRows struct {
+	job   string
+	lines []int
+	recs  [][]string
+	kept  bool
+	bytes int
+}
+
+// MaxHeldBytes bounds the rows of one heterogeneous job that a --where
+// holds until its last component is read.
+const MaxHeldBytes = 16 << 20
+
+// heldWhere takes a row of a job that spans rows (p.group): it is held
+// with the job's other rows, and when a row of another job comes, the
+// rows held are passed to fn together when any of the job's components
+// passes the where, or else left out together. It reports whether it
+// took rec (false: rec is no such job's, and the caller goes on with it).
+func (p *parser) heldWhere(line int, rec []string, fn func(line int, rec []string) error) (bool, error) {
+	job, component := p.group(rec)
+	if job != p.held.job {
+		if err := p.flushHeld(fn); err != nil {
+			return true, err
+		}
+	}
+	if job == "" {
+		return false, nil
+	}
+	p.held.job = job
+	for _, v := range rec {
+		p.held.bytes += len(v)
+	}
+	if p.held.bytes > MaxHeldBytes {
+		return true, &Error{File: p.name, Line: line, Value: job, Err: fmt.Errorf("a heterogeneous job's rows hold more than %d bytes", MaxHeldBytes),
+			Want: "a job whose components and steps (read together for --where) take at most that"}
+	}
+	p.held.lines = append(p.held.lines, line)
+	p.held.recs = append(p.held.recs, slices.Clone(rec))
+	p.held.kept = p.held.kept || (component && kept(rec, p.where, p.whereCols))
+	return true, nil
+}
+
+// flushHeld passes the rows held to fn, or leaves them out, as heldWhere
+// says, and empties the hold.
+func (p *parser) flushHeld(fn func(line int, rec []string) error) error {
+	h := p.held
+	p.held = heldRows{lines: h.lines[:0], recs: h.recs[:0]}
+	if !h.kept {
+		p.left += len(h.recs)
+		return nil
+	}
+	for i, rec := range h.recs {
+		if err := fn(h.lines[i], rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // repeat reports whether row rec repeats a job kept above, in a format
@@ -666,6 +735,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		} else {
 			var err error
 			if rec, err = p.cr.Read(); err == io.EOF {
+				if p.group != nil && len(p.where) > 0 {
+					return p.flushHeld(fn)
+				}
 				return nil
 			} else if err != nil {
 				return csvError(p.name, err)
@@ -686,6 +758,14 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if p.repeatsHeader(rec) {
 			p.headers++
 			continue
+		}
+		if len(p.where) > 0 && p.group != nil {
+			// A job of several rows is kept or left out whole.
+			if took, err := p.heldWhere(line, rec, fn); err != nil {
+				return err
+			} else if took {
+				continue
+			}
 		}
 		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
 			p.left++

@@ -1014,8 +1014,8 @@ func TestLeadingSpace(t *testing.T) {
 		{"spaces.json", append([]byte(strings.Repeat(" ", 5000)), log...)},
 		{"newlines.json", append([]byte(strings.Repeat("\n", 5000)), log...)},
 		{"bom.json", append([]byte("\ufeff"+pad(3<<20)), log...)},
-		{"padded.tar.gz", gzipped(t, tarred(t, [2]string{"cluster_job_log", pad(200 << 10) + string(log)}))},
-		{"padded.zip", zipOf(t, [2]string{"README", "philly traces"}, [2]string{"cluster_job_log", pad(200 << 10) + string(log)})},
+		{"padded.tar.gz", gzipped(t, tarred(t, [2]string{"cluster_job_log", pad(200<<10) + string(log)}))},
+		{"padded.zip", zipOf(t, [2]string{"README", "philly traces"}, [2]string{"cluster_job_log", pad(200<<10) + string(log)})},
 	} {
 		path := filepath.Join(t.TempDir(), tt.name)
 		if err := os.WriteFile(path, tt.data, 0o644); err != nil {
@@ -1068,6 +1068,52 @@ func TestSacctHet(t *testing.T) {
 	var te *Error
 	if !errors.As(err, &te) || err.Error() != want {
 		t.Errorf("components over MaxGPUs: got %v, want %s", err, want)
+	}
+}
+
+// TestSacctHetWhere: --where Partition=gpu kept only the components of a
+// heterogeneous job in that partition, so a job of a CPU launcher (in
+// cpu) beside GPU workers (in gpu) replayed without its launcher, and one
+// on gpu and a100 GPUs with half its GPUs. A heterogeneous job is one job:
+// it is kept whole, every component and step, when any of its components
+// passes, and else left out whole.
+func TestSacctHetWhere(t *testing.T) {
+	all := []Job{asks(job(0, 3600, 16), 4+64, (16+512)<<10), asks(job(1800, 7200, 4+4+8), 8+8+16, (64+64+128)<<10), asks(job(2400, 3600, 1), 2, 8<<10)}
+	for _, tt := range []struct {
+		partition string
+		jobs      []Job
+		left      int
+	}{
+		// 2007's two cpu components are left out.
+		{"gpu", all, 2},
+		// 2001 by its launcher; 2007 is kept whole and is CPU-only;
+		// 2003's three rows and 2006 are left out.
+		{"cpu", all[:1], 4},
+		// 2003 by its a100 component; every other row is left out.
+		{"a100", []Job{job(0, 7200, 4+4+8)}, 11},
+	} {
+		opts := Options{Where: []Where{{Column: "Partition", Values: []string{tt.partition}}}}
+		tr, err := LoadWith(filepath.Join("testdata", "sacct_het.txt"), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.partition == "a100" {
+			tt.jobs[0] = asks(tt.jobs[0], 8+8+16, (64+64+128)<<10)
+		}
+		if left := (Skip{tt.left, "rows outside Partition=" + tt.partition}); !slices.Equal(tr.Jobs, tt.jobs) || !slices.Contains(tr.Skipped, left) {
+			t.Errorf("Partition=%s: jobs %v, skipped %v; want jobs %v, %v", tt.partition, tr.Jobs, tr.Skipped, tt.jobs, left)
+		}
+	}
+	// What is held of one job until its last row is read is bounded.
+	var b strings.Builder
+	b.WriteString("JobID|JobName|Partition|Submit|Elapsed|AllocTRES\n")
+	for i := 0; b.Len() <= MaxHeldBytes+MaxHeldBytes/8; i++ {
+		fmt.Fprintf(&b, "5+%d|%s|gpu|2024-03-04T09:00:00|01:00:00|cpu=8,gres/gpu=1\n", i, strings.Repeat("x", 200))
+	}
+	_, err := ReadWith("big.txt", strings.NewReader(b.String()), Options{Where: []Where{{Column: "Partition", Values: []string{"gpu"}}}})
+	var te *Error
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), fmt.Sprintf(`: "5": a heterogeneous job's rows hold more than %d bytes`, MaxHeldBytes)) {
+		t.Errorf("a heterogeneous job of over %d bytes: got %v, want it refused", MaxHeldBytes, err)
 	}
 }
 
