@@ -299,7 +299,9 @@ func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n",
 		// Blank rows, and the header again (files concatenated).
-		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n")
+		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n",
+		// Empty columns ending the rows.
+		"0,1,1,\n1,1,1,, \n2,1,1,x\n")
 }
 
 // FuzzGenericSemicolons: a semicolon-separated file (a spreadsheet's CSV

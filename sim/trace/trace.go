@@ -750,6 +750,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			continue
 		}
 		if len(rec) != len(p.header) {
+			rec = p.fit(rec)
+		}
+		if len(rec) != len(p.header) {
 			// The row as the file has it: a '|' or tab between fields,
 			// not a comma that a field (sacct's TRES) may hold.
 			return &Error{File: p.name, Line: line, Value: strings.Join(rec, string(p.cr.Comma)),
@@ -775,6 +778,29 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			return err
 		}
 	}
+}
+
+// fit is rec matched to the header's columns where it differs from them
+// only by empty columns at its end, as exports write them: empty fields
+// past the header's last column (a comma ending every row) dropped, and
+// empty fields added for the header's unnamed columns at its end (a
+// header ending in commas); else rec as it is, refused by the caller.
+func (p *parser) fit(rec []string) []string {
+	n := len(p.header)
+	if len(rec) > n {
+		if blank(rec[n:]) {
+			return rec[:n]
+		}
+		return rec
+	}
+	named := n
+	for named > 0 && p.header[named-1] == "" {
+		named--
+	}
+	for len(rec) >= named && len(rec) < n {
+		rec = append(rec, "")
+	}
+	return rec
 }
 
 // SkipBlank is why a row whose every field is empty or white space is

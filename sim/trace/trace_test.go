@@ -1117,6 +1117,39 @@ func TestSacctHetWhere(t *testing.T) {
 	}
 }
 
+// TestTrailingEmptyColumns: exports that end every row, or the header, in
+// empty columns (a comma or tab ending each line) were refused at their
+// first row ("4 fields (want 3 fields as in the header)"); rows that differ
+// from the header only by empty columns at their end load, and a row with
+// more in its extra columns is still refused.
+func TestTrailingEmptyColumns(t *testing.T) {
+	want := []Job{job(0, 3, 2), job(10, 5, 1)}
+	for _, tt := range []struct{ name, data string }{
+		{"rows.csv", "submit_s,duration_s,gpus\n20,5,1,\n10,3,2,\n"},
+		{"rows_blank.csv", "submit_s,duration_s,gpus\r\n20,5,1,, \r\n10,3,2,,\r\n"},
+		{"header.csv", "submit_s,duration_s,gpus,,\n20,5,1\n10,3,2,\n"},
+		{"tabs.tsv", "submit_s\tduration_s\tgpus\n20\t5\t1\t\n10\t3\t2\t\n"},
+		{"parsable.txt", "JobID|Submit|Elapsed|AllocTRES|\n1|2024-03-04T09:00:20|00:00:05|gres/gpu=1|\n2|2024-03-04T09:00:10|00:00:03|gres/gpu=2|\n"},
+	} {
+		tr, err := Read(tt.name, strings.NewReader(tt.data))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !slices.Equal(tr.Jobs, want) {
+			t.Errorf("%s: jobs %v, want %v", tt.name, tr.Jobs, want)
+		}
+	}
+	for _, tt := range []struct{ name, data, want string }{
+		{"extra.csv", "submit_s,duration_s,gpus\n20,5,1,x\n", `extra.csv:2: "20,5,1,x": 4 fields (want 3 fields as in the header)`},
+		{"short.csv", "submit_s,duration_s,gpus,,\n20,5\n", `short.csv:2: "20,5": 2 fields (want 5 fields as in the header)`},
+	} {
+		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || err.Error() != tt.want {
+			t.Errorf("%s: got %v, want %s", tt.name, err, tt.want)
+		}
+	}
+}
+
 // TestRepeats: a job listed twice (files concatenated, or exported twice)
 // in a format whose rows name their job replayed twice; a row repeating
 // one above field for field is skipped and counted, while another job
