@@ -403,3 +403,18 @@ func FuzzSacctWhere(f *testing.F) {
 		checkTrace(t, tr)
 	})
 }
+
+// FuzzUTF16: any bytes after a UTF-16 byte order mark (either order) load
+// within bounds or are refused with a *trace.Error.
+func FuzzUTF16(f *testing.F) {
+	f.Add(true, testdataFile(f, "utf16.tsv")[2:])
+	f.Add(false, testdataFile(f, "utf16be.csv")[2:])
+	f.Add(true, "\x00\xd8\x00\xdc\x00")
+	f.Fuzz(func(t *testing.T, little bool, text string) {
+		bom := "\xfe\xff"
+		if little {
+			bom = "\xff\xfe"
+		}
+		fuzzRead(t, "fuzz.csv", bom+text)
+	})
+}

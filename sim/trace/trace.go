@@ -22,6 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Job is one GPU job of a trace.
@@ -276,6 +279,19 @@ func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	return tr, nil
 }
 
+// utf8Text is br's text as UTF-8: text that starts with a UTF-16 byte
+// order mark (a spreadsheet's "Unicode text", as Excel on Windows saves
+// it) decoded from UTF-16 in the order the mark gives; anything else as
+// it is. Decoding makes at most 3 bytes of 2, so the bounds on records
+// and jobs hold on what it gives.
+func utf8Text(br *bufio.Reader) *bufio.Reader {
+	if bom, _ := br.Peek(2); string(bom) != "\xff\xfe" && string(bom) != "\xfe\xff" {
+		return br
+	}
+	dec := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+	return bufio.NewReaderSize(transform.NewReader(br, dec), 1<<16)
+}
+
 // archiveMember splits a path that runs on past a file (an archive) into
 // the file's path and the member's path inside it; "" when no leading part
 // of the path is a regular file.
@@ -302,7 +318,7 @@ func readWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	// sacct's '|'-separated files do not quote: a quote is a character of
 	// its field (a job name's), so the limiter passes them as NULs, which
 	// the CSV reader takes as they stand.
-	br, err := pastLeadingSpace(name, bufio.NewReaderSize(r, 1<<16))
+	br, err := pastLeadingSpace(name, utf8Text(bufio.NewReaderSize(r, 1<<16)))
 	if err != nil {
 		return nil, err
 	}
@@ -406,8 +422,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
 		}
 		if h := strings.Join(raw, ","); strings.Contains(h, "\x00") || strings.HasPrefix(h, "\xff\xfe") || strings.HasPrefix(h, "\xfe\xff") {
-			// Spreadsheets on Windows save "Unicode text" as UTF-16.
-			want += "; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 " + name + " > jobs.csv"
+			// UTF-16 with its byte order mark is read; without one, the
+			// order of its bytes is anyone's guess.
+			want += "; this is UTF-16 text without a byte order mark (a NUL byte beside each letter): save it as UTF-8, or as UTF-16 with its byte order mark, e.g. iconv -f UTF-16LE -t UTF-8 " + name + " > jobs.csv"
 		}
 		if len(header) > 0 && strings.HasPrefix(header[0], "jobid ") {
 			want += "; sacct's table output cuts long values: export with sacct --parsable2 (-P)"

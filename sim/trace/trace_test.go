@@ -201,9 +201,9 @@ func TestLoadBad(t *testing.T) {
 			}
 		})
 	}
-	// A UTF-16 file (a spreadsheet's "Unicode text") is named as such.
+	// A UTF-16 file without its byte order mark is named as such.
 	if _, err := Load(filepath.Join("testdata", "bad_utf16.csv")); !errors.Is(err, ErrUnknownFormat) ||
-		!strings.HasSuffix(err.Error(), "; this is UTF-16 text (a NUL byte beside each letter): save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 bad_utf16.csv > jobs.csv)") {
+		!strings.HasSuffix(err.Error(), "; this is UTF-16 text without a byte order mark (a NUL byte beside each letter): save it as UTF-8, or as UTF-16 with its byte order mark, e.g. iconv -f UTF-16LE -t UTF-8 bad_utf16.csv > jobs.csv)") {
 		t.Errorf("UTF-16: got %v, want ErrUnknownFormat saying it is UTF-16", err)
 	}
 	// sacct's log exported with --noheader was an unknown format, its
@@ -1146,6 +1146,32 @@ func TestTrailingEmptyColumns(t *testing.T) {
 	} {
 		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || err.Error() != tt.want {
 			t.Errorf("%s: got %v, want %s", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestUTF16: a spreadsheet's "Unicode text" (UTF-16 with its byte order
+// mark, little-endian as Excel on Windows saves it, tab-separated) was
+// refused as an unknown format with an iconv command that Windows lacks;
+// UTF-16 with its mark, either byte order, gzipped too, reads as UTF-8.
+func TestUTF16(t *testing.T) {
+	want := []Job{job(0, 30, 1), job(1800, 60, 2)}
+	le, err := os.ReadFile(filepath.Join("testdata", "utf16.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(t.TempDir(), "utf16.tsv.gz")
+	if err := os.WriteFile(gz, gzipped(t, le), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join("testdata", "utf16.tsv"), filepath.Join("testdata", "utf16be.csv"), gz} {
+		tr, err := Load(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if !slices.Equal(tr.Jobs, want) || tr.Format != FormatJobLog || !tr.Start.Equal(time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)) {
+			t.Errorf("%s: %s jobs %v from %s, want a job log's %v from 09:30", path, tr.Format, tr.Jobs, tr.Start, want)
 		}
 	}
 }
