@@ -955,7 +955,7 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 		case errors.Is(err, strconv.ErrRange) || (ferr == nil && (f < float64(least) || f > MaxGPUs)):
 			return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 		case ferr != nil || f != math.Trunc(f):
-			return 0, p.bad(line, col, s, want(), errors.New("not a whole number"))
+			return 0, p.bad(line, col, s, want()+gresHint(s), errors.New("not a whole number"))
 		}
 		n = int(f)
 	}
@@ -977,11 +977,24 @@ func (p *parser) fraction(line int, col, s string) (int, float64, error) {
 	f, err := strconv.ParseFloat(s, 64)
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, 0, p.bad(line, col, s, want, errors.New("not a number"))
+		return 0, 0, p.bad(line, col, s, want+gresHint(s), errors.New("not a number"))
 	case err != nil || f != f || f < 0 || f > MaxGPUs:
 		return 0, 0, p.bad(line, col, s, want, errors.New("out of range"))
 	}
 	return int(math.Ceil(f)), f, nil
+}
+
+// gresHint says how to give a GPU count written as Slurm writes GPUs
+// (gpu:a100:4 as --gres and squeue's tres-per-node give them, per node;
+// gres/gpu=4 or gres/gpu:a100=4 as a TRES list gives them, the job's in
+// all); "" for any other value. Either is refused rather than read: a
+// GRES count is per node, and the row says nothing of its nodes.
+func gresHint(s string) string {
+	v := strings.ToLower(s)
+	if !strings.Contains(v, "gpu") || !strings.ContainsAny(v, ":=") {
+		return ""
+	}
+	return "; this is Slurm's way of writing GPUs: give the job's GPUs in all as a number (a GRES such as gpu:a100:4 counts them per node: times the job's nodes), or load sacct --parsable2's log with AllocTRES as it is"
 }
 
 // date parses a date-time column within [MinDate, MaxDate).

@@ -1176,6 +1176,23 @@ func TestUTF16(t *testing.T) {
 	}
 }
 
+// TestGRESCount: a GPU count written as Slurm writes GPUs (gpu:a100:4,
+// gres/gpu=4) was refused as "not a whole number" with no word of how to
+// give it; the message now says, and that a GRES counts GPUs per node.
+func TestGRESCount(t *testing.T) {
+	const hint = "; this is Slurm's way of writing GPUs: give the job's GPUs in all as a number (a GRES such as gpu:a100:4 counts them per node: times the job's nodes), or load sacct --parsable2's log with AllocTRES as it is)"
+	for _, tt := range []struct{ name, data, want string }{
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,gpu:a100:4\n", `generic.csv:2: column gpus: "gpu:a100:4": not a whole number (want a whole number of GPUs from 1 to 1048576` + hint},
+		{"itp.csv", "job_id,submission_time,duration,num_gpu\na,0,60,gres/gpu=4\n", `itp.csv:2: column num_gpu: "gres/gpu=4": not a whole number (want a whole number of GPUs from 1 to 1048576` + hint},
+		{"log.csv", "job_id,submit_time,duration,gpu_num\n1,2024-03-01 10:00:00,60,gres/gpu:a100=8\n", `log.csv:2: column gpu_num: "gres/gpu:a100=8": not a number (want a number of GPUs from 0 to 1048576 (a fraction, a share of a GPU, runs on whole GPUs)` + hint},
+		{"plain.csv", "submit_s,duration_s,gpus\n0,60,two\n", `plain.csv:2: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
+	} {
+		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.name, err, tt.want)
+		}
+	}
+}
+
 // TestRepeats: a job listed twice (files concatenated, or exported twice)
 // in a format whose rows name their job replayed twice; a row repeating
 // one above field for field is skipped and counted, while another job
