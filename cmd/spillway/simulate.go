@@ -236,7 +236,7 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG timeline of every policy's run to this file (a panel each: GPUs, and cumulative cost per provider)")
 	fl.StringSliceVar(&f.policies, "policies", sim.PolicyNames, "policies to run, comma-separated")
-	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of trace time replayed; with --sweep, the runs ended)")
+	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of the trace file read, then of trace time replayed; with --sweep, the runs ended)")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
@@ -336,6 +336,13 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		}
 		topts.Where = append(topts.Where, w)
 	}
+	// Reading a long trace takes a while: the progress line says how
+	// far it has come, and is cleared once it is read.
+	var loading *progressLine
+	if f.progress || isTerminal(cmd.ErrOrStderr()) {
+		loading = &progressLine{w: cmd.ErrOrStderr()}
+		topts.Progress = loading.reading
+	}
 	var tr *trace.Trace
 	switch f.trace {
 	case "":
@@ -344,6 +351,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		tr, err = readStdinTrace(cmd.InOrStdin(), topts)
 	default:
 		tr, err = trace.LoadWith(f.trace, topts)
+	}
+	if loading != nil {
+		loading.clear()
 	}
 	if errors.Is(err, trace.ErrUnknownFormat) && f.trace != "" && f.trace != "-" {
 		if _, cerr := config.Load(f.trace); cerr == nil {
@@ -873,6 +883,22 @@ func (p *progressLine) update(done float64) {
 			return
 		}
 		fmt.Fprintf(p.w, "\rsimulating… %3.0f%% of trace time\033[K", done*100)
+	}
+}
+
+// reading shows how much of the trace file is read: the share of its
+// size, or the bytes read when its size is not known (a pipe).
+func (p *progressLine) reading(read, size int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now := time.Now(); now.Sub(p.last) >= 250*time.Millisecond {
+		p.last = now
+		p.shown = true
+		if size > 0 {
+			fmt.Fprintf(p.w, "\rreading the trace… %3.0f%% of %s\033[K", 100*float64(min(read, size))/float64(size), sim.FormatBytes(size))
+			return
+		}
+		fmt.Fprintf(p.w, "\rreading the trace… %s\033[K", sim.FormatBytes(read))
 	}
 }
 

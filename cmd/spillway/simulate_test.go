@@ -652,6 +652,43 @@ func TestSimulateProgress(t *testing.T) {
 	}
 }
 
+// TestSimulateProgressReading: reading a long trace said nothing until
+// the simulation began (a 10-million-row sacct log reads for a minute);
+// --progress shows how much of the file is read, as a share of its size,
+// and clears the line before the simulation's.
+func TestSimulateProgressReading(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("submit_s,duration_s,gpus\n")
+	for i := range 20000 {
+		fmt.Fprintf(&b, "%d,600,1\n", i*60)
+	}
+	path := filepath.Join(t.TempDir(), "jobs.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"simulate", "--progress", "--policies", "onprem-only", "--trace", path})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e := errOut.String()
+	if !regexp.MustCompile("^\rreading the trace…  *[0-9]+% of 1MiB\x1b\\[K(.*)\r\x1b\\[K\rsimulating… ").MatchString(e) {
+		t.Errorf("stderr %q: want the reading line, cleared, then the simulation's", e)
+	}
+	var p progressLine
+	var w bytes.Buffer
+	p.w = &w
+	p.reading(3<<29, 3<<30)
+	p.last = time.Time{}
+	p.reading(5<<20, 0)
+	if want := "\rreading the trace…  50% of 3.0GiB\033[K\rreading the trace… 5MiB\033[K"; w.String() != want {
+		t.Errorf("reading wrote %q, want %q", w.String(), want)
+	}
+}
+
 // TestSimulateTraceZone: a job log's date-times without an offset are read
 // in --trace-zone. Its one job, 16 GPUs from "2024-02-01 04:00:00" for two
 // hours beside 8 on-prem GPUs, is billed in February read as UTC, and in

@@ -72,6 +72,34 @@ type Options struct {
 	// read; "" reads the archive's first trace file. LoadWith sets it
 	// from a path that runs on past an archive (a.tar.gz/dir/log.csv).
 	Member string
+	// Progress, when set, is called as LoadWith reads the trace file
+	// (not a zip archive's), after each read, with the bytes read so far
+	// and the file's size (0 when it is not known: a pipe). Reading a
+	// long trace takes a while: a caller may show how far it has come.
+	Progress func(read, size int64)
+}
+
+// progressReader passes r's bytes on and reports how many it has read.
+type progressReader struct {
+	r        io.Reader
+	n, size  int64
+	progress func(read, size int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.progress(p.n, p.size)
+	return n, err
+}
+
+// withProgress is r reporting its reads to opts.Progress, or r when that
+// is unset.
+func withProgress(r io.Reader, size int64, opts Options) io.Reader {
+	if opts.Progress == nil {
+		return r
+	}
+	return &progressReader{r: r, size: size, progress: opts.Progress}
 }
 
 func (o Options) maxJobs() int {

@@ -211,7 +211,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		// A pipe (`--trace <(zcat jobs.csv.gz)`, a FIFO) or a device
 		// reads once, streamed within opts' bounds as standard input is:
 		// no prescan and no zip archive, which read it twice.
-		return ReadWith(path, f, opts)
+		return ReadWith(path, withProgress(f, 0, opts), opts)
 	}
 	if zipped(f) {
 		// A zip archive is read from its directory at the end: the
@@ -229,6 +229,11 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("read trace %s: %w", name, err)
 		}
+		size := int64(0)
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		r = withProgress(f, size, opts)
 	}
 	if opts.PAIJobTable == "" {
 		// A PAI task table takes its jobs' submits from the job table

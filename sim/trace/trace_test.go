@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -483,6 +484,32 @@ func BenchmarkLoadPAITask(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		if _, err := Read("pai_task_table.csv", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadSacct1M loads an sacct log of a million jobs (each with
+// its .batch and .extern steps, 3 million rows, as sacct exports them),
+// to size what a user's own cluster history costs to read.
+func BenchmarkLoadSacct1M(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("JobID|Partition|Submit|Start|End|Elapsed|AllocTRES|State\n")
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 1_000_000 {
+		sub := t0.Add(time.Duration(i) * 3 * time.Second).Format("2006-01-02T15:04:05")
+		start := t0.Add(time.Duration(i)*3*time.Second + time.Minute).Format("2006-01-02T15:04:05")
+		end := t0.Add(time.Duration(i)*3*time.Second + 61*time.Minute).Format("2006-01-02T15:04:05")
+		fmt.Fprintf(&buf, "%d|gpu|%s|%s|%s|01:00:00|billing=8,cpu=8,gres/gpu=%d,mem=64G,node=1|COMPLETED\n", i, sub, start, end, 1<<(i%4))
+		fmt.Fprintf(&buf, "%d.batch||%s|%s|%s|01:00:00|cpu=8,gres/gpu=%d,mem=64G,node=1|COMPLETED\n", i, start, start, end, 1<<(i%4))
+		fmt.Fprintf(&buf, "%d.extern||%s|%s|%s|01:00:00|billing=8,cpu=8,gres/gpu=%d,mem=64G,node=1|COMPLETED\n", i, start, start, end, 1<<(i%4))
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		tr, err := Read("jobs.txt", bytes.NewReader(data))
+		if err != nil || len(tr.Jobs) != 1_000_000 {
 			b.Fatal(err)
 		}
 	}
@@ -1190,6 +1217,49 @@ func TestGRESCount(t *testing.T) {
 		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || err.Error() != tt.want {
 			t.Errorf("%s:\n got %v\nwant %s", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestLoadProgress: LoadWith reports the bytes it has read, up to the
+// file's size, a gzipped file's too (its compressed bytes); a pipe's with
+// its size not known (0).
+func TestLoadProgress(t *testing.T) {
+	for _, file := range []string{"philly_log.json", "generic.csv.bz2"} {
+		path := filepath.Join("testdata", file)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls int
+		var last, size int64
+		_, err = LoadWith(path, Options{Progress: func(read, sz int64) {
+			if read < last {
+				t.Errorf("%s: read %d after %d", file, read, last)
+			}
+			calls, last, size = calls+1, read, sz
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls == 0 || last != fi.Size() || size != fi.Size() {
+			t.Errorf("%s: %d calls, last %d of %d; want the file's %d bytes", file, calls, last, size, fi.Size())
+		}
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		pw.WriteString("submit_s,duration_s,gpus\n0,60,1\n")
+		pw.Close()
+	}()
+	defer pr.Close()
+	var last, size int64 = 0, -1
+	if _, err := LoadWith("/dev/fd/"+strconv.Itoa(int(pr.Fd())), Options{Progress: func(read, sz int64) { last, size = read, sz }}); err != nil {
+		t.Fatal(err)
+	}
+	if last != 32 || size != 0 {
+		t.Errorf("pipe: last %d of %d, want 32 of an unknown size (0)", last, size)
 	}
 }
 
