@@ -337,9 +337,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		topts.Where = append(topts.Where, w)
 	}
 	// Reading a long trace takes a while: the progress line says how
-	// far it has come, and is cleared once it is read.
+	// far it has come, and is cleared once it is read (the bundled
+	// trace, in memory, reads at once).
 	var loading *progressLine
-	if f.progress || isTerminal(cmd.ErrOrStderr()) {
+	if (f.progress || isTerminal(cmd.ErrOrStderr())) && f.trace != "" {
 		loading = &progressLine{w: cmd.ErrOrStderr()}
 		topts.Progress = loading.reading
 	}

@@ -211,7 +211,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		// A pipe (`--trace <(zcat jobs.csv.gz)`, a FIFO) or a device
 		// reads once, streamed within opts' bounds as standard input is:
 		// no prescan and no zip archive, which read it twice.
-		return ReadWith(path, withProgress(f, 0, opts), opts)
+		return ReadWith(path, f, opts)
 	}
 	if zipped(f) {
 		// A zip archive is read from its directory at the end: the
@@ -234,6 +234,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 			size = fi.Size()
 		}
 		r = withProgress(f, size, opts)
+		opts.Progress = nil // reported here, with the file's size
 	}
 	if opts.PAIJobTable == "" {
 		// A PAI task table takes its jobs' submits from the job table
@@ -272,6 +273,7 @@ func Read(name string, r io.Reader) (*Trace, error) { return ReadWith(name, r, O
 // ReadWith parses a trace from r within opts' bounds. It streams: memory
 // grows with the jobs kept, never with the file's size.
 func ReadWith(name string, r io.Reader, opts Options) (*Trace, error) {
+	r = withProgress(r, 0, opts)
 	name, r, picked, err := decompress(name, r, opts.Member)
 	if err != nil {
 		return nil, asExpansion(err)

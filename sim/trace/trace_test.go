@@ -1261,6 +1261,14 @@ func TestLoadProgress(t *testing.T) {
 	if last != 32 || size != 0 {
 		t.Errorf("pipe: last %d of %d, want 32 of an unknown size (0)", last, size)
 	}
+	// Standard input (--trace -) is read with ReadWith.
+	last, size = 0, -1
+	if _, err := ReadWith("stdin", strings.NewReader("submit_s,duration_s,gpus\n0,60,1\n"), Options{Progress: func(read, sz int64) { last, size = read, sz }}); err != nil {
+		t.Fatal(err)
+	}
+	if last != 32 || size != 0 {
+		t.Errorf("ReadWith: last %d of %d, want 32 of an unknown size (0)", last, size)
+	}
 }
 
 // TestRepeats: a job listed twice (files concatenated, or exported twice)
