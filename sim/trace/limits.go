@@ -72,11 +72,11 @@ type Options struct {
 	// read; "" reads the archive's first trace file. LoadWith sets it
 	// from a path that runs on past an archive (a.tar.gz/dir/log.csv).
 	Member string
-	// Progress, when set, is called as the trace is read (a zip
-	// archive's member excepted), after each read, with the bytes read so
-	// far and the file's size (0 when it is not known: a pipe, or a
-	// reader given to ReadWith). Reading a long trace takes a while: a
-	// caller may show how far it has come.
+	// Progress, when set, is called as the trace is read, after each
+	// read, with the bytes read so far and the file's size (0 when it is
+	// not known: a pipe, a reader given to ReadWith, or a zip archive,
+	// whose member's bytes are counted). Reading a long trace takes a
+	// while: a caller may show how far it has come.
 	Progress func(read, size int64)
 }
 
