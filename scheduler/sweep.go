@@ -143,9 +143,12 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		tcancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sweep: terminate %v on %s: %w", strays, name, err))
-			continue
 		}
-		for _, id := range strays {
+		// A partial failure ended some: their rows are ended now, or the
+		// next sweep, which no longer lists them, would leave them open
+		// for ever; the rest are swept again next time.
+		ended := providers.Ended(strays, err)
+		for _, id := range ended {
 			s.log.Warn("swept an instance no state row claims", "provider", name, "instance", id, "grace", s.opts.SweepGrace)
 			r, ok := orphans[name+"/"+id]
 			if !ok {
@@ -157,7 +160,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("sweep: record instance %s: %w", id, err))
 			}
 		}
-		s.metrics.swept.WithLabelValues(name).Add(float64(len(strays)))
+		s.metrics.swept.WithLabelValues(name).Add(float64(len(ended)))
 	}
 	if err := s.prune(cctx, now); err != nil {
 		errs = append(errs, err)

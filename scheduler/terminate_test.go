@@ -81,3 +81,90 @@ func TestPartlyFailedTerminateRecordsTheEndedInstances(t *testing.T) {
 		t.Errorf("%d instances live on the emulator after scale-in, want 0", got)
 	}
 }
+
+// A sweep of two instances of a removed pool that EC2 ends in part (the
+// second of two one-instance batches throttled): the row of the instance
+// it ended is ended at once, not left open for ever (the next sweep no
+// longer lists a terminated instance), and the other is swept again.
+func TestPartlyFailedSweepEndsTheRowsOfTheEndedInstances(t *testing.T) {
+	h := newHarness(t, testPool())
+	var (
+		mu         sync.Mutex
+		terminates int
+	)
+	ec2 := h.emu.EC2Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("parsing a request: %v", err)
+		}
+		if r.Form.Get("Action") == "TerminateInstances" {
+			mu.Lock()
+			terminates++
+			n := terminates
+			mu.Unlock()
+			if n == 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`)
+				return
+			}
+		}
+		ec2.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: srv.URL, Image: "ami-0abcdef1234567890",
+		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
+	}
+	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(1, 20*time.Millisecond), aws.WithTerminateBatch(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	h.prov = p
+	h.restart()
+
+	ctx := context.Background()
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	if n := len(h.live()); n != 2 {
+		t.Fatalf("after a 16-GPU spike: %d instances, want 2", n)
+	}
+	h.clk.Step(time.Hour)
+	renamed := testPool()
+	renamed.Name = "infer"
+	h.pool = renamed
+	h.restart()
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Step(11 * time.Minute)
+	if err := h.sched.Sweep(ctx); err == nil {
+		t.Fatal("the sweep whose second terminate was throttled returned no error")
+	}
+	ended := func() (n int, open []string) {
+		rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.State == state.InstanceEnded {
+				n++
+			} else {
+				open = append(open, r.ID+" "+string(r.State))
+			}
+		}
+		return n, open
+	}
+	if n, open := ended(); n != 1 {
+		t.Fatalf("after a sweep that ended one of two instances: %d rows ended (open: %v), want the ended instance's row ended", n, open)
+	}
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, open := ended(); n != 2 {
+		t.Fatalf("after the next sweep: %d rows ended (open: %v), want both", n, open)
+	}
+	if live := h.live(); len(live) != 0 {
+		t.Fatalf("%d instances of the removed pool still run, want none", len(live))
+	}
+}
