@@ -591,6 +591,11 @@ func (p *Provider) heldIDs(ctx context.Context, except string) (map[string]heldI
 // Terminate ends the named instances: each burst holding some drops their
 // keys and applies (or destroys, when none is left). Ids no burst holds
 // are not an error. Bursts are ended in parallel, at most four at a time.
+// When the bursts of some ids were ended and others failed, Terminate
+// returns a *providers.TerminateError: Ended lists the ids of the bursts
+// whose apply succeeded (and those no burst holds), Failed the ids of the
+// bursts whose apply failed (what such an apply ended is not known until
+// it succeeds) and those in no ledger that can be read.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -600,12 +605,12 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 		want[id] = true
 	}
 	var keys []string
-	found := map[string]bool{}
+	holder := map[string]string{} // id → the burst holding it
 	ledgerErr := p.eachLedger(ctx, func(key string, l *ledger) {
 		held := false
 		for _, o := range l.Outputs {
 			if want[o.ID] {
-				held, found[o.ID] = true, true
+				held, holder[o.ID] = true, key
 			}
 		}
 		if held {
@@ -616,22 +621,23 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 		return err
 	}
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, 4)
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		failed = map[string]bool{} // bursts whose apply failed
+		sem    = make(chan struct{}, 4)
 	)
-	if ledgerErr != nil && len(found) < len(want) {
+	var unknown []string
+	if ledgerErr != nil && len(holder) < len(want) {
 		// The bursts that can be read are ended; an id none of them
 		// holds may be in a ledger that cannot be read, so it is not
 		// reported ended.
-		var missing []string
 		for _, id := range ids {
-			if !found[id] && !slices.Contains(missing, id) {
-				missing = append(missing, id)
+			if _, ok := holder[id]; !ok && !slices.Contains(unknown, id) {
+				unknown = append(unknown, id)
 			}
 		}
-		errs = append(errs, fmt.Errorf("instances %s are in no burst ledger that can be read: %w", quoteList(missing), ledgerErr))
+		errs = append(errs, fmt.Errorf("instances %s are in no burst ledger that can be read: %w", quoteList(unknown), ledgerErr))
 	}
 	for _, key := range keys {
 		wg.Add(1)
@@ -641,13 +647,34 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 			defer func() { <-sem }()
 			if err := p.terminateIn(ctx, key, want); err != nil {
 				mu.Lock()
-				errs = append(errs, err)
+				errs, failed[key] = append(errs, err), true
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errors.Join(errs...)
+	var ended, notEnded []string
+	for _, id := range ids {
+		key, held := holder[id]
+		switch {
+		case slices.Contains(ended, id) || slices.Contains(notEnded, id):
+		case slices.Contains(unknown, id) || held && failed[key]:
+			notEnded = append(notEnded, id)
+		default:
+			ended = append(ended, id)
+		}
+	}
+	if len(ended) == 0 {
+		return err
+	}
+	// The scheduler books the ended ones as terminating: reported as not
+	// ended, it would find them gone at its next tick and count them
+	// vanished.
+	return &providers.TerminateError{Provider: p.name, Ended: ended, Failed: notEnded, Err: err}
 }
 
 func (p *Provider) terminateIn(ctx context.Context, key string, want map[string]bool) error {
