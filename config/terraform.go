@@ -33,6 +33,7 @@ const versionTimeout = 30 * time.Second
 // names, a work_dir that cannot be made), the terraform binary on PATH
 // (at the provider's type, which needs it), and its module
 // (terraform.CheckModule: missing, does not parse, breaks the contract;
+// terraform.CheckBackend: a backend its bursts would share;
 // terraform.CheckCoreVersion, run on ctx: wants another Terraform than
 // PATH's).
 func (c *Config) terraformErrors(ctx context.Context) []FieldError {
@@ -67,7 +68,14 @@ func (c *Config) terraformErrors(ctx context.Context) []FieldError {
 		}
 		if err := terraform.CheckModule(pc.Module, tc.Variables); err != nil {
 			at("module", err.Error())
-		} else if binErr == nil {
+			continue
+		}
+		// Bursts that would share one state, or keep it where Spillway
+		// cannot see it.
+		for _, p := range terraform.CheckBackend(pc.Module, tc.BackendConfig) {
+			at(p.Field, p.Msg)
+		}
+		if binErr == nil {
 			ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 			err := terraform.CheckCoreVersion(ctx, bin, pc.Module)
 			cancel()

@@ -540,7 +540,7 @@ func keyOf(address string, keys map[string]*slot) string {
 // instances output back into the ledger. It returns the failed command's
 // *RunError and the error diagnostics it produced.
 func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
-	if err := b.checkState(l); err != nil {
+	if err := b.checkState(ctx, l); err != nil {
 		return nil, err
 	}
 	if err := b.writeVars(l); err != nil {
@@ -668,21 +668,29 @@ func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 }
 
 // checkState refuses to run Terraform on a burst whose ledger lists
-// instances while its local state file is gone (removed by hand): a plan
-// would launch them all again and leave the ones the state held running,
-// tracked by nothing. It checks only the local backend's state, which is
-// in the burst's directory; init of any other backend leaves its settings
-// in .terraform/terraform.tfstate.
-func (b *burst) checkState(l *ledger) error {
+// instances while its state is gone (removed by hand, or by the module):
+// a plan would launch them all again and leave the ones the state held
+// running, tracked by nothing. With the local backend it checks the state
+// file (terraform.tfstate in the burst's directory, or backend_config's
+// path); with any other backend it pulls the state (`terraform state
+// pull`), which is empty once its object is gone.
+func (b *burst) checkState(ctx context.Context, l *ledger) error {
 	if len(l.Outputs) == 0 && len(l.Created) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
-		return nil
-	}
-	path := filepath.Join(b.dir, "terraform.tfstate")
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		return nil
+	path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig)
+	where, restore := "its Terraform state "+path, "restore the state (Terraform keeps the one before its last write as "+path+".backup)"
+	if local {
+		if !stateFileMissing(path) {
+			return nil
+		}
+	} else {
+		empty, err := b.stateEmpty(ctx)
+		if err != nil || !empty {
+			return err
+		}
+		where = fmt.Sprintf("its Terraform state (%s, %s)", b.p.backend.block(), b.p.statePerBurst(b.key))
+		restore = "restore the state object (from the backend's versions or backups)"
 	}
 	if len(l.Outputs) == 0 {
 		// A failed apply made these, and the state is gone with them
@@ -693,19 +701,17 @@ func (b *burst) checkState(l *ledger) error {
 		if l.CreatedMore > 0 {
 			made += fmt.Sprintf(" and %d more", l.CreatedMore)
 		}
-		return fmt.Errorf("burst %s: its Terraform state %s is gone, yet its last failed apply created %s: "+
+		return fmt.Errorf("burst %s: %s is gone, yet its last failed apply created %s: "+
 			"a destroy would end none of them, and a plan would launch them again; "+
-			"restore the state (Terraform keeps the one before its last write as terraform.tfstate.backup), "+
-			"or end what the apply created by hand (its log in %s names it) and remove the directory %s", b.key, path, made, filepath.Join(b.dir, runsDir), b.dir)
+			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", b.key, where, made, restore, filepath.Join(b.dir, runsDir), b.dir)
 	}
 	ids := make([]string, 0, len(l.Outputs))
 	for _, k := range sortedKeys(l.Outputs) {
 		ids = append(ids, l.Outputs[k].ID)
 	}
-	return fmt.Errorf("burst %s: its Terraform state %s is gone, yet its ledger lists instances %s: "+
+	return fmt.Errorf("burst %s: %s is gone, yet its ledger lists instances %s: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
-		"restore the state (Terraform keeps the one before its last write as terraform.tfstate.backup), "+
-		"or end those instances by hand and remove the directory %s", b.key, path, quoteList(ids), b.dir)
+		"%s, or end those instances by hand and remove the directory %s", b.key, where, quoteList(ids), restore, b.dir)
 }
 
 // readOutputs reads the module's instances output into the ledger: from

@@ -59,6 +59,8 @@ type Provider struct {
 	// records it writes (runRecord).
 	boot  string
 	start uint64
+	// backend is where the module keeps each burst's state.
+	backend moduleBackend
 	// version identifies the module's contents; snapshot is its copy under
 	// WorkDir/modules, from which burst directories are filled.
 	version, snapshot string
@@ -90,12 +92,15 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 	if err := CheckModule(cfg.Module, cfg.Variables); err != nil {
 		return nil, fmt.Errorf("terraform provider %q: %w", name, err)
 	}
+	if problems := CheckBackend(cfg.Module, cfg.BackendConfig); len(problems) > 0 {
+		return nil, &ConfigError{Provider: name, Problems: problems}
+	}
 	version, err := moduleVersion(cfg.Module)
 	if err != nil {
 		return nil, fmt.Errorf("terraform provider %q: read module %s: %w", name, cfg.Module, err)
 	}
 	p := &Provider{
-		name: name, cfg: cfg, opts: o, binary: bin, version: version,
+		name: name, cfg: cfg, opts: o, binary: bin, version: version, backend: readBackend(cfg.Module),
 		log:      o.logger.WithGroup("terraform").With("provider", name),
 		snapshot: filepath.Join(cfg.WorkDir, "modules", version),
 		locks:    map[string]*dirLock{},

@@ -1,0 +1,170 @@
+package terraform_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// A burst whose state a backend keeps outside its directory (the local
+// backend at backend_config's path, or a remote one) is not applied once
+// that state is gone while its ledger lists instances: a plan from no
+// state would launch them again and leave the ones the state held running,
+// tracked by nothing. The runs fail, naming the state, until it is
+// restored.
+func TestBurstWhoseBackendStateWasRemovedIsNotApplied(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// setup gives the provider's config, and functions that remove
+		// and restore the burst's state (whose key is burst).
+		setup func(t *testing.T) (cfg terraform.Config, remove func(key string) (restore func()), want func(key string) string)
+	}{
+		{"local backend at backend_config's path", func(t *testing.T) (terraform.Config, func(string) func(), func(string) string) {
+			states := t.TempDir()
+			cfg := terraform.Config{
+				Module: "testdata/localstate", Region: region, Zones: zones, WorkDir: t.TempDir(),
+				BackendConfig: map[string]string{"path": filepath.Join(states, "{burst}.tfstate")},
+			}
+			path := func(key string) string { return filepath.Join(states, key+".tfstate") }
+			remove := func(key string) func() {
+				saved, err := os.ReadFile(path(key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(path(key)); err != nil {
+					t.Fatal(err)
+				}
+				return func() {
+					if err := os.WriteFile(path(key), saved, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			return cfg, remove, func(key string) string { return fmt.Sprintf("its Terraform state %s is gone", path(key)) }
+		}},
+		{"http backend", func(t *testing.T) (terraform.Config, func(string) func(), func(string) string) {
+			st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+			srv := httptest.NewServer(st)
+			t.Cleanup(srv.Close)
+			work := t.TempDir()
+			addr := srv.URL + "/state/{burst}"
+			cfg := terraform.Config{
+				Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+				Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
+				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+			}
+			remove := func(key string) func() {
+				st.mu.Lock()
+				defer st.mu.Unlock()
+				saved, ok := st.states["/state/"+key]
+				if !ok {
+					t.Fatalf("the state server holds no state for burst %s", key)
+				}
+				delete(st.states, "/state/"+key)
+				return func() {
+					st.mu.Lock()
+					defer st.mu.Unlock()
+					st.states["/state/"+key] = saved
+				}
+			}
+			return cfg, remove, func(key string) string {
+				return fmt.Sprintf(`its Terraform state (backend "http" (testdata/httpstate/main.tf:7), address %q, lock_address`, srv.URL+"/state/"+key)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			cfg, remove, wantOf := tc.setup(t)
+			p := newProvider(t, cfg)
+			first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
+			if err != nil {
+				t.Fatalf("Launch: %v", err)
+			}
+			dirs := burstDirs(t, cfg.WorkDir)
+			if len(dirs) != 1 {
+				t.Fatalf("burst directories %v, want one", dirs)
+			}
+			restore := remove(dirs[0])
+			want := wantOf(dirs[0])
+			ids := fmt.Sprintf("%q", first[0].ID)
+			if insts, err := p.Launch(ctx, launchRequest("lost", "lost-2", 1)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ids) {
+				t.Errorf("Launch into the burst without its state = %v, %v; want an error saying %s and naming %s", idsOf(insts), err, want, ids)
+			}
+			if err := p.Terminate(ctx, idsOf(first)); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Terminate without the state: err = %v, want it to say %s", err, want)
+			}
+			restore()
+			if err := p.Terminate(ctx, idsOf(first)); err != nil {
+				t.Fatalf("Terminate with the state restored: %v", err)
+			}
+			if err := p.Reconcile(ctx); err != nil {
+				t.Errorf("Reconcile with the state restored: %v", err)
+			}
+		})
+	}
+}
+
+// Every way a module's backend would have bursts share one state, or keep
+// it where Spillway cannot see it, is refused before anything runs, naming
+// the backend block, its file and line, and what to set instead; New
+// refuses the same.
+func TestCheckBackendRefusesASharedState(t *testing.T) {
+	perBurst := map[string]string{"key": "spillway/{burst}.tfstate"}
+	tests := []struct {
+		module        string
+		backendConfig map[string]string
+		want          []terraform.Problem
+	}{
+		{"testdata/failing", nil, nil},
+		{"testdata/localstate", nil, nil},
+		{"testdata/localstate", map[string]string{"path": "/var/lib/spillway/states/{burst}.tfstate"}, nil},
+		{"testdata/backend/s3", perBurst, nil},
+		{"testdata/backend/s3_override", perBurst, nil},
+		{"testdata/failing", perBurst, []terraform.Problem{{Field: "backend_config", Msg: "module testdata/failing declares no backend block, and Terraform ignores backend_config without one (each burst's state stays in its directory): " +
+			"add `backend \"NAME\" {}` to the module's terraform block, or remove backend_config"}}},
+		{"testdata/backend/s3", map[string]string{"key": "spillway/gpu.tfstate"}, []terraform.Problem{{Field: "backend_config", Msg: `module testdata/backend/s3 declares backend "s3" (testdata/backend/s3/main.tf:3), and no backend_config value holds {burst}: ` +
+			"every burst would share one state, and each burst's apply would destroy the others' instances; name the state object per burst, " +
+			"e.g. key: spillway/{burst}.tfstate (s3, azurerm, oss), prefix: spillway/{burst} (gcs), address: https://state.example/{burst} (http)"}}},
+		{"testdata/backend/s3_override", nil, []terraform.Problem{{Field: "backend_config", Msg: `module testdata/backend/s3_override declares backend "s3" (testdata/backend/s3_override/backend_override.tf:2), and no backend_config value holds {burst}: ` +
+			"every burst would share one state, and each burst's apply would destroy the others' instances; name the state object per burst, " +
+			"e.g. key: spillway/{burst}.tfstate (s3, azurerm, oss), prefix: spillway/{burst} (gcs), address: https://state.example/{burst} (http)"}}},
+		{"testdata/backend/local_path", nil, []terraform.Problem{{Field: "module", Msg: `module testdata/backend/local_path declares backend "local" (testdata/backend/local_path/main.tf:3), which sets path: ` +
+			"every burst would share that one state; remove it (each burst's state is then terraform.tfstate in its directory), " +
+			"or give the path in backend_config with {burst}, e.g. path: /var/lib/spillway/states/{burst}.tfstate"}}},
+		{"testdata/localstate", map[string]string{"path": "/var/lib/spillway/gpu.tfstate"}, []terraform.Problem{{Field: "backend_config.path", Msg: `"/var/lib/spillway/gpu.tfstate" holds no {burst}: ` +
+			`every burst of module testdata/localstate (backend "local" (testdata/localstate/main.tf:6)) would share that one state; want a path per burst, e.g. /var/lib/spillway/{burst}.tfstate`}}},
+		{"testdata/backend/cloud", nil, []terraform.Problem{{Field: "module", Msg: "module testdata/backend/cloud declares terraform { cloud {} } (testdata/backend/cloud/main.tf:3): " +
+			"HCP Terraform's workspaces are not supported (Spillway keeps each burst in a state of its own, in its default workspace); " +
+			"remove the block (each burst's state is then in its directory) or use a backend whose state object backend_config names per burst, " +
+			"e.g. backend \"s3\" {} with backend_config key: spillway/{burst}.tfstate"}}},
+		{"testdata/backend/remote", perBurst, []terraform.Problem{{Field: "module", Msg: `module testdata/backend/remote declares backend "remote" (testdata/backend/remote/main.tf:3): ` +
+			"HCP Terraform's workspaces are not supported (Spillway keeps each burst in a state of its own, in its default workspace); " +
+			"remove the block (each burst's state is then in its directory) or use a backend whose state object backend_config names per burst, " +
+			"e.g. backend \"s3\" {} with backend_config key: spillway/{burst}.tfstate"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.module+fmt.Sprint(tt.backendConfig), func(t *testing.T) {
+			got := terraform.CheckBackend(tt.module, tt.backendConfig)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("CheckBackend:\n got %v\nwant %v", got, tt.want)
+			}
+			_, err := terraform.New("tf", terraform.Config{Module: tt.module, Zones: zones, WorkDir: t.TempDir(), BackendConfig: tt.backendConfig})
+			var ce *terraform.ConfigError
+			switch {
+			case len(tt.want) == 0 && err != nil:
+				t.Errorf("New: %v, want none", err)
+			case len(tt.want) > 0 && (!errors.As(err, &ce) || !slices.Equal(ce.Problems, tt.want)):
+				t.Errorf("New: %v, want a *ConfigError with the problems above", err)
+			}
+		})
+	}
+}

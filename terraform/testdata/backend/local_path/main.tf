@@ -1,0 +1,26 @@
+# The local backend at a path every burst would share.
+terraform {
+  backend "local" {
+    path = "/var/lib/shared/gpu.tfstate"
+  }
+}
+
+variable "cluster" {
+  type = string
+}
+
+variable "pool" {
+  type = string
+}
+
+variable "burst" {
+  type = string
+}
+
+variable "instances" {
+  type = map(object({ zone = string, gpus = number }))
+}
+
+output "instances" {
+  value = { for k, v in var.instances : k => { id = k, zone = v.zone, private_ip = "10.0.0.1", gpus = v.gpus } }
+}

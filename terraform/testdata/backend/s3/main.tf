@@ -1,0 +1,26 @@
+# State in S3: backend_config must name a state object per burst.
+terraform {
+  backend "s3" {
+    bucket = "example-states"
+  }
+}
+
+variable "cluster" {
+  type = string
+}
+
+variable "pool" {
+  type = string
+}
+
+variable "burst" {
+  type = string
+}
+
+variable "instances" {
+  type = map(object({ zone = string, gpus = number }))
+}
+
+output "instances" {
+  value = { for k, v in var.instances : k => { id = k, zone = v.zone, private_ip = "10.0.0.1", gpus = v.gpus } }
+}
