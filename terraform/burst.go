@@ -540,7 +540,8 @@ func keyOf(address string, keys map[string]*slot) string {
 // instances output back into the ledger. It returns the failed command's
 // *RunError and the error diagnostics it produced.
 func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
-	if err := b.checkState(ctx, l); err != nil {
+	held, err := b.checkState(ctx, l)
+	if err != nil {
 		return nil, err
 	}
 	if err := b.writeVars(l); err != nil {
@@ -556,11 +557,13 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			return fn(ctx, w)
 		})
 	}
-	var err error
 	if l.desired() == 0 {
-		empty, serr := b.stateEmpty(ctx)
-		if serr != nil {
-			return nil, serr
+		empty := false
+		if !held {
+			var serr error
+			if empty, serr = b.stateEmpty(ctx); serr != nil {
+				return nil, serr
+			}
 		}
 		if empty {
 			// Nothing to destroy (a launch refused at its plan, a key
@@ -673,21 +676,22 @@ func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 // running, tracked by nothing. With the local backend it checks the state
 // file (terraform.tfstate in the burst's directory, or backend_config's
 // path); with any other backend it pulls the state (`terraform state
-// pull`), which is empty once its object is gone.
-func (b *burst) checkState(ctx context.Context, l *ledger) error {
+// pull`), which is empty once its object is gone. held says the state
+// was pulled and holds resources (so the caller need not pull it again).
+func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error) {
 	if len(l.Outputs) == 0 && len(l.Created) == 0 {
-		return nil
+		return false, nil
 	}
 	path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig)
 	where, restore := "its Terraform state "+path, "restore the state (Terraform keeps the one before its last write as "+path+".backup)"
 	if local {
 		if !stateFileMissing(path) {
-			return nil
+			return false, nil
 		}
 	} else {
 		empty, err := b.stateEmpty(ctx)
 		if err != nil || !empty {
-			return err
+			return err == nil, err
 		}
 		where = fmt.Sprintf("its Terraform state (%s, %s)", b.p.backend.block(), b.p.statePerBurst(b.key))
 		restore = "restore the state object (from the backend's versions or backups)"
@@ -701,7 +705,7 @@ func (b *burst) checkState(ctx context.Context, l *ledger) error {
 		if l.CreatedMore > 0 {
 			made += fmt.Sprintf(" and %d more", l.CreatedMore)
 		}
-		return fmt.Errorf("burst %s: %s is gone, yet its last failed apply created %s: "+
+		return false, fmt.Errorf("burst %s: %s is gone, yet its last failed apply created %s: "+
 			"a destroy would end none of them, and a plan would launch them again; "+
 			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", b.key, where, made, restore, filepath.Join(b.dir, runsDir), b.dir)
 	}
@@ -709,7 +713,7 @@ func (b *burst) checkState(ctx context.Context, l *ledger) error {
 	for _, k := range sortedKeys(l.Outputs) {
 		ids = append(ids, l.Outputs[k].ID)
 	}
-	return fmt.Errorf("burst %s: %s is gone, yet its ledger lists instances %s: "+
+	return false, fmt.Errorf("burst %s: %s is gone, yet its ledger lists instances %s: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
 		"%s, or end those instances by hand and remove the directory %s", b.key, where, quoteList(ids), restore, b.dir)
 }

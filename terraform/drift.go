@@ -74,7 +74,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 	if err != nil {
 		return d, err
 	}
-	if err := b.checkState(ctx, l); err != nil {
+	if _, err := b.checkState(ctx, l); err != nil {
 		return d, err
 	}
 	if err := b.writeVars(l); err != nil {
