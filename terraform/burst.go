@@ -132,7 +132,7 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 	case rec != nil && rec.dead(p.host):
 		p.log.Warn("a run on this burst died mid-command", "burst", key, "pid", rec.PID, "op", rec.Op, "started", rec.Started)
 		b.stale = rec
-		p.endDeadRun(rec, p.log.With("burst", key))
+		p.endDeadRun(ctx, rec, p.log.With("burst", key))
 	case rec != nil:
 		b.live = rec
 	}

@@ -147,16 +147,65 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	return context.Cause(runCtx)
 }
 
-// endDeadRun kills what a run that died with its process (its record is
-// rec) left running: a provisioner's shell and its children outlive the
-// Terraform killed with Spillway.
-func (p *Provider) endDeadRun(rec *runRecord, log *slog.Logger) {
+// endDeadRun ends what a run that died with its process (its record is
+// rec) left running. Terraform itself dies with Spillway (the parent-death
+// signal), but one started by a wrapper script that does not exec it
+// outlives it, applying on: it is interrupted (SIGINT), as a cancelled
+// run's is, so that it stops its provisioners and writes its state, and
+// the next run waits for it to exit, for the interrupt grace at most
+// (half the time ctx leaves, at most). Then whatever of the run is left
+// (a provisioner's shell and its children, a Terraform that did not stop)
+// is killed.
+func (p *Provider) endDeadRun(ctx context.Context, rec *runRecord, log *slog.Logger) {
 	if rec.Mark == "" {
 		return
+	}
+	if tfs, _ := markedTerraform(rec.Mark); len(tfs) > 0 {
+		grace := p.opts.waitDelay
+		if deadline, ok := ctx.Deadline(); ok {
+			grace = max(0, min(grace, time.Until(deadline)/2))
+		}
+		log.Warn("a terraform of a dead run is still running: interrupting it, so that it stops and writes its state",
+			"dead_pid", rec.PID, "op", rec.Op, "terraform_pids", tfs, "grace", grace)
+		for _, pid := range tfs {
+			_ = interruptProcess(pid)
+		}
+		if left := waitExited(ctx, tfs, grace); len(left) > 0 {
+			log.Warn("the dead run's terraform did not stop within its grace: killing it; what it created since its last state write is not recorded",
+				"terraform_pids", left, "grace", grace)
+		}
 	}
 	n, err := killMarked(rec.Mark)
 	if n > 0 || (err != nil && !errors.Is(err, errors.ErrUnsupported)) {
 		log.Warn("ended processes a dead terraform run left running", "dead_pid", rec.PID, "op", rec.Op, "killed", n, "err", err)
+	}
+}
+
+// waitExited waits until none of pids is running, for d at most, and
+// returns those still running.
+func waitExited(ctx context.Context, pids []int, d time.Duration) []int {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var left []int
+		for _, pid := range pids {
+			if running(pid) {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return left
+		case <-timer.C:
+			return left
+		case <-tick.C:
+		}
+		pids = left
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -342,5 +343,69 @@ func TestProcessesOfARunKilledWithItsServerAreEnded(t *testing.T) {
 	}
 	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A server killed mid-apply whose Terraform outlives it (the terraform it
+// runs is a wrapper script that starts Terraform as its child, logging its
+// output, so the parent-death signal takes the wrapper only): the next run
+// on the burst interrupts that Terraform and waits for it to stop and
+// write its state, rather than killing it outright, which on a backend
+// written at the end of a run loses every instance the apply created
+// (launched again by the next run, and left running untracked).
+func TestTerraformOutlivingItsKilledServerIsInterruptedNotKilled(t *testing.T) {
+	t.Parallel()
+	const count = 2
+	f := newInterruptFixture(t, 0)
+	bin, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "terraform")
+	script := "#!/bin/bash\n# Runs Terraform as its child, keeping a copy of its output.\n" +
+		"\"$REAL_TERRAFORM\" \"$@\" > >(tee -p -a \"$TERRAFORM_LOG\") 2> >(tee -p -a \"$TERRAFORM_LOG\" >&2)\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	crasher, exited, stderr := startCrasher(t, f.cfg,
+		"CRASH_BURST="+interruptBurst, "CRASH_TOKEN="+interruptToken, "CRASH_COUNT="+strconv.Itoa(count), "CRASH_MARK="+f.mark,
+		"CRASH_BINARY="+wrapper, "REAL_TERRAFORM="+bin, "TERRAFORM_LOG="+filepath.Join(dir, "terraform.log"))
+	f.waitRegistering(t, count, exited)
+	crasher.Process.Kill()
+	<-exited
+	survived := false
+	for _, p := range f.leftBehind(t) {
+		survived = survived || strings.Contains(p, bin+" apply")
+	}
+	if !survived {
+		t.Fatalf("no terraform apply outlived the killed server (left: %v): %s", f.leftBehind(t), stderr.String())
+	}
+
+	// The next run is a server's on the real binary; its registrations do
+	// not wait (the survivor's still wait on the hold).
+	cfg := f.cfg
+	cfg.Variables = map[string]any{"cloud": f.cloud, "hold": filepath.Join(dir, "no-hold")}
+	p := newProvider(t, cfg, terraform.WithEnv(map[string]string{testProcsEnv: f.mark}), terraform.WithInterruptGrace(stopGrace))
+	insts, err := p.Launch(testCtx(t), launchRequest(interruptBurst, interruptToken, count))
+	if err != nil {
+		t.Fatalf("Launch after the crash: %v", err)
+	}
+	for key, n := range f.runs(t) {
+		if n != 1 {
+			t.Errorf("instance %s was launched %d times, want once: the surviving terraform was killed before it wrote its state", key, n)
+		}
+	}
+	if live := f.live(t); !slices.Equal(live, idsOf(insts)) {
+		t.Errorf("the cloud runs %v, the burst holds %v: what the surviving terraform created was leaked", live, idsOf(insts))
+	}
+	if left := f.leftBehind(t); len(left) != 0 {
+		t.Errorf("processes of the killed server's run left running after the next run on its burst: %v", left)
+	}
+	if err := p.Terminate(testCtx(t), idsOf(insts)); err != nil {
+		t.Fatal(err)
+	}
+	if live := f.live(t); len(live) != 0 {
+		t.Errorf("after Terminate the cloud runs %v", live)
 	}
 }

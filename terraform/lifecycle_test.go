@@ -317,6 +317,9 @@ func crasherMain() int {
 		return fail(err)
 	}
 	opts := []terraform.Option{terraform.WithEnv(map[string]string{testProcsEnv: os.Getenv("CRASH_MARK")})}
+	if bin := os.Getenv("CRASH_BINARY"); bin != "" {
+		opts = append(opts, terraform.WithBinary(bin))
+	}
 	if s := os.Getenv("CRASH_GRACE"); s != "" {
 		grace, err := time.ParseDuration(s)
 		if err != nil {

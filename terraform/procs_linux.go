@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -101,3 +103,35 @@ func procStart(pid int) uint64 {
 	}
 	return n
 }
+
+// markedTerraform lists the processes carrying mark whose executable is a
+// Terraform (named terraform, as the binary Spillway runs or the one a
+// wrapper script starts), not a provider plugin or a provisioner's shell.
+func markedTerraform(mark string) ([]int, error) {
+	pids, err := markedProcesses([]byte(runMarkEnv + "=" + mark + "\x00"))
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, pid := range pids {
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+		if err == nil && filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == "terraform" {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+// running reports whether process pid exists and has not exited (a
+// zombie has exited).
+func running(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z' && data[i+2] != 'X'
+}
+
+// interruptProcess sends pid SIGINT, as a terminal's Ctrl-C would.
+func interruptProcess(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }

@@ -14,3 +14,10 @@ func killMarked(string) (int, error) { return 0, errors.ErrUnsupported }
 func bootID() string { return "" }
 
 func procStart(int) uint64 { return 0 }
+
+// markedTerraform cannot find a run's processes without /proc.
+func markedTerraform(string) ([]int, error) { return nil, errors.ErrUnsupported }
+
+func running(int) bool { return false }
+
+func interruptProcess(int) error { return errors.ErrUnsupported }
