@@ -586,6 +586,9 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			return perr
 		})
 		if err == nil && changes {
+			changes, err = b.keepRunning(ctx, l, &logPath, jsonRun)
+		}
+		if err == nil && changes {
 			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
 				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 			})

@@ -464,6 +464,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 		// The module is at fault: retrying would only launch more.
 		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleOutput", Err: err}
 	}
+	if re := (*ReplaceError)(nil); errors.As(err, &re) {
+		// The same plan would be refused however often it is retried.
+		return &providers.InvalidError{Provider: p.name, Code: "PlanReplacesRunningInstances", Err: err}
+	}
 	if re := (*RunError)(nil); errors.As(err, &re) {
 		if ierr := p.refusedVariables(diagnostics(re.Log), err); ierr != nil {
 			return ierr
