@@ -72,7 +72,9 @@ func waitFor(t *testing.T, path string) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
-		if _, err := os.Stat(path); err == nil {
+		// Written in one write once created: a file still empty is
+		// being written (reading it then found no pid).
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 			return
 		}
 		if time.Now().After(deadline) {
