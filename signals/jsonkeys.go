@@ -114,3 +114,34 @@ func KeyPath(path, key string) string {
 	}
 	return path + "[" + strconv.Quote(key) + "]"
 }
+
+// JSONValues counts, up to max+1, the values and keys of the JSON text in
+// body, so that a reader can refuse a document before decoding it (a
+// decoded value takes far more than the two bytes of "0,"): one, and one
+// more for each comma, colon and opening bracket or brace outside strings
+// (each starts a value or a key; an object's key and its value both
+// count). Text that is not JSON counts so too; the decoder refuses it
+// after.
+func JSONValues[T string | []byte](body T, max int) int {
+	n, inString, escaped := 1, false, false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ',' || c == ':' || c == '[' || c == '{':
+			if n++; n > max {
+				return n
+			}
+		}
+	}
+	return n
+}

@@ -56,8 +56,16 @@ type Config struct {
 	Shapes []policy.Shape `yaml:"-"`
 }
 
-// MaxOutput is the most of standard output the source reads.
-const MaxOutput = 1 << 20
+// MaxOutput is the most of standard output the source reads: room for
+// signals.MaxListedJobs jobs, each with its GPUs, wait, CPUs and memory
+// written at their longest and indented (75 MiB), as the http source
+// reads them (1 MiB refused a list of 2^20 jobs' GPUs alone).
+const MaxOutput = 128 << 20
+
+// MaxValues bounds the JSON values and keys an object printed may hold,
+// counted before it is decoded: room for four per-job lists of
+// signals.MaxListedJobs numbers and as many values around them.
+const MaxValues = 5 * signals.MaxListedJobs
 
 // Option changes a Source.
 type Option func(*Source)
@@ -194,7 +202,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		}
 	}
 	if stdout.Truncated() {
-		return fail(0, "", true, fmt.Errorf("printed more than %d bytes, the most of its output read (want a number or one JSON object)", MaxOutput))
+		return fail(0, "", true, fmt.Errorf("printed more than %d bytes (%d MiB), the most of its output read: room for a JSON object listing %d jobs (want a number or one JSON object; read a longer queue by its counts)", MaxOutput, MaxOutput>>20, signals.MaxListedJobs))
 	}
 	d, err := s.parse(stdout.String())
 	if err != nil {
@@ -241,6 +249,9 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 	text := strings.TrimSpace(out)
 	quoted := strconv.Quote(signals.Shorten(text, 200))
 	if strings.HasPrefix(text, "{") {
+		if n := signals.JSONValues(text, MaxValues); n > MaxValues {
+			return d, fmt.Errorf("printed %s: more than %d JSON values and keys, the most this source decodes (room for %d jobs' GPUs, waits, CPUs and memory)", quoted, MaxValues, signals.MaxListedJobs)
+		}
 		var r reading
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.DisallowUnknownFields()

@@ -5,6 +5,7 @@ import (
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/signalstest"
 
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -297,16 +298,22 @@ func TestParseHostileOutput(t *testing.T) {
 // is held whole.
 func TestOutputIsBounded(t *testing.T) {
 	sh := program(t, "sh")
-	const big = 20 << 20
+	const big = 4 * MaxOutput
 	tests := []struct {
 		name   string
 		script string
 		want   string // in the error; "" for a read that succeeds
+		// allocs bounds what the read allocates, short of what was
+		// printed: MaxOutput kept, as much again as its buffer grew, and
+		// up to 100 MiB more measured in reading 512 MiB; standard
+		// error's 4 KiB (the bound leaves room for the race detector's
+		// own allocations, 4.2 MiB under -race).
+		allocs uint64
 	}{
-		{"standard output", fmt.Sprintf("head -c %d /dev/zero", big), "printed more than 1048576 bytes, the most of its output read"},
-		{"standard output just past the limit", fmt.Sprintf("yes 1 | head -c %d", MaxOutput+1), "printed more than 1048576 bytes"},
-		{"standard error, then a number", fmt.Sprintf("head -c %d /dev/zero >&2; echo 3", big), ""},
-		{"standard error, then a failure", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", big), "failed: exit status 1"},
+		{"standard output", fmt.Sprintf("head -c %d /dev/zero", big), "printed more than 134217728 bytes (128 MiB), the most of its output read: room for a JSON object listing 1048576 jobs", 3 * MaxOutput},
+		{"standard output just past the limit", fmt.Sprintf("yes 1 | head -c %d", MaxOutput+1), "printed more than 134217728 bytes", 3 * MaxOutput},
+		{"standard error, then a number", fmt.Sprintf("head -c %d /dev/zero >&2; echo 3", big), "", 8 << 20},
+		{"standard error, then a failure", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", big), "failed: exit status 1", 8 << 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,13 +331,87 @@ func TestOutputIsBounded(t *testing.T) {
 			if err != nil && len(err.Error()) > maxErrLen {
 				t.Errorf("error of %d bytes, want at most %d", len(err.Error()), maxErrLen)
 			}
-			// The output kept is at most MaxOutput, standard error's 4 KiB:
-			// what a read allocates stays well under what was printed (the
-			// bound leaves room for the race detector's own allocations,
-			// 4.2 MiB under -race).
-			if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
-				t.Errorf("the read allocated %d bytes for a program that printed %d; want at most %d", n, big, 8<<20)
+			if n := after.TotalAlloc - before.TotalAlloc; n > tt.allocs {
+				t.Errorf("the read allocated %d bytes for a program that printed %d; want at most %d", n, big, tt.allocs)
 			}
 		})
+	}
+}
+
+// TestOutputHoldsEveryListedJob: an object listing signals.MaxListedJobs
+// jobs, each with its GPUs, wait, CPUs and memory written at their
+// longest and indented (75 MiB; 1 MiB refused a list of 2^20 jobs' GPUs
+// alone, 2 MiB), is read whole; one job more fails the read naming the
+// bound on jobs, and an object that would decode into more than
+// MaxValues values fails before it is decoded, naming that bound.
+func TestOutputHoldsEveryListedJob(t *testing.T) {
+	list := func(b *bytes.Buffer, name, value string, jobs int, last bool) {
+		b.WriteString("  \"" + name + "\": [\n")
+		for i := range jobs {
+			b.WriteString("    " + value)
+			if i < jobs-1 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+		}
+		b.WriteString("  ]")
+		if !last {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	var full, gpus bytes.Buffer
+	full.WriteString("{\n")
+	// 2047 GPUs a job: the most whose sum over 2^20 jobs is a count; a
+	// wait of almost a year and a memory of almost 2^20 GiB, each to the
+	// 17 digits a float64 may take.
+	list(&full, "job_gpus", "2047", signals.MaxListedJobs, false)
+	list(&full, "job_wait_s", "31535999.12345679", signals.MaxListedJobs, false)
+	list(&full, "job_cpus", "4096", signals.MaxListedJobs, false)
+	list(&full, "job_memory_gib", "1048575.1234567891", signals.MaxListedJobs, true)
+	full.WriteString("}\n")
+	gpus.WriteString("{\n")
+	list(&gpus, "job_gpus", "1", signals.MaxListedJobs, true)
+	gpus.WriteString("}\n")
+	over := append([]byte(`{"job_gpus": [1`), bytes.Repeat([]byte(",1"), signals.MaxListedJobs)...)
+	over = append(over, "]}"...)
+	values := append([]byte(`{"pending_jobs": 1, "job_gpus": [0`), bytes.Repeat([]byte(",0"), MaxValues)...)
+	values = append(values, "]}"...)
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"full": full.Bytes(), "gpus": gpus.Bytes(), "over": over, "values": values} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full.Len() <= 64<<20 || gpus.Len() <= 1<<20 {
+		t.Fatalf("outputs of %d and %d bytes: want one past 64 MiB and one past the 1 MiB once read", full.Len(), gpus.Len())
+	}
+	cat := program(t, "cat")
+	for _, tt := range []struct {
+		file      string
+		jobs, sum int
+		waits     bool
+	}{
+		{"full", signals.MaxListedJobs, 2047 * signals.MaxListedJobs, true},
+		{"gpus", signals.MaxListedJobs, signals.MaxListedJobs, false},
+	} {
+		d, err := newSource(t, Config{Command: []string{cat, filepath.Join(dir, tt.file)}}).Demand(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.file, err)
+		}
+		if d.PendingJobs != tt.jobs || len(d.JobGPUs) != tt.jobs || d.PendingGPUs != tt.sum || (len(d.JobWaits) == tt.jobs) != tt.waits {
+			t.Errorf("%s: read %d jobs, %d sizes, %d waits, %d GPUs; want %d jobs, %d GPUs, each job's wait %v",
+				tt.file, d.PendingJobs, len(d.JobGPUs), len(d.JobWaits), d.PendingGPUs, tt.jobs, tt.sum, tt.waits)
+		}
+	}
+	for _, tt := range []struct{ file, want string }{
+		{"over", "job_gpus lists 1048577 jobs, want at most 1048576"},
+		{"values", "more than 5242880 JSON values and keys, the most this source decodes"},
+	} {
+		_, err := newSource(t, Config{Command: []string{cat, filepath.Join(dir, tt.file)}}).Demand(ctx)
+		var cerr *Error
+		if !errors.As(err, &cerr) || !cerr.Permanent() || !strings.Contains(err.Error(), tt.want) || len(err.Error()) > maxErrLen {
+			t.Errorf("%s: error %.500v, want a permanent *command.Error containing %q", tt.file, err, tt.want)
+		}
 	}
 }

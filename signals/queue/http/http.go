@@ -270,7 +270,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if tooLarge != nil {
 		return fail(resp.StatusCode, true, err)
 	}
-	if n := jsonValues(body, MaxValues); n > MaxValues {
+	if n := signals.JSONValues(body, MaxValues); n > MaxValues {
 		return fail(resp.StatusCode, true, fmt.Errorf("body holds more than %d JSON values and keys, the most this source decodes (room for %d jobs' GPUs, waits, CPUs and memory)", MaxValues, signals.MaxListedJobs))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -293,35 +293,6 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	}
 	d.Source, d.Time = s.name, s.now()
 	return d, nil
-}
-
-// jsonValues counts, up to max+1, the values and keys of the JSON text in
-// body: one, and one more for each comma, colon and opening bracket or
-// brace outside strings (each starts a value or a key; an object's key
-// and its value both count). Text that is not JSON counts so too; the
-// decoder refuses it after.
-func jsonValues(body []byte, max int) int {
-	n, inString, escaped := 1, false, false
-	for _, c := range body {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ',' || c == ':' || c == '[' || c == '{':
-			if n++; n > max {
-				return n
-			}
-		}
-	}
-	return n
 }
 
 // perJob reads the array at p, one value per job of job_gpus (what, in
