@@ -55,8 +55,8 @@ type Config struct {
 	Type string `yaml:"type,omitempty"`
 	// Group, for a stream, names the consumer group that takes the jobs:
 	// the source counts the entries waiting for it, which none of its
-	// consumers has read yet (GroupCount says otherwise), instead of the
-	// stream's length (XLEN).
+	// consumers has read yet, and those idle past ClaimIdle (GroupCount
+	// says otherwise), instead of the stream's length (XLEN).
 	Group string `yaml:"group,omitempty"`
 	// GroupCount says which of a group's entries are demand: waiting (the
 	// default), those not yet delivered to any of its consumers, the
@@ -64,6 +64,18 @@ type Config struct {
 	// (XPENDING), for consumers that read every entry at once and
 	// acknowledge it when its job starts.
 	GroupCount string `yaml:"group_count,omitempty"`
+	// ClaimIdle, with a group counting waiting entries, is the idle time
+	// past which the group's workers take again (XAUTOCLAIM, XCLAIM) an
+	// entry a consumer was given and never acknowledged: its consumer
+	// died with it, or stalled. Such entries count as waiting, as they
+	// are once a worker claims them; without ClaimIdle they count as
+	// running, however long ago they were taken. Redis cannot tell a
+	// consumer that died from one still running a long job (it forgets a
+	// consumer only on XGROUP DELCONSUMER, which drops its entries too),
+	// so an entry's idle time, at least its consumer's, is the measure:
+	// set ClaimIdle to the workers' min-idle-time, longer than any job
+	// runs without acknowledging or claiming its entry again.
+	ClaimIdle time.Duration `yaml:"claim_idle,omitempty"`
 	// WaitFromTimestamp reports the oldest wait: for a sorted set from its
 	// lowest score read as the enqueue time in Unix seconds, for a stream
 	// from its first entry's (or, with a group, first waiting or pending
@@ -135,6 +147,15 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		problems = append(problems, fmt.Sprintf("group_count %q needs a group (the stream's consumer group)", cfg.GroupCount))
 	case s.cfg.GroupCount != GroupWaiting && s.cfg.GroupCount != GroupPending:
 		problems = append(problems, fmt.Sprintf("group_count %q is not one of waiting (entries not yet delivered, the default) or pending (delivered and not acknowledged)", cfg.GroupCount))
+	}
+	switch {
+	case cfg.ClaimIdle == 0:
+	case cfg.ClaimIdle < time.Millisecond || cfg.ClaimIdle > MaxClaimIdle:
+		problems = append(problems, fmt.Sprintf("claim_idle %s is out of range (want 1ms to %s, the idle time past which the workers claim an entry again, or unset)", cfg.ClaimIdle, MaxClaimIdle))
+	case cfg.Group == "":
+		problems = append(problems, fmt.Sprintf("claim_idle %s needs a group (the stream's consumer group, whose entries idle past it count as waiting)", cfg.ClaimIdle))
+	case s.cfg.GroupCount == GroupPending:
+		problems = append(problems, fmt.Sprintf("claim_idle %s is for group_count waiting: group_count pending counts every entry delivered and not acknowledged, however idle", cfg.ClaimIdle))
 	}
 	if cfg.WaitFromTimestamp && s.cfg.Type == TypeList {
 		problems = append(problems, "wait_from_timestamp needs a stream or zset; a list holds no enqueue times")
@@ -307,6 +328,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 // each job's wait: a longer queue gives its oldest wait only.
 const MaxListedWaits = 100_000
 
+// MaxClaimIdle bounds Config.ClaimIdle.
+const MaxClaimIdle = 365 * 24 * time.Hour
+
 // zset reads a sorted set's length and, with wait_from_timestamp, its
 // lowest score as the oldest enqueue time; with gpus_per_job too, and at
 // most MaxListedWaits members, every member's score (enqueues, oldest
@@ -391,6 +415,14 @@ func (s *Source) stream(ctx context.Context, op *string) (int64, time.Time, []ti
 		var err error
 		if n, ids, err = s.waiting(ctx, op); err != nil {
 			return 0, time.Time{}, nil, err
+		}
+		if s.cfg.ClaimIdle > 0 {
+			m, idle, err := s.abandoned(ctx, op)
+			if err != nil {
+				return 0, time.Time{}, nil, err
+			}
+			// Taken before any entry still waiting: the oldest first.
+			n, ids = n+m, append(idle, ids...)
 		}
 	case group != "":
 		p, err := s.client.XPending(ctx, key, group).Result()
@@ -516,6 +548,31 @@ func (s *Source) waiting(ctx context.Context, op *string) (int64, []string, erro
 		msgs = msgs[:min(len(msgs), 1)] // the oldest wait only
 	}
 	return n, messageIDs(msgs), nil
+}
+
+// abandoned reads how many of the group's entries were delivered and not
+// acknowledged for ClaimIdle or longer (XPENDING with IDLE, Redis 6.2),
+// which the group's workers claim again, and their IDs (the first only,
+// when there are more than MaxListedWaits or no job's wait is wanted).
+// Like the entries after the last-delivered ID, they are counted up to
+// MaxListedWaits+1.
+func (s *Source) abandoned(ctx context.Context, op *string) (int64, []string, error) {
+	key, group := s.cfg.Key, s.cfg.Group
+	idle := s.cfg.ClaimIdle.Truncate(time.Millisecond)
+	*op = fmt.Sprintf("XPENDING %s %s IDLE %d - + %d", key, group, idle.Milliseconds(), MaxListedWaits+1)
+	ext, err := s.client.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: key, Group: group, Idle: idle, Start: "-", End: "+", Count: MaxListedWaits + 1}).Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	n := int64(len(ext))
+	if n > MaxListedWaits || s.cfg.GPUsPerJob == 0 {
+		ext = ext[:min(len(ext), 1)] // the oldest wait only
+	}
+	ids := make([]string, len(ext))
+	for i, e := range ext {
+		ids[i] = e.ID
+	}
+	return n, ids, nil
 }
 
 // messageIDs lists the entries' IDs, in their order.

@@ -332,6 +332,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Addr: "x:1", Key: "q", Type: TypeList, WaitFromTimestamp: true}, "a list holds no enqueue times"},
 		{Config{Addr: "x:1", Key: "q", Group: "g", GroupCount: "lag"}, `group_count "lag" is not one of waiting (entries not yet delivered, the default) or pending (delivered and not acknowledged)`},
 		{Config{Addr: "x:1", Key: "q", GroupCount: GroupPending}, `group_count "pending" needs a group`},
+		{Config{Addr: "x:1", Key: "q", ClaimIdle: time.Minute}, "claim_idle 1m0s needs a group"},
+		{Config{Addr: "x:1", Key: "q", Group: "g", ClaimIdle: -time.Second}, "claim_idle -1s is out of range (want 1ms to 8760h0m0s"},
+		{Config{Addr: "x:1", Key: "q", Group: "g", ClaimIdle: time.Microsecond}, "claim_idle 1µs is out of range"},
+		{Config{Addr: "x:1", Key: "q", Group: "g", GroupCount: GroupPending, ClaimIdle: time.Minute}, "claim_idle 1m0s is for group_count waiting"},
 		{Config{Addr: "x:1", Key: "q", GPUsPerJob: -1}, "gpus_per_job -1 is out of range (want 1 to 1048576, or 0 when unknown)"},
 		{Config{Addr: "x:1", Key: "q", GPUsPerJob: 1 << 40}, "gpus_per_job 1099511627776 is out of range"},
 		{Config{Addr: "x:1", Key: "q", PasswordEnv: "QUEUE_PW"}, "password_env QUEUE_PW is not set"},
@@ -446,5 +450,61 @@ func TestWaitsBounded(t *testing.T) {
 		if err != nil || d.OldestWait != signals.MaxWait || !slices.Equal(d.JobWaits, []time.Duration{signals.MaxWait, 0}) {
 			t.Errorf("%s from 1970: oldest %v, waits %v (%v); want %v and [%v 0]", key, d.OldestWait, d.JobWaits, err, signals.MaxWait, signals.MaxWait)
 		}
+	}
+}
+
+// TestDemandCountsAbandonedEntries: entries a consumer took with
+// XREADGROUP and never acknowledged, because it died, count as waiting
+// once idle for claim_idle, the time past which the group's workers claim
+// them again; entries taken lately run. Without claim_idle they ran for
+// ever: jobs lost with a crashed worker were no demand at all.
+func TestDemandCountsAbandonedEntries(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// 8 entries enqueued 100..93 s ago in each stream. Consumer "dead"
+	// took the first 3 an hour ago and died (their idle set so with
+	// XCLAIM ... IDLE, as if it had); "busy" took the 4th just now and
+	// runs it; 4 wait. In t:holes the 7th entry is deleted, so Redis
+	// knows no lag and the waiting entries are counted with XRANGE.
+	for _, key := range []string{"t:jobs", "t:holes"} {
+		var ids []string
+		for i := range 8 {
+			id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
+			must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: key, ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+			ids = append(ids, id)
+		}
+		must(t, c.XGroupCreate(ctx, key, "workers", "0").Err())
+		must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{key, ">"}, Count: 3}).Err())
+		must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "busy", Streams: []string{key, ">"}, Count: 1}).Err())
+		must(t, c.Do(ctx, "XCLAIM", key, "workers", "dead", 0, ids[0], ids[1], ids[2], "IDLE", time.Hour.Milliseconds()).Err())
+		if key == "t:holes" {
+			must(t, c.XDel(ctx, key, ids[6]).Err())
+		}
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		jobs  int
+		wait  time.Duration
+		waits []time.Duration // with gpus_per_job
+	}{
+		{"without claim_idle the dead consumer's entries run", Config{Key: "t:jobs", Group: "workers", WaitFromTimestamp: true}, 4, 96 * time.Second, nil},
+		{"idle past claim_idle", Config{Key: "t:jobs", Group: "workers", ClaimIdle: 10 * time.Minute}, 7, 0, nil},
+		{"idle past claim_idle with ID times", Config{Key: "t:jobs", Group: "workers", ClaimIdle: 10 * time.Minute, WaitFromTimestamp: true}, 7, 100 * time.Second, nil},
+		{"idle past claim_idle with each job's wait", Config{Key: "t:jobs", Group: "workers", ClaimIdle: 10 * time.Minute, WaitFromTimestamp: true, GPUsPerJob: 2}, 7, 100 * time.Second, secs(100, 99, 98, 96, 95, 94, 93)},
+		{"idle short of claim_idle", Config{Key: "t:jobs", Group: "workers", ClaimIdle: 2 * time.Hour, WaitFromTimestamp: true}, 4, 96 * time.Second, nil},
+		{"idle past claim_idle without lag", Config{Key: "t:holes", Group: "workers", ClaimIdle: 10 * time.Minute, WaitFromTimestamp: true, GPUsPerJob: 1}, 6, 100 * time.Second, secs(100, 99, 98, 96, 95, 93)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := newSource(t, tt.cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.PendingJobs != tt.jobs || d.OldestWait != tt.wait || d.OldestWaitKnown != tt.cfg.WaitFromTimestamp || !slices.Equal(d.JobWaits, tt.waits) {
+				t.Errorf("read %d jobs, oldest wait %v (known %v), waits %v; want %d jobs, %v, %v",
+					d.PendingJobs, d.OldestWait, d.OldestWaitKnown, d.JobWaits, tt.jobs, tt.wait, tt.waits)
+			}
+		})
 	}
 }
