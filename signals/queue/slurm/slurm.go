@@ -360,15 +360,18 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 // options (a login profile's SQUEUE_USERS=$USER listed that user's jobs
 // alone, SQUEUE_PRIORITY=1 listed a job pending in partitions p1,p2 once
 // a partition, SQUEUE_PARTITION narrowed a source set to read every
-// partition), and SLURM_TIME_FORMAT=relative printed a submit time as
-// "12:38:45", which no read could parse: times are read in the standard
-// format, and SLURM_CONF is the source's when it sets one.
+// partition), SLURM_TIME_FORMAT=relative printed a submit time as
+// "12:38:45", which no read could parse, and SLURM_CLUSTERS (squeue's
+// --clusters) read another cluster's queue, or failed every read where
+// no slurmdbd knows the cluster: times are read in the standard format,
+// the queue is the local cluster's (SLURM_CONF's), and SLURM_CONF is the
+// source's when it sets one.
 func (s *Source) env(environ []string) []string {
 	env := make([]string, 0, len(environ)+2)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
-		case strings.HasPrefix(k, "SQUEUE_"), k == "SLURM_TIME_FORMAT":
+		case strings.HasPrefix(k, "SQUEUE_"), k == "SLURM_TIME_FORMAT", k == "SLURM_CLUSTERS":
 		case k == "SLURM_CONF" && s.cfg.SlurmConf != "":
 		default:
 			env = append(env, kv)

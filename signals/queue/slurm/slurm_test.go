@@ -1004,6 +1004,7 @@ func TestDemandIgnoresSqueueEnvironment(t *testing.T) {
 		{"pending jobs and others", "SQUEUE_STATES", "all"},
 		{"relative times", "SLURM_TIME_FORMAT", "relative"},
 		{"another cluster's config", "SLURM_CONF", "/nonexistent/slurm.conf"},
+		{"another cluster's queue", "SLURM_CLUSTERS", "other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.key != "" {
