@@ -158,3 +158,35 @@ func FuzzParseArrayRoom(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseReasonCodes: squeue --json's output, whatever it holds, reads
+// as reason codes only (never a description, which would match no
+// skip_reasons), at most one a job it lists, or none.
+func FuzzParseReasonCodes(f *testing.F) {
+	for _, file := range []string{"testdata/squeue_22.05.json", "testdata/squeue_23.02.json"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{"", "null", `{"jobs": null}`, `{"jobs": [{}]}`, `{"jobs": [{"job_id": -1, "state_reason": "Priority"}]}`,
+		`{"jobs": [{"job_id": {"set": true, "number": 9}, "array_job_id": 9, "array_task_id": {"set": true, "number": 1}, "state_reason": "Priority"}]}`,
+		`{"jobs": [{"job_id": 1e3, "state_reason": "Resources"}]}`, `{"jobs": [{"job_id": 1, "het_job_id": 1, "het_job_offset": 99999999999, "state_reason": "X"}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, out []byte) {
+		codes := parseReasonCodes(out)
+		if n := strings.Count(string(out), "job_id"); len(codes) > n {
+			t.Fatalf("%d codes from output naming job_id %d times", len(codes), n)
+		}
+		for id, code := range codes {
+			if !isReasonCode(code) || id == "" {
+				t.Fatalf("job %q: reason %q is not a code", id, code)
+			}
+			if got, ok := reasonCode(codes, id); !ok || got != code {
+				t.Fatalf("reasonCode(%q) = %q, %v; want %q", id, got, ok, code)
+			}
+		}
+	})
+}

@@ -281,6 +281,9 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if err != nil {
 		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
 	}
+	if !s.cfg.CountAll {
+		s.resolveReasons(ctx, jobs)
+	}
 	var room map[string]int
 	if !s.cfg.CountAll && slices.ContainsFunc(jobs, func(j job) bool { return arrayID(j[0]) != "" }) {
 		if room, err = s.arrayRoom(ctx); err != nil {

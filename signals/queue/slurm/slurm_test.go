@@ -1171,3 +1171,72 @@ func TestJobGPUs(t *testing.T) {
 		t.Errorf("1024 GPUs a socket on 2048 sockets: %v, want out of range", err)
 	}
 }
+
+// TestDescribedReasonIsReadAsItsCode: squeue prints a job's description in
+// place of its reason code where Slurm has set one: a job requeued held
+// (scontrol requeuehold, as after a node failure) read "job requeued in
+// held state", matched no skip_reasons and counted as demand, a launch for
+// a job that cannot start. Now the real squeue's --json gives its code,
+// JobHeldUser, and it is left out as any held job is.
+func TestDescribedReasonIsReadAsItsCode(t *testing.T) {
+	cancelAll(t)
+	requeued := submit(t, "RUNNING", "--mem=100M", "--gres=gpu:2")
+	if out, err := slurmCluster(t).Run("scontrol", "requeuehold", requeued); err != nil {
+		t.Fatalf("scontrol requeuehold %s: %v: %s", requeued, err, out)
+	}
+	waitReason(t, requeued, "job requeued in held state")
+	submit(t, "PENDING", "--mem=100M", "--gres=gpu:1", "--hold")
+	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
+	submit(t, "PENDING", "--mem=100M", "--gres=gpu:4")
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		jobs    []int
+		leftOut []signals.LeftOut
+	}{
+		{"default skip_reasons", Config{}, []int{4}, []signals.LeftOut{{Why: "pending for JobHeldUser", Jobs: 2}}},
+		{"skip_reasons naming the code", Config{SkipReasons: []string{"JobHeldUser"}}, []int{4}, []signals.LeftOut{{Why: "pending for JobHeldUser", Jobs: 2}}},
+		{"count_all", Config{CountAll: true}, []int{1, 2, 4}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Squeue, cfg.SlurmConf, cfg.Partition = squeuePath(t), slurmCluster(t).Conf, slurmCluster(t).Partition
+			d, err := New(cfg).Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(slices.Values(d.JobGPUs))
+			if !slices.Equal(got, tc.jobs) || !slices.Equal(d.LeftOut, tc.leftOut) {
+				t.Errorf("read jobs %v, left out %+v; want %v, left out %+v", got, d.LeftOut, tc.jobs, tc.leftOut)
+			}
+		})
+	}
+}
+
+// TestParseReasonCodes: squeue --json's reason codes, as Slurm 22.05 and
+// 23.02 write their numbers, keyed as squeue's JobArrayID prints each job;
+// a state_reason that is not a code, and output that is not JSON, give
+// none.
+func TestParseReasonCodes(t *testing.T) {
+	want := map[string]string{"1": "JobHeldUser", "2_3": "JobHeldAdmin", "2": "Priority", "4+0": "Resources", "4+1": "QOSNotAllowed"}
+	for _, file := range []string{"testdata/squeue_22.05.json", "testdata/squeue_23.02.json"} {
+		out, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := parseReasonCodes(out); !maps.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", file, got, want)
+		}
+	}
+	for _, out := range []string{"", "squeue: error: unrecognized option '--json'", `{"jobs": [{"job_id": "x"}]}`, `{"jobs": {}}`} {
+		if got := parseReasonCodes([]byte(out)); len(got) != 0 {
+			t.Errorf("%q: %v, want none", out, got)
+		}
+	}
+	codes := parseReasonCodes([]byte(`{"jobs": [{"job_id": 7, "array_job_id": 7, "array_task_string": "1-9%2", "state_reason": "Priority"}]}`))
+	for id, want := range map[string]string{"7_4": "Priority", "7": "Priority", "8": ""} {
+		if got, _ := reasonCode(codes, id); got != want {
+			t.Errorf("reasonCode(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
