@@ -91,7 +91,9 @@ const MaxCount = math.MaxInt32
 // is no GPU more. The error completes "<field> ", naming the value and
 // the range.
 func Count(f float64) (int, error) {
-	if math.IsNaN(f) || f < 0 || f > MaxCount {
+	// Within countSlack below 0 is 0: a PromQL difference of whole counts
+	// may read -2.7755575615628914e-17, which failed the read.
+	if math.IsNaN(f) || f < -countSlack || f > MaxCount {
 		return 0, fmt.Errorf("is %v, out of range: want a count from 0 to %d", f, MaxCount)
 	}
 	if r := math.Round(f); math.Abs(f-r) <= countSlack {

@@ -119,7 +119,8 @@ func TestCount(t *testing.T) {
 		ok   bool
 	}{
 		{0, 0, true}, {3, 3, true}, {2.25, 3, true}, {MaxCount, MaxCount, true},
-		{0.3, 1, true}, {2.4, 3, true}, {3.0000000000000004, 3, true}, {2.9999999999999996, 3, true}, {1e-12, 0, true}, {3.000001, 4, true},
+		{0.3, 1, true}, {2.4, 3, true}, {3.0000000000000004, 3, true}, {2.9999999999999996, 3, true}, {1e-12, 0, true}, {3.000001, 4, true}, {-2.7755575615628914e-17, 0, true}, {-1e-9, 0, true},
+		{-1.1e-9, 0, false},
 		{MaxCount + 1, 0, false}, {1e300, 0, false}, {-1, 0, false}, {math.NaN(), 0, false}, {math.Inf(1), 0, false},
 	} {
 		got, err := Count(c.in)

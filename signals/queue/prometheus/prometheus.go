@@ -381,14 +381,17 @@ func (s *Source) number(ctx context.Context, q string) (float64, time.Time, erro
 func series(m model.Metric) string { return signals.Shorten(m.String(), 200) }
 
 func wholeCount(f float64) (int, error) {
-	if f < 0 {
+	// A fraction rounds up, as in every source: 0.3 GPUs pending is a job
+	// waiting for one; float arithmetic's error about a whole number, 0
+	// included (0.3 - 0.1 - 0.2 is -2.8e-17), is that number.
+	n, err := signals.Count(f)
+	switch {
+	case err == nil:
+		return n, nil
+	case f < 0:
 		return 0, fmt.Errorf("value %v is negative: want a count >= 0", f)
-	}
-	if f > signals.MaxCount {
+	default:
 		// Converted, it would wrap to a negative count.
 		return 0, fmt.Errorf("value %v is out of range: want a count from 0 to %d", f, signals.MaxCount)
 	}
-	// A fraction rounds up, as in every source (signals.Count): 0.3 GPUs
-	// pending is a job waiting for one.
-	return signals.Count(f)
 }

@@ -82,6 +82,9 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 		{"a fraction of a job", Config{Query: "vector(2.4)"}, 3, 0, false, 0, 0},
 		// Float arithmetic's error is not a GPU more: 3.0000000000000004.
 		{"float error", Config{Query: "(vector(0.1) + vector(0.2)) * 10", Measure: PendingGPUs}, 0, 3, true, 0, 0},
+		// And below 0 it is 0, not a negative count that failed the read:
+		// 0.3 - 0.1 - 0.2 is -2.7755575615628914e-17.
+		{"float error below zero", Config{Query: "vector(0.3) - vector(0.1) - vector(0.2)", Measure: PendingGPUs}, 0, 0, true, 0, 0},
 	}
 	for _, tc := range ok {
 		t.Run(tc.name, func(t *testing.T) {
