@@ -1180,13 +1180,20 @@ func TestJobGPUs(t *testing.T) {
 // JobHeldUser, and it is left out as any held job is.
 func TestDescribedReasonIsReadAsItsCode(t *testing.T) {
 	cancelAll(t)
+	// 6 of the node's 8 GPUs busy, and the other 2 taken by the job to be
+	// requeued: once it is, they are free, but not for the 4-GPU job.
+	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:6")
 	requeued := submit(t, "RUNNING", "--mem=100M", "--gres=gpu:2")
 	if out, err := slurmCluster(t).Run("scontrol", "requeuehold", requeued); err != nil {
 		t.Fatalf("scontrol requeuehold %s: %v: %s", requeued, err, out)
 	}
 	waitReason(t, requeued, "job requeued in held state")
+	// Completing (CG) until its processes end, and squeue lists it pending
+	// only then.
+	if err := slurmCluster(t).WaitState(requeued, "PENDING", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	submit(t, "PENDING", "--mem=100M", "--gres=gpu:1", "--hold")
-	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
 	submit(t, "PENDING", "--mem=100M", "--gres=gpu:4")
 	for _, tc := range []struct {
 		name    string
@@ -1240,3 +1247,4 @@ func TestParseReasonCodes(t *testing.T) {
 		}
 	}
 }
+
