@@ -37,7 +37,7 @@ func isReasonCode(reason string) bool {
 // that reads each job's reason code where its line gave a description:
 // squeue --json, whose state_reason is always the code (it lists every
 // job, whatever the other options ask).
-func JSONArgs() []string { return []string{"--json"} }
+func JSONArgs() []string { return []string{"--all", "--json"} }
 
 // resolveReasons replaces the description that squeue printed as the
 // reason of some of jobs' lines with the job's reason code, read with

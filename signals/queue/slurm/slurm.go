@@ -230,7 +230,10 @@ func (s *Source) Args() []string {
 	}
 	// -r lists each pending array task on its own line; the sort is
 	// priority, highest first, then job id: the order Slurm starts them in.
-	args := []string{"--noheader", "--array", "--states=PENDING", "--sort=-p,i", "--Format=" + strings.Join(format, ",")}
+	// --all lists the jobs of hidden partitions and of partitions the
+	// server's user may not use, which squeue leaves out for a user other
+	// than root or SlurmUser: a hidden partition's queue read as empty.
+	args := []string{"--noheader", "--all", "--array", "--states=PENDING", "--sort=-p,i", "--Format=" + strings.Join(format, ",")}
 	if s.cfg.Partition != "" {
 		args = append(args, "--partition="+s.cfg.Partition)
 	}
@@ -295,7 +298,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
 	}
 	if strings.TrimSpace(out) == "" && s.cfg.Partition != "" {
-		if _, err := s.run(ctx, s.scontrol(), "show", "partition", "--oneliner", s.cfg.Partition); err != nil {
+		if _, err := s.run(ctx, s.scontrol(), "--all", "show", "partition", "--oneliner", s.cfg.Partition); err != nil {
 			var serr *Error
 			if errors.As(err, &serr) && ctx.Err() == nil && serr.Output != "" {
 				serr.Err = fmt.Errorf("checking partition %q (squeue listed no jobs in it): %w", s.cfg.Partition, serr.Err)
@@ -394,7 +397,7 @@ func (s *Source) env(environ []string) []string {
 // its tasks that runs, in any partition (a task pending in p1,p2 runs in
 // either).
 func ArrayArgs() []string {
-	return []string{"--noheader", "--states=PENDING,RUNNING,CONFIGURING,SUSPENDED", "--Format=ArrayJobID:|,ArrayTaskID:|,StateCompact:|"}
+	return []string{"--noheader", "--all", "--states=PENDING,RUNNING,CONFIGURING,SUSPENDED", "--Format=ArrayJobID:|,ArrayTaskID:|,StateCompact:|"}
 }
 
 // arrayRoom is how many more tasks each array with a limit of tasks at

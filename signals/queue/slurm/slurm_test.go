@@ -1248,3 +1248,42 @@ func TestParseReasonCodes(t *testing.T) {
 	}
 }
 
+// TestHiddenPartitionIsRead: squeue lists the jobs of a hidden partition
+// (Hidden=YES) only to root and SlurmUser unless asked --all or for that
+// partition: a server running as another user left a hidden partition's
+// jobs out of a source that names no partition (every partition's queue).
+// Here squeue and scontrol run as nobody, through wrappers.
+func TestHiddenPartitionIsRead(t *testing.T) {
+	c := slurmCluster(t)
+	if out, err := c.Run("scontrol", "create", "PartitionName=hidden", "Nodes=localhost", "MaxTime=INFINITE", "State=UP", "Hidden=YES"); err != nil {
+		t.Fatalf("scontrol create partition: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := c.Run("scontrol", "delete", "PartitionName=hidden"); err != nil {
+			t.Errorf("scontrol delete partition: %v: %s", err, out)
+		}
+	})
+	cancelAll(t) // before the partition is deleted: cleanups run last first
+	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
+	submit(t, "PENDING", "--mem=100M", "--gres=gpu:2", "--partition=hidden")
+	dir := t.TempDir()
+	for _, prog := range []string{"squeue", "scontrol"} {
+		path, err := exec.LookPath(prog)
+		if err != nil {
+			t.Fatalf("%s not found: %v; %s", prog, err, fixture.InstallHint)
+		}
+		script := "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups " + path + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(dir, prog), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, partition := range []string{"hidden", ""} {
+		d, err := New(Config{Squeue: filepath.Join(dir, "squeue"), SlurmConf: c.Conf, Partition: partition}).Demand(context.Background())
+		if err != nil {
+			t.Fatalf("partition %q: %v", partition, err)
+		}
+		if !slices.Equal(d.JobGPUs, []int{2}) {
+			t.Errorf("partition %q: read jobs %v, want the hidden partition's 2-GPU job", partition, d.JobGPUs)
+		}
+	}
+}
