@@ -248,6 +248,9 @@ func TestNewFromYAML(t *testing.T) {
 	if cfgs[0].Timeout != 2*time.Second || srcs[0].opts.timeout != 2*time.Second || srcs[0].opts.attempts != 2 || srcs[0].opts.baseDelay != 10*time.Millisecond {
 		t.Errorf("command source options %+v from %+v", srcs[0].opts, cfgs[0])
 	}
+	if got := cfgs[4].Redis.ClaimIdle; got != 10*time.Minute {
+		t.Errorf("redis claim_idle %v, want 10m", got)
+	}
 	if srcs[3].opts.timeout != DefaultSlurmTimeout || srcs[2].opts.timeout != DefaultTimeout {
 		t.Errorf("timeouts: slurm %v, http %v; want %v, %v", srcs[3].opts.timeout, srcs[2].opts.timeout, DefaultSlurmTimeout, DefaultTimeout)
 	}
