@@ -13,7 +13,7 @@ var cronFields = [5]struct {
 	name     string
 	min, max int
 }{
-	{"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 6},
+	{"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 7},
 }
 
 // cronYear matches a field that reads as a year (2026, 2026-2027).
@@ -26,8 +26,7 @@ var cronNumber = regexp.MustCompile(`[0-9]+`)
 // cronHint says which field of a cron expression the policy refused is
 // wrong, and how to write it, for the mistakes of a person used to another
 // cron: a seconds field or a year field (Quartz, Spring, robfig's
-// WithSeconds), Sunday as 7 (Vixie cron), a value outside its field's
-// range. "" when it has nothing to add to the policy's message.
+// WithSeconds), a value outside its field's range. "" when it has nothing to add to the policy's message.
 func cronHint(spec string) string {
 	expr, zone := strings.TrimSpace(spec), ""
 	if strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=") {
@@ -58,9 +57,6 @@ func cronHint(spec string) string {
 			if err != nil || (n >= r.min && n <= r.max) {
 				continue
 			}
-			if i == 4 && n == 7 {
-				return "; day-of-week 7 is outside 0-6: Sunday is 0 here (or SUN), write " + cronSundayAsZero(field)
-			}
 			if i == 1 && n == 24 {
 				return "; hour 24 is outside 0-23: midnight is hour 0"
 			}
@@ -68,21 +64,4 @@ func cronHint(spec string) string {
 		}
 	}
 	return ""
-}
-
-// cronSundayAsZero rewrites a day-of-week field that names Sunday as 7 with
-// 0: 7 as 0, 5-7 as 0,5-6.
-func cronSundayAsZero(field string) string {
-	parts := strings.Split(field, ",")
-	for i, p := range parts {
-		switch {
-		case p == "7":
-			parts[i] = "0"
-		case strings.HasSuffix(p, "-7") && p != "0-7":
-			parts[i] = "0," + strings.TrimSuffix(p, "7") + "6"
-		case p == "0-7":
-			parts[i] = "*"
-		}
-	}
-	return strings.Join(parts, ",")
 }

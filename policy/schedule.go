@@ -87,7 +87,7 @@ func cfgUntil(until, now time.Time) string {
 
 // CheckCron reports whether spec is a cron expression ScheduleFloors can
 // use: 5 fields, optionally prefixed CRON_TZ=Area/City (or TZ=), firing on
-// some date. The zone must be named: Local (the host's zone) is refused,
+// some date; day-of-week 0 and 7 are both Sunday. The zone must be named: Local (the host's zone) is refused,
 // so a schedule does not move with the host. The error says what is wrong
 // and what would be valid.
 func CheckCron(spec string) error {
@@ -118,7 +118,8 @@ var cfgCronStart = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 var cfgCronCache sync.Map // spec string -> *cfgCron
 
 // cfgCompileCron parses a 5-field cron expression with an optional
-// CRON_TZ=/TZ= prefix; without one it is read in UTC.
+// CRON_TZ=/TZ= prefix; without one it is read in UTC. Day-of-week 7 is
+// Sunday, as 0 is (crontab(5)).
 func cfgCompileCron(spec string) (*cfgCron, error) {
 	if c, ok := cfgCronCache.Load(spec); ok {
 		return c.(*cfgCron), nil
@@ -147,7 +148,15 @@ func cfgCompileCron(spec string) (*cfgCron, error) {
 	if strings.HasPrefix(c.expr, "@every") {
 		return nil, fmt.Errorf("bad cron %q: @every has no fixed start time, so a floor could not say when it holds; %s", spec, how)
 	}
-	sched, err := cron.ParseStandard("CRON_TZ=UTC " + c.expr)
+	expr := c.expr
+	if f := strings.Fields(expr); len(f) == 5 {
+		if err := cronCheckWords(f); err != nil {
+			return nil, fmt.Errorf("bad cron %q: %w; %s", spec, err, how)
+		}
+		f[4] = cronSundaySeven(f[4])
+		expr = strings.Join(f, " ")
+	}
+	sched, err := cron.ParseStandard("CRON_TZ=UTC " + expr)
 	if err != nil {
 		return nil, fmt.Errorf("bad cron %q: %v; %s", spec, err, how)
 	}
