@@ -129,6 +129,16 @@ type ProviderConfig struct {
 	Region string `yaml:"region"`
 	// Endpoint overrides the SDK's endpoint (e.g. `spillway emulator`).
 	Endpoint string `yaml:"endpoint,omitempty"`
+	// Profile (aws and alicloud) names the profile of the SDK's shared
+	// files this provider signs with, instead of the SDK's default chain,
+	// so that two providers of one type can use two accounts: for aws a
+	// profile of ~/.aws/config or ~/.aws/credentials (AWS_CONFIG_FILE,
+	// AWS_SHARED_CREDENTIALS_FILE), which may assume a role (role_arn with
+	// source_profile); for alicloud a profile of ~/.alibabacloud/credentials
+	// (ALIBABA_CLOUD_CREDENTIALS_FILE): access_key, ram_role_arn or
+	// ecs_ram_role. It names where the credentials are, never the secret.
+	// Empty: the SDK's default chain (environment, AWS_PROFILE, roles).
+	Profile string `yaml:"profile,omitempty"`
 	// Subnets (AWS) or vSwitches (Alibaba) keyed by zone, tried in order.
 	// An offering that names a zone must have a subnet in it. The server
 	// needs at least one for aws and alicloud.

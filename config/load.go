@@ -521,7 +521,8 @@ var cfgMoved = map[reflect.Type]map[string]string{
 		"access_key":        cfgCredentials,
 		"secret_key":        cfgCredentials,
 		"credentials":       cfgCredentials,
-		"profile":           cfgCredentials,
+		"credentials_file":  cfgCredentials,
+		"role_arn":          cfgCredentials,
 	},
 	reflect.TypeFor[Signals](): {
 		"stale_after": "stale_after is the pool's own setting (how old a signal may be before the policy holds): move it up to the pool, beside interval",
@@ -555,7 +556,8 @@ func cfgReadsDollar(path string) bool {
 const cfgCredentials = "credentials are not written in spillway.yaml: each provider's SDK reads them from its default chain " +
 	"(aws: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or an instance role; " +
 	"alicloud: ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a credentials profile, or a RAM role) " +
-	"in the environment of spillway server: remove it"
+	"in the environment of spillway server, or from the profile the provider names with profile: NAME " +
+	"(aws: ~/.aws/config or ~/.aws/credentials, where a profile may assume a role; alicloud: ~/.alibabacloud/credentials): remove it"
 
 var cfgDurationType = reflect.TypeFor[time.Duration]()
 

@@ -31,6 +31,17 @@ var cfgProviderTypeNames = map[string]ProviderType{
 // regionName is the form of a cloud region's name: us-east-1, cn-hangzhou.
 var regionName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
+// profileName is the form of a profile's name in the SDKs' shared files.
+var profileName = regexp.MustCompile(`^[A-Za-z0-9_.@+-]+$`)
+
+// cfgProfileFiles names the files a profile of type t is read from.
+func cfgProfileFiles(t ProviderType) string {
+	if t == ProviderAlicloud {
+		return "~/.alibabacloud/credentials (ALIBABA_CLOUD_CREDENTIALS_FILE)"
+	}
+	return "~/.aws/config or ~/.aws/credentials (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)"
+}
+
 // problems checks which settings each provider type takes, in one place:
 // Parse reports every problem but the server-only ones, ValidateForServer
 // and Check all of them.
@@ -58,6 +69,13 @@ func (pc ProviderConfig) problems() []providerProblem {
 		// EAST' or '${AWS_REGION}' (not read from the environment) made
 		// every tick fail as if the cloud were briefly unreachable.
 		add(false, "region", "region %q is not a region's name: want lowercase letters, digits and hyphens, at most 64, e.g. region: %s (it is not read from the environment: write it out)", pc.Region, cfgExampleRegion(pc.Type))
+	}
+	switch {
+	case pc.Profile == "":
+	case !cloud && pc.Type != "":
+		add(false, "profile", "profile is only for providers of type aws and alicloud, not %s: a Terraform module's providers read their own credentials (e.g. AWS_PROFILE in the server's environment)", pc.Type)
+	case len(pc.Profile) > 128 || !profileName.MatchString(pc.Profile):
+		add(false, "profile", "profile %q is not a profile's name: want letters, digits and _ . @ + - (at most 128), the name of a profile in %s, e.g. profile: prod", pc.Profile, cfgProfileFiles(pc.Type))
 	}
 	if pc.Endpoint != "" {
 		u, err := url.Parse(pc.Endpoint)

@@ -32,6 +32,7 @@ func (e *Emulator) EC2Handler() http.Handler {
 // ec2Call is one parsed EC2 request.
 type ec2Call struct {
 	action, region, requestID string
+	accessKeyID               string // the SigV4 credential's access key id
 	p                         url.Values
 	// release, when set, frees the large-answer slot the call holds
 	// (admitLarge) once its answer is written.
@@ -75,7 +76,7 @@ func init() {
 func mutating(*ec2Call) BucketSpec    { return EC2MutatingBucket }
 func nonMutating(*ec2Call) BucketSpec { return EC2NonMutatingBucket }
 
-var credentialRegion = regexp.MustCompile(`Credential=[^/]+/\d{8}/([a-z0-9-]+)/`)
+var credentialRegion = regexp.MustCompile(`Credential=([^/, ]{1,128})/\d{8}/([a-z0-9-]+)/`)
 
 func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	c := &ec2Call{requestID: e.newRequestID(), region: DefaultEC2Region}
@@ -85,9 +86,9 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 	}
 	c.p = r.Form
 	if m := credentialRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		c.region = m[1]
+		c.accessKeyID, c.region = m[1], m[2]
 	} else if m := credentialRegion.FindStringSubmatch("Credential=" + c.p.Get("X-Amz-Credential")); m != nil {
-		c.region = m[1]
+		c.accessKeyID, c.region = m[1], m[2]
 	}
 	if !validRegion(c.region) {
 		writeEC2Error(w, c.requestID, errorf(http.StatusUnauthorized, "AuthFailure", "Credential should be scoped to a valid region, not '%s'.", echo(c.region)))
@@ -294,7 +295,7 @@ var (
 
 func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 	p := c.p
-	spec := launchSpec{api: APIEC2, region: c.region, imageID: p.Get("ImageId"), instanceType: p.Get("InstanceType"), clientToken: p.Get("ClientToken")}
+	spec := launchSpec{api: APIEC2, region: c.region, imageID: p.Get("ImageId"), instanceType: p.Get("InstanceType"), clientToken: p.Get("ClientToken"), accessKeyID: c.accessKeyID}
 	template := p.Get("LaunchTemplate.LaunchTemplateId") + p.Get("LaunchTemplate.LaunchTemplateName")
 	if spec.imageID == "" && template == "" {
 		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter ImageId or LaunchTemplate.")

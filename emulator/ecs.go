@@ -186,7 +186,8 @@ func ecsTags(p url.Values) ([]Tag, *apiError) {
 func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 	p := c.p
 	spec := launchSpec{api: APIECS, region: c.region, imageID: p.Get("ImageId"), instanceType: p.Get("InstanceType"),
-		clientToken: p.Get("ClientToken"), name: p.Get("InstanceName"), hostName: p.Get("HostName")}
+		clientToken: p.Get("ClientToken"), name: p.Get("InstanceName"), hostName: p.Get("HostName"),
+		accessKeyID: echo(p.Get("AccessKeyId"))}
 	template := p.Get("LaunchTemplateId") + p.Get("LaunchTemplateName")
 	if spec.imageID == "" && template == "" {
 		return nil, missingECS("ImageId")

@@ -112,6 +112,11 @@ type Instance struct {
 	PrivateIP   string    `json:"private_ip"`
 	ClientToken string    `json:"client_token,omitempty"`
 	UserData    string    `json:"user_data,omitempty"` // decoded
+	// AccessKeyID is the access key id the launch was signed with (the
+	// SigV4 credential's first part on EC2, AccessKeyId on ECS): which of
+	// several accounts' credentials a client used. Signatures are not
+	// checked.
+	AccessKeyID string `json:"access_key_id,omitempty"`
 	// InterruptAt is when a spot interruption announced with Interrupt
 	// takes the instance away.
 	InterruptAt *time.Time `json:"interrupt_at,omitempty"`

@@ -26,6 +26,7 @@ type record struct {
 	noticeAt, interruptAt              *time.Time // spot interruption notice and its deadline
 	tags                               []Tag
 	privateIP, clientToken, userData   string
+	accessKeyID                        string // what the launch was signed with
 	reservationID, spotRequestID       string
 	launchIndex                        int
 	name, hostName                     string
@@ -108,7 +109,7 @@ func (r *record) snapshot(now time.Time) Instance {
 		ID: r.id, API: r.api, Region: r.region, Zone: r.zone, SubnetID: r.subnet,
 		InstanceType: r.instanceType, ImageID: r.imageID, State: r.state(now), Spot: r.spot,
 		LaunchTime: r.launch, Tags: slices.Clone(r.tags), PrivateIP: r.privateIP,
-		ClientToken: r.clientToken, UserData: r.userData,
+		ClientToken: r.clientToken, UserData: r.userData, AccessKeyID: r.accessKeyID,
 	}
 	if r.interruptAt != nil {
 		t := *r.interruptAt
@@ -309,6 +310,7 @@ type tokenRecord struct {
 // launchSpec is a validated launch request, common to both APIs.
 type launchSpec struct {
 	api, region, zone              string // zone "" lets the emulator choose
+	accessKeyID                    string // the key the call was signed with
 	instanceType, imageID          string
 	spot                           bool
 	spotStrategy                   string
@@ -460,7 +462,7 @@ func (e *Emulator) launch(spec launchSpec) ([]*record, bool, *launchError) {
 			chargeType: spec.chargeType, launch: now, visibleAt: now.Add(e.lag), bootDelay: e.bootDelay,
 			tags: slices.Clone(spec.tags), clientToken: spec.clientToken, userData: spec.userData,
 			reservationID: reservation, launchIndex: i, name: spec.name, hostName: spec.hostName,
-			payload: payload,
+			payload: payload, accessKeyID: spec.accessKeyID,
 		}
 		if spec.api == APIECS {
 			r.id = e.newIDLocked("i-", alnum, 20)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -111,9 +110,11 @@ missing or unreadable too), 2 when the command line is wrong.`,
 				if summaries++; summaries > 1 {
 					fmt.Fprintln(cmd.OutOrStdout())
 				}
-				var creds func(config.ProviderType) string
+				var creds func(config.ProviderConfig) string
 				if server {
-					creds = func(t config.ProviderType) string { return policyCredentials(t, os.Getenv, policyFileExists) }
+					creds = func(pc config.ProviderConfig) string {
+						return policyCredentials(cmd.Context(), pc, os.Getenv, policyFileExists)
+					}
 				}
 				policySummary(cmd.OutOrStdout(), path, cfg, time.Now(), creds)
 			}
@@ -131,8 +132,8 @@ missing or unreadable too), 2 when the command line is wrong.`,
 
 // policySummary prints what a valid config allows, defaults applied.
 // Its schedules' next firings are counted from now; creds, when not nil,
-// says where each provider type's credentials come from (with --server).
-func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, creds func(config.ProviderType) string) {
+// says where each provider's credentials come from (with --server).
+func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, creds func(config.ProviderConfig) string) {
 	fmt.Fprintf(w, "%s: valid\n", path)
 	fmt.Fprintf(w, "cluster %s\n", cfg.Cluster)
 	names := make([]string, 0, len(cfg.Providers))
@@ -154,7 +155,7 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		}
 		fmt.Fprintln(w, line)
 		if creds != nil {
-			if c := creds(p.Type); c != "" {
+			if c := creds(p); c != "" {
 				fmt.Fprintf(w, "  credentials here: %s\n", c)
 			}
 		}
@@ -273,64 +274,6 @@ func policyLimits(l policy.Limits) string {
 		parts = append(parts, "no budget")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// policyCredentials says where the SDK of a provider of type t would find
-// credentials on this machine, as far as it can tell without calling
-// anything (an instance or RAM role is only known by asking for it): a
-// config that validates is no use to a server that cannot sign a call,
-// and its log would say so only once it runs. "" for terraform, whose
-// module's providers read their own.
-func policyCredentials(t config.ProviderType, getenv func(string) string, exists func(string) bool) string {
-	home := getenv("HOME")
-	file := func(env, def string) string {
-		if f := getenv(env); f != "" {
-			return f
-		}
-		if home == "" {
-			return ""
-		}
-		return filepath.Join(home, def)
-	}
-	switch t {
-	case config.ProviderAWS:
-		switch {
-		case getenv("AWS_ACCESS_KEY_ID") != "" && getenv("AWS_SECRET_ACCESS_KEY") != "":
-			return "from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-		case getenv("AWS_ACCESS_KEY_ID") != "":
-			return "AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY: set both"
-		case getenv("AWS_PROFILE") != "":
-			return fmt.Sprintf("from profile %s (AWS_PROFILE)", getenv("AWS_PROFILE"))
-		case getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != "":
-			return "from a web identity (AWS_WEB_IDENTITY_TOKEN_FILE)"
-		case getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != "" || getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI") != "":
-			return "from the container's credentials endpoint"
-		}
-		for _, f := range []string{file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"), file("AWS_CONFIG_FILE", ".aws/config")} {
-			if f != "" && exists(f) {
-				return "from the default profile of " + f
-			}
-		}
-		return "none in the environment or shared files: spillway server needs an instance role here, " +
-			"or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-	case config.ProviderAlicloud:
-		switch {
-		case getenv("ALIBABA_CLOUD_ACCESS_KEY_ID") != "" && getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET") != "":
-			return "from ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-		case getenv("ALIBABA_CLOUD_ACCESS_KEY_ID") != "":
-			return "ALIBABA_CLOUD_ACCESS_KEY_ID is set without ALIBABA_CLOUD_ACCESS_KEY_SECRET: set both"
-		case getenv("ALIBABA_CLOUD_ECS_METADATA") != "":
-			return fmt.Sprintf("from the RAM role %s (ALIBABA_CLOUD_ECS_METADATA)", getenv("ALIBABA_CLOUD_ECS_METADATA"))
-		}
-		for _, f := range []string{file("ALIBABA_CLOUD_CREDENTIALS_FILE", ".alibabacloud/credentials"), file("ALIBABA_CLOUD_CONFIG_FILE", ".aliyun/config.json")} {
-			if f != "" && exists(f) {
-				return "from " + f
-			}
-		}
-		return "none in the environment or credentials files: spillway server needs a RAM role here, " +
-			"or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"
-	}
-	return ""
 }
 
 // policyFileExists reports whether a regular file is at path.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -134,7 +136,53 @@ func TestPolicyCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := func(k string) string { return tc.env[k] }
 			exists := func(f string) bool { return slices.Contains(tc.files, f) }
-			if got := policyCredentials(tc.typ, getenv, exists); got != tc.want {
+			if got := policyCredentials(context.Background(), config.ProviderConfig{Type: tc.typ}, getenv, exists); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPolicyCredentialsProfile: a provider that names a profile
+// (profile:) is reported with that profile, what it gives (keys, a role)
+// and the files it is read from, whatever the environment holds; a profile
+// the files lack is said to stop the server. The files are real, read by
+// the AWS SDK's own loader.
+func TestPolicyCredentialsProfile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	awsConfig := write("aws-config", "[profile research]\nrole_arn = arn:aws:iam::222222222222:role/burst\nsource_profile = prod\n")
+	awsCreds := write("aws-credentials", "[prod]\naws_access_key_id = AKIAPROD\naws_secret_access_key = s\n")
+	aliCreds := write("ali-credentials", "[beijing]\ntype = access_key\naccess_key_id = LTAI\naccess_key_secret = s\n")
+	env := map[string]string{
+		"AWS_CONFIG_FILE": awsConfig, "AWS_SHARED_CREDENTIALS_FILE": awsCreds, "ALIBABA_CLOUD_CREDENTIALS_FILE": aliCreds,
+		"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "s", "ALIBABA_CLOUD_ACCESS_KEY_ID": "a", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "b",
+	}
+	awsFiles := awsConfig + " or " + awsCreds
+	for _, tc := range []struct {
+		name string
+		pc   config.ProviderConfig
+		want string
+	}{
+		{"aws keys", config.ProviderConfig{Type: config.ProviderAWS, Profile: "prod"},
+			"from profile prod (profile:) in " + awsFiles + ", its access keys"},
+		{"aws role", config.ProviderConfig{Type: config.ProviderAWS, Profile: "research"},
+			"from profile research (profile:) in " + awsFiles + ", assuming role arn:aws:iam::222222222222:role/burst"},
+		{"aws missing", config.ProviderConfig{Type: config.ProviderAWS, Profile: "prdo"},
+			"profile prdo (profile:) is in neither " + awsFiles + ": spillway server refuses to start; add the profile there, or name one they have"},
+		{"alicloud", config.ProviderConfig{Type: config.ProviderAlicloud, Profile: "beijing"},
+			"from profile beijing (profile:) of " + aliCreds},
+		{"alicloud missing", config.ProviderConfig{Type: config.ProviderAlicloud, Profile: "bejing"},
+			"profile bejing (profile:) is not a section of " + aliCreds + ": every call the server makes would fail; add [bejing] there, or name one it has"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := policyCredentials(context.Background(), tc.pc, func(k string) string { return env[k] }, policyFileExists); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})

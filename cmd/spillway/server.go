@@ -53,7 +53,9 @@ alicloud, 10m for terraform; a drain hook within 60s), records them, and
 exits 0.
 
 Credentials come from each SDK's default chain (AWS_ACCESS_KEY_ID, profiles,
-instance roles; ALIBABA_CLOUD_ACCESS_KEY_ID, …). Against 'spillway emulator'
+instance roles; ALIBABA_CLOUD_ACCESS_KEY_ID, …), or, for a provider that
+names one (profile:), from that profile of the SDK's shared files, so two
+providers of one type can sign for two accounts. Against 'spillway emulator'
 any values do.
 
 Exit status: 0 after SIGTERM or Ctrl-C, once the cloud calls in flight are

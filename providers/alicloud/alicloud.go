@@ -22,8 +22,9 @@
 //
 // Credentials: the SDK's default chain (ALIBABA_CLOUD_ACCESS_KEY_ID and
 // ALIBABA_CLOUD_ACCESS_KEY_SECRET, OIDC, the aliyun CLI profile, the
-// credentials file, the ECS RAM role), or WithStaticCredentials /
-// WithCredentialsProvider.
+// credentials file, the ECS RAM role); the profile of the credentials file
+// the config's profile: names; or WithStaticCredentials /
+// WithCredentialsProvider, which win over both.
 //
 // Pacing and retries: calls are paced client side per action, by default
 // RunInstances and DeleteInstances at 10 calls/s (burst 10) and
@@ -146,10 +147,19 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 		}
 	}
 	var creds credentials.CredentialsProvider = o.credentials
-	if creds == nil {
+	profile := ""
+	switch {
+	case creds != nil:
+	case cfg.Profile != "":
+		// The SDK's profile provider, named: it wins over the environment's
+		// keys and ALIBABA_CLOUD_PROFILE, so two providers may sign for two
+		// accounts. It reads the file on first use.
+		profile = cfg.Profile
+		creds = credentials.NewProfileCredentialsProviderBuilder().WithProfileName(profile).Build()
+	default:
 		creds = credentials.NewDefaultCredentialsProvider()
 	}
-	creds = &lockedCredentials{p: creds}
+	creds = &lockedCredentials{p: creds, profile: profile}
 
 	p.newClient = func(callCtx context.Context) (ecsAPI, error) {
 		sc := sdk.NewConfig()

@@ -51,8 +51,9 @@ func (b *releasingBody) Close() error {
 // chain remembers which provider answered in an unguarded field, and
 // signing calls GetCredentials on every request, from every goroutine.
 type lockedCredentials struct {
-	mu sync.Mutex
-	p  credentials.CredentialsProvider
+	mu      sync.Mutex
+	p       credentials.CredentialsProvider
+	profile string // the provider's profile:, "" for another source
 }
 
 func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
@@ -60,7 +61,7 @@ func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
 	defer l.mu.Unlock()
 	c, err := l.p.GetCredentials()
 	if err != nil {
-		return nil, &credentialsError{provider: l.p.GetProviderName(), err: err}
+		return nil, &credentialsError{provider: l.p.GetProviderName(), profile: l.profile, err: err}
 	}
 	return c, nil
 }
@@ -69,10 +70,14 @@ func (l *lockedCredentials) GetCredentials() (*credentials.Credentials, error) {
 // so no request was sent.
 type credentialsError struct {
 	provider string
+	profile  string
 	err      error
 }
 
 func (e *credentialsError) Error() string {
+	if e.profile != "" {
+		return fmt.Sprintf("no Alibaba Cloud credentials from profile %q (the provider's profile:, a section of ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials with type access_key, ram_role_arn or ecs_ram_role): %v", e.profile, e.err)
+	}
 	return fmt.Sprintf("no Alibaba Cloud credentials from the %s credentials provider (set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, a credentials profile, or an ECS RAM role): %v", e.provider, e.err)
 }
 

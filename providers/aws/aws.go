@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -204,18 +205,31 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 		})),
 		awsconfig.WithRetryer(func() awssdk.Retryer { return newRetryer(o) }),
 	}
-	if o.Credentials != nil {
+	profile := ""
+	switch {
+	case o.Credentials != nil:
 		load = append(load, awsconfig.WithCredentialsProvider(o.Credentials))
+	case cfg.Profile != "":
+		// The profile wins over AWS_ACCESS_KEY_ID and AWS_PROFILE in the
+		// environment: two providers may sign for two accounts.
+		profile = cfg.Profile
+		load = append(load, awsconfig.WithSharedConfigProfile(profile))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
-	if err != nil {
+	var noProfile awsconfig.SharedConfigProfileNotExistError
+	switch {
+	case errors.As(err, &noProfile):
+		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf(
+			"provider %q: profile %q is in neither the shared config file nor the shared credentials file (%s, %s): add it there, or name one of theirs in profile:: %w",
+			name, noProfile.Profile, sharedFile("AWS_CONFIG_FILE", awsconfig.DefaultSharedConfigFilename()), sharedFile("AWS_SHARED_CREDENTIALS_FILE", awsconfig.DefaultSharedCredentialsFilename()), err)}
+	case err != nil:
 		return nil, &providers.InvalidError{Provider: name, Code: "Config", Err: fmt.Errorf("loading AWS configuration for provider %q: %w", name, err)}
 	}
 	// Wrapped only now, so that the loader above could still customise the
 	// buildable client (AWS_CA_BUNDLE); see bufferedBodyClient.
 	awsCfg.HTTPClient = bufferedBodyClient{inner: awsCfg.HTTPClient}
 	if awsCfg.Credentials != nil {
-		awsCfg.Credentials = credentialsGuard{inner: awsCfg.Credentials}
+		awsCfg.Credentials = credentialsGuard{inner: awsCfg.Credentials, profile: profile}
 	}
 	p.client = ec2.NewFromConfig(awsCfg, func(eo *ec2.Options) {
 		if cfg.Endpoint != "" {
@@ -292,4 +306,13 @@ func zonesOf(subnets []config.Subnet) []string {
 		}
 	}
 	return z
+}
+
+// sharedFile is the SDK's shared config or credentials file: the one env
+// names, else def.
+func sharedFile(env, def string) string {
+	if f := os.Getenv(env); f != "" {
+		return f
+	}
+	return def
 }

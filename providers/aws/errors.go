@@ -154,21 +154,30 @@ func httpStatus(err error) int {
 // with what to set; the SDK's own error is about the last link it tried
 // (usually the EC2 instance metadata service) and classified as a network
 // failure, retried every tick.
-type credentialsGuard struct{ inner awssdk.CredentialsProvider }
+type credentialsGuard struct {
+	inner   awssdk.CredentialsProvider
+	profile string // the provider's profile:, "" for the standard chain
+}
 
 func (g credentialsGuard) Retrieve(ctx context.Context) (awssdk.Credentials, error) {
 	c, err := g.inner.Retrieve(ctx)
 	if err != nil && ctx.Err() == nil {
-		return c, &credentialsError{err: err}
+		return c, &credentialsError{err: err, profile: g.profile}
 	}
 	return c, err
 }
 
 // credentialsError: no AWS credentials were found, so no request was sent.
-type credentialsError struct{ err error }
+type credentialsError struct {
+	err     error
+	profile string
+}
 
 func (e *credentialsError) Error() string {
-	return fmt.Sprintf("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a shared config profile, or run where an instance role, SSO or web identity provides them): %v", e.err)
+	if e.profile != "" {
+		return fmt.Sprintf("no AWS credentials from profile %q (the provider's profile:; its keys, role or SSO in the shared config and credentials files, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE): %v", e.profile, e.err)
+	}
+	return fmt.Sprintf("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE for a shared config profile, or the provider's profile:, or run where an instance role, SSO or web identity provides them): %v", e.err)
 }
 
 func (e *credentialsError) Unwrap() error { return e.err }
