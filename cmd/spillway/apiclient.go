@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,6 +85,18 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 func (f *apiFlags) explain(err error) error {
 	var ue *api.UnreachableError
 	var cve *tls.CertificateVerificationError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.Expired && invalid.Cert != nil {
+		// Trusting another CA or another name would not help: the
+		// certificate's dates are wrong for this machine's clock.
+		c := invalid.Cert
+		when := fmt.Sprintf("expired at %s", c.NotAfter.UTC().Format(time.RFC3339))
+		if time.Now().Before(c.NotBefore) {
+			when = fmt.Sprintf("is not valid until %s", c.NotBefore.UTC().Format(time.RFC3339))
+		}
+		return fmt.Errorf("%w\nThe server answered, but its TLS certificate (%s) %s; it is now %s here: the server's operator must renew the certificate (server.tls.cert_file) and restart spillway server, or, if those dates look right, this machine's clock is wrong",
+			err, certName(c), when, time.Now().UTC().Format(time.RFC3339))
+	}
 	if errors.As(err, &cve) {
 		// It answered: asking whether it runs would send the operator
 		// the wrong way.
@@ -115,6 +128,20 @@ func (f *apiFlags) explain(err error) error {
 		return fmt.Errorf("conflict (409): %w", ae)
 	}
 	return fmt.Errorf("the server answered %d: %w", ae.Status, ae)
+}
+
+// certName names a certificate by its subject's common name, else
+// its first DNS name or address, for a message.
+func certName(c *x509.Certificate) string {
+	switch {
+	case c.Subject.CommonName != "":
+		return "CN=" + c.Subject.CommonName
+	case len(c.DNSNames) > 0:
+		return c.DNSNames[0]
+	case len(c.IPAddresses) > 0:
+		return c.IPAddresses[0].String()
+	}
+	return "serial " + c.SerialNumber.String()
 }
 
 // explainPool is explain for a call that named pool (--pool): when the

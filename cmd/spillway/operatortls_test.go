@@ -1,0 +1,80 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOperatorCLIExpiredCertificate: a server whose TLS certificate has
+// expired (or is not valid yet) is reported with the certificate's dates,
+// this machine's time and who must act (renew server.tls.cert_file, or fix
+// the clock), not with the advice for an untrusted CA or a wrong name,
+// which would send an on-call engineer the wrong way.
+func TestOperatorCLIExpiredCertificate(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name                string
+		notBefore, notAfter time.Time
+		want                string
+	}{
+		{"expired", now.Add(-48 * time.Hour), now.Add(-24 * time.Hour),
+			"its TLS certificate (CN=spillway.example) expired at " + now.Add(-24*time.Hour).UTC().Format(time.RFC3339)},
+		{"not yet valid", now.Add(24 * time.Hour), now.Add(48 * time.Hour),
+			"its TLS certificate (CN=spillway.example) is not valid until " + now.Add(24*time.Hour).UTC().Format(time.RFC3339)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewUnstartedServer(http.NotFoundHandler())
+			ts.TLS = &tls.Config{Certificates: []tls.Certificate{testCert(t, tc.notBefore, tc.notAfter)}}
+			ts.StartTLS()
+			defer ts.Close()
+			t.Setenv("SPILLWAY_TOKEN", "spw_x")
+			_, _, err := runCLI(t, "status", "--server", ts.URL)
+			if err == nil {
+				t.Fatal("status against an expired certificate: no error")
+			}
+			msg := err.Error()
+			for _, want := range []string{tc.want, "renew the certificate (server.tls.cert_file)", "this machine's clock"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error lacks %q:\n%s", want, msg)
+				}
+			}
+			for _, wrong := range []string{"running there", "trust the CA"} {
+				if strings.Contains(msg, wrong) {
+					t.Errorf("error says %q, which does not help with a certificate's dates:\n%s", wrong, msg)
+				}
+			}
+		})
+	}
+}
+
+// testCert is a self-signed certificate for 127.0.0.1, valid from
+// notBefore to notAfter (whole seconds, as x509 keeps them).
+func testCert(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "spillway.example"},
+		NotBefore: notBefore, NotAfter: notAfter,
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
