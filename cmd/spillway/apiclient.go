@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -74,6 +75,12 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 		}
 		return nil, usagef("the token (SPILLWAY_TOKEN or --token-file) is %s: give the token alone, one word as `spillway token create` printed it (%s…), without \"Bearer \"", what, tokens.Prefix)
 	}
+	if u, err := url.Parse(f.server); err == nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		// The client would drop the query and fragment and send the user
+		// as basic auth beside the token: not what the URL seems to say.
+		u.RawQuery, u.Fragment, u.User = "", "", nil
+		return nil, usagef("--server %q has a query, fragment or user: give the server's URL alone, e.g. %s (the token goes in SPILLWAY_TOKEN or --token-file)", f.server, u)
+	}
 	c, err := api.NewClient(f.server, f.token, nil)
 	if err != nil {
 		return nil, &usageError{err: err} // --server or SPILLWAY_SERVER is not a URL
@@ -121,6 +128,13 @@ func (f *apiFlags) explain(err error) error {
 		}
 		return fmt.Errorf("not allowed (403): %w", ae)
 	case 404:
+		if u, err := url.Parse(f.server); err == nil && strings.Trim(u.Path, "/") != "" && strings.HasPrefix(ae.Code, "http_") {
+			// No Spillway answered: spillway server serves its API at the
+			// root of its address, so a path is a likely cause.
+			path := u.Path
+			u.Path, u.RawPath = "", ""
+			return &explained{msg: fmt.Sprintf("not found (404): %s\n--server %s has a path, %s: spillway server serves its API at the root of its address; use --server %s, unless a proxy serves it under %s", ae.Message, f.server, path, u, path), err: ae}
+		}
 		return fmt.Errorf("not found (404): %w", ae)
 	case 400:
 		return fmt.Errorf("bad request (400): %w", ae)

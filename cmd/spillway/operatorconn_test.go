@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -77,4 +78,42 @@ func testCert(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestOperatorCLIServerURL: a --server URL with a path gets, with the 404
+// no Spillway answered, the URL to use instead; one with a query, a
+// fragment or a user is refused before any call (the client would drop
+// the first two and send the user beside the token), exit 2.
+func TestOperatorCLIServerURL(t *testing.T) {
+	url, toks := opServer(t)
+	t.Setenv("SPILLWAY_TOKEN", toks["viewer"])
+	for _, tc := range []struct {
+		server string
+		args   []string
+		usage  bool
+		want   string
+	}{
+		{url + "/api", []string{"status"}, false,
+			"--server " + url + "/api has a path, /api: spillway server serves its API at the root of its address; use --server " + url + ", unless a proxy serves it under /api"},
+		{url + "/spillway/", []string{"burst", "list"}, false, "use --server " + url + ", unless a proxy serves it under /spillway/"},
+		{url + "/?pool=training", []string{"status"}, true, `--server "` + url + `/?pool=training" has a query, fragment or user: give the server's URL alone, e.g. ` + url + "/"},
+		{url + "#x", []string{"instances"}, true, "has a query, fragment or user"},
+		{strings.Replace(url, "http://", "http://ops:secret@", 1), []string{"status"}, true, "give the server's URL alone, e.g. " + url + " (the token goes in SPILLWAY_TOKEN or --token-file)"},
+	} {
+		_, _, err := runCLI(t, append(tc.args, "--server", tc.server)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v --server %s: %v\nwant it to say %q", tc.args, tc.server, err, tc.want)
+			continue
+		}
+		var ue *usageError
+		if got := errors.As(err, &ue); got != tc.usage {
+			t.Errorf("%v --server %s: usage error (exit 2) %v, want %v", tc.args, tc.server, got, tc.usage)
+		}
+	}
+	// The root, with or without its slash, works.
+	for _, s := range []string{url, url + "/"} {
+		if out, _, err := runCLI(t, "status", "--server", s); err != nil || !strings.Contains(out, "training") {
+			t.Errorf("status --server %s: %v\n%s", s, err, out)
+		}
+	}
 }
