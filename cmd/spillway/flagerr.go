@@ -60,6 +60,32 @@ func flagError(cmd *cobra.Command, err error) error {
 	return fmt.Errorf("--%s %q: %s (see %s --help)", m[2], unquote(m[1]), want, cmd.CommandPath())
 }
 
+// requiredFlags matches cobra's refusal of a command line without its
+// required flags: required flag(s) "for", "reason" not set.
+var requiredFlags = regexp.MustCompile(`^required flag\(s\) (.+) not set$`)
+
+// requiredFlagsError turns cobra's "required flag(s) "reason" not set"
+// into each missing flag with what it takes (its usage line), e.g.
+// `missing --reason (why, e.g. the incident): see spillway burst create
+// --help`; any other error is returned as it is.
+func requiredFlagsError(cmd *cobra.Command, err error) error {
+	m := requiredFlags.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	var parts []string
+	for _, q := range strings.Split(m[1], ", ") {
+		name := unquote(strings.Trim(q, `"`))
+		part := "--" + name
+		if f := cmd.Flags().Lookup(name); f != nil && f.Usage != "" {
+			usage, _, _ := strings.Cut(f.Usage, "; ") // the first clause says what it is
+			part += " (" + strings.TrimSuffix(usage, " (required)") + ")"
+		}
+		parts = append(parts, part)
+	}
+	return &explained{msg: fmt.Sprintf("missing %s: see %s --help", strings.Join(parts, " and "), cmd.CommandPath()), err: err}
+}
+
 // unquote undoes the %q pflag put the value in; a value it cannot undo is
 // shown as it came.
 func unquote(s string) string {

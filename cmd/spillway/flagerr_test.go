@@ -86,7 +86,8 @@ func TestExitStatus(t *testing.T) {
 		{with("--for", "1y"), 2, `spillway: --for "1y": want a duration`},
 		{with("--for", "-"), 2, `spillway: --for "-": want a duration`},
 		{with("--reason", "\xe9t\xe9"), 2, "spillway: --reason is not valid UTF-8"},
-		{create[:len(create)-2], 2, `spillway: required flag(s) "reason" not set`},
+		{create[:len(create)-2], 2, "spillway: missing --reason (why, e.g. the incident): see spillway burst create --help"},
+		{[]string{"burst", "create", "--pool", "p", "--gpus", "8"}, 2, "spillway: missing --for (how long, e.g. 2h or 90m) and --reason (why, e.g. the incident): see spillway burst create --help"},
 		{[]string{"burst", "list", "--bogus"}, 2, "spillway: unknown flag: --bogus"},
 		{[]string{"burst", "cancel"}, 2, "spillway: burst cancel wants one burst ID"},
 		{[]string{"burst", "cancel", ".."}, 2, `spillway: ".." is not a burst ID: they look like b-`},
@@ -100,7 +101,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"decisions", "--since", "yesterday"}, 2, `spillway: --since "yesterday" is neither a duration`},
 		{[]string{"token", "create", "--name", "a", "--role", "god", "--file", tokensFile}, 2, "spillway: --role: "},
 		{[]string{"token", "create", "--name", "a b", "--role", "viewer", "--file", tokensFile}, 2, `spillway: --name: name "a b" is not a token name`},
-		{[]string{"server"}, 2, `spillway: required flag(s) "config" not set`},
+		{[]string{"server"}, 2, "spillway: missing --config (the config file, spillway.yaml): see spillway server --help"},
 		// Empty (an unset variable): not read as the flag left out.
 		{[]string{"server", "--config", ""}, 2, "spillway: --config is empty (an unset variable?)"},
 		{[]string{"server", "--config", "spillway.yaml", "--listen", ""}, 2, "spillway: --listen is empty"},

@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string) error {
 		if hint := configCheckHint(root, args); hint != "" {
 			err = fmt.Errorf("%w%s", err, hint)
 		}
+		if cmd, _, ferr := root.Find(args); ferr == nil {
+			err = requiredFlagsError(cmd, err)
+		}
 		return &usageError{err: err}
 	}
 	return err
