@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spillway-io/spillway/api/tokens"
 )
@@ -195,6 +197,27 @@ func (t *TLS) Load() (tls.Certificate, error) {
 		return tls.Certificate{}, &TLSError{Err: fmt.Errorf("cannot load %s with %s (want a PEM certificate and its PEM private key): %w", t.CertFile, t.KeyFile, err)}
 	}
 	return cert, nil
+}
+
+// CertificateDates says what is wrong with the dates of cert's leaf at now,
+// "" when it is valid then: expired, or not valid yet. Every client
+// refuses such a certificate, but the server still starts with it (its
+// ticks end bursts and terminate instances whether or not anyone can read
+// its API), so this is a warning to act on, not a refusal.
+func CertificateDates(cert tls.Certificate, now time.Time) string {
+	leaf := cert.Leaf
+	if leaf == nil && len(cert.Certificate) > 0 {
+		leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	switch {
+	case leaf == nil:
+		return ""
+	case now.After(leaf.NotAfter):
+		return fmt.Sprintf("the certificate expired at %s (it is now %s): every client refuses it; renew it and restart the server", leaf.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	case now.Before(leaf.NotBefore):
+		return fmt.Sprintf("the certificate is not valid until %s (it is now %s): every client refuses it until then; check this machine's clock, or issue one valid now", leaf.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // fileProblems reports each of the two files that cannot be read.

@@ -7,11 +7,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +119,65 @@ func TestOperatorCLIServerURL(t *testing.T) {
 			t.Errorf("status --server %s: %v\n%s", s, err, out)
 		}
 	}
+}
+
+// TestPolicyValidateServerCertificateDates: validate --server warns of a
+// server.tls certificate that has expired or is not valid yet (every
+// client would refuse it) with its dates, and still passes the file: the
+// server starts with it, so that its ticks still end bursts.
+func TestPolicyValidateServerCertificateDates(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for _, tc := range []struct {
+		name                string
+		notBefore, notAfter time.Time
+		want                string
+	}{
+		{"valid", now.Add(-time.Hour), now.Add(time.Hour), ""},
+		{"expired", now.Add(-48 * time.Hour), now.Add(-24 * time.Hour),
+			"the certificate expired at " + now.Add(-24*time.Hour).UTC().Format(time.RFC3339)},
+		{"not yet valid", now.Add(24 * time.Hour), now.Add(48 * time.Hour),
+			"the certificate is not valid until " + now.Add(24*time.Hour).UTC().Format(time.RFC3339)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			certFile, keyFile := writeTestCert(t, dir, tc.notBefore, tc.notAfter)
+			data, err := os.ReadFile("../../configs/examples/emulator.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Replace(string(data), "server:\n", "server:\n  tls: {cert_file: "+certFile+", key_file: "+keyFile+"}\n", 1)
+			cfgPath := filepath.Join(dir, "spillway.yaml")
+			if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := runPolicyCmd(t, "validate", "--server", cfgPath)
+			if err != nil {
+				t.Fatalf("validate --server: %v\n%s", err, errOut)
+			}
+			got := strings.Contains(out, "warning: server.tls.cert_file "+certFile+": ")
+			switch {
+			case tc.want == "" && got:
+				t.Errorf("a valid certificate is warned of:\n%s", out)
+			case tc.want != "" && !strings.Contains(out, tc.want):
+				t.Errorf("stdout lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// writeTestCert writes testCert's pair as PEM files into dir.
+func writeTestCert(t *testing.T, dir string, notBefore, notAfter time.Time) (certFile, keyFile string) {
+	t.Helper()
+	c := testCert(t, notBefore, notAfter)
+	kb, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for f, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: c.Certificate[0]}, keyFile: {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
 }

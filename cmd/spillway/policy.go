@@ -69,7 +69,10 @@ file whose folder does not exist, is a directory, is not a SQLite database,
 or sits in a folder the server cannot write to (validate makes and removes
 a file there to find out), a tokens file that does not parse, and a TLS
 certificate and key that do not load; as spillway server would, which
-refuses the same at start.
+refuses the same at start. A certificate that has expired or is not valid
+yet is a warning (on stdout, after the summary), not a problem: the server
+starts with it, so that its ticks still end bursts, and logs the same
+warning, but no client will connect until it is renewed.
 
 When a file is valid, validate prints a summary of it with defaults applied: the
 server, (with --server) where each aws and alicloud provider's SDK finds
@@ -117,6 +120,15 @@ missing or unreadable too), 2 when the command line is wrong.`,
 					}
 				}
 				policySummary(cmd.OutOrStdout(), path, cfg, time.Now(), creds)
+				if t := cfg.Server.TLS; server && t != nil {
+					// Loaded by ValidateForServer already; its dates are
+					// a warning: the server starts, no client connects.
+					if cert, err := t.Load(); err == nil {
+						if msg := config.CertificateDates(cert, time.Now()); msg != "" {
+							fmt.Fprintf(cmd.OutOrStdout(), "warning: server.tls.cert_file %s: %s\n", t.CertFile, msg)
+						}
+					}
+				}
 			}
 			if problems > 0 {
 				return &exitCodeError{code: 1, msg: fmt.Sprintf("%s in %s",

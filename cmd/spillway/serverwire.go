@@ -85,6 +85,9 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		if err != nil {
 			return nil, err
 		}
+		if msg := config.CertificateDates(cert, deps.clock.Now()); msg != "" {
+			s.log.Warn("server.tls.cert_file: "+msg, "cert_file", t.CertFile)
+		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
