@@ -181,3 +181,54 @@ func writeTestCert(t *testing.T, dir string, notBefore, notAfter time.Time) (cer
 	}
 	return certFile, keyFile
 }
+
+// TestTokenCreateFileKinds: token create rewrites the tokens file whole
+// and renames it into place, so --file must be a regular file: a device,
+// a socket or a directory is refused (exit 2) and left as it was
+// (--file /dev/null run as root replaced the system's /dev/null), and a
+// link is followed: the file it names gets the token and the link stays.
+func TestTokenCreateFileKinds(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "tokens.yaml")
+	if _, _, err := runCLI(t, "token", "create", "--name", "first", "--role", "viewer", "--file", real); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, "token", "create", "--name", "second", "--role", "viewer", "--file", link); err != nil {
+		t.Fatalf("token create through a link: %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link %s was replaced: %v, %v", link, fi.Mode(), err)
+	}
+	if data, err := os.ReadFile(real); err != nil || !strings.Contains(string(data), "second") {
+		t.Errorf("the file the link names lacks the token: %v\n%s", err, data)
+	}
+
+	sock := filepath.Join(dir, "s")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dangling := filepath.Join(dir, "dangling.yaml")
+	if err := os.Symlink(filepath.Join(dir, "missing", "t.yaml"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{sock, "--file " + sock + " is a socket, not a regular file: give the tokens file (server.tokens_file)"},
+		{dir, "--file " + dir + " is a directory, not a regular file"},
+		{dangling, "--file " + dangling + " is a link to a file that does not exist"},
+	} {
+		_, _, err := runCLI(t, "token", "create", "--name", "third", "--role", "viewer", "--file", tc.file)
+		var ue *usageError
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ue) {
+			t.Errorf("--file %s: %v, want a usage error saying %q", tc.file, err, tc.want)
+		}
+	}
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("the socket was replaced: %v, %v", fi.Mode(), err)
+	}
+}

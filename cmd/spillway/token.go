@@ -33,14 +33,16 @@ func newTokenCreateCmd() *cobra.Command {
 and role to the tokens file (created mode 0600 if missing), and prints the
 token on standard output. The token is shown only this once: the file keeps
 its hash, never the token. A running server picks the change up without a
-restart. Revoke a token by deleting its entry from the file.
+restart. Revoke a token by deleting its entry from the file. The file is
+rewritten whole and renamed into place: --file must be a regular file (or
+a link to one, which is kept), not a device, pipe, socket or directory.
 
 Roles: viewer reads everything but the audit log; operator also creates and
 cancels manual bursts within each pool's manual limits; admin may do all,
 including reading the audit log.
 
 Exit status: 0 when the token was added; 2 when a flag is refused or
-missing; 1 when the tokens file cannot be read, parsed or written, or
+missing (--file not a regular file too); 1 when the tokens file cannot be read, parsed or written, or
 already holds the name.`,
 		Example: `  spillway token create --name alice --role operator --file /etc/spillway/tokens.yaml
   export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
@@ -53,10 +55,14 @@ already holds the name.`,
 			if err != nil {
 				return &usageError{err: fmt.Errorf("--role: %w", err)}
 			}
-			if err := checkTokensFolder(file); err != nil {
+			target, err := tokensTarget(file)
+			if err != nil {
+				return &usageError{err: err}
+			}
+			if err := checkTokensFolder(target); err != nil {
 				return err
 			}
-			tok, err := tokens.Add(file, name, r, time.Now(), nil)
+			tok, err := tokens.Add(target, name, r, time.Now(), nil)
 			if err != nil {
 				return err
 			}
@@ -73,6 +79,51 @@ already holds the name.`,
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
+}
+
+// tokensTarget is the file token create rewrites for --file: the file
+// itself, or the file a symbolic link names (the link is kept, so a tokens
+// file linked from where configuration management put it stays linked).
+// Anything but a regular file is refused: the file is rewritten whole
+// and renamed into place, which would replace a device (--file /dev/null,
+// run as root, replaced the system's /dev/null with a file and printed a
+// token no server would know), a pipe or a socket.
+func tokensTarget(file string) (string, error) {
+	fi, err := os.Lstat(file)
+	switch {
+	case err != nil:
+		return file, nil // created, or its folder is refused next
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := filepath.EvalSymlinks(file)
+		if err != nil {
+			return "", fmt.Errorf("--file %s is a link to a file that does not exist (%w): give the tokens file itself, or create what the link names", file, err)
+		}
+		if fi, err = os.Stat(target); err != nil {
+			return "", fmt.Errorf("--file %s: %w", file, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("--file %s links to %s, %s, not a regular file: give the tokens file (server.tokens_file), a regular file (token create rewrites it whole and renames it into place)", file, target, fileKind(fi.Mode()))
+		}
+		return target, nil
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("--file %s is %s, not a regular file: give the tokens file (server.tokens_file), a regular file (token create rewrites it whole and renames it into place)", file, fileKind(fi.Mode()))
+	}
+	return file, nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file (" + m.Type().String() + ")"
 }
 
 // checkTokensFolder refuses a --file whose folder is missing or is not a
