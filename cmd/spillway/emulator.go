@@ -81,7 +81,7 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 		emulator.CheckSetting("--boot-delay", o.bootDelay),
 		emulator.CheckSetting("--latency", o.latency),
 	); err != nil {
-		return err
+		return &usageError{err: err} // a flag out of range: exit 2, as the help says
 	}
 	if o.ec2 == "" && o.ecs == "" {
 		return usagef("--ec2 and --ecs are both empty: give at least one address to serve, e.g. --ec2 127.0.0.1:8780")

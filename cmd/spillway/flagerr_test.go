@@ -112,6 +112,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"status", "--token-file", ""}, 2, "spillway: --token-file is empty"},
 		{[]string{"server", "--config", "spillway.yaml", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
 		// The local commands' own checks of their flags' values.
+		{[]string{"emulator", "--ec2", "127.0.0.1:0", "--fault-rate", "2"}, 2, "spillway: --fault-rate 2 is out of range: want a fraction from 0 to 1"},
+		{[]string{"emulator", "--ec2", "127.0.0.1:0", "--latency", "-1s"}, 2, "spillway: --latency -1s is out of range"},
 		{[]string{"agent", "--simulate", "dgxh100", "--max-connections", "0"}, 2, "spillway: --max-connections 0: want 1 to "},
 		{[]string{"agent", "--simulate", "dgxh100", "--node", " "}, 2, "spillway: --node is empty"},
 		{[]string{"agent", "--simulate", "dgxh100", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
