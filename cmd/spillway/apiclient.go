@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -109,7 +110,13 @@ func (f *apiFlags) explain(err error) error {
 		// the wrong way.
 		return fmt.Errorf("%w\nThe server answered, but its TLS certificate did not verify: connect by a name or address the certificate holds, and trust the CA that signed it (the system's trust store, or SSL_CERT_FILE=CA.pem)", err)
 	}
-	if errors.As(err, &ue) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ue) && errors.As(err, &ne) && ne.Timeout():
+		// No answer in time: "is it running?" would send the on-call
+		// engineer the wrong way when it is running but stuck.
+		return fmt.Errorf("%w\nNothing answered %s in time: a hung or overloaded spillway server (its log says which), another program on that port, or a firewall that drops packets; curl -m 5 %s/healthz tells which", err, ue.Server, ue.Server)
+	case errors.As(err, &ue):
 		return fmt.Errorf("%w\nIs `spillway server` running there? Point --server or SPILLWAY_SERVER at it (default %s)", err, api.DefaultServer)
 	}
 	var ae *api.Error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/api"
 )
 
 // TestOperatorCLIExpiredCertificate: a server whose TLS certificate has
@@ -230,5 +233,42 @@ func TestTokenCreateFileKinds(t *testing.T) {
 	}
 	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("the socket was replaced: %v, %v", fi.Mode(), err)
+	}
+}
+
+// TestExplainNoAnswer: a server address that takes the connection and
+// never answers (a hung server, another program) is not reported as one
+// that may not be running: the message says it connected and how to tell
+// which. The real client, with a short timeout, against a real listener.
+func TestExplainNoAnswer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }() // hold it, answer nothing
+		}
+	}()
+	url := "http://" + l.Addr().String()
+	c, err := api.NewClient(url, "spw_x", &http.Client{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background())
+	f := &apiFlags{server: url, token: "spw_x"}
+	msg := f.explain(err).Error()
+	if want := "Nothing answered " + url + " in time: a hung or overloaded spillway server (its log says which), another program on that port, or a firewall that drops packets; curl -m 5 " + url + "/healthz tells which"; !strings.Contains(msg, want) {
+		t.Errorf("explain: %s\nwant it to say %q", msg, want)
+	}
+	if strings.Contains(msg, "running there") {
+		t.Errorf("explain asks whether a server that took the connection is running: %s", msg)
 	}
 }
