@@ -404,3 +404,52 @@ func resolvePaths(cfg *Config, dir string) {
 		}
 	}
 }
+
+// ServerPolicy is pool i's policy as spillway server evaluates it
+// (scheduler.New sets the same): an interval shorter than server.tick is
+// the tick, and TickSlack is the longest call_timeout of the providers
+// its offerings name, as a tick waits for its cloud calls. slackFrom
+// names the provider whose call_timeout that is ("" when none).
+func (c *Config) ServerPolicy(i int) (p policy.Pool, slackFrom string) {
+	p = c.Pools[i].Policy
+	if p.Interval < c.Server.Tick {
+		p.Interval = c.Server.Tick
+	}
+	for _, o := range p.Offerings {
+		if d := c.Providers[o.Provider].CallTimeout; d > p.TickSlack {
+			p.TickSlack, slackFrom = d, o.Provider
+		}
+	}
+	return p, slackFrom
+}
+
+// serverBudgetErrors refuses a budget that admits no launch on the
+// server, though it does in a backtest (budgetAdmitsALaunch): the server
+// may evaluate a pool a call_timeout late, and a hard budget counts each
+// instance until then.
+func (c *Config) serverBudgetErrors() []FieldError {
+	var errs []FieldError
+	for i := range c.Pools {
+		if msg := c.ServerBudgetProblem(i); msg != "" {
+			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].limits.budget.amount", i), msg))
+		}
+	}
+	return errs
+}
+
+// ServerBudgetProblem says why pool i's budget admits no launch on the
+// server (ServerPolicy: each evaluation may come a call_timeout late, and
+// a hard budget counts each instance until then), or "" when it admits
+// one or has no budget.
+func (c *Config) ServerBudgetProblem(i int) string {
+	b := c.Pools[i].Policy.Limits.Budget
+	if b == nil || b.Amount <= 0 {
+		return ""
+	}
+	p, from := c.ServerPolicy(i)
+	least, cheapest := leastBudget(&p)
+	if cheapest < 0 || b.Amount >= least {
+		return ""
+	}
+	return budgetTooSmall(&p, least, cheapest, fmt.Sprintf("providers.%s.call_timeout", from))
+}

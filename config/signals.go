@@ -162,7 +162,10 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 // would refuse: a zone, variable or backend_config name it refuses, a
 // work_dir it cannot make, no terraform binary on PATH, a module that is
 // missing, does not parse or breaks the module contract
-// (terraform.CheckModule); and what the server opens when it starts (CheckListen,
+// (terraform.CheckModule); every hard budget that admits no launch once
+// the server's tick slack is counted (ServerPolicy: each evaluation may
+// come the pools' providers' longest call_timeout late); and what the
+// server opens when it starts (CheckListen,
 // CheckStatePath, TLS.Load): a listen address it would refuse, a state
 // file in a folder that does not exist or that is a directory, a TLS
 // certificate or key that does not load.
@@ -180,6 +183,7 @@ func (c *Config) ValidateForServer(opts ...ServerOption) error {
 		}
 	}
 	errs = append(errs, c.terraformErrors(checks.ctx)...)
+	errs = append(errs, c.serverBudgetErrors()...)
 	for i, p := range c.Pools {
 		if p.Signals == nil {
 			errs = append(errs, c.src.fieldError(fmt.Sprintf("pools[%d].signals", i), fmt.Sprintf(

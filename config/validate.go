@@ -475,7 +475,7 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 		}
 
 		v.explicitZeros(pp, p, minGPUs, minPrice)
-		v.budgetAdmitsALaunch(pp, p)
+		v.budgetAdmitsALaunch(cfg, i)
 		max := p.Limits.MaxGPUs
 		if max > 0 && minGPUs > 0 && max < minGPUs {
 			v.errf(pp+".limits.max_gpus", "max_gpus %d is below the smallest offering's %d GPUs: no instance could ever launch", max, minGPUs)
@@ -524,32 +524,61 @@ func (v *cfgValidator) explicitZeros(pp string, p *policy.Pool, minGPUs int, min
 // budgetAdmitsALaunch refuses a budget below what one launch of the
 // cheapest offering certainly commits within a period
 // (policy.LeastLaunchCommit), as max_cost_per_hour below the cheapest
-// price is refused: no instance could ever launch.
-func (v *cfgValidator) budgetAdmitsALaunch(pp string, p *policy.Pool) {
+// price is refused: no instance could ever launch. This is pool i's
+// policy alone, as a backtest runs it; the server counts more
+// (ServerPolicy, serverBudgetErrors), and the message says how much.
+func (v *cfgValidator) budgetAdmitsALaunch(cfg *Config, i int) {
+	p := &cfg.Pools[i].Policy
 	b := p.Limits.Budget
-	path := pp + ".limits.budget.amount"
+	path := fmt.Sprintf("pools[%d].limits.budget.amount", i)
 	if b == nil || b.Amount <= 0 || !slices.Contains(cfgPeriods, b.Period) || v.d.failed[path] {
 		return // none, or already reported
 	}
-	least, cheapest := 0.0, -1
+	least, cheapest := leastBudget(p)
+	if cheapest < 0 || b.Amount >= least {
+		return
+	}
+	msg := budgetTooSmall(p, least, cheapest, "")
+	if sp, from := cfg.ServerPolicy(i); !b.Soft() && from != "" {
+		if sl, sc := leastBudget(&sp); sc >= 0 && sl > least {
+			msg += fmt.Sprintf("; spillway server needs at least %s, as it may evaluate the pool %s late (providers.%s.call_timeout) and a hard budget counts each instance until then",
+				cfgMoney(sl), sp.TickSlack.D(), from)
+		}
+	}
+	v.errf(path, "%s", msg)
+}
+
+// leastBudget is the least budget amount that admits a launch of pool p
+// (policy.LeastLaunchCommit of its cheapest offering) and that offering's
+// index; -1 when some offering has no price (nothing is certain).
+func leastBudget(p *policy.Pool) (least float64, cheapest int) {
+	cheapest = -1
 	for j := range p.Offerings {
 		c := policy.LeastLaunchCommit(p, p.Offerings[j])
 		if c <= 0 {
-			return // an offering without a price: nothing is certain
+			return 0, -1
 		}
 		if cheapest < 0 || c < least {
 			least, cheapest = c, j
 		}
 	}
-	if cheapest < 0 || b.Amount >= least {
-		return
-	}
-	o := p.Offerings[cheapest]
+	return least, cheapest
+}
+
+// budgetTooSmall says why p's budget admits no launch: least is
+// leastBudget's amount for offerings[cheapest]; slackWhy, when not "",
+// says where the pool's TickSlack comes from (the server's check).
+func budgetTooSmall(p *policy.Pool, least float64, cheapest int, slackWhy string) string {
+	b, o := p.Limits.Budget, p.Offerings[cheapest]
 	why := "its minimum charge, all a soft budget counts of a launch at a period's very end"
-	if !b.Soft() {
+	switch {
+	case b.Soft():
+	case slackWhy != "":
+		why = fmt.Sprintf("half its cost until drain_timeout after the next evaluation, which the server may make %s late (%s), as a period's end may split that, and at least its minimum charge", p.TickSlack.D(), slackWhy)
+	default:
 		why = "half its cost until drain_timeout after the next evaluation, as a period's end may split that, and at least its minimum charge"
 	}
-	v.errf(path, "budget %s USD per %s is below %s USD, the least any launch commits within one period (offerings[%d], %s at %s USD/h: %s): no instance could ever launch; give at least %s, or leave budget out",
+	return fmt.Sprintf("budget %s USD per %s is below %s USD, the least any launch commits within one period (offerings[%d], %s at %s USD/h: %s): no instance could ever launch; give at least %s, or leave budget out",
 		cfgFloat(b.Amount), b.Period, cfgMoney(least), cheapest, o.InstanceType, cfgFloat(o.PricePerHour), why, cfgMoney(least))
 }
 

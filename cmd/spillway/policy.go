@@ -62,7 +62,10 @@ no source is contacted), every aws or alicloud provider without a
 subnet or an image, every terraform provider whose module is missing, does
 not parse, breaks the Spillway module contract (a variable of the wrong
 type, a fixed variable's value its type cannot take) or asks for a newer
-terraform than the one on PATH (required_version), and what the server opens
+terraform than the one on PATH (required_version), every hard budget below
+the least one launch commits on the server (which may evaluate a pool its
+providers' longest call_timeout late, and counts each instance until then;
+without --server the summary warns of it), and what the server opens
 when it starts: a listen address it would refuse (a host name, or an address
 that is not loopback without server.tls, unless --insecure-listen), a state
 file whose folder does not exist, is a directory, is not a SQLite database,
@@ -182,7 +185,7 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		line += ", TLS"
 	}
 	fmt.Fprintln(w, line)
-	for _, cp := range cfg.Pools {
+	for i, cp := range cfg.Pools {
 		p := cp.Policy
 		every := config.DurationString(p.Interval.D())
 		if tick := srv.Tick.D(); tick != p.Interval.D() {
@@ -193,6 +196,10 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
 			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), config.DurationString(p.WaitTarget.D()), every)
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
+		if msg := cfg.ServerBudgetProblem(i); msg != "" {
+			// Fit for a backtest, not for the server (--server refuses it).
+			fmt.Fprintf(w, "  warning: on spillway server, %s\n", msg)
+		}
 		idle := "auto (break-even)"
 		if !p.ScaleIn.Idle.IsAuto() {
 			idle = config.DurationString(p.ScaleIn.Idle.Duration)
