@@ -250,8 +250,11 @@ func (s *Scheduler) floorGone(ctx context.Context, t *tick, id string) (string, 
 }
 
 // execLaunches writes an intent for each launch, then calls the provider.
-// It reports whether a capacity or quota failure calls for deciding again.
+// It reports whether a capacity or quota failure calls for deciding again
+// (not once the tick's deadline has held a launch back).
 func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []policy.Launch) (redecide bool) {
+	held := false
+	defer func() { redecide = redecide && !held }()
 	for _, l := range launches {
 		lr := LaunchRecord{Offering: l.Offering.Name, Count: l.Count, Floor: l.Floor, Reason: l.Reason}
 		if s.opts.DryRun {
@@ -262,6 +265,14 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		if stop.Err() != nil {
 			lr.Outcome = shuttingDown
 			t.rec.Launches = append(t.rec.Launches, lr)
+			continue
+		}
+		if s.pastDeadline(t, l.Offering.Provider) {
+			// The tick's calls have used the slack its budget counts on:
+			// no intent is written, the next tick decides again.
+			lr.Outcome = heldDeadline(t)
+			t.rec.Launches = append(t.rec.Launches, lr)
+			held = true
 			continue
 		}
 		// A burst cancelled while this tick ran (its earlier calls may
@@ -366,12 +377,18 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		return s.failIntent(ctx, t, in, lr, causeChanged, fmt.Errorf(
 			"the launch parameters the config gives offering %q (instance type, zone, market, user data) changed since the intent's first attempt; not retried under its client token", in.Offering))
 	}
+	if s.pastDeadline(t, in.Provider) {
+		lr.Outcome = heldDeadline(t) + "; the intent is resumed then, with the same client token"
+		return lr
+	}
 	lctx, cancel, epoch, ok := s.actingCtx(ctx, in.Provider)
 	defer cancel()
 	if !ok {
 		lr.Outcome = notLeading
 		return lr
 	}
+	lctx, dcancel := s.tickDeadlineCtx(lctx, t)
+	defer dcancel()
 	if s.opts.Leader != nil {
 		// The epoch of the term that wrote the intent, so a resume by a
 		// later term sends the first attempt's request again; an intent
@@ -380,6 +397,14 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	}
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(lctx, req)
+	if err != nil && cutByTick(lctx, err) {
+		// Cut off by the tick's deadline: the intent stays pending and
+		// the next tick resumes it first, with the same client token.
+		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
+		lr.Cause, lr.Error = causeTransient, err.Error()
+		lr.Outcome = "cut off at the tick's deadline (" + t.pr.spec.Policy.TickSlack.D().String() + " after its evaluation): the next tick resumes the intent with the same client token"
+		return lr
+	}
 	if err != nil {
 		return s.launchFailed(ctx, t, in, lr, o, err, callTimedOut(lctx, err))
 	}
@@ -692,4 +717,55 @@ func joinMsg(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// errTickDeadline is the cause of a launch call cut off by its tick's
+// deadline (tick.deadline).
+var errTickDeadline = errors.New("the tick's launch calls took longer than the slack its budget counts")
+
+// pastDeadline reports whether a launch call to provider must not start
+// now: less than half its call timeout is left before t's deadline (a
+// call with less would most likely be cut off, and a Terraform apply cut
+// off leaves work for the next one to redo).
+func (s *Scheduler) pastDeadline(t *tick, provider string) bool {
+	return !t.deadline.IsZero() && t.deadline.Sub(s.clock.Now()) < s.callTimeout(provider)/2
+}
+
+// tickDeadlineCtx bounds a launch call's ctx by what is left of t's
+// deadline (measured on the scheduler's clock, applied on the wall
+// clock, as the call timeouts are).
+func (s *Scheduler) tickDeadlineCtx(ctx context.Context, t *tick) (context.Context, context.CancelFunc) {
+	if t.deadline.IsZero() {
+		return ctx, func() {}
+	}
+	at := time.Now().Add(t.deadline.Sub(s.clock.Now()))
+	dctx, cancel := context.WithDeadlineCause(ctx, at, errTickDeadline)
+	return context.WithValue(dctx, tickDeadlineKey{}, at), cancel
+}
+
+// tickDeadlineKey holds, in a launch call's context, the deadline its
+// tick's deadline set (an earlier one may bound it).
+type tickDeadlineKey struct{}
+
+// cutByTick reports whether a launch call on ctx (tickDeadlineCtx) that
+// failed with err was cut off by its tick's deadline, as callTimedOut
+// tells a call timeout: ctx ended by it, or the provider gave up ahead of
+// it with an error wrapping context.DeadlineExceeded while the tick's was
+// ctx's deadline. A capacity or quota answer is the cloud's, not a cut.
+func cutByTick(ctx context.Context, err error) bool {
+	if providers.IsCapacity(err) || providers.IsQuota(err) {
+		return false
+	}
+	if ctx.Err() != nil {
+		return errors.Is(context.Cause(ctx), errTickDeadline)
+	}
+	dl, ok := ctx.Deadline()
+	own, set := ctx.Value(tickDeadlineKey{}).(time.Time)
+	return ok && set && errors.Is(err, context.DeadlineExceeded) && !dl.Before(own)
+}
+
+// heldDeadline is the outcome of a launch a tick did not call because its
+// deadline was (nearly) there.
+func heldDeadline(t *tick) string {
+	return fmt.Sprintf("held: the tick's launch calls used the %s its budget counts a tick may take (the pool's longest call_timeout); the next tick decides again", t.pr.spec.Policy.TickSlack.D())
 }

@@ -42,6 +42,12 @@ type tick struct {
 	// rowErr is the first failure of a write of instance rows this tick:
 	// the tick's other rows are kept without trying (putRow).
 	rowErr error
+	// deadline (on the scheduler's clock) ends the tick's launch calls:
+	// its evaluation (now) plus the pool's TickSlack, the most a hard
+	// budget counts the next evaluation late. A launch call starts only
+	// while half its call timeout is left before it, and is cut off at
+	// it; ends (drains, terminations) are never held by it. Zero: none.
+	deadline time.Time
 }
 
 // Tick runs one evaluation of a pool: observe, floors, spend, decide,
@@ -73,6 +79,9 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	now := s.clock.Now()
 	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
+	if slack := pr.spec.Policy.TickSlack.D(); slack > 0 {
+		t.deadline = now.Add(slack)
+	}
 
 	if err := s.resumeIntents(ctx, cctx, t); err != nil {
 		return s.tickFailed(t, err)
