@@ -542,7 +542,7 @@ func (v *cfgValidator) budgetAdmitsALaunch(cfg *Config, i int) {
 	if sp, from := cfg.ServerPolicy(i); !b.Soft() && from != "" {
 		if sl, sc := leastBudget(&sp); sc >= 0 && sl > least {
 			msg += fmt.Sprintf("; spillway server needs at least %s, as it may evaluate the pool %s late (providers.%s.call_timeout) and a hard budget counts each instance until then",
-				cfgMoney(sl), sp.TickSlack.D(), from)
+				cfgMoney(sl), DurationString(sp.TickSlack.D()), from)
 		}
 	}
 	v.errf(path, "%s", msg)
@@ -574,7 +574,7 @@ func budgetTooSmall(p *policy.Pool, least float64, cheapest int, slackWhy string
 	switch {
 	case b.Soft():
 	case slackWhy != "":
-		why = fmt.Sprintf("half its cost until drain_timeout after the next evaluation, which the server may make %s late (%s), as a period's end may split that, and at least its minimum charge", p.TickSlack.D(), slackWhy)
+		why = fmt.Sprintf("half its cost until drain_timeout after the next evaluation, which the server may make %s late (%s), as a period's end may split that, and at least its minimum charge", DurationString(p.TickSlack.D()), slackWhy)
 	default:
 		why = "half its cost until drain_timeout after the next evaluation, as a period's end may split that, and at least its minimum charge"
 	}
