@@ -398,11 +398,16 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	s.metrics.launchCalls.WithLabelValues(in.Pool, in.Offering).Inc()
 	insts, err := prov.Launch(lctx, req)
 	if err != nil && cutByTick(lctx, err) {
-		// Cut off by the tick's deadline: the intent stays pending and
-		// the next tick resumes it first, with the same client token.
+		// Cut off by the tick's deadline, after at least half its call
+		// timeout (pastDeadline): backed off as a call that timed out (a
+		// call that hangs would otherwise hold every tick to its
+		// deadline); the intent stays pending, counted as booting, and a
+		// later tick resumes it first, with the same client token.
+		hold := s.backOff(t, in)
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
 		lr.Cause, lr.Error = causeTransient, err.Error()
-		lr.Outcome = "cut off at the tick's deadline (" + t.pr.spec.Policy.TickSlack.D().String() + " after its evaluation): the next tick resumes the intent with the same client token"
+		lr.Outcome = fmt.Sprintf("cut off at the tick's deadline (%s after its evaluation): the intent is resumed with the same client token after %s", t.pr.spec.Policy.TickSlack.D(), hold)
+		s.log.Warn("launch cut off at the tick's deadline, will resume", "pool", in.Pool, "intent", in.ID, "after", hold, "err", err)
 		return lr
 	}
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // (one) counted on: $205.19 billed of a $200 day with 20-minute calls.
 // Now a tick's launch calls end at its deadline, its evaluation plus the
 // slack (a call cut off there, or not started, waits for the next tick):
-// $177.95.
+// $177.96.
 func TestHardBudgetHoldsThroughSeveralSlowCallsInATick(t *testing.T) {
 	for _, tc := range []struct {
 		d time.Duration // each launch call's length (less a second), the call timeout
@@ -127,8 +127,9 @@ func (p lateAnswer) Launch(ctx context.Context, req providers.LaunchRequest) ([]
 // timeout, a stock-out of p4d that took 3 minutes leaves 7 for p5 (at
 // least half a call timeout: it is called); p5's launch, taking 9, is cut
 // off at the tick's deadline with its answer lost. Its intent stays
-// pending and the next tick resumes it first with the same client token:
-// one p5 instance, recorded, none launched twice.
+// pending, backed off as a call that timed out (10m from the tick's
+// evaluation), and the next tick after that resumes it first with the
+// same client token: one p5 instance, recorded, none launched twice.
 func TestLaunchCutOffAtTheTickDeadlineResumesOnce(t *testing.T) {
 	h := newHarness(t, testPool(), func(h *harness) {
 		h.opts.Tick = 30 * time.Second
@@ -140,8 +141,8 @@ func TestLaunchCutOffAtTheTickDeadlineResumesOnce(t *testing.T) {
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	ds := h.decisions()
-	if len(ds) != 1 || len(ds[0].Launches) != 2 || ds[0].Launches[0].Cause != "capacity" || !strings.HasPrefix(ds[0].Launches[1].Outcome, "cut off at the tick's deadline") {
-		t.Fatalf("first tick's launches = %+v, want p4d's capacity failure, then p5 cut off at the deadline", ds[0].Launches)
+	if len(ds) != 1 || len(ds[0].Launches) != 2 || ds[0].Launches[0].Cause != "capacity" || !strings.HasPrefix(ds[0].Launches[1].Outcome, "cut off at the tick's deadline") || !strings.HasSuffix(ds[0].Launches[1].Outcome, "after 10m0s") {
+		t.Fatalf("first tick's launches = %+v, want p4d's capacity failure, then p5 cut off at the deadline and backed off 10m", ds[0].Launches)
 	}
 	// (The deadline is applied on the wall clock, as call timeouts are:
 	// the test's own milliseconds come off it.)
