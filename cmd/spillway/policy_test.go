@@ -281,10 +281,11 @@ func TestPolicyValidateServerOpens(t *testing.T) {
 			}},
 		{name: "terraform settings the server would refuse", args: []string{"../../config/testdata/tf_settings.server.yaml"},
 			want: []string{
-				`tf_settings.server.yaml:11:25: providers.tf.zones[1]: "US-East-1b" is not a zone name`,
-				"tf_settings.server.yaml:14:16: providers.tf.variables.cluster: \"cluster\" is set by Spillway on every run",
-				"tf_settings.server.yaml:16:17: providers.tf.backend_config.key-name: not a backend setting name",
-				"tf_settings.server.yaml:17:15: providers.tf.work_dir:", "tf_settings.server.yaml is a file, not a directory",
+				`tf_settings.server.yaml:12:25: providers.tf.zones[1]: "US-East-1b" is not a zone name`,
+				"tf_settings.server.yaml:15:16: providers.tf.variables.cluster: \"cluster\" is set by Spillway on every run",
+				"tf_settings.server.yaml:17:7: providers.tf.backend_config: module", "declares no backend block, and Terraform ignores backend_config without one",
+				"tf_settings.server.yaml:17:17: providers.tf.backend_config.key-name: not a backend setting name",
+				"tf_settings.server.yaml:18:15: providers.tf.work_dir:", "tf_settings.server.yaml is a file, not a directory",
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
