@@ -192,7 +192,7 @@ func (s *Store) ClaimLease(ctx context.Context, name string) error {
 	if err != nil {
 		return fail(err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer rollback(ctx, tx)
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 		return fail(err)
 	}

@@ -269,7 +269,7 @@ func (s *Store) write(ctx context.Context, atomic bool, f func(q querier) error)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer rollback(ctx, tx)
 	if s.fence != nil {
 		if err := checkFence(ctx, tx, s.lease, epoch); err != nil {
 			return err
@@ -279,6 +279,24 @@ func (s *Store) write(ctx context.Context, atomic bool, f func(q querier) error)
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// rollbackTimeout bounds the rollback of a transaction that did not
+// commit. The rollback is sent even when ctx has ended (shutdown, a call
+// timeout), so it cannot run on ctx; but unbounded, it waited for ever
+// for the answer of a database that vanished without closing the session
+// (a host gone, a cut network: no FIN, no RST), holding the caller, and a
+// tick with it, until the kernel gave the connection up (15 minutes by
+// default). A rollback that times out closes the session; the database
+// then ends the transaction itself (idle_in_transaction_session_timeout).
+const rollbackTimeout = 2 * time.Second
+
+// rollback rolls tx back, bounded by rollbackTimeout whether or not ctx
+// has ended; after a commit it does nothing.
+func rollback(ctx context.Context, tx pgx.Tx) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_ = tx.Rollback(rctx)
 }
 
 // unfenced runs f on the pool, fenced view or not: floors (what operators
