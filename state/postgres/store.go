@@ -163,6 +163,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		cfg.ConnConfig.Password = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
 	}
 	cfg.MaxConns = o.maxConns
+	// Short keepalive and TCP_USER_TIMEOUT (dial.go): a host that
+	// vanished fails its sessions in seconds, not the kernel's 15 minutes.
+	cfg.ConnConfig.DialFunc = dialer().DialContext
 	if cfg.ConnConfig.ConnectTimeout == 0 { // the DSN's connect_timeout wins
 		cfg.ConnConfig.ConnectTimeout = o.connTimeout
 	}
