@@ -70,87 +70,101 @@ func within(t *testing.T, proxy *fixture.Proxy, d, slack time.Duration, call fun
 
 // TestVanishedDatabaseCallsEndAtTheirDeadline cuts the database off while
 // each kind of call is made, measures how long the call takes (its
-// deadline: 500ms), and checks that once the cut is over (the connections
-// reset, as a partition that outlived the sessions' TCP timeouts leaves
-// them) the same store serves the next call.
+// deadline: 500ms), and checks that once the cut is over the same store
+// serves the next calls: with the connections reset (as a partition that
+// outlived the sessions' TCP timeouts leaves them), or kept (a short one,
+// TCP delivering what it held).
 func TestVanishedDatabaseCallsEndAtTheirDeadline(t *testing.T) {
 	const deadline, slack = 500 * time.Millisecond, 3 * time.Second
 	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name string
-		call func(ctx context.Context, s *Store, l *Lease, epoch int64, proxy *fixture.Proxy) error
+		call func(ctx context.Context, s *Store, l *Lease, epoch int64, cut func()) error
 	}{
-		{"a read", func(ctx context.Context, s *Store, _ *Lease, _ int64, proxy *fixture.Proxy) error {
-			proxy.Cut()
+		{"a read", func(ctx context.Context, s *Store, _ *Lease, _ int64, cut func()) error {
+			cut()
 			_, err := s.Intents(ctx, state.IntentFilter{})
 			return err
 		}},
-		{"a fenced write", func(ctx context.Context, s *Store, _ *Lease, epoch int64, proxy *fixture.Proxy) error {
-			proxy.Cut()
+		{"a fenced write", func(ctx context.Context, s *Store, _ *Lease, epoch int64, cut func()) error {
+			cut()
 			f := s.FencedBy("leader", func() (int64, bool) { return epoch, true })
 			return f.CreateIntent(ctx, state.Intent{ID: "i1", Pool: "train", Provider: "aws", Offering: "p5-use1-spot", Count: 1, Reason: "demand", ClientToken: "spw-i1", CreatedAt: at})
 		}},
-		{"the lease's renewal", func(ctx context.Context, _ *Store, l *Lease, epoch int64, proxy *fixture.Proxy) error {
-			proxy.Cut()
+		{"the lease's renewal", func(ctx context.Context, _ *Store, l *Lease, epoch int64, cut func()) error {
+			cut()
 			_, err := l.Renew(ctx, epoch)
 			return err
 		}},
-		{"a try of the lease", func(ctx context.Context, _ *Store, l *Lease, _ int64, proxy *fixture.Proxy) error {
-			proxy.Cut()
+		{"a try of the lease", func(ctx context.Context, _ *Store, l *Lease, _ int64, cut func()) error {
+			cut()
 			_, _, err := l.Acquire(ctx)
 			return err
 		}},
-		{"a ping (readiness)", func(ctx context.Context, s *Store, _ *Lease, _ int64, proxy *fixture.Proxy) error {
-			proxy.Cut()
+		{"a ping (readiness)", func(ctx context.Context, s *Store, _ *Lease, _ int64, cut func()) error {
+			cut()
 			return s.Ping(ctx)
 		}},
 		// The transaction's statement is answered (here with an error, as a
 		// constraint or the fence refuses a write) and the host vanishes
 		// before its rollback: the rollback must not wait for ever.
-		{"a write whose transaction is rolled back", func(ctx context.Context, s *Store, _ *Lease, _ int64, proxy *fixture.Proxy) error {
+		{"a write whose transaction is rolled back", func(ctx context.Context, s *Store, _ *Lease, _ int64, cut func()) error {
 			return s.write(ctx, true, func(q querier) error {
 				_, err := q.Exec(ctx, `SELECT 1/0`)
-				proxy.Cut()
+				cut()
 				return err
 			})
 		}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			s, direct, proxy := blackHoled(t)
-			l := lease(t, s, "a", time.Minute)
-			epoch, ok, err := lease(t, direct, "a", time.Minute).Acquire(t.Context())
-			if err != nil || !ok {
-				t.Fatalf("Acquire = %v, %v", ok, err)
-			}
-			took, err := within(t, proxy, deadline, slack, func(ctx context.Context) error { return c.call(ctx, s, l, epoch, proxy) })
-			if err == nil {
-				t.Fatal("the call succeeded on a database that vanished")
-			}
-			t.Logf("took %s (deadline %s): %v", took.Round(time.Millisecond), deadline, err)
+		for _, m := range []struct {
+			name string
+			// cut begins the partition, lift ends it.
+			cut, lift func(p *fixture.Proxy)
+			// failures is how many of the two calls after the lift may
+			// fail: after a reset, one may meet a session closed just as
+			// it was sent.
+			failures int
+		}{
+			{"connections reset", (*fixture.Proxy).Cut, (*fixture.Proxy).Restore, 1},
+			{"connections kept", (*fixture.Proxy).Hold, (*fixture.Proxy).Lift, 0},
+		} {
+			t.Run(c.name+"/"+m.name, func(t *testing.T) {
+				s, direct, proxy := blackHoled(t)
+				l := lease(t, s, "a", time.Minute)
+				epoch, ok, err := lease(t, direct, "a", time.Minute).Acquire(t.Context())
+				if err != nil || !ok {
+					t.Fatalf("Acquire = %v, %v", ok, err)
+				}
+				took, err := within(t, proxy, deadline, slack, func(ctx context.Context) error {
+					return c.call(ctx, s, l, epoch, func() { m.cut(proxy) })
+				})
+				if err == nil {
+					t.Fatal("the call succeeded on a database that vanished")
+				}
+				t.Logf("took %s (deadline %s): %v", took.Round(time.Millisecond), deadline, err)
 
-			proxy.Restore()
-			after := func() error {
-				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-				defer cancel()
-				if _, err := s.Intents(ctx, state.IntentFilter{}); err != nil {
-					return fmt.Errorf("read: %w", err)
+				m.lift(proxy)
+				after := func() error {
+					ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+					defer cancel()
+					if _, err := s.Intents(ctx, state.IntentFilter{}); err != nil {
+						return fmt.Errorf("read: %w", err)
+					}
+					if ok, err := l.Renew(ctx, epoch); err != nil || !ok {
+						return fmt.Errorf("renewal: %v, %w", ok, err)
+					}
+					return nil
 				}
-				if ok, err := l.Renew(ctx, epoch); err != nil || !ok {
-					return fmt.Errorf("renewal: %v, %w", ok, err)
+				var errs []error
+				for range 2 {
+					if err := after(); err != nil {
+						errs = append(errs, err)
+					}
 				}
-				return nil
-			}
-			// The first call after the reset may meet a session the reset
-			// closed only as it was sent; the next must succeed.
-			var errs []error
-			for range 2 {
-				if err := after(); err != nil {
-					errs = append(errs, err)
+				if len(errs) > m.failures {
+					t.Fatalf("the store did not recover once the database was reachable again: %v", errors.Join(errs...))
 				}
-			}
-			if len(errs) > 1 {
-				t.Fatalf("the store did not recover once the database was reachable again: %v", errors.Join(errs...))
-			}
-		})
+			})
+		}
 	}
 }
