@@ -21,42 +21,7 @@ import (
 // the other is terminated again at a later tick.
 func TestPartlyFailedTerminateRecordsTheEndedInstances(t *testing.T) {
 	h := newHarness(t, testPool())
-	// EC2 throttles the second TerminateInstances call; the provider
-	// terminates one instance per call.
-	var (
-		mu         sync.Mutex
-		terminates int
-	)
-	ec2 := h.emu.EC2Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			t.Errorf("parsing a request: %v", err)
-		}
-		if r.Form.Get("Action") == "TerminateInstances" {
-			mu.Lock()
-			terminates++
-			n := terminates
-			mu.Unlock()
-			if n == 2 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`)
-				return
-			}
-		}
-		ec2.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cfg := config.ProviderConfig{
-		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: srv.URL, Image: "ami-0abcdef1234567890",
-		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
-	}
-	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(1, 20*time.Millisecond), aws.WithTerminateBatch(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	h.prov = p
-	h.restart()
+	terminates := throttleSecondTerminate(t, h)
 
 	h.setDemand(2*time.Minute, 8, 8)
 	h.tick()
@@ -66,10 +31,7 @@ func TestPartlyFailedTerminateRecordsTheEndedInstances(t *testing.T) {
 	})
 	h.setDemand(0)
 	h.until("instances end", 30*time.Second, 60, func() bool { return len(h.rows(true)) == 0 })
-	mu.Lock()
-	n := terminates
-	mu.Unlock()
-	if n < 3 {
+	if n := terminates(); n < 3 {
 		t.Fatalf("%d TerminateInstances calls, want the throttled one retried (3 or more)", n)
 	}
 	for _, r := range h.rows(false) {
@@ -88,40 +50,7 @@ func TestPartlyFailedTerminateRecordsTheEndedInstances(t *testing.T) {
 // longer lists a terminated instance), and the other is swept again.
 func TestPartlyFailedSweepEndsTheRowsOfTheEndedInstances(t *testing.T) {
 	h := newHarness(t, testPool())
-	var (
-		mu         sync.Mutex
-		terminates int
-	)
-	ec2 := h.emu.EC2Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			t.Errorf("parsing a request: %v", err)
-		}
-		if r.Form.Get("Action") == "TerminateInstances" {
-			mu.Lock()
-			terminates++
-			n := terminates
-			mu.Unlock()
-			if n == 2 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`)
-				return
-			}
-		}
-		ec2.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cfg := config.ProviderConfig{
-		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: srv.URL, Image: "ami-0abcdef1234567890",
-		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
-	}
-	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(1, 20*time.Millisecond), aws.WithTerminateBatch(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	h.prov = p
-	h.restart()
+	terminates := throttleSecondTerminate(t, h)
 
 	ctx := context.Background()
 	h.setDemand(2*time.Minute, 8, 8)
@@ -155,6 +84,9 @@ func TestPartlyFailedSweepEndsTheRowsOfTheEndedInstances(t *testing.T) {
 		}
 		return n, open
 	}
+	if n := terminates(); n != 2 {
+		t.Fatalf("%d TerminateInstances calls in the sweep, want 2 (one ended, one throttled)", n)
+	}
 	if n, open := ended(); n != 1 {
 		t.Fatalf("after a sweep that ended one of two instances: %d rows ended (open: %v), want the ended instance's row ended", n, open)
 	}
@@ -166,5 +98,52 @@ func TestPartlyFailedSweepEndsTheRowsOfTheEndedInstances(t *testing.T) {
 	}
 	if live := h.live(); len(live) != 0 {
 		t.Fatalf("%d instances of the removed pool still run, want none", len(live))
+	}
+}
+
+// throttleSecondTerminate gives h an AWS provider, terminating one
+// instance per call, whose second TerminateInstances call EC2 throttles,
+// and restarts h's scheduler with it. It returns the count of
+// TerminateInstances calls so far.
+func throttleSecondTerminate(t *testing.T, h *harness) func() int {
+	t.Helper()
+	var (
+		mu         sync.Mutex
+		terminates int
+	)
+	ec2 := h.emu.EC2Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("parsing a request: %v", err)
+		}
+		if r.Form.Get("Action") == "TerminateInstances" {
+			mu.Lock()
+			terminates++
+			n := terminates
+			mu.Unlock()
+			if n == 2 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r-1</RequestID></Response>`)
+				return
+			}
+		}
+		ec2.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := config.ProviderConfig{
+		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: srv.URL, Image: "ami-0abcdef1234567890",
+		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
+	}
+	p, err := aws.New(context.Background(), cfg, provName, aws.WithCredentials(staticCreds), aws.WithRetry(1, 20*time.Millisecond), aws.WithTerminateBatch(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	h.prov = p
+	h.restart()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return terminates
 	}
 }
