@@ -2,6 +2,7 @@
 package signalstest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -74,4 +75,35 @@ func ReadPid(t testing.TB, path string) int {
 		t.Fatalf("the process's pid in %s: %v", path, err)
 	}
 	return pid
+}
+
+// LongestJobList writes an object's members job_gpus, waits (named
+// waitKey), job_cpus and job_memory_gib, each listing n jobs at their
+// longest, one number a line indented under indent as json.MarshalIndent
+// writes them: 2047 GPUs a job (the most whose sum over 2^20 jobs is a
+// count), a wait of almost a year and a memory of almost 2^20 GiB, each
+// to the 17 digits a float64 may take. The caller writes the braces.
+func LongestJobList(b *bytes.Buffer, indent, waitKey string, n int) {
+	JSONList(b, indent, "job_gpus", "2047", n, false)
+	JSONList(b, indent, waitKey, "31535999.12345679", n, false)
+	JSONList(b, indent, "job_cpus", "4096", n, false)
+	JSONList(b, indent, "job_memory_gib", "1048575.1234567891", n, true)
+}
+
+// JSONList writes the member name, an array of n copies of value, one a
+// line indented under indent, followed by a comma unless last.
+func JSONList(b *bytes.Buffer, indent, name, value string, n int, last bool) {
+	b.WriteString(indent + "\"" + name + "\": [\n")
+	for i := range n {
+		b.WriteString(indent + "  " + value)
+		if i < n-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(indent + "]")
+	if !last {
+		b.WriteByte(',')
+	}
+	b.WriteByte('\n')
 }

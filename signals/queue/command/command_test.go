@@ -345,33 +345,12 @@ func TestOutputIsBounded(t *testing.T) {
 // bound on jobs, and an object that would decode into more than
 // MaxValues values fails before it is decoded, naming that bound.
 func TestOutputHoldsEveryListedJob(t *testing.T) {
-	list := func(b *bytes.Buffer, name, value string, jobs int, last bool) {
-		b.WriteString("  \"" + name + "\": [\n")
-		for i := range jobs {
-			b.WriteString("    " + value)
-			if i < jobs-1 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
-		}
-		b.WriteString("  ]")
-		if !last {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
 	var full, gpus bytes.Buffer
 	full.WriteString("{\n")
-	// 2047 GPUs a job: the most whose sum over 2^20 jobs is a count; a
-	// wait of almost a year and a memory of almost 2^20 GiB, each to the
-	// 17 digits a float64 may take.
-	list(&full, "job_gpus", "2047", signals.MaxListedJobs, false)
-	list(&full, "job_wait_s", "31535999.12345679", signals.MaxListedJobs, false)
-	list(&full, "job_cpus", "4096", signals.MaxListedJobs, false)
-	list(&full, "job_memory_gib", "1048575.1234567891", signals.MaxListedJobs, true)
+	signalstest.LongestJobList(&full, "  ", "job_wait_s", signals.MaxListedJobs)
 	full.WriteString("}\n")
 	gpus.WriteString("{\n")
-	list(&gpus, "job_gpus", "1", signals.MaxListedJobs, true)
+	signalstest.JSONList(&gpus, "  ", "job_gpus", "1", signals.MaxListedJobs, true)
 	gpus.WriteString("}\n")
 	over := append([]byte(`{"job_gpus": [1`), bytes.Repeat([]byte(",1"), signals.MaxListedJobs)...)
 	over = append(over, "]}"...)

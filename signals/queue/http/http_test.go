@@ -4,6 +4,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/httpclient"
+	"github.com/spillway-io/spillway/signals/signalstest"
 
 	"bytes"
 	"cmp"
@@ -468,31 +469,9 @@ func TestRetryAfter(t *testing.T) {
 // jobs, and a body that would decode into more than MaxValues values fails
 // before it is decoded, naming that bound.
 func TestBodyHoldsEveryListedJob(t *testing.T) {
-	// As json.MarshalIndent writes it, one number a line.
-	list := func(b *bytes.Buffer, name, value string, jobs int, last bool) {
-		b.WriteString("    \"" + name + "\": [\n")
-		for i := range jobs {
-			b.WriteString("      " + value)
-			if i < jobs-1 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('\n')
-		}
-		b.WriteString("    ]")
-		if !last {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
 	var b bytes.Buffer
 	b.WriteString("{\n  \"queue\": {\n")
-	// 2047 GPUs a job: the most whose sum over 2^20 jobs is a count; a
-	// wait of almost a year and a memory of almost 2^20 GiB, each to the
-	// 17 digits a float64 may take.
-	list(&b, "job_gpus", "2047", signals.MaxListedJobs, false)
-	list(&b, "job_wait_seconds", "31535999.12345679", signals.MaxListedJobs, false)
-	list(&b, "job_cpus", "4096", signals.MaxListedJobs, false)
-	list(&b, "job_memory_gib", "1048575.1234567891", signals.MaxListedJobs, true)
+	signalstest.LongestJobList(&b, "    ", "job_wait_seconds", signals.MaxListedJobs)
 	b.WriteString("  }\n}")
 	full := b.Bytes()
 	if !json.Valid(full) || len(full) <= 8<<20 {
