@@ -611,23 +611,13 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 // creating (or replacing): "address (id ...)".
 func createdBy(logPath string) []string {
 	var out []string
-	eachLogMessage(logPath, func(line []byte) {
-		var msg struct {
-			Type string `json:"type"`
-			Hook struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-				Action  string `json:"action"`
-				IDValue string `json:"id_value"`
-			} `json:"hook"`
-		}
-		if json.Unmarshal(line, &msg) != nil || msg.Type != "apply_complete" || (msg.Hook.Action != "create" && msg.Hook.Action != "replace") {
+	eachLogMessage(logPath, "apply_complete", func(m logMessage) {
+		if m.Hook.Action != "create" && m.Hook.Action != "replace" {
 			return
 		}
-		r := cut(printable(msg.Hook.Resource.Addr))
-		if msg.Hook.IDValue != "" {
-			r += " (id " + cut(printable(msg.Hook.IDValue)) + ")"
+		r := cut(printable(m.Hook.Resource.Addr))
+		if m.Hook.IDValue != "" {
+			r += " (id " + cut(printable(m.Hook.IDValue)) + ")"
 		}
 		out = append(out, r)
 	})

@@ -131,25 +131,36 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 // driftedResources reads the resource_drift messages of a -json plan log.
 func driftedResources(logPath string) []string {
 	var out []string
-	eachLogMessage(logPath, func(line []byte) {
-		var msg struct {
-			Type   string `json:"type"`
-			Change struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-			} `json:"change"`
-		}
-		if json.Unmarshal(line, &msg) == nil && msg.Type == "resource_drift" {
-			out = append(out, msg.Change.Resource.Addr)
-		}
+	eachLogMessage(logPath, "resource_drift", func(m logMessage) {
+		out = append(out, m.Change.Resource.Addr)
 	})
 	return out
 }
 
-// eachLogMessage calls fn with each line of a -json run log (lines of up
-// to 4 MiB); a log that cannot be read has none.
-func eachLogMessage(logPath string, fn func(line []byte)) {
+// logMessage is what Spillway reads of one message of a -json run log:
+// a plan's resource_drift and planned_change, an apply's apply_complete.
+type logMessage struct {
+	Type   string `json:"type"`
+	Change struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action string `json:"action"`
+		Reason string `json:"reason"`
+	} `json:"change"`
+	Hook struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action  string `json:"action"`
+		IDValue string `json:"id_value"`
+	} `json:"hook"`
+}
+
+// eachLogMessage calls fn with each message of type typ in a -json run
+// log (lines of up to 4 MiB); a log that cannot be read has none, and
+// lines that are not such a message are passed over.
+func eachLogMessage(logPath, typ string, fn func(m logMessage)) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return
@@ -158,6 +169,9 @@ func eachLogMessage(logPath string, fn func(line []byte)) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
-		fn(sc.Bytes())
+		var m logMessage
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == typ {
+			fn(m)
+		}
 	}
 }

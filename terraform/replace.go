@@ -2,7 +2,6 @@ package terraform
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -47,21 +46,8 @@ type plannedChange struct {
 // plannedChanges reads the planned_change messages of a -json plan's log.
 func plannedChanges(logPath string) []plannedChange {
 	var out []plannedChange
-	eachLogMessage(logPath, func(line []byte) {
-		var msg struct {
-			Type   string `json:"type"`
-			Change struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-				Action string `json:"action"`
-				Reason string `json:"reason"`
-			} `json:"change"`
-		}
-		if json.Unmarshal(line, &msg) != nil || msg.Type != "planned_change" {
-			return
-		}
-		out = append(out, plannedChange{Addr: msg.Change.Resource.Addr, Action: msg.Change.Action, Reason: msg.Change.Reason})
+	eachLogMessage(logPath, "planned_change", func(m logMessage) {
+		out = append(out, plannedChange{Addr: m.Change.Resource.Addr, Action: m.Change.Action, Reason: m.Change.Reason})
 	})
 	return out
 }
