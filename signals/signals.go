@@ -121,6 +121,14 @@ type GPU struct {
 	// Idle is true when the GPU computes below the source's busy-utilisation
 	// threshold, whether or not a job holds it. Allocated && Idle is waste.
 	Idle bool `json:"idle"`
+	// Unknown is true when the agent could not read the GPU in its latest
+	// sample (an NVML call failed: the GPU fell off the bus, the call
+	// timed out, the driver was reloaded; or NVML answered a value out of
+	// range). Such a GPU is reported Busy and never Idle, so that no reader
+	// drains its instance or counts it free on what nobody measured; Error
+	// says why.
+	Unknown bool   `json:"unknown,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // Baseline is the on-prem GPU picture of one pool.

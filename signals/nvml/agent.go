@@ -3,11 +3,14 @@ package nvml
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/internal/connlimit"
+	"github.com/spillway-io/spillway/signals"
 )
 
 // Metric names the agent serves. Per-GPU series carry dcgm-exporter's label
@@ -29,6 +33,7 @@ const (
 	MetricMemoryUsed      = "spillway_gpu_memory_used_bytes"
 	MetricMemoryTotal     = "spillway_gpu_memory_total_bytes"
 	MetricProcesses       = "spillway_gpu_compute_processes"
+	MetricUnknown         = "spillway_gpu_unknown"
 	MetricSampleDuration  = "spillway_agent_sample_duration_seconds"
 	MetricLastSample      = "spillway_agent_last_sample_timestamp_seconds"
 	MetricSampleErrors    = "spillway_agent_sample_errors_total"
@@ -47,6 +52,7 @@ var (
 	descMemUsed   = prometheus.NewDesc(MetricMemoryUsed, "GPU framebuffer memory in use, in bytes.", gpuLabels, nil)
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
+	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -58,14 +64,21 @@ type Agent struct {
 	log      *slog.Logger
 	clock    clock.WithTicker
 
-	// sampling lets one sample run at a time: the sampler keeps what it
-	// learnt of each device, and a slower sample finishing second would
-	// otherwise replace a newer one.
-	sampling sync.Mutex
+	// turn lets one sample run at a time (a token in a channel, so that
+	// waiting for it can be bounded): the sampler keeps the devices it
+	// opened, and a slower sample finishing second would otherwise replace
+	// a newer one.
+	turn chan struct{}
+	// timeout bounds how long a sample may take, waiting for its turn
+	// included: NVML calls cannot be cancelled, and one stuck in the
+	// driver would otherwise leave the last good sample served, and
+	// /healthz ok, for ever.
+	timeout time.Duration
 
-	mu   sync.RWMutex
-	last Sample
-	err  error
+	mu      sync.RWMutex
+	last    Sample
+	err     error
+	attempt uint64 // counts samples started, so that a late one's result is told from a newer's
 
 	registry *prometheus.Registry
 	duration prometheus.Histogram
@@ -77,6 +90,13 @@ type AgentOption func(*Agent)
 
 // WithInterval sets the sampling interval (one second otherwise).
 func WithInterval(d time.Duration) AgentOption { return func(a *Agent) { a.interval = d } }
+
+// DefaultSampleTimeout is the longest a sample may take by default.
+const DefaultSampleTimeout = 10 * time.Second
+
+// WithSampleTimeout sets the longest a sample may take (DefaultSampleTimeout
+// otherwise); past it, the sample counts as failed while it goes on.
+func WithSampleTimeout(d time.Duration) AgentOption { return func(a *Agent) { a.timeout = d } }
 
 // WithLogger sets the logger (silent otherwise).
 func WithLogger(l *slog.Logger) AgentOption { return func(a *Agent) { a.log = l } }
@@ -91,6 +111,8 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 	a := &Agent{
 		sampler:  s,
 		interval: time.Second,
+		timeout:  DefaultSampleTimeout,
+		turn:     make(chan struct{}, 1),
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:    clock.RealClock{},
 		registry: prometheus.NewRegistry(),
@@ -112,22 +134,77 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 	return a
 }
 
-// SampleOnce takes one sample and makes it the one served.
+// ErrSampleTimeout is wrapped by the error of a sample that did not finish
+// within the agent's sample timeout: an NVML call is stuck in the driver.
+var ErrSampleTimeout = errors.New("sample timed out")
+
+// SampleOnce takes one sample and makes it the one served. It returns
+// within the sample timeout: a sample still inside NVML then is left to
+// finish on its own (its result is served if no newer attempt was made),
+// and SampleOnce returns an error wrapping ErrSampleTimeout, which is what
+// /healthz and /v1/gpus say until a sample succeeds.
 func (a *Agent) SampleOnce(ctx context.Context) error {
-	a.sampling.Lock()
-	defer a.sampling.Unlock()
+	timer := a.clock.NewTimer(a.timeout)
+	defer timer.Stop()
 	begin := a.clock.Now()
-	s, err := a.sampler.Sample(ctx)
-	a.duration.Observe(a.clock.Since(begin).Seconds())
+	select {
+	case a.turn <- struct{}{}:
+	case <-timer.C():
+		return a.fail(fmt.Errorf("nvml: the previous sample is still inside NVML after %s: %w", a.timeout, ErrSampleTimeout))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	a.mu.Lock()
+	a.attempt++
+	attempt := a.attempt
+	a.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-a.turn }()
+		s, err := a.sampler.Sample(ctx)
+		a.duration.Observe(a.clock.Since(begin).Seconds())
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// Cancelled, not failed: what is served stays.
+		case err != nil && attempt == a.attempt:
+			a.errors.Inc()
+			a.err = err
+		case err == nil && attempt == a.attempt:
+			a.last, a.err = s, nil
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C():
+		return a.fail(fmt.Errorf("nvml: no answer within %s: %w", a.timeout, ErrSampleTimeout))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fail records err as the latest attempt's.
+func (a *Agent) fail(err error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err != nil {
-		a.errors.Inc()
-		a.err = err
-		return err
+	a.errors.Inc()
+	a.attempt++ // a sample still inside NVML no longer replaces what is served
+	a.err = err
+	return err
+}
+
+// Wait waits for a sample still inside NVML to finish, or ctx to end.
+func (a *Agent) Wait(ctx context.Context) error {
+	select {
+	case a.turn <- struct{}{}:
+		<-a.turn
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	a.last, a.err = s, nil
-	return nil
 }
 
 // Run samples at once and then every interval until ctx ends. A failed
@@ -156,6 +233,24 @@ func (a *Agent) Last() (Sample, error) {
 	return a.last, a.err
 }
 
+// Served is what /v1/gpus and /metrics show: the latest good sample, and,
+// when the latest attempt failed or timed out, that sample with every GPU
+// marked unknown (busy, never idle) and the attempt's error.
+func (a *Agent) Served() Sample {
+	s, err := a.Last()
+	if err == nil || s.Time.IsZero() {
+		return s
+	}
+	out := s
+	out.Error = err.Error()
+	out.noUtil = nil
+	out.GPUs = make([]signals.GPU, len(s.GPUs))
+	for i, g := range s.GPUs {
+		out.GPUs[i] = unknownGPU(g, err)
+	}
+	return out
+}
+
 // Handler serves /metrics (Prometheus text format), /v1/gpus (the latest
 // Sample as JSON) and /healthz.
 func (a *Agent) Handler() http.Handler {
@@ -166,11 +261,13 @@ func (a *Agent) Handler() http.Handler {
 	return mux
 }
 
-// serveHealth answers 200 "ok" while the latest sample succeeded, and 503
-// with the error when it failed: a sample fails as a whole when any GPU's
-// NVML call does, so the node's GPUs are not being read (a driver that went
-// away, a GPU fallen off the bus), though /v1/gpus and /metrics still serve
-// the last good sample. Before the first sample it answers 503 too.
+// serveHealth answers 200 "ok" while the latest sample succeeded and read
+// every GPU, and 503 with the reason otherwise: the sample failed or timed
+// out (the driver went away, an NVML call is stuck; /v1/gpus and /metrics
+// then serve the last good sample with every GPU unknown), or some GPU
+// could not be read (fallen off the bus, a value out of range; that GPU is
+// unknown, the others are served as read). Before the first sample it
+// answers 503 too.
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	s, err := a.Last()
 	switch {
@@ -178,6 +275,12 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
 	case s.Time.IsZero():
 		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
+	case len(s.Unknown()) > 0:
+		var b strings.Builder
+		for _, g := range s.Unknown() {
+			fmt.Fprintf(&b, "GPU %d unknown: %s\n", g.Index, g.Error)
+		}
+		http.Error(w, strings.TrimSuffix(b.String(), "\n"), http.StatusServiceUnavailable)
 	default:
 		io.WriteString(w, "ok\n")
 	}
@@ -249,7 +352,8 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ct
 func (s *Server) Close() error { return s.http.Close() }
 
 func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
-	s, err := a.Last()
+	_, err := a.Last()
+	s := a.Served()
 	w.Header().Set("Content-Type", "application/json")
 	if s.Time.IsZero() {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -268,14 +372,14 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 type gpuCollector Agent
 
 func (c *gpuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descLast, descThreshold} {
+	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descLast, descThreshold} {
 		ch <- d
 	}
 }
 
 func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 	a := (*Agent)(c)
-	s, _ := a.Last()
+	s := a.Served()
 	host := a.sampler.Node()
 	ch <- prometheus.MustNewConstMetric(descThreshold, prometheus.GaugeValue, a.sampler.thresholds.BusyUtil/100, host)
 	if s.Time.IsZero() {
@@ -287,10 +391,14 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge := func(d *prometheus.Desc, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
 		}
+		gauge(descUnknown, b2f(g.Unknown))
+		gauge(descBusy, b2f(g.Busy))
+		if g.Unknown {
+			continue // nothing else of it was measured
+		}
 		if !s.noUtil[g.Index] {
 			gauge(descUtil, g.Utilization/100)
 		}
-		gauge(descBusy, b2f(g.Busy))
 		gauge(descAllocated, b2f(g.Allocated))
 		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))
 		gauge(descMemUsed, float64(g.MemoryUsed))

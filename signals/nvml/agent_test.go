@@ -327,14 +327,24 @@ func TestSampleErrorNamesGPUAndCall(t *testing.T) {
 	d := node.server.Devices[5].(*server.Device)
 	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.ERROR_GPU_IS_LOST }
 	clock.Advance(time.Second)
-	err := a.SampleOnce(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "GPU 5") || !strings.Contains(err.Error(), d.UUID) ||
-		!strings.Contains(err.Error(), "GetComputeRunningProcesses") || !errors.Is(err, nv.ERROR_GPU_IS_LOST) {
-		t.Fatalf("sample error %v: want GPU 5, its UUID, the call and ERROR_GPU_IS_LOST", err)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	// The last good sample stays served, with its own (older) time.
-	if s := getGPUs(t, srv.URL); !s.Time.Equal(t0) || len(s.GPUs) != 8 {
-		t.Errorf("after a failed sample /v1/gpus shows %v with %d GPUs; want the last good one at %v", s.Time, len(s.GPUs), t0)
+	s := getGPUs(t, srv.URL)
+	if e := s.GPUs[5].Error; !strings.Contains(e, "GPU 5") || !strings.Contains(e, d.UUID) ||
+		!strings.Contains(e, "GetComputeRunningProcesses") || !strings.Contains(e, nv.ERROR_GPU_IS_LOST.Error()) {
+		t.Fatalf("GPU 5's error %q: want GPU 5, its UUID, the call and ERROR_GPU_IS_LOST", e)
+	}
+	// NVML cannot count the GPUs: the sample fails as a whole, and the last
+	// good one is served, with its own (older) time, every GPU unknown.
+	node.server.DeviceGetCountFunc = func() (int, nv.Return) { return 0, nv.ERROR_UNKNOWN }
+	clock.Advance(time.Second)
+	err := a.SampleOnce(context.Background())
+	if !errors.Is(err, nv.ERROR_UNKNOWN) || !strings.Contains(err.Error(), "DeviceGetCount") {
+		t.Fatalf("sample error %v: want DeviceGetCount and ERROR_UNKNOWN", err)
+	}
+	if s := getGPUs(t, srv.URL); !s.Time.Equal(t0.Add(time.Second)) || len(s.GPUs) != 8 || len(s.Unknown()) != 8 || !strings.Contains(s.Error, "DeviceGetCount") {
+		t.Errorf("after a failed sample /v1/gpus shows %v with %d GPUs, %d unknown, error %q; want the last good one, all unknown", s.Time, len(s.GPUs), len(s.Unknown()), s.Error)
 	}
 	mf := getMetrics(t, srv.URL)[MetricSampleErrors]
 	if mf == nil || mf.Metric[0].GetCounter().GetValue() != 1 {
@@ -594,7 +604,7 @@ func TestServerLimitsConnections(t *testing.T) {
 // again. It answered ok while every sample failed, as long as one had
 // once succeeded, so a probe never saw a node whose GPUs went unread.
 func TestHealthzFollowsTheLatestSample(t *testing.T) {
-	failed := []string{"sample failed", "GPU 5", "GetComputeRunningProcesses", nv.ERROR_GPU_IS_LOST.Error()}
+	failed := []string{"GPU 5 unknown", "GetComputeRunningProcesses", nv.ERROR_GPU_IS_LOST.Error()}
 	for _, tc := range []struct {
 		name string
 		// samples are taken in turn; false: GPU 5 is lost for that one.
@@ -620,7 +630,7 @@ func TestHealthzFollowsTheLatestSample(t *testing.T) {
 					d.GetComputeRunningProcessesFunc = read
 				}
 				clock.Advance(time.Second)
-				if err := a.SampleOnce(context.Background()); (err == nil) != ok {
+				if err := a.SampleOnce(context.Background()); err != nil {
 					t.Fatalf("sample with GPU 5 readable=%v: %v", ok, err)
 				}
 			}
@@ -674,7 +684,7 @@ func TestMIGGPUHasNoUtilizationSeries(t *testing.T) {
 			mig.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
 				return make([]nv.ProcessInfo, tc.procs), nv.SUCCESS
 			}
-			// The second sample no longer asks NVML for the MIG GPU's utilisation.
+			// Two samples: the second asks NVML again and is told the same.
 			for range 2 {
 				clock.Advance(time.Second)
 				if err := a.SampleOnce(context.Background()); err != nil {
@@ -707,7 +717,7 @@ func TestMIGGPUHasNoUtilizationSeries(t *testing.T) {
 
 // TestSamplesTakeTurns starts a second sample while the first waits inside
 // NVML, as overlapping scrapes of the demo's nodes do: the sampler keeps
-// what it learns of each device (a MIG GPU's missing utilisation), so the
+// the devices it opened (and opens them again when their count changes), so the
 // second must not read the devices until the first is done.
 func TestSamplesTakeTurns(t *testing.T) {
 	clock := &fakeClock{t: t0}

@@ -40,12 +40,27 @@ type Sample struct {
 	Node string        `json:"node"`
 	Time time.Time     `json:"sample_time"`
 	GPUs []signals.GPU `json:"gpus"`
+	// Error is set, in /v1/gpus, when the agent's latest attempt to sample
+	// failed or is stuck inside NVML: the GPUs are then the last good
+	// sample's, each marked unknown, and Time says how old it is.
+	Error string `json:"error,omitempty"`
 	// noUtil holds the indexes of the GPUs whose utilisation NVML does not
 	// report (ERROR_NOT_SUPPORTED, as on a MIG-enabled GPU); nil when NVML
 	// reports every GPU's. The JSON body shows such a GPU at 0% but never
 	// idle, busy by its processes; /metrics leaves out its utilisation
 	// series rather than export a 0 nobody measured.
 	noUtil map[int]bool
+}
+
+// Unknown returns the GPUs of s that could not be read.
+func (s Sample) Unknown() []signals.GPU {
+	var out []signals.GPU
+	for _, g := range s.GPUs {
+		if g.Unknown {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Sampler reads GPUs through an NVML interface: the real library
@@ -64,9 +79,10 @@ type device struct {
 	index  int
 	uuid   string
 	model  string
-	// utilUnsupported is set once GetUtilizationRates answers
-	// ERROR_NOT_SUPPORTED (e.g. MIG mode): busy then follows processes.
-	utilUnsupported bool
+	// err is set when the device could not be opened (its handle, UUID
+	// or name): it is reported unknown until the devices are enumerated
+	// again.
+	err error
 }
 
 // SamplerOption configures a Sampler.
@@ -94,21 +110,37 @@ func NewSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sampler,
 	default:
 		return nil, fmt.Errorf("nvml: Init: %w", ret)
 	}
-	n, ret := lib.DeviceGetCount()
-	if ret != nv.SUCCESS {
+	if err := s.enumerate(); err != nil {
 		lib.Shutdown()
-		return nil, fmt.Errorf("nvml: DeviceGetCount: %w", ret)
-	}
-	for i := range n {
-		d, err := openDevice(lib, i)
-		if err != nil {
-			lib.Shutdown()
-			return nil, err
-		}
-		s.devices = append(s.devices, d)
+		return nil, err
 	}
 	return s, nil
 }
+
+// enumerate (re)opens every GPU NVML counts. A GPU that cannot be opened is
+// kept, unknown, under its index: the others are still read.
+func (s *Sampler) enumerate() error {
+	n, ret := s.lib.DeviceGetCount()
+	if ret != nv.SUCCESS {
+		return fmt.Errorf("nvml: DeviceGetCount: %w", ret)
+	}
+	if n < 0 || n > MaxGPUs {
+		return fmt.Errorf("nvml: DeviceGetCount: %d GPUs, want 0 to %d", n, MaxGPUs)
+	}
+	devices := make([]device, 0, n)
+	for i := range n {
+		d, err := openDevice(s.lib, i)
+		if err != nil {
+			d = device{index: i, err: err}
+		}
+		devices = append(devices, d)
+	}
+	s.devices = devices
+	return nil
+}
+
+// MaxGPUs bounds the GPU count NVML reports for a node.
+const MaxGPUs = 256
 
 func openDevice(lib nv.Interface, i int) (device, error) {
 	h, ret := lib.DeviceGetHandleByIndex(i)
@@ -140,20 +172,29 @@ func (s *Sampler) Close() error {
 	return nil
 }
 
-// Sample reads every GPU once. An error names the GPU and the NVML call.
+// Sample reads every GPU once. A GPU whose reading fails is reported
+// unknown (signals.GPU.Unknown, with the GPU, the call and NVML's error) and
+// the others as read. Before reading, the sampler asks NVML how many GPUs
+// there are: when the count changed (a GPU hot-removed or back after a
+// driver reload) it opens them all again, and when NVML says it is not
+// initialised (the driver was reloaded under it) it initialises it again.
+// Sample fails as a whole only when NVML cannot count the GPUs.
 func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
+	if err := s.refresh(); err != nil {
+		return Sample{}, err
+	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
 	for i := range s.devices {
 		if err := ctx.Err(); err != nil {
 			return Sample{}, err
 		}
 		d := &s.devices[i]
-		g, err := s.read(d)
+		g, noUtil, err := s.read(d)
 		if err != nil {
-			return Sample{}, err
+			g = unknownGPU(g, err)
 		}
 		out.GPUs = append(out.GPUs, g)
-		if d.utilUnsupported {
+		if noUtil && err == nil {
 			if out.noUtil == nil {
 				out.noUtil = map[int]bool{}
 			}
@@ -164,34 +205,81 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	return out, nil
 }
 
-func (s *Sampler) read(d *device) (signals.GPU, error) {
-	g := signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}
+// refresh re-enumerates the GPUs when NVML's count differs from the
+// sampler's, or a device could not be opened, and initialises NVML again
+// when it says it is not.
+func (s *Sampler) refresh() error {
+	n, ret := s.lib.DeviceGetCount()
+	switch ret {
+	case nv.SUCCESS:
+	case nv.ERROR_UNINITIALIZED, nv.ERROR_DRIVER_NOT_LOADED:
+		if ret := s.lib.Init(); ret != nv.SUCCESS {
+			return fmt.Errorf("nvml: DeviceGetCount: %w; Init again: %w", nv.ERROR_UNINITIALIZED, ret)
+		}
+		return s.enumerate()
+	default:
+		return fmt.Errorf("nvml: DeviceGetCount: %w", ret)
+	}
+	stale := n != len(s.devices)
+	for _, d := range s.devices {
+		stale = stale || d.err != nil
+	}
+	if !stale {
+		return nil
+	}
+	return s.enumerate()
+}
+
+// unknownGPU marks g as unread: busy, never idle, with err.
+func unknownGPU(g signals.GPU, err error) signals.GPU {
+	return signals.GPU{
+		Node: g.Node, Index: g.Index, UUID: g.UUID, Model: g.Model,
+		Busy: true, Unknown: true, Error: err.Error(),
+	}
+}
+
+// ErrOutOfRange is wrapped by the error of a GPU whose NVML reading is out
+// of its range (utilisation above 100%, as drivers report N/A with
+// 0xFFFFFFFF; memory used above memory total).
+var ErrOutOfRange = errors.New("out of range")
+
+// read reads d; noUtil says NVML does not report its utilisation (MIG).
+func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
+	g = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}
+	if d.err != nil {
+		return g, false, d.err
+	}
 	mem, ret := d.handle.GetMemoryInfo()
 	if ret != nv.SUCCESS {
-		return g, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret)
+		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret)
+	}
+	if mem.Used > mem.Total {
+		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, mem.Used, mem.Total, ErrOutOfRange)
 	}
 	g.MemoryUsed, g.MemoryTotal = mem.Used, mem.Total
-	if !d.utilUnsupported {
-		u, ret := d.handle.GetUtilizationRates()
-		switch ret {
-		case nv.SUCCESS:
-			g.Utilization = float64(u.Gpu)
-		case nv.ERROR_NOT_SUPPORTED:
-			d.utilUnsupported = true
-		default:
-			return g, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret)
+	// Asked every sample: MIG mode can be turned off (or on) at runtime.
+	u, ret := d.handle.GetUtilizationRates()
+	switch ret {
+	case nv.SUCCESS:
+		if u.Gpu > 100 {
+			return g, false, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %d%%, want 0 to 100: %w", d.index, d.uuid, u.Gpu, ErrOutOfRange)
 		}
+		g.Utilization = float64(u.Gpu)
+	case nv.ERROR_NOT_SUPPORTED:
+		noUtil = true
+	default:
+		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret)
 	}
 	procs, ret := d.handle.GetComputeRunningProcesses()
 	if ret != nv.SUCCESS {
-		return g, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
+		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
 	}
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
 	// Without a utilisation reading the GPU is never called idle (that
 	// would report waste nobody saw); busy then follows its processes.
-	computing := !d.utilUnsupported && g.Utilization >= s.thresholds.BusyUtil
-	g.Idle = !d.utilUnsupported && !computing
+	computing := !noUtil && g.Utilization >= s.thresholds.BusyUtil
+	g.Idle = !noUtil && !computing
 	g.Busy = computing || (s.thresholds.BusyProcesses > 0 && g.Processes >= s.thresholds.BusyProcesses)
-	return g, nil
+	return g, noUtil, nil
 }

@@ -1,0 +1,369 @@
+package nvml
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// idleNode is a DGX H100 mock whose eight GPUs are idle (0%, no process),
+// served by an agent on an httptest server. Tests then inject faults into
+// single devices and calls.
+func idleNode(t *testing.T, opts ...AgentOption) (*server.Server, *Agent, *httptest.Server) {
+	t.Helper()
+	srv := simModels["dgxh100"]()
+	for _, d := range srv.Devices {
+		d := d.(*server.Device)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{Total: 80 << 30, Used: 1 << 20}, nv.SUCCESS }
+	}
+	clock := &fakeClock{t: t0}
+	s, err := NewSampler(srv, "n1", WithClock(func() time.Time { clock.Advance(time.Second); return clock.Now() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := NewAgent(s, opts...)
+	hs := httptest.NewServer(a.Handler())
+	t.Cleanup(hs.Close)
+	return srv, a, hs
+}
+
+func healthz(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestUnreadableGPUIsUnknown: one GPU's NVML call fails for one sample (the
+// GPU fell off the bus, an Xid left it answering UNKNOWN, a call timed out
+// in the driver) while the other seven answer. Before, the whole sample
+// failed and /v1/gpus kept serving the last good one, with its busy/idle
+// values, for as long as the fault lasted: an idle reading of a GPU that
+// had since started work had its instance drained, a busy one kept it
+// rented. Now that GPU alone is unknown (busy, never idle, with the error),
+// the others are served as read, and the next good sample clears it.
+func TestUnreadableGPUIsUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		name, call string
+		ret        nv.Return
+	}{
+		{"fallen off the bus, memory", "GetMemoryInfo", nv.ERROR_GPU_IS_LOST},
+		{"fallen off the bus, processes", "GetComputeRunningProcesses", nv.ERROR_GPU_IS_LOST},
+		{"Xid, utilisation unknown", "GetUtilizationRates", nv.ERROR_UNKNOWN},
+		{"utilisation timed out", "GetUtilizationRates", nv.ERROR_TIMEOUT},
+		{"processes timed out", "GetComputeRunningProcesses", nv.ERROR_TIMEOUT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			d := srv.Devices[5].(*server.Device)
+			restore := injectFault(d, tc.call, tc.ret)
+			// Another GPU starts work meanwhile: it must be seen.
+			srv.Devices[1].(*server.Device).GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
+				return nv.Utilization{Gpu: 90}, nv.SUCCESS
+			}
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatalf("a sample with one GPU unreadable failed as a whole: %v", err)
+			}
+			s := getGPUs(t, hs.URL)
+			if len(s.GPUs) != 8 {
+				t.Fatalf("/v1/gpus lists %d GPUs, want 8", len(s.GPUs))
+			}
+			g := s.GPUs[5]
+			if !g.Unknown || !g.Busy || g.Idle || !strings.Contains(g.Error, tc.call) || !strings.Contains(g.Error, tc.ret.Error()) || !strings.Contains(g.Error, "GPU 5") {
+				t.Errorf("GPU 5 after %s failed: %+v; want unknown, busy, not idle, the error naming GPU 5, %s and %v", tc.call, g, tc.call, tc.ret)
+			}
+			if g1 := s.GPUs[1]; g1.Unknown || !g1.Busy || g1.Utilization != 90 {
+				t.Errorf("GPU 1 (readable, 90%%) is served as %+v", g1)
+			}
+			if g0 := s.GPUs[0]; g0.Unknown || g0.Busy || !g0.Idle {
+				t.Errorf("GPU 0 (readable, idle) is served as %+v", g0)
+			}
+			mf := getMetrics(t, hs.URL)
+			if m := byUUID(t, mf, MetricUnknown)[d.UUID]; m.GetGauge().GetValue() != 1 {
+				t.Errorf("%s for GPU 5 = %v, want 1", MetricUnknown, m)
+			}
+			if _, ok := byUUID(t, mf, MetricUtilization)[d.UUID]; ok {
+				t.Errorf("%s has a series for the unread GPU 5", MetricUtilization)
+			}
+			if code, body := healthz(t, hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "GPU 5 unknown") || !strings.Contains(body, tc.call) {
+				t.Errorf("/healthz = %d %q, want 503 naming GPU 5 and %s", code, body, tc.call)
+			}
+			restore()
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if g := getGPUs(t, hs.URL).GPUs[5]; g.Unknown || g.Busy || !g.Idle {
+				t.Errorf("GPU 5 readable again is served as %+v, want idle", g)
+			}
+			if code, body := healthz(t, hs.URL); code != http.StatusOK {
+				t.Errorf("/healthz after recovery = %d %q", code, body)
+			}
+		})
+	}
+}
+
+// injectFault makes d's call answer ret, and returns what undoes it.
+func injectFault(d *server.Device, call string, ret nv.Return) (restore func()) {
+	switch call {
+	case "GetMemoryInfo":
+		old := d.GetMemoryInfoFunc
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, ret }
+		return func() { d.GetMemoryInfoFunc = old }
+	case "GetUtilizationRates":
+		old := d.GetUtilizationRatesFunc
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, ret }
+		return func() { d.GetUtilizationRatesFunc = old }
+	case "GetComputeRunningProcesses":
+		old := d.GetComputeRunningProcessesFunc
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, ret }
+		return func() { d.GetComputeRunningProcessesFunc = old }
+	}
+	panic("injectFault: no call " + call)
+}
+
+// TestOutOfRangeReadingIsUnknown: some drivers answer N/A utilisation as
+// 0xFFFFFFFF; before, that read as 4294967295%, busy on every sample, and
+// kept a burst instance rented for ever. A reading out of range now makes
+// the GPU unknown, saying the value and the range.
+func TestOutOfRangeReadingIsUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		util uint32
+		mem  nv.Memory
+		want string
+	}{
+		{"utilisation N/A", math32, nv.Memory{Total: 80 << 30}, "4294967295%, want 0 to 100"},
+		{"utilisation 101", 101, nv.Memory{Total: 80 << 30}, "101%, want 0 to 100"},
+		{"memory used above total", 0, nv.Memory{Total: 80 << 30, Used: 81 << 30}, "86973087744 bytes used of 85899345920"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			d := srv.Devices[2].(*server.Device)
+			d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: tc.util}, nv.SUCCESS }
+			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return tc.mem, nv.SUCCESS }
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			g := getGPUs(t, hs.URL).GPUs[2]
+			if !g.Unknown || g.Idle || !strings.Contains(g.Error, tc.want) || g.Utilization != 0 || g.MemoryUsed != 0 {
+				t.Errorf("GPU 2 served as %+v; want unknown, no readings, an error saying %q", g, tc.want)
+			}
+		})
+	}
+}
+
+const math32 = 1<<32 - 1
+
+// TestMIGTurnedOffIsReadAgain: once a GPU answered ERROR_NOT_SUPPORTED for
+// utilisation (MIG mode), the sampler never asked again: after MIG was
+// turned off at runtime the GPU was never idle, and its instance never
+// scaled in. The utilisation is now asked every sample.
+func TestMIGTurnedOffIsReadAgain(t *testing.T) {
+	srv, a, hs := idleNode(t)
+	d := srv.Devices[3].(*server.Device)
+	var mig atomic.Bool
+	mig.Store(true)
+	d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
+		if mig.Load() {
+			return nv.Utilization{}, nv.ERROR_NOT_SUPPORTED
+		}
+		return nv.Utilization{}, nv.SUCCESS
+	}
+	for _, tc := range []struct {
+		mig, idle, utilSeries bool
+	}{
+		{true, false, false}, {false, true, true}, {true, false, false}, {false, true, true},
+	} {
+		mig.Store(tc.mig)
+		if err := a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		g := getGPUs(t, hs.URL).GPUs[3]
+		_, series := byUUID(t, getMetrics(t, hs.URL), MetricUtilization)[d.UUID]
+		if g.Idle != tc.idle || g.Unknown || series != tc.utilSeries {
+			t.Errorf("MIG %v: GPU 3 idle=%v unknown=%v, utilisation series %v; want idle=%v, known, series %v", tc.mig, g.Idle, g.Unknown, series, tc.idle, tc.utilSeries)
+		}
+	}
+}
+
+// TestDeviceCountChanges: a GPU hot-removed (or back after a driver
+// reload). Before, the sampler read the GPUs it found at start for ever.
+func TestDeviceCountChanges(t *testing.T) {
+	srv, a, hs := idleNode(t)
+	all := srv.Devices
+	for _, n := range []int{8, 7, 8} {
+		srv.Devices = all[:n]
+		if err := a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := getGPUs(t, hs.URL)
+		if len(s.GPUs) != n {
+			t.Fatalf("NVML counts %d GPUs; /v1/gpus lists %d", n, len(s.GPUs))
+		}
+		for i, g := range s.GPUs {
+			if g.UUID != all[i].(*server.Device).UUID || g.Unknown {
+				t.Errorf("with %d GPUs, /v1/gpus[%d] = %+v", n, i, g)
+			}
+		}
+	}
+}
+
+// TestNVMLReinitialised: the driver is reloaded under the agent; NVML then
+// answers ERROR_UNINITIALIZED until Init is called again. Before, every
+// sample failed from then on and the agent had to be restarted by hand.
+func TestNVMLReinitialised(t *testing.T) {
+	srv, a, hs := idleNode(t)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	count, get := srv.DeviceGetCountFunc, srv.DeviceGetHandleByIndexFunc
+	srv.DeviceGetCountFunc = func() (int, nv.Return) {
+		if down.Load() {
+			return 0, nv.ERROR_UNINITIALIZED
+		}
+		return count()
+	}
+	srv.DeviceGetHandleByIndexFunc = func(i int) (nv.Device, nv.Return) {
+		if down.Load() {
+			return nil, nv.ERROR_UNINITIALIZED
+		}
+		return get(i)
+	}
+	inits := 0
+	srv.InitFunc = func() nv.Return { inits++; down.Store(false); return nv.SUCCESS }
+	for _, d := range srv.Devices {
+		d := d.(*server.Device)
+		mem := d.GetMemoryInfoFunc
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+			if down.Load() {
+				return nv.Memory{}, nv.ERROR_UNINITIALIZED
+			}
+			return mem()
+		}
+	}
+	down.Store(true)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatalf("sample after a driver reload: %v, want NVML initialised again", err)
+	}
+	s := getGPUs(t, hs.URL)
+	if inits != 1 || len(s.GPUs) != 8 || len(s.Unknown()) != 0 {
+		t.Errorf("after a driver reload: Init called %d times, %d GPUs, %d unknown; want 1, 8, 0", inits, len(s.GPUs), len(s.Unknown()))
+	}
+}
+
+// TestStuckNVMLCallIsBounded: one NVML call hangs in the driver. Before,
+// the sample never returned, /healthz said ok and /v1/gpus served the last
+// good sample, busy or idle, as if it were current, for as long as the call
+// hung. Now the sample fails after the sample timeout: /healthz is 503,
+// /v1/gpus and /metrics still answer at once with every GPU unknown, no
+// second sample piles up behind the stuck one, and once the call returns
+// sampling resumes.
+func TestStuckNVMLCallIsBounded(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	srv, a, hs := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Devices[4].(*server.Device)
+	procs := d.GetComputeRunningProcessesFunc
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	var calls atomic.Int32
+	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+		calls.Add(1)
+		entered <- struct{}{}
+		<-release
+		return procs()
+	}
+	for i := range 2 {
+		err := sampleStepping(t, a, clk, 5*time.Second, func() {
+			if i == 0 {
+				<-entered // the first sample is inside NVML before its time is up
+			}
+		})
+		if !errors.Is(err, ErrSampleTimeout) {
+			t.Fatalf("sample %d with a stuck NVML call: %v, want ErrSampleTimeout", i, err)
+		}
+		if code, body := healthz(t, hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "timed out") {
+			t.Errorf("/healthz while NVML is stuck = %d %q, want 503 saying it timed out", code, body)
+		}
+		s := getGPUs(t, hs.URL)
+		if len(s.GPUs) != 8 || len(s.Unknown()) != 8 || !strings.Contains(s.Error, "timed out") {
+			t.Errorf("/v1/gpus while NVML is stuck: %d GPUs, %d unknown, error %q; want all 8 unknown", len(s.GPUs), len(s.Unknown()), s.Error)
+		}
+		if m := byUUID(t, getMetrics(t, hs.URL), MetricUnknown)[d.UUID]; m.GetGauge().GetValue() != 1 {
+			t.Errorf("%s while NVML is stuck = %v, want 1", MetricUnknown, m)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("NVML was entered %d times while stuck; want 1 (no sample behind the stuck one)", n)
+	}
+	d.GetComputeRunningProcessesFunc = procs
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+		t.Fatalf("sample after the stuck call returned: %v", err)
+	}
+	if code, body := healthz(t, hs.URL); code != http.StatusOK {
+		t.Errorf("/healthz after recovery = %d %q", code, body)
+	}
+}
+
+// sampleStepping runs a.SampleOnce, steps clk by step once it waits on its
+// timer and ready (if any) has returned (0: not at all), and returns its
+// error; it fails the test when SampleOnce does not return within ten
+// seconds of real time.
+func sampleStepping(t *testing.T, a *Agent, clk *clocktesting.FakeClock, step time.Duration, ready func()) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- a.SampleOnce(context.Background()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if step > 0 {
+		for !clk.HasWaiters() {
+			if ctx.Err() != nil {
+				t.Fatal("SampleOnce never waited on its timer")
+			}
+			runtime.Gosched()
+		}
+		if ready != nil {
+			ready()
+		}
+		clk.Step(step)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		t.Fatal("SampleOnce did not return: the sample is not bounded")
+		return nil
+	}
+}
