@@ -29,6 +29,7 @@ type agentOptions struct {
 	listen        string
 	node          string
 	interval      time.Duration
+	sampleTimeout time.Duration
 	busyUtil      float64
 	busyProcesses int
 	library       string
@@ -52,7 +53,17 @@ func newAgentCmd() *cobra.Command {
 		Long: fmt.Sprintf(`The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
 the UUID, model, utilisation, memory and compute processes through NVML, and
 decides whether the GPU is busy (utilisation >= --busy-util or processes >=
---busy-processes). It serves:
+--busy-processes). A GPU it cannot read (an NVML call fails: fallen off the
+bus, an Xid, a timeout in the driver; or a value out of range, such as
+utilisation 4294967295 for N/A, or memory used above total) is "unknown":
+served busy, never idle, with "unknown": true and the error, so that no
+instance is drained, nor a GPU counted free, on what nobody measured; the
+other GPUs are served as read. A sample that takes longer than
+--sample-timeout (an NVML call stuck in the driver), or in which NVML cannot
+count the GPUs, fails: the last good sample is then served with every GPU
+unknown and the error, and no further sample starts until the stuck one
+returns. The GPUs are counted every sample (a GPU hot-removed or back is
+followed) and NVML is initialised again after a driver reload. It serves:
 
   /metrics   Prometheus text format: spillway_gpu_utilization_ratio,
              spillway_gpu_busy, spillway_gpu_allocated, spillway_gpu_idle_allocated,
@@ -62,11 +73,13 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
              spillway_agent_sample_duration_seconds and
              spillway_agent_last_sample_timestamp_seconds; a GPU whose
              utilisation NVML does not report (MIG mode) has no
-             spillway_gpu_utilization_ratio series
-  /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]}
-  /healthz   200 "ok" while the latest sample succeeded; 503 and the NVML
-             error while samples fail (the two above keep serving the last
-             good sample, whose time says how old it is)
+             spillway_gpu_utilization_ratio series; an unknown GPU has
+             spillway_gpu_unknown 1, spillway_gpu_busy 1 and no other series
+  /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
+             and "error" when the latest sample failed or timed out
+  /healthz   200 "ok" while the latest sample read every GPU; 503 and the
+             NVML error while samples fail or time out, or naming each
+             unknown GPU and why (the two above keep answering at once)
 
 A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once: a
@@ -93,6 +106,7 @@ fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus and /healthz on")
 	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
 	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples")
+	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, "longest a sample may take before it counts as failed (an NVML call stuck in the driver) and every GPU is served unknown")
 	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy")
 	f.IntVar(&o.busyProcesses, "busy-processes", nvml.DefaultThresholds.BusyProcesses, "compute processes from which a GPU is busy (0: ignore processes)")
 	f.StringVar(&o.library, "nvml-library", "", "path of libnvidia-ml.so.1 when it is not on the loader path")
@@ -108,6 +122,9 @@ fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 func runAgent(ctx context.Context, o agentOptions) error {
 	if o.interval <= 0 {
 		return usagef("--interval %v: want a positive duration such as 1s", o.interval)
+	}
+	if o.sampleTimeout <= 0 || o.sampleTimeout > time.Hour {
+		return usagef("--sample-timeout %v: want a duration from 1ns to 1h, such as 10s", o.sampleTimeout)
 	}
 	if !(o.busyUtil >= 0 && o.busyUtil <= 100) { // NaN fails both
 		return usagef("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
@@ -173,7 +190,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 	}
 	defer sampler.Close()
 
-	agent := nvml.NewAgent(sampler, nvml.WithInterval(o.interval), nvml.WithLogger(log))
+	agent := nvml.NewAgent(sampler, nvml.WithInterval(o.interval), nvml.WithSampleTimeout(o.sampleTimeout), nvml.WithLogger(log))
 	if err := agent.SampleOnce(ctx); err != nil {
 		return fmt.Errorf("first sample: %w", err)
 	}

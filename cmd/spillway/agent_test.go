@@ -42,6 +42,8 @@ func TestAgentFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"agent", "--interval", "0s"}, "--interval 0s"},
+		{[]string{"agent", "--sample-timeout", "0s"}, "--sample-timeout 0s: want a duration from 1ns to 1h"},
+		{[]string{"agent", "--sample-timeout", "2h"}, "--sample-timeout 2h0m0s: want a duration from 1ns to 1h"},
 		{[]string{"agent", "--busy-util", "120"}, "--busy-util 120"},
 		{[]string{"agent", "--busy-util", "NaN"}, "--busy-util NaN: want a percentage from 0 to 100"},
 		{[]string{"agent", "--node", " "}, "--node is empty"},

@@ -1,0 +1,67 @@
+package baseline
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+
+	"github.com/spillway-io/spillway/signals/nvml"
+)
+
+// TestUnknownGPUCountsBusy: a real agent whose GPU 6 fell off the bus
+// while the node's GPUs idle. The baseline reads its seven other GPUs as
+// they are and GPU 6 as unknown and busy: never counted free on-prem (where
+// the policy would keep a job waiting for a GPU that cannot take it), never
+// idle-allocated waste.
+func TestUnknownGPUCountsBusy(t *testing.T) {
+	mock := dgxh100.New()
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+			if i == 6 {
+				return nil, nv.ERROR_GPU_IS_LOST
+			}
+			return nil, nv.SUCCESS
+		}
+	}
+	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatalf("one GPU lost failed the node's sample: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(srv)}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.Baseline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Unknown) != 0 || len(b.GPUs) != 8 {
+		t.Fatalf("baseline: %d GPUs, unknown nodes %v; want the node's 8 GPUs", len(b.GPUs), b.Unknown)
+	}
+	free := 0
+	for _, g := range b.GPUs {
+		if !g.Busy {
+			free++
+		}
+		if g.Index == 6 && (!g.Unknown || !g.Busy || g.Idle) {
+			t.Errorf("GPU 6 (lost) read as %+v, want unknown, busy, not idle", g)
+		}
+	}
+	if free != 7 {
+		t.Errorf("%d GPUs free, want the 7 readable idle ones", free)
+	}
+}
