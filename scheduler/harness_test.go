@@ -330,6 +330,9 @@ type agents struct {
 	busy map[string]int
 	down map[string]bool
 	srvs map[string]*http.Server
+	// handler, when set, answers for every agent instead of the
+	// simulated one (a real spillway agent's, for instance).
+	handler http.Handler
 }
 
 func newAgents(t *testing.T) *agents {
@@ -364,8 +367,12 @@ func (a *agents) serve(t *testing.T, ip string) {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
-		busy := a.busy[ip]
+		busy, handler := a.busy[ip], a.handler
 		a.mu.Unlock()
+		if handler != nil {
+			handler.ServeHTTP(w, r)
+			return
+		}
 		type gpu struct {
 			Index int  `json:"index"`
 			Busy  bool `json:"busy"`

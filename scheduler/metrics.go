@@ -15,6 +15,7 @@ type metrics struct {
 	launchFailures, swept, unused, interruptions         *prometheus.CounterVec
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
 	stale, pending, unwritable, unreadable               *prometheus.GaugeVec
+	unknownInstances                                     *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,20 +46,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "spillway", Name: "join_seconds", Help: "From launch to the instance's agent answering.",
 			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
 		}, []string{"pool", "offering"}),
-		instances:     g("instances", "Burst instances by state and offering.", "pool", "offering", "state"),
-		gpus:          g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy).", "pool", "origin"),
-		pending:       g("pending_gpus", "GPUs the queue asks for.", "pool"),
-		spend:         g("spend_usd", "Spend in the current budget period.", "pool"),
-		budgetLeft:    g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
-		stale:         g("signals_stale", "Signals missing, failed or too old at the last evaluation.", "pool"),
-		misconfigured: g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
-		unwritable:    g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
-		unreadable:    g("state_unreadable", "1 when a read of the state failed at the pool's last evaluation, which went on from what it last read and launched nothing.", "pool"),
+		instances:        g("instances", "Burst instances by state and offering.", "pool", "offering", "state"),
+		gpus:             g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy, cloud_unknown: burst GPUs their agent could not read, counted busy).", "pool", "origin"),
+		pending:          g("pending_gpus", "GPUs the queue asks for.", "pool"),
+		spend:            g("spend_usd", "Spend in the current budget period.", "pool"),
+		budgetLeft:       g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
+		stale:            g("signals_stale", "Signals missing, failed or too old at the last evaluation.", "pool"),
+		misconfigured:    g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
+		unwritable:       g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
+		unknownInstances: g("burst_instances_unknown", "Burst instances whose agent has read none of their GPUs for 15 minutes or more (scheduler.UnknownAlertAfter): kept as busy, never scaled in.", "pool"),
+		unreadable:       g("state_unreadable", "1 when a read of the state failed at the pool's last evaluation, which went on from what it last read and launched nothing.", "pool"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances} {
 			reg.MustRegister(col)
 		}
 	}
@@ -82,6 +84,15 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 	m.gpus.WithLabelValues(pool, "onprem_busy").Set(float64(snap.OnPremBusyGPUs))
 	m.gpus.WithLabelValues(pool, "cloud").Set(float64(cloud))
 	m.gpus.WithLabelValues(pool, "cloud_busy").Set(float64(busy))
+	unknown, lost := 0, 0
+	for _, u := range t.pr.unknown {
+		unknown += u.gpus
+		if !u.allSince.IsZero() && t.now.Sub(u.allSince) >= UnknownAlertAfter {
+			lost++
+		}
+	}
+	m.gpus.WithLabelValues(pool, "cloud_unknown").Set(float64(unknown))
+	m.unknownInstances.WithLabelValues(pool).Set(float64(lost))
 	m.pending.WithLabelValues(pool).Set(float64(snap.PendingGPUs))
 	m.spend.WithLabelValues(pool).Set(spend.Accrued)
 	if b := t.pr.spec.Policy.Limits.Budget; b != nil {

@@ -482,8 +482,33 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 type agentGPUs struct {
 	GPUs []struct {
 		Busy bool `json:"busy"`
+		// Unknown: the agent could not read the GPU (it also says busy).
+		Unknown bool `json:"unknown"`
 	} `json:"gpus"`
 }
+
+// agentReading is what the scheduler takes of an agent's answer.
+type agentReading struct {
+	gpus, busy, unknown int
+}
+
+// unknownGPUs is what the scheduler remembers of an instance whose agent
+// cannot read some of its GPUs.
+type unknownGPUs struct {
+	gpus int
+	// allSince is when every GPU of the instance was first unknown, in the
+	// run of probes that goes on to now; zero while some GPU is read.
+	allSince time.Time
+	// warned: the scheduler has logged that allSince is UnknownAlertAfter
+	// past (once per run).
+	warned bool
+}
+
+// UnknownAlertAfter is how long every GPU of a burst instance may be
+// unknown to its agent before the scheduler warns and counts the instance
+// in spillway_burst_instances_unknown: such an instance is never idle, so
+// it is never scaled in, only ended by its max lifetime or its burst's TTL.
+const UnknownAlertAfter = 15 * time.Minute
 
 // maxAgentBody bounds an agent's answer.
 const maxAgentBody = 1 << 20
@@ -493,7 +518,7 @@ const maxAgentBody = 1 << 20
 // not leaves the instance as it was (booting until join_timeout).
 func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) {
 	type result struct {
-		busy int
+		read agentReading
 		err  error
 	}
 	results := make([]result, len(rows))
@@ -501,20 +526,25 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 	var wg sync.WaitGroup
 	for i, r := range rows {
 		if t.pr.spec.AgentURL == nil {
-			results[i] = result{busy: r.BusyGPUs}
+			results[i] = result{read: agentReading{busy: r.BusyGPUs}}
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			busy, err := s.probeOne(ctx, t, r)
-			results[i] = result{busy, err}
+			read, err := s.probeOne(ctx, t, r)
+			results[i] = result{read, err}
 		}()
 	}
 	wg.Wait()
+	before := t.pr.unknown
+	t.pr.unknown = map[string]unknownGPUs{}
 	for i, r := range rows {
 		res := results[i]
+		if prev, ok := before[r.ID]; ok && res.err != nil {
+			t.pr.unknown[r.ID] = prev // no answer: nothing new is known
+		}
 		if res.err != nil {
 			if r.State != state.InstanceBooting {
 				s.log.Debug("agent did not answer", "instance", r.ID, "err", res.err)
@@ -527,7 +557,25 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
 			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
 		}
-		r.BusyGPUs = res.busy
+		if res.read.unknown > 0 {
+			// An unknown GPU counts as busy: the instance's idle timer
+			// does not start (nor go on) on what nobody measured.
+			u := unknownGPUs{gpus: res.read.unknown}
+			if res.read.unknown == res.read.gpus {
+				prev := before[r.ID]
+				u.allSince, u.warned = prev.allSince, prev.warned
+				if u.allSince.IsZero() {
+					u.allSince = t.now
+				}
+				if !u.warned && t.now.Sub(u.allSince) >= UnknownAlertAfter {
+					u.warned = true
+					s.log.Warn("no GPU of the instance can be read by its agent: it is kept as busy, never scaled in; look at its agent's /healthz",
+						"pool", r.Pool, "instance", r.ID, "gpus", u.gpus, "since", u.allSince, "for", t.now.Sub(u.allSince).Round(time.Second))
+				}
+			}
+			t.pr.unknown[r.ID] = u
+		}
+		r.BusyGPUs = res.read.busy
 		switch {
 		case r.BusyGPUs > 0:
 			if !r.IdleSince.IsZero() {
@@ -540,36 +588,39 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 	}
 }
 
-func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (int, error) {
+func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (agentReading, error) {
 	base, err := t.pr.spec.AgentURL(s.info(t.pr, r))
 	if err != nil {
-		return 0, err
+		return agentReading{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/v1/gpus", nil)
 	if err != nil {
-		return 0, err
+		return agentReading{}, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, err
+		return agentReading{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("agent %s: %s", base, resp.Status)
+		return agentReading{}, fmt.Errorf("agent %s: %s", base, resp.Status)
 	}
 	var body agentGPUs
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAgentBody)).Decode(&body); err != nil {
-		return 0, fmt.Errorf("agent %s: %w", base, err)
+		return agentReading{}, fmt.Errorf("agent %s: %w", base, err)
 	}
-	busy := 0
+	read := agentReading{gpus: len(body.GPUs)}
 	for _, g := range body.GPUs {
-		if g.Busy {
-			busy++
+		if g.Busy || g.Unknown {
+			read.busy++
+		}
+		if g.Unknown {
+			read.unknown++
 		}
 	}
-	return busy, nil
+	return read, nil
 }
 
 // info is what hooks and templates see of an instance.

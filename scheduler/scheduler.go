@@ -191,6 +191,10 @@ type poolRun struct {
 	// instance, anything in a dry run) is counted once and not at every
 	// tick (guarded by mu).
 	counted map[instEvent]bool
+	// unknown holds, for each instance whose agent reported GPUs it could
+	// not read at the last probe, how many and since when every one of
+	// them has been unknown (guarded by mu; rebuilt at every probe).
+	unknown map[string]unknownGPUs
 	// backoff holds the pending intents whose last launch call timed out
 	// out of resumes for a while (guarded by mu; in memory only: a restart
 	// resumes at once).

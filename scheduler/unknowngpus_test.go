@@ -1,0 +1,135 @@
+package scheduler_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/signals/nvml"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestUnreadableGPUsKeepTheInstanceAndAreSurfaced runs a real spillway
+// agent (go-nvml's DGX H100 mock) on a burst instance. Its GPUs idle, so
+// the instance's idle timer starts; then every GPU falls off the bus.
+// Before, the agent kept serving its last sample, idle, and the scheduler
+// went on towards draining an instance whose GPUs nobody could read (and,
+// had that sample been busy, would have kept it rented without a word).
+// Now its GPUs are unknown: counted busy, so the idle timer stops and the
+// instance is not drained; spillway_gpus{origin="cloud_unknown"} counts
+// them, and past scheduler.UnknownAlertAfter the instance is counted in
+// spillway_burst_instances_unknown. Once the GPUs read again it is idle again.
+func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
+	h := newHarness(t, testPool())
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
+
+	mock := dgxh100.New()
+	var lost bool
+	for _, d := range mock.Devices {
+		d := d.(*server.Device)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+			if lost {
+				return nv.Memory{}, nv.ERROR_GPU_IS_LOST
+			}
+			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
+		}
+	}
+	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sampler.Close() })
+	agent := nvml.NewAgent(sampler)
+	sample := func() {
+		t.Helper()
+		if err := agent.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sample()
+	h.agents.handler = agent.Handler()
+
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	h.setDemand(0)
+
+	lost = true
+	sample()
+	h.step(10 * time.Second)
+	r := h.rows(true)[0]
+	if !r.IdleSince.IsZero() || r.BusyGPUs != 8 {
+		t.Fatalf("with every GPU unreadable the instance is idle since %v with %d busy GPUs; want not idle, 8 counted busy", r.IdleSince, r.BusyGPUs)
+	}
+	if n := gpusOf(t, reg, "cloud_unknown"); n != 8 {
+		t.Errorf("spillway_gpus{origin=cloud_unknown} = %v, want 8", n)
+	}
+	if n := gaugeOf(t, reg, "spillway_burst_instances_unknown"); n != 0 {
+		t.Errorf("spillway_burst_instances_unknown = %v before %v, want 0", n, scheduler.UnknownAlertAfter)
+	}
+	for range int(scheduler.UnknownAlertAfter / time.Minute) {
+		sample()
+		h.step(time.Minute)
+	}
+	if n := gaugeOf(t, reg, "spillway_burst_instances_unknown"); n != 1 {
+		t.Errorf("spillway_burst_instances_unknown = %v after %v unknown, want 1", n, scheduler.UnknownAlertAfter)
+	}
+	if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceRunning || len(h.drained) != 0 {
+		t.Fatalf("rows %+v, drained %v: an instance whose GPUs cannot be read must not be drained", rs, h.drained)
+	}
+
+	lost = false
+	sample()
+	h.step(10 * time.Second)
+	if r := h.rows(true)[0]; r.IdleSince.IsZero() || r.BusyGPUs != 0 {
+		t.Errorf("GPUs readable and idle again: idle since %v, %d busy; want idle", r.IdleSince, r.BusyGPUs)
+	}
+	if n := gpusOf(t, reg, "cloud_unknown"); n != 0 {
+		t.Errorf("spillway_gpus{origin=cloud_unknown} = %v after recovery, want 0", n)
+	}
+	if n := gaugeOf(t, reg, "spillway_burst_instances_unknown"); n != 0 {
+		t.Errorf("spillway_burst_instances_unknown = %v after recovery, want 0", n)
+	}
+}
+
+// gpusOf is spillway_gpus{pool="train",origin=origin}.
+func gpusOf(t *testing.T, reg *prometheus.Registry, origin string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "spillway_gpus" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var pool, o string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "pool":
+					pool = l.GetValue()
+				case "origin":
+					o = l.GetValue()
+				}
+			}
+			if pool == "train" && o == origin {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
+}
