@@ -15,6 +15,7 @@ import (
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/spf13/cobra"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals/nvml"
 )
@@ -40,6 +41,10 @@ type agentOptions struct {
 	logLevel      string
 	maxConns      int
 }
+
+// initRetry is how often the agent tries NVML again while it fails to
+// initialise (the driver not loaded yet at boot).
+const initRetry = 5 * time.Second
 
 // maxAgentConns bounds --max-connections: each connection holds a file
 // descriptor, and a node's agent has a handful of scrapers.
@@ -91,10 +96,14 @@ go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
 built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
 sample of the Helios "vchbv" virtual cluster.
 
+While NVML fails to initialise for another reason than a missing library
+(the driver not loaded yet at boot), the agent logs it and tries again every
+%v, serving nothing meanwhile (the server sees the node as not answering).
+
 Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
 NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs
 cannot be read; 1 when it cannot serve (--listen in use) or its first sample
-fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
+fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle, initRetry),
 		Example: `  spillway agent
   spillway agent --listen 10.0.3.17:9401 --node gpu-07
   spillway agent --simulate dgxh100 --replay-speed 60 --listen 127.0.0.1:9401`,
@@ -178,7 +187,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		lib = nv.New()
 	}
 
-	sampler, err := nvml.NewSampler(lib, o.node, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
+	sampler, err := nvml.OpenSampler(ctx, lib, o.node, initRetry, clock.RealClock{}, log, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
 	if errors.Is(err, nvml.ErrLibraryNotFound) {
 		return &exitCodeError{code: exitNoDriver, msg: fmt.Sprintf(
 			"spillway agent: the NVIDIA driver library %s was not found, so this node's GPUs cannot be read.\n"+
@@ -186,6 +195,9 @@ func runAgent(ctx context.Context, o agentOptions) error {
 			nvml.LibraryName)}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while NVML was not ready
+		}
 		return err
 	}
 	defer sampler.Close()

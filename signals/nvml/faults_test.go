@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -365,5 +366,62 @@ func sampleStepping(t *testing.T, a *Agent, clk *clocktesting.FakeClock, step ti
 	case <-ctx.Done():
 		t.Fatal("SampleOnce did not return: the sample is not bounded")
 		return nil
+	}
+}
+
+// TestInitRetriedUntilTheDriverLoads: at boot the agent may start before
+// the driver has loaded. Before, it exited at the first failed Init, and a
+// burst instance's agent never answered: the instance was ended at its join
+// timeout and its offering skipped. OpenSampler tries again every retry.
+func TestInitRetriedUntilTheDriverLoads(t *testing.T) {
+	srv := simModels["dgxh100"]()
+	inits := 0
+	srv.InitFunc = func() nv.Return {
+		inits++
+		if inits < 3 {
+			return nv.ERROR_DRIVER_NOT_LOADED
+		}
+		return nv.SUCCESS
+	}
+	clk := clocktesting.NewFakeClock(t0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type opened struct {
+		s   *Sampler
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		s, err := OpenSampler(ctx, srv, "n1", 5*time.Second, clk, slog.New(slog.DiscardHandler))
+		done <- opened{s, err}
+	}()
+	for range 2 {
+		for !clk.HasWaiters() {
+			if ctx.Err() != nil {
+				t.Fatal("OpenSampler neither returned nor waited to try again")
+			}
+			runtime.Gosched()
+		}
+		clk.Step(5 * time.Second)
+	}
+	var o opened
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		t.Fatal("OpenSampler did not return once Init succeeded")
+	}
+	if o.err != nil {
+		t.Fatalf("OpenSampler: %v", o.err)
+	}
+	defer o.s.Close()
+	if inits != 3 || o.s.GPUCount() != 8 {
+		t.Errorf("Init called %d times, %d GPUs; want 3 and 8", inits, o.s.GPUCount())
+	}
+
+	// A missing library is not waited for: calling NVML further would kill
+	// the process.
+	missing := nv.New(nv.WithLibraryPath("/nonexistent/" + LibraryName))
+	if _, err := OpenSampler(ctx, missing, "n1", time.Second, clk, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrLibraryNotFound) {
+		t.Errorf("OpenSampler without the library: %v, want ErrLibraryNotFound at once", err)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
 )
@@ -282,4 +284,29 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
 	g.Idle = !noUtil && !computing
 	g.Busy = computing || (s.thresholds.BusyProcesses > 0 && g.Processes >= s.thresholds.BusyProcesses)
 	return g, noUtil, nil
+}
+
+// OpenSampler is NewSampler, tried again every retry (on clk) while NVML
+// fails to initialise or to count the GPUs for another reason than a
+// missing library: at boot the agent may start before the driver has
+// loaded (ERROR_DRIVER_NOT_LOADED), and a burst instance whose agent gave
+// up then would never join, be ended at its join timeout and its offering
+// skipped. Each failure is logged at WARN. It returns at once when the
+// library is missing (ErrLibraryNotFound: calling NVML further would kill
+// the process), and with ctx's error when ctx ends first.
+func OpenSampler(ctx context.Context, lib nv.Interface, node string, retry time.Duration, clk clock.WithTicker, log *slog.Logger, opts ...SamplerOption) (*Sampler, error) {
+	for {
+		s, err := NewSampler(lib, node, opts...)
+		if err == nil || errors.Is(err, ErrLibraryNotFound) {
+			return s, err
+		}
+		log.Warn("NVML not ready; trying again", "node", node, "in", retry, "err", err)
+		t := clk.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-t.C():
+		}
+	}
 }
