@@ -78,7 +78,32 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		// read.
 		open = slices.Clone(t.pr.mem.open)
 	}
+	current := map[string]bool{}
+	for _, id := range t.scheduleIDs {
+		current[id] = true
+	}
 	for _, fl := range open {
+		if fl.Kind == state.FloorSchedule && !current[fl.ID] && t.now.Before(fl.Until) {
+			// A firing the config no longer has (the schedule was removed,
+			// or its cron, duration or name changed, and the server
+			// restarted): it holds nothing now, so its row ends now and
+			// says why, rather than stay open on the page to its old end.
+			if s.opts.DryRun {
+				continue
+			}
+			why := staleFiringReason(pool, fl)
+			err := s.opts.Store.EndFloor(ctx, fl.ID, t.now, why)
+			switch {
+			case errors.Is(err, state.ErrEnded):
+			case kept(err):
+				t.writeFailed("ending floor "+fl.ID, err)
+			case err != nil:
+				return nil, fmt.Errorf("end floor %s: %w", fl.ID, err)
+			default:
+				s.log.Info("floor ended", "pool", pool.Name, "floor", fl.ID, "at", t.now, "reason", why)
+			}
+			continue
+		}
 		if !fl.Until.IsZero() && !t.now.Before(fl.Until) {
 			if s.opts.DryRun {
 				continue
@@ -227,6 +252,18 @@ func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time
 		held[fl.ID] = Holder{Floor: fl.ID, Owner: fl.Owner, Burst: fl.ID}
 	}
 	return out, held, nil
+}
+
+// staleFiringReason says why schedule firing fl, open in the state, is
+// not one of pool's current firings.
+func staleFiringReason(pool *policy.Pool, fl state.Floor) string {
+	name, _ := scheduleName(fl.ID)
+	for i, sc := range pool.Schedules {
+		if sc.Name == name || (sc.Name == "" && name == fmt.Sprintf("schedule[%d]", i)) {
+			return fmt.Sprintf("ended early: schedule %q changed in the config (now %q for %s), and this firing is not one of its firings", name, sc.Cron, sc.Duration.D())
+		}
+	}
+	return fmt.Sprintf("ended early: schedule %q is no longer in the config of pool %s", name, pool.Name)
 }
 
 func scheduleDuration(pool *policy.Pool, name string) time.Duration {
