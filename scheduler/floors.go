@@ -43,13 +43,32 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 	pool := &t.pr.spec.Policy
 	t.scheduleIDs = map[string]string{}
 	out := policy.ScheduleFloors(*pool, t.now)
-	for _, f := range out {
+	opened := map[string]time.Time{}
+	for i := range out {
+		f := &out[i]
 		id := scheduleFloorID(pool.Name, f.Owner, f.Until)
 		t.scheduleIDs[f.Owner] = id
+		start := f.Until.Add(-scheduleDuration(pool, f.Owner))
+		at, known := t.pr.opened[id]
+		if !known && !s.opts.DryRun && !t.unread() {
+			// A firing recorded before (an earlier tick, or a server
+			// before a restart) was opened when its row was written; one
+			// not read here is read again at the next tick.
+			if fl, err := s.opts.Store.Floor(ctx, id); err == nil {
+				at, known = fl.CreatedAt, true
+			}
+		}
+		if !known {
+			at = t.now
+		}
+		opened[id] = at
+		if late := at.Sub(start); late > pool.Interval.D()+time.Minute {
+			f.Reason += fmt.Sprintf("; opened late, at %s, %s after it fired at %s: no server ran (or led) the pool then",
+				at.UTC().Format("15:04 MST"), strings.TrimSuffix(late.Round(time.Minute).String(), "0s"), start.UTC().Format("15:04 MST"))
+		}
 		if s.opts.DryRun {
 			continue
 		}
-		start := f.Until.Add(-scheduleDuration(pool, f.Owner))
 		err := s.opts.Store.CreateFloor(ctx, state.Floor{
 			ID: id, Pool: pool.Name, Kind: state.FloorSchedule, Owner: f.Owner, Reason: f.Reason,
 			GPUs: f.GPUs, Start: start, Until: f.Until, CreatedAt: t.now,
@@ -61,6 +80,7 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			return nil, fmt.Errorf("record floor %s: %w", id, err)
 		}
 	}
+	t.pr.opened = opened
 	var open []state.Floor
 	if !t.unread() {
 		var err error

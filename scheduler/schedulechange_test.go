@@ -78,3 +78,57 @@ func TestScheduleChangedDuringAFiring(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleMissedWhileDown: a firing that came while no server ran
+// opens at the first tick after the server starts, for the rest of its
+// window (as a cron scaler that sets the floor while the window lasts
+// does), once across restarts, and its floor says it opened late and
+// when it fired; a firing opened on time says nothing of the kind.
+func TestScheduleMissedWhileDown(t *testing.T) {
+	tests := []struct {
+		name     string
+		down     time.Duration // from 09:29, before the 09:30 firing
+		wantLate string        // "" for none
+	}{
+		{"on time", 0, ""},
+		{"server down over the firing", 20 * time.Minute, "opened late, at 09:50 UTC, 20m after it fired at 09:30 UTC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPool()
+			p.Schedules = []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: 8, Duration: policy.Duration(time.Hour)}}
+			h := newHarness(t, p)
+			h.until("09:29", time.Minute, 40, func() bool { return !h.clk.Now().Before(t0.Add(29 * time.Minute)) })
+			h.store.Close() // the server stops
+			h.clk.Step(tt.down)
+			h.start()
+			h.until("the schedule's instance launches", time.Minute, 5, func() bool { return len(h.live()) == 1 })
+			h.restart()
+			h.step(time.Minute)
+
+			ctx := context.Background()
+			fls, err := h.store.Floors(ctx, state.FloorFilter{Pool: "train", Kind: state.FloorSchedule})
+			if err != nil || len(fls) != 1 {
+				t.Fatalf("schedule floors = %+v (%v), want one row", fls, err)
+			}
+			if n := len(h.live()); n != 1 {
+				t.Errorf("%d live instances, want 1 (fired once)", n)
+			}
+			st, _ := h.sched.LastStatus("train")
+			var shown string
+			for _, f := range st.Snapshot.Floors {
+				if f.Owner == "morning" {
+					shown = f.Reason
+				}
+			}
+			for what, reason := range map[string]string{"its row": fls[0].Reason, "the status": shown} {
+				if tt.wantLate == "" && strings.Contains(reason, "late") {
+					t.Errorf("%s says %q, want no word of a late opening", what, reason)
+				}
+				if tt.wantLate != "" && !strings.Contains(reason, tt.wantLate) {
+					t.Errorf("%s says %q, want it to say %q", what, reason, tt.wantLate)
+				}
+			}
+		})
+	}
+}

@@ -225,6 +225,10 @@ type poolRun struct {
 	// that cannot read it (see unread.go; guarded by mu; forgotten at a new
 	// term).
 	mem recall
+	// opened is when each of the pool's current schedule firings was
+	// opened (its row written), by floor id (guarded by mu): a firing
+	// opened well after it fired says so.
+	opened map[string]time.Time
 	// smu guards last and timeline, so readers (the API, the page) never
 	// wait for a tick that is slow on a cloud call.
 	smu  sync.Mutex
