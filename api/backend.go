@@ -175,8 +175,11 @@ type PoolSummary struct {
 	// Spend in the current budget period against its budget (0: none).
 	Spend  float64 `json:"spend"`
 	Budget float64 `json:"budget"`
-	// Floors counts active schedule and manual floors.
-	Floors int `json:"floors"`
+	// Floors counts active schedule and manual floors; ActiveFloors are
+	// they (PoolDetail.Floors), each with its reason: what holds burst
+	// GPUs up now, and until when.
+	Floors       int     `json:"floors"`
+	ActiveFloors []Floor `json:"active_floors,omitempty"`
 	// Held is what the policy does not launch now (Snapshot.Held).
 	Held []Held `json:"held,omitempty"`
 	// Stale names the signals that were missing or old at the last

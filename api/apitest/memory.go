@@ -84,6 +84,7 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	}
 	s.Spend, s.Budget = d.Spend.Accrued, d.Spend.Budget
 	s.Floors = len(d.Floors)
+	s.ActiveFloors = slices.Clone(d.Floors)
 	s.Held, s.Stale = d.Snapshot.Held, d.Snapshot.Stale
 	return s
 }

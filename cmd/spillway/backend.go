@@ -42,7 +42,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		ps := api.PoolSummary{
 			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy,
 			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
-			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors),
+			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
 			Held: d.Snapshot.Held, Stale: d.Snapshot.Stale,
 		}
 		for _, in := range d.Instances {

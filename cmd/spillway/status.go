@@ -20,8 +20,9 @@ func newStatusCmd() *cobra.Command {
 total and those allocated but idle (waste), the queue (pending jobs and GPUs,
 the oldest wait), burst instances and their GPUs, spend this budget period
 against the budget, and the number of active floors (schedules and manual
-bursts). Below the table, what each pool does not launch now, why and until
-when: offerings out of stock or left unused by the queue, providers or regions
+bursts). Below the table, each active floor (its GPUs, end and reason: a
+schedule's firing that opened late says so; floors add up), then what each
+pool does not launch now, why and until when: offerings out of stock or left unused by the queue, providers or regions
 blocked by a quota or refused requests.
 
 ` + operatorExitStatus,
@@ -55,6 +56,27 @@ blocked by a quota or refused requests.
 					}
 					fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
 						p.PendingJobs, p.PendingGPUs, api.Duration(time.Duration(p.OldestWait).Round(time.Second)), p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+				}
+				for _, p := range st.Pools {
+					if len(p.ActiveFloors) > 0 {
+						// What holds burst GPUs up, whatever the queue:
+						// floors add up, within the pool's limits.
+						fmt.Fprintf(tw, "\n%s: active floors (they add up, within the pool's limits):\n", p.Name)
+						for _, fl := range p.ActiveFloors {
+							who := fl.Owner
+							if fl.Burst != "" {
+								who = "burst " + fl.Burst
+								if fl.Owner != "" {
+									who += " by " + fl.Owner
+								}
+							}
+							until := "no end"
+							if !fl.Until.IsZero() {
+								until = "until " + fmtTime(fl.Until)
+							}
+							fmt.Fprintf(tw, "  %s %s: %d GPUs %s: %s\n", fl.Kind, who, fl.GPUs, until, fl.Reason)
+						}
+					}
 				}
 				for _, p := range st.Pools {
 					if len(p.Stale) > 0 {
