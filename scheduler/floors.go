@@ -44,6 +44,7 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 	t.scheduleIDs = map[string]string{}
 	out := policy.ScheduleFloors(*pool, t.now)
 	opened := map[string]time.Time{}
+	var stale []state.Floor // open schedule firings, read when a firing is new
 	for i := range out {
 		f := &out[i]
 		id := scheduleFloorID(pool.Name, f.Owner, f.Until)
@@ -60,10 +61,23 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		}
 		if !known {
 			at = t.now
+			// A firing of this schedule still open under another id (the
+			// config changed its duration or cron since, and the loop
+			// below ends it) opened this window first.
+			if !s.opts.DryRun && !t.unread() {
+				if stale == nil {
+					stale, _ = s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Kind: state.FloorSchedule, Open: true})
+				}
+				for _, fl := range stale {
+					if name, _ := scheduleName(fl.ID); name == f.Owner && t.now.Before(fl.Until) && fl.CreatedAt.Before(at) {
+						at = fl.CreatedAt
+					}
+				}
+			}
 		}
 		opened[id] = at
 		if late := at.Sub(start); late > pool.Interval.D()+time.Minute {
-			f.Reason += fmt.Sprintf("; opened late, at %s, %s after it fired at %s: no server ran (or led) the pool then",
+			f.Reason += fmt.Sprintf("; opened late, at %s, %s after it fired at %s: no server opened it then (none ran or led the pool, or only with --dry-run)",
 				at.UTC().Format("15:04 MST"), strings.TrimSuffix(late.Round(time.Minute).String(), "0s"), start.UTC().Format("15:04 MST"))
 		}
 		if s.opts.DryRun {

@@ -44,6 +44,7 @@ func TestScheduleChangedDuringAFiring(t *testing.T) {
 			p.Schedules = morning("30 9 * * 1-5", time.Hour)
 			h := newHarness(t, p)
 			h.until("the schedule opens at 09:30", time.Minute, 40, func() bool { return len(h.live()) == 1 })
+			h.until("09:45", time.Minute, 20, func() bool { return !h.clk.Now().Before(t0.Add(45 * time.Minute)) })
 			old := firing(t0.Add(90 * time.Minute))
 			ctx := context.Background()
 			if _, err := h.store.Floor(ctx, old); err != nil {
@@ -74,6 +75,14 @@ func TestScheduleChangedDuringAFiring(t *testing.T) {
 			}
 			if n := len(h.live()); n != tt.wantLive {
 				t.Errorf("%d live instances after the restart, want %d", n, tt.wantLive)
+			}
+			// The window opened on time; the new firing of it does not
+			// say it opened late.
+			st, _ := h.sched.LastStatus("train")
+			for _, f := range st.Snapshot.Floors {
+				if strings.Contains(f.Reason, "late") {
+					t.Errorf("floor %s says %q, want no word of a late opening (the window opened at 09:30)", f.Owner, f.Reason)
+				}
 			}
 		})
 	}
