@@ -233,6 +233,28 @@ func TestFloorColumn(t *testing.T) {
 	}
 }
 
+// TestFloorLine: status lists each active floor once by who holds it; a
+// burst's reason, which the leader gives as "manual burst ID by OWNER:
+// REASON" (a follower as the bare reason), names the burst only once.
+func TestFloorLine(t *testing.T) {
+	until := time.Date(2026, 12, 1, 16, 45, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   api.Floor
+		want string
+	}{
+		{api.Floor{Kind: "schedule", Owner: "peak", GPUs: 8, Until: until, Reason: `schedule "peak" (07 16 * * *, UTC) holds 8 GPUs until 16:45`},
+			`schedule peak: 8 GPUs until 2026-12-01 16:45Z: schedule "peak" (07 16 * * *, UTC) holds 8 GPUs until 16:45`},
+		{api.Floor{Kind: "manual", Owner: "alice", Burst: "b-1", GPUs: 8, Until: until, Reason: "manual burst b-1 by alice: INC-1: eval backlog"},
+			"manual burst b-1 by alice: 8 GPUs until 2026-12-01 16:45Z: INC-1: eval backlog"},
+		{api.Floor{Kind: "manual", Owner: "alice", Burst: "b-1", GPUs: 8, Until: until, Reason: "INC-1: eval backlog"},
+			"manual burst b-1 by alice: 8 GPUs until 2026-12-01 16:45Z: INC-1: eval backlog"},
+	} {
+		if got := floorLine(tc.in); got != tc.want {
+			t.Errorf("floorLine(%+v)\n = %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 // TestHealthEndpointsRefuseOtherMethods: POST /healthz, /readyz and
 // /metrics answer 405 naming GET, not the API's 404.
 func TestHealthEndpointsRefuseOtherMethods(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -63,18 +64,7 @@ blocked by a quota or refused requests.
 						// floors add up, within the pool's limits.
 						fmt.Fprintf(tw, "\n%s: active floors (they add up, within the pool's limits):\n", p.Name)
 						for _, fl := range p.ActiveFloors {
-							who := fl.Owner
-							if fl.Burst != "" {
-								who = "burst " + fl.Burst
-								if fl.Owner != "" {
-									who += " by " + fl.Owner
-								}
-							}
-							until := "no end"
-							if !fl.Until.IsZero() {
-								until = "until " + fmtTime(fl.Until)
-							}
-							fmt.Fprintf(tw, "  %s %s: %d GPUs %s: %s\n", fl.Kind, who, fl.GPUs, until, fl.Reason)
+							fmt.Fprintf(tw, "  %s\n", floorLine(fl))
 						}
 					}
 				}
@@ -100,4 +90,23 @@ blocked by a quota or refused requests.
 	}
 	f.bind(cmd)
 	return cmd
+}
+
+// floorLine is one active floor under the status table: its kind, who
+// holds it, its GPUs, its end and its reason (the leader's reason for a
+// burst starts with the burst and its owner, said once here).
+func floorLine(fl api.Floor) string {
+	who, reason := fl.Owner, fl.Reason
+	if fl.Burst != "" {
+		who = "burst " + fl.Burst
+		if fl.Owner != "" {
+			who += " by " + fl.Owner
+		}
+		reason, _ = strings.CutPrefix(reason, "manual burst "+fl.Burst+" by "+fl.Owner+": ")
+	}
+	until := "no end"
+	if !fl.Until.IsZero() {
+		until = "until " + fmtTime(fl.Until)
+	}
+	return fmt.Sprintf("%s %s: %d GPUs %s: %s", fl.Kind, who, fl.GPUs, until, reason)
 }
