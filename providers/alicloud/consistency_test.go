@@ -14,32 +14,8 @@ import (
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/providers/providertest"
 )
-
-// stepWhileWaiting runs f, moving clk on by step whenever something waits
-// on it, until f returns; it fails the test if f is not done within a
-// minute of real time.
-func stepWhileWaiting(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			t.Fatal("still running after a minute")
-		case <-tick.C:
-			if clk.HasWaiters() {
-				clk.Step(step)
-			}
-		}
-	}
-}
 
 // ECS is eventually consistent: right after RunInstances, DescribeInstances
 // may omit the new instance and DeleteInstances answer
@@ -99,7 +75,7 @@ func TestFreshInstancesAreDeletedUnderConsistencyLag(t *testing.T) {
 			e, srv := startEmulator(t, emulator.Options{Seed: 23, Clock: clk.Now, ConsistencyLag: tc.lag, BootDelay: time.Minute})
 			e.SetStock(emuType, gpu.Zone, tc.stock)
 			p := newEmulatorProvider(t, srv.URL, WithClock(clk))
-			err := stepWhileWaiting(t, clk, providers.ConsistencyPoll, func() error { return tc.act(context.Background(), p) })
+			err := providertest.StepWhileWaiting(t, clk, providers.ConsistencyPoll, func() error { return tc.act(context.Background(), p) })
 			if !tc.wantErr(err) {
 				t.Errorf("unexpected outcome: %v", err)
 			}

@@ -14,32 +14,8 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/providers/aws"
+	"github.com/spillway-io/spillway/providers/providertest"
 )
-
-// stepWhileWaiting runs f, moving clk on by step whenever something waits
-// on it, until f returns; it fails the test if f is not done within a
-// minute of real time.
-func stepWhileWaiting(t *testing.T, clk *clocktesting.FakeClock, step time.Duration, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			t.Fatal("still running after a minute")
-		case <-tick.C:
-			if clk.HasWaiters() {
-				clk.Step(step)
-			}
-		}
-	}
-}
 
 // EC2 is eventually consistent: right after RunInstances it may answer
 // InvalidInstanceID.NotFound for the new instance. A Terminate then must
@@ -72,7 +48,7 @@ func TestTerminateFreshInstanceUnderConsistencyLag(t *testing.T) {
 				t.Fatalf("Launch: %v", err)
 			}
 			ids := []string{insts[0].ID, insts[1].ID}
-			err = stepWhileWaiting(t, clk, providers.ConsistencyPoll, func() error { return p.Terminate(ctx, ids) })
+			err = providertest.StepWhileWaiting(t, clk, providers.ConsistencyPoll, func() error { return p.Terminate(ctx, ids) })
 			if tc.wantErr {
 				if !providers.IsTransient(err) {
 					t.Errorf("Terminate of instances EC2 does not know for %s: %v, want a *TransientError", tc.lag, err)
