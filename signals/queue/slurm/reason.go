@@ -46,34 +46,53 @@ func JSONArgs() []string { return []string{"--all", "--json"} }
 // demand. A description squeue --json does not resolve (the job has left
 // the queue since, or this squeue prints no JSON) is read by the code it
 // starts with, "ReqNodeNotAvail, UnavailableNodes:…" as ReqNodeNotAvail,
-// else as it is.
+// else as it is. The codes read are kept for the jobs' next reads while
+// their descriptions stay the same (s.reasons): squeue --json lists the
+// whole queue, and a job held after a requeue may stay so for days.
 func (s *Source) resolveReasons(ctx context.Context, jobs []job) {
-	var described []string
+	var lines [][]string
 	for _, j := range jobs {
 		for _, f := range j {
 			if !isReasonCode(strings.TrimSpace(f[fReason])) {
-				described = append(described, f[fReason])
+				lines = append(lines, f)
 			}
 		}
 	}
-	if len(described) == 0 {
-		return
+	key := func(f []string) string { return strings.TrimSpace(f[fJobID]) + "\x00" + strings.TrimSpace(f[fReason]) }
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	known := true
+	for _, f := range lines {
+		if _, ok := s.reasons[key(f)]; !ok {
+			known = false
+			break
+		}
 	}
-	var codes map[string]string
-	if out, err := s.run(ctx, s.cfg.Squeue, JSONArgs()...); err == nil {
-		codes = parseReasonCodes([]byte(out))
+	// Each job's code as last read ("" where the listing did not hold
+	// it); a listing that failed is asked again at the next read.
+	read := s.reasons
+	if !known {
+		read = nil
+		if out, err := s.run(ctx, s.cfg.Squeue, JSONArgs()...); err == nil {
+			codes := parseReasonCodes([]byte(out))
+			read = make(map[string]string, len(lines))
+			for _, f := range lines {
+				code, _ := reasonCode(codes, strings.TrimSpace(f[fJobID]))
+				read[key(f)] = code
+			}
+		}
 	}
-	for _, j := range jobs {
-		for _, f := range j {
-			reason := strings.TrimSpace(f[fReason])
-			if isReasonCode(reason) {
-				continue
-			}
-			if code, ok := reasonCode(codes, strings.TrimSpace(f[fJobID])); ok {
-				f[fReason] = code
-			} else if lead, _, ok := strings.Cut(reason, ","); ok && isReasonCode(lead) {
-				f[fReason] = lead
-			}
+	s.reasons = make(map[string]string, len(lines))
+	for _, f := range lines {
+		k := key(f)
+		code, ok := read[k]
+		if ok {
+			s.reasons[k] = code
+		}
+		if code != "" {
+			f[fReason] = code
+		} else if lead, _, ok := strings.Cut(strings.TrimSpace(f[fReason]), ","); ok && isReasonCode(lead) {
+			f[fReason] = lead
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -193,6 +194,13 @@ type Source struct {
 	skip []string
 	now  func() time.Time
 	loc  *time.Location
+
+	// reasons are the codes squeue --json gave for the last read's
+	// described reasons, by job ID and description (resolveReasons): a
+	// job held for hours costs one JSON listing of the whole queue, not
+	// one every read.
+	mu      sync.Mutex
+	reasons map[string]string
 }
 
 var _ signals.DemandSource = (*Source)(nil)

@@ -1218,6 +1218,33 @@ func TestDescribedReasonIsReadAsItsCode(t *testing.T) {
 			}
 		})
 	}
+	// A source reading the held job again and again lists the whole
+	// queue as JSON once, not at every read: squeue run through a wrapper
+	// that counts its --json runs.
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "json-runs")
+	wrapper := filepath.Join(dir, "squeue")
+	script := "#!/bin/sh\ncase \" $* \" in *\" --json\"*) echo run >> " + runs + " ;; esac\nexec " + squeuePath(t) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := New(Config{Squeue: wrapper, SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition})
+	for i := range 3 {
+		d, err := src.Demand(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(slices.Values(d.JobGPUs)); !slices.Equal(got, []int{4}) {
+			t.Errorf("read %d: jobs %v, want [4] (the held ones left out)", i+1, got)
+		}
+	}
+	b, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatalf("squeue --json never ran: %v", err)
+	}
+	if n := strings.Count(string(b), "run"); n != 1 {
+		t.Errorf("squeue --json ran %d times in 3 reads of an unchanged queue, want once", n)
+	}
 }
 
 // TestParseReasonCodes: squeue --json's reason codes, as Slurm 22.05 and
