@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxWait bounds an oldest-wait a source reports: a year is far beyond any
@@ -129,11 +130,22 @@ func JobGPUs(per, count int) (int, error) {
 	return per * count, nil
 }
 
-// Shorten cuts s to n bytes, marking the cut, for quoting a hostile value
-// (a document's key, a program's output, an answer's body) in an error.
+// Shorten cuts s to at most n bytes, marking the cut, for quoting a
+// hostile value (a document's key, a program's output, an answer's body)
+// in an error. The cut falls between characters: one through a character
+// of several bytes left half of it, which %q printed as escapes (a
+// Japanese job name as "\xe3\x81") and a log or JSON error as U+FFFD.
 func Shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	// Back to the first byte of a character, at most 3 bytes (UTF-8's
+	// longest is 4): bytes that are no character's are cut where they fall.
+	for i := n; i >= 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			n = i
+			break
+		}
 	}
 	return s[:n] + "…"
 }

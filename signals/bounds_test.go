@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestWaitSeconds(t *testing.T) {
@@ -163,5 +164,34 @@ func TestListAgrees(t *testing.T) {
 	}
 	if err := ListLength(MaxListedJobs + 1); err == nil || err.Error() != "lists 1048577 jobs, want at most 1048576 (a longer queue can be read by its counts alone)" {
 		t.Errorf("ListLength(MaxListedJobs+1): %v, want the length and the bound named", err)
+	}
+}
+
+// TestShorten: a quoted value is cut between characters, never through
+// one: a job name in Japanese or an emoji quoted in an error stays valid
+// UTF-8.
+func TestShorten(t *testing.T) {
+	for _, tt := range []struct {
+		name, s string
+		n       int
+		want    string
+	}{
+		{"short enough", "abc", 3, "abc"},
+		{"ascii", "abcdef", 3, "abc…"},
+		{"through a 3-byte character", "ジョブ名", 4, "ジ…"},
+		{"at a character's end", "ジョブ名", 6, "ジョ…"},
+		{"through a 4-byte character", "a🚀b", 3, "a…"},
+		{"through a 2-byte character", "éé", 1, "…"},
+		{"bytes that are no character's", "\xff\xff\xff\xff\xff\xff", 3, "\xff\xff\xff…"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Shorten(tt.s, tt.n)
+			if got != tt.want {
+				t.Errorf("Shorten(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+			}
+			if utf8.ValidString(tt.s) && !utf8.ValidString(got) {
+				t.Errorf("Shorten(%q, %d) = %q, not valid UTF-8", tt.s, tt.n, got)
+			}
+		})
 	}
 }
