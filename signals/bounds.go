@@ -3,6 +3,7 @@ package signals
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,4 +149,37 @@ func Shorten(s string, n int) string {
 		}
 	}
 	return s[:n] + "…"
+}
+
+// ParseDecimal reads a number written as JSON, Prometheus, awk and bc
+// write one: an optional sign, digits with an optional point (.5 and 5.
+// too), an optional exponent; or NaN, +Inf, -Inf or Inf, as Prometheus
+// writes a sample (callers bound what they read). strconv.ParseFloat
+// also reads Go's syntax, which none of them means: 1_000 as 1000, 0x1p4
+// as 16, "infinity"; they are refused.
+func ParseDecimal(s string) (float64, error) {
+	switch s {
+	case "NaN":
+		return math.NaN(), nil
+	case "+Inf", "Inf":
+		return math.Inf(1), nil
+	case "-Inf":
+		return math.Inf(-1), nil
+	}
+	digits := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits = true
+		case c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-':
+		default:
+			return 0, fmt.Errorf("%q is not a decimal number", Shorten(s, 40))
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !digits {
+		return 0, fmt.Errorf("%q is not a decimal number", Shorten(s, 40))
+	}
+	return f, nil
 }

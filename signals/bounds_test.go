@@ -195,3 +195,43 @@ func TestShorten(t *testing.T) {
 		})
 	}
 }
+
+// TestParseDecimal: a count written as a string reads as JSON or
+// Prometheus would write it; Go's own syntax is refused, not read as a
+// number nobody wrote.
+func TestParseDecimal(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		want float64
+		err  bool
+	}{
+		{"5", 5, false},
+		{"-3", -3, false},
+		{"+2", 2, false},
+		{".5", 0.5, false}, // bc
+		{"5.", 5, false},
+		{"1e3", 1000, false},
+		{"1.5E-2", 0.015, false},
+		{"+Inf", math.Inf(1), false},
+		{"-Inf", math.Inf(-1), false},
+		{"1_000", 0, true},
+		{"0x1p4", 0, true},
+		{"0x10", 0, true},
+		{"infinity", 0, true},
+		{"inf", 0, true},
+		{"", 0, true},
+		{".", 0, true},
+		{"e5", 0, true},
+		{"1e999", 0, true},
+		{" 5", 0, true},
+		{"٣", 0, true},
+	} {
+		got, err := ParseDecimal(tt.s)
+		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
+			t.Errorf("ParseDecimal(%q) = %v, %v; want %v (error %v)", tt.s, got, err, tt.want, tt.err)
+		}
+	}
+	if f, err := ParseDecimal("NaN"); err != nil || !math.IsNaN(f) {
+		t.Errorf("ParseDecimal(NaN) = %v, %v; want NaN", f, err)
+	}
+}

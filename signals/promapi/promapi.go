@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -266,7 +265,9 @@ func point(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &p); err != nil || len(p) != 2 || !bytes.HasPrefix(p[1], []byte(`"`)) || json.Unmarshal(p[1], &num) != nil {
 		return fmt.Errorf(`is %s: want [timestamp, "number"]`, signals.Shorten(string(raw), 100))
 	}
-	if _, err := strconv.ParseFloat(num, 64); err != nil {
+	// Go's own syntax (0x1p4, 1_000), which client_golang reads, is no
+	// number Prometheus writes.
+	if _, err := signals.ParseDecimal(num); err != nil {
 		return fmt.Errorf(`is %s: %q is not a number`, signals.Shorten(string(raw), 100), signals.Shorten(num, 40))
 	}
 	return nil

@@ -184,6 +184,8 @@ func TestQueryRefusesAnswersWithoutANumber(t *testing.T) {
 		{"a sample of three", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2",3]}]}}`, `its value is [1,"2",3]: want`},
 		{"a scalar with a timestamp only", `{"status":"success","data":{"resultType":"scalar","result":[1]}}`, `the scalar is [1]: want`},
 		{"a matrix point with a timestamp only", `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"2"],[2]]}]}}`, `point 1 of series 0 ({"job":"q"}): is [2]: want`},
+		{"Go's hexadecimal float", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"value":[1,"0x1p4"]}]}}`, `"0x1p4" is not a number`},
+		{"digits with underscores", `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"q"},"values":[[1,"1_000"]]}]}}`, `"1_000" is not a number`},
 		{"a null series in a matrix", `{"status":"success","data":{"resultType":"matrix","result":[null]}}`, "series 0 of 1 is null"},
 		{"a vector", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"q"},"value":[1,"2"]}]}}`, ""},
 		{"a vector of NaN and infinities (the sources bound what they read)", `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"NaN"]},{"metric":{"a":"2"},"value":[1,"+Inf"]},{"metric":{"a":"3"},"value":[1,"-Inf"]}]}}`, ""},

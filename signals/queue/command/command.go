@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -339,8 +338,8 @@ func (s *Source) parse(out string) (signals.Demand, error) {
 		signals.FitJobs(&d, s.cfg.Shapes, cpus, mem)
 		return d, nil
 	}
-	f, err := strconv.ParseFloat(text, 64)
-	if err != nil || math.IsNaN(f) {
+	f, err := signals.ParseDecimal(text)
+	if err != nil {
 		return d, fmt.Errorf("printed %s, want a bare number (of %s) or a JSON object {\"pending_jobs\",\"pending_gpus\",\"oldest_wait_s\",\"job_gpus\",\"job_wait_s\"}", quoted, s.cfg.Number)
 	}
 	n, err := signals.Count(f)

@@ -62,6 +62,7 @@ func TestDemandFromCommand(t *testing.T) {
 	}{
 		{"bare number is GPUs", "echo 12", "", nil, 0, 12, true, nil, 0, 0},
 		{"bare number as jobs", "printf ' 5\\n\\n'", NumberPendingJobs, nil, 5, 0, false, nil, 0, 0},
+		{"a fraction as bc prints it (.50) rounds up", "echo .50", NumberPendingJobs, nil, 1, 0, false, nil, 0, 0},
 		{"fraction rounds up", "echo 2.25", "", nil, 0, 3, true, nil, 0, 0},
 		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond, 0},
 		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
@@ -123,6 +124,8 @@ func TestDemandErrors(t *testing.T) {
 		{"negative wait", []string{sh, "-c", `echo '{"pending_jobs": 1, "oldest_wait_s": -1}'`}, 0, true, 0,
 			[]string{"oldest_wait_s: wait -1 s is out of range"}, ""},
 		{"count beyond int32", []string{sh, "-c", `echo 1e300`}, 0, true, 0, []string{`printed "1e300": is 1e+300, out of range: want a count from 0 to 2147483647`}, ""},
+		{"Go's hexadecimal float", []string{sh, "-c", "echo 0x1p4"}, 0, true, 0, []string{`printed "0x1p4", want a bare number`}, ""},
+		{"digits with underscores", []string{sh, "-c", "echo 1_000"}, 0, true, 0, []string{`printed "1_000", want a bare number`}, ""},
 		{"empty output", []string{sh, "-c", "true"}, 0, true, 0, []string{`printed "", want a bare number`}, ""},
 		{"non-zero exit", []string{sh, "-c", "echo 5; echo 'scheduler unreachable' >&2; exit 3"}, 0, false, 3,
 			[]string{"failed: exit status 3", `stderr: "scheduler unreachable"`}, ""},

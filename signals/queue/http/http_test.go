@@ -46,7 +46,7 @@ func queueServer(t testing.TB) *httptest.Server {
 		http.Error(w, "upstream scheduler down", http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("/hostile", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1}`))
+		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1, "hex": "0x1p4", "underscored": "1_000"}`))
 	})
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"n": 1, "pad": "` + strings.Repeat("p", MaxBody) + `"}`))
@@ -202,6 +202,10 @@ func TestDemandErrors(t *testing.T) {
 			[]string{"pending_jobs (field path jobs) is 1e+300, out of range: want a count from 0 to 2147483647"}},
 		{"NaN count", Config{URL: srv.URL + "/hostile", PendingGPUs: "gpus"}, true, 200,
 			[]string{"pending_gpus (field path gpus) is NaN, want a number ≥ 0"}},
+		{"Go's hexadecimal float in a string", Config{URL: srv.URL + "/hostile", PendingJobs: "hex"}, true, 200,
+			[]string{`pending_jobs (field path hex) is the string "0x1p4", want a number`}},
+		{"digits with underscores in a string", Config{URL: srv.URL + "/hostile", PendingJobs: "underscored"}, true, 200,
+			[]string{`pending_jobs (field path underscored) is the string "1_000", want a number`}},
 		{"job_gpus not an array", Config{URL: srv.URL + "/queue", Headers: auth, JobGPUs: "queue"}, true, 200,
 			[]string{"job_gpus (field path queue) is an object, want an array of numbers"}},
 		{"401 without the token", Config{URL: srv.URL + "/queue", PendingJobs: "queue.pending_jobs"}, true, 401,

@@ -202,7 +202,8 @@ func number(v any) (float64, error) {
 	case json.Number:
 		f, err = x.Float64()
 	case string:
-		f, err = strconv.ParseFloat(strings.TrimSpace(x), 64)
+		// As JSON would write it: "1_000" or "0x1p4" is no count.
+		f, err = signals.ParseDecimal(strings.TrimSpace(x))
 	default:
 		return 0, fmt.Errorf("is %s, want a number", describe(v))
 	}
