@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -91,6 +92,9 @@ type Prometheus struct {
 	cfg PrometheusConfig
 	api v1.API
 	log *slog.Logger
+	// migWarned is set once the source has said that GPUs split by MIG
+	// need MemoryUsedQuery (warnMIG).
+	migWarned atomic.Bool
 }
 
 var _ signals.BaselineSource = (*Prometheus)(nil)
@@ -285,6 +289,7 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		g.Idle = g.Utilization < p.cfg.BusyUtil
 		g.Busy = !g.Idle || g.Allocated
 	}
+	p.warnMIG(mig)
 	if dups > 0 {
 		p.log.Debug("GPUs in more than one series, counted once at their highest reading: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
 	}
@@ -298,6 +303,28 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, &QueryError{Source: p.Name(), Query: p.cfg.UtilQuery, Err: errors.New("no GPU series: is the exporter scraped, and does the selector match the pool's nodes?")}
 	}
 	return b, nil
+}
+
+// warnMIG says, once a source, that the GPUs split by MIG it read need
+// MemoryUsedQuery: without it each reads busy however idle its slices
+// are (the pool may rent for jobs they could run), and one whose
+// utilisation DCGM does not serve is not read at all.
+func (p *Prometheus) warnMIG(mig map[string]bool) {
+	if p.cfg.MemoryUsedQuery != "" || p.migWarned.Load() {
+		return
+	}
+	var split []string
+	for u, is := range mig {
+		if is {
+			split = append(split, u)
+		}
+	}
+	if len(split) == 0 || p.migWarned.Swap(true) {
+		return
+	}
+	sort.Strings(split)
+	p.log.Warn("GPUs split by MIG read busy, never free, as no memory_used_query tells whether their slices run jobs; MIG GPUs without a series in util_query are not read at all: set memory_used_query (dcgm-exporter: "+DCGMMemoryUsedQuery+", narrowed to the pool as util_query is)",
+		"gpus", len(split), "first", split[0], "query", p.cfg.UtilQuery)
 }
 
 // MIGInstanceLabel is dcgm-exporter's label of a MIG slice's series (its

@@ -1,8 +1,10 @@
 package baseline
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/promapi"
 	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
@@ -266,13 +269,24 @@ func TestPrometheusBaselineMIG(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src, err := NewPrometheus(PrometheusConfig{Name: "site", URL: prom.URL, UtilQuery: tc.util, MemoryUsedQuery: tc.mem})
+			var logged bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			src, err := NewPrometheus(PrometheusConfig{Name: "site", URL: prom.URL, UtilQuery: tc.util, MemoryUsedQuery: tc.mem, Logger: log})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := src.Baseline(context.Background())
-			if err != nil {
-				t.Fatal(err)
+			var b signals.Baseline
+			for range 2 {
+				if b, err = src.Baseline(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Without memory_used_query, MIG GPUs read busy: the
+			// operator is told once, not at every read, and not when
+			// the memory query is set.
+			warned := strings.Count(logged.String(), "level=WARN msg=\"GPUs split by MIG read busy, never free, as no memory_used_query")
+			if want := map[bool]int{true: 1, false: 0}[tc.mem == ""]; warned != want {
+				t.Errorf("warned of MIG GPUs without memory_used_query %d times in two reads, want %d; log:\n%s", warned, want, logged.String())
 			}
 			var got []gpu
 			for _, g := range b.GPUs {
