@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,8 +137,27 @@ func FuzzParseArrayRoom(f *testing.F) {
 		"1234|[1-1000%0]|PD\n", "1234|1-9%-3|PD\n", "1234|1-9%99999999999999999999|PD\n", "|%|\n||||\n", "1|%4|PD\r\n1|%4|R\n"} {
 		f.Add(s)
 	}
+	f.Add("1234|1-6%2|PD\n1234|9|PD\n1234|3-4,7,...%2|PD\n")
+	f.Add("1234|[4-5,2,9-1]|PD\n")
 	f.Fuzz(func(t *testing.T, out string) {
-		for id, room := range parseArrayRoom(out) {
+		arr := parseArrayRoom(out)
+		kept := 0
+		for id, ranges := range arr.pending {
+			// Sorted ranges of tasks, kept within the bound.
+			for i, r := range ranges {
+				if r.lo < 0 || r.hi < r.lo || i > 0 && ranges[i-1].lo > r.lo {
+					t.Fatalf("array %q: pending ranges %v, not sorted ranges of tasks", id, ranges)
+				}
+				if !arr.pends(id, strconv.Itoa(r.lo)) || !arr.pends(id, strconv.Itoa(r.hi)) {
+					t.Fatalf("array %q: ranges %v, yet task %d or %d does not pend", id, ranges, r.lo, r.hi)
+				}
+			}
+			kept += len(ranges)
+		}
+		if kept > maxTaskRanges {
+			t.Fatalf("%d ranges kept, want at most %d", kept, maxTaskRanges)
+		}
+		for id, room := range arr.room {
 			if room < 0 {
 				t.Fatalf("array %q: room %d, want at least 0", id, room)
 			}

@@ -3,6 +3,7 @@
 package slurm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -295,13 +296,13 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if !s.cfg.CountAll {
 		s.resolveReasons(ctx, jobs)
 	}
-	var room map[string]int
+	var arr *arrays
 	if !s.cfg.CountAll && slices.ContainsFunc(jobs, func(j job) bool { return arrayID(j[0]) != "" }) {
-		if room, err = s.arrayRoom(ctx); err != nil {
+		if arr, err = s.arrayRoom(ctx); err != nil {
 			return signals.Demand{}, err
 		}
 	}
-	d, err := s.count(jobs, s.now(), room)
+	d, err := s.count(jobs, s.now(), arr)
 	if err != nil {
 		return signals.Demand{}, &Error{Source: s.name, Err: err, permanent: true}
 	}
@@ -408,12 +409,13 @@ func ArrayArgs() []string {
 	return []string{"--noheader", "--all", "--states=PENDING,RUNNING,CONFIGURING,SUSPENDED", "--Format=ArrayJobID:|,ArrayTaskID:|,StateCompact:|"}
 }
 
-// arrayRoom is how many more tasks each array with a limit of tasks at
-// once (--array=1-100%N) may start: N less its tasks running (with
-// squeue's ArrayArgs). Slurm says JobArrayTaskLimit only of the tasks
-// pending once N run; until then they all pend for Resources or Priority,
-// and all of them read as demand, however few may run at once.
-func (s *Source) arrayRoom(ctx context.Context) (map[string]int, error) {
+// arrayRoom reads, with squeue's ArrayArgs, the tasks each array has
+// pending and how many more each array with a limit of tasks at once
+// (--array=1-100%N) may start: N less its tasks running. Slurm says
+// JobArrayTaskLimit only of the tasks pending once N run; until then they
+// all pend for Resources or Priority, and all of them read as demand,
+// however few may run at once.
+func (s *Source) arrayRoom(ctx context.Context) (*arrays, error) {
 	out, err := s.run(ctx, s.cfg.Squeue, ArrayArgs()...)
 	if err != nil {
 		return nil, err
@@ -421,11 +423,57 @@ func (s *Source) arrayRoom(ctx context.Context) (map[string]int, error) {
 	return parseArrayRoom(out), nil
 }
 
+// arrays is what the second squeue run (ArrayArgs) read of the arrays. It
+// runs after the queue's: tasks may stop pending in between (cancelled,
+// or started), and it is the later of the two, so a task the queue listed
+// counts only if it still pends there (TestArrayChangedBetweenSqueueRuns:
+// an array cancelled in between read as one without a limit, every task
+// demand).
+type arrays struct {
+	// room is how many more tasks each array with a limit may start; an
+	// array without a limit, or with one that does not read, has no
+	// entry: its tasks count as before.
+	room map[string]int
+	// pending are the tasks each array has pending, by array job id, as
+	// sorted ranges; an array with none has no entry, and one whose tasks
+	// squeue did not list in full ("5,7,...", as it shortens a long list)
+	// or that do not read, a nil one: any of its tasks may pend.
+	pending map[string][]taskRange
+}
+
+// taskRange is the array tasks lo to hi.
+type taskRange struct{ lo, hi int }
+
+// maxTaskRanges bounds the ranges of pending tasks kept from one read:
+// past it an array's tasks read as any (a nil entry), its room alone
+// bounding them.
+const maxTaskRanges = 1 << 20
+
+// pends reports whether task (the TASK of ARRAY_TASK, as the queue's run
+// lists it) of array a still pended at the array run.
+func (a *arrays) pends(array, task string) bool {
+	if a == nil {
+		return true
+	}
+	ranges, ok := a.pending[array]
+	if !ok {
+		return false
+	}
+	n, err := atoi(strings.TrimSpace(task))
+	if ranges == nil || err != nil {
+		return true
+	}
+	i, _ := slices.BinarySearchFunc(ranges, n, func(r taskRange, n int) int { return cmp.Compare(r.hi, n) })
+	return i < len(ranges) && ranges[i].lo <= n
+}
+
 // parseArrayRoom reads ArrayArgs' output: ARRAY_JOB_ID|TASKS|STATE| a
-// line. An array without a limit, or with one that does not read, has no
-// entry: its tasks count as before.
-func parseArrayRoom(out string) map[string]int {
+// line, TASKS of a pending record the tasks it holds (1-10%3, 4,7-9, 5),
+// with the array's limit after %.
+func parseArrayRoom(out string) *arrays {
 	limit, running := map[string]int{}, map[string]int{}
+	a := &arrays{pending: map[string][]taskRange{}}
+	kept := 0
 	for line := range strings.Lines(out) {
 		f := strings.Split(strings.TrimSpace(line), "|")
 		if len(f) < 3 || f[1] == "N/A" || f[1] == "" {
@@ -436,32 +484,88 @@ func parseArrayRoom(out string) map[string]int {
 			running[id]++
 			continue
 		}
+		tasks := f[1]
 		if i := strings.LastIndexByte(f[1], '%'); i >= 0 {
+			tasks = f[1][:i]
 			if n, err := atoi(strings.TrimSpace(f[1][i+1:])); err == nil && n > 0 {
 				limit[id] = n
 			}
 		}
+		ranges, known := a.pending[id]
+		if known && ranges == nil {
+			continue // already any
+		}
+		more, ok := taskRanges(tasks, maxTaskRanges-kept)
+		if !ok {
+			a.pending[id] = nil
+			continue
+		}
+		kept += len(more)
+		a.pending[id] = append(ranges, more...)
 	}
-	room := make(map[string]int, len(limit))
+	for id, r := range a.pending {
+		slices.SortFunc(r, func(x, y taskRange) int { return cmp.Compare(x.lo, y.lo) })
+		a.pending[id] = r
+	}
+	a.room = make(map[string]int, len(limit))
 	for id, n := range limit {
-		room[id] = max(n-running[id], 0)
+		a.room[id] = max(n-running[id], 0)
 	}
-	return room
+	return a
+}
+
+// taskRanges reads a pending record's tasks (1-10, 4,7-9, [5], 1-9:2, the
+// limit cut off) as at most max ranges; false when they do not read, or
+// squeue shortened them (5,7,...).
+func taskRanges(tasks string, max int) ([]taskRange, bool) {
+	tasks = strings.TrimSpace(tasks)
+	tasks = strings.TrimSuffix(strings.TrimPrefix(tasks, "["), "]")
+	var ranges []taskRange
+	for t := range strings.SplitSeq(tasks, ",") {
+		if len(ranges) >= max {
+			return nil, false
+		}
+		t, _, _ = strings.Cut(t, ":") // a step: its range holds its tasks
+		lo, hi, isRange := strings.Cut(t, "-")
+		l, err := atoi(strings.TrimSpace(lo))
+		if err != nil || l < 0 {
+			return nil, false
+		}
+		h := l
+		if isRange {
+			if h, err = atoi(strings.TrimSpace(hi)); err != nil || h < l {
+				return nil, false
+			}
+		}
+		ranges = append(ranges, taskRange{l, h})
+	}
+	return ranges, true
 }
 
 // arrayID is the array's job id on the line of one of its tasks (1234
 // of 1234_7), "" on another job's.
 func arrayID(f []string) string {
-	id, _, ok := strings.Cut(strings.TrimSpace(f[fJobID]), "_")
-	if !ok {
-		return ""
-	}
+	id, _ := arrayTask(f)
 	return id
+}
+
+// arrayTask is the array's job id and the task's on the line of one of
+// its tasks (1234 and 7 of 1234_7), "" on another job's.
+func arrayTask(f []string) (id, task string) {
+	id, task, ok := strings.Cut(strings.TrimSpace(f[fJobID]), "_")
+	if !ok {
+		return "", ""
+	}
+	return id, task
 }
 
 // beyondArrayLimit is why an array's tasks beyond what it may start are
 // not demand.
 const beyondArrayLimit = "beyond their array's %N limit of tasks running at once"
+
+// noLongerPending is why an array's tasks that stopped pending between
+// squeue's two runs (cancelled, or started) are not demand.
+const noLongerPending = "no longer pending when squeue read their array's limit"
 
 // parse reads squeue's output, with no array limits known.
 func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
@@ -472,11 +576,12 @@ func (s *Source) parse(out string, now time.Time) (signals.Demand, error) {
 	return s.count(jobs, now, nil)
 }
 
-// count sums the pending jobs that are demand. room is how many more
-// tasks each array with a limit of tasks at once may start (arrayRoom):
-// its first tasks in squeue's order (the order Slurm starts them in) up to
-// that many are demand, the rest are left out.
-func (s *Source) count(jobs []job, now time.Time, room map[string]int) (signals.Demand, error) {
+// count sums the pending jobs that are demand. arr, when read
+// (arrayRoom), says which array tasks still pend and how many more tasks
+// each array with a limit of tasks at once may start: of the tasks still
+// pending, its first in squeue's order (the order Slurm starts them in)
+// up to that many are demand, the rest are left out.
+func (s *Source) count(jobs []job, now time.Time, arr *arrays) (signals.Demand, error) {
 	d := signals.Demand{Source: s.name, Time: now, PendingGPUsKnown: true, JobGPUs: []int{}, JobWaits: []time.Duration{}}
 	taken := map[string]int{}
 	var oldest time.Time
@@ -491,8 +596,12 @@ func (s *Source) count(jobs []job, now time.Time, room map[string]int) (signals.
 			d.AddLeftOut(why)
 			continue
 		}
-		if a := arrayID(j[0]); a != "" {
-			if r, limited := room[a]; limited {
+		if a, task := arrayTask(j[0]); a != "" && arr != nil {
+			if !arr.pends(a, task) {
+				d.AddLeftOut(noLongerPending)
+				continue
+			}
+			if r, limited := arr.room[a]; limited {
 				if taken[a] >= r {
 					d.AddLeftOut(beyondArrayLimit)
 					continue

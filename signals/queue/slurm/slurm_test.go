@@ -1076,8 +1076,30 @@ func TestArrayCountsAtMostItsLimit(t *testing.T) {
 func TestParseArrayRoom(t *testing.T) {
 	out := "12|1-10%3|PD|\n12|11|R|\n13|4-9|PD|\n13|1|R|\n14|5,7,...%2|PD|\n14|1|R|\n14|2|CF|\n14|3|S|\n15|N/A|PD|\n16|1-4%x|PD|\n17|3-4%1|PD|\n17|1|R|\n17|2|R|\n"
 	want := map[string]int{"12": 2, "14": 0, "17": 0}
-	if got := parseArrayRoom(out); !maps.Equal(got, want) {
-		t.Errorf("room %v, want %v", got, want)
+	arr := parseArrayRoom(out)
+	if !maps.Equal(arr.room, want) {
+		t.Errorf("room %v, want %v", arr.room, want)
+	}
+	// Which of the queue's tasks still pend: those the records list; any
+	// of an array whose list squeue shortened (14); none of an array
+	// without a pending record (18).
+	out += "18|1|R|\n19|[4-5%2]|PD|\n19|9|PD|\n19|2|PD|\n"
+	arr = parseArrayRoom(out)
+	for _, tc := range []struct {
+		array, task string
+		pends       bool
+	}{
+		{"12", "1", true}, {"12", "10", true}, {"12", "11", false}, {"12", "0", false},
+		{"13", "3", false}, {"13", "4", true}, {"13", "9", true},
+		{"14", "1", true}, {"14", "99", true},
+		{"16", "3", true}, {"16", "7", false}, // its limit does not read, its tasks do
+		{"17", "2", false}, {"17", "3", true},
+		{"18", "2", false},
+		{"19", "2", true}, {"19", "3", false}, {"19", "5", true}, {"19", "9", true}, {"19", "x", true},
+	} {
+		if got := arr.pends(tc.array, tc.task); got != tc.pends {
+			t.Errorf("task %s_%s pends %v, want %v", tc.array, tc.task, got, tc.pends)
+		}
 	}
 }
 
@@ -1312,5 +1334,56 @@ func TestHiddenPartitionIsRead(t *testing.T) {
 		if !slices.Equal(d.JobGPUs, []int{2}) {
 			t.Errorf("partition %q: read jobs %v, want the hidden partition's 2-GPU job", partition, d.JobGPUs)
 		}
+	}
+}
+
+// TestArrayChangedBetweenSqueueRuns: the source reads the queue with one
+// squeue run and arrays' limits with a second; tasks that stop pending
+// between them (cancelled, or started) were still counted from the first,
+// and an array with none left pending read as one without a limit, all
+// its tasks demand. Here the real squeue runs through a wrapper that
+// cancels tasks of --array=1-6%2 just before the second run: the tasks
+// counted are those still pending then, up to the limit.
+func TestArrayChangedBetweenSqueueRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cancel  string // the tasks cancelled between the runs
+		want    []int
+		leftOut []signals.LeftOut
+	}{
+		{"the whole array", "", []int{4}, []signals.LeftOut{{Why: noLongerPending, Jobs: 6}}},
+		{"all but one task", "_[2-6]", []int{1, 4}, []signals.LeftOut{{Why: noLongerPending, Jobs: 5}}},
+		{"the first tasks", "_[1-3]", []int{1, 1, 4}, []signals.LeftOut{{Why: noLongerPending, Jobs: 3}, {Why: beyondArrayLimit, Jobs: 1}}},
+		{"none", "-none", []int{1, 1, 4}, []signals.LeftOut{{Why: beyondArrayLimit, Jobs: 4}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cancelAll(t)
+			// No GPU free: the array's tasks and the 4-GPU job pend.
+			submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
+			array := submit(t, "PENDING", "--mem=100M", "--array=1-6%2", "--gres=gpu:1", "--hold")
+			submit(t, "PENDING", "--mem=100M", "--gres=gpu:4")
+			if out, err := slurmCluster(t).Run("scontrol", "release", array); err != nil {
+				t.Fatalf("scontrol release %s: %v: %s", array, err, out)
+			}
+			dir := t.TempDir()
+			wrapper := filepath.Join(dir, "squeue")
+			scancel := filepath.Join(filepath.Dir(squeuePath(t)), "scancel")
+			cancel := ""
+			if tc.cancel != "-none" {
+				cancel = scancel + " " + array + tc.cancel + " || exit 9"
+			}
+			script := "#!/bin/sh\ncase \" $* \" in *ArrayJobID*) " + cancel + " ;; esac\nexec " + squeuePath(t) + " \"$@\"\n"
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			d, err := New(Config{Squeue: wrapper, SlurmConf: slurmCluster(t).Conf, Partition: slurmCluster(t).Partition}).Demand(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(slices.Values(d.JobGPUs))
+			if !slices.Equal(got, tc.want) || d.PendingJobs != len(tc.want) || !slices.Equal(d.LeftOut, tc.leftOut) {
+				t.Errorf("read jobs %v, left out %+v; want %v, left out %+v", got, d.LeftOut, tc.want, tc.leftOut)
+			}
+		})
 	}
 }
