@@ -98,7 +98,7 @@ func TestDemandCountOutOfRange(t *testing.T) {
 			"LLEN q on %s: answered 9223372036854775807 jobs, out of range"},
 		{"negative sorted set", Config{Key: "q", Type: TypeZSet}, map[string]string{"ZCARD": ":-1\r\n"},
 			"ZCARD q on %s: answered -1 jobs, out of range"},
-		{"huge lag", Config{Key: "q", Group: "g"}, map[string]string{"TYPE": "+stream\r\n", "XINFO": "*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$3\r\nlag\r\n:9223372036854775807\r\n"},
+		{"huge lag", Config{Key: "q", Group: "g"}, map[string]string{"TYPE": "+stream\r\n", "XINFO": "*1\r\n*6\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$3\r\nlag\r\n:9223372036854775807\r\n", "XLEN": ":9223372036854775807\r\n"},
 			"XINFO GROUPS q on %s: answered 9223372036854775807 jobs, out of range"},
 		{"negative pending entries", Config{Key: "q", Group: "g", GroupCount: GroupPending}, map[string]string{"TYPE": "+stream\r\n", "XPENDING": "*4\r\n:-7\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*0\r\n"},
 			"XPENDING q g on %s: answered -7 jobs, out of range"},
@@ -199,6 +199,7 @@ func TestDemandGroupWithoutLag(t *testing.T) {
 	addr := hostile(t, map[string]string{
 		"XINFO":  "*1\r\n*8\r\n$4\r\nname\r\n$7\r\nworkers\r\n$9\r\nconsumers\r\n:1\r\n$7\r\npending\r\n:1\r\n$17\r\nlast-delivered-id\r\n$15\r\n1700000000000-0\r\n",
 		"XRANGE": "*2\r\n" + entry("1700000001000-0") + entry("1700000002000-0"),
+		"XLEN":   ":3\r\n",
 	})
 	now := time.UnixMilli(1700000061000)
 	d, err := newSource(t, Config{Addr: addr, Key: "q", Type: TypeStream, Group: "workers", WaitFromTimestamp: true}, WithNow(func() time.Time { return now })).Demand(ctx)

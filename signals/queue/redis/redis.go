@@ -493,10 +493,18 @@ func (s *Source) stream(ctx context.Context, op *string) (int64, time.Time, []ti
 // that reads as MaxListedWaits+1 jobs.
 func (s *Source) waiting(ctx context.Context, op *string) (int64, []string, error) {
 	key, group := s.cfg.Key, s.cfg.Group
-	groups, err := s.client.XInfoGroups(ctx, key).Result()
-	if err != nil {
+	// XLEN with the groups, in one round trip: a lag past it is bounded
+	// by it (below).
+	var info *goredis.XInfoGroupsCmd
+	var xlen *goredis.IntCmd
+	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		info = p.XInfoGroups(ctx, key)
+		xlen = p.XLen(ctx, key)
+		return nil
+	}); err != nil {
 		return 0, nil, err
 	}
+	groups := info.Val()
 	i := slices.IndexFunc(groups, func(g goredis.XInfoGroup) bool { return g.Name == group })
 	if i < 0 {
 		var names []string
@@ -516,8 +524,14 @@ func (s *Source) waiting(ctx context.Context, op *string) (int64, []string, erro
 	after := "(" + g.LastDeliveredID
 	if g.Lag > 0 {
 		// Redis 7 knows the lag; the entries are read only to time them.
-		n := g.Lag
-		if !s.cfg.WaitFromTimestamp {
+		// A stream trimmed past the group's last-delivered entry (XADD
+		// MAXLEN, XTRIM) keeps its lag counting the trimmed entries
+		// (entries added less entries read: 8 on a stream of 3, Redis
+		// 7.0), jobs that no worker will ever be given; every entry
+		// left is then after the last-delivered one, so the entries
+		// waiting are the stream's length.
+		n := min(g.Lag, xlen.Val())
+		if !s.cfg.WaitFromTimestamp || n <= 0 {
 			return n, nil, nil
 		}
 		want := int64(1)

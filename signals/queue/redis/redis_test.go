@@ -508,3 +508,48 @@ func TestDemandCountsAbandonedEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestDemandAfterTrimPastTheGroup: a stream capped with XADD MAXLEN (or
+// XTRIM) past its group's last-delivered entry keeps the group's lag
+// counting the entries trimmed away (Redis 7.0: lag 8 on a stream of 3):
+// 8 waiting jobs were read, 5 of which no worker will ever be given. The
+// entries waiting are at most the stream's length.
+func TestDemandAfterTrimPastTheGroup(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	// 10 entries enqueued 100..91 s ago; the group's worker took the first
+	// 2; the stream is capped at 3 entries as the 3rd to 10th are added.
+	for i := range 10 {
+		args := &goredis.XAddArgs{Stream: "t:capped", ID: fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli()), Values: []string{"job", fmt.Sprint(i)}}
+		if i >= 2 {
+			args.MaxLen = 3
+		}
+		must(t, c.XAdd(ctx, args).Err())
+		if i == 1 {
+			must(t, c.XGroupCreate(ctx, "t:capped", "workers", "0").Err())
+			must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "w", Streams: []string{"t:capped", ">"}, Count: 2}).Err())
+		}
+	}
+	for _, tt := range []struct {
+		name  string
+		cfg   Config
+		wait  time.Duration
+		waits []time.Duration
+	}{
+		{"count", Config{}, 0, nil},
+		{"with the oldest wait", Config{WaitFromTimestamp: true}, 93 * time.Second, nil},
+		{"with each job's wait", Config{WaitFromTimestamp: true, GPUsPerJob: 1}, 93 * time.Second, secs(93, 92, 91)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Key, cfg.Group = "t:capped", "workers"
+			d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.PendingJobs != 3 || d.OldestWait != tt.wait || !slices.Equal(d.JobWaits, tt.waits) {
+				t.Errorf("read %d jobs, oldest wait %v, waits %v; want 3 jobs (the stream's length), %v, %v", d.PendingJobs, d.OldestWait, d.JobWaits, tt.wait, tt.waits)
+			}
+		})
+	}
+}
