@@ -553,3 +553,43 @@ func TestDemandAfterTrimPastTheGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonedEntriesTrimmedAreNoJobs: with claim_idle, a dead
+// consumer's entries count as waiting, as its group's workers claim them
+// again; but one trimmed from the stream (XTRIM, XADD MAXLEN) stays in
+// the group's pending list while XAUTOCLAIM drops it (Redis 7), and no
+// worker will run it. It was counted as a waiting job.
+func TestAbandonedEntriesTrimmedAreNoJobs(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 8 {
+		id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
+		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:jobs", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+		ids = append(ids, id)
+	}
+	must(t, c.XGroupCreate(ctx, "t:jobs", "workers", "0").Err())
+	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"t:jobs", ">"}, Count: 3}).Err())
+	must(t, c.Do(ctx, "XCLAIM", "t:jobs", "workers", "dead", 0, ids[0], ids[1], ids[2], "IDLE", time.Hour.Milliseconds()).Err())
+	// The first 2, taken by the dead consumer, are trimmed: its 3rd and
+	// the 5 never delivered remain.
+	must(t, c.XTrimMaxLen(ctx, "t:jobs", 6).Err())
+	cfg := Config{Key: "t:jobs", Group: "workers", ClaimIdle: 10 * time.Minute, WaitFromTimestamp: true, GPUsPerJob: 1}
+	d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := secs(98, 97, 96, 95, 94, 93); d.PendingJobs != 6 || !slices.Equal(d.JobWaits, want) {
+		t.Errorf("read %d jobs, waits %v; want 6, %v", d.PendingJobs, d.JobWaits, want)
+	}
+	// Trimmed to nothing, the stream holds no job.
+	must(t, c.XTrimMaxLen(ctx, "t:jobs", 0).Err())
+	if d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx); err != nil || d.PendingJobs != 0 {
+		t.Errorf("stream trimmed empty: read %d jobs (%v), want 0", d.PendingJobs, err)
+	}
+	// XAUTOCLAIM, as the workers run it, gives them the same entries.
+	claimed, _, err := c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: "t:jobs", Group: "workers", Consumer: "w", MinIdle: 10 * time.Minute, Start: "0"}).Result()
+	if err != nil || len(claimed) != 0 {
+		t.Errorf("XAUTOCLAIM gave %d entries (%v), want none", len(claimed), err)
+	}
+}
