@@ -362,7 +362,7 @@ func (s *Source) number(ctx context.Context, q string) (float64, time.Time, erro
 		case 1:
 			val, ts = r[0].Value, r[0].Timestamp
 		case 0:
-			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: errors.New("no samples: the series does not exist (yet); write `<query> or vector(0)` to read absence as zero")}
+			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: errors.New("no samples: the series does not exist (yet), or its exporter is down; to read absence as zero while the exporter is up, write `<query> or (max(up{job=\"<exporter's job>\"}) == 1) * 0` (`or vector(0)` reads 0 while the exporter is down too: a long queue read as empty)")}
 		default:
 			return 0, time.Time{}, &QueryError{Source: s.Name(), Query: q, Err: fmt.Errorf("%d series, e.g. %s: want one number; aggregate with sum(...)", len(r), series(r[0].Metric))}
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,7 +121,7 @@ func TestDemandFromRealPrometheus(t *testing.T) {
 	}{
 		{"PromQL syntax error", prom.URL, "sum(queue_pending_jobs", []string{"prometheus:q", `query "sum(queue_pending_jobs"`, "bad_data", "parse error"}},
 		{"several series", prom.URL, "queue_pending_jobs", []string{"prometheus:q", "2 series", "sum(...)"}},
-		{"no series", prom.URL, "no_such_metric", []string{"prometheus:q", `"no_such_metric"`, "no samples", "or vector(0)"}},
+		{"no series", prom.URL, "no_such_metric", []string{"prometheus:q", `"no_such_metric"`, "no samples", "or its exporter is down", `or (max(up{job="<exporter's job>"}) == 1) * 0`}},
 		{"range vector", prom.URL, "queue_pending_gpus[1m]", []string{"result is a matrix"}},
 		{"negative", prom.URL, "-1 * queue_pending_gpus", []string{"negative"}},
 		{"not a number", prom.URL, "queue_pending_gpus / 0 * 0", []string{"not a finite number"}},
@@ -394,5 +395,55 @@ func TestHostileAnswersAreQuotedShort(t *testing.T) {
 				t.Errorf("error of %d bytes %.300q; want at most 1200, saying %q", len(fmt.Sprint(err)), err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAbsentReadAsZeroOnlyWhileTheExporterIsUp: a queue exporter that
+// serves no series while its queue is empty makes the query answer no
+// samples, which fails the read. The message advised `or vector(0)`,
+// which reads 0 as well once the exporter is down (its series go stale at
+// the first failed scrape): a long queue read as empty, so nothing was
+// rented while the exporter was down. The query it advises now reads 0
+// while the exporter is up, and fails while it is down, holding the pool.
+func TestAbsentReadAsZeroOnlyWhileTheExporterIsUp(t *testing.T) {
+	var down atomic.Bool
+	exp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "exporter crashed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		io.WriteString(w, "# TYPE queue_pending_jobs gauge\nqueue_pending_jobs 5\n")
+	}))
+	defer exp.Close()
+	prom := promtest.Start(t, promtest.Job{Name: "queue", Targets: []string{strings.TrimPrefix(exp.URL, "http://")}})
+	prom.WaitFor(t, "queue_pending_jobs", promtest.NonEmpty(1))
+	read := func(q string) (int, error) {
+		s, err := New(Config{Name: "q", URL: prom.URL, Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.Demand(context.Background())
+		return d.PendingJobs, err
+	}
+	// The query the message advises, for the exporter's job "queue".
+	_, err := read("sum(no_such_metric)")
+	if err == nil || !strings.Contains(err.Error(), "<exporter's job>") {
+		t.Fatalf("error %v, want the query to write", err)
+	}
+	guard := " or (max(up{job=\"queue\"}) == 1) * 0"
+	if n, err := read("sum(no_such_metric)" + guard); n != 0 || err != nil {
+		t.Errorf("exporter up, no series: read %d jobs (%v), want 0", n, err)
+	}
+	if n, err := read("sum(queue_pending_jobs)" + guard); n != 5 || err != nil {
+		t.Errorf("exporter up: read %d jobs (%v), want 5", n, err)
+	}
+	down.Store(true)
+	prom.WaitFor(t, `up{job="queue"} == 0`, promtest.NonEmpty(1))
+	if n, err := read("sum(queue_pending_jobs) or vector(0)"); n != 0 || err != nil {
+		t.Errorf("exporter down, or vector(0): read %d jobs (%v); want 0, the hazard the message warns of", n, err)
+	}
+	if n, err := read("sum(queue_pending_jobs)" + guard); err == nil || !strings.Contains(err.Error(), "no samples") {
+		t.Errorf("exporter down: read %d jobs (%v), want the read to fail", n, err)
 	}
 }
