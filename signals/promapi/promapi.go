@@ -100,6 +100,12 @@ func (c throttled) Do(ctx context.Context, req *http.Request) (*http.Response, [
 	return resp, body, nil
 }
 
+// ErrPartial is returned (wrapped) by a query whose answer says it is
+// partial: VictoriaMetrics' "isPartial": true, when a storage node did not
+// answer. Its series are some of the query's only: a sum of pending jobs
+// read low (nothing rented for the rest), a GPU left out of the baseline.
+var ErrPartial = errors.New(`the answer is partial ("isPartial": true: a storage node did not answer, and its series are missing); the next read asks again`)
+
 // ErrNoNumber is returned (wrapped) by Query for an answer that holds no
 // number to read.
 var ErrNoNumber = errors.New("answer holds no number")
@@ -183,19 +189,27 @@ func (c numbered) Do(ctx context.Context, req *http.Request) (*http.Response, []
 	return resp, body, nil
 }
 
-// pointsHaveNumbers returns ErrNoNumber (wrapped) for the first point of
-// a successful query's answer that holds no number; nil for any other
+// pointsHaveNumbers returns ErrPartial for a successful query's answer
+// that says it is partial, ErrNoNumber (wrapped) for the first point of
+// one that holds no number; nil for any other
 // answer, whose problems client_golang reports (null samples and native
 // histograms are checked's).
 func pointsHaveNumbers(body []byte) error {
 	var a struct {
-		Status string `json:"status"`
-		Data   *struct {
+		Status    string `json:"status"`
+		IsPartial bool   `json:"isPartial"`
+		Data      *struct {
 			Type   string          `json:"resultType"`
 			Result json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
-	if json.Unmarshal(body, &a) != nil || a.Status != "success" || a.Data == nil {
+	if json.Unmarshal(body, &a) != nil || a.Status != "success" {
+		return nil
+	}
+	if a.IsPartial {
+		return ErrPartial
+	}
+	if a.Data == nil {
 		return nil
 	}
 	switch a.Data.Type {

@@ -314,3 +314,38 @@ func TestQueryBusy(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryRefusesPartialAnswers: VictoriaMetrics answers "isPartial":
+// true, with status success, when a storage node did not answer: the
+// series it holds are missing, and a sum of pending jobs read low (or a
+// baseline without some GPUs) was read as the whole. Such an answer fails
+// the query with ErrPartial; "isPartial": false is read.
+func TestQueryRefusesPartialAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		partial    bool
+	}{
+		{"partial vector", `{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[{"metric":{},"value":[1,"3"]}]}}`, true},
+		{"partial scalar", `{"status":"success","isPartial":true,"data":{"resultType":"scalar","result":[1,"3"]}}`, true},
+		{"whole", `{"status":"success","isPartial":false,"data":{"resultType":"vector","result":[{"metric":{},"value":[1,"3"]}]}}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			api, err := New(srv.URL, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, _, _, err := api.Query(context.Background(), "sum(q)", time.Unix(1, 0))
+			if got := errors.Is(err, ErrPartial); got != tt.partial || (!tt.partial && err != nil) {
+				t.Errorf("%v, error %v; want partial %v", v, err, tt.partial)
+			}
+			if tt.partial && err != nil && !strings.Contains(err.Error(), "storage node did not answer") {
+				t.Errorf("error %q does not say why", err)
+			}
+		})
+	}
+}
