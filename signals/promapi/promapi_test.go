@@ -349,3 +349,32 @@ func TestQueryRefusesPartialAnswers(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPointsHaveNumbers: whatever a query's answer holds, checking it
+// ends; an answer that says it is partial is refused as partial, and one
+// that is not a successful query's is left to client_golang.
+func FuzzPointsHaveNumbers(f *testing.F) {
+	for _, s := range []string{`{"status":"success","isPartial":true,"data":{"resultType":"vector","result":[]}}`,
+		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0x1p4"]}]}}`,
+		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2]]}]}}`,
+		`{"status":"success","data":{"resultType":"scalar","result":[1,"NaN"]}}`,
+		`{"status":"error","isPartial":true}`, `null`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := pointsHaveNumbers(body)
+		var a struct {
+			Status    string `json:"status"`
+			IsPartial bool   `json:"isPartial"`
+		}
+		decoded := json.Unmarshal(body, &a) == nil
+		switch {
+		case err != nil && !errors.Is(err, ErrPartial) && !errors.Is(err, ErrNoNumber):
+			t.Fatalf("error %v, want ErrPartial or ErrNoNumber", err)
+		case err != nil && (!decoded || a.Status != "success"):
+			t.Fatalf("error %v for an answer that is not a successful query's", err)
+		case decoded && a.Status == "success" && a.IsPartial && !errors.Is(err, ErrPartial):
+			t.Fatalf("a partial answer: error %v, want ErrPartial", err)
+		}
+	})
+}
