@@ -55,18 +55,39 @@ func (s *Store) Lease(name, holder string, ttl time.Duration) (*Lease, error) {
 // later term nor lets epochs go back. A database whose schema a newer
 // binary migrated is never led by this one: Acquire fails with a
 // *state.SchemaError.
+//
+// When this holder already holds the lease's live term (the newest
+// leader_terms recorded, in its name), Acquire renews that term and
+// returns its epoch: a try or a renewal whose answer was lost (sent before
+// a partition, its caller's deadline passed, delivered once the partition
+// lifted) began or extended a term its holder never learned of, and no
+// server could take the lease until that term expired. The term was this
+// holder's throughout, so no other server acted meanwhile.
 func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
+	// mine is the newest recorded term when it is this holder's: the only
+	// one Acquire renews rather than replaces. A live row of this holder at
+	// another epoch (set by hand) is left to expire.
 	err = l.s.pool.QueryRow(ctx, `WITH last AS (
 		SELECT COALESCE(max(epoch), 0) AS epoch FROM leader_terms WHERE name = $1),
+	mine AS (
+		SELECT t.epoch FROM leader_terms t, last WHERE t.name = $1 AND t.epoch = last.epoch AND t.holder = $2),
 	term AS (
 		INSERT INTO leader_lease AS l (name, holder, epoch, acquired, expires_at)
 		SELECT $1, $2, last.epoch + 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 microsecond' FROM last
 		WHERE (SELECT max(version) FROM schema_migrations) <= $4
 		ON CONFLICT (name) DO UPDATE
-		SET holder = excluded.holder, epoch = GREATEST(l.epoch + 1, excluded.epoch), acquired = excluded.acquired, expires_at = excluded.expires_at
-		WHERE l.expires_at <= clock_timestamp()
-		RETURNING epoch, acquired)
-	INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term RETURNING epoch`,
+		SET holder = excluded.holder,
+			epoch = CASE WHEN l.holder = excluded.holder AND l.epoch IN (SELECT epoch FROM mine) AND l.expires_at > clock_timestamp()
+				THEN l.epoch ELSE GREATEST(l.epoch + 1, excluded.epoch) END,
+			acquired = CASE WHEN l.holder = excluded.holder AND l.epoch IN (SELECT epoch FROM mine) AND l.expires_at > clock_timestamp()
+				THEN l.acquired ELSE excluded.acquired END,
+			expires_at = excluded.expires_at
+		WHERE l.expires_at <= clock_timestamp() OR (l.holder = excluded.holder AND l.epoch IN (SELECT epoch FROM mine))
+		RETURNING epoch, acquired),
+	logged AS (
+		INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term
+		ON CONFLICT (name, epoch) DO NOTHING)
+	SELECT epoch FROM term`,
 		l.name, l.holder, l.ttl.Microseconds(), l.s.known).Scan(&epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, l.schemaKnown(ctx)

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/internal/fixture"
+)
+
+// A lease call sent just before a partition is delivered once it lifts,
+// after its caller gave up on it (TCP keeps what it sent): a try begins a
+// term, a renewal extends one, that its holder never learned of. Until
+// that term expired, nobody led: the holder's next tries were refused as
+// another's would be. The holder's next try now renews the term it holds
+// and leads at once.
+
+// heldLease is a lease of holder "a" through a proxy the test holds, on a
+// pool of one session (so the statement a test caches is the one a held
+// call sends in one round trip, as a long-running server's sessions do),
+// and a store on the same database reached directly.
+func heldLease(t *testing.T, ttl time.Duration) (a *Lease, direct *Store, proxy *fixture.Proxy) {
+	t.Helper()
+	dsn := newDB(t)
+	proxy, err := fixture.StartProxy(pg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	via, err := Open(t.Context(), strings.Replace(dsn, pg.Addr, proxy.Addr, 1)+"&connect_timeout=1", WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { via.Close() })
+	return lease(t, via, "a", ttl), openStore(t, dsn), proxy
+}
+
+// landed waits until the database shows a live term of holder at epoch
+// (any epoch when 0).
+func landed(t *testing.T, s *Store, holder string, epoch int64) {
+	t.Helper()
+	if !pollUntil(t, 10*time.Second, func() bool {
+		li, err := s.LeaseInfo(t.Context(), "leader")
+		return err == nil && li.Live && li.Holder == holder && (epoch == 0 || li.Epoch == epoch)
+	}) {
+		li, err := s.LeaseInfo(t.Context(), "leader")
+		t.Fatalf("the held call never reached the database: the lease is %+v, %v", li, err)
+	}
+}
+
+func TestLeaseCallAnsweredAfterItsDeadline(t *testing.T) {
+	ctx := t.Context()
+	for _, c := range []struct {
+		name string
+		// held sets up a's lease, makes the call the proxy holds past its
+		// deadline, and returns the epoch of the term it lands.
+		held func(t *testing.T, a *Lease, direct *Store, proxy *fixture.Proxy) int64
+	}{
+		{"a try of a free lease", func(t *testing.T, a *Lease, direct *Store, proxy *fixture.Proxy) int64 {
+			b := lease(t, direct, "b", time.Minute)
+			eb, ok, err := b.Acquire(ctx)
+			if err != nil || !ok {
+				t.Fatalf("b.Acquire: %v, %v", ok, err)
+			}
+			if _, ok, err := a.Acquire(ctx); err != nil || ok {
+				t.Fatalf("a.Acquire while b leads: %v, %v; want refused", ok, err)
+			}
+			if err := b.Release(ctx, eb); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Hold()
+			tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			if _, _, err := a.Acquire(tctx); err == nil {
+				t.Fatal("a try through a held partition succeeded")
+			}
+			return eb + 1
+		}},
+		{"a renewal", func(t *testing.T, a *Lease, _ *Store, proxy *fixture.Proxy) int64 {
+			ea, ok, err := a.Acquire(ctx)
+			if err != nil || !ok {
+				t.Fatalf("a.Acquire: %v, %v", ok, err)
+			}
+			if ok, err := a.Renew(ctx, ea); err != nil || !ok {
+				t.Fatalf("a.Renew: %v, %v", ok, err)
+			}
+			proxy.Hold()
+			tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			if _, err := a.Renew(tctx, ea); err == nil {
+				t.Fatal("a renewal through a held partition succeeded")
+			}
+			return ea
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, direct, proxy := heldLease(t, time.Minute)
+			epoch := c.held(t, a, direct, proxy)
+			proxy.Lift()
+			landed(t, direct, "a", epoch)
+
+			if _, ok, err := lease(t, direct, "b", time.Minute).Acquire(ctx); err != nil || ok {
+				t.Fatalf("b.Acquire while a's term runs: %v, %v; want refused", ok, err)
+			}
+			got, ok, err := a.Acquire(ctx)
+			if err != nil || !ok || got != epoch {
+				t.Fatalf("a's next try: epoch %d, %v, %v; want epoch %d, the term it holds (else nobody leads until it expires)", got, ok, err, epoch)
+			}
+			terms, err := direct.Terms(ctx, "leader")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := terms[len(terms)-1]; last.Epoch != epoch || last.Holder != "a" {
+				t.Fatalf("terms %+v: want the last at epoch %d by a, recorded once", terms, epoch)
+			}
+		})
+	}
+}
+
+// TestLateLeaseCallLeavesALeader measures, through the elector, how long
+// nobody leads after a partition that held the only live server's lease
+// call past its deadline lifts (the other server is gone).
+func TestLateLeaseCallLeavesALeader(t *testing.T) {
+	const ttl = 3 * time.Second
+	for _, c := range []struct {
+		name string
+		// held makes the elector send the call the proxy holds; it ends
+		// with the elector not acting.
+		held func(t *testing.T, el *Elector, direct *Store, proxy *fixture.Proxy)
+	}{
+		{"a try after the leader died", func(t *testing.T, el *Elector, direct *Store, proxy *fixture.Proxy) {
+			b := lease(t, direct, "b", ttl)
+			eb, ok, err := b.Acquire(t.Context())
+			if err != nil || !ok {
+				t.Fatalf("b.Acquire: %v, %v", ok, err)
+			}
+			el.Step(t.Context()) // refused: caches the try's statement
+			// b dies; its term ends (as at its TTL).
+			if err := b.Release(t.Context(), eb); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Hold()
+			el.Step(t.Context()) // the try ends at its deadline (the TTL)
+		}},
+		{"a renewal of the leader", func(t *testing.T, el *Elector, _ *Store, proxy *fixture.Proxy) {
+			el.Step(t.Context())
+			el.Step(t.Context()) // a renewal: caches its statement
+			if _, ok := el.Acting(); !ok {
+				t.Fatal("the elector did not take a free lease")
+			}
+			proxy.Hold()
+			el.Step(t.Context()) // the renewal ends with the term (4/5 of the TTL)
+			if _, ok := el.Acting(); ok {
+				t.Fatal("the elector still acts after its term ran out")
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, direct, proxy := heldLease(t, ttl)
+			el := NewElector(a, ttl/4, nil, nil)
+			c.held(t, el, direct, proxy)
+			proxy.Lift()
+			lifted := time.Now()
+			landed(t, direct, "a", 0)
+			if !pollUntil(t, 2*ttl, func() bool {
+				el.Step(t.Context())
+				_, ok := el.Acting()
+				return ok
+			}) {
+				t.Fatalf("nobody led for %s after the partition lifted (ttl %s)", time.Since(lifted).Round(time.Millisecond), ttl)
+			}
+			gap := time.Since(lifted)
+			t.Logf("a led again %s after the lift (ttl %s)", gap.Round(time.Millisecond), ttl)
+			if gap > ttl/2 {
+				t.Fatalf("nobody led for %s after the partition lifted (ttl %s): the late call's term blocked its own holder", gap.Round(time.Millisecond), ttl)
+			}
+		})
+	}
+}
