@@ -31,13 +31,17 @@ type Leader interface {
 const TagEpoch = "spillway:epoch"
 
 // acting reports whether this scheduler may act now (always, without a
-// Leader) and its epoch (0 without a Leader).
-func (s *Scheduler) acting() (epoch int64, ok bool) {
+// Leader) and its epoch (0 without a Leader); when it does, ctx is marked
+// so that the state calls made on it end with the term (withTerm).
+func (s *Scheduler) acting(ctx context.Context) (_ context.Context, epoch int64, ok bool) {
 	if s.opts.Leader == nil {
-		return 0, true
+		return ctx, 0, true
 	}
-	epoch, _, ok = s.opts.Leader.Term()
-	return epoch, ok
+	epoch, until, ok := s.opts.Leader.Term()
+	if !ok {
+		return ctx, 0, false
+	}
+	return withTerm(ctx, s.opts.Leader, until), epoch, true
 }
 
 // actingCtx is ctx bounded to provider's call timeout (callCtx; "" for a

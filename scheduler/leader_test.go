@@ -115,20 +115,25 @@ func TestOnlyTheLeaderActsAndTagsItsEpoch(t *testing.T) {
 	}
 }
 
-// TestCallsEndWithTheTerm: a mutating call runs under a context that ends
-// with the term, so a call that could only go out after the term (held back
-// by a rate limit or a loaded machine) is never sent.
+// TestCallsEndWithTheTerm: a mutating call, and a state call of the
+// leader's tick, runs under a context that ends with the term, so a call
+// that could only go out after the term (held back by a rate limit, a
+// loaded machine or a database that does not answer) is never sent, and
+// the tick does not wait on it.
 func TestCallsEndWithTheTerm(t *testing.T) {
 	lead := &fakeLeader{epoch: 3, ok: true, budget: -1, until: time.Now().Add(-time.Millisecond)}
 	h := newHarness(t, testPool(), func(h *harness) { h.opts.Leader = lead })
 	h.setDemand(2*time.Minute, 8)
-	h.tick()
+	err := h.sched.Tick(context.Background(), testPool().Name)
+	if err == nil || !strings.Contains(err.Error(), "leader term ended") {
+		t.Fatalf("a tick whose term had ended: %v; want its state calls given up, naming the term", err)
+	}
 	if n := h.emu.Calls("RunInstances"); n != 0 {
 		t.Fatalf("a launch whose term had ended made %d RunInstances calls, want 0", n)
 	}
-	pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
-	if err != nil || len(pending) != 1 {
-		t.Fatalf("pending intents %+v, %v: want the intent kept for the next term", pending, err)
+	intents, err := h.store.Intents(context.Background(), state.IntentFilter{})
+	if err != nil || len(intents) != 0 {
+		t.Fatalf("intents %+v, %v: want none written after the term", intents, err)
 	}
 	lead.mu.Lock()
 	lead.until = time.Time{}

@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/spillway-io/spillway/state"
@@ -9,7 +12,13 @@ import (
 
 // boundedStore gives every call to the state its own deadline, so a slow
 // cloud call earlier in a tick cannot use up the time of the state writes
-// after it (the tick's own context carries no deadline; see detached).
+// after it (the tick's own context carries no deadline; see detached). A
+// call made for a leader's tick or sweep (a context withTerm marked) also
+// ends with the leader's term as it stands when the call begins, as its
+// cloud calls do (actingCtx): a leader cut off from its database stops
+// acting when its term ends, and its tick, waiting on calls that cannot
+// be answered, ends then too instead of holding the pool for the call
+// timeout of each call in turn.
 type boundedStore struct {
 	st      state.Store
 	timeout time.Duration
@@ -18,15 +27,80 @@ type boundedStore struct {
 var _ state.Store = boundedStore{}
 
 func bound[T any](b boundedStore, ctx context.Context, f func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	return f(ctx)
+	v, err := f(ctx)
+	return v, termErr(ctx, err)
 }
 
 func bound0(b boundedStore, ctx context.Context, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.callCtx(ctx)
 	defer cancel()
-	return f(ctx)
+	return termErr(ctx, f(ctx))
+}
+
+// callCtx is ctx bounded to the call timeout and, for a leader's call, to
+// its term (ended at once when the term is over).
+func (b boundedStore) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	tb, ok := ctx.Value(termKey{}).(*termBound)
+	if !ok {
+		return ctx, cancel
+	}
+	until, _ := tb.end()
+	tctx, tcancel := context.WithDeadlineCause(ctx, until, errTermOver)
+	return tctx, func() { tcancel(); cancel() }
+}
+
+// termErr names the leader's term in the error of a call it ended.
+func termErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errTermOver) && !errors.Is(err, errTermOver) {
+		return fmt.Errorf("%w (%w)", err, errTermOver)
+	}
+	return err
+}
+
+// errTermOver is the cause of a leader's state call ended by its term.
+var errTermOver = errors.New("this server's leader term ended: the call was given up, the next leader reads and writes the state")
+
+// termKey marks the context of a leader's tick or sweep (withTerm).
+type termKey struct{}
+
+// termBound is the end of a leader's term for its state calls: the end
+// its tick or sweep began with, asked again of the Leader only once that
+// has passed (a renewal extends it), so the calls of a healthy tick do not
+// each ask.
+type termBound struct {
+	leader Leader
+	mu     sync.Mutex
+	until  time.Time
+}
+
+// end is the end of the term as it stands now; ok is false, and until
+// the zero time (a deadline passed), once it is over.
+func (tb *termBound) end() (until time.Time, ok bool) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if time.Now().Before(tb.until) {
+		return tb.until, true
+	}
+	_, until, ok = tb.leader.Term()
+	if !ok {
+		return time.Time{}, false
+	}
+	tb.until = until
+	return until, true
+}
+
+// withTerm marks ctx as a leader's under l's term ending at until (as the
+// tick's or sweep's check found it): the state calls made on it (and on
+// contexts derived from it, detached ones included) end with the term.
+// Without a Leader it is ctx.
+func withTerm(ctx context.Context, l Leader, until time.Time) context.Context {
+	if l == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, termKey{}, &termBound{leader: l, until: until})
 }
 
 func (b boundedStore) CreateIntent(ctx context.Context, in state.Intent) error {
@@ -129,7 +203,11 @@ func (b boundedStore) Audit(ctx context.Context, f state.AuditFilter) ([]state.A
 	return bound(b, ctx, func(ctx context.Context) ([]state.AuditEntry, error) { return b.st.Audit(ctx, f) })
 }
 
+// Prune is bounded by the call timeout only, not by the leader's term: it
+// deletes history out of the retention, which any server may do, and on a
+// big table it may take longer than a term.
 func (b boundedStore) Prune(ctx context.Context, before time.Time) (state.Pruned, error) {
+	ctx = context.WithValue(ctx, termKey{}, nil)
 	return bound(b, ctx, func(ctx context.Context) (state.Pruned, error) { return b.st.Prune(ctx, before) })
 }
 

@@ -15,7 +15,8 @@ import (
 // grace. Instances of another cluster, or without Spillway's tags, are never
 // listed by providers and so never touched.
 func (s *Scheduler) Sweep(ctx context.Context) error {
-	if _, ok := s.acting(); !ok {
+	ctx, _, ok := s.acting(ctx)
+	if !ok {
 		return nil // a follower: the leader sweeps
 	}
 	cctx := detached(ctx) // each call bounds itself: one that hangs delays the sweep, not fails it

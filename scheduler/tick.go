@@ -60,7 +60,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	epoch, ok := s.acting()
+	ctx, epoch, ok := s.acting(ctx)
 	if !ok {
 		return nil // a follower: the leader ticks
 	}
