@@ -236,10 +236,15 @@ func TestTermsNeverInterleave(t *testing.T) {
 		view := s.FencedBy("leader", el.Acting)
 		wg.Go(func() { el.Run(ctx) })
 		wg.Go(func() {
+			idle := time.NewTicker(5 * time.Millisecond)
+			defer idle.Stop()
 			for ctx.Err() == nil {
 				epoch, ok := el.Acting()
 				if !ok {
-					time.Sleep(5 * time.Millisecond)
+					select {
+					case <-ctx.Done():
+					case <-idle.C:
+					}
 					continue
 				}
 				_, err := view.AddDecision(ctx, state.Decision{Pool: "p", Time: time.Unix(1, 0), Summary: fmt.Sprintf("%s %d", holder, epoch)})
@@ -250,11 +255,17 @@ func TestTermsNeverInterleave(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		for i := 0; ctx.Err() == nil && i < 12; i++ {
-			time.Sleep(150 * time.Millisecond)
+		defer cancel()
+		chaos := time.NewTicker(150 * time.Millisecond)
+		defer chaos.Stop()
+		for range 12 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-chaos.C:
+			}
 			_, _ = s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp()`)
 		}
-		cancel()
 	})
 	wg.Wait()
 
@@ -332,7 +343,7 @@ func TestElectorStopsActingWhenCutOff(t *testing.T) {
 	proxy.Cut()
 	cutAt := time.Now()
 	var stopped time.Duration
-	for {
+	tookOver := pollUntil(t, 20*ttl, func() bool {
 		follower.Step(ctx)
 		e2, followerActs := follower.Acting()
 		_, leaderActs := leader.Acting()
@@ -342,13 +353,13 @@ func TestElectorStopsActingWhenCutOff(t *testing.T) {
 		if !leaderActs && stopped == 0 {
 			stopped = time.Since(cutAt)
 		}
-		if followerActs {
-			if e2 <= e1 {
-				t.Fatalf("the follower took epoch %d, not above the cut leader's %d", e2, e1)
-			}
-			break
+		if followerActs && e2 <= e1 {
+			t.Fatalf("the follower took epoch %d, not above the cut leader's %d", e2, e1)
 		}
-		time.Sleep(10 * time.Millisecond)
+		return followerActs
+	})
+	if !tookOver {
+		t.Fatalf("the follower did not take over within %s of the cut (the leader stopped acting after %s)", 20*ttl, stopped)
 	}
 	t.Logf("cut-off leader stopped acting %s after the cut; the follower took over %s after it (ttl %s)",
 		stopped.Round(time.Millisecond), time.Since(cutAt).Round(time.Millisecond), ttl)
