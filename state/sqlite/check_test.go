@@ -14,46 +14,101 @@ import (
 // A database whose pages were overwritten (a bad disk, a stray write) opens
 // cleanly as far as its header and schema go: Open must refuse it, saying
 // it is damaged, instead of handing out a Store that fails table by table.
+// A file cut short (a copy onto a full disk, a restore interrupted), one
+// whose header was overwritten, or another kind of file named by mistake is
+// refused by SQLite before the check runs: Open says so too, naming the
+// file and what to do, rather than passing on SQLite's bare "database disk
+// image is malformed" or "file is not a database".
 func TestOpenRefusesADamagedDatabase(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "spillway.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name string
+		// damage changes the file of a closed database whose intents table
+		// is at page root of pageSize bytes.
+		damage       func(t *testing.T, path string, root, pageSize int64)
+		notADatabase bool
+	}{
+		{"a table's page overwritten", func(t *testing.T, path string, root, pageSize int64) {
+			writeAt(t, path, (root-1)*pageSize, strings.Repeat("\xde\xad", int(pageSize)/2))
+		}, false},
+		{"cut in half", func(t *testing.T, path string, _, _ int64) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"cut inside its header", func(t *testing.T, path string, _, _ int64) {
+			if err := os.Truncate(path, 50); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"its header overwritten", func(t *testing.T, path string, _, _ int64) {
+			writeAt(t, path, 0, strings.Repeat("garbage ", 12))
+		}, true},
+		{"another kind of file", func(t *testing.T, path string, _, _ int64) {
+			if err := os.WriteFile(path, []byte("cluster: prod\npools: []\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "spillway.db")
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 200 {
+				if err := s.CreateIntent(ctx, state.Intent{ID: "intent-" + strconv.Itoa(i), Pool: "train", Provider: "aws", Reason: strings.Repeat("r", 200), CreatedAt: testT0}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var root, pageSize int64
+			if err := s.write.QueryRowContext(ctx, `SELECT rootpage FROM sqlite_master WHERE name = 'intents'`).Scan(&root); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil { // checkpoints the WAL into the file
+				t.Fatal(err)
+			}
+			c.damage(t, path, root, pageSize)
+
+			s, err = Open(ctx, path, WithServerLock())
+			var damaged *DamagedError
+			if !errors.As(err, &damaged) {
+				if s != nil {
+					s.Close()
+				}
+				t.Fatalf("Open of a database %s: %v, want a *DamagedError", c.name, err)
+			}
+			if damaged.NotADatabase != c.notADatabase {
+				t.Errorf("NotADatabase = %v, want %v", damaged.NotADatabase, c.notADatabase)
+			}
+			for _, want := range []string{path, "restore it from a backup", "move it aside"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			// Refused, not changed: the file is as the damage left it.
+			if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+				t.Fatalf("the damaged file after Open: %v, %v", fi, err)
+			}
+		})
 	}
-	for i := range 50 {
-		if err := s.CreateIntent(ctx, state.Intent{ID: "intent-" + strconv.Itoa(i), Pool: "train", Provider: "aws", CreatedAt: testT0}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var root, pageSize int64
-	if err := s.write.QueryRowContext(ctx, `SELECT rootpage FROM sqlite_master WHERE name = 'intents'`).Scan(&root); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil { // checkpoints the WAL into the file
-		t.Fatal(err)
-	}
+}
+
+func writeAt(t *testing.T, path string, off int64, data string) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xde\xad", int(pageSize)/2)), (root-1)*pageSize); err != nil {
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(data), off); err != nil {
 		t.Fatal(err)
-	}
-	f.Close()
-
-	s, err = Open(ctx, path)
-	var damaged *DamagedError
-	if !errors.As(err, &damaged) {
-		if s != nil {
-			s.Close()
-		}
-		t.Fatalf("Open of a database with an overwritten table: %v, want a *DamagedError", err)
-	}
-	if !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), path) {
-		t.Fatalf("error %q does not say the database %s is damaged", err, path)
 	}
 }

@@ -188,6 +188,14 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		s.write, s.read, err = openFile(ctx, path, o)
 	}
 	if err != nil {
+		if why, notADatabase, damaged := isDamaged(err); damaged {
+			return nil, &DamagedError{Database: path, Problems: []string{why}, NotADatabase: notADatabase}
+		}
+		if abs, aerr := filepath.Abs(path); aerr == nil {
+			if uw := unwritable(abs, err); uw != nil {
+				return nil, uw
+			}
+		}
 		return nil, err
 	}
 	if path != ":memory:" {
@@ -239,15 +247,43 @@ func (s *Store) check(ctx context.Context) error {
 }
 
 // DamagedError is Open's answer for a database file that SQLite's
-// quick_check finds damaged.
+// quick_check finds damaged, or that SQLite cannot read as a database at
+// all (truncated, its header overwritten, another kind of file).
 type DamagedError struct {
 	Database string
 	Problems []string // the first few SQLite reported
+	// NotADatabase: SQLite did not recognise the file's header (SQLITE_NOTADB).
+	NotADatabase bool
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("state/sqlite: database %q is damaged (%s): restore it from a backup (such as a %s.schema-vN.bak Spillway made before a migration) or move it aside to start with an empty state, whose sweeper then ends the instances this one tracked",
-		e.Database, strings.Join(e.Problems, "; "), e.Database)
+	what := "is damaged"
+	if e.NotADatabase {
+		what = "is not a SQLite database, or its header is damaged"
+	}
+	advice := fmt.Sprintf("restore it from a backup (such as a %s.schema-vN.bak Spillway made before a migration) or move it aside to start with an empty state, whose sweeper then ends the instances this one tracked", e.Database)
+	if e.NotADatabase {
+		advice = "if server.state names another file by mistake, name the state's database; else " + advice
+	}
+	return fmt.Sprintf("state/sqlite: database %q %s (%s): %s", e.Database, what, strings.Join(e.Problems, "; "), advice)
+}
+
+// isDamaged says whether err is SQLite's SQLITE_CORRUPT (a malformed
+// database image: truncated, pages overwritten) or SQLITE_NOTADB (a header
+// SQLite does not recognise), which SQLite may answer before the check can
+// run; notADatabase tells the second, why is what SQLite said.
+func isDamaged(err error) (why string, notADatabase, damaged bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return "", false, false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_NOTADB:
+		return e.Error(), true, true
+	case sqlite3.SQLITE_CORRUPT:
+		return e.Error(), false, true
+	}
+	return "", false, false
 }
 
 // isBusy says whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED (in any
