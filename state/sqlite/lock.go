@@ -43,6 +43,9 @@ func lockServer(abs string, now time.Time) (*serverLock, error) {
 	path := abs + ".lock"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		if uw := unwritable(abs, err); uw != nil {
+			return nil, uw
+		}
 		return nil, fmt.Errorf("state/sqlite: lock database %q: %w", abs, err)
 	}
 	if err := tryLock(f); err != nil {

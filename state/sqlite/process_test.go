@@ -30,14 +30,18 @@ const (
 // runHelper is the helper process: it returns the exit code.
 func runHelper(path, mode, name string) int {
 	ctx := context.Background()
-	s, err := Open(ctx, path)
+	var opts []Option
+	if mode == "server" { // as spillway server opens it
+		opts = append(opts, WithServerLock())
+	}
+	s, err := Open(ctx, path, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper: open:", err)
 		return 2
 	}
 	defer s.Close()
 	switch mode {
-	case "open":
+	case "open", "server":
 		err = s.CreateIntent(ctx, state.Intent{ID: name, Pool: "train", Provider: "aws", CreatedAt: testT0})
 	case "write":
 		err = writeUntilKilled(ctx, s, name)
