@@ -88,7 +88,8 @@ type Options struct {
 	ProbeTimeout time.Duration
 	// CallTimeout bounds each state call of a tick, each drain hook's run
 	// and each call to a provider CallTimeouts leaves out
-	// (DefaultCallTimeout).
+	// (DefaultCallTimeout). With a Leader, a tick's or sweep's state calls
+	// also end with the term (boundedStore).
 	CallTimeout time.Duration
 	// CallTimeouts bound each call to a provider, by the provider's name
 	// (its config's call_timeout): a Terraform apply waits until its
