@@ -18,7 +18,7 @@ func (s *Store) AddDecision(ctx context.Context, d state.Decision) (int64, error
 	if plan == nil {
 		plan = []byte{}
 	}
-	res, err := s.write.ExecContext(ctx, `INSERT INTO decisions (pool, time, dry_run, summary, plan) VALUES (?, ?, ?, ?, ?)`,
+	res, err := s.exec(ctx, `INSERT INTO decisions (pool, time, dry_run, summary, plan) VALUES (?, ?, ?, ?, ?)`,
 		d.Pool, nanos(d.Time), boolInt(d.DryRun), d.Summary, plan)
 	if err != nil {
 		return 0, fmt.Errorf("state/sqlite: add decision of pool %q: %w", d.Pool, err)
@@ -119,7 +119,7 @@ func (s *Store) AddAudit(ctx context.Context, e state.AuditEntry) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.write.ExecContext(ctx, `INSERT INTO audit (time, principal, role, source, action, request, outcome, status)
+	res, err := s.exec(ctx, `INSERT INTO audit (time, principal, role, source, action, request, outcome, status)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		nanos(e.Time), e.Principal, e.Role, e.Source, e.Action, e.Request, e.Outcome, e.Status)
 	if err != nil {

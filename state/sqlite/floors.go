@@ -18,7 +18,7 @@ func (s *Store) CreateFloor(ctx context.Context, fl state.Floor) error {
 	}
 	// ON CONFLICT without a target: a taken ID and a taken key of the
 	// owner (floors_by_idem_key) are both ErrExists.
-	res, err := s.write.ExecContext(ctx, `INSERT INTO floors
+	res, err := s.exec(ctx, `INSERT INTO floors
 		(id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		fl.ID, fl.Pool, fl.Kind, fl.Owner, fl.Reason, fl.GPUs, fl.Offering, nanos(fl.Start), nanos(fl.Until),
@@ -42,7 +42,7 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	}
 	// A conditional update: of concurrent calls only one finds the floor
 	// open. When it was not, a read tells an ended floor from none.
-	res, err := s.write.ExecContext(ctx, `UPDATE floors SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = 0`,
+	res, err := s.exec(ctx, `UPDATE floors SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = 0`,
 		nanos(at), reason, id)
 	if err != nil {
 		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)

@@ -14,7 +14,7 @@ func (s *Store) PutHold(ctx context.Context, h state.Hold) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, putHoldSQL, h.Pool, h.Provider, h.Region, h.Zone, h.InstanceType, h.Market,
+	if _, err := s.exec(ctx, putHoldSQL, h.Pool, h.Provider, h.Region, h.Zone, h.InstanceType, h.Market,
 		nanos(h.At), nanos(h.Until), h.Reason); err != nil {
 		return fmt.Errorf("state/sqlite: hold of %s/%s in pool %q: %w", h.Provider, h.InstanceType, h.Pool, err)
 	}

@@ -14,7 +14,7 @@ func (s *Store) PutInstance(ctx context.Context, in state.Instance) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, putInstanceSQL, instanceArgs(in)...); err != nil {
+	if _, err := s.exec(ctx, putInstanceSQL, instanceArgs(in)...); err != nil {
 		return fmt.Errorf("state/sqlite: put instance %s/%s: %w", in.Provider, in.ID, err)
 	}
 	return nil

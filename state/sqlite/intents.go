@@ -20,7 +20,7 @@ func (s *Store) CreateIntent(ctx context.Context, in state.Intent) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `INSERT INTO intents
+	res, err := s.exec(ctx, `INSERT INTO intents
 		(id, pool, provider, offering, count, floor, reason, client_token, epoch, params, status, error, instance_ids, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		in.ID, in.Pool, in.Provider, in.Offering, in.Count, in.Floor, in.Reason, in.ClientToken, in.Epoch, in.Params,
@@ -46,7 +46,7 @@ func (s *Store) FinishIntent(ctx context.Context, id string, status state.Intent
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE intents SET status = ?, error = ?, instance_ids = ?, updated_at = ? WHERE id = ?`,
+	res, err := s.exec(ctx, `UPDATE intents SET status = ?, error = ?, instance_ids = ?, updated_at = ? WHERE id = ?`,
 		string(status), errMsg, ids, nanos(at), id)
 	if err != nil {
 		return fmt.Errorf("state/sqlite: finish intent %q: %w", id, err)

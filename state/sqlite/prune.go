@@ -39,7 +39,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE rowid IN (SELECT rowid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT ?)`
 		for {
-			res, err := s.write.ExecContext(ctx, q, append(step.args, pruneChunk)...)
+			res, err := s.exec(ctx, q, append(step.args, pruneChunk)...)
 			if err != nil {
 				return p, fmt.Errorf("state/sqlite: prune %s before %s: %w", step.table, before.UTC().Format(time.RFC3339), err)
 			}

@@ -15,7 +15,7 @@ func (s *Store) RecordSpend(ctx context.Context, e state.SpendEntry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, recordSpendSQL, spendArgs(e)...); err != nil {
+	if _, err := s.exec(ctx, recordSpendSQL, spendArgs(e)...); err != nil {
 		return fmt.Errorf("state/sqlite: record spend of %s/%s in pool %q: %w", e.Provider, e.InstanceID, e.Pool, err)
 	}
 	return nil

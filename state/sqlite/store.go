@@ -56,6 +56,9 @@ type Store struct {
 	read  *sql.DB // query-only pool; == write for ":memory:"
 	log   *slog.Logger
 	lock  *serverLock // WithServerLock's lock; nil without it
+	// presence finds the file removed or replaced under the open Store
+	// (gone.go).
+	presence presence
 }
 
 // Option changes how Open opens a database.
@@ -199,6 +202,10 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		return nil, err
 	}
 	if path != ":memory:" {
+		if err := s.identify(); err != nil {
+			s.Close()
+			return nil, err
+		}
 		if err := s.check(ctx); err != nil {
 			s.Close()
 			return nil, err
@@ -390,8 +397,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers (for readiness probes).
+// Ping checks that the database answers, and that its file is still
+// there (for readiness probes).
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.present(ctx); err != nil {
+		return err
+	}
 	if err := s.write.PingContext(ctx); err != nil {
 		return fmt.Errorf("state/sqlite: ping %q: %w", s.path, err)
 	}
@@ -401,6 +412,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // inTx runs f with query prepared in one write transaction, committed if
 // f returns nil and rolled back otherwise.
 func (s *Store) inTx(ctx context.Context, query string, f func(*sql.Stmt) error) error {
+	if err := s.present(ctx); err != nil {
+		return err
+	}
 	tx, err := s.write.BeginTx(ctx, nil) // IMMEDIATE (_txlock)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ func (s *Store) PutUnavailable(ctx context.Context, u state.Unavailable) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, putUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market,
+	if _, err := s.exec(ctx, putUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market,
 		u.Why, nanos(u.At), nanos(u.Until)); err != nil {
 		return fmt.Errorf("state/sqlite: unavailable %s %s/%s: %w", u.Kind, u.Provider, u.InstanceType, err)
 	}
@@ -57,7 +57,7 @@ func (s *Store) Unavailable(ctx context.Context, at time.Time) ([]state.Unavaila
 
 // DeleteUnavailable implements state.Store.
 func (s *Store) DeleteUnavailable(ctx context.Context, u state.Unavailable) error {
-	if _, err := s.write.ExecContext(ctx, deleteUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market); err != nil {
+	if _, err := s.exec(ctx, deleteUnavailableSQL, u.Kind, u.Provider, u.Region, u.Zone, u.InstanceType, u.Market); err != nil {
 		return fmt.Errorf("state/sqlite: delete unavailable %s %s/%s: %w", u.Kind, u.Provider, u.InstanceType, err)
 	}
 	return nil
