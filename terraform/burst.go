@@ -55,6 +55,8 @@ type burst struct {
 	key string
 	dir string
 	tf  *tfexec.Terraform
+	// mark is the mark of the Terraform command running now (runMarkEnv).
+	mark string
 	// stale is a dead run's record found when the lock was taken; live
 	// one of a run not known dead (another host's, or a live process's).
 	stale, live *runRecord
@@ -348,6 +350,7 @@ func lockHolder(diags string) (id, who string) {
 func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	now := b.p.opts.clock()
 	mark := newRunMark()
+	b.mark = mark
 	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start})
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
@@ -456,7 +459,7 @@ func outputsOf(logPath string) (map[string]tfexec.OutputMeta, bool) {
 		found bool
 	)
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 64<<10), maxOutputBytes)
 	for sc.Scan() {
 		var msg struct {
 			Type    string                       `json:"type"`
@@ -717,29 +720,30 @@ func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error
 // apply (strict) an empty output while instances were asked for is the
 // module's fault; after a refresh it means they are gone.
 func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, strict bool) error {
+	var value json.RawMessage
 	outs, ok := outputsOf(logPath)
-	if ok && outs["instances"].Sensitive {
-		// A -json run leaves a sensitive output's value out; `terraform
-		// output` gives it.
-		ok = false
-	}
-	if !ok {
-		err := b.run(ctx, "output", func(ctx context.Context, _ io.Writer) error {
-			// `terraform output -json` prints every output, sensitive
-			// ones in the clear: the run's log keeps its errors only.
-			b.tf.SetStdout(io.Discard)
+	if ok && !outs["instances"].Sensitive {
+		value = outs["instances"].Value
+	} else {
+		// A -json run leaves a sensitive output's value out, and a log
+		// cut short loses its outputs message: `terraform output` gives
+		// the value, read up to a bound.
+		err := b.run(ctx, "output", func(ctx context.Context, w io.Writer) error {
 			var oerr error
-			outs, oerr = b.tf.Output(ctx)
+			value, oerr = b.outputValue(ctx, "instances", w)
 			return oerr
 		})
+		if oe := (*OutputError)(nil); errors.As(err, &oe) {
+			return oe
+		}
 		if err != nil {
 			return err
 		}
 	}
 	raw := map[string]rawOutput{}
-	if meta, ok := outs["instances"]; ok && len(meta.Value) > 0 && string(meta.Value) != "null" {
+	if len(value) > 0 && string(value) != "null" {
 		var err error
-		if raw, err = decodeOutputs(b.dir, meta.Value); err != nil {
+		if raw, err = decodeOutputs(b.dir, value); err != nil {
 			return err
 		}
 	} else if n := l.desired(); n > 0 && strict {

@@ -192,6 +192,9 @@ type options struct {
 	// waitDelay is how long an interrupted Terraform gets to stop and
 	// write its state before it is killed (runTerraform).
 	waitDelay time.Duration
+	// maxOutput bounds what is read of the module's instances output
+	// (maxOutputBytes; smaller in tests).
+	maxOutput int
 }
 
 func defaultOptions() options {
@@ -199,6 +202,7 @@ func defaultOptions() options {
 		logger:    slog.New(slog.DiscardHandler),
 		clock:     time.Now,
 		waitDelay: 60 * time.Second,
+		maxOutput: maxOutputBytes,
 	}
 }
 

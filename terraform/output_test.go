@@ -23,10 +23,12 @@ import (
 func badOutput(t *testing.T, workDir, mode string) (*terraform.Provider, string) {
 	t.Helper()
 	live := t.TempDir()
+	// What is read of the instances output is bounded at 1 MiB, not 16:
+	// Terraform takes a minute to apply a module with outputs of 16 MiB.
 	return newProvider(t, terraform.Config{
 		Module: "testdata/badoutput", Region: region, Zones: zones, WorkDir: workDir,
 		Variables: map[string]any{"mode": mode, "live": live},
-	}), live
+	}, terraform.WithMaxOutputBytes(1<<20)), live
 }
 
 // instanceKey is the key Launch gives the i-th instance of a launch.
@@ -88,6 +90,10 @@ func TestBadModuleOutputIsRefusedAndItsInstancesEnded(t *testing.T) {
 		{"objid", fmt.Sprintf(`key %q: id {"arn":"i-%s"} is an object: want a string`, k0, k0)},
 		{"idonly", fmt.Sprintf(`key %q is a string "i-%s": want an object {id, zone, private_ip, gpus}`, k0, k0)},
 		{"list", fmt.Sprintf(`breaks the module contract: it is a list [{"id":"i-%s"},{"id":"i-%s"}]: want a map with one {id, zone, private_ip, gpus} object per key of var.instances`, k0, k1)},
+		// Outputs too large to read are refused, naming the bound, not
+		// read into memory whole.
+		// (2 MB here, against a bound of 1 MiB: see badOutput.)
+		{"huge", "it is over 1 MiB as `terraform output -json instances` prints it: Spillway reads at most 1 MiB of it"},
 		{"json", fmt.Sprintf(`breaks the module contract: it is a string %s...: want a map with one {id, zone, private_ip, gpus} object per key of var.instances`,
 			strconv.Quote(fmt.Sprintf(`{"%s":{"id":"i-%s"},"%s":{"id":"i-%s"}}`, k0, k0, k1, k1))[:64])},
 	}
@@ -141,6 +147,31 @@ func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
 	st, err := os.Stat(ledgers[0])
 	if err != nil || st.Size() > 4<<10 {
 		t.Errorf("ledger %s: %v, %d bytes; want at most 4 KiB for one instance", ledgers[0], err, st.Size())
+	}
+}
+
+// A module output of 2 MB beside the instances output does not stop a
+// launch: the apply's log cannot keep its outputs message, and the
+// instances output alone is read with `terraform output` (terraform-exec's
+// Output would read every output into memory).
+func TestLargeOtherModuleOutputIsNotRead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	work := t.TempDir()
+	p, live := badOutput(t, work, "hugeother")
+	insts, err := p.Launch(ctx, launchRequest("hugeother", "hugeother-1", 1))
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("Launch through a module with a 2 MB output beside its instances (a bound of 1 MiB on the instances output) = %v, %v; want 1 instance", idsOf(insts), err)
+	}
+	logs, err := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "runs", "*-output.log"))
+	if err != nil || len(logs) != 1 {
+		t.Errorf("output run logs %v, %v; want the instances read by one terraform output", logs, err)
+	}
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("after Terminate the module's instances %v still exist", left)
 	}
 }
 

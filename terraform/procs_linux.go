@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -135,3 +136,9 @@ func running(pid int) bool {
 
 // interruptProcess sends pid SIGINT, as a terminal's Ctrl-C would.
 func interruptProcess(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }
+
+// setChildAttr starts cmd as terraform-exec starts Terraform: in a process
+// group of its own, killed when Spillway dies.
+func setChildAttr(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}

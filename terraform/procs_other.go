@@ -2,7 +2,11 @@
 
 package terraform
 
-import "errors"
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
 
 // killMarked cannot find a run's processes without Linux's /proc: an
 // interrupted run is left to terraform-exec, which kills Terraform's own
@@ -21,3 +25,7 @@ func markedTerraform(string) ([]int, error) { return nil, errors.ErrUnsupported 
 func running(int) bool { return false }
 
 func interruptProcess(int) error { return errors.ErrUnsupported }
+
+// setChildAttr starts cmd in a process group of its own (no parent-death
+// signal without Linux).
+func setChildAttr(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }

@@ -13,8 +13,8 @@ import (
 // run would otherwise fill the work dir (30 logs per burst). The tail is
 // what the provider reads back: a -json run's error diagnostics and the
 // "outputs" message come last. An outputs message longer than the tail is
-// cut with the middle, and the outputs are then read with `terraform
-// output` instead.
+// cut with the middle, and the instances output is then read with
+// `terraform output -json instances` instead (outputValue, bounded).
 const (
 	logHeadBytes = 256 << 10
 	logTailBytes = 768 << 10

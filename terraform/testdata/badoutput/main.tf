@@ -81,9 +81,17 @@ locals {
     onlyfirst = { for k, v in local.good : k => v if k == try(sort(keys(local.good))[0], "") }
     none      = {}
     lose      = local.good
+    huge      = { for k, v in local.good : k => merge(v, { note = format("%01000000d", 0) }) }
+    hugeother = local.good
   }
 }
 
 output "instances" {
   value = local.outputs[var.mode]
+}
+
+# Mode hugeother: another output of 2 MB beside a good instances output
+# (the apply's log keeps no line that long).
+output "blob" {
+  value = var.mode == "hugeother" ? format("%02000000d", 0) : ""
 }
