@@ -607,7 +607,9 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 		return nil, err
 	}
 	l.Created, l.CreatedMore = nil, 0
-	return nil, nil
+	// The instances the output names are what the scheduler counts: any
+	// other in the state would be billed uncounted.
+	return nil, b.unreported(ctx, l)
 }
 
 // createdBy reads the resources a -json apply's log says it finished

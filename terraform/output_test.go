@@ -335,3 +335,58 @@ func TestVariableTheModuleRefusesIsInvalid(t *testing.T) {
 		})
 	}
 }
+
+// A module that makes more instances than its output names (two per key,
+// or one apart from var.instances) is refused, naming each instance it
+// leaves out, and what the launch made is ended: the scheduler would
+// count one instance per key while the cloud bills every one.
+func TestInstancesTheOutputLeavesOutAreRefused(t *testing.T) {
+	t.Parallel()
+	k0 := instanceKey("unrep-1", 0)
+	tests := []struct {
+		mode string
+		want []string // "" for a launch that succeeds
+	}{
+		{"count2", []string{fmt.Sprintf(`module.gpu[%q].terraform_data.instance[1] (id `, k0), fmt.Sprintf(`module.gpu[%q].terraform_data.instance[1] (id `, instanceKey("unrep-1", 1))}},
+		{"twin", []string{fmt.Sprintf(`terraform_data.twin[%q] (id `, k0)}},
+		{"apart", []string{`terraform_data.apart[0] (id `}},
+		{"one", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			live := t.TempDir()
+			p := newProvider(t, terraform.Config{
+				Module: "testdata/unreported", Region: region, Zones: zones, WorkDir: t.TempDir(),
+				Variables: map[string]any{"mode": tt.mode, "live": live},
+			})
+			insts, err := p.Launch(ctx, launchRequest("unrep", "unrep-1", 2))
+			if tt.want == nil {
+				if err != nil || len(insts) != 2 || len(liveFiles(t, live)) != 2 {
+					t.Fatalf("Launch of 2 = %v, %v, with instances %v; want 2 instances, each named in the output", idsOf(insts), err, liveFiles(t, live))
+				}
+				if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+					t.Fatalf("Terminate: %v", err)
+				}
+			} else {
+				var ie *providers.InvalidError
+				var ue *terraform.UnreportedError
+				if !errors.As(err, &ie) || ie.Code != "UnreportedInstances" || !errors.As(err, &ue) {
+					t.Fatalf("Launch = %v, %v; want a *providers.InvalidError (UnreportedInstances) wrapping a *terraform.UnreportedError", idsOf(insts), err)
+				}
+				for _, w := range append(tt.want, "want each key of var.instances to make exactly one terraform_data") {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("Launch error:\n got %v\nwant it to name %s", err, w)
+					}
+				}
+			}
+			if left := liveFiles(t, live); len(left) != 0 {
+				t.Errorf("after the launch ended, the module's instances %v still exist", left)
+			}
+			if err := p.Reconcile(ctx); err != nil {
+				t.Errorf("Reconcile after the launch ended: %v (nothing should be left to repair)", err)
+			}
+		})
+	}
+}

@@ -464,6 +464,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 		// The module is at fault: retrying would only launch more.
 		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleOutput", Err: err}
 	}
+	if ue := (*UnreportedError)(nil); errors.As(err, &ue) {
+		// The module makes more than it reports: each retry would too.
+		return &providers.InvalidError{Provider: p.name, Code: "UnreportedInstances", Err: err}
+	}
 	if re := (*ReplaceError)(nil); errors.As(err, &re) {
 		// The same plan would be refused however often it is retried.
 		return &providers.InvalidError{Provider: p.name, Code: "PlanReplacesRunningInstances", Err: err}

@@ -1,0 +1,172 @@
+package terraform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// maxStateBytes bounds the burst's state Spillway reads to count its
+// instances (unreported).
+const maxStateBytes = 64 << 20
+
+// UnreportedError is a burst's state holding instances the module's
+// instances output does not name: a key whose module makes two
+// (count = 2 in it, or a second instance resource per key), or an
+// instance made apart from var.instances. The scheduler counts the
+// instances the output names, the cloud bills every one, and ending the
+// burst's keys would leave one made apart from them running. Spillway
+// refuses the run's result; the provider returns it wrapped in a
+// *providers.InvalidError (code UnreportedInstances), and a launch
+// refused so is ended like any failed one.
+type UnreportedError struct {
+	// Dir is the burst's working directory.
+	Dir string
+	// Types are the resource types whose ids the output names: the
+	// module's instance types.
+	Types []string
+	// Resources name each instance no output names: its address and id.
+	Resources []string
+}
+
+func (e *UnreportedError) Error() string {
+	shown, more := e.Resources, ""
+	if len(shown) > maxShownProblems {
+		shown, more = shown[:maxShownProblems], fmt.Sprintf(" and %d more", len(e.Resources)-maxShownProblems)
+	}
+	return fmt.Sprintf("the burst's Terraform state in %s holds instances the module's output \"instances\" does not name: %s%s: "+
+		"they run and are billed while Spillway counts none of them; want each key of var.instances to make exactly one %s, "+
+		"named by its id in the output, and none made apart from var.instances (see the module contract in docs/terraform.md)",
+		e.Dir, strings.Join(shown, "; "), more, strings.Join(e.Types, " or "))
+}
+
+// stateFile is what Spillway reads of a Terraform state (format 4).
+type stateFile struct {
+	Resources []struct {
+		Module    string `json:"module"`
+		Mode      string `json:"mode"`
+		Type      string `json:"type"`
+		Name      string `json:"name"`
+		Instances []struct {
+			IndexKey   json.RawMessage `json:"index_key"`
+			Deposed    string          `json:"deposed"`
+			Attributes struct {
+				ID any `json:"id"`
+			} `json:"attributes"`
+		} `json:"instances"`
+	} `json:"resources"`
+}
+
+// readState reads the burst's state: its local state file, or with
+// another backend `terraform state pull`. An absent local file is an
+// empty state.
+func (b *burst) readState(ctx context.Context) (*stateFile, error) {
+	var data []byte
+	if path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig); local {
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return &stateFile{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if data, err = io.ReadAll(io.LimitReader(f, maxStateBytes+1)); err != nil {
+			return nil, err
+		}
+	} else {
+		var pulled string
+		// StatePull keeps what it prints out of the run's log (the state
+		// holds every value in the clear).
+		if err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
+			var perr error
+			pulled, perr = b.tf.StatePull(ctx)
+			return perr
+		}); err != nil {
+			return nil, err
+		}
+		data = []byte(pulled)
+	}
+	if len(data) > maxStateBytes {
+		return nil, fmt.Errorf("burst %s: its Terraform state is over %s, the most Spillway reads to count its instances", b.key, sizeOf(maxStateBytes))
+	}
+	st := &stateFile{}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return st, nil
+	}
+	if err := json.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("burst %s: read its Terraform state: %w", b.key, err)
+	}
+	return st, nil
+}
+
+// unreported checks, after an apply, that every instance the burst's
+// state holds is one the output names (l.Outputs). The module's instance
+// types are those of the resources whose id the output names (an
+// aws_instance's id is the instance's); every other resource of those
+// types is an instance the output leaves out. A module whose output ids
+// are no resource's id (a fleet, a spot request) cannot be checked so.
+func (b *burst) unreported(ctx context.Context, l *ledger) error {
+	if len(l.Outputs) == 0 {
+		return nil
+	}
+	named := map[string]bool{}
+	for _, o := range l.Outputs {
+		named[o.ID] = true
+	}
+	st, err := b.readState(ctx)
+	if err != nil {
+		return err
+	}
+	types := map[string]bool{}
+	for _, r := range st.Resources {
+		for _, in := range r.Instances {
+			if id, ok := in.Attributes.ID.(string); ok && r.Mode == "managed" && named[id] {
+				types[r.Type] = true
+			}
+		}
+	}
+	var extra []string
+	for _, r := range st.Resources {
+		if r.Mode != "managed" || !types[r.Type] {
+			continue
+		}
+		for _, in := range r.Instances {
+			id, _ := in.Attributes.ID.(string)
+			if named[id] && in.Deposed == "" {
+				continue
+			}
+			addr := r.Type + "." + r.Name
+			if r.Module != "" {
+				addr = r.Module + "." + addr
+			}
+			if len(in.IndexKey) > 0 {
+				var k any
+				if json.Unmarshal(in.IndexKey, &k) == nil {
+					if s, ok := k.(string); ok {
+						addr += "[" + strconv.Quote(s) + "]"
+					} else {
+						addr += "[" + string(in.IndexKey) + "]"
+					}
+				}
+			}
+			what := cut(printable(addr)) + " (id " + cut(printable(fmt.Sprint(in.Attributes.ID)))
+			if in.Deposed != "" {
+				what += ", deposed"
+			}
+			extra = append(extra, what+")")
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	return &UnreportedError{Dir: b.dir, Types: sortedKeys(types), Resources: extra}
+}
