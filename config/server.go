@@ -65,6 +65,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	if v.checkLease(s) && isPostgresDSN(s.State) {
 		v.leaseHoldsApplies(cfg)
 	}
+	if isPostgresDSN(s.State) {
+		v.sharedWorkDirs(cfg)
+	}
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")
@@ -100,6 +103,26 @@ func (v *cfgValidator) checkLease(s Server) bool {
 		return false
 	}
 	return true
+}
+
+// sharedWorkDirs refuses, with a postgres:// state (several servers), a
+// terraform provider without a work_dir: each burst's ledger (its
+// launches, its instances) and, with the local backend, its state live
+// there, and the default (beside the config file) is each server's own.
+// A server that became leader on another machine would find none of the
+// bursts the last leader launched (their instances run on, listed by no
+// one) and, with a remote backend, plan a burst it launches into again
+// from nothing, destroying the instances its state holds.
+func (v *cfgValidator) sharedWorkDirs(cfg *Config) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
+		if pc := cfg.Providers[name]; pc.Type != ProviderTerraform || v.has("providers."+name+".work_dir") {
+			continue
+		}
+		v.errf("providers."+name+".type", "terraform provider %s has no work_dir, and with a postgres:// state several servers take turns as leader: "+
+			"give a work_dir every server mounts at the same path (shared storage whose locks hold across machines, such as NFSv4), "+
+			"since each burst's ledger and local state live there; with each server's own (the default, beside the config file) "+
+			"a new leader on another machine would not know the bursts the last one launched, and their instances would run on untracked", name)
+	}
 }
 
 // leaseCallBound is the least time a leader's call is sure of: the leader
