@@ -552,6 +552,7 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	}
 	varFile := tfexec.VarFile(varsFile)
 	var logPath string
+	applied := false
 	jsonRun := func(op string, fn func(ctx context.Context, w io.Writer) error) error {
 		return b.run(ctx, op, func(ctx context.Context, w io.Writer) error {
 			if f, ok := w.(*runLog); ok {
@@ -592,6 +593,7 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			changes, err = b.keepRunning(ctx, l, &logPath, jsonRun)
 		}
 		if err == nil && changes {
+			applied = true
 			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
 				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 			})
@@ -607,8 +609,12 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 		return nil, err
 	}
 	l.Created, l.CreatedMore = nil, 0
+	if !applied && !l.Dirty {
+		return nil, nil
+	}
 	// The instances the output names are what the scheduler counts: any
-	// other in the state would be billed uncounted.
+	// other the apply left in the state (or an earlier one, on a burst
+	// being repaired) would be billed uncounted.
 	return nil, b.unreported(ctx, l)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ type stateFile struct {
 		Mode      string `json:"mode"`
 		Type      string `json:"type"`
 		Name      string `json:"name"`
+		Provider  string `json:"provider"`
 		Instances []struct {
 			IndexKey   json.RawMessage `json:"index_key"`
 			Deposed    string          `json:"deposed"`
@@ -62,6 +64,26 @@ type stateFile struct {
 			} `json:"attributes"`
 		} `json:"instances"`
 	} `json:"resources"`
+}
+
+// utilityProviders make resources that are no cloud's: a module may use
+// their types for an instance (a test's terraform_data) and for anything
+// else beside it (a registration per key).
+var utilityProviders = []string{"terraform.io/builtin/terraform", "hashicorp/null", "hashicorp/random", "hashicorp/time", "hashicorp/local", "hashicorp/external"}
+
+var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
+
+// resourceKind is what a resource is counted as an instance by: its type
+// (every aws_instance is an instance), or for a utility provider's type
+// its module path, without instance keys, type and name (only the
+// terraform_data the output names, made once per key, is one).
+func resourceKind(typ, name, module, provider string) string {
+	for _, u := range utilityProviders {
+		if strings.Contains(provider, u) {
+			return indexRE.ReplaceAllString(module, "") + "." + typ + "." + name
+		}
+	}
+	return typ
 }
 
 // readState reads the burst's state: its local state file, or with
@@ -111,7 +133,10 @@ func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 // state holds is one the output names (l.Outputs). The module's instance
 // types are those of the resources whose id the output names (an
 // aws_instance's id is the instance's); every other resource of those
-// types is an instance the output leaves out. A module whose output ids
+// types is an instance the output leaves out. A utility provider's type
+// (terraform_data, null_resource) counts only as the resources the
+// output names: the same module path and name (a module that makes two
+// per key, or one for a key apart from var.instances). A module whose output ids
 // are no resource's id (a fleet, a spot request) cannot be checked so.
 func (b *burst) unreported(ctx context.Context, l *ledger) error {
 	if len(l.Outputs) == 0 {
@@ -125,17 +150,20 @@ func (b *burst) unreported(ctx context.Context, l *ledger) error {
 	if err != nil {
 		return err
 	}
-	types := map[string]bool{}
+	// kinds are the instance types, or for a utility provider's type
+	// the resources (module path and name) whose ids the output names.
+	types, kinds := map[string]bool{}, map[string]bool{}
 	for _, r := range st.Resources {
 		for _, in := range r.Instances {
 			if id, ok := in.Attributes.ID.(string); ok && r.Mode == "managed" && named[id] {
 				types[r.Type] = true
+				kinds[resourceKind(r.Type, r.Name, r.Module, r.Provider)] = true
 			}
 		}
 	}
 	var extra []string
 	for _, r := range st.Resources {
-		if r.Mode != "managed" || !types[r.Type] {
+		if r.Mode != "managed" || !kinds[resourceKind(r.Type, r.Name, r.Module, r.Provider)] {
 			continue
 		}
 		for _, in := range r.Instances {

@@ -1,10 +1,11 @@
 # A contract-satisfying module whose instances are terraform_data
 # resources (made in a child module, once per key of var.instances), each
 # named in the output by its own id, as an aws_instance's would be. In
-# mode "count2" the child module makes two per key; in "twin" a second
-# resource of the instance type is made per key; in "apart" one is made
-# apart from var.instances. Each instance is a file under var.live, made
-# on create and removed on destroy, so a test sees what still exists.
+# mode "count2" the child module makes two per key; in "spare" it is also
+# called for a key apart from var.instances. Beside each instance, a
+# registration of the same type (no instance: the output names none of
+# its kind). Each instance is a file under var.live, made on create and
+# removed on destroy, so a test sees what still exists.
 terraform {
   required_version = ">= 1.5.0"
 }
@@ -35,37 +36,14 @@ variable "live" {
 
 module "gpu" {
   source   = "./modules/gpu"
-  for_each = var.instances
+  for_each = var.mode == "spare" ? merge(var.instances, { spare = { zone = "us-east-1a", gpus = 8 } }) : var.instances
   copies   = var.mode == "count2" ? 2 : 1
   marker   = "${var.live}/${each.key}"
 }
 
-resource "terraform_data" "twin" {
-  for_each = var.mode == "twin" ? var.instances : {}
-  input    = { marker = "${var.live}/${each.key}-twin" }
-
-  provisioner "local-exec" {
-    command = "touch '${self.output.marker}'"
-  }
-
-  provisioner "local-exec" {
-    when    = destroy
-    command = "rm -f '${self.output.marker}'"
-  }
-}
-
-resource "terraform_data" "apart" {
-  count = var.mode == "apart" ? 1 : 0
-  input = { marker = "${var.live}/apart" }
-
-  provisioner "local-exec" {
-    command = "touch '${self.output.marker}'"
-  }
-
-  provisioner "local-exec" {
-    when    = destroy
-    command = "rm -f '${self.output.marker}'"
-  }
+resource "terraform_data" "registration" {
+  for_each = var.instances
+  input    = module.gpu[each.key].ids[0]
 }
 
 output "instances" {
