@@ -231,7 +231,7 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	w := newRunLog(f)
 	tf.SetStdout(w)
 	tf.SetStderr(w)
-	err = p.runTerraform(ctx, tf, newRunMark(), p.log.With("module_version", p.version, "op", "init"), func(ctx context.Context) error {
+	err = p.runTerraform(ctx, tf, newRunMark(), p.log.With("module_version", p.version, "op", "init"), nil, func(ctx context.Context) error {
 		return tf.Init(ctx, tfexec.Upgrade(false))
 	})
 	_ = w.Close()
@@ -351,9 +351,20 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	now := b.p.opts.clock()
 	mark := newRunMark()
 	b.mark = mark
-	rec, _ := json.Marshal(runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start})
+	record := runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start}
+	rec, _ := json.Marshal(record)
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err
+	}
+	// Once started, the process running the command is recorded too: a
+	// Terraform that outlives this process (run by a wrapper script) is
+	// known by it, whatever its executable is named.
+	startedChild := func(c childProc) {
+		record.Child = &c
+		rec, _ := json.Marshal(record)
+		if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
+			b.p.log.Warn("recording the terraform process failed", "burst", b.key, "op", op, "err", err)
+		}
 	}
 	// Named by time, then a sequence number: an injected clock may stand still.
 	logPath := filepath.Join(b.dir, runsDir, fmt.Sprintf("%s-%06d-%s.log", now.UTC().Format("20060102T150405.000000000"), b.p.runSeq.Add(1)%1000000, op))
@@ -368,7 +379,7 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	// closed log left behind would cut the next command's output short.
 	b.tf.SetStdout(w)
 	b.tf.SetStderr(w)
-	runErr := b.p.runTerraform(ctx, b.tf, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), func(ctx context.Context) error {
+	runErr := b.p.runTerraform(ctx, b.tf, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), startedChild, func(ctx context.Context) error {
 		return cmd(ctx, w)
 	})
 	b.tf.SetStdout(io.Discard)

@@ -75,7 +75,11 @@ func (e interruptedBeforeDeadline) Unwrap() error { return context.DeadlineExcee
 // An interrupted command's error is the cause of the interrupt (it wraps
 // context.Canceled or context.DeadlineExceeded), so callers tell it from a
 // failure of Terraform's.
-func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark string, log *slog.Logger, cmd func(ctx context.Context) error) error {
+//
+// started, when not nil, is handed the process the command started
+// (Terraform, or a wrapper script that runs it) once it is found, before
+// runTerraform returns.
+func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark string, log *slog.Logger, started func(childProc), cmd func(ctx context.Context) error) error {
 	grace := p.opts.waitDelay
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
@@ -131,9 +135,30 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 		log.Warn("terraform did not stop within its grace after the interrupt: killed it and every process it started; what it created since its last state write is not recorded",
 			"grace", grace, "killed", n, "err", err)
 	}()
+	found := make(chan struct{})
+	go func() {
+		defer close(found)
+		if started == nil {
+			return
+		}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if c, ok := findChild(mark); ok {
+				started(c)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	err := cmd(runCtx)
 	close(done)
 	<-watched
+	<-found
 	if err == nil || runCtx.Err() == nil {
 		return err
 	}
@@ -160,15 +185,15 @@ func (p *Provider) endDeadRun(ctx context.Context, rec *runRecord, log *slog.Log
 	if rec.Mark == "" {
 		return
 	}
-	if tfs, _ := markedTerraform(rec.Mark); len(tfs) > 0 {
+	if tfs, _ := survivingTerraform(rec.Mark, rec.Child); len(tfs) > 0 {
 		grace := p.opts.waitDelay
 		if deadline, ok := ctx.Deadline(); ok {
 			grace = max(0, min(grace, time.Until(deadline)/2))
 		}
 		log.Warn("a terraform of a dead run is still running: interrupting it, so that it stops and writes its state",
 			"dead_pid", rec.PID, "op", rec.Op, "terraform_pids", tfs, "grace", grace)
-		for _, pid := range tfs {
-			_ = interruptProcess(pid)
+		for _, pr := range tfs {
+			_ = interruptProcess(pr)
 		}
 		if left := waitExited(ctx, tfs, grace); len(left) > 0 {
 			log.Warn("the dead run's terraform did not stop within its grace: killing it; what it created since its last state write is not recorded",
@@ -181,18 +206,19 @@ func (p *Provider) endDeadRun(ctx context.Context, rec *runRecord, log *slog.Log
 	}
 }
 
-// waitExited waits until none of pids is running, for d at most, and
+// waitExited waits until none of procs is running, for d at most, and
 // returns those still running.
-func waitExited(ctx context.Context, pids []int, d time.Duration) []int {
+func waitExited(ctx context.Context, procs []procID, d time.Duration) []procID {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	pids := procs
 	for {
-		var left []int
-		for _, pid := range pids {
-			if running(pid) {
-				left = append(left, pid)
+		var left []procID
+		for _, pr := range pids {
+			if running(pr) {
+				left = append(left, pr)
 			}
 		}
 		if len(left) == 0 {

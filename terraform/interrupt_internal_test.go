@@ -25,7 +25,7 @@ func TestRunPastItsDeadlineReportsNoNegativeGrace(t *testing.T) {
 	}
 	for range 20 {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-		err := p.runTerraform(ctx, tf, newRunMark(), slog.New(slog.NewTextHandler(io.Discard, nil)), func(ctx context.Context) error {
+		err := p.runTerraform(ctx, tf, newRunMark(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil, func(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()
 		})

@@ -352,17 +352,23 @@ func TestProcessesOfARunKilledWithItsServerAreEnded(t *testing.T) {
 // on the burst interrupts that Terraform and waits for it to stop and
 // write its state, rather than killing it outright, which on a backend
 // written at the end of a run loses every instance the apply created
-// (launched again by the next run, and left running untracked).
+// (launched again by the next run, and left running untracked). The
+// Terraform is known by the arguments the dead run gave the wrapper (its
+// run record), not by its name: here neither is named terraform.
 func TestTerraformOutlivingItsKilledServerIsInterruptedNotKilled(t *testing.T) {
 	t.Parallel()
 	const count = 2
 	f := newInterruptFixture(t, 0)
-	bin, err := exec.LookPath("terraform")
+	installed, err := exec.LookPath("terraform")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Terraform under another name, as OpenTofu's or a versioned
+	// install's (terraform-1.5.7) is, run by a wrapper of another name.
 	dir := t.TempDir()
-	wrapper := filepath.Join(dir, "terraform")
+	bin := filepath.Join(dir, "tofu")
+	copyFile(t, installed, bin)
+	wrapper := filepath.Join(dir, "tf-wrapper")
 	script := "#!/bin/bash\n# Runs Terraform as its child, keeping a copy of its output.\n" +
 		"\"$REAL_TERRAFORM\" \"$@\" > >(tee -p -a \"$TERRAFORM_LOG\") 2> >(tee -p -a \"$TERRAFORM_LOG\" >&2)\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
@@ -407,5 +413,17 @@ func TestTerraformOutlivingItsKilledServerIsInterruptedNotKilled(t *testing.T) {
 	}
 	if live := f.live(t); len(live) != 0 {
 		t.Errorf("after Terminate the cloud runs %v", live)
+	}
+}
+
+// copyFile copies an executable.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -103,6 +103,24 @@ type runRecord struct {
 	// PID is reused, a live process with the PID is not the run's.
 	Boot  string `json:"boot,omitempty"`
 	Start uint64 `json:"start,omitempty"`
+	// Child is the process the run started (Terraform, or a wrapper
+	// script that runs it), once found (Linux): a Terraform that outlives
+	// the run's process is known by it (survivingTerraform).
+	Child *childProc `json:"child,omitempty"`
+}
+
+// childProc is a process a run started: its PID and start time (which
+// tell it from a later process given the PID), and its arguments.
+type childProc struct {
+	PID   int      `json:"pid"`
+	Start uint64   `json:"start"`
+	Args  []string `json:"args"`
+}
+
+// procID is a process by its PID and start time (0 when not known).
+type procID struct {
+	PID   int
+	Start uint64
 }
 
 func readRunRecord(path string) (*runRecord, error) {

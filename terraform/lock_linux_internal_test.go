@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,59 @@ func TestRunRecordOfAnotherProcessWithItsPIDIsDead(t *testing.T) {
 				t.Errorf("dead = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// A dead run's Terraform is known by what the run recorded of the process
+// it started, whatever its executable is named: that process while its
+// start time is the recorded one (a process given its PID since is left
+// alone), or one run with that process's last arguments (a wrapper's
+// "$@"). A plugin or a provisioner's shell of the run is neither.
+func TestSurvivingTerraformIsKnownByTheRecordedProcess(t *testing.T) {
+	mark := newRunMark()
+	start := func(args ...string) procID {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), runMarkEnv+"="+mark)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for procStart(cmd.Process.Pid) == 0 || len(cmdline(cmd.Process.Pid)) != len(args) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%v never started", args)
+			case <-tick.C:
+			}
+		}
+		return procID{PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+	}
+	// A renamed Terraform, as a wrapper runs it, and a shell of its run.
+	// (Its arguments end as the wrapper's did; a shell's do not.)
+	tofu := start("sh", "-c", "sleep 600; :", "apply")
+	shell := start("sh", "-c", "sleep 600; :")
+	wrapperArgs := []string{"/bin/bash", "/opt/tf-wrapper", "-c", "sleep 600; :", "apply"}
+	for _, tc := range []struct {
+		name  string
+		child *childProc
+		want  []procID
+	}{
+		{"run with the recorded process's last arguments", &childProc{PID: 1 << 22, Start: 1, Args: wrapperArgs}, []procID{tofu}},
+		{"the recorded process itself", &childProc{PID: shell.PID, Start: shell.Start, Args: []string{"sh", "-c", "x"}}, []procID{shell}},
+		{"its PID, given to a process started later", &childProc{PID: shell.PID, Start: shell.Start + 1, Args: []string{"sh", "-c", "x"}}, nil},
+		{"a record without the process, by the executable's name", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := survivingTerraform(mark, tc.child)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("survivingTerraform = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if !running(shell) || running(procID{PID: shell.PID, Start: shell.Start + 1}) {
+		t.Errorf("running(%v) = %v, running with another start time = %v; want true, false", shell, running(shell), running(procID{PID: shell.PID, Start: shell.Start + 1}))
 	}
 }

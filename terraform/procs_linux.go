@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,37 +106,133 @@ func procStart(pid int) uint64 {
 	return n
 }
 
-// markedTerraform lists the processes carrying mark whose executable is a
-// Terraform (named terraform, as the binary Spillway runs or the one a
-// wrapper script starts), not a provider plugin or a provisioner's shell.
-func markedTerraform(mark string) ([]int, error) {
+// survivingTerraform lists the processes of a dead run (carrying mark)
+// that are its Terraform, not a provider plugin or a provisioner's shell:
+// the process the run started (child), if it outlived the run's server
+// and is still that process (its start time), and every process run with
+// the arguments the run gave it (what a wrapper script that does not exec
+// Terraform runs, with "$@"), whatever its executable is named (tofu,
+// terraform-1.5.7). A record without the child (the server died before
+// finding it, or wrote the record before it recorded children) falls back
+// to the executable's name, terraform.
+func survivingTerraform(mark string, child *childProc) ([]procID, error) {
 	pids, err := markedProcesses([]byte(runMarkEnv + "=" + mark + "\x00"))
 	if err != nil {
 		return nil, err
 	}
-	var out []int
+	var out []procID
 	for _, pid := range pids {
-		exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-		if err == nil && filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == "terraform" {
-			out = append(out, pid)
+		pr := procID{PID: pid, Start: procStart(pid)}
+		args := cmdline(pid)
+		switch {
+		case child == nil:
+			exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+			if err == nil && filepath.Base(strings.TrimSuffix(exe, " (deleted)")) == "terraform" {
+				out = append(out, pr)
+			}
+		case pid == child.PID && pr.Start == child.Start,
+			len(args) > 2 && len(args)-1 < len(child.Args) && slices.Equal(args[1:], child.Args[len(child.Args)-len(args)+1:]):
+			// The child itself; or a process whose arguments are the
+			// child's last ones: the wrapper's "$@" (two at least: a
+			// Terraform command and a flag; a plugin has none).
+			out = append(out, pr)
 		}
 	}
 	return out, nil
 }
 
-// running reports whether process pid exists and has not exited (a
-// zombie has exited).
-func running(pid int) bool {
+// cmdline is process pid's arguments, its executable's first (nil when
+// they cannot be read).
+func cmdline(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+}
+
+// findChild finds the process this one started that carries mark: the
+// command a run started (Terraform, or a wrapper script), once it has
+// exec'd (before, it carries Spillway's environment).
+func findChild(mark string) (childProc, bool) {
+	needle := []byte(runMarkEnv + "=" + mark + "\x00")
+	var pids []int
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(tasks) == 0 {
+		// A kernel without /proc/PID/task/TID/children: every marked
+		// process is a candidate, its parent checked below.
+		pids, _ = markedProcesses(needle)
+	}
+	self := os.Getpid()
+	for _, pid := range pids {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil || !(bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) {
+			continue
+		}
+		if parent(pid) != self {
+			continue
+		}
+		start, args := procStart(pid), cmdline(pid)
+		if start == 0 || len(args) == 0 {
+			continue
+		}
+		return childProc{PID: pid, Start: start, Args: args}, true
+	}
+	return childProc{}, false
+}
+
+// parent is process pid's parent's PID (0 when it cannot be read).
+func parent(pid int) int {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := bytes.Fields(data[i+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(fields[1]))
+	return n
+}
+
+// running reports whether process pr exists, has not exited (a zombie
+// has exited), and is the same process (its start time, when known): a
+// PID reused since is not it.
+func running(pr procID) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pr.PID) + "/stat")
 	if err != nil {
 		return false
 	}
 	i := bytes.LastIndexByte(data, ')')
-	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z' && data[i+2] != 'X'
+	if i < 0 || i+2 >= len(data) || data[i+2] == 'Z' || data[i+2] == 'X' {
+		return false
+	}
+	return pr.Start == 0 || procStart(pr.PID) == pr.Start
 }
 
-// interruptProcess sends pid SIGINT, as a terminal's Ctrl-C would.
-func interruptProcess(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }
+// interruptProcess sends pr SIGINT, as a terminal's Ctrl-C would, if it
+// is still that process (its start time).
+func interruptProcess(pr procID) error {
+	if !running(pr) {
+		return nil
+	}
+	return syscall.Kill(pr.PID, syscall.SIGINT)
+}
 
 // setChildAttr starts cmd as terraform-exec starts Terraform: in a process
 // group of its own, killed when Spillway dies.

@@ -19,12 +19,15 @@ func bootID() string { return "" }
 
 func procStart(int) uint64 { return 0 }
 
-// markedTerraform cannot find a run's processes without /proc.
-func markedTerraform(string) ([]int, error) { return nil, errors.ErrUnsupported }
+// survivingTerraform and findChild cannot find a run's processes without
+// /proc.
+func survivingTerraform(string, *childProc) ([]procID, error) { return nil, errors.ErrUnsupported }
 
-func running(int) bool { return false }
+func findChild(string) (childProc, bool) { return childProc{}, false }
 
-func interruptProcess(int) error { return errors.ErrUnsupported }
+func running(procID) bool { return false }
+
+func interruptProcess(procID) error { return errors.ErrUnsupported }
 
 // setChildAttr starts cmd in a process group of its own (no parent-death
 // signal without Linux).
