@@ -15,7 +15,6 @@ import (
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/spf13/cobra"
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals/nvml"
 )
@@ -42,9 +41,9 @@ type agentOptions struct {
 	maxConns      int
 }
 
-// initRetry is how often the agent tries NVML again while it fails to
-// initialise (the driver not loaded yet at boot).
-const initRetry = 5 * time.Second
+// closeWait is how long the agent waits at exit for a sample still inside
+// NVML before it leaves NVML without shutting it down.
+const closeWait = 2 * time.Second
 
 // maxAgentConns bounds --max-connections: each connection holds a file
 // descriptor, and a node's agent has a handful of scrapers.
@@ -97,13 +96,14 @@ built-in pattern (diurnal, idle, full), or by default an embedded 8-hour
 sample of the Helios "vchbv" virtual cluster.
 
 While NVML fails to initialise for another reason than a missing library
-(the driver not loaded yet at boot), the agent logs it and tries again every
-%v, serving nothing meanwhile (the server sees the node as not answering).
+(the driver not loaded yet at boot), the agent serves and tries again every
+--interval: /healthz and /v1/gpus answer 503 with "NVML not ready" and
+NVML's error, so the server tells an agent up without its GPUs from a node
+that is not there. A first sample that fails is served the same way.
 
 Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
 NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs
-cannot be read; 1 when it cannot serve (--listen in use) or its first sample
-fails.`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle, initRetry),
+cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 		Example: `  spillway agent
   spillway agent --listen 10.0.3.17:9401 --node gpu-07
   spillway agent --simulate dgxh100 --replay-speed 60 --listen 127.0.0.1:9401`,
@@ -187,7 +187,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		lib = nv.New()
 	}
 
-	sampler, err := nvml.OpenSampler(ctx, lib, o.node, initRetry, clock.RealClock{}, log, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
+	sampler, err := nvml.StartSampler(lib, o.node, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
 	if errors.Is(err, nvml.ErrLibraryNotFound) {
 		return &exitCodeError{code: exitNoDriver, msg: fmt.Sprintf(
 			"spillway agent: the NVIDIA driver library %s was not found, so this node's GPUs cannot be read.\n"+
@@ -195,16 +195,22 @@ func runAgent(ctx context.Context, o agentOptions) error {
 			nvml.LibraryName)}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while NVML was not ready
-		}
 		return err
 	}
-	defer sampler.Close()
-
 	agent := nvml.NewAgent(sampler, nvml.WithInterval(o.interval), nvml.WithSampleTimeout(o.sampleTimeout), nvml.WithLogger(log))
-	if err := agent.SampleOnce(ctx); err != nil {
-		return fmt.Errorf("first sample: %w", err)
+	defer func() {
+		// NVML is shut down only once no sample is inside it.
+		ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		defer cancel()
+		if err := agent.Close(ctx); err != nil {
+			log.Warn("NVML left as it is at exit", "err", err)
+		}
+	}()
+	if err := agent.SampleOnce(ctx); err != nil && ctx.Err() == nil {
+		// Served (/healthz 503, /v1/gpus with the error) while the agent
+		// tries again every --interval: an agent that exited would look,
+		// to the server, like a node that is not there.
+		log.Warn("first sample failed; serving the error and trying again every --interval", "node", o.node, "err", err)
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

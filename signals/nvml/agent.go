@@ -207,15 +207,39 @@ func (a *Agent) Wait(ctx context.Context) error {
 	}
 }
 
+// Close shuts NVML down once no sample is inside it: NVML's Shutdown while
+// a call of a stuck sample is still in the driver would free what that
+// call is using. It waits for such a sample until ctx ends, and then
+// leaves NVML as it is (the process exiting releases it) and returns an
+// error wrapping ErrSampleTimeout. No sample starts after Close: call it
+// once Run has returned.
+func (a *Agent) Close(ctx context.Context) error {
+	select {
+	case a.turn <- struct{}{}: // kept: no sample after this one
+	case <-ctx.Done():
+		return fmt.Errorf("nvml: not shut down: a sample is still inside NVML (%w): %w", ErrSampleTimeout, ctx.Err())
+	}
+	return a.sampler.Close()
+}
+
 // Run samples at once and then every interval until ctx ends. A failed
-// sample is logged and the last good one stays served; the sample time
-// tells readers how old it is.
+// sample is logged (once for as long as the error stays the same: NVML not
+// ready at boot fails every sample) and the last good one stays served;
+// the sample time tells readers how old it is.
 func (a *Agent) Run(ctx context.Context) error {
 	t := a.clock.NewTicker(a.interval)
 	defer t.Stop()
+	said := ""
 	for {
-		if err := a.SampleOnce(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("sample failed", "node", a.sampler.Node(), "err", err)
+		err := a.SampleOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && err.Error() != said:
+			said = err.Error()
+			a.log.Warn("sample failed; said again only when the error changes", "node", a.sampler.Node(), "err", err)
+		case err == nil && said != "":
+			said = ""
+			a.log.Info("sampling again", "node", a.sampler.Node())
 		}
 		select {
 		case <-ctx.Done():

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -369,59 +368,121 @@ func sampleStepping(t *testing.T, a *Agent, clk *clocktesting.FakeClock, step ti
 	}
 }
 
-// TestInitRetriedUntilTheDriverLoads: at boot the agent may start before
-// the driver has loaded. Before, it exited at the first failed Init, and a
-// burst instance's agent never answered: the instance was ended at its join
-// timeout and its offering skipped. OpenSampler tries again every retry.
-func TestInitRetriedUntilTheDriverLoads(t *testing.T) {
+// TestNotReadyUntilTheDriverLoads: at boot the agent may start before the
+// driver has loaded. The sampler tries NVML again at every sample; the
+// agent meanwhile answers /healthz and /v1/gpus with 503 saying NVML is not
+// ready and why (cmd/spillway's TestAgentServesWhileNVMLIsNotReady runs
+// the real command on a stand-in library), then serves the GPUs.
+func TestNotReadyUntilTheDriverLoads(t *testing.T) {
 	srv := simModels["dgxh100"]()
 	inits := 0
 	srv.InitFunc = func() nv.Return {
 		inits++
-		if inits < 3 {
+		if inits < 4 { // at start and at two samples
 			return nv.ERROR_DRIVER_NOT_LOADED
 		}
 		return nv.SUCCESS
 	}
-	clk := clocktesting.NewFakeClock(t0)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	type opened struct {
-		s   *Sampler
-		err error
+	for _, d := range srv.Devices {
+		d := d.(*server.Device)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
 	}
-	done := make(chan opened, 1)
-	go func() {
-		s, err := OpenSampler(ctx, srv, "n1", 5*time.Second, clk, slog.New(slog.DiscardHandler))
-		done <- opened{s, err}
-	}()
+	s, err := StartSampler(srv, "n1")
+	if err != nil {
+		t.Fatalf("StartSampler with the driver not loaded: %v, want a sampler that tries again", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := NewAgent(s)
+	hs := httptest.NewServer(a.Handler())
+	t.Cleanup(hs.Close)
 	for range 2 {
-		for !clk.HasWaiters() {
-			if ctx.Err() != nil {
-				t.Fatal("OpenSampler neither returned nor waited to try again")
-			}
-			runtime.Gosched()
+		if err := a.SampleOnce(context.Background()); !errors.Is(err, ErrNotReady) || !errors.Is(err, nv.ERROR_DRIVER_NOT_LOADED) {
+			t.Fatalf("sample with the driver not loaded: %v, want ErrNotReady and NVML's error", err)
 		}
-		clk.Step(5 * time.Second)
+		if code, body := healthz(t, hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "NVML not ready") {
+			t.Errorf("/healthz while NVML is not ready = %d %q, want 503 saying so", code, body)
+		}
+		resp, err := http.Get(hs.URL + "/v1/gpus")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "NVML not ready") || !strings.Contains(string(b), `"node":"n1"`) {
+			t.Errorf("/v1/gpus while NVML is not ready = %d %s, want 503 naming the node and saying NVML is not ready", resp.StatusCode, b)
+		}
 	}
-	var o opened
-	select {
-	case o = <-done:
-	case <-ctx.Done():
-		t.Fatal("OpenSampler did not return once Init succeeded")
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatalf("sample once the driver loaded: %v", err)
 	}
-	if o.err != nil {
-		t.Fatalf("OpenSampler: %v", o.err)
-	}
-	defer o.s.Close()
-	if inits != 3 || o.s.GPUCount() != 8 {
-		t.Errorf("Init called %d times, %d GPUs; want 3 and 8", inits, o.s.GPUCount())
+	if got := getGPUs(t, hs.URL); inits != 4 || len(got.GPUs) != 8 {
+		t.Errorf("Init called %d times, %d GPUs served; want 4 and 8", inits, len(got.GPUs))
 	}
 
 	// A missing library is not waited for: calling NVML further would kill
 	// the process.
 	missing := nv.New(nv.WithLibraryPath("/nonexistent/" + LibraryName))
-	if _, err := OpenSampler(ctx, missing, "n1", time.Second, clk, slog.New(slog.DiscardHandler)); !errors.Is(err, ErrLibraryNotFound) {
-		t.Errorf("OpenSampler without the library: %v, want ErrLibraryNotFound at once", err)
+	if _, err := StartSampler(missing, "n1"); !errors.Is(err, ErrLibraryNotFound) {
+		t.Errorf("StartSampler without the library: %v, want ErrLibraryNotFound at once", err)
 	}
+}
+
+// TestCloseWaitsForAStuckSample: the agent stops (SIGTERM) while a sample
+// is stuck inside NVML. Before, the command shut NVML down at once, under
+// the call still in the driver. Agent.Close now shuts it down only once the
+// call has returned, and, when it does not return in time, leaves NVML as
+// it is for the process exit to release.
+func TestCloseWaitsForAStuckSample(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	srv, a, _ := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+	d := srv.Devices[4].(*server.Device)
+	procs := d.GetComputeRunningProcessesFunc
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var inside atomic.Bool
+	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+		inside.Store(true)
+		defer inside.Store(false)
+		entered <- struct{}{}
+		<-release
+		return procs()
+	}
+	var shutdowns, shutdownsInside atomic.Int32
+	srv.ShutdownFunc = func() nv.Return {
+		shutdowns.Add(1)
+		if inside.Load() {
+			shutdownsInside.Add(1)
+		}
+		return nv.SUCCESS
+	}
+	if err := sampleStepping(t, a, clk, 5*time.Second, func() { <-entered }); !errors.Is(err, ErrSampleTimeout) {
+		t.Fatalf("sample with a stuck NVML call: %v, want ErrSampleTimeout", err)
+	}
+
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Close(ended); !errors.Is(err, ErrSampleTimeout) {
+		t.Errorf("Close while the sample is stuck, its time up: %v, want ErrSampleTimeout", err)
+	}
+	if n := shutdownsInside.Load(); n != 0 {
+		t.Fatalf("NVML was shut down %d times while a call was inside it", n)
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close(context.Background()) }()
+	close(release)
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close once the call returned: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close did not return once the stuck call did")
+	}
+	if n, in := shutdowns.Load(), shutdownsInside.Load(); n != 1 || in != 0 {
+		t.Errorf("NVML shut down %d times, %d of them under a call; want once, after the call", n, in)
+	}
+	srv.ShutdownFunc = func() nv.Return { return nv.SUCCESS }
 }

@@ -8,11 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/signals"
 )
@@ -73,6 +71,9 @@ type Sampler struct {
 	thresholds Thresholds
 	now        func() time.Time
 	devices    []device
+	// notReady is set while NVML has not initialised (StartSampler):
+	// the latest attempt's error.
+	notReady error
 }
 
 // device caches what does not change between samples.
@@ -101,22 +102,62 @@ func WithClock(now func() time.Time) SamplerOption { return func(s *Sampler) { s
 // ERROR_LIBRARY_NOT_FOUND, the error wraps ErrLibraryNotFound (calling NVML
 // any further would kill the process). Close releases NVML.
 func NewSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sampler, error) {
+	s := newSampler(lib, node, opts)
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ErrNotReady is wrapped by Sample's error while NVML fails to initialise
+// or to count the GPUs (StartSampler): at boot the driver may not be
+// loaded yet.
+var ErrNotReady = errors.New("NVML not ready")
+
+// StartSampler is NewSampler for an agent that must answer while NVML is
+// not ready: when NVML fails to initialise, or to count the GPUs, for
+// another reason than a missing library (ERROR_DRIVER_NOT_LOADED at boot,
+// before the driver has loaded), it returns a sampler that tries again at
+// each Sample, which fails meanwhile with an error wrapping ErrNotReady and
+// NVML's. A burst instance's agent that gave up instead would never join:
+// its instance would be ended at its join timeout and its offering
+// skipped, with nothing but the agent's log to say why. It fails only when
+// the library is missing (ErrLibraryNotFound: calling NVML further would
+// kill the process).
+func StartSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sampler, error) {
+	s := newSampler(lib, node, opts)
+	if err := s.open(); err != nil {
+		if errors.Is(err, ErrLibraryNotFound) {
+			return nil, err
+		}
+		s.notReady = err
+	}
+	return s, nil
+}
+
+func newSampler(lib nv.Interface, node string, opts []SamplerOption) *Sampler {
 	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
-	switch ret := lib.Init(); ret {
+	return s
+}
+
+// open initialises NVML and enumerates the GPUs; it leaves NVML shut down
+// when it fails.
+func (s *Sampler) open() error {
+	switch ret := s.lib.Init(); ret {
 	case nv.SUCCESS:
 	case nv.ERROR_LIBRARY_NOT_FOUND:
-		return nil, fmt.Errorf("nvml: %w (is the NVIDIA driver installed and its library on the loader path?)", ErrLibraryNotFound)
+		return fmt.Errorf("nvml: %w (is the NVIDIA driver installed and its library on the loader path?)", ErrLibraryNotFound)
 	default:
-		return nil, fmt.Errorf("nvml: Init: %w", ret)
+		return fmt.Errorf("nvml: Init: %w", ret)
 	}
 	if err := s.enumerate(); err != nil {
-		lib.Shutdown()
-		return nil, err
+		s.lib.Shutdown()
+		return err
 	}
-	return s, nil
+	return nil
 }
 
 // enumerate (re)opens every GPU NVML counts. A GPU that cannot be opened is
@@ -166,8 +207,12 @@ func (s *Sampler) Node() string { return s.node }
 // GPUCount is the number of GPUs found at start.
 func (s *Sampler) GPUCount() int { return len(s.devices) }
 
-// Close shuts NVML down.
+// Close shuts NVML down. Nothing may be inside NVML meanwhile: Agent.Close
+// waits for the sample in progress.
 func (s *Sampler) Close() error {
+	if s.notReady != nil {
+		return nil // never initialised
+	}
 	if ret := s.lib.Shutdown(); ret != nv.SUCCESS {
 		return fmt.Errorf("nvml: Shutdown: %w", ret)
 	}
@@ -181,7 +226,17 @@ func (s *Sampler) Close() error {
 // driver reload) it opens them all again, and when NVML says it is not
 // initialised (the driver was reloaded under it) it initialises it again.
 // Sample fails as a whole only when NVML cannot count the GPUs.
+//
+// While NVML has not initialised (StartSampler), Sample initialises it
+// first, and fails with an error wrapping ErrNotReady as long as it cannot.
 func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
+	if s.notReady != nil {
+		if err := s.open(); err != nil {
+			s.notReady = err
+			return Sample{}, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		s.notReady = nil
+	}
 	if err := s.refresh(); err != nil {
 		return Sample{}, err
 	}
@@ -284,29 +339,4 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
 	g.Idle = !noUtil && !computing
 	g.Busy = computing || (s.thresholds.BusyProcesses > 0 && g.Processes >= s.thresholds.BusyProcesses)
 	return g, noUtil, nil
-}
-
-// OpenSampler is NewSampler, tried again every retry (on clk) while NVML
-// fails to initialise or to count the GPUs for another reason than a
-// missing library: at boot the agent may start before the driver has
-// loaded (ERROR_DRIVER_NOT_LOADED), and a burst instance whose agent gave
-// up then would never join, be ended at its join timeout and its offering
-// skipped. Each failure is logged at WARN. It returns at once when the
-// library is missing (ErrLibraryNotFound: calling NVML further would kill
-// the process), and with ctx's error when ctx ends first.
-func OpenSampler(ctx context.Context, lib nv.Interface, node string, retry time.Duration, clk clock.WithTicker, log *slog.Logger, opts ...SamplerOption) (*Sampler, error) {
-	for {
-		s, err := NewSampler(lib, node, opts...)
-		if err == nil || errors.Is(err, ErrLibraryNotFound) {
-			return s, err
-		}
-		log.Warn("NVML not ready; trying again", "node", node, "in", retry, "err", err)
-		t := clk.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
-		case <-t.C():
-		}
-	}
 }
