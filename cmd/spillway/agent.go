@@ -87,8 +87,12 @@ followed) and NVML is initialised again after a driver reload. It serves:
 
 A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once: a
-further client takes the place of the connection idle longest, and waits,
-unanswered, only while every one is in a request.
+further client takes the place of the oldest connection that has sent
+nothing in the second since it was accepted, else of the connection idle
+longest, else of a connection stalled in its first request's headers from
+the address holding the most places (a client whose own address holds
+such a connection is closed at once instead), and waits, unanswered, only
+while every one is in a request or has just been accepted.
 
 Without a GPU, --simulate dgxh100 (or dgxa100, dgxh200, dgxb200) serves a
 go-nvml mock node whose load replays --replay: a Helios sequence CSV, a
@@ -124,7 +128,7 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLi
 	f.Float64Var(&o.replaySpeed, "replay-speed", 1, "with --simulate: trace seconds per real second (60 = one trace minute per second)")
 	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client takes the place of the connection idle longest, or waits while every one is in a request", maxAgentConns))
+	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client takes the place of a silent, else the idle longest, else a stalled connection (see above), or waits while every one is in a request or just accepted", maxAgentConns))
 	return cmd
 }
 

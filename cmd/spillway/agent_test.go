@@ -178,3 +178,35 @@ func TestAgentServesWhileNVMLIsNotReady(t *testing.T) {
 		t.Errorf("agent after SIGTERM: %v, want exit 0\n%s", err, logged.String())
 	}
 }
+
+// TestAgentHelpSaysWhoGivesWayAtTheConnectionCap: the agent's --help, its
+// --max-connections usage and the README said a newcomer at the cap takes
+// the place of the connection idle longest, else waits while every one is
+// in a request: the order internal/connlimit followed before a silent
+// connection, then one stalled in its headers, gave way too. Each names
+// the three, and that a connection just accepted keeps its place.
+func TestAgentHelpSaysWhoGivesWayAtTheConnectionCap(t *testing.T) {
+	cmd := newAgentCmd()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, agentPart, _ := strings.Cut(string(readme), "## Signals and the GPU agent")
+	agentPart, _, _ = strings.Cut(agentPart, "\n## ")
+	for name, text := range map[string]string{
+		"agent --help":      cmd.Long,
+		"--max-connections": cmd.Flags().Lookup("max-connections").Usage,
+		"README's agent":    agentPart,
+	} {
+		text = strings.Join(strings.Fields(text), " ")
+		for _, want := range []string{"silent|sent nothing", "idle longest", "stalled", "just accepted|just been accepted"} {
+			found := false
+			for _, w := range strings.Split(want, "|") {
+				found = found || strings.Contains(text, w)
+			}
+			if !found {
+				t.Errorf("%s does not say %q of who gives way at the connection cap", name, want)
+			}
+		}
+	}
+}

@@ -9,7 +9,10 @@
 // still sending its first request's headers from the source (IP address)
 // holding the most places, if that source holds more than the newcomer's
 // would: one client sending a byte on each of its connections, then
-// stalling, holds its places only until another client comes. A
+// stalling, holds its places only until another client comes; and a
+// newcomer from a source already holding such a stalled connection is
+// closed at once rather than queued behind it (with the clients queued
+// behind the newcomer). A
 // client holding its connections open between requests (a browser, a
 // dashboard, or one opening hundreds on purpose), or opening connections
 // and sending nothing on them, therefore cannot keep other clients out for
@@ -89,9 +92,12 @@ func New(ln net.Listener, n int) *Listener {
 // Accept waits for a connection of the underlying listener, then for a
 // place for it: at once while fewer than the limit are open; else it
 // closes the oldest connection that has sent nothing since SilentGrace
-// ago or longer, or the one idle longest, or, while every one is in a
-// request or just accepted, waits until one closes, goes idle or stays
-// silent past its grace. A connection accepted waits unserved meanwhile
+// ago or longer, else the one idle longest, else the oldest one past its
+// grace still sending its first request's headers from the source holding
+// the most places (more than the newcomer's would); it closes the newcomer
+// instead when its own source holds such a stalled connection; and while
+// every one is in a request or just accepted, it waits until one closes,
+// goes idle or stays silent past its grace. A connection accepted waits unserved meanwhile
 // (one at most: the server accepts one at a time; further clients wait in
 // the kernel's listen queue).
 func (l *Listener) Accept() (net.Conn, error) {

@@ -318,11 +318,16 @@ type ServerLimits struct {
 	// Idle is the longest a keep-alive connection is kept between two
 	// requests.
 	Idle time.Duration
-	// Conns is the most connections the server holds open at once; a
-	// further client takes the place of the connection idle longest
-	// between two requests, or, while every one is in a request, waits
-	// in the kernel's listen queue until one closes or goes idle. Below
-	// 1, DefaultServerLimits.Conns.
+	// Conns is the most connections the server holds open at once;
+	// when every place is taken, a further client takes the place of
+	// the oldest connection silent since it was accepted a second ago
+	// or more, else of the connection idle longest between two
+	// requests, else of the oldest connection stalled in its first
+	// request's headers from the address holding the most places; a
+	// client whose address holds such a stalled connection is closed
+	// at once; otherwise it waits in the kernel's listen queue while
+	// every connection is in a request or has just been accepted
+	// (internal/connlimit). Below 1, DefaultServerLimits.Conns.
 	Conns int
 }
 
@@ -359,8 +364,7 @@ func (a *Agent) Server(l ServerLimits) *Server {
 }
 
 // Serve accepts connections on ln, at most the limits' Conns at once
-// (when every one is taken, a new client takes the place of the
-// connection idle longest, or waits while none is idle: connlimit), until
+// (who gives way when every one is taken: ServerLimits.Conns), until
 // Shutdown or Close; it then returns http.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
 	cl := connlimit.New(ln, s.conns)
