@@ -410,6 +410,11 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 // a large job, on a dearer one for their whole lives.
 func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
+	if said, ok := t.notReady[r.ID]; ok {
+		// The instance runs and so does its agent: its GPUs do not (a
+		// driver that never loaded), which is as useless to the pool.
+		why = fmt.Sprintf("never joined: its agent answers but cannot read the GPUs (%s) after join_timeout %s of launch", said, t.pr.spec.JoinTimeout)
+	}
 	if s.first(t, r.ID, "join_timeout") {
 		if sib := joinedSibling(t.rows, r); sib != nil {
 			s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, "join_timeout").Inc()
@@ -546,7 +551,15 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			t.pr.unknown[r.ID] = prev // no answer: nothing new is known
 		}
 		if res.err != nil {
-			if r.State != state.InstanceBooting {
+			var nr *agentNotReadyError
+			switch {
+			case r.State == state.InstanceBooting && errors.As(res.err, &nr):
+				if t.notReady == nil {
+					t.notReady = map[string]string{}
+				}
+				t.notReady[r.ID] = nr.said
+				s.log.Debug("agent answers without its GPUs", "instance", r.ID, "err", res.err)
+			case r.State != state.InstanceBooting:
 				s.log.Debug("agent did not answer", "instance", r.ID, "err", res.err)
 			}
 			continue
@@ -605,7 +618,7 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return agentReading{}, fmt.Errorf("agent %s: %s", base, resp.Status)
+		return agentReading{}, notReady(base, resp)
 	}
 	var body agentGPUs
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAgentBody)).Decode(&body); err != nil {
@@ -621,6 +634,36 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 		}
 	}
 	return read, nil
+}
+
+// agentNotReadyError is an agent's answer without its GPUs: a status other
+// than 200, such as the 503 of an agent whose NVML is not ready (the
+// driver not loaded) or whose sample failed, with the error it gave.
+type agentNotReadyError struct {
+	agent string
+	said  string // the status and the agent's error, if it gave one
+}
+
+func (e *agentNotReadyError) Error() string { return "agent " + e.agent + ": " + e.said }
+
+// maxAgentError bounds what is read and kept of an agent's error answer.
+const maxAgentError = 512
+
+// notReady reads an agent's answer other than 200.
+func notReady(base string, resp *http.Response) error {
+	said := resp.Status
+	var body struct {
+		Error string `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAgentBody))
+	if json.Unmarshal(b, &body) == nil && body.Error != "" {
+		msg := strings.ToValidUTF8(body.Error, "?")
+		if len(msg) > maxAgentError {
+			msg = strings.ToValidUTF8(msg[:maxAgentError], "") + "…"
+		}
+		said += ": " + msg
+	}
+	return &agentNotReadyError{agent: base, said: said}
 }
 
 // info is what hooks and templates see of an instance.

@@ -27,6 +27,9 @@ type tick struct {
 	rows     map[string]*state.Instance    // live rows by instance id
 	orig     map[string]state.Instance     // rows as last written, to write only changes
 	rec      Decision
+	// notReady says, for each booting instance whose agent answered this
+	// tick's probe without its GPUs (503: NVML not ready), what it said.
+	notReady map[string]string
 	// pending holds the pool's intents still pending after this tick's
 	// resumes and launches, by id: committed capacity the policy sees as
 	// booting instances until they resolve (pendingInstances).

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +133,43 @@ func gpusOf(t *testing.T, reg *prometheus.Registry, origin string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestAgentWithoutNVMLIsNamedAtJoinTimeout: a burst instance boots, its
+// spillway agent answers, but the NVIDIA driver never loads (NVML's Init
+// answers DRIVER_NOT_LOADED). The instance cannot take jobs and is ended
+// at its join timeout, as before; the decision said "no answer from its
+// agent", sending the operator after the network. It now says the agent
+// answers but cannot read the GPUs, and why.
+func TestAgentWithoutNVMLIsNamedAtJoinTimeout(t *testing.T) {
+	h := newHarness(t, testPool())
+	mock := dgxh100.New()
+	mock.InitFunc = func() nv.Return { return nv.ERROR_DRIVER_NOT_LOADED }
+	sampler, err := nvml.StartSampler(mock, "burst-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := nvml.NewAgent(sampler)
+	if err := agent.SampleOnce(context.Background()); err == nil {
+		t.Fatal("a sample with NVML not initialised succeeded")
+	}
+	h.agents.handler = agent.Handler()
+
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	first := h.live()[0]
+	h.untilNoLongerBooting(first.ID)
+	var note string
+	for _, d := range h.decisions() {
+		for _, n := range d.Notes {
+			if strings.Contains(n, first.ID) && strings.Contains(n, "never joined") {
+				note = n
+			}
+		}
+	}
+	for _, want := range []string{"agent answers but cannot read the GPUs", "503", "NVML not ready", nv.ERROR_DRIVER_NOT_LOADED.Error()} {
+		if !strings.Contains(note, want) {
+			t.Errorf("join timeout note %q does not say %q", note, want)
+		}
+	}
 }
