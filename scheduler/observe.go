@@ -135,6 +135,11 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			s.joinTimedOut(ctx, t, r)
 			continue
 		}
+		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
+			// Kept, it would be money for nothing until max_lifetime,
+			// and taken for capacity the queue could use.
+			s.drain(ctx, t, r, why)
+		}
 		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning || r.State == state.InstanceDraining) {
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
@@ -489,12 +494,17 @@ type agentGPUs struct {
 		Busy bool `json:"busy"`
 		// Unknown: the agent could not read the GPU (it also says busy).
 		Unknown bool `json:"unknown"`
+		// Unhealthy: NVML reports the GPU's memory broken (Health why).
+		Unhealthy bool   `json:"unhealthy"`
+		Health    string `json:"health"`
 	} `json:"gpus"`
 }
 
 // agentReading is what the scheduler takes of an agent's answer.
 type agentReading struct {
-	gpus, busy, unknown int
+	gpus, busy, unknown, unhealthy int
+	// health is the first unhealthy GPU's cause.
+	health string
 }
 
 // unknownGPUs is what the scheduler remembers of an instance whose agent
@@ -588,6 +598,12 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			}
 			t.pr.unknown[r.ID] = u
 		}
+		if r.State == state.InstanceRunning && res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0 {
+			if t.broken == nil {
+				t.broken = map[string]string{}
+			}
+			t.broken[r.ID] = fmt.Sprintf("every GPU unhealthy and none busy: it can take no job (%s)", res.read.health)
+		}
 		r.BusyGPUs = res.read.busy
 		switch {
 		case r.BusyGPUs > 0:
@@ -632,6 +648,12 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 		if g.Unknown {
 			read.unknown++
 		}
+		if g.Unhealthy {
+			read.unhealthy++
+			if read.health == "" {
+				read.health = shorten(g.Health)
+			}
+		}
 	}
 	return read, nil
 }
@@ -657,13 +679,18 @@ func notReady(base string, resp *http.Response) error {
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAgentBody))
 	if json.Unmarshal(b, &body) == nil && body.Error != "" {
-		msg := strings.ToValidUTF8(body.Error, "?")
-		if len(msg) > maxAgentError {
-			msg = strings.ToValidUTF8(msg[:maxAgentError], "") + "…"
-		}
-		said += ": " + msg
+		said += ": " + shorten(body.Error)
 	}
 	return &agentNotReadyError{agent: base, said: said}
+}
+
+// shorten bounds a message an agent gave to maxAgentError bytes.
+func shorten(msg string) string {
+	msg = strings.ToValidUTF8(msg, "?")
+	if len(msg) > maxAgentError {
+		msg = strings.ToValidUTF8(msg[:maxAgentError], "") + "…"
+	}
+	return msg
 }
 
 // info is what hooks and templates see of an instance.

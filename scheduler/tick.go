@@ -30,6 +30,9 @@ type tick struct {
 	// notReady says, for each booting instance whose agent answered this
 	// tick's probe without its GPUs (503: NVML not ready), what it said.
 	notReady map[string]string
+	// broken says, for each running instance whose agent reports every
+	// GPU unhealthy and none busy, why it is drained this tick.
+	broken map[string]string
 	// pending holds the pool's intents still pending after this tick's
 	// resumes and launches, by id: committed capacity the policy sees as
 	// booting instances until they resolve (pendingInstances).

@@ -36,6 +36,7 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 	var lost bool
 	for _, d := range mock.Devices {
 		d := d.(*server.Device)
+		nvml.HealthyMock(d)
 		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
 		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
 		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
@@ -171,5 +172,73 @@ func TestAgentWithoutNVMLIsNamedAtJoinTimeout(t *testing.T) {
 		if !strings.Contains(note, want) {
 			t.Errorf("join timeout note %q does not say %q", note, want)
 		}
+	}
+}
+
+// TestUnhealthyInstanceIsDrained: every GPU of a burst instance reports a
+// failed row remapping (its memory broken: it needs repair). Before, the
+// agent did not ask NVML: the instance was read idle, kept as capacity for
+// reuse until its break-even, and counted by the policy as room for the
+// queue, though it could take no job. While a job still runs on it, it is
+// kept (busy); once none does, it is drained at the next probe, saying why.
+func TestUnhealthyInstanceIsDrained(t *testing.T) {
+	h := newHarness(t, testPool())
+	mock := dgxh100.New()
+	var broken, job bool
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 0, false, broken, nv.SUCCESS }
+		d.GetRetiredPagesPendingStatusFunc = func() (nv.EnableState, nv.Return) { return nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED }
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+			if job && i == 0 {
+				return []nv.ProcessInfo{{Pid: 4242, UsedGpuMemory: 1 << 30}}, nv.SUCCESS
+			}
+			return nil, nv.SUCCESS
+		}
+	}
+	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sampler.Close() })
+	agent := nvml.NewAgent(sampler)
+	sample := func() {
+		t.Helper()
+		if err := agent.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sample()
+	h.agents.handler = agent.Handler()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	h.setDemand(0)
+
+	broken, job = true, true
+	sample()
+	h.step(10 * time.Second)
+	if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceRunning || rs[0].BusyGPUs != 1 {
+		t.Fatalf("every GPU unhealthy, a job on GPU 0: rows %+v; want running, 1 busy: a job still running is not cut", rs)
+	}
+
+	job = false
+	sample()
+	h.step(10 * time.Second)
+	var reason string
+	for _, d := range h.decisions() {
+		for _, dr := range d.Drains {
+			reason = dr.Reason
+		}
+	}
+	if !strings.Contains(reason, "every GPU unhealthy and none busy") || !strings.Contains(reason, "row remapping failed") {
+		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy, saying why", reason)
+	}
+	if rs := h.rows(true); len(rs) == 1 && rs[0].State == state.InstanceRunning {
+		t.Errorf("row %+v: an instance none of whose GPUs can take a job is kept running", rs[0])
 	}
 }

@@ -129,6 +129,15 @@ type GPU struct {
 	// says why.
 	Unknown bool   `json:"unknown,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Unhealthy is true when NVML reports the GPU's memory broken: a row
+	// remapping failed (the GPU needs repair), or a row remapping or a
+	// page retirement is pending (it needs a reset). Its readings are as
+	// read (a job still running on it keeps it busy), but it takes no
+	// new job: the baseline never counts it free, and the scheduler
+	// drains a burst instance all of whose GPUs are unhealthy and none
+	// busy. Health says why.
+	Unhealthy bool   `json:"unhealthy,omitempty"`
+	Health    string `json:"health,omitempty"`
 }
 
 // Baseline is the on-prem GPU picture of one pool.

@@ -71,6 +71,8 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //     (DefaultStaleAfter when unset), and each baseline node that did not
 //     answer are listed in Snapshot.Stale as "<source>: <cause>", so the
 //     engine holds.
+//   - A GPU its agent reports unhealthy (its memory broken) counts as
+//     busy: it takes no new job, so it is never free.
 //   - GPUs of unknown nodes are never idle and never free: they count as
 //     busy (GPUsPerNode of the pool each). When the baseline failed, or
 //     the pool has no baseline source (base nil), every on-prem GPU counts
@@ -126,7 +128,8 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		freeByNode = map[string]int{}
 		for _, g := range b.GPUs {
 			s.OnPremGPUs++
-			if g.Busy {
+			// An unhealthy GPU takes no new job: never free.
+			if g.Busy || g.Unhealthy {
 				s.OnPremBusyGPUs++
 			} else {
 				free++

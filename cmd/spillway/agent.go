@@ -67,7 +67,12 @@ other GPUs are served as read. A sample that takes longer than
 count the GPUs, fails: the last good sample is then served with every GPU
 unknown and the error, and no further sample starts until the stuck one
 returns. The GPUs are counted every sample (a GPU hot-removed or back is
-followed) and NVML is initialised again after a driver reload. It serves:
+followed) and NVML is initialised again after a driver reload. A GPU whose
+memory NVML reports broken (a row remapping failed: it needs repair; a row
+remapping or page retirement pending: it needs a reset) is "unhealthy":
+served as read (a job on it keeps it busy) with "unhealthy": true and why;
+the server never counts it free, and drains a burst instance all of whose
+GPUs are unhealthy and none busy. It serves:
 
   /metrics   Prometheus text format: spillway_gpu_utilization_ratio,
              spillway_gpu_busy, spillway_gpu_allocated, spillway_gpu_idle_allocated,
@@ -78,12 +83,14 @@ followed) and NVML is initialised again after a driver reload. It serves:
              spillway_agent_last_sample_timestamp_seconds; a GPU whose
              utilisation NVML does not report (MIG mode) has no
              spillway_gpu_utilization_ratio series; an unknown GPU has
-             spillway_gpu_unknown 1, spillway_gpu_busy 1 and no other series
+             spillway_gpu_unknown 1, spillway_gpu_busy 1 and no other series;
+             an unhealthy GPU has spillway_gpu_unhealthy 1
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
              and "error" when the latest sample failed or timed out
-  /healthz   200 "ok" while the latest sample read every GPU; 503 and the
-             NVML error while samples fail or time out, or naming each
-             unknown GPU and why (the two above keep answering at once)
+  /healthz   200 "ok" while the latest sample read every GPU healthy; 503
+             and the NVML error while samples fail or time out, or naming
+             each unknown or unhealthy GPU and why (the two above keep
+             answering at once)
 
 A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once: a

@@ -10,6 +10,8 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
@@ -22,6 +24,7 @@ func TestUnknownGPUCountsBusy(t *testing.T) {
 	mock := dgxh100.New()
 	for i, d := range mock.Devices {
 		d := d.(*server.Device)
+		nvml.HealthyMock(d)
 		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
 		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
 			if i == 6 {
@@ -63,5 +66,47 @@ func TestUnknownGPUCountsBusy(t *testing.T) {
 	}
 	if free != 7 {
 		t.Errorf("%d GPUs free, want the 7 readable idle ones", free)
+	}
+}
+
+// TestUnhealthyGPUIsNotFree: a real agent whose GPU 2 has a row remapping
+// pending (its memory broken; it needs a reset) while the node's GPUs
+// idle. Before, that GPU counted free on-prem: the policy saw room for a
+// job no GPU could take, and held the burst while the job waited. It now
+// counts busy, never free.
+func TestUnhealthyGPUIsNotFree(t *testing.T) {
+	mock := dgxh100.New()
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		if i == 2 {
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
+		}
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+	}
+	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(srv)}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.Baseline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
+	if snap.OnPremGPUs != 8 || snap.OnPremFreeGPUs != 7 || snap.OnPremBusyGPUs != 1 {
+		t.Errorf("on-prem %d GPUs, %d free, %d busy; want 8, 7 free (GPU 2 unhealthy is not), 1 busy", snap.OnPremGPUs, snap.OnPremFreeGPUs, snap.OnPremBusyGPUs)
 	}
 }

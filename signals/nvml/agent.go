@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ const (
 	MetricMemoryTotal     = "spillway_gpu_memory_total_bytes"
 	MetricProcesses       = "spillway_gpu_compute_processes"
 	MetricUnknown         = "spillway_gpu_unknown"
+	MetricUnhealthy       = "spillway_gpu_unhealthy"
 	MetricSampleDuration  = "spillway_agent_sample_duration_seconds"
 	MetricLastSample      = "spillway_agent_last_sample_timestamp_seconds"
 	MetricSampleErrors    = "spillway_agent_sample_errors_total"
@@ -53,6 +55,7 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU's memory broken (a row remapping failed, or a row remapping or page retirement is pending): it takes no new job; /healthz says why.", gpuLabels, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -290,7 +293,8 @@ func (a *Agent) Handler() http.Handler {
 // out (the driver went away, an NVML call is stuck; /v1/gpus and /metrics
 // then serve the last good sample with every GPU unknown), or some GPU
 // could not be read (fallen off the bus, a value out of range; that GPU is
-// unknown, the others are served as read). Before the first sample it
+// unknown, the others are served as read) or is unhealthy (NVML reports
+// its memory broken). Before the first sample it
 // answers 503 too.
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	s, err := a.Last()
@@ -299,10 +303,15 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
 	case s.Time.IsZero():
 		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
-	case len(s.Unknown()) > 0:
+	case len(s.Unknown()) > 0 || slices.ContainsFunc(s.GPUs, func(g signals.GPU) bool { return g.Unhealthy }):
 		var b strings.Builder
-		for _, g := range s.Unknown() {
-			fmt.Fprintf(&b, "GPU %d unknown: %s\n", g.Index, g.Error)
+		for _, g := range s.GPUs {
+			switch {
+			case g.Unknown:
+				fmt.Fprintf(&b, "GPU %d unknown: %s\n", g.Index, g.Error)
+			case g.Unhealthy:
+				fmt.Fprintf(&b, "GPU %d unhealthy: %s\n", g.Index, g.Health)
+			}
 		}
 		http.Error(w, strings.TrimSuffix(b.String(), "\n"), http.StatusServiceUnavailable)
 	default:
@@ -400,7 +409,7 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 type gpuCollector Agent
 
 func (c *gpuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descLast, descThreshold} {
+	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descUnhealthy, descLast, descThreshold} {
 		ch <- d
 	}
 }
@@ -427,6 +436,7 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 		if !s.noUtil[g.Index] {
 			gauge(descUtil, g.Utilization/100)
 		}
+		gauge(descUnhealthy, b2f(g.Unhealthy))
 		gauge(descAllocated, b2f(g.Allocated))
 		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))
 		gauge(descMemUsed, float64(g.MemoryUsed))

@@ -298,6 +298,7 @@ func TestBusyThresholds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := server.NewServerWithGPUs("550.54.15", "12.550.54.15", 12040, simModels["dgxh100"]().Devices[0].(*server.Device).Config)
 			d := srv.Devices[0].(*server.Device)
+			HealthyMock(d)
 			d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: tc.util}, tc.utilRet }
 			d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
 				return make([]nv.ProcessInfo, tc.procs), nv.SUCCESS

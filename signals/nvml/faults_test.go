@@ -486,3 +486,64 @@ func TestCloseWaitsForAStuckSample(t *testing.T) {
 	}
 	srv.ShutdownFunc = func() nv.Return { return nv.SUCCESS }
 }
+
+// TestBrokenMemoryIsUnhealthy: NVML reports a GPU's memory broken (a row
+// remapping failed or pending, from Ampere on; pages pending retirement,
+// before). Before, the agent did not ask: such a GPU idle was served idle,
+// counted free on-prem and, on a burst instance, as capacity kept for
+// reuse though it could take no job. It is now unhealthy, with why; its
+// readings stay as read (a job still on it keeps it busy). A GPU whose
+// NVML cannot tell (not supported, an error) is not called broken.
+func TestBrokenMemoryIsUnhealthy(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		pending, fail bool
+		remapRet      nv.Return
+		pages         nv.EnableState
+		pagesRet      nv.Return
+		procs         int
+		want          string // "" for healthy
+	}{
+		{"row remapping failed", false, true, nv.SUCCESS, nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED, 0, "a row remapping failed: the GPU needs repair"},
+		{"row remapping pending", true, false, nv.SUCCESS, nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED, 0, "a row remapping is pending: the GPU needs a reset"},
+		{"row remapping pending, a job on it", true, false, nv.SUCCESS, nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED, 1, "a row remapping is pending"},
+		{"pages pending retirement (before Ampere)", false, false, nv.ERROR_NOT_SUPPORTED, nv.FEATURE_ENABLED, nv.SUCCESS, 0, "retired pages pending: the GPU needs a reset"},
+		{"no pages pending (before Ampere)", false, false, nv.ERROR_NOT_SUPPORTED, nv.FEATURE_DISABLED, nv.SUCCESS, 0, ""},
+		{"neither supported", false, false, nv.ERROR_NOT_SUPPORTED, nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED, 0, ""},
+		{"remapping call fails", true, true, nv.ERROR_UNKNOWN, nv.FEATURE_ENABLED, nv.SUCCESS, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			d := srv.Devices[3].(*server.Device)
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, tc.pending, tc.fail, tc.remapRet }
+			d.GetRetiredPagesPendingStatusFunc = func() (nv.EnableState, nv.Return) { return tc.pages, tc.pagesRet }
+			d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+				return make([]nv.ProcessInfo, tc.procs), nv.SUCCESS
+			}
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			g := getGPUs(t, hs.URL).GPUs[3]
+			m := byUUID(t, getMetrics(t, hs.URL), MetricUnhealthy)[d.UUID].GetGauge().GetValue()
+			code, body := healthz(t, hs.URL)
+			if tc.want == "" {
+				if g.Unhealthy || g.Health != "" || m != 0 || code != http.StatusOK {
+					t.Errorf("GPU 3 served as %+v, %s %v, /healthz %d %q; want healthy", g, MetricUnhealthy, m, code, body)
+				}
+				return
+			}
+			if !g.Unhealthy || !strings.Contains(g.Health, tc.want) || !strings.Contains(g.Health, "GPU 3") || g.Unknown {
+				t.Errorf("GPU 3 served as %+v; want unhealthy, known, saying %q", g, tc.want)
+			}
+			if busy := tc.procs > 0; g.Busy != busy || g.Processes != tc.procs {
+				t.Errorf("GPU 3 with %d processes: busy %v, %d processes; want its readings as read", tc.procs, g.Busy, g.Processes)
+			}
+			if m != 1 {
+				t.Errorf("%s for GPU 3 = %v, want 1", MetricUnhealthy, m)
+			}
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, "GPU 3 unhealthy") || !strings.Contains(body, tc.want) {
+				t.Errorf("/healthz = %d %q, want 503 naming GPU 3 and why", code, body)
+			}
+		})
+	}
+}

@@ -333,10 +333,34 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
 	}
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
+	g.Health = health(d)
+	g.Unhealthy = g.Health != ""
 	// Without a utilisation reading the GPU is never called idle (that
 	// would report waste nobody saw); busy then follows its processes.
 	computing := !noUtil && g.Utilization >= s.thresholds.BusyUtil
 	g.Idle = !noUtil && !computing
 	g.Busy = computing || (s.thresholds.BusyProcesses > 0 && g.Processes >= s.thresholds.BusyProcesses)
 	return g, noUtil, nil
+}
+
+// health says why NVML reports d's memory broken, or "": healthy, or NVML
+// cannot tell (the call fails or is not supported), since a GPU taken for
+// broken has its instance ended, which needs NVML's word. From Ampere on,
+// a GPU remaps rows of bad memory: a remapping pending needs a reset of
+// the GPU, a failed one its repair; before, it retires pages, and pages
+// pending retirement need a reset.
+func health(d *device) string {
+	_, _, pending, failed, ret := d.handle.GetRemappedRows()
+	switch {
+	case ret == nv.SUCCESS && failed:
+		return fmt.Sprintf("nvml: GPU %d (%s): GetRemappedRows: a row remapping failed: the GPU needs repair", d.index, d.uuid)
+	case ret == nv.SUCCESS && pending:
+		return fmt.Sprintf("nvml: GPU %d (%s): GetRemappedRows: a row remapping is pending: the GPU needs a reset", d.index, d.uuid)
+	case ret != nv.ERROR_NOT_SUPPORTED:
+		return ""
+	}
+	if st, ret := d.handle.GetRetiredPagesPendingStatus(); ret == nv.SUCCESS && st == nv.FEATURE_ENABLED {
+		return fmt.Sprintf("nvml: GPU %d (%s): GetRetiredPagesPendingStatus: retired pages pending: the GPU needs a reset", d.index, d.uuid)
+	}
+	return ""
 }

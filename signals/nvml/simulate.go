@@ -17,10 +17,28 @@ import (
 
 // simModels are the go-nvml DGX mock servers a node can simulate.
 var simModels = map[string]func() *server.Server{
-	"dgxa100": dgxa100.New,
-	"dgxh100": dgxh100.New,
-	"dgxh200": dgxh200.New,
-	"dgxb200": dgxb200.New,
+	"dgxa100": func() *server.Server { return healthy(dgxa100.New()) },
+	"dgxh100": func() *server.Server { return healthy(dgxh100.New()) },
+	"dgxh200": func() *server.Server { return healthy(dgxh200.New()) },
+	"dgxb200": func() *server.Server { return healthy(dgxb200.New()) },
+}
+
+// healthy makes srv's GPUs answer NVML's memory health calls, which the
+// mocks leave unset: no row remapping pending or failed.
+func healthy(srv *server.Server) *server.Server {
+	for _, d := range srv.Devices {
+		HealthyMock(d.(*server.Device))
+	}
+	return srv
+}
+
+// HealthyMock makes a go-nvml mock device answer the memory health calls
+// the sampler makes (GetRemappedRows, GetRetiredPagesPendingStatus), which
+// the mocks leave unset (a call would panic): no remapping pending or
+// failed, no page pending retirement.
+func HealthyMock(d *server.Device) {
+	d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 0, false, false, nv.SUCCESS }
+	d.GetRetiredPagesPendingStatusFunc = func() (nv.EnableState, nv.Return) { return nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED }
 }
 
 // SimulatedModels lists the names --simulate accepts.

@@ -42,6 +42,7 @@ func (m *Model) newNode(name, instance, model, addr string) (*node, error) {
 	mock := mk()
 	n := &node{name: name, instance: instance, slots: make([]*job, len(mock.Devices))}
 	for i, d := range mock.Devices {
+		nvml.HealthyMock(d.(*server.Device))
 		m.wire(n, i, d.(*server.Device))
 	}
 	s, err := nvml.NewSampler(mock, name, nvml.WithClock(m.opts.Clock.Now))
