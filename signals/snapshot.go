@@ -72,7 +72,10 @@ func Read(ctx context.Context, pool policy.Pool, now func() time.Time, base Base
 //     answer are listed in Snapshot.Stale as "<source>: <cause>", so the
 //     engine holds.
 //   - A GPU its agent reports unhealthy (its memory broken) counts as
-//     busy: it takes no new job, so it is never free.
+//     busy: it takes no new job, so it is never free. A GPU its agent
+//     could not read (Unknown) is busy too (the agent says so), but not
+//     stale: its node answered, and a stale signal would hold the whole
+//     pool for one GPU fallen off the bus.
 //   - GPUs of unknown nodes are never idle and never free: they count as
 //     busy (GPUsPerNode of the pool each). When the baseline failed, or
 //     the pool has no baseline source (base nil), every on-prem GPU counts

@@ -547,3 +547,41 @@ func TestBrokenMemoryIsUnhealthy(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessesOfEveryNamespaceCountBusy pins a decision: NVML lists the
+// compute processes holding a context on the GPU from the driver, not from
+// /proc. A process in a container is listed with its host PID (not in an
+// agent's /proc when the agent runs in a container of its own), with the
+// container's PID on some drivers, and with 0 bytes used (observed on
+// driver 560 for a containerised process computing at 13%) or N/A
+// (0xFFFFFFFFFFFFFFFF, without the rights to read it). Each is a job
+// holding the GPU: filtering them by PID or memory would call a GPU idle
+// under a running job, and drain its instance. A process that exits has
+// its context torn down by the driver and leaves the list (a zombie holds
+// none); one that holds a context and computes nothing is idle-allocated
+// waste (spillway_gpu_idle_allocated), still busy: ending its job is the
+// on-prem scheduler's call, not the agent's.
+func TestProcessesOfEveryNamespaceCountBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		proc nv.ProcessInfo
+	}{
+		{"host PID outside the agent's namespace", nv.ProcessInfo{Pid: 4_000_000, UsedGpuMemory: 1 << 30}},
+		{"PID 0", nv.ProcessInfo{Pid: 0, UsedGpuMemory: 1 << 30}},
+		{"no memory reported", nv.ProcessInfo{Pid: 324, UsedGpuMemory: 0}},
+		{"memory N/A", nv.ProcessInfo{Pid: 324, UsedGpuMemory: 1<<64 - 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			srv.Devices[6].(*server.Device).GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+				return []nv.ProcessInfo{tc.proc}, nv.SUCCESS
+			}
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if g := getGPUs(t, hs.URL).GPUs[6]; !g.Busy || g.Processes != 1 || !g.Allocated || g.Unknown {
+				t.Errorf("GPU 6 with a process %+v served as %+v; want busy, allocated, 1 process", tc.proc, g)
+			}
+		})
+	}
+}
