@@ -59,8 +59,9 @@ the UUID, model, utilisation, memory and compute processes through NVML, and
 decides whether the GPU is busy (utilisation >= --busy-util or processes >=
 --busy-processes). Processes count as NVML lists them, whatever their PID
 namespace: a container's process appears with its host PID (or, on some
-drivers, its container's) and often 0 bytes of memory; each holds the GPU. A GPU it cannot read (an NVML call fails: fallen off the
-bus, an Xid, a timeout in the driver; or a value out of range, such as
+drivers, its container's) and often 0 bytes of memory; each holds the GPU.
+A GPU it cannot read (an NVML call fails: fallen off the bus, an Xid, a
+timeout in the driver; or a value out of range, such as
 utilisation 4294967295 for N/A, or memory used above total) is "unknown":
 served busy, never idle, with "unknown": true and the error, so that no
 instance is drained, nor a GPU counted free, on what nobody measured; the
