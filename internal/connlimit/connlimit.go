@@ -18,8 +18,9 @@
 // and sending nothing on them, therefore cannot keep other clients out for
 // the server's idle or header timeout; a client whose idle connection is
 // closed opens another, as HTTP clients do. A connection that has sent
-// part of a request keeps its place: a flood of new connections does not
-// cut requests under way.
+// part of a request keeps its place, as does one idle between two
+// requests once its client has begun the next (a first byte read): a
+// flood of new connections does not cut requests under way.
 package connlimit
 
 import (
@@ -272,11 +273,25 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	case http.StateIdle:
 		l.idles++
 		e.idle, e.since = true, l.idles
+		c.(*conn).idle.Store(true)
 		l.signal()
 	case http.StateActive:
 		e.idle, e.served = false, true
+		c.(*conn).idle.Store(false)
 	case http.StateHijacked, http.StateClosed:
 		// Its Close (or the hijacker's) frees its place.
+	}
+}
+
+// begun marks c, idle until its Read, in a request again: its client has
+// begun the next one, which a newcomer does not cut. Until the server has
+// read the request's headers whole it is a connection sending its headers,
+// with a grace from now, as a connection just accepted.
+func (l *Listener) begun(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.conns[c]; ok && e.idle {
+		e.idle, e.served, e.at = false, false, time.Now()
 	}
 }
 
@@ -298,12 +313,20 @@ type conn struct {
 	// heard is set once the connection has sent a byte: the start of a
 	// request (or of a TLS handshake), which a newcomer does not cut.
 	heard atomic.Bool
+	// idle is set while the server counts the connection idle between two
+	// requests (ConnState); the first byte read then is the next request's.
+	idle atomic.Bool
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.heard.Load() {
-		c.heard.Store(true)
+	if n > 0 {
+		if !c.heard.Load() {
+			c.heard.Store(true)
+		}
+		if c.idle.Load() && c.idle.CompareAndSwap(true, false) {
+			c.l.begun(c)
+		}
 	}
 	return n, err
 }

@@ -383,3 +383,62 @@ func TestCloseEndsAWaitingAccept(t *testing.T) {
 	}
 	srv.Config.Close()
 }
+
+// begun waits until l holds no idle connection: the server has read the
+// first bytes of the next request on each connection that was idle.
+func begun(t *testing.T, l *Listener) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.mu.Lock()
+		idle := 0
+		for _, e := range l.conns {
+			if e.idle {
+				idle++
+			}
+		}
+		l.mu.Unlock()
+		if idle == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d connections still idle, want the next request begun on each", idle)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestNextRequestBegunKeepsItsPlace: a connection idle between two
+// requests that has begun sending its next one is in a request: a
+// newcomer from another source waits rather than close it. It was still
+// counted idle until the server had read the request's headers whole, so
+// a client at the limit cut the request of a dashboard polling on its
+// kept-alive connection (a POST, which its client does not retry, lost
+// its answer).
+func TestNextRequestBegunKeepsItsPlace(t *testing.T) {
+	addr, l, _, idle := serve(t, 1, false)
+	kept := dial(t, addr)
+	kept.send(request)
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seenIdle(t, idle)
+	kept.send("GET / HTTP/1.1\r\n")
+	begun(t, l)
+	c := dialFrom(t, "127.0.0.2", addr)
+	c.send(request)
+	if !c.waits() {
+		t.Fatal("a newcomer with the one place held by a connection that has begun its next request: answered, want it to wait")
+	}
+	kept.send("Host: spillway\r\n\r\n")
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatalf("the next request begun on a kept-alive connection: %v, want it answered", err)
+	}
+	if err := c.answer(20 * time.Second); err != nil {
+		t.Fatalf("the newcomer once the connection was idle again: %v, want it served", err)
+	}
+}
