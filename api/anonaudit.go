@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/spillway-io/spillway/internal/connlimit"
 )
 
 // Bounds on the audit rows of unauthenticated calls (401): anyone who can
@@ -179,22 +179,8 @@ func (a *anonAudit) flush(now time.Time) string {
 }
 
 // anonSource is the source a 401 is counted under: its IPv4 address, or the
-// /64 of its IPv6 address.
-func anonSource(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is4() {
-		return ip.String()
-	}
-	return netip.PrefixFrom(ip, 64).Masked().String()
-}
+// /64 of its IPv6 address, as the server's connection limit counts them.
+func anonSource(remoteAddr string) string { return connlimit.Source(remoteAddr) }
 
 // unseenNote is what a 401 row adds about the calls of its source only
 // counted before it.

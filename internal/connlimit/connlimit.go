@@ -6,8 +6,8 @@
 // connection idle longest (one between two requests), and waits only while
 // every connection is in a request or has just been accepted. When none
 // is silent or idle, a newcomer takes the place of the oldest connection
-// still sending its first request's headers from the source (IP address)
-// holding the most places, if that source holds more than the newcomer's
+// still sending its first request's headers from the source (an IPv4
+// address or IPv6 /64, see Source) holding the most places, if that source holds more than the newcomer's
 // would: one client sending a byte on each of its connections, then
 // stalling, holds its places only until another client comes; and a
 // newcomer from a source already holding such a stalled connection is
@@ -27,6 +27,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,24 +65,41 @@ type entry struct {
 	since uint64    // l.idles when it went idle
 	seq   uint64    // l.accepts when it was accepted
 	at    time.Time // when it was accepted
-	src   string    // its client's IP address
+	src   string    // its client's source (Source)
 	// served is set once the server has read a request's headers whole
 	// (http.StateActive): before, a connection heard from is still
 	// sending its first request's headers.
 	served bool
 }
 
-// source is the IP address of a connection's client.
+// source is the source of a connection's client (see Source).
 func source(c net.Conn) string {
 	a := c.RemoteAddr()
 	if a == nil {
 		return ""
 	}
-	host, _, err := net.SplitHostPort(a.String())
+	return Source(a.String())
+}
+
+// Source is the client a remote address ("host:port") is counted as: its
+// IPv4 address, or the /64 of its IPv6 address (an IPv4-mapped one is its
+// IPv4 address). One host is given a /64 and may use any address in it,
+// so counted by address an IPv6 client would be 2^64 sources. A remote
+// address that is no IP address is its own source.
+func Source(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		return a.String()
+		host = remoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip, 64).Masked().String()
 }
 
 // New returns a Listener that serves at most n connections of ln at once

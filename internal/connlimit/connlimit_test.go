@@ -442,3 +442,39 @@ func TestNextRequestBegunKeepsItsPlace(t *testing.T) {
 		t.Fatalf("the newcomer once the connection was idle again: %v, want it served", err)
 	}
 }
+
+// fromAddr is a connection whose client is at addr.
+type fromAddr struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c fromAddr) RemoteAddr() net.Addr { return c.addr }
+
+// TestSourceGroupsAnIPv6HostsAddresses: the connections of one IPv6 /64
+// count as one source, as an IPv4 address does. Counted by address, one
+// host (given a /64, 2^64 addresses) opened each connection from an
+// address of its own, so the stalled connections of the source holding
+// the most places were never its, and its newcomers were never refused.
+func TestSourceGroupsAnIPv6HostsAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		addr, want string
+	}{
+		{"127.0.0.1:4000", "127.0.0.1"},
+		{"127.0.0.2:4000", "127.0.0.2"},
+		{"[::ffff:127.0.0.2]:4000", "127.0.0.2"},
+		{"[2001:db8:0:1::1]:4000", "2001:db8:0:1::/64"},
+		{"[2001:db8:0:1:ffff:ffff:ffff:ffff]:4001", "2001:db8:0:1::/64"},
+		{"[2001:db8:0:2::1]:4000", "2001:db8:0:2::/64"},
+		{"[fe80::1%eth0]:4000", "fe80::/64"},
+		{"[::1]:4000", "::/64"},
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := source(fromAddr{addr: tcp}); got != tc.want {
+			t.Errorf("source of a connection from %s = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
