@@ -129,11 +129,27 @@ func stoppedWhileStarting(log *slog.Logger, cut error) error {
 	return nil
 }
 
+// Bounds on what one connection to the server may hold, beside its
+// timeouts: server.max_connections counts connections, so they bound a
+// client's requests and memory only with these.
+const (
+	// maxStreamsPerConn is the most requests an HTTP/2 connection (over
+	// TLS) carries at once; Go's default, 250, let one connection hold as
+	// many requests as 250 HTTP/1.1 ones. A browser loading the page
+	// needs a few; its further requests wait for one to end.
+	maxStreamsPerConn = 8
+	// maxHeaderBytes bounds a request's headers (431 past it), HTTP/1.1
+	// and HTTP/2; Go's default is 1 MB. A bearer token is at most 512
+	// bytes; the rest is room for a browser's cookies.
+	maxHeaderBytes = 64 << 10
+)
+
 // listenAndServe serves h on ln until ctx ends, then shuts down gracefully.
-// With tlsCfg (its key pair loaded) it serves HTTPS. An error serving,
-// such as a listener that fails, is returned at once.
+// With tlsCfg (its key pair loaded) it serves HTTPS, HTTP/2 included. An
+// error serving, such as a listener that fails, is returned at once.
 func listenAndServe(ctx context.Context, ln net.Listener, h http.Handler, tlsCfg *tls.Config) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsCfg,
+		MaxHeaderBytes: maxHeaderBytes, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: maxStreamsPerConn}}
 	if cl, ok := ln.(*connlimit.Listener); ok {
 		hs.ConnState = cl.ConnState // it learns which connections are idle
 	}
