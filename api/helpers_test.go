@@ -50,6 +50,9 @@ type env struct {
 	url    string
 	tokens string // the tokens file
 	tok    map[tokens.Role]string
+	// handler is the API and page, served at url; a test may serve it
+	// elsewhere too.
+	handler http.Handler
 }
 
 func newEnv(t *testing.T, anon bool) *env {
@@ -84,7 +87,7 @@ func newEnvWith(t *testing.T, o api.Options) *env {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e.url = ts.URL
+	e.url, e.handler = ts.URL, srv
 	return e
 }
 
