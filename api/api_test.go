@@ -371,6 +371,10 @@ func TestPaging(t *testing.T) {
 		{"/v1/instances?pool=", `pool= is empty: name a pool (GET /v1/pools lists them), or leave the parameter out`},
 		{"/v1/decisions?pool=", `pool= is empty`},
 		{"/v1/bursts?pool=", `pool= is empty`},
+		// ?all, written as a flag, listed only the active bursts.
+		{"/v1/bursts?all=", `all= is empty: use all=true to include ended bursts, or leave the parameter out for the active ones`},
+		{"/v1/bursts?all", `all= is empty`},
+		{"/v1/bursts?pool=training&all", `all= is empty`},
 		{"/v1/decisions?since=yesterday", `since=\"yesterday\" is neither a duration (1h) nor an RFC 3339 time`},
 		// Times the store cannot hold are the caller's mistake (400 with
 		// the range), not the server's (500).

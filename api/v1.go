@@ -201,7 +201,12 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	all := false
-	if v := q.Get("all"); v != "" {
+	if q.Has("all") {
+		v := q.Get("all")
+		if v == "" {
+			// ?all, written as a flag, listed only the active bursts.
+			return errf(http.StatusBadRequest, CodeInvalid, "all= is empty: use all=true to include ended bursts, or leave the parameter out for the active ones")
+		}
 		if all, err = strconv.ParseBool(v); err != nil {
 			return errf(http.StatusBadRequest, CodeInvalid, "all=%q is not a boolean: use all=true to include ended bursts", clip(v))
 		}
