@@ -276,10 +276,15 @@ func (l *Listener) signal() {
 // ConnState is the http.Server's ConnState hook: it marks a connection
 // idle between two requests, and busy again when a request comes. (A
 // connection served over TLS is the *tls.Conn around the one Accept
-// returned.)
+// returned.) An HTTP/1.1 connection idle is in a request again from the
+// first byte read, its next request's; an HTTP/2 one only once a request
+// has come whole, as its client sends frames that are no request between
+// two (flow-control updates, pings).
 func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
+	h2 := false
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
+		h2 = st == http.StateIdle && tc.ConnectionState().NegotiatedProtocol == "h2"
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -291,7 +296,7 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	case http.StateIdle:
 		l.idles++
 		e.idle, e.since = true, l.idles
-		c.(*conn).idle.Store(true)
+		c.(*conn).idle.Store(!h2)
 		l.signal()
 	case http.StateActive:
 		e.idle, e.served = false, true

@@ -3,6 +3,7 @@ package connlimit
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -477,4 +478,83 @@ func TestSourceGroupsAnIPv6HostsAddresses(t *testing.T) {
 			t.Errorf("source of a connection from %s = %q, want %q", tc.addr, got, tc.want)
 		}
 	}
+}
+
+// h2Frame writes one HTTP/2 frame.
+func h2Frame(t *testing.T, c net.Conn, typ, flags byte, stream uint32, payload []byte) {
+	t.Helper()
+	n := len(payload)
+	head := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+	if _, err := c.Write(append(head, payload...)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// h2Until reads HTTP/2 frames until one of type typ with all of flags.
+func h2Until(t *testing.T, r *bufio.Reader, typ, flags byte) {
+	t.Helper()
+	for {
+		var head [9]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			t.Fatalf("reading the server's frames: %v", err)
+		}
+		if _, err := io.CopyN(io.Discard, r, int64(head[0])<<16|int64(head[1])<<8|int64(head[2])); err != nil {
+			t.Fatal(err)
+		}
+		if head[3] == typ && head[4]&flags == flags {
+			return
+		}
+	}
+}
+
+// TestHTTP2IdleConnectionGivesWayAfterAPing: an HTTP/2 connection idle
+// between two requests still gives way to a newcomer after its client
+// has sent frames that are no request (a ping here; flow-control updates
+// follow every answer), not taken as a request begun.
+func TestHTTP2IdleConnectionGivesWayAfterAPing(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	l := New(srv.Listener, 1)
+	srv.Listener = l
+	idle := make(chan struct{}, 64)
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		l.ConnState(c, st)
+		if st == http.StateIdle {
+			idle <- struct{}{}
+		}
+	}
+	srv.Config.IdleTimeout = 10 * time.Minute
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cfg := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"h2"}
+	c, err := tls.Dial("tcp", l.Addr().String(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	h2Frame(t, c, 0x4, 0, 0, nil) // SETTINGS
+	var block []byte
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {":authority", "spillway"}} {
+		block = append(block, 0, byte(len(f[0])))
+		block = append(append(block, f[0]...), byte(len(f[1])))
+		block = append(block, f[1]...)
+	}
+	h2Frame(t, c, 0x1, 0x5, 1, block) // HEADERS, END_STREAM|END_HEADERS
+	h2Until(t, r, 0x0, 0x1)           // its answer's last DATA
+	seenIdle(t, idle)
+	h2Frame(t, c, 0x6, 0, 0, make([]byte, 8)) // PING
+	h2Until(t, r, 0x6, 0x1)                   // its ACK: the server read it
+
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("a newcomer with the one place held by an idle HTTP/2 connection that sent a ping: %v, want it served", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 }
