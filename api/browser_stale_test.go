@@ -205,6 +205,12 @@ func TestPageSaysItsFiguresAreStale(t *testing.T) {
 	stale("a server too slow to answer", regexp.MustCompile(`did not answer within 2 s`))
 	g.set("")
 	recovered("a server too slow")
+
+	// The session ended: the next refresh goes to the login page.
+	e.clock.Advance(13 * time.Hour)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("token"))); err != nil {
+		t.Fatalf("the session ended: the page did not go to the login page: %v", err)
+	}
 }
 
 // TestPageRefreshesOnceAFormIsLeft: the page does not refresh while a
