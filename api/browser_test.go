@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -245,6 +246,18 @@ func TestPageReloadsButNeverRepostsAForm(t *testing.T) {
 	}
 	if loc := run(t, ctx, chromedp.Location()); !strings.HasSuffix(loc, "/bursts") {
 		t.Errorf("the refused form's answer is at %s, want /bursts", loc)
+	}
+	// Not refreshed, it says so once a period has passed, and links to
+	// the status page (its figures stayed as they were with nothing
+	// saying they were getting old).
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("current"))); err != nil {
+		t.Fatalf("the refused form's answer, 3 periods on: no link to current figures: %v", err)
+	}
+	if text := run(t, ctx, chromedp.Text(chromedp.ID("stale"))); !regexp.MustCompile(`the figures below are \d+ s old .*is not refreshed \(that would send the form again\)\. Open the status page for current figures\.`).MatchString(text) {
+		t.Errorf("the refused form's answer, 3 periods on, says %q, want how old its figures are and that it is not refreshed", text)
+	}
+	if href := run(t, ctx, chromedp.Evaluate[string](`document.getElementById("current").getAttribute("href")`)); href != "/" {
+		t.Errorf("the link to current figures goes to %q, want /", href)
 	}
 	posts := 0
 	for _, r := range e.be.AuditRows() {

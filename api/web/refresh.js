@@ -17,13 +17,14 @@
 // address loses its query at once, so neither these refreshes nor a later
 // reload repeat it about a burst that may since have ended. A page that
 // answers a refused form (its address is the form's, /bursts) is never
-// refreshed: that would post the form again.
+// refreshed: that would post the form again; once a period has passed, its
+// banner says so, how old its figures are, and links to the status page.
 (function () {
   "use strict";
-  if (location.pathname !== "/") {
-    return;
-  }
-  if (location.search && history.replaceState) {
+  // A form's answer (a refused form, at the form's address) is never
+  // refreshed: that would send the form again.
+  var answer = location.pathname !== "/";
+  if (!answer && location.search && history.replaceState) {
     history.replaceState(null, "", location.pathname + location.hash);
   }
   var every = Number(document.body.getAttribute("data-refresh-ms")) || 30000;
@@ -72,6 +73,13 @@
     el.textContent = "Not up to date: the figures below are " + age(Date.now() - loadedAt) +
       " old (fetched at " + clock(loadedAt) + "). " + problem +
       (nextAt ? " Trying again at " + clock(nextAt) + "." : "");
+    if (answer) {
+      var a = document.createElement("a");
+      a.href = "/";
+      a.id = "current";
+      a.textContent = "Open the status page";
+      el.append(" ", a, " for current figures.");
+    }
   }
 
   // editing says whether the reader is filling in a form: a field has
@@ -167,6 +175,18 @@
         clearTimeout(t);
         busy = false;
       });
+  }
+
+  if (answer) {
+    // Once a period has passed, the banner says the figures are getting
+    // old and will not be refreshed here.
+    setInterval(function () {
+      if (Date.now() - loadedAt >= every) {
+        problem = "This page answers a form and is not refreshed (that would send the form again).";
+        banner();
+      }
+    }, 1000);
+    return;
   }
 
   // Back to a tab left for a while: refresh at once rather than show old
