@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"embed"
 	"errors"
@@ -136,8 +137,27 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		notice = "Burst " + id + " created."
 	} else if id := q.Get("cancelled"); idRE.MatchString(id) {
 		notice = "Burst " + id + " cancelled: its instances drain, then terminate."
+	} else if id := q.Get("ended"); idRE.MatchString(id) {
+		notice = endedNotice(r.Context(), s.be, id)
 	}
 	s.renderPage(w, r, v, http.StatusOK, notice, "", nil)
+}
+
+// endedNotice says that burst id, which a cancel found ended, had ended,
+// how and when.
+func endedNotice(ctx context.Context, be Backend, id string) string {
+	b, err := be.Burst(ctx, id)
+	if err != nil || b.State == "active" {
+		return "Burst " + id + " had already ended: nothing was cancelled."
+	}
+	how := "had already ended (" + b.State + ")"
+	if b.State == "cancelled" && b.CancelledBy != "" {
+		how = "was already cancelled, by " + b.CancelledBy
+	}
+	if !b.EndedAt.IsZero() {
+		how += " at " + b.EndedAt.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return "Burst " + id + " " + how + ": its instances drain, then terminate."
 }
 
 // renderPage renders the status page; form, when set, refills the burst
@@ -462,6 +482,16 @@ func (s *Server) pageCancelBurst(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		b, err := s.cancelBurst(r.Context(), v.Principal, r.PathValue("id"))
+		if errors.Is(err, ErrConflict) {
+			// Cancelled from another tab or by someone else, or its time
+			// ran out: what the cancel asked for holds. It read "Refused:",
+			// as if the burst still ran.
+			if ended, gerr := s.be.Burst(r.Context(), r.PathValue("id")); gerr == nil && ended.State != "active" {
+				rec.outcome = fmt.Sprintf("burst %s in pool %s had already ended (%s): nothing cancelled", ended.ID, ended.Pool, ended.State)
+				http.Redirect(rec, r, "/?ended="+url.QueryEscape(ended.ID)+"#pool-"+ended.Pool, http.StatusSeeOther)
+				return nil
+			}
+		}
 		if err != nil {
 			return err
 		}

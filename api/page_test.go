@@ -360,3 +360,32 @@ func TestPageFormPostedTwiceOpensOneBurst(t *testing.T) {
 		t.Fatalf("%d bursts for INC-11, want 2 (the double post's one, the reloaded form's one)", n)
 	}
 }
+
+// TestPageCancelOfABurstAlreadyEnded: cancelling from the page a burst
+// that was cancelled meanwhile (from another tab, or by someone else)
+// says it was already cancelled, by whom and when: what the cancel asked
+// for holds. The page answered "Refused: burst … already cancelled" with
+// a 409, which at 3 a.m. reads as the burst still running.
+func TestPageCancelOfABurstAlreadyEnded(t *testing.T) {
+	e := newEnv(t, false)
+	b := newBrowser(e)
+	csrf := b.login(tokens.Operator)
+	if _, err := e.client(tokens.Admin).CancelBurst(context.Background(), "b-0001"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := b.post("/bursts/b-0001/cancel", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?ended=b-0001#pool-training" {
+		t.Fatalf("cancelling from the page a burst cancelled meanwhile: %d %q %s, want 303 to /?ended=b-0001#pool-training", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	_, page := b.get("/?ended=b-0001")
+	if want := `<p class="notice" role="status" id="notice">Burst b-0001 was already cancelled, by root at 2026-11-29 09:00 UTC: its instances drain, then terminate.</p>`; !strings.Contains(page, want) {
+		t.Errorf("the page after the cancel lacks %s", want)
+	}
+	if strings.Contains(page, "Refused") {
+		t.Errorf("the page after the cancel says Refused")
+	}
+	rows := e.be.AuditRows()
+	if last := rows[len(rows)-1]; last.Principal != "alice" || last.Outcome != "burst b-0001 in pool training had already ended (cancelled): nothing cancelled" {
+		t.Errorf("last audit row %+v, want alice's cancel saying the burst had already ended", last)
+	}
+}
