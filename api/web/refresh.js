@@ -116,7 +116,7 @@
 
   function swap(html) {
     var doc = new DOMParser().parseFromString(html, "text/html");
-    if (!doc.getElementById || !doc.querySelector("main")) {
+    if (!doc.querySelector("main")) {
       failed("The server's answer was not the status page.");
       return;
     }
