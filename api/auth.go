@@ -33,7 +33,11 @@ func (s *Server) authenticate(r *http.Request, need tokens.Role, what string) (t
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if s.anon && need == tokens.Viewer {
-			return anonymous, nil
+			if anonymousHostOK(r) {
+				return anonymous, nil
+			}
+			return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
+				"no token, and anonymous reads on a loopback address are answered only to a Host naming this machine (localhost or a loopback address), not %q: a page on another site may have made its name point here; open the server as http://localhost:PORT or send a token", clip(r.Host))
 		}
 		return tokens.Principal{}, errf(http.StatusUnauthorized, CodeUnauthenticated,
 			"no token: %s needs a token with role %s or above, sent as \"Authorization: Bearer TOKEN\" (an admin creates one with `spillway token create`)", what, need)

@@ -69,7 +69,7 @@ func (s *Server) pageViewer(r *http.Request) (*viewer, error) {
 			s.sessions.delete(c.Value) // the token was revoked
 		}
 	}
-	if s.anon {
+	if s.anon && anonymousHostOK(r) {
 		return &viewer{Principal: anonymous}, nil
 	}
 	return nil, nil
