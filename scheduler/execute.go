@@ -683,6 +683,11 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 			err = fmt.Errorf("provider %s is no longer in the config: put it back to end its instances", name)
 		}
 		cancel()
+		// The bill runs until the call reached the cloud, at the latest
+		// when it returned: a call that took most of its call timeout
+		// ended its instances that much after the evaluation, and the
+		// budget's ledger counts each one until its EndedAt.
+		endedAt := s.clock.Now()
 		// A partial failure ended some: record those as terminating, or
 		// the next tick would find them gone and count them as vanished.
 		ended := make(map[string]bool, len(ids))
@@ -701,7 +706,7 @@ func (s *Scheduler) terminate(ctx context.Context, t *tick, rows []*state.Instan
 				// next launch of its offering.
 				t.pr.idle.Released(s.rowOffering(t.pr, r).Key(), r.IdleSince, t.now)
 			}
-			r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, t.now, reason, t.now
+			r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, endedAt, reason, endedAt
 			ar.Outcome = "terminating"
 			if perr := s.putRow(ctx, t, r); perr != nil {
 				ar.Error = "recording the termination failed (kept in memory, written when the state takes writes): " + perr.Error()
