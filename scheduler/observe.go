@@ -149,6 +149,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			delete(t.pr.counted, e)
 		}
 	}
+	s.settleVanished(t)
 	return s.flush(ctx, t)
 }
 
@@ -362,21 +363,35 @@ const vanishedReason = "vanished from the cloud (ended outside Spillway, reclaim
 // endRow records that a row's instance is gone, with its final spend; a
 // failed write is kept for the next tick's (unwritten.go).
 func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) error {
+	_, listed := t.cloud[r.ID]
+	hold := false
 	if r.State == state.InstanceTerminating {
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
 	} else {
+		hold = holdsVanished(r, listed)
 		r.EndReason = vanishedReason
 		r.EndedAt = t.now
-		s.metrics.vanished.WithLabelValues(r.Pool).Inc()
-		s.log.Warn("instance vanished", "pool", r.Pool, "instance", r.ID)
-		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s vanished from the cloud; re-planned", r.ID))
+		s.log.Warn("instance vanished", "pool", r.Pool, "instance", r.ID, "listed", listed)
+		note := fmt.Sprintf("instance %s vanished from the cloud; re-planned", r.ID)
+		if hold {
+			note = fmt.Sprintf("instance %s vanished from the cloud (never listed, %s after its launch); re-planned, its cost still counted for %s in case the cloud lists it late",
+				r.ID, t.now.Sub(r.LaunchedAt).Round(time.Second), vanishedHold)
+		}
+		t.rec.Notes = append(t.rec.Notes, note)
 	}
 	if r.EndedAt.IsZero() {
 		r.EndedAt = t.now
 	}
 	r.State, r.UpdatedAt = state.InstanceEnded, t.now
-	o := s.rowOffering(t.pr, r)
-	t.pr.spot.Ended(&o, r.LaunchedAt, r.EndedAt, !r.ReclaimedAt.IsZero())
+	if hold {
+		t.pr.holdVanished(*r) // counted once its hold ends unlisted (settleVanished)
+	} else {
+		if r.EndReason == vanishedReason {
+			s.metrics.vanished.WithLabelValues(r.Pool).Inc()
+		}
+		o := s.rowOffering(t.pr, r)
+		t.pr.spot.Ended(&o, r.LaunchedAt, r.EndedAt, !r.ReclaimedAt.IsZero())
+	}
 	if err := s.accrue(ctx, t, r); err != nil {
 		return err
 	}

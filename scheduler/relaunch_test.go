@@ -99,8 +99,16 @@ type lagRig struct {
 }
 
 func newLagRig(t *testing.T, c lagCloud, lag time.Duration) *lagRig {
+	return newLagRigWith(t, c, lag)
+}
+
+// newLagRigWith is newLagRig with more harness options, applied first.
+func newLagRigWith(t *testing.T, c lagCloud, lag time.Duration, hopts ...harnessOption) *lagRig {
 	rig := &lagRig{c: c}
 	rig.harness = newHarness(t, c.pool(), func(h *harness) {
+		for _, o := range hopts {
+			o(h)
+		}
 		h.emu.SetConsistencyLag(lag)
 		next := c.handler(h.emu)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -219,6 +219,10 @@ type poolRun struct {
 	unwritten map[string]state.Instance
 	unspent   map[spendKey]state.SpendEntry
 	ledger    map[spendKey]float64
+	// vanished holds the rows ended as vanished, booting and unlisted,
+	// by id, for vanishedHold after their end (guarded by mu; seeded from
+	// the state): the budget still counts them (vanished.go).
+	vanished map[string]state.Instance
 	// unwritable is why the state took no writes at the pool's last tick
 	// ("" when it did): pending intents are not resumed meanwhile.
 	unwritable string

@@ -211,6 +211,7 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 			out = append(out, in)
 		}
 	}
+	out = append(out, s.heldInstances(t)...)
 	return append(out, s.pendingInstances(t)...)
 }
 
@@ -303,7 +304,9 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 	start, end := pool.BudgetPeriod(t.now)
 	var entries []state.SpendEntry
 	closing := !t.pr.spendPeriod.Equal(start)
-	for _, r := range sortedRows(t.rows) {
+	// Rows held after they vanished unlisted (vanished.go) accrue as
+	// running: the cloud may still bill them.
+	for _, r := range append(sortedRows(t.rows), t.heldRows()...) {
 		if closing {
 			if e, ok := s.closedPeriodEntry(t.pr, r, start, t.now); ok {
 				entries = append(entries, e)
@@ -332,7 +335,7 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 		acc += t.pr.unspentIn(start.UnixNano())
 		t.pr.spendRead(start.UnixNano(), acc, entries)
 	}
-	t.pr.forgetLedger(t.rows)
+	t.pr.forgetLedger(t.rows, t.pr.vanished)
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
 }
 
@@ -454,6 +457,7 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 			pr.boots.Observe(s.rowOffering(pr, r).Key(), r.JoinedAt.Sub(r.LaunchedAt))
 		}
 	}
+	pr.seedVanished(rows, s.clock.Now())
 	s.seedSpot(pr, rows)
 	gaps, err := s.opts.Store.IdleGaps(ctx, pool, idlegap.DefaultWindow)
 	if err != nil {
@@ -492,6 +496,9 @@ func (s *Scheduler) seedSpot(pr *poolRun, rows []state.Instance) {
 		o := s.rowOffering(pr, r)
 		if !r.ReclaimedAt.IsZero() && o.Market == policy.MarketSpot {
 			evs = append(evs, spotEvent{at: r.ReclaimedAt, off: o, reclaim: true})
+		}
+		if _, held := pr.vanished[r.ID]; held {
+			continue // counted when its hold ends (settleVanished)
 		}
 		if r.State == state.InstanceEnded && !r.EndedAt.IsZero() {
 			evs = append(evs, spotEvent{at: r.EndedAt, launched: r.LaunchedAt, off: o, reclaimed: !r.ReclaimedAt.IsZero()})

@@ -144,10 +144,14 @@ func (pr *poolRun) unspentIn(start int64) float64 {
 }
 
 // forgetLedger drops what this process wrote of entries it will not write
-// again: those of instances no longer live and not waiting to be written.
-func (pr *poolRun) forgetLedger(rows map[string]*state.Instance) {
+// again: those of instances no longer live, nor held after they vanished,
+// and not waiting to be written.
+func (pr *poolRun) forgetLedger(rows map[string]*state.Instance, held map[string]state.Instance) {
 	for k := range pr.ledger {
 		if _, live := rows[k.instance]; live {
+			continue
+		}
+		if _, ok := held[k.instance]; ok {
 			continue
 		}
 		if _, waiting := pr.unspent[k]; waiting {
