@@ -553,7 +553,10 @@ func (s *Scheduler) backOff(t *tick, in state.Intent) time.Duration {
 		hold *= 2
 	}
 	hold = min(hold, maxResumeHold)
-	b.until = t.now.Add(hold)
+	// From the call's end, not the tick's evaluation: a call cut off at
+	// the tick's deadline ended a whole slack after it, and the next
+	// tick, coming at once, would call the hung provider again.
+	b.until = s.clock.Now().Add(hold)
 	if t.pr.backoff == nil {
 		t.pr.backoff = map[string]resumeBackoff{}
 	}

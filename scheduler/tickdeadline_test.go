@@ -127,9 +127,12 @@ func (p lateAnswer) Launch(ctx context.Context, req providers.LaunchRequest) ([]
 // timeout, a stock-out of p4d that took 3 minutes leaves 7 for p5 (at
 // least half a call timeout: it is called); p5's launch, taking 9, is cut
 // off at the tick's deadline with its answer lost. Its intent stays
-// pending, backed off as a call that timed out (10m from the tick's
-// evaluation), and the next tick after that resumes it first with the
-// same client token: one p5 instance, recorded, none launched twice.
+// pending, backed off as a call that timed out: 10m from the call's end.
+// The back-off ran from the tick's evaluation, so it was over when the cut
+// call ended, and the next tick, 30 s later, called the provider again
+// for another whole slack (a hung provider held every tick). The first
+// tick after the back-off resumes it with the same client token: one p5
+// instance, recorded, none launched twice.
 func TestLaunchCutOffAtTheTickDeadlineResumesOnce(t *testing.T) {
 	h := newHarness(t, testPool(), func(h *harness) {
 		h.opts.Tick = 30 * time.Second
@@ -149,7 +152,12 @@ func TestLaunchCutOffAtTheTickDeadlineResumesOnce(t *testing.T) {
 	if n := h.clk.Now().Sub(t0); n > 10*time.Minute || n < 10*time.Minute-time.Second {
 		t.Fatalf("the tick's launch calls took %s, want the 10m slack", n)
 	}
+	calls := h.emu.Calls("RunInstances")
 	h.step(30 * time.Second)
+	if n := h.emu.Calls("RunInstances"); n != calls {
+		t.Fatalf("the tick 30 s after the cut-off call called the provider again (%d RunInstances, were %d): its back-off ran from the tick's evaluation, not the call's end", n, calls)
+	}
+	h.until("the back-off ends and the intent is resumed", 30*time.Second, 25, func() bool { return h.emu.Calls("RunInstances") > calls })
 	var p5 []string
 	for _, in := range h.emu.Instances() {
 		if in.InstanceType == altType {
