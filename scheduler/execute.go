@@ -39,11 +39,12 @@ func (s *Scheduler) newIntentID(now time.Time) string {
 // characters).
 func clientToken(intentID string) string { return "spw-" + intentID }
 
-// resumeIntents calls the provider again, with the same client token, for
-// every intent of the pool that a crash or a lost answer left pending: the
+// resumeIntents finds every intent of the pool that a crash or a lost
+// answer left pending, and those to call again with the same client token
+// (t.resumes; execResumes calls them after the tick's first ends): the
 // provider returns the instances it already launched instead of new ones.
-// The intents still pending afterwards are kept in t.pending, counted as
-// committed capacity; a dry run resumes none but counts them too. An intent
+// The pending intents are kept in t.pending, counted as committed
+// capacity; a dry run resumes none but counts them too. An intent
 // whose call timed out is not called again until its back-off ends
 // (backOff), so a launch that hangs does not cost every tick its call
 // timeout; it stays committed meanwhile. An intent whose floor has gone
@@ -150,12 +151,31 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 				in.ID, in.Count, in.Offering, until.UTC().Format(time.TimeOnly), providers.ConsistencyWindow))
 			continue
 		}
-		s.log.Info("resuming intent", "pool", pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
+		t.resumes = append(t.resumes, in) // called after the tick's ends (execResumes)
+	}
+	return nil
+}
+
+// execResumes calls the pending intents resumeIntents found due, with
+// their client tokens, after the tick's first drains and terminations and
+// before its new launches: a resumed call may take the tick's whole
+// deadline (a hung provider), and the ends the budget counts on must not
+// wait for it. No resume starts once stop has ended.
+func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
+	resumes := t.resumes
+	t.resumes = nil
+	for _, in := range resumes {
+		if stop.Err() != nil {
+			return // each stays pending, counted as booting
+		}
+		if _, ok := t.pending[in.ID]; !ok {
+			continue
+		}
+		s.log.Info("resuming intent", "pool", in.Pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
 		t.rec.Launches = append(t.rec.Launches, lr)
 	}
-	return nil
 }
 
 // resumeAfter is when this process may first call a pending intent it
@@ -270,7 +290,7 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		if s.pastDeadline(t, l.Offering.Provider) {
 			// The tick's calls have used the slack its budget counts on:
 			// no intent is written, the next tick decides again.
-			lr.Outcome = heldDeadline(t)
+			lr.Outcome = s.heldDeadline(t)
 			t.rec.Launches = append(t.rec.Launches, lr)
 			held = true
 			continue
@@ -378,7 +398,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 			"the launch parameters the config gives offering %q (instance type, zone, market, user data) changed since the intent's first attempt; not retried under its client token", in.Offering))
 	}
 	if s.pastDeadline(t, in.Provider) {
-		lr.Outcome = heldDeadline(t) + "; the intent is resumed then, with the same client token"
+		lr.Outcome = s.heldDeadline(t) + "; the intent is resumed then, with the same client token"
 		return lr
 	}
 	lctx, cancel, epoch, ok := s.actingCtx(ctx, in.Provider)
@@ -407,6 +427,9 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
 		lr.Cause, lr.Error = causeTransient, err.Error()
 		lr.Outcome = fmt.Sprintf("cut off at the tick's deadline (%s after its evaluation): the intent is resumed with the same client token after %s", t.pr.spec.Policy.TickSlack.D(), hold)
+		if _, id := s.launchDeadline(t); id != "" {
+			lr.Outcome = fmt.Sprintf("cut off at the end of instance %s's drain_timeout, which the next tick must be there to terminate: the intent is resumed with the same client token after %s", id, hold)
+		}
 		s.log.Warn("launch cut off at the tick's deadline, will resume", "pool", in.Pool, "intent", in.ID, "after", hold, "err", err)
 		return lr
 	}
@@ -737,21 +760,50 @@ func joinMsg(a, b string) string {
 var errTickDeadline = errors.New("the tick's launch calls took longer than the slack its budget counts")
 
 // pastDeadline reports whether a launch call to provider must not start
-// now: less than half its call timeout is left before t's deadline (a
-// call with less would most likely be cut off, and a Terraform apply cut
-// off leaves work for the next one to redo).
+// now: less than half its call timeout is left before its deadline
+// (launchDeadline; a call with less would most likely be cut off, and a
+// Terraform apply cut off leaves work for the next one to redo).
 func (s *Scheduler) pastDeadline(t *tick, provider string) bool {
-	return !t.deadline.IsZero() && t.deadline.Sub(s.clock.Now()) < s.callTimeout(provider)/2
+	dl, _ := s.launchDeadline(t)
+	return !dl.IsZero() && dl.Sub(s.clock.Now()) < s.callTimeout(provider)/2
 }
 
-// tickDeadlineCtx bounds a launch call's ctx by what is left of t's
-// deadline (measured on the scheduler's clock, applied on the wall
-// clock, as the call timeouts are).
+// launchDeadline is when t's launch calls must end, on the scheduler's
+// clock (zero: never): the tick's deadline, or, when sooner, the end of
+// the drain_timeout of an instance left draining, which the next tick
+// must be there to terminate. A launch call holds the tick, and the ends
+// the budget counts on (drain_timeout after the drain began, and the
+// tick slack for the call that ends it) would wait for it: a launch
+// resumed into a provider that hangs held the next tick's termination of
+// a drained instance a whole call_timeout late, and its terminate call
+// took another, past what the budget had counted. byEnd is the instance
+// whose drain_timeout binds ("" when the tick's deadline does).
+func (s *Scheduler) launchDeadline(t *tick) (dl time.Time, byEnd string) {
+	dl = t.deadline
+	to := t.pr.spec.Policy.ScaleIn.DrainTimeout.D()
+	if to <= 0 {
+		return dl, ""
+	}
+	for _, r := range sortedRows(t.rows) {
+		if r.State != state.InstanceDraining || r.DrainStartedAt.IsZero() {
+			continue
+		}
+		if due := r.DrainStartedAt.Add(to); dl.IsZero() || due.Before(dl) {
+			dl, byEnd = due, r.ID
+		}
+	}
+	return dl, byEnd
+}
+
+// tickDeadlineCtx bounds a launch call's ctx by what is left before its
+// deadline (launchDeadline; measured on the scheduler's clock, applied on
+// the wall clock, as the call timeouts are).
 func (s *Scheduler) tickDeadlineCtx(ctx context.Context, t *tick) (context.Context, context.CancelFunc) {
-	if t.deadline.IsZero() {
+	dl, _ := s.launchDeadline(t)
+	if dl.IsZero() {
 		return ctx, func() {}
 	}
-	at := time.Now().Add(t.deadline.Sub(s.clock.Now()))
+	at := time.Now().Add(dl.Sub(s.clock.Now()))
 	dctx, cancel := context.WithDeadlineCause(ctx, at, errTickDeadline)
 	return context.WithValue(dctx, tickDeadlineKey{}, at), cancel
 }
@@ -779,6 +831,10 @@ func cutByTick(ctx context.Context, err error) bool {
 
 // heldDeadline is the outcome of a launch a tick did not call because its
 // deadline was (nearly) there.
-func heldDeadline(t *tick) string {
+func (s *Scheduler) heldDeadline(t *tick) string {
+	if dl, id := s.launchDeadline(t); id != "" {
+		return fmt.Sprintf("held: instance %s's drain_timeout ends at %s, and a launch call now could hold the tick past it, delaying its termination beyond what the budget counts; the next tick decides again",
+			id, dl.UTC().Format(time.TimeOnly))
+	}
 	return fmt.Sprintf("held: the tick's launch calls used the %s its budget counts a tick may take (the pool's longest call_timeout); the next tick decides again", t.pr.spec.Policy.TickSlack.D())
 }

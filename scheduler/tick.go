@@ -48,11 +48,16 @@ type tick struct {
 	// rowErr is the first failure of a write of instance rows this tick:
 	// the tick's other rows are kept without trying (putRow).
 	rowErr error
+	// resumes are the pending intents due to be called again, called
+	// after the tick's first ends (execResumes).
+	resumes []state.Intent
 	// deadline (on the scheduler's clock) ends the tick's launch calls:
 	// its evaluation (now) plus the pool's TickSlack, the most a hard
 	// budget counts the next evaluation late. A launch call starts only
 	// while half its call timeout is left before it, and is cut off at
-	// it; ends (drains, terminations) are never held by it. Zero: none.
+	// it, or sooner at the end of a draining instance's drain_timeout
+	// (launchDeadline); ends (drains, terminations) are never held by
+	// it. Zero: none.
 	deadline time.Time
 }
 
@@ -137,6 +142,9 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		// starts (each may take its provider's whole call timeout).
 		s.execDrains(ctx, cctx, t, plan.Drains)
 		s.execTerminates(ctx, cctx, t, plan.Terminates)
+		if round == 0 {
+			s.execResumes(ctx, cctx, t)
+		}
 		retry := s.execLaunches(ctx, cctx, t, plan.Launches)
 		if !retry || round+1 >= maxRedecide || s.opts.DryRun || ctx.Err() != nil {
 			break
