@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -45,43 +46,61 @@ func vanishedCount(t *testing.T, reg *prometheus.Registry) float64 {
 // the budget (its cost to now, and its commitment as a draining
 // instance's) for 2 minutes more, and is counted as vanished only if not
 // listed by then: every tick's spend is at least what the cloud billed,
-// and the metric stays 0.
+// and the metric stays 0. A server restarted meanwhile (at 2m30s) holds
+// the vanished rows again from the state.
 func TestBudgetCountsInstancesListedLate(t *testing.T) {
 	const lag = 3 * time.Minute
 	for _, c := range lagClouds {
-		t.Run(c.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			rig := newLagRigWith(t, c, lag, func(h *harness) { h.opts.Registerer = reg })
-			o := rig.pool.Offerings[0]
-			rig.setDemand(5*time.Minute, 8, 8)
-			rig.tick()
-			if n := len(rig.launched()); n != 2 {
-				t.Fatalf("the launch created %d instances, want 2", n)
-			}
-			short := 0
-			for range 36 { // six minutes, the jobs still queued
-				rig.clk.Step(10 * time.Second)
-				rig.serveAgents()
-				rig.tick()
-				st, _ := rig.sched.LastStatus(rig.pool.Name)
-				var billed float64
-				for _, in := range rig.launched() {
-					if in.LaunchTime.Before(st.Time) {
-						billed += policy.BilledCost(o, in.LaunchTime, st.Time)
-					}
-				}
-				if st.Spend.Accrued < billed-1e-9 {
-					short++
-					t.Errorf("at %s the pool's spend was $%.2f while the cloud had billed $%.2f", st.Time.Sub(t0), st.Spend.Accrued, billed)
-				}
-			}
-			if n := len(rig.launched()); n < 4 {
-				t.Fatalf("%d instances launched: no replacement was planned, so the lag was not beyond the list grace", n)
-			}
-			if n := vanishedCount(t, reg); n != 0 {
-				t.Errorf("spillway_vanished_instances_total = %v for instances the cloud listed %s late, want 0", n, lag)
-			}
-			t.Logf("%d instances launched; %d ticks' spend short of the bill", len(rig.launched()), short)
-		})
+		for _, restart := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/restart=%v", c.name, restart), func(t *testing.T) {
+				testBudgetCountsInstancesListedLate(t, c, lag, restart)
+			})
+		}
 	}
+}
+
+// testBudgetCountsInstancesListedLate is one case of
+// TestBudgetCountsInstancesListedLate.
+func testBudgetCountsInstancesListedLate(t *testing.T, c lagCloud, lag time.Duration, restart bool) {
+	regs := []*prometheus.Registry{prometheus.NewRegistry()}
+	rig := newLagRigWith(t, c, lag, func(h *harness) { h.opts.Registerer = regs[0] })
+	o := rig.pool.Offerings[0]
+	rig.setDemand(5*time.Minute, 8, 8)
+	rig.tick()
+	if n := len(rig.launched()); n != 2 {
+		t.Fatalf("the launch created %d instances, want 2", n)
+	}
+	short := 0
+	for i := range 36 { // six minutes, the jobs still queued
+		if restart && i == 15 { // 2m30s
+			regs = append(regs, prometheus.NewRegistry())
+			rig.opts.Registerer = regs[1]
+			rig.restart()
+		}
+		rig.clk.Step(10 * time.Second)
+		rig.serveAgents()
+		rig.tick()
+		st, _ := rig.sched.LastStatus(rig.pool.Name)
+		var billed float64
+		for _, in := range rig.launched() {
+			if in.LaunchTime.Before(st.Time) {
+				billed += policy.BilledCost(o, in.LaunchTime, st.Time)
+			}
+		}
+		if st.Spend.Accrued < billed-1e-9 {
+			short++
+			t.Errorf("at %s the pool's spend was $%.2f while the cloud had billed $%.2f", st.Time.Sub(t0), st.Spend.Accrued, billed)
+		}
+	}
+	if n := len(rig.launched()); n < 4 {
+		t.Fatalf("%d instances launched: no replacement was planned, so the lag was not beyond the list grace", n)
+	}
+	var vanished float64
+	for _, reg := range regs {
+		vanished += vanishedCount(t, reg)
+	}
+	if n := vanished; n != 0 {
+		t.Errorf("spillway_vanished_instances_total = %v for instances the cloud listed %s late, want 0", n, lag)
+	}
+	t.Logf("%d instances launched; %d ticks' spend short of the bill", len(rig.launched()), short)
 }
