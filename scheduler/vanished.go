@@ -42,7 +42,8 @@ func (pr *poolRun) holdVanished(r state.Instance) {
 // lists again (adopt tracked it again: counted as nothing) or whose hold
 // is over (counted as vanished now).
 func (s *Scheduler) settleVanished(t *tick) {
-	for id, r := range t.pr.vanished {
+	for _, r := range sortedHeld(t.pr.vanished) { // oldest first: the spot tracker decays forward only
+		id := r.ID
 		if _, live := t.rows[id]; live {
 			delete(t.pr.vanished, id)
 			continue
@@ -99,12 +100,13 @@ func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 	return out
 }
 
+// sortedHeld is the held rows, in the order they vanished.
 func sortedHeld(m map[string]state.Instance) []state.Instance {
 	out := make([]state.Instance, 0, len(m))
 	for _, r := range m {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b state.Instance) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b state.Instance) int { return cmp.Or(a.EndedAt.Compare(b.EndedAt), cmp.Compare(a.ID, b.ID)) })
 	return out
 }
 
