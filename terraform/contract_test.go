@@ -28,6 +28,8 @@ var notApplicable = map[string]string{
 	// around Terraform (the case's 2,500 raw instances) are in no state;
 	// the orphan sweeper needs an SDK provider on the same account.
 	"List2500InstancesPages": "List reads Terraform state, not the cloud's instance list",
+	// Nor does it page through the cloud's DescribeInstances.
+	"RepeatedNextTokenFailsTheListing": "List reads Terraform state, it pages no cloud listing",
 	// Terraform state carries no spot interruption notice; it is read from
 	// the cloud's API or the instance's metadata, not from a module.
 	"SpotInterruptionIsReported": "Terraform state has no interruption notice",

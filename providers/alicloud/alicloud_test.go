@@ -2,7 +2,9 @@ package alicloud
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync/atomic"
@@ -75,9 +77,51 @@ func rawClient(tb testing.TB, url string) *ecs.Client {
 	return c
 }
 
+// repeatedToken is the NextToken the contract harness answers twice.
+const repeatedToken = "spillway-contract-repeated-token"
+
+// startRepeatingEmulator is startEmulator whose DescribeInstances, while
+// repeat is set, answers every page with repeatedToken as its NextToken and
+// the page repeatedToken asks for with the first page again: ECS answering
+// the same NextToken twice.
+func startRepeatingEmulator(tb testing.TB, opts emulator.Options, repeat *atomic.Bool) (*emulator.Emulator, *httptest.Server) {
+	tb.Helper()
+	e := emulator.New(opts)
+	ecsHandler := e.ECSHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !repeat.Load() || r.ParseForm() != nil || r.Form.Get("Action") != ActionDescribeInstances {
+			ecsHandler.ServeHTTP(w, r)
+			return
+		}
+		if r.Form.Get("NextToken") == repeatedToken {
+			r.Form.Del("NextToken")
+		}
+		rec := httptest.NewRecorder()
+		ecsHandler.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			var page map[string]any
+			if err := json.Unmarshal(body, &page); err != nil {
+				tb.Errorf("the emulator's DescribeInstances answer is not JSON: %v", err)
+			}
+			page["NextToken"] = repeatedToken
+			body, _ = json.Marshal(page)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	tb.Cleanup(srv.Close)
+	return e, srv
+}
+
 func TestContract(t *testing.T) {
 	providertest.Run(t, func(t *testing.T) *providertest.Harness {
-		e, srv := startEmulator(t, emulator.Options{BootDelay: emuBootDelay})
+		var repeat atomic.Bool
+		e, srv := startRepeatingEmulator(t, emulator.Options{BootDelay: emuBootDelay}, &repeat)
 		raw := rawClient(t, srv.URL)
 		var rawSeq atomic.Int64
 		return &providertest.Harness{
@@ -85,9 +129,10 @@ func TestContract(t *testing.T) {
 			Emulator: e,
 			Offering: policy.Offering{Name: "alicloud/cn-hangzhou/gn7i/on-demand", Provider: "alicloud", Region: emuRegion,
 				InstanceType: emuType, GPUs: 1, Market: policy.MarketOnDemand},
-			Zones:        emuZones,
-			LaunchAction: "RunInstances",
-			AbsentID:     "i-bp1absent0000000000",
+			Zones:           emuZones,
+			LaunchAction:    "RunInstances",
+			AbsentID:        "i-bp1absent0000000000",
+			RepeatNextToken: repeat.Store,
 			NewProviderWithTimeout: func(d time.Duration) providers.Provider {
 				return newEmulatorProvider(t, srv.URL, WithTimeouts(0, d))
 			},

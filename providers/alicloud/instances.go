@@ -67,9 +67,10 @@ func (p *Provider) listRaw(ctx context.Context, want map[string]string) ([]ecs.I
 		tags = append(tags, ecs.DescribeInstancesTag{Key: k, Value: want[k]})
 	}
 	var (
-		out  []ecs.Instance
-		next string
-		seen = map[string]bool{}
+		out    []ecs.Instance
+		next   string
+		seen   = map[string]bool{}
+		tokens providers.PageTokens
 	)
 	for page := 1; ; page++ {
 		r := ecs.CreateDescribeInstancesRequest()
@@ -93,7 +94,11 @@ func (p *Provider) listRaw(ctx context.Context, want map[string]string) ([]ecs.I
 			seen[in.InstanceId] = true
 			out = append(out, in)
 		}
-		if resp.NextToken == "" || resp.NextToken == next {
+		more, err := tokens.Next(p.name, ActionDescribeInstances, resp.NextToken)
+		if err != nil {
+			return nil, fmt.Errorf("listing instances tagged %v (page %d): %w", want, page, err)
+		}
+		if !more {
 			return out, nil
 		}
 		next = resp.NextToken
@@ -129,8 +134,11 @@ func (p *Provider) describeBatch(ctx context.Context, ids []string) ([]providers
 	if err != nil {
 		return nil, err
 	}
-	var out []providers.Instance
-	var next string
+	var (
+		out    []providers.Instance
+		next   string
+		tokens providers.PageTokens
+	)
 	for {
 		r := ecs.CreateDescribeInstancesRequest()
 		r.RegionId = p.region
@@ -153,7 +161,11 @@ func (p *Provider) describeBatch(ctx context.Context, ids []string) ([]providers
 		for _, in := range resp.Instances.Instance {
 			out = append(out, p.instance(in))
 		}
-		if resp.NextToken == "" || resp.NextToken == next {
+		more, err := tokens.Next(p.name, ActionDescribeInstances, resp.NextToken)
+		if err != nil {
+			return nil, fmt.Errorf("describing %d instances: %w", len(ids), err)
+		}
+		if !more {
 			return out, nil
 		}
 		next = resp.NextToken

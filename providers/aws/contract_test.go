@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,6 +55,34 @@ type emulated struct {
 	srv *httptest.Server
 	// maxFilterValues is the most values one DescribeInstances filter carried.
 	maxFilterValues atomic.Int64
+	// repeatToken, while set, makes DescribeInstances repeat its NextToken
+	// (see repeatNextToken).
+	repeatToken atomic.Bool
+}
+
+// repeatedToken is the NextToken the harness answers twice.
+const repeatedToken = "spillway-contract-repeated-token"
+
+// repeatNextToken serves r as EC2 would if it answered repeatedToken for
+// every page: the page repeatedToken asks for is the first page again, with
+// repeatedToken as its nextToken.
+func repeatNextToken(ec2 http.Handler, w http.ResponseWriter, r *http.Request) {
+	if r.Form.Get("NextToken") == repeatedToken {
+		r.Form.Del("NextToken")
+	}
+	rec := httptest.NewRecorder()
+	ec2.ServeHTTP(rec, r)
+	body := rec.Body.String()
+	if rec.Code == http.StatusOK {
+		body = regexp.MustCompile(`<nextToken>[^<]*</nextToken>`).ReplaceAllString(body, "")
+		body = strings.Replace(body, "</DescribeInstancesResponse>", "<nextToken>"+repeatedToken+"</nextToken></DescribeInstancesResponse>", 1)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
+	_, _ = io.WriteString(w, body)
 }
 
 func startEmulator(t testing.TB, opts emulator.Options) *emulated {
@@ -69,6 +99,10 @@ func startEmulator(t testing.TB, opts emulator.Options) *emulated {
 				if n > e.maxFilterValues.Load() {
 					e.maxFilterValues.Store(n)
 				}
+			}
+			if e.repeatToken.Load() {
+				repeatNextToken(ec2, w, r)
+				return
 			}
 		}
 		ec2.ServeHTTP(w, r)
@@ -174,8 +208,9 @@ func TestContract(t *testing.T) {
 			},
 			LaunchRaw: e.launchRaw,
 			// A vCPU quota of 0: EC2 answers VcpuLimitExceeded.
-			ExhaustQuota: func() { e.emu.SetVCPUQuota(emulator.APIEC2, "us-east-1", 0) },
-			Interrupt:    func(id string, in time.Duration) { e.emu.Interrupt(id, in) },
+			ExhaustQuota:    func() { e.emu.SetVCPUQuota(emulator.APIEC2, "us-east-1", 0) },
+			Interrupt:       func(id string, in time.Duration) { e.emu.Interrupt(id, in) },
+			RepeatNextToken: e.repeatToken.Store,
 		}
 	})
 }

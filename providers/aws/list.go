@@ -113,13 +113,20 @@ func (p *Provider) spotNotices(ctx context.Context, insts []types.Instance) (map
 	}
 	out := map[string]time.Time{}
 	for batch := range slices.Chunk(spot, maxFilterValues) {
-		pages := ec2.NewDescribeSpotInstanceRequestsPaginator(p.client, &ec2.DescribeSpotInstanceRequestsInput{
+		in := &ec2.DescribeSpotInstanceRequestsInput{
 			Filters: []types.Filter{{Name: awssdk.String("instance-id"), Values: batch}},
-		})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
+		}
+		var tokens providers.PageTokens
+		for more := true; more; {
+			page, err := p.client.DescribeSpotInstanceRequests(ctx, in)
+			if err == nil {
+				more, err = tokens.Next(p.name, "DescribeSpotInstanceRequests", awssdk.ToString(page.NextToken))
+				in.NextToken = page.NextToken
+			} else {
+				err = p.classify(err, "", "")
+			}
 			if err != nil {
-				return nil, fmt.Errorf("reading the spot requests of %d spot instances for interruption notices: %w", len(batch), p.classify(err, "", ""))
+				return nil, fmt.Errorf("reading the spot requests of %d spot instances for interruption notices: %w", len(batch), err)
 			}
 			for _, r := range page.SpotInstanceRequests {
 				if r.Status == nil || awssdk.ToString(r.Status.Code) != spotNoticeCode || r.InstanceId == nil {
@@ -137,20 +144,36 @@ func (p *Provider) spotNotices(ctx context.Context, insts []types.Instance) (map
 }
 
 // describeRaw runs DescribeInstances through every page and returns EC2's
-// instances.
+// instances. A NextToken EC2 answers twice fails the listing with a
+// *providers.TransientError (see providers.PageTokens) instead of looping
+// until the call's deadline, as the SDK's paginator does by default.
 func (p *Provider) describeRaw(ctx context.Context, in *ec2.DescribeInstancesInput) ([]types.Instance, error) {
-	var out []types.Instance
-	pages := ec2.NewDescribeInstancesPaginator(p.client, in)
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	var (
+		out    []types.Instance
+		tokens providers.PageTokens
+	)
+	in = copyDescribeInput(in)
+	for more := true; more; {
+		page, err := p.client.DescribeInstances(ctx, in)
 		if err != nil {
 			return nil, p.classify(err, "", "")
 		}
 		for _, r := range page.Reservations {
 			out = append(out, r.Instances...)
 		}
+		if more, err = tokens.Next(p.name, "DescribeInstances", awssdk.ToString(page.NextToken)); err != nil {
+			return nil, err
+		}
+		in.NextToken = page.NextToken
 	}
 	return out, nil
+}
+
+// copyDescribeInput is a shallow copy of in, so that paging does not write
+// NextToken into the caller's input.
+func copyDescribeInput(in *ec2.DescribeInstancesInput) *ec2.DescribeInstancesInput {
+	c := *in
+	return &c
 }
 
 // convert maps an EC2 instance to Spillway's model.

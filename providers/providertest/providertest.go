@@ -14,6 +14,7 @@ package providertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -77,6 +78,10 @@ type Harness struct {
 	// after in. The provider must report the notice while the instance
 	// still runs (the suite interrupts two minutes ahead, as the clouds do).
 	Interrupt func(id string, in time.Duration)
+	// RepeatNextToken, while on, makes the cloud answer every
+	// DescribeInstances page with a NextToken, and the page that token asks
+	// for with the same token again: a listing that follows it never ends.
+	RepeatNextToken func(on bool)
 }
 
 // Cluster is the spillway:cluster tag value the suite's launches carry.
@@ -95,6 +100,7 @@ var cases = []struct {
 	{"StockOutFallsThroughToNextZone", testZoneFallthrough},
 	{"Paced300InstanceLaunchIsNeverThrottled", testPaced300},
 	{"List2500InstancesPages", testList2500},
+	{"RepeatedNextTokenFailsTheListing", testRepeatedToken},
 	{"ForeignInstancesAreNeverListed", testForeign},
 	{"QuotaErrorIsTyped", testQuota},
 	{"ServerFaultsAreRetried", testFaults},
@@ -523,6 +529,49 @@ func testList2500(t *testing.T, h *Harness) {
 	all := listIDs(t, ctx, h.Provider, providers.ListFilter{Cluster: Cluster})
 	if len(all) != len(raw)+len(small) {
 		t.Errorf("List(cluster) returned %d instances, want %d", len(all), len(raw)+len(small))
+	}
+}
+
+// repeatedTokenBound is how long the repeated-token case lets one listing
+// run: a provider that follows the repeated token loops until then.
+const repeatedTokenBound = time.Minute
+
+func testRepeatedToken(t *testing.T, h *Harness) {
+	if h.RepeatNextToken == nil {
+		t.Fatal("the harness has no RepeatNextToken; a listing that never ends cannot be proven to stop")
+	}
+	ctx := ctxFor(t)
+	ours, err := h.Provider.Launch(ctx, request(h, "repeat-token", 1, 0, "gpu"))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	h.RepeatNextToken(true)
+	calls := []struct {
+		name string
+		call func(context.Context) ([]providers.Instance, error)
+	}{
+		{"List", func(ctx context.Context) ([]providers.Instance, error) {
+			return h.Provider.List(ctx, providers.ListFilter{Cluster: Cluster})
+		}},
+		{"Describe", func(ctx context.Context) ([]providers.Instance, error) {
+			return h.Provider.Describe(ctx, ids(ours))
+		}},
+	}
+	for _, c := range calls {
+		cctx, cancel := context.WithTimeout(ctx, repeatedTokenBound)
+		got, err := c.call(cctx)
+		cancel()
+		// A list cut short at the repeat and taken as complete would have
+		// the scheduler take the instances left out for vanished (their
+		// spend no longer counted, replacements launched); one that follows
+		// the token runs until its deadline every tick.
+		if !providers.IsTransient(err) || errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while the cloud repeats its NextToken = %d instances, err %v; want a *TransientError at the repeat", c.name, len(got), err)
+		}
+	}
+	h.RepeatNextToken(false)
+	if got := listIDs(t, ctx, h.Provider, providers.ListFilter{Cluster: Cluster}); !slices.Equal(got, ids(ours)) {
+		t.Errorf("List once the cloud pages again = %v, want %v", got, ids(ours))
 	}
 }
 
