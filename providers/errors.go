@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// ErrClockSkew is wrapped by the *InvalidError of a call the cloud refused
+// because of the request's timestamp (EC2 RequestExpired, ECS
+// InvalidTimeStamp.Expired): both clouds sign every request with the
+// caller's clock and refuse one more than 15 minutes off theirs. No config
+// or credential change helps, and the clouds' own messages do not say so.
+var ErrClockSkew = errors.New("the cloud refused the request's timestamp: this machine's clock is more than 15 minutes off the cloud's; set it right (compare `date -u` with a time server; run NTP: chrony or systemd-timesyncd)")
+
 // CapacityError: this offering in this zone is out of stock; try the next.
 type CapacityError struct {
 	Provider, Region, Zone, InstanceType string

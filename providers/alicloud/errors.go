@@ -56,11 +56,17 @@ var capacityCodes = map[string]bool{
 	"InvalidVSwitchId.IpNotEnough": true,
 }
 
+// codeTimeStampExpired is ECS's answer (HTTP 400) to a request whose
+// Timestamp is more than 15 minutes off its clock: this machine's clock is
+// wrong (the SDK signs with it and does not correct it).
+const codeTimeStampExpired = "InvalidTimeStamp.Expired"
+
 // invalidCodes are exact codes that mean a config or credential problem.
 var invalidCodes = map[string]bool{
 	"IdempotentParameterMismatch":      true,
 	"MissingParameter":                 true,
 	"SignatureDoesNotMatch":            true,
+	codeTimeStampExpired:               true,
 	"IncompleteSignature":              true,
 	"InvalidImageId.NotFound":          true,
 	"InvalidVSwitchId.NotFound":        true,
@@ -167,6 +173,9 @@ func classify(ec errContext, err error) error {
 	case kindThrottled:
 		return &providers.ThrottledError{Provider: ec.provider, Code: code, Err: err}
 	case kindInvalid:
+		if code == codeTimeStampExpired {
+			err = fmt.Errorf("%w: %w", providers.ErrClockSkew, err)
+		}
 		return &providers.InvalidError{Provider: ec.provider, Code: code, Err: err}
 	case kindNotFound:
 		return &providers.NotFoundError{Provider: ec.provider, IDs: ec.ids, Err: err}

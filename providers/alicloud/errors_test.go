@@ -584,3 +584,35 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 		t.Errorf("%d calls, want the throttled one and its retry", n)
 	}
 }
+
+// TestClockSkewNamesTheClock: a request ECS refuses for its Timestamp (this
+// machine's clock more than 15 minutes off; the SDK does not correct it) is
+// an invalid request that says the clock is wrong, not only ECS's
+// "Specified time stamp or date value is expired".
+func TestClockSkewNamesTheClock(t *testing.T) {
+	tests := []struct {
+		code  string
+		clock bool
+	}{
+		{"InvalidTimeStamp.Expired", true},
+		{"SignatureDoesNotMatch", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			srv := newECSServer(t, func(int, url.Values) (int, any) { return http.StatusBadRequest, ecsError(tt.code) })
+			_, err := newTestProvider(t, srv.URL).List(context.Background(), providers.ListFilter{Cluster: "c"})
+			if !providers.IsInvalid(err) || !strings.Contains(err.Error(), tt.code) {
+				t.Fatalf("%s: err = %v, want an *InvalidError naming the code", tt.code, err)
+			}
+			if got := errors.Is(err, providers.ErrClockSkew); got != tt.clock {
+				t.Errorf("%s: errors.Is(err, ErrClockSkew) = %v, want %v (err: %v)", tt.code, got, tt.clock, err)
+			}
+			if tt.clock && !strings.Contains(err.Error(), "this machine's clock") {
+				t.Errorf("%s: %q does not say the clock is wrong", tt.code, err)
+			}
+			if n := len(srv.params()); n != 1 {
+				t.Errorf("%s: %d calls, want 1 (a skewed clock is not cured by repeating)", tt.code, n)
+			}
+		})
+	}
+}

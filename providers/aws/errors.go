@@ -78,6 +78,16 @@ var invalidCodes = map[string]bool{
 	"DryRunOperation":                    true,
 }
 
+// clockSkewCodes are EC2's answers to a request signed with a clock more
+// than 15 minutes off (the SDK corrects its signing time from EC2's Date
+// header and retries once it has seen the skew; these reach Spillway when
+// that did not help).
+var clockSkewCodes = map[string]bool{
+	"RequestExpired":       true,
+	"RequestInTheFuture":   true,
+	"RequestTimeTooSkewed": true,
+}
+
 // classify maps an SDK error to the providers taxonomy by the API error
 // code (never by message). zone and instanceType describe the launch
 // attempt, when there was one.
@@ -106,6 +116,8 @@ func (p *Provider) classify(err error, zone, instanceType string) error {
 		return &providers.ThrottledError{Provider: p.name, Code: code, RetryAfter: p.opts.ThrottleRetryAfter, Err: err}
 	case notFoundCodes[code]:
 		return &providers.NotFoundError{Provider: p.name, Err: err}
+	case clockSkewCodes[code]:
+		return &providers.InvalidError{Provider: p.name, Code: code, Err: fmt.Errorf("%w: %w", providers.ErrClockSkew, err)}
 	case invalidCodes[code], strings.HasPrefix(code, "Invalid"):
 		return &providers.InvalidError{Provider: p.name, Code: code, Err: err}
 	}

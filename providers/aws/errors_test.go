@@ -313,3 +313,34 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("%d DescribeInstances sent without credentials", n)
 	}
 }
+
+// TestClockSkewNamesTheClock: a request EC2 refuses for its timestamp (this
+// machine's clock more than 15 minutes off) is an invalid request that
+// says the clock is wrong, not only EC2's "Request has expired".
+func TestClockSkewNamesTheClock(t *testing.T) {
+	tests := []struct {
+		code  string
+		clock bool
+	}{
+		{"RequestExpired", true},
+		{"RequestInTheFuture", true},
+		{"AuthFailure", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			s := newScripted(t, func(action string, _ int, _ map[string][]string) (int, string, bool) {
+				return http.StatusBadRequest, tt.code, action == "DescribeInstances"
+			})
+			_, err := s.provider(t).List(context.Background(), providers.ListFilter{Cluster: "c"})
+			if !providers.IsInvalid(err) || !strings.Contains(err.Error(), tt.code) {
+				t.Fatalf("%s: err = %v, want an *InvalidError naming the code", tt.code, err)
+			}
+			if got := errors.Is(err, providers.ErrClockSkew); got != tt.clock {
+				t.Errorf("%s: errors.Is(err, ErrClockSkew) = %v, want %v (err: %v)", tt.code, got, tt.clock, err)
+			}
+			if tt.clock && !strings.Contains(err.Error(), "this machine's clock") {
+				t.Errorf("%s: %q does not say the clock is wrong", tt.code, err)
+			}
+		})
+	}
+}
