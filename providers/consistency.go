@@ -61,6 +61,17 @@ func (r *RecentLaunches) Add(ids ...string) {
 	}
 }
 
+// Ended forgets ids: the cloud accepted their termination, so it knew
+// them, and a later "not found" for one of them means it is gone, not that
+// it is too fresh to be known.
+func (r *RecentLaunches) Ended(ids ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		delete(r.at, id)
+	}
+}
+
 // Fresh returns those of ids launched less than ConsistencyWindow ago, in
 // their order.
 func (r *RecentLaunches) Fresh(ids []string) []string {

@@ -225,6 +225,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
 			p.forgetReclaims(ids)
+			p.recent.Ended(ids...)
 			return nil, nil
 		}
 		if !providers.IsNotFound(err) {
@@ -257,6 +258,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 			case err == nil:
 				p.opts.logger.InfoContext(ctx, "deleted", "instances", len(pending))
 				p.forgetReclaims(pending)
+				p.recent.Ended(pending...)
 				pending = nil
 			case !providers.IsNotFound(err):
 				return append(pending, fresh...), fmt.Errorf("deleting %d instances %v: %w", len(pending), pending, err)

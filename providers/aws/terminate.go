@@ -106,6 +106,7 @@ func (p *Provider) terminate(ctx context.Context, ids []string) error {
 	_, err := p.client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
 	if err == nil {
 		p.logger.DebugContext(ctx, "terminated", "instances", len(ids))
+		p.launched.Ended(ids...)
 		return nil
 	}
 	err = p.classify(err, "", "")

@@ -336,6 +336,26 @@ func testTerminateIdempotent(t *testing.T, h *Harness) {
 			t.Errorf("instance %s is %q after the mixed Terminate", in.ID, in.State)
 		}
 	}
+	// Once the cloud has ended them (ECS then forgets them, EC2 lists them
+	// terminated for a while), ending them again is done at once, though
+	// they were launched moments ago: they are gone, not too fresh for the
+	// cloud to know (a scheduler retrying a terminate whose answer it lost
+	// would otherwise wait and fail every tick for minutes).
+	eventually(ctx, t, "the cloud ending the instances", func() (bool, string) {
+		desc, err := h.Provider.Describe(ctx, all)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, in := range desc {
+			if in.State != providers.StateTerminated {
+				return false, fmt.Sprintf("%s is %q", in.ID, in.State)
+			}
+		}
+		return true, ""
+	})
+	if err := h.Provider.Terminate(ctx, all); err != nil {
+		t.Fatalf("Terminate of instances the cloud has ended: %v", err)
+	}
 }
 
 func testLostResponse(t *testing.T, h *Harness) {
