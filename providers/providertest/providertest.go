@@ -313,6 +313,11 @@ func testTerminateIdempotent(t *testing.T, h *Harness) {
 		t.Fatalf("Launch: %v", err)
 	}
 	all := ids(insts)
+	// An id named twice is one instance: counted twice, the scheduler
+	// would book its spend twice.
+	if desc, err := h.Provider.Describe(ctx, append(slices.Clone(all), all[0])); err != nil || len(desc) != len(all) {
+		t.Fatalf("Describe of %d instances, one named twice = %d instances (err %v), want %d", len(all), len(desc), err, len(all))
+	}
 	first := all[:1]
 	for i := range 2 {
 		if err := h.Provider.Terminate(ctx, first); err != nil {
