@@ -168,6 +168,7 @@ func noMember(name, member string, traces []string) error {
 // looksLikeTrace reports whether a file starting with head is in a format
 // Load reads: a JSON array, a header it knows, or a PAI task row.
 func looksLikeTrace(head []byte) bool {
+	head = utf8Head(head)
 	if isJSON(head) {
 		return true
 	}

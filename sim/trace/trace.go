@@ -299,6 +299,18 @@ func utf8Text(br *bufio.Reader) *bufio.Reader {
 	return bufio.NewReaderSize(transform.NewReader(br, dec), 1<<16)
 }
 
+// utf8Head is the first bytes of a file, head, as UTF-8, as utf8Text
+// reads the file: decoded from UTF-16 when they start with its byte order
+// mark (a character cut at head's end is dropped), else as they are.
+func utf8Head(head []byte) []byte {
+	if string(head[:min(len(head), 2)]) != "\xff\xfe" && string(head[:min(len(head), 2)]) != "\xfe\xff" {
+		return head
+	}
+	dec := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder()
+	out, _, _ := transform.Bytes(dec, head[:len(head)&^1])
+	return out
+}
+
 // archiveMember splits a path that runs on past a file (an archive) into
 // the file's path and the member's path inside it; "" when no leading part
 // of the path is a regular file.

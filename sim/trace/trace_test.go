@@ -1191,7 +1191,18 @@ func TestUTF16(t *testing.T) {
 	if err := os.WriteFile(gz, gzipped(t, le), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{filepath.Join("testdata", "utf16.tsv"), filepath.Join("testdata", "utf16be.csv"), gz} {
+	// In an archive with no member named, a UTF-16 trace was passed over
+	// as no trace ("no trace in the archive"): it is picked as the first.
+	dir := t.TempDir()
+	tgz := filepath.Join(dir, "jobs.tar.gz")
+	if err := os.WriteFile(tgz, gzipped(t, tarred(t, [2]string{"README", "jobs\n"}, [2]string{"utf16.tsv", string(le)})), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zp := filepath.Join(dir, "jobs.zip")
+	if err := os.WriteFile(zp, zipOf(t, [2]string{"README", "jobs\n"}, [2]string{"utf16.tsv", string(le)}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join("testdata", "utf16.tsv"), filepath.Join("testdata", "utf16be.csv"), gz, tgz, zp} {
 		tr, err := Load(path)
 		if err != nil {
 			t.Errorf("%s: %v", path, err)
