@@ -94,8 +94,9 @@ func (p *parser) sacct() (*Trace, error) {
 		}
 		return base, !step
 	}
+	p.step = func(rec []string) bool { return strings.Contains(rec[cid], ".") }
 	err := p.rows(func(line int, rec []string) error {
-		if strings.Contains(rec[cid], ".") {
+		if p.step(rec) {
 			steps++
 			return nil
 		}

@@ -667,6 +667,11 @@ type parser struct {
 	// such a job's rows until its last is read (heldWhere).
 	group func(rec []string) (job string, component bool)
 	held  heldRows
+	// step, where set (sacct), reports whether a row is a job step's
+	// (123.batch), which is never a job: a where neither keeps nor leaves
+	// it out (sacct leaves a step's Partition, User and Account empty),
+	// and the format counts it as a step.
+	step func(rec []string) bool
 }
 
 // heldRows are the rows of one job read so far that a where keeps or
@@ -796,6 +801,12 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		}
 		if p.repeatsHeader(rec) {
 			p.headers++
+			continue
+		}
+		if len(p.where) > 0 && p.step != nil && p.step(rec) {
+			if err := fn(line, rec); err != nil {
+				return err
+			}
 			continue
 		}
 		if len(p.where) > 0 && p.group != nil {

@@ -1116,8 +1116,10 @@ func TestSacctHetWhere(t *testing.T) {
 		// 2001 by its launcher; 2007 is kept whole and is CPU-only;
 		// 2003's three rows and 2006 are left out.
 		{"cpu", all[:1], 4},
-		// 2003 by its a100 component; every other row is left out.
-		{"a100", []Job{job(0, 7200, 4+4+8)}, 11},
+		// 2003 by its a100 component; every other job's row is left out,
+		// and 2001's four steps are counted as steps, not as rows
+		// outside Partition=a100 (they were: 11 rows).
+		{"a100", []Job{job(0, 7200, 4+4+8)}, 7},
 	} {
 		opts := Options{Where: []Where{{Column: "Partition", Values: []string{tt.partition}}}}
 		tr, err := LoadWith(filepath.Join("testdata", "sacct_het.txt"), opts)
@@ -1127,9 +1129,18 @@ func TestSacctHetWhere(t *testing.T) {
 		if tt.partition == "a100" {
 			tt.jobs[0] = asks(tt.jobs[0], 8+8+16, (64+64+128)<<10)
 		}
-		if left := (Skip{tt.left, "rows outside Partition=" + tt.partition}); !slices.Equal(tr.Jobs, tt.jobs) || !slices.Contains(tr.Skipped, left) {
-			t.Errorf("Partition=%s: jobs %v, skipped %v; want jobs %v, %v", tt.partition, tr.Jobs, tr.Skipped, tt.jobs, left)
+		if left := (Skip{tt.left, "rows outside Partition=" + tt.partition}); !slices.Equal(tr.Jobs, tt.jobs) || !slices.Contains(tr.Skipped, left) || !slices.Contains(tr.Skipped, Skip{4, SkipStep}) {
+			t.Errorf("Partition=%s: jobs %v, skipped %v; want jobs %v, %v and 4 steps", tt.partition, tr.Jobs, tr.Skipped, tt.jobs, left)
 		}
+	}
+	// sacct leaves a step's Partition empty: a job's steps are counted as
+	// steps, not as rows outside Partition=gpu.
+	tr, err := ReadWith("steps.txt", strings.NewReader("JobID|Partition|Submit|Elapsed|AllocTRES\n"+
+		"7|gpu|2024-03-04T09:00:00|01:00:00|cpu=8,gres/gpu=2,node=1\n7.batch||2024-03-04T09:00:00|01:00:00|cpu=8,gres/gpu=2,node=1\n7.extern||2024-03-04T09:00:00|01:00:00|cpu=8,gres/gpu=2,node=1\n"+
+		"8|cpu|2024-03-04T09:10:00|01:00:00|cpu=8,node=1\n8.batch||2024-03-04T09:10:00|01:00:00|cpu=8,node=1\n"),
+		Options{Where: []Where{{Column: "Partition", Values: []string{"gpu"}}}})
+	if want := []Skip{{3, SkipStep}, {1, "rows outside Partition=gpu"}}; err != nil || len(tr.Jobs) != 1 || !slices.Equal(tr.Skipped, want) {
+		t.Errorf("steps under --where: skipped %v (%v), want %v", tr.Skipped, err, want)
 	}
 	// What is held of one job until its last row is read is bounded.
 	var b strings.Builder
@@ -1137,7 +1148,7 @@ func TestSacctHetWhere(t *testing.T) {
 	for i := 0; b.Len() <= MaxHeldBytes+MaxHeldBytes/8; i++ {
 		fmt.Fprintf(&b, "5+%d|%s|gpu|2024-03-04T09:00:00|01:00:00|cpu=8,gres/gpu=1\n", i, strings.Repeat("x", 200))
 	}
-	_, err := ReadWith("big.txt", strings.NewReader(b.String()), Options{Where: []Where{{Column: "Partition", Values: []string{"gpu"}}}})
+	_, err = ReadWith("big.txt", strings.NewReader(b.String()), Options{Where: []Where{{Column: "Partition", Values: []string{"gpu"}}}})
 	var te *Error
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), fmt.Sprintf(`: "5": a heterogeneous job's rows hold more than %d bytes`, MaxHeldBytes)) {
 		t.Errorf("a heterogeneous job of over %d bytes: got %v, want it refused", MaxHeldBytes, err)
