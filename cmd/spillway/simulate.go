@@ -162,7 +162,8 @@ gpu_hours_lost, jobs_unstarted, jobs_never_served) and dominated_by (a list
 of policy names).
 
 Traces (format recognised from the CSV header, or from the file's shape for
-PAI's headerless table and Philly's JSON log): Microsoft ITP
+PAI's headerless table and Philly's JSON log; in every format a job of
+duration 0 or empty never ran, and is skipped and counted): Microsoft ITP
 (job_id,submission_time,duration,num_gpu), Microsoft Philly
 (timestamp,duration,num_gpus,gpu_time,cluster), a scheduler's job log as
 SenseTime Helios cluster_log.csv and Shanghai AI Lab Acme trace_*.csv give

@@ -645,6 +645,9 @@ type parser struct {
 	// headers counts the rows that repeat the header (repeatsHeader),
 	// blanks those with every field empty.
 	headers, blanks int
+	// never counts the rows of ITP, Philly or generic CSV whose duration
+	// is 0 or empty (SkipNeverRan), skipped as a job log's are.
+	never int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// first is a headerless file's first line, the first row rows gives;
@@ -1048,9 +1051,11 @@ func (p *parser) itp() (*Trace, error) {
 	cs, cd, cg := p.col("submission_time"), p.col("duration"), p.col("num_gpu")
 	tr := &Trace{Format: FormatITP}
 	err := p.rows(func(line int, rec []string) error {
-		return p.jobRow(tr, line, rec, cs, cd, cg)
+		_, err := p.jobRow(tr, line, rec, cs, cd, cg)
+		return err
 	})
 	tr.Start = p.submitBase()
+	tr.skip(Skip{p.never, SkipNeverRan})
 	return tr, err
 }
 
@@ -1059,7 +1064,7 @@ func (p *parser) generic() (*Trace, error) {
 	cpuCol, memCol := p.at(genericCPU), p.at(genericMem)
 	tr := &Trace{Format: FormatGeneric}
 	err := p.rows(func(line int, rec []string) error {
-		if err := p.jobRow(tr, line, rec, cs, cd, cg); err != nil {
+		if added, err := p.jobRow(tr, line, rec, cs, cd, cg); err != nil || !added {
 			return err
 		}
 		j := &tr.Jobs[len(tr.Jobs)-1]
@@ -1068,26 +1073,47 @@ func (p *parser) generic() (*Trace, error) {
 		return err
 	})
 	tr.Start = p.submitBase()
+	tr.skip(Skip{p.never, SkipNeverRan})
 	return tr, err
 }
 
-func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) error {
+// jobRow adds the job of an ITP or generic row, reporting whether it
+// did: a row of duration 0 or empty is counted in p.never, and a row
+// repeating a job above is left out.
+func (p *parser) jobRow(tr *Trace, line int, rec []string, cs, cd, cg int) (bool, error) {
 	sub, err := p.submitSeconds(line, p.header[cs], rec[cs])
 	if err != nil {
-		return err
+		return false, err
 	}
-	dur, err := p.seconds(line, p.header[cd], rec[cd], true)
+	dur, ran, err := p.duration(line, p.header[cd], rec[cd])
 	if err != nil {
-		return err
+		return false, err
 	}
 	g, err := p.gpus(line, p.header[cg], rec[cg])
-	if err != nil {
-		return err
+	if err != nil || !ran {
+		return false, err
 	}
 	if p.repeat(rec) {
-		return nil
+		return false, nil
 	}
-	return p.add(tr, line, Job{Submit: sub, Duration: dur, GPUs: g})
+	return true, p.add(tr, line, Job{Submit: sub, Duration: dur, GPUs: g})
+}
+
+// duration reads a job's duration in seconds, reporting whether the job
+// ran: one of 0 (to the millisecond) or empty never ran (it failed or was
+// cancelled before it started, and held no GPU), and is counted in
+// p.never, to be skipped as a job log's are.
+func (p *parser) duration(line int, col, s string) (time.Duration, bool, error) {
+	if strings.TrimSpace(s) == "" {
+		p.never++
+		return 0, false, nil
+	}
+	d, err := p.seconds(line, col, s, false)
+	if err == nil && d == 0 {
+		p.never++
+		return 0, false, nil
+	}
+	return d, err == nil, err
 }
 
 // philly parses the Pollux conversion of the Philly trace: submit as
@@ -1101,17 +1127,17 @@ func (p *parser) philly() (*Trace, error) {
 		if err != nil {
 			return err
 		}
-		dur, err := p.seconds(line, "duration", rec[cd], true)
+		dur, ran, err := p.duration(line, "duration", rec[cd])
 		if err != nil {
 			return err
 		}
 		g, err := p.gpus(line, "num_gpus", rec[cg])
-		if err != nil {
+		if err != nil || !ran {
 			return err
 		}
 		return d.add(p, tr, line, at, Job{Duration: dur, GPUs: g})
 	})
-	d.done(tr)
+	d.done(tr, Skip{p.never, SkipNeverRan})
 	return tr, err
 }
 

@@ -156,7 +156,6 @@ func TestLoadBad(t *testing.T) {
 		msg  string
 	}{
 		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
-		{"bad_duration.csv", 3, "duration", `bad_duration.csv:3: column duration: "0": out of range (want a number of seconds from 0.001 to 315360000)`},
 		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01))`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
@@ -172,7 +171,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_helios_huge.csv", 3, "running_gpu_num", `bad_helios_huge.csv:3: column running_gpu_num: "9223372036854775807": out of range (want a whole number of GPUs from 0 to 1048576)`},
 		{"bad_helios_sum.csv", 2, "running_gpu_num+pending_gpu_num", `bad_helios_sum.csv:2: column running_gpu_num+pending_gpu_num: "2097152": out of range (want a demand of at most 1048576 GPUs)`},
 		{"bad_helios_span.csv", 3, "time", `bad_helios_span.csv:3: column time: "2031-01-01 00:00:00": the trace spans too long (want rows within 87600h0m0s of the first (2020-05-01 00:00:00))`},
-		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0.001 to 315360000)`},
+		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_philly_span.csv", 0, "", `bad_philly_span.csv: "6406128010 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01))`},
@@ -184,8 +183,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad_podlist_order.csv", 3, "deletion_time", `bad_podlist_order.csv:3: column deletion_time: "50": before the pod was scheduled (want a deletion_time at or after scheduled_time (100))`},
 		{"bad_sacct_elapsed.txt", 3, "elapsed", `bad_sacct_elapsed.txt:3: column elapsed: "1:2:3": not an elapsed time (want an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds)`},
 		{"bad_sacct_tres.txt", 3, "alloctres", `bad_sacct_tres.txt:3: column alloctres: "cpu=8,gres/gpu=two": gres/gpu: "two" is not a whole number of GPUs from 0 to 1048576 (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs)`},
-		{"bad_decimal_comma.csv", 3, "duration_s", `bad_decimal_comma.csv:3: column duration_s: "60,5": not a number (want a number of seconds from 0.001 to 315360000; the file's decimal mark is a comma: save it with a point (a spreadsheet's English locale))`},
-		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0.001 to 315360000)`},
+		{"bad_decimal_comma.csv", 3, "duration_s", `bad_decimal_comma.csv:3: column duration_s: "60,5": not a number (want a number of seconds from 0 to 315360000; the file's decimal mark is a comma: save it with a point (a spreadsheet's English locale))`},
+		{"bad_seconds_nan.csv", 2, "duration", `bad_seconds_nan.csv:2: column duration: "NaN": out of range (want a number of seconds from 0 to 315360000)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -221,6 +220,41 @@ func TestLoadBad(t *testing.T) {
 	}
 	if _, err := Read("empty.csv", strings.NewReader("")); err == nil || !strings.Contains(err.Error(), "empty.csv:1") {
 		t.Errorf("empty file: got %v", err)
+	}
+}
+
+// TestNeverRan: a job of duration 0 (it failed or was cancelled before it
+// started) or with an empty duration stopped the load of an ITP, Philly or
+// generic trace ("out of range (want … from 0.001 …)"), where a job log,
+// an sacct log, a pod list and PAI's table skip it; every format skips
+// and counts it.
+func TestNeverRan(t *testing.T) {
+	never := Skip{2, SkipNeverRan}
+	for _, tt := range []struct {
+		name, data string
+		want       []Job
+	}{
+		{"itp.csv", "job_id,submission_time,duration,num_gpu\na,0,10,1\nb,3,0,1\nc,5,,2\nd,9,0.0001,1\n", []Job{job(0, 10, 1)}},
+		{"philly.csv", "timestamp,duration,num_gpus,cluster\n2017-10-09 07:00:00,0.0,1,x\n2017-10-09 07:01:00,66.0,1,x\n2017-10-09 07:02:00, ,1,x\n", []Job{job(0, 66, 1)}},
+		{"generic.csv", "submit_s,duration_s,gpus\n0,0,1\n60,600,8\n120,,1\n", []Job{job(0, 600, 8)}},
+		{"joblog.csv", "job_id,submit_time,duration,gpu_num\n1,2020-05-01 00:00:00,0,1\n2,2020-05-01 00:01:00,60,2\n3,2020-05-01 00:02:00,,1\n", []Job{job(0, 60, 2)}},
+	} {
+		tr, err := Read(tt.name, strings.NewReader(tt.data))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		wantNever := never
+		if tt.name == "itp.csv" {
+			wantNever.Rows = 3 // 0.0001 s is 0 to the millisecond
+		}
+		if !slices.Equal(tr.Jobs, tt.want) || !slices.Equal(tr.Skipped, []Skip{wantNever}) {
+			t.Errorf("%s: jobs %v, skipped %v; want %v, %v", tt.name, tr.Jobs, tr.Skipped, tt.want, wantNever)
+		}
+	}
+	// A negative duration is still refused.
+	if _, err := Read("neg.csv", strings.NewReader("submit_s,duration_s,gpus\n0,-1,1\n")); err == nil || !strings.Contains(err.Error(), `neg.csv:2: column duration_s: "-1": out of range`) {
+		t.Errorf("a negative duration: got %v, want it refused", err)
 	}
 }
 
