@@ -188,7 +188,8 @@ it; its seconds place Shanghai's time of day and weekday, fake dates in
 1970), SenseTime Helios per-minute sequences
 (time,…,running_gpu_num,pending_gpu_num,…), your own
 (submit_s,duration_s,gpus, and optionally cpus and memory_gib; seconds from
-any start, or Unix times), or Microsoft Philly's raw job log, a JSON array
+any start, or Unix times in seconds, milliseconds, microseconds or
+nanoseconds, told apart by size), or Microsoft Philly's raw job log, a JSON array
 of jobs with their attempts (cluster_job_log; its times are Pacific: use
 --trace-zone America/Los_Angeles). Where a trace gives jobs' CPUs or memory
 (sacct's TRES cpu and mem, PAI's plan_cpu and plan_mem, a pod list's

@@ -108,8 +108,12 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--trace", write("pai.csv", "a,worker,1.0,Waiting,0.0,0.0,600.0,29.3,100.0,\nb,worker,1.0,Waiting,,,600.0,29.3,100.0,\n")}},
 		{name: "a PAI task of more GPUs than a trace may hold", err: `pai2.csv:1: column inst_num: "2048.0": out of range (want inst_num × ⌈plan_gpu/100⌉ (80000.0) at most 1048576 GPUs)`,
 			args: []string{"--trace", write("pai2.csv", "a,worker,2048.0,Terminated,10.0,20.0,600.0,29.3,80000.0,V100\n")}},
-		{name: "submits in Unix milliseconds", err: `ms.csv:2: column submit_s: "1591234567000": out of range: a Unix time in milliseconds? give seconds`,
-			args: []string{"--trace", write("ms.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n")}},
+		// Unix milliseconds were refused ("a Unix time in milliseconds?
+		// give seconds"); they are told apart from seconds by their size.
+		{name: "submits in Unix milliseconds", jobs: 2,
+			args: []string{"--trace", write("ms.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n1591238167000,600,1\n")}},
+		{name: "submits in Unix milliseconds, then seconds", err: `ms2.csv:3: column submit_s: "1591238167": a Unix time where the rows above give Unix times in milliseconds`,
+			args: []string{"--trace", write("ms2.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n1591238167,600,1\n")}},
 		{name: "a serving pod list whose pods outlive the trace", jobs: 2,
 			args: []string{"--trace", write("pods.csv", "instance_sn,gpu_request,creation_time,scheduled_time,deletion_time\na,8,,,\nb,1,NaN,NaN,3600.0\nc,0,10.0,10.0,7200.0\n")}},
 		{name: "sacct's table output", err: "sacct's table output cuts long values: export with sacct --parsable2 (-P)",

@@ -914,48 +914,70 @@ func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration,
 	return d, nil
 }
 
-// Submit times in seconds: from the trace's start (0 to maxSeconds), or
-// Unix times (beyond maxSeconds, which no span allows as an offset, and
-// before MaxDate), as the file's first row gives them.
+// Submit times as numbers: seconds from the trace's start (0 to
+// maxSeconds), or Unix times (before MaxDate) in seconds (beyond
+// maxSeconds, which no span allows as an offset), milliseconds,
+// microseconds or nanoseconds (from 1e11, 1e14 and 1e17: each a date from
+// March 1973 on, and each range past the one before's end), told apart by
+// their size, as the file's first row gives them.
 const (
 	submitsUnknown = iota
 	submitsOffset
 	submitsUnix
+	submitsUnixMilli
+	submitsUnixMicro
+	submitsUnixNano
 )
 
-// submitSeconds reads a submit time in seconds: an offset from the
-// trace's start or a Unix time (p.submits, set by the first row read);
-// a Unix time comes back as the offset from 1970-01-01 UTC.
+// submitKind is one kind of submit time as a number: what it is called,
+// one and many, for messages; the values it takes, [least, past); and how
+// many of them make a second.
+type submitKind struct {
+	one, many   string
+	least, past float64
+	perSecond   float64
+}
+
+var submitKinds = [...]submitKind{
+	submitsOffset:    {"seconds from the trace's start", "seconds from the trace's start", 0, math.Nextafter(maxSeconds, math.Inf(1)), 1},
+	submitsUnix:      {"a Unix time", "Unix times", math.Nextafter(maxSeconds, math.Inf(1)), float64(MaxDate.Unix()), 1},
+	submitsUnixMilli: {"a Unix time in milliseconds", "Unix times in milliseconds", 1e11, float64(MaxDate.UnixMilli()), 1e3},
+	submitsUnixMicro: {"a Unix time in microseconds", "Unix times in microseconds", 1e14, float64(MaxDate.UnixMicro()), 1e6},
+	submitsUnixNano:  {"a Unix time in nanoseconds", "Unix times in nanoseconds", 1e17, float64(MaxDate.UnixNano()), 1e9},
+}
+
+// submitSeconds reads a submit time given as a number: an offset from the
+// trace's start in seconds or a Unix time in seconds, milliseconds,
+// microseconds or nanoseconds (p.submits, set by the first row read); a
+// Unix time comes back as the offset from 1970-01-01 UTC.
 func (p *parser) submitSeconds(line int, col, s string) (time.Duration, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("not a number"))
 	}
-	if err == nil && f >= 1e11 && f < float64(MaxDate.UnixMilli()) {
-		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("out of range: a Unix time in milliseconds? give seconds"))
+	kind := submitsUnknown
+	for k := submitsOffset; k <= submitsUnixNano && err == nil; k++ {
+		if f >= submitKinds[k].least && f < submitKinds[k].past {
+			kind = k
+		}
 	}
-	if err != nil || f != f || f < 0 || f >= float64(MaxDate.Unix()) {
+	if kind == submitsUnknown {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("out of range"))
-	}
-	kind := submitsOffset
-	if f > maxSeconds {
-		kind = submitsUnix
 	}
 	switch {
 	case p.submits == submitsUnknown:
 		p.submits = kind
-	case kind == submitsUnix && p.submits == submitsOffset:
-		return 0, p.bad(line, col, s, wantSubmitSeconds+", one kind in a file", errors.New("a Unix time where the rows above give seconds from the trace's start"))
-	case kind == submitsOffset && p.submits == submitsUnix:
-		return 0, p.bad(line, col, s, wantSubmitSeconds+", one kind in a file", errors.New("seconds from the trace's start where the rows above give Unix times"))
+	case kind != p.submits:
+		return 0, p.bad(line, col, s, wantSubmitSeconds+", one kind in a file",
+			fmt.Errorf("%s where the rows above give %s", submitKinds[kind].one, submitKinds[p.submits].many))
 	}
-	return time.Duration(f*1e3+0.5) * time.Millisecond, nil
+	return time.Duration(f/submitKinds[kind].perSecond*1e3+0.5) * time.Millisecond, nil
 }
 
 // submitBase is the wall-clock time of submit offset 0: the Unix epoch
 // when the submits were Unix times, else DefaultEpoch.
 func (p *parser) submitBase() time.Time {
-	if p.submits == submitsUnix {
+	if p.submits > submitsOffset {
 		return time.Unix(0, 0).UTC()
 	}
 	return DefaultEpoch
@@ -969,7 +991,7 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 var (
 	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
-	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time (%.0f to %d, before %s)", maxSeconds, maxSeconds, MaxDate.Unix(), MaxDate.Format(time.DateOnly))
+	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time before %s: in seconds (%.0f to %d), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on)", maxSeconds, MaxDate.Format(time.DateOnly), maxSeconds, MaxDate.Unix())
 	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 

@@ -157,7 +157,7 @@ func TestLoadBad(t *testing.T) {
 	}{
 		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
-		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01))`},
+		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on))`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
 		// The row as the file has it ('|' between fields), not joined with
@@ -174,7 +174,7 @@ func TestLoadBad(t *testing.T) {
 		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0 to 315360000)`},
 		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_philly_span.csv", 0, "", `bad_philly_span.csv: "6406128010 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
-		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01))`},
+		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on))`},
 		{"bad_span.csv", 0, "", `bad_span.csv: "600000000 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a number of GPUs from 0 to 1048576 (a fraction, a share of a GPU, runs on whole GPUs))`},
@@ -347,6 +347,14 @@ func TestUnixSubmits(t *testing.T) {
 		{"generic.csv", "submit_s,duration_s,gpus\n1591234667,60,1\n1591234567,3600,2\n", june, []Job{job(0, 3600, 2), job(100, 60, 1)}},
 		{"itp.csv", "job_id,submission_time,duration,num_gpu\na,1591234567.5,10,8\n", june.Add(500 * time.Millisecond), []Job{job(0, 10, 8)}},
 		{"tiresias.csv", "job_id,num_gpu,submit_time,duration\n1,2,1591234567,3600\n2,1,1591234627,60\n", june, []Job{job(0, 3600, 2), job(60, 60, 1)}},
+		// Unix times in milliseconds (JavaScript's Date.now(), Java's
+		// currentTimeMillis), microseconds and nanoseconds (pandas'
+		// datetime64 as an integer) are told apart by their size; they
+		// were refused ("a Unix time in milliseconds? give seconds").
+		{"ms.csv", "submit_s,duration_s,gpus\n1591234667000,60,1\n1591234567000,3600,2\n", june, []Job{job(0, 3600, 2), job(100, 60, 1)}},
+		{"ms-itp.csv", "job_id,submission_time,duration,num_gpu\na,1591234567500,10,8\n", june.Add(500 * time.Millisecond), []Job{job(0, 10, 8)}},
+		{"us.csv", "job_id,num_gpu,submit_time,duration\n1,2,1591234567000000,3600\n2,1,1591234627250000,60\n", june, []Job{job(0, 3600, 2), job(60.25, 60, 1)}},
+		{"ns.csv", "submit_s,duration_s,gpus\n1591234567000000000,60,1\n1591234568000000000,60,1\n", june, []Job{job(0, 60, 1), job(1, 60, 1)}},
 		// The largest offset is still an offset from DefaultEpoch.
 		{"offsets.csv", "submit_s,duration_s,gpus\n315360000,60,1\n", DefaultEpoch.Add(315360000 * time.Second), []Job{job(0, 60, 1)}},
 	} {
@@ -360,9 +368,14 @@ func TestUnixSubmits(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, data, want string }{
 		{"mixed.csv", "submit_s,duration_s,gpus\n0,60,1\n1591234567,60,1\n",
-			`mixed.csv:3: column submit_s: "1591234567": a Unix time where the rows above give seconds from the trace's start (want seconds from the trace's start (0 to 315360000) or a Unix time (315360000 to 7258118400, before 2200-01-01), one kind in a file)`},
-		{"ms.csv", "submit_s,duration_s,gpus\n1591234567000,60,1\n",
-			`ms.csv:2: column submit_s: "1591234567000": out of range: a Unix time in milliseconds? give seconds (want`},
+			`mixed.csv:3: column submit_s: "1591234567": a Unix time where the rows above give seconds from the trace's start (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on), one kind in a file)`},
+		{"ms.csv", "submit_s,duration_s,gpus\n1591234567000,60,1\n1591234567,60,1\n",
+			`ms.csv:3: column submit_s: "1591234567": a Unix time where the rows above give Unix times in milliseconds (want`},
+		{"ns.csv", "submit_s,duration_s,gpus\n1591234567000000000,60,1\n1591234567000000,60,1\n",
+			`ns.csv:3: column submit_s: "1591234567000000": a Unix time in microseconds where the rows above give Unix times in nanoseconds (want`},
+		// Between Unix seconds' end (2200) and milliseconds' start
+		// (1e11: March 1973), a number is neither.
+		{"gap.csv", "submit_s,duration_s,gpus\n50000000000,60,1\n", `gap.csv:2: column submit_s: "50000000000": out of range (want`},
 		{"mixed.csv", "job_id,num_gpu,submit_time,duration\n1,2,1591234567,3600\n2,1,60,60\n",
 			`mixed.csv:3: column submit_time: "60": seconds from the trace's start where the rows above give Unix times (want`},
 	} {
