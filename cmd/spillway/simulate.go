@@ -35,6 +35,7 @@ type simulateFlags struct {
 	maxMemory                 string
 	where                     []string
 	traceZone                 string
+	traceDates                string
 	policies                  []string
 	onprem                    onpremFlag
 	json, progress            bool
@@ -201,7 +202,9 @@ after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
 --trace - reads one piped in; one that decompresses to more than 1000
 times its size is refused. Files of one format may be concatenated, each
 with its header. Date-times without an offset are
-read in --trace-zone (UTC by default). Without --config and --trace it
+read in --trace-zone (UTC by default); dates with the year last
+(11/29/2026 9:05, 29.11.2026) in the order --trace-dates gives, or a day
+past 12 shows. Without --config and --trace it
 backtests the bundled configs/examples/backtest.yaml on the bundled ITP
 cluster02 trace.
 
@@ -233,6 +236,7 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.StringVar(&f.pool, "pool", "", "pool to simulate (default: the config's first pool)")
 	fl.StringVar(&f.trace, "trace", "", "job trace CSV, or - to read it from standard input (default: the embedded "+configs.DefaultTraceName+")")
 	fl.StringArrayVar(&f.where, "where", nil, "keep only the trace rows whose column holds one of the values, column=value,value,… (repeatable; all must match): one virtual cluster of a pooled trace, e.g. --where vc=vchbv (a Helios or Acme job log or Philly's JSON log), --where cluster=6214e9 (Philly) or --where Partition=gpu (sacct; a heterogeneous job is kept whole when any of its components matches) or --where gpu_type=V100 (PAI's task table)")
+	fl.StringVar(&f.traceDates, "trace-dates", "", "order of day and month in the trace's dates written with the year last: month-first (11/29/2026) or day-first (29/11/2026); unset, a date whose day is past 12 tells it for the dates after it, and one that reads either way before it is refused")
 	fl.StringVar(&f.traceZone, "trace-zone", "UTC", "time zone the trace's date-times were written in when they carry no offset, an IANA name such as Asia/Shanghai or America/Los_Angeles: it places budget periods and CRON_TZ schedules against the trace")
 	fl.Var(&f.onprem, "onprem-gpus", "on-prem GPUs, rounded up to whole nodes of the pool's gpus_per_node; or pNN, the trace's NN-th percentile demand (GPUs in use if every job started on arrival, time-weighted), e.g. p50, at least one node (default: the pool's onprem)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
@@ -330,6 +334,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	topts := trace.Options{MaxJobs: maxJobs}
 	if topts.Zone, err = time.LoadLocation(f.traceZone); err != nil || f.traceZone == "" || strings.EqualFold(f.traceZone, "local") {
 		return fmt.Errorf("--trace-zone %q: not a time zone (want an IANA name such as Asia/Shanghai, America/Los_Angeles or UTC)", f.traceZone)
+	}
+	if topts.DateOrder, err = trace.ParseDateOrder(f.traceDates); err != nil {
+		return fmt.Errorf("--trace-dates %w", err)
 	}
 	for _, s := range f.where {
 		w, err := trace.ParseWhere(s)

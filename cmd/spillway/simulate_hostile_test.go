@@ -112,6 +112,14 @@ func TestSimulateHostile(t *testing.T) {
 		// give seconds"); they are told apart from seconds by their size.
 		{name: "submits in Unix milliseconds", jobs: 2,
 			args: []string{"--trace", write("ms.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n1591238167000,600,1\n")}},
+		// Dates with the year last were "not a date-time"; one that reads
+		// either way is refused with both readings and the flag to give.
+		{name: "US dates", jobs: 2,
+			args: []string{"--trace", write("us.csv", "job_id,submit_time,duration,gpu_num\n1,11/29/2026 9:05,3600,8\n2,12/1/2026 9:05,600,1\n")}},
+		{name: "ambiguous dates", err: `us2.csv:2: column submit_time: "12/1/2026 9:05": a date that reads as 12 January 2026 (day first) or 1 December 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026)`,
+			args: []string{"--trace", write("us2.csv", "job_id,submit_time,duration,gpu_num\n2,12/1/2026 9:05,600,1\n1,11/29/2026 9:05,3600,8\n")}},
+		{name: "ambiguous dates ordered by --trace-dates", jobs: 2,
+			args: []string{"--trace", write("us3.csv", "job_id,submit_time,duration,gpu_num\n2,12/1/2026 9:05,600,1\n1,11/29/2026 9:05,3600,8\n"), "--trace-dates", "month-first"}},
 		{name: "submits in Unix milliseconds, then seconds", err: `ms2.csv:3: column submit_s: "1591238167": a Unix time where the rows above give Unix times in milliseconds`,
 			args: []string{"--trace", write("ms2.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n1591238167,600,1\n")}},
 		{name: "a serving pod list whose pods outlive the trace", jobs: 2,

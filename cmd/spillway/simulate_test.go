@@ -225,6 +225,7 @@ func TestSimulateErrors(t *testing.T) {
 		{[]string{"--where", "vc=vchbv"}, `cluster02.csv:1: column vc: "job_id,submission_time,duration,num_gpu": no such column (want one of the header's columns)`},
 		{[]string{"--trace-zone", "Mars/Olympus"}, `--trace-zone "Mars/Olympus": not a time zone (want an IANA name such as Asia/Shanghai, America/Los_Angeles or UTC)`},
 		{[]string{"--trace-zone", "Local"}, `--trace-zone "Local": not a time zone`}, // results must not depend on the machine
+		{[]string{"--trace-dates", "dmy"}, `--trace-dates "dmy": want month-first (11/29/2026) or day-first (29/11/2026)`},
 		{[]string{"--seeds", "5"}, "--seeds applies only with --sweep (a single run uses --seed)"},
 		{[]string{"--jitter", "2m"}, "--jitter applies only with --sweep"},
 		{[]string{"--sweep", "wait_target=5m,300s"}, `--sweep: sweep wait_target="300s": the same setting as "5m"`},

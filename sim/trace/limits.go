@@ -63,6 +63,10 @@ type Options struct {
 	// log kept in a cluster's local time); nil means UTC. Times with an
 	// offset keep it.
 	Zone *time.Location
+	// DateOrder is the order of day and month in the trace's dates
+	// written with their year last (11/29/2026, 29/11/2026); unset, a
+	// date whose day is past 12 tells it for the dates after it.
+	DateOrder DateOrder
 	// PAIJobTable is the path of Alibaba PAI's job table, from which a
 	// PAI task table takes its jobs' submit times (paiTask); "" for none.
 	// LoadWith sets it to the pai_job_table.csv beside the task table,

@@ -418,3 +418,40 @@ func FuzzUTF16(f *testing.F) {
 		fuzzRead(t, "fuzz.csv", bom+text)
 	})
 }
+
+// FuzzDates: a job log's submit times written in any way (a year first or
+// last, one-digit fields, a 12-hour clock, a zone), in either order or
+// none given, load within bounds or are refused with a *trace.Error; a
+// date-time read is the same read again, and one tidied is read as the
+// tidied text is.
+func FuzzDates(f *testing.F) {
+	for _, s := range []string{"11/29/2026 9:05", "29.11.2026 09:05:00", "01/02/2026", "2026-1-5 9:05:00 PM", "2026-11-29 12:05 AM",
+		"2026-11-29T9:05:00.5+08:00", "5/5/2026", "13/13/2026", "0/1/2026", "12/31/9999 23:59", "1/1/1970 0:00 PM", "2026-1-5T"} {
+		f.Add(s, "11/29/2026", uint8(0))
+	}
+	orders := []DateOrder{DateOrderUnknown, MonthFirst, DayFirst}
+	f.Fuzz(func(t *testing.T, a, b string, order uint8) {
+		at, ok := parseDateTime(a, time.UTC)
+		if again, ok2 := parseDateTime(a, time.UTC); ok != ok2 || !at.Equal(again) {
+			t.Fatalf("parseDateTime(%q): %v %v, then %v %v", a, at, ok, again, ok2)
+		}
+		if tidy := tidyDateTime(strings.TrimSpace(a)); ok {
+			if at2, ok2 := parseDateTime(tidy, time.UTC); !ok2 || !at.Equal(at2) {
+				t.Fatalf("parseDateTime(%q) = %v, of its tidied %q: %v %v", a, at, tidy, at2, ok2)
+			}
+		}
+		if strings.ContainsAny(a+b, "\",\n\r") {
+			return
+		}
+		data := "job_id,submit_time,duration,gpu_num\n1," + a + ",60,1\n2," + b + ",60,2\n"
+		tr, err := ReadWith("fuzz.csv", strings.NewReader(data), Options{DateOrder: orders[int(order)%len(orders)]})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+	})
+}

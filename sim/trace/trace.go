@@ -403,7 +403,8 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	// header as written.
 	raw := slices.Clone(header)
 	header = loose(raw)
-	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable}
+	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable,
+		dates: dateOrder{order: opts.DateOrder}}
 	format := formatOf(header)
 	if format == "" && paiTable(raw) == "task" {
 		// PAI's table has no header: its first line is a task.
@@ -650,6 +651,9 @@ type parser struct {
 	never int
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
+	// dates is the order of day and month in the file's dates with their
+	// year last (yearLast): Options.DateOrder, or as a row shows it.
+	dates dateOrder
 	// first is a headerless file's first line, the first row rows gives;
 	// headerless says there was one.
 	first      []string
@@ -1061,6 +1065,16 @@ func (p *parser) date(line int, col, s string) (time.Time, error) {
 func (p *parser) dateWant(line int, col, s, want string) (time.Time, error) {
 	at, ok := parseDateTime(s, p.zone)
 	if !ok {
+		// A date with its year last, as a spreadsheet's locale writes it.
+		iso, err := p.yearLast(line, col, s)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if iso != "" {
+			at, ok = parseDateTime(iso, p.zone)
+		}
+	}
+	if !ok {
 		return time.Time{}, p.bad(line, col, s, want, errors.New("not a date-time"))
 	}
 	if at.Before(MinDate) || !at.Before(MaxDate) {
@@ -1191,7 +1205,7 @@ func parseDateTimeZone(s string, zone *time.Location) (time.Time, bool) {
 // seconds or without the time, and the longer forms
 // parseDateTimeZone does, to UTC; it reports false for anything else.
 func parseDateTime(s string, zone *time.Location) (time.Time, bool) {
-	b := []byte(strings.TrimSpace(s))
+	b := []byte(tidyDateTime(strings.TrimSpace(s)))
 	if len(b) > 19 {
 		return parseDateTimeZone(string(b), zone)
 	}

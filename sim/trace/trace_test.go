@@ -461,9 +461,88 @@ func TestParseDateTime(t *testing.T) {
 		"2017-10-09 07:01:55.123456-05:00": true, "2017-10-09 07:01:55 +0800": true,
 		"2017-10-09 07:01:55 PST": false, "2017-10-09 07:01:55+25:00": false, "2017-10-09 07:01:55.": false,
 		"2017-02-30 00:00:00": false, "2017-10-09 24:00:00": false, "17-10-09 07:01:55": false, "2017-10-09 07:01:5x": false,
+		"2017-10-09 19:01 PM": false, "2017-10-09 13:01 PM": false, "2017-10-09 0:01 AM": false, "2017-1-9 07:01:555": false,
 	} {
 		if _, got := parseDateTime(s, time.UTC); got != ok {
 			t.Errorf("parseDateTime(%q) ok = %v, want %v", s, got, ok)
+		}
+	}
+	// One-digit months, days and hours, and a 12-hour clock, as
+	// spreadsheets write them, were "not a date-time".
+	for s, want := range map[string]string{
+		"2026-11-29 9:05:00": "2026-11-29 09:05:00", "2026-1-5 9:05": "2026-01-05 09:05:00", "2026/1/5": "2026-01-05 00:00:00",
+		"2026-11-29T9:05:00.5": "2026-11-29 09:05:00.5", "2026-11-29 9:05:00+08:00": "2026-11-29 01:05:00",
+		"2026-11-29 9:05:00 PM": "2026-11-29 21:05:00", "2026-11-29 12:05 AM": "2026-11-29 00:05:00", "2026-11-29 12:05:30 pm": "2026-11-29 12:05:30",
+	} {
+		at, ok := parseDateTime(s, time.UTC)
+		if got := at.Format("2006-01-02 15:04:05.999"); !ok || got != want {
+			t.Errorf("parseDateTime(%q) = %s (%v), want %s", s, got, ok, want)
+		}
+	}
+}
+
+// TestYearLast: dates with the year last, as a spreadsheet's locale
+// writes them (11/29/2026 9:05 in the US, 29.11.2026 in Germany), were
+// "not a date-time". A date whose day is past 12 shows the order, which
+// the file's later dates take; one that reads either way before that is
+// refused with both readings, unless --trace-dates gives the order; a
+// date showing the other order is refused, naming what set it.
+func TestYearLast(t *testing.T) {
+	const header = "job_id,submit_time,duration,gpu_num\n"
+	day := func(s string) time.Time {
+		at, err := time.Parse("2006-01-02 15:04", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	for _, tt := range []struct {
+		name, rows string
+		order      DateOrder
+		start      time.Time
+		second     time.Duration // the second job's submit
+		err        string
+	}{
+		{name: "US", rows: "1,11/29/2026 9:05,60,1\n2,12/1/2026 10:00,60,1\n", start: day("2026-11-29 09:05"), second: 48*time.Hour + 55*time.Minute},
+		{name: "US 12-hour", rows: "1,11/29/2026 9:05:00 PM,60,1\n2,11/30/2026 9:05:00 AM,60,1\n", start: day("2026-11-29 21:05"), second: 12 * time.Hour},
+		{name: "German", rows: "1,29.11.2026 09:05,60,1\n2,01.12.2026 09:05,60,1\n", start: day("2026-11-29 09:05"), second: 48 * time.Hour},
+		{name: "British", rows: "1,29/11/2026,60,1\n2,1/12/2026,60,1\n", start: day("2026-11-29 00:00"), second: 48 * time.Hour},
+		{name: "the same either way", rows: "1,5/5/2026,60,1\n2,6/6/2026,60,1\n", start: day("2026-05-05 00:00"), second: 32 * 24 * time.Hour},
+		{name: "ordered by the option", rows: "1,01/02/2026,60,1\n2,02/02/2026,60,1\n", order: DayFirst, start: day("2026-02-01 00:00"), second: 24 * time.Hour},
+		{name: "ambiguous first", rows: "1,01/02/2026 9:05,60,1\n2,11/29/2026 9:05,60,1\n",
+			err: `y.csv:2: column submit_time: "01/02/2026 9:05": a date that reads as 1 February 2026 (day first) or 2 January 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; or a row above whose day is past 12, which tells)`},
+		{name: "both orders", rows: "1,11/29/2026,60,1\n2,3/4/2026,60,1\n3,29/11/2026,60,1\n",
+			err: `y.csv:4: column submit_time: "29/11/2026": a date with the day first, where line 2 ("11/29/2026") has the month first (want the day and the month in one order`},
+		{name: "against the option", rows: "1,29/11/2026,60,1\n", order: MonthFirst,
+			err: `y.csv:2: column submit_time: "29/11/2026": a date with the day first, where --trace-dates month-first has the month first (want`},
+		{name: "no such day", rows: "1,11/31/2026,60,1\n", err: `y.csv:2: column submit_time: "11/31/2026": not a date-time`},
+		{name: "two-digit year", rows: "1,11/29/26,60,1\n", err: `y.csv:2: column submit_time: "11/29/26": not a date-time`},
+	} {
+		tr, err := ReadWith("y.csv", strings.NewReader(header+tt.rows), Options{DateOrder: tt.order})
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Errorf("%s: got %v, want %s…", tt.name, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case !tr.Start.Equal(tt.start) || len(tr.Jobs) != 2 || tr.Jobs[1].Submit != tt.second:
+			t.Errorf("%s: start %s, jobs %v; want %s and the second at %s", tt.name, tr.Start, tr.Jobs, tt.start, tt.second)
+		}
+	}
+	// Philly's timestamps, and an sacct export whose SLURM_TIME_FORMAT
+	// writes the US way, read alike.
+	tr, err := Read("p.csv", strings.NewReader("timestamp,duration,num_gpus\n10/13/2017 7:01,60,1\n10/9/2017 7:01,60,1\n"))
+	if err != nil || !tr.Start.Equal(day("2017-10-09 07:01")) || tr.Jobs[1].Submit != 96*time.Hour {
+		t.Errorf("Philly, month first: %v (%v)", tr, err)
+	}
+	tr, err = Read("s.txt", strings.NewReader("JobID|Submit|Elapsed|AllocTRES\n1|11/29/2026 09:05:00|01:00:00|gres/gpu=1\n"))
+	if err != nil || !tr.Start.Equal(day("2026-11-29 09:05")) {
+		t.Errorf("sacct, month first: %v (%v)", tr, err)
+	}
+	for s, ok := range map[string]bool{"month-first": true, "Day-First": true, "": true, "dmy": false} {
+		if _, err := ParseDateOrder(s); (err == nil) != ok {
+			t.Errorf("ParseDateOrder(%q): %v", s, err)
 		}
 	}
 }

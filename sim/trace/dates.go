@@ -1,0 +1,179 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DateOrder says which comes first in a date written with its year last
+// (11/29/2026 in the US, 29/11/2026 or 29.11.2026 in most of the world),
+// as spreadsheets write dates in their locale.
+type DateOrder string
+
+// The orders of a date with its year last.
+const (
+	// DateOrderUnknown reads a date whose day is past 12 as such, and
+	// takes the order it shows for the file's later dates; a date whose
+	// day and month are both 12 or less before any such is refused,
+	// naming both readings.
+	DateOrderUnknown DateOrder = ""
+	MonthFirst       DateOrder = "month-first"
+	DayFirst         DateOrder = "day-first"
+)
+
+// ParseDateOrder reads month-first or day-first ("" for neither).
+func ParseDateOrder(s string) (DateOrder, error) {
+	switch o := DateOrder(strings.ToLower(strings.TrimSpace(s))); o {
+	case DateOrderUnknown, MonthFirst, DayFirst:
+		return o, nil
+	}
+	return "", fmt.Errorf("%q: want month-first (11/29/2026) or day-first (29/11/2026)", s)
+}
+
+// dateOrder is how the dates with their year last in a file are read: the
+// order, and the row and value that set it (line 0: Options.DateOrder).
+type dateOrder struct {
+	order DateOrder
+	line  int
+	value string
+}
+
+// wantOrder says how to give the order of a date's day and month.
+const wantOrder = "the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD"
+
+// yearLast is s, a date written with its year last (M/D/YYYY or
+// D/M/YYYY, with '/', '.' or '-', one or two digits each, and a time
+// after it or none), as YYYY-MM-DD followed by its time, in the order
+// p.dates gives or the date shows (a day past 12), which sets p.dates
+// for the rows below; "" when s is not such a date. A date that reads
+// either way before its file's order is known, or that shows the other
+// order, is refused.
+func (p *parser) yearLast(line int, col, s string) (string, error) {
+	v := strings.TrimSpace(s)
+	a, i, ok := twoDigits(v, 0)
+	if !ok || i >= len(v) || (v[i] != '/' && v[i] != '.' && v[i] != '-') {
+		return "", nil
+	}
+	sep := v[i]
+	b, j, ok := twoDigits(v, i+1)
+	if !ok || j+5 > len(v) || v[j] != sep || !allDigits(v[j+1:j+5]) || (j+5 < len(v) && v[j+5] != ' ' && v[j+5] != 'T') {
+		return "", nil
+	}
+	year, rest := v[j+1:j+5], v[j+5:]
+	if a == 0 || b == 0 || (a > 12 && b > 12) {
+		return "", nil
+	}
+	shown := DateOrderUnknown // the order the date itself shows
+	switch {
+	case a > 12:
+		shown = DayFirst
+	case b > 12:
+		shown = MonthFirst
+	}
+	order := p.dates.order
+	switch {
+	case shown != DateOrderUnknown && order == DateOrderUnknown:
+		p.dates = dateOrder{shown, line, v}
+		order = shown
+	case shown != DateOrderUnknown && shown != order:
+		by := "--trace-dates " + string(order)
+		if p.dates.line > 0 {
+			by = fmt.Sprintf("line %d (%q)", p.dates.line, clip(p.dates.value))
+		}
+		return "", p.bad(line, col, s, wantOrder, fmt.Errorf("a date with the %s first, where %s has the %s first", unit(shown), by, unit(order)))
+	case a == b:
+		order = MonthFirst // either order reads the same date
+	case order == DateOrderUnknown:
+		dm, md := readDate(year, b, a), readDate(year, a, b)
+		return "", p.bad(line, col, s, wantOrder+"; or a row above whose day is past 12, which tells",
+			fmt.Errorf("a date that reads as %s (day first) or %s (month first)", dm, md))
+	}
+	month, day := a, b
+	if order == DayFirst {
+		month, day = b, a
+	}
+	return fmt.Sprintf("%s-%02d-%02d%s", year, month, day, rest), nil
+}
+
+// unit names what comes first in a date of order o.
+func unit(o DateOrder) string {
+	if o == DayFirst {
+		return "day"
+	}
+	return "month"
+}
+
+// readDate writes a date as a person reads it ("1 February 2026").
+func readDate(year string, month, day int) string {
+	return fmt.Sprintf("%d %s %s", day, time.Month(month), year)
+}
+
+// twoDigits reads a number of one or two digits at s[i:], returning it
+// and the index past it.
+func twoDigits(s string, i int) (int, int, bool) {
+	n, j := 0, i
+	for j < len(s) && j < i+2 && s[j] >= '0' && s[j] <= '9' {
+		n = n*10 + int(s[j]-'0')
+		j++
+	}
+	return n, j, j > i
+}
+
+// allDigits reports whether s is digits only (and not empty).
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// tidyDateTime is s, a date-time with its year first, with a one-digit
+// month, day or hour written with two (2026-1-5 9:05, as spreadsheets and
+// Python's str(datetime) of some exports write them) and a 12-hour clock's
+// AM or PM made a 24-hour one (9:05:00 PM: 21:05:00); s as it is when it is
+// none such, or when its hour before AM or PM is not from 1 to 12.
+func tidyDateTime(s string) string {
+	if len(s) < 8 || !allDigits(s[:4]) || (s[4] != '-' && s[4] != '/') {
+		return s
+	}
+	// As most are written: two digits each, a 24-hour clock.
+	if last := s[len(s)-1]; len(s) >= 10 && s[7] == s[4] && (len(s) == 10 || (len(s) >= 14 && (s[10] == ' ' || s[10] == 'T') && s[13] == ':')) &&
+		last != 'M' && last != 'm' {
+		return s
+	}
+	sep := s[4]
+	month, i, ok := twoDigits(s, 5)
+	if !ok || i >= len(s) || s[i] != sep {
+		return s
+	}
+	day, i, ok := twoDigits(s, i+1)
+	if !ok {
+		return s
+	}
+	date := fmt.Sprintf("%s%c%02d%c%02d", s[:4], sep, month, sep, day)
+	if i == len(s) {
+		return date
+	}
+	if s[i] != ' ' && s[i] != 'T' {
+		return s
+	}
+	hour, j, ok := twoDigits(s, i+1)
+	if !ok || j >= len(s) || s[j] != ':' {
+		return s
+	}
+	rest := s[j:]
+	if up := strings.ToUpper(rest); strings.HasSuffix(up, "AM") || strings.HasSuffix(up, "PM") {
+		if hour < 1 || hour > 12 {
+			return s
+		}
+		hour %= 12
+		if strings.HasSuffix(up, "PM") {
+			hour += 12
+		}
+		rest = strings.TrimRight(rest[:len(rest)-2], " ")
+	}
+	return fmt.Sprintf("%s%c%02d%s", date, s[i], hour, rest)
+}
