@@ -285,7 +285,10 @@ func FuzzJobLog(f *testing.F) {
 	fuzzFormat(f, "job_id,gpu_num,submit_time,duration",
 		"a,0,2020-06-09 18:41:01,10\n", "a,8,2020-06-09 18:41:01,\nb,1,2020-06-09 18:41:01.5+08:00,1e-4\n",
 		"a,1,9999-12-31 23:59:59,10\nb,1,1970-01-01 00:00:00,10\n", "a,1,2020-06-09T18:41:01Z,315360000\n",
-		"a,1,0,10\nb,2,2020-06-09 18:41:01,5\n", "a,1,315360000,10\nb,2,1e-9,1e9\n")
+		"a,1,0,10\nb,2,2020-06-09 18:41:01,5\n", "a,1,315360000,10\nb,2,1e-9,1e9\n",
+		// Headers repeated in another order, with other columns, and back.
+		"a,1,2020-06-09 18:41:01,10\nduration,submit_time,job_id,gpu_num\n5,2020-06-09 18:41:01,b,2\njob_id,gpu_num,submit_time,duration\nc,1,2020-06-09 18:41:01,5\n",
+		"a,1,2020-06-09 18:41:01,10\nduration,submit_time,job_id,num_gpu\n", "job_id,job_id,submit_time,duration\n")
 }
 
 // FuzzJobLogWorkers: a job list with GPUs per worker (Alibaba's spot trace

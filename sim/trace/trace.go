@@ -674,6 +674,15 @@ type parser struct {
 	// such a job's rows until its last is read (heldWhere).
 	group func(rec []string) (job string, component bool)
 	held  heldRows
+	// order, once a header of the same columns in another order has
+	// been read (files concatenated), is where each of the first
+	// header's columns is in the rows below it; reordered holds a row
+	// put in the first header's order.
+	order     []int
+	reordered []string
+	// readNames are the header's columns that the formats read
+	// (readColumns), for headerLike; nil until it is first asked.
+	readNames []string
 	// step, where set (sacct), reports whether a row is a job step's
 	// (123.batch), which is never a job: a where neither keeps nor leaves
 	// it out (sacct leaves a step's Partition, User and Account empty),
@@ -803,12 +812,31 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if len(rec) != len(p.header) {
 			// The row as the file has it: a '|' or tab between fields,
 			// not a comma that a field (sacct's TRES) may hold.
-			return &Error{File: p.name, Line: line, Value: strings.Join(rec, string(p.cr.Comma)),
+			value := strings.Join(rec, string(p.cr.Comma))
+			if p.headerLike(rec) {
+				return &Error{File: p.name, Line: line, Value: value, Err: errOtherHeader, Want: wantSameColumns}
+			}
+			return &Error{File: p.name, Line: line, Value: value,
 				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())}
 		}
 		if p.repeatsHeader(rec) {
 			p.headers++
+			p.order = nil
 			continue
+		}
+		if p.headerLike(rec) {
+			order, ok := p.reorderedHeader(rec)
+			if !ok {
+				return &Error{File: p.name, Line: line, Value: strings.Join(rec, string(p.cr.Comma)), Err: errOtherHeader, Want: wantSameColumns}
+			}
+			// Files concatenated whose exports put the columns in
+			// another order: the rows below are read by this header.
+			p.headers++
+			p.order = order
+			continue
+		}
+		if p.order != nil {
+			rec = p.reorder(rec)
 		}
 		if len(p.where) > 0 && p.step != nil && p.step(rec) {
 			if err := fn(line, rec); err != nil {
@@ -872,8 +900,89 @@ func blank(rec []string) bool {
 }
 
 // SkipHeader is why a row that repeats the header is skipped: files of
-// one format concatenated (cat jan.txt feb.txt), each with its header.
+// one format concatenated (cat jan.txt feb.txt), each with its header,
+// its columns in the first header's order or another.
 const SkipHeader = "repeated header rows (files concatenated, each with its header)"
+
+// errOtherHeader is a row that is a header whose columns are not the
+// first header's: files concatenated from exports with other columns.
+var errOtherHeader = errors.New("a header whose columns differ from the first line's (files concatenated from exports with other columns?)")
+
+// wantSameColumns says how to concatenate files of other columns.
+const wantSameColumns = "files concatenated with the same columns, in any order; join others by their column names first, e.g. csvstack a.csv b.csv > jobs.csv (csvkit) or pandas.concat"
+
+// reorderedHeader reports whether rec is the header with its columns in
+// another order (names matched as repeatsHeader matches them), and if so
+// where each of the header's columns is in rec.
+func (p *parser) reorderedHeader(rec []string) ([]int, bool) {
+	names := loose(rec)
+	names[0] = strings.TrimPrefix(names[0], "\ufeff")
+	order := make([]int, len(p.header))
+	used := make([]bool, len(names))
+	for i, h := range p.header {
+		j := slices.IndexFunc(names, func(n string) bool { return n == h })
+		for j >= 0 && used[j] {
+			k := slices.IndexFunc(names[j+1:], func(n string) bool { return n == h })
+			if k < 0 {
+				j = -1
+				break
+			}
+			j += 1 + k
+		}
+		if j < 0 {
+			return nil, false
+		}
+		used[j], order[i] = true, j
+	}
+	return order, true
+}
+
+// reorder is rec, a row under a header of reordered columns, in the
+// first header's order (in a buffer reused from row to row).
+func (p *parser) reorder(rec []string) []string {
+	p.reordered = p.reordered[:0]
+	for _, j := range p.order {
+		p.reordered = append(p.reordered, rec[j])
+	}
+	return p.reordered
+}
+
+// headerLike reports whether rec names two of the columns the first
+// header has that the formats read (or its one): a header, where a row
+// was expected, as no job's values are column names.
+func (p *parser) headerLike(rec []string) bool {
+	if p.readNames == nil {
+		p.readNames = []string{}
+		for _, h := range p.header {
+			if slices.Contains(readColumns, h) {
+				p.readNames = append(p.readNames, h)
+			}
+		}
+	}
+	// Each row is asked: most miss at their first two names, on the
+	// lengths of their fields.
+	need, missed := min(2, len(p.readNames)), 0
+	for _, h := range p.readNames {
+		if !slices.ContainsFunc(rec, func(v string) bool { return names(v, h) }) {
+			if missed++; len(p.readNames)-missed < need {
+				return false
+			}
+		}
+	}
+	return need > 0
+}
+
+// names reports whether field v names column h (as loose matches them,
+// past a byte order mark).
+func names(v, h string) bool {
+	t := strings.TrimSpace(v)
+	if len(t) != len(h) {
+		if t = strings.TrimPrefix(t, "\ufeff"); len(t) != len(h) {
+			return false
+		}
+	}
+	return strings.EqualFold(t, h)
+}
 
 // repeatsHeader reports whether rec is the header again (names matched as
 // the header's are, after the byte order mark a file saved by a

@@ -272,6 +272,13 @@ func TestConcatenated(t *testing.T) {
 		{"concat_generic.csv", []Job{job(0, 60, 1), job(10, 600, 8), job(20, 60, 2)}, []Skip{{1, SkipHeader}}},
 		{"concat_sacct.txt", []Job{asks(job(0, 3600, 2), 8, 65536), asks(job(3600, 14400, 4), 8, 65536), asks(job(39600, 3600, 1), 8, 65536)},
 			[]Skip{{1, SkipDuplicate}, {1, SkipHeader}}},
+		// Exports whose columns are in another order (a header repeated
+		// in another order) were refused at it ("submit_time": not a
+		// date-time); the rows below a header are read by it.
+		{"concat_reordered.csv", []Job{asks(job(0, 3600, 8), 16, 0), asks(job(600, 600, 1), 4, 0), asks(job(3600, 1200, 2), 8, 0), asks(job(5400, 60, 4), 8, 0), asks(job(7200, 30, 1), 2, 0)},
+			[]Skip{{2, SkipHeader}}},
+		{"concat_reordered_sacct.txt", []Job{asks(job(0, 3600, 2), 8, 0), asks(job(3600, 1800, 4), 4, 0)},
+			[]Skip{{1, SkipStep}, {1, SkipNoGPUs}, {1, SkipHeader}}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			tr, err := Load(filepath.Join("testdata", tt.file))
@@ -291,6 +298,22 @@ func TestConcatenated(t *testing.T) {
 	}
 	if want := []Job{job(0, 3600, 8), job(290, 60, 1)}; !slices.Equal(tr.Jobs, want) || !slices.Equal(tr.Skipped, []Skip{{3, SkipBlank}}) {
 		t.Errorf("empty rows: jobs %v skipped %v, want %v and 3 %q", tr.Jobs, tr.Skipped, want, SkipBlank)
+	}
+	// --where reads its column where each header puts it.
+	tr, err = LoadWith(filepath.Join("testdata", "concat_reordered.csv"), Options{Where: []Where{{Column: "vc", Values: []string{"vc1"}}}})
+	if want := []Job{asks(job(0, 3600, 8), 16, 0), asks(job(3600, 1200, 2), 8, 0), asks(job(7200, 30, 1), 2, 0)}; err != nil || !slices.Equal(tr.Jobs, want) {
+		t.Errorf("reordered, --where vc=vc1: %v (%v), want %v", tr, err, want)
+	}
+	// A header of other columns is named as such, not as a bad value.
+	for _, tt := range []struct{ name, data, want string }{
+		{"renamed.csv", "job_id,submit_time,duration,gpu_num\n1,2020-03-01 08:00:32,3600,8\njob_id,submit_time,duration,num_gpu\n2,2020-03-01 09:00:00,60,1\n",
+			`renamed.csv:3: "job_id,submit_time,duration,num_gpu": a header whose columns differ from the first line's (files concatenated from exports with other columns?) (want files concatenated with the same columns, in any order; join others by their column names first, e.g. csvstack a.csv b.csv > jobs.csv (csvkit) or pandas.concat)`},
+		{"wider.csv", "job_id,submit_time,duration,gpu_num\n1,2020-03-01 08:00:32,3600,8\njob_id,submit_time,duration,gpu_num,user\n2,2020-03-01 09:00:00,60,1,u\n",
+			`wider.csv:3: "job_id,submit_time,duration,gpu_num,user": a header whose columns differ from the first line's`},
+	} {
+		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want %s…", tt.name, err, tt.want)
+		}
 	}
 	if _, text := SkippedText([]Skip{{1, SkipHeader}}); text != "1 repeated header row (files concatenated, each with its header)" {
 		t.Errorf("SkippedText: %q", text)
