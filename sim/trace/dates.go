@@ -133,9 +133,14 @@ func allDigits(s string) bool {
 // tidyDateTime is s, a date-time with its year first, with a one-digit
 // month, day or hour written with two (2026-1-5 9:05, as spreadsheets and
 // Python's str(datetime) of some exports write them) and a 12-hour clock's
-// AM or PM made a 24-hour one (9:05:00 PM: 21:05:00); s as it is when it is
+// AM or PM made a 24-hour one (9:05:00 PM: 21:05:00), and a zone named
+// UTC or GMT written Z; s as it is when it is
 // none such, or when its hour before AM or PM is not from 1 to 12.
 func tidyDateTime(s string) string {
+	if n := len(s); n > 14 && (strings.EqualFold(s[n-4:], " UTC") || strings.EqualFold(s[n-4:], " GMT")) {
+		// As BigQuery's CSV exports write a TIMESTAMP.
+		s = s[:n-4] + "Z"
+	}
 	if len(s) < 8 || !allDigits(s[:4]) || (s[4] != '-' && s[4] != '/') {
 		return s
 	}
