@@ -172,7 +172,7 @@ func looksLikeTrace(head []byte) bool {
 	if isJSON(head) {
 		return true
 	}
-	line, _, _ := bytes.Cut(bytes.TrimPrefix(head, []byte("\ufeff")), []byte{'\n'})
+	line := firstLine(bytes.TrimPrefix(head, []byte("\ufeff")))
 	cr := csv.NewReader(bytes.NewReader(line))
 	cr.Comma = separator(line)
 	cr.FieldsPerRecord = -1

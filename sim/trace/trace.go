@@ -392,6 +392,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	// '|'-separated ones are read too.
 	cr.Comma = separator(head)
 	header, err := cr.Read()
+	for err == nil && blank(header) {
+		header, err = cr.Read() // a line of white space before the header
+	}
 	if err == io.EOF {
 		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "a CSV header line"}
 	}
@@ -403,6 +406,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	// header as written.
 	raw := slices.Clone(header)
 	header = loose(raw)
+	headerLine, _ := cr.FieldPos(0) // past any empty lines before it
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable,
 		dates: dateOrder{order: opts.DateOrder}}
 	format := formatOf(header)
@@ -462,10 +466,10 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 			}
 			want += "; this looks like PAI's " + t + " table, which holds no GPU counts: load pai_task_table.csv"
 		}
-		return nil, &Error{File: name, Line: 1, Value: strings.Join(raw, string(cr.Comma)), Err: ErrUnknownFormat, Want: want}
+		return nil, &Error{File: name, Line: headerLine, Value: strings.Join(raw, string(cr.Comma)), Err: ErrUnknownFormat, Want: want}
 	}
 	if dup := dupColumn(header); dup != "" {
-		return nil, &Error{File: name, Line: 1, Column: dup, Value: strings.Join(raw, string(cr.Comma)), Err: ErrDupColumn,
+		return nil, &Error{File: name, Line: headerLine, Column: dup, Value: strings.Join(raw, string(cr.Comma)), Err: ErrDupColumn,
 			Want: fmt.Sprintf("each of the %s format's columns once", format)}
 	}
 	if err != nil {
@@ -503,7 +507,7 @@ func (p *parser) finish(tr *Trace) (*Trace, error) {
 // spreadsheet's CSV where the decimal mark is a comma) when the line
 // holds one and no comma, else a comma.
 func separator(head []byte) rune {
-	line, _, _ := bytes.Cut(head, []byte{'\n'})
+	line := firstLine(head)
 	switch {
 	case bytes.IndexByte(line, ',') >= 0:
 		return ','
@@ -515,6 +519,20 @@ func separator(head []byte) rune {
 		return ';'
 	}
 	return ','
+}
+
+// firstLine is the first line of head that holds more than white space
+// (the CSV reader passes over empty lines before a header), without its
+// line break.
+func firstLine(head []byte) []byte {
+	for len(head) > 0 {
+		line, rest, _ := bytes.Cut(head, []byte{'\n'})
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line
+		}
+		head = rest
+	}
+	return nil
 }
 
 // normalise sorts jobs by submit (stable, so equal submits keep file order)

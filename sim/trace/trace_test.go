@@ -258,6 +258,33 @@ func TestNeverRan(t *testing.T) {
 	}
 }
 
+// TestLeadingEmptyLines: empty lines before the header (as some exports
+// and hand edits leave) made a tab- or '|'-separated file an unknown
+// format, its separator judged from the empty first line, and passed it
+// over in an archive; the separator is judged from the header, and the
+// header's errors name its line.
+func TestLeadingEmptyLines(t *testing.T) {
+	for _, tt := range []struct {
+		name, data string
+		format     Format
+	}{
+		{"jobs.tsv", "\n\nsubmit_s\tduration_s\tgpus\n0\t60\t1\n", FormatGeneric},
+		{"sacct.txt", "\r\n \r\nJobID|Submit|Elapsed|AllocTRES\r\n1|2024-03-04T09:00:00|00:01:00|gres/gpu=1\r\n", FormatSacct},
+		{"jobs.csv", "\n\nsubmit_s,duration_s,gpus\n0,60,1\n", FormatGeneric},
+	} {
+		for _, data := range [][]byte{[]byte(tt.data), gzipped(t, tarred(t, [2]string{"README", "jobs\n"}, [2]string{tt.name, tt.data}))} {
+			tr, err := Read(tt.name, bytes.NewReader(data))
+			if err != nil || tr.Format != tt.format || !slices.Equal(tr.Jobs, []Job{job(0, 60, 1)}) {
+				t.Errorf("%s: %v (%v), want %s's one job", tt.name, tr, err, tt.format)
+			}
+		}
+	}
+	_, err := Read("odd.csv", strings.NewReader("\n\nstart,length,gpu\n0,60,1\n"))
+	if te := (*Error)(nil); !errors.As(err, &te) || te.Line != 3 || !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("an unknown header after empty lines: %v, want it named at line 3", err)
+	}
+}
+
 // TestConcatenated: files of one format concatenated (cat jan.txt
 // feb.txt), each with its header, load as one trace: each header after
 // the first was a row that stopped the load ("not a number", "not a
