@@ -521,6 +521,19 @@ func separator(head []byte) rune {
 	return ','
 }
 
+// sepName names a field separator for messages.
+func sepName(sep rune) string {
+	switch sep {
+	case '\t':
+		return "tabs"
+	case ',':
+		return "commas"
+	case ';':
+		return "semicolons"
+	}
+	return fmt.Sprintf("%q", sep)
+}
+
 // firstLine is the first line of head that holds more than white space
 // (the CSV reader passes over empty lines before a header), without its
 // line break.
@@ -834,8 +847,12 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			if p.headerLike(rec) {
 				return &Error{File: p.name, Line: line, Value: value, Err: errOtherHeader, Want: wantSameColumns}
 			}
-			return &Error{File: p.name, Line: line, Value: value,
-				Err: fmt.Errorf("%d fields", len(rec)), Want: fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())}
+			want := fmt.Sprintf("%d fields as in %s", len(p.header), p.headerName())
+			if sep := separator([]byte(value)); len(rec) == 1 && sep != p.cr.Comma && strings.ContainsRune(value, sep) && (sep != ',' || p.cr.Comma != '|') {
+				// (sacct's TRES holds commas.)
+				want += fmt.Sprintf("; this row's fields are separated by %s, the header's by %s: one separator throughout", sepName(sep), sepName(p.cr.Comma))
+			}
+			return &Error{File: p.name, Line: line, Value: value, Err: fmt.Errorf("%d fields", len(rec)), Want: want}
 		}
 		if p.repeatsHeader(rec) {
 			p.headers++

@@ -160,6 +160,9 @@ func TestLoadBad(t *testing.T) {
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on))`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
+		// A tab-separated header over comma-separated rows said only
+		// "1 fields".
+		{"bad_mixed_separators.tsv", 3, "", `bad_mixed_separators.tsv:3: "60,600,1": 1 fields (want 3 fields as in the header; this row's fields are separated by commas, the header's by tabs: one separator throughout)`},
 		// The row as the file has it ('|' between fields), not joined with
 		// commas that its TRES field also holds.
 		{"bad_sacct_fields.txt", 3, "", `bad_sacct_fields.txt:3: "2|train|2024-03-04T09:00:00|01:00:00|billing=8,cpu=8,gres/gpu=2,mem=64G,node=1|COMPLETED": 6 fields (want 5 fields as in the header)`},
