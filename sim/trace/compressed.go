@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -65,6 +66,9 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 	if c := unreadCompression(magic); c != nil {
 		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s-compressed data, which is not read", c.kind),
 			Want: "a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with " + c.undo}
+	}
+	if k := unreadFile(magic); k != nil {
+		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s, which is not read", k.kind), Want: "a trace as CSV: " + strings.ReplaceAll(k.undo, "FILE", name)}
 	}
 	if head, _ := br.Peek(4); string(head) == zipMagic {
 		return name, nil, "", &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
@@ -242,6 +246,15 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 	if member != "" {
 		return name, nil, nil, "", noMember(name, member, traces)
 	}
+	// A spreadsheet's workbook is a zip archive of XML files.
+	switch {
+	case slices.Contains(seen, "xl/workbook.xml"):
+		return name, nil, nil, "", &Error{File: name, Err: errors.New("an Excel workbook (.xlsx), which is not read"),
+			Want: "its sheet saved as CSV (Excel: File > Save As > CSV UTF-8), or python3 -c \"import pandas; pandas.read_excel('" + name + "').to_csv('jobs.csv', index=False)\""}
+	case slices.Contains(seen, "mimetype") && slices.Contains(seen, "content.xml"):
+		return name, nil, nil, "", &Error{File: name, Err: errors.New("an OpenDocument file (.ods), which is not read"),
+			Want: "its sheet saved as CSV (LibreOffice: File > Save As > Text CSV), or soffice --headless --convert-to csv " + name}
+	}
 	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
 }
 
@@ -374,6 +387,27 @@ var unreadCompressions = []compression{
 	{"\xfd7zXZ\x00", "xz", "xz -dc"},
 	{"\x04\x22\x4d\x18", "lz4", "lz4 -dc"},
 	{"7z\xbc\xaf\x27\x1c", "7-Zip", "7z e -so"},
+}
+
+// unreadFiles are binary formats that data frames are saved in (pandas,
+// Arrow, spreadsheets) that are not read: without their names, such a
+// file is an "unknown trace format" whose header is binary. undo says how
+// to write it as CSV.
+var unreadFiles = []compression{
+	{"PAR1", "Parquet data", "python3 -c \"import pandas; pandas.read_parquet('FILE').to_csv('jobs.csv', index=False)\""},
+	{"ARROW1", "Arrow or Feather data", "python3 -c \"import pandas; pandas.read_feather('FILE').to_csv('jobs.csv', index=False)\""},
+	{"\x89HDF\r\n\x1a\n", "HDF5 data (pandas' to_hdf)", "python3 -c \"import pandas; pandas.read_hdf('FILE').to_csv('jobs.csv', index=False)\""},
+	{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "its sheet saved as CSV (Excel: File > Save As > CSV UTF-8), or python3 -c \"import pandas; pandas.read_excel('FILE').to_csv('jobs.csv', index=False)\""},
+}
+
+// unreadFile is the format of the unread files head starts with, or nil.
+func unreadFile(head []byte) *compression {
+	for i := range unreadFiles {
+		if bytes.HasPrefix(head, []byte(unreadFiles[i].magic)) {
+			return &unreadFiles[i]
+		}
+	}
+	return nil
 }
 
 // unreadCompression is the format of the unread compressions head starts

@@ -329,3 +329,34 @@ func TestArchiveMember(t *testing.T) {
 		t.Errorf("a path past nothing: %v", err)
 	}
 }
+
+// TestUnreadFiles: a data frame saved as Parquet, Feather or HDF5, or a
+// spreadsheet's workbook, was an unknown trace format quoting its binary
+// first bytes, or for a workbook (a zip archive of XML) "no trace in the
+// archive" listing its parts; each is named, with how to save it as CSV.
+func TestUnreadFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"jobs.parquet", []byte("PAR1\x15\x04\x15\x10\x15\x14L\x15\x02"), `jobs.parquet: Parquet data, which is not read (want a trace as CSV: python3 -c "import pandas; pandas.read_parquet('jobs.parquet').to_csv('jobs.csv', index=False)")`},
+		{"jobs.feather", []byte("ARROW1\x00\x00\xff\xff\xff\xff"), `jobs.feather: Arrow or Feather data, which is not read (want a trace as CSV: python3 -c "import pandas; pandas.read_feather('jobs.feather')`},
+		{"jobs.h5", []byte("\x89HDF\r\n\x1a\n\x00\x00\x00\x00"), `jobs.h5: HDF5 data (pandas' to_hdf), which is not read (want a trace as CSV: python3 -c "import pandas; pandas.read_hdf('jobs.h5')`},
+		{"jobs.xls", []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00"), `jobs.xls: an Excel 97-2003 workbook (.xls), which is not read (want a trace as CSV: its sheet saved as CSV (Excel: File > Save As > CSV UTF-8)`},
+		{"jobs.xlsx", zipOf(t, [2]string{"[Content_Types].xml", "<Types/>"}, [2]string{"xl/workbook.xml", "<workbook/>"}, [2]string{"xl/worksheets/sheet1.xml", "<worksheet/>"}),
+			`jobs.xlsx: an Excel workbook (.xlsx), which is not read (want its sheet saved as CSV (Excel: File > Save As > CSV UTF-8), or python3 -c "import pandas; pandas.read_excel('jobs.xlsx').to_csv('jobs.csv', index=False)")`},
+		{"jobs.ods", zipOf(t, [2]string{"mimetype", "application/vnd.oasis.opendocument.spreadsheet"}, [2]string{"content.xml", "<office:document-content/>"}),
+			`jobs.ods: an OpenDocument file (.ods), which is not read (want its sheet saved as CSV (LibreOffice: File > Save As > Text CSV), or soffice --headless --convert-to csv jobs.ods)`},
+	} {
+		p := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(p, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		if te := (*Error)(nil); !errors.As(err, &te) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want %s…", tt.name, err, tt.want)
+		}
+	}
+}
