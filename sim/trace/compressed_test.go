@@ -211,7 +211,7 @@ func TestCompressed(t *testing.T) {
 		{"empty.tar", tarred(t, [2]string{"data/", ""}, [2]string{"data/._x.csv", "\x00"}), `empty.tar: "data/, data/._x.csv": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
 		{"util.tar", tarred(t, [2]string{"cluster_gpu_util", "time,machineId,gpu0_util\n"}, [2]string{"cluster_machine_list", "machineId,number of GPUs\n"}),
 			`util.tar: "cluster_gpu_util, cluster_machine_list": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
-		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: a record longer than 65536 bytes", errRecordTooLong},
+		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: empty file: 1048576 NUL bytes and nothing else (want a CSV header line)", errEmptyFile},
 		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
 		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
 		// Not gzip after gzip data: "unexpected EOF", as if it were cut.

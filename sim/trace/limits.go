@@ -129,7 +129,19 @@ type recordLimiter struct {
 	line     int // record start line, for the error
 	newline  int
 	err      error
+	// nuls counts the NUL bytes passed over where a record would start
+	// (a file padded with zeros, or whose end a crash left zeroed), from
+	// line nulLine on; inNULs says a run of them is not yet ended by a
+	// line break or the file's end.
+	nuls    int64
+	nulLine int
+	inNULs  bool
+	run     int64 // the NULs of the run not yet ended
 }
+
+// errNULs is a record that starts with NUL bytes and goes on with text:
+// neither padding nor a row.
+var errNULs = errors.New("NUL bytes, then text (a file whose part was zeroed, or binary data?)")
 
 // errRecordTooLong is what recordLimiter returns past its bound.
 var errRecordTooLong = fmt.Errorf("a record longer than %d bytes (an unterminated quote, or no line breaks?)", MaxRecordBytes)
@@ -144,30 +156,86 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err
 	}
+	for {
+		w, n, err := l.read(p)
+		if w == 0 && n > 0 && err == nil {
+			// Only NULs were read: read on rather than return 0 bytes,
+			// which a reader may take for no progress.
+			continue
+		}
+		return w, err
+	}
+}
+
+// read is one Read of r: the bytes kept (w) of the n read.
+func (l *recordLimiter) read(p []byte) (int, int, error) {
 	n, err := l.r.Read(p)
-	for i, c := range p[:n] {
-		switch c {
-		case '"':
-			if l.unquoted {
-				p[i] = 0
-				break
-			}
-			l.quoted = !l.quoted
-		case '\n':
-			l.newline++
-			if !l.quoted {
-				l.n = 0
-				l.line = l.newline
-				continue
+	if !l.inNULs && bytes.IndexByte(p[:n], 0) < 0 {
+		// As most reads are: nothing to drop.
+		for i, c := range p[:n] {
+			if !l.keep(p, i, c) {
+				return i, n, l.err
 			}
 		}
-		l.n++
-		if l.n > l.max {
-			l.err = errRecordTooLong
-			return i, l.err
+		return n, n, err
+	}
+	w := 0 // where the next byte kept goes: NUL padding is dropped
+	for _, c := range p[:n] {
+		if c == 0 && l.n == 0 && !l.quoted {
+			if l.nuls == 0 {
+				l.nulLine = l.newline + 1
+			}
+			l.nuls++
+			l.run++
+			l.inNULs = true
+			continue
+		}
+		if l.inNULs && c != '\n' && c != '\r' {
+			if l.run > 1 {
+				l.err = errNULs
+				return w, n, l.err
+			}
+			// One NUL before a line's text is no padding: UTF-16 text
+			// without its byte order mark (big-endian) starts each line
+			// so, and is named as such by its header's other NULs.
+			l.nuls -= l.run
+		}
+		if l.inNULs = l.inNULs && c == '\r'; !l.inNULs {
+			l.run = 0
+		}
+		p[w] = c
+		if !l.keep(p, w, c) {
+			return w, n, l.err
+		}
+		w++
+	}
+	return w, n, err
+}
+
+// keep passes on byte c, at p[i]: a quote of an unquoted file as a NUL,
+// and the record's length counted; false past the bound (l.err).
+func (l *recordLimiter) keep(p []byte, i int, c byte) bool {
+	switch c {
+	case '"':
+		if l.unquoted {
+			p[i] = 0
+			break
+		}
+		l.quoted = !l.quoted
+	case '\n':
+		l.newline++
+		if !l.quoted {
+			l.n = 0
+			l.line = l.newline
+			return true
 		}
 	}
-	return n, err
+	l.n++
+	if l.n > l.max {
+		l.err = errRecordTooLong
+		return false
+	}
+	return true
 }
 
 // prescan refuses a job-list trace (ITP, Philly, generic: one job a line)

@@ -2,12 +2,14 @@ package trace
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +302,7 @@ func FuzzJobLogWorkers(f *testing.F) {
 
 func FuzzGeneric(f *testing.F) {
 	fuzzFormat(f, "submit_s,duration_s,gpus",
+		"0,10,1\n\x00\x00\x00", "0,10,1\n\x00\x00\r\n\x00\n1,5,1\n", "\x00\x001,5,1\n", "0,10,\x00\n\x00\"\x00\n",
 		"0,9999999999,1\n", "0,1,1e300\n", "0,10,1\n9e9,10,1\n", "0,NaN,1\n", "\"0\",\"1\",\"1\"\n", fmt.Sprint(math.MaxInt64)+",1,1\n",
 		// Blank rows, and the header again (files concatenated).
 		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n",
@@ -457,4 +460,40 @@ func FuzzDates(f *testing.F) {
 		}
 		checkTrace(t, tr)
 	})
+}
+
+// TestNULPadding: a trace whose end is NUL bytes (a file padded with
+// zeros, or whose last blocks a crash left zeroed) was refused as "a
+// record longer than 65536 bytes", or with a line of NULs as "1 fields";
+// the NULs are passed over and a note says how many and from where. NULs
+// followed by text on their line are refused, naming it.
+func TestNULPadding(t *testing.T) {
+	nuls := func(n int) string { return strings.Repeat("\x00", n) }
+	const rows = "submit_s,duration_s,gpus\n0,60,1\n30,60,2\n"
+	want := []Job{job(0, 60, 1), job(30, 60, 2)}
+	for _, tt := range []struct {
+		name, data, note string
+	}{
+		{"tail.csv", rows + nuls(200000), "200000 NUL bytes from line 4 on were passed over, as padding (a file padded with zeros, or whose end a crash zeroed: check that its last rows are whole)"},
+		{"line.csv", "submit_s,duration_s,gpus\n0,60,1\n" + nuls(4096) + "\n30,60,2\n", "4096 NUL bytes from line 3 on"},
+		{"crlf.csv", strings.ReplaceAll(rows, "\n", "\r\n") + nuls(10) + "\r\n", "10 NUL bytes from line 4 on"},
+		{"sacct.txt", "JobID|Submit|Elapsed|AllocTRES\n1|2024-03-04T09:00:00|00:01:00|gres/gpu=1\n2|2024-03-04T09:00:30|00:01:00|gres/gpu=2\n" + nuls(70000), "70000 NUL bytes from line 4 on"},
+	} {
+		tr, err := Read(tt.name, strings.NewReader(tt.data))
+		if err != nil || !slices.Equal(tr.Jobs, want) || len(tr.Notes) != 1 || !strings.HasPrefix(tr.Notes[0], tt.note) {
+			t.Errorf("%s: %v (%v), want its 2 jobs and the note %q", tt.name, tr, err, tt.note)
+		}
+	}
+	// UTF-16 without its byte order mark is still named as such.
+	be := []byte{}
+	for _, c := range []byte("submit_s,duration_s,gpus\n0,60,1\n") {
+		be = append(be, 0, c)
+	}
+	if _, err := Read("be.csv", bytes.NewReader(be)); err == nil || !strings.Contains(err.Error(), "this is UTF-16 text without a byte order mark") {
+		t.Errorf("UTF-16BE without its mark: %v", err)
+	}
+	_, err := Read("mixed.csv", strings.NewReader(rows+nuls(3)+"90,60,1\n"))
+	if want := `mixed.csv:4: NUL bytes, then text (a file whose part was zeroed, or binary data?) (want rows of text; NUL bytes only as padding, on lines of their own or at the file's end)`; err == nil || err.Error() != want {
+		t.Errorf("NULs before a row's text: got %v, want %s", err, want)
+	}
 }

@@ -180,6 +180,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// errEmptyFile is a file with no header.
+var errEmptyFile = errors.New("empty file")
+
 // ErrUnknownFormat is returned (wrapped in *Error) when a header matches no
 // known format.
 var ErrUnknownFormat = errors.New("unknown trace format")
@@ -348,9 +351,16 @@ func readWith(name string, r io.Reader, opts Options) (*Trace, error) {
 		lim.max = math.MaxInt
 	}
 	tr, err := read(name, lim, opts)
-	if lim.err != nil && errors.Is(err, errRecordTooLong) {
+	switch {
+	case lim.err != nil && errors.Is(err, errRecordTooLong):
 		// This file's record (a job table read beside it reports its own).
 		return nil, lim.tooLong(name)
+	case lim.err != nil && errors.Is(err, errNULs):
+		return nil, &Error{File: name, Line: lim.nulLine, Err: errNULs, Want: "rows of text; NUL bytes only as padding, on lines of their own or at the file's end"}
+	case errors.Is(err, errEmptyFile) && lim.nuls > 0:
+		return nil, &Error{File: name, Line: 1, Err: fmt.Errorf("%w: %d NUL bytes and nothing else", errEmptyFile, lim.nuls), Want: "a CSV header line"}
+	case err == nil && lim.nuls > 0:
+		tr.Notes = append(tr.Notes, fmt.Sprintf("%d NUL bytes from line %d on were passed over, as padding (a file padded with zeros, or whose end a crash zeroed: check that its last rows are whole)", lim.nuls, lim.nulLine))
 	}
 	return tr, err
 }
@@ -396,7 +406,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		header, err = cr.Read() // a line of white space before the header
 	}
 	if err == io.EOF {
-		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "a CSV header line"}
+		return nil, &Error{File: name, Line: 1, Err: errEmptyFile, Want: "a CSV header line"}
 	}
 	if err != nil {
 		return nil, csvError(name, err)
