@@ -94,19 +94,19 @@ func runServer(ctx context.Context, o serverOptions) error {
 		if ctx.Err() != nil {
 			return stoppedWhileStarting(log, err)
 		}
-		return &exitCodeError{code: 2, msg: err.Error()}
+		return configRefused(err.Error())
 	}
 	if err := cfg.ValidateForServer(config.Context(ctx), config.InsecureListen(o.insecureListen), config.ListenFromFlag(o.listen != "")); err != nil {
 		if ctx.Err() != nil {
 			return stoppedWhileStarting(log, err)
 		}
-		return &exitCodeError{code: 2, msg: err.Error()}
+		return configRefused(err.Error())
 	}
 	if o.listen != "" {
 		// Checked here, as the file's address is by ValidateForServer:
 		// before the state is opened.
 		if err := config.CheckListen(o.listen, cfg.Server.TLS != nil, o.insecureListen); err != nil {
-			return &exitCodeError{code: 2, msg: "--listen: " + err.Error()}
+			return configRefused("--listen: " + err.Error())
 		}
 		cfg.Server.Listen = o.listen
 	}
@@ -118,6 +118,13 @@ func runServer(ctx context.Context, o serverOptions) error {
 		return err
 	}
 	return srv.run(ctx)
+}
+
+// configRefused is a config (or --listen) the server will not start with:
+// exit 2, the message prefixed "spillway: " as every other command's
+// errors are, so a log collecting stderr tells whose line it is.
+func configRefused(msg string) error {
+	return &exitCodeError{code: 2, msg: "spillway: " + msg}
 }
 
 // stoppedWhileStarting is a stop (SIGTERM, Ctrl-C) that came before the

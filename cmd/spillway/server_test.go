@@ -253,10 +253,10 @@ func TestServerRefusesBadListenFlag(t *testing.T) {
 	cfg := serverConfig(t, "http://127.0.0.1:1", "http://127.0.0.1:1")
 	stateFile := filepath.Join(filepath.Dir(cfg), "state.db")
 	for _, tc := range []struct{ listen, want string }{
-		{"127.0.0.1:99999", `--listen: listen address "127.0.0.1:99999": port "99999" is not a port number: want 1 to 65535`},
-		{"garbage", `--listen: listen address "garbage" is not host:port`},
-		{"example.com:8700", `--listen: listen address "example.com:8700": host "example.com" is not an IP address or localhost`},
-		{"10.0.0.1:8700", `--listen: listen address "10.0.0.1:8700" (10.0.0.1) is not loopback and server.tls is not set`},
+		{"127.0.0.1:99999", `spillway: --listen: listen address "127.0.0.1:99999": port "99999" is not a port number: want 1 to 65535`},
+		{"garbage", `spillway: --listen: listen address "garbage" is not host:port`},
+		{"example.com:8700", `spillway: --listen: listen address "example.com:8700": host "example.com" is not an IP address or localhost`},
+		{"10.0.0.1:8700", `spillway: --listen: listen address "10.0.0.1:8700" (10.0.0.1) is not loopback and server.tls is not set`},
 	} {
 		err := runServer(context.Background(), serverOptions{config: cfg, listen: tc.listen, logLevel: "error"})
 		var ee *exitCodeError
@@ -265,6 +265,29 @@ func TestServerRefusesBadListenFlag(t *testing.T) {
 		}
 		if _, err := os.Stat(stateFile); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("--listen %s: the state file was opened before the flag was checked (%v)", tc.listen, err)
+		}
+	}
+}
+
+// TestServerRefusalsNameSpillway: a config the server will not start with
+// (not there, not YAML, not valid) exits 2 with a message that starts
+// "spillway: " as every other command's errors do, so a line in a log
+// that collects stderr says whose it is, and names the file.
+func TestServerRefusalsNameSpillway(t *testing.T) {
+	dir := t.TempDir()
+	notYAML := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(notYAML, []byte("pools: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	for _, tc := range []struct{ config, want string }{
+		{missing, "spillway: read config: open " + missing + ": no such file or directory"},
+		{notYAML, "spillway: " + notYAML + ":1: invalid YAML"},
+	} {
+		err := runServer(context.Background(), serverOptions{config: tc.config, logLevel: "error"})
+		code, msg := exitStatus(err)
+		if code != 2 || !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("server --config %s: exit %d %q, want exit 2 with %q", tc.config, code, msg, tc.want)
 		}
 	}
 }
