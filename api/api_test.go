@@ -583,6 +583,17 @@ func TestParseSinceRange(t *testing.T) {
 		{"1969-12-31T23:59:59Z", time.Time{}, "is out of range: use an RFC 3339 time from 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z, or a duration from 0s to 8784h"},
 		{"2262-04-11T23:47:17Z", time.Time{}, "is out of range"},
 		{"0001-01-01T00:00:00Z", time.Time{}, "is out of range"},
+		// A duration too long for Go's (past 2562047h) is still a
+		// duration: out of range, not "neither a duration nor ...".
+		{"100000000h", time.Time{}, "is out of range: use a duration from 0s to 8784h (366 days)"},
+		{"2562048h", time.Time{}, "is out of range: use a duration from 0s to 8784h"},
+		{"8785h", time.Time{}, "is out of range: use a duration from 0s to 8784h"},
+		{"-1.5h30m", time.Time{}, "is out of range: use a duration from 0s to 8784h"},
+		// A date alone is its midnight in UTC.
+		{"2026-11-30", time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), ""},
+		{"1970-01-01", time.Time{}, ""},
+		{"2026-02-30", time.Time{}, "is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z) nor a date (2026-11-29, from midnight UTC)"},
+		{"1h5", time.Time{}, "is neither a duration"},
 	} {
 		got, err := api.ParseSince(tc.v, now)
 		if tc.err != "" {

@@ -623,8 +623,8 @@ func poolParam(v string) (string, error) {
 	return v, nil
 }
 
-// parseSince reads since= as a duration back from now ("1h") or an RFC 3339
-// time.
+// parseSince reads since= as a duration back from now ("1h"), an RFC 3339
+// time or a date (midnight UTC).
 func parseSince(v string, now time.Time) (time.Time, error) {
 	t, err := ParseSince(v, now)
 	if err != nil {
@@ -641,19 +641,27 @@ var (
 )
 
 // ParseSince reads a decisions query's since: a duration back from now
-// (0s to 366 days) or an RFC 3339 time from 1970-01-01T00:00:00Z to
-// 2262-04-11T23:47:16Z. The epoch itself asks for every decision and is
-// returned as the zero time (no filter). The error completes "since=V ".
+// (0s to 366 days), an RFC 3339 time from 1970-01-01T00:00:00Z to
+// 2262-04-11T23:47:16Z, or a date alone (2026-11-30), read as its midnight
+// in UTC, the zone every time the API and the CLI show is in. The epoch
+// itself asks for every decision and is returned as the zero time (no
+// filter). The error completes "since=V ".
 func ParseSince(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		if d < 0 || d > 366*24*time.Hour {
-			return time.Time{}, errors.New("is out of range: use a duration from 0s to 8784h, or an RFC 3339 time")
+			return time.Time{}, errSinceRange
 		}
 		return now.Add(-d), nil
+	} else if durationShape.MatchString(v) {
+		// Written as a duration, too long for one (100000000h).
+		return time.Time{}, errSinceRange
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, errors.New("is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z)")
+		var derr error
+		if t, derr = time.Parse(time.DateOnly, v); derr != nil {
+			return time.Time{}, errors.New("is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z) nor a date (2026-11-29, from midnight UTC)")
+		}
 	}
 	if t.Before(minSince) || t.After(maxSince) {
 		return time.Time{}, fmt.Errorf("is out of range: use an RFC 3339 time from %s to %s, or a duration from 0s to 8784h",
@@ -664,6 +672,12 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	}
 	return t, nil
 }
+
+var errSinceRange = errors.New("is out of range: use a duration from 0s to 8784h (366 days), an RFC 3339 time or a date")
+
+// durationShape is what time.ParseDuration reads (a sign, then numbers
+// each with a unit), whatever their size.
+var durationShape = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // pageOf trims items fetched with limit+1 to limit and sets the cursor when
 // there were more.

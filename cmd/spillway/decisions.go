@@ -25,10 +25,12 @@ terminations, each with the offering, the instances and the reason (the
 overflow it answered, the floor it holds, the capacity error it skipped, the
 break-even that ended an idle instance). A --since given as a duration is
 counted back from the server's clock when the first page is read, and every
-later page lists the same window.
+later page lists the same window; a date alone (2026-11-30) is its midnight
+in UTC, the zone every time the CLI shows is in.
 
 ` + operatorExitStatus,
 		Example: `  spillway decisions --since 1h
+  spillway decisions --since 2026-11-30
   spillway decisions --pool training --limit 200 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,7 +74,7 @@ later page lists the same window.
 	f.bind(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&q.Pool, "pool", "", "only this pool's decisions")
-	fl.StringVar(&q.Since, "since", "", "only decisions since this long ago (1h) or this RFC 3339 time")
+	fl.StringVar(&q.Since, "since", "", "only decisions since this long ago (1h, at most 8784h), this RFC 3339 time, or this date's midnight UTC (2026-11-30)")
 	fl.IntVar(&q.Limit, "limit", 50, "at most this many, newest first")
 	return cmd
 }

@@ -46,6 +46,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"burst", "cancel"}, `burst cancel wants one burst ID (spillway burst list shows them)`},
 		{[]string{"decisions", "--since", "-5h", "--server", "http://127.0.0.1:1"}, `--since "-5h" is out of range: use a duration from 0s to 8784h`},
 		{[]string{"decisions", "--since", "yesterday", "--server", "http://127.0.0.1:1"}, `--since "yesterday" is neither a duration (1h) nor an RFC 3339 time`},
+		{[]string{"decisions", "--since", "100000000h", "--server", "http://127.0.0.1:1"}, `--since "100000000h" is out of range: use a duration from 0s to 8784h`},
 		{[]string{"simulate", "jobs.csv"}, `simulate takes no arguments, got "jobs.csv": its inputs are flags (see spillway simulate --help)`},
 		{[]string{"signals", "chek"}, `unknown command "chek" for "spillway signals"; did you mean check?`},
 		// How other tools check a config: pointed at the one that does.
