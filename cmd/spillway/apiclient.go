@@ -30,9 +30,19 @@ type apiFlags struct {
 	server    string
 	tokenFile string
 	output    string
+	timeout   time.Duration
 	// token is read from SPILLWAY_TOKEN or the token file.
 	token string
 }
+
+// The range of --timeout, and how long the CLI waits for an answer before
+// it says on stderr what it is waiting for (at most half the timeout).
+const (
+	minTimeout   = time.Second
+	maxTimeout   = time.Hour
+	noticeAfter  = 5 * time.Second
+	timeoutUsage = "how long to wait for the server's answer to each request, 1s to 1h; after 5s without one (or half the timeout, if shorter) a line on stderr says what it waits for"
+)
 
 func (f *apiFlags) bind(cmd *cobra.Command) {
 	server := os.Getenv("SPILLWAY_SERVER")
@@ -43,6 +53,7 @@ func (f *apiFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.server, "server", server, "the Spillway server's URL; SPILLWAY_SERVER sets the default")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API token from this file (default: the SPILLWAY_TOKEN variable)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, timeoutUsage)
 }
 
 // client checks cmd's flags and returns an API client; a flag it refuses
@@ -82,11 +93,49 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 		u.RawQuery, u.Fragment, u.User = "", "", nil
 		return nil, usagef("--server %q has a query, fragment or user: give the server's URL alone, e.g. %s (the token goes in SPILLWAY_TOKEN or --token-file)", f.server, u)
 	}
-	c, err := api.NewClient(f.server, f.token, nil)
+	if f.timeout < minTimeout || f.timeout > maxTimeout {
+		return nil, usagef("--timeout %s is out of range: use 1s to 1h", config.DurationString(f.timeout))
+	}
+	after := min(noticeAfter, f.timeout/2)
+	hc := &http.Client{Timeout: f.timeout, Transport: &waitNotice{
+		next: http.DefaultTransport, after: after, timeout: f.timeout, w: cmd.ErrOrStderr()}}
+	c, err := api.NewClient(f.server, f.token, hc)
 	if err != nil {
 		return nil, &usageError{err: err} // --server or SPILLWAY_SERVER is not a URL
 	}
 	return c, nil
+}
+
+// waitNotice is the CLI's transport: a request that has had no answer
+// after a while is named on stderr, once, with how long the CLI goes on
+// waiting, so an operator at a terminal (or reading a script's log) knows
+// what the silence is. The line is written before RoundTrip returns, never
+// after.
+type waitNotice struct {
+	next    http.RoundTripper
+	after   time.Duration
+	timeout time.Duration
+	w       io.Writer
+}
+
+func (n *waitNotice) RoundTrip(req *http.Request) (*http.Response, error) {
+	answered, noted := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(noted)
+		t := time.NewTimer(n.after)
+		defer t.Stop()
+		select {
+		case <-answered:
+		case <-req.Context().Done():
+		case <-t.C:
+			fmt.Fprintf(n.w, "spillway: waiting for the server to answer %s %s (nothing yet after %s; gives up at --timeout %s)\n",
+				req.Method, req.URL.Redacted(), config.DurationString(n.after), config.DurationString(n.timeout))
+		}
+	}()
+	resp, err := n.next.RoundTrip(req)
+	close(answered)
+	<-noted
+	return resp, err
 }
 
 // explain turns an API error into a message naming the cause and the fix.
@@ -115,7 +164,11 @@ func (f *apiFlags) explain(err error) error {
 	case errors.As(err, &ue) && errors.As(err, &ne) && ne.Timeout():
 		// No answer in time: "is it running?" would send the on-call
 		// engineer the wrong way when it is running but stuck.
-		return fmt.Errorf("%w\nNothing answered %s in time: a hung or overloaded spillway server (its log says which), another program on that port, or a firewall that drops packets; curl -m 5 %s/healthz tells which", err, ue.Server, ue.Server)
+		wait := ""
+		if f.timeout > 0 {
+			wait = fmt.Sprintf(" (--timeout %s sets how long to wait)", config.DurationString(f.timeout))
+		}
+		return fmt.Errorf("%w\nNothing answered %s in time: a hung or overloaded spillway server (its log says which), another program on that port, or a firewall that drops packets; curl -m 5 %s/healthz tells which%s", err, ue.Server, ue.Server, wait)
 	case errors.As(err, &ue):
 		return fmt.Errorf("%w\nIs `spillway server` running there? Point --server or SPILLWAY_SERVER at it (default %s)", err, api.DefaultServer)
 	}
@@ -271,7 +324,10 @@ func oneLine(s string, n int) string {
 
 // operatorExitStatus ends the --help of each command that talks to a
 // server's API.
-const operatorExitStatus = `Exit status: 0 when the server answered; 1 when it refused the request (no
+const operatorExitStatus = `Each request waits --timeout (default 30s) for the server's answer; after 5s
+without one, a line on stderr names the server and the request it waits on.
+
+Exit status: 0 when the server answered; 1 when it refused the request (no
 token, an unknown one or one whose role is too low, an unknown pool or burst,
 a manual limit) or could not be reached, or when a listing was longer than the
 CLI reads (1,000 pages: the rows read are printed, then what cut them); 2 when

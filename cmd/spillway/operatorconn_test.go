@@ -272,3 +272,56 @@ func TestExplainNoAnswer(t *testing.T) {
 		t.Errorf("explain asks whether a server that took the connection is running: %s", msg)
 	}
 }
+
+// TestTimeoutFlag: a server that takes the connection and never answers
+// holds a client command for --timeout, not a fixed 30s; half-way (or
+// after 5s) a line on stderr names the request it waits on, and the error
+// at the end says which flag sets the wait. Out-of-range values are
+// refused before anything is dialled.
+func TestTimeoutFlag(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }() // hold it, answer nothing
+		}
+	}()
+	url := "http://" + l.Addr().String()
+	for _, tc := range []struct {
+		args        []string
+		stderr, err string
+		usage       bool
+	}{
+		{[]string{"status", "--timeout", "1s"},
+			"spillway: waiting for the server to answer GET " + url + "/v1/status (nothing yet after 500ms; gives up at --timeout 1s)\n",
+			"Nothing answered " + url + " in time", false},
+		{[]string{"decisions", "--pool", "training", "--timeout", "1s"},
+			"spillway: waiting for the server to answer GET " + url + "/v1/decisions?limit=50&pool=training (nothing yet after 500ms; gives up at --timeout 1s)\n",
+			"(--timeout 1s sets how long to wait)", false},
+		{[]string{"burst", "list", "--timeout", "0s"}, "", "--timeout 0s is out of range: use 1s to 1h", true},
+		{[]string{"instances", "--timeout", "90m"}, "", "--timeout 1h30m is out of range: use 1s to 1h", true},
+	} {
+		began := time.Now()
+		_, stderr, err := runCLI(t, append(tc.args, "--server", url)...)
+		took := time.Since(began)
+		var ue *usageError
+		if err == nil || !strings.Contains(err.Error(), tc.err) || errors.As(err, &ue) != tc.usage {
+			t.Errorf("%q: %v, want an error with %q (usage: %v)", tc.args, err, tc.err, tc.usage)
+		}
+		if stderr != tc.stderr {
+			t.Errorf("%q: stderr %q, want %q", tc.args, stderr, tc.stderr)
+		}
+		if took > 10*time.Second {
+			t.Errorf("%q: took %s, want it to give up at its --timeout", tc.args, took)
+		}
+	}
+}
