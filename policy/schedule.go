@@ -48,8 +48,8 @@ func ScheduleFloors(pool Pool, now time.Time) []Floor {
 		floors = append(floors, Floor{
 			Kind:  FloorSchedule,
 			Owner: name,
-			Reason: fmt.Sprintf("schedule %q (%s, %s) holds %d GPUs until %s",
-				name, e.c.expr, e.c.zone, s.GPUs, cfgUntil(until.In(e.c.loc), now.In(e.c.loc))),
+			Reason: fmt.Sprintf("schedule %q (%s, %s) holds %d GPUs until %s%s",
+				name, e.c.expr, e.c.zone, s.GPUs, cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last)),
 			GPUs:  s.GPUs,
 			Until: until,
 		})
@@ -207,6 +207,34 @@ func (c *cfgCron) next(t time.Time) time.Time {
 			return best
 		}
 	}
+}
+
+// moved says, for a firing at fired, that it fired late because the
+// clock skipped the time the expression names (02:30 on a spring-forward
+// day fires when the clock jumps from 02:00 to 03:00), or "" for a firing
+// at a time the expression names. An expression whose hour is * skips such
+// a time instead (next), so none of its firings is moved.
+func (c *cfgCron) moved(fired time.Time) string {
+	at := fired.In(c.loc)
+	if c.realTime || c.loc == time.UTC {
+		return ""
+	}
+	if start, _ := at.ZoneBounds(); !start.Equal(fired) {
+		return "" // not at a change of the zone's offset
+	}
+	gapEnd := c.wallTime(fired)
+	gapStart := c.wallTime(fired.Add(-time.Nanosecond)).Truncate(time.Minute).Add(time.Minute)
+	if !gapStart.Before(gapEnd) || c.wall.Next(gapEnd.Add(-time.Second)).Equal(gapEnd) {
+		return "" // the clock went back, or the expression names this time too
+	}
+	w := c.wall.Next(gapStart.Add(-time.Second))
+	if w.IsZero() || !w.Before(gapEnd) {
+		return ""
+	}
+	before := fired.Add(-time.Nanosecond).In(c.loc)
+	return fmt.Sprintf("; fired at %s, not %s: the clock skipped %s (it jumped from %s %s to %s)",
+		at.Format("15:04 MST"), w.Format("15:04"), w.Format("15:04 on Mon 2 Jan 2006"),
+		gapStart.Format("15:04"), before.Format("MST"), at.Format("15:04 MST"))
 }
 
 // wallTime is the time in UTC whose clock reads as loc's clock at t.

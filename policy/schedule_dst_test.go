@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -148,5 +149,57 @@ func TestCronNextFollowsTheClock(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestScheduleFloorMovedByClockChange: a firing the clock's jump moved
+// says so in its reason (what the page, the status and the decisions
+// show), naming the time the expression asks for and the jump; a firing
+// at the time it names, on that day or any other, says nothing of it.
+func TestScheduleFloorMovedByClockChange(t *testing.T) {
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const moved = "fired at"
+	tests := []struct {
+		name, cron string
+		now        time.Time
+		want       string // "" for no word of a move
+	}{
+		// Berlin: 2026-03-29 02:00 CET becomes 03:00 CEST (01:00 UTC).
+		{"02:30 Berlin on spring forward", "CRON_TZ=Europe/Berlin 30 2 * * *", at("2026-03-29T01:10:00Z"),
+			"; fired at 03:00 CEST, not 02:30: the clock skipped 02:30 on Sun 29 Mar 2026 (it jumped from 02:00 CET to 03:00 CEST)"},
+		{"02:30 Berlin the day after", "CRON_TZ=Europe/Berlin 30 2 * * *", at("2026-03-30T00:40:00Z"), ""},
+		{"03:00 Berlin on spring forward", "CRON_TZ=Europe/Berlin 0 3 * * *", at("2026-03-29T01:10:00Z"), ""},
+		{"02:00 and 03:00 Berlin on spring forward", "CRON_TZ=Europe/Berlin 0 2,3 * * *", at("2026-03-29T01:10:00Z"), ""},
+		// New York: 2026-03-08 02:00 EST becomes 03:00 EDT (07:00 UTC).
+		{"02:15 New York on spring forward", "CRON_TZ=America/New_York 15 2 * * *", at("2026-03-08T07:30:00Z"),
+			"; fired at 03:00 EDT, not 02:15: the clock skipped 02:15 on Sun 8 Mar 2026 (it jumped from 02:00 EST to 03:00 EDT)"},
+		// Falling back repeats 01:30: the first reading fires, not moved.
+		{"01:30 New York on fall back", "CRON_TZ=America/New_York 30 1 * * *", at("2026-11-01T05:40:00Z"), ""},
+		// Lord Howe jumps half an hour: 02:00 +10:30 becomes 02:30 +11.
+		{"02:10 Lord Howe on spring forward", "CRON_TZ=Australia/Lord_Howe 10 2 * * *", at("2026-10-03T15:40:00Z"),
+			"; fired at 02:30 +11, not 02:10: the clock skipped 02:10 on Sun 4 Oct 2026 (it jumped from 02:00 +1030 to 02:30 +11)"},
+		{"UTC", "0 2 * * *", at("2026-03-29T02:10:00Z"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fl := ScheduleFloors(Pool{Schedules: []Schedule{{Name: "s", Cron: tt.cron, GPUs: 8, Duration: Duration(2 * time.Hour)}}}, tt.now)
+			if len(fl) != 1 {
+				t.Fatalf("%d floors at %s, want 1", len(fl), tt.now)
+			}
+			r := fl[0].Reason
+			if tt.want == "" && strings.Contains(r, moved) {
+				t.Errorf("reason %q, want no word of a move", r)
+			}
+			if tt.want != "" && !strings.HasSuffix(r, tt.want) {
+				t.Errorf("reason %q\nwant it to end %q", r, tt.want)
+			}
+		})
 	}
 }
