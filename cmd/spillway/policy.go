@@ -84,7 +84,11 @@ only an instance or RAM role could give them, which validate does not ask), the 
 next two firings from now (in its CRON_TZ zone and in UTC, as the server opens
 them across daylight-saving changes) and until when one holds now, and their
 offerings ordered by price per useful GPU-hour (price / (gpus × performance)),
-the order in which the policy prefers them.
+the order in which the policy prefers them. Under a pool it warns (a warning,
+not a problem: the exit status stays 0) of schedules whose windows overlap in
+the next 35 days, as their floors add up (when first, and the GPUs held then),
+and of schedules whose firing, or a budget period's firings together, cost more
+on the cheapest offering than the pool's budget, which then ends them early.
 
 Exit status: 0 when every file is valid, 1 when any has a problem (a file
 missing or unreadable too), 2 when the command line is wrong.`,
@@ -211,6 +215,9 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, config.DurationString(p.ScaleIn.DrainTimeout.D()))
 		for _, s := range p.Schedules {
 			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s; %s\n", s.Name, s.Cron, s.GPUs, config.DurationString(s.Duration.D()), policyFirings(s, now))
+		}
+		for _, msg := range cfg.ScheduleWarnings(i, now) {
+			fmt.Fprintf(w, "  warning: %s\n", msg)
 		}
 		if p.Manual.MaxGPUs > 0 {
 			ttl := "no limit"

@@ -366,3 +366,23 @@ pools:
 		t.Errorf("summary shows the state as:\n%s", out)
 	}
 }
+
+// TestPolicyValidateWarnsOfSchedules: a config whose schedules overlap and
+// whose firing costs more than the budget is valid (exit 0), and its
+// summary warns of both under the pool, naming the schedules, when they
+// overlap and the cost against the budget.
+func TestPolicyValidateWarnsOfSchedules(t *testing.T) {
+	out, errOut, err := runPolicyCmd(t, "validate", "testdata/schedules/overlap_overspend.yaml")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{
+		`  warning: schedules "peak" (16 GPUs) and "standup" (8 GPUs) overlap, first on Wed `,
+		"09:30–10:30 UTC: floors add up, so the pool holds 24 GPUs then",
+		`  warning: schedule "peak" holds 16 GPUs for 10h, which costs at least 200.00 USD a firing (2 × p5.48xlarge at 10 USD/h), more than the hard budget of 150 USD per day: the budget ends each firing early, after about 7h30m at most`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
