@@ -51,12 +51,13 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		t.scheduleIDs[f.Owner] = id
 		start := f.Until.Add(-scheduleDuration(pool, f.Owner))
 		at, known := t.pr.opened[id]
+		var stored *state.Floor // the firing's row, when read here
 		if !known && !s.opts.DryRun && !t.unread() {
 			// A firing recorded before (an earlier tick, or a server
 			// before a restart) was opened when its row was written; one
 			// not read here is read again at the next tick.
 			if fl, err := s.opts.Store.Floor(ctx, id); err == nil {
-				at, known = fl.CreatedAt, true
+				at, known, stored = fl.CreatedAt, true, &fl
 			}
 		}
 		if !known {
@@ -92,6 +93,19 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			t.writeFailed("recording floor "+id, err)
 		} else if err != nil && !errors.Is(err, state.ErrExists) {
 			return nil, fmt.Errorf("record floor %s: %w", id, err)
+		}
+		if errors.Is(err, state.ErrExists) && stored != nil && stored.EndedAt.IsZero() && stored.GPUs != f.GPUs {
+			// The schedule's gpus changed in the config during the
+			// firing (with a restart): its id is the same, so its row
+			// takes the GPUs it holds now, or the followers' page and the
+			// floors' history would show the old number to its end.
+			again, err := s.setFiringGPUs(ctx, t, id, stored.GPUs, f)
+			if err != nil {
+				return nil, err
+			}
+			if again {
+				delete(opened, id) // read, and resized, at the next tick
+			}
 		}
 	}
 	t.pr.opened = opened
@@ -167,6 +181,24 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 		out = append(out, manualFloor(fl))
 	}
 	return out, nil
+}
+
+// setFiringGPUs records that the firing id, stored with was GPUs, holds
+// f.GPUs now; again says to try at the next tick (the write was refused).
+func (s *Scheduler) setFiringGPUs(ctx context.Context, t *tick, id string, was int, f *policy.Floor) (again bool, err error) {
+	err = s.opts.Store.SetFloorGPUs(ctx, id, f.GPUs, f.Reason)
+	switch {
+	case err == nil:
+		s.log.Info("floor resized", "pool", t.pr.spec.Policy.Name, "floor", id, "gpus", f.GPUs, "was", was)
+	case errors.Is(err, state.ErrEnded), errors.Is(err, state.ErrNotFound):
+		// Ended (or pruned) since it was read: nothing holds to show.
+	case kept(err):
+		t.writeFailed("resizing floor "+id, err)
+		return true, nil
+	default:
+		return false, fmt.Errorf("resize floor %s: %w", id, err)
+	}
+	return false, nil
 }
 
 // manualFloor is a manual burst's floor as the policy knows it: by the

@@ -119,6 +119,13 @@ func (w refusedWrites) EndFloor(ctx context.Context, id string, at time.Time, re
 	return w.Store.EndFloor(ctx, id, at, reason)
 }
 
+func (w refusedWrites) SetFloorGPUs(ctx context.Context, id string, gpus int, reason string) error {
+	if err := w.refuse("set floor gpus"); err != nil {
+		return err
+	}
+	return w.Store.SetFloorGPUs(ctx, id, gpus, reason)
+}
+
 func (w refusedWrites) AddDecision(ctx context.Context, dec state.Decision) (int64, error) {
 	if err := w.refuse("add decision"); err != nil {
 		return 0, err

@@ -141,3 +141,57 @@ func TestScheduleMissedWhileDown(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleGPUsChangedDuringAFiring: only the schedule's gpus change in
+// the config during a firing, and the server restarts. The firing keeps
+// its id (its window is the same), and its row takes the GPUs it holds
+// now and a reason that says them, so the followers' page and the floors'
+// history do not show the old number until the firing ends; the pool
+// holds the new number.
+func TestScheduleGPUsChangedDuringAFiring(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		gpus     int
+		wantLive int
+	}{
+		{"raised", 16, 2},
+		{"lowered", 8, 1}, // from 16
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := 8
+			if tt.gpus == 8 {
+				before = 16
+			}
+			sched := func(gpus int) []policy.Schedule {
+				return []policy.Schedule{{Name: "morning", Cron: "30 9 * * 1-5", GPUs: gpus, Duration: policy.Duration(time.Hour)}}
+			}
+			p := testPool()
+			p.Schedules = sched(before)
+			h := newHarness(t, p)
+			h.until("the schedule opens at 09:30", time.Minute, 40, func() bool { return len(h.live()) == before/8 })
+			h.until("09:45", time.Minute, 20, func() bool { return !h.clk.Now().Before(t0.Add(45 * time.Minute)) })
+			id := "schedule/train/morning/" + strconv.FormatInt(t0.Add(90*time.Minute).Unix(), 10)
+
+			h.pool.Schedules = sched(tt.gpus)
+			h.restart()
+			h.step(time.Minute)
+
+			ctx := context.Background()
+			f, err := h.store.Floor(ctx, id)
+			if err != nil {
+				t.Fatalf("firing %s: %v", id, err)
+			}
+			want := "holds " + strconv.Itoa(tt.gpus) + " GPUs"
+			if f.GPUs != tt.gpus || !strings.Contains(f.Reason, want) || !f.EndedAt.IsZero() {
+				t.Errorf("firing row after the restart: %d GPUs, %q, ended %v; want %d GPUs, a reason saying %q, open", f.GPUs, f.Reason, f.EndedAt, tt.gpus, want)
+			}
+			fls, err := h.store.Floors(ctx, state.FloorFilter{Pool: "train", Kind: state.FloorSchedule})
+			if err != nil || len(fls) != 1 {
+				t.Errorf("schedule floors = %+v (%v), want the one firing", fls, err)
+			}
+			if tt.wantLive > before/8 {
+				h.until("the raised floor launches", time.Minute, 5, func() bool { return len(h.live()) == tt.wantLive })
+			}
+		})
+	}
+}

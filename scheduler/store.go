@@ -135,6 +135,10 @@ func (b boundedStore) EndFloor(ctx context.Context, id string, at time.Time, rea
 	return bound0(b, ctx, func(ctx context.Context) error { return b.st.EndFloor(ctx, id, at, reason) })
 }
 
+func (b boundedStore) SetFloorGPUs(ctx context.Context, id string, gpus int, reason string) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.SetFloorGPUs(ctx, id, gpus, reason) })
+}
+
 func (b boundedStore) Floor(ctx context.Context, id string) (state.Floor, error) {
 	return bound(b, ctx, func(ctx context.Context) (state.Floor, error) { return b.st.Floor(ctx, id) })
 }

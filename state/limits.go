@@ -289,6 +289,15 @@ func (fl Floor) Bounded() (Floor, error) {
 	return fl, c.err()
 }
 
+// SetFloorGPUsBounded checks the arguments of SetFloorGPUs and returns
+// reason truncated.
+func SetFloorGPUsBounded(id string, gpus int, reason string) (string, error) {
+	c := checker{kind: "SetFloorGPUs"}
+	c.id("id", id, true)
+	c.count("gpus", gpus, MaxGPUs)
+	return Truncate(reason, MaxTextLen), c.err()
+}
+
 // EndFloorBounded checks the arguments of EndFloor and returns reason
 // truncated.
 func EndFloorBounded(id string, at time.Time, reason string) (string, error) {

@@ -75,6 +75,11 @@ type Store interface {
 	// exactly one gets nil (one operator is told they cancelled a burst).
 	// It returns an error wrapping ErrNotFound if no such floor exists.
 	EndFloor(ctx context.Context, id string, at time.Time, reason string) error
+	// SetFloorGPUs sets the GPUs and the reason of the open floor id: a
+	// schedule's firing whose gpus changed in the config while it held.
+	// It returns an error wrapping ErrEnded (the floor left unchanged) if
+	// the floor has ended, or ErrNotFound if no such floor exists.
+	SetFloorGPUs(ctx context.Context, id string, gpus int, reason string) error
 	// Floor returns the floor id, or an error wrapping ErrNotFound.
 	Floor(ctx context.Context, id string) (Floor, error)
 	// Floors lists floors matching the filter, earliest Start first (ties by

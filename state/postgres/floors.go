@@ -73,6 +73,36 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	return nil
 }
 
+// SetFloorGPUs implements state.Store.
+func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason string) error {
+	reason, err := state.SetFloorGPUsBounded(id, gpus, reason)
+	if err != nil {
+		return err
+	}
+	err = s.unfenced(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, `UPDATE floors SET gpus = $1, reason = $2 WHERE id = $3 AND ended_at = 0`, gpus, reason, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		var found int
+		err = q.QueryRow(ctx, `SELECT 1 FROM floors WHERE id = $1`, id).Scan(&found)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return state.ErrNotFound
+		case err != nil:
+			return err
+		}
+		return state.ErrEnded
+	})
+	if err != nil {
+		return fmt.Errorf("state/postgres: set floor %q gpus: %w", id, err)
+	}
+	return nil
+}
+
 const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest`
 
 // Floor implements state.Store.

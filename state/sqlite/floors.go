@@ -65,6 +65,34 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrEnded)
 }
 
+// SetFloorGPUs implements state.Store.
+func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason string) error {
+	reason, err := state.SetFloorGPUsBounded(id, gpus, reason)
+	if err != nil {
+		return err
+	}
+	res, err := s.write.ExecContext(ctx, `UPDATE floors SET gpus = ?, reason = ? WHERE id = ? AND ended_at = 0`, gpus, reason, id)
+	if err != nil {
+		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var found int
+	err = s.write.QueryRowContext(ctx, `SELECT 1 FROM floors WHERE id = ?`, id).Scan(&found)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, state.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+	}
+	return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, state.ErrEnded)
+}
+
 const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest`
 
 // Floor implements state.Store.

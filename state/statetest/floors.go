@@ -43,6 +43,33 @@ func duplicateFloorIsErrExists(t *testing.T, h *harness) {
 	same(t, "the floor after the refused duplicate", got, first)
 }
 
+// setFloorGPUsOfOpenFloorOnly: a firing whose gpus changed in the config
+// is stored with its new GPUs and reason; an ended floor keeps what it had
+// (ErrEnded), an unknown one is ErrNotFound.
+func setFloorGPUsOfOpenFloorOnly(t *testing.T, h *harness) {
+	s := h.store(t)
+	open := floor("schedule/train/morning/1", "train", t0, time.Hour)
+	ended := floor("schedule/train/morning/2", "train", t0, time.Hour)
+	for _, fl := range []state.Floor{open, ended} {
+		ok(t, s.CreateFloor(ctx(t), fl), "CreateFloor "+fl.ID)
+	}
+	ok(t, s.EndFloor(ctx(t), ended.ID, at(time.Minute), "ended on time"), "EndFloor")
+	ok(t, s.SetFloorGPUs(ctx(t), open.ID, 16, "holds 16 GPUs"), "SetFloorGPUs")
+	got, err := s.Floor(ctx(t), open.ID)
+	ok(t, err, "Floor")
+	want := open
+	want.GPUs, want.Reason = 16, "holds 16 GPUs"
+	same(t, "the floor after SetFloorGPUs", got, want)
+
+	wantErr(t, s.SetFloorGPUs(ctx(t), ended.ID, 16, "holds 16 GPUs"), state.ErrEnded, "SetFloorGPUs of an ended floor")
+	got, err = s.Floor(ctx(t), ended.ID)
+	ok(t, err, "Floor")
+	if got.GPUs != ended.GPUs || got.Reason != ended.Reason {
+		t.Errorf("an ended floor was changed: %+v", got)
+	}
+	wantErr(t, s.SetFloorGPUs(ctx(t), "schedule/train/none/1", 16, ""), state.ErrNotFound, "SetFloorGPUs of an unknown ID")
+}
+
 func unknownFloorIsNotFound(t *testing.T, h *harness) {
 	s := h.store(t)
 	ok(t, s.CreateFloor(ctx(t), floor("f-1", "train", t0, time.Hour)), "CreateFloor")

@@ -143,6 +143,7 @@ func behaviours() []testCase {
 		{"ReadersSeeWholeBatches", readersSeeWholeBatches},
 		{"FloorRoundTrip", floorRoundTrip},
 		{"DuplicateFloorIsErrExists", duplicateFloorIsErrExists},
+		{"SetFloorGPUsOfOpenFloorOnly", setFloorGPUsOfOpenFloorOnly},
 		{"UnknownFloorIsNotFound", unknownFloorIsNotFound},
 		{"FloorsActiveAt", floorsActiveAt},
 		{"FloorsFilter", floorsFilter},
