@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -290,6 +291,11 @@ func (e *explained) Unwrap() error { return e.err }
 // print writes v as JSON with -o json, else calls table with a tabwriter.
 func (f *apiFlags) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
 	if f.output == "json" {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+			// A listing with no rows: [] (jq '.[]' and length read it; a
+			// script's loop over null fails).
+			v = []struct{}{}
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)

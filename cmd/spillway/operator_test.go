@@ -78,6 +78,10 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"decisions", tokens.Viewer, "", []string{"decisions"}},
 		{"decisions-since", tokens.Viewer, "", []string{"decisions", "--pool", "training", "--since", "45m"}},
 		{"decisions-json", tokens.Viewer, "", []string{"decisions", "--limit", "2", "-o", "json"}},
+		// An empty listing in JSON is an empty array, not null.
+		{"decisions-json-none", tokens.Viewer, "", []string{"decisions", "--since", "0s", "-o", "json"}},
+		{"decisions-since-date", tokens.Viewer, "", []string{"decisions", "--since", "2026-11-29", "--limit", "1"}},
+		{"instances-json-none", tokens.Viewer, "", []string{"instances", "--pool", "inference", "-o", "json"}},
 		{"burst-list", tokens.Viewer, "", []string{"burst", "list"}},
 		{"burst-list-json", tokens.Viewer, "", []string{"burst", "list", "--all", "-o", "json"}},
 		{"burst-create", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "16", "--for", "2h", "--reason", "INC-4212: retrain"}},
