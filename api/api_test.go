@@ -594,6 +594,9 @@ func TestParseSinceRange(t *testing.T) {
 		{"1970-01-01", time.Time{}, ""},
 		{"2026-02-30", time.Time{}, "is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z) nor a date (2026-11-29, from midnight UTC)"},
 		{"1h5", time.Time{}, "is neither a duration"},
+		// A time without its zone would be read in someone's zone.
+		{"2026-11-30T10:00:00", time.Time{}, "has no time zone: write it in RFC 3339 with Z for UTC (2026-11-30T10:00:00Z) or an offset (2026-11-30T10:00:00+01:00)"},
+		{"2026-11-30 10:00", time.Time{}, "has no time zone: write it in RFC 3339 with Z for UTC (2026-11-30T10:00:00Z)"},
 	} {
 		got, err := api.ParseSince(tc.v, now)
 		if tc.err != "" {

@@ -660,6 +660,12 @@ func ParseSince(v string, now time.Time) (time.Time, error) {
 	if err != nil {
 		var derr error
 		if t, derr = time.Parse(time.DateOnly, v); derr != nil {
+			for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+				if w, err := time.Parse(layout, v); err == nil {
+					return time.Time{}, fmt.Errorf("has no time zone: write it in RFC 3339 with Z for UTC (%s) or an offset (%s)",
+						w.Format(time.RFC3339), w.Format("2006-01-02T15:04:05")+"+01:00")
+				}
+			}
 			return time.Time{}, errors.New("is neither a duration (1h) nor an RFC 3339 time (2026-11-29T07:00:00Z) nor a date (2026-11-29, from midnight UTC)")
 		}
 	}
