@@ -110,7 +110,7 @@ func runServer(ctx context.Context, o serverOptions) error {
 		}
 		cfg.Server.Listen = o.listen
 	}
-	srv, err := newServer(ctx, cfg, serverDeps{log: log, clock: clock.RealClock{}, dryRun: o.dryRun, insecureListen: o.insecureListen})
+	srv, err := newServer(ctx, cfg, serverDeps{log: log, clock: clock.RealClock{}, dryRun: o.dryRun, insecureListen: o.insecureListen, listenFlag: o.listen != ""})
 	if err != nil {
 		if ctx.Err() != nil {
 			return stoppedWhileStarting(log, err)

@@ -291,3 +291,29 @@ func TestServerRefusalsNameSpillway(t *testing.T) {
 		}
 	}
 }
+
+// TestServerListenInUse: an address another program holds is named as
+// the flag or field it came from (--listen or server.listen), with what to
+// do, and the server exits 1.
+func TestServerListenInUse(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	addr := held.Addr().String()
+	cfg := serverConfig(t, "http://127.0.0.1:1", "http://127.0.0.1:1")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = runServer(ctx, serverOptions{config: cfg, listen: addr, logLevel: "error"})
+	code, msg := exitStatus(err)
+	_, port, _ := net.SplitHostPort(addr)
+	for _, want := range []string{
+		"spillway: --listen " + addr + ": listen tcp " + addr + ": bind: address already in use",
+		"another program (another spillway server?) listens there: stop it, or give another address (--listen or server.listen); ss -ltnp 'sport = :" + port + "' names it",
+	} {
+		if code != 1 || !strings.Contains(msg, want) {
+			t.Errorf("--listen %s, held: exit %d %q, want exit 1 with %q", addr, code, msg, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,9 +48,21 @@ type serverDeps struct {
 	aliOpts []alicloud.Option
 	// listener, when set, is used instead of listening on server.listen.
 	listener net.Listener
+	// listenFlag says that server.listen was set by --listen, which its
+	// errors then name.
+	listenFlag bool
 	// sessionTTL is how long a page login lasts on clock (0: the api's
 	// default); the demo's clock runs fast, so it asks for the longest.
 	sessionTTL time.Duration
+}
+
+// portOf is the port of a host:port address, the address itself if it
+// has none.
+func portOf(addr string) string {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return port
+	}
+	return addr
 }
 
 // server is one running `spillway server`: the scheduler over its state,
@@ -159,7 +172,14 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 			return nil, err
 		}
 		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
-			return nil, fmt.Errorf("server.listen %s: %w", cfg.Server.Listen, err)
+			from, hint := "server.listen", ""
+			if deps.listenFlag {
+				from = "--listen"
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				hint = fmt.Sprintf("; another program (another spillway server?) listens there: stop it, or give another address (--listen or server.listen); ss -ltnp 'sport = :%s' names it", portOf(cfg.Server.Listen))
+			}
+			return nil, fmt.Errorf("%s %s: %w%s", from, cfg.Server.Listen, err, hint)
 		}
 	}
 	// As the agent's server (nvml.Server.Serve): a further client takes
