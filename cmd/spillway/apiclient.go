@@ -162,6 +162,11 @@ func (f *apiFlags) explain(err error) error {
 	}
 	var ne net.Error
 	switch {
+	case errors.As(err, &ue) && errors.Is(err, http.ErrSchemeMismatch):
+		// It answered, in plain HTTP: not a server that is down.
+		u, _ := url.Parse(ue.Server)
+		u.Scheme = "http"
+		return fmt.Errorf("%w\nThe server answered in plain HTTP, not HTTPS: use --server %s (or give the server server.tls to serve HTTPS)", err, u)
 	case errors.As(err, &ue) && errors.As(err, &ne) && ne.Timeout():
 		// No answer in time: "is it running?" would send the on-call
 		// engineer the wrong way when it is running but stuck.

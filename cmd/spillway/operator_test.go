@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,7 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"err-since-days", tokens.Viewer, "", []string{"decisions", "--since", "1d"}},
 		{"err-bad-output", tokens.Viewer, "", []string{"status", "-o", "yaml"}},
 		{"err-unreachable", tokens.Viewer, "", []string{"status", "--server", "http://127.0.0.1:1"}},
+		{"err-https-to-http", tokens.Viewer, "", []string{"status", "--server", "https://SERVER"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, toks := opServer(t)
@@ -116,12 +118,18 @@ func TestOperatorCLIGolden(t *testing.T) {
 			}
 			t.Setenv("SPILLWAY_TOKEN", tok)
 			t.Setenv("SPILLWAY_SERVER", url)
-			out, _, err := runCLI(t, tc.args...)
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				// https://SERVER: this server's address with https.
+				args[i] = strings.Replace(a, "https://SERVER", strings.Replace(url, "http://", "https://", 1), 1)
+			}
+			out, _, err := runCLI(t, args...)
 			got := out
 			if err != nil {
 				got += "spillway: " + err.Error() + "\n"
 			}
 			got = strings.ReplaceAll(got, url, "http://SERVER")
+			got = strings.ReplaceAll(got, strings.Replace(url, "http://", "https://", 1), "https://SERVER")
 			got = regexp.MustCompile(`127\.0\.0\.1:1\b: connect: .*`).ReplaceAllString(got, "127.0.0.1:1: connect: ERROR")
 			golden := filepath.Join("testdata", "cli", tc.name+".golden")
 			if *updateGolden {
