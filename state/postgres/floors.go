@@ -45,32 +45,8 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	if err != nil {
 		return err
 	}
-	// A conditional update: of concurrent calls only one finds the floor
-	// open (the others wait for its row lock, then see it ended). When it
-	// was not, a read tells an ended floor from none.
-	err = s.unfenced(ctx, func(q querier) error {
-		tag, err := q.Exec(ctx, `UPDATE floors SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at = 0`,
-			nanos(at), reason, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			return nil
-		}
-		var found int
-		err = q.QueryRow(ctx, `SELECT 1 FROM floors WHERE id = $1`, id).Scan(&found)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return state.ErrNotFound
-		case err != nil:
-			return err
-		}
-		return state.ErrEnded
-	})
-	if err != nil {
-		return fmt.Errorf("state/postgres: end floor %q: %w", id, err)
-	}
-	return nil
+	return s.updateOpenFloor(ctx, "end floor", id, `UPDATE floors SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at = 0`,
+		nanos(at), reason, id)
 }
 
 // SetFloorGPUs implements state.Store.
@@ -79,8 +55,18 @@ func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason st
 	if err != nil {
 		return err
 	}
-	err = s.unfenced(ctx, func(q querier) error {
-		tag, err := q.Exec(ctx, `UPDATE floors SET gpus = $1, reason = $2 WHERE id = $3 AND ended_at = 0`, gpus, reason, id)
+	return s.updateOpenFloor(ctx, "set gpus of floor", id, `UPDATE floors SET gpus = $1, reason = $2 WHERE id = $3 AND ended_at = 0`,
+		gpus, reason, id)
+}
+
+// updateOpenFloor runs a conditional update of floor id (its query ends
+// "AND ended_at = 0"): of concurrent calls only one finds the floor open
+// (the others wait for its row lock, then see it ended). When it was not,
+// a read tells an ended floor (state.ErrEnded) from none
+// (state.ErrNotFound).
+func (s *Store) updateOpenFloor(ctx context.Context, what, id, query string, args ...any) error {
+	err := s.unfenced(ctx, func(q querier) error {
+		tag, err := q.Exec(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -98,7 +84,7 @@ func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason st
 		return state.ErrEnded
 	})
 	if err != nil {
-		return fmt.Errorf("state/postgres: set floor %q gpus: %w", id, err)
+		return fmt.Errorf("state/postgres: %s %q: %w", what, id, err)
 	}
 	return nil
 }

@@ -40,29 +40,8 @@ func (s *Store) EndFloor(ctx context.Context, id string, at time.Time, reason st
 	if err != nil {
 		return err
 	}
-	// A conditional update: of concurrent calls only one finds the floor
-	// open. When it was not, a read tells an ended floor from none.
-	res, err := s.exec(ctx, `UPDATE floors SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = 0`,
+	return s.updateOpenFloor(ctx, "end floor", id, `UPDATE floors SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = 0`,
 		nanos(at), reason, id)
-	if err != nil {
-		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
-	}
-	if n == 1 {
-		return nil
-	}
-	var found int
-	err = s.write.QueryRowContext(ctx, `SELECT 1 FROM floors WHERE id = ?`, id).Scan(&found)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("state/sqlite: end floor %q: %w", id, err)
-	}
-	return fmt.Errorf("state/sqlite: end floor %q: %w", id, state.ErrEnded)
 }
 
 // SetFloorGPUs implements state.Store.
@@ -71,13 +50,22 @@ func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason st
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, `UPDATE floors SET gpus = ?, reason = ? WHERE id = ? AND ended_at = 0`, gpus, reason, id)
+	return s.updateOpenFloor(ctx, "set gpus of floor", id, `UPDATE floors SET gpus = ?, reason = ? WHERE id = ? AND ended_at = 0`,
+		gpus, reason, id)
+}
+
+// updateOpenFloor runs a conditional update of floor id (its query ends
+// "AND ended_at = 0"): of concurrent calls only one finds the floor open.
+// When it was not, a read tells an ended floor (state.ErrEnded) from none
+// (state.ErrNotFound).
+func (s *Store) updateOpenFloor(ctx context.Context, what, id, query string, args ...any) error {
+	res, err := s.exec(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+		return fmt.Errorf("state/sqlite: %s %q: %w", what, id, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+		return fmt.Errorf("state/sqlite: %s %q: %w", what, id, err)
 	}
 	if n == 1 {
 		return nil
@@ -86,11 +74,11 @@ func (s *Store) SetFloorGPUs(ctx context.Context, id string, gpus int, reason st
 	err = s.write.QueryRowContext(ctx, `SELECT 1 FROM floors WHERE id = ?`, id).Scan(&found)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, state.ErrNotFound)
+		return fmt.Errorf("state/sqlite: %s %q: %w", what, id, state.ErrNotFound)
 	case err != nil:
-		return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, err)
+		return fmt.Errorf("state/sqlite: %s %q: %w", what, id, err)
 	}
-	return fmt.Errorf("state/sqlite: set floor %q gpus: %w", id, state.ErrEnded)
+	return fmt.Errorf("state/sqlite: %s %q: %w", what, id, state.ErrEnded)
 }
 
 const floorColumns = `id, pool, kind, owner, reason, gpus, offering, start, until, created_at, ended_at, end_reason, idem_key, idem_digest`
