@@ -652,17 +652,9 @@ func createdBy(logPath string) []string {
 func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 	var data []byte
 	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
-		var pulled string
-		// StatePull keeps what it prints out of the run's log (the state
-		// holds every value in the clear).
-		if err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
-			var perr error
-			pulled, perr = b.tf.StatePull(ctx)
-			return perr
-		}); err != nil {
+		if data, err = b.pullState(ctx); err != nil {
 			return false, err
 		}
-		data = []byte(pulled)
 	} else {
 		var err error
 		data, err = os.ReadFile(filepath.Join(b.dir, "terraform.tfstate"))
@@ -683,6 +675,19 @@ func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	return len(st.Resources) == 0, nil
+}
+
+// pullState is the burst's state from its backend (`terraform state
+// pull`), kept out of the run's log: the state holds every value in the
+// clear.
+func (b *burst) pullState(ctx context.Context) ([]byte, error) {
+	var pulled string
+	err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
+		var perr error
+		pulled, perr = b.tf.StatePull(ctx)
+		return perr
+	})
+	return []byte(pulled), err
 }
 
 // checkState refuses to run Terraform on a burst whose ledger lists

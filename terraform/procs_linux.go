@@ -84,18 +84,8 @@ func bootID() string {
 // when it cannot be read): with the boot id, it tells a process from a
 // later one given the same PID.
 func procStart(pid int) uint64 {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name, in parentheses, may hold spaces and parentheses:
-	// the fields after it start past its last ')'. starttime is field 22,
-	// the 20th after the name.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := bytes.Fields(data[i+1:])
+	// starttime is field 22, the 20th after the name.
+	fields := statFields(pid)
 	if len(fields) < 20 {
 		return 0
 	}
@@ -194,15 +184,7 @@ func findChild(mark string) (childProc, bool) {
 
 // parent is process pid's parent's PID (0 when it cannot be read).
 func parent(pid int) int {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := bytes.Fields(data[i+1:])
+	fields := statFields(pid) // ppid is field 4, the 2nd after the name
 	if len(fields) < 2 {
 		return 0
 	}
@@ -238,4 +220,19 @@ func interruptProcess(pr procID) error {
 // group of its own, killed when Spillway dies.
 func setChildAttr(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// statFields are the fields of /proc/PID/stat after the command name (nil
+// when it cannot be read). The name, in parentheses, may hold spaces and
+// parentheses: the fields after it start past its last ')'.
+func statFields(pid int) [][]byte {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return nil
+	}
+	return bytes.Fields(data[i+1:])
 }

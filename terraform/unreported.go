@@ -104,17 +104,10 @@ func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 			return nil, err
 		}
 	} else {
-		var pulled string
-		// StatePull keeps what it prints out of the run's log (the state
-		// holds every value in the clear).
-		if err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
-			var perr error
-			pulled, perr = b.tf.StatePull(ctx)
-			return perr
-		}); err != nil {
+		var err error
+		if data, err = b.pullState(ctx); err != nil {
 			return nil, err
 		}
-		data = []byte(pulled)
 	}
 	if len(data) > maxStateBytes {
 		return nil, fmt.Errorf("burst %s: its Terraform state is over %s, the most Spillway reads to count its instances", b.key, sizeOf(maxStateBytes))

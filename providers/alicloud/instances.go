@@ -117,7 +117,7 @@ func hasTags(have, want map[string]string) bool {
 // Describe returns the named instances that still exist, each once however
 // often it is named, in batches of 100 ids per DescribeInstances call.
 func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
-	ids = dedupe(ids)
+	ids = providers.UniqueIDs(ids)
 	var out []providers.Instance
 	for start := 0; start < len(ids); start += maxIDsPerCall {
 		batch := ids[start:min(start+maxIDsPerCall, len(ids))]
@@ -433,17 +433,4 @@ func parseECSTime(s string) time.Time {
 		}
 	}
 	return time.Time{}
-}
-
-// dedupe is ids without empty ids and repeats, in their order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

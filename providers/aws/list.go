@@ -54,7 +54,7 @@ func (p *Provider) List(ctx context.Context, filter providers.ListFilter) ([]pro
 // than passing InstanceIds, so ids that no longer exist are omitted instead
 // of failing the whole call with InvalidInstanceID.NotFound.
 func (p *Provider) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
-	ids = dedupe(ids)
+	ids = providers.UniqueIDs(ids)
 	var out []providers.Instance
 	for batch := range slices.Chunk(ids, maxFilterValues) {
 		insts, err := p.describe(ctx, &ec2.DescribeInstancesInput{
@@ -223,16 +223,4 @@ func state(s types.InstanceStateName) providers.State {
 		return providers.StateStopped
 	}
 	return providers.State(s)
-}
-
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

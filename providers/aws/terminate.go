@@ -28,7 +28,7 @@ import (
 // the ids ended and those not (the failed batch's rest and the batches
 // not tried), so the caller records the first as ending.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
-	ids = dedupe(ids)
+	ids = providers.UniqueIDs(ids)
 	var ended []string
 	for start := 0; start < len(ids); start += p.opts.TerminateBatch {
 		batch := ids[start:min(start+p.opts.TerminateBatch, len(ids))]
