@@ -377,6 +377,17 @@ func checkResult(c fuzzCase, r Result) []string {
 	if unused := r.PaidGPUHours - r.UsedGPUHours; r.BootGPUHours+r.IdleGPUHours+r.RoundedGPUHours > unused+eps+1e-9*r.PaidGPUHours {
 		badf("boot %.6f + idle %.6f + rounded %.6f GPU-h > paid − used %.6f GPU-h", r.BootGPUHours, r.IdleGPUHours, r.RoundedGPUHours, unused)
 	}
+	// Work lost to kills ran on paid instances and is not in used: it is
+	// part of paid − used, beside boot, whole idle instances and rounding.
+	if unused := r.PaidGPUHours - r.UsedGPUHours; r.GPUHoursLost+r.BootGPUHours+r.IdleGPUHours+r.RoundedGPUHours > unused+eps+1e-9*r.PaidGPUHours {
+		badf("lost %.6f + boot %.6f + idle %.6f + rounded %.6f GPU-h > paid − used %.6f GPU-h", r.GPUHoursLost, r.BootGPUHours, r.IdleGPUHours, r.RoundedGPUHours, unused)
+	}
+	// Launches count instances: the failures of an instance launched
+	// (never up, reclaimed booting, ended booting) are among them, each
+	// once; a refusal (capacity, quota) launched none.
+	if inst := r.FailedLaunches["join_timeout"] + r.FailedLaunches["reclaimed_booting"] + r.FailedLaunches["not_up"]; inst > r.Launches {
+		badf("%d launched instances failed (%v) of %d launches", inst, r.FailedLaunches, r.Launches)
+	}
 	if r.Efficiency < 0 || r.Efficiency > 1+1e-9 {
 		badf("efficiency %.9f outside [0, 1]", r.Efficiency)
 	}
@@ -655,6 +666,20 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 			}
 		}
 	}
+	// Every policy another beats is named, not only those named are right.
+	for _, r := range rep.Results {
+		var want []string
+		for _, q := range rep.Results {
+			if q.Policy != r.Policy && q.JobsUnstarted+q.JobsNeverServed <= r.JobsUnstarted+r.JobsNeverServed &&
+				q.CloudCostUSD <= r.CloudCostUSD && q.WaitP95S <= r.WaitP95S && (q.CloudCostUSD < r.CloudCostUSD || q.WaitP95S < r.WaitP95S) {
+				want = append(want, q.Policy)
+			}
+		}
+		if !slices.Equal(r.DominatedBy, want) {
+			bad = append(bad, fmt.Sprintf("%s dominated by %q, want %q", r.Policy, r.DominatedBy, want))
+		}
+	}
+	bad = append(bad, checkTable(rep)...)
 	gotRes, _ := json.Marshal(rep.Results)
 	if string(gotRes) != string(want) {
 		bad = append(bad, fmt.Sprintf("the backtest's results differ from the same runs one by one:\n%s\n%s", gotRes, want))
@@ -793,4 +818,80 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkTable returns where the text report (WriteTable) says other than
+// the results it prints, as --json gives them: each policy's row, the
+// jobs never served, the failed launches, what was paid and not used, and
+// who is dominated.
+func checkTable(rep Report) []string {
+	var bad []string
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		return []string{fmt.Sprintf("table: %v", err)}
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	rowOf := func(pol string) []string {
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) == 12 && f[0] == pol {
+				return f
+			}
+		}
+		return nil
+	}
+	for _, r := range rep.Results {
+		badf := func(format string, args ...any) {
+			bad = append(bad, "table, "+r.Policy+": "+fmt.Sprintf(format, args...)+"\n"+out)
+		}
+		row := rowOf(r.Policy)
+		if row == nil {
+			badf("no row")
+			continue
+		}
+		if want := []string{money(r.CloudCostUSD), hours(r.PaidGPUHours), hours(r.UsedGPUHours), hours(r.GPUHoursLost), efficiencyText(r)}; !slices.Equal(row[1:6], want) {
+			badf("row %q, want cost, paid, used, lost, efficiency %q", row, want)
+		}
+		if row[11] != thousands(strconv.Itoa(r.Launches)) || row[10] != thousands(strconv.Itoa(r.JobsOnCloud)) {
+			badf("row %q: want %d jobs on cloud, %d launches", row, r.JobsOnCloud, r.Launches)
+		}
+		if p95 := strings.TrimSuffix(row[7], "!"); p95 != "-" && p95 != humanSeconds(r.WaitP95S) {
+			badf("row %q: p95 %s, want %s", row, row[7], humanSeconds(r.WaitP95S))
+		}
+		if never := r.Policy + ": never served: " + Counted(r.JobsNeverServed, "job", "jobs") + ", largest " + strconv.Itoa(r.NeverServedGPUs) + " GPUs"; strings.Contains(out, never) != (r.JobsNeverServed > 0) {
+			badf("never served %d: the table says it %v", r.JobsNeverServed, strings.Contains(out, r.Policy+": never served"))
+		}
+		dom := r.Policy + " is dominated by "
+		if strings.Contains(out, dom) != (len(r.DominatedBy) > 0) {
+			badf("dominated by %q: the table says it %v", r.DominatedBy, strings.Contains(out, dom))
+		}
+		if len(r.DominatedBy) > 0 {
+			line := lineWith(out, dom)
+			for _, d := range r.DominatedBy {
+				if !strings.Contains(line, " "+d+" (") {
+					badf("dominated by %s: the table's line %q does not name it", d, line)
+				}
+			}
+		}
+		// The launches line: the failures among the launches, apart from
+		// the refusals that launched nothing.
+		if len(r.FailedLaunches) > 0 {
+			line := lineWith(out, r.Policy+": "+Counted(r.Launches, "launch", "launches"))
+			inst := r.FailedLaunches["join_timeout"] + r.FailedLaunches["reclaimed_booting"] + r.FailedLaunches["not_up"]
+			refused := r.FailedLaunches["capacity"] + r.FailedLaunches["quota"]
+			if line == "" || strings.Contains(line, fmt.Sprintf(", %d of them failed:", inst)) != (inst > 0) ||
+				strings.Contains(line, Counted(refused, "launch refused", "launches refused")+", not among them:") != (refused > 0) {
+				badf("%d launches, failed %v: the table's line %q", r.Launches, r.FailedLaunches, line)
+			}
+		}
+		if unused := r.PaidGPUHours - r.UsedGPUHours; unused >= 0.5 {
+			line := lineWith(out, r.Policy+": "+strconv.FormatFloat(unused, 'f', 0, 64)+" GPU-h paid and not used")
+			if line == "" {
+				badf("%.0f GPU-h paid and not used: the table does not say it", unused)
+			} else if r.GPUHoursLost >= 0.5 && !strings.Contains(line, strconv.FormatFloat(r.GPUHoursLost, 'f', 0, 64)+" of killed runs' work") {
+				badf("%.0f GPU-h of killed runs' work: the line of what was paid and not used does not count it: %q", r.GPUHoursLost, line)
+			}
+		}
+	}
+	return bad
 }

@@ -71,10 +71,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "\n%s: never served: %s, largest %d GPUs, because it is %s; left out of the wait percentiles.", res.Policy, Counted(res.JobsNeverServed, "job", "jobs"), res.NeverServedGPUs, res.NeverServedWhy)
 		}
 		if len(res.FailedLaunches) > 0 {
-			fmt.Fprintf(w, "\n%s: %s; failed:", res.Policy, Counted(res.Launches, "launch", "launches"))
-			for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
-				fmt.Fprintf(w, " %d %s (%s);", res.FailedLaunches[cause], cause, failureCause(cause))
-			}
+			writeFailedLaunches(w, res)
 		}
 		if unused := res.PaidGPUHours - res.UsedGPUHours; unused >= 0.5 {
 			floors := ""
@@ -85,8 +82,12 @@ func (r Report) WriteTable(w io.Writer) error {
 			if res.RoundedGPUHours >= 0.5 {
 				rounded = fmt.Sprintf(", %.0f billed after instances ended (billing rounded up to its minimum or to whole hours)", res.RoundedGPUHours)
 			}
-			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s, %.0f idle beside jobs on part-used instances%s.",
-				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, max(0, unused-res.BootGPUHours-res.IdleGPUHours-res.RoundedGPUHours), rounded)
+			lost := ""
+			if res.GPUHoursLost >= 0.5 {
+				lost = fmt.Sprintf(", %.0f of killed runs' work (lost GPU-h)", res.GPUHoursLost)
+			}
+			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s%s, %.0f idle beside jobs on part-used instances%s.",
+				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, lost, max(0, unused-res.BootGPUHours-res.IdleGPUHours-res.RoundedGPUHours-res.GPUHoursLost), rounded)
 		}
 		if res.Interruptions > 0 {
 			fmt.Fprintf(w, "\n%s: %s reclaimed by the cloud.", res.Policy, Counted(res.Interruptions, "spot instance", "spot instances"))
@@ -174,6 +175,42 @@ func failureCause(cause string) string {
 	}
 	return "see docs/backtest.md"
 }
+
+// writeFailedLaunches says how many of a run's launches failed, by cause,
+// apart from the launches the cloud refused (capacity, quota), which made
+// no instance and are not among Result.Launches: "3 launches, 2 of them
+// failed: 2 not_up (…); and 4 launches refused: 3 capacity (…); 1 quota
+// (…);".
+func writeFailedLaunches(w io.Writer, res Result) {
+	var failed, refused []string
+	nFailed, nRefused := 0, 0
+	for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
+		n := res.FailedLaunches[cause]
+		text := fmt.Sprintf(" %d %s (%s);", n, cause, failureCause(cause))
+		if refusedCause(cause) {
+			refused, nRefused = append(refused, text), nRefused+n
+		} else {
+			failed, nFailed = append(failed, text), nFailed+n
+		}
+	}
+	fmt.Fprintf(w, "\n%s: %s", res.Policy, Counted(res.Launches, "launch", "launches"))
+	if nFailed > 0 {
+		fmt.Fprintf(w, ", %d of them failed:%s", nFailed, strings.Join(failed, ""))
+	}
+	if nRefused > 0 {
+		if nFailed > 0 {
+			fmt.Fprint(w, " and")
+		} else {
+			fmt.Fprint(w, ";")
+		}
+		fmt.Fprintf(w, " %s, not among them:%s", Counted(nRefused, "launch refused", "launches refused"), strings.Join(refused, ""))
+	}
+}
+
+// refusedCause reports whether a failed-launch cause is a launch the cloud
+// refused, which made no instance (not counted in Result.Launches), as
+// opposed to an instance launched that failed to come up.
+func refusedCause(cause string) bool { return cause == "capacity" || cause == "quota" }
 
 // limitCostSentence says what lifting a limit would have changed: waits,
 // killed work, jobs served, and the cost.

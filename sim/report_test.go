@@ -18,7 +18,7 @@ func TestWriteTable(t *testing.T) {
 	rep := Report{
 		Trace: TraceInfo{Name: "t.csv", Jobs: 4, SpanS: 3 * 86400}, Pool: "p", OnPremGPUs: 8, WaitTargetS: 600,
 		Results: []Result{
-			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 100, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
+			{Policy: PolicySpillway, CloudCostUSD: 1234.5, PaidGPUHours: 110, UsedGPUHours: 90, GPUHoursLost: 12, Efficiency: 0.9, WaitP50S: 0, WaitP95S: 590, WaitP99S: 3700, WaitMaxS: 200000, JobsOnCloud: 3, Launches: 2,
 				JobsKilled: 1, CostByProvider: map[string]float64{"aws": 1000, "ali": 234.5}, CostByOffering: map[string]float64{"a": 1000, "b": 234.5},
 				BudgetPeriods:   []BudgetPeriod{{Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), BudgetUSD: 2000, SpendUSD: 1234.5}},
 				LimitBoundHours: map[string]float64{"budget": 2.5},
@@ -41,8 +41,8 @@ func TestWriteTable(t *testing.T) {
 		"2h00m!", // p95 above target is marked
 		"onprem-only: 1 job never started (larger than any capacity the policy provides, or held back by a limit until the run ended); the wait counts until the run ended, a lower bound.",
 		"spillway: 1 job run was killed before it finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
-		"spillway: 2 launches; failed: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); 1 quota (over the account's quota, the provider or region blocked for a while);",
-		"spillway: 10 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 3 idle beside jobs on part-used instances.",
+		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
+		"spillway: 20 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 12 of killed runs' work (lost GPU-h), 1 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1,000; ali $234.50;",
 		"spillway: cost by offering: a $1,000; b $234.50;",
@@ -56,7 +56,7 @@ func TestWriteTable(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
-	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1,234 100 90 12 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got, want := strings.Fields(lineWith(out, "spillway ")), strings.Fields("spillway 1,234 110 90 12 0.90 0s 9m50s 1h01m 2d07h 3 2"); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("spillway row %q, want %q", got, want)
 	}
 	// Efficiency of a policy that paid nothing shows as "-", not 1.00.

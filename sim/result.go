@@ -24,8 +24,9 @@ type Result struct {
 	// GPU-hours of instances still booting, and of whole instances up with
 	// no job on them (waiting for work or for scale-in). RoundedGPUHours
 	// are billed after instances ended: billing rounded up to a minimum
-	// (per-second-min-60s) or to whole hours (hourly). The rest of paid −
-	// used is GPUs idle beside a job on a partly used instance.
+	// (per-second-min-60s) or to whole hours (hourly). GPUHoursLost, the
+	// work of killed runs, was paid and is not used either. The rest of
+	// paid − used is GPUs idle beside a job on a partly used instance.
 	BootGPUHours    float64 `json:"boot_gpu_hours"`
 	IdleGPUHours    float64 `json:"idle_gpu_hours"`
 	RoundedGPUHours float64 `json:"rounded_gpu_hours,omitempty"`
