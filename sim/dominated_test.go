@@ -51,10 +51,20 @@ func TestMarkDominated(t *testing.T) {
 		}, map[string][]string{"a": {}, "b": {"a"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			// A sweep's points, each one seed of these results, mark the
+			// same: --sweep at a point says what simulate there says.
+			pts := make([]SweepPoint, len(tt.rs))
+			for i, r := range tt.rs {
+				pts[i] = SweepPoint{Policy: r.Policy, Runs: 1, CostUSD: r.CloudCostUSD, WaitP95S: r.WaitP95S, JobsUnstarted: float64(r.JobsUnstarted + r.JobsNeverServed)}
+			}
 			markDominated(tt.rs)
-			for _, r := range tt.rs {
+			markSweepDominated(pts)
+			for i, r := range tt.rs {
 				if !slices.Equal(r.DominatedBy, tt.want[r.Policy]) {
 					t.Errorf("%s dominated by %v, want %v", r.Policy, r.DominatedBy, tt.want[r.Policy])
+				}
+				if !slices.Equal(pts[i].DominatedBy, tt.want[r.Policy]) {
+					t.Errorf("sweep: %s dominated by %v, want %v", r.Policy, pts[i].DominatedBy, tt.want[r.Policy])
 				}
 			}
 		})

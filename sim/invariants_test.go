@@ -680,6 +680,9 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 		}
 	}
 	bad = append(bad, checkTable(rep)...)
+	if c.seed%4 == 0 {
+		bad = append(bad, checkSweep(ctx, c, rep)...)
+	}
 	gotRes, _ := json.Marshal(rep.Results)
 	if string(gotRes) != string(want) {
 		bad = append(bad, fmt.Sprintf("the backtest's results differ from the same runs one by one:\n%s\n%s", gotRes, want))
@@ -891,6 +894,35 @@ func checkTable(rep Report) []string {
 			} else if r.GPUHoursLost >= 0.5 && !strings.Contains(line, strconv.FormatFloat(r.GPUHoursLost, 'f', 0, 64)+" of killed runs' work") {
 				badf("%.0f GPU-h of killed runs' work: the line of what was paid and not used does not count it: %q", r.GPUHoursLost, line)
 			}
+		}
+	}
+	return bad
+}
+
+// checkSweep returns where a sweep of c's policies at the pool's own
+// settings, on one seed without jitter and on c's cloud, says other than
+// the backtest rep at that point: the same runs, so the same cost, waits,
+// efficiency and jobs unserved, and the same policies dominated.
+func checkSweep(ctx context.Context, c fuzzCase, rep Report) []string {
+	sw := Sweep{Pool: c.pool, Trace: c.tr, Knobs: c.knobs, Seeds: 1, MaxInstances: c.maxInstances,
+		Cloud: func(uint64) *Cloud { return c.cloud }}
+	for _, r := range rep.Results {
+		sw.Policies = append(sw.Policies, r.Policy)
+	}
+	pts, err := sw.Run(ctx)
+	if err != nil {
+		return []string{fmt.Sprintf("sweep: %v", err)}
+	}
+	var bad []string
+	for i, r := range rep.Results {
+		pt := pts[i]
+		if pt.Policy != r.Policy || pt.CostUSD != r.CloudCostUSD || pt.WaitP95S != r.WaitP95S || pt.WaitP99S != r.WaitP99S ||
+			pt.Efficiency != r.Efficiency || pt.JobsUnstarted != float64(r.JobsUnstarted+r.JobsNeverServed) {
+			bad = append(bad, fmt.Sprintf("sweep point %+v, the backtest's run %s: $%g, p95 %gs, p99 %gs, efficiency %g, %d unstarted + %d never served",
+				pt, r.Policy, r.CloudCostUSD, r.WaitP95S, r.WaitP99S, r.Efficiency, r.JobsUnstarted, r.JobsNeverServed))
+		}
+		if !slices.Equal(pt.DominatedBy, r.DominatedBy) {
+			bad = append(bad, fmt.Sprintf("sweep: %s dominated by %q, the backtest says by %q ($%g, p95 %gs)", pt.Label(), pt.DominatedBy, r.DominatedBy, r.CloudCostUSD, r.WaitP95S))
 		}
 	}
 	return bad

@@ -257,16 +257,26 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 		pt.CostUSD, pt.WaitP95S, pt.WaitP99S, pt.Efficiency = pt.CostUSD/n, pt.WaitP95S/n, pt.WaitP99S/n, pt.Efficiency/n
 		pt.JobsUnstarted /= n
 	}
+	markSweepDominated(points)
+	return points, nil
+}
+
+// markSweepDominated sets each point's DominatedBy: the points of other
+// policies that, on their means over the seeds, cost less and wait no
+// longer at p95, or cost no more and wait less, and leave no more jobs
+// unstarted or never served: the single report's rule (markDominated), so
+// that a sweep on one seed marks what a backtest of that point does.
+func markSweepDominated(points []SweepPoint) {
 	for i := range points {
 		a := &points[i]
 		a.DominatedBy = []string{}
 		for _, b := range points {
-			if b.Policy != a.Policy && b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S && b.JobsUnstarted <= a.JobsUnstarted {
+			if b.Policy != a.Policy && b.JobsUnstarted <= a.JobsUnstarted &&
+				((b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S) || (b.CostUSD <= a.CostUSD && b.WaitP95S < a.WaitP95S)) {
 				a.DominatedBy = append(a.DominatedBy, b.Label())
 			}
 		}
 	}
-	return points, nil
 }
 
 // Workers is how many runs a sweep makes at once: one per core the Go
@@ -360,7 +370,7 @@ func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
 // WriteSweep prints the points as a table: mean cost and p95 wait with
 // their spread over the seeds, and the points that dominate each.
 func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
-	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less, waits no longer at p95 and leaves no more jobs unstarted (means)\n\n", max(1, seeds))
+	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served (means)\n\n", max(1, seeds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
 	for _, p := range pts {

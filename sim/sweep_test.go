@@ -41,7 +41,8 @@ func TestSweep(t *testing.T) {
 				p.Label(), p.CostsUSD, p.WaitP95sS, p.CostUSD, p.CostMinUSD, p.WaitP95MaxS)
 		}
 		for _, q := range pts {
-			dom := q.Policy != p.Policy && q.CostUSD < p.CostUSD && q.WaitP95S <= p.WaitP95S && q.JobsUnstarted <= p.JobsUnstarted
+			dom := q.Policy != p.Policy && q.JobsUnstarted <= p.JobsUnstarted &&
+				((q.CostUSD < p.CostUSD && q.WaitP95S <= p.WaitP95S) || (q.CostUSD <= p.CostUSD && q.WaitP95S < p.WaitP95S))
 			if dom != contains(p.DominatedBy, q.Label()) {
 				t.Errorf("%s dominated by %v; %s ($%.0f, %.0fs) vs ($%.0f, %.0fs)", p.Label(), p.DominatedBy, q.Label(), q.CostUSD, q.WaitP95S, p.CostUSD, p.WaitP95S)
 			}
