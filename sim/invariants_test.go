@@ -450,6 +450,11 @@ func checkResult(c fuzzCase, r Result) []string {
 		(r.JobsNeverServed > 0) != (r.NeverServedGPUs > 0) || (r.Policy == PolicyOnPremOnly && (r.JobsNeverServed != never || r.NeverServedGPUs != neverG)) {
 		badf("never served %d (largest %d, why %q): want at most %d (largest %d), all of them for onprem-only", r.JobsNeverServed, r.NeverServedGPUs, r.NeverServedWhy, never, neverG)
 	}
+	// The never served are left out of the waits: with none served, there
+	// are none.
+	if r.JobsNeverServed == len(c.tr.Jobs) && (r.WaitP50S != 0 || r.WaitMaxS != 0) {
+		badf("all %d jobs never served, yet waits p50 %gs, max %gs", r.JobsNeverServed, r.WaitP50S, r.WaitMaxS)
+	}
 	if n := len(c.tr.Jobs); r.JobsUnstarted < 0 || r.JobsOnCloud < 0 || r.JobsNeverServed+r.JobsUnstarted+r.JobsOnCloud > n {
 		badf("%d never served + %d unstarted + %d on cloud > %d jobs", r.JobsNeverServed, r.JobsUnstarted, r.JobsOnCloud, n)
 	}
@@ -510,6 +515,13 @@ func checkResult(c fuzzCase, r Result) []string {
 		}
 		if !near(sum, r.CloudCostUSD) {
 			badf("budget periods add up to $%.6f, the run billed $%.6f", sum, r.CloudCostUSD)
+		}
+		// They cover the run from the trace's first submit.
+		if len(c.tr.Jobs) > 0 {
+			first := c.tr.Start.Add(c.tr.Jobs[0].Submit)
+			if len(r.BudgetPeriods) == 0 || r.BudgetPeriods[0].Start.After(first) || !r.BudgetPeriods[0].End.After(first) {
+				badf("budget periods %+v do not begin with the trace's first submit %s", r.BudgetPeriods[:min(len(r.BudgetPeriods), 1)], first)
+			}
 		}
 	}
 	// What the cloud model did.
