@@ -22,6 +22,16 @@ var bundledTraces = []string{
 	"itp/cluster04.csv", "itp/cluster05.csv", "philly/philly.csv",
 }
 
+// replayedTraces are the bundled traces the acceptance tests replay whole:
+// all of them, or under -race (race_test.go) the two smallest, as philly
+// alone takes minutes there.
+func replayedTraces() []string {
+	if raceBuild {
+		return bundledTraces[:2]
+	}
+	return bundledTraces
+}
+
 func loadBundled(t testing.TB, name string) *trace.Trace {
 	t.Helper()
 	tr, err := trace.Load(filepath.Join("..", "configs", "traces", name))
@@ -144,7 +154,7 @@ func backtestAtP50(t *testing.T, base policy.Pool, name string) (Report, policy.
 // model is not to be bent to pass.
 func TestBacktestAcceptance(t *testing.T) {
 	base := backtestPool(t)
-	for _, name := range bundledTraces {
+	for _, name := range replayedTraces() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rep, pool := backtestAtP50(t, base, name)
@@ -213,7 +223,7 @@ func TestBacktestH100(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := cfg.Pools[0].Policy
-	for _, name := range bundledTraces {
+	for _, name := range replayedTraces() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rep, pool := backtestAtP50(t, base, name)

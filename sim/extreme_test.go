@@ -193,7 +193,7 @@ func drawExtreme(seed uint64) fuzzCase {
 // invariants of TestSimInvariants at the edges of every range.
 func TestSimInvariantsExtreme(t *testing.T) {
 	n, first := uint64(6), uint64(0)
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		n = 3
 	}
 	env := func(name string) (uint64, bool) {

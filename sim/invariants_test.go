@@ -769,7 +769,7 @@ func b2i(b bool) int {
 // by hand); SPILLWAY_SIM_FUZZ_SEED runs one case.
 func TestSimInvariants(t *testing.T) {
 	n, first := uint64(40), uint64(0)
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		n = 16
 	}
 	if v := os.Getenv("SPILLWAY_SIM_FUZZ_N"); v != "" {

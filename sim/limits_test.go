@@ -93,7 +93,7 @@ func sortJobs(jobs []trace.Job) {
 // jobs are killed by a drain timeout somewhere.
 func TestHardLimitsHold(t *testing.T) {
 	runs := 48
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		runs = 16
 	}
 	bound, close, killed := 0, 0, 0
@@ -296,7 +296,7 @@ func softLaunchCheck(pool *policy.Pool, insts []policy.Instance, spend policy.Sp
 // close to it.
 func TestSoftBudgetHolds(t *testing.T) {
 	runs := 32
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		runs = 12
 	}
 	bound, close, launchedPeriods := 0, 0, 0

@@ -25,6 +25,9 @@ func TestQuietSkipIsExact(t *testing.T) {
 	if testing.Short() {
 		n = 12
 	}
+	if raceBuild {
+		n = 6 // a minute under -race at 12 (race_test.go)
+	}
 	pols := append(allPolicies(), KarpenterWith(BaselineKnobs{KarpenterEvict: true}))
 	runs, saved := 0, 0
 	for seed := range uint64(n) {
