@@ -372,9 +372,23 @@ func (k faultKind) String() string {
 	return [...]string{"SIGKILL", "SIGSTOP past the TTL", "cut from PostgreSQL"}[k]
 }
 
+// launchEpochs is how many epochs have had a RunInstances so far.
+func (l *callLog) launchEpochs() int {
+	seen := map[int64]bool{}
+	for _, c := range l.snapshot() {
+		if c.action == "RunInstances" {
+			seen[c.epoch] = true
+		}
+	}
+	return len(seen)
+}
+
 // run injects n faults into the leader, each kind in turn, and returns how
-// long each failover took: fault → the first call of the next leader.
-func (h *ha) run(n int) map[faultKind][]time.Duration {
+// long each failover took (fault → the first call of the next leader) and
+// how many faults it injected: on a loaded machine short terms can pass
+// without a launch, so faults go on (up to 3n) until launches have come
+// under n/3 epochs, as drainAndCheck asks.
+func (h *ha) run(n int) (map[faultKind][]time.Duration, int) {
 	t := h.t
 	rng := rand.New(rand.NewPCG(uint64(n), 7))
 	took := map[faultKind][]time.Duration{}
@@ -393,7 +407,8 @@ func (h *ha) run(n int) map[faultKind][]time.Duration {
 			}
 		}
 	})
-	for round := range n {
+	round := 0
+	for ; round < n || round < 3*n && h.log.launchEpochs() < n/3; round++ {
 		var lead *haSlot
 		var epoch int64
 		if !waitFor(20*time.Second, func() bool {
@@ -452,12 +467,14 @@ func (h *ha) run(n int) map[faultKind][]time.Duration {
 			lead.proxy.Restore()
 		}
 	}
-	return took
+	return took, round
 }
 
 // drainAndCheck takes the demand away, waits until no instance of the
 // cluster is left, stops every server and checks the record.
-func (h *ha) drainAndCheck(faults int) {
+// faults is how many were injected; launches must have come under at
+// least asked/3 epochs (asked: the faults the test asked for).
+func (h *ha) drainAndCheck(faults, asked int) {
 	t := h.t
 	h.demand.Store(false)
 	live := func() []emulator.Instance {
@@ -589,7 +606,7 @@ func (h *ha) drainAndCheck(faults int) {
 	}
 	// The run proved something only if the lease moved with every fault
 	// and the servers launched and terminated under many terms.
-	if len(terms) <= faults || len(launchEpochs) < faults/3 || terminates == 0 {
+	if len(terms) <= faults || len(launchEpochs) < asked/3 || terminates == 0 {
 		t.Fatalf("%d terms for %d faults, launches under %d epochs, %d terminations: the run was too quiet to prove anything", len(terms), faults, len(launchEpochs), terminates)
 	}
 	t.Logf("%d faults, %d terms, %d RunInstances under %d epochs, %d TerminateInstances, %d intents (%d resumed by a later term), %d server processes",
@@ -629,18 +646,18 @@ func logFailovers(t *testing.T, took map[faultKind][]time.Duration) {
 // the database in turn, while demand comes and goes.
 func TestHATwoServersFailover(t *testing.T) {
 	h := startHA(t, 2, haFast)
-	n := faults(t, 10)
-	took := h.run(n)
-	h.drainAndCheck(n)
+	asked := faults(t, 10)
+	took, n := h.run(asked)
+	h.drainAndCheck(n, asked)
 	logFailovers(t, took)
 }
 
 // TestHAThreeServersFailover is the same with three servers.
 func TestHAThreeServersFailover(t *testing.T) {
 	h := startHA(t, 3, haFast)
-	n := faults(t, 11)
-	took := h.run(n)
-	h.drainAndCheck(n)
+	asked := faults(t, 11)
+	took, n := h.run(asked)
+	h.drainAndCheck(n, asked)
 	logFailovers(t, took)
 }
 
