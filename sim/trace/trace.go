@@ -724,6 +724,8 @@ type parser struct {
 	// readNames are the header's columns that the formats read
 	// (readColumns), for headerLike; nil until it is first asked.
 	readNames []string
+	// readByLen indexes readNames by their length (in bytes).
+	readByLen [32][]int
 	// step, where set (sacct), reports whether a row is a job step's
 	// (123.batch), which is never a job: a where neither keeps nor leaves
 	// it out (sacct leaves a step's Partition, User and Account empty),
@@ -999,34 +1001,45 @@ func (p *parser) headerLike(rec []string) bool {
 	if p.readNames == nil {
 		p.readNames = []string{}
 		for _, h := range p.header {
-			if slices.Contains(readColumns, h) {
+			if slices.Contains(readColumns, h) && !slices.Contains(p.readNames, h) {
 				p.readNames = append(p.readNames, h)
+				if n := len(h); n < len(p.readByLen) && len(p.readNames) <= 64 {
+					p.readByLen[n] = append(p.readByLen[n], len(p.readNames)-1)
+				}
 			}
 		}
 	}
-	// Each row is asked: most miss at their first two names, on the
-	// lengths of their fields.
-	need, missed := min(2, len(p.readNames)), 0
-	for _, h := range p.readNames {
-		if !slices.ContainsFunc(rec, func(v string) bool { return names(v, h) }) {
-			if missed++; len(p.readNames)-missed < need {
-				return false
+	// Each row is asked, so each field is looked at once: only one as
+	// long as a read column's name is compared with it.
+	need := min(2, len(p.readNames))
+	if need == 0 {
+		return false
+	}
+	var seen uint64 // by index in readNames (fewer than 64: readColumns)
+	matched := 0
+	for _, v := range rec {
+		t := strings.TrimSpace(v)
+		if len(t) >= len(p.readByLen) {
+			continue
+		}
+		for try := 0; try < 2; try++ {
+			for _, i := range p.readByLen[len(t)] {
+				if seen&(1<<i) == 0 && strings.EqualFold(t, p.readNames[i]) {
+					seen |= 1 << i
+					if matched++; matched >= need {
+						return true
+					}
+				}
 			}
+			// Past a byte order mark (a spreadsheet's first field).
+			if t2 := strings.TrimPrefix(t, "\ufeff"); len(t2) != len(t) {
+				t = t2
+				continue
+			}
+			break
 		}
 	}
-	return need > 0
-}
-
-// names reports whether field v names column h (as loose matches them,
-// past a byte order mark).
-func names(v, h string) bool {
-	t := strings.TrimSpace(v)
-	if len(t) != len(h) {
-		if t = strings.TrimPrefix(t, "\ufeff"); len(t) != len(h) {
-			return false
-		}
-	}
-	return strings.EqualFold(t, h)
+	return false
 }
 
 // repeatsHeader reports whether rec is the header again (names matched as
