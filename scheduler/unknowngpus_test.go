@@ -46,28 +46,7 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
 		}
 	}
-	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sampler.Close() })
-	agent := nvml.NewAgent(sampler)
-	sample := func() {
-		t.Helper()
-		if err := agent.SampleOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sample()
-	h.agents.handler = agent.Handler()
-
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
-	})
-	h.setDemand(0)
+	sample := joinIdle(t, h, mock)
 
 	lost = true
 	sample()
@@ -108,6 +87,35 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 }
 
 // gpusOf is spillway_gpus{pool="train",origin=origin}.
+// joinIdle serves a real agent on mock as the burst instance's, launches
+// that instance for a queued job and waits until it has joined with its
+// GPUs idle (the queue then empty). It returns what takes one sample.
+func joinIdle(t *testing.T, h *harness, mock nv.Interface) (sample func()) {
+	t.Helper()
+	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sampler.Close() })
+	agent := nvml.NewAgent(sampler)
+	sample = func() {
+		t.Helper()
+		if err := agent.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sample()
+	h.agents.handler = agent.Handler()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
+	})
+	h.setDemand(0)
+	return sample
+}
+
 func gpusOf(t *testing.T, reg *prometheus.Registry, origin string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -197,27 +205,7 @@ func TestUnhealthyInstanceIsDrained(t *testing.T) {
 			return nil, nv.SUCCESS
 		}
 	}
-	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sampler.Close() })
-	agent := nvml.NewAgent(sampler)
-	sample := func() {
-		t.Helper()
-		if err := agent.SampleOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sample()
-	h.agents.handler = agent.Handler()
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins, idle", 10*time.Second, 20, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning && !rs[0].IdleSince.IsZero()
-	})
-	h.setDemand(0)
+	sample := joinIdle(t, h, mock)
 
 	broken, job = true, true
 	sample()
