@@ -7,14 +7,9 @@ import (
 	"encoding/binary"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spillway-io/spillway/config"
-	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // startTLSServer starts `spillway server` with server.tls (a certificate
@@ -22,23 +17,7 @@ import (
 // pool that verifies it.
 func startTLSServer(t *testing.T) (string, *x509.CertPool) {
 	t.Helper()
-	_, cfgPath := startServerFixtures(t)
-	_, _, pool, err := fixture.SelfSigned(filepath.Dir(cfgPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(data), "server:\n", "server:\n  anonymous_read: true\n  tls: {cert_file: cert.pem, key_file: key.pem}\n", 1)
-	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _, _, pool := tlsServerConfig(t)
 	return startServer(t, cfg).addr, pool
 }
 

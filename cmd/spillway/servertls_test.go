@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,7 +21,11 @@ import (
 	"github.com/spillway-io/spillway/internal/fixture"
 )
 
-func TestServerServesHTTPSWithServerTLS(t *testing.T) {
+// tlsServerConfig is the server fixtures' config with server.tls (a
+// certificate made for the test, beside the config) and anonymous reads;
+// it returns the certificate's files and the pool that verifies it.
+func tlsServerConfig(t *testing.T) (cfg *config.Config, certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
 	_, cfgPath := startServerFixtures(t)
 	certFile, keyFile, pool, err := fixture.SelfSigned(filepath.Dir(cfgPath))
 	if err != nil {
@@ -34,10 +39,14 @@ func TestServerServesHTTPSWithServerTLS(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
+	if cfg, err = config.Load(cfgPath); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, certFile, keyFile, pool
+}
+
+func TestServerServesHTTPSWithServerTLS(t *testing.T) {
+	cfg, certFile, keyFile, pool := tlsServerConfig(t)
 	if cfg.Server.TLS == nil || cfg.Server.TLS.CertFile != certFile || cfg.Server.TLS.KeyFile != keyFile {
 		t.Fatalf("tls = %+v, want the files beside the config", cfg.Server.TLS)
 	}
