@@ -236,18 +236,16 @@ func TestTokenCreateFileKinds(t *testing.T) {
 	}
 }
 
-// TestExplainNoAnswer: a server address that takes the connection and
-// never answers (a hung server, another program) is not reported as one
-// that may not be running: the message says it connected and how to tell
-// which. The real client, with a short timeout, against a real listener.
-func TestExplainNoAnswer(t *testing.T) {
+// silentServer is the URL of a listener on loopback that takes every
+// connection and never answers (a hung server), until the test ends.
+func silentServer(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	done := make(chan struct{})
-	defer close(done)
+	t.Cleanup(func() { close(done); l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -257,7 +255,15 @@ func TestExplainNoAnswer(t *testing.T) {
 			go func() { <-done; c.Close() }() // hold it, answer nothing
 		}
 	}()
-	url := "http://" + l.Addr().String()
+	return "http://" + l.Addr().String()
+}
+
+// TestExplainNoAnswer: a server address that takes the connection and
+// never answers (a hung server, another program) is not reported as one
+// that may not be running: the message says it connected and how to tell
+// which. The real client, with a short timeout, against a real listener.
+func TestExplainNoAnswer(t *testing.T) {
+	url := silentServer(t)
 	c, err := api.NewClient(url, "spw_x", &http.Client{Timeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -279,23 +285,7 @@ func TestExplainNoAnswer(t *testing.T) {
 // at the end says which flag sets the wait. Out-of-range values are
 // refused before anything is dialled.
 func TestTimeoutFlag(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; c.Close() }() // hold it, answer nothing
-		}
-	}()
-	url := "http://" + l.Addr().String()
+	url := silentServer(t)
 	for _, tc := range []struct {
 		args        []string
 		stderr, err string
