@@ -46,16 +46,7 @@ func TestHardBudgetHoldsThroughSlowLaunches(t *testing.T) {
 				h.opts.CallTimeouts = map[string]time.Duration{provName: d}
 				h.prov = waitingLaunch{Provider: h.prov, h: h, d: d}
 			})
-			jobs := []int{8}
-			h.setDemand(2*time.Minute, jobs...)
-			for i := range 240 {
-				if i%20 == 0 && len(jobs) < 4 {
-					jobs = append(jobs, 8)
-					h.setDemand(2*time.Minute, jobs...)
-				}
-				h.agents.setBusy(8)
-				h.step(30 * time.Second)
-			}
+			h.risingBusyDemand()
 			billed := h.billedByRows(p.Offerings[0])
 			if launched := h.emu.Calls("RunInstances"); launched == 0 {
 				t.Fatal("nothing launched: the budget was never tested")
@@ -65,5 +56,21 @@ func TestHardBudgetHoldsThroughSlowLaunches(t *testing.T) {
 			}
 			t.Logf("billed $%.2f of $%.0f (%d instances, %d RunInstances)", billed, p.Limits.Budget.Amount, len(h.emu.Instances()), h.emu.Calls("RunInstances"))
 		})
+	}
+}
+
+// risingBusyDemand runs two hours of 30-second steps under a queue of
+// 8-GPU jobs that grows by one every ten minutes up to four, every GPU
+// rented busy: the demand the slow-call budget tests bill against.
+func (h *harness) risingBusyDemand() {
+	jobs := []int{8}
+	h.setDemand(2*time.Minute, jobs...)
+	for i := range 240 {
+		if i%20 == 0 && len(jobs) < 4 {
+			jobs = append(jobs, 8)
+			h.setDemand(2*time.Minute, jobs...)
+		}
+		h.agents.setBusy(8)
+		h.step(30 * time.Second)
 	}
 }

@@ -88,16 +88,7 @@ func TestHardBudgetHoldsThroughSlowTerminates(t *testing.T) {
 				h.prov = se
 				h.hook = func(context.Context, config.InstanceFields) error { h.clk.Step(tc.hook); return nil }
 			})
-			jobs := []int{8}
-			h.setDemand(2*time.Minute, jobs...)
-			for i := range 240 {
-				if i%20 == 0 && len(jobs) < 4 {
-					jobs = append(jobs, 8)
-					h.setDemand(2*time.Minute, jobs...)
-				}
-				h.agents.setBusy(8)
-				h.step(30 * time.Second)
-			}
+			h.risingBusyDemand()
 			billed, ended := se.billed(p.Offerings[0])
 			t.Logf("billed $%.2f of $%.0f (%d instances, %d ended by a slow terminate)", billed, p.Limits.Budget.Amount, len(h.emu.Instances()), ended)
 			if ended == 0 {
@@ -156,16 +147,7 @@ func TestHardBudgetHoldsThroughAHungLaunchAndSlowTerminates(t *testing.T) {
 		h.prov = hungZone{slowEnds: se, zone: "us-east-1b"}
 	})
 	h.emu.SetStock(gpuType, "us-east-1a", 3)
-	jobs := []int{8}
-	h.setDemand(2*time.Minute, jobs...)
-	for i := range 240 {
-		if i%20 == 0 && len(jobs) < 4 {
-			jobs = append(jobs, 8)
-			h.setDemand(2*time.Minute, jobs...)
-		}
-		h.agents.setBusy(8)
-		h.step(30 * time.Second)
-	}
+	h.risingBusyDemand()
 	billed, ended := se.billed(p.Offerings[0])
 	t.Logf("billed $%.2f of $%.0f (%d instances, %d ended by a slow terminate, clock %s)", billed, p.Limits.Budget.Amount, len(h.emu.Instances()), ended, h.clk.Now().Sub(t0))
 	hung := 0
