@@ -33,25 +33,7 @@ func TestUnknownGPUCountsBusy(t *testing.T) {
 			return nil, nv.SUCCESS
 		}
 	}
-	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	a := nvml.NewAgent(s)
-	if err := a.SampleOnce(context.Background()); err != nil {
-		t.Fatalf("one GPU lost failed the node's sample: %v", err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
-	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(srv)}, Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := src.Baseline(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, b := agentBaseline(t, mock, t0)
 	if len(b.Unknown) != 0 || len(b.GPUs) != 8 {
 		t.Fatalf("baseline: %d GPUs, unknown nodes %v; want the node's 8 GPUs", len(b.GPUs), b.Unknown)
 	}
@@ -85,6 +67,18 @@ func TestUnhealthyGPUIsNotFree(t *testing.T) {
 		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
 		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
 	}
+	src, b := agentBaseline(t, mock, t0)
+	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
+	if snap.OnPremGPUs != 8 || snap.OnPremFreeGPUs != 7 || snap.OnPremBusyGPUs != 1 {
+		t.Errorf("on-prem %d GPUs, %d free, %d busy; want 8, 7 free (GPU 2 unhealthy is not), 1 busy", snap.OnPremGPUs, snap.OnPremFreeGPUs, snap.OnPremBusyGPUs)
+	}
+}
+
+// agentBaseline serves a real agent on mock (one sample taken at t0) and
+// reads it through the agents source: the source and its baseline.
+func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, signals.Baseline) {
+	t.Helper()
 	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +86,7 @@ func TestUnhealthyGPUIsNotFree(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	a := nvml.NewAgent(s)
 	if err := a.SampleOnce(context.Background()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("the node's sample: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
@@ -104,9 +98,5 @@ func TestUnhealthyGPUIsNotFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
-	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
-	if snap.OnPremGPUs != 8 || snap.OnPremFreeGPUs != 7 || snap.OnPremBusyGPUs != 1 {
-		t.Errorf("on-prem %d GPUs, %d free, %d busy; want 8, 7 free (GPU 2 unhealthy is not), 1 busy", snap.OnPremGPUs, snap.OnPremFreeGPUs, snap.OnPremBusyGPUs)
-	}
+	return src, b
 }
