@@ -66,6 +66,7 @@ func init() {
 		"TerminateInstances": {run: (*Emulator).ec2TerminateInstances, class: mutating, resource: func(c *ec2Call) (BucketSpec, float64) {
 			return EC2TerminateInstancesRsrc, float64(max(len(indexed(c.p, "InstanceId")), 1))
 		}},
+		"StopInstances":                {run: (*Emulator).ec2StopInstances, class: mutating},
 		"DescribeInstanceStatus":       {run: (*Emulator).ec2DescribeInstanceStatus, class: nonMutating},
 		"DescribeSubnets":              {run: (*Emulator).ec2DescribeSubnets, class: nonMutating},
 		"DescribeAvailabilityZones":    {run: (*Emulator).ec2DescribeAvailabilityZones, class: nonMutating},
@@ -476,7 +477,7 @@ type ec2State struct {
 	Name string `xml:"name"`
 }
 
-var ec2StateCodes = map[string]int{statePending: 0, stateRunning: 16, stateShuttingDown: 32, stateTerminated: 48}
+var ec2StateCodes = map[string]int{statePending: 0, stateRunning: 16, stateShuttingDown: 32, stateTerminated: 48, stateStopping: 64, stateStopped: 80}
 
 func ec2StateOf(name string) ec2State { return ec2State{Code: ec2StateCodes[name], Name: name} }
 
@@ -551,6 +552,9 @@ func ec2InstanceXML(r *record, now time.Time) ec2InstanceDoc {
 		}
 	} else if st == statePending {
 		d.StateReason = &ec2Reason{Code: "pending", Message: "pending"}
+	} else if st == stateStopping || st == stateStopped {
+		d.StateReason = &ec2Reason{Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown"}
+		d.Reason = fmt.Sprintf("User initiated (%s)", r.stoppedAt.UTC().Format("2006-01-02 15:04:05 MST"))
 	}
 	for _, t := range r.tags {
 		d.Tags = append(d.Tags, ec2TagItem(t))
@@ -891,6 +895,68 @@ func (e *Emulator) ec2TerminateInstances(c *ec2Call) (any, *apiError) {
 		seen[id] = true
 		r := e.instances[id]
 		prev := e.terminateLocked(r, now)
+		out.Instances = append(out.Instances, ec2StateChangeItem{InstanceID: id, PreviousState: ec2StateOf(prev), CurrentState: ec2StateOf(r.state(now))})
+	}
+	return out, nil
+}
+
+type ec2StopInstancesResponse struct {
+	XMLName   xml.Name             `xml:"StopInstancesResponse"`
+	Xmlns     string               `xml:"xmlns,attr"`
+	RequestID string               `xml:"requestId"`
+	Instances []ec2StateChangeItem `xml:"instancesSet>item"`
+}
+
+// ec2StopInstances stops instances as EC2 does: the whole call is refused,
+// changing nothing, if an id is unknown, an instance is pending, shutting
+// down or terminated (IncorrectInstanceState), or a spot instance of a
+// one-time request (UnsupportedOperation: the emulator's spot requests are
+// all one-time). Instances stopping or stopped already are answered as
+// they are. A stopped instance is not terminated: DescribeInstances lists
+// it as stopped until it is.
+func (e *Emulator) ec2StopInstances(c *ec2Call) (any, *apiError) {
+	ids := indexed(c.p, "InstanceId")
+	if len(ids) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.1")
+	}
+	if len(ids) > 1000 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "StopInstances accepts at most 1000 instance IDs; the request has %d.", len(ids))
+	}
+	for _, id := range ids {
+		if !ec2InstanceID.MatchString(id) {
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	var missing []string
+	for _, id := range ids {
+		if r, ok := e.instances[id]; !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ec2NotFound(missing)
+	}
+	for _, id := range ids {
+		r := e.instances[id]
+		switch st := r.state(now); {
+		case st == statePending || st == stateShuttingDown || st == stateTerminated:
+			return nil, errorf(http.StatusBadRequest, "IncorrectInstanceState", "The instance '%s' is not in a state from which it can be stopped (it is %s).", id, st)
+		case r.spot:
+			return nil, errorf(http.StatusBadRequest, "UnsupportedOperation", "You can't stop the Spot Instance '%s' because it is associated with a one-time Spot Instance request. You can only stop Spot Instances associated with persistent Spot Instance requests.", id)
+		}
+	}
+	out := ec2StopInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r := e.instances[id]
+		prev := e.stopLocked(r, now, false)
 		out.Instances = append(out.Instances, ec2StateChangeItem{InstanceID: id, PreviousState: ec2StateOf(prev), CurrentState: ec2StateOf(r.state(now))})
 	}
 	return out, nil

@@ -41,6 +41,7 @@ var ecsActions = map[string]ecsAction{
 	"RunInstances":      {run: (*Emulator).ecsRunInstances, bucket: ECSRunInstancesBucket},
 	"DescribeInstances": {run: (*Emulator).ecsDescribeInstances, bucket: ECSDescribeInstancesBucket},
 	"DeleteInstances":   {run: (*Emulator).ecsDeleteInstances, bucket: ECSDeleteInstancesBucket},
+	"StopInstances":     {run: (*Emulator).ecsStopInstances, bucket: ECSOtherBucket},
 	"DescribeZones":     {run: (*Emulator).ecsDescribeZones, bucket: ECSOtherBucket},
 }
 
@@ -366,6 +367,7 @@ type ecsInstanceDoc struct {
 	SpotPriceLimit           float64 `json:"SpotPriceLimit"`
 	SpotInterruptionBehavior string  `json:"SpotInterruptionBehavior"`
 	InstanceNetworkType      string  `json:"InstanceNetworkType"`
+	StoppedMode              string  `json:"StoppedMode"`
 	VpcAttributes            struct {
 		VpcID            string `json:"VpcId"`
 		VSwitchID        string `json:"VSwitchId"`
@@ -385,9 +387,14 @@ const ecsTimeLayout = "2006-01-02T15:04Z"
 
 // ecsStatus maps the canonical state to ECS's vocabulary: a booting
 // instance is Pending for the first half of the boot delay and Starting for
-// the second; a deleted one is Stopping until it disappears.
+// the second; a deleted one is Stopping until it disappears; a stopped one
+// is Stopping, then Stopped.
 func ecsStatus(r *record, now time.Time) string {
 	switch r.state(now) {
+	case stateStopping:
+		return "Stopping"
+	case stateStopped:
+		return "Stopped"
 	case statePending:
 		if now.Sub(r.launch) < r.bootDelay/2 {
 			return "Pending"
@@ -418,6 +425,13 @@ func ecsInstanceJSON(r *record, now time.Time) ecsInstanceDoc {
 	}
 	if r.spot {
 		d.SpotInterruptionBehavior = "Terminate"
+	}
+	d.StoppedMode = "Not-applicable"
+	if st := r.state(now); st == stateStopping || st == stateStopped {
+		d.StoppedMode = "KeepCharging"
+		if r.stopCharging {
+			d.StoppedMode = "StopCharging"
+		}
 	}
 	if st := r.state(now); st == stateRunning || st == stateShuttingDown {
 		d.StartTime = r.launch.Add(r.bootDelay).UTC().Format(ecsTimeLayout)
@@ -602,6 +616,91 @@ func (e *Emulator) ecsDeleteInstances(c *ecsCall) (any, *apiError) {
 		e.terminateLocked(e.instances[id], now)
 	}
 	return ecsDeleteInstancesResponse{RequestID: c.requestID}, nil
+}
+
+type ecsStopInstancesResponse struct {
+	RequestID         string `json:"RequestId"`
+	InstanceResponses struct {
+		InstanceResponse []ecsInstanceResponse `json:"InstanceResponse"`
+	} `json:"InstanceResponses"`
+}
+
+type ecsInstanceResponse struct {
+	InstanceID     string `json:"InstanceId"`
+	Code           string `json:"Code"`
+	Message        string `json:"Message"`
+	PreviousStatus string `json:"PreviousStatus"`
+	CurrentStatus  string `json:"CurrentStatus"`
+}
+
+// ecsStopInstances stops Running instances as ECS StopInstances does
+// (InstanceId.N, 1 to 100; StoppedMode KeepCharging, the default, or
+// StopCharging; BatchOptimization AllTogether, the default, refusing the
+// whole call if one instance cannot be stopped, or SuccessFirst, answering
+// each). A stopped instance is not released: DescribeInstances lists it as
+// Stopped until DeleteInstances releases it.
+func (e *Emulator) ecsStopInstances(c *ecsCall) (any, *apiError) {
+	ids := indexed(c.p, "InstanceId")
+	if len(ids) == 0 {
+		return nil, missingECS("InstanceId.1")
+	}
+	if len(ids) > 100 {
+		return nil, invalidECS("InstanceId", fmt.Sprintf("%d ids", len(ids)), "at most 100 instance ids per call")
+	}
+	stopCharging := false
+	switch m := c.p.Get("StoppedMode"); m {
+	case "", "KeepCharging":
+	case "StopCharging":
+		stopCharging = true
+	default:
+		return nil, invalidECS("StoppedMode", echo(m), "KeepCharging or StopCharging")
+	}
+	successFirst := false
+	switch b := c.p.Get("BatchOptimization"); b {
+	case "", "AllTogether":
+	case "SuccessFirst":
+		successFirst = true
+	default:
+		return nil, invalidECS("BatchOptimization", echo(b), "AllTogether or SuccessFirst")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	out := ecsStopInstancesResponse{RequestID: c.requestID}
+	refuse := func(id string) *ecsInstanceResponse {
+		r, ok := e.instances[id]
+		if !ok || !ecsVisible(r, c.region, now) {
+			return &ecsInstanceResponse{InstanceID: id, Code: "InvalidInstanceId.NotFound", Message: "The specified InstanceId does not exist."}
+		}
+		if st := r.state(now); st != stateRunning {
+			return &ecsInstanceResponse{InstanceID: id, Code: "IncorrectInstanceStatus", Message: "The current status of the resource does not support this operation.",
+				PreviousStatus: ecsStatus(r, now), CurrentStatus: ecsStatus(r, now)}
+		}
+		return nil
+	}
+	if !successFirst {
+		for _, id := range ids {
+			if bad := refuse(id); bad != nil {
+				status := http.StatusForbidden
+				if bad.Code == "InvalidInstanceId.NotFound" {
+					status = http.StatusNotFound
+				}
+				return nil, errorf(status, bad.Code, "%s (instance %s)", strings.TrimSuffix(bad.Message, "."), id)
+			}
+		}
+	}
+	for _, id := range ids {
+		if bad := refuse(id); bad != nil {
+			out.InstanceResponses.InstanceResponse = append(out.InstanceResponses.InstanceResponse, *bad)
+			continue
+		}
+		r := e.instances[id]
+		prev := ecsStatus(r, now)
+		e.stopLocked(r, now, stopCharging)
+		out.InstanceResponses.InstanceResponse = append(out.InstanceResponses.InstanceResponse,
+			ecsInstanceResponse{InstanceID: id, Code: "200", Message: "success", PreviousStatus: prev, CurrentStatus: ecsStatus(r, now)})
+	}
+	return out, nil
 }
 
 type ecsDescribeZonesResponse struct {

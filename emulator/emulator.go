@@ -104,7 +104,7 @@ type Instance struct {
 	InstanceType string `json:"instance_type"`
 	ImageID      string `json:"image_id"`
 	// State is EC2's vocabulary for both APIs: pending, running,
-	// shutting-down, terminated.
+	// stopping, stopped, shutting-down, terminated.
 	State       string    `json:"state"`
 	Spot        bool      `json:"spot"`
 	LaunchTime  time.Time `json:"launch_time"`

@@ -22,6 +22,8 @@ type record struct {
 	visibleAt                          time.Time // launch + Options.ConsistencyLag
 	bootDelay                          time.Duration
 	terminateAt                        *time.Time // a terminate call was accepted
+	stoppedAt                          *time.Time // a stop call was accepted (EC2 StopInstances, ECS StopInstances)
+	stopCharging                       bool       // ECS StoppedMode=StopCharging: a stopped instance bills no compute
 	stopDelay                          time.Duration
 	noticeAt, interruptAt              *time.Time // spot interruption notice and its deadline
 	tags                               []Tag
@@ -41,6 +43,8 @@ const (
 	stateRunning      = "running"
 	stateShuttingDown = "shutting-down"
 	stateTerminated   = "terminated"
+	stateStopping     = "stopping"
+	stateStopped      = "stopped"
 )
 
 // stopStart is when the instance began (or will begin) shutting down: the
@@ -63,6 +67,12 @@ func (r *record) state(now time.Time) string {
 			return stateShuttingDown
 		}
 		return stateTerminated
+	}
+	if r.stoppedAt != nil && !now.Before(*r.stoppedAt) {
+		if now.Before(r.stoppedAt.Add(r.stopDelay)) {
+			return stateStopping
+		}
+		return stateStopped
 	}
 	if now.Before(r.launch.Add(r.bootDelay)) {
 		return statePending
@@ -550,6 +560,24 @@ func (e *Emulator) terminateLocked(r *record, now time.Time) (prev string) {
 	}
 	t := now
 	r.terminateAt = &t
+	r.stopDelay = e.bootDelay
+	return prev
+}
+
+// stopLocked stops r, as EC2 and ECS StopInstances do: it is stopping for
+// the boot delay, then stopped until it is started (never, here) or
+// terminated. A stopped instance is not terminated: it keeps its disks (and
+// on ECS, unless stopCharging, its compute) and its bill. A stop of an
+// instance stopping or stopped already changes nothing. The caller checks
+// that r may be stopped. e.mu must be held.
+func (e *Emulator) stopLocked(r *record, now time.Time, stopCharging bool) (prev string) {
+	prev = r.state(now)
+	if r.stoppedAt != nil {
+		return prev
+	}
+	t := now
+	r.stoppedAt = &t
+	r.stopCharging = stopCharging
 	r.stopDelay = e.bootDelay
 	return prev
 }
