@@ -93,6 +93,10 @@ const (
 	StateShuttingDown State = "shutting-down"
 	StateStopped      State = "stopped"
 	StateTerminated   State = "terminated"
+	// StateUnknown is a state the cloud reported that the provider does
+	// not know (one the cloud added later): the instance exists and may
+	// bill, so it is neither gone nor capacity to wait for.
+	StateUnknown State = "unknown"
 )
 
 // Instance is one cloud instance as a provider reports it.

@@ -88,7 +88,7 @@ func (p *Provider) listRaw(ctx context.Context, want map[string]string) ([]ecs.I
 			return nil, fmt.Errorf("listing instances tagged %v (page %d): %w", want, page, p.withRetryAfter(classify(errContext{provider: p.name, region: p.region}, err)))
 		}
 		for _, in := range resp.Instances.Instance {
-			if seen[in.InstanceId] || stateOf(in.Status) == providers.StateTerminated || !hasTags(tagsOf(in), want) {
+			if seen[in.InstanceId] || p.stateOf(in) == providers.StateTerminated || !hasTags(tagsOf(in), want) {
 				continue
 			}
 			seen[in.InstanceId] = true
@@ -226,6 +226,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
 			p.forgetReclaims(ids)
+			p.noteDeleted(ids)
 			p.recent.Ended(ids...)
 			return nil, nil
 		}
@@ -259,6 +260,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 			case err == nil:
 				p.opts.logger.InfoContext(ctx, "deleted", "instances", len(pending))
 				p.forgetReclaims(pending)
+				p.noteDeleted(pending)
 				p.recent.Ended(pending...)
 				pending = nil
 			case !providers.IsNotFound(err):
@@ -306,7 +308,7 @@ func (p *Provider) instance(in ecs.Instance) providers.Instance {
 		Zone:         in.ZoneId,
 		InstanceType: in.InstanceType,
 		Market:       policy.MarketOnDemand,
-		State:        stateOf(in.Status),
+		State:        p.stateOf(in),
 		LaunchTime:   parseECSTime(in.CreationTime),
 	}
 	if out.Region == "" {
@@ -407,22 +409,73 @@ func tagsOf(in ecs.Instance) map[string]string {
 	return out
 }
 
-// stateOf maps an ECS instance status to Spillway's states. Deleted
-// instances disappear from ECS; "Deleted" is accepted for emulators.
-func stateOf(status string) providers.State {
-	switch status {
+// deleteMemory is how long this provider remembers that it deleted an
+// instance: ECS releases one in a few minutes, showing it Stopping
+// meanwhile.
+const deleteMemory = 30 * time.Minute
+
+// maxUnknownStatuses bounds the unknown ECS statuses remembered (to log
+// each once).
+const maxUnknownStatuses = 64
+
+// stateOf maps an ECS instance's status (DescribeInstances documents
+// Pending, Starting, Running, Stopping and Stopped) to Spillway's states.
+// Deleted instances disappear from ECS; "Deleted" is accepted for
+// emulators. Stopping is the release of an instance this provider deleted
+// (shutting-down), else a stop by someone else: the instance is not
+// ending, it keeps billing until it is deleted (stopped). A status ECS
+// may add later is StateUnknown, logged once: not capacity the scheduler
+// waits for, and not gone either.
+func (p *Provider) stateOf(in ecs.Instance) providers.State {
+	switch in.Status {
 	case "Pending", "Starting":
 		return providers.StatePending
 	case "Running":
 		return providers.StateRunning
 	case "Stopping":
-		return providers.StateShuttingDown
+		if p.wasDeleted(in.InstanceId) {
+			return providers.StateShuttingDown
+		}
+		return providers.StateStopped
 	case "Stopped":
 		return providers.StateStopped
 	case "Deleted", "Released":
 		return providers.StateTerminated
 	}
-	return providers.StatePending
+	p.mu.Lock()
+	first := !p.unknown[in.Status] && len(p.unknown) < maxUnknownStatuses
+	if first {
+		p.unknown[in.Status] = true
+	}
+	p.mu.Unlock()
+	if first {
+		p.opts.logger.Warn("ECS reported an instance status this provider does not know: the instance is taken as billing, not as capacity",
+			"status", in.Status, "instance", in.InstanceId, "known", "Pending, Starting, Running, Stopping, Stopped")
+	}
+	return providers.StateUnknown
+}
+
+// noteDeleted records that ids were deleted now, and forgets the deletes
+// older than deleteMemory.
+func (p *Provider) noteDeleted(ids []string) {
+	now := p.opts.clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, at := range p.deleted {
+		if now.Sub(at) >= deleteMemory {
+			delete(p.deleted, id)
+		}
+	}
+	for _, id := range ids {
+		p.deleted[id] = now
+	}
+}
+
+func (p *Provider) wasDeleted(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.deleted[id]
+	return ok && p.opts.clock.Since(at) < deleteMemory
 }
 
 // parseECSTime reads ECS's times ("2006-01-02T15:04Z", or with seconds).

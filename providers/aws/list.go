@@ -220,7 +220,9 @@ func state(s types.InstanceStateName) providers.State {
 	case types.InstanceStateNameTerminated:
 		return providers.StateTerminated
 	case types.InstanceStateNameStopping, types.InstanceStateNameStopped:
+		// Stopped outside Spillway: no longer running, yet billing its
+		// volumes until terminated.
 		return providers.StateStopped
 	}
-	return providers.State(s)
+	return providers.StateUnknown // a state EC2 added later
 }
