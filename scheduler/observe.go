@@ -95,12 +95,22 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		return err
 	}
 
-	var joins []*state.Instance
+	var joins, stopped []*state.Instance
 	for _, r := range sortedRows(t.rows) {
 		if _, failed := t.listFail[r.Provider]; failed {
 			continue
 		}
 		ci, seen := t.cloud[r.ID]
+		if seen && ci.State == providers.StateStopped && r.State != state.InstanceTerminating {
+			// Stopped outside Spillway (by hand, in the console): it
+			// runs nothing, yet it is not gone and bills (its disks;
+			// on ECS its compute too, unless StopCharging) until it is
+			// terminated, which is done now, without a drain. Its row
+			// ends once the cloud shows it ending, its cost counted
+			// until the terminate.
+			stopped = append(stopped, r)
+			continue
+		}
 		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || ci.State == providers.StateStopped
 		if gone {
 			if !seen && r.State != state.InstanceTerminating && t.now.Sub(r.LaunchedAt) < listGrace {
@@ -124,12 +134,20 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			joins = append(joins, r)
 		}
 	}
+	if len(stopped) > 0 {
+		ids := make([]string, len(stopped))
+		for i, r := range stopped {
+			ids[i] = r.ID
+		}
+		s.log.Warn("instances stopped outside Spillway: terminating them", "pool", pool, "instances", ids)
+		s.terminate(ctx, t, stopped, stoppedReason)
+	}
 	s.probe(read, t, joins)
 
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]
-		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating {
-			continue
+		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped {
+			continue // a stopped one whose terminate failed is terminated again next tick
 		}
 		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {
 			s.joinTimedOut(ctx, t, r)
@@ -355,6 +373,10 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
 }
+
+// stoppedReason is the end reason of a row whose instance was stopped
+// outside Spillway.
+const stoppedReason = "stopped outside Spillway (by hand or by another tool): terminated, without a drain, as a stopped instance still bills"
 
 // vanishedReason is the end reason of a row whose instance the cloud no
 // longer lists (nor, listGrace after its launch, lists yet).
