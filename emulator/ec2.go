@@ -95,6 +95,9 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		writeEC2Error(w, c.requestID, errorf(http.StatusUnauthorized, "AuthFailure", "Credential should be scoped to a valid region, not '%s'.", echo(c.region)))
 		return
 	}
+	// EC2's answers carry its clock (the SDK corrects its signing time
+	// from it) and refuse a signing time too far off it.
+	w.Header().Set("Date", e.requestNow().UTC().Format(http.TimeFormat))
 	c.action = c.p.Get("Action")
 	if c.action == "" {
 		writeEC2Error(w, c.requestID, errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."))
@@ -116,6 +119,10 @@ func (e *Emulator) serveEC2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.countCall(APIEC2, c.action)
+	if err := e.checkEC2Date(r, c.p); err != nil {
+		writeEC2Error(w, c.requestID, err)
+		return
+	}
 	if err := e.wait(r.Context(), e.currentLatency()); err != nil {
 		return
 	}

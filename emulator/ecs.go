@@ -100,6 +100,10 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.countCall(APIECS, c.action)
+	if err := e.checkECSTimestamp(c.p.Get("Timestamp")); err != nil {
+		writeECSError(w, c.requestID, err)
+		return
+	}
 	if err := e.wait(r.Context(), e.currentLatency()); err != nil {
 		return
 	}

@@ -50,6 +50,12 @@ type Options struct {
 	ConsistencyLag time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// RequestClock is the cloud's clock against which the time each
+	// request was signed with is checked (MaxRequestSkew); nil means
+	// time.Now. It is not Clock: the SDKs sign with the machine's clock,
+	// while a test's Clock may be a fake one hours away. A test sets it
+	// off time.Now to play a machine whose clock is wrong.
+	RequestClock func() time.Time
 	// Logger receives one debug record per call; nil means silent.
 	Logger *slog.Logger
 	// Seed seeds the generator of ids and faults; 0 picks a random seed.
@@ -125,8 +131,9 @@ type Instance struct {
 // Emulator is an in-memory cloud shared by the EC2 and ECS handlers. It is
 // safe for concurrent use.
 type Emulator struct {
-	clock  func() time.Time
-	logger *slog.Logger
+	clock        func() time.Time
+	requestClock func() time.Time
+	logger       *slog.Logger
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -174,8 +181,13 @@ func New(opts Options) *Emulator {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
+	requestClock := opts.RequestClock
+	if requestClock == nil {
+		requestClock = time.Now
+	}
 	return &Emulator{
 		clock:            clock,
+		requestClock:     requestClock,
 		logger:           logger,
 		rng:              rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		bootDelay:        opts.BootDelay,
