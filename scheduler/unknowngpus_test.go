@@ -18,7 +18,9 @@ import (
 
 // TestUnreadableGPUsKeepTheInstanceAndAreSurfaced runs a real spillway
 // agent (go-nvml's DGX H100 mock) on a burst instance. Its GPUs idle, so
-// the instance's idle timer starts; then every GPU falls off the bus.
+// the instance's idle timer starts; then every GPU's NVML calls fail
+// (ERROR_UNKNOWN, as after an Xid; a GPU lost, ERROR_GPU_IS_LOST, for a
+// minute is unhealthy instead: TestLostGPUsEndTheInstance).
 // Before, the agent kept serving its last sample, idle, and the scheduler
 // went on towards draining an instance whose GPUs nobody could read (and,
 // had that sample been busy, would have kept it rented without a word).
@@ -41,7 +43,7 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
 		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
 			if lost {
-				return nv.Memory{}, nv.ERROR_GPU_IS_LOST
+				return nv.Memory{}, nv.ERROR_UNKNOWN
 			}
 			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
 		}
@@ -229,4 +231,51 @@ func TestUnhealthyInstanceIsDrained(t *testing.T) {
 	if rs := h.rows(true); len(rs) == 1 && rs[0].State == state.InstanceRunning {
 		t.Errorf("row %+v: an instance none of whose GPUs can take a job is kept running", rs[0])
 	}
+}
+
+// TestLostGPUsEndTheInstance: every GPU of an idle burst instance falls
+// off the bus (NVML answers ERROR_GPU_IS_LOST). Before, they stayed
+// unknown, counted busy, and the instance was kept, billed, until its max
+// lifetime, though no job could run on it. They are unknown (the instance
+// kept) for nvml.LostAfter, then unhealthy: the instance is drained and
+// ended, saying why.
+func TestLostGPUsEndTheInstance(t *testing.T) {
+	h := newHarness(t, testPool())
+	mock := dgxh100.New()
+	var lost bool
+	for _, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+			if lost {
+				return nv.Memory{}, nv.ERROR_GPU_IS_LOST
+			}
+			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
+		}
+	}
+	sample := joinIdle(t, h, mock)
+	lost = true
+	start := h.clk.Now()
+	for h.clk.Now().Sub(start) < nvml.LostAfter {
+		sample()
+		h.step(10 * time.Second)
+		if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceRunning || rs[0].BusyGPUs != 8 {
+			t.Fatalf("GPUs lost for %s (less than %s): rows %+v; want the instance running, its 8 GPUs unknown, counted busy",
+				h.clk.Now().Sub(start), nvml.LostAfter, rs)
+		}
+	}
+	sample()
+	h.step(10 * time.Second)
+	var reason string
+	for _, d := range h.decisions() {
+		for _, dr := range d.Drains {
+			reason = dr.Reason
+		}
+	}
+	if !strings.Contains(reason, "every GPU unhealthy and none busy") || !strings.Contains(reason, "fell off the bus") {
+		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy, fallen off the bus", reason)
+	}
+	h.until("the instance ends", 10*time.Second, 6, func() bool { return len(h.rows(true)) == 0 })
 }

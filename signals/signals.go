@@ -133,7 +133,11 @@ type GPU struct {
 	// remapping failed (the GPU needs repair), or a row remapping or a
 	// page retirement is pending (it needs a reset). Its readings are as
 	// read (a job still running on it keeps it busy), but it takes no
-	// new job: the baseline never counts it free, and the scheduler
+	// new job. It is also true when NVML answers that the GPU needs a
+	// reset (ERROR_RESET_REQUIRED), or that it is lost
+	// (ERROR_GPU_IS_LOST) in every sample for a minute: fell off the bus;
+	// such a GPU has no readings and is neither busy nor idle. Either way
+	// it takes no job: the baseline never counts it free, and the scheduler
 	// drains a burst instance all of whose GPUs are unhealthy and none
 	// busy. Health says why.
 	Unhealthy bool   `json:"unhealthy,omitempty"`

@@ -74,7 +74,11 @@ followed) and NVML is initialised again after a driver reload. A GPU whose
 memory NVML reports broken (a row remapping failed: it needs repair; a row
 remapping or page retirement pending: it needs a reset) is "unhealthy":
 served as read (a job on it keeps it busy) with "unhealthy": true and why;
-the server never counts it free, and drains a burst instance all of whose
+so is a GPU whose NVML calls answer that it needs a reset
+(ERROR_RESET_REQUIRED), or that it is lost (ERROR_GPU_IS_LOST) in every
+sample for a minute (until then it is unknown): it fell off the bus; such
+a GPU is served neither busy nor idle, without readings. The server never
+counts an unhealthy GPU free, and drains a burst instance all of whose
 GPUs are unhealthy and none busy. It serves:
 
   /metrics   Prometheus text format: spillway_gpu_utilization_ratio,

@@ -55,7 +55,7 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
-	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU's memory broken (a row remapping failed, or a row remapping or page retirement is pending): it takes no new job; /healthz says why.", gpuLabels, nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute, then no other series of it): it takes no new job; /healthz says why.", gpuLabels, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -270,7 +270,7 @@ func (a *Agent) Served() Sample {
 	}
 	out := s
 	out.Error = err.Error()
-	out.noUtil = nil
+	out.noUtil, out.unread = nil, nil
 	out.GPUs = make([]signals.GPU, len(s.GPUs))
 	for i, g := range s.GPUs {
 		out.GPUs[i] = unknownGPU(g, err)
@@ -433,10 +433,13 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 		if g.Unknown {
 			continue // nothing else of it was measured
 		}
+		gauge(descUnhealthy, b2f(g.Unhealthy))
+		if s.unread[g.Index] {
+			continue // unhealthy by NVML's error: nothing else was measured
+		}
 		if !s.noUtil[g.Index] {
 			gauge(descUtil, g.Utilization/100)
 		}
-		gauge(descUnhealthy, b2f(g.Unhealthy))
 		gauge(descAllocated, b2f(g.Allocated))
 		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))
 		gauge(descMemUsed, float64(g.MemoryUsed))

@@ -15,6 +15,8 @@ import (
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/spillway-io/spillway/signals"
 )
 
 // idleNode is a DGX H100 mock whose eight GPUs are idle (0%, no process),
@@ -584,4 +586,108 @@ func TestProcessesOfEveryNamespaceCountBusy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResetRequiredOrLostGPUIsUnhealthy: a GPU whose NVML answers
+// ERROR_RESET_REQUIRED (an Xid left it needing a reset), or
+// ERROR_GPU_IS_LOST sample after sample (it fell off the bus), can take no
+// job until it is reset or its node rebooted. Before, it was only unknown:
+// busy, so the baseline never counted it free but a burst instance of
+// such GPUs was kept busy for ever, and nothing said it needed a reset.
+// It is now unhealthy, with the call, NVML's error and what it needs:
+// a reset required at once; lost once it has answered so for LostAfter
+// (until then it is unknown, as a GPU lost for a moment is). It is
+// neither busy nor idle, and /metrics serves no reading of it.
+func TestResetRequiredOrLostGPUIsUnhealthy(t *testing.T) {
+	for _, tc := range []struct {
+		name, call string
+		ret        nv.Return
+		after      time.Duration // how long it is unknown first
+		want       string
+	}{
+		{"reset required, memory", "GetMemoryInfo", nv.ERROR_RESET_REQUIRED, 0, "the GPU needs a reset"},
+		{"reset required, processes", "GetComputeRunningProcesses", nv.ERROR_RESET_REQUIRED, 0, "the GPU needs a reset"},
+		{"lost, memory", "GetMemoryInfo", nv.ERROR_GPU_IS_LOST, LostAfter, "fell off the bus"},
+		{"lost, utilisation", "GetUtilizationRates", nv.ERROR_GPU_IS_LOST, LostAfter, "fell off the bus"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			d := srv.Devices[5].(*server.Device)
+			injectFault(d, tc.call, tc.ret)
+			var first time.Time
+			var g signals.GPU
+			for n := 0; ; n++ {
+				if n > 200 {
+					t.Fatalf("GPU 5 answering %v to %s still served as %+v after %d samples", tc.ret, tc.call, g, n)
+				}
+				if err := a.SampleOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				s := getGPUs(t, hs.URL)
+				if first.IsZero() {
+					first = s.Time
+				}
+				g = s.GPUs[5]
+				if g.Unhealthy {
+					if age := s.Time.Sub(first); age < tc.after {
+						t.Fatalf("GPU 5 unhealthy %s after it first answered %v, want %s", age, tc.ret, tc.after)
+					}
+					break
+				}
+				if !g.Unknown || !g.Busy {
+					t.Fatalf("GPU 5 answering %v, before it counts unhealthy, served as %+v; want unknown, busy", tc.ret, g)
+				}
+			}
+			if g.Unknown || g.Busy || g.Idle || !strings.Contains(g.Health, tc.call) || !strings.Contains(g.Health, tc.ret.Error()) ||
+				!strings.Contains(g.Health, "GPU 5") || !strings.Contains(g.Health, tc.want) {
+				t.Errorf("GPU 5 served as %+v; want unhealthy, neither busy nor idle, saying GPU 5, %s, %v and %q", g, tc.call, tc.ret, tc.want)
+			}
+			mf := getMetrics(t, hs.URL)
+			for name, want := range map[string]float64{MetricUnhealthy: 1, MetricUnknown: 0, MetricBusy: 0} {
+				if m, ok := byUUID(t, mf, name)[d.UUID]; !ok || m.GetGauge().GetValue() != want {
+					t.Errorf("%s for GPU 5 = %v, want %v", name, m, want)
+				}
+			}
+			for _, name := range []string{MetricUtilization, MetricMemoryUsed, MetricProcesses} {
+				if _, ok := byUUID(t, mf, name)[d.UUID]; ok {
+					t.Errorf("%s has a series for GPU 5, which NVML did not read", name)
+				}
+			}
+			if code, body := healthz(t, hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, "GPU 5 unhealthy") || !strings.Contains(body, tc.want) {
+				t.Errorf("/healthz = %d %q, want 503 naming GPU 5 unhealthy and %q", code, body, tc.want)
+			}
+		})
+	}
+}
+
+// TestGPULostForAMomentStaysUnknown: ERROR_GPU_IS_LOST for less than
+// LostAfter, then a good reading, then lost again: the GPU is unknown
+// throughout (busy, its instance kept) and its count starts again from
+// the second loss, so that brief losses never add up to unhealthy.
+func TestGPULostForAMomentStaysUnknown(t *testing.T) {
+	srv, a, hs := idleNode(t)
+	d := srv.Devices[2].(*server.Device)
+	lose := func(samples int) {
+		t.Helper()
+		restore := injectFault(d, "GetMemoryInfo", nv.ERROR_GPU_IS_LOST)
+		defer restore()
+		for range samples {
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if g := getGPUs(t, hs.URL).GPUs[2]; !g.Unknown || g.Unhealthy {
+				t.Fatalf("GPU 2 lost for less than %s served as %+v; want unknown, not unhealthy", LostAfter, g)
+			}
+		}
+	}
+	// The idle node's clock moves a second a sample.
+	n := int(LostAfter/time.Second) - 5
+	lose(n)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if g := getGPUs(t, hs.URL).GPUs[2]; g.Unknown || g.Unhealthy || !g.Idle {
+		t.Fatalf("GPU 2 read again served as %+v, want idle", g)
+	}
+	lose(n)
 }

@@ -50,6 +50,10 @@ type Sample struct {
 	// idle, busy by its processes; /metrics leaves out its utilisation
 	// series rather than export a 0 nobody measured.
 	noUtil map[int]bool
+	// unread holds the indexes of the GPUs NVML could not read: unknown,
+	// or unhealthy by NVML's error (ERROR_RESET_REQUIRED, a lasting
+	// ERROR_GPU_IS_LOST). /metrics serves no reading of them.
+	unread map[int]bool
 }
 
 // Unknown returns the GPUs of s that could not be read.
@@ -74,6 +78,9 @@ type Sampler struct {
 	// notReady is set while NVML has not initialised (StartSampler):
 	// the latest attempt's error.
 	notReady error
+	// lost holds, for each GPU (by index) whose latest samples all
+	// answered ERROR_GPU_IS_LOST, the time of the first of them.
+	lost map[int]time.Time
 }
 
 // device caches what does not change between samples.
@@ -241,25 +248,71 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		return Sample{}, err
 	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
+	var lost []int // positions in out.GPUs of GPUs that answered ERROR_GPU_IS_LOST
 	for i := range s.devices {
 		if err := ctx.Err(); err != nil {
 			return Sample{}, err
 		}
 		d := &s.devices[i]
 		g, noUtil, err := s.read(d)
-		if err != nil {
+		switch {
+		case errors.Is(err, nv.ERROR_RESET_REQUIRED):
+			g = unreadableGPU(g, err.Error()+": the GPU needs a reset")
+		case errors.Is(err, nv.ERROR_GPU_IS_LOST):
+			lost = append(lost, len(out.GPUs))
 			g = unknownGPU(g, err)
+		case err != nil:
+			g = unknownGPU(g, err)
+		}
+		if err != nil {
+			mark(&out.unread, g.Index)
 		}
 		out.GPUs = append(out.GPUs, g)
 		if noUtil && err == nil {
-			if out.noUtil == nil {
-				out.noUtil = map[int]bool{}
-			}
-			out.noUtil[g.Index] = true
+			mark(&out.noUtil, g.Index)
 		}
 	}
 	out.Time = s.now()
+	s.judgeLost(&out, lost)
 	return out, nil
+}
+
+// LostAfter is how long a GPU must answer ERROR_GPU_IS_LOST, in every
+// sample, before it counts as unhealthy rather than unknown. A GPU that
+// fell off the bus stays lost until it is reset or its node rebooted;
+// a GPU unknown for a moment (an Xid the driver recovers from) must not
+// have its instance drained, as an unhealthy one is.
+const LostAfter = time.Minute
+
+// judgeLost makes unhealthy each GPU of out (at the positions lost) that
+// has answered ERROR_GPU_IS_LOST in every sample for LostAfter or more;
+// the others stay unknown. It forgets the GPUs not lost in this sample.
+func (s *Sampler) judgeLost(out *Sample, lost []int) {
+	was := s.lost
+	s.lost = nil
+	for _, i := range lost {
+		g := out.GPUs[i]
+		since, ok := was[g.Index]
+		if !ok {
+			since = out.Time
+		}
+		if s.lost == nil {
+			s.lost = map[int]time.Time{}
+		}
+		s.lost[g.Index] = since
+		if d := out.Time.Sub(since); d >= LostAfter {
+			out.GPUs[i] = unreadableGPU(g, fmt.Sprintf("%s in every sample since %s (%s): the GPU fell off the bus; it needs a reset, or its node a reboot",
+				g.Error, since.UTC().Format(time.RFC3339), d.Round(time.Second)))
+		}
+	}
+}
+
+// mark sets m[i], making m first if needed.
+func mark(m *map[int]bool, i int) {
+	if *m == nil {
+		*m = map[int]bool{}
+	}
+	(*m)[i] = true
 }
 
 // refresh re-enumerates the GPUs when NVML's count differs from the
@@ -285,6 +338,16 @@ func (s *Sampler) refresh() error {
 		return nil
 	}
 	return s.enumerate()
+}
+
+// unreadableGPU marks g as unread and unhealthy, with why: its NVML
+// answers that it can take no job (it needs a reset, or fell off the
+// bus), so it is neither busy nor idle, and no job is started on it.
+func unreadableGPU(g signals.GPU, why string) signals.GPU {
+	return signals.GPU{
+		Node: g.Node, Index: g.Index, UUID: g.UUID, Model: g.Model,
+		Unhealthy: true, Health: why,
+	}
 }
 
 // unknownGPU marks g as unread: busy, never idle, with err.
