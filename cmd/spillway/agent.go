@@ -53,7 +53,7 @@ func newAgentCmd() *cobra.Command {
 	o := agentOptions{}
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Sample this node's GPUs through NVML and serve /metrics, /v1/gpus and /healthz",
+		Short: "Sample this node's GPUs through NVML and serve /metrics, /v1/gpus, /healthz, /livez and /readyz",
 		Long: fmt.Sprintf(`The agent runs on each on-prem GPU node. Every --interval it reads, per GPU,
 the UUID, model, utilisation, memory and compute processes through NVML, and
 decides whether the GPU is busy (utilisation >= --busy-util or processes >=
@@ -97,7 +97,13 @@ GPUs are unhealthy and none busy. It serves:
   /healthz   200 "ok" while the latest sample read every GPU healthy; 503
              and the NVML error while samples fail or time out, or naming
              each unknown or unhealthy GPU and why (the two above keep
-             answering at once)
+             answering at once): for people and alerts, not a probe
+  /livez     200 "ok" while the agent serves, whatever its GPUs: the
+             liveness probe (restarting the agent mends no GPU)
+  /readyz    200 "ok" while NVML answers and /v1/gpus serves a live
+             reading (unknown and unhealthy GPUs said in it); 503 before
+             the first sample, while NVML is not ready and while samples
+             fail or time out: the readiness probe
 
 A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once: a
@@ -115,9 +121,10 @@ sample of the Helios "vchbv" virtual cluster.
 
 While NVML fails to initialise for another reason than a missing library
 (the driver not loaded yet at boot), the agent serves and tries again every
---interval: /healthz and /v1/gpus answer 503 with "NVML not ready" and
-NVML's error, so the server tells an agent up without its GPUs from a node
-that is not there. A first sample that fails is served the same way.
+--interval: /healthz, /readyz and /v1/gpus answer 503 with "NVML not
+ready" and NVML's error, so the server tells an agent up without its GPUs
+from a node that is not there. A first sample that fails is served the
+same way.
 
 Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
 NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs
@@ -130,7 +137,7 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLi
 	}
 	host, _ := os.Hostname()
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus and /healthz on")
+	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus, /healthz, /livez and /readyz on")
 	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
 	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples")
 	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, "longest a sample may take before it counts as failed (an NVML call stuck in the driver) and every GPU is served unknown")

@@ -279,13 +279,40 @@ func (a *Agent) Served() Sample {
 }
 
 // Handler serves /metrics (Prometheus text format), /v1/gpus (the latest
-// Sample as JSON) and /healthz.
+// Sample as JSON), /healthz (the node's GPUs: every one read and healthy),
+// /livez (the agent serves) and /readyz (NVML answers).
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/gpus", a.serveGPUs)
 	mux.HandleFunc("GET /healthz", a.serveHealth)
+	mux.HandleFunc("GET /livez", serveLive)
+	mux.HandleFunc("GET /readyz", a.serveReady)
 	return mux
+}
+
+// serveLive answers 200 "ok" whatever the GPUs and NVML: a liveness probe
+// restarts the agent when it fails, and a restart mends no GPU (a GPU
+// unhealthy or unknown, or NVML not ready, stays so) while it blinds
+// the server to the node for the restart's time.
+func serveLive(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }
+
+// serveReady answers 200 "ok" while the latest sample succeeded: NVML
+// answers and /v1/gpus serves a live reading, whatever it says of each GPU
+// (unknown and unhealthy GPUs are in it, said as such: /healthz names
+// them). It answers 503 with the reason before the first sample, while
+// NVML is not ready (the driver not loaded), and while samples fail or
+// time out.
+func (a *Agent) serveReady(w http.ResponseWriter, _ *http.Request) {
+	s, err := a.Last()
+	switch {
+	case err != nil:
+		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
+	case s.Time.IsZero():
+		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
+	default:
+		io.WriteString(w, "ok\n")
+	}
 }
 
 // serveHealth answers 200 "ok" while the latest sample succeeded and read
@@ -294,8 +321,9 @@ func (a *Agent) Handler() http.Handler {
 // then serve the last good sample with every GPU unknown), or some GPU
 // could not be read (fallen off the bus, a value out of range; that GPU is
 // unknown, the others are served as read) or is unhealthy (NVML reports
-// its memory broken). Before the first sample it
-// answers 503 too.
+// it broken). Before the first sample it answers 503 too. It says how the
+// node's GPUs are, for people and alerts; it is no probe of the agent
+// (/livez, /readyz).
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	s, err := a.Last()
 	switch {

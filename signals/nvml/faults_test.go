@@ -691,3 +691,89 @@ func TestGPULostForAMomentStaysUnknown(t *testing.T) {
 	}
 	lose(n)
 }
+
+// TestProbesTellTheAgentFromItsGPUs: /healthz says how the node's GPUs
+// are, and answers 503 for one GPU unknown or unhealthy. Used as a
+// Kubernetes liveness probe it had the kubelet restart an agent whose GPU
+// needed a reset, again and again: the restart mends no GPU, and the
+// server lost the node's reading meanwhile. /livez answers 200 while the
+// agent serves, whatever the GPUs; /readyz 200 while NVML answers (a live
+// reading is served, with its unknown and unhealthy GPUs said as such),
+// 503 before the first sample, while NVML is not ready and while samples
+// fail. /healthz is as before.
+func TestProbesTellTheAgentFromItsGPUs(t *testing.T) {
+	gpu5 := func(ret nv.Return) func(*server.Server) {
+		return func(srv *server.Server) { injectFault(srv.Devices[5].(*server.Device), "GetMemoryInfo", ret) }
+	}
+	countFails := func(srv *server.Server) {
+		srv.DeviceGetCountFunc = func() (int, nv.Return) { return 0, nv.ERROR_UNKNOWN }
+	}
+	for _, tc := range []struct {
+		name      string
+		initFails bool
+		// samples are taken in turn, each after its fault (nil: none).
+		samples     []func(*server.Server)
+		ready       int
+		readySays   string
+		healthz     int
+		healthzSays string
+	}{
+		{"no sample yet", false, nil, http.StatusServiceUnavailable, "no sample yet", http.StatusServiceUnavailable, "no sample yet"},
+		{"NVML not ready", true, []func(*server.Server){nil}, http.StatusServiceUnavailable, "NVML not ready", http.StatusServiceUnavailable, "NVML not ready"},
+		{"sample failed", false, []func(*server.Server){nil, countFails}, http.StatusServiceUnavailable, "DeviceGetCount", http.StatusServiceUnavailable, "DeviceGetCount"},
+		{"every GPU read", false, []func(*server.Server){nil}, http.StatusOK, "ok", http.StatusOK, "ok"},
+		{"a GPU unknown", false, []func(*server.Server){gpu5(nv.ERROR_UNKNOWN)}, http.StatusOK, "ok", http.StatusServiceUnavailable, "GPU 5 unknown"},
+		{"a GPU needs a reset", false, []func(*server.Server){gpu5(nv.ERROR_RESET_REQUIRED)}, http.StatusOK, "ok", http.StatusServiceUnavailable, "GPU 5 unhealthy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := simModels["dgxh100"]()
+			for _, d := range srv.Devices {
+				d := d.(*server.Device)
+				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+				d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+			}
+			if tc.initFails {
+				srv.InitFunc = func() nv.Return { return nv.ERROR_DRIVER_NOT_LOADED }
+			}
+			s, err := StartSampler(srv, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			a := NewAgent(s)
+			hs := httptest.NewServer(a.Handler())
+			t.Cleanup(hs.Close)
+			for _, fault := range tc.samples {
+				if fault != nil {
+					fault(srv)
+				}
+				a.SampleOnce(context.Background()) // a failure is what some cases serve
+			}
+			get := func(path string) (int, string) {
+				resp, err := http.Get(hs.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp.StatusCode, string(b)
+			}
+			for _, p := range []struct {
+				path string
+				code int
+				says string
+			}{
+				{"/livez", http.StatusOK, "ok"},
+				{"/readyz", tc.ready, tc.readySays},
+				{"/healthz", tc.healthz, tc.healthzSays},
+			} {
+				if code, body := get(p.path); code != p.code || !strings.Contains(body, p.says) {
+					t.Errorf("%s = %d %q, want %d saying %q", p.path, code, body, p.code, p.says)
+				}
+			}
+		})
+	}
+}
