@@ -63,15 +63,14 @@ func newDecEnv(pool *Pool, snap *Snapshot, inst []Instance, spend Spend, now tim
 	return e
 }
 
-// decSlotOf is the free-GPU slot an instance adds to the pool's burst capacity.
+// decSlotOf is the free-GPU slot an instance adds to the pool's burst
+// capacity: its GPUs neither busy nor unhealthy. One with unhealthy GPUs
+// is never whole.
 func decSlotOf(in *Instance) (free int, class uint8) {
-	busy := in.BusyGPUs
-	if busy < 0 {
-		busy = 0
-	}
-	free = decGPUs(&in.Offering) - busy
+	busy, bad := max(in.BusyGPUs, 0), max(in.UnhealthyGPUs, 0)
+	free = max(decGPUs(&in.Offering)-busy-bad, 0)
 	switch {
-	case busy > 0:
+	case busy > 0 || bad > 0:
 		class = decPartial
 	case in.State == StateBooting:
 		class = decBootFull

@@ -247,16 +247,17 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		in := &e.inst[i]
 		g := decGPUs(&in.Offering)
 		floorNeeds := e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs
-		if g > 0 && decSlotCount(fl.slots, g, decReadyFull) <= 0 {
+		// Its slot (its GPUs free and healthy) taken: jobs were placed on it.
+		if free, class := decSlotOf(in); free > 0 && decSlotCount(fl.slots, free, class) <= 0 {
 			th, _ := e.idleThreshold(&in.Offering)
 			past := e.now.Sub(decIdleSince(in)) - th
 			// Only a job it could start alone counts: one larger waits
 			// for the other instances it spans, as it should.
-			if past <= unusedAfter || floorNeeds || waits.longest(e.snap, e.now, g) <= past {
+			if past <= unusedAfter || floorNeeds || waits.longest(e.snap, e.now, free) <= past {
 				keptForWork++
 				continue
 			}
-			fl.drain(e, &p, i, unusedReason(in, th, past, waits.longest(e.snap, e.now, g)))
+			fl.drain(e, &p, i, unusedReason(in, th, past, waits.longest(e.snap, e.now, free)))
 			if k := in.Offering.Key(); !slices.Contains(p.unused, k) {
 				p.unused = append(p.unused, k)
 			}

@@ -134,6 +134,11 @@ type Instance struct {
 	// became fully idle (zero when busy).
 	BusyGPUs  int
 	IdleSince time.Time
+	// UnhealthyGPUs is how many of its GPUs not busy can take no job (its
+	// agent reports them unhealthy: broken memory, a reset required,
+	// fallen off the bus). They are no room for pending jobs; the
+	// instance is billed, and counted against max_gpus, whole.
+	UnhealthyGPUs int
 	// DrainStartedAt is set once the instance is draining.
 	DrainStartedAt time.Time
 	// Floor is the owner of the floor it was launched for, if any.

@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
 		}, []string{"pool", "offering"}),
 		instances:        g("instances", "Burst instances by state and offering.", "pool", "offering", "state"),
-		gpus:             g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy, cloud_unknown: burst GPUs their agent could not read, counted busy).", "pool", "origin"),
+		gpus:             g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy, cloud_unknown: burst GPUs their agent could not read, counted busy; cloud_unhealthy: burst GPUs their agent reports unhealthy and not busy, no room for the queue).", "pool", "origin"),
 		pending:          g("pending_gpus", "GPUs the queue asks for.", "pool"),
 		spend:            g("spend_usd", "Spend in the current budget period.", "pool"),
 		budgetLeft:       g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
@@ -92,6 +92,13 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 		}
 	}
 	m.gpus.WithLabelValues(pool, "cloud_unknown").Set(float64(unknown))
+	unhealthy := 0
+	for id, n := range t.pr.unhealthy {
+		if r, ok := t.rows[id]; ok && r.State != state.InstanceEnded {
+			unhealthy += n
+		}
+	}
+	m.gpus.WithLabelValues(pool, "cloud_unhealthy").Set(float64(unhealthy))
 	m.unknownInstances.WithLabelValues(pool).Set(float64(lost))
 	m.pending.WithLabelValues(pool).Set(float64(snap.PendingGPUs))
 	m.spend.WithLabelValues(pool).Set(spend.Accrued)

@@ -540,6 +540,9 @@ type agentGPUs struct {
 // agentReading is what the scheduler takes of an agent's answer.
 type agentReading struct {
 	gpus, busy, unknown, unhealthy int
+	// unhealthyIdle counts the unhealthy GPUs not busy: no job runs on
+	// them and none can start.
+	unhealthyIdle int
 	// health is the first unhealthy GPU's cause.
 	health string
 }
@@ -590,12 +593,17 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		}()
 	}
 	wg.Wait()
-	before := t.pr.unknown
-	t.pr.unknown = map[string]unknownGPUs{}
+	before, unhealthyBefore := t.pr.unknown, t.pr.unhealthy
+	t.pr.unknown, t.pr.unhealthy = map[string]unknownGPUs{}, map[string]int{}
 	for i, r := range rows {
 		res := results[i]
-		if prev, ok := before[r.ID]; ok && res.err != nil {
-			t.pr.unknown[r.ID] = prev // no answer: nothing new is known
+		if res.err != nil { // no answer: nothing new is known
+			if prev, ok := before[r.ID]; ok {
+				t.pr.unknown[r.ID] = prev
+			}
+			if n, ok := unhealthyBefore[r.ID]; ok {
+				t.pr.unhealthy[r.ID] = n
+			}
 		}
 		if res.err != nil {
 			var nr *agentNotReadyError
@@ -634,6 +642,9 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 				}
 			}
 			t.pr.unknown[r.ID] = u
+		}
+		if res.read.unhealthyIdle > 0 {
+			t.pr.unhealthy[r.ID] = res.read.unhealthyIdle
 		}
 		if r.State == state.InstanceRunning && res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0 {
 			if t.broken == nil {
@@ -687,6 +698,9 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 		}
 		if g.Unhealthy {
 			read.unhealthy++
+			if !g.Busy && !g.Unknown {
+				read.unhealthyIdle++
+			}
 			if read.health == "" {
 				read.health = shorten(g.Health)
 			}

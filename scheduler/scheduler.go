@@ -196,6 +196,11 @@ type poolRun struct {
 	// not read at the last probe, how many and since when every one of
 	// them has been unknown (guarded by mu; rebuilt at every probe).
 	unknown map[string]unknownGPUs
+	// unhealthy holds, for each instance whose agent reported GPUs
+	// unhealthy and not busy at the last probe that answered, how many
+	// (guarded by mu; rebuilt at every probe): they are no room for the
+	// queue (policy.Instance.UnhealthyGPUs).
+	unhealthy map[string]int
 	// backoff holds the pending intents whose last launch call timed out
 	// out of resumes for a while (guarded by mu; in memory only: a restart
 	// resumes at once).

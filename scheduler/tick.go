@@ -216,6 +216,8 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 	out := make([]policy.Instance, 0, len(t.rows))
 	for _, r := range sortedRows(t.rows) {
 		if in, ok := s.policyInstance(t.pr, r); ok {
+			// Its unhealthy GPUs are no room for the queue.
+			in.UnhealthyGPUs = t.pr.unhealthy[r.ID]
 			out = append(out, in)
 		}
 	}

@@ -233,6 +233,71 @@ func TestUnhealthyInstanceIsDrained(t *testing.T) {
 	}
 }
 
+// TestPartlyUnhealthyInstanceIsNoRoomForAWholeJob runs a real spillway
+// agent on an idle 8-GPU burst instance, two of whose GPUs then become
+// unhealthy (NVML answers that they need a reset, or a row remapping is
+// pending). Before, the scheduler counted the instance whole as room for
+// the queue: an 8-GPU job was placed on it, nothing was launched, and the
+// job waited for ever for GPUs that could not run it. Now only its healthy
+// GPUs are room: the 8-GPU job has an instance launched, a 6-GPU job fits
+// on the six left; spillway_gpus{origin="cloud_unhealthy"} counts the two,
+// and the instance still counts whole in the pool's GPUs (and its bill).
+func TestPartlyUnhealthyInstanceIsNoRoomForAWholeJob(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reset    bool // GetMemoryInfo answers ERROR_RESET_REQUIRED; else a row remapping is pending
+		job      int
+		wantLive int
+	}{
+		{"reset required, an 8-GPU job", true, 8, 2},
+		{"row remapping pending, an 8-GPU job", false, 8, 2},
+		{"reset required, a 6-GPU job", true, 6, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testPool())
+			reg := prometheus.NewRegistry()
+			h.opts.Registerer = reg
+			h.restart()
+
+			mock := dgxh100.New()
+			var broken bool
+			for i, d := range mock.Devices {
+				d := d.(*server.Device)
+				bad := func() bool { return broken && i >= 6 }
+				d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 0, bad() && !tc.reset, false, nv.SUCCESS }
+				d.GetRetiredPagesPendingStatusFunc = func() (nv.EnableState, nv.Return) { return nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED }
+				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+				d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+				d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+					if bad() && tc.reset {
+						return nv.Memory{}, nv.ERROR_RESET_REQUIRED
+					}
+					return nv.Memory{Total: 80 << 30}, nv.SUCCESS
+				}
+			}
+			sample := joinIdle(t, h, mock)
+			broken = true
+			sample()
+			h.step(10 * time.Second)
+			if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceRunning {
+				t.Fatalf("two GPUs of eight unhealthy, none busy: rows %+v; want the instance running (six GPUs can take jobs)", rs)
+			}
+			if n := gpusOf(t, reg, "cloud_unhealthy"); n != 2 {
+				t.Errorf("spillway_gpus{origin=cloud_unhealthy} = %v, want 2", n)
+			}
+
+			h.setDemand(2*time.Minute, tc.job) // past the pool's wait target
+			h.step(10 * time.Second)
+			if live := h.live(); len(live) != tc.wantLive {
+				t.Errorf("a %d-GPU job waiting beside an idle instance with 6 healthy GPUs of 8: %d instances live, want %d", tc.job, len(live), tc.wantLive)
+			}
+			if n := gpusOf(t, reg, "cloud"); n != float64(8*tc.wantLive) {
+				t.Errorf("spillway_gpus{origin=cloud} = %v, want %d: the partly unhealthy instance counts whole", n, 8*tc.wantLive)
+			}
+		})
+	}
+}
+
 // TestLostGPUsEndTheInstance: every GPU of an idle burst instance falls
 // off the bus (NVML answers ERROR_GPU_IS_LOST). Before, they stayed
 // unknown, counted busy, and the instance was kept, billed, until its max

@@ -78,8 +78,9 @@ so is a GPU whose NVML calls answer that it needs a reset
 (ERROR_RESET_REQUIRED), or that it is lost (ERROR_GPU_IS_LOST) in every
 sample for a minute (until then it is unknown): it fell off the bus; such
 a GPU is served neither busy nor idle, without readings. The server never
-counts an unhealthy GPU free, and drains a burst instance all of whose
-GPUs are unhealthy and none busy. It serves:
+counts an unhealthy GPU free, nor as room for the queue on a burst
+instance, and drains a burst instance all of whose GPUs are unhealthy and
+none busy. It serves:
 
   /metrics   Prometheus text format: spillway_gpu_utilization_ratio,
              spillway_gpu_busy, spillway_gpu_allocated, spillway_gpu_idle_allocated,

@@ -1,0 +1,50 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUnhealthyGPUsAreNoRoom: an idle p4d (8 GPUs), idle for an hour past
+// its threshold, some of whose GPUs are unhealthy (Instance.UnhealthyGPUs:
+// they can take no job), beside a job waiting two hours. Before, its
+// unhealthy GPUs counted as room: an 8-GPU job was placed on it and
+// nothing launched, and, idle past UnusedAfter, the instance was drained
+// as "unused" and p4d held out of launches for an hour, as if the
+// scheduler would not start the job there. Now only its healthy GPUs are
+// room: the 8-GPU job has a p4d launched and the instance is released as
+// idle; a job that fits its healthy GPUs is placed on them, as on any
+// idle instance.
+func TestUnhealthyGPUsAreNoRoom(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d()
+	for _, c := range []struct {
+		name      string
+		unhealthy int
+		job       int
+		launches  int    // p4d instances launched
+		drain     string // the instance's drain reason starts so
+		unused    bool   // p4d held out as unused
+	}{
+		{"healthy, an 8-GPU job", 0, 8, 0, "unused", true},
+		{"2 unhealthy, an 8-GPU job", 2, 8, 1, "idle", false},
+		{"2 unhealthy, a 6-GPU job", 2, 6, 0, "unused", true},
+		{"8 unhealthy, a 1-GPU job", 8, 1, 1, "idle", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := dtIdle(dtInst("i-1", p4d, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-time.Hour))
+			in.UnhealthyGPUs = c.unhealthy
+			p := Decide(dtPool(p4d), dtBusySnap(2*time.Hour, c.job), []Instance{in}, Spend{}, now)
+			if got := dtLaunched(p)["p4d"]; got != c.launches {
+				t.Errorf("%d p4d launched for a %d-GPU job beside an idle p4d with %d GPUs unhealthy, want %d", got, c.job, c.unhealthy, c.launches)
+			}
+			if len(p.Drains) != 1 || !strings.HasPrefix(p.Drains[0].Reason, c.drain) {
+				t.Errorf("drains %+v, want i-1 drained as %s", p.Drains, c.drain)
+			}
+			if unused := len(p.Unused) > 0; unused != c.unused {
+				t.Errorf("Unused = %v, want p4d held out: %v", p.Unused, c.unused)
+			}
+		})
+	}
+}
