@@ -17,6 +17,11 @@ type Snapshot struct {
 	OnPremFreeGPUs int
 	// IdleAllocatedGPUs are allocated on-prem but idle: reported as waste.
 	IdleAllocatedGPUs int
+	// OnPremUnhealthyGPUs are on-prem GPUs their agent reports unhealthy
+	// (broken memory, a reset required, fallen off the bus), counted in
+	// OnPremBusyGPUs: they take no job. For operators only: Decide does
+	// not read it.
+	OnPremUnhealthyGPUs int
 
 	// PendingJobs and PendingGPUs are the queue's demand. PendingJobGPUs,
 	// when known, lists each pending job's GPU request in queue order so the

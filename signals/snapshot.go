@@ -132,6 +132,9 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 		for _, g := range b.GPUs {
 			s.OnPremGPUs++
 			// An unhealthy GPU takes no new job: never free.
+			if g.Unhealthy {
+				s.OnPremUnhealthyGPUs++
+			}
 			if g.Busy || g.Unhealthy {
 				s.OnPremBusyGPUs++
 			} else {
@@ -271,7 +274,7 @@ func cause(source string, err error) string {
 // PoolMetrics exposes each pool's latest snapshot, including the waste
 // (allocated-but-idle on-prem GPUs), for the server's /metrics.
 type PoolMetrics struct {
-	onPrem, busy, free, waste, jobs, gpus, wait, stale *prometheus.GaugeVec
+	onPrem, busy, free, waste, unhealthy, jobs, gpus, wait, stale *prometheus.GaugeVec
 }
 
 // NewPoolMetrics registers the pool gauges on reg.
@@ -282,14 +285,15 @@ func NewPoolMetrics(reg prometheus.Registerer) *PoolMetrics {
 		return v
 	}
 	return &PoolMetrics{
-		onPrem: g("spillway_pool_onprem_gpus", "On-prem GPUs of the pool (observed, plus unknown nodes' GPUs)."),
-		busy:   g("spillway_pool_onprem_busy_gpus", "On-prem GPUs running work, or unknown."),
-		free:   g("spillway_pool_onprem_free_gpus", "On-prem GPUs that can take a job now."),
-		waste:  g("spillway_pool_idle_allocated_gpus", "On-prem GPUs allocated to a job but idle (waste): fix these before renting cloud."),
-		jobs:   g("spillway_pool_pending_jobs", "Jobs waiting in the pool's queues."),
-		gpus:   g("spillway_pool_pending_gpus", "GPUs the waiting jobs request."),
-		wait:   g("spillway_pool_oldest_wait_seconds", "How long the oldest waiting job has waited."),
-		stale:  g("spillway_pool_stale_signals", "Signals that failed or are too old; while above zero the pool holds."),
+		onPrem:    g("spillway_pool_onprem_gpus", "On-prem GPUs of the pool (observed, plus unknown nodes' GPUs)."),
+		busy:      g("spillway_pool_onprem_busy_gpus", "On-prem GPUs running work, or unknown, or unhealthy."),
+		free:      g("spillway_pool_onprem_free_gpus", "On-prem GPUs that can take a job now."),
+		waste:     g("spillway_pool_idle_allocated_gpus", "On-prem GPUs allocated to a job but idle (waste): fix these before renting cloud."),
+		unhealthy: g("spillway_pool_onprem_unhealthy_gpus", "On-prem GPUs their agent reports unhealthy (broken memory, a reset required, fallen off the bus): counted busy, they take no job until repaired or reset; the agent's /healthz says why."),
+		jobs:      g("spillway_pool_pending_jobs", "Jobs waiting in the pool's queues."),
+		gpus:      g("spillway_pool_pending_gpus", "GPUs the waiting jobs request."),
+		wait:      g("spillway_pool_oldest_wait_seconds", "How long the oldest waiting job has waited."),
+		stale:     g("spillway_pool_stale_signals", "Signals that failed or are too old; while above zero the pool holds."),
 	}
 }
 
@@ -299,6 +303,7 @@ func (m *PoolMetrics) Observe(pool string, s policy.Snapshot) {
 	m.busy.WithLabelValues(pool).Set(float64(s.OnPremBusyGPUs))
 	m.free.WithLabelValues(pool).Set(float64(s.OnPremFreeGPUs))
 	m.waste.WithLabelValues(pool).Set(float64(s.IdleAllocatedGPUs))
+	m.unhealthy.WithLabelValues(pool).Set(float64(s.OnPremUnhealthyGPUs))
 	m.jobs.WithLabelValues(pool).Set(float64(s.PendingJobs))
 	m.gpus.WithLabelValues(pool).Set(float64(s.PendingGPUs))
 	m.wait.WithLabelValues(pool).Set(s.OldestWait.Seconds())

@@ -9,6 +9,7 @@ import (
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
@@ -99,4 +100,50 @@ func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, sign
 		t.Fatal(err)
 	}
 	return src, b
+}
+
+// TestUnhealthyOnPremGPUsAreCounted: a real agent on an on-prem node whose
+// GPU 2 has a row remapping pending and GPU 5 needs a reset, read by the
+// agents source. Before, the server's metrics counted them only among the
+// busy on-prem GPUs (spillway_pool_onprem_busy_gpus), where they looked
+// like work: nothing told an operator that two GPUs needed a reset unless
+// each node's agent was scraped. The pool's
+// spillway_pool_onprem_unhealthy_gpus now counts them.
+func TestUnhealthyOnPremGPUsAreCounted(t *testing.T) {
+	mock := dgxh100.New()
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		switch i {
+		case 2:
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
+		case 5:
+			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, nv.ERROR_RESET_REQUIRED }
+		}
+	}
+	src, b := agentBaseline(t, mock, t0)
+	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
+	reg := prometheus.NewRegistry()
+	signals.NewPoolMetrics(reg).Observe(pool.Name, snap)
+	want := map[string]float64{"spillway_pool_onprem_unhealthy_gpus": 2, "spillway_pool_onprem_busy_gpus": 2, "spillway_pool_onprem_free_gpus": 6}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == pool.Name {
+				got[mf.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("%s{pool=%q} = %v (served: %v), want %v", name, pool.Name, g, ok, w)
+		}
+	}
 }
