@@ -614,7 +614,12 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 		}
 	}
 	if err != nil {
-		return diagnostics(logPath), err
+		diags := diagnostics(logPath)
+		if pe := b.preventedDestroy(l, diags, err); pe != nil {
+			b.p.reportPreventedDestroy(pe)
+			err = pe
+		}
+		return diags, err
 	}
 	if err := b.readOutputs(ctx, l, logPath, true); err != nil {
 		return nil, err

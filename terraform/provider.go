@@ -67,6 +67,9 @@ type Provider struct {
 
 	mu    sync.Mutex
 	locks map[string]*dirLock
+	// refusedDestroy holds the resources (burst and address) Terraform
+	// refused to destroy for their prevent_destroy, already logged.
+	refusedDestroy map[string]bool
 	// runSeq numbers run logs.
 	runSeq atomic.Int64
 }
@@ -101,9 +104,10 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 	}
 	p := &Provider{
 		name: name, cfg: cfg, opts: o, binary: bin, version: version, backend: readBackend(cfg.Module),
-		log:      o.logger.WithGroup("terraform").With("provider", name),
-		snapshot: filepath.Join(cfg.WorkDir, "modules", version),
-		locks:    map[string]*dirLock{},
+		log:            o.logger.WithGroup("terraform").With("provider", name),
+		snapshot:       filepath.Join(cfg.WorkDir, "modules", version),
+		locks:          map[string]*dirLock{},
+		refusedDestroy: map[string]bool{},
 	}
 	p.host, _ = os.Hostname()
 	p.boot, p.start = bootID(), procStart(os.Getpid())
@@ -467,6 +471,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 	if ue := (*UnreportedError)(nil); errors.As(err, &ue) {
 		// The module makes more than it reports: each retry would too.
 		return &providers.InvalidError{Provider: p.name, Code: "UnreportedInstances", Err: err}
+	}
+	if pe := (*PreventDestroyError)(nil); errors.As(err, &pe) {
+		// The module forbids it: every retry is refused alike.
+		return &providers.InvalidError{Provider: p.name, Code: "PreventDestroy", Err: err}
 	}
 	if re := (*ReplaceError)(nil); errors.As(err, &re) {
 		// The same plan would be refused however often it is retried.

@@ -1,10 +1,13 @@
 package terraform_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spillway-io/spillway/providers"
@@ -68,5 +71,83 @@ func TestTerminateFailingInOneBurstReportsTheOthersEnded(t *testing.T) {
 	}
 	if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
 		t.Errorf("List after both ended = %v (%v), want none", idsOf(listed), err)
+	}
+}
+
+// A module whose instance resource sets lifecycle { prevent_destroy =
+// true } can never end an instance: every Terminate was a transient
+// TerraformError, retried each tick for ever while the instance ran and
+// was billed, logged as one more failure. It is now a permanent
+// *providers.InvalidError (PreventDestroy) naming the resource, its
+// instance and what to do, logged once per instance; the instance stays
+// listed (the scheduler counts it) and ends once the module lets it.
+func TestTerminateOfAPreventDestroyInstanceIsAPermanentError(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	module := t.TempDir()
+	src, err := os.ReadFile("testdata/preventdestroy/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cfg := terraform.Config{Module: module, Region: region, Zones: zones, WorkDir: t.TempDir()}
+	p := newProvider(t, cfg, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	insts, err := p.Launch(ctx, launchRequest("kept", "prevent-1", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ids  []string
+	}{
+		{"one of the burst's instances (an apply)", idsOf(insts[:1])},
+		{"every instance of the burst (a destroy)", idsOf(insts)},
+		{"the same again", idsOf(insts)},
+	} {
+		err := p.Terminate(ctx, tc.ids)
+		var (
+			ie *providers.InvalidError
+			pe *terraform.PreventDestroyError
+		)
+		if !errors.As(err, &ie) || ie.Code != "PreventDestroy" || !errors.As(err, &pe) {
+			t.Fatalf("Terminate %s = %v (%T), want a *providers.InvalidError (PreventDestroy) wrapping a *terraform.PreventDestroyError", tc.name, err, err)
+		}
+		for _, id := range tc.ids {
+			for _, want := range []string{"terraform_data.instance[", "(instance " + id + ")", "prevent_destroy", "terraform state rm", pe.Dir} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Terminate %s: %v\ndoes not say %q", tc.name, err, want)
+				}
+			}
+		}
+		if providers.IsTransient(err) {
+			t.Errorf("Terminate %s: %v is also a transient error", tc.name, err)
+		}
+		listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := idsOf(listed), idsOf(insts); !slices.Equal(got, want) {
+			t.Errorf("List after Terminate %s = %v, want both still running %v", tc.name, got, want)
+		}
+	}
+	for _, inst := range insts {
+		if n := strings.Count(logs.String(), inst.ID); n != 1 {
+			t.Errorf("instance %s is named in %d log records, want one:\n%s", inst.ID, n, logs.String())
+		}
+	}
+
+	// What the message says to do: take prevent_destroy out and restart.
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), bytes.Replace(src, []byte("prevent_destroy = true"), []byte("prevent_destroy = false"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = newProvider(t, cfg)
+	if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate once the module lets them end: %v", err)
+	}
+	if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after they ended = %v (%v), want none", idsOf(listed), err)
 	}
 }
