@@ -1,6 +1,7 @@
 package terraform_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
 )
 
@@ -166,5 +168,68 @@ func TestCheckBackendRefusesASharedState(t *testing.T) {
 				t.Errorf("New: %v, want a *ConfigError with the problems above", err)
 			}
 		})
+	}
+}
+
+// A burst's remote state was read whole into memory by `terraform state
+// pull` (after each apply that changed something, and before each run of
+// a burst holding instances), however large: a module keeping hundreds of
+// megabytes in its state grew the server by as much, and a state over
+// the 64 MiB Spillway counts in was found so only once read. The pull now
+// reads at most the bound: a launch whose state is larger is a
+// *providers.InvalidError (StateTooLarge) naming the state and the bound,
+// and what it made is ended; ending a burst's instances is never refused
+// for its state's size (a state too large to read is not empty).
+func TestRemoteStateIsReadUpToABound(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	work := t.TempDir()
+	addr := srv.URL + "/state/{burst}"
+	cfg := terraform.Config{
+		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+		Variables: map[string]any{
+			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
+			"pad": strings.Repeat("x", 1<<20),
+		},
+		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+	}
+	const bound = 256 << 10
+	bounded := newProvider(t, cfg, terraform.WithMaxStateBytes(bound))
+
+	insts, err := bounded.Launch(ctx, launchRequest("large", "large-1", 1))
+	var ie *providers.InvalidError
+	var se *terraform.StateSizeError
+	if !errors.As(err, &ie) || ie.Code != "StateTooLarge" || !errors.As(err, &se) {
+		t.Fatalf("Launch into a burst whose state is over %d bytes = %v, %v (%T); want a *providers.InvalidError (StateTooLarge) wrapping a *terraform.StateSizeError", bound, idsOf(insts), err, err)
+	}
+	for _, want := range []string{"is over 256 KiB", `backend "http"`, srv.URL + "/state/large-"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Launch: %v\ndoes not say %q", err, want)
+		}
+	}
+	if listed, err := bounded.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after the refused launch = %v (%v), want none", idsOf(listed), err)
+	}
+	st.mu.Lock()
+	for name, state := range st.states {
+		if bytes.Contains(state, []byte(`"type": "terraform_data"`)) {
+			t.Errorf("the refused launch left resources in state %s", name)
+		}
+	}
+	st.mu.Unlock()
+
+	// A burst launched under a larger bound is ended under the small one.
+	insts, err = newProvider(t, cfg).Launch(ctx, launchRequest("ended", "ended-1", 1))
+	if err != nil {
+		t.Fatalf("Launch under the default bound: %v", err)
+	}
+	if err := bounded.Terminate(ctx, idsOf(insts)); err != nil {
+		t.Fatalf("Terminate of a burst whose state is over the bound: %v", err)
+	}
+	if listed, err := bounded.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after Terminate = %v (%v), want none", idsOf(listed), err)
 	}
 }

@@ -657,16 +657,21 @@ func createdBy(logPath string) []string {
 func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 	var data []byte
 	if _, err := os.Stat(filepath.Join(b.dir, ".terraform", "terraform.tfstate")); err == nil {
-		if data, err = b.pullState(ctx); err != nil {
+		data, err = b.pullState(ctx)
+		if se := (*StateSizeError)(nil); errors.As(err, &se) {
+			return false, nil // too large to hold nothing
+		}
+		if err != nil {
 			return false, err
 		}
 	} else {
-		var err error
-		data, err = os.ReadFile(filepath.Join(b.dir, "terraform.tfstate"))
-		if errors.Is(err, fs.ErrNotExist) {
+		data, err = readBounded(filepath.Join(b.dir, "terraform.tfstate"), b.p.opts.maxState)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return true, nil
-		}
-		if err != nil {
+		case errors.Is(err, errOverLimit):
+			return false, nil
+		case err != nil:
 			return false, err
 		}
 	}
@@ -682,17 +687,37 @@ func (b *burst) stateEmpty(ctx context.Context) (bool, error) {
 	return len(st.Resources) == 0, nil
 }
 
+// readBounded reads the file at path, at most limit bytes of it: a larger
+// file is errOverLimit.
+func readBounded(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err == nil && len(data) > limit {
+		return nil, errOverLimit
+	}
+	return data, err
+}
+
 // pullState is the burst's state from its backend (`terraform state
 // pull`), kept out of the run's log: the state holds every value in the
-// clear.
+// clear. At most the provider's maxState bytes of it are read (64 MiB):
+// a larger state is a *StateSizeError, and the command is killed rather
+// than read whole into memory.
 func (b *burst) pullState(ctx context.Context) ([]byte, error) {
-	var pulled string
-	err := b.run(ctx, "state-pull", func(ctx context.Context, _ io.Writer) error {
+	var pulled []byte
+	err := b.run(ctx, "state-pull", func(ctx context.Context, w io.Writer) error {
 		var perr error
-		pulled, perr = b.tf.StatePull(ctx)
+		pulled, _, perr = b.readCommand(ctx, w, b.p.opts.maxState, "state", "pull")
 		return perr
 	})
-	return []byte(pulled), err
+	if errors.Is(err, errOverLimit) {
+		return nil, &StateSizeError{Burst: b.key, Where: fmt.Sprintf("%s, %s, as `terraform state pull` prints it", b.p.backend.block(), b.p.statePerBurst(b.key)), Limit: b.p.opts.maxState}
+	}
+	return pulled, err
 }
 
 // checkState refuses to run Terraform on a burst whose ledger lists

@@ -195,6 +195,9 @@ type options struct {
 	// maxOutput bounds what is read of the module's instances output
 	// (maxOutputBytes; smaller in tests).
 	maxOutput int
+	// maxState bounds what is read of a burst's state (maxStateBytes;
+	// smaller in tests).
+	maxState int
 }
 
 func defaultOptions() options {
@@ -203,6 +206,7 @@ func defaultOptions() options {
 		clock:     time.Now,
 		waitDelay: 60 * time.Second,
 		maxOutput: maxOutputBytes,
+		maxState:  maxStateBytes,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -18,15 +19,39 @@ import (
 const maxOutputBytes = 16 << 20
 
 // outputValue runs `terraform output -json name` and returns the value it
-// prints, reading at most maxOutputBytes of it. It does not go through
-// terraform-exec, whose Output reads every output of the module into
-// memory, however large, and a line at a time whatever a writer given to
-// it does. Terraform's errors go to w, the run's log; an output the state
-// does not hold is null. The command runs as terraform-exec runs one
-// (process group, parent-death signal, environment, an interrupt when ctx
-// ends), within runTerraform's bounds.
+// prints, reading at most the provider's maxOutput bytes of it (16 MiB).
+// It does not go through terraform-exec, whose Output reads every output
+// of the module into memory, however large, and a line at a time whatever
+// a writer given to it does. Terraform's errors go to w, the run's log; an
+// output the state does not hold is null.
 func (b *burst) outputValue(ctx context.Context, name string, w io.Writer) (json.RawMessage, error) {
-	cmd := exec.CommandContext(ctx, b.p.binary, "output", "-no-color", "-json", name)
+	limit := b.p.opts.maxOutput
+	data, stderr, err := b.readCommand(ctx, w, limit, "output", "-no-color", "-json", name)
+	if errors.Is(err, errOverLimit) {
+		return nil, &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is over %s as `terraform output -json %s` prints it: Spillway reads at most %[1]s of it; "+
+			"want one {id, zone, private_ip, gpus} object per key of var.instances (about 300 bytes each), large values kept out of it", sizeOf(limit), name)}}
+	}
+	if err != nil && strings.Contains(stderr, fmt.Sprintf("Output %q not found", name)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(data), nil
+}
+
+// errOverLimit is a command that printed more than readCommand reads.
+var errOverLimit = errors.New("printed more than the bound read of it")
+
+// readCommand runs terraform with args and returns what it prints on
+// stdout, reading at most limit bytes of it: past that it kills the
+// command and returns errOverLimit, having held no more than the bound.
+// Its stderr goes to w, the run's log, and (the first maxDiagBytes) into
+// stderr and the error of a command that fails. The command runs as
+// terraform-exec runs one (process group, parent-death signal,
+// environment, an interrupt when ctx ends), within runTerraform's bounds.
+func (b *burst) readCommand(ctx context.Context, w io.Writer, limit int, args ...string) (data []byte, stderr string, err error) {
+	cmd := exec.CommandContext(ctx, b.p.binary, args...)
 	cmd.Dir = b.dir
 	env := maps.Clone(b.p.env)
 	env[runMarkEnv] = b.mark
@@ -41,34 +66,26 @@ func (b *burst) outputValue(ctx context.Context, name string, w io.Writer) (json
 	setChildAttr(cmd)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = max(b.p.opts.waitDelay, 1)
-	var stderr headWriter
-	stderr.max = maxDiagBytes
-	cmd.Stderr = io.MultiWriter(w, &stderr)
+	var head headWriter
+	head.max = maxDiagBytes
+	cmd.Stderr = io.MultiWriter(w, &head)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	limit := b.p.opts.maxOutput
 	data, rerr := io.ReadAll(io.LimitReader(out, int64(limit)+1))
 	if len(data) > limit {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is over %s as `terraform output -json %s` prints it: Spillway reads at most %[1]s of it; "+
-			"want one {id, zone, private_ip, gpus} object per key of var.instances (about 300 bytes each), large values kept out of it", sizeOf(limit), name)}}
+		return nil, head.String(), errOverLimit
 	}
 	if err := cmd.Wait(); err != nil {
-		if strings.Contains(stderr.String(), fmt.Sprintf("Output %q not found", name)) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%w\n%s", err, strings.TrimSpace(stderr.String()))
+		return nil, head.String(), fmt.Errorf("%w\n%s", err, strings.TrimSpace(head.String()))
 	}
-	if rerr != nil {
-		return nil, rerr
-	}
-	return bytes.TrimSpace(data), nil
+	return data, head.String(), rerr
 }
 
 // headWriter keeps the first max bytes written to it.

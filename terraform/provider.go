@@ -472,6 +472,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 		// The module makes more than it reports: each retry would too.
 		return &providers.InvalidError{Provider: p.name, Code: "UnreportedInstances", Err: err}
 	}
+	if se := (*StateSizeError)(nil); errors.As(err, &se) {
+		// The state only grows with the burst.
+		return &providers.InvalidError{Provider: p.name, Code: "StateTooLarge", Err: err}
+	}
 	if pe := (*PreventDestroyError)(nil); errors.As(err, &pe) {
 		// The module forbids it: every retry is refused alike.
 		return &providers.InvalidError{Provider: p.name, Code: "PreventDestroy", Err: err}

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,8 +13,25 @@ import (
 )
 
 // maxStateBytes bounds the burst's state Spillway reads to count its
-// instances (unreported).
+// instances (unreported) and to tell whether it holds any.
 const maxStateBytes = 64 << 20
+
+// StateSizeError is a burst's Terraform state larger than Spillway reads
+// of it (64 MiB) to count the instances it holds. The provider returns it
+// wrapped in a *providers.InvalidError (code StateTooLarge): the state
+// only grows with the burst.
+type StateSizeError struct {
+	// Burst is the burst's key; Where names its state.
+	Burst, Where string
+	// Limit is the bound, in bytes.
+	Limit int
+}
+
+func (e *StateSizeError) Error() string {
+	return fmt.Sprintf("burst %s: its Terraform state (%s) is over %s, the most Spillway reads of it to count the instances it holds: "+
+		"keep large values (user data, file contents, certificates) out of the module's resources and outputs, "+
+		"so that a burst's state stays well under %[3]s", e.Burst, e.Where, sizeOf(e.Limit))
+}
 
 // UnreportedError is a burst's state holding instances the module's
 // instances output does not name: a key whose module makes two
@@ -92,15 +107,14 @@ func resourceKind(typ, name, module, provider string) string {
 func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 	var data []byte
 	if path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig); local {
-		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		var err error
+		data, err = readBounded(path, b.p.opts.maxState)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return &stateFile{}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if data, err = io.ReadAll(io.LimitReader(f, maxStateBytes+1)); err != nil {
+		case errors.Is(err, errOverLimit):
+			return nil, &StateSizeError{Burst: b.key, Where: path, Limit: b.p.opts.maxState}
+		case err != nil:
 			return nil, err
 		}
 	} else {
@@ -108,9 +122,6 @@ func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 		if data, err = b.pullState(ctx); err != nil {
 			return nil, err
 		}
-	}
-	if len(data) > maxStateBytes {
-		return nil, fmt.Errorf("burst %s: its Terraform state is over %s, the most Spillway reads to count its instances", b.key, sizeOf(maxStateBytes))
 	}
 	st := &stateFile{}
 	if len(strings.TrimSpace(string(data))) == 0 {

@@ -1,7 +1,7 @@
 # A contract-satisfying module whose state is in Terraform's http backend
 # (a test server), which keeps a lock until it is released: the stale-lock
-# case. While the file var.hold exists, creating an instance first touches
-# var.started, then waits for var.hold to go.
+# case. A var.pad other than "" is kept in the state. While var.hold exists,
+# creating an instance touches var.started, then waits for var.hold to go.
 terraform {
   required_version = ">= 1.5.0"
   backend "http" {}
@@ -29,6 +29,16 @@ variable "hold" {
 
 variable "started" {
   type = string
+}
+
+variable "pad" {
+  type    = string
+  default = ""
+}
+
+resource "terraform_data" "pad" {
+  count = var.pad == "" ? 0 : 1
+  input = var.pad
 }
 
 resource "terraform_data" "instance" {
