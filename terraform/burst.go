@@ -392,6 +392,7 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	_ = os.Remove(filepath.Join(b.dir, runFile))
 	b.pruneLogs()
 	b.p.log.Debug("terraform", "burst", b.key, "op", op, "took", time.Since(start), "err", runErr, "log", logPath)
+	b.logWarnings(op, logPath)
 	if runErr == nil {
 		return nil
 	}
@@ -399,6 +400,39 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 		return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: "interrupted: " + runErr.Error(), Err: runErr}
 	}
 	return &RunError{Op: op, Dir: b.dir, Log: logPath, Diagnostics: diagnosticsOf(logPath, runErr), Err: runErr}
+}
+
+// jsonOps are the commands run with -json, whose logs hold Terraform's
+// diagnostics one a line.
+var jsonOps = []string{"plan", "apply", "destroy", "plan-targeted", "refresh-plan"}
+
+// logWarnings logs each warning a -json run's log holds (a check block's
+// failed assertion, a deprecated argument): Terraform goes on, and the
+// operator would see it nowhere else. Each is logged once a run.
+func (b *burst) logWarnings(op, logPath string) {
+	if !slices.Contains(jsonOps, op) {
+		return
+	}
+	var seen []diag
+	for _, d := range diagnosticsBy(logPath, "warning") {
+		if slices.ContainsFunc(seen, func(o diag) bool { return o.Summary == d.Summary && o.Detail == d.Detail && o.Address == d.Address }) {
+			continue
+		}
+		seen = append(seen, d)
+		text := d.Summary
+		if d.Detail != "" {
+			text += ": " + strings.TrimSpace(d.Detail)
+		}
+		b.p.log.Warn("terraform warned", "burst", b.key, "op", op, "module", b.p.cfg.Module, "address", cut(printable(d.Address)), "warning", clip(printable(text), maxDiagBytes), "log", logPath)
+	}
+}
+
+// clip cuts s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "...(cut)"
 }
 
 func (b *burst) pruneLogs() {
@@ -428,7 +462,11 @@ type diag struct {
 }
 
 // diagnostics reads the error diagnostics of a -json run's log.
-func diagnostics(logPath string) []diag {
+func diagnostics(logPath string) []diag { return diagnosticsBy(logPath, "error") }
+
+// diagnosticsBy reads the diagnostics of severity (error, warning) of a
+// -json run's log.
+func diagnosticsBy(logPath, severity string) []diag {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil
@@ -446,7 +484,7 @@ func diagnostics(logPath string) []diag {
 			Type       string `json:"type"`
 			Diagnostic *diag  `json:"diagnostic"`
 		}
-		if json.Unmarshal(line, &msg) != nil || msg.Type != "diagnostic" || msg.Diagnostic == nil || msg.Diagnostic.Severity != "error" {
+		if json.Unmarshal(line, &msg) != nil || msg.Type != "diagnostic" || msg.Diagnostic == nil || msg.Diagnostic.Severity != severity {
 			continue
 		}
 		out = append(out, *msg.Diagnostic)
