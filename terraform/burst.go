@@ -188,6 +188,9 @@ func (b *burst) prepare(ctx context.Context) error {
 	if err := b.run(ctx, "init", func(ctx context.Context, _ io.Writer) error {
 		return b.tf.Init(ctx, opts...)
 	}); err != nil {
+		if re := (*RunError)(nil); errors.As(err, &re) && re.Hint == "" {
+			re.Hint = b.p.initHint(re.Diagnostics)
+		}
 		return err
 	}
 	return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
@@ -236,13 +239,35 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	})
 	_ = w.Close()
 	if err != nil {
-		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: diagnosticsOf(logPath, err), Err: err}
+		d := diagnosticsOf(logPath, err)
+		return &RunError{Op: "init", Dir: p.snapshot, Log: logPath, Diagnostics: d, Hint: p.initHint(d), Err: err}
 	}
 	marker := p.snapshotMarker()
 	if err := os.MkdirAll(filepath.Dir(marker), 0o700); err != nil {
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o600)
+}
+
+// installFailures are what Terraform's init says when it cannot install
+// a provider or a module the module names: no network to its registry, a
+// registry or mirror that does not have it.
+var installFailures = []string{
+	"Failed to query available provider packages", "Failed to install provider", "Failed to resolve provider packages",
+	"Failed to download module", "Failed to install module", "Module not found",
+}
+
+// initHint says what to do when init could not install what the module
+// needs (diags, its error text), and "" otherwise.
+func (p *Provider) initHint(diags string) string {
+	if !slices.ContainsFunc(installFailures, func(f string) bool { return strings.Contains(diags, f) }) {
+		return ""
+	}
+	return fmt.Sprintf("the module %s needs providers or modules that Terraform could not install on this host; "+
+		"give it access to their registry, or, offline, put them where Terraform finds them without one: "+
+		"run `terraform providers mirror DIR` in the module on a host with access, and name DIR in a provider_installation "+
+		"filesystem_mirror block of the Terraform CLI configuration (TF_CLI_CONFIG_FILE) of the server's environment; "+
+		"each run on a burst initialises again until init succeeds", p.cfg.Module)
 }
 
 // snapshotMarker is the file init leaves in the snapshot's .terraform.

@@ -2,6 +2,7 @@ package terraform_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -43,5 +44,39 @@ func TestTerraformWarningsAreLogged(t *testing.T) {
 				t.Errorf("the warning of the %s, %s, does not say %q", op, warned[i], want)
 			}
 		}
+	}
+}
+
+// A module naming a provider Terraform cannot install (a host without
+// access to its registry) failed every launch with init's own text, naming
+// the module's snapshot under work_dir, not the module, and nothing of
+// what to do. The error now names the module and how to install its
+// providers offline, whether init runs once for every burst (no
+// backend_config) or in each burst's directory.
+func TestInitThatCannotInstallAProviderSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		backend map[string]string
+	}{
+		{"init once for every burst", nil},
+		{"init in each burst", map[string]string{"path": "{burst}.tfstate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			const module = "testdata/uninstallable"
+			p := newProvider(t, terraform.Config{Module: module, Region: region, Zones: zones, WorkDir: t.TempDir(), BackendConfig: tc.backend})
+			insts, err := p.Launch(ctx, launchRequest("offline", "offline-1", 1))
+			var re *terraform.RunError
+			if !errors.As(err, &re) || re.Op != "init" {
+				t.Fatalf("Launch = %v, %v; want init's *terraform.RunError", idsOf(insts), err)
+			}
+			for _, want := range []string{"registry.invalid/spillway/gpu", "the module " + module + " needs providers", "terraform providers mirror", "filesystem_mirror"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Launch: %v\ndoes not say %q", err, want)
+				}
+			}
+		})
 	}
 }
