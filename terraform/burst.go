@@ -674,6 +674,11 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			// What it made is in the state, and in no output read until
 			// readOutputs succeeds.
 			l.addCreated(createdBy(logPath))
+			if c := cutOff(logPath); err != nil && len(c) > 0 {
+				ce := &CutOffError{Burst: b.key, Cluster: l.Cluster, Pool: l.Pool, Name: l.Burst, Resources: c, Err: err}
+				b.p.log.Error("an apply died while creating resources: the cloud may hold instances no state records", "burst", b.key, "resources", c, "log", logPath)
+				err = ce
+			}
 		}
 	}
 	if err != nil {

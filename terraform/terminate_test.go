@@ -151,3 +151,51 @@ func TestTerminateOfAPreventDestroyInstanceIsAPermanentError(t *testing.T) {
 		t.Errorf("List after they ended = %v (%v), want none", idsOf(listed), err)
 	}
 }
+
+// A Terraform that dies mid-apply (killed by the OOM killer, or a provider
+// plugin that crashes after the cloud made the instance) records nothing of
+// the instance it was creating: no state holds it, and no later run of
+// Spillway's sees or ends it. The launch failed with "signal: killed" and
+// nothing more, and the instance ran on unnoticed. The error now names the
+// resource whose create was cut off and the tags to find its instance by,
+// and the provider logs it; the launch's other instances are ended.
+func TestApplyThatDiesMidCreateNamesWhatItMayHaveLeft(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cloud, crash := t.TempDir(), filepath.Join(t.TempDir(), "crash")
+	var logs bytes.Buffer
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/crashing", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Variables: map[string]any{"cloud": cloud, "crash": crash},
+	}, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err := os.WriteFile(crash, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	insts, err := p.Launch(ctx, launchRequest("crashed", "crashed-1", 1))
+	var ce *terraform.CutOffError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Launch whose Terraform died mid-create = %v, %v (%T); want a *terraform.CutOffError", idsOf(insts), err, err)
+	}
+	made, rerr := os.ReadDir(cloud)
+	if rerr != nil || len(made) != 1 {
+		t.Fatalf("the cloud holds %v (%v), want the one instance the dead apply made", made, rerr)
+	}
+	key := made[0].Name()
+	for _, want := range []string{
+		`terraform_data.instance["` + key + `"]`, "may hold an instance", "spillway:cluster=lifecycle", "spillway:burst=crashed", "end them by hand",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Launch: %v\ndoes not say %q", err, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), key) {
+		t.Errorf("the cut-off create of %s was not logged as an error:\n%s", key, logs.String())
+	}
+	// Not a permanent error: the next launch may well succeed.
+	if !providers.IsTransient(err) {
+		t.Errorf("Launch: %v is not a transient error", err)
+	}
+	if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after the dead apply = %v (%v), want none", idsOf(listed), err)
+	}
+}
