@@ -45,6 +45,18 @@ func TestOpenRefusesADamagedDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false},
+		// SQLite takes a file of 0 or 1 bytes for a new database and
+		// writes a fresh one into it.
+		{"emptied", func(t *testing.T, path string, _, _ int64) {
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"cut to one byte", func(t *testing.T, path string, _, _ int64) {
+			if err := os.Truncate(path, 1); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
 		{"its header overwritten", func(t *testing.T, path string, _, _ int64) {
 			writeAt(t, path, 0, strings.Repeat("garbage ", 12))
 		}, true},
@@ -76,6 +88,7 @@ func TestOpenRefusesADamagedDatabase(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.damage(t, path, root, pageSize)
+			damagedSize := fileSize(t, path)
 
 			s, err = Open(ctx, path, WithServerLock())
 			var damaged *DamagedError
@@ -94,8 +107,8 @@ func TestOpenRefusesADamagedDatabase(t *testing.T) {
 				}
 			}
 			// Refused, not changed: the file is as the damage left it.
-			if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
-				t.Fatalf("the damaged file after Open: %v, %v", fi, err)
+			if size := fileSize(t, path); size != damagedSize {
+				t.Fatalf("the damaged file after Open: %d bytes, was %d", size, damagedSize)
 			}
 		})
 	}
@@ -111,4 +124,13 @@ func writeAt(t *testing.T, path string, off int64, data string) {
 	if _, err := f.WriteAt([]byte(data), off); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

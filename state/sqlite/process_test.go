@@ -112,6 +112,11 @@ func TestProcessesRaceToMigrate(t *testing.T) {
 			t.Errorf("process %d: %v", i, err)
 		}
 	}
+	// Each made the new database at a name of its own and linked it: none
+	// is left behind.
+	if left, _ := filepath.Glob(path + ".new-*"); len(left) > 0 {
+		t.Errorf("files left from making the database: %v", left)
+	}
 	s := openFileStore(t, path)
 	defer s.Close()
 	ms, err := s.Migrations(t.Context())

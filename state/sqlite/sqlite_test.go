@@ -288,7 +288,8 @@ func TestPruneDeletesInChunks(t *testing.T) {
 }
 
 func TestWarnsOfAnExistingFileOthersCanRead(t *testing.T) {
-	path := writeFile(t, filepath.Join(t.TempDir(), "spillway.db"), "")
+	path := filepath.Join(t.TempDir(), "spillway.db")
+	openFileStore(t, path).Close()
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -300,9 +301,6 @@ func TestWarnsOfAnExistingFileOthersCanRead(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("the existing file's mode changed: %v, %v", fi.Mode(), err)
-	}
-	if !strings.Contains(logs.String(), "applied schema migration") {
-		t.Errorf("no migration in the log:\n%s", logs.String())
 	}
 }
 

@@ -128,7 +128,9 @@ func WithServerLock() Option { return func(o *options) { o.serverLock = true } }
 func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
 
 // Open opens (creating it if needed, mode 0600) the SQLite database at path
-// and brings its schema up to date. path ":memory:" opens a private
+// and brings its schema up to date. A file too short to hold a database
+// (0 or 1 byte), which SQLite would take for a new one, is refused
+// (*DamagedError, Short). path ":memory:" opens a private
 // in-memory database.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := defaultOptions()
@@ -261,16 +263,28 @@ type DamagedError struct {
 	Problems []string // the first few SQLite reported
 	// NotADatabase: SQLite did not recognise the file's header (SQLITE_NOTADB).
 	NotADatabase bool
+	// Short: the file is so short (Size bytes, 0 when emptied) that SQLite
+	// would take it for a new database.
+	Short bool
+	Size  int64
 }
 
 func (e *DamagedError) Error() string {
 	what := "is damaged"
-	if e.NotADatabase {
+	switch {
+	case e.Short && e.Size == 0:
+		what = "is empty (0 bytes: emptied, or written onto a full disk)"
+	case e.Short:
+		what = fmt.Sprintf("is cut short (%d byte)", e.Size)
+	case e.NotADatabase:
 		what = "is not a SQLite database, or its header is damaged"
 	}
 	advice := fmt.Sprintf("restore it from a backup (such as a %s.schema-vN.bak Spillway made before a migration) or move it aside to start with an empty state, whose sweeper then ends the instances this one tracked", e.Database)
 	if e.NotADatabase {
 		advice = "if server.state names another file by mistake, name the state's database; else " + advice
+	}
+	if e.Short {
+		advice += " (a file made empty on purpose for a new state included: the server makes a new database itself)"
 	}
 	return fmt.Sprintf("state/sqlite: database %q %s (%s): %s", e.Database, what, strings.Join(e.Problems, "; "), advice)
 }
@@ -323,10 +337,13 @@ func openFile(ctx context.Context, path string, o options) (write, read *sql.DB,
 	if err != nil {
 		return nil, nil, fmt.Errorf("state/sqlite: database path %q: %w", path, err)
 	}
-	// Create the file ourselves so it is private from the first byte;
-	// SQLite gives the -wal and -shm files the same mode. The connections
-	// open it with mode=rw, so they never create it with another mode.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	// Create the file ourselves (create.go) so it is private from the first
+	// byte; SQLite gives the -wal and -shm files the same mode. The
+	// connections open it with mode=rw, so they never create it.
+	if err := prepareFile(ctx, abs); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("state/sqlite: open database %q: %w", path, err)
 	}
