@@ -9,12 +9,18 @@ import (
 )
 
 // The server lock: SQLite has no leader lease, so a server holds an
-// exclusive lock on PATH.lock beside its database for as long as the
-// database is open, and a second server pointed at the same file refuses
-// to start instead of acting beside the first. The lock file says who holds
-// it (host, pid, since when), so the refusal can name the other server. The
-// kernel drops the lock when its holder exits, however it exits: a stale
-// lock file never keeps a server from starting.
+// exclusive lock on its database file for as long as it has it open, and a
+// second server pointed at the same file refuses to start instead of acting
+// beside the first. The lock is a flock on the file itself, separate from
+// the fcntl locks SQLite takes on it: a lock on a file beside it (as
+// PATH.lock alone was) goes with that file's name, so removing PATH.lock (a
+// cleanup of stale-looking files) let a second server lock a new one and
+// act beside the first. The server also locks PATH.lock, as servers before
+// did (a server of an older binary and one of this one exclude each
+// other), and writes there who holds it (host, pid, since when), so the
+// refusal can name the other server. The kernel drops the locks when their
+// holder exits, however it exits: a stale lock file never keeps a server
+// from starting.
 
 // LockedError is Open's answer (with WithServerLock) when another process
 // holds the database's server lock.
@@ -32,17 +38,39 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("state/sqlite: database %q is in use by another spillway server (%s; lock %s): two servers on one SQLite file would both act; stop the other one, or use a postgres:// state for several servers", e.Database, holder, e.Lock)
 }
 
-// serverLock is a held lock file; release unlocks and closes it.
+// serverLock is a held server lock; release unlocks it.
 type serverLock struct {
-	f *os.File
+	db   *os.File // the database file, flocked
+	file *os.File // PATH.lock, flocked
 }
 
-// lockServer takes the exclusive server lock of the database at abs,
-// without waiting.
+// lockServer takes the exclusive server lock of the database at abs (which
+// exists), without waiting.
 func lockServer(abs string, now time.Time) (*serverLock, error) {
 	path := abs + ".lock"
+	locked := func() error {
+		b, _ := os.ReadFile(path)
+		return &LockedError{Database: abs, Lock: path, Holder: strings.TrimSpace(string(b))}
+	}
+	db, err := os.OpenFile(abs, os.O_RDWR, 0)
+	if err != nil {
+		if uw := unwritable(abs, err); uw != nil {
+			return nil, uw
+		}
+		return nil, fmt.Errorf("state/sqlite: lock database %q: %w", abs, err)
+	}
+	if err := tryLock(db); err != nil {
+		// Closing this descriptor drops no lock of this Store's
+		// connections: none is open yet.
+		db.Close()
+		if errors.Is(err, errLockHeld) {
+			return nil, locked()
+		}
+		return nil, fmt.Errorf("state/sqlite: lock database %q: %w", abs, err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		db.Close()
 		if uw := unwritable(abs, err); uw != nil {
 			return nil, uw
 		}
@@ -50,9 +78,9 @@ func lockServer(abs string, now time.Time) (*serverLock, error) {
 	}
 	if err := tryLock(f); err != nil {
 		f.Close()
+		db.Close()
 		if errors.Is(err, errLockHeld) {
-			b, _ := os.ReadFile(path)
-			return nil, &LockedError{Database: abs, Lock: path, Holder: strings.TrimSpace(string(b))}
+			return nil, locked()
 		}
 		return nil, fmt.Errorf("state/sqlite: lock database %q: %w", abs, err)
 	}
@@ -61,14 +89,17 @@ func lockServer(abs string, now time.Time) (*serverLock, error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(holder+"\n"), 0)
 	}
-	return &serverLock{f: f}, nil
+	return &serverLock{db: db, file: f}, nil
 }
 
+// release drops the locks. It must come after the Store's connections are
+// closed: closing a descriptor of the database file drops every fcntl
+// lock this process holds on it, SQLite's included.
 func (l *serverLock) release() error {
 	if l == nil {
 		return nil
 	}
-	// Closing the file drops the lock. The file stays: removing it could
-	// let a third process lock a new file while a second waits on the old.
-	return l.f.Close()
+	// PATH.lock stays: removing it could let a third process lock a new
+	// file while a second waits on the old.
+	return errors.Join(l.file.Close(), l.db.Close())
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -31,7 +32,7 @@ const (
 func runHelper(path, mode, name string) int {
 	ctx := context.Background()
 	var opts []Option
-	if mode == "server" { // as spillway server opens it
+	if mode == "server" || mode == "hold" { // as spillway server opens it
 		opts = append(opts, WithServerLock())
 	}
 	s, err := Open(ctx, path, opts...)
@@ -45,6 +46,9 @@ func runHelper(path, mode, name string) int {
 		err = s.CreateIntent(ctx, state.Intent{ID: name, Pool: "train", Provider: "aws", CreatedAt: testT0})
 	case "write":
 		err = writeUntilKilled(ctx, s, name)
+	case "hold": // a server that runs until its stdin closes
+		fmt.Println("holding")
+		_, _ = io.Copy(io.Discard, os.Stdin)
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}

@@ -117,10 +117,11 @@ const (
 // WithSync sets how hard commits wait for the disk (default SyncFull).
 func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
 
-// WithServerLock makes Open take an exclusive lock on PATH.lock that the
-// Store holds until Close: a second Open with it (another server, in this
-// process or another) fails at once with *LockedError, which names the
-// holder. Opens without it (tools, tests reading the state) are not
+// WithServerLock makes Open take an exclusive lock on the database file
+// (and on PATH.lock beside it, which names the holder) that the Store holds
+// until Close: a second Open with it (another server, in this process or
+// another) fails at once with *LockedError, which names the holder, also
+// when PATH.lock was removed meanwhile. Opens without it (tools, tests reading the state) are not
 // affected. No effect on ":memory:".
 func WithServerLock() Option { return func(o *options) { o.serverLock = true } }
 
@@ -154,6 +155,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			return nil, fmt.Errorf("state/sqlite: database path %q: %w", path, err)
+		}
+		// The lock is on the database file: make it first if it is new.
+		if err := prepareFile(ctx, abs); err != nil {
+			if uw := unwritable(abs, err); uw != nil {
+				return nil, uw
+			}
+			return nil, err
 		}
 		if lock, err = lockServer(abs, o.now()); err != nil {
 			return nil, err
