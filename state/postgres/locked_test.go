@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,85 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	if !ok || e2 != e1+1 {
 		terms, _ := s.Terms(ctx, "leader")
 		t.Fatalf("b once the lock went: epoch %d, acting %v; want the next epoch %d (terms %+v)", e2, ok, e1+1, terms)
+	}
+}
+
+// TestTimedOutTryLeavesNoSessionToTakeTheLease: a server's try of the
+// lease waits on the lease row's lock (an operator's SELECT ... FOR UPDATE
+// left open), its deadline passes, and the server goes (stopped, or
+// restarted as a new holder). Were its statement left waiting in the
+// database, it would run once the lock went and begin a term for a holder
+// that is gone: nobody could lead for that term's TTL. pgx ends such a
+// statement in the database (a cancel request sent on a new connection
+// before it closes the session; pgconn's asyncClose, v5.13): the session
+// is gone within moments of the deadline, and once the lock goes the next
+// server leads at once.
+func TestTimedOutTryLeavesNoSessionToTakeTheLease(t *testing.T) {
+	dsn := newDB(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	s := openStore(t, dsn)
+	ctx := t.Context()
+	a := lease(t, s, "a", 200*time.Millisecond)
+	e1, ok, err := a.Acquire(ctx)
+	if err != nil || !ok {
+		t.Fatalf("a's first try: %d, %v, %v", e1, ok, err)
+	}
+	other, err := pgx.Connect(ctx, pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.WithoutCancel(ctx))
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(t, 5*time.Second, func() bool {
+		li, err := s.LeaseInfo(ctx, "leader")
+		return err == nil && !li.Live
+	}) {
+		t.Fatal("a's term did not expire")
+	}
+
+	// b's server, with a term long enough to be seen if it began late.
+	gone, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lease(t, gone, "b", time.Minute)
+	tryCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, ok, err = b.Acquire(tryCtx)
+	deadline := time.Now()
+	cancel()
+	if ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("b's try while the lease row is locked: ok %v, %v; want it to end at its deadline", ok, err)
+	}
+	gone.Close()
+
+	sessions := func() int {
+		var n int
+		if err := other.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if !pollUntil(t, 10*time.Second, func() bool { return sessions() == 0 }) {
+		t.Errorf("%d sessions of servers still wait for the lease row's lock %v after their statement's deadline", sessions(), time.Since(deadline).Round(time.Millisecond))
+	} else {
+		t.Logf("the timed-out try's session stopped waiting %v after its deadline", time.Since(deadline).Round(time.Millisecond))
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	c := lease(t, s, "c", time.Second)
+	e2, ok, err := c.Acquire(ctx)
+	if err != nil || !ok || e2 != e1+1 {
+		li, _ := s.LeaseInfo(ctx, "leader")
+		terms, _ := s.Terms(ctx, "leader")
+		t.Fatalf("c's try once the lock went: epoch %d, ok %v, %v; want the next epoch %d (lease %+v, terms %+v)", e2, ok, err, e1+1, li, terms)
 	}
 }

@@ -174,6 +174,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// share lock of a fenced write never holds off a takeover for long.
 	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(o.txIdleTimeout.Milliseconds())
 	cfg.ConnConfig.RuntimeParams["application_name"] = "spillway"
+	// A statement whose context ends (a lease call waiting on the row's
+	// lock) is ended in the database too: pgx's default context handler
+	// fails the read at once, and closing the session sends a cancel
+	// request first (pgconn's asyncClose), so the statement does not run
+	// later for a caller long gone (TestTimedOutTryLeavesNoSessionToTakeTheLease).
 	// A session on a read-only server (a reader a managed database's
 	// endpoint reached during a failover, default_transaction_read_only
 	// on) serves its query and is then closed: kept in the pool, it would
