@@ -97,7 +97,8 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	if err := s.present(ctx); err != nil {
 		return nil, err
 	}
-	return s.write.ExecContext(ctx, query, args...)
+	res, err := s.write.ExecContext(ctx, query, args...)
+	return res, s.writeFailed(err)
 }
 
 // identify records the file the Store opened.

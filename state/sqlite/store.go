@@ -440,6 +440,10 @@ func (s *Store) inTx(ctx context.Context, query string, f func(*sql.Stmt) error)
 	if err := s.present(ctx); err != nil {
 		return err
 	}
+	return s.writeFailed(s.tx(ctx, query, f))
+}
+
+func (s *Store) tx(ctx context.Context, query string, f func(*sql.Stmt) error) error {
 	tx, err := s.write.BeginTx(ctx, nil) // IMMEDIATE (_txlock)
 	if err != nil {
 		return err

@@ -17,14 +17,24 @@ import (
 // filesystem, a file owned by another user, modes that keep it out): a
 // server writes the file, and creates beside it SQLite's PATH-wal and
 // PATH-shm and its server lock PATH.lock.
+//
+// It is also a write's answer once the file stopped taking writes while
+// the Store had it open (Midway): its filesystem remounted read-only (as
+// ext4 with errors=remount-ro does after a disk error), where SQLite says
+// only "disk I/O error".
 type UnwritableError struct {
 	Database string // the database's path
 	Path     string // what could not be written: the file or its directory
 	Dir      bool   // Path is the directory
+	Midway   bool   // the file stopped taking writes while the Store had it open
 	Err      error
 }
 
 func (e *UnwritableError) Error() string {
+	if e.Midway {
+		return fmt.Sprintf("state/sqlite: database %q can no longer be written (%v): its filesystem was remounted read-only, or the file made unwritable, while the server ran; the server writes nothing, so launches nothing, until the file takes writes again: see the kernel log (dmesg) for why, repair the filesystem or move the state to a writable one, and restart the server",
+			e.Database, e.Err)
+	}
 	what := "the database file"
 	if e.Dir {
 		what = "its directory"
@@ -62,4 +72,22 @@ func unwritable(abs string, err error) error {
 		return &UnwritableError{Database: abs, Path: abs, Err: err}
 	}
 	return nil
+}
+
+// writeFailed is what a write of s answers for err: an *UnwritableError
+// (Midway) when SQLite failed to write (an I/O error, a read-only
+// database) and the file can no longer be written, else err.
+func (s *Store) writeFailed(err error) error {
+	var se *sqlite.Error
+	if err == nil || s.presence.abs == "" || !errors.As(err, &se) {
+		return err
+	}
+	if code := se.Code() & 0xff; code != sqlite3.SQLITE_IOERR && code != sqlite3.SQLITE_READONLY {
+		return err
+	}
+	aerr := canWrite(s.presence.abs)
+	if aerr == nil {
+		return err // a failing disk, not a read-only one
+	}
+	return &UnwritableError{Database: s.presence.abs, Path: s.presence.abs, Midway: true, Err: fmt.Errorf("%w; SQLite: %w", aerr, err)}
 }
