@@ -74,7 +74,9 @@ func checkListenPort(port string) error {
 // CheckStatePath checks a SQLite state path: it must not be a directory,
 // and the directory it is in must exist (the server creates the file, not
 // its folders) and take new files; a file already there must be a SQLite
-// database (or empty, which SQLite makes one of).
+// database: an empty one, which SQLite would take for a new database, is
+// refused as the server refuses it (what emptying it by hand or a write
+// onto a full disk leaves).
 func CheckStatePath(path string) error {
 	if fi, err := os.Stat(path); err == nil {
 		switch {
@@ -82,7 +84,9 @@ func CheckStatePath(path string) error {
 			return fmt.Errorf("%s is a directory: name the SQLite file in it, e.g. %s", path, filepath.Join(path, "spillway.db"))
 		case !fi.Mode().IsRegular():
 			return fmt.Errorf("%s is not a regular file (%s): name the server's SQLite state file, or a new path where it will make one", path, fi.Mode().Type())
-		case fi.Size() > 0:
+		case fi.Size() == 0:
+			return fmt.Errorf("%s is empty (0 bytes: emptied, or written onto a full disk), which the server refuses rather than start with no state: restore it from a backup, or remove it to start empty (the server makes a new database itself)", path)
+		default:
 			if err := checkSQLiteHeader(path); err != nil {
 				return err
 			}

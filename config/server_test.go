@@ -516,9 +516,9 @@ func TestValidateForServerStopsWithItsContext(t *testing.T) {
 }
 
 // TestCheckStatePath: a state file already there must be a SQLite
-// database (or empty, which SQLite makes one of); the server would
-// otherwise fail to open it with SQLite's "file is not a database" or
-// "disk I/O error" (exit 1) instead of a config error at server.state.
+// database, not empty; the server would otherwise fail to open it with
+// SQLite's "file is not a database" or "disk I/O error", or refuse the
+// empty file (exit 1), instead of a config error at server.state.
 func TestCheckStatePath(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {
@@ -530,7 +530,7 @@ func TestCheckStatePath(t *testing.T) {
 	}
 	for _, tc := range []struct{ path, err string }{
 		{filepath.Join(dir, "new.db"), ""},
-		{file("empty.db", ""), ""},
+		{file("empty.db", ""), "is empty (0 bytes"},
 		{file("real.db", "SQLite format 3\x00\x10\x00"), ""},
 		{file("config.db", "cluster: t\n"), `is not a SQLite database (it does not start with "SQLite format 3")`},
 		{file("short.db", "SQL"), "is not a SQLite database"},

@@ -68,7 +68,7 @@ providers' longest call_timeout late, and counts each instance until then;
 without --server the summary warns of it), and what the server opens
 when it starts: a listen address it would refuse (a host name, or an address
 that is not loopback without server.tls, unless --insecure-listen), a state
-file whose folder does not exist, is a directory, is not a SQLite database,
+file whose folder does not exist, is a directory, is empty or not a SQLite database,
 or sits in a folder the server cannot write to (validate makes and removes
 a file there to find out), a tokens file that does not parse, and a TLS
 certificate and key that do not load; as spillway server would, which
