@@ -118,11 +118,12 @@ const (
 func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
 
 // WithServerLock makes Open take an exclusive lock on the database file
-// (and on PATH.lock beside it, which names the holder) that the Store holds
-// until Close: a second Open with it (another server, in this process or
-// another) fails at once with *LockedError, which names the holder, also
-// when PATH.lock was removed meanwhile. Opens without it (tools, tests reading the state) are not
-// affected. No effect on ":memory:".
+// (and on PATH.lock beside it, which names the holder) that the Store
+// holds until Close: a second Open with it (another server, in this
+// process or another) fails at once with *LockedError, which names the
+// holder, also when PATH.lock was removed meanwhile. Opens without it
+// (tools, tests reading the state) are not affected. No effect on
+// ":memory:".
 func WithServerLock() Option { return func(o *options) { o.serverLock = true } }
 
 // WithReaders is the size of the read connection pool (default 4).

@@ -32,7 +32,7 @@ type UnwritableError struct {
 
 func (e *UnwritableError) Error() string {
 	if e.Midway {
-		return fmt.Sprintf("state/sqlite: database %q can no longer be written (%v): its filesystem was remounted read-only, or the file made unwritable, while the server ran; the server writes nothing, so launches nothing, until the file takes writes again: see the kernel log (dmesg) for why, repair the filesystem or move the state to a writable one, and restart the server",
+		return fmt.Sprintf("state/sqlite: database %q can no longer be written (%v): its filesystem was remounted read-only, or the file made unwritable, while the server ran; until the file takes writes again the server records nothing, so launches nothing: see the kernel log (dmesg) for why, repair the filesystem or move the state to a writable one, and restart the server",
 			e.Database, e.Err)
 	}
 	what := "the database file"
