@@ -86,6 +86,15 @@ func (s *Store) present(ctx context.Context) error {
 		ge.SaveErr = err
 	} else {
 		ge.SavedTo = dest
+		// A server's lock goes with the file it opened: it takes the one
+		// written back too, so that no second server starts on it while
+		// this one runs on (acting from memory, its sweeper blind to what
+		// the other would launch).
+		if !ge.Replaced {
+			if err := s.lock.add(dest); err != nil {
+				s.log.Warn("the state written back could not be locked: a second server could start on it while this one runs", "database", dest, "err", err)
+			}
+		}
 	}
 	s.log.Error("the state database was removed or replaced while the server ran; writes are refused", "database", p.abs, "saved_to", ge.SavedTo, "err", ge.SaveErr)
 	p.gone = ge

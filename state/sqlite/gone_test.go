@@ -14,7 +14,8 @@ import (
 // open Store (rm spillway.db*, a cleanup of the directory), or puts another
 // file in its place: the next write must not go on into the removed file,
 // to be lost when the server ends, and the state written so far must be
-// found at the path (or beside the file that replaced it) by the next start.
+// found at the path (or beside the file that replaced it) by the next start,
+// and by no second server while this one runs.
 func TestWritesStopWhenTheFileIsRemoved(t *testing.T) {
 	ctx := t.Context()
 	intent := func(id string) state.Intent {
@@ -38,7 +39,7 @@ func TestWritesStopWhenTheFileIsRemoved(t *testing.T) {
 			if err := s.CreateIntent(ctx, intent("before")); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			for _, f := range []string{path, path + "-wal", path + "-shm", path + ".lock"} { // rm spillway.db*
 				if err := os.Remove(f); err != nil {
 					t.Fatal(err)
 				}
@@ -77,6 +78,18 @@ func TestWritesStopWhenTheFileIsRemoved(t *testing.T) {
 			}
 			if c.replace != (gone.SavedTo != path) {
 				t.Errorf("saved to %s: want %s when nothing took its place, beside it otherwise", gone.SavedTo, path)
+			}
+			// The state written back is this server's while it runs on:
+			// a second server does not start on it.
+			if !c.replace {
+				second, err := Open(ctx, path, WithServerLock())
+				var locked *LockedError
+				if !errors.As(err, &locked) {
+					if second != nil {
+						second.Close()
+					}
+					t.Errorf("a second server on the state written back while the first runs: %v, want a *LockedError", err)
+				}
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)

@@ -42,6 +42,27 @@ func (e *LockedError) Error() string {
 type serverLock struct {
 	db   *os.File // the database file, flocked
 	file *os.File // PATH.lock, flocked
+	// more are files locked since (the state written back to the path
+	// after the file was removed, gone.go).
+	more []*os.File
+}
+
+// add locks the database file at path too, until release (no-op without a
+// server lock).
+func (l *serverLock) add(path string) error {
+	if l == nil {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := tryLock(f); err != nil {
+		f.Close()
+		return err
+	}
+	l.more = append(l.more, f)
+	return nil
 }
 
 // lockServer takes the exclusive server lock of the database at abs (which
@@ -101,5 +122,9 @@ func (l *serverLock) release() error {
 	}
 	// PATH.lock stays: removing it could let a third process lock a new
 	// file while a second waits on the old.
-	return errors.Join(l.file.Close(), l.db.Close())
+	errs := []error{l.file.Close(), l.db.Close()}
+	for _, f := range l.more {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
 }
