@@ -1,3 +1,5 @@
+//go:build rootfs
+
 package scheduler_test
 
 import (

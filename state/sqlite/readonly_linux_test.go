@@ -1,3 +1,5 @@
+//go:build rootfs
+
 package sqlite
 
 import (
