@@ -28,6 +28,9 @@ const (
 	maxLimit     = 1000
 )
 
+// MaxBurstGPUs bounds a manual burst's GPUs, whatever the pool allows.
+const MaxBurstGPUs = maxBurstGPUs
+
 // Bounds on a manual burst, whatever the pool allows.
 const (
 	maxBurstGPUs   = 100000

@@ -19,6 +19,9 @@ import (
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
+// maxConnsRange says what --max-connections takes, where a value is out of range.
+var maxConnsRange = fmt.Sprintf("want 1 to %d", maxAgentConns)
+
 func init() { register(newAgentCmd) }
 
 // exitNoDriver is the agent's exit code when the NVIDIA driver library is
@@ -151,6 +154,7 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLi
 	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client takes the place of a silent, else the idle longest, else a stalled connection (see above), or waits while every one is in a request or just accepted", maxAgentConns))
+	flagRange(f, "max-connections", maxConnsRange)
 	return cmd
 }
 
@@ -171,7 +175,7 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		return usagef("--busy-processes %d: want 0 or more", o.busyProcesses)
 	}
 	if o.maxConns < 1 || o.maxConns > maxAgentConns {
-		return usagef("--max-connections %d: want 1 to %d", o.maxConns, maxAgentConns)
+		return usagef("--max-connections %d: %s", o.maxConns, maxConnsRange)
 	}
 	level, err := parseLogLevel(o.logLevel)
 	if err != nil {

@@ -98,6 +98,7 @@ func newBurstCreateCmd() *cobra.Command {
 	fl.StringVar(&r.Reason, "reason", "", "why, e.g. the incident (required)")
 	fl.StringVar(&r.Offering, "offering", "", "pin one of the pool's offerings (default: the policy chooses)")
 	fl.StringVar(&r.IdempotencyKey, "idempotency-key", "", "send this Idempotency-Key (default: a new one each run): running the command again with the same key and flags returns the burst the first run made instead of opening a second")
+	flagRange(fl, "gpus", fmt.Sprintf("ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", api.MaxBurstGPUs))
 	for _, n := range []string{"pool", "gpus", "for", "reason"} {
 		_ = cmd.MarkFlagRequired(n)
 	}

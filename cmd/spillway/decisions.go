@@ -14,6 +14,12 @@ import (
 
 func init() { register(newDecisionsCmd) }
 
+// maxDecisionsLimit bounds --limit; limitRange says so.
+const (
+	maxDecisionsLimit = 100000
+	limitRange        = "use 1 to 100000"
+)
+
 func newDecisionsCmd() *cobra.Command {
 	var f apiFlags
 	var q api.DecisionsQuery
@@ -34,8 +40,8 @@ in UTC, the zone every time the CLI shows is in.
   spillway decisions --pool training --limit 200 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if q.Limit < 1 || q.Limit > 100000 {
-				return usagef("--limit %d is out of range: use 1 to 100000", q.Limit)
+			if q.Limit < 1 || q.Limit > maxDecisionsLimit {
+				return usagef("--limit %d is out of range: %s", q.Limit, limitRange)
 			}
 			if q.Since != "" {
 				// Checked here too, so a mistake is named before the
@@ -76,5 +82,6 @@ in UTC, the zone every time the CLI shows is in.
 	fl.StringVar(&q.Pool, "pool", "", "only this pool's decisions")
 	fl.StringVar(&q.Since, "since", "", "only decisions since this long ago (1h, at most 8784h), this RFC 3339 time, or this date's midnight UTC (2026-11-30)")
 	fl.IntVar(&q.Limit, "limit", 50, "at most this many, newest first")
+	flagRange(fl, "limit", limitRange)
 	return cmd
 }

@@ -28,6 +28,9 @@ import (
 	"github.com/spillway-io/spillway/sim/live"
 )
 
+// onpremNodesRange says what --onprem-nodes takes, where a value is out of range.
+const onpremNodesRange = "want 1 to 64"
+
 func init() { register(newDemoCmd) }
 
 // Demo defaults: one simulated day in four minutes, starting the bundled
@@ -102,6 +105,7 @@ ready.`,
 	f.DurationVar(&o.start, "start", defaultDemoStart, "where in the trace to start (an offset from its first job)")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8700", "the server's address (loopback; port 0 picks a free one)")
 	f.IntVar(&o.onprem, "onprem-nodes", 2, "on-prem DGX H100 nodes (8 GPUs each), 1 to 64")
+	flagRange(f, "onprem-nodes", onpremNodesRange)
 	f.StringVar(&o.logLevel, "log-level", "info", "level of the full log written to demo.log in the directory")
 	return cmd
 }
@@ -175,7 +179,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	defer cancelPipe()
 	go stopOnClosedOutput(ctx, pipe, cancelPipe, nil, os.Stdout, os.Stderr)
 	if o.onprem < 1 || o.onprem > 64 {
-		return usagef("--onprem-nodes %d: want 1 to 64", o.onprem)
+		return usagef("--onprem-nodes %d: %s", o.onprem, onpremNodesRange)
 	}
 	if o.forDur < 0 {
 		return usagef("--for %v: want a duration of 0 or more", o.forDur)

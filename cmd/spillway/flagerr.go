@@ -50,6 +50,11 @@ func flagError(cmd *cobra.Command, err error) error {
 		return err
 	}
 	if strings.Contains(m[3], "value out of range") {
+		if rng := f.Annotations[flagRangeKey]; len(rng) == 1 {
+			// A value past what Go's integers hold: the range the
+			// command's own check names, not "a whole number".
+			return fmt.Errorf("--%s %s is out of range: %s (see %s --help)", m[2], unquote(m[1]), rng[0], cmd.CommandPath())
+		}
 		want = "out of range: want " + want
 	} else {
 		want = "want " + want
@@ -58,6 +63,21 @@ func flagError(cmd *cobra.Command, err error) error {
 		want += config.DurationHint(unquote(m[1])) // --for 2h30: did you mean 2h30m?
 	}
 	return fmt.Errorf("--%s %q: %s (see %s --help)", m[2], unquote(m[1]), want, cmd.CommandPath())
+}
+
+// flagRangeKey is the annotation that holds what a flag's values range
+// over, as the command's own check of its value words it after "is out
+// of range: " (flagRange).
+const flagRangeKey = "spillway/range"
+
+// flagRange says, for flagError, what flag name's values range over: a
+// value past what its Go integer holds (--gpus 99999999999999999999) is
+// refused as the command refuses one in that type's range but not in
+// rng, not as "a whole number", which it is.
+func flagRange(fs *pflag.FlagSet, name, rng string) {
+	if err := fs.SetAnnotation(name, flagRangeKey, []string{rng}); err != nil {
+		panic(err) // no such flag: a mistake in the command's code
+	}
 }
 
 // requiredFlags matches cobra's refusal of a command line without its

@@ -22,7 +22,16 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"simulate", "--seed", "-5"}, `--seed "-5": want a whole number of 0 or more`},
 		{[]string{"simulate", "--seed=-5"}, `--seed "-5": want a whole number of 0 or more`},
 		{[]string{"simulate", "--jitter", "2d"}, `--jitter "2d": want a duration such as 90s, 5m or 1h30m (no day unit: 24h)`},
-		{[]string{"simulate", "--onprem-gpus", "99999999999999999999"}, `--onprem-gpus "99999999999999999999": out of range: want a whole number`},
+		// A number past Go's integers is out of the flag's range, which
+		// is named as for a number within them; it was "out of range:
+		// want a whole number", which it is.
+		{[]string{"simulate", "--onprem-gpus", "99999999999999999999"}, `--onprem-gpus 99999999999999999999 is out of range: want 0 (no on-prem GPUs: every job runs on the cloud) to 1048576, or a percentile of the trace's demand such as p50 (see spillway simulate --help)`},
+		{[]string{"burst", "create", "--gpus", "99999999999999999999"}, `--gpus 99999999999999999999 is out of range: ask for 1 to 100000 GPUs (the pool's manual.max_gpus may allow fewer) (see spillway burst create --help)`},
+		{[]string{"burst", "create", "--gpus=-99999999999999999999"}, `--gpus -99999999999999999999 is out of range: ask for 1 to 100000 GPUs`},
+		{[]string{"simulate", "--seeds", "99999999999999999999"}, `--seeds 99999999999999999999 is out of range: want 1 to 100 (see spillway simulate --help)`},
+		{[]string{"decisions", "--limit", "99999999999999999999"}, `--limit 99999999999999999999 is out of range: use 1 to 100000 (see spillway decisions --help)`},
+		{[]string{"demo", "--onprem-nodes", "99999999999999999999"}, `--onprem-nodes 99999999999999999999 is out of range: want 1 to 64`},
+		{[]string{"agent", "--max-connections", "99999999999999999999"}, `--max-connections 99999999999999999999 is out of range: want 1 to 4096`},
 		{[]string{"simulate", "--json=maybe"}, `--json "maybe": want true or false`},
 		{[]string{"simulate", "--seeds", `a"b`}, `--seeds "a\"b": want a whole number`},
 		{[]string{"burst", "create", "--gpus", "x"}, `--gpus "x": want a whole number (see spillway burst create --help)`},

@@ -247,6 +247,8 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws), 1 to 100")
+	flagRange(fl, "seeds", seedsRange)
+	flagRange(fl, "onprem-gpus", onpremRange)
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
@@ -275,7 +277,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	pool := cp.Policy
 	if !f.onprem.quantile && (f.onprem.gpus < 0 || f.onprem.gpus > config.MaxPoolGPUs) {
-		return fmt.Errorf("--onprem-gpus %d: want 0 (no on-prem GPUs: every job runs on the cloud) to %d, or a percentile of the trace's demand such as p50", f.onprem.gpus, config.MaxPoolGPUs)
+		return fmt.Errorf("--onprem-gpus %d: %s", f.onprem.gpus, onpremRange)
 	}
 	if f.onprem.set() && !f.onprem.quantile {
 		pool = sim.WithOnPremGPUs(pool, int(f.onprem.gpus))
@@ -505,8 +507,8 @@ func whereHint(skips []trace.Skip) string {
 // runSweep is simulate --sweep: every policy at every swept value, over
 // several seeds, with the cost–wait frontier.
 func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud, limit int64) error {
-	if f.seeds < 1 || f.seeds > 100 {
-		return fmt.Errorf("--seeds %d: want 1 to 100", f.seeds)
+	if f.seeds < 1 || f.seeds > maxSeeds {
+		return fmt.Errorf("--seeds %d: %s", f.seeds, seedsRange)
 	}
 	if f.jitter < 0 || f.jitter > 24*time.Hour {
 		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
@@ -812,6 +814,15 @@ func choosePool(cfg *config.Config, name string) (*config.Pool, error) {
 	}
 	return nil, fmt.Errorf("--pool %q: no such pool (the config has %s)", name, strings.Join(names, ", "))
 }
+
+// seedsRange says what --seeds takes, where a value is out of range.
+const (
+	maxSeeds   = 100
+	seedsRange = "want 1 to 100"
+)
+
+// onpremRange says what --onprem-gpus takes, where a value is out of range.
+var onpremRange = fmt.Sprintf("want 0 (no on-prem GPUs: every job runs on the cloud) to %d, or a percentile of the trace's demand such as p50", config.MaxPoolGPUs)
 
 // onpremFlag is --onprem-gpus: a GPU count, or pNN, a quantile of the
 // trace's demand (sim.OnPremAt).
