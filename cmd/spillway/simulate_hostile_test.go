@@ -272,7 +272,7 @@ func TestSimulateExitStatus(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "jobs.csv")
 	bad := filepath.Join(dir, "bad.csv")
-	for p, body := range map[string]string{good: "submit_s,duration_s,gpus\n0,60,1\n", bad: "submit_s,duration_s,gpus\n0,-1,1\n"} {
+	for p, body := range map[string]string{good: "submit_s,duration_s,gpus\n0,60,1\n", bad: "submit_s,duration_s,gpus\n0,60,two\n"} {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestSimulateExitStatus(t *testing.T) {
 		{"an argument", []string{"jobs.csv"}, 2, `spillway: simulate takes no arguments, got "jobs.csv"`, false},
 		{"an empty flag", []string{"--trace", ""}, 2, "spillway: --trace is empty", false},
 		{"a config not there", []string{"--config", filepath.Join(dir, "none.yaml")}, 2, "spillway: read config: open " + filepath.Join(dir, "none.yaml"), false},
-		{"a bad trace row", []string{"--trace", bad}, 2, `spillway: bad.csv:2: column duration_s: "-1": out of range`, false},
+		{"a bad trace row", []string{"--trace", bad}, 2, `spillway: bad.csv:2: column gpus: "two": not a whole number`, false},
 		{"an unknown policy", []string{"--trace", good, "--policies", "fifo"}, 2, `spillway: --policies: unknown policy "fifo"`, false},
 		{"a plot not written", append(run, "--plot", "/dev/full"), 1, "spillway: --plot: write /dev/full: no space left on device", false},
 		{"a report not printed", run, 1, "spillway: write /dev/stdout: no space left on device", true},

@@ -42,6 +42,7 @@ func (p *parser) helios() (*Trace, error) {
 	levels := make([]int, len(classes))
 	tr := &Trace{Format: FormatHelios}
 	var first, prev time.Time
+	p.sequence = true
 	err := p.rows(func(line int, rec []string) error {
 		at, err := p.date(line, "time", rec[ct])
 		if err != nil {

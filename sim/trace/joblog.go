@@ -73,7 +73,7 @@ func (p *parser) jobLog() (*Trace, error) {
 		}
 		var dur time.Duration
 		if strings.TrimSpace(rec[cd]) != "" {
-			if dur, err = p.seconds(line, "duration", rec[cd], false); err != nil {
+			if dur, err = p.seconds(line, "duration", rec[cd], true); err != nil {
 				return err
 			}
 		}

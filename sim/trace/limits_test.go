@@ -132,11 +132,26 @@ func TestBoundsOfNumbers(t *testing.T) {
 		value string
 		ok    bool
 	}{
-		{"0.001", true}, {"0.0004", false}, {"1e-10", false}, {"315360000", true}, {"315360001", false}, {"1e400", false}, {"NaN", false}, {"+Inf", false}, {"-0.5", false},
+		{"0.001", true}, {"0.0004", true}, {"315360000", true}, {"315360001", false}, {"1e400", false}, {"NaN", false}, {"+Inf", false}, {"-0.5", false},
 	} {
 		_, err := (&parser{name: "x"}).seconds(2, "duration_s", tt.value, true)
 		if (err == nil) != tt.ok {
 			t.Errorf("seconds(%q): %v, want ok=%v", tt.value, err, tt.ok)
+		}
+	}
+	// Which of them a row is skipped for (skipUnusable), and which stop
+	// the load.
+	for _, tt := range []struct {
+		value    string
+		duration bool
+		want     error
+	}{
+		{"NaN", true, errNotFinite}, {"-inf", false, errNotFinite}, {"-0.5", true, errNegativeDuration},
+		{"-0.5", false, nil}, {"1e400", true, nil}, {"-1e400", true, nil},
+	} {
+		_, err := (&parser{name: "x"}).seconds(2, "duration_s", tt.value, tt.duration)
+		if tt.want != nil && !errors.Is(err, tt.want) || tt.want == nil && (err == nil || errors.Is(err, errNotFinite) || errors.Is(err, errNegativeDuration)) {
+			t.Errorf("seconds(%q, duration %v): %v, want %v", tt.value, tt.duration, err, tt.want)
 		}
 	}
 }
@@ -308,6 +323,44 @@ func FuzzGeneric(f *testing.F) {
 		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n",
 		// Empty columns ending the rows.
 		"0,1,1,\n1,1,1,, \n2,1,1,x\n")
+}
+
+// FuzzUnusableRows: rows of any values (NaN, infinities, negative and
+// huge numbers) between good rows are each kept or skipped and counted,
+// or the load is refused with a *trace.Error; the good rows are kept.
+func FuzzUnusableRows(f *testing.F) {
+	for _, s := range [][3]string{{"0", "NaN", "1"}, {"-inf", "60", "1"}, {"0", "-5", "1"}, {"1", "60", "Infinity"}, {"1", "-0", "1"},
+		{"1", "-1e400", "1"}, {"1", "60", "-nan"}, {"", "", ""}, {"1", " -1 ", "1"}, {"1", "+Inf", "1"}} {
+		f.Add(s[0], s[1], s[2], uint8(7))
+	}
+	f.Fuzz(func(t *testing.T, sub, dur, gpus string, n uint8) {
+		if strings.ContainsAny(sub+dur+gpus, "\",\n\r\x00") {
+			return
+		}
+		var b strings.Builder
+		b.WriteString("submit_s,duration_s,gpus\n")
+		rows := int(n%20) + 1
+		for i := range rows {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "%d,60,1\n", i)
+			} else {
+				fmt.Fprintf(&b, "%s,%s,%s\n", sub, dur, gpus)
+			}
+		}
+		tr, err := ReadWith("fuzz.csv", strings.NewReader(b.String()), Options{MaxJobs: 10000})
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+		skipped, text := SkippedText(tr.Skipped)
+		if len(tr.Jobs)+skipped != rows || len(tr.Jobs) < (rows+1)/2 {
+			t.Fatalf("%d rows: %d jobs kept and %d skipped (%s)", rows, len(tr.Jobs), skipped, text)
+		}
+	})
 }
 
 // FuzzGenericSemicolons: a semicolon-separated file (a spreadsheet's CSV

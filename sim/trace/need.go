@@ -24,6 +24,8 @@ func (p *parser) need(line int, col, s string, scale float64, want string) (int3
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
 		return 0, p.bad(line, col, s, want, errors.New("not a number"))
+	case err == nil && math.IsInf(f, 0):
+		return 0, p.bad(line, col, s, want, errNotFinite)
 	case f != f || f < 0 || math.IsInf(f, 1):
 		// Infinity (or a number past float64's range, read as one) is
 		// no request a scheduler takes; a finite count past an int32's

@@ -198,6 +198,8 @@ func (p *parser) paiGPUs(line int, inst, plan string) (int, float64, error) {
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
 		return 0, 0, p.bad(line, "plan_gpu", plan, want, errors.New("not a number"))
+	case err == nil && math.IsInf(f, 0):
+		return 0, 0, p.bad(line, "plan_gpu", plan, want, errNotFinite)
 	case err != nil || f != f || f < 0 || f > MaxGPUs*100:
 		return 0, 0, p.bad(line, "plan_gpu", plan, want, errors.New("out of range"))
 	case f == 0:

@@ -113,7 +113,7 @@ func (p *parser) sacct() (*Trace, error) {
 		}
 		var dur time.Duration
 		if raw {
-			dur, err = p.seconds(line, p.header[ce], rec[ce], false)
+			dur, err = p.seconds(line, p.header[ce], rec[ce], true)
 		} else {
 			dur, err = p.elapsed(line, p.header[ce], rec[ce])
 		}

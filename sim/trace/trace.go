@@ -503,6 +503,7 @@ func (p *parser) finish(tr *Trace) (*Trace, error) {
 	if p.left > 0 {
 		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
+	tr.skip(p.unusable.skip())
 	tr.Name = p.name
 	normalise(tr)
 	if span := tr.Span(); span > MaxSpan {
@@ -690,6 +691,12 @@ type parser struct {
 	// never counts the rows of ITP, Philly or generic CSV whose duration
 	// is 0 or empty (SkipNeverRan), skipped as a job log's are.
 	never int
+	// unusable counts the rows skipped for a value that is no finite
+	// number or a negative duration (skipUnusable), where rows are jobs:
+	// every format but Helios' sequence of the cluster's states
+	// (sequence), where each row holds on from the one before.
+	unusable unusableRows
+	sequence bool
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// dates is the order of day and month in the file's dates with their
@@ -826,8 +833,13 @@ func (p *parser) add(tr *Trace, line int, j Job) error {
 func (p *parser) col(name string) int { return slices.Index(p.header, name) }
 
 // rows calls fn for each data row with its line number; blank lines are
-// skipped by encoding/csv.
+// skipped by encoding/csv. A row fn refuses for a value that is no finite
+// number or for a negative duration is skipped and counted (skipUnusable)
+// in a format whose rows are jobs.
 func (p *parser) rows(fn func(line int, rec []string) error) error {
+	if !p.sequence {
+		fn = p.skipUnusable(fn)
+	}
 	for {
 		rec, line := p.first, 1
 		if rec != nil {
@@ -906,6 +918,82 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if err := fn(line, rec); err != nil {
 			return err
 		}
+	}
+}
+
+// errNotFinite is a numeric field that holds NaN or an infinity (pandas
+// writes a missing value as NaN, and a script's division by zero inf),
+// and errNegativeDuration a job that ends before it starts (a clock set
+// back, start and end swapped): no job to replay, and each such row is
+// skipped and counted, the load going on, where a row is a job.
+var (
+	errNotFinite        = errors.New("not a finite number")
+	errNegativeDuration = errors.New("a negative duration")
+)
+
+// unusableRows counts the rows skipped for errNotFinite or
+// errNegativeDuration: their number, the first few lines, and the first
+// one's column and value.
+type unusableRows struct {
+	rows  int
+	lines []int
+	first *Error
+}
+
+// unusableLines is how many of the rows' lines the report lists.
+const unusableLines = 5
+
+// SkipUnusable starts the reason a row with a value that is no finite
+// number (NaN, inf) or a negative duration is skipped; its lines and the
+// first's column and value follow in parentheses.
+const SkipUnusable = "rows with NaN, an infinite number or a negative duration"
+
+// skip is the Skip the rows make (Rows 0: none).
+func (u *unusableRows) skip() Skip {
+	if u.rows == 0 {
+		return Skip{}
+	}
+	lines := make([]string, len(u.lines))
+	for i, l := range u.lines {
+		lines[i] = strconv.Itoa(l)
+	}
+	at := "line " + lines[0]
+	if u.rows > 1 {
+		at = "lines " + strings.Join(lines, ", ")
+		if u.rows > len(u.lines) {
+			at += ", …"
+		}
+	}
+	first := fmt.Sprintf("%q", clip(u.first.Value))
+	if u.first.Column != "" {
+		first = "column " + u.first.Column + " " + first
+	}
+	if u.rows > 1 {
+		return Skip{u.rows, fmt.Sprintf("%s (%s; the first: %s)", SkipUnusable, at, first)}
+	}
+	return Skip{u.rows, fmt.Sprintf("%s (%s: %s)", SkipUnusable, at, first)}
+}
+
+// skipUnusable is fn, a format's row function, with a row it refuses for
+// errNotFinite or errNegativeDuration skipped and counted in p.unusable
+// instead (and not counted as a job that never ran as well).
+func (p *parser) skipUnusable(fn func(line int, rec []string) error) func(line int, rec []string) error {
+	return func(line int, rec []string) error {
+		never := p.never
+		err := fn(line, rec)
+		var te *Error
+		if err == nil || !errors.As(err, &te) || !(errors.Is(err, errNotFinite) || errors.Is(err, errNegativeDuration)) {
+			return err
+		}
+		p.never = never
+		u := &p.unusable
+		if u.rows++; len(u.lines) < unusableLines {
+			u.lines = append(u.lines, line)
+		}
+		if u.first == nil {
+			u.first = te
+		}
+		return nil
 	}
 }
 
@@ -1064,25 +1152,23 @@ func (p *parser) bad(line int, col, value, want string, err error) error {
 	return &Error{File: p.name, Line: line, Column: col, Value: value, Want: want, Err: err}
 }
 
-// seconds parses a non-negative number of seconds (integer or decimal).
-func (p *parser) seconds(line int, col, s string, positive bool) (time.Duration, error) {
-	want := wantSeconds
-	if positive {
-		want = wantPositiveSeconds
-	}
+// seconds parses a non-negative number of seconds (integer or decimal):
+// a duration when duration is set (a negative one is errNegativeDuration),
+// else a time. NaN or an infinity is errNotFinite.
+func (p *parser) seconds(line int, col, s string, duration bool) (time.Duration, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, p.bad(line, col, s, want, errors.New("not a number"))
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return 0, p.bad(line, col, s, wantSeconds, errors.New("not a number"))
+	case err == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
+		return 0, p.bad(line, col, s, wantSeconds, errNotFinite)
+	case err == nil && f < 0 && duration:
+		return 0, p.bad(line, col, s, wantSeconds, errNegativeDuration)
+	case err != nil || f < 0 || f > maxSeconds:
+		return 0, p.bad(line, col, s, wantSeconds, errors.New("out of range"))
 	}
-	if err != nil || f != f || f < 0 || f > maxSeconds {
-		return 0, p.bad(line, col, s, want, errors.New("out of range"))
-	}
-	// Times are kept to the millisecond; a duration must not round to 0.
-	d := time.Duration(f*1e3+0.5) * time.Millisecond
-	if positive && d <= 0 {
-		return 0, p.bad(line, col, s, want, errors.New("out of range"))
-	}
-	return d, nil
+	// Times are kept to the millisecond.
+	return time.Duration(f*1e3+0.5) * time.Millisecond, nil
 }
 
 // Submit times as numbers: seconds from the trace's start (0 to
@@ -1126,6 +1212,9 @@ func (p *parser) submitSeconds(line int, col, s string) (time.Duration, error) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("not a number"))
 	}
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return 0, p.bad(line, col, s, wantSubmitSeconds, errNotFinite)
+	}
 	kind := submitsUnknown
 	for k := submitsOffset; k <= submitsUnixNano && err == nil; k++ {
 		if f >= submitKinds[k].least && f < submitKinds[k].past {
@@ -1160,7 +1249,8 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 
 // Expected values, for messages (built once: the parsers run per row).
 var (
-	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
+	wantSeconds = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
+	// (The Philly job log's span of attempts.)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
 	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time before %s: in seconds (%.0f to %d), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on)", maxSeconds, MaxDate.Format(time.DateOnly), maxSeconds, MaxDate.Unix())
 	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
@@ -1178,6 +1268,8 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 		// Some converters write counts as floats ("8.0").
 		f, ferr := strconv.ParseFloat(s, 64)
 		switch {
+		case ferr == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
+			return 0, p.bad(line, col, s, want(), errNotFinite)
 		case errors.Is(err, strconv.ErrRange) || (ferr == nil && (f < float64(least) || f > MaxGPUs)):
 			return 0, p.bad(line, col, s, want(), errors.New("out of range"))
 		case ferr != nil || f != math.Trunc(f):
@@ -1204,7 +1296,9 @@ func (p *parser) fraction(line int, col, s string) (int, float64, error) {
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
 		return 0, 0, p.bad(line, col, s, want+gresHint(s), errors.New("not a number"))
-	case err != nil || f != f || f < 0 || f > MaxGPUs:
+	case err == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
+		return 0, 0, p.bad(line, col, s, want, errNotFinite)
+	case err != nil || f < 0 || f > MaxGPUs:
 		return 0, 0, p.bad(line, col, s, want, errors.New("out of range"))
 	}
 	return int(math.Ceil(f)), f, nil
@@ -1272,7 +1366,10 @@ func (p *parser) generic() (*Trace, error) {
 		}
 		j := &tr.Jobs[len(tr.Jobs)-1]
 		var err error
-		j.CPUs, j.MemMiB, err = p.needs(line, rec, cpuCol, memCol)
+		if j.CPUs, j.MemMiB, err = p.needs(line, rec, cpuCol, memCol); err != nil {
+			// The row is refused, or skipped (skipUnusable), whole.
+			tr.Jobs = tr.Jobs[:len(tr.Jobs)-1]
+		}
 		return err
 	})
 	tr.Start = p.submitBase()
@@ -1311,7 +1408,7 @@ func (p *parser) duration(line int, col, s string) (time.Duration, bool, error) 
 		p.never++
 		return 0, false, nil
 	}
-	d, err := p.seconds(line, col, s, false)
+	d, err := p.seconds(line, col, s, true)
 	if err == nil && d == 0 {
 		p.never++
 		return 0, false, nil
