@@ -574,28 +574,33 @@ func (s *Source) abandoned(ctx context.Context, op *string) (int64, []string, er
 	key, group := s.cfg.Key, s.cfg.Group
 	idle := s.cfg.ClaimIdle.Truncate(time.Millisecond)
 	*op = fmt.Sprintf("XPENDING %s %s IDLE %d - + %d", key, group, idle.Milliseconds(), MaxListedWaits+1)
-	// With the stream's first entry: an entry trimmed away (XADD MAXLEN,
-	// XTRIM) stays in the group's pending list, but XAUTOCLAIM drops it
-	// (Redis 7) and no worker runs it again: it is no job.
-	var pending *goredis.XPendingExtCmd
-	var first *goredis.XMessageSliceCmd
-	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		pending = p.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: key, Group: group, Idle: idle, Start: "-", End: "+", Count: MaxListedWaits + 1})
-		first = p.XRangeN(ctx, key, "-", "+", 1)
-		return nil
-	}); err != nil {
+	ext, err := s.client.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: key, Group: group, Idle: idle, Start: "-", End: "+", Count: MaxListedWaits + 1}).Result()
+	if err != nil {
 		return 0, nil, err
 	}
-	ext := pending.Val()
-	if f := first.Val(); len(f) == 0 {
-		ext = nil // every entry trimmed
-	} else {
-		// In ID order: those before the first entry are trimmed.
-		i := 0
-		for i < len(ext) && idBefore(ext[i].ID, f[0].ID) {
-			i++
+	// An entry trimmed away (XADD MAXLEN, XTRIM) or deleted (XDEL: the
+	// job cancelled) while pending stays in the group's pending list, but
+	// XCLAIM and XAUTOCLAIM give no entry for it (Redis 7 drops it from
+	// the list; 6.2 gives nil) and no worker runs it again: it is no
+	// job. Each is looked up, in one round trip.
+	if len(ext) > 0 {
+		*op = fmt.Sprintf("XRANGE %s ID ID, for each of the %d entries XPENDING listed", key, len(ext))
+		found := make([]*goredis.XMessageSliceCmd, len(ext))
+		if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, e := range ext {
+				found[i] = p.XRangeN(ctx, key, e.ID, e.ID, 1)
+			}
+			return nil
+		}); err != nil {
+			return 0, nil, err
 		}
-		ext = ext[i:]
+		kept := ext[:0]
+		for i, e := range ext {
+			if len(found[i].Val()) > 0 {
+				kept = append(kept, e)
+			}
+		}
+		ext = kept
 	}
 	n := int64(len(ext))
 	if n > MaxListedWaits || s.cfg.GPUsPerJob == 0 {
@@ -615,21 +620,6 @@ func messageIDs(msgs []goredis.XMessage) []string {
 		ids[i] = m.ID
 	}
 	return ids
-}
-
-// idBefore reports whether stream entry ID a (ms-seq) comes before b; an
-// ID that does not read comes before none.
-func idBefore(a, b string) bool {
-	am, as, ok1 := strings.Cut(a, "-")
-	bm, bs, ok2 := strings.Cut(b, "-")
-	x, err1 := strconv.ParseUint(am, 10, 64)
-	y, err2 := strconv.ParseUint(bm, 10, 64)
-	xs, err3 := strconv.ParseUint(as, 10, 64)
-	ys, err4 := strconv.ParseUint(bs, 10, 64)
-	if !ok1 || !ok2 || errors.Join(err1, err2, err3, err4) != nil {
-		return false
-	}
-	return x < y || x == y && xs < ys
 }
 
 // idTime reads a stream entry ID's first part as its enqueue time in Unix

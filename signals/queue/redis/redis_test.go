@@ -593,3 +593,48 @@ func TestAbandonedEntriesTrimmedAreNoJobs(t *testing.T) {
 		t.Errorf("XAUTOCLAIM gave %d entries (%v), want none", len(claimed), err)
 	}
 }
+
+// TestAbandonedEntriesDeletedAreNoJobs: with claim_idle, an entry a dead
+// consumer took and that was deleted since (XDEL: the job cancelled, a
+// producer's clean-up) stays in the group's pending list, which XPENDING
+// lists, but XCLAIM gives no entry for it and XAUTOCLAIM drops it, so no
+// worker will run it. It was counted as a waiting job.
+func TestAbandonedEntriesDeletedAreNoJobs(t *testing.T) {
+	c := client(t)
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 8 {
+		id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
+		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:jobs", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+		ids = append(ids, id)
+	}
+	must(t, c.XGroupCreate(ctx, "t:jobs", "workers", "0").Err())
+	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"t:jobs", ">"}, Count: 4}).Err())
+	must(t, c.Do(ctx, "XCLAIM", "t:jobs", "workers", "dead", 0, ids[0], ids[1], ids[2], ids[3], "IDLE", time.Hour.Milliseconds()).Err())
+	// The dead consumer's 2nd and 4th are deleted, and the 6th, never
+	// delivered: its 1st and 3rd and 4 never delivered remain.
+	must(t, c.XDel(ctx, "t:jobs", ids[1], ids[3], ids[5]).Err())
+	pending, err := c.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: "t:jobs", Group: "workers", Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(pending) != 4 {
+		t.Fatalf("XPENDING lists %d entries (%v), want the 4 the dead consumer took, deleted or not", len(pending), err)
+	}
+	cfg := Config{Key: "t:jobs", Group: "workers", ClaimIdle: 10 * time.Minute, WaitFromTimestamp: true, GPUsPerJob: 1}
+	d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := secs(100, 98, 96, 94, 93); d.PendingJobs != 5 || !slices.Equal(d.JobWaits, want) {
+		t.Errorf("read %d jobs, waits %v; want 5, %v", d.PendingJobs, d.JobWaits, want)
+	}
+	// Without each job's wait, the count is the same.
+	cfg.GPUsPerJob = 0
+	if d, err := newSource(t, cfg, WithNow(func() time.Time { return now })).Demand(ctx); err != nil || d.PendingJobs != 5 || d.OldestWait != 100*time.Second {
+		t.Errorf("count only: read %d jobs, oldest wait %v (%v), want 5, 1m40s", d.PendingJobs, d.OldestWait, err)
+	}
+	// XCLAIM, as a worker runs it, gives the 2 left and nothing for the
+	// deleted ones.
+	claimed, err := c.XClaim(ctx, &goredis.XClaimArgs{Stream: "t:jobs", Group: "workers", Consumer: "w", MinIdle: 10 * time.Minute, Messages: []string{ids[0], ids[1], ids[2], ids[3]}}).Result()
+	if err != nil || len(messageIDs(claimed)) != 2 || claimed[0].ID != ids[0] || claimed[1].ID != ids[2] {
+		t.Errorf("XCLAIM gave %v (%v), want %s and %s", messageIDs(claimed), err, ids[0], ids[2])
+	}
+}
