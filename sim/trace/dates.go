@@ -1,9 +1,12 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // a zone named in a trace must not depend on the host's zoneinfo
 )
 
 // DateOrder says which comes first in a date written with its year last
@@ -181,4 +184,86 @@ func tidyDateTime(s string) string {
 		rest = strings.TrimRight(rest[:len(rest)-2], " ")
 	}
 	return fmt.Sprintf("%s%c%02d%s", date, s[i], hour, rest)
+}
+
+// wantZone says how a date-time may give its zone.
+const wantZone = "a zone after the time as an offset (+08:00, +0800, +08, UTC+8) or an IANA name (Asia/Shanghai, America/Los_Angeles), or none and --trace-zone"
+
+// errZoneAbbrev is a zone written as an abbreviation (PST, CST, CEST),
+// which names no one zone: CST is US Central, China or Cuba time, IST
+// India, Israel or Ireland's; none is guessed.
+var errZoneAbbrev = errors.New("a zone abbreviation, which names no one zone (CST: US Central, China or Cuba time)")
+
+// zoneOf splits the zone written after a date-time's time, one word after
+// a space: a numeric offset (+08:00, +0800, +08, -5), one after UTC or
+// GMT (UTC+8, GMT+08:00), or an IANA name (Asia/Shanghai, Etc/GMT-8; not
+// Local, the host's). It returns the date-time before it and the zone, or
+// s and nil when no zone ends s. An abbreviation (PST) is errZoneAbbrev, and a name that
+// looks like an IANA name and is none an error naming it.
+func zoneOf(s string) (string, *time.Location, error) {
+	v := strings.TrimSpace(s)
+	i := strings.LastIndexByte(v, ' ')
+	if i < 0 || !strings.Contains(v[:i], ":") {
+		return s, nil, nil // no time before a last word
+	}
+	rest, tok := strings.TrimRight(v[:i], " "), v[i+1:]
+	up := strings.ToUpper(tok)
+	switch {
+	case up == "AM" || up == "PM":
+		return s, nil, nil
+	case up == "UTC" || up == "GMT" || up == "Z":
+		return rest, time.UTC, nil // after a time without its seconds
+	case up == "LOCAL":
+		return s, nil, fmt.Errorf("%q is the zone of whichever machine reads the trace", tok)
+	case tok[0] == '+' || tok[0] == '-':
+		if off, ok := zoneOffset(tok); ok {
+			return rest, time.FixedZone("UTC"+tok, off), nil
+		}
+	case (strings.HasPrefix(up, "UTC") || strings.HasPrefix(up, "GMT")) && len(tok) > 3 && (tok[3] == '+' || tok[3] == '-'):
+		if off, ok := zoneOffset(tok[3:]); ok {
+			return rest, time.FixedZone("UTC"+tok[3:], off), nil
+		}
+	case strings.Contains(tok, "/"):
+		loc, err := time.LoadLocation(tok)
+		if err != nil || len(tok) > 64 {
+			return s, nil, fmt.Errorf("%q is no IANA zone", clip(tok))
+		}
+		return rest, loc, nil
+	case len(tok) >= 2 && len(tok) <= 5 && strings.IndexFunc(tok, func(r rune) bool { return r < 'A' || r > 'Z' && r < 'a' || r > 'z' }) < 0:
+		return s, nil, fmt.Errorf("%q is %w", tok, errZoneAbbrev)
+	}
+	return s, nil, nil
+}
+
+// zoneOffset reads a zone offset, ±H, ±HH, ±HHMM or ±HH:MM, to at most
+// 14 hours (Kiribati's), as seconds east of UTC.
+func zoneOffset(s string) (int, bool) {
+	if len(s) < 2 || (s[0] != '+' && s[0] != '-') {
+		return 0, false
+	}
+	h, m := s[1:], ""
+	switch {
+	case len(h) == 5 && h[2] == ':':
+		h, m = h[:2], h[3:]
+	case len(h) == 4:
+		h, m = h[:2], h[2:]
+	case len(h) > 2:
+		return 0, false
+	}
+	if !allDigits(h) || (m != "" && !allDigits(m)) {
+		return 0, false
+	}
+	hours, _ := strconv.Atoi(h)
+	mins := 0
+	if m != "" {
+		mins, _ = strconv.Atoi(m)
+	}
+	if hours > 14 || mins > 59 || hours == 14 && mins > 0 {
+		return 0, false
+	}
+	off := hours*3600 + mins*60
+	if s[0] == '-' {
+		off = -off
+	}
+	return off, true
 }

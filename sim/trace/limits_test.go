@@ -515,6 +515,58 @@ func FuzzDates(f *testing.F) {
 	})
 }
 
+// FuzzZoneOf: a zone after a date-time's time is split off whole: the
+// date-time before it is what the value starts with, the zone is within
+// 14 hours of UTC, and a value it reads is read the same with the zone's
+// offset written out; a value it refuses is refused as a trace row.
+func FuzzZoneOf(f *testing.F) {
+	for _, s := range []string{"2026-11-29 09:05:00 Asia/Shanghai", "2026-11-29 09:05 +08:00", "2026-11-29 09:05:00 UTC-5", "2026-11-29 09:05:00 PST",
+		"2026-11-29 9:05 PM", "2026-11-29 09:05:00 Local", "2026-11-29 09:05:00 +14:01", "1/2/2026 0:00 Etc/GMT-14", "x: Europe/../../etc/passwd", "2026-11-29 09:05:00  GMT+0800 ", "2026-03-08 02:30:00 America/New_York", "2026-11-01 01:30 America/New_York"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		rest, zone, err := zoneOf(s)
+		switch {
+		case err != nil:
+			if zone != nil {
+				t.Fatalf("zoneOf(%q): a zone and an error %v", s, err)
+			}
+			if strings.ContainsAny(s, "\",\n\r") {
+				return
+			}
+			_, rerr := Read("z.csv", strings.NewReader("job_id,submit_time,duration,gpu_num\n1,"+s+",60,1\n"))
+			var te *Error
+			if !errors.As(rerr, &te) {
+				t.Fatalf("%q: zoneOf refuses it (%v), the row reads: %v", s, err, rerr)
+			}
+		case zone == nil:
+			if rest != s {
+				t.Fatalf("zoneOf(%q): no zone, and %q", s, rest)
+			}
+		default:
+			if !strings.HasPrefix(strings.TrimSpace(s), rest) || len(rest) >= len(strings.TrimSpace(s)) {
+				t.Fatalf("zoneOf(%q): %q is not what the value starts with", s, rest)
+			}
+			at, ok := parseDateTime(rest, zone)
+			if !ok {
+				return
+			}
+			_, off := at.In(zone).Zone()
+			if off < -14*3600 || off > 14*3600 {
+				t.Fatalf("zoneOf(%q): offset %d s", s, off)
+			}
+			const wall = "2006-01-02 15:04:05.000"
+			if w, _ := parseDateTime(rest, time.UTC); at.In(zone).Format(wall) != w.Format(wall) {
+				return // a time the zone's clock skips (a daylight-saving change)
+			}
+			fixed := time.FixedZone("", off)
+			if again, ok := parseDateTime(rest, fixed); !ok || !again.Equal(at) {
+				t.Fatalf("zoneOf(%q): %v in its zone, %v at its offset", s, at, again)
+			}
+		}
+	})
+}
+
 // TestNULPadding: a trace whose end is NUL bytes (a file padded with
 // zeros, or whose last blocks a crash left zeroed) was refused as "a
 // record longer than 65536 bytes", or with a line of NULs as "1 fields";

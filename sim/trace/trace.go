@@ -1253,7 +1253,7 @@ var (
 	// (The Philly job log's span of attempts.)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
 	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time before %s: in seconds (%.0f to %d), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on)", maxSeconds, MaxDate.Format(time.DateOnly), maxSeconds, MaxDate.Unix())
-	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
+	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 
 // count parses a whole number of GPUs from least to MaxGPUs.
@@ -1326,13 +1326,27 @@ func (p *parser) date(line int, col, s string) (time.Time, error) {
 func (p *parser) dateWant(line int, col, s, want string) (time.Time, error) {
 	at, ok := parseDateTime(s, p.zone)
 	if !ok {
-		// A date with its year last, as a spreadsheet's locale writes it.
-		iso, err := p.yearLast(line, col, s)
+		// A zone after the time (an offset, or an IANA name: zoneOf),
+		// which the date-time before it is read in.
+		v, zone, err := zoneOf(s)
 		if err != nil {
-			return time.Time{}, err
+			return time.Time{}, p.bad(line, col, s, want+"; "+wantZone, err)
 		}
-		if iso != "" {
-			at, ok = parseDateTime(iso, p.zone)
+		if zone != nil {
+			at, ok = parseDateTime(v, zone)
+		} else {
+			zone = p.zone
+		}
+		if !ok {
+			// A date with its year last, as a spreadsheet's locale
+			// writes it.
+			iso, err := p.yearLast(line, col, v)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if iso != "" {
+				at, ok = parseDateTime(iso, zone)
+			}
 		}
 	}
 	if !ok {
@@ -1449,7 +1463,7 @@ var dateTimeLayouts = []string{
 	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999 -0700", "2006-01-02 15:04:05.999999999-07",
-	"2006-01-02T15:04:05.999999999-0700", "2006-01-02 15:04:05.999999999-0700",
+	"2006-01-02T15:04:05.999999999-0700", "2006-01-02 15:04:05.999999999-0700", "2006-01-02T15:04:05.999999999-07",
 }
 
 // parseDateTimeZone parses a date-time with a fraction of a second or a

@@ -156,7 +156,7 @@ func TestLoadBad(t *testing.T) {
 		msg  string
 	}{
 		{"bad_gpus.csv", 3, "gpus", `bad_gpus.csv:3: column gpus: "two": not a whole number (want a whole number of GPUs from 1 to 1048576)`},
-		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
+		{"bad_timestamp.csv", 3, "timestamp", `bad_timestamp.csv:3: column timestamp: "2017-13-09 07:01:55": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_negative.csv", 2, "submit_s", `bad_negative.csv:2: column submit_s: "-5": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on))`},
 		{"bad_helios_order.csv", 3, "time", `bad_helios_order.csv:3: column time: "2020-05-01 00:00:00": not after the previous row (want rows in increasing time order)`},
 		{"bad_fields.csv", 2, "", `bad_fields.csv:2: "0,10": 2 fields (want 3 fields as in the header)`},
@@ -175,14 +175,14 @@ func TestLoadBad(t *testing.T) {
 		{"bad_helios_sum.csv", 2, "running_gpu_num+pending_gpu_num", `bad_helios_sum.csv:2: column running_gpu_num+pending_gpu_num: "2097152": out of range (want a demand of at most 1048576 GPUs)`},
 		{"bad_helios_span.csv", 3, "time", `bad_helios_span.csv:3: column time: "2031-01-01 00:00:00": the trace spans too long (want rows within 87600h0m0s of the first (2020-05-01 00:00:00))`},
 		{"bad_duration_overflow.csv", 2, "duration_s", `bad_duration_overflow.csv:2: column duration_s: "9999999999": out of range (want a number of seconds from 0 to 315360000)`},
-		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01)`},
+		{"bad_philly_years.csv", 2, "timestamp", `bad_philly_years.csv:2: column timestamp: "9999-12-31 23:59:59": out of range (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from 1970-01-01 to 2200-01-01)`},
 		{"bad_philly_span.csv", 0, "", `bad_philly_span.csv: "6406128010 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_submit_apart.csv", 3, "submit_s", `bad_submit_apart.csv:3: column submit_s: "9e9": out of range (want seconds from the trace's start (0 to 315360000) or a Unix time before 2200-01-01: in seconds (315360000 to 7258118400), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on))`},
 		{"bad_span.csv", 0, "", `bad_span.csv: "600000000 s from the first submit to the last end": the trace spans too long (want at most 315360000 s (87600h0m0s))`},
 		{"bad_gpus_float.csv", 2, "gpus", `bad_gpus_float.csv:2: column gpus: "1e300": out of range (want a whole number of GPUs from 1 to 1048576)`},
 		{"bad_joblog_gpus.csv", 3, "gpu_num", `bad_joblog_gpus.csv:3: column gpu_num: "-1": out of range (want a number of GPUs from 0 to 1048576 (a fraction, a share of a GPU, runs on whole GPUs))`},
 		{"bad_joblog_duration.csv", 3, "duration", `bad_joblog_duration.csv:3: column duration: "soon": not a number (want a number of seconds from 0 to 315360000)`},
-		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
+		{"bad_joblog_mixed.csv", 3, "submit_time", `bad_joblog_mixed.csv:3: column submit_time: "3600": not a date-time (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from 1970-01-01 to 2200-01-01, as the rows above)`},
 		{"bad_podlist_order.csv", 3, "deletion_time", `bad_podlist_order.csv:3: column deletion_time: "50": before the pod was scheduled (want a deletion_time at or after scheduled_time (100))`},
 		{"bad_sacct_elapsed.txt", 3, "elapsed", `bad_sacct_elapsed.txt:3: column elapsed: "1:2:3": not an elapsed time (want an elapsed time as [days-]hours:minutes:seconds, e.g. 1-02:03:04 or 00:05:00, or ElapsedRaw in seconds)`},
 		{"bad_sacct_tres.txt", 3, "alloctres", `bad_sacct_tres.txt:3: column alloctres: "cpu=8,gres/gpu=two": gres/gpu: "two" is not a whole number of GPUs from 0 to 1048576 (want Slurm TRES such as billing=8,cpu=8,gres/gpu=2,mem=64G,node=1, with gres/gpu (or gres/gpu:TYPE) a whole number of GPUs)`},
@@ -661,6 +661,52 @@ func TestYearLast(t *testing.T) {
 	for s, ok := range map[string]bool{"month-first": true, "Day-First": true, "": true, "dmy": false} {
 		if _, err := ParseDateOrder(s); (err == nil) != ok {
 			t.Errorf("ParseDateOrder(%q): %v", s, err)
+		}
+	}
+}
+
+// TestZoneAfterTheTime: a zone written after a date-time's time other
+// than UTC or GMT, an IANA name (Asia/Shanghai) or an offset after a
+// space (+08:00) or after UTC (UTC+8), was "not a date-time"; each is
+// read, over --trace-zone. An abbreviation (PST, CST) names no one zone
+// and is refused as such, saying what to give.
+func TestZoneAfterTheTime(t *testing.T) {
+	const header = "job_id,submit_time,duration,gpu_num\n"
+	for _, tt := range []struct {
+		value, want string // want: the job's submit in UTC, or the error's start
+	}{
+		{"2026-11-29 09:05:00 Asia/Shanghai", "2026-11-29T01:05:00Z"},
+		{"2026-07-01 09:05 Europe/Berlin", "2026-07-01T07:05:00Z"}, // CEST
+		{"2026-01-01 09:05:00 Europe/Berlin", "2026-01-01T08:05:00Z"},
+		{"2026-11-29 09:05:00 +08:00", "2026-11-29T01:05:00Z"},
+		{"2026-11-29 09:05 +0800", "2026-11-29T01:05:00Z"},
+		{"2026-11-29 09:05:00 -5", "2026-11-29T14:05:00Z"},
+		{"2026-11-29T09:05:00+08", "2026-11-29T01:05:00Z"},
+		{"2026-11-29 09:05:00 UTC+8", "2026-11-29T01:05:00Z"},
+		{"2026-11-29 09:05:00 GMT-03:30", "2026-11-29T12:35:00Z"},
+		{"2026-11-29 09:05 UTC", "2026-11-29T09:05:00Z"},
+		{"2026-11-29 9:05 PM +08:00", "2026-11-29T13:05:00Z"},
+		{"11/29/2026 09:05 America/Los_Angeles", "2026-11-29T17:05:00Z"},
+		{"2026-11-29 09:05:00 PST", `z.csv:2: column submit_time: "2026-11-29 09:05:00 PST": "PST" is a zone abbreviation, which names no one zone (CST: US Central, China or Cuba time) (want a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from 1970-01-01 to 2200-01-01; a zone after the time as an offset (+08:00, +0800, +08, UTC+8) or an IANA name (Asia/Shanghai, America/Los_Angeles), or none and --trace-zone)`},
+		{"2026-11-29 09:05:00 cest", `z.csv:2: column submit_time: "2026-11-29 09:05:00 cest": "cest" is a zone abbreviation`},
+		{"2026-11-29 09:05:00 Mars/Olympus", `z.csv:2: column submit_time: "2026-11-29 09:05:00 Mars/Olympus": "Mars/Olympus" is no IANA zone (want`},
+		{"2026-11-29 09:05:00 Local", `z.csv:2: column submit_time: "2026-11-29 09:05:00 Local": "Local" is the zone of whichever machine reads the trace (want`},
+		{"2026-11-29 09:05:00 +15:00", `z.csv:2: column submit_time: "2026-11-29 09:05:00 +15:00": not a date-time`},
+	} {
+		// Read in Tokyo's zone unless the value says otherwise.
+		tokyo, err := time.LoadLocation("Asia/Tokyo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := ReadWith("z.csv", strings.NewReader(header+"1,"+tt.value+",60,1\n"), Options{Zone: tokyo})
+		if strings.HasPrefix(tt.want, "z.csv") {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("%q: got %v, want %s…", tt.value, err, tt.want)
+			}
+			continue
+		}
+		if err != nil || tr.Start.UTC().Format(time.RFC3339) != tt.want {
+			t.Errorf("%q: got %v (%v), want %s", tt.value, tr, err, tt.want)
 		}
 	}
 }
