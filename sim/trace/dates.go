@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +18,9 @@ type DateOrder string
 // The orders of a date with its year last.
 const (
 	// DateOrderUnknown reads a date whose day is past 12 as such, and
-	// takes the order it shows for the file's later dates; a date whose
-	// day and month are both 12 or less before any such is refused,
-	// naming both readings.
+	// takes the order the first such shows for the file's dates, those
+	// above it too; where none shows it, a date whose day and month are
+	// both 12 or less is refused, naming both readings.
 	DateOrderUnknown DateOrder = ""
 	MonthFirst       DateOrder = "month-first"
 	DayFirst         DateOrder = "day-first"
@@ -88,15 +89,116 @@ func (p *parser) yearLast(line int, col, s string) (string, error) {
 	case a == b:
 		order = MonthFirst // either order reads the same date
 	case order == DateOrderUnknown:
-		dm, md := readDate(year, b, a), readDate(year, a, b)
-		return "", p.bad(line, col, s, wantOrder+"; or a row above whose day is past 12, which tells",
-			fmt.Errorf("a date that reads as %s (day first) or %s (month first)", dm, md))
+		return "", p.bad(line, col, s, wantOrder+"; or a date in the file whose day is past 12, which tells",
+			&ambiguousDateError{readDate(year, b, a), readDate(year, a, b)})
 	}
 	month, day := a, b
 	if order == DayFirst {
 		month, day = b, a
 	}
 	return fmt.Sprintf("%s-%02d-%02d%s", year, month, day, rest), nil
+}
+
+// ambiguousDateError is a date with its year last that reads either way
+// (01/02/2026) before its file's order is known: the rows from it on are
+// held until a date shows the order (undatedRows).
+type ambiguousDateError struct{ dayFirst, monthFirst string }
+
+func (e *ambiguousDateError) Error() string {
+	return fmt.Sprintf("a date that reads as %s (day first) or %s (month first)", e.dayFirst, e.monthFirst)
+}
+
+// orderShown is the order a date with its year last in one of rec's
+// fields shows (its day past 12), and that field; DateOrderUnknown when
+// none shows one.
+func orderShown(rec []string) (DateOrder, string) {
+	for _, f := range rec {
+		v := strings.TrimSpace(f)
+		a, i, ok := twoDigits(v, 0)
+		if !ok || i >= len(v) || (v[i] != '/' && v[i] != '.' && v[i] != '-') {
+			continue
+		}
+		b, j, ok := twoDigits(v, i+1)
+		if !ok || j+5 > len(v) || v[j] != v[i] || !allDigits(v[j+1:j+5]) || (j+5 < len(v) && v[j+5] != ' ' && v[j+5] != 'T') || a == 0 || b == 0 {
+			continue
+		}
+		switch {
+		case a > 12 && b <= 12:
+			return DayFirst, v
+		case b > 12 && a <= 12:
+			return MonthFirst, v
+		}
+	}
+	return DateOrderUnknown, ""
+}
+
+// undatedRows are the rows held from a date that reads either way
+// (ambiguousDateError) on, until a row below shows the order, when they
+// are read in it: their lines, their fields, their bytes (bounded by
+// MaxHeldBytes), and the first's error, returned when no row shows it.
+type undatedRows struct {
+	lines []int
+	recs  [][]string
+	bytes int
+	err   *Error
+}
+
+// readDated calls fn for row rec, or holds it while a date that reads
+// either way waits for a row below to show the file's order (the rows are
+// read as they come otherwise): a row that shows it sets it, and the rows
+// held are read then, in their order. The rows held take at most
+// MaxHeldBytes.
+func (p *parser) readDated(fn func(line int, rec []string) error, line int, rec []string) error {
+	u := &p.undated
+	if u.err == nil {
+		err := fn(line, rec)
+		var te *Error
+		var ae *ambiguousDateError
+		if p.dates.order != DateOrderUnknown || !errors.As(err, &ae) || !errors.As(err, &te) {
+			return err
+		}
+		u.err = te
+	} else if o, v := orderShown(rec); o != DateOrderUnknown {
+		p.dates = dateOrder{o, line, v}
+		if err := p.readUndated(fn); err != nil {
+			return err
+		}
+		return fn(line, rec)
+	}
+	// What a row held takes: its text, and each field's and its own
+	// slice header.
+	u.bytes += 24
+	for _, v := range rec {
+		u.bytes += len(v) + 16
+	}
+	if u.bytes > MaxHeldBytes {
+		u.err.Want = fmt.Sprintf("%s; or a date whose day is past 12, which tells, in the %d MiB of rows after it", wantOrder, MaxHeldBytes>>20)
+		return u.err
+	}
+	u.lines = append(u.lines, line)
+	u.recs = append(u.recs, slices.Clone(rec))
+	return nil
+}
+
+// readUndated reads the rows readDated held, once a row has shown the
+// order; at the file's end with none shown, the first one's date is
+// refused with both its readings.
+func (p *parser) readUndated(fn func(line int, rec []string) error) error {
+	u := p.undated
+	p.undated = undatedRows{}
+	if u.err == nil {
+		return nil
+	}
+	if p.dates.order == DateOrderUnknown {
+		u.err.Want = wantOrder + "; no date in the file has its day past 12, which would tell"
+		return u.err
+	}
+	for i, rec := range u.recs {
+		if err := fn(u.lines[i], rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unit names what comes first in a date of order o.

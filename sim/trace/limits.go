@@ -61,11 +61,11 @@ type Options struct {
 	Where []Where
 	// Zone is where date-times without a zone offset were written (a
 	// log kept in a cluster's local time); nil means UTC. Times with an
-	// offset keep it.
+	// offset, or an IANA zone after them, keep it.
 	Zone *time.Location
 	// DateOrder is the order of day and month in the trace's dates
 	// written with their year last (11/29/2026, 29/11/2026); unset, a
-	// date whose day is past 12 tells it for the dates after it.
+	// the first date in the file whose day is past 12 tells it.
 	DateOrder DateOrder
 	// PAIJobTable is the path of Alibaba PAI's job table, from which a
 	// PAI task table takes its jobs' submit times (paiTask); "" for none.

@@ -515,6 +515,43 @@ func FuzzDates(f *testing.F) {
 	})
 }
 
+// FuzzDateOrderLookAhead: dates with the year last that read either way
+// before a row shows the order are read as that row shows it: a file read
+// without --trace-dates reads as with the order its first row to show one
+// shows (either, where none does), or is refused with a *trace.Error.
+func FuzzDateOrderLookAhead(f *testing.F) {
+	for _, s := range [][3]string{{"01/02/2026", "03/04/2026", "29/11/2026"}, {"01/02/2026 9:05", "11/29/2026 9:05", "5/5/2026"},
+		{"1.2.2026", "2026-01-01", "13.1.2026 00:00 +08:00"}, {"01/02/2026", "03/04/2026", "05/06/2026"}, {"12/13/2026", "01/02/2026", "13/12/2026"}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		if strings.ContainsAny(a+b+c, "\",\n\r") {
+			return
+		}
+		data := "job_id,submit_time,duration,gpu_num\n1," + a + ",60,1\n2," + b + ",60,2\n3," + c + ",60,3\n"
+		tr, err := Read("fuzz.csv", strings.NewReader(data))
+		if err != nil {
+			var te *Error
+			if !errors.As(err, &te) {
+				t.Fatalf("error is not a *trace.Error: %v", err)
+			}
+			return
+		}
+		checkTrace(t, tr)
+		order := MonthFirst
+		for _, v := range []string{a, b, c} {
+			if o, _ := orderShown([]string{v}); o != DateOrderUnknown {
+				order = o
+				break
+			}
+		}
+		given, err := ReadWith("fuzz.csv", strings.NewReader(data), Options{DateOrder: order})
+		if err != nil || !given.Start.Equal(tr.Start) || !slices.Equal(given.Jobs, tr.Jobs) {
+			t.Fatalf("read as %s: %v (%v); without an order: %v", order, given, err, tr)
+		}
+	})
+}
+
 // FuzzZoneOf: a zone after a date-time's time is split off whole: the
 // date-time before it is what the value starts with, the zone is within
 // 14 hours of UTC, and a value it reads is read the same with the zone's

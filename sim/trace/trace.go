@@ -700,8 +700,11 @@ type parser struct {
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// dates is the order of day and month in the file's dates with their
-	// year last (yearLast): Options.DateOrder, or as a row shows it.
-	dates dateOrder
+	// year last (yearLast): Options.DateOrder, or as a row shows it;
+	// undated holds the rows from a date that reads either way on, until
+	// one shows it (readDated).
+	dates   dateOrder
+	undated undatedRows
 	// first is a headerless file's first line, the first row rows gives;
 	// headerless says there was one.
 	first      []string
@@ -840,6 +843,10 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 	if !p.sequence {
 		fn = p.skipUnusable(fn)
 	}
+	// A date that reads either way holds its row, and those below, until
+	// one shows the order (readDated).
+	dated := fn
+	fn = func(line int, rec []string) error { return p.readDated(dated, line, rec) }
 	for {
 		rec, line := p.first, 1
 		if rec != nil {
@@ -848,9 +855,11 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			var err error
 			if rec, err = p.cr.Read(); err == io.EOF {
 				if p.group != nil && len(p.where) > 0 {
-					return p.flushHeld(fn)
+					if err := p.flushHeld(fn); err != nil {
+						return err
+					}
 				}
-				return nil
+				return p.readUndated(dated)
 			} else if err != nil {
 				return csvError(p.name, err)
 			}

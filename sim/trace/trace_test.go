@@ -619,6 +619,7 @@ func TestYearLast(t *testing.T) {
 		order      DateOrder
 		start      time.Time
 		second     time.Duration // the second job's submit
+		jobs       int           // 2 unless set
 		err        string
 	}{
 		{name: "US", rows: "1,11/29/2026 9:05,60,1\n2,12/1/2026 10:00,60,1\n", start: day("2026-11-29 09:05"), second: 48*time.Hour + 55*time.Minute},
@@ -627,8 +628,16 @@ func TestYearLast(t *testing.T) {
 		{name: "British", rows: "1,29/11/2026,60,1\n2,1/12/2026,60,1\n", start: day("2026-11-29 00:00"), second: 48 * time.Hour},
 		{name: "the same either way", rows: "1,5/5/2026,60,1\n2,6/6/2026,60,1\n", start: day("2026-05-05 00:00"), second: 32 * 24 * time.Hour},
 		{name: "ordered by the option", rows: "1,01/02/2026,60,1\n2,02/02/2026,60,1\n", order: DayFirst, start: day("2026-02-01 00:00"), second: 24 * time.Hour},
-		{name: "ambiguous first", rows: "1,01/02/2026 9:05,60,1\n2,11/29/2026 9:05,60,1\n",
-			err: `y.csv:2: column submit_time: "01/02/2026 9:05": a date that reads as 1 February 2026 (day first) or 2 January 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; or a row above whose day is past 12, which tells)`},
+		// A date that reads either way before one that shows the order
+		// was refused; it is read in the order a row below shows.
+		{name: "ambiguous first", rows: "1,01/02/2026 9:05,60,1\n2,11/29/2026 9:05,60,1\n", start: day("2026-01-02 09:05"), second: 331 * 24 * time.Hour},
+		{name: "ambiguous first, day first below", rows: "1,01/02/2026 9:05,60,1\n2,03/02/2026 9:05,60,1\n3,29/11/2026 9:05,60,1\n", start: day("2026-02-01 09:05"), second: 2 * 24 * time.Hour, jobs: 3},
+		{name: "ambiguous throughout", rows: "1,01/02/2026,60,1\n2,03/04/2026,60,1\n",
+			err: `y.csv:2: column submit_time: "01/02/2026": a date that reads as 1 February 2026 (day first) or 2 January 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; no date in the file has its day past 12, which would tell)`},
+		// The order a row below shows holds for the rows held: one in
+		// the other order is refused, naming that row.
+		{name: "ambiguous, then both orders", rows: "1,01/02/2026,60,1\n2,13/02/2026,60,1\n3,12/13/2026,60,1\n",
+			err: `y.csv:4: column submit_time: "12/13/2026": a date with the month first, where line 3 ("13/02/2026") has the day first`},
 		{name: "both orders", rows: "1,11/29/2026,60,1\n2,3/4/2026,60,1\n3,29/11/2026,60,1\n",
 			err: `y.csv:4: column submit_time: "29/11/2026": a date with the day first, where line 2 ("11/29/2026") has the month first (want the day and the month in one order`},
 		{name: "against the option", rows: "1,29/11/2026,60,1\n", order: MonthFirst,
@@ -644,9 +653,15 @@ func TestYearLast(t *testing.T) {
 			}
 		case err != nil:
 			t.Errorf("%s: %v", tt.name, err)
-		case !tr.Start.Equal(tt.start) || len(tr.Jobs) != 2 || tr.Jobs[1].Submit != tt.second:
+		case !tr.Start.Equal(tt.start) || len(tr.Jobs) != max(tt.jobs, 2) || tr.Jobs[1].Submit != tt.second:
 			t.Errorf("%s: start %s, jobs %v; want %s and the second at %s", tt.name, tr.Start, tr.Jobs, tt.start, tt.second)
 		}
+	}
+	// The rows held for a row below to show the order are bounded.
+	many := strings.Repeat("1,01/02/2026,60,1\n", 200_000)
+	if _, err := Read("y.csv", strings.NewReader(header+many+"2,29/11/2026,60,1\n")); err == nil ||
+		!strings.HasPrefix(err.Error(), `y.csv:2: column submit_time: "01/02/2026": a date that reads as 1 February 2026 (day first) or 2 January 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; or a date whose day is past 12, which tells, in the 16 MiB of rows after it)`) {
+		t.Errorf("200000 rows held: got %v, want the first refused", err)
 	}
 	// Philly's timestamps, and an sacct export whose SLURM_TIME_FORMAT
 	// writes the US way, read alike.
