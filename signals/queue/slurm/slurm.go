@@ -378,21 +378,25 @@ func (s *Source) run(ctx context.Context, prog string, args ...string) (string, 
 // partition), SLURM_TIME_FORMAT=relative printed a submit time as
 // "12:38:45", which no read could parse, and SLURM_CLUSTERS (squeue's
 // --clusters) read another cluster's queue, or failed every read where
-// no slurmdbd knows the cluster: times are read in the standard format,
-// the queue is the local cluster's (SLURM_CONF's), and SLURM_CONF is the
-// source's when it sets one.
+// no slurmdbd knows the cluster; and SLURM_BITSTR_LEN (64 unset) cut an
+// array's pending tasks past that many characters ("2-3,5,…,73,7..."), so
+// the array run could not tell which still pended and counted all the
+// queue's run had listed (TestLongArrayTaskListIsReadWhole): times are
+// read in the standard format, the queue is the local cluster's
+// (SLURM_CONF's), an array's tasks are listed whole (0: no limit), and
+// SLURM_CONF is the source's when it sets one.
 func (s *Source) env(environ []string) []string {
-	env := make([]string, 0, len(environ)+2)
+	env := make([]string, 0, len(environ)+3)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
-		case strings.HasPrefix(k, "SQUEUE_"), k == "SLURM_TIME_FORMAT", k == "SLURM_CLUSTERS":
+		case strings.HasPrefix(k, "SQUEUE_"), k == "SLURM_TIME_FORMAT", k == "SLURM_CLUSTERS", k == "SLURM_BITSTR_LEN":
 		case k == "SLURM_CONF" && s.cfg.SlurmConf != "":
 		default:
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "SLURM_TIME_FORMAT=standard")
+	env = append(env, "SLURM_TIME_FORMAT=standard", "SLURM_BITSTR_LEN=0")
 	if s.cfg.SlurmConf != "" {
 		env = append(env, "SLURM_CONF="+s.cfg.SlurmConf)
 	}

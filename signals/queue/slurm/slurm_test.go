@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1385,5 +1386,53 @@ func TestArrayChangedBetweenSqueueRuns(t *testing.T) {
 				t.Errorf("read jobs %v, left out %+v; want %v, left out %+v", got, d.LeftOut, tc.want, tc.leftOut)
 			}
 		})
+	}
+}
+
+// TestLongArrayTaskListIsReadWhole: squeue prints an array's pending
+// tasks in at most SLURM_BITSTR_LEN characters (64 by default), ending a
+// longer list in "..." ("2-3,5,7,…,71,73,7..."): the array run then could
+// not tell which tasks still pended, and counted every task the queue's
+// run had listed, those cancelled between the runs too (46 jobs read for
+// 36). The list is printed whole (SLURM_BITSTR_LEN=0).
+func TestLongArrayTaskListIsReadWhole(t *testing.T) {
+	cancelAll(t)
+	submit(t, "RUNNING", "--mem=100M", "--gres=gpu:8")
+	array := submit(t, "PENDING", "--mem=100M", "--array=1-200", "--gres=gpu:1", "--hold")
+	// The 46 primes below 200 pend: "2-3,5,7,11,…,199", 170 characters.
+	var primes, others []string
+	for n := 1; n <= 200; n++ {
+		prime := n > 1
+		for d := 2; d*d <= n; d++ {
+			prime = prime && n%d != 0
+		}
+		if prime {
+			primes = append(primes, strconv.Itoa(n))
+		} else {
+			others = append(others, strconv.Itoa(n))
+		}
+	}
+	c := slurmCluster(t)
+	if out, err := c.Run("scancel", array+"_["+strings.Join(others, ",")+"]"); err != nil {
+		t.Fatalf("scancel: %v: %s", err, out)
+	}
+	if out, err := c.Run("scontrol", "release", array); err != nil {
+		t.Fatalf("scontrol release %s: %v: %s", array, err, out)
+	}
+	// Between the runs the first 10 are cancelled: 36 pend, listed in
+	// 140 characters.
+	wrapper := filepath.Join(t.TempDir(), "squeue")
+	scancel := filepath.Join(filepath.Dir(squeuePath(t)), "scancel")
+	script := "#!/bin/sh\ncase \" $* \" in *ArrayJobID*) " + scancel + " " + array + "_[" + strings.Join(primes[:10], ",") + "] || exit 9 ;; esac\nexec " + squeuePath(t) + " \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLURM_BITSTR_LEN", "64") // as a login profile may set it; unset, the default
+	d, err := New(Config{Squeue: wrapper, SlurmConf: c.Conf, Partition: c.Partition}).Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []signals.LeftOut{{Why: noLongerPending, Jobs: 10}}; d.PendingJobs != 36 || d.PendingGPUs != 36 || !slices.Equal(d.LeftOut, want) {
+		t.Errorf("read %d jobs of %d GPUs, left out %+v; want 36 of 36, left out %+v", d.PendingJobs, d.PendingGPUs, d.LeftOut, want)
 	}
 }
