@@ -152,9 +152,11 @@ func (p *parser) readDated(fn func(line int, rec []string) error, line int, rec 
 	u := &p.undated
 	if u.err == nil {
 		err := fn(line, rec)
-		var te *Error
-		var ae *ambiguousDateError
-		if p.dates.order != DateOrderUnknown || !errors.As(err, &ae) || !errors.As(err, &te) {
+		if err == nil || p.dates.order != DateOrderUnknown {
+			return err
+		}
+		te := ambiguousError(err)
+		if te == nil {
 			return err
 		}
 		u.err = te
@@ -177,6 +179,17 @@ func (p *parser) readDated(fn func(line int, rec []string) error, line int, rec 
 	}
 	u.lines = append(u.lines, line)
 	u.recs = append(u.recs, slices.Clone(rec))
+	return nil
+}
+
+// ambiguousError is err as the *Error of a date that reads either way
+// (ambiguousDateError), or nil.
+func ambiguousError(err error) *Error {
+	var te *Error
+	var ae *ambiguousDateError
+	if errors.As(err, &ae) && errors.As(err, &te) {
+		return te
+	}
 	return nil
 }
 

@@ -990,8 +990,11 @@ func (p *parser) skipUnusable(fn func(line int, rec []string) error) func(line i
 	return func(line int, rec []string) error {
 		never := p.never
 		err := fn(line, rec)
-		var te *Error
-		if err == nil || !errors.As(err, &te) || !(errors.Is(err, errNotFinite) || errors.Is(err, errNegativeDuration)) {
+		if err == nil {
+			return nil // (before te, which escapes: no allocation a row)
+		}
+		te := unusableError(err)
+		if te == nil {
 			return err
 		}
 		p.never = never
@@ -1004,6 +1007,15 @@ func (p *parser) skipUnusable(fn func(line int, rec []string) error) func(line i
 		}
 		return nil
 	}
+}
+
+// unusableError is err as the *Error of a row skipUnusable skips, or nil.
+func unusableError(err error) *Error {
+	var te *Error
+	if errors.As(err, &te) && (errors.Is(err, errNotFinite) || errors.Is(err, errNegativeDuration)) {
+		return te
+	}
+	return nil
 }
 
 // fit is rec matched to the header's columns where it differs from them
@@ -1258,8 +1270,7 @@ func (p *parser) gpus(line int, col, s string) (int, error) {
 
 // Expected values, for messages (built once: the parsers run per row).
 var (
-	wantSeconds = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
-	// (The Philly job log's span of attempts.)
+	wantSeconds         = fmt.Sprintf("a number of seconds from 0 to %.0f", maxSeconds)
 	wantPositiveSeconds = fmt.Sprintf("a number of seconds from 0.001 to %.0f", maxSeconds)
 	wantSubmitSeconds   = fmt.Sprintf("seconds from the trace's start (0 to %.0f) or a Unix time before %s: in seconds (%.0f to %d), or in milliseconds, microseconds or nanoseconds (from 1e11, 1e14 or 1e17: March 1973 on)", maxSeconds, MaxDate.Format(time.DateOnly), maxSeconds, MaxDate.Unix())
 	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
