@@ -113,11 +113,14 @@ func TestSimulateHostile(t *testing.T) {
 		{name: "submits in Unix milliseconds", jobs: 2,
 			args: []string{"--trace", write("ms.csv", "submit_s,duration_s,gpus\n1591234567000,3600,8\n1591238167000,600,1\n")}},
 		// Dates with the year last were "not a date-time"; one that reads
-		// either way is refused with both readings and the flag to give.
+		// either way is read in the order a row shows, above or below it,
+		// and where none does refused with both readings and the flag.
 		{name: "US dates", jobs: 2,
 			args: []string{"--trace", write("us.csv", "job_id,submit_time,duration,gpu_num\n1,11/29/2026 9:05,3600,8\n2,12/1/2026 9:05,600,1\n")}},
-		{name: "ambiguous dates", err: `us2.csv:2: column submit_time: "12/1/2026 9:05": a date that reads as 12 January 2026 (day first) or 1 December 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026)`,
+		{name: "ambiguous dates ordered by a row below", jobs: 2,
 			args: []string{"--trace", write("us2.csv", "job_id,submit_time,duration,gpu_num\n2,12/1/2026 9:05,600,1\n1,11/29/2026 9:05,3600,8\n")}},
+		{name: "ambiguous dates", err: `us4.csv:2: column submit_time: "12/1/2026 9:05": a date that reads as 12 January 2026 (day first) or 1 December 2026 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; no date in the file has its day past 12, which would tell)`,
+			args: []string{"--trace", write("us4.csv", "job_id,submit_time,duration,gpu_num\n2,12/1/2026 9:05,600,1\n1,11/2/2026 9:05,3600,8\n")}},
 		{name: "ambiguous dates ordered by --trace-dates", jobs: 2,
 			args: []string{"--trace", write("us3.csv", "job_id,submit_time,duration,gpu_num\n2,12/1/2026 9:05,600,1\n1,11/29/2026 9:05,3600,8\n"), "--trace-dates", "month-first"}},
 		{name: "submits in Unix milliseconds, then seconds", err: `ms2.csv:3: column submit_s: "1591238167": a Unix time where the rows above give Unix times in milliseconds`,
