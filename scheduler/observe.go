@@ -396,7 +396,7 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 		s.log.Warn("instance vanished", "pool", r.Pool, "instance", r.ID, "listed", listed)
 		note := fmt.Sprintf("instance %s vanished from the cloud; re-planned", r.ID)
 		if hold {
-			note = fmt.Sprintf("instance %s vanished from the cloud (never listed, %s after its launch); re-planned, its cost still counted for %s in case the cloud lists it late",
+			note = fmt.Sprintf("instance %s vanished from the cloud (never listed, %s after its launch); still counted as booting, and its cost, for %s in case the cloud lists it late, re-planned after",
 				r.ID, t.now.Sub(r.LaunchedAt).Round(time.Second), vanishedHold)
 		}
 		t.rec.Notes = append(t.rec.Notes, note)

@@ -13,10 +13,11 @@ import (
 // instance the cloud never listed stays counted by the pool's budget and
 // limits: a cloud that lists fresh instances later than listGrace (its
 // eventual consistency) still runs and bills them, and lists them later;
-// adopt then tracks them again (revived). Meanwhile the instance is no
-// capacity (the policy may plan its replacement), but its cost so far and
-// what it commits are counted, as a draining instance's, so the budget
-// admits no launch on money the instance is spending. An instance the
+// adopt then tracks them again (revived). Meanwhile the instance counts
+// as booting (heldInstances): capacity for the demand it was launched
+// for, so no replacement is launched for it before its hold ends, and its
+// cost so far and what it commits, so the budget admits no launch on
+// money the instance is spending. An instance the
 // cloud lists ended is counted at once; one never listed within the hold
 // is counted as vanished then (the vanished metric, the spot tracker's
 // lives and exposure), so one listed late is counted in neither.
@@ -81,11 +82,18 @@ func (t *tick) heldRows() []*state.Instance {
 	return out
 }
 
-// heldInstances is the policy's view of the held rows: draining since
-// they vanished, every GPU busy, so that each counts toward max_gpus,
-// max_cost_per_hour and the budget (until the first evaluation after
-// drain_timeout from its vanishing, and the tick slack) and serves no
-// demand. Their ids name no row: a plan's action on one does nothing.
+// heldInstances is the policy's view of the held rows: booting, as they
+// were when the cloud did not list them, so that each counts toward
+// max_gpus, max_cost_per_hour and the budget (as an instance kept now)
+// and as capacity serving the demand it was launched for, as a pending
+// intent does, until its hold ends. A cloud that lists fresh instances
+// later than listGrace still boots them: taken for no capacity, the held
+// pair was launched again for the same queued jobs, and the pool paid
+// for both pairs until the idle one was scaled in. One that is really
+// gone is replaced once its hold ends, vanishedHold later. Their ids
+// name no row: a plan's action on one does nothing (a budget that must
+// end instances launches nothing in that plan, and the next tick counts
+// the held row again).
 func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 	var out []policy.Instance
 	for _, r := range sortedHeld(t.pr.vanished) {
@@ -93,12 +101,15 @@ func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 			continue
 		}
 		out = append(out, policy.Instance{
-			ID: "vanished/" + r.ID, Offering: s.rowOffering(t.pr, &r), State: policy.StateDraining,
-			LaunchedAt: r.LaunchedAt, DrainStartedAt: r.EndedAt, BusyGPUs: r.GPUs,
+			ID: heldID(r.ID), Offering: s.rowOffering(t.pr, &r), State: policy.StateBooting,
+			LaunchedAt: r.LaunchedAt, Floor: floorOwner(r.Floor),
 		})
 	}
 	return out
 }
+
+// heldID is the policy's id of the held row of instance id.
+func heldID(id string) string { return "vanished/" + id }
 
 // sortedHeld is the held rows, in the order they vanished.
 func sortedHeld(m map[string]state.Instance) []state.Instance {

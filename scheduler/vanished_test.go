@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func vanishedCount(t *testing.T, reg *prometheus.Registry) float64 {
 // TestBudgetCountsInstancesListedLate: a cloud that lists fresh instances
 // 3 minutes after their launch (beyond the 2-minute list grace) makes the
 // pool end their rows as vanished at 2 minutes and, with the jobs still
-// queued, launch a replacement pair; the first pair runs and bills all
+// queued, launched a replacement pair; the first pair runs and bills all
 // along. The pool's spend left each pair out from its vanishing until the
 // cloud listed it (out of the rows): $3.28 counted at 2m50s of the $4.19
 // billed, $7.46 at 4m50s of $8.37, on both emulators; the vanished metric
@@ -47,7 +48,9 @@ func vanishedCount(t *testing.T, reg *prometheus.Registry) float64 {
 // instance's) for 2 minutes more, and is counted as vanished only if not
 // listed by then: every tick's spend is at least what the cloud billed,
 // and the metric stays 0. A server restarted meanwhile (at 2m30s) holds
-// the vanished rows again from the state.
+// the vanished rows again from the state. A held row also counts as
+// booting capacity for the demand it was launched for, so no replacement
+// pair is launched for the same jobs (4 instances were, each pair billed).
 func TestBudgetCountsInstancesListedLate(t *testing.T) {
 	const lag = 3 * time.Minute
 	for _, c := range lagClouds {
@@ -92,8 +95,26 @@ func testBudgetCountsInstancesListedLate(t *testing.T, c lagCloud, lag time.Dura
 			t.Errorf("at %s the pool's spend was $%.2f while the cloud had billed $%.2f", st.Time.Sub(t0), st.Spend.Accrued, billed)
 		}
 	}
-	if n := len(rig.launched()); n < 4 {
-		t.Fatalf("%d instances launched: no replacement was planned, so the lag was not beyond the list grace", n)
+	held := 0
+	for _, d := range rig.decisions() {
+		for _, n := range d.Notes {
+			if strings.Contains(n, "never listed") {
+				held++
+			}
+		}
+	}
+	if held == 0 {
+		t.Fatal("no row was held as vanished: the lag was not beyond the list grace")
+	}
+	// The held pair is the queued jobs' capacity while it is held: the
+	// pool launched a replacement pair for the same two jobs (4
+	// instances, both pairs billed), which the operator pays for until
+	// the idle pair is scaled in.
+	if n := len(rig.launched()); n != 2 {
+		t.Errorf("%d instances launched for 2 queued jobs under a %s listing lag: the held pair was replaced, want none", n, lag)
+	}
+	if n := len(rig.rows(true)); n != 2 {
+		t.Errorf("%d live rows after the lag, want the 2 launched, tracked again", n)
 	}
 	var vanished float64
 	for _, reg := range regs {
@@ -103,4 +124,40 @@ func testBudgetCountsInstancesListedLate(t *testing.T, c lagCloud, lag time.Dura
 		t.Errorf("spillway_vanished_instances_total = %v for instances the cloud listed %s late, want 0", n, lag)
 	}
 	t.Logf("%d instances launched; %d ticks' spend short of the bill", len(rig.launched()), short)
+}
+
+// TestHeldRowIsReplacedOnceItsHoldEnds: a booting instance the cloud never
+// lists (here a lag of an hour) is held, counted as booting capacity for
+// its job, for 2 minutes after the 2-minute list grace, and replaced
+// only then: the job waits no longer than that for capacity that never
+// comes.
+func TestHeldRowIsReplacedOnceItsHoldEnds(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRig(t, c, time.Hour)
+			rig.setDemand(5*time.Minute, 8)
+			rig.tick()
+			if n := len(rig.launched()); n != 1 {
+				t.Fatalf("the launch created %d instances, want 1", n)
+			}
+			var replacedAt time.Duration
+			for range 36 { // six minutes, the job still queued
+				rig.clk.Step(10 * time.Second)
+				rig.tick()
+				if replacedAt == 0 && len(rig.launched()) > 1 {
+					replacedAt = rig.clk.Now().Sub(t0)
+				}
+			}
+			if replacedAt == 0 {
+				t.Fatalf("the instance never listed was not replaced within 6 minutes: its hold kept it as capacity for ever")
+			}
+			if want := 4 * time.Minute; replacedAt < want {
+				t.Errorf("replaced %s after the launch, before its hold ended (%s)", replacedAt, want)
+			}
+			if n := len(rig.launched()); n != 2 {
+				t.Errorf("%d instances launched for 1 job, want the first and its one replacement", n)
+			}
+			t.Logf("replaced %s after the launch", replacedAt)
+		})
+	}
 }
