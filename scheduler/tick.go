@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/boottime"
@@ -177,9 +178,37 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		s.log.Error("state not writable; the tick went on from memory", "pool", pool, "err", t.writeErr)
 	}
 	s.observeMetrics(t, snap, spend)
-	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: plan, Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held,
+	pr.publish(Status{Pool: pool, Time: now, Snapshot: snap, Plan: s.shownPlan(t, plan), Spend: spend, Misconfigured: s.misconfigured(pr, now), Unavailable: held,
 		StateErr: t.writeErr, ReadErr: t.readErr}, t.rows)
 	return err
+}
+
+// shownPlan is plan as the pool's status shows it: without the drains
+// and terminations of the policy's stand-ins for what no live row holds
+// (a row held after it vanished, a pending intent's instances), which
+// the tick did not and could not make, and with a note for each held
+// row, so that an operator sees why capacity no instance row shows is
+// counted (the jobs it was launched for wait on it, not on a new launch).
+func (s *Scheduler) shownPlan(t *tick, plan policy.Plan) policy.Plan {
+	stand := func(a policy.Action) bool { return standIn(a.InstanceID) }
+	if slices.ContainsFunc(plan.Drains, stand) || slices.ContainsFunc(plan.Terminates, stand) {
+		plan.Drains = slices.DeleteFunc(slices.Clone(plan.Drains), stand)
+		plan.Terminates = slices.DeleteFunc(slices.Clone(plan.Terminates), stand)
+	}
+	for _, r := range sortedHeld(t.pr.vanished) {
+		if _, live := t.rows[r.ID]; live {
+			continue
+		}
+		plan.Notes = append(slices.Clone(plan.Notes), fmt.Sprintf("instance %s (%s, launched at %s) vanished unlisted at %s: counted as booting, capacity for its jobs and its cost, until %s in case the cloud lists it late; replaced only then",
+			r.ID, r.Offering, r.LaunchedAt.UTC().Format(time.TimeOnly), r.EndedAt.UTC().Format(time.TimeOnly), r.EndedAt.Add(vanishedHold).UTC().Format(time.TimeOnly)))
+	}
+	return plan
+}
+
+// standIn reports whether id is one of the policy's stand-ins that no row
+// holds: a held row's (heldID) or a pending intent's (pendingInstances).
+func standIn(id string) bool {
+	return strings.HasPrefix(id, heldPrefix) || strings.HasPrefix(id, pendingPrefix)
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {
@@ -275,7 +304,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 		}
 		for i := recorded[in.ID]; i < in.Count; i++ {
 			out = append(out, policy.Instance{
-				ID: fmt.Sprintf("intent/%s/%d", in.ID, i), Offering: o, State: policy.StateBooting,
+				ID: fmt.Sprintf("%s%s/%d", pendingPrefix, in.ID, i), Offering: o, State: policy.StateBooting,
 				LaunchedAt: t.now, Floor: floorOwner(in.Floor),
 			})
 		}

@@ -109,7 +109,14 @@ func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 }
 
 // heldID is the policy's id of the held row of instance id.
-func heldID(id string) string { return "vanished/" + id }
+func heldID(id string) string { return heldPrefix + id }
+
+// Prefixes of the ids of the policy's stand-ins that no row holds: a held
+// row's (heldID) and a pending intent's instances' (pendingInstances).
+const (
+	heldPrefix    = "vanished/"
+	pendingPrefix = "intent/"
+)
 
 // sortedHeld is the held rows, in the order they vanished.
 func sortedHeld(m map[string]state.Instance) []state.Instance {

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,44 @@ func TestHeldRowIsReplacedOnceItsHoldEnds(t *testing.T) {
 			}
 			t.Logf("replaced %s after the launch", replacedAt)
 		})
+	}
+}
+
+// TestStatusPlanShowsNoStandIns: a budget lowered (with a restart) while a
+// pair is held after it vanished unlisted makes the policy end instances
+// for money, costliest idle first, and the held pair's stand-ins
+// (vanished/<id>, booting, no GPU busy) come first. The tick cannot end
+// them (no row holds them; the cloud has not listed them), yet the pool's
+// status, which GET /v1/pools/{pool} serves as last_plan, listed
+// "terminate vanished/<id>" as if it had. It now leaves them out, and says
+// in a note what each held row is counted as, and until when.
+func TestStatusPlanShowsNoStandIns(t *testing.T) {
+	rig := newLagRig(t, lagClouds[0], 3*time.Minute)
+	rig.setDemand(5*time.Minute, 8, 8)
+	rig.tick()
+	if n := len(rig.launched()); n != 2 {
+		t.Fatalf("the launch created %d instances, want 2", n)
+	}
+	rig.until("the pair is held as vanished", 10*time.Second, 15, func() bool { return len(rig.rows(true)) == 0 })
+	rig.pool.Limits.Budget = &policy.Budget{Amount: 1, Period: policy.PeriodDay}
+	rig.restart()
+	rig.tick()
+	st, _ := rig.sched.LastStatus(rig.pool.Name)
+	for _, a := range append(slices.Clone(st.Plan.Drains), st.Plan.Terminates...) {
+		if strings.Contains(a.InstanceID, "/") {
+			t.Errorf("the status's plan acts on %s (%s), which no row holds: the tick did nothing to it", a.InstanceID, a.Reason)
+		}
+	}
+	held := 0
+	for _, n := range st.Plan.Notes {
+		if strings.Contains(n, "counted as booting, capacity for its jobs and its cost, until") {
+			held++
+		}
+	}
+	if held != 2 {
+		t.Errorf("the status's plan notes %q: want one for each of the 2 held instances", st.Plan.Notes)
+	}
+	if n := len(rig.launched()); n != 2 {
+		t.Errorf("%d instances launched, want the pair alone", n)
 	}
 }
