@@ -375,7 +375,47 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 		t.pr.spendRead(start.UnixNano(), acc, entries)
 	}
 	t.pr.forgetLedger(t.rows, t.pr.vanished)
+	acc += s.pendingSpend(t, start, end)
 	return policy.Spend{PeriodStart: start, PeriodEnd: end, Accrued: acc}, nil
+}
+
+// pendingSpend is what the instances the pool's pending intents may have
+// launched, and no row records yet, cost in the budget period [start,
+// end) up to now: each counted from its intent's writing (its first call
+// came right after). A call whose answer was lost (cut off, timed out)
+// may have launched them, and the cloud bills them from their launch; they
+// are adopted, and their cost counted from their launch, only once the
+// cloud lists them (and the intent's resume waits out its back-off).
+// Counted from the ledger alone, the pool's spend left out up to that
+// long: $0.00 counted of $8.19 billed after a lost launch answer and a
+// 15-minute listing lag, money a hard budget could launch on. One
+// that never reached the cloud is counted all the same until its intent
+// resolves: a hard budget cannot tell them apart.
+func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
+	if len(t.pending) == 0 {
+		return 0
+	}
+	recorded := map[string]int{}
+	for _, r := range t.rows {
+		if r.IntentID != "" {
+			recorded[r.IntentID]++
+		}
+	}
+	until := t.now
+	if end.Before(until) {
+		until = end
+	}
+	var sum float64
+	for _, id := range slices.Sorted(maps.Keys(t.pending)) {
+		in := t.pending[id]
+		o, ok := t.pr.offs[in.Offering]
+		n := in.Count - recorded[in.ID]
+		if !ok || n <= 0 || !in.CreatedAt.Before(until) {
+			continue
+		}
+		sum += float64(n) * policy.PeriodCost(o, in.CreatedAt, until, start)
+	}
+	return sum
 }
 
 // accrue records what r cost in the current budget period, up to its end
