@@ -144,13 +144,14 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	}
 	s.probe(read, t, joins)
 
+	var timedOut []termBatch // ended together, their calls made at once
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]
 		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped {
 			continue // a stopped one whose terminate failed is terminated again next tick
 		}
 		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {
-			s.joinTimedOut(ctx, t, r)
+			timedOut = append(timedOut, termBatches([]*state.Instance{r}, s.joinTimedOut(t, r))...)
 			continue
 		}
 		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
@@ -162,6 +163,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
+	s.terminateBatches(ctx, t, timedOut)
 	for e := range t.pr.counted {
 		if _, live := t.rows[e.id]; !live {
 			delete(t.pr.counted, e)
@@ -444,13 +446,14 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 	}
 }
 
-// joinTimedOut ends an instance whose agent never answered: a failed launch
+// joinTimedOut says why an instance whose agent never answered is ended
+// (observe ends it): a failed launch
 // whose offering is penalised like a stock-out, unless an instance of the
 // same offering (in the same zone) launched with it or after it has joined:
 // the offering delivers, and this was one slow or broken instance. Skipping
 // the offering then would put the next launches, perhaps a whole burst for
 // a large job, on a dearer one for their whole lives.
-func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance) {
+func (s *Scheduler) joinTimedOut(t *tick, r *state.Instance) string {
 	why := fmt.Sprintf("never joined: no answer from its agent within join_timeout %s of launch", t.pr.spec.JoinTimeout)
 	if said, ok := t.notReady[r.ID]; ok {
 		// The instance runs and so does its agent: its GPUs do not (a
@@ -465,7 +468,7 @@ func (s *Scheduler) joinTimedOut(ctx context.Context, t *tick, r *state.Instance
 			s.neverJoined(t, r, providers.CodeJoinTimeout, "join_timeout", why)
 		}
 	}
-	s.terminate(ctx, t, []*state.Instance{r}, why)
+	return why
 }
 
 // joinedSibling is a live instance of r's pool and offering, in its zone

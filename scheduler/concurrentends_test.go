@@ -1,0 +1,149 @@
+package scheduler_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+)
+
+// overlappingEnds is the real provider (the AWS SDK against the emulator)
+// whose Terminate calls each take d on the injected clock from their
+// start, as a slow API would, overlapping when they are made at once:
+// each call waits (up to a second of wall time) for the other of a pair
+// to start, then moves the clock to its start plus d unless another call
+// has moved it past that. It records when each instance's termination
+// reached the cloud: its bill stops there.
+type overlappingEnds struct {
+	providers.Provider
+	h     *harness
+	d     time.Duration
+	mu    *sync.Mutex
+	calls *int
+	both  chan struct{} // closed once two calls have started
+	ended map[string]time.Time
+}
+
+func (p overlappingEnds) Terminate(ctx context.Context, ids []string) error {
+	start := p.h.clk.Now()
+	p.mu.Lock()
+	*p.calls++
+	if *p.calls == 2 {
+		close(p.both)
+	}
+	p.mu.Unlock()
+	wait, cancel := context.WithTimeout(ctx, time.Second)
+	select {
+	case <-p.both:
+	case <-wait.Done():
+	}
+	cancel()
+	err := p.Provider.Terminate(ctx, ids)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if end := start.Add(p.d); p.h.clk.Now().Before(end) {
+		p.h.clk.SetTime(end)
+	}
+	for _, id := range providers.Ended(ids, err) {
+		p.ended[id] = p.h.clk.Now()
+	}
+	return err
+}
+
+// newOverlappingEnds gives h an overlappingEnds provider whose calls take
+// d.
+func newOverlappingEnds(h *harness, d time.Duration) overlappingEnds {
+	n := 0
+	return overlappingEnds{Provider: h.prov, h: h, d: d, mu: &sync.Mutex{}, calls: &n, both: make(chan struct{}), ended: map[string]time.Time{}}
+}
+
+// TestTicksTerminatesOverlap: two instances drained at different ticks
+// (max_lifetime) and done at the same one are ended for two reasons, two
+// terminate calls. The calls were made one after the other, so with calls
+// taking 9 of their 10 minutes the second instance's bill ran 18 minutes
+// past the evaluation that ended it, while a hard budget counts one
+// call_timeout (the tick's slack). The calls now overlap: both end 9
+// minutes after it.
+func TestTicksTerminatesOverlap(t *testing.T) {
+	const d = 9 * time.Minute
+	p := testPool()
+	p.ScaleIn.MaxLifetime = policy.Duration(20 * time.Minute)
+	p.ScaleIn.Idle.Duration = time.Hour
+	var oe overlappingEnds
+	h := newHarness(t, p, func(h *harness) {
+		h.opts.Tick = 10 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
+		oe = newOverlappingEnds(h, d)
+		h.prov = oe
+	})
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.setDemand(2*time.Minute, 8, 8)
+	h.step(10 * time.Second)
+	if n := len(h.live()); n != 2 {
+		t.Fatalf("%d instances launched, want 2", n)
+	}
+	h.setDemand(0)
+	h.until("both instances are draining", 10*time.Second, 150, func() bool {
+		h.agents.setBusy(8)
+		draining := 0
+		for _, r := range h.rows(true) {
+			if r.State == "draining" {
+				draining++
+			}
+		}
+		return draining == 2
+	})
+	h.agents.setBusy(0)
+	h.clk.Step(10 * time.Second)
+	eval := h.clk.Now()
+	h.tick()
+	if len(oe.ended) != 2 {
+		t.Fatalf("%d instances terminated at the tick after both were drained and idle, want 2", len(oe.ended))
+	}
+	for id, at := range oe.ended {
+		if late := at.Sub(eval); late > d {
+			t.Errorf("instance %s's termination reached the cloud %s after the evaluation that ended it, want at most one call's %s", id, late, d)
+		}
+	}
+}
+
+// TestJoinTimeoutsEndTogether: two instances launched together whose
+// agents never answer reach their join timeout at the same tick. Each was
+// ended by its own terminate call, one after the other: with calls
+// taking 9 of their 10 minutes, the second bill ran 18 minutes past the
+// evaluation. Their calls now overlap.
+func TestJoinTimeoutsEndTogether(t *testing.T) {
+	const d = 9 * time.Minute
+	var oe overlappingEnds
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.opts.Tick = 10 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
+		oe = newOverlappingEnds(h, d)
+		h.prov = oe
+	})
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	live := h.live()
+	if len(live) != 2 {
+		t.Fatalf("%d instances launched, want 2", len(live))
+	}
+	for _, in := range live {
+		h.agents.never(in.PrivateIP)
+	}
+	var eval time.Time
+	h.until("the join timeouts end both", 30*time.Second, 30, func() bool {
+		if len(oe.ended) == 0 {
+			eval = h.clk.Now().Add(30 * time.Second) // the next step's evaluation
+		}
+		return len(oe.ended) == 2
+	})
+	for id, at := range oe.ended {
+		if late := at.Sub(eval); late > d {
+			t.Errorf("instance %s's termination reached the cloud %s after the evaluation that ended it, want at most one call's %s", id, late, d)
+		}
+	}
+}
