@@ -10,37 +10,22 @@ import (
 	"github.com/spillway-io/spillway/providers"
 )
 
-// overlappingEnds is the real provider (the AWS SDK against the emulator)
+// clockedEnds is the real provider (the AWS SDK against the emulator)
 // whose Terminate calls each take d on the injected clock from their
-// start, as a slow API would, overlapping when they are made at once:
-// each call waits (up to a second of wall time) for the other of a pair
-// to start, then moves the clock to its start plus d unless another call
-// has moved it past that. It records when each instance's termination
-// reached the cloud: its bill stops there.
-type overlappingEnds struct {
+// start, as a slow API would: a call moves the clock to its start plus d
+// unless another call made at the same time has moved it past that. It
+// records when each instance's termination reached the cloud: its bill
+// stops there.
+type clockedEnds struct {
 	providers.Provider
 	h     *harness
 	d     time.Duration
 	mu    *sync.Mutex
-	calls *int
-	both  chan struct{} // closed once two calls have started
 	ended map[string]time.Time
 }
 
-func (p overlappingEnds) Terminate(ctx context.Context, ids []string) error {
+func (p clockedEnds) Terminate(ctx context.Context, ids []string) error {
 	start := p.h.clk.Now()
-	p.mu.Lock()
-	*p.calls++
-	if *p.calls == 2 {
-		close(p.both)
-	}
-	p.mu.Unlock()
-	wait, cancel := context.WithTimeout(ctx, time.Second)
-	select {
-	case <-p.both:
-	case <-wait.Done():
-	}
-	cancel()
 	err := p.Provider.Terminate(ctx, ids)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -53,30 +38,28 @@ func (p overlappingEnds) Terminate(ctx context.Context, ids []string) error {
 	return err
 }
 
-// newOverlappingEnds gives h an overlappingEnds provider whose calls take
-// d.
-func newOverlappingEnds(h *harness, d time.Duration) overlappingEnds {
-	n := 0
-	return overlappingEnds{Provider: h.prov, h: h, d: d, mu: &sync.Mutex{}, calls: &n, both: make(chan struct{}), ended: map[string]time.Time{}}
+// newClockedEnds gives h a clockedEnds provider whose calls take d.
+func newClockedEnds(h *harness, d time.Duration) clockedEnds {
+	return clockedEnds{Provider: h.prov, h: h, d: d, mu: &sync.Mutex{}, ended: map[string]time.Time{}}
 }
 
-// TestTicksTerminatesOverlap: two instances drained at different ticks
+// TestATicksEndsShareOneCall: two instances drained at different ticks
 // (max_lifetime) and done at the same one are ended for two reasons, two
 // terminate calls. The calls were made one after the other, so with calls
 // taking 9 of their 10 minutes the second instance's bill ran 18 minutes
 // past the evaluation that ended it, while a hard budget counts one
-// call_timeout (the tick's slack). The calls now overlap: both end 9
-// minutes after it.
-func TestTicksTerminatesOverlap(t *testing.T) {
+// call_timeout (the tick's slack). Now one call per provider ends both,
+// 9 minutes after it.
+func TestATicksEndsShareOneCall(t *testing.T) {
 	const d = 9 * time.Minute
 	p := testPool()
 	p.ScaleIn.MaxLifetime = policy.Duration(20 * time.Minute)
 	p.ScaleIn.Idle.Duration = time.Hour
-	var oe overlappingEnds
+	var oe clockedEnds
 	h := newHarness(t, p, func(h *harness) {
 		h.opts.Tick = 10 * time.Second
 		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-		oe = newOverlappingEnds(h, d)
+		oe = newClockedEnds(h, d)
 		h.prov = oe
 	})
 	h.setDemand(2*time.Minute, 8)
@@ -115,14 +98,14 @@ func TestTicksTerminatesOverlap(t *testing.T) {
 // agents never answer reach their join timeout at the same tick. Each was
 // ended by its own terminate call, one after the other: with calls
 // taking 9 of their 10 minutes, the second bill ran 18 minutes past the
-// evaluation. Their calls now overlap.
+// evaluation. One call now ends both.
 func TestJoinTimeoutsEndTogether(t *testing.T) {
 	const d = 9 * time.Minute
-	var oe overlappingEnds
+	var oe clockedEnds
 	h := newHarness(t, testPool(), func(h *harness) {
 		h.opts.Tick = 10 * time.Second
 		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-		oe = newOverlappingEnds(h, d)
+		oe = newClockedEnds(h, d)
 		h.prov = oe
 	})
 	h.setDemand(2*time.Minute, 8, 8)

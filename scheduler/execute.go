@@ -648,158 +648,145 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 	s.log.Info("draining", "pool", r.Pool, "instance", r.ID, "reason", reason)
 }
 
-// execTerminates ends drained instances, batched per reason and provider.
-// The batches' calls run concurrently, each bounded by its provider's
-// call timeout: the budget counts each end at most the tick's slack (one
-// call_timeout) after the evaluation, and serial calls added up (two
-// batches of 9-minute calls ended the second one 18 minutes after it).
+// execTerminates ends drained instances: one terminate call per provider,
+// the providers' calls made at once (terminateAll).
 func (s *Scheduler) execTerminates(stop, ctx context.Context, t *tick, terms []policy.Action) {
-	byReason := map[string][]*state.Instance{}
-	var order []string
+	var ends []instEnd
 	for _, a := range terms {
 		r, ok := t.rows[a.InstanceID]
-		if !ok || r.State == state.InstanceTerminating {
+		if !ok || r.State == state.InstanceTerminating || slices.ContainsFunc(ends, func(e instEnd) bool { return e.row == r }) {
 			continue
 		}
-		if _, seen := byReason[a.Reason]; !seen {
-			order = append(order, a.Reason)
-		}
-		byReason[a.Reason] = append(byReason[a.Reason], r)
-	}
-	var batches []termBatch
-	for _, why := range order {
 		if stop.Err() != nil {
-			for _, r := range byReason[why] {
-				t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: r.ID, Reason: why, Outcome: shuttingDown})
-			}
+			t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: r.ID, Reason: a.Reason, Outcome: shuttingDown})
 			continue
 		}
-		batches = append(batches, termBatches(byReason[why], why)...)
+		ends = append(ends, instEnd{row: r, reason: a.Reason})
 	}
-	s.terminateBatches(ctx, t, batches)
+	s.terminateAll(ctx, t, ends)
 }
 
-// termBatch is one terminate call: rows of one provider, ended for one
-// reason.
-type termBatch struct {
-	provider, reason string
-	rows             []*state.Instance
-	// The call's outcome: skipped says why it was not made ("" when it
-	// was), err what it returned, endedAt when it returned.
+// instEnd is an instance a tick ends, and why.
+type instEnd struct {
+	row    *state.Instance
+	reason string
+}
+
+// termCall is one terminate call: the instances of one provider a tick
+// ends, and what came of it.
+type termCall struct {
+	provider string
+	rows     []*state.Instance
+	// skipped says why the call was not made ("" when it was), err what
+	// it returned, endedAt when it returned.
 	skipped string
 	err     error
 	endedAt time.Time
 }
 
-// termBatches splits rows ended for reason into one batch per provider,
-// in the order the providers first appear.
-func termBatches(rows []*state.Instance, reason string) []termBatch {
-	var out []termBatch
-	at := map[string]int{}
-	for _, r := range rows {
-		i, ok := at[r.Provider]
+// terminateAll asks each instance's provider to end it, one call per
+// provider, the calls made at once, each bounded by its provider's call
+// timeout; then it records, in the order of ends, each instance whose
+// call succeeded as terminating, its row ended when the call returned.
+// The budget counts each end at most the tick's slack (one call_timeout)
+// after the evaluation: calls made one after another (one per reason and
+// provider, and one per instance ended at its join timeout) added up, so
+// that with calls taking 9 of their 10 minutes the second one's instance
+// billed 18 minutes past the evaluation that ended it.
+func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
+	var calls []*termCall
+	byProvider := map[string]*termCall{}
+	for _, e := range ends {
+		c, ok := byProvider[e.row.Provider]
 		if !ok {
-			i = len(out)
-			at[r.Provider] = i
-			out = append(out, termBatch{provider: r.Provider, reason: reason})
+			c = &termCall{provider: e.row.Provider}
+			byProvider[c.provider] = c
+			calls = append(calls, c)
 		}
-		out[i].rows = append(out[i].rows, r)
+		c.rows = append(c.rows, e.row)
 	}
-	return out
-}
-
-// terminateBatches makes the batches' terminate calls concurrently, then
-// records their outcomes in order: each instance whose call succeeded is
-// terminating, its row ended when its call returned.
-func (s *Scheduler) terminateBatches(ctx context.Context, t *tick, batches []termBatch) {
 	var wg sync.WaitGroup
-	for i := range batches {
-		b := &batches[i]
+	for _, c := range calls {
 		if s.opts.DryRun {
-			b.skipped = "dry run: not terminated"
+			c.skipped = "dry run: not terminated"
 			continue
 		}
-		tctx, cancel, _, ok := s.actingCtx(ctx, b.provider)
+		tctx, cancel, _, ok := s.actingCtx(ctx, c.provider)
 		if !ok {
-			b.skipped = notLeading
+			c.skipped = notLeading
 			continue
 		}
-		ids := batchIDs(b.rows)
-		prov, known := s.opts.Providers[b.provider]
+		prov, known := s.opts.Providers[c.provider]
 		if !known {
 			cancel()
-			b.err = fmt.Errorf("provider %s is no longer in the config: put it back to end its instances", b.provider)
-			b.endedAt = s.clock.Now()
+			c.err = fmt.Errorf("provider %s is no longer in the config: put it back to end its instances", c.provider)
+			c.endedAt = s.clock.Now()
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer cancel()
-			b.err = prov.Terminate(tctx, ids)
+			c.err = prov.Terminate(tctx, rowIDs(c.rows))
 			// The bill runs until the call reached the cloud, at the
 			// latest when it returned: a call that took most of its
 			// call timeout ended its instances that much after the
 			// evaluation, and the budget's ledger counts each one
 			// until its EndedAt.
-			b.endedAt = s.clock.Now()
+			c.endedAt = s.clock.Now()
 		}()
 	}
 	wg.Wait()
-	for i := range batches {
-		s.recordTerminate(ctx, t, &batches[i])
-	}
-}
-
-func batchIDs(rows []*state.Instance) []string {
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	return ids
-}
-
-// recordTerminate records what batch b's terminate call did.
-func (s *Scheduler) recordTerminate(ctx context.Context, t *tick, b *termBatch) {
-	ids := batchIDs(b.rows)
-	if b.skipped != "" {
-		for _, id := range ids {
-			t.rec.Terminates = append(t.rec.Terminates, ActionRecord{Instance: id, Reason: b.reason, Outcome: b.skipped})
+	ended := map[*state.Instance]bool{}
+	for _, c := range calls {
+		ids := rowIDs(c.rows)
+		// A partial failure ended some: record those as terminating, or
+		// the next tick would find them gone and count them as vanished.
+		for _, id := range providers.Ended(ids, c.err) {
+			if i := slices.Index(ids, id); i >= 0 {
+				ended[c.rows[i]] = true
+			}
 		}
-		return
+		if c.skipped == "" && c.err != nil {
+			s.log.Warn("terminate failed", "provider", c.provider, "instances", ids, "err", c.err)
+		}
 	}
-	err := b.err
-	// A partial failure ended some: record those as terminating, or the
-	// next tick would find them gone and count them as vanished.
-	ended := make(map[string]bool, len(ids))
-	for _, id := range providers.Ended(ids, err) {
-		ended[id] = true
-	}
-	for _, r := range b.rows {
-		ar := ActionRecord{Instance: r.ID, Reason: b.reason}
-		if !ended[r.ID] {
-			ar.Outcome, ar.Error = "not terminated: retried next tick", err.Error()
+	for _, e := range ends {
+		r, c := e.row, byProvider[e.row.Provider]
+		ar := ActionRecord{Instance: r.ID, Reason: e.reason}
+		switch {
+		case c.skipped != "":
+			ar.Outcome = c.skipped
+			t.rec.Terminates = append(t.rec.Terminates, ar)
+			continue
+		case !ended[r]:
+			ar.Outcome, ar.Error = "not terminated: retried next tick", c.err.Error()
 			t.rec.Terminates = append(t.rec.Terminates, ar)
 			continue
 		}
 		if !r.IdleSince.IsZero() && (r.DrainStartedAt.IsZero() || !r.IdleSince.After(r.DrainStartedAt)) {
-			// Released while idle: keeping it would have saved the
-			// next launch of its offering.
+			// Released while idle: keeping it would have saved the next
+			// launch of its offering.
 			t.pr.idle.Released(s.rowOffering(t.pr, r).Key(), r.IdleSince, t.now)
 		}
-		r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, b.endedAt, b.reason, b.endedAt
+		r.State, r.EndedAt, r.EndReason, r.UpdatedAt = state.InstanceTerminating, c.endedAt, e.reason, c.endedAt
 		ar.Outcome = "terminating"
 		if perr := s.putRow(ctx, t, r); perr != nil {
 			ar.Error = "recording the termination failed (kept in memory, written when the state takes writes): " + perr.Error()
 		}
 		s.metrics.terminations.WithLabelValues(r.Pool, r.Offering).Inc()
 		t.rec.Terminates = append(t.rec.Terminates, ar)
+		s.log.Info("terminating", "pool", r.Pool, "instance", r.ID, "reason", e.reason)
 	}
-	if err != nil {
-		s.log.Warn("terminate failed", "provider", b.provider, "instances", ids, "err", err)
-	} else {
-		s.log.Info("terminating", "provider", b.provider, "instances", ids, "reason", b.reason)
+}
+
+// rowIDs is the ids of rows.
+func rowIDs(rows []*state.Instance) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
+	return ids
 }
 
 func joinMsg(a, b string) string {

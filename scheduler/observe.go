@@ -144,14 +144,14 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	}
 	s.probe(read, t, joins)
 
-	var timedOut []termBatch // ended together, their calls made at once
+	var timedOut []instEnd // ended together (terminateAll)
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]
 		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped {
 			continue // a stopped one whose terminate failed is terminated again next tick
 		}
 		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {
-			timedOut = append(timedOut, termBatches([]*state.Instance{r}, s.joinTimedOut(t, r))...)
+			timedOut = append(timedOut, instEnd{row: r, reason: s.joinTimedOut(t, r)})
 			continue
 		}
 		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
@@ -163,7 +163,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
-	s.terminateBatches(ctx, t, timedOut)
+	s.terminateAll(ctx, t, timedOut)
 	for e := range t.pr.counted {
 		if _, live := t.rows[e.id]; !live {
 			delete(t.pr.counted, e)
