@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -128,5 +129,65 @@ func TestJoinTimeoutsEndTogether(t *testing.T) {
 		if late := at.Sub(eval); late > d {
 			t.Errorf("instance %s's termination reached the cloud %s after the evaluation that ended it, want at most one call's %s", id, late, d)
 		}
+	}
+}
+
+// TestATicksDrainHooksRunTogether: two instances launched together reach
+// max_lifetime at the same tick and are drained, each by the pool's drain
+// hook, which takes 59 seconds (a cluster scheduler slow to answer,
+// within the hook's 60-second bound). The hooks ran one after another:
+// the tick, and with it its ends and the next evaluation, lasted 1m58s,
+// twice a hook's time. They now run at once: 59s.
+func TestATicksDrainHooksRunTogether(t *testing.T) {
+	const d = 59 * time.Second // drain.timeout is at most 60s
+	p := testPool()
+	p.ScaleIn.MaxLifetime = policy.Duration(20 * time.Minute)
+	p.ScaleIn.Idle.Duration = time.Hour
+	var mu sync.Mutex
+	started, both := 0, make(chan struct{})
+	h := newHarness(t, p, func(h *harness) {
+		h.opts.Tick = 10 * time.Second
+		h.hook = func(ctx context.Context, _ config.InstanceFields) error {
+			start := h.clk.Now()
+			mu.Lock()
+			if started++; started == 2 {
+				close(both)
+			}
+			mu.Unlock()
+			// Wait (a second of wall time at most) for the other hook of
+			// the pair to start: hooks run at once both start at the
+			// same clock reading.
+			wait, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			select {
+			case <-both:
+			case <-wait.Done():
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if end := start.Add(d); h.clk.Now().Before(end) {
+				h.clk.SetTime(end)
+			}
+			return nil
+		}
+	})
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	if n := len(h.live()); n != 2 {
+		t.Fatalf("%d instances launched, want 2", n)
+	}
+	h.setDemand(0)
+	h.agents.setBusy(8)
+	var eval time.Time
+	h.until("both instances are drained", 10*time.Second, 150, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if len(h.drained) == 0 {
+			eval = h.clk.Now().Add(10 * time.Second) // the next step's evaluation
+		}
+		return len(h.drained) == 2
+	})
+	if took := h.clk.Now().Sub(eval); took > d {
+		t.Errorf("the tick that drained both instances lasted %s, want one hook's %s", took, d)
 	}
 }

@@ -602,50 +602,103 @@ func (s *Scheduler) failIntent(ctx context.Context, t *tick, in state.Intent, lr
 
 // execDrains drains each planned instance: the hook runs once, then the
 // instance counts as draining until its agent reports no busy GPU or
-// drain_timeout passes, when the policy terminates it.
+// drain_timeout passes, when the policy terminates it. The hooks of a
+// tick's drains run at once (drainAll).
 func (s *Scheduler) execDrains(stop, ctx context.Context, t *tick, drains []policy.Action) {
+	var jobs []instEnd
 	for _, a := range drains {
 		r, ok := t.rows[a.InstanceID]
-		if !ok || r.State == state.InstanceDraining || r.State == state.InstanceTerminating {
+		if !ok || r.State == state.InstanceDraining || r.State == state.InstanceTerminating || slices.ContainsFunc(jobs, func(e instEnd) bool { return e.row == r }) {
 			continue
 		}
 		if stop.Err() != nil {
 			t.rec.Drains = append(t.rec.Drains, ActionRecord{Instance: r.ID, Reason: a.Reason, Outcome: shuttingDown})
 			continue
 		}
-		s.drain(ctx, t, r, a.Reason)
+		jobs = append(jobs, instEnd{row: r, reason: a.Reason})
 	}
+	s.drainAll(ctx, t, jobs)
 }
 
+// drain drains instance r for reason.
 func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reason string) {
-	ar := ActionRecord{Instance: r.ID, Reason: reason}
+	s.drainAll(ctx, t, []instEnd{{row: r, reason: reason}})
+}
+
+// hookFanOut bounds the drain hooks one tick runs at once.
+const hookFanOut = 16
+
+// drainAll drains each instance of drains: it runs the pool's drain hook
+// for each not yet hooked, the hooks at once (at most hookFanOut), each
+// bounded by its own timeout, then records each as draining since the
+// evaluation, in order. Run one after another, the hooks of a tick that
+// drained several instances (a budget draining the busy ones) added up,
+// and held its ends and the next evaluation that much later than the
+// slack a hard budget counts.
+func (s *Scheduler) drainAll(ctx context.Context, t *tick, drains []instEnd) {
+	if len(drains) == 0 {
+		return
+	}
 	if s.opts.DryRun {
-		ar.Outcome = "dry run: not drained"
-		t.rec.Drains = append(t.rec.Drains, ar)
-		return
-	}
-	hctx, cancel, _, ok := s.actingCtx(ctx, "")
-	defer cancel()
-	if !ok {
-		ar.Outcome = notLeading
-		t.rec.Drains = append(t.rec.Drains, ar)
-		return
-	}
-	r.State, r.DrainStartedAt, r.UpdatedAt = state.InstanceDraining, t.now, t.now
-	ar.Outcome = "draining"
-	if t.pr.spec.Drain != nil && r.DrainHookAt.IsZero() {
-		if err := t.pr.spec.Drain(hctx, s.info(t.pr, r)); err != nil {
-			ar.Error = "drain hook: " + err.Error()
-			s.metrics.hookFailures.WithLabelValues(r.Pool).Inc()
-			s.log.Warn("drain hook failed", "pool", r.Pool, "instance", r.ID, "err", err)
+		for _, d := range drains {
+			t.rec.Drains = append(t.rec.Drains, ActionRecord{Instance: d.row.ID, Reason: d.reason, Outcome: "dry run: not drained"})
 		}
-		r.DrainHookAt = t.now
+		return
 	}
-	if err := s.putRow(ctx, t, r); err != nil {
-		ar.Error = joinMsg(ar.Error, "recording the drain failed (kept in memory, written when the state takes writes): "+err.Error())
+	type hookRun struct {
+		skipped string // why the drain was not made ("" when it was)
+		hooked  bool
+		err     error
 	}
-	t.rec.Drains = append(t.rec.Drains, ar)
-	s.log.Info("draining", "pool", r.Pool, "instance", r.ID, "reason", reason)
+	runs := make([]hookRun, len(drains))
+	sem := make(chan struct{}, hookFanOut)
+	var wg sync.WaitGroup
+	for i, d := range drains {
+		hctx, cancel, _, ok := s.actingCtx(ctx, "")
+		if !ok {
+			cancel()
+			runs[i].skipped = notLeading
+			continue
+		}
+		if t.pr.spec.Drain == nil || !d.row.DrainHookAt.IsZero() {
+			cancel()
+			continue
+		}
+		runs[i].hooked = true
+		info := s.info(t.pr, d.row)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer cancel()
+			runs[i].err = t.pr.spec.Drain(hctx, info)
+		}()
+	}
+	wg.Wait()
+	for i, d := range drains {
+		r, run := d.row, runs[i]
+		ar := ActionRecord{Instance: r.ID, Reason: d.reason}
+		if run.skipped != "" {
+			ar.Outcome = run.skipped
+			t.rec.Drains = append(t.rec.Drains, ar)
+			continue
+		}
+		r.State, r.DrainStartedAt, r.UpdatedAt = state.InstanceDraining, t.now, t.now
+		ar.Outcome = "draining"
+		if run.hooked {
+			if err := run.err; err != nil {
+				ar.Error = "drain hook: " + err.Error()
+				s.metrics.hookFailures.WithLabelValues(r.Pool).Inc()
+				s.log.Warn("drain hook failed", "pool", r.Pool, "instance", r.ID, "err", err)
+			}
+			r.DrainHookAt = t.now
+		}
+		if err := s.putRow(ctx, t, r); err != nil {
+			ar.Error = joinMsg(ar.Error, "recording the drain failed (kept in memory, written when the state takes writes): "+err.Error())
+		}
+		t.rec.Drains = append(t.rec.Drains, ar)
+		s.log.Info("draining", "pool", r.Pool, "instance", r.ID, "reason", d.reason)
+	}
 }
 
 // execTerminates ends drained instances: one terminate call per provider,
@@ -666,7 +719,7 @@ func (s *Scheduler) execTerminates(stop, ctx context.Context, t *tick, terms []p
 	s.terminateAll(ctx, t, ends)
 }
 
-// instEnd is an instance a tick ends, and why.
+// instEnd is an instance a tick drains or ends, and why.
 type instEnd struct {
 	row    *state.Instance
 	reason string
