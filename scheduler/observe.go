@@ -134,24 +134,25 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			joins = append(joins, r)
 		}
 	}
+	// Ended together, in one call per provider (terminateAll): the
+	// instances stopped outside Spillway and those past their join
+	// timeout.
+	var ends []instEnd
 	if len(stopped) > 0 {
-		ids := make([]string, len(stopped))
-		for i, r := range stopped {
-			ids[i] = r.ID
+		s.log.Warn("instances stopped outside Spillway: terminating them", "pool", pool, "instances", rowIDs(stopped))
+		for _, r := range stopped {
+			ends = append(ends, instEnd{row: r, reason: stoppedReason})
 		}
-		s.log.Warn("instances stopped outside Spillway: terminating them", "pool", pool, "instances", ids)
-		s.terminate(ctx, t, stopped, stoppedReason)
 	}
 	s.probe(read, t, joins)
 
-	var timedOut []instEnd // ended together (terminateAll)
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]
 		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped {
 			continue // a stopped one whose terminate failed is terminated again next tick
 		}
 		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {
-			timedOut = append(timedOut, instEnd{row: r, reason: s.joinTimedOut(t, r)})
+			ends = append(ends, instEnd{row: r, reason: s.joinTimedOut(t, r)})
 			continue
 		}
 		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
@@ -163,7 +164,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
 		}
 	}
-	s.terminateAll(ctx, t, timedOut)
+	s.terminateAll(ctx, t, ends)
 	for e := range t.pr.counted {
 		if _, live := t.rows[e.id]; !live {
 			delete(t.pr.counted, e)
