@@ -300,7 +300,8 @@ func OnPremOnly() Policy { return Policy{Name: PolicyOnPremOnly} }
 // Threshold is a target-tracking autoscaler in the style of Nomad
 // Autoscaler's target-value strategy: every 60 s it sizes cloud capacity so
 // that GPU utilisation — GPUs in use plus GPUs queued, over on-prem plus
-// cloud GPUs — approaches 80%, with a 5-minute cooldown after every scaling
+// cloud GPUs, counting only jobs the cloud could run (Policy.BusyBurstable)
+// — approaches 80%, with a 5-minute cooldown after every scaling
 // action, using one offering, the largest (the cheapest per GPU among
 // those): small shapes cannot take multi-GPU jobs. Scale-in drains the
 // least busy instances. Like every baseline its plans are held to the pool's hard
@@ -319,7 +320,7 @@ func ThresholdWith(k BaselineKnobs) Policy {
 	p := withDecider(Policy{Name: PolicyThreshold}, func() Decider {
 		return &threshold{k: k, holds: cloudHolds{}}
 	})
-	p.Interval, p.IdleUnwatched, p.NoIdleGaps = k.ThresholdInterval, true, true
+	p.Interval, p.IdleUnwatched, p.NoIdleGaps, p.BusyBurstable = k.ThresholdInterval, true, true, true
 	return p
 }
 
@@ -364,13 +365,14 @@ func (th *threshold) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	if !ok || (!th.last.IsZero() && now.Sub(th.last) < k.ThresholdCooldown) {
 		return plan
 	}
-	// Queued jobs that nothing the pool may hold can ever run
-	// (larger than on-prem and than any capacity it may rent) are
-	// no demand for capacity: sizing for them would rent instances
-	// without end as they pile up.
+	// Queued jobs that no capacity the pool may rent can hold are no
+	// demand for it, whatever their size against on-prem: sizing for
+	// them would rent instances none of them can use (without end, as
+	// they pile up, when on-prem cannot run them either). The busy
+	// GPUs are those of jobs the cloud could run (Policy.BusyBurstable).
 	demand := snap.OnPremBusyGPUs + snap.PendingGPUs
 	for _, ps := range snap.PendingBySize {
-		if ps.GPUs > snap.OnPremGPUs && !holds.ok(pool, ps.GPUs) {
+		if !holds.ok(pool, ps.GPUs) {
 			demand -= ps.GPUs * len(ps.Submitted)
 		}
 	}

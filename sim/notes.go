@@ -57,9 +57,9 @@ func gpuHours(h float64) string {
 // scale_in.max_lifetime and a drain_timeout, an instance ends at most
 // their sum after its launch, so a job that runs longer even on the
 // fastest offering, and that saves no checkpoint within that time, is
-// killed on every cloud run and starts over. Only on-prem can finish it.
-// The policies do not know job lengths, so they launch for it as for any
-// job; the note tells the reader why the report then shows runs killed.
+// killed on every cloud run and starts over. Only on-prem can finish it:
+// the backtest queues it for on-prem alone (state.queueFor), so that no
+// policy rents for it, and the note tells the reader so.
 func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 	lw, ok := newLifeWindow(pool)
 	if !ok {
@@ -99,7 +99,7 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 		run = "runs"
 	}
 	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
-		"a cloud instance always ends before such a job finishes, so every cloud run of one is killed and lost; %s",
+		"a cloud instance always ends before such a job finishes, so the backtest shows no policy them as demand and runs none on the cloud (each run would be killed and lost); %s",
 		Counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), run, humanSeconds(window.Seconds()), ck, onprem)
 }
 

@@ -77,9 +77,16 @@ func (s *state) enqueue(j int) {
 }
 
 // queueFor is the index of job j's size queue, made when it has none:
-// one per GPUs and cloud shape.
+// one per GPUs and cloud shape. A job that every cloud run of would be
+// killed before it finishes (it outlasts every instance: lifeWindow) is
+// queued as one no instance holds (cloud 0): it waits for on-prem, no
+// policy is shown it as demand, and none runs it on the cloud, where
+// each run would be paid for and thrown away.
 func (s *state) queueFor(j int) int {
 	g, c := s.jobs[j].GPUs, s.cloudSize(j)
+	if s.lifeOK && s.life.outlasts(s.jobs[j].Duration) {
+		c = 0
+	}
 	key := g<<32 | c
 	qi, ok := s.queueOf[key]
 	if !ok {
@@ -190,6 +197,10 @@ func (s *state) tryStart(j, cloud int) bool {
 	s.setParts(j, parts)
 	js.start = s.now
 	js.cloud = false
+	if !parts[0].cloud && (cloud == 0 || s.unservable(cloud)) {
+		js.onPremOnly = true
+		s.onPremOnlyBusy += s.jobs[j].GPUs
+	}
 	for _, p := range parts {
 		if p.cloud {
 			js.cloud = true
@@ -310,6 +321,10 @@ func (s *state) release(j int) {
 				s.terminate(p.idx)
 			}
 		}
+	}
+	if js := &s.js[j]; js.onPremOnly {
+		js.onPremOnly = false
+		s.onPremOnlyBusy -= s.jobs[j].GPUs
 	}
 	s.setParts(j, nil)
 	s.running--

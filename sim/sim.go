@@ -97,6 +97,14 @@ type Policy struct {
 	// policy does): the run learns each spot offering's reclaim rate from
 	// its notices (package spotlife), as the server does.
 	LearnsSpot bool
+	// BusyBurstable says the policy's snapshots count in OnPremBusyGPUs
+	// only the on-prem GPUs running jobs the cloud could also run (a size
+	// some rentable capacity holds, policy.CloudHolds, and that some
+	// cloud run could finish, lifeWindow): threshold's utilisation is
+	// that of the work it may burst, as its metric would be a bursting
+	// partition's. GPUs busy with jobs only on-prem can run are no
+	// reason to rent headroom that none of them can use.
+	BusyBurstable bool
 }
 
 // Options configure one simulation run.
@@ -182,6 +190,9 @@ type jobState struct {
 	// it outlasts every instance: lifeWindow), so it is never queued, no
 	// policy sees it, and the report counts it as never served.
 	nowhere bool
+	// onPremOnly: the job runs on-prem, and the cloud could not run it
+	// (state.onPremOnlyBusy counts its GPUs).
+	onPremOnly bool
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
 	done time.Duration
@@ -202,6 +213,9 @@ type state struct {
 	seq    uint64
 
 	on onprem
+	// onPremOnlyBusy is the on-prem GPUs busy with jobs the cloud could
+	// not run (jobState.onPremOnly): Policy.BusyBurstable leaves them out.
+	onPremOnlyBusy int
 	// life bounds a cloud run of a job, when lifeOK (newLifeWindow).
 	life   lifeWindow
 	lifeOK bool

@@ -30,6 +30,9 @@ func (s *state) snapshot() policy.Snapshot {
 		BootMean:       s.boots.Means(),
 		IdleGaps:       s.idle.Gaps(s.at(s.now)),
 	}
+	if s.o.Policy.BusyBurstable {
+		snap.OnPremBusyGPUs -= s.onPremOnlyBusy
+	}
 	if s.spot != nil {
 		snap.SpotReclaims, snap.BurstLife = s.spot.Rates(now, s.instanceView()), s.spot.Life(now)
 	}

@@ -1,0 +1,76 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/sim/trace"
+)
+
+// TestNoPolicyRentsForJobsTheCloudCannotServe: a trace none of whose jobs
+// any capacity the pool may rent can run, each job small enough for
+// on-prem, so that they queue there behind one another. No policy rents
+// anything: not for the queue (threshold counted a queued job no offering
+// holds as demand when it was no larger than on-prem, and every policy
+// was shown, and rented for, jobs that every cloud instance ends before
+// they finish, killing each run), nor for headroom over on-prem GPUs busy
+// with such jobs (threshold's utilisation counted them). Seeds 75 and
+// 1287 of TestSimInvariants found the threshold's launches.
+func TestNoPolicyRentsForJobsTheCloudCannotServe(t *testing.T) {
+	offering := func(name string, gpus int, price float64) policy.Offering {
+		return policy.Offering{Name: name, Provider: "aws", Region: "r", InstanceType: name, GPUs: gpus,
+			PricePerHour: price, Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond}
+	}
+	jobs := func(n, gpus int, dur time.Duration) *trace.Trace {
+		tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch}
+		for range n {
+			tr.Jobs = append(tr.Jobs, trace.Job{Submit: 0, Duration: dur, GPUs: gpus})
+		}
+		return tr
+	}
+	for _, tt := range []struct {
+		name string
+		pool policy.Pool
+		tr   *trace.Trace
+	}{
+		{"longer than max_lifetime + drain_timeout, no checkpoint",
+			policy.Pool{OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Offerings: []policy.Offering{offering("p4d", 8, 32)},
+				ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, MaxLifetime: policy.Duration(10 * time.Minute), DrainTimeout: policy.Duration(5 * time.Minute)}},
+			jobs(4, 8, 2*time.Hour)},
+		{"checkpoints further apart than an instance lives",
+			policy.Pool{OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Offerings: []policy.Offering{offering("p4d", 8, 32)}, CheckpointInterval: policy.Duration(time.Hour),
+				ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, MaxLifetime: policy.Duration(10 * time.Minute), DrainTimeout: policy.Duration(5 * time.Minute)}},
+			jobs(4, 8, 2*time.Hour)},
+		{"the offering that holds them over max_cost_per_hour, whole_jobs",
+			policy.Pool{OnPrem: policy.OnPrem{Nodes: 4, GPUsPerNode: 1}, WholeJobs: true,
+				Offerings: []policy.Offering{offering("big", 4, 5.18), offering("small", 2, 0.99)}, Limits: policy.Limits{MaxCostPerHour: 4.97}},
+			jobs(5, 4, time.Hour)},
+		{"larger than an instance, which spans no instance below 8 GPUs",
+			policy.Pool{OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering("g1", 1, 1)}},
+			jobs(5, 2, time.Hour)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := tt.pool
+			pool.Name, pool.Interval = "p", policy.Duration(time.Minute)
+			if !pool.ScaleIn.Idle.Auto && pool.ScaleIn.Idle.Duration == 0 {
+				pool.ScaleIn.Idle = policy.IdleSetting{Auto: true}
+			}
+			rep, err := Backtest{Pool: pool, Trace: tt.tr, Policies: policiesWith(BaselineKnobs{})}.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				// Every job runs on-prem, one after another: the last waits
+				// for all the others.
+				wantMax := float64(len(tt.tr.Jobs)-1) * tt.tr.Jobs[0].Duration.Seconds()
+				if r.Launches != 0 || r.CloudCostUSD != 0 || r.JobsKilled != 0 || r.JobsUnstarted != 0 || r.JobsNeverServed != 0 || r.JobsOnCloud != 0 ||
+					r.WaitMaxS != wantMax {
+					t.Errorf("%s: %d launches ($%.2f), %d killed, %d unstarted, %d never served, %d on cloud, longest wait %gs: want no launch, every job served on-prem, the last after %gs",
+						r.Policy, r.Launches, r.CloudCostUSD, r.JobsKilled, r.JobsUnstarted, r.JobsNeverServed, r.JobsOnCloud, r.WaitMaxS, wantMax)
+				}
+			}
+		})
+	}
+}
