@@ -104,11 +104,14 @@ type Sweep struct {
 	Policies []string
 	Knobs    BaselineKnobs
 	Params   []SweepParam
-	// Seeds is the number of runs per point (at least 1); seed s jitters
-	// every submit time by up to Jitter and draws Cloud(s).
-	Seeds  int
-	Jitter time.Duration
-	Cloud  func(seed uint64) *Cloud
+	// Seeds is the number of runs per point (at least 1), on seeds
+	// FirstSeed, FirstSeed+1, … (simulate's --seed, else the config's
+	// simulate.cloud.seed, else 1); seed s jitters every submit time by up
+	// to Jitter and draws Cloud(s).
+	Seeds     int
+	FirstSeed uint64
+	Jitter    time.Duration
+	Cloud     func(seed uint64) *Cloud
 	// MaxInstances bounds each run's launches (Options.MaxInstances);
 	// Workers runs go at once.
 	MaxInstances int
@@ -138,8 +141,8 @@ type SweepPoint struct {
 	// them unstarted dominates none.
 	JobsUnstarted float64  `json:"jobs_unstarted"`
 	DominatedBy   []string `json:"dominated_by"`
-	// CostsUSD and WaitP95sS are each seed's cost and p95 wait, seed 1
-	// first: every point's seed s ran the same jittered trace and drew the
+	// CostsUSD and WaitP95sS are each seed's cost and p95 wait, the first
+	// seed (Sweep.FirstSeed) first: every point's seed s ran the same jittered trace and drew the
 	// same cloud, so points compare seed by seed (Pairs).
 	CostsUSD  []float64 `json:"costs_usd"`
 	WaitP95sS []float64 `json:"wait_p95s_s"`
@@ -158,6 +161,7 @@ func (p SweepPoint) Label() string {
 // scheduling.
 func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 	seeds := max(1, sw.Seeds)
+	first := sw.FirstSeed
 	type run struct {
 		point int
 		seed  uint64
@@ -167,7 +171,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 	var runs []run
 	traces := make([]*trace.Trace, seeds)
 	for s := range seeds {
-		traces[s] = jitter(sw.Trace, uint64(s+1), sw.Jitter)
+		traces[s] = jitter(sw.Trace, first+uint64(s), sw.Jitter)
 	}
 	for _, name := range sw.Policies {
 		settings := []string{""}
@@ -198,9 +202,9 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 				o := Options{Pool: &p, Trace: traces[s], Policy: pol, MaxInstances: sw.MaxInstances,
 					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
 				if sw.Cloud != nil {
-					o.Cloud = sw.Cloud(uint64(s + 1))
+					o.Cloud = sw.Cloud(first + uint64(s))
 				}
-				runs = append(runs, run{point: len(points) - 1, seed: uint64(s + 1), opts: o})
+				runs = append(runs, run{point: len(points) - 1, seed: first + uint64(s), opts: o})
 			}
 		}
 	}

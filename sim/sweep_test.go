@@ -24,7 +24,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw := Sweep{Pool: WithOnPremGPUs(backtestPool(t), 8), Trace: loadBundled(t, "itp/cluster05.csv"),
-		Policies: []string{PolicySpillway, PolicyPerJob}, Params: []SweepParam{wt, pj}, Seeds: 2, Jitter: time.Minute, Cloud: DefaultCloud}
+		Policies: []string{PolicySpillway, PolicyPerJob}, Params: []SweepParam{wt, pj}, Seeds: 2, FirstSeed: 1, Jitter: time.Minute, Cloud: DefaultCloud}
 	pts, err := sw.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -246,11 +246,11 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
-	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds 1…N: jittered submit times and cloud draws), 1 to 100")
+	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds S…S+N-1 from --seed S: jittered submit times and cloud draws), 1 to 100")
 	flagRange(fl, "seeds", seedsRange)
 	flagRange(fl, "onprem-gpus", onpremRange)
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
-	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report (default: the config's simulate.cloud.seed, else 1)")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report; with --sweep, the first of --seeds seeds (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
 	return cmd
 }
@@ -389,7 +389,7 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		pool = sim.WithOnPremGPUs(pool, sim.WholeNodes(f.onprem.demand, pool.OnPrem.GPUsPerNode))
 	}
 	if len(f.sweep) > 0 {
-		return runSweep(cmd, f, pool, tr, knobs, cloudFor, limit)
+		return runSweep(cmd, f, pool, tr, knobs, cloudFor, seed, limit)
 	}
 	for _, name := range []string{"seeds", "jitter"} {
 		if cmd.Flags().Changed(name) {
@@ -506,17 +506,18 @@ func whereHint(skips []trace.Skip) string {
 
 // runSweep is simulate --sweep: every policy at every swept value, over
 // several seeds, with the cost–wait frontier.
-func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud, limit int64) error {
+// Its runs are on seeds seed, seed+1, … (--seed, else the config's
+// simulate.cloud.seed, else 1), so that a sweep of one seed without jitter
+// draws the cloud a single run at that seed does.
+func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud, seed uint64, limit int64) error {
 	if f.seeds < 1 || f.seeds > maxSeeds {
 		return fmt.Errorf("--seeds %d: %s", f.seeds, seedsRange)
 	}
 	if f.jitter < 0 || f.jitter > 24*time.Hour {
 		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
 	}
-	if cmd.Flags().Changed("seed") {
-		// A sweep runs every point on seeds 1…N, so that points compare
-		// seed by seed; a --seed it ignored would read as applied.
-		return fmt.Errorf("--seed applies to a single run: a sweep runs each point on seeds 1 to --seeds (%d); leave --seed out, or run without --sweep", f.seeds)
+	if seed > math.MaxUint64-uint64(f.seeds-1) {
+		return fmt.Errorf("seed %d (--seed, else simulate.cloud.seed): a sweep's --seeds %d runs from it past the largest seed, %d: want a seed from 0 to %d", seed, f.seeds, uint64(math.MaxUint64), uint64(math.MaxUint64)-uint64(f.seeds-1))
 	}
 	names := f.policies
 	if !cmd.Flags().Changed("policies") {
@@ -526,7 +527,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	// The runs going at once share the instances' part of --max-memory,
 	// as a backtest's policies do.
 	_, maxInstances := sim.Limits(limit, sim.Workers())
-	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, Jitter: f.jitter, MaxInstances: maxInstances}
+	sw := sim.Sweep{Pool: pool, Trace: tr, Knobs: knobs, Seeds: f.seeds, FirstSeed: seed, Jitter: f.jitter, MaxInstances: maxInstances}
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if _, err := sim.PolicyByName(n); err != nil {
@@ -584,25 +585,27 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 			return &runFailure{fmt.Errorf("--plot: %w", err)}
 		}
 	}
-	if err := writeSweep(cmd.OutOrStdout(), f, pool, tr, pts); err != nil {
+	if err := writeSweep(cmd.OutOrStdout(), f, pool, tr, seed, pts); err != nil {
 		return &runFailure{err}
 	}
 	return nil
 }
 
-// writeSweep prints a sweep's points, as a table or in --json.
-func writeSweep(out io.Writer, f simulateFlags, pool policy.Pool, tr *trace.Trace, pts []sim.SweepPoint) error {
+// writeSweep prints a sweep's points, as a table or in --json, and the
+// seeds they ran on, from seed.
+func writeSweep(out io.Writer, f simulateFlags, pool policy.Pool, tr *trace.Trace, seed uint64, pts []sim.SweepPoint) error {
 	notes := sim.TraceNotes(&pool, tr)
 	if f.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Trace  string           `json:"trace"`
-			Seeds  int              `json:"seeds"`
-			Notes  []string         `json:"notes,omitempty"`
-			Points []sim.SweepPoint `json:"points"`
-			Pairs  []sim.SweepPair  `json:"pairs,omitempty"`
-		}{tr.Name, f.seeds, notes, pts, sim.Pairs(pts)})
+			Trace     string           `json:"trace"`
+			Seeds     int              `json:"seeds"`
+			FirstSeed uint64           `json:"first_seed"`
+			Notes     []string         `json:"notes,omitempty"`
+			Points    []sim.SweepPoint `json:"points"`
+			Pairs     []sim.SweepPair  `json:"pairs,omitempty"`
+		}{tr.Name, f.seeds, seed, notes, pts, sim.Pairs(pts)})
 	}
 	jobs := fmt.Sprintf("%d jobs", len(tr.Jobs))
 	if len(tr.Jobs) == 1 {
@@ -611,7 +614,11 @@ func writeSweep(out io.Writer, f simulateFlags, pool policy.Pool, tr *trace.Trac
 	if n, text := trace.SkippedText(tr.Skipped); n > 0 {
 		jobs += fmt.Sprintf(" (rows skipped: %s)", text)
 	}
-	fmt.Fprintf(out, "trace %s: %s; pool %s: %d on-prem GPUs\n", tr.Name, jobs, pool.Name, pool.OnPrem.GPUs())
+	seeds := fmt.Sprintf("seed %d", seed)
+	if f.seeds > 1 {
+		seeds = fmt.Sprintf("seeds %d to %d", seed, seed+uint64(f.seeds-1))
+	}
+	fmt.Fprintf(out, "trace %s: %s; pool %s: %d on-prem GPUs; %s\n", tr.Name, jobs, pool.Name, pool.OnPrem.GPUs(), seeds)
 	for _, n := range notes {
 		fmt.Fprintf(out, "note: %s.\n", n)
 	}
@@ -621,7 +628,8 @@ func writeSweep(out io.Writer, f simulateFlags, pool policy.Pool, tr *trace.Trac
 // simCloud is the cloud model of a run: the config's simulate.cloud, with
 // --cloud and --seed overriding its model and seed when given. It returns
 // the model as a function of the seed (nil for the ideal cloud; a sweep
-// draws seeds 1…N from it) and the seed of a single run.
+// draws seeds seed…seed+N-1 from it) and the seed of a single run, the
+// first of a sweep's.
 func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud, clouds offeringClouds) (func(uint64) *sim.Cloud, uint64, error) {
 	model := sc.Model
 	if model == "" {

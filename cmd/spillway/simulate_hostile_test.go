@@ -80,8 +80,8 @@ func TestSimulateHostile(t *testing.T) {
 		// The seed was taken and ignored: every seed printed the same report.
 		{name: "a seed for the ideal cloud", err: "--seed 5: the ideal cloud models no stock-outs, boot spread, spot reclaims or quotas, and draws nothing: leave --seed out, or add --cloud realistic",
 			args: []string{"--trace", tr, "--cloud", "ideal", "--seed", "5"}},
-		{name: "a seed for a sweep", err: "--seed applies to a single run: a sweep runs each point on seeds 1 to --seeds (3)",
-			args: []string{"--trace", tr, "--sweep", "wait_target=0s,5m", "--seed", "7"}},
+		{name: "a sweep's seeds past the largest", err: "seed 18446744073709551615 (--seed, else simulate.cloud.seed): a sweep's --seeds 3 runs from it past the largest seed, 18446744073709551615: want a seed from 0 to 18446744073709551613",
+			args: []string{"--trace", tr, "--sweep", "wait_target=0s,5m", "--seed", "18446744073709551615"}},
 		{name: "an empty trace (an unset variable)", err: "--trace is empty (an unset variable?): give a value, or leave the flag out for its default",
 			args: []string{"--trace", ""}},
 		{name: "an empty config", err: "--config is empty (an unset variable?)",

@@ -738,7 +738,7 @@ func TestSimulateSweepSkippedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "trace joblog.csv: 3 jobs (rows skipped: 2 CPU-only jobs (0 GPUs), 2 jobs that never ran (duration 0 or empty)); pool v100: 8 on-prem GPUs\n"
+	want := "trace joblog.csv: 3 jobs (rows skipped: 2 CPU-only jobs (0 GPUs), 2 jobs that never ran (duration 0 or empty)); pool v100: 8 on-prem GPUs; seeds 1 to 2\n"
 	if first, _, _ := strings.Cut(out, "\n"); first+"\n" != want {
 		t.Errorf("first line %q, want %q", first, want)
 	}
@@ -924,5 +924,80 @@ func TestOnPremNote(t *testing.T) {
 		if got := o.note(pool); got != tc.want {
 			t.Errorf("note for %d GPUs = %q, want %q", tc.demand, got, tc.want)
 		}
+	}
+}
+
+// TestSimulateSweepSeeds: a sweep runs on seeds S, S+1, … from the seed a
+// single run takes (--seed, else the config's simulate.cloud.seed): one
+// seed without jitter draws the cloud that single run draws, and costs
+// what it costs. A sweep ran on seeds 1…N whatever the config said, so a
+// user who set seed 7 compared a seed-1 frontier with a seed-7 report
+// (and --seed was refused with --sweep).
+func TestSimulateSweepSeeds(t *testing.T) {
+	base, err := os.ReadFile("../../configs/examples/backtest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded := filepath.Join(t.TempDir(), "seeded.yaml")
+	if err := os.WriteFile(seeded, append(base, "\nsimulate:\n  cloud:\n    seed: 7\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	single := func(args ...string) float64 {
+		t.Helper()
+		out, err := runSimulateArgs(t, append([]string{"--policies", "spillway", "--json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Results []struct {
+				CloudCostUSD float64 `json:"cloud_cost_usd"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Results) != 1 {
+			t.Fatalf("%v: %v in\n%.400s", args, err, out)
+		}
+		return rep.Results[0].CloudCostUSD
+	}
+	atSeed1, atSeed7 := single("--seed", "1"), single("--seed", "7")
+	if atSeed1 == atSeed7 {
+		t.Fatalf("seeds 1 and 7 both cost $%.2f: the test cannot tell them apart", atSeed1)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want float64
+	}{
+		{"no seed: 1", nil, atSeed1},
+		{"the config's seed", []string{"--config", seeded}, atSeed7},
+		{"--seed", []string{"--seed", "7"}, atSeed7},
+		{"--seed over the config's", []string{"--config", seeded, "--seed", "1"}, atSeed1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runSimulateArgs(t, append([]string{"--policies", "spillway", "--sweep", "wait_target=10m", "--seeds", "2", "--jitter", "0s", "--json"}, tt.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep struct {
+				FirstSeed uint64 `json:"first_seed"`
+				Points    []struct {
+					CostsUSD []float64 `json:"costs_usd"`
+				} `json:"points"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Points) != 1 || len(rep.Points[0].CostsUSD) != 2 {
+				t.Fatalf("%v in\n%.400s", err, out)
+			}
+			first := map[float64]uint64{atSeed1: 1, atSeed7: 7}[tt.want]
+			if got := rep.Points[0].CostsUSD[0]; got != tt.want || rep.FirstSeed != first {
+				t.Errorf("the sweep's first seed costs $%.2f (first_seed %d): want $%.2f, a single run's at seed %d", got, rep.FirstSeed, tt.want, first)
+			}
+		})
+	}
+	// The table says which seeds it ran.
+	out, err := runSimulateArgs(t, "--config", seeded, "--policies", "spillway", "--sweep", "wait_target=10m", "--seeds", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, _, _ := strings.Cut(out, "\n"); !strings.HasSuffix(first, "; seeds 7 to 9") {
+		t.Errorf("first line %q, want it to end with the seeds, 7 to 9", first)
 	}
 }
