@@ -2,6 +2,7 @@ package sim
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,58 @@ func TestSweepUnstartedDominatesNone(t *testing.T) {
 	}
 	if len(pts[1].DominatedBy) != 0 {
 		t.Errorf("per-job dominated by %v", pts[1].DominatedBy)
+	}
+}
+
+// TestAcceptanceLinesFollowTheReport: what the acceptance tests log as a
+// policy dominating spillway is what the report's dominated_by says
+// (markDominated), on a tie in cost or in p95 wait too, and never for a
+// policy that leaves more jobs unserved; dearer than per-job is logged
+// apart.
+func TestAcceptanceLinesFollowTheReport(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		rs        []Result
+		dominates []string
+		dearer    bool
+	}{
+		{"a baseline cheaper and no slower", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 100, WaitP95S: 60},
+			{Policy: PolicyPerJob, CloudCostUSD: 90, WaitP95S: 60},
+		}, []string{PolicyPerJob}, true},
+		{"as cheap and faster", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 100, WaitP95S: 60},
+			{Policy: PolicyKarpenter, CloudCostUSD: 100, WaitP95S: 30},
+			{Policy: PolicyPerJob, CloudCostUSD: 120, WaitP95S: 30},
+		}, []string{PolicyKarpenter}, false},
+		{"cheaper, leaving more jobs unserved", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 100, WaitP95S: 60},
+			{Policy: PolicyOnPremOnly, CloudCostUSD: 0, WaitP95S: 0, JobsNeverServed: 2},
+			{Policy: PolicyThreshold, CloudCostUSD: 50, WaitP95S: 60, JobsUnstarted: 1},
+		}, nil, false},
+		{"a trade-off", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 100, WaitP95S: 60},
+			{Policy: PolicyPerJob, CloudCostUSD: 100, WaitP95S: 60},
+			{Policy: PolicyThreshold, CloudCostUSD: 300, WaitP95S: 10},
+		}, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			markDominated(tt.rs)
+			notMet, bad := acceptanceLines(tt.rs)
+			if len(bad) > 0 {
+				t.Errorf("the report disagrees with the figures: %q", bad)
+			}
+			var got []string
+			dearer := false
+			for _, l := range notMet {
+				if p, ok := strings.CutPrefix(l, "ACCEPTANCE NOT MET: "); ok && strings.Contains(p, " dominates spillway: ") {
+					got = append(got, strings.Fields(p)[0])
+				}
+				dearer = dearer || strings.Contains(l, "not less than per-job's")
+			}
+			if !slices.Equal(got, tt.dominates) || !slices.Equal(tt.rs[0].DominatedBy, tt.dominates) || dearer != tt.dearer {
+				t.Errorf("logged %q: dominated by %q, dearer than per-job %v; the report: dominated by %q; want %q, %v", notMet, got, dearer, tt.rs[0].DominatedBy, tt.dominates, tt.dearer)
+			}
+		})
 	}
 }
