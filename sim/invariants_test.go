@@ -262,6 +262,13 @@ func drawCase(seed uint64) fuzzCase {
 					Notice: r2.duration(time.Second, time.Hour) * time.Duration(r2.pick(2)), Protection: r2.duration(time.Minute, 6*time.Hour) * time.Duration(r2.pick(2))}
 			}
 		}
+		// Spot instances that live hours, not the default week, so that
+		// reclaims (and the work they lose) happen within the traces' jobs:
+		// at the default, 1 run in 200 saw one. Drawn last, so that the
+		// rest of each case is as before.
+		if r2.chance(0.4) {
+			cloud.SpotMeanLife = r2.duration(10*time.Minute, 12*time.Hour)
+		}
 	}
 
 	// The trace: bursts of simultaneous submits, long idle gaps, jobs of
@@ -353,6 +360,12 @@ type fuzzTally struct {
 	// softPeriods counts soft budget periods in which a launch was
 	// admitted (checkSoftLaunches).
 	softPeriods int
+	// hardBound counts runs a hard budget bound (only there can its check
+	// fail), stockOuts runs with a launch refused for capacity (the
+	// realistic cloud's stock-outs), spotLaunched runs that launched in a
+	// pool with a spot offering, and wholeLaunched runs that launched in a
+	// whole_jobs pool.
+	hardBound, stockOuts, spotLaunched, wholeLaunched int
 }
 
 // checkResult returns the invariants r breaks, as sentences.
@@ -618,6 +631,10 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 			tally.shaped += b2i(shaped)
 		}
 		tally.budgetBound += b2i(res.LimitBoundHours[policy.LimitBudget] > 0)
+		tally.hardBound += b2i(res.LimitBoundHours[policy.LimitBudget] > 0 && !c.pool.Limits.Budget.Soft())
+		tally.stockOuts += b2i(res.FailedLaunches["capacity"] > 0)
+		tally.spotLaunched += b2i(res.Launches > 0 && slices.ContainsFunc(c.pool.Offerings, func(o policy.Offering) bool { return o.Market == policy.MarketSpot }))
+		tally.wholeLaunched += b2i(res.Launches > 0 && c.pool.WholeJobs)
 		tally.maxGPUsBound += b2i(res.LimitBoundHours[policy.LimitMaxGPUs] > 0)
 		tally.costBound += b2i(res.LimitBoundHours[policy.LimitMaxCostPerHour] > 0)
 		tally.failed += b2i(len(res.FailedLaunches) > 0)
@@ -820,14 +837,17 @@ func TestSimInvariants(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, shaped jobs in %d, soft budget periods with launches %d",
-		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.shaped, tally.softPeriods)
+	t.Logf("%d cases, %d runs: %d launched, limits bound (budget %d, max_gpus %d, max_cost_per_hour %d), peak at max_gpus in %d, at max_cost_per_hour in %d, failed launches in %d, spot reclaims in %d, kills in %d, never served in %d, unstarted in %d, horizon %d, shaped jobs in %d, soft budget periods with launches %d, hard budget bound in %d, stock-outs in %d, launches with spot offered in %d, launches under whole_jobs in %d",
+		n, tally.runs, tally.launched, tally.budgetBound, tally.maxGPUsBound, tally.costBound, tally.atMaxGPUs, tally.atMaxCost, tally.failed, tally.interrupted, tally.killed, tally.neverServed, tally.unstarted, tally.horizon, tally.shaped, tally.softPeriods,
+		tally.hardBound, tally.stockOuts, tally.spotLaunched, tally.wholeLaunched)
 	if one == "" && n >= 16 {
 		// The draws must reach what the invariants are about.
 		for what, k := range map[string]int{"launches": tally.launched, "budget bound": tally.budgetBound, "max_gpus bound": tally.maxGPUsBound,
 			"max_cost_per_hour bound": tally.costBound, "failed launches": tally.failed, "spot reclaims": tally.interrupted,
 			"kills": tally.killed, "never served": tally.neverServed, "a peak at max_gpus": tally.atMaxGPUs, "a peak at max_cost_per_hour": tally.atMaxCost,
-			"jobs shaped by their CPUs or memory": tally.shaped, "a soft budget period with launches": tally.softPeriods} {
+			"jobs shaped by their CPUs or memory": tally.shaped, "a soft budget period with launches": tally.softPeriods,
+			"a hard budget bound": tally.hardBound, "a launch refused for a stock-out": tally.stockOuts,
+			"launches with a spot offering": tally.spotLaunched, "launches under whole_jobs": tally.wholeLaunched} {
 			if k == 0 {
 				t.Errorf("no run of %d cases had %s: the draws do not exercise the invariants", n, what)
 			}
@@ -916,7 +936,7 @@ func checkTable(rep Report) []string {
 // the backtest rep at that point: the same runs, so the same cost, waits,
 // efficiency and jobs unserved, and the same policies dominated.
 func checkSweep(ctx context.Context, c fuzzCase, rep Report) []string {
-	sw := Sweep{Pool: c.pool, Trace: c.tr, Knobs: c.knobs, Seeds: 1, MaxInstances: c.maxInstances,
+	sw := Sweep{Pool: c.pool, Trace: c.tr, Knobs: c.knobs, Seeds: 1, FirstSeed: 1, MaxInstances: c.maxInstances,
 		Cloud: func(uint64) *Cloud { return c.cloud }}
 	for _, r := range rep.Results {
 		sw.Policies = append(sw.Policies, r.Policy)
