@@ -147,16 +147,17 @@ func pageMethods(path string) string {
 }
 
 // allowedMethods returns the methods an API path takes, or "" for a path
-// that is no endpoint (the routes in Server.routes).
+// that is no endpoint (the routes in Server.routes). A GET route answers
+// HEAD too (net/http's ServeMux), so HEAD is named with GET.
 func allowedMethods(path string) string {
 	switch {
 	case path == "/v1/bursts":
-		return "GET, POST"
+		return "GET, HEAD, POST"
 	case itemPath(path, "/v1/bursts/"):
-		return "GET, DELETE"
+		return "GET, HEAD, DELETE"
 	case path == "/v1/status", path == "/v1/pools", path == "/v1/instances", path == "/v1/decisions", path == "/v1/audit",
 		itemPath(path, "/v1/pools/"):
-		return "GET"
+		return "GET, HEAD"
 	}
 	return ""
 }

@@ -197,7 +197,7 @@ func TestLongPathAnswersShort(t *testing.T) {
 		want         string
 	}{
 		{http.MethodGet, "/v1/" + long, http.StatusNotFound, "no API endpoint GET /v1/aaaa"},
-		{http.MethodPut, "/v1/bursts/" + long, http.StatusMethodNotAllowed, "takes GET, DELETE"},
+		{http.MethodPut, "/v1/bursts/" + long, http.StatusMethodNotAllowed, "takes GET, HEAD, DELETE"},
 		{strings.Repeat("X", 10_000), "/v1/status", http.StatusMethodNotAllowed, "/v1/status takes GET"},
 	} {
 		code, body := e.do(tc.method, tc.path, e.tok[tokens.Viewer], "")
@@ -377,6 +377,49 @@ func TestUnauthenticatedMutationAnsweredBeforeItsBody(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
 			t.Errorf("POST %s without a token, its body unsent: %d (close %v), want 401 closing the connection", tc.path, resp.StatusCode, resp.Close)
+		}
+	}
+}
+
+// TestAllowNamesEveryMethodServed: a 405's Allow named GET where the path
+// answers HEAD too (a monitor or proxy probing with HEAD, told by Allow that
+// it may not, stopped probing or marked the endpoint broken); every method
+// an API path's Allow names is now served there, and HEAD is named with GET.
+func TestAllowNamesEveryMethodServed(t *testing.T) {
+	e := newEnv(t, false)
+	for _, tc := range []struct{ path, allow string }{
+		{"/v1/status", "GET, HEAD"},
+		{"/v1/pools", "GET, HEAD"},
+		{"/v1/pools/training", "GET, HEAD"},
+		{"/v1/instances", "GET, HEAD"},
+		{"/v1/decisions", "GET, HEAD"},
+		{"/v1/audit", "GET, HEAD"},
+		{"/v1/bursts", "GET, HEAD, POST"},
+		{"/v1/bursts/b-0001", "GET, HEAD, DELETE"},
+	} {
+		req, err := http.NewRequest(http.MethodPatch, e.url+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Admin])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("PATCH %s: %d, Allow %q; want 405, Allow %q", tc.path, resp.StatusCode, resp.Header.Get("Allow"), tc.allow)
+		}
+		// HEAD is served where GET is: a 200 without a body.
+		req, _ = http.NewRequest(http.MethodHead, e.url+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Admin])
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("HEAD %s: %d, want 200 (Allow names HEAD)", tc.path, resp.StatusCode)
 		}
 	}
 }
