@@ -348,6 +348,10 @@ func TestPaging(t *testing.T) {
 	for _, tc := range []struct{ q, want string }{
 		{"/v1/decisions?limit=0", `limit=\"0\" is out of range: use 1 to 1000 (default 100)`},
 		{"/v1/decisions?limit=abc", `limit=\"abc\" is not a whole number: use 1 to 1000`},
+		// limit=$N with N unset listed the default 100 as if asked.
+		{"/v1/decisions?limit=", `limit= is empty: use 1 to 1000, or leave the parameter out for 100`},
+		{"/v1/instances?limit=&pool=training", `limit= is empty`},
+		{"/v1/bursts?limit", `limit= is empty`},
 		{"/v1/decisions?limit=99999999999999999999", `limit=\"99999999999999999999\" is out of range`},
 		// A parameter the endpoint does not read (a mistyped filter would
 		// list everything), one given twice, a query that does not parse.

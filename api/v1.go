@@ -139,6 +139,10 @@ const (
 func parseList(q url.Values, kind cursorKind) (listQuery, error) {
 	var l listQuery
 	var err error
+	if q.Has("limit") && q.Get("limit") == "" {
+		// limit=$N with N unset listed the default 100 as if asked.
+		return l, errf(http.StatusBadRequest, CodeInvalid, "limit= is empty: use 1 to %d, or leave the parameter out for %d", maxLimit, defaultLimit)
+	}
 	if l.limit, err = parseLimit(q.Get("limit")); err != nil {
 		return l, err
 	}
