@@ -66,12 +66,16 @@ func newEnvRefresh(t *testing.T, every time.Duration) *env {
 	return newEnvWith(t, api.Options{PageRefresh: every})
 }
 
-// newEnvWith is newEnv with o's settings (its backend, tokens and clock
-// are the env's).
+// newEnvWith is newEnv with o's settings (its tokens and clock are the
+// env's; its backend too, unless o names an *apitest.Memory, whose clock
+// should then be apitest.FixtureTime's).
 func newEnvWith(t *testing.T, o api.Options) *env {
 	t.Helper()
 	clock := &fakeClock{t: apitest.FixtureTime}
 	e := &env{t: t, clock: clock, be: apitest.Fixture(clock.Now), tok: map[tokens.Role]string{}}
+	if m, ok := o.Backend.(*apitest.Memory); ok {
+		e.be = m
+	}
 	e.tokens = filepath.Join(t.TempDir(), "tokens.yaml")
 	for name, role := range map[string]tokens.Role{"vera": tokens.Viewer, "alice": tokens.Operator, "root": tokens.Admin} {
 		tok, err := tokens.Add(e.tokens, name, role, clock.Now(), nil)

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,13 +28,19 @@ var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"money":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
 	"states": func() []string { return instanceStates },
-	"pct": func(a, b float64) string {
-		if b <= 0 {
-			return "no budget"
-		}
-		return fmt.Sprintf("%.0f%%", 100*a/b)
-	},
+	"pct":    budgetPercent,
 }).ParseFS(webFS, "web/*.html"))
+
+// budgetPercent is spend a of budget b as a percentage, rounded down to a
+// tenth: rounded to the nearest, 99.6% read "100%" while launches still
+// went through. It says 100% only once the budget is spent.
+func budgetPercent(a, b float64) string {
+	if b <= 0 {
+		return "no budget"
+	}
+	// The tiny slack keeps 99.6 (995.9999… per mille in floats) 99.6.
+	return fmt.Sprintf("%.1f%%", math.Floor(1000*a/b+1e-9)/10)
+}
 
 const sessionCookie = "spillway_session"
 

@@ -9,7 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/apitest"
 	"github.com/spillway-io/spillway/api/tokens"
 )
 
@@ -387,5 +390,40 @@ func TestPageCancelOfABurstAlreadyEnded(t *testing.T) {
 	rows := e.be.AuditRows()
 	if last := rows[len(rows)-1]; last.Principal != "alice" || last.Outcome != "burst b-0001 in pool training had already ended (cancelled): nothing cancelled" {
 		t.Errorf("last audit row %+v, want alice's cancel saying the burst had already ended", last)
+	}
+}
+
+// TestPageBudgetPercentIsNeverRoundedUp: the spend meter rounded to the
+// nearest percent, so a pool at 99.6% of its budget read "100%" while its
+// launches still went through (and 0.4% read "0%" as if nothing were
+// spent); it now shows a tenth, rounded down, and 100% once spent.
+func TestPageBudgetPercentIsNeverRoundedUp(t *testing.T) {
+	m := apitest.NewMemory("acme", func() time.Time { return apitest.FixtureTime })
+	for _, p := range []struct {
+		name           string
+		accrued, total float64
+	}{
+		{"nearly", 19920, 20000},  // 99.6%
+		{"cent", 19999.99, 20000}, // 99.99995%
+		{"spent", 20000, 20000},   // 100%
+		{"little", 80, 20000},     // 0.4%
+		{"third", 1000, 3000},     // 33.333…%
+		{"none", 500, 0},          // no budget
+	} {
+		m.AddPool(api.PoolDetail{Name: p.name, Spend: api.Spend{Accrued: p.accrued, Budget: p.total}}, nil)
+	}
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+	_, body := newBrowser(e).get("/")
+	for pool, want := range map[string]string{"nearly": "99.6%", "cent": "99.9%", "spent": "100.0%", "little": "0.4%", "third": "33.3%"} {
+		re := regexp.MustCompile(`id="spend-` + pool + `">[^<]*</p>\s*<meter [^>]*title="([^"]*)"`)
+		if got := re.FindStringSubmatch(body); got == nil || got[1] != want {
+			t.Errorf("pool %s's meter: %q, want %q", pool, got, want)
+		}
+		if shown := `id="pct-` + pool + `">` + want + ` spent</span>`; !strings.Contains(body, shown) {
+			t.Errorf("pool %s's spend card lacks %q", pool, shown)
+		}
+	}
+	if strings.Contains(body, `id="spend-none">$500.00</p>`+"\n<meter") {
+		t.Error("a pool without a budget shows a meter")
 	}
 }
