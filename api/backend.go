@@ -177,9 +177,14 @@ type PoolSummary struct {
 	Budget float64 `json:"budget"`
 	// Floors counts active schedule and manual floors; ActiveFloors are
 	// they (PoolDetail.Floors), each with its reason: what holds burst
-	// GPUs up now, and until when.
-	Floors       int     `json:"floors"`
-	ActiveFloors []Floor `json:"active_floors,omitempty"`
+	// GPUs up now, and until when. The API answers at most 10: the
+	// schedules', then the manual bursts' newest first; FloorsOmitted
+	// counts those left out (the oldest bursts), which MoreFloors lists
+	// (GET /v1/bursts?pool=NAME&limit=FloorsOmitted).
+	Floors        int     `json:"floors"`
+	ActiveFloors  []Floor `json:"active_floors,omitempty"`
+	FloorsOmitted int     `json:"floors_omitted,omitempty"`
+	MoreFloors    string  `json:"more_floors,omitempty"`
 	// Held is what the policy does not launch now (Snapshot.Held).
 	Held []Held `json:"held,omitempty"`
 	// Stale names the signals that were missing or old at the last
@@ -303,6 +308,14 @@ type PoolDetail struct {
 	Floors    []Floor      `json:"floors"` // active ones
 	Instances []Instance   `json:"instances"`
 	LastPlan  *Plan        `json:"last_plan,omitempty"`
+	// The API answers at most 100 floors (the schedules', then the manual
+	// bursts' newest first) and the first 100 instances by ID: the
+	// Omitted fields count the rest, and the More fields are where to list
+	// them (the oldest active bursts; the next page of GET /v1/instances).
+	FloorsOmitted    int    `json:"floors_omitted,omitempty"`
+	MoreFloors       string `json:"more_floors,omitempty"`
+	InstancesOmitted int    `json:"instances_omitted,omitempty"`
+	MoreInstances    string `json:"more_instances,omitempty"`
 }
 
 // Decision is one stored decision: an action the policy took, with why.

@@ -50,6 +50,10 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	st.Pools = nonNil(st.Pools)
+	for i, p := range st.Pools {
+		st.Pools[i] = boundSummary(p)
+	}
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -58,6 +62,9 @@ func (s *Server) getPools(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.be.Status(r.Context())
 	if err != nil {
 		return err
+	}
+	for i, p := range st.Pools {
+		st.Pools[i] = boundSummary(p)
 	}
 	writeJSON(w, http.StatusOK, Page[PoolSummary]{Items: nonNil(st.Pools)})
 	return nil
@@ -72,8 +79,7 @@ func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return noPool(name, err)
 	}
-	d.Floors, d.Instances = nonNil(d.Floors), nonNil(d.Instances)
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, boundPool(d))
 	return nil
 }
 

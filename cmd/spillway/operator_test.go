@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -291,5 +292,35 @@ func TestHealthEndpointsRefuseOtherMethods(t *testing.T) {
 		} else {
 			resp.Body.Close()
 		}
+	}
+}
+
+// TestStatusSaysWhichFloorsItLeftOut: the server sends each pool's
+// schedules' floors and its 10 newest bursts' (a script that opened 2,000
+// bursts made the status 216 kB); spillway status lists those and says how
+// many older bursts it did not show and how to list them.
+func TestStatusSaysWhichFloorsItLeftOut(t *testing.T) {
+	url, toks := opServer(t)
+	t.Setenv("SPILLWAY_SERVER", url)
+	t.Setenv("SPILLWAY_TOKEN", toks[tokens.Operator])
+	for i := range 14 { // and the fixture's b-0001
+		if _, _, err := runCLI(t, "burst", "create", "--pool", "training", "--gpus", "1", "--for", "1h", "--reason", fmt.Sprintf("INC-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := runCLI(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n  manual burst b-"); n != 9 || !strings.Contains(out, "\n  schedule weekday-peak") ||
+		!strings.Contains(out, "manual burst b-0015 by alice") || strings.Contains(out, "b-0006 by") {
+		t.Errorf("status lists %d bursts' floors, want the schedule's and the 9 newest (b-0015 to b-0007):\n%s", n, out)
+	}
+	if want := "\n  … and 6 older manual bursts, not shown: spillway burst list --pool training lists them all\n"; !strings.Contains(out, want) {
+		t.Errorf("status does not say what it left out: want %q in\n%s", want, out)
+	}
+	out, _, err = runCLI(t, "status", "-o", "json")
+	if err != nil || !strings.Contains(out, `"floors_omitted": 6`) || !strings.Contains(out, `"more_floors": "/v1/bursts?limit=6\u0026pool=training"`) {
+		t.Errorf("status -o json: %v\n%s", err, out)
 	}
 }

@@ -22,7 +22,9 @@ total and those allocated but idle (waste), the queue (pending jobs and GPUs,
 the oldest wait), burst instances and their GPUs, spend this budget period
 against the budget, and the number of active floors (schedules and manual
 bursts). Below the table, each active floor (its GPUs, end and reason: a
-schedule's firing that opened late says so; floors add up), then what each
+schedule's firing that opened late says so; floors add up; the server sends
+the schedules' and the 10 newest manual bursts', and the line after them
+counts the older ones, which burst list shows), then what each
 pool does not launch now, why and until when: offerings out of stock or left unused by the queue, providers or regions
 blocked by a quota or refused requests.
 
@@ -65,6 +67,10 @@ blocked by a quota or refused requests.
 						fmt.Fprintf(tw, "\n%s: active floors (they add up, within the pool's limits):\n", p.Name)
 						for _, fl := range p.ActiveFloors {
 							fmt.Fprintf(tw, "  %s\n", floorLine(fl))
+						}
+						if n := p.FloorsOmitted; n > 0 {
+							// The server answers the newest few.
+							fmt.Fprintf(tw, "  … and %s, not shown: spillway burst list --pool %s lists them all\n", policyPlural(n, "older manual burst"), p.Name)
 						}
 					}
 				}
