@@ -90,6 +90,46 @@ func TestChartEmptyAndScaled(t *testing.T) {
 	}
 }
 
+// TestChartThinsALongTimeline: every sample was drawn, so six hours at a
+// 10 s tick made each pool's chart 2,161 points a series (about 100 kB of
+// the page, 5 MB with 50 pools, fetched at every refresh) for a plot 580
+// pixels wide. A series now keeps the lowest and highest sample of each
+// 4-pixel slice of the time axis, and its first and last: a one-tick spike
+// or dip still shows, and the line still ends at now.
+func TestChartThinsALongTimeline(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	from := t0.Add(-6 * time.Hour)
+	var pts []TimelinePoint
+	for at := from; !at.After(t0); at = at.Add(10 * time.Second) {
+		pts = append(pts, TimelinePoint{Time: at, OnPremBusy: 50, CloudGPUs: 8, QueuedGPUs: 5, Spend: float64(at.Sub(from) / time.Minute)})
+	}
+	pts[1000].QueuedGPUs = 200 // a one-tick spike: the chart's top
+	pts[1500].OnPremBusy = 0   // a one-tick dip
+	pts[len(pts)-1].CloudGPUs = 16
+	c := newChart(pts, from, t0)
+	size := 0
+	for _, s := range c.Series {
+		n := len(strings.Fields(s.Points))
+		size += len(s.Points)
+		if n > 2*chartBuckets+2 {
+			t.Errorf("series %s: %d points of %d samples, want at most %d", s.Name, n, len(pts), 2*chartBuckets+2)
+		}
+	}
+	if size > 16<<10 {
+		t.Errorf("the chart's points are %d bytes, want at most 16 KiB", size)
+	}
+	onprem, cloud, queued := c.Series[0].Points, c.Series[1].Points, c.Series[2].Points
+	if !strings.Contains(queued, ",10.0") { // 200 of 200 GPUs: the plot's top
+		t.Errorf("the queue's one-tick spike is lost: %s", queued)
+	}
+	if !strings.Contains(onprem, ",150.0") { // 0 GPUs: the plot's bottom
+		t.Errorf("the on-prem one-tick dip is lost: %s", onprem)
+	}
+	if !strings.HasSuffix(cloud, " 620.0,138.8") || c.Series[1].Last != "16" { // 16 of 200 at now
+		t.Errorf("the cloud line does not end at now's 16 GPUs: …%s (last %s)", cloud[max(0, len(cloud)-40):], c.Series[1].Last)
+	}
+}
+
 // TestReasonFitsTheState: the longest reason the API takes (500
 // characters of up to four bytes each) is stored whole: the state cuts
 // free text at state.MaxTextLen bytes, and at 1,024 it cut a reason in

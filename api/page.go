@@ -221,6 +221,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 				pp.CloudGPUs += i.GPUs
 			}
 		}
+		pp.Floors, pp.FloorsOmitted = newestFloors(det.Floors, pageFloors)
 		pp.Shown = det.Instances
 		if len(pp.Shown) > pageInstances {
 			pp.Shown, pp.Hidden = pp.Shown[:pageInstances], len(pp.Shown)-pageInstances

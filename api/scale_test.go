@@ -158,3 +158,33 @@ func TestStatusAndPoolAreBounded(t *testing.T) {
 	}
 }
 
+// TestPageIsBoundedAtScale: the status page listed every active floor,
+// each with its Cancel form, and drew every timeline sample, so 2,000
+// bursts made it 832 kB and 50 pools at a 10 s tick 5.2 MB, fetched again
+// at every refresh (30 s). Each pool's floors table now shows its
+// schedules and 20 newest bursts and counts the rest, with the command
+// that lists them, and its chart thins to what its pixels can show.
+func TestPageIsBoundedAtScale(t *testing.T) {
+	e := newEnvWith(t, api.Options{Backend: scene{pools: 50, bursts: 2000, instances: 5000, tick: 10 * time.Second}.backend(t)})
+	b := newBrowser(e)
+	b.login(tokens.Operator)
+	resp, page := b.get("/")
+	t.Logf("the page with 50 pools at a 10 s tick, 2,000 bursts and 5,000 instances: %d bytes", len(page))
+	if resp.StatusCode != http.StatusOK || len(page) > 1<<20 {
+		t.Errorf("the page: %d, %d bytes; want 200, at most 1 MiB", resp.StatusCode, len(page))
+	}
+	pool0 := page[strings.Index(page, `id="pool-pool-00"`):strings.Index(page, `id="pool-pool-01"`)]
+	if n := strings.Count(pool0, `<tr class="floor">`); n != 20 || strings.Count(pool0, `class="cancel"`) != 19 ||
+		!strings.Contains(pool0, `id="cancel-b-2000"`) || strings.Contains(pool0, `id="cancel-b-1981"`) {
+		t.Errorf("pool-00's floors table: %d rows, want weekday-peak and the newest bursts b-2000 to b-1982", n)
+	}
+	if want := `<p id="more-floors-pool-00">… and 1981 older manual bursts: <code>spillway burst list --pool pool-00</code> lists them all, <code>spillway burst cancel ID</code> cancels one.</p>`; !strings.Contains(pool0, want) {
+		t.Errorf("pool-00 does not say what it left out: want %s", want)
+	}
+	if n := strings.Count(pool0, `<tr class="instance">`); n != 50 || !strings.Contains(pool0, "… and 4950 more") {
+		t.Errorf("pool-00's instances: %d rows, want 50 and the 4950 more counted", n)
+	}
+	if strings.Contains(page, `id="more-floors-pool-01"`) {
+		t.Error("pool-01, with one floor, says floors were left out")
+	}
+}
