@@ -191,17 +191,43 @@ type PoolSummary struct {
 	// evaluation (Snapshot.Stale): the policy then holds, with no launch
 	// for queue demand and no idle scale-in.
 	Stale []string `json:"stale,omitempty"`
+	// Evaluated, Interval and Error are Snapshot's Time, Interval and
+	// Error: when the figures were read (zero: not by this server), how
+	// often they are, and why the last evaluation failed. Without an
+	// evaluation, or after a failed one, the on-prem and queue figures
+	// are unknown.
+	Evaluated time.Time `json:"evaluated,omitzero"`
+	Interval  Duration  `json:"interval,omitempty"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// Known says whether the on-prem and queue figures were read: the pool
+// was evaluated, and its last evaluation did not fail.
+func (s Snapshot) Known() bool { return !s.Time.IsZero() && s.Error == "" }
+
+// Late says whether, at now, the figures are older than three intervals
+// (and a minute): the evaluations have stopped or are slow.
+func (s Snapshot) Late(now time.Time) bool {
+	return !s.Time.IsZero() && now.Sub(s.Time) > max(3*time.Duration(s.Interval), time.Minute)
 }
 
 // Snapshot is what the policy last saw in a pool.
 type Snapshot struct {
-	Time          time.Time `json:"time"`
-	OnPremTotal   int       `json:"onprem_gpus"`
-	OnPremBusy    int       `json:"onprem_busy_gpus"`
-	IdleAllocated int       `json:"onprem_idle_allocated_gpus"`
-	PendingJobs   int       `json:"pending_jobs"`
-	PendingGPUs   int       `json:"pending_gpus"`
-	OldestWait    Duration  `json:"oldest_wait"`
+	// Time is when the pool was last evaluated; zero when this server has
+	// not evaluated it (it has just started, or it follows: the leader
+	// reads the signals). Then, or when Error says that evaluation failed,
+	// the on-prem and queue figures are unknown (zero here), not zero.
+	Time time.Time `json:"time"`
+	// Interval is how often the pool is evaluated.
+	Interval Duration `json:"interval,omitempty"`
+	// Error says why the last evaluation failed.
+	Error         string   `json:"error,omitempty"`
+	OnPremTotal   int      `json:"onprem_gpus"`
+	OnPremBusy    int      `json:"onprem_busy_gpus"`
+	IdleAllocated int      `json:"onprem_idle_allocated_gpus"`
+	PendingJobs   int      `json:"pending_jobs"`
+	PendingGPUs   int      `json:"pending_gpus"`
+	OldestWait    Duration `json:"oldest_wait"`
 	// Stale names signals that were missing or old.
 	Stale []string `json:"stale,omitempty"`
 	// Held names what the policy does not launch now, and why: offerings

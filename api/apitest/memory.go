@@ -30,6 +30,16 @@ type Memory struct {
 	// keys maps a principal's idempotency key to its burst's ID and
 	// request digest.
 	keys map[[2]string][2]string
+	// leader is what Status says of the leader lease (nil: one server).
+	leader *api.LeaderInfo
+}
+
+// SetLeader makes Status say who leads, as a server sharing its state
+// with others does.
+func (m *Memory) SetLeader(l *api.LeaderInfo) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leader = l
 }
 
 type pool struct {
@@ -86,6 +96,7 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	s.Floors = len(d.Floors)
 	s.ActiveFloors = slices.Clone(d.Floors)
 	s.Held, s.Stale = d.Snapshot.Held, d.Snapshot.Stale
+	s.Evaluated, s.Interval, s.Error = d.Snapshot.Time, d.Snapshot.Interval, d.Snapshot.Error
 	return s
 }
 
@@ -93,7 +104,7 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 func (m *Memory) Status(ctx context.Context) (api.Status, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := api.Status{Cluster: m.cluster, Time: m.now().UTC()}
+	st := api.Status{Cluster: m.cluster, Time: m.now().UTC(), Leader: m.leader}
 	for _, n := range m.order {
 		st.Pools = append(st.Pools, m.summary(m.pools[n]))
 	}

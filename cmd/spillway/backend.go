@@ -44,6 +44,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
 			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
 			Held: d.Snapshot.Held, Stale: d.Snapshot.Stale,
+			Evaluated: d.Snapshot.Time, Interval: d.Snapshot.Interval, Error: d.Snapshot.Error,
 		}
 		for _, in := range d.Instances {
 			ps.CloudGPUs += in.GPUs
@@ -63,7 +64,7 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	d := api.PoolDetail{
 		Name: name,
 		Snapshot: api.Snapshot{
-			Time: st.Time, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
+			Time: st.Time, Interval: api.Duration(pool.Interval.D()), Error: st.Err, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
 			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
 			Held: heldOf(&pool, snap.Unused, st.Unavailable, st.Time), LeftOut: snap.LeftOut, CountedLarger: snap.Larger,
 		},
@@ -90,8 +91,16 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		}
 		d.Floors = append(d.Floors, af)
 	}
-	if err := b.followerView(ctx, &pool, &d); err != nil {
+	follows, err := b.followerView(ctx, &pool, &d)
+	if err != nil {
 		return api.PoolDetail{}, err
+	}
+	if (st.Err != "" || st.Time.IsZero()) && !follows {
+		// No tick has shown the spend (a failed tick's status holds
+		// none): $0 of the budget in year 1 read as nothing spent.
+		if err := b.storedSpend(ctx, &pool, &d); err != nil {
+			return api.PoolDetail{}, err
+		}
 	}
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: name, Live: true})
 	if err != nil {

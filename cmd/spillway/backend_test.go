@@ -298,3 +298,35 @@ func tempState(t *testing.T) *sqlite.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// TestPoolNotEvaluatedShowsStoredSpend: before a server's first tick
+// (just restarted, the tick still resuming intents or waiting on a slow
+// cloud), or after a failed one, the pool showed $0.00 spent in a budget
+// period of year 1 and zeros for its on-prem GPUs and queue, read as an
+// idle pool with nothing spent; it shows the spend the state holds, and
+// says it has not evaluated the pool (no time), and how often it does.
+func TestPoolNotEvaluatedShowsStoredSpend(t *testing.T) {
+	ctx := context.Background()
+	st := tempState(t)
+	pool := policy.Pool{Name: "train", Interval: policy.Duration(30 * time.Second), Limits: policy.Limits{Budget: &policy.Budget{Amount: 20000, Period: policy.PeriodMonth}}}
+	start, end := pool.BudgetPeriod(time.Now())
+	if err := st.RecordSpend(ctx, state.SpendEntry{Pool: "train", Provider: "aws", InstanceID: "i-1", PeriodStart: start, Amount: 1234.5, At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	srv := backendOver(t, st, pool)
+	var d api.PoolDetail
+	resp, err := http.Get(srv.URL + "/v1/pools/train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Spend.Accrued != 1234.5 || !d.Spend.PeriodStart.Equal(start) || !d.Spend.PeriodEnd.Equal(end) || d.Spend.Budget != 20000 {
+		t.Errorf("spend of a pool not evaluated yet: %+v, want $1234.50 of $20000 from %s to %s", d.Spend, start, end)
+	}
+	if !d.Snapshot.Time.IsZero() || d.Snapshot.Known() || time.Duration(d.Snapshot.Interval) != 30*time.Second {
+		t.Errorf("snapshot of a pool not evaluated yet: %+v, want no time (unknown figures), interval 30s", d.Snapshot)
+	}
+}

@@ -195,24 +195,22 @@ func (s *server) startElector(ctx context.Context) (stop func()) {
 // followerView fills in, on a server that does not lead, what only the
 // leader's ticks know, from the database: the pool's spend in its budget
 // period and its active floors (schedules and manual bursts). The live
-// signals (on-prem GPUs, queue) are read by the leader only.
-func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) error {
+// signals (on-prem GPUs, queue) are read by the leader only. It says
+// whether the server follows (and so filled them in).
+func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) (bool, error) {
 	if b.elector == nil {
-		return nil
+		return false, nil
 	}
 	if _, leads := b.elector.Acting(); leads {
-		return nil
+		return false, nil
 	}
 	now := b.clock.Now()
-	start, end := pool.BudgetPeriod(now)
-	spent, err := b.store.Spend(ctx, pool.Name, start)
-	if err != nil {
-		return err
+	if err := b.storedSpend(ctx, pool, d); err != nil {
+		return true, err
 	}
-	d.Spend.PeriodStart, d.Spend.PeriodEnd, d.Spend.Accrued = start, end, spent
 	fls, err := b.store.Floors(ctx, state.FloorFilter{Pool: pool.Name, ActiveAt: now})
 	if err != nil {
-		return err
+		return true, err
 	}
 	d.Floors = d.Floors[:0]
 	for _, f := range fls {
@@ -228,17 +226,29 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	// leader's alone, not stored).
 	hs, err := b.store.Holds(ctx, pool.Name, now)
 	if err != nil {
-		return err
+		return true, err
 	}
 	us, err := b.store.Unavailable(ctx, now)
 	if err != nil {
-		return err
+		return true, err
 	}
 	unused := make(map[policy.OfferingKey]time.Time, len(hs))
 	for _, h := range hs {
 		unused[h.Key()] = h.Until
 	}
 	d.Snapshot.Held = heldOf(pool, unused, us, now)
+	return true, nil
+}
+
+// storedSpend sets d's spend in the budget period from the database: what
+// a tick would have shown, for a pool no tick of this server has shown.
+func (b *backend) storedSpend(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) error {
+	start, end := pool.BudgetPeriod(b.clock.Now())
+	spent, err := b.store.Spend(ctx, pool.Name, start)
+	if err != nil {
+		return err
+	}
+	d.Spend.PeriodStart, d.Spend.PeriodEnd, d.Spend.Accrued = start, end, spent
 	return nil
 }
 
