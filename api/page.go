@@ -26,6 +26,7 @@ var webFS embed.FS
 
 var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"whenS":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"money":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
 	"states": func() []string { return instanceStates },
 	"pct":    budgetPercent,
@@ -99,6 +100,10 @@ type pageData struct {
 	Notice  string
 	Error   string
 	Pools   []poolPage
+	// Leader is who leads when several servers share a state (nil with
+	// one): a follower's page says so, as its pools are not evaluated
+	// here.
+	Leader *LeaderInfo
 	// RefreshMS is how often refresh.js reloads the page, in milliseconds.
 	RefreshMS int64
 }
@@ -116,6 +121,10 @@ type poolPage struct {
 	// FormKey is the burst form's idempotency key, new at each render: a
 	// form posted twice (a double click) opens one burst.
 	FormKey string
+	// Late says the figures are older than three evaluation intervals;
+	// Age is how old they are.
+	Late bool
+	Age  Duration
 }
 
 type instanceGroup struct {
@@ -198,7 +207,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		return nil, err
 	}
 	now := s.clock.Now()
-	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun}
+	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun, Leader: st.Leader}
 	for _, ps := range st.Pools {
 		det, err := s.be.Pool(ctx, ps.Name)
 		if err != nil {
@@ -214,6 +223,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		}
 		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
 			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}, FormKey: randomID()}
+		pp.Late, pp.Age = det.Snapshot.Late(now), Duration(now.Sub(det.Snapshot.Time).Round(time.Second))
 		pp.Groups = groupInstances(det.Instances)
 		for _, i := range det.Instances {
 			if i.State != "terminating" {

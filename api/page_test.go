@@ -427,3 +427,62 @@ func TestPageBudgetPercentIsNeverRoundedUp(t *testing.T) {
 		t.Error("a pool without a budget shows a meter")
 	}
 }
+
+// TestPageSaysWhenFiguresAreUnknownOrOld: a pool this server has not
+// evaluated (just restarted, or it follows the leader), or whose last
+// evaluation failed, showed "0 / 0 GPUs busy" and "0 jobs, 0 GPUs", read at
+// 3 a.m. as an idle pool with an empty queue; and a pool whose
+// evaluations had stopped showed hours-old figures under the header's
+// current time. The page now says which: unknown figures as unknown, with
+// why, and old ones with their time and age; a follower's header says so.
+func TestPageSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	for _, s := range []api.Snapshot{
+		{},
+		{Time: t0.Add(-10 * time.Second), Interval: api.Duration(10 * time.Second), Error: "pool train: listing instances: RequestLimitExceeded"},
+		{Time: t0.Add(-47 * time.Minute), Interval: api.Duration(30 * time.Second), OnPremTotal: 32, OnPremBusy: 30},
+		{Time: t0.Add(-20 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 32, OnPremBusy: 12},
+	} {
+		name := map[bool]string{true: "fresh"}[s.Time.IsZero()] + map[bool]string{true: "failing"}[s.Error != ""]
+		switch {
+		case name != "":
+		case s.OnPremBusy == 30:
+			name = "late"
+		default:
+			name = "current"
+		}
+		m.AddPool(api.PoolDetail{Name: name, Snapshot: s}, nil)
+	}
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+	_, body := newBrowser(e).get("/")
+	for _, want := range []string{
+		`<p class="error" id="eval-fresh">Not evaluated by this server yet: the on-prem and queue figures are unknown.</p>`,
+		`<p class="error" id="eval-failing">The last evaluation, at 2026-11-29 08:59:50 UTC, failed: pool train: listing instances: RequestLimitExceeded. The on-prem and queue figures are unknown until one succeeds.</p>`,
+		`<p class="error" id="eval-late">Not evaluated since 2026-11-29 08:13:00 UTC, 47m ago (it is evaluated every 30s): the figures below are out of date.</p>`,
+		`<p class="hint" id="eval-current">Evaluated at 2026-11-29 08:59:40 UTC, every 10s.</p>`,
+		`id="onprem-fresh">unknown</p>`, `id="onprem-failing">unknown</p>`,
+		`id="onprem-late">30 / 32 GPUs busy</p>`, `id="onprem-current">12 / 32 GPUs busy</p>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `id="onprem-fresh">0 / 0`) || strings.Contains(body, `id="onprem-failing">0 / 0`) {
+		t.Error("a pool whose figures are unknown shows them as zeros")
+	}
+	if strings.Contains(body, `id="follower"`) {
+		t.Error("a single server's page says it follows")
+	}
+	// A follower: its pools are the leader's to evaluate.
+	m.SetLeader(&api.LeaderInfo{Holder: "spw-a", Epoch: 7, This: "spw-b"})
+	_, body = newBrowser(e).get("/")
+	for _, want := range []string{
+		`<span id="follower">answered by follower spw-b, leader spw-a</span>`,
+		`<p class="error" id="eval-fresh">Not evaluated by this server yet (it follows: the leader reads the on-prem GPUs and the queue): the on-prem and queue figures are unknown.</p>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("a follower's page lacks %s", want)
+		}
+	}
+}

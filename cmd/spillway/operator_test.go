@@ -324,3 +324,45 @@ func TestStatusSaysWhichFloorsItLeftOut(t *testing.T) {
 		t.Errorf("status -o json: %v\n%s", err, out)
 	}
 }
+
+// TestStatusSaysWhenFiguresAreUnknownOrOld: a pool the server had not
+// evaluated (just started, or a follower), or whose last evaluation
+// failed, read as 0/0 busy with an empty queue, and one whose evaluations
+// had stopped as current; such a row shows ? for what is unknown, and a
+// line under the table says why, or since when the figures are old.
+func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	m.AddPool(api.PoolDetail{Name: "fresh"}, nil)
+	m.AddPool(api.PoolDetail{Name: "failing", Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), Error: "listing instances: RequestLimitExceeded"}}, nil)
+	m.AddPool(api.PoolDetail{Name: "late", Snapshot: api.Snapshot{Time: t0.Add(-47 * time.Minute), Interval: api.Duration(30 * time.Second), OnPremTotal: 32, OnPremBusy: 30}}, nil)
+	m.AddPool(api.PoolDetail{Name: "current", Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 32, OnPremBusy: 12}}, nil)
+	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	t.Setenv("SPILLWAY_SERVER", strings.Replace(ts.URL, "127.0.0.1", "localhost", 1))
+	t.Setenv("SPILLWAY_TOKEN", "")
+	out, _, err := runCLI(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`\nfresh +\? +\? +\? +\? +\? +0 `),
+		regexp.MustCompile(`\nfailing +\? +\? +\? +\? +\? +0 `),
+		regexp.MustCompile(`\nlate +30/32 +0 +0 +0 +0s +0 `),
+		regexp.MustCompile(`\ncurrent +12/32 +0 `),
+		regexp.MustCompile(`\nfresh: not evaluated by this server yet \(a follower leaves it to the leader\): on-prem and queue figures unknown \(\?\)\n`),
+		regexp.MustCompile(`\nfailing: the last evaluation, at 2026-11-29 08:59Z, failed: listing instances: RequestLimitExceeded: on-prem and queue figures unknown \(\?\) until one succeeds\n`),
+		regexp.MustCompile(`\nlate: not evaluated since 2026-11-29 08:13Z, 47m ago \(every 30s\): its row is out of date\n`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("status lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "current:") {
+		t.Errorf("status says something of a pool evaluated 20s ago:\n%s", out)
+	}
+}

@@ -26,7 +26,10 @@ schedule's firing that opened late says so; floors add up; the server sends
 the schedules' and the 10 newest manual bursts', and the line after them
 counts the older ones, which burst list shows), then what each
 pool does not launch now, why and until when: offerings out of stock or left unused by the queue, providers or regions
-blocked by a quota or refused requests.
+blocked by a quota or refused requests. A pool this server has not evaluated (it
+has just started, or it follows the leader), or whose last evaluation failed,
+shows ? for its on-prem and queue figures, with a line saying why; one not
+evaluated for three intervals (and a minute) says since when.
 
 ` + operatorExitStatus,
 		Example: `  spillway status
@@ -57,8 +60,19 @@ blocked by a quota or refused requests.
 					if p.Budget > 0 {
 						budget = fmt.Sprintf("$%.2f", p.Budget)
 					}
-					fmt.Fprintf(tw, "%s\t%d/%d\t%d\t%d\t%d\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
-						p.PendingJobs, p.PendingGPUs, api.Duration(time.Duration(p.OldestWait).Round(time.Second)), p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+					signals := fmt.Sprintf("%d/%d\t%d\t%d\t%d\t%s", p.OnPremBusy, p.OnPremTotal, p.IdleAllocated,
+						p.PendingJobs, p.PendingGPUs, api.Duration(time.Duration(p.OldestWait).Round(time.Second)))
+					if !snapshotOf(p).Known() {
+						// Zeros here would read as an idle pool with an
+						// empty queue.
+						signals = "?\t?\t?\t?\t?"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, signals, p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+				}
+				for _, p := range st.Pools {
+					if line := evaluationLine(snapshotOf(p), st.Time); line != "" {
+						fmt.Fprintf(tw, "\n%s: %s\n", p.Name, line)
+					}
 				}
 				for _, p := range st.Pools {
 					if len(p.ActiveFloors) > 0 {
@@ -115,4 +129,22 @@ func floorLine(fl api.Floor) string {
 		until = "until " + fmtTime(fl.Until)
 	}
 	return fmt.Sprintf("%s %s: %d GPUs %s: %s", fl.Kind, who, fl.GPUs, until, reason)
+}
+
+func snapshotOf(p api.PoolSummary) api.Snapshot {
+	return api.Snapshot{Time: p.Evaluated, Interval: p.Interval, Error: p.Error}
+}
+
+// evaluationLine says, under the status table, why a pool's row is
+// unknown (?) or out of date at now (the server's time), or "".
+func evaluationLine(s api.Snapshot, now time.Time) string {
+	switch {
+	case s.Time.IsZero():
+		return "not evaluated by this server yet (a follower leaves it to the leader): on-prem and queue figures unknown (?)"
+	case s.Error != "":
+		return fmt.Sprintf("the last evaluation, at %s, failed: %s: on-prem and queue figures unknown (?) until one succeeds", fmtTime(s.Time), s.Error)
+	case s.Late(now):
+		return fmt.Sprintf("not evaluated since %s, %s ago (every %s): its row is out of date", fmtTime(s.Time), api.Duration(now.Sub(s.Time).Round(time.Second)), s.Interval)
+	}
+	return ""
 }
