@@ -1,0 +1,63 @@
+package api_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/apitest"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// TestPageLongNamesOnAPhone: at 3 a.m. the page is read on a phone. Names
+// as long as the config and the clouds allow (a pool and an offering of
+// 128 characters without a break, a long instance ID) and a reason in
+// Chinese must keep the page as wide as the screen, its Cancel buttons and
+// burst form on it.
+func TestPageLongNamesOnAPhone(t *testing.T) {
+	bin := chromiumPath(t)
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory(strings.Repeat("research-cluster-", 8), func() time.Time { return t0 })
+	pool := strings.Repeat("p", 120) + "-gpu.a1"
+	offering := "aws/ap-southeast-1/" + strings.Repeat("x", 100) + "/spot"
+	m.AddPool(api.PoolDetail{Name: pool, Manual: api.ManualLimits{MaxGPUs: 8},
+		Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), OnPremTotal: 8, OnPremBusy: 8,
+			Held:    []api.Held{{What: offering, Why: "out of stock", Until: t0.Add(time.Minute)}},
+			LeftOut: []string{strings.Repeat("slurm:", 40) + " 3 jobs"}},
+		Spend: api.Spend{Accrued: 10, Budget: 100},
+		Instances: []api.Instance{{ID: "i-" + strings.Repeat("0", 60), Pool: pool, Provider: "aws", Offering: offering,
+			InstanceType: strings.Repeat("p5.", 20) + "48xlarge", Zone: "ap-southeast-1a", GPUs: 8, State: "running", LaunchedAt: t0.Add(-time.Hour), PricePerHour: 31.04}},
+	}, []api.TimelinePoint{{Time: t0.Add(-time.Hour), OnPremBusy: 8}, {Time: t0, OnPremBusy: 8}})
+	m.AddDecision(api.Decision{Pool: pool, Time: t0, Kind: "launch", Offering: offering, Count: 1, Reason: strings.Repeat("调度", 200)})
+	e := newEnvWith(t, api.Options{Backend: m})
+	b, err := e.client(tokens.Operator).CreateBurst(context.Background(), api.CreateBurstRequest{Pool: pool, GPUs: 1, For: api.Duration(time.Hour),
+		Offering: offering, Reason: strings.Repeat("紧急事件", 125)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := chromium(t, bin)
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(e.url+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID)),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	width := run(t, ctx, chromedp.Evaluate[float64](`window.innerWidth`))
+	if w := run(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`)); w > width {
+		wide := run(t, ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("main *, header *")).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !Array.from(e.children).some(c => c.getBoundingClientRect().right > window.innerWidth + 1)).slice(0, 8).map(e => e.tagName + (e.id ? "#" + e.id : "") + "." + e.className + ": " + Math.round(e.getBoundingClientRect().right))`))
+		t.Errorf("the page is %.0f pixels wide on a %.0f-pixel screen; past its edge: %s", w, width, strings.Join(wide, "; "))
+	}
+	for _, id := range []string{"cancel-" + b.ID, "burst-form-" + pool} {
+		if right := run(t, ctx, chromedp.Evaluate[float64](`document.getElementById("`+id+`").getBoundingClientRect().right`)); right > width {
+			t.Errorf("#%.40s… ends at %.0f pixels, past the screen's %.0f", id, right, width)
+		}
+	}
+}
