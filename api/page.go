@@ -125,6 +125,9 @@ type poolPage struct {
 	// Age is how old they are.
 	Late bool
 	Age  Duration
+	// Attention says, for the overview, what about the pool is wrong:
+	// figures unknown or old, signals stale.
+	Attention []string
 }
 
 type instanceGroup struct {
@@ -224,6 +227,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
 			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}, FormKey: randomID()}
 		pp.Late, pp.Age = det.Snapshot.Late(now), Duration(now.Sub(det.Snapshot.Time).Round(time.Second))
+		pp.Attention = attention(det.Snapshot, pp.Late, pp.Age)
 		pp.Groups = groupInstances(det.Instances)
 		for _, i := range det.Instances {
 			if i.State != "terminating" {
@@ -239,6 +243,23 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		d.Pools = append(d.Pools, pp)
 	}
 	return d, nil
+}
+
+// attention lists what the overview flags about a pool.
+func attention(s Snapshot, late bool, age Duration) []string {
+	var out []string
+	switch {
+	case s.Time.IsZero():
+		out = append(out, "not evaluated")
+	case s.Error != "":
+		out = append(out, "evaluation failed")
+	case late:
+		out = append(out, "not evaluated for "+age.String())
+	}
+	if len(s.Stale) > 0 {
+		out = append(out, "signals stale")
+	}
+	return out
 }
 
 func groupInstances(in []Instance) []instanceGroup {

@@ -486,3 +486,32 @@ func TestPageSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 		}
 	}
 }
+
+// TestPageOverviewFlagsPools: with 50 pools the on-call scrolled through
+// 50 sections, each a screen or more, to find the one in trouble. A page
+// of several pools opens with one row a pool, linking to its section,
+// with its on-prem, queue, cloud and spend figures, and what needs
+// attention: figures unknown or old, stale signals.
+func TestPageOverviewFlagsPools(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	m.AddPool(api.PoolDetail{Name: "fresh", Spend: api.Spend{Accrued: 19920, Budget: 20000}}, nil)
+	m.AddPool(api.PoolDetail{Name: "failing", Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), Error: "boom"}}, nil)
+	m.AddPool(api.PoolDetail{Name: "late", Snapshot: api.Snapshot{Time: t0.Add(-47 * time.Minute), Interval: api.Duration(30 * time.Second), OnPremTotal: 32, OnPremBusy: 30, Stale: []string{"queue: down"}}}, nil)
+	m.AddPool(api.PoolDetail{Name: "current", Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 32, OnPremBusy: 12, PendingGPUs: 24}, Spend: api.Spend{Accrued: 12.5}}, nil)
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+	_, body := newBrowser(e).get("/")
+	for _, want := range []string{
+		`<tr class="attention"><td><a href="#pool-fresh">fresh</a></td><td>?</td><td>?</td><td>0</td><td>99.6%</td><td>not evaluated</td></tr>`,
+		`<tr class="attention"><td><a href="#pool-failing">failing</a></td><td>?</td><td>?</td><td>0</td><td>$0.00</td><td>evaluation failed</td></tr>`,
+		`<tr class="attention"><td><a href="#pool-late">late</a></td><td>30 / 32</td><td>0</td><td>0</td><td>$0.00</td><td>not evaluated for 47m, signals stale</td></tr>`,
+		`<tr><td><a href="#pool-current">current</a></td><td>12 / 32</td><td>24</td><td>0</td><td>$12.50</td><td></td></tr>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the overview lacks %s", want)
+		}
+	}
+	if _, one := newBrowser(newEnv(t, true)).get("/"); !strings.Contains(one, `id="overview"`) {
+		t.Error("the fixture's two pools have no overview")
+	}
+}
