@@ -288,18 +288,26 @@ func (l *ledger) instances(provider, region string, keys []string) []providers.I
 	return out
 }
 
-// stateOf maps a module's optional state attribute; a module that reports
-// none has its instances running once applied.
+// stateOf maps a module's optional state attribute as the clouds'
+// providers map theirs: EC2's words (pending, running, stopping, ...) and
+// ECS's (Pending, Starting, Running, Stopping, Stopped). Every apply
+// removes from the output the instances Spillway ended, so an instance
+// shown stopping or stopped was stopped by someone else: it is not ending,
+// it bills until destroyed (stopped, which the scheduler terminates). A
+// word no cloud documents is StateUnknown: the instance exists and may
+// bill, but is not capacity. A module that reports no state has its
+// instances running once applied.
 func stateOf(s string) providers.State {
 	switch providers.State(s) {
-	case providers.StatePending, providers.StateRunning, providers.StateShuttingDown, providers.StateStopped, providers.StateTerminated:
+	case providers.StatePending, providers.StateRunning, providers.StateShuttingDown, providers.StateStopped,
+		providers.StateTerminated, providers.StateUnknown:
 		return providers.State(s)
+	case "", "Running":
+		return providers.StateRunning
 	case "Pending", "Starting":
 		return providers.StatePending
-	case "Stopping":
-		return providers.StateShuttingDown
-	case "Stopped":
+	case "stopping", "Stopping", "Stopped":
 		return providers.StateStopped
 	}
-	return providers.StateRunning
+	return providers.StateUnknown
 }

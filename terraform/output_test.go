@@ -137,8 +137,8 @@ func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
 	work := t.TempDir()
 	p, _ := badOutput(t, work, "hugestate")
 	insts, err := p.Launch(ctx, launchRequest("huge", "huge-1", 1))
-	if err != nil || len(insts) != 1 || insts[0].State != providers.StateRunning {
-		t.Fatalf("Launch through a module with an 800 kB state = %v, %v; want 1 instance, running", insts, err)
+	if err != nil || len(insts) != 1 || insts[0].State != providers.StateUnknown {
+		t.Fatalf("Launch through a module with an 800 kB state = %v, %v; want 1 instance, its state unknown", insts, err)
 	}
 	ledgers, err := filepath.Glob(filepath.Join(work, "bursts", "*", ".spillway", "ledger.json"))
 	if err != nil || len(ledgers) != 1 {
@@ -147,6 +147,49 @@ func TestModuleOutputStateIsKeptAsRead(t *testing.T) {
 	st, err := os.Stat(ledgers[0])
 	if err != nil || st.Size() > 4<<10 {
 		t.Errorf("ledger %s: %v, %d bytes; want at most 4 KiB for one instance", ledgers[0], err, st.Size())
+	}
+}
+
+// A module's state attribute is read as the clouds' providers read theirs:
+// an instance an operator stopped (ECS's Stopping and Stopped, EC2's
+// stopping) is stopped, not ending, for it bills until it is destroyed,
+// and a word no cloud documents is unknown, not running capacity.
+func TestModuleOutputStateIsReadAsTheProvidersReadIt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mode string
+		want providers.State
+	}{
+		{"stopping", providers.StateStopped},
+		{"stopped", providers.StateStopped},
+		{"awsstop", providers.StateStopped},
+		{"asleep", providers.StateUnknown},
+		{"booting", providers.StatePending},
+		{"good", providers.StateRunning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			p, live := badOutput(t, t.TempDir(), tt.mode)
+			insts, err := p.Launch(ctx, launchRequest(tt.mode, tt.mode+"-1", 1))
+			if err != nil || len(insts) != 1 {
+				t.Fatalf("Launch = %v, %v; want 1 instance", idsOf(insts), err)
+			}
+			listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+			if err != nil || len(listed) != 1 {
+				t.Fatalf("List = %v, %v; want 1 instance", idsOf(listed), err)
+			}
+			if insts[0].State != tt.want || listed[0].State != tt.want {
+				t.Errorf("Launch says %s, List says %s; want %s", insts[0].State, listed[0].State, tt.want)
+			}
+			if err := p.Terminate(ctx, idsOf(insts)); err != nil {
+				t.Fatalf("Terminate: %v", err)
+			}
+			if left := liveFiles(t, live); len(left) != 0 {
+				t.Errorf("after Terminate the module's instances %v still exist", left)
+			}
+		})
 	}
 }
 

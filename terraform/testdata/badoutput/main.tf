@@ -73,6 +73,11 @@ locals {
     cidr      = { for k, v in local.good : k => merge(v, { private_ip = "10.0.3.17/24" }) }
     zonedip   = { for k, v in local.good : k => merge(v, { private_ip = "fe80::1%${format("%0100000d", 0)}" }) }
     hugestate = { for k, v in local.good : k => merge(v, { state = format("%0800000d", 0) }) }
+    stopping  = { for k, v in local.good : k => merge(v, { state = "Stopping" }) }
+    stopped   = { for k, v in local.good : k => merge(v, { state = "Stopped" }) }
+    awsstop   = { for k, v in local.good : k => merge(v, { state = "stopping" }) }
+    asleep    = { for k, v in local.good : k => merge(v, { state = "Hibernating" }) }
+    booting   = { for k, v in local.good : k => merge(v, { state = "Starting" }) }
     longzone  = { for k, v in local.good : k => merge(v, { zone = join("", [for i in range(300) : "z"]) }) }
     json      = jsonencode({ for k, v in local.good : k => { id = "i-${k}" } })
     list      = [for k, v in local.good : { id = "i-${k}" }]
