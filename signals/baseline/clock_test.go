@@ -20,6 +20,10 @@ func TestPrometheusQueriesAtItsClock(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = append(got, r.FormValue("time"))
 		w.Header().Set("Content-Type", "application/json")
+		if r.FormValue("query") == AgentUnhealthyQuery {
+			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+			return
+		}
 		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"Hostname":"gpu-01","gpu":"0","UUID":"GPU-1","modelName":"H100"},"value":[%d,"50"]}]}}`, at.Unix())
 	}))
 	defer api.Close()
@@ -32,7 +36,7 @@ func TestPrometheusQueriesAtItsClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strconv.FormatInt(at.Unix(), 10)
-	if len(got) != 1 || got[0] != want || !b.Time.Equal(at) || len(b.GPUs) != 1 || !b.GPUs[0].Busy {
-		t.Errorf("queries at %v, baseline %+v; want one query at %s and one busy GPU read at %v", got, b, want, at)
+	if len(got) != 2 || got[0] != want || got[1] != want || !b.Time.Equal(at) || len(b.GPUs) != 1 || !b.GPUs[0].Busy {
+		t.Errorf("queries at %v, baseline %+v; want both queries (utilisation, unhealthy) at %s and one busy GPU read at %v", got, b, want, at)
 	}
 }

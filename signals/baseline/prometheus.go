@@ -32,6 +32,9 @@ const (
 	AgentUtilQuery = "spillway_gpu_utilization_ratio * 100"
 	// AgentMemoryUsedQuery is the spillway agent's memory use, in bytes.
 	AgentMemoryUsedQuery = "spillway_gpu_memory_used_bytes"
+	// AgentUnhealthyQuery is the spillway agent's GPUs it reports
+	// unhealthy (1): broken memory, a reset required, fallen off the bus.
+	AgentUnhealthyQuery = "spillway_gpu_unhealthy"
 )
 
 // Bounds on what one GPU's series may read.
@@ -72,6 +75,13 @@ type PrometheusConfig struct {
 	// "instance") is listed in Baseline.Unknown.
 	UnknownQuery string
 	UnknownLabel string
+	// UnhealthyQuery returns one series per GPU, 1 when its agent reports
+	// it unhealthy (AgentUnhealthyQuery when empty; an exporter without
+	// such a series, dcgm-exporter's, reads as every GPU healthy). Such a
+	// GPU is never free: Unhealthy, its readings as read. One with no
+	// series in UtilQuery (fallen off the bus, no other series of it) is
+	// counted on a node UtilQuery lists, neither busy nor idle.
+	UnhealthyQuery string
 	// Labels name the GPU-identifying labels (DCGMLabels when zero).
 	Labels Labels
 	// BusyUtil is the utilisation in percent from which a GPU is busy (10 when zero).
@@ -112,6 +122,9 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	}
 	if cfg.UtilQuery == "" {
 		cfg.UtilQuery = DCGMUtilQuery
+	}
+	if cfg.UnhealthyQuery == "" {
+		cfg.UnhealthyQuery = AgentUnhealthyQuery
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -289,6 +302,9 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		g.Idle = g.Utilization < p.cfg.BusyUtil
 		g.Busy = !g.Idle || g.Allocated
 	}
+	if err := p.markUnhealthy(ctx, &b, seen); err != nil {
+		return signals.Baseline{}, err
+	}
 	p.warnMIG(mig)
 	if dups > 0 {
 		p.log.Debug("GPUs in more than one series, counted once at their highest reading: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
@@ -338,6 +354,41 @@ type gpuMemory struct {
 	// slices is the bytes used by each MIG slice, by GPU instance ID
 	// ("" for a GPU not split), at its largest reading.
 	slices map[string]float64
+}
+
+// markUnhealthy reads UnhealthyQuery and marks the GPUs it reports
+// unhealthy (value 1), as the agents source has them: never free. A GPU
+// with no other series (the agent serves only this one of a GPU fallen
+// off the bus) is added when UtilQuery lists its node, so that it is
+// counted, neither busy nor idle; on another node it is another pool's.
+// seen is each GPU's index in b.GPUs, by UUID.
+func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, seen map[string]int) error {
+	uv, _, err := p.vector(ctx, p.cfg.UnhealthyQuery)
+	if err != nil {
+		return err
+	}
+	nodes := make(map[string]bool, len(b.GPUs))
+	for _, g := range b.GPUs {
+		nodes[g.Node] = true
+	}
+	why := fmt.Sprintf("%q reports it unhealthy", p.cfg.UnhealthyQuery)
+	for _, s := range uv {
+		if v := float64(s.Value); !(v >= 1) { // NaN and 0: healthy
+			continue
+		}
+		g := p.gpu(s.Metric)
+		if i, ok := seen[g.UUID]; ok {
+			b.GPUs[i].Unhealthy, b.GPUs[i].Health = true, why
+			continue
+		}
+		if g.UUID == "" || !nodes[g.Node] {
+			continue
+		}
+		g.Unhealthy, g.Health = true, why
+		seen[g.UUID] = len(b.GPUs)
+		b.GPUs = append(b.GPUs, g)
+	}
+	return nil
 }
 
 // gpu is the GPU a series names, by the configured labels.

@@ -3,6 +3,7 @@ package baseline
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
+	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
 
 // TestUnknownGPUCountsBusy: a real agent whose GPU 6 fell off the bus
@@ -145,5 +147,77 @@ func TestUnhealthyOnPremGPUsAreCounted(t *testing.T) {
 		if g, ok := got[name]; !ok || g != w {
 			t.Errorf("%s{pool=%q} = %v (served: %v), want %v", name, pool.Name, g, ok, w)
 		}
+	}
+}
+
+// TestUnhealthyGPUsThroughPrometheus: the node of
+// TestUnhealthyOnPremGPUsAreCounted (GPU 2 with a row remapping pending,
+// GPU 5 needing a reset, all idle), its agent scraped by a real Prometheus
+// and read through the prometheus source. Before, the source read only
+// utilisation and memory: both GPUs counted free on-prem, where the policy
+// would keep jobs waiting for GPUs that take none. They are now unhealthy,
+// as through the agents source: never free, and counted.
+func TestUnhealthyGPUsThroughPrometheus(t *testing.T) {
+	mock := dgxh100.New()
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		switch i {
+		case 2:
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
+		case 5:
+			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, nv.ERROR_RESET_REQUIRED }
+		}
+	}
+	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s)
+	if err := a.SampleOnce(context.Background()); err != nil {
+		t.Fatalf("the node's sample: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	prom := promtest.Start(t, promtest.Job{Name: "agents", Targets: []string{hostPort(srv)}})
+	prom.WaitFor(t, "spillway_gpu_unhealthy == 1", promtest.NonEmpty(2))
+	prom.WaitFor(t, AgentUtilQuery, promtest.NonEmpty(1))
+
+	pool := policy.Pool{Name: "h100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+	for _, tc := range []struct {
+		name string
+		cfg  PrometheusConfig
+	}{
+		{"utilisation", PrometheusConfig{UtilQuery: AgentUtilQuery}},
+		{"utilisation and memory", PrometheusConfig{UtilQuery: AgentUtilQuery, MemoryUsedQuery: AgentMemoryUsedQuery}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Name, cfg.URL = "site", prom.URL
+			src, err := NewPrometheus(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := src.Baseline(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bad []int
+			for _, g := range b.GPUs {
+				if g.Unhealthy {
+					bad = append(bad, g.Index)
+				}
+			}
+			if len(b.GPUs) != 8 || !slices.Equal(bad, []int{2, 5}) {
+				t.Errorf("%d GPUs, unhealthy %v; want 8, GPUs 2 and 5 unhealthy", len(b.GPUs), bad)
+			}
+			snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
+			if snap.OnPremGPUs != 8 || snap.OnPremFreeGPUs != 6 || snap.OnPremUnhealthyGPUs != 2 {
+				t.Errorf("on-prem %d GPUs, %d free, %d unhealthy; want 8, 6 free, 2 unhealthy (GPUs 2 and 5 take no job)", snap.OnPremGPUs, snap.OnPremFreeGPUs, snap.OnPremUnhealthyGPUs)
+			}
+		})
 	}
 }
