@@ -67,7 +67,13 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 	// mine is the newest recorded term when it is this holder's: the only
 	// one Acquire renews rather than replaces. A live row of this holder at
 	// another epoch (set by hand) is left to expire.
-	err = l.s.pool.QueryRow(ctx, `WITH last AS (
+	lt, err := l.lockTimeout(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("state/postgres: acquire lease %q as %q: %w", l.name, l.holder, err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(setLockTimeout, lt)
+	b.Queue(`WITH last AS (
 		SELECT COALESCE(max(epoch), 0) AS epoch FROM leader_terms WHERE name = $1),
 	mine AS (
 		SELECT t.epoch FROM leader_terms t, last WHERE t.name = $1 AND t.epoch = last.epoch AND t.holder = $2),
@@ -88,7 +94,8 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 		INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term
 		ON CONFLICT (name, epoch) DO NOTHING)
 	SELECT epoch FROM term`,
-		l.name, l.holder, l.ttl.Microseconds(), l.s.known).Scan(&epoch)
+		l.name, l.holder, l.ttl.Microseconds(), l.s.known)
+	err = sendLeaseBatch(ctx, l.s, b, &epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, l.schemaKnown(ctx)
 	}
@@ -104,17 +111,63 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 // begins a new one), or a newer binary migrated the schema (then err is a
 // *state.SchemaError).
 func (l *Lease) Renew(ctx context.Context, epoch int64) (ok bool, err error) {
-	tag, err := l.s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp() + $4 * interval '1 microsecond'
-		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()
-		AND (SELECT max(version) FROM schema_migrations) <= $5`,
-		l.name, l.holder, epoch, l.ttl.Microseconds(), l.s.known)
+	lt, err := l.lockTimeout(ctx)
 	if err != nil {
 		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
 	}
-	if tag.RowsAffected() == 1 {
+	b := &pgx.Batch{}
+	b.Queue(setLockTimeout, lt)
+	b.Queue(`UPDATE leader_lease SET expires_at = clock_timestamp() + $4 * interval '1 microsecond'
+		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()
+		AND (SELECT max(version) FROM schema_migrations) <= $5
+		RETURNING epoch`,
+		l.name, l.holder, epoch, l.ttl.Microseconds(), l.s.known)
+	var renewed int64
+	err = sendLeaseBatch(ctx, l.s, b, &renewed)
+	if err == nil {
 		return true, nil
 	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
+	}
 	return false, l.schemaKnown(ctx)
+}
+
+// setLockTimeout sets lock_timeout for the rest of the lease call's
+// transaction: the batch's statements run in one implicit transaction.
+const setLockTimeout = `SELECT set_config('lock_timeout', $1, true)`
+
+// lockTimeout is how long a lease call may wait on the lease row's lock
+// in the database: until the call's deadline (its TTL without one), in
+// whole milliseconds rounded up. The database ends the wait itself
+// (SQLSTATE 55P03), so a call whose cancel request cannot reach the
+// database (a partition at that moment) does not wait on and take or
+// extend a term once the lock goes, long after its caller gave up.
+func (l *Lease) lockTimeout(ctx context.Context) (string, error) {
+	d := l.ttl
+	if dl, ok := ctx.Deadline(); ok {
+		d = time.Until(dl)
+	}
+	if d <= 0 {
+		return "", context.DeadlineExceeded
+	}
+	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond), nil
+}
+
+// sendLeaseBatch sends b (setLockTimeout, then one lease statement
+// returning one row) in one round trip and scans that row into dst; a
+// statement that returned no row is pgx.ErrNoRows.
+func sendLeaseBatch(ctx context.Context, s *Store, b *pgx.Batch, dst *int64) error {
+	br := s.pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return err
+	}
+	if err := br.QueryRow().Scan(dst); err != nil {
+		br.Close()
+		return err
+	}
+	return br.Close()
 }
 
 // schemaKnown fails with a *state.SchemaError when a newer binary has

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // TestLeaseRowLockedByAnotherSession: someone holds a lock on the lease
@@ -141,6 +143,123 @@ func TestTimedOutTryLeavesNoSessionToTakeTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	c := lease(t, s, "c", time.Second)
+	e2, ok, err := c.Acquire(ctx)
+	if err != nil || !ok || e2 != e1+1 {
+		li, _ := s.LeaseInfo(ctx, "leader")
+		terms, _ := s.Terms(ctx, "leader")
+		t.Fatalf("c's try once the lock went: epoch %d, ok %v, %v; want the next epoch %d (lease %+v, terms %+v)", e2, ok, err, e1+1, li, terms)
+	}
+}
+
+// TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate: a server's try of the
+// lease waits on the lease row's lock (an operator's SELECT ... FOR UPDATE
+// left open), and the server is cut off from the database then, so that
+// pgx's cancel request cannot reach it either. The try's statement must
+// not wait on in the database and, once the lock goes, begin a term its
+// server never learns of (keeping every other server out for that term's
+// TTL): the database ends the wait at the try's deadline (lock_timeout),
+// and the next server leads at once. The lock timeout is the try's own:
+// the session is left without one.
+func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
+	dsn := newDB(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	s := openStore(t, dsn)
+	ctx := t.Context()
+	one, err := Open(ctx, dsn, WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	e1, ok, err := lease(t, one, "a", 200*time.Millisecond).Acquire(ctx)
+	if err != nil || !ok {
+		t.Fatalf("a's first try: %d, %v, %v", e1, ok, err)
+	}
+	var left string
+	if err := one.pool.QueryRow(ctx, `SHOW lock_timeout`).Scan(&left); err != nil || left != "0" {
+		t.Errorf("lock_timeout of the session after a lease try: %q, %v; want 0 (the try's own timeout ends with it)", left, err)
+	}
+
+	other, err := pgx.Connect(ctx, pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.WithoutCancel(ctx))
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(t, 5*time.Second, func() bool {
+		li, err := s.LeaseInfo(ctx, "leader")
+		return err == nil && !li.Live
+	}) {
+		t.Fatal("a's term did not expire")
+	}
+	// Read outside the locking transaction, whose statistics views would
+	// keep what they showed first.
+	waiting := func() int {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// b's server reaches the database through a proxy the test cuts, with a
+	// term long enough to be seen if it began late.
+	proxy, err := fixture.StartProxy(pg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	gone, err := Open(ctx, strings.Replace(dsn, pg.Addr, proxy.Addr, 1)+"&connect_timeout=1", WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	// Once the test is done: closed, the cut-off session's cancel request
+	// fails at once, rather than holding gone.Close for pgconn's 15 s.
+	defer proxy.Restore()
+	b := lease(t, gone, "b", time.Minute)
+	tryCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, ok, err := b.Acquire(tryCtx)
+		if ok {
+			err = errors.New("b took a locked lease")
+		}
+		done <- err
+	}()
+	if !pollUntil(t, 5*time.Second, func() bool { return waiting() == 1 }) {
+		select {
+		case err := <-done:
+			t.Fatalf("b's try never waited on the lease row's lock: it ended with %v", err)
+		default:
+			t.Fatal("b's try never waited on the lease row's lock")
+		}
+	}
+	proxy.Cut()
+	if err := <-done; err == nil {
+		t.Fatal("b's try succeeded while the lease row was locked")
+	}
+	deadline, _ := tryCtx.Deadline()
+	if !pollUntil(t, 5*time.Second, func() bool { return waiting() == 0 }) {
+		t.Errorf("b's try, cut off, still waits for the lease row's lock %v after its deadline", time.Since(deadline).Round(time.Millisecond))
+	} else {
+		t.Logf("the cut-off try stopped waiting %v after its deadline", time.Since(deadline).Round(time.Millisecond))
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Were b's statement still there, it would take the lock now.
+	if !pollUntil(t, 5*time.Second, func() bool { return waiting() == 0 }) {
+		t.Fatal("a session still waits on the lease row once the lock went")
+	}
 	c := lease(t, s, "c", time.Second)
 	e2, ok, err := c.Acquire(ctx)
 	if err != nil || !ok || e2 != e1+1 {
