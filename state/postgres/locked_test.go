@@ -53,7 +53,7 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	}
 	waiting := func() int {
 		var n int
-		if err := other.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -129,7 +129,7 @@ func TestTimedOutTryLeavesNoSessionToTakeTheLease(t *testing.T) {
 
 	sessions := func() int {
 		var n int
-		if err := other.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
