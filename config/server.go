@@ -430,20 +430,43 @@ func resolvePaths(cfg *Config, dir string) {
 
 // ServerPolicy is pool i's policy as spillway server evaluates it
 // (scheduler.New sets the same): an interval shorter than server.tick is
-// the tick, and TickSlack is the longest call_timeout of the providers
-// its offerings name, as a tick waits for its cloud calls. slackFrom
-// names the provider whose call_timeout that is ("" when none).
+// the tick, and TickSlack is the longest a tick may take (TickLength of
+// the longest call_timeout of the providers its offerings name), as a
+// tick waits for its cloud calls. slackFrom names the provider whose
+// call_timeout that is ("" when none).
 func (c *Config) ServerPolicy(i int) (p policy.Pool, slackFrom string) {
 	p = c.Pools[i].Policy
 	if p.Interval < c.Server.Tick {
 		p.Interval = c.Server.Tick
 	}
+	var call policy.Duration
 	for _, o := range p.Offerings {
-		if d := c.Providers[o.Provider].CallTimeout; d > p.TickSlack {
-			p.TickSlack, slackFrom = d, o.Provider
+		if d := c.Providers[o.Provider].CallTimeout; d > call {
+			call, slackFrom = d, o.Provider
 		}
 	}
+	pc := c.Pools[i]
+	p.TickSlack = policy.Duration(TickLength(call.D(), len(pc.Drain.Command) > 0 || pc.Drain.HTTP != nil))
 	return p, slackFrom
+}
+
+// TickLength is the longest one tick of a pool may take on the server,
+// and so how late its next evaluation may come and how long after an
+// evaluation an end it orders may reach the cloud (policy.Pool.TickSlack):
+// the list and the terminations, one after the other, each up to
+// callTimeout (the longest call_timeout of the pool's providers), and
+// between them, when the pool has a drain hook, the hooks (run at once,
+// each at most MaxDrainHookTimeout). A tick's launches come after its
+// ends and are cut off callTimeout after its evaluation.
+func TickLength(callTimeout time.Duration, hook bool) time.Duration {
+	if callTimeout <= 0 {
+		return 0
+	}
+	d := 2 * callTimeout
+	if hook {
+		d += MaxDrainHookTimeout
+	}
+	return d
 }
 
 // serverBudgetErrors refuses a budget that admits no launch on the
@@ -461,9 +484,10 @@ func (c *Config) serverBudgetErrors() []FieldError {
 }
 
 // ServerBudgetProblem says why pool i's budget admits no launch on the
-// server (ServerPolicy: each evaluation may come a call_timeout late, and
-// a hard budget counts each instance until then), or "" when it admits
-// one or has no budget.
+// server (ServerPolicy: each evaluation may come a tick's length late, and
+// the ends it orders reach the cloud a tick's length after it, and a hard
+// budget counts each instance until then), or "" when it admits one or
+// has no budget.
 func (c *Config) ServerBudgetProblem(i int) string {
 	b := c.Pools[i].Policy.Limits.Budget
 	if b == nil || b.Amount <= 0 {
@@ -474,5 +498,15 @@ func (c *Config) ServerBudgetProblem(i int) string {
 	if cheapest < 0 || b.Amount >= least {
 		return ""
 	}
-	return budgetTooSmall(&p, least, cheapest, fmt.Sprintf("providers.%s.call_timeout", from))
+	return budgetTooSmall(&p, least, cheapest, c.tickWhy(i, from))
+}
+
+// tickWhy says what pool i's tick length on the server (ServerPolicy's
+// TickSlack) is made of: from is the provider of the longest call_timeout.
+func (c *Config) tickWhy(i int, from string) string {
+	why := fmt.Sprintf("a list and a terminate call, each up to providers.%s.call_timeout", from)
+	if d := c.Pools[i].Drain; len(d.Command) > 0 || d.HTTP != nil {
+		why += fmt.Sprintf(", and the drain hooks, up to %s", DurationString(MaxDrainHookTimeout))
+	}
+	return why
 }

@@ -541,8 +541,8 @@ func (v *cfgValidator) budgetAdmitsALaunch(cfg *Config, i int) {
 	msg := budgetTooSmall(p, least, cheapest, "")
 	if sp, from := cfg.ServerPolicy(i); !b.Soft() && from != "" {
 		if sl, sc := leastBudget(&sp); sc >= 0 && sl > least {
-			msg += fmt.Sprintf("; spillway server needs at least %s, as it may evaluate the pool %s late (providers.%s.call_timeout) and a hard budget counts each instance until then",
-				cfgMoney(sl), DurationString(sp.TickSlack.D()), from)
+			msg += fmt.Sprintf("; spillway server needs at least %s, as its tick of the pool may take %s (%s), so that it may evaluate the pool that late and end an instance that long after deciding to, and a hard budget counts each instance until then",
+				cfgMoney(sl), DurationString(sp.TickSlack.D()), cfg.tickWhy(i, from))
 		}
 	}
 	v.errf(path, "%s", msg)
@@ -574,7 +574,7 @@ func budgetTooSmall(p *policy.Pool, least float64, cheapest int, slackWhy string
 	switch {
 	case b.Soft():
 	case slackWhy != "":
-		why = fmt.Sprintf("half its cost until drain_timeout after the next evaluation, which the server may make %s late (%s), as a period's end may split that, and at least its minimum charge", DurationString(p.TickSlack.D()), slackWhy)
+		why = fmt.Sprintf("half its cost until drain_timeout after the next evaluation, which the server may make %s late, and until the end it orders reaches the cloud, up to %s after it (a tick's length: %s), as a period's end may split that, and at least its minimum charge", DurationString(p.TickSlack.D()), DurationString(p.TickSlack.D()), slackWhy)
 	default:
 		why = "half its cost until drain_timeout after the next evaluation, as a period's end may split that, and at least its minimum charge"
 	}

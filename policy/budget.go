@@ -135,19 +135,41 @@ func (e *decEnv) commitOf(o *Offering, age, span int64) decCommit {
 
 // drainSpan is how long an instance drained now may run at the latest:
 // until the first evaluation at or after drain_timeout (and the slack by
-// which a slow call may delay it), or forever when there is no timeout.
+// which a slow tick may delay it), then until the end that evaluation
+// orders reaches the cloud (endSpan), or forever when there is no
+// timeout.
 func (e *decEnv) drainSpan() int64 {
 	t := int64(e.pool.ScaleIn.DrainTimeout)
 	if t <= 0 {
 		return decForever
 	}
-	return decAddSpan(decRoundUp(t, e.span), e.slack)
+	return decAddSpan(decAddSpan(decRoundUp(t, e.span), e.slack), e.endSpan())
+}
+
+// endSpan is how long an instance the policy ends now (terminates) may
+// still run: its tick makes the call after the list and the drain hooks,
+// and the call may take its whole call timeout, so the end may reach the
+// cloud up to a tick's length (the slack) after the evaluation. 0 in the
+// simulator.
+func (e *decEnv) endSpan() int64 { return e.slack }
+
+// dueSpan is how long an instance whose drain_timeout ends due
+// nanoseconds from now (0 or less: it has ended) may run at the latest:
+// ended now when it has (endSpan), else at the first evaluation at or
+// after due, which a slow tick may delay by the slack, and then until
+// that end reaches the cloud.
+func (e *decEnv) dueSpan(due int64) int64 {
+	if due <= 0 {
+		return e.endSpan()
+	}
+	return decAddSpan(decAddSpan(decRoundUp(due, e.span), e.slack), e.endSpan())
 }
 
 // decSlack is how much later than the first evaluation at or after a time
-// an instance may end: a tick waits for its cloud calls, so an evaluation
-// may come Pool.TickSlack late (rounded up to the interval, span). 0 in
-// the simulator.
+// the next evaluation may come, and how long after an evaluation an end
+// it orders may reach the cloud: a tick waits for its cloud calls, one
+// after another, up to Pool.TickSlack (rounded up to the interval, span).
+// 0 in the simulator.
 func decSlack(pool *Pool, span int64) int64 {
 	if pool.TickSlack <= 0 {
 		return 0
@@ -197,7 +219,7 @@ func (e *decEnv) keepSpan(in *Instance) int64 {
 		if started.IsZero() || started.After(e.now) {
 			started = e.now
 		}
-		return decAddSpan(decRoundUp(started.UnixNano()+t-e.nowNs, e.span), e.slack)
+		return e.dueSpan(started.UnixNano() + t - e.nowNs)
 	}
 	return decAddSpan(e.nextSpan(), e.drainSpan())
 }
@@ -229,7 +251,7 @@ func (e *decEnv) softSpan(in *Instance) int64 {
 		if started.IsZero() || started.After(e.now) {
 			started = e.now
 		}
-		return decAddSpan(decRoundUp(started.UnixNano()+t-e.nowNs, e.span), e.slack)
+		return e.dueSpan(started.UnixNano() + t - e.nowNs)
 	}
 	return decAddSpan(decSoftLife(int64(e.pool.ScaleIn.MaxLifetime), e.age(in), e.span, e.drainSpan()), e.slack)
 }
@@ -250,7 +272,7 @@ func decSoftLife(life, age, step, drain int64) int64 {
 // drained.
 func (e *decEnv) nowSpan(in *Instance) int64 {
 	if in.BusyGPUs <= 0 {
-		return 0
+		return e.endSpan()
 	}
 	if in.State == StateDraining {
 		return e.keepSpan(in)

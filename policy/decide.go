@@ -19,7 +19,8 @@ const (
 // It is pure and deterministic: no I/O, no clock reads, no randomness; the
 // same inputs give the same plan. now is the evaluation time; the next
 // evaluation is assumed at now + pool.Interval (30 s when unset), and a
-// hard budget counts on it at the latest pool.TickSlack later.
+// hard budget counts on it at the latest pool.TickSlack later, and on the
+// ends each evaluation orders reaching the cloud pool.TickSlack after it.
 //
 // What it decides, in order:
 //

@@ -54,7 +54,7 @@ func decHoldSpan(pool *Pool) int64 {
 	slack := decSlack(pool, int64(iv))
 	drain := decForever
 	if t := int64(pool.ScaleIn.DrainTimeout); t > 0 {
-		drain = decAddSpan(decRoundUp(t, int64(iv)), slack)
+		drain = decAddSpan(decAddSpan(decRoundUp(t, int64(iv)), slack), slack)
 	}
 	keep := decAddSpan(decAddSpan(int64(iv), slack), drain)
 	b := pool.Limits.Budget

@@ -54,7 +54,7 @@ func (fl *decFleet) terminate(e *decEnv, p *decPlan, i int, reason string) {
 	fl.totalGPUs -= decGPUs(o)
 	fl.costPerHour -= o.PricePerHour
 	if e.pool.Limits.Budget != nil {
-		fl.committed = fl.committed.sub(e.commitOf(o, age, e.keepSpan(in)).sub(e.commitOf(o, age, 0)))
+		fl.committed = fl.committed.sub(e.commitOf(o, age, e.keepSpan(in)).sub(e.commitOf(o, age, e.endSpan())))
 	}
 	p.terms = append(p.terms, Action{InstanceID: in.ID, Reason: reason})
 }

@@ -84,7 +84,7 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		}
 		in := &e.inst[i]
 		age := e.age(in)
-		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, 0))
+		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, e.endSpan()))
 		if saved.cur <= 0 && saved.next <= 0 {
 			continue // its paid time runs past the next evaluation anyway
 		}

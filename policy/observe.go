@@ -20,8 +20,10 @@ type decEnv struct {
 	next  time.Time // the next evaluation
 	nowNs int64     // now in Unix nanoseconds
 	span  int64     // the interval in nanoseconds
-	// slack is how much later than the evaluation a budget counts on an
-	// instance may end (Pool.TickSlack, rounded up to the interval).
+	// slack is how much later than the interval a budget counts on the
+	// next evaluation coming, and how long after an evaluation an end it
+	// orders may reach the cloud (Pool.TickSlack, rounded up to the
+	// interval).
 	slack       int64
 	interval    time.Duration
 	stale       bool  // signals are stale: no launch for the queue, no idle scale-in
@@ -100,7 +102,7 @@ func observe(e *decEnv, slots []decSlot, wantIdle bool) (fl decFleet, idle []int
 		age := e.age(in)
 		if in.State == StateTerminating {
 			if budget {
-				fl.committed = fl.committed.add(e.commitOf(o, age, 0))
+				fl.committed = fl.committed.add(e.commitOf(o, age, e.endSpan()))
 			}
 			continue
 		}
@@ -108,7 +110,7 @@ func observe(e *decEnv, slots []decSlot, wantIdle bool) (fl decFleet, idle []int
 		if in.State == StateDraining {
 			if why := drainDone(e, &p, in); why != "" {
 				if budget {
-					fl.committed = fl.committed.add(e.commitOf(o, age, 0))
+					fl.committed = fl.committed.add(e.commitOf(o, age, e.endSpan()))
 				}
 				fl.setFlag(i, decTerminate)
 				p.terms = append(p.terms, Action{InstanceID: in.ID, Reason: why})

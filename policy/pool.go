@@ -27,14 +27,19 @@ type Pool struct {
 	// Interval is how often the server (and the simulator) evaluates the
 	// pool. Default 30s; must be greater than 0.
 	Interval Duration `yaml:"interval,omitempty"`
-	// TickSlack is how much later than Interval an evaluation may come:
-	// the server's tick of a pool waits for each of its cloud calls, up to
+	// TickSlack is the longest a tick may take: how much later than
+	// Interval an evaluation may come, and how long after an evaluation
+	// an end it orders may reach the cloud. The server's tick of a pool
+	// waits for each of its cloud calls, one after another, each up to
 	// the provider's call_timeout (a Terraform apply waits for its
-	// instances: 10 minutes by default), and the next evaluation comes
-	// after it. A hard budget counts each instance's cost until then, so
-	// that a slow call does not let it run past the money. Not read from
-	// the config: the server sets it to the longest call_timeout of the
-	// pool's providers; 0 in the simulator, which evaluates every
+	// instances: 10 minutes by default): the list, the drain hooks, the
+	// terminations; the next evaluation comes after it. A hard budget
+	// counts each instance's cost until the evaluation that can end it
+	// and until that end reaches the cloud, so that slow calls do not let
+	// it run past the money. Not read from the config: the server sets it
+	// to twice the longest call_timeout of the pool's providers, and the
+	// drain hook's longest timeout (60s) when the pool has one
+	// (config.TickLength); 0 in the simulator, which evaluates every
 	// Interval.
 	TickSlack Duration `yaml:"-"`
 	// StaleAfter is how old a signal may be before the policy holds (no

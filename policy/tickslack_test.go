@@ -9,9 +9,11 @@ import (
 // launch until the latest the next evaluation may come and its drain ends.
 // A server's tick waits for its cloud calls (a Terraform apply, up to its
 // call timeout), so the next evaluation may come Pool.TickSlack after the
-// interval: a p4d at $21.96/h commits 30 s + 10 m of drain ($3.84) without
-// slack, 10 m more ($7.50) with 10 m of it, and a $5 budget admits the one
-// and not the other.
+// interval, the one after drain_timeout as late, and the end it orders
+// reaches the cloud Pool.TickSlack after that: a p4d at $21.96/h commits
+// 30 s + 10 m of drain ($3.84) without slack, 3 m more ($4.94) with 1 m of
+// it, 30 m more ($14.82) with 10 m, and a $5 budget admits the first two
+// and not the last.
 func TestTickSlackLengthensAHardBudgetsCommitment(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -427,7 +427,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 		hold := s.backOff(t, in)
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
 		lr.Cause, lr.Error = causeTransient, err.Error()
-		lr.Outcome = fmt.Sprintf("cut off at the tick's deadline (%s after its evaluation): the intent is resumed with the same client token after %s", t.pr.spec.Policy.TickSlack.D(), hold)
+		lr.Outcome = fmt.Sprintf("cut off at the tick's deadline (%s after its evaluation): the intent is resumed with the same client token after %s", t.pr.callSlack, hold)
 		if _, id := s.launchDeadline(t); id != "" {
 			lr.Outcome = fmt.Sprintf("cut off at the end of instance %s's drain_timeout, which the next tick must be there to terminate: the intent is resumed with the same client token after %s", id, hold)
 		}
@@ -930,5 +930,5 @@ func (s *Scheduler) heldDeadline(t *tick) string {
 		return fmt.Sprintf("held: instance %s's drain_timeout ends at %s, and a launch call now could hold the tick past it, delaying its termination beyond what the budget counts; the next tick decides again",
 			id, dl.UTC().Format(time.TimeOnly))
 	}
-	return fmt.Sprintf("held: the tick's launch calls used the %s its budget counts a tick may take (the pool's longest call_timeout); the next tick decides again", t.pr.spec.Policy.TickSlack.D())
+	return fmt.Sprintf("held: the tick's launch calls used the %s a tick gives them (the pool's longest call_timeout); the next tick decides again", t.pr.callSlack)
 }

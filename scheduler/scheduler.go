@@ -160,8 +160,11 @@ type block struct {
 // poolRun is one pool's runtime: its spec and what the API shows of it.
 type poolRun struct {
 	spec Pool
-	offs map[string]policy.Offering
-	mu   sync.Mutex // serialises the pool's ticks
+	// callSlack is the longest call_timeout of the pool's providers: a
+	// tick's launch calls end at most that long after its evaluation.
+	callSlack time.Duration
+	offs      map[string]policy.Offering
+	mu        sync.Mutex // serialises the pool's ticks
 	// boots learns the pool's boot times from its joins (guarded by mu);
 	// seeded says the joins and idle gaps already recorded in the state
 	// were read.
@@ -369,13 +372,16 @@ func New(opts Options) (*Scheduler, error) {
 				return nil, fmt.Errorf("scheduler: pool %q offering %q: no provider %q", p.Policy.Name, o.Name, o.Provider)
 			}
 			pr.offs[o.Name] = o
-			// A tick waits for its calls: the next evaluation may come a
-			// call timeout late (a Terraform apply waiting for its
-			// instances), and a hard budget must hold until then.
-			if d := policy.Duration(s.callTimeout(o.Provider)); d > pr.spec.Policy.TickSlack {
-				pr.spec.Policy.TickSlack = d
+			if d := s.callTimeout(o.Provider); d > pr.callSlack {
+				pr.callSlack = d
 			}
 		}
+		// A tick waits for its calls, one after another: the list, the
+		// drain hooks, the terminations (launches end at callSlack after
+		// the evaluation, and come after the ends). The next evaluation
+		// may come that late, and an end the evaluation orders reaches the
+		// cloud that late after it; a hard budget must hold until then.
+		pr.spec.Policy.TickSlack = policy.Duration(config.TickLength(pr.callSlack, p.Drain != nil))
 		s.pools[p.Policy.Name] = pr
 		s.order = append(s.order, p.Policy.Name)
 	}

@@ -38,7 +38,7 @@ func TestHardBudgetHoldsThroughSlowLaunches(t *testing.T) {
 	for _, d := range []time.Duration{20 * time.Minute, 30 * time.Minute} {
 		t.Run(fmt.Sprint(d), func(t *testing.T) {
 			p := testPool()
-			p.Limits.Budget = &policy.Budget{Amount: 60, Period: policy.PeriodDay}
+			p.Limits.Budget = &policy.Budget{Amount: 200, Period: policy.PeriodDay}
 			p.Interval = policy.Duration(30 * time.Second)
 			p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Minute)
 			h := newHarness(t, p, func(h *harness) {

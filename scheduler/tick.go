@@ -53,8 +53,9 @@ type tick struct {
 	// after the tick's first ends (execResumes).
 	resumes []state.Intent
 	// deadline (on the scheduler's clock) ends the tick's launch calls:
-	// its evaluation (now) plus the pool's TickSlack, the most a hard
-	// budget counts the next evaluation late. A launch call starts only
+	// its evaluation (now) plus the pool's longest call_timeout
+	// (callSlack), within the pool's TickSlack, the most a hard budget
+	// counts the next evaluation late. A launch call starts only
 	// while half its call timeout is left before it, and is cut off at
 	// it, or sooner at the end of a draining instance's drain_timeout
 	// (launchDeadline); ends (drains, terminations) are never held by
@@ -91,7 +92,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	now := s.clock.Now()
 	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
-	if slack := pr.spec.Policy.TickSlack.D(); slack > 0 {
+	if slack := pr.callSlack; slack > 0 {
 		t.deadline = now.Add(slack)
 	}
 

@@ -136,7 +136,7 @@ func TestHardBudgetHoldsThroughAHungLaunchAndSlowTerminates(t *testing.T) {
 	p.Offerings = []policy.Offering{p.Offerings[0], p.Offerings[0]}
 	p.Offerings[0].Name, p.Offerings[0].Zone = "p4d-a", "us-east-1a"
 	p.Offerings[1].Name, p.Offerings[1].Zone = "p4d-b", "us-east-1b"
-	p.Limits.Budget = &policy.Budget{Amount: 60, Period: policy.PeriodDay}
+	p.Limits.Budget = &policy.Budget{Amount: 200, Period: policy.PeriodDay}
 	p.Interval = policy.Duration(30 * time.Second)
 	p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Minute)
 	var se slowEnds

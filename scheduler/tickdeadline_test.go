@@ -35,7 +35,7 @@ func TestHardBudgetHoldsThroughSeveralSlowCallsInATick(t *testing.T) {
 			p.Offerings[1].Name, p.Offerings[1].Zone = "p4d-b", "us-east-1b"
 			p.Offerings[2].Name, p.Offerings[2].InstanceType = "p4de", "p4de.24xlarge"
 			p.Limits.MaxGPUs = 96
-			p.Limits.Budget = &policy.Budget{Amount: 200, Period: policy.PeriodDay}
+			p.Limits.Budget = &policy.Budget{Amount: 600, Period: policy.PeriodDay}
 			p.Interval = policy.Duration(30 * time.Second)
 			p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Minute)
 			h := newHarness(t, p, func(h *harness) {

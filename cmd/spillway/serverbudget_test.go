@@ -6,11 +6,14 @@ import (
 	"testing"
 )
 
-// TestServerRefusesABudgetItsSlackLeavesNoLaunchIn: the server may
-// evaluate a pool a call_timeout late (its aws provider's 1m), and a hard
-// budget counts each instance until then, so a p4d pool (interval and
-// tick 100ms, drain_timeout 10m) needs 2.20 USD a day before any launch
-// fits, where a backtest needs 1.83. A 2 USD budget passed `policy
+// TestServerRefusesABudgetItsSlackLeavesNoLaunchIn: the server's tick of a
+// pool may take two call_timeouts (a list and a terminate call, its aws
+// provider's 1m each), so it may evaluate the pool that late and end an
+// instance that long after deciding to, and a hard budget counts each
+// instance until then, so a p4d pool (interval and tick 100ms,
+// drain_timeout 10m) needs 2.93 USD a day before any launch fits (half a
+// launch's 5.86, as a period's end may split it), where a backtest needs
+// 1.83. A 2 USD budget passed `policy
 // validate` and the server started, ticked and launched nothing, the
 // reason only in each decision's note; it is now refused at start, naming
 // the least budget and the call_timeout. A budget that holds a launch on
@@ -20,8 +23,8 @@ func TestServerRefusesABudgetItsSlackLeavesNoLaunchIn(t *testing.T) {
 		name, budget string
 		refused      string // "" when the server starts and launches
 	}{
-		{name: "between", budget: "2", refused: "budget 2 USD per day is below 2.20 USD"},
-		{name: "enough", budget: "5"},
+		{name: "between", budget: "2", refused: "budget 2 USD per day is below 2.93 USD"},
+		{name: "enough", budget: "7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			emu, path := startServerFixtures(t)
@@ -46,7 +49,7 @@ func TestServerRefusesABudgetItsSlackLeavesNoLaunchIn(t *testing.T) {
 			if err == nil {
 				t.Fatalf("budget %s: the server started, ticked %d times and launched %d, want it refused at start", tc.budget, emu.Calls("DescribeInstances"), launched)
 			}
-			for _, want := range []string{tc.refused, "providers.emu.call_timeout", "give at least 2.20"} {
+			for _, want := range []string{tc.refused, "providers.emu.call_timeout", "give at least 2.93"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("refusal %q does not say %q", err, want)
 				}
@@ -99,11 +102,11 @@ func TestPolicyValidateWarnsOfTheServersLeastBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, err := runPolicyCmd(t, "validate", path)
-	if err != nil || !strings.Contains(out, "warning: on spillway server, budget 2 USD per day is below 2.20 USD") {
-		t.Fatalf("policy validate: %v\n%s\nwant the config valid, with a warning that the server needs 2.20", err, out)
+	if err != nil || !strings.Contains(out, "warning: on spillway server, budget 2 USD per day is below 2.93 USD") {
+		t.Fatalf("policy validate: %v\n%s\nwant the config valid, with a warning that the server needs 2.93", err, out)
 	}
 	_, errOut, err := runPolicyCmd(t, "validate", "--server", path)
-	if err == nil || !strings.Contains(errOut, "pools[0].limits.budget.amount: budget 2 USD per day is below 2.20 USD") {
+	if err == nil || !strings.Contains(errOut, "pools[0].limits.budget.amount: budget 2 USD per day is below 2.93 USD") {
 		t.Fatalf("policy validate --server: %v\n%s\nwant the budget refused", err, errOut)
 	}
 }
