@@ -471,7 +471,8 @@ func TickLength(callTimeout time.Duration, hook bool) time.Duration {
 
 // serverBudgetErrors refuses a budget that admits no launch on the
 // server, though it does in a backtest (budgetAdmitsALaunch): the server
-// may evaluate a pool a call_timeout late, and a hard budget counts each
+// may evaluate a pool a tick's length late (TickLength), and end an
+// instance that long after deciding to, and a hard budget counts each
 // instance until then.
 func (c *Config) serverBudgetErrors() []FieldError {
 	var errs []FieldError

@@ -164,7 +164,8 @@ func (p *Pool) BuildSignals(opts ...sources.Option) (*sources.Set, error) {
 // missing, does not parse or breaks the module contract
 // (terraform.CheckModule); every hard budget that admits no launch once
 // the server's tick slack is counted (ServerPolicy: each evaluation may
-// come the pools' providers' longest call_timeout late); and what the
+// come, and each end reach the cloud, a tick's length late: TickLength);
+// and what the
 // server opens when it starts (CheckListen,
 // CheckStatePath, TLS.Load): a listen address it would refuse, a state
 // file in a folder that does not exist or that is a directory, a TLS

@@ -66,8 +66,10 @@ subnet or an image, every terraform provider whose module is missing, does
 not parse, breaks the Spillway module contract (a variable of the wrong
 type, a fixed variable's value its type cannot take) or asks for a newer
 terraform than the one on PATH (required_version), every hard budget below
-the least one launch commits on the server (which may evaluate a pool its
-providers' longest call_timeout late, and counts each instance until then;
+the least one launch commits on the server (whose tick of a pool may take
+twice its providers' longest call_timeout, and 60s more with a drain hook,
+so it may evaluate the pool that late and end an instance that long after
+deciding to, and counts each instance until then;
 without --server the summary warns of it), and what the server opens
 when it starts: a listen address it would refuse (a host name, or an address
 that is not loopback without server.tls, unless --insecure-listen), a state
