@@ -868,30 +868,15 @@ type ec2StateChangeItem struct {
 }
 
 func (e *Emulator) ec2TerminateInstances(c *ec2Call) (any, *apiError) {
-	ids := indexed(c.p, "InstanceId")
-	if len(ids) == 0 {
-		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.1")
-	}
-	if len(ids) > 1000 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "TerminateInstances accepts at most 1000 instance IDs; the request has %d.", len(ids))
-	}
-	for _, id := range ids {
-		if !ec2InstanceID.MatchString(id) {
-			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
-		}
+	ids, err := ec2InstanceIDs(c, "TerminateInstances")
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
-	// EC2 refuses the whole call, changing nothing, if any id is unknown.
-	var missing []string
-	for _, id := range ids {
-		if r, ok := e.instances[id]; !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, ec2NotFound(missing)
+	if err := e.ec2UnknownLocked(c, ids, now); err != nil {
+		return nil, err
 	}
 	out := ec2TerminateInstancesResponse{Xmlns: EC2Namespace, RequestID: c.requestID}
 	seen := map[string]bool{}
@@ -905,6 +890,41 @@ func (e *Emulator) ec2TerminateInstances(c *ec2Call) (any, *apiError) {
 		out.Instances = append(out.Instances, ec2StateChangeItem{InstanceID: id, PreviousState: ec2StateOf(prev), CurrentState: ec2StateOf(r.state(now))})
 	}
 	return out, nil
+}
+
+// ec2InstanceIDs reads the InstanceId.N of a call acting on instances
+// (TerminateInstances, StopInstances): at least one, at most 1,000, each
+// well formed.
+func ec2InstanceIDs(c *ec2Call, action string) ([]string, *apiError) {
+	ids := indexed(c.p, "InstanceId")
+	if len(ids) == 0 {
+		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.1")
+	}
+	if len(ids) > 1000 {
+		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "%s accepts at most 1000 instance IDs; the request has %d.", action, len(ids))
+	}
+	for _, id := range ids {
+		if !ec2InstanceID.MatchString(id) {
+			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
+		}
+	}
+	return ids, nil
+}
+
+// ec2UnknownLocked refuses a call naming an instance this region does not
+// show (yet, or any more), as EC2 refuses the whole call, changing
+// nothing, if any id is unknown.
+func (e *Emulator) ec2UnknownLocked(c *ec2Call, ids []string, now time.Time) *apiError {
+	var missing []string
+	for _, id := range ids {
+		if r, ok := e.instances[id]; !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return ec2NotFound(missing)
+	}
+	return nil
 }
 
 type ec2StopInstancesResponse struct {
@@ -922,29 +942,15 @@ type ec2StopInstancesResponse struct {
 // they are. A stopped instance is not terminated: DescribeInstances lists
 // it as stopped until it is.
 func (e *Emulator) ec2StopInstances(c *ec2Call) (any, *apiError) {
-	ids := indexed(c.p, "InstanceId")
-	if len(ids) == 0 {
-		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId.1")
-	}
-	if len(ids) > 1000 {
-		return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "StopInstances accepts at most 1000 instance IDs; the request has %d.", len(ids))
-	}
-	for _, id := range ids {
-		if !ec2InstanceID.MatchString(id) {
-			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
-		}
+	ids, err := ec2InstanceIDs(c, "StopInstances")
+	if err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
-	var missing []string
-	for _, id := range ids {
-		if r, ok := e.instances[id]; !ok || r.region != c.region || !ec2VisibleLocked(r, now) {
-			missing = append(missing, id)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, ec2NotFound(missing)
+	if err := e.ec2UnknownLocked(c, ids, now); err != nil {
+		return nil, err
 	}
 	for _, id := range ids {
 		r := e.instances[id]

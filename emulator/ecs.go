@@ -588,13 +588,23 @@ type ecsDeleteInstancesResponse struct {
 	RequestID string `json:"RequestId"`
 }
 
-func (e *Emulator) ecsDeleteInstances(c *ecsCall) (any, *apiError) {
+// ecsInstanceIDs reads the InstanceId.N of a call acting on instances
+// (DeleteInstances, StopInstances): 1 to 100 of them.
+func ecsInstanceIDs(c *ecsCall) ([]string, *apiError) {
 	ids := indexed(c.p, "InstanceId")
 	if len(ids) == 0 {
 		return nil, missingECS("InstanceId.1")
 	}
 	if len(ids) > 100 {
 		return nil, invalidECS("InstanceId", fmt.Sprintf("%d ids", len(ids)), "at most 100 instance ids per call")
+	}
+	return ids, nil
+}
+
+func (e *Emulator) ecsDeleteInstances(c *ecsCall) (any, *apiError) {
+	ids, err := ecsInstanceIDs(c)
+	if err != nil {
+		return nil, err
 	}
 	force := strings.EqualFold(c.p.Get("Force"), "true")
 	e.mu.Lock()
@@ -644,12 +654,9 @@ type ecsInstanceResponse struct {
 // each). A stopped instance is not released: DescribeInstances lists it as
 // Stopped until DeleteInstances releases it.
 func (e *Emulator) ecsStopInstances(c *ecsCall) (any, *apiError) {
-	ids := indexed(c.p, "InstanceId")
-	if len(ids) == 0 {
-		return nil, missingECS("InstanceId.1")
-	}
-	if len(ids) > 100 {
-		return nil, invalidECS("InstanceId", fmt.Sprintf("%d ids", len(ids)), "at most 100 instance ids per call")
+	ids, err := ecsInstanceIDs(c)
+	if err != nil {
+		return nil, err
 	}
 	stopCharging := false
 	switch m := c.p.Get("StoppedMode"); m {

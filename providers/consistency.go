@@ -32,27 +32,35 @@ const (
 )
 
 // RecentLaunches remembers when this process launched each instance, for
-// ConsistencyWindow. It is safe for concurrent use; the zero value is not
-// usable, call NewRecentLaunches.
+// ConsistencyWindow (or, made by NewRecent, when something else happened
+// to each, for another window). It is safe for concurrent use; the zero
+// value is not usable, call NewRecentLaunches or NewRecent.
 type RecentLaunches struct {
-	clock clock.Clock
-	mu    sync.Mutex
-	at    map[string]time.Time
+	clock  clock.Clock
+	window time.Duration
+	mu     sync.Mutex
+	at     map[string]time.Time
 }
 
-// NewRecentLaunches returns an empty record dated by c.
+// NewRecentLaunches returns an empty record of launches dated by c.
 func NewRecentLaunches(c clock.Clock) *RecentLaunches {
-	return &RecentLaunches{clock: c, at: map[string]time.Time{}}
+	return NewRecent(c, ConsistencyWindow)
+}
+
+// NewRecent returns an empty record dated by c that remembers each id
+// for window.
+func NewRecent(c clock.Clock, window time.Duration) *RecentLaunches {
+	return &RecentLaunches{clock: c, window: window, at: map[string]time.Time{}}
 }
 
 // Add records that ids were launched now (a replayed launch renews them),
-// and forgets the launches older than ConsistencyWindow.
+// and forgets the launches older than the window.
 func (r *RecentLaunches) Add(ids ...string) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, at := range r.at {
-		if now.Sub(at) >= ConsistencyWindow {
+		if now.Sub(at) >= r.window {
 			delete(r.at, id)
 		}
 	}
@@ -72,15 +80,15 @@ func (r *RecentLaunches) Ended(ids ...string) {
 	}
 }
 
-// Fresh returns those of ids launched less than ConsistencyWindow ago, in
-// their order.
+// Fresh returns those of ids launched less than the window ago, in their
+// order.
 func (r *RecentLaunches) Fresh(ids []string) []string {
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for _, id := range ids {
-		if at, ok := r.at[id]; ok && now.Sub(at) < ConsistencyWindow {
+		if at, ok := r.at[id]; ok && now.Sub(at) < r.window {
 			out = append(out, id)
 		}
 	}

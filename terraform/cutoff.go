@@ -3,7 +3,6 @@ package terraform
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spillway-io/spillway/providers"
 )
@@ -23,14 +22,10 @@ type CutOffError struct {
 }
 
 func (e *CutOffError) Error() string {
-	shown, more := e.Resources, ""
-	if len(shown) > maxShownProblems {
-		shown, more = shown[:maxShownProblems], fmt.Sprintf(" and %d more", len(e.Resources)-maxShownProblems)
-	}
-	return fmt.Sprintf("%v; the apply died while creating %s%s (Terraform was killed, or its provider plugin crashed), "+
+	return fmt.Sprintf("%v; the apply died while creating %s (Terraform was killed, or its provider plugin crashed), "+
 		"so the cloud may hold an instance for each that no Terraform state records, which Spillway can neither see nor end: "+
 		"look for instances tagged %s=%s, %s=%s, %s=%s that Spillway does not list (spillway instances) and end them by hand",
-		e.Err, strings.Join(shown, ", "), more, providers.TagCluster, e.Cluster, providers.TagPool, e.Pool, providers.TagBurst, e.Name)
+		e.Err, shownOf(e.Resources, ", "), providers.TagCluster, e.Cluster, providers.TagPool, e.Pool, providers.TagBurst, e.Name)
 }
 
 func (e *CutOffError) Unwrap() error { return e.Err }

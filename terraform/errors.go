@@ -58,6 +58,15 @@ type OutputError struct {
 // output may hold any number of keys.
 const maxShownProblems = 10
 
+// shownOf joins the first maxShownProblems of items with sep, saying how
+// many more there are: an error's message names a bounded list.
+func shownOf(items []string, sep string) string {
+	if len(items) <= maxShownProblems {
+		return strings.Join(items, sep)
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:maxShownProblems], sep), len(items)-maxShownProblems)
+}
+
 func (e *OutputError) Error() string {
 	shown := e.Problems
 	more := ""

@@ -31,15 +31,11 @@ type PreventDestroyError struct {
 }
 
 func (e *PreventDestroyError) Error() string {
-	shown, more := e.Resources, ""
-	if len(shown) > maxShownProblems {
-		shown, more = shown[:maxShownProblems], fmt.Sprintf(" and %d more", len(e.Resources)-maxShownProblems)
-	}
-	return fmt.Sprintf("Terraform refuses to destroy %s%s: the module sets lifecycle { prevent_destroy = true } on its instance resource, "+
+	return fmt.Sprintf("Terraform refuses to destroy %s: the module sets lifecycle { prevent_destroy = true } on its instance resource, "+
 		"so every attempt to end these fails alike while they run and are billed; remove prevent_destroy from the module "+
 		"and restart Spillway (it copies the module at start), or end them by hand and then run `terraform state rm` on their addresses in %s; "+
 		"until they are gone Spillway lists them and counts what they cost%s",
-		strings.Join(shown, "; "), more, e.Dir, e.logRef())
+		shownOf(e.Resources, "; "), e.Dir, e.logRef())
 }
 
 // logRef names the refused run's log.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
@@ -28,14 +27,9 @@ type ReplaceError struct {
 }
 
 func (e *ReplaceError) Error() string {
-	shown := e.Changes
-	more := ""
-	if len(shown) > maxShownProblems {
-		shown, more = shown[:maxShownProblems], fmt.Sprintf(" and %d more", len(e.Changes)-maxShownProblems)
-	}
-	return fmt.Sprintf("the plan in %s would end running instances the burst keeps: %s%s (full plan: %s); "+
+	return fmt.Sprintf("the plan in %s would end running instances the burst keeps: %s (full plan: %s); "+
 		"Spillway does not apply it, their jobs would be killed without a drain: revert the change to the module or to its fixed variables "+
-		"that forces new instances, or end the burst's instances (they are drained first) and launch anew", e.Dir, strings.Join(shown, "; "), more, e.Log)
+		"that forces new instances, or end the burst's instances (they are drained first) and launch anew", e.Dir, shownOf(e.Changes, "; "), e.Log)
 }
 
 // plannedChange is a planned_change message of a -json plan's log.

@@ -53,14 +53,10 @@ type UnreportedError struct {
 }
 
 func (e *UnreportedError) Error() string {
-	shown, more := e.Resources, ""
-	if len(shown) > maxShownProblems {
-		shown, more = shown[:maxShownProblems], fmt.Sprintf(" and %d more", len(e.Resources)-maxShownProblems)
-	}
-	return fmt.Sprintf("the burst's Terraform state in %s holds instances the module's output \"instances\" does not name: %s%s: "+
+	return fmt.Sprintf("the burst's Terraform state in %s holds instances the module's output \"instances\" does not name: %s: "+
 		"they run and are billed while Spillway counts none of them; want each key of var.instances to make exactly one %s, "+
 		"named by its id in the output, and none made apart from var.instances (see the module contract in docs/terraform.md)",
-		e.Dir, strings.Join(shown, "; "), more, strings.Join(e.Types, " or "))
+		e.Dir, shownOf(e.Resources, "; "), strings.Join(e.Types, " or "))
 }
 
 // stateFile is what Spillway reads of a Terraform state (format 4).

@@ -99,14 +99,15 @@ type Provider struct {
 	// that a retry resumes there even while ECS does not list them.
 	attempts *providers.LaunchAttempts
 
+	// deleted remembers when this provider deleted each instance, for
+	// deleteMemory: ECS shows an instance it is releasing as Stopping,
+	// as it shows one an operator stops.
+	deleted *providers.RecentLaunches
+
 	mu sync.Mutex
 	// reclaims remembers when each spot instance seen with the Recycling
 	// lock will be released, until reclaimMemory after it was last seen.
 	reclaims map[string]reclaim
-	// deleted remembers when this provider deleted each instance, for
-	// deleteMemory: ECS shows an instance it is releasing as Stopping,
-	// as it shows one an operator stops.
-	deleted map[string]time.Time
 	// unknown holds the ECS statuses seen that this provider does not
 	// know, each logged once (at most maxUnknownStatuses kept).
 	unknown map[string]bool
@@ -138,7 +139,7 @@ func New(ctx context.Context, cfg config.ProviderConfig, name string, opts ...Op
 	}
 
 	initSDK()
-	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]reclaim{}, deleted: map[string]time.Time{}, unknown: map[string]bool{}}
+	p := &Provider{name: name, region: cfg.Region, cfg: cfg, opts: o, pacer: providers.NewPacer(o.rates, providers.WithPacerClock(o.clock)), reclaims: map[string]reclaim{}, deleted: providers.NewRecent(o.clock, deleteMemory), unknown: map[string]bool{}}
 	p.recent = providers.NewRecentLaunches(o.clock)
 	p.attempts = providers.NewLaunchAttempts(o.clock)
 	p.transport = o.transport

@@ -226,7 +226,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 		if err == nil {
 			p.opts.logger.InfoContext(ctx, "deleted", "instances", len(ids))
 			p.forgetReclaims(ids)
-			p.noteDeleted(ids)
+			p.deleted.Add(ids...)
 			p.recent.Ended(ids...)
 			return nil, nil
 		}
@@ -260,7 +260,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) ([]string, 
 			case err == nil:
 				p.opts.logger.InfoContext(ctx, "deleted", "instances", len(pending))
 				p.forgetReclaims(pending)
-				p.noteDeleted(pending)
+				p.deleted.Add(pending...)
 				p.recent.Ended(pending...)
 				pending = nil
 			case !providers.IsNotFound(err):
@@ -433,7 +433,7 @@ func (p *Provider) stateOf(in ecs.Instance) providers.State {
 	case "Running":
 		return providers.StateRunning
 	case "Stopping":
-		if p.wasDeleted(in.InstanceId) {
+		if len(p.deleted.Fresh([]string{in.InstanceId})) > 0 {
 			return providers.StateShuttingDown
 		}
 		return providers.StateStopped
@@ -453,29 +453,6 @@ func (p *Provider) stateOf(in ecs.Instance) providers.State {
 			"status", in.Status, "instance", in.InstanceId, "known", "Pending, Starting, Running, Stopping, Stopped")
 	}
 	return providers.StateUnknown
-}
-
-// noteDeleted records that ids were deleted now, and forgets the deletes
-// older than deleteMemory.
-func (p *Provider) noteDeleted(ids []string) {
-	now := p.opts.clock.Now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for id, at := range p.deleted {
-		if now.Sub(at) >= deleteMemory {
-			delete(p.deleted, id)
-		}
-	}
-	for _, id := range ids {
-		p.deleted[id] = now
-	}
-}
-
-func (p *Provider) wasDeleted(id string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	at, ok := p.deleted[id]
-	return ok && p.opts.clock.Since(at) < deleteMemory
 }
 
 // parseECSTime reads ECS's times ("2006-01-02T15:04Z", or with seconds).

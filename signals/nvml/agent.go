@@ -304,15 +304,25 @@ func serveLive(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n
 // NVML is not ready (the driver not loaded), and while samples fail or
 // time out.
 func (a *Agent) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if _, ok := a.sampled(w); ok {
+		io.WriteString(w, "ok\n")
+	}
+}
+
+// sampled returns the latest sample when it succeeded; otherwise it
+// answers 503 with the reason (the sample failed, or there is none yet)
+// and returns false.
+func (a *Agent) sampled(w http.ResponseWriter) (Sample, bool) {
 	s, err := a.Last()
 	switch {
 	case err != nil:
 		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
+		return s, false
 	case s.Time.IsZero():
 		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
-	default:
-		io.WriteString(w, "ok\n")
+		return s, false
 	}
+	return s, true
 }
 
 // serveHealth answers 200 "ok" while the latest sample succeeded and read
@@ -325,12 +335,9 @@ func (a *Agent) serveReady(w http.ResponseWriter, _ *http.Request) {
 // node's GPUs are, for people and alerts; it is no probe of the agent
 // (/livez, /readyz).
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	s, err := a.Last()
+	s, ok := a.sampled(w)
 	switch {
-	case err != nil:
-		http.Error(w, "sample failed: "+err.Error(), http.StatusServiceUnavailable)
-	case s.Time.IsZero():
-		http.Error(w, "no sample yet", http.StatusServiceUnavailable)
+	case !ok:
 	case len(s.Unknown()) > 0 || slices.ContainsFunc(s.GPUs, func(g signals.GPU) bool { return g.Unhealthy }):
 		var b strings.Builder
 		for _, g := range s.GPUs {
