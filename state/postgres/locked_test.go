@@ -32,18 +32,7 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	if !ok {
 		t.Fatal("a did not take a free lease")
 	}
-	other, err := pgx.Connect(ctx, pg.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(context.WithoutCancel(ctx))
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockLeaseRow(t, db)
 	for range 6 {
 		a.Step(ctx)
 		b.Step(ctx)
@@ -51,13 +40,7 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	if _, acting := a.Acting(); acting {
 		t.Fatal("a still acts although it could not renew for longer than its term")
 	}
-	waiting := func() int {
-		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	waiting := lockWaiters(t, s, db)
 	if !pollUntil(t, 10*time.Second, func() bool { return waiting() == 0 }) {
 		t.Fatalf("%d sessions of the servers still wait for the lease row's lock 10s after their statements timed out", waiting())
 	}
@@ -92,19 +75,7 @@ func TestTimedOutTryLeavesNoSessionToTakeTheLease(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("a's first try: %d, %v, %v", e1, ok, err)
 	}
-	other, err := pgx.Connect(ctx, pg.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(context.WithoutCancel(ctx))
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockLeaseRow(t, db)
 	if !pollUntil(t, 5*time.Second, func() bool {
 		li, err := s.LeaseInfo(ctx, "leader")
 		return err == nil && !li.Live
@@ -127,13 +98,7 @@ func TestTimedOutTryLeavesNoSessionToTakeTheLease(t *testing.T) {
 	}
 	gone.Close()
 
-	sessions := func() int {
-		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sessions := lockWaiters(t, s, db)
 	if !pollUntil(t, 10*time.Second, func() bool { return sessions() == 0 }) {
 		t.Errorf("%d sessions of servers still wait for the lease row's lock %v after their statement's deadline", sessions(), time.Since(deadline).Round(time.Millisecond))
 	} else {
@@ -180,19 +145,7 @@ func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
 		t.Errorf("lock_timeout of the session after a lease try: %q, %v; want 0 (the try's own timeout ends with it)", left, err)
 	}
 
-	other, err := pgx.Connect(ctx, pg.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(context.WithoutCancel(ctx))
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockLeaseRow(t, db)
 	if !pollUntil(t, 5*time.Second, func() bool {
 		li, err := s.LeaseInfo(ctx, "leader")
 		return err == nil && !li.Live
@@ -201,13 +154,7 @@ func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
 	}
 	// Read outside the locking transaction, whose statistics views would
 	// keep what they showed first.
-	waiting := func() int {
-		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	waiting := lockWaiters(t, s, db)
 
 	// b's server reaches the database through a proxy the test cuts, with a
 	// term long enough to be seen if it began late.
@@ -266,5 +213,41 @@ func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
 		li, _ := s.LeaseInfo(ctx, "leader")
 		terms, _ := s.Terms(ctx, "leader")
 		t.Fatalf("c's try once the lock went: epoch %d, ok %v, %v; want the next epoch %d (lease %+v, terms %+v)", e2, ok, err, e1+1, li, terms)
+	}
+}
+
+// lockLeaseRow locks the lease row of database db from a session of its
+// own, inside a transaction (an operator's BEGIN; SELECT ... FOR UPDATE
+// left open), rolled back and closed when the test ends if the test did
+// not roll it back first.
+func lockLeaseRow(t *testing.T, db string) pgx.Tx {
+	t.Helper()
+	ctx := t.Context()
+	other, err := pgx.Connect(ctx, pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// lockWaiters counts, through s (not the locking transaction, whose
+// statistics views keep what they showed first), the servers' sessions
+// of database db waiting on a lock.
+func lockWaiters(t *testing.T, s *Store, db string) func() int {
+	return func() int {
+		var n int
+		if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway' AND wait_event_type = 'Lock'`, db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
 }
