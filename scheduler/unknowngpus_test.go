@@ -34,20 +34,8 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 	h.opts.Registerer = reg
 	h.restart()
 
-	mock := dgxh100.New()
 	var lost bool
-	for _, d := range mock.Devices {
-		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
-			if lost {
-				return nv.Memory{}, nv.ERROR_UNKNOWN
-			}
-			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
-		}
-	}
+	mock := idleMockFailing(&lost, nv.ERROR_UNKNOWN)
 	sample := joinIdle(t, h, mock)
 
 	lost = true
@@ -306,20 +294,8 @@ func TestPartlyUnhealthyInstanceIsNoRoomForAWholeJob(t *testing.T) {
 // ended, saying why.
 func TestLostGPUsEndTheInstance(t *testing.T) {
 	h := newHarness(t, testPool())
-	mock := dgxh100.New()
 	var lost bool
-	for _, d := range mock.Devices {
-		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
-			if lost {
-				return nv.Memory{}, nv.ERROR_GPU_IS_LOST
-			}
-			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
-		}
-	}
+	mock := idleMockFailing(&lost, nv.ERROR_GPU_IS_LOST)
 	sample := joinIdle(t, h, mock)
 	lost = true
 	start := h.clk.Now()
@@ -343,4 +319,23 @@ func TestLostGPUsEndTheInstance(t *testing.T) {
 		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy, fallen off the bus", reason)
 	}
 	h.until("the instance ends", 10*time.Second, 6, func() bool { return len(h.rows(true)) == 0 })
+}
+
+// idleMockFailing is a DGX H100 of idle, healthy GPUs whose memory reads
+// answer ret, for every GPU, while *failing.
+func idleMockFailing(failing *bool, ret nv.Return) *server.Server {
+	mock := dgxh100.New()
+	for _, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+			if *failing {
+				return nv.Memory{}, ret
+			}
+			return nv.Memory{Total: 80 << 30}, nv.SUCCESS
+		}
+	}
+	return mock
 }

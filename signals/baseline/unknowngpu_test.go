@@ -112,19 +112,7 @@ func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, sign
 // each node's agent was scraped. The pool's
 // spillway_pool_onprem_unhealthy_gpus now counts them.
 func TestUnhealthyOnPremGPUsAreCounted(t *testing.T) {
-	mock := dgxh100.New()
-	for i, d := range mock.Devices {
-		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-		switch i {
-		case 2:
-			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
-		case 5:
-			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, nv.ERROR_RESET_REQUIRED }
-		}
-	}
+	mock := twoUnhealthyIdle()
 	src, b := agentBaseline(t, mock, t0)
 	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
 	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: b}, nil)
@@ -158,19 +146,7 @@ func TestUnhealthyOnPremGPUsAreCounted(t *testing.T) {
 // would keep jobs waiting for GPUs that take none. They are now unhealthy,
 // as through the agents source: never free, and counted.
 func TestUnhealthyGPUsThroughPrometheus(t *testing.T) {
-	mock := dgxh100.New()
-	for i, d := range mock.Devices {
-		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-		switch i {
-		case 2:
-			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
-		case 5:
-			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, nv.ERROR_RESET_REQUIRED }
-		}
-	}
+	mock := twoUnhealthyIdle()
 	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
 	if err != nil {
 		t.Fatal(err)
@@ -220,4 +196,23 @@ func TestUnhealthyGPUsThroughPrometheus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// twoUnhealthyIdle is a DGX H100 node of idle GPUs, GPU 2 with a row
+// remapping pending and GPU 5 needing a reset.
+func twoUnhealthyIdle() *server.Server {
+	mock := dgxh100.New()
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		switch i {
+		case 2:
+			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }
+		case 5:
+			d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{}, nv.ERROR_RESET_REQUIRED }
+		}
+	}
+	return mock
 }
