@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 )
@@ -56,49 +55,6 @@ func (p slowEnds) billed(o policy.Offering) (float64, int) {
 		sum += policy.BilledCost(o, in.LaunchTime, end)
 	}
 	return sum, len(p.ended)
-}
-
-// TestHardBudgetHoldsThroughSlowTerminates: a terminate call that takes
-// most of its call timeout (9 of 10 minutes) ends its instances that long
-// after the tick's evaluation, and they bill until then. The row's end was
-// the evaluation's time, so the budget's ledger stopped counting each one
-// 9 minutes early, and the pool kept others running on that money: $68.54
-// billed of a $60 day (the emulator's instances, each until its
-// termination reached the cloud). Each row now ends when its terminate
-// call returned: $54.34.
-func TestHardBudgetHoldsThroughSlowTerminates(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		term time.Duration // each terminate call's length
-		hook time.Duration // each drain hook's run
-	}{
-		{"terminate 9m", 9 * time.Minute, 0},
-		{"terminate 9m, drain hook 59s", 9 * time.Minute, 59 * time.Second},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p := testPool()
-			p.Limits.Budget = &policy.Budget{Amount: 60, Period: policy.PeriodDay}
-			p.Interval = policy.Duration(30 * time.Second)
-			p.ScaleIn.DrainTimeout = policy.Duration(2 * time.Minute)
-			var se slowEnds
-			h := newHarness(t, p, func(h *harness) {
-				h.opts.Tick = 30 * time.Second
-				h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-				se = newSlowEnds(h, tc.term)
-				h.prov = se
-				h.hook = func(context.Context, config.InstanceFields) error { h.clk.Step(tc.hook); return nil }
-			})
-			h.risingBusyDemand()
-			billed, ended := se.billed(p.Offerings[0])
-			t.Logf("billed $%.2f of $%.0f (%d instances, %d ended by a slow terminate)", billed, p.Limits.Budget.Amount, len(h.emu.Instances()), ended)
-			if ended == 0 {
-				t.Fatal("no instance was terminated: the slow terminates were never tested")
-			}
-			if billed > p.Limits.Budget.Amount {
-				t.Fatalf("billed $%.2f of a $%.0f hard budget, terminate calls taking %s each", billed, p.Limits.Budget.Amount, tc.term)
-			}
-		})
-	}
 }
 
 // hungZone is slowEnds whose launches into zone hang until their

@@ -22,11 +22,22 @@ func (p slowListEnds) List(ctx context.Context, f providers.ListFilter) ([]provi
 	return p.slowEnds.List(ctx, f)
 }
 
+// TestHardBudgetHoldsThroughASlowListAndSlowEnds: a tick's list, drain
+// hooks and terminate calls run one after another, each inside its call
+// timeout (10 minutes), and each instance bills until its termination
+// reached the cloud. Rows once ended at the evaluation (9-minute
+// terminates billed $68.54 of a $60 day), then when their terminate call
+// returned ($54.34), but the budget still counted one call_timeout for
+// the next evaluation's delay and one for the end it orders: a 4-minute
+// list billed $63.90 then $68.82, a 2-minute list $71.00. It now counts a
+// tick's whole length (config.TickLength) for each: every day stays
+// within the budget.
 func TestHardBudgetHoldsThroughASlowListAndSlowEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		list, term, hook time.Duration
 	}{
+		{"terminate 9m", 0, 9 * time.Minute, 0},
 		{"list 4m, terminate 9m", 4 * time.Minute, 9 * time.Minute, 0},
 		{"list 4m, terminate 9m, drain hook 59s", 4 * time.Minute, 9 * time.Minute, 59 * time.Second},
 		{"list 2m, terminate 9m", 2 * time.Minute, 9 * time.Minute, 0},
