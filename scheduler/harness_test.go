@@ -306,6 +306,19 @@ func (h *harness) rows(live bool) []state.Instance {
 	return rs
 }
 
+// lastDrainReason is the reason of the last drain the recorded decisions
+// name, in their order; "" when none drains.
+func (h *harness) lastDrainReason() string {
+	h.t.Helper()
+	var reason string
+	for _, d := range h.decisions() {
+		for _, dr := range d.Drains {
+			reason = dr.Reason
+		}
+	}
+	return reason
+}
+
 func (h *harness) decisions() []scheduler.Decision {
 	h.t.Helper()
 	ds, err := h.store.Decisions(context.Background(), state.DecisionFilter{Pool: h.pool.Name, Limit: 1000})

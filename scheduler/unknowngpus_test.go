@@ -207,12 +207,7 @@ func TestUnhealthyInstanceIsDrained(t *testing.T) {
 	job = false
 	sample()
 	h.step(10 * time.Second)
-	var reason string
-	for _, d := range h.decisions() {
-		for _, dr := range d.Drains {
-			reason = dr.Reason
-		}
-	}
+	reason := h.lastDrainReason()
 	if !strings.Contains(reason, "every GPU unhealthy and none busy") || !strings.Contains(reason, "row remapping failed") {
 		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy, saying why", reason)
 	}
@@ -309,12 +304,7 @@ func TestLostGPUsEndTheInstance(t *testing.T) {
 	}
 	sample()
 	h.step(10 * time.Second)
-	var reason string
-	for _, d := range h.decisions() {
-		for _, dr := range d.Drains {
-			reason = dr.Reason
-		}
-	}
+	reason := h.lastDrainReason()
 	if !strings.Contains(reason, "every GPU unhealthy and none busy") || !strings.Contains(reason, "fell off the bus") {
 		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy, fallen off the bus", reason)
 	}

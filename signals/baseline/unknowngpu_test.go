@@ -78,9 +78,9 @@ func TestUnhealthyGPUIsNotFree(t *testing.T) {
 	}
 }
 
-// agentBaseline serves a real agent on mock (one sample taken at t0) and
-// reads it through the agents source: the source and its baseline.
-func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, signals.Baseline) {
+// servedAgent serves a real agent of node gpu-01 on mock, one sample
+// taken at t0.
+func servedAgent(t *testing.T, mock nv.Interface, t0 time.Time) *httptest.Server {
 	t.Helper()
 	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
 	if err != nil {
@@ -93,6 +93,14 @@ func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, sign
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
+	return srv
+}
+
+// agentBaseline serves a real agent on mock (one sample taken at t0) and
+// reads it through the agents source: the source and its baseline.
+func agentBaseline(t *testing.T, mock nv.Interface, t0 time.Time) (*Agents, signals.Baseline) {
+	t.Helper()
+	srv := servedAgent(t, mock, t0)
 	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(srv)}, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
@@ -146,18 +154,7 @@ func TestUnhealthyOnPremGPUsAreCounted(t *testing.T) {
 // would keep jobs waiting for GPUs that take none. They are now unhealthy,
 // as through the agents source: never free, and counted.
 func TestUnhealthyGPUsThroughPrometheus(t *testing.T) {
-	mock := twoUnhealthyIdle()
-	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(func() time.Time { return t0 }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	a := nvml.NewAgent(s)
-	if err := a.SampleOnce(context.Background()); err != nil {
-		t.Fatalf("the node's sample: %v", err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(srv.Close)
+	srv := servedAgent(t, twoUnhealthyIdle(), t0)
 	prom := promtest.Start(t, promtest.Job{Name: "agents", Targets: []string{hostPort(srv)}})
 	prom.WaitFor(t, "spillway_gpu_unhealthy == 1", promtest.NonEmpty(2))
 	prom.WaitFor(t, AgentUtilQuery, promtest.NonEmpty(1))
