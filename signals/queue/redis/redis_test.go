@@ -562,15 +562,7 @@ func TestDemandAfterTrimPastTheGroup(t *testing.T) {
 func TestAbandonedEntriesTrimmedAreNoJobs(t *testing.T) {
 	c := client(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	var ids []string
-	for i := range 8 {
-		id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
-		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:jobs", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
-		ids = append(ids, id)
-	}
-	must(t, c.XGroupCreate(ctx, "t:jobs", "workers", "0").Err())
-	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"t:jobs", ">"}, Count: 3}).Err())
-	must(t, c.Do(ctx, "XCLAIM", "t:jobs", "workers", "dead", 0, ids[0], ids[1], ids[2], "IDLE", time.Hour.Milliseconds()).Err())
+	abandonedEntries(t, c, now, 3)
 	// The first 2, taken by the dead consumer, are trimmed: its 3rd and
 	// the 5 never delivered remain.
 	must(t, c.XTrimMaxLen(ctx, "t:jobs", 6).Err())
@@ -602,15 +594,7 @@ func TestAbandonedEntriesTrimmedAreNoJobs(t *testing.T) {
 func TestAbandonedEntriesDeletedAreNoJobs(t *testing.T) {
 	c := client(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	var ids []string
-	for i := range 8 {
-		id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
-		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:jobs", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
-		ids = append(ids, id)
-	}
-	must(t, c.XGroupCreate(ctx, "t:jobs", "workers", "0").Err())
-	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"t:jobs", ">"}, Count: 4}).Err())
-	must(t, c.Do(ctx, "XCLAIM", "t:jobs", "workers", "dead", 0, ids[0], ids[1], ids[2], ids[3], "IDLE", time.Hour.Milliseconds()).Err())
+	ids := abandonedEntries(t, c, now, 4)
 	// The dead consumer's 2nd and 4th are deleted, and the 6th, never
 	// delivered: its 1st and 3rd and 4 never delivered remain.
 	must(t, c.XDel(ctx, "t:jobs", ids[1], ids[3], ids[5]).Err())
@@ -637,4 +621,25 @@ func TestAbandonedEntriesDeletedAreNoJobs(t *testing.T) {
 	if err != nil || len(messageIDs(claimed)) != 2 || claimed[0].ID != ids[0] || claimed[1].ID != ids[2] {
 		t.Errorf("XCLAIM gave %v (%v), want %s and %s", messageIDs(claimed), err, ids[0], ids[2])
 	}
+}
+
+// abandonedEntries adds 8 jobs to t:jobs, submitted 100 to 93 seconds
+// before now, and a group "workers" whose consumer "dead" took the first
+// taken of them an hour ago: their ids, in order.
+func abandonedEntries(t *testing.T, c *goredis.Client, now time.Time, taken int) []string {
+	t.Helper()
+	var ids []string
+	for i := range 8 {
+		id := fmt.Sprintf("%d-0", now.Add(-100*time.Second+time.Duration(i)*time.Second).UnixMilli())
+		must(t, c.XAdd(ctx, &goredis.XAddArgs{Stream: "t:jobs", ID: id, Values: []string{"job", fmt.Sprint(i)}}).Err())
+		ids = append(ids, id)
+	}
+	must(t, c.XGroupCreate(ctx, "t:jobs", "workers", "0").Err())
+	must(t, c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: "workers", Consumer: "dead", Streams: []string{"t:jobs", ">"}, Count: int64(taken)}).Err())
+	args := []any{"XCLAIM", "t:jobs", "workers", "dead", 0}
+	for _, id := range ids[:taken] {
+		args = append(args, id)
+	}
+	must(t, c.Do(ctx, append(args, "IDLE", time.Hour.Milliseconds())...).Err())
+	return ids
 }
