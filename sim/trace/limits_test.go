@@ -208,18 +208,26 @@ func testdataFile(tb testing.TB, elem ...string) string {
 	return string(data)
 }
 
-// fuzzRead reads a fuzzed trace: it loads within bounds, or is refused
-// with a *trace.Error.
-func fuzzRead(t *testing.T, name, data string) {
-	tr, err := ReadWith(name, strings.NewReader(data), Options{MaxJobs: 10000})
+// fuzzLoad reads a fuzzed trace with opts: it loads within bounds
+// (checkTrace; ok), or is refused with a *trace.Error (not ok).
+func fuzzLoad(t *testing.T, name, data string, opts Options) (*Trace, bool) {
+	t.Helper()
+	tr, err := ReadWith(name, strings.NewReader(data), opts)
 	if err != nil {
 		var te *Error
 		if !errors.As(err, &te) {
 			t.Fatalf("error is not a *trace.Error: %v", err)
 		}
-		return
+		return nil, false
 	}
 	checkTrace(t, tr)
+	return tr, true
+}
+
+// fuzzRead reads a fuzzed trace: it loads within bounds, or is refused
+// with a *trace.Error.
+func fuzzRead(t *testing.T, name, data string) {
+	fuzzLoad(t, name, data, Options{MaxJobs: 10000})
 }
 
 func FuzzITP(f *testing.F) {
@@ -347,15 +355,10 @@ func FuzzUnusableRows(f *testing.F) {
 				fmt.Fprintf(&b, "%s,%s,%s\n", sub, dur, gpus)
 			}
 		}
-		tr, err := ReadWith("fuzz.csv", strings.NewReader(b.String()), Options{MaxJobs: 10000})
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
+		tr, ok := fuzzLoad(t, "fuzz.csv", b.String(), Options{MaxJobs: 10000})
+		if !ok {
 			return
 		}
-		checkTrace(t, tr)
 		skipped, text := SkippedText(tr.Skipped)
 		if len(tr.Jobs)+skipped != rows || len(tr.Jobs) < (rows+1)/2 {
 			t.Fatalf("%d rows: %d jobs kept and %d skipped (%s)", rows, len(tr.Jobs), skipped, text)
@@ -451,15 +454,7 @@ func FuzzSacctWhere(f *testing.F) {
 	f.Add("8+1|gpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n9|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n8+0|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n+0|gpu|x|x|x|x\n")
 	where := []Where{{Column: "Partition", Values: []string{"gpu"}}}
 	f.Fuzz(func(t *testing.T, rows string) {
-		tr, err := ReadWith("fuzz.txt", strings.NewReader("JobID|Partition|Submit|Start|Elapsed|AllocTRES\n"+rows), Options{MaxJobs: 10000, Where: where})
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
-			return
-		}
-		checkTrace(t, tr)
+		fuzzLoad(t, "fuzz.txt", "JobID|Partition|Submit|Start|Elapsed|AllocTRES\n"+rows, Options{MaxJobs: 10000, Where: where})
 	})
 }
 
@@ -503,15 +498,7 @@ func FuzzDates(f *testing.F) {
 			return
 		}
 		data := "job_id,submit_time,duration,gpu_num\n1," + a + ",60,1\n2," + b + ",60,2\n"
-		tr, err := ReadWith("fuzz.csv", strings.NewReader(data), Options{DateOrder: orders[int(order)%len(orders)]})
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
-			return
-		}
-		checkTrace(t, tr)
+		fuzzLoad(t, "fuzz.csv", data, Options{DateOrder: orders[int(order)%len(orders)]})
 	})
 }
 
@@ -529,15 +516,10 @@ func FuzzDateOrderLookAhead(f *testing.F) {
 			return
 		}
 		data := "job_id,submit_time,duration,gpu_num\n1," + a + ",60,1\n2," + b + ",60,2\n3," + c + ",60,3\n"
-		tr, err := Read("fuzz.csv", strings.NewReader(data))
-		if err != nil {
-			var te *Error
-			if !errors.As(err, &te) {
-				t.Fatalf("error is not a *trace.Error: %v", err)
-			}
+		tr, ok := fuzzLoad(t, "fuzz.csv", data, Options{})
+		if !ok {
 			return
 		}
-		checkTrace(t, tr)
 		order := MonthFirst
 		for _, v := range []string{a, b, c} {
 			if o, _ := orderShown([]string{v}); o != DateOrderUnknown {
