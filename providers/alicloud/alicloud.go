@@ -99,9 +99,12 @@ type Provider struct {
 	// that a retry resumes there even while ECS does not list them.
 	attempts *providers.LaunchAttempts
 
-	// deleted remembers when this provider deleted each instance, for
-	// deleteMemory: ECS shows an instance it is releasing as Stopping,
-	// as it shows one an operator stops.
+	// deleted remembers when this provider deleted each instance (or
+	// sent a DeleteInstances whose answer was lost), for deleteMemory:
+	// ECS shows an instance it is releasing as Stopping, as it shows one
+	// an operator stops. A restarted provider has forgotten them: it
+	// takes them for stopped, and the scheduler's second delete of one
+	// is harmless (TestDeleteAnswerLostOrForgotten).
 	deleted *providers.RecentLaunches
 
 	mu sync.Mutex

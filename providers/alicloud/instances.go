@@ -296,7 +296,24 @@ func (p *Provider) deleteInstances(ctx context.Context, ids []string) error {
 		_, err := c.DeleteInstances(r)
 		return err
 	})
-	return p.withRetryAfter(classify(errContext{provider: p.name, region: p.region, ids: ids}, err))
+	err = p.withRetryAfter(classify(errContext{provider: p.name, region: p.region, ids: ids}, err))
+	if deleteMayHaveRun(err) {
+		// The answer was lost (a timeout, a dropped connection, a 5xx):
+		// ECS may be releasing them. Remembered as deleted, they read as
+		// ending while Stopping, not as stopped by hand, which would have
+		// the scheduler call the release it asked for a stop by an
+		// operator; Running, they are still deleted again.
+		p.deleted.Add(ids...)
+	}
+	return err
+}
+
+// deleteMayHaveRun reports whether a DeleteInstances that returned err may
+// have released its instances all the same: every failure but ECS's
+// refusals (throttled, invalid, not found, quota), which change nothing.
+func deleteMayHaveRun(err error) bool {
+	return err != nil && !providers.IsThrottled(err) && !providers.IsInvalid(err) && !providers.IsNotFound(err) &&
+		!providers.IsQuota(err) && !providers.IsCapacity(err)
 }
 
 // instance converts an ECS instance description.
@@ -421,8 +438,9 @@ const maxUnknownStatuses = 64
 // stateOf maps an ECS instance's status (DescribeInstances documents
 // Pending, Starting, Running, Stopping and Stopped) to Spillway's states.
 // Deleted instances disappear from ECS; "Deleted" is accepted for
-// emulators. Stopping is the release of an instance this provider deleted
-// (shutting-down), else a stop by someone else: the instance is not
+// emulators. Stopping is the release of an instance this provider deleted,
+// or asked to delete without learning the outcome (shutting-down), else a
+// stop by someone else: the instance is not
 // ending, it keeps billing until it is deleted (stopped). A status ECS
 // may add later is StateUnknown, logged once: not capacity the scheduler
 // waits for, and not gone either.
