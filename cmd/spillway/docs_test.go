@@ -392,3 +392,75 @@ func docConfigCheck(words []string) []string {
 	}
 	return append(args, paths...)
 }
+
+// TestDocsCitedTestsExist: every test the docs cite in code (`TestX`, as
+// the README's table of what backs its claims does) is a test function of
+// the repository, so a claim cannot go on citing a test renamed or removed.
+func TestDocsCitedTestsExist(t *testing.T) {
+	funcs := map[string]bool{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)[A-Za-z0-9_]+)\(`)
+	err := filepath.WalkDir(repoRoot, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != repoRoot && (strings.HasPrefix(n, ".") || n == "traces") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
+				funcs[m[1]] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cited := regexp.MustCompile(`\b(?:Test|Fuzz|Benchmark)[A-Z][A-Za-z0-9_]*`)
+	checked := 0
+	for path, doc := range docFiles(t) {
+		for _, m := range codeSpan.FindAllStringSubmatch(doc, -1) {
+			for _, name := range cited.FindAllString(m[1], -1) {
+				checked++
+				if !funcs[name] {
+					t.Errorf("%s: `%s` cites %s, which is no test function of the repository", filepath.Base(path), m[1], name)
+				}
+			}
+		}
+	}
+	if checked < 8 {
+		t.Errorf("checked only %d cited tests: is the parser still finding them?", checked)
+	}
+}
+
+// TestREADMEBacktestTableIsCurrent: the backtest table the README shows for
+// `spillway simulate` with no flags is what the command prints now, so a
+// change to the policy, the simulator or the bundled config cannot leave
+// the README's headline figures stale.
+func TestREADMEBacktestTableIsCurrent(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runSimulateArgs(t)
+	if err != nil {
+		t.Fatalf("spillway simulate: %v", err)
+	}
+	// The header line and the table: up to the first blank line after it.
+	head, table, ok := strings.Cut(out, "\n\n")
+	if !ok {
+		t.Fatalf("spillway simulate printed no table:\n%s", out)
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	want := head + "\n\n" + strings.TrimRight(table, "\n") + "\n"
+	if !strings.Contains(string(b), "```\n"+want+"```") {
+		t.Errorf("README.md's backtest table is not what `spillway simulate` prints now; replace it with:\n%s", want)
+	}
+}
