@@ -33,6 +33,32 @@ func docFiles(t *testing.T) map[string]string {
 	return docs
 }
 
+// docsAndExamples is docFiles and the example configs' comments, whose
+// command lines (emulator.yaml's recipe, backtest.yaml's runs) a new user
+// copies as they copy the docs'. Each comment line is a line of code.
+func docsAndExamples(t *testing.T) map[string]string {
+	t.Helper()
+	docs := docFiles(t)
+	paths, err := filepath.Glob(filepath.Join(repoRoot, "configs", "examples", "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no configs/examples/*.yaml (%v)", err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var comments []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if c, ok := strings.CutPrefix(strings.TrimSpace(line), "#"); ok {
+				comments = append(comments, strings.TrimSpace(c))
+			}
+		}
+		docs[p] = "```\n" + strings.Join(comments, "\n") + "\n```\n"
+	}
+	return docs
+}
+
 var (
 	fencedBlock = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
 	codeSpan    = regexp.MustCompile("`([^`\n]+)`")
@@ -105,7 +131,7 @@ func TestDocsCommandLinesUseRealFlags(t *testing.T) {
 	root := newRootCmd()
 	root.InitDefaultHelpFlag()
 	checked := 0
-	for path, doc := range docFiles(t) {
+	for path, doc := range docsAndExamples(t) {
 		for _, line := range docCommandLines(doc) {
 			for _, words := range spillwayInvocations(line) {
 				cmdPath, bad := unknownFlags(root, words)
@@ -318,7 +344,7 @@ func TestDocsNamesExistInSource(t *testing.T) {
 // only for a backtest, fails here rather than for whoever copies the line.
 func TestDocsBundledConfigsPassAsShown(t *testing.T) {
 	checked := map[string]bool{}
-	docs := docFiles(t)
+	docs := docsAndExamples(t)
 	// The commands' --help examples are docs too.
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -462,5 +488,40 @@ func TestREADMEBacktestTableIsCurrent(t *testing.T) {
 	want := head + "\n\n" + strings.TrimRight(table, "\n") + "\n"
 	if !strings.Contains(string(b), "```\n"+want+"```") {
 		t.Errorf("README.md's backtest table is not what `spillway simulate` prints now; replace it with:\n%s", want)
+	}
+}
+
+// TestDocsTokensFilesAreNotTakenForConfigs: a tokens file the docs have
+// `spillway token create` write under configs/examples/ is not one of the
+// configs/examples/*.yaml that `spillway policy validate --help` validates.
+// The emulator recipe wrote configs/examples/emulator-tokens.yaml, after
+// which that example failed with four problems for everyone who had
+// followed the recipe.
+func TestDocsTokensFilesAreNotTakenForConfigs(t *testing.T) {
+	const exampleGlob = "configs/examples/*.yaml"
+	if validate, _, err := newRootCmd().Find([]string{"policy", "validate"}); err != nil || !strings.Contains(validate.Example, exampleGlob) {
+		t.Fatalf("spillway policy validate's examples no longer name %s (%v): update this test", exampleGlob, err)
+	}
+	checked := 0
+	for path, doc := range docsAndExamples(t) {
+		for _, line := range docCommandLines(doc) {
+			for _, words := range spillwayInvocations(line) {
+				if len(words) < 2 || words[0] != "token" || words[1] != "create" {
+					continue
+				}
+				for i, w := range words[:len(words)-1] {
+					if w != "--file" {
+						continue
+					}
+					checked++
+					if ok, _ := filepath.Match(exampleGlob, words[i+1]); ok {
+						t.Errorf("%s: %q writes the tokens file %s, which `spillway policy validate %s` then takes for a config", filepath.Base(path), line, words[i+1], exampleGlob)
+					}
+				}
+			}
+		}
+	}
+	if checked < 2 {
+		t.Errorf("checked only %d token create lines: is the parser still finding them?", checked)
 	}
 }
