@@ -136,6 +136,10 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "Throttling.User", "Request was denied due to user flow control."))
 		return
 	}
+	if err := checkECSParams(c.p); err != nil {
+		writeECSError(w, c.requestID, err)
+		return
+	}
 	if strings.EqualFold(c.p.Get("DryRun"), "true") {
 		writeECSError(w, c.requestID, errorf(http.StatusBadRequest, "DryRunOperation", "Request validation has been passed with DryRun flag set."))
 		return
@@ -152,6 +156,34 @@ func (e *Emulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSONCompact(w, http.StatusOK, out)
+}
+
+// checkECSParams refuses a parameter given more than once (the query
+// string and the body count together) and a list index (InstanceId.N)
+// that is not a plain number from 1 to MaxListIndex, as checkEC2Params
+// does for EC2: the handlers read the first value of a name and take any
+// integer for an index, so InstanceId.1=a&InstanceId.1=b deleted a alone
+// and answered success, and InstanceId.-1 or InstanceId.0 counted as ids.
+// Tag.N keeps ECS's own check (InvalidTagCount, N from 1 to 20).
+func checkECSParams(p url.Values) *apiError {
+	for _, k := range sortedKeys(p) {
+		if n := len(p[k]); n > 1 {
+			return errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter %q is given %d times; give it once.", echo(k), n)
+		}
+		if strings.HasPrefix(k, "Tag.") {
+			continue
+		}
+		for _, seg := range strings.Split(k, ".")[1:] {
+			i, err := strconv.Atoi(seg)
+			if err != nil && strings.Trim(seg, "0123456789+-") != "" {
+				continue // not a list index
+			}
+			if err != nil || i < 1 || i > MaxListIndex || strconv.Itoa(i) != seg {
+				return errorf(http.StatusBadRequest, "InvalidParameter", "The specified parameter %q has the list index %s: list indexes run from 1 to %d.", echo(k), echo(seg), MaxListIndex)
+			}
+		}
+	}
+	return nil
 }
 
 func missingECS(param string) *apiError {

@@ -225,6 +225,70 @@ func TestEC2RepeatedAndOutOfRangeParameters(t *testing.T) {
 	}
 }
 
+// TestECSRepeatedAndOutOfRangeParameters: as on EC2, a parameter given
+// twice and an InstanceId.N index that is 0, negative, beyond MaxListIndex
+// or not written plainly are refused with InvalidParameter naming the
+// parameter, and change nothing. DeleteInstances read the first of
+// InstanceId.1=a&InstanceId.1=b, released a alone and answered success, so
+// a client believed b released while it ran on; an index of 0 or -1 counted
+// as an id.
+func TestECSRepeatedAndOutOfRangeParameters(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.ECSHandler())
+	defer srv.Close()
+	hc := testHTTPClient(t)
+	launch := ecsForm("Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge", "VSwitchId", "vsw-cn-hangzhou-h", "Amount", "2")
+	if status, code, _ := rawCall(t, hc, srv.URL, launch, nil); status != 200 {
+		t.Fatalf("RunInstances: %d %q", status, code)
+	}
+	var ids []string
+	for _, in := range emu.Instances() {
+		ids = append(ids, in.ID)
+	}
+	del := func(kv ...string) url.Values {
+		f := ecsForm("Action", "DeleteInstances", "Force", "true")
+		for i := 0; i+1 < len(kv); i += 2 {
+			f.Add(kv[i], kv[i+1])
+		}
+		return f
+	}
+	maxIndex := strconv.Itoa(emulator.MaxListIndex)
+	for _, tt := range []struct {
+		name      string
+		form      url.Values
+		code, msg string
+	}{
+		{"InstanceId.1 twice", del("InstanceId.1", ids[0], "InstanceId.1", ids[1]), "InvalidParameter", `InstanceId.1\" is given 2 times`},
+		{"Force twice", del("InstanceId.1", ids[0], "Force", "false"), "InvalidParameter", `Force\" is given 2 times`},
+		{"InstanceId.0", del("InstanceId.0", ids[0]), "InvalidParameter", `InstanceId.0\" has the list index 0`},
+		{"InstanceId.-1", del("InstanceId.-1", ids[0]), "InvalidParameter", `InstanceId.-1\" has the list index -1`},
+		{"InstanceId.01", del("InstanceId.01", ids[0]), "InvalidParameter", `InstanceId.01\" has the list index 01`},
+		{"InstanceId past MaxListIndex", del("InstanceId.99999999999999999999", ids[0]), "InvalidParameter", "list indexes run from 1 to " + maxIndex},
+		{"Tag.0 keeps ECS's code", ecsForm("Action", "DescribeInstances", "Tag.0.Key", "a"), "InvalidTagCount", "Tag.0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(tt.form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			status, body := send(t, hc, req)
+			if code := errorCode(body); status != 400 || code != tt.code || !strings.Contains(string(body), tt.msg) {
+				t.Errorf("%d %q %s, want 400 %q naming %s", status, code, body, tt.code, tt.msg)
+			}
+		})
+	}
+	for _, in := range emu.Instances() {
+		if in.State != "pending" && in.State != "running" {
+			t.Errorf("instance %s is %s after refused deletes, want it live", in.ID, in.State)
+		}
+	}
+	// The largest index is an index like any other.
+	if status, code, _ := rawCall(t, hc, srv.URL, del("InstanceId."+maxIndex, ids[0]), nil); status != 200 {
+		t.Errorf("InstanceId.%s: %d %q, want 200", maxIndex, status, code)
+	}
+}
+
 // TestECSBounds: ECS's Amount, PageNumber, SpotPriceLimit and RegionId
 // are bounded with ECS's codes.
 func TestECSBounds(t *testing.T) {
