@@ -525,3 +525,44 @@ func TestDocsTokensFilesAreNotTakenForConfigs(t *testing.T) {
 		t.Errorf("checked only %d token create lines: is the parser still finding them?", checked)
 	}
 }
+
+// TestDocsCommandTablesNameEveryCommand: the command tables of README.md
+// and docs/design.md (a table headed "command | what it does") name every
+// subcommand the binary has, so a new command cannot stay out of the
+// overview a new user reads first. docs/design.md's lacked version.
+func TestDocsCommandTablesNameEveryCommand(t *testing.T) {
+	var names []string
+	for _, c := range newRootCmd().Commands() {
+		if n := c.Name(); n != "help" && n != "completion" && !c.Hidden {
+			names = append(names, n)
+		}
+	}
+	word := func(s, w string) bool {
+		return regexp.MustCompile(`(^|[^a-z-])` + regexp.QuoteMeta(w) + `($|[^a-z-])`).MatchString(s)
+	}
+	for _, f := range []string{"README.md", filepath.Join("docs", "design.md")} {
+		b, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, table, ok := strings.Cut(string(b), "| command | what it does |\n")
+		if !ok {
+			t.Errorf("%s has no table headed | command | what it does |", f)
+			continue
+		}
+		var first []string // each row's first cell
+		for _, row := range strings.Split(table, "\n")[1:] {
+			cells := strings.Split(row, "|")
+			if !strings.HasPrefix(row, "|") || len(cells) < 3 {
+				break
+			}
+			first = append(first, cells[1])
+		}
+		commands := strings.Join(first, " ")
+		for _, n := range names {
+			if !word(commands, n) {
+				t.Errorf("%s's command table does not name spillway %s", f, n)
+			}
+		}
+	}
+}
