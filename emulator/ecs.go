@@ -652,8 +652,11 @@ func (e *Emulator) ecsDeleteInstances(c *ecsCall) (any, *apiError) {
 		return nil, errorf(http.StatusNotFound, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist: %s.", strings.Join(missing, ", "))
 	}
 	if !force {
+		// Without Force, ECS releases only Stopped instances: one still
+		// Stopping (stopped by hand a moment ago, or being released) is
+		// refused like a running one.
 		for _, id := range ids {
-			if st := e.instances[id].state(now); st == stateRunning || st == statePending {
+			if st := e.instances[id].state(now); st != stateStopped {
 				return nil, errorf(http.StatusForbidden, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: instance %s is %s; stop it first or pass Force=true.", id, ecsStatus(e.instances[id], now))
 			}
 		}

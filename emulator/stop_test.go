@@ -133,6 +133,14 @@ func TestECSStopInstances(t *testing.T) {
 	if in := describe(ids[0]); in.Status != "Stopping" {
 		t.Errorf("after the stop: %s, want Stopping", in.Status)
 	}
+	// Without Force, ECS releases only a Stopped instance: a Stopping one
+	// was released as if Stopped.
+	early := ecs.CreateDeleteInstancesRequest()
+	early.RegionId = "cn-hangzhou"
+	early.InstanceId = &[]string{ids[0]}
+	if _, err := c.DeleteInstances(early); ecsCode(err) != "IncorrectInstanceStatus" {
+		t.Errorf("DeleteInstances of a Stopping instance, without Force: %v, want IncorrectInstanceStatus", err)
+	}
 	clk.Advance(31 * time.Second)
 	if in := describe(ids[0]); in.Status != "Stopped" || in.StoppedMode != "StopCharging" {
 		t.Errorf("after the stop: %s (%s), want Stopped (StopCharging)", in.Status, in.StoppedMode)
