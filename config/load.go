@@ -116,6 +116,14 @@ func ParseContext(ctx context.Context, filename string, data []byte, opts ...Par
 		return nil, d.result()
 	}
 
+	if k := tokensFileKey(root); k != nil {
+		// An API tokens file handed over as a config: say so once, rather
+		// than that tokens is an unknown field and cluster, providers and
+		// pools are missing.
+		d.errs = append(d.errs, FieldError{File: filename, Line: k.Line, Col: k.Column, Field: "tokens",
+			Msg: "this is an API tokens file (spillway token create writes it; a config names it in server.tokens_file), not a config: pass the spillway.yaml instead"})
+		return nil, d.result()
+	}
 	cfg := &Config{}
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
 	if d.stopped != nil {
@@ -1009,4 +1017,13 @@ func EditDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// tokensFileKey returns the tokens key of a document that is an API tokens
+// file (a mapping whose only key is tokens), or nil.
+func tokensFileKey(root *yaml.Node) *yaml.Node {
+	if root.Kind != yaml.MappingNode || len(root.Content) != 2 || root.Content[0].Value != "tokens" {
+		return nil
+	}
+	return root.Content[0]
 }
