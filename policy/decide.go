@@ -58,7 +58,9 @@ const (
 //     max_cost_per_hour (the limits were lowered), idle instances end,
 //     costliest first, and nothing is launched.
 //  3. Floors (Snapshot.Floors): burst capacity (running and booting, not
-//     draining) is kept at no less than the sum of active floors' GPUs;
+//     draining; its GPUs unhealthy and not busy, Instance.UnhealthyGPUs,
+//     left out: they hold no job) is kept at no less than the sum of
+//     active floors' GPUs;
 //     launches for a floor carry Launch.Floor and respect the hard limits.
 //  4. Overflow: pending jobs (Snapshot.PendingBySize, else PendingJobGPUs,
 //     else PendingGPUs as single-GPU demand) that burst capacity can hold at all (CloudHolds:

@@ -15,7 +15,7 @@ type decFleet struct {
 	flags []uint8 // per instance: decDrain, decTerminate; nil until an action
 
 	totalGPUs   int       // GPUs of non-terminating instances kept, plus launches
-	capacity    int       // GPUs of booting and running instances not drained, plus launches
+	capacity    int       // GPUs of booting and running instances not drained, less those unhealthy (decHeld), plus launches
 	costPerHour float64   // hourly price of non-terminating instances kept, plus launches
 	committed   decCommit // committed spend in the budget period and the next (see Decide)
 	overBudget  bool      // committed spend exceeded the budget before this plan
@@ -35,7 +35,7 @@ func newDecFleet(e *decEnv, slots []decSlot) decFleet {
 func (fl *decFleet) drain(e *decEnv, p *decPlan, i int, reason string) {
 	in := &e.inst[i]
 	if fl.flag(i)&decDrain == 0 && in.State != StateDraining && in.State != StateTerminating {
-		fl.capacity -= decGPUs(&in.Offering)
+		fl.capacity -= decHeld(in)
 		if free, class := decSlotOf(in); free > 0 {
 			decTakeSlot(fl.slots, free, class)
 		}

@@ -92,7 +92,7 @@ func ownedCapacity(e *decEnv, fl *decFleet, launched []Launch, owner string) int
 		} else if in.Floor != owner {
 			continue
 		}
-		n += decGPUs(&in.Offering)
+		n += decHeld(in)
 	}
 	for _, l := range launched {
 		if l.Floor == owner {
@@ -152,8 +152,10 @@ func (e *decEnv) floorOwnerActive(owner string) bool {
 // the order scale-in keeps them: booting or busy ones first (idleness
 // never drains them), then the cheapest by price per hour, then the last
 // by ID (scale-in drains the costliest first, then the first by ID).
-// Draining and terminating instances are held by none, and an instance
-// absent from the map is held by no active floor. Like Decide, it is pure;
+// An instance holds its GPUs but those unhealthy and not busy
+// (Instance.UnhealthyGPUs); one all of whose GPUs are so, draining and
+// terminating instances are held by none, and an instance absent from the
+// map is held by no active floor. Like Decide, it is pure;
 // now is the evaluation time.
 func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]string {
 	active := func(f *Floor) bool { return f.GPUs > 0 && (f.Until.IsZero() || f.Until.After(now)) }
@@ -167,11 +169,11 @@ func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]strin
 	var shared []*Instance
 	for i := range inst {
 		in := &inst[i]
-		if in.State == StateDraining || in.State == StateTerminating || decGPUs(&in.Offering) == 0 {
+		if in.State == StateDraining || in.State == StateTerminating || decHeld(in) == 0 {
 			continue
 		}
 		if n, ok := own[in.Floor]; ok {
-			own[in.Floor] = n + decGPUs(&in.Offering)
+			own[in.Floor] = n + decHeld(in)
 			out[in.ID] = in.Floor
 			continue
 		}
@@ -207,7 +209,7 @@ func FloorHolds(floors []Floor, inst []Instance, now time.Time) map[string]strin
 			if f.Owner != "" {
 				out[shared[0].ID] = f.Owner
 			}
-			g := decGPUs(&shared[0].Offering)
+			g := decHeld(shared[0])
 			need, short = need-g, short-g
 		}
 	}

@@ -136,7 +136,7 @@ func observe(e *decEnv, slots []decSlot, wantIdle bool) (fl decFleet, idle []int
 				s(" ago >= max_lifetime ").dur(time.Duration(maxLife)).s("; draining so running jobs finish before it ends"))})
 			continue
 		}
-		fl.capacity += g
+		fl.capacity += decHeld(in)
 		if free, class := decSlotOf(in); free > 0 {
 			fl.slots = decAddSlot(fl.slots, free, class, 1)
 		}
@@ -168,6 +168,14 @@ func drainDone(e *decEnv, p *decPlan, in *Instance) string {
 		return p.str(t)
 	}
 	return ""
+}
+
+// decHeld is the burst capacity an instance holds for floors: its GPUs
+// but those unhealthy and not busy (Instance.UnhealthyGPUs), which can take
+// no job; a floor of 8 GPUs on an instance of 8 with 2 needing a reset
+// holds 6.
+func decHeld(in *Instance) int {
+	return max(decGPUs(&in.Offering)-max(in.UnhealthyGPUs, 0), 0)
 }
 
 func decGPUs(o *Offering) int {

@@ -245,8 +245,7 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 			continue
 		}
 		in := &e.inst[i]
-		g := decGPUs(&in.Offering)
-		floorNeeds := e.floorGPUs > 0 && fl.capacity-g < e.floorGPUs
+		floorNeeds := e.floorGPUs > 0 && fl.capacity-decHeld(in) < e.floorGPUs
 		// Its slot (its GPUs free and healthy) taken: jobs were placed on it.
 		if free, class := decSlotOf(in); free > 0 && decSlotCount(fl.slots, free, class) <= 0 {
 			th, _ := e.idleThreshold(&in.Offering)
@@ -362,7 +361,7 @@ func idleReason(e *decEnv, fl *decFleet, p *decPlan, in *Instance) string {
 		t = t.s(" (scale_in.idle); ")
 	}
 	t = e.releaseWhy(t, &in.Offering, decLaunchedAt(in, e.now))
-	t = t.s("; no pending job needs it; ").n(fl.capacity - g).s(" burst GPUs stay for floors of ").n(e.floorGPUs)
+	t = t.s("; no pending job needs it; ").n(fl.capacity - decHeld(in)).s(" burst GPUs stay for floors of ").n(e.floorGPUs)
 	if in.Floor != "" && !e.floorOwnerActive(in.Floor) {
 		t = t.s("; its floor ").q(in.Floor).s(" has ended")
 	}

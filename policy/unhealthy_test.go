@@ -48,3 +48,43 @@ func TestUnhealthyGPUsAreNoRoom(t *testing.T) {
 		})
 	}
 }
+
+// TestUnhealthyGPUsHoldNoFloor: a manual burst of 8 GPUs held by the p4d
+// (8 GPUs) launched for it, running and idle, some of whose GPUs are
+// unhealthy and not busy (they can take no job). Before, the floor counted
+// the instance whole as held capacity and launched nothing, so a floor of
+// 8 GPUs held 6 (or none) that could run a job, for as long as the burst
+// lasted. Now only its healthy GPUs hold the floor: what they lack is
+// launched for it.
+func TestUnhealthyGPUsHoldNoFloor(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d()
+	floors := []Floor{{Kind: FloorManual, Owner: "b-1", GPUs: 8, Until: now.Add(time.Hour)}}
+	for _, c := range []struct {
+		name      string
+		unhealthy int
+		launches  int    // p4d instances launched for b-1
+		holder    string // FloorHolds' holder of i-1
+	}{
+		{"healthy", 0, 0, "b-1"},
+		{"2 unhealthy", 2, 1, "b-1"},
+		{"8 unhealthy", 8, 1, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := dtIdle(dtInst("i-1", p4d, StateRunning, now.Add(-time.Hour), 0), now.Add(-time.Minute))
+			in.Floor, in.UnhealthyGPUs = "b-1", c.unhealthy
+			p := Decide(dtPool(p4d), Snapshot{Time: now, Floors: floors}, []Instance{in}, Spend{}, now)
+			if got := dtLaunched(p)["p4d"]; got != c.launches {
+				t.Errorf("%d p4d launched for a floor of 8 GPUs held by a p4d with %d unhealthy, want %d (launches %+v, notes %q)", got, c.unhealthy, c.launches, p.Launches, p.Notes)
+			}
+			for _, l := range p.Launches {
+				if l.Floor != "b-1" {
+					t.Errorf("launch %+v is for floor %q, want b-1", l, l.Floor)
+				}
+			}
+			if got := FloorHolds(floors, []Instance{in}, now)["i-1"]; got != c.holder {
+				t.Errorf("FloorHolds says i-1 is held by %q, want %q", got, c.holder)
+			}
+		})
+	}
+}
