@@ -340,8 +340,17 @@ func idleReason(e *decEnv, fl *decFleet, p *decPlan, in *Instance) string {
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
 	th, spells := e.idleThreshold(&in.Offering)
-	t := p.text().s("idle: all ").n(g).s(" GPUs idle for ").dur(e.now.Sub(since)).s(" since ").at(e.now, since).
-		s(" >= threshold ").dur(th)
+	t := p.text()
+	// Its GPUs unhealthy and not busy are no idle GPUs: no job can run on them.
+	switch bad := min(max(in.UnhealthyGPUs, 0), g); {
+	case bad == 0:
+		t = t.s("idle: all ").n(g).s(" GPUs idle for ")
+	case bad == g:
+		t = t.s("idle: none of its ").n(g).s(" GPUs busy, all unhealthy, for ")
+	default:
+		t = t.s("idle: ").n(g - bad).s(" of its ").n(g).s(" GPUs idle and ").n(bad).s(" unhealthy, none busy, for ")
+	}
+	t = t.dur(e.now.Sub(since)).s(" since ").at(e.now, since).s(" >= threshold ").dur(th)
 	if e.pool.ScaleIn.Idle.IsAuto() {
 		t = t.s(" (auto: ")
 		if spells > 0 {

@@ -15,7 +15,8 @@ import (
 // scheduler would not start the job there. Now only its healthy GPUs are
 // room: the 8-GPU job has a p4d launched and the instance is released as
 // idle; a job that fits its healthy GPUs is placed on them, as on any
-// idle instance.
+// idle instance. Its idle drain's reason said "all 8 GPUs idle" of GPUs
+// some (or all) of which were unhealthy; it says how many are each.
 func TestUnhealthyGPUsAreNoRoom(t *testing.T) {
 	now := dtT0
 	p4d := dtP4d()
@@ -28,9 +29,9 @@ func TestUnhealthyGPUsAreNoRoom(t *testing.T) {
 		unused    bool   // p4d held out as unused
 	}{
 		{"healthy, an 8-GPU job", 0, 8, 0, "unused", true},
-		{"2 unhealthy, an 8-GPU job", 2, 8, 1, "idle", false},
+		{"2 unhealthy, an 8-GPU job", 2, 8, 1, "idle: 6 of its 8 GPUs idle and 2 unhealthy, none busy, for 1h", false},
 		{"2 unhealthy, a 6-GPU job", 2, 6, 0, "unused", true},
-		{"8 unhealthy, a 1-GPU job", 8, 1, 1, "idle", false},
+		{"8 unhealthy, a 1-GPU job", 8, 1, 1, "idle: none of its 8 GPUs busy, all unhealthy, for 1h", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := dtIdle(dtInst("i-1", p4d, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-time.Hour))
