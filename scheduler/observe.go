@@ -599,6 +599,20 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 	wg.Wait()
 	before, unhealthyBefore := t.pr.unknown, t.pr.unhealthy
 	t.pr.unknown, t.pr.unhealthy = map[string]unknownGPUs{}, map[string]int{}
+	// An instance whose provider's listing failed is not probed this tick:
+	// nothing new is known of its GPUs, so what was stays (its unhealthy
+	// GPUs no room for the queue nor held for floors, its unknown ones'
+	// alert timer running), as for an agent that did not answer.
+	for id, u := range before {
+		if r := t.rows[id]; r != nil && t.listFail[r.Provider] != "" {
+			t.pr.unknown[id] = u
+		}
+	}
+	for id, n := range unhealthyBefore {
+		if r := t.rows[id]; r != nil && t.listFail[r.Provider] != "" {
+			t.pr.unhealthy[id] = n
+		}
+	}
 	for i, r := range rows {
 		res := results[i]
 		if res.err != nil { // no answer: nothing new is known

@@ -329,3 +329,57 @@ func idleMockFailing(failing *bool, ret nv.Return) *server.Server {
 	}
 	return mock
 }
+
+// TestFailedListKeepsWhatTheAgentSaid: a burst instance two of whose GPUs
+// are unhealthy (a row remapping pending) and one unknown (ERROR_UNKNOWN);
+// then its provider's listing fails (every EC2 call answers 5xx) for a
+// tick. Before, the instance, not probed that tick, lost what its agent
+// had said: spillway_gpus{origin="cloud_unhealthy"} and "cloud_unknown"
+// read 0 (an alert on them cleared and fired again), and the policy took
+// its unhealthy GPUs for room and for a floor's capacity. What was known
+// stays until the instance is probed again.
+func TestFailedListKeepsWhatTheAgentSaid(t *testing.T) {
+	h := newHarness(t, testPool())
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
+
+	mock := dgxh100.New()
+	var broken bool
+	for i, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 0, broken && i >= 6, false, nv.SUCCESS }
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
+			if broken && i == 0 {
+				return nv.Utilization{}, nv.ERROR_UNKNOWN
+			}
+			return nv.Utilization{}, nv.SUCCESS
+		}
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{Total: 80 << 30}, nv.SUCCESS }
+	}
+	sample := joinIdle(t, h, mock)
+	broken = true
+	sample()
+	want := func(when string) {
+		t.Helper()
+		if n := gpusOf(t, reg, "cloud_unhealthy"); n != 2 {
+			t.Errorf("%s: spillway_gpus{origin=cloud_unhealthy} = %v, want 2", when, n)
+		}
+		if n := gpusOf(t, reg, "cloud_unknown"); n != 1 {
+			t.Errorf("%s: spillway_gpus{origin=cloud_unknown} = %v, want 1", when, n)
+		}
+	}
+	h.step(10 * time.Second)
+	want("listed")
+	h.emu.SetFaultRate(1)
+	h.step(10 * time.Second)
+	if st, _ := h.sched.LastStatus("train"); !strings.Contains(strings.Join(st.Snapshot.Stale, "; "), "listing instances failed") {
+		t.Fatalf("stale %q: want the listing failed", st.Snapshot.Stale)
+	}
+	want("listing failed")
+	h.emu.SetFaultRate(0)
+	h.step(10 * time.Second)
+	want("listed again")
+}
