@@ -1,12 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/spillway-io/spillway/signals/baseline"
 	"github.com/spillway-io/spillway/signals/queue"
 	"github.com/spillway-io/spillway/signals/sources"
 )
@@ -38,6 +40,12 @@ func (v *cfgValidator) checkSignals(sp string, s *Signals) {
 				v.errf(pp+".busy_util", "%s is not a percentage: use 0 to 100 (10 when left out)", cfgFloat(p.BusyUtil))
 			}
 			v.nonNegativeDuration(pp+".timeout", p.Timeout)
+			if p.UnhealthyQuery != "" && strings.TrimSpace(p.UnhealthyQuery) == "" {
+				v.errf(pp+".unhealthy_query", "blank: write a PromQL query returning one series per GPU, 1 when it is unhealthy and 0 when not, carrying the node and UUID labels (e.g. spillway_gpu_unhealthy{cluster=\"a\"}), or leave it out for spillway_gpu_unhealthy")
+			}
+			if p.UnhealthyQuery != "" && strings.TrimSpace(p.UnhealthyQuery) == strings.TrimSpace(cmp.Or(p.UtilQuery, baseline.DCGMUtilQuery)) {
+				v.errf(pp+".unhealthy_query", "%q is util_query: every GPU at 1%% or more would read unhealthy; want a query returning 1 for an unhealthy GPU and 0 for a healthy one (e.g. spillway_gpu_unhealthy{cluster=\"a\"}), or leave it out for spillway_gpu_unhealthy", p.UnhealthyQuery)
+			}
 		}
 	}
 	if len(s.Demand) == 0 && !v.d.failed[sp+".demand"] {

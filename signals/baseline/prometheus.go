@@ -75,12 +75,19 @@ type PrometheusConfig struct {
 	// "instance") is listed in Baseline.Unknown.
 	UnknownQuery string
 	UnknownLabel string
-	// UnhealthyQuery returns one series per GPU, 1 when its agent reports
-	// it unhealthy (AgentUnhealthyQuery when empty; an exporter without
-	// such a series, dcgm-exporter's, reads as every GPU healthy). Such a
-	// GPU is never free: Unhealthy, its readings as read. One with no
-	// series in UtilQuery (fallen off the bus, no other series of it) is
-	// counted on a node UtilQuery lists, neither busy nor idle.
+	// UnhealthyQuery returns one series per GPU, 1 when the GPU is
+	// unhealthy and 0 when not (AgentUnhealthyQuery when empty; an exporter without
+	// such a series, dcgm-exporter's, reads as every GPU healthy), matched
+	// to UtilQuery's series by UUID and node, which each series it lists
+	// unhealthy must carry. Such a GPU is never free: Unhealthy, its
+	// readings as read. One with no series in UtilQuery (fallen off the
+	// bus, no other series of it) is counted, neither busy nor idle: on
+	// any node when UnhealthyQuery is set (narrow it to the pool as
+	// UtilQuery is) or UtilQuery is a default (DCGMUtilQuery or
+	// AgentUtilQuery: every GPU is the pool's), and otherwise only on a
+	// node UtilQuery lists (the default UnhealthyQuery lists every pool's
+	// GPUs), so that a node all of whose GPUs are lost is seen only
+	// with UnhealthyQuery set.
 	UnhealthyQuery string
 	// Labels name the GPU-identifying labels (DCGMLabels when zero).
 	Labels Labels
@@ -105,6 +112,12 @@ type Prometheus struct {
 	// migWarned is set once the source has said that GPUs split by MIG
 	// need MemoryUsedQuery (warnMIG).
 	migWarned atomic.Bool
+	// unhealthyAnyNode: a GPU UnhealthyQuery lists is the pool's on any
+	// node, not only on those UtilQuery lists (see UnhealthyQuery).
+	unhealthyAnyNode bool
+	// otherNodesWarned is set once the source has said that it left out
+	// unhealthy GPUs of nodes UtilQuery does not list (markUnhealthy).
+	otherNodesWarned atomic.Bool
 }
 
 var _ signals.BaselineSource = (*Prometheus)(nil)
@@ -123,6 +136,7 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if cfg.UtilQuery == "" {
 		cfg.UtilQuery = DCGMUtilQuery
 	}
+	anyNode := cfg.UnhealthyQuery != "" || cfg.UtilQuery == DCGMUtilQuery || cfg.UtilQuery == AgentUtilQuery
 	if cfg.UnhealthyQuery == "" {
 		cfg.UnhealthyQuery = AgentUnhealthyQuery
 	}
@@ -155,7 +169,7 @@ func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Prometheus{cfg: cfg, api: pa, log: log.WithGroup("baseline").With("source", "prometheus:"+cfg.Name)}, nil
+	return &Prometheus{cfg: cfg, api: pa, log: log.WithGroup("baseline").With("source", "prometheus:"+cfg.Name), unhealthyAnyNode: anyNode}, nil
 }
 
 // Name is "prometheus:<name>".
@@ -357,11 +371,15 @@ type gpuMemory struct {
 }
 
 // markUnhealthy reads UnhealthyQuery and marks the GPUs it reports
-// unhealthy (value 1), as the agents source has them: never free. A GPU
-// with no other series (the agent serves only this one of a GPU fallen
-// off the bus) is added when UtilQuery lists its node, so that it is
-// counted, neither busy nor idle; on another node it is another pool's.
-// seen is each GPU's index in b.GPUs, by UUID.
+// unhealthy (value 1; 0 and NaN are healthy, any other value fails the
+// read), as the agents source has them: never free.
+// A GPU with no other series (the agent serves only this one of a GPU
+// fallen off the bus) is added, so that it is counted, neither busy nor
+// idle, when the source takes every GPU the query lists for the pool's
+// (unhealthyAnyNode) or UtilQuery lists its node; otherwise it is
+// another pool's. A series listed unhealthy without the UUID or node
+// label fails the read: it names no GPU. seen is each GPU's index in
+// b.GPUs, by UUID.
 func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, seen map[string]int) error {
 	uv, _, err := p.vector(ctx, p.cfg.UnhealthyQuery)
 	if err != nil {
@@ -372,21 +390,38 @@ func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, see
 		nodes[g.Node] = true
 	}
 	why := fmt.Sprintf("%q reports it unhealthy", p.cfg.UnhealthyQuery)
+	var other []string // UUIDs of unhealthy GPUs left out as another pool's
 	for _, s := range uv {
-		if v := float64(s.Value); !(v >= 1) { // NaN and 0: healthy
+		v := float64(s.Value)
+		if v == 0 || math.IsNaN(v) { // healthy
 			continue
 		}
 		g := p.gpu(s.Metric)
+		if v != 1 {
+			// A count or a code (Xid 79, 3 errors) read as a verdict, or
+			// a utilisation: one busy GPU read as broken.
+			return &QueryError{Source: p.Name(), Query: p.cfg.UnhealthyQuery, Err: fmt.Errorf("GPU %s on %s: %v is not 0 (healthy) or 1 (unhealthy): compare a count or code to a bound with bool (e.g. DCGM_FI_DEV_XID_ERRORS > bool 0)", signals.Shorten(g.UUID, 100), signals.Shorten(g.Node, 100), v)}
+		}
+		if g.UUID == "" || g.Node == "" {
+			l := p.cfg.Labels
+			return &QueryError{Source: p.Name(), Query: p.cfg.UnhealthyQuery, Err: fmt.Errorf("series %s lacks the %q or %q label: want one series per GPU carrying them, as util_query's do (do not aggregate them away, e.g. max by (%s, %s) (...)), or set the label names", signals.Shorten(s.Metric.String(), 200), l.Node, l.UUID, l.Node, l.UUID)}
+		}
 		if i, ok := seen[g.UUID]; ok {
 			b.GPUs[i].Unhealthy, b.GPUs[i].Health = true, why
 			continue
 		}
-		if g.UUID == "" || !nodes[g.Node] {
+		if !p.unhealthyAnyNode && !nodes[g.Node] {
+			other = append(other, g.UUID+" on "+g.Node)
 			continue
 		}
 		g.Unhealthy, g.Health = true, why
 		seen[g.UUID] = len(b.GPUs)
 		b.GPUs = append(b.GPUs, g)
+	}
+	if len(other) > 0 && !p.otherNodesWarned.Swap(true) {
+		sort.Strings(other)
+		p.log.Warn("unhealthy GPUs of nodes util_query does not list were left out as another pool's; a node of this pool all of whose GPUs are lost is among them: set unhealthy_query, narrowed to the pool as util_query is (e.g. "+AgentUnhealthyQuery+"{cluster=\"a\"}), to count them",
+			"gpus", len(other), "first", other[0], "query", p.cfg.UnhealthyQuery)
 	}
 	return nil
 }

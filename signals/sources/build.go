@@ -178,7 +178,8 @@ func buildBaseline(pool string, b *Baseline, o buildOptions) (signals.BaselineSo
 	cfg := baseline.PrometheusConfig{
 		Name: name, URL: p.URL, UtilQuery: p.UtilQuery, MemoryUsedQuery: p.MemoryUsedQuery,
 		AllocatedMemory: p.AllocatedMemoryBytes, UnknownQuery: p.UnknownQuery, UnknownLabel: p.UnknownLabel,
-		BusyUtil: p.BusyUtil, Timeout: p.Timeout.D(), Logger: o.log, Clock: o.clock,
+		UnhealthyQuery: p.UnhealthyQuery,
+		BusyUtil:       p.BusyUtil, Timeout: p.Timeout.D(), Logger: o.log, Clock: o.clock,
 	}
 	if l := p.Labels; l != nil {
 		cfg.Labels = baseline.Labels{Node: l.Node, GPU: l.GPU, UUID: l.UUID, Model: l.Model}

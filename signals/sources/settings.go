@@ -72,6 +72,12 @@ type PrometheusBaseline struct {
 	// their UnknownLabel ("instance" when empty) is listed as unknown.
 	UnknownQuery string `yaml:"unknown_query,omitempty"`
 	UnknownLabel string `yaml:"unknown_label,omitempty"`
+	// UnhealthyQuery returns one series per GPU with the node and UUID
+	// labels, 1 when the GPU is unhealthy and 0 when not
+	// (spillway_gpu_unhealthy when empty); set, it is taken to be narrowed
+	// to the pool, as UtilQuery is: a GPU it lists on a node UtilQuery
+	// does not (all its GPUs lost) counts, unhealthy.
+	UnhealthyQuery string `yaml:"unhealthy_query,omitempty"`
 	// Labels name the GPU-identifying labels (dcgm-exporter's when empty).
 	Labels *Labels `yaml:"labels,omitempty"`
 	// BusyUtil is the utilisation in percent from which a GPU is busy (10 when zero).
