@@ -93,7 +93,10 @@ none busy. It serves:
              spillway_agent_sample_duration_seconds and
              spillway_agent_last_sample_timestamp_seconds; a GPU whose
              utilisation NVML does not report (MIG mode) has no
-             spillway_gpu_utilization_ratio series; an unknown GPU has
+             spillway_gpu_utilization_ratio series; a GPU split by MIG has
+             one spillway_gpu_memory_used_bytes series per GPU instance,
+             labelled GPU_I_ID as dcgm-exporter's, and none for the GPU
+             whole (a sum by UUID counts its bytes once); an unknown GPU has
              spillway_gpu_unknown 1, spillway_gpu_busy 1 and no other series;
              an unhealthy GPU has spillway_gpu_unhealthy 1
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},

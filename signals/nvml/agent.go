@@ -42,6 +42,10 @@ const (
 	MetricBusyThreshold   = "spillway_agent_busy_utilization_threshold_ratio"
 	labelGPU, labelUUID   = "gpu", "UUID"
 	labelModel, labelHost = "modelName", "Hostname"
+	// labelMIG is dcgm-exporter's label of a MIG GPU instance's series
+	// (its GPU instance ID); empty, and so absent in Prometheus, for a
+	// GPU not split.
+	labelMIG = "GPU_I_ID"
 )
 
 var gpuLabels = []string{labelGPU, labelUUID, labelModel, labelHost}
@@ -51,7 +55,7 @@ var (
 	descBusy      = prometheus.NewDesc(MetricBusy, "1 when the GPU is busy: utilisation or compute processes at or above the agent's thresholds.", gpuLabels, nil)
 	descAllocated = prometheus.NewDesc(MetricAllocated, "1 when a compute process holds the GPU.", gpuLabels, nil)
 	descIdleAlloc = prometheus.NewDesc(MetricIdleAllocated, "1 when a compute process holds the GPU but it computes below the busy threshold (waste).", gpuLabels, nil)
-	descMemUsed   = prometheus.NewDesc(MetricMemoryUsed, "GPU framebuffer memory in use, in bytes.", gpuLabels, nil)
+	descMemUsed   = prometheus.NewDesc(MetricMemoryUsed, "GPU framebuffer memory in use, in bytes; for a GPU split by MIG, one series per GPU instance (GPU_I_ID), its own memory, and none for the GPU whole, which holds the same bytes: a sum by UUID counts them once.", append(slices.Clone(gpuLabels), labelMIG), nil)
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
@@ -270,7 +274,7 @@ func (a *Agent) Served() Sample {
 	}
 	out := s
 	out.Error = err.Error()
-	out.noUtil, out.unread = nil, nil
+	out.noUtil, out.unread, out.mig = nil, nil, nil
 	out.GPUs = make([]signals.GPU, len(s.GPUs))
 	for i, g := range s.GPUs {
 		out.GPUs[i] = unknownGPU(g, err)
@@ -477,7 +481,13 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descAllocated, b2f(g.Allocated))
 		gauge(descIdleAlloc, b2f(g.Allocated && g.Idle))
-		gauge(descMemUsed, float64(g.MemoryUsed))
+		if mig := s.mig[g.Index]; len(mig) > 0 {
+			for _, m := range mig {
+				ch <- prometheus.MustNewConstMetric(descMemUsed, prometheus.GaugeValue, float64(m.memoryUsed), append(lv, strconv.Itoa(m.id))...)
+			}
+		} else {
+			ch <- prometheus.MustNewConstMetric(descMemUsed, prometheus.GaugeValue, float64(g.MemoryUsed), append(lv, "")...)
+		}
 		gauge(descMemTotal, float64(g.MemoryTotal))
 		gauge(descProcs, float64(g.Processes))
 	}

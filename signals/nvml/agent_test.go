@@ -675,6 +675,9 @@ func TestMIGGPUHasNoUtilizationSeries(t *testing.T) {
 			if ret, _ := mig.SetMigMode(nv.DEVICE_MIG_ENABLE); ret != nv.SUCCESS {
 				t.Fatalf("SetMigMode: %v", ret)
 			}
+			// No GPU instance made yet: NVML lists no MIG device.
+			mig.GetMaxMigDeviceCountFunc = func() (int, nv.Return) { return 7, nv.SUCCESS }
+			mig.GetMigDeviceHandleByIndexFunc = func(int) (nv.Device, nv.Return) { return nil, nv.ERROR_NOT_FOUND }
 			util := mig.GetUtilizationRatesFunc
 			mig.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
 				if mode, _, _ := mig.GetMigMode(); mode == nv.DEVICE_MIG_ENABLE {

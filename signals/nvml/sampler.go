@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -54,6 +55,17 @@ type Sample struct {
 	// or unhealthy by NVML's error (ERROR_RESET_REQUIRED, a lasting
 	// ERROR_GPU_IS_LOST). /metrics serves no reading of them.
 	unread map[int]bool
+	// mig holds, by GPU index, the GPU instances of each MIG-enabled GPU
+	// that has any: /metrics serves each one's memory in a series of its
+	// own (GPU_I_ID), as dcgm-exporter does, and none for the GPU whole,
+	// which holds the same bytes.
+	mig map[int][]migInstance
+}
+
+// migInstance is one GPU instance of a MIG-enabled GPU, as read.
+type migInstance struct {
+	id         int    // its GPU instance ID (GPU_I_ID)
+	memoryUsed uint64 // bytes
 }
 
 // Unknown returns the GPUs of s that could not be read.
@@ -254,7 +266,7 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 			return Sample{}, err
 		}
 		d := &s.devices[i]
-		g, noUtil, err := s.read(d)
+		g, noUtil, mig, err := s.read(d)
 		switch {
 		case errors.Is(err, nv.ERROR_RESET_REQUIRED):
 			g = unreadableGPU(g, err.Error()+": the GPU needs a reset")
@@ -270,6 +282,12 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		out.GPUs = append(out.GPUs, g)
 		if noUtil && err == nil {
 			mark(&out.noUtil, g.Index)
+		}
+		if len(mig) > 0 && err == nil {
+			if out.mig == nil {
+				out.mig = map[int][]migInstance{}
+			}
+			out.mig[g.Index] = mig
 		}
 	}
 	out.Time = s.now()
@@ -363,36 +381,51 @@ func unknownGPU(g signals.GPU, err error) signals.GPU {
 // 0xFFFFFFFF; memory used above memory total).
 var ErrOutOfRange = errors.New("out of range")
 
-// read reads d; noUtil says NVML does not report its utilisation (MIG).
-func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
+// read reads d; noUtil says NVML does not report its utilisation (MIG),
+// mig lists its GPU instances when MIG is enabled on it.
+func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance, err error) {
 	g = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}
 	if d.err != nil {
-		return g, false, d.err
+		return g, false, nil, d.err
 	}
 	mem, ret := d.handle.GetMemoryInfo()
 	if ret != nv.SUCCESS {
-		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret)
+		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret)
 	}
 	if mem.Used > mem.Total {
-		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, mem.Used, mem.Total, ErrOutOfRange)
+		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, mem.Used, mem.Total, ErrOutOfRange)
 	}
 	g.MemoryUsed, g.MemoryTotal = mem.Used, mem.Total
+	// Asked every sample, as MIG mode can change at runtime. The GPU's
+	// memory used is then its instances', each counted once.
+	if mig, err = migInstances(d); err != nil {
+		return g, false, nil, err
+	}
+	if len(mig) > 0 {
+		g.MemoryUsed = 0
+		for _, m := range mig {
+			g.MemoryUsed += m.memoryUsed
+		}
+		if g.MemoryUsed > g.MemoryTotal {
+			return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): its MIG instances use %d bytes of %d: %w", d.index, d.uuid, g.MemoryUsed, g.MemoryTotal, ErrOutOfRange)
+		}
+	}
 	// Asked every sample: MIG mode can be turned off (or on) at runtime.
 	u, ret := d.handle.GetUtilizationRates()
 	switch ret {
 	case nv.SUCCESS:
 		if u.Gpu > 100 {
-			return g, false, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %d%%, want 0 to 100: %w", d.index, d.uuid, u.Gpu, ErrOutOfRange)
+			return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %d%%, want 0 to 100: %w", d.index, d.uuid, u.Gpu, ErrOutOfRange)
 		}
 		g.Utilization = float64(u.Gpu)
 	case nv.ERROR_NOT_SUPPORTED:
 		noUtil = true
 	default:
-		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret)
+		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret)
 	}
 	procs, ret := d.handle.GetComputeRunningProcesses()
 	if ret != nv.SUCCESS {
-		return g, false, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
+		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
 	}
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
@@ -403,7 +436,57 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, err error) {
 	computing := !noUtil && g.Utilization >= s.thresholds.BusyUtil
 	g.Idle = !noUtil && !computing
 	g.Busy = computing || (s.thresholds.BusyProcesses > 0 && g.Processes >= s.thresholds.BusyProcesses)
-	return g, noUtil, nil
+	return g, noUtil, mig, nil
+}
+
+// MaxMIGDevices bounds the MIG devices NVML reports for a GPU (7 GPU
+// instances on an A100 or H100, each of up to 7 compute instances).
+const MaxMIGDevices = 64
+
+// migInstances reads the GPU instances of d when MIG is enabled on it (nil
+// otherwise, or when NVML cannot tell: a GPU without MIG answers
+// ERROR_NOT_SUPPORTED). NVML lists MIG devices, one per compute instance;
+// the compute instances of one GPU instance share its memory and report
+// it each, so each GPU instance is read once.
+func migInstances(d *device) ([]migInstance, error) {
+	mode, _, ret := d.handle.GetMigMode()
+	if ret != nv.SUCCESS || mode != nv.DEVICE_MIG_ENABLE {
+		return nil, nil
+	}
+	n, ret := d.handle.GetMaxMigDeviceCount()
+	if ret != nv.SUCCESS {
+		return nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %w", d.index, d.uuid, ret)
+	}
+	if n < 0 || n > MaxMIGDevices {
+		return nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %d, want 0 to %d: %w", d.index, d.uuid, n, MaxMIGDevices, ErrOutOfRange)
+	}
+	var out []migInstance
+	for i := range n {
+		h, ret := d.handle.GetMigDeviceHandleByIndex(i)
+		if ret == nv.ERROR_NOT_FOUND {
+			continue // no MIG device in this place
+		}
+		if ret != nv.SUCCESS {
+			return nil, fmt.Errorf("nvml: GPU %d (%s): GetMigDeviceHandleByIndex(%d): %w", d.index, d.uuid, i, ret)
+		}
+		id, ret := h.GetGpuInstanceId()
+		if ret != nv.SUCCESS {
+			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetGpuInstanceId: %w", d.index, d.uuid, i, ret)
+		}
+		if slices.ContainsFunc(out, func(m migInstance) bool { return m.id == id }) {
+			continue // another compute instance of a GPU instance read
+		}
+		mem, ret := h.GetMemoryInfo()
+		if ret != nv.SUCCESS {
+			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %w", d.index, d.uuid, i, ret)
+		}
+		if mem.Used > mem.Total {
+			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, i, mem.Used, mem.Total, ErrOutOfRange)
+		}
+		out = append(out, migInstance{id: id, memoryUsed: mem.Used})
+	}
+	slices.SortFunc(out, func(a, b migInstance) int { return a.id - b.id })
+	return out, nil
 }
 
 // health says why NVML reports d's memory broken, or "": healthy, or NVML
