@@ -245,7 +245,8 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 			continue
 		}
 		in := &e.inst[i]
-		floorNeeds := e.floorGPUs > 0 && fl.capacity-decHeld(in) < e.floorGPUs
+		// One whose every GPU is unhealthy holds nothing a floor can use.
+		floorNeeds := e.floorGPUs > 0 && decHeld(in) > 0 && fl.capacity-decHeld(in) < e.floorGPUs
 		// Its slot (its GPUs free and healthy) taken: jobs were placed on it.
 		if free, class := decSlotOf(in); free > 0 && decSlotCount(fl.slots, free, class) <= 0 {
 			th, _ := e.idleThreshold(&in.Offering)

@@ -89,3 +89,22 @@ func TestUnhealthyGPUsHoldNoFloor(t *testing.T) {
 		})
 	}
 }
+
+// TestAllUnhealthyIsNotKeptForAFloor: a floor of 8 GPUs that max_gpus (8)
+// keeps from launching more, beside an idle p4d past its threshold all of
+// whose GPUs are unhealthy. It holds nothing the floor can use: it is
+// released as idle, not kept for the floor (before, it was, billed for
+// GPUs no job could run on until the floor ended).
+func TestAllUnhealthyIsNotKeptForAFloor(t *testing.T) {
+	now := dtT0
+	p4d := dtP4d()
+	pool := dtPool(p4d)
+	pool.Limits.MaxGPUs = 8
+	floors := []Floor{{Kind: FloorManual, Owner: "b-1", GPUs: 8, Until: now.Add(time.Hour)}}
+	in := dtIdle(dtInst("i-1", p4d, StateRunning, now.Add(-3*time.Hour), 0), now.Add(-time.Hour))
+	in.Floor, in.UnhealthyGPUs = "b-1", 8
+	p := Decide(pool, Snapshot{Time: now, Floors: floors}, []Instance{in}, Spend{}, now)
+	if len(p.Drains) != 1 || !strings.HasPrefix(p.Drains[0].Reason, "idle: none of its 8 GPUs busy, all unhealthy") {
+		t.Errorf("drains %+v (notes %q); want i-1, all of whose GPUs are unhealthy, released as idle", p.Drains, p.Notes)
+	}
+}
