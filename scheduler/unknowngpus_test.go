@@ -383,3 +383,49 @@ func TestFailedListKeepsWhatTheAgentSaid(t *testing.T) {
 	h.step(10 * time.Second)
 	want("listed again")
 }
+
+// TestManualBurstOnPartlyUnhealthyInstance: an on-call engineer opens a
+// manual burst of 8 GPUs beside an idle burst instance (8 GPUs) whose
+// real agent reports two GPUs needing a reset. Before, the floor counted
+// the instance whole as held and launched nothing: the burst held 6 GPUs
+// that could run a job. Now its healthy GPUs count: an instance is
+// launched for the burst.
+func TestManualBurstOnPartlyUnhealthyInstance(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		broken   bool
+		wantLive int
+	}{
+		{"healthy", false, 1},
+		{"two GPUs need a reset", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, testPool())
+			mock := dgxh100.New()
+			var broken bool
+			for i, d := range mock.Devices {
+				d := d.(*server.Device)
+				nvml.HealthyMock(d)
+				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+				d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+				d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
+					if broken && i >= 6 {
+						return nv.Memory{}, nv.ERROR_RESET_REQUIRED
+					}
+					return nv.Memory{Total: 80 << 30}, nv.SUCCESS
+				}
+			}
+			sample := joinIdle(t, h, mock)
+			broken = tc.broken
+			sample()
+			h.step(10 * time.Second)
+			if _, err := h.sched.CreateBurst(context.Background(), scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "oncall"}); err != nil {
+				t.Fatal(err)
+			}
+			h.step(10 * time.Second)
+			if live := h.live(); len(live) != tc.wantLive {
+				t.Errorf("a manual burst of 8 GPUs beside an idle 8-GPU instance (%s): %d instances live, want %d", tc.name, len(live), tc.wantLive)
+			}
+		})
+	}
+}
