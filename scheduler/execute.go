@@ -801,7 +801,7 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 			}
 		}
 		if c.skipped == "" && c.err != nil {
-			s.log.Warn("terminate failed", "provider", c.provider, "instances", ids, "err", c.err)
+			s.terminateFailed(t.pr, c.provider, c.rows, ended, c.err)
 		}
 	}
 	for _, e := range ends {
@@ -831,6 +831,72 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 		t.rec.Terminates = append(t.rec.Terminates, ar)
 		s.log.Info("terminating", "pool", r.Pool, "instance", r.ID, "reason", e.reason)
 	}
+}
+
+// terminateFailed logs and counts a terminate call to provider that did
+// not end the instances of rows (those not in ended). Each failed instance
+// counts in spillway_terminate_failures_total and its decision's record;
+// the log says each instance's failure once per error (failureKey): a
+// permanent refusal (Terraform's prevent_destroy, a provider's refusal to
+// end a protected instance) fails alike at every tick, and a warning at
+// every tick for ever drowned the rest. A repeat is logged at debug.
+func (s *Scheduler) terminateFailed(pr *poolRun, provider string, rows []*state.Instance, ended map[*state.Instance]bool, err error) {
+	key := failureKey(err)
+	var fresh, again []string
+	for _, r := range rows {
+		if ended[r] {
+			delete(pr.termFailed, r.ID)
+			continue
+		}
+		s.metrics.terminateFailures.WithLabelValues(pr.spec.Policy.Name, provider).Inc()
+		if pr.termFailed[r.ID] == key {
+			again = append(again, r.ID)
+			continue
+		}
+		if pr.termFailed == nil {
+			pr.termFailed = map[string]string{}
+		}
+		pr.termFailed[r.ID] = key
+		fresh = append(fresh, r.ID)
+	}
+	if len(fresh) > 0 {
+		s.log.Warn("terminate failed; retried at every tick, logged again only if it fails otherwise", "pool", pr.spec.Policy.Name, "provider", provider, "instances", fresh, "err", err)
+	}
+	if len(again) > 0 {
+		s.log.Debug("terminate failed again", "pool", pr.spec.Policy.Name, "provider", provider, "instances", again, "err", err)
+	}
+}
+
+// failureKey tells one failure of a call from another of a different
+// kind: the typed error's kind and code, or, for an error of no known
+// type, its message. Two answers of the same refusal differ in request
+// ids and times, not in kind.
+func failureKey(err error) string {
+	var (
+		inv *providers.InvalidError
+		tr  *providers.TransientError
+		thr *providers.ThrottledError
+		nf  *providers.NotFoundError
+		qe  *providers.QuotaError
+		ce  *providers.CapacityError
+	)
+	switch {
+	case errors.As(err, &inv):
+		return "invalid/" + inv.Code
+	case errors.As(err, &thr):
+		return "throttled"
+	case errors.As(err, &nf):
+		return "not found"
+	case errors.As(err, &qe):
+		return "quota"
+	case errors.As(err, &ce):
+		return "capacity/" + ce.Code
+	case errors.As(err, &tr):
+		return "transient/" + tr.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out"
+	}
+	return err.Error()
 }
 
 // rowIDs is the ids of rows.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +88,26 @@ type harness struct {
 	// pgDSN, when set, is the PostgreSQL database of the state instead of
 	// the SQLite file at dbPath.
 	pgDSN string
+	// logs, when set, gets the scheduler's log too.
+	logs *lockedBuffer
+}
+
+// lockedBuffer is a log's text, written and read from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type harnessOption func(*harness)
@@ -152,9 +174,13 @@ func (h *harness) start() {
 	if h.wrap != nil {
 		use = h.wrap(st)
 	}
+	var logTo io.Writer = testWriter{h.t}
+	if h.logs != nil {
+		logTo = io.MultiWriter(logTo, h.logs)
+	}
 	h.opts = scheduler.Options{
 		Cluster: cluster, Providers: h.providers(), Store: use, Clock: h.clk,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SweepGrace: 10 * time.Minute, Capacity: h.capacity, DryRun: h.opts.DryRun, Retention: h.opts.Retention, Leader: h.opts.Leader, Registerer: h.opts.Registerer,
 		CallTimeout: h.opts.CallTimeout, CallTimeouts: h.opts.CallTimeouts, Tick: h.opts.Tick,
 		Pools: []scheduler.Pool{{

@@ -16,6 +16,7 @@ type metrics struct {
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
 	stale, pending, unwritable, unreadable               *prometheus.GaugeVec
 	unknownInstances                                     *prometheus.GaugeVec
+	terminateFailures                                    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,16 +33,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "spillway", Name: "tick_duration_seconds", Help: "How long one evaluation of a pool took, cloud calls included.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"pool"}),
-		decisions:      c("decisions_total", "Decisions recorded.", "pool"),
-		launchCalls:    c("launch_calls_total", "Launch calls made to providers (resumed intents included).", "pool", "offering"),
-		launches:       c("launched_instances_total", "Instances launched.", "pool", "offering"),
-		launchFailures: c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, reclaimed_booting.", "pool", "offering", "cause"),
-		terminations:   c("terminations_total", "Instances Spillway asked the cloud to terminate.", "pool", "offering"),
-		vanished:       c("vanished_instances_total", "Instances that disappeared from the cloud without Spillway ending them.", "pool"),
-		hookFailures:   c("drain_hook_failures_total", "Drain hooks that failed.", "pool"),
-		swept:          c("sweeper_terminations_total", "Tagged instances no state row claimed, ended by the sweeper.", "provider"),
-		unused:         c("unused_offering_holds_total", "Offerings held out of launches for an hour because the queue left their instances idle beside jobs that seemed to fit them.", "pool", "offering"),
-		interruptions:  c("spot_interruptions_total", "Spot interruption notices: the instance drains and its offering is skipped for the capacity TTL.", "pool", "offering"),
+		decisions:         c("decisions_total", "Decisions recorded.", "pool"),
+		launchCalls:       c("launch_calls_total", "Launch calls made to providers (resumed intents included).", "pool", "offering"),
+		launches:          c("launched_instances_total", "Instances launched.", "pool", "offering"),
+		launchFailures:    c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, reclaimed_booting.", "pool", "offering", "cause"),
+		terminations:      c("terminations_total", "Instances Spillway asked the cloud to terminate.", "pool", "offering"),
+		terminateFailures: c("terminate_failures_total", "Instances a terminate call did not end, each attempt (retried every tick; the log says each instance's failure once per kind of error).", "pool", "provider"),
+		vanished:          c("vanished_instances_total", "Instances that disappeared from the cloud without Spillway ending them.", "pool"),
+		hookFailures:      c("drain_hook_failures_total", "Drain hooks that failed.", "pool"),
+		swept:             c("sweeper_terminations_total", "Tagged instances no state row claimed, ended by the sweeper.", "provider"),
+		unused:            c("unused_offering_holds_total", "Offerings held out of launches for an hour because the queue left their instances idle beside jobs that seemed to fit them.", "pool", "offering"),
+		interruptions:     c("spot_interruptions_total", "Spot interruption notices: the instance drains and its offering is skipped for the capacity TTL.", "pool", "offering"),
 		joins: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "spillway", Name: "join_seconds", Help: "From launch to the instance's agent answering.",
 			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
@@ -60,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances, m.terminateFailures} {
 			reg.MustRegister(col)
 		}
 	}

@@ -170,6 +170,11 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			delete(t.pr.counted, e)
 		}
 	}
+	for id := range t.pr.termFailed {
+		if _, live := t.rows[id]; !live {
+			delete(t.pr.termFailed, id)
+		}
+	}
 	s.settleVanished(t)
 	return s.flush(ctx, t)
 }
@@ -442,9 +447,12 @@ func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance)
 	if !ok {
 		return // its provider left the config: observe says so
 	}
-	if err := prov.Terminate(tctx, []string{r.ID}); err != nil {
-		s.log.Warn("terminate retry failed", "instance", r.ID, "err", err)
+	err := prov.Terminate(tctx, []string{r.ID})
+	if err == nil {
+		delete(t.pr.termFailed, r.ID)
+		return
 	}
+	s.terminateFailed(t.pr, r.Provider, []*state.Instance{r}, nil, err)
 }
 
 // joinTimedOut says why an instance whose agent never answered is ended

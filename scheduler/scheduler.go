@@ -195,6 +195,10 @@ type poolRun struct {
 	// instance, anything in a dry run) is counted once and not at every
 	// tick (guarded by mu).
 	counted map[instEvent]bool
+	// termFailed holds, for each live instance whose last terminate call
+	// failed, the kind of its failure (failureKey), so that a failure
+	// that repeats at every tick is logged once (guarded by mu).
+	termFailed map[string]string
 	// unknown holds, for each instance whose agent reported GPUs it could
 	// not read at the last probe, how many and since when every one of
 	// them has been unknown (guarded by mu; rebuilt at every probe).

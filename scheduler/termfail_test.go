@@ -1,0 +1,74 @@
+package scheduler_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// TestPermanentTerminateFailureIsLoggedOnce: an instance Terraform
+// refuses to destroy (its module sets prevent_destroy) fails to end at
+// every tick, and the scheduler logged "terminate failed" at every tick
+// for as long as it ran. It is logged once (a warning naming the
+// instance and the error); each tick still tries, records the error in
+// its decision and counts it in spillway_terminate_failures_total.
+func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
+	module := t.TempDir()
+	src, err := os.ReadFile("testdata/preventdestroy/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ip := nextIPRange(t).Addr().Next().String()
+	p := testPool()
+	p.Offerings = p.Offerings[:1]
+	logs := &lockedBuffer{}
+	h := newHarness(t, p, func(h *harness) {
+		tf, err := terraform.New(provName, terraform.Config{Module: module, Region: "us-east-1", Zones: []string{"us-east-1a"}, WorkDir: t.TempDir(),
+			Variables: map[string]any{"private_ip": ip}})
+		if err != nil {
+			t.Fatalf("terraform.New: %v", err)
+		}
+		h.prov = tf
+		h.logs = logs
+		h.opts.CallTimeout = 2 * time.Minute
+	})
+	h.agents.serve(t, ip)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins", 30*time.Second, 10, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	id := h.rows(true)[0].ID
+	h.setDemand(0)
+	h.agents.setBusy(0)
+	failed := 0
+	for range 12 {
+		h.tick()
+		for _, a := range h.decisions()[0].Terminates {
+			if a.Instance == id && strings.Contains(a.Error, "prevent_destroy") {
+				failed++
+			}
+		}
+		h.clk.Step(time.Minute)
+	}
+	warned := strings.Count(logs.String(), `level=WARN msg="terminate failed`)
+	t.Logf("%d ticks recorded the refused terminate, %d warnings", failed, warned)
+	if failed < 3 {
+		t.Fatalf("%d ticks recorded a terminate refused for prevent_destroy, want several: the repeated failure was not tested", failed)
+	}
+	if warned != 1 {
+		t.Errorf("%d warnings of a failed terminate over %d ticks that failed alike, want 1", warned, failed)
+	}
+	if rs := h.rows(true); len(rs) != 1 || rs[0].ID != id {
+		t.Errorf("live rows %v, want instance %s, still running and billed", rs, id)
+	}
+}
