@@ -707,7 +707,12 @@ func (s *Scheduler) execTerminates(stop, ctx context.Context, t *tick, terms []p
 	var ends []instEnd
 	for _, a := range terms {
 		r, ok := t.rows[a.InstanceID]
-		if !ok || r.State == state.InstanceTerminating || slices.ContainsFunc(ends, func(e instEnd) bool { return e.row == r }) {
+		if !ok || r.State == state.InstanceTerminating || t.endTried[r.ID] || slices.ContainsFunc(ends, func(e instEnd) bool { return e.row == r }) {
+			// One whose terminate call failed this tick is asked again
+			// at the next, not by this tick's next round (decided
+			// again after a capacity failure): the retry held the
+			// round's launches, the fallback offering's among them,
+			// a call's time later, past the tick's deadline.
 			continue
 		}
 		if stop.Err() != nil {
@@ -750,6 +755,10 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 	var calls []*termCall
 	byProvider := map[string]*termCall{}
 	for _, e := range ends {
+		if t.endTried == nil {
+			t.endTried = map[string]bool{}
+		}
+		t.endTried[e.row.ID] = true
 		c, ok := byProvider[e.row.Provider]
 		if !ok {
 			c = &termCall{provider: e.row.Provider}

@@ -31,6 +31,10 @@ type tick struct {
 	// notReady says, for each booting instance whose agent answered this
 	// tick's probe without its GPUs (503: NVML not ready), what it said.
 	notReady map[string]string
+	// endTried holds the instances a terminate call was made for (or
+	// skipped) this tick: the tick's later rounds do not ask again
+	// (execTerminates).
+	endTried map[string]bool
 	// broken says, for each running instance whose agent reports every
 	// GPU unhealthy and none busy, why it is drained this tick.
 	broken map[string]string
