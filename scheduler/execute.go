@@ -628,6 +628,33 @@ func (s *Scheduler) drain(ctx context.Context, t *tick, r *state.Instance, reaso
 // hookFanOut bounds the drain hooks one tick runs at once.
 const hookFanOut = 16
 
+// hookCap is the longest a tick's drain hooks may hold it, all of them
+// (what a tick's length counts for its hooks, config.TickLength),
+// whatever drain.timeout and the server's call_timeout say: each hook's
+// context ends then, and a hook that outlives its context (a Go hook that
+// ignores it, an HTTP server that never answers on a transport without a
+// deadline) is left running while the tick goes on, its drain recorded
+// with the error. The config refuses a longer drain.timeout.
+const hookCap = config.MaxDrainHookTimeout
+
+// errHookCap is the cause of a drain hook cut off at hookCap.
+var errHookCap = fmt.Errorf("the drain hook ran past the %s a tick gives it", hookCap)
+
+// waitHooks waits for the hooks of wg until until on the scheduler's
+// clock, and no longer.
+func (s *Scheduler) waitHooks(wg *sync.WaitGroup, until time.Time) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	rem := until.Sub(s.clock.Now())
+	if rem <= 0 {
+		return
+	}
+	select {
+	case <-done:
+	case <-s.clock.After(rem):
+	}
+}
+
 // drainAll drains each instance of drains: it runs the pool's drain hook
 // for each not yet hooked, the hooks at once (at most hookFanOut), each
 // bounded by its own timeout, then records each as draining since the
@@ -648,9 +675,14 @@ func (s *Scheduler) drainAll(ctx context.Context, t *tick, drains []instEnd) {
 	type hookRun struct {
 		skipped string // why the drain was not made ("" when it was)
 		hooked  bool
+		done    bool // the hook returned before the wait ended
 		err     error
 	}
 	runs := make([]hookRun, len(drains))
+	// The hooks end by hookCap on the scheduler's clock, whatever they
+	// do with their context: the tick goes on without one still running.
+	until := s.clock.Now().Add(hookCap)
+	var mu sync.Mutex // guards runs against hooks that outlive the wait
 	sem := make(chan struct{}, hookFanOut)
 	var wg sync.WaitGroup
 	for i, d := range drains {
@@ -666,15 +698,28 @@ func (s *Scheduler) drainAll(ctx context.Context, t *tick, drains []instEnd) {
 		}
 		runs[i].hooked = true
 		info := s.info(t.pr, d.row)
+		hctx, hcancel := context.WithTimeoutCause(hctx, hookCap, errHookCap)
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer wg.Done()
 			defer cancel()
-			runs[i].err = t.pr.spec.Drain(hctx, info)
+			defer hcancel()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			err := t.pr.spec.Drain(hctx, info)
+			mu.Lock()
+			runs[i].err, runs[i].done = err, true
+			mu.Unlock()
 		}()
 	}
-	wg.Wait()
+	s.waitHooks(&wg, until)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range runs {
+		if runs[i].hooked && !runs[i].done {
+			runs[i].err = fmt.Errorf("%w: still running %s after it started; the drain goes on without it", errHookCap, hookCap)
+		}
+	}
 	for i, d := range drains {
 		r, run := d.row, runs[i]
 		ar := ActionRecord{Instance: r.ID, Reason: d.reason}
