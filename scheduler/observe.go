@@ -107,9 +107,16 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			// on ECS its compute too, unless StopCharging) until it is
 			// terminated, which is done now, without a drain. Its row
 			// ends once the cloud shows it ending, its cost counted
-			// until the terminate.
-			stopped = append(stopped, r)
+			// until the terminate. A dry run, which terminates
+			// nothing and sees it stopped at every tick, says once that
+			// it would.
+			if !s.opts.DryRun || s.first(t, r.ID, stoppedEvent) {
+				stopped = append(stopped, r)
+			}
 			continue
+		}
+		if seen && ci.State != providers.StateStopped {
+			delete(t.pr.counted, instEvent{r.ID, stoppedEvent}) // started again: a next stop is said again
 		}
 		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || ci.State == providers.StateStopped
 		if gone {
@@ -139,7 +146,11 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	// timeout.
 	var ends []instEnd
 	if len(stopped) > 0 {
-		s.log.Warn("instances stopped outside Spillway: terminating them", "pool", pool, "instances", rowIDs(stopped))
+		if s.opts.DryRun {
+			s.log.Warn("instances stopped outside Spillway: a server not in dry run would terminate them", "pool", pool, "instances", rowIDs(stopped))
+		} else {
+			s.log.Warn("instances stopped outside Spillway: terminating them", "pool", pool, "instances", rowIDs(stopped))
+		}
 		for _, r := range stopped {
 			ends = append(ends, instEnd{row: r, reason: stoppedReason})
 		}
@@ -381,6 +392,10 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
 }
+
+// stoppedEvent is the instEvent of an instance a dry run saw stopped
+// outside Spillway (and said it would terminate).
+const stoppedEvent = "stopped"
 
 // stoppedReason is the end reason of a row whose instance was stopped
 // outside Spillway.
