@@ -129,6 +129,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			continue
 		}
 		r.PrivateIP, r.Zone = cmp.Or(ci.PrivateIP, r.PrivateIP), cmp.Or(ci.Zone, r.Zone)
+		s.unknownState(t, r, ci.State)
 		switch r.State {
 		case state.InstanceTerminating:
 			s.reterminate(ctx, t, r)
@@ -189,6 +190,39 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	s.settleVanished(t)
 	return s.flush(ctx, t)
 }
+
+// unknownState notes a live row whose instance the cloud lists in a state
+// its provider does not know (providers.StateUnknown: one the cloud added
+// later, a maintenance state): it exists and bills, yet nothing says it
+// runs or will run jobs. The budget and the limits count it as before,
+// and the policy sees none of its GPUs as room for the queue
+// (policyInstances): the jobs are served elsewhere, by an instance
+// launched for them, rather than wait on it (a booting one until its
+// join timeout, a running one for as long as the cloud says so). It is
+// said once per spell in the decisions and the log.
+func (s *Scheduler) unknownState(t *tick, r *state.Instance, cs providers.State) {
+	if cs != providers.StateUnknown {
+		delete(t.pr.counted, instEvent{r.ID, unknownEvent})
+		return
+	}
+	switch r.State {
+	case state.InstanceBooting, state.InstanceRunning, state.InstanceDraining:
+	default:
+		return
+	}
+	if t.unknownState == nil {
+		t.unknownState = map[string]bool{}
+	}
+	t.unknownState[r.ID] = true
+	if s.first(t, r.ID, unknownEvent) {
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s (%s, %s): the cloud lists it in a state Spillway does not know; counted as billing (budget, limits), not as capacity for the queue, until the cloud lists it running or ended", r.ID, r.Offering, r.State))
+		s.log.Warn("instance in a state the provider does not know: counted as billing, not as capacity", "pool", r.Pool, "instance", r.ID, "row_state", r.State)
+	}
+}
+
+// unknownEvent is the instEvent of an instance listed in a state its
+// provider does not know.
+const unknownEvent = "unknown_state"
 
 // An instEvent is something that happened to an instance: a join timeout
 // or a spot notice.

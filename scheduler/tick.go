@@ -35,6 +35,10 @@ type tick struct {
 	// skipped) this tick: the tick's later rounds do not ask again
 	// (execTerminates).
 	endTried map[string]bool
+	// unknownState holds the live rows whose instance the cloud lists in
+	// a state its provider does not know: no room for the queue
+	// (unknownState).
+	unknownState map[string]bool
 	// broken says, for each running instance whose agent reports every
 	// GPU unhealthy and none busy, why it is drained this tick.
 	broken map[string]string
@@ -250,8 +254,12 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 	out := make([]policy.Instance, 0, len(t.rows))
 	for _, r := range sortedRows(t.rows) {
 		if in, ok := s.policyInstance(t.pr, r); ok {
-			// Its unhealthy GPUs are no room for the queue.
+			// Its unhealthy GPUs are no room for the queue, nor are
+			// any of an instance in a state its provider does not know.
 			in.UnhealthyGPUs = t.pr.unhealthy[r.ID]
+			if t.unknownState[r.ID] {
+				in.UnhealthyGPUs = in.Offering.GPUs
+			}
 			out = append(out, in)
 		}
 	}
