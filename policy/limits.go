@@ -106,7 +106,7 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	var busy []int
 	for i := range e.inst {
 		in := &e.inst[i]
-		if in.State == StateTerminating || in.State == StateDraining || fl.flag(i) != 0 {
+		if in.State == StateTerminating || in.State == StateDraining || fl.flag(i) != 0 || in.Held {
 			continue
 		}
 		busy = append(busy, i)
@@ -166,12 +166,13 @@ func (e *decEnv) breaksBudget(fl *decFleet) bool {
 }
 
 // idleVictims lists the instances with no busy GPU that are not ending yet,
-// costliest first: what the budget and the hard limits end first.
+// costliest first: what the budget and the hard limits end first. A held
+// commitment (Instance.Held) is none: the plan cannot end it.
 func idleVictims(e *decEnv, fl *decFleet) []int {
 	var victims []int
 	for i := range e.inst {
 		in := &e.inst[i]
-		if in.State == StateTerminating || fl.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 {
+		if in.State == StateTerminating || fl.flag(i)&decTerminate != 0 || in.BusyGPUs > 0 || in.Held {
 			continue
 		}
 		victims = append(victims, i)

@@ -148,6 +148,13 @@ type Instance struct {
 	DrainStartedAt time.Time
 	// Floor is the owner of the floor it was launched for, if any.
 	Floor string
+	// Held marks a commitment the caller cannot end (booting): a launch
+	// still pending, or an instance held after it vanished unlisted (the
+	// cloud may list it late). It counts as capacity, against the limits
+	// and the budget like any booting instance, but a plan never drains
+	// or terminates it, so neither the budget nor the limits count on
+	// ending it, and their notes count only what the plan ends.
+	Held bool
 }
 
 // Spend is what the pool has spent in its current budget period.

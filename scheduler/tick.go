@@ -295,8 +295,8 @@ func (s *Scheduler) policyInstance(pr *poolRun, r *state.Instance) (policy.Insta
 // commitment (the next resume may launch it at any moment), so it counts
 // toward max_gpus, max_cost_per_hour and the budget, and as capacity
 // serving the demand it was written for, until it is done, failed or
-// abandoned. Their ids name no row, so a plan's drain or termination of one
-// does nothing.
+// abandoned. Their ids name no row, and they are held
+// (policy.Instance.Held): no plan drains or terminates one.
 func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 	if len(t.pending) == 0 {
 		return nil
@@ -318,7 +318,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 		for i := recorded[in.ID]; i < in.Count; i++ {
 			out = append(out, policy.Instance{
 				ID: fmt.Sprintf("%s%s/%d", pendingPrefix, in.ID, i), Offering: o, State: policy.StateBooting,
-				LaunchedAt: t.now, Floor: floorOwner(in.Floor),
+				LaunchedAt: t.now, Floor: floorOwner(in.Floor), Held: true,
 			})
 		}
 	}

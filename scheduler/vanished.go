@@ -91,9 +91,10 @@ func (t *tick) heldRows() []*state.Instance {
 // pair was launched again for the same queued jobs, and the pool paid
 // for both pairs until the idle one was scaled in. One that is really
 // gone is replaced once its hold ends, vanishedHold later. Their ids
-// name no row: a plan's action on one does nothing (a budget that must
-// end instances launches nothing in that plan, and the next tick counts
-// the held row again).
+// name no row, and they are held (policy.Instance.Held): no plan ends
+// one, and a budget or a limit that must end instances neither counts on
+// ending them nor says it ended them (its note said "ended 2 idle
+// instance(s)" for two held rows it could not end).
 func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 	var out []policy.Instance
 	for _, r := range sortedHeld(t.pr.vanished) {
@@ -102,7 +103,7 @@ func (s *Scheduler) heldInstances(t *tick) []policy.Instance {
 		}
 		out = append(out, policy.Instance{
 			ID: heldID(r.ID), Offering: s.rowOffering(t.pr, &r), State: policy.StateBooting,
-			LaunchedAt: r.LaunchedAt, Floor: floorOwner(r.Floor),
+			LaunchedAt: r.LaunchedAt, Floor: floorOwner(r.Floor), Held: true,
 		})
 	}
 	return out
