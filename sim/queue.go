@@ -69,6 +69,29 @@ func (s *state) unservable(g int) bool {
 	return u
 }
 
+// unlisted reports whether none of the offerings a baseline's operator
+// lists (operatorOfferings: no spot offering for jobs that do not
+// checkpoint, unless it has nothing else) holds a job of g GPUs: the
+// work Policy.BusyBurstable counts is that of the offerings the policy
+// is shown. It is unservable where the pool lists no such spot offering.
+func (s *state) unlisted(g int) bool {
+	if s.listed == nil {
+		s.listed = operatorOfferings(s.pool)
+	}
+	if s.listed == s.pool || g == 0 {
+		return s.unservable(g)
+	}
+	u, ok := s.unlistedOf[g]
+	if !ok {
+		if s.unlistedOf == nil {
+			s.unlistedOf = map[int]bool{}
+		}
+		u = policy.CloudHolds(s.listed, g) != ""
+		s.unlistedOf[g] = u
+	}
+	return u
+}
+
 func (s *state) enqueue(j int) {
 	qi := s.queueFor(j)
 	s.queues[qi].jobs = append(s.queues[qi].jobs, int32(j))
@@ -197,7 +220,7 @@ func (s *state) tryStart(j, cloud int) bool {
 	s.setParts(j, parts)
 	js.start = s.now
 	js.cloud = false
-	if !parts[0].cloud && (cloud == 0 || s.unservable(cloud)) {
+	if !parts[0].cloud && (cloud == 0 || s.unlisted(cloud)) {
 		js.onPremOnly = true
 		s.onPremOnlyBusy += s.jobs[j].GPUs
 	}

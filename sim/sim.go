@@ -99,7 +99,8 @@ type Policy struct {
 	LearnsSpot bool
 	// BusyBurstable says the policy's snapshots count in OnPremBusyGPUs
 	// only the on-prem GPUs running jobs the cloud could also run (a size
-	// some rentable capacity holds, policy.CloudHolds, and that some
+	// some capacity it is shown may rent holds, policy.CloudHolds on the
+	// offerings its operator lists, operatorOfferings, and that some
 	// cloud run could finish, lifeWindow): threshold's utilisation is
 	// that of the work it may burst, as its metric would be a bursting
 	// partition's. GPUs busy with jobs only on-prem can run are no
@@ -191,7 +192,8 @@ type jobState struct {
 	// policy sees it, and the report counts it as never served.
 	nowhere bool
 	// onPremOnly: the job runs on-prem, and the cloud could not run it
-	// (state.onPremOnlyBusy counts its GPUs).
+	// on the offerings a baseline is shown (state.unlisted;
+	// state.onPremOnlyBusy counts its GPUs).
 	onPremOnly bool
 	// done is the reference work of earlier, killed runs that their
 	// checkpoints saved (Pool.CheckpointInterval); a run does the rest.
@@ -236,10 +238,15 @@ type state struct {
 	// unservableOf remembers, per job size larger than on-prem, whether
 	// nothing the pool may rent holds it (policy.CloudHolds).
 	unservableOf map[int]bool
-	pendingJobs  int
-	pendingGPUs  int
-	placeHeap    []int32 // place's heap of queues, reused
-	listHeap     []int32 // snapshot's, for the job list
+	// listed is the pool as a baseline's operator lists it
+	// (operatorOfferings), and unlistedOf remembers, per size, whether
+	// none of its offerings holds it (state.unlisted).
+	listed      *policy.Pool
+	unlistedOf  map[int]bool
+	pendingJobs int
+	pendingGPUs int
+	placeHeap   []int32 // place's heap of queues, reused
+	listHeap    []int32 // snapshot's, for the job list
 
 	// The instances not yet ended, in slots reused once one ends; slotOf,
 	// by launch, is 1 + an instance's slot, 0 once it has ended (state.inst).

@@ -74,3 +74,37 @@ func TestNoPolicyRentsForJobsTheCloudCannotServe(t *testing.T) {
 		})
 	}
 }
+
+// TestThresholdCountsBusyJobsItsOfferingsHold: the threshold baseline is
+// shown the offerings its operator would list (no spot offering for jobs
+// that do not checkpoint, Admitted). A size only a spot offering holds is
+// no demand for it when queued, and the GPUs on-prem busy with such jobs
+// were yet counted in its utilisation as work it could burst: with 8 of 8
+// on-prem GPUs busy with one 8-GPU job (which only the 8-GPU spot
+// offering holds: the 4-GPU on-demand one is below span.min_gpus), it
+// rented 4-GPU on-demand instances for 80% utilisation, none of which
+// the job could use.
+func TestThresholdCountsBusyJobsItsOfferingsHold(t *testing.T) {
+	pool := policy.Pool{Name: "p", Interval: policy.Duration(time.Minute),
+		OnPrem:  policy.OnPrem{Nodes: 1, GPUsPerNode: 8},
+		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}},
+		Offerings: []policy.Offering{
+			{Name: "od4", Provider: "aws", Region: "r", InstanceType: "od4", GPUs: 4, PricePerHour: 12, Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond},
+			{Name: "sp8", Provider: "aws", Region: "r", InstanceType: "sp8", GPUs: 8, PricePerHour: 10, Boot: policy.Duration(time.Minute), Billing: policy.BillingPerSecond, Market: policy.MarketSpot},
+		}}
+	tr := &trace.Trace{Name: "t", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Submit: 0, Duration: 4 * time.Hour, GPUs: 8}}}
+	for _, k := range []BaselineKnobs{{}, {ThresholdTarget: 0.5}} {
+		p, err := PolicyWith(PolicyThreshold, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Launches != 0 || res.CloudCostUSD != 0 {
+			t.Errorf("target %g: %d launches ($%.2f) beside one 8-GPU job on-prem that only spot holds: want none, the on-demand offering it is shown holds no such job",
+				k.withDefaults().ThresholdTarget, res.Launches, res.CloudCostUSD)
+		}
+	}
+}
