@@ -246,11 +246,11 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
 	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
-	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds S…S+N-1 from --seed S: jittered submit times and cloud draws), 1 to 100")
+	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds S…S+N-1 from --seed S: jittered submit times and cloud draws), 1 to 100; 1 with --cloud ideal and --jitter 0s, which draw nothing")
 	flagRange(fl, "seeds", seedsRange)
 	flagRange(fl, "onprem-gpus", onpremRange)
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
-	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report; with --sweep, the first of --seeds seeds (default: the config's simulate.cloud.seed, else 1)")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report; with --sweep, the first of --seeds seeds, which draw the cloud and the jitter (the ideal cloud takes one only there, with --jitter above 0s) (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
 	return cmd
 }
@@ -516,6 +516,13 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	if f.jitter < 0 || f.jitter > 24*time.Hour {
 		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
 	}
+	if cloudFor == nil && f.jitter == 0 && f.seeds > 1 {
+		// Nothing is drawn: every seed's run of a point is the same run.
+		if cmd.Flags().Changed("seeds") {
+			return fmt.Errorf("--seeds %d: the ideal cloud draws nothing, and with --jitter 0s each point's %d runs would be one run %d times over: leave --seeds out (one run a point), give --jitter above 0s to jitter submit times by seed, or add --cloud realistic", f.seeds, f.seeds, f.seeds)
+		}
+		f.seeds = 1
+	}
 	if seed > math.MaxUint64-uint64(f.seeds-1) {
 		return fmt.Errorf("seed %d (--seed, else simulate.cloud.seed): a sweep's --seeds %d runs from it past the largest seed, %d: want a seed from 0 to %d", seed, f.seeds, uint64(math.MaxUint64), uint64(math.MaxUint64)-uint64(f.seeds-1))
 	}
@@ -647,7 +654,13 @@ func simCloud(cmd *cobra.Command, f simulateFlags, sc config.SimCloud, clouds of
 	}
 	switch model {
 	case config.CloudIdeal:
-		if cmd.Flags().Changed("seed") {
+		switch {
+		case !cmd.Flags().Changed("seed"):
+		case len(f.sweep) > 0 && f.jitter > 0:
+			// A sweep's seeds also draw its jitter of the submit times.
+		case len(f.sweep) > 0:
+			return nil, 0, fmt.Errorf("--seed %d: the ideal cloud draws nothing, and with --jitter 0s neither does a sweep (its seeds draw the cloud and the jitter of submit times): leave --seed out, give --jitter above 0s (1m by default) to jitter submit times from seed %d on, or add --cloud realistic", f.seed, f.seed)
+		default:
 			// The config refuses a seed with model ideal the same way.
 			return nil, 0, fmt.Errorf("--seed %d: the ideal cloud models no stock-outs, boot spread, spot reclaims or quotas, and draws nothing: leave --seed out, or add --cloud realistic", f.seed)
 		}

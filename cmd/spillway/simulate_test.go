@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -733,6 +734,57 @@ func TestSimulateTraceZone(t *testing.T) {
 
 // TestSimulateSweepSkippedRows: a sweep's first line says which rows of a
 // job log were left out, as a single run's does.
+// TestSimulateSweepIdealCloudSeeds: a sweep's seeds draw the cloud and
+// the jitter of submit times. Over the ideal cloud, --seed was refused
+// even in a sweep, though with --jitter (1m by default) it picks the
+// jittered traces; it is taken there. With --jitter 0s nothing is drawn:
+// --seed and --seeds above 1 are refused, saying why, and a sweep left
+// at its default seeds runs one a point, the others being the same run.
+func TestSimulateSweepIdealCloudSeeds(t *testing.T) {
+	base := []string{"--trace", "../../sim/testdata/burst.csv", "--cloud", "ideal", "--policies", "spillway", "--sweep", "wait_target=0s,5m", "--json"}
+	for _, tt := range []struct {
+		name      string
+		args      []string
+		seeds     int
+		firstSeed uint64
+		err       string
+	}{
+		{name: "a seed of the jitter", args: []string{"--seed", "5"}, seeds: 3, firstSeed: 5},
+		{name: "a seed with --seeds", args: []string{"--seed", "5", "--seeds", "2", "--jitter", "10m"}, seeds: 2, firstSeed: 5},
+		{name: "no jitter, default seeds", args: []string{"--jitter", "0s"}, seeds: 1, firstSeed: 1},
+		{name: "no jitter, a seed", args: []string{"--jitter", "0s", "--seed", "5"},
+			err: "--seed 5: the ideal cloud draws nothing, and with --jitter 0s neither does a sweep (its seeds draw the cloud and the jitter of submit times): leave --seed out, give --jitter above 0s (1m by default) to jitter submit times from seed 5 on, or add --cloud realistic"},
+		{name: "no jitter, several seeds", args: []string{"--jitter", "0s", "--seeds", "4"},
+			err: "--seeds 4: the ideal cloud draws nothing, and with --jitter 0s each point's 4 runs would be one run 4 times over: leave --seeds out (one run a point), give --jitter above 0s to jitter submit times by seed, or add --cloud realistic"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runSimulateArgs(t, append(slices.Clone(base), tt.args...)...)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("error %v\nwant %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep struct {
+				Seeds     int    `json:"seeds"`
+				FirstSeed uint64 `json:"first_seed"`
+				Points    []struct {
+					Runs int `json:"runs"`
+				} `json:"points"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v in\n%s", err, out)
+			}
+			if rep.Seeds != tt.seeds || rep.FirstSeed != tt.firstSeed || len(rep.Points) != 2 || rep.Points[0].Runs != tt.seeds {
+				t.Errorf("seeds %d from %d, points %+v: want %d seeds from %d, 2 points of %d runs", rep.Seeds, rep.FirstSeed, rep.Points, tt.seeds, tt.firstSeed, tt.seeds)
+			}
+		})
+	}
+}
+
 func TestSimulateSweepSkippedRows(t *testing.T) {
 	out, err := runSimulateArgs(t, "--trace", "../../sim/trace/testdata/joblog.csv", "--onprem-gpus", "8", "--sweep", "wait_target=0s,10m", "--seeds", "2")
 	if err != nil {
