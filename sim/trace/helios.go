@@ -42,21 +42,21 @@ func (p *parser) helios() (*Trace, error) {
 	levels := make([]int, len(classes))
 	tr := &Trace{Format: FormatHelios}
 	var first, prev time.Time
-	p.sequence = true
+	row := make([]int, len(classes))
 	err := p.rows(func(line int, rec []string) error {
 		at, err := p.date(line, "time", rec[ct])
 		if err != nil {
 			return err
 		}
-		if first.IsZero() {
-			first = at
-		} else if !at.After(prev) {
+		if !first.IsZero() && !at.After(prev) {
 			return p.bad(line, "time", rec[ct], "rows in increasing time order", errors.New("not after the previous row"))
-		} else if at.Sub(first) >= MaxSpan {
+		} else if !first.IsZero() && at.Sub(first) >= MaxSpan {
 			return p.bad(line, "time", rec[ct], fmt.Sprintf("rows within %v of the first (%s)", MaxSpan, first.Format(time.DateTime)), ErrSpan)
 		}
-		prev = at
-		now := at.Sub(first)
+		// The whole row is read before any of it is taken: a row with
+		// NaN in a count (a minute the export had no sample for) is
+		// skipped (rows' skipUnusable), and the levels of the row before
+		// hold until the next.
 		for ci, c := range classes {
 			level := 0
 			for _, col := range c.cols {
@@ -73,6 +73,14 @@ func (p *parser) helios() (*Trace, error) {
 				}
 				return p.bad(line, strings.Join(names, "+"), strconv.Itoa(level), fmt.Sprintf("a demand of at most %d GPUs", MaxGPUs), errors.New("out of range"))
 			}
+			row[ci] = level
+		}
+		if first.IsZero() {
+			first = at
+		}
+		prev = at
+		now := at.Sub(first)
+		for ci, level := range row {
 			delta := level - levels[ci]
 			levels[ci] = level
 			st := stacks[ci]

@@ -692,11 +692,9 @@ type parser struct {
 	// is 0 or empty (SkipNeverRan), skipped as a job log's are.
 	never int
 	// unusable counts the rows skipped for a value that is no finite
-	// number or a negative duration (skipUnusable), where rows are jobs:
-	// every format but Helios' sequence of the cluster's states
-	// (sequence), where each row holds on from the one before.
+	// number or a negative duration (skipUnusable), in every format (in
+	// Helios' sequence of the cluster's states, the row before holds on).
 	unusable unusableRows
-	sequence bool
 	// zone is Options.Zone, UTC when unset.
 	zone *time.Location
 	// dates is the order of day and month in the file's dates with their
@@ -837,12 +835,9 @@ func (p *parser) col(name string) int { return slices.Index(p.header, name) }
 
 // rows calls fn for each data row with its line number; blank lines are
 // skipped by encoding/csv. A row fn refuses for a value that is no finite
-// number or for a negative duration is skipped and counted (skipUnusable)
-// in a format whose rows are jobs.
+// number or for a negative duration is skipped and counted (skipUnusable).
 func (p *parser) rows(fn func(line int, rec []string) error) error {
-	if !p.sequence {
-		fn = p.skipUnusable(fn)
-	}
+	fn = p.skipUnusable(fn)
 	// A date that reads either way holds its row, and those below, until
 	// one shows the order (readDated).
 	dated := fn
