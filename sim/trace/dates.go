@@ -36,11 +36,13 @@ func ParseDateOrder(s string) (DateOrder, error) {
 }
 
 // dateOrder is how the dates with their year last in a file are read: the
-// order, and the row and value that set it (line 0: Options.DateOrder).
+// order, and the row (or a JSON log's job) and value that set it (line
+// and job 0: Options.DateOrder).
 type dateOrder struct {
 	order DateOrder
 	line  int
 	value string
+	job   int
 }
 
 // wantOrder says how to give the order of a date's day and month.
@@ -78,12 +80,14 @@ func (p *parser) yearLast(line int, col, s string) (string, error) {
 	order := p.dates.order
 	switch {
 	case shown != DateOrderUnknown && order == DateOrderUnknown:
-		p.dates = dateOrder{shown, line, v}
+		p.dates = dateOrder{shown, line, v, p.job}
 		order = shown
 	case shown != DateOrderUnknown && shown != order:
 		by := "--trace-dates " + string(order)
 		if p.dates.line > 0 {
 			by = fmt.Sprintf("line %d (%q)", p.dates.line, clip(p.dates.value))
+		} else if p.dates.job > 0 {
+			by = fmt.Sprintf("job %d (%q)", p.dates.job, clip(p.dates.value))
 		}
 		return "", p.bad(line, col, s, wantOrder, fmt.Errorf("a date with the %s first, where %s has the %s first", unit(shown), by, unit(order)))
 	case a == b:
@@ -161,7 +165,7 @@ func (p *parser) readDated(fn func(line int, rec []string) error, line int, rec 
 		}
 		u.err = te
 	} else if o, v := orderShown(rec); o != DateOrderUnknown {
-		p.dates = dateOrder{o, line, v}
+		p.dates = dateOrder{o, line, v, 0}
 		if err := p.readUndated(fn); err != nil {
 			return err
 		}

@@ -89,29 +89,14 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	var d dated
 	var never, running, cpu int
 	rec := make([]string, len(phillyColumns))
-	for n := 1; dec.More(); n++ {
-		lim.n = 0
-		var j phillyJob
-		at := dec.InputOffset()
-		if err := dec.Decode(&j); err != nil {
-			return nil, p.jsonErr(n, err)
-		}
-		// The limiter bounds what is read from the file (the decoder may
-		// hold a little read ahead); the job itself is bounded exactly.
-		if dec.InputOffset()-at > MaxJSONJobBytes {
-			return nil, p.jsonErr(n, errJSONJobTooLong)
-		}
-		rec[0], rec[1], rec[2], rec[3] = j.Status, j.VC, j.JobID, j.User
-		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
-			p.left++
-			continue
-		}
+	// take reads the n-th job into tr, or counts why it is skipped.
+	take := func(n int, j *phillyJob) error {
 		if j.SubmittedTime == nil {
-			return nil, p.jobErr(n, &j, "submitted_time", "null", wantDate, errors.New("no submit time"))
+			return p.jobErr(n, j, "submitted_time", "null", wantDate, errors.New("no submit time"))
 		}
-		submit, ok := parseDateTime(*j.SubmittedTime, p.zone)
-		if !ok || submit.Before(MinDate) || !submit.Before(MaxDate) {
-			return nil, p.jobErr(n, &j, "submitted_time", *j.SubmittedTime, wantDate, errors.New("not a date-time in range"))
+		submit, err := p.jobDate(n, j, "submitted_time", *j.SubmittedTime)
+		if err != nil {
+			return err
 		}
 		var start, end time.Time
 		gpus, open := 0, false
@@ -121,11 +106,11 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 				g += len(server.GPUs)
 			}
 			if g > MaxGPUs {
-				return nil, p.jobErr(n, &j, fmt.Sprintf("attempts[%d].detail", k), fmt.Sprint(g, " GPUs"), fmt.Sprintf("at most %d GPUs", MaxGPUs), errors.New("out of range"))
+				return p.jobErr(n, j, fmt.Sprintf("attempts[%d].detail", k), fmt.Sprint(g, " GPUs"), fmt.Sprintf("at most %d GPUs", MaxGPUs), errors.New("out of range"))
 			}
-			s, e, err := p.attemptTimes(n, &j, k, a.StartTime, a.EndTime)
+			s, e, err := p.attemptTimes(n, j, k, a.StartTime, a.EndTime)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			open = k == len(j.Attempts)-1 && !s.IsZero() && e.IsZero()
 			if s.IsZero() || e.IsZero() {
@@ -142,27 +127,53 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 		switch {
 		case open:
 			running++
-			continue
+			return nil
 		case start.IsZero() || !end.After(start):
 			never++
-			continue
+			return nil
 		case gpus == 0:
 			cpu++
-			continue
+			return nil
 		}
 		dur := end.Sub(start)
 		if dur > MaxSpan {
-			return nil, p.jobErr(n, &j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
+			return p.jobErr(n, j, "attempts", fmt.Sprintf("%.0f s from the first start to the last end", dur.Seconds()), wantPositiveSeconds, errors.New("out of range"))
 		}
 		// A job repeating one above (logs merged twice) in its jobid,
 		// submit, run and GPUs is left out; another job reusing a jobid
 		// is kept.
 		if p.repeated.repeat(j.JobID, []string{j.JobID, *j.SubmittedTime, strconv.FormatInt(start.UnixMilli(), 10), strconv.FormatInt(end.UnixMilli(), 10), strconv.Itoa(gpus)}) {
+			return nil
+		}
+		return d.add(p, tr, 0, submit, Job{Duration: dur.Round(time.Millisecond), GPUs: gpus})
+	}
+	// A date with its year last that reads either way holds its job, and
+	// those below, until one shows the order (as rows' readDated does).
+	var held heldJobs
+	for n := 1; dec.More(); n++ {
+		lim.n = 0
+		var j phillyJob
+		at := dec.InputOffset()
+		if err := dec.Decode(&j); err != nil {
+			return nil, p.jsonErr(n, err)
+		}
+		// The limiter bounds what is read from the file (the decoder may
+		// hold a little read ahead); the job itself is bounded exactly.
+		size := dec.InputOffset() - at
+		if size > MaxJSONJobBytes {
+			return nil, p.jsonErr(n, errJSONJobTooLong)
+		}
+		rec[0], rec[1], rec[2], rec[3] = j.Status, j.VC, j.JobID, j.User
+		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
+			p.left++
 			continue
 		}
-		if err := d.add(p, tr, 0, submit, Job{Duration: dur.Round(time.Millisecond), GPUs: gpus}); err != nil {
+		if err := held.take(p, take, n, &j, int(size)); err != nil {
 			return nil, err
 		}
+	}
+	if err := held.done(p, take); err != nil {
+		return nil, err
 	}
 	if _, err := dec.Token(); err != nil { // the array's ']'
 		return nil, p.jsonErr(0, err)
@@ -202,11 +213,7 @@ func (p *parser) attemptTimes(n int, j *phillyJob, k int, start, end *string) (s
 		if v == nil || unknownTime(*v) {
 			return time.Time{}, nil
 		}
-		at, ok := parseDateTime(*v, p.zone)
-		if !ok || at.Before(MinDate) || !at.Before(MaxDate) {
-			return time.Time{}, p.jobErr(n, j, fmt.Sprintf("attempts[%d].%s", k, field), *v, wantDate, errors.New("not a date-time in range"))
-		}
-		return at, nil
+		return p.jobDate(n, j, fmt.Sprintf("attempts[%d].%s", k, field), *v)
 	}
 	if s, err = parse("start_time", start); err != nil {
 		return
@@ -218,6 +225,105 @@ func (p *parser) attemptTimes(n int, j *phillyJob, k int, start, end *string) (s
 		err = p.jobErr(n, j, fmt.Sprintf("attempts[%d].end_time", k), *end, "an end_time at or after the attempt's start_time ("+*start+")", errors.New("before the start"))
 	}
 	return
+}
+
+// jobDate reads a date-time of the n-th job (from 1) of a JSON job log
+// as a CSV trace's (parser.date): a zone after the time, or the year
+// last (Options.DateOrder, or as a date in the log shows it).
+func (p *parser) jobDate(n int, j *phillyJob, field, value string) (time.Time, error) {
+	p.job = n
+	at, err := p.date(0, field, value)
+	p.job = 0
+	var te *Error
+	if err != nil && errors.As(err, &te) {
+		// The job, not a line, says where.
+		te.Err = fmt.Errorf("job %d (jobid %q): %w", n, clip(j.JobID), te.Err)
+	}
+	return at, err
+}
+
+// heldJobs are the jobs of a JSON job log held from one with a date that
+// reads either way (ambiguousDateError) on, until a job below shows the
+// order, when they are read in it: as rows' undatedRows, bounded by
+// MaxHeldBytes.
+type heldJobs struct {
+	ns    []int
+	jobs  []phillyJob
+	bytes int
+	err   *Error
+}
+
+// take calls fn for job j, or holds it while a date that reads either way
+// waits for a job below to show the log's order; size is the job's bytes
+// in the log (what holding it takes, about).
+func (h *heldJobs) take(p *parser, fn func(n int, j *phillyJob) error, n int, j *phillyJob, size int) error {
+	if p.dates.order == DateOrderUnknown {
+		// Any of its dates may show the order, not only those read
+		// before one that reads either way.
+		if o, v := orderShown(j.dates()); o != DateOrderUnknown {
+			p.dates = dateOrder{o, 0, v, n}
+		}
+	}
+	if h.err == nil {
+		err := fn(n, j)
+		if err == nil || p.dates.order != DateOrderUnknown {
+			return err
+		}
+		te := ambiguousError(err)
+		if te == nil {
+			return err
+		}
+		h.err = te
+	} else if p.dates.order != DateOrderUnknown {
+		if err := h.done(p, fn); err != nil {
+			return err
+		}
+		return fn(n, j)
+	}
+	if h.bytes += size; h.bytes > MaxHeldBytes {
+		h.err.Want = fmt.Sprintf("%s; or a date whose day is past 12, which tells, in the %d MiB of jobs after it", wantOrder, MaxHeldBytes>>20)
+		return h.err
+	}
+	h.ns = append(h.ns, n)
+	h.jobs = append(h.jobs, *j)
+	return nil
+}
+
+// done reads the jobs held, once a job has shown the order; at the log's
+// end with none shown, the first one's date is refused with both its
+// readings.
+func (h *heldJobs) done(p *parser, fn func(n int, j *phillyJob) error) error {
+	held := *h
+	*h = heldJobs{}
+	if held.err == nil {
+		return nil
+	}
+	if p.dates.order == DateOrderUnknown {
+		held.err.Want = wantOrder + "; no date in the log has its day past 12, which would tell"
+		return held.err
+	}
+	for i := range held.jobs {
+		if err := fn(held.ns[i], &held.jobs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dates are the job's date-times as the log writes them.
+func (j *phillyJob) dates() []string {
+	var ds []string
+	if j.SubmittedTime != nil {
+		ds = append(ds, *j.SubmittedTime)
+	}
+	for _, a := range j.Attempts {
+		for _, v := range []*string{a.StartTime, a.EndTime} {
+			if v != nil {
+				ds = append(ds, *v)
+			}
+		}
+	}
+	return ds
 }
 
 // jobErr is a bad field of the n-th job (from 1) of a JSON job log.

@@ -703,6 +703,9 @@ type parser struct {
 	// one shows it (readDated).
 	dates   dateOrder
 	undated undatedRows
+	// job is the JSON job log's job whose dates are being read (from 1;
+	// 0 in a CSV file), for dates to name it.
+	job int
 	// first is a headerless file's first line, the first row rows gives;
 	// headerless says there was one.
 	first      []string

@@ -1273,6 +1273,62 @@ func TestPhillyLog(t *testing.T) {
 	}
 }
 
+// TestPhillyLogDates: the JSON job log's date-times are read as a CSV
+// trace's are; they were "not a date-time in range" with a zone after the
+// time (an offset, an IANA name, UTC) or with their year last
+// (10/07/2017 01:11:39, as a spreadsheet's locale writes it). A date that
+// reads either way holds its job, and those below, until one shows the
+// order; with none, or with a date in the other order, the job and value
+// are named.
+func TestPhillyLogDates(t *testing.T) {
+	entry := func(id, submit, start, end string) string {
+		return `{"jobid": "` + id + `", "submitted_time": "` + submit + `", "attempts": [{"start_time": "` + start + `", "end_time": "` + end + `", "detail": [{"gpus": ["gpu0", "gpu1"]}]}]}`
+	}
+	log := func(jobs ...string) string { return "[" + strings.Join(jobs, ", ") + "]" }
+	for _, tt := range []struct {
+		name, log string
+		start     time.Time
+		jobs      []Job
+		err       string
+	}{
+		{name: "offset", log: log(entry("a", "2017-10-07 01:11:39 +08:00", "2017-10-07 01:12:09 +08:00", "2017-10-07 02:12:09 +08:00")),
+			start: time.Date(2017, 10, 6, 17, 11, 39, 0, time.UTC), jobs: []Job{job(0, 3600, 2)}},
+		{name: "IANA", log: log(entry("a", "2017-10-07 01:11:39 America/Los_Angeles", "2017-10-07 01:12:09 America/Los_Angeles", "2017-10-07 01:13:09 America/Los_Angeles")),
+			start: time.Date(2017, 10, 7, 8, 11, 39, 0, time.UTC), jobs: []Job{job(0, 60, 2)}},
+		{name: "UTC", log: log(entry("a", "2017-10-07T01:11:39Z", "2017-10-07 01:12:09 UTC", "2017-10-07 01:13:09 UTC")),
+			start: time.Date(2017, 10, 7, 1, 11, 39, 0, time.UTC), jobs: []Job{job(0, 60, 2)}},
+		// The first reads either way; the second, below, is month-first.
+		{name: "year last", log: log(entry("a", "10/07/2017 01:00:00", "10/07/2017 01:00:00", "10/07/2017 02:00:00"), entry("b", "10/13/2017 01:00:00", "10/13/2017 01:00:00", "10/13/2017 01:01:00")),
+			start: time.Date(2017, 10, 7, 1, 0, 0, 0, time.UTC), jobs: []Job{job(0, 3600, 2), job(6*86400, 60, 2)}},
+		// Its own end shows the order.
+		{name: "year last, day first", log: log(entry("a", "07.10.2017 01:00:00", "07.10.2017 01:00:00", "13.10.2017 01:00:00")),
+			start: time.Date(2017, 10, 7, 1, 0, 0, 0, time.UTC), jobs: []Job{job(0, 6*86400, 2)}},
+		{name: "year last, never shown", log: log(entry("a", "10/07/2017 01:00:00", "10/07/2017 01:00:00", "10/07/2017 02:00:00")),
+			err: `column submitted_time: "10/07/2017 01:00:00": job 1 (jobid "a"): a date that reads as 10 July 2017 (day first) or 7 October 2017 (month first) (want the day and the month in one order: --trace-dates day-first (29/11/2026) or month-first (11/29/2026), or dates as YYYY-MM-DD; no date in the log has its day past 12, which would tell)`},
+		{name: "year last, both orders", log: log(entry("a", "13/10/2017 01:00:00", "13/10/2017 01:00:00", "13/10/2017 02:00:00"), entry("b", "10/14/2017 01:00:00", "10/14/2017 01:00:00", "10/14/2017 02:00:00")),
+			err: `column submitted_time: "10/14/2017 01:00:00": job 2 (jobid "b"): a date with the month first, where job 1 ("13/10/2017 01:00:00") has the day first`},
+		{name: "an abbreviation", log: log(entry("a", "2017-10-07 01:11:39 PST", "2017-10-07 01:12:09 PST", "2017-10-07 01:13:09 PST")),
+			err: `column submitted_time: "2017-10-07 01:11:39 PST": job 1 (jobid "a"): `},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := Read("cluster_job_log.json", strings.NewReader(tt.log))
+			if tt.err != "" {
+				var te *Error
+				if !errors.As(err, &te) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want a *trace.Error …%s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tr.Start.Equal(tt.start) || !slices.Equal(tr.Jobs, tt.jobs) {
+				t.Errorf("jobs %v from %s, want %v from %s", tr.Jobs, tr.Start, tt.jobs, tt.start)
+			}
+		})
+	}
+}
+
 // TestNeeds: the CPUs and memory a trace gives each job, where it has
 // them, and what is refused there with its line and column. Empty and
 // NaN say nothing; a count too large for the simulator is kept as the
