@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -102,6 +103,12 @@ type BaselineKnobs struct {
 // karpenter.consolidate_after=5m,
 // karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true,
 // karpenter.registration_ttl=20m.
+// knobNames lists the baselines' knobs, for the messages that name them.
+const knobNames = "threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict, karpenter.spot_to_spot or karpenter.registration_ttl"
+
+// errUnknownKnob is a baseline option no baseline has.
+var errUnknownKnob = errors.New("unknown")
+
 func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	name, val, ok := strings.Cut(s, "=")
 	if !ok {
@@ -167,7 +174,7 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 		// As long as a boot may be (a year), which it must outlast (CheckBoots).
 		k.KarpenterRegistrationTTL, err = durTo(time.Second, MaxRegistrationTTL)
 	default:
-		return fmt.Errorf("baseline option %q: unknown (want threshold.target, threshold.cooldown, threshold.interval, per-job.suspend, per-job.resume_rate, per-job.resume_timeout, per-job.insufficient_capacity_timeout, karpenter.consolidate_after, karpenter.consolidation_policy, karpenter.evict, karpenter.spot_to_spot or karpenter.registration_ttl)", name)
+		return fmt.Errorf("baseline option %q: %w (want %s)", name, errUnknownKnob, knobNames)
 	}
 	return err
 }

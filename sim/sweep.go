@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
@@ -31,11 +33,12 @@ type SweepParam struct {
 func ParseSweepParam(s string) (SweepParam, error) {
 	name, vals, ok := strings.Cut(s, "=")
 	if !ok || name == "" || vals == "" {
-		return SweepParam{}, fmt.Errorf("sweep %q: want name=value,value,… (wait_target=0s,5m or per-job.suspend=0s,300s)", s)
+		return SweepParam{}, fmt.Errorf("sweep %q: want name=value,value,… (wait_target=0s,5m or per-job.suspend=0s,300s)", clipArg(s))
 	}
 	p := SweepParam{Name: name, Values: strings.Split(vals, ",")}
-	if len(p.Values) > 64 {
-		return SweepParam{}, fmt.Errorf("sweep %q: %d values, at most 64", s, len(p.Values))
+	if len(p.Values) > maxSweepValues {
+		// The values themselves would fill the screen.
+		return SweepParam{}, fmt.Errorf("sweep %s: %d values: want at most %d (sweep fewer at once, or a wider step)", clipArg(name), len(p.Values), maxSweepValues)
 	}
 	type setting struct {
 		pool policy.Duration
@@ -77,7 +80,27 @@ func (p SweepParam) apply(v string, pool policy.Pool, k BaselineKnobs) (policy.P
 		return pool, k, nil
 	}
 	err := k.ParseBaselineKnob(p.Name + "=" + v)
+	if errors.Is(err, errUnknownKnob) {
+		return pool, k, fmt.Errorf("sweep %q: unknown setting (want wait_target, spillway's, or a baseline's knob: %s)", clipArg(p.Name), knobNames)
+	}
 	return pool, k, err
+}
+
+// maxSweepValues is the most values one --sweep takes.
+const maxSweepValues = 64
+
+// clipArg is s cut to 64 bytes (at a rune), for a message that quotes a
+// command-line argument of any length.
+func clipArg(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // CheckBoots refuses, before any run, a value of p that

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,17 +83,29 @@ func TestSweep(t *testing.T) {
 	}
 }
 
+// TestParseSweepParam: each bad --sweep is refused saying what is
+// wanted. A name no baseline has was refused with the baseline options
+// alone, not saying that wait_target is one; and a sweep of too many
+// values, or of no '=', quoted the whole argument back (30 KB for 5,000
+// values): the message quotes at most 64 bytes of it.
 func TestParseSweepParam(t *testing.T) {
+	many := make([]string, 5000)
+	for i := range many {
+		many[i] = strconv.Itoa(i) + "s"
+	}
 	for _, tt := range []struct{ in, want string }{
 		{"wait_target", `sweep "wait_target": want name=value,value,…`},
 		{"wait_target=5m,soon", `sweep wait_target="soon": want a duration from 0s to 168h`},
-		{"per-job.magic=1", `baseline option "per-job.magic": unknown`},
+		{"per-job.magic=1", `sweep "per-job.magic": unknown setting (want wait_target, spillway's, or a baseline's knob: threshold.target, `},
+		{"spillway.wait_target=1m", `sweep "spillway.wait_target": unknown setting (want wait_target, spillway's, or a baseline's knob: threshold.target, `},
+		{"wait_target=" + strings.Join(many, ","), `sweep wait_target: 5000 values: want at most 64 (sweep fewer at once, or a wider step)`},
+		{strings.Repeat("wait_target", 1000), `sweep "wait_targetwait_targetwait_targetwait_targetwait_targetwait_targ…": want name=value,value,…`},
 		{"wait_target=5m,0s,300s", `sweep wait_target="300s": the same setting as "5m": want each value once`},
 		{"per-job.suspend=0s,0s", `sweep per-job.suspend="0s": the same setting as "0s": want each value once`},
 		{"karpenter.evict=true,false,true", `sweep karpenter.evict="true": the same setting as "true"`},
 	} {
-		if _, err := ParseSweepParam(tt.in); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
-			t.Errorf("%s: got %v, want %q", tt.in, err, tt.want)
+		if _, err := ParseSweepParam(tt.in); err == nil || !strings.HasPrefix(err.Error(), tt.want) || len(err.Error()) > 1000 {
+			t.Errorf("%s: got %.300v, want %q (at most 1000 bytes)", clipArg(tt.in), err, tt.want)
 		}
 	}
 }
