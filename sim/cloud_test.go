@@ -164,7 +164,7 @@ func TestReclaimSkipsTheOffering(t *testing.T) {
 				pol.Name, res.Interruptions, res.FailedLaunches, res.CostByOffering, res.JobsOnCloud)
 		}
 		for cause := range res.FailedLaunches {
-			if why := failureCause(cause); why == failureCause("") {
+			if why := failureCause(cause, ""); why == failureCause("", "") {
 				t.Errorf("%s: failed-launch cause %q has no explanation in the report (%q)", pol.Name, cause, why)
 			}
 		}
@@ -393,7 +393,7 @@ func TestJoinTimeout(t *testing.T) {
 			if tt.jobRuns && res.WaitMaxS >= tt.waitBelow.Seconds() {
 				t.Errorf("the job waited %.0fs, want under %s", res.WaitMaxS, tt.waitBelow)
 			}
-			if n > 0 && failureCause("join_timeout") == failureCause("") {
+			if n > 0 && failureCause("join_timeout", "") == failureCause("", "") {
 				t.Error("join_timeout has no explanation in the report")
 			}
 		})

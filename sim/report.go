@@ -159,8 +159,8 @@ func Counted(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-// failureCause explains a failed-launch cause.
-func failureCause(cause string) string {
+// failureCause explains a failed-launch cause of policy pol's run.
+func failureCause(cause, pol string) string {
 	switch cause {
 	case "capacity":
 		return "offering out of stock, skipped for the capacity cache's TTL"
@@ -171,7 +171,10 @@ func failureCause(cause string) string {
 	case "join_timeout":
 		return "never came up within the policy's join timeout (spillway: the pool's join.timeout, after which the server skips the offering for the capacity cache's TTL unless an instance of it launched with it or after has come up; karpenter: its registration TTL, 15 minutes by default)"
 	case "not_up":
-		return "ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
+		if pol == PolicyPerJob {
+			return "ended while still booting: not up within ResumeTimeout, which marks the node DOWN, or cut for a budget or limit"
+		}
+		return "ended while still booting: cut for a budget or limit"
 	}
 	return "see docs/backtest.md"
 }
@@ -186,7 +189,7 @@ func writeFailedLaunches(w io.Writer, res Result) {
 	nFailed, nRefused := 0, 0
 	for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
 		n := res.FailedLaunches[cause]
-		text := fmt.Sprintf(" %d %s (%s);", n, cause, failureCause(cause))
+		text := fmt.Sprintf(" %d %s (%s);", n, cause, failureCause(cause, res.Policy))
 		if refusedCause(cause) {
 			refused, nRefused = append(refused, text), nRefused+n
 		} else {

@@ -25,7 +25,8 @@ func TestWriteTable(t *testing.T) {
 				WithoutLimit:    map[string]LimitCost{"budget": {BoundHours: 2.5, CloudCostUSD: 1500, WaitP95S: 120, WaitP99S: 600, GPUHoursLost: 2}},
 				FailedLaunches:  map[string]int{"capacity": 3, "quota": 1, "not_up": 2},
 				BootGPUHours:    2, IdleGPUHours: 5, FloorIdleGPUHours: 4, DominatedBy: []string{PolicyPerJob}},
-			{Policy: PolicyPerJob, CloudCostUSD: 1000, PaidGPUHours: 90, UsedGPUHours: 85, Efficiency: 0.95, WaitP95S: 500},
+			{Policy: PolicyPerJob, CloudCostUSD: 1000, PaidGPUHours: 90, UsedGPUHours: 85, Efficiency: 0.95, WaitP95S: 500, Launches: 4,
+				FailedLaunches: map[string]int{"not_up": 1}},
 			{Policy: PolicyOnPremOnly, Efficiency: 1, WaitP95S: 7200, JobsUnstarted: 1, JobsNeverServed: 2, NeverServedGPUs: 2200, NeverServedWhy: "larger than the 8 on-prem GPUs, and the pool has no offering to rent",
 				DominatedBy: []string{"x"}},
 		},
@@ -41,7 +42,9 @@ func TestWriteTable(t *testing.T) {
 		"2h00m!", // p95 above target is marked
 		"onprem-only: 1 job never started (larger than any capacity the policy provides, or held back by a limit until the run ended); the wait counts until the run ended, a lower bound.",
 		"spillway: 1 job run was killed before it finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
-		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: not up within per-job's ResumeTimeout, which marks the node DOWN, or cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
+		// Per-job's ResumeTimeout was named for every policy's not_up.
+		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
+		"per-job: 4 launches, 1 of them failed: 1 not_up (ended while still booting: not up within ResumeTimeout, which marks the node DOWN, or cut for a budget or limit);",
 		"spillway: 20 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 12 of killed runs' work (lost GPU-h), 1 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1,000; ali $234.50;",
