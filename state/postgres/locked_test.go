@@ -27,8 +27,7 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	const ttl = 300 * time.Millisecond
 	a := NewElector(lease(t, s, "a", ttl), 100*time.Millisecond, nil, nil)
 	b := NewElector(lease(t, s, "b", ttl), 100*time.Millisecond, nil, nil)
-	a.Step(ctx)
-	e1, ok := a.Acting()
+	e1, ok := stepUntilActing(t, a)
 	if !ok {
 		t.Fatal("a did not take a free lease")
 	}
@@ -47,8 +46,7 @@ func TestLeaseRowLockedByAnotherSession(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b.Step(ctx)
-	e2, ok := b.Acting()
+	e2, ok := stepUntilActing(t, b)
 	if !ok || e2 != e1+1 {
 		terms, _ := s.Terms(ctx, "leader")
 		t.Fatalf("b once the lock went: epoch %d, acting %v; want the next epoch %d (terms %+v)", e2, ok, e1+1, terms)
@@ -214,6 +212,22 @@ func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
 		terms, _ := s.Terms(ctx, "leader")
 		t.Fatalf("c's try once the lock went: epoch %d, ok %v, %v; want the next epoch %d (lease %+v, terms %+v)", e2, ok, err, e1+1, li, terms)
 	}
+}
+
+// stepUntilActing steps el until it acts, for up to 10s, and returns its
+// epoch. One step is not enough on a loaded machine: an elector acts only
+// when its call came back within four fifths of the TTL (a 300ms TTL
+// leaves 240ms, which a try on a fresh session, its statements prepared
+// first, can take there); a try that took the lease but came back late
+// leaves a term in its name that the next step renews at once.
+func stepUntilActing(t *testing.T, el *Elector) (epoch int64, ok bool) {
+	t.Helper()
+	pollUntil(t, 10*time.Second, func() bool {
+		el.Step(t.Context())
+		epoch, ok = el.Acting()
+		return ok
+	})
+	return epoch, ok
 }
 
 // lockLeaseRow locks the lease row of database db from a session of its
