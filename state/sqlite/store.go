@@ -162,6 +162,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			if uw := unwritable(abs, err); uw != nil {
 				return nil, uw
 			}
+			if fe := full(abs, err, true); fe != nil {
+				return nil, fe
+			}
 			return nil, err
 		}
 		if lock, err = lockServer(abs, o.now()); err != nil {
@@ -208,6 +211,9 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		if abs, aerr := filepath.Abs(path); aerr == nil {
 			if uw := unwritable(abs, err); uw != nil {
 				return nil, uw
+			}
+			if fe := full(abs, err, true); fe != nil {
+				return nil, fe
 			}
 		}
 		return nil, err

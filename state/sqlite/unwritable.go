@@ -74,13 +74,17 @@ func unwritable(abs string, err error) error {
 	return nil
 }
 
-// writeFailed is what a write of s answers for err: an *UnwritableError
+// writeFailed is what a write of s answers for err: a *FullError when
+// SQLite could not grow the file (SQLITE_FULL), an *UnwritableError
 // (Midway) when SQLite failed to write (an I/O error, a read-only
 // database) and the file can no longer be written, else err.
 func (s *Store) writeFailed(err error) error {
 	var se *sqlite.Error
 	if err == nil || s.presence.abs == "" || !errors.As(err, &se) {
 		return err
+	}
+	if fe := full(s.presence.abs, err, false); fe != nil {
+		return fe
 	}
 	if code := se.Code() & 0xff; code != sqlite3.SQLITE_IOERR && code != sqlite3.SQLITE_READONLY {
 		return err
