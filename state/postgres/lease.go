@@ -133,8 +133,9 @@ func (l *Lease) Renew(ctx context.Context, epoch int64) (ok bool, err error) {
 	return false, l.schemaKnown(ctx)
 }
 
-// setLockTimeout sets lock_timeout for the rest of the lease call's
-// transaction: the batch's statements run in one implicit transaction.
+// setLockTimeout sets lock_timeout for the rest of the transaction: a
+// lease call's batch, whose statements run in one implicit transaction,
+// or a fenced write's (checkFence).
 const setLockTimeout = `SELECT set_config('lock_timeout', $1, true)`
 
 // lockTimeout is how long a lease call may wait on the lease row's lock
@@ -144,14 +145,30 @@ const setLockTimeout = `SELECT set_config('lock_timeout', $1, true)`
 // database (a partition at that moment) does not wait on and take or
 // extend a term once the lock goes, long after its caller gave up.
 func (l *Lease) lockTimeout(ctx context.Context) (string, error) {
-	d := l.ttl
-	if dl, ok := ctx.Deadline(); ok {
-		d = time.Until(dl)
+	if _, ok := ctx.Deadline(); ok {
+		return lockTimeoutOf(ctx)
 	}
+	return millis(l.ttl), nil
+}
+
+// lockTimeoutOf is the time left before ctx's deadline, in whole
+// milliseconds rounded up, as lock_timeout takes it ("" when ctx has no
+// deadline); context.DeadlineExceeded once it has passed.
+func lockTimeoutOf(ctx context.Context) (string, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return "", nil
+	}
+	d := time.Until(dl)
 	if d <= 0 {
 		return "", context.DeadlineExceeded
 	}
-	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond), nil
+	return millis(d), nil
+}
+
+// millis is d in whole milliseconds rounded up, as lock_timeout takes it.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%dms", (d+time.Millisecond-1)/time.Millisecond)
 }
 
 // sendLeaseBatch sends b (setLockTimeout, then one lease statement

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/state"
 )
 
 // TestLeaseRowLockedByAnotherSession: someone holds a lock on the lease
@@ -264,4 +265,130 @@ func lockWaiters(t *testing.T, s *Store, db string) func() int {
 		}
 		return n
 	}
+}
+
+// TestFencedWriteCutOffWhileLockedDoesNotHoldOffTakeover: a leader's
+// fenced write waits on a row lock (an operator's BEGIN; SELECT ... FROM
+// instances FOR UPDATE left open), and the leader is cut off from the
+// database then, so that pgx's cancel request cannot reach it either. The
+// write took a share lock of the lease row with its fence: had its
+// statement waited on in the database, no server could take the lease for
+// as long as the operator's lock stayed (the waiting session is not idle,
+// so idle_in_transaction_session_timeout does not end it). The database
+// ends the wait at the write's deadline (its lock_timeout), ends the failed
+// transaction once idle (the transaction idle timeout), and the next server
+// leads as soon as the leader's term is over, the operator's lock still
+// held.
+func TestFencedWriteCutOffWhileLockedDoesNotHoldOffTakeover(t *testing.T) {
+	dsn := newDB(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+	direct := openStore(t, dsn)
+	ctx := t.Context()
+	row := state.Instance{ID: "i-1", Provider: "aws", Pool: "train", State: state.InstanceRunning, GPUs: 8, LaunchedAt: time.Unix(1, 0)}
+	if err := direct.PutInstance(ctx, row); err != nil {
+		t.Fatal(err)
+	}
+	waiting := lockWaiters(t, direct, db)
+
+	proxy, err := fixture.StartProxy(pg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	const idle = 500 * time.Millisecond
+	leader, err := Open(ctx, strings.Replace(dsn, pg.Addr, proxy.Addr, 1), WithTxIdleTimeout(idle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Close()
+	// Once the test is done: closed, the cut-off session's cancel request
+	// fails at once, rather than holding leader.Close for pgconn's 15 s.
+	defer proxy.Restore()
+	const ttl = 2 * time.Second
+	e1, ok, err := lease(t, leader, "a", ttl).Acquire(ctx)
+	if err != nil || !ok {
+		t.Fatalf("a's first try: %d, %v, %v", e1, ok, err)
+	}
+	fenced := leader.FencedBy("leader", func() (int64, bool) { return e1, true })
+
+	tx := lockInstances(t, db)
+	// The write's deadline outlasts the test's seeing it wait (polls of
+	// pg_stat_activity, which took over 0.5s at load ~28) and the cut.
+	wctx, cancel := context.WithTimeout(ctx, ttl)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		up := row
+		up.BusyGPUs = 8
+		done <- fenced.PutInstance(wctx, up)
+	}()
+	if !pollUntil(t, 5*time.Second, func() bool { return waiting() == 1 }) {
+		select {
+		case err := <-done:
+			t.Fatalf("the leader's write never waited on the operator's lock: it ended with %v", err)
+		default:
+			t.Fatal("the leader's write never waited on the operator's lock")
+		}
+	}
+	proxy.Cut()
+	if err := <-done; err == nil {
+		t.Fatal("the leader's write succeeded while the row was locked")
+	}
+	cutAt := time.Now()
+
+	// The operator's lock stays. Once a's term is over, b takes the lease:
+	// at most the transaction idle timeout after the write's deadline (the
+	// term's end), where it could wait for as long as the lock stays.
+	b := lease(t, direct, "b", time.Minute)
+	var e2 int64
+	var tries []error
+	if !pollUntil(t, 10*time.Second, func() bool {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		var err error
+		e2, ok, err = b.Acquire(actx)
+		if err != nil {
+			tries = append(tries, err)
+		}
+		return ok
+	}) {
+		t.Fatalf("b could not take the lease for 10s after a's write was cut off, %d sessions waiting on a lock, while the operator's lock on the instances stayed (%d tries failed, the last: %v)", waiting(), len(tries), tries[len(tries)-1])
+	}
+	t.Logf("b led %v after the cut-off write's deadline (a's term %v, the transaction idle timeout %v)", time.Since(cutAt).Round(time.Millisecond), ttl, idle)
+	if e2 != e1+1 {
+		t.Fatalf("b took epoch %d, want %d", e2, e1+1)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := direct.Instances(ctx, state.InstanceFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].BusyGPUs != 0 {
+		t.Fatalf("instances once the lock went: %+v; want the row as it was (the cut-off write never committed)", got)
+	}
+}
+
+// lockInstances locks every instance row of database db from a session of
+// its own, inside a transaction (an operator's BEGIN; SELECT ... FOR
+// UPDATE left open), rolled back when the test ends if it did not roll it
+// back first.
+func lockInstances(t *testing.T, db string) pgx.Tx {
+	t.Helper()
+	ctx := t.Context()
+	other, err := pgx.Connect(ctx, pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, `SELECT * FROM instances FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

@@ -315,10 +315,42 @@ func (s *Store) unfenced(ctx context.Context, f func(q querier) error) error { r
 // checkFence fails with a *state.FencedError unless the lease is held at
 // epoch and unexpired; the share lock it takes holds off a takeover until
 // the transaction ends.
+//
+// So a fenced write must not wait on in the database after its caller gave
+// up: one waiting on another lock (a row an operator's open transaction
+// locked, another session's insert of the same key) holds the share lock
+// as long as it waits, and no server can take the lease meanwhile. When
+// its context ends, pgx's cancel request ends the wait, but a server cut
+// off from the database (a partition, its host gone) cannot send it, and a
+// waiting session is not idle, so idle_in_transaction_session_timeout does
+// not end it either: nobody led until the other lock went. In the same
+// round trip as the fence, the transaction's lock_timeout is set to the
+// time left before ctx's deadline (a leader's write ends with its term),
+// so the database ends the wait itself; the transaction, failed and idle,
+// is then ended by idle_in_transaction_session_timeout.
 func checkFence(ctx context.Context, tx pgx.Tx, lease string, epoch int64) error {
+	lt, err := lockTimeoutOf(ctx)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	if lt != "" {
+		b.Queue(setLockTimeout, lt)
+	}
+	b.Queue(`SELECT epoch, expires_at > clock_timestamp() FROM leader_lease WHERE name = $1 FOR SHARE`, lease)
+	br := tx.SendBatch(ctx, b)
+	if lt != "" {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+	}
 	var cur int64
 	var live bool
-	err := tx.QueryRow(ctx, `SELECT epoch, expires_at > clock_timestamp() FROM leader_lease WHERE name = $1 FOR SHARE`, lease).Scan(&cur, &live)
+	err = br.QueryRow().Scan(&cur, &live)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return &state.FencedError{Lease: lease, Epoch: epoch, Why: "no lease row"}
