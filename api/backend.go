@@ -177,10 +177,11 @@ type PoolSummary struct {
 	Budget float64 `json:"budget"`
 	// Floors counts active schedule and manual floors; ActiveFloors are
 	// they (PoolDetail.Floors), each with its reason: what holds burst
-	// GPUs up now, and until when. The API answers at most 10: the
-	// schedules', then the manual bursts' newest first; FloorsOmitted
-	// counts those left out (the oldest bursts), which MoreFloors lists
-	// (GET /v1/bursts?pool=NAME&limit=FloorsOmitted).
+	// GPUs up now, and until when. The API answers every schedule's, then
+	// the 10 newest manual bursts'; FloorsOmitted counts those left out
+	// (the oldest bursts), which MoreFloors lists (GET
+	// /v1/bursts?pool=NAME&limit=FloorsOmitted, at most 1000, whose next
+	// cursor lists the rest).
 	Floors        int     `json:"floors"`
 	ActiveFloors  []Floor `json:"active_floors,omitempty"`
 	FloorsOmitted int     `json:"floors_omitted,omitempty"`
@@ -334,8 +335,8 @@ type PoolDetail struct {
 	Floors    []Floor      `json:"floors"` // active ones
 	Instances []Instance   `json:"instances"`
 	LastPlan  *Plan        `json:"last_plan,omitempty"`
-	// The API answers at most 100 floors (the schedules', then the manual
-	// bursts' newest first) and the first 100 instances by ID: the
+	// The API answers the schedules' floors, then the 100 newest manual
+	// bursts', and the first 100 instances by ID: the
 	// Omitted fields count the rest, and the More fields are where to list
 	// them (the oldest active bursts; the next page of GET /v1/instances).
 	FloorsOmitted    int    `json:"floors_omitted,omitempty"`

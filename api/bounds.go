@@ -13,22 +13,24 @@ import (
 // page 832 kB, polled again and again; what is left out is counted, with
 // where to list it.
 const (
-	// statusFloors is how many active floors each pool of GET /v1/status
-	// and GET /v1/pools carries.
+	// statusFloors is how many active manual bursts' floors each pool of
+	// GET /v1/status and GET /v1/pools carries, after its schedules'.
 	statusFloors = 10
-	// poolFloors and poolInstances bound GET /v1/pools/{pool}.
+	// poolFloors (bursts' floors, after the schedules') and poolInstances
+	// bound GET /v1/pools/{pool}.
 	poolFloors    = 100
 	poolInstances = 100
-	// pageFloors bounds the floors table of each pool on the page (its
-	// instances are bounded by pageInstances).
+	// pageFloors bounds the bursts in the floors table of each pool on the
+	// page, after its schedules (its instances are bounded by
+	// pageInstances).
 	pageFloors = 20
 )
 
-// newestFloors returns at most n of fs: the schedules' floors first (the
-// config's, in the order given), then the manual bursts', newest first
-// (burst IDs start with their creation time), and how many it left out,
-// which are the oldest manual bursts when fs holds at most n schedule
-// floors.
+// newestFloors returns fs's schedule floors, every one (the config bounds
+// them; in the order given), then at most n of its manual bursts', newest
+// first (burst IDs start with their creation time), and how many bursts it
+// left out: the oldest, which moreFloors lists. Cutting the schedules'
+// floors too lost those past n, which no burst listing shows.
 func newestFloors(fs []Floor, n int) ([]Floor, int) {
 	out := slices.Clone(fs)
 	slices.SortStableFunc(out, func(a, b Floor) int {
@@ -40,14 +42,19 @@ func newestFloors(fs []Floor, n int) ([]Floor, int) {
 		}
 		return cmp.Compare(b.Burst, a.Burst)
 	})
-	if len(out) <= n {
+	schedules := slices.IndexFunc(out, func(f Floor) bool { return f.Burst != "" })
+	if schedules < 0 {
 		return out, 0
 	}
-	return out[:n], len(out) - n
+	if bursts := len(out) - schedules; bursts > n {
+		return out[:schedules+n], bursts - n
+	}
+	return out, 0
 }
 
 // moreFloors is where the floors left out are listed: the pool's active
-// bursts, oldest first, as many as were left out (up to a page).
+// bursts, oldest first, as many as were left out up to a page of maxLimit,
+// whose next cursor lists the rest.
 func moreFloors(pool string, omitted int) string {
 	if omitted == 0 {
 		return ""

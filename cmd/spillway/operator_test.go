@@ -312,15 +312,15 @@ func TestStatusSaysWhichFloorsItLeftOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(out, "\n  manual burst b-"); n != 9 || !strings.Contains(out, "\n  schedule weekday-peak") ||
-		!strings.Contains(out, "manual burst b-0015 by alice") || strings.Contains(out, "b-0006 by") {
-		t.Errorf("status lists %d bursts' floors, want the schedule's and the 9 newest (b-0015 to b-0007):\n%s", n, out)
+	if n := strings.Count(out, "\n  manual burst b-"); n != 10 || !strings.Contains(out, "\n  schedule weekday-peak") ||
+		!strings.Contains(out, "manual burst b-0015 by alice") || !strings.Contains(out, "b-0006 by") || strings.Contains(out, "b-0005 by") {
+		t.Errorf("status lists %d bursts' floors, want the schedule's and the 10 newest (b-0015 to b-0006):\n%s", n, out)
 	}
-	if want := "\n  … and 6 older manual bursts, not shown: spillway burst list --pool training lists them all\n"; !strings.Contains(out, want) {
+	if want := "\n  … and 5 older manual bursts, not shown: spillway burst list --pool training lists them all\n"; !strings.Contains(out, want) {
 		t.Errorf("status does not say what it left out: want %q in\n%s", want, out)
 	}
 	out, _, err = runCLI(t, "status", "-o", "json")
-	if err != nil || !strings.Contains(out, `"floors_omitted": 6`) || !strings.Contains(out, `"more_floors": "/v1/bursts?limit=6\u0026pool=training"`) {
+	if err != nil || !strings.Contains(out, `"floors_omitted": 5`) || !strings.Contains(out, `"more_floors": "/v1/bursts?limit=5\u0026pool=training"`) {
 		t.Errorf("status -o json: %v\n%s", err, out)
 	}
 }
