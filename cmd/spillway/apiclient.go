@@ -293,7 +293,8 @@ type explained struct {
 func (e *explained) Error() string { return e.msg }
 func (e *explained) Unwrap() error { return e.err }
 
-// print writes v as JSON with -o json, else calls table with a tabwriter.
+// print writes v as JSON with -o json (& < > unescaped), else calls table
+// with a tabwriter.
 func (f *apiFlags) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
 	if f.output == "json" {
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
@@ -303,6 +304,9 @@ func (f *apiFlags) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) e
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		// For a terminal, jq or grep, not for HTML: & < > as they are
+		// (R&D, not R\u0026D; more_floors' URLs as a shell takes them).
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -320,7 +321,7 @@ func TestStatusSaysWhichFloorsItLeftOut(t *testing.T) {
 		t.Errorf("status does not say what it left out: want %q in\n%s", want, out)
 	}
 	out, _, err = runCLI(t, "status", "-o", "json")
-	if err != nil || !strings.Contains(out, `"floors_omitted": 5`) || !strings.Contains(out, `"more_floors": "/v1/bursts?limit=5\u0026pool=training"`) {
+	if err != nil || !strings.Contains(out, `"floors_omitted": 5`) || !strings.Contains(out, `"more_floors": "/v1/bursts?limit=5&pool=training"`) {
 		t.Errorf("status -o json: %v\n%s", err, out)
 	}
 }
@@ -364,5 +365,47 @@ func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 	}
 	if strings.Contains(out, "current:") {
 		t.Errorf("status says something of a pool evaluated 20s ago:\n%s", out)
+	}
+}
+
+// TestJSONOutputIsNotHTMLEscaped: -o json wrote &, < and > as \u0026,
+// \u003c and \u003e (encoding/json's default, for JSON inside HTML), so a
+// reason "R&D <night run>" read "R\u0026D \u003cnight run\u003e" to
+// whoever looked and to grep, and more_floors "limit=5\u0026pool=…",
+// which no shell or browser takes as a URL. The CLI writes them as they
+// are; the JSON still decodes to the same text.
+func TestJSONOutputIsNotHTMLEscaped(t *testing.T) {
+	url, toks := opServer(t)
+	t.Setenv("SPILLWAY_SERVER", url)
+	t.Setenv("SPILLWAY_TOKEN", toks[tokens.Operator])
+	const reason = "R&D <night run> -> INC-7"
+	created, _, err := runCLI(t, "burst", "create", "--pool", "training", "--gpus", "1", "--for", "1h", "--reason", reason, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		out  string
+	}{
+		{"burst create", nil, created},
+		{"burst list", []string{"burst", "list", "-o", "json"}, ""},
+		{"status", []string{"status", "-o", "json"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := tc.out
+			if tc.args != nil {
+				if out, _, err = runCLI(t, tc.args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !strings.Contains(out, `"`+reason+`"`) || strings.Contains(out, `\u00`) {
+				t.Errorf("%s -o json does not show %q as it is:\n%s", tc.name, reason, out)
+			}
+			var v any
+			if err := json.Unmarshal([]byte(out), &v); err != nil {
+				t.Errorf("%s -o json is not JSON: %v", tc.name, err)
+			}
+		})
 	}
 }
