@@ -97,7 +97,7 @@ func TestPageLogin(t *testing.T) {
 		t.Fatalf("page: %d", resp.StatusCode)
 	}
 	for _, want := range []string{"Pool training", "Pool inference", "30 / 32 GPUs busy", "2 allocated but idle (waste)", "6 jobs, 24 GPUs",
-		"i-0a1b2c3d4e5f60001", "weekday-peak", "<td>b-0001 (alice)</td>", `<tr class="floor"><td>manual</td><td>b-0001 (alice)</td>`, "INC-4211: eval backlog before the release", "$1234.56 of $20000.00",
+		"i-0a1b2c3d4e5f60001", "weekday-peak", "<td>b-0001 (alice)</td>", `<tr class="floor"><td>manual</td><td>b-0001 (<bdi>alice</bdi>)</td>`, "INC-4211: eval backlog before the release", "$1234.56 of $20000.00",
 		"capacity: aws-p5-ondemand in us-east-1a is out of stock", "<svg", "<polyline"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
