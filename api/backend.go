@@ -200,16 +200,56 @@ type PoolSummary struct {
 	Evaluated time.Time `json:"evaluated,omitzero"`
 	Interval  Duration  `json:"interval,omitempty"`
 	Error     string    `json:"error,omitempty"`
+	// TickLength, Waiting and WaitingSince are Snapshot's.
+	TickLength   Duration  `json:"tick_length,omitempty"`
+	Waiting      string    `json:"waiting,omitempty"`
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
 }
 
 // Known says whether the on-prem and queue figures were read: the pool
 // was evaluated, and its last evaluation did not fail.
 func (s Snapshot) Known() bool { return !s.Time.IsZero() && s.Error == "" }
 
-// Late says whether, at now, the figures are older than three intervals
-// (and a minute): the evaluations have stopped or are slow.
+// Late says whether, at now, the figures are older than LateAfter: the
+// evaluations have stopped or are slower than their cloud calls explain.
 func (s Snapshot) Late(now time.Time) bool {
-	return !s.Time.IsZero() && now.Sub(s.Time) > max(3*time.Duration(s.Interval), time.Minute)
+	return !s.Time.IsZero() && now.Sub(s.Time) > s.LateAfter()
+}
+
+// Overdue says whether, at now, an evaluation was due and has not come:
+// the figures are older than two intervals.
+func (s Snapshot) Overdue(now time.Time) bool {
+	return !s.Time.IsZero() && now.Sub(s.Time) > 2*time.Duration(s.Interval)
+}
+
+// WaitingOn says what the pool's tick is waiting on ("a call to aws-use1
+// since 10:01:02 UTC, 4m0s ago"), or "" when that is not known.
+func (s Snapshot) WaitingOn(now time.Time) string {
+	if s.Waiting == "" {
+		return ""
+	}
+	w := "a call to " + s.Waiting
+	if !s.WaitingSince.IsZero() {
+		w += fmt.Sprintf(" since %s, %s ago", s.WaitingSince.UTC().Format("15:04:05 UTC"), Duration(now.Sub(s.WaitingSince).Round(time.Second)))
+	}
+	return w
+}
+
+// TickWait says how long a tick may wait on its cloud calls ("a tick may
+// wait up to 20m on its cloud calls"), or "" when that is not known.
+func (s Snapshot) TickWait() string {
+	if s.TickLength <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("a tick may wait up to %s on its cloud calls", s.TickLength)
+}
+
+// LateAfter is how old the figures may grow before they are out of date:
+// three intervals (and a minute), and a tick's length (TickLength), as a
+// tick waiting on slow cloud calls delays the next evaluation by up to
+// that much without anything being stuck.
+func (s Snapshot) LateAfter() time.Duration {
+	return max(3*time.Duration(s.Interval), time.Minute) + time.Duration(s.TickLength)
 }
 
 // Snapshot is what the policy last saw in a pool.
@@ -222,13 +262,22 @@ type Snapshot struct {
 	// Interval is how often the pool is evaluated.
 	Interval Duration `json:"interval,omitempty"`
 	// Error says why the last evaluation failed.
-	Error         string   `json:"error,omitempty"`
-	OnPremTotal   int      `json:"onprem_gpus"`
-	OnPremBusy    int      `json:"onprem_busy_gpus"`
-	IdleAllocated int      `json:"onprem_idle_allocated_gpus"`
-	PendingJobs   int      `json:"pending_jobs"`
-	PendingGPUs   int      `json:"pending_gpus"`
-	OldestWait    Duration `json:"oldest_wait"`
+	Error string `json:"error,omitempty"`
+	// TickLength is the longest one tick may take waiting on its cloud
+	// calls one after another (twice the longest call_timeout of the
+	// pool's providers, and the drain hooks': config.TickLength), so how
+	// much later than Interval the next evaluation may come.
+	TickLength Duration `json:"tick_length,omitempty"`
+	// Waiting names the provider whose call the pool's tick is waiting
+	// on now, and since when, when this server is ticking the pool.
+	Waiting       string    `json:"waiting,omitempty"`
+	WaitingSince  time.Time `json:"waiting_since,omitzero"`
+	OnPremTotal   int       `json:"onprem_gpus"`
+	OnPremBusy    int       `json:"onprem_busy_gpus"`
+	IdleAllocated int       `json:"onprem_idle_allocated_gpus"`
+	PendingJobs   int       `json:"pending_jobs"`
+	PendingGPUs   int       `json:"pending_gpus"`
+	OldestWait    Duration  `json:"oldest_wait"`
 	// Stale names signals that were missing or old.
 	Stale []string `json:"stale,omitempty"`
 	// Held names what the policy does not launch now, and why: offerings

@@ -121,10 +121,13 @@ type poolPage struct {
 	// FormKey is the burst form's idempotency key, new at each render: a
 	// form posted twice (a double click) opens one burst.
 	FormKey string
-	// Late says the figures are older than three evaluation intervals;
-	// Age is how old they are.
-	Late bool
-	Age  Duration
+	// Late says the figures are older than three evaluation intervals
+	// and a tick's length (Snapshot.LateAfter); Age is how old they are.
+	// Overdue says an evaluation was due and has not come; WaitingOn what
+	// the tick waits on, when known; TickWait how long it may.
+	Late, Overdue       bool
+	Age                 Duration
+	WaitingOn, TickWait string
 	// Attention says, for the overview, what about the pool is wrong:
 	// figures unknown or old, signals stale.
 	Attention []string
@@ -226,7 +229,8 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		}
 		pp := poolPage{PoolDetail: det, Decisions: decs, Chart: newChart(tl, now.Add(-pageTimeline), now),
 			Form: CreateBurstRequest{Pool: ps.Name, GPUs: min(max(det.Manual.MaxGPUs, 1), 8), For: Duration(2 * time.Hour)}, FormKey: randomID()}
-		pp.Late, pp.Age = det.Snapshot.Late(now), Duration(now.Sub(det.Snapshot.Time).Round(time.Second))
+		pp.Late, pp.Overdue, pp.Age = det.Snapshot.Late(now), det.Snapshot.Overdue(now), Duration(now.Sub(det.Snapshot.Time).Round(time.Second))
+		pp.WaitingOn, pp.TickWait = det.Snapshot.WaitingOn(now), det.Snapshot.TickWait()
 		pp.Attention = attention(det.Snapshot, pp.Late, pp.Age)
 		pp.Groups = groupInstances(det.Instances)
 		for _, i := range det.Instances {
@@ -253,6 +257,8 @@ func attention(s Snapshot, late bool, age Duration) []string {
 		out = append(out, "not evaluated")
 	case s.Error != "":
 		out = append(out, "evaluation failed")
+	case late && s.Waiting != "":
+		out = append(out, "not evaluated for "+age.String()+", waiting on a call to "+s.Waiting)
 	case late:
 		out = append(out, "not evaluated for "+age.String())
 	}

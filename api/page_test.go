@@ -515,3 +515,55 @@ func TestPageOverviewFlagsPools(t *testing.T) {
 		t.Error("the fixture's two pools have no overview")
 	}
 }
+
+// TestPageLateAllowsForTheTickLength: a pool whose tick waited on a slow
+// cloud (a 10-minute call_timeout: a tick may take 20 minutes) read "Not
+// evaluated since …: the figures below are out of date" and was flagged
+// in the overview after three intervals and a minute, as if the server
+// were stuck. The figures are out of date once older than that and a
+// tick's length; meanwhile the page says what the tick is waiting on
+// when the server knows, and once late, how long a tick may wait.
+func TestPageLateAllowsForTheTickLength(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	minute, tick := api.Duration(time.Minute), api.Duration(20*time.Minute)
+	for _, p := range []struct {
+		name string
+		s    api.Snapshot
+	}{
+		{"waiting", api.Snapshot{Time: t0.Add(-9 * time.Minute), Interval: minute, TickLength: tick, Waiting: "aws-use1", WaitingSince: t0.Add(-8*time.Minute - 30*time.Second)}},
+		{"slow", api.Snapshot{Time: t0.Add(-9 * time.Minute), Interval: minute, TickLength: tick}},
+		{"stuck", api.Snapshot{Time: t0.Add(-24 * time.Minute), Interval: minute, TickLength: tick}},
+		{"stuck-waiting", api.Snapshot{Time: t0.Add(-31 * time.Minute), Interval: minute, TickLength: tick, Waiting: "ali-hz", WaitingSince: t0.Add(-30 * time.Minute)}},
+	} {
+		m.AddPool(api.PoolDetail{Name: p.name, Snapshot: p.s}, nil)
+	}
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+	_, body := newBrowser(e).get("/")
+	for _, want := range []string{
+		`<p class="hint" id="eval-waiting">Evaluated at 2026-11-29 08:51:00 UTC, 9m ago, every 1m: the next evaluation is waiting on a call to aws-use1 since 08:51:30 UTC, 8m30s ago (a tick may wait up to 20m on its cloud calls).</p>`,
+		`<p class="hint" id="eval-slow">Evaluated at 2026-11-29 08:51:00 UTC, every 1m.</p>`,
+		`<p class="error" id="eval-stuck">Not evaluated since 2026-11-29 08:36:00 UTC, 24m ago (it is evaluated every 1m, and a tick may wait up to 20m on its cloud calls): the figures below are out of date.</p>`,
+		`<p class="error" id="eval-stuck-waiting">Not evaluated since 2026-11-29 08:29:00 UTC, 31m ago (it is evaluated every 1m, and a tick may wait up to 20m on its cloud calls): the figures below are out of date. Its tick is waiting on a call to ali-hz since 08:30:00 UTC, 30m ago.</p>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	ov := body[strings.Index(body, `id="overview"`):strings.Index(body, `</table>`)]
+	for _, p := range []string{"waiting", "slow"} {
+		if row := ov[strings.Index(ov, `href="#pool-`+p+`"`)-30:]; strings.HasPrefix(row[:strings.Index(row, "<td>")], `<tr class="attention">`) || strings.Contains(row[:strings.Index(row, "</tr>")], "not evaluated") {
+			t.Errorf("the overview flags pool %s, whose tick may still be waiting on its calls: %s", p, row[:strings.Index(row, "</tr>")])
+		}
+	}
+	for _, want := range []string{"not evaluated for 24m</td>", "not evaluated for 31m, waiting on a call to ali-hz</td>"} {
+		if !strings.Contains(ov, want) {
+			t.Errorf("the overview lacks %s", want)
+		}
+	}
+	var st api.Status
+	e.get("/v1/status", &st)
+	if p := st.Pools[0]; p.TickLength != tick || p.Waiting != "aws-use1" || !p.WaitingSince.Equal(t0.Add(-8*time.Minute-30*time.Second)) {
+		t.Errorf("/v1/status's pool waiting: tick_length %s, waiting %q since %s; want 20m, aws-use1 since 08:51:30", p.TickLength, p.Waiting, p.WaitingSince)
+	}
+}

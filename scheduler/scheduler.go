@@ -256,6 +256,8 @@ type poolRun struct {
 	lastRecorded time.Time
 	// timeline holds the last maxSamples samples, oldest first.
 	timeline []Sample
+	// calls are the tick's cloud calls in flight (waiting.go).
+	calls inFlight
 }
 
 // maxSamples bounds a pool's timeline: 12 hours at the default tick.
@@ -465,7 +467,7 @@ func detached(ctx context.Context) context.Context { return context.WithoutCance
 func (s *Scheduler) callCtx(ctx context.Context, provider string) (context.Context, context.CancelFunc) {
 	own := time.Now().Add(s.callTimeout(provider))
 	cctx, cancel := context.WithDeadlineCause(ctx, own, errCallTimeout)
-	return context.WithValue(cctx, callDeadlineKey{}, own), cancel
+	return context.WithValue(cctx, callDeadlineKey{}, own), s.calling(ctx, provider, cancel)
 }
 
 // callDeadlineKey holds, in a call's context, the deadline its call

@@ -81,6 +81,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	ctx = context.WithValue(ctx, tickPoolKey{}, pr) // its calls are the pool's (Waiting)
 	ctx, epoch, ok := s.acting(ctx)
 	if !ok {
 		return nil // a follower: the leader ticks

@@ -97,6 +97,7 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	s.ActiveFloors = slices.Clone(d.Floors)
 	s.Held, s.Stale = d.Snapshot.Held, d.Snapshot.Stale
 	s.Evaluated, s.Interval, s.Error = d.Snapshot.Time, d.Snapshot.Interval, d.Snapshot.Error
+	s.TickLength, s.Waiting, s.WaitingSince = d.Snapshot.TickLength, d.Snapshot.Waiting, d.Snapshot.WaitingSince
 	return s
 }
 

@@ -45,6 +45,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
 			Held: d.Snapshot.Held, Stale: d.Snapshot.Stale,
 			Evaluated: d.Snapshot.Time, Interval: d.Snapshot.Interval, Error: d.Snapshot.Error,
+			TickLength: d.Snapshot.TickLength, Waiting: d.Snapshot.Waiting, WaitingSince: d.Snapshot.WaitingSince,
 		}
 		for _, in := range d.Instances {
 			ps.CloudGPUs += in.GPUs
@@ -75,6 +76,12 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	}
 	if bud := pool.Limits.Budget; bud != nil {
 		d.Spend.Budget = bud.Amount
+	}
+	// A tick waiting on its cloud calls delays the next evaluation by up to
+	// its length: figures that old are not out of date yet.
+	d.Snapshot.TickLength = api.Duration(pool.TickSlack.D())
+	if p, since, ok := b.sched.Waiting(name); ok {
+		d.Snapshot.Waiting, d.Snapshot.WaitingSince = p, since
 	}
 	for _, f := range snap.Floors {
 		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}

@@ -338,6 +338,12 @@ func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 	m.AddPool(api.PoolDetail{Name: "failing", Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), Error: "listing instances: RequestLimitExceeded"}}, nil)
 	m.AddPool(api.PoolDetail{Name: "late", Snapshot: api.Snapshot{Time: t0.Add(-47 * time.Minute), Interval: api.Duration(30 * time.Second), OnPremTotal: 32, OnPremBusy: 30}}, nil)
 	m.AddPool(api.PoolDetail{Name: "current", Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 32, OnPremBusy: 12}}, nil)
+	// A tick may wait 20m on its cloud calls (a 10m call_timeout): 9m-old
+	// figures are not out of date, and the server says what it waits on.
+	m.AddPool(api.PoolDetail{Name: "waiting", Snapshot: api.Snapshot{Time: t0.Add(-9 * time.Minute), Interval: api.Duration(time.Minute), TickLength: api.Duration(20 * time.Minute),
+		Waiting: "aws-use1", WaitingSince: t0.Add(-8*time.Minute - 30*time.Second), OnPremTotal: 8}}, nil)
+	m.AddPool(api.PoolDetail{Name: "slow", Snapshot: api.Snapshot{Time: t0.Add(-9 * time.Minute), Interval: api.Duration(time.Minute), TickLength: api.Duration(20 * time.Minute), OnPremTotal: 8}}, nil)
+	m.AddPool(api.PoolDetail{Name: "stuck", Snapshot: api.Snapshot{Time: t0.Add(-24 * time.Minute), Interval: api.Duration(time.Minute), TickLength: api.Duration(20 * time.Minute), OnPremTotal: 8}}, nil)
 	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{t0}})
 	if err != nil {
 		t.Fatal(err)
@@ -358,13 +364,15 @@ func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 		regexp.MustCompile(`\nfresh: not evaluated by this server yet \(a follower leaves it to the leader\): on-prem and queue figures unknown \(\?\)\n`),
 		regexp.MustCompile(`\nfailing: the last evaluation, at 2026-11-29 08:59Z, failed: listing instances: RequestLimitExceeded: on-prem and queue figures unknown \(\?\) until one succeeds\n`),
 		regexp.MustCompile(`\nlate: not evaluated since 2026-11-29 08:13Z, 47m ago \(every 30s\): its row is out of date\n`),
+		regexp.MustCompile(`\nwaiting: evaluated at 2026-11-29 08:51Z, 9m ago \(every 1m\): the next evaluation is waiting on a call to aws-use1 since 08:51:30 UTC, 8m30s ago \(a tick may wait up to 20m on its cloud calls\)\n`),
+		regexp.MustCompile(`\nstuck: not evaluated since 2026-11-29 08:36Z, 24m ago \(every 1m; a tick may wait up to 20m on its cloud calls\): its row is out of date\n`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("status lacks %s:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "current:") {
-		t.Errorf("status says something of a pool evaluated 20s ago:\n%s", out)
+	if strings.Contains(out, "current:") || strings.Contains(out, "slow:") {
+		t.Errorf("status says something of a pool evaluated 20s ago, or 9m ago with ticks of up to 20m:\n%s", out)
 	}
 }
 

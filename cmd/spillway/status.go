@@ -29,7 +29,9 @@ pool does not launch now, why and until when: offerings out of stock or left unu
 blocked by a quota or refused requests. A pool this server has not evaluated (it
 has just started, or it follows the leader), or whose last evaluation failed,
 shows ? for its on-prem and queue figures, with a line saying why; one not
-evaluated for three intervals (and a minute) says since when.
+evaluated for three intervals (and a minute) and the longest a tick may wait
+on its cloud calls (twice the longest call_timeout) says since when, and one
+overdue while its tick waits on a cloud call says which provider's.
 
 ` + operatorExitStatus,
 		Example: `  spillway status
@@ -132,7 +134,7 @@ func floorLine(fl api.Floor) string {
 }
 
 func snapshotOf(p api.PoolSummary) api.Snapshot {
-	return api.Snapshot{Time: p.Evaluated, Interval: p.Interval, Error: p.Error}
+	return api.Snapshot{Time: p.Evaluated, Interval: p.Interval, Error: p.Error, TickLength: p.TickLength, Waiting: p.Waiting, WaitingSince: p.WaitingSince}
 }
 
 // evaluationLine says, under the status table, why a pool's row is
@@ -144,7 +146,21 @@ func evaluationLine(s api.Snapshot, now time.Time) string {
 	case s.Error != "":
 		return fmt.Sprintf("the last evaluation, at %s, failed: %s: on-prem and queue figures unknown (?) until one succeeds", fmtTime(s.Time), s.Error)
 	case s.Late(now):
-		return fmt.Sprintf("not evaluated since %s, %s ago (every %s): its row is out of date", fmtTime(s.Time), api.Duration(now.Sub(s.Time).Round(time.Second)), s.Interval)
+		line := fmt.Sprintf("not evaluated since %s, %s ago (every %s", fmtTime(s.Time), api.Duration(now.Sub(s.Time).Round(time.Second)), s.Interval)
+		if w := s.TickWait(); w != "" {
+			line += "; " + w
+		}
+		line += "): its row is out of date"
+		if w := s.WaitingOn(now); w != "" {
+			line += "; its tick is waiting on " + w
+		}
+		return line
+	case s.Overdue(now) && s.Waiting != "":
+		line := fmt.Sprintf("evaluated at %s, %s ago (every %s): the next evaluation is waiting on %s", fmtTime(s.Time), api.Duration(now.Sub(s.Time).Round(time.Second)), s.Interval, s.WaitingOn(now))
+		if w := s.TickWait(); w != "" {
+			line += " (" + w + ")"
+		}
+		return line
 	}
 	return ""
 }
