@@ -473,6 +473,11 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{"{\"pool\":\"training\",\"gpus\":8,\"for\":\"2h\",\"reason\":\"\xff\xfe\"}", "the body is not valid UTF-8"},
 		// Counted in characters, as the page's form counts them.
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"` + strings.Repeat("é", 501) + `"}`, "reason is 501 characters: keep it to 500"},
+		// Half a UTF-16 surrogate pair: encoding/json stored U+FFFD, a
+		// reason other than the one sent, and answered 201.
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"INC-7 \ud83d"}`, `field "reason" holds \ud83d, half of a UTF-16 surrogate pair without its other half`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"INC-7 \udE00 x"}`, `field "reason" holds \udE00, half of a UTF-16 surrogate pair`},
+		{`{"pool":"training","gpus":8,"for":"2h","reason":"x","offering":"\ud83d\ud83d\ude80"}`, `field "offering" holds \ud83d, half of a UTF-16 surrogate pair`},
 	} {
 		_, err := api.DecodeCreateBurst([]byte(tc.body))
 		var ae *api.Error
@@ -487,6 +492,11 @@ func TestDecodeCreateBurst(t *testing.T) {
 	// 500 characters the page's form lets through are 1,000 bytes here.
 	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"` + strings.Repeat("é", 500) + `"}`)); err != nil || len(r.Reason) != 1000 {
 		t.Errorf("500 two-byte characters: %v", err)
+	}
+	// A whole pair, an escaped backslash before a u, and U+FFFD as sent
+	// are what they say.
+	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"\ud83d\ude80 C:\\ud83d \ufffd"}`)); err != nil || r.Reason != "🚀 C:\\ud83d \ufffd" {
+		t.Errorf("a surrogate pair, an escaped backslash, U+FFFD: %q %v", r.Reason, err)
 	}
 	// An offering without a name of its own is named for its place.
 	if r, err := api.DecodeCreateBurst([]byte(`{"pool":"training","gpus":8,"for":"1h","reason":"x","offering":"aws/us-east-1/us-east-1a/p5.48xlarge/spot"}`)); err != nil || r.Offering != "aws/us-east-1/us-east-1a/p5.48xlarge/spot" {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/api/tokens"
@@ -384,8 +385,45 @@ func checkKeys(body []byte, fields []string) error {
 		if err := dec.Decode(&v); err != nil {
 			return nil
 		}
+		if esc := loneSurrogate(v); esc != "" {
+			return errf(http.StatusBadRequest, CodeInvalid, "the body is not a burst request: field %q holds %s, half of a UTF-16 surrogate pair without its other half (JSON reads it as U+FFFD, another text than sent): send the character whole, as UTF-8 or as both halves", k, esc)
+		}
 	}
 	return nil
+}
+
+// loneSurrogate returns the first \uXXXX escape in the JSON value v that
+// is half of a UTF-16 surrogate pair without its other half, or "".
+// encoding/json decodes one as U+FFFD without a word.
+func loneSurrogate(v []byte) string {
+	half := func(i int) (rune, bool) { // the escape at v[i:], if any
+		if i+6 > len(v) || v[i] != '\\' || v[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(v[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		r, ok := half(i)
+		switch {
+		case !ok:
+			i++ // an escape of one character: \\, \", \n …
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			if lo, ok := half(i + 6); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 11 // the pair
+				continue
+			}
+			return string(v[i : i+6])
+		case utf16.IsSurrogate(r):
+			return string(v[i : i+6])
+		default:
+			i += 5
+		}
+	}
+	return ""
 }
 
 func jsonProblem(err error) string {
