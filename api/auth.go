@@ -158,6 +158,13 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 			s.fail(rec, r, bodyError(readErr))
 			return
 		}
+		// The body may take up to the server's read timeout to come: a
+		// token revoked or lowered meanwhile must not act (the audit row
+		// names whom it was).
+		if _, e := s.authenticate(r, need, what); e != nil {
+			s.fail(rec, r, e)
+			return
+		}
 		if err := jsonBody(r, body); err != nil {
 			s.fail(rec, r, err)
 			return

@@ -2,12 +2,15 @@ package api_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -421,5 +424,118 @@ func TestAllowNamesEveryMethodServed(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("HEAD %s: %d, want 200 (Allow names HEAD)", tc.path, resp.StatusCode)
 		}
+	}
+}
+
+// TestTokenRevokedWhileTheBodyIsSent: a mutation is authenticated before
+// its body is read, and the body may take the server's read timeout to
+// arrive; a token revoked (or lowered to viewer) meanwhile still created
+// the burst, through the API and through the page's form. The token is
+// looked up again once the body is in: revoked, the call is refused (401),
+// lowered, 403, and nothing is created.
+func TestTokenRevokedWhileTheBodyIsSent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		page   bool
+		role   tokens.Role // after the edit; "" removes the token
+		status int
+		want   string
+	}{
+		{"revoked", false, "", http.StatusUnauthorized, "unknown token"},
+		{"lowered to viewer", false, tokens.Viewer, http.StatusForbidden, "role viewer"},
+		{"revoked, on the page", true, "", http.StatusUnauthorized, "Log in"},
+		{"lowered to viewer, on the page", true, tokens.Viewer, http.StatusForbidden, "viewer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			tok, err := tokens.Add(e.tokens, "bob", tokens.Operator, e.clock.Now(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, pw := io.Pipe()
+			var req *http.Request
+			body := `{"pool":"training","gpus":4,"for":"1h","reason":"sent slowly"}`
+			if tc.page {
+				b := newBrowser(e)
+				e.tok["bob"] = tok
+				csrf := b.login("bob")
+				body = url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"sent slowly"}}.Encode()
+				req, _ = http.NewRequest(http.MethodPost, e.url+"/bursts", pr)
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				u, _ := url.Parse(e.url)
+				for _, c := range b.c.Jar.Cookies(u) {
+					req.AddCookie(c)
+				}
+			} else {
+				req, _ = http.NewRequest(http.MethodPost, e.url+"/v1/bursts", pr)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.ContentLength = int64(len(body))
+			req.Header.Set("Expect", "100-continue") // answered once the handler reads the body: after the first lookup
+			got100 := make(chan struct{})
+			ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got100Continue: func() { close(got100) }})
+			tr := &http.Transport{ExpectContinueTimeout: time.Minute}
+			defer tr.CloseIdleConnections()
+			type answer struct {
+				resp *http.Response
+				err  error
+			}
+			done := make(chan answer, 1)
+			go func() {
+				resp, err := tr.RoundTrip(req.WithContext(ctx))
+				done <- answer{resp, err}
+			}()
+			timeout := time.NewTimer(30 * time.Second)
+			defer timeout.Stop()
+			select {
+			case <-got100:
+			case <-timeout.C:
+				t.Fatal("the server never asked for the body")
+			}
+			f, err := tokens.Read(e.tokens)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := f.Entries[:0]
+			for _, en := range f.Entries {
+				if en.Name == "bob" && tc.role != "" {
+					en.Role = tc.role
+				}
+				if en.Name != "bob" || tc.role != "" {
+					kept = append(kept, en)
+				}
+			}
+			f.Entries = kept
+			writeFile(t, e.tokens+".new", f.Marshal())
+			if err := os.Rename(e.tokens+".new", e.tokens); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprint(pw, body)
+			pw.Close()
+			var a answer
+			select {
+			case a = <-done:
+			case <-timeout.C:
+				t.Fatal("no answer")
+			}
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			got, _ := io.ReadAll(a.resp.Body)
+			a.resp.Body.Close()
+			if a.resp.StatusCode != tc.status || !strings.Contains(string(got), tc.want) {
+				t.Errorf("a token %s while its body was sent: %d %.600s, want %d saying %q", tc.name, a.resp.StatusCode, got, tc.status, tc.want)
+			}
+			bs, err := e.client(tokens.Viewer).Bursts(context.Background(), "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range bs {
+				if b.Owner == "bob" {
+					t.Errorf("burst %s opened by bob's token %s", b.ID, tc.name)
+				}
+			}
+		})
 	}
 }

@@ -404,6 +404,20 @@ func (s *Server) pageMutation(w http.ResponseWriter, r *http.Request, act func(r
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	formErr := r.ParseForm()
 	p = v.Principal
+	// The form may take up to the server's read timeout to come: the
+	// session's token, revoked or lowered meanwhile, must not act.
+	switch now, err := s.pageViewer(r); {
+	case err != nil:
+		rec.outcome = "refused: tokens file unusable"
+		s.pageFail(rec, r, nil, http.StatusServiceUnavailable, "The server cannot read its tokens file; its log names the problem.")
+		return
+	case now == nil || now.sessionID != v.sessionID:
+		rec.outcome = "refused: the session's token was revoked while the form was sent"
+		s.pageFail(rec, r, nil, http.StatusUnauthorized, "Your token was revoked while the form was sent, so nothing was done. Log in with an operator token to change anything.")
+		return
+	default:
+		v = now
+	}
 	if formErr != nil || !sameOrigin(r) || !s.csrfOK(r, v) {
 		rec.outcome = "refused: missing or wrong CSRF token, or a cross-site request"
 		s.pageFail(rec, r, v, http.StatusForbidden, "This form was stale or came from another site, so it was refused. Reload the page and try again.")
