@@ -149,3 +149,37 @@ func TestBurstCancelSaysALaunchIsUnderWay(t *testing.T) {
 		t.Fatalf("cancel during a launch printed %q, %v; want it to say the launch lands and drains", out, err)
 	}
 }
+
+// TestAPIIdempotencyKeyConcurrentOnSQLite: 40 requests with one
+// Idempotency-Key sent at once to a server on its SQLite state (a client
+// retrying from several threads, a proxy replaying) open one burst, and
+// each is answered with it, never a 500 or a second burst.
+func TestAPIIdempotencyKeyConcurrentOnSQLite(t *testing.T) {
+	s := startAPIServer(t)
+	c := s.client(t, s.token(t, "alice", tokens.Operator))
+	req := api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-78", IdempotencyKey: "cli-concurrent"}
+	var wg sync.WaitGroup
+	bursts := make([]api.Burst, 40)
+	errs := make([]error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bursts[i], errs[i] = c.CreateBurst(t.Context(), req)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i, b := range bursts {
+		if errs[i] != nil || b.ID != bursts[0].ID {
+			t.Errorf("request %d: burst %q, %v; want burst %s", i, b.ID, errs[i], bursts[0].ID)
+		}
+		if !b.Replayed {
+			created++
+		}
+	}
+	bs, err := c.Bursts(t.Context(), "train", true)
+	if err != nil || len(bs) != 1 || created != 1 {
+		t.Fatalf("after 40 requests with one key: %d bursts (%v), %d answered as created; want 1 and 1", len(bs), err, created)
+	}
+}
