@@ -330,3 +330,27 @@ func TestPoolNotEvaluatedShowsStoredSpend(t *testing.T) {
 		t.Errorf("snapshot of a pool not evaluated yet: %+v, want no time (unknown figures), interval 30s", d.Snapshot)
 	}
 }
+
+// TestPoolSaysItsTickLength: the page and spillway status count a pool's
+// figures out of date only once older than three intervals and the
+// longest its tick may wait on its cloud calls; the server says how long
+// that is (twice the call timeout of its offerings' provider: 2m at the
+// default 60s), in the pool and in /v1/status, and waits on no call
+// while no tick runs.
+func TestPoolSaysItsTickLength(t *testing.T) {
+	srv := backendOverProviders(t, tempState(t), policy.Pool{Name: "train", Interval: policy.Duration(30 * time.Second),
+		Offerings: []policy.Offering{{Name: "p5", Provider: "aws", InstanceType: "p5.48xlarge", GPUs: 8, PricePerHour: 98}}},
+		map[string]providers.Provider{"aws": uncalledProvider{}})
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Pool(t.Context(), "train")
+	if err != nil || time.Duration(d.Snapshot.TickLength) != 2*time.Minute || d.Snapshot.Waiting != "" {
+		t.Errorf("pool: tick_length %s, waiting %q (%v); want 2m, none", d.Snapshot.TickLength, d.Snapshot.Waiting, err)
+	}
+	st, err := c.Status(t.Context())
+	if err != nil || len(st.Pools) != 1 || time.Duration(st.Pools[0].TickLength) != 2*time.Minute {
+		t.Errorf("status: %+v (%v); want the pool's tick_length 2m", st.Pools, err)
+	}
+}
