@@ -92,16 +92,17 @@ const (
 	MinThresholdTarget = 0.1
 )
 
-// readBounded reads a config file of at most MaxFileBytes.
+// readBounded reads a config file of at most MaxFileBytes; a file it
+// cannot read is a *ReadError.
 func readBounded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	return data, nil // ParseContext refuses more than MaxFileBytes
 }

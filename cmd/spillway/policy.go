@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -119,7 +116,7 @@ missing or unreadable too), 2 when the command line is wrong.`,
 					} else {
 						problems++
 					}
-					fmt.Fprintln(cmd.ErrOrStderr(), policyProblem(path, err))
+					fmt.Fprintln(cmd.ErrOrStderr(), err) // a file it cannot read too: a *config.ReadError, named first
 					continue
 				}
 				if summaries++; summaries > 1 {
@@ -152,26 +149,6 @@ missing or unreadable too), 2 when the command line is wrong.`,
 	cmd.Flags().BoolVar(&server, "server", false, "also check what spillway server needs (signals on every pool that can be built, subnets and images, the listen address, the state file's folder, the TLS key pair)")
 	cmd.Flags().BoolVar(&insecureListen, "insecure-listen", false, "with --server: allow a non-loopback listen address without TLS, as spillway server --insecure-listen does")
 	return cmd
-}
-
-// policyProblem is the line validate prints for a file's problem err:
-// a file that cannot be read (not there, a directory, not readable) is
-// named first, as every other problem's line starts with its file, not
-// "read config: open FILE: …".
-func policyProblem(path string, err error) string {
-	var pe *fs.PathError
-	var verr *config.ValidationError
-	if errors.As(err, &verr) || !errors.As(err, &pe) || (pe.Op != "open" && pe.Op != "read") {
-		return err.Error()
-	}
-	msg := fmt.Sprintf("%s: cannot be read: %v", path, pe.Err)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		msg += " (want the path of a config file, e.g. configs/examples/spillway.yaml)"
-	case errors.Is(pe.Err, syscall.EISDIR):
-		msg += " (want a config file, e.g. " + filepath.Join(path, "spillway.yaml") + ")"
-	}
-	return msg
 }
 
 // policySummary prints what a valid config allows, defaults applied.

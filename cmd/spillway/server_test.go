@@ -281,7 +281,7 @@ func TestServerRefusalsNameSpillway(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "missing.yaml")
 	for _, tc := range []struct{ config, want string }{
-		{missing, "spillway: read config: open " + missing + ": no such file or directory"},
+		{missing, "spillway: " + missing + ": no such config file: "},
 		{notYAML, "spillway: " + notYAML + ":1: invalid YAML"},
 	} {
 		err := runServer(context.Background(), serverOptions{config: tc.config, logLevel: "error"})

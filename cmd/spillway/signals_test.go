@@ -492,7 +492,7 @@ func TestSignalsCheckBadFile(t *testing.T) {
 		})
 	}
 	_, _, err := runSignals(t.Context(), "check", filepath.Join(t.TempDir(), "missing.yaml"))
-	if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), "missing.yaml: no such file or directory") {
+	if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), "missing.yaml: no such config file") {
 		t.Errorf("missing file: %v, want exit code %d naming the file", err, exitSignalsBadFile)
 	}
 }

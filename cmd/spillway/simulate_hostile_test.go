@@ -292,7 +292,7 @@ func TestSimulateExitStatus(t *testing.T) {
 		{"a flag's bad value", []string{"--onprem-gpus", "x"}, 2, `spillway: --onprem-gpus "x": want a whole number of GPUs`, false},
 		{"an argument", []string{"jobs.csv"}, 2, `spillway: simulate takes no arguments, got "jobs.csv"`, false},
 		{"an empty flag", []string{"--trace", ""}, 2, "spillway: --trace is empty", false},
-		{"a config not there", []string{"--config", filepath.Join(dir, "none.yaml")}, 2, "spillway: read config: open " + filepath.Join(dir, "none.yaml"), false},
+		{"a config not there", []string{"--config", filepath.Join(dir, "none.yaml")}, 2, "spillway: " + filepath.Join(dir, "none.yaml") + ": no such config file: ", false},
 		{"a bad trace row", []string{"--trace", bad}, 2, `spillway: bad.csv:2: column gpus: "two": not a whole number`, false},
 		{"an unknown policy", []string{"--trace", good, "--policies", "fifo"}, 2, `spillway: --policies: unknown policy "fifo"`, false},
 		{"a plot not written", append(run, "--plot", "/dev/full"), 1, "spillway: --plot: write /dev/full: no space left on device", false},
