@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/api/tokens"
 )
 
 // spillwayCLI runs `spillway ARGS` as a person does, in a child process
@@ -76,5 +79,81 @@ func TestConfigNotReadSaidAlike(t *testing.T) {
 				t.Errorf("spillway %s: exit %d, stderr\n%s\nwant exit %d, first line\n%s", strings.Join(tc.args, " "), exit, stderr, tc.exit, tc.want)
 			}
 		})
+	}
+}
+
+// TestLostOutputIsAFailure: a command whose standard output is on a full
+// disk (here /dev/full) exits 1 with the write's error on one line. --help,
+// version, completion and policy validate's summary exited 0 with their
+// output lost (--version 2, as if its command line were wrong), and token
+// create exited 0 having added a token whose only copy was lost.
+func TestLostOutputIsAFailure(t *testing.T) {
+	url, toks := opServer(t)
+	dir := t.TempDir()
+	tokensFile := filepath.Join(dir, "tokens.yaml")
+	env := []string{"SPILLWAY_SERVER=" + url, "SPILLWAY_TOKEN=" + toks[tokens.Viewer]}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := filepath.Join(wd, "../../configs/examples/spillway.yaml")
+	const want = "spillway: write /dev/stdout: no space left on device\n"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, want},
+		{[]string{"server", "--help"}, want},
+		{[]string{"help", "burst"}, want},
+		{[]string{"burst"}, want},
+		{[]string{"--version"}, want},
+		{[]string{"version"}, want},
+		{[]string{"completion", "bash"}, want},
+		{[]string{"policy", "validate", example}, want},
+		{[]string{"simulate", "--trace", filepath.Join(wd, "../../sim/testdata/burst.csv"), "--onprem-gpus", "3"}, want},
+		{[]string{"status"}, want},
+		{[]string{"decisions"}, want},
+		{[]string{"instances", "-o", "json"}, want},
+		{[]string{"burst", "list", "--all"}, want},
+		{[]string{"token", "create", "--name", "ci", "--role", "viewer", "--file", tokensFile},
+			"spillway: token create: the token could not be written to standard output (write /dev/stdout: no space left on device), so it was not added to " + tokensFile + ": run it again with its output going where it is kept\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer full.Close()
+			exit, stderr := spillwayCLI(t, dir, full, env, tc.args...)
+			if exit != 1 || stderr != tc.want {
+				t.Errorf("spillway %s > /dev/full: exit %d, stderr\n%s\nwant exit 1, stderr\n%s", strings.Join(tc.args, " "), exit, stderr, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(tokensFile); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("token create with its token lost made %s (%v): want no token added", tokensFile, err)
+	}
+}
+
+// TestTokenNotShownIsNotAdded: token create whose output is closed under
+// it (spillway token create … | true) adds no token and exits 1, where a
+// closed output of any other command is a quiet exit 0: the only copy of
+// the token went nowhere.
+func TestTokenNotShownIsNotAdded(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tokens.yaml")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer w.Close()
+	exit, stderr := spillwayCLI(t, dir, w, nil, "token", "create", "--name", "ci", "--role", "viewer", "--file", file)
+	want := "spillway: token create: the token could not be written to standard output (write /dev/stdout: broken pipe), so it was not added to " + file
+	if exit != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("token create, output closed: exit %d, stderr\n%s\nwant exit 1, stderr starting\n%s", exit, stderr, want)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("token create with its output closed made %s (%v): want no token added", file, err)
 	}
 }

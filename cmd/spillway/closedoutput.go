@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -60,4 +62,35 @@ func stopOnClosedOutput(ctx context.Context, sigpipe <-chan os.Signal, stop func
 			return
 		}
 	}
+}
+
+// checkedOutput is standard output as the commands write to it (their
+// cmd.OutOrStdout()), remembering the first write that failed: cobra's
+// --help and --version, and a command that prints as it goes (policy
+// validate's summary), drop a write's error, so output lost to a full disk
+// (spillway policy validate F > report, the disk full) exited 0, and
+// --version exited 2 as if the command line were wrong.
+type checkedOutput struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (o *checkedOutput) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.mu.Lock()
+		if o.err == nil {
+			o.err = err
+		}
+		o.mu.Unlock()
+	}
+	return n, err
+}
+
+// failed is the first write that failed, or nil.
+func (o *checkedOutput) failed() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }

@@ -25,6 +25,12 @@ func TestClosedOutputStopsQuietly(t *testing.T) {
 		{"decisions"},
 		{"instances", "-o", "json"},
 		{"burst", "list", "--all"},
+		{"status"},
+		{"--help"},
+		{"--version"},
+		{"version"},
+		{"completion", "bash"},
+		{"policy", "validate", "../../configs/examples/spillway.yaml"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r, w, err := os.Pipe()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,9 @@ cloud account, no GPU.
 Every command exits 2 when its command line is wrong (an unknown command or
 flag, a value that does not parse or is out of range); its --help says what
 its other exit statuses mean. A command whose output is closed under it
-(spillway simulate | head) stops there and exits 0.`,
+(spillway simulate | head) stops there and exits 0 (token create exits 1:
+its token went nowhere, and is not added); one whose output cannot be
+written (a full disk) exits 1.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
@@ -83,7 +86,14 @@ func run(ctx context.Context, args []string) error {
 	started := false
 	markStarts(root, &started)
 	root.SetArgs(args)
+	out := &checkedOutput{w: os.Stdout}
+	root.SetOut(out)
 	err := root.ExecuteContext(ctx)
+	if werr := out.failed(); werr != nil && (err == nil || !started) {
+		// What was asked for did not reach its reader: a failure (exit 1;
+		// 0 for a closed output), not a wrong command line.
+		return werr
+	}
 	if err != nil && !started {
 		// cobra refused the command line before the command ran: an
 		// unknown command or flag, a flag value that does not parse, a

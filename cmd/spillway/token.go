@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,10 +32,11 @@ func newTokenCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --role viewer|operator|admin --file tokens.yaml",
 		Short: "Make an API token and add its hash to the tokens file",
-		Long: `Create makes a random 256-bit API token, adds its SHA-256 hash with the name
-and role to the tokens file (created mode 0600 if missing), and prints the
-token on standard output. The token is shown only this once: the file keeps
-its hash, never the token. A running server picks the change up without a
+		Long: `Create makes a random 256-bit API token, prints it on standard output and
+then adds its SHA-256 hash with the name and role to the tokens file
+(created mode 0600 if missing). The token is shown only this once: the file
+keeps its hash, never the token; a token that cannot be printed (standard
+output on a full disk, or closed) is not added. A running server picks the change up without a
 restart. Revoke a token by deleting its entry from the file. The file is
 rewritten whole and renamed into place: --file must be a regular file (or
 a link to one, which is kept), not a device, pipe, socket or directory.
@@ -42,8 +46,9 @@ cancels manual bursts within each pool's manual limits; admin may do all,
 including reading the audit log.
 
 Exit status: 0 when the token was added; 2 when a flag is refused or
-missing (--file not a regular file too); 1 when the tokens file cannot be read, parsed or written, or
-already holds the name.`,
+missing (--file not a regular file too); 1 when the tokens file cannot be
+read, parsed or written, already holds the name, or the token cannot be
+printed.`,
 		Example: `  spillway token create --name alice --role operator --file /etc/spillway/tokens.yaml
   export SPILLWAY_TOKEN=$(spillway token create --name ci --role viewer --file tokens.yaml)`,
 		Args: noArgs,
@@ -62,13 +67,7 @@ already holds the name.`,
 			if err := checkTokensFolder(target); err != nil {
 				return err
 			}
-			tok, err := tokens.Add(target, name, r, time.Now(), nil)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			fmt.Fprintf(cmd.ErrOrStderr(), "token %q (%s) added to %s as its SHA-256 hash.\nThe token above is shown only once: store it now (e.g. in SPILLWAY_TOKEN).\n", name, r, file)
-			return nil
+			return createToken(cmd.OutOrStdout(), cmd.ErrOrStderr(), target, file, name, r, rand.Reader)
 		},
 	}
 	fl := cmd.Flags()
@@ -79,6 +78,46 @@ already holds the name.`,
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
+}
+
+// createToken makes a token from rnd, writes it to stdout and only then
+// adds its hash to target (file as given): a token that could not be
+// written out (standard output on a full disk, or closed) is not added,
+// where it was added and lost, its hash in the file and its name taken by
+// a token no one has.
+func createToken(stdout, stderr io.Writer, target, file, name string, role tokens.Role, rnd io.Reader) error {
+	if f, err := tokens.Read(target); err == nil {
+		// Asked before the token is shown, so that a name in use prints
+		// no token; Add asks again under the folder's lock.
+		for _, e := range f.Entries {
+			if e.Name == name {
+				return fmt.Errorf("token name %q is already in %s: choose another name, or delete its entry to replace it", name, target)
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var seed [32]byte // as much as tokens.Generate reads
+	if _, err := io.ReadFull(rnd, seed[:]); err != nil {
+		return fmt.Errorf("reading random bytes for a token: %w", err)
+	}
+	tok, err := tokens.Generate(bytes.NewReader(seed[:]))
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(stdout, tok); err != nil {
+		// Not outputClosed's quiet exit 0: nothing was done.
+		return &exitCodeError{code: 1, msg: fmt.Sprintf("spillway: token create: the token could not be written to standard output (%v), so it was not added to %s: run it again with its output going where it is kept", err, file)}
+	}
+	added, err := tokens.Add(target, name, role, time.Now(), bytes.NewReader(seed[:]))
+	if err == nil && added != tok {
+		err = errors.New("the token added is not the one printed (a mistake in spillway: please report it)")
+	}
+	if err != nil {
+		return fmt.Errorf("%w; the token printed above was not added and does not work", err)
+	}
+	fmt.Fprintf(stderr, "token %q (%s) added to %s as its SHA-256 hash.\nThe token above is shown only once: store it now (e.g. in SPILLWAY_TOKEN).\n", name, role, file)
+	return nil
 }
 
 // tokensTarget is the file token create rewrites for --file: the file
