@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,5 +157,68 @@ func TestTokenNotShownIsNotAdded(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("token create with its output closed made %s (%v): want no token added", file, err)
+	}
+}
+
+// TestInterruptedExitsWithTheSignal: an operator command that Ctrl-C or
+// SIGTERM cut short (a server slow to answer) exited 1 with "spillway:
+// context canceled", as if it had failed; it exits as a shell reports a
+// command the signal ended (130, 143), saying it was interrupted.
+func TestInterruptedExitsWithTheSignal(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held, answered nothing, until the test ends
+		}
+	}()
+	defer func() {
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	}()
+	for _, tc := range []struct {
+		args []string
+		sig  syscall.Signal
+		exit int
+		want string
+	}{
+		{[]string{"status"}, syscall.SIGINT, 130, "spillway: interrupted by SIGINT (Ctrl-C) before it finished: "},
+		{[]string{"decisions", "--pool", "train"}, syscall.SIGTERM, 143, "spillway: interrupted by SIGTERM before it finished: "},
+		{[]string{"burst", "create", "--pool", "train", "--gpus", "8", "--for", "1h", "--reason", "INC-1"}, syscall.SIGINT, 130, "spillway: interrupted by SIGINT (Ctrl-C) before it finished: "},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], tc.args...)
+			cmd.Env = append(os.Environ(), haChildEnv+"=1", "SPILLWAY_SERVER=http://"+l.Addr().String(), "SPILLWAY_TOKEN=spw_x")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case c := <-accepted:
+				defer c.Close()
+			case <-ctx.Done():
+				t.Fatal("the command never connected")
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.exit || !strings.HasPrefix(stderr.String(), tc.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("spillway %s, %v: %v, stderr\n%s\nwant exit %d, one line starting\n%s", strings.Join(tc.args, " "), tc.sig, err, stderr.String(), tc.exit, tc.want)
+			}
+		})
 	}
 }

@@ -82,8 +82,8 @@ every burst instance, and prints a summary (--json for a machine).
 Exit status: 0 when it ran, also when Ctrl-C, SIGTERM or a closed output
 stopped it once its page was ready (the summary then says interrupted); 2
 when a flag is refused; 1 when it could not start (its --listen port in
-use, a TMPDIR it cannot write in) or was interrupted before its page was
-ready.`,
+use, a TMPDIR it cannot write in); 130 (Ctrl-C) or 143 (SIGTERM) when
+interrupted before its page was ready.`,
 		Example: `  spillway demo
   spillway demo --for 90s --json
   spillway demo --speed 60 --keep             # an hour a minute; keep the config, state and log

@@ -35,7 +35,10 @@ flag, a value that does not parse or is out of range); its --help says what
 its other exit statuses mean. A command whose output is closed under it
 (spillway simulate | head) stops there and exits 0 (token create exits 1:
 its token went nowhere, and is not added); one whose output cannot be
-written (a full disk) exits 1.`,
+written (a full disk) exits 1. A command that Ctrl-C or SIGTERM cuts short
+exits 130 or 143, as a shell reports a command a signal ended; one that
+runs until stopped (server, demo, agent, emulator) exits 0 then, and
+signals check --watch with its last complete round's status.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
