@@ -42,6 +42,7 @@ const (
 	minTimeout   = time.Second
 	maxTimeout   = time.Hour
 	noticeAfter  = 5 * time.Second
+	timeoutRange = "use 1s to 1h"
 	timeoutUsage = "how long to wait for the server's answer to each request, 1s to 1h; after 5s without one (or half the timeout, if shorter) a line on stderr says what it waits for"
 )
 
@@ -55,6 +56,7 @@ func (f *apiFlags) bind(cmd *cobra.Command) {
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API token from this file (default: the SPILLWAY_TOKEN variable)")
 	fl.StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, timeoutUsage)
+	flagRange(fl, "timeout", timeoutRange)
 }
 
 // client checks cmd's flags and returns an API client; a flag it refuses
@@ -95,7 +97,7 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 		return nil, usagef("--server %q has a query, fragment or user: give the server's URL alone, e.g. %s (the token goes in SPILLWAY_TOKEN or --token-file)", f.server, u)
 	}
 	if f.timeout < minTimeout || f.timeout > maxTimeout {
-		return nil, usagef("--timeout %s is out of range: use 1s to 1h", config.DurationString(f.timeout))
+		return nil, usagef("--timeout %s is out of range: %s", config.DurationString(f.timeout), timeoutRange)
 	}
 	after := min(noticeAfter, f.timeout/2)
 	hc := &http.Client{Timeout: f.timeout, Transport: &waitNotice{

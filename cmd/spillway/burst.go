@@ -95,6 +95,7 @@ func newBurstCreateCmd() *cobra.Command {
 	fl.StringVar(&r.Pool, "pool", "", "the pool to burst (required)")
 	fl.IntVar(&r.GPUs, "gpus", 0, "how many burst GPUs to hold (required)")
 	fl.DurationVar(&dur, "for", 0, "how long, e.g. 2h or 90m (required)")
+	flagRange(fl, "for", "a burst lasts from 1m to 720h (the pool's manual.max_ttl may allow less)") // as api.CheckCreateBurst says
 	fl.StringVar(&r.Reason, "reason", "", "why, e.g. the incident (required)")
 	fl.StringVar(&r.Offering, "offering", "", "pin one of the pool's offerings (default: the policy chooses)")
 	fl.StringVar(&r.IdempotencyKey, "idempotency-key", "", "send this Idempotency-Key (default: a new one each run): running the command again with the same key and flags returns the burst the first run made instead of opening a second")

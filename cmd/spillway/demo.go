@@ -31,6 +31,14 @@ import (
 // onpremNodesRange says what --onprem-nodes takes, where a value is out of range.
 const onpremNodesRange = "want 1 to 64"
 
+// What the demo's --speed, --for and --start take (--start: up to the
+// trace's span, said after it when it is known).
+var (
+	demoSpeedRange = fmt.Sprintf("want a number from 1 to %d (simulated seconds per real second)", speedclock.MaxSpeed)
+	demoForRange   = "want a duration of 0 (until Ctrl-C) or more"
+	demoStartRange = "want an offset from 0 to the trace's span"
+)
+
 func init() { register(newDemoCmd) }
 
 // Demo defaults: one simulated day in four minutes, starting the bundled
@@ -103,6 +111,9 @@ interrupted before its page was ready.`,
 	f.BoolVar(&o.keep, "keep", false, "keep the demo's directory (config, state, tokens, log)")
 	f.StringVar(&o.trace, "trace", "", "job trace to replay (ITP, Philly, a Helios or Acme job log, Slurm's sacct --parsable2, Alibaba's 2023 or 2025 pod list, PAI 2020 task table or Alibaba 2026 spot job list, Philly's raw JSON job log, a Helios sequence, or generic CSV); default the bundled "+configs.DefaultTraceName)
 	f.DurationVar(&o.start, "start", defaultDemoStart, "where in the trace to start (an offset from its first job)")
+	flagRange(f, "speed", demoSpeedRange)
+	flagRange(f, "for", demoForRange)
+	flagRange(f, "start", demoStartRange)
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8700", "the server's address (loopback; port 0 picks a free one)")
 	f.IntVar(&o.onprem, "onprem-nodes", 2, "on-prem DGX H100 nodes (8 GPUs each), 1 to 64")
 	flagRange(f, "onprem-nodes", onpremNodesRange)
@@ -182,7 +193,12 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return usagef("--onprem-nodes %d: %s", o.onprem, onpremNodesRange)
 	}
 	if o.forDur < 0 {
-		return usagef("--for %v: want a duration of 0 or more", o.forDur)
+		return usagef("--for %v: %s", o.forDur, demoForRange)
+	}
+	if !(o.speed >= 1 && o.speed <= speedclock.MaxSpeed) { // NaN fails both
+		// Here, before the trace is read, and in the flag's words: the
+		// clock's own said "--speed: speed 0: want ...".
+		return usagef("--speed %v: %s", o.speed, demoSpeedRange)
 	}
 	level, err := parseLogLevel(o.logLevel)
 	if err != nil {
@@ -201,7 +217,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return errDemoInterrupted
 	}
 	if o.start < 0 || o.start >= tr.Span() {
-		return usagef("--start %v: want an offset from 0 to the trace's span %v", o.start, tr.Span().Round(time.Hour))
+		return usagef("--start %v: %s %v", o.start, demoStartRange, tr.Span().Round(time.Hour))
 	}
 	clk, err := speedclock.New(tr.Start.Add(o.start).UTC(), o.speed, nil)
 	if err != nil {

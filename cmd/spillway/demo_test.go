@@ -480,8 +480,8 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		want   string
 	}{
 		{func(o *demoOptions) { o.onprem = 0 }, "--onprem-nodes 0: want 1 to 64"},
-		{func(o *demoOptions) { o.forDur = -time.Second }, "--for -1s: want a duration of 0 or more"},
-		{func(o *demoOptions) { o.speed = 0 }, "--speed: speed 0: want a number from 1 to 3600"},
+		{func(o *demoOptions) { o.forDur = -time.Second }, "--for -1s: want a duration of 0 (until Ctrl-C) or more"},
+		{func(o *demoOptions) { o.speed = 0 }, "--speed 0: want a number from 1 to 3600"},
 		{func(o *demoOptions) { o.start = 10000 * time.Hour }, "--start 10000h0m0s: want an offset from 0 to the trace's span"},
 		{func(o *demoOptions) { o.trace = "testdata/no-such-trace.csv" }, "--trace: open trace"},
 		{func(o *demoOptions) { o.trace = "testdata/cpu-only-joblog.csv" }, "--trace: trace cpu-only-joblog.csv has no jobs to replay: every row was skipped (1 CPU-only job (0 GPUs))"},

@@ -68,6 +68,10 @@ an address cannot be listened on (--ec2 or --ecs in use).`,
 	f.DurationVar(&o.bootDelay, "boot-delay", 5*time.Second, "time from pending to running, and from shutting-down to terminated")
 	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable)")
 	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call")
+	settingRange := fmt.Sprintf("want a duration from 0s to %v", emulator.MaxSettingDuration) // as emulator.CheckSetting says
+	flagRange(f, "boot-delay", settingRange)
+	flagRange(f, "latency", settingRange)
+	flagRange(f, "fault-rate", "want a fraction from 0 to 1")
 	f.BoolVar(&o.throttle, "throttle", false, "refuse calls beyond the request-rate buckets (RequestLimitExceeded, Throttling.User)")
 	f.StringVar(&o.privIPs, "private-ips", "", `hand out instances' private addresses from this range in order, e.g. 127.1.0.0/16 so a simulated agent can serve at each instance's address (default 10.ZONE.x.y)`)
 	f.StringVar(&o.logLevel, "log-level", "info", "debug (one line per API call), info, warn or error")

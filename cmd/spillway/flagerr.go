@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -49,11 +50,17 @@ func flagError(cmd *cobra.Command, err error) error {
 	if !ok {
 		return err
 	}
-	if strings.Contains(m[3], "value out of range") {
-		if rng := f.Annotations[flagRangeKey]; len(rng) == 1 {
-			// A value past what Go's integers hold: the range the
-			// command's own check names, not "a whole number".
-			return fmt.Errorf("--%s %s is out of range: %s (see %s --help)", m[2], unquote(m[1]), rng[0], cmd.CommandPath())
+	if strings.Contains(m[3], "value out of range") || (f.Value.Type() == "duration" && wellFormedDuration.MatchString(unquote(m[1]))) {
+		// A value past what Go's numbers hold (--gpus 99999999999999999999,
+		// --speed 1e400, --timeout 99999999999h): it is a number or a
+		// duration, out of range, not "want a whole number" or "want a
+		// duration such as 90s", which it is.
+		rng, ok := typeRange[f.Value.Type()]
+		if r := f.Annotations[flagRangeKey]; len(r) == 1 {
+			rng, ok = r[0], true // the range the command's own check names
+		}
+		if ok {
+			return fmt.Errorf("--%s %s is out of range: %s (see %s --help)", m[2], unquote(m[1]), rng, cmd.CommandPath())
 		}
 		want = "out of range: want " + want
 	} else {
@@ -64,6 +71,24 @@ func flagError(cmd *cobra.Command, err error) error {
 	}
 	return fmt.Errorf("--%s %q: %s (see %s --help)", m[2], unquote(m[1]), want, cmd.CommandPath())
 }
+
+// typeRange is what a flag of each pflag type can hold at all, said of a
+// value past it when the flag names no range of its own (flagRange).
+var typeRange = map[string]string{
+	"int":      fmt.Sprintf("want a whole number from %d to %d", math.MinInt, math.MaxInt),
+	"int64":    fmt.Sprintf("want a whole number from %d to %d", int64(math.MinInt64), int64(math.MaxInt64)),
+	"int32":    fmt.Sprintf("want a whole number from %d to %d", math.MinInt32, math.MaxInt32),
+	"uint":     fmt.Sprintf("want a whole number from 0 to %d", uint(math.MaxUint)),
+	"uint64":   fmt.Sprintf("want a whole number from 0 to %d", uint64(math.MaxUint64)),
+	"uint32":   fmt.Sprintf("want a whole number from 0 to %d", math.MaxUint32),
+	"float64":  "want a number from -1.7e308 to 1.7e308",
+	"float32":  "want a number from -3.4e38 to 3.4e38",
+	"duration": "want a duration of at most 2562047h",
+}
+
+// wellFormedDuration is what time.ParseDuration reads when the value is
+// not too long: one that matches it and is refused is out of range.
+var wellFormedDuration = regexp.MustCompile(`^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$`)
 
 // flagRangeKey is the annotation that holds what a flag's values range
 // over, as the command's own check of its value words it after "is out

@@ -134,10 +134,10 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"demo", "--onprem-nodes", "0"}, 2, "spillway: --onprem-nodes 0: want 1 to 64"},
 		{[]string{"demo", "--listen", "0.0.0.0:0"}, 2, `spillway: --listen "0.0.0.0:0": the demo serves on loopback only`},
 		{[]string{"demo", "--trace", filepath.Join(t.TempDir(), "none.csv")}, 2, "spillway: --trace: "},
-		{[]string{"demo", "--speed", "0"}, 2, "spillway: --speed: "},
+		{[]string{"demo", "--speed", "0"}, 2, "spillway: --speed 0: want a number from 1 to 3600"},
 		{[]string{"signals", "check", "--timeout", "0s", "x.yaml"}, 2, "spillway: --timeout 0s: want a positive duration"},
 		// signals check's exit 1 says a source failed: a bad flag is not that.
-		{[]string{"signals", "check", "--watch", "-1s", "x.yaml"}, 2, "spillway: --watch -1s: want a positive duration"},
+		{[]string{"signals", "check", "--watch", "-1s", "x.yaml"}, 2, "spillway: --watch -1s: want 0 (check once) or a positive duration"},
 		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a positive duration"},
 		{[]string{"agent", "--busy-util", "101"}, 2, "spillway: --busy-util 101: want a percentage"},
 		{[]string{"agent", "--replay", "idle"}, 2, "spillway: --replay needs --simulate"},

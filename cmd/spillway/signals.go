@@ -20,6 +20,12 @@ import (
 	"github.com/spillway-io/spillway/signals/sources"
 )
 
+// What signals check's --watch and --timeout take.
+const (
+	signalsWatchRange   = "want 0 (check once) or a positive duration such as 10s"
+	signalsTimeoutRange = "want a positive duration such as 30s"
+)
+
 func init() { register(newSignalsCmd) }
 
 // Exit codes of `spillway signals check`.
@@ -95,16 +101,18 @@ status is that of the last complete round.`,
 	f.BoolVar(&o.json, "json", false, "print the per-source results and the snapshot as JSON (one object per pool and round)")
 	f.DurationVar(&o.watch, "watch", 0, "check again every DURATION (e.g. 10s) until interrupted")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "the longest one source may take, retries included")
+	flagRange(f, "watch", signalsWatchRange)
+	flagRange(f, "timeout", signalsTimeoutRange)
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log each source's retries and target-file reloads to stderr")
 	return cmd
 }
 
 func runSignalsCheck(ctx context.Context, stdout, stderr io.Writer, path string, o signalsCheckOptions) error {
 	if o.watch < 0 {
-		return usagef("--watch %s: want a positive duration such as 10s", o.watch)
+		return usagef("--watch %s: %s", o.watch, signalsWatchRange)
 	}
 	if o.timeout <= 0 {
-		return usagef("--timeout %s: want a positive duration such as 30s", o.timeout)
+		return usagef("--timeout %s: %s", o.timeout, signalsTimeoutRange)
 	}
 	if o.now == nil {
 		o.now = time.Now

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// pastType is, for each numeric pflag type, a value past what its Go type
+// holds: parsed, it is refused by pflag itself, before the command's own
+// check of the flag's range.
+var pastType = map[string]string{
+	"int": "99999999999999999999", "int64": "99999999999999999999", "int32": "99999999999",
+	"uint": "99999999999999999999", "uint64": "99999999999999999999", "uint32": "99999999999",
+	"float64": "1e400", "float32": "1e40", "duration": "99999999999h",
+	"gpus": "99999999999999999999", // simulate --onprem-gpus
+}
+
+// TestEveryNumericFlagSaysItsRange: every numeric flag of every command,
+// given a value past what its type holds, is refused (exit 2) naming the
+// flag, the value, that it is out of range, and the range: the flag's own
+// (flagRange), or, for a flag that names none, what its type holds. A
+// duration too long for Go (--timeout 99999999999h) was "want a duration
+// such as 90s, 5m or 1h30m", which it is, and a number past a float
+// (--speed 1e400) "out of range: want a number", naming no range.
+func TestEveryNumericFlagSaysItsRange(t *testing.T) {
+	shape := regexp.MustCompile(`^--(\S+) (\S+) is out of range: (want|use|ask for|a burst lasts) .*\d.* \(see (spillway [a-z ]+) --help\)$`)
+	var walk func(c *cobra.Command)
+	flags := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			value, numeric := pastType[f.Value.Type()]
+			if !numeric {
+				return
+			}
+			flags++
+			args := append(strings.Fields(strings.TrimPrefix(c.CommandPath(), "spillway ")), "--"+f.Name+"="+value)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				err := run(context.Background(), args)
+				var ue *usageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("got %v, want a usage error (exit 2)", err)
+				}
+				m := shape.FindStringSubmatch(err.Error())
+				if m == nil || m[1] != f.Name || m[2] != value || m[4] != c.CommandPath() {
+					t.Fatalf("got\n%v\nwant --%s %s is out of range: RANGE (see %s --help)", err, f.Name, value, c.CommandPath())
+				}
+				if rng := f.Annotations[flagRangeKey]; len(rng) == 1 && !strings.Contains(err.Error(), rng[0]) {
+					t.Errorf("got\n%v\nwant the flag's range %q", err, rng[0])
+				}
+			})
+		})
+	}
+	walk(newRootCmd())
+	if flags < 25 {
+		t.Fatalf("walked %d numeric flags: the walk misses commands", flags)
+	}
+}
+
+// TestFlagRangesAreTheChecks: a flag's range as named for a value past
+// its type (flagRange) is the one its command's own check names for a
+// value within the type, so the two never tell different ranges; and the
+// demo's --speed said "--speed: speed 0: want …", the clock's words.
+func TestFlagRangesAreTheChecks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"status", "--timeout", "0s"}, "timeout"},
+		{[]string{"decisions", "--limit", "0", "--server", "http://127.0.0.1:1"}, "limit"},
+		{[]string{"demo", "--speed", "0"}, "speed"},
+		{[]string{"demo", "--speed", "NaN"}, "speed"},
+		{[]string{"demo", "--for", "-1s"}, "for"},
+		{[]string{"demo", "--start", "-1s"}, "start"},
+		{[]string{"demo", "--onprem-nodes", "0"}, "onprem-nodes"},
+		{[]string{"emulator", "--boot-delay", "25h"}, "boot-delay"},
+		{[]string{"emulator", "--latency", "-1s"}, "latency"},
+		{[]string{"emulator", "--fault-rate", "2"}, "fault-rate"},
+		{[]string{"signals", "check", "x.yaml", "--watch", "-1s"}, "watch"},
+		{[]string{"signals", "check", "x.yaml", "--timeout", "0s"}, "timeout"},
+		{[]string{"agent", "--max-connections", "0"}, "max-connections"},
+		{[]string{"burst", "create", "--pool", "p", "--gpus", "1", "--reason", "r", "--for", "1s"}, "for"},
+		{[]string{"burst", "create", "--pool", "p", "--gpus", "0", "--reason", "r", "--for", "1h"}, "gpus"},
+		{[]string{"simulate", "--onprem-gpus", "-1"}, "onprem-gpus"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd, _, err := newRootCmd().Find(tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := cmd.Flags().Lookup(tc.flag).Annotations[flagRangeKey]
+			if len(rng) != 1 {
+				t.Fatalf("--%s names no range (flagRange)", tc.flag)
+			}
+			err = run(context.Background(), tc.args)
+			var ue *usageError
+			want := fmt.Sprintf("--%s %s", tc.flag, tc.args[slices.Index(tc.args, "--"+tc.flag)+1])
+			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), rng[0]) {
+				t.Errorf("got %v, want a usage error starting %q, saying %q", err, want, rng[0])
+			}
+		})
+	}
+}
