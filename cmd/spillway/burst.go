@@ -41,7 +41,20 @@ func newBurstCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --pool P --gpus N --for 2h --reason \"…\"",
 		Short: "Hold burst GPUs in a pool for a while",
-		Long:  "Hold burst GPUs in a pool for a while.\n\n" + operatorExitStatus,
+		Long: `Create opens a manual burst: the server holds at least --gpus burst GPUs in
+--pool (a floor: kept busy or idle; the queue's overflow may rent more) from
+now until --for has passed, launching instances of the pool's offerings in
+the policy's order (--offering: only that one), then drains and terminates
+what the queue no longer needs. spillway burst cancel ID ends it sooner.
+
+The pool's limits (max_gpus, max_cost_per_hour, the budget) still hold:
+a burst they leave no room for is held short of its GPUs, and its
+manual.max_gpus and manual.max_ttl bound each burst (the server refuses
+more). It needs an operator or admin token (SPILLWAY_TOKEN, or
+--token-file). It prints the burst, with the ID burst list and burst
+cancel take.
+
+` + operatorExitStatus,
 		Example: `  spillway burst create --pool training --gpus 16 --for 2h --reason "INC-4211: eval backlog"
   spillway burst create --pool training --gpus 8 --for 90m --reason "release" --offering aws-p5-spot`,
 		Args: noArgs,

@@ -68,4 +68,28 @@ func TestHelpSaysExitStatus(t *testing.T) {
 	if long := strings.Join(strings.Fields(root.Long), " "); !strings.Contains(long, "exits 2 when its command line is wrong") || !strings.Contains(long, "spillway demo") {
 		t.Errorf("spillway --help says neither the exit status of a wrong command line nor where to start (spillway demo):\n%s", root.Long)
 	}
+	// And the statuses every command shares: a lost output, an interrupt.
+	for _, want := range []string{"cannot be written (a full disk) exits 1", "Ctrl-C or SIGTERM cuts short exits 130 or 143"} {
+		if long := strings.Join(strings.Fields(root.Long), " "); !strings.Contains(long, want) {
+			t.Errorf("spillway --help does not say %q:\n%s", want, root.Long)
+		}
+	}
+}
+
+// TestBurstCreateHelpSaysWhatItDoes: burst create --help said only "Hold
+// burst GPUs in a pool for a while.", where the on-call engineer who runs
+// it needs to know what the server then does and until when, what bounds
+// it, how to end it sooner and which token it needs.
+func TestBurstCreateHelpSaysWhatItDoes(t *testing.T) {
+	cmd, _, err := newRootCmd().Find([]string{"burst", "create"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Join(strings.Fields(cmd.Long), " ")
+	for _, want := range []string{"holds at least --gpus burst GPUs", "until --for has passed", "drains and terminates",
+		"spillway burst cancel ID ends it sooner", "manual.max_gpus and manual.max_ttl", "operator or admin token"} {
+		if !strings.Contains(long, want) {
+			t.Errorf("burst create --help does not say %q:\n%s", want, cmd.Long)
+		}
+	}
 }
