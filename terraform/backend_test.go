@@ -205,7 +205,10 @@ func TestRemoteStateIsReadUpToABound(t *testing.T) {
 	if !errors.As(err, &ie) || ie.Code != "StateTooLarge" || !errors.As(err, &se) {
 		t.Fatalf("Launch into a burst whose state is over %d bytes = %v, %v (%T); want a *providers.InvalidError (StateTooLarge) wrapping a *terraform.StateSizeError", bound, idsOf(insts), err, err)
 	}
-	for _, want := range []string{"is over 256 KiB", `backend "http"`, srv.URL + "/state/large-"} {
+	for _, want := range []string{
+		"is over 256 KiB", `backend "http"`, srv.URL + "/state/large-", "launches into this burst are refused", "ended as asked",
+		"`terraform state pull` in " + filepath.Join(work, "bursts", "large-"), "restart Spillway",
+	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Launch: %v\ndoes not say %q", err, want)
 		}
@@ -231,5 +234,51 @@ func TestRemoteStateIsReadUpToABound(t *testing.T) {
 	}
 	if listed, err := bounded.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
 		t.Errorf("List after Terminate = %v (%v), want none", idsOf(listed), err)
+	}
+}
+
+// Ending some of a burst's instances ran the check for instances its
+// output leaves out, which reads the state: over the bound, a Terminate
+// that had ended the instance failed as StateTooLarge (permanent), the
+// scheduler took it as not ended, and the burst was left dirty, every
+// Reconcile failing the same way for as long as the burst ran. Ending is
+// never refused for the state's size: the Terminate succeeds, the others
+// run on, and a Reconcile has nothing to repair.
+func TestEndingSomeInstancesOfABurstOverTheStateBound(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	work := t.TempDir()
+	addr := srv.URL + "/state/{burst}"
+	cfg := terraform.Config{
+		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+		Variables: map[string]any{
+			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
+			"pad": strings.Repeat("x", 1<<20),
+		},
+		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+	}
+	insts, err := newProvider(t, cfg).Launch(ctx, launchRequest("some", "some-1", 2))
+	if err != nil {
+		t.Fatalf("Launch under the default bound: %v", err)
+	}
+	bounded := newProvider(t, cfg, terraform.WithMaxStateBytes(256<<10))
+	if err := bounded.Terminate(ctx, idsOf(insts[:1])); err != nil {
+		t.Fatalf("Terminate of one instance of a burst whose state is over the bound: %v", err)
+	}
+	listed, err := bounded.List(ctx, providers.ListFilter{Cluster: "lifecycle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := idsOf(listed), idsOf(insts[1:]); !slices.Equal(got, want) {
+		t.Errorf("List after ending one = %v, want the other %v", got, want)
+	}
+	if err := bounded.Reconcile(ctx); err != nil {
+		t.Errorf("Reconcile after ending one: %v, want nothing to repair", err)
+	}
+	if err := bounded.Terminate(ctx, idsOf(insts[1:])); err != nil {
+		t.Fatalf("Terminate of the other: %v", err)
 	}
 }

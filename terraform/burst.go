@@ -626,7 +626,6 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	}
 	varFile := tfexec.VarFile(varsFile)
 	var logPath string
-	applied := false
 	jsonRun := func(op string, fn func(ctx context.Context, w io.Writer) error) error {
 		return b.run(ctx, op, func(ctx context.Context, w io.Writer) error {
 			if f, ok := w.(*runLog); ok {
@@ -667,7 +666,6 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			changes, err = b.keepRunning(ctx, l, &logPath, jsonRun)
 		}
 		if err == nil && changes {
-			applied = true
 			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
 				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
 			})
@@ -692,8 +690,15 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 	if err := b.readOutputs(ctx, l, logPath, true); err != nil {
 		return nil, err
 	}
+	// What this apply created, and what failed applies since the last
+	// run that succeeded did (on a burst being repaired).
+	made := len(l.Created) > 0 || l.CreatedMore > 0
 	l.Created, l.CreatedMore = nil, 0
-	if !applied && !l.Dirty {
+	if !made {
+		// An apply that only ended instances (a Terminate, a launch
+		// abandoned) added none the output could leave out; reading the
+		// state for them could only refuse ending what was asked, for a
+		// state too large to read.
 		return nil, nil
 	}
 	// The instances the output names are what the scheduler counts: any
@@ -783,7 +788,7 @@ func (b *burst) pullState(ctx context.Context) ([]byte, error) {
 		return perr
 	})
 	if errors.Is(err, errOverLimit) {
-		return nil, &StateSizeError{Burst: b.key, Where: fmt.Sprintf("%s, %s, as `terraform state pull` prints it", b.p.backend.block(), b.p.statePerBurst(b.key)), Limit: b.p.opts.maxState}
+		return nil, &StateSizeError{Burst: b.key, Dir: b.dir, Where: fmt.Sprintf("%s, %s, as `terraform state pull` prints it", b.p.backend.block(), b.p.statePerBurst(b.key)), Limit: b.p.opts.maxState}
 	}
 	return pulled, err
 }

@@ -21,16 +21,20 @@ const maxStateBytes = 64 << 20
 // wrapped in a *providers.InvalidError (code StateTooLarge): the state
 // only grows with the burst.
 type StateSizeError struct {
-	// Burst is the burst's key; Where names its state.
-	Burst, Where string
+	// Burst is the burst's key; Dir its working directory; Where names
+	// its state.
+	Burst, Dir, Where string
 	// Limit is the bound, in bytes.
 	Limit int
 }
 
 func (e *StateSizeError) Error() string {
 	return fmt.Sprintf("burst %s: its Terraform state (%s) is over %s, the most Spillway reads of it to count the instances it holds: "+
-		"keep large values (user data, file contents, certificates) out of the module's resources and outputs, "+
-		"so that a burst's state stays well under %[3]s", e.Burst, e.Where, sizeOf(e.Limit))
+		"launches into this burst are refused (what one made is ended), while its instances are ended as asked; "+
+		"`terraform state pull` in %s shows what the state holds: keep large values (user data, file contents, certificates) "+
+		"out of the module's resources and outputs, so that a burst's state stays well under %[3]s, and restart Spillway (it copies the module at start); "+
+		"a burst whose state is over it takes launches again only once its state is under it",
+		e.Burst, e.Where, sizeOf(e.Limit), e.Dir)
 }
 
 // UnreportedError is a burst's state holding instances the module's
@@ -109,7 +113,7 @@ func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return &stateFile{}, nil
 		case errors.Is(err, errOverLimit):
-			return nil, &StateSizeError{Burst: b.key, Where: path, Limit: b.p.opts.maxState}
+			return nil, &StateSizeError{Burst: b.key, Dir: b.dir, Where: path, Limit: b.p.opts.maxState}
 		case err != nil:
 			return nil, err
 		}
