@@ -70,6 +70,9 @@ type ContractError struct {
 	// BadSources say which module call has a local source Spillway's
 	// copy of the module directory would not hold.
 	BadSources []string
+	// PreventDestroy say which resource sets lifecycle prevent_destroy,
+	// which Terraform would refuse to destroy when its burst ends.
+	PreventDestroy []string
 	// Err is the file system's error when the module's directory cannot
 	// be read.
 	Err error
@@ -101,6 +104,7 @@ func (e *ContractError) Error() string {
 	}
 	parts = append(parts, e.BadValues...)
 	parts = append(parts, e.BadSources...)
+	parts = append(parts, e.PreventDestroy...)
 	return fmt.Sprintf("terraform module %s does not satisfy the Spillway module contract: %s", e.Module, strings.Join(parts, "; "))
 }
 
@@ -174,7 +178,8 @@ func CheckModule(dir string, fixed map[string]any) error {
 		}
 	}
 	e.BadSources = localSourceProblems(dir, mod)
-	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared)+len(e.BadValues)+len(e.BadSources) == 0 {
+	e.PreventDestroy = preventDestroyProblems(dir, mod)
+	if len(e.MissingVariables)+len(e.MissingOutputs)+len(e.BadTypes)+len(e.Unset)+len(e.Undeclared)+len(e.BadValues)+len(e.BadSources)+len(e.PreventDestroy) == 0 {
 		return nil
 	}
 	return e

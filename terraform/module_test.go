@@ -35,6 +35,20 @@ func TestCheckModuleNamesWhatIsMissing(t *testing.T) {
 			`Spillway runs a copy of the module directory, where it would not be; move it inside (e.g. ./modules/no_instances), or give it a registry or git source; ` +
 			`module "shared" (testdata/contract/outside_source/main.tf:23) has source "../no_output", which is testdata/contract/no_output, outside the module directory: ` +
 			`Spillway runs a copy of the module directory, where it would not be; move it inside (e.g. ./modules/no_output), or give it a registry or git source`},
+		// Terraform would refuse to destroy these, so an instance (or the
+		// burst) could never be ended: refused at start, not at the first
+		// Terminate. An override file has the last word; a child module's
+		// resources count.
+		{"prevent_destroy", nil, `terraform module testdata/contract/prevent_destroy does not satisfy the Spillway module contract: ` +
+			`resource terraform_data.disk (testdata/contract/prevent_destroy/disk.tf.json:6) sets lifecycle { prevent_destroy = true }: ` +
+			`Terraform would refuse to destroy it, so ending an instance (or a burst, whose state is destroyed whole) would fail every time while it runs and is billed; ` +
+			`remove prevent_destroy from it (each burst's resources are its own, ended with the burst); ` +
+			`resource terraform_data.instance (testdata/contract/prevent_destroy/main.tf:25) sets lifecycle { prevent_destroy = true }: ` +
+			`Terraform would refuse to destroy it, so ending an instance (or a burst, whose state is destroyed whole) would fail every time while it runs and is billed; ` +
+			`remove prevent_destroy from it (each burst's resources are its own, ended with the burst); ` +
+			`module.gpu.terraform_data.volume (testdata/contract/prevent_destroy/modules/gpu/main.tf:9) sets lifecycle { prevent_destroy = true }: ` +
+			`Terraform would refuse to destroy it, so ending an instance (or a burst, whose state is destroyed whole) would fail every time while it runs and is billed; ` +
+			`remove prevent_destroy from it (each burst's resources are its own, ended with the burst)`},
 		{"needs_vpc", map[string]any{"vpc_id": "vpc-1", "subnet_id": "subnet-1", "vcp_id": "typo"}, `terraform module testdata/contract/needs_vpc does not satisfy the Spillway module contract: does not declare variable "vcp_id", given in the provider's fixed variables`},
 		{"typed_fixed", map[string]any{
 			"subnets": []any{"subnet-1"}, "security_group_ids": "sg-1",

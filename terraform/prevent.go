@@ -3,8 +3,15 @@ package terraform
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // preventDestroySummary is Terraform's summary of a plan that would
@@ -104,4 +111,127 @@ func (p *Provider) reportPreventedDestroy(e *PreventDestroyError) {
 		p.log.Error("Terraform refuses to destroy instances the module marks prevent_destroy: they run and are billed until the module lets them end",
 			"burst", e.Burst, "resources", fresh, "dir", e.Dir)
 	}
+}
+
+// preventDestroyProblems names each resource of the module in root, and of
+// the local child modules it calls, whose lifecycle block sets
+// prevent_destroy = true: Terraform refuses to destroy it, so ending an
+// instance of a burst (or the burst, whose state is destroyed whole when
+// its last instance ends) would fail however often it was retried, while
+// the instances run and are billed. Override files (override.tf,
+// *_override.tf) have the last word, as in Terraform. A child module from
+// a registry or git is fetched only by init, and is not checked here: a
+// refusal of its resources is reported when Terminate meets it.
+func preventDestroyProblems(root string, mod *tfconfig.Module) []string {
+	var problems []string
+	seen := map[string]bool{}
+	var check func(dir, path string, mod *tfconfig.Module, depth int)
+	check = func(dir, path string, mod *tfconfig.Module, depth int) {
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil || seen[real] || depth > 10 {
+			return
+		}
+		seen[real] = true
+		for _, r := range preventedResources(dir) {
+			where := "resource " + r.addr
+			if path != "" {
+				where = path + "." + r.addr
+			}
+			problems = append(problems, fmt.Sprintf("%s (%s:%d) sets lifecycle { prevent_destroy = true }: Terraform would refuse to destroy it, "+
+				"so ending an instance (or a burst, whose state is destroyed whole) would fail every time while it runs and is billed; "+
+				"remove prevent_destroy from it (each burst's resources are its own, ended with the burst)", where, r.file, r.line))
+		}
+		for _, name := range sortedKeys(mod.ModuleCalls) {
+			call := mod.ModuleCalls[name]
+			if !strings.HasPrefix(call.Source, "./") && !strings.HasPrefix(call.Source, "../") {
+				continue // fetched by init: met when Terraform refuses
+			}
+			child, diags := tfconfig.LoadModule(filepath.Join(dir, call.Source))
+			if diags.HasErrors() || child == nil {
+				continue // localSourceProblems reports a source that cannot be read
+			}
+			check(filepath.Join(dir, call.Source), strings.TrimPrefix(path+".module."+name, "."), child, depth+1)
+		}
+	}
+	check(root, "", mod, 0)
+	return problems
+}
+
+// preventedResource is a resource whose lifecycle sets prevent_destroy.
+type preventedResource struct {
+	addr, file string
+	line       int
+}
+
+// preventedResources reads the module files of dir (its *.tf and
+// *.tf.json, not its subdirectories, as Terraform does) for managed
+// resources whose lifecycle block sets prevent_destroy = true, the
+// override files read last.
+func preventedResources(dir string) []preventedResource {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var files, overrides []string
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !(strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")) {
+			continue
+		}
+		base := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tf")
+		if base == "override" || strings.HasSuffix(base, "_override") {
+			overrides = append(overrides, name)
+		} else {
+			files = append(files, name)
+		}
+	}
+	set := map[string]*preventedResource{} // by address; nil: set false
+	parser := hclparse.NewParser()
+	for _, name := range append(files, overrides...) {
+		path := filepath.Join(dir, name)
+		var f *hcl.File
+		if strings.HasSuffix(name, ".json") {
+			f, _ = parser.ParseJSONFile(path)
+		} else {
+			f, _ = parser.ParseHCLFile(path)
+		}
+		if f == nil {
+			continue // CheckModule reports what does not parse
+		}
+		content, _, _ := f.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "resource", LabelNames: []string{"type", "name"}}}})
+		if content == nil {
+			continue
+		}
+		for _, res := range content.Blocks {
+			rc, _, _ := res.Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "lifecycle"}}})
+			if rc == nil {
+				continue
+			}
+			addr := res.Labels[0] + "." + res.Labels[1]
+			for _, lc := range rc.Blocks {
+				attrs, _ := lc.Body.JustAttributes()
+				a, ok := attrs["prevent_destroy"]
+				if !ok {
+					continue
+				}
+				// Terraform takes only a literal here.
+				v, diags := a.Expr.Value(nil)
+				if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.Bool {
+					continue
+				}
+				if v.True() {
+					set[addr] = &preventedResource{addr: addr, file: path, line: a.Range.Start.Line}
+				} else {
+					set[addr] = nil
+				}
+			}
+		}
+	}
+	var out []preventedResource
+	for _, addr := range sortedKeys(set) {
+		if r := set[addr]; r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out
 }

@@ -81,22 +81,38 @@ func TestTerminateFailingInOneBurstReportsTheOthersEnded(t *testing.T) {
 // *providers.InvalidError (PreventDestroy) naming the resource, its
 // instance and what to do, logged once per instance; the instance stays
 // listed (the scheduler counts it) and ends once the module lets it.
+// (A module that sets it in its own files, or a local child module's, is
+// refused at start, by CheckModule; one from a registry or git, which
+// only init fetches, is met here: the burst's copy of the module is
+// given prevent_destroy after its launch, as such a child module would.)
 func TestTerminateOfAPreventDestroyInstanceIsAPermanentError(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	module := t.TempDir()
+	module, work := t.TempDir(), t.TempDir()
 	src, err := os.ReadFile("testdata/preventdestroy/main.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(module, "main.tf"), src, 0o600); err != nil {
+	allowed := bytes.Replace(src, []byte("prevent_destroy = true"), []byte("prevent_destroy = false"), 1)
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), allowed, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := terraform.New(providerName, terraform.Config{Module: "testdata/preventdestroy", Region: region, Zones: zones, WorkDir: t.TempDir()}); err == nil ||
+		!strings.Contains(err.Error(), "prevent_destroy") {
+		t.Errorf("New with a module setting prevent_destroy = %v, want it refused naming prevent_destroy", err)
+	}
 	var logs bytes.Buffer
-	cfg := terraform.Config{Module: module, Region: region, Zones: zones, WorkDir: t.TempDir()}
+	cfg := terraform.Config{Module: module, Region: region, Zones: zones, WorkDir: work}
 	p := newProvider(t, cfg, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	insts, err := p.Launch(ctx, launchRequest("kept", "prevent-1", 2))
 	if err != nil {
+		t.Fatal(err)
+	}
+	burstModule, err := filepath.Glob(filepath.Join(work, "bursts", "kept-*", "main.tf"))
+	if err != nil || len(burstModule) != 1 {
+		t.Fatalf("the burst's copy of the module: %v (%v)", burstModule, err)
+	}
+	if err := os.WriteFile(burstModule[0], src, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -139,8 +155,9 @@ func TestTerminateOfAPreventDestroyInstanceIsAPermanentError(t *testing.T) {
 		}
 	}
 
-	// What the message says to do: take prevent_destroy out and restart.
-	if err := os.WriteFile(filepath.Join(module, "main.tf"), bytes.Replace(src, []byte("prevent_destroy = true"), []byte("prevent_destroy = false"), 1), 0o600); err != nil {
+	// What the message says to do: take prevent_destroy out (here of the
+	// burst's copy, as of the child module's next version) and restart.
+	if err := os.WriteFile(burstModule[0], allowed, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p = newProvider(t, cfg)

@@ -1,0 +1,5 @@
+resource "terraform_data" "registration" {
+  lifecycle {
+    prevent_destroy = false
+  }
+}
