@@ -31,6 +31,7 @@ import (
 //	.terraform/             init's providers and backend, per burst
 //	terraform.tfstate       the burst's state, with the local backend
 //	spillway.tfvars.json    the variables of the latest run
+//	spillway_adopt.tf       import blocks of cut-off creates found, while applied
 //	.spillway/ledger.json   launches, desired instances, last output
 //	.spillway/lock          flock: one run at a time on this state
 //	.spillway/run.json      the process running Terraform now, if any
@@ -615,8 +616,15 @@ func keyOf(address string, keys map[string]*slot) string {
 // apply makes the state match the ledger's slots: plan, then apply the plan
 // when it changes anything (destroy when no slot is left), then read the
 // instances output back into the ledger. It returns the failed command's
-// *RunError and the error diagnostics it produced.
+// *RunError and the error diagnostics it produced. First it looks for the
+// instances of creates an earlier apply was cut off in (adopt.go).
 func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
+	b.adoptCutOff(ctx, l)
+	return b.applySlots(ctx, l)
+}
+
+// applySlots is apply without the look for cut-off creates.
+func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 	held, err := b.checkState(ctx, l)
 	if err != nil {
 		return nil, err
@@ -674,6 +682,9 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 			l.addCreated(createdBy(logPath))
 			if c := cutOff(logPath); err != nil && len(c) > 0 {
 				ce := &CutOffError{Burst: b.key, Cluster: l.Cluster, Pool: l.Pool, Name: l.Burst, Resources: c, Err: err}
+				if b.p.lookup {
+					ce.Looked = b.recordCutOff(l, c)
+				}
 				b.p.log.Error("an apply died while creating resources: the cloud may hold instances no state records", "burst", b.key, "resources", c, "log", logPath)
 				err = ce
 			}
@@ -924,6 +935,11 @@ func (b *burst) readLedger() (*ledger, error) { return readLedger(filepath.Join(
 // ended burst's age is counted (retire.go), and writes it.
 func (b *burst) writeLedger(l *ledger) error {
 	l.Written = b.p.opts.clock()
+	if len(l.CutOff) > 0 {
+		// Reconcile repairs the burst, so that its cut-off creates are
+		// looked for every tick until found or given up (adopt.go).
+		l.Dirty = true
+	}
 	return l.write(filepath.Join(b.dir, ledgerFile))
 }
 

@@ -18,10 +18,21 @@ type CutOffError struct {
 	Burst, Cluster, Pool, Name string
 	// Resources are the addresses whose create was cut off.
 	Resources []string
-	Err       error
+	// Looked are those of Resources the next runs on the burst look for
+	// by the module's cloud_instances output (adopt.go), to end them.
+	Looked []string
+	Err    error
 }
 
 func (e *CutOffError) Error() string {
+	if len(e.Looked) == len(e.Resources) {
+		return fmt.Sprintf("%v; the apply died while creating %s (Terraform was killed, or its provider plugin crashed), "+
+			"so the cloud may hold an instance for each that no Terraform state records: the runs on burst %s look for them "+
+			"by the module's output %q for %s, and import and end each they find (logged); one not found by then is logged at error level, "+
+			"to look for by hand: instances tagged %s=%s, %s=%s, %s=%s that Spillway does not list (spillway instances)",
+			e.Err, shownOf(e.Resources, ", "), e.Burst, lookupOutput, cutOffWindow,
+			providers.TagCluster, e.Cluster, providers.TagPool, e.Pool, providers.TagBurst, e.Name)
+	}
 	return fmt.Sprintf("%v; the apply died while creating %s (Terraform was killed, or its provider plugin crashed), "+
 		"so the cloud may hold an instance for each that no Terraform state records, which Spillway can neither see nor end: "+
 		"look for instances tagged %s=%s, %s=%s, %s=%s that Spillway does not list (spillway instances) and end them by hand",

@@ -45,6 +45,10 @@ type ledger struct {
 	// so an ended burst is kept until none can be resent (retire.go).
 	// Zero in a ledger of an earlier version, which has its file's time.
 	Written time.Time `json:"written,omitzero"`
+	// CutOff are the creates, by key, that an apply died in (adopt.go):
+	// the cloud may hold their instances, which no state records, until
+	// they are found by the module's cloud_instances output.
+	CutOff map[string]*cutOffCreate `json:"cut_off,omitempty"`
 }
 
 // maxCreated bounds the resources a ledger names in Created (a message

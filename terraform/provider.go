@@ -61,6 +61,9 @@ type Provider struct {
 	start uint64
 	// backend is where the module keeps each burst's state.
 	backend moduleBackend
+	// lookup says the module declares the cloud_instances output, by
+	// which the instances of cut-off creates are found (adopt.go).
+	lookup bool
 	// version identifies the module's contents; snapshot is its copy under
 	// WorkDir/modules, from which burst directories are filled.
 	version, snapshot string
@@ -109,6 +112,7 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 		locks:          map[string]*dirLock{},
 		refusedDestroy: map[string]bool{},
 	}
+	p.lookup = declaresOutput(cfg.Module, lookupOutput)
 	p.host, _ = os.Hostname()
 	p.boot, p.start = bootID(), procStart(os.Getpid())
 	if u, err := user.Current(); err == nil {
