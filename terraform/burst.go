@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -294,7 +295,14 @@ func (p *Provider) snapshotInitialised() bool {
 func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context, w io.Writer) error) error {
 	err := b.runOnce(ctx, op, cmd)
 	var re *RunError
-	if err == nil || !errors.As(err, &re) {
+	if err == nil {
+		if slices.Contains(jsonOps, op) || op == "lookup-plan" {
+			// It took the state lock (state pull and output do not).
+			b.p.lockedWarned(b.key, "")
+		}
+		return nil
+	}
+	if !errors.As(err, &re) {
 		return err
 	}
 	id, ok := breakable(re.Diagnostics, b.p.who)
@@ -303,7 +311,15 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	}
 	if !ok || b.stale == nil {
 		_, who := lockHolder(re.Diagnostics)
-		b.p.log.Warn("the burst's state is locked by a run not known to be over", "burst", b.key, "lock_id", id, "holder", who)
+		// Every run on the burst (each tick's launch, its clean-up, each
+		// Reconcile) fails alike until the lock is released: warned once
+		// a lock, each run's error saying what to do.
+		level := slog.LevelDebug
+		if b.p.lockedWarned(b.key, id) {
+			level = slog.LevelWarn
+		}
+		b.p.log.Log(ctx, level, "the burst's state is locked by a run not known to be over; every run on the burst fails until it is released",
+			"burst", b.key, "lock_id", id, "holder", who, "release", "terraform force-unlock -force "+id+" in "+b.dir)
 		re.Hint = b.lockedHint(id, who)
 		return err
 	}

@@ -73,6 +73,9 @@ type Provider struct {
 	// refusedDestroy holds the resources (burst and address) Terraform
 	// refused to destroy for their prevent_destroy, already logged.
 	refusedDestroy map[string]bool
+	// locked holds, by burst, the id of the backend lock a run on it was
+	// last refused for, already logged; a run that succeeds clears it.
+	locked map[string]string
 	// runSeq numbers run logs.
 	runSeq atomic.Int64
 }
@@ -111,6 +114,7 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 		snapshot:       filepath.Join(cfg.WorkDir, "modules", version),
 		locks:          map[string]*dirLock{},
 		refusedDestroy: map[string]bool{},
+		locked:         map[string]string{},
 	}
 	p.lookup = declaresOutput(cfg.Module, lookupOutput)
 	p.host, _ = os.Hostname()
@@ -791,6 +795,21 @@ func (p *Provider) repair(ctx context.Context, key string) error {
 	}
 	l.Dirty = false
 	return b.writeLedger(l)
+}
+
+// lockedWarned records that runs on burst key are refused for the
+// backend lock id ("": they are not), and says whether that is new: not
+// yet logged for the burst.
+func (p *Provider) lockedWarned(key, id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id == "" {
+		delete(p.locked, key)
+		return false
+	}
+	fresh := p.locked[key] != id
+	p.locked[key] = id
+	return fresh
 }
 
 func firstNonEmpty(s ...string) string {
