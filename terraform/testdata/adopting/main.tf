@@ -38,6 +38,12 @@ variable "started" {
   type = string
 }
 
+variable "blind" {
+  description = "Whether cloud_instances sees nothing, as a lagging listing would."
+  type        = bool
+  default     = false
+}
+
 resource "terraform_data" "instance" {
   for_each = var.instances
   input    = { zone = each.value.zone, gpus = each.value.gpus, cloud = var.cloud }
@@ -75,5 +81,5 @@ output "instances" {
 # Every instance the cloud holds for this burst, id => key, as a data
 # source filtered by the burst's tags would find them.
 output "cloud_instances" {
-  value = { for id in fileset(var.cloud, "*") : id => trimspace(file("${var.cloud}/${id}")) }
+  value = var.blind ? {} : { for id in fileset(var.cloud, "*") : id => trimspace(file("${var.cloud}/${id}")) }
 }
