@@ -36,8 +36,9 @@ func TestInstanceOfAnApplyKilledMidCreateIsFoundAndEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
+	work := t.TempDir()
 	p := newProvider(t, terraform.Config{
-		Module: "testdata/adopting", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Module: "testdata/adopting", Region: region, Zones: zones, WorkDir: work,
 		Variables: map[string]any{"cloud": cloud, "hold": hold, "started": started},
 	}, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
@@ -65,6 +66,20 @@ func TestInstanceOfAnApplyKilledMidCreateIsFoundAndEnded(t *testing.T) {
 	}
 	if err := p.Reconcile(ctx); err != nil {
 		t.Errorf("Reconcile after the instance was ended: %v", err)
+	}
+
+	// The import blocks of an adoption whose server died mid-apply are
+	// not left to fail every later plan (their key is no longer wanted).
+	bursts, err := filepath.Glob(filepath.Join(work, "bursts", "killed-*"))
+	if err != nil || len(bursts) != 1 {
+		t.Fatalf("the burst's directory: %v (%v)", bursts, err)
+	}
+	stale := "import {\n  to = terraform_data.instance[\"gone-0\"]\n  id = \"gone\"\n}\n"
+	if err := os.WriteFile(filepath.Join(bursts[0], "spillway_adopt.tf"), []byte(stale), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Launch(ctx, launchRequest("killed", "killed-2", 1)); err != nil {
+		t.Errorf("Launch into the burst after an adoption left its import blocks: %v", err)
 	}
 }
 

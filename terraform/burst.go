@@ -94,6 +94,12 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 		unlock()
 		return nil, nil, err
 	}
+	// Import blocks an adoption left when its process died (adopt.go):
+	// one whose key is no longer wanted would fail every plan.
+	if err := os.Remove(filepath.Join(b.dir, adoptFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		unlock()
+		return nil, nil, err
+	}
 	return b, unlock, nil
 }
 

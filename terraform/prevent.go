@@ -127,11 +127,11 @@ func preventDestroyProblems(root string, mod *tfconfig.Module) []string {
 	seen := map[string]bool{}
 	var check func(dir, path string, mod *tfconfig.Module, depth int)
 	check = func(dir, path string, mod *tfconfig.Module, depth int) {
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil || seen[real] || depth > 10 {
+		resolved, err := filepath.EvalSymlinks(dir)
+		if err != nil || seen[resolved] || depth > 10 {
 			return
 		}
-		seen[real] = true
+		seen[resolved] = true
 		for _, r := range preventedResources(dir) {
 			where := "resource " + r.addr
 			if path != "" {
