@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -288,5 +289,59 @@ func stopDuringLaunch(t *testing.T, h *harness, started <-chan struct{}, then fu
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after the shutdown")
+	}
+}
+
+// deadlineReconciler is the real provider with a Reconcile that records
+// the deadline of each call's context.
+type deadlineReconciler struct {
+	providers.Provider
+	mu        *sync.Mutex
+	deadlines *[]time.Time
+}
+
+func (p deadlineReconciler) Reconcile(ctx context.Context) error {
+	d, _ := ctx.Deadline()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	*p.deadlines = append(*p.deadlines, d)
+	return nil
+}
+
+// TestReconcileEndsWithTheLeadersTerm: a sweep's repair (a Terraform
+// provider's Reconcile may apply, creating or destroying) is a mutating
+// call like a launch: bounded by the end of this server's term, not only by
+// the provider's call_timeout, so a deposed leader's repair is cut off when
+// a new leader may act; a server whose term is over starts none.
+func TestReconcileEndsWithTheLeadersTerm(t *testing.T) {
+	var deadlines []time.Time
+	mu := &sync.Mutex{}
+	until := time.Now().Add(5 * time.Second)
+	lead := &fakeLeader{epoch: 3, ok: true, budget: -1, until: until}
+	h := newHarness(t, testPool(), func(h *harness) {
+		h.opts.Leader = lead
+		h.opts.CallTimeout = 10 * time.Minute
+		h.moreProviders = map[string]providers.Provider{"zz-tf": deadlineReconciler{Provider: h.newProviderAt("zz-tf", h.url), mu: mu, deadlines: &deadlines}}
+	})
+	if err := h.sched.Sweep(context.Background()); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	mu.Lock()
+	got := slices.Clone(deadlines)
+	mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("%d reconciles, want 1", len(got))
+	}
+	if got[0].IsZero() || got[0].After(until) {
+		t.Fatalf("reconcile's deadline %v, want by the term's end %v (not the 10m call timeout)", got[0], until)
+	}
+
+	lead.set(3, false, -1) // the term is over: no repair starts
+	err := h.sched.Sweep(context.Background())
+	mu.Lock()
+	n := len(deadlines)
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d reconciles after the term ended, want still 1 (err %v)", n, err)
 	}
 }

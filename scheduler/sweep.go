@@ -85,7 +85,15 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 				break
 			}
 			if r, ok := s.opts.Providers[name].(reconciler); ok {
-				rctx, rcancel := s.callCtx(cctx, name)
+				// A repair may apply (create or destroy): it is a mutating
+				// call, bounded by this server's term like a launch, so a
+				// deposed leader's repair is cut off when its term ends.
+				rctx, rcancel, _, acting := s.actingCtx(cctx, name)
+				if !acting {
+					rcancel()
+					errs = append(errs, fmt.Errorf("sweep: reconcile %s: %s", name, notLeading))
+					break
+				}
 				err := r.Reconcile(rctx)
 				rcancel()
 				if err != nil {
