@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,15 +24,21 @@ func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(module, "main.tf"), src, 0o600); err != nil {
+	// A module setting prevent_destroy in its own files is refused at
+	// start (terraform.CheckModule); one from a registry or git, which only
+	// init fetches, is met at the terminate: the burst's copy is given
+	// prevent_destroy once launched, as such a child module would.
+	allowed := bytes.Replace(src, []byte("prevent_destroy = true"), []byte("prevent_destroy = false"), 1)
+	if err := os.WriteFile(filepath.Join(module, "main.tf"), allowed, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	work := t.TempDir()
 	ip := nextIPRange(t).Addr().Next().String()
 	p := testPool()
 	p.Offerings = p.Offerings[:1]
 	logs := &lockedBuffer{}
 	h := newHarness(t, p, func(h *harness) {
-		tf, err := terraform.New(provName, terraform.Config{Module: module, Region: "us-east-1", Zones: []string{"us-east-1a"}, WorkDir: t.TempDir(),
+		tf, err := terraform.New(provName, terraform.Config{Module: module, Region: "us-east-1", Zones: []string{"us-east-1a"}, WorkDir: work,
 			Variables: map[string]any{"private_ip": ip}})
 		if err != nil {
 			t.Fatalf("terraform.New: %v", err)
@@ -48,6 +55,13 @@ func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
 		return len(rs) == 1 && rs[0].State == state.InstanceRunning
 	})
 	id := h.rows(true)[0].ID
+	burstModule, err := filepath.Glob(filepath.Join(work, "bursts", "*", "main.tf"))
+	if err != nil || len(burstModule) != 1 {
+		t.Fatalf("the burst's copy of the module: %v (%v)", burstModule, err)
+	}
+	if err := os.WriteFile(burstModule[0], src, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	h.setDemand(0)
 	h.agents.setBusy(0)
 	failed := 0
