@@ -58,13 +58,19 @@ func (s *state) unservable(g int) bool {
 	if g == 0 {
 		return true
 	}
-	u, ok := s.unservableOf[g]
+	return holdsNone(&s.unservableOf, s.pool, g)
+}
+
+// holdsNone reports whether no offering of p holds a job of g GPUs
+// (policy.CloudHolds), remembered per size in *memo.
+func holdsNone(memo *map[int]bool, p *policy.Pool, g int) bool {
+	u, ok := (*memo)[g]
 	if !ok {
-		if s.unservableOf == nil {
-			s.unservableOf = map[int]bool{}
+		if *memo == nil {
+			*memo = map[int]bool{}
 		}
-		u = policy.CloudHolds(s.pool, g) != ""
-		s.unservableOf[g] = u
+		u = policy.CloudHolds(p, g) != ""
+		(*memo)[g] = u
 	}
 	return u
 }
@@ -81,15 +87,7 @@ func (s *state) unlisted(g int) bool {
 	if s.listed == s.pool || g == 0 {
 		return s.unservable(g)
 	}
-	u, ok := s.unlistedOf[g]
-	if !ok {
-		if s.unlistedOf == nil {
-			s.unlistedOf = map[int]bool{}
-		}
-		u = policy.CloudHolds(s.listed, g) != ""
-		s.unlistedOf[g] = u
-	}
-	return u
+	return holdsNone(&s.unlistedOf, s.listed, g)
 }
 
 func (s *state) enqueue(j int) {
