@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -25,31 +24,11 @@ import (
 // restart. It runs in a mount namespace of its own, on a real ext4
 // filesystem filled by a file.
 func TestWritesOnAFullFilesystem(t *testing.T) {
-	if !fixture.InOwnMountNamespace() {
-		if out, err := fixture.RunInOwnMountNamespace(t.Context(), t.Name()); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	s, path, disk, ok := storeOnExt4(t)
+	if !ok {
 		return
 	}
 	ctx := t.Context()
-	disk, err := fixture.MountExt4(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := disk.Unmount(); err != nil {
-			t.Error(err)
-		}
-	})
-	path := filepath.Join(disk.Dir, "spillway.db")
-	s, err := Open(ctx, path, WithServerLock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.CreateIntent(ctx, state.Intent{ID: "before", Pool: "train", Provider: "aws", CreatedAt: testT0}); err != nil {
-		t.Fatal(err)
-	}
 	filler := filepath.Join(disk.Dir, "filler")
 	fill(t, filler)
 

@@ -4,13 +4,11 @@ package sqlite
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -22,32 +20,12 @@ import (
 // what was written before. It runs in a mount namespace of its own, on a
 // real ext4 filesystem the kernel is told has failed.
 func TestWritesOnAFilesystemRemountedReadOnly(t *testing.T) {
-	if !fixture.InOwnMountNamespace() {
-		if out, err := fixture.RunInOwnMountNamespace(t.Context(), t.Name()); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
+	s, path, disk, ok := storeOnExt4(t)
+	if !ok {
 		return
 	}
 	ctx := t.Context()
-	disk, err := fixture.MountExt4(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := disk.Unmount(); err != nil {
-			t.Error(err)
-		}
-	})
-	path := filepath.Join(disk.Dir, "spillway.db")
-	s, err := Open(ctx, path, WithServerLock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := s.CreateIntent(ctx, state.Intent{ID: "before", Pool: "train", Provider: "aws", CreatedAt: testT0}); err != nil {
-		t.Fatal(err)
-	}
 	if err := disk.Fail(); err != nil {
 		t.Fatal(err)
 	}
