@@ -231,11 +231,11 @@ func stepUntilActing(t *testing.T, el *Elector) (epoch int64, ok bool) {
 	return epoch, ok
 }
 
-// lockLeaseRow locks the lease row of database db from a session of its
+// lockRows locks every row of table in database db from a session of its
 // own, inside a transaction (an operator's BEGIN; SELECT ... FOR UPDATE
 // left open), rolled back and closed when the test ends if the test did
 // not roll it back first.
-func lockLeaseRow(t *testing.T, db string) pgx.Tx {
+func lockRows(t *testing.T, db, table string) pgx.Tx {
 	t.Helper()
 	ctx := t.Context()
 	other, err := pgx.Connect(ctx, pg.DSN(db))
@@ -248,10 +248,16 @@ func lockLeaseRow(t *testing.T, db string) pgx.Tx {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, `SELECT * FROM leader_lease FOR UPDATE`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT * FROM `+table+` FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// lockLeaseRow locks the lease row of database db (lockRows).
+func lockLeaseRow(t *testing.T, db string) pgx.Tx {
+	t.Helper()
+	return lockRows(t, db, "leader_lease")
 }
 
 // lockWaiters counts, through s (not the locking transaction, whose
@@ -370,25 +376,8 @@ func TestFencedWriteCutOffWhileLockedDoesNotHoldOffTakeover(t *testing.T) {
 	}
 }
 
-// lockInstances locks every instance row of database db from a session of
-// its own, inside a transaction (an operator's BEGIN; SELECT ... FOR
-// UPDATE left open), rolled back when the test ends if it did not roll it
-// back first.
+// lockInstances locks every instance row of database db (lockRows).
 func lockInstances(t *testing.T, db string) pgx.Tx {
 	t.Helper()
-	ctx := t.Context()
-	other, err := pgx.Connect(ctx, pg.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close(context.Background()) })
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, `SELECT * FROM instances FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
-	return tx
+	return lockRows(t, db, "instances")
 }
