@@ -43,11 +43,7 @@ func TestPageLongNamesOnAPhone(t *testing.T) {
 	ctx := chromium(t, bin)
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(390, 844),
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID)),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}
@@ -90,11 +86,7 @@ func TestPageReasonsOnAPhoneNeedNoSideScroll(t *testing.T) {
 	ctx := chromium(t, bin)
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(390, 844),
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID)),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}

@@ -22,11 +22,7 @@ func TestPageAtScaleInChromium(t *testing.T) {
 	ctx := chromium(t, bin)
 	start := time.Now()
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("pool-pool-49")),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("pool-pool-49"))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}

@@ -123,11 +123,7 @@ func TestPageSaysItsFiguresAreStale(t *testing.T) {
 	url := "http://" + srv.addr
 	ctx := chromium(t, bin)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("pool-training")),
+		logIn(url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("pool-training"))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}
@@ -224,11 +220,7 @@ func TestPageRefreshesOnceAFormIsLeft(t *testing.T) {
 	ctx := chromium(t, bin)
 	reason := `#burst-form-training input[name="reason"]`
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.CSS(reason)),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.CSS(reason))),
 		chromedp.SendKeys(chromedp.CSS(reason), "INC-7"),
 		chromedp.Evaluate[chromedp.Void](`document.body.appendChild(Object.assign(document.createElement("i"), {id: "mark"}))`),
 		chromedp.WaitVisible(chromedp.ID("stale")),

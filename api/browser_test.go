@@ -183,6 +183,18 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 }
 
+// logIn opens url's login page, logs in with token, and waits until
+// shown (the page's element the test reads first) is visible.
+func logIn(url, token string, shown chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(url+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.Click(chromedp.ID("login")),
+		shown,
+	)
+}
+
 // chromium starts a headless Chromium for the test, ended with it.
 func chromium(t *testing.T, bin string) context.Context {
 	t.Helper()
@@ -208,11 +220,7 @@ func TestPageReloadsButNeverRepostsAForm(t *testing.T) {
 	e := newEnvRefresh(t, time.Second)
 	ctx := chromium(t, bin)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("pool-training")),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("pool-training"))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}
@@ -294,11 +302,7 @@ func TestStatusPageHostileText(t *testing.T) {
 	}
 	ctx := chromium(t, bin)
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.url+"/login"),
-		chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), e.tok[tokens.Operator]),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID)),
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID))),
 	); err != nil {
 		t.Fatalf("logging in: %v", err)
 	}
