@@ -830,6 +830,7 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 			c.endedAt = s.clock.Now()
 			continue
 		}
+		s.askEnds(ctx, t, c.rows, ends)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -885,6 +886,37 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 		t.rec.Terminates = append(t.rec.Terminates, ar)
 		s.log.Info("terminating", "pool", r.Pool, "instance", r.ID, "reason", e.reason)
 	}
+}
+
+// askEnds writes, before the terminate call, that each of rows was asked
+// to end and why (its EndReason, its State unchanged): the write-ahead
+// record of a terminate, as an intent is a launch's. A call whose answer
+// is lost (cut off at its call timeout, a dropped connection, a 5xx after
+// the cloud acted), or a server that crashes between the call and its
+// record, left a row the next tick found gone and ended as vanished, and
+// an ECS instance listed Stopping after its delete was taken, after a
+// restart, for one stopped outside Spillway and deleted again with that
+// reason. A row so asked ends with the reason asked (endRow) once the
+// cloud shows it gone or stopped. A failed write is kept for the next
+// tick's (unwritten.go), and the call is made anyway: an instance not
+// ended bills.
+func (s *Scheduler) askEnds(ctx context.Context, t *tick, rows []*state.Instance, ends []instEnd) {
+	for _, r := range rows {
+		i := slices.IndexFunc(ends, func(e instEnd) bool { return e.row == r })
+		if i < 0 || r.EndReason == ends[i].reason {
+			continue
+		}
+		r.EndReason, r.UpdatedAt = ends[i].reason, t.now
+		if err := s.putRow(ctx, t, r); err != nil {
+			s.log.Warn("recording a terminate before its call failed; calling anyway", "pool", r.Pool, "instance", r.ID, "err", err)
+		}
+	}
+}
+
+// endAsked reports whether r's end was asked of its cloud (askEnds) and
+// its answer not recorded: a live row, not terminating, with a reason.
+func endAsked(r *state.Instance) bool {
+	return r.EndReason != "" && r.State != state.InstanceTerminating && r.State != state.InstanceEnded
 }
 
 // terminateFailed logs and counts a terminate call to provider that did

@@ -101,7 +101,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			continue
 		}
 		ci, seen := t.cloud[r.ID]
-		if seen && ci.State == providers.StateStopped && r.State != state.InstanceTerminating {
+		if seen && ci.State == providers.StateStopped && r.State != state.InstanceTerminating && !endAsked(r) {
 			// Stopped outside Spillway (by hand, in the console): it
 			// runs nothing, yet it is not gone and bills (its disks;
 			// on ECS its compute too, unless StopCharging) until it is
@@ -120,13 +120,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		}
 		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || ci.State == providers.StateStopped
 		if gone {
-			if !seen && r.State != state.InstanceTerminating && t.now.Sub(r.LaunchedAt) < listGrace {
+			if !seen && r.State != state.InstanceTerminating && !endAsked(r) && t.now.Sub(r.LaunchedAt) < listGrace {
 				continue // not listed yet
 			}
 			if err := s.endRow(ctx, t, r); err != nil {
 				return err
 			}
 			continue
+		}
+		if endAsked(r) && (ci.State == providers.StateRunning || ci.State == providers.StatePending) {
+			// Its terminate failed and the cloud did not act: the
+			// policy decides again, and a later end (a reclaim) is
+			// not taken for the one asked.
+			r.EndReason = ""
 		}
 		r.PrivateIP, r.Zone = cmp.Or(ci.PrivateIP, r.PrivateIP), cmp.Or(ci.Zone, r.Zone)
 		s.unknownState(t, r, ci.State)
@@ -444,9 +450,17 @@ const vanishedReason = "vanished from the cloud (ended outside Spillway, reclaim
 func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) error {
 	_, listed := t.cloud[r.ID]
 	hold := false
-	if r.State == state.InstanceTerminating {
+	switch {
+	case r.State == state.InstanceTerminating:
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
-	} else {
+	case endAsked(r):
+		// Its terminate was asked and its answer lost (askEnds): ended
+		// as asked, its cost counted until now.
+		r.EndedAt = t.now
+		s.log.Info("instance terminated; the answer to its terminate was lost", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s ended as asked (%s): the answer to its terminate was lost", r.ID, r.EndReason))
+		s.metrics.terminations.WithLabelValues(r.Pool, r.Offering).Inc()
+	default:
 		hold = holdsVanished(r, listed)
 		r.EndReason = vanishedReason
 		r.EndedAt = t.now

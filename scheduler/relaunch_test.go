@@ -34,6 +34,8 @@ type lagCloud struct {
 	// subnet; lostAnswer writes the error that replaces its answer.
 	inSecond   func(r *http.Request) bool
 	lostAnswer func(w http.ResponseWriter)
+	// terminate is the API action that ends instances.
+	terminate string
 	// newProvider is a fresh provider (a new process's) at url.
 	newProvider func(h *harness, url string) providers.Provider
 }
@@ -49,6 +51,7 @@ var lagClouds = []lagCloud{
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>ServiceUnavailable</Code><Message>the answer was lost</Message></Error></Errors><RequestID>lost</RequestID></Response>`)
 		},
+		terminate:   "TerminateInstances",
 		newProvider: func(h *harness, url string) providers.Provider { return h.newProviderAt(provName, url) },
 	},
 	{
@@ -62,6 +65,7 @@ var lagClouds = []lagCloud{
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprint(w, `{"RequestId":"lost","HostId":"ecs.aliyuncs.com","Code":"ServiceUnavailable","Message":"the answer was lost"}`)
 		},
+		terminate: "DeleteInstances",
 		newProvider: func(h *harness, url string) providers.Provider {
 			cfg := config.ProviderConfig{
 				Type: config.ProviderAlicloud, Region: "cn-hangzhou", Endpoint: url, Image: "m-spillway-gpu", SecurityGroups: []string{"sg-spillway"},
@@ -96,6 +100,10 @@ type lagRig struct {
 	c    lagCloud
 	url  string // the proxy's
 	lose atomic.Bool
+	// loseEnds loses the answers of terminate calls (executed); ends
+	// counts the terminate calls the proxy passed.
+	loseEnds atomic.Bool
+	ends     atomic.Int32
 }
 
 func newLagRig(t *testing.T, c lagCloud, lag time.Duration) *lagRig {
@@ -112,7 +120,16 @@ func newLagRigWith(t *testing.T, c lagCloud, lag time.Duration, hopts ...harness
 		h.emu.SetConsistencyLag(lag)
 		next := c.handler(h.emu)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := r.ParseForm(); err == nil && rig.lose.Load() && c.inSecond(r) {
+			err := r.ParseForm()
+			if err == nil && r.Form.Get("Action") == c.terminate {
+				rig.ends.Add(1)
+				if rig.loseEnds.Load() {
+					next.ServeHTTP(httptest.NewRecorder(), r) // executed, its answer lost
+					c.lostAnswer(w)
+					return
+				}
+			}
+			if err == nil && rig.lose.Load() && c.inSecond(r) {
 				next.ServeHTTP(httptest.NewRecorder(), r) // executed, its answer lost
 				c.lostAnswer(w)
 				return
