@@ -159,50 +159,85 @@ func TestCrashSafetyNoDuplicateNoLeak(t *testing.T) {
 	defer dsrv.Close()
 	db := filepath.Join(t.TempDir(), "state.db")
 	env := append(os.Environ(), crashChildEnv+"=1", crashEC2Env+"="+ec2.URL, crashDBEnv+"="+db, crashDemandEnv+"="+dsrv.URL)
+	// start starts a child and waits (30s at most) until it is ready.
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = env
 		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start child: %v", err)
+		}
+		ready := make(chan error, 1)
+		go func() {
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err == nil && line != "ready\n" {
+				err = fmt.Errorf("first line %q, want ready", line)
+			}
+			ready <- err
+			_, _ = io.Copy(io.Discard, out)
+		}()
+		select {
+		case err := <-ready:
+			if err != nil {
+				t.Fatalf("child: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("child not ready after 30s")
 		}
 		return cmd
 	}
 	rng := rand.New(rand.NewPCG(7, 9))
-	// A child that is killed before its first launch call launches
-	// nothing, and an intent a killed child left is called only after the
+	// The kills go on until an instance was launched (up to 4 times as
+	// many): a child killed before its first launch call launches
+	// nothing, an intent a killed child left is called only after the
 	// providers' consistency window (2 minutes, longer than the kills
-	// last); on a loaded machine children can come and go without a
-	// launch, so the kills go on (up to 4 times as many) until one has.
+	// last), and a launch call may fault (FaultRate) or be killed mid-call,
+	// so on a loaded machine the first call made need not launch
+	// anything. Each kill point is a random time after the child is
+	// ready: a child slow to start under load is not killed before it
+	// runs.
 	killed := 0
-	for ; killed < kills || killed < 4*kills && emu.Calls("RunInstances") == 0; killed++ {
+	for ; killed < kills || killed < 4*kills && len(launchedOf(emu)) == 0; killed++ {
 		cmd := start()
-		time.Sleep(time.Duration(150+rng.IntN(900)) * time.Millisecond) // a random kill point, not a stand-in for time
+		at := time.NewTimer(time.Duration(150+rng.IntN(900)) * time.Millisecond)
+		<-at.C
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
+	launchedKilled := len(launchedOf(emu))
 
-	// Demand gone: one last server drains everything, then exits on SIGTERM
-	// (once it handles SIGTERM: sent earlier, it kills the process).
+	// One last server, killed no more. Should the kills have launched
+	// nothing (a machine so loaded that every child died first, mid-call
+	// or before it), it keeps the demand until it has launched: the
+	// intents the killed children left are resumed once the providers'
+	// consistency window has passed, and what they launch is then
+	// drained like the rest. Then the demand goes, it drains everything
+	// and exits on SIGTERM (once it handles SIGTERM: sent earlier, it
+	// kills the process).
+	cmd := start()
+	poll := func(what string, d time.Duration, done func() bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		tk := time.NewTicker(100 * time.Millisecond)
+		defer tk.Stop()
+		for !done() {
+			select {
+			case <-ctx.Done():
+				t.Logf("%s: not within %s", what, d)
+				return
+			case <-tk.C:
+			}
+		}
+	}
+	if launchedKilled == 0 {
+		poll("a launch by the last server", providers.ConsistencyWindow+time.Minute, func() bool { return len(launchedOf(emu)) > 0 })
+	}
 	drained.Store(true)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = env
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start child: %v", err)
-	}
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
-		t.Fatalf("child's first line %q, %v; want ready", line, err)
-	}
-	go io.Copy(io.Discard, out)
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) && len(liveOf(emu)) > 0 {
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll("all instances ended", 90*time.Second, func() bool { return len(liveOf(emu)) == 0 })
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("server after SIGTERM: %v, want exit 0", err)
@@ -238,13 +273,25 @@ func TestCrashSafetyNoDuplicateNoLeak(t *testing.T) {
 		}
 	}
 	leaked := liveOf(emu)
-	t.Logf("%d kills, %d intents, %d instances launched, %d RunInstances calls, %d leaked", killed, len(intents), launched, emu.Calls("RunInstances"), len(leaked))
+	t.Logf("%d kills, %d intents, %d instances launched (%d while killing), %d RunInstances calls, %d leaked", killed, len(intents), launched, launchedKilled, emu.Calls("RunInstances"), len(leaked))
 	if launched == 0 {
 		t.Fatal("nothing was launched: the test did not exercise the scheduler")
 	}
 	if len(leaked) > 0 {
 		t.Fatalf("leaked %d instances once demand was gone: %v", len(leaked), leaked)
 	}
+}
+
+// launchedOf is every instance of the test's cluster the emulator
+// launched, in any state.
+func launchedOf(emu *emulator.Emulator) []string {
+	var out []string
+	for _, in := range emu.Instances() {
+		if tag(in, providers.TagCluster) == cluster {
+			out = append(out, in.ID)
+		}
+	}
+	return out
 }
 
 func liveOf(emu *emulator.Emulator) []string {
