@@ -72,6 +72,11 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			delete(t.pr.backoff, id) // resolved elsewhere (another leader, or abandoned)
 		}
 	}
+	for id := range t.pr.adopted {
+		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
+			delete(t.pr.adopted, id)
+		}
+	}
 	for id := range t.pr.resumeAt {
 		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
 			delete(t.pr.resumeAt, id)

@@ -397,6 +397,9 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 			return fmt.Errorf("record adopted instance %s: %w", r.ID, err)
 		}
 		t.rows[r.ID] = &r
+		if in.Status == state.IntentPending {
+			t.pr.markAdopted(in.ID, r.ID)
+		}
 		s.log.Info("adopted instance", "pool", r.Pool, "instance", r.ID, "intent", in.ID)
 	}
 	return nil

@@ -217,6 +217,11 @@ type poolRun struct {
 	// process wrote, a consistency window after it was first found for
 	// one it found pending (resumeAfter).
 	resumeAt map[string]time.Time
+	// adopted holds, for each pending intent, the instances this process
+	// adopted under it (guarded by mu; in memory only): once they have
+	// ended they leave the live rows, and without them the intent's whole
+	// count was taken for booting instances again until its resume.
+	adopted map[string]map[string]bool
 	// spendPeriod is the budget period whose spend the pool's ticks
 	// accrue (guarded by mu): the first tick of a new one (or after a
 	// restart or a new term) first closes the one before it.

@@ -302,12 +302,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 	if len(t.pending) == 0 {
 		return nil
 	}
-	recorded := map[string]int{}
-	for _, r := range t.rows {
-		if r.IntentID != "" {
-			recorded[r.IntentID]++
-		}
-	}
+	recorded := t.recordedUnder()
 	ins := slices.Collect(maps.Values(t.pending))
 	slices.SortFunc(ins, func(a, b state.Intent) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
 	var out []policy.Instance
@@ -324,6 +319,48 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 		}
 	}
 	return out
+}
+
+// recordedUnder counts, for each intent, the instances recorded under it:
+// its live rows, and those this process adopted for it while it is still
+// pending, ended or not. An adopted instance that has ended is not
+// booting: counted as booting again, a drained burst's intent held back
+// new demand's launches until its resume (up to
+// providers.ConsistencyWindow, or a timed-out call's back-off).
+func (t *tick) recordedUnder() map[string]int {
+	ids := map[string]map[string]bool{}
+	add := func(intent, id string) {
+		if ids[intent] == nil {
+			ids[intent] = map[string]bool{}
+		}
+		ids[intent][id] = true
+	}
+	for _, r := range t.rows {
+		if r.IntentID != "" {
+			add(r.IntentID, r.ID)
+		}
+	}
+	for intent, adopted := range t.pr.adopted {
+		for id := range adopted {
+			add(intent, id)
+		}
+	}
+	recorded := make(map[string]int, len(ids))
+	for intent, set := range ids {
+		recorded[intent] = len(set)
+	}
+	return recorded
+}
+
+// markAdopted records that instance id was adopted under pending intent.
+func (pr *poolRun) markAdopted(intent, id string) {
+	if pr.adopted == nil {
+		pr.adopted = map[string]map[string]bool{}
+	}
+	if pr.adopted[intent] == nil {
+		pr.adopted[intent] = map[string]bool{}
+	}
+	pr.adopted[intent][id] = true
 }
 
 // floorOwner maps a row's floor id to the owner the policy knows the floor
@@ -409,12 +446,7 @@ func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
 	if len(t.pending) == 0 {
 		return 0
 	}
-	recorded := map[string]int{}
-	for _, r := range t.rows {
-		if r.IntentID != "" {
-			recorded[r.IntentID]++
-		}
-	}
+	recorded := t.recordedUnder()
 	until := t.now
 	if end.Before(until) {
 		until = end
