@@ -55,6 +55,9 @@ type call struct {
 type callLog struct {
 	mu    sync.Mutex
 	calls []call
+	// around, when set, serves each request in place of the emulator's
+	// handler: it calls serve (or not) and may hold the answer or drop it.
+	around atomic.Pointer[func(c call, serve func())]
 }
 
 func (l *callLog) add(c call) {
@@ -101,6 +104,10 @@ func recorder(slot int, log *callLog, h http.Handler) http.Handler {
 			}
 		}
 		log.add(c)
+		if around := log.around.Load(); around != nil {
+			(*around)(c, func() { h.ServeHTTP(w, r) })
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
 }
