@@ -183,19 +183,7 @@ func TestCheckBackendRefusesASharedState(t *testing.T) {
 func TestRemoteStateIsReadUpToABound(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-	srv := httptest.NewServer(st)
-	t.Cleanup(srv.Close)
-	work := t.TempDir()
-	addr := srv.URL + "/state/{burst}"
-	cfg := terraform.Config{
-		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-		Variables: map[string]any{
-			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
-			"pad": strings.Repeat("x", 1<<20),
-		},
-		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-	}
+	cfg, st := paddedHTTPState(t)
 	const bound = 256 << 10
 	bounded := newProvider(t, cfg, terraform.WithMaxStateBytes(bound))
 
@@ -206,8 +194,8 @@ func TestRemoteStateIsReadUpToABound(t *testing.T) {
 		t.Fatalf("Launch into a burst whose state is over %d bytes = %v, %v (%T); want a *providers.InvalidError (StateTooLarge) wrapping a *terraform.StateSizeError", bound, idsOf(insts), err, err)
 	}
 	for _, want := range []string{
-		"is over 256 KiB", `backend "http"`, srv.URL + "/state/large-", "launches into this burst are refused", "ended as asked",
-		"`terraform state pull` in " + filepath.Join(work, "bursts", "large-"), "restart Spillway",
+		"is over 256 KiB", `backend "http"`, strings.TrimSuffix(cfg.BackendConfig["address"], "{burst}") + "large-", "launches into this burst are refused", "ended as asked",
+		"`terraform state pull` in " + filepath.Join(cfg.WorkDir, "bursts", "large-"), "restart Spillway",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Launch: %v\ndoes not say %q", err, want)
@@ -247,19 +235,7 @@ func TestRemoteStateIsReadUpToABound(t *testing.T) {
 func TestEndingSomeInstancesOfABurstOverTheStateBound(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-	srv := httptest.NewServer(st)
-	t.Cleanup(srv.Close)
-	work := t.TempDir()
-	addr := srv.URL + "/state/{burst}"
-	cfg := terraform.Config{
-		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-		Variables: map[string]any{
-			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
-			"pad": strings.Repeat("x", 1<<20),
-		},
-		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-	}
+	cfg, _ := paddedHTTPState(t)
 	insts, err := newProvider(t, cfg).Launch(ctx, launchRequest("some", "some-1", 2))
 	if err != nil {
 		t.Fatalf("Launch under the default bound: %v", err)
@@ -281,4 +257,24 @@ func TestEndingSomeInstancesOfABurstOverTheStateBound(t *testing.T) {
 	if err := bounded.Terminate(ctx, idsOf(insts[1:])); err != nil {
 		t.Fatalf("Terminate of the other: %v", err)
 	}
+}
+
+// paddedHTTPState is a config of the httpstate module whose bursts keep
+// their state, each over 1 MiB (its pad), on an HTTP backend served by
+// the test (st).
+func paddedHTTPState(t *testing.T) (terraform.Config, *stateServer) {
+	t.Helper()
+	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	work := t.TempDir()
+	addr := srv.URL + "/state/{burst}"
+	return terraform.Config{
+		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
+		Variables: map[string]any{
+			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
+			"pad": strings.Repeat("x", 1<<20),
+		},
+		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
+	}, st
 }
