@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -116,7 +117,7 @@ func (b *burst) adoptCutOff(ctx context.Context, l *ledger) {
 			continue
 		}
 		if _, ok := hclString(id); !ok {
-			log.Error("an instance of a cut-off create was found with an id holding control characters: end it by hand",
+			log.Error("an instance of a cut-off create was found with an id holding control characters or bytes that are not UTF-8: end it by hand",
 				"id", strconv.Quote(id), "key", key, "address", c.Addr)
 			continue
 		}
@@ -248,9 +249,10 @@ func (b *burst) lookup(ctx context.Context, l *ledger) (map[string]string, error
 }
 
 // hclString is s as an HCL string literal: quoted, its template
-// sequences escaped. A control character is refused.
+// sequences escaped. A control character, or text that is not UTF-8 (an
+// HCL file must be), is refused.
 func hclString(s string) (string, bool) {
-	if strings.ContainsFunc(s, unicode.IsControl) {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
 		return "", false
 	}
 	s = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", "$${", "%{", "%%{").Replace(s)
