@@ -20,7 +20,7 @@ import (
 // its decision and counts it in spillway_terminate_failures_total.
 func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
 	module := t.TempDir()
-	src, err := os.ReadFile("testdata/preventdestroy/main.tf")
+	src, err := os.ReadFile("../terraform/testdata/preventdestroy/main.tf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 # A contract-satisfying module whose instances Terraform refuses to
-# destroy (lifecycle prevent_destroy) while var.protect is true: a plan that
-# ends one fails with "Instance cannot be destroyed", however often it is
-# retried.
+# destroy (lifecycle prevent_destroy): a plan that ends one fails with
+# "Instance cannot be destroyed", however often it is retried. Each
+# instance reports private_ip, where a test may serve its agent.
 terraform {
   required_version = ">= 1.5.0"
 }
@@ -22,6 +22,11 @@ variable "instances" {
   type = map(object({ zone = string, gpus = number }))
 }
 
+variable "private_ip" {
+  type    = string
+  default = "10.0.0.1"
+}
+
 resource "terraform_data" "instance" {
   for_each = var.instances
   input    = each.value
@@ -32,5 +37,5 @@ resource "terraform_data" "instance" {
 }
 
 output "instances" {
-  value = { for k, v in terraform_data.instance : k => { id = v.id, zone = v.output.zone, private_ip = "10.0.0.1", gpus = v.output.gpus } }
+  value = { for k, v in terraform_data.instance : k => { id = v.id, zone = v.output.zone, private_ip = var.private_ip, gpus = v.output.gpus } }
 }
