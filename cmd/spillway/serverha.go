@@ -87,7 +87,11 @@ func retryTransient(ctx context.Context, clk clock.Clock, log *slog.Logger, what
 		if clk.Since(start)+wait > patience {
 			return fmt.Errorf("still failing after %d tries in %s: %w", try, clk.Since(start).Round(time.Millisecond), err)
 		}
-		log.Warn("the database does not answer yet; trying again", "what", what, "try", try, "in", wait, "err", err)
+		msg := "the database does not answer yet; trying again"
+		if ro := (*postgres.ReadOnlyError)(nil); errors.As(err, &ro) {
+			msg = "the database takes no writes yet; trying again"
+		}
+		log.Warn(msg, "what", what, "try", try, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return err

@@ -100,7 +100,7 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 		return 0, false, l.schemaKnown(ctx)
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("state/postgres: acquire lease %q as %q: %w", l.name, l.holder, err)
+		return 0, false, fmt.Errorf("state/postgres: acquire lease %q as %q: %w", l.name, l.holder, l.s.readOnly(ctx, err))
 	}
 	return epoch, true, nil
 }
@@ -128,7 +128,7 @@ func (l *Lease) Renew(ctx context.Context, epoch int64) (ok bool, err error) {
 		return true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
+		return false, fmt.Errorf("state/postgres: renew lease %q epoch %d as %q: %w", l.name, epoch, l.holder, l.s.readOnly(ctx, err))
 	}
 	return false, l.schemaKnown(ctx)
 }
@@ -277,7 +277,7 @@ func (e *LeaseConflictError) Error() string {
 // the migrations' advisory lock, so only one name wins.
 func (s *Store) ClaimLease(ctx context.Context, name string) error {
 	fail := func(err error) error {
-		return fmt.Errorf("state/postgres: claim lease %q in %s: %w", name, s.name, err)
+		return fmt.Errorf("state/postgres: claim lease %q in %s: %w", name, s.name, s.readOnly(ctx, err))
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {

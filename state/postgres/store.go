@@ -46,13 +46,14 @@ var (
 // Store is a state.Store kept in one PostgreSQL database. Safe for
 // concurrent use.
 type Store struct {
-	pool  *pgxpool.Pool
-	name  string // the DSN without its password, for errors and logs
-	log   *slog.Logger
-	fence func() (int64, bool) // nil: unfenced
-	lease string               // the lease name fenced writes check
-	owner bool                 // Close closes the pool
-	known int                  // the newest schema version this binary knows
+	pool   *pgxpool.Pool
+	name   string // the DSN without its password, for errors and logs
+	dbName string // the database's name
+	log    *slog.Logger
+	fence  func() (int64, bool) // nil: unfenced
+	lease  string               // the lease name fenced writes check
+	owner  bool                 // Close closes the pool
+	known  int                  // the newest schema version this binary knows
 }
 
 // Option changes how Open connects.
@@ -192,8 +193,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: open %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name, log: o.logger, owner: true}
+	s := &Store{pool: pool, name: name, dbName: cfg.ConnConfig.Database, log: o.logger, owner: true}
 	if err := s.migrate(ctx, o.now, migrationFiles); err != nil {
+		// The first session: a refused password, database or TLS, or a
+		// database that takes no writes, is said so, with what to do.
+		err = s.readOnly(ctx, refused(cfg, dsn, err))
 		pool.Close()
 		return nil, err
 	}
@@ -260,8 +264,14 @@ func execBatch(ctx context.Context, q querier, sql string, args [][]any, name fu
 }
 
 // write runs f: in one transaction when atomic or fenced (a fenced store
-// first checks its epoch in that transaction), else on the pool.
+// first checks its epoch in that transaction), else on the pool. A write
+// refused by a read-only database fails with a *ReadOnlyError.
 func (s *Store) write(ctx context.Context, atomic bool, f func(q querier) error) error {
+	return s.readOnly(ctx, s.writeOnce(ctx, atomic, f))
+}
+
+// writeOnce is write, its error as the database gave it.
+func (s *Store) writeOnce(ctx context.Context, atomic bool, f func(q querier) error) error {
 	if s.fence == nil && !atomic {
 		return f(s.pool)
 	}
