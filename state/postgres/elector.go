@@ -65,12 +65,19 @@ func (e *Elector) Acting() (epoch int64, ok bool) {
 }
 
 // Term reports whether this server holds the lease now, its epoch, and
-// the moment it stops acting unless it renews first (monotonic).
+// the moment it stops acting unless it renews first, on the process's own
+// clock (time.Now, monotonic), as its callers use it: in context deadlines
+// and against time.Now. The elector counts its term on its injected clock;
+// handed on as that clock read it, a clock that is not time.Now (skewed,
+// or a fake one) made the end off by as much: 30s ahead, a leader's calls
+// bounded by its term outlived it by 30s; 30s behind, a server that took
+// the lease found every call's deadline already passed.
 func (e *Elector) Term() (epoch int64, until time.Time, ok bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.leading && e.clock.Now().Before(e.until) {
-		return e.epoch, e.until, true
+	now := e.clock.Now()
+	if e.leading && now.Before(e.until) {
+		return e.epoch, time.Now().Add(e.until.Sub(now)), true
 	}
 	return 0, time.Time{}, false
 }
