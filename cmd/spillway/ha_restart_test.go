@@ -119,16 +119,20 @@ func TestHAPostgresRestartMidLaunch(t *testing.T) {
 			t.Fatalf("restart %d: nobody led within 20s", i)
 		}
 		// The demand goes and comes back: the burst drains, and the
-		// next launch comes.
+		// next launch comes. The demand comes back only once the burst
+		// has drained: an instance still running would take it, and no
+		// launch would come.
 		h.demand.Store(false)
-		waitFor(10*time.Second, func() bool {
+		if !waitFor(40*time.Second, func() bool {
 			for _, in := range h.byToken(tok) {
 				if in.State != "terminated" {
 					return false
 				}
 			}
 			return true
-		})
+		}) {
+			t.Fatalf("restart %d: 40s after the demand went, the launch with client token %s still has instances %+v", i, tok, h.byToken(tok))
+		}
 		h.demand.Store(true)
 	}
 	// One failover, so that drainAndCheck sees the lease move.
