@@ -136,7 +136,9 @@ type GPU struct {
 	// new job. It is also true when NVML answers that the GPU needs a
 	// reset (ERROR_RESET_REQUIRED), or that it is lost
 	// (ERROR_GPU_IS_LOST) in every sample for a minute: fell off the bus;
-	// such a GPU has no readings and is neither busy nor idle. Either way
+	// such a GPU has no readings and is neither busy nor idle. It is true
+	// too of a GPU with MIG enabled and no GPU instance created, on which
+	// no job can run (its readings as read). Either way
 	// it takes no job: the baseline never counts it free, and the scheduler
 	// drains a burst instance all of whose GPUs are unhealthy and none
 	// busy. Health says why.

@@ -80,7 +80,11 @@ served as read (a job on it keeps it busy) with "unhealthy": true and why;
 so is a GPU whose NVML calls answer that it needs a reset
 (ERROR_RESET_REQUIRED), or that it is lost (ERROR_GPU_IS_LOST) in every
 sample for a minute (until then it is unknown): it fell off the bus; such
-a GPU is served neither busy nor idle, without readings. The server never
+a GPU is served neither busy nor idle, without readings. So is a GPU with
+MIG enabled and no GPU instance created (as after a reboot or a GPU reset,
+which MIG mode outlives and GPU instances do not): no job can run on it,
+and it is served as read, unhealthy, saying to create its GPU instances or
+turn MIG off, rather than left out or counted free. The server never
 counts an unhealthy GPU free, nor as room for the queue on a burst
 instance, and drains a burst instance all of whose GPUs are unhealthy and
 none busy. It serves:

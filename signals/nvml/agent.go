@@ -59,7 +59,7 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
-	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute, then no other series of it): it takes no new job; /healthz says why.", gpuLabels, nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute, then no other series of it); or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )

@@ -398,7 +398,8 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 	g.MemoryUsed, g.MemoryTotal = mem.Used, mem.Total
 	// Asked every sample, as MIG mode can change at runtime. The GPU's
 	// memory used is then its instances', each counted once.
-	if mig, err = migInstances(d); err != nil {
+	migOn, mig, err := migInstances(d)
+	if err != nil {
 		return g, false, nil, err
 	}
 	if len(mig) > 0 {
@@ -430,6 +431,9 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
 	g.Health = health(d)
+	if g.Health == "" && migOn && len(mig) == 0 {
+		g.Health = noGPUInstance(d)
+	}
 	g.Unhealthy = g.Health != ""
 	// Without a utilisation reading the GPU is never called idle (that
 	// would report waste nobody saw); busy then follows its processes.
@@ -443,50 +447,58 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 // instances on an A100 or H100, each of up to 7 compute instances).
 const MaxMIGDevices = 64
 
-// migInstances reads the GPU instances of d when MIG is enabled on it (nil
-// otherwise, or when NVML cannot tell: a GPU without MIG answers
-// ERROR_NOT_SUPPORTED). NVML lists MIG devices, one per compute instance;
-// the compute instances of one GPU instance share its memory and report
-// it each, so each GPU instance is read once.
-func migInstances(d *device) ([]migInstance, error) {
+// migInstances says whether MIG is enabled on d (false too when NVML
+// cannot tell: a GPU without MIG answers ERROR_NOT_SUPPORTED) and reads its
+// GPU instances when it is. NVML lists MIG devices, one per compute
+// instance; the compute instances of one GPU instance share its memory and
+// report it each, so each GPU instance is read once.
+func migInstances(d *device) (enabled bool, out []migInstance, err error) {
 	mode, _, ret := d.handle.GetMigMode()
 	if ret != nv.SUCCESS || mode != nv.DEVICE_MIG_ENABLE {
-		return nil, nil
+		return false, nil, nil
 	}
 	n, ret := d.handle.GetMaxMigDeviceCount()
 	if ret != nv.SUCCESS {
-		return nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %w", d.index, d.uuid, ret)
+		return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %w", d.index, d.uuid, ret)
 	}
 	if n < 0 || n > MaxMIGDevices {
-		return nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %d, want 0 to %d: %w", d.index, d.uuid, n, MaxMIGDevices, ErrOutOfRange)
+		return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %d, want 0 to %d: %w", d.index, d.uuid, n, MaxMIGDevices, ErrOutOfRange)
 	}
-	var out []migInstance
 	for i := range n {
 		h, ret := d.handle.GetMigDeviceHandleByIndex(i)
 		if ret == nv.ERROR_NOT_FOUND {
 			continue // no MIG device in this place
 		}
 		if ret != nv.SUCCESS {
-			return nil, fmt.Errorf("nvml: GPU %d (%s): GetMigDeviceHandleByIndex(%d): %w", d.index, d.uuid, i, ret)
+			return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMigDeviceHandleByIndex(%d): %w", d.index, d.uuid, i, ret)
 		}
 		id, ret := h.GetGpuInstanceId()
 		if ret != nv.SUCCESS {
-			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetGpuInstanceId: %w", d.index, d.uuid, i, ret)
+			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetGpuInstanceId: %w", d.index, d.uuid, i, ret)
 		}
 		if slices.ContainsFunc(out, func(m migInstance) bool { return m.id == id }) {
 			continue // another compute instance of a GPU instance read
 		}
 		mem, ret := h.GetMemoryInfo()
 		if ret != nv.SUCCESS {
-			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %w", d.index, d.uuid, i, ret)
+			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %w", d.index, d.uuid, i, ret)
 		}
 		if mem.Used > mem.Total {
-			return nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, i, mem.Used, mem.Total, ErrOutOfRange)
+			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, i, mem.Used, mem.Total, ErrOutOfRange)
 		}
 		out = append(out, migInstance{id: id, memoryUsed: mem.Used})
 	}
 	slices.SortFunc(out, func(a, b migInstance) int { return a.id - b.id })
-	return out, nil
+	return true, out, nil
+}
+
+// noGPUInstance says why a GPU with MIG enabled and no GPU instance takes
+// no job: a job runs in a GPU instance, and none is there, nor can a job
+// have the GPU whole while MIG is on. GPU instances do not outlive a
+// reboot or a GPU reset, while MIG mode does: this is how a MIG node
+// comes back until its instances are made again.
+func noGPUInstance(d *device) string {
+	return fmt.Sprintf("nvml: GPU %d (%s): MIG is enabled and no GPU instance is created, so no job can run on it: create its GPU instances (nvidia-smi mig -i %d -cgi PROFILES -C) or turn MIG off (nvidia-smi -i %d -mig 0)", d.index, d.uuid, d.index, d.index)
 }
 
 // health says why NVML reports d's memory broken, or "": healthy, or NVML
