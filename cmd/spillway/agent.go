@@ -5,22 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/spf13/cobra"
 
+	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/internal/speedclock"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
-// maxConnsRange says what --max-connections takes, where a value is out of range.
-var maxConnsRange = fmt.Sprintf("want 1 to %d", maxAgentConns)
+// What each of the agent's flags with a range takes, as its refusal of a
+// value out of range says it (and flagError for a value past its type).
+var (
+	maxConnsRange      = fmt.Sprintf("want 1 to %d", maxAgentConns)
+	listenRange        = "want host:port with a port from 0 to 65535 (0 picks a free one), e.g. :9401 or 10.0.3.17:9401"
+	intervalRange      = "want a duration from " + config.DurationString(minAgentInterval) + " to " + config.DurationString(maxAgentInterval) + ", such as 1s"
+	sampleTimeoutRange = "want a duration from " + config.DurationString(minSampleTimeout) + " to " + config.DurationString(maxSampleTimeout) + ", such as 10s"
+	busyUtilRange      = "want a percentage from 0 to 100"
+	busyProcessesRange = fmt.Sprintf("want 0 (ignore processes) to %d", nvml.MaxProcesses)
+	replaySpeedRange   = fmt.Sprintf("want a number from %v to %d (60 = one trace minute per second)", minReplaySpeed, speedclock.MaxSpeed)
+	idleAllocatedRange = "want a share from 0 to 1"
+)
+
+// Bounds of the agent's durations and speeds. An interval under
+// minAgentInterval samples NVML back to back, for nothing a scraper sees;
+// one over maxAgentInterval leaves the server reading a sample far older
+// than its agents source takes (max_sample_age, 30s by default). A sample
+// timeout under minSampleTimeout is shorter than reading a node's GPUs
+// through a real driver takes: every GPU would be served unknown, busy
+// for ever. A replay speed under minReplaySpeed barely moves.
+const (
+	minAgentInterval = 10 * time.Millisecond
+	maxAgentInterval = time.Hour
+	minSampleTimeout = 100 * time.Millisecond
+	maxSampleTimeout = time.Hour
+	minReplaySpeed   = 0.01
+)
 
 func init() { register(newAgentCmd) }
 
@@ -148,41 +175,66 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLi
 	}
 	host, _ := os.Hostname()
 	f := cmd.Flags()
-	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus, /healthz, /livez and /readyz on")
+	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus, /healthz, /livez and /readyz on: host:port, the port from 0 to 65535 (0 picks a free one)")
 	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
-	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples")
-	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, "longest a sample may take before it counts as failed (an NVML call stuck in the driver) and every GPU is served unknown")
-	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy")
-	f.IntVar(&o.busyProcesses, "busy-processes", nvml.DefaultThresholds.BusyProcesses, "compute processes from which a GPU is busy (0: ignore processes)")
+	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples, "+config.DurationString(minAgentInterval)+" to "+config.DurationString(maxAgentInterval))
+	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, fmt.Sprintf("longest a sample may take before it counts as failed (an NVML call stuck in the driver) and every GPU is served unknown, %s to %s", config.DurationString(minSampleTimeout), config.DurationString(maxSampleTimeout)))
+	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy, 0 to 100")
+	f.IntVar(&o.busyProcesses, "busy-processes", nvml.DefaultThresholds.BusyProcesses, fmt.Sprintf("compute processes from which a GPU is busy, 0 (ignore processes) to %d", nvml.MaxProcesses))
 	f.StringVar(&o.library, "nvml-library", "", "path of libnvidia-ml.so.1 when it is not on the loader path")
 	f.StringVar(&o.simulate, "simulate", "", "serve a mock node instead of the real GPUs: "+strings.Join(nvml.SimulatedModels(), ", "))
 	f.StringVar(&o.replay, "replay", "", "with --simulate: a Helios <vc>_sequence.csv or a pattern ("+strings.Join(nvml.PatternNames(), ", ")+"); default the embedded Helios sample")
-	f.Float64Var(&o.replaySpeed, "replay-speed", 1, "with --simulate: trace seconds per real second (60 = one trace minute per second)")
-	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing")
+	f.Float64Var(&o.replaySpeed, "replay-speed", 1, fmt.Sprintf("with --simulate: trace seconds per real second, %v to %d (60 = one trace minute per second)", minReplaySpeed, speedclock.MaxSpeed))
+	f.Float64Var(&o.idleAllocated, "idle-allocated", nvml.DefaultIdleAllocated, "with --simulate: share of allocated GPUs that hold a job but compute nothing, 0 to 1")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.IntVar(&o.maxConns, "max-connections", nvml.DefaultServerLimits.Conns, fmt.Sprintf("most HTTP connections served at once, 1 to %d; a further client takes the place of a silent, else the idle longest, else a stalled connection (see above), or waits while every one is in a request or just accepted", maxAgentConns))
-	flagRange(f, "max-connections", maxConnsRange)
+	for name, rng := range map[string]string{
+		"max-connections": maxConnsRange, "interval": intervalRange, "sample-timeout": sampleTimeoutRange,
+		"busy-util": busyUtilRange, "busy-processes": busyProcessesRange,
+		"replay-speed": replaySpeedRange, "idle-allocated": idleAllocatedRange,
+	} {
+		flagRange(f, name, rng)
+	}
 	return cmd
 }
 
-func runAgent(ctx context.Context, o agentOptions) error {
-	if o.interval <= 0 {
-		return usagef("--interval %v: want a positive duration such as 1s", o.interval)
-	}
-	if o.sampleTimeout <= 0 || o.sampleTimeout > time.Hour {
-		return usagef("--sample-timeout %v: want a duration from 1ns to 1h, such as 10s", o.sampleTimeout)
-	}
-	if !(o.busyUtil >= 0 && o.busyUtil <= 100) { // NaN fails both
-		return usagef("--busy-util %v: want a percentage from 0 to 100", o.busyUtil)
-	}
-	if strings.TrimSpace(o.node) == "" {
+// checkAgentFlags refuses each flag of o out of its range, naming the
+// flag, the value as typed and the range.
+func checkAgentFlags(o agentOptions) error {
+	switch {
+	case !listenAddress(o.listen):
+		return usagef("--listen %q: %s", o.listen, listenRange)
+	case o.interval < minAgentInterval || o.interval > maxAgentInterval:
+		return usagef("--interval %s: %s", config.DurationString(o.interval), intervalRange)
+	case o.sampleTimeout < minSampleTimeout || o.sampleTimeout > maxSampleTimeout:
+		return usagef("--sample-timeout %s: %s", config.DurationString(o.sampleTimeout), sampleTimeoutRange)
+	case !(o.busyUtil >= 0 && o.busyUtil <= 100): // NaN fails both
+		return usagef("--busy-util %v: %s", o.busyUtil, busyUtilRange)
+	case o.busyProcesses < 0 || o.busyProcesses > nvml.MaxProcesses:
+		return usagef("--busy-processes %d: %s", o.busyProcesses, busyProcessesRange)
+	case o.maxConns < 1 || o.maxConns > maxAgentConns:
+		return usagef("--max-connections %d: %s", o.maxConns, maxConnsRange)
+	case strings.TrimSpace(o.node) == "":
 		return usagef("--node is empty: want the node's name as the on-prem scheduler knows it (the server refuses an agent that names no node)")
 	}
-	if o.busyProcesses < 0 {
-		return usagef("--busy-processes %d: want 0 or more", o.busyProcesses)
+	return nil
+}
+
+// listenAddress says whether addr is host:port with a port number from 0
+// to 65535; the host, when given, is left to net.Listen (a name it cannot
+// listen on is an address it cannot serve: exit 1).
+func listenAddress(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
 	}
-	if o.maxConns < 1 || o.maxConns > maxAgentConns {
-		return usagef("--max-connections %d: %s", o.maxConns, maxConnsRange)
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func runAgent(ctx context.Context, o agentOptions) error {
+	if err := checkAgentFlags(o); err != nil {
+		return err
 	}
 	level, err := parseLogLevel(o.logLevel)
 	if err != nil {
@@ -198,11 +250,11 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		if models := nvml.SimulatedModels(); !slices.Contains(models, o.simulate) {
 			return usagef("--simulate %q: want one of %s", o.simulate, strings.Join(models, ", "))
 		}
-		if !(o.replaySpeed > 0) || math.IsInf(o.replaySpeed, 1) {
-			return usagef("--replay-speed %v: want a positive number (60 = one trace minute per second)", o.replaySpeed)
+		if !(o.replaySpeed >= minReplaySpeed && o.replaySpeed <= speedclock.MaxSpeed) { // NaN fails both
+			return usagef("--replay-speed %v: %s", o.replaySpeed, replaySpeedRange)
 		}
 		if !(o.idleAllocated >= 0 && o.idleAllocated <= 1) {
-			return usagef("--idle-allocated %v: want a share from 0 to 1", o.idleAllocated)
+			return usagef("--idle-allocated %v: %s", o.idleAllocated, idleAllocatedRange)
 		}
 		// Both read only the flags (--replay's file, --simulate's model,
 		// --replay-speed): what they refuse is the command line's.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,26 +45,83 @@ func TestAgentWithoutDriver(t *testing.T) {
 	}
 }
 
+// TestAgentFlagErrors: every flag of the agent with a range refuses a
+// value past either end, or past what its type holds, naming the flag, the
+// value and the range (exit 2); --busy-processes had no upper bound (a
+// --busy-processes 99999 GPU could never be busy by its processes), the
+// intervals none but 0 (--interval 1ns sampled NVML back to back;
+// --sample-timeout 1ns served every GPU unknown, busy, for ever), nor
+// --replay-speed (1e300 froze the replay), and a --listen that is no
+// address (:99999, a port missing) exited 1, as for an address in use.
 func TestAgentFlagErrors(t *testing.T) {
+	sim := func(args ...string) []string { return append([]string{"agent", "--simulate", "dgxh100"}, args...) }
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"agent", "--interval", "0s"}, "--interval 0s"},
-		{[]string{"agent", "--sample-timeout", "0s"}, "--sample-timeout 0s: want a duration from 1ns to 1h"},
-		{[]string{"agent", "--sample-timeout", "2h"}, "--sample-timeout 2h0m0s: want a duration from 1ns to 1h"},
-		{[]string{"agent", "--busy-util", "120"}, "--busy-util 120"},
+		{[]string{"agent", "--listen", ":99999"}, `--listen ":99999": want host:port with a port from 0 to 65535 (0 picks a free one)`},
+		{[]string{"agent", "--listen", "127.0.0.1"}, `--listen "127.0.0.1": want host:port`},
+		{[]string{"agent", "--listen", "127.0.0.1:-1"}, `--listen "127.0.0.1:-1": want host:port`},
+		{[]string{"agent", "--listen", "127.0.0.1:http"}, `--listen "127.0.0.1:http": want host:port with a port from 0 to 65535`},
+		{[]string{"agent", "--interval", "0s"}, "--interval 0s: want a duration from 10ms to 1h, such as 1s"},
+		{[]string{"agent", "--interval", "9ms"}, "--interval 9ms: want a duration from 10ms to 1h"},
+		{[]string{"agent", "--interval", "61m"}, "--interval 1h1m: want a duration from 10ms to 1h"},
+		{[]string{"agent", "--interval", "99999999999h"}, "--interval 99999999999h is out of range: want a duration from 10ms to 1h"},
+		{[]string{"agent", "--sample-timeout", "0s"}, "--sample-timeout 0s: want a duration from 100ms to 1h, such as 10s"},
+		{[]string{"agent", "--sample-timeout", "1ns"}, "--sample-timeout 1ns: want a duration from 100ms to 1h"},
+		{[]string{"agent", "--sample-timeout", "2h"}, "--sample-timeout 2h: want a duration from 100ms to 1h"},
+		{[]string{"agent", "--busy-util", "-1"}, "--busy-util -1: want a percentage from 0 to 100"},
+		{[]string{"agent", "--busy-util", "120"}, "--busy-util 120: want a percentage from 0 to 100"},
 		{[]string{"agent", "--busy-util", "NaN"}, "--busy-util NaN: want a percentage from 0 to 100"},
+		{[]string{"agent", "--busy-util", "1e400"}, "--busy-util 1e400 is out of range: want a percentage from 0 to 100"},
+		{[]string{"agent", "--busy-processes", "-1"}, "--busy-processes -1: want 0 (ignore processes) to 4096"},
+		{[]string{"agent", "--busy-processes", "4097"}, "--busy-processes 4097: want 0 (ignore processes) to 4096"},
+		{[]string{"agent", "--busy-processes", "99999999999999999999"}, "--busy-processes 99999999999999999999 is out of range: want 0 (ignore processes) to 4096"},
 		{[]string{"agent", "--node", " "}, "--node is empty"},
 		{[]string{"agent", "--max-connections", "0"}, "--max-connections 0: want 1 to 4096"},
 		{[]string{"agent", "--max-connections", "5000"}, "--max-connections 5000: want 1 to 4096"},
+		{sim("--replay-speed", "0.001"), "--replay-speed 0.001: want a number from 0.01 to 3600"},
+		{sim("--replay-speed", "1e300"), "--replay-speed 1e+300: want a number from 0.01 to 3600"},
+		{sim("--replay-speed", "+Inf"), "--replay-speed +Inf: want a number from 0.01 to 3600"},
+		{sim("--idle-allocated", "-0.1"), "--idle-allocated -0.1: want a share from 0 to 1"},
+		{sim("--idle-allocated", "1e400"), "--idle-allocated 1e400 is out of range: want a share from 0 to 1"},
 		{[]string{"agent", "--replay", "diurnal"}, "--replay needs --simulate"},
 		{[]string{"agent", "--simulate", "dgx1"}, `"dgx1"`},
-		{[]string{"agent", "--simulate", "dgxh100", "--replay", "../../signals/nvml/testdata/bad_running.csv"}, `line 3: column running_gpu_num: bad value "lots"`},
+		{sim("--replay", "../../signals/nvml/testdata/bad_running.csv"), `line 3: column running_gpu_num: bad value "lots"`},
 	} {
-		err := run(t.Context(), tc.args)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("spillway %s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			// A refusal returns at once; the deadline ends an agent
+			// that took the value and serves.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, append(tc.args, "--listen", cmp.Or(listenOf(tc.args), "127.0.0.1:0")))
+			var ue *usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("spillway %s: %v, want a usage error (exit 2) saying %q", strings.Join(tc.args, " "), err, tc.want)
+			}
+		})
+	}
+}
+
+// listenOf is the --listen of args, or "".
+func listenOf(args []string) string {
+	if i := slices.Index(args, "--listen"); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
+}
+
+// TestAgentFlagRangesInHelp: agent --help says each range a flag is
+// refused out of.
+func TestAgentFlagRangesInHelp(t *testing.T) {
+	f := newAgentCmd().Flags()
+	for flag, want := range map[string]string{
+		"listen": "the port from 0 to 65535", "interval": "10ms to 1h", "sample-timeout": "100ms to 1h",
+		"busy-util": "0 to 100", "busy-processes": "0 (ignore processes) to 4096", "max-connections": "1 to 4096",
+		"replay-speed": "0.01 to 3600", "idle-allocated": "0 to 1",
+	} {
+		if u := f.Lookup(flag).Usage; !strings.Contains(u, want) {
+			t.Errorf("--%s's help %q does not say %q", flag, u, want)
 		}
 	}
 }

@@ -138,15 +138,15 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"signals", "check", "--timeout", "0s", "x.yaml"}, 2, "spillway: --timeout 0s: want a positive duration"},
 		// signals check's exit 1 says a source failed: a bad flag is not that.
 		{[]string{"signals", "check", "--watch", "-1s", "x.yaml"}, 2, "spillway: --watch -1s: want 0 (check once) or a positive duration"},
-		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a positive duration"},
+		{[]string{"agent", "--interval", "0s"}, 2, "spillway: --interval 0s: want a duration from 10ms to 1h"},
 		{[]string{"agent", "--busy-util", "101"}, 2, "spillway: --busy-util 101: want a percentage"},
 		{[]string{"agent", "--replay", "idle"}, 2, "spillway: --replay needs --simulate"},
 		// Each names its flag as typed, not nvml's "simulate dgxh100: replay speed -1".
 		{[]string{"agent", "--simulate", "dgxfoo"}, 2, `spillway: --simulate "dgxfoo": want one of dgxa100, dgxb200, dgxh100, dgxh200`},
 		{[]string{"agent", "--simulate", "dgxh100", "--replay", "/nonexistent/none.csv"}, 2, "spillway: --replay: replay series: open /nonexistent/none.csv: no such file"},
-		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "-1"}, 2, "spillway: --replay-speed -1: want a positive number"},
-		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "0"}, 2, "spillway: --replay-speed 0: want a positive number"},
-		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "NaN"}, 2, "spillway: --replay-speed NaN: want a positive number"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "-1"}, 2, "spillway: --replay-speed -1: want a number from 0.01 to 3600"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "0"}, 2, "spillway: --replay-speed 0: want a number from 0.01 to 3600"},
+		{[]string{"agent", "--simulate", "dgxh100", "--replay-speed", "NaN"}, 2, "spillway: --replay-speed NaN: want a number from 0.01 to 3600"},
 		{[]string{"agent", "--simulate", "dgxh100", "--idle-allocated", "2"}, 2, "spillway: --idle-allocated 2: want a share from 0 to 1"},
 		{[]string{"demo", "--listen", "garbage"}, 2, `spillway: --listen "garbage": the demo serves on loopback only`},
 		// Out of the API's own range, whatever the pool allows.

@@ -204,6 +204,11 @@ func (s *Sampler) enumerate() error {
 // MaxGPUs bounds the GPU count NVML reports for a node.
 const MaxGPUs = 256
 
+// MaxProcesses bounds the compute processes NVML lists on a GPU: each
+// holds a CUDA context of a few hundred MiB of the GPU's memory, and MPS
+// serves at most 60 clients a GPU, so a longer list is no reading.
+const MaxProcesses = 4096
+
 func openDevice(lib nv.Interface, i int) (device, error) {
 	h, ret := lib.DeviceGetHandleByIndex(i)
 	if ret != nv.SUCCESS {
