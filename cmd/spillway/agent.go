@@ -91,11 +91,13 @@ decides whether the GPU is busy (utilisation >= --busy-util or processes >=
 namespace: a container's process appears with its host PID (or, on some
 drivers, its container's) and often 0 bytes of memory; each holds the GPU.
 A GPU it cannot read (an NVML call fails: fallen off the bus, an Xid, a
-timeout in the driver; or a value out of range, such as
-utilisation 4294967295 for N/A, or memory used above total) is "unknown":
-served busy, never idle, with "unknown": true and the error, so that no
+timeout in the driver, a panic in go-nvml; or a value out of range, such as
+utilisation 4294967295 for N/A, memory used above total, more than %d
+compute processes, or a UUID that is not 1 to 95 bytes of printable UTF-8)
+is "unknown": served busy, never idle, with "unknown": true and the error, so that no
 instance is drained, nor a GPU counted free, on what nobody measured; the
-other GPUs are served as read. A sample that takes longer than
+other GPUs are served as read; a GPU name that is not UTF-8 is served with
+U+FFFD for its bad bytes. A sample that takes longer than
 --sample-timeout (an NVML call stuck in the driver), or in which NVML cannot
 count the GPUs, fails: the last good sample is then served with every GPU
 unknown and the error, and no further sample starts until the stuck one
@@ -166,7 +168,7 @@ same way.
 
 Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
 NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs
-cannot be read; 1 when it cannot serve (--listen in use).`, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
+cannot be read; 1 when it cannot serve (--listen in use).`, nvml.MaxProcesses, nvml.DefaultServerLimits.ReadHeader, nvml.DefaultServerLimits.Idle),
 		Example: `  spillway agent
   spillway agent --listen 10.0.3.17:9401 --node gpu-07
   spillway agent --simulate dgxh100 --replay-speed 60 --listen 127.0.0.1:9401`,

@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 
@@ -218,11 +221,33 @@ func openDevice(lib nv.Interface, i int) (device, error) {
 	if ret != nv.SUCCESS {
 		return device{}, fmt.Errorf("nvml: GPU %d: GetUUID: %w", i, ret)
 	}
+	if !validUUID(uuid) {
+		// Served as a label, it would fail the whole /metrics (a label
+		// value must be UTF-8); read by the server, it names no GPU.
+		return device{}, fmt.Errorf("nvml: GPU %d: GetUUID: %q is not a GPU UUID (want 1 to %d printable UTF-8 bytes, such as GPU-5cc4ba2c-…): %w", i, signals.Shorten(uuid, 100), maxUUID, ErrOutOfRange)
+	}
 	name, ret := h.GetName()
 	if ret != nv.SUCCESS {
 		return device{}, fmt.Errorf("nvml: GPU %d: GetName: %w", i, ret)
 	}
+	// The model names no GPU: bytes that are not UTF-8 are shown as
+	// U+FFFD rather than fail /metrics, and a name past NVML's buffer is
+	// cut.
+	name = signals.Shorten(strings.ToValidUTF8(name, "\uFFFD"), maxUUID)
 	return device{handle: h, index: i, uuid: uuid, model: name}, nil
+}
+
+// maxUUID is the most bytes NVML gives a GPU's UUID or name (its
+// NVML_DEVICE_UUID_V2_BUFFER_SIZE, 96, less the terminating NUL).
+const maxUUID = 95
+
+// validUUID says whether NVML's uuid can name a GPU: 1 to maxUUID bytes
+// of printable UTF-8.
+func validUUID(uuid string) bool {
+	if uuid == "" || len(uuid) > maxUUID || !utf8.ValidString(uuid) {
+		return false
+	}
+	return !strings.ContainsFunc(uuid, func(r rune) bool { return !unicode.IsPrint(r) })
 }
 
 // Node is the node name the sampler stamps on its GPUs.
@@ -381,6 +406,10 @@ func unknownGPU(g signals.GPU, err error) signals.GPU {
 	}
 }
 
+// ErrNVMLPanic is wrapped by the error of a GPU whose reading panicked
+// in go-nvml (a count the driver answered past go-nvml's buffer).
+var ErrNVMLPanic = errors.New("NVML call panicked")
+
 // ErrOutOfRange is wrapped by the error of a GPU whose NVML reading is out
 // of its range (utilisation above 100%, as drivers report N/A with
 // 0xFFFFFFFF; memory used above memory total).
@@ -390,6 +419,17 @@ var ErrOutOfRange = errors.New("out of range")
 // mig lists its GPU instances when MIG is enabled on it.
 func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance, err error) {
 	g = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}
+	defer func() {
+		// go-nvml slices its buffers by the counts the driver answers
+		// (GetComputeRunningProcesses takes infos[:count]): a count past
+		// the buffer panics in the sample's goroutine, which would end
+		// the agent and blind the server to every GPU of the node. That
+		// GPU is unknown instead.
+		if p := recover(); p != nil {
+			g, noUtil, mig = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}, false, nil
+			err = fmt.Errorf("nvml: GPU %d (%s): an NVML call panicked: %v: %w", d.index, d.uuid, p, ErrNVMLPanic)
+		}
+	}()
 	if d.err != nil {
 		return g, false, nil, d.err
 	}
@@ -432,6 +472,9 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 	procs, ret := d.handle.GetComputeRunningProcesses()
 	if ret != nv.SUCCESS {
 		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
+	}
+	if len(procs) > MaxProcesses {
+		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %d processes, want 0 to %d: %w", d.index, d.uuid, len(procs), MaxProcesses, ErrOutOfRange)
 	}
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
