@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/spf13/cobra"
@@ -218,6 +219,10 @@ func checkAgentFlags(o agentOptions) error {
 		return usagef("--max-connections %d: %s", o.maxConns, maxConnsRange)
 	case strings.TrimSpace(o.node) == "":
 		return usagef("--node is empty: want the node's name as the on-prem scheduler knows it (the server refuses an agent that names no node)")
+	case !utf8.ValidString(o.node):
+		// Every series' Hostname label: one that is not UTF-8 fails the
+		// whole /metrics.
+		return usagef("--node %q is not UTF-8: want the node's name as the on-prem scheduler knows it", o.node)
 	}
 	return nil
 }

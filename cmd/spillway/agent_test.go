@@ -78,6 +78,7 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"agent", "--busy-processes", "4097"}, "--busy-processes 4097: want 0 (ignore processes) to 4096"},
 		{[]string{"agent", "--busy-processes", "99999999999999999999"}, "--busy-processes 99999999999999999999 is out of range: want 0 (ignore processes) to 4096"},
 		{[]string{"agent", "--node", " "}, "--node is empty"},
+		{[]string{"agent", "--node", "gpu-\xff"}, `--node "gpu-\xff" is not UTF-8`},
 		{[]string{"agent", "--max-connections", "0"}, "--max-connections 0: want 1 to 4096"},
 		{[]string{"agent", "--max-connections", "5000"}, "--max-connections 5000: want 1 to 4096"},
 		{sim("--replay-speed", "0.001"), "--replay-speed 0.001: want a number from 0.01 to 3600"},
