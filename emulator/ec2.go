@@ -722,22 +722,34 @@ func (f ec2Filter) match(v instanceView) bool {
 // testHookFilterMatch, when set by a test, runs as each filter is matched.
 var testHookFilterMatch func()
 
-// pageToken encodes a listing position; it is opaque to clients.
-func pageToken(offset int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("emulator-page:" + strconv.Itoa(offset)))
+// ec2Page is a Describe call's page: at most maxResults items (0: all of
+// them) from offset, in the listing scope names.
+type ec2Page struct {
+	maxResults, offset int
+	scope              pageScope
 }
 
-// ec2Page is a Describe call's page: at most maxResults items (0: all of
-// them) from offset.
-type ec2Page struct{ maxResults, offset int }
+// ec2Selecting reports whether an EC2 Describe parameter chooses the
+// listing's items (the filters and ids a NextToken is bound to).
+func ec2Selecting(k string) bool {
+	for _, prefix := range []string{"Filter.", "InstanceId.", "SubnetId.", "SpotInstanceRequestId."} {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return k == "IncludeAllInstances"
+}
 
 // parseEC2Page reads a paginated Describe call's MaxResults and NextToken,
-// as EC2 checks them: MaxResults from 5 to 1000, and not with a list of
-// instance ids (withIDs) where EC2 forbids it; a NextToken of a previous
-// answer.
-func parseEC2Page(p url.Values, withIDs bool) (ec2Page, *apiError) {
-	var pg ec2Page
-	if s := p.Get("MaxResults"); s != "" {
+// as EC2 checks them: MaxResults from 5 to 1000 (given empty, it is no
+// number), and not with a list of instance ids (withIDs) where EC2
+// forbids it; a NextToken that an answer to the same action, in the same
+// region, with the same filters and ids handed out.
+func parseEC2Page(c *ec2Call, withIDs bool) (ec2Page, *apiError) {
+	p := c.p
+	pg := ec2Page{scope: newPageScope("ec2", c.action, c.region, p, ec2Selecting)}
+	if _, given := p["MaxResults"]; given {
+		s := p.Get("MaxResults")
 		if withIDs {
 			return pg, errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 		}
@@ -748,9 +760,14 @@ func parseEC2Page(p url.Values, withIDs bool) (ec2Page, *apiError) {
 		pg.maxResults = n
 	}
 	if tok := p.Get("NextToken"); tok != "" {
-		off, ok := parsePageToken(tok)
-		if !ok {
+		off, other, problem := pg.scope.offset(tok)
+		switch problem {
+		case pageTokenMalformed:
 			return pg, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid: pass the nextToken of a previous response unchanged.", echo(tok))
+		case pageTokenOtherCall:
+			return pg, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid for %s: it continues a listing of %s; pass a nextToken that %s answered, or leave NextToken out to list from the start.", echo(tok), c.action, apiName(other), c.action)
+		case pageTokenOtherList:
+			return pg, errorf(http.StatusBadRequest, "InvalidPaginationToken", "The pagination token '%s' is invalid: it continues a listing with other filters or ids, or in another region; pass the same filters and ids as the call that answered it (only MaxResults may change), or leave NextToken out to list from the start.", echo(tok))
 		}
 		pg.offset = off
 	}
@@ -767,22 +784,9 @@ func pageOf[T any](items []T, pg ec2Page) ([]T, string) {
 	}
 	next := ""
 	if end < len(items) {
-		next = pageToken(end)
+		next = pg.scope.token(end)
 	}
 	return items[offset:end], next
-}
-
-func parsePageToken(tok string) (int, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return 0, false
-	}
-	n, ok := strings.CutPrefix(string(b), "emulator-page:")
-	if !ok {
-		return 0, false
-	}
-	off, err := strconv.Atoi(n)
-	return off, err == nil && off >= 0
 }
 
 func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
@@ -797,7 +801,7 @@ func (e *Emulator) ec2DescribeInstances(c *ec2Call) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-\" followed by 8 or 17 hexadecimal characters)", echo(id))
 		}
 	}
-	pg, apiErr := parseEC2Page(p, len(ids) > 0)
+	pg, apiErr := parseEC2Page(c, len(ids) > 0)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -996,7 +1000,7 @@ type ec2InstanceStatusItem struct {
 func (e *Emulator) ec2DescribeInstanceStatus(c *ec2Call) (any, *apiError) {
 	ids := indexed(c.p, "InstanceId")
 	all := strings.EqualFold(c.p.Get("IncludeAllInstances"), "true")
-	pg, apiErr := parseEC2Page(c.p, len(ids) > 0)
+	pg, apiErr := parseEC2Page(c, len(ids) > 0)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -1060,7 +1064,7 @@ type ec2SubnetItem struct {
 // 1000 with NextToken pages it).
 func (e *Emulator) ec2DescribeSubnets(c *ec2Call) (any, *apiError) {
 	ids := indexed(c.p, "SubnetId")
-	pg, apiErr := parseEC2Page(c.p, false)
+	pg, apiErr := parseEC2Page(c, false)
 	if apiErr != nil {
 		return nil, apiErr
 	}
@@ -1175,7 +1179,7 @@ func (e *Emulator) ec2DescribeSpotInstanceRequests(c *ec2Call) (any, *apiError) 
 	if ferr != nil {
 		return nil, ferr
 	}
-	pg, apiErr := parseEC2Page(c.p, false)
+	pg, apiErr := parseEC2Page(c, false)
 	if apiErr != nil {
 		return nil, apiErr
 	}

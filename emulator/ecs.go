@@ -493,6 +493,16 @@ func ecsVisible(r *record, region string, now time.Time) bool {
 	return r.api == APIECS && r.region == region && !now.Before(r.visibleAt) && r.state(now) != stateTerminated
 }
 
+// ecsSelecting reports whether an ECS DescribeInstances parameter
+// chooses the listing's instances (what a NextToken is bound to).
+func ecsSelecting(k string) bool {
+	switch k {
+	case "InstanceIds", "ZoneId", "VSwitchId", "InstanceType", "Status":
+		return true
+	}
+	return strings.HasPrefix(k, "Tag.")
+}
+
 type ecsDescribeInstancesResponse struct {
 	RequestID  string `json:"RequestId"`
 	TotalCount int    `json:"TotalCount"`
@@ -524,6 +534,19 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 	if status != "" && !slices.Contains(ecsStatuses, status) {
 		return nil, invalidECS("Status", echo(status), strings.Join(ecsStatuses, ", "))
 	}
+	// A parameter given empty is no number: ECS's paging parameters are
+	// read as given, and NextToken or MaxResults (given at all) page by
+	// token, PageNumber and PageSize then being of no effect.
+	for _, k := range []string{"MaxResults", "PageSize", "PageNumber"} {
+		if v, given := p[k]; given && (len(v) == 0 || v[0] == "") {
+			valid := "an integer from 1 to 100"
+			if k == "PageNumber" {
+				valid = fmt.Sprintf("an integer from 1 to %d", math.MaxInt32)
+			}
+			return nil, invalidECS(k, "", valid)
+		}
+	}
+	scope := newPageScope("ecs", c.action, c.region, p, ecsSelecting)
 	tokenMode := p.Get("NextToken") != "" || p.Get("MaxResults") != ""
 	size, number, offset := 10, 1, 0
 	if tokenMode {
@@ -535,9 +558,14 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 			size = n
 		}
 		if tok := p.Get("NextToken"); tok != "" {
-			off, ok := parsePageToken(tok)
-			if !ok {
+			off, other, problem := scope.offset(tok)
+			switch problem {
+			case pageTokenMalformed:
 				return nil, invalidECS("NextToken", echo(tok), "pass the NextToken of a previous response unchanged")
+			case pageTokenOtherCall:
+				return nil, invalidECS("NextToken", echo(tok), fmt.Sprintf("it continues a listing of %s: pass a NextToken that ECS %s answered, or leave it out to list from the start", apiName(other), c.action))
+			case pageTokenOtherList:
+				return nil, invalidECS("NextToken", echo(tok), "it continues a listing with other filters, ids or tags, or in another region: pass the same ones as the call that answered it (only MaxResults may change), or leave it out to list from the start")
 			}
 			offset = off
 		}
@@ -607,7 +635,7 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 	offset = min(offset, len(matched))
 	end := min(offset+size, len(matched))
 	if tokenMode && end < len(matched) {
-		out.NextToken = pageToken(end)
+		out.NextToken = scope.token(end)
 	}
 	out.Instances.Instance = make([]ecsInstanceDoc, 0, end-offset)
 	for _, r := range matched[offset:end] {
