@@ -263,6 +263,7 @@ func FuzzPAITask(f *testing.F) {
 	f.Add(testdataFile(f, "pai_task.csv"))
 	f.Add("a,w,1048576.0,Terminated,0.001,315360000,1,1,100.0,V100\n")
 	f.Add("a,w,1.0,Running,9e9,1e-4,1,1,1e300,\nb,w,NaN,Waiting,NaN,NaN,1,1,NaN,\n")
+	f.Add("\ufeffa,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\n\ufeffb,w,1,Terminated,1,2,1,1,100,\r\n")
 	f.Fuzz(func(t *testing.T, rows string) {
 		fuzzRead(t, "fuzz.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\n"+rows)
 	})
@@ -330,7 +331,10 @@ func FuzzGeneric(f *testing.F) {
 		// Blank rows, and the header again (files concatenated).
 		",,\n0,1,1\n , ,\n   \n", "0,1,1\nsubmit_s,duration_s,gpus\n1,1,1\n\ufeffSUBMIT_S, duration_s ,gpus\n",
 		// Empty columns ending the rows.
-		"0,1,1,\n1,1,1,, \n2,1,1,x\n")
+		"0,1,1,\n1,1,1,, \n2,1,1,x\n",
+		// A byte order mark inside (a spreadsheet's file concatenated),
+		// before a row, a quoted field and a CRLF row.
+		"0,1,1\n\ufeff1,1,1\n\ufeff\"2\",1,1\r\n\ufeff\ufeff3,1,1\n")
 }
 
 // FuzzUnusableRows: rows of any values (NaN, infinities, negative and

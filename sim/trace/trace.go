@@ -862,6 +862,12 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 				return csvError(p.name, err)
 			}
 			line, _ = p.cr.FieldPos(0)
+			// A byte order mark inside the file starts a file
+			// concatenated to the one before (cat a.csv b.csv, each
+			// saved by a spreadsheet): it is no part of the row's text.
+			if len(rec) > 0 {
+				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
+			}
 		}
 		if blank(rec) {
 			// A spreadsheet exports the rows it once used as ",,,".
