@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,9 +215,9 @@ func TestCompressed(t *testing.T) {
 			`util.tar: "cluster_gpu_util, cluster_machine_list": no trace in the archive (want a tar archive holding a trace file)`, ErrArchive},
 		{"zeros.gz", gzipped(t, make([]byte, 1<<20)), "zeros.gz:1: empty file: 1048576 NUL bytes and nothing else (want a CSV header line)", errEmptyFile},
 		{"bad.gz", []byte{0x1f, 0x8b, 0, 0}, "bad.gz: unexpected EOF (want gzip data, as its first bytes say)", nil},
-		{"cut.gz", gzipped(t, plain)[:40], "cut.gz: unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", nil},
+		{"cut.gz", gzipped(t, plain)[:40], "cut.gz:1: the file ends early, inside this line (cut short: a download or copy that did not finish?): unexpected EOF (want a file that reads to its end (compressed ones whole and uncorrupted))", io.ErrUnexpectedEOF},
 		// Not gzip after gzip data: "unexpected EOF", as if it were cut.
-		{"garbage.gz", append(gzipped(t, plain), "<html>"...), "garbage.gz: data after the gzip data that is not gzip (trailing garbage) (want a file that reads to its end", errGzipTrailing},
+		{"garbage.gz", append(gzipped(t, plain), "<html>"...), "garbage.gz:4: data after the gzip data that is not gzip (trailing garbage) (want a file that reads to its end", errGzipTrailing},
 		// Compressions not read were an "unknown trace format" with a
 		// header of binary bytes.
 		{"jobs.csv.zst", []byte("\x28\xb5\x2f\xfd\x24\x34\xa1\x01\x00submit_s,duration_s,gpus\n"),
@@ -234,6 +236,37 @@ func TestCompressed(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 			t.Errorf("%s: got %v, want %s…", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestCompressedCutShort: a compressed trace cut short (a download that
+// did not finish) is refused at the line it ends in, saying so: it was
+// "unexpected EOF" naming no line, which reads as a bug in the reader
+// rather than a file to fetch again.
+func TestCompressedCutShort(t *testing.T) {
+	var plain bytes.Buffer
+	plain.WriteString("submit_s,duration_s,gpus\n")
+	for i := range 20000 {
+		fmt.Fprintf(&plain, "%d,%d,%d\n", i, 60+i%97, 1+i%8)
+	}
+	gz := gzipped(t, plain.Bytes())
+	for _, tt := range []struct {
+		name     string
+		cut      int
+		min, max int
+	}{
+		{"half", len(gz) / 2, 100, 20001},
+		{"all but the footer", len(gz) - 8, 20002, 20002},
+		{"the header only", 12, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Read("jobs.csv.gz", bytes.NewReader(gz[:tt.cut]))
+			var te *Error
+			if !errors.As(err, &te) || !errors.Is(err, io.ErrUnexpectedEOF) || te.Line < tt.min || te.Line > tt.max ||
+				!strings.Contains(err.Error(), fmt.Sprintf("jobs.csv.gz:%d: the file ends early, inside this line (cut short", te.Line)) {
+				t.Errorf("got %v; want the line (%d to %d) it ends in, saying it is cut short", err, tt.min, tt.max)
+			}
+		})
 	}
 }
 

@@ -82,7 +82,7 @@ func readPAIJobs(name string, r io.Reader, maxJobs int) (paiSubmits, error) {
 	case err == io.EOF:
 		return nil, &Error{File: name, Line: 1, Err: errors.New("empty file"), Want: "PAI's job table (" + strings.Join(paiJobColumns, ",") + ")"}
 	case err != nil:
-		return nil, csvError(name, err)
+		return nil, csvError(name, 0, err)
 	}
 	if h := loose(rec); hasColumns(h, "job_name", "start_time") {
 		p.header = h

@@ -409,7 +409,7 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		return nil, &Error{File: name, Line: 1, Err: errEmptyFile, Want: "a CSV header line"}
 	}
 	if err != nil {
-		return nil, csvError(name, err)
+		return nil, csvError(name, 0, err)
 	}
 	// Names are matched trimmed and lower-cased ("Submit_Time, GPU_Num"
 	// as spreadsheets and pandas exports write them); messages quote the
@@ -666,20 +666,26 @@ func hasColumns(header []string, names ...string) bool {
 	return true
 }
 
-func csvError(name string, err error) error {
+func csvError(name string, line int, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return &Error{File: name, Line: pe.Line, Err: pe.Err, Want: "well-formed CSV"}
 	}
-	// The file failed to read: a compressed one cut short or corrupt.
-	return &Error{File: name, Err: err, Want: "a file that reads to its end (compressed ones whole and uncorrupted)"}
+	// The file failed to read: a compressed one cut short or corrupt,
+	// within the line after the last one read whole.
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("the file ends early, inside this line (cut short: a download or copy that did not finish?): %w", err)
+	}
+	return &Error{File: name, Line: max(line, 0) + 1, Err: err, Want: "a file that reads to its end (compressed ones whole and uncorrupted)"}
 }
 
 type parser struct {
-	name    string
-	cr      *csv.Reader
-	header  []string
-	maxJobs int
+	name string
+	cr   *csv.Reader
+	// lastLine is the line the last row read ends on.
+	lastLine int
+	header   []string
+	maxJobs  int
 	// where keeps some rows (Options.Where), at whereCols; left counts
 	// the rows it left out.
 	where     []Where
@@ -859,9 +865,10 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 				}
 				return p.readUndated(dated)
 			} else if err != nil {
-				return csvError(p.name, err)
+				return csvError(p.name, p.lastLine, err)
 			}
 			line, _ = p.cr.FieldPos(0)
+			p.lastLine, _ = p.cr.FieldPos(len(rec) - 1)
 			// A byte order mark inside the file starts a file
 			// concatenated to the one before (cat a.csv b.csv, each
 			// saved by a spreadsheet): it is no part of the row's text.
