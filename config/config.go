@@ -4,7 +4,8 @@
 // prices.
 //
 // Load and Parse report every problem of a file at once, as
-// FILE:LINE:COL: FIELD: MESSAGE (a *ValidationError of FieldErrors). The
+// FILE:LINE:COL: FIELD: MESSAGE (a *ValidationError of FieldErrors, whose
+// Error prints the first MaxShownProblems and counts the rest). The
 // engine's own types (policy.Pool and what it holds) carry the yaml tags of
 // a pool's policy fields; this package adds what only a running server
 // needs: the server section, providers, each pool's signals, how burst

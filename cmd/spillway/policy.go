@@ -38,7 +38,8 @@ func newPolicyValidateCmd() *cobra.Command {
 		Short: "Check configs and print every problem, or a summary of what they allow",
 		Long: `Validate checks each config file strictly, without contacting any cloud.
 
-Every problem is printed at once, one per line, as
+Every problem is printed at once, one per line (the first 100, then how many
+more), as
 
   FILE:LINE:COL: FIELD: MESSAGE
 
