@@ -49,6 +49,7 @@ demo: build
 FUZZTIME ?= 5m
 FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest \
 	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric sim/trace:FuzzGenericTabs sim/trace:FuzzSacct sim/trace:FuzzPodList sim/trace:FuzzPhillyLog sim/trace:FuzzPAITask sim/trace:FuzzPAIJobTable sim/trace:FuzzCompressed sim/trace:FuzzJobLog sim/trace:FuzzJobLogWorkers \
+	sim/trace:FuzzGenericSemicolons sim/trace:FuzzUnusableRows sim/trace:FuzzDates sim/trace:FuzzDateOrderLookAhead sim/trace:FuzzZoneOf sim/trace:FuzzLeadingSpace sim/trace:FuzzUTF16 sim/trace:FuzzSacctEligible sim/trace:FuzzSacctWhere \
 	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse \
 	signals/queue/slurm:FuzzParseGPUs signals/queue/slurm:FuzzParseSqueue signals/queue/http:FuzzParsePath signals/queue/http:FuzzRead \
 	signals/queue/command:FuzzParse signals/baseline:FuzzParseTargets signals/baseline:FuzzAgentURL
