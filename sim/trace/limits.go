@@ -124,8 +124,10 @@ type recordLimiter struct {
 	n      int // bytes of the current record so far
 	quoted bool
 	// unquoted is for files whose fields are never quoted (sacct's): each
-	// quote is passed on as a NUL, so that no field opens a quote.
+	// quote is passed on as a NUL, so that no field opens a quote, and
+	// counted in quotes (the parser turns the NULs back into quotes).
 	unquoted bool
+	quotes   int
 	line     int // record start line, for the error
 	newline  int
 	err      error
@@ -219,6 +221,7 @@ func (l *recordLimiter) keep(p []byte, i int, c byte) bool {
 	case '"':
 		if l.unquoted {
 			p[i] = 0
+			l.quotes++
 			break
 		}
 		l.quoted = !l.quoted

@@ -392,6 +392,8 @@ func FuzzSacct(f *testing.F) {
 		"1|2024-03-04T09:00:00|x|y|3650-00:00:00|gres/gpu=1|COMPLETED\n", "1|2024-03-04T09:00:00|x|y|99999999999:00:00|gres/gpu=1048577|\n",
 		"1|2024-03-04T09:00:00|x|y|00:00:01.999999|gres/gpu:a=1048576,gres/gpu:b=1|\n", "\"1|2024-03-04|x|y|1:00|gres/gpu=1|\n",
 		"1|2024-03-04T09:00:00|x|y|-1:00:00|gres/gpu=-1,=,gres/gpu|\n",
+		// Quotes, characters of sacct's fields, and NULs beside them.
+		"1\"|2024-03-04T09:00:00|x|y|\"01:00:00\"|gres/gpu=\"1\"|\"\n\"2\x00|2024-03-04T09:00:00|x|y|01:00:00|gres/gpu=1|\x00\"\n",
 		// Submits sacct cannot give, GPU shares, repeated rows and headers.
 		"1|Unknown|2024-03-04T09:00:00|2024-03-04T10:00:00|01:00:00|gres/gpu=1|COMPLETED\n2|None|None|None|00:00:00|gres/gpu=1|PENDING\n3|None|x|y|01:00:00|gres/gpu=1|\n",
 		"1|2024-03-04T09:00:00|2024-03-04T09:00:00|y|01:00:00|gres/shard=9223372036854775807,gres/mps:a=1,node=1048576|\n2|2024-03-04T09:00:00|z|y|01:00:00|gres/mps=1,node=0|\n",

@@ -419,6 +419,9 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	headerLine, _ := cr.FieldPos(0) // past any empty lines before it
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable,
 		dates: dateOrder{order: opts.DateOrder}}
+	if lim, ok := r.(*recordLimiter); ok && lim.unquoted {
+		p.unquoted = lim
+	}
 	format := formatOf(header)
 	if format == "" && paiTable(raw) == "task" {
 		// PAI's table has no header: its first line is a task.
@@ -682,6 +685,9 @@ func csvError(name string, line int, err error) error {
 type parser struct {
 	name string
 	cr   *csv.Reader
+	// unquoted is the limiter of a file whose fields are never quoted
+	// (sacct's), which passes each quote on as a NUL; nil for others.
+	unquoted *recordLimiter
 	// lastLine is the line the last row read ends on.
 	lastLine int
 	header   []string
@@ -875,6 +881,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			if len(rec) > 0 {
 				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			}
+			if p.unquoted != nil && p.unquoted.quotes > 0 {
+				quotesBack(rec)
+			}
 		}
 		if blank(rec) {
 			// A spreadsheet exports the rows it once used as ",,,".
@@ -937,6 +946,17 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		}
 		if err := fn(line, rec); err != nil {
 			return err
+		}
+	}
+}
+
+// quotesBack turns the NULs a recordLimiter of an unquoted file passed
+// each quote on as back into quotes: a JobName of sacct's written
+// my "job" is matched by --where and quoted by messages as written.
+func quotesBack(rec []string) {
+	for i, f := range rec {
+		if strings.IndexByte(f, 0) >= 0 {
+			rec[i] = strings.ReplaceAll(f, "\x00", `"`)
 		}
 	}
 }

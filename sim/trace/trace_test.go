@@ -1476,6 +1476,37 @@ func TestSacctHet(t *testing.T) {
 // on gpu and a100 GPUs with half its GPUs. A heterogeneous job is one job:
 // it is kept whole, every component and step, when any of its components
 // passes, and else left out whole.
+// TestSacctQuotes: sacct does not quote, so a quote is a character of its
+// field (a job name's), which the reader passed on as a NUL: --where
+// JobName='train "v2"' kept none of the jobs it names (each left out as a
+// row outside), and a message quoted \x00 where the file has a quote.
+func TestSacctQuotes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		jobs []Job
+		left int
+	}{
+		{`train "v2"`, []Job{asks(job(0, 3600, 2), 8, 0)}, 2},
+		{`"quoted"`, []Job{asks(job(0, 600, 4), 8, 0)}, 2},
+		{"eval", []Job{asks(job(0, 1800, 1), 8, 0)}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := LoadWith(filepath.Join("testdata", "sacct_quotes.txt"), Options{Where: []Where{{Column: "JobName", Values: []string{tt.name}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(tr.Jobs, tt.jobs) || len(tr.Skipped) != 1 || tr.Skipped[0].Rows != tt.left {
+				t.Errorf("jobs %v, skipped %v; want %v and %d rows outside", tr.Jobs, tr.Skipped, tt.jobs, tt.left)
+			}
+		})
+	}
+	bad := "JobID|JobName|Submit|Start|End|Elapsed|AllocTRES|State\n1|x|2024-03-04T09:00:00|2024-03-04T09:00:05|2024-03-04T10:00:05|\"01:00:00\"|gres/gpu=2|COMPLETED\n"
+	_, err := Read("sacct.txt", strings.NewReader(bad))
+	if want := `sacct.txt:2: column elapsed: "\"01:00:00\"": not an elapsed time`; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s…", err, want)
+	}
+}
+
 func TestSacctHetWhere(t *testing.T) {
 	all := []Job{asks(job(0, 3600, 16), 4+64, (16+512)<<10), asks(job(1800, 7200, 4+4+8), 8+8+16, (64+64+128)<<10), asks(job(2400, 3600, 1), 2, 8<<10)}
 	for _, tt := range []struct {
