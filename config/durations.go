@@ -9,8 +9,8 @@ import (
 )
 
 // durationTerm is one "number unit" of a duration as people write it:
-// 10 minutes, 1.5 hrs, 2d, 90 sec.
-var durationTerm = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([a-zµμ]*)\s*(?:,|and)?\s*`)
+// 10 minutes, 1.5 hrs, 2d, 90 sec, 1e3s (as a script prints a float).
+var durationTerm = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]{1,3})?)\s*([a-zµμ]*)\s*(?:,|and)?\s*`)
 
 // durationUnits maps the units people write to Go's, with days and weeks
 // as multiples of hours (Go durations have no day unit).
@@ -59,7 +59,7 @@ func DurationGuess(s string) string {
 		if !ok {
 			return ""
 		}
-		if u.times != 1 {
+		if u.times != 1 || strings.Contains(num, "e") {
 			f, err := strconv.ParseFloat(num, 64)
 			if err != nil {
 				return ""

@@ -18,6 +18,12 @@ func TestDurationGuess(t *testing.T) {
 		{"1.5 days", "36h", "; did you mean 36h?"},
 		{"1w", "168h", "; did you mean 168h?"},
 		{"90 sec", "1m30s", "; did you mean 1m30s?"},
+		// Exponents, as a script prints a float: Go's durations have none.
+		{"1e3s", "16m40s", "; did you mean 16m40s?"},
+		{"1.5E2m", "2h30m", "; did you mean 2h30m?"},
+		{"2e-3s", "2ms", "; did you mean 2ms?"},
+		{"1e9h", "", ""}, // past what a duration holds
+		{"1e999999s", "", ""},
 		{"10", "", "; a number alone has no unit: write 10s, 10m or 10h"},
 		{"1.5", "", "; a number alone has no unit: write 1.5s, 1.5m or 1.5h"},
 		{"30s15", "", ""}, // no unit after seconds to guess
