@@ -96,6 +96,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	}
 
 	var joins, stopped []*state.Instance
+	cleared := false
 	for _, r := range sortedRows(t.rows) {
 		if _, failed := t.listFail[r.Provider]; failed {
 			continue
@@ -132,7 +133,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			// Its terminate failed and the cloud did not act: the
 			// policy decides again, and a later end (a reclaim) is
 			// not taken for the one asked.
-			r.EndReason = ""
+			r.EndReason, cleared = "", true
 		}
 		r.PrivateIP, r.Zone = cmp.Or(ci.PrivateIP, r.PrivateIP), cmp.Or(ci.Zone, r.Zone)
 		s.unknownState(t, r, ci.State)
@@ -146,6 +147,17 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		}
 		if ci.State == providers.StateRunning {
 			joins = append(joins, r)
+		}
+	}
+	if cleared {
+		// Written before anything else the tick does (its probes, its
+		// terminate calls) and not with the tick's other changes at its
+		// end: a server that stopped meanwhile left the reason on the row,
+		// and the next one ended the instance, once gone or stopped by
+		// hand, with the reason of the terminate the cloud had refused (no
+		// terminate of the stopped instance, no vanished instance counted).
+		if err := s.flush(ctx, t); err != nil {
+			return err
 		}
 	}
 	// Ended together, in one call per provider (terminateAll): the

@@ -104,6 +104,9 @@ type lagRig struct {
 	// counts the terminate calls the proxy passed.
 	loseEnds atomic.Bool
 	ends     atomic.Int32
+	// refuseEnds answers terminate calls with the lost answer's error
+	// without passing them on: the cloud did not act.
+	refuseEnds atomic.Bool
 }
 
 func newLagRig(t *testing.T, c lagCloud, lag time.Duration) *lagRig {
@@ -123,6 +126,10 @@ func newLagRigWith(t *testing.T, c lagCloud, lag time.Duration, hopts ...harness
 			err := r.ParseForm()
 			if err == nil && r.Form.Get("Action") == c.terminate {
 				rig.ends.Add(1)
+				if rig.refuseEnds.Load() {
+					c.lostAnswer(w)
+					return
+				}
 				if rig.loseEnds.Load() {
 					next.ServeHTTP(httptest.NewRecorder(), r) // executed, its answer lost
 					c.lostAnswer(w)
