@@ -82,6 +82,9 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			delete(t.pr.resumeAt, id)
 		}
 	}
+	if err := s.recallAdopted(ctx, t, pending); err != nil {
+		return err
+	}
 	for _, in := range pending {
 		_, known := t.pr.offs[in.Offering]
 		if s.opts.DryRun {
@@ -158,6 +161,38 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			continue
 		}
 		t.resumes = append(t.resumes, in) // called after the tick's ends (execResumes)
+	}
+	return nil
+}
+
+// recallAdopted marks as adopted under each pending intent the instances
+// the state records under it, ended ones included (recordedUnder): what
+// this process adopted is kept in memory, and a restart, or a new term
+// after another server led, forgot it. A restarted server then counted an
+// adopted instance that had ended as one its intent might still launch:
+// booting capacity, its cost counted from the intent's writing, so new
+// demand launched nothing until the intent's resume, 2 minutes after the
+// restart (providers.ConsistencyWindow), and the resume, which the cloud
+// answers with the ended instance, recorded it booting again (call). The
+// rows are those live or ended since the oldest pending intent was
+// written: none launched under it ended before. A read that fails leaves
+// what is remembered.
+func (s *Scheduler) recallAdopted(ctx context.Context, t *tick, pending []state.Intent) error {
+	if len(pending) == 0 {
+		return nil
+	}
+	oldest := slices.MinFunc(pending, func(a, b state.Intent) int { return a.CreatedAt.Compare(b.CreatedAt) }).CreatedAt
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Pool: t.pr.spec.Policy.Name, Live: true, EndedSince: oldest})
+	if err != nil {
+		if t.readFailed("reading the instances of pool "+t.pr.spec.Policy.Name, err) {
+			return nil
+		}
+		return fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
+	}
+	for _, r := range rows {
+		if r.IntentID != "" && slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == r.IntentID }) {
+			t.pr.markAdopted(r.IntentID, r.ID)
+		}
 	}
 	return nil
 }
@@ -457,6 +492,14 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 			r = *old // resumed: already recorded
 		} else if old, ok := t.pr.unwritten[r.ID]; ok {
 			r = old // resumed: recorded in memory, not yet written
+		} else if t.pr.adopted[in.ID][r.ID] {
+			// Adopted under the intent and ended since: the cloud
+			// answers the resume with the instances its earlier call
+			// launched, this one among them, which was recorded booting
+			// again (its end reason lost, ended as vanished at the next
+			// tick and held as capacity two minutes more).
+			ids = append(ids, r.ID)
+			continue
 		}
 		if err := s.putRow(ctx, t, &r); err != nil {
 			if !kept(err) {
