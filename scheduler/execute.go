@@ -918,6 +918,10 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 		case !ended[r]:
 			ar.Outcome, ar.Error = "not terminated: retried next tick", c.err.Error()
 			t.rec.Terminates = append(t.rec.Terminates, ar)
+			if t.endFailed == nil {
+				t.endFailed = map[string]bool{}
+			}
+			t.endFailed[r.ID] = true
 			continue
 		}
 		if !r.IdleSince.IsZero() && (r.DrainStartedAt.IsZero() || !r.IdleSince.After(r.DrainStartedAt)) {

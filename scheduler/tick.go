@@ -35,6 +35,10 @@ type tick struct {
 	// skipped) this tick: the tick's later rounds do not ask again
 	// (execTerminates).
 	endTried map[string]bool
+	// endFailed holds the live instances whose terminate call this tick
+	// failed: billing, not capacity, and not to be ended, in the policy's
+	// view for the rest of the tick (policyInstances).
+	endFailed map[string]bool
 	// unknownState holds the live rows whose instance the cloud lists in
 	// a state its provider does not know: no room for the queue
 	// (unknownState).
@@ -152,9 +156,22 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		// Shut down meanwhile: the calls in flight finish, no further one
 		// starts (each may take its provider's whole call timeout).
 		s.execDrains(ctx, cctx, t, plan.Drains)
+		failed := len(t.endFailed)
 		s.execTerminates(ctx, cctx, t, plan.Terminates)
 		if round == 0 {
 			s.execResumes(ctx, cctx, t)
+		}
+		if n := len(t.endFailed) - failed; n > 0 && len(plan.Launches) > 0 && !s.opts.DryRun {
+			// The plan's launches counted the instances it ended as gone
+			// (their GPUs, cost and commitment freed for the launches):
+			// made as planned beside instances that still run, they held
+			// the pool past max_gpus, max_cost_per_hour or a hard budget.
+			// Decided again, the policy sees those instances kept.
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("decided again in the same tick: the terminate of %d instance(s) failed, and the plan's launches counted them ended", n))
+			if round+1 >= maxRedecide || ctx.Err() != nil {
+				break
+			}
+			continue
 		}
 		retry := s.execLaunches(ctx, cctx, t, plan.Launches)
 		if !retry || round+1 >= maxRedecide || s.opts.DryRun || ctx.Err() != nil {
@@ -260,6 +277,17 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 			in.UnhealthyGPUs = t.pr.unhealthy[r.ID]
 			if t.unknownState[r.ID] {
 				in.UnhealthyGPUs = in.Offering.GPUs
+			}
+			if t.endFailed[r.ID] {
+				// Its terminate failed this tick: it bills on, whatever
+				// its state, until a later tick ends it. Counted
+				// against the limits and the budget as kept, busy (not
+				// for scale-in) and held (no plan ends it again this
+				// tick, nor counts on ending it), and none of its GPUs
+				// room for the queue or a floor.
+				in.State, in.ReadyAt = policy.StateRunning, cmp.Or(r.JoinedAt, r.LaunchedAt)
+				in.BusyGPUs, in.IdleSince, in.DrainStartedAt = in.Offering.GPUs, time.Time{}, time.Time{}
+				in.UnhealthyGPUs, in.Held = in.Offering.GPUs, true
 			}
 			out = append(out, in)
 		}
