@@ -916,7 +916,7 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 			t.rec.Terminates = append(t.rec.Terminates, ar)
 			continue
 		case !ended[r]:
-			ar.Outcome, ar.Error = "not terminated: retried next tick", c.err.Error()
+			ar.Outcome, ar.Error = notTerminated, c.err.Error()
 			t.rec.Terminates = append(t.rec.Terminates, ar)
 			if t.endFailed == nil {
 				t.endFailed = map[string]bool{}
@@ -939,6 +939,10 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 		s.log.Info("terminating", "pool", r.Pool, "instance", r.ID, "reason", e.reason)
 	}
 }
+
+// notTerminated is the outcome of a terminate the cloud did not carry
+// out.
+const notTerminated = "not terminated: retried next tick"
 
 // askEnds writes, before the terminate call, that each of rows was asked
 // to end and why (its EndReason, its State unchanged): the write-ahead

@@ -259,6 +259,13 @@ type poolRun struct {
 	// unchanged decision is not stored every tick.
 	lastSummary  string
 	lastRecorded time.Time
+	// lastFailed is the key of the last decision stored whose only
+	// actions were terminates that failed (failedEndsKey; "" when the
+	// last stored was another), and repeats the ticks since that decided
+	// the same and were not stored, the first at repeatSince.
+	lastFailed  string
+	repeats     int
+	repeatSince time.Time
 	// timeline holds the last maxSamples samples, oldest first.
 	timeline []Sample
 	// calls are the tick's cloud calls in flight (waiting.go).

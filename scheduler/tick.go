@@ -546,8 +546,29 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 	d := &t.rec
 	d.Summary = d.summary()
 	pool := t.pr.spec.Policy.Name
-	if !d.acted() && d.Summary == t.pr.lastSummary && !t.now.After(t.pr.lastRecorded.Add(heartbeat)) {
+	pr := t.pr
+	fresh := !t.now.After(pr.lastRecorded.Add(heartbeat))
+	if !d.acted() && d.Summary == pr.lastSummary && fresh {
 		return nil
+	}
+	failed := t.failedEndsKey()
+	if failed != "" && failed == pr.lastFailed && d.Summary == pr.lastSummary && fresh {
+		// Its terminates failed as the last stored decision's did (the
+		// same instances, the same kind of error): stored and logged
+		// once per change and every heartbeat, the repeats counted, not
+		// once per tick for as long as the cloud refuses (an hour of
+		// 30-second ticks stored 120 such decisions and logged 120
+		// lines). Each attempt still counts in
+		// spillway_terminate_failures_total.
+		if pr.repeats == 0 {
+			pr.repeatSince = t.now
+		}
+		pr.repeats++
+		return nil
+	}
+	if pr.repeats > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("the terminate failure last recorded was decided and failed alike at %d more tick(s) from %s to the last before this one, not recorded each time (spillway_terminate_failures_total counts every attempt)",
+			pr.repeats, pr.repeatSince.UTC().Format(time.TimeOnly)))
 	}
 	plan, err := d.marshal()
 	if err != nil {
@@ -562,10 +583,30 @@ func (s *Scheduler) record(ctx context.Context, t *tick) error {
 		return fmt.Errorf("record decision of pool %s: %w", pool, err)
 	}
 	t.pr.lastSummary, t.pr.lastRecorded = d.Summary, t.now
+	pr.lastFailed, pr.repeats = failed, 0
 	s.metrics.decisions.WithLabelValues(pool).Inc()
 	level := slogLevel(d.acted())
 	s.log.Log(ctx, level, "decision", "pool", pool, "id", id, "dry_run", d.DryRun, "summary", d.Summary)
 	return nil
+}
+
+// failedEndsKey names the failures of a decision whose only actions are
+// terminates that failed: each instance and its failure's kind
+// (failureKey), in order. "" for any other decision.
+func (t *tick) failedEndsKey() string {
+	d := &t.rec
+	if len(d.Launches) > 0 || len(d.Drains) > 0 || len(d.Terminates) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, a := range d.Terminates {
+		kind, ok := t.pr.termFailed[a.Instance]
+		if a.Outcome != notTerminated || !ok {
+			return ""
+		}
+		fmt.Fprintf(&b, "%s=%s;", a.Instance, kind)
+	}
+	return b.String()
 }
 
 // heartbeat: an unchanged, inactive decision is still recorded this often,
