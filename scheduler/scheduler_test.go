@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/emulator"
+	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
@@ -35,7 +36,8 @@ func TestMain(m *testing.M) {
 		return
 	}
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.Cleanup(func(int) { fixture.RemovePostgresTemplate() }))
 }
 
 func TestSpikeLaunchesJoinsTakesWorkDrainsAndTerminates(t *testing.T) {

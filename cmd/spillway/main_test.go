@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // TestMain runs the test binary as `spillway` itself when haChildEnv is
@@ -13,5 +15,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	fixture.RemovePostgresTemplate()
+	os.Exit(code)
 }

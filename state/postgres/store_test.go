@@ -26,10 +26,12 @@ func runMain(m *testing.M) int {
 	pg, err = fixture.StartPostgres()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "state/postgres tests need a PostgreSQL server:", err)
+		fixture.RemovePostgresTemplate()
 		return 1
 	}
 	code := m.Run()
 	pg.Stop()
+	fixture.RemovePostgresTemplate()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
