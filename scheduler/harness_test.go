@@ -139,6 +139,22 @@ func nextIPRange(t *testing.T) netip.Prefix {
 	return netip.MustParsePrefix(fmt.Sprintf("127.%d.%d.0/24", 100+os.Getpid()%100, ipBlock%250))
 }
 
+// harnessBuckets are EC2's request buckets (aws.DefaultBuckets) made a
+// thousand times larger. Every call still takes its tokens through the
+// provider's pacing, but a test's hundreds of ticks, minutes apart on the
+// fake clock and milliseconds apart on the wall clock, never wait for a
+// real-time refill: at EC2's rates (DescribeInstances 90, then 18 a second)
+// two hours of 30 s steps waited over 4 s of wall time for tokens, and the
+// package's tests spent minutes so. Pacing itself is tested in
+// providers/aws.
+func harnessBuckets() map[string]providers.Bucket {
+	out := aws.DefaultBuckets()
+	for k, b := range out {
+		out[k] = providers.Bucket{Burst: b.Burst * 1000, Rate: b.Rate * 1000}
+	}
+	return out
+}
+
 func (h *harness) newProvider() providers.Provider { return h.newProviderAt(provName, h.url) }
 
 // newProviderAt is an aws provider, named name, at the EC2 API at url.
@@ -147,7 +163,7 @@ func (h *harness) newProviderAt(name, url string) providers.Provider {
 		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: url, Image: "ami-0abcdef1234567890",
 		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
 	}
-	p, err := aws.New(context.Background(), cfg, name, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond))
+	p, err := aws.New(context.Background(), cfg, name, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond), aws.WithBuckets(harnessBuckets()))
 	if err != nil {
 		h.t.Fatalf("aws.New: %v", err)
 	}
