@@ -139,6 +139,7 @@ func crashKills(t *testing.T) int {
 }
 
 func TestCrashSafetyNoDuplicateNoLeak(t *testing.T) {
+	t.Parallel()
 	kills := crashKills(t)
 	emu := emulator.New(emulator.Options{BootDelay: 200 * time.Millisecond, FaultRate: 0.05, Latency: 20 * time.Millisecond, Seed: 11})
 	ec2 := httptest.NewServer(emu.EC2Handler())

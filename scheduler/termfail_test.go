@@ -19,6 +19,7 @@ import (
 // instance and the error); each tick still tries, records the error in
 // its decision and counts it in spillway_terminate_failures_total.
 func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
+	t.Parallel()
 	module := t.TempDir()
 	src, err := os.ReadFile("../terraform/testdata/preventdestroy/main.tf")
 	if err != nil {

@@ -70,6 +70,7 @@ func leading(t *testing.T) harnessOption {
 // ticks now go on from what they last read: the budget drains and ends
 // the instances, nothing is launched, and afterwards the rows catch up.
 func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// start begins the fault on the operator's session op; each is
@@ -110,6 +111,7 @@ func TestHardBudgetHoldsWhilePostgresCannotBeRead(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dsn := startPostgres(t)
 			p := testPool()
 			p.Limits.Budget = &policy.Budget{Amount: 30, Period: policy.PeriodDay}
