@@ -46,10 +46,9 @@ func TestElectorOnAReadOnlyDatabase(t *testing.T) {
 	s := openStore(t, dsn)
 	ctx := t.Context()
 	el := NewElector(lease(t, s, "a", 500*time.Millisecond), 100*time.Millisecond, nil, nil)
-	el.Step(ctx)
-	e1, ok := el.Acting()
+	e1, ok := stepUntilActing(t, el)
 	if !ok {
-		t.Fatal("the elector did not take a free lease")
+		t.Fatal("the elector did not take a free lease within 10s")
 	}
 	setReadOnly(t, db, true)
 	if !pollUntil(t, 20*time.Second, func() bool {
