@@ -36,7 +36,12 @@ resource "alicloud_instance" "this" {
   user_data                  = base64encode(each.value.user_data)
   instance_name              = "spillway-${var.burst}-${each.key}"
   role_name                  = var.ram_role_name
-  tags                       = each.value.tags
+  # spillway:burst-key and spillway:key find the instance again when its
+  # create was cut off (outputs.tf: cloud_instances).
+  tags = merge(each.value.tags, {
+    "spillway:burst-key" = var.burst
+    "spillway:key"       = each.key
+  })
 
   lifecycle {
     precondition {
@@ -44,4 +49,13 @@ resource "alicloud_instance" "this" {
       error_message = "Zone ${each.value.zone} has no vSwitch in var.vswitches (zones with a vSwitch: ${join(", ", keys(var.vswitches))})."
     }
   }
+}
+
+# Every instance the cloud holds for this burst, found by its tags rather
+# than read from the state: the instance of a create that an apply died in
+# (Terraform killed mid-apply) is in no state, and Spillway finds it by
+# the cloud_instances output to import and end it. Read by every plan (one
+# DescribeInstances, paged).
+data "alicloud_instances" "burst" {
+  tags = { "spillway:burst-key" = var.burst }
 }

@@ -51,7 +51,13 @@ resource "aws_instance" "this" {
     http_tokens = "required"
   }
 
-  tags        = merge(each.value.tags, { Name = "spillway-${var.burst}-${each.key}" })
+  # spillway:burst-key and spillway:key find the instance again when its
+  # create was cut off (outputs.tf: cloud_instances).
+  tags = merge(each.value.tags, {
+    Name                 = "spillway-${var.burst}-${each.key}"
+    "spillway:burst-key" = var.burst
+    "spillway:key"       = each.key
+  })
   volume_tags = each.value.tags
 
   lifecycle {
@@ -60,4 +66,23 @@ resource "aws_instance" "this" {
       error_message = "Zone ${each.value.zone} has no subnet in var.subnets (zones with a subnet: ${join(", ", keys(var.subnets))})."
     }
   }
+}
+
+# Every instance the cloud holds for this burst, found by its tags rather
+# than read from the state: the instance of a create that an apply died in
+# (Terraform killed mid-apply) is in no state, and Spillway finds it by
+# the cloud_instances output to import and end it. Read by every plan: one
+# DescribeInstances for the burst and one per instance it finds.
+data "aws_instances" "burst" {
+  instance_tags = { "spillway:burst-key" = var.burst }
+
+  filter {
+    name   = "instance-state-name"
+    values = ["pending", "running", "stopping", "stopped"]
+  }
+}
+
+data "aws_instance" "burst" {
+  for_each    = toset(data.aws_instances.burst.ids)
+  instance_id = each.value
 }

@@ -10,3 +10,8 @@ output "instances" {
     }
   }
 }
+
+output "cloud_instances" {
+  description = "Every instance the cloud holds for this burst, found by its tags (not the state): instance id => its key. Spillway finds the instance of a cut-off create by it."
+  value       = { for id, i in data.aws_instance.burst : id => lookup(i.tags, "spillway:key", "") }
+}
