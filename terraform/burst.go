@@ -128,7 +128,7 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 			continue // retired while waiting: made afresh
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("waiting for burst %s: %w", key, err)
+			return nil, nil, &burstError{key: key, err: fmt.Errorf("waiting for its lock: %w", err)}
 		}
 		break
 	}
@@ -861,17 +861,17 @@ func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error
 		if l.CreatedMore > 0 {
 			made += fmt.Sprintf(" and %d more", l.CreatedMore)
 		}
-		return false, fmt.Errorf("burst %s: %s is gone, yet its last failed apply created %s: "+
+		return false, &burstError{key: b.key, err: fmt.Errorf("%s is gone, yet its last failed apply created %s: "+
 			"a destroy would end none of them, and a plan would launch them again; "+
-			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", b.key, where, made, restore, filepath.Join(b.dir, runsDir), b.dir)
+			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", where, made, restore, filepath.Join(b.dir, runsDir), b.dir)}
 	}
 	ids := make([]string, 0, len(l.Outputs))
 	for _, k := range sortedKeys(l.Outputs) {
 		ids = append(ids, l.Outputs[k].ID)
 	}
-	return false, fmt.Errorf("burst %s: %s is gone, yet its ledger lists instances %s: "+
+	return false, &burstError{key: b.key, err: fmt.Errorf("%s is gone, yet its ledger lists instances %s: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
-		"%s, or end those instances by hand and remove the directory %s", b.key, where, quoteList(ids), restore, b.dir)
+		"%s, or end those instances by hand and remove the directory %s", where, quoteList(ids), restore, b.dir)}
 }
 
 // readOutputs reads the module's instances output into the ledger: from

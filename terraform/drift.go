@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -53,7 +52,7 @@ func (p *Provider) Refresh(ctx context.Context, cluster string) ([]Drift, error)
 	for _, key := range keys {
 		d, err := p.refresh(ctx, key)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
+			errs = append(errs, inBurst(key, err))
 			continue
 		}
 		if len(d.Resources) > 0 || len(d.Gone) > 0 {

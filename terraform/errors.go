@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -191,4 +192,28 @@ func refusedVariable(d diag) (string, bool) {
 		return m[1], true
 	}
 	return "", true
+}
+
+// burstError is an error of a run on one burst, naming the burst first.
+type burstError struct {
+	key string
+	err error
+}
+
+func (e *burstError) Error() string    { return "burst " + e.key + ": " + e.err.Error() }
+func (e *burstError) Unwrap() error    { return e.err }
+func (e *burstError) burstKey() string { return e.key }
+
+// inBurst is err naming the burst key, unless it names it already (an
+// error of a run on the burst that says which, such as a *StateSizeError):
+// "burst KEY: burst KEY: ..." says nothing twice.
+func inBurst(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var named interface{ burstKey() string }
+	if errors.As(err, &named) && named.burstKey() == key {
+		return err
+	}
+	return &burstError{key: key, err: err}
 }

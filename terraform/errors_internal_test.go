@@ -1,6 +1,12 @@
 package terraform
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/spillway-io/spillway/providers"
+)
 
 // Diagnostics as the official providers write them: the cloud's error code
 // decides the type, as in the SDK providers.
@@ -27,5 +33,38 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify = (%d, %q), want (%d, %q)", class, code, tt.class, tt.code)
 			}
 		})
+	}
+}
+
+// An error that names its burst is not named again: the Reconcile of a
+// burst whose state was over the bound said "burst KEY: burst KEY: its
+// Terraform state ...".
+func TestInBurstNamesTheBurstOnce(t *testing.T) {
+	const key = "nightly-0a1b2c3d4e"
+	size := &StateSizeError{Burst: key, Dir: "/w/bursts/" + key, Where: "/w/bursts/" + key + "/terraform.tfstate", Limit: 64 << 20}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a state over the bound", size, size.Error()},
+		{"a state over the bound, typed", &providers.InvalidError{Provider: "tf", Code: "StateTooLarge", Err: size}, "tf: invalid request (StateTooLarge): " + size.Error()},
+		{"one the burst named, joined", errors.Join(&burstError{key: key, err: errors.New("its state is gone")}, nil), "burst " + key + ": its state is gone"},
+		{"another burst's", &StateSizeError{Burst: "other-5f6a7b8c9d", Where: "x", Limit: 1}, "burst " + key + ": burst other-5f6a7b8c9d: its Terraform state (x)"},
+		{"one naming no burst", errors.New("exit status 1"), "burst " + key + ": exit status 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := inBurst(key, tt.err).Error()
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("inBurst:\n got %s\nwant %s", got, tt.want)
+			}
+			if !errors.Is(inBurst(key, tt.err), tt.err) {
+				t.Errorf("inBurst does not wrap %v", tt.err)
+			}
+		})
+	}
+	if inBurst(key, nil) != nil {
+		t.Errorf("inBurst(nil) is not nil")
 	}
 }

@@ -735,7 +735,7 @@ func (p *Provider) terminateIn(ctx context.Context, key string, want map[string]
 		return err
 	}
 	if _, err := b.apply(ctx, l); err != nil {
-		return errors.Join(p.runFailure(fmt.Errorf("burst %s: %w", key, err), policy.Offering{}, ""), b.writeLedger(l))
+		return errors.Join(p.runFailure(inBurst(key, err), policy.Offering{}, ""), b.writeLedger(l))
 	}
 	l.Dirty = false
 	return b.writeLedger(l)
@@ -767,7 +767,7 @@ func (p *Provider) Reconcile(ctx context.Context) error {
 	errs := []error{ledgerErr}
 	for _, key := range dirty {
 		if err := p.repair(ctx, key); err != nil {
-			errs = append(errs, fmt.Errorf("burst %s: %w", key, err))
+			errs = append(errs, inBurst(key, err))
 		}
 	}
 	if ledgerErr != nil {

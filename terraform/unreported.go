@@ -28,6 +28,8 @@ type StateSizeError struct {
 	Limit int
 }
 
+func (e *StateSizeError) burstKey() string { return e.Burst }
+
 func (e *StateSizeError) Error() string {
 	return fmt.Sprintf("burst %s: its Terraform state (%s) is over %s, the most Spillway reads of it to count the instances it holds: "+
 		"launches into this burst are refused (what one made is ended), while its instances are ended as asked; "+
@@ -128,7 +130,7 @@ func (b *burst) readState(ctx context.Context) (*stateFile, error) {
 		return st, nil
 	}
 	if err := json.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("burst %s: read its Terraform state: %w", b.key, err)
+		return nil, &burstError{key: b.key, err: fmt.Errorf("read its Terraform state: %w", err)}
 	}
 	return st, nil
 }

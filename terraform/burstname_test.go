@@ -1,0 +1,60 @@
+package terraform_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// The errors of a run on one burst name the burst once: a Terminate or
+// Reconcile of a burst whose state was removed said "burst KEY: burst
+// KEY: its Terraform state ... is gone" (the check named the burst, and
+// so did each caller).
+func TestBurstErrorsNameTheBurstOnce(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	work := t.TempDir()
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/localstate", Region: region, Zones: zones, WorkDir: work,
+		Variables: map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
+	})
+	first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	key := burstDirs(t, work)[0]
+	dir := filepath.Join(work, "bursts", key)
+	state := filepath.Join(dir, "terraform.tfstate")
+	saved, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(state); err != nil {
+		t.Fatal(err)
+	}
+	gone := fmt.Sprintf("burst %s: its Terraform state %s is gone, yet its ledger lists instances %q: "+
+		"a plan would launch them again and leave these running, tracked by nothing; "+
+		"restore the state (Terraform keeps the one before its last write as %s.backup), or end those instances by hand and remove the directory %s",
+		key, state, first[0].ID, state, dir)
+	for _, tt := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"Terminate", func() error { return p.Terminate(ctx, idsOf(first)) }, "tf-test: transient error (TerraformError): " + gone},
+		{"Reconcile", func() error { return p.Reconcile(ctx) }, gone},
+	} {
+		if err := tt.call(); err == nil || err.Error() != tt.want {
+			t.Errorf("%s of a burst whose state is gone:\n got %v\nwant %s", tt.name, err, tt.want)
+		}
+	}
+	if err := os.WriteFile(state, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Terminate(ctx, idsOf(first)); err != nil {
+		t.Fatalf("Terminate with the state restored: %v", err)
+	}
+}
