@@ -145,6 +145,16 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 		p.endDeadRun(ctx, rec, p.log.With("burst", key))
 	case rec != nil:
 		b.live = rec
+		if ended, epoch := rec.termEnded(p.opts.leader); ended {
+			// A leader's run (of this host or another sharing the work
+			// dir) whose term has ended: its calls ended with the term.
+			p.log.Warn("a run on this burst was made in a leader term that has ended", "burst", key,
+				"host", rec.Host, "pid", rec.PID, "op", rec.Op, "started", rec.Started, "run_epoch", rec.Epoch, "epoch", epoch)
+			b.stale, b.live = rec, nil
+			if rec.Host == p.host {
+				p.endDeadRun(ctx, rec, p.log.With("burst", key))
+			}
+		}
 	}
 	tf, err := tfexec.NewTerraform(dir, p.binary)
 	if err != nil {
@@ -311,7 +321,12 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	if !errors.As(err, &re) {
 		return err
 	}
-	id, ok := breakable(re.Diagnostics, b.p.who)
+	us := []string{b.p.who}
+	if b.stale != nil && b.stale.Who != "" {
+		// The dead run's own lock (another host's user@host).
+		us = append(us, b.stale.Who)
+	}
+	id, ok := breakable(re.Diagnostics, us...)
 	if id == "" {
 		return err
 	}
@@ -329,7 +344,7 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 		re.Hint = b.lockedHint(id, who)
 		return err
 	}
-	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID)
+	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID, "dead_host", b.stale.Host, "dead_epoch", b.stale.Epoch)
 	if uerr := b.runOnce(ctx, "force-unlock", func(ctx context.Context, _ io.Writer) error {
 		return b.tf.ForceUnlock(ctx, id)
 	}); uerr != nil {
@@ -346,6 +361,9 @@ func (b *burst) lockedHint(id, who string) string {
 	switch r := b.live; {
 	case who != "" && who != b.p.who:
 		holder = "it is held by " + who + ", not by Spillway on this host"
+	case r != nil && r.Host != b.p.host && r.Epoch != 0:
+		holder = fmt.Sprintf("a Spillway run on host %s (pid %d, terraform %s, started %s, leader term %d) may hold it, and that term has not ended as far as this server knows",
+			r.Host, r.PID, r.Op, r.Started.UTC().Format(time.RFC3339), r.Epoch)
 	case r != nil && r.Host != b.p.host:
 		holder = fmt.Sprintf("a Spillway run on host %s (pid %d, terraform %s, started %s) may hold it, and this host cannot tell whether that run is over",
 			r.Host, r.PID, r.Op, r.Started.UTC().Format(time.RFC3339))
@@ -368,12 +386,13 @@ var (
 
 // breakable says whether the lock a command was refused for may be broken
 // once a run of ours on the burst is known dead: when the backend names
-// the holder, only if it is us (user@host); when it does not (the http
-// backend), the dead run is taken to be the holder, since every run on a
-// burst's state is Spillway's and holds the burst's lock.
-func breakable(diags, us string) (id string, ok bool) {
+// the holder, only if it is one of us (user@host: this server's, or the
+// dead run's); when it does not (the http backend), the dead run is taken
+// to be the holder, since every run on a burst's state is Spillway's and
+// holds the burst's lock.
+func breakable(diags string, us ...string) (id string, ok bool) {
 	id, who := lockHolder(diags)
-	return id, id != "" && (who == "" || who == us)
+	return id, id != "" && (who == "" || slices.Contains(us, who))
 }
 
 // lockHolder reads Terraform's "Error acquiring the state lock"
@@ -399,7 +418,12 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	now := b.p.opts.clock()
 	mark := newRunMark()
 	b.mark = mark
-	record := runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start}
+	record := runRecord{PID: os.Getpid(), Host: b.p.host, Op: op, Started: now, Mark: mark, Boot: b.p.boot, Start: b.p.start, Who: b.p.who}
+	if l := b.p.opts.leader; l != nil {
+		if epoch, _, ok := l.Term(); ok {
+			record.Epoch = epoch
+		}
+	}
 	rec, _ := json.Marshal(record)
 	if err := writeFileAtomic(filepath.Join(b.dir, runFile), rec); err != nil {
 		return err

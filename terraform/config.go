@@ -198,6 +198,9 @@ type options struct {
 	// maxState bounds what is read of a burst's state (maxStateBytes;
 	// smaller in tests).
 	maxState int
+	// leader, with several servers, says which leader term this one acts
+	// in (nil: one server).
+	leader Leader
 }
 
 func defaultOptions() options {
@@ -215,6 +218,23 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithClock sets the clock that stamps launch times (time.Now by default).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
+
+// Leader says which term of the leader lease this server acts in, with
+// several servers sharing one PostgreSQL state (postgres.Elector is one):
+// epoch is the term's, ok whether this server acts now. Terms are
+// numbered upwards, and a server acts under an epoch only once every
+// earlier term has ended (the database's lease says so), the calls of a
+// term ending with it.
+type Leader interface {
+	Term() (epoch int64, until time.Time, ok bool)
+}
+
+// WithLeader records, with each Terraform run, the leader term it runs
+// in. A run the next leader finds recorded under a term that has ended
+// (its server was killed mid-apply, or lost the lease) is over: the
+// backend lock it left is released (terraform force-unlock) instead of
+// failing every run on the burst until a person does.
+func WithLeader(l Leader) Option { return func(o *options) { o.leader = l } }
 
 // WithBinary sets the terraform executable (by default the first
 // `terraform` on PATH).

@@ -107,6 +107,11 @@ type runRecord struct {
 	// script that runs it), once found (Linux): a Terraform that outlives
 	// the run's process is known by it (survivingTerraform).
 	Child *childProc `json:"child,omitempty"`
+	// Who is the run's user@host, as Terraform names a lock's holder.
+	Who string `json:"who,omitempty"`
+	// Epoch is the leader term the run was made in (WithLeader; 0
+	// without one).
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // childProc is a process a run started: its PID and start time (which
@@ -137,6 +142,16 @@ func readRunRecord(path string) (*runRecord, error) {
 		return &runRecord{}, nil
 	}
 	return &r, nil
+}
+
+// termEnded reports whether the run was made in a leader term that has
+// ended: this server acts under a later one (leader nil: none is known).
+func (r *runRecord) termEnded(leader Leader) (ended bool, now int64) {
+	if leader == nil || r.Epoch == 0 {
+		return false, 0
+	}
+	epoch, _, ok := leader.Term()
+	return ok && r.Epoch < epoch, epoch
 }
 
 // dead reports whether the run is known to be over: it ran on this host

@@ -231,7 +231,13 @@ func (s *server) buildProviders(ctx context.Context) (map[string]providers.Provi
 			s.closers = append(s.closers, func() { _ = p.Close() })
 			out[name] = p
 		case config.ProviderTerraform:
-			p, err := terraform.New(name, pc.TerraformConfig(), terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now))
+			opts := []terraform.Option{terraform.WithLogger(s.log), terraform.WithClock(s.deps.clock.Now)}
+			if s.elector != nil {
+				// A run of a leader term that has ended left its backend
+				// lock: the next leader releases it.
+				opts = append(opts, terraform.WithLeader(s.elector))
+			}
+			p, err := terraform.New(name, pc.TerraformConfig(), opts...)
 			if err != nil {
 				errs = append(errs, err)
 				continue
