@@ -924,20 +924,21 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 			return err
 		}
 	}
-	raw := map[string]rawOutput{}
-	if len(value) > 0 && string(value) != "null" {
-		var err error
-		if raw, err = decodeOutputs(b.dir, value); err != nil {
-			return err
-		}
-	} else if n := l.desired(); n > 0 && strict {
-		return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is empty, and the module was given %d instances: want one {id, zone, private_ip, gpus} object per key of var.instances", n)}}
-	}
 	// After an apply the output lists what var.instances asked for; a
 	// refresh may still see instances being ended.
 	want := sortedKeys(l.Slots)
 	if strict {
 		want = sortedKeys(l.variables())
+	}
+	raw := map[string]rawOutput{}
+	var stray *strays
+	if len(value) > 0 && string(value) != "null" {
+		var err error
+		if raw, stray, err = decodeOutputs(b.dir, value, want); err != nil {
+			return err
+		}
+	} else if n := l.desired(); n > 0 && strict {
+		return &OutputError{Dir: b.dir, Problems: []string{fmt.Sprintf("it is empty, and the module was given %d instances: want one {id, zone, private_ip, gpus} object per key of var.instances", n)}}
 	}
 	// Only an apply can bring an id another burst holds: a refresh (every
 	// List, every burst) does not read every other ledger again.
@@ -948,7 +949,7 @@ func (b *burst) readOutputs(ctx context.Context, l *ledger, logPath string, stri
 			return err
 		}
 	}
-	got, err := checkOutputs(b.dir, raw, want, l.Slots, held)
+	got, err := checkOutputs(b.dir, raw, stray, want, l.Slots, held)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,10 @@ type OutputError struct {
 	Dir string
 	// Problems says what is wrong, one entry per problem.
 	Problems []string
+	// More counts the problems beyond Problems not spelled out: keys of
+	// no var.instances past the first few, which an output may hold by
+	// the million.
+	More int
 }
 
 // maxShownProblems bounds the problems an OutputError's message lists: an
@@ -73,7 +77,9 @@ func (e *OutputError) Error() string {
 	more := ""
 	if len(shown) > maxShownProblems {
 		shown = shown[:maxShownProblems]
-		more = fmt.Sprintf("; and %d more problems", len(e.Problems)-maxShownProblems)
+	}
+	if n := len(e.Problems) + e.More - len(shown); n > 0 {
+		more = fmt.Sprintf("; and %d more problems", n)
 	}
 	return fmt.Sprintf("the module's output \"instances\" in %s breaks the module contract: %s%s", e.Dir, strings.Join(shown, "; "), more)
 }

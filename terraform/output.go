@@ -1,6 +1,7 @@
 package terraform
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/state"
 )
@@ -26,15 +28,64 @@ type rawOutput struct {
 // outputStrings are the string attributes of an instances output entry.
 var outputStrings = []string{"id", "zone", "private_ip", "state"}
 
+// strays are the keys of an output that are no keys of var.instances:
+// the first maxShownProblems of them in key order, and how many in all.
+// An output may hold any number (up to its size bound, over a million
+// small ones), and none is decoded further or kept beyond these.
+type strays struct {
+	first []string
+	n     int
+}
+
+func (s *strays) add(k string) {
+	s.n++
+	i, _ := slices.BinarySearch(s.first, k)
+	if i < maxShownProblems {
+		s.first = slices.Insert(s.first, i, k)
+		if len(s.first) > maxShownProblems {
+			s.first = s.first[:maxShownProblems]
+		}
+	}
+}
+
 // decodeOutputs reads the value of the module's instances output: a map
 // of objects by key, whose id, zone, private_ip and state are strings
 // (absent or null for none). It returns an *OutputError naming the key,
 // the attribute and the JSON kind it got for every value of another shape.
-func decodeOutputs(dir string, value json.RawMessage) (map[string]rawOutput, error) {
+// Only the entries of wanted keys are decoded; the others are strays,
+// which checkOutputs refuses. It reads the value as a stream: an output
+// of many keys is never held as a map of them.
+func decodeOutputs(dir string, value json.RawMessage, wanted []string) (map[string]rawOutput, *strays, error) {
 	const want = "want a map with one {id, zone, private_ip, gpus} object per key of var.instances"
-	var entries map[string]json.RawMessage
-	if json.Unmarshal(value, &entries) != nil {
-		return nil, &OutputError{Dir: dir, Problems: []string{fmt.Sprintf("it is %s %s: %s", jsonKind(value), cut(string(value)), want)}}
+	notMap := &OutputError{Dir: dir, Problems: []string{fmt.Sprintf("it is %s %s: %s", jsonKind(value), quoteValue(string(value)), want)}}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, notMap
+	}
+	wset := make(map[string]bool, len(wanted))
+	for _, k := range wanted {
+		wset[k] = true
+	}
+	entries := map[string]json.RawMessage{}
+	st := &strays{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, notMap
+		}
+		k, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, notMap
+		}
+		if !wset[k] {
+			st.add(k)
+			continue
+		}
+		entries[k] = v
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') || dec.More() {
+		return nil, nil, notMap
 	}
 	var problems []string
 	out := make(map[string]rawOutput, len(entries))
@@ -61,9 +112,23 @@ func decodeOutputs(dir string, value json.RawMessage) (map[string]rawOutput, err
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &OutputError{Dir: dir, Problems: problems}
+		return nil, nil, &OutputError{Dir: dir, Problems: problems}
 	}
-	return out, nil
+	return out, st, nil
+}
+
+// quoteValue is a JSON value cut short for a message, cut at a character
+// boundary.
+func quoteValue(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // jsonKind names the kind of a JSON value for a message.
@@ -112,14 +177,19 @@ type heldID struct{ burst, key string }
 // held are the ids other bursts of the provider hold. Every instance must
 // have an id of its own: the scheduler counts instances by id, so two keys
 // with one id would be counted once and launched again without end.
-func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map[string]*slot, held map[string]heldID) (map[string]outputInstance, error) {
+func checkOutputs(dir string, got map[string]rawOutput, stray *strays, want []string, slots map[string]*slot, held map[string]heldID) (map[string]outputInstance, error) {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	out := make(map[string]outputInstance, len(got))
 	byID := map[string][]string{}
-	for _, k := range sortedKeys(got) {
-		o := got[k]
-		if !slices.Contains(want, k) {
+	keys := sortedKeys(got)
+	if stray != nil {
+		keys = slices.Concat(keys, stray.first)
+		slices.Sort(keys)
+	}
+	for _, k := range keys {
+		o, ok := got[k]
+		if !ok || !slices.Contains(want, k) {
 			if len(want) == 0 {
 				add("key %s is not a key of var.instances: want no key (var.instances is empty)", quoteCut(k))
 			} else {
@@ -164,8 +234,12 @@ func checkOutputs(dir string, got map[string]rawOutput, want []string, slots map
 			add("keys %s have the same id %s: each key needs an instance of its own", quoteAnd(keys), quoteCut(id))
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &OutputError{Dir: dir, Problems: problems}
+	more := 0
+	if stray != nil {
+		more = stray.n - len(stray.first)
+	}
+	if len(problems) > 0 || more > 0 {
+		return nil, &OutputError{Dir: dir, Problems: problems, More: more}
 	}
 	return out, nil
 }
