@@ -22,9 +22,11 @@ import (
 type gate struct {
 	h    http.Handler
 	mu   sync.Mutex
-	mode string // "", "502", "hang"
+	mode string // "", "502", "hang", "hold"
 	gets []time.Time
-	// release ends the requests hanging.
+	// dropped counts the requests held that the client gave up on.
+	dropped int
+	// release ends the requests hanging, and serves those held.
 	release chan struct{}
 }
 
@@ -44,6 +46,15 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 		http.Error(w, "too late", http.StatusServiceUnavailable)
+	case "hold":
+		select {
+		case <-release:
+			g.h.ServeHTTP(w, r)
+		case <-r.Context().Done():
+			g.mu.Lock()
+			g.dropped++
+			g.mu.Unlock()
+		}
 	default:
 		g.h.ServeHTTP(w, r)
 	}
@@ -52,7 +63,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *gate) set(mode string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.mode == "hang" {
+	if g.mode == "hang" || g.mode == "hold" {
 		close(g.release)
 	}
 	g.mode, g.release = mode, make(chan struct{})
@@ -221,7 +232,11 @@ func TestPageRefreshesOnceAFormIsLeft(t *testing.T) {
 	reason := `#burst-form-training input[name="reason"]`
 	if err := chromedp.Do(ctx,
 		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.CSS(reason))),
-		chromedp.SendKeys(chromedp.CSS(reason), "INC-7"),
+		// Focused and typed into in the page, as a reader does: a
+		// refresh between finding the field and focusing it (SendKeys)
+		// would leave the keys on a field no longer shown.
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+reason+`').focus()`),
+		chromedp.KeyEvent("INC-7"),
 		chromedp.Evaluate[chromedp.Void](`document.body.appendChild(Object.assign(document.createElement("i"), {id: "mark"}))`),
 		chromedp.WaitVisible(chromedp.ID("stale")),
 	); err != nil {
@@ -241,5 +256,77 @@ func TestPageRefreshesOnceAFormIsLeft(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("pool-training")),
 	); err != nil {
 		t.Fatalf("the form left as drawn: the page did not refresh again: %v", err)
+	}
+}
+
+// TestPageKeepsWhatIsTypedDuringARefresh: a refresh already fetching
+// the page when the reader begins filling in a form does not swap the
+// page in when it comes: that would lose what they typed. The page
+// swapped it in (the reason typed gone, the field no longer focused),
+// which a slow server (or a loaded browser) made likely at each refresh.
+func TestPageKeepsWhatIsTypedDuringARefresh(t *testing.T) {
+	bin := chromiumPath(t)
+	// A refresh gives up after a period (at least 2 s): 10 s leaves
+	// time to type while one is held, however loaded the machine.
+	e := newEnvRefresh(t, 10*time.Second)
+	g := &gate{h: e.handler, release: make(chan struct{})}
+	srv := &restartable{t: t, h: g}
+	srv.start()
+	t.Cleanup(func() { g.set(""); srv.stop() })
+	url := "http://" + srv.addr
+	ctx := chromium(t, bin)
+	reason := `#burst-form-training input[name="reason"]`
+	if err := chromedp.Do(ctx,
+		logIn(url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.CSS(reason))),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	// The next refresh is held until the reader has typed.
+	from := len(g.getsSince(0))
+	g.set("hold")
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for len(g.getsSince(from)) == 0 {
+		select {
+		case <-tctx.Done():
+			t.Fatal("no refresh within 30 s")
+		case <-tick.C:
+		}
+	}
+	// A refresh is fetching: the page as it is now is marked.
+	if err := chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`document.body.appendChild(Object.assign(document.createElement("i"), {id: "mark"}))`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+reason+`').focus()`),
+		chromedp.KeyEvent("INC-7"),
+	); err != nil {
+		t.Fatalf("typing a reason: %v", err)
+	}
+	g.mu.Lock()
+	dropped := g.dropped
+	g.mu.Unlock()
+	if dropped != 0 {
+		t.Fatal("the page gave up on the refresh held before the reason was typed")
+	}
+	g.set("")
+	// The held page has come: swapped in (the mark gone) or not, and
+	// then the banner says the page waits for the form.
+	if err := chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`!document.getElementById("mark") || document.getElementById("stale")`, chromedp.WithPollingTimeout(20*time.Second)),
+	); err != nil {
+		t.Fatalf("the held refresh: %v", err)
+	}
+	if got := run(t, ctx, chromedp.Evaluate[string](`(document.querySelector('`+reason+`') || {}).value`)); got != "INC-7" {
+		t.Errorf("the reason typed while the page was fetched is %q, want it kept (INC-7)", got)
+	}
+	if n := run(t, ctx, chromedp.Nodes(chromedp.ID("mark"), chromedp.AtLeast(0))); len(n) != 1 {
+		t.Errorf("the page fetched while the reader typed was swapped in")
+	}
+	if focused := run(t, ctx, chromedp.Evaluate[bool](`document.activeElement === document.querySelector('`+reason+`')`)); !focused {
+		t.Errorf("the reason field lost the focus while the reader typed")
+	}
+	if text := run(t, ctx, chromedp.Evaluate[string](`(document.getElementById("stale") || {}).textContent || ""`)); !strings.Contains(text, "not refreshed while a form is being filled in") {
+		t.Errorf("the banner says %q, want it to say the figures are not refreshed while a form is filled in", text)
 	}
 }

@@ -195,7 +195,10 @@ func logIn(url, token string, shown chromedp.Action[chromedp.Void]) chromedp.Act
 	)
 }
 
-// chromium starts a headless Chromium for the test, ended with it.
+// chromium starts a headless Chromium for the test, ended with it. The
+// test's steps get 90 s from the moment it has started: its start is not
+// counted in them (under load it took 35 to 53 s of the 90, and the
+// browser was stopped mid-test), but is bounded on its own.
 func chromium(t *testing.T, bin string) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -207,8 +210,21 @@ func chromium(t *testing.T, bin string) context.Context {
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first run starts the browser: its context must have no
+	// deadline (one would stop the browser when it passed), so a timer
+	// ends a start that takes too long.
+	const startLimit = 3 * time.Minute
+	stop := time.AfterFunc(startLimit, cancelCtx)
+	err := chromedp.Do(ctx)
+	if !stop.Stop() {
+		t.Fatalf("starting Chromium (%s): not started within %s", bin, startLimit)
+	}
+	if err != nil {
+		t.Fatalf("starting Chromium (%s): %v", bin, err)
+	}
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(cancelTimeout)
 	return ctx
 }
 

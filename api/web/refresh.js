@@ -1,7 +1,8 @@
 // Refresh the status page now and then (every 30 seconds by default: the
 // body's data-refresh-ms), unless the reader is filling in a form (a
 // refresh would lose what they typed; the banner below says the figures
-// are not refreshed meanwhile). The page works without it.
+// are not refreshed meanwhile). A page fetched while the reader began
+// typing is not swapped in either. The page works without it.
 //
 // The page is fetched and its body swapped in, rather than reloaded: a
 // reload while the server restarts left the browser's own error page,
@@ -35,6 +36,7 @@
   var loadedAt = Date.now(); // when the figures shown were fetched
   var failures = 0;
   var problem = "";
+  var paused = false; // a form is being filled in: no refresh meanwhile
   var nextAt = 0;
   var timer = 0;
   var busy = false;
@@ -53,10 +55,11 @@
     return m < 120 ? m + " min" : Math.floor(m / 60) + " h " + (m % 60) + " min";
   }
 
-  // banner says, while refreshes fail, how old the figures are and why.
+  // banner says, while refreshes fail or wait for a form, how old the
+  // figures are and why.
   function banner() {
     var el = document.getElementById("stale");
-    if (!problem) {
+    if (!problem && !paused) {
       if (el) {
         el.remove();
       }
@@ -71,8 +74,9 @@
       main.insertBefore(el, main.firstChild);
     }
     el.textContent = "Not up to date: the figures below are " + age(Date.now() - loadedAt) +
-      " old (fetched at " + clock(loadedAt) + "). " + problem +
-      (nextAt ? " Trying again at " + clock(nextAt) + "." : "");
+      " old (fetched at " + clock(loadedAt) + ")." + (problem ? " " + problem : "") +
+      (paused ? " They are not refreshed while a form is being filled in." :
+        nextAt ? " Trying again at " + clock(nextAt) + "." : "");
     if (answer) {
       var a = document.createElement("a");
       a.href = "/";
@@ -100,7 +104,7 @@
 
   function schedule(ms) {
     clearTimeout(timer);
-    nextAt = problem ? Date.now() + ms : 0;
+    nextAt = problem && !paused ? Date.now() + ms : 0;
     timer = setTimeout(refresh, ms);
     banner();
   }
@@ -120,11 +124,19 @@
       failed("The server's answer was not the status page.");
       return;
     }
+    failures = 0;
+    problem = "";
+    // The reader began filling in a form while the page was fetched:
+    // swapping it in would lose what they typed.
+    if (editing()) {
+      paused = true;
+      schedule(every);
+      return;
+    }
     document.title = doc.title;
     document.body.replaceWith(document.adoptNode(doc.body));
     loadedAt = Date.now();
-    failures = 0;
-    problem = "";
+    paused = false;
     schedule(every);
   }
 
@@ -137,13 +149,11 @@
       return;
     }
     if (editing()) {
-      if (!problem || failures === 0) {
-        failures = 0;
-        problem = "They are not refreshed while a form is being filled in.";
-      }
+      paused = true;
       schedule(every);
       return;
     }
+    paused = false;
     busy = true;
     var ctl = new AbortController();
     var t = setTimeout(function () { ctl.abort(); }, timeout);
@@ -198,7 +208,7 @@
   });
   // The banner's age counts up while refreshes fail.
   setInterval(function () {
-    if (problem) {
+    if (problem || paused) {
       banner();
     }
   }, 1000);
