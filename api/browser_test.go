@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -335,4 +336,58 @@ func TestStatusPageHostileText(t *testing.T) {
 	if right := run(t, ctx, chromedp.Evaluate[float64](`document.getElementById("cancel-`+b.ID+`").getBoundingClientRect().right`)); right > width {
 		t.Errorf("the Cancel button of burst %s ends at %.0f pixels, past the window's %.0f", b.ID, right, width)
 	}
+}
+
+// TestMarkupFromTheServerIsNeverHTML: text from outside (a burst's
+// reason, a decision's, a path) that is markup stays text where the
+// browser shows it: on the page as refreshed (fetched, parsed and swapped
+// in, not only as first loaded), and in the API's JSON opened in a tab,
+// which writes <, > and & as they are. No element of the markup is made,
+// so nothing relies on the Content-Security-Policy to stop it.
+func TestMarkupFromTheServerIsNeverHTML(t *testing.T) {
+	bin := chromiumPath(t)
+	e := newEnvRefresh(t, time.Second)
+	ctx := chromium(t, bin)
+	if err := chromedp.Do(ctx,
+		logIn(e.url, e.tok[tokens.Operator], chromedp.WaitVisible(chromedp.ID("pool-training"))),
+	); err != nil {
+		t.Fatalf("logging in: %v", err)
+	}
+	burst := `<img src=x id=pwn1 onerror="window.pwned=1"> & <b id=pwn2>bold</b>`
+	b, err := e.client(tokens.Operator).CreateBurst(context.Background(), api.CreateBurstRequest{Pool: "training", GPUs: 1, For: api.Duration(time.Hour), Reason: burst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decision := `<svg id=pwn3 onload="window.pwned=3"></svg><a id=pwn4 href="javascript:window.pwned=4">x</a>`
+	e.be.AddDecision(api.Decision{Pool: "training", Time: e.clock.Now(), Kind: "launch", Offering: "aws-p5-spot", Count: 1, Reason: decision})
+	// The refresh brings them in.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("cancel-"+b.ID))); err != nil {
+		t.Fatalf("the page did not refresh to show burst %s: %v", b.ID, err)
+	}
+	page := run(t, ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{burst, decision} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the refreshed page does not show %q as text", want)
+		}
+	}
+	check := func(where string) {
+		t.Helper()
+		if made := run(t, ctx, chromedp.Evaluate[[]string](`["pwn1", "pwn2", "pwn3", "pwn4", "pwn5"].filter(id => document.getElementById(id))`)); len(made) != 0 {
+			t.Errorf("%s: the markup made elements %v", where, made)
+		}
+		if pwned := run(t, ctx, chromedp.Evaluate[int](`window.pwned || 0`)); pwned != 0 {
+			t.Errorf("%s: the markup ran (window.pwned = %d)", where, pwned)
+		}
+	}
+	check("the refreshed page")
+
+	// An error naming the path, opened in a tab.
+	path := `/v1/pools/` + url.PathEscape(`<img src=x id=pwn5 onerror="window.pwned=5">`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+path), chromedp.WaitVisible(chromedp.CSS("body"))); err != nil {
+		t.Fatal(err)
+	}
+	if text := run(t, ctx, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(text, `<img src=x id=pwn5`) {
+		t.Errorf("the API's answer to %s opened in a tab reads %q, want the path named as it is", path, text)
+	}
+	check("the API's answer in a tab")
 }

@@ -93,7 +93,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(inUTC(v))
+	// As the CLI's -o json: &, < and > as they are. No answer is read as
+	// HTML (application/json, nosniff; the page is html/template's).
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(inUTC(v))
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

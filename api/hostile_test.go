@@ -539,3 +539,47 @@ func TestTokenRevokedWhileTheBodyIsSent(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIJSONIsNotHTMLEscaped: the API's answers wrote &, < and > as
+// \u0026, \u003c and \u003e (encoding/json's default, for JSON put inside
+// HTML), so a reason "R&D <night run> -> INC-7" read
+// "R\u0026D \u003cnight run\u003e -\u003e INC-7" to curl, jq -r aside, and
+// to grep, an error naming a bad value read likewise, and more_floors'
+// "limit=…\u0026pool=…" was no URL, while the CLI's -o json wrote them as
+// they are. The API writes them as they are too; the page never reads
+// the API's JSON (it is HTML from html/template), and each answer is
+// application/json with nosniff, never taken as HTML.
+func TestAPIJSONIsNotHTMLEscaped(t *testing.T) {
+	e := newEnv(t, false)
+	const reason = "R&D <night run> -> INC-7"
+	code, created := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], `{"pool":"training","gpus":1,"for":"1h","reason":"`+reason+`"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("creating a burst: %d %s", code, created)
+	}
+	var b api.Burst
+	if err := json.Unmarshal([]byte(created), &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		want                     string
+	}{
+		{"the created burst", http.MethodPost, "", "", http.StatusCreated, `"reason": "` + reason + `"`},
+		{"a burst", http.MethodGet, "/v1/bursts/" + b.ID, "", http.StatusOK, `"reason": "` + reason + `"`},
+		{"the bursts", http.MethodGet, "/v1/bursts?pool=training", "", http.StatusOK, `"reason": "` + reason + `"`},
+		{"the status", http.MethodGet, "/v1/status", "", http.StatusOK, `"reason": "` + reason + `"`},
+		{"a pool not known", http.MethodGet, "/v1/pools/a%3Cb%3E&c", "", http.StatusNotFound, `a<b>&c`},
+		{"a bad duration", http.MethodPost, "/v1/bursts", `{"pool":"training","gpus":1,"for":"<1h> & more","reason":"x"}`, http.StatusBadRequest, `for \"<1h> & more\" is not a duration`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := http.StatusCreated, created
+			if tc.path != "" {
+				code, body = e.do(tc.method, tc.path, e.tok[tokens.Operator], tc.body)
+			}
+			if code != tc.status || !strings.Contains(body, tc.want) || strings.Contains(body, `\u00`) {
+				t.Errorf("%s %s: %d\n%.2000s\nwant %d with %s as it is", tc.method, tc.path, code, body, tc.status, tc.want)
+			}
+		})
+	}
+}
