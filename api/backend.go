@@ -356,7 +356,21 @@ type Instance struct {
 	// it was launched for (a cancelled burst's, draining).
 	Floor string `json:"floor,omitempty"`
 	Burst string `json:"burst,omitempty"`
+	// DrainingSince is when the instance began draining (state draining).
+	// DrainHook is the pool's drain hook for it: running (since
+	// DrainHookSince: the instance reads draining from then, recorded so
+	// once the hook returns), done (it ran at DrainHookSince, failed or
+	// not: the decision says), or absent (no hook, or not draining).
+	DrainingSince  time.Time `json:"draining_since,omitempty"`
+	DrainHook      string    `json:"drain_hook,omitempty"`
+	DrainHookSince time.Time `json:"drain_hook_since,omitempty"`
 }
+
+// Drain hook states of an Instance.
+const (
+	DrainHookRunning = "running"
+	DrainHookDone    = "done"
+)
 
 // Action is one step of a plan, with its reason.
 type Action struct {

@@ -30,6 +30,7 @@ var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"money":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
 	"states": func() []string { return instanceStates },
 	"pct":    budgetPercent,
+	"age":    func(now, t time.Time) string { return max(now.Sub(t), 0).Round(time.Second).String() },
 }).ParseFS(webFS, "web/*.html"))
 
 // budgetPercent is spend a of budget b as a percentage, rounded down to a
@@ -115,9 +116,13 @@ type poolPage struct {
 	Groups                    []instanceGroup
 	Shown                     []Instance
 	Hidden                    int
-	Decisions                 []Decision
-	Chart                     chart
-	Form                      CreateBurstRequest
+	// Draining is the instances draining, those whose drain hook runs
+	// first, then the longest draining first (at most pageInstances):
+	// listed above the instances, so that a long drain is seen waiting.
+	Draining  []Instance
+	Decisions []Decision
+	Chart     chart
+	Form      CreateBurstRequest
 	// FormKey is the burst form's idempotency key, new at each render: a
 	// form posted twice (a double click) opens one burst.
 	FormKey string
@@ -239,6 +244,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 				pp.CloudGPUs += i.GPUs
 			}
 		}
+		pp.Draining = draining(det.Instances)
 		pp.Floors, pp.FloorsOmitted = newestFloors(det.Floors, pageFloors)
 		pp.Shown = det.Instances
 		if len(pp.Shown) > pageInstances {
@@ -247,6 +253,27 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		d.Pools = append(d.Pools, pp)
 	}
 	return d, nil
+}
+
+// draining is the instances of ins draining: those whose drain hook runs
+// first, then the longest draining first, at most pageInstances.
+func draining(ins []Instance) []Instance {
+	var out []Instance
+	for _, i := range ins {
+		if i.State == "draining" {
+			out = append(out, i)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Instance) int {
+		if ar, br := a.DrainHook == DrainHookRunning, b.DrainHook == DrainHookRunning; ar != br {
+			if ar {
+				return -1
+			}
+			return 1
+		}
+		return a.DrainingSince.Compare(b.DrainingSince)
+	})
+	return out[:min(len(out), pageInstances)]
 }
 
 // attention lists what the overview flags about a pool.

@@ -567,3 +567,63 @@ func TestPageLateAllowsForTheTickLength(t *testing.T) {
 		t.Errorf("/v1/status's pool waiting: tick_length %s, waiting %q since %s; want 20m, aws-use1 since 08:51:30", p.TickLength, p.Waiting, p.WaitingSince)
 	}
 }
+
+// TestDrainingInstancesAreShown: an instance whose drain hook runs, or
+// that drains while its jobs end, is named in its pool's section and in
+// GET /v1/pools/{pool}, with since when and the hook's state: during a
+// long drain hook (a tick waits up to a minute on it, and it may run on
+// past) the instance read running, and a draining one only "draining",
+// so an on-call engineer saw nothing waiting on the hook nor for how long.
+func TestDrainingInstancesAreShown(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme-research", func() time.Time { return t0 })
+	in := func(id, state, hook string, since, hookSince time.Time) api.Instance {
+		return api.Instance{ID: id, Pool: "training", Provider: "aws-use1", Offering: "aws-p5-spot", InstanceType: "p5.48xlarge", GPUs: 8, BusyGPUs: 2,
+			State: state, LaunchedAt: t0.Add(-time.Hour), DrainingSince: since, DrainHook: hook, DrainHookSince: hookSince}
+	}
+	m.AddPool(api.PoolDetail{Name: "training", Snapshot: api.Snapshot{Time: t0}, Instances: []api.Instance{
+		in("i-0busy", "running", "", time.Time{}, time.Time{}),
+		in("i-0done", "draining", api.DrainHookDone, t0.Add(-10*time.Minute), t0.Add(-10*time.Minute)),
+		in("i-0hook", "draining", api.DrainHookRunning, t0.Add(-150*time.Second), t0.Add(-150*time.Second)),
+		in("i-0none", "draining", "", t0.Add(-20*time.Minute), time.Time{}),
+	}}, nil)
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+
+	code, body := e.do(http.MethodGet, "/v1/pools/training", e.tok[tokens.Viewer], "")
+	for _, want := range []string{
+		`"id": "i-0hook",`, `"state": "draining",`, `"draining_since": "2026-11-29T08:57:30Z",`, `"drain_hook": "running",`, `"drain_hook_since": "2026-11-29T08:57:30Z"`,
+		`"drain_hook": "done",`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET /v1/pools/training: %d, lacks %s:\n%.3000s", code, want, body)
+		}
+	}
+	if strings.Contains(body[:strings.Index(body, `"i-0done"`)], `"drain_hook"`) {
+		t.Errorf("the running instance i-0busy carries a drain hook:\n%.2000s", body)
+	}
+
+	_, page := newBrowser(e).get("/")
+	i := strings.Index(page, `<ul class="draining">`)
+	if i < 0 {
+		t.Fatalf("the page has no list of draining instances:\n%s", page)
+	}
+	list := page[i : i+strings.Index(page[i:], "</ul>")]
+	for _, want := range []string{
+		`<li id="draining-i-0hook">i-0hook (aws-p5-spot, 2/8 GPUs busy): the drain hook has been running for 2m30s, since 2026-11-29 08:57:30 UTC; the instance is recorded as draining once it returns</li>`,
+		`<li id="draining-i-0none">i-0none (aws-p5-spot, 2/8 GPUs busy): draining for 20m0s, since 2026-11-29 08:40:00 UTC</li>`,
+		`<li id="draining-i-0done">i-0done (aws-p5-spot, 2/8 GPUs busy): draining for 10m0s, since 2026-11-29 08:50:00 UTC; its drain hook ran</li>`,
+	} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the draining list lacks %s:\n%s", want, list)
+		}
+	}
+	if strings.Contains(list, "i-0busy") {
+		t.Errorf("the draining list names the running instance i-0busy:\n%s", list)
+	}
+	if h, n, d := strings.Index(list, "i-0hook"), strings.Index(list, "i-0none"), strings.Index(list, "i-0done"); h > n || n > d {
+		t.Errorf("the draining list is not hook running first, then longest draining first:\n%s", list)
+	}
+	if !strings.Contains(page, `<td>draining (drain hook running)</td>`) {
+		t.Errorf("the instances table does not say i-0hook's drain hook is running")
+	}
+}

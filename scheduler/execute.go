@@ -754,7 +754,9 @@ func (s *Scheduler) drainAll(ctx context.Context, t *tick, drains []instEnd) {
 			defer hcancel()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			running := s.hookRunning(t.pr, d.row.ID)
 			err := t.pr.spec.Drain(hctx, info)
+			running()
 			mu.Lock()
 			runs[i].err, runs[i].done = err, true
 			mu.Unlock()

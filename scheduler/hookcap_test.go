@@ -16,7 +16,10 @@ import (
 // ignores it), held its tick for ever: no end, no launch, no next
 // evaluation of the pool. The scheduler now waits for a tick's hooks at
 // most config.MaxDrainHookTimeout (what a tick's length counts for them),
-// records the drain with the hook's error and goes on.
+// records the drain with the hook's error and goes on. Meanwhile, and
+// after, until the hook returns, DrainHooks names the instance as having
+// its drain hook running, and since when: an operator saw it running,
+// not draining, with nothing saying a hook was waited on.
 func TestDrainHookIgnoringItsContextHoldsTheTickNoLongerThanItsCap(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -27,7 +30,9 @@ func TestDrainHookIgnoringItsContextHoldsTheTickNoLongerThanItsCap(t *testing.T)
 			return nil
 		}
 	})
-	t.Cleanup(func() { close(release) })
+	var released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	h.until("the instance joins", 30*time.Second, 10, func() bool {
@@ -60,6 +65,14 @@ func TestDrainHookIgnoringItsContextHoldsTheTickNoLongerThanItsCap(t *testing.T)
 			t.Fatal("a tick before the drain did not return")
 		}
 	}
+	id := h.rows(true)[0].ID
+	hooked := func(when string) {
+		t.Helper()
+		if since, ok := h.sched.DrainHooks(h.pool.Name)[id]; !ok || !since.Equal(began) {
+			t.Errorf("%s: DrainHooks says %v, want %s's hook running since %s", when, h.sched.DrainHooks(h.pool.Name), id, began)
+		}
+	}
+	hooked("the hook running")
 	// The tick waits on the clock for its hooks: step it past the cap
 	// once it does.
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -81,6 +94,15 @@ func TestDrainHookIgnoringItsContextHoldsTheTickNoLongerThanItsCap(t *testing.T)
 		}
 	case <-ctx.Done():
 		t.Fatal("the tick did not return once its hooks' time was over")
+	}
+	hooked("the tick gone on without the hook")
+	unblock()
+	for len(h.sched.DrainHooks(h.pool.Name)) != 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the hook returned, but DrainHooks still says %v", h.sched.DrainHooks(h.pool.Name))
+		}
 	}
 	took := h.clk.Now().Sub(began)
 	d := h.decisions()[0]

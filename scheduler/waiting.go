@@ -13,6 +13,45 @@ type inFlight struct {
 	mu    sync.Mutex
 	next  int
 	calls map[int]call
+	// hooks is the drain hooks running, by instance, since when: a tick
+	// waits on them (up to config.MaxDrainHookTimeout), and one cut off
+	// there may run on past its tick.
+	hooks map[string]time.Time
+}
+
+// hookRunning records that the pool's drain hook runs for the instance id
+// from now until the func it returns is called.
+func (s *Scheduler) hookRunning(pr *poolRun, id string) func() {
+	f := &pr.calls
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hooks == nil {
+		f.hooks = map[string]time.Time{}
+	}
+	f.hooks[id] = s.clock.Now()
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.hooks, id)
+	}
+}
+
+// DrainHooks returns the instances of the pool whose drain hook is running
+// now, and since when: until it returns, an instance is not yet recorded
+// as draining.
+func (s *Scheduler) DrainHooks(pool string) map[string]time.Time {
+	pr, found := s.pools[pool]
+	if !found {
+		return nil
+	}
+	f := &pr.calls
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]time.Time, len(f.hooks))
+	for id, since := range f.hooks {
+		out[id] = since
+	}
+	return out
 }
 
 type call struct {

@@ -117,8 +117,9 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	if err != nil {
 		return api.PoolDetail{}, err
 	}
+	hooks := b.sched.DrainHooks(name)
 	for _, r := range rows {
-		d.Instances = append(d.Instances, apiInstance(r, held[r.ID]))
+		d.Instances = append(d.Instances, apiInstance(r, held[r.ID], hooks))
 		d.Spend.PerHour += r.PricePerHour
 	}
 	if !st.Time.IsZero() {
@@ -201,13 +202,29 @@ func apiPlan(p policy.Plan, at time.Time) *api.Plan {
 	return out
 }
 
-// apiInstance is row r as the API shows it, held by the floor h.
-func apiInstance(r state.Instance, h scheduler.Holder) api.Instance {
-	return api.Instance{
+// apiInstance is row r as the API shows it, held by the floor h; hooks
+// are the drain hooks running in its pool (Scheduler.DrainHooks).
+func apiInstance(r state.Instance, h scheduler.Holder, hooks map[string]time.Time) api.Instance {
+	in := api.Instance{
 		ID: r.ID, Pool: r.Pool, Provider: r.Provider, Offering: r.Offering, InstanceType: r.InstanceType, Zone: r.Zone,
 		Spot: r.Market == string(policy.MarketSpot), GPUs: r.GPUs, BusyGPUs: r.BusyGPUs, State: r.State,
 		LaunchedAt: r.LaunchedAt, PricePerHour: r.PricePerHour, Floor: h.Owner, Burst: h.Burst,
 	}
+	if r.State == state.InstanceDraining {
+		in.DrainingSince = r.DrainStartedAt
+		if !r.DrainHookAt.IsZero() {
+			in.DrainHook, in.DrainHookSince = api.DrainHookDone, r.DrainHookAt
+		}
+	}
+	// The row reads draining once its hook has returned: while the hook
+	// runs (up to a minute a tick, longer past it) it is draining too.
+	if since, ok := hooks[r.ID]; ok && r.State != state.InstanceTerminating && r.State != state.InstanceEnded {
+		in.State, in.DrainHook, in.DrainHookSince = state.InstanceDraining, api.DrainHookRunning, since
+		if in.DrainingSince.IsZero() {
+			in.DrainingSince = since
+		}
+	}
+	return in
 }
 
 func (b *backend) ManualLimits(_ context.Context, pool string) (api.ManualLimits, error) {
@@ -251,7 +268,7 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}
-		out = append(out, apiInstance(r, held[r.ID]))
+		out = append(out, apiInstance(r, held[r.ID], b.sched.DrainHooks(r.Pool)))
 	}
 	return out, nil
 }
