@@ -40,6 +40,7 @@ func admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 	var slotBuf [16]decSlot
 	e := newDecEnv(pool, &snap, instances, spend, now)
 	e.stale = false // the other policy judged its signals itself
+	e.quiet = quiet
 	var mk decMarket
 	defer mk.release()
 	fl, _, p := observe(&e, slotBuf[:0], false)

@@ -22,7 +22,10 @@ func chooseOfferings(e *decEnv, fl decFleet, p decPlan, mk *decMarket, ov decOve
 	if !ov.launch {
 		return fl, p
 	}
-	demand := ov.text()
+	demand := ""
+	if !p.quiet {
+		demand = ov.text()
+	}
 	var buf [8]decJob // the due jobs left, by size: on the stack for most queues
 	left := append(buf[:0], ov.jobs...)
 	for round := 0; ; round++ {
@@ -101,7 +104,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 	}
 	rank := decRank(sc, rankBuf[:0])
 	if len(rank) == 0 {
-		if first {
+		if first && !p.quiet {
 			p.note("holding queue overflow: " + demand + "; no offering can be launched" + decSkipped(offs))
 		}
 		return false, false
@@ -112,17 +115,13 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		s := &sc[si]
 		o := s.o
 		boot := o.boot
-		bootText := decFmtDur(boot)
-		if o.seen {
-			bootText += " (observed)"
-		}
 		// The next chance to launch is one interval away: hold only when
 		// launching then would still start the oldest job in time.
 		if e.snap.OldestWait+e.interval+boot <= wait {
 			if r == 0 {
-				if first {
+				if first && !p.quiet {
 					p.note(fmt.Sprintf("holding queue overflow: %s; oldest waited %s + next evaluation %s + boot %s of %s <= wait target %s: on-prem may still take it",
-						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, o.name(), decFmtDur(wait)))
+						demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), o.bootText(), o.name(), decFmtDur(wait)))
 				}
 				return false, false
 			}
@@ -130,7 +129,9 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		}
 		k, limit := allowed(e, fl, p, o, s.n)
 		if k == 0 {
-			limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
+			if !p.quiet {
+				limits = append(limits, fmt.Sprintf("%s: limit %s", o.name(), limit))
+			}
 			continue
 		}
 		if k < s.n {
@@ -138,22 +139,29 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			// for a job that spans them are waste until all are up, and
 			// are let go idle before the rest could come.
 			if need, size := decSpanShort(e, fl, jobs, o, k, maxG); need > 0 {
+				if p.quiet {
+					continue
+				}
 				limits = append(limits, fmt.Sprintf("%s: limit %s allows %d more; with the %d whole ones free or booting, too few for the %d-GPU job it would take, which spans %d",
 					o.name(), limit, k, decWholeFree(fl, o.o.GPUs), size, need))
 				continue
 			}
 		}
-		cut := ""
-		if k < s.n {
-			cut = fmt.Sprintf("; cut from %d to %d by limit %s", s.n, k, limit)
-			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), s.n, k, limit))
+		reason := ""
+		if !p.quiet {
+			cut := ""
+			if k < s.n {
+				cut = fmt.Sprintf("; cut from %d to %d by limit %s", s.n, k, limit)
+				p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), s.n, k, limit))
+			}
+			passed := ""
+			if len(limits) > 0 {
+				passed = " (passed over " + strings.Join(limits, "; ") + ")"
+			}
+			reason = fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
+				demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), o.bootText(), decFmtDur(wait), o.name(), s.score, s.n, o.o.GPUs, o.o.PricePerHour, s.used, decSkipped(offs)+decSpotNote(s, sc), passed, cut)
 		}
-		passed := ""
-		if len(limits) > 0 {
-			passed = " (passed over " + strings.Join(limits, "; ") + ")"
-		}
-		fl.launch(e, p, o, k, "", fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-			demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), bootText, decFmtDur(wait), o.name(), s.score, s.n, o.o.GPUs, o.o.PricePerHour, s.used, decSkipped(offs)+decSpotNote(s, sc), passed, cut))
+		fl.launch(e, p, o, k, "", reason)
 		for k := range jobs {
 			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
@@ -231,6 +239,15 @@ type decScore struct {
 
 // name is how reasons call the offering.
 func (o *decOffer) name() string { return decOfferingName(&o.o) }
+
+// bootText is how reasons give the offering's boot time, marked when
+// observed.
+func (o *decOffer) bootText() string {
+	if o.seen {
+		return decFmtDur(o.boot) + " (observed)"
+	}
+	return decFmtDur(o.boot)
+}
 
 // decOfferingName is the offering's Name or, when unset,
 // provider/region[/zone]/instance_type/market.
@@ -343,6 +360,9 @@ func (mk *decMarket) offers(e *decEnv) []decOffer {
 // skipped explains an offering in the capacity cache until until: out of
 // stock, or the failure the cache names.
 func (e *decEnv) skipped(k OfferingKey, until time.Time) string {
+	if e.quiet {
+		return decQuietSkip
+	}
 	if why := e.snap.UnavailableWhy[k]; why != "" {
 		return "skipped until " + e.fmtTime(until) + ": " + why
 	}
@@ -363,21 +383,34 @@ func (e *decEnv) unavailable(o *Offering) string {
 		}
 	}
 	if until, ok := e.snap.Unused[o.Key()]; ok && until.After(e.now) {
+		if e.quiet {
+			return decQuietSkip
+		}
 		return "left unused by the queue until " + e.fmtTime(until)
 	}
 	if len(e.snap.Blocked) == 0 {
 		return ""
 	}
 	if until, ok := e.snap.Blocked[o.Provider]; ok && until.After(e.now) {
+		if e.quiet {
+			return decQuietSkip
+		}
 		return "provider " + o.Provider + " blocked by quota until " + e.fmtTime(until)
 	}
 	var buf [128]byte
 	key := append(append(append(buf[:0], o.Provider...), '/'), o.Region...)
 	if until, ok := e.snap.Blocked[string(key)]; ok && until.After(e.now) {
+		if e.quiet {
+			return decQuietSkip
+		}
 		return "region " + string(key) + " blocked by quota until " + e.fmtTime(until)
 	}
 	return ""
 }
+
+// decQuietSkip is why an offering is skipped when no one reads why
+// (decEnv.quiet).
+const decQuietSkip = "unavailable"
 
 // decSkipped lists unavailable offerings for a reason: "(a skipped: out of
 // stock until 10:42:00; b skipped: ...)", or "" when none was skipped.

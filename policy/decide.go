@@ -182,10 +182,28 @@ const (
 // idle one without IdleSince is idle since ReadyAt, and Instance.State
 // values other than the four known ones count as running.
 func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time) Plan {
+	return decide(pool, snap, instances, spend, now, false)
+}
+
+// DecideWithoutNotes is Decide for a caller that reads neither the plan's
+// notes nor its reasons (the simulator, which evaluates the policy at
+// every interval, often hundreds of thousands of times a run): the same
+// launches, drains, terminations, limits bound, unservable jobs and
+// unused offerings, with the notes and reasons that Decide formats at
+// every evaluation (the overflow, the launch chosen, floors, limits,
+// holds) left unwritten: Notes may be shorter and a Reason empty.
+func DecideWithoutNotes(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time) Plan {
+	return decide(pool, snap, instances, spend, now, true)
+}
+
+// decide is Decide; quiet leaves the notes and reasons that only a reader
+// of them needs unwritten (DecideWithoutNotes).
+func decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time, quiet bool) Plan {
 	if pool == nil {
 		return Plan{Time: now, Waste: snap.IdleAllocatedGPUs, Notes: []string{"no pool given: nothing decided"}}
 	}
 	e := newDecEnv(pool, &snap, instances, spend, now)
+	e.quiet = quiet
 	var slotBuf [16]decSlot // free GPUs of the burst instances, by size: on the stack for most pools
 	var mk decMarket        // the offerings, weighed when first needed
 	defer mk.release()
@@ -193,6 +211,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 	// observe.go: the fleet as the pool holds it, the idle instances due
 	// for release, and the plan begun with finished and max_lifetime drains.
 	fl, idle, p := observe(&e, slotBuf[:0], true)
+	p.quiet = quiet
 	// limits.go: over max_gpus or max_cost_per_hour, or over a hard
 	// budget, instances end and the fleet is held from launching.
 	if e.breaksLimits(&fl) {

@@ -26,8 +26,9 @@ type decPlan struct {
 	unservable, unservableGPUs int
 	unused                     []OfferingKey // offerings drained as unused by the queue (Plan.Unused)
 	buf                        []byte        // scratch for reasons (decText)
-	// quiet: the caller drops the notes (AdmitWithoutNotes), so a stage
-	// that would format one only for the notes need not.
+	// quiet: the caller drops the notes (AdmitWithoutNotes) and reasons
+	// (DecideWithoutNotes), so a stage that would format one only for
+	// them need not.
 	quiet bool
 }
 

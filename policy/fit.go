@@ -174,6 +174,9 @@ func noteUnheld(e *decEnv, p *decPlan, mk *decMarket) {
 		}
 	}
 	p.unservable, p.unservableGPUs = never, neverMax
+	if p.quiet {
+		return
+	}
 	if never > 0 {
 		p.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
 			never, neverMax, e.snap.OnPremGPUs, CloudHolds(e.pool, neverMax)))

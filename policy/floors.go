@@ -44,27 +44,34 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 		}
 		o := floorOffer(e, mk, f)
 		if o == nil {
+			if p.quiet {
+				continue
+			}
 			p.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
 		k, limit := allowed(e, &fl, &p, o, want)
-		if k < want {
+		if k < want && !p.quiet {
 			p.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
 		}
 		if k == 0 {
 			continue
 		}
-		until := "no end"
-		if !f.Until.IsZero() {
-			until = "until " + e.fmtTime(f.Until)
+		reason := ""
+		if !p.quiet {
+			until := "no end"
+			if !f.Until.IsZero() {
+				until = "until " + e.fmtTime(f.Until)
+			}
+			why := ""
+			if f.Reason != "" {
+				why = ": " + f.Reason
+			}
+			reason = fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+				f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e)))
 		}
-		why := ""
-		if f.Reason != "" {
-			why = ": " + f.Reason
-		}
-		fl.launch(e, &p, o, k, f.Owner, fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
-			f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e))))
+		fl.launch(e, &p, o, k, f.Owner, reason)
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
 		deficit -= k * o.o.GPUs
 	}

@@ -716,6 +716,27 @@ func dtRunScenario(t *testing.T, s *dtScenario) {
 	if again := Decide(&s.pool, s.snap, s.inst, s.spend, s.now); fmt.Sprint(again) != fmt.Sprint(p) {
 		t.Fatalf("Decide not deterministic:\n%+v\n%+v", p, again)
 	}
+	// DecideWithoutNotes plans the same, but for the words.
+	if quiet, want := withoutWords(DecideWithoutNotes(&s.pool, s.snap, s.inst, s.spend, s.now)), withoutWords(p); !reflect.DeepEqual(quiet, want) {
+		t.Fatalf("DecideWithoutNotes plans otherwise than Decide (notes and reasons left out):\n%+v\nwant\n%+v\n%s", quiet, want, s)
+	}
+}
+
+// withoutWords is p without its notes and reasons, which
+// DecideWithoutNotes may leave unwritten.
+func withoutWords(p Plan) Plan {
+	p.Notes = nil
+	p.Launches = slices.Clone(p.Launches)
+	for i := range p.Launches {
+		p.Launches[i].Reason = ""
+	}
+	p.Drains, p.Terminates = slices.Clone(p.Drains), slices.Clone(p.Terminates)
+	for _, as := range [][]Action{p.Drains, p.Terminates} {
+		for i := range as {
+			as[i].Reason = ""
+		}
+	}
+	return p
 }
 
 // TestDecideProperties drives Decide with random scenarios from a fixed

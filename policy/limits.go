@@ -54,8 +54,10 @@ func limitPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 	if over() {
 		still = fmt.Sprintf("; still over with %d GPUs at $%.2f/h busy; no launches", fl.totalGPUs, fl.costPerHour)
 	}
-	p.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
-		heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
+	if !p.quiet {
+		p.note(fmt.Sprintf("over a hard limit before this plan: %d burst GPUs at $%.2f/h held, limits max_gpus %d, max_cost_per_hour $%.2f; ended %d idle instance(s)%s",
+			heldG, heldC, lim.MaxGPUs, lim.MaxCostPerHour, ended, still))
+	}
 	return fl, p
 }
 
@@ -99,8 +101,10 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		ended++
 	}
 	if fl.committed.fits(b.Amount) {
-		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
-			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, fl.committed.cur, fl.committed.next))
+		if !p.quiet {
+			p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), now $%.2f and $%.2f; no launches",
+				before.cur, decPeriod(b.Period), before.next, b.Amount, ended, fl.committed.cur, fl.committed.next))
+		}
 		return fl, p
 	}
 	var busy []int
@@ -139,12 +143,16 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		drained++
 	}
 	if fl.committed.fits(b.Amount) {
-		p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
-			before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
+		if !p.quiet {
+			p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
+				before.cur, decPeriod(b.Period), before.next, b.Amount, ended, drained))
+		}
 		return fl, p
 	}
-	p.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
-		fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
+	if !p.quiet {
+		p.note(fmt.Sprintf("budget exhausted: committed spend $%.2f this %s, $%.2f in the next, exceeds the $%.2f budget even with every instance ending as soon as it can ($%.2f accrued); ended %d idle instance(s), drained %d busy one(s); no launches",
+			fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
+	}
 	return fl, p
 }
 
@@ -201,22 +209,29 @@ func allowedBy(e *decEnv, fl *decFleet, p *decPlan, o *decOffer, want int) (int,
 		}
 		if room < k {
 			k = room
-			limit, bound = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" (").n(fl.totalGPUs).s(" burst GPUs held)")), LimitMaxGPUs
+			bound = LimitMaxGPUs
+			if !p.quiet {
+				limit = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" (").n(fl.totalGPUs).s(" burst GPUs held)"))
+			}
 		}
 	}
 	if lim.MaxCostPerHour > 0 && o.o.PricePerHour > 0 {
 		room := decRoom(lim.MaxCostPerHour, fl.costPerHour, o.o.PricePerHour, k)
 		if room < k {
 			k = room
-			limit = p.str(p.text().s("max_cost_per_hour ").usd(lim.MaxCostPerHour).s(" (burst costs ").usd(fl.costPerHour).
-				s("/h, ").s(o.name()).s(" is ").usd(o.o.PricePerHour).s("/h)"))
+			if !p.quiet {
+				limit = p.str(p.text().s("max_cost_per_hour ").usd(lim.MaxCostPerHour).s(" (burst costs ").usd(fl.costPerHour).
+					s("/h, ").s(o.name()).s(" is ").usd(o.o.PricePerHour).s("/h)"))
+			}
 			bound = LimitMaxCostPerHour
 		}
 	}
 	if fl.overLimit && k > 0 {
 		k = 0
-		limit = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" / max_cost_per_hour ").usd(lim.MaxCostPerHour).
-			s(" (the pool was over a limit before this plan: no launch until it fits)"))
+		if !p.quiet {
+			limit = p.str(p.text().s("max_gpus ").n(lim.MaxGPUs).s(" / max_cost_per_hour ").usd(lim.MaxCostPerHour).
+				s(" (the pool was over a limit before this plan: no launch until it fits)"))
+		}
 		bound = LimitMaxGPUs
 		if lim.MaxGPUs <= 0 || fl.totalGPUs <= lim.MaxGPUs {
 			bound = LimitMaxCostPerHour
@@ -224,28 +239,34 @@ func allowedBy(e *decEnv, fl *decFleet, p *decPlan, o *decOffer, want int) (int,
 	}
 	if b := lim.Budget; b != nil && fl.overBudget && k > 0 {
 		k = 0
-		limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
-			s(" (committed spend was over it before this plan: no launch until it fits)"))
+		if !p.quiet {
+			limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+				s(" (committed spend was over it before this plan: no launch until it fits)"))
+		}
 		bound = LimitBudget
 	}
 	if b := lim.Budget; b != nil && e.soft && k > 0 {
 		room := decRoom(b.Amount, fl.committed.cur, o.unit.cur, k)
 		if room < k {
 			k = room
-			limit = p.str(p.text().s("soft budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
-				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).
-				s(", each instance counted until the period's end or the latest moment it can end; one more ").s(o.name()).
-				s(" commits ").usd(o.unit.cur).s(")"))
+			if !p.quiet {
+				limit = p.str(p.text().s("soft budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+					s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).
+					s(", each instance counted until the period's end or the latest moment it can end; one more ").s(o.name()).
+					s(" commits ").usd(o.unit.cur).s(")"))
+			}
 			bound = LimitBudget
 		}
 	} else if b := lim.Budget; b != nil && k > 0 {
 		room := min(decRoom(hardCap(b.Amount), fl.committed.cur, o.unit.cur, k), decRoom(hardCap(b.Amount), fl.committed.next, o.unit.next, k))
 		if room < k {
 			k = room
-			limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
-				s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).
-				s(" in the next, each instance counted until drain_timeout after the next evaluation; one more ").s(o.name()).
-				s(" commits ").usd(o.unit.cur + o.unit.next).s(")"))
+			if !p.quiet {
+				limit = p.str(p.text().s("budget ").usd(b.Amount).s(" per ").s(decPeriod(b.Period)).
+					s(" (committed ").usd(fl.committed.cur).s(" this ").s(decPeriod(b.Period)).s(" and ").usd(fl.committed.next).
+					s(" in the next, each instance counted until drain_timeout after the next evaluation; one more ").s(o.name()).
+					s(" commits ").usd(o.unit.cur + o.unit.next).s(")"))
+			}
 			bound = LimitBudget
 		}
 	}

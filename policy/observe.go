@@ -31,6 +31,10 @@ type decEnv struct {
 	periodLen   int64 // the longest budget period of the budget's kind
 	soft        bool  // the budget is soft: commitments run to the period's end, nothing is cut for money
 	floorGPUs   int   // sum of active floors' GPUs
+	// quiet: no reason or note is read (DecideWithoutNotes,
+	// AdmitWithoutNotes), so why an offering is skipped need only say
+	// that it is (decOffer.skip non-empty), not until when.
+	quiet bool
 	// idleMemo holds the idle thresholds of the first offerings asked
 	// about (idleThreshold), idleMemos of them.
 	idleMemo  [4]decIdleMemo

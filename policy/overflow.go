@@ -163,7 +163,7 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	noteUnheld(e, &p, mk)
 	jobs, young, younger := pendingJobs(e, mk)
 	if len(jobs) == 0 {
-		if younger > 0 {
+		if younger > 0 && !p.quiet {
 			jobs := fmt.Sprintf("%d pending jobs, none", younger)
 			if younger == 1 {
 				jobs = "1 pending job, which has not"
@@ -201,11 +201,13 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	}
 	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
 		younger: younger, onprem: onprem, burst: burst, over: over}
-	if e.snap.IdleAllocatedGPUs > 0 {
+	if e.snap.IdleAllocatedGPUs > 0 && !p.quiet {
 		p.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
 	}
 	if e.stale {
-		p.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		if !p.quiet {
+			p.note("holding queue overflow: " + ov.text() + "; signals are stale, no launch")
+		}
 		return ov, fl, p
 	}
 	ov.launch = true

@@ -270,10 +270,14 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 		fl.drain(e, &p, i, idleReason(e, &fl, &p, in))
 	}
 	if keptForWork > 0 {
-		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+		if !p.quiet {
+			p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+		}
 	}
 	if keptForFloor > 0 {
-		p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
+		if !p.quiet {
+			p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
+		}
 	}
 	return p
 }

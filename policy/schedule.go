@@ -27,6 +27,18 @@ import (
 // ScheduleFloors is pure; it memoises parsed expressions and the last
 // firing window internally so calling it every simulated tick is cheap.
 func ScheduleFloors(pool Pool, now time.Time) []Floor {
+	return scheduleFloors(pool, now, false)
+}
+
+// ScheduleFloorsWithoutReasons is ScheduleFloors for a caller that reads
+// no floor's Reason (the simulator, which asks at every evaluation): the
+// same floors, with Reason empty.
+func ScheduleFloorsWithoutReasons(pool Pool, now time.Time) []Floor {
+	return scheduleFloors(pool, now, true)
+}
+
+// scheduleFloors is ScheduleFloors; quiet leaves each Reason empty.
+func scheduleFloors(pool Pool, now time.Time, quiet bool) []Floor {
 	var floors []Floor
 	for i, s := range pool.Schedules {
 		if s.GPUs <= 0 || s.Duration <= 0 {
@@ -45,14 +57,12 @@ func ScheduleFloors(pool Pool, now time.Time) []Floor {
 			name = fmt.Sprintf("schedule[%d]", i)
 		}
 		until := last.Add(e.d)
-		floors = append(floors, Floor{
-			Kind:  FloorSchedule,
-			Owner: name,
-			Reason: fmt.Sprintf("schedule %q (%s, %s) holds %d GPUs until %s%s",
-				name, e.c.expr, e.c.zone, s.GPUs, cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last)),
-			GPUs:  s.GPUs,
-			Until: until,
-		})
+		reason := ""
+		if !quiet {
+			reason = fmt.Sprintf("schedule %q (%s, %s) holds %d GPUs until %s%s",
+				name, e.c.expr, e.c.zone, s.GPUs, cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last))
+		}
+		floors = append(floors, Floor{Kind: FloorSchedule, Owner: name, Reason: reason, GPUs: s.GPUs, Until: until})
 	}
 	return floors
 }

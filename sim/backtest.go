@@ -14,7 +14,8 @@ import (
 	"github.com/spillway-io/spillway/sim/trace"
 )
 
-// Spillway is the pool's own policy: policy.Decide on the pool's interval,
+// Spillway is the pool's own policy: policy.Decide (without the notes and
+// reasons it would format for no reader: policy.DecideWithoutNotes) on the pool's interval,
 // with schedule floors from policy.ScheduleFloors, and the server's join
 // timeout (the pool's default, policy.Pool.DefaultJoinTimeout): an
 // instance not up by then is ended and its offering skipped for the
@@ -201,7 +202,7 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		}
 		pool := b.Pool
 		o := Options{Pool: &pool, Trace: b.Trace, Policy: p, Timeline: b.Timeline, Cloud: b.Cloud, MaxInstances: b.MaxInstances,
-			Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+			Floors: scheduleFloors}
 		if b.Progress != nil {
 			o.Progress = func(f float64) {
 				mu.Lock()
@@ -277,7 +278,7 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 		go func() {
 			defer wg.Done()
 			o := Options{Pool: pool, Trace: b.Trace, Policy: p, Cloud: b.Cloud, MaxInstances: maxInstances,
-				Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+				Floors: scheduleFloors}
 			if b.progress != nil {
 				slot := -1
 				b.progress(&slot, 0)

@@ -107,7 +107,7 @@ func benchAllIn(b *testing.B, pool policy.Pool, tr *trace.Trace, cloud *Cloud, c
 			reset := resetPeakRSS(b)
 			for b.Loop() {
 				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p, Cloud: cloud,
-					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}); err != nil {
+					Floors: scheduleFloors}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -365,7 +365,7 @@ func BenchmarkSimulateSteadyTimers(b *testing.B) {
 		b.Run(p.Name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: tr, Policy: p,
-					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}); err != nil {
+					Floors: scheduleFloors}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -388,4 +388,24 @@ func steadyTimersCase(b testing.TB) (policy.Pool, *trace.Trace) {
 		tr.Jobs = append(tr.Jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 6 * time.Hour, GPUs: 8})
 	}
 	return pool, tr
+}
+
+// BenchmarkSimulateQuotaRefused is the property test's case 292: its
+// 8-GPU jobs fit only an offering whose quota is under 8 GPUs, so every
+// evaluation plans a launch the quota refuses, for weeks of queue: about
+// 828,000 evaluations, each policy one by one as the property test runs
+// them (sub-benchmarks per policy).
+func BenchmarkSimulateQuotaRefused(b *testing.B) {
+	c := drawCase(292)
+	floors := scheduleFloors
+	for _, p := range policiesWith(c.knobs) {
+		b.Run(p.Name, func(b *testing.B) {
+			for b.Loop() {
+				pool := c.pool
+				if _, err := Run(context.Background(), Options{Pool: &pool, Trace: c.tr, Policy: p, Cloud: c.cloud, Floors: floors, MaxInstances: c.maxInstances}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

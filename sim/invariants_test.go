@@ -597,7 +597,7 @@ func runCase(t *testing.T, c fuzzCase, tally *fuzzTally) (bad []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
 	defer cancel()
 	pols := policiesWith(c.knobs)
-	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
+	floors := scheduleFloors
 	results := make([]Result, 0, len(pols))
 	horizon := false
 	shaped := CloudShapes(&c.pool, c.tr) != ""
@@ -747,7 +747,7 @@ func checkSoftLaunches(ctx context.Context, c fuzzCase, p Policy, res Result) ([
 		}
 	}
 	pool := c.pool
-	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
+	floors := scheduleFloors
 	again, err := Run(ctx, Options{Pool: &pool, Trace: c.tr, Policy: rec, Cloud: c.cloud, Floors: floors, MaxInstances: c.maxInstances})
 	if err != nil {
 		return []string{fmt.Sprintf("%s without the steady skip: %v", p.Name, err)}, 0

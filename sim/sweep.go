@@ -223,7 +223,7 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			for s := range seeds {
 				p := pool
 				o := Options{Pool: &p, Trace: traces[s], Policy: pol, MaxInstances: sw.MaxInstances,
-					Floors: func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }}
+					Floors: scheduleFloors}
 				if sw.Cloud != nil {
 					o.Cloud = sw.Cloud(first + uint64(s))
 				}
