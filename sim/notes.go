@@ -105,7 +105,12 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 
 // lifeWindow is the longest a cloud run of a job can last under a pool's
 // rules: scale_in.max_lifetime + drain_timeout from the launch, at the
-// fastest offering's speed.
+// speed of the fastest offering that such a job is run on. A spot
+// offering of a pool whose jobs do not checkpoint is not one
+// (policy.Pool.SpotLastResort: every policy rents the others first, and
+// the baselines never list it), unless the pool has only such offerings:
+// a job that only it would finish in time is run on the others, each run
+// killed and paid for.
 type lifeWindow struct {
 	window time.Duration
 	perf   float64
@@ -124,7 +129,7 @@ func newLifeWindow(pool *policy.Pool) (lw lifeWindow, ok bool) {
 	if ck := pool.CheckpointInterval.D(); ck > 0 && ck < lw.window {
 		return lifeWindow{}, false
 	}
-	for _, o := range pool.Offerings {
+	for _, o := range operatorOfferings(pool).Offerings {
 		lw.perf = max(lw.perf, offeringPerf(o))
 	}
 	return lw, true
