@@ -179,6 +179,21 @@ func (p SweepPoint) Label() string {
 	return p.Policy + " " + p.Setting
 }
 
+// Size is how many points the sweep has (each policy at each value of
+// its swept parameter, or once) and how many runs (points × Seeds).
+func (sw Sweep) Size() (points, runs int) {
+	for _, name := range sw.Policies {
+		n := 1
+		for i := range sw.Params {
+			if sw.Params[i].policy() == name {
+				n = len(sw.Params[i].Values)
+			}
+		}
+		points += n
+	}
+	return points, points * max(1, sw.Seeds)
+}
+
 // Run simulates every point and seed, on every core, and returns the
 // points in policy then value order; the result does not depend on
 // scheduling.

@@ -98,6 +98,10 @@ func TestFlagRangesAreTheChecks(t *testing.T) {
 		{[]string{"burst", "create", "--pool", "p", "--gpus", "1", "--reason", "r", "--for", "1s"}, "for"},
 		{[]string{"burst", "create", "--pool", "p", "--gpus", "0", "--reason", "r", "--for", "1h"}, "gpus"},
 		{[]string{"simulate", "--onprem-gpus", "-1"}, "onprem-gpus"},
+		{[]string{"simulate", "--seeds", "0", "--sweep", "wait_target=1m"}, "seeds"},
+		{[]string{"simulate", "--seeds", "101", "--sweep", "wait_target=1m"}, "seeds"},
+		{[]string{"simulate", "--jitter", "25h", "--sweep", "wait_target=1m"}, "jitter"},
+		{[]string{"simulate", "--jitter", "-1s", "--sweep", "wait_target=1m"}, "jitter"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd, _, err := newRootCmd().Find(tc.args)

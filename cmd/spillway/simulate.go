@@ -245,17 +245,21 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of the trace file read, then of trace time replayed; with --sweep, the runs ended)")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
-	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier")
+	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier; at most 1000 runs (points × --seeds)")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds S…S+N-1 from --seed S: jittered submit times and cloud draws), 1 to 100; 1 with --cloud ideal and --jitter 0s, which draw nothing")
 	flagRange(fl, "seeds", seedsRange)
 	flagRange(fl, "onprem-gpus", onpremRange)
-	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed")
+	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed, 0s to 24h")
+	flagRange(fl, "jitter", jitterRange)
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the realistic cloud's random draws; the same seed gives the same report; with --sweep, the first of --seeds seeds, which draw the cloud and the jitter (the ideal cloud takes one only there, with --jitter above 0s) (default: the config's simulate.cloud.seed, else 1)")
 	fl.StringVar(&f.maxMemory, "max-memory", sim.FormatBytes(sim.DefaultMemoryLimit), "memory the backtest may use (e.g. 512MiB, 8GiB); a trace with more jobs than fit is refused")
 	return cmd
 }
 
 func runSimulate(cmd *cobra.Command, f simulateFlags) error {
+	if err := checkSimulateRanges(f); err != nil {
+		return err
+	}
 	var (
 		cfg *config.Config
 		err error
@@ -510,12 +514,6 @@ func whereHint(skips []trace.Skip) string {
 // simulate.cloud.seed, else 1), so that a sweep of one seed without jitter
 // draws the cloud a single run at that seed does.
 func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.Trace, knobs sim.BaselineKnobs, cloudFor func(uint64) *sim.Cloud, seed uint64, limit int64) error {
-	if f.seeds < 1 || f.seeds > maxSeeds {
-		return fmt.Errorf("--seeds %d: %s", f.seeds, seedsRange)
-	}
-	if f.jitter < 0 || f.jitter > 24*time.Hour {
-		return fmt.Errorf("--jitter %s: want 0s to 24h", f.jitter)
-	}
 	if cloudFor == nil && f.jitter == 0 && f.seeds > 1 {
 		// Nothing is drawn: every seed's run of a point is the same run.
 		if cmd.Flags().Changed("seeds") {
@@ -566,11 +564,35 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		sw.Params = append(sw.Params, p)
 	}
 	sw.Cloud = cloudFor
+	points, runs := sw.Size()
+	if runs > maxSweepRuns {
+		most := max(1, maxSweepRuns/points)
+		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than the %d a sweep may run (hours to days): want --seeds 1 to %d for these points, or sweep fewer values",
+			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, maxSweepRuns, most)
+	}
 	stderr := cmd.ErrOrStderr()
+	if runs > 1 {
+		// What it will take, before it starts: a sweep may run for hours.
+		fmt.Fprintf(stderr, "sweeping %s × %s = %s, %d at once\n", sim.Counted(points, "point", "points"), sim.Counted(f.seeds, "seed", "seeds"), sim.Counted(runs, "run", "runs"), min(sim.Workers(), runs))
+	}
 	var prog *progressLine
 	if f.progress || isTerminal(stderr) {
 		prog = &progressLine{w: stderr}
-		sw.Progress = prog.runs
+	}
+	began := time.Now()
+	sw.Progress = func(done, total int) {
+		if done == f.seeds && done < total {
+			// The first point's worth of runs: what the rest will take.
+			took := time.Since(began)
+			if prog != nil {
+				prog.clear()
+			}
+			fmt.Fprintf(stderr, "the first %s took %s: about %s more for the other %d\n", sim.Counted(done, "run", "runs"),
+				roundSpan(took), roundSpan(took*time.Duration(total-done)/time.Duration(done)), total-done)
+		}
+		if prog != nil {
+			prog.runs(done, total)
+		}
 	}
 	pts, err := sw.Run(cmd.Context())
 	if prog != nil {
@@ -596,6 +618,35 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		return &runFailure{err}
 	}
 	return nil
+}
+
+// sweepPointsText says how a sweep's points come about: "spillway × 5
+// wait_target values, threshold, per-job, karpenter".
+func sweepPointsText(sw sim.Sweep) string {
+	parts := make([]string, 0, len(sw.Policies))
+	for _, name := range sw.Policies {
+		part := name
+		for _, p := range sw.Params {
+			if pol, _, _ := strings.Cut(p.Name, "."); pol == name || p.Name == "wait_target" && name == sim.PolicySpillway {
+				part = fmt.Sprintf("%s × %d %s values", name, len(p.Values), p.Name)
+			}
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// roundSpan is a wall time as people read it: 1.2s, 45s, 3m10s, 2h5m.
+func roundSpan(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
 // writeSweep prints a sweep's points, as a table or in --json, and the
@@ -841,6 +892,31 @@ const (
 	maxSeeds   = 100
 	seedsRange = "want 1 to 100"
 )
+
+// jitterRange says what --jitter takes, where a value is out of range: a
+// day moves a submit time past any daily pattern the trace has.
+const (
+	maxJitter   = 24 * time.Hour
+	jitterRange = "want 0s to 24h"
+)
+
+// maxSweepRuns bounds a sweep's runs (points × --seeds): a run of a
+// months-long trace takes seconds to a minute a core, so more than this
+// many would take hours to days.
+const maxSweepRuns = 1000
+
+// checkSimulateRanges refuses a numeric flag out of its range before the
+// config and the trace are read (a large trace takes a while). --seed
+// takes any uint64, which pflag checks.
+func checkSimulateRanges(f simulateFlags) error {
+	if f.seeds < 1 || f.seeds > maxSeeds {
+		return usagef("--seeds %d: %s", f.seeds, seedsRange)
+	}
+	if f.jitter < 0 || f.jitter > maxJitter {
+		return usagef("--jitter %s: %s", config.DurationString(f.jitter), jitterRange)
+	}
+	return nil
+}
 
 // onpremRange says what --onprem-gpus takes, where a value is out of range.
 var onpremRange = fmt.Sprintf("want 0 (no on-prem GPUs: every job runs on the cloud) to %d, or a percentile of the trace's demand such as p50", config.MaxPoolGPUs)
