@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -772,6 +773,93 @@ func TestProbesTellTheAgentFromItsGPUs(t *testing.T) {
 			} {
 				if code, body := get(p.path); code != p.code || !strings.Contains(body, p.says) {
 					t.Errorf("%s = %d %q, want %d saying %q", p.path, code, body, p.code, p.says)
+				}
+			}
+		})
+	}
+}
+
+// TestLostGPUIsFollowedByUUID: the time a GPU has answered
+// ERROR_GPU_IS_LOST was kept by its index, but a GPU hot-removed (or
+// fallen off the bus so far that NVML no longer counts it) gives the GPUs
+// after it lower indexes. A GPU lost for minutes then took the next
+// index down and was unknown (busy) for another LostAfter, its unhealthy
+// reading forgotten, and a GPU that had just started answering lost under
+// a lost GPU's old index took its time and was unhealthy, its instance
+// drained, within seconds. The time now follows the GPU's UUID.
+func TestLostGPUIsFollowedByUUID(t *testing.T) {
+	const (
+		unhealthy = "unhealthy"
+		unknown   = "unknown"
+		idle      = "idle"
+	)
+	// The idle node's clock moves a second a sample.
+	perMinute := int(LostAfter / time.Second)
+	for _, tc := range []struct {
+		name       string
+		lostBefore int            // GPU (of the eight) answering lost, before
+		samples    int            // samples before NVML's GPUs change
+		devices    []int          // the GPUs NVML then counts, in index order
+		lostAfter  int            // GPU answering lost then
+		after      int            // samples then
+		want       map[int]string // after them
+	}{
+		{
+			name: "a GPU before the lost one hot-removed", lostBefore: 5, samples: perMinute + 1,
+			devices: []int{1, 2, 3, 4, 5, 6, 7}, lostAfter: 5, after: 3,
+			want: map[int]string{5: unhealthy, 4: idle, 6: idle},
+		},
+		{
+			name: "the lost GPU gone, the next one lost under its index", lostBefore: 5, samples: perMinute - 10,
+			devices: []int{0, 1, 2, 3, 4, 6, 7}, lostAfter: 6, after: 20,
+			want: map[int]string{6: unknown, 4: idle, 7: idle},
+		},
+		{
+			name: "a GPU lost for less than LostAfter takes a lower index", lostBefore: 2, samples: perMinute - 10,
+			devices: []int{1, 2, 3, 4, 5, 6, 7}, lostAfter: 2, after: 12,
+			want: map[int]string{2: unhealthy, 3: idle, 7: idle},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, a, hs := idleNode(t)
+			all := slices.Clone(srv.Devices)
+			uuid := func(i int) string { return all[i].(*server.Device).UUID }
+			restore := injectFault(all[tc.lostBefore].(*server.Device), "GetMemoryInfo", nv.ERROR_GPU_IS_LOST)
+			for range tc.samples {
+				if err := a.SampleOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			restore()
+			injectFault(all[tc.lostAfter].(*server.Device), "GetMemoryInfo", nv.ERROR_GPU_IS_LOST)
+			srv.Devices = nil
+			for _, i := range tc.devices {
+				srv.Devices = append(srv.Devices, all[i])
+			}
+			for range tc.after {
+				if err := a.SampleOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			byUUID := map[string]signals.GPU{}
+			for _, g := range getGPUs(t, hs.URL).GPUs {
+				byUUID[g.UUID] = g
+			}
+			for i, want := range tc.want {
+				g, ok := byUUID[uuid(i)]
+				got := idle
+				switch {
+				case !ok:
+					got = "missing"
+				case g.Unhealthy:
+					got = unhealthy
+				case g.Unknown:
+					got = unknown
+				case !g.Idle:
+					got = "busy"
+				}
+				if got != want {
+					t.Errorf("%d samples after NVML counted the GPUs %v (of 0 to 7): GPU %d is %s (%+v); want %s", tc.after, tc.devices, i, got, g, want)
 				}
 			}
 		})

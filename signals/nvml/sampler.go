@@ -93,9 +93,9 @@ type Sampler struct {
 	// notReady is set while NVML has not initialised (StartSampler):
 	// the latest attempt's error.
 	notReady error
-	// lost holds, for each GPU (by index) whose latest samples all
+	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
-	lost map[int]time.Time
+	lost map[lostKey]time.Time
 }
 
 // device caches what does not change between samples.
@@ -340,19 +340,37 @@ func (s *Sampler) judgeLost(out *Sample, lost []int) {
 	s.lost = nil
 	for _, i := range lost {
 		g := out.GPUs[i]
-		since, ok := was[g.Index]
+		k := lostKeyOf(g)
+		since, ok := was[k]
 		if !ok {
 			since = out.Time
 		}
 		if s.lost == nil {
-			s.lost = map[int]time.Time{}
+			s.lost = map[lostKey]time.Time{}
 		}
-		s.lost[g.Index] = since
+		s.lost[k] = since
 		if d := out.Time.Sub(since); d >= LostAfter {
 			out.GPUs[i] = unreadableGPU(g, fmt.Sprintf("%s in every sample since %s (%s): the GPU fell off the bus; it needs a reset, or its node a reboot",
 				g.Error, since.UTC().Format(time.RFC3339), d.Round(time.Second)))
 		}
 	}
+}
+
+// lostKey names a GPU for judgeLost: its UUID, or, for a GPU NVML could
+// not give the UUID of (its handle lost), its index (index is -1 when
+// uuid is set). Not the index alone: when a GPU is hot-removed or falls
+// off the bus, NVML counts one GPU fewer and the GPUs after it take lower
+// indexes, and a lost GPU's time would follow another GPU.
+type lostKey struct {
+	uuid  string
+	index int
+}
+
+func lostKeyOf(g signals.GPU) lostKey {
+	if g.UUID != "" {
+		return lostKey{uuid: g.UUID, index: -1}
+	}
+	return lostKey{index: g.Index}
 }
 
 // mark sets m[i], making m first if needed.
