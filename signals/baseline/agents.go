@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,8 @@ type Agents struct {
 	fileErr  error
 	// warned holds the pairs of targets found serving the same GPUs.
 	warned map[[2]string]bool
+	// shared says, once a UUID, that two GPUs report it (sharedUUIDs).
+	shared sharedUUIDs
 }
 
 var _ signals.BaselineSource = (*Agents)(nil)
@@ -307,9 +310,11 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	done := a.cfg.Now()
 
 	oldest := time.Time{}
-	// seen maps a GPU's UUID to the target that listed it first: a node
-	// listed twice (by name and by address) is counted once.
-	seen := map[string]string{}
+	// seen maps a GPU (its UUID and index) to the target that listed it
+	// first: a node listed twice (by name and by address) is counted
+	// once. Two GPUs of one UUID under two indexes are two GPUs.
+	seen := map[gpuID]string{}
+	uuids := map[string]signals.GPU{} // the first GPU listed of each UUID
 	for i, r := range results {
 		t := targets[i]
 		err := r.err
@@ -333,12 +338,18 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 			continue
 		}
 		for _, g := range r.resp.GPUs {
-			if first, dup := seen[g.UUID]; dup && g.UUID != "" {
+			g.Node = r.resp.Node
+			id := gpuID{uuid: g.UUID, index: strconv.Itoa(g.Index)}
+			if first, dup := seen[id]; dup && g.UUID != "" {
 				a.warnDuplicate(t, first, g.UUID)
 				continue
 			}
-			seen[g.UUID] = t
-			g.Node = r.resp.Node
+			seen[id] = t
+			if other, ok := uuids[g.UUID]; ok && g.UUID != "" {
+				a.shared.warn(a.log, a.Name(), other, g)
+			} else {
+				uuids[g.UUID] = g
+			}
 			b.GPUs = append(b.GPUs, g)
 		}
 		if oldest.IsZero() || r.resp.SampleTime.Before(oldest) {
@@ -364,6 +375,35 @@ func span(d time.Duration, sample time.Time) string {
 		return fmt.Sprintf("more than a year (sample_time %s)", sample.UTC().Format(time.RFC3339))
 	}
 	return d.Round(time.Second).String()
+}
+
+// gpuID names a GPU for a source's count: its UUID and its index (the
+// series' gpu label, as read). A GPU listed twice (its node by two
+// targets, or scraped by two jobs) is counted once; two GPUs reporting
+// one UUID (a driver or hypervisor that cloned it) under two indexes are
+// two GPUs, each counted with its own reading, rather than one GPU of
+// the node lost to the count (and rented for in the cloud).
+type gpuID struct{ uuid, index string }
+
+// sharedUUIDs says, once a UUID, that two GPUs report it.
+type sharedUUIDs struct {
+	mu     sync.Mutex
+	warned map[string]bool
+}
+
+// warn logs, the first time for g's UUID, that first and g both report it.
+func (s *sharedUUIDs) warn(log *slog.Logger, source string, first, g signals.GPU) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.warned[g.UUID] {
+		return
+	}
+	if s.warned == nil {
+		s.warned = map[string]bool{}
+	}
+	s.warned[g.UUID] = true
+	log.Warn("two GPUs report the same UUID: both are counted, each with its own reading; a UUID names one GPU, and schedulers that allocate GPUs by UUID (Slurm, the Kubernetes device plugin) cannot tell them apart: check the node's driver or hypervisor",
+		"source", source, "uuid", g.UUID, "node", g.Node, "gpu", g.Index, "first_node", first.Node, "first_gpu", first.Index)
 }
 
 // warnDuplicate logs, once per pair of targets, that target serves a GPU

@@ -109,6 +109,8 @@ type Prometheus struct {
 	cfg PrometheusConfig
 	api v1.API
 	log *slog.Logger
+	// shared says, once a UUID, that two GPUs report it.
+	shared sharedUUIDs
 	// migWarned is set once the source has said that GPUs split by MIG
 	// need MemoryUsedQuery (warnMIG).
 	migWarned atomic.Bool
@@ -186,7 +188,10 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 	// mem is each GPU's memory readings, by UUID; mig marks the GPUs split
 	// by MIG: dcgm-exporter gives each slice a series of its own, with the
 	// GPU's UUID and the slice's GPU_I_ID.
+	// memByID is the same by GPU (UUID and index): two GPUs that report
+	// one UUID are told apart by it.
 	mem := map[string]*gpuMemory{}
+	memByID := map[gpuID]*gpuMemory{}
 	mig := map[string]bool{}
 	if p.cfg.MemoryUsedQuery != "" {
 		mv, _, err := p.vector(ctx, p.cfg.MemoryUsedQuery)
@@ -207,6 +212,15 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 			// refused below).
 			if v, ok := m.slices[slice]; !ok || float64(s.Value) > v || math.IsNaN(float64(s.Value)) {
 				m.slices[slice] = float64(s.Value)
+			}
+			id := p.id(s.Metric)
+			mi := memByID[id]
+			if mi == nil {
+				mi = &gpuMemory{series: s.Metric, slices: map[string]float64{}}
+				memByID[id] = mi
+			}
+			if v, ok := mi.slices[slice]; !ok || float64(s.Value) > v || math.IsNaN(float64(s.Value)) {
+				mi.slices[slice] = float64(s.Value)
 			}
 		}
 	}
@@ -235,8 +249,8 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		sort.Strings(b.Unknown)
 	}
-	seen := make(map[string]int, len(util)) // a GPU's index in b.GPUs, by UUID
-	seenSlices := map[string]bool{}         // "UUID/GPU_I_ID" of the MIG slices read
+	seen := newGPUSeen(len(util))
+	seenSlices := map[string]bool{} // "UUID/gpu/GPU_I_ID" of the MIG slices read
 	dups := 0
 	for _, s := range util {
 		g := p.gpu(s.Metric)
@@ -249,13 +263,14 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		slice := string(s.Metric[MIGInstanceLabel])
 		mig[g.UUID] = mig[g.UUID] || slice != ""
-		if i, ok := seen[g.UUID]; ok {
+		id := p.id(s.Metric)
+		if i, ok := seen.byID[id]; ok {
 			// One GPU in several series: its MIG slices, or the GPU
 			// scraped by two jobs (or by two Prometheus servers
 			// behind one query). Counted once, at its highest
 			// reading, as max by (…) would (the first one read
 			// depended on the series' order).
-			if k := g.UUID + "/" + slice; slice == "" || seenSlices[k] {
+			if k := id.uuid + "/" + id.index + "/" + slice; slice == "" || seenSlices[k] {
 				dups++
 			} else {
 				seenSlices[k] = true
@@ -263,9 +278,14 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 			b.GPUs[i].Utilization = max(b.GPUs[i].Utilization, v)
 			continue
 		}
-		seen[g.UUID] = len(b.GPUs)
+		if first, ok := seen.byUUID[g.UUID]; ok {
+			// Two GPUs that report one UUID, under two indexes: two
+			// GPUs, not one read twice.
+			p.shared.warn(p.log, p.Name(), b.GPUs[first], g)
+		}
+		seen.add(id, len(b.GPUs))
 		if slice != "" {
-			seenSlices[g.UUID+"/"+slice] = true
+			seenSlices[id.uuid+"/"+id.index+"/"+slice] = true
 		}
 		g.Utilization = v
 		b.GPUs = append(b.GPUs, g)
@@ -275,19 +295,25 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 	// what shows it. A whole GPU the utilisation query leaves out is
 	// another pool's, left out on purpose.
 	for u, m := range mem {
-		if _, ok := seen[u]; ok || !mig[u] || u == "" {
+		if _, ok := seen.byUUID[u]; ok || !mig[u] || u == "" {
 			continue
 		}
 		g := p.gpu(m.series)
 		if g.Node == "" {
 			return signals.Baseline{}, &QueryError{Source: p.Name(), Query: p.cfg.MemoryUsedQuery, Err: fmt.Errorf("series %s lacks the %q label: keep the GPU labels (do not aggregate them away) or set the label names", signals.Shorten(m.series.String(), 200), l.Node)}
 		}
-		seen[u] = len(b.GPUs)
+		seen.add(p.id(m.series), len(b.GPUs))
 		b.GPUs = append(b.GPUs, g)
 	}
+	ids := seen.ids(len(b.GPUs))
 	for i := range b.GPUs {
 		g := &b.GPUs[i]
-		m, read := mem[g.UUID]
+		// The GPU's own memory series, or, where one query keeps the
+		// index label and the other not, its UUID's.
+		m, read := memByID[ids[i]]
+		if !read {
+			m, read = mem[g.UUID]
+		}
 		if read {
 			var used, largest float64
 			for _, v := range m.slices {
@@ -379,8 +405,8 @@ type gpuMemory struct {
 // (unhealthyAnyNode) or UtilQuery lists its node; otherwise it is
 // another pool's. A series listed unhealthy without the UUID or node
 // label fails the read: it names no GPU. seen is each GPU's index in
-// b.GPUs, by UUID.
-func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, seen map[string]int) error {
+// b.GPUs.
+func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, seen gpuSeen) error {
 	uv, _, err := p.vector(ctx, p.cfg.UnhealthyQuery)
 	if err != nil {
 		return err
@@ -406,7 +432,7 @@ func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, see
 			l := p.cfg.Labels
 			return &QueryError{Source: p.Name(), Query: p.cfg.UnhealthyQuery, Err: fmt.Errorf("series %s lacks the %q or %q label: want one series per GPU carrying them, as util_query's do (do not aggregate them away, e.g. max by (%s, %s) (...)), or set the label names", signals.Shorten(s.Metric.String(), 200), l.Node, l.UUID, l.Node, l.UUID)}
 		}
-		if i, ok := seen[g.UUID]; ok {
+		if i, ok := seen.find(p.id(s.Metric)); ok {
 			b.GPUs[i].Unhealthy, b.GPUs[i].Health = true, why
 			continue
 		}
@@ -415,7 +441,7 @@ func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, see
 			continue
 		}
 		g.Unhealthy, g.Health = true, why
-		seen[g.UUID] = len(b.GPUs)
+		seen.add(p.id(s.Metric), len(b.GPUs))
 		b.GPUs = append(b.GPUs, g)
 	}
 	if len(other) > 0 && !p.otherNodesWarned.Swap(true) {
@@ -424,6 +450,60 @@ func (p *Prometheus) markUnhealthy(ctx context.Context, b *signals.Baseline, see
 			"gpus", len(other), "first", other[0], "query", p.cfg.UnhealthyQuery)
 	}
 	return nil
+}
+
+// id is the GPU a series names, by its UUID and index labels.
+func (p *Prometheus) id(m model.Metric) gpuID {
+	l := p.cfg.Labels
+	id := gpuID{uuid: string(m[model.LabelName(l.UUID)])}
+	if l.GPU != "" {
+		id.index = string(m[model.LabelName(l.GPU)])
+	}
+	return id
+}
+
+// gpuSeen is each GPU's index in a baseline's GPUs, by gpuID and by
+// UUID (the first GPU of each); shared marks the UUIDs two GPUs report.
+type gpuSeen struct {
+	byID   map[gpuID]int
+	byUUID map[string]int
+	shared map[string]bool
+}
+
+func newGPUSeen(n int) gpuSeen {
+	return gpuSeen{byID: make(map[gpuID]int, n), byUUID: make(map[string]int, n), shared: map[string]bool{}}
+}
+
+func (s gpuSeen) add(id gpuID, i int) {
+	s.byID[id] = i
+	if _, ok := s.byUUID[id.uuid]; ok {
+		s.shared[id.uuid] = true
+	} else {
+		s.byUUID[id.uuid] = i
+	}
+}
+
+// find is the GPU id names, or, where the query kept no index label (or
+// another index than the others), the GPU of its UUID if one GPU reports
+// it.
+func (s gpuSeen) find(id gpuID) (int, bool) {
+	if i, ok := s.byID[id]; ok {
+		return i, true
+	}
+	if s.shared[id.uuid] {
+		return 0, false
+	}
+	i, ok := s.byUUID[id.uuid]
+	return i, ok
+}
+
+// ids is the gpuID of each GPU of a baseline's GPUs, by their index.
+func (s gpuSeen) ids(n int) []gpuID {
+	ids := make([]gpuID, n)
+	for id, i := range s.byID {
+		ids[i] = id
+	}
+	return ids
 }
 
 // gpu is the GPU a series names, by the configured labels.
