@@ -102,6 +102,8 @@ func TestFlagRangesAreTheChecks(t *testing.T) {
 		{[]string{"simulate", "--seeds", "101", "--sweep", "wait_target=1m"}, "seeds"},
 		{[]string{"simulate", "--jitter", "25h", "--sweep", "wait_target=1m"}, "jitter"},
 		{[]string{"simulate", "--jitter", "-1s", "--sweep", "wait_target=1m"}, "jitter"},
+		{[]string{"simulate", "--max-runs", "0", "--sweep", "wait_target=1m"}, "max-runs"},
+		{[]string{"simulate", "--max-runs", "100001", "--sweep", "wait_target=1m"}, "max-runs"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd, _, err := newRootCmd().Find(tc.args)

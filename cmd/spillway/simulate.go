@@ -44,6 +44,7 @@ type simulateFlags struct {
 	baselineOpts              []string
 	sweep                     []string
 	seeds                     int
+	maxRuns                   int
 	jitter                    time.Duration
 }
 
@@ -245,9 +246,11 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	fl.BoolVar(&f.progress, "progress", false, "show a progress line on stderr even when it is not a terminal (the share of the trace file read, then of trace time replayed; with --sweep, the runs ended)")
 	fl.StringVar(&f.cloud, "cloud", "", "cloud model: realistic (stock-outs, boot-time spread, spot reclaims) or ideal (every launch succeeds at once); default: the config's simulate.cloud.model, else realistic")
 	fl.StringArrayVar(&f.baselineOpts, "baseline-opt", nil, "tune a baseline, policy.knob=value (repeatable, over the config's simulate.baselines): threshold.target=0.7, threshold.cooldown=2m, threshold.interval=30s, per-job.suspend=0s, per-job.resume_rate=100, per-job.resume_timeout=10m, per-job.insufficient_capacity_timeout=0s, karpenter.consolidate_after=5m, karpenter.consolidation_policy=WhenEmpty, karpenter.evict=true, karpenter.spot_to_spot=true, karpenter.registration_ttl=20m")
-	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier; at most 1000 runs (points × --seeds)")
+	fl.StringArrayVar(&f.sweep, "sweep", nil, "sweep a setting, name=v1,v2,… (repeatable, one per policy): wait_target=0s,2m,5m,10m,20m for spillway, or a baseline knob such as per-job.suspend=0s,60s,300s; prints each point's cost and waits over --seeds, marks dominated points, and --plot draws the cost–wait frontier; at most --max-runs runs (points × --seeds)")
 	fl.IntVar(&f.seeds, "seeds", 3, "with --sweep, runs per point (seeds S…S+N-1 from --seed S: jittered submit times and cloud draws), 1 to 100; 1 with --cloud ideal and --jitter 0s, which draw nothing")
 	flagRange(fl, "seeds", seedsRange)
+	fl.IntVar(&f.maxRuns, "max-runs", defaultMaxSweepRuns, "with --sweep, the most runs (points × --seeds) it may make before refusing to start, 1 to 100000: a run of a months-long trace takes seconds to a minute a core; raise it for a short trace")
+	flagRange(fl, "max-runs", maxRunsRange)
 	flagRange(fl, "onprem-gpus", onpremRange)
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed, 0s to 24h")
 	flagRange(fl, "jitter", jitterRange)
@@ -565,10 +568,10 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	}
 	sw.Cloud = cloudFor
 	points, runs := sw.Size()
-	if runs > maxSweepRuns {
-		most := max(1, maxSweepRuns/points)
-		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than the %d a sweep may run (hours to days): want --seeds 1 to %d for these points, or sweep fewer values",
-			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, maxSweepRuns, most)
+	if runs > f.maxRuns {
+		most := max(1, f.maxRuns/points)
+		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than --max-runs %d (hours to days on a long trace): want --seeds 1 to %d for these points, sweep fewer values, or raise --max-runs (at most %d)",
+			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, f.maxRuns, most, maxMaxRuns)
 	}
 	stderr := cmd.ErrOrStderr()
 	if runs > 1 {
@@ -900,10 +903,14 @@ const (
 	jitterRange = "want 0s to 24h"
 )
 
-// maxSweepRuns bounds a sweep's runs (points × --seeds): a run of a
-// months-long trace takes seconds to a minute a core, so more than this
-// many would take hours to days.
-const maxSweepRuns = 1000
+// defaultMaxSweepRuns bounds a sweep's runs (points × --seeds) unless
+// --max-runs says otherwise: a run of a months-long trace takes seconds to
+// a minute a core, so more than this many would take hours to days.
+const (
+	defaultMaxSweepRuns = 1000
+	maxMaxRuns          = 100000
+	maxRunsRange        = "want 1 to 100000"
+)
 
 // checkSimulateRanges refuses a numeric flag out of its range before the
 // config and the trace are read (a large trace takes a while). --seed
@@ -914,6 +921,9 @@ func checkSimulateRanges(f simulateFlags) error {
 	}
 	if f.jitter < 0 || f.jitter > maxJitter {
 		return usagef("--jitter %s: %s", config.DurationString(f.jitter), jitterRange)
+	}
+	if f.maxRuns < 1 || f.maxRuns > maxMaxRuns {
+		return usagef("--max-runs %d: %s", f.maxRuns, maxRunsRange)
 	}
 	return nil
 }

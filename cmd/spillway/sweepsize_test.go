@@ -29,7 +29,11 @@ func TestSimulateSweepSays(t *testing.T) {
 		{name: "small", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "2", "--json"},
 			stderr: regexp.MustCompile(`^sweeping 5 points × 2 seeds = 10 runs, [0-9]+ at once\nthe first 2 runs took [0-9.]+(µs|ms|s): about [0-9.]+(µs|ms|s|m|h)+ more for the other 8\n$`)},
 		{name: "absurd", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=" + values, "--seeds", "100"},
-			err: "--seeds 100: a sweep of 34 points (spillway × 31 wait_target values, threshold, per-job, karpenter) runs 34 × 100 = 3400 simulations, more than the 1000 a sweep may run (hours to days): want --seeds 1 to 29 for these points, or sweep fewer values"},
+			err: "--seeds 100: a sweep of 34 points (spillway × 31 wait_target values, threshold, per-job, karpenter) runs 34 × 100 = 3400 simulations, more than --max-runs 1000 (hours to days on a long trace): want --seeds 1 to 29 for these points, sweep fewer values, or raise --max-runs (at most 100000)"},
+		{name: "raised", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-runs", "9", "--json"},
+			err: "--seeds 2: a sweep of 5 points (spillway × 2 wait_target values, threshold, per-job, karpenter) runs 5 × 2 = 10 simulations, more than --max-runs 9 (hours to days on a long trace): want --seeds 1 to 1 for these points, sweep fewer values, or raise --max-runs (at most 100000)"},
+		{name: "allowed", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-runs", "10", "--json"},
+			stderr: regexp.MustCompile(`^sweeping 5 points × 2 seeds = 10 runs, [0-9]+ at once\n`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			root := newRootCmd()
