@@ -361,9 +361,9 @@ type Instance struct {
 	// DrainHookSince: the instance reads draining from then, recorded so
 	// once the hook returns), done (it ran at DrainHookSince, failed or
 	// not: the decision says), or absent (no hook, or not draining).
-	DrainingSince  time.Time `json:"draining_since,omitempty"`
+	DrainingSince  time.Time `json:"draining_since,omitzero"`
 	DrainHook      string    `json:"drain_hook,omitempty"`
-	DrainHookSince time.Time `json:"drain_hook_since,omitempty"`
+	DrainHookSince time.Time `json:"drain_hook_since,omitzero"`
 }
 
 // Drain hook states of an Instance.
