@@ -342,7 +342,8 @@ func FuzzGeneric(f *testing.F) {
 // or the load is refused with a *trace.Error; the good rows are kept.
 func FuzzUnusableRows(f *testing.F) {
 	for _, s := range [][3]string{{"0", "NaN", "1"}, {"-inf", "60", "1"}, {"0", "-5", "1"}, {"1", "60", "Infinity"}, {"1", "-0", "1"},
-		{"1", "-1e400", "1"}, {"1", "60", "-nan"}, {"", "", ""}, {"1", " -1 ", "1"}, {"1", "+Inf", "1"}} {
+		{"1", "-1e400", "1"}, {"1", "60", "-nan"}, {"", "", ""}, {"1", " -1 ", "1"}, {"1", "+Inf", "1"},
+		{"1_0", "60", "1"}, {"0x1p4", "60", "1"}, {"1", "0X1P-2", "1"}, {"1", "60", "0x8p0"}, {"1", "6_0", "1_6"}} {
 		f.Add(s[0], s[1], s[2], uint8(7))
 	}
 	f.Fuzz(func(t *testing.T, sub, dur, gpus string, n uint8) {

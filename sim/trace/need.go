@@ -20,10 +20,10 @@ func (p *parser) need(line int, col, s string, scale float64, want string) (int3
 	if v == "" || strings.EqualFold(v, "nan") || strings.EqualFold(v, "n/a") {
 		return 0, nil
 	}
-	f, err := strconv.ParseFloat(v, 64)
+	f, err := parseDecimal(v)
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, p.bad(line, col, s, want, errors.New("not a number"))
+		return 0, p.bad(line, col, s, want, notNumber(err))
 	case err == nil && math.IsInf(f, 0):
 		return 0, p.bad(line, col, s, want, errNotFinite)
 	case f != f || f < 0 || math.IsInf(f, 1):
@@ -102,7 +102,7 @@ func tresMiB(v string) (int32, bool) {
 			v = v[:n-1]
 		}
 	}
-	f, err := strconv.ParseFloat(v, 64)
+	f, err := parseDecimal(v)
 	if (err != nil && !errors.Is(err, strconv.ErrRange)) || f != f || f < 0 || v == "" || v[0] < '0' || v[0] > '9' {
 		return 0, false
 	}

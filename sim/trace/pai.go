@@ -194,10 +194,10 @@ func (p *parser) paiGPUs(line int, inst, plan string) (int, float64, error) {
 		return 0, 0, nil
 	}
 	want := fmt.Sprintf("plan_gpu as a percentage of one GPU (50 is half a GPU, 800 eight), from 0 to %d", MaxGPUs*100)
-	f, err := strconv.ParseFloat(strings.TrimSpace(plan), 64)
+	f, err := parseDecimal(strings.TrimSpace(plan))
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, 0, p.bad(line, "plan_gpu", plan, want, errors.New("not a number"))
+		return 0, 0, p.bad(line, "plan_gpu", plan, want, notNumber(err))
 	case err == nil && math.IsInf(f, 0):
 		return 0, 0, p.bad(line, "plan_gpu", plan, want, errNotFinite)
 	case err != nil || f != f || f < 0 || f > MaxGPUs*100:

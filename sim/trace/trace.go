@@ -971,6 +971,34 @@ var (
 	errNegativeDuration = errors.New("a negative duration")
 )
 
+// errNotDecimal is a number written as Go writes it and strconv reads it,
+// '_' between digits (1_000) or in hex (0x1p4, 0x10): no trace's format
+// writes one, so such a field is a mistake, not a number to read as Go
+// would.
+var errNotDecimal = errors.New("not a decimal number: write digits with an optional point and exponent (1000, 1.5, 2e3), without '_' between them or a 0x prefix")
+
+// parseDecimal is strconv.ParseFloat for a trace's fields: decimal
+// numbers only (NaN and infinities are the caller's to judge), a number in
+// Go's other syntax errNotDecimal.
+func parseDecimal(s string) (float64, error) {
+	if strings.IndexByte(s, '_') >= 0 {
+		return 0, errNotDecimal
+	}
+	if u := strings.TrimLeft(s, "+-"); len(u) > 1 && u[0] == '0' && u[1]|0x20 == 'x' {
+		return 0, errNotDecimal
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// notNumber is what a field parseDecimal refused is: errNotDecimal, or
+// not a number at all.
+func notNumber(err error) error {
+	if errors.Is(err, errNotDecimal) {
+		return errNotDecimal
+	}
+	return errors.New("not a number")
+}
+
 // unusableRows counts the rows skipped for errNotFinite or
 // errNegativeDuration: their number, the first few lines, and the first
 // one's column and value.
@@ -1208,10 +1236,10 @@ func (p *parser) bad(line int, col, value, want string, err error) error {
 // a duration when duration is set (a negative one is errNegativeDuration),
 // else a time. NaN or an infinity is errNotFinite.
 func (p *parser) seconds(line int, col, s string, duration bool) (time.Duration, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	f, err := parseDecimal(strings.TrimSpace(s))
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, p.bad(line, col, s, wantSeconds, errors.New("not a number"))
+		return 0, p.bad(line, col, s, wantSeconds, notNumber(err))
 	case err == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
 		return 0, p.bad(line, col, s, wantSeconds, errNotFinite)
 	case err == nil && f < 0 && duration:
@@ -1260,9 +1288,9 @@ var submitKinds = [...]submitKind{
 // microseconds or nanoseconds (p.submits, set by the first row read); a
 // Unix time comes back as the offset from 1970-01-01 UTC.
 func (p *parser) submitSeconds(line int, col, s string) (time.Duration, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	f, err := parseDecimal(strings.TrimSpace(s))
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, p.bad(line, col, s, wantSubmitSeconds, errors.New("not a number"))
+		return 0, p.bad(line, col, s, wantSubmitSeconds, notNumber(err))
 	}
 	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
 		return 0, p.bad(line, col, s, wantSubmitSeconds, errNotFinite)
@@ -1317,8 +1345,10 @@ func (p *parser) count(line int, col, s string, least int) (int, error) {
 	}
 	if err != nil {
 		// Some converters write counts as floats ("8.0").
-		f, ferr := strconv.ParseFloat(s, 64)
+		f, ferr := parseDecimal(s)
 		switch {
+		case errors.Is(ferr, errNotDecimal):
+			return 0, p.bad(line, col, s, want(), ferr)
 		case ferr == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
 			return 0, p.bad(line, col, s, want(), errNotFinite)
 		case errors.Is(err, strconv.ErrRange) || (ferr == nil && (f < float64(least) || f > MaxGPUs)):
@@ -1343,10 +1373,10 @@ func (p *parser) fraction(line int, col, s string) (int, float64, error) {
 	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n <= MaxGPUs {
 		return n, float64(n), nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := parseDecimal(s)
 	switch {
 	case err != nil && !errors.Is(err, strconv.ErrRange):
-		return 0, 0, p.bad(line, col, s, want+gresHint(s), errors.New("not a number"))
+		return 0, 0, p.bad(line, col, s, want+gresHint(s), notNumber(err))
 	case err == nil && (math.IsNaN(f) || math.IsInf(f, 0)):
 		return 0, 0, p.bad(line, col, s, want, errNotFinite)
 	case err != nil || f < 0 || f > MaxGPUs:

@@ -1,0 +1,41 @@
+package trace
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestGoNumberSyntax: Go's strconv reads 1_000 as 1000 and 0x1p4 as 16,
+// and a trace's fields were read with it, so a field no trace writes (a
+// hand edit, a script's formatting) became a job of other sizes and
+// times than the file says; each is refused, naming file, line, column
+// and value and saying what number would be valid.
+func TestGoNumberSyntax(t *testing.T) {
+	const want = "not a decimal number: write digits with an optional point and exponent (1000, 1.5, 2e3), without '_' between them or a 0x prefix"
+	for _, tt := range []struct {
+		name, data, err string
+	}{
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,1\n10,1_000,1\n", `generic.csv:3: column duration_s: "1_000": ` + want},
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,1\n0x1p4,60,1\n", `generic.csv:3: column submit_s: "0x1p4": ` + want},
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,1\n10,60,0x8p0\n", `generic.csv:3: column gpus: "0x8p0": ` + want},
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,1\n10,60,1_6\n", `generic.csv:3: column gpus: "1_6": ` + want},
+		{"generic.csv", "submit_s,duration_s,gpus\n0,60,1\n10,-0X1P4,1\n", `generic.csv:3: column duration_s: "-0X1P4": ` + want},
+		{"generic.csv", "submit_s,duration_s,gpus,cpus\n0,60,1,1_6\n", `generic.csv:2: column cpus: "1_6": ` + want},
+		{"itp.csv", "job_id,submission_time,duration,num_gpu\na,0,1_0.5,1\n", `itp.csv:2: column duration: "1_0.5": ` + want},
+		{"joblog.csv", "job_id,submit_time,duration,gpu_num\n1,0x1p30,60,1\n", `joblog.csv:2: column submit_time: "0x1p30": ` + want},
+		{"joblog.csv", "job_id,submit_time,duration,gpu_num\n1,2020-05-01 00:00:00,60,0x1p-1\n", `joblog.csv:2: column gpu_num: "0x1p-1": ` + want},
+		{"tasks.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,1_00,V100\n", `tasks.csv:1: column plan_gpu: "1_00": ` + want},
+	} {
+		_, err := Read(tt.name, strings.NewReader(tt.data))
+		var te *Error
+		if !errors.As(err, &te) || !errors.Is(err, errNotDecimal) || !strings.HasPrefix(err.Error(), tt.err) {
+			t.Errorf("%s %q: got %v;\nwant it refused: %s", tt.name, tt.data, err, tt.err)
+		}
+	}
+	// Decimals, exponents and signs as traces write them are read still.
+	tr, err := Read("generic.csv", strings.NewReader("submit_s,duration_s,gpus\n0,6e1,1\n+10,.5e2,8.0\n20,60.,+2\n"))
+	if err != nil || len(tr.Jobs) != 3 || tr.Jobs[1].Duration.Seconds() != 50 || tr.Jobs[1].GPUs != 8 || tr.Jobs[2].GPUs != 2 {
+		t.Errorf("decimals: got %v, %v; want 3 jobs, the second of 50 s on 8 GPUs", tr, err)
+	}
+}
