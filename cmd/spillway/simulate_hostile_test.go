@@ -71,7 +71,7 @@ func TestSimulateHostile(t *testing.T) {
 			}},
 		{name: "a job log of CPU jobs only", err: "trace cpu.csv has no jobs to replay: every row was skipped (2 CPU-only jobs (0 GPUs), 1 job that never ran (duration 0 or empty)): want at least one row of a GPU job that ran",
 			args: []string{"--trace", write("cpu.csv", "job_id,gpu_num,submit_time,duration\n1,0,2020-06-09 18:41:01,60\n2,0,2020-06-09 18:41:02,60\n3,8,2020-06-09 18:41:03,0\n")}},
-		{name: "a where that keeps no row", err: "trace vc.csv has no jobs to replay: every row was skipped (2 rows outside vc=vcz): want at least one row of a GPU job that ran (check --where's column and values)",
+		{name: "a where that keeps no row", err: `vc.csv: "vc=vcz": --where keeps no row: it leaves out 2 rows (want values the rows hold: vc holds "vca", "vcb")`,
 			args: []string{"--trace", write("vc.csv", "vc,gpu_num,submit_time,duration\nvca,0,2020-06-09 18:41:01,60\nvcb,8,2020-06-09 18:41:02,60\n"), "--where", "vc=vcz"}},
 		{name: "a trace given as the config", err: "this is a job trace, not a config: give it as --trace ",
 			args: []string{"--config", tr}},

@@ -459,6 +459,9 @@ func FuzzSacctWhere(f *testing.F) {
 	f.Add(rows)
 	f.Add("7+0|cpu|2024-03-04T09:00:00|2024-03-04T09:00:00|01:00:00|cpu=1\n7+0.batch||2024-03-04T09:00:00|x|01:00:00|cpu=1\n7+1|gpu|2024-03-04T09:00:00|2024-03-04T09:00:00|02:00:00|gres/gpu=4\n8|gpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n")
 	f.Add("8+1|gpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n9|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n8+0|cpu|2024-03-04T09:00:00|x|01:00:00|gres/gpu=2\n+0|gpu|x|x|x|x\n")
+	// No row in the partition: refused (ErrKeptNone), steps, het
+	// components and all.
+	f.Add("7+0|cpu|2024-03-04T09:00:00|x|01:00:00|cpu=1\n7+0.batch|gpu|2024-03-04T09:00:00|x|01:00:00|cpu=1\n9|GPU|2024-03-04T09:00:00|x|01:00:00|gres/gpu=1\n")
 	where := []Where{{Column: "Partition", Values: []string{"gpu"}}}
 	f.Fuzz(func(t *testing.T, rows string) {
 		fuzzLoad(t, "fuzz.txt", "JobID|Partition|Submit|Start|Elapsed|AllocTRES\n"+rows, Options{MaxJobs: 10000, Where: where})

@@ -164,8 +164,7 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 			return nil, p.jsonErr(n, errJSONJobTooLong)
 		}
 		rec[0], rec[1], rec[2], rec[3] = j.Status, j.VC, j.JobID, j.User
-		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
-			p.left++
+		if len(p.where) > 0 && !p.passes(rec[:]) {
 			continue
 		}
 		if err := held.take(p, take, n, &j, int(size)); err != nil {

@@ -503,6 +503,9 @@ func (p *parser) finish(tr *Trace) (*Trace, error) {
 	if p.blanks > 0 {
 		tr.Skipped = append(tr.Skipped, Skip{p.blanks, SkipBlank})
 	}
+	if p.left > 0 && !p.whereHit {
+		return nil, p.keptNone()
+	}
 	if p.left > 0 {
 		tr.Skipped = append(tr.Skipped, whereSkip(p.left, p.where))
 	}
@@ -697,6 +700,11 @@ type parser struct {
 	where     []Where
 	whereCols []int
 	left      int
+	// whereHit is set once a row passes the where; outside holds the
+	// values the rows left out have in each where's column (for the
+	// error when no row passes).
+	whereHit bool
+	outside  []seenValues
 	// headers counts the rows that repeat the header (repeatsHeader),
 	// blanks those with every field empty.
 	headers, blanks int
@@ -807,9 +815,12 @@ func (p *parser) flushHeld(fn func(line int, rec []string) error) error {
 	h := p.held
 	p.held = heldRows{lines: h.lines[:0], recs: h.recs[:0]}
 	if !h.kept {
-		p.left += len(h.recs)
+		for _, rec := range h.recs {
+			p.leaveOut(rec)
+		}
 		return nil
 	}
+	p.whereHit = true
 	for i, rec := range h.recs {
 		if err := fn(h.lines[i], rec); err != nil {
 			return err
@@ -940,8 +951,7 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 				continue
 			}
 		}
-		if len(p.where) > 0 && !kept(rec, p.where, p.whereCols) {
-			p.left++
+		if len(p.where) > 0 && !p.passes(rec) {
 			continue
 		}
 		if err := fn(line, rec); err != nil {

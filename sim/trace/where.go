@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -14,6 +15,11 @@ type Where struct {
 	Column string
 	Values []string
 }
+
+// ErrKeptNone is returned (wrapped in *Error) when the wheres leave out
+// every row of a trace: a replay of nothing, where the column or the
+// values are surely mistaken.
+var ErrKeptNone = errors.New("--where keeps no row")
 
 // ErrNoColumn is returned (wrapped in *Error) when a Where names a column
 // the trace's header lacks.
@@ -77,4 +83,69 @@ func whereSkip(rows int, wheres []Where) Skip {
 		parts[i] = w.String()
 	}
 	return Skip{Rows: rows, Why: "rows outside " + strings.Join(parts, " and ")}
+}
+
+// seenValues is some of the values a column holds: the first
+// maxSeenValues distinct ones, and whether it holds more.
+type seenValues struct {
+	values []string
+	more   bool
+}
+
+const maxSeenValues = 10
+
+func (s *seenValues) add(v string) {
+	if slices.Contains(s.values, v) {
+		return
+	}
+	if len(s.values) == maxSeenValues {
+		s.more = true
+		return
+	}
+	s.values = append(s.values, v)
+}
+
+// passes reports whether rec passes the wheres, counting it, and the
+// values of its where columns, when it does not.
+func (p *parser) passes(rec []string) bool {
+	if kept(rec, p.where, p.whereCols) {
+		p.whereHit = true
+		return true
+	}
+	p.leaveOut(rec)
+	return false
+}
+
+// leaveOut counts rec as a row the wheres left out, noting the values of
+// its where columns.
+func (p *parser) leaveOut(rec []string) {
+	p.left++
+	if p.outside == nil {
+		p.outside = make([]seenValues, len(p.where))
+	}
+	for i, c := range p.whereCols {
+		p.outside[i].add(clip(strings.TrimSpace(rec[c])))
+	}
+}
+
+// keptNone is the error for wheres that left out every row: the wheres,
+// the rows, and the values the rows hold in the where columns.
+func (p *parser) keptNone() error {
+	parts := make([]string, len(p.where))
+	held := make([]string, len(p.where))
+	for i, w := range p.where {
+		parts[i] = w.String()
+		var vals []string
+		if i < len(p.outside) {
+			for _, v := range p.outside[i].values {
+				vals = append(vals, strconv.Quote(v))
+			}
+			if p.outside[i].more {
+				vals = append(vals, "…")
+			}
+		}
+		held[i] = fmt.Sprintf("%s holds %s", w.Column, strings.Join(vals, ", "))
+	}
+	return &Error{File: p.name, Value: strings.Join(parts, " and "), Err: fmt.Errorf("%w: it leaves out %s", ErrKeptNone, plural(p.left, "row", "rows")),
+		Want: "values the rows hold: " + strings.Join(held, "; ")}
 }
