@@ -39,3 +39,23 @@ func TestGoNumberSyntax(t *testing.T) {
 		t.Errorf("decimals: got %v, %v; want 3 jobs, the second of 50 s on 8 GPUs", tr, err)
 	}
 }
+
+// TestPhillyNumberTimestamp: Philly's traces (the raw job log and the CSV
+// derived from it) write their times as dates; a timestamp written as a
+// number (a Unix time, a conversion's offset) was refused as "not a
+// date-time" with no word on what to do; it says the number is none and
+// which header reads numbers.
+func TestPhillyNumberTimestamp(t *testing.T) {
+	for _, v := range []string{"1507532515", "1507532515.0", "0", "1.5e9"} {
+		_, err := Read("philly.csv", strings.NewReader("timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.0,1,66.0,x\n"+v+",66.0,1,66.0,x\n"))
+		want := `philly.csv:3: column timestamp: "` + v + `": a number, not a date-time (want a date-time, as Philly's traces write timestamp (2017-10-09 07:01:55); a trace of Unix times or seconds reads with the header submit_s,duration_s,gpus)`
+		if !errors.Is(err, errNumberNotDate) || err.Error() != want {
+			t.Errorf("%s: got %v;\nwant %s", v, err, want)
+		}
+	}
+	// Other text is not a date-time, as before.
+	_, err := Read("philly.csv", strings.NewReader("timestamp,duration,num_gpus,gpu_time,cluster\nyesterday,66.0,1,66.0,x\n"))
+	if err == nil || errors.Is(err, errNumberNotDate) || !strings.Contains(err.Error(), "not a date-time") {
+		t.Errorf("yesterday: got %v; want not a date-time", err)
+	}
+}

@@ -1523,12 +1523,22 @@ func (p *parser) duration(line int, col, s string) (time.Duration, bool, error) 
 
 // philly parses the Pollux conversion of the Philly trace: submit as
 // "YYYY-MM-DD HH:MM:SS" (UTC), duration in seconds, num_gpus.
+// errNumberNotDate is a number where a format's dates are, as Philly's
+// timestamp: the published traces and their conversions write date-times.
+var errNumberNotDate = errors.New("a number, not a date-time")
+
+var wantPhillyTimestamp = "a date-time, as Philly's traces write timestamp (2017-10-09 07:01:55); a trace of Unix times or seconds reads with the header submit_s,duration_s,gpus"
+
 func (p *parser) philly() (*Trace, error) {
 	cs, cd, cg := p.col("timestamp"), p.col("duration"), p.col("num_gpus")
 	tr := &Trace{Format: FormatPhilly}
 	var d dated
 	err := p.rows(func(line int, rec []string) error {
 		at, err := p.date(line, "timestamp", rec[cs])
+		if _, nerr := parseDecimal(strings.TrimSpace(rec[cs])); err != nil && nerr == nil {
+			// Philly's traces write dates; a number is a conversion's.
+			return p.bad(line, "timestamp", rec[cs], wantPhillyTimestamp, errNumberNotDate)
+		}
 		if err != nil {
 			return err
 		}
