@@ -2,6 +2,7 @@ package trace
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,32 @@ func TestPhillyNumberTimestamp(t *testing.T) {
 	_, err := Read("philly.csv", strings.NewReader("timestamp,duration,num_gpus,gpu_time,cluster\nyesterday,66.0,1,66.0,x\n"))
 	if err == nil || errors.Is(err, errNumberNotDate) || !strings.Contains(err.Error(), "not a date-time") {
 		t.Errorf("yesterday: got %v; want not a date-time", err)
+	}
+}
+
+// TestPAITrailingEmptyColumn: PAI's task table, headerless as published,
+// with a comma ending every row (saved by a spreadsheet, or joined by a
+// script) was an unknown trace format, where a table with a header and
+// the same commas reads; it reads as the table does without them.
+func TestPAITrailingEmptyColumn(t *testing.T) {
+	// The last task's gpu_type is empty, as PAI's CPU tasks' are.
+	const rows = "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\nb,worker,2.0,Terminated,15.0,45.0,600.0,29.3,50.0,T4\nc,worker,1.0,Terminated,15.0,45.0,600.0,29.3,100.0,\n"
+	want, err := Read("tasks.csv", strings.NewReader(rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []string{",", ", ", ",,", "\t", ",\r"} {
+		data := strings.ReplaceAll(rows, "\n", end+"\n")
+		if end == "\t" {
+			data = strings.ReplaceAll(strings.ReplaceAll(rows, ",", "\t"), "\n", "\t\n")
+		}
+		tr, err := Read("tasks.csv", strings.NewReader(data))
+		if err != nil || tr.Format != FormatPAITask || !slices.Equal(tr.Jobs, want.Jobs) {
+			t.Errorf("rows ending %q: got %v, %v; want the jobs %v", end, tr, err, want.Jobs)
+		}
+	}
+	// A field past the table's ten that holds something is no PAI table.
+	if _, err := Read("tasks.csv", strings.NewReader(strings.ReplaceAll(rows, "\n", ",x\n"))); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("an eleventh field: got %v, want ErrUnknownFormat", err)
 	}
 }

@@ -264,6 +264,7 @@ func FuzzPAITask(f *testing.F) {
 	f.Add("a,w,1048576.0,Terminated,0.001,315360000,1,1,100.0,V100\n")
 	f.Add("a,w,1.0,Running,9e9,1e-4,1,1,1e300,\nb,w,NaN,Waiting,NaN,NaN,1,1,NaN,\n")
 	f.Add("\ufeffa,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\n\ufeffb,w,1,Terminated,1,2,1,1,100,\r\n")
+	f.Add("b,w,1,Terminated,1,2,1,1,100,V100,\nc,w,1,Terminated,1,2,1,1,100,V100, ,\n")
 	f.Fuzz(func(t *testing.T, rows string) {
 		fuzzRead(t, "fuzz.csv", "a,worker,1.0,Terminated,10.0,20.0,600.0,29.3,100.0,V100\n"+rows)
 	})

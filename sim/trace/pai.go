@@ -30,15 +30,20 @@ var paiStatuses = []string{"Terminated", "Failed", "Running", "Waiting"}
 // (cluster-trace-gpu-v2020) by its number of fields and where its status
 // (Terminated, Failed, Running or Waiting) stands: "task" for
 // pai_task_table, "job" or "instance" for the tables that hold no GPU
-// counts, "" for none.
+// counts, "" for none. Empty fields at the row's end (a comma ending
+// every row, as a spreadsheet or a script joining fields writes it) are
+// no columns, as under a header (parser.fit).
 func paiTable(rec []string) string {
 	status := func(s string) bool { return slices.Contains(paiStatuses, strings.TrimSpace(s)) }
+	// n fields, and any past them empty (the last of the n may be
+	// empty: a CPU task's gpu_type is).
+	fields := func(n int) bool { return len(rec) >= n && blank(rec[n:]) }
 	switch {
-	case len(rec) == len(paiTaskColumns) && status(rec[3]):
+	case fields(len(paiTaskColumns)) && status(rec[3]):
 		return "task"
-	case len(rec) == 6 && status(rec[3]):
+	case fields(6) && status(rec[3]):
 		return "job"
-	case len(rec) == 9 && status(rec[5]):
+	case fields(9) && status(rec[5]):
 		return "instance"
 	}
 	return ""
