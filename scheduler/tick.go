@@ -25,6 +25,7 @@ type tick struct {
 	now      time.Time
 	cloud    map[string]providers.Instance // by instance id
 	listFail map[string]string             // provider → why its list failed
+	leader   Leader                        // the server's, nil without one (nowrites.go)
 	rows     map[string]*state.Instance    // live rows by instance id
 	orig     map[string]state.Instance     // rows as last written, to write only changes
 	rec      Decision
@@ -103,7 +104,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	// probes) run on ctx and end at once on shutdown.
 	cctx := detached(ctx)
 	now := s.clock.Now()
-	t := &tick{pr: pr, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
+	t := &tick{pr: pr, leader: s.opts.Leader, now: now, cloud: map[string]providers.Instance{}, listFail: map[string]string{}, rows: map[string]*state.Instance{}, orig: map[string]state.Instance{}, pending: map[string]state.Intent{}}
 	t.rec = Decision{Pool: pool, Time: now, DryRun: s.opts.DryRun}
 	if slack := pr.callSlack; slack > 0 {
 		t.deadline = now.Add(slack)
@@ -195,6 +196,9 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	err = s.record(cctx, t)
 	pr.unwritable = t.writeErr
+	if t.writeErr == "" {
+		pr.noWrites = ""
+	}
 	t.remember()
 	if t.readErr == "" {
 		pr.mem.known = true
@@ -239,7 +243,7 @@ func standIn(id string) bool {
 }
 
 func (s *Scheduler) tickFailed(t *tick, err error) error {
-	t.pr.publish(Status{Pool: t.pr.spec.Policy.Name, Time: t.now, Err: err.Error()}, nil)
+	t.pr.publish(Status{Pool: t.pr.spec.Policy.Name, Time: t.now, Err: t.failure("", err)}, nil)
 	s.metrics.tickErrors.WithLabelValues(t.pr.spec.Policy.Name).Inc()
 	return err
 }

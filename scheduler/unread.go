@@ -52,7 +52,7 @@ func (t *tick) readFailed(what string, err error) bool {
 		return false
 	}
 	if t.readErr == "" {
-		t.readErr = what + ": " + err.Error()
+		t.readErr = t.failure(what, err)
 	}
 	return true
 }

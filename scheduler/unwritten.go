@@ -25,7 +25,7 @@ import (
 // failure is what the decision, the status and the log say.
 func (t *tick) writeFailed(what string, err error) {
 	if t.writeErr == "" {
-		t.writeErr = what + ": " + err.Error()
+		t.writeErr = t.failure(what, err)
 	}
 }
 

@@ -30,6 +30,7 @@ type Elector struct {
 	epoch   int64
 	leading bool
 	until   time.Time // acting until (monotonic)
+	err     error     // the last lease call's failure; nil once one succeeds
 	onLead  func(epoch int64)
 }
 
@@ -82,6 +83,22 @@ func (e *Elector) Term() (epoch int64, until time.Time, ok bool) {
 	return 0, time.Time{}, false
 }
 
+// Err is why the last call on the lease failed (a *ReadOnlyError while
+// the database takes no writes), nil once a call succeeds: what a caller
+// whose term ended may say of why.
+func (e *Elector) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// failed notes the outcome of a call on the lease (Err).
+func (e *Elector) failed(err error) {
+	e.mu.Lock()
+	e.err = err
+	e.mu.Unlock()
+}
+
 // Holder is this server's name on the lease.
 func (e *Elector) Holder() string { return e.lease.holder }
 
@@ -105,6 +122,7 @@ func (e *Elector) Step(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(ctx, until.Sub(start))
 			ok, err := e.lease.Renew(rctx, epoch)
 			cancel()
+			e.failed(err)
 			switch {
 			case errors.Is(err, state.ErrSchemaTooNew):
 				// A newer binary migrated the database: hand over to it at
@@ -127,6 +145,7 @@ func (e *Elector) Step(ctx context.Context) {
 	actx, cancel := context.WithTimeout(ctx, e.lease.ttl)
 	epoch, ok, err := e.lease.Acquire(actx)
 	cancel()
+	e.failed(err)
 	if err != nil {
 		e.log.Warn("could not try the lease", "err", err)
 		return
