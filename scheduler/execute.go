@@ -500,6 +500,18 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 			// tick and held as capacity two minutes more).
 			ids = append(ids, r.ID)
 			continue
+		} else if ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
+			// Ended outside Spillway before it was ever recorded (the
+			// earlier call's answer lost, the instance terminated by
+			// hand since): recorded ended at once. Recorded booting, it
+			// was held as capacity, its cost counted, until the next
+			// tick ended it as vanished.
+			r.EndReason = unrecordedEndReason
+			if err := s.endRow(ctx, t, &r); err != nil {
+				lr.Error = joinMsg(lr.Error, err.Error())
+			}
+			ids = append(ids, r.ID)
+			continue
 		}
 		if err := s.putRow(ctx, t, &r); err != nil {
 			if !kept(err) {

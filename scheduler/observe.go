@@ -456,6 +456,11 @@ const stoppedEvent = "stopped"
 // outside Spillway.
 const stoppedReason = "stopped outside Spillway (by hand or by another tool): terminated, without a drain, as a stopped instance still bills"
 
+// unrecordedEndReason is the end reason of an instance a resumed intent's
+// call answered ended (terminated or shutting down) that no row held: it
+// had ended outside Spillway before it was recorded.
+const unrecordedEndReason = "ended outside Spillway before it was recorded"
+
 // vanishedReason is the end reason of a row whose instance the cloud no
 // longer lists (nor, listGrace after its launch, lists yet).
 const vanishedReason = "vanished from the cloud (ended outside Spillway, reclaimed, or a spot interruption)"
@@ -468,6 +473,11 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 	switch {
 	case r.State == state.InstanceTerminating:
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
+	case r.EndReason == unrecordedEndReason:
+		// A resume's answer: never counted as capacity (call).
+		r.EndedAt = t.now
+		s.log.Warn("instance ended outside Spillway before it was recorded", "pool", r.Pool, "instance", r.ID, "intent", r.IntentID)
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s, launched under intent %s, had ended outside Spillway before it was recorded: recorded ended", r.ID, r.IntentID))
 	case endAsked(r):
 		// Its terminate was asked and its answer lost (askEnds): ended
 		// as asked, its cost counted until now.
