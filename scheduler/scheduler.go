@@ -243,9 +243,6 @@ type poolRun struct {
 	// unwritable is why the state took no writes at the pool's last tick
 	// ("" when it did): pending intents are not resumed meanwhile.
 	unwritable string
-	// noWrites is the refusal of a state database that takes no writes
-	// the pool's ticks last met, "" once a tick writes (nowrites.go).
-	noWrites string
 	// mem is what the pool's ticks last read from the state, for a tick
 	// that cannot read it (see unread.go; guarded by mu; forgotten at a new
 	// term).

@@ -196,9 +196,6 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 	}
 	err = s.record(cctx, t)
 	pr.unwritable = t.writeErr
-	if t.writeErr == "" {
-		pr.noWrites = ""
-	}
 	t.remember()
 	if t.readErr == "" {
 		pr.mem.known = true
