@@ -3,11 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/providers"
@@ -46,17 +43,7 @@ func TestLeaderCutFromPostgresHandsOver(t *testing.T) {
 		renew     = 200 * time.Millisecond
 	)
 	elect := func(st *postgres.Store, holder string) *postgres.Elector {
-		l, err := st.Lease(leaseName, holder, ttl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		el := postgres.NewElector(l, renew, clock.RealClock{}, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		el.Step(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { el.Run(ctx) })
-		t.Cleanup(func() { cancel(); wg.Wait() })
-		return el
+		return startElector(t, st, holder, ttl, renew)
 	}
 
 	var elA *postgres.Elector

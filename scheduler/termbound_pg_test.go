@@ -3,11 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/state"
@@ -56,16 +53,7 @@ func TestCutOffLeadersTickEndsWithItsTerm(t *testing.T) {
 				h.opts.CallTimeout = callTimeout
 				h.wrap = func(st state.Store) state.Store {
 					pst := st.(*postgres.Store)
-					l, err := pst.Lease("spillway/"+cluster, "a", ttl)
-					if err != nil {
-						t.Fatal(err)
-					}
-					el = postgres.NewElector(l, renew, clock.RealClock{}, nil)
-					ctx, cancel := context.WithCancel(context.Background())
-					el.Step(ctx)
-					var wg sync.WaitGroup
-					wg.Go(func() { el.Run(ctx) })
-					t.Cleanup(func() { cancel(); wg.Wait() })
+					el = startElector(t, pst, "a", ttl, renew)
 					h.opts.Leader = el
 					return pst.FencedBy("spillway/"+cluster, el.Acting)
 				}

@@ -3,13 +3,11 @@ package scheduler_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/internal/fixture"
 	"github.com/spillway-io/spillway/policy"
@@ -40,20 +38,10 @@ func leading(t *testing.T) harnessOption {
 	return func(h *harness) {
 		h.wrap = func(st state.Store) state.Store {
 			pst := st.(*postgres.Store)
-			lease, err := pst.Lease("spillway/"+cluster, "test/"+t.Name(), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			el := postgres.NewElector(lease, 200*time.Millisecond, clock.RealClock{}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			el.Step(ctx)
+			el := startElector(t, pst, "test/"+t.Name(), 5*time.Second, 200*time.Millisecond)
 			if _, ok := el.Acting(); !ok {
 				t.Fatal("the elector did not take a free lease")
 			}
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() { defer wg.Done(); el.Run(ctx) }()
-			t.Cleanup(func() { cancel(); wg.Wait() })
 			h.opts.Leader = el
 			return pst.FencedBy("spillway/"+cluster, el.Acting)
 		}
