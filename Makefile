@@ -47,7 +47,8 @@ demo: build
 # race). Their seeds and kept crashers (testdata/fuzz/) also run as plain
 # tests in make test; `make fuzz FUZZTIME=2s` is a quick smoke run.
 FUZZTIME ?= 5m
-FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest \
+FUZZ_TARGETS := emulator:FuzzEC2Request emulator:FuzzECSRequest emulator:FuzzPageToken \
+	terraform:FuzzHCLString terraform:FuzzPreventedResources terraform:FuzzDecodeOutputs \
 	sim/trace:FuzzITP sim/trace:FuzzPhilly sim/trace:FuzzHelios sim/trace:FuzzHeliosBySize sim/trace:FuzzGeneric sim/trace:FuzzGenericTabs sim/trace:FuzzSacct sim/trace:FuzzPodList sim/trace:FuzzPhillyLog sim/trace:FuzzPAITask sim/trace:FuzzPAIJobTable sim/trace:FuzzCompressed sim/trace:FuzzJobLog sim/trace:FuzzJobLogWorkers \
 	sim/trace:FuzzGenericSemicolons sim/trace:FuzzUnusableRows sim/trace:FuzzDates sim/trace:FuzzDateOrderLookAhead sim/trace:FuzzZoneOf sim/trace:FuzzLeadingSpace sim/trace:FuzzUTF16 sim/trace:FuzzSacctEligible sim/trace:FuzzSacctWhere \
 	config:FuzzParse policy:FuzzDecide api:FuzzDecodeCreateBurst api/tokens:FuzzParse \

@@ -1,8 +1,11 @@
 package terraform
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -80,6 +83,44 @@ func FuzzPreventedResources(f *testing.F) {
 		for _, r := range preventedResources(dir) {
 			if r.file != filepath.Join(dir, name) || r.line < 1 || r.line > lines || !strings.Contains(r.addr, ".") {
 				t.Fatalf("preventedResources of %q named %+v (the file has %d lines)", src, r, lines)
+			}
+		}
+	})
+}
+
+// FuzzDecodeOutputs: the module's instances output, whatever Terraform
+// hands back, is read without a panic; what it returns holds only keys
+// var.instances has, and of the others (strays) at most the first
+// maxShownProblems, in key order, with all of them counted.
+func FuzzDecodeOutputs(f *testing.F) {
+	for _, s := range []string{
+		`{"a":{"id":"i-1","zone":"z","private_ip":"10.0.0.1","gpus":8}}`,
+		`{"a":{"id":1}}`, `{"b":{}, "c":[], "a":null}`, `[]`, `"x"`, `{`, `{"a":{}}}`,
+		`{"\u0000":{"id":"\ud800"}}`, `{"a":{"id":"i"},"a":{"id":"j"}}`,
+	} {
+		f.Add(s)
+	}
+	wanted := []string{"a", "b"}
+	f.Fuzz(func(t *testing.T, value string) {
+		out, st, err := decodeOutputs("dir", json.RawMessage(value), wanted)
+		if err != nil {
+			var oe *OutputError
+			if !errors.As(err, &oe) || len(oe.Problems) == 0 {
+				t.Fatalf("%q: error %v, want an *OutputError naming a problem", value, err)
+			}
+			return
+		}
+		for k := range out {
+			if !slices.Contains(wanted, k) {
+				t.Fatalf("%q: key %q returned, not a key of var.instances", value, k)
+			}
+		}
+		if len(st.first) > maxShownProblems || len(st.first) > st.n || !slices.IsSorted(st.first) {
+			t.Fatalf("%q: strays %q of %d", value, st.first, st.n)
+		}
+		for _, k := range st.first {
+			if slices.Contains(wanted, k) {
+				t.Fatalf("%q: key %q of var.instances counted as a stray", value, k)
 			}
 		}
 	})
