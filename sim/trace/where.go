@@ -117,9 +117,13 @@ func (p *parser) passes(rec []string) bool {
 }
 
 // leaveOut counts rec as a row the wheres left out, noting the values of
-// its where columns.
+// its where columns while no row has passed (they are said only when none
+// does: keptNone).
 func (p *parser) leaveOut(rec []string) {
 	p.left++
+	if p.whereHit {
+		return
+	}
 	if p.outside == nil {
 		p.outside = make([]seenValues, len(p.where))
 	}
