@@ -53,16 +53,7 @@ func TestBurstWhoseBackendStateWasRemovedIsNotApplied(t *testing.T) {
 			return cfg, remove, func(key string) string { return fmt.Sprintf("its Terraform state %s is gone", path(key)) }
 		}},
 		{"http backend", func(t *testing.T) (terraform.Config, func(string) func(), func(string) string) {
-			st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-			srv := httptest.NewServer(st)
-			t.Cleanup(srv.Close)
-			work := t.TempDir()
-			addr := srv.URL + "/state/{burst}"
-			cfg := terraform.Config{
-				Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-				Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
-				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-			}
+			cfg, st := httpState(t)
 			remove := func(key string) func() {
 				st.mu.Lock()
 				defer st.mu.Unlock()
@@ -78,7 +69,7 @@ func TestBurstWhoseBackendStateWasRemovedIsNotApplied(t *testing.T) {
 				}
 			}
 			return cfg, remove, func(key string) string {
-				return fmt.Sprintf(`its Terraform state (backend "http" (testdata/httpstate/main.tf:7), address %q, lock_address`, srv.URL+"/state/"+key)
+				return fmt.Sprintf(`its Terraform state (backend "http" (testdata/httpstate/main.tf:7), address %q, lock_address`, strings.Replace(cfg.BackendConfig["address"], "{burst}", key, 1))
 			}
 		}},
 	} {
@@ -259,10 +250,19 @@ func TestEndingSomeInstancesOfABurstOverTheStateBound(t *testing.T) {
 	}
 }
 
-// paddedHTTPState is a config of the httpstate module whose bursts keep
-// their state, each over 1 MiB (its pad), on an HTTP backend served by
-// the test (st).
+// paddedHTTPState is httpState whose bursts' states are each over 1 MiB
+// (the module's pad).
 func paddedHTTPState(t *testing.T) (terraform.Config, *stateServer) {
+	t.Helper()
+	cfg, st := httpState(t)
+	cfg.Variables["pad"] = strings.Repeat("x", 1<<20)
+	return cfg, st
+}
+
+// httpState is a config of the httpstate module (in a work dir of its
+// own, never held) whose bursts keep their state on an HTTP backend
+// served by the test (st), locks included.
+func httpState(t *testing.T) (terraform.Config, *stateServer) {
 	t.Helper()
 	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
 	srv := httptest.NewServer(st)
@@ -271,10 +271,7 @@ func paddedHTTPState(t *testing.T) (terraform.Config, *stateServer) {
 	addr := srv.URL + "/state/{burst}"
 	return terraform.Config{
 		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-		Variables: map[string]any{
-			"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started"),
-			"pad": strings.Repeat("x", 1<<20),
-		},
+		Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
 		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
 	}, st
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,17 +26,9 @@ import (
 func TestStateLockHeldByAnotherRunIsWarnedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-	srv := httptest.NewServer(st)
-	t.Cleanup(srv.Close)
-	work := t.TempDir()
-	addr := srv.URL + "/state/{burst}"
+	cfg, st := httpState(t)
 	var logs bytes.Buffer
-	p := newProvider(t, terraform.Config{
-		Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-		Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
-		BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-	}, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	p := newProvider(t, cfg, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	first, err := p.Launch(ctx, launchRequest("locked", "locked-1", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -133,16 +124,8 @@ func TestStateLockOfAnEndedLeaderTermIsReleased(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
-			st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-			srv := httptest.NewServer(st)
-			t.Cleanup(srv.Close)
-			work := t.TempDir()
-			addr := srv.URL + "/state/{burst}"
-			cfg := terraform.Config{
-				Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-				Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
-				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-			}
+			cfg, st := httpState(t)
+			work := cfg.WorkDir
 			first, err := newProvider(t, cfg, terraform.WithLeader(leaderTerm{epoch: 1, ok: true})).Launch(ctx, launchRequest("failover", "failover-1", 1))
 			if err != nil {
 				t.Fatalf("the first leader's Launch: %v", err)

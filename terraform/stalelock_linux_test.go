@@ -3,7 +3,6 @@ package terraform_test
 import (
 	"bytes"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,16 +56,8 @@ func TestStaleBackendLockOnRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			st := &stateServer{states: map[string][]byte{}, locks: map[string][]byte{}}
-			srv := httptest.NewServer(st)
-			t.Cleanup(srv.Close)
-			work := t.TempDir()
-			addr := srv.URL + "/state/{burst}"
-			cfg := terraform.Config{
-				Module: "testdata/httpstate", Zones: zones, WorkDir: work,
-				Variables:     map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
-				BackendConfig: map[string]string{"address": addr, "lock_address": addr, "unlock_address": addr},
-			}
+			cfg, st := httpState(t)
+			work := cfg.WorkDir
 			p := newProvider(t, cfg)
 			ctx := testCtx(t)
 			first, err := p.Launch(ctx, launchRequest("stale", "stale-1", 1))
