@@ -15,7 +15,7 @@ func FuzzPageToken(f *testing.F) {
 	for _, seed := range []string{
 		"", "0", "x", scope.token(0), scope.token(7), other.token(3),
 		"ZW11bGF0b3ItcGFnZTplYzIuRGVzY3JpYmVJbnN0YW5jZXM6eDotMQ", // emulator-page:ec2.DescribeInstances:x:-1
-		"ZW11bGF0b3ItcGFnZTo6Ojo",                                 // emulator-page::::
+		"ZW11bGF0b3ItcGFnZTo6Ojo",                                // emulator-page::::
 	} {
 		f.Add(seed, 5)
 	}
