@@ -32,72 +32,91 @@ import (
 // 2 minutes more (5 minutes without a launch for the new demand). The
 // instances the state records under a pending intent now count as
 // recorded after a restart too, and a resume records none of them again.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
 func TestAdoptedIntentsEndedInstancesAreNotBooting(t *testing.T) {
-	for _, restart := range []bool{false, true} {
-		name := "same server"
-		if restart {
-			name = "restarted"
-		}
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, testPool(), func(h *harness) {
-				h.opts.Tick = 30 * time.Second
-				h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-				h.prov = &firstAnswerLost{Provider: h.prov, h: h, took: 11 * time.Minute}
-			})
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			if n := len(h.emu.Instances()); n != 1 || len(h.rows(true)) != 0 {
-				t.Fatalf("after the lost answer: %d instances, %d rows; want 1 instance and no row", n, len(h.rows(true)))
-			}
-			first := h.emu.Instances()[0].ID
-			h.setDemand(0)
-			h.until("the instance adopted", 30*time.Second, 4, func() bool { return len(h.rows(true)) == 1 })
-			h.until("the adopted instance ended", 30*time.Second, 40, func() bool { return len(h.rows(true)) == 0 })
-			reason := rowOf(t, h, first).EndReason
+	for _, c := range lagClouds {
+		for _, restart := range []bool{false, true} {
+			name := c.name + "/same server"
 			if restart {
-				st, _ := h.sched.LastStatus(h.pool.Name)
-				h.prov = h.newProvider() // a new process's
-				h.restart()
-				h.step(30 * time.Second)
-				after, _ := h.sched.LastStatus(h.pool.Name)
-				if d := after.Spend.Accrued - st.Spend.Accrued; math.Abs(d) > 0.01 {
-					t.Errorf("after the restart the pool's spend went from $%.2f to $%.2f with no instance live: the ended instance counted again as its intent's", st.Spend.Accrued, after.Spend.Accrued)
-				}
+				name = c.name + "/restarted"
 			}
-			h.setDemand(2*time.Minute, 8)
-			launched := func() bool {
-				for _, in := range h.emu.Instances() {
-					if in.ID != first {
-						return true
-					}
-				}
-				return false
-			}
-			for i := 0; !launched(); i++ {
-				if i == 2 {
-					st, _ := h.sched.LastStatus(h.pool.Name)
-					t.Fatalf("new demand launched nothing in 1m after the adopted instance ended: %+v", st.Plan.Notes)
-				}
-				h.step(30 * time.Second)
-			}
-			// On past the intent's resume (its back-off, or the
-			// consistency window after a restart).
-			for range 24 {
-				h.step(30 * time.Second)
-				if r := rowOf(t, h, first); r.State != state.InstanceEnded || r.EndReason != reason {
-					t.Fatalf("at %s the adopted instance %s, ended (%s), has row state %s, end reason %q: recorded again",
-						h.clk.Now().Sub(t0), first, reason, r.State, r.EndReason)
-				}
-			}
-			ins, err := h.store.Intents(context.Background(), state.IntentFilter{Pool: h.pool.Name, Status: state.IntentPending})
-			if err != nil || len(ins) != 0 {
-				t.Errorf("pending intents after 12 minutes: %v (%v), want none", ins, err)
-			}
-			if n := len(h.emu.Instances()); n != 2 {
-				t.Errorf("%d instances launched, want 2 (the adopted one, then one for the new demand)", n)
-			}
-		})
+			t.Run(name, func(t *testing.T) { adoptedIntentsEndedInstance(t, c, restart) })
+		}
 	}
+}
+
+func adoptedIntentsEndedInstance(t *testing.T, c lagCloud, restart bool) {
+	rig := newLagRigWith(t, c, 0, func(h *harness) {
+		h.opts.Tick = 30 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{c.provider: 10 * time.Minute}
+	})
+	h := rig.harness
+	rig.wrapProvider(func(p providers.Provider) providers.Provider {
+		return &firstAnswerLost{Provider: p, h: h, took: 11 * time.Minute}
+	})
+	h.restart()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if n := len(h.emu.Instances()); n != 1 || len(h.rows(true)) != 0 {
+		t.Fatalf("after the lost answer: %d instances, %d rows; want 1 instance and no row", n, len(h.rows(true)))
+	}
+	first := h.emu.Instances()[0].ID
+	h.setDemand(0)
+	h.until("the instance adopted", 30*time.Second, 4, func() bool { return len(h.rows(true)) == 1 })
+	h.until("the adopted instance ended", 30*time.Second, 40, func() bool { return len(h.rows(true)) == 0 })
+	reason := rowOf(t, h, first).EndReason
+	if restart {
+		st, _ := h.sched.LastStatus(h.pool.Name)
+		rig.useFreshProvider(h) // a new process's
+		h.restart()
+		h.step(30 * time.Second)
+		after, _ := h.sched.LastStatus(h.pool.Name)
+		if d := after.Spend.Accrued - st.Spend.Accrued; math.Abs(d) > 0.01 {
+			t.Errorf("after the restart the pool's spend went from $%.2f to $%.2f with no instance live: the ended instance counted again as its intent's", st.Spend.Accrued, after.Spend.Accrued)
+		}
+	}
+	h.setDemand(2*time.Minute, 8)
+	launched := func() bool {
+		for _, in := range h.emu.Instances() {
+			if in.ID != first {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; !launched(); i++ {
+		if i == 2 {
+			st, _ := h.sched.LastStatus(h.pool.Name)
+			t.Fatalf("new demand launched nothing in 1m after the adopted instance ended: %+v", st.Plan.Notes)
+		}
+		h.step(30 * time.Second)
+	}
+	// On past the intent's resume (its back-off, or the
+	// consistency window after a restart).
+	for range 24 {
+		h.step(30 * time.Second)
+		if r := rowOf(t, h, first); r.State != state.InstanceEnded || r.EndReason != reason {
+			t.Fatalf("at %s the adopted instance %s, ended (%s), has row state %s, end reason %q: recorded again",
+				h.clk.Now().Sub(t0), first, reason, r.State, r.EndReason)
+		}
+	}
+	ins, err := h.store.Intents(context.Background(), state.IntentFilter{Pool: h.pool.Name, Status: state.IntentPending})
+	if err != nil || len(ins) != 0 {
+		t.Errorf("pending intents after 12 minutes: %v (%v), want none", ins, err)
+	}
+	if n := len(h.emu.Instances()); n != 2 {
+		t.Errorf("%d instances launched, want 2 (the adopted one, then one for the new demand)", n)
+	}
+}
+
+// wrapProvider replaces the rig's provider with wrap of it.
+func (rig *lagRig) wrapProvider(wrap func(providers.Provider) providers.Provider) {
+	if rig.c.provider == provName {
+		rig.prov = wrap(rig.prov)
+		return
+	}
+	rig.moreProviders[rig.c.provider] = wrap(rig.moreProviders[rig.c.provider])
 }
 
 // firstAnswerLost loses the answer of its first launch, which took took
