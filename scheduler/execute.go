@@ -477,6 +477,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	if err != nil {
 		return s.launchFailed(ctx, t, in, lr, o, err, callTimedOut(lctx, err))
 	}
+	insts = uniqueInstances(insts)
 	s.cache.Record(nil, o.Key())
 	for range insts {
 		t.pr.idle.Launched(o.Key(), t.now)
@@ -533,6 +534,24 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	lr.Instances, lr.Outcome = ids, fmt.Sprintf("launched %d", len(ids))
 	s.log.Info("launched", "pool", in.Pool, "offering", in.Offering, "instances", ids, "intent", in.ID)
 	return lr
+}
+
+// uniqueInstances is insts without the repeats of an instance named
+// earlier in it (the first kept). A launch whose answer named its one
+// instance twice (a cloud's answer, or a provider's merge of a resumed
+// launch with the instances it remembers) was recorded "launched 2", its
+// intent done with the id twice and spillway_launched_instances_total
+// counting 2, for one instance.
+func uniqueInstances(insts []providers.Instance) []providers.Instance {
+	seen := make(map[string]bool, len(insts))
+	out := make([]providers.Instance, 0, len(insts))
+	for _, ci := range insts {
+		if !seen[ci.ID] {
+			seen[ci.ID] = true
+			out = append(out, ci)
+		}
+	}
+	return out
 }
 
 // launchRequest is the provider request of an intent, built from the
