@@ -185,6 +185,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			ends = append(ends, instEnd{row: r, reason: s.joinTimedOut(t, r)})
 			continue
 		}
+		if why, ok := resized(r, ci); ok && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
+			// Counted as the offering it was launched as, it would be
+			// room for the queue it may not have and bill at a price
+			// it no longer has (a larger type past the budget).
+			s.log.Warn("instance type changed outside Spillway: ending it", "pool", pool, "instance", r.ID, "was", r.InstanceType, "now", ci.InstanceType)
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s", r.ID, why))
+			if r.State == state.InstanceBooting {
+				ends = append(ends, instEnd{row: r, reason: why}) // no job yet
+			} else {
+				s.drain(ctx, t, r, why)
+			}
+			continue
+		}
 		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
 			// Kept, it would be money for nothing until max_lifetime,
 			// and taken for capacity the queue could use.
@@ -207,6 +220,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	}
 	s.settleVanished(t)
 	return s.flush(ctx, t)
+}
+
+// resized reports why r's instance, which the cloud lists as ci, is no
+// longer the offering it was launched as: its instance type was changed
+// outside Spillway (stopped, modified and started again between two
+// ticks, or while no server ran). Counted as its offering, its GPUs were
+// room for the queue and its price the budget's, whatever it became. It is
+// drained and ended, as an instance stopped outside Spillway is ended.
+func resized(r *state.Instance, ci providers.Instance) (string, bool) {
+	if ci.InstanceType == "" || r.InstanceType == "" || ci.InstanceType == r.InstanceType {
+		return "", false
+	}
+	return fmt.Sprintf("instance type changed outside Spillway, from %s (offering %s) to %s: not counted as its offering's GPUs and price any more; drained and terminated", r.InstanceType, r.Offering, ci.InstanceType), true
 }
 
 // unknownState notes a live row whose instance the cloud lists in a state

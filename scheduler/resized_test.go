@@ -1,0 +1,90 @@
+package scheduler_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestResizedInstanceIsDrainedAndEnded: an instance whose type was
+// changed outside Spillway (stopped, modified and started again between
+// two ticks, or while no server ran; here the emulators' list answers
+// name a larger type) was still counted as the offering it was launched
+// as: its GPUs as room for the queue and its price in the budget, for as
+// long as it ran, whatever it had become. It is now drained, saying why,
+// and terminated once its jobs are done, as one stopped outside Spillway
+// is terminated.
+func TestResizedInstanceIsDrainedAndEnded(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) { testResizedInstance(t, c) })
+	}
+}
+
+func testResizedInstance(t *testing.T, c lagCloud) {
+	from, to := []byte("<instanceType>"+gpuType+"</instanceType>"), []byte("<instanceType>p5.48xlarge</instanceType>")
+	if c.provider != provName {
+		from, to = []byte(`"InstanceType":"`+ecsType+`"`), []byte(`"InstanceType":"ecs.gn8v-c48g1.12xlarge"`)
+	}
+	var resize atomic.Bool
+	var terminates atomic.Int32
+	h := newHarness(t, c.pool(), func(h *harness) {
+		next := c.handler(h.emu)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err == nil && r.Form.Get("Action") == c.terminate {
+				terminates.Add(1)
+			}
+			if !resize.Load() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			_, _ = io.Copy(w, bytes.NewReader(bytes.ReplaceAll(rec.Body.Bytes(), from, to)))
+		}))
+		t.Cleanup(srv.Close)
+		p := c.newProvider(h, srv.URL)
+		if c.provider == provName {
+			h.prov = p
+			return
+		}
+		h.withoutMain = true
+		h.moreProviders = map[string]providers.Provider{c.provider: p}
+	})
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins", 30*time.Second, 10, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	id := h.rows(true)[0].ID
+	h.agents.setBusy(8) // its job runs
+	h.setDemand(0)
+	h.step(30 * time.Second)
+	resize.Store(true)
+	h.step(30 * time.Second)
+	r := rowOf(t, h, id)
+	if r.State != state.InstanceDraining || !strings.HasPrefix(h.lastDrainReason(), "instance type changed outside Spillway") {
+		t.Fatalf("instance %s listed as a larger type: row %s, last drain reason %q; want it draining, saying its type changed", id, r.State, h.lastDrainReason())
+	}
+	if terminates.Load() != 0 {
+		t.Errorf("%s called while its job ran, want a drain first", c.terminate)
+	}
+	h.agents.setBusy(0) // its job is done
+	h.until("the resized instance ends", 30*time.Second, 20, func() bool { return len(h.rows(true)) == 0 })
+	if terminates.Load() == 0 {
+		t.Errorf("no %s call for the resized instance %s", c.terminate, id)
+	}
+}
