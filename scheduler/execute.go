@@ -377,6 +377,15 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		if res.Cause == causeCapacity || res.Cause == causeQuota {
 			redecide = true
 		}
+		if n := len(res.Instances); n > 0 && n < l.Count && res.Error == "" {
+			// Fewer than asked (the call's MinCount is 1: EC2 gave what
+			// the first zone with stock had): decided again now, the
+			// launched ones counted, so the shortfall is asked of
+			// another zone, then of the next offering, in this tick and
+			// not a tick's length later.
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("offering %s launched %d of %d: the shortfall decided again in the same tick", l.Offering.Name, n, l.Count))
+			redecide = true
+		}
 	}
 	return redecide
 }

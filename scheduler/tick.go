@@ -178,7 +178,7 @@ func (s *Scheduler) Tick(ctx context.Context, pool string) error {
 		if !retry || round+1 >= maxRedecide || s.opts.DryRun || ctx.Err() != nil {
 			break
 		}
-		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure")
+		t.rec.Notes = append(t.rec.Notes, "decided again in the same tick after a capacity or quota failure, or a launch of fewer instances than asked")
 	}
 	s.saveIdleGaps(cctx, t)
 	s.saveHolds(cctx, t)
