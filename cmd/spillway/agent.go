@@ -102,8 +102,11 @@ U+FFFD for its bad bytes. A sample that takes longer than
 --sample-timeout (an NVML call stuck in the driver), or in which NVML cannot
 count the GPUs, fails: the last good sample is then served with every GPU
 unknown and the error, and no further sample starts until the stuck one
-returns. The GPUs are counted every sample (a GPU hot-removed or back is
-followed) and NVML is initialised again after a driver reload. A GPU whose
+returns. The GPUs are counted, and each index's GPU checked by its UUID,
+every sample (a GPU hot-removed or back, swapped for another or two
+reordered by a driver reload is followed: each reading is served under
+the GPU and index NVML gives it now) and NVML is initialised again after a
+driver reload. A GPU whose
 memory NVML reports broken (a row remapping failed: it needs repair; a row
 remapping or page retirement pending: it needs a reset) is "unhealthy":
 served as read (a job on it keeps it busy) with "unhealthy": true and why;

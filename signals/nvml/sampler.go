@@ -272,7 +272,9 @@ func (s *Sampler) Close() error {
 // unknown (signals.GPU.Unknown, with the GPU, the call and NVML's error) and
 // the others as read. Before reading, the sampler asks NVML how many GPUs
 // there are: when the count changed (a GPU hot-removed or back after a
-// driver reload) it opens them all again, and when NVML says it is not
+// driver reload) it opens them all again, an index whose GPU's UUID
+// changed (a GPU swapped, the count unchanged) it opens again, and when
+// NVML says it is not
 // initialised (the driver was reloaded under it) it initialises it again.
 // Sample fails as a whole only when NVML cannot count the GPUs.
 //
@@ -382,8 +384,9 @@ func mark(m *map[int]bool, i int) {
 }
 
 // refresh re-enumerates the GPUs when NVML's count differs from the
-// sampler's, or a device could not be opened, and initialises NVML again
-// when it says it is not.
+// sampler's, or a device could not be opened, reopens each GPU index that
+// holds another GPU than the one opened (reidentify), and initialises
+// NVML again when it says it is not.
 func (s *Sampler) refresh() error {
 	n, ret := s.lib.DeviceGetCount()
 	switch ret {
@@ -400,10 +403,41 @@ func (s *Sampler) refresh() error {
 	for _, d := range s.devices {
 		stale = stale || d.err != nil
 	}
-	if !stale {
-		return nil
+	if stale {
+		return s.enumerate()
 	}
-	return s.enumerate()
+	s.reidentify()
+	return nil
+}
+
+// reidentify asks NVML, for each GPU index, the handle and the UUID of the
+// GPU there now, and reopens an index whose GPU is another than the one
+// opened: a GPU replaced between samples (hot-swapped, or two reordered by
+// a driver reload) leaves NVML's count as it was, and the handle kept
+// would go on reading the GPU that was there (or answering lost) under
+// its UUID, each reading served as another GPU's. Two calls a GPU, where
+// opening one again takes three and a sample at least five. An index NVML
+// cannot answer for now keeps what was opened: reading it says what fails.
+func (s *Sampler) reidentify() {
+	for i := range s.devices {
+		d := &s.devices[i]
+		h, ret := s.lib.DeviceGetHandleByIndex(d.index)
+		if ret != nv.SUCCESS {
+			continue
+		}
+		uuid, ret := h.GetUUID()
+		switch {
+		case ret != nv.SUCCESS:
+		case uuid == d.uuid:
+			d.handle = h
+		default:
+			nd, err := openDevice(s.lib, d.index)
+			if err != nil {
+				nd = device{index: d.index, err: err}
+			}
+			*d = nd
+		}
+	}
 }
 
 // unreadableGPU marks g as unread and unhealthy, with why: its NVML
