@@ -135,12 +135,18 @@ none busy. It serves:
              labelled GPU_I_ID as dcgm-exporter's, and none for the GPU
              whole (a sum by UUID counts its bytes once); an unknown GPU has
              spillway_gpu_unknown 1, spillway_gpu_busy 1 and no other series;
-             an unhealthy GPU has spillway_gpu_unhealthy 1
+             an unhealthy GPU has spillway_gpu_unhealthy 1;
+             spillway_gpu_read_errors_total counts the samples in which a
+             GPU could not be read, by the NVML call that failed (call) and
+             its return as nvml.h names it (error: ERROR_GPU_IS_LOST, …, or
+             OUT_OF_RANGE, PANIC, TIMEOUT, OTHER), at most 1024 series
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
              and "error" when the latest sample failed or timed out
   /healthz   200 "ok" while the latest sample read every GPU healthy; 503
              and the NVML error while samples fail or time out, or naming
-             each unknown or unhealthy GPU and why (the two above keep
+             each unknown or unhealthy GPU, the call that failed and how
+             ("GPU 5 unknown (GetMemoryInfo ERROR_GPU_IS_LOST): …"), and
+             why (the two above keep
              answering at once): for people and alerts, not a probe
   /livez     200 "ok" while the agent serves, whatever its GPUs: the
              liveness probe (restarting the agent mends no GPU)

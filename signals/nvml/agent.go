@@ -40,12 +40,16 @@ const (
 	MetricLastSample      = "spillway_agent_last_sample_timestamp_seconds"
 	MetricSampleErrors    = "spillway_agent_sample_errors_total"
 	MetricBusyThreshold   = "spillway_agent_busy_utilization_threshold_ratio"
+	MetricReadErrors      = "spillway_gpu_read_errors_total"
 	labelGPU, labelUUID   = "gpu", "UUID"
 	labelModel, labelHost = "modelName", "Hostname"
 	// labelMIG is dcgm-exporter's label of a MIG GPU instance's series
 	// (its GPU instance ID); empty, and so absent in Prometheus, for a
 	// GPU not split.
 	labelMIG = "GPU_I_ID"
+	// labelCall and labelError are MetricReadErrors' NVML call and how
+	// it failed (ReadError.Code).
+	labelCall, labelError = "call", "error"
 )
 
 var gpuLabels = []string{labelGPU, labelUUID, labelModel, labelHost}
@@ -60,6 +64,7 @@ var (
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
 	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute, then no other series of it); or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
+	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -86,6 +91,9 @@ type Agent struct {
 	last    Sample
 	err     error
 	attempt uint64 // counts samples started, so that a late one's result is told from a newer's
+	// readErrs counts, by GPU, call and error, the samples in which
+	// reading a GPU failed (MetricReadErrors); at most maxReadErrorSeries.
+	readErrs map[readErrKey]uint64
 
 	registry *prometheus.Registry
 	duration prometheus.Histogram
@@ -181,6 +189,9 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 		case err == nil && attempt == a.attempt:
 			a.last, a.err = s, nil
 		}
+		if err == nil {
+			a.countReadErrors(s)
+		}
 		done <- err
 	}()
 	select {
@@ -190,6 +201,39 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 		return a.fail(fmt.Errorf("nvml: no answer within %s: %w", a.timeout, ErrSampleTimeout))
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// readErrKey is one series of MetricReadErrors.
+type readErrKey struct {
+	index       int
+	uuid, model string
+	readFailure
+}
+
+// maxReadErrorSeries bounds MetricReadErrors' series: past it, a GPU's
+// failures of a call and error not counted yet count under call and
+// error OTHER, one more series a GPU at most.
+const maxReadErrorSeries = 1024
+
+// otherFailure labels the failures past maxReadErrorSeries.
+var otherFailure = readFailure{call: "OTHER", code: "OTHER"}
+
+// countReadErrors counts s's failed GPUs; a.mu is held.
+func (a *Agent) countReadErrors(s Sample) {
+	for _, g := range s.GPUs {
+		f, ok := s.failed[g.Index]
+		if !ok {
+			continue
+		}
+		k := readErrKey{index: g.Index, uuid: g.UUID, model: g.Model, readFailure: f}
+		if _, ok := a.readErrs[k]; !ok && len(a.readErrs) >= maxReadErrorSeries {
+			k.readFailure = otherFailure
+		}
+		if a.readErrs == nil {
+			a.readErrs = map[readErrKey]uint64{}
+		}
+		a.readErrs[k]++
 	}
 }
 
@@ -347,9 +391,9 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		for _, g := range s.GPUs {
 			switch {
 			case g.Unknown:
-				fmt.Fprintf(&b, "GPU %d unknown: %s\n", g.Index, g.Error)
+				fmt.Fprintf(&b, "GPU %d unknown%s: %s\n", g.Index, s.failed[g.Index], g.Error)
 			case g.Unhealthy:
-				fmt.Fprintf(&b, "GPU %d unhealthy: %s\n", g.Index, g.Health)
+				fmt.Fprintf(&b, "GPU %d unhealthy%s: %s\n", g.Index, s.failed[g.Index], g.Health)
 			}
 		}
 		http.Error(w, strings.TrimSuffix(b.String(), "\n"), http.StatusServiceUnavailable)
@@ -448,7 +492,7 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 type gpuCollector Agent
 
 func (c *gpuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descUnhealthy, descLast, descThreshold} {
+	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descUnhealthy, descReadErrs, descLast, descThreshold} {
 		ch <- d
 	}
 }
@@ -458,6 +502,11 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 	s := a.Served()
 	host := a.sampler.Node()
 	ch <- prometheus.MustNewConstMetric(descThreshold, prometheus.GaugeValue, a.sampler.thresholds.BusyUtil/100, host)
+	a.mu.RLock()
+	for k, n := range a.readErrs {
+		ch <- prometheus.MustNewConstMetric(descReadErrs, prometheus.CounterValue, float64(n), strconv.Itoa(k.index), k.uuid, k.model, host, k.call, k.code)
+	}
+	a.mu.RUnlock()
 	if s.Time.IsZero() {
 		return
 	}

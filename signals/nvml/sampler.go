@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -63,6 +64,22 @@ type Sample struct {
 	// own (GPU_I_ID), as dcgm-exporter does, and none for the GPU whole,
 	// which holds the same bytes.
 	mig map[int][]migInstance
+	// failed holds, by GPU index, the call that failed reading each GPU
+	// NVML could not read (unread), and how: /metrics counts them
+	// (MetricReadErrors), /healthz names them.
+	failed map[int]readFailure
+}
+
+// readFailure is a GPU's ReadError as labels.
+type readFailure struct{ call, code string }
+
+// failureOf is err's call and code: a ReadError's, or NVML and OTHER.
+func failureOf(err error) readFailure {
+	var re *ReadError
+	if errors.As(err, &re) {
+		return readFailure{call: re.Call, code: re.Code()}
+	}
+	return readFailure{call: callNone.String(), code: (&ReadError{Err: err}).Code()}
 }
 
 // migInstance is one GPU instance of a MIG-enabled GPU, as read.
@@ -215,20 +232,20 @@ const MaxProcesses = 4096
 func openDevice(lib nv.Interface, i int) (device, error) {
 	h, ret := lib.DeviceGetHandleByIndex(i)
 	if ret != nv.SUCCESS {
-		return device{}, fmt.Errorf("nvml: GPU %d: DeviceGetHandleByIndex: %w", i, ret)
+		return device{}, readError(callHandle, fmt.Errorf("nvml: GPU %d: DeviceGetHandleByIndex: %w", i, ret))
 	}
 	uuid, ret := h.GetUUID()
 	if ret != nv.SUCCESS {
-		return device{}, fmt.Errorf("nvml: GPU %d: GetUUID: %w", i, ret)
+		return device{}, readError(callUUID, fmt.Errorf("nvml: GPU %d: GetUUID: %w", i, ret))
 	}
 	if !validUUID(uuid) {
 		// Served as a label, it would fail the whole /metrics (a label
 		// value must be UTF-8); read by the server, it names no GPU.
-		return device{}, fmt.Errorf("nvml: GPU %d: GetUUID: %q is not a GPU UUID (want 1 to %d printable UTF-8 bytes, such as GPU-5cc4ba2c-…): %w", i, signals.Shorten(uuid, 100), maxUUID, ErrOutOfRange)
+		return device{}, readError(callUUID, fmt.Errorf("nvml: GPU %d: GetUUID: %q is not a GPU UUID (want 1 to %d printable UTF-8 bytes, such as GPU-5cc4ba2c-…): %w", i, signals.Shorten(uuid, 100), maxUUID, ErrOutOfRange))
 	}
 	name, ret := h.GetName()
 	if ret != nv.SUCCESS {
-		return device{}, fmt.Errorf("nvml: GPU %d: GetName: %w", i, ret)
+		return device{}, readError(callName, fmt.Errorf("nvml: GPU %d: GetName: %w", i, ret))
 	}
 	// The model names no GPU: bytes that are not UTF-8 are shown as
 	// U+FFFD rather than fail /metrics, and a name past NVML's buffer is
@@ -298,7 +315,8 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 			return Sample{}, err
 		}
 		d := &s.devices[i]
-		g, noUtil, mig, err := s.read(d)
+		var at inCall
+		g, noUtil, mig, err := s.read(d, &at)
 		switch {
 		case errors.Is(err, nv.ERROR_RESET_REQUIRED):
 			g = unreadableGPU(g, err.Error()+": the GPU needs a reset")
@@ -310,6 +328,10 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		}
 		if err != nil {
 			mark(&out.unread, g.Index)
+			if out.failed == nil {
+				out.failed = map[int]readFailure{}
+			}
+			out.failed[g.Index] = failureOf(err)
 		}
 		out.GPUs = append(out.GPUs, g)
 		if noUtil && err == nil {
@@ -458,6 +480,125 @@ func unknownGPU(g signals.GPU, err error) signals.GPU {
 	}
 }
 
+// A ReadError is why a GPU could not be read: the NVML call that failed
+// and its error, which wraps NVML's return (an nv.Return), ErrOutOfRange,
+// ErrNVMLPanic or ErrSampleTimeout. /metrics counts them by Call and Code
+// (MetricReadErrors), /healthz names them.
+type ReadError struct {
+	// Call is the NVML call, as NVML's API names it (GetMemoryInfo).
+	Call string
+	Err  error
+}
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Code says how the call failed, as a label of few values: NVML's return
+// by its name in nvml.h (ERROR_GPU_IS_LOST), OUT_OF_RANGE, PANIC, TIMEOUT,
+// or OTHER (a return this agent does not know).
+func (e *ReadError) Code() string {
+	var ret nv.Return
+	switch {
+	case errors.Is(e.Err, ErrOutOfRange):
+		return "OUT_OF_RANGE"
+	case errors.Is(e.Err, ErrNVMLPanic):
+		return "PANIC"
+	case errors.Is(e.Err, ErrSampleTimeout):
+		return "TIMEOUT"
+	case errors.As(e.Err, &ret) && returnNames[ret] != "":
+		return returnNames[ret]
+	}
+	return "OTHER"
+}
+
+// returnNames are NVML's returns by their names in nvml.h: with the real
+// library, nv.Return's Error is its description, of no bounded set.
+var returnNames = map[nv.Return]string{
+	nv.ERROR_UNINITIALIZED:             "ERROR_UNINITIALIZED",
+	nv.ERROR_INVALID_ARGUMENT:          "ERROR_INVALID_ARGUMENT",
+	nv.ERROR_NOT_SUPPORTED:             "ERROR_NOT_SUPPORTED",
+	nv.ERROR_NO_PERMISSION:             "ERROR_NO_PERMISSION",
+	nv.ERROR_ALREADY_INITIALIZED:       "ERROR_ALREADY_INITIALIZED",
+	nv.ERROR_NOT_FOUND:                 "ERROR_NOT_FOUND",
+	nv.ERROR_INSUFFICIENT_SIZE:         "ERROR_INSUFFICIENT_SIZE",
+	nv.ERROR_INSUFFICIENT_POWER:        "ERROR_INSUFFICIENT_POWER",
+	nv.ERROR_DRIVER_NOT_LOADED:         "ERROR_DRIVER_NOT_LOADED",
+	nv.ERROR_TIMEOUT:                   "ERROR_TIMEOUT",
+	nv.ERROR_IRQ_ISSUE:                 "ERROR_IRQ_ISSUE",
+	nv.ERROR_LIBRARY_NOT_FOUND:         "ERROR_LIBRARY_NOT_FOUND",
+	nv.ERROR_FUNCTION_NOT_FOUND:        "ERROR_FUNCTION_NOT_FOUND",
+	nv.ERROR_CORRUPTED_INFOROM:         "ERROR_CORRUPTED_INFOROM",
+	nv.ERROR_GPU_IS_LOST:               "ERROR_GPU_IS_LOST",
+	nv.ERROR_RESET_REQUIRED:            "ERROR_RESET_REQUIRED",
+	nv.ERROR_OPERATING_SYSTEM:          "ERROR_OPERATING_SYSTEM",
+	nv.ERROR_LIB_RM_VERSION_MISMATCH:   "ERROR_LIB_RM_VERSION_MISMATCH",
+	nv.ERROR_IN_USE:                    "ERROR_IN_USE",
+	nv.ERROR_MEMORY:                    "ERROR_MEMORY",
+	nv.ERROR_NO_DATA:                   "ERROR_NO_DATA",
+	nv.ERROR_VGPU_ECC_NOT_SUPPORTED:    "ERROR_VGPU_ECC_NOT_SUPPORTED",
+	nv.ERROR_INSUFFICIENT_RESOURCES:    "ERROR_INSUFFICIENT_RESOURCES",
+	nv.ERROR_FREQ_NOT_SUPPORTED:        "ERROR_FREQ_NOT_SUPPORTED",
+	nv.ERROR_ARGUMENT_VERSION_MISMATCH: "ERROR_ARGUMENT_VERSION_MISMATCH",
+	nv.ERROR_DEPRECATED:                "ERROR_DEPRECATED",
+	nv.ERROR_NOT_READY:                 "ERROR_NOT_READY",
+	nv.ERROR_GPU_NOT_FOUND:             "ERROR_GPU_NOT_FOUND",
+	nv.ERROR_INVALID_STATE:             "ERROR_INVALID_STATE",
+	nv.ERROR_RESET_TYPE_NOT_SUPPORTED:  "ERROR_RESET_TYPE_NOT_SUPPORTED",
+	nv.ERROR_UNKNOWN:                   "ERROR_UNKNOWN",
+}
+
+// readError is err of call.
+func readError(c nvmlCall, err error) error { return &ReadError{Call: c.String(), Err: err} }
+
+// An nvmlCall is one of the calls the sampler makes of a GPU.
+type nvmlCall uint32
+
+const (
+	callNone nvmlCall = iota
+	callHandle
+	callUUID
+	callName
+	callMemory
+	callMigMode
+	callUtilization
+	callProcesses
+	callMaxMigDevices
+	callMigDevice
+	callGpuInstanceID
+	callRemappedRows
+	callRetiredPages
+)
+
+var callNames = [...]string{
+	callNone:          "NVML",
+	callHandle:        "DeviceGetHandleByIndex",
+	callUUID:          "GetUUID",
+	callName:          "GetName",
+	callMemory:        "GetMemoryInfo",
+	callMigMode:       "GetMigMode",
+	callUtilization:   "GetUtilizationRates",
+	callProcesses:     "GetComputeRunningProcesses",
+	callMaxMigDevices: "GetMaxMigDeviceCount",
+	callMigDevice:     "GetMigDeviceHandleByIndex",
+	callGpuInstanceID: "GetGpuInstanceId",
+	callRemappedRows:  "GetRemappedRows",
+	callRetiredPages:  "GetRetiredPagesPendingStatus",
+}
+
+func (c nvmlCall) String() string {
+	if int(c) < len(callNames) {
+		return callNames[c]
+	}
+	return callNames[callNone]
+}
+
+// inCall holds the call a GPU's reading is in (or made last), for the
+// error of a reading that panics or does not return.
+type inCall struct{ c atomic.Uint32 }
+
+func (i *inCall) set(c nvmlCall) { i.c.Store(uint32(c)) }
+func (i *inCall) get() nvmlCall  { return nvmlCall(i.c.Load()) }
+
 // ErrNVMLPanic is wrapped by the error of a GPU whose reading panicked
 // in go-nvml (a count the driver answered past go-nvml's buffer).
 var ErrNVMLPanic = errors.New("NVML call panicked")
@@ -469,7 +610,7 @@ var ErrOutOfRange = errors.New("out of range")
 
 // read reads d; noUtil says NVML does not report its utilisation (MIG),
 // mig lists its GPU instances when MIG is enabled on it.
-func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance, err error) {
+func (s *Sampler) read(d *device, at *inCall) (g signals.GPU, noUtil bool, mig []migInstance, err error) {
 	g = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}
 	defer func() {
 		// go-nvml slices its buffers by the counts the driver answers
@@ -479,23 +620,25 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 		// GPU is unknown instead.
 		if p := recover(); p != nil {
 			g, noUtil, mig = signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model}, false, nil
-			err = fmt.Errorf("nvml: GPU %d (%s): an NVML call panicked: %v: %w", d.index, d.uuid, p, ErrNVMLPanic)
+			c := at.get()
+			err = readError(c, fmt.Errorf("nvml: GPU %d (%s): %s panicked: %v: %w", d.index, d.uuid, c, p, ErrNVMLPanic))
 		}
 	}()
 	if d.err != nil {
 		return g, false, nil, d.err
 	}
+	at.set(callMemory)
 	mem, ret := d.handle.GetMemoryInfo()
 	if ret != nv.SUCCESS {
-		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret)
+		return g, false, nil, readError(callMemory, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %w", d.index, d.uuid, ret))
 	}
 	if mem.Used > mem.Total {
-		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, mem.Used, mem.Total, ErrOutOfRange)
+		return g, false, nil, readError(callMemory, fmt.Errorf("nvml: GPU %d (%s): GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, mem.Used, mem.Total, ErrOutOfRange))
 	}
 	g.MemoryUsed, g.MemoryTotal = mem.Used, mem.Total
 	// Asked every sample, as MIG mode can change at runtime. The GPU's
 	// memory used is then its instances', each counted once.
-	migOn, mig, err := migInstances(d)
+	migOn, mig, err := migInstances(d, at)
 	if err != nil {
 		return g, false, nil, err
 	}
@@ -505,32 +648,34 @@ func (s *Sampler) read(d *device) (g signals.GPU, noUtil bool, mig []migInstance
 			g.MemoryUsed += m.memoryUsed
 		}
 		if g.MemoryUsed > g.MemoryTotal {
-			return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): its MIG instances use %d bytes of %d: %w", d.index, d.uuid, g.MemoryUsed, g.MemoryTotal, ErrOutOfRange)
+			return g, false, nil, readError(callMemory, fmt.Errorf("nvml: GPU %d (%s): its MIG instances use %d bytes of %d: %w", d.index, d.uuid, g.MemoryUsed, g.MemoryTotal, ErrOutOfRange))
 		}
 	}
 	// Asked every sample: MIG mode can be turned off (or on) at runtime.
+	at.set(callUtilization)
 	u, ret := d.handle.GetUtilizationRates()
 	switch ret {
 	case nv.SUCCESS:
 		if u.Gpu > 100 {
-			return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %d%%, want 0 to 100: %w", d.index, d.uuid, u.Gpu, ErrOutOfRange)
+			return g, false, nil, readError(callUtilization, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %d%%, want 0 to 100: %w", d.index, d.uuid, u.Gpu, ErrOutOfRange))
 		}
 		g.Utilization = float64(u.Gpu)
 	case nv.ERROR_NOT_SUPPORTED:
 		noUtil = true
 	default:
-		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret)
+		return g, false, nil, readError(callUtilization, fmt.Errorf("nvml: GPU %d (%s): GetUtilizationRates: %w", d.index, d.uuid, ret))
 	}
+	at.set(callProcesses)
 	procs, ret := d.handle.GetComputeRunningProcesses()
 	if ret != nv.SUCCESS {
-		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret)
+		return g, false, nil, readError(callProcesses, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %w", d.index, d.uuid, ret))
 	}
 	if len(procs) > MaxProcesses {
-		return g, false, nil, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %d processes, want 0 to %d: %w", d.index, d.uuid, len(procs), MaxProcesses, ErrOutOfRange)
+		return g, false, nil, readError(callProcesses, fmt.Errorf("nvml: GPU %d (%s): GetComputeRunningProcesses: %d processes, want 0 to %d: %w", d.index, d.uuid, len(procs), MaxProcesses, ErrOutOfRange))
 	}
 	g.Processes = len(procs)
 	g.Allocated = g.Processes > 0
-	g.Health = health(d)
+	g.Health = health(d, at)
 	if g.Health == "" && migOn && len(mig) == 0 {
 		g.Health = noGPUInstance(d)
 	}
@@ -552,39 +697,44 @@ const MaxMIGDevices = 64
 // GPU instances when it is. NVML lists MIG devices, one per compute
 // instance; the compute instances of one GPU instance share its memory and
 // report it each, so each GPU instance is read once.
-func migInstances(d *device) (enabled bool, out []migInstance, err error) {
+func migInstances(d *device, at *inCall) (enabled bool, out []migInstance, err error) {
+	at.set(callMigMode)
 	mode, _, ret := d.handle.GetMigMode()
 	if ret != nv.SUCCESS || mode != nv.DEVICE_MIG_ENABLE {
 		return false, nil, nil
 	}
+	at.set(callMaxMigDevices)
 	n, ret := d.handle.GetMaxMigDeviceCount()
 	if ret != nv.SUCCESS {
-		return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %w", d.index, d.uuid, ret)
+		return true, nil, readError(callMaxMigDevices, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %w", d.index, d.uuid, ret))
 	}
 	if n < 0 || n > MaxMIGDevices {
-		return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %d, want 0 to %d: %w", d.index, d.uuid, n, MaxMIGDevices, ErrOutOfRange)
+		return true, nil, readError(callMaxMigDevices, fmt.Errorf("nvml: GPU %d (%s): GetMaxMigDeviceCount: %d, want 0 to %d: %w", d.index, d.uuid, n, MaxMIGDevices, ErrOutOfRange))
 	}
 	for i := range n {
+		at.set(callMigDevice)
 		h, ret := d.handle.GetMigDeviceHandleByIndex(i)
 		if ret == nv.ERROR_NOT_FOUND {
 			continue // no MIG device in this place
 		}
 		if ret != nv.SUCCESS {
-			return true, nil, fmt.Errorf("nvml: GPU %d (%s): GetMigDeviceHandleByIndex(%d): %w", d.index, d.uuid, i, ret)
+			return true, nil, readError(callMigDevice, fmt.Errorf("nvml: GPU %d (%s): GetMigDeviceHandleByIndex(%d): %w", d.index, d.uuid, i, ret))
 		}
+		at.set(callGpuInstanceID)
 		id, ret := h.GetGpuInstanceId()
 		if ret != nv.SUCCESS {
-			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetGpuInstanceId: %w", d.index, d.uuid, i, ret)
+			return true, nil, readError(callGpuInstanceID, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetGpuInstanceId: %w", d.index, d.uuid, i, ret))
 		}
 		if slices.ContainsFunc(out, func(m migInstance) bool { return m.id == id }) {
 			continue // another compute instance of a GPU instance read
 		}
+		at.set(callMemory)
 		mem, ret := h.GetMemoryInfo()
 		if ret != nv.SUCCESS {
-			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %w", d.index, d.uuid, i, ret)
+			return true, nil, readError(callMemory, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %w", d.index, d.uuid, i, ret))
 		}
 		if mem.Used > mem.Total {
-			return true, nil, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, i, mem.Used, mem.Total, ErrOutOfRange)
+			return true, nil, readError(callMemory, fmt.Errorf("nvml: GPU %d (%s): MIG device %d: GetMemoryInfo: %d bytes used of %d: %w", d.index, d.uuid, i, mem.Used, mem.Total, ErrOutOfRange))
 		}
 		out = append(out, migInstance{id: id, memoryUsed: mem.Used})
 	}
@@ -607,7 +757,8 @@ func noGPUInstance(d *device) string {
 // a GPU remaps rows of bad memory: a remapping pending needs a reset of
 // the GPU, a failed one its repair; before, it retires pages, and pages
 // pending retirement need a reset.
-func health(d *device) string {
+func health(d *device, at *inCall) string {
+	at.set(callRemappedRows)
 	_, _, pending, failed, ret := d.handle.GetRemappedRows()
 	switch {
 	case ret == nv.SUCCESS && failed:
@@ -617,8 +768,18 @@ func health(d *device) string {
 	case ret != nv.ERROR_NOT_SUPPORTED:
 		return ""
 	}
+	at.set(callRetiredPages)
 	if st, ret := d.handle.GetRetiredPagesPendingStatus(); ret == nv.SUCCESS && st == nv.FEATURE_ENABLED {
 		return fmt.Sprintf("nvml: GPU %d (%s): GetRetiredPagesPendingStatus: retired pages pending: the GPU needs a reset", d.index, d.uuid)
 	}
 	return ""
+}
+
+// String is f as /healthz says it after the GPU's index: " (CALL
+// ERROR)", or "" for no failure.
+func (f readFailure) String() string {
+	if f == (readFailure{}) {
+		return ""
+	}
+	return " (" + f.call + " " + f.code + ")"
 }
