@@ -154,10 +154,15 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 var ErrSampleTimeout = errors.New("sample timed out")
 
 // SampleOnce takes one sample and makes it the one served. It returns
-// within the sample timeout: a sample still inside NVML then is left to
-// finish on its own (its result is served if no newer attempt was made),
-// and SampleOnce returns an error wrapping ErrSampleTimeout, which is what
-// /healthz and /v1/gpus say until a sample succeeds.
+// within the sample timeout. Once the GPUs are counted and opened, each is
+// read on its own: a GPU whose reading has not returned then (an NVML call
+// of it stuck in the driver) is served unknown, its error naming the call
+// and wrapping ErrSampleTimeout, the others as read, and that GPU is not
+// read again until the call returns. A sample stuck before (counting the
+// GPUs, opening them) is left to finish on its own (its result is served
+// if no newer attempt was made), and SampleOnce returns an error wrapping
+// ErrSampleTimeout, which is what /healthz and /v1/gpus say until a
+// sample succeeds.
 func (a *Agent) SampleOnce(ctx context.Context) error {
 	timer := a.clock.NewTimer(a.timeout)
 	defer timer.Stop()
@@ -174,9 +179,10 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 	attempt := a.attempt
 	a.mu.Unlock()
 	done := make(chan error, 1)
+	giveUp, reading := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer func() { <-a.turn }()
-		s, err := a.sampler.Sample(ctx)
+		s, err := a.sampler.sample(ctx, giveUp, func() { close(reading) })
 		a.duration.Observe(a.clock.Since(begin).Seconds())
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -198,6 +204,15 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 	case err := <-done:
 		return err
 	case <-timer.C():
+		close(giveUp)
+		select {
+		case <-reading:
+			// The GPUs are being read: the sampler returns at once,
+			// each GPU whose reading is stuck unknown, the others
+			// as read.
+			return <-done
+		default:
+		}
 		return a.fail(fmt.Errorf("nvml: no answer within %s: %w", a.timeout, ErrSampleTimeout))
 	case <-ctx.Done():
 		return ctx.Err()
@@ -247,15 +262,16 @@ func (a *Agent) fail(err error) error {
 	return err
 }
 
-// Wait waits for a sample still inside NVML to finish, or ctx to end.
+// Wait waits for a sample still inside NVML to finish, and every GPU's
+// reading stuck in it to return, or ctx to end.
 func (a *Agent) Wait(ctx context.Context) error {
 	select {
 	case a.turn <- struct{}{}:
 		<-a.turn
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return a.sampler.WaitReads(ctx)
 }
 
 // Close shuts NVML down once no sample is inside it: NVML's Shutdown while
@@ -269,6 +285,10 @@ func (a *Agent) Close(ctx context.Context) error {
 	case a.turn <- struct{}{}: // kept: no sample after this one
 	case <-ctx.Done():
 		return fmt.Errorf("nvml: not shut down: a sample is still inside NVML (%w): %w", ErrSampleTimeout, ctx.Err())
+	}
+	if err := a.sampler.WaitReads(ctx); err != nil {
+		<-a.turn
+		return fmt.Errorf("nvml: not shut down: a GPU's reading is still inside NVML (%w): %w", ErrSampleTimeout, err)
 	}
 	return a.sampler.Close()
 }

@@ -279,28 +279,27 @@ func TestNVMLReinitialised(t *testing.T) {
 	}
 }
 
-// TestStuckNVMLCallIsBounded: one NVML call hangs in the driver. Before,
-// the sample never returned, /healthz said ok and /v1/gpus served the last
-// good sample, busy or idle, as if it were current, for as long as the call
-// hung. Now the sample fails after the sample timeout: /healthz is 503,
-// /v1/gpus and /metrics still answer at once with every GPU unknown, no
-// second sample piles up behind the stuck one, and once the call returns
-// sampling resumes.
+// TestStuckNVMLCallIsBounded: NVML hangs in the driver. Counting the GPUs
+// stuck: before, the sample never returned, /healthz said ok and /v1/gpus
+// served the last good sample, busy or idle, as if it were current, for
+// as long as the call hung; now the sample fails after the sample timeout:
+// /healthz is 503, /v1/gpus and /metrics still answer at once with every
+// GPU unknown, no second sample piles up behind the stuck one, and once
+// the call returns sampling resumes.
 func TestStuckNVMLCallIsBounded(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	srv, a, hs := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
 	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	d := srv.Devices[4].(*server.Device)
-	procs := d.GetComputeRunningProcessesFunc
+	count := srv.DeviceGetCountFunc
 	entered, release := make(chan struct{}, 4), make(chan struct{})
 	var calls atomic.Int32
-	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) {
+	srv.DeviceGetCountFunc = func() (int, nv.Return) {
 		calls.Add(1)
 		entered <- struct{}{}
 		<-release
-		return procs()
+		return count()
 	}
 	for i := range 2 {
 		err := sampleStepping(t, a, clk, 5*time.Second, func() {
@@ -318,6 +317,7 @@ func TestStuckNVMLCallIsBounded(t *testing.T) {
 		if len(s.GPUs) != 8 || len(s.Unknown()) != 8 || !strings.Contains(s.Error, "timed out") {
 			t.Errorf("/v1/gpus while NVML is stuck: %d GPUs, %d unknown, error %q; want all 8 unknown", len(s.GPUs), len(s.Unknown()), s.Error)
 		}
+		d := srv.Devices[4].(*server.Device)
 		if m := byUUID(t, getMetrics(t, hs.URL), MetricUnknown)[d.UUID]; m.GetGauge().GetValue() != 1 {
 			t.Errorf("%s while NVML is stuck = %v, want 1", MetricUnknown, m)
 		}
@@ -325,7 +325,7 @@ func TestStuckNVMLCallIsBounded(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Errorf("NVML was entered %d times while stuck; want 1 (no sample behind the stuck one)", n)
 	}
-	d.GetComputeRunningProcessesFunc = procs
+	srv.DeviceGetCountFunc = count
 	close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -338,6 +338,111 @@ func TestStuckNVMLCallIsBounded(t *testing.T) {
 	if code, body := healthz(t, hs.URL); code != http.StatusOK {
 		t.Errorf("/healthz after recovery = %d %q", code, body)
 	}
+}
+
+// TestStuckGPUAloneIsUnknown: one GPU's NVML call hangs in the driver (a
+// GPU wedged by an Xid). Before, the whole sample timed out: every GPU of
+// the node was served unknown, busy, for as long as the call hung, so a
+// node of seven idle GPUs counted none free and a burst instance of them
+// was kept rented, and no sample read anything until the call returned.
+// Now the sample timeout bounds each GPU's reading: that GPU alone is
+// unknown, its error and /healthz naming the call, the others are read
+// every sample, and the stuck GPU is not called again (no pile-up in the
+// driver) until its call returns.
+func TestStuckGPUAloneIsUnknown(t *testing.T) {
+	for _, call := range []string{"GetComputeRunningProcesses", "GetUtilizationRates", "GetMemoryInfo"} {
+		t.Run(call, func(t *testing.T) {
+			clk := clocktesting.NewFakeClock(t0)
+			srv, a, hs := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			d := srv.Devices[4].(*server.Device)
+			entered, release := make(chan struct{}, 4), make(chan struct{})
+			var calls atomic.Int32
+			hang := func() {
+				calls.Add(1)
+				entered <- struct{}{}
+				<-release
+			}
+			restore := hangCall(d, call, hang)
+			for i := range 3 {
+				if i == 1 {
+					// Another GPU starts work while GPU 4 hangs: it must be seen.
+					srv.Devices[1].(*server.Device).GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) {
+						return nv.Utilization{Gpu: 90}, nv.SUCCESS
+					}
+				}
+				step := time.Duration(0) // GPU 4 is stuck from before: not waited for
+				if i == 0 {
+					step = 5 * time.Second
+				}
+				err := sampleStepping(t, a, clk, step, func() {
+					<-entered
+					// The seven other GPUs are read before the time is up.
+					for a.sampler.inside.Load() > 1 {
+						runtime.Gosched()
+					}
+				})
+				if err != nil {
+					t.Fatalf("sample %d with GPU 4's %s stuck: %v, want the others read", i, call, err)
+				}
+				s := getGPUs(t, hs.URL)
+				if len(s.GPUs) != 8 || s.Error != "" {
+					t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q", i, len(s.GPUs), s.Error)
+				}
+				for j, g := range s.GPUs {
+					switch {
+					case j == 4 && (!g.Unknown || !g.Busy || !strings.Contains(g.Error, call) || !strings.Contains(g.Error, "GPU 4")):
+						t.Errorf("sample %d: stuck GPU 4 served as %+v; want unknown, busy, its error naming %s", i, g, call)
+					case j == 1 && i > 0 && (g.Unknown || !g.Busy || g.Utilization != 90):
+						t.Errorf("sample %d: GPU 1 at 90%% served as %+v", i, g)
+					case j != 4 && j != 1 && (g.Unknown || !g.Idle):
+						t.Errorf("sample %d: idle GPU %d served as %+v; want read, idle", i, j, g)
+					}
+				}
+				want := "GPU 4 unknown (" + call + " TIMEOUT): "
+				if code, body := healthz(t, hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, want) || strings.Contains(body, "GPU 3") {
+					t.Errorf("sample %d: /healthz = %d %q; want 503 naming %q alone", i, code, body, want)
+				}
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("GPU 4's %s was entered %d times while stuck; want once", call, n)
+			}
+			restore()
+			close(release)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if g := getGPUs(t, hs.URL).GPUs[4]; g.Unknown || !g.Idle {
+				t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
+			}
+		})
+	}
+}
+
+// hangCall makes d's call run hang first, and returns what undoes it.
+func hangCall(d *server.Device, call string, hang func()) (restore func()) {
+	switch call {
+	case "GetMemoryInfo":
+		old := d.GetMemoryInfoFunc
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { hang(); return old() }
+		return func() { d.GetMemoryInfoFunc = old }
+	case "GetUtilizationRates":
+		old := d.GetUtilizationRatesFunc
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { hang(); return old() }
+		return func() { d.GetUtilizationRatesFunc = old }
+	case "GetComputeRunningProcesses":
+		old := d.GetComputeRunningProcessesFunc
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { hang(); return old() }
+		return func() { d.GetComputeRunningProcessesFunc = old }
+	}
+	panic("hangCall: no call " + call)
 }
 
 // sampleStepping runs a.SampleOnce, steps clk by step once it waits on its
@@ -431,8 +536,8 @@ func TestNotReadyUntilTheDriverLoads(t *testing.T) {
 	}
 }
 
-// TestCloseWaitsForAStuckSample: the agent stops (SIGTERM) while a sample
-// is stuck inside NVML. Before, the command shut NVML down at once, under
+// TestCloseWaitsForAStuckSample: the agent stops (SIGTERM) while a GPU's
+// reading is stuck inside NVML. Before, the command shut NVML down at once, under
 // the call still in the driver. Agent.Close now shuts it down only once the
 // call has returned, and, when it does not return in time, leaves NVML as
 // it is for the process exit to release.
@@ -458,8 +563,11 @@ func TestCloseWaitsForAStuckSample(t *testing.T) {
 		}
 		return nv.SUCCESS
 	}
-	if err := sampleStepping(t, a, clk, 5*time.Second, func() { <-entered }); !errors.Is(err, ErrSampleTimeout) {
-		t.Fatalf("sample with a stuck NVML call: %v, want ErrSampleTimeout", err)
+	if err := sampleStepping(t, a, clk, 5*time.Second, func() { <-entered }); err != nil {
+		t.Fatalf("sample with GPU 4's NVML call stuck: %v, want GPU 4 unknown, the others read", err)
+	}
+	if g, _ := a.Last(); len(g.GPUs) != 8 || !g.GPUs[4].Unknown || !strings.Contains(g.GPUs[4].Error, "did not return") {
+		t.Fatalf("GPU 4 stuck served as %+v, want unknown, its call not returned", g.GPUs)
 	}
 
 	ended, cancel := context.WithCancel(context.Background())

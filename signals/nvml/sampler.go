@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -113,6 +114,14 @@ type Sampler struct {
 	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
 	lost map[lostKey]time.Time
+	// stuck holds, by GPU index, the readings that have not returned
+	// (an NVML call stuck in the driver): that GPU is not read again
+	// until its reading returns.
+	stuck map[int]*stuckRead
+	// reads counts the readings inside NVML, for Close; inside too,
+	// once a reading's result is handed over.
+	reads  sync.WaitGroup
+	inside atomic.Int32
 }
 
 // device caches what does not change between samples.
@@ -297,7 +306,17 @@ func (s *Sampler) Close() error {
 //
 // While NVML has not initialised (StartSampler), Sample initialises it
 // first, and fails with an error wrapping ErrNotReady as long as it cannot.
-func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
+func (s *Sampler) Sample(ctx context.Context) (Sample, error) { return s.sample(ctx, nil, nil) }
+
+// sample is Sample, reading the GPUs at once, each in a goroutine of its
+// own: when giveUp closes, a GPU whose reading has not returned (an NVML
+// call of it stuck in the driver) is unknown, wrapping ErrSampleTimeout
+// and naming the call, while the others are served as read; it is then
+// not read again, and unknown, until that call returns. reading (if not
+// nil) is called once the GPUs are counted and opened, before they are
+// read: from then on, sample returns at once when giveUp closes, making
+// no further NVML call.
+func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading func()) (Sample, error) {
 	if s.notReady != nil {
 		if err := s.open(); err != nil {
 			s.notReady = err
@@ -308,15 +327,17 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 	if err := s.refresh(); err != nil {
 		return Sample{}, err
 	}
+	if reading != nil {
+		reading()
+	}
+	reads, err := s.readAll(ctx, giveUp)
+	if err != nil {
+		return Sample{}, err
+	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
 	var lost []int // positions in out.GPUs of GPUs that answered ERROR_GPU_IS_LOST
-	for i := range s.devices {
-		if err := ctx.Err(); err != nil {
-			return Sample{}, err
-		}
-		d := &s.devices[i]
-		var at inCall
-		g, noUtil, mig, err := s.read(d, &at)
+	for _, r := range reads {
+		g, noUtil, mig, err := r.g, r.noUtil, r.mig, r.err
 		switch {
 		case errors.Is(err, nv.ERROR_RESET_REQUIRED):
 			g = unreadableGPU(g, err.Error()+": the GPU needs a reset")
@@ -345,8 +366,121 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) {
 		}
 	}
 	out.Time = s.now()
+	for _, p := range s.stuck {
+		if p.since.IsZero() {
+			p.since = out.Time
+		}
+	}
 	s.judgeLost(&out, lost)
 	return out, nil
+}
+
+// readResult is one GPU's reading (Sampler.read).
+type readResult struct {
+	i      int // its place in Sampler.devices
+	g      signals.GPU
+	noUtil bool
+	mig    []migInstance
+	err    error
+}
+
+// stuckRead is a GPU's reading that has not returned.
+type stuckRead struct {
+	at    *inCall       // the call it is in
+	fin   chan struct{} // closed when it returns
+	since time.Time     // the time of the sample it was started for
+}
+
+// readAll reads every GPU, each in a goroutine, and gathers the readings
+// until all have returned, giveUp closes (those not returned then are
+// stuck: unknown, and not read again until they return) or ctx ends (an
+// error). A GPU still stuck from an earlier sample is not read.
+func (s *Sampler) readAll(ctx context.Context, giveUp <-chan struct{}) ([]readResult, error) {
+	res := make([]readResult, len(s.devices))
+	got := make([]bool, len(s.devices))
+	ch := make(chan readResult, len(s.devices)) // a reading returning late leaves its result here
+	started := make([]*stuckRead, len(s.devices))
+	waiting := 0
+	for i, d := range s.devices {
+		if p := s.stuck[d.index]; p != nil {
+			select {
+			case <-p.fin:
+				delete(s.stuck, d.index)
+			default:
+				res[i], got[i] = stuckResult(s.node, d, p), true
+				continue
+			}
+		}
+		p := &stuckRead{at: &inCall{}, fin: make(chan struct{})}
+		started[i] = p
+		waiting++
+		s.reads.Add(1)
+		s.inside.Add(1)
+		go func() {
+			defer s.reads.Done()
+			defer close(p.fin)
+			defer s.inside.Add(-1)
+			g, noUtil, mig, err := s.read(&d, p.at)
+			ch <- readResult{i: i, g: g, noUtil: noUtil, mig: mig, err: err}
+		}()
+	}
+	var cancelled error
+gather:
+	for waiting > 0 {
+		select {
+		case r := <-ch:
+			res[r.i], got[r.i] = r, true
+			waiting--
+		case <-giveUp:
+			for waiting > 0 { // what has returned is read
+				select {
+				case r := <-ch:
+					res[r.i], got[r.i] = r, true
+					waiting--
+				default:
+					break gather
+				}
+			}
+			break gather
+		case <-ctx.Done():
+			cancelled = ctx.Err()
+			break gather
+		}
+	}
+	for i, d := range s.devices {
+		if got[i] {
+			continue
+		}
+		if s.stuck == nil {
+			s.stuck = map[int]*stuckRead{}
+		}
+		s.stuck[d.index] = started[i]
+		res[i] = stuckResult(s.node, d, started[i])
+	}
+	return res, cancelled
+}
+
+// stuckResult is the reading of d, whose reading p has not returned.
+func stuckResult(node string, d device, p *stuckRead) readResult {
+	c := p.at.get()
+	err := fmt.Errorf("nvml: GPU %d (%s): %s did not return within the sample timeout: %w", d.index, d.uuid, c, ErrSampleTimeout)
+	if !p.since.IsZero() {
+		err = fmt.Errorf("nvml: GPU %d (%s): %s has not returned since the sample of %s: %w", d.index, d.uuid, c, p.since.UTC().Format(time.RFC3339), ErrSampleTimeout)
+	}
+	return readResult{g: signals.GPU{Node: node, Index: d.index, UUID: d.uuid, Model: d.model}, err: readError(c, err)}
+}
+
+// WaitReads waits until no reading of a GPU is inside NVML, or ctx ends
+// (its error).
+func (s *Sampler) WaitReads(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.reads.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // LostAfter is how long a GPU must answer ERROR_GPU_IS_LOST, in every
@@ -443,6 +577,9 @@ func (s *Sampler) refresh() error {
 func (s *Sampler) reidentify() {
 	for i := range s.devices {
 		d := &s.devices[i]
+		if s.stuck[d.index] != nil {
+			continue // a call of it is stuck: its next could be too
+		}
 		h, ret := s.lib.DeviceGetHandleByIndex(d.index)
 		if ret != nv.SUCCESS {
 			continue
