@@ -973,3 +973,88 @@ func TestLostGPUIsFollowedByUUID(t *testing.T) {
 		})
 	}
 }
+
+// TestStuckGPUWhileTheCountChanges: a GPU wedged (its calls hang in the
+// driver) often falls off the bus, and NVML then counts one GPU fewer.
+// Before, the count changing opened every GPU again, asking the wedged
+// one its UUID: that call hung too, and the whole sample with it, every
+// GPU of the node served unknown until the driver let go. The wedged GPU
+// is now known by its handle and not called again, under whichever index
+// NVML gives it; the others are read.
+func TestStuckGPUWhileTheCountChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		removed int // the GPU hot-removed meanwhile
+		at      int // the wedged GPU 4's index then
+	}{
+		{"a GPU after it removed", 7, 4},
+		{"a GPU before it removed", 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clocktesting.NewFakeClock(t0)
+			srv, a, hs := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			d := srv.Devices[4].(*server.Device)
+			entered, release := make(chan struct{}, 4), make(chan struct{})
+			var calls atomic.Int32
+			hang := func() {
+				calls.Add(1)
+				entered <- struct{}{}
+				<-release
+			}
+			restore := hangCall(d, "GetComputeRunningProcesses", hang)
+			if err := sampleStepping(t, a, clk, 5*time.Second, func() {
+				<-entered
+				for a.sampler.inside.Load() > 1 {
+					runtime.Gosched()
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// Wedged: its every call hangs now.
+			uuid, name := d.GetUUIDFunc, d.GetNameFunc
+			d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
+			d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+			srv.Devices = slices.Delete(slices.Clone(srv.Devices), tc.removed, tc.removed+1)
+			for i := range 2 {
+				if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+					t.Fatalf("sample %d after GPU %d was removed, GPU 4 wedged: %v", i, tc.removed, err)
+				}
+				s := getGPUs(t, hs.URL)
+				if len(s.GPUs) != 7 || s.Error != "" {
+					t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want 7", i, len(s.GPUs), s.Error)
+				}
+				for j, g := range s.GPUs {
+					want := srv.Devices[j].(*server.Device).UUID
+					switch {
+					case g.UUID != want:
+						t.Errorf("sample %d: /v1/gpus[%d] is %s, NVML has %s there", i, j, g.UUID, want)
+					case j == tc.at && (!g.Unknown || !strings.Contains(g.Error, "GetComputeRunningProcesses")):
+						t.Errorf("sample %d: wedged GPU at %d served as %+v; want unknown, naming its call", i, j, g)
+					case j != tc.at && (g.Unknown || !g.Idle):
+						t.Errorf("sample %d: idle GPU at %d served as %+v", i, j, g)
+					}
+				}
+			}
+			if n := calls.Load(); n != 1 {
+				t.Errorf("the wedged GPU was called %d times; want once", n)
+			}
+			restore()
+			d.GetUUIDFunc, d.GetNameFunc = uuid, name
+			close(release)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			if g := getGPUs(t, hs.URL).GPUs[tc.at]; g.Unknown || !g.Idle || g.UUID != d.UUID {
+				t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -114,10 +115,10 @@ type Sampler struct {
 	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
 	lost map[lostKey]time.Time
-	// stuck holds, by GPU index, the readings that have not returned
-	// (an NVML call stuck in the driver): that GPU is not read again
-	// until its reading returns.
-	stuck map[int]*stuckRead
+	// stuck holds, by GPU UUID, the readings that have not returned
+	// (an NVML call stuck in the driver): that GPU is not called again
+	// until its reading returns, under whichever index NVML gives it.
+	stuck map[string]*stuckRead
 	// reads counts the readings inside NVML, for Close; inside too,
 	// once a reading's result is handed over.
 	reads  sync.WaitGroup
@@ -220,6 +221,10 @@ func (s *Sampler) enumerate() error {
 	}
 	devices := make([]device, 0, n)
 	for i := range n {
+		if d, ok := s.stuckAt(i); ok {
+			devices = append(devices, d)
+			continue
+		}
 		d, err := openDevice(s.lib, i)
 		if err != nil {
 			d = device{index: i, err: err}
@@ -228,6 +233,27 @@ func (s *Sampler) enumerate() error {
 	}
 	s.devices = devices
 	return nil
+}
+
+// stuckAt returns, as the device at index i, the GPU there whose reading
+// is stuck, known by its handle: opening it again would ask its UUID and
+// name of a GPU whose calls hang (a GPU wedged often falls off the bus,
+// and NVML's count then changes), and the whole sample would wait.
+func (s *Sampler) stuckAt(i int) (device, bool) {
+	if len(s.stuck) == 0 {
+		return device{}, false
+	}
+	h, ret := s.lib.DeviceGetHandleByIndex(i)
+	if ret != nv.SUCCESS || h == nil || !reflect.TypeOf(h).Comparable() {
+		return device{}, false
+	}
+	for _, d := range s.devices {
+		if d.err == nil && s.stuck[d.uuid] != nil && reflect.TypeOf(d.handle) == reflect.TypeOf(h) && d.handle == h {
+			d.index = i
+			return d, true
+		}
+	}
+	return device{}, false
 }
 
 // MaxGPUs bounds the GPU count NVML reports for a node.
@@ -401,11 +427,24 @@ func (s *Sampler) readAll(ctx context.Context, giveUp <-chan struct{}) ([]readRe
 	ch := make(chan readResult, len(s.devices)) // a reading returning late leaves its result here
 	started := make([]*stuckRead, len(s.devices))
 	waiting := 0
+	for uuid, p := range s.stuck {
+		select {
+		case <-p.fin: // returned (its GPU maybe gone since)
+			delete(s.stuck, uuid)
+		default:
+		}
+	}
 	for i, d := range s.devices {
-		if p := s.stuck[d.index]; p != nil {
+		if d.err != nil {
+			// Not opened: its error, with no call to make.
+			g, _, _, err := s.read(&d, &inCall{})
+			res[i], got[i] = readResult{i: i, g: g, err: err}, true
+			continue
+		}
+		if p := s.stuck[d.uuid]; p != nil {
 			select {
 			case <-p.fin:
-				delete(s.stuck, d.index)
+				delete(s.stuck, d.uuid)
 			default:
 				res[i], got[i] = stuckResult(s.node, d, p), true
 				continue
@@ -452,9 +491,9 @@ gather:
 			continue
 		}
 		if s.stuck == nil {
-			s.stuck = map[int]*stuckRead{}
+			s.stuck = map[string]*stuckRead{}
 		}
-		s.stuck[d.index] = started[i]
+		s.stuck[d.uuid] = started[i]
 		res[i] = stuckResult(s.node, d, started[i])
 	}
 	return res, cancelled
@@ -577,7 +616,7 @@ func (s *Sampler) refresh() error {
 func (s *Sampler) reidentify() {
 	for i := range s.devices {
 		d := &s.devices[i]
-		if s.stuck[d.index] != nil {
+		if s.stuck[d.uuid] != nil {
 			continue // a call of it is stuck: its next could be too
 		}
 		h, ret := s.lib.DeviceGetHandleByIndex(d.index)
