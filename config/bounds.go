@@ -23,6 +23,10 @@ import (
 const (
 	// MaxFileBytes bounds a config file (real ones are a few KiB).
 	MaxFileBytes = 4 << 20
+	// MaxNumberBytes bounds the text of a number or a duration (the
+	// longest a duration holds, 2562047h47m16.854775807s, is 24; one
+	// written in words, 1 hour 30 minutes and 15 seconds, 33).
+	MaxNumberBytes = 64
 	// MaxNodeVisits bounds the values the decoder visits beyond those
 	// written in the file (which MaxFileBytes bounds): each use of an alias
 	// or a merge key (<<) visits the aliased values again, so a small file

@@ -582,6 +582,23 @@ const cfgCredentials = "credentials are not written in spillway.yaml: each provi
 
 var cfgDurationType = reflect.TypeFor[time.Duration]()
 
+// cfgNumberKind is "a duration" or "a number" when v is read from one
+// (and its text is bounded by MaxNumberBytes), else "".
+func cfgNumberKind(v reflect.Value) string {
+	switch {
+	case v.Type() == cfgDurationType || cfgDurationTypes[v.Type()]:
+		return "a duration"
+	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32, reflect.Float64, reflect.Float32:
+		return "a number"
+	}
+	return ""
+}
+
+// cfgNumberExample is an example of each cfgNumberKind.
+var cfgNumberExample = map[string]string{"a duration": "90s, 5m or 1h30m", "a number": "8, 0.5 or 1e3"}
+
 // cfgDurationTypes are the types read from a duration as people write it,
 // whose errors suggest the Go duration meant (DurationHint).
 var cfgDurationTypes = map[reflect.Type]bool{
@@ -612,6 +629,12 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		d.decode(n, v.Elem(), path)
+		return
+	}
+	if what := cfgNumberKind(v); what != "" && n.Kind == yaml.ScalarNode && len(n.Value) > MaxNumberBytes {
+		// Refused before it is parsed or a hint is guessed for it, whose
+		// regular expressions took seconds on a megabyte of digits.
+		d.errNode(n, path, fmt.Sprintf("%q is too long for %s: want at most %d characters, such as %s", n.Value, what, MaxNumberBytes, cfgNumberExample[what]))
 		return
 	}
 	if d.active[n] {

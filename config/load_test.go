@@ -368,7 +368,7 @@ func TestLongValuesShortened(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"quoted", "cluster: c\nproviders:\n  a: {type: aws, region: us-east-1}\npools:\n  - name: p\n    wait_target: " + strings.Repeat("9", 100000) + "\n",
-			`pools[0].wait_target: bad duration "` + strings.Repeat("9", 60) + `…" (100000 bytes): use a Go duration`},
+			`pools[0].wait_target: "` + strings.Repeat("9", 60) + `…" (100000 bytes) is too long for a duration`},
 		{"a trace as the config", "job_id,submission_time,duration,num_gpu\n" + strings.Repeat("a,1,1,1\n", 20000),
 			`want a mapping with fields cluster, server, providers, pools, simulate, got "job_id,submission_time,duration,num_gpu a,1,1,1 a,1,1,1 a,1,…" (160039 bytes)`},
 		{"multibyte", "cluster: " + long + "\n", "cluster: "},

@@ -82,3 +82,31 @@ func TestManyValuesWritten(t *testing.T) {
 		t.Errorf("got %d pools, the last %q", len(cfg.Pools), cfg.Pools[len(cfg.Pools)-1].Policy.Name)
 	}
 }
+
+// TestLongNumbersRefusedEarly: a number or duration kilobytes long (a
+// script's runaway output pasted into the field) is refused for its
+// length before it is parsed: a 2 MiB duration took 2.4 to 3.8 s (a
+// regular expression guessing the duration meant ran over all of it) and
+// a 2 MiB price 0.7 s, answered as out of range or a bad duration. A
+// duration in words up to MaxNumberBytes still reads.
+func TestLongNumbersRefusedEarly(t *testing.T) {
+	const doc = "cluster: c\nproviders:\n  aws: {type: aws, region: us-east-1}\npools:\n  - name: p\n    wait_target: %s\n    onprem: {nodes: %s, gpus_per_node: 8}\n    offerings: [{provider: aws, instance_type: p5.48xlarge, price_per_hour: %s}]\n"
+	long := strings.Repeat("9", 1<<18)
+	for _, tt := range []struct {
+		name, wait, nodes, price string
+		want                     string
+	}{
+		{"duration", long + "s", "1", "40", `x.yaml:6:18: pools[0].wait_target: "999999999999999999999999999999999999999999999999999999999999…" (262145 bytes) is too long for a duration: want at most 64 characters, such as 90s, 5m or 1h30m`},
+		{"bare duration", long, "1", "40", `x.yaml:6:18: pools[0].wait_target: "999999999999999999999999999999999999999999999999999999999999…" (262144 bytes) is too long for a duration: want at most 64 characters`},
+		{"whole number", "1m", long, "40", `pools[0].onprem.nodes: "999999999999999999999999999999999999999999999999999999999999…" (262144 bytes) is too long for a number: want at most 64 characters, such as 8, 0.5 or 1e3`},
+		{"number", "1m", "1", long, `pools[0].offerings[0].price_per_hour: "999999999999999999999999999999999999999999999999999999999999…" (262144 bytes) is too long for a number: want at most 64 characters`},
+		{"in words at the bound", "1 hour 30 minutes and 15 seconds" + strings.Repeat(" ", 20) + "x", "1", "40", "pools[0].wait_target: bad duration"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", fmt.Appendf(nil, doc, tt.wait, tt.nodes, tt.price))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %.600v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
