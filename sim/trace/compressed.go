@@ -60,7 +60,8 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		zr.Multistream(false)
 		out = &inflated{r: &gzipStream{br: br, zr: zr}, name: name, in: in}
 	case string(head) == "BZh":
-		out = &inflated{r: bzip2.NewReader(br), name: name, in: in}
+		src := &endSeen{br: br}
+		out = &inflated{r: &bzip2Stream{r: bzip2.NewReader(src), src: src}, name: name, in: in}
 	}
 	magic, _ := br.Peek(8)
 	if c := unreadCompression(magic); c != nil {
@@ -295,6 +296,45 @@ func (g *gzipStream) Read(p []byte) (int, error) {
 			return 0, errGzipTrailing
 		}
 	}
+}
+
+// endSeen is the compressed data a bzip2 reader reads, noting whether it
+// asked for a byte past its end.
+type endSeen struct {
+	br  *bufio.Reader
+	end bool
+}
+
+func (e *endSeen) Read(p []byte) (int, error) {
+	n, err := e.br.Read(p)
+	e.end = e.end || err == io.EOF
+	return n, err
+}
+
+func (e *endSeen) ReadByte() (byte, error) {
+	c, err := e.br.ReadByte()
+	e.end = e.end || err == io.EOF
+	return c, err
+}
+
+// bzip2Stream is bzip2 data decompressed, a file cut short read as
+// io.ErrUnexpectedEOF. compress/bzip2 reads past the end of the data as
+// zero bits, so a file cut inside a block reads to the block's end and
+// fails its checksum ("block checksum mismatch", said as if the file were
+// corrupt), where gzip says the data ends early: any failure once the
+// data's end was reached (which a whole file reaches only after its last
+// stream) is the file cut short.
+type bzip2Stream struct {
+	r   io.Reader
+	src *endSeen
+}
+
+func (b *bzip2Stream) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.src.end {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
 }
 
 // zerosToEnd reports whether r holds nothing but zero bytes to its end.

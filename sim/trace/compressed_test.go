@@ -270,6 +270,41 @@ func TestCompressedCutShort(t *testing.T) {
 	}
 }
 
+// TestBzip2CutShort: a bzip2 trace cut inside a block (a download that
+// did not finish) is refused as cut short at the line reached, as gzip's
+// is: compress/bzip2 reads past the data's end as zeros, and it was
+// "bzip2 data invalid: block checksum mismatch" at line 1, which says the
+// file is corrupt. jobs2000.csv.bz2 is one block of 2001 lines (python3's
+// bz2.compress, level 9). A whole file corrupted inside its block is still
+// said to be corrupt.
+func TestBzip2CutShort(t *testing.T) {
+	bz := []byte(testdataFile(t, "jobs2000.csv.bz2"))
+	if _, err := Read("jobs.csv.bz2", bytes.NewReader(bz)); err != nil {
+		t.Fatalf("the whole file: %v", err)
+	}
+	corrupt := slices.Clone(bz)
+	corrupt[len(corrupt)/2] ^= 0x40
+	for _, tt := range []struct {
+		name string
+		data []byte
+		want string
+		cut  bool
+	}{
+		{"half", bz[:len(bz)/2], "jobs.csv.bz2:1: the file ends early, inside this line (cut short", true},
+		{"the block's first bytes", bz[:40], "jobs.csv.bz2:1: the file ends early, inside this line (cut short", true},
+		{"all but the stream's checksum", bz[:len(bz)-4], "jobs.csv.bz2:2002: the file ends early, inside this line (cut short", true},
+		{"a bit flipped", corrupt, "jobs.csv.bz2:1: bzip2 data invalid", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Read("jobs.csv.bz2", bytes.NewReader(tt.data))
+			var te *Error
+			if !errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) != tt.cut || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant %s…", err, tt.want)
+			}
+		})
+	}
+}
+
 // FuzzCompressed: any bytes read as a possibly compressed or archived
 // trace load within bounds or are refused with a *trace.Error.
 func FuzzCompressed(f *testing.F) {
@@ -288,6 +323,8 @@ func FuzzCompressed(f *testing.F) {
 	}
 	f.Add(tb.Bytes())
 	f.Add([]byte(testdataFile(f, "generic.csv.bz2")))
+	bz := []byte(testdataFile(f, "jobs2000.csv.bz2"))
+	f.Add(bz[:len(bz)/2]) // cut inside its block
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "fuzz.gz", string(data))
 	})
