@@ -104,6 +104,8 @@ func TestFlagRangesAreTheChecks(t *testing.T) {
 		{[]string{"simulate", "--jitter", "-1s", "--sweep", "wait_target=1m"}, "jitter"},
 		{[]string{"simulate", "--max-runs", "0", "--sweep", "wait_target=1m"}, "max-runs"},
 		{[]string{"simulate", "--max-runs", "100001", "--sweep", "wait_target=1m"}, "max-runs"},
+		{[]string{"simulate", "--max-job-runs", "0", "--sweep", "wait_target=1m"}, "max-job-runs"},
+		{[]string{"simulate", "--max-job-runs", "1000000000001", "--sweep", "wait_target=1m"}, "max-job-runs"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd, _, err := newRootCmd().Find(tc.args)

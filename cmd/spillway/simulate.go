@@ -45,6 +45,7 @@ type simulateFlags struct {
 	sweep                     []string
 	seeds                     int
 	maxRuns                   int
+	maxJobRuns                int64
 	jitter                    time.Duration
 }
 
@@ -251,6 +252,8 @@ the trace is refused; 1 when the run fails (stopped, more instances than
 	flagRange(fl, "seeds", seedsRange)
 	fl.IntVar(&f.maxRuns, "max-runs", defaultMaxSweepRuns, "with --sweep, the most runs (points × --seeds) it may make before refusing to start, 1 to 100000: a run of a months-long trace takes seconds to a minute a core; raise it for a short trace")
 	flagRange(fl, "max-runs", maxRunsRange)
+	fl.Int64Var(&f.maxJobRuns, "max-job-runs", defaultMaxJobRuns, "with --sweep, the most jobs it may replay in all (the trace's jobs × its runs) before refusing to start, 1 to 1000000000000: 1000 runs of a 100,000-job trace by default; a run takes about a second a core per million jobs, more where a budget binds")
+	flagRange(fl, "max-job-runs", maxJobRunsRange)
 	flagRange(fl, "onprem-gpus", onpremRange)
 	fl.DurationVar(&f.jitter, "jitter", time.Minute, "with --sweep, the most each submit time is moved later per seed, 0s to 24h")
 	flagRange(fl, "jitter", jitterRange)
@@ -572,6 +575,9 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 		most := max(1, f.maxRuns/points)
 		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than --max-runs %d (hours to days on a long trace): want --seeds 1 to %d for these points, sweep fewer values, or raise --max-runs (at most %d)",
 			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, f.maxRuns, most, maxMaxRuns)
+	}
+	if err := checkJobRuns(f, points, runs, len(tr.Jobs)); err != nil {
+		return err
 	}
 	stderr := cmd.ErrOrStderr()
 	if runs > 1 {
@@ -912,6 +918,32 @@ const (
 	maxRunsRange        = "want 1 to 100000"
 )
 
+// defaultMaxJobRuns bounds the jobs a sweep replays in all (the trace's
+// jobs × its runs) unless --max-job-runs says otherwise: --max-runs alone
+// let 1000 runs of a million-job trace start, a billion jobs replayed.
+const (
+	defaultMaxJobRuns = 100_000_000
+	maxMaxJobRuns     = 1_000_000_000_000
+	maxJobRunsRange   = "want 1 to 1000000000000"
+)
+
+// checkJobRuns refuses a sweep of runs runs (points × --seeds) of a
+// trace of jobs jobs that replays more than --max-job-runs jobs in all,
+// naming both numbers, the --seeds these points allow and the flag.
+func checkJobRuns(f simulateFlags, points, runs, jobs int) error {
+	total := int64(jobs) * int64(runs) // at most 1e7 jobs × 1e5 runs
+	if total <= f.maxJobRuns {
+		return nil
+	}
+	want := "sweep fewer values or a part of the trace (--where)"
+	if most := f.maxJobRuns / (int64(jobs) * int64(points)); most >= 1 {
+		want = fmt.Sprintf("--seeds 1 to %d for these points, %s", most, want)
+	}
+	return usagef("--sweep: %s × %s = %s of a trace of %s replay %d jobs in all, more than --max-job-runs %d (hours to days): want %s, or raise --max-job-runs (at most %d)",
+		sim.Counted(points, "point", "points"), sim.Counted(f.seeds, "seed", "seeds"), sim.Counted(runs, "run", "runs"), sim.Counted(jobs, "job", "jobs"),
+		total, f.maxJobRuns, want, int64(maxMaxJobRuns))
+}
+
 // checkSimulateRanges refuses a numeric flag out of its range before the
 // config and the trace are read (a large trace takes a while). --seed
 // takes any uint64, which pflag checks.
@@ -924,6 +956,9 @@ func checkSimulateRanges(f simulateFlags) error {
 	}
 	if f.maxRuns < 1 || f.maxRuns > maxMaxRuns {
 		return usagef("--max-runs %d: %s", f.maxRuns, maxRunsRange)
+	}
+	if f.maxJobRuns < 1 || f.maxJobRuns > maxMaxJobRuns {
+		return usagef("--max-job-runs %d: %s", f.maxJobRuns, maxJobRunsRange)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -57,6 +59,62 @@ func TestSimulateSweepSays(t *testing.T) {
 			}
 			if !tt.stderr.MatchString(errOut.String()) {
 				t.Errorf("stderr %q, want %s", errOut.String(), tt.stderr)
+			}
+		})
+	}
+}
+
+// TestSimulateSweepCountsJobs: a sweep's bound counts the jobs it replays
+// (the trace's jobs × its runs), not its runs alone: --max-runs let 1000
+// runs of a million-job trace start without a word. Past --max-job-runs
+// (1e8 by default) it is refused before it starts, naming both numbers,
+// the --seeds these points allow and the flag to raise.
+func TestSimulateSweepCountsJobs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, jobs int) string {
+		var b bytes.Buffer
+		b.WriteString("submit_s,duration_s,gpus\n")
+		for i := range jobs {
+			fmt.Fprintf(&b, "%d,%d,%d\n", i*30, 600+i%7*60, 1+i%8)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	small, large := write("small.csv", 2000), write("large.csv", 200_001)
+	for _, tt := range []struct {
+		name string
+		args []string
+		err  string // the refusal, "" for none
+	}{
+		{"the default bound", []string{"--trace", large, "--sweep", "wait_target=0s,5m", "--seeds", "100"},
+			"--sweep: 5 points × 100 seeds = 500 runs of a trace of 200001 jobs replay 100000500 jobs in all, more than --max-job-runs 100000000 (hours to days): want --seeds 1 to 99 for these points, sweep fewer values or a part of the trace (--where), or raise --max-job-runs (at most 1000000000000)"},
+		{"no seeds suffice", []string{"--trace", small, "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-job-runs", "9999"},
+			"--sweep: 5 points × 2 seeds = 10 runs of a trace of 2000 jobs replay 20000 jobs in all, more than --max-job-runs 9999 (hours to days): want sweep fewer values or a part of the trace (--where), or raise --max-job-runs (at most 1000000000000)"},
+		{"at the bound", []string{"--trace", small, "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-job-runs", "20000", "--cloud", "ideal", "--jitter", "1m", "--json"}, ""},
+		{"out of range", []string{"--trace", small, "--sweep", "wait_target=0s", "--max-job-runs", "0"}, "--max-job-runs 0: want 1 to 1000000000000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootCmd()
+			var out, errOut bytes.Buffer
+			root.SetOut(&out)
+			root.SetErr(&errOut)
+			root.SetArgs(append([]string{"simulate"}, tt.args...))
+			err := root.ExecuteContext(context.Background())
+			if tt.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ue *usageError
+			if !errors.As(err, &ue) || err.Error() != tt.err {
+				t.Fatalf("got %v\nwant the usage error %q", err, tt.err)
+			}
+			if errOut.Len() > 0 {
+				t.Errorf("stderr %q: a refused sweep said it was sweeping", errOut.String())
 			}
 		})
 	}
