@@ -15,6 +15,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // ErrArchive is returned (wrapped in *Error) for a compressed file or
@@ -51,7 +53,7 @@ func decompressAs(name string, r io.Reader, member string, accept func(head []by
 func decompressIn(name string, r io.Reader, in func() int64, depth int, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
-	switch head, _ := br.Peek(3); {
+	switch head, _ := br.Peek(4); {
 	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -59,14 +61,22 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		}
 		zr.Multistream(false)
 		out = &inflated{r: &gzipStream{br: br, zr: zr}, name: name, in: in}
-	case string(head) == "BZh":
+	case bytes.HasPrefix(head, []byte("BZh")):
 		src := &endSeen{br: br}
 		out = &inflated{r: &bzip2Stream{r: bzip2.NewReader(src), src: src}, name: name, in: in}
+	case bytes.HasPrefix(head, []byte(zstdMagic)):
+		// One goroutine (none of its own), and a window bounded: a frame
+		// may name one of up to 3.75 TiB, which the decoder would hold.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(MaxZstdWindow))
+		if err != nil {
+			return name, nil, "", &Error{File: name, Err: err, Want: "zstd data, as its first bytes say"}
+		}
+		out = &inflated{r: &zstdStream{zr: zr, name: name}, name: name, in: in}
 	}
 	magic, _ := br.Peek(8)
 	if c := unreadCompression(magic); c != nil {
 		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s-compressed data, which is not read", c.kind),
-			Want: "a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with " + c.undo}
+			Want: "a trace as it is, gzipped, bzip2ed, zstd-compressed, or in a tar or zip archive: decompress it first with " + c.undo}
 	}
 	if k := unreadFile(magic); k != nil {
 		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s, which is not read", k.kind), Want: "a trace as CSV: " + strings.ReplaceAll(k.undo, "FILE", name)}
@@ -337,6 +347,39 @@ func (b *bzip2Stream) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// zstdMagic starts a zstd frame.
+const zstdMagic = "\x28\xb5\x2f\xfd"
+
+// MaxZstdWindow bounds the window a zstd frame may need, which the
+// decoder holds in memory: zstd -19 uses 8 MiB, --long 128 MiB (27).
+const MaxZstdWindow = 128 << 20
+
+// zstdStream is zstd data decompressed: frames concatenated read one
+// after another (as zstd -d reads them), a frame cut short read as
+// io.ErrUnexpectedEOF, and one needing a window past MaxZstdWindow
+// refused naming it.
+type zstdStream struct {
+	zr   *zstd.Decoder
+	name string
+}
+
+func (z *zstdStream) Read(p []byte) (int, error) {
+	n, err := z.zr.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
+		err = fmt.Errorf("a zstd frame needs a window of more than %d MiB (compressed with --long=31?): %w", MaxZstdWindow>>20, err)
+	case errors.Is(err, zstd.ErrMagicMismatch):
+		// The first frame's magic was seen: this is after a frame.
+		err = errZstdTrailing
+	}
+	return n, err
+}
+
+// errZstdTrailing is data after a zstd frame that is neither another
+// frame nor a skippable one.
+var errZstdTrailing = errors.New("data after the zstd data that is not zstd (trailing garbage)")
+
 // zerosToEnd reports whether r holds nothing but zero bytes to its end.
 func zerosToEnd(r *bufio.Reader) bool {
 	for {
@@ -394,7 +437,7 @@ func (g *inflated) Read(p []byte) (int, error) {
 	g.out += int64(n)
 	if in := g.in(); g.out > MaxExpansion*in+expansionFloor {
 		return 0, expansionError{&Error{File: g.name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrExpansion, g.out, in),
-			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat)", MaxExpansion)}}
+			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat, zstdcat)", MaxExpansion)}}
 	}
 	return n, err
 }
@@ -423,7 +466,6 @@ type compression struct{ magic, kind, undo string }
 // with that are not read: without their names, such a file is an "unknown
 // trace format" whose header is binary.
 var unreadCompressions = []compression{
-	{"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"},
 	{"\xfd7zXZ\x00", "xz", "xz -dc"},
 	{"\x04\x22\x4d\x18", "lz4", "lz4 -dc"},
 	{"7z\xbc\xaf\x27\x1c", "7-Zip", "7z e -so"},
@@ -461,8 +503,8 @@ func unreadCompression(head []byte) *compression {
 	return nil
 }
 
-// compressedHead reports whether head starts gzip or bzip2 data (a
+// compressedHead reports whether head starts gzip, bzip2 or zstd data (a
 // compressed trace inside an archive, which decompress then reads).
 func compressedHead(head []byte) bool {
-	return (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.HasPrefix(head, []byte("BZh"))
+	return (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.HasPrefix(head, []byte("BZh")) || bytes.HasPrefix(head, []byte(zstdMagic))
 }

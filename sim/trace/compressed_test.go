@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func gzipped(t *testing.T, data []byte) []byte {
@@ -220,10 +222,8 @@ func TestCompressed(t *testing.T) {
 		{"garbage.gz", append(gzipped(t, plain), "<html>"...), "garbage.gz:4: data after the gzip data that is not gzip (trailing garbage) (want a file that reads to its end", errGzipTrailing},
 		// Compressions not read were an "unknown trace format" with a
 		// header of binary bytes.
-		{"jobs.csv.zst", []byte("\x28\xb5\x2f\xfd\x24\x34\xa1\x01\x00submit_s,duration_s,gpus\n"),
-			"jobs.csv.zst: zstd-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with zstd -dc)", nil},
 		{"jobs.csv.xz", []byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01"),
-			"jobs.csv.xz: xz-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, or in a tar or zip archive: decompress it first with xz -dc)", nil},
+			"jobs.csv.xz: xz-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, zstd-compressed, or in a tar or zip archive: decompress it first with xz -dc)", nil},
 		// A few hundred bytes of bzip2 that decompress to 256 MiB of
 		// blank lines (and a job), or to a tar whose first member is 256
 		// MiB of zeros, were read to their end: a larger one ran for hours.
@@ -305,6 +305,64 @@ func TestBzip2CutShort(t *testing.T) {
 	}
 }
 
+// TestZstd: a zstd-compressed trace (.csv.zst, .tar.zst: zstd is how
+// many datasets and logs are kept now) is read as gzip's is; it was
+// refused with the command that decompresses it. Its frames concatenated
+// read whole, as zstd -d reads them; one cut short (a download that did
+// not finish) is refused at the line reached, saying so; data after it
+// that is not zstd is refused as trailing garbage; one that decompresses
+// past MaxExpansion is a bomb; and a frame that needs a window past
+// MaxZstdWindow (which the decoder would hold in memory: up to 3.75 TiB)
+// is refused naming it. jobs2000.csv.zst is jobs2000.csv.bz2's 2001 lines
+// by the zstd CLI 1.5.4 (-19); bad_bomb.csv.zst 2 KiB holding 64 MiB of
+// blank lines and a header.
+func TestZstd(t *testing.T) {
+	zst := []byte(testdataFile(t, "jobs2000.csv.zst"))
+	var enc bytes.Buffer
+	zw, err := zstd.NewWriter(&enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(tarred(t, [2]string{"README", "a dataset"}, [2]string{"jobs.csv", "submit_s,duration_s,gpus\n0,60,1\n10,600,8\n"}))
+	zw.Close()
+	// A frame header naming a 2 GiB window (zstd --long=31), and one
+	// empty raw block, the last.
+	wide := []byte("\x28\xb5\x2f\xfd\x00\xa8\x01\x00\x00")
+	for _, tt := range []struct {
+		name string
+		data []byte
+		jobs int    // the jobs it loads, where it loads
+		want string // the start of the refusal
+		is   error
+	}{
+		{"jobs.csv.zst", zst, 2000, "", nil},
+		{"concatenated.csv.zst", append(slices.Clone(zst), zst...), 4000, "", nil},
+		{"jobs.tar.zst", enc.Bytes(), 2, "", nil},
+		{"half.csv.zst", zst[:len(zst)/2], 0, "half.csv.zst:", io.ErrUnexpectedEOF},
+		{"header.csv.zst", zst[:12], 0, "header.csv.zst:1: the file ends early, inside this line (cut short", io.ErrUnexpectedEOF},
+		{"garbage.csv.zst", append(slices.Clone(zst), "<html>"...), 0, "garbage.csv.zst:2002: data after the zstd data that is not zstd (trailing garbage)", errZstdTrailing},
+		{"bad_bomb.csv.zst", []byte(testdataFile(t, "bad_bomb.csv.zst")), 0, "bad_bomb.csv.zst: decompresses to more than 1000 times its size (a decompression bomb?)", ErrExpansion},
+		{"wide.csv.zst", wide, 0, "wide.csv.zst:1: a zstd frame needs a window of more than 128 MiB (compressed with --long=31?)", zstd.ErrWindowSizeExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, err := Read(tt.name, bytes.NewReader(tt.data))
+			if tt.want == "" {
+				if err != nil || len(tr.Jobs) != tt.jobs {
+					t.Fatalf("got %v; want %d jobs", err, tt.jobs)
+				}
+				return
+			}
+			var te *Error
+			if !errors.As(err, &te) || !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant %s…", err, tt.want)
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "the file ends early, inside this line (cut short") {
+				t.Errorf("got %v: not said to be cut short", err)
+			}
+		})
+	}
+}
+
 // FuzzCompressed: any bytes read as a possibly compressed or archived
 // trace load within bounds or are refused with a *trace.Error.
 func FuzzCompressed(f *testing.F) {
@@ -325,6 +383,10 @@ func FuzzCompressed(f *testing.F) {
 	f.Add([]byte(testdataFile(f, "generic.csv.bz2")))
 	bz := []byte(testdataFile(f, "jobs2000.csv.bz2"))
 	f.Add(bz[:len(bz)/2]) // cut inside its block
+	zst := []byte(testdataFile(f, "jobs2000.csv.zst"))
+	f.Add(zst)
+	f.Add(zst[:len(zst)/2])
+	f.Add([]byte("\x28\xb5\x2f\xfd\x00\xa8\x01\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "fuzz.gz", string(data))
 	})
