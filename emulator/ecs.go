@@ -198,16 +198,21 @@ var (
 	ecsInstanceType = regexp.MustCompile(`^ecs\.[a-z0-9][a-z0-9.-]*$`)
 )
 
-// ecsTags reads Tag.N.Key / Tag.N.Value pairs (N from 1 to 20).
-func ecsTags(p url.Values) ([]Tag, *apiError) {
+// ecsTags reads Tag.N.Key / Tag.N.Value pairs (N from 1 to 20): tags to
+// create when launching, else tags to match (where a URL is not refused).
+func ecsTags(p url.Values, launching bool) ([]Tag, *apiError) {
 	var tags []Tag
 	for _, n := range indexes(p, "Tag") {
 		if n < 1 || n > 20 {
 			return nil, errorf(http.StatusBadRequest, "InvalidTagCount", "The specified tags are beyond the permitted range: Tag.%d (N is 1 to 20).", n)
 		}
 		k := p.Get(fmt.Sprintf("Tag.%d.Key", n))
-		if k == "" || strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:") || len(k) > 128 {
-			return nil, errorf(http.StatusBadRequest, "InvalidTagKey.Malformed", "The specified Tag.%d.Key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:.", n, echo(k))
+		// ECS's rules (RunInstances, TagResources: "up to 128 characters
+		// in length. It cannot start with aliyun or acs: and cannot contain
+		// http:// or https://"), in characters, not bytes: a key of 128
+		// Chinese characters is one ECS takes.
+		if k == "" || strings.HasPrefix(k, "aliyun") || strings.HasPrefix(k, "acs:") || utf8.RuneCountInString(k) > 128 || (launching && ecsHasURL(k)) {
+			return nil, errorf(http.StatusBadRequest, "InvalidTagKey.Malformed", "The specified Tag.%d.Key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:, without http:// or https://.", n, echo(k))
 		}
 		// ECS's limit: every instance of the launch carries the tags, and
 		// every answer listing it repeats them.
@@ -215,9 +220,18 @@ func ecsTags(p url.Values) ([]Tag, *apiError) {
 		if utf8.RuneCountInString(v) > maxECSNameLen {
 			return nil, errorf(http.StatusBadRequest, "InvalidTagValue.Malformed", "The specified Tag.%d.Value is not valid: at most %d characters, it has %d.", n, maxECSNameLen, utf8.RuneCountInString(v))
 		}
+		if launching && (strings.HasPrefix(v, "acs:") || ecsHasURL(v)) {
+			return nil, errorf(http.StatusBadRequest, "InvalidTagValue.Malformed", "The specified Tag.%d.Value %q is not valid: it must not start with acs: or contain http:// or https://.", n, echo(v))
+		}
 		tags = append(tags, Tag{Key: k, Value: v})
 	}
 	return tags, nil
+}
+
+// ecsHasURL reports whether s holds http:// or https://, which ECS
+// refuses in a tag's key and value.
+func ecsHasURL(s string) bool {
+	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
 }
 
 func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
@@ -318,7 +332,7 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 		}
 		spec.zone = z
 	}
-	tags, terr := ecsTags(p)
+	tags, terr := ecsTags(p, true)
 	if terr != nil {
 		return nil, terr
 	}
@@ -526,7 +540,7 @@ func (e *Emulator) ecsDescribeInstances(c *ecsCall) (any, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceIds.Malformed", "The specified parameter InstanceIds %q is not valid: expected a JSON array of at most 100 instance ids, e.g. [\"i-bp67acfmxazb4p****\"].", echo(s))
 		}
 	}
-	tags, terr := ecsTags(p)
+	tags, terr := ecsTags(p, false)
 	if terr != nil {
 		return nil, terr
 	}

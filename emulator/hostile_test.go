@@ -357,6 +357,15 @@ func TestTagAndNameLengths(t *testing.T) {
 		{"EC2 tag value of 900 KB", ec2Srv.URL, tagged("k", r("v", 900_000)), "InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters"},
 		{"EC2 tag of 128 and 256 characters", ec2Srv.URL, tagged(r("é", 128), r("é", 256)), "", ""},
 		{"ECS tag value of 129", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", r("v", 129)), "InvalidTagValue.Malformed", "Tag.1.Value is not valid: at most 128 characters, it has 129"},
+		// ECS counts a key's characters, not its bytes, and refuses a URL
+		// in a key or value and acs: before a value (RunInstances'
+		// Tag.N.Key and Tag.N.Value, TagResources): a key of 128 é (256
+		// bytes) was refused, and keys and values holding https:// taken.
+		{"ECS tag key of 128 characters", ecsSrv.URL, ecsRun("Tag.1.Key", r("é", 128), "Tag.1.Value", "v"), "", ""},
+		{"ECS tag key of 129 characters", ecsSrv.URL, ecsRun("Tag.1.Key", r("é", 129), "Tag.1.Value", "v"), "InvalidTagKey.Malformed", "1 to 128 characters"},
+		{"ECS tag key with a URL", ecsSrv.URL, ecsRun("Tag.1.Key", "see https://example.com", "Tag.1.Value", "v"), "InvalidTagKey.Malformed", "without http:// or https://"},
+		{"ECS tag value with a URL", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", "http://example.com"), "InvalidTagValue.Malformed", "must not start with acs: or contain http:// or https://"},
+		{"ECS tag value starting acs:", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", "acs:x"), "InvalidTagValue.Malformed", "must not start with acs:"},
 		{"ECS InstanceName of 129", ecsSrv.URL, ecsRun("InstanceName", r("n", 129)), "InvalidInstanceName.Malformed", "at most 128 characters, it has 129"},
 		{"ECS HostName of 65", ecsSrv.URL, ecsRun("HostName", r("h", 65)), "InvalidHostName.Malformed", "at most 64 characters, it has 65"},
 		{"ECS longest tag value, InstanceName and HostName", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", r("é", 128), "InstanceName", r("n", 128), "HostName", r("h", 64)), "", ""},
