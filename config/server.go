@@ -68,6 +68,7 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	if isPostgresDSN(s.State) {
 		v.sharedWorkDirs(cfg)
 	}
+	v.distinctWorkDirs(cfg)
 	if s.TLS != nil && !v.d.failed["server.tls"] {
 		if s.TLS.CertFile == "" {
 			v.missing("server.tls.cert_file", "the server's certificate (PEM); tls needs both cert_file and key_file")
@@ -122,6 +123,46 @@ func (v *cfgValidator) sharedWorkDirs(cfg *Config) {
 			"give a work_dir every server mounts at the same path (shared storage whose locks hold across machines, such as NFSv4), "+
 			"since each burst's ledger and local state live there; with each server's own (the default, beside the config file) "+
 			"a new leader on another machine would not know the bursts the last one launched, and their instances would run on untracked", name)
+	}
+}
+
+// distinctWorkDirs refuses two terraform providers whose work_dir is one
+// directory: written alike, or in another case (gpu and GPU, whose
+// default work_dirs terraform-gpu and terraform-GPU are one directory on
+// a case-insensitive file system, macOS's and Windows'). A burst's
+// directory is named by its cluster, pool and burst alone, so the second
+// provider's plan would run its module on the first's state, destroying
+// its instances and losing them from its ledger.
+func (v *cfgValidator) distinctWorkDirs(cfg *Config) {
+	names := slices.Sorted(maps.Keys(cfg.Providers))
+	type workDir struct{ provider, dir string }
+	seen := map[string]workDir{} // by the directory folded
+	for _, name := range names {
+		pc := cfg.Providers[name]
+		if pc.Type != ProviderTerraform {
+			continue
+		}
+		dir, field, said := pc.WorkDir, "providers."+name+".work_dir", pc.WorkDir
+		if dir == "" {
+			// As resolvePaths defaults it, relative to the config.
+			base := "."
+			if !isPostgresDSN(cfg.Server.State) && cfg.Server.State != "" {
+				base = filepath.Dir(cfg.Server.State)
+			}
+			dir, field = filepath.Join(base, "terraform-"+name), "providers."+name
+			said = dir + " (its default, with no work_dir)"
+		}
+		key := strings.ToLower(filepath.Clean(dir))
+		other, ok := seen[key]
+		if !ok {
+			seen[key] = workDir{name, dir}
+			continue
+		}
+		if filepath.Clean(other.dir) != filepath.Clean(dir) {
+			said += fmt.Sprintf(", which is %s's %s on a case-insensitive file system (macOS's, Windows')", other.provider, other.dir)
+		}
+		v.errf(field, "terraform providers %s and %s share one work directory, %s: a burst's directory there is named by its pool and burst alone, "+
+			"so one provider's plan would run on the other's state and destroy its instances: give each its own work_dir", other.provider, name, said)
 	}
 }
 
