@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/api/tokens"
@@ -179,13 +180,26 @@ func (s *Server) mutating(need tokens.Role, h mutationFunc, params ...string) ht
 	}
 }
 
+// leftBodyWait is how long the rest of a body left unread is read (and
+// dropped) once its request is answered, before its connection is closed.
+const leftBodyWait = 100 * time.Millisecond
+
 // leaveBody makes the answer to r close its connection when r's body is
 // left unread: net/http would otherwise read the rest of it (up to 256
 // KiB) before it sends the answer, and wait as long as its client takes
-// to send it.
+// to send it. Once the answer is sent net/http still reads the rest,
+// dropping it (a client that has sent its body whole then reads the
+// answer, not a reset), and would wait for it up to the server's read
+// timeout, 30 s, the connection holding its place of max_connections
+// meanwhile: a client without a token sending bodies that stop half-way
+// held every place, and an operator's request waited behind it. The rest
+// is read for leftBodyWait at most.
 func leaveBody(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
+		// Not every connection has a deadline to set (a test's
+		// recorder): such a body is read as net/http would.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(leftBodyWait))
 	}
 }
 

@@ -2,7 +2,7 @@
 // as golang.org/x/net/netutil.LimitListener does, without letting idle or
 // silent connections hold the server: when every place is taken, a new
 // connection takes the place of the oldest connection that has not sent a
-// byte in the second since it was accepted (SilentGrace), else of the
+// byte in the second since its client connected (SilentGrace), else of the
 // connection idle longest (one between two requests), and waits only while
 // every connection is in a request or has just been accepted. When none
 // is silent or idle, a newcomer takes the place of the oldest connection
@@ -33,11 +33,15 @@ import (
 	"time"
 )
 
-// SilentGrace is how long a connection accepted may send nothing before a
+// SilentGrace is how long a connection may send nothing before a
 // newcomer may take its place: a client sends its request as soon as it
 // has connected, but the server reads it only once it has accepted the
 // connection and started serving it, so a connection just accepted is
-// not yet known to be silent.
+// not yet known to be silent. The grace runs from when the client
+// connected, where the system says (Linux: TCP_INFO), not from when the
+// server accepted it: a connection that waited in the listen queue behind
+// others, as every one does during a flood, has had the time to be heard
+// (connectedAt).
 const SilentGrace = time.Second
 
 // Listener is a net.Listener serving at most a number of connections at
@@ -64,7 +68,7 @@ type entry struct {
 	idle  bool
 	since uint64    // l.idles when it went idle
 	seq   uint64    // l.accepts when it was accepted
-	at    time.Time // when it was accepted
+	at    time.Time // when it connected (connectedAt), or began its next request
 	src   string    // its client's source (Source)
 	// served is set once the server has read a request's headers whole
 	// (http.StateActive): before, a connection heard from is still
@@ -147,7 +151,7 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 		if len(l.conns) < l.max {
 			wc := &conn{Conn: c, l: l}
 			l.accepts++
-			l.conns[wc] = &entry{seq: l.accepts, at: time.Now(), src: src}
+			l.conns[wc] = &entry{seq: l.accepts, at: connectedAt(c, time.Now()), src: src}
 			l.mu.Unlock()
 			return wc, nil
 		}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// slowClients is a kind of slow client: what each sends on connecting,
+// then nothing more, holding its connection open.
+type slowClients struct {
+	from, send string
+	n          int
+}
+
+var (
+	silentClients  = slowClients{"127.0.0.2", "", 1000}
+	stalledHeaders = slowClients{"127.0.0.3", "GET /v1/status HTTP/1.1\r\nHost: spillway\r\nX-Slow: ", 1000}
+	// A POST without a token whose body stops after a few bytes.
+	stalledBodies = slowClients{"127.0.0.4", "POST /v1/bursts HTTP/1.1\r\nHost: spillway\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"pool\":", 1000}
+)
+
+// TestSlowClientsLeaveTheAPIAnswering: 1,000 slow clients at once, four
+// times the server's 256 connections, held open to the end: connections
+// that send nothing, requests whose headers stop half-way, POSTs without a
+// token whose body stops after a few bytes, and a third of each, each
+// kind from its own address. An operator's client from another address,
+// on a new connection each time, still has its status answered within
+// 2 s each of 5 times it asks.
+func TestSlowClientsLeaveTheAPIAnswering(t *testing.T) {
+	third := func(k slowClients) slowClients { k.n /= 3; return k }
+	for _, tc := range []struct {
+		name  string
+		kinds []slowClients
+	}{
+		{"silent", []slowClients{silentClients}},
+		{"stalled headers", []slowClients{stalledHeaders}},
+		{"stalled bodies", []slowClients{stalledBodies}},
+		{"mixed", []slowClients{third(silentClients), third(stalledHeaders), third(stalledBodies)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startAPIServerServing(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
+				func() string { return `{"node": "burst", "gpus": []}` }, "")
+			addr := s.url[len("http://"):]
+			op, err := api.NewClient(s.url, s.token(t, "oncall", tokens.Operator),
+				&http.Client{Transport: &http.Transport{DisableKeepAlives: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var conns []net.Conn
+			t.Cleanup(func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			})
+			for _, k := range tc.kinds {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(k.from)}, Timeout: 10 * time.Second}
+				for range k.n {
+					c, err := d.Dial("tcp", addr)
+					if err != nil {
+						t.Fatalf("slow client %d from %s: %v", len(conns)+1, k.from, err)
+					}
+					conns = append(conns, c)
+					if k.send != "" {
+						if _, err := io.WriteString(c, k.send); err != nil {
+							t.Fatalf("slow client %d from %s: %v", len(conns), k.from, err)
+						}
+					}
+				}
+			}
+			var worst time.Duration
+			for i := range 5 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				start := time.Now()
+				_, err := op.Status(ctx)
+				took := time.Since(start)
+				cancel()
+				if err != nil {
+					t.Fatalf("status %d of 5 with %d slow clients holding on: %v after %s, want an answer within 2 s", i+1, len(conns), err, took.Round(time.Millisecond))
+				}
+				worst = max(worst, took)
+			}
+			t.Logf("5 status calls among %d slow clients: the slowest answered in %s", len(conns), worst.Round(time.Millisecond))
+		})
+	}
+}

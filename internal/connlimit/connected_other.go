@@ -1,0 +1,12 @@
+//go:build !linux
+
+package connlimit
+
+import (
+	"net"
+	"time"
+)
+
+// connectedAt is now: only Linux says (TCP_INFO) when a client connected,
+// so elsewhere a connection's grace starts once it is accepted.
+func connectedAt(_ net.Conn, now time.Time) time.Time { return now }
