@@ -304,11 +304,20 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		body.Pools[p] = ps
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// As the API's answers: &, < and > as they are (encoding/json's
+	// default wrote them \u0026, \u003c and \u003e, so an error naming
+	// <nil> or a path read otherwise to curl and grep than in /v1), and
+	// never read as HTML.
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	if !body.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
 }
 
 // run serves HTTP and runs the scheduler until ctx ends; then the cloud

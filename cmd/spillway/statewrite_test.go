@@ -34,6 +34,24 @@ func TestStateNotWritableIsShown(t *testing.T) {
 	stateFailureShown(t, decisionsRefused{tempState(t)}, []func(){func() {}}, "state not writable: recording the decision: database or disk is full (13)")
 }
 
+// decisionsRefusedSaying is decisionsRefused saying why in its own words.
+type decisionsRefusedSaying struct {
+	state.Store
+	why string
+}
+
+func (d decisionsRefusedSaying) AddDecision(context.Context, state.Decision) (int64, error) {
+	return 0, errors.New(d.why)
+}
+
+// TestReadyzIsNotHTMLEscaped: /readyz wrote &, < and > in a pool's error
+// as \u0026, \u003c and \u003e, while /v1 writes them as they are, so
+// the same error read two ways to curl and grep.
+func TestReadyzIsNotHTMLEscaped(t *testing.T) {
+	const why = "disk </var/lib/spillway> full & read-only -> remount it"
+	stateFailureShown(t, decisionsRefusedSaying{tempState(t), why}, []func(){func() {}}, "state not writable: recording the decision: "+why)
+}
+
 // stateFailureShown ticks a one-pool scheduler on st once after each of
 // before, each tick going on (no error), then checks that the pool's
 // detail and the /readyz body say want.
