@@ -188,6 +188,12 @@ type PoolSummary struct {
 	MoreFloors    string  `json:"more_floors,omitempty"`
 	// Held is what the policy does not launch now (Snapshot.Held).
 	Held []Held `json:"held,omitempty"`
+	// Draining are the pool's draining instances (Instance.State), those
+	// whose drain hook runs first, then the longest draining first: the
+	// API answers statusDraining of them, and DrainingOmitted counts the
+	// rest (GET /v1/instances?pool=NAME lists every instance).
+	Draining        []Instance `json:"draining,omitempty"`
+	DrainingOmitted int        `json:"draining_omitted,omitempty"`
 	// Stale names the signals that were missing or old at the last
 	// evaluation (Snapshot.Stale): the policy then holds, with no launch
 	// for queue demand and no idle scale-in.

@@ -16,6 +16,9 @@ const (
 	// statusFloors is how many active manual bursts' floors each pool of
 	// GET /v1/status and GET /v1/pools carries, after its schedules'.
 	statusFloors = 10
+	// statusDraining is how many draining instances each pool of GET
+	// /v1/status and GET /v1/pools carries.
+	statusDraining = 10
 	// poolFloors (bursts' floors, after the schedules') and poolInstances
 	// bound GET /v1/pools/{pool}.
 	poolFloors    = 100
@@ -62,9 +65,11 @@ func moreFloors(pool string, omitted int) string {
 	return "/v1/bursts?" + url.Values{"pool": {pool}, "limit": {strconv.Itoa(min(omitted, maxLimit))}}.Encode()
 }
 
-// boundSummary cuts a pool summary's active floors to statusFloors.
+// boundSummary cuts a pool summary's active floors to statusFloors and its
+// draining instances to statusDraining.
 func boundSummary(p PoolSummary) PoolSummary {
 	p.ActiveFloors, p.FloorsOmitted = newestFloors(p.ActiveFloors, statusFloors)
+	p.Draining, p.DrainingOmitted = draining(p.Draining, statusDraining)
 	p.MoreFloors = moreFloors(p.Name, p.FloorsOmitted)
 	return p
 }

@@ -244,7 +244,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 				pp.CloudGPUs += i.GPUs
 			}
 		}
-		pp.Draining = draining(det.Instances)
+		pp.Draining, _ = draining(det.Instances, pageInstances)
 		pp.Floors, pp.FloorsOmitted = newestFloors(det.Floors, pageFloors)
 		pp.Shown = det.Instances
 		if len(pp.Shown) > pageInstances {
@@ -256,8 +256,9 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 }
 
 // draining is the instances of ins draining: those whose drain hook runs
-// first, then the longest draining first, at most pageInstances.
-func draining(ins []Instance) []Instance {
+// first, then the longest draining first, at most n, with how many more
+// there are.
+func draining(ins []Instance, n int) ([]Instance, int) {
 	var out []Instance
 	for _, i := range ins {
 		if i.State == "draining" {
@@ -273,7 +274,7 @@ func draining(ins []Instance) []Instance {
 		}
 		return a.DrainingSince.Compare(b.DrainingSince)
 	})
-	return out[:min(len(out), pageInstances)]
+	return out[:min(len(out), n)], max(len(out)-n, 0)
 }
 
 // attention lists what the overview flags about a pool.

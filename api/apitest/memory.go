@@ -96,6 +96,11 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	s.Floors = len(d.Floors)
 	s.ActiveFloors = slices.Clone(d.Floors)
 	s.Held, s.Stale = d.Snapshot.Held, d.Snapshot.Stale
+	for _, i := range d.Instances {
+		if i.State == "draining" {
+			s.Draining = append(s.Draining, i)
+		}
+	}
 	s.Evaluated, s.Interval, s.Error = d.Snapshot.Time, d.Snapshot.Interval, d.Snapshot.Error
 	s.TickLength, s.Waiting, s.WaitingSince = d.Snapshot.TickLength, d.Snapshot.Waiting, d.Snapshot.WaitingSince
 	return s

@@ -49,6 +49,9 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		}
 		for _, in := range d.Instances {
 			ps.CloudGPUs += in.GPUs
+			if in.State == state.InstanceDraining {
+				ps.Draining = append(ps.Draining, in) // the API bounds them
+			}
 		}
 		out.Pools = append(out.Pools, ps)
 	}

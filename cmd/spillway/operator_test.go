@@ -417,3 +417,69 @@ func TestJSONOutputIsNotHTMLEscaped(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusShowsDrainingInstances: spillway status said nothing of the
+// instances draining, nor of a drain hook running (a tick waits up to a
+// minute on it, and it may run on past), though /v1/pools/{pool} and
+// /v1/instances say both: an on-call engineer in a terminal saw only an
+// instance count. It lists each pool's draining instances, those whose
+// hook runs first, then the longest draining, 10 a pool with a count of
+// the rest (testdata/cli/status-draining.golden).
+func TestStatusShowsDrainingInstances(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	in := func(id string, state string, drained time.Duration) api.Instance {
+		i := api.Instance{ID: id, Pool: "training", Provider: "aws-use1", Offering: "aws-p5-spot", InstanceType: "p5.48xlarge",
+			GPUs: 8, BusyGPUs: 2, State: state, LaunchedAt: t0.Add(-3 * time.Hour), PricePerHour: 31.04}
+		if state == "draining" {
+			i.DrainingSince = t0.Add(-drained)
+		}
+		return i
+	}
+	training := api.PoolDetail{Name: "training", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 64, OnPremBusy: 64}}
+	training.Instances = append(training.Instances, in("i-0000000000000run1", "running", 0))
+	for k := range 10 {
+		training.Instances = append(training.Instances, in(fmt.Sprintf("i-00000000000000d%02d", k), "draining", time.Duration(k+1)*time.Minute))
+	}
+	hook := in("i-000000000000hook1", "draining", 90*time.Second)
+	hook.DrainHook, hook.DrainHookSince = api.DrainHookRunning, t0.Add(-90*time.Second)
+	ran := in("i-000000000000hook2", "draining", 25*time.Minute)
+	ran.DrainHook, ran.DrainHookSince = api.DrainHookDone, t0.Add(-24*time.Minute)
+	training.Instances = append(training.Instances, hook, ran)
+	m.AddPool(training, nil)
+	m.AddPool(api.PoolDetail{Name: "inference", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 8}}, nil)
+	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	t.Setenv("SPILLWAY_SERVER", strings.Replace(ts.URL, "127.0.0.1", "localhost", 1))
+	t.Setenv("SPILLWAY_TOKEN", "")
+	out, _, err := runCLI(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "cli", "status-draining.golden")
+	if *updateGolden {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out, want)
+	}
+	js, _, err := runCLI(t, "status", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"draining_omitted": 2`, `"drain_hook": "running"`, `"drain_hook_since": "2026-11-29T08:58:30Z"`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("status -o json lacks %s:\n%s", want, js)
+		}
+	}
+}

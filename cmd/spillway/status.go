@@ -24,7 +24,10 @@ against the budget, and the number of active floors (schedules and manual
 bursts). Below the table, each active floor (its GPUs, end and reason: a
 schedule's firing that opened late says so; floors add up; the server sends
 the schedules' and the 10 newest manual bursts', and the line after them
-counts the older ones, which burst list shows), then what each
+counts the older ones, which burst list shows), then the instances draining,
+those whose drain hook runs first (for how long, and since when), then the
+longest draining (the server sends 10 a pool and counts the rest, which
+instances lists), then what each
 pool does not launch now, why and until when: offerings out of stock or left unused by the queue, providers or regions
 blocked by a quota or refused requests. A pool this server has not evaluated (it
 has just started, or it follows the leader), or whose last evaluation failed,
@@ -91,6 +94,19 @@ overdue while its tick waits on a cloud call says which provider's.
 					}
 				}
 				for _, p := range st.Pools {
+					if len(p.Draining) > 0 {
+						// What is being taken away, and what waits on a
+						// drain hook: billed until it ends.
+						fmt.Fprintf(tw, "\n%s: draining (terminated once their jobs end or the drain times out):\n", p.Name)
+						for _, in := range p.Draining {
+							fmt.Fprintf(tw, "  %s\n", drainingLine(in, st.Time))
+						}
+						if n := p.DrainingOmitted; n > 0 {
+							fmt.Fprintf(tw, "  … and %s, not shown: spillway instances --pool %s lists them all\n", policyPlural(n, "more draining instance"), p.Name)
+						}
+					}
+				}
+				for _, p := range st.Pools {
 					if len(p.Stale) > 0 {
 						// The row's queue reads as empty while it is unknown.
 						fmt.Fprintf(tw, "\n%s: signals stale or missing, so the policy holds (no launch for queue demand, no idle scale-in):\n", p.Name)
@@ -131,6 +147,22 @@ func floorLine(fl api.Floor) string {
 		until = "until " + fmtTime(fl.Until)
 	}
 	return fmt.Sprintf("%s %s: %d GPUs %s: %s", fl.Kind, who, fl.GPUs, until, reason)
+}
+
+// drainingLine is one draining instance under the status table, at now
+// (the server's time): its offering and GPUs busy, and since when it
+// drains or its drain hook runs, as the page says it.
+func drainingLine(in api.Instance, now time.Time) string {
+	age := func(t time.Time) string { return api.Duration(max(now.Sub(t), 0).Round(time.Second)).String() }
+	line := fmt.Sprintf("%s (%s, %d/%d GPUs busy): ", in.ID, in.Offering, in.BusyGPUs, in.GPUs)
+	if in.DrainHook == api.DrainHookRunning {
+		return line + fmt.Sprintf("the drain hook has been running for %s, since %s; the instance is recorded as draining once it returns", age(in.DrainHookSince), fmtTime(in.DrainHookSince))
+	}
+	line += fmt.Sprintf("draining for %s, since %s", age(in.DrainingSince), fmtTime(in.DrainingSince))
+	if in.DrainHook == api.DrainHookDone {
+		line += "; its drain hook ran at " + fmtTime(in.DrainHookSince)
+	}
+	return line
 }
 
 func snapshotOf(p api.PoolSummary) api.Snapshot {
