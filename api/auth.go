@@ -211,7 +211,16 @@ func leaveBody(w http.ResponseWriter, r *http.Request) {
 // grant) before it sends application/json. Behind a proxy that logs a
 // browser in and adds its Authorization header, accepting such a body
 // would let any web page its user opens create bursts.
+//
+// A body sent with a Content-Encoding (gzip, deflate, …) is refused (415)
+// saying so: it was read as it came, compressed, and refused as not JSON,
+// naming bytes the client never wrote; the server inflates nothing a
+// client sends (no decompression bomb to bound).
 func jsonBody(r *http.Request, body []byte) *Error {
+	if ce := r.Header.Values("Content-Encoding"); len(body) > 0 && len(ce) > 0 && !(len(ce) == 1 && strings.EqualFold(strings.TrimSpace(ce[0]), "identity")) {
+		return errf(http.StatusUnsupportedMediaType, CodeUnsupportedType,
+			"the body was sent with Content-Encoding %q: %s takes its JSON body as it is, not compressed; send it without Content-Encoding", clip(strings.Join(ce, ", ")), r.Method+" "+r.URL.Path)
+	}
 	ct := r.Header.Get("Content-Type")
 	if r.Method != http.MethodPost || len(body) == 0 && ct == "" {
 		return nil // an empty body is refused as such (DecodeCreateBurst)

@@ -85,6 +85,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="spillway"`)
 	case http.StatusUnsupportedMediaType:
 		w.Header().Set("Accept-Post", "application/json")
+		w.Header().Set("Accept-Encoding", "identity") // no Content-Encoding (RFC 7694)
 	}
 	writeJSON(w, e.Status, errorBody{e})
 }

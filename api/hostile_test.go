@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -581,5 +583,71 @@ func TestAPIJSONIsNotHTMLEscaped(t *testing.T) {
 				t.Errorf("%s %s: %d\n%.2000s\nwant %d with %s as it is", tc.method, tc.path, code, body, tc.status, tc.want)
 			}
 		})
+	}
+}
+
+// TestCompressedBodyIsRefusedSayingSo: a burst's body sent gzipped (a
+// client library compressing its requests) was read as it came and
+// refused as not JSON (400), naming bytes its client never wrote; it is
+// refused (415) naming the Content-Encoding and saying to send it as it
+// is, with Accept-Encoding: identity, and nothing is created.
+func TestCompressedBodyIsRefusedSayingSo(t *testing.T) {
+	e := newEnv(t, false)
+	const body = `{"pool":"training","gpus":2,"for":"1h","reason":"INC-gzip"}`
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(body))
+	zw.Close()
+	for _, tc := range []struct {
+		encoding string
+		body     []byte
+		code     int
+		want     string
+	}{
+		{"gzip", gz.Bytes(), http.StatusUnsupportedMediaType, `the body was sent with Content-Encoding \"gzip\": POST /v1/bursts takes its JSON body as it is, not compressed; send it without Content-Encoding`},
+		{"deflate", []byte(body), http.StatusUnsupportedMediaType, `Content-Encoding \"deflate\"`},
+		{"identity", []byte(body), http.StatusCreated, `"reason": "INC-gzip"`},
+	} {
+		t.Run(tc.encoding, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Encoding", tc.encoding)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var ind strings.Builder
+			if json.Valid(b) {
+				var v any
+				json.Unmarshal(b, &v)
+				out, _ := json.MarshalIndent(v, "", "  ")
+				ind.Write(out)
+			}
+			if resp.StatusCode != tc.code || !strings.Contains(ind.String(), tc.want) {
+				t.Fatalf("%d %s\nwant %d saying %s", resp.StatusCode, b, tc.code, tc.want)
+			}
+			if tc.code == http.StatusUnsupportedMediaType && resp.Header.Get("Accept-Encoding") != "identity" {
+				t.Errorf("Accept-Encoding %q, want identity", resp.Header.Get("Accept-Encoding"))
+			}
+		})
+	}
+	bs, err := e.client(tokens.Viewer).Bursts(t.Context(), "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range bs {
+		if b.Reason == "INC-gzip" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d bursts created, want 1 (the one sent as it is)", n)
 	}
 }
