@@ -160,17 +160,35 @@ func decWithMarket(o Offering) Offering {
 	return o
 }
 
+// decSameLaunch reports whether decMergeLaunches merges a and b.
+func decSameLaunch(a, b *Launch) bool {
+	return a.Floor == b.Floor && a.Offering.Name == b.Offering.Name && a.Offering.Key() == b.Offering.Key()
+}
+
+// decLaunchesRepeat reports whether two of ls are of the same offering and
+// floor (decMergeLaunches has launches to merge).
+func decLaunchesRepeat(ls []Launch) bool {
+	for i := range ls {
+		for k := range i {
+			if decSameLaunch(&ls[k], &ls[i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // decMergeLaunches sums launches of the same offering and floor (a
 // baseline asks one per job), in the order each first appears.
 func decMergeLaunches(ls []Launch) []Launch {
-	if len(ls) < 2 {
-		return ls
+	if len(ls) < 2 || !decLaunchesRepeat(ls) {
+		return ls // most plans, per-job's and karpenter's, ask one per offering
 	}
 	out := make([]Launch, 0, 4)
 	for _, l := range ls {
 		merged := false
 		for k := range out {
-			if o := &out[k]; o.Floor == l.Floor && o.Offering.Name == l.Offering.Name && o.Offering.Key() == l.Offering.Key() {
+			if o := &out[k]; decSameLaunch(o, &l) {
 				if l.Count > 0 {
 					o.Count += l.Count
 				}

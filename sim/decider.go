@@ -153,5 +153,6 @@ func (kp *karpenter) Fork() Decider {
 	cp.seen = maps.Clone(kp.seen)
 	cp.ice = maps.Clone(kp.ice)
 	cp.freeBuf, cp.availBuf, cp.sizesBuf = nil, nil, nil
+	cp.counts, cp.order = nil, nil
 	return &cp
 }

@@ -120,7 +120,15 @@ type karpenter struct {
 	spanBuf  []spanRoom
 	availBuf []policy.Offering
 	sizesBuf []policy.PendingSize
+	// counts and order are the nodes a plan opens per offering, and the
+	// offerings in the order first opened.
+	counts map[nodeKind]int
+	order  []policy.Offering
 }
+
+// nodeKind is an offering as karpenter counts the nodes it opens: by name
+// and instance type.
+type nodeKind struct{ name, instanceType string }
 
 // nominated reports whether an empty node of gpus GPUs may be meant for a
 // pending job: one it holds, or one larger that spans nodes of its size.
@@ -344,8 +352,13 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 	defer func() { clear(sizes); kp.sizesBuf = sizes[:0] }()
 	slices.SortFunc(sizes, func(a, b policy.PendingSize) int { return cmp.Compare(b.GPUs, a.GPUs) })
 	onprem := max(0, snap.OnPremFreeGPUs)
-	counts := map[string]int{}
-	var order []policy.Offering
+	if kp.counts == nil {
+		kp.counts = map[nodeKind]int{}
+	}
+	counts := kp.counts
+	clear(counts)
+	order := kp.order[:0]
+	defer func() { clear(order); kp.order = order[:0] }()
 	nodes := 0
 	// Bounds on the room that lets the loops below skip a size that fits
 	// nowhere, so that a queue of thousands of sizes does not walk the
@@ -390,7 +403,7 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			continue // no offering holds it
 		}
 		add := func(off policy.Offering, k int) {
-			key := off.Name + "/" + off.InstanceType
+			key := nodeKind{off.Name, off.InstanceType}
 			if counts[key] == 0 {
 				order = append(order, off)
 			}
@@ -421,8 +434,9 @@ func (kp *karpenter) Decide(pool *policy.Pool, snap policy.Snapshot, insts []pol
 			maxFree = max(maxFree, last.GPUs-rest*g)
 		}
 	}
+	plan.Launches = slices.Grow(plan.Launches, len(order))
 	for _, off := range order {
-		n := counts[off.Name+"/"+off.InstanceType]
+		n := counts[nodeKind{off.Name, off.InstanceType}]
 		plan.Launches = append(plan.Launches, policy.Launch{Offering: off, Count: n, Reason: karpenterLaunchReason})
 	}
 	if len(plan.Launches) == 0 && movable {
