@@ -409,3 +409,12 @@ func BenchmarkSimulateQuotaRefused(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDemandPercentile1M is sizing on-prem at the p50 demand of a
+// million jobs (BaselineGPUs, --onprem-gpus p50).
+func BenchmarkDemandPercentile1M(b *testing.B) {
+	tr := generatedTrace(1_000_000)
+	for b.Loop() {
+		DemandPercentile(tr.Jobs, 0.5)
+	}
+}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -33,19 +34,32 @@ func DemandPercentile(jobs []trace.Job, q float64) int {
 		}
 		return 0
 	})
-	// Time spent at each demand level.
-	type level struct {
-		gpus int
-		dur  time.Duration
+	// Time spent at each demand level, by level: in a list indexed by
+	// level when the highest is within the steps' count (a million jobs
+	// rise to a few thousand GPUs, in two million steps), else in a map.
+	top, cur := 0, 0
+	for _, s := range steps {
+		cur += s.delta
+		top = max(top, cur)
 	}
-	var levels []level
+	var byLevel []time.Duration
+	var byMap map[int]time.Duration
+	if top <= len(steps) {
+		byLevel = make([]time.Duration, top+1)
+	} else {
+		byMap = map[int]time.Duration{}
+	}
 	var total time.Duration
-	cur := 0
+	cur = 0
 	for i, s := range steps {
 		cur += s.delta
 		if i+1 < len(steps) {
 			if d := steps[i+1].at - s.at; d > 0 {
-				levels = append(levels, level{cur, d})
+				if byLevel != nil {
+					byLevel[cur] += d
+				} else {
+					byMap[cur] += d
+				}
 				total += d
 			}
 		}
@@ -53,16 +67,28 @@ func DemandPercentile(jobs []trace.Job, q float64) int {
 	if total == 0 {
 		return 0
 	}
-	slices.SortFunc(levels, func(a, b level) int { return a.gpus - b.gpus })
 	target := time.Duration(math.Ceil(q * float64(total)))
 	var acc time.Duration
-	for _, l := range levels {
-		acc += l.dur
-		if acc >= target {
-			return l.gpus
+	if byLevel != nil {
+		last := 0
+		for g, d := range byLevel {
+			if d == 0 {
+				continue
+			}
+			last = g
+			if acc += d; acc >= target {
+				return g
+			}
+		}
+		return last
+	}
+	levels := slices.Sorted(maps.Keys(byMap))
+	for _, g := range levels {
+		if acc += byMap[g]; acc >= target {
+			return g
 		}
 	}
-	return levels[len(levels)-1].gpus
+	return levels[len(levels)-1]
 }
 
 // BaselineGPUs is the on-prem size the acceptance backtests use: a trace's
