@@ -108,7 +108,10 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 // fs.ErrNotExist), and ends what a run that died on it left running.
 func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*burst, func(), error) {
 	dir := filepath.Join(p.cfg.WorkDir, "bursts", key)
-	var unlock func()
+	var (
+		unlock func()
+		l      *dirLock
+	)
 	for attempt := 1; ; attempt++ {
 		if create {
 			if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
@@ -116,7 +119,8 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 			}
 		}
 		p.mu.Lock()
-		l, ok := p.locks[key]
+		var ok bool
+		l, ok = p.locks[key]
 		if !ok {
 			l = newDirLock(filepath.Join(dir, lockFile))
 			p.locks[key] = l
@@ -156,12 +160,15 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 			}
 		}
 	}
-	tf, err := tfexec.NewTerraform(dir, p.binary)
-	if err != nil {
-		unlock()
-		return nil, nil, err
+	if l.tf == nil {
+		tf, err := tfexec.NewTerraform(dir, p.binary)
+		if err != nil {
+			unlock()
+			return nil, nil, err
+		}
+		l.tf = tf
 	}
-	b.tf = tf
+	b.tf = l.tf
 	return b, unlock, nil
 }
 
