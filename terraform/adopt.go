@@ -110,25 +110,35 @@ func (b *burst) adoptCutOff(ctx context.Context, l *ledger) {
 		held[o.ID] = heldID{burst: b.key}
 	}
 	imports := map[string]string{} // key → id
+	// The instances found that cannot be imported, as "id (key K)": the
+	// output may name any number, each run, so each kind is logged once a
+	// run, counted, naming the first few.
+	var unreadable, doubled []string
 	for _, id := range sortedKeys(found) {
 		key := found[id]
-		c, ok := l.CutOff[key]
-		if _, h := held[id]; !ok || h {
+		if _, h := held[id]; l.CutOff[key] == nil || h {
 			continue
 		}
 		if _, ok := hclString(id); !ok {
-			log.Error("an instance of a cut-off create was found with an id holding control characters or bytes that are not UTF-8: end it by hand",
-				"id", strconv.Quote(id), "key", key, "address", c.Addr)
+			unreadable = append(unreadable, fmt.Sprintf("%s (key %s)", strconv.Quote(id), key))
 			continue
 		}
 		if _, taken := l.Outputs[key]; taken || imports[key] != "" {
 			// The key has an instance already (made again before this
-			// one was found): this one cannot take its address.
-			log.Error("an instance of a cut-off create was found, and its key has another: end it by hand",
-				"id", id, "key", key, "address", c.Addr, "output", lookupOutput)
+			// one was found, or found twice): this one cannot take its
+			// address.
+			doubled = append(doubled, fmt.Sprintf("%s (key %s)", id, key))
 			continue
 		}
 		imports[key] = id
+	}
+	if len(unreadable) > 0 {
+		log.Error("instances of cut-off creates were found with ids holding control characters or bytes that are not UTF-8: end them by hand",
+			"count", len(unreadable), "ids", shownOf(unreadable, ", "), "output", lookupOutput)
+	}
+	if len(doubled) > 0 {
+		log.Error("instances of cut-off creates were found whose keys have another instance: end them by hand",
+			"count", len(doubled), "ids", shownOf(doubled, ", "), "output", lookupOutput)
 	}
 	if len(imports) == 0 {
 		return

@@ -3,7 +3,10 @@ package terraform_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -224,4 +227,66 @@ func TestInstanceOfACutOffCreateIsKeptForItsRetryOrGivenUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A module whose cloud_instances names thousands of instances for one
+// cut-off key (a tag filter matching far too much) had an error line
+// logged for each of them, each run that looked: the operator's log
+// flooded, the line that matters lost in it. The instances that cannot be
+// imported are now logged once a run, counted, the first few named.
+func TestManyInstancesFoundForOneCutOffKeyAreLoggedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	cloud, hold, started := filepath.Join(dir, "cloud"), filepath.Join(dir, "hold"), filepath.Join(dir, "started")
+	if err := os.Mkdir(cloud, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The launch's one key (launch keys are a digest of the client token
+	// and the instance's index); the instances the output finds for it
+	// besides the one the killed create made sort after that one's id.
+	sum := sha256.Sum256([]byte("doubled-1"))
+	key := hex.EncodeToString(sum[:5]) + "-0"
+	const doubled = 2000
+	for i := range doubled {
+		if err := os.WriteFile(filepath.Join(cloud, fmt.Sprintf("zz-double-%04d", i)), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/adopting", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Variables: map[string]any{"cloud": cloud, "hold": hold, "started": started},
+	}, terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if _, err := launchKilledMidCreate(t, ctx, p, hold, started, "doubled", "doubled-1"); !errors.As(err, new(*terraform.CutOffError)) {
+		t.Fatalf("Launch = %v, want a *terraform.CutOffError", err)
+	}
+	if !strings.Contains(logs.String(), "found the instance of a cut-off create: imported, ended with its key") {
+		t.Errorf("the killed create's own instance was not found and ended:\n%s", clip(logs.String()))
+	}
+	var lines []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, "zz-double-") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("the %d instances found for a key that has one were logged in %d lines, want 1:\n%s", doubled, len(lines), clip(strings.Join(lines, "\n")))
+	}
+	for _, want := range []string{"end them by hand", fmt.Sprintf("count=%d", doubled), "zz-double-0000 (key " + key + ")", "zz-double-0009", fmt.Sprintf("and %d more", doubled-10), "output=cloud_instances"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("the line %s\ndoes not say %q", lines[0], want)
+		}
+	}
+	if strings.Contains(lines[0], "zz-double-0010") {
+		t.Errorf("the line %s\nnames more than the first ten", lines[0])
+	}
+}
+
+// clip is s cut to its first 4 KiB, for a failure's message.
+func clip(s string) string {
+	if len(s) > 4<<10 {
+		return s[:4<<10] + "..."
+	}
+	return s
 }
