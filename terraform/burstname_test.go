@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
 )
 
@@ -56,5 +58,46 @@ func TestBurstErrorsNameTheBurstOnce(t *testing.T) {
 	}
 	if err := p.Terminate(ctx, idsOf(first)); err != nil {
 		t.Fatalf("Terminate with the state restored: %v", err)
+	}
+}
+
+// A launch that failed and whose clean-up failed too said so in two
+// errors, each naming the burst: "burst KEY: its Terraform state ... is
+// over 1 KiB ...; ending the failed launch's instances (the next run on
+// burst KEY retries): ...". The burst is named once; the next run on the
+// burst ends what the launch made.
+func TestFailedLaunchAndItsCleanUpNameTheBurstOnce(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	work, fail := t.TempDir(), t.TempDir()
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/faildestroy", Region: region, Zones: zones, WorkDir: work,
+		Variables: map[string]any{"fail_dir": fail},
+	}, terraform.WithMaxStateBytes(1<<10))
+	if err := os.WriteFile(filepath.Join(fail, "all"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Launch(ctx, launchRequest("twice", "twice-1", 1))
+	if err == nil {
+		t.Fatal("Launch into a burst whose state is over the bound succeeded")
+	}
+	key := burstDirs(t, work)[0]
+	if n := strings.Count(err.Error(), "burst "+key); n != 1 {
+		t.Errorf("the launch's error names its burst %s %d times, want once:\n%v", key, n, err)
+	}
+	for _, want := range []string{"(StateTooLarge): burst " + key + ": its Terraform state", "ending the failed launch's instances (the next run on the burst retries): terraform destroy in", "is protected from termination"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the launch's error does not say %q:\n%v", want, err)
+		}
+	}
+	// The next run on the burst ends what the launch made.
+	if err := os.Remove(filepath.Join(fail, "all")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reconcile(ctx); err != nil {
+		t.Fatalf("Reconcile once the instance can be ended: %v", err)
+	}
+	if listed, err := p.List(ctx, providers.ListFilter{Cluster: "lifecycle"}); err != nil || len(listed) != 0 {
+		t.Errorf("List after the repair = %v (%v), want none", idsOf(listed), err)
 	}
 }

@@ -217,9 +217,15 @@ func inBurst(key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var named interface{ burstKey() string }
-	if errors.As(err, &named) && named.burstKey() == key {
+	if namesBurst(err, key) {
 		return err
 	}
 	return &burstError{key: key, err: err}
+}
+
+// namesBurst says whether err is an error of a run on burst key that
+// says which.
+func namesBurst(err error, key string) bool {
+	var named interface{ burstKey() string }
+	return errors.As(err, &named) && named.burstKey() == key
 }

@@ -457,10 +457,23 @@ func (p *Provider) abandon(ctx context.Context, b *burst, l *ledger, token strin
 	}
 	if _, err := b.apply(ctx, l); err != nil {
 		werr := b.writeLedger(l)
-		return errors.Join(cause, fmt.Errorf("ending the failed launch's instances (the next run on burst %s retries): %w", b.key, err), werr)
+		return errors.Join(cause, b.cleanUpFailed(cause, err), werr)
 	}
 	l.Dirty = false
 	return errors.Join(cause, b.writeLedger(l))
+}
+
+// cleanUpFailed is the error of a failed launch's clean-up, err, which
+// the launch's own error, cause, comes before: the two name the burst
+// once ("burst KEY: ..." twice says nothing more).
+func (b *burst) cleanUpFailed(cause, err error) error {
+	if be, ok := err.(*burstError); ok && be.key == b.key {
+		err = be.err
+	}
+	if namesBurst(cause, b.key) || namesBurst(err, b.key) {
+		return fmt.Errorf("ending the failed launch's instances (the next run on the burst retries): %w", err)
+	}
+	return fmt.Errorf("ending the failed launch's instances (the next run on burst %s retries): %w", b.key, err)
 }
 
 // runFailure types an error of a Terraform run by the cloud error code its

@@ -1,5 +1,5 @@
 # A contract-satisfying module whose instance cannot be ended while a file
-# named for it exists in var.fail_dir: its destroy-time provisioner fails,
+# named for it (or one named all) exists in var.fail_dir: its destroy-time provisioner fails,
 # as a cloud's refusal to terminate (a protected instance, an expired
 # credential) fails an apply.
 terraform {
@@ -32,7 +32,7 @@ resource "terraform_data" "instance" {
 
   provisioner "local-exec" {
     when    = destroy
-    command = "if [ -e \"$FAIL_DIR/tf-$ID\" ]; then echo \"OperationDenied: instance tf-$ID is protected from termination\" >&2; exit 1; fi"
+    command = "if [ -e \"$FAIL_DIR/tf-$ID\" ] || [ -e \"$FAIL_DIR/all\" ]; then echo \"OperationDenied: instance tf-$ID is protected from termination\" >&2; exit 1; fi"
     environment = {
       FAIL_DIR = self.input.fail_dir
       ID       = self.id
