@@ -530,7 +530,14 @@ type diag struct {
 	Summary  string `json:"summary"`
 	Detail   string `json:"detail"`
 	Address  string `json:"address"`
-	Snippet  struct {
+	// Range is where in the module's files it points, when it does.
+	Range *struct {
+		Filename string `json:"filename"`
+		Start    struct {
+			Line int `json:"line"`
+		} `json:"start"`
+	} `json:"range"`
+	Snippet struct {
 		// Code is the source line the diagnostic points at.
 		Code string `json:"code"`
 		// Values are the expressions it quotes (var.instances ...).

@@ -435,3 +435,32 @@ func TestInstancesTheOutputLeavesOutAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A module whose instances output names a resource it no longer declares
+// (renamed) passes the start-up check, whose reading of its files does not
+// resolve references, and then failed every launch as a transient
+// TerraformError: the scheduler resumed the intent every tick, for ever,
+// and no error said the pool was misconfigured. It is now a
+// *providers.InvalidError (code InvalidModule) naming the module, the
+// place and what to do; nothing is made or left to repair.
+func TestModuleReferringToWhatItDoesNotDeclareIsInvalid(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	p := newProvider(t, terraform.Config{Module: "testdata/renamed", Region: region, Zones: zones, WorkDir: t.TempDir()})
+	insts, err := p.Launch(ctx, launchRequest("renamed", "renamed-1", 1))
+	var ie *providers.InvalidError
+	if !errors.As(err, &ie) || ie.Code != "InvalidModule" || providers.IsTransient(err) {
+		t.Fatalf("Launch = %v, %v; want a *providers.InvalidError with code InvalidModule (every plan of the module fails alike)", idsOf(insts), err)
+	}
+	for _, want := range []string{
+		"the module testdata/renamed does not hold together: Reference to undeclared resource (testdata/renamed/main.tf line 31)",
+		"restart Spillway", `A managed resource "terraform_data" "instance" has not been declared`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Launch error:\n %v\nwant it to say %s", err, want)
+		}
+	}
+	if err := p.Reconcile(ctx); err != nil {
+		t.Errorf("Reconcile after the refused launch: %v; want nothing to repair", err)
+	}
+}

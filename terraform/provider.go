@@ -416,6 +416,7 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 // capacity error (nil when no key failed for capacity) and the first
 // error of another kind, each wrapping runErr, the run's *RunError.
 func (p *Provider) moveOutOfStock(l *ledger, rec *launch, diags []diag, region string, runErr error) (capacity, other error) {
+	other = p.brokenModule(diags, runErr)
 	for _, d := range diags {
 		if other == nil {
 			other = p.refusedVariables([]diag{d}, runErr)
@@ -506,7 +507,11 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 		return &providers.InvalidError{Provider: p.name, Code: "PlanReplacesRunningInstances", Err: err}
 	}
 	if re := (*RunError)(nil); errors.As(err, &re) {
-		if ierr := p.refusedVariables(diagnostics(re.Log), err); ierr != nil {
+		diags := diagnostics(re.Log)
+		if ierr := p.brokenModule(diags, err); ierr != nil {
+			return ierr
+		}
+		if ierr := p.refusedVariables(diags, err); ierr != nil {
 			return ierr
 		}
 	}
@@ -538,6 +543,35 @@ func (p *Provider) refusedVariables(diags []diag, runErr error) error {
 		return &providers.InvalidError{Provider: p.name, Code: "InvalidModuleVariable", Err: fmt.Errorf("%s: %w", why, runErr)}
 	}
 	return nil
+}
+
+// brokenModule returns a *providers.InvalidError (code InvalidModule)
+// wrapping runErr when diags say the module's configuration does not hold
+// together (a reference to a resource, variable, local or module it does
+// not declare: what `terraform validate` finds), naming each place. The
+// module is copied at start, so every plan of it fails alike until it is
+// fixed and the server restarted. It returns nil otherwise.
+func (p *Provider) brokenModule(diags []diag, runErr error) error {
+	var broken []string
+	for _, d := range diags {
+		if !strings.HasPrefix(d.Summary, "Reference to undeclared ") && d.Summary != "Invalid reference" {
+			continue
+		}
+		what := d.Summary
+		if d.Range != nil && d.Range.Filename != "" {
+			what += fmt.Sprintf(" (%s line %d)", filepath.Join(p.cfg.Module, d.Range.Filename), d.Range.Start.Line)
+		}
+		if !slices.Contains(broken, what) {
+			broken = append(broken, what)
+		}
+	}
+	if len(broken) == 0 {
+		return nil
+	}
+	return &providers.InvalidError{Provider: p.name, Code: "InvalidModule", Err: fmt.Errorf(
+		"the module %s does not hold together: %s; every plan of it fails alike, however often it is retried: "+
+			"fix the module (`terraform validate` in its directory finds these) and restart Spillway, which copies the module at start: %w",
+		p.cfg.Module, shownOf(broken, "; "), runErr)}
 }
 
 // List returns the instances of every burst of filter.Cluster (and
