@@ -4,16 +4,15 @@ import (
 	"errors"
 
 	"github.com/spillway-io/spillway/state"
-	"github.com/spillway-io/spillway/state/postgres"
 )
 
-// While the state database takes no writes (a PostgreSQL hot standby given
-// as the state, default_transaction_read_only on: *postgres.ReadOnlyError),
-// the leader's lease is not renewed and its term ends; from then on its
-// ticks' reads and writes fail as ended with the term ("context deadline
-// exceeded") or fenced, which says nothing of why. Such a failure is said
-// with the Leader's last failure on the lease (leaderErr: *postgres.Elector's
-// Err) when that was the database refusing writes.
+// While the state database takes no writes (state.ErrNoWrites: a
+// PostgreSQL hot standby given as the state, default_transaction_read_only
+// on), the leader's lease is not renewed and its term ends; from then on
+// its ticks' reads and writes fail as ended with the term ("context
+// deadline exceeded") or fenced, which says nothing of why. Such a failure
+// is said with the Leader's last failure on the lease (leaderErr: the
+// elector's Err) when that was the database refusing writes.
 
 // leaderErr is a Leader that says why its last call on the lease failed.
 type leaderErr interface{ Err() error }
@@ -31,9 +30,12 @@ func (t *tick) failure(what string, err error) string {
 		return msg
 	}
 	l, ok := t.leader.(leaderErr)
-	var ro *postgres.ReadOnlyError
-	if !ok || !errors.As(l.Err(), &ro) {
+	if !ok {
 		return msg
 	}
-	return "the state database takes no writes, so this server's leader term ended: " + ro.Error() + " (" + msg + ")"
+	nw := state.NoWrites(l.Err())
+	if nw == nil {
+		return msg
+	}
+	return "the state database takes no writes, so this server's leader term ended: " + nw.Error() + " (" + msg + ")"
 }

@@ -175,7 +175,35 @@ var (
 	// ErrSchemaTooNew: the database was written by a newer Spillway whose
 	// schema this binary does not know (see *SchemaError).
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrNoWrites: the database takes no writes (SQLite: a file or a
+	// filesystem that cannot be written; PostgreSQL: a hot standby,
+	// default_transaction_read_only on); reads may go on. The backend's
+	// typed error, which NoWrites finds, says which and what to do.
+	ErrNoWrites = errors.New("the state database takes no writes")
 )
+
+// NoWrites returns the error in err's tree that says the database takes
+// no writes (the backend's typed error, whose Is matches ErrNoWrites:
+// *sqlite.UnwritableError, *postgres.ReadOnlyError), or nil.
+func NoWrites(err error) error {
+	if err == nil {
+		return nil
+	}
+	if is, ok := err.(interface{ Is(error) bool }); ok && is.Is(ErrNoWrites) {
+		return err
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return NoWrites(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if found := NoWrites(e); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
+}
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {

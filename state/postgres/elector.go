@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -31,8 +32,34 @@ type Elector struct {
 	leading bool
 	until   time.Time // acting until (monotonic)
 	err     error     // the last lease call's failure; nil once one succeeds
+	cause   error     // the last failure not cut by its own deadline (cutError)
+	ended   TermEnd   // how the last term ended; zero before one did
 	onLead  func(epoch int64)
 }
+
+// TermEnd says how a term of this server ended, for an operator asking a
+// server that no longer leads why (the lease block of /readyz).
+type TermEnd struct {
+	Epoch int64
+	At    time.Time // on the elector's clock
+	Why   string    // what ended it, in words
+	Err   error     // the renewals' failure when they failed (Why says it)
+	By    string    // the holder that took the lease, when one did
+}
+
+// cutError is a lease call that ran out of time (its deadline, the end of
+// the term it renews) after the call before it failed for a reason of its
+// own: that reason is still why, and errors.Is and errors.As find it. A
+// renewal that cannot be answered in the time its term has left said only
+// "context deadline exceeded", and Err named no cause at the very moment
+// the term ended, when a caller asks it why.
+type cutError struct{ err, cause error }
+
+func (e *cutError) Error() string {
+	return e.err.Error() + "; the lease call before it failed: " + e.cause.Error()
+}
+
+func (e *cutError) Unwrap() []error { return []error{e.err, e.cause} }
 
 // OnLead sets f to be called (on the elector's goroutine: it must not
 // block) each time this server begins a term, e.g. to act at once rather
@@ -84,19 +111,54 @@ func (e *Elector) Term() (epoch int64, until time.Time, ok bool) {
 }
 
 // Err is why the last call on the lease failed (a *ReadOnlyError while
-// the database takes no writes), nil once a call succeeds: what a caller
-// whose term ended may say of why.
+// the database takes no writes: errors.Is(err, state.ErrNoWrites)), nil
+// once a call succeeds: what a caller whose term ended may say of why. A
+// call that only ran out of time after one that failed otherwise says
+// both (the cause kept).
 func (e *Elector) Err() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.err
 }
 
-// failed notes the outcome of a call on the lease (Err).
-func (e *Elector) failed(err error) {
+// LastTerm says how this server's last term ended; ok is false while it
+// leads, or when it never led.
+func (e *Elector) LastTerm() (TermEnd, bool) {
 	e.mu.Lock()
-	e.err = err
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	switch {
+	case e.leading && e.clock.Now().Before(e.until):
+		return TermEnd{}, false
+	case e.leading: // over; the next step steps down
+		return e.ranOut(e.epoch, e.until), true
+	}
+	return e.ended, !e.ended.At.IsZero()
+}
+
+// ranOut is the end of the term at epoch, which ran out at until before
+// a renewal landed: the renewals' failure (Err) is why. e.mu is held.
+func (e *Elector) ranOut(epoch int64, until time.Time) TermEnd {
+	end := TermEnd{Epoch: epoch, At: until, Why: "the term ran out before it could be renewed", Err: e.err}
+	if e.err != nil {
+		end.Why = "its renewals failed until the term ran out: " + e.err.Error()
+	}
+	return end
+}
+
+// failed notes the outcome of a call on the lease made on ctx (Err): a
+// call cut by ctx's deadline after another failure keeps that one as its
+// cause.
+func (e *Elector) failed(ctx context.Context, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case err == nil:
+		e.err, e.cause = nil, nil
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && e.cause != nil:
+		e.err = &cutError{err: err, cause: e.cause}
+	default:
+		e.err, e.cause = err, err
+	}
 }
 
 // Holder is this server's name on the lease.
@@ -116,24 +178,27 @@ func (e *Elector) Step(ctx context.Context) {
 	start := e.clock.Now()
 	if leading {
 		if !start.Before(until) {
-			e.stepDown(epoch, "the term ran out before it could be renewed")
+			e.mu.Lock()
+			end := e.ranOut(epoch, until)
+			e.mu.Unlock()
+			e.stepDown(end)
 		} else {
 			// No renewal may outlive the term it renews.
 			rctx, cancel := context.WithTimeout(ctx, until.Sub(start))
 			ok, err := e.lease.Renew(rctx, epoch)
+			e.failed(rctx, err)
 			cancel()
-			e.failed(err)
 			switch {
 			case errors.Is(err, state.ErrSchemaTooNew):
 				// A newer binary migrated the database: hand over to it at
 				// once rather than write into a schema this one does not know.
-				e.stepDown(epoch, err.Error())
+				e.stepDown(TermEnd{Epoch: epoch, Why: err.Error(), Err: err})
 				e.releaseTerm(ctx, epoch)
 			case err != nil:
 				e.log.Warn("could not renew the lease; acting until the term would end", "epoch", epoch, "err", err)
 				return
 			case !ok:
-				e.stepDown(epoch, "the lease was lost")
+				e.stepDown(e.lost(ctx, epoch))
 			default:
 				e.mu.Lock()
 				e.until = start.Add(e.lease.ttl - e.margin())
@@ -144,8 +209,8 @@ func (e *Elector) Step(ctx context.Context) {
 	}
 	actx, cancel := context.WithTimeout(ctx, e.lease.ttl)
 	epoch, ok, err := e.lease.Acquire(actx)
+	e.failed(actx, err)
 	cancel()
-	e.failed(err)
 	if err != nil {
 		e.log.Warn("could not try the lease", "err", err)
 		return
@@ -163,11 +228,30 @@ func (e *Elector) Step(ctx context.Context) {
 	}
 }
 
-func (e *Elector) stepDown(epoch int64, why string) {
+func (e *Elector) stepDown(end TermEnd) {
+	if end.At.IsZero() {
+		end.At = e.clock.Now()
+	}
 	e.mu.Lock()
 	e.leading = false
+	e.ended = end
 	e.mu.Unlock()
-	e.log.Warn("stopped leading", "holder", e.lease.holder, "epoch", epoch, "why", why)
+	e.log.Warn("stopped leading", "holder", e.lease.holder, "epoch", end.Epoch, "why", end.Why)
+}
+
+// lost is the end of the term at epoch, which a renewal found over in the
+// database: taken by another server (who, read from the lease), or
+// expired there before the renewal came.
+func (e *Elector) lost(ctx context.Context, epoch int64) TermEnd {
+	end := TermEnd{Epoch: epoch, Why: "the lease was lost: it expired in the database before it was renewed"}
+	ictx, cancel := context.WithTimeout(ctx, e.lease.ttl/2)
+	defer cancel()
+	li, err := e.lease.Info(ictx)
+	if err == nil && li.Live && li.Holder != e.lease.holder && li.Epoch > epoch {
+		end.By = li.Holder
+		end.Why = fmt.Sprintf("the lease was lost to %s (epoch %d)", li.Holder, li.Epoch)
+	}
+	return end
 }
 
 // Run steps at once and then every renew interval until ctx ends; then it

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/spillway-io/spillway/state"
 )
 
 // ConnectError is a database that refused the store's session for a
@@ -56,6 +58,9 @@ func (e *ReadOnlyError) Error() string {
 }
 
 func (e *ReadOnlyError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, state.ErrNoWrites) match.
+func (e *ReadOnlyError) Is(target error) bool { return target == state.ErrNoWrites }
 
 // readOnly returns err as a *ReadOnlyError when the database refused it
 // as a write on a read-only server (25006), asking the database (for up

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -38,6 +39,9 @@ func runHelper(path, mode, name string) int {
 	s, err := Open(ctx, path, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper: open:", err)
+		if errors.Is(err, state.ErrNoWrites) && state.NoWrites(err) != nil {
+			fmt.Fprintln(os.Stderr, "helper: the error is state.ErrNoWrites")
+		}
 		return 2
 	}
 	defer s.Close()

@@ -52,8 +52,8 @@ func TestWritesOnAFilesystemRemountedReadOnly(t *testing.T) {
 	} {
 		err := c.write()
 		var uw *UnwritableError
-		if !errors.As(err, &uw) || !uw.Midway || !errors.Is(err, syscall.EROFS) {
-			t.Errorf("writing %s on a filesystem remounted read-only: %v, want an *UnwritableError (Midway, EROFS)", c.name, err)
+		if !errors.As(err, &uw) || !uw.Midway || !errors.Is(err, syscall.EROFS) || !errors.Is(err, state.ErrNoWrites) || state.NoWrites(err) != uw {
+			t.Errorf("writing %s on a filesystem remounted read-only: %v, want an *UnwritableError (Midway, EROFS) that is state.ErrNoWrites", c.name, err)
 			continue
 		}
 		for _, want := range []string{path, "remounted read-only", "launches nothing"} {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/spillway-io/spillway/state"
+
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -44,6 +46,9 @@ func (e *UnwritableError) Error() string {
 }
 
 func (e *UnwritableError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, state.ErrNoWrites) match.
+func (e *UnwritableError) Is(target error) bool { return target == state.ErrNoWrites }
 
 // unwritable returns err as an *UnwritableError of the database at abs
 // when it says that the file or its directory may not be written (EACCES,

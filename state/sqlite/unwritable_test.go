@@ -20,8 +20,9 @@ import (
 // from another process, as spillway server opens it, and checks that the
 // refusal names what is not writable and what to do, rather than SQLite's
 // "attempt to write a readonly database (1544)" or a bare "permission
-// denied", and that nothing was changed. Root may write anything: run as
-// root, the helper runs as nobody.
+// denied", that it is state.ErrNoWrites (as PostgreSQL's read-only
+// database is), and that nothing was changed. Root may write anything:
+// run as root, the helper runs as nobody.
 func TestOpenSaysWhatToMakeWritable(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -68,7 +69,7 @@ func TestOpenSaysWhatToMakeWritable(t *testing.T) {
 			if c.dir {
 				named = dir
 			}
-			for _, want := range []string{"cannot be written", named + " is not writable", "make " + dir + " and the file writable"} {
+			for _, want := range []string{"cannot be written", named + " is not writable", "make " + dir + " and the file writable", "the error is state.ErrNoWrites"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("refusal %q does not say %q", msg, want)
 				}
