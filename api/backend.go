@@ -156,6 +156,23 @@ type LeaderInfo struct {
 	Leads bool   `json:"leads"`
 	// Error says why the database could not be asked.
 	Error string `json:"error,omitempty"`
+	// LastTerm says how the answering server's last term ended, while it
+	// does not lead (none before it ever led).
+	LastTerm *TermEnd `json:"last_term,omitempty"`
+}
+
+// TermEnd is how a server's term of the leader lease ended.
+type TermEnd struct {
+	Epoch int64     `json:"epoch"`
+	Ended time.Time `json:"ended"`
+	// Why says what ended it: its renewals failed (and the error), the
+	// lease was lost to another server, a newer binary migrated the
+	// database.
+	Why string `json:"why"`
+	// Error is the renewals' failure when they failed; TakenBy the server
+	// that took the lease, when one did.
+	Error   string `json:"error,omitempty"`
+	TakenBy string `json:"taken_by,omitempty"`
 }
 
 // PoolSummary is one pool in Status and GET /v1/pools.

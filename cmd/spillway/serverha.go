@@ -133,6 +133,12 @@ func leaderInfo(ctx context.Context, el *postgres.Elector) *api.LeaderInfo {
 	}
 	out := &api.LeaderInfo{This: el.Holder()}
 	out.Epoch, out.Leads = el.Acting()
+	if end, ok := el.LastTerm(); ok && !out.Leads {
+		out.LastTerm = &api.TermEnd{Epoch: end.Epoch, Ended: end.At.UTC().Round(0), Why: end.Why, TakenBy: end.By}
+		if end.Err != nil {
+			out.LastTerm.Error = end.Err.Error()
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	li, err := el.Info(ctx)

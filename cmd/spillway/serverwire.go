@@ -295,6 +295,13 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range s.sched.Pools() {
 		st, _ := s.sched.LastStatus(p)
+		if !body.Leader {
+			// The pool's last tick was of this server's last term: its
+			// error is not the pool's now (the leader's /readyz says
+			// that); lease.last_term says why the term ended.
+			body.Pools[p] = poolState{LastTick: st.Time}
+			continue
+		}
 		ps := poolState{LastTick: st.Time, Error: st.Err}
 		if ps.Error == "" && st.ReadErr != "" {
 			ps.Error = "state not readable: " + st.ReadErr
