@@ -70,6 +70,7 @@ func (h *ha) recorded(id string) bool {
 // turn. A server leads again and carries on after each; no intent
 // launches twice, nothing leaks, no two servers act.
 func TestHAPostgresRestartMidLaunch(t *testing.T) {
+	t.Parallel() // its own PostgreSQL, emulator, proxies and servers (startHA)
 	h := startHA(t, 2, haFast)
 	const restarts = 4
 	var mu sync.Mutex
@@ -156,6 +157,7 @@ func TestHAPostgresRestartMidLaunch(t *testing.T) {
 // only after the other server leads). The other server leads and adopts
 // the instance by its intent tag: exactly one instance, none leaked.
 func TestHAFailoverWithLaunchPending(t *testing.T) {
+	t.Parallel() // its own PostgreSQL, emulator, proxies and servers (startHA)
 	for _, mode := range []string{"lost", "slow"} {
 		t.Run(mode, func(t *testing.T) {
 			h := startHA(t, 2, haFast)

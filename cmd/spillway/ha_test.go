@@ -162,7 +162,10 @@ func postgresDatabase(tb testing.TB, prefix string) (*fixture.Postgres, string) 
 }
 
 // startHA starts servers processes whose server sections add settings
-// (YAML lines) to listen, state and sweep_grace.
+// (YAML lines) to listen, state and sweep_grace. Everything it starts is
+// the test's own (a PostgreSQL server, not only a database: a test that
+// restarts it ends no other test's sessions; the emulator, the proxies,
+// the queue and agent), so the HA tests run in parallel.
 func startHA(t testing.TB, servers int, settings string) *ha {
 	t.Helper()
 	pg, dbName := postgresDatabase(t, "ha")
@@ -682,6 +685,7 @@ func logFailovers(t *testing.T, took map[faultKind][]time.Duration) {
 // emulator; the leader is SIGKILLed, SIGSTOPped past the TTL and cut from
 // the database in turn, while demand comes and goes.
 func TestHATwoServersFailover(t *testing.T) {
+	t.Parallel() // its own PostgreSQL, emulator, proxies and servers (startHA)
 	h := startHA(t, 2, haFast)
 	asked := faults(t, 10)
 	took, n := h.run(asked)
@@ -691,6 +695,7 @@ func TestHATwoServersFailover(t *testing.T) {
 
 // TestHAThreeServersFailover is the same with three servers.
 func TestHAThreeServersFailover(t *testing.T) {
+	t.Parallel() // its own PostgreSQL, emulator, proxies and servers (startHA)
 	h := startHA(t, 3, haFast)
 	asked := faults(t, 11)
 	took, n := h.run(asked)
