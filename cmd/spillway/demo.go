@@ -283,6 +283,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		Listen: ln.Addr().String(), State: filepath.Join(dir, "state.db"), Tokens: filepath.Join(dir, "tokens.yaml"),
 		EC2: "http://" + ec2Ln.Addr().String(), ECS: "http://" + ecsLn.Addr().String(),
 		Agents: model.AgentURLs(), Queue: model.QueueURL(), Drain: model.DrainURL(), OnPremNodes: o.onprem,
+		CallTimeout: demoCallTimeout(o.speed),
 	})
 	var srv *server
 	if err == nil {

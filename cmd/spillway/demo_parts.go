@@ -141,6 +141,26 @@ type demoConfigParams struct {
 	Listen, State, Tokens, EC2, ECS, Queue, Drain string
 	Agents                                        []string
 	OnPremNodes                                   int
+	// CallTimeout is the emulated clouds' call_timeout (demoCallTimeout);
+	// zero leaves it to the default.
+	CallTimeout time.Duration
+}
+
+// demoCallWall is the real time a tick of the demo's server gives its
+// launch calls at any --speed.
+const demoCallWall = time.Second
+
+// demoCallTimeout is the emulated clouds' call_timeout at speed: the
+// simulated time demoCallWall of real time is, within config's range
+// (1m to 1h). A tick starts a launch call only while half its call
+// timeout is left on the scheduler's clock, which is the demo's: with the
+// default 1m, a tick at 1200x gave its calls 25 ms of real time to start
+// in, and on a busy machine its observe and intent writes used them up,
+// so the demo's launches were held tick after tick and came late or not
+// at all (a stock-out it shows did not happen).
+func demoCallTimeout(speed float64) time.Duration {
+	d := time.Duration(speed * float64(demoCallWall))
+	return min(max(d, time.Minute), time.Hour).Round(time.Second)
 }
 
 // yamlQuoted writes s as a YAML double-quoted scalar (a JSON string is
@@ -155,7 +175,7 @@ func yamlQuoted(s string) string {
 	return string(b)
 }
 
-var demoConfigTmpl = template.Must(template.New("demo").Funcs(template.FuncMap{"q": yamlQuoted}).Parse(`# The config 'spillway demo' wrote for its server. Times are simulated:
+var demoConfigTmpl = template.Must(template.New("demo").Funcs(template.FuncMap{"q": yamlQuoted, "callWall": func() time.Duration { return demoCallWall }}).Parse(`# The config 'spillway demo' wrote for its server. Times are simulated:
 # the demo's clock runs --speed times faster than the wall clock.
 cluster: ` + demoCluster + `
 
@@ -172,6 +192,9 @@ providers:
     type: aws
     region: us-east-1
     endpoint: {{q .EC2}}
+{{- if .CallTimeout}}
+    call_timeout: {{.CallTimeout}}   # simulated: at least {{callWall}} of real time at this --speed
+{{- end}}
     subnets:
       - {zone: us-east-1a, id: subnet-us-east-1a}
       - {zone: us-east-1b, id: subnet-us-east-1b}
@@ -183,6 +206,9 @@ providers:
     type: alicloud
     region: cn-hangzhou
     endpoint: {{q .ECS}}
+{{- if .CallTimeout}}
+    call_timeout: {{.CallTimeout}}
+{{- end}}
     subnets:
       - {zone: cn-hangzhou-i, id: vsw-cn-hangzhou-i}
     image: m-spillway-gpu

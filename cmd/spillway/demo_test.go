@@ -471,6 +471,33 @@ func TestDemoConfigQuotesPaths(t *testing.T) {
 	}
 }
 
+// TestDemoCallWindowIsRealTime: at every --speed the config the demo
+// writes gives a tick's launch calls at least demoCallWall of real time
+// to start in (half the call_timeout, on the demo's clock), as the server
+// reads it. With the default 1m, 1200x left 25 ms, which a busy machine's
+// observe and intent writes used up: the launches were held tick after
+// tick and TestDemoForJSON saw no stock-out fallback at load 20.
+func TestDemoCallWindowIsRealTime(t *testing.T) {
+	for _, speed := range []float64{1, 60, defaultDemoSpeed, 1200, speedclock.MaxSpeed} {
+		dir := t.TempDir()
+		p := demoConfigParams{
+			Listen: "127.0.0.1:0", State: filepath.Join(dir, "state.db"), Tokens: filepath.Join(dir, "tokens.yaml"),
+			EC2: "http://127.0.0.1:1", ECS: "http://127.0.0.1:2", Queue: "http://127.0.0.1:3/queue", Drain: "http://127.0.0.1:3/drain",
+			Agents: []string{"http://127.0.0.1:4"}, OnPremNodes: 2, CallTimeout: demoCallTimeout(speed),
+		}
+		cfg, _, err := writeDemoFiles(dir, time.Unix(0, 0), p)
+		if err != nil {
+			t.Fatalf("--speed %g: %v", speed, err)
+		}
+		for name, pc := range cfg.Providers {
+			if window := time.Duration(float64(pc.CallTimeout.D()/2) / speed); window < demoCallWall/2 {
+				t.Errorf("--speed %g: provider %s's call_timeout %s leaves a tick %s of real time to start a launch call in, want at least %s",
+					speed, name, pc.CallTimeout.D(), window, demoCallWall/2)
+			}
+		}
+	}
+}
+
 // TestDemoRefusesBadFlags: each bad flag is named with its value and what
 // would do, before anything starts.
 func TestDemoRefusesBadFlags(t *testing.T) {
