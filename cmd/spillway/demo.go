@@ -361,7 +361,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 			model.WindDown()
 			// The server needs scale_in.idle, the drain and the shutdown
 			// of simulated time to tear the burst down: about 15 minutes.
-			waitTornDown(ctx, emu, max(30*time.Second, clk.Real(time.Hour)))
+			waitTornDown(ctx, emu, srv.store, max(30*time.Second, clk.Real(time.Hour)))
 		}
 	}
 	sum := demoSummary{Trace: tr.Name, Speed: o.speed, SimulatedS: math.Round(clk.Now().Sub(tr.Start.Add(o.start)).Seconds()),
@@ -370,6 +370,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return err
 	}
 	stop()
+	if err := countCalls(srv, &sum); err != nil {
+		return err
+	}
 	ms := model.Stats()
 	sum.MaxCloudGPUs, sum.JobsSubmitted, sum.JobsStarted, sum.JobsOnCloud = ms.MaxCloudGPUs, ms.Submitted, ms.Started, ms.OnCloud
 	sum.JobsRequeued, sum.JobsCut, sum.JobsDropped, sum.JobsNarrowed = ms.Requeued, ms.Cut, ms.Dropped, ms.Narrowed

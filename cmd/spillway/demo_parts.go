@@ -97,14 +97,30 @@ func leftOn(emu *emulator.Emulator) []string {
 	return ids
 }
 
+// allEnded reports whether every instance row of the demo's pool records
+// its end (false when the state does not answer).
+func allEnded(ctx context.Context, st state.Store) bool {
+	rows, err := st.Instances(ctx, state.InstanceFilter{Pool: demoPool})
+	if err != nil {
+		return false
+	}
+	for _, r := range rows {
+		if r.EndedAt.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
 // waitTornDown waits, at most limit of real time, until no instance of the
-// demo cluster is left on the emulator.
-func waitTornDown(ctx context.Context, emu *emulator.Emulator, limit time.Duration) {
+// demo cluster is left on the emulator and the server has recorded the end
+// of each (the emulator ends one before the server's call returns).
+func waitTornDown(ctx context.Context, emu *emulator.Emulator, st state.Store, limit time.Duration) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for len(leftOn(emu)) > 0 {
+	for len(leftOn(emu)) > 0 || !allEnded(ctx, st) {
 		select {
 		case <-ctx.Done():
 			return
@@ -337,10 +353,12 @@ func leftWhy(s demoSummary) string {
 	return "instances of the demo the emulator had not terminated"
 }
 
-// summarise fills the server's figures: launches, terminations and
-// stock-out fallbacks from its metrics, spend from its state (every burst
-// instance's price over its simulated life), and the decisions recorded.
-func summarise(ctx context.Context, srv *server, sum *demoSummary, now time.Time) error {
+// countCalls fills the server's counts from its metrics: launches,
+// terminations and stock-out fallbacks. It reads them once the server has
+// stopped: a tick counts a termination after the cloud answered and its
+// row is written, so read while it ran they could say "3 launched, 1
+// terminated" of a burst the emulator had ended whole.
+func countCalls(srv *server, sum *demoSummary) error {
 	mfs, err := srv.reg.Gather()
 	if err != nil {
 		return err
@@ -362,6 +380,13 @@ func summarise(ctx context.Context, srv *server, sum *demoSummary, now time.Time
 			}
 		}
 	}
+	return nil
+}
+
+// summarise fills the server's figures from its state, before it stops:
+// spend (every burst instance's price over its simulated life) and the
+// decisions recorded.
+func summarise(ctx context.Context, srv *server, sum *demoSummary, now time.Time) error {
 	rows, err := srv.store.Instances(ctx, state.InstanceFilter{Pool: demoPool})
 	if err != nil {
 		return err
