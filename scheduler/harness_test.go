@@ -155,6 +155,13 @@ func harnessBuckets() map[string]providers.Bucket {
 	return out
 }
 
+// harnessBackoff caps the harness providers' waits between the attempts of
+// a call the cloud refused or whose answer was lost: each retry is still
+// made, but a test of a terminate refused at each of 120 ticks waited 2 ×
+// 20 ms per tick on the wall clock, most of its 10 s. Backoff itself is
+// tested in providers/aws and providers/alicloud.
+const harnessBackoff = time.Millisecond
+
 func (h *harness) newProvider() providers.Provider { return h.newProviderAt(provName, h.url) }
 
 // newProviderAt is an aws provider, named name, at the EC2 API at url.
@@ -163,7 +170,7 @@ func (h *harness) newProviderAt(name, url string) providers.Provider {
 		Type: config.ProviderAWS, Region: "us-east-1", Endpoint: url, Image: "ami-0abcdef1234567890",
 		Subnets: []config.Subnet{{Zone: "us-east-1a", ID: "subnet-us-east-1a"}, {Zone: "us-east-1b", ID: "subnet-us-east-1b"}},
 	}
-	p, err := aws.New(context.Background(), cfg, name, aws.WithCredentials(staticCreds), aws.WithRetry(3, 20*time.Millisecond), aws.WithBuckets(harnessBuckets()))
+	p, err := aws.New(context.Background(), cfg, name, aws.WithCredentials(staticCreds), aws.WithRetry(3, harnessBackoff), aws.WithBuckets(harnessBuckets()))
 	if err != nil {
 		h.t.Fatalf("aws.New: %v", err)
 	}

@@ -72,7 +72,14 @@ var lagClouds = []lagCloud{
 				Subnets: []config.Subnet{{Zone: "cn-hangzhou-h", ID: "vsw-cn-hangzhou-h"}, {Zone: "cn-hangzhou-i", ID: "vsw-cn-hangzhou-i"}},
 			}
 			p, err := alicloud.New(context.Background(), cfg, "alicloud", alicloud.WithStaticCredentials("emulator-key", "emulator-secret"),
-				alicloud.WithRetries(3, time.Millisecond, 20*time.Millisecond))
+				alicloud.WithRetries(3, time.Millisecond, harnessBackoff),
+				// ECS's pacing made a thousand times faster, as
+				// harnessBuckets does EC2's: at 20 DescribeInstances a
+				// second, the ticks of a test waited seconds of wall time
+				// for tokens.
+				alicloud.WithRateLimit(alicloud.ActionRunInstances, 10_000, 10_000),
+				alicloud.WithRateLimit(alicloud.ActionDescribeInstances, 20_000, 20_000),
+				alicloud.WithRateLimit(alicloud.ActionDeleteInstances, 10_000, 10_000))
 			if err != nil {
 				h.t.Fatalf("alicloud.New: %v", err)
 			}
