@@ -99,6 +99,7 @@ var demoFast = []string{"--listen", "127.0.0.1:0", "--speed", "1200", "--start",
 // stock-out falls back to the next offering, and nothing is left on the
 // emulated clouds.
 func TestDemoForJSON(t *testing.T) {
+	t.Parallel() // it waits on its child's accelerated clock, as the page test does
 	cmd, tmp := demoChild(t, nil, append([]string{"demo", "--for", "6s", "--json"}, demoFast...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -152,6 +153,7 @@ var (
 // screenshot), then sends SIGINT: the demo exits 0 and leaves no listening
 // port (page, clouds, agents, queue), no child process and no directory.
 func TestDemoPageCLIAndSIGINT(t *testing.T) {
+	t.Parallel() // it waits on its child and Chromium, as TestDemoForJSON does
 	bin := demoChromium(t)
 	cmd, stdout, stderr, _ := startDemo(t)
 	exited := make(chan error, 1)
@@ -223,6 +225,8 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelT()
 	var text string
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
 	for !strings.Contains(text, "p5.48xlarge") {
 		if err := chromedp.Do(ctx, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.ID("pool-training"))); err != nil {
 			t.Fatalf("status page %s: %v\nstderr:\n%s", pageURL, err, stderr.String())
@@ -230,8 +234,13 @@ func TestDemoPageCLIAndSIGINT(t *testing.T) {
 		if text, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); err != nil {
 			t.Fatalf("status page %s: %v", pageURL, err)
 		}
-		if !strings.Contains(text, "p5.48xlarge") {
-			time.Sleep(200 * time.Millisecond)
+		if strings.Contains(text, "p5.48xlarge") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("status page %s: no burst instance shown: %v\nlast page:\n%s\nstderr:\n%s", pageURL, ctx.Err(), text, stderr.String())
+		case <-poll.C:
 		}
 	}
 	// A burst instance is on the page, so a launch was decided.
