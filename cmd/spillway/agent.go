@@ -101,7 +101,11 @@ other GPUs are served as read; a GPU name that is not UTF-8 is served with
 U+FFFD for its bad bytes. The GPUs are read each on its own, within
 --sample-timeout: a GPU whose NVML call is stuck in the driver then is
 unknown, its error naming the call (TIMEOUT), while the others are served
-as read, every sample; it is not called again until the stuck call returns.
+as read, every sample; it is not called again until the stuck call returns,
+and once stuck for a minute it is "unhealthy" (wedged in the driver: it
+needs a reset), as a GPU lost that long is. The log says once when a GPU
+becomes unknown or unhealthy, and once when it is read again, not every
+sample.
 A sample stuck longer than --sample-timeout counting or opening the GPUs,
 or in which NVML cannot count them, fails: the last good sample is then
 served with every GPU unknown and the error, and no further sample starts

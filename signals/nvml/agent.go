@@ -63,7 +63,7 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
-	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute, then no other series of it); or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute), or wedged (an NVML call of it stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
 	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
@@ -296,11 +296,15 @@ func (a *Agent) Close(ctx context.Context) error {
 // Run samples at once and then every interval until ctx ends. A failed
 // sample is logged (once for as long as the error stays the same: NVML not
 // ready at boot fails every sample) and the last good one stays served;
-// the sample time tells readers how old it is.
+// the sample time tells readers how old it is. A GPU is logged when it
+// becomes unknown or unhealthy (its call stuck, lost, …), when how it is
+// so changes (unknown to unhealthy, another call failing) and when it is
+// read again, not once a sample.
 func (a *Agent) Run(ctx context.Context) error {
 	t := a.clock.NewTicker(a.interval)
 	defer t.Stop()
 	said := ""
+	gpus := map[lostKey]gpuState{}
 	for {
 		err := a.SampleOnce(ctx)
 		switch {
@@ -312,10 +316,64 @@ func (a *Agent) Run(ctx context.Context) error {
 			said = ""
 			a.log.Info("sampling again", "node", a.sampler.Node())
 		}
+		if err == nil && ctx.Err() == nil {
+			s, _ := a.Last()
+			a.sayGPUs(gpus, s)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C():
+		}
+	}
+}
+
+// gpuState is how Run last said a GPU was: zero while read and healthy;
+// else unknown or unhealthy, and the call that failed and how (none for a
+// GPU unhealthy as read: its memory broken, MIG without GPU instances).
+type gpuState struct {
+	unhealthy, unknown bool
+	readFailure
+}
+
+// sayGPUs logs each GPU of s whose state differs from what said holds
+// (by GPU), and keeps its state there: a GPU is said unknown or unhealthy
+// once, and said again when that changes or it is read again. It
+// forgets the GPUs no longer in s.
+func (a *Agent) sayGPUs(said map[lostKey]gpuState, s Sample) {
+	seen := make(map[lostKey]bool, len(s.GPUs))
+	for _, g := range s.GPUs {
+		k := lostKeyOf(g)
+		seen[k] = true
+		now := gpuState{unhealthy: g.Unhealthy, unknown: g.Unknown}
+		if now.unhealthy || now.unknown {
+			now.readFailure = s.failed[g.Index]
+		}
+		was := said[k]
+		if now == was {
+			continue
+		}
+		attrs := []any{"node", s.Node, "gpu", g.Index, "uuid", g.UUID}
+		if now.call != "" {
+			attrs = append(attrs, "call", now.call, "error", now.code)
+		}
+		switch {
+		case now.unknown:
+			a.log.Warn("GPU unknown, counted busy; said again when that changes", append(attrs, "err", g.Error)...)
+		case now.unhealthy:
+			a.log.Error("GPU unhealthy, it takes no job; said again when that changes", append(attrs, "why", g.Health)...)
+		default:
+			a.log.Info("GPU read again", attrs...)
+		}
+		if now == (gpuState{}) {
+			delete(said, k)
+		} else {
+			said[k] = now
+		}
+	}
+	for k := range said {
+		if !seen[k] {
+			delete(said, k)
 		}
 	}
 }

@@ -25,13 +25,7 @@ import (
 // single devices and calls.
 func idleNode(t *testing.T, opts ...AgentOption) (*server.Server, *Agent, *httptest.Server) {
 	t.Helper()
-	srv := simModels["dgxh100"]()
-	for _, d := range srv.Devices {
-		d := d.(*server.Device)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{Total: 80 << 30, Used: 1 << 20}, nv.SUCCESS }
-	}
+	srv := idleMock()
 	clock := &fakeClock{t: t0}
 	s, err := NewSampler(srv, "n1", WithClock(func() time.Time { clock.Advance(time.Second); return clock.Now() }))
 	if err != nil {
@@ -42,6 +36,18 @@ func idleNode(t *testing.T, opts ...AgentOption) (*server.Server, *Agent, *httpt
 	hs := httptest.NewServer(a.Handler())
 	t.Cleanup(hs.Close)
 	return srv, a, hs
+}
+
+// idleMock is a DGX H100 mock whose eight GPUs are idle (0%, no process).
+func idleMock() *server.Server {
+	srv := simModels["dgxh100"]()
+	for _, d := range srv.Devices {
+		d := d.(*server.Device)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) { return nv.Memory{Total: 80 << 30, Used: 1 << 20}, nv.SUCCESS }
+	}
+	return srv
 }
 
 func healthz(t *testing.T, url string) (int, string) {

@@ -59,7 +59,8 @@ type Sample struct {
 	noUtil map[int]bool
 	// unread holds the indexes of the GPUs NVML could not read: unknown,
 	// or unhealthy by NVML's error (ERROR_RESET_REQUIRED, a lasting
-	// ERROR_GPU_IS_LOST). /metrics serves no reading of them.
+	// ERROR_GPU_IS_LOST) or a call stuck for LostAfter. /metrics serves
+	// no reading of them.
 	unread map[int]bool
 	// mig holds, by GPU index, the GPU instances of each MIG-enabled GPU
 	// that has any: /metrics serves each one's memory in a series of its
@@ -361,10 +362,14 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 		return Sample{}, err
 	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
-	var lost []int // positions in out.GPUs of GPUs that answered ERROR_GPU_IS_LOST
+	var lost []int  // positions in out.GPUs of GPUs that answered ERROR_GPU_IS_LOST
+	var stuck []int // positions in out.GPUs of GPUs whose reading is stuck
 	for _, r := range reads {
 		g, noUtil, mig, err := r.g, r.noUtil, r.mig, r.err
 		switch {
+		case errors.Is(err, ErrSampleTimeout):
+			stuck = append(stuck, len(out.GPUs))
+			g = unknownGPU(g, err)
 		case errors.Is(err, nv.ERROR_RESET_REQUIRED):
 			g = unreadableGPU(g, err.Error()+": the GPU needs a reset")
 		case errors.Is(err, nv.ERROR_GPU_IS_LOST):
@@ -392,13 +397,39 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 		}
 	}
 	out.Time = s.now()
+	s.stuckSince(out.Time)
+	s.judgeLost(&out, lost)
+	s.judgeStuck(&out, stuck)
+	return out, nil
+}
+
+// stuckSince stamps t on the stuck readings not stamped yet: those left
+// stuck by the sample of t.
+func (s *Sampler) stuckSince(t time.Time) {
 	for _, p := range s.stuck {
 		if p.since.IsZero() {
-			p.since = out.Time
+			p.since = t
 		}
 	}
-	s.judgeLost(&out, lost)
-	return out, nil
+}
+
+// judgeStuck makes unhealthy each GPU of out (at the positions stuck)
+// whose reading has not returned for LostAfter or more, as a GPU lost
+// that long is: a call of a GPU that hangs in the driver for a minute
+// is a GPU wedged (an Xid), which takes no job until it is reset. The
+// others stay unknown, as a GPU whose call is slow for a moment is.
+func (s *Sampler) judgeStuck(out *Sample, stuck []int) {
+	for _, i := range stuck {
+		g := out.GPUs[i]
+		p := s.stuck[g.UUID]
+		if p == nil {
+			continue
+		}
+		if d := out.Time.Sub(p.since); d >= LostAfter {
+			out.GPUs[i] = unreadableGPU(g, fmt.Sprintf("%s (%s): the GPU is wedged in the driver; it needs a reset, or its node a reboot",
+				g.Error, d.Round(time.Second)))
+		}
+	}
 }
 
 // readResult is one GPU's reading (Sampler.read).
@@ -414,7 +445,7 @@ type readResult struct {
 type stuckRead struct {
 	at    *inCall       // the call it is in
 	fin   chan struct{} // closed when it returns
-	since time.Time     // the time of the sample it was started for
+	since time.Time     // the time of the sample that left it stuck
 }
 
 // readAll reads every GPU, each in a goroutine, and gathers the readings
@@ -523,7 +554,8 @@ func (s *Sampler) WaitReads(ctx context.Context) error {
 }
 
 // LostAfter is how long a GPU must answer ERROR_GPU_IS_LOST, in every
-// sample, before it counts as unhealthy rather than unknown. A GPU that
+// sample, before it counts as unhealthy rather than unknown; so must a
+// GPU's NVML call stay stuck in the driver (judgeStuck). A GPU that
 // fell off the bus stays lost until it is reset or its node rebooted;
 // a GPU unknown for a moment (an Xid the driver recovers from) must not
 // have its instance drained, as an unhealthy one is.

@@ -1,0 +1,212 @@
+package nvml
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// stuckNode is an agent of an idle DGX H100 mock whose samples are
+// stamped by clk, ticking every 10s on it with a 5s sample timeout, and
+// an HTTP server for it; GPU 4's GetComputeRunningProcesses hangs once
+// stuck is called, and returns once release is.
+type stuckNode struct {
+	srv            *server.Server
+	a              *Agent
+	hs             *httptest.Server
+	clk            *clocktesting.FakeClock
+	entered        chan struct{}
+	stuck, release func()
+}
+
+func newStuckNode(t *testing.T, opts ...AgentOption) *stuckNode {
+	t.Helper()
+	n := &stuckNode{srv: idleMock(), clk: clocktesting.NewFakeClock(t0), entered: make(chan struct{}, 1)}
+	s, err := NewSampler(n.srv, "n1", WithClock(n.clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	n.a = NewAgent(s, append([]AgentOption{WithAgentClock(n.clk), WithInterval(10 * time.Second), WithSampleTimeout(5 * time.Second)}, opts...)...)
+	n.hs = httptest.NewServer(n.a.Handler())
+	t.Cleanup(n.hs.Close)
+	release := make(chan struct{})
+	var restore func()
+	n.stuck = func() {
+		restore = hangCall(n.srv.Devices[4].(*server.Device), "GetComputeRunningProcesses", func() {
+			n.entered <- struct{}{}
+			<-release
+		})
+	}
+	n.release = func() {
+		restore()
+		close(release)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// inside waits until GPU 4's reading alone is inside NVML.
+func (n *stuckNode) inside(t *testing.T) {
+	t.Helper()
+	<-n.entered
+	for n.a.sampler.inside.Load() > 1 {
+		runtime.Gosched()
+	}
+}
+
+// sampled waits until the sample of the clock's time is served, and
+// returns it as /v1/gpus serves it.
+func (n *stuckNode) sampled(t *testing.T) Sample {
+	t.Helper()
+	at := n.clk.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s, err := n.a.Last(); err == nil && s.Time.Equal(at) {
+			return getGPUs(t, n.hs.URL)
+		}
+		select {
+		case <-ctx.Done():
+			s, err := n.a.Last()
+			t.Fatalf("no sample of %s served: the latest is of %s, error %v", at, s.Time, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// logBuffer is a log written by Run's goroutine and read by the test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// gpuLines returns the log lines about GPU index as "LEVEL msg".
+func (l *logBuffer) gpuLines(t *testing.T, index int) []string {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	for sc.Scan() {
+		var line struct {
+			Level, Msg string
+			Agent      struct{ GPU *int }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if line.Agent.GPU != nil && *line.Agent.GPU == index {
+			out = append(out, line.Level+" "+line.Msg)
+		}
+	}
+	return out
+}
+
+// TestStuckGPUBecomesUnhealthy: a GPU whose NVML call hangs in the driver
+// for good (a GPU wedged by an Xid) was unknown, counted busy, for ever:
+// a burst instance of it was kept rented, nothing said it needed a reset
+// (a GPU lost that long is unhealthy after LostAfter), and Run's log said
+// nothing of it. It is now unhealthy once its call has been stuck for
+// LostAfter, /healthz naming it and since when; Run logs it once when it
+// becomes unknown, once unhealthy and once read again, not every sample.
+func TestStuckGPUBecomesUnhealthy(t *testing.T) {
+	var logs logBuffer
+	n := newStuckNode(t, WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- n.a.Run(ctx) }()
+	n.sampled(t)
+
+	n.stuck()
+	n.clk.Step(10 * time.Second)
+	n.inside(t)
+	n.clk.Step(5 * time.Second) // the sample's time is up: GPU 4 is stuck
+	since := n.clk.Now()
+	samples, unhealthy := 1, 0
+	var first time.Time // GPU 4's first sample unhealthy
+	for s := n.sampled(t); unhealthy < 3; s = n.sampled(t) {
+		g := s.GPUs[4]
+		stuckFor := s.Time.Sub(since)
+		switch {
+		case stuckFor < LostAfter && (!g.Unknown || !g.Busy || g.Unhealthy || !strings.Contains(g.Error, "GetComputeRunningProcesses")):
+			t.Fatalf("GPU 4 stuck for %s served as %+v; want unknown, busy, naming its call", stuckFor, g)
+		case stuckFor >= LostAfter && (!g.Unhealthy || g.Unknown || g.Busy || g.Idle ||
+			!strings.Contains(g.Health, "GetComputeRunningProcesses has not returned since the sample of "+since.Format(time.RFC3339)) ||
+			!strings.Contains(g.Health, "needs a reset")):
+			t.Fatalf("GPU 4 stuck for %s served as %+v; want unhealthy since %s, neither busy nor idle, needing a reset", stuckFor, g, since.Format(time.RFC3339))
+		case stuckFor >= LostAfter:
+			if unhealthy++; unhealthy == 1 {
+				first = s.Time
+			}
+			want := "GPU 4 unhealthy (GetComputeRunningProcesses TIMEOUT): "
+			if code, body := healthz(t, n.hs.URL); code != http.StatusServiceUnavailable || !strings.Contains(body, want) ||
+				!strings.Contains(body, since.Format(time.RFC3339)) || strings.Contains(body, "GPU 3") {
+				t.Errorf("/healthz = %d %q; want 503 naming %q alone, since %s", code, body, want, since.Format(time.RFC3339))
+			}
+			if m, ok := byUUID(t, getMetrics(t, n.hs.URL), MetricUnhealthy)[s.GPUs[4].UUID]; !ok || m.GetGauge().GetValue() != 1 {
+				t.Errorf("%s for GPU 4 = %v, want 1", MetricUnhealthy, m)
+			}
+		}
+		for j, g := range s.GPUs {
+			if j != 4 && (g.Unknown || g.Unhealthy || !g.Idle) {
+				t.Errorf("idle GPU %d served as %+v", j, g)
+			}
+		}
+		samples++
+		n.clk.Step(10 * time.Second)
+	}
+	if at := first.Sub(since); at != LostAfter {
+		t.Errorf("GPU 4 unhealthy %s after its call stuck, want %s (a sample every 10s)", at, LostAfter)
+	}
+
+	n.release()
+	n.clk.Step(10 * time.Second)
+	if g := n.sampled(t).GPUs[4]; g.Unknown || g.Unhealthy || !g.Idle {
+		t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
+	}
+	n.clk.Step(10 * time.Second) // the sample before has been logged
+	n.sampled(t)
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"WARN GPU unknown, counted busy; said again when that changes",
+		"ERROR GPU unhealthy, it takes no job; said again when that changes",
+		"INFO GPU read again",
+	}
+	if got := logs.gpuLines(t, 4); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Run logged, of GPU 4 over %d samples:\n%s\nwant:\n%s", samples+2, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for j := range 8 {
+		if got := logs.gpuLines(t, j); j != 4 && len(got) > 0 {
+			t.Errorf("Run logged of idle GPU %d: %q", j, got)
+		}
+	}
+}
