@@ -359,6 +359,9 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 	}
 	reads, err := s.readAll(ctx, giveUp)
 	if err != nil {
+		// Cancelled (the agent shutting down): a reading left stuck is
+		// timed from now, not from a later sample.
+		s.stuckSince(s.now())
 		return Sample{}, err
 	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
@@ -445,7 +448,7 @@ type readResult struct {
 type stuckRead struct {
 	at    *inCall       // the call it is in
 	fin   chan struct{} // closed when it returns
-	since time.Time     // the time of the sample that left it stuck
+	since time.Time     // the time of the sample that left it stuck (a cancelled one's: when it ended)
 }
 
 // readAll reads every GPU, each in a goroutine, and gathers the readings

@@ -210,3 +210,53 @@ func TestStuckGPUBecomesUnhealthy(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledSampleTimesItsStuckGPU: a sample cancelled (the agent
+// shutting down, a caller's context) while a GPU's call hung left that
+// reading without a start: the next sample said the call 'did not return
+// within the sample timeout' rather than since when, and timed it from
+// then. It is timed from the cancelled sample's end.
+func TestCancelledSampleTimesItsStuckGPU(t *testing.T) {
+	n := newStuckNode(t)
+	if err := n.a.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n.stuck()
+	defer n.release()
+	n.clk.Step(7 * time.Second)
+	since := n.clk.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.a.SampleOnce(ctx) }()
+	n.inside(t)
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("SampleOnce cancelled returned no error")
+	}
+	// SampleOnce returns at once; the sample it left ends on its own.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	wait, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	for len(n.a.turn) > 0 {
+		select {
+		case <-wait.Done():
+			t.Fatal("the cancelled sample did not end")
+		case <-tick.C:
+		}
+	}
+	for _, tc := range []struct {
+		after     time.Duration
+		unhealthy bool
+	}{{10 * time.Second, false}, {LostAfter - time.Second, false}, {LostAfter, true}} {
+		n.clk.SetTime(since.Add(tc.after))
+		if err := n.a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		g := n.sampled(t).GPUs[4]
+		text := g.Error + g.Health
+		if g.Unhealthy != tc.unhealthy || !strings.Contains(text, "has not returned since the sample of "+since.Format(time.RFC3339)) {
+			t.Errorf("GPU 4 %s after a cancelled sample left it stuck: %+v; want unhealthy %v, stuck since %s", tc.after, g, tc.unhealthy, since.Format(time.RFC3339))
+		}
+	}
+}
