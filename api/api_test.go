@@ -353,6 +353,21 @@ func TestPaging(t *testing.T) {
 		{"/v1/instances?limit=&pool=training", `limit= is empty`},
 		{"/v1/bursts?limit", `limit= is empty`},
 		{"/v1/decisions?limit=99999999999999999999", `limit=\"99999999999999999999\" is out of range`},
+		// strconv.Atoi read "+5" as 5 and "05" as 5: each listed 5 as if
+		// limit=5 was sent. Only decimal digits are a limit.
+		{"/v1/decisions?limit=%2B5", `limit=\"+5\" is not a whole number: use 1 to 1000 (default 100), in decimal digits alone (no sign, space, leading zero or 0x)`},
+		{"/v1/bursts?limit=+5", `limit=\" 5\" is not a whole number: use 1 to 1000`},
+		{"/v1/instances?limit=05", `limit=\"05\" is not a whole number: use 1 to 1000`},
+		{"/v1/decisions?limit=007", `limit=\"007\" is not a whole number`},
+		{"/v1/decisions?limit=5%20", `limit=\"5 \" is not a whole number`},
+		{"/v1/decisions?limit=0x10", `limit=\"0x10\" is not a whole number`},
+		{"/v1/decisions?limit=-5", `limit=\"-5\" is not a whole number: use 1 to 1000`},
+		{"/v1/decisions?limit=1e2", `limit=\"1e2\" is not a whole number`},
+		{"/v1/decisions?limit=%EF%BC%95", `is not a whole number`}, // fullwidth 5
+		{"/v1/decisions?cursor=%2B5", `cursor=\"+5\" is not a cursor: pass the \"next\" value of the previous page`},
+		{"/v1/decisions?cursor=05", `cursor=\"05\" is not a cursor`},
+		{"/v1/decisions?cursor=0x5", `cursor=\"0x5\" is not a cursor`},
+		{"/v1/decisions?cursor=%205", `cursor=\" 5\" is not a cursor`},
 		// A parameter the endpoint does not read (a mistyped filter would
 		// list everything), one given twice, a query that does not parse.
 		{"/v1/instances?pol=training", `unknown parameter \"pol\" for GET /v1/instances: it takes pool, limit, cursor`},

@@ -646,10 +646,12 @@ func parseLimit(v string) (int, error) {
 	if v == "" {
 		return defaultLimit, nil
 	}
-	n, err := strconv.Atoi(v)
-	if errors.Is(err, strconv.ErrSyntax) {
-		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is not a whole number: use 1 to %d (default %d)", clip(v), maxLimit, defaultLimit)
+	if !plainDecimal(v) {
+		// strconv.Atoi reads "+5" as 5, and "05" is no number a client
+		// writes: both were listed as if limit=5 was sent.
+		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is not a whole number: use 1 to %d (default %d), in decimal digits alone (no sign, space, leading zero or 0x)", clip(v), maxLimit, defaultLimit)
 	}
+	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxLimit {
 		return 0, errf(http.StatusBadRequest, CodeInvalid, "limit=%q is out of range: use 1 to %d (default %d)", clip(v), maxLimit, defaultLimit)
 	}
@@ -660,11 +662,29 @@ func parseCursorID(v string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
+	if !plainDecimal(v) { // "+5" and "05" named row 5
+		return 0, notCursor(v)
+	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 {
 		return 0, notCursor(v)
 	}
 	return n, nil
+}
+
+// plainDecimal says whether v is a number written as a server writes one:
+// decimal digits, the first not 0 unless it is the only one. A sign, a
+// space, a leading zero or a 0x prefix is not.
+func plainDecimal(v string) bool {
+	if v == "" || (v[0] == '0' && len(v) > 1) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func poolParam(v string) (string, error) {
