@@ -185,6 +185,12 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			ends = append(ends, instEnd{row: r, reason: s.joinTimedOut(t, r)})
 			continue
 		}
+		if r.IntentID == "" && ci.Tags[providers.TagIntent] != "" && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) && (!s.opts.DryRun || s.first(t, r.ID, overLaunchedEvent)) {
+			// Recorded by adopt past its intent's count; ended again
+			// at each tick its terminate failed.
+			ends = append(ends, instEnd{row: r, reason: overLaunchedReason})
+			continue
+		}
 		if why, ok := resized(r, ci); ok && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
 			// Counted as the offering it was launched as, it would be
 			// room for the queue it may not have and bill at a price
@@ -360,6 +366,10 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 	}
 	var intents map[string]state.Intent
 	var ended map[string]state.Instance // ended rows by provider/id, read when first needed
+	// under holds, for each intent, the instances recorded under it (its
+	// rows, live or ended, and those adopted under it): no more than its
+	// count are adopted (overLaunched).
+	var under map[string]map[string]bool
 	for _, ci := range sortedCloud(t.cloud) {
 		if _, ok := t.rows[ci.ID]; ok || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
 			continue
@@ -397,9 +407,13 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 				return fmt.Errorf("instances of pool %s: %w", t.pr.spec.Policy.Name, err)
 			}
 			ended = map[string]state.Instance{}
+			under = t.recordedIDs()
 			for _, r := range all {
 				if r.State == state.InstanceEnded {
 					ended[r.Provider+"/"+r.ID] = r
+				}
+				if r.IntentID != "" {
+					addUnder(under, r.IntentID, r.ID)
 				}
 			}
 		}
@@ -431,6 +445,23 @@ func (s *Scheduler) adopt(ctx context.Context, t *tick) error {
 			continue
 		}
 		r := s.newRow(t.pr, in, ci)
+		if n := len(under[in.ID]); n >= in.Count {
+			// Launched under the intent past its count (a cloud that
+			// launched twice, another server or a script launching with
+			// the intent's tag): adopted, it ran past max_gpus and the
+			// budget, and left untracked it billed until the sweep. It
+			// is recorded under no intent and no floor, so that it
+			// fills neither, and ended at once (observe).
+			r.IntentID, r.Floor = "", ""
+			if err := s.putRow(ctx, t, &r); err != nil && !kept(err) {
+				return fmt.Errorf("record instance %s launched past intent %s's count: %w", r.ID, in.ID, err)
+			}
+			t.rows[r.ID] = &r
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s carries the tag of intent %s, which asked for %d and has %d recorded: not adopted, terminated", r.ID, in.ID, in.Count, n))
+			s.log.Warn("instance launched past its intent's count: terminating it", "pool", r.Pool, "instance", r.ID, "intent", in.ID, "count", in.Count)
+			continue
+		}
+		addUnder(under, in.ID, r.ID)
 		if err := s.putRow(ctx, t, &r); err != nil && !kept(err) {
 			return fmt.Errorf("record adopted instance %s: %w", r.ID, err)
 		}
@@ -473,6 +504,14 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
 }
+
+// overLaunchedReason is the end reason of an instance the cloud listed
+// under one of the pool's intents once the intent's count was recorded.
+const overLaunchedReason = "launched under an intent past its count (a cloud that launched twice, or another server or script using its tag): terminated, not adopted, as it would run past the pool's limits and budget"
+
+// overLaunchedEvent is the instEvent of an instance launched past its
+// intent's count that a dry run said it would terminate.
+const overLaunchedEvent = "over-launched"
 
 // stoppedEvent is the instEvent of an instance a dry run saw stopped
 // outside Spillway (and said it would terminate).

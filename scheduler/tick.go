@@ -357,28 +357,36 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 // new demand's launches until its resume (up to
 // providers.ConsistencyWindow, or a timed-out call's back-off).
 func (t *tick) recordedUnder() map[string]int {
-	ids := map[string]map[string]bool{}
-	add := func(intent, id string) {
-		if ids[intent] == nil {
-			ids[intent] = map[string]bool{}
-		}
-		ids[intent][id] = true
-	}
-	for _, r := range t.rows {
-		if r.IntentID != "" {
-			add(r.IntentID, r.ID)
-		}
-	}
-	for intent, adopted := range t.pr.adopted {
-		for id := range adopted {
-			add(intent, id)
-		}
-	}
+	ids := t.recordedIDs()
 	recorded := make(map[string]int, len(ids))
 	for intent, set := range ids {
 		recorded[intent] = len(set)
 	}
 	return recorded
+}
+
+// recordedIDs is, for each intent, the ids recordedUnder counts.
+func (t *tick) recordedIDs() map[string]map[string]bool {
+	ids := map[string]map[string]bool{}
+	for _, r := range t.rows {
+		if r.IntentID != "" {
+			addUnder(ids, r.IntentID, r.ID)
+		}
+	}
+	for intent, adopted := range t.pr.adopted {
+		for id := range adopted {
+			addUnder(ids, intent, id)
+		}
+	}
+	return ids
+}
+
+// addUnder adds id to the instances under intent.
+func addUnder(ids map[string]map[string]bool, intent, id string) {
+	if ids[intent] == nil {
+		ids[intent] = map[string]bool{}
+	}
+	ids[intent][id] = true
 }
 
 // markAdopted records that instance id was adopted under pending intent.
