@@ -91,8 +91,16 @@ const (
 	StatePending      State = "pending"
 	StateRunning      State = "running"
 	StateShuttingDown State = "shutting-down"
-	StateStopped      State = "stopped"
-	StateTerminated   State = "terminated"
+	// StateStopping is an instance on its way to stopped: EC2's
+	// "stopping", or ECS's "Stopping" of an instance this provider did not
+	// delete (ECS shows one it is releasing alike, so a provider that
+	// restarted since its delete cannot tell the two apart). Unlike
+	// StateStopped, it may still be an end the cloud is carrying out.
+	StateStopping State = "stopping"
+	// StateStopped is an instance stopped (by someone other than
+	// Spillway): it runs nothing, yet bills until it is terminated.
+	StateStopped    State = "stopped"
+	StateTerminated State = "terminated"
 	// StateUnknown is a state the cloud reported that the provider does
 	// not know (one the cloud added later): the instance exists and may
 	// bill, so it is neither gone nor capacity to wait for.

@@ -995,7 +995,8 @@ const notTerminated = "not terminated: retried next tick"
 // an ECS instance listed Stopping after its delete was taken, after a
 // restart, for one stopped outside Spillway and deleted again with that
 // reason. A row so asked ends with the reason asked (endRow) once the
-// cloud shows it gone or stopped. A failed write is kept for the next
+// cloud shows it gone or stopping (Stopped, it is stopped by hand and
+// terminated: observe). A failed write is kept for the next
 // tick's (unwritten.go), and the call is made anyway: an instance not
 // ended bills.
 func (s *Scheduler) askEnds(ctx context.Context, t *tick, rows []*state.Instance, ends []instEnd) {

@@ -102,7 +102,8 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			continue
 		}
 		ci, seen := t.cloud[r.ID]
-		if seen && ci.State == providers.StateStopped && r.State != state.InstanceTerminating && !endAsked(r) {
+		halted := ci.State == providers.StateStopped || ci.State == providers.StateStopping
+		if seen && r.State != state.InstanceTerminating && (ci.State == providers.StateStopped || halted && !endAsked(r)) {
 			// Stopped outside Spillway (by hand, in the console): it
 			// runs nothing, yet it is not gone and bills (its disks;
 			// on ECS its compute too, unless StopCharging) until it is
@@ -110,16 +111,20 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			// ends once the cloud shows it ending, its cost counted
 			// until the terminate. A dry run, which terminates
 			// nothing and sees it stopped at every tick, says once that
-			// it would.
+			// it would. A row whose end was asked (a terminate the
+			// cloud refused, by a server that stopped before its next
+			// tick cleared the reason) is stopped by hand once the
+			// cloud lists it Stopped: Stopping, it may be the release
+			// asked, which ECS lists alike (ended as asked, below).
 			if !s.opts.DryRun || s.first(t, r.ID, stoppedEvent) {
 				stopped = append(stopped, r)
 			}
 			continue
 		}
-		if seen && ci.State != providers.StateStopped {
+		if seen && !halted {
 			delete(t.pr.counted, instEvent{r.ID, stoppedEvent}) // started again: a next stop is said again
 		}
-		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || ci.State == providers.StateStopped
+		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || halted
 		if gone {
 			if !seen && r.State != state.InstanceTerminating && !endAsked(r) && t.now.Sub(r.LaunchedAt) < listGrace {
 				continue // not listed yet
@@ -178,7 +183,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 
 	for _, r := range sortedRows(t.rows) {
 		ci, seen := t.cloud[r.ID]
-		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped {
+		if !seen || r.State == state.InstanceEnded || r.State == state.InstanceTerminating || ci.State == providers.StateStopped || ci.State == providers.StateStopping {
 			continue // a stopped one whose terminate failed is terminated again next tick
 		}
 		if r.State == state.InstanceBooting && t.now.Sub(r.LaunchedAt) >= t.pr.spec.JoinTimeout {

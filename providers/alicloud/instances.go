@@ -439,9 +439,10 @@ const maxUnknownStatuses = 64
 // Pending, Starting, Running, Stopping and Stopped) to Spillway's states.
 // Deleted instances disappear from ECS; "Deleted" is accepted for
 // emulators. Stopping is the release of an instance this provider deleted,
-// or asked to delete without learning the outcome (shutting-down), else a
-// stop by someone else: the instance is not
-// ending, it keeps billing until it is deleted (stopped). A status ECS
+// or asked to delete without learning the outcome (shutting-down), else
+// stopping: a stop by someone else, or a release this provider asked
+// before it restarted, which ECS lists alike. Stopped is a stop by someone
+// else that is done: the instance keeps billing until it is deleted. A status ECS
 // may add later is StateUnknown, logged once: not capacity the scheduler
 // waits for, and not gone either.
 func (p *Provider) stateOf(in ecs.Instance) providers.State {
@@ -454,7 +455,7 @@ func (p *Provider) stateOf(in ecs.Instance) providers.State {
 		if len(p.deleted.Fresh([]string{in.InstanceId})) > 0 {
 			return providers.StateShuttingDown
 		}
-		return providers.StateStopped
+		return providers.StateStopping
 	case "Stopped":
 		return providers.StateStopped
 	case "Deleted", "Released":

@@ -18,7 +18,7 @@ import (
 // the instance it released read as stopped by hand: the scheduler logged it
 // as "stopped outside Spillway" and ended its row for that reason. Now a
 // delete whose outcome is unknown is remembered too. A restarted provider
-// has forgotten its deletes and takes a releasing instance for stopped; the
+// has forgotten its deletes and takes a releasing instance for stopping; the
 // scheduler's second delete of it is harmless: it succeeds, does not put
 // off the release, and the instance then reads as ending.
 func TestDeleteAnswerLostOrForgotten(t *testing.T) {
@@ -30,7 +30,7 @@ func TestDeleteAnswerLostOrForgotten(t *testing.T) {
 		want      providers.State // what it reads after the first delete
 	}{
 		{name: "answer lost", want: providers.StateShuttingDown},
-		{name: "provider restarted", restarted: true, want: providers.StateStopped},
+		{name: "provider restarted", restarted: true, want: providers.StateStopping},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,8 +108,10 @@ func TestUnknownStatusIsNeitherCapacityNorGone(t *testing.T) {
 // releases after a DeleteInstances and for one an operator stops. A stop
 // by hand was taken for shutting-down (ending), so the scheduler ended
 // its row and did not terminate it while it went on billing. Now an
-// instance this provider did not delete is stopped when Stopping, and one
-// it deleted is shutting-down.
+// instance this provider did not delete is stopping when Stopping and
+// stopped when Stopped, and one it deleted is shutting-down. Stopping and
+// Stopped read alike (stopped), so the scheduler could not tell a release
+// a restarted provider had forgotten from a stop by hand that was done.
 func TestStoppingByHandIsStopped(t *testing.T) {
 	ctx := context.Background()
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
@@ -130,7 +132,7 @@ func TestStoppingByHandIsStopped(t *testing.T) {
 	if err := p.Terminate(ctx, []string{deleted}); err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
-	want := map[string]providers.State{byHand: providers.StateStopped, deleted: providers.StateShuttingDown}
+	want := map[string]providers.State{byHand: providers.StateStopping, deleted: providers.StateShuttingDown}
 	check := func(when string) {
 		t.Helper()
 		desc, err := p.Describe(ctx, []string{byHand, deleted})
@@ -150,9 +152,9 @@ func TestStoppingByHandIsStopped(t *testing.T) {
 	}
 	check("both Stopping")
 	// A restarted provider does not know it deleted one: both are taken
-	// for stopped, so the deleted one is deleted again, which is harmless.
-	if s := strings.ToLower(string(newEmulatorProvider(t, srv.URL, WithClock(clk)).stateOf(ecs.Instance{InstanceId: deleted, Status: "Stopping"}))); s != string(providers.StateStopped) {
-		t.Errorf("a fresh provider takes a Stopping instance for %q, want stopped", s)
+	// for stopping, neither for stopped.
+	if s := strings.ToLower(string(newEmulatorProvider(t, srv.URL, WithClock(clk)).stateOf(ecs.Instance{InstanceId: deleted, Status: "Stopping"}))); s != string(providers.StateStopping) {
+		t.Errorf("a fresh provider takes a Stopping instance for %q, want stopping", s)
 	}
 	clk.Step(2 * time.Minute)
 	want[byHand] = providers.StateStopped

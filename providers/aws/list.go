@@ -219,7 +219,9 @@ func state(s types.InstanceStateName) providers.State {
 		return providers.StateShuttingDown
 	case types.InstanceStateNameTerminated:
 		return providers.StateTerminated
-	case types.InstanceStateNameStopping, types.InstanceStateNameStopped:
+	case types.InstanceStateNameStopping:
+		return providers.StateStopping
+	case types.InstanceStateNameStopped:
 		// Stopped outside Spillway: no longer running, yet billing its
 		// volumes until terminated.
 		return providers.StateStopped
