@@ -617,7 +617,22 @@ func (h *ha) drainAndCheck(faults, asked int) {
 		}
 		cur := terms[i-1]
 		if s := slotOf(cur); s != c.slot {
-			t.Errorf("%s from server %d at %s, during epoch %d held by server %d: two servers acted", c.action, c.slot, c.at.Format(time.StampMicro), cur.Epoch, s)
+			// The stamp is the emulator's, at its handler's entry. The
+			// sender stops acting ttl/5 before its term could end in the
+			// database, and every call's context ends then, so a call it
+			// sent in its term arrives after the next term began only if
+			// it spent over ttl/5 between the sender's write and this
+			// handler: how far into cur it came, and the sender's own last
+			// term, tell such a delay from a call sent too late.
+			own := "it held no earlier term"
+			for _, tm := range slices.Backward(terms[:i-1]) {
+				if slotOf(tm) == c.slot {
+					own = fmt.Sprintf("its own last term, epoch %d, was acquired at %s", tm.Epoch, tm.Acquired.Format(time.StampMicro))
+					break
+				}
+			}
+			t.Errorf("%s from server %d at %s, %s into epoch %d held by server %d (acquired at %s; %s; the margin is %s): two servers acted",
+				c.action, c.slot, c.at.Format(time.StampMicro), c.at.Sub(cur.Acquired), cur.Epoch, s, cur.Acquired.Format(time.StampMicro), own, haTTL/5)
 		}
 		switch c.action {
 		case "RunInstances":
