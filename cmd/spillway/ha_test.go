@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -605,6 +606,7 @@ func (h *ha) drainAndCheck(faults, asked int) {
 	var lastEpoch int64
 	firstEpoch := map[string]int64{} // client token → epoch of its first RunInstances
 	runs, terminates, launchEpochs := 0, 0, map[int64]bool{}
+	headroom := time.Duration(math.MaxInt64)
 	for _, c := range h.log.snapshot() {
 		if !mutating(c.action) {
 			continue
@@ -633,6 +635,13 @@ func (h *ha) drainAndCheck(faults, asked int) {
 			}
 			t.Errorf("%s from server %d at %s, %s into epoch %d held by server %d (acquired at %s; %s; the margin is %s): two servers acted",
 				c.action, c.slot, c.at.Format(time.StampMicro), c.at.Sub(cur.Acquired), cur.Epoch, s, cur.Acquired.Format(time.StampMicro), own, haTTL/5)
+		}
+		if i < len(terms) && slotOf(terms[i]) != c.slot {
+			// How long before another server's term began this call came:
+			// the slack its sender's margin left it.
+			if d := terms[i].Acquired.Sub(c.at); d < headroom {
+				headroom = d
+			}
 		}
 		switch c.action {
 		case "RunInstances":
@@ -664,8 +673,8 @@ func (h *ha) drainAndCheck(faults, asked int) {
 	if len(terms) <= faults || len(launchEpochs) < asked/3 || terminates == 0 {
 		t.Fatalf("%d terms for %d faults, launches under %d epochs, %d terminations: the run was too quiet to prove anything", len(terms), faults, len(launchEpochs), terminates)
 	}
-	t.Logf("%d faults, %d terms, %d RunInstances under %d epochs, %d TerminateInstances, %d intents (%d resumed by a later term), %d server processes",
-		faults, len(terms), runs, len(launchEpochs), terminates, len(intents), resumed, h.starts)
+	t.Logf("%d faults, %d terms, %d RunInstances under %d epochs, %d TerminateInstances, %d intents (%d resumed by a later term), %d server processes; the mutating call closest to another server's term arrived %s before it began",
+		faults, len(terms), runs, len(launchEpochs), terminates, len(intents), resumed, h.starts, headroom)
 }
 
 func haTag(in emulator.Instance, key string) string {
