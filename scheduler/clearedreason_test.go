@@ -27,29 +27,7 @@ import (
 func TestClearedTerminateReasonSurvivesARestart(t *testing.T) {
 	for _, c := range lagClouds {
 		t.Run(c.name, func(t *testing.T) {
-			rig := newLagRig(t, c, 0)
-			h := rig.harness
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			live := h.live()
-			if len(live) != 1 {
-				t.Fatalf("%d instances launched, want 1", len(live))
-			}
-			id := live[0].ID
-			h.until("the instance joins", 10*time.Second, 30, func() bool {
-				rs := h.rows(true)
-				return len(rs) == 1 && rs[0].State == state.InstanceRunning
-			})
-			h.agents.setBusy(0)
-			h.setDemand(0)
-			rig.refuseEnds.Store(true)
-			h.until("its terminate is refused", 30*time.Second, 30, func() bool { return rig.ends.Load() > 0 })
-			rig.refuseEnds.Store(false)
-			rs := h.rows(true)
-			if len(rs) != 1 || rs[0].EndReason == "" {
-				t.Fatalf("rows after the refused terminate: %+v; want the instance live with the reason asked", rs)
-			}
-			asked := rs[0].EndReason
+			rig, h, id, asked := refusedTerminate(t, c)
 
 			// The next tick clears the reason, and the server stops while
 			// it probes the instance's agent.
@@ -115,4 +93,34 @@ func rowOf(t *testing.T, h *harness, id string) state.Instance {
 	}
 	t.Fatalf("no row of instance %s", id)
 	return state.Instance{}
+}
+
+// refusedTerminate launches one instance for an 8-GPU demand, lets it join,
+// drains it and has the cloud refuse its terminate once: the row is live
+// with the reason asked, which it returns with the instance's id.
+func refusedTerminate(t *testing.T, c lagCloud) (*lagRig, *harness, string, string) {
+	t.Helper()
+	rig := newLagRig(t, c, 0)
+	h := rig.harness
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	live := h.live()
+	if len(live) != 1 {
+		t.Fatalf("%d instances launched, want 1", len(live))
+	}
+	id := live[0].ID
+	h.until("the instance joins", 10*time.Second, 30, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	h.agents.setBusy(0)
+	h.setDemand(0)
+	rig.refuseEnds.Store(true)
+	h.until("its terminate is refused", 30*time.Second, 30, func() bool { return rig.ends.Load() > 0 })
+	rig.refuseEnds.Store(false)
+	rs := h.rows(true)
+	if len(rs) != 1 || rs[0].EndReason == "" {
+		t.Fatalf("rows after the refused terminate: %+v; want the instance live with the reason asked", rs)
+	}
+	return rig, h, id, rs[0].EndReason
 }

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/spillway-io/spillway/state"
 )
 
 // TestStoppedByHandAfterARefusedTerminate: a drained instance's terminate
@@ -20,28 +18,7 @@ import (
 func TestStoppedByHandAfterARefusedTerminate(t *testing.T) {
 	for _, c := range lagClouds {
 		t.Run(c.name, func(t *testing.T) {
-			rig := newLagRig(t, c, 0)
-			h := rig.harness
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			live := h.live()
-			if len(live) != 1 {
-				t.Fatalf("%d instances launched, want 1", len(live))
-			}
-			id := live[0].ID
-			h.until("the instance joins", 10*time.Second, 30, func() bool {
-				rs := h.rows(true)
-				return len(rs) == 1 && rs[0].State == state.InstanceRunning
-			})
-			h.agents.setBusy(0)
-			h.setDemand(0)
-			rig.refuseEnds.Store(true)
-			h.until("its terminate is refused", 30*time.Second, 30, func() bool { return rig.ends.Load() > 0 })
-			rig.refuseEnds.Store(false)
-			asked := rowOf(t, h, id).EndReason
-			if asked == "" {
-				t.Fatalf("instance %s has no end reason after the refused terminate; want the one asked", id)
-			}
+			rig, h, id, asked := refusedTerminate(t, c)
 
 			// The server stops before its next tick; the instance is
 			// stopped by hand and is Stopped when the next server ticks.
