@@ -1,16 +1,12 @@
 package scheduler_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -35,33 +31,10 @@ func testResizedInstance(t *testing.T, c lagCloud) {
 	}
 	var resize atomic.Bool
 	var terminates atomic.Int32
-	h := newHarness(t, c.pool(), func(h *harness) {
-		next := c.handler(h.emu)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := r.ParseForm(); err == nil && r.Form.Get("Action") == c.terminate {
-				terminates.Add(1)
-			}
-			if !resize.Load() {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.Code)
-			_, _ = io.Copy(w, bytes.NewReader(bytes.ReplaceAll(rec.Body.Bytes(), from, to)))
-		}))
-		t.Cleanup(srv.Close)
-		p := c.newProvider(h, srv.URL)
-		if c.provider == provName {
-			h.prov = p
-			return
+	h := rewritingHarness(t, c, from, to, &resize, func(r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Form.Get("Action") == c.terminate {
+			terminates.Add(1)
 		}
-		h.withoutMain = true
-		h.moreProviders = map[string]providers.Provider{c.provider: p}
 	})
 	h.setDemand(2*time.Minute, 8)
 	h.tick()

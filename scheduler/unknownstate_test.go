@@ -33,31 +33,7 @@ func testUnknownCloudState(t *testing.T, c lagCloud) {
 		from, to = []byte(`"Status":"Running"`), []byte(`"Status":"Upgrading"`)
 	}
 	var unknown atomic.Bool
-	h := newHarness(t, c.pool(), func(h *harness) {
-		next := c.handler(h.emu)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !unknown.Load() {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.Code)
-			_, _ = io.Copy(w, bytes.NewReader(bytes.ReplaceAll(rec.Body.Bytes(), from, to)))
-		}))
-		t.Cleanup(srv.Close)
-		p := c.newProvider(h, srv.URL)
-		if c.provider == provName {
-			h.prov = p
-			return
-		}
-		h.withoutMain = true
-		h.moreProviders = map[string]providers.Provider{c.provider: p}
-	})
+	h := rewritingHarness(t, c, from, to, &unknown, nil)
 	h.setDemand(2*time.Minute, 8)
 	h.tick()
 	h.until("the instance joins", 30*time.Second, 10, func() bool {
@@ -97,4 +73,39 @@ func testUnknownCloudState(t *testing.T, c lagCloud) {
 	if !noted {
 		t.Error("no decision says why the instance is not counted as capacity")
 	}
+}
+
+// rewritingHarness is a harness on c's cloud whose answers have from
+// replaced by to while on is set (a state or type the emulators do not
+// give); seen, when not nil, is shown each request first.
+func rewritingHarness(t *testing.T, c lagCloud, from, to []byte, on *atomic.Bool, seen func(*http.Request)) *harness {
+	t.Helper()
+	return newHarness(t, c.pool(), func(h *harness) {
+		next := c.handler(h.emu)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if seen != nil {
+				seen(r)
+			}
+			if !on.Load() {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.Header().Del("Content-Length")
+			w.WriteHeader(rec.Code)
+			_, _ = io.Copy(w, bytes.NewReader(bytes.ReplaceAll(rec.Body.Bytes(), from, to)))
+		}))
+		t.Cleanup(srv.Close)
+		p := c.newProvider(h, srv.URL)
+		if c.provider == provName {
+			h.prov = p
+			return
+		}
+		h.withoutMain = true
+		h.moreProviders = map[string]providers.Provider{c.provider: p}
+	})
 }
