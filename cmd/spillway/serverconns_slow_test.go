@@ -10,6 +10,7 @@ import (
 
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
+	"github.com/spillway-io/spillway/internal/connlimit"
 )
 
 // slowClients is a kind of slow client: what each sends on connecting,
@@ -32,7 +33,8 @@ var (
 // token whose body stops after a few bytes, and a third of each, each
 // kind from its own address. An operator's client from another address,
 // on a new connection each time, still has its status answered within
-// 2 s each of 5 times it asks.
+// 2 s each of 5 times it asks (the first within a silent connection's
+// grace more).
 func TestSlowClientsLeaveTheAPIAnswering(t *testing.T) {
 	third := func(k slowClients) slowClients { k.n /= 3; return k }
 	for _, tc := range []struct {
@@ -76,13 +78,22 @@ func TestSlowClientsLeaveTheAPIAnswering(t *testing.T) {
 			}
 			var worst time.Duration
 			for i := range 5 {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				// The first call may wait one connlimit.SilentGrace by
+				// design, for the flood's newest connections to be past
+				// theirs; a busy machine (CI runs packages side by side)
+				// adds to it. Once the flood is placed or refused, a call
+				// is answered within 2 s.
+				wait := 2 * time.Second
+				if i == 0 {
+					wait += connlimit.SilentGrace
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
 				start := time.Now()
 				_, err := op.Status(ctx)
 				took := time.Since(start)
 				cancel()
 				if err != nil {
-					t.Fatalf("status %d of 5 with %d slow clients holding on: %v after %s, want an answer within 2 s", i+1, len(conns), err, took.Round(time.Millisecond))
+					t.Fatalf("status %d of 5 with %d slow clients holding on: %v after %s, want an answer within %s", i+1, len(conns), err, took.Round(time.Millisecond), wait)
 				}
 				worst = max(worst, took)
 			}
