@@ -33,3 +33,21 @@ func connectedAt(c net.Conn, now time.Time) time.Time {
 	})
 	return at
 }
+
+// unread says whether bytes wait to be read on c (SIOCINQ): its client has
+// sent something the server has not read yet.
+func unread(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n > 0
+}

@@ -24,10 +24,12 @@
 package connlimit
 
 import (
+	"cmp"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +43,9 @@ import (
 // connected, where the system says (Linux: TCP_INFO), not from when the
 // server accepted it: a connection that waited in the listen queue behind
 // others, as every one does during a flood, has had the time to be heard
-// (connectedAt).
+// (connectedAt). One whose client has sent bytes the server has not read
+// yet (its request came while it waited in the listen queue) is not
+// silent, whenever its client connected.
 const SilentGrace = time.Second
 
 // Listener is a net.Listener serving at most a number of connections at
@@ -74,6 +78,11 @@ type entry struct {
 	// (http.StateActive): before, a connection heard from is still
 	// sending its first request's headers.
 	served bool
+	// sent is set when the connection, not yet read from, was found with
+	// bytes waiting (unread): its client is not silent but waits for the
+	// server, as one whose request came while it waited in the listen
+	// queue does. Its first read wakes an Accept waiting for it.
+	sent bool
 }
 
 // source is the source of a connection's client (see Source).
@@ -188,13 +197,18 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 // first request's headers from the source holding the most places, when
 // that source holds more than src would with the newcomer (a client
 // sending one byte on each connection would otherwise hold them as long).
-// It returns nil while none is, with how long until a connection's grace
-// ends (0: none is in its grace), and whether src itself holds a place
-// with its headers stalled past its grace (the newcomer is refused). l.mu
-// is held.
+// A connection the server has not read from yet is silent only if nothing
+// waits to be read on it (unread): a client whose request came while it
+// waited in the listen queue is past its grace when accepted, as its
+// grace runs from its request's arrival, and was closed before the server
+// read it. It returns nil while none is, with how long until a grace ends
+// that may change that (0: none will; a connection's first read or close
+// wakes the wait), and whether src itself holds a place with its headers
+// stalled past its grace (the newcomer is refused). l.mu is held.
 func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, bool) {
-	var silent, idle *conn
-	var silentAt, idleAt uint64
+	var silent []*conn
+	var idle *conn
+	var idleAt uint64
 	var wake time.Duration
 	waitFor := func(age time.Duration) {
 		if left := l.grace - age; wake == 0 || left < wake {
@@ -210,14 +224,19 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 			if e.idle && (idle == nil || e.since < idleAt) {
 				idle, idleAt = wc, e.since
 			}
+		case e.sent: // waits for the server to read it
 		case age < l.grace:
 			waitFor(age)
-		case silent == nil || e.seq < silentAt:
-			silent, silentAt = wc, e.seq
+		default:
+			silent = append(silent, wc)
 		}
 	}
-	if silent != nil {
-		return silent, 0, false
+	slices.SortFunc(silent, func(a, b *conn) int { return cmp.Compare(l.conns[a].seq, l.conns[b].seq) })
+	for _, c := range silent {
+		if !unread(c.Conn) && !c.heard.Load() {
+			return c, 0, false
+		}
+		l.conns[c].sent = true
 	}
 	if idle != nil {
 		return idle, 0, false
@@ -226,20 +245,28 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 	var slowPlaces int
 	var slowAt uint64
 	stalled := false // src holds a place whose headers stall
+	waiting := false // a connection has sent bytes the server has not read
 	for c, e := range l.conns {
 		wc := c.(*conn)
-		if e.served || e.idle || !wc.heard.Load() {
+		if e.served || e.idle {
+			continue
+		}
+		if !wc.heard.Load() {
+			waiting = waiting || e.sent
 			continue
 		}
 		age := now.Sub(e.at)
-		if e.src == src && age >= l.grace {
+		if age < l.grace {
+			// Past its grace it is a victim, or refuses src.
+			if e.src == src || places[e.src] > places[src]+1 {
+				waitFor(age)
+			}
+			continue
+		}
+		if e.src == src {
 			stalled = true
 		}
 		if places[e.src] <= places[src]+1 {
-			continue
-		}
-		if age < l.grace {
-			waitFor(age)
 			continue
 		}
 		if n := places[e.src]; slow == nil || n > slowPlaces || n == slowPlaces && e.seq < slowAt {
@@ -249,8 +276,9 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 	if slow != nil {
 		return slow, 0, false
 	}
-	// A newcomer waits for a grace to end rather than be refused.
-	return nil, wake, stalled && wake == 0
+	// A newcomer waits for a grace to end, or for the server to read what
+	// was sent, rather than be refused.
+	return nil, wake, stalled && wake == 0 && !waiting
 }
 
 // Close closes the underlying listener; an Accept waiting for a place
@@ -322,6 +350,16 @@ func (l *Listener) begun(c *conn) {
 	}
 }
 
+// heardFrom wakes an Accept waiting for the server to read c, found with
+// bytes waiting (entry.sent): it may now be in a request, or stalled.
+func (l *Listener) heardFrom(c *conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.conns[c]; ok && e.sent {
+		l.signal()
+	}
+}
+
 // forget frees c's place.
 func (l *Listener) forget(c *conn) {
 	l.mu.Lock()
@@ -348,8 +386,8 @@ type conn struct {
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		if !c.heard.Load() {
-			c.heard.Store(true)
+		if !c.heard.Load() && c.heard.CompareAndSwap(false, true) {
+			c.l.heardFrom(c)
 		}
 		if c.idle.Load() && c.idle.CompareAndSwap(true, false) {
 			c.l.begun(c)

@@ -309,6 +309,29 @@ func TestStalledHeadersGiveWayToAnotherSource(t *testing.T) {
 	}
 }
 
+// TestNewcomerFromAStallingSourceRefusedOnceTheirGraceEnds: a newcomer
+// from a source whose connections, all read from, are still in their
+// grace sending their headers waited for a place until one closed (the
+// header timeout, 10 s in spillway's server), keeping every client queued
+// behind it waiting as long: nothing woke it when their grace ended. It is
+// refused once their grace ends, as a newcomer coming then would be.
+func TestNewcomerFromAStallingSourceRefusedOnceTheirGraceEnds(t *testing.T) {
+	const n = 2
+	addr, l, _, _ := serve(t, n, false)
+	// Long enough for both to be read within it, on a busy machine too.
+	setGrace(l, 500*time.Millisecond)
+	for i := range n {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\n")
+		heard(t, l, i+1, i+1)
+	}
+	same := dial(t, addr)
+	same.send(request)
+	if err := same.answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("a newcomer from the source whose %d connections stall: read %v, want it refused (EOF) once their grace ends", n, err)
+	}
+}
+
 // TestBusyConnectionsHoldTheirPlaces: connections in a request (headers
 // half sent) are not closed for a newcomer, who waits until one of them is
 // done and idle.
