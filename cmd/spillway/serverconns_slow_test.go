@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/internal/connlimit"
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // slowClients is a kind of slow client: what each sends on connecting,
@@ -25,6 +28,10 @@ var (
 	stalledHeaders = slowClients{"127.0.0.3", "GET /v1/status HTTP/1.1\r\nHost: spillway\r\nX-Slow: ", 1000}
 	// A POST without a token whose body stops after a few bytes.
 	stalledBodies = slowClients{"127.0.0.4", "POST /v1/bursts HTTP/1.1\r\nHost: spillway\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"pool\":", 1000}
+	// Over TLS, a ClientHello that stops after its first bytes: a TLS
+	// record header (a handshake of 512 bytes), then the start of the
+	// message, holding the server in its handshake.
+	stalledHandshakes = slowClients{"127.0.0.5", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 1000}
 )
 
 // TestSlowClientsLeaveTheAPIAnswering: 1,000 slow clients at once, four
@@ -34,24 +41,42 @@ var (
 // kind from its own address. An operator's client from another address,
 // on a new connection each time, still has its status answered within
 // 2 s each of 5 times it asks (the first within a silent connection's
-// grace more).
+// grace more). Over TLS (server.tls), silent connections and handshakes
+// that stop half-way, the classic way to hold a TLS server's places, give
+// way to it too.
 func TestSlowClientsLeaveTheAPIAnswering(t *testing.T) {
 	third := func(k slowClients) slowClients { k.n /= 3; return k }
+	half := func(k slowClients) slowClients { k.n /= 2; return k }
 	for _, tc := range []struct {
 		name  string
+		tls   bool
 		kinds []slowClients
 	}{
-		{"silent", []slowClients{silentClients}},
-		{"stalled headers", []slowClients{stalledHeaders}},
-		{"stalled bodies", []slowClients{stalledBodies}},
-		{"mixed", []slowClients{third(silentClients), third(stalledHeaders), third(stalledBodies)}},
+		{"silent", false, []slowClients{silentClients}},
+		{"stalled headers", false, []slowClients{stalledHeaders}},
+		{"stalled bodies", false, []slowClients{stalledBodies}},
+		{"mixed", false, []slowClients{third(silentClients), third(stalledHeaders), third(stalledBodies)}},
+		{"silent over TLS", true, []slowClients{silentClients}},
+		{"stalled handshakes over TLS", true, []slowClients{stalledHandshakes}},
+		{"mixed over TLS", true, []slowClients{half(silentClients), half(stalledHandshakes)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			server, transport := "", &http.Transport{DisableKeepAlives: true}
+			if tc.tls {
+				certFile, keyFile, pool, err := fixture.SelfSigned(t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				server = fmt.Sprintf("  tls: {cert_file: %s, key_file: %s}\n", certFile, keyFile)
+				transport.TLSClientConfig = &tls.Config{RootCAs: pool}
+			}
 			s := startAPIServerServing(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
-				func() string { return `{"node": "burst", "gpus": []}` }, "")
+				func() string { return `{"node": "burst", "gpus": []}` }, server)
 			addr := s.url[len("http://"):]
-			op, err := api.NewClient(s.url, s.token(t, "oncall", tokens.Operator),
-				&http.Client{Transport: &http.Transport{DisableKeepAlives: true}})
+			if tc.tls {
+				s.url = "https://" + addr
+			}
+			op, err := api.NewClient(s.url, s.token(t, "oncall", tokens.Operator), &http.Client{Transport: transport})
 			if err != nil {
 				t.Fatal(err)
 			}
