@@ -166,7 +166,8 @@ A client may take %v to send a request's headers and keep a connection idle
 for %v; the agent serves at most --max-connections connections at once: a
 further client takes the place of the oldest connection that has sent
 nothing in the second since it was accepted, else of the connection idle
-longest, else of a connection stalled in its first request's headers from
+longest, else of a connection stalled in its first request's headers, or
+with an answer its client does not read waiting to be written, from
 the address holding the most places (a client whose own address holds
 such a connection is closed at once instead), and waits, unanswered, only
 while every one is in a request or has just been accepted.

@@ -185,8 +185,8 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 	// As the agent's server (nvml.Server.Serve): a further client takes
 	// the place of the oldest connection silent for a second, else
 	// of the connection idle longest, else of one stalled in its
-	// first request's headers from the address holding the most
-	// places, or waits while every one is in a request or just
+	// first request's headers, or in writing an answer its client
+	// does not read, from the address holding the most places, or waits while every one is in a request or just
 	// accepted (connlimit; listenAndServe hooks it to the HTTP server).
 	s.ln = connlimit.New(s.ln, cfg.Server.MaxConnections)
 	return s, nil

@@ -6,7 +6,8 @@
 // connection idle longest (one between two requests), and waits only while
 // every connection is in a request or has just been accepted. When none
 // is silent or idle, a newcomer takes the place of the oldest connection
-// still sending its first request's headers from the source (an IPv4
+// still sending its first request's headers, or whose answer has waited
+// past its grace to be written (its client reads none), from the source (an IPv4
 // address or IPv6 /64, see Source) holding the most places, if that source holds more than the newcomer's
 // would: one client sending a byte on each of its connections, then
 // stalling, holds its places only until another client comes; and a
@@ -194,7 +195,8 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 // silent would otherwise hold its place for the server's header timeout,
 // and a few hundred of them, renewed as they are closed, every place), else
 // the one idle longest, else the oldest past its grace still sending its
-// first request's headers from the source holding the most places, when
+// first request's headers, or waiting to write an answer its client does
+// not read, from the source holding the most places, when
 // that source holds more than src would with the newcomer (a client
 // sending one byte on each connection would otherwise hold them as long).
 // A connection the server has not read from yet is silent only if nothing
@@ -248,14 +250,22 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 	waiting := false // a connection has sent bytes the server has not read
 	for c, e := range l.conns {
 		wc := c.(*conn)
-		if e.served || e.idle {
+		var age time.Duration // how long it has stalled
+		switch {
+		case e.idle:
 			continue
-		}
-		if !wc.heard.Load() {
+		case e.served: // in a request: stalled while its answer is not read
+			w := wc.writing.Load()
+			if w == 0 {
+				continue
+			}
+			age = now.Sub(time.Unix(0, w))
+		case !wc.heard.Load():
 			waiting = waiting || e.sent
 			continue
+		default: // sending its headers
+			age = now.Sub(e.at)
 		}
-		age := now.Sub(e.at)
 		if age < l.grace {
 			// Past its grace it is a victim, or refuses src.
 			if e.src == src || places[e.src] > places[src]+1 {
@@ -381,6 +391,17 @@ type conn struct {
 	// idle is set while the server counts the connection idle between two
 	// requests (ConnState); the first byte read then is the next request's.
 	idle atomic.Bool
+	// writing is when the Write under way began (Unix nanoseconds), 0
+	// while none is: one blocked past the grace is an answer its client
+	// does not read (its window and the server's send buffer are full).
+	writing atomic.Int64
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	c.writing.Store(time.Now().UnixNano())
+	n, err := c.Conn.Write(p)
+	c.writing.Store(0)
+	return n, err
 }
 
 func (c *conn) Read(p []byte) (int, error) {

@@ -19,7 +19,14 @@ import (
 // time the server sees a connection go idle, idle receives.
 func serve(t *testing.T, n int, tls bool) (addr string, l *Listener, srv *httptest.Server, idle chan struct{}) {
 	t.Helper()
-	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			// More than the kernel buffers between server and client.
+			w.Write(make([]byte, 64<<20))
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
 	l = New(srv.Listener, n)
 	srv.Listener = l
 	idle = make(chan struct{}, 64)
@@ -329,6 +336,65 @@ func TestNewcomerFromAStallingSourceRefusedOnceTheirGraceEnds(t *testing.T) {
 	same.send(request)
 	if err := same.answer(20 * time.Second); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("a newcomer from the source whose %d connections stall: read %v, want it refused (EOF) once their grace ends", n, err)
+	}
+}
+
+// TestUnreadAnswersGiveWayToAnotherSource: a client asking for a large
+// answer on each of its connections and reading none of it held every
+// place while the server waited to write (60 s, the write timeout, in
+// spillway's server; here for ever), as one stalling its headers did. A
+// connection whose answer has waited past its grace to be written now
+// gives way to a newcomer from another source, as stalled headers do.
+func TestUnreadAnswersGiveWayToAnotherSource(t *testing.T) {
+	const n = 2
+	addr, l, _, _ := serve(t, n, false)
+	setGrace(l, 100*time.Millisecond)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	for range n {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: spillway\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writing(t, l, n)
+	other := dial(t, addr)
+	other.send(request)
+	if err := other.answer(20 * time.Second); err != nil {
+		t.Fatalf("a newcomer from another source, with %d connections whose answers are not read: %v, want it served", n, err)
+	}
+}
+
+// writing waits until l holds n connections all waiting to write.
+func writing(t *testing.T, l *Listener, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.mu.Lock()
+		got := 0
+		for c := range l.conns {
+			if c.(*conn).writing.Load() != 0 {
+				got++
+			}
+		}
+		open := len(l.conns)
+		l.mu.Unlock()
+		if open == n && got == n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the listener holds %d connections, %d of them writing; want %d and %d", open, got, n, n)
+		case <-tick.C:
+		}
 	}
 }
 
