@@ -184,6 +184,7 @@ func TestSnapshotFromRealSources(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer s.Close()
 		a := nvml.NewAgent(s)
 		if err := a.SampleOnce(context.Background()); err != nil {
 			t.Fatal(err)

@@ -108,8 +108,10 @@ becomes unknown or unhealthy, and once when it is read again, not every
 sample.
 A sample stuck longer than --sample-timeout counting or opening the GPUs,
 or in which NVML cannot count them, fails: the last good sample is then
-served with every GPU unknown and the error, and no further sample starts
-until the stuck one returns. The GPUs are counted, and each index's GPU checked by its UUID,
+served with every GPU unknown and the error (naming a call stuck, such as
+DeviceGetCount, and since when), and no further sample starts until the
+stuck one returns; stuck for a minute, the driver is wedged and every GPU
+is "unhealthy" (the node needs a reboot), /healthz naming each. The GPUs are counted, and each index's GPU checked by its UUID,
 every sample (a GPU hot-removed or back, swapped for another or two
 reordered by a driver reload is followed: each reading is served under
 the GPU and index NVML gives it now) and NVML is initialised again after a
@@ -198,7 +200,7 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.MaxProcesses, n
 	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus, /healthz, /livez and /readyz on: host:port, the port from 0 to 65535 (0 picks a free one)")
 	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
 	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples, "+config.DurationString(minAgentInterval)+" to "+config.DurationString(maxAgentInterval))
-	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, fmt.Sprintf("longest a sample may take: a GPU whose NVML call is stuck in the driver past it is served unknown (the others as read), and a sample stuck counting the GPUs fails with every GPU served unknown, %s to %s", config.DurationString(minSampleTimeout), config.DurationString(maxSampleTimeout)))
+	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, fmt.Sprintf("longest a sample may take: a GPU whose NVML call is stuck in the driver past it is served unknown (the others as read), and a sample stuck counting the GPUs fails with every GPU served unknown (unhealthy once stuck for a minute), %s to %s", config.DurationString(minSampleTimeout), config.DurationString(maxSampleTimeout)))
 	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy, 0 to 100")
 	f.IntVar(&o.busyProcesses, "busy-processes", nvml.DefaultThresholds.BusyProcesses, fmt.Sprintf("compute processes from which a GPU is busy, 0 (ignore processes) to %d", nvml.MaxProcesses))
 	f.StringVar(&o.library, "nvml-library", "", "path of libnvidia-ml.so.1 when it is not on the loader path")

@@ -37,6 +37,7 @@ func startAgent(t testing.TB, node string, sampledAt time.Time) (*nvml.Agent, *h
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	a := nvml.NewAgent(s)
 	if err := a.SampleOnce(context.Background()); err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
-	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute), or wedged (an NVML call of it stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute), or wedged (an NVML call of it, or of the sample counting or opening the node's GPUs, stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
 	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
@@ -91,6 +91,10 @@ type Agent struct {
 	last    Sample
 	err     error
 	attempt uint64 // counts samples started, so that a late one's result is told from a newer's
+	// sampling is when the sample holding the turn began (zero when
+	// none does): a sample stuck counting or opening the GPUs has been
+	// stuck since.
+	sampling time.Time
 	// readErrs counts, by GPU, call and error, the samples in which
 	// reading a GPU failed (MetricReadErrors); at most maxReadErrorSeries.
 	readErrs map[readErrKey]uint64
@@ -153,6 +157,44 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 // within the agent's sample timeout: an NVML call is stuck in the driver.
 var ErrSampleTimeout = errors.New("sample timed out")
 
+// A StuckCallError is the error of a sample stuck counting or opening
+// the node's GPUs (DeviceGetCount, DeviceGetHandleByIndex, …, hung in the
+// driver): no GPU can be read meanwhile. It wraps ErrSampleTimeout.
+// Stuck for LostAfter or more, the driver is wedged (Wedged): every GPU
+// of the node is then served unhealthy, not unknown, as a GPU whose own
+// call is stuck that long is.
+type StuckCallError struct {
+	// Call is the NVML call the sample is in, as NVML's API names it.
+	Call string
+	// Since is when the sample began; Wedged is set once that is
+	// LostAfter or more ago.
+	Since  time.Time
+	Wedged bool
+}
+
+func (e *StuckCallError) Error() string {
+	msg := fmt.Sprintf("nvml: %s has not returned since %s", e.Call, e.Since.UTC().Format(time.RFC3339))
+	if e.Wedged {
+		msg += fmt.Sprintf(" (%s or more): the driver is wedged and no GPU of the node can be read; the node needs a reboot", LostAfter)
+	}
+	return msg + ": " + ErrSampleTimeout.Error()
+}
+
+func (e *StuckCallError) Unwrap() error { return ErrSampleTimeout }
+
+// stuckSample is the error of the sample holding the turn, stuck counting
+// or opening the GPUs; what says, when no sample holds it (Close has
+// taken it), what is stuck.
+func (a *Agent) stuckSample(what string) error {
+	a.mu.RLock()
+	since := a.sampling
+	a.mu.RUnlock()
+	if since.IsZero() {
+		return fmt.Errorf("nvml: %s after %s: %w", what, a.timeout, ErrSampleTimeout)
+	}
+	return &StuckCallError{Call: a.sampler.phase.get().String(), Since: since, Wedged: a.clock.Since(since) >= LostAfter}
+}
+
 // SampleOnce takes one sample and makes it the one served. It returns
 // within the sample timeout. Once the GPUs are counted and opened, each is
 // read on its own: a GPU whose reading has not returned then (an NVML call
@@ -160,9 +202,10 @@ var ErrSampleTimeout = errors.New("sample timed out")
 // and wrapping ErrSampleTimeout, the others as read, and that GPU is not
 // read again until the call returns. A sample stuck before (counting the
 // GPUs, opening them) is left to finish on its own (its result is served
-// if no newer attempt was made), and SampleOnce returns an error wrapping
-// ErrSampleTimeout, which is what /healthz and /v1/gpus say until a
-// sample succeeds.
+// if no newer attempt was made), and SampleOnce returns a StuckCallError
+// naming the call and since when, which is what /healthz and /v1/gpus say
+// until a sample succeeds: every GPU unknown, and unhealthy once the
+// call has been stuck for LostAfter.
 func (a *Agent) SampleOnce(ctx context.Context) error {
 	timer := a.clock.NewTimer(a.timeout)
 	defer timer.Stop()
@@ -170,13 +213,14 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 	select {
 	case a.turn <- struct{}{}:
 	case <-timer.C():
-		return a.fail(fmt.Errorf("nvml: the previous sample is still inside NVML after %s: %w", a.timeout, ErrSampleTimeout))
+		return a.fail(a.stuckSample("the previous sample is still inside NVML"))
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	a.mu.Lock()
 	a.attempt++
 	attempt := a.attempt
+	a.sampling = a.clock.Now()
 	a.mu.Unlock()
 	done := make(chan error, 1)
 	giveUp, reading := make(chan struct{}), make(chan struct{})
@@ -186,6 +230,7 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 		a.duration.Observe(a.clock.Since(begin).Seconds())
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		a.sampling = time.Time{}
 		switch {
 		case err != nil && ctx.Err() != nil:
 			// Cancelled, not failed: what is served stays.
@@ -213,7 +258,7 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 			return <-done
 		default:
 		}
-		return a.fail(fmt.Errorf("nvml: no answer within %s: %w", a.timeout, ErrSampleTimeout))
+		return a.fail(a.stuckSample("no answer"))
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -388,7 +433,9 @@ func (a *Agent) Last() (Sample, error) {
 
 // Served is what /v1/gpus and /metrics show: the latest good sample, and,
 // when the latest attempt failed or timed out, that sample with every GPU
-// marked unknown (busy, never idle) and the attempt's error.
+// marked unknown (busy, never idle) and the attempt's error; every GPU
+// unhealthy (neither busy nor idle) when the attempt is stuck counting or
+// opening the GPUs for LostAfter or more (StuckCallError.Wedged).
 func (a *Agent) Served() Sample {
 	s, err := a.Last()
 	if err == nil || s.Time.IsZero() {
@@ -396,10 +443,20 @@ func (a *Agent) Served() Sample {
 	}
 	out := s
 	out.Error = err.Error()
-	out.noUtil, out.unread, out.mig = nil, nil, nil
+	out.noUtil, out.unread, out.mig, out.failed = nil, nil, nil, nil
 	out.GPUs = make([]signals.GPU, len(s.GPUs))
+	var stuck *StuckCallError
+	wedged := errors.As(err, &stuck) && stuck.Wedged
 	for i, g := range s.GPUs {
 		out.GPUs[i] = unknownGPU(g, err)
+		if wedged {
+			out.GPUs[i] = unreadableGPU(g, err.Error())
+			mark(&out.unread, g.Index)
+			if out.failed == nil {
+				out.failed = map[int]readFailure{}
+			}
+			out.failed[g.Index] = readFailure{call: stuck.Call, code: "TIMEOUT"}
+		}
 	}
 	return out
 }
@@ -461,6 +518,17 @@ func (a *Agent) sampled(w http.ResponseWriter) (Sample, bool) {
 // node's GPUs are, for people and alerts; it is no probe of the agent
 // (/livez, /readyz).
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	if s := a.Served(); len(s.failed) > 0 && s.Error != "" {
+		// Stuck counting or opening the GPUs for LostAfter: each GPU
+		// is unhealthy, said as a GPU's own stuck call is.
+		var b strings.Builder
+		fmt.Fprintf(&b, "sample failed: %s\n", s.Error)
+		for _, g := range s.GPUs {
+			fmt.Fprintf(&b, "GPU %d unhealthy%s: %s\n", g.Index, s.failed[g.Index], g.Health)
+		}
+		http.Error(w, strings.TrimSuffix(b.String(), "\n"), http.StatusServiceUnavailable)
+		return
+	}
 	s, ok := a.sampled(w)
 	switch {
 	case !ok:

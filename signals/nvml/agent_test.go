@@ -307,6 +307,7 @@ func TestBusyThresholds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer s.Close()
 			got, err := s.Sample(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -420,6 +421,7 @@ func BenchmarkSample8GPUs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -22,12 +22,14 @@ import (
 
 // idleNode is a DGX H100 mock whose eight GPUs are idle (0%, no process),
 // served by an agent on an httptest server. Tests then inject faults into
-// single devices and calls.
+// single devices and calls. Its samples are a second apart: a sample
+// reads the sampler's clock twice (when its readings begin, when it
+// ends), and each reading moves it on by half a second.
 func idleNode(t *testing.T, opts ...AgentOption) (*server.Server, *Agent, *httptest.Server) {
 	t.Helper()
 	srv := idleMock()
 	clock := &fakeClock{t: t0}
-	s, err := NewSampler(srv, "n1", WithClock(func() time.Time { clock.Advance(time.Second); return clock.Now() }))
+	s, err := NewSampler(srv, "n1", WithClock(func() time.Time { clock.Advance(time.Second / 2); return clock.Now() }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +574,7 @@ func TestCloseWaitsForAStuckSample(t *testing.T) {
 	if err := sampleStepping(t, a, clk, 5*time.Second, func() { <-entered }); err != nil {
 		t.Fatalf("sample with GPU 4's NVML call stuck: %v, want GPU 4 unknown, the others read", err)
 	}
-	if g, _ := a.Last(); len(g.GPUs) != 8 || !g.GPUs[4].Unknown || !strings.Contains(g.GPUs[4].Error, "did not return") {
+	if g, _ := a.Last(); len(g.GPUs) != 8 || !g.GPUs[4].Unknown || !strings.Contains(g.GPUs[4].Error, "has not returned") {
 		t.Fatalf("GPU 4 stuck served as %+v, want unknown, its call not returned", g.GPUs)
 	}
 

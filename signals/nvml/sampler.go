@@ -116,14 +116,27 @@ type Sampler struct {
 	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
 	lost map[lostKey]time.Time
-	// stuck holds, by GPU UUID, the readings that have not returned
-	// (an NVML call stuck in the driver): that GPU is not called again
-	// until its reading returns, under whichever index NVML gives it.
-	stuck map[string]*stuckRead
+	// mu is held by a sample and by Close: a Close from another
+	// goroutine (a simulated node's server closing under a request)
+	// waits for the sample in progress.
+	mu sync.Mutex
+	// done receives each worker whose reading has returned (readWorker);
+	// seq numbers the samples, so that a reading returning late, after
+	// the sample that fed it, is told from the current sample's.
+	done chan *readWorker
+	seq  uint64
+	// res and got are readAll's, kept from sample to sample.
+	res []readResult
+	got []bool
+	// phase is the call a sample is in while it counts and opens the
+	// GPUs (callNone once it reads them): a sample stuck there names it.
+	phase inCall
 	// reads counts the readings inside NVML, for Close; inside too,
-	// once a reading's result is handed over.
-	reads  sync.WaitGroup
-	inside atomic.Int32
+	// once a reading's result is handed over. workers counts the
+	// workers' goroutines.
+	reads   sync.WaitGroup
+	inside  atomic.Int32
+	workers sync.WaitGroup
 }
 
 // device caches what does not change between samples.
@@ -136,6 +149,10 @@ type device struct {
 	// or name): it is reported unknown until the devices are enumerated
 	// again.
 	err error
+	// w reads the GPU (nil until its first reading); a reading of it
+	// that has not returned (an NVML call stuck in the driver) is w's
+	// pending one, and the GPU is not called again until it returns.
+	w *readWorker
 }
 
 // SamplerOption configures a Sampler.
@@ -186,7 +203,7 @@ func StartSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sample
 }
 
 func newSampler(lib nv.Interface, node string, opts []SamplerOption) *Sampler {
-	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now}
+	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now, done: make(chan *readWorker, MaxGPUs)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -196,6 +213,8 @@ func newSampler(lib nv.Interface, node string, opts []SamplerOption) *Sampler {
 // open initialises NVML and enumerates the GPUs; it leaves NVML shut down
 // when it fails.
 func (s *Sampler) open() error {
+	s.phase.set(callInit)
+	defer s.phase.set(callNone)
 	switch ret := s.lib.Init(); ret {
 	case nv.SUCCESS:
 	case nv.ERROR_LIBRARY_NOT_FOUND:
@@ -213,6 +232,7 @@ func (s *Sampler) open() error {
 // enumerate (re)opens every GPU NVML counts. A GPU that cannot be opened is
 // kept, unknown, under its index: the others are still read.
 func (s *Sampler) enumerate() error {
+	s.phase.set(callCount)
 	n, ret := s.lib.DeviceGetCount()
 	if ret != nv.SUCCESS {
 		return fmt.Errorf("nvml: DeviceGetCount: %w", ret)
@@ -226,11 +246,16 @@ func (s *Sampler) enumerate() error {
 			devices = append(devices, d)
 			continue
 		}
-		d, err := openDevice(s.lib, i)
+		d, err := openDevice(s.lib, i, &s.phase)
 		if err != nil {
 			d = device{index: i, err: err}
 		}
 		devices = append(devices, d)
+	}
+	for _, d := range s.devices {
+		if d.w != nil && !slices.ContainsFunc(devices, func(n device) bool { return n.w == d.w }) {
+			d.w.stop() // its GPU is gone, or opened again
+		}
 	}
 	s.devices = devices
 	return nil
@@ -241,15 +266,16 @@ func (s *Sampler) enumerate() error {
 // name of a GPU whose calls hang (a GPU wedged often falls off the bus,
 // and NVML's count then changes), and the whole sample would wait.
 func (s *Sampler) stuckAt(i int) (device, bool) {
-	if len(s.stuck) == 0 {
+	if !slices.ContainsFunc(s.devices, func(d device) bool { return d.stuck() }) {
 		return device{}, false
 	}
+	s.phase.set(callHandle)
 	h, ret := s.lib.DeviceGetHandleByIndex(i)
 	if ret != nv.SUCCESS || h == nil || !reflect.TypeOf(h).Comparable() {
 		return device{}, false
 	}
 	for _, d := range s.devices {
-		if d.err == nil && s.stuck[d.uuid] != nil && reflect.TypeOf(d.handle) == reflect.TypeOf(h) && d.handle == h {
+		if d.err == nil && d.stuck() && reflect.TypeOf(d.handle) == reflect.TypeOf(h) && d.handle == h {
 			d.index = i
 			return d, true
 		}
@@ -265,11 +291,14 @@ const MaxGPUs = 256
 // serves at most 60 clients a GPU, so a longer list is no reading.
 const MaxProcesses = 4096
 
-func openDevice(lib nv.Interface, i int) (device, error) {
+// openDevice opens GPU i, at saying which call it is in.
+func openDevice(lib nv.Interface, i int, at *inCall) (device, error) {
+	at.set(callHandle)
 	h, ret := lib.DeviceGetHandleByIndex(i)
 	if ret != nv.SUCCESS {
 		return device{}, readError(callHandle, fmt.Errorf("nvml: GPU %d: DeviceGetHandleByIndex: %w", i, ret))
 	}
+	at.set(callUUID)
 	uuid, ret := h.GetUUID()
 	if ret != nv.SUCCESS {
 		return device{}, readError(callUUID, fmt.Errorf("nvml: GPU %d: GetUUID: %w", i, ret))
@@ -279,6 +308,7 @@ func openDevice(lib nv.Interface, i int) (device, error) {
 		// value must be UTF-8); read by the server, it names no GPU.
 		return device{}, readError(callUUID, fmt.Errorf("nvml: GPU %d: GetUUID: %q is not a GPU UUID (want 1 to %d printable UTF-8 bytes, such as GPU-5cc4ba2c-…): %w", i, signals.Shorten(uuid, 100), maxUUID, ErrOutOfRange))
 	}
+	at.set(callName)
 	name, ret := h.GetName()
 	if ret != nv.SUCCESS {
 		return device{}, readError(callName, fmt.Errorf("nvml: GPU %d: GetName: %w", i, ret))
@@ -309,9 +339,22 @@ func (s *Sampler) Node() string { return s.node }
 // GPUCount is the number of GPUs found at start.
 func (s *Sampler) GPUCount() int { return len(s.devices) }
 
-// Close shuts NVML down. Nothing may be inside NVML meanwhile: Agent.Close
-// waits for the sample in progress.
+// Close stops the GPUs' workers and shuts NVML down, once the sample in
+// progress, if any, has returned. Nothing may be inside NVML meanwhile:
+// Agent.Close waits for the readings stuck too. A worker whose reading
+// is still inside NVML (a Sample cancelled while a call hung) ends once
+// its call returns.
 func (s *Sampler) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.devices {
+		if d.w != nil {
+			d.w.stop()
+		}
+	}
+	if s.inside.Load() == 0 {
+		s.workers.Wait() // each ends at once
+	}
 	if s.notReady != nil {
 		return nil // never initialised
 	}
@@ -335,15 +378,18 @@ func (s *Sampler) Close() error {
 // first, and fails with an error wrapping ErrNotReady as long as it cannot.
 func (s *Sampler) Sample(ctx context.Context) (Sample, error) { return s.sample(ctx, nil, nil) }
 
-// sample is Sample, reading the GPUs at once, each in a goroutine of its
-// own: when giveUp closes, a GPU whose reading has not returned (an NVML
-// call of it stuck in the driver) is unknown, wrapping ErrSampleTimeout
-// and naming the call, while the others are served as read; it is then
-// not read again, and unknown, until that call returns. reading (if not
-// nil) is called once the GPUs are counted and opened, before they are
-// read: from then on, sample returns at once when giveUp closes, making
-// no further NVML call.
+// sample is Sample, reading the GPUs at once, each by a worker of its own
+// (readWorker): when giveUp closes, a GPU whose reading has not returned
+// (an NVML call of it stuck in the driver) is unknown, wrapping
+// ErrSampleTimeout and naming the call, while the others are served as
+// read; it is then not read again, and unknown, until that call returns.
+// reading (if not nil) is called once the GPUs are counted and opened,
+// before they are read: from then on, sample returns at once when giveUp
+// closes, making no further NVML call.
 func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading func()) (Sample, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.returned()
 	if s.notReady != nil {
 		if err := s.open(); err != nil {
 			s.notReady = err
@@ -357,12 +403,12 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 	if reading != nil {
 		reading()
 	}
-	reads, err := s.readAll(ctx, giveUp)
+	// When the readings begin: a reading left stuck has not returned
+	// since (its call began then or a moment after).
+	began := s.now()
+	reads, err := s.readAll(ctx, giveUp, began)
 	if err != nil {
-		// Cancelled (the agent shutting down): a reading left stuck is
-		// timed from now, not from a later sample.
-		s.stuckSince(s.now())
-		return Sample{}, err
+		return Sample{}, err // cancelled (the agent shutting down)
 	}
 	out := Sample{Node: s.node, GPUs: make([]signals.GPU, 0, len(s.devices))}
 	var lost []int  // positions in out.GPUs of GPUs that answered ERROR_GPU_IS_LOST
@@ -400,20 +446,9 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 		}
 	}
 	out.Time = s.now()
-	s.stuckSince(out.Time)
 	s.judgeLost(&out, lost)
-	s.judgeStuck(&out, stuck)
+	s.judgeStuck(&out, reads, stuck)
 	return out, nil
-}
-
-// stuckSince stamps t on the stuck readings not stamped yet: those left
-// stuck by the sample of t.
-func (s *Sampler) stuckSince(t time.Time) {
-	for _, p := range s.stuck {
-		if p.since.IsZero() {
-			p.since = t
-		}
-	}
 }
 
 // judgeStuck makes unhealthy each GPU of out (at the positions stuck)
@@ -421,14 +456,10 @@ func (s *Sampler) stuckSince(t time.Time) {
 // that long is: a call of a GPU that hangs in the driver for a minute
 // is a GPU wedged (an Xid), which takes no job until it is reset. The
 // others stay unknown, as a GPU whose call is slow for a moment is.
-func (s *Sampler) judgeStuck(out *Sample, stuck []int) {
+func (s *Sampler) judgeStuck(out *Sample, reads []readResult, stuck []int) {
 	for _, i := range stuck {
 		g := out.GPUs[i]
-		p := s.stuck[g.UUID]
-		if p == nil {
-			continue
-		}
-		if d := out.Time.Sub(p.since); d >= LostAfter {
+		if d := out.Time.Sub(reads[i].since); d >= LostAfter {
 			out.GPUs[i] = unreadableGPU(g, fmt.Sprintf("%s (%s): the GPU is wedged in the driver; it needs a reset, or its node a reboot",
 				g.Error, d.Round(time.Second)))
 		}
@@ -437,79 +468,148 @@ func (s *Sampler) judgeStuck(out *Sample, stuck []int) {
 
 // readResult is one GPU's reading (Sampler.read).
 type readResult struct {
-	i      int // its place in Sampler.devices
+	i      int    // its place in Sampler.devices
+	seq    uint64 // the sample that asked for it
 	g      signals.GPU
 	noUtil bool
 	mig    []migInstance
 	err    error
+	since  time.Time // for a reading stuck, when it began
 }
 
-// stuckRead is a GPU's reading that has not returned.
-type stuckRead struct {
-	at    *inCall       // the call it is in
-	fin   chan struct{} // closed when it returns
-	since time.Time     // the time of the sample that left it stuck (a cancelled one's: when it ended)
+// A readWorker reads one GPU, opened once, for as long as the sampler
+// keeps it (Sampler.devices): it takes a reading when fed one and hands
+// it back on the sampler's done. It ends when stopped (its GPU gone or
+// opened again, the sampler closed), once any call of it in the driver
+// returns. A GPU's reading thus costs no goroutine a sample, and one
+// stuck in the driver holds up no other GPU's.
+type readWorker struct {
+	in   chan readJob
+	quit chan struct{}
+	at   inCall     // the call it is in (or made last)
+	res  readResult // its latest reading, the sampler's once handed back
+	// Of the sampler's goroutine: pending is set from feeding to the
+	// reading's return, since is when it was fed; stopped once quit is
+	// closed.
+	pending, stopped bool
+	since            time.Time
 }
 
-// readAll reads every GPU, each in a goroutine, and gathers the readings
-// until all have returned, giveUp closes (those not returned then are
-// stuck: unknown, and not read again until they return) or ctx ends (an
-// error). A GPU still stuck from an earlier sample is not read.
-func (s *Sampler) readAll(ctx context.Context, giveUp <-chan struct{}) ([]readResult, error) {
-	res := make([]readResult, len(s.devices))
-	got := make([]bool, len(s.devices))
-	ch := make(chan readResult, len(s.devices)) // a reading returning late leaves its result here
-	started := make([]*stuckRead, len(s.devices))
-	waiting := 0
-	for uuid, p := range s.stuck {
-		select {
-		case <-p.fin: // returned (its GPU maybe gone since)
-			delete(s.stuck, uuid)
-		default:
-		}
-	}
-	for i, d := range s.devices {
-		if d.err != nil {
-			// Not opened: its error, with no call to make.
-			g, _, _, err := s.read(&d, &inCall{})
-			res[i], got[i] = readResult{i: i, g: g, err: err}, true
-			continue
-		}
-		if p := s.stuck[d.uuid]; p != nil {
+// readJob is a reading asked of a worker: of d, the device at place i of
+// the sample seq.
+type readJob struct {
+	d   device
+	i   int
+	seq uint64
+}
+
+// startWorker starts a worker for the sampler's GPUs.
+func (s *Sampler) startWorker() *readWorker {
+	w := &readWorker{in: make(chan readJob, 1), quit: make(chan struct{})}
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		for {
 			select {
-			case <-p.fin:
-				delete(s.stuck, d.uuid)
-			default:
-				res[i], got[i] = stuckResult(s.node, d, p), true
-				continue
+			case j := <-w.in:
+				g, noUtil, mig, err := s.read(&j.d, &w.at)
+				w.res = readResult{i: j.i, seq: j.seq, g: g, noUtil: noUtil, mig: mig, err: err}
+				select {
+				case s.done <- w:
+				case <-w.quit:
+				}
+				s.inside.Add(-1)
+				s.reads.Done()
+			case <-w.quit:
+				return
 			}
 		}
-		p := &stuckRead{at: &inCall{}, fin: make(chan struct{})}
-		started[i] = p
-		waiting++
-		s.reads.Add(1)
-		s.inside.Add(1)
-		go func() {
-			defer s.reads.Done()
-			defer close(p.fin)
-			defer s.inside.Add(-1)
-			g, noUtil, mig, err := s.read(&d, p.at)
-			ch <- readResult{i: i, g: g, noUtil: noUtil, mig: mig, err: err}
-		}()
+	}()
+	return w
+}
+
+// stop ends w once it has no reading inside NVML.
+func (w *readWorker) stop() {
+	if !w.stopped {
+		w.stopped = true
+		close(w.quit)
+	}
+}
+
+// feed asks w to read d, at place i of the sample seq, begun at began.
+func (s *Sampler) feed(w *readWorker, d device, i int, seq uint64, began time.Time) {
+	w.pending, w.since = true, began
+	s.reads.Add(1)
+	s.inside.Add(1)
+	w.in <- readJob{d: d, i: i, seq: seq}
+}
+
+// stuck says whether a reading of d has not returned.
+func (d device) stuck() bool { return d.w != nil && d.w.pending }
+
+// returned takes the readings handed back since the last sample (late
+// ones, of GPUs stuck until now): their workers may be fed again.
+func (s *Sampler) returned() {
+	for {
+		select {
+		case w := <-s.done:
+			w.pending = false
+		default:
+			return
+		}
+	}
+}
+
+// readAll reads every GPU, each by its worker, and gathers the readings
+// until all have returned, giveUp closes (those not returned then are
+// stuck: unknown, and not read again until they return) or ctx ends (an
+// error). A GPU still stuck from an earlier sample is not read. began is
+// when the readings begin.
+func (s *Sampler) readAll(ctx context.Context, giveUp <-chan struct{}, began time.Time) ([]readResult, error) {
+	s.seq++
+	n := len(s.devices)
+	if cap(s.res) < n {
+		s.res, s.got = make([]readResult, n), make([]bool, n)
+	}
+	res, got := s.res[:n], s.got[:n]
+	clear(got)
+	waiting := 0
+	for i := range s.devices {
+		d := &s.devices[i]
+		switch {
+		case d.err != nil:
+			// Not opened: its error, with no call to make.
+			var at inCall
+			g, _, _, err := s.read(d, &at)
+			res[i], got[i] = readResult{i: i, g: g, err: err}, true
+		case d.stuck():
+			res[i], got[i] = stuckResult(s.node, *d), true
+		default:
+			if d.w == nil {
+				d.w = s.startWorker()
+			}
+			s.feed(d.w, *d, i, s.seq, began)
+			waiting++
+		}
+	}
+	take := func(w *readWorker) {
+		w.pending = false
+		if w.res.seq == s.seq { // else a reading of an earlier sample, returned late
+			res[w.res.i], got[w.res.i] = w.res, true
+			waiting--
+		}
 	}
 	var cancelled error
 gather:
 	for waiting > 0 {
 		select {
-		case r := <-ch:
-			res[r.i], got[r.i] = r, true
-			waiting--
+		case w := <-s.done:
+			take(w)
 		case <-giveUp:
 			for waiting > 0 { // what has returned is read
 				select {
-				case r := <-ch:
-					res[r.i], got[r.i] = r, true
-					waiting--
+				case w := <-s.done:
+					take(w)
 				default:
 					break gather
 				}
@@ -521,26 +621,19 @@ gather:
 		}
 	}
 	for i, d := range s.devices {
-		if got[i] {
-			continue
+		if !got[i] {
+			res[i] = stuckResult(s.node, d)
 		}
-		if s.stuck == nil {
-			s.stuck = map[string]*stuckRead{}
-		}
-		s.stuck[d.uuid] = started[i]
-		res[i] = stuckResult(s.node, d, started[i])
 	}
 	return res, cancelled
 }
 
-// stuckResult is the reading of d, whose reading p has not returned.
-func stuckResult(node string, d device, p *stuckRead) readResult {
-	c := p.at.get()
-	err := fmt.Errorf("nvml: GPU %d (%s): %s did not return within the sample timeout: %w", d.index, d.uuid, c, ErrSampleTimeout)
-	if !p.since.IsZero() {
-		err = fmt.Errorf("nvml: GPU %d (%s): %s has not returned since the sample of %s: %w", d.index, d.uuid, c, p.since.UTC().Format(time.RFC3339), ErrSampleTimeout)
-	}
-	return readResult{g: signals.GPU{Node: node, Index: d.index, UUID: d.uuid, Model: d.model}, err: readError(c, err)}
+// stuckResult is the reading of d, whose worker's reading has not
+// returned.
+func stuckResult(node string, d device) readResult {
+	c := d.w.at.get()
+	err := fmt.Errorf("nvml: GPU %d (%s): %s has not returned since %s: %w", d.index, d.uuid, c, d.w.since.UTC().Format(time.RFC3339), ErrSampleTimeout)
+	return readResult{g: signals.GPU{Node: node, Index: d.index, UUID: d.uuid, Model: d.model}, err: readError(c, err), since: d.w.since}
 }
 
 // WaitReads waits until no reading of a GPU is inside NVML, or ctx ends
@@ -618,10 +711,13 @@ func mark(m *map[int]bool, i int) {
 // holds another GPU than the one opened (reidentify), and initialises
 // NVML again when it says it is not.
 func (s *Sampler) refresh() error {
+	defer s.phase.set(callNone)
+	s.phase.set(callCount)
 	n, ret := s.lib.DeviceGetCount()
 	switch ret {
 	case nv.SUCCESS:
 	case nv.ERROR_UNINITIALIZED, nv.ERROR_DRIVER_NOT_LOADED:
+		s.phase.set(callInit)
 		if ret := s.lib.Init(); ret != nv.SUCCESS {
 			return fmt.Errorf("nvml: DeviceGetCount: %w; Init again: %w", nv.ERROR_UNINITIALIZED, ret)
 		}
@@ -651,22 +747,27 @@ func (s *Sampler) refresh() error {
 func (s *Sampler) reidentify() {
 	for i := range s.devices {
 		d := &s.devices[i]
-		if s.stuck[d.uuid] != nil {
+		if d.stuck() {
 			continue // a call of it is stuck: its next could be too
 		}
+		s.phase.set(callHandle)
 		h, ret := s.lib.DeviceGetHandleByIndex(d.index)
 		if ret != nv.SUCCESS {
 			continue
 		}
+		s.phase.set(callUUID)
 		uuid, ret := h.GetUUID()
 		switch {
 		case ret != nv.SUCCESS:
 		case uuid == d.uuid:
 			d.handle = h
 		default:
-			nd, err := openDevice(s.lib, d.index)
+			nd, err := openDevice(s.lib, d.index, &s.phase)
 			if err != nil {
 				nd = device{index: d.index, err: err}
+			}
+			if d.w != nil {
+				d.w.stop() // it read the GPU that was there
 			}
 			*d = nd
 		}
@@ -766,6 +867,8 @@ type nvmlCall uint32
 
 const (
 	callNone nvmlCall = iota
+	callInit
+	callCount
 	callHandle
 	callUUID
 	callName
@@ -782,6 +885,8 @@ const (
 
 var callNames = [...]string{
 	callNone:          "NVML",
+	callInit:          "Init",
+	callCount:         "DeviceGetCount",
 	callHandle:        "DeviceGetHandleByIndex",
 	callUUID:          "GetUUID",
 	callName:          "GetName",
