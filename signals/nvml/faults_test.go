@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -1064,5 +1065,76 @@ func TestStuckGPUWhileTheCountChanges(t *testing.T) {
 				t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
 			}
 		})
+	}
+}
+
+// TestStuckGPUWhileTheCountDropsToZero: a GPU wedged (its calls hang in
+// the driver) while NVML's count drops to 0 and comes back (every GPU
+// off the bus for a moment, a driver answering 0 while it recovers).
+// Before, the count of 0 forgot the wedged GPU's handle: counted again, it
+// was opened again, its UUID asked, which hung, and the whole sample with
+// it, every GPU of the node unknown until the driver let go. It is known
+// by its handle again, not called until its call returns; the others
+// are read.
+func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	srv, a, hs := idleNode(t, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Devices[4].(*server.Device)
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	let := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(let) // a test failing lets the call return: Close waits for it
+	var calls atomic.Int32
+	hang := func() {
+		calls.Add(1)
+		entered <- struct{}{}
+		<-release
+	}
+	restore := hangCall(d, "GetComputeRunningProcesses", hang)
+	if err := sampleStepping(t, a, clk, 5*time.Second, func() {
+		<-entered
+		for a.sampler.inside.Load() > 1 {
+			runtime.Gosched()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uuid, name := d.GetUUIDFunc, d.GetNameFunc
+	d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
+	d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+	all := srv.Devices
+	for i, devs := range [][]nv.Device{nil, all, all} {
+		srv.Devices = devs
+		if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+			t.Fatalf("sample %d (%d GPUs counted), GPU 4 wedged: %v", i, len(devs), err)
+		}
+		s := getGPUs(t, hs.URL)
+		if len(s.GPUs) != len(devs) || s.Error != "" {
+			t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want %d", i, len(s.GPUs), s.Error, len(devs))
+		}
+		for j, g := range s.GPUs {
+			if j == 4 && (!g.Unknown || !strings.Contains(g.Error, "GetComputeRunningProcesses")) || j != 4 && (g.Unknown || !g.Idle) {
+				t.Errorf("sample %d: GPU %d served as %+v; want GPU 4 unknown naming its call, the others idle", i, j, g)
+			}
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the wedged GPU was called %d times; want once", n)
+	}
+	restore()
+	d.GetUUIDFunc, d.GetNameFunc = uuid, name
+	let()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if g := getGPUs(t, hs.URL).GPUs[4]; g.Unknown || !g.Idle || g.UUID != d.UUID {
+		t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
 	}
 }

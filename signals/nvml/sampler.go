@@ -128,6 +128,12 @@ type Sampler struct {
 	// res and got are readAll's, kept from sample to sample.
 	res []readResult
 	got []bool
+	// parked holds the GPUs whose reading is stuck and that NVML no
+	// longer counts (a GPU wedged often falls off the bus; the count may
+	// drop to 0 and come back): counted again, each is known by its
+	// handle, not opened again (its calls would hang, and the sample
+	// with them).
+	parked []device
 	// phase is the call a sample is in while it counts and opens the
 	// GPUs (callNone once it reads them): a sample stuck there names it.
 	phase inCall
@@ -252,13 +258,30 @@ func (s *Sampler) enumerate() error {
 		}
 		devices = append(devices, d)
 	}
-	for _, d := range s.devices {
-		if d.w != nil && !slices.ContainsFunc(devices, func(n device) bool { return n.w == d.w }) {
+	var parked []device
+	for _, d := range slices.Concat(s.devices, s.parked) {
+		switch {
+		case d.w == nil || slices.ContainsFunc(devices, func(n device) bool { return n.w == d.w }):
+		case d.stuck():
+			parked = append(parked, d) // not counted now: known if it is again
+		default:
 			d.w.stop() // its GPU is gone, or opened again
 		}
 	}
-	s.devices = devices
+	s.devices, s.parked = devices, parked
 	return nil
+}
+
+// unpark stops the workers of the GPUs parked whose stuck reading has
+// returned: a GPU counted again is opened again.
+func (s *Sampler) unpark() {
+	s.parked = slices.DeleteFunc(s.parked, func(d device) bool {
+		if d.stuck() {
+			return false
+		}
+		d.w.stop()
+		return true
+	})
 }
 
 // stuckAt returns, as the device at index i, the GPU there whose reading
@@ -266,7 +289,7 @@ func (s *Sampler) enumerate() error {
 // name of a GPU whose calls hang (a GPU wedged often falls off the bus,
 // and NVML's count then changes), and the whole sample would wait.
 func (s *Sampler) stuckAt(i int) (device, bool) {
-	if !slices.ContainsFunc(s.devices, func(d device) bool { return d.stuck() }) {
+	if !slices.ContainsFunc(s.devices, func(d device) bool { return d.stuck() }) && len(s.parked) == 0 {
 		return device{}, false
 	}
 	s.phase.set(callHandle)
@@ -274,7 +297,7 @@ func (s *Sampler) stuckAt(i int) (device, bool) {
 	if ret != nv.SUCCESS || h == nil || !reflect.TypeOf(h).Comparable() {
 		return device{}, false
 	}
-	for _, d := range s.devices {
+	for _, d := range slices.Concat(s.devices, s.parked) {
 		if d.err == nil && d.stuck() && reflect.TypeOf(d.handle) == reflect.TypeOf(h) && d.handle == h {
 			d.index = i
 			return d, true
@@ -347,7 +370,7 @@ func (s *Sampler) GPUCount() int { return len(s.devices) }
 func (s *Sampler) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, d := range s.devices {
+	for _, d := range slices.Concat(s.devices, s.parked) {
 		if d.w != nil {
 			d.w.stop()
 		}
@@ -390,6 +413,7 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.returned()
+	s.unpark()
 	if s.notReady != nil {
 		if err := s.open(); err != nil {
 			s.notReady = err

@@ -334,6 +334,8 @@ func TestStuckSampleBecomesUnhealthy(t *testing.T) {
 				t.Fatal(err)
 			}
 			entered, release := make(chan struct{}, 1), make(chan struct{})
+			let := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(let) // a test failing lets the call return: Close waits for it
 			restore := tc.hang(n.srv, func() { entered <- struct{}{}; <-release })
 			n.clk.Step(10 * time.Second)
 			since := n.clk.Now()
@@ -378,7 +380,7 @@ func TestStuckSampleBecomesUnhealthy(t *testing.T) {
 				}
 			}
 			restore()
-			close(release)
+			let()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := n.a.Wait(ctx); err != nil {
