@@ -388,7 +388,7 @@ type gpuState struct {
 func (a *Agent) sayGPUs(said map[lostKey]gpuState, s Sample) {
 	seen := make(map[lostKey]bool, len(s.GPUs))
 	for _, g := range s.GPUs {
-		k := lostKeyOf(g)
+		k := lostKeyOf(g, s.GPUs)
 		seen[k] = true
 		now := gpuState{unhealthy: g.Unhealthy, unknown: g.Unknown}
 		if now.unhealthy || now.unknown {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -1137,4 +1138,68 @@ func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
 	if g := getGPUs(t, hs.URL).GPUs[4]; g.Unknown || !g.Idle || g.UUID != d.UUID {
 		t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
 	}
+}
+
+// TestDuplicateUUIDsAreToldApart: a driver or hypervisor answering one
+// UUID for two GPUs (2 and 5). GPUs were followed by UUID alone: GPU 5
+// lost for 10 s took the time GPU 2 had been lost since and was served
+// unhealthy with it (its instance drained), and Run, keeping what it had
+// said of a GPU by UUID, logged GPU 5 unknown and GPU 2 read again every
+// sample. Two GPUs of one UUID are each followed by UUID and index.
+func TestDuplicateUUIDsAreToldApart(t *testing.T) {
+	dupe := func(srv *server.Server) {
+		two, five := srv.Devices[2].(*server.Device), srv.Devices[5].(*server.Device)
+		five.GetUUIDFunc = func() (string, nv.Return) { return two.UUID, nv.SUCCESS }
+	}
+	t.Run("lost time", func(t *testing.T) {
+		srv, a, hs := idleNode(t) // a sample a second
+		dupe(srv)
+		injectFault(srv.Devices[2].(*server.Device), "GetMemoryInfo", nv.ERROR_GPU_IS_LOST)
+		for n := 0; ; n++ {
+			if n == 50 {
+				injectFault(srv.Devices[5].(*server.Device), "GetMemoryInfo", nv.ERROR_GPU_IS_LOST)
+			}
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s := getGPUs(t, hs.URL)
+			if s.GPUs[5].UUID != s.GPUs[2].UUID {
+				t.Fatalf("GPU 5's UUID %s, want GPU 2's %s", s.GPUs[5].UUID, s.GPUs[2].UUID)
+			}
+			if g := s.GPUs[5]; g.Unhealthy {
+				t.Fatalf("GPU 5, lost for %d s, served unhealthy: %+v; want unknown (it shares GPU 2's UUID, lost since the first sample)", n-49, g)
+			}
+			if s.GPUs[2].Unhealthy {
+				break
+			}
+			if n > 100 {
+				t.Fatal("GPU 2, lost, never unhealthy")
+			}
+		}
+	})
+	t.Run("log", func(t *testing.T) {
+		var logs logBuffer
+		n := newStuckNode(t, WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+		dupe(n.srv)
+		injectFault(n.srv.Devices[5].(*server.Device), "GetMemoryInfo", nv.ERROR_UNKNOWN)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ran := make(chan error, 1)
+		go func() { ran <- n.a.Run(ctx) }()
+		n.sampled(t)
+		for range 6 {
+			n.clk.Step(10 * time.Second)
+			n.sampled(t)
+		}
+		cancel()
+		if err := <-ran; err != nil {
+			t.Fatal(err)
+		}
+		if got := logs.gpuLines(t, 2); len(got) != 0 {
+			t.Errorf("Run logged, of GPU 2 read every sample: %q; want nothing", got)
+		}
+		if got, want := logs.gpuLines(t, 5), []string{"WARN GPU unknown, counted busy; said again when that changes"}; !slices.Equal(got, want) {
+			t.Errorf("Run logged, of GPU 5 unknown every sample: %q; want %q", got, want)
+		}
+	})
 }

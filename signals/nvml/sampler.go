@@ -689,7 +689,7 @@ func (s *Sampler) judgeLost(out *Sample, lost []int) {
 	s.lost = nil
 	for _, i := range lost {
 		g := out.GPUs[i]
-		k := lostKeyOf(g)
+		k := lostKeyOf(g, out.GPUs)
 		since, ok := was[k]
 		if !ok {
 			since = out.Time
@@ -707,7 +707,7 @@ func (s *Sampler) judgeLost(out *Sample, lost []int) {
 
 // lostKey names a GPU for judgeLost: its UUID, or, for a GPU NVML could
 // not give the UUID of (its handle lost), its index (index is -1 when
-// uuid is set). Not the index alone: when a GPU is hot-removed or falls
+// the UUID alone names it). Not the index alone: when a GPU is hot-removed or falls
 // off the bus, NVML counts one GPU fewer and the GPUs after it take lower
 // indexes, and a lost GPU's time would follow another GPU.
 type lostKey struct {
@@ -715,11 +715,20 @@ type lostKey struct {
 	index int
 }
 
-func lostKeyOf(g signals.GPU) lostKey {
-	if g.UUID != "" {
-		return lostKey{uuid: g.UUID, index: -1}
+// lostKeyOf is g's lostKey among the GPUs of its sample (gpus). A UUID
+// that NVML gives two GPUs of the sample names neither
+// (a driver or hypervisor answering garbage): each is then known by its
+// UUID and index, lest one's lost time or log state pass to the other.
+func lostKeyOf(g signals.GPU, gpus []signals.GPU) lostKey {
+	if g.UUID == "" {
+		return lostKey{index: g.Index}
 	}
-	return lostKey{index: g.Index}
+	for _, o := range gpus {
+		if o.UUID == g.UUID && o.Index != g.Index {
+			return lostKey{uuid: g.UUID, index: g.Index}
+		}
+	}
+	return lostKey{uuid: g.UUID, index: -1}
 }
 
 // mark sets m[i], making m first if needed.
