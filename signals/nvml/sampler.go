@@ -120,7 +120,8 @@ type Sampler struct {
 	// goroutine (a simulated node's server closing under a request)
 	// waits for the sample in progress.
 	mu sync.Mutex
-	// done receives each worker whose reading has returned (readWorker);
+	// done receives each worker whose reading has returned (readWorker),
+	// room for every GPU counted and as many parked;
 	// seq numbers the samples, so that a reading returning late, after
 	// the sample that fed it, is told from the current sample's.
 	done chan *readWorker
@@ -209,7 +210,7 @@ func StartSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sample
 }
 
 func newSampler(lib nv.Interface, node string, opts []SamplerOption) *Sampler {
-	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now, done: make(chan *readWorker, MaxGPUs)}
+	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now, done: make(chan *readWorker, 2*MaxGPUs)}
 	for _, o := range opts {
 		o(s)
 	}
