@@ -198,8 +198,8 @@ of jobs with their attempts (cluster_job_log; its times are Pacific: use
 (sacct's TRES cpu and mem, PAI's plan_cpu and plan_mem, a pod list's
 cpu_milli and memory_mib, a job log's cpu_num), a job takes, on the cloud,
 the smallest instance that holds them, as the server counts it. A trace
-may be gzipped, bzip2ed, zstd-compressed or in a tar or zip archive
-(.gz, .bz2, .zst, .tar, .tar.gz, .tar.zst, .zip): the archive's first trace file is read, or the one named
+may be gzipped, bzip2ed, zstd- or xz-compressed or in a tar or zip archive
+(.gz, .bz2, .zst, .xz, .tar, .tar.gz, .tar.zst, .tar.xz, .zip): the archive's first trace file is read, or the one named
 after its path (--trace helios.tar.gz/saturn/cluster_log.csv);
 --trace - reads one piped in; one that decompresses to more than 1000
 times its size is refused. Files of one format may be concatenated, each
@@ -1013,7 +1013,7 @@ func (o *onpremFlag) note(pool policy.Pool) string {
 }
 
 // readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2,
-// zstd and tar are read as they come; a zip archive needs its path).
+// zstd, xz and tar are read as they come; a zip archive needs its path).
 func readStdinTrace(in io.Reader, opts trace.Options) (*trace.Trace, error) {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return nil, errors.New("--trace -: standard input is a terminal, not a trace: pipe one in (e.g. zcat jobs.csv.gz | spillway simulate --trace -) or give its path")

@@ -53,7 +53,7 @@ func decompressAs(name string, r io.Reader, member string, accept func(head []by
 func decompressIn(name string, r io.Reader, in func() int64, depth int, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	var out io.Reader = br
-	switch head, _ := br.Peek(4); {
+	switch head, _ := br.Peek(len(xzMagic)); {
 	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
@@ -72,11 +72,13 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 			return name, nil, "", &Error{File: name, Err: err, Want: "zstd data, as its first bytes say"}
 		}
 		out = &inflated{r: &zstdStream{zr: zr, name: name}, name: name, in: in}
+	case bytes.HasPrefix(head, []byte(xzMagic)):
+		out = &inflated{r: newXzStream(name, br), name: name, in: in}
 	}
 	magic, _ := br.Peek(8)
 	if c := unreadCompression(magic); c != nil {
 		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s-compressed data, which is not read", c.kind),
-			Want: "a trace as it is, gzipped, bzip2ed, zstd-compressed, or in a tar or zip archive: decompress it first with " + c.undo}
+			Want: "a trace as it is, gzipped, bzip2ed, zstd- or xz-compressed, or in a tar or zip archive: decompress it first with " + c.undo}
 	}
 	if k := unreadFile(magic); k != nil {
 		return name, nil, "", &Error{File: name, Err: fmt.Errorf("%s, which is not read", k.kind), Want: "a trace as CSV: " + strings.ReplaceAll(k.undo, "FILE", name)}
@@ -437,7 +439,7 @@ func (g *inflated) Read(p []byte) (int, error) {
 	g.out += int64(n)
 	if in := g.in(); g.out > MaxExpansion*in+expansionFloor {
 		return 0, expansionError{&Error{File: g.name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrExpansion, g.out, in),
-			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat, zstdcat)", MaxExpansion)}}
+			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat, zstdcat, xzcat)", MaxExpansion)}}
 	}
 	return n, err
 }
@@ -466,7 +468,6 @@ type compression struct{ magic, kind, undo string }
 // with that are not read: without their names, such a file is an "unknown
 // trace format" whose header is binary.
 var unreadCompressions = []compression{
-	{"\xfd7zXZ\x00", "xz", "xz -dc"},
 	{"\x04\x22\x4d\x18", "lz4", "lz4 -dc"},
 	{"7z\xbc\xaf\x27\x1c", "7-Zip", "7z e -so"},
 }
@@ -503,8 +504,9 @@ func unreadCompression(head []byte) *compression {
 	return nil
 }
 
-// compressedHead reports whether head starts gzip, bzip2 or zstd data (a
-// compressed trace inside an archive, which decompress then reads).
+// compressedHead reports whether head starts gzip, bzip2, zstd or xz data
+// (a compressed trace inside an archive, which decompress then reads).
 func compressedHead(head []byte) bool {
-	return (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.HasPrefix(head, []byte("BZh")) || bytes.HasPrefix(head, []byte(zstdMagic))
+	return (len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b) || bytes.HasPrefix(head, []byte("BZh")) ||
+		bytes.HasPrefix(head, []byte(zstdMagic)) || bytes.HasPrefix(head, []byte(xzMagic))
 }

@@ -222,8 +222,8 @@ func TestCompressed(t *testing.T) {
 		{"garbage.gz", append(gzipped(t, plain), "<html>"...), "garbage.gz:4: data after the gzip data that is not gzip (trailing garbage) (want a file that reads to its end", errGzipTrailing},
 		// Compressions not read were an "unknown trace format" with a
 		// header of binary bytes.
-		{"jobs.csv.xz", []byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01"),
-			"jobs.csv.xz: xz-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, zstd-compressed, or in a tar or zip archive: decompress it first with xz -dc)", nil},
+		{"jobs.csv.lz4", []byte("\x04\x22\x4d\x18\x64\x40\xa7\x00\x00\x00\x00"),
+			"jobs.csv.lz4: lz4-compressed data, which is not read (want a trace as it is, gzipped, bzip2ed, zstd- or xz-compressed, or in a tar or zip archive: decompress it first with lz4 -dc)", nil},
 		// A few hundred bytes of bzip2 that decompress to 256 MiB of
 		// blank lines (and a job), or to a tar whose first member is 256
 		// MiB of zeros, were read to their end: a larger one ran for hours.
@@ -387,6 +387,10 @@ func FuzzCompressed(f *testing.F) {
 	f.Add(zst)
 	f.Add(zst[:len(zst)/2])
 	f.Add([]byte("\x28\xb5\x2f\xfd\x00\xa8\x01\x00\x00"))
+	xzd := []byte(testdataFile(f, "jobs2000.blocks.csv.xz"))
+	f.Add(xzd)
+	f.Add(xzd[:len(xzd)/2])
+	f.Add([]byte(testdataFile(f, "bad_dict.csv.xz")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "fuzz.gz", string(data))
 	})
