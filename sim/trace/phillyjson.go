@@ -453,7 +453,14 @@ func pastLeadingSpace(name string, br *bufio.Reader) (*bufio.Reader, error) {
 		other        bool
 	)
 	for {
-		buf, _ := br.Peek(br.Size())
+		buf, err := br.Peek(br.Size())
+		if ee := (expansionError{}); errors.As(err, &ee) {
+			// A decompression bomb: refused now. Taken for the file's
+			// end, its empty lines were given back to the CSV reader,
+			// which read them one by one (16 MiB of them, 3 s) to meet
+			// the error again.
+			return nil, ee.err
+		}
 		i := off
 		for i < len(buf) && isSpace(buf[i]) {
 			i++
