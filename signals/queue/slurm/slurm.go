@@ -834,8 +834,8 @@ func jobGPUs(f []string) (int, error) {
 // ParseGPUs returns the GPU count in a Slurm TRES string, 0 when it asks for
 // none. It accepts a comma-separated list whose GPU item is written
 // "gres/gpu:N", "gres:gpu:N", "gres/gpu:TYPE:N", "gpu:N", "gpu:TYPE:N",
-// "gres/gpu=N" or "gres/gpu:TYPE=N"; "N/A" and "" mean none. Several typed
-// items add up.
+// "gres/gpu=N" or "gres/gpu:TYPE=N", or "gres:gpu:TYPE" and "gpu" for one;
+// "N/A" and "" mean none. Several typed items add up.
 func ParseGPUs(tres string) (int, error) {
 	tres = strings.TrimSpace(tres)
 	if tres == "" || tres == "N/A" || tres == "(null)" {
@@ -854,13 +854,11 @@ func ParseGPUs(tres string) (int, error) {
 		if i := strings.IndexByte(item, '('); i >= 0 {
 			item = item[:i]
 		}
-		count := ""
+		count := "1"
 		if i := strings.LastIndexByte(item, '='); i >= 0 {
 			count = item[i+1:]
-		} else if parts := strings.Split(item, ":"); len(parts) > 1 {
+		} else if parts := strings.Split(item, ":"); len(parts) > 2 || (len(parts) == 2 && !typeName(parts[1])) {
 			count = parts[len(parts)-1]
-		} else {
-			count = "1"
 		}
 		n, err := atoi(count)
 		if err != nil || n < 0 {
@@ -911,10 +909,20 @@ func gpuType(item string) string {
 		return rest[:i] // gpu:a100=2
 	}
 	t, _, typed := strings.Cut(rest, ":")
-	if !typed {
+	if !typed && !typeName(t) {
 		return "" // gpu:2
 	}
-	return t
+	return t // gpu:a100:2, or gpu:a100 (one GPU)
+}
+
+// typeName reports whether s, what follows gpu: in a TRES item with no
+// other ':', is a GPU type rather than a count: sbatch --gres=gpu:a100 (or
+// --gpus=a100) asks for one GPU of type a100, which squeue shows as
+// gres:gpu:a100. A count is digits, maybe signed; a type, as gres.conf
+// names it, is anything else (a100, or a MIG profile such as 3g.20gb).
+func typeName(s string) bool {
+	digits := strings.TrimLeft(s, "+-")
+	return digits != "" && strings.Trim(digits, "0123456789") != ""
 }
 
 func leadingInt(s string) (int, error) {

@@ -85,7 +85,15 @@ func TestParseGPUs(t *testing.T) {
 		{"gres:gpu:2(IDX:0-1)", 2, false},
 		{"gres:mps:100", 0, false},
 		{"gres:gpumem:10", 0, false},
-		{"gres:gpu:lots", 0, true},
+		// A type without a count is one GPU (sbatch --gres=gpu:a100).
+		{"gres:gpu:lots", 1, false},
+		{"gres:gpu:a100", 1, false},
+		{"gres/gpu:3g.20gb", 1, false},
+		{"gres:gpu:a100(IDX:0)", 1, false},
+		{"gres:gpu:a100,gres:gpu:v100:2", 3, false},
+		{"gres:gpu:", 0, true},
+		{"gres:gpu:a100:many", 0, true},
+		{"gres:gpu:+", 0, true},
 		{"gres/gpu:a100:-1", 0, true},
 		{"gres/gpu:9223372036854775807", 0, true},
 		{"gres/gpu:a100:1048576,gres/gpu:v100:1", 0, true},
@@ -368,6 +376,37 @@ func TestGPUTypes(t *testing.T) {
 	for _, bad := range []string{"", "a100:2", "gpu/h100", "h 100"} {
 		if p := (Config{GPUTypes: []string{"h100", bad}}).Problems(); len(p) != 1 || !strings.Contains(p[0], "gpu_types[1]") {
 			t.Errorf("gpu type %q: problems %q, want one naming gpu_types[1]", bad, p)
+		}
+	}
+}
+
+// TestTypedGPUWithoutCount: sbatch --gres=gpu:a100 (or --gpus=a100)
+// asks for one GPU of type a100, and squeue shows it as gres:gpu:a100
+// (Slurm 22.05, the lines below as it printed them for a node whose
+// gres.conf names Type=a100). It was read as the count "a100", not a
+// whole number: one such job made every read of the queue fail, so no
+// pool burst for anyone's jobs; and gpu_types did not see its type, so
+// a job of a type the burst nodes lack would have counted.
+func TestTypedGPUWithoutCount(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	lines := strings.Join([]string{
+		"1|N/A|gres:gpu:a100|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"2|N/A|gres:gpu:a100:2|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"3|gres:gpu:a100|N/A|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+		"4|N/A|gres:gpu:h100|N/A|2|2|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|",
+	}, "\n")
+	for _, tt := range []struct {
+		types []string
+		want  []int
+		left  []signals.LeftOut
+	}{
+		{nil, []int{1, 2, 1, 2}, nil},
+		{[]string{"h100"}, []int{2}, []signals.LeftOut{{Why: "asking for GPU type a100, not in gpu_types", Jobs: 3}}},
+		{[]string{"a100"}, []int{1, 2, 1}, []signals.LeftOut{{Why: "asking for GPU type h100, not in gpu_types", Jobs: 1}}},
+	} {
+		d, err := New(Config{GPUTypes: tt.types}, WithLocation(time.UTC)).parse(lines, now)
+		if err != nil || !slices.Equal(d.JobGPUs, tt.want) || !slices.Equal(d.LeftOut, tt.left) {
+			t.Errorf("gpu_types %q: jobs %v, left out %+v (%v); want %v, %+v", tt.types, d.JobGPUs, d.LeftOut, err, tt.want, tt.left)
 		}
 	}
 }
@@ -687,10 +726,10 @@ func TestParseSqueueOutputEmpty(t *testing.T) {
 func TestParseSqueueOutputBad(t *testing.T) {
 	tests := []struct{ out, want string }{
 		{"7|N/A|gres:gpu:4|\n", `has 4 fields, want at least 9`},
-		{"7|N/A|gres:gpu:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", `job 7: tres-per-node: GPU request "gpu:x"`},
+		{"7|N/A|gres:gpu:a100:x|N/A|1|1|Priority|2026-11-22T10:00:00|2026-11-22T10:00:00|\n", `job 7: tres-per-node: GPU request "gpu:a100:x"`},
 		{"7|N/A|gres:gpu:1|N/A|1|1|Priority|yesterday|Unknown|\n", `job 7: SubmitTime "yesterday" is not a time`},
 		// Found by FuzzParseGPUs: the error quoted a hostile field whole, three times.
-		{"7|N/A|gres:gpu:" + strings.Repeat("x", 1e5) + "|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", `job 7: tres-per-node: GPU request "gpu:xxxx`},
+		{"7|N/A|gres:gpu:a100:" + strings.Repeat("x", 1e5) + "|N/A|1|1|Priority|2026-11-22T10:00:00|N/A|\n", `job 7: tres-per-node: GPU request "gpu:a100:xxxx`},
 		{"7|N/A|gres:gpu:2|N/A|" + strings.Repeat("9", 1e5) + "|1|Priority|2026-11-22T10:00:00|N/A|\n", `job 7: NumNodes "99999999999999999999…": value out of range`},
 	}
 	for _, tt := range tests {
