@@ -66,6 +66,7 @@ func TestXz(t *testing.T) {
 		{"crc32.csv.xz", xzOf(t, plain, xz.CRC32), 2, "", nil},
 		{"nocheck.csv.xz", xzOf(t, plain, xz.None), 2, "", nil},
 		{"jobs.tar.xz", xzOf(t, tarred(t, [2]string{"README", "a dataset"}, [2]string{"jobs.csv", string(plain)}), xz.SHA256), 2, "", nil},
+		{"member.tar", tarred(t, [2]string{"README", "a dataset"}, [2]string{"jobs.csv.xz", string(one)}), 2000, "", nil},
 		{"half.csv.xz", one[:len(one)/2], 0, "half.csv.xz:", io.ErrUnexpectedEOF},
 		{"blocks-half.csv.xz", blocks[:len(blocks)/2], 0, "blocks-half.csv.xz:", io.ErrUnexpectedEOF},
 		{"header.csv.xz", one[:12], 0, "header.csv.xz:1: the file ends early, inside this line (cut short", io.ErrUnexpectedEOF},
