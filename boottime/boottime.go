@@ -10,6 +10,7 @@
 package boottime
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -45,6 +46,11 @@ type Tracker struct {
 	est                map[policy.OfferingKey]time.Duration
 	mean               map[policy.OfferingKey]time.Duration
 	buf                []time.Duration
+	// estOut and meanOut say that est and mean have been handed out
+	// (Estimates, Means) since they were made: the next change makes a
+	// new map. inPlace (WriteInPlace) writes them where they are.
+	estOut, meanOut bool
+	inPlace         bool
 }
 
 type ring struct {
@@ -99,10 +105,21 @@ func (t *Tracker) Observe(k policy.OfferingKey, d time.Duration) {
 	for _, d := range r.d {
 		sum += d
 	}
-	t.mean = withEstimate(t.mean, k, sum/time.Duration(len(r.d)))
+	t.mean, t.meanOut = withEstimate(t.mean, t.meanOut, k, sum/time.Duration(len(r.d)))
 	t.buf = append(t.buf[:0], r.d...)
 	slices.Sort(t.buf)
-	t.est = withEstimate(t.est, k, t.buf[predictionRank(t.quantile, len(t.buf))])
+	t.est, t.estOut = withEstimate(t.est, t.estOut, k, t.buf[predictionRank(t.quantile, len(t.buf))])
+}
+
+// WriteInPlace makes the tracker write the maps Estimates and Means hand
+// out where they are, for a caller that reads them only until the next
+// Observe (the simulator, whose policy reads a snapshot during its call):
+// a boot then allocates nothing. Without it, a map handed out is never
+// written.
+func (t *Tracker) WriteInPlace() {
+	if t != nil {
+		t.inPlace = true
+	}
 }
 
 // predictionRank is the index, in n sorted samples, of the bound that one
@@ -113,29 +130,34 @@ func predictionRank(q float64, n int) int {
 	return max(0, min(k, n-1))
 }
 
-// withEstimate is m with k set to d: m itself when it already says so,
-// else a new map, so that one handed out (and published with a status) is
-// never written again.
-func withEstimate(m map[policy.OfferingKey]time.Duration, k policy.OfferingKey, d time.Duration) map[policy.OfferingKey]time.Duration {
+// withEstimate is m with k set to d, and whether the map returned has
+// been handed out: m itself when it already says so, or when m has not
+// been handed out since it was made (out false), written; else a new map,
+// so that one handed out (and published with a status) is never written
+// again.
+func withEstimate(m map[policy.OfferingKey]time.Duration, out bool, k policy.OfferingKey, d time.Duration) (map[policy.OfferingKey]time.Duration, bool) {
 	if old, ok := m[k]; ok && old == d {
-		return m
+		return m, out
 	}
-	next := make(map[policy.OfferingKey]time.Duration, len(m)+1)
-	for key, v := range m {
-		next[key] = v
+	if m == nil || out {
+		m = maps.Clone(m)
+		if m == nil {
+			m = make(map[policy.OfferingKey]time.Duration, 1)
+		}
 	}
-	next[k] = d
-	return next
+	m[k] = d
+	return m, false
 }
 
 // Estimates is the boot to plan with per offering, for Snapshot.Boot: nil
 // until some offering has MinSamples boots. The map is never modified once
-// returned (Observe replaces it), so it may be shared with readers on other
-// goroutines; callers must not modify it.
+// returned (Observe replaces it; but see WriteInPlace), so it may be
+// shared with readers on other goroutines; callers must not modify it.
 func (t *Tracker) Estimates() map[policy.OfferingKey]time.Duration {
 	if t == nil {
 		return nil
 	}
+	t.estOut = t.est != nil && !t.inPlace
 	return t.est
 }
 
@@ -147,5 +169,6 @@ func (t *Tracker) Means() map[policy.OfferingKey]time.Duration {
 	if t == nil {
 		return nil
 	}
+	t.meanOut = t.mean != nil && !t.inPlace
 	return t.mean
 }

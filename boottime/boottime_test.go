@@ -1,6 +1,7 @@
 package boottime
 
 import (
+	"maps"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -142,5 +143,84 @@ func TestNextBootStaysWithinTheEstimate19TimesIn20(t *testing.T) {
 	}
 	if f := float64(late) / float64(n); f > 0.05 {
 		t.Errorf("the next boot exceeded the estimate %.2f%% of the time (%d of %d): want at most 5%%", 100*f, late, n)
+	}
+}
+
+// A boot is recorded without allocating: the maps Estimates and Means
+// hand out are made anew only when one handed out would change (at most
+// one map each a boot), and never for a tracker that writes in place
+// (the simulator's). A deep queue's run records hundreds of thousands of
+// boots, and each once copied both maps.
+func TestObserveAllocatesOnlyForMapsHandedOut(t *testing.T) {
+	keys := []policy.OfferingKey{
+		{Provider: "aws", Region: "us-east-1", InstanceType: "p5.48xlarge"},
+		{Provider: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge"},
+		{Provider: "alibaba", Region: "cn-beijing", InstanceType: "ecs.gn7i"},
+	}
+	for _, tc := range []struct {
+		name     string
+		inPlace  bool
+		handOut  bool // read Estimates and Means after every boot
+		atMost   float64
+		unshared bool // a map handed out keeps its values
+	}{
+		{name: "not handed out", atMost: 0},
+		{name: "handed out after every boot", handOut: true, atMost: 2, unshared: true},
+		{name: "in place, handed out after every boot", inPlace: true, handOut: true, atMost: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New()
+			if tc.inPlace {
+				tr.WriteInPlace()
+			}
+			for i := range 2 * DefaultWindow {
+				for _, k := range keys {
+					tr.Observe(k, time.Duration(60+i%7)*time.Second)
+				}
+			}
+			i := 0
+			var kept map[policy.OfferingKey]time.Duration
+			allocs := testing.AllocsPerRun(200, func() {
+				i++
+				k := keys[i%len(keys)]
+				// Every boot moves the mean, and the estimate often.
+				tr.Observe(k, time.Duration(60+i%13)*time.Second)
+				if tc.handOut {
+					kept = tr.Means()
+					_ = tr.Estimates()
+				}
+			})
+			if allocs > tc.atMost {
+				t.Errorf("%.1f allocations a boot, want at most %.0f", allocs, tc.atMost)
+			}
+			if tc.unshared {
+				want := kept[keys[0]]
+				for j := range 10 {
+					tr.Observe(keys[0], time.Duration(3600+j)*time.Second)
+				}
+				if kept[keys[0]] != want {
+					t.Errorf("a mean handed out changed from %s to %s", want, kept[keys[0]])
+				}
+			}
+			// The estimates are those of the boots recorded, whatever
+			// the mode.
+			ref := New()
+			for j := range 2 * DefaultWindow {
+				for _, k := range keys {
+					ref.Observe(k, time.Duration(60+j%7)*time.Second)
+				}
+			}
+			for j := 1; j <= i; j++ {
+				ref.Observe(keys[j%len(keys)], time.Duration(60+j%13)*time.Second)
+			}
+			if tc.unshared {
+				for j := range 10 {
+					ref.Observe(keys[0], time.Duration(3600+j)*time.Second)
+				}
+			}
+			if !maps.Equal(tr.Estimates(), ref.Estimates()) || !maps.Equal(tr.Means(), ref.Means()) {
+				t.Errorf("estimates %v, means %v; want %v, %v", tr.Estimates(), tr.Means(), ref.Estimates(), ref.Means())
+			}
+		})
 	}
 }
