@@ -43,10 +43,16 @@ type Tracker struct {
 	window  int
 	horizon time.Duration
 	by      map[policy.OfferingKey]*spells
-	// gaps is what Gaps hands out, rebuilt (never written) when a spell
-	// resolves, so a caller may keep it while the tracker goes on.
-	gaps    map[policy.OfferingKey][]time.Duration
-	changed []policy.OfferingKey // offerings whose gaps changed since
+	// gaps is what Gaps hands out: each offering's sorted gaps (its
+	// spells' sorted), kept up to date as spells resolve. handed counts
+	// the times Gaps handed it out (but in place); gapsMade is handed
+	// when gaps was made: a map or slice handed out since it was made is
+	// not written but replaced, so a caller may keep it while the
+	// tracker goes on. inPlace (WriteInPlace) writes them where they are.
+	gaps     map[policy.OfferingKey][]time.Duration
+	handed   uint64
+	gapsMade uint64
+	inPlace  bool
 	// kept is every gap resolved since the last Take, when keep is set.
 	keep bool
 	kept []Resolved
@@ -64,9 +70,10 @@ type Resolved struct {
 const MaxKept = 10000
 
 type spells struct {
-	done    []time.Duration // resolved gaps, oldest first, at most window
-	open    []time.Time     // released spells awaiting a launch: when each began, oldest first
-	changed bool            // listed in Tracker.changed
+	done   []time.Duration // resolved gaps, oldest first, at most window
+	sorted []time.Duration // done, sorted (IdleGapNever first): Gaps' entry
+	made   uint64          // Tracker.handed when sorted was made
+	open   []time.Time     // released spells awaiting a launch: when each began, oldest first
 }
 
 // New is a Tracker with the default window and horizon.
@@ -108,20 +115,48 @@ func (t *Tracker) of(k policy.OfferingKey) *spells {
 }
 
 func (t *Tracker) add(k policy.OfferingKey, s *spells, gap time.Duration) {
+	sorted := s.sorted
+	if s.made != t.handed && !t.inPlace {
+		// Handed out: the tracker goes on in a copy.
+		sorted = slices.Grow(slices.Clone(sorted), 1)
+		s.made = t.handed
+	}
 	if len(s.done) == t.window {
+		// The oldest gap leaves the sorted ones too (one of its value:
+		// equal gaps are alike).
+		i, _ := slices.BinarySearch(sorted, s.done[0])
+		sorted = slices.Delete(sorted, i, i+1)
 		copy(s.done, s.done[1:])
 		s.done = s.done[:t.window-1]
 	}
 	s.done = append(s.done, gap)
+	i, _ := slices.BinarySearch(sorted, gap)
+	s.sorted = slices.Insert(sorted, i, gap)
+	if t.gaps == nil || (t.gapsMade != t.handed && !t.inPlace) {
+		t.gaps = maps.Clone(t.gaps)
+		if t.gaps == nil {
+			t.gaps = make(map[policy.OfferingKey][]time.Duration, 1)
+		}
+		t.gapsMade = t.handed
+	}
+	t.gaps[k] = s.sorted
 	if t.keep {
 		if len(t.kept) == MaxKept {
 			t.kept = slices.Delete(t.kept, 0, 1)
 		}
 		t.kept = append(t.kept, Resolved{Key: k, Gap: gap})
 	}
-	if !s.changed {
-		s.changed = true
-		t.changed = append(t.changed, k)
+}
+
+// WriteInPlace makes the tracker write the map Gaps hands out, and its
+// slices, where they are, for a caller that reads them only until the
+// tracker next records or resolves a spell (the simulator, whose policy
+// reads a snapshot during its call): a spell then allocates nothing once
+// its offering has Window. Without it, what Gaps hands out is never
+// written.
+func (t *Tracker) WriteInPlace() {
+	if t != nil {
+		t.inPlace = true
 	}
 }
 
@@ -240,7 +275,9 @@ func (t *Tracker) NextResolve() (time.Time, bool) {
 // Gaps is the resolved gaps of every offering with one (keyed with the
 // market defaulted to on-demand), sorted, IdleGapNever first, as of now
 // (released spells past the horizon resolve first). The map and its slices
-// are never written after they are handed out.
+// are never written after they are handed out (but see WriteInPlace):
+// the tracker goes on in a new map, sharing the slices of offerings whose
+// gaps did not change since.
 func (t *Tracker) Gaps(now time.Time) map[policy.OfferingKey][]time.Duration {
 	if t == nil {
 		return nil
@@ -250,20 +287,8 @@ func (t *Tracker) Gaps(now time.Time) map[policy.OfferingKey][]time.Duration {
 			t.expire(k, s, now)
 		}
 	}
-	if len(t.changed) > 0 {
-		// A new map, sharing the slices of offerings that did not change:
-		// what was handed out before is never written.
-		m := make(map[policy.OfferingKey][]time.Duration, len(t.by))
-		maps.Copy(m, t.gaps)
-		for _, k := range t.changed {
-			s := t.by[k]
-			s.changed = false
-			g := slices.Clone(s.done)
-			slices.Sort(g)
-			m[k] = g
-		}
-		t.changed = t.changed[:0]
-		t.gaps = m
+	if t.gaps != nil && !t.inPlace {
+		t.handed++
 	}
 	return t.gaps
 }

@@ -1,6 +1,8 @@
 package idlegap
 
 import (
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -225,4 +227,123 @@ func TestNextResolve(t *testing.T) {
 	if at, ok := tr.NextResolve(); !ok || !at.Equal(t0.Add(80*time.Minute)) {
 		t.Errorf("then NextResolve = %v, %v; want k2's at 1h20m", at, ok)
 	}
+}
+
+// Recording a spell allocates nothing in a tracker that writes in place
+// (the simulator's, which reads Gaps at every evaluation): its offering's
+// sorted gaps are kept sorted as spells come and go, not copied and
+// sorted again for every snapshot. One that hands out what is never
+// written copies the map and the offering's gaps once a spell at most.
+func TestGapsAllocateOnlyForWhatIsHandedOut(t *testing.T) {
+	keys := []policy.OfferingKey{
+		{Provider: "aws", Region: "r", InstanceType: "x", Market: policy.MarketOnDemand},
+		{Provider: "aws", Region: "r", InstanceType: "y", Market: policy.MarketSpot},
+		{Provider: "alibaba", Region: "s", InstanceType: "z", Market: policy.MarketOnDemand},
+	}
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		inPlace bool
+		atMost  float64
+	}{
+		{name: "handed out", atMost: 3},
+		{name: "in place", inPlace: true, atMost: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New()
+			if tc.inPlace {
+				tr.WriteInPlace()
+			}
+			for i := range 2 * DefaultWindow {
+				for _, k := range keys {
+					tr.Reused(k, time.Duration(1+i%9)*time.Minute)
+				}
+			}
+			i := 0
+			allocs := testing.AllocsPerRun(200, func() {
+				i++
+				tr.Reused(keys[i%len(keys)], time.Duration(1+i%11)*time.Minute)
+				for range 3 { // evaluations between spells
+					_ = tr.Gaps(now)
+				}
+			})
+			if allocs > tc.atMost {
+				t.Errorf("%.1f allocations a spell, want at most %.0f", allocs, tc.atMost)
+			}
+		})
+	}
+}
+
+// What Gaps hands out is each offering's last Window gaps sorted, in
+// either mode, and a map handed out (but in place) keeps what it said,
+// over random spells, releases and launches.
+func TestGapsAreTheLastWindowSorted(t *testing.T) {
+	keys := []policy.OfferingKey{
+		{Provider: "aws", Region: "r", InstanceType: "x"},
+		{Provider: "aws", Region: "r", InstanceType: "y", Market: policy.MarketSpot},
+	}
+	for seed := range uint64(20) {
+		for _, inPlace := range []bool{false, true} {
+			r := rand.New(rand.NewPCG(seed, 7))
+			window := 1 + r.IntN(6)
+			tr := NewWith(window, 10*time.Minute)
+			if inPlace {
+				tr.WriteInPlace()
+			}
+			ref := NewWith(window, 10*time.Minute) // the same spells
+			type kept struct {
+				m    map[policy.OfferingKey][]time.Duration
+				copy map[policy.OfferingKey][]time.Duration
+			}
+			var handed []kept
+			now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+			for range 300 {
+				now = now.Add(time.Duration(1+r.IntN(300)) * time.Second)
+				k := keys[r.IntN(len(keys))]
+				switch r.IntN(4) {
+				case 0:
+					gap := time.Duration(1+r.IntN(5)) * time.Minute
+					tr.Reused(k, gap)
+					ref.Reused(k, gap)
+				case 1:
+					since := now.Add(-time.Duration(r.IntN(600)) * time.Second)
+					tr.Released(k, since, now)
+					ref.Released(k, since, now)
+				case 2:
+					tr.Launched(k, now)
+					ref.Launched(k, now)
+				case 3:
+					m := tr.Gaps(now)
+					handed = append(handed, kept{m: m, copy: deepCopy(m)})
+					ref.Gaps(now) // resolves as tr did
+				}
+			}
+			got := tr.Gaps(now)
+			ref.Gaps(now)
+			for key, s := range ref.by {
+				want := slices.Sorted(slices.Values(s.done))
+				if !slices.Equal(got[key], want) {
+					t.Fatalf("seed %d, in place %v: %v gaps %v, want %v", seed, inPlace, key.InstanceType, got[key], want)
+				}
+			}
+			if !inPlace {
+				for i, h := range handed {
+					if !maps.EqualFunc(h.m, h.copy, slices.Equal) {
+						t.Fatalf("seed %d: the map handed out %d-th changed from %v to %v", seed, i+1, h.copy, h.m)
+					}
+				}
+			}
+		}
+	}
+}
+
+func deepCopy(m map[policy.OfferingKey][]time.Duration) map[policy.OfferingKey][]time.Duration {
+	if m == nil {
+		return nil
+	}
+	c := make(map[policy.OfferingKey][]time.Duration, len(m))
+	for k, v := range m {
+		c[k] = slices.Clone(v)
+	}
+	return c
 }
