@@ -396,9 +396,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.CostByOffering = map[string]float64{}
 	s.res.FailedLaunches = map[string]int{}
 	s.cloud = newCloudState(o.Cloud)
+	// The policy reads the trackers' maps during its call only (no
+	// Decider keeps a snapshot): they are written in place.
 	s.boots = boottime.New()
+	s.boots.WriteInPlace()
 	if !o.Policy.NoIdleGaps {
 		s.idle = idlegap.New()
+		s.idle.WriteInPlace()
 	}
 	s.quotaUse = map[string]int{}
 	s.res.CostByProvider = map[string]float64{}
