@@ -342,7 +342,7 @@ func (s *state) terminate(ii int32) {
 		// (as many as run at once), not among every job of the trace.
 		s.victims = s.victims[:0]
 		for r, ps := range s.runs {
-			if ps != nil && slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
+			if len(ps) > 0 && slices.ContainsFunc(ps, func(p part) bool { return p.cloud && p.idx == ii }) {
 				s.victims = append(s.victims, int(s.runJob[r]))
 			}
 		}

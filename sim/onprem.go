@@ -1,5 +1,7 @@
 package sim
 
+import "slices"
+
 // onprem is the pool's on-prem GPUs as nodes of equal size. Fully free
 // nodes are only counted; a node gets an entry of its own while a job runs
 // on it, so memory follows the running jobs, not the cluster's size.
@@ -83,14 +85,15 @@ func (o *onprem) use(id int32, g int, linked bool) {
 
 // place finds room for a job of g GPUs: the fullest node that holds it
 // (best fit), or whole free nodes for a job larger than a node. It
-// returns the parts, or nil.
-func (o *onprem) place(g int) []part {
+// returns the parts, in into's array when it has room (a run's entry
+// freed by an earlier job: no allocation a job), or nil.
+func (o *onprem) place(g int, into []part) []part {
 	if g <= o.nodeGPUs {
 		for f := g; f < o.nodeGPUs; f++ {
 			if b := o.byFree[f]; len(b) > 0 {
 				id := b[len(b)-1]
 				o.use(id, g, true)
-				return []part{{idx: id, gpus: int32(g)}}
+				return append(into[:0], part{idx: id, gpus: int32(g)})
 			}
 		}
 		if o.full == 0 {
@@ -98,17 +101,17 @@ func (o *onprem) place(g int) []part {
 		}
 		id := o.take()
 		o.use(id, g, false)
-		return []part{{idx: id, gpus: int32(g)}}
+		return append(into[:0], part{idx: id, gpus: int32(g)})
 	}
 	need := (g + o.nodeGPUs - 1) / o.nodeGPUs
 	if o.full < need {
 		return nil
 	}
-	parts := make([]part, need)
-	for k := range parts {
+	parts := slices.Grow(into[:0], need)
+	for range need {
 		id := o.take()
 		o.use(id, o.nodeGPUs, false)
-		parts[k] = part{idx: id, gpus: int32(o.nodeGPUs)}
+		parts = append(parts, part{idx: id, gpus: int32(o.nodeGPUs)})
 	}
 	return parts
 }

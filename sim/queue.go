@@ -206,7 +206,11 @@ func siftDown(h []int32, i int, less func(a, b int32) bool) {
 // tryStart starts job j where it fits: on-prem on its GPUs, else on the
 // cloud on cloud GPUs (its queue's; 0: not on the cloud).
 func (s *state) tryStart(j, cloud int) bool {
-	parts := s.on.place(s.jobs[j].GPUs)
+	var into []part // the run entry setParts takes next, if one is free
+	if n := len(s.freeRuns); n > 0 {
+		into = s.runs[s.freeRuns[n-1]]
+	}
+	parts := s.on.place(s.jobs[j].GPUs, into)
 	if parts == nil && cloud > 0 {
 		s.counts.steps += int64(len(s.alive)) // cloudFit's scan at most
 		parts = s.cloudFit(cloud)
@@ -360,11 +364,13 @@ func (s *state) partsOf(j int) []part {
 	return nil
 }
 
-// setParts records job j's parts (nil: it no longer runs).
+// setParts records job j's parts (nil: it no longer runs). A freed
+// entry keeps its array, empty, for the next job placed on-prem
+// (tryStart).
 func (s *state) setParts(j int, parts []part) {
 	js := &s.js[j]
 	if js.run > 0 {
-		s.runs[js.run-1] = nil
+		s.runs[js.run-1] = s.runs[js.run-1][:0]
 		s.freeRuns = append(s.freeRuns, js.run-1)
 		js.run = 0
 	}

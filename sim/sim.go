@@ -342,7 +342,7 @@ type state struct {
 	counts    workCounts
 
 	// runs holds the parts of running jobs, and runJob the job of each;
-	// freeRuns lists free entries.
+	// freeRuns lists free entries (empty, their arrays kept).
 	runs     [][]part
 	runJob   []int32
 	freeRuns []int32
