@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -251,7 +252,7 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 				return nil, err
 			}
 		}
-		return l.instances(p.name, region, rec.Keys), nil
+		return p.launched(l, rec, region), nil
 	case !ok:
 		rec = p.addLaunch(l, req, params)
 		if err := b.writeLedger(l); err != nil {
@@ -261,6 +262,29 @@ func (p *Provider) Launch(ctx context.Context, req providers.LaunchRequest) ([]p
 		p.log.Info("resuming an unfinished launch", "burst", b.key, "token", req.ClientToken)
 	}
 	return p.converge(ctx, b, l, req, rec, region)
+}
+
+// launched is the answer to a retry of a finished launch: its instances
+// that exist, and, as the clouds answer a client token whose instances
+// were since terminated, each other instance it ever had (rec.IDs), ended.
+// Answered with only those that exist, a retry after its instances ended
+// (terminated by the scheduler, by hand, or gone from the cloud) read as
+// a launch that made nothing: the caller recorded none, not that they
+// had run and ended.
+func (p *Provider) launched(l *ledger, rec *launch, region string) []providers.Instance {
+	out := l.instances(p.name, region, rec.Keys)
+	n := len(out)
+	for _, id := range rec.IDs {
+		if slices.ContainsFunc(out[:n], func(in providers.Instance) bool { return in.ID == id }) {
+			continue
+		}
+		out = append(out, providers.Instance{
+			ID: id, Provider: p.name, Region: region, Zone: rec.Params.Zone,
+			InstanceType: rec.Params.InstanceType, Market: rec.Params.Market, State: providers.StateTerminated,
+			Tags: maps.Clone(rec.Params.Tags),
+		})
+	}
+	return out
 }
 
 func (p *Provider) checkRequest(req providers.LaunchRequest) error {

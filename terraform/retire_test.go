@@ -145,8 +145,8 @@ func TestEndedBurstsAreRetiredAfterTheResumeWindow(t *testing.T) {
 		t.Fatalf("at the bound %d burst directories are left, want all %d", n, ended+1)
 	}
 	again, err := p.Launch(ctx, demandRequest("demand-0"))
-	if err != nil || len(again) != 0 {
-		t.Fatalf("resumed launch of an ended burst = %v, %v; want no instance and no error", idsOf(again), err)
+	if err != nil || len(again) != 1 || again[0].ID != endedIDs[0] || again[0].State != providers.StateTerminated {
+		t.Fatalf("resumed launch of an ended burst = %v, %v; want its instance %s, terminated, and no error", again, err, endedIDs[0])
 	}
 	if left := liveFiles(t, live); len(left) != 1 {
 		t.Fatalf("after the resume the module's instances are %v, want the live burst's only: the resume launched again", left)
