@@ -200,22 +200,75 @@ func readLedger(path string) (*ledger, error) {
 }
 
 // writeFileAtomic replaces path with data through a rename, so a reader
-// (List) or a crash never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+// (List) or a crash never sees half a file, and a power loss neither: the
+// new file is synced before the rename and the directory after it. Without
+// the syncs a file system may commit the rename before the data (ext4
+// without auto_da_alloc, XFS), and a power loss then leaves the ledger
+// empty, or gone with the rename undone: the record of which instances a
+// burst owns lost, the instances leaked. Sync errors fail the write.
+func writeFileAtomic(path string, data []byte) error { return osDisk.writeAtomic(path, data) }
+
+// disk does writeFileAtomic's steps on the OS's file system. step, when
+// set (by a test), is called before each step (create, write, sync,
+// close, rename, sync-dir) with the file it acts on, and its error fails
+// the step in place of the OS's.
+type disk struct {
+	step func(op, name string) error
+}
+
+var osDisk disk
+
+func (d disk) do(op, name string, fn func() error) error {
+	if d.step != nil {
+		if err := d.step(op, name); err != nil {
+			return &fs.PathError{Op: op, Path: name, Err: err}
+		}
+	}
+	return fn()
+}
+
+func (d disk) writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	var tmp *os.File
+	if err := d.do("create", dir, func() (err error) {
+		tmp, err = os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+		return err
+	}); err != nil {
+		return err
+	}
+	name := tmp.Name()
+	err := d.do("write", name, func() error { _, err := tmp.Write(data); return err })
+	if err == nil {
+		err = d.do("sync", name, tmp.Sync)
+	}
+	if cerr := d.do("close", name, tmp.Close); cerr != nil {
+		_ = tmp.Close() // a step's hook failed it before the OS's close
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = d.do("rename", name, func() error { return os.Rename(name, path) })
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return err
+	}
+	// The rename is durable once the directory is synced.
+	return d.do("sync-dir", dir, func() error { return syncDir(dir) })
+}
+
+// syncDir syncs a directory, committing the entries made or renamed in it.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return err
 }
 
 func (l *ledger) write(path string) error {
