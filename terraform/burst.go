@@ -115,6 +115,9 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 	for attempt := 1; ; attempt++ {
 		if create {
 			if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+				if we := asWorkDirError(p.cfg.WorkDir, filepath.Join(dir, runsDir), err); we != nil {
+					return nil, nil, &burstError{key: key, err: we}
+				}
 				return nil, nil, err
 			}
 		}
@@ -130,6 +133,9 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 		unlock, err = l.lock(ctx, create)
 		if attempt < 10 && (errors.Is(err, errLockMoved) || create && errors.Is(err, fs.ErrNotExist)) {
 			continue // retired while waiting: made afresh
+		}
+		if we := asWorkDirError(p.cfg.WorkDir, filepath.Join(dir, lockFile), err); we != nil {
+			return nil, nil, &burstError{key: key, err: we}
 		}
 		if err != nil {
 			return nil, nil, &burstError{key: key, err: fmt.Errorf("waiting for its lock: %w", err)}

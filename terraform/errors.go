@@ -3,9 +3,12 @@ package terraform
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spillway-io/spillway/providers"
 )
@@ -228,4 +231,43 @@ func inBurst(key string, err error) error {
 func namesBurst(err error, key string) bool {
 	var named interface{ burstKey() string }
 	return errors.As(err, &named) && named.burstKey() == key
+}
+
+// WorkDirError is a burst's directory in the work dir that cannot be
+// written: every run on a burst writes its lock, ledger, variables and
+// logs there (and, with the local backend, its state), so none can start.
+// The work dir is on a read-only file system (mounted so, or remounted
+// read-only by the kernel after disk errors), is not writable by the
+// server's user, or has a file where a directory must be.
+type WorkDirError struct {
+	WorkDir string
+	// Path is the file or directory that could not be made or opened.
+	Path string
+	Err  error
+}
+
+func (e *WorkDirError) Error() string {
+	const keep = "the bursts' ledgers and states are in it, so a new work_dir must start as a copy of this one, or their instances run untracked"
+	switch {
+	case errors.Is(e.Err, syscall.EROFS):
+		return fmt.Sprintf("work dir %s is on a read-only file system (%s cannot be written), so no run on a burst can start: "+
+			"remount it read-write (a file system the kernel remounted read-only after disk errors needs its disk checked first), "+
+			"or point work_dir at a writable directory; %s (%v)", e.WorkDir, e.Path, keep, e.Err)
+	case errors.Is(e.Err, fs.ErrPermission):
+		return fmt.Sprintf("work dir %s is not writable by this server (user id %d; %s cannot be written), so no run on a burst can start: "+
+			"give the server's user write access to it; %s (%v)", e.WorkDir, os.Geteuid(), e.Path, keep, e.Err)
+	}
+	return fmt.Sprintf("work dir %s has a file where a directory must be (%s cannot be made), so no run on a burst can start: "+
+		"move the file away (Spillway makes work_dir/bursts/<burst>/ itself) (%v)", e.WorkDir, e.Path, e.Err)
+}
+
+func (e *WorkDirError) Unwrap() error { return e.Err }
+
+// asWorkDirError is err as a *WorkDirError when it says path could not
+// be written for one of the reasons above, and nil otherwise.
+func asWorkDirError(workDir, path string, err error) *WorkDirError {
+	if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.ENOTDIR) {
+		return &WorkDirError{WorkDir: workDir, Path: path, Err: err}
+	}
+	return nil
 }
