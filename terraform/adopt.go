@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // An apply that dies mid-create (Terraform killed by the OOM killer, a
@@ -222,7 +221,7 @@ func (b *burst) lookup(ctx context.Context, l *ledger) (map[string]string, error
 		return nil, err
 	}
 	if err := b.run(ctx, "lookup-plan", func(ctx context.Context, w io.Writer) error {
-		_, err := b.tf.PlanJSON(ctx, w, tfexec.VarFile(varsFile), tfexec.Out(planFile))
+		_, err := b.plan(ctx, w)
 		return err
 	}); err != nil {
 		return nil, err

@@ -56,7 +56,6 @@ type burst struct {
 	p   *Provider
 	key string
 	dir string
-	tf  *tfexec.Terraform
 	// mark is the mark of the Terraform command running now (runMarkEnv).
 	mark string
 	// stale is a dead run's record found when the lock was taken; live
@@ -166,15 +165,6 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 			}
 		}
 	}
-	if l.tf == nil {
-		tf, err := tfexec.NewTerraform(dir, p.binary)
-		if err != nil {
-			unlock()
-			return nil, nil, err
-		}
-		l.tf = tf
-	}
-	b.tf = l.tf
 	return b, unlock, nil
 }
 
@@ -211,13 +201,13 @@ func (b *burst) prepare(ctx context.Context) error {
 		}
 		return writeFileAtomic(filepath.Join(b.dir, versionFile), []byte(b.p.version))
 	}
-	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	var backendConfig []string
 	for _, k := range sortedKeys(b.p.cfg.BackendConfig) {
 		v := strings.ReplaceAll(b.p.cfg.BackendConfig[k], "{burst}", b.key)
-		opts = append(opts, tfexec.BackendConfig(k+"="+v))
+		backendConfig = append(backendConfig, k+"="+v)
 	}
-	if err := b.run(ctx, "init", func(ctx context.Context, _ io.Writer) error {
-		return b.tf.Init(ctx, opts...)
+	if err := b.run(ctx, "init", func(ctx context.Context, w io.Writer) error {
+		return b.p.init(ctx, b.dir, b.mark, w, backendConfig...)
 	}); err != nil {
 		if re := (*RunError)(nil); errors.As(err, &re) && re.Hint == "" {
 			re.Hint = b.p.initHint(re.Diagnostics)
@@ -253,20 +243,15 @@ func (p *Provider) initSnapshot(ctx context.Context) error {
 	if err := p.snapshotModule(); err != nil {
 		return err
 	}
-	tf, err := tfexec.NewTerraform(p.snapshot, p.binary)
-	if err != nil {
-		return err
-	}
 	logPath := p.snapshot + ".init.log"
 	f, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	w := newRunLog(f)
-	tf.SetStdout(w)
-	tf.SetStderr(w)
-	err = p.runTerraform(ctx, tf, newRunMark(), p.log.With("module_version", p.version, "op", "init"), nil, func(ctx context.Context) error {
-		return tf.Init(ctx, tfexec.Upgrade(false))
+	mark := newRunMark()
+	err = p.runTerraform(ctx, mark, p.log.With("module_version", p.version, "op", "init"), nil, func(ctx context.Context) error {
+		return p.init(ctx, p.snapshot, mark, w)
 	})
 	_ = w.Close()
 	if err != nil {
@@ -358,8 +343,8 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 		return err
 	}
 	b.p.log.Warn("releasing the state lock of a dead run", "burst", b.key, "lock_id", id, "dead_pid", b.stale.PID, "dead_host", b.stale.Host, "dead_epoch", b.stale.Epoch)
-	if uerr := b.runOnce(ctx, "force-unlock", func(ctx context.Context, _ io.Writer) error {
-		return b.tf.ForceUnlock(ctx, id)
+	if uerr := b.runOnce(ctx, "force-unlock", func(ctx context.Context, w io.Writer) error {
+		return b.forceUnlock(ctx, w, id)
 	}); uerr != nil {
 		return errors.Join(err, uerr)
 	}
@@ -459,16 +444,10 @@ func (b *burst) runOnce(ctx context.Context, op string, cmd func(ctx context.Con
 	}
 	w := newRunLog(f)
 	start := time.Now()
-	// Everything Terraform prints goes to the run's log. The writers are
-	// reset afterwards: the -json commands set stdout themselves, and a
-	// closed log left behind would cut the next command's output short.
-	b.tf.SetStdout(w)
-	b.tf.SetStderr(w)
-	runErr := b.p.runTerraform(ctx, b.tf, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), startedChild, func(ctx context.Context) error {
+	// Everything Terraform prints goes to the run's log (command.go).
+	runErr := b.p.runTerraform(ctx, mark, b.p.log.With("burst", b.key, "op", op, "log", logPath), startedChild, func(ctx context.Context) error {
 		return cmd(ctx, w)
 	})
-	b.tf.SetStdout(io.Discard)
-	b.tf.SetStderr(io.Discard)
 	if err := w.Close(); err != nil {
 		b.p.log.Warn("writing the run's log failed", "burst", b.key, "op", op, "log", logPath, "err", err)
 	}
@@ -631,7 +610,7 @@ func diagnosticsOf(logPath string, runErr error) string {
 		}
 	}
 	if sb.Len() == 0 {
-		// terraform-exec puts stderr into the error.
+		// The error quotes stderr's head and tail (command).
 		sb.WriteString(strings.TrimSpace(runErr.Error()))
 	}
 	s := printable(sb.String())
@@ -698,7 +677,6 @@ func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 	if err := b.writeVars(l); err != nil {
 		return nil, err
 	}
-	varFile := tfexec.VarFile(varsFile)
 	var logPath string
 	jsonRun := func(op string, fn func(ctx context.Context, w io.Writer) error) error {
 		return b.run(ctx, op, func(ctx context.Context, w io.Writer) error {
@@ -727,13 +705,13 @@ func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 			return nil, nil
 		}
 		err = jsonRun("destroy", func(ctx context.Context, w io.Writer) error {
-			return b.tf.DestroyJSON(ctx, w, varFile)
+			return b.destroy(ctx, w)
 		})
 	} else {
 		var changes bool
 		err = jsonRun("plan", func(ctx context.Context, w io.Writer) error {
 			var perr error
-			changes, perr = b.tf.PlanJSON(ctx, w, varFile, tfexec.Out(planFile))
+			changes, perr = b.plan(ctx, w)
 			return perr
 		})
 		if err == nil && changes {
@@ -741,7 +719,7 @@ func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 		}
 		if err == nil && changes {
 			err = jsonRun("apply", func(ctx context.Context, w io.Writer) error {
-				return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
+				return b.applyPlan(ctx, w)
 			})
 			// What it made is in the state, and in no output read until
 			// readOutputs succeeds.

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"slices"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // Drift is what a refresh-only plan found in one burst.
@@ -88,7 +86,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 			logPath = f.Name()
 		}
 		var perr error
-		changes, perr = b.tf.PlanJSON(ctx, w, tfexec.VarFile(varsFile), tfexec.RefreshOnly(true), tfexec.Out(planFile))
+		changes, perr = b.plan(ctx, w, "-refresh-only")
 		return perr
 	})
 	if err != nil {
@@ -102,7 +100,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 		if f, ok := w.(*runLog); ok {
 			logPath = f.Name()
 		}
-		return b.tf.ApplyJSON(ctx, w, tfexec.DirOrPlan(planFile))
+		return b.applyPlan(ctx, w)
 	}); err != nil {
 		return d, err
 	}

@@ -7,17 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"time"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // How a Terraform command ends when its caller's time is up.
 //
-// terraform-exec starts Terraform in a process group of its own; when the
-// context it is given ends it sends Terraform SIGINT, and kills it a
-// WaitDelay later. Terraform, interrupted, stops its provisioners (it
+// A command starts Terraform as terraform-exec does (terraformCmd), in a
+// process group of its own; when the context it is given ends it sends
+// Terraform SIGINT, and kills it a WaitDelay later. Terraform, interrupted, stops its provisioners (it
 // kills a local-exec provisioner's shell), waits for the operations in
 // flight and writes its state: what it created is recorded, a resource
 // whose create-time provisioner was cut off as tainted, so the next apply
@@ -79,26 +76,17 @@ func (e interruptedBeforeDeadline) Unwrap() error { return context.DeadlineExcee
 // started, when not nil, is handed the process the command started
 // (Terraform, or a wrapper script that runs it) once it is found, before
 // runTerraform returns.
-func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark string, log *slog.Logger, started func(childProc), cmd func(ctx context.Context) error) error {
+func (p *Provider) runTerraform(ctx context.Context, mark string, log *slog.Logger, started func(childProc), cmd func(ctx context.Context) error) error {
 	grace := p.opts.waitDelay
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
 		// A deadline already past leaves no grace (not a negative one).
 		grace = max(0, min(grace, time.Until(deadline)/2))
 	}
-	// terraform-exec kills Terraform a WaitDelay after the interrupt, too:
-	// the kill of last resort where no process of the run can be found.
-	// A WaitDelay of 0 would never kill it.
-	env := maps.Clone(p.env)
-	env[runMarkEnv] = mark
-	if err := tf.SetEnv(env); err != nil {
-		return err
-	}
-	if err := tf.SetWaitDelay(max(grace, time.Millisecond)); err != nil {
-		return err
-	}
-
-	runCtx, interrupt := context.WithCancelCause(context.WithoutCancel(ctx))
+	// The command kills Terraform its wait delay after the interrupt, too
+	// (terraformCmd): the kill of last resort where no process of the run
+	// can be found.
+	runCtx, interrupt := context.WithCancelCause(context.WithValue(context.WithoutCancel(ctx), graceKey{}, grace))
 	defer interrupt(nil)
 	done, watched := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -167,7 +155,7 @@ func (p *Provider) runTerraform(ctx context.Context, tf *tfexec.Terraform, mark 
 	if n, kerr := killMarked(mark); n > 0 || (kerr != nil && !errors.Is(kerr, errors.ErrUnsupported)) {
 		log.Warn("ended processes an interrupted terraform run left running", "killed", n, "err", kerr)
 	}
-	// terraform-exec's own error says only that the process was
+	// The command's own error says only that the process was
 	// interrupted; Terraform's output is in the run's log.
 	return context.Cause(runCtx)
 }
@@ -243,6 +231,18 @@ func causeOf(ctx context.Context) error {
 		return cause
 	}
 	return fmt.Errorf("%w: %w", err, cause)
+}
+
+// graceKey is the context key of a run's grace (runTerraform).
+type graceKey struct{}
+
+// waitDelayOf is the wait delay of a command run on ctx: its run's grace,
+// or def outside runTerraform. A WaitDelay of 0 would never kill it.
+func waitDelayOf(ctx context.Context, def time.Duration) time.Duration {
+	if g, ok := ctx.Value(graceKey{}).(time.Duration); ok {
+		def = g
+	}
+	return max(def, time.Millisecond)
 }
 
 // interrupted reports whether err is a command's that was interrupted (its

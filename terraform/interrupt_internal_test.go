@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // TestRunPastItsDeadlineReportsNoNegativeGrace: a command whose caller's
@@ -19,13 +17,9 @@ import (
 // caller's deadline").
 func TestRunPastItsDeadlineReportsNoNegativeGrace(t *testing.T) {
 	p := &Provider{opts: options{waitDelay: time.Minute}, env: map[string]string{}}
-	tf, err := tfexec.NewTerraform(t.TempDir(), "/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 20 {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-		err := p.runTerraform(ctx, tf, newRunMark(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil, func(ctx context.Context) error {
+		err := p.runTerraform(ctx, newRunMark(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil, func(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()
 		})

@@ -9,8 +9,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // dirLock serialises every run on one burst's state, across goroutines
@@ -19,14 +17,6 @@ import (
 type dirLock struct {
 	sem  chan struct{}
 	path string
-	// tf is the burst's Terraform, made by the first holder and kept for
-	// the provider's life (until the burst is retired): terraform-exec
-	// runs `terraform version` once a handle, so a handle made at each
-	// opening would add a process to every run. The handle's env, writers
-	// and wait delay are set for each command (terraform-exec's Terraform
-	// is not safe for concurrent use), so it is used only while the lock
-	// is held.
-	tf *tfexec.Terraform
 }
 
 func newDirLock(path string) *dirLock {

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"os"
-	"os/exec"
 	"strings"
 )
 
@@ -49,23 +46,10 @@ var errOverLimit = errors.New("printed more than the bound read of it")
 // Its stderr goes to w, the run's log, and (the first maxDiagBytes) into
 // stderr and the error of a command that fails. The command runs as
 // terraform-exec runs one (process group, parent-death signal,
-// environment, an interrupt when ctx ends), within runTerraform's bounds.
+// environment, an interrupt when ctx ends: terraformCmd), within
+// runTerraform's bounds.
 func (b *burst) readCommand(ctx context.Context, w io.Writer, limit int, args ...string) (data []byte, stderr string, err error) {
-	cmd := exec.CommandContext(ctx, b.p.binary, args...)
-	cmd.Dir = b.dir
-	env := maps.Clone(b.p.env)
-	env[runMarkEnv] = b.mark
-	env["TF_IN_AUTOMATION"] = "1"
-	for _, k := range []string{"TF_LOG", "TF_LOG_CORE", "TF_LOG_PATH", "TF_LOG_PROVIDER"} {
-		env[k] = "" // logging would go to stderr, quoted in errors
-	}
-	delete(env, "TF_WORKSPACE")
-	for _, k := range sortedKeys(env) {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
-	}
-	setChildAttr(cmd)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = max(b.p.opts.waitDelay, 1)
+	cmd := b.p.terraformCmd(ctx, b.dir, b.mark, args...)
 	var head headWriter
 	head.max = maxDiagBytes
 	cmd.Stderr = io.MultiWriter(w, &head)

@@ -47,8 +47,8 @@ func ranSince(t *testing.T, runs string) []string {
 // Each opening of a burst made a new terraform-exec handle, and each
 // handle runs `terraform version -json` before its first command: a
 // tick's refresh of N bursts ran 2N Terraform processes, not N, and each
-// launch, ending and repair one more than its commands. The handle is now
-// kept for the provider's life, so the version is asked once a burst.
+// launch, ending and repair one more than its commands. Spillway now runs
+// the commands itself (command.go), and never asks the version.
 func TestTerraformIsAskedItsVersionOnceABurst(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)

@@ -9,8 +9,8 @@ import (
 )
 
 // killMarked cannot find a run's processes without Linux's /proc: an
-// interrupted run is left to terraform-exec, which kills Terraform's own
-// process only.
+// interrupted run is left to its command's wait delay, which kills
+// Terraform's own process only.
 func killMarked(string) (int, error) { return 0, errors.ErrUnsupported }
 
 // bootID and procStart need Linux's /proc: elsewhere a run's process is

@@ -1,6 +1,6 @@
 // Package terraform is a providers.Provider that launches and ends burst
-// capacity by applying a Terraform module the platform team owns, through
-// terraform-exec and the real terraform binary.
+// capacity by applying a Terraform module the platform team owns, with the
+// real terraform binary (run as terraform-exec runs it: command.go).
 //
 // The module satisfies a small contract (contract.go, docs/terraform.md):
 // Spillway sets var.cluster, var.pool, var.burst and var.instances (one

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
 // ReplaceError is a plan that would destroy or replace resources of
@@ -97,13 +95,13 @@ func (b *burst) keepRunning(ctx context.Context, l *ledger, logPath *string, jso
 		return false, refused
 	}
 	b.p.log.Warn("the plan would end instances the burst keeps: ending only the instances being ended, with a targeted plan", "burst", b.key, "refused", refused)
-	opts := []tfexec.PlanOption{tfexec.VarFile(varsFile), tfexec.Out(planFile)}
+	var targets []string
 	for _, a := range ending {
-		opts = append(opts, tfexec.Target(a))
+		targets = append(targets, "-target="+a)
 	}
 	err = jsonRun("plan-targeted", func(ctx context.Context, w io.Writer) error {
 		var perr error
-		changes, perr = b.tf.PlanJSON(ctx, w, opts...)
+		changes, perr = b.plan(ctx, w, targets...)
 		return perr
 	})
 	if err != nil {

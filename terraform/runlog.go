@@ -21,8 +21,8 @@ const (
 )
 
 // runLog writes a run's output to its log file, bounded as above. Whole
-// lines go to the head (terraform-exec writes one line per Write, from
-// stdout and stderr at once); once a line no longer fits there, the rest
+// lines go to the head (command writes whole lines, from stdout and
+// stderr at once: lineWriter); once a line no longer fits there, the rest
 // is held in memory and only its last logTailBytes are written, from a
 // line's start, by Close. A write never fails: Terraform's output pipe
 // must keep draining, or Terraform blocks on it.

@@ -1,0 +1,217 @@
+package terraform
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Spillway runs Terraform's commands itself rather than through
+// terraform-exec, whose command runner keeps everything a command prints
+// on stderr in memory, however much, to quote in its error: a wrapper
+// script standing for the binary that traces itself or sets TF_LOG, a
+// provider plugin's crash, a provisioner writing to Terraform's own
+// stderr could grow the server by megabytes a run (tens of them for a
+// chatty one), all held until the command ended, and in the error after.
+// Here a command's stdout and stderr go to the run's log, which keeps a
+// bounded head and tail of them (runLog), and its error quotes at most
+// the first and the last stderrKeepBytes of its stderr: Terraform's error
+// text comes last, and a -json command's diagnostics are read from its
+// log. The arguments are those terraform-exec gives each command.
+
+// stderrKeepBytes is how much of a command's stderr its error quotes at
+// each end.
+const stderrKeepBytes = maxDiagBytes
+
+// terraformCmd is cmd running the binary with args in dir, as
+// terraform-exec runs one: in a process group of its own, killed when
+// Spillway dies, interrupted (SIGINT) when ctx ends and killed a wait
+// delay later, in the provider's environment with the run's mark and
+// without Terraform's logging (which would go to stderr).
+func (p *Provider) terraformCmd(ctx context.Context, dir, mark string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, p.binary, args...)
+	cmd.Dir = dir
+	env := maps.Clone(p.env)
+	env[runMarkEnv] = mark
+	env["TF_IN_AUTOMATION"] = "1"
+	for _, k := range []string{"TF_LOG", "TF_LOG_CORE", "TF_LOG_PATH", "TF_LOG_PROVIDER"} {
+		env[k] = ""
+	}
+	delete(env, "TF_WORKSPACE")
+	for _, k := range sortedKeys(env) {
+		cmd.Env = append(cmd.Env, k+"="+env[k])
+	}
+	setChildAttr(cmd)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = waitDelayOf(ctx, p.opts.waitDelay)
+	return cmd
+}
+
+// command runs terraform with args in dir, its stdout and stderr written
+// to w (the run's log). A command that fails returns its exit error with
+// the head and tail of its stderr; one whose ctx ended, an error matching
+// ctx's.
+func (p *Provider) command(ctx context.Context, dir, mark string, w io.Writer, args ...string) error {
+	cmd := p.terraformCmd(ctx, dir, mark, args...)
+	var keep headTail
+	keep.max = stderrKeepBytes
+	// Each stream reaches the log a whole line at a time: copied at
+	// once, they would otherwise mix within a line, and the log is read
+	// back a JSON message a line.
+	stdout, stderr := &lineWriter{w: w}, &lineWriter{w: w}
+	cmd.Stdout = stdout
+	cmd.Stderr = io.MultiWriter(stderr, &keep)
+	err := cmd.Run()
+	stdout.flush()
+	stderr.flush()
+	if ctx.Err() != nil {
+		if err == nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, strings.TrimSpace(keep.String()))
+	}
+	return nil
+}
+
+// exitCode is the exit status of a command that ran and failed, or -1.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// Each command's arguments, as terraform-exec builds them with the
+// options Spillway passed it (lock on, no lock wait, parallelism 10).
+var (
+	planArgs = []string{"plan", "-no-color", "-input=false", "-detailed-exitcode", "-lock-timeout=0s",
+		"-out=" + planFile, "-var-file=" + varsFile, "-lock=true", "-parallelism=10", "-refresh=true"}
+	applyArgs   = []string{"apply", "-no-color", "-auto-approve", "-input=false", "-lock=true", "-parallelism=10", "-refresh=true", "-json", planFile}
+	destroyArgs = []string{"destroy", "-no-color", "-auto-approve", "-input=false", "-lock-timeout=0s",
+		"-var-file=" + varsFile, "-lock=true", "-parallelism=10", "-refresh=true", "-json"}
+)
+
+// init runs `terraform init` in dir with the backend settings given
+// (KEY=VALUE each).
+func (p *Provider) init(ctx context.Context, dir, mark string, w io.Writer, backendConfig ...string) error {
+	args := []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false"}
+	for _, bc := range backendConfig {
+		args = append(args, "-backend-config="+bc)
+	}
+	return p.command(ctx, dir, mark, w, args...)
+}
+
+// plan runs `terraform plan -json` on the burst's variables, writing the
+// plan to planFile, with extra arguments (-refresh-only, -target=...). It
+// says whether the plan changes anything.
+func (b *burst) plan(ctx context.Context, w io.Writer, extra ...string) (changes bool, err error) {
+	args := append(append(append([]string{}, planArgs...), extra...), "-json")
+	err = b.p.command(ctx, b.dir, b.mark, w, args...)
+	if err != nil && ctx.Err() == nil && exitCode(err) == 2 {
+		return true, nil // -detailed-exitcode: it succeeded, with changes
+	}
+	return false, err
+}
+
+// applyPlan runs `terraform apply -json` of the plan in planFile.
+func (b *burst) applyPlan(ctx context.Context, w io.Writer) error {
+	return b.p.command(ctx, b.dir, b.mark, w, applyArgs...)
+}
+
+// destroy runs `terraform destroy -json` on the burst's variables.
+func (b *burst) destroy(ctx context.Context, w io.Writer) error {
+	return b.p.command(ctx, b.dir, b.mark, w, destroyArgs...)
+}
+
+// forceUnlock runs `terraform force-unlock -force id`.
+func (b *burst) forceUnlock(ctx context.Context, w io.Writer, id string) error {
+	return b.p.command(ctx, b.dir, b.mark, w, "force-unlock", "-no-color", "-force", id)
+}
+
+// maxLineBytes bounds the part of a line lineWriter holds: a longer line
+// reaches the log in pieces (an outputs message that long, mixed with
+// stderr, is then read with `terraform output` instead).
+const maxLineBytes = 1 << 20
+
+// lineWriter writes to w only whole lines, holding the last partial one
+// (up to maxLineBytes) until its end comes, or flush. One goroutine
+// writes to it.
+type lineWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		if len(l.buf) > 0 {
+			l.buf = append(l.buf, p[:i+1]...)
+			l.flush()
+		} else {
+			_, _ = l.w.Write(p[:i+1])
+		}
+		p = p[i+1:]
+	}
+	l.buf = append(l.buf, p...)
+	if len(l.buf) >= maxLineBytes {
+		l.flush()
+	}
+	return n, nil
+}
+
+// flush writes what is held.
+func (l *lineWriter) flush() {
+	if len(l.buf) > 0 {
+		_, _ = l.w.Write(l.buf)
+		l.buf = l.buf[:0]
+	}
+}
+
+// headTail keeps the first and the last max bytes written to it, and
+// counts those cut between them.
+type headTail struct {
+	max        int
+	head, tail []byte
+	cut        int64
+}
+
+func (k *headTail) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := k.max - len(k.head); room > 0 {
+		take := min(room, len(p))
+		k.head = append(k.head, p[:take]...)
+		p = p[take:]
+	}
+	switch {
+	case len(p) == 0:
+	case len(p) >= k.max:
+		k.cut += int64(len(k.tail) + len(p) - k.max)
+		k.tail = append(k.tail[:0], p[len(p)-k.max:]...)
+	default:
+		if over := len(k.tail) + len(p) - k.max; over > 0 {
+			k.cut += int64(over)
+			k.tail = k.tail[:copy(k.tail, k.tail[over:])]
+		}
+		k.tail = append(k.tail, p...)
+	}
+	return n, nil
+}
+
+// String is the head, a line saying how much was cut when anything was,
+// and the tail.
+func (k *headTail) String() string {
+	if k.cut == 0 {
+		return string(k.head) + string(k.tail)
+	}
+	return fmt.Sprintf("%s\n[spillway: %d bytes of Terraform's stderr cut here; the run's log keeps more]\n%s", k.head, k.cut, k.tail)
+}
