@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -486,7 +487,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	if err != nil {
 		return s.launchFailed(ctx, t, in, lr, o, err, callTimedOut(lctx, err))
 	}
-	insts = uniqueInstances(insts)
+	insts, extra := t.capAnswer(in, uniqueInstances(insts))
 	s.cache.Record(nil, o.Key())
 	for range insts {
 		t.pr.idle.Launched(o.Key(), t.now)
@@ -539,10 +540,82 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	if err := s.opts.Store.FinishIntent(ctx, in.ID, state.IntentDone, ids, "", s.clock.Now()); err != nil {
 		lr.Error = fmt.Sprintf("finishing the intent failed: %v", err)
 	}
+	if err := s.endPastCount(ctx, t, in, extra); err != nil {
+		lr.Error = joinMsg(lr.Error, err.Error())
+	}
 	s.metrics.launches.WithLabelValues(in.Pool, in.Offering).Add(float64(len(ids)))
 	lr.Instances, lr.Outcome = ids, fmt.Sprintf("launched %d", len(ids))
 	s.log.Info("launched", "pool", in.Pool, "offering", in.Offering, "instances", ids, "intent", in.ID)
 	return lr
+}
+
+// capAnswer splits a launch answer for intent in into the instances taken
+// under it, in the answer's order, and those past its count. Adoption
+// takes no more than an intent's count (adopt); an answer naming more (a
+// cloud that launched twice, a provider's resume merging what it finds
+// under the intent's tag) was recorded whole under the intent, every
+// instance managed and billed, past max_gpus and the budget. What is
+// already recorded under the intent (its live rows, and those adopted
+// under it, ended or not) counts first; the answer's others are taken in
+// its order while the count has room. An answered instance another
+// intent's row, or no intent's, already holds is neither taken nor
+// extra: its row stands as it is.
+func (t *tick) capAnswer(in state.Intent, insts []providers.Instance) (taken, extra []providers.Instance) {
+	under := maps.Clone(t.recordedIDs()[in.ID])
+	if under == nil {
+		under = map[string]bool{}
+	}
+	for _, ci := range insts {
+		if r, ok := t.rows[ci.ID]; ok && r.IntentID != in.ID {
+			continue
+		}
+		if under[ci.ID] {
+			taken = append(taken, ci)
+			continue
+		}
+		if len(under) < in.Count {
+			under[ci.ID] = true
+			taken = append(taken, ci)
+			continue
+		}
+		extra = append(extra, ci)
+	}
+	return taken, extra
+}
+
+// endPastCount records the instances a launch answer for intent in named
+// past its count (capAnswer) under no intent and no floor, so that they
+// fill neither, and terminates them at once, without a drain (no job
+// reached them), as adopt and observe do with one listed past its count;
+// a terminate refused is asked again at each next tick (observe). One
+// the answer gives as already ended is left alone.
+func (s *Scheduler) endPastCount(ctx context.Context, t *tick, in state.Intent, extra []providers.Instance) error {
+	var ends []instEnd
+	var errs []error
+	for _, ci := range extra {
+		if ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown {
+			continue
+		}
+		r := s.newRow(t.pr, in, ci)
+		r.IntentID, r.Floor = "", ""
+		if err := s.putRow(ctx, t, &r); err != nil && !kept(err) {
+			errs = append(errs, fmt.Errorf("recording instance %s, launched past intent %s's count: %w", r.ID, in.ID, err))
+		}
+		t.rows[r.ID] = &r
+		ends = append(ends, instEnd{row: &r, reason: overLaunchedReason})
+	}
+	if len(ends) == 0 {
+		return errors.Join(errs...)
+	}
+	ids := make([]string, len(ends))
+	for i, e := range ends {
+		ids[i] = e.row.ID
+	}
+	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("the launch of intent %s, which asked for %d, was answered with %d more (%s): not taken under it, terminated",
+		in.ID, in.Count, len(ids), strings.Join(ids, ", ")))
+	s.log.Warn("launch answered with instances past its intent's count: terminating them", "pool", in.Pool, "intent", in.ID, "count", in.Count, "instances", ids)
+	s.terminateAll(ctx, t, ends)
+	return errors.Join(errs...)
 }
 
 // uniqueInstances is insts without the repeats of an instance named

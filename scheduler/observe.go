@@ -190,10 +190,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			ends = append(ends, instEnd{row: r, reason: s.joinTimedOut(t, r)})
 			continue
 		}
-		if r.IntentID == "" && ci.Tags[providers.TagIntent] != "" && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) && (!s.opts.DryRun || s.first(t, r.ID, overLaunchedEvent)) {
-			// Recorded by adopt past its intent's count; ended again
-			// at each tick its terminate failed.
-			ends = append(ends, instEnd{row: r, reason: overLaunchedReason})
+		if overLaunched(r, ci) {
+			// Recorded by adopt, or by a launch's answer, past its
+			// intent's count; ended again at each tick its terminate
+			// failed. A dry run, which ends nothing, says so once, and
+			// counts it as billing, not as capacity, as a server not in
+			// dry run would once its terminate failed (policyInstances).
+			if t.pastCount == nil {
+				t.pastCount = map[string]bool{}
+			}
+			t.pastCount[r.ID] = true
+			if !s.opts.DryRun || s.first(t, r.ID, overLaunchedEvent) {
+				ends = append(ends, instEnd{row: r, reason: overLaunchedReason})
+			}
 			continue
 		}
 		if why, ok := resized(r, ci); ok && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
@@ -508,6 +517,13 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
+}
+
+// overLaunched reports whether live row r, whose instance the cloud lists
+// as ci, was launched past its intent's count: recorded under no intent,
+// the cloud lists it with an intent's tag (adopt, endPastCount).
+func overLaunched(r *state.Instance, ci providers.Instance) bool {
+	return r.IntentID == "" && ci.Tags[providers.TagIntent] != "" && (r.State == state.InstanceBooting || r.State == state.InstanceRunning)
 }
 
 // overLaunchedReason is the end reason of an instance the cloud listed

@@ -44,6 +44,10 @@ type tick struct {
 	// a state its provider does not know: no room for the queue
 	// (unknownState).
 	unknownState map[string]bool
+	// pastCount holds the live rows launched past their intent's count
+	// (overLaunched) that the tick found not yet ending: billing, not
+	// capacity, in the policy's view (policyInstances).
+	pastCount map[string]bool
 	// broken says, for each running instance whose agent reports every
 	// GPU unhealthy and none busy, why it is drained this tick.
 	broken map[string]string
@@ -279,13 +283,14 @@ func (s *Scheduler) policyInstances(t *tick) []policy.Instance {
 			if t.unknownState[r.ID] {
 				in.UnhealthyGPUs = in.Offering.GPUs
 			}
-			if t.endFailed[r.ID] {
+			if t.endFailed[r.ID] || t.pastCount[r.ID] && r.State != state.InstanceTerminating {
 				// Its terminate failed this tick: it bills on, whatever
 				// its state, until a later tick ends it. Counted
 				// against the limits and the budget as kept, busy (not
 				// for scale-in) and held (no plan ends it again this
 				// tick, nor counts on ending it), and none of its GPUs
-				// room for the queue or a floor.
+				// room for the queue or a floor. So is one launched
+				// past its intent's count that a dry run does not end.
 				in.State, in.ReadyAt = policy.StateRunning, cmp.Or(r.JoinedAt, r.LaunchedAt)
 				in.BusyGPUs, in.IdleSince, in.DrainStartedAt = in.Offering.GPUs, time.Time{}, time.Time{}
 				in.UnhealthyGPUs, in.Held = in.Offering.GPUs, true
