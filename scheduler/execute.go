@@ -993,7 +993,12 @@ func (s *Scheduler) terminateAll(ctx context.Context, t *tick, ends []instEnd) {
 			c.endedAt = s.clock.Now()
 			continue
 		}
-		s.askEnds(ctx, t, c.rows, ends)
+		if err := s.askEnds(ctx, t, c.rows, ends); err != nil {
+			cancel()
+			c.skipped = notLeading
+			s.log.Warn("the terminate's record was refused as no longer the leader's: not calling it; the leader decides again", "pool", t.pr.spec.Policy.Name, "provider", c.provider, "instances", rowIDs(c.rows), "err", err)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -1069,20 +1074,54 @@ const notTerminated = "not terminated: retried next tick"
 // restart, for one stopped outside Spillway and deleted again with that
 // reason. A row so asked ends with the reason asked (endRow) once the
 // cloud shows it gone or stopping (Stopped, it is stopped by hand and
-// terminated: observe). A failed write is kept for the next
-// tick's (unwritten.go), and the call is made anyway: an instance not
-// ended bills.
-func (s *Scheduler) askEnds(ctx context.Context, t *tick, rows []*state.Instance, ends []instEnd) {
+// terminated: observe). A failed write is kept for the next tick's
+// (unwritten.go), and the call is made anyway, within the term
+// (actingCtx): an instance not ended bills, and no other server may act
+// before the term ends. But a write refused as a deposed leader's
+// (deposed: the database's fence says another server took the lease, or
+// it expired; or the term ended during the write) says this server no
+// longer leads whatever its own clock says: the call, made anyway, raced
+// the new leader, which read no reason on the row and may be draining,
+// keeping or ending it itself. Then no row is changed, and the error is
+// returned: the caller makes no call, and the leader decides again.
+func (s *Scheduler) askEnds(ctx context.Context, t *tick, rows []*state.Instance, ends []instEnd) error {
 	for _, r := range rows {
 		i := slices.IndexFunc(ends, func(e instEnd) bool { return e.row == r })
 		if i < 0 || r.EndReason == ends[i].reason {
 			continue
 		}
+		reason, at := r.EndReason, r.UpdatedAt
+		kept, unsaved := t.pr.unwritten[r.ID]
 		r.EndReason, r.UpdatedAt = ends[i].reason, t.now
-		if err := s.putRow(ctx, t, r); err != nil {
-			s.log.Warn("recording a terminate before its call failed; calling anyway", "pool", r.Pool, "instance", r.ID, "err", err)
+		err := s.putRow(ctx, t, r)
+		if err == nil {
+			continue
 		}
+		if deposed(err) {
+			// Undone in memory too: no terminate was asked. (The
+			// first failed write of a tick: rows before it were
+			// written, each asked of the next leader's state, which
+			// clears the reason of one the cloud still runs.)
+			r.EndReason, r.UpdatedAt = reason, at
+			if unsaved {
+				t.pr.unwritten[r.ID] = kept
+			} else {
+				delete(t.pr.unwritten, r.ID)
+			}
+			return fmt.Errorf("recording the terminate of instance %s: %w", r.ID, err)
+		}
+		s.log.Warn("recording a terminate before its call failed; calling anyway", "pool", r.Pool, "instance", r.ID, "err", err)
 	}
+	return nil
+}
+
+// deposed reports whether a state write failed because this server no
+// longer leads: fenced by the database (another server took the lease, or
+// it expired), or given up at the end of its term. A write that failed
+// otherwise (a full disk, a database taking no writes, which no other
+// server could take the lease in either) says nothing of who leads.
+func deposed(err error) bool {
+	return errors.Is(err, state.ErrFenced) || errors.Is(err, errTermOver)
 }
 
 // endAsked reports whether r's end was asked of its cloud (askEnds) and
