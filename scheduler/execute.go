@@ -233,7 +233,8 @@ func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
 // count twice. Meanwhile the intent is counted as booting, and what it
 // launched is adopted as soon as it is listed. An intent this process
 // wrote and called (calledHere) may be resumed at once: its provider
-// remembers where its calls went.
+// remembers where its calls went; so may one whose write this process
+// saw fail, and so never called, which the database had committed.
 func (pr *poolRun) resumeAfter(id string, now time.Time) time.Time {
 	if at, ok := pr.resumeAt[id]; ok {
 		return at
@@ -245,7 +246,8 @@ func (pr *poolRun) resumeAfter(id string, now time.Time) time.Time {
 	return pr.resumeAt[id]
 }
 
-// calledHere records that this process calls intent id (see resumeAfter).
+// calledHere records that this process calls intent id, or knows that
+// no call of it was made (see resumeAfter).
 func (pr *poolRun) calledHere(id string) {
 	if pr.resumeAt == nil {
 		pr.resumeAt = map[string]time.Time{}
@@ -368,6 +370,15 @@ func (s *Scheduler) execLaunches(stop, ctx context.Context, t *tick, launches []
 		if err := s.opts.Store.CreateIntent(ctx, in); err != nil {
 			lr.Outcome, lr.Error = "not launched", fmt.Sprintf("writing the intent failed: %v", err)
 			t.rec.Launches = append(t.rec.Launches, lr)
+			// A write can fail after the database committed it (a
+			// COMMIT whose answer the term's end or a dropped
+			// connection cut off): found pending at the next tick, it
+			// was taken for one an earlier process had called and held
+			// back providers.ConsistencyWindow, counted as booting,
+			// nothing launched for its demand meanwhile. No call of it
+			// was made: this process may call it at once (resumeAfter;
+			// another server leading meanwhile makes it wait).
+			t.pr.calledHere(in.ID)
 			continue
 		}
 		t.pending[in.ID] = in
