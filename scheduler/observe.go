@@ -144,6 +144,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		s.unknownState(t, r, ci.State)
 		switch r.State {
 		case state.InstanceTerminating:
+			s.stillRunning(t, r, ci.State)
 			s.reterminate(ctx, t, r)
 			continue
 		case state.InstanceBooting, state.InstanceRunning, state.InstanceDraining:
@@ -606,10 +607,42 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 	return nil
 }
 
+// reterminateAfter is how long after its terminate call an instance the
+// cloud still lists running or pending is taken for one the cloud did not
+// end: asked again (reterminate), and counted as running (stillRunning).
+const reterminateAfter = time.Minute
+
+// stillRunning counts a terminating row whose instance the cloud lists
+// running or pending reterminateAfter after its terminate call as one
+// whose terminate failed (tick.endFailed): the cloud answered the call
+// but did not act (a terminate answered success, the instance running on
+// for minutes). Counted as terminating, none of its GPUs or price counted
+// against max_gpus and max_cost_per_hour while it ran and billed, and the
+// pool launched its replacement past them. It is said once.
+func (s *Scheduler) stillRunning(t *tick, r *state.Instance, cs providers.State) {
+	if cs != providers.StateRunning && cs != providers.StatePending || t.now.Sub(r.EndedAt) < reterminateAfter {
+		delete(t.pr.counted, instEvent{r.ID, stillRunningEvent})
+		return
+	}
+	if t.endFailed == nil {
+		t.endFailed = map[string]bool{}
+	}
+	t.endFailed[r.ID] = true
+	if s.first(t, r.ID, stillRunningEvent) {
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: the cloud still lists it %s %s after its terminate call was answered: counted as running (limits, budget) until it ends, its terminate asked again at every tick",
+			r.ID, cs, t.now.Sub(r.EndedAt).Round(time.Second)))
+		s.log.Warn("instance still running after its terminate was answered: counted as running, asked again", "pool", r.Pool, "instance", r.ID, "since", r.EndedAt)
+	}
+}
+
+// stillRunningEvent is the instEvent of an instance the cloud lists
+// running after its terminate was answered (stillRunning).
+const stillRunningEvent = "still_running"
+
 // reterminate asks again to end an instance Spillway is terminating that
 // the cloud still runs (the earlier call failed or was lost).
 func (s *Scheduler) reterminate(ctx context.Context, t *tick, r *state.Instance) {
-	if s.opts.DryRun || t.now.Sub(r.EndedAt) < time.Minute {
+	if s.opts.DryRun || t.now.Sub(r.EndedAt) < reterminateAfter {
 		return
 	}
 	tctx, cancel, _, ok := s.actingCtx(ctx, r.Provider)

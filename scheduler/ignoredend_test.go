@@ -1,0 +1,107 @@
+package scheduler_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestTerminateAnsweredButStillRunningCountsAgainstTheLimits: a terminate
+// the cloud answered with success while the instance ran on for minutes
+// left its row terminating, and a terminating instance counts for
+// neither max_gpus nor max_cost_per_hour: new demand launched a second
+// 8-GPU instance beside it, 16 GPUs running and billed under max_gpus 8.
+// One the cloud still lists running a minute after its terminate was
+// answered counts as running, as one whose terminate failed does: the
+// demand waits for it to end, and the decision says why once.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestTerminateAnsweredButStillRunningCountsAgainstTheLimits(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			c.pool = func(base func() policy.Pool) func() policy.Pool {
+				return func() policy.Pool { p := base(); p.Limits.MaxGPUs = 8; return p }
+			}(c.pool)
+			rig := newLagRig(t, c, 0)
+			h := rig.harness
+			ignored := &endsIgnored{}
+			rig.wrapProvider(func(p providers.Provider) providers.Provider { ignored.Provider = p; return ignored })
+			h.restart()
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			h.until("the instance joins", 10*time.Second, 30, func() bool {
+				rs := h.rows(true)
+				return len(rs) == 1 && rs[0].State == state.InstanceRunning
+			})
+			first := h.rows(true)[0].ID
+			h.agents.setBusy(0)
+			h.setDemand(0)
+			ignored.on.Store(true)
+			h.until("its terminate is answered", 30*time.Second, 30, func() bool { return ignored.calls.Load() > 0 })
+			if r := rowOf(t, h, first); r.State != state.InstanceTerminating {
+				t.Fatalf("instance %s is %s after its terminate was answered, want terminating", first, r.State)
+			}
+			h.step(30 * time.Second)
+			h.step(40 * time.Second) // over a minute since: the cloud did not act
+			h.setDemand(2*time.Minute, 8)
+			for range 4 {
+				h.step(30 * time.Second)
+				running := 0
+				for _, in := range rig.launched() {
+					if in.State == "running" || in.State == "pending" {
+						running++
+					}
+				}
+				if running > 1 {
+					t.Fatalf("%d instances running under max_gpus 8 (one 8-GPU instance): %s still runs, its terminate answered but not carried out, and another was launched beside it", running, first)
+				}
+			}
+			said := 0
+			for _, d := range h.decisions() {
+				for _, n := range d.Notes {
+					if strings.Contains(n, first) && strings.Contains(n, "still lists it") {
+						said++
+					}
+				}
+			}
+			if said != 1 {
+				t.Errorf("%d decisions say instance %s still runs after its terminate was answered, want 1", said, first)
+			}
+			// The cloud acts at last: it ends, and the demand launches.
+			ignored.on.Store(false)
+			h.until("a replacement launches", 30*time.Second, 10, func() bool {
+				for _, r := range h.rows(true) {
+					if r.ID != first {
+						return true
+					}
+				}
+				return false
+			})
+			if r := rowOf(t, h, first); r.State != state.InstanceEnded {
+				t.Errorf("instance %s is %s once the cloud ended it, want ended", first, r.State)
+			}
+		})
+	}
+}
+
+// endsIgnored answers terminates with success without passing them on
+// while on: the cloud answers, and the instance runs on.
+type endsIgnored struct {
+	providers.Provider
+	on    atomic.Bool
+	calls atomic.Int32
+}
+
+func (p *endsIgnored) Terminate(ctx context.Context, ids []string) error {
+	if p.on.Load() {
+		p.calls.Add(1)
+		return nil
+	}
+	return p.Provider.Terminate(ctx, ids)
+}
