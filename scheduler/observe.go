@@ -126,8 +126,14 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		}
 		gone := !seen || ci.State == providers.StateTerminated || ci.State == providers.StateShuttingDown || halted
 		if gone {
-			if !seen && r.State != state.InstanceTerminating && !endAsked(r) && t.now.Sub(r.LaunchedAt) < listGrace {
-				continue // not listed yet
+			if !seen && r.State != state.InstanceTerminating && t.now.Sub(r.LaunchedAt) < listGrace {
+				// Not listed yet, even one whose terminate was asked:
+				// the cloud refuses to end an instance it does not know
+				// yet (EC2's and ECS's NotFound while their listing
+				// lags), and ended as asked at the next tick its row
+				// was gone while the instance ran on, billed and
+				// counted nowhere until its listing made it a stranger.
+				continue
 			}
 			if err := s.endRow(ctx, t, r); err != nil {
 				return err

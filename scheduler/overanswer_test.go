@@ -201,3 +201,49 @@ func TestDryRunCountsNoCapacityPastAnIntentsCount(t *testing.T) {
 		})
 	}
 }
+
+// TestExtraRefusedWhileUnlistedIsNotEndedAsAsked: an instance answered
+// past its intent's count while the cloud's listing lags is terminated at
+// once, and the cloud refuses: it does not know the instance yet
+// (NotFound). At the next tick, the instance still unlisted, its row was
+// ended "as asked, the answer to its terminate lost", while the instance
+// ran on, its cost counted nowhere. The row waits for the listing, as a
+// fresh instance's does; once listed the instance is terminated again.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestExtraRefusedWhileUnlistedIsNotEndedAsAsked(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRig(t, c, 90*time.Second)
+			h := rig.harness
+			twice := &answersTwice{}
+			rig.wrapProvider(func(p providers.Provider) providers.Provider { twice.Provider = p; return twice })
+			h.restart()
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			var extra string
+			for _, r := range h.rows(false) {
+				if r.IntentID == "" {
+					extra = r.ID
+				}
+			}
+			if extra == "" {
+				t.Fatal("no row of the instance answered past the intent's count")
+			}
+			for i := range 8 {
+				r := rowOf(t, h, extra)
+				for _, in := range rig.launched() {
+					if in.ID == extra && r.State == state.InstanceEnded && in.State != "shutting-down" && in.State != "terminated" {
+						t.Fatalf("after %d ticks the row of instance %s is ended (%s) while the cloud runs it (%s)", i+1, extra, r.EndReason, in.State)
+					}
+				}
+				h.step(30 * time.Second)
+			}
+			for _, in := range rig.launched() {
+				if in.ID == extra && in.State != "shutting-down" && in.State != "terminated" {
+					t.Errorf("instance %s, answered past its intent's count, is %s in the cloud 4 minutes on; want it terminated", extra, in.State)
+				}
+			}
+		})
+	}
+}
