@@ -402,6 +402,15 @@ func TestPaging(t *testing.T) {
 		{"/v1/decisions?since=2262-04-11T23:47:17Z", `is out of range`},
 		{"/v1/decisions?since=9999-12-31T23:59:59Z", `is out of range`},
 		{"/v1/bursts?all=maybe", `all=\"maybe\" is not a boolean`},
+		// strconv.ParseBool read t, 1, T, TRUE and True as true: only the
+		// words the CLI and the docs write are a value of all=.
+		{"/v1/bursts?all=t", `all=\"t\" is not a boolean: use all=true to include ended bursts, or all=false (or leave it out) for the active ones`},
+		{"/v1/bursts?all=1", `all=\"1\" is not a boolean`},
+		{"/v1/bursts?all=TRUE", `all=\"TRUE\" is not a boolean`},
+		{"/v1/bursts?all=F", `all=\"F\" is not a boolean`},
+		// time.ParseDuration read +1h as 1h.
+		{"/v1/decisions?since=%2B1h", `since=\"+1h\" is a duration with a sign: write it without one (1h, back from now: 0s to 8784h)`},
+		{"/v1/decisions?since=%2B90m", `since=\"+90m\" is a duration with a sign`},
 		{"/v1/instances?pool=a%20b", `pool=\"a b\" is not a pool name`},
 	} {
 		status, body := e.do("GET", tc.q, vt, "")

@@ -520,9 +520,15 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 		if err := formFields(r, "csrf", "pool", "gpus", "for", "reason", "offering", "key"); err != nil {
 			return err
 		}
-		gpus, err := strconv.Atoi(strings.TrimSpace(f.Get("gpus")))
+		// strconv.Atoi reads +16 and 016 as 16: only decimal digits, as
+		// the form's number field sends them, are a count of GPUs.
+		gv := strings.TrimSpace(f.Get("gpus"))
+		if !plainDecimal(gv) {
+			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is not a whole number: use 1 to %d, in decimal digits alone (no sign, leading zero or 0x)", clip(f.Get("gpus")), maxBurstGPUs)
+		}
+		gpus, err := strconv.Atoi(gv)
 		if err != nil {
-			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is not a whole number", clip(f.Get("gpus")))
+			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", clip(f.Get("gpus")), maxBurstGPUs)
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(f.Get("for")))
 		if err != nil {

@@ -227,6 +227,20 @@ func TestPageCSRF(t *testing.T) {
 			t.Errorf("%s with %s: want one audit row with status 400", tc.path, tc.add)
 		}
 	}
+	// strconv.Atoi read +16 and 016 as 16: the form's gpus is decimal
+	// digits alone, as its number field sends them.
+	for _, tc := range []struct{ gpus, want string }{
+		{"+16", "gpus &#34;&#43;16&#34; is not a whole number: use 1 to 100000, in decimal digits alone (no sign, leading zero or 0x)"},
+		{"016", "gpus &#34;016&#34; is not a whole number: use 1 to 100000"},
+		{"0x10", "gpus &#34;0x10&#34; is not a whole number"},
+		{"-4", "gpus &#34;-4&#34; is not a whole number"},
+		{"99999999999999999999", "gpus &#34;99999999999999999999&#34; is out of range: ask for 1 to 100000 GPUs"},
+	} {
+		f := url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {tc.gpus}, "for": {"1h"}, "reason": {"INC-9"}}
+		if resp, body := b.post("/bursts", f); resp.StatusCode != 400 || !strings.Contains(body, "Refused: "+tc.want) {
+			t.Errorf("gpus=%s: %d, want 400 with %q\n%s", tc.gpus, resp.StatusCode, tc.want, body)
+		}
+	}
 	// A reason that is not UTF-8 (a form posted in Latin-1) is refused,
 	// not stored with each bad byte turned into U+FFFD.
 	f := url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {"4"}, "for": {"1h"}, "reason": {"INC-9 \xe9t\xe9"}}

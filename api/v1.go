@@ -221,8 +221,14 @@ func (s *Server) getBursts(w http.ResponseWriter, r *http.Request) error {
 			// ?all, written as a flag, listed only the active bursts.
 			return errf(http.StatusBadRequest, CodeInvalid, "all= is empty: use all=true to include ended bursts, or leave the parameter out for the active ones")
 		}
-		if all, err = strconv.ParseBool(v); err != nil {
-			return errf(http.StatusBadRequest, CodeInvalid, "all=%q is not a boolean: use all=true to include ended bursts", clip(v))
+		// strconv.ParseBool also reads 1, t, T, TRUE and True: only the two
+		// words the CLI and the docs write are a value of all=.
+		switch v {
+		case "true":
+			all = true
+		case "false":
+		default:
+			return errf(http.StatusBadRequest, CodeInvalid, "all=%q is not a boolean: use all=true to include ended bursts, or all=false (or leave it out) for the active ones", clip(v))
 		}
 	}
 	items, err := s.be.Bursts(r.Context(), BurstQuery{Pool: l.pool, All: all, After: l.cursor, Limit: l.limit + 1})
@@ -718,6 +724,11 @@ var (
 // itself asks for every decision and is returned as the zero time (no
 // filter). The error completes "since=V ".
 func ParseSince(v string, now time.Time) (time.Time, error) {
+	if strings.HasPrefix(v, "+") && durationShape.MatchString(v) {
+		// time.ParseDuration reads +1h as 1h; a sign is no part of a
+		// duration back from now, and -1h is refused as out of range.
+		return time.Time{}, errors.New("is a duration with a sign: write it without one (1h, back from now: 0s to 8784h)")
+	}
 	if d, err := time.ParseDuration(v); err == nil {
 		if d < 0 || d > 366*24*time.Hour {
 			return time.Time{}, errSinceRange
