@@ -354,6 +354,10 @@ type Floor struct {
 	Offering string    `json:"offering,omitempty"`
 	// Burst is the manual burst's ID (manual floors only).
 	Burst string `json:"burst,omitempty"`
+	// Waiting and HeldBy say why the pool's last evaluation left the
+	// floor short of its GPUs, as on Burst.
+	Waiting string `json:"waiting,omitempty"`
+	HeldBy  string `json:"held_by,omitempty"`
 }
 
 // Instance is one burst instance.
@@ -468,6 +472,16 @@ type Burst struct {
 	// to be resumed after a transient failure. They become Instances once
 	// the cloud answers.
 	LaunchingGPUs int `json:"launching_gpus"`
+	// Waiting says why the pool's last evaluation (at WaitingAt) left the
+	// active burst short of its GPUs: the limit with its numbers, or why
+	// no offering could be launched (out of stock, held after a failed
+	// launch, quota), in the words of the decision's note. HeldBy names
+	// the limit (budget, max_gpus, max_cost_per_hour), or no_offering.
+	// Empty when nothing holds it back, and on a server that does not
+	// lead (its last evaluation is not the leader's).
+	Waiting   string    `json:"waiting,omitempty"`
+	HeldBy    string    `json:"held_by,omitempty"`
+	WaitingAt time.Time `json:"waiting_at,omitzero"`
 	// Replayed says that POST /v1/bursts opened nothing: an earlier
 	// request with the same Idempotency-Key created this burst.
 	Replayed bool `json:"replayed,omitempty"`

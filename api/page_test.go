@@ -98,7 +98,9 @@ func TestPageLogin(t *testing.T) {
 	}
 	for _, want := range []string{"Pool training", "Pool inference", "30 / 32 GPUs busy", "2 allocated but idle (waste)", "6 jobs, 24 GPUs",
 		"i-0a1b2c3d4e5f60001", "weekday-peak", "<td>b-0001 (alice)</td>", `<tr class="floor"><td>manual</td><td>b-0001 (<bdi>alice</bdi>)</td>`, "INC-4211: eval backlog before the release", "$1234.56 of $20000.00",
-		"capacity: aws-p5-ondemand in us-east-1a is out of stock", "<svg", "<polyline"} {
+		"capacity: aws-p5-ondemand in us-east-1a is out of stock", "<svg", "<polyline",
+		// A floor short of its GPUs says what holds it back.
+		`<span class="waiting">Waits (max_cost_per_hour): floor &#34;weekday-peak&#34; wants 8 more burst GPUs (1 × aws-p5-ondemand): launching 0; limit max_cost_per_hour $100.00`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

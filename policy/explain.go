@@ -25,6 +25,7 @@ type decPlan struct {
 	// pending jobs no capacity the pool may hold can run, and the largest (overflow)
 	unservable, unservableGPUs int
 	unused                     []OfferingKey // offerings drained as unused by the queue (Plan.Unused)
+	waits                      []FloorWait   // floors left short, and why (Plan.Waits)
 	buf                        []byte        // scratch for reasons (decText)
 	// quiet: the caller drops the notes (AdmitWithoutNotes) and reasons
 	// (DecideWithoutNotes), so a stage that would format one only for
@@ -41,7 +42,7 @@ func explain(pool *Pool, snap *Snapshot, now time.Time, p decPlan) Plan {
 		Pool: pool.Name, Time: now, Waste: snap.IdleAllocatedGPUs,
 		Launches: p.launches, Drains: p.drains, Terminates: p.terms, Notes: p.notes,
 		BoundBy: p.boundBy, Unservable: p.unservable, UnservableGPUs: p.unservableGPUs,
-		Unused: p.unused,
+		Unused: p.unused, Waits: p.waits,
 	}
 }
 

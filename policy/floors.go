@@ -47,13 +47,17 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 			if p.quiet {
 				continue
 			}
-			p.note(fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e))))
+			why := fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e)))
+			p.note(why)
+			p.waits = append(p.waits, FloorWait{Owner: f.Owner, GPUs: need, Why: why})
 			continue
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
-		k, limit := allowed(e, &fl, &p, o, want)
+		k, limit, bound := allowedBy(e, &fl, &p, o, want)
 		if k < want && !p.quiet {
-			p.note(fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit))
+			why := fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit)
+			p.note(why)
+			p.waits = append(p.waits, FloorWait{Owner: f.Owner, GPUs: max(need-k*o.o.GPUs, 0), Limit: bound, Why: why})
 		}
 		if k == 0 {
 			continue

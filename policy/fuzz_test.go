@@ -725,7 +725,7 @@ func dtRunScenario(t *testing.T, s *dtScenario) {
 // withoutWords is p without its notes and reasons, which
 // DecideWithoutNotes may leave unwritten.
 func withoutWords(p Plan) Plan {
-	p.Notes = nil
+	p.Notes, p.Waits = nil, nil
 	p.Launches = slices.Clone(p.Launches)
 	for i := range p.Launches {
 		p.Launches[i].Reason = ""

@@ -213,6 +213,22 @@ type Plan struct {
 	// for UnusedHold (Snapshot.Unused), as it holds an offering that
 	// stocked out, so the next launch tries another shape.
 	Unused []OfferingKey
+	// Waits names, for each active floor this plan leaves short of its
+	// GPUs, what holds the rest back: a limit (with its numbers) or no
+	// offering to launch (with why each was skipped), in the words of the
+	// floor's note. Nil from DecideWithoutNotes, which writes no notes.
+	Waits []FloorWait
+}
+
+// FloorWait is why an active floor waits for burst GPUs (Plan.Waits).
+type FloorWait struct {
+	Owner string // the floor's owner: a schedule's name or a burst's ID
+	GPUs  int    // the burst GPUs it wants and this plan does not launch
+	// Limit is the hard limit that held the launch back (LimitBudget,
+	// LimitMaxGPUs, LimitMaxCostPerHour), or "" when no offering could be
+	// launched (out of stock, held after a failed launch, quota).
+	Limit string
+	Why   string // the floor's note
 }
 
 // UnusedAfter is how long past its idle threshold, at least, an instance

@@ -27,7 +27,8 @@ func Fixture(now func() time.Time) *Memory {
 		Spend: api.Spend{PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 			Accrued: 1234.56, Budget: 20000, PerHour: 86.08},
 		Manual: api.ManualLimits{MaxGPUs: 32, MaxTTL: api.Duration(12 * time.Hour)},
-		Floors: []api.Floor{{Kind: "schedule", Owner: "weekday-peak", Reason: "cron CRON_TZ=Europe/Berlin 0 8 * * 1-5", GPUs: 16, Until: time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC)}},
+		Floors: []api.Floor{{Kind: "schedule", Owner: "weekday-peak", Reason: "cron CRON_TZ=Europe/Berlin 0 8 * * 1-5", GPUs: 16, Until: time.Date(2026, 11, 29, 17, 0, 0, 0, time.UTC),
+			Waiting: `floor "weekday-peak" wants 8 more burst GPUs (1 × aws-p5-ondemand): launching 0; limit max_cost_per_hour $100.00 (burst costs $86.08/h, aws-p5-ondemand is $98.32/h)`, HeldBy: "max_cost_per_hour"}},
 		Instances: []api.Instance{
 			{ID: "i-0a1b2c3d4e5f60001", Pool: "training", Provider: "aws-use1", Offering: "aws-p5-spot", InstanceType: "p5.48xlarge", Zone: "us-east-1a", Spot: true, GPUs: 8, BusyGPUs: 8, State: "running", LaunchedAt: t0.Add(-95 * time.Minute), PricePerHour: 31.04, Floor: "weekday-peak"},
 			{ID: "i-0a1b2c3d4e5f60002", Pool: "training", Provider: "aws-use1", Offering: "aws-p5-spot", InstanceType: "p5.48xlarge", Zone: "us-east-1b", Spot: true, GPUs: 8, BusyGPUs: 0, State: "booting", LaunchedAt: t0.Add(-3 * time.Minute), PricePerHour: 31.04, Floor: "alice", Burst: "b-0001"},

@@ -86,8 +86,12 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	if p, since, ok := b.sched.Waiting(name); ok {
 		d.Snapshot.Waiting, d.Snapshot.WaitingSince = p, since
 	}
+	waits := b.waitsOf(name)
 	for _, f := range snap.Floors {
 		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		if w, ok := waits.waits[f.Owner]; ok {
+			af.Waiting, af.HeldBy = w.Why, heldBy(w)
+		}
 		if f.Kind == policy.FloorManual {
 			// The policy knows a burst by its ID; its owner is the
 			// principal who opened it, as on its instances.
@@ -410,6 +414,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		return nil, err
 	}
 	out := []api.Burst{}
+	waits := map[string]floorWaits{}
 	for _, f := range fls {
 		if f.ID <= q.After {
 			continue
@@ -418,12 +423,68 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		if !q.All && bu.State != "active" {
 			continue
 		}
+		if bu.State == "active" {
+			fw, ok := waits[bu.Pool]
+			if !ok {
+				fw = b.waitsOf(bu.Pool)
+				waits[bu.Pool] = fw
+			}
+			fw.wait(&bu)
+		}
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}
 		out = append(out, bu)
 	}
 	return out, nil
+}
+
+// heldByNoOffering is Burst.HeldBy when no offering could be launched for
+// a floor (out of stock, held after a failed launch, quota).
+const heldByNoOffering = "no_offering"
+
+// floorWaits is what a pool's last evaluation left its floors waiting
+// for, by floor owner, and when it ran.
+type floorWaits struct {
+	at    time.Time
+	waits map[string]policy.FloorWait
+}
+
+// waitsOf is what this server's last evaluation of pool left its floors
+// waiting for: the plan's own Waits, written with its notes. None when
+// that evaluation failed, or when this server does not lead (a follower
+// evaluates nothing, and one that lost its term holds an old plan).
+func (b *backend) waitsOf(pool string) floorWaits {
+	if b.elector != nil {
+		if _, leads := b.elector.Acting(); !leads {
+			return floorWaits{}
+		}
+	}
+	st, ok := b.sched.LastStatus(pool)
+	if !ok || st.Err != "" || st.Time.IsZero() || len(st.Plan.Waits) == 0 {
+		return floorWaits{}
+	}
+	out := floorWaits{at: st.Time, waits: make(map[string]policy.FloorWait, len(st.Plan.Waits))}
+	for _, w := range st.Plan.Waits {
+		out.waits[w.Owner] = w
+	}
+	return out
+}
+
+// wait sets bu's Waiting from its pool's waits, while it is active.
+func (fw floorWaits) wait(bu *api.Burst) {
+	w, ok := fw.waits[bu.ID]
+	if !ok || bu.State != "active" || fw.at.Before(bu.CreatedAt) {
+		return
+	}
+	bu.Waiting, bu.HeldBy, bu.WaitingAt = w.Why, heldBy(w), fw.at
+}
+
+func heldBy(w policy.FloorWait) string {
+	if w.Limit == "" {
+		return heldByNoOffering
+	}
+	return w.Limit
 }
 
 // burstCounts is, by burst id, the live instances each manual burst holds
@@ -520,7 +581,9 @@ func (b *backend) Burst(ctx context.Context, id string) (api.Burst, error) {
 	if err != nil {
 		return api.Burst{}, err
 	}
-	return apiBurst(f, now, counts), nil
+	bu := apiBurst(f, now, counts)
+	b.waitsOf(bu.Pool).wait(&bu)
+	return bu, nil
 }
 
 func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Burst, string, error) {

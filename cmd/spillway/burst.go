@@ -176,6 +176,13 @@ func newBurstListCmd() *cobra.Command {
 				if len(bs) == 0 {
 					fmt.Fprintln(tw, "(no bursts)")
 				}
+				// Why a burst is short of its GPUs, as its pool's last
+				// evaluation said: too long for a column.
+				for _, b := range bs {
+					if b.Waiting != "" {
+						fmt.Fprintf(tw, "%s waits (%s): %s\n", b.ID, b.HeldBy, oneLine(b.Waiting, 400))
+					}
+				}
 			}); err != nil {
 				return err
 			}

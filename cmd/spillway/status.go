@@ -86,6 +86,10 @@ overdue while its tick waits on a cloud call says which provider's.
 						fmt.Fprintf(tw, "\n%s: active floors (they add up, within the pool's limits):\n", p.Name)
 						for _, fl := range p.ActiveFloors {
 							fmt.Fprintf(tw, "  %s\n", floorLine(fl))
+							if fl.Waiting != "" {
+								// Short of its GPUs at the last evaluation.
+								fmt.Fprintf(tw, "    waits (%s): %s\n", fl.HeldBy, oneLine(fl.Waiting, 400))
+							}
 						}
 						if n := p.FloorsOmitted; n > 0 {
 							// The server answers the newest few.

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
+)
+
+// TestBurstSaysWhyItWaits: a burst the server's tick cannot launch for
+// says why on GET /v1/bursts/{id}, in the list, on its pool's floor and in
+// spillway burst list: the limit with its numbers (two bursts of 16 GPUs
+// hold the pool's max_gpus 32, a third waits), or the offering out of
+// stock. Before, it read 0 instances and nothing else; the reason was only
+// in the pool's decisions.
+func TestBurstSaysWhyItWaits(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		stock    int // p4d in us-east-1a; -1 leaves the emulator's
+		before   int // bursts of 16 GPUs opened and launched for first
+		heldBy   string
+		wantWhy  []string
+		wantList string
+	}{
+		{name: "max_gpus", stock: -1, before: 2, heldBy: "max_gpus",
+			wantWhy:  []string{"wants 16 more burst GPUs (2 × ", "launching 0; limit max_gpus 32 (32 burst GPUs held)"},
+			wantList: "waits (max_gpus): floor "},
+		{name: "out of stock", stock: 0, heldBy: "no_offering",
+			wantWhy:  []string{"wants 16 more burst GPUs: no offering can be launched (", "p4d.24xlarge", "skipped: out of stock until "},
+			wantList: "waits (no_offering): floor "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startAPIServer(t)
+			if tc.stock >= 0 {
+				s.emu.SetStock("p4d.24xlarge", "us-east-1a", tc.stock)
+			}
+			ctx := context.Background()
+			tok := s.token(t, "alice", tokens.Operator)
+			op := s.client(t, tok)
+			open := func() api.Burst {
+				t.Helper()
+				b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 16, For: api.Duration(time.Hour), Reason: "INC-9"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+			for range tc.before {
+				b := open()
+				eventually(t, "burst "+b.ID+" launched for", func() bool {
+					got, err := op.Burst(ctx, b.ID)
+					return err == nil && got.Instances+got.LaunchingGPUs/8 >= 2
+				})
+			}
+			b := open()
+			var got api.Burst
+			eventually(t, "burst "+b.ID+" saying why it waits", func() bool {
+				var err error
+				got, err = op.Burst(ctx, b.ID)
+				return err == nil && got.Waiting != ""
+			})
+			t.Logf("burst %s waits (%s): %s", got.ID, got.HeldBy, got.Waiting)
+			if got.HeldBy != tc.heldBy || got.Instances != 0 || got.WaitingAt.Before(got.CreatedAt) {
+				t.Errorf("burst %s: held_by %q, %d instances, waiting at %v, want held by %s, none, after its creation at %v",
+					got.ID, got.HeldBy, got.Instances, got.WaitingAt, tc.heldBy, got.CreatedAt)
+			}
+			for _, w := range tc.wantWhy {
+				if !strings.Contains(got.Waiting, w) {
+					t.Errorf("burst %s waiting %q, want it to say %q", got.ID, got.Waiting, w)
+				}
+			}
+			bs, err := op.Bursts(ctx, "train", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range bs {
+				if x.ID == b.ID && x.HeldBy != tc.heldBy {
+					t.Errorf("listed burst %s held by %q, want %s", x.ID, x.HeldBy, tc.heldBy)
+				}
+			}
+			d, err := op.Pool(ctx, "train")
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range d.Floors {
+				if f.Burst == b.ID {
+					found = true
+					if f.HeldBy != tc.heldBy || !strings.Contains(f.Waiting, tc.wantWhy[0]) {
+						t.Errorf("pool floor of %s: held_by %q waiting %q, want %s", b.ID, f.HeldBy, f.Waiting, tc.wantWhy[0])
+					}
+				}
+			}
+			if !found {
+				t.Errorf("pool floors %+v lack burst %s", d.Floors, b.ID)
+			}
+			t.Setenv("SPILLWAY_TOKEN", tok)
+			out, _, err := runCLI(t, "burst", "list", "--server", s.url)
+			if err != nil || !strings.Contains(out, b.ID+" "+tc.wantList) {
+				t.Errorf("spillway burst list: %v\n%s\nwant a line %q", err, out, b.ID+" "+tc.wantList)
+			}
+		})
+	}
+}
