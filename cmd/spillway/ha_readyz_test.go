@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/emulator"
 	"github.com/spillway-io/spillway/internal/fixture"
 )
@@ -45,6 +47,7 @@ server:
   tick: 200ms
   lease_ttl: 2s
   lease_renew: 250ms
+  tokens_file: tokens.yaml
 %spools:
   - name: train
     onprem: {nodes: 1, gpus_per_node: 8}
@@ -63,6 +66,10 @@ server:
 			t.Fatal(err)
 		}
 		return path
+	}
+	tok, err := tokens.Add(filepath.Join(dir, "tokens.yaml"), "victor", tokens.Viewer, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
 	direct := pg.DSNWithoutPassword(db) + "&connect_timeout=1"
 	// a reaches the database through the proxy, b directly; a starts
@@ -95,7 +102,10 @@ server:
 	eventually(t, "a answers /readyz as a follower that reached the database", func() bool {
 		var code int
 		code, body = readyzOf(t, a.addr)
-		return code == http.StatusOK && !body.Leader && body.Lease != nil && body.Lease.Error == "" && body.Lease.Holder == b.elector.Holder()
+		// Its renewals failed, so no renewal read who held the lease
+		// next: it learns it as a follower.
+		return code == http.StatusOK && !body.Leader && body.Lease != nil && body.Lease.Error == "" && body.Lease.Holder == b.elector.Holder() &&
+			body.Lease.LastTerm != nil && body.Lease.LastTerm.TakenBy != ""
 	})
 	if p, ok := body.Pools["train"]; !ok || p.Error != "" {
 		t.Errorf("the follower's /readyz pools.train = %+v, %v; want no error (its last leader tick's was %q)", p, ok, st.Err+st.ReadErr+st.StateErr)
@@ -103,6 +113,18 @@ server:
 	lt := body.Lease.LastTerm
 	if lt == nil || lt.Epoch != 1 || lt.Ended.IsZero() || !strings.Contains(lt.Why, "its renewals failed until the term ran out") || lt.Error == "" || !strings.Contains(lt.Why, lt.Error) {
 		t.Errorf("the follower's /readyz lease.last_term = %+v; want epoch 1, ended, its renewals failed, with their error", lt)
+	}
+	if lt == nil {
+		t.FailNow()
+	}
+	if lt.TakenBy != b.elector.Holder() {
+		t.Errorf("the follower's /readyz lease.last_term.taken_by = %q, want %q, which took the lease after its term", lt.TakenBy, b.elector.Holder())
+	}
+	// So do /v1/status and spillway status.
+	t.Setenv("SPILLWAY_TOKEN", tok)
+	out, _, err := runCLI(t, "status", "--server", "http://"+a.addr)
+	if want := "ended " + fmtTime(lt.Ended) + ": " + lt.Why + "; the lease was then taken by " + b.elector.Holder(); err != nil || !strings.Contains(out, want) {
+		t.Errorf("spillway status on the follower: %v\n%s\nwant a line with %q", err, out, want)
 	}
 	// The leader's has none.
 	if _, lb := readyzOf(t, b.addr); !lb.Leader || lb.Lease == nil || lb.Lease.LastTerm != nil {

@@ -34,6 +34,12 @@ func (c fixedClock) Now() time.Time { return c.t }
 // its URL and a token per role.
 func opServer(t *testing.T) (string, map[tokens.Role]string) {
 	t.Helper()
+	return opServerWith(t, nil)
+}
+
+// opServerWith is opServer whose status names leader as the lease's.
+func opServerWith(t *testing.T, leader *api.LeaderInfo) (string, map[tokens.Role]string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "tokens.yaml")
 	toks := map[tokens.Role]string{}
 	for name, role := range map[string]tokens.Role{"vera": tokens.Viewer, "alice": tokens.Operator, "root": tokens.Admin} {
@@ -44,7 +50,11 @@ func opServer(t *testing.T) (string, map[tokens.Role]string) {
 		toks[role] = tok
 	}
 	clock := fixedClock{apitest.FixtureTime}
-	srv, err := api.NewServer(api.Options{Backend: apitest.Fixture(clock.Now), TokensFile: file, Clock: clock})
+	be := apitest.Fixture(clock.Now)
+	if leader != nil {
+		be.SetLeader(leader)
+	}
+	srv, err := api.NewServer(api.Options{Backend: be, TokensFile: file, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +78,15 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 // compares what a person reads (stdout, and the error main prints) with
 // testdata/cli/NAME.golden.
 func TestOperatorCLIGolden(t *testing.T) {
+	// The lease each status golden's server names; none: a single server.
+	follower := func(end *api.TermEnd) *api.LeaderInfo {
+		return &api.LeaderInfo{Holder: "spw-b/4242/9f1c", Epoch: 8, Expires: apitest.FixtureTime.Add(10 * time.Second), This: "spw-a/4141/77aa", LastTerm: end}
+	}
+	leaders := map[string]*api.LeaderInfo{
+		"status-follower-last-term":      follower(&api.TermEnd{Epoch: 7, Ended: apitest.FixtureTime.Add(-2 * time.Minute), Why: "its renewals failed until the term ran out: dial tcp 10.0.0.5:5432: i/o timeout", Error: "dial tcp 10.0.0.5:5432: i/o timeout", TakenBy: "spw-b/4242/9f1c"}),
+		"status-follower-last-term-json": follower(&api.TermEnd{Epoch: 7, Ended: apitest.FixtureTime.Add(-2 * time.Minute), Why: "its renewals failed until the term ran out: dial tcp 10.0.0.5:5432: i/o timeout", Error: "dial tcp 10.0.0.5:5432: i/o timeout", TakenBy: "spw-b/4242/9f1c"}),
+		"status-follower-lost":           follower(&api.TermEnd{Epoch: 7, Ended: apitest.FixtureTime.Add(-2 * time.Minute), Why: "the lease was lost to spw-b/4242/9f1c (epoch 8)", TakenBy: "spw-b/4242/9f1c"}),
+	}
 	for _, tc := range []struct {
 		name string
 		role tokens.Role // token in SPILLWAY_TOKEN; "" none
@@ -75,6 +94,11 @@ func TestOperatorCLIGolden(t *testing.T) {
 		args []string
 	}{
 		{"status", tokens.Viewer, "", []string{"status"}},
+		// A follower whose renewals failed says so, and who took the
+		// lease; one that lost it to a renewal names the taker once.
+		{"status-follower-last-term", tokens.Viewer, "", []string{"status"}},
+		{"status-follower-lost", tokens.Viewer, "", []string{"status"}},
+		{"status-follower-last-term-json", tokens.Viewer, "", []string{"status", "-o", "json"}},
 		{"status-json", tokens.Viewer, "", []string{"status", "-o", "json"}},
 		{"instances", tokens.Viewer, "", []string{"instances"}},
 		{"instances-json", tokens.Viewer, "", []string{"instances", "--pool", "training", "-o", "json"}},
@@ -113,7 +137,7 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"err-https-to-http", tokens.Viewer, "", []string{"status", "--server", "https://SERVER"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, toks := opServer(t)
+			url, toks := opServerWith(t, leaders[tc.name])
 			tok := tc.tok
 			if tc.role != "" {
 				tok = toks[tc.role]

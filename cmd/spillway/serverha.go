@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,6 +264,21 @@ func (b *backend) storedSpend(ctx context.Context, pool *policy.Pool, d *api.Poo
 }
 
 // leaderLine says who leads, for `spillway status`.
+// lastTermLine says how the answering server's last term ended, while it
+// does not lead: its epoch, when, why, and who took the lease when the why
+// does not name them; "" when it leads or never led.
+func lastTermLine(l *api.LeaderInfo) string {
+	lt := l.LastTerm
+	if lt == nil || l.Leads {
+		return ""
+	}
+	line := fmt.Sprintf("last term of %s: epoch %d, ended %s: %s", l.This, lt.Epoch, fmtTime(lt.Ended), oneLine(lt.Why, 400))
+	if lt.TakenBy != "" && !strings.Contains(lt.Why, lt.TakenBy) {
+		line += "; the lease was then taken by " + lt.TakenBy
+	}
+	return line
+}
+
 func leaderLine(l *api.LeaderInfo) string {
 	switch {
 	case l.Error != "":

@@ -57,6 +57,9 @@ overdue while its tick waits on a cloud call says which provider's.
 				fmt.Fprintf(tw, "cluster %s at %s%s\n", st.Cluster, fmtTime(st.Time), dry)
 				if l := st.Leader; l != nil {
 					fmt.Fprintln(tw, leaderLine(l))
+					if line := lastTermLine(l); line != "" {
+						fmt.Fprintln(tw, line)
+					}
 				}
 				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "POOL\tON-PREM BUSY\tIDLE ALLOCATED\tPENDING JOBS\tPENDING GPUS\tOLDEST WAIT\tINSTANCES\tCLOUD GPUS\tSPEND\tBUDGET\tFLOORS")

@@ -34,7 +34,9 @@ type Elector struct {
 	err     error     // the last lease call's failure; nil once one succeeds
 	cause   error     // the last failure not cut by its own deadline (cutError)
 	ended   TermEnd   // how the last term ended; zero before one did
-	onLead  func(epoch int64)
+	// takerAsked: the term after ended was looked up (learnTaker).
+	takerAsked bool
+	onLead     func(epoch int64)
 }
 
 // TermEnd says how a term of this server ended, for an operator asking a
@@ -216,6 +218,7 @@ func (e *Elector) Step(ctx context.Context) {
 		return
 	}
 	if !ok {
+		e.learnTaker(ctx)
 		return
 	}
 	e.mu.Lock()
@@ -234,9 +237,42 @@ func (e *Elector) stepDown(end TermEnd) {
 	}
 	e.mu.Lock()
 	e.leading = false
-	e.ended = end
+	e.ended, e.takerAsked = end, false
 	e.mu.Unlock()
 	e.log.Warn("stopped leading", "holder", e.lease.holder, "epoch", end.Epoch, "why", end.Why)
+}
+
+// learnTaker names, in the last term's end, the server that took the
+// lease after it, when the end did not say (its renewals failed, so no
+// renewal read who held the lease next): once another server holds the
+// lease (Acquire refused), the term after this server's is recorded. It
+// asks once per term ended.
+func (e *Elector) learnTaker(ctx context.Context) {
+	e.mu.Lock()
+	end, asked := e.ended, e.takerAsked
+	e.takerAsked = true
+	e.mu.Unlock()
+	if end.Epoch == 0 || end.By != "" || asked {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, e.lease.ttl/2)
+	defer cancel()
+	t, ok, err := e.lease.TermAt(tctx, end.Epoch+1)
+	if err != nil {
+		e.log.Warn("could not read who took the lease after this server's term", "epoch", end.Epoch, "err", err)
+		e.mu.Lock()
+		e.takerAsked = false // the next round asks again
+		e.mu.Unlock()
+		return
+	}
+	if !ok || t.Holder == e.lease.holder {
+		return
+	}
+	e.mu.Lock()
+	if e.ended.Epoch == end.Epoch && e.ended.By == "" {
+		e.ended.By = t.Holder
+	}
+	e.mu.Unlock()
 }
 
 // lost is the end of the term at epoch, which a renewal found over in the

@@ -236,6 +236,21 @@ type Term struct {
 	Acquired time.Time
 }
 
+// TermAt is the term of the lease at epoch; ok is false when none was
+// taken at it.
+func (l *Lease) TermAt(ctx context.Context, epoch int64) (t Term, ok bool, err error) {
+	err = l.s.pool.QueryRow(ctx, `SELECT epoch, holder, acquired FROM leader_terms WHERE name = $1 AND epoch = $2`, l.name, epoch).
+		Scan(&t.Epoch, &t.Holder, &t.Acquired)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Term{}, false, nil
+	}
+	if err != nil {
+		return Term{}, false, fmt.Errorf("state/postgres: term %d of lease %q: %w", epoch, l.name, err)
+	}
+	t.Acquired = t.Acquired.UTC()
+	return t, true, nil
+}
+
 // Terms lists the terms of lease name, oldest first.
 func (s *Store) Terms(ctx context.Context, name string) ([]Term, error) {
 	rows, err := s.pool.Query(ctx, `SELECT epoch, holder, acquired FROM leader_terms WHERE name = $1 ORDER BY epoch`, name)
