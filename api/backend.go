@@ -476,7 +476,8 @@ type Burst struct {
 	// active burst short of its GPUs: the limit with its numbers, or why
 	// no offering could be launched (out of stock, held after a failed
 	// launch, quota), in the words of the decision's note. HeldBy names
-	// the limit (budget, max_gpus, max_cost_per_hour), or no_offering.
+	// the limit (budget, max_gpus, max_cost_per_hour), or no_offering;
+	// no_pool when the config no longer has the burst's pool.
 	// Empty when nothing holds it back, and on a server that does not
 	// lead (its last evaluation is not the leader's).
 	Waiting   string    `json:"waiting,omitempty"`

@@ -443,11 +443,18 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 // a floor (out of stock, held after a failed launch, quota).
 const heldByNoOffering = "no_offering"
 
+// heldByNoPool is Burst.HeldBy for a burst whose pool the config no longer
+// has.
+const heldByNoPool = "no_pool"
+
 // floorWaits is what a pool's last evaluation left its floors waiting
 // for, by floor owner, and when it ran.
 type floorWaits struct {
 	at    time.Time
 	waits map[string]policy.FloorWait
+	// gone: the pool is not in this server's config, so no tick
+	// launches for its floors (removed or renamed since they opened).
+	gone string
 }
 
 // waitsOf is what this server's last evaluation of pool left its floors
@@ -455,6 +462,9 @@ type floorWaits struct {
 // that evaluation failed, or when this server does not lead (a follower
 // evaluates nothing, and one that lost its term holds an old plan).
 func (b *backend) waitsOf(pool string) floorWaits {
+	if _, ok := b.sched.PoolSpec(pool); !ok {
+		return floorWaits{gone: pool}
+	}
 	if b.elector != nil {
 		if _, leads := b.elector.Acting(); !leads {
 			return floorWaits{}
@@ -473,6 +483,11 @@ func (b *backend) waitsOf(pool string) floorWaits {
 
 // wait sets bu's Waiting from its pool's waits, while it is active.
 func (fw floorWaits) wait(bu *api.Burst) {
+	if fw.gone != "" && bu.State == "active" {
+		bu.Waiting = fmt.Sprintf("pool %q is not in this server's config (removed or renamed since the burst was opened): nothing launches for it; end it with spillway burst cancel %s", fw.gone, bu.ID)
+		bu.HeldBy = heldByNoPool
+		return
+	}
 	w, ok := fw.waits[bu.ID]
 	if !ok || bu.State != "active" || fw.at.Before(bu.CreatedAt) {
 		return

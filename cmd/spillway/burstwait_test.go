@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,43 @@ func TestBurstSaysWhyItWaits(t *testing.T) {
 				t.Errorf("spillway burst list: %v\n%s\nwant a line %q", err, out, b.ID+" "+tc.wantList)
 			}
 		})
+	}
+}
+
+// TestBurstOfARemovedPoolSaysSo: a burst opened in a pool that the config
+// no longer has when the server starts again on the same state read
+// active, with 0 instances, as if it waited its turn; nothing will launch
+// for it. It says that its pool is not in the config, and how to end it.
+func TestBurstOfARemovedPoolSaysSo(t *testing.T) {
+	s := startAPIServer(t)
+	s.emu.SetStock("p4d.24xlarge", "us-east-1a", 0) // nothing to launch, nothing left running
+	tok := s.token(t, "alice", tokens.Operator)
+	b, err := s.client(t, tok).CreateBurst(t.Context(), api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-78"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.config, []byte(strings.Replace(string(cfg), "- name: train\n", "- name: training\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, loadConfig(t, s.config))
+	s.url = "http://" + srv.addr
+	got, err := s.client(t, tok).Burst(t.Context(), b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `pool "train" is not in this server's config (removed or renamed since the burst was opened): nothing launches for it; end it with spillway burst cancel ` + b.ID
+	if got.State != "active" || got.HeldBy != "no_pool" || got.Waiting != want {
+		t.Errorf("burst %s of a removed pool: state %s, held_by %q, waiting %q; want active, no_pool, %q", b.ID, got.State, got.HeldBy, got.Waiting, want)
+	}
+	bs, err := s.client(t, tok).Bursts(t.Context(), "train", false)
+	if err != nil || len(bs) != 1 || bs[0].Waiting != want {
+		t.Errorf("burst list --pool train: %+v, %v; want %s saying %q", bs, err, b.ID, want)
 	}
 }
