@@ -614,7 +614,9 @@ func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Bu
 	if err != nil {
 		return api.Burst{}, "", err
 	}
-	return apiBurst(f, now, counts), f.RequestDigest, nil
+	bu := apiBurst(f, now, counts)
+	b.waitsOf(bu.Pool).wait(&bu)
+	return bu, f.RequestDigest, nil
 }
 
 func (b *backend) CancelBurst(ctx context.Context, id, principal string) (api.Burst, error) {

@@ -41,22 +41,23 @@ func TestBurstSaysWhyItWaits(t *testing.T) {
 			ctx := context.Background()
 			tok := s.token(t, "alice", tokens.Operator)
 			op := s.client(t, tok)
-			open := func() api.Burst {
+			last := api.CreateBurstRequest{Pool: "train", GPUs: 16, For: api.Duration(time.Hour), Reason: "INC-9", IdempotencyKey: "inc-9-last"}
+			open := func(req api.CreateBurstRequest) api.Burst {
 				t.Helper()
-				b, err := op.CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 16, For: api.Duration(time.Hour), Reason: "INC-9"})
+				b, err := op.CreateBurst(ctx, req)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return b
 			}
 			for range tc.before {
-				b := open()
+				b := open(api.CreateBurstRequest{Pool: "train", GPUs: 16, For: api.Duration(time.Hour), Reason: "INC-9"})
 				eventually(t, "burst "+b.ID+" launched for", func() bool {
 					got, err := op.Burst(ctx, b.ID)
 					return err == nil && got.Instances+got.LaunchingGPUs/8 >= 2
 				})
 			}
-			b := open()
+			b := open(last)
 			var got api.Burst
 			eventually(t, "burst "+b.ID+" saying why it waits", func() bool {
 				var err error
@@ -72,6 +73,11 @@ func TestBurstSaysWhyItWaits(t *testing.T) {
 				if !strings.Contains(got.Waiting, w) {
 					t.Errorf("burst %s waiting %q, want it to say %q", got.ID, got.Waiting, w)
 				}
+			}
+			// A client's retry with the burst's key (its answer lost)
+			// reads the same.
+			if again := open(last); !again.Replayed || again.HeldBy != tc.heldBy {
+				t.Errorf("the create sent again with its key: replayed %v, held_by %q; want the burst replayed, held by %s", again.Replayed, again.HeldBy, tc.heldBy)
 			}
 			bs, err := op.Bursts(ctx, "train", false)
 			if err != nil {
