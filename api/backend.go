@@ -98,7 +98,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return &DurationError{JSON: string(b)}
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil {
+	if err != nil || strings.HasPrefix(s, "+") {
+		// time.ParseDuration reads "+2h" as 2h: no client writes the sign.
 		return &DurationError{JSON: string(b), Value: s}
 	}
 	*d = Duration(v)
@@ -115,6 +116,9 @@ type DurationError struct {
 func (e *DurationError) Error() string {
 	if e.Value == "" && !strings.HasPrefix(e.JSON, `"`) {
 		return fmt.Sprintf("%s is not a duration: a duration is a string such as \"2h\" or \"90m\"", clip(e.JSON))
+	}
+	if strings.HasPrefix(e.Value, "+") {
+		return fmt.Sprintf("%q is a duration with a sign: write it without one, such as \"2h\" or \"90m\"", clip(e.Value))
 	}
 	return fmt.Sprintf("%q is not a duration: use a Go duration such as \"2h\" or \"90m\"", clip(e.Value))
 }

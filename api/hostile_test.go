@@ -158,6 +158,8 @@ func TestBurstForNotADuration(t *testing.T) {
 		{`7200`, `for 7200 is not a duration: a duration is a string such as "2h"`},
 		{`["2h"]`, `for ["2h"] is not a duration`},
 		{`"` + long + `"`, `for "` + long[:80] + `…" is not a duration`},
+		// time.ParseDuration read "+2h" as 2h.
+		{`"+2h"`, `for "+2h" is a duration with a sign: write it without one, such as "2h" or "90m" (from 1m to 720h)`},
 	} {
 		code, body := e.do(http.MethodPost, "/v1/bursts", e.tok[tokens.Operator], `{"pool":"training","gpus":1,"for":`+tc.value+`,"reason":"x"}`)
 		var eb struct{ Error api.Error }

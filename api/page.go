@@ -530,9 +530,13 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return errf(http.StatusBadRequest, CodeInvalid, "gpus %q is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", clip(f.Get("gpus")), maxBurstGPUs)
 		}
-		d, err := time.ParseDuration(strings.TrimSpace(f.Get("for")))
+		fv := strings.TrimSpace(f.Get("for"))
+		d, err := time.ParseDuration(fv)
 		if err != nil {
 			return errf(http.StatusBadRequest, CodeInvalid, "for %q is not a duration: use e.g. 2h or 90m", clip(f.Get("for")))
+		}
+		if strings.HasPrefix(fv, "+") { // time.ParseDuration reads +2h as 2h
+			return errf(http.StatusBadRequest, CodeInvalid, "for %q is a duration with a sign: write it without one, e.g. 2h or 90m", clip(f.Get("for")))
 		}
 		req := CreateBurstRequest{Pool: f.Get("pool"), GPUs: gpus, For: Duration(d), Reason: strings.TrimSpace(f.Get("reason")), Offering: strings.TrimSpace(f.Get("offering"))}
 		if err := validateBurst(req); err != nil {

@@ -237,10 +237,16 @@ func TestPageCSRF(t *testing.T) {
 		{"0x10", "gpus &#34;0x10&#34; is not a whole number"},
 		{"-4", "gpus &#34;-4&#34; is not a whole number"},
 		{"99999999999999999999", "gpus &#34;99999999999999999999&#34; is out of range: ask for 1 to 100000 GPUs"},
+		// time.ParseDuration read for=+2h as 2h.
+		{"", "for &#34;&#43;2h&#34; is a duration with a sign: write it without one, e.g. 2h or 90m"},
 	} {
 		f := url.Values{"csrf": {csrf}, "pool": {"training"}, "gpus": {tc.gpus}, "for": {"1h"}, "reason": {"INC-9"}}
+		if tc.gpus == "" { // the case is about for
+			f.Set("gpus", "4")
+			f.Set("for", "+2h")
+		}
 		if resp, body := b.post("/bursts", f); resp.StatusCode != 400 || !strings.Contains(body, "Refused: "+tc.want) {
-			t.Errorf("gpus=%s: %d, want 400 with %q\n%s", tc.gpus, resp.StatusCode, tc.want, body)
+			t.Errorf("gpus=%s: %d, want 400 with %q", tc.gpus, resp.StatusCode, tc.want)
 		}
 	}
 	// A reason that is not UTF-8 (a form posted in Latin-1) is refused,
