@@ -90,7 +90,11 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	for _, f := range snap.Floors {
 		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
 		if w, ok := waits.waits[f.Owner]; ok {
-			af.Waiting, af.HeldBy = w.Why, heldBy(w)
+			burst := ""
+			if f.Kind == policy.FloorManual {
+				burst = f.Owner
+			}
+			af.Waiting, af.HeldBy = listedWaiting(w.Why, burst), heldBy(w)
 		}
 		if f.Kind == policy.FloorManual {
 			// The policy knows a burst by its ID; its owner is the
@@ -430,6 +434,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 				waits[bu.Pool] = fw
 			}
 			fw.wait(&bu)
+			bu.Waiting = listedWaiting(bu.Waiting, bu.ID)
 		}
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
@@ -493,6 +498,27 @@ func (fw floorWaits) wait(bu *api.Burst) {
 		return
 	}
 	bu.Waiting, bu.HeldBy, bu.WaitingAt = w.Why, heldBy(w), fw.at
+}
+
+// maxListedWaiting bounds, in runes, a waiting shown in a listing (the
+// pool's floors in /v1/status, /v1/pools and the page; GET /v1/bursts): a
+// note that names every offering skipped grows with the pool's offerings
+// (60 out of stock: about 5 kB), repeated for each floor of each pool at
+// every poll. GET /v1/bursts/{id} says it whole.
+const maxListedWaiting = 300
+
+// listedWaiting is why, cut to maxListedWaiting runes for a listing,
+// saying where it is whole.
+func listedWaiting(why, burst string) string {
+	r := []rune(why)
+	if len(r) <= maxListedWaiting {
+		return why
+	}
+	whole := "the pool's decisions say it whole"
+	if burst != "" {
+		whole = "GET /v1/bursts/" + burst + " says it whole"
+	}
+	return string(r[:maxListedWaiting]) + "… (" + whole + ")"
 }
 
 func heldBy(w policy.FloorWait) string {

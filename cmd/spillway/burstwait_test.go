@@ -150,3 +150,25 @@ func TestBurstOfARemovedPoolSaysSo(t *testing.T) {
 		t.Errorf("burst list --pool train: %+v, %v; want %s saying %q", bs, err, b.ID, want)
 	}
 }
+
+// TestListedWaitingIsBounded: a floor's waiting names every offering
+// skipped, so a pool of 60 offerings out of stock wrote about 5 kB for each
+// of its floors into every /v1/status, /v1/pools and page answer; a
+// listing cuts it and says where it is whole.
+func TestListedWaitingIsBounded(t *testing.T) {
+	skipped := strings.Repeat("aws/us-east-1/p5.48xlarge/spot skipped: out of stock until 09:12:00 UTC; ", 60)
+	long := `floor "b-1" (manual) wants 16 more burst GPUs: no offering can be launched (` + skipped + ")"
+	for _, tc := range []struct {
+		name, why, burst, want string
+	}{
+		{"short", "limit max_gpus 32 (32 burst GPUs held)", "b-1", "limit max_gpus 32 (32 burst GPUs held)"},
+		{"burst", long, "b-1", string([]rune(long)[:300]) + "… (GET /v1/bursts/b-1 says it whole)"},
+		{"schedule", long, "", string([]rune(long)[:300]) + "… (the pool's decisions say it whole)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := listedWaiting(tc.why, tc.burst); got != tc.want {
+				t.Errorf("listedWaiting(%d bytes) = %q\nwant %q", len(tc.why), got, tc.want)
+			}
+		})
+	}
+}
