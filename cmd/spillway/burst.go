@@ -154,7 +154,10 @@ func newBurstListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List active manual bursts (--all: ended and cancelled ones too)",
-		Long:  "List active manual bursts (--all: ended and cancelled ones too).\n\n" + operatorExitStatus,
+		Long: "List active manual bursts (--all: ended and cancelled ones too). A burst its pool's last\n" +
+			"evaluation left short of its GPUs gets a line under the table saying why: \"ID waits (HELD_BY):\n" +
+			"…\", the limit with its numbers (max_gpus, max_cost_per_hour, budget), no_offering (out of\n" +
+			"stock, held after a failed launch, quota) or no_pool (the config no longer has its pool).\n\n" + operatorExitStatus,
 		Example: `  spillway burst list
   spillway burst list --pool training --all -o json`,
 		Args: noArgs,
