@@ -21,14 +21,13 @@ import (
 // skip and without; the results must be identical, timeline included, and
 // the skip must have saved evaluations in many of the runs, those of pools
 // with a schedule, max_lifetime or checkpointing too, only of policies
-// that are Deciders. SPILLWAY_SIM_STEADY_CASES runs more cases (make soak
-// runs 1,000), from the seed SPILLWAY_SIM_STEADY_FIRST.
+// that are Deciders. make test runs the cases the campaigns found and 15
+// drawn ones (40 took a third of the package's time);
+// SPILLWAY_SIM_STEADY_CASES runs more (make soak runs 1,000), from the
+// seed SPILLWAY_SIM_STEADY_FIRST.
 func TestSteadySkipIsExact(t *testing.T) {
 	defer func(on bool) { steadySkip = on }(steadySkip)
-	first, n := uint64(2_000_000), uint64(40)
-	if testing.Short() {
-		n = 15
-	}
+	first, n := uint64(2_000_000), uint64(15)
 	if raceBuild {
 		// 44 cases take minutes of evaluations without the skip, and
 		// near half an hour under -race, where they find no race: the
@@ -68,6 +67,7 @@ func TestSteadySkipIsExact(t *testing.T) {
 			continue
 		}
 		timers := len(c.pool.Schedules) > 0 || c.pool.ScaleIn.MaxLifetime > 0 || c.pool.CheckpointInterval > 0
+		began := time.Now()
 		for _, p := range pols {
 			runs++
 			if timers {
@@ -82,6 +82,9 @@ func TestSteadySkipIsExact(t *testing.T) {
 					t.Errorf("case %d: %s skipped evaluations but is not a Decider", c.seed, p.Name)
 				}
 			}
+		}
+		if took := time.Since(began); testing.Verbose() && took > 2*time.Second {
+			t.Logf("case %d took %s", c.seed, took.Round(time.Millisecond))
 		}
 	}
 	t.Logf("%d runs, %d of them skipped evaluations; with a schedule, max_lifetime or checkpointing %d runs, %d skipped", runs, saved, timerRuns, timerSaved)
@@ -127,9 +130,10 @@ func steadyCase(seed, r uint64, drop int) (fuzzCase, bool) {
 	return c, len(jobs) > 0 && c.tr.Span() <= trace.MaxSpan
 }
 
-// TestSteadySkipRules: sixty 16-GPU jobs that run 40 days, on 8 on-prem
-// GPUs, queue behind the bundled config's limits. Under a hard budget
-// (with a drain_timeout of two hours), a soft one, or max_gpus, the
+// TestSteadySkipRules: sixty 16-GPU jobs that run 20 days, on 8 on-prem
+// GPUs, queue behind the bundled config's limits (the monthly budget lasts
+// them two weeks, so a hard budget's run goes on into February's). Under a
+// hard budget (with a drain_timeout of two hours), a soft one, or max_gpus, the
 // policies evaluate a small share of the intervals (threshold too, whose
 // idle headroom does not keep it from skipping: IdleUnwatched); under a
 // hard budget without a drain_timeout (an instance commits for ever) none
@@ -140,7 +144,7 @@ func TestSteadySkipRules(t *testing.T) {
 	base = WithOnPremGPUs(base, 8)
 	var jobs []trace.Job
 	for i := range 60 {
-		jobs = append(jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 40 * 24 * time.Hour, GPUs: 16})
+		jobs = append(jobs, trace.Job{Submit: time.Duration(i) * time.Minute, Duration: 20 * 24 * time.Hour, GPUs: 16})
 	}
 	tr := &trace.Trace{Name: "queue", Start: trace.DefaultEpoch, Jobs: jobs}
 	floors := func(pool *policy.Pool, now time.Time) []policy.Floor { return policy.ScheduleFloors(*pool, now) }
@@ -176,7 +180,7 @@ func TestSteadySkipRules(t *testing.T) {
 		}, true},
 	}
 	if raceBuild {
-		// Each rule evaluates every interval of 40 days without the
+		// Each rule evaluates every interval of weeks without the
 		// skip, five policies: two minutes, ten under -race, where one
 		// rule shows what races (race_test.go).
 		rules = rules[:1]
