@@ -84,7 +84,7 @@ func TestSteadySkipIsExact(t *testing.T) {
 			}
 		}
 		if took := time.Since(began); testing.Verbose() && took > 2*time.Second {
-			t.Logf("case %d took %s", c.seed, took.Round(time.Millisecond))
+			t.Logf("case %d took %s", cs[0], took.Round(time.Millisecond))
 		}
 	}
 	t.Logf("%d runs, %d of them skipped evaluations; with a schedule, max_lifetime or checkpointing %d runs, %d skipped", runs, saved, timerRuns, timerSaved)
