@@ -120,6 +120,7 @@ func TestReadOnlyDatabaseSaysWhatToDo(t *testing.T) {
 // in a read-only transaction". Open now fails with a *ReadOnlyError saying
 // the server is a hot standby and to give the primary's address.
 func TestHotStandbySaysWhatToDo(t *testing.T) {
+	t.Parallel() // a database of its own, and a standby server of its own copied from the package's
 	dsn := newDB(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
 	openStore(t, dsn) // the primary's schema, replicated

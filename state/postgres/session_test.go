@@ -21,6 +21,7 @@ import (
 // their socket shows the end (the idle ping is set to an hour here, so that
 // nothing else can save the calls).
 func TestEndedSessionsAreReplaced(t *testing.T) {
+	t.Parallel() // its own PostgreSQL server, whose sessions it ends
 	srv, err := fixture.StartPostgres()
 	if err != nil {
 		t.Fatal(err)
