@@ -115,7 +115,13 @@ is "unhealthy" (the node needs a reboot), /healthz naming each. The GPUs are cou
 every sample (a GPU hot-removed or back, swapped for another or two
 reordered by a driver reload is followed: each reading is served under
 the GPU and index NVML gives it now) and NVML is initialised again after a
-driver reload. A GPU whose
+driver reload. A GPU counted before and counted no longer (fallen off the
+bus so far the driver lost it; every GPU, when NVML counts 0) is served
+after those counted, unknown, its error naming its UUID and
+DeviceGetCount NOT_COUNTED, and unhealthy once it has been lost or not
+counted in every sample for a minute; restart the agent after taking a
+GPU out on purpose. NVML counting no GPU is no healthy node (/healthz
+503). A GPU whose
 memory NVML reports broken (a row remapping failed: it needs repair; a row
 remapping or page retirement pending: it needs a reset) is "unhealthy":
 served as read (a job on it keeps it busy) with "unhealthy": true and why;
@@ -148,14 +154,15 @@ none busy. It serves:
              spillway_gpu_read_errors_total counts the samples in which a
              GPU could not be read, by the NVML call that failed (call) and
              its return as nvml.h names it (error: ERROR_GPU_IS_LOST, …, or
-             OUT_OF_RANGE, PANIC, TIMEOUT, OTHER), at most 1024 series
+             OUT_OF_RANGE, PANIC, TIMEOUT, NOT_COUNTED, OTHER), at most
+             1024 series
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
              and "error" when the latest sample failed or timed out
   /healthz   200 "ok" while the latest sample read every GPU healthy; 503
              and the NVML error while samples fail or time out, or naming
              each unknown or unhealthy GPU, the call that failed and how
              ("GPU 5 unknown (GetMemoryInfo ERROR_GPU_IS_LOST): …"), and
-             why (the two above keep
+             why, or saying NVML counts no GPU (the two above keep
              answering at once): for people and alerts, not a probe
   /livez     200 "ok" while the agent serves, whatever its GPUs: the
              liveness probe (restarting the agent mends no GPU)

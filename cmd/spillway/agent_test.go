@@ -134,8 +134,9 @@ func TestAgentFlagRangesInHelp(t *testing.T) {
 // without listening: the server's probes were refused, as for a node that
 // is not there, and only the agent's log said why. Now it serves at once:
 // /healthz and /v1/gpus answer 503 saying NVML is not ready and why, and
-// once NVML initialises the agent serves its (here no) GPUs and /healthz
-// is ok.
+// once NVML initialises the agent serves its (here no) GPUs and /readyz
+// is ok, while /healthz says NVML counts no GPU (a GPU node's agent
+// counting none is no healthy node).
 func TestAgentServesWhileNVMLIsNotReady(t *testing.T) {
 	if os.Getenv("SPILLWAY_AGENT_CHILD") == "1" {
 		os.Args = []string{"spillway", "agent", "--listen", "127.0.0.1:0", "--interval", "20ms", "--node", "n1", "--nvml-library", os.Getenv("FAKE_NVML_LIBRARY")}
@@ -218,14 +219,17 @@ func TestAgentServesWhileNVMLIsNotReady(t *testing.T) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if code, _ := get("/healthz"); code == http.StatusOK {
+		if code, _ := get("/readyz"); code == http.StatusOK {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("/healthz never ok after NVML became ready:\n%s", logged.String())
+			t.Fatalf("/readyz never ok after NVML became ready:\n%s", logged.String())
 		case <-tick.C:
 		}
+	}
+	if code, body := get("/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "NVML counts no GPU") {
+		t.Errorf("/healthz once NVML is ready, counting no GPU = %d %q, want 503 saying so", code, body)
 	}
 	if code, body := get("/v1/gpus"); code != http.StatusOK || !strings.Contains(body, `"gpus":[]`) {
 		t.Errorf("/v1/gpus once NVML is ready = %d %q, want 200 with the node's (no) GPUs", code, body)

@@ -63,8 +63,8 @@ var (
 	descMemTotal  = prometheus.NewDesc(MetricMemoryTotal, "GPU framebuffer memory in total, in bytes.", gpuLabels, nil)
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
-	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST in every sample for a minute), or wedged (an NVML call of it, or of the sample counting or opening the node's GPUs, stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
-	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
+	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST, or no longer counted by NVML, in every sample for a minute), or wedged (an NVML call of it, or of the sample counting or opening the node's GPUs, stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
+	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER; NOT_COUNTED of DeviceGetCount for a GPU counted before and no longer); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -532,6 +532,10 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	s, ok := a.sampled(w)
 	switch {
 	case !ok:
+	case len(s.GPUs) == 0:
+		// The agent runs on a GPU node: none counted is a driver that
+		// lost them all, not a node idle.
+		http.Error(w, "NVML counts no GPU on this node (DeviceGetCount answers 0): the driver sees none of its GPUs; check nvidia-smi and the kernel log", http.StatusServiceUnavailable)
 	case len(s.Unknown()) > 0 || slices.ContainsFunc(s.GPUs, func(g signals.GPU) bool { return g.Unhealthy }):
 		var b strings.Builder
 		for _, g := range s.GPUs {

@@ -225,6 +225,8 @@ func TestMIGTurnedOffIsReadAgain(t *testing.T) {
 
 // TestDeviceCountChanges: a GPU hot-removed (or back after a driver
 // reload). Before, the sampler read the GPUs it found at start for ever.
+// The GPU no longer counted is served after the others, unknown
+// (TestGPUsNoLongerCounted), until it is counted again.
 func TestDeviceCountChanges(t *testing.T) {
 	srv, a, hs := idleNode(t)
 	all := srv.Devices
@@ -234,11 +236,11 @@ func TestDeviceCountChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := getGPUs(t, hs.URL)
-		if len(s.GPUs) != n {
-			t.Fatalf("NVML counts %d GPUs; /v1/gpus lists %d", n, len(s.GPUs))
+		if len(s.GPUs) != 8 {
+			t.Fatalf("NVML counts %d GPUs; /v1/gpus lists %d, want 8", n, len(s.GPUs))
 		}
 		for i, g := range s.GPUs {
-			if g.UUID != all[i].(*server.Device).UUID || g.Unknown {
+			if g.UUID != all[i].(*server.Device).UUID || g.Unknown != (i >= n) || i >= n && !strings.Contains(g.Error, ErrNotCounted.Error()) {
 				t.Errorf("with %d GPUs, /v1/gpus[%d] = %+v", n, i, g)
 			}
 		}
@@ -1027,16 +1029,20 @@ func TestStuckGPUWhileTheCountChanges(t *testing.T) {
 			uuid, name := d.GetUUIDFunc, d.GetNameFunc
 			d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
 			d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+			all := srv.Devices
 			srv.Devices = slices.Delete(slices.Clone(srv.Devices), tc.removed, tc.removed+1)
 			for i := range 2 {
 				if err := sampleStepping(t, a, clk, 0, nil); err != nil {
 					t.Fatalf("sample %d after GPU %d was removed, GPU 4 wedged: %v", i, tc.removed, err)
 				}
 				s := getGPUs(t, hs.URL)
-				if len(s.GPUs) != 7 || s.Error != "" {
-					t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want 7", i, len(s.GPUs), s.Error)
+				if len(s.GPUs) != 8 || s.Error != "" {
+					t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want 7 counted and the one removed", i, len(s.GPUs), s.Error)
 				}
-				for j, g := range s.GPUs {
+				if g := s.GPUs[7]; g.UUID != all[tc.removed].(*server.Device).UUID || !g.Unknown || !strings.Contains(g.Error, ErrNotCounted.Error()) {
+					t.Errorf("sample %d: the GPU removed served as %+v; want unknown, not counted", i, g)
+				}
+				for j, g := range s.GPUs[:7] {
 					want := srv.Devices[j].(*server.Device).UUID
 					switch {
 					case g.UUID != want:
@@ -1112,10 +1118,16 @@ func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
 			t.Fatalf("sample %d (%d GPUs counted), GPU 4 wedged: %v", i, len(devs), err)
 		}
 		s := getGPUs(t, hs.URL)
-		if len(s.GPUs) != len(devs) || s.Error != "" {
-			t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want %d", i, len(s.GPUs), s.Error, len(devs))
+		if len(s.GPUs) != 8 || s.Error != "" {
+			t.Fatalf("sample %d: /v1/gpus lists %d GPUs, error %q; want 8", i, len(s.GPUs), s.Error)
 		}
 		for j, g := range s.GPUs {
+			if devs == nil {
+				if g.UUID != all[j].(*server.Device).UUID || !g.Unknown || !strings.Contains(g.Error, ErrNotCounted.Error()) {
+					t.Errorf("sample %d: GPU %d served as %+v; want unknown, not counted", i, j, g)
+				}
+				continue
+			}
 			if j == 4 && (!g.Unknown || !strings.Contains(g.Error, "GetComputeRunningProcesses")) || j != 4 && (g.Unknown || !g.Idle) {
 				t.Errorf("sample %d: GPU %d served as %+v; want GPU 4 unknown naming its call, the others idle", i, j, g)
 			}

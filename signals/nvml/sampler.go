@@ -116,6 +116,10 @@ type Sampler struct {
 	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
 	lost map[lostKey]time.Time
+	// counted holds the GPUs of the latest sample that counted as many
+	// GPUs as any before it: while NVML counts fewer, those of them not
+	// counted are served as not counted (notCounted).
+	counted []signals.GPU
 	// mu is held by a sample and by Close: a Close from another
 	// goroutine (a simulated node's server closing under a request)
 	// waits for the sample in progress.
@@ -471,9 +475,54 @@ func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading fu
 		}
 	}
 	out.Time = s.now()
+	lost = append(lost, s.notCounted(&out)...)
 	s.judgeLost(&out, lost)
 	s.judgeStuck(&out, reads, stuck)
 	return out, nil
+}
+
+// ErrNotCounted is wrapped by the error of a GPU that NVML counted
+// before and counts no longer (fallen off the bus so far the driver lost
+// it, or every GPU of the node gone from a driver that lost them).
+var ErrNotCounted = errors.New("no longer counted by NVML")
+
+// notCounted appends to out, each unknown, the GPUs counted before that
+// NVML counts no longer, and returns their positions in out.GPUs: while
+// NVML counts fewer GPUs than it did (a GPU off the bus, a driver that
+// lost every GPU answering a count of 0), the missing ones are the GPUs
+// of the latest sample that counted the most whose UUID is not counted
+// now, at most as many as are missing. Each is served under an index
+// past those NVML counts (its own is another GPU's now, or none), and is
+// judged as a lost GPU is (judgeLost): unhealthy once lost or not
+// counted in every sample for LostAfter. A GPU taken out on purpose is
+// so served until the agent is restarted; a GPU swapped, the count
+// unchanged, is not.
+func (s *Sampler) notCounted(out *Sample) []int {
+	if len(out.GPUs) >= len(s.counted) {
+		s.counted = slices.Clone(out.GPUs)
+		return nil
+	}
+	missing := len(s.counted) - len(out.GPUs)
+	var pos []int
+	for _, was := range s.counted {
+		if len(pos) == missing {
+			break
+		}
+		if was.UUID == "" || slices.ContainsFunc(out.GPUs, func(g signals.GPU) bool { return g.UUID == was.UUID }) {
+			continue
+		}
+		err := readError(callCount, fmt.Errorf("nvml: GPU %s (GPU %d when last counted): DeviceGetCount: %d GPUs counted, %d before: %w",
+			was.UUID, was.Index, len(out.GPUs)-len(pos), len(s.counted), ErrNotCounted))
+		g := unknownGPU(signals.GPU{Node: s.node, Index: len(out.GPUs), UUID: was.UUID, Model: was.Model}, err)
+		mark(&out.unread, g.Index)
+		if out.failed == nil {
+			out.failed = map[int]readFailure{}
+		}
+		out.failed[g.Index] = failureOf(err)
+		pos = append(pos, len(out.GPUs))
+		out.GPUs = append(out.GPUs, g)
+	}
+	return pos
 }
 
 // judgeStuck makes unhealthy each GPU of out (at the positions stuck)
@@ -674,8 +723,8 @@ func (s *Sampler) WaitReads(ctx context.Context) error {
 	}
 }
 
-// LostAfter is how long a GPU must answer ERROR_GPU_IS_LOST, in every
-// sample, before it counts as unhealthy rather than unknown; so must a
+// LostAfter is how long a GPU must answer ERROR_GPU_IS_LOST, or be no
+// longer counted by NVML (notCounted), in every sample, before it counts as unhealthy rather than unknown; so must a
 // GPU's NVML call stay stuck in the driver (judgeStuck). A GPU that
 // fell off the bus stays lost until it is reset or its node rebooted;
 // a GPU unknown for a moment (an Xid the driver recovers from) must not
@@ -683,8 +732,10 @@ func (s *Sampler) WaitReads(ctx context.Context) error {
 const LostAfter = time.Minute
 
 // judgeLost makes unhealthy each GPU of out (at the positions lost) that
-// has answered ERROR_GPU_IS_LOST in every sample for LostAfter or more;
-// the others stay unknown. It forgets the GPUs not lost in this sample.
+// has answered ERROR_GPU_IS_LOST, or not been counted, in every sample
+// for LostAfter or more (one then the other: a GPU off the bus goes in
+// and out of NVML's count); the others stay unknown. It forgets the GPUs
+// neither lost nor missing in this sample.
 func (s *Sampler) judgeLost(out *Sample, lost []int) {
 	was := s.lost
 	s.lost = nil
@@ -841,7 +892,7 @@ func (e *ReadError) Unwrap() error { return e.Err }
 
 // Code says how the call failed, as a label of few values: NVML's return
 // by its name in nvml.h (ERROR_GPU_IS_LOST), OUT_OF_RANGE, PANIC, TIMEOUT,
-// or OTHER (a return this agent does not know).
+// NOT_COUNTED (a GPU NVML counts no longer, call DeviceGetCount), or OTHER (a return this agent does not know).
 func (e *ReadError) Code() string {
 	var ret nv.Return
 	switch {
@@ -851,6 +902,8 @@ func (e *ReadError) Code() string {
 		return "PANIC"
 	case errors.Is(e.Err, ErrSampleTimeout):
 		return "TIMEOUT"
+	case errors.Is(e.Err, ErrNotCounted):
+		return "NOT_COUNTED"
 	case errors.As(e.Err, &ret) && returnNames[ret] != "":
 		return returnNames[ret]
 	}
