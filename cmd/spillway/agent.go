@@ -109,8 +109,10 @@ sample.
 A sample stuck longer than --sample-timeout counting or opening the GPUs,
 or in which NVML cannot count them, fails: the last good sample is then
 served with every GPU unknown and the error (naming a call stuck, such as
-DeviceGetCount, and since when), and no further sample starts until the
-stuck one returns; stuck for a minute, the driver is wedged and every GPU
+DeviceGetCount, and since when; the GPUs opened at start when the first
+sample is stuck), spillway_agent_sample_stuck_since_timestamp_seconds
+{call} saying so too, and no further sample starts until the stuck one
+returns; stuck for a minute, the driver is wedged and every GPU
 is "unhealthy" (the node needs a reboot), /healthz naming each. The GPUs are counted, and each index's GPU checked by its UUID,
 every sample (a GPU hot-removed or back, swapped for another or two
 reordered by a driver reload is followed: each reading is served under

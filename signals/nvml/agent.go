@@ -41,6 +41,7 @@ const (
 	MetricSampleErrors    = "spillway_agent_sample_errors_total"
 	MetricBusyThreshold   = "spillway_agent_busy_utilization_threshold_ratio"
 	MetricReadErrors      = "spillway_gpu_read_errors_total"
+	MetricStuckSince      = "spillway_agent_sample_stuck_since_timestamp_seconds"
 	labelGPU, labelUUID   = "gpu", "UUID"
 	labelModel, labelHost = "modelName", "Hostname"
 	// labelMIG is dcgm-exporter's label of a MIG GPU instance's series
@@ -65,6 +66,7 @@ var (
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
 	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST, or no longer counted by NVML, in every sample for a minute), or wedged (an NVML call of it, or of the sample counting or opening the node's GPUs, stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
 	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER; NOT_COUNTED of DeviceGetCount for a GPU counted before and no longer); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
+	descStuck     = prometheus.NewDesc(MetricStuckSince, "Unix time since which the agent's sample has been stuck in the NVML call named (call: DeviceGetCount, DeviceGetHandleByIndex, …) counting or opening the node's GPUs; absent while none is. Stuck for a minute, the driver is wedged and every GPU is unhealthy.", []string{labelHost, labelCall}, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
 )
@@ -95,6 +97,11 @@ type Agent struct {
 	// none does): a sample stuck counting or opening the GPUs has been
 	// stuck since.
 	sampling time.Time
+	// opened holds the GPUs the sampler had opened when the agent was
+	// made: while no sample has been taken (the first stuck counting or
+	// opening the GPUs), these are what is served, unknown, then
+	// unhealthy once the sample has been stuck for LostAfter.
+	opened []signals.GPU
 	// readErrs counts, by GPU, call and error, the samples in which
 	// reading a GPU failed (MetricReadErrors); at most maxReadErrorSeries.
 	readErrs map[readErrKey]uint64
@@ -147,6 +154,9 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	for _, d := range s.devices {
+		a.opened = append(a.opened, signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model})
 	}
 	a.log = a.log.WithGroup("agent")
 	a.registry.MustRegister(a.duration, a.errors, (*gpuCollector)(a))
@@ -435,9 +445,16 @@ func (a *Agent) Last() (Sample, error) {
 // when the latest attempt failed or timed out, that sample with every GPU
 // marked unknown (busy, never idle) and the attempt's error; every GPU
 // unhealthy (neither busy nor idle) when the attempt is stuck counting or
-// opening the GPUs for LostAfter or more (StuckCallError.Wedged).
+// opening the GPUs for LostAfter or more (StuckCallError.Wedged). While
+// no sample has been taken and the first is so stuck, the GPUs opened when
+// the agent was made are served so, stamped with the time the sample
+// began.
 func (a *Agent) Served() Sample {
 	s, err := a.Last()
+	var stuck *StuckCallError
+	if s.Time.IsZero() && errors.As(err, &stuck) && len(a.opened) > 0 {
+		s = Sample{Node: a.sampler.Node(), Time: stuck.Since, GPUs: a.opened}
+	}
 	if err == nil || s.Time.IsZero() {
 		return s
 	}
@@ -445,7 +462,6 @@ func (a *Agent) Served() Sample {
 	out.Error = err.Error()
 	out.noUtil, out.unread, out.mig, out.failed = nil, nil, nil, nil
 	out.GPUs = make([]signals.GPU, len(s.GPUs))
-	var stuck *StuckCallError
 	wedged := errors.As(err, &stuck) && stuck.Wedged
 	for i, g := range s.GPUs {
 		out.GPUs[i] = unknownGPU(g, err)
@@ -642,7 +658,7 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 type gpuCollector Agent
 
 func (c *gpuCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descUnhealthy, descReadErrs, descLast, descThreshold} {
+	for _, d := range []*prometheus.Desc{descStuck, descUtil, descBusy, descAllocated, descIdleAlloc, descMemUsed, descMemTotal, descProcs, descUnknown, descUnhealthy, descReadErrs, descLast, descThreshold} {
 		ch <- d
 	}
 }
@@ -653,6 +669,10 @@ func (c *gpuCollector) Collect(ch chan<- prometheus.Metric) {
 	host := a.sampler.Node()
 	ch <- prometheus.MustNewConstMetric(descThreshold, prometheus.GaugeValue, a.sampler.thresholds.BusyUtil/100, host)
 	a.mu.RLock()
+	var stuck *StuckCallError
+	if errors.As(a.err, &stuck) {
+		ch <- prometheus.MustNewConstMetric(descStuck, prometheus.GaugeValue, float64(stuck.Since.UnixNano())/1e9, host, stuck.Call)
+	}
 	for k, n := range a.readErrs {
 		ch <- prometheus.MustNewConstMetric(descReadErrs, prometheus.CounterValue, float64(n), strconv.Itoa(k.index), k.uuid, k.model, host, k.call, k.code)
 	}
