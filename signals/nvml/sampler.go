@@ -499,7 +499,7 @@ var ErrNotCounted = errors.New("no longer counted by NVML")
 // unchanged, is not.
 func (s *Sampler) notCounted(out *Sample) []int {
 	if len(out.GPUs) >= len(s.counted) {
-		s.counted = slices.Clone(out.GPUs)
+		s.counted = append(s.counted[:0], out.GPUs...) // its own copy, kept from sample to sample
 		return nil
 	}
 	missing := len(s.counted) - len(out.GPUs)
