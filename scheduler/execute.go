@@ -498,7 +498,12 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	if err != nil {
 		return s.launchFailed(ctx, t, in, lr, o, err, callTimedOut(lctx, err))
 	}
-	insts, extra := t.capAnswer(in, uniqueInstances(insts))
+	insts = uniqueInstances(insts)
+	insts, foreign := s.othersInstances(ctx, t, in, insts)
+	if len(foreign) > 0 {
+		s.sayOthers(t, in, foreign)
+	}
+	insts, extra := t.capAnswer(in, insts)
 	s.cache.Record(nil, o.Key())
 	for range insts {
 		t.pr.idle.Launched(o.Key(), t.now)
@@ -558,6 +563,62 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	lr.Instances, lr.Outcome = ids, fmt.Sprintf("launched %d", len(ids))
 	s.log.Info("launched", "pool", in.Pool, "offering", in.Offering, "instances", ids, "intent", in.ID)
 	return lr
+}
+
+// othersInstances splits a launch answer for intent in into the instances
+// no other pool's row holds and those another pool's row does, by pool.
+// Rows are keyed by provider and id, and capAnswer sees only this pool's:
+// an answer naming another pool's instance (a cloud's answer gone wrong, a
+// client token that collided with another pool's launch) was recorded
+// under this pool, over that pool's row, and, past the intent's count,
+// terminated. The state is read once, for an answer naming an instance
+// this pool holds no row of; a read that fails leaves the answer whole,
+// checked against this pool's rows only, as before, and says so.
+func (s *Scheduler) othersInstances(ctx context.Context, t *tick, in state.Intent, insts []providers.Instance) (own []providers.Instance, foreign map[string][]string) {
+	fresh := slices.ContainsFunc(insts, func(ci providers.Instance) bool {
+		_, held := t.rows[ci.ID]
+		_, kept := t.pr.unwritten[ci.ID]
+		return !held && !kept
+	})
+	if !fresh {
+		return insts, nil
+	}
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Provider: in.Provider})
+	if err != nil {
+		s.log.Warn("reading the state's rows of the launch's instances failed: checked against the pool's own rows only", "pool", in.Pool, "intent", in.ID, "err", err)
+		return insts, nil
+	}
+	pools := map[string]string{}
+	for _, r := range rows {
+		if r.Pool != in.Pool {
+			pools[r.ID] = r.Pool
+		}
+	}
+	for _, ci := range insts {
+		if p, ok := pools[ci.ID]; ok {
+			if foreign == nil {
+				foreign = map[string][]string{}
+			}
+			foreign[p] = append(foreign[p], ci.ID)
+			continue
+		}
+		own = append(own, ci)
+	}
+	return own, foreign
+}
+
+// sayOthers says, in the decision's notes and the log, that the launch of
+// intent in was answered with the instances of other pools in foreign,
+// which are left as their rows hold them.
+func (s *Scheduler) sayOthers(t *tick, in state.Intent, foreign map[string][]string) {
+	var parts []string
+	for _, p := range slices.Sorted(maps.Keys(foreign)) {
+		parts = append(parts, fmt.Sprintf("%s of pool %s", strings.Join(foreign[p], ", "), p))
+	}
+	msg := fmt.Sprintf("the launch of intent %s was answered with instances already recorded under another pool (%s): not taken over, their rows left as they are",
+		in.ID, strings.Join(parts, "; "))
+	t.rec.Notes = append(t.rec.Notes, msg)
+	s.log.Warn("launch answered with another pool's instances: not taken over", "pool", in.Pool, "intent", in.ID, "others", foreign)
 }
 
 // capAnswer splits a launch answer for intent in into the instances taken
