@@ -577,8 +577,8 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 func (s *Scheduler) othersInstances(ctx context.Context, t *tick, in state.Intent, insts []providers.Instance) (own []providers.Instance, foreign map[string][]string) {
 	fresh := slices.ContainsFunc(insts, func(ci providers.Instance) bool {
 		_, held := t.rows[ci.ID]
-		_, kept := t.pr.unwritten[ci.ID]
-		return !held && !kept
+		_, unwritten := t.pr.unwritten[ci.ID]
+		return !held && !unwritten
 	})
 	if !fresh {
 		return insts, nil
