@@ -136,6 +136,7 @@ func TestDemoForJSON(t *testing.T) {
 			t.Errorf("live lines lack %q:\n%s", want, stderr.String())
 		}
 	}
+	checkREADMEDemoLines(t, stderr.String())
 	if ents, err := os.ReadDir(tmp); err != nil || sum.Dir != "" || len(ents) > 0 {
 		t.Errorf("the demo left %v in its TMPDIR (summary dir %q, %v) without --keep", ents, sum.Dir, err)
 	}

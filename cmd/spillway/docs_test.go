@@ -566,3 +566,63 @@ func TestDocsCommandTablesNameEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// demoLineKeys finds the key= words of a demo live line's attributes.
+var demoLineKeys = regexp.MustCompile(`(?:^|\s)([a-z_]+)=`)
+
+// demoLine splits a demo live line, "Tue 13:15  launched  offering=…", into
+// its label and the keys of its attributes; ok is false for a line of
+// another shape (the banner, an elision).
+func demoLine(line string) (label string, keys []string, ok bool) {
+	parts := strings.SplitN(line, "  ", 3)
+	if len(parts) < 2 || !regexp.MustCompile(`^[A-Z][a-z]{2} \d\d:\d\d$`).MatchString(parts[0]) {
+		return "", nil, false
+	}
+	label = parts[1]
+	if len(parts) == 3 && label != "decision" { // a decision's summary is text
+		for _, m := range demoLineKeys.FindAllStringSubmatch(parts[2], -1) {
+			keys = append(keys, m[1])
+		}
+	}
+	return label, keys, true
+}
+
+// checkREADMEDemoLines: each live line the README's demo example shows has
+// a line of its label in live (what a demo printed on stderr) whose
+// attributes begin with the keys the README shows (the README cuts long
+// lines), so the example cannot keep a line's old shape: it showed
+// "terminating  provider=emu-ali instances=[…]" long after the demo printed
+// "terminating  instance=… reason=…". TestDemoForJSON calls it with its
+// demo's lines.
+func checkREADMEDemoLines(t *testing.T, live string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(b), "```\nSpillway demo: replaying ")
+	if !ok {
+		t.Fatal("README.md shows no demo output (a block starting \"Spillway demo: replaying\")")
+	}
+	example, _, _ = strings.Cut(example, "```")
+	got := map[string][][]string{}
+	for _, line := range strings.Split(live, "\n") {
+		if label, keys, ok := demoLine(line); ok {
+			got[label] = append(got[label], keys)
+		}
+	}
+	checked := 0
+	for _, line := range strings.Split(example, "\n") {
+		label, keys, ok := demoLine(line)
+		if !ok {
+			continue
+		}
+		checked++
+		if !slices.ContainsFunc(got[label], func(k []string) bool { return len(k) >= len(keys) && slices.Equal(k[:len(keys)], keys) }) {
+			t.Errorf("README.md's demo example shows %q, but the demo printed no %q line with %v (it printed %q)", line, label, keys, got[label])
+		}
+	}
+	if checked < 5 {
+		t.Errorf("found only %d live lines in README.md's demo example: is the parser still finding them?", checked)
+	}
+}
