@@ -144,8 +144,11 @@ none busy. It serves:
              spillway_gpu_memory_used_bytes, spillway_gpu_memory_total_bytes,
              spillway_gpu_compute_processes with dcgm-exporter's labels
              (gpu, UUID, modelName, Hostname), and the agent's own
-             spillway_agent_sample_duration_seconds and
-             spillway_agent_last_sample_timestamp_seconds; a GPU whose
+             spillway_agent_sample_duration_seconds,
+             spillway_agent_last_sample_timestamp_seconds,
+             spillway_agent_sample_errors_total (samples that failed) and
+             spillway_agent_busy_utilization_threshold_ratio (--busy-util
+             as a ratio); a GPU whose
              utilisation NVML does not report (MIG mode) has no
              spillway_gpu_utilization_ratio series; a GPU split by MIG has
              one spillway_gpu_memory_used_bytes series per GPU instance,

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,6 +93,33 @@ func TestBurstCreateHelpSaysWhatItDoes(t *testing.T) {
 		"spillway burst cancel ID ends it sooner", "manual.max_gpus and manual.max_ttl", "operator or admin token"} {
 		if !strings.Contains(long, want) {
 			t.Errorf("burst create --help does not say %q:\n%s", want, cmd.Long)
+		}
+	}
+}
+
+// TestAgentHelpNamesEveryMetric: spillway agent --help names every metric
+// the agent serves (each spillway_… name signals/nvml/agent.go declares),
+// so that an alert or dashboard author reading it finds them all. It left
+// out spillway_agent_sample_errors_total and
+// spillway_agent_busy_utilization_threshold_ratio.
+func TestAgentHelpNamesEveryMetric(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, "signals", "nvml", "agent.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`= "(spillway_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) < 10 {
+		t.Fatalf("found %d metric names in signals/nvml/agent.go: is the parser still finding them?", len(names))
+	}
+	root := newRootCmd()
+	agent, _, err := root.Find([]string{"agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := strings.Join(strings.Fields(agent.Long), " ")
+	for _, m := range names {
+		if !regexp.MustCompile(`\b` + m[1] + `\b`).MatchString(help) {
+			t.Errorf("spillway agent --help does not name the metric %s", m[1])
 		}
 	}
 }
