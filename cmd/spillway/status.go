@@ -33,7 +33,8 @@ blocked by a quota or refused requests. A pool this server has not evaluated (it
 has just started, or it follows the leader), or whose last evaluation failed,
 shows ? for its on-prem and queue figures, with a line saying why; one not
 evaluated for three intervals (and a minute) and the longest a tick may wait
-on its cloud calls (twice the longest call_timeout) says since when, and one
+on its cloud calls (twice the longest call_timeout, and 60s more with a
+drain hook) says since when, and one
 overdue while its tick waits on a cloud call says which provider's.
 
 ` + operatorExitStatus,
