@@ -511,7 +511,11 @@ func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
 		var b strings.Builder
 		b.WriteString(label)
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key != "pool" && a.Key != "intent" {
+			switch {
+			case a.Key == "pool" || a.Key == "intent":
+			case a.Value.Kind() == slog.KindTime: // as the line's own stamp, not Go's "2024-01-02 15:56:53.3516196 +0000 UTC"
+				fmt.Fprintf(&b, " %s=%s", a.Key, a.Value.Time().In(now.Location()).Format("Mon 15:04"))
+			default:
 				fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 			}
 			return true

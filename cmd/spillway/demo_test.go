@@ -568,6 +568,24 @@ func TestDemoOutputClosed(t *testing.T) {
 	}
 }
 
+// TestDemoLiveLineTimes: a time in a live line's attributes reads as the
+// line's own stamp does. A manual burst's line said
+// "until=2024-01-02 15:56:53.3516196 +0000 UTC" beside "Tue 13:56".
+func TestDemoLiveLineTimes(t *testing.T) {
+	wall := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC))
+	epoch := time.Date(2024, 1, 2, 13, 56, 53, 351619600, time.UTC)
+	clk, err := speedclock.New(epoch, 360, wall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full, live bytes.Buffer
+	log := newDemoLogger(&full, slog.LevelInfo, &liveLines{w: &live}, clk)
+	log.Info("manual burst opened", "pool", "training", "burst", "b-1", "gpus", 8, "until", epoch.Add(2*time.Hour), "by", "demo")
+	if want := "Tue 13:56  manual burst  burst=b-1 gpus=8 until=Tue 15:56 by=demo\n"; live.String() != want {
+		t.Errorf("live line %q, want %q", live.String(), want)
+	}
+}
+
 // TestDemoLogOnSimulatedTime: demo.log is stamped with the demo's
 // simulated time, as its live lines, page and decisions are, from every
 // component's logger. It was stamped with the wall clock, so its lines
