@@ -626,3 +626,28 @@ func checkREADMEDemoLines(t *testing.T, live string) {
 		t.Errorf("found only %d live lines in README.md's demo example: is the parser still finding them?", checked)
 	}
 }
+
+// TestREADMEGoVersionIsGoMods: the Go release the README asks for is the
+// one go.mod's go line requires. It said "Go 1.26" while go.mod required
+// 1.26.8, which a Go 1.26.0 with GOTOOLCHAIN=local refuses to build.
+func TestREADMEGoVersionIsGoMods(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := regexp.MustCompile(`with Go (\d+\.\d+(?:\.\d+)?)`).FindSubmatch(readme)
+	if said == nil {
+		t.Fatal(`README.md does not say which Go it needs ("with Go 1.x")`)
+	}
+	if string(said[1]) != string(m[1]) {
+		t.Errorf("README.md asks for Go %s, go.mod requires %s", said[1], m[1])
+	}
+}
