@@ -28,25 +28,8 @@ func TestTerminateAnsweredButStillRunningCountsAgainstTheLimits(t *testing.T) {
 			c.pool = func(base func() policy.Pool) func() policy.Pool {
 				return func() policy.Pool { p := base(); p.Limits.MaxGPUs = 8; return p }
 			}(c.pool)
-			rig := newLagRig(t, c, 0)
+			rig, ignored, first := terminateAnsweredNotCarriedOut(t, c)
 			h := rig.harness
-			ignored := &endsIgnored{}
-			rig.wrapProvider(func(p providers.Provider) providers.Provider { ignored.Provider = p; return ignored })
-			h.restart()
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			h.until("the instance joins", 10*time.Second, 30, func() bool {
-				rs := h.rows(true)
-				return len(rs) == 1 && rs[0].State == state.InstanceRunning
-			})
-			first := h.rows(true)[0].ID
-			h.agents.setBusy(0)
-			h.setDemand(0)
-			ignored.on.Store(true)
-			h.until("its terminate is answered", 30*time.Second, 30, func() bool { return ignored.calls.Load() > 0 })
-			if r := rowOf(t, h, first); r.State != state.InstanceTerminating {
-				t.Fatalf("instance %s is %s after its terminate was answered, want terminating", first, r.State)
-			}
 			h.step(30 * time.Second)
 			h.step(40 * time.Second) // over a minute since: the cloud did not act
 			h.setDemand(2*time.Minute, 8)
@@ -88,6 +71,35 @@ func TestTerminateAnsweredButStillRunningCountsAgainstTheLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// terminateAnsweredNotCarriedOut launches one 8-GPU instance on c, lets it
+// join and go idle, and answers its terminate with success without
+// passing it on: the row is terminating while the cloud lists the
+// instance running. It returns the rig, the wrapper (whose on, cleared,
+// lets terminates through) and the instance's id.
+func terminateAnsweredNotCarriedOut(t *testing.T, c lagCloud) (*lagRig, *endsIgnored, string) {
+	t.Helper()
+	rig := newLagRig(t, c, 0)
+	h := rig.harness
+	ignored := &endsIgnored{}
+	rig.wrapProvider(func(p providers.Provider) providers.Provider { ignored.Provider = p; return ignored })
+	h.restart()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins", 10*time.Second, 30, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	id := h.rows(true)[0].ID
+	h.agents.setBusy(0)
+	h.setDemand(0)
+	ignored.on.Store(true)
+	h.until("its terminate is answered", 30*time.Second, 30, func() bool { return ignored.calls.Load() > 0 })
+	if r := rowOf(t, h, id); r.State != state.InstanceTerminating {
+		t.Fatalf("instance %s is %s after its terminate was answered, want terminating", id, r.State)
+	}
+	return rig, ignored, id
 }
 
 // endsIgnored answers terminates with success without passing them on

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -20,26 +19,9 @@ import (
 func TestTerminateNotCarriedOutEndsWhenTheInstanceDoes(t *testing.T) {
 	for _, c := range lagClouds {
 		t.Run(c.name, func(t *testing.T) {
-			rig := newLagRig(t, c, 0)
+			rig, ignored, id := terminateAnsweredNotCarriedOut(t, c)
 			h := rig.harness
-			ignored := &endsIgnored{}
-			rig.wrapProvider(func(p providers.Provider) providers.Provider { ignored.Provider = p; return ignored })
-			h.restart()
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			h.until("the instance joins", 10*time.Second, 30, func() bool {
-				rs := h.rows(true)
-				return len(rs) == 1 && rs[0].State == state.InstanceRunning
-			})
-			id := h.rows(true)[0].ID
-			h.agents.setBusy(0)
-			h.setDemand(0)
-			ignored.on.Store(true)
-			h.until("its terminate is answered", 30*time.Second, 30, func() bool { return ignored.calls.Load() > 0 })
 			first := rowOf(t, h, id)
-			if first.State != state.InstanceTerminating {
-				t.Fatalf("instance %s is %s after its terminate was answered, want terminating", id, first.State)
-			}
 			cloudState := func() string {
 				for _, in := range rig.launched() {
 					if in.ID == id {
