@@ -1008,27 +1008,7 @@ func TestStuckGPUWhileTheCountChanges(t *testing.T) {
 			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
 				t.Fatal(err)
 			}
-			d := srv.Devices[4].(*server.Device)
-			entered, release := make(chan struct{}, 4), make(chan struct{})
-			var calls atomic.Int32
-			hang := func() {
-				calls.Add(1)
-				entered <- struct{}{}
-				<-release
-			}
-			restore := hangCall(d, "GetComputeRunningProcesses", hang)
-			if err := sampleStepping(t, a, clk, 5*time.Second, func() {
-				<-entered
-				for a.sampler.inside.Load() > 1 {
-					runtime.Gosched()
-				}
-			}); err != nil {
-				t.Fatal(err)
-			}
-			// Wedged: its every call hangs now.
-			uuid, name := d.GetUUIDFunc, d.GetNameFunc
-			d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
-			d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+			w := wedgeGPU4(t, a, clk, srv)
 			all := srv.Devices
 			srv.Devices = slices.Delete(slices.Clone(srv.Devices), tc.removed, tc.removed+1)
 			for i := range 2 {
@@ -1054,23 +1034,7 @@ func TestStuckGPUWhileTheCountChanges(t *testing.T) {
 					}
 				}
 			}
-			if n := calls.Load(); n != 1 {
-				t.Errorf("the wedged GPU was called %d times; want once", n)
-			}
-			restore()
-			d.GetUUIDFunc, d.GetNameFunc = uuid, name
-			close(release)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := a.Wait(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := sampleStepping(t, a, clk, 0, nil); err != nil {
-				t.Fatal(err)
-			}
-			if g := getGPUs(t, hs.URL).GPUs[tc.at]; g.Unknown || !g.Idle || g.UUID != d.UUID {
-				t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
-			}
+			w.release(t, a, clk, hs, tc.at)
 		})
 	}
 }
@@ -1089,28 +1053,7 @@ func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
 	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	d := srv.Devices[4].(*server.Device)
-	entered, release := make(chan struct{}, 4), make(chan struct{})
-	let := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(let) // a test failing lets the call return: Close waits for it
-	var calls atomic.Int32
-	hang := func() {
-		calls.Add(1)
-		entered <- struct{}{}
-		<-release
-	}
-	restore := hangCall(d, "GetComputeRunningProcesses", hang)
-	if err := sampleStepping(t, a, clk, 5*time.Second, func() {
-		<-entered
-		for a.sampler.inside.Load() > 1 {
-			runtime.Gosched()
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	uuid, name := d.GetUUIDFunc, d.GetNameFunc
-	d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
-	d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+	w := wedgeGPU4(t, a, clk, srv)
 	all := srv.Devices
 	for i, devs := range [][]nv.Device{nil, all, all} {
 		srv.Devices = devs
@@ -1133,12 +1076,57 @@ func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
 			}
 		}
 	}
-	if n := calls.Load(); n != 1 {
+	w.release(t, a, clk, hs, 4)
+}
+
+// wedgedGPU is GPU 4 of an idleNode wedged in its driver: its reading
+// stuck in GetComputeRunningProcesses since a sample, its UUID and name
+// calls hanging too, every call counted, until release.
+type wedgedGPU struct {
+	d     *server.Device
+	calls atomic.Int32
+	let   func() // lets every hung call return
+	undo  func() // its calls answer again without hanging
+}
+
+// wedgeGPU4 wedges GPU 4 of srv during a sample of a stepped 5 s on clk.
+func wedgeGPU4(t *testing.T, a *Agent, clk *clocktesting.FakeClock, srv *server.Server) *wedgedGPU {
+	t.Helper()
+	w := &wedgedGPU{d: srv.Devices[4].(*server.Device)}
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	w.let = sync.OnceFunc(func() { close(release) })
+	t.Cleanup(w.let) // a test failing lets the call return: Close waits for it
+	hang := func() {
+		w.calls.Add(1)
+		entered <- struct{}{}
+		<-release
+	}
+	restore := hangCall(w.d, "GetComputeRunningProcesses", hang)
+	if err := sampleStepping(t, a, clk, 5*time.Second, func() {
+		<-entered
+		for a.sampler.inside.Load() > 1 {
+			runtime.Gosched()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uuid, name := w.d.GetUUIDFunc, w.d.GetNameFunc
+	w.d.GetUUIDFunc = func() (string, nv.Return) { hang(); return uuid() }
+	w.d.GetNameFunc = func() (string, nv.Return) { hang(); return name() }
+	w.undo = func() { restore(); w.d.GetUUIDFunc, w.d.GetNameFunc = uuid, name }
+	return w
+}
+
+// release checks the wedged GPU was called once, lets its call return,
+// waits for it, samples, and checks the GPU, listed at index at, is read
+// and idle.
+func (w *wedgedGPU) release(t *testing.T, a *Agent, clk *clocktesting.FakeClock, hs *httptest.Server, at int) {
+	t.Helper()
+	if n := w.calls.Load(); n != 1 {
 		t.Errorf("the wedged GPU was called %d times; want once", n)
 	}
-	restore()
-	d.GetUUIDFunc, d.GetNameFunc = uuid, name
-	let()
+	w.undo()
+	w.let()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Wait(ctx); err != nil {
@@ -1147,7 +1135,7 @@ func TestStuckGPUWhileTheCountDropsToZero(t *testing.T) {
 	if err := sampleStepping(t, a, clk, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if g := getGPUs(t, hs.URL).GPUs[4]; g.Unknown || !g.Idle || g.UUID != d.UUID {
+	if g := getGPUs(t, hs.URL).GPUs[at]; g.Unknown || !g.Idle || g.UUID != w.d.UUID {
 		t.Errorf("GPU 4 once its call returned: %+v, want read, idle", g)
 	}
 }
