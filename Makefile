@@ -29,13 +29,14 @@ lint:
 # pools and traces, and its invariants on 300 pools, clouds and baseline knobs
 # at the ends of their ranges; and, as root on a machine with loop devices,
 # the SQLite state on a real ext4 that remounts itself read-only or fills up
-# mid-run (build tag rootfs: make test runs as any user, without mounts).
+# mid-run, and a Terraform work dir remounted read-only (build tag rootfs:
+# make test runs as any user, without mounts).
 soak:
 	SPILLWAY_SIM_STEADY_CASES=1000 SPILLWAY_SIM_STEADY_FIRST=5000000 $(GO) test -count=1 -timeout 60m -run TestSteadySkipIsExact -v ./sim/
 	SPILLWAY_SIM_EXTREME_N=300 SPILLWAY_SIM_FUZZ_DEADLINE=10m $(GO) test -count=1 -timeout 90m -run TestSimInvariantsExtreme -v ./sim/
 	SPILLWAY_CRASH_KILLS=300 $(GO) test -count=1 -timeout 60m -run TestCrashSafetyNoDuplicateNoLeak -v ./scheduler/
 	SPILLWAY_HA_FAULTS=150 $(GO) test -count=1 -timeout 60m -run 'TestHA(Two|Three)ServersFailover' -v ./cmd/spillway/
-	$(GO) test -tags rootfs -count=1 -timeout 10m -run 'RemountedReadOnly|FullFilesystem' -v ./state/sqlite/ ./scheduler/
+	$(GO) test -tags rootfs -count=1 -timeout 10m -run 'RemountedReadOnly|FullFilesystem' -v ./state/sqlite/ ./scheduler/ ./terraform/
 
 # The whole product on loopback: emulated clouds, a simulated cluster
 # replaying a real trace, the server and its page (Ctrl-C stops it).
