@@ -191,7 +191,7 @@ func Decide(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now ti
 // launches, drains, terminations, limits bound, unservable jobs and
 // unused offerings, with the notes and reasons that Decide formats at
 // every evaluation (the overflow, the launch chosen, floors, limits,
-// holds) left unwritten: Notes may be shorter and a Reason empty.
+// holds, idle and unused drains) left unwritten: Notes may be shorter and a Reason empty.
 func DecideWithoutNotes(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now time.Time) Plan {
 	return decide(pool, snap, instances, spend, now, true)
 }

@@ -257,7 +257,11 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 				keptForWork++
 				continue
 			}
-			fl.drain(e, &p, i, unusedReason(in, th, past, waits.longest(e.snap, e.now, free)))
+			why := ""
+			if !p.quiet {
+				why = unusedReason(in, th, past, waits.longest(e.snap, e.now, free))
+			}
+			fl.drain(e, &p, i, why)
 			if k := in.Offering.Key(); !slices.Contains(p.unused, k) {
 				p.unused = append(p.unused, k)
 			}
@@ -340,8 +344,14 @@ func unusedReason(in *Instance, threshold, past, oldest time.Duration) string {
 		decFmtDur(past), decFmtDur(threshold), decFmtDur(oldest), decOfferingName(&in.Offering), decFmtDur(UnusedHold))
 }
 
-// idleReason explains an idle drain with its numbers.
+// idleReason explains an idle drain with its numbers, or is "" for a
+// plan whose reasons no one reads (DecideWithoutNotes): the simulator
+// drains idle instances at most evaluations, and the reason, formatted
+// and copied each time, was a tenth of a million-job run's allocations.
 func idleReason(e *decEnv, fl *decFleet, p *decPlan, in *Instance) string {
+	if p.quiet {
+		return ""
+	}
 	g := decGPUs(&in.Offering)
 	since := decIdleSince(in)
 	th, spells := e.idleThreshold(&in.Offering)
