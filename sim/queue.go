@@ -213,7 +213,7 @@ func (s *state) tryStart(j, cloud int) bool {
 	parts := s.on.place(s.jobs[j].GPUs, into)
 	if parts == nil && cloud > 0 {
 		s.counts.steps += int64(len(s.alive)) // cloudFit's scan at most
-		parts = s.cloudFit(cloud)
+		parts = s.cloudFit(cloud, into)
 	}
 	if parts == nil {
 		return false

@@ -346,6 +346,9 @@ type state struct {
 	runs     [][]part
 	runJob   []int32
 	freeRuns []int32
+	// spanGroups is cloudFit's span search's instances by offering name,
+	// kept between searches (each slice emptied, its array kept).
+	spanGroups map[string][]int32
 	// victims is terminate's scratch list of the jobs it kills.
 	victims []int
 }
