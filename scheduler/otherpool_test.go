@@ -43,8 +43,7 @@ func answerNamesOthers(t *testing.T, c lagCloud, first bool) {
 	ctx := context.Background()
 	other := c.pool()
 	other.Name = "infer"
-	var rig *lagRig
-	rig = newLagRigWith(t, c, 0, func(h *harness) {
+	rig := newLagRigWith(t, c, 0, func(h *harness) {
 		h.extra = []scheduler.Pool{{Policy: other, JoinTimeout: 10 * time.Minute, Snapshot: func(context.Context) policy.Snapshot {
 			return policy.Snapshot{Time: h.clk.Now(), OnPremGPUs: 8, OnPremBusyGPUs: 8, PendingJobs: 1, PendingGPUs: 8, PendingJobGPUs: []int{8},
 				PendingJobWaits: []time.Duration{2 * time.Minute}, OldestWait: 2 * time.Minute}
