@@ -171,6 +171,18 @@ func TestRunRecordOfAnotherProcessWithItsPIDIsDead(t *testing.T) {
 // "$@"). A plugin or a provisioner's shell of the run is neither.
 func TestSurvivingTerraformIsKnownByTheRecordedProcess(t *testing.T) {
 	mark := newRunMark()
+	// A shell forks before it execs sleep, and until it has, the fork
+	// has the shell's arguments (and would match as the shell does): a
+	// process started is ready once its sleep has exec'd.
+	sleeping := func(pid int) bool {
+		pids, _ := markedProcesses([]byte(runMarkEnv + "=" + mark + "\x00"))
+		for _, p := range pids {
+			if args := cmdline(p); parent(p) == pid && len(args) > 0 && args[0] == "sleep" {
+				return true
+			}
+		}
+		return false
+	}
 	start := func(args ...string) procID {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), runMarkEnv+"="+mark)
@@ -182,7 +194,7 @@ func TestSurvivingTerraformIsKnownByTheRecordedProcess(t *testing.T) {
 		defer cancel()
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
-		for procStart(cmd.Process.Pid) == 0 || len(cmdline(cmd.Process.Pid)) != len(args) {
+		for procStart(cmd.Process.Pid) == 0 || len(cmdline(cmd.Process.Pid)) != len(args) || !sleeping(cmd.Process.Pid) {
 			select {
 			case <-ctx.Done():
 				t.Fatalf("%v never started", args)
