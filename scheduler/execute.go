@@ -571,8 +571,8 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 // an answer naming another pool's instance (a cloud's answer gone wrong, a
 // client token that collided with another pool's launch) was recorded
 // under this pool, over that pool's row, and, past the intent's count,
-// terminated. The state is read once, for an answer naming an instance
-// this pool holds no row of; a read that fails leaves the answer whole,
+// terminated. The state is read once, for the answer's ids only, when it
+// names an instance this pool holds no row of; a read that fails leaves the answer whole,
 // checked against this pool's rows only, as before, and says so.
 func (s *Scheduler) othersInstances(ctx context.Context, t *tick, in state.Intent, insts []providers.Instance) (own []providers.Instance, foreign map[string][]string) {
 	fresh := slices.ContainsFunc(insts, func(ci providers.Instance) bool {
@@ -583,7 +583,11 @@ func (s *Scheduler) othersInstances(ctx context.Context, t *tick, in state.Inten
 	if !fresh {
 		return insts, nil
 	}
-	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Provider: in.Provider})
+	ids := make([]string, len(insts))
+	for i, ci := range insts {
+		ids[i] = ci.ID
+	}
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Provider: in.Provider, IDs: ids})
 	if err != nil {
 		s.log.Warn("reading the state's rows of the launch's instances failed: checked against the pool's own rows only", "pool", in.Pool, "intent", in.ID, "err", err)
 		return insts, nil

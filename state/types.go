@@ -91,7 +91,10 @@ type Instance struct {
 type InstanceFilter struct {
 	Pool     string
 	Provider string
-	Live     bool // true: only State != InstanceEnded
+	// IDs, when not empty, selects only the rows of these instance ids
+	// (a launch's answer: a lookup that does not read the history).
+	IDs  []string
+	Live bool // true: only State != InstanceEnded
 	// EndedSince, when non-zero with Live, selects the rows ended at or
 	// after it too.
 	EndedSince time.Time

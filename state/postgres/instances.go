@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spillway-io/spillway/state"
 )
@@ -82,6 +83,12 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	}
 	if f.Provider != "" {
 		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+	}
+	if len(f.IDs) > 0 {
+		conds = append(conds, "id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.IDs)), ", ")+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
 	}
 	switch {
 	case f.Live && !f.EndedSince.IsZero():

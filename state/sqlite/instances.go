@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/spillway-io/spillway/state"
 )
@@ -71,6 +72,12 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	}
 	if f.Provider != "" {
 		where, args = append(where, "provider = ?"), append(args, f.Provider)
+	}
+	if len(f.IDs) > 0 {
+		where = append(where, "id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.IDs)), ", ")+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
 	}
 	switch {
 	case f.Live && !f.EndedSince.IsZero():

@@ -88,6 +88,8 @@ func instancesFilterOldestFirst(t *testing.T, h *harness) {
 		{"pool, live or ended since", state.InstanceFilter{Pool: "infer", Live: true, EndedSince: at(15 * time.Minute)}, []string{"alicloud/i-2"}},
 		{"provider", state.InstanceFilter{Provider: "alicloud"}, []string{"alicloud/i-2", "alicloud/i-4"}},
 		{"pool, provider, live", state.InstanceFilter{Pool: "train", Provider: "aws", Live: true}, []string{"aws/i-2", "aws/i-3"}},
+		{"ids", state.InstanceFilter{IDs: []string{"i-2", "i-e1", "i-9"}}, []string{"alicloud/i-2", "aws/i-2", "aws/i-e1"}},
+		{"ids, provider", state.InstanceFilter{Provider: "aws", IDs: []string{"i-1", "i-2"}}, []string{"aws/i-1", "aws/i-2"}},
 		{"unknown pool", state.InstanceFilter{Pool: "nope"}, []string{}},
 	} {
 		got, err := s.Instances(ctx(t), tc.f)
