@@ -300,31 +300,11 @@ func TestBurstBodyMustBeJSON(t *testing.T) {
 		{"Application/JSON; charset=UTF-8", http.StatusCreated, `"reason": "INC-415"`},
 	} {
 		t.Run(tc.ctype, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
-			req.Header.Set("Origin", "https://elsewhere.example")
+			header := http.Header{"Origin": {"https://elsewhere.example"}}
 			if tc.ctype != "" {
-				req.Header.Set("Content-Type", tc.ctype)
+				header.Set("Content-Type", tc.ctype)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var ind strings.Builder
-			if json.Valid(b) {
-				var v any
-				json.Unmarshal(b, &v)
-				out, _ := json.MarshalIndent(v, "", "  ")
-				ind.Write(out)
-			}
-			if resp.StatusCode != tc.code || !strings.Contains(ind.String(), tc.want) {
-				t.Fatalf("%d %s\nwant %d saying %s", resp.StatusCode, b, tc.code, tc.want)
-			}
+			resp := postBurstExpecting(t, e, []byte(body), header, tc.code, tc.want)
 			if tc.code != http.StatusUnsupportedMediaType {
 				return
 			}
@@ -588,6 +568,36 @@ func TestAPIJSONIsNotHTMLEscaped(t *testing.T) {
 	}
 }
 
+// postBurstExpecting posts body to /v1/bursts as the operator, with
+// header, and fails t unless the answer has status code and its JSON,
+// indented, says want. The answer's body is read and closed.
+func postBurstExpecting(t *testing.T, e *env, body []byte, header http.Header, code int, want string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ind strings.Builder
+	if json.Valid(b) {
+		var v any
+		json.Unmarshal(b, &v)
+		out, _ := json.MarshalIndent(v, "", "  ")
+		ind.Write(out)
+	}
+	if resp.StatusCode != code || !strings.Contains(ind.String(), want) {
+		t.Fatalf("%d %s\nwant %d saying %s", resp.StatusCode, b, code, want)
+	}
+	return resp
+}
+
 // TestCompressedBodyIsRefusedSayingSo: a burst's body sent gzipped (a
 // client library compressing its requests) was read as it came and
 // refused as not JSON (400), naming bytes its client never wrote; it is
@@ -611,29 +621,8 @@ func TestCompressedBodyIsRefusedSayingSo(t *testing.T) {
 		{"identity", []byte(body), http.StatusCreated, `"reason": "INC-gzip"`},
 	} {
 		t.Run(tc.encoding, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, e.url+"/v1/bursts", bytes.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Authorization", "Bearer "+e.tok[tokens.Operator])
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Content-Encoding", tc.encoding)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var ind strings.Builder
-			if json.Valid(b) {
-				var v any
-				json.Unmarshal(b, &v)
-				out, _ := json.MarshalIndent(v, "", "  ")
-				ind.Write(out)
-			}
-			if resp.StatusCode != tc.code || !strings.Contains(ind.String(), tc.want) {
-				t.Fatalf("%d %s\nwant %d saying %s", resp.StatusCode, b, tc.code, tc.want)
-			}
+			header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {tc.encoding}}
+			resp := postBurstExpecting(t, e, tc.body, header, tc.code, tc.want)
 			if tc.code == http.StatusUnsupportedMediaType && resp.Header.Get("Accept-Encoding") != "identity" {
 				t.Errorf("Accept-Encoding %q, want identity", resp.Header.Get("Accept-Encoding"))
 			}
