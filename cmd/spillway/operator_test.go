@@ -368,18 +368,7 @@ func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 		Waiting: "aws-use1", WaitingSince: t0.Add(-8*time.Minute - 30*time.Second), OnPremTotal: 8}}, nil)
 	m.AddPool(api.PoolDetail{Name: "slow", Snapshot: api.Snapshot{Time: t0.Add(-9 * time.Minute), Interval: api.Duration(time.Minute), TickLength: api.Duration(20 * time.Minute), OnPremTotal: 8}}, nil)
 	m.AddPool(api.PoolDetail{Name: "stuck", Snapshot: api.Snapshot{Time: t0.Add(-24 * time.Minute), Interval: api.Duration(time.Minute), TickLength: api.Duration(20 * time.Minute), OnPremTotal: 8}}, nil)
-	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{t0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	t.Setenv("SPILLWAY_SERVER", strings.Replace(ts.URL, "127.0.0.1", "localhost", 1))
-	t.Setenv("SPILLWAY_TOKEN", "")
-	out, _, err := runCLI(t, "status")
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := statusAt(t, m)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`\nfresh +\? +\? +\? +\? +\? +0 `),
 		regexp.MustCompile(`\nfailing +\? +\? +\? +\? +\? +0 `),
@@ -472,18 +461,7 @@ func TestStatusShowsDrainingInstances(t *testing.T) {
 	training.Instances = append(training.Instances, hook, ran)
 	m.AddPool(training, nil)
 	m.AddPool(api.PoolDetail{Name: "inference", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 8}}, nil)
-	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{t0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	t.Setenv("SPILLWAY_SERVER", strings.Replace(ts.URL, "127.0.0.1", "localhost", 1))
-	t.Setenv("SPILLWAY_TOKEN", "")
-	out, _, err := runCLI(t, "status")
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := statusAt(t, m)
 	golden := filepath.Join("testdata", "cli", "status-draining.golden")
 	if *updateGolden {
 		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
@@ -506,4 +484,23 @@ func TestStatusShowsDrainingInstances(t *testing.T) {
 			t.Errorf("status -o json lacks %s:\n%s", want, js)
 		}
 	}
+}
+
+// statusAt is what spillway status prints against an API server on m,
+// read anonymously, its clock at apitest.FixtureTime.
+func statusAt(t *testing.T, m *apitest.Memory) string {
+	t.Helper()
+	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{apitest.FixtureTime}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	t.Setenv("SPILLWAY_SERVER", strings.Replace(ts.URL, "127.0.0.1", "localhost", 1))
+	t.Setenv("SPILLWAY_TOKEN", "")
+	out, _, err := runCLI(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
