@@ -16,17 +16,9 @@ import (
 // a flood of silent connections, taken max at a time and given a second
 // each, a client queued behind a thousand of them waited three seconds.
 func connectedAt(c net.Conn, now time.Time) time.Time {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return now
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return now
-	}
 	at := now
-	_ = rc.Control(func(fd uintptr) {
-		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	withFD(c, func(fd int) {
+		ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err == nil && ti != nil {
 			at = now.Add(-time.Duration(ti.Last_data_recv) * time.Millisecond)
 		}
@@ -37,17 +29,20 @@ func connectedAt(c net.Conn, now time.Time) time.Time {
 // unread says whether bytes wait to be read on c (SIOCINQ): its client has
 // sent something the server has not read yet.
 func unread(c net.Conn) bool {
+	n := 0
+	withFD(c, func(fd int) { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ) })
+	return n > 0
+}
+
+// withFD calls f with c's socket, when c is one (otherwise f is not called).
+func withFD(c net.Conn, f func(fd int)) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return false
+		return
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return false
+		return
 	}
-	n := 0
-	_ = rc.Control(func(fd uintptr) {
-		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
-	})
-	return n > 0
+	_ = rc.Control(func(fd uintptr) { f(int(fd)) })
 }
