@@ -134,13 +134,17 @@ func (p stopsEarly) Launch(ctx context.Context, req providers.LaunchRequest) ([]
 // tick). A launch stopped ahead of the end of the leader's term instead
 // did not time out.
 func TestALaunchStoppedAheadOfItsCallTimeoutIsBackedOff(t *testing.T) {
-	const timeout, grace = 400 * time.Millisecond, 100 * time.Millisecond
+	// The launch stops 500ms into the call, leaving the grace to record
+	// its outcome before the call's (or the term's) end: a grace of 100ms
+	// was too short for the decision's write at load ~25 (the leader's term
+	// ended first and the write was given up).
+	const timeout, grace = 2 * time.Second, 1500 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
 		leader *fakeLeader
 		want   string
 	}{
-		{"its call timeout", nil, "timed out: the intent is resumed with the same client token after 400ms"},
+		{"its call timeout", nil, "timed out: the intent is resumed with the same client token after 2s"},
 		{"the leader's term", &fakeLeader{epoch: 1, ok: true, budget: -1, until: time.Now().Add(time.Hour)}, "failed for now"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
