@@ -3,13 +3,18 @@ package terraform
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"time"
+
+	"github.com/hashicorp/go-version"
 )
 
 // Spillway runs Terraform's commands itself rather than through
@@ -35,10 +40,21 @@ const stderrKeepBytes = maxDiagBytes
 // delay later, in the provider's environment with the run's mark and
 // without Terraform's logging (which would go to stderr).
 func (p *Provider) terraformCmd(ctx context.Context, dir, mark string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, p.binary, args...)
-	cmd.Dir = dir
 	env := maps.Clone(p.env)
 	env[runMarkEnv] = mark
+	cmd := binaryCmd(ctx, p.binary, dir, env, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = waitDelayOf(ctx, p.opts.waitDelay)
+	return cmd
+}
+
+// binaryCmd is cmd running bin with args in dir, in env without
+// Terraform's logging, in a process group of its own, killed when
+// Spillway dies (and, by default, when ctx ends).
+func binaryCmd(ctx context.Context, bin, dir string, env map[string]string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	env = maps.Clone(env)
 	env["TF_IN_AUTOMATION"] = "1"
 	for _, k := range []string{"TF_LOG", "TF_LOG_CORE", "TF_LOG_PATH", "TF_LOG_PROVIDER"} {
 		env[k] = ""
@@ -48,9 +64,69 @@ func (p *Provider) terraformCmd(ctx context.Context, dir, mark string, args ...s
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	setChildAttr(cmd)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = waitDelayOf(ctx, p.opts.waitDelay)
 	return cmd
+}
+
+// maxVersionBytes bounds what `terraform version -json` may print on
+// stdout: a few hundred bytes, a line a provider of an initialised
+// directory.
+const maxVersionBytes = 64 << 10
+
+// versionWaitDelay is how long a `terraform version` that was killed (its
+// ctx ended) may keep its output open, through a child, before it is
+// closed.
+const versionWaitDelay = time.Second
+
+// plainVersionRE is Terraform's version in `terraform version`'s text,
+// which a Terraform without -json prints.
+var plainVersionRE = regexp.MustCompile(`Terraform v?([0-9]+(?:\.[0-9]+)*(?:-[A-Za-z0-9.]+)?)`)
+
+// coreVersion runs `terraform version -json` with bin in dir and env, and
+// reads Terraform's version from it. What the binary prints is held only
+// in part: the first maxVersionBytes of stdout, and of stderr, quoted in
+// a failure's error, its first and last stderrKeepBytes.
+func coreVersion(ctx context.Context, bin, dir string, env map[string]string) (*version.Version, error) {
+	cmd := binaryCmd(ctx, bin, dir, env, "version", "-json")
+	cmd.WaitDelay = versionWaitDelay
+	stdout, stderr := headTail{max: maxVersionBytes}, headTail{max: stderrKeepBytes}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%s version: %w: %w", bin, ctx.Err(), err)
+	case err != nil:
+		return nil, fmt.Errorf("%s version: %w\n%s", bin, err, strings.TrimSpace(stderr.String()))
+	case len(stdout.tail) > 0:
+		return nil, fmt.Errorf("%s version printed more than %d bytes on stdout, which is not Terraform's version: "+
+			"is %s Terraform, or a wrapper of it printing on stdout?", bin, maxVersionBytes, bin)
+	}
+	out := bytes.TrimSpace(stdout.head)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s version printed no version on stdout, and exited 0: is %s Terraform?", bin, bin)
+	}
+	var j struct {
+		Version string `json:"terraform_version"`
+	}
+	var s string
+	if json.Unmarshal(out, &j) == nil {
+		s = j.Version
+	} else if m := plainVersionRE.FindSubmatch(out); m != nil {
+		s = string(m[1])
+	}
+	v, err := version.NewVersion(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s version printed %q, which names no Terraform version: is %s Terraform?", bin, quoteHead(out), bin)
+	}
+	return v, nil
+}
+
+// quoteHead is the first line of out, at most 200 bytes of it.
+func quoteHead(out []byte) string {
+	line, _, _ := bytes.Cut(out, []byte("\n"))
+	if len(line) > 200 {
+		line = line[:200]
+	}
+	return string(line)
 }
 
 // command runs terraform with args in dir, its stdout and stderr written

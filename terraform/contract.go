@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
-	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
@@ -240,18 +239,11 @@ func CheckCoreVersion(ctx context.Context, bin, dir string) error {
 	if diags.HasErrors() || mod == nil || len(mod.RequiredCore) == 0 {
 		return nil
 	}
-	tf, err := tfexec.NewTerraform(dir, bin)
-	if err != nil {
-		return fmt.Errorf("terraform module %s: %w", dir, err)
-	}
 	// No plugin cache (nothing is installed); no look-up of newer releases.
 	env := terraformEnv(os.Environ(), "", map[string]string{"CHECKPOINT_DISABLE": "1"})
-	if err := tf.SetEnv(env); err != nil {
-		return err
-	}
-	v, _, err := tf.Version(ctx, true)
+	v, err := coreVersion(ctx, bin, dir, env)
 	if err != nil {
-		return fmt.Errorf("%s version: %w", bin, err)
+		return err
 	}
 	var unmet []string
 	for _, c := range mod.RequiredCore {

@@ -2,9 +2,11 @@ package terraform_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -219,5 +221,53 @@ func TestCheckCoreVersion(t *testing.T) {
 		if err := terraform.CheckCoreVersion(ctx, bin, dir); err != nil {
 			t.Errorf("CheckCoreVersion(%s) = %v, want nil", dir, err)
 		}
+	}
+}
+
+// wrappedTerraform writes a script standing for the binary that runs
+// before (a shell command) and then execs the real Terraform.
+func wrappedTerraform(t *testing.T, before string) string {
+	t.Helper()
+	real, err := terraform.LookBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "terraform")
+	script := fmt.Sprintf("#!/bin/sh\n%s\nexec '%s' \"$@\"\n", before, real)
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// TestCheckCoreVersionHoldsLittleOfWhatTheBinaryPrints: a wrapper standing
+// for terraform that prints 100 MB on stderr before the version (tracing
+// itself, say) is still read for its version, without the server holding
+// what it printed; one printing 100 MB on stdout is refused, saying so,
+// holding little of it either; one that prints nothing and exits 0 is
+// refused, saying it printed no version.
+func TestCheckCoreVersionHoldsLittleOfWhatTheBinaryPrints(t *testing.T) {
+	const flood = "head -c 100000000 /dev/zero | tr '\\0' x"
+	tests := []struct {
+		name, before, want string
+	}{
+		{"stderr", flood + " >&2", "requires Terraform >= 1.5.0, >= 99.0 (its required_version), and "},
+		{"stdout", flood, "printed more than 65536 bytes on stdout, which is not Terraform's version"},
+		{"silent", "exit 0", "printed no version on stdout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := wrappedTerraform(t, tc.before)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := terraform.CheckCoreVersion(testCtx(t), bin, "testdata/contract/future")
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("CheckCoreVersion = %v, want it to say %q", err, tc.want)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+				t.Errorf("CheckCoreVersion allocated %d MB, want at most 16 MB of the 100 MB the binary printed", got>>20)
+			}
+		})
 	}
 }
