@@ -113,7 +113,7 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 	)
 	for attempt := 1; ; attempt++ {
 		if create {
-			if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+			if err := mkdirAll(filepath.Join(dir, runsDir)); err != nil {
 				if we := asWorkDirError(p.cfg.WorkDir, filepath.Join(dir, runsDir), err); we != nil {
 					return nil, nil, &burstError{key: key, err: we}
 				}
@@ -1067,10 +1067,14 @@ func copyModule(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o700); err != nil {
+		// Each file is synced (writeFileAtomic) before prepare records
+		// the version as copied: after a crash, a file left empty with
+		// the version recorded would be run as the module, and an empty
+		// main.tf plans to destroy every instance of the burst's state.
+		if err := mkdirAll(filepath.Dir(filepath.Join(dst, f))); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dst, f), data, 0o600); err != nil {
+		if err := writeFileAtomic(filepath.Join(dst, f), data); err != nil {
 			return err
 		}
 	}

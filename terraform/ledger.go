@@ -258,6 +258,34 @@ func (d disk) writeAtomic(path string, data []byte) error {
 	return d.do("sync-dir", dir, func() error { return syncDir(dir) })
 }
 
+// mkdirAll makes dir and those above it that are missing, as os.MkdirAll
+// does (mode 0700), and syncs the directory above each it made: a
+// directory's entry is durable once its parent is synced, and a crash
+// soon after a burst's directories were made could otherwise lose them,
+// with the ledger later written (and synced) inside, the record of the
+// burst's instances.
+func mkdirAll(dir string) error { return osDisk.mkdirAll(dir) }
+
+func (d disk) mkdirAll(dir string) error {
+	var missing []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) || filepath.Dir(p) == p {
+			break
+		}
+		missing = append(missing, p)
+	}
+	if err := d.do("mkdir", dir, func() error { return os.MkdirAll(dir, 0o700) }); err != nil {
+		return err
+	}
+	for _, m := range slices.Backward(missing) {
+		parent := filepath.Dir(m)
+		if err := d.do("sync-dir", parent, func() error { return syncDir(parent) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // syncDir syncs a directory, committing the entries made or renamed in it.
 func syncDir(dir string) error {
 	f, err := os.Open(dir)
