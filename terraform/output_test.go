@@ -464,3 +464,51 @@ func TestModuleReferringToWhatItDoesNotDeclareIsInvalid(t *testing.T) {
 		t.Errorf("Reconcile after the refused launch: %v; want nothing to repair", err)
 	}
 }
+
+// A terraform binary replaced by a script that exits 0 and prints nothing
+// (a broken wrapper, a package manager's stub) answered every command as
+// a Terraform with no changes to make and an empty instances output:
+// Terminate then forgot the burst's instance, still running, and reported
+// it ended; a launch blamed the module's output. Now the silence is an
+// error naming the binary, and nothing is forgotten until Terraform
+// itself ends the instance.
+func TestSilentTerraformEndsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	bin := wrappedTerraform(t, "")
+	real, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := t.TempDir()
+	p := newProvider(t, terraform.Config{
+		Module: "testdata/badoutput", Region: region, Zones: zones, WorkDir: t.TempDir(),
+		Variables: map[string]any{"mode": "good", "live": live},
+	}, terraform.WithBinary(bin))
+	first, err := p.Launch(ctx, launchRequest("silent", "silent-1", 1))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := "`terraform output -json instances` exited 0 having printed nothing, where Terraform prints the output's value (null for none): is " + bin + " Terraform?"
+	if err := p.Terminate(ctx, idsOf(first)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Terminate with a silent binary = %v, want it to say %s", err, want)
+	}
+	if _, err := p.Launch(ctx, launchRequest("silent-new", "silent-2", 1)); err == nil || !strings.Contains(err.Error(), want) || providers.IsInvalid(err) {
+		t.Errorf("Launch with a silent binary = %v, want it to say %s, not blaming the module", err, want)
+	}
+	if left := liveFiles(t, live); !slices.Equal(left, []string{instanceKey("silent-1", 0)}) {
+		t.Fatalf("the module's instances are %v, want the first launch's, which nothing ended", left)
+	}
+	if err := os.WriteFile(bin, real, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Terminate(ctx, idsOf(first)); err != nil {
+		t.Fatalf("Terminate with Terraform back: %v", err)
+	}
+	if left := liveFiles(t, live); len(left) != 0 {
+		t.Errorf("with Terraform back and the instance terminated, the module's instances are %v", left)
+	}
+}

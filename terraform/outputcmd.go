@@ -34,8 +34,19 @@ func (b *burst) outputValue(ctx context.Context, name string, w io.Writer) (json
 	if err != nil {
 		return nil, err
 	}
-	return bytes.TrimSpace(data), nil
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		// Terraform prints the value, null for none: taken for no value,
+		// silence would end the burst's instances in the ledger alone.
+		return nil, fmt.Errorf("%w: `terraform output -json %s` exited 0 having printed nothing, where Terraform prints the output's value (null for none): "+
+			"is %s Terraform?", errSilent, name, b.p.binary)
+	}
+	return data, nil
 }
+
+// errSilent is a command that succeeded without printing what Terraform
+// prints.
+var errSilent = errors.New("terraform printed nothing")
 
 // errOverLimit is a command that printed more than readCommand reads.
 var errOverLimit = errors.New("printed more than the bound read of it")
