@@ -168,10 +168,19 @@ func localStatePath(dir, key, backendType string, backendConfig map[string]strin
 	return "", false
 }
 
-// stateFileMissing says whether the local state file at path is absent.
-func stateFileMissing(path string) bool {
-	_, err := os.Stat(path)
-	return os.IsNotExist(err)
+// stateFileGone says how the local state file at path holds no state:
+// "is gone" when it is absent, "is empty ..." when it has no bytes, which
+// Terraform reads as no state (what a crash while it was written can
+// leave); "" when it holds one.
+func stateFileGone(path string) string {
+	st, err := os.Stat(path)
+	switch {
+	case os.IsNotExist(err):
+		return "is gone"
+	case err == nil && st.Mode().IsRegular() && st.Size() == 0:
+		return "is empty (0 bytes, which Terraform reads as no state: a crash while it was written?)"
+	}
+	return ""
 }
 
 // statePerBurst names the burst's state object by the backend_config

@@ -862,8 +862,9 @@ func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error
 	}
 	path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig)
 	where, restore := "its Terraform state "+path, "restore the state (Terraform keeps the one before its last write as "+path+".backup)"
+	gone := "is gone"
 	if local {
-		if !stateFileMissing(path) {
+		if gone = stateFileGone(path); gone == "" {
 			return false, nil
 		}
 	} else {
@@ -883,17 +884,17 @@ func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error
 		if l.CreatedMore > 0 {
 			made += fmt.Sprintf(" and %d more", l.CreatedMore)
 		}
-		return false, &burstError{key: b.key, err: fmt.Errorf("%s is gone, yet its last failed apply created %s: "+
+		return false, &burstError{key: b.key, err: fmt.Errorf("%s %s, yet its last failed apply created %s: "+
 			"a destroy would end none of them, and a plan would launch them again; "+
-			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", where, made, restore, filepath.Join(b.dir, runsDir), b.dir)}
+			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", where, gone, made, restore, filepath.Join(b.dir, runsDir), b.dir)}
 	}
 	ids := make([]string, 0, len(l.Outputs))
 	for _, k := range sortedKeys(l.Outputs) {
 		ids = append(ids, l.Outputs[k].ID)
 	}
-	return false, &burstError{key: b.key, err: fmt.Errorf("%s is gone, yet its ledger lists instances %s: "+
+	return false, &burstError{key: b.key, err: fmt.Errorf("%s %s, yet its ledger lists instances %s: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
-		"%s, or end those instances by hand and remove the directory %s", where, quoteList(ids), restore, b.dir)}
+		"%s, or end those instances by hand and remove the directory %s", where, gone, quoteList(ids), restore, b.dir)}
 }
 
 // readOutputs reads the module's instances output into the ledger: from

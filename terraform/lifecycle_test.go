@@ -572,12 +572,35 @@ func TestRemovedModuleSnapshotIsMadeAgain(t *testing.T) {
 	}
 }
 
-// A burst whose local state file was removed by hand is not applied: a
+// A burst whose local state file was removed by hand, or left empty, is
+// not applied (before, an emptied one was: the launch's instance was
+// launched again and Terminate forgot the first, still running): a
 // plan from no state would launch its instances again and leave the ones
 // the state held running untracked. The runs fail, naming the state file
 // and the instances, until the state is restored.
 func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 	t.Parallel()
+	// An emptied state file (0 bytes, what a crash while Terraform wrote
+	// it can leave) is read by Terraform as no state, as a removed one.
+	for _, tc := range []struct {
+		name string
+		lose func(path string) error
+		gone string
+	}{
+		{"removed", os.Remove, "is gone"},
+		{"emptied", func(path string) error { return os.WriteFile(path, nil, 0o600) },
+			"is empty (0 bytes, which Terraform reads as no state: a crash while it was written?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stateLostIsNotApplied(t, tc.lose, tc.gone)
+		})
+	}
+}
+
+// stateLostIsNotApplied launches into a burst, loses its state file with
+// lose, and checks that no run on the burst is made until it is restored.
+func stateLostIsNotApplied(t *testing.T, lose func(path string) error, gone string) {
 	ctx := testCtx(t)
 	work := t.TempDir()
 	p, live := badOutput(t, work, "good")
@@ -594,10 +617,10 @@ func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(statePath); err != nil {
+	if err := lose(statePath); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("its Terraform state %s is gone, yet its ledger lists instances %q", statePath, first[0].ID)
+	want := fmt.Sprintf("its Terraform state %s %s, yet its ledger lists instances %q", statePath, gone, first[0].ID)
 	if _, err := p.Launch(ctx, launchRequest("lost", "lost-2", 1)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Launch into the burst without its state: err = %v, want it to say %s", err, want)
 	}
