@@ -319,6 +319,10 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	if !errors.As(err, &re) {
 		return err
 	}
+	if re.Hint == "" && strings.Contains(re.Diagnostics, unreadableState) {
+		re.Hint = b.unreadableStateHint()
+		return err
+	}
 	us := []string{b.p.who}
 	if b.stale != nil && b.stale.Who != "" {
 		// The dead run's own lock (another host's user@host).
@@ -350,6 +354,24 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	}
 	b.stale = nil
 	return b.runOnce(ctx, op, cmd)
+}
+
+// unreadableState is Terraform's summary for a state it cannot parse,
+// which it reports as an error acquiring the state lock, suggesting
+// -lock=false.
+const unreadableState = "Unsupported state file format"
+
+// unreadableStateHint says what to do about a burst's state Terraform
+// cannot read: no lock is at fault, and no run on the burst can plan,
+// launch or end its instances until the state is repaired.
+func (b *burst) unreadableStateHint() string {
+	where, restore := fmt.Sprintf("%s, %s,", b.p.backend.block(), b.p.statePerBurst(b.key)), "from the backend's versions or backups"
+	if path, local := localStatePath(b.dir, b.key, b.p.backend.Type, b.p.cfg.BackendConfig); local {
+		where, restore = path, "from "+path+".backup, the state before Terraform's last write of it"
+	}
+	return fmt.Sprintf("the burst's Terraform state %s cannot be read (damaged, or edited by hand), and no lock is at fault: "+
+		"every run on the burst fails, its instances neither launched nor ended, until the state is restored (%s; "+
+		"its ledger %s lists the instances it should hold)", where, restore, filepath.Join(b.dir, ledgerFile))
 }
 
 // lockedHint says why Spillway leaves the state lock id (held by who,

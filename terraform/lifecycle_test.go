@@ -582,25 +582,38 @@ func TestBurstWhoseStateWasRemovedIsNotApplied(t *testing.T) {
 	t.Parallel()
 	// An emptied state file (0 bytes, what a crash while Terraform wrote
 	// it can leave) is read by Terraform as no state, as a removed one.
+	lost := func(gone string) func(path, id string) string {
+		return func(path, id string) string {
+			return fmt.Sprintf("its Terraform state %s %s, yet its ledger lists instances %q", path, gone, id)
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		lose func(path string) error
-		gone string
+		want func(path, id string) string
 	}{
-		{"removed", os.Remove, "is gone"},
+		{"removed", os.Remove, lost("is gone")},
 		{"emptied", func(path string) error { return os.WriteFile(path, nil, 0o600) },
-			"is empty (0 bytes, which Terraform reads as no state: a crash while it was written?)"},
+			lost("is empty (0 bytes, which Terraform reads as no state: a crash while it was written?)")},
+		// Terraform refuses a state it cannot parse as an error acquiring
+		// the state lock, suggesting -lock=false: the error says what is
+		// wrong instead.
+		{"damaged", func(path string) error { return os.WriteFile(path, []byte("not a state{"), 0o600) },
+			func(path, id string) string {
+				return fmt.Sprintf("the burst's Terraform state %s cannot be read (damaged, or edited by hand), and no lock is at fault: "+
+					"every run on the burst fails, its instances neither launched nor ended, until the state is restored (from %[1]s.backup", path)
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			stateLostIsNotApplied(t, tc.lose, tc.gone)
+			stateLostIsNotApplied(t, tc.lose, tc.want)
 		})
 	}
 }
 
 // stateLostIsNotApplied launches into a burst, loses its state file with
 // lose, and checks that no run on the burst is made until it is restored.
-func stateLostIsNotApplied(t *testing.T, lose func(path string) error, gone string) {
+func stateLostIsNotApplied(t *testing.T, lose func(path string) error, wantErr func(path, id string) string) {
 	ctx := testCtx(t)
 	work := t.TempDir()
 	p, live := badOutput(t, work, "good")
@@ -620,7 +633,7 @@ func stateLostIsNotApplied(t *testing.T, lose func(path string) error, gone stri
 	if err := lose(statePath); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("its Terraform state %s %s, yet its ledger lists instances %q", statePath, gone, first[0].ID)
+	want := wantErr(statePath, first[0].ID)
 	if _, err := p.Launch(ctx, launchRequest("lost", "lost-2", 1)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Launch into the burst without its state: err = %v, want it to say %s", err, want)
 	}
