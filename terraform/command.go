@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -72,9 +73,9 @@ func binaryCmd(ctx context.Context, bin, dir string, env map[string]string, args
 // directory.
 const maxVersionBytes = 64 << 10
 
-// versionWaitDelay is how long a `terraform version` that was killed (its
-// ctx ended) may keep its output open, through a child, before it is
-// closed.
+// versionWaitDelay is how long a `terraform version` that exited, or was
+// killed (its ctx ended), may keep its output open, through a child,
+// before it is closed.
 const versionWaitDelay = time.Second
 
 // plainVersionRE is Terraform's version in `terraform version`'s text,
@@ -87,6 +88,9 @@ var plainVersionRE = regexp.MustCompile(`Terraform v?([0-9]+(?:\.[0-9]+)*(?:-[A-
 // a failure's error, its first and last stderrKeepBytes.
 func coreVersion(ctx context.Context, bin, dir string, env map[string]string) (*version.Version, error) {
 	cmd := binaryCmd(ctx, bin, dir, env, "version", "-json")
+	// Its process group is killed: a wrapper's children (which the
+	// parent-death signal spares while Spillway runs) go with it.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = versionWaitDelay
 	stdout, stderr := headTail{max: maxVersionBytes}, headTail{max: stderrKeepBytes}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

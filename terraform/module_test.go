@@ -1,6 +1,8 @@
 package terraform_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,8 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/terraform"
 )
@@ -270,4 +274,46 @@ func TestCheckCoreVersionHoldsLittleOfWhatTheBinaryPrints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckCoreVersionThatHangsEndsWithItsContext: a binary whose
+// `version` never answers, and leaves a child holding its output open,
+// is ended with the check's context, the child with it.
+func TestCheckCoreVersionThatHangsEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	bin := wrappedTerraform(t, fmt.Sprintf("sleep 100 &\necho $! > '%s'\nexec sleep 100", pidFile))
+	start := time.Now()
+	err := terraform.CheckCoreVersion(deadlineCtx(t, 3*time.Second), bin, "testdata/contract/future")
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("CheckCoreVersion took %v on a context of 3s", took.Round(time.Second))
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("CheckCoreVersion = %v, want its context's error", err)
+	}
+	data, rerr := os.ReadFile(pidFile)
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
+	if rerr != nil || perr != nil {
+		t.Fatalf("the child's pid: %v, %v", rerr, perr)
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	ctx := testCtx(t)
+	for alive(pid) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("the child %d of the binary's `version` still runs after the check ended", pid)
+		}
+	}
+}
+
+// alive says whether process pid runs (and is no zombie).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i >= 0 && i+2 < len(data) && data[i+2] != 'Z'
 }
