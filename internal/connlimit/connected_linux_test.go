@@ -48,7 +48,7 @@ func TestQueuedClientsGraceByWhatTheySent(t *testing.T) {
 			// The next newcomer finds every place taken before the
 			// server has read the one just accepted.
 			l.mu.Lock()
-			v, _, refused := l.victim(time.Now(), "127.0.0.1")
+			v, _, _, refused := l.victim(time.Now(), "127.0.0.1")
 			l.mu.Unlock()
 			if got := v != nil; got != c.giveWay {
 				t.Fatalf("a client %s, accepted a moment ago and not read yet: made way for a newcomer %v, want %v", c.name, got, c.giveWay)

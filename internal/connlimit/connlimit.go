@@ -27,6 +27,7 @@ package connlimit
 import (
 	"cmp"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -84,6 +85,9 @@ type entry struct {
 	// server, as one whose request came while it waited in the listen
 	// queue does. Its first read wakes an Accept waiting for it.
 	sent bool
+	// h2 is set while the connection is idle over HTTP/2, whose idle
+	// mark its reads do not clear (ConnState): it is closed to give way.
+	h2 bool
 }
 
 // source is the source of a connection's client (see Source).
@@ -165,7 +169,7 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 			l.mu.Unlock()
 			return wc, nil
 		}
-		victim, wake, refuse := l.victim(time.Now(), src)
+		victim, ask, wake, refuse := l.victim(time.Now(), src)
 		changed := l.changed
 		l.mu.Unlock()
 		if refuse {
@@ -173,8 +177,13 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 			return nil, nil
 		}
 		if victim != nil {
-			// Its Close frees its place (forget, below).
-			victim.Close()
+			// Its Close frees its place (forget, below); an HTTP/1
+			// connection idle is asked to give it (giveWay).
+			if !ask {
+				victim.Close()
+			} else if victim.giveWay() {
+				<-changed
+			}
 			continue
 		}
 		if wake == 0 {
@@ -206,12 +215,14 @@ func (l *Listener) place(c net.Conn) (net.Conn, error) {
 // read it. It returns nil while none is, with how long until a grace ends
 // that may change that (0: none will; a connection's first read or close
 // wakes the wait), and whether src itself holds a place with its headers
-// stalled past its grace (the newcomer is refused). l.mu is held.
-func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, bool) {
+// stalled past its grace (the newcomer is refused). An idle connection
+// whose client has sent its next request, read or not, is in a request
+// (idleVictim); an HTTP/1 one idle is asked to give way rather than
+// closed (ask, giveWay), and while one asked has neither given way nor
+// begun a request, victim returns none. l.mu is held.
+func (l *Listener) victim(now time.Time, src string) (c *conn, ask bool, wake time.Duration, refuse bool) {
 	var silent []*conn
-	var idle *conn
-	var idleAt uint64
-	var wake time.Duration
+	var idle []*conn
 	waitFor := func(age time.Duration) {
 		if left := l.grace - age; wake == 0 || left < wake {
 			wake = left
@@ -221,10 +232,13 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 	for c, e := range l.conns {
 		places[e.src]++
 		wc := c.(*conn)
+		if wc.leaving.Load() {
+			return nil, false, 0, false
+		}
 		switch age := now.Sub(e.at); {
 		case wc.heard.Load(): // in a request, or idle between two
-			if e.idle && (idle == nil || e.since < idleAt) {
-				idle, idleAt = wc, e.since
+			if e.idle {
+				idle = append(idle, wc)
 			}
 		case e.sent: // waits for the server to read it
 		case age < l.grace:
@@ -236,12 +250,13 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 	slices.SortFunc(silent, func(a, b *conn) int { return cmp.Compare(l.conns[a].seq, l.conns[b].seq) })
 	for _, c := range silent {
 		if !unread(c.Conn) && !c.heard.Load() {
-			return c, 0, false
+			return c, false, 0, false
 		}
 		l.conns[c].sent = true
 	}
-	if idle != nil {
-		return idle, 0, false
+	c, h2, begun := l.idleVictim(idle)
+	if c != nil {
+		return c, !h2, 0, false
 	}
 	var slow *conn
 	var slowPlaces int
@@ -284,11 +299,30 @@ func (l *Listener) victim(now time.Time, src string) (net.Conn, time.Duration, b
 		}
 	}
 	if slow != nil {
-		return slow, 0, false
+		return slow, false, 0, false
 	}
 	// A newcomer waits for a grace to end, or for the server to read what
 	// was sent, rather than be refused.
-	return nil, wake, stalled && wake == 0 && !waiting
+	return nil, false, wake, stalled && wake == 0 && !waiting && !begun
+}
+
+// idleVictim returns the connection of idle (each idle between two
+// requests) idle longest whose client has not begun its next request,
+// and whether it is idle over HTTP/2; begun says whether one was passed
+// over for having begun it: its bytes are read or wait to be (unread),
+// and the server will see them (begun). l.mu is held.
+func (l *Listener) idleVictim(idle []*conn) (c *conn, h2 bool, begun bool) {
+	slices.SortFunc(idle, func(a, b *conn) int { return cmp.Compare(l.conns[a].since, l.conns[b].since) })
+	for _, c := range idle {
+		if e := l.conns[c]; e.h2 {
+			return c, true, begun
+		}
+		if c.idle.Load() && !unread(c.Conn) {
+			return c, false, begun
+		}
+		begun = true
+	}
+	return nil, false, begun
 }
 
 // Close closes the underlying listener; an Accept waiting for a place
@@ -337,12 +371,17 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	switch st {
 	case http.StateIdle:
 		l.idles++
-		e.idle, e.since = true, l.idles
+		e.idle, e.since, e.h2 = true, l.idles, h2
 		c.(*conn).idle.Store(!h2)
 		l.signal()
 	case http.StateActive:
-		e.idle, e.served = false, true
+		e.idle, e.served, e.h2 = false, true, false
 		c.(*conn).idle.Store(false)
+		// A request read whole from what the server had buffered: it
+		// stays (giveWay).
+		if c.(*conn).stay() {
+			l.signal()
+		}
 	case http.StateHijacked, http.StateClosed:
 		// Its Close (or the hijacker's) frees its place.
 	}
@@ -357,6 +396,7 @@ func (l *Listener) begun(c *conn) {
 	defer l.mu.Unlock()
 	if e, ok := l.conns[c]; ok && e.idle {
 		e.idle, e.served, e.at = false, false, time.Now()
+		l.signal() // an Accept may have passed it over (idleVictim)
 	}
 }
 
@@ -368,6 +408,13 @@ func (l *Listener) heardFrom(c *conn) {
 	if e, ok := l.conns[c]; ok && e.sent {
 		l.signal()
 	}
+}
+
+// stayed wakes an Accept waiting for c, asked to give way, which stays.
+func (l *Listener) stayed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.signal()
 }
 
 // forget frees c's place.
@@ -395,6 +442,92 @@ type conn struct {
 	// while none is: one blocked past the grace is an answer its client
 	// does not read (its window and the server's send buffer are full).
 	writing atomic.Int64
+
+	// mu guards deadline and the setting of leaving.
+	mu sync.Mutex
+	// leaving is set while the connection, idle over HTTP/1, is asked to
+	// give its place to a newcomer (giveWay): its read deadline is past,
+	// and the server's read decides.
+	leaving atomic.Bool
+	// deadline is the read deadline the server set, put back when the
+	// connection stays.
+	deadline time.Time
+}
+
+// aLongTimeAgo is a read deadline past: a read waiting returns at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// giveWay asks c, an HTTP/1 connection idle between two requests chosen
+// to give its place to a newcomer, to give it (leaving): the server's read on it
+// decides, as only it knows whether its client's next request has come:
+// a read that returns bytes keeps its place (stay), a read that times out
+// with nothing waiting closes it (leave). Closing it here could cut a
+// request whose bytes the server has just read. It returns false when c
+// has begun a request meanwhile (nothing to wait for).
+func (c *conn) giveWay() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.idle.Load() || unread(c.Conn) {
+		return false
+	}
+	c.leaving.Store(true)
+	if err := c.Conn.SetReadDeadline(aLongTimeAgo); err != nil {
+		c.leaving.Store(false) // closed already: its close frees its place
+	}
+	return true
+}
+
+// stay keeps c's place, asked to give it (giveWay), when its read has
+// returned a request's bytes: the server's read deadline is put back. It
+// says whether c was asked.
+func (c *conn) stay() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.leaving.Load() {
+		return false
+	}
+	c.leaving.Store(false)
+	c.Conn.SetReadDeadline(c.deadline)
+	return true
+}
+
+// leave decides, after a read of c ended with err and no bytes, whether
+// c gives way: it closes c when it was asked to and nothing waits to be
+// read; when a request's bytes came meanwhile it stays, and its read is
+// tried again (true).
+func (c *conn) leave(err error) bool {
+	var ne net.Error
+	if !c.leaving.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	if unread(c.Conn) {
+		if c.stay() {
+			c.l.stayed()
+		}
+		return true
+	}
+	c.Close()
+	return false
+}
+
+// SetReadDeadline sets the server's read deadline; while c is asked to
+// give way (giveWay) it is kept, and set once c stays.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	if c.leaving.Load() {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, as SetReadDeadline and SetWriteDeadline.
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
 }
 
 func (c *conn) Write(p []byte) (int, error) {
@@ -406,7 +539,13 @@ func (c *conn) Write(p []byte) (int, error) {
 
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	for n == 0 && err != nil && c.leave(err) {
+		n, err = c.Conn.Read(p)
+	}
 	if n > 0 {
+		if c.leaving.Load() && c.stay() {
+			c.l.stayed()
+		}
 		if !c.heard.Load() && c.heard.CompareAndSwap(false, true) {
 			c.l.heardFrom(c)
 		}

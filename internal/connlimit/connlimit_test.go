@@ -19,6 +19,18 @@ import (
 // time the server sees a connection go idle, idle receives.
 func serve(t *testing.T, n int, tls bool) (addr string, l *Listener, srv *httptest.Server, idle chan struct{}) {
 	t.Helper()
+	return serveWith(t, n, serveOptions{tls: tls})
+}
+
+// serveOptions are what a test changes of serve's server.
+type serveOptions struct {
+	tls bool
+	// wrap, when set, wraps the server's TCP listener under the Listener.
+	wrap func(net.Listener) net.Listener
+}
+
+func serveWith(t *testing.T, n int, o serveOptions) (addr string, l *Listener, srv *httptest.Server, idle chan struct{}) {
+	t.Helper()
 	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/big" {
 			// More than the kernel buffers between server and client.
@@ -27,7 +39,11 @@ func serve(t *testing.T, n int, tls bool) (addr string, l *Listener, srv *httpte
 		}
 		io.WriteString(w, "ok")
 	}))
-	l = New(srv.Listener, n)
+	ln := srv.Listener
+	if o.wrap != nil {
+		ln = o.wrap(ln)
+	}
+	l = New(ln, n)
 	srv.Listener = l
 	idle = make(chan struct{}, 64)
 	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
@@ -40,7 +56,7 @@ func serve(t *testing.T, n int, tls bool) (addr string, l *Listener, srv *httpte
 		}
 	}
 	srv.Config.IdleTimeout = 10 * time.Minute // longer than any test: an idle connection stays open
-	if tls {
+	if o.tls {
 		srv.StartTLS()
 	} else {
 		srv.Start()
