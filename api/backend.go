@@ -483,10 +483,12 @@ type Burst struct {
 	// the limit (budget, max_gpus, max_cost_per_hour), or no_offering;
 	// no_pool when the config no longer has the burst's pool.
 	// Empty when nothing holds it back, and on a server that does not
-	// lead (its last evaluation is not the leader's).
-	Waiting   string    `json:"waiting,omitempty"`
-	HeldBy    string    `json:"held_by,omitempty"`
-	WaitingAt time.Time `json:"waiting_at,omitzero"`
+	// lead (its last evaluation is not the leader's): there, while the
+	// burst is active, WaitingUnknown says so and names the leader to ask.
+	Waiting        string    `json:"waiting,omitempty"`
+	HeldBy         string    `json:"held_by,omitempty"`
+	WaitingAt      time.Time `json:"waiting_at,omitzero"`
+	WaitingUnknown string    `json:"waiting_unknown,omitempty"`
 	// Replayed says that POST /v1/bursts opened nothing: an earlier
 	// request with the same Idempotency-Key created this burst.
 	Replayed bool `json:"replayed,omitempty"`

@@ -86,7 +86,7 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	if p, since, ok := b.sched.Waiting(name); ok {
 		d.Snapshot.Waiting, d.Snapshot.WaitingSince = p, since
 	}
-	waits := b.waitsOf(name)
+	waits := b.waitsOf(ctx, name)
 	for _, f := range snap.Floors {
 		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
 		if w, ok := waits.waits[f.Owner]; ok {
@@ -430,7 +430,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		if bu.State == "active" {
 			fw, ok := waits[bu.Pool]
 			if !ok {
-				fw = b.waitsOf(bu.Pool)
+				fw = b.waitsOf(ctx, bu.Pool)
 				waits[bu.Pool] = fw
 			}
 			fw.wait(&bu)
@@ -460,19 +460,23 @@ type floorWaits struct {
 	// gone: the pool is not in this server's config, so no tick
 	// launches for its floors (removed or renamed since they opened).
 	gone string
+	// follower: this server does not lead, so it does not know what its
+	// floors wait for; it says so, naming the leader (Burst.WaitingUnknown).
+	follower string
 }
 
 // waitsOf is what this server's last evaluation of pool left its floors
 // waiting for: the plan's own Waits, written with its notes. None when
 // that evaluation failed, or when this server does not lead (a follower
-// evaluates nothing, and one that lost its term holds an old plan).
-func (b *backend) waitsOf(pool string) floorWaits {
+// evaluates nothing, and one that lost its term holds an old plan): it
+// then says who does (follower).
+func (b *backend) waitsOf(ctx context.Context, pool string) floorWaits {
 	if _, ok := b.sched.PoolSpec(pool); !ok {
 		return floorWaits{gone: pool}
 	}
 	if b.elector != nil {
 		if _, leads := b.elector.Acting(); !leads {
-			return floorWaits{}
+			return floorWaits{follower: onlyTheLeaderKnows(leaderInfo(ctx, b.elector))}
 		}
 	}
 	st, ok := b.sched.LastStatus(pool)
@@ -486,8 +490,25 @@ func (b *backend) waitsOf(pool string) floorWaits {
 	return out
 }
 
+// onlyTheLeaderKnows is a follower's Burst.WaitingUnknown: who knows what
+// a burst waits for, as the lease says.
+func onlyTheLeaderKnows(li *api.LeaderInfo) string {
+	const what = "only the leader evaluates the pool and knows what the burst waits for"
+	switch {
+	case li.Error != "":
+		return fmt.Sprintf("this server (%s) does not lead: %s, and the database could not say which server leads (%s)", li.This, what, li.Error)
+	case li.Holder == "":
+		return fmt.Sprintf("this server (%s) does not lead, and no server holds the lease now (a failover): %s; ask again once one does (spillway status names it)", li.This, what)
+	}
+	return fmt.Sprintf("this server (%s) does not lead: %s; ask the leader, %s", li.This, what, li.Holder)
+}
+
 // wait sets bu's Waiting from its pool's waits, while it is active.
 func (fw floorWaits) wait(bu *api.Burst) {
+	if fw.follower != "" && bu.State == "active" {
+		bu.WaitingUnknown = fw.follower
+		return
+	}
 	if fw.gone != "" && bu.State == "active" {
 		bu.Waiting = fmt.Sprintf("pool %q is not in this server's config (removed or renamed since the burst was opened): nothing launches for it; end it with spillway burst cancel %s", fw.gone, bu.ID)
 		bu.HeldBy = heldByNoPool
@@ -623,7 +644,7 @@ func (b *backend) Burst(ctx context.Context, id string) (api.Burst, error) {
 		return api.Burst{}, err
 	}
 	bu := apiBurst(f, now, counts)
-	b.waitsOf(bu.Pool).wait(&bu)
+	b.waitsOf(ctx, bu.Pool).wait(&bu)
 	return bu, nil
 }
 
@@ -641,7 +662,7 @@ func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Bu
 		return api.Burst{}, "", err
 	}
 	bu := apiBurst(f, now, counts)
-	b.waitsOf(bu.Pool).wait(&bu)
+	b.waitsOf(ctx, bu.Pool).wait(&bu)
 	return bu, f.RequestDigest, nil
 }
 

@@ -180,11 +180,19 @@ func newBurstListCmd() *cobra.Command {
 					fmt.Fprintln(tw, "(no bursts)")
 				}
 				// Why a burst is short of its GPUs, as its pool's last
-				// evaluation said: too long for a column.
+				// evaluation said: too long for a column. A follower does
+				// not know, and says who does, once.
+				unknown := ""
 				for _, b := range bs {
 					if b.Waiting != "" {
 						fmt.Fprintf(tw, "%s waits (%s): %s\n", b.ID, b.HeldBy, oneLine(b.Waiting, 400))
 					}
+					if unknown == "" {
+						unknown = b.WaitingUnknown
+					}
+				}
+				if unknown != "" {
+					fmt.Fprintf(tw, "what the bursts wait for: %s\n", oneLine(unknown, 400))
 				}
 			}); err != nil {
 				return err

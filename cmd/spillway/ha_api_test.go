@@ -48,27 +48,37 @@ func (s *haAPIServer) readyz(t *testing.T) (int, readyzBody) {
 	return resp.StatusCode, b
 }
 
-// TestHAFollowerServesAndAcceptsBursts runs two servers in-process on one
-// PostgreSQL: both are ready, exactly one leads and both say which; an
-// operator's burst created through the follower is launched by the leader;
-// when the leader shuts down, the follower takes over and the burst is
-// cancelled through it.
-func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
+// haPair is two in-process servers on one PostgreSQL, both ready, one
+// leading, with an emulated EC2 behind them.
+type haPair struct {
+	pg           *fixture.Postgres
+	db           string
+	emu          *emulator.Emulator
+	lead, follow *haAPIServer
+	leader       string // the leading server's name
+	token        string // an operator's
+	client       func(*haAPIServer) *api.Client
+}
+
+// startHAPair starts a pair as TestHAFollowerServesAndAcceptsBursts uses
+// it; name names its database.
+func startHAPair(t *testing.T, name string) *haPair {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
-	pg, db := postgresDatabase(t, "ha_api")
+	pg, db := postgresDatabase(t, name)
 	emu := emulator.New(emulator.Options{Seed: 21, BootDelay: 100 * time.Millisecond})
 	ec2 := httptest.NewServer(emu.EC2Handler())
-	defer ec2.Close()
+	t.Cleanup(ec2.Close)
 	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"job_gpus": [], "oldest_wait_seconds": 0}`)
 	}))
-	defer queue.Close()
+	t.Cleanup(queue.Close)
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
 	}))
-	defer agent.Close()
+	t.Cleanup(agent.Close)
 	dir := t.TempDir()
 	toks := filepath.Join(dir, "tokens.yaml")
 	opToken, err := tokens.Add(toks, "alice", tokens.Operator, time.Now(), rand.Reader)
@@ -114,35 +124,44 @@ pools:
 		return &haAPIServer{url: "http://" + srv.addr, stop: srv.stop}
 	}
 	servers := []*haAPIServer{start(), start()}
-
-	var lead, follow *haAPIServer
+	p := &haPair{pg: pg, db: db, emu: emu, token: opToken}
 	eventually(t, "both servers are ready and exactly one leads", func() bool {
 		c0, b0 := servers[0].readyz(t)
 		c1, b1 := servers[1].readyz(t)
 		if c0 != 200 || c1 != 200 || b0.Leader == b1.Leader || b0.Lease == nil || b1.Lease == nil || b0.Lease.Holder == "" || b0.Lease.Holder != b1.Lease.Holder {
 			return false
 		}
-		lead, follow = servers[0], servers[1]
+		p.lead, p.follow, p.leader = servers[0], servers[1], b0.Lease.This
 		if b1.Leader {
-			lead, follow = servers[1], servers[0]
+			p.lead, p.follow, p.leader = servers[1], servers[0], b1.Lease.This
 		}
 		return true
 	})
-	client := func(s *haAPIServer) *api.Client {
+	p.client = func(s *haAPIServer) *api.Client {
 		c, err := api.NewClient(s.url, opToken, &http.Client{Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
+	return p
+}
+
+// TestHAFollowerServesAndAcceptsBursts runs two servers in-process on one
+// PostgreSQL: both are ready, exactly one leads and both say which; an
+// operator's burst created through the follower is launched by the leader;
+// when the leader shuts down, the follower takes over and the burst is
+// cancelled through it.
+func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
+	p := startHAPair(t, "ha_api")
+	pg, db, emu, lead, follow, client := p.pg, p.db, p.emu, p.lead, p.follow, p.client
 	ctx := context.Background()
 	st, err := client(follow).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, lb := lead.readyz(t)
-	if st.Leader == nil || st.Leader.Leads || st.Leader.Holder != lb.Lease.This || st.Leader.This == st.Leader.Holder {
-		t.Fatalf("the follower's /v1/status leader = %+v, want it naming the leader %q and not leading itself", st.Leader, lb.Lease.This)
+	if st.Leader == nil || st.Leader.Leads || st.Leader.Holder != p.leader || st.Leader.This == st.Leader.Holder {
+		t.Fatalf("the follower's /v1/status leader = %+v, want it naming the leader %q and not leading itself", st.Leader, p.leader)
 	}
 
 	// An operator's burst through the follower: the leader launches it.
@@ -256,5 +275,43 @@ func TestLeaderLine(t *testing.T) {
 		if got := leaderLine(&c.in); got != c.want {
 			t.Errorf("leaderLine(%+v) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestHAFollowerSaysOnlyTheLeaderKnowsWhyABurstWaits: a burst the leader
+// cannot launch (its offering out of stock) waits, and the leader says
+// why; asked the same, the follower, which evaluates nothing, says that
+// only the leader knows and names it, in GET /v1/bursts/{id}, the list
+// and `spillway burst list`. Before, its answer was a burst waiting on
+// nothing: no waiting, no held_by, and no word that it could not know.
+func TestHAFollowerSaysOnlyTheLeaderKnowsWhyABurstWaits(t *testing.T) {
+	p := startHAPair(t, "ha_waits")
+	p.emu.SetStock("p4d.24xlarge", "us-east-1a", 0)
+	ctx := context.Background()
+	b, err := p.client(p.follow).CreateBurst(ctx, api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var led api.Burst
+	eventually(t, "the leader says why the burst waits", func() bool {
+		led, err = p.client(p.lead).Burst(ctx, b.ID)
+		return err == nil && led.HeldBy == "no_offering" && led.Waiting != ""
+	})
+	if led.WaitingUnknown != "" {
+		t.Errorf("the leader's burst: waiting_unknown %q, want none (it knows)", led.WaitingUnknown)
+	}
+	want := "ask the leader, " + p.leader
+	fb, err := p.client(p.follow).Burst(ctx, b.ID)
+	if err != nil || fb.Waiting != "" || !strings.Contains(fb.WaitingUnknown, want) {
+		t.Fatalf("the follower's GET /v1/bursts/%s: %+v, %v; want no waiting and waiting_unknown saying %q", b.ID, fb, err, want)
+	}
+	list, err := p.client(p.follow).Bursts(ctx, "", false)
+	if err != nil || len(list) != 1 || list[0].WaitingUnknown != fb.WaitingUnknown {
+		t.Fatalf("the follower's GET /v1/bursts: %+v, %v; want the burst with waiting_unknown %q", list, err, fb.WaitingUnknown)
+	}
+	t.Setenv("SPILLWAY_TOKEN", p.token)
+	out, _, err := runCLI(t, "burst", "list", "--server", p.follow.url)
+	if err != nil || !strings.Contains(out, "what the bursts wait for: this server (") || !strings.Contains(out, want) {
+		t.Fatalf("spillway burst list on the follower: %v\n%s\nwant it saying only the leader knows, naming it", err, out)
 	}
 }
