@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -176,26 +177,35 @@ func TestIdleConnectionsGiveWay(t *testing.T) {
 // that the server has read.
 func heard(t *testing.T, l *Listener, n, want int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		l.mu.Lock()
+	until(t, l, func() (bool, string) {
 		got := 0
 		for c := range l.conns {
 			if c.(*conn).heard.Load() {
 				got++
 			}
 		}
-		open := len(l.conns)
+		return len(l.conns) == n && got == want, fmt.Sprintf("the listener holds %d connections, %d of them heard from; want %d and %d", len(l.conns), got, n, want)
+	})
+}
+
+// until polls l, locked, until done says it is done, for up to 20 s; then
+// it fails saying what done saw.
+func until(t *testing.T, l *Listener, done func() (bool, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.mu.Lock()
+		ok, saw := done()
 		l.mu.Unlock()
-		if open == n && got == want {
+		if ok {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the listener holds %d connections, %d of them heard from; want %d and %d", open, got, n, want)
+			t.Fatal(saw)
 		case <-tick.C:
 		}
 	}
@@ -389,29 +399,15 @@ func TestUnreadAnswersGiveWayToAnotherSource(t *testing.T) {
 // writing waits until l holds n connections all waiting to write.
 func writing(t *testing.T, l *Listener, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		l.mu.Lock()
+	until(t, l, func() (bool, string) {
 		got := 0
 		for c := range l.conns {
 			if c.(*conn).writing.Load() != 0 {
 				got++
 			}
 		}
-		open := len(l.conns)
-		l.mu.Unlock()
-		if open == n && got == n {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the listener holds %d connections, %d of them writing; want %d and %d", open, got, n, n)
-		case <-tick.C:
-		}
-	}
+		return len(l.conns) == n && got == n, fmt.Sprintf("the listener holds %d connections, %d of them writing; want %d and %d", len(l.conns), got, n, n)
+	})
 }
 
 // TestBusyConnectionsHoldTheirPlaces: connections in a request (headers
@@ -494,28 +490,15 @@ func TestCloseEndsAWaitingAccept(t *testing.T) {
 // first bytes of the next request on each connection that was idle.
 func begun(t *testing.T, l *Listener) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		l.mu.Lock()
+	until(t, l, func() (bool, string) {
 		idle := 0
 		for _, e := range l.conns {
 			if e.idle {
 				idle++
 			}
 		}
-		l.mu.Unlock()
-		if idle == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d connections still idle, want the next request begun on each", idle)
-		case <-tick.C:
-		}
-	}
+		return idle == 0, fmt.Sprintf("%d connections still idle, want the next request begun on each", idle)
+	})
 }
 
 // TestNextRequestBegunKeepsItsPlace: a connection idle between two

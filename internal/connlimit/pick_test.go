@@ -1,7 +1,7 @@
 package connlimit
 
 import (
-	"context"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -65,26 +65,13 @@ func (g *gate) open() {
 // server has not read.
 func waitUnread(t *testing.T, l *Listener, seq uint64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		l.mu.Lock()
+	until(t, l, func() (bool, string) {
 		waiting := false
 		for c, e := range l.conns {
 			waiting = waiting || e.seq == seq && unread(c.(*conn).Conn)
 		}
-		l.mu.Unlock()
-		if waiting {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("connection %d has nothing unread after 20 s", seq)
-		case <-tick.C:
-		}
-	}
+		return waiting, fmt.Sprintf("connection %d has nothing unread after 20 s", seq)
+	})
 }
 
 // gatedListener accepts gatedConns.
