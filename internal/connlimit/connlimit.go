@@ -20,8 +20,10 @@
 // the server's idle or header timeout; a client whose idle connection is
 // closed opens another, as HTTP clients do. A connection that has sent
 // part of a request keeps its place, as does one idle between two
-// requests once its client has begun the next (a first byte read): a
-// flood of new connections does not cut requests under way.
+// requests once its client has sent the next, read by the server or not
+// (an idle connection is asked to give way, and its server's read
+// decides: see giveWay): a flood of new connections does not cut
+// requests under way.
 package connlimit
 
 import (
