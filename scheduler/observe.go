@@ -565,13 +565,15 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 	hold := false
 	switch {
 	case r.State == state.InstanceTerminating:
-		if at := t.pr.ranOn[r.ID]; at.After(r.EndedAt) {
+		if r.RanUntil.After(r.EndedAt) {
 			// Its terminate was answered and not carried out: it ran
 			// on, listed running (stillRunning), until a later call
 			// ended it. Its end kept at the first call understated
 			// the run (the ledger, accrued at each tick, did not).
-			s.log.Info("instance ran on past its first terminate call: its end is the last tick that listed it running", "pool", r.Pool, "instance", r.ID, "first_terminate", r.EndedAt, "ended", at)
-			r.EndedAt = at
+			// Read from its row: a restart or a failover in between
+			// (the next server has no memory of the ticks before).
+			s.log.Info("instance ran on past its first terminate call: its end is the last tick that listed it running", "pool", r.Pool, "instance", r.ID, "first_terminate", r.EndedAt, "ended", r.RanUntil)
+			r.EndedAt = r.RanUntil
 		}
 		s.log.Info("instance terminated", "pool", r.Pool, "instance", r.ID, "reason", r.EndReason)
 	case r.EndReason == unrecordedEndReason:
@@ -602,7 +604,6 @@ func (s *Scheduler) endRow(ctx context.Context, t *tick, r *state.Instance) erro
 		r.EndedAt = t.now
 	}
 	r.State, r.UpdatedAt = state.InstanceEnded, t.now
-	delete(t.pr.ranOn, r.ID)
 	if hold {
 		t.pr.holdVanished(*r) // counted once its hold ends unlisted (settleVanished)
 	} else {
@@ -643,10 +644,7 @@ func (s *Scheduler) stillRunning(t *tick, r *state.Instance, cs providers.State)
 		t.endFailed = map[string]bool{}
 	}
 	t.endFailed[r.ID] = true
-	if t.pr.ranOn == nil {
-		t.pr.ranOn = map[string]time.Time{}
-	}
-	t.pr.ranOn[r.ID] = t.now
+	r.RanUntil = t.now // written with the tick's rows (flush)
 	if s.first(t, r.ID, stillRunningEvent) {
 		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: the cloud still lists it %s %s after its terminate call was answered: counted as running (limits, budget) until it ends, its terminate asked again at every tick",
 			r.ID, cs, t.now.Sub(r.EndedAt).Round(time.Second)))

@@ -199,11 +199,6 @@ type poolRun struct {
 	// failed, the kind of its failure (failureKey), so that a failure
 	// that repeats at every tick is logged once (guarded by mu).
 	termFailed map[string]string
-	// ranOn holds, for each terminating instance the cloud listed running
-	// or pending past its terminate call (stillRunning), the last tick that
-	// listed it so (guarded by mu; in memory only): its row's end is then,
-	// not at its first terminate call (endRow).
-	ranOn map[string]time.Time
 	// unknown holds, for each instance whose agent reported GPUs it could
 	// not read at the last probe, how many and since when every one of
 	// them has been unknown (guarded by mu; rebuilt at every probe).

@@ -257,7 +257,7 @@ func (in Instance) Bounded() (Instance, error) {
 	}{
 		{"LaunchedAt", in.LaunchedAt}, {"JoinedAt", in.JoinedAt}, {"IdleSince", in.IdleSince},
 		{"DrainStartedAt", in.DrainStartedAt}, {"DrainHookAt", in.DrainHookAt}, {"ReclaimedAt", in.ReclaimedAt},
-		{"EndedAt", in.EndedAt}, {"UpdatedAt", in.UpdatedAt},
+		{"EndedAt", in.EndedAt}, {"RanUntil", in.RanUntil}, {"UpdatedAt", in.UpdatedAt},
 	} {
 		c.time(f.name, f.t, false)
 	}

@@ -85,6 +85,12 @@ type Instance struct {
 	EndedAt            time.Time // when termination was requested/observed
 	EndReason          string
 	UpdatedAt          time.Time
+	// RanUntil is the last tick the cloud listed a terminating instance
+	// running or pending after its terminate call was answered (zero:
+	// never): the cloud did not act, and the row's end is then, not at
+	// the call. Stored, so that a restart or the next leader ends the
+	// row at the run the ledger billed.
+	RanUntil time.Time
 }
 
 // InstanceFilter selects instances. Zero fields match everything.

@@ -52,8 +52,8 @@ func (s *Store) PutInstances(ctx context.Context, ins []state.Instance) error {
 const putInstanceSQL = `INSERT INTO instances
 	(provider, id, pool, offering, intent_id, floor, zone, instance_type, market, private_ip, state, gpus,
 	 price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since, drain_started_at, drain_hook_at,
-	 ended_at, end_reason, updated_at, reclaimed_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+	 ended_at, end_reason, updated_at, reclaimed_at, ran_until)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
 	ON CONFLICT (provider, id) DO UPDATE SET
 	 pool = excluded.pool, offering = excluded.offering, intent_id = excluded.intent_id, floor = excluded.floor,
 	 zone = excluded.zone, instance_type = excluded.instance_type, market = excluded.market,
@@ -62,13 +62,13 @@ const putInstanceSQL = `INSERT INTO instances
 	 joined_at = excluded.joined_at, busy_gpus = excluded.busy_gpus, idle_since = excluded.idle_since,
 	 drain_started_at = excluded.drain_started_at, drain_hook_at = excluded.drain_hook_at,
 	 ended_at = excluded.ended_at, end_reason = excluded.end_reason, updated_at = excluded.updated_at,
-	 reclaimed_at = excluded.reclaimed_at`
+	 reclaimed_at = excluded.reclaimed_at, ran_until = excluded.ran_until`
 
 func instanceArgs(in state.Instance) []any {
 	return []any{in.Provider, in.ID, in.Pool, in.Offering, in.IntentID, in.Floor, in.Zone, in.InstanceType, in.Market,
 		in.PrivateIP, in.State, in.GPUs, in.PricePerHour, in.Billing, nanos(in.LaunchedAt), nanos(in.JoinedAt),
 		in.BusyGPUs, nanos(in.IdleSince), nanos(in.DrainStartedAt), nanos(in.DrainHookAt), nanos(in.EndedAt),
-		in.EndReason, nanos(in.UpdatedAt), nanos(in.ReclaimedAt)}
+		in.EndReason, nanos(in.UpdatedAt), nanos(in.ReclaimedAt), nanos(in.RanUntil)}
 }
 
 // Instances implements state.Store.
@@ -98,7 +98,7 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	}
 	rows, err := s.pool.Query(ctx, numbered(`SELECT provider, id, pool, offering, intent_id, floor, zone, instance_type,
 		market, private_ip, state, gpus, price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since,
-		drain_started_at, drain_hook_at, ended_at, end_reason, updated_at, reclaimed_at
+		drain_started_at, drain_hook_at, ended_at, end_reason, updated_at, reclaimed_at, ran_until
 		FROM instances`+where(conds)+` ORDER BY launched_at, provider, id`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: list instances: %w", err)
@@ -107,15 +107,16 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	var out []state.Instance
 	for rows.Next() {
 		var in state.Instance
-		var launched, joined, idle, drainStarted, drainHook, ended, updated, reclaimed int64
+		var launched, joined, idle, drainStarted, drainHook, ended, updated, reclaimed, ranUntil int64
 		if err := rows.Scan(&in.Provider, &in.ID, &in.Pool, &in.Offering, &in.IntentID, &in.Floor, &in.Zone,
 			&in.InstanceType, &in.Market, &in.PrivateIP, &in.State, &in.GPUs, &in.PricePerHour, &in.Billing,
-			&launched, &joined, &in.BusyGPUs, &idle, &drainStarted, &drainHook, &ended, &in.EndReason, &updated, &reclaimed); err != nil {
+			&launched, &joined, &in.BusyGPUs, &idle, &drainStarted, &drainHook, &ended, &in.EndReason, &updated, &reclaimed, &ranUntil); err != nil {
 			return nil, fmt.Errorf("state/postgres: list instances: %w", err)
 		}
 		in.LaunchedAt, in.JoinedAt, in.IdleSince = fromNanos(launched), fromNanos(joined), fromNanos(idle)
 		in.DrainStartedAt, in.DrainHookAt = fromNanos(drainStarted), fromNanos(drainHook)
 		in.EndedAt, in.UpdatedAt, in.ReclaimedAt = fromNanos(ended), fromNanos(updated), fromNanos(reclaimed)
+		in.RanUntil = fromNanos(ranUntil)
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {

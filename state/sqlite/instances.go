@@ -50,14 +50,14 @@ func (s *Store) PutInstances(ctx context.Context, ins []state.Instance) error {
 const putInstanceSQL = `INSERT OR REPLACE INTO instances
 	(provider, id, pool, offering, intent_id, floor, zone, instance_type, market, private_ip, state, gpus,
 	 price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since, drain_started_at, drain_hook_at,
-	 ended_at, end_reason, updated_at, reclaimed_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	 ended_at, end_reason, updated_at, reclaimed_at, ran_until)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func instanceArgs(in state.Instance) []any {
 	return []any{in.Provider, in.ID, in.Pool, in.Offering, in.IntentID, in.Floor, in.Zone, in.InstanceType, in.Market,
 		in.PrivateIP, in.State, in.GPUs, in.PricePerHour, in.Billing, nanos(in.LaunchedAt), nanos(in.JoinedAt),
 		in.BusyGPUs, nanos(in.IdleSince), nanos(in.DrainStartedAt), nanos(in.DrainHookAt), nanos(in.EndedAt),
-		in.EndReason, nanos(in.UpdatedAt), nanos(in.ReclaimedAt)}
+		in.EndReason, nanos(in.UpdatedAt), nanos(in.ReclaimedAt), nanos(in.RanUntil)}
 }
 
 // Instances implements state.Store.
@@ -87,7 +87,7 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT provider, id, pool, offering, intent_id, floor, zone, instance_type,
 		market, private_ip, state, gpus, price_per_hour, billing, launched_at, joined_at, busy_gpus, idle_since,
-		drain_started_at, drain_hook_at, ended_at, end_reason, updated_at, reclaimed_at
+		drain_started_at, drain_hook_at, ended_at, end_reason, updated_at, reclaimed_at, ran_until
 		FROM instances`+whereClause(where)+` ORDER BY launched_at, provider, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state/sqlite: list instances: %w", err)
@@ -96,15 +96,16 @@ func (s *Store) Instances(ctx context.Context, f state.InstanceFilter) ([]state.
 	var out []state.Instance
 	for rows.Next() {
 		var in state.Instance
-		var launched, joined, idle, drainStarted, drainHook, ended, updated, reclaimed int64
+		var launched, joined, idle, drainStarted, drainHook, ended, updated, reclaimed, ranUntil int64
 		if err := rows.Scan(&in.Provider, &in.ID, &in.Pool, &in.Offering, &in.IntentID, &in.Floor, &in.Zone,
 			&in.InstanceType, &in.Market, &in.PrivateIP, &in.State, &in.GPUs, &in.PricePerHour, &in.Billing,
-			&launched, &joined, &in.BusyGPUs, &idle, &drainStarted, &drainHook, &ended, &in.EndReason, &updated, &reclaimed); err != nil {
+			&launched, &joined, &in.BusyGPUs, &idle, &drainStarted, &drainHook, &ended, &in.EndReason, &updated, &reclaimed, &ranUntil); err != nil {
 			return nil, fmt.Errorf("state/sqlite: list instances: %w", err)
 		}
 		in.LaunchedAt, in.JoinedAt, in.IdleSince = fromNanos(launched), fromNanos(joined), fromNanos(idle)
 		in.DrainStartedAt, in.DrainHookAt = fromNanos(drainStarted), fromNanos(drainHook)
 		in.EndedAt, in.UpdatedAt, in.ReclaimedAt = fromNanos(ended), fromNanos(updated), fromNanos(reclaimed)
+		in.RanUntil = fromNanos(ranUntil)
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {

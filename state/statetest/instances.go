@@ -13,6 +13,7 @@ func instanceRoundTrip(t *testing.T, h *harness) {
 	full := instance("aws", "i-0a", "train", t0)
 	ended := instance("alicloud", "i-0b", "train", at(time.Hour))
 	ended.State, ended.EndedAt, ended.EndReason = state.InstanceEnded, at(2*time.Hour), "drained: idle 10m"
+	ended.RanUntil = ended.EndedAt // its terminate answered, not carried out: it ran on until then
 	bare := state.Instance{ID: "i-0c", Provider: "aws", Pool: "train", State: state.InstanceBooting}
 	for _, in := range []state.Instance{full, ended, bare} {
 		ok(t, s.PutInstance(ctx(t), in), "PutInstance "+in.ID)
@@ -43,7 +44,11 @@ func instanceUpsertKeepsLatest(t *testing.T, h *harness) {
 		func(in *state.Instance) { in.DrainHookAt = at(30*time.Minute + time.Second) },
 		func(in *state.Instance) { in.ReclaimedAt = at(30*time.Minute + 2*time.Second) },
 		func(in *state.Instance) {
-			in.State, in.EndedAt, in.EndReason = state.InstanceEnded, at(31*time.Minute), "no busy GPU"
+			in.State, in.EndedAt, in.EndReason = state.InstanceTerminating, at(30*time.Minute+3*time.Second), "no busy GPU"
+		},
+		func(in *state.Instance) { in.RanUntil = at(31*time.Minute + 30*time.Second) }, // listed running past its terminate
+		func(in *state.Instance) {
+			in.State, in.EndedAt = state.InstanceEnded, in.RanUntil
 		},
 	}
 	for i, step := range steps {
