@@ -481,7 +481,10 @@ type Burst struct {
 	// no offering could be launched (out of stock, held after a failed
 	// launch, quota), in the words of the decision's note. HeldBy names
 	// the limit (budget, max_gpus, max_cost_per_hour), or no_offering;
-	// no_pool when the config no longer has the burst's pool.
+	// launch_held when its launch is committed (LaunchingGPUs) and held
+	// back from its call (after a call that timed out, or a while after a
+	// restart or failover found it pending); no_pool when the config no
+	// longer has the burst's pool.
 	// Empty when nothing holds it back, and on a server that does not
 	// lead (its last evaluation is not the leader's): there, while the
 	// burst is active, WaitingUnknown says so and names the leader to ask.

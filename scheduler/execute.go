@@ -112,7 +112,7 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		}
 		if t.unread() {
 			t.pending[in.ID] = in
-			t.rec.Notes = append(t.rec.Notes, heldUnread(in))
+			t.holdResume(in, heldUnread(in))
 			continue
 		}
 		why, err := s.floorGone(ctx, t, in.Floor)
@@ -121,7 +121,7 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		}
 		if t.unread() { // its floor could not be read
 			t.pending[in.ID] = in
-			t.rec.Notes = append(t.rec.Notes, heldUnread(in))
+			t.holdResume(in, heldUnread(in))
 			continue
 		}
 		if why != "" {
@@ -148,16 +148,16 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		}
 		if t.pr.unwritable != "" {
 			// What it launched could not be recorded: it waits, counted.
-			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back while the state takes no writes; counted as booting meanwhile", in.ID, in.Count, in.Offering))
+			t.holdResume(in, fmt.Sprintf("intent %s (%d× %s): resume held back while the state takes no writes; counted as booting meanwhile", in.ID, in.Count, in.Offering))
 			continue
 		}
 		if b, ok := t.pr.backoff[in.ID]; ok && t.now.Before(b.until) {
-			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: its last %d call(s) timed out; counted as booting meanwhile",
+			t.holdResume(in, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: its last %d call(s) timed out; counted as booting meanwhile",
 				in.ID, in.Count, in.Offering, b.until.UTC().Format(time.TimeOnly), b.n))
 			continue
 		}
 		if until := t.pr.resumeAfter(in.ID, t.now); t.now.Before(until) {
-			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: it was found pending, and what an earlier process's calls launched may not be listed yet (up to %s); counted as booting meanwhile",
+			t.holdResume(in, fmt.Sprintf("intent %s (%d× %s): resume held back until %s: it was found pending, and what an earlier process's calls launched may not be listed yet (up to %s); counted as booting meanwhile",
 				in.ID, in.Count, in.Offering, until.UTC().Format(time.TimeOnly), providers.ConsistencyWindow))
 			continue
 		}
@@ -272,6 +272,20 @@ func (s *Scheduler) recallPending(t *tick) {
 
 // heldUnread is the note of a pending intent not resumed because the
 // state cannot be read.
+// holdResume notes that the pending intent in is not called this tick,
+// and why (note): it stays counted as booting, and its floor, which the
+// policy takes as served by it, waits on it (resumeWaits).
+func (t *tick) holdResume(in state.Intent, note string) {
+	t.rec.Notes = append(t.rec.Notes, note)
+	t.heldResumes = append(t.heldResumes, heldResume{intent: in, why: note})
+}
+
+// heldResume is a pending intent not called this tick, and why.
+type heldResume struct {
+	intent state.Intent
+	why    string
+}
+
 func heldUnread(in state.Intent) string {
 	return fmt.Sprintf("intent %s (%d× %s): resume held back while the state cannot be read; counted as booting meanwhile", in.ID, in.Count, in.Offering)
 }

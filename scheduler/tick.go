@@ -69,6 +69,10 @@ type tick struct {
 	// resumes are the pending intents due to be called again, called
 	// after the tick's first ends (execResumes).
 	resumes []state.Intent
+	// heldResumes are the pending intents held back from a call this tick
+	// (a timed-out call's back-off, the wait before resuming one found
+	// pending, a state not read or not written), and why (holdResume).
+	heldResumes []heldResume
 	// deadline (on the scheduler's clock) ends the tick's launch calls:
 	// its evaluation (now) plus the pool's longest call_timeout
 	// (callSlack), within the pool's TickSlack, the most a hard budget
@@ -227,6 +231,7 @@ func (s *Scheduler) shownPlan(t *tick, plan policy.Plan) policy.Plan {
 		plan.Drains = slices.DeleteFunc(slices.Clone(plan.Drains), stand)
 		plan.Terminates = slices.DeleteFunc(slices.Clone(plan.Terminates), stand)
 	}
+	plan.Waits = s.resumeWaits(t, plan.Waits)
 	for _, r := range sortedHeld(t.pr.vanished) {
 		if _, live := t.rows[r.ID]; live {
 			continue
@@ -235,6 +240,45 @@ func (s *Scheduler) shownPlan(t *tick, plan policy.Plan) policy.Plan {
 			r.ID, r.Offering, r.LaunchedAt.UTC().Format(time.TimeOnly), r.EndedAt.UTC().Format(time.TimeOnly), r.EndedAt.Add(vanishedHold).UTC().Format(time.TimeOnly)))
 	}
 	return plan
+}
+
+// WaitLaunchHeld is a policy.FloorWait's Limit (shown as a burst's
+// held_by) for a floor whose launch is committed, a pending intent the
+// policy counts as booting for it, and held back from its call: the
+// back-off after a call that timed out, the wait (up to
+// providers.ConsistencyWindow) before resuming an intent another process
+// wrote, or a state that cannot be read or written.
+const WaitLaunchHeld = "launch_held"
+
+// resumeWaits adds to waits, for each floor whose pending intent the tick
+// held back from its call, a wait saying why: the policy counts the
+// intent's instances as booting for the floor, and left no wait of its
+// own (a manual burst with no instance and nothing said for minutes).
+// A floor the policy itself left short keeps the policy's wait.
+func (s *Scheduler) resumeWaits(t *tick, waits []policy.FloorWait) []policy.FloorWait {
+	if len(t.heldResumes) == 0 {
+		return waits
+	}
+	recorded := t.recordedUnder()
+	out := slices.Clone(waits)
+	for _, h := range t.heldResumes {
+		in := h.intent
+		o, ok := t.pr.offs[in.Offering]
+		owner := floorOwner(in.Floor)
+		if _, pending := t.pending[in.ID]; !pending || !ok || in.Floor == "" || in.Count <= recorded[in.ID] {
+			continue
+		}
+		gpus := (in.Count - recorded[in.ID]) * o.GPUs
+		if i := slices.IndexFunc(out, func(w policy.FloorWait) bool { return w.Owner == owner }); i >= 0 {
+			if out[i].Limit == WaitLaunchHeld { // another held intent of the same floor
+				out[i].GPUs += gpus
+				out[i].Why += "; " + h.why
+			}
+			continue
+		}
+		out = append(out, policy.FloorWait{Owner: owner, GPUs: gpus, Limit: WaitLaunchHeld, Why: h.why})
+	}
+	return out
 }
 
 // standIn reports whether id is one of the policy's stand-ins that no row

@@ -157,7 +157,9 @@ func newBurstListCmd() *cobra.Command {
 		Long: "List active manual bursts (--all: ended and cancelled ones too). A burst its pool's last\n" +
 			"evaluation left short of its GPUs gets a line under the table saying why: \"ID waits (HELD_BY):\n" +
 			"…\", the limit with its numbers (max_gpus, max_cost_per_hour, budget), no_offering (out of\n" +
-			"stock, held after a failed launch, quota) or no_pool (the config no longer has its pool).\n\n" + operatorExitStatus,
+			"stock, held after a failed launch, quota), launch_held (its launch is committed and held back\n" +
+			"from its call: after a call that timed out, or after a restart) or no_pool (the config no\n" +
+			"longer has its pool).\n\n" + operatorExitStatus,
 		Example: `  spillway burst list
   spillway burst list --pool training --all -o json`,
 		Args: noArgs,
