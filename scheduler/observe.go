@@ -514,16 +514,30 @@ func revived(r state.Instance, now time.Time) state.Instance {
 // newRow is the row of an instance launched for intent in.
 func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) state.Instance {
 	o := pr.offs[in.Offering]
-	launched := ci.LaunchTime
-	if launched.IsZero() {
-		launched = s.clock.Now()
-	}
+	launched := launchedAt(ci.LaunchTime, in.CreatedAt, s.clock.Now())
 	return state.Instance{
 		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
 		Zone: ci.Zone, InstanceType: cmp.Or(ci.InstanceType, o.InstanceType), Market: string(cmp.Or(ci.Market, o.Market)),
 		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
+}
+
+// launchedAt is when an instance the cloud gives as launched at cloud,
+// under an intent written at written, is recorded launched: at cloud,
+// bounded to [written, now], or now when the cloud gives no time. A
+// cloud's launch time years before its launch (a wrong clock) made a
+// minutes-old instance one past its join timeout, terminated at the
+// next tick, and the ledger billed it for the budget period so far and
+// the one before; one ahead of now billed nothing until then.
+func launchedAt(cloud, written, now time.Time) time.Time {
+	switch {
+	case cloud.IsZero() || cloud.After(now):
+		return now
+	case cloud.Before(written):
+		return written
+	}
+	return cloud
 }
 
 // overLaunched reports whether live row r, whose instance the cloud lists

@@ -1,0 +1,100 @@
+package scheduler_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestCloudLaunchTimeOutsideTheLaunchIsBounded: a cloud that answers a
+// launch, and lists its instance, with a launch time years before the
+// launch (a wrong clock, a reused id) had its row launched then: at the
+// next tick the ledger billed the instance for the whole budget period so
+// far and the one before, the budget spent by an instance minutes old.
+// An instance is launched no earlier than its intent was written and no
+// later than when it was recorded.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestCloudLaunchTimeOutsideTheLaunchIsBounded(t *testing.T) {
+	for _, c := range lagClouds {
+		for _, tc := range []struct {
+			name string
+			by   time.Duration
+		}{
+			{"years before", -3 * 365 * 24 * time.Hour},
+			{"an hour ahead", time.Hour},
+		} {
+			t.Run(c.name+"/"+tc.name, func(t *testing.T) {
+				rig := newLagRig(t, c, 0)
+				h := rig.harness
+				rig.wrapProvider(func(p providers.Provider) providers.Provider { return launchTimeSkewed{p, tc.by} })
+				h.restart()
+				h.setDemand(2*time.Minute, 8)
+				asked := h.clk.Now()
+				h.tick()
+				for range 4 {
+					h.step(30 * time.Second)
+				}
+				rs := h.rows(true)
+				if len(rs) != 1 || rs[0].State != state.InstanceRunning {
+					t.Fatalf("live rows %+v, want the one launched, running (all rows: %+v)", rs, h.rows(false))
+				}
+				r, now := rs[0], h.clk.Now()
+				if r.LaunchedAt.Before(asked) || r.LaunchedAt.After(now) {
+					t.Errorf("instance %s launched at %s by its row; it was asked for at %s and it is %s", r.ID, r.LaunchedAt.Format(time.DateTime), asked.Format(time.DateTime), now.Format(time.DateTime))
+				}
+				billed := billedSince(t, h, now.Add(-4*365*24*time.Hour))
+				if want := rig.spendOf(map[string]bool{r.ID: true}); billed > want+0.01 || billed < want-0.01 {
+					t.Errorf("instance %s, %s old, billed $%.2f in the ledger, want $%.2f", r.ID, now.Sub(asked), billed, want)
+				}
+			})
+		}
+	}
+}
+
+// billedSince sums what the ledger holds for the pool (one instance here)
+// in every budget period from the one holding since to now's.
+func billedSince(t *testing.T, h *harness, since time.Time) float64 {
+	t.Helper()
+	var sum float64
+	for start, _ := h.pool.BudgetPeriod(since); !start.After(h.clk.Now()); {
+		usd, err := h.store.Spend(context.Background(), h.pool.Name, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += usd
+		_, start = h.pool.BudgetPeriod(start)
+	}
+	return sum
+}
+
+// launchTimeSkewed is a provider whose answers give each instance's launch
+// time moved by by.
+type launchTimeSkewed struct {
+	providers.Provider
+	by time.Duration
+}
+
+func (p launchTimeSkewed) skew(out []providers.Instance, err error) ([]providers.Instance, error) {
+	for i := range out {
+		if !out[i].LaunchTime.IsZero() {
+			out[i].LaunchTime = out[i].LaunchTime.Add(p.by)
+		}
+	}
+	return out, err
+}
+
+func (p launchTimeSkewed) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	return p.skew(p.Provider.Launch(ctx, req))
+}
+
+func (p launchTimeSkewed) List(ctx context.Context, f providers.ListFilter) ([]providers.Instance, error) {
+	return p.skew(p.Provider.List(ctx, f))
+}
+
+func (p launchTimeSkewed) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
+	return p.skew(p.Provider.Describe(ctx, ids))
+}
