@@ -517,7 +517,11 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 	launched := launchedAt(ci.LaunchTime, in.CreatedAt, s.clock.Now())
 	return state.Instance{
 		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
-		Zone: ci.Zone, InstanceType: cmp.Or(ci.InstanceType, o.InstanceType), Market: string(cmp.Or(ci.Market, o.Market)),
+		// The offering's type, as asked, whatever the cloud answered:
+		// with the cloud's, the row agreed with every listing of an
+		// instance launched as another type, never seen as resized,
+		// and counted at its offering's GPUs and price while it ran.
+		Zone: ci.Zone, InstanceType: cmp.Or(o.InstanceType, ci.InstanceType), Market: string(cmp.Or(ci.Market, o.Market)),
 		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}

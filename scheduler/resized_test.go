@@ -25,10 +25,7 @@ func TestResizedInstanceIsDrainedAndEnded(t *testing.T) {
 }
 
 func testResizedInstance(t *testing.T, c lagCloud) {
-	from, to := []byte("<instanceType>"+gpuType+"</instanceType>"), []byte("<instanceType>p5.48xlarge</instanceType>")
-	if c.provider != provName {
-		from, to = []byte(`"InstanceType":"`+ecsType+`"`), []byte(`"InstanceType":"ecs.gn8v-c48g1.12xlarge"`)
-	}
+	from, to := resizedTypes(c)
 	var resize atomic.Bool
 	var terminates atomic.Int32
 	h := rewritingHarness(t, c, from, to, &resize, func(r *http.Request) {
@@ -60,4 +57,46 @@ func testResizedInstance(t *testing.T, c lagCloud) {
 	if terminates.Load() == 0 {
 		t.Errorf("no %s call for the resized instance %s", c.terminate, id)
 	}
+}
+
+// TestLaunchAnsweredWithAnotherTypeIsEnded: a launch the cloud answered
+// with an instance of another type than asked (p5.48xlarge for p4d's
+// p4d.24xlarge), and listed so, was recorded with the cloud's type and
+// its offering's GPUs and price: the row then agreed with every listing,
+// so nothing ever saw it as another offering, and the pool counted a $98
+// an hour instance as $32.77 against max_cost_per_hour and the budget
+// for as long as it ran. It is recorded as the offering asked, and ended
+// as resized at the next tick (ECS answers a launch with ids only: a
+// guard there).
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestLaunchAnsweredWithAnotherTypeIsEnded(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			from, to := resizedTypes(c)
+			var other atomic.Bool
+			other.Store(true)
+			h := rewritingHarness(t, c, from, to, &other, nil)
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			rs := h.rows(false)
+			if len(rs) != 1 {
+				t.Fatalf("%d rows after the launch, want 1", len(rs))
+			}
+			id := rs[0].ID
+			h.until("the instance of another type ends", 30*time.Second, 10, func() bool { return rowOf(t, h, id).State == state.InstanceEnded })
+			if r := rowOf(t, h, id); !strings.HasPrefix(r.EndReason, "instance type changed outside Spillway") {
+				t.Errorf("instance %s launched as another type ended for %q, want its type named", id, r.EndReason)
+			}
+		})
+	}
+}
+
+// resizedTypes is what the cloud's answers say of the test's type, and
+// what a rewriting harness makes them say: a larger type.
+func resizedTypes(c lagCloud) (from, to []byte) {
+	if c.provider != provName {
+		return []byte(`"InstanceType":"` + ecsType + `"`), []byte(`"InstanceType":"ecs.gn8v-c48g1.12xlarge"`)
+	}
+	return []byte("<instanceType>" + gpuType + "</instanceType>"), []byte("<instanceType>p5.48xlarge</instanceType>")
 }
