@@ -47,6 +47,9 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		}
 		for _, in := range insts {
 			in.Provider = name // the provider entry that listed it, whatever the backend reports
+			if was, ok := t.cloud[in.ID]; ok && was.Provider == name && liveliness(was.State) >= liveliness(in.State) {
+				continue // listed twice: the livelier state stands (liveliness)
+			}
 			t.cloud[in.ID] = in
 		}
 	}
@@ -247,6 +250,28 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 	}
 	s.settleVanished(t)
 	return s.flush(ctx, t)
+}
+
+// liveliness ranks the states an instance listed twice in one listing
+// may be given (a cloud's listing caught mid-change, two pages of an
+// inconsistent read): the livelier stands. Taken in the last, a running
+// instance listed terminated too was ended as vanished while it ran,
+// and the tick launched its replacement past max_gpus; taken running,
+// an instance that has ended is ended at the next listing, a tick late.
+func liveliness(s providers.State) int {
+	switch s {
+	case providers.StateRunning:
+		return 5
+	case providers.StatePending:
+		return 4
+	case providers.StateUnknown:
+		return 3
+	case providers.StateStopping, providers.StateStopped:
+		return 2
+	case providers.StateShuttingDown:
+		return 1
+	}
+	return 0 // terminated
 }
 
 // resized reports why r's instance, which the cloud lists as ci, is no
