@@ -98,3 +98,41 @@ func (p launchTimeSkewed) List(ctx context.Context, f providers.ListFilter) ([]p
 func (p launchTimeSkewed) Describe(ctx context.Context, ids []string) ([]providers.Instance, error) {
 	return p.skew(p.Provider.Describe(ctx, ids))
 }
+
+// TestStrangerWithALaunchTimeAheadIsSwept: an instance of the cluster that
+// no row or intent claims, which the cloud lists with a launch time a
+// year ahead (a wrong clock), was never old enough for the sweep grace:
+// it ran and billed, counted nowhere, for the year. Such a stranger is
+// swept the sweep grace after the sweeper first listed it.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestStrangerWithALaunchTimeAheadIsSwept(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRig(t, c, 0)
+			h := rig.harness
+			rig.wrapProvider(func(p providers.Provider) providers.Provider { return launchTimeSkewed{p, 365 * 24 * time.Hour} })
+			h.restart()
+			ctx := context.Background()
+			stray, err := h.providers()[c.provider].Launch(ctx, providers.LaunchRequest{Offering: c.pool().Offerings[0], Count: 1, ClientToken: "stray-ahead",
+				Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: c.pool().Name}})
+			if err != nil || len(stray) != 1 {
+				t.Fatalf("launching a stranger: %v, %d instances", err, len(stray))
+			}
+			for range 3 { // 15 minutes, past the 10-minute grace
+				if err := h.sched.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+				h.clk.Step(5 * time.Minute)
+			}
+			if err := h.sched.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range rig.launched() {
+				if in.ID == stray[0].ID && (in.State == "running" || in.State == "pending") {
+					t.Fatalf("stranger %s, listed launched a year ahead, is %s 15 minutes after the sweeper first listed it; want it swept after the 10-minute grace", in.ID, in.State)
+				}
+			}
+		})
+	}
+}

@@ -532,7 +532,7 @@ func revived(r state.Instance, now time.Time) state.Instance {
 	default:
 		r.State = state.InstanceBooting
 	}
-	r.EndedAt, r.EndReason, r.UpdatedAt = time.Time{}, "", now
+	r.EndedAt, r.EndReason, r.RanUntil, r.UpdatedAt = time.Time{}, "", time.Time{}, now
 	return r
 }
 

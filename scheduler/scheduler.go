@@ -142,6 +142,10 @@ type Scheduler struct {
 	// orphaned: when the sweeper first saw the open row of an instance
 	// whose pool the config no longer has (provider/id); Sweep's own.
 	orphaned map[string]time.Time
+	// strangers: when the sweeper first listed each stranger whose
+	// launch time the cloud gives as none or ahead of now
+	// (provider/id); Sweep's own (strangerSince).
+	strangers map[string]time.Time
 
 	// smu guards stored: what is held out of launches as last stored,
 	// until when (saveUnavailable).

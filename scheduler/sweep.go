@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/providers"
@@ -115,6 +116,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			continue
 		}
 		var strays []string
+		seen := map[string]bool{}
 		for _, in := range insts {
 			if in.State == providers.StateShuttingDown || in.State == providers.StateTerminated {
 				continue
@@ -125,7 +127,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if since, ok := s.orphaned[name+"/"+in.ID]; ok && now.Sub(since) < s.opts.SweepGrace {
 				continue
 			}
-			if in.LaunchTime.IsZero() || now.Sub(in.LaunchTime) < s.opts.SweepGrace {
+			if now.Sub(s.strangerSince(name, in, now, seen)) < s.opts.SweepGrace {
 				continue
 			}
 			ours, err := isKnown(in.Tags[providers.TagIntent])
@@ -137,6 +139,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			}
 			strays = append(strays, in.ID)
 		}
+		s.forgetStrangers(name, seen)
 		if len(strays) == 0 {
 			continue
 		}
@@ -198,4 +201,34 @@ func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
 // whose last apply failed or was interrupted); the sweeper calls it first.
 type reconciler interface {
 	Reconcile(ctx context.Context) error
+}
+
+// strangerSince is when stranger in, listed by provider name, is taken
+// as launched for the sweep grace: its launch time, or, when the cloud
+// gives none or one ahead of now (a wrong clock), when the sweeper first
+// listed it. Taken at the cloud's word, such a stranger was never old
+// enough to sweep: it ran and billed for ever, or until that time.
+func (s *Scheduler) strangerSince(name string, in providers.Instance, now time.Time, seen map[string]bool) time.Time {
+	if !in.LaunchTime.IsZero() && !in.LaunchTime.After(now) {
+		return in.LaunchTime
+	}
+	key := name + "/" + in.ID
+	seen[key] = true
+	if s.strangers == nil {
+		s.strangers = map[string]time.Time{}
+	}
+	if _, ok := s.strangers[key]; !ok {
+		s.strangers[key] = now
+	}
+	return s.strangers[key]
+}
+
+// forgetStrangers drops what strangerSince holds of provider name's
+// instances this sweep did not take for strangers without a launch time.
+func (s *Scheduler) forgetStrangers(name string, seen map[string]bool) {
+	for key := range s.strangers {
+		if strings.HasPrefix(key, name+"/") && !seen[key] {
+			delete(s.strangers, key)
+		}
+	}
 }
