@@ -136,3 +136,41 @@ func TestStrangerWithALaunchTimeAheadIsSwept(t *testing.T) {
 		})
 	}
 }
+
+// TestAdoptedInstanceListedLaunchedAheadIsBilled: an instance adopted
+// from the cloud's listing (its launch's answer lost), which the cloud
+// lists with a launch time an hour ahead, had its row launched then: the
+// ledger billed nothing for it until that hour had passed, and the
+// budget counted none of its run. Its row is launched when it was
+// recorded at the latest.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestAdoptedInstanceListedLaunchedAheadIsBilled(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRigWith(t, c, 0, func(h *harness) {
+				h.opts.Tick = 30 * time.Second
+				h.opts.CallTimeouts = map[string]time.Duration{c.provider: 10 * time.Minute}
+			})
+			h := rig.harness
+			rig.wrapProvider(func(p providers.Provider) providers.Provider {
+				return &firstAnswerLost{Provider: launchTimeSkewed{p, time.Hour}, h: h, took: 11 * time.Minute}
+			})
+			h.restart()
+			h.setDemand(2*time.Minute, 8)
+			h.tick()
+			h.until("the instance adopted", 30*time.Second, 4, func() bool { return len(h.rows(true)) == 1 })
+			adopted := h.clk.Now()
+			for range 4 {
+				h.step(30 * time.Second)
+			}
+			r := h.rows(true)[0]
+			if r.LaunchedAt.After(adopted) {
+				t.Errorf("instance %s adopted at %s has its row launched at %s", r.ID, adopted.Format(time.TimeOnly), r.LaunchedAt.Format(time.TimeOnly))
+			}
+			if billed := billedSince(t, h, r.LaunchedAt); billed < 2*time.Minute.Hours()*r.PricePerHour {
+				t.Errorf("instance %s, adopted %s ago, billed $%.2f in the ledger, want at least its 2 minutes since ($%.2f)", r.ID, h.clk.Now().Sub(adopted), billed, 2*time.Minute.Hours()*r.PricePerHour)
+			}
+		})
+	}
+}
