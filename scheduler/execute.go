@@ -706,18 +706,24 @@ func (s *Scheduler) endPastCount(ctx context.Context, t *tick, in state.Intent, 
 }
 
 // uniqueInstances is insts without the repeats of an instance named
-// earlier in it (the first kept). A launch whose answer named its one
+// earlier in it (the first place kept, in the livelier state named, as
+// in a listing: liveliness). A launch whose answer named its one
 // instance twice (a cloud's answer, or a provider's merge of a resumed
 // launch with the instances it remembers) was recorded "launched 2", its
 // intent done with the id twice and spillway_launched_instances_total
-// counting 2, for one instance.
+// counting 2, for one instance; named terminated and then running, it
+// was recorded ended, and launched again at each next tick.
 func uniqueInstances(insts []providers.Instance) []providers.Instance {
-	seen := make(map[string]bool, len(insts))
+	at := make(map[string]int, len(insts))
 	out := make([]providers.Instance, 0, len(insts))
 	for _, ci := range insts {
-		if !seen[ci.ID] {
-			seen[ci.ID] = true
+		i, ok := at[ci.ID]
+		switch {
+		case !ok:
+			at[ci.ID] = len(out)
 			out = append(out, ci)
+		case liveliness(ci.State) > liveliness(out[i].State):
+			out[i] = ci
 		}
 	}
 	return out

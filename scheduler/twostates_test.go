@@ -74,3 +74,42 @@ func (p *listsEnded) List(ctx context.Context, f providers.ListFilter) ([]provid
 	}
 	return out, err
 }
+
+// TestLaunchAnswerNamingAnInstanceInTwoStates: a launch answer naming its
+// one instance twice, terminated and then running, is taken as a listing
+// in two states is (liveliness): recorded booting, counted, not ended
+// before it ran.
+func TestLaunchAnswerNamingAnInstanceInTwoStates(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig := newLagRig(t, c, 0)
+			h := rig.harness
+			rig.wrapProvider(func(p providers.Provider) providers.Provider { return answersEndedFirst{p} })
+			h.restart()
+			h.setDemand(2*time.Minute, 8)
+			h.agents.setBusy(8)
+			h.tick()
+			for range 4 {
+				h.step(30 * time.Second)
+			}
+			if n, rs := len(rig.launched()), h.rows(true); n != 1 || len(rs) != 1 || rs[0].State != state.InstanceRunning {
+				t.Errorf("a launch answered with its instance terminated and running: %d instances launched, live rows %+v; want 1, recorded and running", n, rs)
+			}
+		})
+	}
+}
+
+// answersEndedFirst answers each launch naming each instance terminated,
+// then as the cloud gave it.
+type answersEndedFirst struct{ providers.Provider }
+
+func (p answersEndedFirst) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
+	out, err := p.Provider.Launch(ctx, req)
+	var both []providers.Instance
+	for _, in := range out {
+		ended := in
+		ended.State = providers.StateTerminated
+		both = append(both, ended, in)
+	}
+	return both, err
+}
