@@ -110,7 +110,9 @@ A sample stuck longer than --sample-timeout counting or opening the GPUs,
 or in which NVML cannot count them, fails: the last good sample is then
 served with every GPU unknown and the error (naming a call stuck, such as
 DeviceGetCount, and since when; the GPUs opened at start when the first
-sample is stuck), spillway_agent_sample_stuck_since_timestamp_seconds
+sample is stuck; none when NVML is stuck opening them at start, where the
+agent still serves, within twice --sample-timeout, saying which call is
+stuck), spillway_agent_sample_stuck_since_timestamp_seconds
 {call} saying so too, and no further sample starts until the stuck one
 returns; stuck for a minute, the driver is wedged and every GPU
 is "unhealthy" (the node needs a reboot), /healthz naming each. The GPUs are counted, and each index's GPU checked by its UUID,
@@ -314,7 +316,10 @@ func runAgent(ctx context.Context, o agentOptions) error {
 		lib = nv.New()
 	}
 
-	sampler, err := nvml.StartSampler(lib, o.node, nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
+	// A driver wedged at boot (Init, DeviceGetCount hung) holds the
+	// sampler's opening, not the agent: it serves and says which call.
+	sampler, err := nvml.StartSampler(lib, o.node, nvml.WithStartTimeout(o.sampleTimeout),
+		nvml.WithThresholds(nvml.Thresholds{BusyUtil: o.busyUtil, BusyProcesses: o.busyProcesses}))
 	if errors.Is(err, nvml.ErrLibraryNotFound) {
 		return &exitCodeError{code: exitNoDriver, msg: fmt.Sprintf(
 			"spillway agent: the NVIDIA driver library %s was not found, so this node's GPUs cannot be read.\n"+

@@ -155,8 +155,10 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 	for _, o := range opts {
 		o(a)
 	}
-	for _, d := range s.devices {
-		a.opened = append(a.opened, signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model})
+	if _, opening := s.stillOpening(); !opening { // else none opened yet, and s.devices is the opening's
+		for _, d := range s.devices {
+			a.opened = append(a.opened, signals.GPU{Node: s.node, Index: d.index, UUID: d.uuid, Model: d.model})
+		}
 	}
 	a.log = a.log.WithGroup("agent")
 	a.registry.MustRegister(a.duration, a.errors, (*gpuCollector)(a))
@@ -176,8 +178,9 @@ var ErrSampleTimeout = errors.New("sample timed out")
 type StuckCallError struct {
 	// Call is the NVML call the sample is in, as NVML's API names it.
 	Call string
-	// Since is when the sample began; Wedged is set once that is
-	// LostAfter or more ago.
+	// Since is when the sample began (StartSampler's opening, for a
+	// sample waiting on it); Wedged is set once that is LostAfter or
+	// more ago.
 	Since  time.Time
 	Wedged bool
 }
@@ -231,6 +234,9 @@ func (a *Agent) SampleOnce(ctx context.Context) error {
 	a.attempt++
 	attempt := a.attempt
 	a.sampling = a.clock.Now()
+	if since, ok := a.sampler.stillOpening(); ok && since.Before(a.sampling) {
+		a.sampling = since // the sample waits for StartSampler's opening, stuck since
+	}
 	a.mu.Unlock()
 	done := make(chan error, 1)
 	giveUp, reading := make(chan struct{}), make(chan struct{})

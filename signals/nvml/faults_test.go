@@ -56,16 +56,7 @@ func idleMock() *server.Server {
 
 func healthz(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return get(t, url+"/healthz")
 }
 
 // TestUnreadableGPUIsUnknown: one GPU's NVML call fails for one sample (the

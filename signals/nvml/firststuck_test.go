@@ -3,13 +3,17 @@ package nvml
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // TestFirstSampleStuckBecomesUnhealthy: the agent's very first sample
@@ -85,4 +89,114 @@ func TestFirstSampleStuckBecomesUnhealthy(t *testing.T) {
 	if _, ok := getMetrics(t, n.hs.URL)[MetricStuckSince]; ok {
 		t.Errorf("%s served once no sample is stuck", MetricStuckSince)
 	}
+}
+
+// TestStuckAtStartStillServes: NVML's Init, DeviceGetCount or
+// DeviceGetHandleByIndex hung in the driver inside StartSampler, before
+// the agent listens. Before, StartSampler never returned, so the agent
+// never served (not /livez, not /healthz): a node whose driver wedged at
+// boot looked like one that is down. StartSampler now returns after its
+// start timeout while the opening goes on; the first sample waits for it
+// and fails saying which call is stuck and since when (the start), in
+// /healthz, /v1/gpus and /metrics, wedged once stuck for LostAfter; once
+// the call returns, the GPUs are served.
+func TestStuckAtStartStillServes(t *testing.T) {
+	for _, call := range []string{"Init", "DeviceGetCount", "DeviceGetHandleByIndex"} {
+		t.Run(call, func(t *testing.T) {
+			srv, clk := idleMock(), clocktesting.NewFakeClock(t0)
+			entered, release := make(chan struct{}, 1), make(chan struct{})
+			let := sync.OnceFunc(func() { close(release) })
+			defer let() // a test failing lets the call return, before Close waits for it
+			hang := func() { entered <- struct{}{}; <-release }
+			hangAtStart(srv, call, sync.OnceFunc(hang))
+			started := make(chan *Sampler, 1)
+			go func() {
+				s, err := StartSampler(srv, "n1", WithClock(clk.Now), WithStartTimeout(time.Millisecond))
+				if err != nil {
+					t.Errorf("StartSampler with %s stuck: %v", call, err)
+				}
+				started <- s
+			}()
+			<-entered
+			var s *Sampler
+			select {
+			case s = <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("StartSampler did not return with %s stuck: the agent never serves", call)
+			}
+			if s == nil {
+				return
+			}
+			t.Cleanup(func() { s.Close() })
+			a := NewAgent(s, WithAgentClock(clk), WithSampleTimeout(5*time.Second))
+			hs := httptest.NewServer(a.Handler())
+			t.Cleanup(hs.Close)
+			clk.Step(time.Second) // the first sample begins after the opening: stuck since the start all the same
+			for _, step := range []time.Duration{5 * time.Second, LostAfter} {
+				err := sampleStepping(t, a, clk, step, nil)
+				wedged := clk.Since(t0) >= LostAfter
+				var se *StuckCallError
+				if !errors.As(err, &se) || se.Call != call || !se.Since.Equal(t0) || se.Wedged != wedged {
+					t.Fatalf("sample %s into a stuck %s at start: %v; want a StuckCallError naming it, since %s, wedged %v", clk.Since(t0), call, err, t0, wedged)
+				}
+				want := call + " has not returned since " + t0.Format(time.RFC3339)
+				if code, body := get(t, hs.URL+"/livez"); code != http.StatusOK {
+					t.Errorf("/livez with %s stuck at start = %d %q, want 200", call, code, body)
+				}
+				for _, path := range []string{"/healthz", "/readyz", "/v1/gpus"} {
+					if code, body := get(t, hs.URL+path); code != http.StatusServiceUnavailable || !strings.Contains(body, want) || strings.Contains(body, "reboot") != wedged {
+						t.Errorf("%s %s into a stuck %s at start = %d %q; want 503 saying %q, a reboot when wedged (%v)", path, clk.Since(t0), call, code, body, want, wedged)
+					}
+				}
+				if f := getMetrics(t, hs.URL)[MetricStuckSince]; len(f.GetMetric()) != 1 || labelOf(f.GetMetric()[0], labelCall) != call {
+					t.Errorf("%s with %s stuck at start = %v; want one series naming it", MetricStuckSince, call, f)
+				}
+			}
+			let()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.SampleOnce(context.Background()); err != nil {
+				t.Fatalf("sample once the stuck %s returned: %v", call, err)
+			}
+			if code, body := healthz(t, hs.URL); code != http.StatusOK || s.GPUCount() != 8 {
+				t.Errorf("once the stuck %s returned: /healthz %d %q, %d GPUs counted; want 200, 8", call, code, body, s.GPUCount())
+			}
+		})
+	}
+}
+
+// hangAtStart makes srv's call (Init, DeviceGetCount or
+// DeviceGetHandleByIndex) run hang first.
+func hangAtStart(srv *server.Server, call string, hang func()) {
+	switch call {
+	case "Init":
+		old := srv.InitFunc
+		srv.InitFunc = func() nv.Return { hang(); return old() }
+	case "DeviceGetCount":
+		old := srv.DeviceGetCountFunc
+		srv.DeviceGetCountFunc = func() (int, nv.Return) { hang(); return old() }
+	case "DeviceGetHandleByIndex":
+		old := srv.DeviceGetHandleByIndexFunc
+		srv.DeviceGetHandleByIndexFunc = func(i int) (nv.Device, nv.Return) { hang(); return old(i) }
+	default:
+		panic("hangAtStart: no call " + call)
+	}
+}
+
+// get answers a GET of url: its status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }

@@ -113,6 +113,16 @@ type Sampler struct {
 	// notReady is set while NVML has not initialised (StartSampler):
 	// the latest attempt's error.
 	notReady error
+	// opening is closed once the opening StartSampler began (in a
+	// goroutine of its own, holding mu) has returned; openSince is when
+	// it began; nil and zero for NewSampler's. startTimeout bounds how
+	// long StartSampler waits for it.
+	opening      chan struct{}
+	openSince    time.Time
+	startTimeout time.Duration
+	// count is the number of GPUs NVML counted when they were last
+	// opened (GPUCount), read without mu.
+	count atomic.Int32
 	// lost holds, for each GPU (by lostKey) whose latest samples all
 	// answered ERROR_GPU_IS_LOST, the time of the first of them.
 	lost map[lostKey]time.Time
@@ -202,19 +212,67 @@ var ErrNotReady = errors.New("NVML not ready")
 // skipped, with nothing but the agent's log to say why. It fails only when
 // the library is missing (ErrLibraryNotFound: calling NVML further would
 // kill the process).
+//
+// It waits at most the start timeout (WithStartTimeout) for NVML to
+// initialise, count and open the GPUs: past it (a call hung in a wedged
+// driver) it returns the sampler while the opening goes on, and the
+// first Sample waits for it, so that the agent serves and says which
+// call is stuck (Agent.SampleOnce's StuckCallError) rather than never
+// serving at all.
 func StartSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sampler, error) {
 	s := newSampler(lib, node, opts)
-	if err := s.open(); err != nil {
+	s.mu.Lock() // until the opening returns: a Sample waits for it
+	s.opening, s.openSince = make(chan struct{}), s.now()
+	opened := make(chan error, 1)
+	s.reads.Add(1) // inside NVML: WaitReads, and so Agent.Close, wait for it
+	go func() {
+		defer s.reads.Done()
+		defer close(s.opening)
+		defer s.mu.Unlock()
+		err := s.open()
+		if err != nil {
+			s.notReady = err
+		}
+		opened <- err
+	}()
+	timer := time.NewTimer(s.startTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-opened:
 		if errors.Is(err, ErrLibraryNotFound) {
 			return nil, err
 		}
-		s.notReady = err
+	case <-timer.C:
 	}
 	return s, nil
 }
 
+// DefaultStartTimeout is the longest StartSampler waits for NVML by
+// default.
+const DefaultStartTimeout = 10 * time.Second
+
+// WithStartTimeout sets the longest StartSampler waits for NVML to
+// initialise, count and open the GPUs (DefaultStartTimeout otherwise).
+func WithStartTimeout(d time.Duration) SamplerOption {
+	return func(s *Sampler) { s.startTimeout = d }
+}
+
+// stillOpening returns, while the opening StartSampler began has not
+// returned, when it began.
+func (s *Sampler) stillOpening() (since time.Time, ok bool) {
+	if s.opening == nil {
+		return time.Time{}, false
+	}
+	select {
+	case <-s.opening:
+		return time.Time{}, false
+	default:
+		return s.openSince, true
+	}
+}
+
 func newSampler(lib nv.Interface, node string, opts []SamplerOption) *Sampler {
-	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now, done: make(chan *readWorker, 2*MaxGPUs)}
+	s := &Sampler{lib: lib, node: node, thresholds: DefaultThresholds, now: time.Now, startTimeout: DefaultStartTimeout, done: make(chan *readWorker, 2*MaxGPUs)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -274,6 +332,7 @@ func (s *Sampler) enumerate() error {
 		}
 	}
 	s.devices, s.parked = devices, parked
+	s.count.Store(int32(len(devices)))
 	return nil
 }
 
@@ -364,8 +423,10 @@ func validUUID(uuid string) bool {
 // Node is the node name the sampler stamps on its GPUs.
 func (s *Sampler) Node() string { return s.node }
 
-// GPUCount is the number of GPUs found at start.
-func (s *Sampler) GPUCount() int { return len(s.devices) }
+// GPUCount is the number of GPUs NVML counted when they were last
+// opened: 0 while they have not been (NVML not ready, or StartSampler's
+// opening still stuck).
+func (s *Sampler) GPUCount() int { return int(s.count.Load()) }
 
 // Close stops the GPUs' workers and shuts NVML down, once the sample in
 // progress, if any, has returned. Nothing may be inside NVML meanwhile:
