@@ -268,6 +268,28 @@ type agentResponse struct {
 	Node       string        `json:"node"`
 	SampleTime time.Time     `json:"sample_time"`
 	GPUs       []signals.GPU `json:"gpus"`
+	// Error is the agent's, when its latest sample failed or is stuck:
+	// its GPUs are then the last good sample's, each marked unknown, or
+	// unhealthy once the agent judges its driver wedged (wedged).
+	Error string `json:"error"`
+}
+
+// wedged says whether r is an agent's verdict that its driver is wedged:
+// its sample stuck for a minute or more, it serves every GPU unhealthy
+// with the error. That verdict is of now, however old the sample it
+// marks: its GPUs count unhealthy, never free, rather than the node
+// unknown by its sample's age, which holds the whole pool for as long as
+// the node is not rebooted.
+func (r agentResponse) wedged() bool {
+	if r.Error == "" || len(r.GPUs) == 0 {
+		return false
+	}
+	for _, g := range r.GPUs {
+		if !g.Unhealthy {
+			return false
+		}
+	}
+	return true
 }
 
 // Baseline scrapes every target concurrently. A target that does not
@@ -320,9 +342,9 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		err := r.err
 		// Times are compared, not subtracted and negated: a sample
 		// centuries away saturates time.Duration, and -MinInt64 is itself.
-		if sample := r.resp.SampleTime; err == nil {
+		if sample := r.resp.SampleTime; err == nil && !r.resp.wedged() {
 			if sample.Before(now.Add(-a.cfg.MaxSampleAge)) {
-				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck", span(now.Sub(sample), sample), a.cfg.MaxSampleAge)
+				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck%s", span(now.Sub(sample), sample), a.cfg.MaxSampleAge, agentSays(r.resp))
 			} else if sample.After(done.Add(a.cfg.MaxSampleAge)) {
 				// A sample from the future would never grow old: a stuck
 				// agent with a clock ahead would pass for live.
@@ -352,6 +374,9 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 			}
 			b.GPUs = append(b.GPUs, g)
 		}
+		if r.resp.wedged() {
+			continue // a verdict of now, whatever the sample's time
+		}
 		if oldest.IsZero() || r.resp.SampleTime.Before(oldest) {
 			oldest = r.resp.SampleTime
 		}
@@ -365,6 +390,16 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, fmt.Errorf("%s: none of %d agents answered (e.g. %s: %s)", a.Name(), len(targets), first, b.UnknownCauses[first])
 	}
 	return b, nil
+}
+
+// agentSays is what r's agent says of its failed sample, for an unknown
+// node's cause ("" when it says nothing): the NVML call stuck and since
+// when.
+func agentSays(r agentResponse) string {
+	if r.Error == "" {
+		return ""
+	}
+	return ": the agent says " + strconv.Quote(signals.Shorten(r.Error, 300))
 }
 
 // span says how far a sample is from now (d, ≥ 0), for a message: past a

@@ -1,0 +1,113 @@
+package baseline
+
+import (
+	"context"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/nvml"
+)
+
+// TestWedgedAgentCountsItsGPUsUnhealthy: a real agent whose first sample
+// is stuck in DeviceGetCount (its driver wedged), read by the agents
+// source (max_sample_age 30s) as time goes on. The agent serves its GPUs
+// with the sample's start as sample_time: unknown, then unhealthy once
+// stuck for a minute (nvml.LostAfter). Before, past max_sample_age the
+// server took the node for unknown by its sample's age, for good: the
+// unhealthy verdict (which docs/signals.md says counts) was never seen,
+// the pool's signal was stale and the engine held the whole pool (no
+// launch for its queue) until the node was rebooted, and the cause said
+// only "the agent's NVML reads are stuck". While the agent's GPUs are
+// unknown past max_sample_age, the node is still unknown (a moment's
+// stall), its cause now quoting the agent (the call, since when); once
+// the agent judges its driver wedged, its GPUs count unhealthy, never
+// free, and the pool is not held for them.
+func TestWedgedAgentCountsItsGPUsUnhealthy(t *testing.T) {
+	mock := dgxh100.New()
+	for _, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+	}
+	clk := clocktesting.NewFakeClock(t0)
+	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	release := make(chan struct{})
+	let := sync.OnceFunc(func() { close(release) })
+	defer let() // before Close, which waits for the stuck call
+	count := mock.DeviceGetCountFunc
+	mock.DeviceGetCountFunc = func() (int, nv.Return) { <-release; return count() }
+	a := nvml.NewAgent(s, nvml.WithAgentClock(clk), nvml.WithSampleTimeout(5*time.Second))
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(srv)}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := policy.Pool{Name: "h100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(2 * time.Minute)}
+	for _, tc := range []struct {
+		at                    time.Duration // since the sample began
+		unknownNode           bool
+		unhealthy, free, busy int
+	}{
+		{at: 5 * time.Second, busy: 8},                     // unknown GPUs, busy
+		{at: 40 * time.Second, unknownNode: true, busy: 8}, // stuck past max_sample_age, not yet wedged
+		{at: 70 * time.Second, unhealthy: 8, busy: 8},      // wedged
+		{at: 10 * time.Minute, unhealthy: 8, busy: 8},
+	} {
+		clk.SetTime(t0.Add(tc.at - 5*time.Second))
+		sampleStuck(t, a, clk, 5*time.Second)
+		b, err := src.Baseline(context.Background()) // fails when its one node is unknown
+		snap := signals.Assemble(pool, clk.Now(), &signals.BaselineReading{Source: src.Name(), Baseline: b, Err: err}, nil)
+		if got := len(b.Unknown) == 1; got != tc.unknownNode {
+			t.Errorf("%s into the stuck sample: node unknown %v (%v), want %v", tc.at, got, b.UnknownCauses, tc.unknownNode)
+		}
+		if tc.unknownNode && !strings.Contains(b.UnknownCauses[b.Unknown[0]], "DeviceGetCount has not returned since "+t0.Format(time.RFC3339)) {
+			t.Errorf("%s into the stuck sample: cause %q, want it to quote the agent: the call stuck and since when", tc.at, b.UnknownCauses[b.Unknown[0]])
+		}
+		stale := slices.ContainsFunc(snap.Stale, func(s string) bool { return strings.Contains(s, "rack1") })
+		if stale != tc.unknownNode || snap.OnPremUnhealthyGPUs != tc.unhealthy || snap.OnPremFreeGPUs != tc.free || snap.OnPremBusyGPUs != tc.busy {
+			t.Errorf("%s into the stuck sample: stale %v %q, %d unhealthy, %d free, %d busy; want stale %v, %d unhealthy, %d free, %d busy",
+				tc.at, stale, snap.Stale, snap.OnPremUnhealthyGPUs, snap.OnPremFreeGPUs, snap.OnPremBusyGPUs, tc.unknownNode, tc.unhealthy, tc.free, tc.busy)
+		}
+	}
+}
+
+// sampleStuck runs a.SampleOnce, whose sample is stuck, stepping clk by
+// step once it waits on its timer; it fails the test when SampleOnce
+// does not return within ten seconds of real time.
+func sampleStuck(t *testing.T, a *nvml.Agent, clk *clocktesting.FakeClock, step time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- a.SampleOnce(context.Background()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for !clk.HasWaiters() {
+		if ctx.Err() != nil {
+			t.Fatal("SampleOnce never waited on its timer")
+		}
+		runtime.Gosched()
+	}
+	clk.Step(step)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("SampleOnce did not return")
+	}
+}
