@@ -337,6 +337,9 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	// once. Two GPUs of one UUID under two indexes are two GPUs.
 	seen := map[gpuID]string{}
 	uuids := map[string]signals.GPU{} // the first GPU listed of each UUID
+	// nodes maps a node name to the target whose GPUs were counted under
+	// it first (nodeOf).
+	nodes := map[string]string{}
 	for i, r := range results {
 		t := targets[i]
 		err := r.err
@@ -367,6 +370,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 				continue
 			}
 			seen[id] = t
+			g.Node = a.nodeOf(nodes, t, r.resp.Node)
 			if other, ok := uuids[g.UUID]; ok && g.UUID != "" {
 				a.shared.warn(a.log, a.Name(), other, g)
 			} else {
@@ -410,6 +414,36 @@ func span(d time.Duration, sample time.Time) string {
 		return fmt.Sprintf("more than a year (sample_time %s)", sample.UTC().Format(time.RFC3339))
 	}
 	return d.Round(time.Second).String()
+}
+
+// nodeOf is the node name under which target's GPUs count, node being
+// the name its agent gives: node itself, unless another target's GPUs
+// were counted under it first (nodes), as when two machines' agents run
+// with one --node (a cloned image's hostname). Their GPUs are then two
+// nodes' ("node (target)" for the later), and the source warns once per
+// pair: under one name, each node's free GPUs were summed as one node's,
+// and a job larger than either node's free GPUs was taken to fit on-prem
+// (no burst for it) though it fits on neither.
+func (a *Agents) nodeOf(nodes map[string]string, target, node string) string {
+	first, ok := nodes[node]
+	if !ok {
+		nodes[node] = target
+		return node
+	}
+	if first == target {
+		return node
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := [2]string{"node:" + target, first}
+	if !a.warned[k] {
+		if a.warned == nil {
+			a.warned = map[[2]string]bool{}
+		}
+		a.warned[k] = true
+		a.log.Warn("two agents report the same node name with different GPUs: each is counted as a node of its own; give each agent its own --node", "node", node, "target", target, "first", first)
+	}
+	return node + " (" + target + ")"
 }
 
 // gpuID names a GPU for a source's count: its UUID and its index (the
