@@ -52,7 +52,9 @@ func TestWedgedAgentCountsItsGPUsUnhealthy(t *testing.T) {
 	let := sync.OnceFunc(func() { close(release) })
 	defer let() // before Close, which waits for the stuck call
 	count := mock.DeviceGetCountFunc
-	mock.DeviceGetCountFunc = func() (int, nv.Return) { <-release; return count() }
+	entered := make(chan struct{})
+	inside := sync.OnceFunc(func() { close(entered) })
+	mock.DeviceGetCountFunc = func() (int, nv.Return) { inside(); <-release; return count() }
 	a := nvml.NewAgent(s, nvml.WithAgentClock(clk), nvml.WithSampleTimeout(5*time.Second))
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
@@ -72,7 +74,7 @@ func TestWedgedAgentCountsItsGPUsUnhealthy(t *testing.T) {
 		{at: 10 * time.Minute, unhealthy: 8, busy: 8},
 	} {
 		clk.SetTime(t0.Add(tc.at - 5*time.Second))
-		sampleStuck(t, a, clk, 5*time.Second)
+		sampleStuck(t, a, clk, 5*time.Second, entered)
 		b, err := src.Baseline(context.Background()) // fails when its one node is unknown
 		snap := signals.Assemble(pool, clk.Now(), &signals.BaselineReading{Source: src.Name(), Baseline: b, Err: err}, nil)
 		if got := len(b.Unknown) == 1; got != tc.unknownNode {
@@ -90,9 +92,10 @@ func TestWedgedAgentCountsItsGPUsUnhealthy(t *testing.T) {
 }
 
 // sampleStuck runs a.SampleOnce, whose sample is stuck, stepping clk by
-// step once it waits on its timer; it fails the test when SampleOnce
-// does not return within ten seconds of real time.
-func sampleStuck(t *testing.T, a *nvml.Agent, clk *clocktesting.FakeClock, step time.Duration) {
+// step once it waits on its timer and the stuck call has been entered
+// (closed); it fails the test when SampleOnce does not return within ten
+// seconds of real time.
+func sampleStuck(t *testing.T, a *nvml.Agent, clk *clocktesting.FakeClock, step time.Duration, entered <-chan struct{}) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- a.SampleOnce(context.Background()) }()
@@ -103,6 +106,11 @@ func sampleStuck(t *testing.T, a *nvml.Agent, clk *clocktesting.FakeClock, step 
 			t.Fatal("SampleOnce never waited on its timer")
 		}
 		runtime.Gosched()
+	}
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the stuck call was never entered")
 	}
 	clk.Step(step)
 	select {
