@@ -162,7 +162,8 @@ none busy. It serves:
              GPU could not be read, by the NVML call that failed (call) and
              its return as nvml.h names it (error: ERROR_GPU_IS_LOST, …, or
              OUT_OF_RANGE, PANIC, TIMEOUT, NOT_COUNTED, OTHER), at most
-             1024 series
+             1024 series and one more per GPU index (call and error
+             OTHER, no UUID)
   /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
              and "error" when the latest sample failed or timed out
   /healthz   200 "ok" while the latest sample read every GPU healthy; 503

@@ -65,7 +65,7 @@ var (
 	descProcs     = prometheus.NewDesc(MetricProcesses, "Compute processes running on the GPU.", gpuLabels, nil)
 	descUnknown   = prometheus.NewDesc(MetricUnknown, "1 when the agent could not read the GPU in its latest sample (an NVML call failed or timed out, or answered a value out of range): it is then reported busy, never idle, and has no utilisation or memory series; /healthz says why.", gpuLabels, nil)
 	descUnhealthy = prometheus.NewDesc(MetricUnhealthy, "1 when NVML reports the GPU broken: its memory (a row remapping failed, or a row remapping or page retirement is pending), a reset required (ERROR_RESET_REQUIRED), or fallen off the bus (ERROR_GPU_IS_LOST, or no longer counted by NVML, in every sample for a minute), or wedged (an NVML call of it, or of the sample counting or opening the node's GPUs, stuck in the driver for a minute), then no other series of it; or MIG enabled with no GPU instance created, where no job can run: it takes no new job; /healthz says why.", gpuLabels, nil)
-	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER; NOT_COUNTED of DeviceGetCount for a GPU counted before and no longer); the GPU is unknown or unhealthy in those samples. At most 1024 series: past them a GPU's further failures count under call and error OTHER.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
+	descReadErrs  = prometheus.NewDesc(MetricReadErrors, "Samples in which the agent could not read the GPU, by the NVML call that failed (call: GetMemoryInfo, GetUtilizationRates, GetComputeRunningProcesses, …) and how (error: NVML's return as nvml.h names it, such as ERROR_GPU_IS_LOST, or OUT_OF_RANGE, PANIC, TIMEOUT, OTHER; NOT_COUNTED of DeviceGetCount for a GPU counted before and no longer); the GPU is unknown or unhealthy in those samples. At most 1024 series and one more per GPU index: past them, a failure not counted yet counts under call and error OTHER, UUID and modelName empty, in its GPU index's series.", append(slices.Clone(gpuLabels), labelCall, labelError), nil)
 	descStuck     = prometheus.NewDesc(MetricStuckSince, "Unix time since which the agent's sample has been stuck in the NVML call named (call: DeviceGetCount, DeviceGetHandleByIndex, …) counting or opening the node's GPUs; absent while none is. Stuck for a minute, the driver is wedged and every GPU is unhealthy.", []string{labelHost, labelCall}, nil)
 	descLast      = prometheus.NewDesc(MetricLastSample, "Unix time of the last successful sample.", []string{labelHost}, nil)
 	descThreshold = prometheus.NewDesc(MetricBusyThreshold, "Utilisation ratio from which a GPU counts as busy.", []string{labelHost}, nil)
@@ -289,7 +289,9 @@ type readErrKey struct {
 
 // maxReadErrorSeries bounds MetricReadErrors' series: past it, a GPU's
 // failures of a call and error not counted yet count under call and
-// error OTHER, one more series a GPU at most.
+// error OTHER in one series of its index, its UUID and model left empty
+// (a GPU whose UUID NVML answers anew each sample would otherwise add a
+// series each sample), one more series a GPU index at most.
 const maxReadErrorSeries = 1024
 
 // otherFailure labels the failures past maxReadErrorSeries.
@@ -304,7 +306,7 @@ func (a *Agent) countReadErrors(s Sample) {
 		}
 		k := readErrKey{index: g.Index, uuid: g.UUID, model: g.Model, readFailure: f}
 		if _, ok := a.readErrs[k]; !ok && len(a.readErrs) >= maxReadErrorSeries {
-			k.readFailure = otherFailure
+			k = readErrKey{index: g.Index, readFailure: otherFailure}
 		}
 		if a.readErrs == nil {
 			a.readErrs = map[readErrKey]uint64{}
