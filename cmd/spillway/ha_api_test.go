@@ -20,6 +20,7 @@ import (
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/state/postgres"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
 // haAPIServer is one in-process server of an HA pair.
@@ -313,5 +314,40 @@ func TestHAFollowerSaysOnlyTheLeaderKnowsWhyABurstWaits(t *testing.T) {
 	out, _, err := runCLI(t, "burst", "list", "--server", p.follow.url)
 	if err != nil || !strings.Contains(out, "what the bursts wait for: this server (") || !strings.Contains(out, want) {
 		t.Fatalf("spillway burst list on the follower: %v\n%s\nwant it saying only the leader knows, naming it", err, out)
+	}
+}
+
+// TestStatusOfALeaderThatStoppedActingInItsTerm: a leader whose renewals
+// fail stops acting a fifth of the TTL before its term can end in the
+// database, where the term stays its own until then. Asked meanwhile,
+// spillway status said "leader a (epoch 1); answered by follower a": a
+// leader that did not act, and a follower of itself. It says that no
+// server acts, and why (its elector, on real PostgreSQL, counts its term
+// on a fake clock moved past the term's end: the database's is not).
+func TestStatusOfALeaderThatStoppedActingInItsTerm(t *testing.T) {
+	pg, db := postgresDatabase(t, "ha_stopped")
+	st, err := postgres.Open(t.Context(), pg.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	lease, err := st.Lease(leaseName("stopped"), "a/1/x", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	el := postgres.NewElector(lease, 10*time.Second, clk, nil)
+	el.Step(t.Context())
+	if _, ok := el.Acting(); !ok {
+		t.Fatal("the elector did not take the free lease")
+	}
+	clk.Step(50 * time.Second) // past 0.8 of the TTL, before its end
+	l := leaderInfo(t.Context(), el)
+	if l.Leads || l.Holder != el.Holder() || l.Error != "" {
+		t.Fatalf("leaderInfo = %+v; want the lease still this server's in the database, and it not acting", l)
+	}
+	line := leaderLine(l)
+	if strings.Contains(line, "follower") || !strings.Contains(line, "no leader acting now") || !strings.Contains(line, "stopped acting") {
+		t.Errorf("leaderLine(%+v) = %q; want it to say that no server acts, as the holder stopped", l, line)
 	}
 }

@@ -263,7 +263,6 @@ func (b *backend) storedSpend(ctx context.Context, pool *policy.Pool, d *api.Poo
 	return nil
 }
 
-// leaderLine says who leads, for `spillway status`.
 // lastTermLine says how the answering server's last term ended, while it
 // does not lead: its epoch, when, why, and who took the lease when the why
 // does not name them; "" when it leads or never led.
@@ -279,12 +278,20 @@ func lastTermLine(l *api.LeaderInfo) string {
 	return line
 }
 
+// leaderLine says who leads, for `spillway status`. A server that
+// stopped acting while the database still holds its term (its renewals
+// failed: it stops a fifth of the TTL before the term can end there, and
+// nobody may take the lease until it does) is nobody's follower: the line
+// said "leader A (epoch 5); answered by follower A" while no server acted.
 func leaderLine(l *api.LeaderInfo) string {
 	switch {
 	case l.Error != "":
 		return fmt.Sprintf("leader unknown: server %s cannot read the lease: %s", l.This, l.Error)
 	case l.Holder == "":
 		return fmt.Sprintf("no leader now (failing over); answered by %s", l.This)
+	case !l.Leads && l.Holder == l.This:
+		return fmt.Sprintf("no leader acting now: the lease (epoch %d) is still %s's in the database, but that server, which answered, stopped acting as it could not renew it; another server takes the lease once it expires there",
+			l.Epoch, l.This)
 	case l.Leads:
 		return fmt.Sprintf("leader %s (epoch %d), which answered", l.Holder, l.Epoch)
 	default:
