@@ -79,3 +79,39 @@ func sum(m map[string]int) int {
 	}
 	return n
 }
+
+// pausedCtx is a context whose deadline has passed while its timer has not
+// fired yet: what a process resumed after a SIGSTOP (or starved on a
+// loaded machine) holds until the timer's goroutine runs.
+type pausedCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c pausedCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestCallPastItsDeadlineIsNotSent: a leader's launch and delete run under
+// a context ending with its term; a process paused past that end
+// (SIGSTOP, then SIGCONT) or starved resumed the goroutine sending the
+// call before the context's timer fired, and net/http, which checks only
+// whether the context is done, sent it: RunInstances reached ECS after the
+// term had ended, when another server may act. Neither call is sent now,
+// and each fails as one cut by its deadline.
+func TestCallPastItsDeadlineIsNotSent(t *testing.T) {
+	e, srv := startEmulator(t, emulator.Options{})
+	p := newEmulatorProvider(t, srv.URL, WithRetries(1, time.Millisecond, time.Millisecond))
+	insts, err := p.Launch(t.Context(), emuLaunchReq("paused-before", 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := pausedCtx{Context: t.Context(), deadline: time.Now().Add(-time.Second)}
+	if got, err := p.Launch(paused, emuLaunchReq("paused", 1, 1)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Launch past its deadline = %v, %v; want context.DeadlineExceeded", got, err)
+	}
+	if err := p.Terminate(paused, ids(insts)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Terminate past its deadline = %v; want context.DeadlineExceeded", err)
+	}
+	if n, m := e.Calls("RunInstances"), e.Calls("DeleteInstances"); n != 1 || m != 0 {
+		t.Errorf("ECS got %d RunInstances and %d DeleteInstances calls, want 1 (before the pause) and 0", n, m)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 )
@@ -21,7 +22,21 @@ type ctxTransport struct {
 	base http.RoundTripper
 }
 
+// RoundTrip sends req under the call's ctx, unless ctx's deadline has
+// passed by the clock although ctx is not done yet: its timer has not
+// fired, as in a process resumed after a SIGSTOP or starved on a loaded
+// machine, where the goroutine sending the call runs before the timer's.
+// net/http checks only that the context is done, and sent such a request:
+// a leader's launch or delete, bounded by its term's end
+// (scheduler.Leader), went out after its term had ended, when another
+// server may act. The window left is from here to the write.
 func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if dl, ok := t.ctx.Deadline(); ok {
+		if late := time.Since(dl); late >= 0 {
+			return nil, fmt.Errorf("%s %s not sent: its call's deadline passed %s ago, before this process could send it (paused or starved): %w",
+				req.Method, req.URL.Path, late.Round(time.Millisecond), context.DeadlineExceeded)
+		}
+	}
 	rctx, cancel := context.WithCancelCause(req.Context())
 	stop := context.AfterFunc(t.ctx, func() { cancel(context.Cause(t.ctx)) })
 	release := func() { stop(); cancel(nil) }

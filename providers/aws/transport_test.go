@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -41,5 +42,41 @@ func TestLargePagesSurviveTheRequestBodyRace(t *testing.T) {
 	}
 	if got := e.emu.Calls("DescribeInstances"); got != lists*10 {
 		t.Errorf("the emulator received %d DescribeInstances calls, want %d (one per page)", got, lists*10)
+	}
+}
+
+// pausedCtx is a context whose deadline has passed while its timer has not
+// fired yet: what a process resumed after a SIGSTOP (or starved on a
+// loaded machine) holds until the timer's goroutine runs.
+type pausedCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c pausedCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// TestCallPastItsDeadlineIsNotSent: a leader's launch and terminate run
+// under a context ending with its term; a process paused past that end
+// (SIGSTOP, then SIGCONT) or starved resumed the goroutine sending the
+// call before the context's timer fired, and net/http, which checks only
+// whether the context is done, sent it: RunInstances reached EC2 after
+// the term had ended, when another server may act. Neither call is sent
+// now, and each fails as one cut by its deadline.
+func TestCallPastItsDeadlineIsNotSent(t *testing.T) {
+	s := newScripted(t, func(string, int, map[string][]string) (int, string, bool) { return 0, "", false })
+	p := s.provider(t)
+	insts, err := p.Launch(t.Context(), launchReq("paused-before"))
+	if err != nil || len(insts) == 0 {
+		t.Fatalf("Launch: %v, %v", insts, err)
+	}
+	paused := pausedCtx{Context: t.Context(), deadline: time.Now().Add(-time.Second)}
+	if got, err := p.Launch(paused, launchReq("paused")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Launch past its deadline = %v, %v; want context.DeadlineExceeded", got, err)
+	}
+	if err := p.Terminate(paused, []string{insts[0].ID}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Terminate past its deadline = %v; want context.DeadlineExceeded", err)
+	}
+	if n, m := len(s.callsOf("RunInstances")), len(s.callsOf("TerminateInstances")); n != 1 || m != 0 {
+		t.Errorf("EC2 got %d RunInstances and %d TerminateInstances calls, want 1 (before the pause) and 0", n, m)
 	}
 }
