@@ -17,6 +17,16 @@ import (
 // sessions opened read-only as they are (still connected to the reader).
 func setReadOnly(t *testing.T, db string, on bool) {
 	t.Helper()
+	setReadOnlyThen(t, db, on, func() {})
+}
+
+// setReadOnlyThen is setReadOnly calling between once new sessions are
+// read-only and before db's Spillway sessions end (their sessions, opened
+// before, still take writes): a leader renews its term there, so the time
+// setReadOnly takes on a loaded machine (a new session of its own, the
+// catalog write) is not taken from that term.
+func setReadOnlyThen(t *testing.T, db string, on bool, between func()) {
+	t.Helper()
 	ctx := t.Context()
 	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
 	if err != nil {
@@ -30,6 +40,7 @@ func setReadOnly(t *testing.T, db string, on bool) {
 	if !on {
 		return
 	}
+	between()
 	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'spillway'`, db); err != nil {
 		t.Fatal(err)
 	}
