@@ -507,6 +507,13 @@ func TestPageSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 			t.Errorf("a follower's page lacks %s", want)
 		}
 	}
+	// A leader whose renewals failed stops acting while the database
+	// still holds its term: it said it was its own follower.
+	m.SetLeader(&api.LeaderInfo{Holder: "spw-b", Epoch: 7, This: "spw-b"})
+	_, body = newBrowser(e).get("/")
+	if want := `<span id="follower">no leader acting now: spw-b, which answered, holds the lease but stopped acting as it could not renew it</span>`; !strings.Contains(body, want) {
+		t.Errorf("the page of a server that stopped acting in its term lacks %s", want)
+	}
 }
 
 // TestPageOverviewFlagsPools: with 50 pools the on-call scrolled through
