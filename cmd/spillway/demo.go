@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -178,6 +179,26 @@ func served(err error) error {
 	return err
 }
 
+// demoListenError words a --listen that config.CheckListen refused in the
+// demo's terms. The server's advice (server.tls, --insecure-listen, every
+// interface with tls) is not the demo's to take, as it has neither flag and
+// serves on loopback only; a loopback address whose port is wrong is told
+// what is wrong with the port.
+func demoListenError(listen string, err error) error {
+	host, _, splitErr := net.SplitHostPort(listen)
+	if splitErr == nil && !errors.Is(err, config.ErrInsecureListen) && isLoopbackHost(host) {
+		return usagef("--listen %q: %w", listen, err)
+	}
+	return usagef("--listen %q: the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one)", listen)
+}
+
+// isLoopbackHost reports whether a listen address's host is localhost or
+// a loopback IP address.
+func isLoopbackHost(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || (err == nil && ip.Unmap().IsLoopback())
+}
+
 func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err error) {
 	began := time.Now()
 	// A closed output (spillway demo | head) stops the demo as Ctrl-C does,
@@ -205,9 +226,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 		return err
 	}
 	if err := config.CheckListen(o.listen, false, false); err != nil {
-		// The server's advice (server.tls, --insecure-listen) is not the
-		// demo's to take: it serves on loopback only.
-		return usagef("--listen %q: the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one) (%w)", o.listen, err)
+		return demoListenError(o.listen, err)
 	}
 	tr, err := loadDemoTrace(o.trace)
 	if err != nil {

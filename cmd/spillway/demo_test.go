@@ -534,6 +534,38 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 	}
 }
 
+// TestDemoListenErrorGivesTheDemosAdvice: a refused --listen is told what
+// the demo takes. It was told the server's remedy too ("configure
+// server.tls, listen on 127.0.0.1, or pass --insecure-listen on a trusted
+// network"), flags the demo does not have, and a loopback address with a
+// bad port was told it was not loopback.
+func TestDemoListenErrorGivesTheDemosAdvice(t *testing.T) {
+	ok := demoOptions{speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}
+	for _, tc := range []struct{ listen, want string }{
+		{"0.0.0.0:8700", `--listen "0.0.0.0:8700": the demo serves on loopback only: give 127.0.0.1:PORT (port 0 picks a free one)`},
+		{":8700", `--listen ":8700": the demo serves on loopback only: give 127.0.0.1:PORT`},
+		{"example.com:8700", `--listen "example.com:8700": the demo serves on loopback only: give 127.0.0.1:PORT`},
+		{"garbage", `--listen "garbage": the demo serves on loopback only: give 127.0.0.1:PORT`},
+		{"127.0.0.1:8700x", `--listen "127.0.0.1:8700x": listen address "127.0.0.1:8700x": port "8700x" is not a port number: want 1 to 65535, or 0 for a free port`},
+		{"localhost:70000", `port "70000" is not a port number`},
+		{"[::1]:-1", `port "-1" is not a port number`},
+	} {
+		o := ok
+		o.listen = tc.listen
+		err := runDemo(context.Background(), o, io.Discard, io.Discard)
+		var usage *usageError
+		if !errors.As(err, &usage) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--listen %q: error %v, want a usage error saying %q", tc.listen, err, tc.want)
+			continue
+		}
+		for _, server := range []string{"--insecure-listen", "server.tls", "not loopback"} {
+			if strings.Contains(err.Error(), server) && !strings.Contains(tc.want, server) {
+				t.Errorf("--listen %q: error %q gives the server's advice %q, which the demo does not take", tc.listen, err, server)
+			}
+		}
+	}
+}
+
 // TestDemoOutputClosed: the demo's output closed early (spillway demo |
 // head -3) stops it as Ctrl-C does, and it removes its directory. It was
 // killed by SIGPIPE at its next line and left the directory (state,
