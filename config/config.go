@@ -89,10 +89,11 @@ type Server struct {
 	// lease_ttl/3.
 	LeaseRenew policy.Duration `yaml:"lease_renew"`
 	// MaxConnections is the most HTTP connections (API, page, /metrics,
-	// health checks) served at once; a further client waits, in the
-	// kernel's listen queue, until one closes, so that clients opening
-	// thousands of connections cannot take the server's file descriptors.
-	// Default 256; 1 to 65536.
+	// health checks) served at once, so that clients opening thousands of
+	// connections cannot take the server's file descriptors. When all are
+	// taken, a further client takes the place of a silent or idle one, and
+	// waits in the kernel's listen queue only while every one is in a
+	// request (docs/server.md#start). Default 256; 1 to 65536.
 	MaxConnections int `yaml:"max_connections"`
 }
 
