@@ -492,7 +492,7 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 			}
 			sort.Strings(nodes)
 			for _, n := range nodes {
-				fmt.Fprintf(w, "          node %s unknown: %s\n", n, b.Unknown[n])
+				fmt.Fprintf(w, "          node %s unknown: %s\n", n, indentRest(b.Unknown[n], signalsDetailIndent))
 			}
 		case s.Demand != nil:
 			fmt.Fprintf(w, "  %-7s %s (demand, %s): %s\n", "ok", s.Name, took, signalsDemand(s.Demand))
@@ -503,7 +503,7 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 				fmt.Fprintf(w, "          counted larger: %s, as the GPUs of the smallest offering that holds their CPUs and memory\n", policyPlural(n, "job"))
 			}
 		default:
-			fmt.Fprintf(w, "  %-7s %s (%s, %s): %s\n", "FAILED", s.Name, s.Kind, took, s.Error)
+			fmt.Fprintf(w, "  %-7s %s (%s, %s): %s\n", "FAILED", s.Name, s.Kind, took, indentRest(s.Error, signalsDetailIndent))
 		}
 	}
 	s := r.Snapshot
@@ -542,8 +542,19 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	}
 	fmt.Fprintf(w, "  stale         %d: the policy would hold (no launch on demand, no scale-in)\n", len(s.Stale))
 	for _, st := range s.Stale {
-		fmt.Fprintf(w, "    - %s\n", st)
+		fmt.Fprintf(w, "    - %s\n", indentRest(st, "      "))
 	}
+}
+
+// signalsDetailIndent is the column of what a source's line says under it
+// (left out, a node unknown, the lines of a failure).
+const signalsDetailIndent = "          "
+
+// indentRest indents every line of s after its first, so that an error of
+// several lines (squeue's standard error, a command's) stays under the
+// item it belongs to instead of starting lines of its own at column 0.
+func indentRest(s, indent string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
 }
 
 // signalsWaitKnown reports whether any demand source that answered told

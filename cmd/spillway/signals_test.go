@@ -408,6 +408,41 @@ demand:
 	}
 }
 
+// TestSignalsCheckIndentsAMultiLineError: a failure of several lines (the
+// real squeue's standard error when its slurm.conf is empty: "…is empty /
+// error: ClusterName needs to be specified / fatal: Unable to process
+// configuration file") stays indented under its source and its stale item.
+// Its second and later lines started at column 0, reading as lines of the
+// report's own.
+func TestSignalsCheckIndentsAMultiLineError(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, _, _, _ := signalsAgent(t, "gpu-01")
+	conf := filepath.Join(t.TempDir(), "slurm.conf")
+	if err := os.WriteFile(conf, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := writeSignalsFile(t, signalsPool(agent.URL)+fmt.Sprintf(`  - type: slurm
+    attempts: 1
+    slurm: {partition: gpu, slurm_conf: %s}
+`, conf))
+	out, _, err := runSignals(t.Context(), "check", path)
+	const last = "fatal: Unable to process configuration file"
+	if exitCode(err) != exitSignalsFailed || !strings.Contains(out, last) {
+		t.Fatalf("check with squeue failing: %v, want exit code %d and squeue's standard error\n%s", err, exitSignalsFailed, out)
+	}
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		top := l == "" || strings.HasPrefix(l, "pool ") || l == "sources:" || strings.HasPrefix(l, "snapshot (")
+		if !top && !strings.HasPrefix(l, " ") {
+			t.Errorf("line %q starts at column 0, outside the item it belongs to:\n%s", l, out)
+		}
+	}
+	for _, want := range []string{"\n          squeue: " + last, "\n      squeue: " + last} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not indent squeue's last line as %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestSignalsCheckStale: every source answers, but the agent's sample is
 // older than stale_after (though young enough for max_sample_age): the
 // policy would hold, so the check fails.
