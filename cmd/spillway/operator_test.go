@@ -431,6 +431,23 @@ func TestJSONOutputIsNotHTMLEscaped(t *testing.T) {
 	}
 }
 
+// TestStatusIndentsAMultiLineStaleSignal: a stale signal whose error has
+// several lines (squeue's standard error, as the slurm source keeps it)
+// stays indented under its pool's stale list. Its second and later lines
+// started at column 0, reading as lines of the status's own.
+func TestStatusIndentsAMultiLineStaleSignal(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	squeue := `slurm:train: slurm source "slurm:train": running squeue: exit status 1: squeue: error: fetch_config: DNS SRV lookup failed
+squeue: fatal: Could not establish a configuration source (gave up after 3 attempts)`
+	m.AddPool(api.PoolDetail{Name: "training", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 8, Stale: []string{squeue}}}, nil)
+	out := statusAt(t, m)
+	want := "\n  slurm:train: slurm source \"slurm:train\": running squeue: exit status 1: squeue: error: fetch_config: DNS SRV lookup failed\n    squeue: fatal: Could not establish"
+	if !strings.Contains(out, want) {
+		t.Errorf("status does not indent the stale signal's second line under it, as %q:\n%s", want, out)
+	}
+}
+
 // TestStatusShowsDrainingInstances: spillway status said nothing of the
 // instances draining, nor of a drain hook running (a tick waits up to a
 // minute on it, and it may run on past), though /v1/pools/{pool} and

@@ -119,7 +119,7 @@ overdue while its tick waits on a cloud call says which provider's.
 						// The row's queue reads as empty while it is unknown.
 						fmt.Fprintf(tw, "\n%s: signals stale or missing, so the policy holds (no launch for queue demand, no idle scale-in):\n", p.Name)
 						for _, s := range p.Stale {
-							fmt.Fprintf(tw, "  %s\n", s)
+							fmt.Fprintf(tw, "  %s\n", indentRest(s, "    "))
 						}
 					}
 				}
