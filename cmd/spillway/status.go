@@ -20,8 +20,9 @@ func newStatusCmd() *cobra.Command {
 		Long: `Status asks the server for a summary of each pool: on-prem GPUs busy of
 total and those allocated but idle (waste), the queue (pending jobs and GPUs,
 the oldest wait), burst instances and their GPUs, spend this budget period
-against the budget, and the number of active floors (schedules and manual
-bursts). Below the table, each active floor (its GPUs, end and reason: a
+(the budget's calendar day, week from Monday or month, in UTC; this month
+for a pool without a budget) against the budget, in USD, and the number of
+active floors (schedules and manual bursts). Below the table, each active floor (its GPUs, end and reason: a
 schedule's firing that opened late says so; floors add up; the server sends
 the schedules' and the 10 newest manual bursts', and the line after them
 counts the older ones, which burst list shows), then the instances draining,
