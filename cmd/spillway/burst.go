@@ -106,8 +106,8 @@ cancel take.
 	f.bind(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&r.Pool, "pool", "", "the pool to burst (required)")
-	fl.IntVar(&r.GPUs, "gpus", 0, "how many burst GPUs to hold (required)")
-	fl.DurationVar(&dur, "for", 0, "how long, e.g. 2h or 90m (required)")
+	fl.IntVar(&r.GPUs, "gpus", 0, fmt.Sprintf("how many burst GPUs to hold (required); 1 to %d, within the pool's manual.max_gpus", api.MaxBurstGPUs))
+	fl.DurationVar(&dur, "for", 0, "how long, e.g. 2h or 90m (required); 1m to 720h, within the pool's manual.max_ttl")
 	flagRange(fl, "for", "a burst lasts from 1m to 720h (the pool's manual.max_ttl may allow less)") // as api.CheckCreateBurst says
 	fl.StringVar(&r.Reason, "reason", "", "why, e.g. the incident (required)")
 	fl.StringVar(&r.Offering, "offering", "", "pin one of the pool's offerings (default: the policy chooses)")

@@ -81,7 +81,7 @@ in UTC, the zone every time the CLI shows is in.
 	fl := cmd.Flags()
 	fl.StringVar(&q.Pool, "pool", "", "only this pool's decisions")
 	fl.StringVar(&q.Since, "since", "", "only decisions since this long ago (1h, at most 8784h), this RFC 3339 time, or this date's midnight UTC (2026-11-30)")
-	fl.IntVar(&q.Limit, "limit", 50, "at most this many, newest first")
+	fl.IntVar(&q.Limit, "limit", 50, fmt.Sprintf("at most this many, newest first, 1 to %d", maxDecisionsLimit))
 	flagRange(fl, "limit", limitRange)
 	return cmd
 }

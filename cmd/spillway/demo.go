@@ -111,7 +111,7 @@ interrupted before its page was ready.`,
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout (the live lines go to stderr)")
 	f.BoolVar(&o.keep, "keep", false, "keep the demo's directory (config, state, tokens, log)")
 	f.StringVar(&o.trace, "trace", "", "job trace to replay (ITP, Philly, a Helios or Acme job log, Slurm's sacct --parsable2, Alibaba's 2023 or 2025 pod list, PAI 2020 task table or Alibaba 2026 spot job list, Philly's raw JSON job log, a Helios sequence, or generic CSV); default the bundled "+configs.DefaultTraceName)
-	f.DurationVar(&o.start, "start", defaultDemoStart, "where in the trace to start (an offset from its first job)")
+	f.DurationVar(&o.start, "start", defaultDemoStart, "where in the trace to start: an offset from its first job, from 0 to the trace's span")
 	flagRange(f, "speed", demoSpeedRange)
 	flagRange(f, "for", demoForRange)
 	flagRange(f, "start", demoStartRange)

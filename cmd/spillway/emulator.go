@@ -65,9 +65,10 @@ an address cannot be listened on (--ec2 or --ecs in use).`,
 	f.StringVar(&o.ecs, "ecs", "127.0.0.1:8781", `address of the ECS API ("" to serve none)`)
 	f.StringArrayVar(&o.stock, "stock", nil, "stock as TYPE[@ZONE]=N (repeatable); N may be unlimited, or none for a type not sold in ZONE; unlisted types are unlimited")
 	f.StringArrayVar(&o.quotas, "vcpu-quota", nil, "account vCPU quota as API[@REGION]=N (repeatable), e.g. ec2=192; beyond it launches fail with VcpuLimitExceeded / QuotaExceed.ElasticQuota")
-	f.DurationVar(&o.bootDelay, "boot-delay", 5*time.Second, "time from pending to running, and from shutting-down to terminated")
-	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable)")
-	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call")
+	settingMax := fmt.Sprintf("%gh", emulator.MaxSettingDuration.Hours())
+	f.DurationVar(&o.bootDelay, "boot-delay", 5*time.Second, "time from pending to running, and from shutting-down to terminated, 0s to "+settingMax)
+	f.Float64Var(&o.faultRate, "fault-rate", 0, "fraction of API calls answered with a 5xx (InternalError / ServiceUnavailable), 0 (none) to 1")
+	f.DurationVar(&o.latency, "latency", 0, "delay added to every API call, 0s (none) to "+settingMax)
 	settingRange := fmt.Sprintf("want a duration from 0s to %v", emulator.MaxSettingDuration) // as emulator.CheckSetting says
 	flagRange(f, "boot-delay", settingRange)
 	flagRange(f, "latency", settingRange)

@@ -125,3 +125,39 @@ func TestFlagRangesAreTheChecks(t *testing.T) {
 		})
 	}
 }
+
+// rangeBound is a number or duration in a flag's range ("1", "0.01",
+// "720h", "10ms").
+var rangeBound = regexp.MustCompile(`\d+(?:\.\d+)?(?:ms|s|m|h)?`)
+
+// TestEveryFlagsHelpSaysItsRange: each flag whose range the command checks
+// (flagRange) names that range's bounds in its --help line, so that a user
+// reads the range before a refusal tells it: decisions --limit, burst
+// create --gpus and --for, the emulator's --boot-delay, --latency and
+// --fault-rate, signals check --watch's 0 and simulate --onprem-gpus's 0
+// and 1048576 were named only once refused. An example after "such as" in
+// the range is not a bound.
+func TestEveryFlagsHelpSaysItsRange(t *testing.T) {
+	whole := regexp.MustCompile(`(\d+h)0m0s|(\d+m)0s`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			rng := f.Annotations[flagRangeKey]
+			if len(rng) != 1 {
+				return
+			}
+			bounds, _, _ := strings.Cut(rng[0], "such as")
+			bounds = whole.ReplaceAllString(bounds, "$1$2") // 24h0m0s is 24h
+			for _, b := range rangeBound.FindAllString(bounds, -1) {
+				said := regexp.MustCompile(`(^|[^\w.])` + regexp.QuoteMeta(b) + `($|[^\w.])`)
+				if !said.MatchString(f.Usage) {
+					t.Errorf("%s --%s: its help %q does not name %s, a bound of its range %q", c.CommandPath(), f.Name, f.Usage, b, rng[0])
+				}
+			}
+		})
+	}
+	walk(newRootCmd())
+}

@@ -99,7 +99,7 @@ status is that of the last complete round.`,
 	f := cmd.Flags()
 	f.StringVar(&o.pool, "pool", "", "check only this pool (default: every pool with signals)")
 	f.BoolVar(&o.json, "json", false, "print the per-source results and the snapshot as JSON (one object per pool and round)")
-	f.DurationVar(&o.watch, "watch", 0, "check again every DURATION (e.g. 10s) until interrupted")
+	f.DurationVar(&o.watch, "watch", 0, "check again every DURATION (e.g. 10s) until interrupted; 0 checks once")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "the longest one source may take, retries included")
 	flagRange(f, "watch", signalsWatchRange)
 	flagRange(f, "timeout", signalsTimeoutRange)
