@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 )
 
@@ -117,7 +118,7 @@ func (k *BaselineKnobs) ParseBaselineKnob(s string) error {
 	durTo := func(min, max time.Duration) (time.Duration, error) {
 		d, err := time.ParseDuration(val)
 		if err != nil || d < min || d > max {
-			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to %s", name, val, min, strings.TrimSuffix(strings.TrimSuffix(max.String(), "0s"), "0m"))
+			return 0, fmt.Errorf("baseline option %s=%q: want a duration from %s to %s%s", name, val, min, strings.TrimSuffix(strings.TrimSuffix(max.String(), "0s"), "0m"), config.DurationHint(val))
 		}
 		return d, nil
 	}

@@ -32,6 +32,9 @@ func TestParseBaselineKnob(t *testing.T) {
 		{"threshold.target=0", `baseline option threshold.target="0": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
 		{"threshold.target=NaN", `baseline option threshold.target="NaN": want the GPU utilisation the threshold baseline sizes for, from 0.1 to 1 (e.g. 0.8; below 0.1 it rents more than 10 GPUs for each one in use)`},
 		{"threshold.interval=0s", `baseline option threshold.interval="0s": want a duration from 1s to 720h`},
+		// A number alone was refused without saying it lacks a unit.
+		{"per-job.suspend=300", `baseline option per-job.suspend="300": want a duration from 0s to 720h; a number alone has no unit: write 300s, 300m or 300h`},
+		{"karpenter.consolidate_after=5 minutes", `baseline option karpenter.consolidate_after="5 minutes": want a duration from 0s to 720h; did you mean 5m?`},
 		{"per-job.resume_rate=0", `baseline option per-job.resume_rate="0": want nodes a minute, 1 to 100000`},
 		{"suspend", `baseline option "suspend": want policy.knob=value`},
 		{"per-job.resume_timeout=0s", `baseline option per-job.resume_timeout="0s": want a duration from 1s to 8784h`},

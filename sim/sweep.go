@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/sim/trace"
 )
@@ -74,7 +75,7 @@ func (p SweepParam) apply(v string, pool policy.Pool, k BaselineKnobs) (policy.P
 	if p.Name == "wait_target" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > 7*24*time.Hour {
-			return pool, k, fmt.Errorf("sweep wait_target=%q: want a duration from 0s to 168h", v)
+			return pool, k, fmt.Errorf("sweep wait_target=%q: want a duration from 0s to 168h%s", v, config.DurationHint(v))
 		}
 		pool.WaitTarget = policy.Duration(d)
 		return pool, k, nil

@@ -96,6 +96,8 @@ func TestParseSweepParam(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"wait_target", `sweep "wait_target": want name=value,value,…`},
 		{"wait_target=5m,soon", `sweep wait_target="soon": want a duration from 0s to 168h`},
+		// A number alone was refused without saying it lacks a unit.
+		{"wait_target=0s,10", `sweep wait_target="10": want a duration from 0s to 168h; a number alone has no unit: write 10s, 10m or 10h`},
 		{"per-job.magic=1", `sweep "per-job.magic": unknown setting (want wait_target, spillway's, or a baseline's knob: threshold.target, `},
 		{"spillway.wait_target=1m", `sweep "spillway.wait_target": unknown setting (want wait_target, spillway's, or a baseline's knob: threshold.target, `},
 		{"wait_target=" + strings.Join(many, ","), `sweep wait_target: 5000 values: want at most 64 (sweep fewer at once, or a wider step)`},
