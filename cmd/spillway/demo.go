@@ -87,6 +87,17 @@ everything and removes the directory (--keep keeps it).
 With --for D it runs for D of real time, then ends the replay (the queue
 empties and running jobs end), waits for the server to drain and terminate
 every burst instance, and prints a summary (--json for a machine).
+--json's fields: trace, speed, simulated_s (simulated seconds it ran),
+page_ready_s (real seconds until the page answered), launches,
+terminations, fallbacks (launches that fell back after a stock-out),
+max_cloud_gpus (the most at once), jobs_submitted, jobs_started,
+jobs_on_cloud, jobs_requeued (their node went away under them),
+jobs_cut_at_end (running when the replay ended, so ended early),
+jobs_dropped_at_end (still queued then), jobs_narrowed_to_one_node (wider
+than one node's 8 GPUs, run on 8), wait_p95_s (simulated seconds from
+submit to start), spend_usd (the server's cloud spend), decisions,
+leaked (instances of the demo left on the emulator), and interrupted and
+dir (--keep's directory) when they apply.
 
 Exit status: 0 when it ran, also when Ctrl-C, SIGTERM or a closed output
 stopped it once its page was ready (the summary then says interrupted); 2

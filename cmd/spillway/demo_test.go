@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -530,6 +531,21 @@ func TestDemoRefusesBadFlags(t *testing.T) {
 		err := runDemo(context.Background(), o, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one saying %q", o, err, tc.want)
+		}
+	}
+}
+
+// TestDemoHelpNamesEverySummaryField: demo --help names each field of
+// --json's summary. It named 2 of 19 (the README 9), and a user reading
+// "jobs_cut_at_end": 3 or "simulated_s" could not tell what had been cut,
+// nor that the waits are simulated seconds.
+func TestDemoHelpNamesEverySummaryField(t *testing.T) {
+	help := newDemoCmd().Long
+	typ := reflect.TypeFor[demoSummary]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if !regexp.MustCompile(`\b` + name + `\b`).MatchString(help) {
+			t.Errorf("demo --help does not name the summary's field %s", name)
 		}
 	}
 }
