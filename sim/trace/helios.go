@@ -116,5 +116,10 @@ func (p *parser) helios() (*Trace, error) {
 		}
 	}
 	tr.Start = first
+	tr.Notes = append(tr.Notes, heliosNote)
 	return tr, nil
 }
+
+// heliosNote tells a report's reader that a Helios sequence's jobs are
+// made up: its "9749 jobs" were read as the cluster's jobs.
+const heliosNote = "a Helios sequence counts GPUs per minute and lists no jobs: its jobs are reconstructed so that their demand follows the file's running and pending GPUs (an increase of k GPUs submits a k-GPU job, a decrease ends the newest), and their number, sizes, durations and waits are not observations"

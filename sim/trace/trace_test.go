@@ -144,6 +144,11 @@ func TestLoad(t *testing.T) {
 			if !slices.Equal(tr.Jobs, tt.jobs) {
 				t.Errorf("jobs\n got %v\nwant %v", tr.Jobs, tt.jobs)
 			}
+			// A Helios sequence's jobs are made up, and the report
+			// says so; they were counted as the cluster's own.
+			if said := slices.ContainsFunc(tr.Notes, func(n string) bool { return strings.Contains(n, "jobs are reconstructed") }); said != (tt.format == FormatHelios) {
+				t.Errorf("format %s: notes %q, want one saying the jobs are reconstructed only for a Helios sequence", tt.format, tr.Notes)
+			}
 		})
 	}
 }
