@@ -31,6 +31,12 @@ const (
 	// MaxRecordBytes bounds one CSV record (line), so a file without line
 	// breaks or with an unterminated quote cannot be read into memory whole.
 	MaxRecordBytes = 64 << 10
+	// MaxBlankRun bounds a run of bytes that hold no field: NUL bytes,
+	// white space and empty lines one after another. A file ends, but a
+	// stream need not: /dev/zero, or a pipe from a generator stuck on
+	// empty lines, would be read for ever, taking no memory and giving
+	// no row.
+	MaxBlankRun = 64 << 20
 )
 
 // Dates (Philly timestamps, Helios times) must lie in [MinDate, MaxDate).
@@ -139,6 +145,43 @@ type recordLimiter struct {
 	nulLine int
 	inNULs  bool
 	run     int64 // the NULs of the run not yet ended
+	// blank counts the bytes of the run of NULs, white space and line
+	// breaks read last, from line blankLine on.
+	blank     int64
+	blankLine int
+}
+
+// blankByte counts c in the run of bytes that hold no field; false once
+// the run is past MaxBlankRun (l.err).
+func (l *recordLimiter) blankByte(c byte) bool {
+	if c != 0 && !isSpace(c) {
+		l.blank = 0
+		return true
+	}
+	if l.blank == 0 {
+		// The line c is on; a run that starts with a line break starts
+		// on the next (the break ends a row).
+		l.blankLine = l.newline + 1
+		if c == '\n' {
+			l.blankLine++
+		}
+	}
+	if l.blank++; l.blank > MaxBlankRun {
+		l.err = ErrBlankRun
+		return false
+	}
+	return true
+}
+
+// ErrBlankRun is returned (wrapped in *Error) for more than MaxBlankRun
+// bytes of NUL bytes, white space and empty lines in a row.
+var ErrBlankRun = fmt.Errorf("more than %d MiB of NUL bytes, white space and empty lines in a row (an endless stream, such as /dev/zero?)", MaxBlankRun>>20)
+
+// blankRunError is the error for a run of blank bytes past MaxBlankRun
+// in name, from line on.
+func blankRunError(name string, line int) error {
+	return &Error{File: name, Line: line, Err: ErrBlankRun,
+		Want: fmt.Sprintf("rows of text, with at most %d MiB of NUL bytes, white space and empty lines in a row; a file a crash zeroed reads once its NULs are gone: tr -d '\\000' < %s > jobs.csv", MaxBlankRun>>20, name)}
 }
 
 // errNULs is a record that starts with NUL bytes and goes on with text:
@@ -184,6 +227,9 @@ func (l *recordLimiter) read(p []byte) (int, int, error) {
 	w := 0 // where the next byte kept goes: NUL padding is dropped
 	for _, c := range p[:n] {
 		if c == 0 && l.n == 0 && !l.quoted {
+			if !l.blankByte(c) {
+				return w, n, l.err
+			}
 			if l.nuls == 0 {
 				l.nulLine = l.newline + 1
 			}
@@ -217,6 +263,9 @@ func (l *recordLimiter) read(p []byte) (int, int, error) {
 // keep passes on byte c, at p[i]: a quote of an unquoted file as a NUL,
 // and the record's length counted; false past the bound (l.err).
 func (l *recordLimiter) keep(p []byte, i int, c byte) bool {
+	if !l.blankByte(c) {
+		return false
+	}
 	switch c {
 	case '"':
 		if l.unquoted {

@@ -632,3 +632,33 @@ func TestNULPadding(t *testing.T) {
 		t.Errorf("NULs before a row's text: got %v, want %s", err, want)
 	}
 }
+
+// TestBlankRunRefused: a stream of NUL bytes or empty lines that does not
+// end (--trace /dev/zero, a generator stuck on empty lines piped in) was
+// read for ever, at full CPU, taking no memory and giving no row; past
+// MaxBlankRun bytes of them in a row it is refused, naming the line the
+// run began on. Each stream here runs just past the bound, and ends, so that the
+// reader before the bound returns rather than hangs.
+func TestBlankRunRefused(t *testing.T) {
+	endless := func(unit string) io.Reader {
+		return &repeated{unit: strings.Repeat(unit, 4096), n: MaxBlankRun/4096 + 2}
+	}
+	const header = "submit_s,duration_s,gpus\n"
+	for _, tt := range []struct {
+		name string
+		r    io.Reader
+		line int
+	}{
+		{"zero", endless("\x00"), 1},
+		{"lines", endless("\n"), 1},
+		{"crlf-after-header", io.MultiReader(strings.NewReader(header), endless("\r\n")), 2},
+		{"zeros-after-rows", io.MultiReader(strings.NewReader(header+"0,60,1\n30,60,2\n"), endless("\x00")), 4},
+		{"spaces-in-json", io.MultiReader(strings.NewReader("[\n"), endless(" ")), 2},
+	} {
+		_, err := Read(tt.name, tt.r)
+		var te *Error
+		if !errors.Is(err, ErrBlankRun) || !errors.As(err, &te) || te.File != tt.name || te.Line != tt.line || !strings.Contains(te.Want, "at most 64 MiB") {
+			t.Errorf("%s: %v, want ErrBlankRun at line %d", tt.name, err, tt.line)
+		}
+	}
+}

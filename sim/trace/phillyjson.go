@@ -447,10 +447,10 @@ func pastLeadingSpace(name string, br *bufio.Reader) (*bufio.Reader, error) {
 		// lines counts the empty lines past held, each ending in lf
 		// (or "\r\n", crlf, throughout); cr is a '\r' past held whose
 		// '\n' is still to come; other is white space past held that is
-		// not such an empty line's.
-		lines        int64
-		crlf, cr, lf bool
-		other        bool
+		// not such an empty line's; scanned is the white space read.
+		lines, scanned int64
+		crlf, cr, lf   bool
+		other          bool
 	)
 	for {
 		buf, err := br.Peek(br.Size())
@@ -484,7 +484,10 @@ func pastLeadingSpace(name string, br *bufio.Reader) (*bufio.Reader, error) {
 			return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), &repeated{unit: end, n: lines}, br), 1<<16), nil
 		}
 		// A buffer of white space: hold it, or past the bound count its
-		// empty lines, and go on.
+		// empty lines, and go on; a stream of nothing else is refused.
+		if scanned += int64(len(buf)); scanned > MaxBlankRun {
+			return nil, blankRunError(name, 1)
+		}
 		for _, c := range buf {
 			switch {
 			case len(held) < maxLeadingSpace:

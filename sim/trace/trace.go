@@ -355,6 +355,8 @@ func readWith(name string, r io.Reader, opts Options) (*Trace, error) {
 	case lim.err != nil && errors.Is(err, errRecordTooLong):
 		// This file's record (a job table read beside it reports its own).
 		return nil, lim.tooLong(name)
+	case lim.err != nil && errors.Is(err, ErrBlankRun):
+		return nil, blankRunError(name, lim.blankLine)
 	case lim.err != nil && errors.Is(err, errNULs):
 		return nil, &Error{File: name, Line: lim.nulLine, Err: errNULs, Want: "rows of text; NUL bytes only as padding, on lines of their own or at the file's end"}
 	case errors.Is(err, errEmptyFile) && lim.nuls > 0:
