@@ -370,9 +370,9 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	case "":
 		tr, err = trace.ReadWith(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV), topts)
 	case "-":
-		tr, err = readStdinTrace(cmd.InOrStdin(), topts)
+		tr, err = readStdinTrace(cmd.Context(), cmd.InOrStdin(), topts)
 	default:
-		tr, err = trace.LoadWith(f.trace, topts)
+		tr, err = trace.LoadContext(cmd.Context(), f.trace, topts)
 	}
 	if loading != nil {
 		loading.clear()
@@ -1014,11 +1014,11 @@ func (o *onpremFlag) note(pool policy.Pool) string {
 
 // readStdinTrace reads --trace - : a trace piped in, streamed (gzip, bzip2,
 // zstd, xz and tar are read as they come; a zip archive needs its path).
-func readStdinTrace(in io.Reader, opts trace.Options) (*trace.Trace, error) {
+func readStdinTrace(ctx context.Context, in io.Reader, opts trace.Options) (*trace.Trace, error) {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return nil, errors.New("--trace -: standard input is a terminal, not a trace: pipe one in (e.g. zcat jobs.csv.gz | spillway simulate --trace -) or give its path")
 	}
-	return trace.ReadWith("stdin", in, opts)
+	return trace.ReadContext(ctx, "stdin", in, opts)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -869,13 +870,7 @@ func TestSimulateTraceFromStdin(t *testing.T) {
 		{"gzip", gz.Bytes(), ""},
 		{"empty", nil, "stdin:1: empty file (want a CSV header line)"},
 	} {
-		root := newRootCmd()
-		var out, errOut bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&errOut)
-		root.SetIn(bytes.NewReader(tt.in))
-		root.SetArgs([]string{"simulate", "--trace", "-", "--onprem-gpus", "8", "--policies", "spillway", "--json"})
-		err := root.ExecuteContext(context.Background())
+		out, err := runWithStdin(context.Background(), bytes.NewReader(tt.in), "simulate", "--trace", "-", "--onprem-gpus", "8", "--policies", "spillway", "--json")
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%s: error %v, want %q", tt.name, err, tt.err)
@@ -888,9 +883,59 @@ func TestSimulateTraceFromStdin(t *testing.T) {
 				Jobs int    `json:"jobs"`
 			} `json:"trace"`
 		}
-		if err != nil || json.Unmarshal(out.Bytes(), &rep) != nil || rep.Trace.Name != "stdin" || rep.Trace.Jobs != 3 {
+		if err != nil || json.Unmarshal(out, &rep) != nil || rep.Trace.Name != "stdin" || rep.Trace.Jobs != 3 {
 			t.Errorf("%s: error %v, trace %+v; want the 3 jobs piped in, named stdin", tt.name, err, rep.Trace)
 		}
+	}
+}
+
+// runWithStdin runs spillway with args under ctx, in as its standard
+// input, returning what it wrote to standard output.
+func runWithStdin(ctx context.Context, in io.Reader, args ...string) ([]byte, error) {
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetIn(in)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.Bytes(), err
+}
+
+// endlessRows reads as a header and then the same job's row without end,
+// calling stop once it has given more than a MiB: a generator piped to
+// --trace - that the user stops with Ctrl-C.
+type endlessRows struct {
+	stop func()
+	n    int
+}
+
+func (e *endlessRows) Read(p []byte) (int, error) {
+	if e.n == 0 {
+		e.n = copy(p, "submit_s,duration_s,gpus\n")
+		return e.n, nil
+	}
+	if e.n += len(p); e.n > 1<<20 {
+		e.stop()
+	}
+	for i := range p {
+		p[i] = "1,10,1\n"[i%7]
+	}
+	return len(p) - len(p)%7, nil
+}
+
+// TestSimulateTraceReadStopsAtInterrupt: Ctrl-C (or SIGTERM) while a
+// trace was read went unheeded until the read ended: a trace piped in
+// that did not end was read to the job limit (3.2 million jobs, 16 s at
+// --max-memory 8GiB), --trace /dev/zero for ever. The read stops and says
+// so (here at --max-memory 2GiB, where the old read ends at 800,000 jobs
+// with the job limit).
+func TestSimulateTraceReadStopsAtInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := runWithStdin(ctx, &endlessRows{stop: cancel}, "simulate", "--trace", "-", "--onprem-gpus", "8", "--max-memory", "2GiB")
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "reading trace stdin stopped") {
+		t.Fatalf("simulate stopped while its trace was read: %v, want it to say the read stopped (context.Canceled)", err)
 	}
 }
 

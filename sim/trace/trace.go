@@ -11,6 +11,7 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -192,6 +193,47 @@ func Load(path string) (*Trace, error) { return LoadWith(path, Options{}) }
 
 // LoadWith reads the trace file at path within opts' bounds.
 func LoadWith(path string, opts Options) (*Trace, error) {
+	return LoadContext(context.Background(), path, opts)
+}
+
+// LoadContext is LoadWith, stopped once ctx is done (Ctrl-C while a long
+// trace, or a stream that does not end, is read): it then returns an
+// error wrapping ctx's.
+func LoadContext(ctx context.Context, path string, opts Options) (*Trace, error) {
+	tr, err := load(ctx, path, opts)
+	return tr, stopped(ctx, filepath.Base(path), err)
+}
+
+// ReadContext is ReadWith, stopped once ctx is done, as LoadContext is.
+func ReadContext(ctx context.Context, name string, r io.Reader, opts Options) (*Trace, error) {
+	tr, err := ReadWith(name, ctxReader{ctx: ctx, r: r}, opts)
+	return tr, stopped(ctx, name, err)
+}
+
+// ctxReader is r, failing with ctx's error once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// stopped is err, or when ctx is done (whatever error the read it stopped
+// gave), an error saying so and wrapping ctx's.
+func stopped(ctx context.Context, name string, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("reading trace %s stopped: %w", name, ctx.Err())
+}
+
+// load is LoadContext, its error not yet said as stopped.
+func load(ctx context.Context, path string, opts Options) (*Trace, error) {
 	switch fi, err := os.Stat(path); {
 	case err == nil && fi.IsDir():
 		return nil, dirError(path)
@@ -214,7 +256,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		// A pipe (`--trace <(zcat jobs.csv.gz)`, a FIFO) or a device
 		// reads once, streamed within opts' bounds as standard input is:
 		// no prescan and no zip archive, which read it twice.
-		return ReadWith(path, f, opts)
+		return ReadWith(path, ctxReader{ctx: ctx, r: f}, opts)
 	}
 	if zipped(f) {
 		// A zip archive is read from its directory at the end: the
@@ -224,9 +266,10 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 			return nil, err
 		}
 		defer closeMember()
+		r = ctxReader{ctx: ctx, r: r}
 		opts.Member = ""
 	} else {
-		if err := prescan(name, f, opts.maxJobs(), len(opts.Where) > 0); err != nil {
+		if err := prescan(name, ctxReader{ctx: ctx, r: f}, opts.maxJobs(), len(opts.Where) > 0); err != nil {
 			return nil, err
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -236,7 +279,7 @@ func LoadWith(path string, opts Options) (*Trace, error) {
 		if fi, err := f.Stat(); err == nil {
 			size = fi.Size()
 		}
-		r = withProgress(f, size, opts)
+		r = withProgress(ctxReader{ctx: ctx, r: f}, size, opts)
 		opts.Progress = nil // reported here, with the file's size
 	}
 	if opts.PAIJobTable == "" {
