@@ -3,6 +3,7 @@ package trace
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -660,5 +662,45 @@ func TestBlankRunRefused(t *testing.T) {
 		if !errors.Is(err, ErrBlankRun) || !errors.As(err, &te) || te.File != tt.name || te.Line != tt.line || !strings.Contains(te.Want, "at most 64 MiB") {
 			t.Errorf("%s: %v, want ErrBlankRun at line %d", tt.name, err, tt.line)
 		}
+	}
+}
+
+// TestLoadStopsWhileOpeningFIFO: a FIFO given as the trace that no writer
+// opens (mkfifo jobs; simulate --trace jobs, its producer not started)
+// waited in open(2) for ever, Ctrl-C or not; LoadContext gives up once
+// its context is done. Should the open not give up, a writer opens the
+// FIFO after 30 s, and the test fails rather than hangs.
+func TestLoadStopsWhileOpeningFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "jobs.csv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The open given up on is let go once the test is done.
+	defer func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := make(chan error, 1)
+	go func() {
+		_, err := LoadContext(ctx, fifo, Options{})
+		res <- err
+	}()
+	var err error
+	select {
+	case err = <-res:
+	case <-time.After(30 * time.Second):
+		w, werr := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if werr != nil {
+			t.Fatal(werr)
+		}
+		w.Close()
+		t.Errorf("LoadContext under a context done waited 30 s for the FIFO's writer: %v", <-res)
+		return
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "reading trace jobs.csv stopped") {
+		t.Fatalf("a FIFO with no writer, read under a context done: %v, want the read stopped (context.Canceled)", err)
 	}
 }

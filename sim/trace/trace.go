@@ -232,6 +232,32 @@ func stopped(ctx context.Context, name string, err error) error {
 	return fmt.Errorf("reading trace %s stopped: %w", name, ctx.Err())
 }
 
+// openContext opens path for reading, giving up once ctx is done: opening
+// a FIFO waits for a writer to open it, which may never come. The open
+// given up on is closed should it return later.
+func openContext(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		c <- opened{f, err}
+	}()
+	select {
+	case o := <-c:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-c; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // load is LoadContext, its error not yet said as stopped.
 func load(ctx context.Context, path string, opts Options) (*Trace, error) {
 	switch fi, err := os.Stat(path); {
@@ -244,7 +270,7 @@ func load(ctx context.Context, path string, opts Options) (*Trace, error) {
 			path, opts.Member = archive, member
 		}
 	}
-	f, err := os.Open(path)
+	f, err := openContext(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open trace: %w", err)
 	}
