@@ -704,3 +704,28 @@ func TestLoadStopsWhileOpeningFIFO(t *testing.T) {
 		t.Fatalf("a FIFO with no writer, read under a context done: %v, want the read stopped (context.Canceled)", err)
 	}
 }
+
+// TestPhillyLogFieldOfAnotherType: a Philly JSON log with a field of
+// another JSON type than the log's (a Unix time as a number, from a
+// conversion) was refused with Go's words, "cannot unmarshal number into
+// Go struct field phillyJob.submitted_time of type string", naming a type
+// of this package's; it says which field holds what, what the log has
+// there, and for a time how to write one.
+func TestPhillyLogFieldOfAnotherType(t *testing.T) {
+	const at = `"2017-10-07 01:11:39"`
+	for _, tt := range []struct{ job, want string }{
+		{`{"jobid":"a","submitted_time":1507338699,"attempts":[]}`, `log.json: job 1: submitted_time is a JSON number, where the log has a string: not of the log's type (want a JSON array of Philly jobs`},
+		{`{"jobid":"a","submitted_time":` + at + `,"attempts":[{"start_time":` + at + `,"end_time":true}]}`, `job 1: attempts.end_time is a JSON bool, where the log has a string`},
+		{`{"jobid":"a","submitted_time":` + at + `,"attempts":{}}`, `job 1: attempts is a JSON object, where the log has an array`},
+		{`{"jobid":"a","submitted_time":` + at + `,"attempts":[{"detail":[{"gpus":"gpu0"}]}]}`, `job 1: attempts.detail.gpus is a JSON string, where the log has an array`},
+	} {
+		_, err := Read("log.json", strings.NewReader("["+tt.job+"]"))
+		if !errors.Is(err, errJSONType) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "Go struct") {
+			t.Errorf("%s: %v, want %q", tt.job, err, tt.want)
+		}
+	}
+	_, err := Read("log.json", strings.NewReader(`[{"jobid":"a","submitted_time":1507338699}]`))
+	if want := `jq's strftime("%Y-%m-%d %H:%M:%S")`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("a Unix time: %v, want it to say %s", err, want)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -343,7 +345,37 @@ func (p *parser) jsonErr(n int, err error) error {
 	if n > 0 {
 		where = fmt.Sprintf("job %d", n)
 	}
+	if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+		return &Error{File: p.name, Err: fmt.Errorf("%s: %s is a JSON %s, where the log has %s: %w", where, te.Field, te.Value, jsonKind(te.Type), errJSONType),
+			Want: wantJSONArray + jsonTimeHint(te.Field)}
+	}
 	return &Error{File: p.name, Err: fmt.Errorf("%s: %w", where, err), Want: wantJSONArray}
+}
+
+// errJSONType is a field of a JSON job log whose value is of another JSON
+// type than the log's (a number where it has a string).
+var errJSONType = errors.New("not of the log's type")
+
+// jsonKind names the JSON type a phillyJob field of type t reads.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct:
+		return "an object"
+	}
+	return "a string"
+}
+
+// jsonTimeHint is what to do about a time field (its path field) that is
+// not a string, such as a Unix time; "" for other fields.
+func jsonTimeHint(field string) string {
+	if !strings.HasSuffix(field, "_time") {
+		return ""
+	}
+	return `; each time a string as the log writes it, "2017-10-07 01:11:39" (a Unix time becomes one with jq's strftime("%Y-%m-%d %H:%M:%S"))`
 }
 
 // jsonSqueezer passes a JSON text on with each run of white space outside
