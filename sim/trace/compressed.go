@@ -95,19 +95,19 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		return name, tb, "", nil
 	}
 	ar := tar.NewReader(tb)
-	var seen, traces []string
+	var seen, traces memberList
 	for {
 		hdr, err := ar.Next()
 		if err == io.EOF {
 			if member != "" {
 				return name, nil, "", noMember(name, member, traces)
 			}
-			return name, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a tar archive holding a trace file"}
+			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file"}
 		}
 		if err != nil {
 			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
 		}
-		seen = append(seen, hdr.Name)
+		seen.add(hdr.Name)
 		mpath := memberPath(hdr.Name)
 		base := path.Base(mpath)
 		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 || (member == "" && strings.HasPrefix(base, ".")) {
@@ -116,7 +116,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		if member != "" && mpath != member {
 			if !strings.HasPrefix(base, ".") {
 				if head, _ := bufio.NewReaderSize(ar, 4096).Peek(4096); looksLikeTrace(head) || compressedHead(head) {
-					traces = append(traces, mpath)
+					traces.add(mpath)
 				}
 			}
 			continue
@@ -165,21 +165,41 @@ func pickedIf(member, mpath string) string {
 
 // noMember is the error for a member not in the archive, listing (up to
 // 8) the members that start as a trace.
-func noMember(name, member string, traces []string) error {
+func noMember(name, member string, traces memberList) error {
 	want := "a member of the archive; none of its files starts as a trace"
-	if len(traces) > 0 {
-		more := ""
-		if len(traces) > 8 {
-			more = fmt.Sprintf(", and %d more", len(traces)-8)
-			traces = traces[:8]
-		}
-		shown := make([]string, len(traces))
-		for i, t := range traces {
-			shown[i] = clip(t)
-		}
-		want = "a member of the archive: its traces are " + strings.Join(shown, ", ") + more
+	if len(traces.names) > 0 {
+		want = "a member of the archive: its traces are " + traces.String()
 	}
 	return &Error{File: name, Value: member, Err: ErrNoMember, Want: want}
+}
+
+// shownMembers is how many of an archive's members a message names.
+const shownMembers = 8
+
+// memberList is the members of an archive a message names: the first
+// shownMembers of them, clipped, and a count of the rest. An archive may
+// hold millions of members, each named by up to a MiB (a PAX header), in
+// a few KiB compressed: held whole, their names took 1.9 GB.
+type memberList struct {
+	names []string
+	more  int
+}
+
+func (m *memberList) add(name string) {
+	if len(m.names) == shownMembers {
+		m.more++
+		return
+	}
+	m.names = append(m.names, clip(name))
+}
+
+// String is the names, and how many more there are.
+func (m memberList) String() string {
+	s := strings.Join(m.names, ", ")
+	if m.more > 0 {
+		s += fmt.Sprintf(", and %d more", m.more)
+	}
+	return s
 }
 
 // looksLikeTrace reports whether a file starting with head is in a format
@@ -223,7 +243,8 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 	if err != nil {
 		return name, nil, nil, "", &Error{File: name, Err: err, Want: "a readable zip archive"}
 	}
-	var seen, traces []string
+	var seen []string
+	var traces memberList
 	for _, zf := range zr.File {
 		seen = append(seen, zf.Name)
 		mpath := memberPath(zf.Name)
@@ -235,7 +256,7 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 			if rc, err := zf.Open(); err == nil {
 				head, _ := bufio.NewReaderSize(rc, 4096).Peek(4096)
 				if looksLikeTrace(head) || compressedHead(head) {
-					traces = append(traces, mpath)
+					traces.add(mpath)
 				}
 				rc.Close()
 			}
