@@ -1256,7 +1256,7 @@ func TestPhillyLog(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, log, want string }{
 		{"truncated", `[{"jobid": "a", "submitted_time": "2017-10-07 01:00:00"`, `truncated.json: job 1: the file ends inside the JSON array (want a JSON array of Philly jobs`},
-		{"number", job(`"submitted_time": 1507338000`), `number.json: job 1: json: cannot unmarshal number into Go struct field`},
+		{"number", job(`"submitted_time": 1507338000`), `number.json: job 1: submitted_time is a JSON number, where the log has a string: not of the log's type`},
 		{"nosubmit", job(`"user": "u"`), `nosubmit.json: column submitted_time: "null": job 1 (jobid "application_7"): no submit time (want a time as YYYY-MM-DD HH:MM:SS`},
 		{"backwards", `[{"jobid": "b", "submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 03:00:00", "end_time": "2017-10-07 02:00:00"}]}]`,
 			`backwards.json: column attempts[0].end_time: "2017-10-07 02:00:00": job 1 (jobid "b"): before the start (want an end_time at or after the attempt's start_time (2017-10-07 03:00:00))`},
