@@ -60,7 +60,7 @@ func (p *parser) helios() (*Trace, error) {
 		for ci, c := range classes {
 			level := 0
 			for _, col := range c.cols {
-				n, err := p.count(line, p.header[col], rec[col], 0)
+				n, err := p.count(line, p.header[col], rec[col], "GPUs", 0)
 				if err != nil {
 					return err
 				}

@@ -62,7 +62,7 @@ func (p *parser) jobLog() (*Trace, error) {
 			return err
 		}
 		if cw >= 0 && g > 0 {
-			w, err := p.count(line, p.header[cw], rec[cw], 1)
+			w, err := p.count(line, p.header[cw], rec[cw], "workers", 1)
 			if err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ func (p *parser) jobLogNeed(line int, rec []string, n logNeed) (cpus, memMiB int
 	}
 	nodes := 1
 	if t := strings.TrimSpace(rec[n.nodes]); t != "" && !strings.EqualFold(t, "nan") {
-		if nodes, err = p.count(line, "node_num", rec[n.nodes], 1); err != nil {
+		if nodes, err = p.count(line, "node_num", rec[n.nodes], "nodes", 1); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -729,3 +729,20 @@ func TestPhillyLogFieldOfAnotherType(t *testing.T) {
 		t.Errorf("a Unix time: %v, want it to say %s", err, want)
 	}
 }
+
+// TestCountsSayWhatTheyCount: a count of instances (PAI's inst_num) or
+// workers (worker_num; node_num's nodes likewise) out of range or not a whole
+// number was refused wanting "a whole number of GPUs", which is not what
+// the column holds; each wants its own.
+func TestCountsSayWhatTheyCount(t *testing.T) {
+	for _, tt := range []struct{ name, data, want string }{
+		{"pai.csv", "job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,plan_gpu,gpu_type\nj1,t1,1e9,Terminated,0,10,600,29,100,V100\n",
+			`pai.csv:2: column inst_num: "1e9": out of range (want a whole number of instances from 0 to 1048576)`},
+		{"spot.csv", "job_name,organization,gpu_model,cpu_request,gpu_request,worker_num,submit_time,duration,job_type\nj,o,A10,8,1,two,0,60,x\n",
+			`spot.csv:2: column worker_num: "two": not a whole number (want a whole number of workers from 1 to 1048576)`},
+	} {
+		if _, err := Read(tt.name, strings.NewReader(tt.data)); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %s", tt.name, err, tt.want)
+		}
+	}
+}

@@ -177,7 +177,7 @@ func (p *parser) paiNeed(line int, rec []string, cn int, cpu, mem needCol) (cpus
 	if cpus, memMiB, err = p.needs(line, rec, cpu, mem); err != nil || (cpus == 0 && memMiB == 0) {
 		return cpus, memMiB, err
 	}
-	n, err := p.count(line, "inst_num", rec[cn], 1)
+	n, err := p.count(line, "inst_num", rec[cn], "instances", 1)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -191,7 +191,7 @@ func (p *parser) paiGPUs(line int, inst, plan string) (int, float64, error) {
 	n := 0
 	if t := strings.TrimSpace(inst); t != "" && !strings.EqualFold(t, "nan") {
 		var err error
-		if n, err = p.count(line, "inst_num", inst, 0); err != nil {
+		if n, err = p.count(line, "inst_num", inst, "instances", 0); err != nil {
 			return 0, 0, err
 		}
 	}

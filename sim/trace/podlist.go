@@ -53,7 +53,7 @@ func (p *parser) podList() (*Trace, error) {
 				return err
 			}
 		}
-		g, err := p.count(line, p.header[cg], rec[cg], 0)
+		g, err := p.count(line, p.header[cg], rec[cg], "GPUs", 0)
 		if err != nil {
 			return err
 		}

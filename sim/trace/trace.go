@@ -1405,7 +1405,7 @@ func (p *parser) submitBase() time.Time {
 }
 
 func (p *parser) gpus(line int, col, s string) (int, error) {
-	return p.count(line, col, s, 1)
+	return p.count(line, col, s, "GPUs", 1)
 }
 
 // Expected values, for messages (built once: the parsers run per row).
@@ -1416,9 +1416,10 @@ var (
 	wantDate            = fmt.Sprintf("a time as YYYY-MM-DD HH:MM:SS (UTC, or the zone given for the trace, unless an offset such as +08:00 or a zone such as Asia/Shanghai follows) from %s to %s", MinDate.Format(time.DateOnly), MaxDate.Format(time.DateOnly))
 )
 
-// count parses a whole number of GPUs from least to MaxGPUs.
-func (p *parser) count(line int, col, s string, least int) (int, error) {
-	want := func() string { return fmt.Sprintf("a whole number of GPUs from %d to %d", least, MaxGPUs) }
+// count parses a whole number of what (GPUs, or the instances, workers
+// or nodes that hold them) from least to MaxGPUs.
+func (p *parser) count(line int, col, s, what string, least int) (int, error) {
+	want := func() string { return fmt.Sprintf("a whole number of %s from %d to %d", what, least, MaxGPUs) }
 	s = strings.TrimSpace(s)
 	n, err := 0, strconv.ErrSyntax
 	if !strings.ContainsAny(s, ".eE") {
