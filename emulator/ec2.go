@@ -407,6 +407,12 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Invalid tag key '%s': keys must be non-empty and must not start with aws:.", echo(k))
 			}
 			v := p.Get(fmt.Sprintf("%sTag.%d.Value", pre, m))
+			// EC2 takes any Unicode character but no bytes that are not
+			// UTF-8: kept, they came back in every answer as U+FFFD, a
+			// tag no filter on what was sent matches.
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Tag %d of TagSpecification %d is not valid UTF-8 (key '%s'): tag keys and values are Unicode characters in UTF-8.", m, n, echo(k))
+			}
 			// EC2's limits: every instance of the launch carries the tags,
 			// and every answer listing it repeats them, so a 1 MB value
 			// made a 5000-instance launch's answer 5 GB.

@@ -207,6 +207,15 @@ func ecsTags(p url.Values, launching bool) ([]Tag, *apiError) {
 			return nil, errorf(http.StatusBadRequest, "InvalidTagCount", "The specified tags are beyond the permitted range: Tag.%d (N is 1 to 20).", n)
 		}
 		k := p.Get(fmt.Sprintf("Tag.%d.Key", n))
+		v := p.Get(fmt.Sprintf("Tag.%d.Value", n))
+		// Characters in UTF-8 only: bytes that are not came back in
+		// every answer as U+FFFD, a tag no filter on what was sent matches.
+		if !utf8.ValidString(k) {
+			return nil, errorf(http.StatusBadRequest, "InvalidTagKey.Malformed", "The specified Tag.%d.Key %q is not valid: it is not UTF-8.", n, echo(k))
+		}
+		if !utf8.ValidString(v) {
+			return nil, errorf(http.StatusBadRequest, "InvalidTagValue.Malformed", "The specified Tag.%d.Value %q is not valid: it is not UTF-8.", n, echo(v))
+		}
 		// ECS's rules (RunInstances, TagResources: "up to 128 characters
 		// in length. It cannot start with aliyun or acs: and cannot contain
 		// http:// or https://"), in characters, not bytes: a key of 128
@@ -216,7 +225,6 @@ func ecsTags(p url.Values, launching bool) ([]Tag, *apiError) {
 		}
 		// ECS's limit: every instance of the launch carries the tags, and
 		// every answer listing it repeats them.
-		v := p.Get(fmt.Sprintf("Tag.%d.Value", n))
 		if utf8.RuneCountInString(v) > maxECSNameLen {
 			return nil, errorf(http.StatusBadRequest, "InvalidTagValue.Malformed", "The specified Tag.%d.Value is not valid: at most %d characters, it has %d.", n, maxECSNameLen, utf8.RuneCountInString(v))
 		}
@@ -273,6 +281,14 @@ func (e *Emulator) ecsRunInstances(c *ecsCall) (any, *apiError) {
 	}
 	// ECS's limits; each instance of the launch carries them, and every
 	// answer listing it repeats them.
+	for _, f := range []struct{ param, code, v string }{
+		{"InstanceName", "InvalidInstanceName.Malformed", spec.name},
+		{"HostName", "InvalidHostName.Malformed", spec.hostName},
+	} {
+		if !utf8.ValidString(f.v) {
+			return nil, errorf(http.StatusBadRequest, f.code, "The specified parameter %s %q is not valid: it is not UTF-8.", f.param, echo(f.v))
+		}
+	}
 	if n := utf8.RuneCountInString(spec.name); n > maxECSNameLen {
 		return nil, errorf(http.StatusBadRequest, "InvalidInstanceName.Malformed", "The specified parameter InstanceName is not valid: at most %d characters, it has %d.", maxECSNameLen, n)
 	}

@@ -328,7 +328,8 @@ func TestECSBounds(t *testing.T) {
 // the clouds allow is refused with their codes and launches nothing (each
 // instance of a launch carried it, and each answer listing them repeated
 // it: a 900 KB tag made a 100-instance launch's answer 90 MB); the longest
-// allowed, counted in characters, launches.
+// allowed, counted in characters, launches. Bytes that are not UTF-8, in a
+// tag or an ECS name, are refused as the clouds refuse them.
 func TestTagAndNameLengths(t *testing.T) {
 	emu := emulator.New(emulator.Options{})
 	ec2Srv := httptest.NewServer(emu.EC2Handler())
@@ -368,6 +369,13 @@ func TestTagAndNameLengths(t *testing.T) {
 		{"ECS tag value starting acs:", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", "acs:x"), "InvalidTagValue.Malformed", "must not start with acs:"},
 		{"ECS InstanceName of 129", ecsSrv.URL, ecsRun("InstanceName", r("n", 129)), "InvalidInstanceName.Malformed", "at most 128 characters, it has 129"},
 		{"ECS HostName of 65", ecsSrv.URL, ecsRun("HostName", r("h", 65)), "InvalidHostName.Malformed", "at most 64 characters, it has 65"},
+		// Bytes that are not UTF-8 were kept and came back as U+FFFD.
+		{"EC2 tag key not UTF-8", ec2Srv.URL, tagged("k\xff", "v"), "InvalidParameterValue", "is not valid UTF-8"},
+		{"EC2 tag value not UTF-8", ec2Srv.URL, tagged("k", "\xc3("), "InvalidParameterValue", "Tag 1 of TagSpecification 1 is not valid UTF-8 (key &#39;k&#39;)"},
+		{"ECS tag key not UTF-8", ecsSrv.URL, ecsRun("Tag.1.Key", "k\xff", "Tag.1.Value", "v"), "InvalidTagKey.Malformed", "it is not UTF-8"},
+		{"ECS tag value not UTF-8", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", "\xed\xa0\x80"), "InvalidTagValue.Malformed", "it is not UTF-8"},
+		{"ECS InstanceName not UTF-8", ecsSrv.URL, ecsRun("InstanceName", "n\x80"), "InvalidInstanceName.Malformed", "InstanceName \\\"n\\\\x80\\\" is not valid: it is not UTF-8"},
+		{"ECS HostName not UTF-8", ecsSrv.URL, ecsRun("HostName", "h\xfe"), "InvalidHostName.Malformed", "it is not UTF-8"},
 		{"ECS longest tag value, InstanceName and HostName", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", r("é", 128), "InstanceName", r("n", 128), "HostName", r("h", 64)), "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
