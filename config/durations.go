@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -86,11 +88,17 @@ func DurationHint(s string) string {
 	if g := DurationGuess(s); g != "" {
 		return fmt.Sprintf("; did you mean %s?", g)
 	}
-	t := strings.TrimSpace(s)
-	if _, err := strconv.ParseFloat(t, 64); err == nil {
-		return fmt.Sprintf("; a number alone has no unit: write %ss, %sm or %sh", t, t, t)
+	// The number as a Go duration reads it: 1e3 and 010 are 1000 and 10
+	// (a duration's digits are decimal: 010s is 10s, read as written).
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || err == nil && math.IsInf(f, 0) || math.IsNaN(f) {
+		return ""
 	}
-	return ""
+	t := strconv.FormatFloat(f, 'f', -1, 64)
+	if _, err := time.ParseDuration(t + "s"); err != nil {
+		return "; a number alone has no unit, and this one is past what a duration holds in seconds"
+	}
+	return fmt.Sprintf("; a number alone has no unit: write %ss, %sm or %sh", t, t, t)
 }
 
 // DurationString writes d as people read it: 1h30m, not 1h30m0s; 5m, not

@@ -26,6 +26,13 @@ func TestDurationGuess(t *testing.T) {
 		{"1e999999s", "", ""},
 		{"10", "", "; a number alone has no unit: write 10s, 10m or 10h"},
 		{"1.5", "", "; a number alone has no unit: write 1.5s, 1.5m or 1.5h"},
+		// The hint is a duration Go reads: it was 1e3s (refused in turn)
+		// and 010s for a number written as a script or a template prints it.
+		{"1e3", "", "; a number alone has no unit: write 1000s, 1000m or 1000h"},
+		{"010", "", "; a number alone has no unit: write 10s, 10m or 10h"},
+		{"1e300", "", "; a number alone has no unit, and this one is past what a duration holds in seconds"},
+		{"1e400", "", "; a number alone has no unit, and this one is past what a duration holds in seconds"},
+		{"inf", "", ""},
 		{"30s15", "", ""}, // no unit after seconds to guess
 		{"10 parsecs", "", ""},
 		{"1:30", "", ""},

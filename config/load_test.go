@@ -245,6 +245,10 @@ func TestDurationUnmarshal(t *testing.T) {
 		{in: "100000000h", wantErr: `duration "100000000h" is out of range: a duration holds at most 2562047h0m0s (about 292 years)`},
 		{in: "-9999999999999999999s", wantErr: `duration "-9999999999999999999s" is out of range: a duration holds at most 2562047h0m0s (about 292 years)`},
 		{in: "2562047h", want: 2562047 * time.Hour},
+		// A duration's digits are decimal (no octal, as YAML's 010 is 8):
+		// 010s is ten seconds, as written; a guard.
+		{in: "010s", want: 10 * time.Second},
+		{in: "1h05m", want: 65 * time.Minute},
 		{in: "1h1", wantErr: `bad duration "1h1": use a Go duration such as 90s, 5m or 1h30m`},
 		// Spaces inside quotes are not part of a duration, and do not make one out of range.
 		{in: `" 1h"`, wantErr: `bad duration " 1h": use a Go duration such as 90s, 5m or 1h30m`},

@@ -443,15 +443,28 @@ func (v *cfgValidator) shapeFromCatalog(t ProviderType, op string, o *policy.Off
 	}
 }
 
+// staleAfterOutlastsInterval refuses a stale_after shorter than the
+// interval. When stale_after is its default, the problem is the interval
+// written: it is named there, with the default it passed.
+func (v *cfgValidator) staleAfterOutlastsInterval(pp string, p *policy.Pool) {
+	if p.StaleAfter <= 0 || p.Interval <= 0 || p.StaleAfter >= p.Interval {
+		return
+	}
+	stale, interval := DurationString(time.Duration(p.StaleAfter)), DurationString(time.Duration(p.Interval))
+	if !v.has(pp + ".stale_after") {
+		v.errf(pp+".interval", "interval %s is longer than stale_after, which is not set and defaults to %s: every signal would be stale; set stale_after: %s (or longer) beside it, or use an interval of at most %s", interval, stale, interval, stale)
+		return
+	}
+	v.errf(pp+".stale_after", "stale_after %s is shorter than interval %s: every signal would be stale; use at least the interval", stale, interval)
+}
+
 // checkCross checks relations between fields, after defaults and the catalog.
 func (v *cfgValidator) checkCross(cfg *Config) {
 	for i := range cfg.Pools {
 		p := &cfg.Pools[i].Policy
 		pp := fmt.Sprintf("pools[%d]", i)
 		v.joinOutlastsBoots(pp, &cfg.Pools[i])
-		if p.StaleAfter > 0 && p.Interval > 0 && p.StaleAfter < p.Interval {
-			v.errf(pp+".stale_after", "stale_after %s is shorter than interval %s: every signal would be stale; use at least the interval", time.Duration(p.StaleAfter), time.Duration(p.Interval))
-		}
+		v.staleAfterOutlastsInterval(pp, p)
 
 		names := map[string]int{}
 		minGPUs, minPrice := 0, 0.0
