@@ -12,7 +12,12 @@ import (
 // so that holding Max bytes took up to 4×Max of allocations (470 MB
 // measured for the command source's 128 MiB).
 type LimitedBuffer struct {
-	Max       int
+	Max int
+	// Full, when set, is called once, by the first write past Max: a
+	// program whose output is already more than is read need not run on
+	// (printing without end, it ran until its timeout, and failed as
+	// one that did not finish).
+	Full      func()
 	buf       []byte
 	truncated bool
 }
@@ -26,6 +31,9 @@ var _ io.Writer = (*LimitedBuffer)(nil)
 func (b *LimitedBuffer) Write(p []byte) (int, error) {
 	keep := p
 	if room := b.Max - len(b.buf); len(p) > room {
+		if !b.truncated && b.Full != nil {
+			defer b.Full()
+		}
 		b.truncated = true
 		keep = p[:max(room, 0)]
 	}

@@ -170,6 +170,10 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
 		defer cancel()
 	}
+	// Output past MaxOutput fails the read whatever follows: the program
+	// is ended there, not left to print until the timeout.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	fail := func(code int, stderr string, permanent bool, err error) (signals.Demand, error) {
 		return signals.Demand{}, &Error{Source: s.name, Command: s.cfg.Command, ExitCode: code, Stderr: stderr, Err: err, permanent: permanent}
 	}
@@ -181,11 +185,11 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	// Its own process group, so that a timeout, or its exit, also ends
 	// what it started.
 	cmd.WaitDelay = time.Second
-	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
+	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput, Full: stop}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := signals.RunGroup(cmd)
 	errText := signals.Shorten(strings.TrimSpace(stderr.String()), 500)
-	if err != nil {
+	if err != nil && !stdout.Truncated() {
 		var exitErr *exec.ExitError
 		switch {
 		case ctx.Err() != nil:

@@ -297,8 +297,8 @@ func TestParseHostileOutput(t *testing.T) {
 }
 
 // TestOutputIsBounded: a program that prints far more than MaxOutput fails
-// the read naming the limit, and neither its output nor its standard error
-// is held whole.
+// the read naming the limit, one printing without end as soon as it is
+// past it, and neither its output nor its standard error is held whole.
 func TestOutputIsBounded(t *testing.T) {
 	sh := program(t, "sh")
 	const big = 4 * MaxOutput
@@ -312,15 +312,20 @@ func TestOutputIsBounded(t *testing.T) {
 		// 4 KiB (the bound leaves room for the race detector's own
 		// allocations, 4.2 MiB under -race).
 		allocs uint64
+		// timeout is the source's; the read must fail well before it.
+		timeout time.Duration
 	}{
-		{"standard output", fmt.Sprintf("head -c %d /dev/zero", big), "printed more than 134217728 bytes (128 MiB), the most of its output read: room for a JSON object listing 1048576 jobs", 2*MaxOutput + 8<<20},
-		{"standard output just past the limit", fmt.Sprintf("yes 1 | head -c %d", MaxOutput+1), "printed more than 134217728 bytes", 2*MaxOutput + 8<<20},
-		{"standard error, then a number", fmt.Sprintf("head -c %d /dev/zero >&2; echo 3", big), "", 8 << 20},
-		{"standard error, then a failure", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", big), "failed: exit status 1", 8 << 20},
+		{"standard output", fmt.Sprintf("head -c %d /dev/zero", big), "printed more than 134217728 bytes (128 MiB), the most of its output read: room for a JSON object listing 1048576 jobs", 2*MaxOutput + 8<<20, 0},
+		{"standard output just past the limit", fmt.Sprintf("yes 1 | head -c %d", MaxOutput+1), "printed more than 134217728 bytes", 2*MaxOutput + 8<<20, 0},
+		// Without end: the read failed at its timeout as one that "did
+		// not finish", not saying it printed too much.
+		{"standard output without end", "cat /dev/zero", "printed more than 134217728 bytes", 2*MaxOutput + 8<<20, 2 * time.Minute},
+		{"standard error, then a number", fmt.Sprintf("head -c %d /dev/zero >&2; echo 3", big), "", 8 << 20, 0},
+		{"standard error, then a failure", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' e >&2; exit 1", big), "failed: exit status 1", 8 << 20, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSource(t, Config{Command: []string{sh, "-c", tt.script}})
+			s := newSource(t, Config{Command: []string{sh, "-c", tt.script}, Timeout: tt.timeout})
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			_, err := s.Demand(ctx)

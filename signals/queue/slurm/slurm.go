@@ -338,14 +338,18 @@ const MaxOutput = 256 << 20
 // run runs a Slurm client and returns its standard output (at most
 // MaxOutput of it; past it, an error naming the limit).
 func (s *Source) run(ctx context.Context, prog string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, prog, args...)
+	// Output past MaxOutput fails the read whatever follows: the program
+	// is ended there, not left to print until the read's deadline.
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	cmd := exec.CommandContext(run, prog, args...)
 	cmd.WaitDelay = time.Second
 	cmd.Env = s.env(os.Environ())
-	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput}, signals.LimitedBuffer{Max: 4096}
+	stdout, stderr := signals.LimitedBuffer{Max: MaxOutput, Full: stop}, signals.LimitedBuffer{Max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A wrapper (an ssh to the login node) ends with what it started.
 	err := signals.RunGroup(cmd)
-	if err == nil && stdout.Truncated() {
+	if stdout.Truncated() {
 		return "", &Error{Source: s.name, Err: fmt.Errorf("%s printed more than %d bytes, the most of its output read (a queue of about %d jobs; is it %s?)", prog, MaxOutput, signals.MaxListedJobs, filepath.Base(prog))}
 	}
 	if err == nil {

@@ -908,9 +908,10 @@ func TestDemandSqueueMissing(t *testing.T) {
 }
 
 // TestDemandSqueueOutputBounded: an squeue (a wrapper gone wrong) that
-// prints more than MaxOutput fails the read naming the limit, and one
-// flooding its standard error is not held whole: both were read into
-// memory however much they printed.
+// prints more than MaxOutput fails the read naming the limit (one printing
+// without end as soon as it is past it), and one flooding its standard
+// error is not held whole: both were read into memory however much they
+// printed.
 func TestDemandSqueueOutputBounded(t *testing.T) {
 	dir := t.TempDir()
 	script := func(name, body string) string {
@@ -924,6 +925,16 @@ func TestDemandSqueueOutputBounded(t *testing.T) {
 	_, err := New(Config{Squeue: big, Partition: "gpu"}).Demand(context.Background())
 	if want := fmt.Sprintf("%s printed more than %d bytes, the most of its output read", big, MaxOutput); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %.300v; want one containing %q", err, want)
+	}
+
+	// One printing without end failed only at the read's deadline, as
+	// one that did not finish.
+	endless := script("squeue-endless", "exec cat /dev/zero")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err = New(Config{Squeue: endless, Partition: "gpu"}).Demand(ctx)
+	if want := fmt.Sprintf("%s printed more than %d bytes", endless, MaxOutput); err == nil || !strings.Contains(err.Error(), want) || ctx.Err() != nil {
+		t.Errorf("error %.300v (deadline: %v); want one containing %q before the deadline", err, ctx.Err(), want)
 	}
 
 	const flood = 64 << 20
