@@ -270,6 +270,10 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if tooLarge != nil {
 		return fail(resp.StatusCode, true, err)
 	}
+	// A byte order mark, as Windows tools write one before UTF-8 JSON, is
+	// no part of the document (RFC 8259 §8.1 lets a reader ignore it): it
+	// failed every read, "invalid character 'ï'".
+	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	if n := signals.JSONValues(body, MaxValues); n > MaxValues {
 		return fail(resp.StatusCode, true, fmt.Errorf("body holds more than %d JSON values and keys, the most this source decodes (room for %d jobs' GPUs, waits, CPUs and memory)", MaxValues, signals.MaxListedJobs))
 	}

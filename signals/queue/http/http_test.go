@@ -46,7 +46,7 @@ func queueServer(t testing.TB) *httptest.Server {
 		http.Error(w, "upstream scheduler down", http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("/hostile", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1, "hex": "0x1p4", "underscored": "1_000"}`))
+		w.Write([]byte(`{"wait": 1e300, "jobs": 1e300, "gpus": "NaN", "one": 1, "hex": "0x1p4", "underscored": "1_000", "past": 1e400}`))
 	})
 	mux.HandleFunc("/huge", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"n": 1, "pad": "` + strings.Repeat("p", MaxBody) + `"}`))
@@ -71,6 +71,9 @@ func queueServer(t testing.TB) *httptest.Server {
 	})
 	mux.HandleFunc("/twice-above", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"queue": {"jobs": 5}, "queue": {"jobs": 500}, "q.x": {"n": 1, "n": 2}}`))
+	})
+	mux.HandleFunc("/bom", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("\ufeff{\"n\": 4}"))
 	})
 	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("<html>login</html>"))
@@ -114,6 +117,8 @@ func TestDemandFromHTTP(t *testing.T) {
 		{"array element number", Config{PendingJobs: "data[1].value"}, 2, 0, false, nil, 0},
 		{"quoted key with a dot", Config{PendingGPUs: `labels["gpu.count"]`}, 0, 3, true, nil, 0},
 		{"white space around the document", Config{URL: "/spaced", PendingJobs: "n"}, 4, 0, false, nil, 0},
+		// As Windows tools write UTF-8: refused, "invalid character 'ï'".
+		{"a byte order mark before the document", Config{URL: "/bom", PendingJobs: "n"}, 4, 0, false, nil, 0},
 		{"keys repeated where no field is read", Config{URL: "/twice-elsewhere", PendingJobs: "queue.jobs", PendingGPUs: "data[0].value", OldestWaitSeconds: `["q.x"].n`}, 5, 3, true, nil, time.Second},
 		{"per-job GPUs", Config{JobGPUs: "queue.jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
 		{"per-job GPUs and counts that agree", Config{JobGPUs: "queue.jobs", PendingJobs: "queue.pending_jobs"}, 7, 20, true, []int{8, 4, 4, 2, 1, 1, 0}, 0},
@@ -200,6 +205,9 @@ func TestDemandErrors(t *testing.T) {
 			[]string{"oldest_wait_seconds (field path wait): wait 1e+300 s is out of range: want seconds from 0 to 31536000"}},
 		{"count beyond int32", Config{URL: srv.URL + "/hostile", PendingJobs: "jobs"}, true, 200,
 			[]string{"pending_jobs (field path jobs) is 1e+300, out of range: want a count from 0 to 2147483647"}},
+		// It read "is the number 1e400, want a number".
+		{"count past what a float holds", Config{URL: srv.URL + "/hostile", PendingJobs: "past"}, true, 200,
+			[]string{"pending_jobs (field path past) is the number 1e400, too large to be read as a number: want a number ≥ 0"}},
 		{"NaN count", Config{URL: srv.URL + "/hostile", PendingGPUs: "gpus"}, true, 200,
 			[]string{"pending_gpus (field path gpus) is NaN, want a number ≥ 0"}},
 		{"Go's hexadecimal float in a string", Config{URL: srv.URL + "/hostile", PendingJobs: "hex"}, true, 200,
@@ -276,7 +284,7 @@ var hostileDocs = []struct {
 	{"long keys", `{"` + strings.Repeat("k", 1e5) + `": 1, "b": 2}`, Config{PendingJobs: "a"},
 		`the document has no key "a" (it has keys "b", "` + strings.Repeat("k", 40) + `…")`},
 	{"long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n"},
-		"pending_jobs (field path n) is the number 1" + strings.Repeat("0", 39) + "…, want a number"},
+		"pending_jobs (field path n) is the number 1" + strings.Repeat("0", 39) + "…, too large to be read as a number"},
 	{"path through a long number", `{"n": 1` + strings.Repeat("0", 1e5) + `}`, Config{PendingJobs: "n.x"},
 		"n is the number 1" + strings.Repeat("0", 39) + "…, cannot take x"},
 }

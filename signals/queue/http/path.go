@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -206,6 +207,9 @@ func number(v any) (float64, error) {
 		f, err = signals.ParseDecimal(strings.TrimSpace(x))
 	default:
 		return 0, fmt.Errorf("is %s, want a number", describe(v))
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("is %s, too large to be read as a number: want a number ≥ 0", describe(v))
 	}
 	if err != nil {
 		return 0, fmt.Errorf("is %s, want a number", describe(v))
