@@ -19,6 +19,11 @@ const (
 	// map's pairs: room for the MaxListedWaits members or entries read
 	// per job, and for a stream grown well past them since XLEN.
 	MaxReplyElements = 1 << 22
+	// MaxReplyLine bounds a line: a simple string (TYPE's answer), an
+	// error, a number or a header. Redis's are under a kilobyte; one
+	// without end was read whole until the deadline, an error of 50 MB
+	// became a 50 MB message.
+	MaxReplyLine = 64 << 10
 )
 
 // maxAnnounced is where a length or count read saturates (it is then
@@ -75,6 +80,7 @@ type boundedConn struct {
 	n       int64 // the number read so far from the current line
 	neg     bool  // the number is negative (-1: a null)
 	skip    int64 // string bytes (and CRLF) left to pass over
+	line    int   // bytes of the current line so far
 	invalid error // set once a bound is passed: every later read fails
 }
 
@@ -89,9 +95,15 @@ type ReplyTooLargeError struct {
 	// What is "a string of N bytes" or "N elements".
 	What string
 	Max  int64
+	// Line is the type byte of a line past MaxReplyLine (0 for a length
+	// or count announced past its bound).
+	Line byte
 }
 
 func (e *ReplyTooLargeError) Error() string {
+	if e.Line != 0 {
+		return fmt.Sprintf("a reply line (type %q) runs past %d bytes, the most this source reads of one: is addr a Redis server?", e.Line, e.Max)
+	}
 	return fmt.Sprintf("the reply announces %s, more than the %d this source reads: is addr a Redis server?", e.What, e.Max)
 }
 
@@ -119,8 +131,11 @@ func (c *boundedConn) scan(b []byte) error {
 				c.state = atType
 			}
 		case atType:
-			c.kind, c.n, c.neg, c.state = b[i], 0, false, inLine
+			c.kind, c.n, c.neg, c.line, c.state = b[i], 0, false, 0, inLine
 		case inLine:
+			if c.line++; c.line > MaxReplyLine {
+				return &ReplyTooLargeError{Line: c.kind, Max: MaxReplyLine}
+			}
 			switch ch := b[i]; {
 			case ch == '\n':
 				if err := c.endLine(); err != nil {

@@ -118,7 +118,8 @@ func TestDemandCountOutOfRange(t *testing.T) {
 // TestDemandReplyTooLarge: a reply announcing a string or an aggregate
 // past MaxReplyString or MaxReplyElements fails the read, naming the
 // command and what was announced, before anything is allocated for it
-// (go-redis made a terabyte for "$999999999999": a fatal out-of-memory).
+// (go-redis made a terabyte for "$999999999999": a fatal out-of-memory);
+// so does a line past MaxReplyLine.
 func TestDemandReplyTooLarge(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -134,6 +135,12 @@ func TestDemandReplyTooLarge(t *testing.T) {
 			"ZCARD q on %s: the reply announces 999999999999 elements, more than the 4194304 this source reads"},
 		{"a map of 10^30 pairs", Config{Key: "q"}, map[string]string{"TYPE": "%1000000000000000000000000000000\r\n"},
 			"the reply announces over 1000000000000000 elements"},
+		// A line without end was read until the deadline ("i/o
+		// timeout"), and an error line whole into the message (50 MB).
+		{"a status line of 50 MB", Config{Key: "q"}, map[string]string{"TYPE": "+" + strings.Repeat("x", 50<<20) + "\r\n"},
+			"TYPE q on %s: a reply line (type '+') runs past 65536 bytes, the most this source reads of one: is addr a Redis server?"},
+		{"an error line of 50 MB", Config{Key: "q"}, map[string]string{"TYPE": "-ERR " + strings.Repeat("x", 50<<20) + "\r\n"},
+			"a reply line (type '-') runs past 65536 bytes"},
 		{"the strings and arrays before it pass", Config{Key: "q", Type: TypeZSet, WaitFromTimestamp: true},
 			map[string]string{"ZCARD": ":1\r\n", "ZRANGE": "*2\r\n$5\r\n$9999\r\n$1\r\n1\r\n"}, ""},
 	} {

@@ -296,7 +296,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 			}
 		}
 	default:
-		return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q holds a %s, want a list, stream or zset", key, typ))
+		return signals.Demand{}, s.fail("TYPE "+key, dataErrorf("key %q holds a %s, want a list, stream or zset", key, signals.Shorten(typ, 40)))
 	}
 	if err != nil {
 		return signals.Demand{}, s.fail(op, err)
