@@ -249,7 +249,9 @@ func perJob[T any](quoted, name string, vals []float64, jobs int, what [2]string
 
 func (s *Source) parse(out string) (signals.Demand, error) {
 	var d signals.Demand
-	text := strings.TrimSpace(out)
+	// A byte order mark (a file written by a Windows editor, cat'ed) is
+	// no part of the number or the object: it failed every read.
+	text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "\ufeff"))
 	quoted := strconv.Quote(signals.Shorten(text, 200))
 	if strings.HasPrefix(text, "{") {
 		if n := signals.JSONValues(text, MaxValues); n > MaxValues {

@@ -67,6 +67,8 @@ func TestDemandFromCommand(t *testing.T) {
 		{"JSON object", `echo '{"pending_jobs": 3, "pending_gpus": 10, "oldest_wait_s": 95.5}'`, "", nil, 3, 10, true, nil, 95500 * time.Millisecond, 0},
 		{"JSON with job_gpus", `echo '{"job_gpus": [8, 1, 1], "oldest_wait_s": 0}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
 		{"JSON with job_gpus and counts that agree", `echo '{"pending_jobs": 3, "pending_gpus": 9.5, "job_gpus": [8, 1, 1]}'`, "", nil, 3, 10, true, []int{8, 1, 1}, 0, 0},
+		{"JSON after a byte order mark", `printf '\357\273\277{"pending_jobs": 3}\r\n'`, "", nil, 3, 0, false, nil, 0, 0},
+		{"a number after a byte order mark", `printf '\357\273\2775\r\n'`, "", nil, 0, 5, true, nil, 0, 0},
 		{"env reaches the program", `echo "$QUEUE_DEPTH"`, "", []string{"QUEUE_DEPTH=7"}, 0, 7, true, nil, 0, 0},
 		{"stderr alone does not fail a read", "echo warming up >&2; echo 4", "", nil, 0, 4, true, nil, 0, 0},
 		{"bare number as jobs of 8 GPUs", "echo 3", NumberPendingJobs, nil, 3, 24, true, []int{8, 8, 8}, 0, 8},
