@@ -180,6 +180,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		if len(missing) > 0 {
 			problems = append(problems, fmt.Sprintf("header %s uses %s, not set in the environment", k, strings.Join(missing, ", ")))
 		}
+		if msg := badHeader(k, v, cfg.Headers[k]); msg != "" {
+			problems = append(problems, msg)
+		}
 		s.header.Set(k, v)
 	}
 	if len(problems) > 0 {
@@ -195,6 +198,29 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	// there, and pass its answer off as the url's.
 	s.client = httpclient.Confine(s.client)
 	return s, nil
+}
+
+// badHeader says what is wrong with a header net/http would refuse to
+// send (every read then failed, "invalid header field value"), "" when
+// nothing is; written is the value as configured, before ${VAR}s.
+func badHeader(name, value, written string) string {
+	if name == "" || strings.IndexFunc(name, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+		return fmt.Sprintf("header name %q is not valid: want letters, digits and !#$%%&'*+-.^_`|~ only, such as Authorization", signals.Shorten(name, 60))
+	}
+	i := strings.IndexFunc(value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
+	if i < 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("header %s's value holds the control character %q at byte %d, which no request may carry", name, value[i], i)
+	if refs := envRef.FindAllString(written, -1); len(refs) > 0 && !strings.ContainsAny(written, "\r\n") {
+		msg += fmt.Sprintf(" (from %s: a secret made from a file keeps its last line break; remove it, e.g. with tr -d '\\n')", strings.Join(refs, ", "))
+	}
+	return msg
+}
+
+// isTokenChar reports whether r may be in a header name (RFC 9110 §5.6.2).
+func isTokenChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r < 0x80 && strings.ContainsRune("!#$%&'*+-.^_`|~", r)
 }
 
 // Name identifies the source.

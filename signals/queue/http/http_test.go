@@ -84,7 +84,7 @@ func queueServer(t testing.TB) *httptest.Server {
 }
 
 var env = func(k string) (string, bool) {
-	v, ok := map[string]string{"QUEUE_TOKEN": "t0ken"}[k]
+	v, ok := map[string]string{"QUEUE_TOKEN": "t0ken", "SECRET_FROM_FILE": "t0ken\n"}[k]
 	return v, ok
 }
 
@@ -338,6 +338,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{URL: "http://x/q", PendingJobs: "a", JobCPUs: "c"}, "job_cpus is set without job_gpus (each CPU count belongs to a job of job_gpus: set both)"},
 		{Config{URL: "http://x/q", PendingJobs: "a", JobMemoryGiB: "m"}, "job_memory_gib is set without job_gpus"},
 		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${NOPE}"}}, "header Authorization uses NOPE, not set in the environment"},
+		// Sent, every read failed: "net/http: invalid header field value".
+		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"Authorization": "Bearer ${SECRET_FROM_FILE}"}},
+			`header Authorization's value holds the control character '\n' at byte 12, which no request may carry (from ${SECRET_FROM_FILE}: a secret made from a file keeps its last line break`},
+		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"X-Token": "a\x00b"}}, `header X-Token's value holds the control character '\x00' at byte 1`},
+		{Config{URL: "http://x/q", PendingJobs: "a", Headers: map[string]string{"X Token": "a"}}, `header name "X Token" is not valid: want letters, digits and`},
 		{Config{URL: "http://x/q", PendingJobs: "a", GPUsPerJob: -8}, "gpus_per_job -8 is out of range (want 1 to 1048576"},
 		{Config{URL: "http://x/q", JobGPUs: "a", GPUsPerJob: 8}, "gpus_per_job is set with job_gpus"},
 		{Config{URL: "http://x/q", PendingJobs: "a", PendingGPUs: "b", GPUsPerJob: 8}, "gpus_per_job is set with both pending_jobs and pending_gpus"},
