@@ -109,6 +109,10 @@ type Source struct {
 	client    *goredis.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
+	// passwordBreak is set when the password from PasswordEnv ends with a
+	// line break, as a secret made from a file does: the likely reason
+	// the server refuses it.
+	passwordBreak bool
 }
 
 var _ signals.DemandSource = (*Source)(nil)
@@ -169,6 +173,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		if password, ok = s.lookupEnv(cfg.PasswordEnv); !ok {
 			problems = append(problems, fmt.Sprintf("password_env %s is not set in the environment", cfg.PasswordEnv))
 		}
+		s.passwordBreak = strings.HasSuffix(password, "\n") || strings.HasSuffix(password, "\r")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("redis source %q: %s", s.name, strings.Join(problems, "; "))
@@ -243,6 +248,10 @@ func dataErrorf(format string, args ...any) error {
 }
 
 func (s *Source) fail(op string, err error) error {
+	var rerr goredis.Error
+	if s.passwordBreak && errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGPASS") {
+		err = fmt.Errorf("%w (the password from %s ends with a line break, as a secret made from a file keeps its last one: remove it, e.g. with tr -d '\\n')", err, s.cfg.PasswordEnv)
+	}
 	return &Error{Source: s.name, Addr: s.cfg.Addr, Op: op, Err: err}
 }
 

@@ -357,13 +357,20 @@ func TestPasswordFromEnv(t *testing.T) {
 		defer a.Close()
 		must(t, a.ConfigSet(ctx, "requirepass", "").Err())
 	})
-	env := func(k string) (string, bool) { return map[string]string{"PW": "s3cret", "BAD": "nope"}[k], true }
+	env := func(k string) (string, bool) {
+		return map[string]string{"PW": "s3cret", "BAD": "nope", "FROM_FILE": "s3cret\n"}[k], true
+	}
 	if _, err := newSource(t, Config{Key: "q", PasswordEnv: "PW"}, WithLookupEnv(env)).Demand(ctx); err != nil {
 		t.Errorf("with the password: %v", err)
 	}
 	_, err := newSource(t, Config{Key: "q", PasswordEnv: "BAD"}, WithLookupEnv(env)).Demand(ctx)
-	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "line break") {
 		t.Errorf("with a wrong password: error %v, want WRONGPASS", err)
+	}
+	// Refused as any wrong password, with no hint of why.
+	_, err = newSource(t, Config{Key: "q", PasswordEnv: "FROM_FILE"}, WithLookupEnv(env)).Demand(ctx)
+	if want := "(the password from FROM_FILE ends with a line break, as a secret made from a file keeps its last one"; err == nil || !strings.Contains(err.Error(), "WRONGPASS") || !strings.Contains(err.Error(), want) {
+		t.Errorf("with the password and a line break: error %v, want WRONGPASS and %q", err, want)
 	}
 }
 
