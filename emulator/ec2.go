@@ -422,6 +422,11 @@ func (e *Emulator) ec2RunInstances(c *ec2Call) (any, *apiError) {
 			if utf8.RuneCountInString(v) > maxEC2TagValueLen {
 				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Tag value exceeds the maximum length of %d characters (key '%s').", maxEC2TagValueLen, echo(k))
 			}
+			// EC2 refuses a key twice (the answers listed both, and which
+			// one a reader took was a guess).
+			if slices.ContainsFunc(spec.tags, func(t Tag) bool { return t.Key == k }) {
+				return nil, errorf(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag key '%s' specified.", echo(k))
+			}
 			spec.tags = append(spec.tags, Tag{Key: k, Value: v})
 		}
 	}

@@ -344,6 +344,12 @@ func TestTagAndNameLengths(t *testing.T) {
 		f.Set("TagSpecification.1.Tag.1.Value", v)
 		return f
 	}
+	twice := func(k1, v1, k2, v2 string) url.Values {
+		f := tagged(k1, v1)
+		f.Set("TagSpecification.1.Tag.2.Key", k2)
+		f.Set("TagSpecification.1.Tag.2.Value", v2)
+		return f
+	}
 	ecsRun := func(kv ...string) url.Values {
 		return ecsForm(append([]string{"Action", "RunInstances", "ImageId", "m-1", "InstanceType", "ecs.gn7i-c8g1.2xlarge"}, kv...)...)
 	}
@@ -369,6 +375,8 @@ func TestTagAndNameLengths(t *testing.T) {
 		{"ECS tag value starting acs:", ecsSrv.URL, ecsRun("Tag.1.Key", "k", "Tag.1.Value", "acs:x"), "InvalidTagValue.Malformed", "must not start with acs:"},
 		{"ECS InstanceName of 129", ecsSrv.URL, ecsRun("InstanceName", r("n", 129)), "InvalidInstanceName.Malformed", "at most 128 characters, it has 129"},
 		{"ECS HostName of 65", ecsSrv.URL, ecsRun("HostName", r("h", 65)), "InvalidHostName.Malformed", "at most 64 characters, it has 65"},
+		{"EC2 tag key twice", ec2Srv.URL, twice("Name", "a", "Name", "b"), "InvalidParameterValue", "Duplicate tag key &#39;Name&#39; specified."},
+		{"EC2 tag keys differing in case", ec2Srv.URL, twice("Name", "a", "name", "b"), "", ""},
 		// Bytes that are not UTF-8 were kept and came back as U+FFFD.
 		{"EC2 tag key not UTF-8", ec2Srv.URL, tagged("k\xff", "v"), "InvalidParameterValue", "is not valid UTF-8"},
 		{"EC2 tag value not UTF-8", ec2Srv.URL, tagged("k", "\xc3("), "InvalidParameterValue", "Tag 1 of TagSpecification 1 is not valid UTF-8 (key &#39;k&#39;)"},
