@@ -668,7 +668,8 @@ func pendingJobs(out string) ([]job, error) {
 		}
 		f := strings.Split(line, "|")
 		if len(f) < minFields {
-			return nil, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", signals.Shorten(line, 200), len(f), minFields, strings.Join(fields, ","))
+			// 120 bytes: quoted, a byte that is no character's takes 4.
+			return nil, fmt.Errorf("squeue line %q has %d fields, want at least %d (%s)", signals.Shorten(line, 120), len(f), minFields, strings.Join(fields, ","))
 		}
 		if id := hetJobID(f); id != "" {
 			if i, ok := het[id]; ok {
