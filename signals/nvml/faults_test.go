@@ -861,18 +861,7 @@ func TestProbesTellTheAgentFromItsGPUs(t *testing.T) {
 				}
 				a.SampleOnce(context.Background()) // a failure is what some cases serve
 			}
-			get := func(path string) (int, string) {
-				resp, err := http.Get(hs.URL + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, err := io.ReadAll(resp.Body)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return resp.StatusCode, string(b)
-			}
+			get := func(path string) (int, string) { return get(t, hs.URL+path) }
 			for _, p := range []struct {
 				path string
 				code int
