@@ -136,7 +136,8 @@ func quoteHead(out []byte) string {
 // command runs terraform with args in dir, its stdout and stderr written
 // to w (the run's log). A command that fails returns its exit error with
 // the head and tail of its stderr; one whose ctx ended, an error matching
-// ctx's.
+// ctx's; one that exited while a process it started held its output, an
+// *outputHeldError (runPiped).
 func (p *Provider) command(ctx context.Context, dir, mark string, w io.Writer, args ...string) error {
 	cmd := p.terraformCmd(ctx, dir, mark, args...)
 	var keep headTail
@@ -145,9 +146,7 @@ func (p *Provider) command(ctx context.Context, dir, mark string, w io.Writer, a
 	// once, they would otherwise mix within a line, and the log is read
 	// back a JSON message a line.
 	stdout, stderr := &lineWriter{w: w}, &lineWriter{w: w}
-	cmd.Stdout = stdout
-	cmd.Stderr = io.MultiWriter(stderr, &keep)
-	err := cmd.Run()
+	err := runPiped(cmd, stdout, io.MultiWriter(stderr, &keep))
 	stdout.flush()
 	stderr.flush()
 	if ctx.Err() != nil {
@@ -294,4 +293,116 @@ func (k *headTail) String() string {
 		return string(k.head) + string(k.tail)
 	}
 	return fmt.Sprintf("%s\n[spillway: %d bytes of Terraform's stderr cut here; the run's log keeps more]\n%s", k.head, k.cut, k.tail)
+}
+
+// outputCloseDelay is how long a command's stdout and stderr may stay open
+// once its process has exited: what Terraform wrote is read from the
+// pipes by then, and a wrapper's log copier (a tee fed by the wrapper)
+// ends. exec would wait the command's whole WaitDelay (its grace, a
+// minute by default) and then fail with exec.ErrWaitDelay, which says
+// nothing of why.
+const outputCloseDelay = 2 * time.Second
+
+// errOutputHeld is a command whose process exited while another, one it
+// started, held its stdout or stderr open.
+var errOutputHeld = errors.New("a process it started held its output open")
+
+// outputHeldError is a command that exited (Exit, nil for status 0) while
+// a process it started (a wrapper's background child, say) still held its
+// stdout or stderr open outputCloseDelay later. It wraps Exit, so a
+// failed exit's status still reads through it, and errOutputHeld.
+type outputHeldError struct {
+	Bin     string
+	Streams []string
+	Exit    error
+}
+
+func (e *outputHeldError) Error() string {
+	exit := "exited 0"
+	if e.Exit != nil {
+		exit = "exited (" + e.Exit.Error() + ")"
+	}
+	return fmt.Sprintf("%s %s, and a process it started still held its %s open %s later: Spillway stopped reading and takes the run as failed. "+
+		"Does %[1]s (a wrapper?) leave a background process with the output it was given? Redirect that process's output, or end it before %[1]s exits",
+		e.Bin, exit, strings.Join(e.Streams, " and "), outputCloseDelay)
+}
+
+func (e *outputHeldError) Unwrap() []error {
+	if e.Exit == nil {
+		return []error{errOutputHeld}
+	}
+	return []error{errOutputHeld, e.Exit}
+}
+
+// runPiped runs cmd, its stdout copied to stdout and its stderr to stderr
+// through pipes of its own rather than exec's, so that exec waits for
+// the process alone (its Cancel and WaitDelay still apply to it): once it
+// has exited, the pipes get outputCloseDelay to close, and are then
+// closed, the run failing with an *outputHeldError. The copies start
+// once the process has: a writer may use cmd.Process.
+func runPiped(cmd *exec.Cmd, stdout, stderr io.Writer) error {
+	dsts := []io.Writer{stdout, stderr}
+	var readers, writers []*os.File
+	defer func() {
+		for _, f := range append(readers, writers...) {
+			_ = f.Close()
+		}
+	}()
+	for range dsts {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		readers, writers = append(readers, r), append(writers, w)
+	}
+	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
+	err := cmd.Start()
+	for _, w := range writers {
+		_ = w.Close()
+	}
+	writers = nil
+	if err != nil {
+		return err
+	}
+	done := make([]chan struct{}, len(dsts))
+	for i, dst := range dsts {
+		done[i] = make(chan struct{})
+		go func() {
+			defer close(done[i])
+			_, _ = io.Copy(dst, readers[i])
+		}()
+	}
+	err = cmd.Wait()
+	if held := awaitOutput(readers, done); len(held) > 0 {
+		return &outputHeldError{Bin: cmd.Path, Streams: held, Exit: err}
+	}
+	return err
+}
+
+// awaitOutput waits up to outputCloseDelay for each copy of a pipe to end
+// (done), then stops those still reading. It names the streams held open.
+func awaitOutput(readers []*os.File, done []chan struct{}) []string {
+	timer := time.NewTimer(outputCloseDelay)
+	defer timer.Stop()
+	expired := false
+	var held []string
+	for i, d := range done {
+		if !expired {
+			select {
+			case <-d:
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		select {
+		case <-d:
+			continue
+		default:
+		}
+		_ = readers[i].SetReadDeadline(time.Now())
+		<-d
+		held = append(held, []string{"stdout", "stderr"}[i])
+	}
+	return held
 }

@@ -58,29 +58,42 @@ var errOverLimit = errors.New("printed more than the bound read of it")
 // stderr and the error of a command that fails. The command runs as
 // terraform-exec runs one (process group, parent-death signal,
 // environment, an interrupt when ctx ends: terraformCmd), within
-// runTerraform's bounds.
+// runTerraform's bounds, its output read as command reads one (runPiped).
 func (b *burst) readCommand(ctx context.Context, w io.Writer, limit int, args ...string) (data []byte, stderr string, err error) {
 	cmd := b.p.terraformCmd(ctx, b.dir, b.mark, args...)
 	var head headWriter
 	head.max = maxDiagBytes
-	cmd.Stderr = io.MultiWriter(w, &head)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	data, rerr := io.ReadAll(io.LimitReader(out, int64(limit)+1))
-	if len(data) > limit {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	out := &boundedWriter{max: limit, over: func() { _ = cmd.Process.Kill() }}
+	err = runPiped(cmd, out, io.MultiWriter(w, &head))
+	if out.exceeded {
 		return nil, head.String(), errOverLimit
 	}
-	if err := cmd.Wait(); err != nil {
+	if err != nil {
 		return nil, head.String(), fmt.Errorf("%w\n%s", err, strings.TrimSpace(head.String()))
 	}
-	return data, head.String(), rerr
+	return out.buf.Bytes(), head.String(), nil
+}
+
+// boundedWriter holds at most max bytes written to it: a write past that
+// is refused (errOverLimit), having called over, once. One goroutine
+// writes to it. Its buffer is no embedded bytes.Buffer, whose ReadFrom
+// io.Copy would call instead of Write.
+type boundedWriter struct {
+	buf      bytes.Buffer
+	max      int
+	over     func()
+	exceeded bool
+}
+
+func (w *boundedWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > w.max {
+		if !w.exceeded {
+			w.exceeded = true
+			w.over()
+		}
+		return 0, errOverLimit
+	}
+	return w.buf.Write(p)
 }
 
 // headWriter keeps the first max bytes written to it.

@@ -1,0 +1,72 @@
+package terraform_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/terraform"
+)
+
+// A wrapper standing for terraform that leaves a background process
+// holding the stdout it was given (a forgotten `&`, a log shipper) made
+// each command it wrapped wait past Terraform's exit: a plan or apply
+// the whole interrupt grace (a minute by default) and then fail with
+// exec's "WaitDelay expired before I/O complete", which says nothing of
+// why; a `terraform output` or `state pull` until the call's deadline,
+// when the run's processes were killed. Now the output gets a couple of
+// seconds once Terraform has exited, and the run fails saying that a
+// process the binary started held it, naming the binary.
+func TestTerraformWhoseChildHoldsItsOutput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, command, mode string }{
+		{"apply", "apply", "good"},
+		// The apply's log keeps no line as long as hugeother's outputs:
+		// they are read with `terraform output`.
+		{"output", "output", "hugeother"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pids := filepath.Join(t.TempDir(), "pids")
+			t.Cleanup(func() { killListed(t, pids) })
+			bin := wrappedTerraform(t, fmt.Sprintf("if [ \"$1\" = %s ]; then sleep 100 & echo $! >> '%s'; fi", tc.command, pids))
+			p := newProvider(t, terraform.Config{
+				Module: "testdata/badoutput", Region: region, Zones: zones, WorkDir: t.TempDir(),
+				Variables: map[string]any{"mode": tc.mode, "live": t.TempDir()},
+			}, terraform.WithBinary(bin))
+			// The old code's wait was bound by the grace (45s of this
+			// deadline) or the deadline itself.
+			ctx := deadlineCtx(t, 90*time.Second)
+			start := time.Now()
+			insts, err := p.Launch(ctx, launchRequest("held-"+tc.name, "held-"+tc.name+"-1", 1))
+			took := time.Since(start)
+			want := bin + " exited 0, and a process it started still held its stdout and stderr open 2s later: Spillway stopped reading"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Launch = %v, %v; want it to say %s", idsOf(insts), err, want)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("the launch took %v, to its context's deadline", took.Round(time.Second))
+			}
+			t.Logf("the launch took %v", took.Round(100*time.Millisecond))
+		})
+	}
+}
+
+// killListed kills the processes whose ids the file at path lists, a line
+// each.
+func killListed(t *testing.T, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
