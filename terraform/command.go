@@ -73,9 +73,9 @@ func binaryCmd(ctx context.Context, bin, dir string, env map[string]string, args
 // directory.
 const maxVersionBytes = 64 << 10
 
-// versionWaitDelay is how long a `terraform version` that exited, or was
-// killed (its ctx ended), may keep its output open, through a child,
-// before it is closed.
+// versionWaitDelay is how long a `terraform version` whose ctx ended has
+// to exit before it is killed (its output then gets outputCloseDelay to
+// close, as any command's: runPiped).
 const versionWaitDelay = time.Second
 
 // plainVersionRE is Terraform's version in `terraform version`'s text,
@@ -93,8 +93,7 @@ func coreVersion(ctx context.Context, bin, dir string, env map[string]string) (*
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = versionWaitDelay
 	stdout, stderr := headTail{max: maxVersionBytes}, headTail{max: stderrKeepBytes}
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := runPiped(cmd, &stdout, &stderr)
 	switch {
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%s version: %w: %w", bin, ctx.Err(), err)

@@ -57,6 +57,21 @@ func TestTerraformWhoseChildHoldsItsOutput(t *testing.T) {
 	}
 }
 
+// The start-up check of such a wrapper failed with exec's "WaitDelay
+// expired before I/O complete" after its `terraform version` had printed
+// the version; it now says what its runs would say.
+func TestCheckCoreVersionOfAWrapperWhoseChildHoldsItsOutput(t *testing.T) {
+	t.Parallel()
+	pids := filepath.Join(t.TempDir(), "pids")
+	t.Cleanup(func() { killListed(t, pids) })
+	bin := wrappedTerraform(t, fmt.Sprintf("sleep 100 & echo $! >> '%s'", pids))
+	err := terraform.CheckCoreVersion(testCtx(t), bin, "testdata/badoutput")
+	want := bin + " exited 0, and a process it started still held its stdout and stderr open 2s later"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckCoreVersion = %v, want it to say %s", err, want)
+	}
+}
+
 // killListed kills the processes whose ids the file at path lists, a line
 // each.
 func killListed(t *testing.T, path string) {
