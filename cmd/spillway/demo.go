@@ -239,11 +239,11 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) (err 
 	if err := config.CheckListen(o.listen, false, false); err != nil {
 		return demoListenError(o.listen, err)
 	}
-	tr, err := loadDemoTrace(o.trace)
+	tr, err := loadDemoTrace(ctx, o.trace)
 	if err != nil {
 		return err
 	}
-	if ctx.Err() != nil { // Ctrl-C while a large trace loaded
+	if ctx.Err() != nil { // Ctrl-C just as the trace's read ended
 		return errDemoInterrupted
 	}
 	if o.start < 0 || o.start >= tr.Span() {

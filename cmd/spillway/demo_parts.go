@@ -31,16 +31,19 @@ import (
 	"github.com/spillway-io/spillway/state"
 )
 
-func loadDemoTrace(path string) (*trace.Trace, error) {
+// loadDemoTrace reads the demo's trace: the bundled one, or --trace's
+// path under ctx, so that Ctrl-C while a large trace (or a FIFO whose
+// writer has not started) is read ends the demo at once.
+func loadDemoTrace(ctx context.Context, path string) (*trace.Trace, error) {
 	if path == "" {
 		return trace.Read(configs.DefaultTraceName, bytes.NewReader(configs.DefaultTraceCSV))
 	}
-	tr, err := trace.Load(path)
+	tr, err := trace.LoadContext(ctx, path, trace.Options{})
 	if err == nil {
 		err = hasJobs(tr)
 	}
 	if err != nil {
-		return nil, &usageError{fmt.Errorf("--trace: %w", err)}
+		return nil, interruptedEarly(ctx, &usageError{fmt.Errorf("--trace: %w", err)})
 	}
 	return tr, nil
 }

@@ -670,3 +670,39 @@ func TestDemoLogOnSimulatedTime(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoTraceReadStopsAtInterrupt: demo read --trace without its
+// context, so Ctrl-C while it waited for a FIFO's writer (or read a large
+// trace) went unheeded until the read ended. Under a context done it says
+// the demo was interrupted at once; a writer opens the FIFO after 30 s so
+// that the old code fails rather than hangs.
+func TestDemoTraceReadStopsAtInterrupt(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "jobs.csv")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer releaseFIFO(fifo)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := make(chan error, 1)
+	go func() {
+		res <- runDemo(ctx, demoOptions{trace: fifo, speed: 360, start: defaultDemoStart, listen: "127.0.0.1:0", onprem: 2, logLevel: "info"}, io.Discard, io.Discard)
+	}()
+	select {
+	case err := <-res:
+		if !errors.Is(err, errDemoInterrupted) {
+			t.Errorf("demo interrupted while its --trace (a FIFO with no writer) was opened: %v, want it to say it was interrupted", err)
+		}
+	case <-time.After(30 * time.Second):
+		releaseFIFO(fifo)
+		t.Errorf("demo under a context done waited 30 s for its --trace FIFO's writer: %v", <-res)
+	}
+}
+
+// releaseFIFO opens fifo for writing and closes it, letting go a reader
+// waiting in its open.
+func releaseFIFO(fifo string) {
+	if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		w.Close()
+	}
+}
