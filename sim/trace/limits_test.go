@@ -746,3 +746,19 @@ func TestCountsSayWhatTheyCount(t *testing.T) {
 		}
 	}
 }
+
+// TestPhillyLogNullTimes: a job log whose times are JSON null (a
+// conversion writes Python's None so) was reported in words the log does
+// not hold: a job whose last end_time is null was skipped as "end_time
+// None", and a null submitted_time was shown as the string "null".
+func TestPhillyLogNullTimes(t *testing.T) {
+	const attempt = `"attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": null, "detail": [{"gpus": ["gpu0"]}]}]`
+	tr, err := Read("running.json", strings.NewReader(`[{"jobid": "a", "submitted_time": "2017-10-07 01:00:00", `+attempt+`}]`))
+	if err != nil || len(tr.Skipped) != 1 || !strings.Contains(tr.Skipped[0].Why, "end_time None or null") {
+		t.Errorf("a last end_time null: skipped %v (%v), want the job skipped as running, its end_time null", tr, err)
+	}
+	_, err = Read("nosubmit.json", strings.NewReader(`[{"jobid": "a", "submitted_time": null, `+attempt+`}]`))
+	if err == nil || strings.Contains(err.Error(), `"null"`) || !strings.Contains(err.Error(), "submitted_time is null or missing") {
+		t.Errorf("submitted_time null: %v, want it said to be null, not the string \"null\"", err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // Why a Philly job log entry is skipped, beside SkipNoGPUs.
 const (
 	SkipPhillyNeverRan = "jobs with no recorded run (no attempt with a start_time and an end_time)"
-	SkipPhillyRunning  = "jobs still running when the trace was taken (last attempt's end_time None)"
+	SkipPhillyRunning  = "jobs still running when the trace was taken (last attempt's end_time None or null)"
 )
 
 // MaxJSONJobBytes bounds one job of a JSON job log, as MaxRecordBytes
@@ -74,7 +74,7 @@ type phillyJob struct {
 // time) on the most GPUs any attempt held. Times are date-times without a
 // zone (the cluster's Pacific time: see Options.Zone). Jobs with no
 // attempt that started and ended, jobs still running when the trace was
-// taken (their last end_time None) and jobs with no GPUs recorded are
+// taken (their last end_time None or null) and jobs with no GPUs recorded are
 // skipped and counted in Trace.Skipped. Each job is bounded to
 // MaxJSONJobBytes, a run of white space outside its strings counting as
 // one byte (jsonSqueezer); the log is read as a stream.
@@ -94,7 +94,8 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	// take reads the n-th job into tr, or counts why it is skipped.
 	take := func(n int, j *phillyJob) error {
 		if j.SubmittedTime == nil {
-			return p.jobErr(n, j, "submitted_time", "null", wantDate, errors.New("no submit time"))
+			// Shown as no value: a quoted "null" read as the string.
+			return &Error{File: p.name, Err: fmt.Errorf("job %d (jobid %q): submitted_time is null or missing, where the log has the time the job was submitted", n, clip(j.JobID)), Want: wantDate}
 		}
 		submit, err := p.jobDate(n, j, "submitted_time", *j.SubmittedTime)
 		if err != nil {

@@ -1257,7 +1257,8 @@ func TestPhillyLog(t *testing.T) {
 	for _, tt := range []struct{ name, log, want string }{
 		{"truncated", `[{"jobid": "a", "submitted_time": "2017-10-07 01:00:00"`, `truncated.json: job 1: the file ends inside the JSON array (want a JSON array of Philly jobs`},
 		{"number", job(`"submitted_time": 1507338000`), `number.json: job 1: submitted_time is a JSON number, where the log has a string: not of the log's type`},
-		{"nosubmit", job(`"user": "u"`), `nosubmit.json: column submitted_time: "null": job 1 (jobid "application_7"): no submit time (want a time as YYYY-MM-DD HH:MM:SS`},
+		{"nosubmit", job(`"user": "u"`), `nosubmit.json: job 1 (jobid "application_7"): submitted_time is null or missing, where the log has the time the job was submitted (want a time as YYYY-MM-DD HH:MM:SS`},
+		{"nullsubmit", job(`"submitted_time": null`), `nullsubmit.json: job 1 (jobid "application_7"): submitted_time is null or missing`},
 		{"backwards", `[{"jobid": "b", "submitted_time": "2017-10-07 01:00:00", "attempts": [{"start_time": "2017-10-07 03:00:00", "end_time": "2017-10-07 02:00:00"}]}]`,
 			`backwards.json: column attempts[0].end_time: "2017-10-07 02:00:00": job 1 (jobid "b"): before the start (want an end_time at or after the attempt's start_time (2017-10-07 03:00:00))`},
 		{"huge", `[{"jobid": "` + strings.Repeat("x", MaxJSONJobBytes+1) + `"}]`, `huge.json: job 1: a job longer than 1048576 bytes (want jobs of at most 1048576 bytes)`},
