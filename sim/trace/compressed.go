@@ -95,14 +95,14 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		return name, tb, "", nil
 	}
 	ar := tar.NewReader(tb)
-	var seen, traces memberList
+	var seen, traces, links memberList
 	for {
 		hdr, err := ar.Next()
 		if err == io.EOF {
 			if member != "" {
 				return name, nil, "", noMember(name, member, traces)
 			}
-			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file"}
+			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file" + linksHint(links)}
 		}
 		if err != nil {
 			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
@@ -110,6 +110,13 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		seen.add(hdr.Name)
 		mpath := memberPath(hdr.Name)
 		base := path.Base(mpath)
+		if kind := linkKind(hdr.Typeflag); kind != "" {
+			if member != "" && mpath == member {
+				return name, nil, "", linkError(name, member, kind, hdr.Linkname)
+			}
+			links.add(fmt.Sprintf("%s (%s to %s)", clip(mpath), kind, clip(hdr.Linkname)))
+			continue
+		}
 		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 || (member == "" && strings.HasPrefix(base, ".")) {
 			continue
 		}
@@ -142,6 +149,43 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		}
 		return name + "/" + clip(mpath), mb, pickedIf(member, mpath), nil
 	}
+}
+
+// ErrLinkMember is returned (wrapped in *Error) for the member a path
+// names when it is a symbolic or hard link: a tar holds a link's target's
+// name, not its content.
+var ErrLinkMember = errors.New("a link, whose content the archive does not hold under this name")
+
+// linkKind is what a tar member of type flag is when it is a link, "" for
+// another.
+func linkKind(flag byte) string {
+	switch flag {
+	case tar.TypeSymlink:
+		return "a symbolic link"
+	case tar.TypeLink:
+		return "a hard link"
+	}
+	return ""
+}
+
+// linkError is the member named, a link (kind) to target: a symbolic
+// link's content is not in the archive, and a hard link's is under its
+// target's name, which it says to name.
+func linkError(name, member, kind, target string) error {
+	want := "the trace itself in the archive: make it with tar --dereference (-h), which stores the file a symbolic link points to"
+	if kind == "a hard link" {
+		want = fmt.Sprintf("the member the archive holds its content under, %s/%s, or an archive made with tar --hard-dereference", clip(name), clip(memberPath(target)))
+	}
+	return &Error{File: name, Value: member, Err: fmt.Errorf("%w (%s to %q)", ErrLinkMember, kind, clip(target)), Want: want}
+}
+
+// linksHint is what an archive with no trace is told of its links, if it
+// has any: a trace among them is held without its content.
+func linksHint(links memberList) string {
+	if len(links.names) == 0 {
+		return ""
+	}
+	return "; its links, " + links.String() + ", are held without their content: make the archive with tar --dereference (-h), and --hard-dereference for hard links"
 }
 
 // ErrNoMember is returned (wrapped in *Error) when the archive member a

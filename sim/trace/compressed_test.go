@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -561,5 +562,52 @@ func TestArchiveOfManyNamesHeldBounded(t *testing.T) {
 	_, err = ReadWith("names.tar", bytes.NewReader(tarred(t, files...)), Options{Member: "missing.csv"})
 	if !errors.As(err, &te) || !errors.Is(err, ErrNoMember) || len(te.Want) > 8*(maxShown+8)+100 || !strings.HasSuffix(te.Want, ", and 2 more") {
 		t.Errorf("a member not in an archive of 10 traces of 64 KiB names: %.300v, want its first 8 traces and 2 more", err)
+	}
+}
+
+// gnuTar runs GNU tar in dir with args (which make an archive) and
+// returns the path of the archive, dir/out.
+func gnuTar(t *testing.T, dir, out string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("tar", append([]string{"-cf", out}, args...)...)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar %v: %v: %s", args, err, b)
+	}
+	return filepath.Join(dir, out)
+}
+
+// TestTarLinkMembersSaySo: a trace archived as a symbolic or hard link (tar
+// without --dereference) was "no trace in the archive", or named, "no
+// such file in the archive", though the archive lists it; each says it is
+// a link, and what to do.
+func TestTarLinkMembersSaySo(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "jobs.csv"), []byte("submit_s,duration_s,gpus\n1,10,1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../jobs.csv", filepath.Join(dir, "d", "link.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "jobs.csv"), filepath.Join(dir, "d", "hard.csv")); err != nil {
+		t.Fatal(err)
+	}
+	sym := gnuTar(t, dir, "sym.tar", "d/link.csv")
+	hard := gnuTar(t, dir, "hard.tar", "jobs.csv", "d/hard.csv")
+	for _, tt := range []struct {
+		path, want string
+		is         error
+	}{
+		{sym, `: "d/link.csv": no trace in the archive (want a tar archive holding a trace file; its links, d/link.csv (a symbolic link to ../jobs.csv), are held without their content: make the archive with tar --dereference (-h)`, ErrArchive},
+		{sym + "/d/link.csv", `: "d/link.csv": a link, whose content the archive does not hold under this name (a symbolic link to "../jobs.csv") (want the trace itself in the archive: make it with tar --dereference (-h)`, ErrLinkMember},
+		{hard + "/d/hard.csv", `: "d/hard.csv": a link, whose content the archive does not hold under this name (a hard link to "jobs.csv") (want the member the archive holds its content under, hard.tar/jobs.csv, or an archive made with tar --hard-dereference)`, ErrLinkMember},
+	} {
+		_, err := Load(tt.path)
+		if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want …%s…", filepath.Base(tt.path), err, tt.want)
+		}
 	}
 }
