@@ -117,7 +117,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 			links.add(fmt.Sprintf("%s (%s to %s)", clip(mpath), kind, clip(hdr.Linkname)))
 			continue
 		}
-		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 || (member == "" && strings.HasPrefix(base, ".")) {
+		if !regular(hdr.Typeflag) || hdr.Size == 0 || (member == "" && strings.HasPrefix(base, ".")) {
 			continue
 		}
 		if member != "" && mpath != member {
@@ -130,7 +130,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		}
 		// Past any white space it starts with, so that a job log padded
 		// before its array is seen as one.
-		mb, err := pastLeadingSpace(name+"/"+clip(mpath), bufio.NewReaderSize(ar, 1<<16))
+		mb, err := pastLeadingSpace(name+"/"+clip(mpath), bufio.NewReaderSize(memberContent(ar, hdr, name+"/"+clip(mpath), in), 1<<16))
 		if err != nil {
 			if member == "" {
 				continue
@@ -149,6 +149,46 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		}
 		return name + "/" + clip(mpath), mb, pickedIf(member, mpath), nil
 	}
+}
+
+// regular reports whether a tar member of type flag is a file whose
+// content the archive holds: a regular one, or a sparse one of GNU tar's
+// (tar -S; its holes read as NUL bytes, as a crash leaves in a log). A
+// sparse member in the POSIX format (tar --format=posix -S) is regular.
+func regular(flag byte) bool {
+	return flag == tar.TypeReg || flag == tar.TypeGNUSparse
+}
+
+// ErrSparseHoles is returned (wrapped in *Error) for a sparse tar member
+// whose holes read as more than MaxExpansion times the archive's bytes
+// read: a few KiB of sparse map can stand for terabytes of NUL bytes,
+// which the parser passes over as padding (in runs of up to MaxBlankRun).
+var ErrSparseHoles = fmt.Errorf("a sparse member whose holes read as more than %d times the archive's size", MaxExpansion)
+
+// memberContent is the content of the tar member hdr, bounded as a
+// decompressor's output is (inflated) when the member is sparse: its
+// holes are read from no bytes of the archive. Its floor is MaxBlankRun,
+// so that one hole the parser would read (a crashed log's preallocated
+// tail) is never refused for its size alone.
+func memberContent(ar *tar.Reader, hdr *tar.Header, name string, in func() int64) io.Reader {
+	if hdr.Typeflag != tar.TypeGNUSparse && !paxSparse(hdr) {
+		return ar
+	}
+	return &inflated{r: ar, name: name, in: in, floor: MaxBlankRun, refuse: func(out, in int64) *Error {
+		return &Error{File: name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrSparseHoles, out, in),
+			Want: "a trace with fewer holes: unpack it (tar -xf) and drop its NUL bytes (tr -d '\\000')"}
+	}}
+}
+
+// paxSparse reports whether hdr is a sparse member of the POSIX format
+// (its GNU.sparse records).
+func paxSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrLinkMember is returned (wrapped in *Error) for the member a path
@@ -497,12 +537,24 @@ type inflated struct {
 	name string
 	in   func() int64
 	out  int64
+	// floor is what may be read beyond MaxExpansion times in
+	// (expansionFloor when 0), and refuse the error past the bound (a
+	// decompression bomb's when nil).
+	floor  int64
+	refuse func(out, in int64) *Error
 }
 
 func (g *inflated) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
 	g.out += int64(n)
-	if in := g.in(); g.out > MaxExpansion*in+expansionFloor {
+	floor := g.floor
+	if floor == 0 {
+		floor = expansionFloor
+	}
+	if in := g.in(); g.out > MaxExpansion*in+floor {
+		if g.refuse != nil {
+			return 0, expansionError{g.refuse(g.out, in)}
+		}
 		return 0, expansionError{&Error{File: g.name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrExpansion, g.out, in),
 			Want: fmt.Sprintf("compressed data that decompresses to at most %d times its size; a real trace that does is read decompressed (zcat, bzcat, zstdcat, xzcat)", MaxExpansion)}}
 	}

@@ -611,3 +611,58 @@ func TestTarLinkMembersSaySo(t *testing.T) {
 		}
 	}
 }
+
+// sparseFile writes path: each of parts, then a hole of gap bytes (which
+// reads as NUL bytes), as a crashed writer's preallocated log.
+func sparseFile(t *testing.T, path string, gap int64, parts ...string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, r := range parts {
+		if _, err := f.WriteString(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(gap, io.SeekCurrent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		err = f.Truncate(end)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTarSparseMember: a trace archived with tar -S (GNU's format, type
+// 'S') was passed over as though it were no file: "no trace in the
+// archive". It is read, its holes as NUL bytes; and a sparse member whose
+// holes stand for more than MaxExpansion times the archive (its POSIX
+// form was read before: 336 MiB of NUL bytes from 92 KiB) is refused.
+func TestTarSparseMember(t *testing.T) {
+	dir := t.TempDir()
+	// A crashed log's preallocated tail, one hole near MaxBlankRun, is
+	// read whatever the archive's size.
+	sparseFile(t, filepath.Join(dir, "jobs.csv"), MaxBlankRun-1<<20, "submit_s,duration_s,gpus\n1,10,1\n2,20,2\n")
+	for _, format := range []string{"gnu", "posix"} {
+		tr, err := Load(gnuTar(t, dir, format+".tar", "-S", "--format="+format, "jobs.csv"))
+		if err != nil || len(tr.Jobs) != 2 {
+			t.Errorf("tar -S --format=%s: %v, want its 2 jobs", format, err)
+		}
+	}
+	rows := []string{"submit_s,duration_s,gpus\n"}
+	for i := range 20 {
+		rows = append(rows, fmt.Sprintf("\n%d,10,1\n", i)) // the NUL bytes above on a line of their own
+	}
+	sparseFile(t, filepath.Join(dir, "holes.csv"), 16<<20, rows...)
+	for _, format := range []string{"gnu", "posix"} {
+		_, err := Load(gnuTar(t, dir, format+"-holes.tar", "-S", "--format="+format, "holes.csv"))
+		if !errors.Is(err, ErrSparseHoles) {
+			t.Errorf("tar -S --format=%s of 336 MiB, 20 rows between 16 MiB holes: %v, want ErrSparseHoles", format, err)
+		}
+	}
+}
