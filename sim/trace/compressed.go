@@ -505,7 +505,12 @@ func zerosToEnd(r *bufio.Reader) bool {
 // expansionFloor bytes. Traces compress 5 to 60 times (the bundled ones,
 // gzip -9 and bzip2 -9), and gzip (and a zip member's deflate) cannot pass
 // about 1,030 times; bzip2 packs a run of one byte a million times, so a
-// few hundred bytes of it would otherwise be read for hours.
+// few hundred bytes of it would otherwise be read for hours. The floor
+// is not lowered to spare memory: a synthetic trace of one row repeated
+// (200,000 of "0,60,1", 1.4 MB) bzip2s to 139 bytes, 10,000 times, and a
+// floor under its size would refuse it; past 16 KiB read the bound is
+// MaxExpansion's anyway, and what rows a bomb holds, the job limit
+// (Options.MaxJobs) bounds as it does a trace's.
 const (
 	MaxExpansion   = 1000
 	expansionFloor = 16 << 20

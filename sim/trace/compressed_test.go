@@ -666,3 +666,14 @@ func TestTarSparseMember(t *testing.T) {
 		}
 	}
 }
+
+// TestExpansionFloorAdmitsRepeatedRows guards expansionFloor: a synthetic
+// trace of one row repeated, 200,000 jobs in 1.4 MB, is 139 bytes of
+// bzip2 -9 (10,000 times), under MaxExpansion alone refused; a floor
+// lowered under its size to spare a bomb's memory would refuse it.
+func TestExpansionFloorAdmitsRepeatedRows(t *testing.T) {
+	tr, err := Load(filepath.Join("testdata", "same_rows.csv.bz2"))
+	if err != nil || len(tr.Jobs) != 200000 {
+		t.Fatalf("200,000 rows in 139 bytes of bzip2: %v, want them read", err)
+	}
+}
