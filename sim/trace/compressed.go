@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -102,7 +103,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 			if member != "" {
 				return name, nil, "", noMember(name, member, traces)
 			}
-			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file" + linksHint(links)}
+			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file" + linksHint(links, tarDeref+", and --hard-dereference for hard links")}
 		}
 		if err != nil {
 			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
@@ -112,7 +113,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		base := path.Base(mpath)
 		if kind := linkKind(hdr.Typeflag); kind != "" {
 			if member != "" && mpath == member {
-				return name, nil, "", linkError(name, member, kind, hdr.Linkname)
+				return name, nil, "", linkError(name, member, kind, hdr.Linkname, tarDeref)
 			}
 			links.add(fmt.Sprintf("%s (%s to %s)", clip(mpath), kind, clip(hdr.Linkname)))
 			continue
@@ -208,11 +209,18 @@ func linkKind(flag byte) string {
 	return ""
 }
 
+// How to archive the file a symbolic link points to, rather than the link.
+const (
+	tarDeref = "tar --dereference (-h)"
+	zipDeref = "zip without -y (--symlinks)"
+)
+
 // linkError is the member named, a link (kind) to target: a symbolic
-// link's content is not in the archive, and a hard link's is under its
-// target's name, which it says to name.
-func linkError(name, member, kind, target string) error {
-	want := "the trace itself in the archive: make it with tar --dereference (-h), which stores the file a symbolic link points to"
+// link's content is not in the archive (deref says how to make one that
+// holds it), and a hard link's is under its target's name, which it says
+// to name.
+func linkError(name, member, kind, target, deref string) error {
+	want := "the trace itself in the archive: make it with " + deref + ", which stores the file a symbolic link points to"
 	if kind == "a hard link" {
 		want = fmt.Sprintf("the member the archive holds its content under, %s/%s, or an archive made with tar --hard-dereference", clip(name), clip(memberPath(target)))
 	}
@@ -221,11 +229,26 @@ func linkError(name, member, kind, target string) error {
 
 // linksHint is what an archive with no trace is told of its links, if it
 // has any: a trace among them is held without its content.
-func linksHint(links memberList) string {
+func linksHint(links memberList, deref string) string {
 	if len(links.names) == 0 {
 		return ""
 	}
-	return "; its links, " + links.String() + ", are held without their content: make the archive with tar --dereference (-h), and --hard-dereference for hard links"
+	return "; its links, " + links.String() + ", are held without their content: make the archive with " + deref
+}
+
+// zipLink is the target of zf when it is a symbolic link (zip -y stores
+// the link's target as its content), ok false for another member.
+func zipLink(zf *zip.File) (target string, ok bool) {
+	if zf.Mode()&fs.ModeSymlink == 0 {
+		return "", false
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return "", true
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 4096))
+	return string(b), true
 }
 
 // ErrNoMember is returned (wrapped in *Error) when the archive member a
@@ -328,11 +351,18 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		return name, nil, nil, "", &Error{File: name, Err: err, Want: "a readable zip archive"}
 	}
 	var seen []string
-	var traces memberList
+	var traces, links memberList
 	for _, zf := range zr.File {
 		seen = append(seen, zf.Name)
 		mpath := memberPath(zf.Name)
 		base := path.Base(mpath)
+		if target, ok := zipLink(zf); ok {
+			if member != "" && mpath == member {
+				return name, nil, nil, "", linkError(name, member, "a symbolic link", target, zipDeref)
+			}
+			links.add(fmt.Sprintf("%s (a symbolic link to %s)", clip(mpath), clip(target)))
+			continue
+		}
 		if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(base, ".") || zf.UncompressedSize64 == 0 {
 			continue
 		}
@@ -373,7 +403,7 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 		return name, nil, nil, "", &Error{File: name, Err: errors.New("an OpenDocument file (.ods), which is not read"),
 			Want: "its sheet saved as CSV (LibreOffice: File > Save As > Text CSV), or soffice --headless --convert-to csv " + name}
 	}
-	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file"}
+	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file" + linksHint(links, zipDeref)}
 }
 
 // gzipStream reads the members of gzip data one after another (gzip -d

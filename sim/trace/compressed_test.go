@@ -569,19 +569,28 @@ func TestArchiveOfManyNamesHeldBounded(t *testing.T) {
 // returns the path of the archive, dir/out.
 func gnuTar(t *testing.T, dir, out string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("tar", append([]string{"-cf", out}, args...)...)
+	return archiveIn(t, dir, out, "tar", append([]string{"-cf", out}, args...)...)
+}
+
+// archiveIn runs the archiver tool in dir with args, which make the
+// archive out, and returns its path.
+func archiveIn(t *testing.T, dir, out, tool string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(tool, args...)
 	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar %v: %v: %s", args, err, b)
+		t.Fatalf("%s %v: %v: %s", tool, args, err, b)
 	}
 	return filepath.Join(dir, out)
 }
 
-// TestTarLinkMembersSaySo: a trace archived as a symbolic or hard link (tar
-// without --dereference) was "no trace in the archive", or named, "no
-// such file in the archive", though the archive lists it; each says it is
-// a link, and what to do.
-func TestTarLinkMembersSaySo(t *testing.T) {
+// TestArchiveLinkMembersSaySo: a trace archived as a symbolic or hard
+// link (tar without --dereference) was "no trace in the archive", or
+// named, "no such file in the archive", though the archive lists it; each
+// says it is a link, and what to do. A zip's symbolic link (zip -y),
+// named, was read as a trace whose header is the link's target:
+// "link.csv:1: "../jobs.csv": unknown trace format".
+func TestArchiveLinkMembersSaySo(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -597,12 +606,15 @@ func TestTarLinkMembersSaySo(t *testing.T) {
 	}
 	sym := gnuTar(t, dir, "sym.tar", "d/link.csv")
 	hard := gnuTar(t, dir, "hard.tar", "jobs.csv", "d/hard.csv")
+	zipped := archiveIn(t, dir, "sym.zip", "zip", "-q", "-y", "sym.zip", "d/link.csv")
 	for _, tt := range []struct {
 		path, want string
 		is         error
 	}{
 		{sym, `: "d/link.csv": no trace in the archive (want a tar archive holding a trace file; its links, d/link.csv (a symbolic link to ../jobs.csv), are held without their content: make the archive with tar --dereference (-h)`, ErrArchive},
 		{sym + "/d/link.csv", `: "d/link.csv": a link, whose content the archive does not hold under this name (a symbolic link to "../jobs.csv") (want the trace itself in the archive: make it with tar --dereference (-h)`, ErrLinkMember},
+		{zipped, `: "d/link.csv": no trace in the archive (want a zip archive holding a trace file; its links, d/link.csv (a symbolic link to ../jobs.csv), are held without their content: make the archive with zip without -y (--symlinks))`, ErrArchive},
+		{zipped + "/d/link.csv", `: "d/link.csv": a link, whose content the archive does not hold under this name (a symbolic link to "../jobs.csv") (want the trace itself in the archive: make it with zip without -y (--symlinks)`, ErrLinkMember},
 		{hard + "/d/hard.csv", `: "d/hard.csv": a link, whose content the archive does not hold under this name (a hard link to "jobs.csv") (want the member the archive holds its content under, hard.tar/jobs.csv, or an archive made with tar --hard-dereference)`, ErrLinkMember},
 	} {
 		_, err := Load(tt.path)
