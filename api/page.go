@@ -88,6 +88,11 @@ func setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
+	// Not the API's no-referrer: under it a browser posts the page's own
+	// forms with "Origin: null", which sameOrigin must refuse, as a
+	// sandboxed frame on any site sends it too. same-origin sends the
+	// page's address to this server alone.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 }
@@ -334,19 +339,16 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, problem string) 
 }
 
 // sameOrigin refuses page POSTs that a browser marks as coming from another
-// site (defence in depth beside the SameSite cookie and the CSRF token).
+// site (defence in depth beside the SameSite cookie and the CSRF token, and
+// the only defence of the login form, which has neither): net/http's
+// cross-origin protection, which goes by Sec-Fetch-Site and, from a browser
+// without it, by Origin, refusing "Origin: null" (a sandboxed frame's, on
+// any site).
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		return false
-	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != r.Host {
-			return false
-		}
-	}
-	return true
+	return crossOrigin.Check(r) == nil
 }
+
+var crossOrigin = http.NewCrossOriginProtection()
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	rec := &auditRecorder{ResponseWriter: w}
