@@ -107,7 +107,7 @@ cancel take.
 	fl := cmd.Flags()
 	fl.StringVar(&r.Pool, "pool", "", "the pool to burst (required)")
 	fl.IntVar(&r.GPUs, "gpus", 0, fmt.Sprintf("how many burst GPUs to hold (required); 1 to %d, within the pool's manual.max_gpus", api.MaxBurstGPUs))
-	fl.DurationVar(&dur, "for", 0, "how long, e.g. 2h or 90m (required); 1m to 720h, within the pool's manual.max_ttl")
+	fl.Var((*unsignedDuration)(&dur), "for", "how long, e.g. 2h or 90m (required); 1m to 720h, within the pool's manual.max_ttl")
 	flagRange(fl, "for", "a burst lasts from 1m to 720h (the pool's manual.max_ttl may allow less)") // as api.CheckCreateBurst says
 	fl.StringVar(&r.Reason, "reason", "", "why, e.g. the incident (required)")
 	fl.StringVar(&r.Offering, "offering", "", "pin one of the pool's offerings (default: the policy chooses)")
@@ -117,6 +117,37 @@ cancel take.
 		_ = cmd.MarkFlagRequired(n)
 	}
 	return cmd
+}
+
+// unsignedDuration is a duration flag that refuses a leading +, as the API
+// refuses a burst's "for" of "+2h": pflag's duration flag, through
+// time.ParseDuration, reads it as 2h. flagError words the refusal.
+type unsignedDuration time.Duration
+
+// errDurationSign is unsignedDuration's refusal of a "+".
+var errDurationSign = errors.New("a duration with a sign")
+
+func (d *unsignedDuration) Set(s string) error {
+	if strings.HasPrefix(s, "+") {
+		return errDurationSign
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = unsignedDuration(v)
+	return nil
+}
+
+func (d *unsignedDuration) Type() string { return "duration" }
+
+// String is "0" when unset, which --help takes for no default, as it
+// takes a duration flag's "0s".
+func (d *unsignedDuration) String() string {
+	if *d == 0 {
+		return "0"
+	}
+	return time.Duration(*d).String()
 }
 
 // checkIdempotencyKey refuses an --idempotency-key the server would.

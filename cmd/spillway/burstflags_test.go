@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -28,6 +29,27 @@ func TestBurstCreateRefusesValuesOutOfRange(t *testing.T) {
 		var ue *usageError
 		if !errors.As(err, &ue) || exitStatusCode(err) != 2 || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("--gpus %s --for %s --reason %q: %v (exit %d), want exit 2 with %q", tc.gpus, tc.dur, tc.reason, err, exitStatusCode(err), tc.want)
+		}
+	}
+}
+
+// TestBurstCreateRefusesASignedFor: --for +2h was read as 2h by pflag's
+// duration flag (time.ParseDuration) and the burst created, while the API
+// refuses a "for" of "+2h" and the page's form a for of +2h; it is a wrong
+// command line (exit 2), told without a server, naming the flag and what
+// to write. A value pflag's duration flag refuses reads as before.
+func TestBurstCreateRefusesASignedFor(t *testing.T) {
+	t.Setenv("SPILLWAY_SERVER", "http://127.0.0.1:1")
+	t.Setenv("SPILLWAY_TOKEN", "")
+	for dur, want := range map[string]string{
+		"+2h":          `--for "+2h" is a duration with a sign: write it without one, such as 2h or 90m (see spillway burst create --help)`,
+		"+90m":         `--for "+90m" is a duration with a sign`,
+		"2h30":         `--for "2h30": want a duration such as 90s, 5m or 1h30m (no day unit: 24h); did you mean 2h30m?`,
+		"99999999999h": "--for 99999999999h is out of range: a burst lasts from 1m to 720h",
+	} {
+		err := run(context.Background(), []string{"burst", "create", "--pool", "train", "--gpus", "8", "--for", dur, "--reason", "INC-1"})
+		if exitStatusCode(err) != 2 || err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--for %s: %v (exit %d), want exit 2 with %q", dur, err, exitStatusCode(err), want)
 		}
 	}
 }

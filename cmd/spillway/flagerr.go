@@ -50,6 +50,9 @@ func flagError(cmd *cobra.Command, err error) error {
 	if !ok {
 		return err
 	}
+	if m[3] == errDurationSign.Error() {
+		return fmt.Errorf("--%s %q is a duration with a sign: write it without one, such as 2h or 90m (see %s --help)", m[2], unquote(m[1]), cmd.CommandPath())
+	}
 	if strings.Contains(m[3], "value out of range") || (f.Value.Type() == "duration" && wellFormedDuration.MatchString(unquote(m[1]))) {
 		// A value past what Go's numbers hold (--gpus 99999999999999999999,
 		// --speed 1e400, --timeout 99999999999h): it is a number or a
