@@ -362,6 +362,10 @@ type Floor struct {
 	// floor short of its GPUs, as on Burst.
 	Waiting string `json:"waiting,omitempty"`
 	HeldBy  string `json:"held_by,omitempty"`
+	// WaitingUnknown, from a server that does not lead (which evaluates
+	// nothing), says it does not know what the floor waits for and names
+	// the leader to ask, as on Burst.
+	WaitingUnknown string `json:"waiting_unknown,omitempty"`
 }
 
 // Instance is one burst instance.

@@ -33,9 +33,10 @@ type backend struct {
 var _ api.Backend = (*backend)(nil)
 
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
-	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}, Leader: leaderInfo(ctx, b.elector)}
+	lease := &leaseRead{el: b.elector}
+	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}, Leader: lease.get(ctx)}
 	for _, name := range b.sched.Pools() {
-		d, err := b.Pool(ctx, name)
+		d, err := b.pool(ctx, name, lease)
 		if err != nil {
 			return api.Status{}, err
 		}
@@ -59,6 +60,27 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 }
 
 func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error) {
+	return b.pool(ctx, name, &leaseRead{el: b.elector})
+}
+
+// leaseRead reads who leads at most once, when first asked, for one
+// request: each read is a query of the lease, of up to a second
+// (leaderInfo), which a request was making for each pool.
+type leaseRead struct {
+	el   *postgres.Elector
+	done bool
+	info *api.LeaderInfo
+}
+
+func (l *leaseRead) get(ctx context.Context) *api.LeaderInfo {
+	if !l.done {
+		l.info, l.done = leaderInfo(ctx, l.el), true
+	}
+	return l.info
+}
+
+// pool is Pool, reading who leads through lease.
+func (b *backend) pool(ctx context.Context, name string, lease *leaseRead) (api.PoolDetail, error) {
 	pool, ok := b.sched.PoolSpec(name)
 	if !ok {
 		return api.PoolDetail{}, fmt.Errorf("pool %q: %w", name, api.ErrNotFound)
@@ -86,32 +108,14 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 	if p, since, ok := b.sched.Waiting(name); ok {
 		d.Snapshot.Waiting, d.Snapshot.WaitingSince = p, since
 	}
-	waits := b.waitsOf(ctx, name)
-	for _, f := range snap.Floors {
-		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
-		if w, ok := waits.waits[f.Owner]; ok {
-			burst := ""
-			if f.Kind == policy.FloorManual {
-				burst = f.Owner
-			}
-			af.Waiting, af.HeldBy = listedWaiting(w.Why, burst), heldBy(w)
-		}
-		if f.Kind == policy.FloorManual {
-			// The policy knows a burst by its ID; its owner is the
-			// principal who opened it, as on its instances.
-			af.Burst, af.Owner = f.Owner, ""
-			switch fl, err := b.store.Floor(ctx, f.Owner); {
-			case err == nil:
-				af.Owner = fl.Owner
-			case !errors.Is(err, state.ErrNotFound):
-				return api.PoolDetail{}, err
-			}
-		}
-		d.Floors = append(d.Floors, af)
-	}
-	follows, err := b.followerView(ctx, &pool, &d)
+	follows, err := b.followerView(ctx, &pool, &d, lease)
 	if err != nil {
 		return api.PoolDetail{}, err
+	}
+	if !follows {
+		if err := b.leaderFloors(ctx, snap.Floors, &d, lease); err != nil {
+			return api.PoolDetail{}, err
+		}
 	}
 	if (st.Err != "" || st.Time.IsZero()) && !follows {
 		// No tick has shown the spend (a failed tick's status holds
@@ -149,6 +153,39 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 		}
 	}
 	return d, nil
+}
+
+// leaderFloors sets d's floors from this server's last evaluation of the
+// pool, with what each waits for.
+func (b *backend) leaderFloors(ctx context.Context, floors []policy.Floor, d *api.PoolDetail, lease *leaseRead) error {
+	var waits floorWaits
+	if len(floors) > 0 {
+		waits = b.waitsOf(ctx, d.Name, lease)
+	}
+	for _, f := range floors {
+		af := api.Floor{Kind: string(f.Kind), Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		if w, ok := waits.waits[f.Owner]; ok {
+			burst := ""
+			if f.Kind == policy.FloorManual {
+				burst = f.Owner
+			}
+			af.Waiting, af.HeldBy = listedWaiting(w.Why, burst), heldBy(w)
+		}
+		af.WaitingUnknown = waits.follower
+		if f.Kind == policy.FloorManual {
+			// The policy knows a burst by its ID; its owner is the
+			// principal who opened it, as on its instances.
+			af.Burst, af.Owner = f.Owner, ""
+			switch fl, err := b.store.Floor(ctx, f.Owner); {
+			case err == nil:
+				af.Owner = fl.Owner
+			case !errors.Is(err, state.ErrNotFound):
+				return err
+			}
+		}
+		d.Floors = append(d.Floors, af)
+	}
+	return nil
 }
 
 // heldUnused is why an offering the queue left unused is held.
@@ -419,6 +456,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 	}
 	out := []api.Burst{}
 	waits := map[string]floorWaits{}
+	lease := &leaseRead{el: b.elector}
 	for _, f := range fls {
 		if f.ID <= q.After {
 			continue
@@ -430,7 +468,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 		if bu.State == "active" {
 			fw, ok := waits[bu.Pool]
 			if !ok {
-				fw = b.waitsOf(ctx, bu.Pool)
+				fw = b.waitsOf(ctx, bu.Pool, lease)
 				waits[bu.Pool] = fw
 			}
 			fw.wait(&bu)
@@ -470,13 +508,13 @@ type floorWaits struct {
 // that evaluation failed, or when this server does not lead (a follower
 // evaluates nothing, and one that lost its term holds an old plan): it
 // then says who does (follower).
-func (b *backend) waitsOf(ctx context.Context, pool string) floorWaits {
+func (b *backend) waitsOf(ctx context.Context, pool string, lease *leaseRead) floorWaits {
 	if _, ok := b.sched.PoolSpec(pool); !ok {
 		return floorWaits{gone: pool}
 	}
 	if b.elector != nil {
 		if _, leads := b.elector.Acting(); !leads {
-			return floorWaits{follower: onlyTheLeaderKnows(leaderInfo(ctx, b.elector))}
+			return floorWaits{follower: onlyTheLeaderKnows(lease.get(ctx), "the burst")}
 		}
 	}
 	st, ok := b.sched.LastStatus(pool)
@@ -490,10 +528,11 @@ func (b *backend) waitsOf(ctx context.Context, pool string) floorWaits {
 	return out
 }
 
-// onlyTheLeaderKnows is a follower's Burst.WaitingUnknown: who knows what
-// a burst waits for, as the lease says.
-func onlyTheLeaderKnows(li *api.LeaderInfo) string {
-	const what = "only the leader evaluates the pool and knows what the burst waits for"
+// onlyTheLeaderKnows is a follower's Burst.WaitingUnknown (floor: "the
+// burst") and Floor.WaitingUnknown: who knows what floor waits for, as
+// the lease says.
+func onlyTheLeaderKnows(li *api.LeaderInfo, floor string) string {
+	what := "only the leader evaluates the pool and knows what " + floor + " waits for"
 	switch {
 	case li.Error != "":
 		return fmt.Sprintf("this server (%s) does not lead: %s, and the database could not say which server leads (%s)", li.This, what, li.Error)
@@ -644,7 +683,9 @@ func (b *backend) Burst(ctx context.Context, id string) (api.Burst, error) {
 		return api.Burst{}, err
 	}
 	bu := apiBurst(f, now, counts)
-	b.waitsOf(ctx, bu.Pool).wait(&bu)
+	if bu.State == "active" {
+		b.waitsOf(ctx, bu.Pool, &leaseRead{el: b.elector}).wait(&bu)
+	}
 	return bu, nil
 }
 
@@ -662,7 +703,9 @@ func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Bu
 		return api.Burst{}, "", err
 	}
 	bu := apiBurst(f, now, counts)
-	b.waitsOf(ctx, bu.Pool).wait(&bu)
+	if bu.State == "active" {
+		b.waitsOf(ctx, bu.Pool, &leaseRead{el: b.elector}).wait(&bu)
+	}
 	return bu, f.RequestDigest, nil
 }
 

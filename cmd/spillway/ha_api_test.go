@@ -65,10 +65,21 @@ type haPair struct {
 // it; name names its database.
 func startHAPair(t *testing.T, name string) *haPair {
 	t.Helper()
+	return startHAPairWith(t, name, 1, nil)
+}
+
+// startHAPairWith is startHAPair with pools pools (train, train2, …, each
+// as train), calling prepare, if any, on the database before the servers
+// start.
+func startHAPairWith(t *testing.T, name string, pools int, prepare func(pg *fixture.Postgres, db string)) *haPair {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
 	pg, db := postgresDatabase(t, name)
+	if prepare != nil {
+		prepare(pg, db)
+	}
 	emu := emulator.New(emulator.Options{Seed: 21, BootDelay: 100 * time.Millisecond})
 	ec2 := httptest.NewServer(emu.EC2Handler())
 	t.Cleanup(ec2.Close)
@@ -102,22 +113,7 @@ providers:
     subnets: [{zone: us-east-1a, id: subnet-us-east-1a}]
     image: ami-0123456789abcdef0
 pools:
-  - name: train
-    onprem: {nodes: 1, gpus_per_node: 8}
-    interval: 100ms
-    offerings:
-      - provider: emu
-        instance_type: p4d.24xlarge
-        billing: per-second
-    limits: {max_gpus: 16}
-    scale_in: {idle: 1s, drain_timeout: 2s}
-    manual: {max_gpus: 16, max_ttl: 4h}
-    join: {agent_url: %s}
-    signals:
-      demand:
-        - type: http
-          http: {url: %s, job_gpus: job_gpus, oldest_wait_seconds: oldest_wait_seconds}
-`, pg.DSNWithoutPassword(db), ec2.URL, agent.URL, queue.URL)), 0o600); err != nil {
+`, pg.DSNWithoutPassword(db), ec2.URL)+haPools(pools, agent.URL, queue.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := func() *haAPIServer {
@@ -146,6 +142,34 @@ pools:
 		return c
 	}
 	return p
+}
+
+// haPools is the pools of startHAPairWith's config.
+func haPools(n int, agent, queue string) string {
+	var b strings.Builder
+	for i := range n {
+		name := "train"
+		if i > 0 {
+			name = fmt.Sprintf("train%d", i+1)
+		}
+		fmt.Fprintf(&b, `  - name: %s
+    onprem: {nodes: 1, gpus_per_node: 8}
+    interval: 100ms
+    offerings:
+      - provider: emu
+        instance_type: p4d.24xlarge
+        billing: per-second
+    limits: {max_gpus: 16}
+    scale_in: {idle: 1s, drain_timeout: 2s}
+    manual: {max_gpus: 16, max_ttl: 4h}
+    join: {agent_url: %s}
+    signals:
+      demand:
+        - type: http
+          http: {url: %s, job_gpus: job_gpus, oldest_wait_seconds: oldest_wait_seconds}
+`, name, agent, queue)
+	}
+	return b.String()
 }
 
 // TestHAFollowerServesAndAcceptsBursts runs two servers in-process on one

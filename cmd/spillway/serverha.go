@@ -208,7 +208,7 @@ func (s *server) startElector(ctx context.Context) (stop func()) {
 // period and its active floors (schedules and manual bursts). The live
 // signals (on-prem GPUs, queue) are read by the leader only. It says
 // whether the server follows (and so filled them in).
-func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) (bool, error) {
+func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.PoolDetail, lease *leaseRead) (bool, error) {
 	if b.elector == nil {
 		return false, nil
 	}
@@ -223,9 +223,9 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	if err != nil {
 		return true, err
 	}
-	d.Floors = d.Floors[:0]
 	for _, f := range fls {
-		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering}
+		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering,
+			WaitingUnknown: onlyTheLeaderKnows(lease.get(ctx), "the floor")}
 		if f.Kind == state.FloorManual {
 			af.Burst = f.ID
 		}

@@ -96,6 +96,10 @@ overdue while its tick waits on a cloud call says which provider's.
 								fmt.Fprintf(tw, "    waits (%s): %s\n", fl.HeldBy, oneLine(fl.Waiting, 400))
 							}
 						}
+						if u := p.ActiveFloors[0].WaitingUnknown; u != "" {
+							// A follower's: the same for every floor.
+							fmt.Fprintf(tw, "  what the floors wait for: %s\n", oneLine(u, 400))
+						}
 						if n := p.FloorsOmitted; n > 0 {
 							// The server answers the newest few.
 							fmt.Fprintf(tw, "  … and %s, not shown: spillway burst list --pool %s lists them all\n", policyPlural(n, "older manual burst"), p.Name)
