@@ -15,7 +15,7 @@ type metrics struct {
 	launchFailures, swept, unused, interruptions         *prometheus.CounterVec
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
 	stale, pending, unwritable, unreadable               *prometheus.GaugeVec
-	unknownInstances                                     *prometheus.GaugeVec
+	unknownInstances, unconfigured                       *prometheus.GaugeVec
 	terminateFailures                                    *prometheus.CounterVec
 }
 
@@ -57,12 +57,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		misconfigured:    g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
 		unwritable:       g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
 		unknownInstances: g("burst_instances_unknown", "Burst instances whose agent has read none of their GPUs for 15 minutes or more (scheduler.UnknownAlertAfter): kept as busy, never scaled in.", "pool"),
+		unconfigured:     g("unconfigured_pool_instances", "Open instances recorded for a pool this server's config lacks (removed, or another server's, mid-rollout): no pool here drains or ends them, and the sweeper keeps them.", "pool"),
 		unreadable:       g("state_unreadable", "1 when a read of the state failed at the pool's last evaluation, which went on from what it last read and launched nothing.", "pool"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances, m.terminateFailures} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances, m.unconfigured, m.terminateFailures} {
 			reg.MustRegister(col)
 		}
 	}

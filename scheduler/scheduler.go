@@ -139,9 +139,10 @@ type Scheduler struct {
 	mu       sync.Mutex
 	blocks   map[string]block // provider → block from throttling or invalid requests
 	prunedAt time.Time
-	// orphaned: when the sweeper first saw the open row of an instance
-	// whose pool the config no longer has (provider/id); Sweep's own.
-	orphaned map[string]time.Time
+	// unconfigured: the instances of pools the config lacks that the
+	// sweeper has said it keeps (provider/id, intent/provider/id for one
+	// claimed by an intent only); Sweep's own.
+	unconfigured map[string]bool
 	// strangers: when the sweeper first listed each stranger whose
 	// launch time the cloud gives as none or ahead of now
 	// (provider/id); Sweep's own (strangerSince).

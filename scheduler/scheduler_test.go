@@ -361,11 +361,13 @@ func TestSweeperEndsStrangersOfThisClusterOnly(t *testing.T) {
 	}
 }
 
-// A pool removed from the config between two runs leaves open rows that no
-// pool ticks, drains or ends: the sweeper must end their instances (after
-// its grace, counted from when it first saw them so) and their rows, not
-// leave them running, claimed by a row, for ever.
-func TestSweeperEndsInstancesOfARemovedPool(t *testing.T) {
+// A pool this server's config lacks (removed, or a leader on the old config
+// mid-rollout, while another server's has it) leaves open rows that no pool
+// here ticks, drains or ends. The sweeper must not terminate their
+// instances (it did, sweep_grace after it first saw them, without a drain,
+// while jobs may run on them): it keeps them, says so once and counts them,
+// and the pool, put back, drains and ends them as usual.
+func TestSweeperKeepsInstancesOfAnUnconfiguredPool(t *testing.T) {
 	h := newHarness(t, testPool())
 	ctx := context.Background()
 	h.setDemand(2*time.Minute, 8, 8)
@@ -379,27 +381,40 @@ func TestSweeperEndsInstancesOfARemovedPool(t *testing.T) {
 	renamed := testPool()
 	renamed.Name = "infer"
 	h.pool = renamed
+	h.logs = &lockedBuffer{}
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
 	h.restart()
-	if err := h.sched.Sweep(ctx); err != nil {
-		t.Fatal(err)
+	for _, d := range []time.Duration{0, 11 * time.Minute, time.Hour} {
+		h.clk.Step(d)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := h.emu.Calls("TerminateInstances"); n != 0 {
-		t.Fatalf("the first sweep after the pool went terminated at once (%d calls), want the grace first", n)
+		t.Fatalf("the sweeper terminated instances of a pool not in the config, without a drain (%d calls), want them kept", n)
 	}
-	h.clk.Step(11 * time.Minute)
-	if err := h.sched.Sweep(ctx); err != nil {
-		t.Fatal(err)
+	if live := h.live(); len(live) != 2 {
+		t.Fatalf("%d instances of the unconfigured pool run, want 2 kept", len(live))
 	}
-	if live := h.live(); len(live) != 0 {
-		t.Fatalf("%d instances of the removed pool still run after the sweep grace, want none (leaked)", len(live))
+	if rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train", Live: true}); err != nil || len(rs) != 2 {
+		t.Fatalf("open rows of the unconfigured pool: %+v (%v), want 2 kept", rs, err)
 	}
-	rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train"})
-	if err != nil {
-		t.Fatal(err)
+	if g := gaugeOf(t, reg, "spillway_unconfigured_pool_instances"); g != 2 {
+		t.Fatalf("spillway_unconfigured_pool_instances{pool=train} = %v, want 2", g)
 	}
-	for _, r := range rs {
-		if r.State != state.InstanceEnded || !strings.Contains(r.EndReason, "no longer in the config") {
-			t.Fatalf("row of swept instance %s: state %s, reason %q; want ended, naming the removed pool", r.ID, r.State, r.EndReason)
+	if n := strings.Count(h.logs.String(), "is not in this server's config"); n != 2 {
+		t.Fatalf("%d warnings of an instance of a pool not in the config in 3 sweeps, want one each of 2:\n%s", n, h.logs.String())
+	}
+
+	h.pool = testPool()
+	h.opts.Registerer = nil
+	h.restart()
+	h.setDemand(0)
+	h.until("the pool put back ends its instances", time.Minute, 60, func() bool { return len(h.rows(true)) == 0 })
+	for _, in := range launched {
+		if !slices.Contains(drained(h), in.ID) {
+			t.Fatalf("instance %s ended without a drain (drained: %v)", in.ID, drained(h))
 		}
 	}
 }

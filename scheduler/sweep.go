@@ -29,53 +29,39 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sweep: instances: %w", err)
 	}
-	// Rows claim their instances for their pools; the open row of a pool the
-	// config no longer has claims nothing (no pool ticks, drains or ends
-	// it): its instance is swept sweep_grace after this server first saw it
-	// so, and its row ended.
+	// Rows claim their instances, whatever their pool: the open row of a
+	// pool this server's config lacks (removed from it, or another
+	// server's config has it, mid-rollout) still claims its instance. No
+	// pool of this server ticks, drains or ends it, and ending it here
+	// would be without a drain, while jobs may run on it: it is kept,
+	// said at WARN once and counted in spillway_unconfigured_pool_instances,
+	// until a config with its pool drains and ends it.
 	claimed := make(map[string]state.Instance, len(rows))
-	orphans := make(map[string]state.Instance)
+	unconfigured := make(map[string]state.Instance)
 	for _, r := range rows {
 		key := r.Provider + "/" + r.ID
-		if _, ok := s.pools[r.Pool]; !ok && r.State != state.InstanceEnded {
-			orphans[key] = r
-			continue
-		}
 		claimed[key] = r
-	}
-	if s.orphaned == nil {
-		s.orphaned = map[string]time.Time{}
-	}
-	for key := range s.orphaned {
-		if _, ok := orphans[key]; !ok {
-			delete(s.orphaned, key)
+		if _, ok := s.pools[r.Pool]; !ok && r.State != state.InstanceEnded {
+			unconfigured[key] = r
 		}
 	}
-	for key, r := range orphans {
-		if _, ok := s.orphaned[key]; !ok {
-			s.orphaned[key] = now
-			s.log.Warn("an instance's pool is no longer in the config: no pool drains it; it is terminated, without a drain, after the sweep grace unless the pool comes back",
-				"pool", r.Pool, "provider", r.Provider, "instance", r.ID, "grace", s.opts.SweepGrace)
-		}
-	}
-	var known map[string]bool // intents of configured pools, read when first needed
-	isKnown := func(id string) (bool, error) {
+	s.sayUnconfigured(unconfigured)
+	var intentPools map[string]string // intent → its pool, read when first needed
+	poolOf := func(id string) (string, error) {
 		if id == "" {
-			return false, nil
+			return "", nil
 		}
-		if known == nil {
+		if intentPools == nil {
 			intents, err := s.opts.Store.Intents(cctx, state.IntentFilter{})
 			if err != nil {
-				return false, fmt.Errorf("sweep: intents: %w", err)
+				return "", fmt.Errorf("sweep: intents: %w", err)
 			}
-			known = make(map[string]bool, len(intents))
+			intentPools = make(map[string]string, len(intents))
 			for _, in := range intents {
-				if _, ok := s.pools[in.Pool]; ok {
-					known[in.ID] = true
-				}
+				intentPools[in.ID] = in.Pool
 			}
 		}
-		return known[id], nil
+		return intentPools[id], nil
 	}
 	var errs []error
 	if !s.opts.DryRun {
@@ -124,18 +110,18 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
-			if since, ok := s.orphaned[name+"/"+in.ID]; ok && now.Sub(since) < s.opts.SweepGrace {
-				continue
-			}
 			if now.Sub(s.strangerSince(name, in, now, seen)) < s.opts.SweepGrace {
 				continue
 			}
-			ours, err := isKnown(in.Tags[providers.TagIntent])
+			pool, err := poolOf(in.Tags[providers.TagIntent])
 			if err != nil {
 				return err
 			}
-			if ours {
-				continue // its pool adopts it
+			if pool != "" {
+				// Its pool adopts it; one this server's config lacks is
+				// another server's, or an operator's, to end with a drain.
+				s.sayUnconfiguredIntent(name, in.ID, pool)
+				continue
 			}
 			strays = append(strays, in.ID)
 		}
@@ -162,15 +148,6 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		ended := providers.Ended(strays, err)
 		for _, id := range ended {
 			s.log.Warn("swept an instance no state row claims", "provider", name, "instance", id, "grace", s.opts.SweepGrace)
-			r, ok := orphans[name+"/"+id]
-			if !ok {
-				continue
-			}
-			r.State, r.EndedAt, r.UpdatedAt = state.InstanceEnded, now, now
-			r.EndReason = fmt.Sprintf("swept: its pool %q is no longer in the config", r.Pool)
-			if err := s.opts.Store.PutInstance(cctx, r); err != nil {
-				errs = append(errs, fmt.Errorf("sweep: record instance %s: %w", id, err))
-			}
 		}
 		s.metrics.swept.WithLabelValues(name).Add(float64(len(ended)))
 	}
@@ -178,6 +155,46 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// sayUnconfigured logs, once each, the open rows of pools this server's
+// config lacks, which it keeps, and counts them by pool.
+func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
+	if s.unconfigured == nil {
+		s.unconfigured = map[string]bool{}
+	}
+	for key := range s.unconfigured {
+		if _, ok := rows[key]; !ok && !strings.HasPrefix(key, "intent/") {
+			delete(s.unconfigured, key)
+		}
+	}
+	s.metrics.unconfigured.Reset()
+	for key, r := range rows {
+		s.metrics.unconfigured.WithLabelValues(r.Pool).Inc()
+		if s.unconfigured[key] {
+			continue
+		}
+		s.unconfigured[key] = true
+		s.log.Warn("an instance's pool is not in this server's config: no pool here drains or ends it, and it is kept, not swept; "+
+			"put the pool back (a config with it drains and ends its instances as usual) or end it by hand",
+			"pool", r.Pool, "provider", r.Provider, "instance", r.ID, "state", r.State)
+	}
+}
+
+// sayUnconfiguredIntent logs, once, an instance the sweeper keeps as an
+// intent of a pool claims it, a pool this server's config lacks.
+func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string) {
+	if _, ok := s.pools[pool]; ok {
+		return
+	}
+	key := "intent/" + provider + "/" + id
+	if s.unconfigured[key] {
+		return
+	}
+	s.unconfigured[key] = true
+	s.log.Warn("an instance launched for a pool not in this server's config has no row: no pool here adopts, drains or ends it, and it is kept, not swept; "+
+		"put the pool back (a config with it adopts, drains and ends it) or end it by hand",
+		"pool", pool, "provider", provider, "instance", id)
 }
 
 // prune deletes history older than the retention, at most once an hour.

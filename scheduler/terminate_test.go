@@ -44,63 +44,6 @@ func TestPartlyFailedTerminateRecordsTheEndedInstances(t *testing.T) {
 	}
 }
 
-// A sweep of two instances of a removed pool that EC2 ends in part (the
-// second of two one-instance batches throttled): the row of the instance
-// it ended is ended at once, not left open for ever (the next sweep no
-// longer lists a terminated instance), and the other is swept again.
-func TestPartlyFailedSweepEndsTheRowsOfTheEndedInstances(t *testing.T) {
-	h := newHarness(t, testPool())
-	terminates := throttleSecondTerminate(t, h)
-
-	ctx := context.Background()
-	h.setDemand(2*time.Minute, 8, 8)
-	h.tick()
-	if n := len(h.live()); n != 2 {
-		t.Fatalf("after a 16-GPU spike: %d instances, want 2", n)
-	}
-	h.clk.Step(time.Hour)
-	renamed := testPool()
-	renamed.Name = "infer"
-	h.pool = renamed
-	h.restart()
-	if err := h.sched.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.clk.Step(11 * time.Minute)
-	if err := h.sched.Sweep(ctx); err == nil {
-		t.Fatal("the sweep whose second terminate was throttled returned no error")
-	}
-	ended := func() (n int, open []string) {
-		rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.State == state.InstanceEnded {
-				n++
-			} else {
-				open = append(open, r.ID+" "+string(r.State))
-			}
-		}
-		return n, open
-	}
-	if n := terminates(); n != 2 {
-		t.Fatalf("%d TerminateInstances calls in the sweep, want 2 (one ended, one throttled)", n)
-	}
-	if n, open := ended(); n != 1 {
-		t.Fatalf("after a sweep that ended one of two instances: %d rows ended (open: %v), want the ended instance's row ended", n, open)
-	}
-	if err := h.sched.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, open := ended(); n != 2 {
-		t.Fatalf("after the next sweep: %d rows ended (open: %v), want both", n, open)
-	}
-	if live := h.live(); len(live) != 0 {
-		t.Fatalf("%d instances of the removed pool still run, want none", len(live))
-	}
-}
-
 // throttleSecondTerminate gives h an AWS provider, terminating one
 // instance per call, whose second TerminateInstances call EC2 throttles,
 // and restarts h's scheduler with it. It returns the count of
