@@ -22,10 +22,13 @@ const (
 
 // Codes of the capacity errors the scheduler records for a launch that
 // delivered nothing though the cloud ran it: an instance that never
-// joined, and a spot instance reclaimed before it joined.
+// joined, a spot instance reclaimed before it joined, and an instance the
+// cloud ran in the other market than asked (on-demand for spot, or the
+// reverse).
 const (
 	CodeJoinTimeout      = "JoinTimeout"
 	CodeSpotInterruption = "SpotInterruption"
+	CodeOtherMarket      = "OtherMarket"
 )
 
 // CapacityCache remembers recent capacity and quota failures so the policy
@@ -190,6 +193,8 @@ func causeOf(err error) string {
 		return policy.WhyNeverJoined
 	case CodeSpotInterruption:
 		return policy.WhyReclaimedBooting
+	case CodeOtherMarket:
+		return policy.WhyOtherMarket
 	}
 	return ""
 }

@@ -436,6 +436,9 @@ const (
 	causeTransient = "transient"
 	// causeChanged: a pending intent whose config changed, not retried.
 	causeChanged = "config_changed"
+	// causeOtherMarket: an instance the cloud ran in the other market
+	// than its offering's (otherMarket).
+	causeOtherMarket = "other_market"
 )
 
 // shuttingDown is the outcome of a step a tick did not start because the

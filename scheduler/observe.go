@@ -215,12 +215,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			}
 			continue
 		}
-		if why, ok := resized(r, ci); ok && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
+		if why, ok := notItsOffering(r, ci); ok && (r.State == state.InstanceBooting || r.State == state.InstanceRunning) {
 			// Counted as the offering it was launched as, it would be
 			// room for the queue it may not have and bill at a price
-			// it no longer has (a larger type past the budget).
-			s.log.Warn("instance type changed outside Spillway: ending it", "pool", pool, "instance", r.ID, "was", r.InstanceType, "now", ci.InstanceType)
-			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s", r.ID, why))
+			// it no longer has (a larger type, or on-demand for spot,
+			// past the budget).
+			s.log.Warn("instance is not its offering any more: ending it", "pool", pool, "instance", r.ID, "why", why)
+			if _, other := otherMarket(r, ci); other {
+				// A launch answer, not a change: asked again, the
+				// cloud would answer so again, each tick.
+				s.neverJoined(t, r, providers.CodeOtherMarket, causeOtherMarket, why)
+			} else {
+				t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s", r.ID, why))
+			}
 			if r.State == state.InstanceBooting {
 				ends = append(ends, instEnd{row: r, reason: why}) // no job yet
 			} else {
@@ -272,6 +279,29 @@ func liveliness(s providers.State) int {
 		return 1
 	}
 	return 0 // terminated
+}
+
+// notItsOffering reports why r's instance, which the cloud lists as ci,
+// is not the offering it is counted as: resized, or in another market.
+func notItsOffering(r *state.Instance, ci providers.Instance) (string, bool) {
+	if why, ok := resized(r, ci); ok {
+		return why, true
+	}
+	return otherMarket(r, ci)
+}
+
+// otherMarket reports why r's instance, which the cloud lists as ci, is
+// not in its offering's market: a launch asked as spot that the cloud ran
+// on-demand (or the reverse). Counted at its offering's spot price, an
+// on-demand instance billed three times that past max_cost_per_hour and
+// the budget, for as long as it ran; one ran as spot when on-demand was
+// asked may be reclaimed under jobs the pool placed on it as lasting. It
+// is drained and ended, as a resized one is.
+func otherMarket(r *state.Instance, ci providers.Instance) (string, bool) {
+	if ci.Market == "" || r.Market == "" || string(ci.Market) == r.Market {
+		return "", false
+	}
+	return fmt.Sprintf("the cloud runs it as %s, its offering %s asked for %s: not counted at its offering's price and market; drained and terminated", ci.Market, r.Offering, r.Market), true
 }
 
 // resized reports why r's instance, which the cloud lists as ci, is no
@@ -546,7 +576,9 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		// with the cloud's, the row agreed with every listing of an
 		// instance launched as another type, never seen as resized,
 		// and counted at its offering's GPUs and price while it ran.
-		Zone: ci.Zone, InstanceType: cmp.Or(o.InstanceType, ci.InstanceType), Market: string(cmp.Or(ci.Market, o.Market)),
+		// Its market likewise: an on-demand answer to a spot ask was
+		// counted at the spot price (otherMarket ends it).
+		Zone: ci.Zone, InstanceType: cmp.Or(o.InstanceType, ci.InstanceType), Market: string(cmp.Or(o.Market, ci.Market)),
 		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
