@@ -419,6 +419,42 @@ func TestSweeperKeepsInstancesOfAnUnconfiguredPool(t *testing.T) {
 	}
 }
 
+// An instance launched under an intent of a pool this server's config
+// lacks, that no row records (its launch answer lost when the server on the
+// config with that pool died): the sweeper took it for a stranger, as it
+// looked for the intents of its configured pools only, and terminated it
+// without a drain sweep_grace after its launch. It keeps it, and says so
+// once; a server with the pool adopts it.
+func TestSweeperKeepsAnInstanceOfAnUnconfiguredPoolsIntent(t *testing.T) {
+	other := testPool()
+	other.Name = "infer"
+	h := newHarness(t, other)
+	h.logs = &lockedBuffer{}
+	h.restart()
+	ctx := context.Background()
+	in := state.Intent{ID: "20261130t090000-trainintent", Pool: "train", Provider: provName, Offering: "p4d", Count: 1,
+		ClientToken: "train-intent-1", Status: state.IntentPending, CreatedAt: h.clk.Now(), UpdatedAt: h.clk.Now()}
+	if err := h.store.CreateIntent(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: in.ClientToken,
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: "train", providers.TagIntent: in.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []time.Duration{time.Hour, 11 * time.Minute} {
+		h.clk.Step(d)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 0 {
+		t.Fatalf("the sweeper terminated the instance of another pool's intent, without a drain (%d calls), want it kept", n)
+	}
+	if n := strings.Count(h.logs.String(), "launched for a pool not in this server's config"); n != 1 {
+		t.Fatalf("%d warnings of the instance kept for another pool's intent in 2 sweeps, want 1:\n%s", n, h.logs.String())
+	}
+}
+
 // launchThenMoveOffering launches one instance on the test pool's first
 // offering, then restarts the scheduler with that offering removed from the
 // config and the pool's other offering moved to a second provider ("other",

@@ -46,6 +46,8 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 	}
 	s.sayUnconfigured(unconfigured)
+	intentOnly := map[string]bool{} // the instances kept for an intent of a pool not configured
+	defer s.forgetUnconfigured(intentOnly)
 	var intentPools map[string]string // intent → its pool, read when first needed
 	poolOf := func(id string) (string, error) {
 		if id == "" {
@@ -120,7 +122,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if pool != "" {
 				// Its pool adopts it; one this server's config lacks is
 				// another server's, or an operator's, to end with a drain.
-				s.sayUnconfiguredIntent(name, in.ID, pool)
+				s.sayUnconfiguredIntent(name, in.ID, pool, intentOnly)
 				continue
 			}
 			strays = append(strays, in.ID)
@@ -183,11 +185,12 @@ func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
 
 // sayUnconfiguredIntent logs, once, an instance the sweeper keeps as an
 // intent of a pool claims it, a pool this server's config lacks.
-func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string) {
+func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string, seen map[string]bool) {
 	if _, ok := s.pools[pool]; ok {
 		return
 	}
 	key := "intent/" + provider + "/" + id
+	seen[key] = true
 	if s.unconfigured[key] {
 		return
 	}
@@ -195,6 +198,16 @@ func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string) {
 	s.log.Warn("an instance launched for a pool not in this server's config has no row: no pool here adopts, drains or ends it, and it is kept, not swept; "+
 		"put the pool back (a config with it adopts, drains and ends it) or end it by hand",
 		"pool", pool, "provider", provider, "instance", id)
+}
+
+// forgetUnconfigured drops the instances kept for an intent only that
+// this sweep did not see so (adopted, ended, or not listed).
+func (s *Scheduler) forgetUnconfigured(seen map[string]bool) {
+	for key := range s.unconfigured {
+		if strings.HasPrefix(key, "intent/") && !seen[key] {
+			delete(s.unconfigured, key)
+		}
+	}
 }
 
 // prune deletes history older than the retention, at most once an hour.
