@@ -12,8 +12,9 @@ import (
 )
 
 // Sweep ends instances carrying this cluster's tag that no state row and no
-// intent of a configured pool claims, once they are older than the sweep
-// grace. Instances of another cluster, or without Spillway's tags, are never
+// intent claims, once they are older than the sweep grace; a row or intent
+// of a pool this server's config lacks claims its instance too (it is kept,
+// and said). Instances of another cluster, or without Spillway's tags, are never
 // listed by providers and so never touched.
 func (s *Scheduler) Sweep(ctx context.Context) error {
 	ctx, _, ok := s.acting(ctx)
