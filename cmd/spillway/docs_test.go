@@ -158,6 +158,7 @@ var otherTools = map[string]string{
 	"--parsable": "sacct", "--parsable2": "sacct", "--allusers": "sacct", "--starttime": "sacct",
 	"--endtime": "sacct", "--format": "sacct", "--duplicates": "sacct", "--noheader": "sacct", "--begin": "sbatch",
 	"--array": "sbatch", "--constraint": "sbatch", "--mem-per-cpu": "sbatch",
+	"--dereference": "tar", "--hard-dereference": "tar",
 }
 
 // TestDocsNameOnlyRealFlags: a --flag the docs name anywhere, prose and
