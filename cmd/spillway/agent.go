@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	nv "github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -213,7 +214,7 @@ cannot be read; 1 when it cannot serve (--listen in use).`, nvml.MaxProcesses, n
 	host, _ := os.Hostname()
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", ":9401", "address to serve /metrics, /v1/gpus, /healthz, /livez and /readyz on: host:port, the port from 0 to 65535 (0 picks a free one)")
-	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label)")
+	f.StringVar(&o.node, "node", host, "node name reported with every GPU (Hostname label), at most "+strconv.Itoa(maxNodeName)+" bytes of printable characters")
 	f.DurationVar(&o.interval, "interval", time.Second, "time between two samples, "+config.DurationString(minAgentInterval)+" to "+config.DurationString(maxAgentInterval))
 	f.DurationVar(&o.sampleTimeout, "sample-timeout", nvml.DefaultSampleTimeout, fmt.Sprintf("longest a sample may take: a GPU whose NVML call is stuck in the driver past it is served unknown (the others as read), and a sample stuck counting the GPUs fails with every GPU served unknown (unhealthy once stuck for a minute), %s to %s", config.DurationString(minSampleTimeout), config.DurationString(maxSampleTimeout)))
 	f.Float64Var(&o.busyUtil, "busy-util", nvml.DefaultThresholds.BusyUtil, "utilisation in percent from which a GPU is busy, 0 to 100")
@@ -257,9 +258,31 @@ func checkAgentFlags(o agentOptions) error {
 		// Every series' Hostname label: one that is not UTF-8 fails the
 		// whole /metrics.
 		return usagef("--node %q is not UTF-8: want the node's name as the on-prem scheduler knows it", o.node)
+	case len(o.node) > maxNodeName:
+		// Every GPU and every series carries it: 256 GPUs of a name of
+		// 128 KiB (the most one argument takes) pass the 4 MiB the
+		// server reads of /v1/gpus, and the node is unknown for good.
+		return usagef("--node %q… is %d bytes: %s", o.node[:nodeNameShown], len(o.node), nodeNameRange)
+	case strings.ContainsFunc(o.node, notPrintable):
+		return usagef("--node %q holds a control or other unprintable character: %s", o.node, nodeNameRange)
 	}
 	return nil
 }
+
+// maxNodeName bounds --node as Kubernetes bounds a node's name (a DNS
+// subdomain) and a hostname is bounded: 253 bytes. A longer one is
+// quoted by its first nodeNameShown bytes.
+const (
+	maxNodeName   = 253
+	nodeNameShown = 40
+)
+
+var nodeNameRange = fmt.Sprintf("want the node's name as the on-prem scheduler knows it, at most %d bytes of printable characters", maxNodeName)
+
+// notPrintable says whether r cannot stand in a node's name: a control
+// character (a newline splits /healthz's lines and the server's log) or
+// any other rune unicode does not print.
+func notPrintable(r rune) bool { return !unicode.IsPrint(r) }
 
 // listenAddress says whether addr is host:port with a port number from 0
 // to 65535; the host, when given, is left to net.Listen (a name it cannot

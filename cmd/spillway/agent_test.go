@@ -79,6 +79,9 @@ func TestAgentFlagErrors(t *testing.T) {
 		{[]string{"agent", "--busy-processes", "99999999999999999999"}, "--busy-processes 99999999999999999999 is out of range: want 0 (ignore processes) to 4096"},
 		{[]string{"agent", "--node", " "}, "--node is empty"},
 		{[]string{"agent", "--node", "gpu-\xff"}, `--node "gpu-\xff" is not UTF-8`},
+		{[]string{"agent", "--node", strings.Repeat("n", 254)}, `--node "` + strings.Repeat("n", 40) + `"… is 254 bytes: want the node's name as the on-prem scheduler knows it, at most 253 bytes of printable characters`},
+		{[]string{"agent", "--node", "gpu-07\nok"}, `--node "gpu-07\nok" holds a control or other unprintable character: want`},
+		{[]string{"agent", "--node", "gpu-\u200b07"}, `holds a control or other unprintable character`},
 		{[]string{"agent", "--max-connections", "0"}, "--max-connections 0: want 1 to 4096"},
 		{[]string{"agent", "--max-connections", "5000"}, "--max-connections 5000: want 1 to 4096"},
 		{sim("--replay-speed", "0.001"), "--replay-speed 0.001: want a number from 0.01 to 3600"},
@@ -119,7 +122,7 @@ func TestAgentFlagRangesInHelp(t *testing.T) {
 	for flag, want := range map[string]string{
 		"listen": "the port from 0 to 65535", "interval": "10ms to 1h", "sample-timeout": "100ms to 1h",
 		"busy-util": "0 to 100", "busy-processes": "0 (ignore processes) to 4096", "max-connections": "1 to 4096",
-		"replay-speed": "0.01 to 3600", "idle-allocated": "0 to 1",
+		"replay-speed": "0.01 to 3600", "idle-allocated": "0 to 1", "node": "at most 253 bytes of printable characters",
 	} {
 		if u := f.Lookup(flag).Usage; !strings.Contains(u, want) {
 			t.Errorf("--%s's help %q does not say %q", flag, u, want)
