@@ -186,6 +186,10 @@ type PoolSummary struct {
 	OnPremTotal   int `json:"onprem_gpus"`
 	OnPremBusy    int `json:"onprem_busy_gpus"`
 	IdleAllocated int `json:"onprem_idle_allocated_gpus"`
+	// OnPremUnhealthy are on-prem GPUs their agent reports unhealthy (a
+	// wedged driver, broken memory, fallen off the bus), counted in
+	// OnPremBusy: they take no job until their node is rebooted.
+	OnPremUnhealthy int `json:"onprem_unhealthy_gpus"`
 	// Queue demand.
 	PendingJobs int      `json:"pending_jobs"`
 	PendingGPUs int      `json:"pending_gpus"`
@@ -302,9 +306,11 @@ type Snapshot struct {
 	OnPremTotal   int       `json:"onprem_gpus"`
 	OnPremBusy    int       `json:"onprem_busy_gpus"`
 	IdleAllocated int       `json:"onprem_idle_allocated_gpus"`
-	PendingJobs   int       `json:"pending_jobs"`
-	PendingGPUs   int       `json:"pending_gpus"`
-	OldestWait    Duration  `json:"oldest_wait"`
+	// OnPremUnhealthy are GPUs of OnPremBusy their agent reports unhealthy.
+	OnPremUnhealthy int      `json:"onprem_unhealthy_gpus"`
+	PendingJobs     int      `json:"pending_jobs"`
+	PendingGPUs     int      `json:"pending_gpus"`
+	OldestWait      Duration `json:"oldest_wait"`
 	// Stale names signals that were missing or old.
 	Stale []string `json:"stale,omitempty"`
 	// Held names what the policy does not launch now, and why: offerings

@@ -298,6 +298,9 @@ func attention(s Snapshot, late bool, age Duration) []string {
 	if len(s.Stale) > 0 {
 		out = append(out, "signals stale")
 	}
+	if s.OnPremUnhealthy > 0 && s.Known() {
+		out = append(out, fmt.Sprintf("%d on-prem GPUs unhealthy", s.OnPremUnhealthy))
+	}
 	return out
 }
 

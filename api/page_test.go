@@ -97,6 +97,10 @@ func TestPageLogin(t *testing.T) {
 		t.Fatalf("page: %d", resp.StatusCode)
 	}
 	for _, want := range []string{"Pool training", "Pool inference", "30 / 32 GPUs busy", "2 allocated but idle (waste)", "6 jobs, 24 GPUs",
+		// Unhealthy GPUs counted busy are told apart, in the pool and in
+		// the overview.
+		`<p class="error" id="unhealthy-training">8 of them unhealthy: they take no job until their node is rebooted (their agent's /healthz says why)</p>`,
+		"<td>8 on-prem GPUs unhealthy</td>",
 		"i-0a1b2c3d4e5f60001", "weekday-peak", "<td>b-0001 (alice)</td>", `<tr class="floor"><td>manual</td><td>b-0001 (<bdi>alice</bdi>)</td>`, "INC-4211: eval backlog before the release", "$1234.56 of $20000.00",
 		"capacity: aws-p5-ondemand in us-east-1a is out of stock", "<svg", "<polyline",
 		// A floor short of its GPUs says what holds it back.

@@ -20,7 +20,7 @@ func Fixture(now func() time.Time) *Memory {
 	t0 := FixtureTime
 	m.AddPool(api.PoolDetail{
 		Name: "training",
-		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 32, OnPremBusy: 30, IdleAllocated: 2,
+		Snapshot: api.Snapshot{Time: t0.Add(-20 * time.Second), OnPremTotal: 32, OnPremBusy: 30, IdleAllocated: 2, OnPremUnhealthy: 8,
 			PendingJobs: 6, PendingGPUs: 24, OldestWait: api.Duration(12 * time.Minute),
 			Held:    []api.Held{{What: "aws-p5-ondemand", Why: "out of stock", Until: t0.Add(7 * time.Minute)}},
 			LeftOut: []string{"slurm:gpu: 2 jobs pending for QOSMaxGRESPerUser"}, CountedLarger: 1},

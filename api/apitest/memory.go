@@ -84,6 +84,7 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	d := &p.detail
 	s := api.PoolSummary{Name: d.Name}
 	s.OnPremTotal, s.OnPremBusy, s.IdleAllocated = d.Snapshot.OnPremTotal, d.Snapshot.OnPremBusy, d.Snapshot.IdleAllocated
+	s.OnPremUnhealthy = d.Snapshot.OnPremUnhealthy
 	s.PendingJobs, s.PendingGPUs, s.OldestWait = d.Snapshot.PendingJobs, d.Snapshot.PendingGPUs, d.Snapshot.OldestWait
 	s.Instances, s.CloudGPUs = 0, 0
 	for _, i := range d.Instances {

@@ -41,7 +41,7 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 			return api.Status{}, err
 		}
 		ps := api.PoolSummary{
-			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy,
+			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy, OnPremUnhealthy: d.Snapshot.OnPremUnhealthy,
 			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
 			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
 			Held: d.Snapshot.Held, Stale: d.Snapshot.Stale,
@@ -91,7 +91,8 @@ func (b *backend) pool(ctx context.Context, name string, lease *leaseRead) (api.
 		Name: name,
 		Snapshot: api.Snapshot{
 			Time: st.Time, Interval: api.Duration(pool.Interval.D()), Error: st.Err, OnPremTotal: snap.OnPremGPUs, OnPremBusy: snap.OnPremBusyGPUs, IdleAllocated: snap.IdleAllocatedGPUs,
-			PendingJobs: snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
+			OnPremUnhealthy: snap.OnPremUnhealthyGPUs,
+			PendingJobs:     snap.PendingJobs, PendingGPUs: snap.PendingGPUs, OldestWait: api.Duration(snap.OldestWait), Stale: snap.Stale,
 			Held: heldOf(&pool, snap.Unused, st.Unavailable, st.Time), LeftOut: snap.LeftOut, CountedLarger: snap.Larger,
 		},
 		Spend:     api.Spend{PeriodStart: st.Spend.PeriodStart, PeriodEnd: st.Spend.PeriodEnd, Accrued: st.Spend.Accrued},

@@ -85,6 +85,11 @@ overdue while its tick waits on a cloud call says which provider's.
 					}
 				}
 				for _, p := range st.Pools {
+					if line := unhealthyLine(p); line != "" {
+						fmt.Fprintf(tw, "\n%s: %s\n", p.Name, line)
+					}
+				}
+				for _, p := range st.Pools {
 					if len(p.ActiveFloors) > 0 {
 						// What holds burst GPUs up, whatever the queue:
 						// floors add up, within the pool's limits.
@@ -180,6 +185,16 @@ func drainingLine(in api.Instance, now time.Time) string {
 
 func snapshotOf(p api.PoolSummary) api.Snapshot {
 	return api.Snapshot{Time: p.Evaluated, Interval: p.Interval, Error: p.Error, TickLength: p.TickLength, Waiting: p.Waiting, WaitingSince: p.WaitingSince}
+}
+
+// unhealthyLine says, under the status table, how many of a pool's
+// on-prem GPUs their agents report unhealthy, or "": ON-PREM BUSY counts
+// them, and a busy GPU reads as work running, not as a node to reboot.
+func unhealthyLine(p api.PoolSummary) string {
+	if p.OnPremUnhealthy <= 0 || !snapshotOf(p).Known() {
+		return ""
+	}
+	return fmt.Sprintf("%d of the %d on-prem GPUs counted busy are unhealthy (a wedged driver, broken memory, fallen off the bus): they take no job until their node is rebooted; their agent's /healthz says why", p.OnPremUnhealthy, p.OnPremBusy)
 }
 
 // evaluationLine says, under the status table, why a pool's row is
