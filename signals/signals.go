@@ -157,6 +157,10 @@ type Baseline struct {
 	// UnknownCauses says, for each entry of Unknown, why it is unknown
 	// ("connection refused", "sample 45s old").
 	UnknownCauses map[string]string
+	// Wedged maps each node whose agent says its driver wedged before it
+	// could open any GPU (so it lists none) to the agent's error: the
+	// pool counts gpus_per_node unhealthy GPUs for it, busy, never free.
+	Wedged map[string]string
 }
 
 // BaselineSource reads the on-prem GPU baseline.

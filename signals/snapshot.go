@@ -145,6 +145,13 @@ func Assemble(pool policy.Pool, now time.Time, base *BaselineReading, demands []
 				s.IdleAllocatedGPUs++
 			}
 		}
+		// A node whose driver wedged before any GPU was opened lists none:
+		// its GPUs, unknown in number, count as a node's, unhealthy.
+		for range b.Wedged {
+			s.OnPremGPUs += pool.OnPrem.GPUsPerNode
+			s.OnPremBusyGPUs += pool.OnPrem.GPUsPerNode
+			s.OnPremUnhealthyGPUs += pool.OnPrem.GPUsPerNode
+		}
 		for _, n := range b.Unknown {
 			s.OnPremGPUs += pool.OnPrem.GPUsPerNode
 			s.OnPremBusyGPUs += pool.OnPrem.GPUsPerNode

@@ -200,7 +200,9 @@ While NVML fails to initialise for another reason than a missing library
 --interval: /healthz, /readyz and /v1/gpus answer 503 with "NVML not
 ready" and NVML's error, so the server tells an agent up without its GPUs
 from a node that is not there. A first sample that fails is served the
-same way.
+same way; one stuck for a minute opening the GPUs (the driver wedged at
+boot, no GPU to mark unhealthy) adds "wedged_since" to /v1/gpus's 503,
+and the server counts the node's gpus_per_node GPUs unhealthy.
 
 Exit status: 0 after Ctrl-C or SIGTERM; 2 when a flag is refused; 3 when the
 NVIDIA driver library (libnvidia-ml.so.1) is not found, so the node's GPUs

@@ -272,6 +272,19 @@ type agentResponse struct {
 	// its GPUs are then the last good sample's, each marked unknown, or
 	// unhealthy once the agent judges its driver wedged (wedged).
 	Error string `json:"error"`
+	// WedgedSince, in a 503 answer (no sample to serve), is the agent's
+	// verdict that its driver wedged before any GPU was opened (Init or
+	// DeviceGetCount stuck for a minute at start), and since when.
+	WedgedSince time.Time `json:"wedged_since"`
+}
+
+// wedgedUnopened says whether r is the 503 answer of an agent whose
+// driver wedged before it could open any GPU: no GPU is listed to mark
+// unhealthy, so the node's are counted so by the pool (gpus_per_node),
+// rather than the node unknown, which holds the whole pool until the
+// node is rebooted.
+func (r agentResponse) wedgedUnopened() bool {
+	return !r.WedgedSince.IsZero() && r.Node != "" && len(r.GPUs) == 0
 }
 
 // wedged says whether r is an agent's verdict that its driver is wedged:
@@ -345,6 +358,10 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		err := r.err
 		// Times are compared, not subtracted and negated: a sample
 		// centuries away saturates time.Duration, and -MinInt64 is itself.
+		if err == nil && r.resp.wedgedUnopened() {
+			a.countWedged(&b, r.resp)
+			continue
+		}
 		if sample := r.resp.SampleTime; err == nil && !r.resp.wedged() {
 			if sample.Before(now.Add(-a.cfg.MaxSampleAge)) {
 				err = fmt.Errorf("latest sample is %s old (max %s): the agent's NVML reads are stuck%s", span(now.Sub(sample), sample), a.cfg.MaxSampleAge, agentSays(r.resp))
@@ -394,6 +411,15 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		return b, fmt.Errorf("%s: none of %d agents answered (e.g. %s: %s)", a.Name(), len(targets), first, b.UnknownCauses[first])
 	}
 	return b, nil
+}
+
+// countWedged lists r's node in b.Wedged with the agent's error: a node
+// listed twice (by name and by address) is listed once.
+func (a *Agents) countWedged(b *signals.Baseline, r agentResponse) {
+	if b.Wedged == nil {
+		b.Wedged = map[string]string{}
+	}
+	b.Wedged[r.Node] = signals.Shorten(r.Error, 300)
 }
 
 // agentSays is what r's agent says of its failed sample, for an unknown
@@ -491,6 +517,19 @@ func (a *Agents) warnDuplicate(target, first, uuid string) {
 	a.log.Warn("a GPU is served by two targets: its GPUs are counted once; list each node once", "target", target, "first", first, "gpu", uuid)
 }
 
+// wedgedAnswer is an agent's 503 answer saying its driver wedged before
+// any GPU was opened (agentResponse.wedgedUnopened), whole and well
+// formed; ok is false for any other answer.
+func wedgedAnswer(status int, body []byte, tooLarge *httpclient.TooLargeError) (r agentResponse, ok bool) {
+	if status != http.StatusServiceUnavailable || tooLarge != nil {
+		return agentResponse{}, false
+	}
+	if json.Unmarshal(body, &r) != nil || signals.DuplicateKey(body) != nil {
+		return agentResponse{}, false
+	}
+	return r, r.wedgedUnopened()
+}
+
 func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, error) {
 	u, err := agentURL(target)
 	if err != nil {
@@ -515,6 +554,9 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 	var tooLarge *httpclient.TooLargeError
 	if err != nil && !errors.As(err, &tooLarge) {
 		return agentResponse{}, fmt.Errorf("GET %s: reading body: %w", u, err)
+	}
+	if r, ok := wedgedAnswer(resp.StatusCode, body, tooLarge); ok {
+		return r, nil
 	}
 	if resp.StatusCode != http.StatusOK {
 		// The body, logged every tick, may be of any length.

@@ -35,13 +35,7 @@ import (
 // the agent judges its driver wedged, its GPUs count unhealthy, never
 // free, and the pool is not held for them.
 func TestWedgedAgentCountsItsGPUsUnhealthy(t *testing.T) {
-	mock := dgxh100.New()
-	for _, d := range mock.Devices {
-		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
-	}
+	mock := idleH100()
 	clk := clocktesting.NewFakeClock(t0)
 	s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(clk.Now))
 	if err != nil {
@@ -117,5 +111,76 @@ func sampleStuck(t *testing.T, a *nvml.Agent, clk *clocktesting.FakeClock, step 
 	case <-done:
 	case <-ctx.Done():
 		t.Fatal("SampleOnce did not return")
+	}
+}
+
+// idleH100 is a DGX H100 mock node whose GPUs are healthy and idle.
+func idleH100() *server.Server {
+	mock := dgxh100.New()
+	for _, d := range mock.Devices {
+		d := d.(*server.Device)
+		nvml.HealthyMock(d)
+		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+	}
+	return mock
+}
+
+// TestAgentWedgedBeforeOpeningCountsUnhealthy: a real agent whose NVML
+// Init hangs at start (a driver wedged at boot) opens no GPU: /v1/gpus
+// answers 503, with no GPU to mark unhealthy. Before, the agents source
+// took any 503 for a node unknown: its pool's signal was stale and the
+// engine held the whole pool (no launch for its queue) until the node
+// was rebooted. Once the agent judges its driver wedged (stuck for
+// nvml.LostAfter), its answer says so (wedged_since) and the pool counts
+// the node's gpus_per_node GPUs unhealthy, busy, never free; before
+// that, the node is unknown (a moment's stall), its cause the agent's.
+// The same node listed twice (by name and by address) counts once.
+func TestAgentWedgedBeforeOpeningCountsUnhealthy(t *testing.T) {
+	mock := idleH100()
+	clk := clocktesting.NewFakeClock(t0)
+	release := make(chan struct{})
+	let := sync.OnceFunc(func() { close(release) })
+	defer let() // before Close, which waits for the stuck call
+	entered := make(chan struct{})
+	inside := sync.OnceFunc(func() { close(entered) })
+	initNVML := mock.InitFunc
+	mock.InitFunc = func() nv.Return { inside(); <-release; return initNVML() }
+	s, err := nvml.StartSampler(mock, "gpu-01", nvml.WithClock(clk.Now), nvml.WithStartTimeout(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s, nvml.WithAgentClock(clk), nvml.WithSampleTimeout(5*time.Second))
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	addr := hostPort(srv)
+	byName := strings.Replace(addr, "127.0.0.1", "localhost", 1)
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{addr, byName}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := policy.Pool{Name: "h100", OnPrem: policy.OnPrem{Nodes: 2, GPUsPerNode: 8}, StaleAfter: policy.Duration(2 * time.Minute)}
+	for _, tc := range []struct {
+		at             time.Duration // since the opening began
+		unknown        bool
+		unhealthy, gpu int
+	}{
+		{at: 5 * time.Second, unknown: true, gpu: 16}, // both targets unknown: 8 GPUs each, busy
+		{at: 70 * time.Second, unhealthy: 8, gpu: 8},  // wedged: one node of 8, unhealthy
+		{at: 10 * time.Minute, unhealthy: 8, gpu: 8},
+	} {
+		clk.SetTime(t0.Add(tc.at - 5*time.Second))
+		sampleStuck(t, a, clk, 5*time.Second, entered)
+		b, err := src.Baseline(context.Background())
+		snap := signals.Assemble(pool, clk.Now(), &signals.BaselineReading{Source: src.Name(), Baseline: b, Err: err}, nil)
+		stale := slices.ContainsFunc(snap.Stale, func(s string) bool { return strings.Contains(s, "rack1") })
+		if stale != tc.unknown || snap.OnPremUnhealthyGPUs != tc.unhealthy || snap.OnPremGPUs != tc.gpu || snap.OnPremBusyGPUs != tc.gpu || snap.OnPremFreeGPUs != 0 {
+			t.Errorf("%s into a stuck Init: stale %v %q, %d GPUs, %d busy, %d unhealthy, %d free; want stale %v, %d GPUs, all busy, %d unhealthy, 0 free",
+				tc.at, stale, snap.Stale, snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremUnhealthyGPUs, snap.OnPremFreeGPUs, tc.unknown, tc.gpu, tc.unhealthy)
+		}
+		if why := b.Wedged["gpu-01"]; !tc.unknown && !strings.Contains(why, "Init has not returned since "+t0.Format(time.RFC3339)) {
+			t.Errorf("%s into a stuck Init: wedged %q, want gpu-01 with the agent's error naming Init since %s", tc.at, b.Wedged, t0.Format(time.RFC3339))
+		}
 	}
 }

@@ -651,14 +651,38 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if s.Time.IsZero() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		msg := "no sample taken yet"
-		if err != nil {
-			msg = err.Error()
-		}
-		json.NewEncoder(w).Encode(map[string]string{"error": msg, "node": a.sampler.Node()})
+		json.NewEncoder(w).Encode(noSample(a.sampler.Node(), err))
 		return
 	}
 	json.NewEncoder(w).Encode(s)
+}
+
+// NoSample is /v1/gpus's body, with 503, while the agent has no sample to
+// serve: no sample taken yet, or every one failed before any GPU was
+// opened.
+type NoSample struct {
+	Error string `json:"error"`
+	Node  string `json:"node"`
+	// WedgedSince is set when the agent judges its driver wedged before
+	// it could open any GPU (a StuckCallError, Wedged: Init,
+	// DeviceGetCount or DeviceGetHandleByIndex stuck for LostAfter or
+	// more at start): no GPU is listed to mark unhealthy, so the node is
+	// said to be so here, since the stuck call began.
+	WedgedSince time.Time `json:"wedged_since,omitzero"`
+}
+
+// noSample is the NoSample of node whose latest attempt failed with err
+// (nil: none made yet).
+func noSample(node string, err error) NoSample {
+	out := NoSample{Error: "no sample taken yet", Node: node}
+	if err == nil {
+		return out
+	}
+	out.Error = err.Error()
+	if stuck, ok := errors.AsType[*StuckCallError](err); ok && stuck.Wedged {
+		out.WedgedSince = stuck.Since
+	}
+	return out
 }
 
 // gpuCollector exposes the latest sample as const metrics, so that one

@@ -148,6 +148,11 @@ func TestStuckAtStartStillServes(t *testing.T) {
 						t.Errorf("%s %s into a stuck %s at start = %d %q; want 503 saying %q, a reboot when wedged (%v)", path, clk.Since(t0), call, code, body, want, wedged)
 					}
 				}
+				// With no GPU opened to mark unhealthy, /v1/gpus says the
+				// driver is wedged, and since when, for the server to count.
+				if _, body := get(t, hs.URL+"/v1/gpus"); strings.Contains(body, `"wedged_since":"`+t0.Format(time.RFC3339)+`"`) != wedged {
+					t.Errorf("/v1/gpus %s into a stuck %s at start = %q; want wedged_since %s when wedged (%v)", clk.Since(t0), call, body, t0.Format(time.RFC3339), wedged)
+				}
 				if f := getMetrics(t, hs.URL)[MetricStuckSince]; len(f.GetMetric()) != 1 || labelOf(f.GetMetric()[0], labelCall) != call {
 					t.Errorf("%s with %s stuck at start = %v; want one series naming it", MetricStuckSince, call, f)
 				}
