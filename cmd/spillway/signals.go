@@ -249,11 +249,13 @@ type sourceResult struct {
 }
 
 type baselineResult struct {
-	Time          time.Time         `json:"time"`
-	Nodes         int               `json:"nodes"`
-	GPUs          int               `json:"gpus"`
-	BusyGPUs      int               `json:"busy_gpus"`
-	FreeGPUs      int               `json:"free_gpus"`
+	Time     time.Time `json:"time"`
+	Nodes    int       `json:"nodes"`
+	GPUs     int       `json:"gpus"`
+	BusyGPUs int       `json:"busy_gpus"`
+	FreeGPUs int       `json:"free_gpus"`
+	// UnhealthyGPUs are of BusyGPUs: unhealthy, they take no job.
+	UnhealthyGPUs int               `json:"unhealthy_gpus"`
 	IdleAllocated int               `json:"idle_allocated_gpus"`
 	Models        map[string]int    `json:"models,omitempty"`
 	Unknown       map[string]string `json:"unknown_nodes,omitempty"`
@@ -279,14 +281,17 @@ type leftOutJSON struct {
 }
 
 type snapshotJSON struct {
-	Time              time.Time `json:"time"`
-	OnPremGPUs        int       `json:"onprem_gpus"`
-	OnPremBusyGPUs    int       `json:"onprem_busy_gpus"`
-	OnPremFreeGPUs    int       `json:"onprem_free_gpus"`
-	IdleAllocatedGPUs int       `json:"idle_allocated_gpus"`
-	PendingJobs       int       `json:"pending_jobs"`
-	PendingGPUs       int       `json:"pending_gpus"`
-	PendingJobGPUs    []int     `json:"pending_job_gpus"`
+	Time           time.Time `json:"time"`
+	OnPremGPUs     int       `json:"onprem_gpus"`
+	OnPremBusyGPUs int       `json:"onprem_busy_gpus"`
+	OnPremFreeGPUs int       `json:"onprem_free_gpus"`
+	// OnPremUnhealthyGPUs are of OnPremBusyGPUs: their agent reports them
+	// unhealthy (a wedged driver, broken memory, fallen off the bus).
+	OnPremUnhealthyGPUs int   `json:"onprem_unhealthy_gpus"`
+	IdleAllocatedGPUs   int   `json:"idle_allocated_gpus"`
+	PendingJobs         int   `json:"pending_jobs"`
+	PendingGPUs         int   `json:"pending_gpus"`
+	PendingJobGPUs      []int `json:"pending_job_gpus"`
 	// PendingJobWaitSeconds is null unless every source gives each job's wait.
 	PendingJobWaitSeconds []float64 `json:"pending_job_wait_seconds"`
 	OldestWaitSeconds     float64   `json:"oldest_wait_seconds"`
@@ -371,16 +376,28 @@ func readSignals(ctx context.Context, set *sources.Set, timeout time.Duration, n
 	return r
 }
 
+// unhealthyOf is " (N unhealthy)", or "" for none.
+func unhealthyOf(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d unhealthy)", n)
+}
+
 func summarizeBaseline(b signals.Baseline) *baselineResult {
 	res := &baselineResult{Time: b.Time, Models: map[string]int{}}
 	nodes := map[string]bool{}
 	for _, g := range b.GPUs {
 		nodes[g.Node] = true
 		res.GPUs++
-		if g.Busy {
+		// An unhealthy GPU takes no job: never free, as Assemble counts it.
+		if g.Busy || g.Unhealthy {
 			res.BusyGPUs++
 		} else {
 			res.FreeGPUs++
+		}
+		if g.Unhealthy {
+			res.UnhealthyGPUs++
 		}
 		if g.Allocated && g.Idle {
 			res.IdleAllocated++
@@ -421,7 +438,7 @@ func summarizeDemand(d signals.Demand) *demandResult {
 
 func snapshotView(s policy.Snapshot) snapshotJSON {
 	v := snapshotJSON{
-		Time: s.Time, OnPremGPUs: s.OnPremGPUs, OnPremBusyGPUs: s.OnPremBusyGPUs, OnPremFreeGPUs: s.OnPremFreeGPUs,
+		Time: s.Time, OnPremGPUs: s.OnPremGPUs, OnPremBusyGPUs: s.OnPremBusyGPUs, OnPremFreeGPUs: s.OnPremFreeGPUs, OnPremUnhealthyGPUs: s.OnPremUnhealthyGPUs,
 		IdleAllocatedGPUs: s.IdleAllocatedGPUs, PendingJobs: s.PendingJobs, PendingGPUs: s.PendingGPUs,
 		PendingJobGPUs: s.PendingJobGPUs, PendingJobWaitSeconds: signalsSeconds(s.PendingJobWaits),
 		OldestWaitSeconds: s.OldestWait.Seconds(), Stale: s.Stale,
@@ -483,9 +500,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 			if !s.OK {
 				status = "PARTIAL"
 			}
-			fmt.Fprintf(w, "  %-7s %s (baseline, %s): %s on %s: %d busy, %d free, %d allocated but idle%s\n",
+			fmt.Fprintf(w, "  %-7s %s (baseline, %s): %s on %s: %d busy%s, %d free, %d allocated but idle%s\n",
 				status, s.Name, took, policyPlural(b.GPUs, "GPU"), policyPlural(b.Nodes, "node"),
-				b.BusyGPUs, b.FreeGPUs, b.IdleAllocated, signalsModels(b.Models))
+				b.BusyGPUs, unhealthyOf(b.UnhealthyGPUs), b.FreeGPUs, b.IdleAllocated, signalsModels(b.Models))
 			nodes := make([]string, 0, len(b.Unknown))
 			for n := range b.Unknown {
 				nodes = append(nodes, n)
@@ -509,6 +526,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	s := r.Snapshot
 	fmt.Fprintf(w, "\nsnapshot (what the policy would see):\n")
 	fmt.Fprintf(w, "  on-prem GPUs  %d total, %d busy, %d free", s.OnPremGPUs, s.OnPremBusyGPUs, s.OnPremFreeGPUs)
+	if n := s.OnPremUnhealthyGPUs; n > 0 {
+		fmt.Fprintf(w, " (%d of the busy unhealthy: they take no job until their node is rebooted; its agent's /healthz says why)", n)
+	}
 	if idle := s.OnPremGPUs - s.OnPremBusyGPUs; idle > s.OnPremFreeGPUs {
 		// Assemble counts only free GPUs on nodes with room for the
 		// smallest pending job.

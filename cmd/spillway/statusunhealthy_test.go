@@ -150,3 +150,27 @@ func getPools(t *testing.T, url, token string) string {
 	}
 	return string(b)
 }
+
+// TestSignalsCheckShowsUnhealthyGPUs: spillway signals check on a real
+// agent (a DGX H100 mock, idle) whose GPUs 2 and 5 had a row remapping
+// fail. Before, its baseline line counted them free ("0 busy, 8 free")
+// while the snapshot below counted them busy ("2 busy, 6 free"), and
+// nothing said why: the check read as two disagreeing counts of one
+// node. Both now count them busy and say they are unhealthy.
+func TestSignalsCheckShowsUnhealthyGPUs(t *testing.T) {
+	signalsLeakCheck(t)
+	agent := brokenMemoryAgent(t, "gpu-07", 2, 5)
+	path := writeSignalsFile(t, signalsFile(agent, queueServer(t, nil).URL, ""))
+	out, stderr, err := runSignals(t.Context(), "check", path)
+	if err != nil {
+		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	for _, want := range []string{
+		"8 GPUs on 1 node: 2 busy (2 unhealthy), 6 free, 0 allocated but idle",
+		"on-prem GPUs  8 total, 2 busy, 6 free (2 of the busy unhealthy: they take no job until their node is rebooted; its agent's /healthz says why)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+}
