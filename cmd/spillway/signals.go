@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -259,6 +261,10 @@ type baselineResult struct {
 	IdleAllocated int               `json:"idle_allocated_gpus"`
 	Models        map[string]int    `json:"models,omitempty"`
 	Unknown       map[string]string `json:"unknown_nodes,omitempty"`
+	// Wedged are nodes whose agent says its driver wedged before it
+	// opened any GPU, each with the agent's error: the pool counts
+	// gpus_per_node unhealthy GPUs for each.
+	Wedged map[string]string `json:"wedged_nodes,omitempty"`
 }
 
 type demandResult struct {
@@ -407,6 +413,7 @@ func summarizeBaseline(b signals.Baseline) *baselineResult {
 		}
 	}
 	res.Nodes = len(nodes)
+	res.Wedged = b.Wedged
 	if len(b.Unknown) > 0 {
 		res.Unknown = map[string]string{}
 		for _, n := range b.Unknown {
@@ -510,6 +517,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 			sort.Strings(nodes)
 			for _, n := range nodes {
 				fmt.Fprintf(w, "          node %s unknown: %s\n", n, indentRest(b.Unknown[n], signalsDetailIndent))
+			}
+			for _, n := range slices.Sorted(maps.Keys(b.Wedged)) {
+				fmt.Fprintf(w, "          node %s wedged, its GPUs counted unhealthy (gpus_per_node): %s\n", n, b.Wedged[n])
 			}
 		case s.Demand != nil:
 			fmt.Fprintf(w, "  %-7s %s (demand, %s): %s\n", "ok", s.Name, took, signalsDemand(s.Demand))

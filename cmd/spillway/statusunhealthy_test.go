@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -168,6 +169,37 @@ func TestSignalsCheckShowsUnhealthyGPUs(t *testing.T) {
 	for _, want := range []string{
 		"8 GPUs on 1 node: 2 busy (2 unhealthy), 6 free, 0 allocated but idle",
 		"on-prem GPUs  8 total, 2 busy, 6 free (2 of the busy unhealthy: they take no job until their node is rebooted; its agent's /healthz says why)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSignalsCheckShowsWedgedNodes: an agent answering /v1/gpus 503 with
+// the agent's own body (nvml.NoSample) saying its driver wedged before it
+// opened any GPU. The node lists no GPU, so the check's baseline line
+// counted none and said nothing of it, while the snapshot counted its
+// gpus_per_node GPUs busy and unhealthy. It names the node, wedged, with
+// the agent's error. (The agent's side, a real agent whose Init hangs,
+// is baseline's TestAgentWedgedBeforeOpeningCountsUnhealthy.)
+func TestSignalsCheckShowsWedgedNodes(t *testing.T) {
+	signalsLeakCheck(t)
+	since := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	why := "nvml: Init has not returned since 2026-03-02T09:00:00Z (1m0s or more): the driver is wedged"
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(nvml.NoSample{Error: why, Node: "gpu-09", WedgedSince: since})
+	}))
+	t.Cleanup(agent.Close)
+	path := writeSignalsFile(t, signalsFile(agent.URL, queueServer(t, nil).URL, ""))
+	out, stderr, err := runSignals(t.Context(), "check", path)
+	if err != nil {
+		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
+	}
+	for _, want := range []string{
+		"node gpu-09 wedged, its GPUs counted unhealthy (gpus_per_node): " + why,
+		"on-prem GPUs  8 total, 8 busy, 0 free (8 of the busy unhealthy",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
