@@ -550,7 +550,7 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 		return agentResponse{}, err
 	}
 	defer resp.Body.Close()
-	body, err := httpclient.ReadBody(resp.Body, MaxAnswer)
+	body, err := httpclient.ReadBody(resp.Body, resp.ContentLength, MaxAnswer)
 	var tooLarge *httpclient.TooLargeError
 	if err != nil && !errors.As(err, &tooLarge) {
 		return agentResponse{}, fmt.Errorf("GET %s: reading body: %w", u, err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,13 +125,68 @@ func TestReadBody(t *testing.T) {
 		{"far over", 100 * max, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ReadBody(strings.NewReader(strings.Repeat("x", tt.size)), max)
+			b, err := ReadBody(strings.NewReader(strings.Repeat("x", tt.size)), -1, max)
 			var tl *TooLargeError
 			switch {
 			case tt.tooBig && (!errors.As(err, &tl) || err.Error() != "body is larger than 1000 bytes" || len(b) != max):
 				t.Errorf("read %d bytes, error %v; want the first %d and the limit named", len(b), err, max)
 			case !tt.tooBig && (err != nil || len(b) != tt.size):
 				t.Errorf("read %d bytes, error %v; want all %d", len(b), err, tt.size)
+			}
+		})
+	}
+}
+
+// endless is a reader of 'x' without end that allocates nothing, counting
+// what it gave.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// allocated is the bytes f allocates (runtime.MemStats.TotalAlloc).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestReadBodyAllocatesNearWhatItReads: io.ReadAll's pieces and the slice
+// it joins them into took twice the limit for an answer past it (268 MB at
+// the http source's 128 MiB), and twice an answer of a known size.
+func TestReadBodyAllocatesNearWhatItReads(t *testing.T) {
+	const max = 32 << 20
+	for _, tt := range []struct {
+		name     string
+		size     int64 // announced; -1 when unknown
+		body     io.Reader
+		want     int64 // bytes returned
+		tooLarge bool
+		most     uint64 // bytes allocated
+	}{
+		{"past the limit, of unknown size", -1, &endless{}, Quoted, true, max + max/8},
+		{"of a known size, the limit", max, io.LimitReader(&endless{}, max), max, false, max + max/8},
+		{"announced past the limit", 2 * max, &endless{}, Quoted, true, 1 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b []byte
+			var err error
+			got := allocated(func() { b, err = ReadBody(tt.body, tt.size, max) })
+			var tl *TooLargeError
+			if int64(len(b)) != tt.want || errors.As(err, &tl) != tt.tooLarge {
+				t.Errorf("read %d bytes, error %v; want %d, too large %v", len(b), err, tt.want, tt.tooLarge)
+			}
+			t.Logf("allocated %d bytes", got)
+			if got > tt.most {
+				t.Errorf("allocated %d bytes reading at most %d; want at most %d", got, max+1, tt.most)
 			}
 		})
 	}

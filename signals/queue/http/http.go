@@ -278,7 +278,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return fail(0, false, err)
 	}
 	defer resp.Body.Close()
-	body, err := httpclient.ReadBody(resp.Body, MaxBody)
+	body, err := httpclient.ReadBody(resp.Body, resp.ContentLength, MaxBody)
 	var tooLarge *httpclient.TooLargeError
 	if err != nil && !errors.As(err, &tooLarge) {
 		return fail(resp.StatusCode, false, fmt.Errorf("reading the body: %w", err))
