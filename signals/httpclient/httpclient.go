@@ -8,6 +8,7 @@
 package httpclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -194,6 +195,49 @@ func join(chunks [][]byte, n int64) []byte {
 		out = append(out, c[:min(int64(len(c)), n-int64(len(out)))]...)
 	}
 	return out
+}
+
+// StoppedError is a body whose read stopped before its end: a server
+// that sends an answer slowly (a drip of bytes, a proxy buffering) fails
+// at the read's deadline, and "context deadline exceeded" alone says
+// neither how much arrived nor when the deadline was.
+type StoppedError struct {
+	// Read is how many bytes of the body arrived, of Size (its
+	// Content-Length; -1 when it gave none).
+	Read int
+	Size int64
+	// Took is how long after the request was sent the read stopped, and
+	// Deadline when its deadline was (0 when it had none).
+	Took, Deadline time.Duration
+	Err            error
+}
+
+func (e *StoppedError) Error() string {
+	of := ""
+	if e.Size >= 0 {
+		of = fmt.Sprintf(" of the %d its Content-Length announced", e.Size)
+	}
+	got := fmt.Sprintf("%d bytes of the body%s had arrived when the read stopped, %s after the request", e.Read, of, e.Took.Round(time.Millisecond))
+	switch {
+	case errors.Is(e.Err, context.DeadlineExceeded) && e.Deadline > 0:
+		return fmt.Sprintf("%s: the rest did not come before the read's deadline, %s after the request (%v)", got, e.Deadline.Round(time.Millisecond), e.Err)
+	case errors.Is(e.Err, context.Canceled):
+		return fmt.Sprintf("%s: the read was cancelled (%v)", got, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", got, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *StoppedError) Unwrap() error { return e.Err }
+
+// Stopped is the read of resp's body failed with err, n bytes in, at now,
+// as a *StoppedError, the request having been sent at start under ctx.
+func Stopped(ctx context.Context, resp *http.Response, n int, start, now time.Time, err error) error {
+	e := &StoppedError{Read: n, Size: resp.ContentLength, Took: now.Sub(start), Err: err}
+	if dl, ok := ctx.Deadline(); ok {
+		e.Deadline = dl.Sub(start)
+	}
+	return e
 }
 
 // MaxRetryAfter bounds what a Retry-After is read as: far past any read's

@@ -273,6 +273,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 		return fail(0, true, err)
 	}
 	req.Header = s.header.Clone()
+	start := s.now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fail(0, false, err)
@@ -281,7 +282,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	body, err := httpclient.ReadBody(resp.Body, resp.ContentLength, MaxBody)
 	var tooLarge *httpclient.TooLargeError
 	if err != nil && !errors.As(err, &tooLarge) {
-		return fail(resp.StatusCode, false, fmt.Errorf("reading the body: %w", err))
+		return fail(resp.StatusCode, false, fmt.Errorf("reading the body: %w", httpclient.Stopped(ctx, resp, len(body), start, s.now(), err)))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		c := resp.StatusCode

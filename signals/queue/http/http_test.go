@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -523,5 +524,29 @@ func TestBodyHoldsEveryListedJob(t *testing.T) {
 		if !errors.As(err, &herr) || !herr.Permanent() || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want a permanent *http.Error containing %q", tt.path, err, tt.want)
 		}
+	}
+}
+
+// TestSlowBodySaysWhatArrived: an answer that stops after its first bytes
+// failed as "reading the body: context deadline exceeded", saying neither
+// how much arrived nor when the deadline was.
+func TestSlowBodySaysWhatArrived(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5000")
+		w.Write([]byte(strings.Repeat(" ", 1000)))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes
+	}))
+	t.Cleanup(srv.Close)
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	_, err := newSource(t, Config{URL: srv.URL, PendingJobs: "n"}).Demand(rctx)
+	var stopped *httpclient.StoppedError
+	if !errors.As(err, &stopped) || stopped.Read != 1000 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v; want a *httpclient.StoppedError of 1000 bytes at the deadline", err)
+	}
+	want := regexp.MustCompile(`reading the body: 1000 bytes of the body of the 5000 its Content-Length announced had arrived when the read stopped, [0-9.]+m?s after the request: the rest did not come before the read's deadline, (2\.9[0-9]*|3)s after the request \(context deadline exceeded\)`)
+	if !want.MatchString(err.Error()) {
+		t.Errorf("error %q; want it to match %s", err, want)
 	}
 }
