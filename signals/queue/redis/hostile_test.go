@@ -2,10 +2,12 @@ package redis
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -212,5 +214,23 @@ func TestDemandGroupWithoutLag(t *testing.T) {
 	d, err := newSource(t, Config{Addr: addr, Key: "q", Type: TypeStream, Group: "workers", WaitFromTimestamp: true}, WithNow(func() time.Time { return now })).Demand(ctx)
 	if err != nil || d.PendingJobs != 2 || d.OldestWait != time.Minute {
 		t.Errorf("read %d jobs, oldest %v (%v); want the 2 entries after the last delivered, the oldest 1m old", d.PendingJobs, d.OldestWait, err)
+	}
+}
+
+// TestServerThatAnswersNothing: a server that takes the connection and
+// never answers (a TLS port, a proxy whose backend hangs, a stopped
+// process) failed as "i/o timeout", saying nothing of what happened.
+func TestServerThatAnswersNothing(t *testing.T) {
+	addr := hostile(t, map[string]string{"TYPE": ""}) // TYPE unanswered
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := newSource(t, Config{Addr: addr, Key: "q"}).Demand(rctx)
+	var noReply *NoReplyError
+	if !errors.As(err, &noReply) || noReply.Within <= time.Second || noReply.Within > 2*time.Second {
+		t.Fatalf("error %v; want a NoReplyError of a deadline of 2s", err)
+	}
+	want := regexp.MustCompile(`TYPE q on ` + regexp.QuoteMeta(addr) + `: the server at ` + regexp.QuoteMeta(addr) + ` took the connection and sent no whole reply within the read's deadline, (1\.9[0-9]*|2)s: is it a Redis server \(not a TLS port, nor a proxy whose backend hangs\)\? \(read tcp .*: i/o timeout\)$`)
+	if !want.MatchString(err.Error()) {
+		t.Errorf("error %q; want it to match %s", err, want)
 	}
 }

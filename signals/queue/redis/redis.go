@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -187,6 +188,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		MaxRetries:            -1,
 		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
+		ReadTimeout:           ReadTimeout,
 		PoolSize:              2,
 		DisableIdentity:       true,
 		MaintNotificationsConfig: &maintnotifications.Config{
@@ -257,6 +259,48 @@ func (s *Source) fail(op string, err error) error {
 
 // Demand reads the queue's length (and oldest enqueue time when configured).
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	start := s.now()
+	d, err := s.demand(ctx)
+	var e *Error
+	var op *net.OpError
+	if errors.As(err, &e) && errors.As(e.Err, &op) && op.Op == "read" && op.Timeout() {
+		e.Err = &NoReplyError{Addr: s.cfg.Addr, Within: readDeadline(ctx, start), Err: e.Err}
+	}
+	return d, err
+}
+
+// ReadTimeout bounds the wait for a reply to each command, within the
+// read's own deadline (go-redis's default, set here so that it is known).
+const ReadTimeout = 5 * time.Second
+
+// readDeadline is how long after start a reply was waited for: the
+// read's deadline, or ReadTimeout when it is sooner.
+func readDeadline(ctx context.Context, start time.Time) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return min(dl.Sub(start), ReadTimeout)
+	}
+	return ReadTimeout
+}
+
+// NoReplyError is a command that the server took the connection for and
+// did not answer in time: a port that is not Redis's (a TLS one, which
+// waits for a handshake), a proxy whose backend hangs, a stopped process.
+// Go's words for it, "i/o timeout", said none of this.
+type NoReplyError struct {
+	Addr string
+	// Within is how long the reply was waited for.
+	Within time.Duration
+	Err    error
+}
+
+func (e *NoReplyError) Error() string {
+	return fmt.Sprintf("the server at %s took the connection and sent no whole reply within the read's deadline, %s: is it a Redis server (not a TLS port, nor a proxy whose backend hangs)? (%v)", e.Addr, e.Within.Round(time.Millisecond), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *NoReplyError) Unwrap() error { return e.Err }
+
+func (s *Source) demand(ctx context.Context) (signals.Demand, error) {
 	key := s.cfg.Key
 	typ := s.cfg.Type
 	if typ == TypeAuto {
