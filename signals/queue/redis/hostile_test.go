@@ -20,6 +20,13 @@ import (
 // one, which a real redis-server cannot play.
 func hostile(t *testing.T, answer map[string]string) string {
 	t.Helper()
+	return slowHostile(t, answer, func(string, <-chan struct{}) {})
+}
+
+// slowHostile is hostile calling hold with each command's name, and a
+// channel closed when the test ends, before it answers.
+func slowHostile(t *testing.T, answer map[string]string, hold func(cmd string, done <-chan struct{})) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,9 @@ func hostile(t *testing.T, answer map[string]string) string {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
+	done := make(chan struct{})
 	t.Cleanup(func() {
+		close(done)
 		ln.Close()
 		mu.Lock()
 		for _, c := range conns {
@@ -69,6 +78,7 @@ func hostile(t *testing.T, answer map[string]string) string {
 						}
 						args = append(args, string(b[:size]))
 					}
+					hold(strings.ToUpper(args[0]), done)
 					reply, ok := answer[strings.ToUpper(args[0])]
 					if !ok {
 						reply = "-ERR unknown command\r\n"
@@ -222,15 +232,48 @@ func TestDemandGroupWithoutLag(t *testing.T) {
 // process) failed as "i/o timeout", saying nothing of what happened.
 func TestServerThatAnswersNothing(t *testing.T) {
 	addr := hostile(t, map[string]string{"TYPE": ""}) // TYPE unanswered
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_, err := newSource(t, Config{Addr: addr, Key: "q"}).Demand(rctx)
-	var noReply *NoReplyError
-	if !errors.As(err, &noReply) || noReply.Within <= time.Second || noReply.Within > 2*time.Second {
-		t.Fatalf("error %v; want a NoReplyError of a deadline of 2s", err)
+	for _, tt := range []struct {
+		name     string
+		deadline time.Duration // 0: none, DefaultTimeout bounds it
+		want     string
+	}{
+		{"under a deadline of 2s", 2 * time.Second, `(1\.9[0-9]*|2)s`},
+		{"under no deadline", 0, `5s`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rctx, cancel := ctx, context.CancelFunc(func() {})
+			if tt.deadline > 0 {
+				rctx, cancel = context.WithTimeout(ctx, tt.deadline)
+			}
+			defer cancel()
+			_, err := newSource(t, Config{Addr: addr, Key: "q"}).Demand(rctx)
+			var noReply *NoReplyError
+			want := regexp.MustCompile(`TYPE q on ` + regexp.QuoteMeta(addr) + `: the server at ` + regexp.QuoteMeta(addr) + ` took the connection and sent no whole reply within the read's deadline, ` + tt.want + `: is it a Redis server \(not a TLS port, nor a proxy whose backend hangs\)\? \(read tcp .*: i/o timeout\)$`)
+			if !errors.As(err, &noReply) || !want.MatchString(err.Error()) {
+				t.Errorf("error %v; want a NoReplyError matching %s", err, want)
+			}
+		})
 	}
-	want := regexp.MustCompile(`TYPE q on ` + regexp.QuoteMeta(addr) + `: the server at ` + regexp.QuoteMeta(addr) + ` took the connection and sent no whole reply within the read's deadline, (1\.9[0-9]*|2)s: is it a Redis server \(not a TLS port, nor a proxy whose backend hangs\)\? \(read tcp .*: i/o timeout\)$`)
-	if !want.MatchString(err.Error()) {
-		t.Errorf("error %q; want it to match %s", err, want)
+}
+
+// TestReplySlowerThanGoRedisReadTimeout: go-redis bounds each command's
+// reply by its ReadTimeout (5s) whatever the read's deadline, so a source
+// given a timeout of 12s failed at 5s, "i/o timeout", for a server that
+// answers in 6s (a large ZRANGE over a slow link).
+func TestReplySlowerThanGoRedisReadTimeout(t *testing.T) {
+	const slow = 6 * time.Second
+	addr := slowHostile(t, map[string]string{"TYPE": "+list\r\n", "LLEN": ":3\r\n"}, func(cmd string, done <-chan struct{}) {
+		if cmd == "TYPE" {
+			select { // a server slower than go-redis's 5s
+			case <-time.After(slow):
+			case <-done:
+			}
+		}
+	})
+	rctx, cancel := context.WithTimeout(ctx, 2*slow)
+	defer cancel()
+	d, err := newSource(t, Config{Addr: addr, Key: "q"}).Demand(rctx)
+	if err != nil || d.PendingJobs != 3 {
+		t.Errorf("read %+v, error %v; want 3 jobs, read under a deadline of %s", d, err, 2*slow)
 	}
 }

@@ -188,7 +188,8 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		MaxRetries:            -1,
 		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
-		ReadTimeout:           ReadTimeout,
+		ReadTimeout:           -1, // the read's deadline bounds each command (Demand)
+		WriteTimeout:          -1,
 		PoolSize:              2,
 		DisableIdentity:       true,
 		MaintNotificationsConfig: &maintnotifications.Config{
@@ -257,30 +258,31 @@ func (s *Source) fail(op string, err error) error {
 	return &Error{Source: s.name, Addr: s.cfg.Addr, Op: op, Err: err}
 }
 
-// Demand reads the queue's length (and oldest enqueue time when configured).
+// Demand reads the queue's length (and oldest enqueue time when configured),
+// each command's reply waited for until ctx's deadline, or for
+// DefaultTimeout when ctx has none.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	start := s.now()
 	d, err := s.demand(ctx)
 	var e *Error
 	var op *net.OpError
 	if errors.As(err, &e) && errors.As(e.Err, &op) && op.Op == "read" && op.Timeout() {
-		e.Err = &NoReplyError{Addr: s.cfg.Addr, Within: readDeadline(ctx, start), Err: e.Err}
+		dl, _ := ctx.Deadline()
+		e.Err = &NoReplyError{Addr: s.cfg.Addr, Within: dl.Sub(start), Err: e.Err}
 	}
 	return d, err
 }
 
-// ReadTimeout bounds the wait for a reply to each command, within the
-// read's own deadline (go-redis's default, set here so that it is known).
-const ReadTimeout = 5 * time.Second
-
-// readDeadline is how long after start a reply was waited for: the
-// read's deadline, or ReadTimeout when it is sooner.
-func readDeadline(ctx context.Context, start time.Time) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return min(dl.Sub(start), ReadTimeout)
-	}
-	return ReadTimeout
-}
+// DefaultTimeout bounds a read whose context has no deadline. go-redis's
+// own bound on each command's reply (its ReadTimeout, 5s) is off: it cut
+// a read given a longer timeout short, every command failing at 5s as
+// "i/o timeout".
+const DefaultTimeout = 5 * time.Second
 
 // NoReplyError is a command that the server took the connection for and
 // did not answer in time: a port that is not Redis's (a TLS one, which
