@@ -126,8 +126,9 @@ const maxChunk = 8 << 20
 // ReadBody reads r to its end, up to max bytes, size being the length its
 // answer announced (http.Response.ContentLength: -1 when unknown). Past
 // them, it returns at most the first Quoted bytes and a *TooLargeError
-// naming the limit, having read one byte more, or none when size is past
-// max: an answer cut short is never passed off as whole.
+// naming the limit, having read one byte more, or (whatever arrives of
+// those bytes) none more when size is past max: an answer cut short is
+// never passed off as whole.
 //
 // What it allocates stays near what it reads: an answer of a known size
 // is read into one buffer; one of an unknown size in pieces, joined once
@@ -135,10 +136,9 @@ const maxChunk = 8 << 20
 // joining took twice max: 268 MB at the http source's 128 MiB).
 func ReadBody(r io.Reader, size, max int64) ([]byte, error) {
 	if size > max {
-		b, err := io.ReadAll(io.LimitReader(r, min(Quoted, max)))
-		if err != nil {
-			return b, err
-		}
+		// What arrives of its start is for a message; a failure to read
+		// it says less than the length does.
+		b, _ := io.ReadAll(io.LimitReader(r, min(Quoted, max)))
 		return b, &TooLargeError{Max: max, Announced: size}
 	}
 	first := int64(512)

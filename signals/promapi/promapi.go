@@ -1,7 +1,7 @@
 // Package promapi builds the Prometheus query client the signal sources
-// use: client_golang's API over a transport that reads at most MaxBody of
-// an answer. client_golang reads a whole answer into memory before it
-// decodes it, so a query that matches far more series than meant, or a URL
+// use: client_golang's API reading at most MaxBody of an answer
+// (httpclient.ReadBody). client_golang decodes an answer held whole in
+// memory, so a query that matches far more series than meant, or a URL
 // that points at something other than Prometheus, would otherwise take the
 // server's memory with it.
 package promapi
@@ -53,11 +53,40 @@ func newWith(url string, client *http.Client, now func() time.Time, max int64) (
 	if now == nil {
 		now = time.Now
 	}
-	c, err := api.NewClient(api.Config{Address: url, Client: &http.Client{Transport: Limit(rt, max), CheckRedirect: httpclient.CheckRedirect}})
+	hc := &http.Client{Transport: rt, CheckRedirect: httpclient.CheckRedirect}
+	c, err := api.NewClient(api.Config{Address: url, Client: hc})
 	if err != nil {
 		return nil, err
 	}
-	return checked{v1.NewAPI(numbered{throttled{c, now}})}, nil
+	return checked{v1.NewAPI(numbered{throttled{bounded{c, hc, max}, now}})}, nil
+}
+
+// bounded is an api.Client reading an answer with httpclient.ReadBody, up
+// to max, failing past it with ErrTooLarge (wrapped). client_golang's own
+// Do reads into a bytes.Buffer, which doubles as it fills: an answer of
+// 16 MiB took 96 MB, and one past a limit of 32 MiB 128 MB, each read (a
+// gigabyte at MaxBody).
+type bounded struct {
+	api.Client // its URL
+	hc         *http.Client
+	max        int64
+}
+
+func (c bounded) Do(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := c.hc.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := httpclient.ReadBody(resp.Body, resp.ContentLength, c.max)
+	var tl *httpclient.TooLargeError
+	switch {
+	case ctx.Err() != nil:
+		return resp, nil, ctx.Err() // as client_golang's Do
+	case errors.As(err, &tl):
+		return resp, nil, tooLarge(c.max)
+	}
+	return resp, body, err
 }
 
 // BusyError is an answer of 429 or 503 whose Retry-After says when to ask

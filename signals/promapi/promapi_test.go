@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -377,4 +378,35 @@ func FuzzPointsHaveNumbers(f *testing.F) {
 			t.Fatalf("a partial answer: error %v, want ErrPartial", err)
 		}
 	})
+}
+
+// TestQueryPastTheLimitAllocatesNearIt: client_golang read an answer into
+// a bytes.Buffer, doubling as it filled, and one streaming past a limit of
+// 32 MiB took 128 MB (a gigabyte at MaxBody), each read.
+func TestQueryPastTheLimitAllocatesNearIt(t *testing.T) {
+	const max = 32 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[`)
+		chunk := strings.Repeat(" ", 1<<16)
+		for sent := 0; r.Context().Err() == nil && sent <= max; sent += len(chunk) {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	api, err := newWith(srv.URL, nil, nil, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, _, err = api.Query(context.Background(), "up", time.Now())
+	runtime.ReadMemStats(&after)
+	got := after.TotalAlloc - before.TotalAlloc
+	if !errors.Is(err, ErrTooLarge) || got > max+max/4 {
+		t.Errorf("allocated %d bytes, error %v; want ErrTooLarge having allocated at most %d", got, err, max+max/4)
+	}
 }
