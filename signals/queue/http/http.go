@@ -276,7 +276,7 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	start := s.now()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fail(0, false, err)
+		return fail(0, false, noAnswer(ctx, start, err))
 	}
 	defer resp.Body.Close()
 	body, err := httpclient.ReadBody(resp.Body, resp.ContentLength, MaxBody)
@@ -324,6 +324,18 @@ func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	}
 	d.Source, d.Time = s.name, s.now()
 	return d, nil
+}
+
+// noAnswer is err, a request that got no answer, saying when the read's
+// deadline was when that is why: Go's words, 'Get "…": context deadline
+// exceeded', say neither that no status line came nor how long it was
+// waited for.
+func noAnswer(ctx context.Context, start time.Time, err error) error {
+	dl, ok := ctx.Deadline()
+	if !ok || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("no answer (not even its status line) before the read's deadline, %s after the request: %w", dl.Sub(start).Round(time.Millisecond), err)
 }
 
 // perJob reads the array at p, one value per job of job_gpus (what, in

@@ -527,20 +527,30 @@ func TestBodyHoldsEveryListedJob(t *testing.T) {
 	}
 }
 
-// TestSlowBodySaysWhatArrived: an answer that stops after its first bytes
-// failed as "reading the body: context deadline exceeded", saying neither
-// how much arrived nor when the deadline was.
-func TestSlowBodySaysWhatArrived(t *testing.T) {
+// demandStalled is the error of a read, under a deadline of 3s, of a
+// server that calls stall and then sends nothing more.
+func demandStalled(t *testing.T, stall func(w http.ResponseWriter)) error {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", "5000")
-		w.Write([]byte(strings.Repeat(" ", 1000)))
-		w.(http.Flusher).Flush()
+		stall(w)
 		<-r.Context().Done() // the rest never comes
 	}))
 	t.Cleanup(srv.Close)
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	_, err := newSource(t, Config{URL: srv.URL, PendingJobs: "n"}).Demand(rctx)
+	return err
+}
+
+// TestSlowBodySaysWhatArrived: an answer that stops after its first bytes
+// failed as "reading the body: context deadline exceeded", saying neither
+// how much arrived nor when the deadline was.
+func TestSlowBodySaysWhatArrived(t *testing.T) {
+	err := demandStalled(t, func(w http.ResponseWriter) {
+		w.Header().Set("Content-Length", "5000")
+		w.Write([]byte(strings.Repeat(" ", 1000)))
+		w.(http.Flusher).Flush()
+	})
 	var stopped *httpclient.StoppedError
 	if !errors.As(err, &stopped) || stopped.Read != 1000 || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v; want a *httpclient.StoppedError of 1000 bytes at the deadline", err)
@@ -548,5 +558,15 @@ func TestSlowBodySaysWhatArrived(t *testing.T) {
 	want := regexp.MustCompile(`reading the body: 1000 bytes of the body of the 5000 its Content-Length announced had arrived when the read stopped, [0-9.]+m?s after the request: the rest did not come before the read's deadline, (2\.9[0-9]*|3)s after the request \(context deadline exceeded\)`)
 	if !want.MatchString(err.Error()) {
 		t.Errorf("error %q; want it to match %s", err, want)
+	}
+}
+
+// TestNoStatusLineSaysSo: a server that takes the request and answers
+// nothing failed as 'Get "…": context deadline exceeded'.
+func TestNoStatusLineSaysSo(t *testing.T) {
+	err := demandStalled(t, func(http.ResponseWriter) {})
+	want := regexp.MustCompile(`: no answer \(not even its status line\) before the read's deadline, (2\.9[0-9]*|3)s after the request: Get "[^"]+": context deadline exceeded$`)
+	if !errors.Is(err, context.DeadlineExceeded) || !want.MatchString(err.Error()) {
+		t.Errorf("error %v; want it to match %s", err, want)
 	}
 }
