@@ -59,7 +59,9 @@ func (r Report) WriteTable(w io.Writer) error {
 	for _, res := range r.Results {
 		if res.JobsUnstarted > 0 {
 			why := "larger than any capacity the policy provides, or held back by a limit until the run ended"
-			if res.Stopped != "" {
+			if res.StoppedText != "" {
+				why = res.StoppedText
+			} else if res.Stopped != "" {
 				why = res.Stopped
 			}
 			fmt.Fprintf(w, "\n%s: %s (%s); the wait counts until the run ended, a lower bound.", res.Policy, Counted(res.JobsUnstarted, "job never started", "jobs never started"), why)

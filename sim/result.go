@@ -65,6 +65,10 @@ type Result struct {
 	// Stopped, when set, says why the run gave up on queued jobs before
 	// they started (they count in JobsUnstarted).
 	Stopped string `json:"stopped,omitempty"`
+	// StoppedText is Stopped for the text report, which names the zone
+	// of the time the jobs were given up at (UTC); the JSON field keeps
+	// the format its consumers parse.
+	StoppedText string `json:"-"`
 	// JobsKilled counts job runs ended by a terminate without drain; the job
 	// went back to the queue.
 	JobsKilled int `json:"jobs_killed"`

@@ -666,8 +666,14 @@ func (s *state) abandon(deadline time.Duration, budget bool) {
 	if budget {
 		period = " and a budget period"
 	}
-	s.stopped(fmt.Sprintf("still queued at %s, when the run gave up on queued jobs: as long again as the trace's submissions span (at least %s) plus its longest job%s after its last submission",
-		s.at(deadline).UTC().Format(time.DateTime), humanSpan(backlogLimit.Seconds()), period))
+	why := func(at string) string {
+		return fmt.Sprintf("still queued at %s, when the run gave up on queued jobs: as long again as the trace's submissions span (at least %s) plus its longest job%s after its last submission",
+			at, humanSpan(backlogLimit.Seconds()), period)
+	}
+	// The JSON report's stopped field keeps its time without a zone, as
+	// its consumers parse it; the text report names the zone.
+	at := s.at(deadline).UTC().Format(time.DateTime)
+	s.stoppedText(why(at), why(at+" UTC"))
 	for qi := range s.queues {
 		q := &s.queues[qi]
 		q.jobs, q.subs, q.head = q.jobs[:0], q.subs[:0], 0
@@ -679,13 +685,17 @@ func (s *state) abandon(deadline time.Duration, budget bool) {
 // stopped records why the run gave up on the jobs still queued, the first
 // time it does; nothing when none is but jobs never served (they are
 // reported as such).
-func (s *state) stopped(why string) {
+func (s *state) stopped(why string) { s.stoppedText(why, why) }
+
+// stoppedText is stopped with text, for the text report, saying what why
+// says for the JSON report in other words.
+func (s *state) stoppedText(why, text string) {
 	if s.res.Stopped != "" {
 		return
 	}
 	for qi := range s.queues {
 		if q := &s.queues[qi]; q.len() > 0 {
-			s.res.Stopped = why
+			s.res.Stopped, s.res.StoppedText = why, text
 			return
 		}
 	}
