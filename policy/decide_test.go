@@ -598,7 +598,7 @@ func TestDecide(t *testing.T) {
 				if p.Unservable != 1 || p.UnservableGPUs != 2200 {
 					t.Errorf("Unservable = %d (largest %d), want 1 (2200)", p.Unservable, p.UnservableGPUs)
 				}
-				dtHasNote(t, p, "never served: 1 pending job(s), largest 2200 GPUs, fit neither the 32 on-prem GPUs nor what the pool may rent (it needs 275 × 8 GPUs of p4d, more than max_gpus 2048)")
+				dtHasNote(t, p, "never served: 1 pending job, largest 2200 GPUs, fits neither the 32 on-prem GPUs nor what the pool may rent (it needs 275 × 8 GPUs of p4d, more than max_gpus 2048)")
 			},
 		},
 		{
@@ -611,7 +611,7 @@ func TestDecide(t *testing.T) {
 				if p.Unservable != 0 {
 					t.Errorf("Unservable = %d, want 0: on-prem holds 16 GPUs", p.Unservable)
 				}
-				dtHasNote(t, p, "1 pending job(s), largest 16 GPUs, wait for on-prem: no burst capacity the pool may rent holds them (2 × p4d commit $7.69")
+				dtHasNote(t, p, "1 pending job, largest 16 GPUs, waits for on-prem: no burst capacity the pool may rent holds it (2 × p4d commit $7.69")
 			},
 		},
 		{
@@ -836,7 +836,7 @@ func TestDecide(t *testing.T) {
 				if len(p.Drains) != 1 || len(p.Launches) != 0 {
 					t.Errorf("want one drain (the other idle instance takes the pending job) and no launch, got %+v", p)
 				}
-				dtHasNote(t, p, "pending jobs fit on them")
+				dtHasNote(t, p, "kept 1 idle instance past its threshold: pending jobs fit on it")
 			},
 		},
 		{
@@ -892,6 +892,20 @@ func TestDecide(t *testing.T) {
 					t.Errorf("waste = %d, want 6", p.Waste)
 				}
 				dtHasNote(t, p, "6 on-prem GPUs are allocated but idle")
+			},
+		},
+		{
+			// Its note once said "1 on-prem GPUs are allocated but idle".
+			name: "one idle allocated GPU is one in the waste note",
+			pool: dtPool(dtP4d()),
+			snap: func() Snapshot {
+				s := dtBusySnap(10*time.Minute, 1)
+				s.IdleAllocatedGPUs = 1
+				return s
+			}(),
+			now: now,
+			check: func(t *testing.T, p Plan) {
+				dtHasNote(t, p, "waste: 1 on-prem GPU is allocated but idle while 1 GPU overflows;")
 			},
 		},
 	}

@@ -178,11 +178,11 @@ func noteUnheld(e *decEnv, p *decPlan, mk *decMarket) {
 		return
 	}
 	if never > 0 {
-		p.note(fmt.Sprintf("never served: %d pending job(s), largest %d GPUs, fit neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
-			never, neverMax, e.snap.OnPremGPUs, CloudHolds(e.pool, neverMax)))
+		p.note(fmt.Sprintf("never served: %s, largest %d GPUs, %s neither the %d on-prem GPUs nor what the pool may rent (%s); not launched for",
+			counted(never, "pending job"), neverMax, agree(never, "fits", "fit"), e.snap.OnPremGPUs, CloudHolds(e.pool, neverMax)))
 	}
 	if wait > 0 {
-		p.note(fmt.Sprintf("%d pending job(s), largest %d GPUs, wait for on-prem: no burst capacity the pool may rent holds them (%s)",
-			wait, waitMax, CloudHolds(e.pool, waitMax)))
+		p.note(fmt.Sprintf("%s, largest %d GPUs, %s for on-prem: no burst capacity the pool may rent holds %s (%s)",
+			counted(wait, "pending job"), waitMax, agree(wait, "waits", "wait"), agree(wait, "it", "them"), CloudHolds(e.pool, waitMax)))
 	}
 }

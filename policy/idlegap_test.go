@@ -171,7 +171,7 @@ func TestUnusedInstanceReleased(t *testing.T) {
 	// jobs waiting: 8 GPUs for 2h, 1 GPU for 30s (each job's wait known)
 	mixed := dtBusySnap(2*time.Hour, 8, 1)
 	mixed.PendingJobWaits = []time.Duration{2 * time.Hour, 30 * time.Second}
-	const keptWork = "scale-in: kept 1 idle instance(s) past their threshold: pending jobs fit on them"
+	const keptWork = "scale-in: kept 1 idle instance past its threshold: pending jobs fit on it"
 	for _, c := range []struct {
 		name   string
 		off    Offering

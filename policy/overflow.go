@@ -138,6 +138,15 @@ func counted(n int, thing string) string {
 	return strconv.Itoa(n) + " " + thing + "s"
 }
 
+// agree is the word that agrees with n things: one for 1, else many
+// ("is" or "are", "waits" or "wait").
+func agree(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // overflow packs pending jobs into free burst GPUs (and younger jobs into
 // free on-prem GPUs too) and returns what is left for new capacity
 // (ov.launch is false when nothing is to be launched for; the notes say
@@ -202,7 +211,9 @@ func overflow(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decOverflow, de
 	ov = decOverflow{jobs: jobs, young: young, pending: pending, count: count, largest: largest,
 		younger: younger, onprem: onprem, burst: burst, over: over}
 	if e.snap.IdleAllocatedGPUs > 0 && !p.quiet {
-		p.note(fmt.Sprintf("waste: %d on-prem GPUs are allocated but idle while %d GPUs overflow; fix idle allocations rather than rent", e.snap.IdleAllocatedGPUs, over))
+		idle := e.snap.IdleAllocatedGPUs
+		p.note(fmt.Sprintf("waste: %s %s allocated but idle while %s %s; fix idle allocations rather than rent",
+			counted(idle, "on-prem GPU"), agree(idle, "is", "are"), counted(over, "GPU"), agree(over, "overflows", "overflow")))
 	}
 	if e.stale {
 		if !p.quiet {

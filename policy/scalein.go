@@ -275,12 +275,14 @@ func scaleIn(e *decEnv, fl decFleet, p decPlan, cands []int) decPlan {
 	}
 	if keptForWork > 0 {
 		if !p.quiet {
-			p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: pending jobs fit on them", keptForWork))
+			p.note(fmt.Sprintf("scale-in: kept %s past %s threshold: pending jobs fit on %s",
+				counted(keptForWork, "idle instance"), agree(keptForWork, "its", "their"), agree(keptForWork, "it", "them")))
 		}
 	}
 	if keptForFloor > 0 {
 		if !p.quiet {
-			p.note(fmt.Sprintf("scale-in: kept %d idle instance(s) past their threshold: floors need %d burst GPUs, %d held", keptForFloor, e.floorGPUs, fl.capacity))
+			p.note(fmt.Sprintf("scale-in: kept %s past %s threshold: floors need %s, %d held",
+				counted(keptForFloor, "idle instance"), agree(keptForFloor, "its", "their"), counted(e.floorGPUs, "burst GPU"), fl.capacity))
 		}
 	}
 	return p

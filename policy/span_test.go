@@ -54,7 +54,7 @@ func TestSpanMin(t *testing.T) {
 			now:  now,
 			check: func(t *testing.T, p Plan) {
 				dtNoActions(t, p)
-				dtHasNote(t, p, "1 pending job(s), largest 16 GPUs, wait for on-prem")
+				dtHasNote(t, p, "1 pending job, largest 16 GPUs, waits for on-prem")
 			},
 		},
 	} {

@@ -338,7 +338,7 @@ func TestAPIBurstListsTheInstanceItKeeps(t *testing.T) {
 	queued.Store(false) // from now on only the burst keeps it
 	eventually(t, "the idle instance kept past its threshold for the burst", func() bool {
 		d, err := op.Pool(ctx, "train")
-		return err == nil && d.LastPlan != nil && strings.Contains(strings.Join(d.LastPlan.Notes, "; "), "kept 1 idle instance(s) past their threshold: floors need 8 burst GPUs, 8 held")
+		return err == nil && d.LastPlan != nil && strings.Contains(strings.Join(d.LastPlan.Notes, "; "), "kept 1 idle instance past its threshold: floors need 8 burst GPUs, 8 held")
 	})
 	bs, err := op.Bursts(ctx, "train", false)
 	if err != nil {
