@@ -137,7 +137,7 @@ overdue while its tick waits on a cloud call says which provider's.
 					if len(p.Held) > 0 {
 						fmt.Fprintf(tw, "\n%s: not launched now:\n", p.Name)
 						for _, h := range p.Held {
-							fmt.Fprintf(tw, "  %s: %s until %s\n", h.What, h.Why, fmtTime(h.Until))
+							fmt.Fprintf(tw, "  %s\n", heldLine(h))
 						}
 					}
 				}
@@ -223,4 +223,16 @@ func evaluationLine(s api.Snapshot, now time.Time) string {
 		return line
 	}
 	return ""
+}
+
+// heldLine says what is held, why and until when: "out of stock until
+// 2026-11-29 09:07Z", or, after a cloud's message that ends a sentence,
+// "... Request an adjustment to this limit. Held until 2026-11-29 09:07Z".
+func heldLine(h api.Held) string {
+	why := strings.TrimSpace(h.Why)
+	until := "until " + fmtTime(h.Until)
+	if strings.HasSuffix(why, ".") || strings.HasSuffix(why, "!") || strings.HasSuffix(why, "?") {
+		until = "Held " + until
+	}
+	return fmt.Sprintf("%s: %s %s", h.What, why, until)
 }
