@@ -240,7 +240,7 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 		case !v.has(bp + ".amount"):
 			v.missing(bp+".amount", "the most USD the pool may spend per period, e.g. amount: 2000")
 		case b.Amount <= 0:
-			v.errf(bp+".amount", "budget %s must be greater than 0 USD", cfgFloat(b.Amount))
+			v.errf(bp+".amount", "budget %s must be greater than 0 USD%s", cfgFloat(b.Amount), budgetAmountHint(b.Amount))
 		}
 		switch {
 		case b.Period == "":
@@ -507,6 +507,16 @@ func (v *cfgValidator) checkCross(cfg *Config) {
 			}
 		}
 	}
+}
+
+// budgetAmountHint says how to have no budget after an amount of 0 or
+// less, and how not to burst at all after 0, what a budget of 0 might mean.
+func budgetAmountHint(amount float64) string {
+	hint := ": give the most USD the pool may spend per period, e.g. amount: 2000, or leave limits.budget out for no budget"
+	if amount == 0 {
+		hint += "; to stop the pool from bursting, remove the pool or run the server with --dry-run"
+	}
+	return hint
 }
 
 // explicitZeros refuses a 0 written for a limit whose 0 means "none"
