@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -103,6 +105,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	warnNoTokens(s.log, &cfg.Server)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// st is what the API reads and writes; schedStore is what the
 	// scheduler writes through (fenced by the leader lease with several
@@ -402,4 +405,25 @@ func (s *server) close() {
 		s.closers[i]()
 	}
 	s.closers = nil
+}
+
+// warnNoTokens warns at start of a server that accepts no token yet: no
+// server.tokens_file, or one that does not exist yet (the config allows
+// it, as spillway token create makes it, and the server reads it once it
+// does), so that every API call is refused, but reads when
+// server.anonymous_read is set, until a token is created.
+func warnNoTokens(log *slog.Logger, s *config.Server) {
+	refused := "every API call is refused"
+	if s.AnonymousRead {
+		refused = "every API call but anonymous reads is refused"
+	}
+	if s.TokensFile == "" {
+		log.Warn("server.tokens_file is not set, so the API accepts no token: " + refused + "; set it and create a token with spillway token create --name NAME --role admin --file FILE")
+		return
+	}
+	if _, err := os.Stat(s.TokensFile); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	log.Warn(fmt.Sprintf("server.tokens_file %s does not exist yet: %s until it does; create a token with spillway token create --name NAME --role admin --file %s (the server reads the file once it exists, no restart needed)", s.TokensFile, refused, s.TokensFile),
+		"tokens_file", s.TokensFile)
 }
