@@ -158,8 +158,8 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			if len(limits) > 0 {
 				passed = " (passed over " + strings.Join(limits, "; ") + ")"
 			}
-			reason = fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %d GPUs, $%.2f/h each, for %d GPUs of jobs)%s%s%s",
-				demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), o.bootText(), decFmtDur(wait), o.name(), s.score, s.n, o.o.GPUs, o.o.PricePerHour, s.used, decSkipped(offs)+decSpotNote(s, sc), passed, cut)
+			reason = fmt.Sprintf("queue overflow: %s; oldest waited %s + next evaluation %s + boot %s > wait target %s; chose %s at $%.2f per useful GPU-hour (%d × %s, $%.2f/h each, for %s of jobs)%s%s%s",
+				demand, decFmtDur(e.snap.OldestWait), decFmtDur(e.interval), o.bootText(), decFmtDur(wait), o.name(), s.score, s.n, counted(o.o.GPUs, "GPU"), o.o.PricePerHour, counted(s.used, "GPU"), decSkipped(offs)+decSpotNote(s, sc), passed, cut)
 		}
 		fl.launch(e, p, o, k, "", reason)
 		for k := range jobs {

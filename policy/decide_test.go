@@ -320,6 +320,32 @@ func TestDecide(t *testing.T) {
 			check: dtWantLaunch(map[string]int{"one": 8}),
 		},
 		{
+			// Its reason once said "(1 × 1 GPUs, ..., for 1 GPUs of jobs)".
+			name: "one GPU is one in a queue launch's reason",
+			pool: dtPool(dtOne()),
+			snap: dtBusySnap(5*time.Minute, 1),
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launches) != 1 {
+					t.Fatalf("launches %+v, want one", p.Launches)
+				}
+				dtReasonHas(t, p.Launches[0].Reason, "(1 × 1 GPU, $2.75/h each, for 1 GPU of jobs)")
+			},
+		},
+		{
+			// Its reason once said "keeps 1 burst GPUs".
+			name: "one GPU is one in a floor launch's reason",
+			pool: dtPool(dtOne()),
+			snap: Snapshot{Floors: []Floor{{Kind: FloorManual, Owner: "alice", GPUs: 1, Until: now.Add(time.Hour)}}},
+			now:  now,
+			check: func(t *testing.T, p Plan) {
+				if len(p.Launches) != 1 {
+					t.Fatalf("launches %+v, want one", p.Launches)
+				}
+				dtReasonHas(t, p.Launches[0].Reason, `floor "alice" (manual) keeps 1 burst GPU until`)
+			},
+		},
+		{
 			name:  "jobs span only instances of at least SpanMinGPUs: an 8-GPU job never goes onto 1-GPU shapes",
 			pool:  dtPool(dtP4d(), dtOne()),
 			snap:  dtBusySnap(5*time.Minute, 8, 1),

@@ -47,7 +47,7 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 			if p.quiet {
 				continue
 			}
-			why := fmt.Sprintf("floor %q (%s) wants %d more burst GPUs: no offering can be launched%s", f.Owner, f.Kind, need, decSkipped(mk.offers(e)))
+			why := fmt.Sprintf("floor %q (%s) wants %s: no offering can be launched%s", f.Owner, f.Kind, counted(need, "more burst GPU"), decSkipped(mk.offers(e)))
 			p.note(why)
 			p.waits = append(p.waits, FloorWait{Owner: f.Owner, GPUs: need, Why: why})
 			continue
@@ -55,7 +55,7 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
 		k, limit, bound := allowedBy(e, &fl, &p, o, want)
 		if k < want && !p.quiet {
-			why := fmt.Sprintf("floor %q wants %d more burst GPUs (%d × %s): launching %d; limit %s", f.Owner, need, want, o.name(), k, limit)
+			why := fmt.Sprintf("floor %q wants %s (%d × %s): launching %d; limit %s", f.Owner, counted(need, "more burst GPU"), want, o.name(), k, limit)
 			p.note(why)
 			p.waits = append(p.waits, FloorWait{Owner: f.Owner, GPUs: max(need-k*o.o.GPUs, 0), Limit: bound, Why: why})
 		}
@@ -72,8 +72,8 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 			if f.Reason != "" {
 				why = ": " + f.Reason
 			}
-			reason = fmt.Sprintf("floor %q (%s%s) keeps %d burst GPUs %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
-				f.Owner, f.Kind, why, f.GPUs, until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e)))
+			reason = fmt.Sprintf("floor %q (%s%s) keeps %s %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
+				f.Owner, f.Kind, why, counted(f.GPUs, "burst GPU"), until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e)))
 		}
 		fl.launch(e, &p, o, k, f.Owner, reason)
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)

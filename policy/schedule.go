@@ -59,8 +59,8 @@ func scheduleFloors(pool Pool, now time.Time, quiet bool) []Floor {
 		until := last.Add(e.d)
 		reason := ""
 		if !quiet {
-			reason = fmt.Sprintf("schedule %q (%s, %s) holds %d GPUs until %s%s",
-				name, e.c.expr, e.c.zone, s.GPUs, cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last))
+			reason = fmt.Sprintf("schedule %q (%s, %s) holds %s until %s%s",
+				name, e.c.expr, e.c.zone, counted(s.GPUs, "GPU"), cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last))
 		}
 		floors = append(floors, Floor{Kind: FloorSchedule, Owner: name, Reason: reason, GPUs: s.GPUs, Until: until})
 	}
