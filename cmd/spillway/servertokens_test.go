@@ -52,7 +52,8 @@ func TestServerWarnsItAcceptsNoTokenYet(t *testing.T) {
 	}
 }
 
-// startLogs is what newServer logs as it starts the server of cfg.
+// startLogs is what the server of cfg logs as it starts, run under a
+// context already done so that it stops at once.
 func startLogs(t *testing.T, cfg *config.Config) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,6 +65,10 @@ func startLogs(t *testing.T, cfg *config.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.run(ctx); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
 	return logs.String()
 }

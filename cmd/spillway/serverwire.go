@@ -105,7 +105,6 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	warnNoTokens(s.log, &cfg.Server)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// st is what the API reads and writes; schedStore is what the
 	// scheduler writes through (fenced by the leader lease with several
@@ -346,6 +345,7 @@ func (s *server) run(ctx context.Context) error {
 	}()
 	s.log.Info("spillway server started", "listen", s.ln.Addr().String(), "state", stateName(s.cfg.Server.State),
 		"pools", len(s.cfg.Pools), "dry_run", s.deps.dryRun, "tick", s.cfg.Server.Tick.D())
+	warnNoTokens(s.log, &s.cfg.Server)
 	stopElector := s.startElector(ctx)
 	go s.markReady(ctx)
 	err := s.sched.Run(ctx)
@@ -407,7 +407,8 @@ func (s *server) close() {
 	s.closers = nil
 }
 
-// warnNoTokens warns at start of a server that accepts no token yet: no
+// warnNoTokens warns, once the server has started (one that fails to start
+// says only why), that it accepts no token yet: no
 // server.tokens_file, or one that does not exist yet (the config allows
 // it, as spillway token create makes it, and the server reads it once it
 // does), so that every API call is refused, but reads when
