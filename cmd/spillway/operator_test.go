@@ -451,17 +451,21 @@ squeue: fatal: Could not establish a configuration source (gave up after 3 attem
 // TestStatusHeldAfterACloudsSentence: a quota error's message from the
 // cloud ends with a full stop, and the held line read "...Request an
 // adjustment to this limit. until 2026-11-29 09:07Z"; a sentence is
-// followed by "Held until", and a short reason still by "until".
+// followed by "Held until", and a short reason still by "until". A reason
+// of several lines (a terraform provider's error) printed its later lines
+// at column 0; they are indented under it.
 func TestStatusHeldAfterACloudsSentence(t *testing.T) {
 	t0 := apitest.FixtureTime
 	m := apitest.NewMemory("acme", func() time.Time { return t0 })
 	quota := "InstanceLimitExceeded: You have requested more instances (9) than your current instance limit of 8 allows for the specified instance type. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."
 	m.AddPool(api.PoolDetail{Name: "training", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 8,
-		Held: []api.Held{{What: "aws-use1/us-east-1", Why: quota, Until: t0.Add(5 * time.Minute)}, {What: "aws-p5-spot", Why: "out of stock", Until: t0.Add(7 * time.Minute)}}}}, nil)
+		Held: []api.Held{{What: "aws-use1/us-east-1", Why: quota, Until: t0.Add(5 * time.Minute)}, {What: "aws-p5-spot", Why: "out of stock", Until: t0.Add(7 * time.Minute)},
+			{What: "tf-use1", Why: "terraform apply: exit status 1\nError: creating EC2 Instance: VcpuLimitExceeded", Until: t0.Add(9 * time.Minute)}}}}, nil)
 	out := statusAt(t, m)
 	for _, want := range []string{
 		"\n  aws-use1/us-east-1: " + quota + " Held until " + fmtTime(t0.Add(5*time.Minute)) + "\n",
 		"\n  aws-p5-spot: out of stock until " + fmtTime(t0.Add(7*time.Minute)) + "\n",
+		"\n  tf-use1: terraform apply: exit status 1\n    Error: creating EC2 Instance: VcpuLimitExceeded until " + fmtTime(t0.Add(9*time.Minute)) + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)

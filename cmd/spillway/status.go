@@ -227,12 +227,13 @@ func evaluationLine(s api.Snapshot, now time.Time) string {
 
 // heldLine says what is held, why and until when: "out of stock until
 // 2026-11-29 09:07Z", or, after a cloud's message that ends a sentence,
-// "... Request an adjustment to this limit. Held until 2026-11-29 09:07Z".
+// "... Request an adjustment to this limit. Held until 2026-11-29 09:07Z";
+// a reason of several lines (a terraform error's) indented under its first.
 func heldLine(h api.Held) string {
 	why := strings.TrimSpace(h.Why)
 	until := "until " + fmtTime(h.Until)
 	if strings.HasSuffix(why, ".") || strings.HasSuffix(why, "!") || strings.HasSuffix(why, "?") {
 		until = "Held " + until
 	}
-	return fmt.Sprintf("%s: %s %s", h.What, why, until)
+	return indentRest(fmt.Sprintf("%s: %s %s", h.What, why, until), "    ")
 }
