@@ -137,7 +137,7 @@ func admit(pool *Pool, snap Snapshot, instances []Instance, spend Spend, now tim
 			}
 		}
 		if k < l.Count && !p.quiet {
-			p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), l.Count, k, limit))
+			p.note(fmt.Sprintf("launch of %s cut from %d to %s by limit %s", o.name(), l.Count, counted(k, "instance"), limit))
 		}
 		if k > 0 {
 			fl.launch(&e, &p, o, k, l.Floor, l.Reason)

@@ -152,7 +152,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 			cut := ""
 			if k < s.n {
 				cut = fmt.Sprintf("; cut from %d to %d by limit %s", s.n, k, limit)
-				p.note(fmt.Sprintf("launch of %s cut from %d to %d instances by limit %s", o.name(), s.n, k, limit))
+				p.note(fmt.Sprintf("launch of %s cut from %d to %s by limit %s", o.name(), s.n, counted(k, "instance"), limit))
 			}
 			passed := ""
 			if len(limits) > 0 {

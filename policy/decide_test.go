@@ -502,7 +502,7 @@ func TestDecide(t *testing.T) {
 			now: now,
 			check: func(t *testing.T, p Plan) {
 				dtWantLaunch(map[string]int{"p4d": 1})(t, p)
-				dtHasNote(t, p, "cut from 3 to 1 instances by limit max_gpus 24 (16 burst GPUs held)")
+				dtHasNote(t, p, "cut from 3 to 1 instance by limit max_gpus 24 (16 burst GPUs held)")
 			},
 		},
 		{
