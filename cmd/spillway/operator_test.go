@@ -473,6 +473,20 @@ func TestStatusHeldAfterACloudsSentence(t *testing.T) {
 	}
 }
 
+// TestStatusFloorOfOneGPU: a manual burst of one GPU (burst create --gpus
+// 1) was listed as "manual burst b-0002 by bob: 1 GPUs until ..."; it
+// says 1 GPU.
+func TestStatusFloorOfOneGPU(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	m.AddPool(api.PoolDetail{Name: "training", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(10 * time.Second), OnPremTotal: 8},
+		Floors: []api.Floor{{Kind: "manual", Owner: "bob", Burst: "b-0002", Reason: "manual burst b-0002 by bob: debug a kernel", GPUs: 1, Until: t0.Add(time.Hour)}}}, nil)
+	out := statusAt(t, m)
+	if want := "\n  manual burst b-0002 by bob: 1 GPU until " + fmtTime(t0.Add(time.Hour)) + ": debug a kernel\n"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+}
+
 // TestStatusShowsDrainingInstances: spillway status said nothing of the
 // instances draining, nor of a drain hook running (a tick waits up to a
 // minute on it, and it may run on past), though /v1/pools/{pool} and

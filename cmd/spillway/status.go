@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/sim"
 )
 
 func init() { register(newStatusCmd) }
@@ -164,7 +165,7 @@ func floorLine(fl api.Floor) string {
 	if !fl.Until.IsZero() {
 		until = "until " + fmtTime(fl.Until)
 	}
-	return fmt.Sprintf("%s %s: %d GPUs %s: %s", fl.Kind, who, fl.GPUs, until, reason)
+	return fmt.Sprintf("%s %s: %s %s: %s", fl.Kind, who, sim.Counted(fl.GPUs, "GPU", "GPUs"), until, reason)
 }
 
 // drainingLine is one draining instance under the status table, at now
