@@ -742,7 +742,7 @@ func (d *cfgDecoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.errNode(n, path, fmt.Sprintf("%s is out of range: want 0 or a number from %g to %g in size", n.Value, MinFloat, MaxFloat))
 				return
 			}
-			d.errNode(n, path, "want a number, got "+cfgKindName(n))
+			d.errNode(n, path, "want a number, got "+cfgKindName(n)+cfgNumberHint(n))
 			return
 		}
 		if msg := cfgLeadingZero(n, f); msg != "" {
@@ -1000,6 +1000,27 @@ func cfgKindName(n *yaml.Node) string {
 		return q
 	}
 	return "nothing"
+}
+
+// cfgNumberHint says to write the number alone when a text is one with a
+// currency or a rate written beside it ("$2000", "55.04 USD/h"): amounts
+// and prices are USD, and per hour where the field says so.
+func cfgNumberHint(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode || len(n.Value) > 64 {
+		return ""
+	}
+	s := strings.TrimSpace(n.Value)
+	s = strings.TrimPrefix(s, "$")
+	for _, unit := range []string{"/h", "/hour", "per hour", "USD", "usd", "$"} {
+		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), unit))
+	}
+	if s == strings.TrimSpace(n.Value) {
+		return ""
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (write the number alone, %s: amounts and prices are in USD, a price per hour)", s)
 }
 
 // cfgPlainIsNotText reports whether s, written without quotes, would be
