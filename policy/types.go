@@ -64,7 +64,7 @@ type Snapshot struct {
 	Blocked     map[string]time.Time
 	// UnavailableWhy says, for an offering in Unavailable whose latest
 	// failure was not a stock-out, why (WhyNeverJoined,
-	// WhyReclaimedBooting, WhyOtherMarket): the decision's explanation names it. Absent:
+	// WhyReclaimedBooting, WhyOtherMarket, WhyResized): the decision's explanation names it. Absent:
 	// out of stock.
 	UnavailableWhy map[OfferingKey]string
 	// Unused holds offerings the queue recently left unused, until the
@@ -251,6 +251,7 @@ const (
 	WhyNeverJoined      = "an instance of it never joined"
 	WhyReclaimedBooting = "a spot instance of it was reclaimed before it joined"
 	WhyOtherMarket      = "the cloud ran an instance of it in the other market"
+	WhyResized          = "the cloud ran an instance of it as another type"
 )
 
 // UnavailableCauses is Snapshot.UnavailableWhy from a capacity cache's

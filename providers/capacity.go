@@ -22,13 +22,14 @@ const (
 
 // Codes of the capacity errors the scheduler records for a launch that
 // delivered nothing though the cloud ran it: an instance that never
-// joined, a spot instance reclaimed before it joined, and an instance the
+// joined, a spot instance reclaimed before it joined, an instance the
 // cloud ran in the other market than asked (on-demand for spot, or the
-// reverse).
+// reverse), and one it ran as another type than asked.
 const (
 	CodeJoinTimeout      = "JoinTimeout"
 	CodeSpotInterruption = "SpotInterruption"
 	CodeOtherMarket      = "OtherMarket"
+	CodeResized          = "Resized"
 )
 
 // CapacityCache remembers recent capacity and quota failures so the policy
@@ -195,6 +196,8 @@ func causeOf(err error) string {
 		return policy.WhyReclaimedBooting
 	case CodeOtherMarket:
 		return policy.WhyOtherMarket
+	case CodeResized:
+		return policy.WhyResized
 	}
 	return ""
 }

@@ -439,6 +439,9 @@ const (
 	// causeOtherMarket: an instance the cloud ran in the other market
 	// than its offering's (otherMarket).
 	causeOtherMarket = "other_market"
+	// causeResized: an instance the cloud ran as another type than its
+	// offering's (resized).
+	causeResized = "resized"
 )
 
 // shuttingDown is the outcome of a step a tick did not start because the

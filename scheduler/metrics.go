@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		decisions:         c("decisions_total", "Decisions recorded.", "pool"),
 		launchCalls:       c("launch_calls_total", "Launch calls made to providers (resumed intents included).", "pool", "offering"),
 		launches:          c("launched_instances_total", "Instances launched.", "pool", "offering"),
-		launchFailures:    c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, reclaimed_booting, other_market.", "pool", "offering", "cause"),
+		launchFailures:    c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, reclaimed_booting, other_market, resized.", "pool", "offering", "cause"),
 		terminations:      c("terminations_total", "Instances Spillway asked the cloud to terminate.", "pool", "offering"),
 		terminateFailures: c("terminate_failures_total", "Instances a terminate call did not end, each attempt (retried every tick; the log says each instance's failure once per kind of error).", "pool", "provider"),
 		vanished:          c("vanished_instances_total", "Instances that disappeared from the cloud without Spillway ending them.", "pool"),

@@ -220,14 +220,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			// room for the queue it may not have and bill at a price
 			// it no longer has (a larger type, or on-demand for spot,
 			// past the budget).
-			s.log.Warn("instance is not its offering any more: ending it", "pool", pool, "instance", r.ID, "why", why)
-			if _, other := otherMarket(r, ci); other {
-				// A launch answer, not a change: asked again, the
-				// cloud would answer so again, each tick.
-				s.neverJoined(t, r, providers.CodeOtherMarket, causeOtherMarket, why)
-			} else {
-				t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s", r.ID, why))
-			}
+			s.notItsOfferingFirst(t, r, ci, why)
 			if r.State == state.InstanceBooting {
 				ends = append(ends, instEnd{row: r, reason: why}) // no job yet
 			} else {
@@ -289,6 +282,32 @@ func notItsOffering(r *state.Instance, ci providers.Instance) (string, bool) {
 	}
 	return otherMarket(r, ci)
 }
+
+// notItsOfferingFirst counts and says, once per instance, that r's
+// instance, which the cloud lists as ci, is not its offering (why): a
+// failed launch whose offering is skipped for the capacity TTL, as asked
+// again the cloud would answer so again, each tick (a launch answered in
+// the other market, or with another type; one resized by hand after it
+// joined is rare, and skipping its offering for a TTL costs little). A
+// booting one whose terminate fails, or any in a dry run, which ends
+// nothing, is seen so again at every tick: counted at each, a single
+// instance was as many failed launches, and kept its offering skipped
+// for as long as it ran.
+func (s *Scheduler) notItsOfferingFirst(t *tick, r *state.Instance, ci providers.Instance, why string) {
+	if !s.first(t, r.ID, notItsOfferingEvent) {
+		return
+	}
+	s.log.Warn("instance is not its offering any more: ending it", "pool", r.Pool, "instance", r.ID, "why", why)
+	if _, other := otherMarket(r, ci); other {
+		s.neverJoined(t, r, providers.CodeOtherMarket, causeOtherMarket, why)
+		return
+	}
+	s.neverJoined(t, r, providers.CodeResized, causeResized, why)
+}
+
+// notItsOfferingEvent is the instEvent of an instance the cloud lists as
+// another type or in another market than its offering's.
+const notItsOfferingEvent = "not_its_offering"
 
 // otherMarket reports why r's instance, which the cloud lists as ci, is
 // not in its offering's market: a launch asked as spot that the cloud ran

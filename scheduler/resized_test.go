@@ -67,7 +67,9 @@ func testResizedInstance(t *testing.T, c lagCloud) {
 // an hour instance as $32.77 against max_cost_per_hour and the budget
 // for as long as it ran. It is recorded as the offering asked, and ended
 // as resized at the next tick (ECS answers a launch with ids only: a
-// guard there).
+// guard there). Ended, it was launched again at the next tick, answered
+// and ended so again, a launch and an end each tick: its offering is
+// skipped for the capacity TTL, as a failed launch (cause resized).
 //
 // Run on EC2 and ECS, each through its real SDK on the emulator.
 func TestLaunchAnsweredWithAnotherTypeIsEnded(t *testing.T) {
@@ -88,6 +90,7 @@ func TestLaunchAnsweredWithAnotherTypeIsEnded(t *testing.T) {
 			if r := rowOf(t, h, id); !strings.HasPrefix(r.EndReason, "instance type changed outside Spillway") {
 				t.Errorf("instance %s launched as another type ended for %q, want its type named", id, r.EndReason)
 			}
+			atMostOnePerOffering(t, h, "as another type")
 		})
 	}
 }
