@@ -145,6 +145,35 @@ type Status struct {
 	// Leader says who leads when several servers share a PostgreSQL
 	// state; absent with a single server.
 	Leader *LeaderInfo `json:"leader,omitempty"`
+	// Unconfigured are the open instances recorded for a pool this
+	// server's config lacks (removed from it, or, mid-rollout, another
+	// server's config has it): no pool here drains or ends them, the
+	// sweeper keeps them, and they bill until a config with their pool
+	// drains and ends them or someone ends them by hand. The API answers
+	// the StatusUnconfigured launched first; UnconfiguredOmitted
+	// counts the rest (GET /v1/instances?pool=NAME lists them). Only the
+	// leader's config counts: a follower answers none, and
+	// UnconfiguredUnknown says so and names the leader to ask.
+	Unconfigured        []UnconfiguredInstance `json:"unconfigured,omitempty"`
+	UnconfiguredOmitted int                    `json:"unconfigured_omitted,omitempty"`
+	UnconfiguredUnknown string                 `json:"unconfigured_unknown,omitempty"`
+}
+
+// StatusUnconfigured bounds Status.Unconfigured.
+const StatusUnconfigured = 20
+
+// UnconfiguredInstance is an open instance of a pool the server's config
+// lacks: since its launch it has cost CostSoFar at PricePerHour (as
+// recorded at launch; 0 when unknown), billed by the second.
+type UnconfiguredInstance struct {
+	Pool         string    `json:"pool"`
+	Provider     string    `json:"provider"`
+	ID           string    `json:"instance"`
+	Offering     string    `json:"offering"`
+	State        string    `json:"state"`
+	Since        time.Time `json:"since"`
+	PricePerHour float64   `json:"price_per_hour"`
+	CostSoFar    float64   `json:"cost_so_far"`
 }
 
 // LeaderInfo is the leader lease of several servers, as the answering

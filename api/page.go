@@ -112,6 +112,11 @@ type pageData struct {
 	Leader *LeaderInfo
 	// RefreshMS is how often refresh.js reloads the page, in milliseconds.
 	RefreshMS int64
+	// Unconfigured, UnconfiguredOmitted and UnconfiguredUnknown are the
+	// Status's: instances billing with no pool to drain or end them.
+	Unconfigured        []UnconfiguredInstance
+	UnconfiguredOmitted int
+	UnconfiguredUnknown string
 }
 
 type poolPage struct {
@@ -223,7 +228,8 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		return nil, err
 	}
 	now := s.clock.Now()
-	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun, Leader: st.Leader}
+	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun, Leader: st.Leader,
+		Unconfigured: st.Unconfigured, UnconfiguredOmitted: st.UnconfiguredOmitted, UnconfiguredUnknown: st.UnconfiguredUnknown}
 	for _, ps := range st.Pools {
 		det, err := s.be.Pool(ctx, ps.Name)
 		if err != nil {

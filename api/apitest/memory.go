@@ -32,6 +32,17 @@ type Memory struct {
 	keys map[[2]string][2]string
 	// leader is what Status says of the leader lease (nil: one server).
 	leader *api.LeaderInfo
+	// unconfigured is what Status says of the instances of pools the
+	// config lacks (its Unconfigured fields).
+	unconfigured api.Status
+}
+
+// SetUnconfigured makes Status answer st's Unconfigured,
+// UnconfiguredOmitted and UnconfiguredUnknown.
+func (m *Memory) SetUnconfigured(st api.Status) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unconfigured = st
 }
 
 // SetLeader makes Status say who leads, as a server sharing its state
@@ -111,7 +122,8 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 func (m *Memory) Status(ctx context.Context) (api.Status, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := api.Status{Cluster: m.cluster, Time: m.now().UTC(), Leader: m.leader}
+	st := api.Status{Cluster: m.cluster, Time: m.now().UTC(), Leader: m.leader,
+		Unconfigured: m.unconfigured.Unconfigured, UnconfiguredOmitted: m.unconfigured.UnconfiguredOmitted, UnconfiguredUnknown: m.unconfigured.UnconfiguredUnknown}
 	for _, n := range m.order {
 		st.Pools = append(st.Pools, m.summary(m.pools[n]))
 	}

@@ -56,7 +56,62 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		}
 		out.Pools = append(out.Pools, ps)
 	}
+	if err := b.unconfigured(ctx, &out, lease); err != nil {
+		return api.Status{}, err
+	}
 	return out, nil
+}
+
+// unconfigured sets st's instances of pools this server's config lacks,
+// which the sweeper keeps and which bill with no pool to drain or end
+// them; a follower, whose config is not the one that counts, says only
+// the leader knows.
+func (b *backend) unconfigured(ctx context.Context, st *api.Status, lease *leaseRead) error {
+	if b.elector != nil {
+		if _, leads := b.elector.Acting(); !leads {
+			st.UnconfiguredUnknown = onlyTheLeaderLacks(lease.get(ctx))
+			return nil
+		}
+	}
+	rows, err := b.store.Instances(ctx, state.InstanceFilter{Live: true})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, ok := b.sched.PoolSpec(r.Pool); ok {
+			continue
+		}
+		if len(st.Unconfigured) == api.StatusUnconfigured {
+			st.UnconfiguredOmitted++
+			continue
+		}
+		st.Unconfigured = append(st.Unconfigured, apiUnconfigured(r, st.Time))
+	}
+	return nil
+}
+
+// apiUnconfigured is an open row of a pool the config lacks, with what it
+// has cost by now, billed by the second (its offering's billing rule is
+// in the config that lacks it).
+func apiUnconfigured(r state.Instance, now time.Time) api.UnconfiguredInstance {
+	return api.UnconfiguredInstance{
+		Pool: r.Pool, Provider: r.Provider, ID: r.ID, Offering: r.Offering, State: r.State,
+		Since: r.LaunchedAt, PricePerHour: r.PricePerHour,
+		CostSoFar: policy.BilledCost(policy.Offering{PricePerHour: r.PricePerHour, Billing: policy.BillingPerSecond}, r.LaunchedAt, now),
+	}
+}
+
+// onlyTheLeaderLacks is a follower's Status.UnconfiguredUnknown: the
+// pools the leader's config lacks are the leader's to name.
+func onlyTheLeaderLacks(li *api.LeaderInfo) string {
+	what := "only the leader's config says which instances belong to no pool it has (kept, billing, with no pool to drain or end them)"
+	switch {
+	case li.Error != "":
+		return fmt.Sprintf("this server (%s) does not lead: %s, and the database could not say which server leads (%s)", li.This, what, li.Error)
+	case li.Holder == "":
+		return fmt.Sprintf("this server (%s) does not lead, and no server holds the lease now (a failover): %s; ask again once one does", li.This, what)
+	}
+	return fmt.Sprintf("this server (%s) does not lead: %s; ask the leader, %s", li.This, what, li.Holder)
 }
 
 func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error) {

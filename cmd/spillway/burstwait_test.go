@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -125,18 +124,7 @@ func TestBurstOfARemovedPoolSaysSo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.stop(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile(s.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(s.config, []byte(strings.Replace(string(cfg), "- name: train\n", "- name: training\n", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServer(t, loadConfig(t, s.config))
-	s.url = "http://" + srv.addr
+	restartRenamed(t, s)
 	got, err := s.client(t, tok).Burst(t.Context(), b.ID)
 	if err != nil {
 		t.Fatal(err)

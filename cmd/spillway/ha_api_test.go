@@ -188,6 +188,14 @@ func TestHAFollowerServesAndAcceptsBursts(t *testing.T) {
 	if st.Leader == nil || st.Leader.Leads || st.Leader.Holder != p.leader || st.Leader.This == st.Leader.Holder {
 		t.Fatalf("the follower's /v1/status leader = %+v, want it naming the leader %q and not leading itself", st.Leader, p.leader)
 	}
+	// Which instances belong to no configured pool is the leader's
+	// config's to say: the follower's may differ, mid-rollout.
+	if want := "ask the leader, " + p.leader; !strings.Contains(st.UnconfiguredUnknown, want) || st.Unconfigured != nil {
+		t.Errorf("the follower's /v1/status unconfigured %+v, unconfigured_unknown %q; want none, and it saying %q", st.Unconfigured, st.UnconfiguredUnknown, want)
+	}
+	if ls, err := client(lead).Status(ctx); err != nil || ls.UnconfiguredUnknown != "" {
+		t.Errorf("the leader's /v1/status: unconfigured_unknown %q, %v; want none (it knows)", ls.UnconfiguredUnknown, err)
+	}
 
 	// An operator's burst through the follower: the leader launches it.
 	req := api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "incident 9", IdempotencyKey: "ha-retry-1"}

@@ -517,20 +517,7 @@ func TestStatusShowsDrainingInstances(t *testing.T) {
 	training.Instances = append(training.Instances, hook, ran)
 	m.AddPool(training, nil)
 	m.AddPool(api.PoolDetail{Name: "inference", Snapshot: api.Snapshot{Time: t0.Add(-5 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 8}}, nil)
-	out := statusAt(t, m)
-	golden := filepath.Join("testdata", "cli", "status-draining.golden")
-	if *updateGolden {
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != string(want) {
-		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out, want)
-	}
+	checkGolden(t, "status-draining", statusAt(t, m))
 	js, _, err := runCLI(t, "status", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -544,6 +531,25 @@ func TestStatusShowsDrainingInstances(t *testing.T) {
 
 // statusAt is what spillway status prints against an API server on m,
 // read anonymously, its clock at apitest.FixtureTime.
+// checkGolden compares out with testdata/cli/NAME.golden (rewritten
+// with -update).
+func checkGolden(t *testing.T, name, out string) {
+	t.Helper()
+	golden := filepath.Join("testdata", "cli", name+".golden")
+	if *updateGolden {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, out, want)
+	}
+}
+
 func statusAt(t *testing.T, m *apitest.Memory) string {
 	t.Helper()
 	srv, err := api.NewServer(api.Options{Backend: m, AnonymousRead: true, Clock: fixedClock{apitest.FixtureTime}})

@@ -31,7 +31,11 @@ those whose drain hook runs first (for how long, and since when), then the
 longest draining (the server sends 10 a pool and counts the rest, which
 instances lists), then what each
 pool does not launch now, why and until when: offerings out of stock or left unused by the queue, providers or regions
-blocked by a quota or refused requests. A pool this server has not evaluated (it
+blocked by a quota or refused requests, then the instances of pools this server's
+config lacks (a pool removed, or one the leader's older config lacks mid-rollout):
+no pool drains or ends them, the sweeper keeps them, and they bill until the pool
+is back in the config or someone ends them in the cloud (only the leader says
+which: a follower's config is not the one that counts). A pool this server has not evaluated (it
 has just started, or it follows the leader), or whose last evaluation failed,
 shows ? for its on-prem and queue figures, with a line saying why; one not
 evaluated for three intervals (and a minute) and the longest a tick may wait
@@ -142,6 +146,7 @@ overdue while its tick waits on a cloud call says which provider's.
 						}
 					}
 				}
+				unconfiguredLines(tw, st)
 			})
 		},
 	}
@@ -237,4 +242,37 @@ func heldLine(h api.Held) string {
 		until = "Held " + until
 	}
 	return indentRest(fmt.Sprintf("%s: %s %s", h.What, why, until), "    ")
+}
+
+// unconfiguredLines lists, under the status table, the instances of pools
+// this server's config lacks and what to do about them, or, from a
+// follower, who knows.
+func unconfiguredLines(tw *tabwriter.Writer, st api.Status) {
+	if u := st.UnconfiguredUnknown; u != "" {
+		fmt.Fprintf(tw, "\ninstances of pools not in the config: %s\n", oneLine(u, 400))
+		return
+	}
+	if len(st.Unconfigured) == 0 {
+		return
+	}
+	fmt.Fprintln(tw, "\ninstances of pools not in this server's config (kept, never swept, billing: no pool here drains or ends them):")
+	for _, in := range st.Unconfigured {
+		fmt.Fprintf(tw, "  %s\n", unconfiguredLine(in, st.Time))
+	}
+	if n := st.UnconfiguredOmitted; n > 0 {
+		fmt.Fprintf(tw, "  … and %s, not shown: spillway instances --pool POOL lists each pool's\n", policyPlural(n, "more instance"))
+	}
+	fmt.Fprintln(tw, "  to end them: put their pool back in the config (its ticks drain and end them as usual; remove it once they have ended),")
+	fmt.Fprintln(tw, "  or end them in the cloud by hand (their rows then stay open, and listed here, until the pool is back)")
+}
+
+// unconfiguredLine is one instance of a pool the config lacks, at now
+// (the server's time): where it runs, since when, and what it costs.
+func unconfiguredLine(in api.UnconfiguredInstance, now time.Time) string {
+	age := api.Duration(max(now.Sub(in.Since), 0).Round(time.Second))
+	cost := "price unknown"
+	if in.PricePerHour > 0 {
+		cost = fmt.Sprintf("$%.2f/h, about $%.2f so far", in.PricePerHour, in.CostSoFar)
+	}
+	return fmt.Sprintf("pool %s: %s %s (%s, %s) since %s, %s ago: %s", in.Pool, in.Provider, in.ID, in.Offering, in.State, fmtTime(in.Since), age, cost)
 }
