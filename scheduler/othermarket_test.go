@@ -37,23 +37,32 @@ func TestLaunchAnsweredInAnotherMarketIsEnded(t *testing.T) {
 				return p
 			}
 			from, to := onDemandAnswer(c)
-			var rewrite atomic.Bool
-			rewrite.Store(true)
-			h := rewritingHarness(t, c, from, to, &rewrite, nil)
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			rs := h.rows(false)
-			if len(rs) != 1 {
-				t.Fatalf("%d rows after the launch, want 1", len(rs))
-			}
-			id := rs[0].ID
-			h.until("the on-demand instance asked as spot ends", 30*time.Second, 10, func() bool { return rowOf(t, h, id).State == state.InstanceEnded })
-			if r := rowOf(t, h, id); !strings.HasPrefix(r.EndReason, "the cloud runs it as on-demand") {
-				t.Errorf("instance %s ran on-demand for a spot ask ended for %q, want its market named", id, r.EndReason)
-			}
-			atMostOnePerOffering(t, h, "in the other market")
+			answeredOtherwiseIsEnded(t, c, from, to, "the cloud runs it as on-demand", "in the other market")
 		})
 	}
+}
+
+// answeredOtherwiseIsEnded launches one instance whose answers and
+// listings a rewriting harness turns from from to to (the cloud running
+// it not as asked: how), and checks that a later tick ends it for a
+// reason beginning with why, and that its offering is then held.
+func answeredOtherwiseIsEnded(t *testing.T, c lagCloud, from, to []byte, why, how string) {
+	t.Helper()
+	var rewrite atomic.Bool
+	rewrite.Store(true)
+	h := rewritingHarness(t, c, from, to, &rewrite, nil)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	rs := h.rows(false)
+	if len(rs) != 1 {
+		t.Fatalf("%d rows after the launch, want 1", len(rs))
+	}
+	id := rs[0].ID
+	h.until("the instance run "+how+" ends", 30*time.Second, 10, func() bool { return rowOf(t, h, id).State == state.InstanceEnded })
+	if r := rowOf(t, h, id); !strings.HasPrefix(r.EndReason, why) {
+		t.Errorf("instance %s run %s ended for %q, want %q first", id, how, r.EndReason, why)
+	}
+	atMostOnePerOffering(t, h, how)
 }
 
 // onDemandAnswer is what the cloud's answers say of a spot instance, and

@@ -76,21 +76,7 @@ func TestLaunchAnsweredWithAnotherTypeIsEnded(t *testing.T) {
 	for _, c := range lagClouds {
 		t.Run(c.name, func(t *testing.T) {
 			from, to := resizedTypes(c)
-			var other atomic.Bool
-			other.Store(true)
-			h := rewritingHarness(t, c, from, to, &other, nil)
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			rs := h.rows(false)
-			if len(rs) != 1 {
-				t.Fatalf("%d rows after the launch, want 1", len(rs))
-			}
-			id := rs[0].ID
-			h.until("the instance of another type ends", 30*time.Second, 10, func() bool { return rowOf(t, h, id).State == state.InstanceEnded })
-			if r := rowOf(t, h, id); !strings.HasPrefix(r.EndReason, "instance type changed outside Spillway") {
-				t.Errorf("instance %s launched as another type ended for %q, want its type named", id, r.EndReason)
-			}
-			atMostOnePerOffering(t, h, "as another type")
+			answeredOtherwiseIsEnded(t, c, from, to, "instance type changed outside Spillway", "as another type")
 		})
 	}
 }
