@@ -317,9 +317,7 @@ func idleMockFailing(failing *bool, ret nv.Return) *server.Server {
 	mock := dgxh100.New()
 	for _, d := range mock.Devices {
 		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		nvml.IdleMock(d)
 		d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
 			if *failing {
 				return nv.Memory{}, ret
@@ -405,9 +403,7 @@ func TestManualBurstOnPartlyUnhealthyInstance(t *testing.T) {
 			var broken bool
 			for i, d := range mock.Devices {
 				d := d.(*server.Device)
-				nvml.HealthyMock(d)
-				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-				d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+				nvml.IdleMock(d)
 				d.GetMemoryInfoFunc = func() (nv.Memory, nv.Return) {
 					if broken && i >= 6 {
 						return nv.Memory{}, nv.ERROR_RESET_REQUIRED

@@ -71,9 +71,7 @@ func brokenMemoryAgent(t *testing.T, node string, bad ...int) string {
 	mock := dgxh100.New()
 	for i, d := range mock.Devices {
 		d := d.(*mockserver.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		nvml.IdleMock(d)
 		if slices.Contains(bad, i) {
 			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, false, true, nv.SUCCESS }
 		}

@@ -83,9 +83,7 @@ func TestHostileNVMLAnswers(t *testing.T) {
 		node := dgxh100.New()
 		for _, d := range node.Devices {
 			d := d.(*server.Device)
-			nvml.HealthyMock(d)
-			d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-			d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+			nvml.IdleMock(d)
 		}
 		d := node.Devices[3].(*server.Device)
 		if tc.atStart {

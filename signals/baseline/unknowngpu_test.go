@@ -201,9 +201,7 @@ func twoUnhealthyIdle() *server.Server {
 	mock := dgxh100.New()
 	for i, d := range mock.Devices {
 		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		nvml.IdleMock(d)
 		switch i {
 		case 2:
 			d.GetRemappedRowsFunc = func() (int, int, bool, bool, nv.Return) { return 0, 1, true, false, nv.SUCCESS }

@@ -41,6 +41,15 @@ func HealthyMock(d *server.Device) {
 	d.GetRetiredPagesPendingStatusFunc = func() (nv.EnableState, nv.Return) { return nv.FEATURE_DISABLED, nv.ERROR_NOT_SUPPORTED }
 }
 
+// IdleMock makes a go-nvml mock device healthy (HealthyMock) and idle:
+// no utilisation and no compute process, as tests of a node that runs
+// nothing want it.
+func IdleMock(d *server.Device) {
+	HealthyMock(d)
+	d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
+	d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+}
+
 // SimulatedModels lists the names --simulate accepts.
 func SimulatedModels() []string {
 	n := make([]string, 0, len(simModels))

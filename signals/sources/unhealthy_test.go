@@ -116,9 +116,7 @@ func idleMock() *server.Server {
 	mock := dgxh100.New()
 	for _, d := range mock.Devices {
 		d := d.(*server.Device)
-		nvml.HealthyMock(d)
-		d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{}, nv.SUCCESS }
-		d.GetComputeRunningProcessesFunc = func() ([]nv.ProcessInfo, nv.Return) { return nil, nv.SUCCESS }
+		nvml.IdleMock(d)
 	}
 	return mock
 }
