@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/sim"
 )
 
 func init() { register(newBurstCmd) }
@@ -66,8 +67,9 @@ cancel take.
 			}
 			if err := api.CheckCreateBurst(r); err != nil {
 				// A value out of range is a wrong command line (exit 2),
-				// told before any token or server is needed.
-				return usagef("--%v", err)
+				// told before any token or server is needed, with the
+				// pointer to --help pflag's own refusals carry.
+				return usagef("--%v (see %s --help)", err, cmd.CommandPath())
 			}
 			if cmd.Flags().Changed("idempotency-key") {
 				if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
@@ -90,10 +92,10 @@ cancel take.
 			}
 			return f.print(cmd.OutOrStdout(), b, func(tw *tabwriter.Writer) {
 				if b.Replayed {
-					fmt.Fprintf(tw, "burst %s was created earlier with idempotency key %s; nothing new was opened. It is %s: %d GPUs in pool %s until %s (owner %s)\n",
-						b.ID, r.IdempotencyKey, b.State, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
+					fmt.Fprintf(tw, "burst %s was created earlier with idempotency key %s; nothing new was opened. It is %s: %s in pool %s until %s (owner %s)\n",
+						b.ID, r.IdempotencyKey, b.State, sim.Counted(b.GPUs, "GPU", "GPUs"), b.Pool, fmtTime(b.Until), b.Owner)
 				} else {
-					fmt.Fprintf(tw, "created burst %s: %d GPUs in pool %s until %s (owner %s)\n", b.ID, b.GPUs, b.Pool, fmtTime(b.Until), b.Owner)
+					fmt.Fprintf(tw, "created burst %s: %s in pool %s until %s (owner %s)\n", b.ID, sim.Counted(b.GPUs, "GPU", "GPUs"), b.Pool, fmtTime(b.Until), b.Owner)
 				}
 				if b.State == "active" {
 					fmt.Fprintf(tw, "cancel it early with: spillway burst cancel %s\n", b.ID)

@@ -11,18 +11,20 @@ import (
 // server would refuse is a wrong command line, exit 2, told without a
 // server (none listens here) or a token; it was sent, refused with a 400,
 // and exited 1, or, with the server down, hidden behind "cannot reach".
+// Each ends "(see spillway burst create --help)", as pflag's refusals of
+// the same flags do (--for 99999999999h); it did not.
 func TestBurstCreateRefusesValuesOutOfRange(t *testing.T) {
 	t.Setenv("SPILLWAY_SERVER", "http://127.0.0.1:1")
 	t.Setenv("SPILLWAY_TOKEN", "")
 	for _, tc := range []struct {
 		gpus, dur, reason, want string
 	}{
-		{"0", "1h", "INC-1", "--gpus 0 is out of range: ask for 1 to 100000 GPUs"},
+		{"0", "1h", "INC-1", "--gpus 0 is out of range: ask for 1 to 100000 GPUs (the pool's manual.max_gpus may allow fewer) (see spillway burst create --help)"},
 		{"-3", "1h", "INC-1", "--gpus -3 is out of range"},
-		{"8", "-5m", "INC-1", "--for -5m is out of range: a burst lasts from 1m to 720h"},
+		{"8", "-5m", "INC-1", "--for -5m is out of range: a burst lasts from 1m to 720h (the pool's manual.max_ttl may allow less) (see spillway burst create --help)"},
 		{"8", "30s", "INC-1", "--for 30s is out of range"},
 		{"8", "721h", "INC-1", "--for 721h is out of range"},
-		{"8", "1h", "   ", "--reason is missing: say why the burst is needed"},
+		{"8", "1h", "   ", "--reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask (see spillway burst create --help)"},
 		{"8", "1h", "INC-1\x1b[2J", "--reason contains control characters"},
 	} {
 		_, _, err := runCLI(t, "burst", "create", "--pool", "train", "--gpus", tc.gpus, "--for", tc.dur, "--reason", tc.reason)

@@ -112,6 +112,8 @@ func TestOperatorCLIGolden(t *testing.T) {
 		{"burst-list", tokens.Viewer, "", []string{"burst", "list"}},
 		{"burst-list-json", tokens.Viewer, "", []string{"burst", "list", "--all", "-o", "json"}},
 		{"burst-create", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "16", "--for", "2h", "--reason", "INC-4212: retrain"}},
+		// One GPU is "1 GPU".
+		{"burst-create-one", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "1", "--for", "2h", "--reason", "INC-4213: debug a kernel"}},
 		{"burst-create-json", tokens.Operator, "", []string{"burst", "create", "--pool", "training", "--gpus", "4", "--for", "30m", "--reason", "smoke test", "-o", "json"}},
 		{"burst-cancel", tokens.Operator, "", []string{"burst", "cancel", "b-0001"}},
 		{"burst-cancel-json", tokens.Admin, "", []string{"burst", "cancel", "b-0001", "-o", "json"}},
