@@ -107,9 +107,7 @@ func (s *Store) current() ([]Entry, error) {
 	}
 	st, err := os.Stat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if !s.absent {
-			s.log.Warn("tokens file does not exist: no token is accepted until it is created", "path", s.path)
-		}
+		s.noteAbsent()
 		s.absent, s.loaded, s.stat, s.entries, s.err = true, true, nil, nil, nil
 		return nil, nil
 	}
@@ -152,6 +150,19 @@ func (s *Store) current() ([]Entry, error) {
 	s.log.Info("tokens file loaded", "path", s.path, "tokens", len(f.Entries))
 	s.entries, s.err = f.Entries, nil
 	return s.entries, nil
+}
+
+// noteAbsent logs the file's absence once, as it is found: a Warn when
+// the file was there before (removed while the server runs), a Debug when
+// it never was, which the server warned of as it started.
+func (s *Store) noteAbsent() {
+	switch {
+	case s.absent:
+	case s.loaded:
+		s.log.Warn("tokens file removed: no token is accepted until it is created again", "path", s.path)
+	default:
+		s.log.Debug("tokens file does not exist: no token is accepted until it is created", "path", s.path)
+	}
 }
 
 // Read reads and parses the tokens file at path.

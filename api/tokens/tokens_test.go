@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,5 +325,38 @@ func BenchmarkLookup(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestStoreLogsAMissingFileOnce: a tokens file that did not exist was
+// warned of by the server at start and again by the store at the first
+// API call, in other words; the store says it at Debug, once, and warns
+// when a file it had read is removed, once, until it is back.
+func TestStoreLogsAMissingFileOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	var logs bytes.Buffer
+	s := NewStore(path, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	lookups := func() {
+		t.Helper()
+		for range 3 {
+			if _, err := s.Lookup("spw_x"); !errors.Is(err, ErrUnknown) {
+				t.Fatalf("lookup: %v, want ErrUnknown", err)
+			}
+		}
+	}
+	lookups()
+	if got := logs.String(); strings.Contains(got, "level=WARN") || strings.Count(got, "level=DEBUG msg=\"tokens file does not exist") != 1 {
+		t.Errorf("a file never there: want one DEBUG line, no WARN:\n%s", got)
+	}
+	if _, err := Add(path, "alice", Viewer, time.Unix(1_800_000_000, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	lookups()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	lookups()
+	if got := logs.String(); strings.Count(got, "level=WARN msg=\"tokens file removed: no token is accepted until it is created again\"") != 1 {
+		t.Errorf("a file removed: want one WARN line:\n%s", got)
 	}
 }

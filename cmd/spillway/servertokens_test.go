@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,11 +20,16 @@ import (
 // started without a word, and refused every API call until the file
 // appeared; it warns at start, naming the file, what is refused and the
 // command that makes a token. A server without tokens_file warns too; one
-// whose file exists does not.
+// whose file exists does not, but one whose file holds no token (an
+// empty file, made by hand) does: it started silently.
 func TestServerWarnsItAcceptsNoTokenYet(t *testing.T) {
 	_, cfgPath := startServerFixtures(t)
 	missing := filepath.Join(t.TempDir(), "tokens.yaml")
 	made := filepath.Join(t.TempDir(), "tokens.yaml")
+	empty := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tokens.Add(made, "alice", tokens.Admin, clock.RealClock{}.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +41,7 @@ func TestServerWarnsItAcceptsNoTokenYet(t *testing.T) {
 		{"missing", missing, false, "server.tokens_file " + missing + " does not exist yet: every API call is refused until it does; create a token with spillway token create --name NAME --role admin --file " + missing},
 		{"missing, anonymous reads", missing, true, "every API call but anonymous reads is refused until it does"},
 		{"unset", "", false, "server.tokens_file is not set, so the API accepts no token: every API call is refused"},
+		{"empty", empty, false, "server.tokens_file " + empty + " holds no token yet: every API call is refused until it does; create a token with spillway token create --name NAME --role admin --file " + empty},
 		{"made", made, false, ""},
 	}
 	for _, tt := range cases {

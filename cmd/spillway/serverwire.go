@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/api/tokens"
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/internal/connlimit"
 	"github.com/spillway-io/spillway/policy"
@@ -409,10 +409,12 @@ func (s *server) close() {
 
 // warnNoTokens warns, once the server has started (one that fails to start
 // says only why), that it accepts no token yet: no
-// server.tokens_file, or one that does not exist yet (the config allows
+// server.tokens_file, one that does not exist yet (the config allows
 // it, as spillway token create makes it, and the server reads it once it
-// does), so that every API call is refused, but reads when
-// server.anonymous_read is set, until a token is created.
+// does), or one that holds no token, so that every API call is refused,
+// but reads when server.anonymous_read is set, until a token is created.
+// A file it cannot read or parse the tokens store reports at the first
+// call, as it does while the server runs.
 func warnNoTokens(log *slog.Logger, s *config.Server) {
 	refused := "every API call is refused"
 	if s.AnonymousRead {
@@ -422,9 +424,12 @@ func warnNoTokens(log *slog.Logger, s *config.Server) {
 		log.Warn("server.tokens_file is not set, so the API accepts no token: " + refused + "; set it and create a token with spillway token create --name NAME --role admin --file FILE")
 		return
 	}
-	if _, err := os.Stat(s.TokensFile); !errors.Is(err, fs.ErrNotExist) {
-		return
+	create := fmt.Sprintf("create a token with spillway token create --name NAME --role admin --file %s (the server reads the file once it changes, no restart needed)", s.TokensFile)
+	f, err := tokens.Read(s.TokensFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Warn(fmt.Sprintf("server.tokens_file %s does not exist yet: %s until it does; %s", s.TokensFile, refused, create), "tokens_file", s.TokensFile)
+	case err == nil && len(f.Entries) == 0:
+		log.Warn(fmt.Sprintf("server.tokens_file %s holds no token yet: %s until it does; %s", s.TokensFile, refused, create), "tokens_file", s.TokensFile)
 	}
-	log.Warn(fmt.Sprintf("server.tokens_file %s does not exist yet: %s until it does; create a token with spillway token create --name NAME --role admin --file %s (the server reads the file once it exists, no restart needed)", s.TokensFile, refused, s.TokensFile),
-		"tokens_file", s.TokensFile)
 }
