@@ -29,6 +29,12 @@ const MaxSimulated = 200 * 365 * 24 * time.Hour
 // ErrHorizon ends a run that reaches MaxSimulated.
 var ErrHorizon = errors.New("the run reached 200 years of simulated time: the pool cannot keep up with the trace")
 
+// horizonError is ErrHorizon with the jobs a run still held at its end,
+// at: "1 job still queued", not "1 jobs".
+func horizonError(queued, running int, at time.Time) error {
+	return fmt.Errorf("sim: %w: %s still queued and %d running at %s", ErrHorizon, Counted(queued, "job", "jobs"), running, at.Format(time.DateOnly))
+}
+
 // ErrTooManyInstances ends a run that launches more instances than
 // Options.MaxInstances.
 var ErrTooManyInstances = errors.New("more instances launched than the memory limit allows")

@@ -85,3 +85,18 @@ func TestMaxInstances(t *testing.T) {
 		t.Fatalf("got %v, want ErrTooManyInstances", err)
 	}
 }
+
+// TestHorizonErrorCounts: a run that reached the horizon with one job
+// queued said "1 jobs still queued"; it says "1 job".
+func TestHorizonErrorCounts(t *testing.T) {
+	at := time.Date(2226, 3, 1, 0, 0, 0, 0, time.UTC)
+	for queued, want := range map[int]string{
+		1: "sim: " + ErrHorizon.Error() + ": 1 job still queued and 1 running at 2226-03-01",
+		3: "sim: " + ErrHorizon.Error() + ": 3 jobs still queued and 1 running at 2226-03-01",
+	} {
+		err := horizonError(queued, 1, at)
+		if !errors.Is(err, ErrHorizon) || err.Error() != want {
+			t.Errorf("%d queued: %v, want %q", queued, err, want)
+		}
+	}
+}

@@ -524,7 +524,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			break
 		}
 		if next > MaxSimulated {
-			return Result{}, fmt.Errorf("sim: %w: %d jobs still queued and %d running at %s", ErrHorizon, s.pendingJobs, s.running, s.at(s.now).Format(time.DateOnly))
+			return Result{}, horizonError(s.pendingJobs, s.running, s.at(s.now))
 		}
 		s.sampleUntil(next)
 		s.now = next
