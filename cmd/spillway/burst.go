@@ -266,7 +266,7 @@ func newBurstCancelCmd() *cobra.Command {
 				if b.LaunchingGPUs > 0 {
 					// They appear after the cancel: say so before someone
 					// takes them for a burst that did not stop.
-					fmt.Fprintf(tw, "a launch of %d GPUs for it was already under way: its instances appear, then drain and terminate too\n", b.LaunchingGPUs)
+					fmt.Fprintf(tw, "a launch of %s for it was already under way: its instances appear, then drain and terminate too\n", sim.Counted(b.LaunchingGPUs, "GPU", "GPUs"))
 				}
 			})
 		},

@@ -135,18 +135,20 @@ func TestBurstCreateSendsIdempotencyKey(t *testing.T) {
 // TestBurstCancelSaysALaunchIsUnderWay: a burst cancelled while its launch
 // is in flight gets instances after the cancel (they are then drained); the
 // cancel said only that its instances drain, so they looked like a burst
-// that did not stop.
+// that did not stop. A launch of one GPU is "1 GPU" (it was "1 GPUs").
 func TestBurstCancelSaysALaunchIsUnderWay(t *testing.T) {
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"id":"b-20261201t072604-250f5dc3e9bd","pool":"train","gpus":8,"reason":"x","owner":"alice","state":"cancelled","instances":0,"launching_gpus":8}`)
-	}))
-	defer ts.Close()
-	t.Setenv("SPILLWAY_SERVER", ts.URL)
-	t.Setenv("SPILLWAY_TOKEN", "spw_test")
-	out, _, err := runCLI(t, "burst", "cancel", "b-20261201t072604-250f5dc3e9bd")
-	if err != nil || !strings.Contains(out, "a launch of 8 GPUs for it was already under way: its instances appear, then drain and terminate too") {
-		t.Fatalf("cancel during a launch printed %q, %v; want it to say the launch lands and drains", out, err)
+	for gpus, want := range map[int]string{8: "a launch of 8 GPUs", 1: "a launch of 1 GPU"} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":"b-20261201t072604-250f5dc3e9bd","pool":"train","gpus":8,"reason":"x","owner":"alice","state":"cancelled","instances":0,"launching_gpus":%d}`, gpus)
+		}))
+		t.Cleanup(ts.Close)
+		t.Setenv("SPILLWAY_SERVER", ts.URL)
+		t.Setenv("SPILLWAY_TOKEN", "spw_test")
+		out, _, err := runCLI(t, "burst", "cancel", "b-20261201t072604-250f5dc3e9bd")
+		if want += " for it was already under way: its instances appear, then drain and terminate too"; err != nil || !strings.Contains(out, want) {
+			t.Errorf("cancel during a launch of %d GPUs printed %q, %v; want %q", gpus, out, err, want)
+		}
 	}
 }
 
