@@ -200,7 +200,12 @@ func unhealthyLine(p api.PoolSummary) string {
 	if p.OnPremUnhealthy <= 0 || !snapshotOf(p).Known() {
 		return ""
 	}
-	return fmt.Sprintf("%d of the %d on-prem GPUs counted busy are unhealthy (a wedged driver, broken memory, fallen off the bus): they take no job until their node is rebooted; their agent's /healthz says why", p.OnPremUnhealthy, p.OnPremBusy)
+	verb, they := "are", "they take no job until their node is rebooted; their agent's"
+	if p.OnPremUnhealthy == 1 {
+		verb, they = "is", "it takes no job until its node is rebooted; its agent's"
+	}
+	return fmt.Sprintf("%d of the %s counted busy %s unhealthy (a wedged driver, broken memory, fallen off the bus): %s /healthz says why",
+		p.OnPremUnhealthy, sim.Counted(p.OnPremBusy, "on-prem GPU", "on-prem GPUs"), verb, they)
 }
 
 // evaluationLine says, under the status table, why a pool's row is

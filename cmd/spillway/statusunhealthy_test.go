@@ -204,3 +204,23 @@ func TestSignalsCheckShowsWedgedNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnhealthyLineCountsOne: one unhealthy GPU was "1 of the 8 on-prem
+// GPUs counted busy are unhealthy ...: they take no job until their node
+// is rebooted"; it is "is", "it", "its", and one busy GPU "1 on-prem GPU".
+func TestUnhealthyLineCountsOne(t *testing.T) {
+	evaluated := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		unhealthy, busy int
+		want            string
+	}{
+		{1, 8, "1 of the 8 on-prem GPUs counted busy is unhealthy (a wedged driver, broken memory, fallen off the bus): it takes no job until its node is rebooted; its agent's /healthz says why"},
+		{1, 1, "1 of the 1 on-prem GPU counted busy is unhealthy"},
+		{2, 8, "2 of the 8 on-prem GPUs counted busy are unhealthy (a wedged driver, broken memory, fallen off the bus): they take no job until their node is rebooted; their agent's /healthz says why"},
+	} {
+		got := unhealthyLine(api.PoolSummary{Evaluated: evaluated, OnPremUnhealthy: tc.unhealthy, OnPremBusy: tc.busy})
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%d of %d unhealthy: %q, want %q", tc.unhealthy, tc.busy, got, tc.want)
+		}
+	}
+}
