@@ -61,22 +61,14 @@ cancel take.
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.For = api.Duration(dur)
-			if !utf8.ValidString(r.Reason) {
-				// JSON would carry each bad byte as U+FFFD.
-				return usagef("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
-			}
-			if err := api.CheckCreateBurst(r); err != nil {
-				// A value out of range is a wrong command line (exit 2),
-				// told before any token or server is needed, with the
-				// pointer to --help pflag's own refusals carry.
-				return usagef("--%v (see %s --help)", err, cmd.CommandPath())
-			}
-			if cmd.Flags().Changed("idempotency-key") {
-				if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
-					return err
-				}
-			} else {
+			if !cmd.Flags().Changed("idempotency-key") {
 				r.IdempotencyKey = "cli-" + rand.Text()
+			}
+			if err := checkCreateFlags(r); err != nil {
+				// A wrong command line (exit 2), told before any token
+				// or server is needed, with the pointer to --help
+				// pflag's own refusals carry.
+				return usagef("%w (see %s --help)", err, cmd.CommandPath())
 			}
 			c, err := f.client(cmd)
 			if err != nil {
@@ -152,10 +144,23 @@ func (d *unsignedDuration) String() string {
 	return time.Duration(*d).String()
 }
 
+// checkCreateFlags refuses the flags of burst create the server would
+// refuse, naming the flag.
+func checkCreateFlags(r api.CreateBurstRequest) error {
+	if !utf8.ValidString(r.Reason) {
+		// JSON would carry each bad byte as U+FFFD.
+		return errors.New("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
+	}
+	if err := api.CheckCreateBurst(r); err != nil {
+		return fmt.Errorf("--%w", err)
+	}
+	return checkIdempotencyKey(r.IdempotencyKey)
+}
+
 // checkIdempotencyKey refuses an --idempotency-key the server would.
 func checkIdempotencyKey(k string) error {
 	if k == "" || len(k) > 255 || strings.ContainsFunc(k, func(r rune) bool { return r < '!' || r > '~' }) {
-		return usagef("--idempotency-key %q is not a key: use 1 to 255 printable ASCII characters without spaces", k)
+		return fmt.Errorf("--idempotency-key %q is not a key: use 1 to 255 printable ASCII characters without spaces", k)
 	}
 	return nil
 }

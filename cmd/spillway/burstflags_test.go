@@ -26,6 +26,7 @@ func TestBurstCreateRefusesValuesOutOfRange(t *testing.T) {
 		{"8", "721h", "INC-1", "--for 721h is out of range"},
 		{"8", "1h", "   ", "--reason is missing: say why the burst is needed (e.g. the incident), so others know who to ask (see spillway burst create --help)"},
 		{"8", "1h", "INC-1\x1b[2J", "--reason contains control characters"},
+		{"8", "1h", "INC-\xff", "--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text (see spillway burst create --help)"},
 	} {
 		_, _, err := runCLI(t, "burst", "create", "--pool", "train", "--gpus", tc.gpus, "--for", tc.dur, "--reason", tc.reason)
 		var ue *usageError

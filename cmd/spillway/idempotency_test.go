@@ -127,7 +127,7 @@ func TestBurstCreateSendsIdempotencyKey(t *testing.T) {
 	}
 	_, _, err = runCLI(t, append(create, "--idempotency-key", "has space")...)
 	var ue *usageError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `--idempotency-key "has space" is not a key`) {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `--idempotency-key "has space" is not a key: use 1 to 255 printable ASCII characters without spaces (see spillway burst create --help)`) {
 		t.Fatalf("a bad key: %v, want a usage error naming it", err)
 	}
 }
