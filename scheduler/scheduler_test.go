@@ -368,23 +368,8 @@ func TestSweeperEndsStrangersOfThisClusterOnly(t *testing.T) {
 // while jobs may run on them): it keeps them, says so once and counts them,
 // and the pool, put back, drains and ends them as usual.
 func TestSweeperKeepsInstancesOfAnUnconfiguredPool(t *testing.T) {
-	h := newHarness(t, testPool())
+	h, launched, reg := twoOfARemovedPool(t)
 	ctx := context.Background()
-	h.setDemand(2*time.Minute, 8, 8)
-	h.tick()
-	launched := h.live()
-	if len(launched) != 2 {
-		t.Fatalf("after a 16-GPU spike: %d instances, want 2", len(launched))
-	}
-	h.clk.Step(time.Hour) // older than the sweep grace already
-
-	renamed := testPool()
-	renamed.Name = "infer"
-	h.pool = renamed
-	h.logs = &lockedBuffer{}
-	reg := prometheus.NewRegistry()
-	h.opts.Registerer = reg
-	h.restart()
 	for _, d := range []time.Duration{0, 11 * time.Minute, time.Hour} {
 		h.clk.Step(d)
 		if err := h.sched.Sweep(ctx); err != nil {
@@ -416,6 +401,79 @@ func TestSweeperKeepsInstancesOfAnUnconfiguredPool(t *testing.T) {
 		if !slices.Contains(drained(h), in.ID) {
 			t.Fatalf("instance %s ended without a drain (drained: %v)", in.ID, drained(h))
 		}
+	}
+}
+
+// twoOfARemovedPool launches two instances of the test pool, an hour
+// old, then restarts the scheduler with the pool renamed infer (train is
+// no longer in its config), its logs and metrics fresh: it returns the
+// harness, the two instances and the metrics' registry.
+func twoOfARemovedPool(t *testing.T) (*harness, []emulator.Instance, *prometheus.Registry) {
+	t.Helper()
+	h := newHarness(t, testPool())
+	h.setDemand(2*time.Minute, 8, 8)
+	h.tick()
+	launched := h.live()
+	if len(launched) != 2 {
+		t.Fatalf("after a 16-GPU spike: %d instances, want 2", len(launched))
+	}
+	h.clk.Step(time.Hour) // older than the sweep grace already
+
+	renamed := testPool()
+	renamed.Name = "infer"
+	h.pool = renamed
+	h.logs = &lockedBuffer{}
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
+	return h, launched, reg
+}
+
+// An instance of a pool this server's config lacks that someone ended by
+// hand in the cloud: no pool here lists it, and its open row billed for
+// ever (cost_so_far in status grew, spillway_unconfigured_pool_instances
+// counted it) although the cloud no longer listed it. The sweeper, which
+// lists it no longer, ends its row as vanished, says so once, and keeps
+// the other one.
+func TestSweeperEndsTheRowOfAnUnconfiguredPoolsInstanceEndedByHand(t *testing.T) {
+	h, launched, reg := twoOfARemovedPool(t)
+	ctx := context.Background()
+	gone, kept := launched[0].ID, launched[1].ID
+	if err := h.prov.Terminate(ctx, []string{gone}); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Step(time.Minute)
+	byHand := h.clk.Now()
+	for _, d := range []time.Duration{0, 11 * time.Minute, time.Hour} {
+		h.clk.Step(d)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.emu.Calls("TerminateInstances"); n != 1 {
+		t.Fatalf("%d TerminateInstances calls, want the one by hand only", n)
+	}
+	rs, err := h.store.Instances(ctx, state.InstanceFilter{Pool: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		switch {
+		case r.ID == kept && r.State == state.InstanceEnded:
+			t.Errorf("the row of %s, still running, was ended: %+v", kept, r)
+		case r.ID == gone && (r.State != state.InstanceEnded || r.EndReason != scheduler.VanishedReason || !r.EndedAt.Equal(byHand)):
+			t.Errorf("the row of %s, ended by hand, is %s (%q) ended at %v; want ended as vanished at the first sweep past it, %v", gone, r.State, r.EndReason, r.EndedAt, byHand)
+		}
+	}
+	if g := gaugeOf(t, reg, "spillway_unconfigured_pool_instances"); g != 1 {
+		t.Fatalf("spillway_unconfigured_pool_instances{pool=train} = %v, want 1", g)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "is no longer listed by the cloud"); n != 1 || !strings.Contains(logs, gone) {
+		t.Fatalf("%d warnings of the instance ended by hand in 3 sweeps, want 1 naming %s:\n%s", n, gone, logs)
+	}
+	if n := strings.Count(logs, "is not in this server's config"); n != 1 {
+		t.Fatalf("%d warnings of an instance kept for a pool not in the config, want 1 (the one still running):\n%s", n, logs)
 	}
 }
 

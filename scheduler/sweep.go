@@ -46,7 +46,9 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			unconfigured[key] = r
 		}
 	}
-	s.sayUnconfigured(unconfigured)
+	// Said once the listings show which of them still run: one ended
+	// outside Spillway is ended here (endUnlisted), not said as kept.
+	defer func() { s.sayUnconfigured(unconfigured) }()
 	intentOnly := map[string]bool{} // the instances kept for an intent of a pool not configured
 	defer s.forgetUnconfigured(intentOnly)
 	var intentPools map[string]string // intent → its pool, read when first needed
@@ -106,10 +108,12 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 		var strays []string
 		seen := map[string]bool{}
+		running := make(map[string]bool, len(insts))
 		for _, in := range insts {
 			if in.State == providers.StateShuttingDown || in.State == providers.StateTerminated {
 				continue
 			}
+			running[in.ID] = true
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
@@ -129,6 +133,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			strays = append(strays, in.ID)
 		}
 		s.forgetStrangers(name, seen)
+		errs = append(errs, s.endUnlisted(cctx, name, running, unconfigured, now)...)
 		if len(strays) == 0 {
 			continue
 		}
@@ -184,6 +189,51 @@ func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
 	}
 }
 
+// endUnlisted ends the rows of unconfigured, open rows of pools this
+// server's config lacks, whose instances on provider name the cloud no
+// longer lists running (running: those it lists not ended), once listGrace
+// after their launch, as a pool's tick ends its own (endRow): ended
+// outside Spillway (by hand, in the console), no pool here would ever end
+// them, and their open rows billed for ever in status and were counted in
+// spillway_unconfigured_pool_instances. Each ended one leaves
+// unconfigured; a row whose write fails stays in it, ended again at the
+// next sweep.
+func (s *Scheduler) endUnlisted(ctx context.Context, name string, running map[string]bool, unconfigured map[string]state.Instance, now time.Time) []error {
+	var errs []error
+	for _, key := range sortedKeys(unconfigured) {
+		r := unconfigured[key]
+		if r.Provider != name || running[r.ID] || r.State != state.InstanceTerminating && now.Sub(r.LaunchedAt) < listGrace {
+			continue
+		}
+		endedUnlisted(&r, now)
+		if err := s.opts.Store.PutInstance(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: end instance %s of pool %s, no longer listed: %w", r.ID, r.Pool, err))
+			continue
+		}
+		delete(unconfigured, key)
+		if r.EndReason == vanishedReason {
+			s.metrics.vanished.WithLabelValues(r.Pool).Inc()
+		}
+		s.log.Warn("instance of a pool not in this server's config is no longer listed by the cloud: its row is ended",
+			"pool", r.Pool, "provider", r.Provider, "instance", r.ID, "reason", r.EndReason, "ended", r.EndedAt)
+	}
+	return errs
+}
+
+// endedUnlisted is r ended at now, unlisted: as asked, when its terminate
+// was (its end kept, or the last time it was listed running past it), or
+// vanished (endRow).
+func endedUnlisted(r *state.Instance, now time.Time) {
+	switch {
+	case r.State == state.InstanceTerminating && r.RanUntil.After(r.EndedAt):
+		r.EndedAt = r.RanUntil
+	case r.State == state.InstanceTerminating && !r.EndedAt.IsZero():
+	default:
+		r.EndReason, r.EndedAt = vanishedReason, now
+	}
+	r.State, r.UpdatedAt = state.InstanceEnded, now
+}
+
 // sayUnconfiguredIntent logs, once, an instance the sweeper keeps as an
 // intent of a pool claims it, a pool this server's config lacks.
 func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string, seen map[string]bool) {
@@ -192,6 +242,9 @@ func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string, seen map[st
 	}
 	key := "intent/" + provider + "/" + id
 	seen[key] = true
+	if s.unconfigured == nil {
+		s.unconfigured = map[string]bool{}
+	}
 	if s.unconfigured[key] {
 		return
 	}

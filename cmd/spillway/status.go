@@ -268,7 +268,7 @@ func unconfiguredLines(tw *tabwriter.Writer, st api.Status) {
 		fmt.Fprintf(tw, "  … and %s, not shown: spillway instances --pool POOL lists each pool's\n", policyPlural(n, "more instance"))
 	}
 	fmt.Fprintln(tw, "  to end them: put their pool back in the config (its ticks drain and end them as usual; remove it once they have ended),")
-	fmt.Fprintln(tw, "  or end them in the cloud by hand (their rows then stay open, and listed here, until the pool is back)")
+	fmt.Fprintln(tw, "  or end them in the cloud by hand (the sweeper then ends the row of each the cloud no longer lists)")
 }
 
 // unconfiguredLine is one instance of a pool the config lacks, at now
