@@ -149,7 +149,9 @@ type Status struct {
 	// server's config lacks (removed from it, or, mid-rollout, another
 	// server's config has it): no pool here drains or ends them, the
 	// sweeper keeps them, and they bill until a config with their pool
-	// drains and ends them or someone ends them by hand. The API answers
+	// drains and ends them or someone ends them by hand. Those no row
+	// records, kept as an intent of their pool claims them, are listed
+	// too, their State "no row" and their price unknown (0). The API answers
 	// the StatusUnconfigured launched first; UnconfiguredOmitted
 	// counts the rest (GET /v1/instances?pool=NAME lists them). Only the
 	// leader's config counts: a follower answers none, and

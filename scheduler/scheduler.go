@@ -143,6 +143,11 @@ type Scheduler struct {
 	// sweeper has said it keeps (provider/id, intent/provider/id for one
 	// claimed by an intent only); Sweep's own.
 	unconfigured map[string]bool
+	// kmu guards keptForIntents: the instances of unconfigured kept for
+	// an intent only (intent/provider/id), as Sweep last saw them, read by
+	// KeptForIntents.
+	kmu            sync.Mutex
+	keptForIntents map[string]KeptForIntent
 	// strangers: when the sweeper first listed each stranger whose
 	// launch time the cloud gives as none or ahead of now
 	// (provider/id); Sweep's own (strangerSince).

@@ -484,21 +484,8 @@ func TestSweeperEndsTheRowOfAnUnconfiguredPoolsInstanceEndedByHand(t *testing.T)
 // without a drain sweep_grace after its launch. It keeps it, and says so
 // once; a server with the pool adopts it.
 func TestSweeperKeepsAnInstanceOfAnUnconfiguredPoolsIntent(t *testing.T) {
-	other := testPool()
-	other.Name = "infer"
-	h := newHarness(t, other)
-	h.logs = &lockedBuffer{}
-	h.restart()
+	h, _ := launchedForAnUnconfiguredIntent(t)
 	ctx := context.Background()
-	in := state.Intent{ID: "20261130t090000-trainintent", Pool: "train", Provider: provName, Offering: "p4d", Count: 1,
-		ClientToken: "train-intent-1", Status: state.IntentPending, CreatedAt: h.clk.Now(), UpdatedAt: h.clk.Now()}
-	if err := h.store.CreateIntent(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: in.ClientToken,
-		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: "train", providers.TagIntent: in.ID}}); err != nil {
-		t.Fatal(err)
-	}
 	for _, d := range []time.Duration{time.Hour, 11 * time.Minute} {
 		h.clk.Step(d)
 		if err := h.sched.Sweep(ctx); err != nil {
@@ -510,6 +497,65 @@ func TestSweeperKeepsAnInstanceOfAnUnconfiguredPoolsIntent(t *testing.T) {
 	}
 	if n := strings.Count(h.logs.String(), "launched for a pool not in this server's config"); n != 1 {
 		t.Fatalf("%d warnings of the instance kept for another pool's intent in 2 sweeps, want 1:\n%s", n, h.logs.String())
+	}
+}
+
+// launchedForAnUnconfiguredIntent starts a scheduler whose only pool is
+// infer, and launches one instance under a pending intent of pool train,
+// which no row records: it returns the harness and the instance.
+func launchedForAnUnconfiguredIntent(t *testing.T) (*harness, providers.Instance) {
+	t.Helper()
+	other := testPool()
+	other.Name = "infer"
+	h := newHarness(t, other)
+	h.logs = &lockedBuffer{}
+	h.restart()
+	ctx := context.Background()
+	in := state.Intent{ID: "20261130t090000-trainintent", Pool: "train", Provider: provName, Offering: "p4d", Count: 1,
+		ClientToken: "train-intent-1", Status: state.IntentPending, CreatedAt: h.clk.Now(), UpdatedAt: h.clk.Now()}
+	if err := h.store.CreateIntent(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	launched, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: testPool().Offerings[0], Count: 1, ClientToken: in.ClientToken,
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: "train", providers.TagIntent: in.ID}})
+	if err != nil || len(launched) != 1 {
+		t.Fatalf("launch under train's intent: %v (%d instances)", err, len(launched))
+	}
+	return h, launched[0]
+}
+
+// An instance kept only by an intent of a pool the config lacks, no row
+// recording it, was named in one WARN line and nowhere else: status
+// listed the unconfigured pools' rows only. The sweeper holds each, from
+// the first sweep that lists it (within the sweep grace too), with its
+// intent's pool and offering and its launch, for status
+// (KeptForIntents), and drops it once the cloud no longer lists it.
+func TestSweeperHoldsTheInstancesItKeepsForAnIntent(t *testing.T) {
+	h, in := launchedForAnUnconfiguredIntent(t)
+	ctx := context.Background()
+	for _, d := range []time.Duration{time.Minute, time.Hour} {
+		h.clk.Step(d)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := h.sched.KeptForIntents()
+		if len(got) != 1 || !got[0].Since.Equal(in.LaunchTime) || in.LaunchTime.IsZero() {
+			t.Fatalf("kept for intents %+v after %v, want %s launched at %v", got, d, in.ID, in.LaunchTime)
+		}
+		got[0].Since = time.Time{}
+		if want := (scheduler.KeptForIntent{Pool: "train", Provider: provName, ID: in.ID, Offering: "p4d"}); got[0] != want {
+			t.Fatalf("kept for intents %+v after %v, want %s of pool train, offering p4d", got, d, in.ID)
+		}
+	}
+	if err := h.prov.Terminate(ctx, []string{in.ID}); err != nil {
+		t.Fatal(err)
+	}
+	h.clk.Step(time.Minute)
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.sched.KeptForIntents(); len(got) != 0 {
+		t.Fatalf("kept for intents %+v once the cloud no longer lists it, want none", got)
 	}
 }
 

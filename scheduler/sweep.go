@@ -1,9 +1,11 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,22 +53,22 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	defer func() { s.sayUnconfigured(unconfigured) }()
 	intentOnly := map[string]bool{} // the instances kept for an intent of a pool not configured
 	defer s.forgetUnconfigured(intentOnly)
-	var intentPools map[string]string // intent → its pool, read when first needed
-	poolOf := func(id string) (string, error) {
+	var intents map[string]state.Intent // by id, read when first needed
+	intentOf := func(id string) (state.Intent, error) {
 		if id == "" {
-			return "", nil
+			return state.Intent{}, nil
 		}
-		if intentPools == nil {
-			intents, err := s.opts.Store.Intents(cctx, state.IntentFilter{})
+		if intents == nil {
+			all, err := s.opts.Store.Intents(cctx, state.IntentFilter{})
 			if err != nil {
-				return "", fmt.Errorf("sweep: intents: %w", err)
+				return state.Intent{}, fmt.Errorf("sweep: intents: %w", err)
 			}
-			intentPools = make(map[string]string, len(intents))
-			for _, in := range intents {
-				intentPools[in.ID] = in.Pool
+			intents = make(map[string]state.Intent, len(all))
+			for _, in := range all {
+				intents[in.ID] = in
 			}
 		}
-		return intentPools[id], nil
+		return intents[id], nil
 	}
 	var errs []error
 	if !s.opts.DryRun {
@@ -117,17 +119,19 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
-			if now.Sub(s.strangerSince(name, in, now, seen)) < s.opts.SweepGrace {
-				continue
-			}
-			pool, err := poolOf(in.Tags[providers.TagIntent])
+			since := s.strangerSince(name, in, now, seen)
+			intent, err := intentOf(in.Tags[providers.TagIntent])
 			if err != nil {
 				return err
 			}
-			if pool != "" {
+			if intent.Pool != "" {
 				// Its pool adopts it; one this server's config lacks is
-				// another server's, or an operator's, to end with a drain.
-				s.sayUnconfiguredIntent(name, in.ID, pool, intentOnly)
+				// another server's, or an operator's, to end with a drain:
+				// said, and listed in status, from its first sweep.
+				s.sayUnconfiguredIntent(KeptForIntent{Pool: intent.Pool, Provider: name, ID: in.ID, Offering: intent.Offering, Since: since}, intentOnly)
+				continue
+			}
+			if now.Sub(since) < s.opts.SweepGrace {
 				continue
 			}
 			strays = append(strays, in.ID)
@@ -234,14 +238,47 @@ func endedUnlisted(r *state.Instance, now time.Time) {
 	r.State, r.UpdatedAt = state.InstanceEnded, now
 }
 
-// sayUnconfiguredIntent logs, once, an instance the sweeper keeps as an
-// intent of a pool claims it, a pool this server's config lacks.
-func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string, seen map[string]bool) {
-	if _, ok := s.pools[pool]; ok {
+// KeptForIntent is an instance the sweeper keeps, with no row, as an
+// intent of a pool this server's config lacks claims it: no pool here
+// adopts, drains or ends it.
+type KeptForIntent struct {
+	Pool, Provider, ID string
+	// Offering is its intent's; Since its launch (as the sweeper takes
+	// it: the cloud's launch time, or when it first listed it).
+	Offering string
+	Since    time.Time
+}
+
+// KeptForIntents lists the instances the last sweeps kept for an intent
+// of a pool this server's config lacks, launched first first.
+func (s *Scheduler) KeptForIntents() []KeptForIntent {
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
+	out := make([]KeptForIntent, 0, len(s.keptForIntents))
+	for _, k := range s.keptForIntents {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b KeptForIntent) int {
+		return cmp.Or(a.Since.Compare(b.Since), cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// sayUnconfiguredIntent logs, once, instance k the sweeper keeps as an
+// intent of a pool claims it, a pool this server's config lacks, and
+// holds it for KeptForIntents.
+func (s *Scheduler) sayUnconfiguredIntent(k KeptForIntent, seen map[string]bool) {
+	if _, ok := s.pools[k.Pool]; ok {
 		return
 	}
-	key := "intent/" + provider + "/" + id
+	key := "intent/" + k.Provider + "/" + k.ID
 	seen[key] = true
+	s.kmu.Lock()
+	if s.keptForIntents == nil {
+		s.keptForIntents = map[string]KeptForIntent{}
+	}
+	s.keptForIntents[key] = k
+	s.kmu.Unlock()
 	if s.unconfigured == nil {
 		s.unconfigured = map[string]bool{}
 	}
@@ -251,7 +288,7 @@ func (s *Scheduler) sayUnconfiguredIntent(provider, id, pool string, seen map[st
 	s.unconfigured[key] = true
 	s.log.Warn("an instance launched for a pool not in this server's config has no row: no pool here adopts, drains or ends it, and it is kept, not swept; "+
 		"put the pool back (a config with it adopts, drains and ends it) or end it by hand",
-		"pool", pool, "provider", provider, "instance", id)
+		"pool", k.Pool, "provider", k.Provider, "instance", k.ID)
 }
 
 // forgetUnconfigured drops the instances kept for an intent only that
@@ -260,6 +297,13 @@ func (s *Scheduler) forgetUnconfigured(seen map[string]bool) {
 	for key := range s.unconfigured {
 		if strings.HasPrefix(key, "intent/") && !seen[key] {
 			delete(s.unconfigured, key)
+		}
+	}
+	s.kmu.Lock()
+	defer s.kmu.Unlock()
+	for key := range s.keptForIntents {
+		if !seen[key] {
+			delete(s.keptForIntents, key)
 		}
 	}
 }

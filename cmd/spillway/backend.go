@@ -77,17 +77,34 @@ func (b *backend) unconfigured(ctx context.Context, st *api.Status, lease *lease
 	if err != nil {
 		return err
 	}
+	var all []api.UnconfiguredInstance
 	for _, r := range rows {
 		if _, ok := b.sched.PoolSpec(r.Pool); ok {
 			continue
 		}
-		if len(st.Unconfigured) == api.StatusUnconfigured {
-			st.UnconfiguredOmitted++
-			continue
-		}
-		st.Unconfigured = append(st.Unconfigured, apiUnconfigured(r, st.Time))
+		all = append(all, apiUnconfigured(r, st.Time))
 	}
+	for _, k := range b.sched.KeptForIntents() {
+		all = append(all, apiKeptForIntent(k))
+	}
+	slices.SortStableFunc(all, func(a, b api.UnconfiguredInstance) int { return a.Since.Compare(b.Since) })
+	if len(all) > api.StatusUnconfigured {
+		st.UnconfiguredOmitted = len(all) - api.StatusUnconfigured
+		all = all[:api.StatusUnconfigured]
+	}
+	st.Unconfigured = append(st.Unconfigured, all...)
 	return nil
+}
+
+// noRow is the state of an unconfigured instance no row records, which
+// the sweeper keeps as an intent of its pool claims it.
+const noRow = "no row"
+
+// apiKeptForIntent is an instance kept for an intent of a pool the config
+// lacks, no row recording it: its price, in the config that lacks the
+// pool, is unknown (0), and so its cost.
+func apiKeptForIntent(k scheduler.KeptForIntent) api.UnconfiguredInstance {
+	return api.UnconfiguredInstance{Pool: k.Pool, Provider: k.Provider, ID: k.ID, Offering: k.Offering, State: noRow, Since: k.Since}
 }
 
 // apiUnconfigured is an open row of a pool the config lacks, with what it

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/spillway-io/spillway/api"
 	"github.com/spillway-io/spillway/api/apitest"
 	"github.com/spillway-io/spillway/api/tokens"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/sqlite"
 )
 
 // restartRenamed stops s's server and starts it again, on the same SQLite
@@ -18,8 +21,18 @@ import (
 // pool its config lacks.
 func restartRenamed(t *testing.T, s *apiServer) {
 	t.Helper()
+	restartRenamedAfter(t, s, nil)
+}
+
+// restartRenamedAfter is restartRenamed that calls stopped, when not nil,
+// with the server's state file while the server is stopped.
+func restartRenamedAfter(t *testing.T, s *apiServer, stopped func(stateDB string)) {
+	t.Helper()
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
+	}
+	if stopped != nil {
+		stopped(filepath.Join(filepath.Dir(s.config), "state.db"))
 	}
 	cfg, err := os.ReadFile(s.config)
 	if err != nil {
@@ -39,19 +52,7 @@ func restartRenamed(t *testing.T, s *apiServer) {
 // nothing of it (only the log, once, and a gauge did). They name it, with
 // its price and cost so far, and say what to do.
 func TestStatusNamesInstancesOfARemovedPool(t *testing.T) {
-	s := startAPIServerServing(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
-		func() string { return `{"node": "burst", "gpus": [{"index": 0, "busy": true}]}` }, "  anonymous_read: true\n")
-	tok := s.token(t, "alice", tokens.Operator)
-	op := s.client(t, tok)
-	b, err := op.CreateBurst(t.Context(), api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-81"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ins []api.Instance
-	eventually(t, "burst "+b.ID+"'s instance recorded", func() bool {
-		ins, err = op.Instances(t.Context(), "train")
-		return err == nil && len(ins) == 1
-	})
+	s, tok, ins := oneInstanceOfTrain(t)
 	restartRenamed(t, s)
 	st, err := s.client(t, tok).Status(t.Context())
 	if err != nil {
@@ -84,6 +85,75 @@ func TestStatusNamesInstancesOfARemovedPool(t *testing.T) {
 	resp.Body.Close()
 	if want := "<td>train</td><td>emu</td><td>" + u.ID + "</td>"; !strings.Contains(string(page), want) || !strings.Contains(string(page), `id="unconfigured"`) {
 		t.Errorf("status page lacks the unconfigured instance %q", want)
+	}
+}
+
+// oneInstanceOfTrain starts a server whose pool train runs one instance,
+// of an operator's burst: it returns the server, the operator's token and
+// the instance.
+func oneInstanceOfTrain(t *testing.T) (*apiServer, string, []api.Instance) {
+	t.Helper()
+	s := startAPIServerServing(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
+		func() string { return `{"node": "burst", "gpus": [{"index": 0, "busy": true}]}` }, "  anonymous_read: true\n")
+	tok := s.token(t, "alice", tokens.Operator)
+	op := s.client(t, tok)
+	b, err := op.CreateBurst(t.Context(), api.CreateBurstRequest{Pool: "train", GPUs: 8, For: api.Duration(time.Hour), Reason: "INC-81"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []api.Instance
+	eventually(t, "burst "+b.ID+"'s instance recorded", func() bool {
+		ins, err = op.Instances(t.Context(), "train")
+		return err == nil && len(ins) == 1
+	})
+	return s, tok, ins
+}
+
+// TestStatusNamesAnInstanceKeptForARemovedPoolsIntent: an instance that
+// no row records, launched under an intent of pool train, which the config
+// no longer has (its row lost: here ended an hour ago while it ran on), is
+// kept by the sweeper and bills; GET /v1/status and spillway status
+// listed only the rows of such pools, and said nothing of it. They list it,
+// its state "no row", its price unknown.
+func TestStatusNamesAnInstanceKeptForARemovedPoolsIntent(t *testing.T) {
+	s, tok, ins := oneInstanceOfTrain(t)
+	restartRenamedAfter(t, s, func(stateDB string) { endRowLongAgo(t, stateDB, ins[0].ID) })
+	c := s.client(t, tok)
+	var st api.Status
+	eventually(t, "status names "+ins[0].ID, func() bool {
+		var err error
+		st, err = c.Status(t.Context())
+		return err == nil && len(st.Unconfigured) > 0
+	})
+	if u := st.Unconfigured; len(u) != 1 || u[0].Pool != "train" || u[0].Provider != "emu" || u[0].ID != ins[0].ID || u[0].State != noRow ||
+		u[0].Offering != ins[0].Offering || u[0].PricePerHour != 0 || u[0].CostSoFar != 0 || u[0].Since.IsZero() {
+		t.Fatalf("status unconfigured %+v, want %s of pool train on emu, offering %s, state %q, price and cost unknown (0)", u, ins[0].ID, ins[0].Offering, noRow)
+	}
+	t.Setenv("SPILLWAY_TOKEN", tok)
+	out, _, err := runCLI(t, "status", "--server", s.url)
+	if want := "  pool train: emu " + ins[0].ID + " (" + ins[0].Offering + ", no row) since "; err != nil || !strings.Contains(out, want) || !strings.Contains(out, "price unknown") {
+		t.Errorf("spillway status: %v\n%s\nwant %q and price unknown", err, out, want)
+	}
+}
+
+// endRowLongAgo ends, in the SQLite state at path, the row of instance id,
+// launched 2 hours ago and ended 1 hour ago: older than the sweep grace, it
+// claims its instance no more.
+func endRowLongAgo(t *testing.T, path, id string) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.Instances(t.Context(), state.InstanceFilter{Pool: "train"})
+	if err != nil || len(rows) != 1 || rows[0].ID != id {
+		t.Fatalf("rows of train: %+v (%v), want %s's", rows, err, id)
+	}
+	r, now := rows[0], time.Now()
+	r.State, r.EndReason, r.LaunchedAt, r.EndedAt, r.UpdatedAt = state.InstanceEnded, "lost (test)", now.Add(-2*time.Hour), now.Add(-time.Hour), now
+	if err := st.PutInstance(t.Context(), r); err != nil {
+		t.Fatal(err)
 	}
 }
 
