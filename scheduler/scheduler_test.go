@@ -547,6 +547,20 @@ func TestSweeperHoldsTheInstancesItKeepsForAnIntent(t *testing.T) {
 			t.Fatalf("kept for intents %+v after %v, want %s of pool train, offering p4d", got, d, in.ID)
 		}
 	}
+	h.emu.SetFaultRate(1)
+	if err := h.sched.Sweep(ctx); err == nil {
+		t.Fatal("a sweep whose list failed answered no error")
+	}
+	h.emu.SetFaultRate(0)
+	if got := h.sched.KeptForIntents(); len(got) != 1 {
+		t.Fatalf("kept for intents %+v after a sweep whose list failed, want %s kept as it was", got, in.ID)
+	}
+	if err := h.sched.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.logs.String(), "launched for a pool not in this server's config"); n != 1 {
+		t.Fatalf("%d warnings of the instance kept for another pool's intent, want 1 (a failed list forgets nothing):\n%s", n, h.logs.String())
+	}
 	if err := h.prov.Terminate(ctx, []string{in.ID}); err != nil {
 		t.Fatal(err)
 	}

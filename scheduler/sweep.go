@@ -52,7 +52,8 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	// outside Spillway is ended here (endUnlisted), not said as kept.
 	defer func() { s.sayUnconfigured(unconfigured) }()
 	intentOnly := map[string]bool{} // the instances kept for an intent of a pool not configured
-	defer s.forgetUnconfigured(intentOnly)
+	listed := map[string]bool{}     // the providers listed: what the others keep is not known
+	defer s.forgetUnconfigured(intentOnly, listed)
 	var intents map[string]state.Intent // by id, read when first needed
 	intentOf := func(id string) (state.Intent, error) {
 		if id == "" {
@@ -108,6 +109,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("sweep: list %s: %w", name, err))
 			continue
 		}
+		listed[name] = true
 		var strays []string
 		seen := map[string]bool{}
 		running := make(map[string]bool, len(insts))
@@ -292,17 +294,25 @@ func (s *Scheduler) sayUnconfiguredIntent(k KeptForIntent, seen map[string]bool)
 }
 
 // forgetUnconfigured drops the instances kept for an intent only that
-// this sweep did not see so (adopted, ended, or not listed).
-func (s *Scheduler) forgetUnconfigured(seen map[string]bool) {
+// this sweep, on a provider it listed, did not see so (adopted, ended,
+// or not listed): those of a provider whose list failed, or was not
+// reached, are kept as they were (forgotten, they left status and were
+// warned of again at the next list).
+func (s *Scheduler) forgetUnconfigured(seen, listed map[string]bool) {
+	gone := func(key string) bool {
+		rest, ok := strings.CutPrefix(key, "intent/")
+		provider, _, _ := strings.Cut(rest, "/")
+		return ok && listed[provider] && !seen[key]
+	}
 	for key := range s.unconfigured {
-		if strings.HasPrefix(key, "intent/") && !seen[key] {
+		if gone(key) {
 			delete(s.unconfigured, key)
 		}
 	}
 	s.kmu.Lock()
 	defer s.kmu.Unlock()
 	for key := range s.keptForIntents {
-		if !seen[key] {
+		if gone(key) {
 			delete(s.keptForIntents, key)
 		}
 	}
