@@ -958,6 +958,13 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 				}
 				t.notReady[r.ID] = nr.said
 				s.log.Debug("agent answers without its GPUs", "instance", r.ID, "err", res.err)
+			case r.State == state.InstanceRunning && errors.As(res.err, &nr) && !nr.wedgedSince.IsZero():
+				// Its previous reading kept, it would be billed and
+				// counted as capacity for as long as it runs.
+				if t.broken == nil {
+					t.broken = map[string]string{}
+				}
+				t.broken[r.ID] = wedgedWhy(nr)
 			case r.State != state.InstanceBooting:
 				s.log.Debug("agent did not answer", "instance", r.ID, "err", res.err)
 			}
@@ -1059,6 +1066,10 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 type agentNotReadyError struct {
 	agent string
 	said  string // the status and the agent's error, if it gave one
+	// wedgedSince is the agent's verdict that its driver wedged before
+	// it could open any GPU (its 503's wedged_since, nvml.NoSample), and
+	// since when; zero when it says nothing of it.
+	wedgedSince time.Time
 }
 
 func (e *agentNotReadyError) Error() string { return "agent " + e.agent + ": " + e.said }
@@ -1070,13 +1081,29 @@ const maxAgentError = 512
 func notReady(base string, resp *http.Response) error {
 	said := resp.Status
 	var body struct {
-		Error string `json:"error"`
+		Error       string    `json:"error"`
+		WedgedSince time.Time `json:"wedged_since"`
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAgentBody))
-	if json.Unmarshal(b, &body) == nil && body.Error != "" {
+	if json.Unmarshal(b, &body) != nil {
+		return &agentNotReadyError{agent: base, said: said}
+	}
+	if body.Error != "" {
 		said += ": " + shorten(body.Error)
 	}
-	return &agentNotReadyError{agent: base, said: said}
+	e := &agentNotReadyError{agent: base, said: said}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		e.wedgedSince = body.WedgedSince
+	}
+	return e
+}
+
+// wedgedWhy says why a running instance whose agent judges its driver
+// wedged (e.wedgedSince) is drained: no GPU of it can be read nor take
+// a job until it is rebooted.
+func wedgedWhy(e *agentNotReadyError) string {
+	return fmt.Sprintf("its agent says the GPU driver is wedged since %s: no GPU can be read, it can take no job (%s)",
+		e.wedgedSince.UTC().Format(time.RFC3339), e.said)
 }
 
 // shorten bounds a message an agent gave to maxAgentError bytes.
