@@ -7,8 +7,6 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-
-	"github.com/spillway-io/spillway/state"
 )
 
 // TestDryRunSaysOnceItWouldTerminateAStoppedInstance: a dry-run server
@@ -17,13 +15,7 @@ import (
 // as long as it stayed stopped. It is said once.
 func TestDryRunSaysOnceItWouldTerminateAStoppedInstance(t *testing.T) {
 	h := newHarness(t, testPool())
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 30*time.Second, 10, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	id := h.rows(true)[0].ID
+	id := h.joinOne(30*time.Second, 10)
 	h.opts.DryRun = true
 	h.restart()
 	client := ec2.New(ec2.Options{Region: "us-east-1", Credentials: staticCreds, BaseEndpoint: awssdk.String(h.url)})

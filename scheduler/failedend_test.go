@@ -36,13 +36,7 @@ func TestFailedTerminateLaunchesNothingPastALimit(t *testing.T) {
 			}
 			rig := newLagRig(t, c, 0)
 			h := rig.harness
-			h.setDemand(2*time.Minute, 8)
-			h.tick()
-			h.until("the instance joins", 10*time.Second, 30, func() bool {
-				rs := h.rows(true)
-				return len(rs) == 1 && rs[0].State == state.InstanceRunning
-			})
-			first := h.rows(true)[0].ID
+			first := h.joinOne(10*time.Second, 30)
 			h.agents.setBusy(0)
 			h.setDemand(0)
 			h.until("the idle instance drains", 30*time.Second, 30, func() bool {

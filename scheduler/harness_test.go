@@ -303,6 +303,20 @@ func (h *harness) until(what string, d time.Duration, n int, cond func() bool) {
 	}
 }
 
+// joinOne has the queue ask for 8 GPUs, ticks (the pool launching one
+// instance), steps the clock by d up to n times until that instance has
+// joined, and returns its id.
+func (h *harness) joinOne(d time.Duration, n int) string {
+	h.t.Helper()
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.until("the instance joins", d, n, func() bool {
+		rs := h.rows(true)
+		return len(rs) == 1 && rs[0].State == state.InstanceRunning
+	})
+	return h.rows(true)[0].ID
+}
+
 // untilNoLongerBooting steps a minute at a time, at most 15 times, until
 // instance id has left the booting state (its join timeout ended it).
 func (h *harness) untilNoLongerBooting(id string) {

@@ -85,13 +85,7 @@ func terminateAnsweredNotCarriedOut(t *testing.T, c lagCloud) (*lagRig, *endsIgn
 	ignored := &endsIgnored{}
 	rig.wrapProvider(func(p providers.Provider) providers.Provider { ignored.Provider = p; return ignored })
 	h.restart()
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 10*time.Second, 30, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	id := h.rows(true)[0].ID
+	id := h.joinOne(10*time.Second, 30)
 	h.agents.setBusy(0)
 	h.setDemand(0)
 	ignored.on.Store(true)

@@ -66,14 +66,7 @@ func answerPastCount(t *testing.T, c lagCloud, resumed bool) {
 		t.Fatalf("%d rows under the intent and %d under none; want 1 and 1 (one launched past the intent's count of 1)", len(under), len(extra))
 	}
 	x := extra[0]
-	if x.State != state.InstanceTerminating && x.State != state.InstanceEnded || x.EndReason == "" || x.Floor != "" {
-		t.Errorf("row of the extra instance %s: %s, floor %q, end reason %q; want it ending, with why, under no floor", x.ID, x.State, x.Floor, x.EndReason)
-	}
-	for _, in := range rig.launched() {
-		if in.ID == x.ID && in.State != "shutting-down" && in.State != "terminated" {
-			t.Errorf("instance %s, answered past its intent's count, is %s in the cloud; want it terminated in the tick of the answer", x.ID, in.State)
-		}
-	}
+	extraEnding(t, rig, x.ID)
 	if r := rowOf(t, h, under[0].ID); r.State != state.InstanceBooting {
 		t.Errorf("the intent's own instance %s is %s, want booting", r.ID, r.State)
 	}

@@ -68,18 +68,26 @@ func instancesPastCount(t *testing.T, c lagCloud, refused bool) {
 			t.Fatalf("instance %s (intent %q) is %s; want only %s, the intent's one instance, live: %s was launched past its count", r.ID, r.IntentID, r.State, recorded.ID, extra)
 		}
 	}
-	r := rowOf(t, h, extra)
-	if r.State != state.InstanceTerminating && r.State != state.InstanceEnded || r.IntentID != "" || r.EndReason == "" {
-		t.Errorf("row of the extra instance %s: %s, intent %q, end reason %q; want it ending, recorded under no intent, with why", extra, r.State, r.IntentID, r.EndReason)
-	}
-	for _, in := range rig.launched() {
-		if in.ID == extra && in.State != "shutting-down" && in.State != "terminated" {
-			t.Errorf("instance %s, launched past its intent's count, is %s in the cloud; want it terminated", extra, in.State)
-		}
-	}
+	extraEnding(t, rig, extra)
 	// The intent's own instance is not taken for an extra.
 	if rowOf(t, h, recorded.ID).State == state.InstanceEnded {
 		t.Errorf("the intent's own instance %s ended", recorded.ID)
+	}
+}
+
+// extraEnding checks an instance launched past its intent's count: its
+// row ending, recorded under no intent and no floor, with why, and the
+// cloud terminating it.
+func extraEnding(t *testing.T, rig *lagRig, id string) {
+	t.Helper()
+	r := rowOf(t, rig.harness, id)
+	if r.State != state.InstanceTerminating && r.State != state.InstanceEnded || r.IntentID != "" || r.Floor != "" || r.EndReason == "" {
+		t.Errorf("row of the extra instance %s: %s, intent %q, floor %q, end reason %q; want it ending, recorded under no intent and no floor, with why", id, r.State, r.IntentID, r.Floor, r.EndReason)
+	}
+	for _, in := range rig.launched() {
+		if in.ID == id && in.State != "shutting-down" && in.State != "terminated" {
+			t.Errorf("instance %s, launched past its intent's count, is %s in the cloud; want it terminated", id, in.State)
+		}
 	}
 }
 

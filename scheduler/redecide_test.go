@@ -49,13 +49,7 @@ func TestSecondRoundDoesNotRetryAFailedTerminate(t *testing.T) {
 		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
 		h.prov = refusedEnds{Provider: h.prov, h: h, d: 4 * time.Minute, refuse: &refuse, calls: &calls}
 	})
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 30*time.Second, 10, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	first := h.rows(true)[0].ID
+	first := h.joinOne(30*time.Second, 10)
 	h.setDemand(0)
 	h.agents.setBusy(0)
 	refuse.Store(true)

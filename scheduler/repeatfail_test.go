@@ -32,13 +32,7 @@ func TestRepeatedTerminateFailureIsRecordedOnce(t *testing.T) {
 		h.wrap = func(st state.Store) state.Store { return countingWrites{Store: st, n: &rowWrites} }
 	})
 	h := rig.harness
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 10*time.Second, 30, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	id := h.rows(true)[0].ID
+	id := h.joinOne(10*time.Second, 30)
 	h.agents.setBusy(0)
 	h.setDemand(0)
 	rig.refuseEnds.Store(true)

@@ -33,13 +33,7 @@ func testResizedInstance(t *testing.T, c lagCloud) {
 			terminates.Add(1)
 		}
 	})
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 30*time.Second, 10, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	id := h.rows(true)[0].ID
+	id := h.joinOne(30*time.Second, 10)
 	h.agents.setBusy(8) // its job runs
 	h.setDemand(0)
 	h.step(30 * time.Second)

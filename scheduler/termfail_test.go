@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spillway-io/spillway/state"
 	"github.com/spillway-io/spillway/terraform"
 )
 
@@ -49,13 +48,7 @@ func TestPermanentTerminateFailureIsLoggedOnce(t *testing.T) {
 		h.opts.CallTimeout = 2 * time.Minute
 	})
 	h.agents.serve(t, ip)
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 30*time.Second, 10, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	id := h.rows(true)[0].ID
+	id := h.joinOne(30*time.Second, 10)
 	burstModule, err := filepath.Glob(filepath.Join(work, "bursts", "*", "main.tf"))
 	if err != nil || len(burstModule) != 1 {
 		t.Fatalf("the burst's copy of the module: %v (%v)", burstModule, err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/providers"
-	"github.com/spillway-io/spillway/state"
 )
 
 // TestUnknownCloudStateIsBillingNotCapacity: an instance the cloud lists
@@ -34,13 +33,7 @@ func testUnknownCloudState(t *testing.T, c lagCloud) {
 	}
 	var unknown atomic.Bool
 	h := rewritingHarness(t, c, from, to, &unknown, nil)
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	h.until("the instance joins", 30*time.Second, 10, func() bool {
-		rs := h.rows(true)
-		return len(rs) == 1 && rs[0].State == state.InstanceRunning
-	})
-	first := h.rows(true)[0].ID
+	first := h.joinOne(30*time.Second, 10)
 	// Its job is done; another one of its size queues.
 	h.agents.setBusy(0)
 	h.setDemand(0)
