@@ -64,6 +64,23 @@ func newStuckNode(t *testing.T, opts ...AgentOption) *stuckNode {
 	return n
 }
 
+// recovered waits for the sample a stuck call held to end, samples again
+// and checks that the agent is healthy once more.
+func (n *stuckNode) recovered(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.a.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.a.SampleOnce(context.Background()); err != nil {
+		t.Fatalf("sample once the stuck call returned: %v", err)
+	}
+	if code, body := healthz(t, n.hs.URL); code != http.StatusOK {
+		t.Errorf("/healthz once the stuck call returned = %d %q, want 200", code, body)
+	}
+}
+
 // inside waits until GPU 4's reading alone is inside NVML.
 func (n *stuckNode) inside(t *testing.T) {
 	t.Helper()
@@ -381,17 +398,7 @@ func TestStuckSampleBecomesUnhealthy(t *testing.T) {
 			}
 			restore()
 			let()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := n.a.Wait(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := n.a.SampleOnce(context.Background()); err != nil {
-				t.Fatalf("sample once the stuck call returned: %v", err)
-			}
-			if code, body := healthz(t, n.hs.URL); code != http.StatusOK {
-				t.Errorf("/healthz once the stuck call returned = %d %q, want 200", code, body)
-			}
+			n.recovered(t)
 		})
 	}
 }

@@ -347,16 +347,9 @@ func TestZstd(t *testing.T) {
 		{"wide.csv.zst", wide, 0, "wide.csv.zst:1: a zstd frame needs a window of more than 128 MiB (compressed with --long=31?)", zstd.ErrWindowSizeExceeded},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := Read(tt.name, bytes.NewReader(tt.data))
+			err := readExpecting(t, tt.name, tt.data, tt.jobs, tt.want, tt.is)
 			if tt.want == "" {
-				if err != nil || len(tr.Jobs) != tt.jobs {
-					t.Fatalf("got %v; want %d jobs", err, tt.jobs)
-				}
 				return
-			}
-			var te *Error
-			if !errors.As(err, &te) || !errors.Is(err, tt.is) || !strings.HasPrefix(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %s…", err, tt.want)
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "the file ends early, inside this line (cut short") {
 				t.Errorf("got %v: not said to be cut short", err)
@@ -688,4 +681,23 @@ func TestExpansionFloorAdmitsRepeatedRows(t *testing.T) {
 	if err != nil || len(tr.Jobs) != 200000 {
 		t.Fatalf("200,000 rows in 139 bytes of bzip2: %v, want them read", err)
 	}
+}
+
+// readExpecting reads data as the trace name: with want empty, it must
+// give jobs jobs; else a *Error (wrapping is, when is is not nil) whose
+// text begins with want. It returns Read's error.
+func readExpecting(t *testing.T, name string, data []byte, jobs int, want string, is error) error {
+	t.Helper()
+	tr, err := Read(name, bytes.NewReader(data))
+	if want == "" {
+		if err != nil || len(tr.Jobs) != jobs {
+			t.Fatalf("got %v; want %d jobs", err, jobs)
+		}
+		return nil
+	}
+	var te *Error
+	if !errors.As(err, &te) || (is != nil && !errors.Is(err, is)) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v\nwant %s…", err, want)
+	}
+	return err
 }

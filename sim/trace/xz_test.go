@@ -81,16 +81,9 @@ func TestXz(t *testing.T) {
 			"bad_dict.csv.xz:1: an xz block needs a dictionary of more than 128 MiB: this one names 4095 MiB (xz -9 uses 64 MiB): decompress it first with xz -dc", ErrXzDictionary},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := Read(tt.name, bytes.NewReader(tt.data))
+			err := readExpecting(t, tt.name, tt.data, tt.jobs, tt.want, tt.is)
 			if tt.want == "" {
-				if err != nil || len(tr.Jobs) != tt.jobs {
-					t.Fatalf("got %v; want %d jobs", err, tt.jobs)
-				}
 				return
-			}
-			var te *Error
-			if !errors.As(err, &te) || (tt.is != nil && !errors.Is(err, tt.is)) || !strings.HasPrefix(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %s…", err, tt.want)
 			}
 			if errors.Is(err, io.ErrUnexpectedEOF) != (tt.is == io.ErrUnexpectedEOF) || (tt.is == io.ErrUnexpectedEOF && !strings.Contains(err.Error(), "the file ends early, inside this line (cut short")) {
 				t.Errorf("got %v: said to be cut short (or not) wrongly", err)
