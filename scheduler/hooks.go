@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/config"
+	"github.com/spillway-io/spillway/providers"
 )
 
 // maxHookOutput bounds what a failing hook's output adds to its error.
@@ -75,7 +76,7 @@ func CommandHook(argv []string, timeout time.Duration) func(context.Context, con
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		if err := pastDeadline(ctx); err != nil {
+		if err := providers.PastDeadline(ctx, "drain hook not started"); err != nil {
 			return &HookError{Hook: fmt.Sprint(args), Err: err}
 		}
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
@@ -113,7 +114,7 @@ func HTTPHook(method, urlTmpl string, timeout time.Duration, client *http.Client
 		if err != nil {
 			return &HookError{Hook: method + " " + u, Err: err}
 		}
-		if err := pastDeadline(ctx); err != nil {
+		if err := providers.PastDeadline(ctx, "drain hook not started"); err != nil {
 			return &HookError{Hook: method + " " + u, Err: err}
 		}
 		resp, err := client.Do(req)
@@ -127,24 +128,6 @@ func HTTPHook(method, urlTmpl string, timeout time.Duration, client *http.Client
 		}
 		return nil
 	}
-}
-
-// pastDeadline is an error wrapping context.DeadlineExceeded when ctx's
-// deadline has passed by the clock, whether or not its timer has fired.
-// exec and net/http check only whether ctx is done: a process resumed
-// after a SIGSTOP, or starved at load, ran a leader's drain hook, bounded
-// by its term's end, after the term had ended, when another server may
-// act. The window left is from this check to the start.
-func pastDeadline(ctx context.Context) error {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return nil
-	}
-	if late := time.Since(dl); late >= 0 {
-		return fmt.Errorf("not started: its context's deadline passed %s ago, before this process could start it (paused or starved): %w",
-			late.Round(time.Millisecond), context.DeadlineExceeded)
-	}
-	return nil
 }
 
 // limited writes at most n bytes to w and drops the rest.

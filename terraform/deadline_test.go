@@ -59,5 +59,5 @@ func TestTerraformPastItsDeadlineIsNotStarted(t *testing.T) {
 // notStarted reports whether err is a call's that did not start Terraform
 // as its caller's deadline had passed.
 func notStarted(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "terraform not started: its caller's deadline passed")
+	return errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "terraform not started: its deadline passed")
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/spillway-io/spillway/providers"
 )
 
 // How a Terraform command ends when its caller's time is up.
@@ -79,13 +81,8 @@ func (e interruptedBeforeDeadline) Unwrap() error { return context.DeadlineExcee
 func (p *Provider) runTerraform(ctx context.Context, mark string, log *slog.Logger, started func(childProc), cmd func(ctx context.Context) error) error {
 	grace := p.opts.waitDelay
 	deadline, hasDeadline := ctx.Deadline()
-	if late := time.Since(deadline); hasDeadline && late >= 0 {
-		// exec checks only whether ctx is done: a process resumed after
-		// a SIGSTOP, or starved, before ctx's timer fired started a
-		// leader's apply, bounded by its term's end, after the term had
-		// ended, when another server may act.
-		return fmt.Errorf("terraform not started: its caller's deadline passed %s ago, before this process could start it (paused or starved): %w",
-			late.Round(time.Millisecond), context.DeadlineExceeded)
+	if err := providers.PastDeadline(ctx, "terraform not started"); err != nil {
+		return err
 	}
 	if hasDeadline {
 		// A deadline already past leaves no grace (not a negative one).

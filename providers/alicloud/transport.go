@@ -6,9 +6,10 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+
+	"github.com/spillway-io/spillway/providers"
 )
 
 // ctxTransport ties the SDK's HTTP requests to the caller's context. The
@@ -31,11 +32,8 @@ type ctxTransport struct {
 // (scheduler.Leader), went out after its term had ended, when another
 // server may act. The window left is from here to the write.
 func (t *ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if dl, ok := t.ctx.Deadline(); ok {
-		if late := time.Since(dl); late >= 0 {
-			return nil, fmt.Errorf("%s %s not sent: its call's deadline passed %s ago, before this process could send it (paused or starved): %w",
-				req.Method, req.URL.Path, late.Round(time.Millisecond), context.DeadlineExceeded)
-		}
+	if err := providers.PastDeadline(t.ctx, req.Method+" "+req.URL.Path+" not sent"); err != nil {
+		return nil, err
 	}
 	rctx, cancel := context.WithCancelCause(req.Context())
 	stop := context.AfterFunc(t.ctx, func() { cancel(context.Cause(t.ctx)) })

@@ -2,15 +2,15 @@ package aws
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/spillway-io/spillway/providers"
 )
 
 // bufferedBodyClient hands net/http a private copy of each request body.
@@ -29,9 +29,9 @@ type bufferedBodyClient struct {
 }
 
 // Do sends r with its body replaced by an in-memory copy, unless the
-// deadline of r's context has passed (pastDeadline).
+// deadline of r's context has passed (providers.PastDeadline).
 func (c bufferedBodyClient) Do(r *http.Request) (*http.Response, error) {
-	if err := pastDeadline(r); err != nil {
+	if err := providers.PastDeadline(r.Context(), r.Method+" "+r.URL.Path+" not sent"); err != nil {
 		return nil, err
 	}
 	if r.Body == nil || r.Body == http.NoBody {
@@ -47,26 +47,6 @@ func (c bufferedBodyClient) Do(r *http.Request) (*http.Response, error) {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 	r.ContentLength = int64(len(data))
 	return c.inner.Do(r)
-}
-
-// pastDeadline fails a request whose context's deadline has passed by the
-// clock although its context is not done yet: its timer has not fired, as
-// in a process resumed after a SIGSTOP or starved on a loaded machine,
-// where the goroutine sending it runs before the timer's. net/http checks
-// only that the context is done, and sent such a request: a leader's
-// launch or terminate, bounded by its term's end (scheduler.Leader), went
-// out after its term had ended, when another server may act. The window
-// left is from here to the write.
-func pastDeadline(r *http.Request) error {
-	dl, ok := r.Context().Deadline()
-	if !ok {
-		return nil
-	}
-	if late := time.Since(dl); late >= 0 {
-		return fmt.Errorf("%s %s not sent: its context's deadline passed %s ago, before this process could send it (paused or starved): %w",
-			r.Method, r.URL.Path, late.Round(time.Millisecond), context.DeadlineExceeded)
-	}
-	return nil
 }
 
 // newRetryer is the SDK's standard retryer as the provider configures it.
