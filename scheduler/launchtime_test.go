@@ -109,31 +109,80 @@ func (p launchTimeSkewed) Describe(ctx context.Context, ids []string) ([]provide
 func TestStrangerWithALaunchTimeAheadIsSwept(t *testing.T) {
 	for _, c := range lagClouds {
 		t.Run(c.name, func(t *testing.T) {
-			rig := newLagRig(t, c, 0)
-			h := rig.harness
-			rig.wrapProvider(func(p providers.Provider) providers.Provider { return launchTimeSkewed{p, 365 * 24 * time.Hour} })
-			h.restart()
-			ctx := context.Background()
-			stray, err := h.providers()[c.provider].Launch(ctx, providers.LaunchRequest{Offering: c.pool().Offerings[0], Count: 1, ClientToken: "stray-ahead",
-				Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: c.pool().Name}})
-			if err != nil || len(stray) != 1 {
-				t.Fatalf("launching a stranger: %v, %d instances", err, len(stray))
-			}
-			for range 3 { // 15 minutes, past the 10-minute grace
-				if err := h.sched.Sweep(ctx); err != nil {
-					t.Fatal(err)
-				}
-				h.clk.Step(5 * time.Minute)
-			}
-			if err := h.sched.Sweep(ctx); err != nil {
+			rig, id := strangerAhead(t, c)
+			sweepEvery(t, rig.harness, 5*time.Minute, 4, false)
+			wantStrangerSwept(t, rig, id, "15 minutes after the sweeper first listed it")
+		})
+	}
+}
+
+// TestStrangerWithALaunchTimeAheadIsSweptInACrashLoop: the sweeper held
+// when it first listed a stranger without a usable launch time in memory
+// only, so a server restarting more often than the sweep grace (a crash
+// loop, or leaders failing over) took each start's first sweep for the
+// first sighting, and never swept it: on EC2, still running after 4
+// restarts 5 minutes apart. The first sighting is stored, and the
+// stranger is swept the grace after it, whichever server sees it then.
+//
+// Run on EC2 and ECS, each through its real SDK on the emulator.
+func TestStrangerWithALaunchTimeAheadIsSweptInACrashLoop(t *testing.T) {
+	for _, c := range lagClouds {
+		t.Run(c.name, func(t *testing.T) {
+			rig, id := strangerAhead(t, c)
+			sweepEvery(t, rig.harness, 5*time.Minute, 4, true)
+			wantStrangerSwept(t, rig, id, "15 minutes after the sweeper first listed it, the server restarted every 5 minutes")
+			if err := rig.harness.sched.Sweep(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			for _, in := range rig.launched() {
-				if in.ID == stray[0].ID && (in.State == "running" || in.State == "pending") {
-					t.Fatalf("stranger %s, listed launched a year ahead, is %s 15 minutes after the sweeper first listed it; want it swept after the 10-minute grace", in.ID, in.State)
-				}
+			gs, err := rig.harness.store.Sightings(context.Background(), c.provider)
+			if err != nil || len(gs) != 0 {
+				t.Errorf("sightings stored once the stranger is swept and no longer listed: %+v, %v; want none", gs, err)
 			}
 		})
+	}
+}
+
+// strangerAhead starts a harness on c whose cloud gives every launch time
+// a year ahead, and launches an instance of the cluster no row or intent
+// claims; it returns the rig and that stranger's id.
+func strangerAhead(t *testing.T, c lagCloud) (*lagRig, string) {
+	t.Helper()
+	rig := newLagRig(t, c, 0)
+	h := rig.harness
+	rig.wrapProvider(func(p providers.Provider) providers.Provider { return launchTimeSkewed{p, 365 * 24 * time.Hour} })
+	h.restart()
+	stray, err := h.providers()[c.provider].Launch(context.Background(), providers.LaunchRequest{Offering: c.pool().Offerings[0], Count: 1, ClientToken: "stray-ahead",
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: c.pool().Name}})
+	if err != nil || len(stray) != 1 {
+		t.Fatalf("launching a stranger: %v, %d instances", err, len(stray))
+	}
+	return rig, stray[0].ID
+}
+
+// sweepEvery sweeps n times, every, the server restarted before each
+// sweep if restart.
+func sweepEvery(t *testing.T, h *harness, every time.Duration, n int, restart bool) {
+	t.Helper()
+	for i := range n {
+		if i > 0 {
+			h.clk.Step(every)
+		}
+		if restart {
+			h.restart()
+		}
+		if err := h.sched.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantStrangerSwept fails t unless the cloud has instance id ended.
+func wantStrangerSwept(t *testing.T, rig *lagRig, id, when string) {
+	t.Helper()
+	for _, in := range rig.launched() {
+		if in.ID == id && (in.State == "running" || in.State == "pending") {
+			t.Fatalf("stranger %s, listed launched a year ahead, is %s %s; want it swept after the 10-minute grace", in.ID, in.State, when)
+		}
 	}
 }
 

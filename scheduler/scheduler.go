@@ -150,7 +150,8 @@ type Scheduler struct {
 	keptForIntents map[string]KeptForIntent
 	// strangers: when the sweeper first listed each stranger whose
 	// launch time the cloud gives as none or ahead of now
-	// (provider/id); Sweep's own (strangerSince).
+	// (provider/id), as stored (state.Sighting) or, where the store
+	// failed, as this server saw it; Sweep's own (strangerSince).
 	strangers map[string]time.Time
 
 	// smu guards stored: what is held out of launches as last stored,

@@ -199,6 +199,18 @@ func (b boundedStore) DeleteUnavailable(ctx context.Context, u state.Unavailable
 	return bound0(b, ctx, func(ctx context.Context) error { return b.st.DeleteUnavailable(ctx, u) })
 }
 
+func (b boundedStore) NoteSighting(ctx context.Context, g state.Sighting) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.NoteSighting(ctx, g) })
+}
+
+func (b boundedStore) Sightings(ctx context.Context, provider string) ([]state.Sighting, error) {
+	return bound(b, ctx, func(ctx context.Context) ([]state.Sighting, error) { return b.st.Sightings(ctx, provider) })
+}
+
+func (b boundedStore) DeleteSighting(ctx context.Context, provider, id string) error {
+	return bound0(b, ctx, func(ctx context.Context) error { return b.st.DeleteSighting(ctx, provider, id) })
+}
+
 func (b boundedStore) AddAudit(ctx context.Context, e state.AuditEntry) (int64, error) {
 	return bound(b, ctx, func(ctx context.Context) (int64, error) { return b.st.AddAudit(ctx, e) })
 }

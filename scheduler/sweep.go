@@ -111,7 +111,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 		}
 		listed[name] = true
 		var strays []string
-		seen := map[string]bool{}
+		sg, err := s.loadSightings(cctx, name)
+		if err != nil {
+			errs = append(errs, err)
+		}
 		running := make(map[string]bool, len(insts))
 		for _, in := range insts {
 			if in.State == providers.StateShuttingDown || in.State == providers.StateTerminated {
@@ -121,7 +124,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			if r, ok := claimed[name+"/"+in.ID]; ok && (r.State != state.InstanceEnded || now.Sub(r.EndedAt) < s.opts.SweepGrace) {
 				continue
 			}
-			since := s.strangerSince(name, in, now, seen)
+			since, err := s.strangerSince(cctx, sg, in, now)
+			if err != nil {
+				errs = append(errs, err)
+			}
 			intent, err := intentOf(in.Tags[providers.TagIntent])
 			if err != nil {
 				return err
@@ -138,7 +144,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			}
 			strays = append(strays, in.ID)
 		}
-		s.forgetStrangers(name, seen)
+		errs = append(errs, s.forgetStrangers(cctx, sg)...)
 		errs = append(errs, s.endUnlisted(cctx, name, running, unconfigured, now)...)
 		if len(strays) == 0 {
 			continue
@@ -330,7 +336,7 @@ func (s *Scheduler) prune(ctx context.Context, now time.Time) error {
 	}
 	if n != (state.Pruned{}) {
 		s.log.Info("pruned old history", "before", now.Add(-s.opts.Retention), "decisions", n.Decisions, "audit", n.Audit,
-			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps, "holds", n.Holds, "unavailable", n.Unavailable, "spend", n.Spend)
+			"intents", n.Intents, "instances", n.Instances, "floors", n.Floors, "idle_gaps", n.IdleGaps, "holds", n.Holds, "unavailable", n.Unavailable, "sightings", n.Sightings, "spend", n.Spend)
 	}
 	return nil
 }
@@ -341,32 +347,82 @@ type reconciler interface {
 	Reconcile(ctx context.Context) error
 }
 
-// strangerSince is when stranger in, listed by provider name, is taken
-// as launched for the sweep grace: its launch time, or, when the cloud
-// gives none or one ahead of now (a wrong clock), when the sweeper first
-// listed it. Taken at the cloud's word, such a stranger was never old
-// enough to sweep: it ran and billed for ever, or until that time.
-func (s *Scheduler) strangerSince(name string, in providers.Instance, now time.Time, seen map[string]bool) time.Time {
-	if !in.LaunchTime.IsZero() && !in.LaunchTime.After(now) {
-		return in.LaunchTime
+// sightings are the strangers of one provider without a usable launch
+// time, as one sweep takes them (strangerSince): those stored, first
+// sighting by id, and those this sweep listed.
+type sightings struct {
+	provider string
+	stored   map[string]time.Time
+	seen     map[string]bool
+}
+
+// loadSightings reads provider name's stored sightings. A failed read
+// leaves them empty: what this server holds in memory is used, and each
+// stranger is noted again (the store keeps the first).
+func (s *Scheduler) loadSightings(ctx context.Context, name string) (*sightings, error) {
+	sg := &sightings{provider: name, stored: map[string]time.Time{}, seen: map[string]bool{}}
+	gs, err := s.opts.Store.Sightings(ctx, name)
+	if err != nil {
+		return sg, fmt.Errorf("sweep: first sightings of strangers on %s: %w", name, err)
 	}
-	key := name + "/" + in.ID
-	seen[key] = true
+	for _, g := range gs {
+		sg.stored[g.ID] = g.At
+	}
+	return sg, nil
+}
+
+// strangerSince is when stranger in, listed by sg's provider, is taken
+// as launched for the sweep grace: its launch time, or, when the cloud
+// gives none or one ahead of now (a wrong clock), when a sweeper first
+// listed it. Taken at the cloud's word, such a stranger was never old
+// enough to sweep: it ran and billed for ever, or until that time. The
+// first sighting is stored: held in memory only, a server restarting more
+// often than the sweep grace (a crash loop), or leaders failing over,
+// never swept it. A failed write is returned; the sighting held in
+// memory stands, and is written again next sweep.
+func (s *Scheduler) strangerSince(ctx context.Context, sg *sightings, in providers.Instance, now time.Time) (time.Time, error) {
+	if !in.LaunchTime.IsZero() && !in.LaunchTime.After(now) {
+		return in.LaunchTime, nil
+	}
+	key := sg.provider + "/" + in.ID
+	sg.seen[in.ID] = true
 	if s.strangers == nil {
 		s.strangers = map[string]time.Time{}
 	}
-	if _, ok := s.strangers[key]; !ok {
-		s.strangers[key] = now
+	first, held := s.strangers[key]
+	if !held {
+		first = now
 	}
-	return s.strangers[key]
+	stored, ok := sg.stored[in.ID]
+	if ok && !stored.After(first) {
+		s.strangers[key] = stored
+		return stored, nil
+	}
+	s.strangers[key] = first
+	if err := s.opts.Store.NoteSighting(ctx, state.Sighting{Provider: sg.provider, ID: in.ID, At: first}); err != nil {
+		return first, fmt.Errorf("sweep: store the first sighting of stranger %s on %s: %w", in.ID, sg.provider, err)
+	}
+	sg.stored[in.ID] = first
+	return first, nil
 }
 
-// forgetStrangers drops what strangerSince holds of provider name's
-// instances this sweep did not take for strangers without a launch time.
-func (s *Scheduler) forgetStrangers(name string, seen map[string]bool) {
+// forgetStrangers drops what is held and stored of sg's provider's
+// instances this sweep did not take for strangers without a launch time
+// (swept, claimed, or given one); a failed delete is retried next sweep.
+func (s *Scheduler) forgetStrangers(ctx context.Context, sg *sightings) []error {
 	for key := range s.strangers {
-		if strings.HasPrefix(key, name+"/") && !seen[key] {
+		if id, ok := strings.CutPrefix(key, sg.provider+"/"); ok && !sg.seen[id] {
 			delete(s.strangers, key)
 		}
 	}
+	var errs []error
+	for _, id := range sortedKeys(sg.stored) {
+		if sg.seen[id] {
+			continue
+		}
+		if err := s.opts.Store.DeleteSighting(ctx, sg.provider, id); err != nil {
+			errs = append(errs, fmt.Errorf("sweep: forget the sighting of %s on %s: %w", id, sg.provider, err))
+		}
+	}
+	return errs
 }

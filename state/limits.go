@@ -353,6 +353,15 @@ func (h Hold) Bounded() (Hold, error) {
 	return h, c.err()
 }
 
+// Bounded checks a sighting for NoteSighting.
+func (g Sighting) Bounded() (Sighting, error) {
+	c := checker{kind: "Sighting"}
+	c.id("Provider", g.Provider, true)
+	c.id("ID", g.ID, true)
+	c.time("At", g.At, true)
+	return g, c.err()
+}
+
 // Bounded checks an unavailable entry for PutUnavailable and returns it
 // with its Why truncated. An offering names its instance type; a quota
 // block its provider (and region); a provider's back-off nothing more.

@@ -135,6 +135,17 @@ type Store interface {
 	// is no error.
 	DeleteUnavailable(ctx context.Context, u Unavailable) error
 
+	// NoteSighting stores g, keyed by its Provider and ID. A sighting of
+	// that instance stored already keeps the earlier At: the first
+	// sighting is kept.
+	NoteSighting(ctx context.Context, g Sighting) error
+	// Sightings lists provider's sightings, earliest At first (ties by
+	// ID).
+	Sightings(ctx context.Context, provider string) ([]Sighting, error)
+	// DeleteSighting deletes the sighting of provider's instance id (no
+	// longer a stranger, or no longer listed); none stored is no error.
+	DeleteSighting(ctx context.Context, provider, id string) error
+
 	// AddAudit stores an audit entry and returns its ID (strictly
 	// increasing, never reused). e.ID is ignored. Over-long strings are
 	// truncated, never refused: an audit entry is always kept.
@@ -147,7 +158,9 @@ type Store interface {
 	// entries whose Time is before it, finished intents last written before
 	// it, ended instances that ended before it, floors that ended or
 	// whose Until passed before it, idle gaps that resolved before it, and
-	// holds and unavailable entries that lapsed before it, and the spend
+	// holds and unavailable entries that lapsed before it, sightings made
+	// before it (a stranger listed that long was swept, or its provider
+	// is no longer listed), and the spend
 	// entries of budget periods that ended before it (those that started
 	// more than LongestBudgetPeriod before it: no budget reads them again).
 	// Pending intents, instances not ended, open floors and the spend of a
@@ -207,7 +220,7 @@ func NoWrites(err error) error {
 
 // Pruned counts the rows a Prune deleted.
 type Pruned struct {
-	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds, Unavailable, Spend int64
+	Decisions, Audit, Intents, Instances, Floors, IdleGaps, Holds, Unavailable, Sightings, Spend int64
 }
 
 // LongestBudgetPeriod is the longest a budget period lasts (a month of 31

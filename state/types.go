@@ -228,6 +228,18 @@ func (h Hold) Key() policy.OfferingKey {
 	return policy.OfferingKey{Provider: h.Provider, Region: h.Region, Zone: h.Zone, InstanceType: h.InstanceType, Market: policy.Market(h.Market)}
 }
 
+// Sighting is when the sweeper first listed a stranger (an instance
+// carrying the cluster's tag that no row or intent claims) whose launch
+// time the cloud does not give, or gives ahead of the server's clock: the
+// sweep grace runs from it. The sweeper stores each, so that a server
+// restarting more often than the grace (a crash loop), or the next leader,
+// sweeps the stranger the grace after its first sighting, not after its
+// own.
+type Sighting struct {
+	Provider, ID string
+	At           time.Time // when it was first listed
+}
+
 // Kinds of Unavailable: what the leader holds out of every pool's launches
 // for a while after a launch failed.
 const (

@@ -35,6 +35,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"idle_gaps", "at < $1", &p.IdleGaps},
 		{"holds", "until < $1", &p.Holds},
 		{"unavailable", "until < $1", &p.Unavailable},
+		{"sightings", "at < $1", &p.Sightings},
 		{"spend", "period_start < $1 - " + strconv.FormatInt(int64(state.LongestBudgetPeriod), 10), &p.Spend},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE ctid IN (SELECT ctid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT $2)`

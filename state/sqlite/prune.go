@@ -35,6 +35,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (state.Pruned, erro
 		{"idle_gaps", "at < ?", []any{t}, &p.IdleGaps},
 		{"holds", "until < ?", []any{t}, &p.Holds},
 		{"unavailable", "until < ?", []any{t}, &p.Unavailable},
+		{"sightings", "at < ?", []any{t}, &p.Sightings},
 		{"spend", "period_start < ?", []any{t - int64(state.LongestBudgetPeriod)}, &p.Spend},
 	} {
 		q := `DELETE FROM ` + step.table + ` WHERE rowid IN (SELECT rowid FROM ` + step.table + ` WHERE ` + step.where + ` LIMIT ?)`

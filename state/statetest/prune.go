@@ -76,9 +76,13 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	ok(t, s.PutUnavailable(ctx(t), state.Unavailable{Kind: state.UnavailableOffering, Provider: "aws", InstanceType: "g5.xlarge", At: old, Until: old.Add(3 * time.Minute)}), "PutUnavailable")
 	ok(t, s.PutUnavailable(ctx(t), state.Unavailable{Kind: state.UnavailableQuota, Provider: "aws", Region: "us-east-1", At: old, Until: recent}), "PutUnavailable")
 
+	// Sightings: made before the cut (pruned), after it (kept).
+	ok(t, s.NoteSighting(ctx(t), state.Sighting{Provider: "aws", ID: "i-seen-old", At: old}), "NoteSighting")
+	ok(t, s.NoteSighting(ctx(t), state.Sighting{Provider: "aws", ID: "i-seen-recent", At: recent}), "NoteSighting")
+
 	got, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune")
-	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1, Unavailable: 1, Spend: 2})
+	same(t, "pruned", got, state.Pruned{Decisions: 30, Audit: 30, Intents: 1, Instances: 1, Floors: 2, IdleGaps: 1, Holds: 1, Unavailable: 1, Sightings: 1, Spend: 2})
 	again, err := s.Prune(ctx(t), cut)
 	ok(t, err, "Prune again")
 	same(t, "pruned again", again, state.Pruned{})
@@ -117,6 +121,9 @@ func pruneKeepsWhatIsLive(t *testing.T, h *harness) {
 	if len(un) != 1 || un[0].Kind != state.UnavailableQuota {
 		t.Fatalf("unavailable entries kept: %+v, want the one lapsing after the cut", un)
 	}
+	seen, err := s.Sightings(ctx(t), "aws")
+	ok(t, err, "Sightings")
+	same(t, "sightings kept", seen, []state.Sighting{{Provider: "aws", ID: "i-seen-recent", At: recent}})
 	spent, err := s.Spend(ctx(t), "train", month)
 	ok(t, err, "Spend")
 	same(t, "spend of a pruned instance", spent, 99.0)

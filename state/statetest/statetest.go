@@ -166,6 +166,8 @@ func behaviours() []testCase {
 		{"InvalidHoldsAreRefused", invalidHoldsAreRefused},
 		{"UnavailableLiveAndExtended", unavailableLiveAndExtended},
 		{"InvalidUnavailableIsRefused", invalidUnavailableIsRefused},
+		{"SightingsKeepTheFirst", sightingsKeepTheFirst},
+		{"InvalidSightingsAreRefused", invalidSightingsAreRefused},
 		{"AuditRoundTrip", auditRoundTrip},
 		{"AuditPaging", auditPaging},
 		{"AuditKeepsOverlongEntries", auditKeepsOverlongEntries},
