@@ -477,6 +477,39 @@ func TestSweeperEndsTheRowOfAnUnconfiguredPoolsInstanceEndedByHand(t *testing.T)
 	}
 }
 
+// TestPoolBackBillsTheRunOfAnInstanceEndedWhileItWasOut: an instance of a
+// pool the config lacked ran an hour unaccrued (no pool ticked it), was
+// ended by hand, and the sweeper ended its row; with the pool back, its
+// ledger held nothing of that run ($33.86 for the other instance; the two
+// cost $67.18), so its budget could spend the hour again. A pool's
+// first tick owes the ledger what its rows ended in this budget period or
+// the one before cost, to their ends.
+func TestPoolBackBillsTheRunOfAnInstanceEndedWhileItWasOut(t *testing.T) {
+	h, launched, _ := twoOfARemovedPool(t)
+	ctx := context.Background()
+	if err := h.prov.Terminate(ctx, []string{launched[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		h.clk.Step(time.Minute)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pool = testPool() // back
+	h.setDemand(0)
+	h.opts.Registerer = prometheus.NewRegistry()
+	h.restart()
+	h.tick()
+	if rs := h.rows(false); len(rs) != 2 || rs[0].State != state.InstanceEnded && rs[1].State != state.InstanceEnded {
+		t.Fatalf("rows %+v, want the one ended by hand ended", rs)
+	}
+	want := h.billedByRows(testPool().Offerings[0])
+	if got := billedSince(t, h, t0); got < want-0.01 || got > want+0.01 {
+		t.Fatalf("pool train back, its ledger holds $%.2f; its two instances cost $%.2f, one ended by hand while the pool was out", got, want)
+	}
+}
+
 // An instance launched under an intent of a pool this server's config
 // lacks, that no row records (its launch answer lost when the server on the
 // config with that pool died): the sweeper took it for a stranger, as it

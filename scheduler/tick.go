@@ -580,6 +580,34 @@ func (s *Scheduler) closedPeriodEntry(pr *poolRun, r *state.Instance, start, now
 	return s.spendEntry(pr, r, prev, start, now)
 }
 
+// seedEndedSpend owes the ledger (keepUnspent: the first tick writes it)
+// what the pool's rows that ended in this budget period or the one
+// before cost in them, to their ends. A row ended while no tick of its
+// pool ran was accrued only up to its pool's last tick, or not at all:
+// its pool out of the config while the instance ran (the sweeper ends
+// its row once the cloud no longer lists it, and no pool accrues it), or
+// a server that stopped between a row's end and its last accrual. The
+// budget did not count that run, and the pool, back, could spend it
+// again. The ledger keeps the larger amount: a row accrued to its end
+// already is unchanged.
+func (s *Scheduler) seedEndedSpend(pr *poolRun, rows []state.Instance, now time.Time) {
+	start, end := pr.spec.Policy.BudgetPeriod(now)
+	var entries []state.SpendEntry
+	for i := range rows {
+		r := &rows[i]
+		if r.State != state.InstanceEnded || r.EndedAt.IsZero() {
+			continue // a live row: each tick accrues it
+		}
+		if e, ok := s.closedPeriodEntry(pr, r, start, now); ok {
+			entries = append(entries, e)
+		}
+		if e, ok := s.spendEntry(pr, r, start, end, now); ok {
+			entries = append(entries, e)
+		}
+	}
+	pr.keepUnspent(entries)
+}
+
 // spendEntry is the ledger entry of r in the period [start, end): what r
 // was billed in it up to its own end (or now while it runs).
 func (s *Scheduler) spendEntry(pr *poolRun, r *state.Instance, start, end, now time.Time) (state.SpendEntry, bool) {
@@ -710,6 +738,7 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 		}
 	}
 	pr.seedVanished(rows, s.clock.Now())
+	s.seedEndedSpend(pr, rows, s.clock.Now())
 	s.seedSpot(pr, rows)
 	gaps, err := s.opts.Store.IdleGaps(ctx, pool, idlegap.DefaultWindow)
 	if err != nil {

@@ -93,16 +93,7 @@ func keyOf(e state.SpendEntry) spendKey {
 // fails the tick, as before, at every tick until fixed.
 func (s *Scheduler) recordSpends(ctx context.Context, t *tick, entries []state.SpendEntry) error {
 	pr := t.pr
-	for _, e := range entries {
-		k := keyOf(e)
-		if old, ok := pr.unspent[k]; ok && old.Amount > e.Amount {
-			continue
-		}
-		if pr.unspent == nil {
-			pr.unspent = map[spendKey]state.SpendEntry{}
-		}
-		pr.unspent[k] = e
-	}
+	pr.keepUnspent(entries)
 	if len(pr.unspent) == 0 {
 		return nil
 	}
@@ -124,6 +115,21 @@ func (s *Scheduler) recordSpends(ctx context.Context, t *tick, entries []state.S
 	}
 	clear(pr.unspent)
 	return nil
+}
+
+// keepUnspent adds entries to those the next recordSpends writes, the
+// larger amount of each kept.
+func (pr *poolRun) keepUnspent(entries []state.SpendEntry) {
+	for _, e := range entries {
+		k := keyOf(e)
+		if old, ok := pr.unspent[k]; ok && old.Amount > e.Amount {
+			continue
+		}
+		if pr.unspent == nil {
+			pr.unspent = map[spendKey]state.SpendEntry{}
+		}
+		pr.unspent[k] = e
+	}
 }
 
 // unspentIn is what the entries of the period starting at start that are
