@@ -213,11 +213,53 @@ func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
 		if _, ok := t.pending[in.ID]; !ok {
 			continue
 		}
+		if why := t.resumePastLimits(in); why != "" {
+			msg := "not resumed: " + why + " (an instance an earlier attempt launched is adopted through its " + providers.TagIntent + " tag)"
+			if err := s.finishNotResumed(ctx, t, in, msg); err == nil {
+				delete(t.pending, in.ID)
+			}
+			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): %s", in.ID, in.Count, in.Offering, msg))
+			s.log.Warn("intent not resumed", "pool", in.Pool, "intent", in.ID, "why", why)
+			continue
+		}
 		s.log.Info("resuming intent", "pool", in.Pool, "intent", in.ID, "offering", in.Offering, "count", in.Count)
 		lr := s.call(ctx, t, in)
 		lr.Reason = "resumed: " + in.Reason
 		t.rec.Launches = append(t.rec.Launches, lr)
 	}
+}
+
+// resumePastLimits says why pending intent in, written by a process
+// before this one, is not to be called: its instances not recorded yet,
+// beside the pool's live rows, would be past max_gpus or
+// max_cost_per_hour. The config may have lowered them across the restart
+// (a restart is how a config is applied); called as written, its launch
+// went past the pool's hard limits, and the next tick ended the excess,
+// billed. Such an intent was held out a providers.ConsistencyWindow
+// (resumeAfter): what its earlier calls launched is listed, and recorded
+// under it, by then. "" for one this process wrote or called, or within
+// the limits.
+func (t *tick) resumePastLimits(in state.Intent) string {
+	if at, ok := t.pr.resumeAt[in.ID]; !ok || at.IsZero() {
+		return ""
+	}
+	o, ok := t.pr.offs[in.Offering]
+	n := in.Count - t.recordedUnder()[in.ID]
+	if !ok || n <= 0 {
+		return "" // the call only answers what is recorded
+	}
+	gpus, cost := n*o.GPUs, float64(n)*o.PricePerHour
+	for _, r := range t.rows {
+		gpus, cost = gpus+r.GPUs, cost+r.PricePerHour
+	}
+	lim := t.pr.spec.Policy.Limits
+	switch {
+	case lim.MaxGPUs > 0 && gpus > lim.MaxGPUs:
+		return fmt.Sprintf("its %d instance(s) not recorded would put the pool at %d burst GPUs, past max_gpus %d", n, gpus, lim.MaxGPUs)
+	case lim.MaxCostPerHour > 0 && cost > lim.MaxCostPerHour:
+		return fmt.Sprintf("its %d instance(s) not recorded would put the pool's burst at $%.2f/h, past max_cost_per_hour $%.2f", n, cost, lim.MaxCostPerHour)
+	}
+	return ""
 }
 
 // resumeAfter is when this process may first call a pending intent it

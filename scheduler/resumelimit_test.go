@@ -1,0 +1,64 @@
+package scheduler_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestResumePastALoweredMaxGPUsIsNotCalled: a server stopped between an
+// intent's write and its call (2× p4d, 16 GPUs, under max_gpus 32), and
+// restarted on a config whose max_gpus is 8, resumed the intent as
+// written: 16 GPUs launched past the pool's hard limit. An intent whose
+// resume would put the pool past its limits is not called: it is finished
+// (what an earlier attempt launched is adopted through its intent tag),
+// and the policy launches within the limits (old: 2 launched, the next
+// tick ended one).
+func TestResumePastALoweredMaxGPUsIsNotCalled(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		called bool // the earlier process's call launched the two
+		want   int  // instances launched in all
+	}{
+		{"never called", false, 1},
+		{"launched before the restart", true, 2}, // a guard: adopted, no more launched
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPool()
+			p.Limits.MaxGPUs = 8
+			h := newHarness(t, p)
+			ctx := context.Background()
+			in := state.Intent{ID: "20261130t085930-0000000000cc", Pool: p.Name, Provider: provName, Offering: "p4d", Count: 2,
+				Reason: "overflow", Status: state.IntentPending, ClientToken: "spw-20261130t085930-0000000000cc",
+				CreatedAt: h.clk.Now(), UpdatedAt: h.clk.Now()}
+			if err := h.store.CreateIntent(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			if tc.called {
+				_, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: p.Offerings[0], Count: 2, ClientToken: in.ClientToken,
+					Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: p.Name, providers.TagIntent: in.ID}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.setDemand(2*time.Minute, 8, 8)
+			h.tick()
+			for range 6 {
+				h.step(providers.ConsistencyWindow / 2)
+			}
+			if n := len(h.emu.Instances()); n != tc.want {
+				t.Fatalf("%d p4d instances (8 GPUs each) launched under max_gpus 8, want %d: the intent written under max_gpus 32 resumed past it", n, tc.want)
+			}
+			if live := h.live(); len(live) != 1 {
+				t.Fatalf("%d instances run under max_gpus 8, want 1", len(live))
+			}
+			ins, err := h.store.Intents(ctx, state.IntentFilter{Status: state.IntentPending})
+			if err != nil || len(ins) != 0 {
+				t.Fatalf("pending intents %+v, %v; want none", ins, err)
+			}
+		})
+	}
+}
