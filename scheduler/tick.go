@@ -459,9 +459,17 @@ func floorOwner(id string) string {
 }
 
 // rowOffering is the row's offering from the config, or, when the config no
-// longer has it, rebuilt from what the row recorded.
+// longer has it, rebuilt from what the row recorded. Its price is never
+// below the one the row recorded at the launch: the ledger recomputes an
+// instance's cost over its whole life at this price and keeps the larger
+// amount, so a price lowered since (a catalog updated, a restart with
+// another price_per_hour) counted nothing more for the instance until
+// the lower price had caught up with what the old one billed (after an
+// hour at $32.77/h and three more at a tenth of it: $32.77 counted, not
+// even $42.60), money a hard budget launched and kept instances on.
 func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering {
 	if o, ok := pr.offs[r.Offering]; ok {
+		o.PricePerHour = max(o.PricePerHour, r.PricePerHour)
 		return o
 	}
 	return policy.Offering{
