@@ -587,7 +587,7 @@ func revived(r state.Instance, now time.Time) state.Instance {
 
 // newRow is the row of an instance launched for intent in.
 func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) state.Instance {
-	o := pr.offs[in.Offering]
+	o := pr.intentOffering(in, ci)
 	launched := launchedAt(ci.LaunchTime, in.CreatedAt, s.clock.Now())
 	return state.Instance{
 		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
@@ -601,6 +601,34 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		PrivateIP: ci.PrivateIP, State: state.InstanceBooting, GPUs: o.GPUs, PricePerHour: o.PricePerHour,
 		Billing: string(o.Billing), LaunchedAt: launched, UpdatedAt: s.clock.Now(),
 	}
+}
+
+// intentOffering is the offering an instance launched for intent in is
+// counted as: the intent's, or, when the config no longer has it (a
+// restart with the offering renamed or removed while its launch was
+// pending, its answer lost or the instance not yet listed), the pool's
+// offering of the instance's provider, type and market (the dearest, when
+// several are), its GPUs and price the same; the zero Offering when there
+// is none. Recorded with the
+// zero one, an instance of a renamed offering held 0 GPUs at $0/h: it
+// counted nothing toward max_gpus, max_cost_per_hour or the budget for as
+// long as it ran (busy for 3h15m against an $80 budget: $106.78 billed,
+// still running).
+func (pr *poolRun) intentOffering(in state.Intent, ci providers.Instance) policy.Offering {
+	if o, ok := pr.offs[in.Offering]; ok {
+		return o
+	}
+	var like policy.Offering
+	for _, name := range slices.Sorted(maps.Keys(pr.offs)) {
+		o := pr.offs[name]
+		if o.Provider == in.Provider && o.InstanceType == ci.InstanceType && (ci.Market == "" || o.Market == ci.Market) && o.PricePerHour > like.PricePerHour {
+			like = o
+		}
+	}
+	if like.Name != "" {
+		like.Name = in.Offering
+	}
+	return like
 }
 
 // launchedAt is when an instance the cloud gives as launched at cloud,
