@@ -18,18 +18,8 @@ import (
 // tick's spend is at least what the cloud billed, and once adopted the
 // instance counts from its LaunchTime.
 func TestSpendCountsALostLaunchFromItsLaunch(t *testing.T) {
-	h := newHarness(t, testPool(), func(h *harness) {
-		h.opts.Tick = 30 * time.Second
-		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-		h.prov = lateAnswer{Provider: h.prov, h: h, took: map[string]time.Duration{gpuType: 11 * time.Minute}}
-	})
-	h.emu.SetConsistencyLag(15 * time.Minute)
+	h := lostLaunchAnswer(t, testPool())
 	o := h.pool.Offerings[0]
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	if n := len(h.emu.Instances()); n != 1 || len(h.rows(true)) != 0 {
-		t.Fatalf("after the lost answer: %d instances, %d rows; want 1 instance and no row", n, len(h.rows(true)))
-	}
 	pendingTicks := 0
 	for range 20 { // ten minutes
 		h.step(30 * time.Second)
@@ -55,4 +45,24 @@ func TestSpendCountsALostLaunchFromItsLaunch(t *testing.T) {
 	if rows := h.rows(true); len(rows) != 1 || rows[0].LaunchedAt.Sub(launch).Abs() > time.Millisecond {
 		t.Fatalf("rows %+v: want the instance adopted, launched at its LaunchTime %s", rows, launch)
 	}
+}
+
+// lostLaunchAnswer is a harness on pool p whose first tick launches one
+// p4d for a queue of 8 GPUs with the answer lost (the call cut off at its
+// 10-minute call timeout), on a cloud that lists fresh instances 15
+// minutes late: one instance runs, no row records it.
+func lostLaunchAnswer(t *testing.T, p policy.Pool) *harness {
+	t.Helper()
+	h := newHarness(t, p, func(h *harness) {
+		h.opts.Tick = 30 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
+		h.prov = lateAnswer{Provider: h.prov, h: h, took: map[string]time.Duration{gpuType: 11 * time.Minute}}
+	})
+	h.emu.SetConsistencyLag(15 * time.Minute)
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	if n := len(h.emu.Instances()); n != 1 || len(h.rows(true)) != 0 {
+		t.Fatalf("after the lost answer: %d instances, %d rows; want 1 instance and no row", n, len(h.rows(true)))
+	}
+	return h
 }

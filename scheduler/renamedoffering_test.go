@@ -17,18 +17,8 @@ import (
 func TestInstanceOfARenamedOfferingIsCountedAtItsPrice(t *testing.T) {
 	p := testPool()
 	p.Limits.Budget = &policy.Budget{Amount: 80, Period: policy.PeriodDay}
-	h := newHarness(t, p, func(h *harness) {
-		h.opts.Tick = 30 * time.Second
-		h.opts.CallTimeouts = map[string]time.Duration{provName: 10 * time.Minute}
-		h.prov = lateAnswer{Provider: h.prov, h: h, took: map[string]time.Duration{gpuType: 11 * time.Minute}}
-	})
-	h.emu.SetConsistencyLag(15 * time.Minute)
+	h := lostLaunchAnswer(t, p)
 	o := h.pool.Offerings[0]
-	h.setDemand(2*time.Minute, 8)
-	h.tick()
-	if n := len(h.emu.Instances()); n != 1 || len(h.rows(true)) != 0 {
-		t.Fatalf("after the lost answer: %d instances, %d rows; want 1 instance and no row", n, len(h.rows(true)))
-	}
 	h.pool.Offerings[0].Name = "aws-p4d"
 	h.restart()
 	h.setDemand(0)
