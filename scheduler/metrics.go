@@ -16,7 +16,7 @@ type metrics struct {
 	instances, gpus, spend, budgetLeft, misconfigured    *prometheus.GaugeVec
 	stale, pending, unwritable, unreadable               *prometheus.GaugeVec
 	unknownInstances, unconfigured                       *prometheus.GaugeVec
-	terminateFailures                                    *prometheus.CounterVec
+	terminateFailures, broken                            *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,9 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		decisions:         c("decisions_total", "Decisions recorded.", "pool"),
 		launchCalls:       c("launch_calls_total", "Launch calls made to providers (resumed intents included).", "pool", "offering"),
 		launches:          c("launched_instances_total", "Instances launched.", "pool", "offering"),
-		launchFailures:    c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, reclaimed_booting, other_market, resized.", "pool", "offering", "cause"),
+		launchFailures:    c("launch_failures_total", "Failed launches by cause: capacity, quota, throttled, invalid, transient, config_changed, join_timeout, driver_wedged (a booting instance's agent says its driver wedged), reclaimed_booting, other_market, resized.", "pool", "offering", "cause"),
 		terminations:      c("terminations_total", "Instances Spillway asked the cloud to terminate.", "pool", "offering"),
 		terminateFailures: c("terminate_failures_total", "Instances a terminate call did not end, each attempt (retried every tick; the log says each instance's failure once per kind of error).", "pool", "provider"),
+		broken:            c("broken_instances_total", "Burst instances drained (running) or ended (booting) because their agent said they can take no job, by cause: gpus_unhealthy (every GPU unhealthy, none busy), driver_wedged (the agent answers 503 with wedged_since: its driver wedged before it could open any GPU).", "pool", "offering", "cause"),
 		vanished:          c("vanished_instances_total", "Instances that disappeared from the cloud without Spillway ending them.", "pool"),
 		hookFailures:      c("drain_hook_failures_total", "Drain hooks that failed.", "pool"),
 		swept:             c("sweeper_terminations_total", "Tagged instances no state row claimed, ended by the sweeper.", "provider"),
@@ -63,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.ticks, m.tickErrors, m.tickSeconds, m.decisions, m.launchCalls, m.launches,
 			m.launchFailures, m.terminations, m.vanished, m.hookFailures, m.swept, m.unused, m.interruptions, m.joins, m.instances, m.gpus, m.pending,
-			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances, m.unconfigured, m.terminateFailures} {
+			m.spend, m.budgetLeft, m.stale, m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances, m.unconfigured, m.terminateFailures, m.broken} {
 			reg.MustRegister(col)
 		}
 	}

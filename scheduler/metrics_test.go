@@ -14,7 +14,7 @@ func TestLaunchFailuresHelpNamesEveryCause(t *testing.T) {
 	ch := make(chan *prometheus.Desc, 1)
 	newMetrics(nil).launchFailures.Describe(ch)
 	help := (<-ch).String()
-	for _, cause := range []string{causeCapacity, causeQuota, causeThrottled, causeInvalid, causeTransient, causeChanged, "join_timeout", "reclaimed_booting", causeOtherMarket, causeResized} {
+	for _, cause := range []string{causeCapacity, causeQuota, causeThrottled, causeInvalid, causeTransient, causeChanged, "join_timeout", "reclaimed_booting", causeOtherMarket, causeResized, causeWedged} {
 		if !strings.Contains(help, cause) {
 			t.Errorf("spillway_launch_failures_total's help does not name cause %q: %s", cause, help)
 		}

@@ -228,10 +228,19 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 			}
 			continue
 		}
-		if why, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
+		if b, ok := t.broken[r.ID]; ok && r.State == state.InstanceBooting {
+			// It has no job: ended at once, not billed until its
+			// join timeout.
+			ends = append(ends, instEnd{row: r, reason: s.brokenAtBoot(t, r, b)})
+			continue
+		}
+		if b, ok := t.broken[r.ID]; ok && r.State == state.InstanceRunning {
 			// Kept, it would be money for nothing until max_lifetime,
 			// and taken for capacity the queue could use.
-			s.drain(ctx, t, r, why)
+			s.drain(ctx, t, r, b.why)
+			if r.State == state.InstanceDraining {
+				s.metrics.broken.WithLabelValues(r.Pool, r.Offering, b.cause).Inc()
+			}
 		}
 		if ci.InterruptionNotice != nil && (r.State == state.InstanceBooting || r.State == state.InstanceRunning || r.State == state.InstanceDraining) {
 			s.interrupted(ctx, t, r, *ci.InterruptionNotice)
@@ -826,6 +835,48 @@ func (s *Scheduler) joinTimedOut(t *tick, r *state.Instance) string {
 	return why
 }
 
+// brokenWhy is why an instance's agent says it can take no job, and the
+// cause it is counted under in spillway_broken_instances_total.
+type brokenWhy struct{ why, cause string }
+
+// The causes of spillway_broken_instances_total.
+const (
+	// causeUnhealthy: every GPU unhealthy and none busy.
+	causeUnhealthy = "gpus_unhealthy"
+	// causeWedged: the agent answers 503 with wedged_since.
+	causeWedged = "driver_wedged"
+)
+
+// setBroken records why instance id can take no job this tick.
+func (t *tick) setBroken(id string, b brokenWhy) {
+	if t.broken == nil {
+		t.broken = map[string]brokenWhy{}
+	}
+	t.broken[id] = b
+}
+
+// brokenAtBoot says why a booting instance whose agent says it can take
+// no job (b: its driver wedged) is ended at once, rather than billed to
+// its join timeout, and counts it, once, as a failed launch (cause
+// b.cause) and in spillway_broken_instances_total; its offering is
+// skipped for the capacity TTL unless a sibling joined (joinedSibling),
+// as for a join timeout.
+func (s *Scheduler) brokenAtBoot(t *tick, r *state.Instance, b brokenWhy) string {
+	why := "never joined: " + b.why
+	if !s.first(t, r.ID, "broken_at_boot") {
+		return why
+	}
+	s.metrics.broken.WithLabelValues(r.Pool, r.Offering, b.cause).Inc()
+	s.log.Warn("booting instance's agent says it can take no job: ending it", "pool", r.Pool, "instance", r.ID, "why", b.why)
+	if sib := joinedSibling(t.rows, r); sib != nil {
+		s.metrics.launchFailures.WithLabelValues(r.Pool, r.Offering, b.cause).Inc()
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("instance %s: %s; offering %s not skipped: %s, launched with it or after, joined", r.ID, why, r.Offering, sib.ID))
+	} else {
+		s.neverJoined(t, r, providers.CodeJoinTimeout, b.cause, why)
+	}
+	return why
+}
+
 // joinedSibling is a live instance of r's pool and offering, in its zone
 // when both name one, launched no earlier than r, that has joined (the
 // first by ID), or nil.
@@ -980,19 +1031,17 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		if res.err != nil {
 			var nr *agentNotReadyError
 			switch {
+			case errors.As(res.err, &nr) && !nr.wedgedSince.IsZero() && (r.State == state.InstanceRunning || r.State == state.InstanceBooting):
+				// Its previous reading kept, a running one would be
+				// billed and counted as capacity for as long as it
+				// runs; a booting one, billed until its join timeout.
+				t.setBroken(r.ID, brokenWhy{why: wedgedWhy(nr), cause: causeWedged})
 			case r.State == state.InstanceBooting && errors.As(res.err, &nr):
 				if t.notReady == nil {
 					t.notReady = map[string]string{}
 				}
 				t.notReady[r.ID] = nr.said
 				s.log.Debug("agent answers without its GPUs", "instance", r.ID, "err", res.err)
-			case r.State == state.InstanceRunning && errors.As(res.err, &nr) && !nr.wedgedSince.IsZero():
-				// Its previous reading kept, it would be billed and
-				// counted as capacity for as long as it runs.
-				if t.broken == nil {
-					t.broken = map[string]string{}
-				}
-				t.broken[r.ID] = wedgedWhy(nr)
 			case r.State != state.InstanceBooting:
 				s.log.Debug("agent did not answer", "instance", r.ID, "err", res.err)
 			}
@@ -1026,10 +1075,7 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			t.pr.unhealthy[r.ID] = res.read.unhealthyIdle
 		}
 		if r.State == state.InstanceRunning && res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0 {
-			if t.broken == nil {
-				t.broken = map[string]string{}
-			}
-			t.broken[r.ID] = fmt.Sprintf("every GPU unhealthy and none busy: it can take no job (%s)", res.read.health)
+			t.setBroken(r.ID, brokenWhy{why: fmt.Sprintf("every GPU unhealthy and none busy: it can take no job (%s)", res.read.health), cause: causeUnhealthy})
 		}
 		r.BusyGPUs = res.read.busy
 		switch {

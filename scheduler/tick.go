@@ -49,8 +49,10 @@ type tick struct {
 	// capacity, in the policy's view (policyInstances).
 	pastCount map[string]bool
 	// broken says, for each running instance whose agent reports every
-	// GPU unhealthy and none busy, why it is drained this tick.
-	broken map[string]string
+	// GPU unhealthy and none busy, or its driver wedged, why it is
+	// drained this tick; for a booting one whose agent says its driver
+	// wedged, why it is ended.
+	broken map[string]brokenWhy
 	// pending holds the pool's intents still pending after this tick's
 	// resumes and launches, by id: committed capacity the policy sees as
 	// booting instances until they resolve (pendingInstances).

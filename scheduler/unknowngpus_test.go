@@ -181,6 +181,9 @@ func TestAgentWithoutNVMLIsNamedAtJoinTimeout(t *testing.T) {
 // kept (busy); once none does, it is drained at the next probe, saying why.
 func TestUnhealthyInstanceIsDrained(t *testing.T) {
 	h := newHarness(t, testPool())
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
 	mock := dgxh100.New()
 	var broken, job bool
 	for i, d := range mock.Devices {
@@ -213,6 +216,11 @@ func TestUnhealthyInstanceIsDrained(t *testing.T) {
 	}
 	if rs := h.rows(true); len(rs) == 1 && rs[0].State == state.InstanceRunning {
 		t.Errorf("row %+v: an instance none of whose GPUs can take a job is kept running", rs[0])
+	}
+	sample()
+	h.step(10 * time.Second)
+	if n := counterOf(t, reg, "spillway_broken_instances_total", "p4d"); n != 1 {
+		t.Errorf("spillway_broken_instances_total = %v two probes after the drain; want 1 (cause gpus_unhealthy)", n)
 	}
 }
 
