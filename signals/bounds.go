@@ -1,11 +1,13 @@
 package signals
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -129,6 +131,33 @@ func JobGPUs(per, count int) (int, error) {
 		return 0, fmt.Errorf("%d GPUs × %d is out of range: want at most %d GPUs for a job", per, count, MaxJobGPUs)
 	}
 	return per * count, nil
+}
+
+// MaxNodeName bounds a node's name as an agent reports it (its --node),
+// as Kubernetes bounds a node's name (a DNS subdomain) and a hostname is
+// bounded: 253 bytes.
+const MaxNodeName = 253
+
+// NodeName checks a node's name an agent reports: 1 to MaxNodeName bytes
+// of printable UTF-8 (a control character would split a log line, or
+// move a terminal's cursor in spillway status). The error names the
+// value, cut short, and the range.
+func NodeName(node string) error {
+	switch {
+	case node == "":
+		return errors.New("node name is empty")
+	case len(node) > MaxNodeName:
+		return fmt.Errorf("node name %q is %d bytes, want at most %d", Shorten(node, 40), len(node), MaxNodeName)
+	case !Printable(node):
+		return fmt.Errorf("node name %q is not printable UTF-8", node)
+	}
+	return nil
+}
+
+// Printable says whether s is valid UTF-8 holding no control or other
+// character unicode does not print.
+func Printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
 }
 
 // Shorten cuts s to at most n bytes, marking the cut, for quoting a

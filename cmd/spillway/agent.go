@@ -20,6 +20,7 @@ import (
 
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/internal/speedclock"
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
@@ -275,7 +276,7 @@ func checkAgentFlags(o agentOptions) error {
 // subdomain) and a hostname is bounded: 253 bytes. A longer one is
 // quoted by its first nodeNameShown bytes.
 const (
-	maxNodeName   = 253
+	maxNodeName   = signals.MaxNodeName
 	nodeNameShown = 40
 )
 

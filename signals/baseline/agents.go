@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/httpclient"
@@ -276,6 +278,53 @@ type agentResponse struct {
 	// verdict that its driver wedged before any GPU was opened (Init or
 	// DeviceGetCount stuck for a minute at start), and since when.
 	WedgedSince time.Time `json:"wedged_since"`
+}
+
+// Bounds of the strings the source keeps of an agent's answer.
+const (
+	// maxGPUName is the most bytes NVML gives a GPU's UUID or name
+	// (its buffer, less the NUL), as the agent bounds them.
+	maxGPUName = 95
+	// maxAgentText bounds an agent's error and a GPU's error or health.
+	maxAgentText = 300
+)
+
+// bound checks the names in r and cuts its texts short, so that what the
+// source keeps (each tick's baseline, the warnings it keeps once per
+// name or UUID, spillway status's wedged nodes) is bounded by the number
+// of GPUs, not by the 4 MiB read of an answer: the node's name as an
+// agent's --node is bounded (signals.NodeName), each UUID to
+// maxGPUName printable bytes; a model is cut to maxGPUName bytes, an
+// error or health to maxAgentText, each made valid UTF-8.
+func (r *agentResponse) bound() error {
+	if err := signals.NodeName(r.Node); err != nil {
+		return err
+	}
+	r.Error = text(r.Error, maxAgentText)
+	for i := range r.GPUs {
+		g := &r.GPUs[i]
+		if len(g.UUID) > maxGPUName || !signals.Printable(g.UUID) {
+			return fmt.Errorf("GPU %d: uuid %q is not a GPU UUID: want at most %d bytes of printable UTF-8", g.Index, signals.Shorten(g.UUID, 100), maxGPUName)
+		}
+		g.Model = text(g.Model, maxGPUName)
+		g.Error, g.Health = text(g.Error, maxAgentText), text(g.Health, maxAgentText)
+	}
+	return nil
+}
+
+// text is s made printable UTF-8 (each byte that is no character's, and
+// each control character, as U+FFFD) and cut to at most n bytes.
+func text(s string, n int) string {
+	if signals.Printable(s) {
+		return signals.Shorten(s, n)
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return utf8.RuneError
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	return signals.Shorten(s, n)
 }
 
 // wedgedUnopened says whether r is the 503 answer of an agent whose
@@ -556,6 +605,9 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 		return agentResponse{}, fmt.Errorf("GET %s: reading body: %w", u, err)
 	}
 	if r, ok := wedgedAnswer(resp.StatusCode, body, tooLarge); ok {
+		if err := r.bound(); err != nil {
+			return agentResponse{}, fmt.Errorf("GET %s: not a spillway agent answer: %w", u, err)
+		}
 		return r, nil
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -577,6 +629,9 @@ func (a *Agents) scrape(ctx context.Context, target string) (agentResponse, erro
 	}
 	if len(r.GPUs) > signals.MaxNodeGPUs {
 		return agentResponse{}, fmt.Errorf("GET %s: the answer lists %d GPUs, and a node has at most %d", u, len(r.GPUs), signals.MaxNodeGPUs)
+	}
+	if err := r.bound(); err != nil {
+		return agentResponse{}, fmt.Errorf("GET %s: not a spillway agent answer: %w", u, err)
 	}
 	for _, g := range r.GPUs {
 		if !(g.Utilization >= 0 && g.Utilization <= maxUtil) { // NaN fails both
