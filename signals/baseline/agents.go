@@ -6,6 +6,7 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,11 @@ type Agents struct {
 	warned map[[2]string]bool
 	// shared says, once a UUID, that two GPUs report it (sharedUUIDs).
 	shared sharedUUIDs
+	// ids holds, by target, the identity of the GPUs its last answer
+	// listing them served (nodeIdentity): a target that cannot say
+	// which node it is now (no answer, or a driver wedged before any
+	// GPU was opened) is told apart from, or for, the others by it.
+	ids map[string]nodeIdentity
 }
 
 var _ signals.BaselineSource = (*Agents)(nil)
@@ -365,11 +371,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	if len(targets) == 0 {
 		return b, fmt.Errorf("%s: no targets (targets file %s lists none matching %v)", a.Name(), a.cfg.TargetsFile, a.cfg.Match)
 	}
-	type result struct {
-		resp agentResponse
-		err  error
-	}
-	results := make([]result, len(targets))
+	results := make([]targetAnswer, len(targets))
 	sem := make(chan struct{}, a.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i, t := range targets {
@@ -384,7 +386,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			r, err := a.scrape(ctx, t)
-			results[i] = result{r, err}
+			results[i] = targetAnswer{r, err}
 		}()
 	}
 	wg.Wait()
@@ -393,6 +395,8 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	// the demo's clock, 360 times the wall's).
 	done := a.cfg.Now()
 
+	aliases := a.aliases(targets, results)
+	wedgedBy := map[string]nodeIdentity{} // each wedged node's key in b.Wedged, and its identity
 	oldest := time.Time{}
 	// seen maps a GPU (its UUID and index) to the target that listed it
 	// first: a node listed twice (by name and by address) is counted
@@ -405,10 +409,16 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	for i, r := range results {
 		t := targets[i]
 		err := r.err
+		if first, ok := aliases.of[t]; ok {
+			// Its GPUs counted by first's answer, or its node's failure
+			// said by first.
+			a.warnDuplicate(t, first, "")
+			continue
+		}
 		// Times are compared, not subtracted and negated: a sample
 		// centuries away saturates time.Duration, and -MinInt64 is itself.
 		if err == nil && r.resp.wedgedUnopened() {
-			a.countWedged(&b, r.resp)
+			countWedged(&b, wedgedBy, t, aliases.ids[t], r.resp)
 			continue
 		}
 		if sample := r.resp.SampleTime; err == nil && !r.resp.wedged() {
@@ -462,13 +472,116 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	return b, nil
 }
 
-// countWedged lists r's node in b.Wedged with the agent's error: a node
-// listed twice (by name and by address) is listed once.
-func (a *Agents) countWedged(b *signals.Baseline, r agentResponse) {
+// countWedged lists the node of target's answer r in b.Wedged with the
+// agent's error, id being the identity of the GPUs target last served:
+// two targets naming one wedged node count once (the same node listed by
+// name and by address, before any answer listed its GPUs), unless both
+// served GPUs before, and not the same: two machines of one name (as
+// nodeOf), the later "node (target)". wedgedBy holds each key's identity.
+func countWedged(b *signals.Baseline, wedgedBy map[string]nodeIdentity, target string, id nodeIdentity, r agentResponse) {
 	if b.Wedged == nil {
 		b.Wedged = map[string]string{}
 	}
-	b.Wedged[r.Node] = signals.Shorten(r.Error, 300)
+	key := r.Node
+	if first, ok := wedgedBy[key]; ok && first != (nodeIdentity{}) && id != (nodeIdentity{}) && first != id {
+		key = r.Node + " (" + target + ")"
+	}
+	wedgedBy[key] = id
+	b.Wedged[key] = signals.Shorten(r.Error, 300)
+}
+
+// nodeIdentity names the GPUs a target served: a hash of each GPU's index
+// and UUID, sorted; zero when unknown (no answer listed GPUs yet, or one
+// listed a GPU without UUID).
+type nodeIdentity [sha256.Size]byte
+
+// identityOf is the identity of gpus (zero for none, or when one has no UUID).
+func identityOf(gpus []signals.GPU) nodeIdentity {
+	keys := make([]string, 0, len(gpus))
+	for _, g := range gpus {
+		if g.UUID == "" {
+			return nodeIdentity{}
+		}
+		keys = append(keys, strconv.Itoa(g.Index)+"\x00"+g.UUID)
+	}
+	if len(keys) == 0 {
+		return nodeIdentity{}
+	}
+	sort.Strings(keys)
+	return sha256.Sum256([]byte(strings.Join(keys, "\x00")))
+}
+
+// aliasSet is what aliases found of one Baseline's targets.
+type aliasSet struct {
+	// ids is each target's identity: its answer's GPUs', else those it
+	// last served.
+	ids map[string]nodeIdentity
+	// of maps each target not counted to the target of the same
+	// identity counted for it.
+	of map[string]string
+}
+
+// aliases finds the targets that serve the same node as another (one
+// listed by name and by address): of the targets of one identity, one
+// whose answer lists the GPUs counts them (each GPU once, as any GPU
+// served twice); one that lists none now (its read failed, or its
+// driver wedged before any GPU was opened) is left out when another
+// target of its identity lists them, or is already counted, wedged
+// before unknown. Without that, a node whose driver wedged counted as
+// a wedged node and, its other listing failing, an unknown one too:
+// 8 GPUs counted twice, and the pool's signal stale. It remembers each
+// target's identity from its answers (of the targets listed now).
+func (a *Agents) aliases(targets []string, resps []targetAnswer) aliasSet {
+	out := aliasSet{ids: make(map[string]nodeIdentity, len(targets)), of: map[string]string{}}
+	a.mu.Lock()
+	live := make(map[string]nodeIdentity, len(targets))
+	for i, t := range targets {
+		id := nodeIdentity{}
+		if resps[i].err == nil {
+			id = identityOf(resps[i].resp.GPUs)
+		}
+		if id != (nodeIdentity{}) {
+			live[t] = id
+		} else if prev, ok := a.ids[t]; ok {
+			live[t] = prev
+		}
+		out.ids[t] = live[t]
+	}
+	a.ids = live
+	a.mu.Unlock()
+	// rank: 2 lists GPUs now, 1 wedged with none opened, 0 no answer.
+	rank := func(i int) int {
+		switch r := resps[i]; {
+		case r.err == nil && r.resp.wedgedUnopened():
+			return 1
+		case r.err == nil:
+			return 2
+		}
+		return 0
+	}
+	best := map[nodeIdentity]int{} // the index of each identity's target counted
+	for i, t := range targets {
+		id := out.ids[t]
+		if id == (nodeIdentity{}) {
+			continue
+		}
+		if j, ok := best[id]; !ok || rank(i) > rank(j) {
+			best[id] = i
+		}
+	}
+	for i, t := range targets {
+		id := out.ids[t]
+		if j, ok := best[id]; ok && j != i && rank(i) < 2 {
+			out.of[t] = targets[j]
+		}
+	}
+	return out
+}
+
+// targetAnswer is one target's answer or error.
+type targetAnswer struct {
+	resp agentResponse
+	err  error
 }
 
 // agentSays is what r's agent says of its failed sample, for an unknown
@@ -551,7 +664,7 @@ func (s *sharedUUIDs) warn(log *slog.Logger, source string, first, g signals.GPU
 }
 
 // warnDuplicate logs, once per pair of targets, that target serves a GPU
-// that first already served.
+// (uuid) that first already served, or (uuid "") the node first serves.
 func (a *Agents) warnDuplicate(target, first, uuid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -563,6 +676,10 @@ func (a *Agents) warnDuplicate(target, first, uuid string) {
 		a.warned = map[[2]string]bool{}
 	}
 	a.warned[k] = true
+	if uuid == "" {
+		a.log.Warn("two targets serve the same node (the GPUs the target served before): it is counted once, by the first; list each node once", "target", target, "first", first)
+		return
+	}
 	a.log.Warn("a GPU is served by two targets: its GPUs are counted once; list each node once", "target", target, "first", first, "gpu", uuid)
 }
 

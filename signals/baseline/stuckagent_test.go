@@ -135,21 +135,8 @@ func idleH100() *server.Server {
 // that, the node is unknown (a moment's stall), its cause the agent's.
 // The same node listed twice (by name and by address) counts once.
 func TestAgentWedgedBeforeOpeningCountsUnhealthy(t *testing.T) {
-	mock := idleH100()
 	clk := clocktesting.NewFakeClock(t0)
-	release := make(chan struct{})
-	let := sync.OnceFunc(func() { close(release) })
-	defer let() // before Close, which waits for the stuck call
-	entered := make(chan struct{})
-	inside := sync.OnceFunc(func() { close(entered) })
-	initNVML := mock.InitFunc
-	mock.InitFunc = func() nv.Return { inside(); <-release; return initNVML() }
-	s, err := nvml.StartSampler(mock, "gpu-01", nvml.WithClock(clk.Now), nvml.WithStartTimeout(time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	a := nvml.NewAgent(s, nvml.WithAgentClock(clk), nvml.WithSampleTimeout(5*time.Second))
+	a, entered := wedgedAtInit(t, clk, idleH100())
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	addr := hostPort(srv)
@@ -181,4 +168,24 @@ func TestAgentWedgedBeforeOpeningCountsUnhealthy(t *testing.T) {
 			t.Errorf("%s into a stuck Init: wedged %q, want gpu-01 with the agent's error naming Init since %s", tc.at, b.Wedged, t0.Format(time.RFC3339))
 		}
 	}
+}
+
+// wedgedAtInit is a real agent of node gpu-01 on mock, whose NVML Init
+// hangs from clk's now until the test ends (entered is closed once it
+// has begun): it opens no GPU, and answers /v1/gpus 503, with
+// wedged_since once nvml.LostAfter has passed on clk.
+func wedgedAtInit(t *testing.T, clk *clocktesting.FakeClock, mock *server.Server) (*nvml.Agent, <-chan struct{}) {
+	t.Helper()
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	inside := sync.OnceFunc(func() { close(entered) })
+	initNVML := mock.InitFunc
+	mock.InitFunc = func() nv.Return { inside(); <-release; return initNVML() }
+	s, err := nvml.StartSampler(mock, "gpu-01", nvml.WithClock(clk.Now), nvml.WithStartTimeout(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t.Cleanup(sync.OnceFunc(func() { close(release) })) // before Close, which waits for the stuck call
+	return nvml.NewAgent(s, nvml.WithAgentClock(clk), nvml.WithSampleTimeout(5*time.Second)), entered
 }
