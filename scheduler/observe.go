@@ -845,6 +845,8 @@ const (
 	causeUnhealthy = "gpus_unhealthy"
 	// causeWedged: the agent answers 503 with wedged_since.
 	causeWedged = "driver_wedged"
+	// causeUncounted: the agent counts none of its GPUs.
+	causeUncounted = "no_gpu_counted"
 )
 
 // setBroken records why instance id can take no job this tick.
@@ -1071,10 +1073,17 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			}
 			t.pr.unknown[r.ID] = u
 		}
-		if res.read.unhealthyIdle > 0 {
-			t.pr.unhealthy[r.ID] = res.read.unhealthyIdle
+		// The GPUs of its offering its agent does not count (fallen off
+		// the bus before the driver loaded) are no room, as unhealthy.
+		uncounted := max(r.GPUs-res.read.gpus, 0)
+		if n := res.read.unhealthyIdle + uncounted; n > 0 {
+			t.pr.unhealthy[r.ID] = n
 		}
-		if r.State == state.InstanceRunning && res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0 {
+		switch {
+		case r.State != state.InstanceRunning:
+		case res.read.gpus == 0 && r.GPUs > 0:
+			t.setBroken(r.ID, brokenWhy{why: fmt.Sprintf("its agent counts no GPU of its %d (NVML's DeviceGetCount answers 0: the driver sees none): it can take no job", r.GPUs), cause: causeUncounted})
+		case res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0:
 			t.setBroken(r.ID, brokenWhy{why: fmt.Sprintf("every GPU unhealthy and none busy: it can take no job (%s)", res.read.health), cause: causeUnhealthy})
 		}
 		r.BusyGPUs = res.read.busy
