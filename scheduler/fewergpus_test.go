@@ -24,7 +24,7 @@ import (
 // GPUs was kept, billed, until scale-in). The GPUs its agent does not
 // count are no room (spillway_gpus{origin="cloud_unhealthy"}), as
 // unhealthy ones: the job has an instance launched; one whose agent
-// counts none is drained, saying why.
+// counts none is drained, saying why. Either is warned of once.
 func TestInstanceWhoseAgentCountsFewerGPUs(t *testing.T) {
 	for _, tc := range []struct {
 		counted   int
@@ -38,6 +38,7 @@ func TestInstanceWhoseAgentCountsFewerGPUs(t *testing.T) {
 			h := newHarness(t, testPool())
 			reg := prometheus.NewRegistry()
 			h.opts.Registerer = reg
+			h.logs = &lockedBuffer{}
 			h.restart()
 			var never bool
 			mock := idleMockFailing(&never, nv.SUCCESS)
@@ -65,6 +66,9 @@ func TestInstanceWhoseAgentCountsFewerGPUs(t *testing.T) {
 			}
 			if live := h.live(); len(live) != 2 && !(tc.drained && len(live) == 1 && live[0].ID != id) {
 				t.Errorf("an 8-GPU job waiting beside an instance whose agent counts %d GPUs of 8: %d instances live; want another launched for it", tc.counted, len(live))
+			}
+			if n := strings.Count(h.logs.String(), "counts fewer GPUs than its offering's"); n != 1 {
+				t.Errorf("%d warnings that the agent counts fewer GPUs than the offering's; want 1", n)
 			}
 			if rs := h.rows(true); tc.drained && len(rs) > 0 && rs[0].ID == id && rs[0].State == state.InstanceRunning {
 				t.Errorf("instance %s, its agent counting no GPU, still running", id)

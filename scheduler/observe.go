@@ -835,6 +835,10 @@ func (s *Scheduler) joinTimedOut(t *tick, r *state.Instance) string {
 	return why
 }
 
+// uncountedEvent is the instEvent of an instance whose agent counts
+// fewer GPUs than its offering's.
+const uncountedEvent = "uncounted_gpus"
+
 // brokenWhy is why an instance's agent says it can take no job, and the
 // cause it is counted under in spillway_broken_instances_total.
 type brokenWhy struct{ why, cause string }
@@ -1076,6 +1080,10 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		// The GPUs of its offering its agent does not count (fallen off
 		// the bus before the driver loaded) are no room, as unhealthy.
 		uncounted := max(r.GPUs-res.read.gpus, 0)
+		if uncounted > 0 && s.first(t, r.ID, uncountedEvent) {
+			s.log.Warn("the instance's agent counts fewer GPUs than its offering's: those it does not count are no room for the queue; check its driver (nvidia-smi), or the offering's gpus",
+				"pool", r.Pool, "instance", r.ID, "offering", r.Offering, "gpus", r.GPUs, "counted", res.read.gpus)
+		}
 		if n := res.read.unhealthyIdle + uncounted; n > 0 {
 			t.pr.unhealthy[r.ID] = n
 		}
