@@ -3,6 +3,7 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -261,12 +262,11 @@ func TestTargetsFileErrors(t *testing.T) {
 // loopback (each its own HTTP server serving an 8-GPU /v1/gpus), with the
 // default fan-out of 64.
 func BenchmarkAgentsBaseline500(b *testing.B) {
-	a, one := startAgent(b, "gpu-node", t0)
-	_ = one
+	// 500 agents of their own GPUs: one agent served 500 times is one
+	// node listed 500 times, its 8 GPUs counted once.
 	var targets []string
-	for range 500 {
-		srv := httptest.NewServer(a.Handler())
-		b.Cleanup(srv.Close)
+	for i := range 500 {
+		_, srv := startAgent(b, fmt.Sprintf("gpu-%03d", i), t0)
 		targets = append(targets, hostPort(srv))
 	}
 	src, err := NewAgents(AgentsConfig{Name: "bench", Targets: targets, Timeout: 10 * time.Second, Now: func() time.Time { return t0 }})
