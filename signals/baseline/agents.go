@@ -440,7 +440,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		for _, g := range r.resp.GPUs {
 			g.Node = r.resp.Node
-			id := gpuID{uuid: g.UUID, index: strconv.Itoa(g.Index)}
+			id := gpuID{node: r.resp.Node, uuid: g.UUID, index: strconv.Itoa(g.Index)}
 			if first, dup := seen[id]; dup && g.UUID != "" {
 				a.warnDuplicate(t, first, g.UUID)
 				continue
@@ -490,14 +490,15 @@ func countWedged(b *signals.Baseline, wedgedBy map[string]nodeIdentity, target s
 	b.Wedged[key] = signals.Shorten(r.Error, 300)
 }
 
-// nodeIdentity names the GPUs a target served: a hash of each GPU's index
-// and UUID, sorted; zero when unknown (no answer listed GPUs yet, or one
-// listed a GPU without UUID).
+// nodeIdentity names the GPUs a target served: a hash of its node's name
+// and each GPU's index and UUID, sorted; zero when unknown (no answer
+// listed GPUs yet, or one listed a GPU without UUID).
 type nodeIdentity [sha256.Size]byte
 
-// identityOf is the identity of gpus (zero for none, or when one has no UUID).
-func identityOf(gpus []signals.GPU) nodeIdentity {
-	keys := make([]string, 0, len(gpus))
+// identityOf is the identity of node's gpus (zero for none, or when one
+// has no UUID).
+func identityOf(node string, gpus []signals.GPU) nodeIdentity {
+	keys := make([]string, 0, len(gpus)+1)
 	for _, g := range gpus {
 		if g.UUID == "" {
 			return nodeIdentity{}
@@ -508,6 +509,7 @@ func identityOf(gpus []signals.GPU) nodeIdentity {
 		return nodeIdentity{}
 	}
 	sort.Strings(keys)
+	keys = append(keys, node) // a name holds no NUL (signals.NodeName)
 	return sha256.Sum256([]byte(strings.Join(keys, "\x00")))
 }
 
@@ -538,7 +540,7 @@ func (a *Agents) aliases(targets []string, resps []targetAnswer) aliasSet {
 	for i, t := range targets {
 		id := nodeIdentity{}
 		if resps[i].err == nil {
-			id = identityOf(resps[i].resp.GPUs)
+			id = identityOf(resps[i].resp.Node, resps[i].resp.GPUs)
 		}
 		if id != (nodeIdentity{}) {
 			live[t] = id
@@ -635,12 +637,13 @@ func (a *Agents) nodeOf(nodes map[string]string, target, node string) string {
 }
 
 // gpuID names a GPU for a source's count: its UUID and its index (the
-// series' gpu label, as read). A GPU listed twice (its node by two
-// targets, or scraped by two jobs) is counted once; two GPUs reporting
-// one UUID (a driver or hypervisor that cloned it) under two indexes are
-// two GPUs, each counted with its own reading, rather than one GPU of
-// the node lost to the count (and rented for in the cloud).
-type gpuID struct{ uuid, index string }
+// series' gpu label, as read), and for the agents source its node's name
+// as its agent reports it. A GPU listed twice (its node by two targets,
+// or scraped by two jobs) is counted once; two GPUs reporting one UUID
+// (a driver or hypervisor that cloned it) under two indexes, or on two
+// nodes (cloned VMs), are two GPUs, each counted with its own reading,
+// rather than one GPU lost to the count (and rented for in the cloud).
+type gpuID struct{ node, uuid, index string }
 
 // sharedUUIDs says, once a UUID, that two GPUs report it.
 type sharedUUIDs struct {

@@ -3,7 +3,9 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/nvml"
 	"github.com/spillway-io/spillway/signals/queue/prometheus/promtest"
 )
 
@@ -103,5 +106,57 @@ func TestTwoGPUsReportingOneUUID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClonedUUIDsOnTwoNodes: two machines, gpu-01 and gpu-02 (cloned VMs
+// whose hypervisor gave both the same GPU UUIDs), each with GPUs 0-3
+// busy and 4-7 idle, and an 8-GPU job pending. Before, the source took
+// each GPU of the second for the first's, served by two targets: 8 GPUs
+// counted for 16, half the on-prem capacity lost to the count. The same
+// UUID and index on two nodes is two GPUs: 16 counted, none free for the
+// job.
+func TestClonedUUIDsOnTwoNodes(t *testing.T) {
+	cloned := func() *server.Server {
+		node := dgxa100.New()
+		for i, d := range node.Devices {
+			d := d.(*server.Device)
+			nvml.IdleMock(d)
+			d.UUID = fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", i)
+			if i < 4 {
+				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: 90}, nv.SUCCESS }
+			}
+		}
+		return node
+	}
+	var targets []string
+	for _, name := range []string{"gpu-01", "gpu-02"} {
+		s, err := nvml.NewSampler(cloned(), name, nvml.WithClock(func() time.Time { return t0 }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		a := nvml.NewAgent(s)
+		if err := a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(srv.Close)
+		targets = append(targets, hostPort(srv))
+	}
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: targets, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	base, err := src.Baseline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 2, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+	job := signals.DemandReading{Source: "slurm", Demand: signals.Demand{Time: t0, PendingJobs: 1, PendingGPUs: 8, PendingGPUsKnown: true, JobGPUs: []int{8}}}
+	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: base}, []signals.DemandReading{job})
+	if snap.OnPremGPUs != 16 || snap.OnPremBusyGPUs != 8 || snap.OnPremFreeGPUs != 0 {
+		t.Errorf("two nodes of cloned UUIDs, 4 of 8 GPUs busy each: %d GPUs, %d busy, %d free for an 8-GPU job; want 16, 8, 0", snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremFreeGPUs)
 	}
 }
