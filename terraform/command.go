@@ -321,7 +321,7 @@ func (e *outputHeldError) Error() string {
 	if e.Exit != nil {
 		exit = "exited (" + e.Exit.Error() + ")"
 	}
-	return fmt.Sprintf("%s %s, and a process it started still held its %s open %s later: Spillway stopped reading and takes the run as failed. "+
+	return fmt.Sprintf("%s %s, and a process it started still held its %s open %s later: Spillway stopped reading, killed the processes left in its process group, and takes the run as failed. "+
 		"Does %[1]s (a wrapper?) leave a background process with the output it was given? Redirect that process's output, or end it before %[1]s exits",
 		e.Bin, exit, strings.Join(e.Streams, " and "), outputCloseDelay)
 }
@@ -337,7 +337,8 @@ func (e *outputHeldError) Unwrap() []error {
 // through pipes of its own rather than exec's, so that exec waits for
 // the process alone (its Cancel and WaitDelay still apply to it): once it
 // has exited, the pipes get outputCloseDelay to close, and are then
-// closed, the run failing with an *outputHeldError. The copies start
+// closed, the processes left in its process group killed (cmd leads
+// one: setChildAttr), the run failing with an *outputHeldError. The copies start
 // once the process has: a writer may use cmd.Process.
 func runPiped(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 	dsts := []io.Writer{stdout, stderr}
@@ -373,6 +374,10 @@ func runPiped(cmd *exec.Cmd, stdout, stderr io.Writer) error {
 	}
 	err = cmd.Wait()
 	if held := awaitOutput(readers, done); len(held) > 0 {
+		// What holds it is the command's own (a wrapper's background
+		// child, in the group the command led): left running, one more
+		// would run on after each retry, for ever.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return &outputHeldError{Bin: cmd.Path, Streams: held, Exit: err}
 	}
 	return err

@@ -53,6 +53,7 @@ func TestTerraformWhoseChildHoldsItsOutput(t *testing.T) {
 				t.Errorf("the launch took %v, to its context's deadline", took.Round(time.Second))
 			}
 			t.Logf("the launch took %v", took.Round(100*time.Millisecond))
+			awaitListedEnded(t, pids)
 		})
 	}
 }
@@ -70,6 +71,49 @@ func TestCheckCoreVersionOfAWrapperWhoseChildHoldsItsOutput(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("CheckCoreVersion = %v, want it to say %s", err, want)
 	}
+	awaitListedEnded(t, pids)
+}
+
+// awaitListedEnded waits until none of the background processes whose ids
+// the file at path lists runs (a zombie has ended), failing the test with
+// those still running after a minute: each held-output run left one
+// running (for 100 s, as long as it liked), one more a retry.
+func awaitListedEnded(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the wrapper listed no background process: %v", err)
+	}
+	pids := strings.Fields(string(data))
+	ctx := deadlineCtx(t, time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var left []string
+		for _, pid := range pids {
+			if sleepRunning(pid) {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the wrapper's background processes %v (of %v) still run a minute after the run failed", left, pids)
+		case <-tick.C:
+		}
+	}
+}
+
+// sleepRunning says whether process pid is a sleep that has not exited.
+func sleepRunning(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	name, rest, _ := strings.Cut(string(stat), ") ")
+	return strings.HasSuffix(name, "(sleep") && !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
 
 // killListed kills the processes whose ids the file at path lists, a line
