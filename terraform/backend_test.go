@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
@@ -77,7 +78,8 @@ func TestBurstWhoseBackendStateWasRemovedIsNotApplied(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
 			cfg, remove, wantOf := tc.setup(t)
-			p := newProvider(t, cfg)
+			clock := newTestClock()
+			p := newProvider(t, cfg, terraform.WithClock(clock.Now))
 			first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
 			if err != nil {
 				t.Fatalf("Launch: %v", err)
@@ -96,6 +98,9 @@ func TestBurstWhoseBackendStateWasRemovedIsNotApplied(t *testing.T) {
 				t.Errorf("Terminate without the state: err = %v, want it to say %s", err, want)
 			}
 			restore()
+			// A remote backend's state is looked at again 10 minutes after
+			// it was found gone (a local one's at once, as it changed).
+			clock.Advance(10 * time.Minute)
 			if err := p.Terminate(ctx, idsOf(first)); err != nil {
 				t.Fatalf("Terminate with the state restored: %v", err)
 			}

@@ -89,6 +89,10 @@ func (p *Provider) open(ctx context.Context, key string) (*burst, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := b.heldErr(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
 	if err := b.prepare(ctx); err != nil {
 		unlock()
 		return nil, nil, err
@@ -321,7 +325,7 @@ func (b *burst) run(ctx context.Context, op string, cmd func(ctx context.Context
 	}
 	if re.Hint == "" && strings.Contains(re.Diagnostics, unreadableState) {
 		re.Hint = b.unreadableStateHint()
-		return err
+		return b.hold(ctx, err)
 	}
 	us := []string{b.p.who}
 	if b.stale != nil && b.stale.Who != "" {
@@ -692,6 +696,11 @@ func (b *burst) apply(ctx context.Context, l *ledger) ([]diag, error) {
 
 // applySlots is apply without the look for cut-off creates.
 func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
+	if err := b.heldErr(); err != nil {
+		// Found so by this call's earlier apply (a failed launch's
+		// clean-up after its apply).
+		return nil, err
+	}
 	held, err := b.checkState(ctx, l)
 	if err != nil {
 		return nil, err
@@ -724,6 +733,7 @@ func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 			l.Outputs = map[string]outputInstance{}
 			l.forgetEnded()
 			l.Created, l.CreatedMore = nil, 0
+			b.unhold("a run on it succeeded")
 			return nil, nil
 		}
 		err = jsonRun("destroy", func(ctx context.Context, w io.Writer) error {
@@ -767,6 +777,7 @@ func (b *burst) applySlots(ctx context.Context, l *ledger) ([]diag, error) {
 	if err := b.readOutputs(ctx, l, logPath, true); err != nil {
 		return nil, err
 	}
+	b.unhold("a run on it succeeded")
 	// What this apply created, and what failed applies since the last
 	// run that succeeded did (on a burst being repaired).
 	made := len(l.Created) > 0 || l.CreatedMore > 0
@@ -906,17 +917,17 @@ func (b *burst) checkState(ctx context.Context, l *ledger) (held bool, err error
 		if l.CreatedMore > 0 {
 			made += fmt.Sprintf(" and %d more", l.CreatedMore)
 		}
-		return false, &burstError{key: b.key, err: fmt.Errorf("%s %s, yet its last failed apply created %s: "+
+		return false, b.hold(ctx, fmt.Errorf("%s %s, yet its last failed apply created %s: "+
 			"a destroy would end none of them, and a plan would launch them again; "+
-			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", where, gone, made, restore, filepath.Join(b.dir, runsDir), b.dir)}
+			"%s, or end what the apply created by hand (its log in %s names it) and remove the directory %s", where, gone, made, restore, filepath.Join(b.dir, runsDir), b.dir))
 	}
 	ids := make([]string, 0, len(l.Outputs))
 	for _, k := range sortedKeys(l.Outputs) {
 		ids = append(ids, l.Outputs[k].ID)
 	}
-	return false, &burstError{key: b.key, err: fmt.Errorf("%s %s, yet its ledger lists instances %s: "+
+	return false, b.hold(ctx, fmt.Errorf("%s %s, yet its ledger lists instances %s: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
-		"%s, or end those instances by hand and remove the directory %s", where, gone, quoteList(ids), restore, b.dir)}
+		"%s, or end those instances by hand and remove the directory %s", where, gone, quoteList(ids), restore, b.dir))
 }
 
 // readOutputs reads the module's instances output into the ledger: from

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
@@ -19,10 +20,11 @@ func TestBurstErrorsNameTheBurstOnce(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	work := t.TempDir()
+	clock := newTestClock()
 	p := newProvider(t, terraform.Config{
 		Module: "testdata/localstate", Region: region, Zones: zones, WorkDir: work,
 		Variables: map[string]any{"hold": filepath.Join(work, "no-hold"), "started": filepath.Join(work, "started")},
-	})
+	}, terraform.WithClock(clock.Now))
 	first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
@@ -37,16 +39,17 @@ func TestBurstErrorsNameTheBurstOnce(t *testing.T) {
 	if err := os.Remove(state); err != nil {
 		t.Fatal(err)
 	}
-	gone := fmt.Sprintf("burst %s: its Terraform state %s is gone, yet its ledger lists instances %q: "+
+	gone := fmt.Sprintf("burst %s held since %s, no Terraform run on it until its state file changes (restored; even touched, to look again now): "+
+		"its Terraform state %s is gone, yet its ledger lists instances %q: "+
 		"a plan would launch them again and leave these running, tracked by nothing; "+
 		"restore the state (Terraform keeps the one before its last write as %s.backup), or end those instances by hand and remove the directory %s",
-		key, state, first[0].ID, state, dir)
+		key, clock.Now().UTC().Format(time.RFC3339), state, first[0].ID, state, dir)
 	for _, tt := range []struct {
 		name string
 		call func() error
 		want string
 	}{
-		{"Terminate", func() error { return p.Terminate(ctx, idsOf(first)) }, "tf-test: transient error (TerraformError): " + gone},
+		{"Terminate", func() error { return p.Terminate(ctx, idsOf(first)) }, "tf-test: transient error (StateLost): " + gone},
 		{"Reconcile", func() error { return p.Reconcile(ctx) }, gone},
 	} {
 		if err := tt.call(); err == nil || err.Error() != tt.want {

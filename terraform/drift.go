@@ -92,6 +92,7 @@ func (p *Provider) refresh(ctx context.Context, key string) (Drift, error) {
 	if err != nil {
 		return d, err
 	}
+	b.unhold("a run on it succeeded")
 	d.Resources = driftedResources(logPath)
 	if !changes {
 		return d, nil

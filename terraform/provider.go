@@ -77,6 +77,9 @@ type Provider struct {
 	// locked holds, by burst, the id of the backend lock a run on it was
 	// last refused for, already logged; a run that succeeds clears it.
 	locked map[string]string
+	// holds holds, by burst, the bursts whose state is lost or cannot
+	// be read (hold.go).
+	holds map[string]*stateHold
 	// runSeq numbers run logs.
 	runSeq atomic.Int64
 }
@@ -116,6 +119,7 @@ func New(name string, cfg Config, opts ...Option) (*Provider, error) {
 		locks:          map[string]*dirLock{},
 		refusedDestroy: map[string]bool{},
 		locked:         map[string]string{},
+		holds:          map[string]*stateHold{},
 	}
 	p.lookup = declaresOutput(cfg.Module, lookupOutput)
 	p.host, _ = os.Hostname()
@@ -359,7 +363,12 @@ func (p *Provider) converge(ctx context.Context, b *burst, l *ledger, req provid
 			werr := b.writeLedger(l)
 			return nil, errors.Join(fmt.Errorf("launch %q in burst %s interrupted; the next launch with the same token completes it: %w", req.ClientToken, b.key, err), werr)
 		}
-		moved, other := p.moveOutOfStock(l, rec, diags, region, err)
+		var moved, other error
+		if he := (*HeldError)(nil); errors.As(err, &he) {
+			other = p.runFailure(err, req.Offering, "")
+		} else {
+			moved, other = p.moveOutOfStock(l, rec, diags, region, err)
+		}
 		if other == nil && moved == nil {
 			other = p.runFailure(err, req.Offering, "")
 		}
@@ -509,6 +518,10 @@ func (p *Provider) runFailure(err error, o policy.Offering, zone string) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	if he := (*HeldError)(nil); errors.As(err, &he) {
+		// An operator restores the state; the burst's runs resume then.
+		return &providers.TransientError{Provider: p.name, Code: "StateLost", Err: err}
 	}
 	if oe := (*OutputError)(nil); errors.As(err, &oe) {
 		// The module is at fault: retrying would only launch more.
@@ -837,7 +850,12 @@ func (p *Provider) Reconcile(ctx context.Context) error {
 	// The bursts whose ledgers can be read are repaired all the same.
 	errs := []error{ledgerErr}
 	for _, key := range dirty {
-		if err := p.repair(ctx, key); err != nil {
+		err := p.repair(ctx, key)
+		if he := (*HeldError)(nil); errors.As(err, &he) && p.heldTold(key) {
+			// Returned once: the sweep would say it again each tick.
+			continue
+		}
+		if err != nil {
 			errs = append(errs, inBurst(key, err))
 		}
 	}
