@@ -228,15 +228,23 @@ func localSourceProblems(root string, mod *tfconfig.Module) []string {
 	return problems
 }
 
+// minCoreVersion is the oldest Terraform Spillway runs: it reads plans
+// and applies as -json messages (0.15.3), its test modules' instances are
+// terraform_data (1.4), and it adopts the instances of cut-off creates
+// with import blocks (1.5).
+var minCoreVersion = version.Must(version.NewVersion("1.5.0"))
+
 // CheckCoreVersion runs `terraform version` with bin and checks it against
-// the required_version constraints of the module in dir: a module that
-// wants another Terraform fails every run's init ("Unsupported Terraform
-// Core version"). A module CheckModule refuses is left to it. The config
-// package calls it for spillway policy validate --server and the server's
-// start, with the terraform on PATH (LookBinary).
+// Spillway's own minimum (minCoreVersion: an older one fails its runs,
+// Terraform 0.14's every plan, "flag provided but not defined: -json")
+// and the required_version constraints of the module in dir: a module
+// that wants another Terraform fails every run's init ("Unsupported
+// Terraform Core version"). A module CheckModule refuses is left to it.
+// The config package calls it for spillway policy validate --server and
+// the server's start, with the terraform on PATH (LookBinary).
 func CheckCoreVersion(ctx context.Context, bin, dir string) error {
 	mod, diags := tfconfig.LoadModule(dir)
-	if diags.HasErrors() || mod == nil || len(mod.RequiredCore) == 0 {
+	if diags.HasErrors() || mod == nil {
 		return nil
 	}
 	// No plugin cache (nothing is installed); no look-up of newer releases.
@@ -244,6 +252,10 @@ func CheckCoreVersion(ctx context.Context, bin, dir string) error {
 	v, err := coreVersion(ctx, bin, dir, env)
 	if err != nil {
 		return err
+	}
+	if v.Core().LessThan(minCoreVersion) {
+		return fmt.Errorf("%s is Terraform %s, and Spillway runs Terraform %s or later (it reads plans and applies as -json messages, "+
+			"and adopts the instances of cut-off creates with import blocks): install Terraform %[3]s or later first on the server's PATH", bin, v, minCoreVersion)
 	}
 	var unmet []string
 	for _, c := range mod.RequiredCore {

@@ -228,6 +228,34 @@ func TestCheckCoreVersion(t *testing.T) {
 	}
 }
 
+// A terraform on PATH older than Spillway runs (Terraform 0.14, whose
+// plan takes no -json; 1.3, without import blocks) passed the start-up
+// check of a module that sets no required_version, which asked no
+// version at all: the server started, and its runs failed, each launch
+// with Terraform's "flag provided but not defined: -json" on 0.14. It is
+// refused at start, naming the binary, its version and the one wanted.
+func TestCheckCoreVersionRefusesATerraformOlderThanSpillwayRuns(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, prints, version string }{
+		{"json", `{"terraform_version":"1.3.9","platform":"linux_amd64"}`, "1.3.9"},
+		// Terraform before 0.13 has no version -json.
+		{"text", "Terraform v0.12.31", "0.12.31"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bin := filepath.Join(t.TempDir(), "terraform")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\necho '"+tc.prints+"'\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			err := terraform.CheckCoreVersion(testCtx(t), bin, "testdata/contract/needs_vpc")
+			want := bin + " is Terraform " + tc.version + ", and Spillway runs Terraform 1.5.0 or later"
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("CheckCoreVersion of a module without required_version = %v, want it to say %s", err, want)
+			}
+		})
+	}
+}
+
 // wrappedTerraform writes a script standing for the binary that runs
 // before (a shell command) and then execs the real Terraform.
 func wrappedTerraform(t *testing.T, before string) string {
