@@ -180,8 +180,16 @@ var (
 )
 
 // init runs `terraform init` in dir with the backend settings given
-// (KEY=VALUE each).
+// (KEY=VALUE each). The plugin cache New made is made again first if it
+// was removed since (a work dir cleaned by hand): Terraform would say
+// "Error: The specified plugin cache dir ... cannot be opened" and go on
+// without it, downloading every provider for each burst's init.
 func (p *Provider) init(ctx context.Context, dir, mark string, w io.Writer, backendConfig ...string) error {
+	if cache := p.env["TF_PLUGIN_CACHE_DIR"]; cache != "" {
+		if err := os.MkdirAll(cache, 0o700); err != nil {
+			return fmt.Errorf("make the plugin cache TF_PLUGIN_CACHE_DIR: %w", err)
+		}
+	}
 	args := []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false"}
 	for _, bc := range backendConfig {
 		args = append(args, "-backend-config="+bc)

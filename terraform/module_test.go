@@ -256,6 +256,34 @@ func TestCheckCoreVersionRefusesATerraformOlderThanSpillwayRuns(t *testing.T) {
 	}
 }
 
+// The plugin cache New makes in the work dir, removed since (a work dir
+// cleaned by hand), was left gone: every init then printed "Error: The
+// specified plugin cache dir ... cannot be opened" and went on without
+// it, downloading each provider for every burst's init. It is made again
+// before each init.
+func TestPluginCacheRemovedIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	p := newProvider(t, terraform.Config{Module: "testdata/plain", Region: region, Zones: zones, WorkDir: work})
+	cache := filepath.Join(work, "plugin-cache")
+	if err := os.Remove(cache); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Launch(testCtx(t), launchRequest("cache", "cache-1", 1)); err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	if st, err := os.Stat(cache); err != nil || !st.IsDir() {
+		t.Errorf("the plugin cache %s after a launch: %v; want it made again", cache, err)
+	}
+	logs, err := filepath.Glob(filepath.Join(work, "modules", "*.init.log"))
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("init logs %v, %v; want one", logs, err)
+	}
+	if data, err := os.ReadFile(logs[0]); err != nil || bytes.Contains(data, []byte("cannot be opened")) {
+		t.Errorf("init's log (%v) says the plugin cache cannot be opened:\n%s", err, data)
+	}
+}
+
 // wrappedTerraform writes a script standing for the binary that runs
 // before (a shell command) and then execs the real Terraform.
 func wrappedTerraform(t *testing.T, before string) string {
