@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -103,7 +102,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 			if member != "" {
 				return name, nil, "", noMember(name, member, traces)
 			}
-			return name, nil, "", &Error{File: name, Value: seen.String(), Err: ErrArchive, Want: "a tar archive holding a trace file" + linksHint(links, tarDeref+", and --hard-dereference for hard links")}
+			return name, nil, "", &Error{File: name, Value: seen.String(), Err: seen.noTrace(), Want: "a tar archive holding a trace file" + linksHint(links, tarDeref+", and --hard-dereference for hard links")}
 		}
 		if err != nil {
 			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
@@ -154,10 +153,12 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 
 // regular reports whether a tar member of type flag is a file whose
 // content the archive holds: a regular one, or a sparse one of GNU tar's
-// (tar -S; its holes read as NUL bytes, as a crash leaves in a log). A
-// sparse member in the POSIX format (tar --format=posix -S) is regular.
+// (tar -S; its holes read as NUL bytes, as a crash leaves in a log), or a
+// contiguous one (type '7', which GNU tar and POSIX read as a regular
+// file). A sparse member in the POSIX format (tar --format=posix -S) is
+// regular.
 func regular(flag byte) bool {
-	return flag == tar.TypeReg || flag == tar.TypeGNUSparse
+	return flag == tar.TypeReg || flag == tar.TypeGNUSparse || flag == tar.TypeCont
 }
 
 // ErrSparseHoles is returned (wrapped in *Error) for a sparse tar member
@@ -309,6 +310,16 @@ func (m memberList) String() string {
 	return s
 }
 
+// noTrace is ErrArchive for an archive of these members, saying how many
+// there are when not all are named (the value quoted is cut short, and
+// with it the count of the rest).
+func (m memberList) noTrace() error {
+	if m.more == 0 {
+		return ErrArchive
+	}
+	return fmt.Errorf("%w (%d members, the first %d named)", ErrArchive, len(m.names)+m.more, len(m.names))
+}
+
 // looksLikeTrace reports whether a file starting with head is in a format
 // Load reads: a JSON array, a header it knows, or a PAI task row.
 func looksLikeTrace(head []byte) bool {
@@ -350,10 +361,11 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 	if err != nil {
 		return name, nil, nil, "", &Error{File: name, Err: err, Want: "a readable zip archive"}
 	}
-	var seen []string
-	var traces, links memberList
+	var seen, traces, links memberList
+	var kinds workbookParts
 	for _, zf := range zr.File {
-		seen = append(seen, zf.Name)
+		seen.add(zf.Name)
+		kinds.note(zf.Name)
 		mpath := memberPath(zf.Name)
 		base := path.Base(mpath)
 		if target, ok := zipLink(zf); ok {
@@ -396,14 +408,29 @@ func zipMember(name string, f *os.File, member string) (string, io.Reader, func(
 	}
 	// A spreadsheet's workbook is a zip archive of XML files.
 	switch {
-	case slices.Contains(seen, "xl/workbook.xml"):
+	case kinds.xlsx:
 		return name, nil, nil, "", &Error{File: name, Err: errors.New("an Excel workbook (.xlsx), which is not read"),
 			Want: "its sheet saved as CSV (Excel: File > Save As > CSV UTF-8), or python3 -c \"import pandas; pandas.read_excel('" + name + "').to_csv('jobs.csv', index=False)\""}
-	case slices.Contains(seen, "mimetype") && slices.Contains(seen, "content.xml"):
+	case kinds.mimetype && kinds.content:
 		return name, nil, nil, "", &Error{File: name, Err: errors.New("an OpenDocument file (.ods), which is not read"),
 			Want: "its sheet saved as CSV (LibreOffice: File > Save As > Text CSV), or soffice --headless --convert-to csv " + name}
 	}
-	return name, nil, nil, "", &Error{File: name, Value: strings.Join(seen, ", "), Err: ErrArchive, Want: "a zip archive holding a trace file" + linksHint(links, zipDeref)}
+	return name, nil, nil, "", &Error{File: name, Value: seen.String(), Err: seen.noTrace(), Want: "a zip archive holding a trace file" + linksHint(links, zipDeref)}
+}
+
+// workbookParts notes which of a spreadsheet's parts a zip archive holds
+// (its members' names are not all kept: memberList).
+type workbookParts struct{ xlsx, mimetype, content bool }
+
+func (w *workbookParts) note(name string) {
+	switch name {
+	case "xl/workbook.xml":
+		w.xlsx = true
+	case "mimetype":
+		w.mimetype = true
+	case "content.xml":
+		w.content = true
+	}
 }
 
 // gzipStream reads the members of gzip data one after another (gzip -d

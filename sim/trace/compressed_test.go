@@ -558,6 +558,62 @@ func TestArchiveOfManyNamesHeldBounded(t *testing.T) {
 	}
 }
 
+// TestZipOfManyMembersNamesAFew: a zip with no trace joined every
+// member's name into its error's value (a zip of 20,000 notes: 250 KB of
+// names held, and the message, cut at 120 characters, said nothing of how
+// many there were). It names the first 8 and counts them all, as a tar
+// does.
+func TestZipOfManyMembersNamesAFew(t *testing.T) {
+	const members = 20000
+	files := make([][2]string, members)
+	for i := range files {
+		files[i] = [2]string{fmt.Sprintf("notes/n%05d.txt", i), "a note\n"}
+	}
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{{"notes.zip", zipOf(t, files...)}, {"notes.tar", tarred(t, files...)}} {
+		p := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(p, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		var te *Error
+		if !errors.As(err, &te) || !errors.Is(err, ErrArchive) || len(te.Value) > 8*(maxShown+8) || !strings.HasSuffix(te.Value, fmt.Sprintf(", and %d more", members-8)) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("no trace in the archive (%d members, the first 8 named)", members)) {
+			t.Errorf("%s of %d members and no trace: %.400v, want its first 8 names and how many in all", tt.name, members, err)
+		}
+	}
+}
+
+// TestTarContiguousMember: a tar member of type '7' (a contiguous file,
+// which GNU tar and POSIX read as a regular one) was passed over: "no
+// trace in the archive", or named, "no such file in the archive".
+func TestTarContiguousMember(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	jobs := "submit_s,duration_s,gpus\n0,60,1\n30,60,8\n"
+	if err := tw.WriteHeader(&tar.Header{Name: "data/jobs.csv", Mode: 0o644, Size: int64(len(jobs)), Typeflag: tar.TypeCont}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write([]byte(jobs)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "cont.tar")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{p, p + "/data/jobs.csv"} {
+		if tr, err := Load(path); err != nil || len(tr.Jobs) != 2 || tr.Name != "cont.tar/data/jobs.csv" {
+			t.Errorf("%s: %+v (%v), want its 2 jobs", filepath.Base(path), tr, err)
+		}
+	}
+}
+
 // gnuTar runs GNU tar in dir with args (which make an archive) and
 // returns the path of the archive, dir/out.
 func gnuTar(t *testing.T, dir, out string, args ...string) string {
