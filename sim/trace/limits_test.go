@@ -750,7 +750,8 @@ func TestCountsSayWhatTheyCount(t *testing.T) {
 // TestPhillyLogNullTimes: a job log whose times are JSON null (a
 // conversion writes Python's None so) was reported in words the log does
 // not hold: a job whose last end_time is null was skipped as "end_time
-// None", and a null submitted_time was shown as the string "null".
+// None", and a null submitted_time was shown as the string "null"; one
+// written as the string "None" was "not a date-time".
 func TestPhillyLogNullTimes(t *testing.T) {
 	const attempt = `"attempts": [{"start_time": "2017-10-07 01:00:00", "end_time": null, "detail": [{"gpus": ["gpu0"]}]}]`
 	tr, err := Read("running.json", strings.NewReader(`[{"jobid": "a", "submitted_time": "2017-10-07 01:00:00", `+attempt+`}]`))
@@ -760,5 +761,10 @@ func TestPhillyLogNullTimes(t *testing.T) {
 	_, err = Read("nosubmit.json", strings.NewReader(`[{"jobid": "a", "submitted_time": null, `+attempt+`}]`))
 	if err == nil || strings.Contains(err.Error(), `"null"`) || !strings.Contains(err.Error(), "submitted_time is null or missing") {
 		t.Errorf("submitted_time null: %v, want it said to be null, not the string \"null\"", err)
+	}
+	// As a string, "None" (Python's str(None)) was "not a date-time".
+	_, err = Read("nonesubmit.json", strings.NewReader(`[{"jobid": "a", "submitted_time": "None", `+attempt+`}]`))
+	if err == nil || strings.Contains(err.Error(), "not a date-time") || !strings.Contains(err.Error(), `job 1 (jobid "a"): submitted_time is "None", a null written as text, where the log has the time the job was submitted`) {
+		t.Errorf("submitted_time \"None\": %v, want it said to be a null written as text", err)
 	}
 }

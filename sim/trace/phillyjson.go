@@ -93,9 +93,8 @@ func (p *parser) phillyLog(br *bufio.Reader) (*Trace, error) {
 	rec := make([]string, len(phillyColumns))
 	// take reads the n-th job into tr, or counts why it is skipped.
 	take := func(n int, j *phillyJob) error {
-		if j.SubmittedTime == nil {
-			// Shown as no value: a quoted "null" read as the string.
-			return &Error{File: p.name, Err: fmt.Errorf("job %d (jobid %q): submitted_time is null or missing, where the log has the time the job was submitted", n, clip(j.JobID)), Want: wantDate}
+		if err := p.noSubmit(n, j); err != nil {
+			return err
 		}
 		submit, err := p.jobDate(n, j, "submitted_time", *j.SubmittedTime)
 		if err != nil {
@@ -205,6 +204,24 @@ func jsonTail(r io.Reader) string {
 			return string(head)
 		}
 	}
+}
+
+// noSubmit is the error for the n-th job when its submitted_time is not
+// recorded: null or missing, or a null written as text ("None", as
+// Python's str(None) writes it, "unknown" or empty), which is no
+// malformed date-time; nil when it holds a value to read.
+func (p *parser) noSubmit(n int, j *phillyJob) error {
+	var what string
+	switch {
+	case j.SubmittedTime == nil:
+		// Shown as no value: a quoted "null" read as the string.
+		what = "is null or missing"
+	case unknownTime(*j.SubmittedTime):
+		what = fmt.Sprintf("is %q, a null written as text", clip(*j.SubmittedTime))
+	default:
+		return nil
+	}
+	return &Error{File: p.name, Err: fmt.Errorf("job %d (jobid %q): submitted_time %s, where the log has the time the job was submitted", n, clip(j.JobID), what), Want: wantDate}
 }
 
 // attemptTimes parses attempt k's start and end: the zero time for one
