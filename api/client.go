@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // DefaultServer is where the CLI looks for the server when told nothing.
@@ -134,12 +136,14 @@ func (c *Client) doWith(ctx context.Context, method, path string, q url.Values, 
 		return &UnreachableError{Server: c.base.String(), Err: err}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	// Sized by its Content-Length, and refused unread when that is past
+	// the bound (io.ReadAll took twice the answer's size).
+	data, err := httpclient.ReadBody(resp.Body, resp.ContentLength, maxResponse)
+	if tl := (*httpclient.TooLargeError)(nil); errors.As(err, &tl) {
+		return fmt.Errorf("%s %s: the answer is over %d bytes", method, path, maxResponse)
+	}
 	if err != nil {
 		return &UnreachableError{Server: c.base.String(), Err: fmt.Errorf("reading the answer: %w", err)}
-	}
-	if len(data) > maxResponse {
-		return fmt.Errorf("%s %s: the answer is over %d bytes", method, path, maxResponse)
 	}
 	if resp.StatusCode >= 300 {
 		var eb errorBody

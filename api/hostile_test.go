@@ -10,9 +10,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -641,4 +643,54 @@ func TestCompressedBodyIsRefusedSayingSo(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d bursts created, want 1 (the one sent as it is)", n)
 	}
+}
+
+// TestClientReadsAnAnswerNearItsSize: the client read an answer with
+// io.ReadAll, whose doubling pieces took about twice its size (an error
+// answer padded to 48 MiB: 2.5x), and one announced past its 64 MiB
+// bound whole before refusing it. An answer is read into one buffer of
+// its Content-Length, and one announced past the bound is refused unread.
+func TestClientReadsAnAnswerNearItsSize(t *testing.T) {
+	const size = 48 << 20
+	const msg = `{"error":{"code":"busy","message":"try later"}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/status" {
+			w.Header().Set("Content-Length", fmt.Sprint(100<<20))
+			w.WriteHeader(http.StatusOK)
+			return // announced, never sent
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, msg)
+		io.Copy(w, io.LimitReader(spaces{}, size-int64(len(msg))))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = c.Pool(context.Background(), "train")
+	runtime.ReadMemStats(&after)
+	t.Logf("allocated %d bytes", after.TotalAlloc-before.TotalAlloc)
+	if got := after.TotalAlloc - before.TotalAlloc; err == nil || !strings.Contains(err.Error(), "try later") || got > size+size/4 {
+		t.Errorf("an error answer of %d bytes: %v, %d bytes allocated; want its message, at most %d", size, err, got, size+size/4)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Status(ctx); err == nil || !strings.Contains(err.Error(), "GET /v1/status: the answer is over 67108864 bytes") {
+		t.Errorf("an answer announced at 100 MiB and never sent: %v, want it refused as over the bound", err)
+	}
+}
+
+// spaces reads as endless ASCII spaces (JSON's white space).
+type spaces struct{}
+
+func (spaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }

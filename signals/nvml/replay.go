@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/signals"
+	"github.com/spillway-io/spillway/signals/httpclient"
 )
 
 // traces holds a trimmed Helios sample (8 hours of the "vchbv" virtual
@@ -172,14 +173,24 @@ func LoadSeries(path string) (*Series, error) {
 		return nil, fmt.Errorf("replay series: %w", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxSeriesBytes+1))
+	b, err := httpclient.ReadBody(f, fileSize(f), MaxSeriesBytes)
+	if tl := (*httpclient.TooLargeError)(nil); errors.As(err, &tl) {
+		return nil, &SeriesError{File: path, Reason: fmt.Sprintf("the file is larger than %d bytes (%d MiB), the most a replay may be", MaxSeriesBytes, MaxSeriesBytes>>20)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replay series: %w", err)
 	}
-	if len(b) > MaxSeriesBytes {
-		return nil, &SeriesError{File: path, Reason: fmt.Sprintf("the file is larger than %d bytes (%d MiB), the most a replay may be", MaxSeriesBytes, MaxSeriesBytes>>20)}
-	}
 	return ReadHeliosSeries(path, bytes.NewReader(b))
+}
+
+// fileSize is f's size when it is a regular file (what reading it is
+// sized by, and refused unread past the bound for), else -1 (a FIFO, a
+// device: read to its end or the bound).
+func fileSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		return fi.Size()
+	}
+	return -1
 }
 
 // DefaultSeries returns the embedded Helios sample.
