@@ -44,14 +44,19 @@ func decompress(name string, r io.Reader, member string) (string, io.Reader, str
 // first bytes are what accept accepts when none is named.
 func decompressAs(name string, r io.Reader, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
 	src := &counted{r: r}
-	return decompressIn(name, src, src.read, 0, member, accept)
+	return decompressIn(name, src, src.read, true, 0, member, accept)
 }
 
-// decompressIn is decompressAs, with in the bytes read so far of the file
-// itself (an archive's, for a member): what every layer decompresses is
-// bounded by it.
-func decompressIn(name string, r io.Reader, in func() int64, depth int, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
+// decompressIn is decompressAs, with in the bytes of the file itself (an
+// archive's, for a member) read so far through r, or when plain is false
+// (r is a compressed archive's member) by the archive's decompressor:
+// what every layer decompresses is bounded by it, and its messages say
+// it. What a buffer over the file's bytes holds unread is not counted
+// (consumed): a bomb's message named 64 KiB of read-ahead as read, and
+// its bound let a thousand times that more through.
+func decompressIn(name string, r io.Reader, in func() int64, plain bool, depth int, member string, accept func(head []byte) bool) (string, io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
+	in = consumed(in, br, plain)
 	var out io.Reader = br
 	switch head, _ := br.Peek(len(xzMagic)); {
 	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
@@ -87,6 +92,8 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		return name, nil, "", &Error{File: name, Err: errors.New("a zip archive read as a stream"), Want: "its path, so that its directory can be read, or its trace unzipped"}
 	}
 	tb := bufio.NewReaderSize(out, 1<<16)
+	plain = plain && out == br
+	in = consumed(in, tb, plain)
 	if h, _ := tb.Peek(262); len(h) < 262 || string(h[257:262]) != "ustar" {
 		if member != "" {
 			return name, nil, "", &Error{File: name, Value: member, Err: fmt.Errorf("names a file inside %s, which is not a tar or zip archive", clip(name)),
@@ -131,6 +138,8 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		// Past any white space it starts with, so that a job log padded
 		// before its array is seen as one.
 		mb, err := pastLeadingSpace(name+"/"+clip(mpath), bufio.NewReaderSize(memberContent(ar, hdr, name+"/"+clip(mpath), in), 1<<16))
+		// A sparse member's holes are bytes the archive does not hold.
+		plain := plain && !sparse(hdr)
 		if err != nil {
 			if member == "" {
 				continue
@@ -141,7 +150,7 @@ func decompressIn(name string, r io.Reader, in func() int64, depth int, member s
 		if compressedHead(head) && depth == 0 {
 			// A compressed trace in the archive; one level only, so that
 			// data that decompresses to itself cannot recurse.
-			n, r, _, err := decompressIn(name+"/"+clip(mpath), mb, in, depth+1, "", accept)
+			n, r, _, err := decompressIn(name+"/"+clip(mpath), mb, consumed(in, mb, plain), plain, depth+1, "", accept)
 			return n, r, pickedIf(member, mpath), err
 		}
 		if member == "" && !accept(head) {
@@ -173,13 +182,19 @@ var ErrSparseHoles = fmt.Errorf("a sparse member whose holes read as more than %
 // so that one hole the parser would read (a crashed log's preallocated
 // tail) is never refused for its size alone.
 func memberContent(ar *tar.Reader, hdr *tar.Header, name string, in func() int64) io.Reader {
-	if hdr.Typeflag != tar.TypeGNUSparse && !paxSparse(hdr) {
+	if !sparse(hdr) {
 		return ar
 	}
 	return &inflated{r: ar, name: name, in: in, floor: MaxBlankRun, refuse: func(out, in int64) *Error {
 		return &Error{File: name, Err: fmt.Errorf("%w: %d bytes from its first %d", ErrSparseHoles, out, in),
 			Want: "a trace with fewer holes: unpack it (tar -xf) and drop its NUL bytes (tr -d '\\000')"}
 	}}
+}
+
+// sparse reports whether hdr is a sparse member, of GNU tar's or the
+// POSIX format.
+func sparse(hdr *tar.Header) bool {
+	return hdr.Typeflag == tar.TypeGNUSparse || paxSparse(hdr)
 }
 
 // paxSparse reports whether hdr is a sparse member of the POSIX format
@@ -590,6 +605,15 @@ func (c *counted) Read(p []byte) (int, error) {
 }
 
 func (c *counted) read() int64 { return c.n }
+
+// consumed is in less what b holds unread, when b buffers the file's own
+// bytes (plain); else in.
+func consumed(in func() int64, b *bufio.Reader, plain bool) func() int64 {
+	if !plain {
+		return in
+	}
+	return func() int64 { return in() - int64(b.Buffered()) }
+}
 
 // inflated passes a decompressor's output on and fails once it grows past
 // MaxExpansion times in (the compressed bytes read so far) plus

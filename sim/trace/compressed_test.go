@@ -230,9 +230,9 @@ func TestCompressed(t *testing.T) {
 		// blank lines (and a job), or to a tar whose first member is 256
 		// MiB of zeros, were read to their end: a larger one ran for hours.
 		{"bad_bomb.csv.bz2", []byte(testdataFile(t, "bad_bomb.csv.bz2")),
-			"bad_bomb.csv.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 1703", ErrExpansion},
+			"bad_bomb.csv.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 16908288 bytes from its first 74 ", ErrExpansion},
 		{"bad_bomb.tar.bz2", []byte(testdataFile(t, "bad_bomb.tar.bz2")),
-			"bad_bomb.tar.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 1723", ErrExpansion},
+			"bad_bomb.tar.bz2: decompresses to more than 1000 times its size (a decompression bomb?): 16908288 bytes from its first 120 ", ErrExpansion},
 	} {
 		_, err := Read(tt.name, bytes.NewReader(tt.data))
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
@@ -511,6 +511,28 @@ func TestBombRefusedWhereSeen(t *testing.T) {
 			var te *Error
 			if !errors.As(err, &te) || !errors.Is(err, ErrExpansion) || br != nil {
 				t.Errorf("got %v (a reader: %t), want ErrExpansion and no reader", err, br != nil)
+			}
+		})
+	}
+}
+
+// TestBombSaysWhatItRead: a bomb's message counted the 64 KiB its buffer
+// had read ahead of the decompressor as read ("17 MB from its first
+// 65536" of a 258-byte bzip2 bomb followed by anything), and its bound let
+// 1,000 times that more through (82 MB). It counts what the decompressor
+// took: at most the bomb's own bytes.
+func TestBombSaysWhatItRead(t *testing.T) {
+	for _, name := range []string{"bad_bomb.csv.bz2", "bad_bomb.csv.zst", "bad_bomb.csv.xz", "bad_bomb.tar.bz2"} {
+		t.Run(name, func(t *testing.T) {
+			bomb := testdataFile(t, name)
+			_, err := Read(name, strings.NewReader(bomb+strings.Repeat("\x00", 256<<10)))
+			var te *Error
+			var out, in int64
+			if !errors.As(err, &te) || !errors.Is(err, ErrExpansion) {
+				t.Fatalf("got %v, want ErrExpansion", err)
+			}
+			if _, serr := fmt.Sscanf(te.Err.Error()[len(ErrExpansion.Error()):], ": %d bytes from its first %d", &out, &in); serr != nil || in > int64(len(bomb)) || out > MaxExpansion*int64(len(bomb))+expansionFloor+1<<20 {
+				t.Errorf("%v: want at most its %d bytes read, and at most %d decompressed", err, len(bomb), MaxExpansion*len(bomb)+expansionFloor)
 			}
 		})
 	}
