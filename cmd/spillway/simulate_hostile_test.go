@@ -139,7 +139,7 @@ func TestSimulateHostile(t *testing.T) {
 			args: []string{"--trace", write("helios.csv", "time,running_gpu_num\n2020-01-01 00:00:00,5\n")}},
 		{name: "a column twice", err: `dup.csv:1: column gpus: "submit_s,duration_s,gpus,gpus": the column appears more than once`,
 			args: []string{"--trace", write("dup.csv", "submit_s,duration_s,gpus,gpus\n0,3600,8,4\n")}},
-		{name: "lone CR line ends", err: "its lines end in a lone carriage return (CR): end them with LF or CRLF",
+		{name: "lone CR line ends", err: "its lines end in a lone carriage return (CR), so the file reads as one line (want lines that end in LF or CRLF: tr",
 			args: []string{"--trace", write("cr.csv", "submit_s,duration_s,gpus\r0,3600,8\r")}},
 		{name: "a cloud-only pool (no onprem section)", jobs: 3,
 			args: []string{"--config", "testdata/hostile/cloud-only.yaml", "--trace", tr},

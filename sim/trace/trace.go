@@ -188,6 +188,11 @@ var errEmptyFile = errors.New("empty file")
 // known format.
 var ErrUnknownFormat = errors.New("unknown trace format")
 
+// ErrLoneCR is returned (wrapped in *Error) for a file whose lines end in
+// a lone carriage return (classic Mac OS, some exports), which reads as one
+// line.
+var ErrLoneCR = errors.New("its lines end in a lone carriage return (CR), so the file reads as one line")
+
 // Load reads the trace file at path with the default Options.
 func Load(path string) (*Trace, error) { return LoadWith(path, Options{}) }
 
@@ -488,6 +493,13 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 	raw := slices.Clone(header)
 	header = loose(raw)
 	headerLine, _ := cr.FieldPos(0) // past any empty lines before it
+	if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
+		// The whole file reads as its header: a header it knows (Philly's
+		// last column taking the next line's first) was a trace "with no
+		// jobs", and one it does not an unknown format.
+		return nil, &Error{File: name, Line: headerLine, Value: strings.Join(raw, string(cr.Comma)), Err: ErrLoneCR,
+			Want: "lines that end in LF or CRLF: tr '\\r' '\\n' < " + name + " > jobs.csv"}
+	}
 	p := &parser{name: name, cr: cr, header: header, maxJobs: opts.maxJobs(), where: opts.Where, zone: opts.Zone, paiJobs: opts.PAIJobTable,
 		dates: dateOrder{order: opts.DateOrder}}
 	if lim, ok := r.(*recordLimiter); ok && lim.unquoted {
@@ -526,9 +538,6 @@ func read(name string, r io.Reader, opts Options) (*Trace, error) {
 		tr, err = p.paiTask()
 	default:
 		want := "a header with job_id,submission_time,duration,num_gpu (ITP); timestamp,duration,num_gpus (Philly); submit_time,duration,gpu_num or num_gpu (a job log: Helios cluster_log, Acme, Tiresias), or gpu_request,worker_num (Alibaba's spot trace of 2026); JobID|Submit|Elapsed|AllocTRES (Slurm's sacct --parsable2); num_gpu or gpu_request,creation_time,scheduled_time,deletion_time (a pod list: Alibaba 2023 or 2025); job_name,task_name,inst_num,start_time,end_time,plan_gpu (Alibaba PAI 2020's pai_task_table, with or without that header); time,running_gpu_num,pending_gpu_num (Helios sequence); or submit_s,duration_s,gpus"
-		if slices.ContainsFunc(raw, func(h string) bool { return strings.Contains(h, "\r") }) {
-			want += "; its lines end in a lone carriage return (CR): end them with LF or CRLF"
-		}
 		if h := strings.Join(raw, ","); strings.Contains(h, "\x00") || strings.HasPrefix(h, "\xff\xfe") || strings.HasPrefix(h, "\xfe\xff") {
 			// UTF-16 with its byte order mark is read; without one, the
 			// order of its bytes is anyone's guess.
