@@ -21,32 +21,50 @@ func DuplicateKey(doc []byte) error { return DuplicateKeyOn(doc, nil) }
 // value (as KeyPath and IndexPath write it: a.b, a["b.c"], a[0].b), or
 // reads is nil. A key repeated where no field is read is ambiguous to no
 // one: a reader of some fields of a document it does not own (a queue
-// endpoint's) would otherwise be refused for a repeat in the rest.
+// endpoint's) would otherwise be refused for a repeat in the rest. reads
+// must hold for each path leading to one it holds for (a.b for a.b.c, as
+// a reader's path goes through them): below an object or array whose
+// path it does not hold for, no key is checked.
+//
+// Paths are made only for the objects and arrays on a read path, and for
+// a message: each nested one's path held whole took the square of the
+// nesting (a 150 KB document nesting 9,990 objects took 560 MB, one of
+// 5,000 keys of 4 KiB some 50 GB).
 func DuplicateKeyOn(doc []byte, reads func(path string) bool) error {
 	type frame struct {
-		keys map[string]struct{} // of an object; nil in an array
-		path string              // where the object or array is
-		key  string              // the key whose value comes next
-		next bool                // the next token is a key
-		n    int                 // the array's elements so far
+		object  bool                // an object, not an array
+		checked bool                // its keys (and those below) are checked
+		keys    map[string]struct{} // of an object whose keys are checked
+		path    string              // where it is, when checked and reads is not nil
+		key     string              // the key whose value comes next
+		next    bool                // the next token is a key
+		n       int                 // the array's elements so far
 	}
 	var stack []frame
-	child := func() string { // the path of the value that comes next
-		if len(stack) == 0 {
-			return ""
+	// push is the frame of an object or array that starts next: its keys
+	// checked when reads is nil, or holds for its path.
+	push := func(object bool) {
+		f := frame{object: object, next: object, checked: true}
+		if n := len(stack); n > 0 && reads != nil {
+			top := stack[n-1]
+			if f.checked = top.checked; f.checked {
+				f.path = childPath(top.path, top.object, top.key, top.n)
+				if f.checked = reads(f.path); !f.checked {
+					f.path = ""
+				}
+			}
 		}
-		top := stack[len(stack)-1]
-		if top.keys == nil {
-			return IndexPath(top.path, top.n)
+		if object && f.checked {
+			f.keys = map[string]struct{}{}
 		}
-		return KeyPath(top.path, top.key)
+		stack = append(stack, f)
 	}
 	valueDone := func() {
 		if len(stack) == 0 {
 			return
 		}
 		top := &stack[len(stack)-1]
-		if top.keys != nil {
+		if top.object {
 			top.next = true
 		} else {
 			top.n++
@@ -73,12 +91,15 @@ func DuplicateKeyOn(doc []byte, reads func(path string) bool) error {
 			k, _ := tok.(string)
 			if _, dup := top.keys[k]; dup && (reads == nil || reads(KeyPath(top.path, k))) {
 				where := "the document"
-				if top.path != "" {
-					where = "the object at " + Shorten(top.path, 100)
+				if n > 1 {
+					where = "the object at " + Shorten(shownPath(func(i int) (bool, string, int) { return stack[i].object, stack[i].key, stack[i].n }, n-1, 100), 100)
 				}
 				return fmt.Errorf("%s has the key %q twice (which one counts? want each key once)", where, Shorten(k, 100))
 			}
-			top.keys[k], top.key, top.next = struct{}{}, k, false
+			if top.keys != nil {
+				top.keys[k] = struct{}{}
+			}
+			top.key, top.next = k, false
 			continue
 		}
 		if len(stack) >= maxJSONDepth {
@@ -86,13 +107,34 @@ func DuplicateKeyOn(doc []byte, reads func(path string) bool) error {
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, frame{keys: map[string]struct{}{}, path: child(), next: true})
+			push(true)
 		case json.Delim('['):
-			stack = append(stack, frame{path: child()})
+			push(false)
 		default:
 			valueDone()
 		}
 	}
+}
+
+// childPath is the path of the value that comes next in the object or
+// array at path: its key's, or its n-th element's.
+func childPath(path string, object bool, key string, n int) string {
+	if object {
+		return KeyPath(path, key)
+	}
+	return IndexPath(path, n)
+}
+
+// shownPath is the path of the value that comes next in the depth-th of
+// the nested objects and arrays that frame gives (from 0, the document),
+// made only until it is past max bytes: a message shows no more of it.
+func shownPath(frame func(i int) (object bool, key string, n int), depth, max int) string {
+	path := ""
+	for i := 0; i < depth && len(path) <= max; i++ {
+		object, key, n := frame(i)
+		path = childPath(path, object, key, n)
+	}
+	return path
 }
 
 // maxJSONDepth is encoding/json's bound on nesting.
