@@ -184,14 +184,14 @@ func failureCause(cause, pol string) string {
 // writeFailedLaunches says how many of a run's launches failed, by cause,
 // apart from the launches the cloud refused (capacity, quota), which made
 // no instance and are not among Result.Launches: "3 launches, 2 of them
-// failed: 2 not_up (…); and 4 launches refused: 3 capacity (…); 1 quota
-// (…);".
+// failed: 2 not_up (…); and 4 launches refused, not among them: 3
+// capacity (…); 1 quota (…).".
 func writeFailedLaunches(w io.Writer, res Result) {
 	var failed, refused []string
 	nFailed, nRefused := 0, 0
 	for _, cause := range slices.Sorted(maps.Keys(res.FailedLaunches)) {
 		n := res.FailedLaunches[cause]
-		text := fmt.Sprintf(" %d %s (%s);", n, cause, failureCause(cause, res.Policy))
+		text := fmt.Sprintf("%d %s (%s)", n, cause, failureCause(cause, res.Policy))
 		if refusedCause(cause) {
 			refused, nRefused = append(refused, text), nRefused+n
 		} else {
@@ -200,16 +200,16 @@ func writeFailedLaunches(w io.Writer, res Result) {
 	}
 	fmt.Fprintf(w, "\n%s: %s", res.Policy, Counted(res.Launches, "launch", "launches"))
 	if nFailed > 0 {
-		fmt.Fprintf(w, ", %d of them failed:%s", nFailed, strings.Join(failed, ""))
+		fmt.Fprintf(w, ", %d of them failed: %s", nFailed, strings.Join(failed, "; "))
 	}
 	if nRefused > 0 {
+		fmt.Fprint(w, ";")
 		if nFailed > 0 {
 			fmt.Fprint(w, " and")
-		} else {
-			fmt.Fprint(w, ";")
 		}
-		fmt.Fprintf(w, " %s, not among them:%s", Counted(nRefused, "launch refused", "launches refused"), strings.Join(refused, ""))
+		fmt.Fprintf(w, " %s, not among them: %s", Counted(nRefused, "launch refused", "launches refused"), strings.Join(refused, "; "))
 	}
+	fmt.Fprint(w, ".")
 }
 
 // refusedCause reports whether a failed-launch cause is a launch the cloud
@@ -268,10 +268,11 @@ func writeSplit(w io.Writer, title string, m map[string]float64) {
 		}
 		return strings.Compare(a, b)
 	})
-	fmt.Fprintf(w, "\n%s:", title)
-	for _, k := range keys {
-		fmt.Fprintf(w, " %s $%s;", k, money(m[k]))
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = fmt.Sprintf("%s $%s", k, money(m[k]))
 	}
+	fmt.Fprintf(w, "\n%s: %s.", title, strings.Join(items, "; "))
 }
 
 // maxListedPeriods is how many budget periods the table lists one by one:
@@ -293,9 +294,11 @@ func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
 		return fmt.Sprintf("$%s of $%s (%.0f%%%s)", money(bp.SpendUSD), money(bp.BudgetUSD), 100*bp.SpendUSD/bp.BudgetUSD, over)
 	}
 	if len(periods) <= maxListedPeriods {
-		for _, bp := range periods {
-			fmt.Fprintf(w, " %s %s;", bp.Start.Format(time.DateOnly), share(bp))
+		items := make([]string, len(periods))
+		for i, bp := range periods {
+			items[i] = bp.Start.Format(time.DateOnly) + " " + share(bp)
 		}
+		fmt.Fprintf(w, " %s.", strings.Join(items, "; "))
 		return
 	}
 	// Shares are compared to the cent: a hard budget spends many periods

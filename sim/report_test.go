@@ -43,13 +43,13 @@ func TestWriteTable(t *testing.T) {
 		"onprem-only: 1 job never started (larger than any capacity the policy provides, or held back by a limit until the run ended); the wait counts until the run ended, a lower bound.",
 		"spillway: 1 job run was killed before it finished (spot reclaims, drains cut short by scale_in.drain_timeout, evictions) and requeued; 12 GPU-hours of work lost.",
 		// Per-job's ResumeTimeout was named for every policy's not_up.
-		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while);",
-		"per-job: 4 launches, 1 of them failed: 1 not_up (ended while still booting: not up within ResumeTimeout, which marks the node DOWN, or cut for a budget or limit);",
+		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while).",
+		"per-job: 4 launches, 1 of them failed: 1 not_up (ended while still booting: not up within ResumeTimeout, which marks the node DOWN, or cut for a budget or limit).",
 		"spillway: 20 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 12 of killed runs' work (lost GPU-h), 1 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
-		"spillway: cost by provider: aws $1,000; ali $234.50;",
-		"spillway: cost by offering: a $1,000; b $234.50;",
-		"spillway: spend per budget period: 2026-01-01 $1,234 of $2,000 (62%);",
+		"spillway: cost by provider: aws $1,000; ali $234.50.",
+		"spillway: cost by offering: a $1,000; b $234.50.",
+		"spillway: spend per budget period: 2026-01-01 $1,234 of $2,000 (62%).",
 		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1,500 in all).",
 		"onprem-only is dominated by x: cheaper and no slower at p95",
 		"spillway is dominated by per-job ($1,000, 19.0% cheaper, p95 8m20s against 9m50s): cheaper and no slower at p95",
@@ -322,14 +322,14 @@ func TestBudgetPeriodsLine(t *testing.T) {
 		want    string
 	}{
 		{"one", periods(1, func(int) float64 { return 62 }),
-			"\np: spend per budget period: 2026-01-01 $62.00 of $100.00 (62%);"},
+			"\np: spend per budget period: 2026-01-01 $62.00 of $100.00 (62%)."},
 		{"twelve listed", periods(12, func(k int) float64 { return float64(k) }),
 			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $1.00 of $100.00 (1%); 2026-01-03 $2.00 of $100.00 (2%); " +
 				"2026-01-04 $3.00 of $100.00 (3%); 2026-01-05 $4.00 of $100.00 (4%); 2026-01-06 $5.00 of $100.00 (5%); 2026-01-07 $6.00 of $100.00 (6%); " +
 				"2026-01-08 $7.00 of $100.00 (7%); 2026-01-09 $8.00 of $100.00 (8%); 2026-01-10 $9.00 of $100.00 (9%); 2026-01-11 $10.00 of $100.00 (10%); " +
-				"2026-01-12 $11.00 of $100.00 (11%);"},
+				"2026-01-12 $11.00 of $100.00 (11%)."},
 		{"an over listed", periods(2, func(k int) float64 { return 100.5 * float64(k) }),
-			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $100.50 of $100.00 (100% OVER);"},
+			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $100.50 of $100.00 (100% OVER)."},
 		{"thirteen summed up", periods(13, func(k int) float64 { return []float64{10, 96, 99, 20, 100, 5, 101, 0, 0, 0, 0, 0, 3}[k] }),
 			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $101.00 of $100.00 (101% OVER) from 2026-01-07; " +
 				"3 reached 95% of their budget without going over, 1 went over; --json lists each (budget_periods)."},
@@ -417,5 +417,37 @@ func TestWritePlotHeadings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReportListsEndInAFullStop: the report's lists (launches by cause,
+// cost by provider or offering, spend per period) are items between
+// semicolons that end in a full stop, as a sentence does, not in a
+// semicolon left hanging.
+func TestReportListsEndInAFullStop(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failed map[string]int
+		want   string
+	}{
+		{"failed only", map[string]int{"not_up": 1, "join_timeout": 2},
+			"\np: 5 launches, 3 of them failed: 2 join_timeout (" + failureCause("join_timeout", "p") + "); 1 not_up (" + failureCause("not_up", "p") + ")."},
+		{"refused only", map[string]int{"capacity": 3},
+			"\np: 5 launches; 3 launches refused, not among them: 3 capacity (" + failureCause("capacity", "p") + ")."},
+		{"both", map[string]int{"not_up": 1, "quota": 1},
+			"\np: 5 launches, 1 of them failed: 1 not_up (" + failureCause("not_up", "p") + "); and 1 launch refused, not among them: 1 quota (" + failureCause("quota", "p") + ")."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			writeFailedLaunches(&b, Result{Policy: "p", Launches: 5, FailedLaunches: tc.failed})
+			if b.String() != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", b.String(), tc.want)
+			}
+		})
+	}
+	var b strings.Builder
+	writeSplit(&b, "p: cost by provider", map[string]float64{"ali": 234.5, "aws": 1000})
+	if want := "\np: cost by provider: aws $1,000; ali $234.50."; b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
