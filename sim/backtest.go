@@ -366,13 +366,18 @@ func liftLimit(pool policy.Pool, limit string) (policy.Pool, bool) {
 // waits only until the run ended (a lower bound), and one never served is
 // left out of the waits, so a policy that leaves jobs unserved
 // (onprem-only with jobs larger than on-prem) dominates none that serves
-// them, however short its waits look.
+// them, however short its waits look. Nor does one that never serves more
+// jobs than r: its waits leave out jobs whose waits r's count (served, or
+// unstarted until the run ended), so its p95 is not r's measured on the
+// same jobs (a spillway run that rented nothing, its launches refused for
+// quota, was said dominated by onprem-only, the same run, for the lower
+// bounds its unstarted jobs add to its waits).
 func markDominated(rs []Result) {
 	for i := range rs {
 		r := &rs[i]
 		r.DominatedBy = []string{}
 		for _, q := range rs {
-			if q.Policy == r.Policy || q.JobsUnstarted+q.JobsNeverServed > r.JobsUnstarted+r.JobsNeverServed {
+			if q.Policy == r.Policy || q.JobsUnstarted+q.JobsNeverServed > r.JobsUnstarted+r.JobsNeverServed || q.JobsNeverServed > r.JobsNeverServed {
 				continue
 			}
 			if (q.CloudCostUSD < r.CloudCostUSD && q.WaitP95S <= r.WaitP95S) ||

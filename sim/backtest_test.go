@@ -228,7 +228,7 @@ func acceptanceLines(rs []Result) (notMet, bad []string) {
 	}
 	var want []string
 	for _, r := range rs {
-		unserved := r.JobsUnstarted+r.JobsNeverServed <= sp.JobsUnstarted+sp.JobsNeverServed
+		unserved := r.JobsUnstarted+r.JobsNeverServed <= sp.JobsUnstarted+sp.JobsNeverServed && r.JobsNeverServed <= sp.JobsNeverServed
 		if r.Policy == PolicySpillway || !unserved {
 			continue
 		}

@@ -46,6 +46,14 @@ func TestMarkDominated(t *testing.T) {
 			{Policy: PolicySpillway, CloudCostUSD: 133, WaitP95S: 240},
 			{Policy: PolicyOnPremOnly, CloudCostUSD: 0, WaitP95S: 0, JobsNeverServed: 3},
 		}, map[string][]string{PolicySpillway: {}, PolicyOnPremOnly: {}}},
+		// Nothing rented (every launch refused for quota): spillway ran
+		// what onprem-only did, but the 2 jobs onprem-only never serves,
+		// left out of its waits, are in spillway's as unstarted until the
+		// run ended.
+		{"the same run, its unserved jobs never served in one and unstarted in the other", []Result{
+			{Policy: PolicySpillway, CloudCostUSD: 0, WaitP95S: 180000, JobsUnstarted: 2},
+			{Policy: PolicyOnPremOnly, CloudCostUSD: 0, WaitP95S: 7200, JobsNeverServed: 2},
+		}, map[string][]string{PolicySpillway: {}, PolicyOnPremOnly: {}}},
 		{"fewer unstarted and cheaper", []Result{
 			{Policy: "a", CloudCostUSD: 10, WaitP95S: 60, JobsUnstarted: 1},
 			{Policy: "b", CloudCostUSD: 20, WaitP95S: 60, JobsUnstarted: 2},
@@ -56,7 +64,7 @@ func TestMarkDominated(t *testing.T) {
 			// same: --sweep at a point says what simulate there says.
 			pts := make([]SweepPoint, len(tt.rs))
 			for i, r := range tt.rs {
-				pts[i] = SweepPoint{Policy: r.Policy, Runs: 1, CostUSD: r.CloudCostUSD, WaitP95S: r.WaitP95S, JobsUnstarted: float64(r.JobsUnstarted + r.JobsNeverServed)}
+				pts[i] = SweepPoint{Policy: r.Policy, Runs: 1, CostUSD: r.CloudCostUSD, WaitP95S: r.WaitP95S, JobsUnstarted: float64(r.JobsUnstarted + r.JobsNeverServed), neverServed: float64(r.JobsNeverServed)}
 			}
 			markDominated(tt.rs)
 			markSweepDominated(pts)

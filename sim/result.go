@@ -104,7 +104,8 @@ type Result struct {
 	WithoutLimit map[string]LimitCost `json:"without_limit,omitempty"`
 	// DominatedBy lists the policies of the same report that cost less
 	// and wait no longer at p95, or cost no more and wait less, and leave
-	// no more jobs unstarted (set by Backtest.Run).
+	// no more jobs unstarted or never served, nor more never served (set
+	// by Backtest.Run).
 	DominatedBy []string `json:"dominated_by"`
 	// Timeline holds samples for a plot when Options.Timeline was set.
 	Timeline *Timeline `json:"-"`

@@ -163,8 +163,11 @@ type SweepPoint struct {
 	// (Result.JobsUnstarted and JobsNeverServed): their waits count only
 	// until the run ended, or not at all, so a point that leaves more of
 	// them unstarted dominates none.
-	JobsUnstarted float64  `json:"jobs_unstarted"`
-	DominatedBy   []string `json:"dominated_by"`
+	JobsUnstarted float64 `json:"jobs_unstarted"`
+	// neverServed is the mean number of those never served
+	// (Result.JobsNeverServed), left out of the waits.
+	neverServed float64
+	DominatedBy []string `json:"dominated_by"`
 	// CostsUSD and WaitP95sS are each seed's cost and p95 wait, the first
 	// seed (Sweep.FirstSeed) first: every point's seed s ran the same jittered trace and drew the
 	// same cloud, so points compare seed by seed (Pairs).
@@ -292,13 +295,14 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 			pt.WaitP99S += res.WaitP99S
 			pt.Efficiency += res.Efficiency
 			pt.JobsUnstarted += float64(res.JobsUnstarted + res.JobsNeverServed)
+			pt.neverServed += float64(res.JobsNeverServed)
 			pt.CostsUSD, pt.WaitP95sS = append(pt.CostsUSD, res.CloudCostUSD), append(pt.WaitP95sS, res.WaitP95S)
 			pt.CostMinUSD, pt.CostMaxUSD = min(pt.CostMinUSD, res.CloudCostUSD), max(pt.CostMaxUSD, res.CloudCostUSD)
 			pt.WaitP95MinS, pt.WaitP95MaxS = min(pt.WaitP95MinS, res.WaitP95S), max(pt.WaitP95MaxS, res.WaitP95S)
 		}
 		n := float64(pt.Runs)
 		pt.CostUSD, pt.WaitP95S, pt.WaitP99S, pt.Efficiency = pt.CostUSD/n, pt.WaitP95S/n, pt.WaitP99S/n, pt.Efficiency/n
-		pt.JobsUnstarted /= n
+		pt.JobsUnstarted, pt.neverServed = pt.JobsUnstarted/n, pt.neverServed/n
 	}
 	markSweepDominated(points)
 	return points, nil
@@ -307,14 +311,15 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 // markSweepDominated sets each point's DominatedBy: the points of other
 // policies that, on their means over the seeds, cost less and wait no
 // longer at p95, or cost no more and wait less, and leave no more jobs
-// unstarted or never served: the single report's rule (markDominated), so
+// unstarted or never served, nor more never served: the single report's
+// rule (markDominated), so
 // that a sweep on one seed marks what a backtest of that point does.
 func markSweepDominated(points []SweepPoint) {
 	for i := range points {
 		a := &points[i]
 		a.DominatedBy = []string{}
 		for _, b := range points {
-			if b.Policy != a.Policy && b.JobsUnstarted <= a.JobsUnstarted &&
+			if b.Policy != a.Policy && b.JobsUnstarted <= a.JobsUnstarted && b.neverServed <= a.neverServed &&
 				((b.CostUSD < a.CostUSD && b.WaitP95S <= a.WaitP95S) || (b.CostUSD <= a.CostUSD && b.WaitP95S < a.WaitP95S)) {
 				a.DominatedBy = append(a.DominatedBy, b.Label())
 			}
@@ -413,7 +418,7 @@ func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
 // WriteSweep prints the points as a table: mean cost and p95 wait with
 // their spread over the seeds, and the points that dominate each.
 func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
-	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served (means)\n\n", max(1, seeds))
+	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served, nor more never served (means)\n\n", max(1, seeds))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
 	for _, p := range pts {
