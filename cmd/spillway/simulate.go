@@ -572,9 +572,13 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	sw.Cloud = cloudFor
 	points, runs := sw.Size()
 	if runs > f.maxRuns {
-		most := max(1, f.maxRuns/points)
-		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than --max-runs %d (hours to days on a long trace): want --seeds 1 to %d for these points, sweep fewer values, or raise --max-runs (at most %d)",
-			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, f.maxRuns, most, maxMaxRuns)
+		// More points than --max-runs: no --seeds fits them.
+		want := "fewer points (sweep fewer values)"
+		if most := f.maxRuns / points; most >= 1 {
+			want = fmt.Sprintf("--seeds 1 to %d for these points, sweep fewer values", most)
+		}
+		return usagef("--seeds %d: a sweep of %d points (%s) runs %d × %d = %d simulations, more than --max-runs %d (hours to days on a long trace): want %s, or raise --max-runs (at most %d)",
+			f.seeds, points, sweepPointsText(sw), points, f.seeds, runs, f.maxRuns, want, maxMaxRuns)
 	}
 	if err := checkJobRuns(f, points, runs, len(tr.Jobs)); err != nil {
 		return err

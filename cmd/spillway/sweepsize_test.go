@@ -34,6 +34,10 @@ func TestSimulateSweepSays(t *testing.T) {
 			err: "--seeds 100: a sweep of 34 points (spillway × 31 wait_target values, threshold, per-job, karpenter) runs 34 × 100 = 3400 simulations, more than --max-runs 1000 (hours to days on a long trace): want --seeds 1 to 29 for these points, sweep fewer values, or raise --max-runs (at most 100000)"},
 		{name: "raised", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-runs", "9", "--json"},
 			err: "--seeds 2: a sweep of 5 points (spillway × 2 wait_target values, threshold, per-job, karpenter) runs 5 × 2 = 10 simulations, more than --max-runs 9 (hours to days on a long trace): want --seeds 1 to 1 for these points, sweep fewer values, or raise --max-runs (at most 100000)"},
+		// Five points and --max-runs 4: even one seed is too many, and
+		// "--seeds 1 to 1" sent the user to a value refused again.
+		{name: "more points than runs", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "1", "--max-runs", "4", "--json"},
+			err: "--seeds 1: a sweep of 5 points (spillway × 2 wait_target values, threshold, per-job, karpenter) runs 5 × 1 = 5 simulations, more than --max-runs 4 (hours to days on a long trace): want fewer points (sweep fewer values), or raise --max-runs (at most 100000)"},
 		{name: "allowed", args: []string{"--trace", "../../sim/testdata/burst.csv", "--sweep", "wait_target=0s,5m", "--seeds", "2", "--max-runs", "10", "--json"},
 			stderr: regexp.MustCompile(`^sweeping 5 points × 2 seeds = 10 runs, [0-9]+ at once\n`)},
 	} {
