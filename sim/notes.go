@@ -99,7 +99,7 @@ func CloudUnfinishable(pool *policy.Pool, tr *trace.Trace) string {
 		run = "runs"
 	}
 	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s longer than scale_in.max_lifetime + drain_timeout (%s) even on the fastest offering, and the pool declares %s: "+
-		"a cloud instance always ends before such a job finishes, so the backtest shows no policy them as demand and runs none on the cloud (each run would be killed and lost); %s",
+		"a cloud instance always ends before such a job finishes, so the backtest shows them to no policy as demand and runs none on the cloud (each run would be killed and lost); %s",
 		Counted(n, "job", "jobs"), len(tr.Jobs), 100*long/max(all, 1e-9), run, humanSeconds(window.Seconds()), ck, onprem)
 }
 

@@ -59,7 +59,7 @@ func TestCloudUnfinishable(t *testing.T) {
 	}{
 		{"no lifetime", 0, 5 * time.Minute, 0, 1, ""},
 		{"no drain timeout", 10 * time.Minute, 0, 0, 1, ""},
-		{"15 minutes", 10 * time.Minute, 5 * time.Minute, 0, 1, "2 jobs of the trace's 3 (96% of its GPU-hours) run longer than scale_in.max_lifetime + drain_timeout (15m00s) even on the fastest offering, and the pool declares no checkpoint_interval:"},
+		{"15 minutes", 10 * time.Minute, 5 * time.Minute, 0, 1, "2 jobs of the trace's 3 (96% of its GPU-hours) run longer than scale_in.max_lifetime + drain_timeout (15m00s) even on the fastest offering, and the pool declares no checkpoint_interval: a cloud instance always ends before such a job finishes, so the backtest shows them to no policy as demand and runs none on the cloud (each run would be killed and lost); only on-prem finishes them"},
 		{"twice as fast", 10 * time.Minute, 5 * time.Minute, 0, 2, "1 job of the trace's 3 (89% of its GPU-hours) runs longer"},
 		{"checkpoints within", 10 * time.Minute, 5 * time.Minute, 14 * time.Minute, 1, ""},
 		{"checkpoints too late", 10 * time.Minute, 5 * time.Minute, 15 * time.Minute, 1, "and the pool declares a checkpoint_interval of 15m00s, longer than that:"},
