@@ -147,8 +147,12 @@ func (r Report) WriteTable(w io.Writer) error {
 // is, and the two p95 waits.
 func dominance(res, d *Result) string {
 	cost := "as cheap"
-	if res.CloudCostUSD > d.CloudCostUSD {
-		cost = fmt.Sprintf("%.1f%% cheaper", (res.CloudCostUSD-d.CloudCostUSD)/res.CloudCostUSD*100)
+	if diff := res.CloudCostUSD - d.CloudCostUSD; diff > 0 {
+		cost = fmt.Sprintf("%.1f%% cheaper", diff/res.CloudCostUSD*100)
+		if diff/res.CloudCostUSD < 0.0005 {
+			// "0.0% cheaper" reads as "as cheap": say by how much.
+			cost = fmt.Sprintf("$%s cheaper, under 0.1%%", money(diff))
+		}
 	}
 	return fmt.Sprintf("$%s, %s, p95 %s against %s", money(d.CloudCostUSD), cost, humanSeconds(d.WaitP95S), humanSeconds(res.WaitP95S))
 }

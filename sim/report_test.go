@@ -451,3 +451,22 @@ func TestReportListsEndInAFullStop(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+// TestDominanceSaysATinyMargin: a policy cheaper by less than 0.05% was
+// said "0.0% cheaper" (threshold dominated by spillway, $171,997 against
+// $172,048), which reads as "as cheap"; it says the dollars.
+func TestDominanceSaysATinyMargin(t *testing.T) {
+	for _, tt := range []struct {
+		res, by float64
+		want    string
+	}{
+		{172048, 171997, "$171,997, $51.00 cheaper, under 0.1%, p95 1m00s against 2m00s"},
+		{1000, 810, "$810.00, 19.0% cheaper, p95 1m00s against 2m00s"},
+		{1000, 1000, "$1,000, as cheap, p95 1m00s against 2m00s"},
+	} {
+		res, by := Result{CloudCostUSD: tt.res, WaitP95S: 120}, Result{CloudCostUSD: tt.by, WaitP95S: 60}
+		if got := dominance(&res, &by); got != tt.want {
+			t.Errorf("$%g against $%g: got %q, want %q", tt.by, tt.res, got, tt.want)
+		}
+	}
+}
