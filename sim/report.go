@@ -88,7 +88,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			if res.GPUHoursLost >= 0.5 {
 				lost = fmt.Sprintf(", %.0f of killed runs' work (lost GPU-h)", res.GPUHoursLost)
 			}
-			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f whole instances idle%s%s, %.0f idle beside jobs on part-used instances%s.",
+			fmt.Fprintf(w, "\n%s: %.0f GPU-h paid and not used: %.0f booting, %.0f on whole idle instances%s%s, %.0f idle beside jobs on part-used instances%s.",
 				res.Policy, unused, res.BootGPUHours, res.IdleGPUHours, floors, lost, max(0, unused-res.BootGPUHours-res.IdleGPUHours-res.RoundedGPUHours-res.GPUHoursLost), rounded)
 		}
 		if res.Interruptions > 0 {

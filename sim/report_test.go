@@ -45,7 +45,7 @@ func TestWriteTable(t *testing.T) {
 		// Per-job's ResumeTimeout was named for every policy's not_up.
 		"spillway: 2 launches, 2 of them failed: 2 not_up (ended while still booting: cut for a budget or limit); and 4 launches refused, not among them: 3 capacity (offering out of stock, skipped for the capacity cache's TTL); 1 quota (over the account's quota, the provider or region blocked for a while).",
 		"per-job: 4 launches, 1 of them failed: 1 not_up (ended while still booting: not up within ResumeTimeout, which marks the node DOWN, or cut for a budget or limit).",
-		"spillway: 20 GPU-h paid and not used: 2 booting, 5 whole instances idle (4 of them held for schedule floors, which the baselines do not keep), 12 of killed runs' work (lost GPU-h), 1 idle beside jobs on part-used instances.",
+		"spillway: 20 GPU-h paid and not used: 2 booting, 5 on whole idle instances (4 of them held for schedule floors, which the baselines do not keep), 12 of killed runs' work (lost GPU-h), 1 idle beside jobs on part-used instances.",
 		"onprem-only: never served: 2 jobs, largest 2200 GPUs, because it is larger than the 8 on-prem GPUs, and the pool has no offering to rent; left out of the wait percentiles.",
 		"spillway: cost by provider: aws $1,000; ali $234.50.",
 		"spillway: cost by offering: a $1,000; b $234.50.",
