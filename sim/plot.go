@@ -223,11 +223,21 @@ func timeStep(span time.Duration) time.Duration {
 	return 56 * 24 * time.Hour
 }
 
+// timeLabel names a tick of the time axis: days for steps of a day or
+// more, else hours and minutes ("1h", "1h10m", "20m"), never a fraction
+// of an hour ("0.16666666666666666h" under a 10-minute step).
 func timeLabel(t, step time.Duration) string {
 	if step >= 24*time.Hour {
 		return fmt.Sprintf("day %d", int(t.Hours()/24))
 	}
-	return fmt.Sprintf("%gh", t.Hours())
+	h, m := int(t/time.Hour), int(t%time.Hour/time.Minute)
+	switch {
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%dh%02dm", h, m)
 }
 
 func trimFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

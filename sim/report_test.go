@@ -470,3 +470,25 @@ func TestDominanceSaysATinyMargin(t *testing.T) {
 		}
 	}
 }
+
+// TestPlotTimeLabels: the timeline's time axis of a trace under two hours
+// (10-minute ticks) was labelled "0.16666666666666666h",
+// "0.3333333333333333h", …; its ticks read as hours and minutes.
+func TestPlotTimeLabels(t *testing.T) {
+	for _, tt := range []struct {
+		t, step time.Duration
+		want    string
+	}{
+		{0, 10 * time.Minute, "0h"},
+		{10 * time.Minute, 10 * time.Minute, "10m"},
+		{time.Hour, 10 * time.Minute, "1h"},
+		{70 * time.Minute, 10 * time.Minute, "1h10m"},
+		{90 * time.Minute, 30 * time.Minute, "1h30m"},
+		{6 * time.Hour, 3 * time.Hour, "6h"},
+		{48 * time.Hour, 24 * time.Hour, "day 2"},
+	} {
+		if got := timeLabel(tt.t, tt.step); got != tt.want {
+			t.Errorf("timeLabel(%s, step %s) = %q, want %q", tt.t, tt.step, got, tt.want)
+		}
+	}
+}
