@@ -418,7 +418,7 @@ func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
 // WriteSweep prints the points as a table: mean cost and p95 wait with
 // their spread over the seeds, and the points that dominate each.
 func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
-	fmt.Fprintf(w, "%d seed(s) per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served, nor more never served (means)\n\n", max(1, seeds))
+	fmt.Fprintf(w, "%s per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served, nor more never served (means)\n\n", Counted(max(1, seeds), "seed", "seeds"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
 	for _, p := range pts {
@@ -454,8 +454,8 @@ func writePairs(w io.Writer, prs []SweepPair) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "spillway	against	cost	cheaper on	p95 wait	")
 	for _, p := range prs {
-		fmt.Fprintf(tw, "%s	%s	%s [%s – %s]	%d of %d seeds	%s [%s – %s]	\n", settingOr(p.Point), p.Against,
-			signedPct(p.CostDiffPct), signedPct(p.CostDiffMinPct), signedPct(p.CostDiffMaxPct), p.CheaperSeeds, p.Seeds,
+		fmt.Fprintf(tw, "%s	%s	%s [%s – %s]	%d of %s	%s [%s – %s]	\n", settingOr(p.Point), p.Against,
+			signedPct(p.CostDiffPct), signedPct(p.CostDiffMinPct), signedPct(p.CostDiffMaxPct), p.CheaperSeeds, Counted(p.Seeds, "seed", "seeds"),
 			signedSeconds(p.WaitP95DiffS), signedSeconds(p.WaitP95DiffMinS), signedSeconds(p.WaitP95DiffMaxS))
 	}
 	return tw.Flush()

@@ -188,3 +188,20 @@ func TestWriteSweepEfficiencyWithoutCloud(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSweepCountsOneSeed: a sweep of one seed printed "1 seed(s) per
+// point" and "1 of 1 seeds"; it says "1 seed".
+func TestWriteSweepCountsOneSeed(t *testing.T) {
+	pts := []SweepPoint{
+		{Policy: PolicySpillway, Setting: "wait_target=5m", Runs: 1, CostUSD: 90, WaitP95S: 60, CostsUSD: []float64{90}, WaitP95sS: []float64{60}, DominatedBy: []string{}},
+		{Policy: PolicyPerJob, Runs: 1, CostUSD: 100, WaitP95S: 60, CostsUSD: []float64{100}, WaitP95sS: []float64{60}, DominatedBy: []string{}},
+	}
+	var tab bytes.Buffer
+	if err := WriteSweep(&tab, pts, 1); err != nil {
+		t.Fatal(err)
+	}
+	out := tab.String()
+	if !strings.HasPrefix(out, "1 seed per point: ") || !strings.Contains(out, " 1 of 1 seed ") || strings.Contains(out, "seed(s)") || strings.Contains(out, "1 seeds") {
+		t.Errorf("want one seed counted as one:\n%s", out)
+	}
+}

@@ -620,7 +620,7 @@ func runSweep(cmd *cobra.Command, f simulateFlags, pool policy.Pool, tr *trace.T
 	}
 	if f.plot != "" {
 		var buf bytes.Buffer
-		if err := sim.WriteFrontier(&buf, fmt.Sprintf("cost–wait frontier on %s, %d on-prem GPUs, %d seeds", tr.Name, pool.OnPrem.GPUs(), f.seeds), pts); err != nil {
+		if err := sim.WriteFrontier(&buf, fmt.Sprintf("cost–wait frontier on %s, %d on-prem GPUs, %s", tr.Name, pool.OnPrem.GPUs(), sim.Counted(f.seeds, "seed", "seeds")), pts); err != nil {
 			return &runFailure{err}
 		}
 		if err := os.WriteFile(f.plot, buf.Bytes(), 0o644); err != nil {
