@@ -407,16 +407,22 @@ type Floor struct {
 
 // Instance is one burst instance.
 type Instance struct {
-	ID           string    `json:"id"`
-	Pool         string    `json:"pool"`
-	Provider     string    `json:"provider"`
-	Offering     string    `json:"offering"`
-	InstanceType string    `json:"instance_type"`
-	Zone         string    `json:"zone,omitempty"`
-	Spot         bool      `json:"spot"`
-	GPUs         int       `json:"gpus"`
-	BusyGPUs     int       `json:"busy_gpus"`
-	State        string    `json:"state"` // booting, running, draining, terminating
+	ID           string `json:"id"`
+	Pool         string `json:"pool"`
+	Provider     string `json:"provider"`
+	Offering     string `json:"offering"`
+	InstanceType string `json:"instance_type"`
+	Zone         string `json:"zone,omitempty"`
+	Spot         bool   `json:"spot"`
+	GPUs         int    `json:"gpus"`
+	BusyGPUs     int    `json:"busy_gpus"`
+	// State is booting, running, draining or terminating; or "no row"
+	// for an instance of a pool the config lacks that no row records,
+	// which the sweeper keeps as an intent of its pool claims it (as
+	// Status.Unconfigured lists it): its InstanceType, Zone, GPUs and
+	// PricePerHour are unknown (empty, 0), LaunchedAt as the sweeper
+	// takes it.
+	State        string    `json:"state"`
 	LaunchedAt   time.Time `json:"launched_at"`
 	PricePerHour float64   `json:"price_per_hour"`
 	// Floor is the owner of the floor that holds it, if any (a schedule's

@@ -373,25 +373,49 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 	if err != nil {
 		return nil, err
 	}
-	if err := b.knownPool(q.Pool, len(rows)); err != nil {
+	kept := b.keptInstances(q.Pool)
+	if err := b.knownPool(q.Pool, len(rows)+len(kept)); err != nil {
 		return nil, err
 	}
 	held, err := b.sched.Holders(ctx, rows, b.clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(rows, func(a, b state.Instance) int { return cmp.Compare(a.ID, b.ID) })
-	out := []api.Instance{}
+	all := kept
 	for _, r := range rows {
-		if r.ID <= q.After {
+		all = append(all, apiInstance(r, held[r.ID], b.sched.DrainHooks(r.Pool)))
+	}
+	slices.SortFunc(all, func(a, b api.Instance) int { return cmp.Compare(a.ID, b.ID) })
+	out := []api.Instance{}
+	for _, in := range all {
+		if in.ID <= q.After {
 			continue
 		}
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}
-		out = append(out, apiInstance(r, held[r.ID], b.sched.DrainHooks(r.Pool)))
+		out = append(out, in)
 	}
 	return out, nil
+}
+
+// keptInstances are the instances of pool ("" for all) the sweeper keeps
+// for an intent of a pool the config lacks, no row recording them, as
+// /v1/status's unconfigured lists them: state "no row", type and price
+// unknown. A follower, whose sweeper does not run, has none.
+func (b *backend) keptInstances(pool string) []api.Instance {
+	if b.elector != nil {
+		if _, leads := b.elector.Acting(); !leads {
+			return nil
+		}
+	}
+	var out []api.Instance
+	for _, k := range b.sched.KeptForIntents() {
+		if pool == "" || k.Pool == pool {
+			out = append(out, api.Instance{ID: k.ID, Pool: k.Pool, Provider: k.Provider, Offering: k.Offering, State: noRow, LaunchedAt: k.Since})
+		}
+	}
+	return out
 }
 
 // knownPool is ErrNotFound for a list filtered on a pool the config does

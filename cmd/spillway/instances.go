@@ -21,7 +21,10 @@ func newInstancesCmd() *cobra.Command {
 its pool, offering, instance type, zone, state (booting, running, draining,
 terminating), GPUs running work, launch time, price and the floor (schedule
 or manual burst) that holds it: the one it was launched for, or an active
-one that keeps it from scale-in.
+one that keeps it from scale-in. An instance launched for a pool the
+server's config lacks that no row records, which the sweeper keeps as an
+intent of its pool claims it, is listed too (as spillway status lists
+it): state "no row", its type and price unknown.
 
 ` + operatorExitStatus,
 		Example: `  spillway instances
@@ -39,8 +42,8 @@ one that keeps it from scale-in.
 			if err := f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tPOOL\tOFFERING\tTYPE\tZONE\tSTATE\tBUSY GPUS\tLAUNCHED\t$/HOUR\tFLOOR")
 				for _, i := range ins {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%.2f\t%s\n", i.ID, i.Pool, i.Offering, i.InstanceType, dash(i.Zone),
-						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), i.PricePerHour, floorColumn(i))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i.ID, i.Pool, i.Offering, dash(i.InstanceType), dash(i.Zone),
+						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), priceColumn(i), floorColumn(i))
 				}
 				if len(ins) == 0 {
 					fmt.Fprintln(tw, "(no burst instances)")
@@ -67,4 +70,14 @@ func floorColumn(i api.Instance) string {
 		return i.Burst
 	}
 	return i.Burst + " (" + i.Floor + ")"
+}
+
+// priceColumn is what the $/HOUR column says of an instance: its price,
+// or "unknown" for one no row records (kept for an intent of a pool the
+// config lacks, whose offering's price is in the config that lacks it).
+func priceColumn(i api.Instance) string {
+	if i.State == noRow {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.2f", i.PricePerHour)
 }

@@ -134,6 +134,22 @@ func TestStatusNamesAnInstanceKeptForARemovedPoolsIntent(t *testing.T) {
 	if want := "  pool train: emu " + ins[0].ID + " (" + ins[0].Offering + ", no row) since "; err != nil || !strings.Contains(out, want) || !strings.Contains(out, "price unknown") {
 		t.Errorf("spillway status: %v\n%s\nwant %q and price unknown", err, out, want)
 	}
+	instancesListKept(t, s, c, ins[0])
+}
+
+// instancesListKept checks that GET /v1/instances?pool=train and spillway
+// instances --pool train list in, kept for an intent of train with no row,
+// as status does: they answered "pool train not found".
+func instancesListKept(t *testing.T, s *apiServer, c *api.Client, in api.Instance) {
+	t.Helper()
+	got, err := c.Instances(t.Context(), "train")
+	if err != nil || len(got) != 1 || got[0].ID != in.ID || got[0].State != noRow || got[0].Offering != in.Offering || got[0].Provider != "emu" {
+		t.Errorf("GET /v1/instances?pool=train: %+v (%v), want %s, state %q", got, err, in.ID, noRow)
+	}
+	out, _, err := runCLI(t, "instances", "--server", s.url, "--pool", "train")
+	if want := in.ID + "  train  " + in.Offering; err != nil || !strings.Contains(out, want) || !strings.Contains(out, noRow) || !strings.Contains(out, "unknown") {
+		t.Errorf("spillway instances --pool train: %v\n%s\nwant %q, %q and price unknown", err, out, want, noRow)
+	}
 }
 
 // endRowLongAgo ends, in the SQLite state at path, the row of instance id,
