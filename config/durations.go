@@ -38,6 +38,11 @@ var nextUnit = map[string]string{"h": "m", "m": "s"}
 // "1 hour 30 minutes". A bare number (10) has no guess: seconds and
 // minutes are both likely; DurationHint says so.
 func DurationGuess(s string) string {
+	if _, err := time.ParseDuration(s); err == nil {
+		// Well-formed, refused for its range: a guess would repeat it
+		// (--since 99999h: "did you mean 99999h?").
+		return ""
+	}
 	rest := strings.ToLower(strings.TrimSpace(s))
 	if rest == "" || strings.HasPrefix(rest, "-") {
 		return ""

@@ -41,6 +41,12 @@ func TestDurationGuess(t *testing.T) {
 		{"", "", ""},
 		{"9999999999999 days", "", ""}, // past what a duration holds
 		{"1 2 3 4 5 6 7 8 9 h", "", ""},
+		// Go durations, refused only for their range (--since 99999h):
+		// it was "did you mean 99999h?", and 1h30m for 90m.
+		{"99999h", "", ""},
+		{"90m", "", ""},
+		{"+2h", "", ""},
+		{" 90m", "1h30m", "; did you mean 1h30m?"},
 	} {
 		if got := DurationGuess(tc.in); got != tc.guess {
 			t.Errorf("DurationGuess(%q) = %q, want %q", tc.in, got, tc.guess)
