@@ -116,14 +116,57 @@ func TestFlagRangesAreTheChecks(t *testing.T) {
 			if len(rng) != 1 {
 				t.Fatalf("--%s names no range (flagRange)", tc.flag)
 			}
-			err = run(context.Background(), tc.args)
-			var ue *usageError
-			want := fmt.Sprintf("--%s %s", tc.flag, tc.args[slices.Index(tc.args, "--"+tc.flag)+1])
-			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), rng[0]) {
-				t.Errorf("got %v, want a usage error starting %q, saying %q", err, want, rng[0])
+			err = refusedPointingToHelp(t, tc.args, fmt.Sprintf("--%s %s", tc.flag, tc.args[slices.Index(tc.args, "--"+tc.flag)+1]))
+			if err != nil && !strings.Contains(err.Error(), rng[0]) {
+				t.Errorf("got %v, want it to say %q", err, rng[0])
 			}
 		})
 	}
+}
+
+// TestFlagRefusalsPointToHelp: a command's own refusal of a flag's value
+// (before any server is dialled) names the flag and the value and ends
+// with where to read what it takes, as pflag's refusals do: decisions
+// --limit 0 and --since +1h, agent --interval 0s and status -o yaml ended
+// without "(see spillway decisions --help)", burst create's alone had it.
+func TestFlagRefusalsPointToHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"decisions", "--limit", "0", "--server", "http://127.0.0.1:1"}, "--limit 0 is out of range"},
+		{[]string{"decisions", "--since", "+1h", "--server", "http://127.0.0.1:1"}, `--since "+1h" is a duration with a sign`},
+		{[]string{"decisions", "--since", "-1h", "--server", "http://127.0.0.1:1"}, `--since "-1h" is out of range`},
+		{[]string{"decisions", "--since", "1d", "--server", "http://127.0.0.1:1"}, `--since "1d" is neither`},
+		{[]string{"status", "-o", "yaml", "--server", "http://127.0.0.1:1"}, `--output "yaml" is not a format`},
+		{[]string{"instances", "--timeout", "0s", "--server", "http://127.0.0.1:1"}, "--timeout 0s is out of range"},
+		{[]string{"agent", "--interval", "0s"}, "--interval 0s"},
+		{[]string{"agent", "--node", ""}, "--node is empty"},
+		{[]string{"emulator", "--ec2", "", "--ecs", ""}, "--ec2 and --ecs are both empty"},
+		{[]string{"burst", "create", "--pool", "p", "--gpus", "0", "--reason", "r", "--for", "1h"}, "--gpus 0 is out of range"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			refusedPointingToHelp(t, tc.args, tc.want)
+		})
+	}
+}
+
+// refusedPointingToHelp runs spillway with args and checks it refuses
+// them as a usage error (exit 2) starting want and ending with the
+// command's --help; it returns the error.
+func refusedPointingToHelp(t *testing.T, args []string, want string) error {
+	t.Helper()
+	cmd, _, err := newRootCmd().Find(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), args)
+	var ue *usageError
+	help := "(see " + cmd.CommandPath() + " --help)"
+	if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), help) {
+		t.Errorf("got %v, want a usage error starting %q, ending %q", err, want, help)
+	}
+	return err
 }
 
 // rangeBound is a number or duration in a flag's range ("1", "0.01",

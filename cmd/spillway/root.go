@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string) error {
 	root.SetArgs(args)
 	out := &checkedOutput{w: os.Stdout}
 	root.SetOut(out)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if werr := out.failed(); werr != nil && (err == nil || !started) {
 		// What was asked for did not reach its reader: a failure (exit 1;
 		// 0 for a closed output), not a wrong command line.
@@ -109,7 +110,20 @@ func run(ctx context.Context, args []string) error {
 		}
 		return &usageError{err: err}
 	}
-	return err
+	return pointToHelp(cmd, err)
+}
+
+// pointToHelp adds to a command's refusal of a flag's value (a
+// usageError that begins with the flag), unless it points to a --help
+// already, where to read what its flags take, as pflag's refusals of a
+// value (flagError) say it: "--limit 0 is out of range: use 1 to 100000
+// (see spillway decisions --help)".
+func pointToHelp(cmd *cobra.Command, err error) error {
+	var ue *usageError
+	if cmd == nil || !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "--") || strings.Contains(err.Error(), "--help") {
+		return err
+	}
+	return &usageError{err: fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
 }
 
 // configCheckWords are the commands other tools check a config with
