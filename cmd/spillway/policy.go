@@ -200,8 +200,8 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 			// on no evaluation sooner than the longer of the two).
 			every = fmt.Sprintf("%s by simulate (interval), every %s by the server (server.tick)", every, config.DurationString(tick))
 		}
-		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %d GPUs, wait target %s, evaluated every %s\n",
-			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, p.OnPrem.GPUs(), config.DurationString(p.WaitTarget.D()), every)
+		fmt.Fprintf(w, "\npool %s: on-prem %d×%d = %s, wait target %s, evaluated every %s\n",
+			p.Name, p.OnPrem.Nodes, p.OnPrem.GPUsPerNode, policyPlural(p.OnPrem.GPUs(), "GPU"), config.DurationString(p.WaitTarget.D()), every)
 		fmt.Fprintf(w, "  limits: %s\n", policyLimits(p.Limits))
 		if msg := cfg.ServerBudgetProblem(i); msg != "" {
 			// Fit for a backtest, not for the server (--server refuses it).
@@ -217,17 +217,17 @@ func policySummary(w io.Writer, path string, cfg *config.Config, now time.Time, 
 		}
 		fmt.Fprintf(w, "  scale-in: idle %s, max lifetime %s, drain timeout %s\n", idle, lifetime, config.DurationString(p.ScaleIn.DrainTimeout.D()))
 		for _, s := range p.Schedules {
-			fmt.Fprintf(w, "  schedule %s: %q holds %d GPUs for %s; %s\n", s.Name, s.Cron, s.GPUs, config.DurationString(s.Duration.D()), policyFirings(s, now))
+			fmt.Fprintf(w, "  schedule %s: %q holds %s for %s; %s\n", s.Name, s.Cron, policyPlural(s.GPUs, "GPU"), config.DurationString(s.Duration.D()), policyFirings(s, now))
 		}
 		for _, msg := range cfg.ScheduleWarnings(i, now) {
 			fmt.Fprintf(w, "  warning: %s\n", msg)
 		}
 		if p.Manual.MaxGPUs > 0 {
-			ttl := "no limit"
+			ttl := "no ttl limit"
 			if p.Manual.MaxTTL > 0 {
-				ttl = config.DurationString(p.Manual.MaxTTL.D())
+				ttl = "ttl at most " + config.DurationString(p.Manual.MaxTTL.D())
 			}
-			fmt.Fprintf(w, "  manual bursts: up to %d GPUs, ttl at most %s\n", p.Manual.MaxGPUs, ttl)
+			fmt.Fprintf(w, "  manual bursts: up to %s, %s\n", policyPlural(p.Manual.MaxGPUs, "GPU"), ttl)
 		} else {
 			fmt.Fprintln(w, "  manual bursts: not allowed (manual.max_gpus is 0)")
 		}
@@ -286,7 +286,7 @@ func policyUseful(o policy.Offering) float64 {
 func policyLimits(l policy.Limits) string {
 	var parts []string
 	if l.MaxGPUs > 0 {
-		parts = append(parts, fmt.Sprintf("at most %d GPUs", l.MaxGPUs))
+		parts = append(parts, "at most "+policyPlural(l.MaxGPUs, "GPU"))
 	} else {
 		parts = append(parts, "no GPU cap")
 	}

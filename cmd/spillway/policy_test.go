@@ -378,3 +378,26 @@ func TestPolicyValidateWarnsOfSchedules(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyValidateCountsOneGPU: a pool of one GPU everywhere was
+// summed up "on-prem 1×1 = 1 GPUs", "at most 1 GPUs", "holds 1 GPUs"
+// and "manual bursts: up to 1 GPUs, ttl at most no limit".
+func TestPolicyValidateCountsOneGPU(t *testing.T) {
+	out, errOut, err := runPolicyCmd(t, "validate", "testdata/schedules/one_gpu.yaml")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{
+		"pool small: on-prem 1×1 = 1 GPU, wait target",
+		"  limits: at most 1 GPU, no budget\n",
+		`  schedule nightly: "0 1 * * *" holds 1 GPU for 1h; `,
+		"  manual bursts: up to 1 GPU, no ttl limit\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "1 GPUs") {
+		t.Errorf("summary says 1 GPUs:\n%s", out)
+	}
+}
