@@ -374,7 +374,7 @@ func (l *Listener) ConnState(c net.Conn, st http.ConnState) {
 	case http.StateIdle:
 		l.idles++
 		e.idle, e.since, e.h2 = true, l.idles, h2
-		c.(*conn).idle.Store(!h2)
+		c.(*conn).wentIdle(!h2)
 		l.signal()
 	case http.StateActive:
 		e.idle, e.served, e.h2 = false, true, false
@@ -454,6 +454,17 @@ type conn struct {
 	// deadline is the read deadline the server set, put back when the
 	// connection stays.
 	deadline time.Time
+	// idleDeadlines counts the read deadlines the server has set since
+	// the connection went idle (wentIdle): see SetReadDeadline.
+	idleDeadlines int
+}
+
+// wentIdle marks c idle between two requests (HTTP/1) or not (HTTP/2).
+func (c *conn) wentIdle(idle bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idleDeadlines = 0
+	c.idle.Store(idle)
 }
 
 // aLongTimeAgo is a read deadline past: a read waiting returns at once.
@@ -514,14 +525,38 @@ func (c *conn) leave(err error) bool {
 
 // SetReadDeadline sets the server's read deadline; while c is asked to
 // give way (giveWay) it is kept, and set once c stays.
+//
+// Idle over HTTP/1, net/http sets the idle timeout once, then waits for
+// the next request's first bytes (bufio Peek) and sets its header
+// deadline: a second deadline says those bytes are in its buffer, where
+// neither unread nor Read sees them (a pipelined request, sent with the
+// one before it). The request has begun: c is no longer idle, and, asked
+// to give way, stays; else the server's read of its rest timed out and c
+// was closed, the request lost.
 func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.deadline = t
-	if c.leaving.Load() {
-		return nil
+	begun := false
+	if c.idle.Load() {
+		c.idleDeadlines++
+		begun = c.idleDeadlines > 1
 	}
-	return c.Conn.SetReadDeadline(t)
+	stays := begun && c.leaving.Load()
+	if stays {
+		c.leaving.Store(false)
+	}
+	var err error
+	if !c.leaving.Load() {
+		err = c.Conn.SetReadDeadline(t)
+	}
+	c.mu.Unlock()
+	if begun && c.idle.CompareAndSwap(true, false) {
+		c.l.begun(c)
+	}
+	if stays {
+		c.l.stayed()
+	}
+	return err
 }
 
 // SetDeadline sets both deadlines, as SetReadDeadline and SetWriteDeadline.

@@ -646,3 +646,32 @@ func TestHTTP2IdleConnectionGivesWayAfterAPing(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
+
+// TestPipelinedRequestPartlyReadKeepsItsPlace: a client that pipelines,
+// sending its next request's first line with the request before it, has
+// that line in net/http's buffer once the first is answered, where the
+// connection's own reads do not see it: it was counted idle, and a
+// newcomer from another source had it give way, the server's read of the
+// rest timing out and the connection closed, the request lost. It is in
+// a request: the newcomer waits, and the request is answered.
+func TestPipelinedRequestPartlyReadKeepsItsPlace(t *testing.T) {
+	addr, _, _, idle := serve(t, 1, false)
+	kept := dial(t, addr)
+	kept.send(request + "GET / HTTP/1.1\r\n")
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seenIdle(t, idle)
+	c := dialFrom(t, "127.0.0.2", addr)
+	c.send(request)
+	if !c.waits() {
+		t.Fatal("a newcomer with the one place held by a connection whose pipelined request is partly read: answered, want it to wait")
+	}
+	kept.send("Host: spillway\r\n\r\n")
+	if err := kept.answer(20 * time.Second); err != nil {
+		t.Fatalf("the pipelined request partly read when a newcomer came: %v, want it answered", err)
+	}
+	if err := c.answer(20 * time.Second); err != nil {
+		t.Fatalf("the newcomer once the connection was idle again: %v, want it served", err)
+	}
+}
