@@ -25,13 +25,22 @@ import (
 var webFS embed.FS
 
 var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"whenS":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"money":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
-	"states": func() []string { return instanceStates },
-	"pct":    budgetPercent,
-	"age":    func(now, t time.Time) string { return max(now.Sub(t), 0).Round(time.Second).String() },
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"whenS":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"money":   func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+	"states":  func() []string { return instanceStates },
+	"pct":     budgetPercent,
+	"age":     func(now, t time.Time) string { return max(now.Sub(t), 0).Round(time.Second).String() },
+	"counted": counted,
 }).ParseFS(webFS, "web/*.html"))
+
+// counted is n with its noun, one or many: "1 GPU", "8 GPUs", "0 jobs".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
 
 // budgetPercent is spend a of budget b as a percentage, rounded down to a
 // tenth: rounded to the nearest, 99.6% read "100%" while launches still
@@ -305,7 +314,7 @@ func attention(s Snapshot, late bool, age Duration) []string {
 		out = append(out, "signals stale")
 	}
 	if s.OnPremUnhealthy > 0 && s.Known() {
-		out = append(out, fmt.Sprintf("%d on-prem GPUs unhealthy", s.OnPremUnhealthy))
+		out = append(out, counted(s.OnPremUnhealthy, "on-prem GPU", "on-prem GPUs")+" unhealthy")
 	}
 	return out
 }
@@ -575,7 +584,7 @@ func (s *Server) pageCreateBurst(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(rec, r, "/?created="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
 			return nil
 		}
-		rec.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
+		rec.outcome = createdOutcome(b)
 		http.Redirect(rec, r, "/?created="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
 		return nil
 	})

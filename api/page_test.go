@@ -660,3 +660,38 @@ func TestDrainingInstancesAreShown(t *testing.T) {
 		t.Errorf("the instances table does not say i-0hook's drain hook is running")
 	}
 }
+
+// TestPageCountsOne: a pool with one job of one GPU queued, one cloud
+// instance of one GPU, one unhealthy on-prem GPU and manual bursts of at
+// most one GPU read "1 jobs, 1 GPUs", "1 instances, 1 GPUs", "1 of them
+// unhealthy: they take no job", "1 on-prem GPUs unhealthy" and "At most
+// 1 GPUs"; and an operator's burst of one GPU was audited "1 GPUs".
+func TestPageCountsOne(t *testing.T) {
+	t0 := apitest.FixtureTime
+	m := apitest.NewMemory("acme", func() time.Time { return t0 })
+	m.AddPool(api.PoolDetail{Name: "one",
+		Snapshot:  api.Snapshot{Time: t0.Add(-10 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 8, OnPremBusy: 8, OnPremUnhealthy: 1, PendingJobs: 1, PendingGPUs: 1},
+		Manual:    api.ManualLimits{MaxGPUs: 1, MaxTTL: api.Duration(4 * time.Hour)},
+		Instances: []api.Instance{{ID: "i-1", Pool: "one", Provider: "aws", Offering: "aws-g5", GPUs: 1, State: "running", LaunchedAt: t0.Add(-time.Hour)}},
+	}, nil)
+	m.AddPool(api.PoolDetail{Name: "other", Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), Interval: api.Duration(30 * time.Second), OnPremTotal: 8}}, nil)
+	e := newEnvWith(t, api.Options{Backend: m})
+	b := newBrowser(e)
+	csrf := b.login(tokens.Operator)
+	_, body := b.get("/")
+	for _, want := range []string{
+		`<p class="big">1 job, 1 GPU</p>`,
+		`<p class="big">1 instance, 1 GPU</p>`,
+		`1 of them is unhealthy: it takes no job until its node is rebooted (its agent's /healthz says why)</p>`,
+		`<td>1 on-prem GPU unhealthy</td>`,
+		`At most 1 GPU for at most 4h (`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	b.post("/bursts", url.Values{"csrf": {csrf}, "pool": {"one"}, "gpus": {"1"}, "for": {"1h"}, "reason": {"INC-1"}, "key": {"k-one"}})
+	if rows := m.AuditRows(); len(rows) == 0 || !strings.Contains(rows[len(rows)-1].Outcome, ": 1 GPU in pool one until ") {
+		t.Errorf("audit rows %+v, want the burst created \"1 GPU in pool one\"", rows)
+	}
+}

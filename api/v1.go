@@ -284,6 +284,12 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request) error {
 	return writeList(w, l, items, err, func(a AuditEntry) string { return strconv.FormatInt(a.ID, 10) })
 }
 
+// createdOutcome is the audit log's outcome of a burst created: "created
+// burst b-…: 1 GPU in pool train until …".
+func createdOutcome(b Burst) string {
+	return fmt.Sprintf("created burst %s: %s in pool %s until %s", b.ID, counted(b.GPUs, "GPU", "GPUs"), b.Pool, b.Until.UTC().Format(time.RFC3339))
+}
+
 func (s *Server) postBurst(w *auditRecorder, r *http.Request, p tokens.Principal, body []byte) error {
 	key, err := idempotencyKey(r.Header)
 	if err != nil {
@@ -305,7 +311,7 @@ func (s *Server) postBurst(w *auditRecorder, r *http.Request, p tokens.Principal
 		writeJSON(w, http.StatusOK, b)
 		return nil
 	}
-	w.outcome = fmt.Sprintf("created burst %s: %d GPUs in pool %s until %s", b.ID, b.GPUs, b.Pool, b.Until.UTC().Format(time.RFC3339))
+	w.outcome = createdOutcome(b)
 	w.Header().Set("Location", "/v1/bursts/"+b.ID)
 	writeJSON(w, http.StatusCreated, b)
 	return nil
@@ -594,8 +600,8 @@ func (s *Server) replay(ctx context.Context, p tokens.Principal, req CreateBurst
 		return Burst{}, err
 	case digest != req.Digest():
 		return Burst{}, errf(http.StatusUnprocessableEntity, CodeKeyReused,
-			"Idempotency-Key %q was used for burst %s (%d GPUs in pool %s, created %s) by a request that asked otherwise: send a new key for a new burst, or that request unchanged to get its burst",
-			req.IdempotencyKey, b.ID, b.GPUs, b.Pool, b.CreatedAt.UTC().Format(time.RFC3339))
+			"Idempotency-Key %q was used for burst %s (%s in pool %s, created %s) by a request that asked otherwise: send a new key for a new burst, or that request unchanged to get its burst",
+			req.IdempotencyKey, b.ID, counted(b.GPUs, "GPU", "GPUs"), b.Pool, b.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	b.Replayed = true
 	return b, nil
