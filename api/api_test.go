@@ -477,6 +477,10 @@ func TestDecodeCreateBurst(t *testing.T) {
 		{`{"pool":"../etc","gpus":8,"for":"2h","reason":"x"}`, `pool "../etc" is not a pool name`},
 		{`{"pool":"training","gpus":0,"for":"2h","reason":"x"}`, "gpus 0 is out of range: ask for 1 to 100000 GPUs"},
 		{`{"pool":"training","gpus":1e9,"for":"2h","reason":"x"}`, `field "gpus" must be a whole number`},
+		// A whole number past an int: out of range, as 0 is (it was "must
+		// be a whole number, not a JSON number 99999999999999999999").
+		{`{"pool":"training","gpus":99999999999999999999,"for":"2h","reason":"x"}`, "gpus 99999999999999999999 is out of range: ask for 1 to 100000 GPUs"},
+		{`{"pool":"training","gpus":-99999999999999999999,"for":"2h","reason":"x"}`, "gpus -99999999999999999999 is out of range: ask for 1 to 100000 GPUs"},
 		{`{"pool":"training","gpus":8,"for":"2 hours","reason":"x"}`, `"2 hours" is not a duration: use a Go duration such as "2h"`},
 		{`{"pool":"training","gpus":8,"for":"10s","reason":"x"}`, "for 10s is out of range: a burst lasts from 1m to 720h"},
 		{`{"pool":"training","gpus":8,"for":"2h","reason":"  "}`, "reason is missing"},

@@ -346,6 +346,9 @@ func DecodeCreateBurst(body []byte) (CreateBurstRequest, error) {
 			// The request's one duration.
 			return req, errf(http.StatusBadRequest, CodeInvalid, "for %v (from %s to %s)", de, Duration(minBurstFor), Duration(maxBurstFor))
 		}
+		if n, ok := gpusPastInt(err); ok {
+			return req, errf(http.StatusBadRequest, CodeInvalid, "gpus %s is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", clip(n), maxBurstGPUs)
+		}
 		return req, errf(http.StatusBadRequest, CodeInvalid,
 			"the body is not a burst request: %v; send {\"pool\": \"P\", \"gpus\": N, \"for\": \"2h\", \"reason\": \"…\"} with an optional \"offering\"", jsonProblem(err))
 	}
@@ -451,6 +454,21 @@ func jsonProblem(err error) string {
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
+
+// gpusPastInt is the gpus of a body refused by encoding/json for a whole
+// number past what an int holds (99999999999999999999), which is out of
+// range, not "not a whole number" as jsonProblem would say.
+func gpusPastInt(err error) (string, bool) {
+	var ute *json.UnmarshalTypeError
+	if !errors.As(err, &ute) || ute.Field != "gpus" {
+		return "", false
+	}
+	n, ok := strings.CutPrefix(ute.Value, "number ")
+	return n, ok && wholeLiteral.MatchString(n)
+}
+
+// wholeLiteral is a JSON number written as a whole number.
+var wholeLiteral = regexp.MustCompile(`^-?[0-9]+$`)
 
 func jsonKind(k string) string {
 	switch k {
