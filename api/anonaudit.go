@@ -192,18 +192,18 @@ func unseenNote(src string, unseen int, since time.Time) string {
 	if strings.Contains(src, "/") {
 		from = "this address's " + src
 	}
-	return fmt.Sprintf(" (and %d more unauthenticated calls from %s since %s, counted here instead of one row each)",
-		unseen, from, since.UTC().Format(time.RFC3339))
+	return fmt.Sprintf(" (and %s from %s since %s, counted here instead of one row each)",
+		counted(unseen, "more unauthenticated call", "more unauthenticated calls"), from, since.UTC().Format(time.RFC3339))
 }
 
 // summary is the outcome of the summary row of o.
 func (o *anonOverflow) summary() string {
-	sources := fmt.Sprintf("%d sources", len(o.sources))
+	sources := counted(len(o.sources), "source", "sources")
 	if o.untracked > 0 {
 		sources = fmt.Sprintf("more than %d sources", len(o.sources))
 	}
-	s := fmt.Sprintf("%d unauthenticated calls from %s (IPv4 addresses, IPv6 /64s) from %s to %s, counted here instead of one row each (over the limit of %d such rows a minute): most from %s",
-		o.calls, sources, o.first.UTC().Format(time.RFC3339), o.last.UTC().Format(time.RFC3339), anonAuditRows, topCounts(o.sources, o.untracked))
+	s := fmt.Sprintf("%s from %s (IPv4 addresses, IPv6 /64s) from %s to %s, counted here instead of one row each (over the limit of %d such rows a minute): most from %s",
+		counted(o.calls, "unauthenticated call", "unauthenticated calls"), sources, o.first.UTC().Format(time.RFC3339), o.last.UTC().Format(time.RFC3339), anonAuditRows, topCounts(o.sources, o.untracked))
 	if len(o.actions) > 0 {
 		s += "; of those over the limit: " + topCounts(o.actions, 0)
 	}
@@ -231,7 +231,7 @@ func topCounts(m map[string]int, untracked int) string {
 	case untracked > 0:
 		parts = append(parts, fmt.Sprintf("and more than %d others (%d)", rest, restCalls))
 	case rest > 0:
-		parts = append(parts, fmt.Sprintf("and %d others (%d)", rest, restCalls))
+		parts = append(parts, fmt.Sprintf("and %s (%d)", counted(rest, "other", "others"), restCalls))
 	}
 	return strings.Join(parts, ", ")
 }

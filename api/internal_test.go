@@ -176,3 +176,24 @@ func TestAnonAuditForgottenSourcesAreSummarised(t *testing.T) {
 		t.Errorf("summary %q names actions of calls it did not keep them for", v.summary)
 	}
 }
+
+// TestAnonAuditCountsOne: an audit row of unauthenticated calls counted
+// one of each as many: "and 1 more unauthenticated calls from",
+// "1 unauthenticated calls from 1 sources", "and 1 others (3)".
+func TestAnonAuditCountsOne(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	if got, want := unseenNote("192.0.2.1", 1, t0), " (and 1 more unauthenticated call from this address since 2026-11-29T09:00:00Z,"; !strings.HasPrefix(got, want) {
+		t.Errorf("unseenNote of one: %q, want it to begin %q", got, want)
+	}
+	m := map[string]int{}
+	for i := range anonAuditTop + 1 {
+		m[fmt.Sprintf("192.0.2.%d", i)] = 3
+	}
+	if got := topCounts(m, 0); !strings.HasSuffix(got, ", and 1 other (3)") {
+		t.Errorf("topCounts of one past the top: %q, want it to end \", and 1 other (3)\"", got)
+	}
+	o := &anonOverflow{calls: 1, sources: map[string]int{"192.0.2.1": 1}, first: t0, last: t0}
+	if got := o.summary(); !strings.HasPrefix(got, "1 unauthenticated call from 1 source (") {
+		t.Errorf("summary of one call: %q, want \"1 unauthenticated call from 1 source (…\"", got)
+	}
+}
