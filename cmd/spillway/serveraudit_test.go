@@ -39,7 +39,7 @@ func TestUnauthenticatedCallsCountedAtStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counted := regexp.MustCompile(`\(and (\d+) more unauthenticated calls from|^(\d+) unauthenticated calls from`)
+	counted := regexp.MustCompile(`\(and (\d+) more unauthenticated calls? from|^(\d+) unauthenticated calls? from`)
 	total := 0
 	var outcomes []string
 	for _, r := range rows {
