@@ -42,8 +42,8 @@ it): state "no row", its type and price unknown.
 			if err := f.print(cmd.OutOrStdout(), ins, func(tw *tabwriter.Writer) {
 				fmt.Fprintln(tw, "ID\tPOOL\tOFFERING\tTYPE\tZONE\tSTATE\tBUSY GPUS\tLAUNCHED\t$/HOUR\tFLOOR")
 				for _, i := range ins {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i.ID, i.Pool, i.Offering, dash(i.InstanceType), dash(i.Zone),
-						i.State, i.BusyGPUs, i.GPUs, fmtTime(i.LaunchedAt), priceColumn(i), floorColumn(i))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Pool, i.Offering, dash(i.InstanceType), dash(i.Zone),
+						i.State, busyColumn(i), fmtTime(i.LaunchedAt), priceColumn(i), floorColumn(i))
 				}
 				if len(ins) == 0 {
 					fmt.Fprintln(tw, "(no burst instances)")
@@ -80,4 +80,14 @@ func priceColumn(i api.Instance) string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.2f", i.PricePerHour)
+}
+
+// busyColumn is what the BUSY GPUS column says of an instance: its busy
+// GPUs of its GPUs, or - for one no row records (its GPUs unknown: 0/0
+// read as an instance without GPUs).
+func busyColumn(i api.Instance) string {
+	if i.State == noRow {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", i.BusyGPUs, i.GPUs)
 }

@@ -147,8 +147,8 @@ func instancesListKept(t *testing.T, s *apiServer, c *api.Client, in api.Instanc
 		t.Errorf("GET /v1/instances?pool=train: %+v (%v), want %s, state %q", got, err, in.ID, noRow)
 	}
 	out, _, err := runCLI(t, "instances", "--server", s.url, "--pool", "train")
-	if want := in.ID + "  train  " + in.Offering; err != nil || !strings.Contains(out, want) || !strings.Contains(out, noRow) || !strings.Contains(out, "unknown") {
-		t.Errorf("spillway instances --pool train: %v\n%s\nwant %q, %q and price unknown", err, out, want, noRow)
+	if want := in.ID + "  train  " + in.Offering; err != nil || !strings.Contains(out, want) || !strings.Contains(out, noRow+"  -  ") || !strings.Contains(out, "unknown") {
+		t.Errorf("spillway instances --pool train: %v\n%s\nwant %q, %q, busy GPUs - and price unknown", err, out, want, noRow)
 	}
 }
 
