@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -33,7 +35,7 @@ type backend struct {
 var _ api.Backend = (*backend)(nil)
 
 func (b *backend) Status(ctx context.Context) (api.Status, error) {
-	lease := &leaseRead{el: b.elector}
+	lease := b.leaseOf(ctx)
 	out := api.Status{Cluster: b.cluster, Time: b.clock.Now(), DryRun: b.sched.DryRun(), Pools: []api.PoolSummary{}, Leader: lease.get(ctx)}
 	for _, name := range b.sched.Pools() {
 		d, err := b.pool(ctx, name, lease)
@@ -132,7 +134,7 @@ func onlyTheLeaderLacks(li *api.LeaderInfo) string {
 }
 
 func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error) {
-	return b.pool(ctx, name, &leaseRead{el: b.elector})
+	return b.pool(ctx, name, b.leaseOf(ctx))
 }
 
 // leaseRead reads who leads at most once, when first asked, for one
@@ -140,15 +142,43 @@ func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error)
 // (leaderInfo), which a request was making for each pool.
 type leaseRead struct {
 	el   *postgres.Elector
+	mu   sync.Mutex
 	done bool
 	info *api.LeaderInfo
 }
 
 func (l *leaseRead) get(ctx context.Context) *api.LeaderInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.done {
 		l.info, l.done = leaderInfo(ctx, l.el), true
 	}
 	return l.info
+}
+
+// leaseReadKey marks a request's context with its leaseRead.
+type leaseReadKey struct{}
+
+// oneLeaseRead gives each request h serves one leaseRead (on its
+// context), so that a request calling the backend several times (the
+// status page: the status, then each pool's detail) reads who leads once,
+// not once per pool with floors. Nothing without an elector.
+func oneLeaseRead(el *postgres.Elector, h http.Handler) http.Handler {
+	if el == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), leaseReadKey{}, &leaseRead{el: el})))
+	})
+}
+
+// leaseOf is the request's leaseRead (oneLeaseRead), or one of its own
+// for a call made outside a request.
+func (b *backend) leaseOf(ctx context.Context) *leaseRead {
+	if l, ok := ctx.Value(leaseReadKey{}).(*leaseRead); ok {
+		return l
+	}
+	return &leaseRead{el: b.elector}
 }
 
 // pool is Pool, reading who leads through lease.
@@ -553,7 +583,7 @@ func (b *backend) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, er
 	}
 	out := []api.Burst{}
 	waits := map[string]floorWaits{}
-	lease := &leaseRead{el: b.elector}
+	lease := b.leaseOf(ctx)
 	for _, f := range fls {
 		if f.ID <= q.After {
 			continue
@@ -781,7 +811,7 @@ func (b *backend) Burst(ctx context.Context, id string) (api.Burst, error) {
 	}
 	bu := apiBurst(f, now, counts)
 	if bu.State == "active" {
-		b.waitsOf(ctx, bu.Pool, &leaseRead{el: b.elector}).wait(&bu)
+		b.waitsOf(ctx, bu.Pool, b.leaseOf(ctx)).wait(&bu)
 	}
 	return bu, nil
 }
@@ -801,7 +831,7 @@ func (b *backend) BurstByKey(ctx context.Context, principal, key string) (api.Bu
 	}
 	bu := apiBurst(f, now, counts)
 	if bu.State == "active" {
-		b.waitsOf(ctx, bu.Pool, &leaseRead{el: b.elector}).wait(&bu)
+		b.waitsOf(ctx, bu.Pool, b.leaseOf(ctx)).wait(&bu)
 	}
 	return bu, f.RequestDigest, nil
 }

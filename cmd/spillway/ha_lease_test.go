@@ -73,7 +73,9 @@ func leaseReads(t *testing.T, c *pgx.Conn, do func()) int64 {
 // with three pools read it four times, GET /v1/bursts once per pool with
 // an active burst, and a pool's detail and a burst's read it where
 // nothing used it (a pool without floors, a burst cancelled). Each reads
-// it at most once, and only where it is said. And the follower's floors,
+// it at most once, and only where it is said. The status page, which
+// calls for the status and then each pool's detail, read it once more for
+// each pool with floors (3 times for 2): it reads it once too. And the follower's floors,
 // in a pool's detail, /v1/status, spillway status and its page, said nothing of what they wait
 // for, where its bursts say only the leader knows: each floor carries
 // waiting_unknown, naming the leader, and the page says it once under
@@ -112,6 +114,7 @@ func TestHAFollowerReadsTheLeaseOncePerRequest(t *testing.T) {
 		{"GET /v1/pools/train", 1, func() (err error) { detail, err = c.Pool(ctx, "train"); return }},
 		{"GET /v1/pools/train3, no floor", 0, func() (err error) { _, err = c.Pool(ctx, "train3"); return }},
 		{"GET /v1/bursts/" + ended.ID + ", cancelled", 0, func() (err error) { _, err = c.Burst(ctx, ended.ID); return }},
+		{"the status page, 3 pools, 2 with floors", 1, func() error { followerPage(t, p); return nil }},
 	} {
 		if n := leaseReads(t, conn, func() {
 			if err := tc.do(); err != nil {

@@ -264,7 +264,7 @@ func (s *server) handler() http.Handler {
 		// Another method is refused here; "/" would answer 404.
 		mux.HandleFunc(p, getOnly)
 	}
-	mux.Handle("/", s.api)
+	mux.Handle("/", oneLeaseRead(s.elector, s.api))
 	return mux
 }
 
