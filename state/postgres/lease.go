@@ -175,7 +175,7 @@ func millis(d time.Duration) string {
 // returning one row) in one round trip and scans that row into dst; a
 // statement that returned no row is pgx.ErrNoRows.
 func sendLeaseBatch(ctx context.Context, s *Store, b *pgx.Batch, dst *int64) error {
-	br := s.pool.SendBatch(ctx, b)
+	br := s.leases.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return err
@@ -191,7 +191,7 @@ func sendLeaseBatch(ctx context.Context, s *Store, b *pgx.Batch, dst *int64) err
 // migrated the schema since this one opened it.
 func (l *Lease) schemaKnown(ctx context.Context) error {
 	var have int
-	if err := l.s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&have); err != nil {
+	if err := l.s.leases.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&have); err != nil {
 		return fmt.Errorf("state/postgres: schema version of %s: %w", l.s.name, err)
 	}
 	if have > l.s.known {
@@ -203,7 +203,7 @@ func (l *Lease) schemaKnown(ctx context.Context) error {
 // Release ends the term at epoch now, so a follower takes over without
 // waiting for the TTL (a graceful shutdown).
 func (l *Lease) Release(ctx context.Context, epoch int64) error {
-	if _, err := l.s.pool.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp()
+	if _, err := l.s.leases.Exec(ctx, `UPDATE leader_lease SET expires_at = clock_timestamp()
 		WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > clock_timestamp()`, l.name, l.holder, epoch); err != nil {
 		return fmt.Errorf("state/postgres: release lease %q epoch %d as %q: %w", l.name, epoch, l.holder, err)
 	}

@@ -178,7 +178,7 @@ func TestTryCutOffWhileLockedDoesNotTakeTheLeaseLate(t *testing.T) {
 	// fails at once, rather than holding gone.Close for pgconn's 15 s.
 	defer proxy.Restore()
 	var pid int32
-	if err := gone.pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+	if err := gone.leases.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil { // the lease's own session
 		t.Fatal(err)
 	}
 	proxy.CutNew()
@@ -248,6 +248,14 @@ func stepUntilActing(t *testing.T, el *Elector) (epoch int64, ok bool) {
 // not roll it back first.
 func lockRows(t *testing.T, db, table string) pgx.Tx {
 	t.Helper()
+	return lockIn(t, db, `SELECT * FROM `+table+` FOR UPDATE`)
+}
+
+// lockIn runs stmt (a statement taking locks) in database db from a
+// session of its own, inside a transaction left open, rolled back and
+// closed when the test ends if the test did not roll it back first.
+func lockIn(t *testing.T, db, stmt string) pgx.Tx {
+	t.Helper()
 	ctx := t.Context()
 	other, err := pgx.Connect(ctx, pg.DSN(db))
 	if err != nil {
@@ -259,7 +267,7 @@ func lockRows(t *testing.T, db, table string) pgx.Tx {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(ctx, `SELECT * FROM `+table+` FOR UPDATE`); err != nil {
+	if _, err := tx.Exec(ctx, stmt); err != nil {
 		t.Fatal(err)
 	}
 	return tx

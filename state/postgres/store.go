@@ -47,8 +47,9 @@ var (
 // concurrent use.
 type Store struct {
 	pool   *pgxpool.Pool
-	name   string // the DSN without its password, for errors and logs
-	dbName string // the database's name
+	leases *pgxpool.Pool // the lease's own session (leasePool)
+	name   string        // the DSN without its password, for errors and logs
+	dbName string        // the database's name
 	log    *slog.Logger
 	fence  func() (int64, bool) // nil: unfenced
 	lease  string               // the lease name fenced writes check
@@ -193,15 +194,32 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: open %s: %w", name, err)
 	}
-	s := &Store{pool: pool, name: name, dbName: cfg.ConnConfig.Database, log: o.logger, owner: true}
+	leases, err := leasePool(ctx, cfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("state/postgres: open %s: %w", name, err)
+	}
+	s := &Store{pool: pool, leases: leases, name: name, dbName: cfg.ConnConfig.Database, log: o.logger, owner: true}
 	if err := s.migrate(ctx, o.now, migrationFiles); err != nil {
 		// The first session: a refused password, database or TLS, or a
 		// database that takes no writes, is said so, with what to do.
 		err = s.readOnly(ctx, refused(cfg, dsn, err))
-		pool.Close()
+		s.closePools()
 		return nil, err
 	}
 	return s, nil
+}
+
+// leasePool is one session, set up as cfg's, for the lease's tries,
+// renewals and releases only. Sharing the store's pool, a renewal waited
+// for a session while every one was taken (reads waiting on a lock of a
+// table the lease does not touch, a burst of API requests), until its
+// term ended: the leader stopped acting, though the database would have
+// renewed it at once. The elector makes one call at a time.
+func leasePool(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+	lc := cfg.Copy()
+	lc.MaxConns, lc.MinConns = 1, 0
+	return pgxpool.NewWithConfig(ctx, lc)
 }
 
 // readOnly reports whether c's session takes no writes, as the server
@@ -225,9 +243,14 @@ func redactErr(err error, dsn string) string {
 // store it came from owns them.
 func (s *Store) Close() error {
 	if s.owner {
-		s.pool.Close()
+		s.closePools()
 	}
 	return nil
+}
+
+func (s *Store) closePools() {
+	s.pool.Close()
+	s.leases.Close()
 }
 
 // Ping checks that the database answers (for readiness probes).
