@@ -189,6 +189,11 @@ type LeaderInfo struct {
 	// This is the answering server's name; Leads whether it acts now.
 	This  string `json:"this"`
 	Leads bool   `json:"leads"`
+	// Pools is the pools of the leader's config, sorted, as it recorded
+	// them with its term (absent: none holds the lease, or the leader's
+	// version does not record them). A pool of the answering server that
+	// is not among them is evaluated by no server.
+	Pools []string `json:"pools,omitempty"`
 	// Error says why the database could not be asked.
 	Error string `json:"error,omitempty"`
 	// LastTerm says how the answering server's last term ended, while it

@@ -641,7 +641,7 @@ func (b *backend) waitsOf(ctx context.Context, pool string, lease *leaseRead) fl
 	}
 	if b.elector != nil {
 		if _, leads := b.elector.Acting(); !leads {
-			return floorWaits{follower: onlyTheLeaderKnows(lease.get(ctx), "the burst")}
+			return floorWaits{follower: onlyTheLeaderKnows(lease.get(ctx), pool, "the burst")}
 		}
 	}
 	st, ok := b.sched.LastStatus(pool)
@@ -658,9 +658,11 @@ func (b *backend) waitsOf(ctx context.Context, pool string, lease *leaseRead) fl
 // onlyTheLeaderKnows is a follower's Burst.WaitingUnknown (floor: "the
 // burst") and Floor.WaitingUnknown: who knows what floor waits for, as
 // the lease says.
-func onlyTheLeaderKnows(li *api.LeaderInfo, floor string) string {
+func onlyTheLeaderKnows(li *api.LeaderInfo, pool, floor string) string {
 	what := "only the leader evaluates the pool and knows what " + floor + " waits for"
 	switch {
+	case li.Error == "" && li.Holder != "" && li.Pools != nil && !slices.Contains(li.Pools, pool):
+		return fmt.Sprintf("this server (%s) does not lead, and the leader, %s, runs a config without pool %s: no server evaluates the pool or launches for %s until one whose config has it leads (roll the config out to every server)", li.This, li.Holder, pool, floor)
 	case li.Error != "":
 		return fmt.Sprintf("this server (%s) does not lead: %s, and the database could not say which server leads (%s)", li.This, what, li.Error)
 	case li.Holder == "":

@@ -73,6 +73,14 @@ func startHAPair(t *testing.T, name string) *haPair {
 // start.
 func startHAPairWith(t *testing.T, name string, pools int, prepare func(pg *fixture.Postgres, db string)) *haPair {
 	t.Helper()
+	return startHAPairOf(t, name, pools, pools, prepare)
+}
+
+// startHAPairOf is startHAPairWith whose first server, started first and
+// leading before the second starts, has leadPools pools, and the second
+// followPools (a rollout half done, when they differ).
+func startHAPairOf(t *testing.T, name string, leadPools, followPools int, prepare func(pg *fixture.Postgres, db string)) *haPair {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "emulator")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "emulator")
 	t.Setenv("PGPASSWORD", fixture.PostgresPassword) // the DSN has none
@@ -97,8 +105,9 @@ func startHAPairWith(t *testing.T, name string, pools int, prepare func(pg *fixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "spillway.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(`cluster: ha-api
+	writeConfig := func(file string, pools int) string {
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(`cluster: ha-api
 server:
   state: %s
   tick: 200ms
@@ -114,13 +123,17 @@ providers:
     image: ami-0123456789abcdef0
 pools:
 `, pg.DSNWithoutPassword(db), ec2.URL)+haPools(pools, agent.URL, queue.URL)), 0o600); err != nil {
-		t.Fatal(err)
+			t.Fatal(err)
+		}
+		return path
 	}
-	start := func() *haAPIServer {
+	start := func(path string) *haAPIServer {
 		srv := startServer(t, loadConfig(t, path))
 		return &haAPIServer{url: "http://" + srv.addr, stop: srv.stop}
 	}
-	servers := []*haAPIServer{start(), start()}
+	first := start(writeConfig("spillway.yaml", leadPools))
+	eventually(t, "the first server leads", func() bool { _, b := first.readyz(t); return b.Leader })
+	servers := []*haAPIServer{first, start(writeConfig("spillway2.yaml", followPools))}
 	p := &haPair{pg: pg, db: db, emu: emu, token: opToken}
 	eventually(t, "both servers are ready and exactly one leads", func() bool {
 		c0, b0 := servers[0].readyz(t)

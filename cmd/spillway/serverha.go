@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ func openHA(ctx context.Context, cfg *config.Config, deps serverDeps) (*postgres
 		st.Close()
 		return nil, nil, fmt.Errorf("server.lease_ttl: %w", err)
 	}
+	lease.SetPools(poolNames(cfg))
 	el := postgres.NewElector(lease, cfg.Server.LeaseRenew.D(), deps.clock, deps.log)
 	deps.log.Info("several servers may share this state: acting only while holding the leader lease",
 		"state", name, "lease", leaseName(cfg.Cluster), "holder", el.Holder(), "lease_ttl", cfg.Server.LeaseTTL.D(), "lease_renew", cfg.Server.LeaseRenew.D())
@@ -148,7 +150,7 @@ func leaderInfo(ctx context.Context, el *postgres.Elector) *api.LeaderInfo {
 		return out
 	}
 	if li.Live {
-		out.Holder, out.Epoch, out.Expires = li.Holder, li.Epoch, li.Expires
+		out.Holder, out.Epoch, out.Expires, out.Pools = li.Holder, li.Epoch, li.Expires, li.Pools
 	}
 	return out
 }
@@ -225,7 +227,7 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 	}
 	for _, f := range fls {
 		af := api.Floor{Kind: f.Kind, Owner: f.Owner, Reason: f.Reason, GPUs: f.GPUs, Until: f.Until, Offering: f.Offering,
-			WaitingUnknown: onlyTheLeaderKnows(lease.get(ctx), "the floor")}
+			WaitingUnknown: onlyTheLeaderKnows(lease.get(ctx), pool.Name, "the floor")}
 		if f.Kind == state.FloorManual {
 			af.Burst = f.ID
 		}
@@ -283,6 +285,41 @@ func lastTermLine(l *api.LeaderInfo) string {
 // failed: it stops a fifth of the TTL before the term can end there, and
 // nobody may take the lease until it does) is nobody's follower: the line
 // said "leader A (epoch 5); answered by follower A" while no server acted.
+// mixedConfigLine warns, on a follower, of pools its config has and the
+// leader's lacks (the leader recorded its pools with its term): no server
+// evaluates them, launches for their floors or ends their instances until
+// one whose config has them leads, as in a rollout left half done. "" when
+// there are none, or the leader recorded none.
+func mixedConfigLine(l *api.LeaderInfo, pools []api.PoolSummary) string {
+	if l.Leads || l.Holder == "" || l.Pools == nil {
+		return ""
+	}
+	var lacks []string
+	for _, p := range pools {
+		if !slices.Contains(l.Pools, p.Name) {
+			lacks = append(lacks, p.Name)
+		}
+	}
+	if len(lacks) == 0 {
+		return ""
+	}
+	what, it, its := "pool "+lacks[0], "it", "its"
+	if len(lacks) > 1 {
+		what, it, its = "pools "+strings.Join(lacks, ", "), "them", "their"
+	}
+	return fmt.Sprintf("mixed configs: the leader, %s, runs a config without %s, which this server's has: no server evaluates %s, launches for %s floors or ends %s instances until one whose config has %s leads; roll the config out to every server",
+		l.Holder, what, it, its, its, it)
+}
+
+// poolNames is the names of cfg's pools, as the lease records them.
+func poolNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Pools))
+	for i, p := range cfg.Pools {
+		names[i] = p.Policy.Name
+	}
+	return names
+}
+
 func leaderLine(l *api.LeaderInfo) string {
 	switch {
 	case l.Error != "":

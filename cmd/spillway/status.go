@@ -67,6 +67,9 @@ overdue while its tick waits on a cloud call says which provider's.
 					if line := lastTermLine(l); line != "" {
 						fmt.Fprintln(tw, line)
 					}
+					if line := mixedConfigLine(l, st.Pools); line != "" {
+						fmt.Fprintln(tw, line)
+					}
 				}
 				fmt.Fprintln(tw)
 				fmt.Fprintln(tw, "POOL\tON-PREM BUSY\tIDLE ALLOCATED\tPENDING JOBS\tPENDING GPUS\tOLDEST WAIT\tINSTANCES\tCLOUD GPUS\tSPEND\tBUDGET\tFLOORS")

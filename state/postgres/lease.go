@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,15 @@ type Lease struct {
 	name   string
 	holder string
 	ttl    time.Duration
+	pools  []string // the holder's config's, recorded with each term it takes
+}
+
+// SetPools records pools (the holder's config's pool names) with each
+// term this holder takes, so that other servers can tell a pool of theirs
+// the leader's config lacks (LeaseInfo.Pools). Call it before the lease is
+// used.
+func (l *Lease) SetPools(pools []string) {
+	l.pools = slices.Sorted(slices.Values(pools))
 }
 
 // LeaseInfo is what the database says about a lease.
@@ -30,6 +40,9 @@ type LeaseInfo struct {
 	Acquired time.Time
 	Expires  time.Time
 	Live     bool // not expired by the database's clock
+	// Pools is the pools of the config the holder of the term at Epoch
+	// ran, sorted (SetPools); nil when that term did not record them.
+	Pools []string
 }
 
 // Lease returns the handle of holder on the lease name, whose terms last
@@ -91,10 +104,10 @@ func (l *Lease) Acquire(ctx context.Context) (epoch int64, ok bool, err error) {
 		WHERE l.expires_at <= clock_timestamp() OR (l.holder = excluded.holder AND l.epoch IN (SELECT epoch FROM mine))
 		RETURNING epoch, acquired),
 	logged AS (
-		INSERT INTO leader_terms (name, epoch, holder, acquired) SELECT $1, epoch, $2, acquired FROM term
+		INSERT INTO leader_terms (name, epoch, holder, acquired, pools) SELECT $1, epoch, $2, acquired, $5 FROM term
 		ON CONFLICT (name, epoch) DO NOTHING)
 	SELECT epoch FROM term`,
-		l.name, l.holder, l.ttl.Microseconds(), l.s.known)
+		l.name, l.holder, l.ttl.Microseconds(), l.s.known, l.pools)
 	err = sendLeaseBatch(ctx, l.s, b, &epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, l.schemaKnown(ctx)
@@ -217,8 +230,10 @@ func (l *Lease) Info(ctx context.Context) (LeaseInfo, error) { return l.s.LeaseI
 // it was never taken).
 func (s *Store) LeaseInfo(ctx context.Context, name string) (LeaseInfo, error) {
 	li := LeaseInfo{Name: name}
-	err := s.pool.QueryRow(ctx, `SELECT holder, epoch, acquired, expires_at, expires_at > clock_timestamp() FROM leader_lease WHERE name = $1`, name).
-		Scan(&li.Holder, &li.Epoch, &li.Acquired, &li.Expires, &li.Live)
+	err := s.pool.QueryRow(ctx, `SELECT holder, epoch, acquired, expires_at, expires_at > clock_timestamp(),
+		(SELECT t.pools FROM leader_terms t WHERE t.name = l.name AND t.epoch = l.epoch)
+		FROM leader_lease l WHERE name = $1`, name).
+		Scan(&li.Holder, &li.Epoch, &li.Acquired, &li.Expires, &li.Live, &li.Pools)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return li, nil
 	}
