@@ -137,6 +137,18 @@ func dtWantDrain(id string, subs ...string) func(t *testing.T, p Plan) {
 	}
 }
 
+// dtWantSpentDrain wants one drain, of instance id, whose reason has
+// want and does not say it keeps within the budget.
+func dtWantSpentDrain(id, want string) func(t *testing.T, p Plan) {
+	return func(t *testing.T, p Plan) {
+		t.Helper()
+		dtWantDrain(id, want)(t, p)
+		if r := p.Drains[0].Reason; strings.Contains(r, "within the budget") {
+			t.Errorf("reason %q says the drain keeps within a budget already spent", r)
+		}
+	}
+}
+
 func dtNoActions(t *testing.T, p Plan) {
 	t.Helper()
 	if !p.Empty() {
@@ -598,6 +610,26 @@ func TestDecide(t *testing.T) {
 				}
 				dtReasonHas(t, p.Drains[0].Reason, "budget", "drain_timeout ends it")
 			},
+		},
+		{
+			// A restart lowered the budget below what is spent: no drain
+			// keeps within it, and the reason said one did.
+			name:  "budget: a busy instance of a budget already spent is drained, its reason saying the budget is spent",
+			pool:  withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			snap:  dtBusySnap(time.Hour, 8),
+			inst:  []Instance{dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
+			spend: Spend{Accrued: 120},
+			now:   now,
+			check: dtWantSpentDrain("i-busy", "budget: the $100.00 month budget is already spent ($120.00 accrued this period); draining now so that it ends as soon as its 8 busy GPU(s) finish or drain_timeout passes, billed past the budget until then"),
+		},
+		{
+			name:  "budget: a busy instance of a budget spent to its last cent is drained, its reason saying the budget is spent",
+			pool:  withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			snap:  dtBusySnap(time.Hour, 8),
+			inst:  []Instance{dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
+			spend: Spend{Accrued: 100},
+			now:   now,
+			check: dtWantSpentDrain("i-busy", "budget: the $100.00 month budget is already spent ($100.00 accrued this period)"),
 		},
 		{
 			name: "budget: what a kept instance would bill in the next period counts against that period's budget",

@@ -137,9 +137,7 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		age := e.age(in)
 		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, e.nowSpan(in)))
 		fl.committed = fl.committed.sub(saved)
-		fl.drain(e, &p, i, p.str(p.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
-			s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
-			s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget")))
+		fl.drain(e, &p, i, busyDrainReason(e, &p, before, in))
 		drained++
 	}
 	if fl.committed.fits(b.Amount) {
@@ -154,6 +152,22 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 			fl.committed.cur, decPeriod(b.Period), fl.committed.next, b.Amount, e.spend.Accrued, ended, drained))
 	}
 	return fl, p
+}
+
+// busyDrainReason is the reason budgetPressure drains busy instance in,
+// the pool's commitments before its plan. A budget already spent (lowered
+// below it by a restart) can no longer be kept by a drain: it says so,
+// rather than that drain_timeout ends the instance within the budget.
+func busyDrainReason(e *decEnv, p *decPlan, before decCommit, in *Instance) string {
+	b := e.pool.Limits.Budget
+	if e.spend.Accrued >= b.Amount {
+		return p.str(p.text().s("budget: the ").usd(b.Amount).s(" ").s(decPeriod(b.Period)).s(" budget is already spent (").
+			usd(e.spend.Accrued).s(" accrued this period); draining now so that it ends as soon as its ").n(in.BusyGPUs).
+			s(" busy GPU(s) finish or drain_timeout passes, billed past the budget until then"))
+	}
+	return p.str(p.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
+		s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
+		s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget"))
 }
 
 // breaksLimits reports whether the fleet holds more than max_gpus or
