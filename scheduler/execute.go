@@ -68,21 +68,11 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 		s.recallPending(t)
 		return nil
 	}
-	for id := range t.pr.backoff {
-		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
-			delete(t.pr.backoff, id) // resolved elsewhere (another leader, or abandoned)
-		}
-	}
-	for id := range t.pr.adopted {
-		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
-			delete(t.pr.adopted, id)
-		}
-	}
-	for id := range t.pr.resumeAt {
-		if !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id }) {
-			delete(t.pr.resumeAt, id)
-		}
-	}
+	// Those resolved elsewhere (another leader, or abandoned) are dropped.
+	keepPending(t.pr.backoff, pending)
+	keepPending(t.pr.adopted, pending)
+	keepPending(t.pr.resumeAt, pending)
+	keepPending(t.pr.launchFailed, pending)
 	if err := s.recallAdopted(ctx, t, pending); err != nil {
 		return err
 	}
@@ -820,6 +810,13 @@ func requestDigest(req providers.LaunchRequest) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// keepPending drops from m the intents not in pending.
+func keepPending[V any](m map[string]V, pending []state.Intent) {
+	maps.DeleteFunc(m, func(id string, _ V) bool {
+		return !slices.ContainsFunc(pending, func(in state.Intent) bool { return in.ID == id })
+	})
+}
+
 // launchFailed sorts a launch error by what the scheduler does next.
 // timedOut: the call ran out of its call timeout (it hangs, or its answer
 // is lost), which backs the intent off.
@@ -853,9 +850,27 @@ func (s *Scheduler) launchFailed(ctx context.Context, t *tick, in state.Intent, 
 	default:
 		s.metrics.launchFailures.WithLabelValues(in.Pool, in.Offering, causeTransient).Inc()
 		lr.Cause, lr.Error, lr.Outcome = causeTransient, err.Error(), "failed for now: the intent is resumed with the same client token"
-		s.log.Warn("launch failed, will resume", "pool", in.Pool, "intent", in.ID, "err", err)
+		s.resumeFailed(t.pr, in, err)
 		return lr
 	}
+}
+
+// resumeFailed logs a launch of intent in that failed for now, to be
+// resumed at the next tick: once per kind of failure (failureKey), at
+// debug when it fails alike again. A failure that lasts (a Terraform
+// burst held while its state is lost, until an operator restores it)
+// fails alike at every tick, and a warning at every tick drowned the rest.
+func (s *Scheduler) resumeFailed(pr *poolRun, in state.Intent, err error) {
+	key := failureKey(err)
+	if pr.launchFailed[in.ID] == key {
+		s.log.Debug("launch failed again, will resume", "pool", in.Pool, "intent", in.ID, "err", err)
+		return
+	}
+	if pr.launchFailed == nil {
+		pr.launchFailed = map[string]string{}
+	}
+	pr.launchFailed[in.ID] = key
+	s.log.Warn("launch failed, will resume; retried at every tick, logged again only if it fails otherwise", "pool", in.Pool, "intent", in.ID, "err", err)
 }
 
 // Back-off of an intent whose launch call timed out: its provider's call

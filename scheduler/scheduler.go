@@ -210,6 +210,10 @@ type poolRun struct {
 	// failed, the kind of its failure (failureKey), so that a failure
 	// that repeats at every tick is logged once (guarded by mu).
 	termFailed map[string]string
+	// launchFailed holds, for each pending intent whose last launch call
+	// failed for now, the kind of its failure (failureKey), so that a
+	// failure that repeats at every tick is logged once (guarded by mu).
+	launchFailed map[string]string
 	// unknown holds, for each instance whose agent reported GPUs it could
 	// not read at the last probe, how many and since when every one of
 	// them has been unknown (guarded by mu; rebuilt at every probe).
