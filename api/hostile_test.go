@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -459,8 +460,14 @@ func TestTokenRevokedWhileTheBodyIsSent(t *testing.T) {
 			}
 			req.ContentLength = int64(len(body))
 			req.Header.Set("Expect", "100-continue") // answered once the handler reads the body: after the first lookup
+			// A test that gives up ends the request, whose handler would
+			// otherwise wait for the body forever and hold the server's
+			// Close (the cleanup) until the package's timeout.
+			ctx, cancel := context.WithCancel(req.Context())
+			defer cancel()
+			defer pw.CloseWithError(errors.New("the test gave up on the request"))
 			got100 := make(chan struct{})
-			ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{Got100Continue: func() { close(got100) }})
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got100Continue: func() { close(got100) }})
 			tr := &http.Transport{ExpectContinueTimeout: time.Minute}
 			defer tr.CloseIdleConnections()
 			type answer struct {
