@@ -125,6 +125,17 @@ func (b *bodyRead) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
+// waitRead waits for a bodyRead's signal, failing with what if none comes
+// in 20 s.
+func waitRead(t *testing.T, read <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-read:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s in 20 s", what)
+	}
+}
+
 // TestFlushAuditCountsRequestsStillServed: a stopping server flushes the
 // 401s it only counted once its HTTP server has shut down; a request still
 // being served then (a login whose form comes slowly outlives the 5 s
@@ -153,7 +164,7 @@ func TestFlushAuditCountsRequestsStillServed(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("a login with an unknown token: %d, want 401", resp.StatusCode)
 	}
-	<-read // that login's form
+	waitRead(t, read, "the refused login's handler did not read its form")
 	rows := len(be.AuditRows())
 
 	c, err := net.Dial("tcp", ts.Listener.Addr().String())
@@ -162,11 +173,7 @@ func TestFlushAuditCountsRequestsStillServed(t *testing.T) {
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "POST /login HTTP/1.1\r\nHost: spillway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=spw_")
-	select {
-	case <-read:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the slow login's handler did not read its form in 20 s")
-	}
+	waitRead(t, read, "the slow login's handler did not read its form")
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	flushed := make(chan struct{})

@@ -689,6 +689,7 @@ func TestBodyReadErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
 		fmt.Fprintf(c, "POST /v1/bursts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", tok, tc.contentLength, tc.body)
 		if tc.closeWrite {
 			_ = c.(*net.TCPConn).CloseWrite()
