@@ -72,9 +72,11 @@ type Agents struct {
 	fileSize int64
 	fromFile []string
 	fileErr  error
-	// warned holds the pairs of targets found serving the same GPUs.
+	// warned holds the pairs of targets found serving the same GPUs,
+	// of the targets listed now (forgetRemoved).
 	warned map[[2]string]bool
-	// shared says, once a UUID, that two GPUs report it (sharedUUIDs).
+	// shared says, once a UUID, that two GPUs report it (sharedUUIDs),
+	// of the UUIDs the last baseline lists.
 	shared sharedUUIDs
 	// ids holds, by target, the identity of the GPUs its last answer
 	// listing them served (nodeIdentity): a target that cannot say
@@ -366,6 +368,7 @@ func (r agentResponse) wedged() bool {
 // when no target answered at all.
 func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	targets := a.Targets()
+	a.forgetRemoved(targets)
 	now := a.cfg.Now()
 	b := signals.Baseline{Source: a.Name(), Time: now}
 	if len(targets) == 0 {
@@ -462,6 +465,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 	}
 	sort.Strings(b.Unknown)
+	a.shared.keep(b.GPUs)
 	if !oldest.IsZero() {
 		b.Time = oldest
 	}
@@ -636,6 +640,24 @@ func (a *Agents) nodeOf(nodes map[string]string, target, node string) string {
 	return node + " (" + target + ")"
 }
 
+// forgetRemoved drops the warnings kept for pairs of targets of which one
+// is no longer listed (as aliases drops their identities): the targets
+// file may change for as long as the server runs, and each new pair
+// would be kept for ever. A pair listed again is warned of again.
+func (a *Agents) forgetRemoved(targets []string) {
+	listed := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		listed[t] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k := range a.warned {
+		if !listed[strings.TrimPrefix(k[0], "node:")] || !listed[k[1]] {
+			delete(a.warned, k)
+		}
+	}
+}
+
 // gpuID names a GPU for a source's count: its UUID and its index (the
 // series' gpu label, as read), and for the agents source its node's name
 // as its agent reports it. A GPU listed twice (its node by two targets,
@@ -645,7 +667,8 @@ func (a *Agents) nodeOf(nodes map[string]string, target, node string) string {
 // rather than one GPU lost to the count (and rented for in the cloud).
 type gpuID struct{ node, uuid, index string }
 
-// sharedUUIDs says, once a UUID, that two GPUs report it.
+// sharedUUIDs says, once a UUID, that two GPUs report it, for as long as
+// a baseline lists the UUID (keep).
 type sharedUUIDs struct {
 	mu     sync.Mutex
 	warned map[string]bool
@@ -664,6 +687,27 @@ func (s *sharedUUIDs) warn(log *slog.Logger, source string, first, g signals.GPU
 	s.warned[g.UUID] = true
 	log.Warn("two GPUs report the same UUID: both are counted, each with its own reading; a UUID names one GPU, and schedulers that allocate GPUs by UUID (Slurm, the Kubernetes device plugin) cannot tell them apart: check the node's driver or hypervisor",
 		"source", source, "uuid", g.UUID, "node", g.Node, "gpu", g.Index, "first_node", first.Node, "first_gpu", first.Index)
+}
+
+// keep forgets the UUIDs none of gpus reports (GPUs replaced, nodes
+// removed or unknown): without it, each UUID ever warned of was kept for
+// as long as the server ran. A UUID forgotten, then shared again, is
+// warned of again.
+func (s *sharedUUIDs) keep(gpus []signals.GPU) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.warned) == 0 {
+		return
+	}
+	listed := make(map[string]bool, len(gpus))
+	for _, g := range gpus {
+		listed[g.UUID] = true
+	}
+	for u := range s.warned {
+		if !listed[u] {
+			delete(s.warned, u)
+		}
+	}
 }
 
 // warnDuplicate logs, once per pair of targets, that target serves a GPU

@@ -109,7 +109,8 @@ type Prometheus struct {
 	cfg PrometheusConfig
 	api v1.API
 	log *slog.Logger
-	// shared says, once a UUID, that two GPUs report it.
+	// shared says, once a UUID, that two GPUs report it, of the UUIDs
+	// the last baseline lists.
 	shared sharedUUIDs
 	// migWarned is set once the source has said that GPUs split by MIG
 	// need MemoryUsedQuery (warnMIG).
@@ -345,6 +346,7 @@ func (p *Prometheus) Baseline(ctx context.Context) (signals.Baseline, error) {
 	if err := p.markUnhealthy(ctx, &b, seen); err != nil {
 		return signals.Baseline{}, err
 	}
+	p.shared.keep(b.GPUs)
 	p.warnMIG(mig)
 	if dups > 0 {
 		p.log.Debug("GPUs in more than one series, counted once at their highest reading: aggregate the query by the GPU's labels (e.g. max by (Hostname, UUID) (…)) to keep one", "series", dups, "query", p.cfg.UtilQuery)
