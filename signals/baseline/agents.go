@@ -74,7 +74,7 @@ type Agents struct {
 	fileErr  error
 	// warned holds the pairs of targets found serving the same GPUs,
 	// of the targets listed now (forgetRemoved).
-	warned map[[2]string]bool
+	warned map[pairWarning]bool
 	// shared says, once a UUID, that two GPUs report it (sharedUUIDs),
 	// of the UUIDs the last baseline lists.
 	shared sharedUUIDs
@@ -629,12 +629,7 @@ func (a *Agents) nodeOf(nodes map[string]string, target, node string) string {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	k := [2]string{"node:" + target, first}
-	if !a.warned[k] {
-		if a.warned == nil {
-			a.warned = map[[2]string]bool{}
-		}
-		a.warned[k] = true
+	if a.firstWarning(pairWarning{sameName, target, first}) {
 		a.log.Warn("two agents report the same node name with different GPUs: each is counted as a node of its own; give each agent its own --node", "node", node, "target", target, "first", first)
 	}
 	return node + " (" + target + ")"
@@ -652,7 +647,7 @@ func (a *Agents) forgetRemoved(targets []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for k := range a.warned {
-		if !listed[strings.TrimPrefix(k[0], "node:")] || !listed[k[1]] {
+		if !listed[k.target] || !listed[k.first] {
 			delete(a.warned, k)
 		}
 	}
@@ -710,19 +705,49 @@ func (s *sharedUUIDs) keep(gpus []signals.GPU) {
 	}
 }
 
-// warnDuplicate logs, once per pair of targets, that target serves a GPU
-// (uuid) that first already served, or (uuid "") the node first serves.
+// pairWarning is a warning the agents source gives once per pair of
+// targets: each kind its own, so that one logged does not silence another
+// of the same pair.
+type pairWarning struct {
+	kind          pairWarningKind
+	target, first string
+}
+
+// pairWarningKind is what a pairWarning says of its targets.
+type pairWarningKind int
+
+const (
+	sameGPU  pairWarningKind = iota // a GPU served by both (warnDuplicate)
+	sameNode                        // target, listing no GPU, serves first's node (warnDuplicate)
+	sameName                        // two machines of one node name (nodeOf)
+)
+
+// firstWarning says whether k is warned of for the first time, and
+// marks it warned; a.mu is held.
+func (a *Agents) firstWarning(k pairWarning) bool {
+	if a.warned[k] {
+		return false
+	}
+	if a.warned == nil {
+		a.warned = map[pairWarning]bool{}
+	}
+	a.warned[k] = true
+	return true
+}
+
+// warnDuplicate logs, once per pair of targets and kind, that target
+// serves a GPU (uuid) that first already served, or (uuid "") the node
+// first serves.
 func (a *Agents) warnDuplicate(target, first, uuid string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	k := [2]string{target, first}
-	if a.warned[k] {
+	kind := sameGPU
+	if uuid == "" {
+		kind = sameNode
+	}
+	if !a.firstWarning(pairWarning{kind, target, first}) {
 		return
 	}
-	if a.warned == nil {
-		a.warned = map[[2]string]bool{}
-	}
-	a.warned[k] = true
 	if uuid == "" {
 		a.log.Warn("two targets serve the same node (the GPUs the target served before): it is counted once, by the first; list each node once", "target", target, "first", first)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/dgxh100"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock/server"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/spillway-io/spillway/signals/nvml"
 )
@@ -61,5 +63,36 @@ func TestWarningsKeptOnlyForCurrentTargets(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "two GPUs report the same UUID"); n != changes {
 		t.Errorf("%d warnings of a shared UUID, want %d (one per node)", n, changes)
+	}
+}
+
+// TestEachPairWarningOnce: node gpu-01 listed by its address and by a
+// second path, both answering (its GPUs served by two targets), then the
+// second failing (502): the target is known to serve the node the first
+// serves. Both warnings share one pair of targets, and the source kept
+// one mark per pair: the first logged silenced the other. Each is now
+// logged once, however many times the pair is read.
+func TestEachPairWarningOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	a := healthyAgent(t, clk)
+	byAddr, byName := httptest.NewServer(a), httptest.NewServer(a.path(true))
+	t.Cleanup(byAddr.Close)
+	t.Cleanup(byName.Close)
+	var logs strings.Builder
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(byAddr), hostPort(byName)}, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	for _, up := range []bool{true, true, false, false, true} {
+		a.set(a.h, up)
+		if _, err := src.Baseline(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []string{"a GPU is served by two targets", "two targets serve the same node"} {
+		if n := strings.Count(logs.String(), w); n != 1 {
+			t.Errorf("%q logged %d times, want once; log:\n%s", w, n, logs.String())
+		}
 	}
 }
