@@ -996,7 +996,7 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 				// (sacct's TRES holds commas.)
 				want += fmt.Sprintf("; this row's fields are separated by %s, the header's by %s: one separator throughout", sepName(sep), sepName(p.cr.Comma))
 			}
-			return &Error{File: p.name, Line: line, Value: value, Err: fmt.Errorf("%d fields", len(rec)), Want: want}
+			return &Error{File: p.name, Line: line, Value: value, Err: fmt.Errorf("%d fields", len(rec)), Want: want + utf16Hint(value)}
 		}
 		if p.repeatsHeader(rec) {
 			p.headers++
@@ -1319,7 +1319,19 @@ func (p *parser) bad(line int, col, value, want string, err error) error {
 	if p.cr != nil && p.cr.Comma == ';' && strings.Contains(value, ",") {
 		want += "; the file's decimal mark is a comma: save it with a point (a spreadsheet's English locale)"
 	}
-	return &Error{File: p.name, Line: line, Column: col, Value: value, Want: want, Err: err}
+	return &Error{File: p.name, Line: line, Column: col, Value: value, Want: want + utf16Hint(value), Err: err}
+}
+
+// utf16Hint names, for a row's value holding a NUL byte, the text in
+// UTF-16 it is (a NUL beside each letter): rows of UTF-16 appended to a
+// UTF-8 file (a shell's redirection on Windows, a spreadsheet's export
+// pasted on), read as UTF-8 from the header's encoding ("" for a value
+// without one).
+func utf16Hint(value string) string {
+	if !strings.Contains(value, "\x00") {
+		return ""
+	}
+	return "; it holds NUL bytes: UTF-16 text (a NUL byte beside each letter) in a file that starts as UTF-8: save the whole file in one encoding, UTF-8"
 }
 
 // seconds parses a non-negative number of seconds (integer or decimal):

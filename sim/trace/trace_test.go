@@ -1637,6 +1637,28 @@ func TestUTF16(t *testing.T) {
 	}
 }
 
+// TestUTF16RowInAUTF8Trace: rows of UTF-16 (little-endian, no byte
+// order mark: a Windows shell's >> onto a UTF-8 file) after a UTF-8
+// header and row were refused as '"5\x00": not a number' or '3 fields'
+// with no word of UTF-16, which only a header holding NULs got. A value
+// or row holding NUL bytes is named UTF-16 text.
+func TestUTF16RowInAUTF8Trace(t *testing.T) {
+	var row []byte
+	for _, c := range []byte("5,60,1\n") {
+		row = append(row, c, 0)
+	}
+	for _, tt := range []struct{ header, first, want string }{
+		{"submit_s,duration_s,gpus", "0,60,1", `jobs.csv:3: column submit_s: "5\x00": not a number`},
+		{"job_id,submission_time,duration,num_gpu", "a,0,10,1", `jobs.csv:3: "5\x00,\x006\x000\x00,\x001\x00": 3 fields`},
+	} {
+		_, err := Read("jobs.csv", strings.NewReader(tt.header+"\n"+tt.first+"\n"+string(row)))
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) ||
+			!strings.HasSuffix(err.Error(), "; it holds NUL bytes: UTF-16 text (a NUL byte beside each letter) in a file that starts as UTF-8: save the whole file in one encoding, UTF-8)") {
+			t.Errorf("%s with a UTF-16 row: got %v, want %s naming UTF-16", tt.header, err, tt.want)
+		}
+	}
+}
+
 // TestGRESCount: a GPU count written as Slurm writes GPUs (gpu:a100:4,
 // gres/gpu=4) was refused as "not a whole number" with no word of how to
 // give it; the message now says, and that a GRES counts GPUs per node.
