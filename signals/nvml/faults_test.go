@@ -1183,3 +1183,33 @@ func TestDuplicateUUIDsAreToldApart(t *testing.T) {
 		}
 	})
 }
+
+// TestSampleAfterCloseCallsNoNVML: a sample that waited for the sampler
+// while it was closed (an agent's sample given up on while a hung Init
+// held the sampler, run once Close had returned) opened the GPUs again
+// and started a worker for each, which nothing stopped: 8 goroutines
+// leaked a closed agent (seen by goleak after TestNodeListedTwiceCountsOnce)
+// and NVML called after its Shutdown. It now fails with ErrClosed,
+// calling nothing.
+func TestSampleAfterCloseCallsNoNVML(t *testing.T) {
+	srv := simModels["dgxh100"]()
+	s, err := NewSampler(srv, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	count := srv.DeviceGetCountFunc
+	srv.DeviceGetCountFunc = func() (int, nv.Return) { calls.Add(1); return count() }
+	if _, err := s.Sample(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sample after Close: %v, want ErrClosed", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("Sample after Close counted the GPUs %d times, want 0 (no NVML call)", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close again: %v, want nil", err)
+	}
+}

@@ -158,6 +158,10 @@ type Sampler struct {
 	reads   sync.WaitGroup
 	inside  atomic.Int32
 	workers sync.WaitGroup
+	// closed is set by Close: a sample waiting for mu meanwhile (an
+	// agent's, given up on while the opening held mu) makes no NVML
+	// call and starts no worker after it.
+	closed bool
 }
 
 // device caches what does not change between samples.
@@ -201,6 +205,9 @@ func NewSampler(lib nv.Interface, node string, opts ...SamplerOption) (*Sampler,
 // or to count the GPUs (StartSampler): at boot the driver may not be
 // loaded yet.
 var ErrNotReady = errors.New("NVML not ready")
+
+// ErrClosed is Sample's error once the sampler is closed.
+var ErrClosed = errors.New("nvml: sampler closed")
 
 // StartSampler is NewSampler for an agent that must answer while NVML is
 // not ready: when NVML fails to initialise, or to count the GPUs, for
@@ -436,6 +443,10 @@ func (s *Sampler) GPUCount() int { return int(s.count.Load()) }
 func (s *Sampler) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	for _, d := range slices.Concat(s.devices, s.parked) {
 		if d.w != nil {
 			d.w.stop()
@@ -478,6 +489,9 @@ func (s *Sampler) Sample(ctx context.Context) (Sample, error) { return s.sample(
 func (s *Sampler) sample(ctx context.Context, giveUp <-chan struct{}, reading func()) (Sample, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return Sample{}, ErrClosed
+	}
 	s.returned()
 	s.unpark()
 	if s.notReady != nil {
