@@ -474,10 +474,26 @@ func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering 
 		o.PricePerHour = max(o.PricePerHour, r.PricePerHour)
 		return o
 	}
+	return recordedOffering(r)
+}
+
+// recordedOffering is row r's offering as the row recorded it.
+func recordedOffering(r *state.Instance) policy.Offering {
 	return policy.Offering{
 		Name: r.Offering, Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType,
 		Market: policy.Market(r.Market), GPUs: r.GPUs, PricePerHour: r.PricePerHour, Billing: policy.Billing(r.Billing),
 	}
+}
+
+// RowOffering is the offering row r is counted as by the ledger, the
+// limits and the budget (rowOffering), so that the API shows what they
+// count; a row of a pool the config lacks is counted as it recorded.
+func (s *Scheduler) RowOffering(r state.Instance) policy.Offering {
+	pr, ok := s.pools[r.Pool]
+	if !ok {
+		return recordedOffering(&r)
+	}
+	return s.rowOffering(pr, &r)
 }
 
 // spend accrues every live instance's cost in the current budget period to

@@ -237,8 +237,9 @@ func (b *backend) pool(ctx context.Context, name string, lease *leaseRead) (api.
 	}
 	hooks := b.sched.DrainHooks(name)
 	for _, r := range rows {
-		d.Instances = append(d.Instances, apiInstance(r, held[r.ID], hooks))
-		d.Spend.PerHour += r.PricePerHour
+		in := apiInstance(b.sched, r, held[r.ID], hooks)
+		d.Instances = append(d.Instances, in)
+		d.Spend.PerHour += in.PricePerHour
 	}
 	if !st.Time.IsZero() {
 		d.LastPlan = apiPlan(st.Plan, st.Time)
@@ -354,12 +355,16 @@ func apiPlan(p policy.Plan, at time.Time) *api.Plan {
 }
 
 // apiInstance is row r as the API shows it, held by the floor h; hooks
-// are the drain hooks running in its pool (Scheduler.DrainHooks).
-func apiInstance(r state.Instance, h scheduler.Holder, hooks map[string]time.Time) api.Instance {
+// are the drain hooks running in its pool (Scheduler.DrainHooks). Its
+// price is the one the ledger and the budget count (Scheduler.RowOffering:
+// the higher of its launch's and the config's), not the one recorded at
+// the launch, which a price raised at a restart left below what the
+// budget counted.
+func apiInstance(sched *scheduler.Scheduler, r state.Instance, h scheduler.Holder, hooks map[string]time.Time) api.Instance {
 	in := api.Instance{
 		ID: r.ID, Pool: r.Pool, Provider: r.Provider, Offering: r.Offering, InstanceType: r.InstanceType, Zone: r.Zone,
 		Spot: r.Market == string(policy.MarketSpot), GPUs: r.GPUs, BusyGPUs: r.BusyGPUs, State: r.State,
-		LaunchedAt: r.LaunchedAt, PricePerHour: r.PricePerHour, Floor: h.Owner, Burst: h.Burst,
+		LaunchedAt: r.LaunchedAt, PricePerHour: sched.RowOffering(r).PricePerHour, Floor: h.Owner, Burst: h.Burst,
 	}
 	if r.State == state.InstanceDraining {
 		in.DrainingSince = r.DrainStartedAt
@@ -413,7 +418,7 @@ func (b *backend) Instances(ctx context.Context, q api.InstanceQuery) ([]api.Ins
 	}
 	all := kept
 	for _, r := range rows {
-		all = append(all, apiInstance(r, held[r.ID], b.sched.DrainHooks(r.Pool)))
+		all = append(all, apiInstance(b.sched, r, held[r.ID], b.sched.DrainHooks(r.Pool)))
 	}
 	slices.SortFunc(all, func(a, b api.Instance) int { return cmp.Compare(a.ID, b.ID) })
 	out := []api.Instance{}
