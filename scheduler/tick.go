@@ -469,9 +469,16 @@ func floorOwner(id string) string {
 // the lower price had caught up with what the old one billed (after an
 // hour at $32.77/h and three more at a tenth of it: $32.77 counted, not
 // even $42.60), money a hard budget launched and kept instances on.
+//
+// Its billing rule likewise is the dearer of the config's and the one
+// recorded (dearerBilling): an offering moved from hourly to per-second
+// billing at a restart recomputed a 40-minute-old instance's cost at
+// 40 minutes of the price, not the hour it had already billed, and
+// counted nothing more for it until then.
 func (s *Scheduler) rowOffering(pr *poolRun, r *state.Instance) policy.Offering {
 	if o, ok := pr.offs[r.Offering]; ok {
 		o.PricePerHour = max(o.PricePerHour, r.PricePerHour)
+		o.Billing = dearerBilling(o.Billing, policy.Billing(r.Billing))
 		return o
 	}
 	return recordedOffering(r)
@@ -483,6 +490,20 @@ func recordedOffering(r *state.Instance) policy.Offering {
 		Name: r.Offering, Provider: r.Provider, Zone: r.Zone, InstanceType: r.InstanceType,
 		Market: policy.Market(r.Market), GPUs: r.GPUs, PricePerHour: r.PricePerHour, Billing: policy.Billing(r.Billing),
 	}
+}
+
+// billingRank orders the billing rules by what a lifetime costs under
+// each: per-second never more than per-second-min-60s (also ""), never
+// more than hourly.
+var billingRank = map[policy.Billing]int{policy.BillingPerSecond: 0, "": 1, policy.BillingPerSecondMin60: 1, policy.BillingHourly: 2}
+
+// dearerBilling is whichever of the rules a and b bills a lifetime more
+// (a when they bill alike).
+func dearerBilling(a, b policy.Billing) policy.Billing {
+	if billingRank[b] > billingRank[a] {
+		return b
+	}
+	return a
 }
 
 // RowOffering is the offering row r is counted as by the ledger, the
