@@ -596,7 +596,11 @@ func revived(r state.Instance, now time.Time) state.Instance {
 
 // newRow is the row of an instance launched for intent in.
 func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) state.Instance {
-	o := pr.intentOffering(in, ci)
+	o, ok := pr.intentOffering(in, ci)
+	if !ok {
+		s.log.Warn("instance of an offering the config no longer has, nor any of its type and market: counted at the dearest price and the most GPUs of the pool's offerings on its provider",
+			"pool", in.Pool, "instance", ci.ID, "offering", in.Offering, "instance_type", ci.InstanceType, "gpus", o.GPUs, "price_per_hour", o.PricePerHour)
+	}
 	launched := launchedAt(ci.LaunchTime, in.CreatedAt, s.clock.Now())
 	return state.Instance{
 		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
@@ -617,15 +621,15 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 // restart with the offering renamed or removed while its launch was
 // pending, its answer lost or the instance not yet listed), the pool's
 // offering of the instance's provider, type and market (the dearest, when
-// several are), its GPUs and price the same; the zero Offering when there
-// is none. Recorded with the
+// several are), its GPUs and price the same. Recorded with the
 // zero one, an instance of a renamed offering held 0 GPUs at $0/h: it
 // counted nothing toward max_gpus, max_cost_per_hour or the budget for as
 // long as it ran (busy for 3h15m against an $80 budget: $106.78 billed,
-// still running).
-func (pr *poolRun) intentOffering(in state.Intent, ci providers.Instance) policy.Offering {
+// still running). When no offering is of its type and market it is
+// counted conservatively (dearestOffering) and ok is false.
+func (pr *poolRun) intentOffering(in state.Intent, ci providers.Instance) (o policy.Offering, ok bool) {
 	if o, ok := pr.offs[in.Offering]; ok {
-		return o
+		return o, true
 	}
 	var like policy.Offering
 	for _, name := range slices.Sorted(maps.Keys(pr.offs)) {
@@ -634,10 +638,32 @@ func (pr *poolRun) intentOffering(in state.Intent, ci providers.Instance) policy
 			like = o
 		}
 	}
-	if like.Name != "" {
-		like.Name = in.Offering
+	found := like.Name != ""
+	if !found {
+		like = pr.dearestOffering(in.Provider, ci)
 	}
-	return like
+	like.Name = in.Offering
+	return like, found
+}
+
+// dearestOffering is what an instance of provider prov no offering of
+// the pool describes is counted as: the dearest price, the most GPUs and
+// the dearest billing rule of the pool's offerings on prov (of all its
+// offerings when none is on prov), its type and market as the cloud lists
+// them. Counted at the zero Offering (0 GPUs at $0/h), an instance of an
+// offering renamed to another type counted nothing toward the limits or
+// the budget.
+func (pr *poolRun) dearestOffering(prov string, ci providers.Instance) policy.Offering {
+	o := policy.Offering{Provider: prov, InstanceType: ci.InstanceType, Market: ci.Market, Billing: policy.BillingPerSecond}
+	onProv := slices.ContainsFunc(slices.Collect(maps.Values(pr.offs)), func(c policy.Offering) bool { return c.Provider == prov })
+	for _, c := range pr.offs {
+		if onProv && c.Provider != prov {
+			continue
+		}
+		o.PricePerHour, o.GPUs = max(o.PricePerHour, c.PricePerHour), max(o.GPUs, c.GPUs)
+		o.Billing = dearerBilling(o.Billing, c.Billing)
+	}
+	return o
 }
 
 // launchedAt is when an instance the cloud gives as launched at cloud,
