@@ -96,7 +96,7 @@ func startHAPairOf(t *testing.T, name string, leadPools, followPools int, prepar
 	}))
 	t.Cleanup(queue.Close)
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
+		fmt.Fprint(w, idleP4dAgent)
 	}))
 	t.Cleanup(agent.Close)
 	dir := t.TempDir()

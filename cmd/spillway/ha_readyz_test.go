@@ -170,7 +170,7 @@ func haReadyzFixtures(t *testing.T) (ec2, queue, agent string) {
 		fmt.Fprint(w, `{"job_gpus": [8, 8], "oldest_wait_seconds": 600}`)
 	}))
 	agent = srv(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
+		fmt.Fprint(w, idleP4dAgent)
 	}))
 	return ec2, queue, agent
 }

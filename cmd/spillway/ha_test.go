@@ -186,7 +186,7 @@ func startHA(t testing.TB, servers int, settings string) *ha {
 	}))
 	t.Cleanup(queue.Close)
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}`)
+		fmt.Fprint(w, idleP4dAgent)
 	}))
 	t.Cleanup(agent.Close)
 	dir := t.TempDir()

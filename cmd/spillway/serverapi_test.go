@@ -37,7 +37,7 @@ type apiServer struct {
 func startAPIServer(t *testing.T) *apiServer {
 	t.Helper()
 	return startAPIServerWith(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
-		func() string { return `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}` })
+		func() string { return idleP4dAgent })
 }
 
 // startAPIServerWith is startAPIServer with the queue's and the burst

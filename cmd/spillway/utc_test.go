@@ -34,7 +34,7 @@ func (c zonedClock) Now() time.Time { return time.Now().In(c.loc) }
 func TestAPITimesAreUTC(t *testing.T) {
 	berlin := time.FixedZone("CET", 3600)
 	s := startAPIServerOn(t, func() string { return `{"job_gpus": [], "oldest_wait_seconds": 0}` },
-		func() string { return `{"node": "burst", "gpus": [{"index": 0, "busy": false}]}` }, "", zonedClock{loc: berlin})
+		func() string { return idleP4dAgent }, "", zonedClock{loc: berlin})
 	s.emu.SetStock("p4d.24xlarge", "us-east-1a", 0)
 	tok := s.token(t, "alice", tokens.Operator)
 	ctx := context.Background()
