@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -199,6 +200,44 @@ type LeaderInfo struct {
 	// LastTerm says how the answering server's last term ended, while it
 	// does not lead (none before it ever led).
 	LastTerm *TermEnd `json:"last_term,omitempty"`
+}
+
+// MixedConfigs warns, on a follower, of the pools of its config (pools)
+// the leader's lacks (the leader recorded its pools with its term): no
+// server evaluates them, launches for their floors or ends their
+// instances until one whose config has them leads, as in a rollout left
+// half done. "" when there are none, or the leader recorded none.
+// `spillway status` and the page both say it.
+func (l *LeaderInfo) MixedConfigs(pools []PoolSummary) string {
+	lacks := l.lacks(pools)
+	if len(lacks) == 0 {
+		return ""
+	}
+	what, it, its := "pool "+lacks[0], "it", "its"
+	if len(lacks) > 1 {
+		what, it, its = "pools "+strings.Join(lacks, ", "), "them", "their"
+	}
+	return fmt.Sprintf("mixed configs: the leader, %s, runs a config without %s, which this server's has: no server evaluates %s, launches for %s floors or ends %s instances until one whose config has %s leads; roll the config out to every server",
+		l.Holder, what, it, its, its, it)
+}
+
+// Lacks says whether the leader's config, as it recorded it, lacks pool
+// (false when this server leads, none does or the leader recorded none).
+func (l *LeaderInfo) Lacks(pool string) bool {
+	return len(l.lacks([]PoolSummary{{Name: pool}})) == 1
+}
+
+func (l *LeaderInfo) lacks(pools []PoolSummary) []string {
+	if l == nil || l.Leads || l.Holder == "" || l.Pools == nil {
+		return nil
+	}
+	var lacks []string
+	for _, p := range pools {
+		if !slices.Contains(l.Pools, p.Name) {
+			lacks = append(lacks, p.Name)
+		}
+	}
+	return lacks
 }
 
 // TermEnd is how a server's term of the leader lease ended.

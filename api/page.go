@@ -119,6 +119,9 @@ type pageData struct {
 	// one): a follower's page says so, as its pools are not evaluated
 	// here.
 	Leader *LeaderInfo
+	// MixedConfigs warns of this server's pools the leader's config
+	// lacks (LeaderInfo.MixedConfigs), as spillway status does.
+	MixedConfigs string
 	// RefreshMS is how often refresh.js reloads the page, in milliseconds.
 	RefreshMS int64
 	// Unconfigured, UnconfiguredOmitted and UnconfiguredUnknown are the
@@ -155,6 +158,9 @@ type poolPage struct {
 	// Attention says, for the overview, what about the pool is wrong:
 	// figures unknown or old, signals stale.
 	Attention []string
+	// LeaderLacks says the leader's config lacks the pool: no server
+	// evaluates it.
+	LeaderLacks bool
 }
 
 type instanceGroup struct {
@@ -238,7 +244,8 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 	}
 	now := s.clock.Now()
 	d := &pageData{Viewer: v, Cluster: st.Cluster, Now: now, DryRun: st.DryRun, Leader: st.Leader,
-		Unconfigured: st.Unconfigured, UnconfiguredOmitted: st.UnconfiguredOmitted, UnconfiguredUnknown: st.UnconfiguredUnknown}
+		Unconfigured: st.Unconfigured, UnconfiguredOmitted: st.UnconfiguredOmitted, UnconfiguredUnknown: st.UnconfiguredUnknown,
+		MixedConfigs: st.Leader.MixedConfigs(st.Pools)}
 	for _, ps := range st.Pools {
 		det, err := s.be.Pool(ctx, ps.Name)
 		if err != nil {
@@ -257,6 +264,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		pp.Late, pp.Overdue, pp.Age = det.Snapshot.Late(now), det.Snapshot.Overdue(now), Duration(now.Sub(det.Snapshot.Time).Round(time.Second))
 		pp.WaitingOn, pp.TickWait = det.Snapshot.WaitingOn(now), det.Snapshot.TickWait()
 		pp.Attention = attention(det.Snapshot, pp.Late, pp.Age)
+		pp.LeaderLacks = st.Leader.Lacks(ps.Name)
 		pp.Groups = groupInstances(det.Instances)
 		for _, i := range det.Instances {
 			if i.State != "terminating" {

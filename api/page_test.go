@@ -520,6 +520,37 @@ func TestPageSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 	}
 }
 
+// TestPageWarnsOfMixedConfigs: with the configs rolled out to one server
+// only (the leader's with pool train, the follower's with train and
+// train2), spillway status on the follower warned of mixed configs and
+// its page did not: it said the leader read train2's GPUs and queue,
+// though no server evaluates the pool. The page warns as the CLI does,
+// and says so at the pool; a leader that recorded no pools (an older
+// version) or has them all draws no warning.
+func TestPageWarnsOfMixedConfigs(t *testing.T) {
+	m := apitest.NewMemory("acme", func() time.Time { return apitest.FixtureTime })
+	m.AddPool(api.PoolDetail{Name: "train"}, nil)
+	m.AddPool(api.PoolDetail{Name: "train2"}, nil)
+	e := newEnvWith(t, api.Options{Backend: m, AnonymousRead: true})
+	m.SetLeader(&api.LeaderInfo{Holder: "spw-a", Epoch: 7, This: "spw-b", Pools: []string{"train"}})
+	_, body := newBrowser(e).get("/")
+	for _, want := range []string{
+		`<p class="error" role="alert" id="mixed-configs">mixed configs: the leader, spw-a, runs a config without pool train2, which this server&#39;s has: no server evaluates it, launches for its floors or ends its instances until one whose config has it leads; roll the config out to every server.</p>`,
+		`<p class="error" id="eval-train2">Not evaluated by this server yet (it follows, and the leader, spw-a, runs a config without pool train2: no server evaluates it): the on-prem and queue figures are unknown.</p>`,
+		`<p class="error" id="eval-train">Not evaluated by this server yet (it follows: the leader reads the on-prem GPUs and the queue): the on-prem and queue figures are unknown.</p>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page of a follower whose leader lacks train2 lacks %s", want)
+		}
+	}
+	for _, pools := range [][]string{nil, {"train", "train2"}} {
+		m.SetLeader(&api.LeaderInfo{Holder: "spw-a", Epoch: 7, This: "spw-b", Pools: pools})
+		if _, body := newBrowser(e).get("/"); strings.Contains(body, `id="mixed-configs"`) || strings.Contains(body, "runs a config without") {
+			t.Errorf("with the leader's pools %q the page warns of mixed configs", pools)
+		}
+	}
+}
+
 // TestPageOverviewFlagsPools: with 50 pools the on-call scrolled through
 // 50 sections, each a screen or more, to find the one in trouble. A page
 // of several pools opens with one row a pool, linking to its section,

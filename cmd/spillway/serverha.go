@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -280,37 +279,6 @@ func lastTermLine(l *api.LeaderInfo) string {
 	return line
 }
 
-// leaderLine says who leads, for `spillway status`. A server that
-// stopped acting while the database still holds its term (its renewals
-// failed: it stops a fifth of the TTL before the term can end there, and
-// nobody may take the lease until it does) is nobody's follower: the line
-// said "leader A (epoch 5); answered by follower A" while no server acted.
-// mixedConfigLine warns, on a follower, of pools its config has and the
-// leader's lacks (the leader recorded its pools with its term): no server
-// evaluates them, launches for their floors or ends their instances until
-// one whose config has them leads, as in a rollout left half done. "" when
-// there are none, or the leader recorded none.
-func mixedConfigLine(l *api.LeaderInfo, pools []api.PoolSummary) string {
-	if l.Leads || l.Holder == "" || l.Pools == nil {
-		return ""
-	}
-	var lacks []string
-	for _, p := range pools {
-		if !slices.Contains(l.Pools, p.Name) {
-			lacks = append(lacks, p.Name)
-		}
-	}
-	if len(lacks) == 0 {
-		return ""
-	}
-	what, it, its := "pool "+lacks[0], "it", "its"
-	if len(lacks) > 1 {
-		what, it, its = "pools "+strings.Join(lacks, ", "), "them", "their"
-	}
-	return fmt.Sprintf("mixed configs: the leader, %s, runs a config without %s, which this server's has: no server evaluates %s, launches for %s floors or ends %s instances until one whose config has %s leads; roll the config out to every server",
-		l.Holder, what, it, its, its, it)
-}
-
 // poolNames is the names of cfg's pools, as the lease records them.
 func poolNames(cfg *config.Config) []string {
 	names := make([]string, len(cfg.Pools))
@@ -320,6 +288,11 @@ func poolNames(cfg *config.Config) []string {
 	return names
 }
 
+// leaderLine says who leads, for `spillway status`. A server that
+// stopped acting while the database still holds its term (its renewals
+// failed: it stops a fifth of the TTL before the term can end there, and
+// nobody may take the lease until it does) is nobody's follower: the line
+// said "leader A (epoch 5); answered by follower A" while no server acted.
 func leaderLine(l *api.LeaderInfo) string {
 	switch {
 	case l.Error != "":

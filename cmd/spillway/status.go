@@ -67,7 +67,7 @@ overdue while its tick waits on a cloud call says which provider's.
 					if line := lastTermLine(l); line != "" {
 						fmt.Fprintln(tw, line)
 					}
-					if line := mixedConfigLine(l, st.Pools); line != "" {
+					if line := l.MixedConfigs(st.Pools); line != "" {
 						fmt.Fprintln(tw, line)
 					}
 				}
