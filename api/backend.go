@@ -155,8 +155,11 @@ type Status struct {
 	// too, their State "no row" and their price unknown (0). The API answers
 	// the StatusUnconfigured launched first; UnconfiguredOmitted
 	// counts the rest (GET /v1/instances?pool=NAME lists them). Only the
-	// leader's config counts: a follower answers none, and
-	// UnconfiguredUnknown says so and names the leader to ask.
+	// leader's config counts: a follower answers the open rows of pools
+	// the leader's config lacks, as the leader recorded its pools with its
+	// term, and UnconfiguredUnknown says the leader names those no row
+	// records (when the leader recorded no pools, none, and
+	// UnconfiguredUnknown says only the leader knows, naming it).
 	Unconfigured        []UnconfiguredInstance `json:"unconfigured,omitempty"`
 	UnconfiguredOmitted int                    `json:"unconfigured_omitted,omitempty"`
 	UnconfiguredUnknown string                 `json:"unconfigured_unknown,omitempty"`

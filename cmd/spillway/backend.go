@@ -66,28 +66,46 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 
 // unconfigured sets st's instances of pools this server's config lacks,
 // which the sweeper keeps and which bill with no pool to drain or end
-// them; a follower, whose config is not the one that counts, says only
-// the leader knows.
+// them. On a follower the leader's config counts: when the leader
+// recorded its pools with its term, the follower lists the open rows of
+// pools it lacks, and says those no row records are the leader's to
+// name; else it says only the leader knows.
 func (b *backend) unconfigured(ctx context.Context, st *api.Status, lease *leaseRead) error {
 	if b.elector != nil {
 		if _, leads := b.elector.Acting(); !leads {
-			st.UnconfiguredUnknown = onlyTheLeaderLacks(lease.get(ctx))
+			li := lease.get(ctx)
+			if li.Error != "" || li.Holder == "" || li.Holder == li.This || li.Pools == nil {
+				st.UnconfiguredUnknown = onlyTheLeaderLacks(li)
+				return nil
+			}
+			lacks := func(pool string) bool { return !slices.Contains(li.Pools, pool) }
+			if err := b.unconfiguredRows(ctx, st, lacks, nil); err != nil {
+				return err
+			}
+			st.UnconfiguredUnknown = theLeaderLacks(li, len(st.Unconfigured) > 0)
 			return nil
 		}
 	}
+	lacks := func(pool string) bool { _, ok := b.sched.PoolSpec(pool); return !ok }
+	var kept []api.UnconfiguredInstance
+	for _, k := range b.sched.KeptForIntents() {
+		kept = append(kept, apiKeptForIntent(k))
+	}
+	return b.unconfiguredRows(ctx, st, lacks, kept)
+}
+
+// unconfiguredRows sets st's instances of the open rows of pools lacks
+// says the config lacks, and kept, launched first first, bounded.
+func (b *backend) unconfiguredRows(ctx context.Context, st *api.Status, lacks func(pool string) bool, kept []api.UnconfiguredInstance) error {
 	rows, err := b.store.Instances(ctx, state.InstanceFilter{Live: true})
 	if err != nil {
 		return err
 	}
-	var all []api.UnconfiguredInstance
+	all := kept
 	for _, r := range rows {
-		if _, ok := b.sched.PoolSpec(r.Pool); ok {
-			continue
+		if lacks(r.Pool) {
+			all = append(all, apiUnconfigured(r, st.Time))
 		}
-		all = append(all, apiUnconfigured(r, st.Time))
-	}
-	for _, k := range b.sched.KeptForIntents() {
-		all = append(all, apiKeptForIntent(k))
 	}
 	slices.SortStableFunc(all, func(a, b api.UnconfiguredInstance) int { return a.Since.Compare(b.Since) })
 	if len(all) > api.StatusUnconfigured {
@@ -131,6 +149,18 @@ func onlyTheLeaderLacks(li *api.LeaderInfo) string {
 		return fmt.Sprintf("this server (%s) does not lead, and no server holds the lease now (a failover): %s; ask again once one does", li.This, what)
 	}
 	return fmt.Sprintf("this server (%s) does not lead: %s; ask the leader, %s", li.This, what, li.Holder)
+}
+
+// theLeaderLacks is a follower's Status.UnconfiguredUnknown when the
+// leader recorded its pools: the follower lists the open rows of pools the
+// leader's config lacks (listed says it found some); those kept for a
+// launch that no row records are known to the leader's sweeper only.
+func theLeaderLacks(li *api.LeaderInfo, listed bool) string {
+	what := "no open row is of a pool the leader's (" + li.Holder + ") config lacks, as it recorded them with its term"
+	if listed {
+		what = "listed are the open rows of pools the leader's (" + li.Holder + ") config lacks, as it recorded them with its term: its sweeper keeps them, and no pool of it drains or ends them"
+	}
+	return fmt.Sprintf("this server (%s) does not lead: %s; an instance the sweeper keeps for a launch of such a pool that no row records is the leader's to name: ask the leader, %s", li.This, what, li.Holder)
 }
 
 func (b *backend) Pool(ctx context.Context, name string) (api.PoolDetail, error) {

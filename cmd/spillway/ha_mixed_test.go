@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/internal/fixture"
+	"github.com/spillway-io/spillway/state"
+	"github.com/spillway-io/spillway/state/postgres"
 )
 
 // TestHAFollowerNamesThePoolsTheLeaderLacks: a rollout half done, the
@@ -57,5 +60,50 @@ func TestHAFollowerNamesThePoolsTheLeaderLacks(t *testing.T) {
 	}
 	if out, _, err := runCLI(t, "status", "--server", p.lead.url); err != nil || strings.Contains(out, "mixed configs") {
 		t.Errorf("spillway status on the leader: %v\n%s\nwant no word of mixed configs (its pools are all the leader's)", err, out)
+	}
+}
+
+// TestHAFollowerListsTheRowsOfPoolsTheLeaderLacks: a rollout half done,
+// the leader runs a config with pool train only, the follower one with
+// train and train2, and an open row of train2 (on a provider neither
+// config has, so no sweep ends it) bills, kept by the leader's sweeper.
+// The follower's status said only the leader knew of such instances,
+// though it knows the leader's pools: it lists the rows of pools the
+// leader lacks (not train's), in the API, spillway status and the page,
+// and says the leader names those no row records.
+func TestHAFollowerListsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
+	launched := time.Now().Add(-time.Hour).Truncate(time.Second)
+	p := startHAPairOf(t, "ha_mixed_rows", 1, 2, func(pg *fixture.Postgres, db string) {
+		st, err := postgres.Open(t.Context(), pg.DSN(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		row := func(id, pool string) state.Instance {
+			return state.Instance{ID: id, Provider: "aws-old", Pool: pool, Offering: "aws-old-p4d", InstanceType: "p4d.24xlarge",
+				State: state.InstanceRunning, GPUs: 8, PricePerHour: 32.77, LaunchedAt: launched, JoinedAt: launched, UpdatedAt: launched}
+		}
+		if err := st.PutInstances(t.Context(), []state.Instance{row("i-0train2", "train2"), row("i-0train", "train")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	st, err := p.client(p.follow).Status(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Unconfigured) != 1 || st.Unconfigured[0].ID != "i-0train2" || st.Unconfigured[0].Pool != "train2" || st.Unconfigured[0].CostSoFar < 32 ||
+		!strings.Contains(st.UnconfiguredUnknown, "is the leader's to name: ask the leader, "+p.leader) {
+		t.Fatalf("the follower's unconfigured: %+v (%q); want train2's row i-0train2, about $32.77 so far, and the leader naming those no row records", st.Unconfigured, st.UnconfiguredUnknown)
+	}
+	t.Setenv("SPILLWAY_TOKEN", p.token)
+	out, _, err := runCLI(t, "status", "--server", p.follow.url)
+	for _, want := range []string{"instances of pools not in the leader's config (kept", "  pool train2: aws-old i-0train2 (aws-old-p4d, running)"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("spillway status on the follower: %v\n%s\nwant %q", err, out, want)
+		}
+	}
+	page := followerPage(t, p)
+	if want := "<h2>Instances of pools not in the leader's config</h2>"; !strings.Contains(page, want) || !strings.Contains(page, "<td>i-0train2</td>") {
+		t.Errorf("the follower's page lacks %s and i-0train2:\n%s", want, page)
 	}
 }

@@ -256,16 +256,23 @@ func heldLine(h api.Held) string {
 // this server's config lacks and what to do about them, or, from a
 // follower, who knows.
 func unconfiguredLines(tw *tabwriter.Writer, st api.Status) {
-	if u := st.UnconfiguredUnknown; u != "" {
-		fmt.Fprintf(tw, "\ninstances of pools not in the config: %s\n", oneLine(u, 400))
-		return
-	}
+	u := st.UnconfiguredUnknown
 	if len(st.Unconfigured) == 0 {
+		if u != "" {
+			fmt.Fprintf(tw, "\ninstances of pools not in the config: %s\n", oneLine(u, 400))
+		}
 		return
 	}
-	fmt.Fprintln(tw, "\ninstances of pools not in this server's config (kept, never swept, billing: no pool here drains or ends them):")
+	if u != "" { // a follower's list, of pools the leader's config lacks
+		fmt.Fprintln(tw, "\ninstances of pools not in the leader's config (kept, never swept, billing: no pool of the leader drains or ends them):")
+	} else {
+		fmt.Fprintln(tw, "\ninstances of pools not in this server's config (kept, never swept, billing: no pool here drains or ends them):")
+	}
 	for _, in := range st.Unconfigured {
 		fmt.Fprintf(tw, "  %s\n", unconfiguredLine(in, st.Time))
+	}
+	if u != "" {
+		fmt.Fprintf(tw, "  %s\n", oneLine(u, 400))
 	}
 	if n := st.UnconfiguredOmitted; n > 0 {
 		fmt.Fprintf(tw, "  … and %s, not shown: spillway instances --pool POOL lists each pool's\n", policyPlural(n, "more instance"))
