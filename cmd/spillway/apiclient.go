@@ -79,6 +79,11 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 			return nil, usagef("--token-file %s is %d bytes: it should hold one token (from `spillway token create`)", f.tokenFile, len(b))
 		}
 		f.token = strings.TrimSpace(string(b))
+		if f.token == "" {
+			// Sent without one, the server's 401 would read "no token
+			// given: pass --token-file", which was passed.
+			return nil, usagef("--token-file %s holds no token (%d bytes, all blank): it should hold one token, as `spillway token create` printed it", f.tokenFile, len(b))
+		}
 	}
 	if first, _, spaced := strings.Cut(f.token, " "); spaced || strings.ContainsAny(f.token, "\t\r\n") {
 		// Pasted from a curl command ("Bearer spw_…"), or two tokens: the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,6 +82,10 @@ func TestExitStatus(t *testing.T) {
 	t.Setenv("SPILLWAY_SERVER", url)
 	t.Setenv("SPILLWAY_TOKEN", toks[tokens.Operator])
 	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
+	blankFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(blankFile, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	create := []string{"burst", "create", "--pool", "training", "--gpus", "1", "--for", "1h", "--reason", "INC-9"}
 	with := func(flag, value string) []string {
 		args := slices.Clone(create)
@@ -120,6 +125,9 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"decisions", "--since", ""}, 2, "spillway: --since is empty"},
 		{append(slices.Clone(create), "--offering", ""), 2, "spillway: --offering is empty"},
 		{[]string{"status", "--token-file", ""}, 2, "spillway: --token-file is empty"},
+		// A file that holds no token (a token create whose output went
+		// elsewhere): said so, not sent to the server without one.
+		{[]string{"status", "--token-file", blankFile}, 2, "spillway: --token-file " + blankFile + " holds no token (2 bytes, all blank)"},
 		{[]string{"server", "--config", "spillway.yaml", "--log-level", "loud"}, 2, `spillway: --log-level "loud": want debug, info, warn or error`},
 		// The local commands' own checks of their flags' values.
 		{[]string{"emulator", "--ec2", "127.0.0.1:0", "--fault-rate", "2"}, 2, "spillway: --fault-rate 2 is out of range: want a fraction from 0 to 1"},
