@@ -551,11 +551,7 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	}
 	fmt.Fprintf(w, "  waste         %s\n", waste)
 	fmt.Fprintf(w, "  pending       %s, %s\n", policyPlural(s.PendingJobs, "job"), policyPlural(s.PendingGPUs, "GPU"))
-	sizes := "unknown (not every source lists each job's GPUs): pending GPUs are read as one-GPU jobs"
-	if s.PendingJobGPUs != nil {
-		sizes = signalsSizes(s.PendingJobGPUs)
-	}
-	fmt.Fprintf(w, "  job sizes     %s\n", sizes)
+	fmt.Fprintf(w, "  job sizes     %s\n", signalsSnapshotSizes(s))
 	waits := "unknown (not every source gives each job's wait): launches for the queue wait on its oldest job"
 	if s.PendingJobWaitSeconds != nil {
 		waits = "known for each job: the youngest are left to on-prem, launches only for those that would wait past the target"
@@ -574,6 +570,19 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	for _, st := range s.Stale {
 		fmt.Fprintf(w, "    - %s\n", indentRest(st, "      "))
 	}
+}
+
+// signalsSnapshotSizes says what the policy knows of the pending jobs'
+// sizes. An empty queue reads as none, not as unknown: the snapshot
+// carries no list then, even from sources that list each job's GPUs.
+func signalsSnapshotSizes(s snapshotJSON) string {
+	switch {
+	case s.PendingJobGPUs != nil:
+		return signalsSizes(s.PendingJobGPUs)
+	case s.PendingJobs == 0 && s.PendingGPUs == 0:
+		return "none: nothing pending"
+	}
+	return "unknown (not every source lists each job's GPUs): pending GPUs are read as one-GPU jobs"
 }
 
 // signalsDetailIndent is the column of what a source's line says under it
