@@ -552,11 +552,7 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 	fmt.Fprintf(w, "  waste         %s\n", waste)
 	fmt.Fprintf(w, "  pending       %s, %s\n", policyPlural(s.PendingJobs, "job"), policyPlural(s.PendingGPUs, "GPU"))
 	fmt.Fprintf(w, "  job sizes     %s\n", signalsSnapshotSizes(s))
-	waits := "unknown (not every source gives each job's wait): launches for the queue wait on its oldest job"
-	if s.PendingJobWaitSeconds != nil {
-		waits = "known for each job: the youngest are left to on-prem, launches only for those that would wait past the target"
-	}
-	fmt.Fprintf(w, "  job waits     %s\n", waits)
+	fmt.Fprintf(w, "  job waits     %s\n", signalsSnapshotWaits(s))
 	wait := signalsDur(time.Duration(s.OldestWaitSeconds * float64(time.Second)))
 	if !signalsWaitKnown(r.Sources) {
 		wait += " (no source reports waits)"
@@ -583,6 +579,18 @@ func signalsSnapshotSizes(s snapshotJSON) string {
 		return "none: nothing pending"
 	}
 	return "unknown (not every source lists each job's GPUs): pending GPUs are read as one-GPU jobs"
+}
+
+// signalsSnapshotWaits says what the policy knows of the pending jobs'
+// waits; an empty queue reads as none, as for their sizes.
+func signalsSnapshotWaits(s snapshotJSON) string {
+	switch {
+	case s.PendingJobWaitSeconds != nil:
+		return "known for each job: the youngest are left to on-prem, launches only for those that would wait past the target"
+	case s.PendingJobs == 0 && s.PendingGPUs == 0:
+		return "none: nothing pending"
+	}
+	return "unknown (not every source gives each job's wait): launches for the queue wait on its oldest job"
 }
 
 // signalsDetailIndent is the column of what a source's line says under it

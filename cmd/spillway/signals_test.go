@@ -276,22 +276,25 @@ func TestSignalsCheckJobWaits(t *testing.T) {
 }
 
 // TestSignalsCheckEmptyQueueSizes: a queue that lists each job's GPUs
-// and has none pending reads "job sizes none" on its line; the snapshot
-// says none too, not that no source lists them.
+// and wait and has none pending reads "job sizes none" on its line; the
+// snapshot says none too, not that no source lists them.
 func TestSignalsCheckEmptyQueueSizes(t *testing.T) {
 	signalsLeakCheck(t)
 	agent, _, _, _ := signalsAgent(t, "gpu-01")
 	queue := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"queue": {"jobs": [], "oldest_wait": 0}}`)
+		fmt.Fprint(w, `{"queue": {"jobs": [], "waits": []}}`)
 	}))
 	t.Cleanup(queue.Close)
-	// The queue alone: the command source lists no job.
-	httpOnly, _, _ := strings.Cut(signalsFile(agent.URL, queue.URL, ""), "  - type: command")
-	out, stderr, err := runSignals(t.Context(), "check", writeSignalsFile(t, httpOnly))
+	out, stderr, err := runSignals(t.Context(), "check", writeSignalsFile(t, signalsPool(agent.URL)+fmt.Sprintf(`  - type: http
+    http:
+      url: %s/queue
+      job_gpus: queue.jobs
+      job_wait_seconds: queue.waits
+`, queue.URL)))
 	if err != nil {
 		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
 	}
-	for _, want := range []string{"): 0 jobs, 0 GPUs, job sizes none, oldest wait 0s\n", "job sizes     none: nothing pending\n"} {
+	for _, want := range []string{"): 0 jobs, 0 GPUs, job sizes none, ", "job sizes     none: nothing pending\n", "job waits     none: nothing pending\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
