@@ -170,6 +170,9 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 		Results:     make([]Result, len(b.Policies)),
 	}
 	rep.Notes = TraceNotes(&b.Pool, b.Trace)
+	if n := QuotaShort(&b.Pool, b.Cloud, b.Trace); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	var mu sync.Mutex
 	done := make([]float64, len(b.Policies))
 	// report sends the mean fraction done over every run so far: the

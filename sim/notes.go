@@ -2,7 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
@@ -139,4 +141,97 @@ func newLifeWindow(pool *policy.Pool) (lw lifeWindow, ok bool) {
 // window even on the fastest offering.
 func (lw lifeWindow) outlasts(d time.Duration) bool {
 	return float64(d)/lw.perf > float64(lw.window)
+}
+
+// QuotaShort says which of a trace's jobs no offering can hold within its
+// provider's quota (Cloud.Quota, per provider and per provider/region), as
+// a note for the report ("" when none, or no quotas): a job spans
+// instances of one offering only, so one that needs more of an offering's
+// GPUs than its quota allows runs only on-prem, and a policy that rents
+// for it holds instances that wait, idle, for a gang the quota never
+// completes (the policies are shown such jobs as demand: a server learns
+// quotas from the providers' refusals). Those larger than on-prem too
+// never start: the backtest counts them as never served (runsNowhere).
+func QuotaShort(pool *policy.Pool, cloud *Cloud, tr *trace.Trace) string {
+	if cloud == nil || len(cloud.Quota) == 0 || len(pool.Offerings) == 0 {
+		return ""
+	}
+	short := map[int]bool{}
+	n, largest, nowhere := 0, 0, 0
+	for _, j := range tr.Jobs {
+		if j.GPUs <= 0 || policy.CloudHolds(pool, j.GPUs) != "" {
+			continue // never served, or on-prem's alone: the other notes say so
+		}
+		s, ok := short[j.GPUs]
+		if !ok {
+			s = !quotaHolds(pool, cloud.Quota, j.GPUs)
+			short[j.GPUs] = s
+		}
+		if s {
+			n++
+			largest = max(largest, j.GPUs)
+			if j.GPUs > pool.OnPrem.GPUs() {
+				nowhere++
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	where := "only on-prem runs them"
+	if n == 1 {
+		where = "only on-prem runs it"
+	}
+	switch {
+	case nowhere == 1 && n == 1:
+		where = fmt.Sprintf("it is larger than on-prem's %d GPUs too, so it runs nowhere: the backtest counts it as never served", pool.OnPrem.GPUs())
+	case nowhere == 1:
+		where += fmt.Sprintf(", and the one larger than its %d GPUs runs nowhere: the backtest counts it as never served", pool.OnPrem.GPUs())
+	case nowhere > 1:
+		where += fmt.Sprintf(", and the %d larger than its %d GPUs run nowhere: the backtest counts them as never served", nowhere, pool.OnPrem.GPUs())
+	}
+	them := "them"
+	if n == 1 {
+		them = "it"
+	}
+	return fmt.Sprintf("no provider's quota holds %d GPUs of one offering (simulate.cloud.quota: %s): %s of the trace's %d, up to %d GPUs, cannot run on the cloud: %s; "+
+		"a policy that rents for %s holds instances idle, waiting for a gang the quota never completes (see its GPU-hours paid and not used)",
+		largest, quotaList(cloud.Quota), Counted(n, "job", "jobs"), len(tr.Jobs), largest, where, them)
+}
+
+// quotaHolds reports whether some offering that takes a job of g GPUs
+// (policy.CloudHolds' rule: whole, or spanning instances of at least
+// span.min_gpus, the largest only with whole_jobs) has the instances it
+// needs within its provider's and region's quotas.
+func quotaHolds(pool *policy.Pool, quota map[string]int, g int) bool {
+	maxG := 0
+	for _, o := range pool.Offerings {
+		maxG = max(maxG, o.GPUs)
+	}
+	for _, o := range pool.Offerings {
+		if o.GPUs <= 0 || (g > o.GPUs && (o.GPUs < pool.SpanMin() || (pool.WholeJobs && (g <= maxG || o.GPUs != maxG)))) {
+			continue
+		}
+		need := (g + o.GPUs - 1) / o.GPUs * o.GPUs
+		fits := true
+		for _, key := range [2]string{o.Provider, o.Provider + "/" + o.Region} {
+			if q, ok := quota[key]; ok && need > q {
+				fits = false
+			}
+		}
+		if fits {
+			return true
+		}
+	}
+	return false
+}
+
+// quotaList is the quotas as "aws-east 24, ali-hz 16", sorted by key.
+func quotaList(quota map[string]int) string {
+	keys := slices.Sorted(maps.Keys(quota))
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = fmt.Sprintf("%s %d", k, quota[k])
+	}
+	return strings.Join(items, ", ")
 }

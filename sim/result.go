@@ -82,7 +82,10 @@ type Result struct {
 	// JobsNeverServed never started because they fit neither on-prem nor
 	// in any capacity the pool may rent (policy.CloudHolds), or are larger
 	// than on-prem and outlast every cloud instance (lifeWindow: never
-	// queued); they are left out of the wait percentiles. NeverServedGPUs is the largest of them
+	// queued), or are larger than on-prem and than any offering's
+	// provider quota lets a gang of it be (Cloud.Quota, QuotaShort: the
+	// policies see them as demand, as a server that learns quotas from
+	// refusals does); they are left out of the wait percentiles. NeverServedGPUs is the largest of them
 	// and NeverServedWhy says why it cannot run.
 	JobsNeverServed int    `json:"jobs_never_served"`
 	NeverServedGPUs int    `json:"never_served_largest_gpus,omitempty"`
@@ -178,10 +181,29 @@ func (s *state) finishRun() {
 // rules: it is larger than on-prem, and the policy rents nothing
 // (onprem-only), or no capacity the pool may rent holds it
 // (policy.CloudHolds), or every cloud run of it ends before it finishes
-// (jobState.nowhere).
+// (jobState.nowhere), or no offering's provider quota lets a gang of it
+// be (quotaShort).
 func (s *state) runsNowhere(j int) bool {
 	g := s.jobs[j].GPUs
-	return g > s.on.total() && (s.rentsNothing || s.js[j].nowhere || s.unservable(s.cloudSize(j)))
+	return g > s.on.total() && (s.rentsNothing || s.js[j].nowhere || s.unservable(s.cloudSize(j)) || s.quotaShort(s.cloudSize(j)))
+}
+
+// quotaShort reports whether no offering that takes a job of g GPUs has
+// the instances it needs within the cloud model's quotas (quotaHolds),
+// remembered per size.
+func (s *state) quotaShort(g int) bool {
+	if s.cloud == nil || len(s.cloud.c.Quota) == 0 || g <= 0 {
+		return false
+	}
+	short, ok := s.quotaShortOf[g]
+	if !ok {
+		if s.quotaShortOf == nil {
+			s.quotaShortOf = map[int]bool{}
+		}
+		short = !quotaHolds(s.pool, s.cloud.c.Quota, g)
+		s.quotaShortOf[g] = short
+	}
+	return short
 }
 
 // neverServedWhy says why job j, which runs nowhere, cannot run.
@@ -192,6 +214,9 @@ func (s *state) neverServedWhy(j int) string {
 	c, why := cloudShape(s.shapes, &s.jobs[j])
 	if why == "" {
 		why = policy.CloudHolds(s.pool, c)
+	}
+	if why == "" && s.quotaShort(c) {
+		why = fmt.Sprintf("no provider's quota (simulate.cloud.quota) holds %d GPUs of one offering", c)
 	}
 	if why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)

@@ -238,6 +238,9 @@ type state struct {
 	// unservableOf remembers, per job size larger than on-prem, whether
 	// nothing the pool may rent holds it (policy.CloudHolds).
 	unservableOf map[int]bool
+	// quotaShortOf remembers, per job size, whether no offering's
+	// provider quota holds it (quotaShort).
+	quotaShortOf map[int]bool
 	// listed is the pool as a baseline's operator lists it
 	// (operatorOfferings), and unlistedOf remembers, per size, whether
 	// none of its offerings holds it (state.unlisted).
