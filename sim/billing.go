@@ -14,6 +14,9 @@ type BudgetPeriod struct {
 	End       time.Time `json:"end"`
 	BudgetUSD float64   `json:"budget_usd"`
 	SpendUSD  float64   `json:"spend_usd"`
+	// Soft is set when the budget is soft (budget.mode: soft), which
+	// never cuts running work for money, so a period can go over.
+	Soft bool `json:"soft,omitempty"`
 }
 
 // cheapestPerGPUHour is the lowest price per useful GPU-hour on offer:
@@ -93,7 +96,7 @@ func (s *state) closePeriod(end time.Time) {
 	for _, ii := range s.alive {
 		spend += s.periodShare(s.inst(ii), end)
 	}
-	s.res.BudgetPeriods = append(s.res.BudgetPeriods, BudgetPeriod{Start: s.periodStart, End: s.periodEnd, BudgetUSD: b.Amount, SpendUSD: spend})
+	s.res.BudgetPeriods = append(s.res.BudgetPeriods, BudgetPeriod{Start: s.periodStart, End: s.periodEnd, BudgetUSD: b.Amount, SpendUSD: spend, Soft: b.Soft()})
 }
 
 // spend is what the policy is told it spent in the budget period: what

@@ -302,7 +302,7 @@ func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
 		for i, bp := range periods {
 			items[i] = bp.Start.Format(time.DateOnly) + " " + share(bp)
 		}
-		fmt.Fprintf(w, " %s.", strings.Join(items, "; "))
+		fmt.Fprintf(w, " %s.%s", strings.Join(items, "; "), softOver(periods))
 		return
 	}
 	// Shares are compared to the cent: a hard budget spends many periods
@@ -321,8 +321,22 @@ func writeBudgetPeriods(w io.Writer, pol string, periods []BudgetPeriod) {
 			near++
 		}
 	}
-	fmt.Fprintf(w, " %d periods from %s to %s; the highest %s from %s; %d reached 95%% of their budget without going over, %d went over; --json lists each (budget_periods).",
-		len(periods), periods[0].Start.Format(time.DateOnly), periods[len(periods)-1].End.Format(time.DateOnly), share(top), top.Start.Format(time.DateOnly), near, over)
+	fmt.Fprintf(w, " %d periods from %s to %s; the highest %s from %s; %d reached 95%% of their budget without going over, %d went over; --json lists each (budget_periods).%s",
+		len(periods), periods[0].Start.Format(time.DateOnly), periods[len(periods)-1].End.Format(time.DateOnly), share(top), top.Start.Format(time.DateOnly), near, over, softOver(periods))
+}
+
+// softOver says why a soft budget's periods went over, after the list of
+// them ("" when none went over, or the budget is hard): a soft budget
+// never cuts running work for money, so what runs on past a period's end
+// bills on into the next, whatever that one's amount.
+func softOver(periods []BudgetPeriod) string {
+	for _, bp := range periods {
+		if bp.Soft && bp.SpendUSD > bp.BudgetUSD+1e-9 {
+			return " A soft budget (budget.mode: soft) goes OVER by design: it admits no launch beyond what remains, but never cuts running work for money, " +
+				"so instances that run on past a period's end bill on into the next, over its amount if need be."
+		}
+	}
+	return ""
 }
 
 // hours writes GPU-hours for the table: whole, with thousands separators.

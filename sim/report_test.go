@@ -307,7 +307,16 @@ func TestWritePlotClipsAQueueThatNeverDrains(t *testing.T) {
 
 // TestBudgetPeriodsLine: up to a year of monthly periods are listed one by
 // one; more (daily budgets, long traces) are summed up in one short line.
+// A soft budget's periods that went over are followed by why.
 func TestBudgetPeriodsLine(t *testing.T) {
+	const softWhy = " A soft budget (budget.mode: soft) goes OVER by design: it admits no launch beyond what remains, but never cuts running work for money, " +
+		"so instances that run on past a period's end bill on into the next, over its amount if need be."
+	soft := func(ps []BudgetPeriod) []BudgetPeriod {
+		for k := range ps {
+			ps[k].Soft = true
+		}
+		return ps
+	}
 	day := func(k int) time.Time { return time.Date(2026, 1, 1+k, 0, 0, 0, 0, time.UTC) }
 	periods := func(n int, spend func(k int) float64) []BudgetPeriod {
 		ps := make([]BudgetPeriod, n)
@@ -330,9 +339,16 @@ func TestBudgetPeriodsLine(t *testing.T) {
 				"2026-01-12 $11.00 of $100.00 (11%)."},
 		{"an over listed", periods(2, func(k int) float64 { return 100.5 * float64(k) }),
 			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $100.50 of $100.00 (100% OVER)."},
+		{"a soft over listed", soft(periods(2, func(k int) float64 { return 100.5 * float64(k) })),
+			"\np: spend per budget period: 2026-01-01 $0.00 of $100.00 (0%); 2026-01-02 $100.50 of $100.00 (100% OVER)." + softWhy},
+		{"a soft within listed", soft(periods(1, func(int) float64 { return 62 })),
+			"\np: spend per budget period: 2026-01-01 $62.00 of $100.00 (62%)."},
 		{"thirteen summed up", periods(13, func(k int) float64 { return []float64{10, 96, 99, 20, 100, 5, 101, 0, 0, 0, 0, 0, 3}[k] }),
 			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $101.00 of $100.00 (101% OVER) from 2026-01-07; " +
 				"3 reached 95% of their budget without going over, 1 went over; --json lists each (budget_periods)."},
+		{"a soft over summed up", soft(periods(13, func(k int) float64 { return []float64{10, 96, 99, 20, 100, 5, 101, 0, 0, 0, 0, 0, 3}[k] })),
+			"\np: spend per budget period: 13 periods from 2026-01-01 to 2026-01-14; the highest $101.00 of $100.00 (101% OVER) from 2026-01-07; " +
+				"3 reached 95% of their budget without going over, 1 went over; --json lists each (budget_periods)." + softWhy},
 		// Thirteen periods spent whole: the first is named, not the one a
 		// rounding error puts a billionth of a dollar higher.
 		{"ties to the cent", periods(13, func(k int) float64 { return 100 + 1e-9*float64(k%3-1) }),
