@@ -131,7 +131,7 @@ func (r Report) WriteTable(w io.Writer) error {
 					by[i] += " (" + dominance(&res, &r.Results[j]) + ")"
 				}
 			}
-			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster, leaving no more jobs unstarted or never served, nor more never served.", res.Policy, strings.Join(by, ", "))
+			fmt.Fprintf(w, "\n%s is dominated by %s: cheaper and no slower at p95, or as cheap and faster, with no more jobs left unserved nor never served.", res.Policy, strings.Join(by, ", "))
 			dominated = true
 		}
 	}

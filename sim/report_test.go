@@ -51,7 +51,7 @@ func TestWriteTable(t *testing.T) {
 		"spillway: cost by offering: a $1,000; b $234.50.",
 		"spillway: spend per budget period: 2026-01-01 $1,234 of $2,000 (62%).",
 		"spillway: limit budget bound for 2h30m of evaluations (held back launches or ended capacity); without it p95 wait would have been 2m00s (vs 9m50s), p99 10m00s (vs 1h01m), 1 fewer job run killed / 10 GPU-h fewer lost, at $265.50 more ($1,500 in all).",
-		"onprem-only is dominated by x: cheaper and no slower at p95",
+		"onprem-only is dominated by x: cheaper and no slower at p95, or as cheap and faster, with no more jobs left unserved nor never served.",
 		"spillway is dominated by per-job ($1,000, 19.0% cheaper, p95 8m20s against 9m50s): cheaper and no slower at p95",
 		"One run (one seed) decides who dominates: --sweep wait_target=10m0s --seeds 5 compares the policies seed by seed.",
 	} {

@@ -106,8 +106,8 @@ type Result struct {
 	// killed work, and what it saved.
 	WithoutLimit map[string]LimitCost `json:"without_limit,omitempty"`
 	// DominatedBy lists the policies of the same report that cost less
-	// and wait no longer at p95, or cost no more and wait less, and leave
-	// no more jobs unstarted or never served, nor more never served (set
+	// and wait no longer at p95, or cost no more and wait less, with no
+	// more jobs left unserved (unstarted or never served) nor never served (set
 	// by Backtest.Run).
 	DominatedBy []string `json:"dominated_by"`
 	// Timeline holds samples for a plot when Options.Timeline was set.

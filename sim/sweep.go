@@ -310,8 +310,8 @@ func (sw Sweep) Run(ctx context.Context) ([]SweepPoint, error) {
 
 // markSweepDominated sets each point's DominatedBy: the points of other
 // policies that, on their means over the seeds, cost less and wait no
-// longer at p95, or cost no more and wait less, and leave no more jobs
-// unstarted or never served, nor more never served: the single report's
+// longer at p95, or cost no more and wait less, with no more jobs left
+// unserved (unstarted or never served) nor never served: the single report's
 // rule (markDominated), so
 // that a sweep on one seed marks what a backtest of that point does.
 func markSweepDominated(points []SweepPoint) {
@@ -418,7 +418,7 @@ func jitter(tr *trace.Trace, seed uint64, d time.Duration) *trace.Trace {
 // WriteSweep prints the points as a table: mean cost and p95 wait with
 // their spread over the seeds, and the points that dominate each.
 func WriteSweep(w io.Writer, pts []SweepPoint, seeds int) error {
-	fmt.Fprintf(w, "%s per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, and leaves no more jobs unstarted or never served, nor more never served (means)\n\n", Counted(max(1, seeds), "seed", "seeds"))
+	fmt.Fprintf(w, "%s per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, or costs no more and waits less, with no more jobs left unserved nor never served (means)\n\n", Counted(max(1, seeds), "seed", "seeds"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "policy\tsetting\tcloud $\tp95 wait\tp99 wait\tefficiency\tdominated by\t")
 	for _, p := range pts {

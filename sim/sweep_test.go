@@ -201,7 +201,8 @@ func TestWriteSweepCountsOneSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := tab.String()
-	if !strings.HasPrefix(out, "1 seed per point: ") || !strings.Contains(out, " 1 of 1 seed ") || strings.Contains(out, "seed(s)") || strings.Contains(out, "1 seeds") {
+	if !strings.HasPrefix(out, "1 seed per point: mean [min–max] over seeds; a point is dominated when another policy's point costs less and waits no longer at p95, "+
+		"or costs no more and waits less, with no more jobs left unserved nor never served (means)\n") || !strings.Contains(out, " 1 of 1 seed ") || strings.Contains(out, "seed(s)") || strings.Contains(out, "1 seeds") {
 		t.Errorf("want one seed counted as one:\n%s", out)
 	}
 }
