@@ -440,7 +440,9 @@ func checkResult(c fuzzCase, r Result) []string {
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
 			tooBigG = max(tooBigG, j.GPUs)
-			if cannot {
+			// Nor one that no offering's provider quota lets a gang of
+			// be, though the policies are shown it and may rent for it.
+			if cannot || (why == "" && c.cloud != nil && len(c.cloud.Quota) > 0 && !quotaHolds(&pool, c.cloud.Quota, g)) {
 				never++
 				neverG = max(neverG, j.GPUs)
 			}
