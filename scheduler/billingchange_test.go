@@ -23,20 +23,14 @@ func TestSpendKeepsCountingAfterBillingTurnsPerSecond(t *testing.T) {
 	h := newHarness(t, p)
 	h.joinOne(time.Minute, 5)
 	h.setDemand(0)
-	busyFor := func(d time.Duration) {
-		for end := h.clk.Now().Add(d); h.clk.Now().Before(end); {
-			h.agents.setBusy(8)
-			h.step(time.Minute)
-		}
-	}
-	busyFor(40 * time.Minute)
+	h.busyFor(40 * time.Minute)
 	h.pool.Offerings[0].Billing = policy.BillingPerSecond
 	h.restart()
 	rs := h.rows(true)
 	if len(rs) != 1 {
 		t.Fatalf("%d live rows, want the busy instance", len(rs))
 	}
-	busyFor(rs[0].LaunchedAt.Add(150 * time.Minute).Sub(h.clk.Now()))
+	h.busyFor(rs[0].LaunchedAt.Add(150 * time.Minute).Sub(h.clk.Now()))
 
 	price := p.Offerings[0].PricePerHour
 	least := 3 * price // hours started under hourly billing

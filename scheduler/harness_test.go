@@ -303,6 +303,15 @@ func (h *harness) until(what string, d time.Duration, n int, cond func() bool) {
 	}
 }
 
+// busyFor steps h a minute at a time for d, its instance's agent
+// answering its 8 GPUs busy at each step.
+func (h *harness) busyFor(d time.Duration) {
+	for end := h.clk.Now().Add(d); h.clk.Now().Before(end); {
+		h.agents.setBusy(8)
+		h.step(time.Minute)
+	}
+}
+
 // joinOne has the queue ask for 8 GPUs, ticks (the pool launching one
 // instance), steps the clock by d up to n times until that instance has
 // joined, and returns its id.

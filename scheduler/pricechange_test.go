@@ -23,17 +23,11 @@ func TestSpendKeepsCountingAfterAPriceIsLowered(t *testing.T) {
 	h := newHarness(t, p)
 	h.joinOne(time.Minute, 5)
 	h.setDemand(0)
-	busyFor := func(d time.Duration) {
-		for end := h.clk.Now().Add(d); h.clk.Now().Before(end); {
-			h.agents.setBusy(8)
-			h.step(time.Minute)
-		}
-	}
-	busyFor(time.Hour)
+	h.busyFor(time.Hour)
 	old := h.pool.Offerings[0].PricePerHour
 	h.pool.Offerings[0].PricePerHour = old / 10
 	h.restart()
-	busyFor(3 * time.Hour)
+	h.busyFor(3 * time.Hour)
 
 	rs := h.rows(true)
 	if len(rs) != 1 {
