@@ -128,13 +128,13 @@ func apiKeptForIntent(k scheduler.KeptForIntent) api.UnconfiguredInstance {
 }
 
 // apiUnconfigured is an open row of a pool the config lacks, with what it
-// has cost by now, billed by the second (its offering's billing rule is
-// in the config that lacks it).
+// has cost by now, billed by the rule and price the row recorded at its
+// launch (the config that lacks the pool has neither).
 func apiUnconfigured(r state.Instance, now time.Time) api.UnconfiguredInstance {
 	return api.UnconfiguredInstance{
 		Pool: r.Pool, Provider: r.Provider, ID: r.ID, Offering: r.Offering, State: r.State,
 		Since: r.LaunchedAt, PricePerHour: r.PricePerHour,
-		CostSoFar: policy.BilledCost(policy.Offering{PricePerHour: r.PricePerHour, Billing: policy.BillingPerSecond}, r.LaunchedAt, now),
+		CostSoFar: policy.BilledCost(policy.Offering{PricePerHour: r.PricePerHour, Billing: policy.Billing(r.Billing)}, r.LaunchedAt, now),
 	}
 }
 

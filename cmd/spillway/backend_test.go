@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -352,5 +353,28 @@ func TestPoolSaysItsTickLength(t *testing.T) {
 	st, err := c.Status(t.Context())
 	if err != nil || len(st.Pools) != 1 || time.Duration(st.Pools[0].TickLength) != 2*time.Minute {
 		t.Errorf("status: %+v (%v); want the pool's tick_length 2m", st.Pools, err)
+	}
+}
+
+// TestUnconfiguredRowCostsByItsBilling: an open row of a pool the config
+// lacks was costed by the second whatever its billing: an hourly p4d 10
+// minutes old showed $5.46 where its started hour bills $32.77. It is
+// costed by the rule the row recorded.
+func TestUnconfiguredRowCostsByItsBilling(t *testing.T) {
+	launched := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	now := launched.Add(10 * time.Minute)
+	tests := []struct {
+		billing policy.Billing
+		want    float64
+	}{
+		{policy.BillingHourly, 32.77},
+		{policy.BillingPerSecond, 32.77 / 6},
+		{policy.BillingPerSecondMin60, 32.77 / 6},
+	}
+	for _, tt := range tests {
+		r := state.Instance{Pool: "gone", ID: "i-1", PricePerHour: 32.77, Billing: string(tt.billing), LaunchedAt: launched}
+		if got := apiUnconfigured(r, now).CostSoFar; math.Abs(got-tt.want) > 0.005 {
+			t.Errorf("%s row 10 minutes old: cost so far $%.2f, want $%.2f", tt.billing, got, tt.want)
+		}
 	}
 }
