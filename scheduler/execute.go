@@ -203,7 +203,7 @@ func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
 		if _, ok := t.pending[in.ID]; !ok {
 			continue
 		}
-		if why := t.resumePastLimits(in); why != "" {
+		if why := s.resumePastLimits(t, in); why != "" {
 			msg := "not resumed: " + why + " (an instance an earlier attempt launched is adopted through its " + providers.TagIntent + " tag)"
 			if err := s.finishNotResumed(ctx, t, in, msg); err == nil {
 				delete(t.pending, in.ID)
@@ -227,9 +227,10 @@ func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
 // went past the pool's hard limits, and the next tick ended the excess,
 // billed. Such an intent was held out a providers.ConsistencyWindow
 // (resumeAfter): what its earlier calls launched is listed, and recorded
-// under it, by then. "" for one this process wrote or called, or within
-// the limits.
-func (t *tick) resumePastLimits(in state.Intent) string {
+// under it, by then. The rows are counted as the limits count them
+// (rowOffering). "" for one this process wrote or called, or within the
+// limits.
+func (s *Scheduler) resumePastLimits(t *tick, in state.Intent) string {
 	if at, ok := t.pr.resumeAt[in.ID]; !ok || at.IsZero() {
 		return ""
 	}
@@ -240,7 +241,8 @@ func (t *tick) resumePastLimits(in state.Intent) string {
 	}
 	gpus, cost := n*o.GPUs, float64(n)*o.PricePerHour
 	for _, r := range t.rows {
-		gpus, cost = gpus+r.GPUs, cost+r.PricePerHour
+		ro := s.rowOffering(t.pr, r)
+		gpus, cost = gpus+ro.GPUs, cost+ro.PricePerHour
 	}
 	lim := t.pr.spec.Policy.Limits
 	switch {
