@@ -209,8 +209,8 @@ func TestSignalsCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
 	}
-	for _, want := range []string{
-		"pool training (" + path + ")",
+	outputSays(t, out,
+		"pool training ("+path+")",
 		"ok      agents:training (baseline, ",
 		fmt.Sprintf("8 GPUs on 1 node: %d busy, %d free, %d allocated but idle (8× NVIDIA H100 80GB HBM3)", busy, free, waste),
 		"ok      queue (demand, ",
@@ -218,18 +218,14 @@ func TestSignalsCheck(t *testing.T) {
 		"ok      command:sh (demand, ",
 		"): 0 jobs, 5 GPUs\n",
 		fmt.Sprintf("on-prem GPUs  8 total, %d busy, %d free", busy, free),
-		"waste         " + policyPlural(waste, "GPU") + " allocated but idle",
+		"waste         "+policyPlural(waste, "GPU")+" allocated but idle",
 		"pending       3 jobs, 12 GPUs",
 		// The command does not list its jobs, so the sizes are unknown.
 		"job sizes     unknown",
 		"job waits     unknown (not every source gives each job's wait): launches for the queue wait on its oldest job",
 		"oldest wait   5m0s",
 		"stale         none",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output does not say %q:\n%s", want, out)
-		}
-	}
+	)
 }
 
 // TestSignalsCheckJobWaits: a queue that gives each job's wait reaches the
@@ -252,15 +248,11 @@ func TestSignalsCheckJobWaits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr)
 	}
-	for _, want := range []string{
+	outputSays(t, out,
 		"): 3 jobs, 7 GPUs, job sizes 1 2 4, each job's wait known, oldest wait 5m0s",
 		"job waits     known for each job: the youngest are left to on-prem, launches only for those that would wait past the target",
 		"oldest wait   5m0s\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output does not say %q:\n%s", want, out)
-		}
-	}
+	)
 	js, _, err := runSignals(t.Context(), "check", "--json", path)
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +410,7 @@ demand:
 	if exitCode(err) != exitSignalsFailed {
 		t.Fatalf("check with no agent answering: %v, want exit code %d\n%s", err, exitSignalsFailed, out)
 	}
-	for _, want := range []string{
+	outputSays(t, out,
 		"FAILED  agents:training (baseline, ",
 		"connection refused",
 		// The failed baseline counts every on-prem GPU as busy.
@@ -427,11 +419,7 @@ demand:
 		"oldest wait   0s (no source reports waits)",
 		"stale         1: the policy would hold",
 		"    - agents:training: none of 1 agents answered",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output does not say %q:\n%s", want, out)
-		}
-	}
+	)
 }
 
 // TestSignalsCheckIndentsAMultiLineError: a failure of several lines (the
@@ -683,6 +671,16 @@ func TestSignalsCheckPools(t *testing.T) {
 		_, _, err := runSignals(t.Context(), append([]string{"check"}, tc.args...)...)
 		if exitCode(err) != exitSignalsBadFile || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("check %v: %v, want exit code %d saying %q", tc.args, err, exitSignalsBadFile, tc.want)
+		}
+	}
+}
+
+// outputSays fails t for each of wants that out does not say.
+func outputSays(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
 		}
 	}
 }
