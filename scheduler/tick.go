@@ -530,14 +530,7 @@ func (s *Scheduler) spend(ctx context.Context, t *tick) (policy.Spend, error) {
 	// Rows held after they vanished unlisted (vanished.go) accrue as
 	// running: the cloud may still bill them.
 	for _, r := range append(sortedRows(t.rows), t.heldRows()...) {
-		if closing {
-			if e, ok := s.closedPeriodEntry(t.pr, r, start, t.now); ok {
-				entries = append(entries, e)
-			}
-		}
-		if e, ok := s.spendEntry(t.pr, r, start, end, t.now); ok {
-			entries = append(entries, e)
-		}
+		entries = s.rowEntries(entries, t.pr, r, start, end, t.now, closing)
 	}
 	if err := s.recordSpends(ctx, t, entries); err != nil {
 		return policy.Spend{}, fmt.Errorf("spend of pool %s: %w", pool.Name, err)
@@ -645,14 +638,23 @@ func (s *Scheduler) seedEndedSpend(pr *poolRun, rows []state.Instance, now time.
 		if r.State != state.InstanceEnded || r.EndedAt.IsZero() {
 			continue // a live row: each tick accrues it
 		}
+		entries = s.rowEntries(entries, pr, r, start, end, now, true)
+	}
+	pr.keepUnspent(entries)
+}
+
+// rowEntries appends to entries r's ledger entries: in the period
+// [start, end), and, when closing, in the period before it.
+func (s *Scheduler) rowEntries(entries []state.SpendEntry, pr *poolRun, r *state.Instance, start, end, now time.Time, closing bool) []state.SpendEntry {
+	if closing {
 		if e, ok := s.closedPeriodEntry(pr, r, start, now); ok {
 			entries = append(entries, e)
 		}
-		if e, ok := s.spendEntry(pr, r, start, end, now); ok {
-			entries = append(entries, e)
-		}
 	}
-	pr.keepUnspent(entries)
+	if e, ok := s.spendEntry(pr, r, start, end, now); ok {
+		entries = append(entries, e)
+	}
+	return entries
 }
 
 // spendEntry is the ledger entry of r in the period [start, end): what r
