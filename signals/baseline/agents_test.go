@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
 
@@ -412,18 +413,8 @@ func TestAgentAnswerBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: func() time.Time { return t0 }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.CloseIdleConnections()
-			b, _ := src.Baseline(context.Background())
-			if got := b.UnknownCauses[srv.URL]; !strings.Contains(got, tt.want) || len(got) > 500 {
+			b, url := baselineOfAnswer(t, tt.status, tt.body)
+			if got := b.UnknownCauses[url]; !strings.Contains(got, tt.want) || len(got) > 500 {
 				t.Errorf("cause %.600q (%d bytes), want one containing %q of at most 500 bytes", got, len(got), tt.want)
 			}
 		})
@@ -452,4 +443,22 @@ func TestAgentSampledDuringTheScrape(t *testing.T) {
 	if err != nil || len(b.GPUs) != 1 {
 		t.Errorf("baseline %+v, error %v: want the agent's GPU", b, err)
 	}
+}
+
+// baselineOfAnswer is the baseline an agents source of one target reads
+// when its agent answers status and body, with that target.
+func baselineOfAnswer(t *testing.T, status int, body string) (signals.Baseline, string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.CloseIdleConnections)
+	b, _ := src.Baseline(context.Background())
+	return b, srv.URL
 }

@@ -1,9 +1,7 @@
 package baseline
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -40,18 +38,8 @@ func TestAgentStringsAreBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
-			src, err := NewAgents(AgentsConfig{Name: "rack", Targets: []string{srv.URL}, Now: func() time.Time { return t0 }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.CloseIdleConnections()
-			b, _ := src.Baseline(context.Background())
-			if cause := b.UnknownCauses[srv.URL]; tt.unknown != "" && !strings.Contains(cause, tt.unknown) {
+			b, url := baselineOfAnswer(t, tt.status, tt.body)
+			if cause := b.UnknownCauses[url]; tt.unknown != "" && !strings.Contains(cause, tt.unknown) {
 				t.Errorf("node unknown for %.300q; want unknown, saying %q", cause, tt.unknown)
 			}
 			if tt.unknown == "" && len(b.GPUs) != 1 {
