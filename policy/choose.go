@@ -71,7 +71,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		served := servBuf[:0]
 		spanning := 0 // GPUs of served jobs larger than one instance
 		for _, j := range jobs {
-			if j.n > 0 && decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
+			if j.n > 0 && Serves(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, j.size, maxG) {
 				served = append(served, j)
 				if j.size > o.o.GPUs {
 					spanning += j.size * j.n
@@ -163,7 +163,7 @@ func launchRound(e *decEnv, fl *decFleet, p *decPlan, mk *decMarket, jobs, young
 		}
 		fl.launch(e, p, o, k, "", reason)
 		for k := range jobs {
-			if decServes(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
+			if Serves(e.pool.WholeJobs, e.pool.SpanMin(), o.o.GPUs, jobs[k].size, maxG) {
 				jobs[k].n = 0
 			}
 		}
@@ -185,7 +185,7 @@ func decSpanShort(e *decEnv, fl *decFleet, jobs []decJob, o *decOffer, k, maxG i
 	g := o.o.GPUs
 	have := k + decWholeFree(fl, g)
 	for _, j := range jobs {
-		if j.n <= 0 || !decServes(e.pool.WholeJobs, e.pool.SpanMin(), g, j.size, maxG) {
+		if j.n <= 0 || !Serves(e.pool.WholeJobs, e.pool.SpanMin(), g, j.size, maxG) {
 			continue
 		}
 		if j.size <= g {

@@ -90,7 +90,7 @@ func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit strin
 	for i := range pool.Offerings {
 		o := &pool.Offerings[i]
 		g := o.GPUs
-		if g <= 0 || !decServes(pool.WholeJobs, pool.SpanMin(), g, gpus, maxG) {
+		if g <= 0 || !Serves(pool.WholeJobs, pool.SpanMin(), g, gpus, maxG) {
 			continue
 		}
 		n := (gpus + g - 1) / g

@@ -269,12 +269,14 @@ func decMaxOfferGPUs(pool *Pool) int {
 // multi-node jobs are built for; 1- to 4-GPU shapes do not).
 const SpanMinGPUs = 8
 
-// decServes reports whether an offering of g GPUs takes a job of size
+// Serves reports whether an offering of g GPUs takes a job of size
 // GPUs: when it holds the job whole, or as whole instances when spanning is
 // allowed: g is at least spanMin (the pool's span.min_gpus) and, with
 // whole jobs, the job is larger than every available offering (maxG is
 // the largest).
-func decServes(whole bool, spanMin, g, size, maxG int) bool {
+//
+// The backtest's report judges what may run on the cloud by it too.
+func Serves(whole bool, spanMin, g, size, maxG int) bool {
 	if size <= g {
 		return true
 	}

@@ -200,8 +200,8 @@ func QuotaShort(pool *policy.Pool, cloud *Cloud, tr *trace.Trace) string {
 }
 
 // quotaHolds reports whether some offering that takes a job of g GPUs
-// (policy.CloudHolds' rule: whole, or spanning instances of at least
-// span.min_gpus, the largest only with whole_jobs) has the instances it
+// (policy.Serves: whole, or spanning instances of at least span.min_gpus,
+// the largest only with whole_jobs) has the instances it
 // needs within its provider's and region's quotas.
 func quotaHolds(pool *policy.Pool, quota map[string]int, g int) bool {
 	maxG := 0
@@ -209,7 +209,7 @@ func quotaHolds(pool *policy.Pool, quota map[string]int, g int) bool {
 		maxG = max(maxG, o.GPUs)
 	}
 	for _, o := range pool.Offerings {
-		if o.GPUs <= 0 || (g > o.GPUs && (o.GPUs < pool.SpanMin() || (pool.WholeJobs && (g <= maxG || o.GPUs != maxG)))) {
+		if o.GPUs <= 0 || !policy.Serves(pool.WholeJobs, pool.SpanMin(), o.GPUs, g, maxG) {
 			continue
 		}
 		need := (g + o.GPUs - 1) / o.GPUs * o.GPUs
