@@ -67,7 +67,8 @@ func (e *HeldError) burstKey() string { return e.Burst }
 // hold holds the burst for err, the error of a run that found its state
 // lost or unreadable, and returns the *HeldError of that run. A new hold
 // (or one whose state changed since and is still not usable) is logged at
-// error level, a repeated one (a remote backend's recheck) at debug.
+// error level, a repeated one (a remote backend's recheck) at debug and
+// not returned by Reconcile again if it was once.
 func (b *burst) hold(ctx context.Context, err error) error {
 	if be, ok := err.(*burstError); ok && be.key == b.key {
 		err = be.err
@@ -81,13 +82,15 @@ func (b *burst) hold(ctx context.Context, err error) error {
 	}
 	b.p.mu.Lock()
 	old := b.p.holds[b.key]
-	if old != nil && old.print == h.print {
-		h.since = old.since
+	again := old != nil && old.print == h.print
+	if again {
+		// The same hold (a remote backend's recheck): said once.
+		h.since, h.told = old.since, old.told
 	}
 	b.p.holds[b.key] = h
 	b.p.mu.Unlock()
 	level := slog.LevelError
-	if old != nil && old.print == h.print {
+	if again {
 		level = slog.LevelDebug
 	}
 	held := &HeldError{Burst: b.key, Since: h.since, Until: h.until, Err: err}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/terraform"
@@ -109,5 +110,44 @@ func heldBy(t *testing.T, call string, err error, why string) {
 	var he *terraform.HeldError
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), " held since ") || !strings.Contains(err.Error(), why) {
 		t.Errorf("%s: err = %v; want a *terraform.HeldError saying the burst is held, and that its state %s", call, err, why)
+	}
+}
+
+// A burst whose remote backend's state is gone is looked at again every
+// 10 minutes; each look found it still gone and held the burst anew, and
+// Reconcile, which says a hold once, returned it again after every look:
+// the sweep's error once each 10 minutes for as long as the state stays
+// gone. It says it once per hold, until the state is usable again; the
+// hold is logged at error level once, its repeats at debug.
+func TestRemoteHoldIsReportedOncePerHold(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg, st := httpState(t)
+	clock := newTestClock()
+	var logs bytes.Buffer
+	p := newProvider(t, cfg, terraform.WithClock(clock.Now),
+		terraform.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	first, err := p.Launch(ctx, launchRequest("lost", "lost-1", 1))
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	key := burstDirs(t, cfg.WorkDir)[0]
+	st.mu.Lock()
+	delete(st.states, "/state/"+key)
+	st.mu.Unlock()
+	heldBy(t, "Terminate without the state", p.Terminate(ctx, idsOf(first)), "is gone")
+	heldBy(t, "the first Reconcile", p.Reconcile(ctx), "is gone")
+	for i := range 3 {
+		clock.Advance(10 * time.Minute)
+		if err := p.Reconcile(ctx); err != nil {
+			t.Errorf("Reconcile %d after %d rechecks: %v, want nil: the first said the burst was held", i+2, i+1, err)
+		}
+	}
+	const held = "msg=\"the burst's Terraform state is lost or cannot be read"
+	if n := strings.Count(logs.String(), "level=ERROR "+held); n != 1 {
+		t.Errorf("the hold was logged at error level %d times, want once:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "level=DEBUG "+held); n != 3 {
+		t.Errorf("the hold was logged at debug level %d times, want 3 (one for each recheck):\n%s", n, logs.String())
 	}
 }
