@@ -572,15 +572,21 @@ func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
 	if len(t.pending) == 0 {
 		return 0
 	}
-	recorded := t.recordedUnder()
-	until := t.now
+	return intentsSpend(t.pr.offs, t.pending, t.recordedUnder(), start, end, t.now)
+}
+
+// intentsSpend is pendingSpend's sum: what the instances of the pending
+// intents beyond those recorded under each (recorded) cost in the budget
+// period [start, end) up to now, each from its intent's writing.
+func intentsSpend(offs map[string]policy.Offering, pending map[string]state.Intent, recorded map[string]int, start, end, now time.Time) float64 {
+	until := now
 	if end.Before(until) {
 		until = end
 	}
 	var sum float64
-	for _, id := range slices.Sorted(maps.Keys(t.pending)) {
-		in := t.pending[id]
-		o, ok := t.pr.offs[in.Offering]
+	for _, id := range slices.Sorted(maps.Keys(pending)) {
+		in := pending[id]
+		o, ok := offs[in.Offering]
 		n := in.Count - recorded[in.ID]
 		if !ok || n <= 0 || !in.CreatedAt.Before(until) {
 			continue
@@ -588,6 +594,32 @@ func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
 		sum += float64(n) * policy.PeriodCost(o, in.CreatedAt, until, start)
 	}
 	return sum
+}
+
+// PendingSpend is what a tick of pool at now counts in its spend for its
+// pending intents (pendingSpend), from the pending intents and live rows
+// the state holds: for a server whose ticks do not show the pool's spend
+// (a follower, or one before its first tick), which showed the ledger
+// alone, less than the leader's figure while a launch was pending.
+func (s *Scheduler) PendingSpend(pool string, intents []state.Intent, rows []state.Instance, now time.Time) float64 {
+	pr, ok := s.pools[pool]
+	if !ok || len(intents) == 0 {
+		return 0
+	}
+	pending := make(map[string]state.Intent, len(intents))
+	for _, in := range intents {
+		if in.Pool == pool && in.Status == state.IntentPending {
+			pending[in.ID] = in
+		}
+	}
+	recorded := map[string]int{}
+	for _, r := range rows {
+		if r.IntentID != "" && r.Pool == pool && r.State != state.InstanceEnded {
+			recorded[r.IntentID]++
+		}
+	}
+	start, end := pr.spec.Policy.BudgetPeriod(now)
+	return intentsSpend(pr.offs, pending, recorded, start, end, now)
 }
 
 // accrue records what r cost in the current budget period, up to its end

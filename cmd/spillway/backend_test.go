@@ -332,6 +332,46 @@ func TestPoolNotEvaluatedShowsStoredSpend(t *testing.T) {
 	}
 }
 
+// TestStoredSpendCountsPendingLaunches: a pool whose spend no tick of the
+// answering server has shown (a follower's, or one restarted and
+// resuming its intents) showed the ledger alone, where the leader's tick
+// counts what the instances of its pending intents may cost
+// (pendingSpend): during a failover with a launch pending, the follower
+// said $1234.50 where the leader said $1332.50 for the same pool. It
+// counts them as the tick does: here one hourly $98/h instance of a
+// two-instance intent that one live row records.
+func TestStoredSpendCountsPendingLaunches(t *testing.T) {
+	ctx := t.Context()
+	st := tempState(t)
+	p5 := policy.Offering{Name: "p5", Provider: "aws", InstanceType: "p5.48xlarge", GPUs: 8, PricePerHour: 98, Billing: policy.BillingHourly}
+	pool := policy.Pool{Name: "train", Interval: policy.Duration(30 * time.Second), Offerings: []policy.Offering{p5},
+		Limits: policy.Limits{Budget: &policy.Budget{Amount: 20000, Period: policy.PeriodMonth}}}
+	now := time.Now()
+	start, _ := pool.BudgetPeriod(now)
+	if err := st.RecordSpend(ctx, state.SpendEntry{Pool: "train", Provider: "aws", InstanceID: "i-1", PeriodStart: start, Amount: 1234.5, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(-10 * time.Minute)
+	if err := st.CreateIntent(ctx, state.Intent{ID: "in-1", Pool: "train", Provider: "aws", Offering: "p5", Count: 2, ClientToken: "tok-1", Status: state.IntentPending, CreatedAt: at, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutInstances(ctx, []state.Instance{{ID: "i-2", Provider: "aws", Pool: "train", Offering: "p5", InstanceType: "p5.48xlarge",
+		State: state.InstanceBooting, GPUs: 8, PricePerHour: 98, Billing: string(policy.BillingHourly), LaunchedAt: now, UpdatedAt: now, IntentID: "in-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.NewClient(backendOverProviders(t, st, pool, map[string]providers.Provider{"aws": uncalledProvider{}}).URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Pool(ctx, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1234.5 + 98; d.Spend.Accrued != want {
+		t.Errorf("spend of a pool not evaluated with a launch pending: $%.2f, want $%.2f: the ledger's $1234.50 and the hour one pending instance has begun", d.Spend.Accrued, want)
+	}
+}
+
 // TestPoolSaysItsTickLength: the page and spillway status count a pool's
 // figures out of date only once older than three intervals and the
 // longest its tick may wait on its cloud calls; the server says how long

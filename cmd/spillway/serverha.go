@@ -253,12 +253,26 @@ func (b *backend) followerView(ctx context.Context, pool *policy.Pool, d *api.Po
 }
 
 // storedSpend sets d's spend in the budget period from the database: what
-// a tick would have shown, for a pool no tick of this server has shown.
+// a tick would have shown, for a pool no tick of this server has shown:
+// the ledger, and what the instances of its pending intents may cost
+// (Scheduler.PendingSpend), as the leader's tick counts them.
 func (b *backend) storedSpend(ctx context.Context, pool *policy.Pool, d *api.PoolDetail) error {
-	start, end := pool.BudgetPeriod(b.clock.Now())
+	now := b.clock.Now()
+	start, end := pool.BudgetPeriod(now)
 	spent, err := b.store.Spend(ctx, pool.Name, start)
 	if err != nil {
 		return err
+	}
+	pending, err := b.store.Intents(ctx, state.IntentFilter{Pool: pool.Name, Status: state.IntentPending})
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		rows, err := b.store.Instances(ctx, state.InstanceFilter{Pool: pool.Name, Live: true})
+		if err != nil {
+			return err
+		}
+		spent += b.sched.PendingSpend(pool.Name, pending, rows, now)
 	}
 	d.Spend.PeriodStart, d.Spend.PeriodEnd, d.Spend.Accrued = start, end, spent
 	return nil
