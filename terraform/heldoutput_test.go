@@ -24,17 +24,20 @@ import (
 // process the binary started held it, naming the binary.
 func TestTerraformWhoseChildHoldsItsOutput(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, command, mode string }{
-		{"apply", "apply", "good"},
+	for _, tc := range []struct{ name, command, mode, start string }{
+		{"apply", "apply", "good", ""},
 		// The apply's log keeps no line as long as hugeother's outputs:
 		// they are read with `terraform output`.
-		{"output", "output", "hugeother"},
+		{"output", "output", "hugeother", ""},
+		// A child that left the wrapper's process group (a daemon's
+		// setsid) ran on: only the group was killed.
+		{"apply, its child in a session of its own", "apply", "good", "setsid "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pids := filepath.Join(t.TempDir(), "pids")
 			t.Cleanup(func() { killListed(t, pids) })
-			bin := wrappedTerraform(t, fmt.Sprintf("if [ \"$1\" = %s ]; then sleep 100 & echo $! >> '%s'; fi", tc.command, pids))
+			bin := wrappedTerraform(t, fmt.Sprintf("if [ \"$1\" = %s ]; then %ssleep 100 & echo $! >> '%s'; fi", tc.command, tc.start, pids))
 			p := newProvider(t, terraform.Config{
 				Module: "testdata/badoutput", Region: region, Zones: zones, WorkDir: t.TempDir(),
 				Variables: map[string]any{"mode": tc.mode, "live": t.TempDir()},
@@ -43,7 +46,8 @@ func TestTerraformWhoseChildHoldsItsOutput(t *testing.T) {
 			// deadline) or the deadline itself.
 			ctx := deadlineCtx(t, 90*time.Second)
 			start := time.Now()
-			insts, err := p.Launch(ctx, launchRequest("held-"+tc.name, "held-"+tc.name+"-1", 1))
+			burst := strings.Fields(tc.name)[0] + strconv.Itoa(len(tc.start))
+			insts, err := p.Launch(ctx, launchRequest("held-"+burst, "held-"+burst+"-1", 1))
 			took := time.Since(start)
 			want := bin + " exited 0, and a process it started still held its stdout and stderr open 2s later: Spillway stopped reading"
 			if err == nil || !strings.Contains(err.Error(), want) {

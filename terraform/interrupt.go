@@ -152,6 +152,14 @@ func (p *Provider) runTerraform(ctx context.Context, mark string, log *slog.Logg
 	close(done)
 	<-watched
 	<-found
+	if errors.Is(err, errOutputHeld) {
+		// runPiped killed the command's process group; a process that
+		// left it (a daemon's setsid) holds the output on, and would
+		// once more after each retry: it carries the run's mark.
+		if n, kerr := killMarked(mark); n > 0 || (kerr != nil && !errors.Is(kerr, errors.ErrUnsupported)) {
+			log.Warn("ended processes of a terraform run that held its output", "killed", n, "err", kerr)
+		}
+	}
 	if err == nil || runCtx.Err() == nil {
 		return err
 	}
