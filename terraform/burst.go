@@ -141,7 +141,7 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 			return nil, nil, &burstError{key: key, err: we}
 		}
 		if err != nil {
-			return nil, nil, &burstError{key: key, err: fmt.Errorf("waiting for its lock: %w", err)}
+			return nil, nil, &burstError{key: key, err: fmt.Errorf("waiting for its lock%s: %w", p.lockHeldBy(dir), err)}
 		}
 		break
 	}
@@ -170,6 +170,24 @@ func (p *Provider) lockBurst(ctx context.Context, key string, create bool) (*bur
 		}
 	}
 	return b, unlock, nil
+}
+
+// lockHeldBy says, for an error of a wait for the lock of the burst in
+// dir, which run holds it, as its run record names it (" held by terraform
+// apply of process 123 on host h since T"), or "" when no record says
+// (the holder is between its Terraform commands): a wait that ran out
+// said only "context deadline exceeded", leaving the operator to guess
+// at another server sharing the work dir, or a long apply of this one.
+func (p *Provider) lockHeldBy(dir string) string {
+	rec, err := readRunRecord(filepath.Join(dir, runFile))
+	if err != nil || rec == nil || rec.PID == 0 {
+		return ""
+	}
+	whose := fmt.Sprintf("process %d on %s", rec.PID, rec.Host)
+	if rec.Host == p.host && rec.PID == os.Getpid() {
+		whose = "this server"
+	}
+	return fmt.Sprintf(" held by terraform %s of %s since %s", rec.Op, whose, rec.Started.UTC().Format(time.RFC3339))
 }
 
 // prepare brings the directory to the provider's module version: copy the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 // providers of one process take as two processes do. While one's apply
 // runs, the other's launch into the burst waits (here until its deadline)
 // and starts no Terraform; afterwards it launches beside what the first
-// made, ending nothing of it. A guard: it passes on the old code.
+// made, ending nothing of it. The lock and the wait are a guard (they
+// pass on the old code); the wait's error now names the run it waited on.
 func TestTwoProvidersOnOneWorkDirNeverRunABurstAtOnce(t *testing.T) {
 	t.Parallel()
 	work, states := t.TempDir(), t.TempDir()
@@ -51,8 +53,12 @@ func TestTwoProvidersOnOneWorkDirNeverRunABurstAtOnce(t *testing.T) {
 	before := ranSince(t, runs)
 	waiting, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := second.Launch(waiting, launchRequest("shared", "shared-2", 1)); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("the second provider's launch while the first's apply runs: err = %v, want it to wait out its deadline", err)
+	// The wait says which run holds the lock (here of one process: the
+	// two providers share its PID); it said only "waiting for its lock:
+	// context deadline exceeded".
+	const heldBy = ": waiting for its lock held by terraform apply of this server since "
+	if _, err := second.Launch(waiting, launchRequest("shared", "shared-2", 1)); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), heldBy) {
+		t.Errorf("the second provider's launch while the first's apply runs: err = %v, want it to wait out its deadline, saying%s…", err, heldBy)
 	}
 	if ran := ranSince(t, runs); len(ran) != 0 {
 		t.Errorf("while the first provider's apply ran (after %v), the second ran terraform %v", before, ran)
