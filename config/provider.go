@@ -179,3 +179,68 @@ func (pc ProviderConfig) Check(name string) error {
 	}
 	return fmt.Errorf("%w: provider %q: %s", ErrProvider, name, strings.Join(msgs, "; "))
 }
+
+// awsZoneRegion reads the region out of an AWS zone's name: us-east-1 of
+// us-east-1a and of the Local Zone us-east-1-bos-1a.
+var awsZoneRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+`)
+
+// awsZoneID is the form of an AWS zone ID (use1-az1), which names the same
+// zone in every account where a zone's name (us-east-1a) does not.
+var awsZoneID = regexp.MustCompile(`^[a-z]{2,5}[0-9]+-az[0-9]+$`)
+
+// aliZoneRegion reads the region out of an Alibaba zone's name:
+// cn-hangzhou of cn-hangzhou-h, ap-southeast-1 of ap-southeast-1a.
+var aliZoneRegion = regexp.MustCompile(`^(.+?)(-[a-z]|[a-z])$`)
+
+// checkZoneRegion checks that a subnet's zone lies in its provider's region.
+// AWS and Alibaba name every zone after its region (us-east-1a,
+// us-east-1-bos-1a, cn-hangzhou-h), so a zone outside it is a typo in one
+// of the two: region: us-east1 beside zone us-east-1a was valid, and the
+// server's every call went to a cloud endpoint that does not exist, each
+// tick failing as if the cloud were briefly unreachable.
+func (v *cfgValidator) checkZoneRegion(path string, pc ProviderConfig, zone string) {
+	if (pc.Type != ProviderAWS && pc.Type != ProviderAlicloud) || zone == "" ||
+		pc.Region == "" || !regionName.MatchString(pc.Region) || zoneInRegion(zone, pc.Region) {
+		return
+	}
+	cloud := cfgCloudName(pc.Type)
+	switch {
+	case zone == pc.Region:
+		v.errf(path, "zone %q is the region's name, not a zone's: write the subnet's zone, its region's name and a letter, e.g. %sa", zone, pc.Region)
+		return
+	case pc.Type == ProviderAWS && awsZoneID.MatchString(zone):
+		v.errf(path, "zone %q is a zone ID: write the zone's name (a subnet's AvailabilityZone, not its AvailabilityZoneId), e.g. %sa", zone, pc.Region)
+		return
+	}
+	if r := zoneRegion(pc.Type, zone); r != "" && r != pc.Region {
+		v.errf(path, "zone %q is not in the provider's region %q: %s names each zone after its region, and %s is a zone of %s: fix the region (region: %s) or the subnet's zone", zone, pc.Region, cloud, zone, r, r)
+		return
+	}
+	v.errf(path, "zone %q is not in the provider's region %q: %s names each zone after its region (%s is a zone of %s): fix the region or the subnet's zone", zone, pc.Region, cloud, cfgExampleZone(pc.Type), cfgExampleRegion(pc.Type))
+}
+
+// zoneInRegion says whether zone is named as one of region's zones: the
+// region's name, then a letter or a hyphen (us-east-1a, not us-east-10a).
+func zoneInRegion(zone, region string) bool {
+	rest, ok := strings.CutPrefix(zone, region)
+	return ok && rest != "" && (rest[0] == '-' || rest[0] >= 'a' && rest[0] <= 'z')
+}
+
+// zoneRegion is the region a zone's name says it lies in, "" when the
+// name does not read as a zone of t.
+func zoneRegion(t ProviderType, zone string) string {
+	if t == ProviderAWS {
+		return awsZoneRegion.FindString(zone)
+	}
+	if m := aliZoneRegion.FindStringSubmatch(zone); m != nil && strings.Contains(m[1], "-") && regionName.MatchString(m[1]) {
+		return m[1]
+	}
+	return ""
+}
+
+func cfgCloudName(t ProviderType) string {
+	if t == ProviderAlicloud {
+		return "Alibaba Cloud"
+	}
+	return "AWS"
+}

@@ -173,6 +173,7 @@ func (v *cfgValidator) checkProvider(pp, name string, pc ProviderConfig) {
 	for i, s := range pc.Subnets {
 		v.label(fmt.Sprintf("%s.subnets[%d].zone", pp, i), s.Zone)
 		v.label(fmt.Sprintf("%s.subnets[%d].id", pp, i), s.ID)
+		v.checkZoneRegion(fmt.Sprintf("%s.subnets[%d].zone", pp, i), pc, s.Zone)
 	}
 	for i, g := range pc.SecurityGroups {
 		if strings.TrimSpace(g) != "" { // else problems says it is empty
