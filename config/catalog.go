@@ -70,6 +70,34 @@ func (c *Catalog) Lookup(t ProviderType, instanceType string) (CatalogEntry, boo
 	return c.entries[i], true
 }
 
+// Closest returns the catalog's instance type of t that a person most
+// likely meant by one it lacks: the same name in other letter case (the
+// clouds' instance types are lower-case), or the only one whose name begins
+// with it (p5.48xl); "" otherwise. Names an edit away are not offered: they
+// are as often real types the catalog lacks (g6.12xlarge beside
+// g6e.12xlarge) as typos.
+func (c *Catalog) Closest(t ProviderType, instanceType string) string {
+	if c == nil || instanceType == "" {
+		return ""
+	}
+	var prefixed []string
+	for _, e := range c.entries {
+		if e.Provider != t {
+			continue
+		}
+		if strings.EqualFold(e.InstanceType, instanceType) {
+			return e.InstanceType
+		}
+		if strings.HasPrefix(e.InstanceType, strings.ToLower(instanceType)) {
+			prefixed = append(prefixed, e.InstanceType)
+		}
+	}
+	if len(prefixed) == 1 && strings.Contains(instanceType, ".") {
+		return prefixed[0]
+	}
+	return ""
+}
+
 // Entries returns every entry in file order.
 func (c *Catalog) Entries() []CatalogEntry {
 	if c == nil {

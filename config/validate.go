@@ -409,7 +409,11 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			}
 			e, found := v.cat.Lookup(prov.Type, o.InstanceType)
 			if !found {
-				v.errf(op+".instance_type", "instance type %q is not in the %s catalog: set %s", o.InstanceType, prov.Type, strings.Join(miss, " and "))
+				var mean string
+				if c := v.cat.Closest(prov.Type, o.InstanceType); c != "" {
+					mean = fmt.Sprintf(" (did you mean %q?)", c)
+				}
+				v.errf(op+".instance_type", "instance type %q is not in the %s catalog%s: set %s", o.InstanceType, prov.Type, mean, strings.Join(miss, " and "))
 				continue
 			}
 			if needGPUs {
