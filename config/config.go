@@ -77,7 +77,7 @@ type Server struct {
 	Retention policy.Duration `yaml:"retention"`
 	// StatePasswordFile, with a postgres:// state, holds the database
 	// password (its first line); it overrides one in the DSN or in
-	// PGPASSWORD. Optional.
+	// PGPASSWORD. A relative path is read beside the config file. Optional.
 	StatePasswordFile string `yaml:"state_password_file,omitempty"`
 	// LeaseTTL, with a postgres:// state, is how long a leader's term lasts
 	// unless renewed: a dead leader is replaced within it plus one tick,

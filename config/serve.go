@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -168,6 +169,28 @@ func CheckTokensFile(path string) error {
 	return nil
 }
 
+// CheckPasswordFile checks server.state_password_file as the server reads
+// it when it opens the state (state/postgres.WithPasswordFile): a file
+// whose first line is the database password. Its content is never shown.
+func CheckPasswordFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the database password (its first line): %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory: name the file holding the database password (its first line)", path)
+	}
+	first, err := bufio.NewReader(io.LimitReader(f, 64<<10)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("cannot read the database password (its first line): %w", err)
+	}
+	if strings.TrimRight(first, "\r\n") == "" {
+		return fmt.Errorf("%s holds no password on its first line, which is the one the server sends", path)
+	}
+	return nil
+}
+
 // TLSError is a certificate or key that cannot be loaded: Field is
 // "cert_file", "key_file", or "" when the pair does not load as a whole.
 type TLSError struct {
@@ -288,6 +311,11 @@ func (c *Config) serverSectionErrors(opts serverChecks) []FieldError {
 		}
 	} else if err := CheckStateDSN(s.State); err != nil {
 		errs = append(errs, c.src.fieldError("server.state", err.Error()))
+	}
+	if s.StateIsPostgres() && s.StatePasswordFile != "" {
+		if err := CheckPasswordFile(s.StatePasswordFile); err != nil {
+			errs = append(errs, c.src.fieldError("server.state_password_file", err.Error()))
+		}
 	}
 	if s.TokensFile != "" {
 		if err := CheckTokensFile(s.TokensFile); err != nil {

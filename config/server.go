@@ -443,6 +443,7 @@ func resolvePaths(cfg *Config, dir string) {
 		abs(&cfg.Server.State)
 	}
 	abs(&cfg.Server.TokensFile)
+	abs(&cfg.Server.StatePasswordFile)
 	if t := cfg.Server.TLS; t != nil {
 		abs(&t.CertFile)
 		abs(&t.KeyFile)

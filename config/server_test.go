@@ -71,7 +71,8 @@ func TestServerAndPoolDefaults(t *testing.T) {
 }
 
 // TestPathsResolved: relative paths are read beside the config file (not
-// in the working directory), absolute ones and DSNs are kept.
+// in the working directory), state_password_file's too, absolute ones and
+// DSNs are kept.
 func TestPathsResolved(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "spillway.yaml")
@@ -116,12 +117,19 @@ pools:
 	}
 
 	const dsn = "postgres://spillway@127.0.0.1:5432/spillway?sslmode=disable"
-	cfg, err = Parse(path, []byte(strings.Replace(body, "state/spillway.db", dsn, 1)))
+	ha := strings.Replace(body, "state/spillway.db", dsn+"\n  state_password_file: secrets/db-password", 1)
+	cfg, err = Parse(path, []byte(ha))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Server.State != dsn || !cfg.Server.StateIsPostgres() {
 		t.Errorf("state %q (postgres %v), want the DSN kept", cfg.Server.State, cfg.Server.StateIsPostgres())
+	}
+	// The server reads the password file (state/postgres.WithPasswordFile)
+	// from the working directory: a relative one beside the config was
+	// not found by a server started elsewhere (systemd's /).
+	if want := filepath.Join(dir, "secrets", "db-password"); cfg.Server.StatePasswordFile != want {
+		t.Errorf("state_password_file = %q, want %q", cfg.Server.StatePasswordFile, want)
 	}
 }
 

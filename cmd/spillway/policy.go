@@ -73,7 +73,8 @@ when it starts: a listen address it would refuse (a host name, or an address
 that is not loopback without server.tls, unless --insecure-listen), a state
 file whose folder does not exist, is a directory, is empty or not a SQLite database,
 or sits in a folder the server cannot write to (validate makes and removes
-a file there to find out), a tokens file that does not parse, and a TLS
+a file there to find out), a state_password_file that cannot be read,
+a tokens file that does not parse, and a TLS
 certificate and key that do not load; as spillway server would, which
 refuses the same at start. A certificate that has expired or is not valid
 yet is a warning (on stdout, after the summary), not a problem: the server

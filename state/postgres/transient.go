@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"strings"
 
@@ -17,8 +18,9 @@ import (
 // starved), a server that takes no writes yet (25006: a standby, a
 // failover not yet complete), a serialization failure or
 // deadlock, or a shortage of resources. A refused password, a missing
-// database or privilege, a bad DSN or a schema this binary does not know
-// are not, nor is a cancelled context.
+// database or privilege, a bad DSN, a file it names that cannot be read
+// or a schema this binary does not know are not, nor is a cancelled
+// context.
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -34,6 +36,14 @@ func Transient(err error) bool {
 			pe.Code == "40001", pe.Code == "40P01":
 			return true
 		}
+		return false
+	}
+	// A file that Open reads (server.state_password_file, the DSN's
+	// sslrootcert) and cannot is so the next time too; its *fs.PathError
+	// wraps a syscall.Errno, which reads as a net.Error below.
+	var pathErr *fs.PathError
+	var opErr *net.OpError
+	if errors.As(err, &pathErr) && !errors.As(err, &opErr) {
 		return false
 	}
 	var ne net.Error

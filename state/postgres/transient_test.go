@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"syscall"
 	"testing"
@@ -37,6 +38,7 @@ func TestTransient(t *testing.T) {
 		{"no privilege", &pgconn.PgError{Code: "42501"}, false},
 		{"a bad DSN", &state.InvalidError{Field: "postgres DSN"}, false},
 		{"a schema too new", &state.SchemaError{Database: "d", Have: 9, Know: 6}, false},
+		{"a password file that is not there", fmt.Errorf("state/postgres: password file: %w", &fs.PathError{Op: "open", Path: "db-password", Err: syscall.ENOENT}), false},
 		{"a cancelled context", fmt.Errorf("migrate: %w", context.Canceled), false},
 		{"anything else", errors.New("recorded migration differs from this binary's"), false},
 	} {
