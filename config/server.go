@@ -56,6 +56,7 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 	} else if strings.Contains(s.State, "://") {
 		v.errf("server.state", "unknown state URL %q: want a SQLite file path such as spillway.db or a postgres:// DSN", cfgRedactDSN(s.State))
 	}
+	v.filePaths(cfg)
 	v.durationIn("server.tick", s.Tick, 100*time.Millisecond, time.Hour)
 	v.durationIn("server.sweep_grace", s.SweepGrace, time.Second, 7*24*time.Hour)
 	v.durationIn("server.retention", s.Retention, 24*time.Hour, 10*365*24*time.Hour)
@@ -104,6 +105,44 @@ func (v *cfgValidator) checkLease(s Server) bool {
 		return false
 	}
 	return true
+}
+
+// filePaths refuses a file path that begins with ~, as a person writes a
+// file in their home folder: only a shell expands it, and the config read
+// it as a folder named ~ beside itself (validate --server then said to
+// create that folder).
+func (v *cfgValidator) filePaths(cfg *Config) {
+	s := cfg.Server
+	paths := map[string]string{"server.tokens_file": s.TokensFile, "server.state_password_file": s.StatePasswordFile}
+	if !isPostgresDSN(s.State) {
+		paths["server.state"] = s.State
+	}
+	if s.TLS != nil {
+		paths["server.tls.cert_file"], paths["server.tls.key_file"] = s.TLS.CertFile, s.TLS.KeyFile
+	}
+	for name, pc := range cfg.Providers {
+		paths["providers."+name+".module"], paths["providers."+name+".work_dir"] = pc.Module, pc.WorkDir
+	}
+	for i, p := range cfg.Pools {
+		if sg := p.Signals; sg != nil && sg.Baseline != nil && sg.Baseline.Agents != nil {
+			paths[fmt.Sprintf("pools[%d].signals.baseline.agents.targets_file", i)] = sg.Baseline.Agents.TargetsFile
+		}
+	}
+	for _, field := range slices.Sorted(maps.Keys(paths)) {
+		if p := paths[field]; p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~") && strings.Contains(p, "/") {
+			v.errf(field, "path %q begins with ~, which only a shell expands: here it would name a folder called %s beside the config; write the home folder out, e.g. %s", p, strings.SplitN(p, "/", 2)[0], homeExample(p))
+		}
+	}
+}
+
+// homeExample writes a path given from ~ (or ~USER) out as it would be
+// from a home folder under /home: an example, the same on every machine.
+func homeExample(p string) string {
+	user, rest, _ := strings.Cut(p[1:], "/")
+	if user == "" {
+		user = "alice"
+	}
+	return filepath.Join("/home", user, rest)
 }
 
 // sharedWorkDirs refuses, with a postgres:// state (several servers), a
