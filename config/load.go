@@ -1015,12 +1015,33 @@ func cfgNumberHint(n *yaml.Node) string {
 		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), unit))
 	}
 	if s == strings.TrimSpace(n.Value) {
-		return ""
+		return cfgDigitsHint(s)
 	}
 	if _, err := strconv.ParseFloat(s, 64); err != nil {
 		return ""
 	}
 	return fmt.Sprintf(" (write the number alone, %s: amounts and prices are in USD, a price per hour)", s)
+}
+
+// cfgThousands matches a number written with thousands separators (1,000,
+// 20,000.50).
+var cfgThousands = regexp.MustCompile(`^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$`)
+
+// cfgDigitsHint says how to write a number given with thousands
+// separators or a k or M for thousands or millions (1,000; 20k; 1.5M),
+// which YAML reads as text: "" for anything else.
+func cfgDigitsHint(s string) string {
+	if s == "" {
+		return ""
+	}
+	if cfgThousands.MatchString(s) {
+		return fmt.Sprintf(" (write %s: digits alone, with no thousands separators)", strings.ReplaceAll(s, ",", ""))
+	}
+	mult := map[byte]float64{'k': 1e3, 'K': 1e3, 'M': 1e6}[s[len(s)-1]]
+	if f, err := strconv.ParseFloat(s[:len(s)-1], 64); len(s) > 1 && mult > 0 && err == nil && f > 0 && !strings.ContainsAny(s[:len(s)-1], "eExX") {
+		return fmt.Sprintf(" (write %s: digits alone, with no k or M for thousands or millions)", strconv.FormatFloat(f*mult, 'f', -1, 64))
+	}
+	return ""
 }
 
 // cfgPlainIsNotText reports whether s, written without quotes, would be
