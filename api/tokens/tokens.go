@@ -173,6 +173,9 @@ func Parse(path string, data []byte) (*File, error) {
 	if len(data) > MaxFileBytes {
 		return nil, &ParseError{Path: path, Msg: fmt.Sprintf("%d bytes is more than the limit of %d", len(data), MaxFileBytes), Err: ErrTooLarge}
 	}
+	if keys := configKeys(data); len(keys) > 0 {
+		return nil, &ParseError{Path: path, Msg: fmt.Sprintf("this is a Spillway config (it has %s), not a tokens file: name the tokens file itself, the one the config's server.tokens_file names; spillway token create makes it", strings.Join(keys, ", "))}
+	}
 	if bytes.Contains(data, []byte("&")) || bytes.Contains(data, []byte("*")) {
 		// YAML anchors and aliases have no use in this file; refusing
 		// them bounds the parser's work on hostile input.
@@ -238,6 +241,21 @@ func Parse(path string, data []byte) (*File, error) {
 		f.Entries = append(f.Entries, Entry{Name: r.Name, Role: role, Hash: h, Created: created})
 	}
 	return f, nil
+}
+
+// configKeys are the top-level keys of a spillway.yaml that data has
+// (cluster:, pools:, providers:): the config is the file a tokens file is
+// most often mistaken for (token create --file spillway.yaml, tokens_file
+// naming the config), and it failed as anchors for its cron's * or as
+// "field cluster not found in type tokens.rawFile".
+func configKeys(data []byte) []string {
+	var keys []string
+	for _, k := range []string{"cluster", "providers", "pools"} {
+		if bytes.HasPrefix(data, []byte(k+":")) || bytes.Contains(data, []byte("\n"+k+":")) {
+			keys = append(keys, k+":")
+		}
+	}
+	return keys
 }
 
 func clip(s string) string {
