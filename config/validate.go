@@ -110,6 +110,29 @@ var (
 	cfgBudgetModes   = []policy.BudgetMode{policy.BudgetHard, policy.BudgetSoft}
 )
 
+// cfgEnumAdverbs are the words people write for a budget's period.
+var cfgEnumAdverbs = map[string]string{"daily": "day", "weekly": "week", "monthly": "month"}
+
+// cfgEnumGuess is " (did you mean X?)" for the valid value a person most
+// likely meant by s: one that differs only in letter case, hyphens,
+// underscores or spaces (OnDemand, per_second), or a period's adverb
+// (weekly); "" when none.
+func cfgEnumGuess[T ~string](s T, valid []T) string {
+	norm := func(x string) string {
+		return strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(x))
+	}
+	n := norm(string(s))
+	if w, ok := cfgEnumAdverbs[n]; ok {
+		n = w
+	}
+	for _, v := range valid {
+		if norm(string(v)) == n {
+			return fmt.Sprintf(" (did you mean %q?)", v)
+		}
+	}
+	return ""
+}
+
 func cfgJoinEnum[T ~string](vals []T) string {
 	s := make([]string, len(vals))
 	for i, x := range vals {
@@ -247,10 +270,10 @@ func (v *cfgValidator) checkPool(cfg *Config, pp string, p *policy.Pool) {
 		case b.Period == "":
 			v.missing(bp+".period", "valid periods are "+cfgJoinEnum(cfgPeriods))
 		case !slices.Contains(cfgPeriods, b.Period):
-			v.errf(bp+".period", "unknown budget period %q: valid periods are %s", b.Period, cfgJoinEnum(cfgPeriods))
+			v.errf(bp+".period", "unknown budget period %q%s: valid periods are %s", b.Period, cfgEnumGuess(b.Period, cfgPeriods), cfgJoinEnum(cfgPeriods))
 		}
 		if b.Mode != "" && !slices.Contains(cfgBudgetModes, b.Mode) {
-			v.errf(bp+".mode", "unknown budget mode %q: valid modes are %s (hard, the default: the period's spend never exceeds the amount; soft: no launch beyond it, running work never cut)", b.Mode, cfgJoinEnum(cfgBudgetModes))
+			v.errf(bp+".mode", "unknown budget mode %q%s: valid modes are %s (hard, the default: the period's spend never exceeds the amount; soft: no launch beyond it, running work never cut)", b.Mode, cfgEnumGuess(b.Mode, cfgBudgetModes), cfgJoinEnum(cfgBudgetModes))
 		}
 	}
 	v.checkSpan(pp, p)
@@ -363,10 +386,10 @@ func (v *cfgValidator) checkOffering(cfg *Config, op string, o *policy.Offering)
 	}
 	v.nonNegativeDuration(op+".boot", o.Boot)
 	if o.Market != "" && !slices.Contains(cfgMarkets, o.Market) {
-		v.errf(op+".market", "unknown market %q: valid markets are %s", o.Market, cfgJoinEnum(cfgMarkets))
+		v.errf(op+".market", "unknown market %q%s: valid markets are %s", o.Market, cfgEnumGuess(o.Market, cfgMarkets), cfgJoinEnum(cfgMarkets))
 	}
 	if o.Billing != "" && !slices.Contains(cfgBillings, o.Billing) {
-		v.errf(op+".billing", "unknown billing %q: valid billings are %s", o.Billing, cfgJoinEnum(cfgBillings))
+		v.errf(op+".billing", "unknown billing %q%s: valid billings are %s", o.Billing, cfgEnumGuess(o.Billing, cfgBillings), cfgJoinEnum(cfgBillings))
 	}
 	if v.has(op+".performance") && o.Performance <= 0 {
 		v.errf(op+".performance", "performance %s must be greater than 0: it weighs one GPU of this offering against a reference GPU (1.0)", cfgFloat(o.Performance))
