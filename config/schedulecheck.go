@@ -61,7 +61,35 @@ func (c *Config) ScheduleWarnings(i int, now time.Time) []string {
 			out = append(out, line+"; if one should replace the other, give them windows that do not overlap")
 		}
 	}
+	for j, sc := range p.Schedules {
+		if w := fixedZoneWarning(names[j], sc.Cron); w != "" {
+			out = append(out, w)
+		}
+	}
 	return append(out, scheduleBudgetWarnings(p, names, windows)...)
+}
+
+// cfgFixedZones are IANA zones named like a region's time that keep one
+// offset all year (since tzdata 2024b, links to Panama's and Phoenix's):
+// a schedule written in EST for New York's mornings fires an hour late by
+// New York's clock from March to November.
+var cfgFixedZones = map[string]struct{ offset, city, zone string }{
+	"EST": {"UTC-5", "New York", "America/New_York"},
+	"MST": {"UTC-7", "Denver", "America/Denver"},
+}
+
+// fixedZoneWarning warns of a schedule read in a zone of cfgFixedZones.
+func fixedZoneWarning(name, spec string) string {
+	f := strings.Fields(spec)
+	if len(f) == 0 {
+		return ""
+	}
+	_, zone, ok := strings.Cut(f[0], "TZ=")
+	z, fixed := cfgFixedZones[zone]
+	if !ok || !fixed || !(strings.HasPrefix(f[0], "CRON_TZ=") || strings.HasPrefix(f[0], "TZ=")) {
+		return ""
+	}
+	return fmt.Sprintf("schedule %q is read in %s, a fixed %s with no daylight-saving time: while %s keeps summer time it fires an hour late by %s's clock; to follow that clock write CRON_TZ=%s", name, zone, z.offset, z.city, z.city, z.zone)
 }
 
 // scheduleWindows are schedule s's firing windows that end after now and

@@ -39,6 +39,9 @@ func TestScheduleWarnings(t *testing.T) {
 		{"one firing over a soft budget", "{budget: {amount: 50, period: week, mode: soft}}",
 			`[{name: peak, cron: "0 8 * * 1", gpus: 8, duration: 6h}]`,
 			[]string{`schedule "peak" holds 8 GPUs for 6h, which costs at least 60.00 USD a firing (1 × p5.48xlarge at 10 USD/h), more than the soft budget of 50 USD per week: the budget ends each firing early, after about 5h at most`}},
+		{"a zone without summer time named like New York's", "{}",
+			`[{name: ny-morning, cron: "CRON_TZ=EST 0 8 * * 1-5", gpus: 8, duration: 2h}, {name: phoenix, cron: "TZ=America/Phoenix 0 8 * * 1-5", gpus: 8, duration: 2h}]`,
+			[]string{`schedule "ny-morning" is read in EST, a fixed UTC-5 with no daylight-saving time: while New York keeps summer time it fires an hour late by New York's clock; to follow that clock write CRON_TZ=America/New_York`}},
 		// 5 weekday firings × 40 USD = 200 USD a week > 150; none over alone.
 		{"a week's firings together over the budget", "{budget: {amount: 150, period: week}}",
 			`[{name: morning, cron: "0 8 * * 1-5", gpus: 8, duration: 2h}, {name: evening, cron: "0 18 * * 1-5", gpus: 8, duration: 2h}]`,

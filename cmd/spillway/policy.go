@@ -92,7 +92,9 @@ the order in which the policy prefers them. Under a pool it warns (a warning,
 not a problem: the exit status stays 0) of schedules whose windows overlap in
 the next 35 days, as their floors add up (when first, and the GPUs held then),
 and of schedules whose firing, or a budget period's firings together, cost more
-on the cheapest offering than the pool's budget, which then ends them early.
+on the cheapest offering than the pool's budget, which then ends them early,
+and of schedules read in EST or MST, which keep no summer time (New York's
+and Denver's clocks are America/New_York and America/Denver).
 
 Exit status: 0 when every file is valid, 1 when any has a problem (a file
 missing or unreadable too), 2 when the command line is wrong.`,
