@@ -90,6 +90,9 @@ type harness struct {
 	pgDSN string
 	// logs, when set, gets the scheduler's log too.
 	logs *lockedBuffer
+	// cloudClk, when set, is the emulator's clock apart from the server's
+	// (withCloudClock); step moves both.
+	cloudClk *clocktesting.FakeClock
 }
 
 // lockedBuffer is a log's text, written and read from several goroutines.
@@ -115,7 +118,7 @@ type harnessOption func(*harness)
 func newHarness(t *testing.T, pool policy.Pool, hopts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: clocktesting.NewFakeClock(t0), pool: pool}
-	h.emu = emulator.New(emulator.Options{Clock: h.clk.Now, BootDelay: bootTime, Seed: 3, PrivateIPs: nextIPRange(t)})
+	h.emu = emulator.New(emulator.Options{Clock: h.cloudNow, BootDelay: bootTime, Seed: 3, PrivateIPs: nextIPRange(t)})
 	srv := httptest.NewServer(h.emu.EC2Handler())
 	t.Cleanup(srv.Close)
 	h.url = srv.URL
@@ -128,6 +131,18 @@ func newHarness(t *testing.T, pool policy.Pool, hopts ...harnessOption) *harness
 	}
 	h.start()
 	return h
+}
+
+// withCloudClock gives the emulator a clock of its own, at the server's
+// until the test moves one without the other.
+func withCloudClock(h *harness) { h.cloudClk = clocktesting.NewFakeClock(h.clk.Now()) }
+
+// cloudNow is the emulator's clock: its own, or the server's.
+func (h *harness) cloudNow() time.Time {
+	if h.cloudClk != nil {
+		return h.cloudClk.Now()
+	}
+	return h.clk.Now()
 }
 
 // nextIPRange gives each harness its own loopback /24, so agents of
@@ -285,6 +300,9 @@ func (h *harness) tick() {
 func (h *harness) step(d time.Duration) {
 	h.t.Helper()
 	h.clk.Step(d)
+	if h.cloudClk != nil {
+		h.cloudClk.Step(d)
+	}
 	h.serveAgents()
 	h.tick()
 }

@@ -94,6 +94,7 @@ func (s *Scheduler) observe(ctx, read context.Context, t *tick, snap *policy.Sna
 		t.orig[live[i].ID] = live[i]
 	}
 	t.overlayUnwritten()
+	s.unstep(t)
 	if err := s.adopt(ctx, t); err != nil {
 		return err
 	}

@@ -274,6 +274,10 @@ type poolRun struct {
 	// unchanged decision is not stored every tick.
 	lastSummary  string
 	lastRecorded time.Time
+	// lastNow is the clock at the pool's last tick (zero before the
+	// first): a tick whose clock reads earlier saw it stepped back
+	// (clockstep.go).
+	lastNow time.Time
 	// lastFailed is the key of the last decision stored whose only
 	// actions were terminates that failed (failedEndsKey; "" when the
 	// last stored was another), and repeats the ticks since that decided

@@ -818,6 +818,9 @@ func (s *Scheduler) seed(ctx context.Context, pr *poolRun) error {
 			pr.boots.Observe(s.rowOffering(pr, r).Key(), r.JoinedAt.Sub(r.LaunchedAt))
 		}
 	}
+	if err := s.seedLastNow(ctx, pr, rows); err != nil {
+		return err
+	}
 	pr.seedVanished(rows, s.clock.Now())
 	s.seedEndedSpend(pr, rows, s.clock.Now())
 	s.seedSpot(pr, rows)

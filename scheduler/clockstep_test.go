@@ -1,0 +1,86 @@
+package scheduler_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/scheduler"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestClockSteppedBackBillsFromTheCloudsLaunch: a server whose clock ran
+// an hour ahead of the cloud's launched an instance (its row launched at
+// the intent's time, an hour after the cloud's launch); NTP then stepped
+// the clock back. The ledger billed from the row's launch, still an hour
+// ahead: it added nothing for an hour and counted an hour less than the
+// cloud bills. It bills from the cloud's launch.
+func TestClockSteppedBackBillsFromTheCloudsLaunch(t *testing.T) {
+	p := testPool()
+	p.Limits.Budget = &policy.Budget{Amount: 1000, Period: policy.PeriodDay}
+	p.Interval = policy.Duration(time.Minute)
+	h := newHarness(t, p, withCloudClock)
+	h.clk.Step(time.Hour) // the server's clock runs an hour ahead of the cloud's
+	h.joinOne(time.Minute, 5)
+	h.setDemand(0)
+	h.busyFor(30 * time.Minute)
+	h.clk.Step(-time.Hour) // NTP steps it back
+	h.busyFor(2 * time.Hour)
+
+	insts := h.emu.Instances()
+	if len(insts) != 1 || len(h.live()) != 1 {
+		t.Fatalf("instances %+v, want the busy one still running", insts)
+	}
+	start, _ := p.BudgetPeriod(h.clk.Now())
+	want := policy.PeriodCost(p.Offerings[0], insts[0].LaunchTime, h.cloudClk.Now(), start)
+	spent, err := h.store.Spend(context.Background(), p.Name, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spent < want-1e-6 {
+		t.Fatalf("ledger $%.2f for an instance the cloud bills $%.2f (%s at $%.2f/h): the clock's step back was not billed",
+			spent, want, h.cloudClk.Now().Sub(insts[0].LaunchTime), p.Offerings[0].PricePerHour)
+	}
+}
+
+// TestClockSteppedBackEndsADrainOnTime: a burst cancelled while the
+// server's clock ran an hour ahead drained its busy instance from a time
+// an hour ahead once NTP stepped the clock back; the policy took a drain
+// begun in the future as begun now, and drain_timeout (10 minutes) ended
+// it an hour and 10 minutes after it began. It ends it at its timeout,
+// and so does a server restarted at the step (which sees it from the
+// decision it last recorded).
+func TestClockSteppedBackEndsADrainOnTime(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "restarted"}[restart], func(t *testing.T) {
+			steppedBackDrain(t, restart)
+		})
+	}
+}
+
+func steppedBackDrain(t *testing.T, restart bool) {
+	h := newHarness(t, testPool(), withCloudClock)
+	ctx := context.Background()
+	h.clk.Step(time.Hour)
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8) // a job runs on it, and never ends
+	h.step(10 * time.Second)
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	h.step(10 * time.Second)
+	if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceDraining {
+		t.Fatalf("after cancel: rows %+v, want the burst's busy instance draining", rs)
+	}
+	h.clk.Step(-time.Hour)
+	if restart {
+		h.restart()
+	}
+	h.until("drain_timeout (10m) ends the busy instance", time.Minute, 15, func() bool { return len(h.live()) == 0 })
+}
