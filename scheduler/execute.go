@@ -94,8 +94,7 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			continue
 		}
 		if !known {
-			msg := fmt.Sprintf("offering %q is no longer in the pool's config", in.Offering)
-			if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+			if err := s.notResumed(ctx, t, in, fmt.Sprintf("offering %q is no longer in the pool's config", in.Offering)); err != nil {
 				return err
 			}
 			continue
@@ -115,21 +114,9 @@ func (s *Scheduler) resumeIntents(stop, ctx context.Context, t *tick) error {
 			continue
 		}
 		if why != "" {
-			if age := t.now.Sub(in.CreatedAt); age >= 0 && age < listGrace {
-				// Counted, not called: an instance an earlier attempt
-				// launched may not be listed yet. (A clock behind the
-				// intent's says nothing of that: not held.)
-				t.pending[in.ID] = in
-				t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): not resumed: %s; counted as booting until an instance an earlier attempt launched would be listed", in.ID, in.Count, in.Offering, why))
-				continue
-			}
-			msg := fmt.Sprintf("not resumed: %s (an instance an earlier attempt launched is adopted through its %s tag)", why, providers.TagIntent)
-			if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+			if err := s.notResumed(ctx, t, in, why); err != nil {
 				return err
 			}
-			delete(t.pr.backoff, in.ID)
-			t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): %s", in.ID, in.Count, in.Offering, msg))
-			s.log.Info("intent not resumed", "pool", pool, "intent", in.ID, "why", why)
 			continue
 		}
 		t.pending[in.ID] = in
@@ -217,6 +204,28 @@ func (s *Scheduler) execResumes(stop, ctx context.Context, t *tick) {
 		lr.Reason = "resumed: " + in.Reason
 		t.rec.Launches = append(t.rec.Launches, lr)
 	}
+}
+
+// notResumed keeps pending intent in, which is not to be called (why),
+// counted as booting and not called while an instance an earlier attempt
+// launched may not be listed yet (listGrace after it was written), and
+// finishes it after. Finished at once, what it launched counted nothing
+// toward the limits and the budget until listed and adopted. (A clock
+// behind the intent's says nothing of that: finished.)
+func (s *Scheduler) notResumed(ctx context.Context, t *tick, in state.Intent, why string) error {
+	if age := t.now.Sub(in.CreatedAt); age >= 0 && age < listGrace {
+		t.pending[in.ID] = in
+		t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): not resumed: %s; counted as booting until an instance an earlier attempt launched would be listed", in.ID, in.Count, in.Offering, why))
+		return nil
+	}
+	msg := fmt.Sprintf("not resumed: %s (an instance an earlier attempt launched is adopted through its %s tag)", why, providers.TagIntent)
+	if err := s.finishNotResumed(ctx, t, in, msg); err != nil {
+		return err
+	}
+	delete(t.pr.backoff, in.ID)
+	t.rec.Notes = append(t.rec.Notes, fmt.Sprintf("intent %s (%d× %s): %s", in.ID, in.Count, in.Offering, msg))
+	s.log.Info("intent not resumed", "pool", in.Pool, "intent", in.ID, "why", why)
+	return nil
 }
 
 // resumePastLimits says why pending intent in, written by a process

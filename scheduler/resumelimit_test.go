@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
 )
@@ -62,3 +63,48 @@ func TestResumePastALoweredMaxGPUsIsNotCalled(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingIntentOfARemovedOfferingIsCommitted: a server stopped after
+// an intent's call (2× p4d-old, launched, the cloud listing them only
+// minutes later) and restarted on a config without offering p4d-old
+// counted the intent as nothing toward max_gpus 16 until its instances
+// were listed and adopted: with 4 jobs of 8 GPUs queued it launched 2
+// more p4d, 32 GPUs in all. The intent is counted as an adopted
+// instance no offering describes is (dearestOffering): 16 GPUs, no more
+// launched.
+func TestPendingIntentOfARemovedOfferingIsCommitted(t *testing.T) {
+	p := testPool()
+	p.Limits.MaxGPUs = 16
+	h := newHarness(t, p)
+	ctx := context.Background()
+	h.emu.SetConsistencyLag(providers.ConsistencyWindow)
+	in := state.Intent{ID: "20261130t085930-0000000000dd", Pool: p.Name, Provider: provName, Offering: "p4d-old", Count: 2,
+		Reason: "overflow", Status: state.IntentPending, ClientToken: "spw-20261130t085930-0000000000dd",
+		CreatedAt: h.clk.Now(), UpdatedAt: h.clk.Now()}
+	if err := h.store.CreateIntent(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	old := p.Offerings[0]
+	old.Name = in.Offering
+	if _, err := h.prov.Launch(ctx, providers.LaunchRequest{Offering: old, Count: 2, ClientToken: in.ClientToken,
+		Tags: map[string]string{providers.TagCluster: cluster, providers.TagPool: p.Name, providers.TagIntent: in.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	h.setDemand(2*time.Minute, 8, 8, 8, 8)
+	h.tick()
+	for range 3 {
+		h.step(providers.ConsistencyWindow / 4)
+	}
+	if n := len(h.live()); n != 2 {
+		t.Fatalf("%d p4d instances (8 GPUs each) run under max_gpus 16, want the pending intent's 2: it counted nothing", n)
+	}
+	st, _ := h.sched.LastStatus(p.Name)
+	var billed float64
+	for _, ci := range h.emu.Instances() {
+		billed += policy.BilledCost(old, ci.LaunchTime, st.Time)
+	}
+	if st.Spend.Accrued < billed-1e-9 {
+		t.Fatalf("the pool's spend $%.2f, while the cloud had billed $%.2f for the intent's instances", st.Spend.Accrued, billed)
+	}
+}
+

@@ -377,7 +377,10 @@ func (s *Scheduler) policyInstance(pr *poolRun, r *state.Instance) (policy.Insta
 // toward max_gpus, max_cost_per_hour and the budget, and as capacity
 // serving the demand it was written for, until it is done, failed or
 // abandoned. Their ids name no row, and they are held
-// (policy.Instance.Held): no plan drains or terminates one.
+// (policy.Instance.Held): no plan drains or terminates one. An intent
+// whose offering the config no longer has counts as an adopted instance
+// no offering describes does (dearestOffering): skipped, it committed
+// nothing until the instances its earlier call launched were listed.
 func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 	if len(t.pending) == 0 {
 		return nil
@@ -387,10 +390,7 @@ func (s *Scheduler) pendingInstances(t *tick) []policy.Instance {
 	slices.SortFunc(ins, func(a, b state.Intent) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
 	var out []policy.Instance
 	for _, in := range ins {
-		o, ok := t.pr.offs[in.Offering]
-		if !ok {
-			continue
-		}
+		o, _ := t.pr.intentOffering(in, providers.Instance{})
 		for i := recorded[in.ID]; i < in.Count; i++ {
 			out = append(out, policy.Instance{
 				ID: fmt.Sprintf("%s%s/%d", pendingPrefix, in.ID, i), Offering: o, State: policy.StateBooting,
@@ -572,13 +572,13 @@ func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
 	if len(t.pending) == 0 {
 		return 0
 	}
-	return intentsSpend(t.pr.offs, t.pending, t.recordedUnder(), start, end, t.now)
+	return intentsSpend(t.pr, t.pending, t.recordedUnder(), start, end, t.now)
 }
 
 // intentsSpend is pendingSpend's sum: what the instances of the pending
 // intents beyond those recorded under each (recorded) cost in the budget
 // period [start, end) up to now, each from its intent's writing.
-func intentsSpend(offs map[string]policy.Offering, pending map[string]state.Intent, recorded map[string]int, start, end, now time.Time) float64 {
+func intentsSpend(pr *poolRun, pending map[string]state.Intent, recorded map[string]int, start, end, now time.Time) float64 {
 	until := now
 	if end.Before(until) {
 		until = end
@@ -586,9 +586,9 @@ func intentsSpend(offs map[string]policy.Offering, pending map[string]state.Inte
 	var sum float64
 	for _, id := range slices.Sorted(maps.Keys(pending)) {
 		in := pending[id]
-		o, ok := offs[in.Offering]
+		o, _ := pr.intentOffering(in, providers.Instance{}) // as pendingInstances counts it
 		n := in.Count - recorded[in.ID]
-		if !ok || n <= 0 || !in.CreatedAt.Before(until) {
+		if n <= 0 || !in.CreatedAt.Before(until) {
 			continue
 		}
 		sum += float64(n) * policy.PeriodCost(o, in.CreatedAt, until, start)
@@ -619,7 +619,7 @@ func (s *Scheduler) PendingSpend(pool string, intents []state.Intent, rows []sta
 		}
 	}
 	start, end := pr.spec.Policy.BudgetPeriod(now)
-	return intentsSpend(pr.offs, pending, recorded, start, end, now)
+	return intentsSpend(pr, pending, recorded, start, end, now)
 }
 
 // accrue records what r cost in the current budget period, up to its end
