@@ -230,9 +230,10 @@ func (s *Scheduler) notResumed(ctx context.Context, t *tick, in state.Intent, wh
 
 // resumePastLimits says why pending intent in, written by a process
 // before this one, is not to be called: its instances not recorded yet,
-// beside the pool's live rows, would be past max_gpus or
-// max_cost_per_hour. The config may have lowered them across the restart
-// (a restart is how a config is applied); called as written, its launch
+// beside the pool's live rows and what its other pending intents may
+// still launch, would be past max_gpus or max_cost_per_hour. The config
+// may have lowered them across the restart (a restart is how a config is
+// applied); called as written, its launch
 // went past the pool's hard limits, and the next tick ended the excess,
 // billed. Such an intent was held out a providers.ConsistencyWindow
 // (resumeAfter): what its earlier calls launched is listed, and recorded
@@ -243,12 +244,12 @@ func (s *Scheduler) resumePastLimits(t *tick, in state.Intent) string {
 	if at, ok := t.pr.resumeAt[in.ID]; !ok || at.IsZero() {
 		return ""
 	}
-	o, ok := t.pr.offs[in.Offering]
-	n := in.Count - t.recordedUnder()[in.ID]
-	if !ok || n <= 0 {
+	recorded := t.recordedUnder()
+	n := in.Count - recorded[in.ID]
+	if _, ok := t.pr.offs[in.Offering]; !ok || n <= 0 {
 		return "" // the call only answers what is recorded
 	}
-	gpus, cost := n*o.GPUs, float64(n)*o.PricePerHour
+	gpus, cost := t.pr.pendingCommitted(t.pending, recorded)
 	for _, r := range t.rows {
 		ro := s.rowOffering(t.pr, r)
 		gpus, cost = gpus+ro.GPUs, cost+ro.PricePerHour
@@ -256,11 +257,26 @@ func (s *Scheduler) resumePastLimits(t *tick, in state.Intent) string {
 	lim := t.pr.spec.Policy.Limits
 	switch {
 	case lim.MaxGPUs > 0 && gpus > lim.MaxGPUs:
-		return fmt.Sprintf("its %d instance(s) not recorded would put the pool at %d burst GPUs, past max_gpus %d", n, gpus, lim.MaxGPUs)
+		return fmt.Sprintf("its %d instance(s) not recorded, with what the pool's live and pending instances hold, would put it at %d burst GPUs, past max_gpus %d", n, gpus, lim.MaxGPUs)
 	case lim.MaxCostPerHour > 0 && cost > lim.MaxCostPerHour:
-		return fmt.Sprintf("its %d instance(s) not recorded would put the pool's burst at $%.2f/h, past max_cost_per_hour $%.2f", n, cost, lim.MaxCostPerHour)
+		return fmt.Sprintf("its %d instance(s) not recorded, with what the pool's live and pending instances hold, would put its burst at $%.2f/h, past max_cost_per_hour $%.2f", n, cost, lim.MaxCostPerHour)
 	}
 	return ""
+}
+
+// pendingCommitted is the GPUs and cost per hour of the instances the
+// pending intents may still launch (their counts less those recorded),
+// as the policy counts them (pendingInstances): a resume checked against
+// the live rows and itself only let two intents of a restart together
+// pass the limits when the first's answer was lost.
+func (pr *poolRun) pendingCommitted(pending map[string]state.Intent, recorded map[string]int) (gpus int, cost float64) {
+	for _, in := range pending {
+		if n := in.Count - recorded[in.ID]; n > 0 {
+			o, _ := pr.intentOffering(in, providers.Instance{})
+			gpus, cost = gpus+n*o.GPUs, cost+float64(n)*o.PricePerHour
+		}
+	}
+	return gpus, cost
 }
 
 // resumeAfter is when this process may first call a pending intent it

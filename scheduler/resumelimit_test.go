@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -108,3 +109,41 @@ func TestPendingIntentOfARemovedOfferingIsCommitted(t *testing.T) {
 	}
 }
 
+// TestTwoResumedIntentsStayWithinMaxGPUs: two intents written before a
+// restart (2× p4d and 2× p5, 16 GPUs each) under a max_gpus lowered to
+// 24: the first's resume reached the cloud and its answer was lost (cut
+// off at its 1-minute call timeout, the cloud listing fresh instances 2
+// minutes late), and the second's resume at the next tick counted the
+// live rows and itself only, not the first still pending: both ran, 32
+// GPUs, until the policy ended the excess. Each resume counts every
+// intent still pending, as the policy does: the first is checked against
+// both and not called, the second is.
+func TestTwoResumedIntentsStayWithinMaxGPUs(t *testing.T) {
+	p := testPool()
+	p.Limits.MaxGPUs = 24
+	h := newHarness(t, p, func(h *harness) {
+		h.opts.Tick = 30 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{provName: time.Minute}
+		h.prov = lateAnswer{Provider: h.prov, h: h, took: map[string]time.Duration{gpuType: 2 * time.Minute}}
+	})
+	h.emu.SetConsistencyLag(providers.ConsistencyWindow)
+	ctx := context.Background()
+	for i, off := range []string{"p4d", "p5"} {
+		id := fmt.Sprintf("20261130t08593%d-0000000000e%d", i, i)
+		in := state.Intent{ID: id, Pool: p.Name, Provider: provName, Offering: off, Count: 2, Reason: "overflow",
+			Status: state.IntentPending, ClientToken: "spw-" + id, CreatedAt: h.clk.Now().Add(time.Duration(i) * time.Second), UpdatedAt: h.clk.Now()}
+		if err := h.store.CreateIntent(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.setDemand(2*time.Minute, 8, 8, 8, 8)
+	h.tick()
+	most := 0
+	for range 20 { // 10 minutes: past the lag, the first intent adopted or ended
+		h.step(30 * time.Second)
+		most = max(most, len(h.live()))
+	}
+	if most > 3 {
+		t.Fatalf("%d instances of 8 GPUs ran at once under max_gpus 24: the two resumed intents together passed it", most)
+	}
+}
