@@ -623,6 +623,17 @@ func TestDecide(t *testing.T) {
 			check: dtWantSpentDrain("i-busy", "budget: the $100.00 month budget is already spent ($120.00 accrued this period); draining now so that it ends as soon as its 8 busy GPU(s) finish or drain_timeout passes, billed past the budget until then"),
 		},
 		{
+			// kept: 98.5 + $3.843 (10.5 m) > 100; drained now: + $3.66
+			// (10 m), still past it: the reason said "within the budget".
+			name:  "budget: a busy instance of a budget just under spent is drained, its reason saying it stays past the budget",
+			pool:  withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
+			snap:  dtBusySnap(time.Hour, 8),
+			inst:  []Instance{dtInst("i-busy", dtP4d(), StateRunning, now.Add(-time.Hour), 8)},
+			spend: Spend{Accrued: 98.5},
+			now:   now,
+			check: dtWantSpentDrain("i-busy", "or drain_timeout ends it as soon as it can; even so $102.16 this period and $0.00 in the next stay committed, past the budget: billed past it until they end"),
+		},
+		{
 			name:  "budget: a busy instance of a budget spent to its last cent is drained, its reason saying the budget is spent",
 			pool:  withLimits(dtPool(dtP4d()), Limits{Budget: &Budget{Amount: 100, Period: PeriodMonth}}),
 			snap:  dtBusySnap(time.Hour, 8),

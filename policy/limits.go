@@ -128,7 +128,7 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
-	drained := 0
+	var drains []int
 	for _, i := range busy {
 		if fl.committed.fits(b.Amount) {
 			break
@@ -137,9 +137,13 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 		age := e.age(in)
 		saved := e.commitOf(&in.Offering, age, e.keepSpan(in)).sub(e.commitOf(&in.Offering, age, e.nowSpan(in)))
 		fl.committed = fl.committed.sub(saved)
-		fl.drain(e, &p, i, busyDrainReason(e, &p, before, in))
-		drained++
+		drains = append(drains, i)
 	}
+	// Only now is it known whether the drains keep within the budget.
+	for _, i := range drains {
+		fl.drain(e, &p, i, busyDrainReason(e, &p, before, fl.committed, &e.inst[i]))
+	}
+	drained := len(drains)
 	if fl.committed.fits(b.Amount) {
 		if !p.quiet {
 			p.note(fmt.Sprintf("budget: committed spend $%.2f this %s, $%.2f in the next, would exceed the $%.2f budget; ended %d idle instance(s), drained %d busy one(s) early so that drain_timeout ends them within it; no launches",
@@ -155,19 +159,27 @@ func budgetPressure(e *decEnv, fl decFleet, p decPlan) (decFleet, decPlan) {
 }
 
 // busyDrainReason is the reason budgetPressure drains busy instance in,
-// the pool's commitments before its plan. A budget already spent (lowered
-// below it by a restart) can no longer be kept by a drain: it says so,
-// rather than that drain_timeout ends the instance within the budget.
-func busyDrainReason(e *decEnv, p *decPlan, before decCommit, in *Instance) string {
+// the pool's commitments before its plan and after its drains. A budget
+// already spent (lowered below it by a restart) can no longer be kept by
+// a drain: it says so, rather than that drain_timeout ends the instance
+// within the budget; nor can one whose commitments still pass it with
+// every busy instance drained (spend just under it), which says what is
+// committed even so.
+func busyDrainReason(e *decEnv, p *decPlan, before, after decCommit, in *Instance) string {
 	b := e.pool.Limits.Budget
 	if e.spend.Accrued >= b.Amount {
 		return p.str(p.text().s("budget: the ").usd(b.Amount).s(" ").s(decPeriod(b.Period)).s(" budget is already spent (").
 			usd(e.spend.Accrued).s(" accrued this period); draining now so that it ends as soon as its ").n(in.BusyGPUs).
 			s(" busy GPU(s) finish or drain_timeout passes, billed past the budget until then"))
 	}
-	return p.str(p.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
+	t := p.text().s("budget: keeping it past the next evaluation could bill beyond the ").usd(b.Amount).
 		s(" ").s(decPeriod(b.Period)).s(" budget (committed ").usd(before.cur).s(" this period, ").usd(before.next).
-		s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it, within the budget"))
+		s(" in the next); draining now so that its ").n(in.BusyGPUs).s(" busy GPU(s) finish, or drain_timeout ends it")
+	if after.fits(b.Amount) {
+		return p.str(t.s(", within the budget"))
+	}
+	return p.str(t.s(" as soon as it can; even so ").usd(after.cur).s(" this period and ").usd(after.next).
+		s(" in the next stay committed, past the budget: billed past it until they end"))
 }
 
 // breaksLimits reports whether the fleet holds more than max_gpus or
