@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
-	"github.com/spillway-io/spillway/scheduler"
-	"github.com/spillway-io/spillway/state"
 )
 
 // TestClockSteppedBackBillsFromTheCloudsLaunch: a server whose clock ran
@@ -61,23 +59,8 @@ func TestClockSteppedBackEndsADrainOnTime(t *testing.T) {
 
 func steppedBackDrain(t *testing.T, restart bool) {
 	h := newHarness(t, testPool(), withCloudClock)
-	ctx := context.Background()
 	h.clk.Step(time.Hour)
-	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
-	h.agents.setBusy(8) // a job runs on it, and never ends
-	h.step(10 * time.Second)
-	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	h.step(10 * time.Second)
-	if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceDraining {
-		t.Fatalf("after cancel: rows %+v, want the burst's busy instance draining", rs)
-	}
+	h.cancelledBusyBurst() // its job never ends
 	h.clk.Step(-time.Hour)
 	if restart {
 		h.restart()

@@ -720,22 +720,7 @@ func TestManualBurstOpensAndEndsOnTime(t *testing.T) {
 func TestCancelledBurstDrainsThenTerminates(t *testing.T) {
 	h := newHarness(t, testPool())
 	ctx := context.Background()
-	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.tick()
-	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
-	h.agents.setBusy(8) // a job runs on it
-	h.step(10 * time.Second)
-	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	h.step(10 * time.Second)
-	rs := h.rows(true)
-	if len(rs) != 1 || rs[0].State != state.InstanceDraining {
-		t.Fatalf("after cancel: rows %+v, want the burst's busy instance draining", rs)
-	}
+	h.cancelledBusyBurst()
 	h.step(time.Minute)
 	if len(h.live()) != 1 {
 		t.Fatal("a draining instance with a running job was terminated before its drain timeout")
@@ -744,6 +729,29 @@ func TestCancelledBurstDrainsThenTerminates(t *testing.T) {
 	h.until("terminated", 10*time.Second, 20, func() bool { return len(h.live()) == 0 })
 	if _, err := h.sched.CancelBurst(ctx, "b-nope", "bob"); !errors.Is(err, scheduler.ErrUnknownBurst) {
 		t.Fatalf("cancel of an unknown burst: %v, want ErrUnknownBurst", err)
+	}
+}
+
+// cancelledBusyBurst opens a manual burst of 8 GPUs, has its instance
+// join and run a job, cancels the burst, and checks that the instance is
+// draining.
+func (h *harness) cancelledBusyBurst() {
+	h.t.Helper()
+	ctx := context.Background()
+	fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.tick()
+	h.until("joined", 10*time.Second, 20, func() bool { rs := h.rows(true); return len(rs) == 1 && rs[0].State == state.InstanceRunning })
+	h.agents.setBusy(8) // a job runs on it
+	h.step(10 * time.Second)
+	if _, err := h.sched.CancelBurst(ctx, fl.ID, "bob"); err != nil {
+		h.t.Fatal(err)
+	}
+	h.step(10 * time.Second)
+	if rs := h.rows(true); len(rs) != 1 || rs[0].State != state.InstanceDraining {
+		h.t.Fatalf("after cancel: rows %+v, want the burst's busy instance draining", rs)
 	}
 }
 
