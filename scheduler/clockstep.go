@@ -54,17 +54,40 @@ func (s *Scheduler) seedLastNow(ctx context.Context, pr *poolRun, rows []state.I
 // times after now move back by the step, none past now.
 func (s *Scheduler) unstep(t *tick) {
 	step := t.clockStep()
+	last := t.pr.lastNow
 	t.pr.lastNow = t.now.Round(0) // the wall clock: a monotonic reading never steps back
 	if step <= 0 {
 		return
 	}
+	t.pr.stepFrom, t.pr.stepBy = last, step
 	s.log.Warn("server clock stepped back: the live instances' times recorded while it ran ahead are moved back by the step",
 		"pool", t.pr.spec.Policy.Name, "step", step.Round(time.Second), "now", t.now)
-	slack := t.pr.spec.Policy.Interval.D() + time.Minute
+	slack := t.pr.stepSlack()
 	for _, r := range t.rows {
 		ci, seen := t.cloud[r.ID]
 		unstepRow(r, ci, seen, step, slack, t.now)
 	}
+}
+
+// stepSlack is how much earlier than a recorded time less the step seen
+// a cloud's launch time is taken: the real time between the last tick
+// before the step and the one that saw it, which the step seen leaves
+// out (a tick's interval, and a minute).
+func (pr *poolRun) stepSlack() time.Duration { return pr.spec.Policy.Interval.D() + time.Minute }
+
+// written is when intent in was written, as a bound below which a
+// launch time the cloud gives is not believed (launchedAt): its
+// CreatedAt, less the last step back seen and its slack when it was
+// written before that step, while the clock ran ahead. An instance
+// launched for such an intent and recorded after the step (its answer
+// lost, adopted once listed) was recorded launched at the intent's
+// time, still ahead: it billed nothing, and could not time out joining,
+// until the clock caught up.
+func (pr *poolRun) written(in state.Intent) time.Time {
+	if pr.stepBy > 0 && !in.CreatedAt.After(pr.stepFrom) {
+		return in.CreatedAt.Add(-pr.stepBy - pr.stepSlack())
+	}
+	return in.CreatedAt
 }
 
 // unstepRow moves r's times back by step (see unstep).

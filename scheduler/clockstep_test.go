@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/providers"
 )
 
 // TestClockSteppedBackBillsFromTheCloudsLaunch: a server whose clock ran
@@ -66,4 +67,38 @@ func steppedBackDrain(t *testing.T, restart bool) {
 		h.restart()
 	}
 	h.until("drain_timeout (10m) ends the busy instance", time.Minute, 15, func() bool { return len(h.live()) == 0 })
+}
+
+// TestClockSteppedBackAdoptsFromTheCloudsLaunch: a launch made while the
+// server's clock ran an hour ahead whose answer was lost (cut off at its
+// 1-minute call timeout, the cloud listing fresh instances 2 minutes
+// late) was adopted after NTP stepped the clock back, recorded launched
+// at its intent's time, still an hour ahead: 11 minutes into its run the
+// pool's spend was $0.00 of the $6.01 the cloud billed. It is recorded
+// launched at the cloud's launch time.
+func TestClockSteppedBackAdoptsFromTheCloudsLaunch(t *testing.T) {
+	p := testPool()
+	p.Limits.Budget = &policy.Budget{Amount: 1000, Period: policy.PeriodDay}
+	h := newHarness(t, p, withCloudClock, func(h *harness) {
+		h.opts.Tick = 30 * time.Second
+		h.opts.CallTimeouts = map[string]time.Duration{provName: time.Minute}
+		h.prov = lateAnswer{Provider: h.prov, h: h, took: map[string]time.Duration{gpuType: 2 * time.Minute}}
+	})
+	h.emu.SetConsistencyLag(providers.ConsistencyWindow)
+	h.clk.Step(time.Hour)
+	h.setDemand(2*time.Minute, 8)
+	h.tick() // its answer lost, the server's clock a minute on (lateAnswer)
+	h.cloudClk.Step(time.Minute)
+	h.clk.Step(-time.Hour)
+	for range 20 {
+		h.step(30 * time.Second)
+	}
+	insts := h.emu.Instances()
+	if rs := h.rows(true); len(insts) != 1 || len(rs) != 1 || !rs[0].LaunchedAt.Equal(insts[0].LaunchTime) {
+		t.Fatalf("rows %+v of instances %+v: want the instance adopted, launched at its LaunchTime", rs, insts)
+	}
+	st, _ := h.sched.LastStatus(p.Name)
+	if billed := policy.BilledCost(p.Offerings[0], insts[0].LaunchTime, st.Time); st.Spend.Accrued < billed-1e-9 {
+		t.Fatalf("the pool's spend $%.2f, while the cloud had billed $%.2f", st.Spend.Accrued, billed)
+	}
 }

@@ -590,7 +590,7 @@ func (s *Scheduler) call(ctx context.Context, t *tick, in state.Intent) LaunchRe
 	ids := make([]string, 0, len(insts))
 	for _, ci := range insts {
 		r := s.newRow(t.pr, in, ci)
-		r.LaunchedAt = launchedAt(ci.LaunchTime, in.CreatedAt, t.now)
+		r.LaunchedAt = launchedAt(ci.LaunchTime, t.pr.written(in), t.now)
 		if old, ok := t.rows[r.ID]; ok {
 			r = *old // resumed: already recorded
 		} else if old, ok := t.pr.unwritten[r.ID]; ok {

@@ -602,7 +602,7 @@ func (s *Scheduler) newRow(pr *poolRun, in state.Intent, ci providers.Instance) 
 		s.log.Warn("instance of an offering the config no longer has, nor any of its type and market: counted at the dearest price and the most GPUs of the pool's offerings on its provider",
 			"pool", in.Pool, "instance", ci.ID, "offering", in.Offering, "instance_type", ci.InstanceType, "gpus", o.GPUs, "price_per_hour", o.PricePerHour)
 	}
-	launched := launchedAt(ci.LaunchTime, in.CreatedAt, s.clock.Now())
+	launched := launchedAt(ci.LaunchTime, pr.written(in), s.clock.Now())
 	return state.Instance{
 		ID: ci.ID, Provider: in.Provider, Pool: in.Pool, Offering: in.Offering, IntentID: in.ID, Floor: in.Floor,
 		// The offering's type, as asked, whatever the cloud answered:

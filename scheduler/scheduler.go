@@ -278,6 +278,11 @@ type poolRun struct {
 	// first): a tick whose clock reads earlier saw it stepped back
 	// (clockstep.go).
 	lastNow time.Time
+	// stepFrom and stepBy are the pool's last tick before the clock's
+	// last step back seen, and the step: intents written by then were
+	// written ahead (written).
+	stepFrom time.Time
+	stepBy   time.Duration
 	// lastFailed is the key of the last decision stored whose only
 	// actions were terminates that failed (failedEndsKey; "" when the
 	// last stored was another), and repeats the ticks since that decided

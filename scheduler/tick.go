@@ -572,13 +572,13 @@ func (s *Scheduler) pendingSpend(t *tick, start, end time.Time) float64 {
 	if len(t.pending) == 0 {
 		return 0
 	}
-	return intentsSpend(t.pr, t.pending, t.recordedUnder(), start, end, t.now)
+	return intentsSpend(t.pr, t.pending, t.recordedUnder(), t.pr.written, start, end, t.now)
 }
 
 // intentsSpend is pendingSpend's sum: what the instances of the pending
 // intents beyond those recorded under each (recorded) cost in the budget
-// period [start, end) up to now, each from its intent's writing.
-func intentsSpend(pr *poolRun, pending map[string]state.Intent, recorded map[string]int, start, end, now time.Time) float64 {
+// period [start, end) up to now, each from its intent's writing (written).
+func intentsSpend(pr *poolRun, pending map[string]state.Intent, recorded map[string]int, written func(state.Intent) time.Time, start, end, now time.Time) float64 {
 	until := now
 	if end.Before(until) {
 		until = end
@@ -587,11 +587,11 @@ func intentsSpend(pr *poolRun, pending map[string]state.Intent, recorded map[str
 	for _, id := range slices.Sorted(maps.Keys(pending)) {
 		in := pending[id]
 		o, _ := pr.intentOffering(in, providers.Instance{}) // as pendingInstances counts it
-		n := in.Count - recorded[in.ID]
-		if n <= 0 || !in.CreatedAt.Before(until) {
+		n, at := in.Count-recorded[in.ID], written(in)
+		if n <= 0 || !at.Before(until) {
 			continue
 		}
-		sum += float64(n) * policy.PeriodCost(o, in.CreatedAt, until, start)
+		sum += float64(n) * policy.PeriodCost(o, at, until, start)
 	}
 	return sum
 }
@@ -619,7 +619,9 @@ func (s *Scheduler) PendingSpend(pool string, intents []state.Intent, rows []sta
 		}
 	}
 	start, end := pr.spec.Policy.BudgetPeriod(now)
-	return intentsSpend(pr, pending, recorded, start, end, now)
+	// The tick's memory of a clock step (written) is its own: from its
+	// intents' writing.
+	return intentsSpend(pr, pending, recorded, func(in state.Intent) time.Time { return in.CreatedAt }, start, end, now)
 }
 
 // accrue records what r cost in the current budget period, up to its end
