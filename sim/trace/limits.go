@@ -134,6 +134,10 @@ type recordLimiter struct {
 	// counted in quotes (the parser turns the NULs back into quotes).
 	unquoted bool
 	quotes   int
+	// nulLines are the lines, in order, on which an unquoted file passed
+	// on a NUL of its own (UTF-16 text, binary data): its NULs are not
+	// quotes, and say what the row is (utf16Hint). nulsOn prunes them.
+	nulLines []int
 	line     int // record start line, for the error
 	newline  int
 	err      error
@@ -267,6 +271,10 @@ func (l *recordLimiter) keep(p []byte, i int, c byte) bool {
 		return false
 	}
 	switch c {
+	case 0:
+		if line := l.newline + 1; l.unquoted && (len(l.nulLines) == 0 || l.nulLines[len(l.nulLines)-1] != line) {
+			l.nulLines = append(l.nulLines, line)
+		}
 	case '"':
 		if l.unquoted {
 			p[i] = 0
@@ -288,6 +296,18 @@ func (l *recordLimiter) keep(p []byte, i int, c byte) bool {
 		return false
 	}
 	return true
+}
+
+// nulsOn reports whether a NUL of the file's own was passed on in lines
+// from to to (a record's), forgetting those of lines before from: the
+// parser reads records in order, never more than a read ahead.
+func (l *recordLimiter) nulsOn(from, to int) bool {
+	i := 0
+	for i < len(l.nulLines) && l.nulLines[i] < from {
+		i++
+	}
+	l.nulLines = l.nulLines[i:]
+	return len(l.nulLines) > 0 && l.nulLines[0] <= to
 }
 
 // prescan refuses a job-list trace (ITP, Philly, generic: one job a line)

@@ -972,7 +972,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			if len(rec) > 0 {
 				rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			}
-			if p.unquoted != nil && p.unquoted.quotes > 0 {
+			if p.unquoted != nil && !p.unquoted.nulsOn(line, p.lastLine) && p.unquoted.quotes > 0 {
+				// A row holding NULs of its own keeps them: UTF-16
+				// text, its NULs are not quotes (utf16Hint names it).
 				quotesBack(rec)
 			}
 		}

@@ -1641,21 +1641,36 @@ func TestUTF16(t *testing.T) {
 // order mark: a Windows shell's >> onto a UTF-8 file) after a UTF-8
 // header and row were refused as '"5\x00": not a number' or '3 fields'
 // with no word of UTF-16, which only a header holding NULs got. A value
-// or row holding NUL bytes is named UTF-16 text.
+// or row holding NUL bytes is named UTF-16 text. In sacct's unquoted
+// files, whose quotes pass the CSV reader as NULs, the row's NULs were
+// shown as quotes ("\"2\"0\"2\"4…") with no word of UTF-16 either; a
+// quoted job name in the rows before still reads as written.
 func TestUTF16RowInAUTF8Trace(t *testing.T) {
-	var row []byte
-	for _, c := range []byte("5,60,1\n") {
-		row = append(row, c, 0)
+	utf16 := func(s string) string {
+		var row []byte
+		for _, c := range []byte(s) {
+			row = append(row, c, 0)
+		}
+		return string(row)
 	}
-	for _, tt := range []struct{ header, first, want string }{
-		{"submit_s,duration_s,gpus", "0,60,1", `jobs.csv:3: column submit_s: "5\x00": not a number`},
-		{"job_id,submission_time,duration,num_gpu", "a,0,10,1", `jobs.csv:3: "5\x00,\x006\x000\x00,\x001\x00": 3 fields`},
+	sacct := string(testdataFile(t, "sacct_quotes.txt"))
+	for _, tt := range []struct{ name, head, row, want string }{
+		{"jobs.csv", "submit_s,duration_s,gpus\n0,60,1\n", "5,60,1\n", `jobs.csv:3: column submit_s: "5\x00": not a number`},
+		{"jobs.csv", "job_id,submission_time,duration,num_gpu\na,0,10,1\n", "5,60,1\n", `jobs.csv:3: "5\x00,\x006\x000\x00,\x001\x00": 3 fields`},
+		{"sacct.txt", sacct, "1004|x|gpu|2024-03-04T09:20:00|2024-03-04T09:20:05|2024-03-04T09:30:05|00:10:00|cpu=8,gres/gpu=4|COMPLETED\n",
+			`sacct.txt:5: column submit: "\x002\x000\x002\x004\x00-\x000\x003\x00-\x000\x004\x00T\x000\x009\x00:\x002\x000\x00:\x000\x000\x00": not a date-time`},
+		{"sacct.txt", sacct, "1004|x\n", `sacct.txt:5: "1\x000\x000\x004\x00|\x00x\x00": 2 fields`},
 	} {
-		_, err := Read("jobs.csv", strings.NewReader(tt.header+"\n"+tt.first+"\n"+string(row)))
+		_, err := Read(tt.name, strings.NewReader(tt.head+utf16(tt.row)))
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) ||
 			!strings.HasSuffix(err.Error(), "; it holds NUL bytes: UTF-16 text (a NUL byte beside each letter) in a file that starts as UTF-8: save the whole file in one encoding, UTF-8)") {
-			t.Errorf("%s with a UTF-16 row: got %v, want %s naming UTF-16", tt.header, err, tt.want)
+			t.Errorf("%s with a UTF-16 row: got %v, want %s naming UTF-16", tt.name, err, tt.want)
 		}
+	}
+	// The quotes of sacct's rows before it still read as quotes.
+	tr, err := ReadWith("sacct.txt", strings.NewReader(sacct), Options{Where: []Where{{Column: "JobName", Values: []string{`"quoted"`}}}})
+	if err != nil || len(tr.Jobs) != 1 {
+		t.Errorf("sacct's quoted job name: %v", err)
 	}
 }
 
