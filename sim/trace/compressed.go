@@ -101,10 +101,11 @@ func decompressIn(name string, r io.Reader, in func() int64, plain bool, depth i
 		}
 		return name, tb, "", nil
 	}
-	ar := tar.NewReader(tb)
+	th := &tarHeaders{r: tb, name: name}
+	ar := tar.NewReader(th)
 	var seen, traces, links memberList
 	for {
-		hdr, err := ar.Next()
+		hdr, err := th.nextOf(ar)
 		if err == io.EOF {
 			if member != "" {
 				return name, nil, "", noMember(name, member, traces)
@@ -112,7 +113,7 @@ func decompressIn(name string, r io.Reader, in func() int64, plain bool, depth i
 			return name, nil, "", &Error{File: name, Value: seen.String(), Err: seen.noTrace(), Want: "a tar archive holding a trace file" + linksHint(links, tarDeref+", and --hard-dereference for hard links")}
 		}
 		if err != nil {
-			return name, nil, "", &Error{File: name, Err: err, Want: "a readable tar archive"}
+			return name, nil, "", tarError(name, err)
 		}
 		seen.add(hdr.Name)
 		mpath := memberPath(hdr.Name)

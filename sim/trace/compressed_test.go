@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -778,4 +779,92 @@ func readExpecting(t *testing.T, name string, data []byte, jobs int, want string
 		t.Errorf("got %v\nwant %s…", err, want)
 	}
 	return err
+}
+
+// paxHeaders is n PAX extended headers in a row, each of about size
+// bytes of records (a thousand keys over and over), which archive/tar
+// reads one after another before the member they precede.
+func paxHeaders(t *testing.T, n, size int) []byte {
+	t.Helper()
+	var recs bytes.Buffer
+	for i := 0; recs.Len() < size-64; i++ {
+		kv := fmt.Sprintf(" k%d=v\n", i%1000)
+		l := len(kv) + 1
+		for len(strconv.Itoa(l))+len(kv) != l {
+			l++
+		}
+		fmt.Fprintf(&recs, "%d%s", l, kv)
+	}
+	var hb bytes.Buffer
+	if err := tar.NewWriter(&hb).WriteHeader(&tar.Header{Name: "PaxHeaders/jobs.csv", Mode: 0o644, Size: int64(recs.Len()), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	blk := hb.Bytes()[:512]
+	blk[156] = tar.TypeXHeader
+	copy(blk[148:156], "        ")
+	sum := 0
+	for _, c := range blk {
+		sum += int(c)
+	}
+	copy(blk[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	one := append(slices.Clone(blk), recs.Bytes()...)
+	one = append(one, make([]byte, (512-recs.Len()%512)%512)...)
+	return bytes.Repeat(one, n)
+}
+
+// paxMembers is a tar archive of n members, each with a PAX header of
+// about size bytes, and then the files.
+func paxMembers(t *testing.T, n, size int, files ...[2]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for i := range n {
+		hdr := &tar.Header{Name: fmt.Sprintf("notes/%d.txt", i), Mode: 0o644, Size: 1, Typeflag: tar.TypeReg,
+			PAXRecords: map[string]string{"comment": strings.Repeat("x", size)}, Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte("x"))
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return append(b.Bytes()[:b.Len()], tarred(t, files...)...)
+}
+
+// TestTarHeadersAreBounded: archive/tar bounds one PAX extended header
+// (or GNU long name) at 1 MiB, but not how many come in a row or member
+// after member: only the expansion bound stopped them, so 100 MiB of PAX
+// records in 860 KB of gzip were parsed for 1.9 s and loaded (750 MiB
+// would take ~15 s). The headers that members carry up to the trace are
+// bounded at MaxTarHeaders (past a few KiB each), refused in 0.1 s;
+// member data passed over counts as no header, and members with headers
+// as tar writes them load; one header past archive/tar's own 1 MiB is
+// said to be one, not "header field too long" alone.
+func TestTarHeadersAreBounded(t *testing.T) {
+	jobs := [2]string{"jobs.csv", "submit_s,duration_s,gpus\n0,60,1\n"}
+	const bound = "(want a tar archive whose members carry a few KiB of headers each, as tar writes them (at most 16 MiB in all up to the trace); a real one with more is read unpacked: tar -xf, then the trace's path)"
+	for _, tt := range []struct {
+		name string
+		data []byte
+		jobs int
+		want string
+		is   error
+	}{
+		{"inarow.tar", append(paxHeaders(t, 20, 1<<20), tarred(t, jobs)...), 0,
+			"inarow.tar: tar headers (PAX extended headers, GNU long names) of more than 16 MiB, up to its member number 1 " + bound, ErrTarHeaders},
+		{"inarow.tar.gz", gzipped(t, append(paxHeaders(t, 20, 1<<20), tarred(t, jobs)...)), 0,
+			"inarow.tar.gz: tar headers (PAX extended headers, GNU long names) of more than 16 MiB, up to its member number 1 " + bound, ErrTarHeaders},
+		{"members.tar", paxMembers(t, 20, 1<<20-1024, jobs), 0,
+			"members.tar: tar headers (PAX extended headers, GNU long names) of more than 16 MiB, up to its member number 17 " + bound, ErrTarHeaders},
+		{"toolong.tar", append(paxHeaders(t, 1, 2<<20), tarred(t, jobs)...), 0,
+			"toolong.tar: archive/tar: header field too long (want a tar archive whose headers each hold at most 1 MiB", tar.ErrFieldTooLong},
+		// Guards: data passed over, and headers as tar writes them.
+		{"data.tar", tarred(t, [2]string{"weights.bin", strings.Repeat("\x01", 20<<20)}, jobs), 1, "", nil},
+		{"posix.tar", paxMembers(t, 5000, 100, jobs), 1, "", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			readExpecting(t, tt.name, tt.data, tt.jobs, tt.want, tt.is)
+		})
+	}
 }
