@@ -130,10 +130,14 @@ const maxChunk = 8 << 20
 // those bytes) none more when size is past max: an answer cut short is
 // never passed off as whole.
 //
-// What it allocates stays near what it reads: an answer of a known size
-// is read into one buffer; one of an unknown size in pieces, joined once
-// at its end; one past max is never joined (io.ReadAll's pieces and its
-// joining took twice max: 268 MB at the http source's 128 MiB).
+// What it allocates stays near what it reads: an answer of an unknown
+// size is read in pieces, joined once at its end; one past max is never
+// joined (io.ReadAll's pieces and its joining took twice max: 268 MB at
+// the http source's 128 MiB). An announced size is a claim, not bytes:
+// its answer is read into pieces until a trustAfter-th of it has
+// arrived, and only then into one buffer of its size (one buffer of it
+// at once held 128 MiB for an answer that announced as much and sent 10
+// bytes, each poll, until the read's deadline).
 func ReadBody(r io.Reader, size, max int64) ([]byte, error) {
 	if size > max {
 		// What arrives of its start is for a message; a failure to read
@@ -141,11 +145,14 @@ func ReadBody(r io.Reader, size, max int64) ([]byte, error) {
 		b, _ := io.ReadAll(io.LimitReader(r, min(Quoted, max)))
 		return b, &TooLargeError{Max: max, Announced: size}
 	}
-	first := int64(512)
-	if size >= 0 {
-		first = size + 1 // room to see the end without a second piece
+	var chunks [][]byte
+	var n int64
+	var err error
+	if size < 0 {
+		chunks, n, err = readChunks(r, 512, max+1)
+	} else {
+		chunks, n, err = readAnnounced(r, size, max+1)
 	}
-	chunks, n, err := readChunks(r, first, max+1)
 	if err != nil {
 		return join(chunks, n), err
 	}
@@ -153,6 +160,42 @@ func ReadBody(r io.Reader, size, max int64) ([]byte, error) {
 		return join(chunks, min(n, Quoted, max)), &TooLargeError{Max: max}
 	}
 	return join(chunks, n), nil
+}
+
+// firstPiece is the most an answer of a known size is given before any of
+// it arrives; trustAfter the share of its size (one trustAfter-th) that
+// must arrive before the rest is given at once: what it holds unused is
+// at most trustAfter times what arrived, and an answer that is what it
+// announced allocates about 1 + 1/trustAfter times its size.
+const (
+	firstPiece = 64 << 10
+	trustAfter = 16
+)
+
+// readAnnounced is readChunks for an answer that announced size bytes
+// (size < limit): pieces from firstPiece up to a trustAfter-th of size+1,
+// then one piece holding them and room for the rest and a byte more (to
+// see the end), then pieces again should it go on past that.
+func readAnnounced(r io.Reader, size, limit int64) ([][]byte, int64, error) {
+	whole := size + 1
+	early := min(whole, max(firstPiece, whole/trustAfter))
+	chunks, n, err := readChunks(r, min(whole, firstPiece), early)
+	if err != nil || n < early {
+		return chunks, n, err // ended (or failed) early
+	}
+	if n < whole {
+		buf := make([]byte, 0, whole)
+		for _, c := range chunks {
+			buf = append(buf, c...)
+		}
+		buf, end, err := fill(r, buf)
+		n, chunks = int64(len(buf)), [][]byte{buf}
+		if end || err != nil {
+			return chunks, n, err
+		}
+	}
+	more, m, err := readChunks(r, 512, limit-n)
+	return append(chunks, more...), n + m, err
 }
 
 // readChunks reads r to its end or to limit bytes, into pieces that start
@@ -163,22 +206,31 @@ func readChunks(r io.Reader, first, limit int64) ([][]byte, int64, error) {
 	var n int64
 	next := min(first, limit)
 	for n < limit {
-		c := make([]byte, 0, min(next, limit-n))
-		for len(c) < cap(c) {
-			m, err := r.Read(c[len(c):cap(c)])
-			c = c[:len(c)+m]
-			n += int64(m)
-			if err == io.EOF {
-				return append(chunks, c), n, nil
-			}
-			if err != nil {
-				return append(chunks, c), n, err
-			}
-		}
+		c, end, err := fill(r, make([]byte, 0, min(next, limit-n)))
 		chunks = append(chunks, c)
+		n += int64(len(c))
+		if end || err != nil {
+			return chunks, n, err
+		}
 		next = min(max(2*int64(cap(c)), 512), maxChunk)
 	}
 	return chunks, n, nil
+}
+
+// fill reads r into c up to its capacity; end is r's end reached (io.EOF,
+// which is no error).
+func fill(r io.Reader, c []byte) ([]byte, bool, error) {
+	for len(c) < cap(c) {
+		m, err := r.Read(c[len(c):cap(c)])
+		c = c[:len(c)+m]
+		if err == io.EOF {
+			return c, true, nil
+		}
+		if err != nil {
+			return c, false, err
+		}
+	}
+	return c, false, nil
 }
 
 // join is the first n bytes of chunks in one slice: the first chunk

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"go.uber.org/goleak"
 )
@@ -175,13 +176,17 @@ func TestReadBodyAllocatesNearWhatItReads(t *testing.T) {
 		{"past the limit, of unknown size", -1, &endless{}, Quoted, true, max + max/8},
 		{"of a known size, the limit", max, io.LimitReader(&endless{}, max), max, false, max + max/8},
 		{"announced past the limit", 2 * max, &endless{}, Quoted, true, 1 << 20},
+		// An announced size is a claim: 10 bytes of an answer that
+		// announced the limit took the limit (32 MiB).
+		{"announced and not sent", max, cutShort("0123456789"), 10, false, 1 << 20},
+		{"announced and a 16th sent", max, io.LimitReader(&endless{}, max/16), max / 16, false, 2*max/16 + max + 1<<20},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var b []byte
 			var err error
 			got := allocated(func() { b, err = ReadBody(tt.body, tt.size, max) })
 			var tl *TooLargeError
-			if int64(len(b)) != tt.want || errors.As(err, &tl) != tt.tooLarge {
+			if int64(len(b)) != tt.want || errors.As(err, &tl) != tt.tooLarge || (err != nil && !tt.tooLarge && !errors.Is(err, io.ErrUnexpectedEOF)) {
 				t.Errorf("read %d bytes, error %v; want %d, too large %v", len(b), err, tt.want, tt.tooLarge)
 			}
 			t.Logf("allocated %d bytes", got)
@@ -189,5 +194,37 @@ func TestReadBodyAllocatesNearWhatItReads(t *testing.T) {
 				t.Errorf("allocated %d bytes reading at most %d; want at most %d", got, max+1, tt.most)
 			}
 		})
+	}
+}
+
+// cutShort is a body that ends early as net/http's does when fewer bytes
+// come than its Content-Length: s, then io.ErrUnexpectedEOF.
+func cutShort(s string) io.Reader {
+	return io.MultiReader(strings.NewReader(s), iotest.ErrReader(io.ErrUnexpectedEOF))
+}
+
+// TestReadBodyOfAFalseContentLength: a real server's answer announcing
+// 100 MB (within the limit) and sending 10 bytes had ReadBody allocate
+// the 100 MB before the first byte; what it allocates now is a piece of
+// 64 KiB, and the body is said to be cut short.
+func TestReadBodyOfAFalseContentLength(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "100000000")
+		w.Write([]byte("0123456789"))
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b []byte
+	got := allocated(func() { b, err = ReadBody(resp.Body, resp.ContentLength, 128<<20) })
+	t.Logf("allocated %d bytes", got)
+	if string(b) != "0123456789" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("read %q, error %v; want the 10 bytes sent, cut short", b, err)
+	}
+	if got > 1<<20 {
+		t.Errorf("allocated %d bytes for 10 sent; want at most 1 MiB", got)
 	}
 }
