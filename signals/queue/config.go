@@ -90,7 +90,11 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		if cfg.Redis == nil {
 			return nil, missing()
 		}
-		src, err = redissource.New(*cfg.Redis)
+		timeout := cfg.Timeout
+		if timeout == 0 {
+			timeout = DefaultTimeout
+		}
+		src, err = redissource.New(*cfg.Redis, redissource.WithTimeout(timeout))
 	case TypeHTTP:
 		if cfg.HTTP == nil {
 			return nil, missing()

@@ -2,8 +2,10 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -38,12 +40,29 @@ func announced(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// boundedDialer dials as dial does (go-redis's own dialer) and returns a
-// connection whose replies are checked against MaxReplyString and
-// MaxReplyElements as they are read.
-func boundedDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dials follows the source's dials, which go-redis makes apart from the
+// command waiting for one (under its own DialTimeout, not the command's
+// deadline): a command whose deadline passes while its dial goes on, or
+// after it timed out, ends as "context deadline exceeded", which says
+// nothing of the connection.
+type dials struct {
+	inFlight atomic.Int32
+	timedOut atomic.Bool // the last dial to end timed out
+}
+
+// unreached reports whether a dial is going on or the last one timed out.
+func (d *dials) unreached() bool { return d.inFlight.Load() > 0 || d.timedOut.Load() }
+
+// boundedDialer dials as dial does (go-redis's own dialer), following it
+// in d, and returns a connection whose replies are checked against
+// MaxReplyString and MaxReplyElements as they are read.
+func boundedDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error), d *dials) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d.inFlight.Add(1)
 		c, err := dial(ctx, network, addr)
+		var ne net.Error
+		d.timedOut.Store(errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded))
+		d.inFlight.Add(-1)
 		if err != nil {
 			return nil, err
 		}

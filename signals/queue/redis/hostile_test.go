@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -276,4 +278,124 @@ func TestReplySlowerThanGoRedisReadTimeout(t *testing.T) {
 	if err != nil || d.PendingJobs != 3 {
 		t.Errorf("read %+v, error %v; want 3 jobs, read under a deadline of %s", d, err, 2*slow)
 	}
+}
+
+// blackholed is a loopback port whose listener accepts nothing until
+// open is closed: its accept queue (of one) is full, so the kernel drops
+// a connection's SYNs and its dial waits, as behind a firewall that
+// drops packets or a host that is down. Once open, the connections that
+// come (a dial's SYN is sent again 1 s, 3 s, 7 s… after it began) are
+// passed to target.
+func blackholed(t *testing.T, open <-chan struct{}, target string) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "blackholed")
+	defer f.Close()
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.FileListener(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	full, err := net.Dial("tcp", addr) // the queue's one place, taken
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := []net.Conn{full}
+	done := make(chan struct{})
+	keep := func(c ...net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if conns == nil {
+			return false
+		}
+		conns = append(conns, c...)
+		return true
+	}
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-open:
+		case <-done:
+			return
+		}
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil || !keep(c, up) {
+				c.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(up, c); up.Close() }()
+			go func() { defer wg.Done(); io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return addr
+}
+
+// TestDialHonoursTheTimeout: go-redis bounds each dial by its
+// DialTimeout (5 s) whatever the source's timeout, so a source given 20 s
+// behind a link where connecting takes 7 s (a SYN lost, sent again)
+// failed at 5 s, "i/o timeout"; a dial is bounded by the source's timeout
+// (WithTimeout, the demand source's timeout:), and one that passes it
+// says that nothing accepted the connection. A real redis-server behind
+// a port that accepts nothing for its first 5.5 s, and one that never
+// does.
+func TestDialHonoursTheTimeout(t *testing.T) {
+	must(t, client(t).RPush(ctx, "q", "a", "b", "c").Err())
+	t.Run("connecting takes 7s", func(t *testing.T) {
+		t.Parallel()
+		open := make(chan struct{})
+		addr := blackholed(t, open, server.Addr)
+		opening := time.AfterFunc(5500*time.Millisecond, func() { close(open) })
+		defer opening.Stop()
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		d, err := newSource(t, Config{Addr: addr, Key: "q"}, WithTimeout(20*time.Second)).Demand(rctx)
+		if err != nil || d.PendingJobs != 3 {
+			t.Errorf("read %+v, error %v; want 3 jobs, read under a deadline of 20s", d, err)
+		}
+	})
+	t.Run("nothing accepts", func(t *testing.T) {
+		t.Parallel()
+		addr := blackholed(t, nil, server.Addr)
+		rctx, cancel := context.WithTimeout(ctx, 7*time.Second)
+		defer cancel()
+		deadline, _ := rctx.Deadline()
+		_, err := newSource(t, Config{Addr: addr, Key: "q"}, WithTimeout(7*time.Second)).Demand(rctx)
+		if time.Now().Before(deadline) {
+			t.Errorf("failed before the deadline of 7s: %v", err)
+		}
+		want := regexp.MustCompile(`TYPE q on ` + regexp.QuoteMeta(addr) + `: nothing at ` + regexp.QuoteMeta(addr) + ` accepted the connection within the read's deadline, (6\.9[0-9]*|7)s: is the host up, and its port open to this server \(not behind a firewall that drops packets\)\? \((dial tcp .*: i/o timeout|context deadline exceeded)\)$`)
+		var notReached *NotReachedError
+		if !errors.As(err, &notReached) || !want.MatchString(err.Error()) {
+			t.Errorf("error %v; want a NotReachedError matching %s", err, want)
+		}
+	})
 }

@@ -98,6 +98,13 @@ type Option func(*Source)
 // WithNow injects the clock used for reading times and waits.
 func WithNow(now func() time.Time) Option { return func(s *Source) { s.now = now } }
 
+// WithTimeout sets the source's timeout (the demand source's timeout:),
+// which bounds a read whose context has no deadline (DefaultTimeout
+// otherwise) and each dial: go-redis's own bound on a dial (its
+// DialTimeout, 5 s) cut a longer one short, failing at 5 s as "i/o
+// timeout" where connecting takes longer (a SYN lost and sent again).
+func WithTimeout(d time.Duration) Option { return func(s *Source) { s.timeout = d } }
+
 // WithLookupEnv injects the environment lookup used for PasswordEnv.
 func WithLookupEnv(f func(string) (string, bool)) Option {
 	return func(s *Source) { s.lookupEnv = f }
@@ -109,6 +116,8 @@ type Source struct {
 	name      string
 	client    *goredis.Client
 	now       func() time.Time
+	timeout   time.Duration
+	dials     dials
 	lookupEnv func(string) (string, bool)
 	// passwordBreak is set when the password from PasswordEnv ends with a
 	// line break, as a secret made from a file does: the likely reason
@@ -120,9 +129,12 @@ var _ signals.DemandSource = (*Source)(nil)
 
 // New checks cfg and returns a Source; it does not connect yet.
 func New(cfg Config, opts ...Option) (*Source, error) {
-	s := &Source{cfg: cfg, now: time.Now, lookupEnv: os.LookupEnv}
+	s := &Source{cfg: cfg, now: time.Now, lookupEnv: os.LookupEnv, timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
 	}
 	if s.cfg.Type == "" {
 		s.cfg.Type = TypeAuto
@@ -187,6 +199,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		// The queue wrapper retries with backoff; one attempt here.
 		MaxRetries:            -1,
 		DialerRetries:         1,
+		DialTimeout:           s.timeout, // a read's deadline, shorter, still bounds its dial
 		ContextTimeoutEnabled: true,
 		ReadTimeout:           -1, // the read's deadline bounds each command (Demand)
 		WriteTimeout:          -1,
@@ -196,7 +209,7 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	}
-	copts.Dialer = boundedDialer(goredis.NewDialer(copts))
+	copts.Dialer = boundedDialer(goredis.NewDialer(copts), &s.dials)
 	s.client = goredis.NewClient(copts)
 	return s, nil
 }
@@ -259,24 +272,48 @@ func (s *Source) fail(op string, err error) error {
 }
 
 // Demand reads the queue's length (and oldest enqueue time when configured),
-// each command's reply waited for until ctx's deadline, or for
-// DefaultTimeout when ctx has none.
+// each dial and command's reply waited for until ctx's deadline, or for
+// the source's timeout (WithTimeout, DefaultTimeout) when ctx has none.
 func (s *Source) Demand(ctx context.Context) (signals.Demand, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
 	start := s.now()
 	d, err := s.demand(ctx)
 	var e *Error
 	var op *net.OpError
-	if errors.As(err, &e) && errors.As(e.Err, &op) && op.Op == "read" && op.Timeout() {
-		dl, _ := ctx.Deadline()
+	if !errors.As(err, &e) {
+		return d, err
+	}
+	dl, _ := ctx.Deadline()
+	switch {
+	case errors.As(e.Err, &op) && op.Op == "read" && op.Timeout():
 		e.Err = &NoReplyError{Addr: s.cfg.Addr, Within: dl.Sub(start), Err: e.Err}
+	case errors.As(e.Err, &op) && op.Op == "dial" && op.Timeout(),
+		errors.Is(e.Err, context.DeadlineExceeded) && s.dials.unreached():
+		e.Err = &NotReachedError{Addr: s.cfg.Addr, Within: dl.Sub(start), Err: e.Err}
 	}
 	return d, err
 }
+
+// NotReachedError is a dial that nothing answered in time: a host that
+// is down, a firewall that drops packets, a full accept queue. Go's
+// words for it, "i/o timeout", said none of this.
+type NotReachedError struct {
+	Addr string
+	// Within is how long the connection was waited for.
+	Within time.Duration
+	Err    error
+}
+
+func (e *NotReachedError) Error() string {
+	return fmt.Sprintf("nothing at %s accepted the connection within the read's deadline, %s: is the host up, and its port open to this server (not behind a firewall that drops packets)? (%v)", e.Addr, e.Within.Round(time.Millisecond), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *NotReachedError) Unwrap() error { return e.Err }
 
 // DefaultTimeout bounds a read whose context has no deadline. go-redis's
 // own bound on each command's reply (its ReadTimeout, 5s) is off: it cut
