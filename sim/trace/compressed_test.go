@@ -376,6 +376,15 @@ func FuzzCompressed(f *testing.F) {
 		f.Add(zb.Bytes())
 	}
 	f.Add(tb.Bytes())
+	// Members with PAX records and a GNU long name (tarHeaders counts them).
+	var pb bytes.Buffer
+	pw := tar.NewWriter(&pb)
+	pw.WriteHeader(&tar.Header{Name: "notes.txt", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg, PAXRecords: map[string]string{"comment": "x"}, Format: tar.FormatPAX})
+	pw.Write([]byte("x"))
+	pw.WriteHeader(&tar.Header{Name: strings.Repeat("d/", 60) + "a.csv", Mode: 0o644, Size: int64(len(plain)), Typeflag: tar.TypeReg, Format: tar.FormatGNU})
+	pw.Write(plain)
+	pw.Close()
+	f.Add(pb.Bytes())
 	f.Add([]byte(testdataFile(f, "generic.csv.bz2")))
 	bz := []byte(testdataFile(f, "jobs2000.csv.bz2"))
 	f.Add(bz[:len(bz)/2]) // cut inside its block
