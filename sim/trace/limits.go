@@ -37,7 +37,17 @@ const (
 	// empty lines, would be read for ever, taking no memory and giving
 	// no row.
 	MaxBlankRun = 64 << 20
+	// MaxEmptyRows bounds a run of rows that hold no job, one after
+	// another: rows whose fields are all empty (a spreadsheet exports the
+	// rows it once used as ",,,") and rows that repeat the header (files
+	// concatenated). A spreadsheet holds at most 1,048,576 rows; 100 MB
+	// of ",,\n" from 102 KB of gzip were read for 25 s, and loaded.
+	MaxEmptyRows = 1 << 20
 )
+
+// ErrEmptyRows is returned (wrapped in *Error) for more than MaxEmptyRows
+// rows holding no job in a row.
+var ErrEmptyRows = fmt.Errorf("more than %d rows in a row that hold no job (empty rows such as ,,, and repeated headers)", MaxEmptyRows)
 
 // Dates (Philly timestamps, Helios times) must lie in [MinDate, MaxDate).
 var (

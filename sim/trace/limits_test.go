@@ -768,3 +768,25 @@ func TestPhillyLogNullTimes(t *testing.T) {
 		t.Errorf("submitted_time \"None\": %v, want it said to be a null written as text", err)
 	}
 }
+
+// TestEmptyRowsAreBounded: rows holding no job (a spreadsheet's ",,,"
+// and repeated headers) were skipped and counted without bound, so 100
+// MB of ",,\n" from 102 KB of gzip were read for 25 s, and loaded. A run
+// past MaxEmptyRows is refused from the line it starts on; as many as a
+// spreadsheet holds before a job still load.
+func TestEmptyRowsAreBounded(t *testing.T) {
+	const head = "submit_s,duration_s,gpus\n0,60,1\n"
+	const want = " (want rows of jobs, with at most 1048576 empty rows and repeated headers in a row (a spreadsheet holds 1,048,576 rows); a file whose empty rows are its fault reads once they are gone: grep -v '^[,;|[:space:]]*$')"
+	for _, tt := range []struct {
+		name, rows, want string
+		jobs             int
+	}{
+		{"commas.csv.gz", strings.Repeat(",,\n", MaxEmptyRows+1), "commas.csv.gz:3: more than 1048576 rows in a row that hold no job (empty rows such as ,,, and repeated headers)" + want, 0},
+		{"headers.csv.gz", strings.Repeat("submit_s,duration_s,gpus\n,,\n", MaxEmptyRows/2+1), "headers.csv.gz:3: more than 1048576 rows in a row that hold no job (empty rows such as ,,, and repeated headers)" + want, 0},
+		{"spreadsheet.csv.gz", strings.Repeat(",,\n", MaxEmptyRows) + "5,60,1\n" + strings.Repeat(",,\n", MaxEmptyRows), "", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			readExpecting(t, tt.name, gzipped(t, []byte(head+tt.rows)), tt.jobs, tt.want, ErrEmptyRows)
+		})
+	}
+}

@@ -788,6 +788,9 @@ type parser struct {
 	// headers counts the rows that repeat the header (repeatsHeader),
 	// blanks those with every field empty.
 	headers, blanks int
+	// emptyRun counts the rows that hold no job (blank, or the header
+	// again) read one after another, from line emptyFrom (noJob).
+	emptyRun, emptyFrom int
 	// never counts the rows of ITP, Philly or generic CSV whose duration
 	// is 0 or empty (SkipNeverRan), skipped as a job log's are.
 	never int
@@ -981,6 +984,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if blank(rec) {
 			// A spreadsheet exports the rows it once used as ",,,".
 			p.blanks++
+			if err := p.noJob(line); err != nil {
+				return err
+			}
 			continue
 		}
 		if len(rec) != len(p.header) {
@@ -1003,6 +1009,9 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 		if p.repeatsHeader(rec) {
 			p.headers++
 			p.order = nil
+			if err := p.noJob(line); err != nil {
+				return err
+			}
 			continue
 		}
 		if p.headerLike(rec) {
@@ -1014,8 +1023,12 @@ func (p *parser) rows(fn func(line int, rec []string) error) error {
 			// another order: the rows below are read by this header.
 			p.headers++
 			p.order = order
+			if err := p.noJob(line); err != nil {
+				return err
+			}
 			continue
 		}
+		p.emptyRun = 0
 		if p.order != nil {
 			rec = p.reorder(rec)
 		}
@@ -1195,6 +1208,19 @@ func (p *parser) fit(rec []string) []string {
 // SkipBlank is why a row whose every field is empty or white space is
 // skipped: a spreadsheet exports the rows it once used as ",,,".
 const SkipBlank = "empty rows (every field empty, as spreadsheets export rows once used)"
+
+// noJob counts the row at line, which holds no job (blank, or the
+// header again), in the run of such rows: an error past MaxEmptyRows.
+func (p *parser) noJob(line int) error {
+	if p.emptyRun == 0 {
+		p.emptyFrom = line
+	}
+	if p.emptyRun++; p.emptyRun > MaxEmptyRows {
+		return &Error{File: p.name, Line: p.emptyFrom, Err: ErrEmptyRows,
+			Want: fmt.Sprintf("rows of jobs, with at most %d empty rows and repeated headers in a row (a spreadsheet holds 1,048,576 rows); a file whose empty rows are its fault reads once they are gone: grep -v '^[,;|[:space:]]*$'", MaxEmptyRows)}
+	}
+	return nil
+}
 
 // blank reports whether every field of rec is empty or white space.
 func blank(rec []string) bool {
