@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spillway-io/spillway/internal/fixture"
 )
 
 // hostile serves the Redis protocol on loopback, answering each command
@@ -398,4 +401,37 @@ func TestDialHonoursTheTimeout(t *testing.T) {
 			t.Errorf("error %v; want a NotReachedError matching %s", err, want)
 		}
 	})
+}
+
+// quietChildEnv, set to an address, makes TestGoRedisPrintsNothing read
+// a source there, in a child process whose output the test reads.
+const quietChildEnv = "SPILLWAY_REDIS_QUIET_CHILD"
+
+// TestGoRedisPrintsNothing: go-redis's own logger printed each failed
+// dial to standard error ("redis: 2026/12/02 16:00:03 pool.go:770: redis:
+// connection pool: failed to dial after 1 attempts: … connection
+// refused"), a line apart from the server's log and its format, every
+// read of a Redis that is down. The source's error says it; go-redis
+// says nothing.
+func TestGoRedisPrintsNothing(t *testing.T) {
+	if addr := os.Getenv(quietChildEnv); addr != "" {
+		_, err := newSource(t, Config{Addr: addr, Key: "q"}).Demand(ctx)
+		if err == nil {
+			t.Fatal("read a Redis that is down")
+		}
+		return
+	}
+	port, err := fixture.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGoRedisPrintsNothing$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=127.0.0.1:%d", quietChildEnv, port))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if printed := regexp.MustCompile(`(?m)^redis: .*$`).FindString(string(out)); printed != "" {
+		t.Errorf("go-redis printed %q", printed)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -210,9 +211,23 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 		},
 	}
 	copts.Dialer = boundedDialer(goredis.NewDialer(copts), &s.dials)
+	quietGoRedis.Do(func() { goredis.SetLogger(silent{}) })
 	s.client = goredis.NewClient(copts)
 	return s, nil
 }
+
+// quietGoRedis silences go-redis's own logger, which printed each failed
+// dial to standard error ("redis: 2026/12/02 16:00:03 pool.go:770: redis:
+// connection pool: failed to dial after 1 attempts: …"), a line apart
+// from the server's log and its format, which reports the read's error
+// itself. go-redis has one logger for the process: the redis source is
+// its only user here.
+var quietGoRedis sync.Once
+
+// silent is a go-redis logger that prints nothing.
+type silent struct{}
+
+func (silent) Printf(context.Context, string, ...any) {}
 
 // Name identifies the source.
 func (s *Source) Name() string { return s.name }
