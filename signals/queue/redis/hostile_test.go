@@ -36,34 +36,22 @@ func slowHostile(t *testing.T, answer map[string]string, hold func(cmd string, d
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
+	s := serving(t, ln)
+	s.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer s.wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
+			if !s.keep(c) {
+				c.Close()
+				return
+			}
+			s.wg.Add(1)
 			go func() {
-				defer wg.Done()
+				defer s.wg.Done()
 				defer c.Close()
 				r := bufio.NewReader(c)
 				for {
@@ -83,7 +71,7 @@ func slowHostile(t *testing.T, answer map[string]string, hold func(cmd string, d
 						}
 						args = append(args, string(b[:size]))
 					}
-					hold(strings.ToUpper(args[0]), done)
+					hold(strings.ToUpper(args[0]), s.done)
 					reply, ok := answer[strings.ToUpper(args[0])]
 					if !ok {
 						reply = "-ERR unknown command\r\n"
@@ -96,6 +84,45 @@ func slowHostile(t *testing.T, answer map[string]string, hold func(cmd string, d
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// served is what a test's server holds: its connections, closed when the
+// test ends after done is closed and the listener, and its goroutines
+// (wg), waited for then.
+type served struct {
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+	ended bool
+	done  chan struct{}
+}
+
+// serving is the served of ln, ended when t ends.
+func serving(t *testing.T, ln net.Listener) *served {
+	s := &served{done: make(chan struct{})}
+	t.Cleanup(func() {
+		close(s.done)
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.ended = true
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// keep holds conns to be closed when the test ends: false once it has.
+func (s *served) keep(conns ...net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.conns = append(s.conns, conns...)
+	return true
 }
 
 // TestDemandCountOutOfRange: a server answering a count no queue has,
@@ -308,40 +335,18 @@ func blackholed(t *testing.T, open <-chan struct{}, target string) string {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
+	s := serving(t, ln)
 	full, err := net.Dial("tcp", addr) // the queue's one place, taken
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := []net.Conn{full}
-	done := make(chan struct{})
-	keep := func(c ...net.Conn) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if conns == nil {
-			return false
-		}
-		conns = append(conns, c...)
-		return true
-	}
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		conns = nil
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
+	s.keep(full)
+	s.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer s.wg.Done()
 		select {
 		case <-open:
-		case <-done:
+		case <-s.done:
 			return
 		}
 		for {
@@ -350,13 +355,18 @@ func blackholed(t *testing.T, open <-chan struct{}, target string) string {
 				return
 			}
 			up, err := net.Dial("tcp", target)
-			if err != nil || !keep(c, up) {
+			if err != nil {
 				c.Close()
 				continue
 			}
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(up, c); up.Close() }()
-			go func() { defer wg.Done(); io.Copy(c, up); c.Close() }()
+			if !s.keep(c, up) {
+				c.Close()
+				up.Close()
+				return
+			}
+			s.wg.Add(2)
+			go func() { defer s.wg.Done(); io.Copy(up, c); up.Close() }()
+			go func() { defer s.wg.Done(); io.Copy(c, up); c.Close() }()
 		}
 	}()
 	return addr
