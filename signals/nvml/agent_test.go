@@ -521,6 +521,14 @@ func head80(b []byte) string { return string(b[:min(len(b), 80)]) }
 // between requests then gives way to the waiting client (it kept it out
 // for the idle timeout: one client keeping n connections alive kept every
 // scraper out), and the others in a request keep theirs.
+//
+// Each client connects from its own loopback address, as n scrapers do:
+// connections from the newcomer's own address stalled in their headers
+// past connlimit.SilentGrace (one wall-clock second) would have it
+// refused by design, and a loaded machine took that second between the
+// newcomer and the first held request's end (limit 3 failed at load 30).
+// From n other addresses, one connection each, none is ever past its
+// grace in a way that changes what the newcomer gets.
 func TestServerLimitsConnections(t *testing.T) {
 	clock := &fakeClock{t: t0}
 	_, a, _ := simAgent(t, "dgxh100", clock)
@@ -535,8 +543,10 @@ func TestServerLimitsConnections(t *testing.T) {
 			// idle connection frees a slot.
 			limits.ReadHeader, limits.Idle = 10*time.Minute, 10*time.Minute
 			ln := serveAgent(t, a, limits)
-			dial := func(send string) (net.Conn, *bufio.Reader) {
-				c, err := net.Dial("tcp", ln.Addr().String())
+			// dial connects from 127.0.0.from and sends send.
+			dial := func(from int, send string) (net.Conn, *bufio.Reader) {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(from))}}
+				c, err := d.Dial("tcp", ln.Addr().String())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -567,11 +577,11 @@ func TestServerLimitsConnections(t *testing.T) {
 				r *bufio.Reader
 			}
 			var busy []held
-			for range n {
-				c, r := dial(line)
+			for i := range n {
+				c, r := dial(2+i, line)
 				busy = append(busy, held{c, r})
 			}
-			c, r := dial(line + rest)
+			c, r := dial(1, line+rest)
 			// An answer within this wait is a served connection past the limit;
 			// a limit that holds can never fail here, however slow the machine.
 			var ne net.Error
