@@ -30,7 +30,7 @@ func TestCancelledBurstsPendingLaunchIsNotResumed(t *testing.T) {
 		back time.Duration
 	}{
 		{"the launch never reached the cloud", func(_ *harness, f *flakyLaunches) { f.failing.Store(true) }, 0, 0},
-		{"the cloud launched, the answer was lost", func(h *harness, _ *flakyLaunches) { h.emu.StallResponses("RunInstances", 1, time.Minute) }, 1, 0},
+		{"the cloud launched, the answer was lost", func(_ *harness, f *flakyLaunches) { f.losing.Store(true) }, 1, 0},
 		{"the restarted server's clock is an hour behind", func(_ *harness, f *flakyLaunches) { f.failing.Store(true) }, 0, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,7 +39,6 @@ func TestCancelledBurstsPendingLaunchIsNotResumed(t *testing.T) {
 			h := newHarness(t, testPool(), func(h *harness) {
 				flaky = &flakyLaunches{Provider: h.prov}
 				h.prov = flaky
-				h.opts.CallTimeout = 300 * time.Millisecond
 			})
 			fl, err := h.sched.CreateBurst(ctx, scheduler.BurstRequest{Pool: "train", GPUs: 8, For: 2 * time.Hour, Reason: "incident", Principal: "bob"})
 			if err != nil {
@@ -58,6 +57,7 @@ func TestCancelledBurstsPendingLaunchIsNotResumed(t *testing.T) {
 				t.Fatal(err)
 			}
 			flaky.failing.Store(false)
+			flaky.losing.Store(false)
 			h.restart()
 			h.clk.SetTime(h.clk.Now().Add(-tc.back))
 			h.tick()

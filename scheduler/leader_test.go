@@ -196,14 +196,17 @@ func TestResumeByANewTermRepeatsTheFirstRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lead := &fakeLeader{epoch: 1, ok: true, budget: -1}
+			var lossy *flakyLaunches
 			h := newHarness(t, testPool(), func(h *harness) {
 				h.opts.Leader = lead
-				h.opts.CallTimeout = 300 * time.Millisecond
+				lossy = &flakyLaunches{Provider: h.prov}
+				h.prov = lossy
 				h.userData = func(config.InstanceFields) (string, error) { return "#!/bin/sh\necho v1\n", nil }
 			})
 			h.setDemand(2*time.Minute, 8, 8)
-			h.emu.StallResponses("RunInstances", 1, time.Minute) // executed; the answer is lost
-			_ = h.sched.Tick(context.Background(), "train")      // what else the tick did is not this test's
+			lossy.losing.Store(true)                        // executed; the answer is lost
+			_ = h.sched.Tick(context.Background(), "train") // what else the tick did is not this test's
+			lossy.losing.Store(false)
 			first := h.live()
 			pending, err := h.store.Intents(context.Background(), state.IntentFilter{Status: state.IntentPending})
 			if err != nil || len(pending) != 1 || len(first) != 2 {

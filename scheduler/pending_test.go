@@ -13,18 +13,30 @@ import (
 )
 
 // flakyLaunches is the real provider whose launches fail with a transient
-// error (nothing typed: a reset connection) while failing is set; lists and
-// terminations go through.
+// error (nothing typed: a reset connection) while failing is set, or run
+// with their answer lost while losing is; lists and terminations go
+// through.
 type flakyLaunches struct {
 	providers.Provider
 	failing atomic.Bool
+	// losing makes a launch reach the cloud, which runs it, and lose its
+	// answer, as a call cut off at its call timeout does, with no time
+	// passing on the scheduler's clock: a test need not race a short real
+	// call timeout, which bounds every call of the tick, against an
+	// emulator holding its answer (at 300 ms, a loaded machine failed
+	// calls that were to succeed).
+	losing atomic.Bool
 }
 
 func (f *flakyLaunches) Launch(ctx context.Context, req providers.LaunchRequest) ([]providers.Instance, error) {
 	if f.failing.Load() {
 		return nil, fmt.Errorf("launch %s: %w", req.ClientToken, errors.New("read tcp: connection reset by peer"))
 	}
-	return f.Provider.Launch(ctx, req)
+	out, err := f.Provider.Launch(ctx, req)
+	if err == nil && f.losing.Load() {
+		return nil, fmt.Errorf("launch %s: answer lost: %w", req.ClientToken, context.DeadlineExceeded)
+	}
+	return out, err
 }
 
 // TestPendingIntentsCountAsCommitted: launches that fail transiently for
