@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -126,23 +127,29 @@ type waitNotice struct {
 	w       io.Writer
 }
 
+// RoundTrip writes the line once the wait is due, or when the request
+// ends without an answer (cut off at --timeout) past that time though its
+// timer has not run yet: on a loaded machine, the notice's goroutine run
+// late found its timer, the request's end and the transport's return all
+// come and picked one at random, and the command waited its whole
+// --timeout with nothing said. A request ended before the line was due
+// (an interrupt) says nothing.
 func (n *waitNotice) RoundTrip(req *http.Request) (*http.Response, error) {
-	answered, noted := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(noted)
-		t := time.NewTimer(n.after)
-		defer t.Stop()
-		select {
-		case <-answered:
-		case <-req.Context().Done():
-		case <-t.C:
+	start := time.Now()
+	var once sync.Once
+	say := func() {
+		once.Do(func() {
 			fmt.Fprintf(n.w, "spillway: waiting for the server to answer %s %s (nothing yet after %s; gives up at --timeout %s)\n",
 				req.Method, req.URL.Redacted(), config.DurationString(n.after), config.DurationString(n.timeout))
-		}
-	}()
+		})
+	}
+	t := time.AfterFunc(n.after, say)
 	resp, err := n.next.RoundTrip(req)
-	close(answered)
-	<-noted
+	// A timer that fired may not have written yet: say waits for it, or
+	// writes in its place.
+	if !t.Stop() || err != nil && time.Since(start) >= n.after {
+		say()
+	}
 	return resp, err
 }
 

@@ -279,6 +279,52 @@ func TestExplainNoAnswer(t *testing.T) {
 	}
 }
 
+// TestWaitNoticeWhenTheTimeoutComesFirst: a request cut off at --timeout
+// has its wait named on stderr whichever of the notice's timer and the
+// request's end its goroutine sees first. Run late (a loaded machine), it
+// found both come and picked one at random: half the time the command
+// waited its whole --timeout with nothing said (TestTimeoutFlag's stderr
+// empty). A request ended before the notice was due (an interrupt) says
+// nothing.
+func TestWaitNoticeWhenTheTimeoutComesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after time.Duration
+		want  bool
+	}{
+		{"the timer and the end both come", time.Nanosecond, true},
+		{"ended before the notice is due", time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range 50 {
+				var out strings.Builder // written before RoundTrip returns
+				n := &waitNotice{next: untilCancelled{}, after: tc.after, timeout: time.Second, w: &out}
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel() // ended when the notice's goroutine first runs
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://spillway.invalid/v1/status", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := n.RoundTrip(req); !errors.Is(err, context.Canceled) {
+					t.Fatalf("RoundTrip: %v, want the request's end", err)
+				}
+				if said := out.String(); (said != "") != tc.want {
+					t.Fatalf("try %d of 50: stderr %q, want a notice: %v", i+1, said, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// untilCancelled is a transport whose requests are answered only by
+// their context's end.
+type untilCancelled struct{}
+
+func (untilCancelled) RoundTrip(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
 // TestTimeoutFlag: a server that takes the connection and never answers
 // holds a client command for --timeout, not a fixed 30s; half-way (or
 // after 5s) a line on stderr names the request it waits on, and the error
