@@ -13,7 +13,7 @@ import (
 // period (a soft budget: at the period's last evaluation, where a launch
 // commits least). Stock-outs and quotas pass; they do not last.
 func CloudHolds(pool *Pool, gpus int) string {
-	ok, o, k, limit := decHolds(pool, gpus)
+	ok, o, k, limit := decHolds(pool, gpus, nil)
 	if ok {
 		return ""
 	}
@@ -67,10 +67,21 @@ func decHoldSpan(pool *Pool) int64 {
 	return keep
 }
 
+// CloudHoldsWithin reports whether some offering holds a job of gpus
+// GPUs as CloudHolds judges it, counting only the offerings that keep
+// accepts for n instances of it (keep is asked only of those the limits
+// allow): the backtest's provider quotas, which must hold the same
+// offering the limits allow.
+func CloudHoldsWithin(pool *Pool, gpus int, keep func(o *Offering, n int) bool) bool {
+	ok, _, _, _ := decHolds(pool, gpus, keep)
+	return ok
+}
+
 // decHolds does CloudHolds' work without words: ok, or the last offering
 // tried, the instances it needed and the limit it broke ("" with no
-// offering at all, "whole" when none holds the job whole).
-func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit string) {
+// offering at all, "whole" when none holds the job whole). keep, when
+// set, passes over the offerings it refuses (CloudHoldsWithin).
+func decHolds(pool *Pool, gpus int, keep func(o *Offering, n int) bool) (ok bool, last *Offering, k int, limit string) {
 	if pool == nil || gpus <= 0 {
 		return true, nil, 0, ""
 	}
@@ -101,7 +112,7 @@ func decHolds(pool *Pool, gpus int) (ok bool, last *Offering, k int, limit strin
 			last, k, limit = o, n, LimitMaxCostPerHour
 		case lim.Budget != nil && float64(n)*decBilled(o, span) > lim.Budget.Amount:
 			last, k, limit = o, n, LimitBudget
-		default:
+		case keep == nil || keep(o, n):
 			return true, nil, 0, ""
 		}
 	}
@@ -132,7 +143,7 @@ func (mk *decMarket) cloudHolds(e *decEnv, size int) bool {
 			}
 		}
 	}
-	h, _, _, _ := decHolds(e.pool, size)
+	h, _, _, _ := decHolds(e.pool, size, nil)
 	switch {
 	case mk.fitMap != nil:
 		mk.fitMap[size] = h

@@ -144,35 +144,45 @@ func (lw lifeWindow) outlasts(d time.Duration) bool {
 }
 
 // QuotaShort says which of a trace's jobs no offering can hold within its
-// provider's quota (Cloud.Quota, per provider and per provider/region), as
-// a note for the report ("" when none, or no quotas): a job spans
-// instances of one offering only, so one that needs more of an offering's
-// GPUs than its quota allows runs only on-prem, and a policy that rents
+// provider's quota (Cloud.Quota, per provider and per provider/region)
+// and the pool's limits at once, as a note for the report ("" when none,
+// or no quotas): a job spans instances of one offering only, so one that
+// needs more of an offering's GPUs than its quota allows, on every
+// offering the limits allow, runs only on-prem, and a policy that rents
 // for it holds instances that wait, idle, for a gang the quota never
 // completes (the policies are shown such jobs as demand: a server learns
-// quotas from the providers' refusals). Those larger than on-prem too
-// never start: the backtest counts them as never served (runsNowhere).
+// quotas from the providers' refusals). Jobs are sized as on the cloud
+// (cloudShape: CPUs and memory can take a larger instance), as the
+// never-served rule sizes them. Those larger than on-prem too never
+// start: the backtest counts them as never served (runsNowhere).
 func QuotaShort(pool *policy.Pool, cloud *Cloud, tr *trace.Trace) string {
 	if cloud == nil || len(cloud.Quota) == 0 || len(pool.Offerings) == 0 {
 		return ""
 	}
+	shapes := policy.Shapes(pool.Offerings)
 	short := map[int]bool{}
 	n, largest, nowhere := 0, 0, 0
-	for _, j := range tr.Jobs {
-		if j.GPUs <= 0 || policy.CloudHolds(pool, j.GPUs) != "" {
+	limits := false
+	for i := range tr.Jobs {
+		j := &tr.Jobs[i]
+		c, why := cloudShape(shapes, j)
+		if j.GPUs <= 0 || why != "" || policy.CloudHolds(pool, c) != "" {
 			continue // never served, or on-prem's alone: the other notes say so
 		}
-		s, ok := short[j.GPUs]
+		s, ok := short[c]
 		if !ok {
-			s = !quotaHolds(pool, cloud.Quota, j.GPUs)
-			short[j.GPUs] = s
+			s = !quotaHolds(pool, cloud.Quota, c)
+			short[c] = s
 		}
-		if s {
-			n++
-			largest = max(largest, j.GPUs)
-			if j.GPUs > pool.OnPrem.GPUs() {
-				nowhere++
-			}
+		if !s {
+			continue
+		}
+		n++
+		if c > largest {
+			largest, limits = c, quotaHoldsUnlimited(pool, cloud.Quota, c)
+		}
+		if j.GPUs > pool.OnPrem.GPUs() {
+			nowhere++
 		}
 	}
 	if n == 0 {
@@ -194,36 +204,42 @@ func QuotaShort(pool *policy.Pool, cloud *Cloud, tr *trace.Trace) string {
 	if n == 1 {
 		them = "it"
 	}
-	return fmt.Sprintf("no provider's quota holds %d GPUs of one offering (simulate.cloud.quota: %s): %s of the trace's %d, up to %d GPUs, cannot run on the cloud: %s; "+
+	return fmt.Sprintf("no provider's quota holds %d GPUs of one offering%s (simulate.cloud.quota: %s): %s of the trace's %d, up to %d GPUs, cannot run on the cloud: %s; "+
 		"a policy that rents for %s holds instances idle, waiting for a gang the quota never completes (see its GPU-hours paid and not used)",
-		largest, quotaList(cloud.Quota), Counted(n, "job", "jobs"), len(tr.Jobs), largest, where, them)
+		largest, allowedBy(limits), quotaList(cloud.Quota), Counted(n, "job", "jobs"), len(tr.Jobs), largest, where, them)
+}
+
+// allowedBy is what a quota note adds when some offering's quota would
+// hold the job but not one the pool's limits allow.
+func allowedBy(limits bool) string {
+	if limits {
+		return " that the pool's limits allow"
+	}
+	return ""
 }
 
 // quotaHolds reports whether some offering that takes a job of g GPUs
-// (policy.Serves: whole, or spanning instances of at least span.min_gpus,
-// the largest only with whole_jobs) has the instances it
-// needs within its provider's and region's quotas.
+// within the pool's limits (policy.CloudHoldsWithin, as policy.CloudHolds
+// judges it: whole, or spanning instances of at least span.min_gpus, the
+// largest only with whole_jobs) has the instances it needs within its
+// provider's and region's quotas.
 func quotaHolds(pool *policy.Pool, quota map[string]int, g int) bool {
-	maxG := 0
-	for _, o := range pool.Offerings {
-		maxG = max(maxG, o.GPUs)
-	}
-	for _, o := range pool.Offerings {
-		if o.GPUs <= 0 || !policy.Serves(pool.WholeJobs, pool.SpanMin(), o.GPUs, g, maxG) {
-			continue
-		}
-		need := (g + o.GPUs - 1) / o.GPUs * o.GPUs
-		fits := true
+	return policy.CloudHoldsWithin(pool, g, func(o *policy.Offering, n int) bool {
 		for _, key := range [2]string{o.Provider, o.Provider + "/" + o.Region} {
-			if q, ok := quota[key]; ok && need > q {
-				fits = false
+			if q, ok := quota[key]; ok && n*o.GPUs > q {
+				return false
 			}
 		}
-		if fits {
-			return true
-		}
-	}
-	return false
+		return true
+	})
+}
+
+// quotaHoldsUnlimited is quotaHolds without the pool's limits: whether
+// the quotas alone hold a job of g GPUs on some offering.
+func quotaHoldsUnlimited(pool *policy.Pool, quota map[string]int, g int) bool {
+	p := *pool
+	p.Limits = policy.Limits{}
+	return quotaHolds(&p, quota, g)
 }
 
 // quotaList is the quotas as "aws-east 24, ali-hz 16", sorted by key.

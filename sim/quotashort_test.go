@@ -2,6 +2,9 @@ package sim
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,17 +17,27 @@ import (
 // each policy run against quota (nil: none).
 func quotaShortBacktest(t *testing.T, quota map[string]int) Report {
 	t.Helper()
-	off := func(provider string) policy.Offering {
-		return policy.Offering{Name: provider, Provider: provider, Region: "r", InstanceType: "x8", GPUs: 8, PricePerHour: 8,
-			Boot: policy.Duration(2 * time.Minute), Billing: policy.BillingPerSecond}
-	}
 	pool := policy.Pool{Name: "q", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
-		WaitTarget: policy.Duration(2 * time.Minute), Offerings: []policy.Offering{off("aws"), off("ali")}}
+		WaitTarget: policy.Duration(2 * time.Minute), Offerings: []policy.Offering{quotaOffering("aws", 8), quotaOffering("ali", 8)}}
 	tr := &trace.Trace{Name: "quota", Start: trace.DefaultEpoch, Jobs: []trace.Job{
 		{Submit: 0, Duration: time.Hour, GPUs: 4},
 		{Submit: time.Minute, Duration: time.Hour, GPUs: 16},
 		{Submit: 2 * time.Minute, Duration: time.Hour, GPUs: 32},
 	}}
+	return quotaBacktest(t, pool, tr, quota)
+}
+
+// quotaOffering is an offering of provider in region r, of gpus GPUs at
+// $1 per GPU-hour, billed by the second.
+func quotaOffering(provider string, gpus int) policy.Offering {
+	return policy.Offering{Name: provider, Provider: provider, Region: "r", InstanceType: "x" + strconv.Itoa(gpus), GPUs: gpus,
+		PricePerHour: float64(gpus), Boot: policy.Duration(2 * time.Minute), Billing: policy.BillingPerSecond}
+}
+
+// quotaBacktest runs spillway, threshold and onprem-only on tr under
+// pool, against quota (nil: no cloud model).
+func quotaBacktest(t *testing.T, pool policy.Pool, tr *trace.Trace, quota map[string]int) Report {
+	t.Helper()
 	var cloud *Cloud
 	if quota != nil {
 		cloud = &Cloud{Seed: 1, Quota: quota}
@@ -34,6 +47,23 @@ func quotaShortBacktest(t *testing.T, quota map[string]int) Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// wantNeverServed checks that each renting policy of rep counts the one
+// job of g GPUs never served for why, and none unstarted; onprem-only
+// counts never served the jobs larger than on-prem, onprem of them.
+func wantNeverServed(t *testing.T, rep Report, g int, why string, onprem int) {
+	t.Helper()
+	for _, r := range rep.Results {
+		w, never := why, 1
+		if r.Policy == "onprem-only" {
+			w, never = fmt.Sprintf("larger than the %d on-prem GPUs, and onprem-only rents no cloud", rep.OnPremGPUs), onprem
+		}
+		if r.JobsNeverServed != never || r.JobsUnstarted != 0 || r.NeverServedGPUs != g || r.NeverServedWhy != w {
+			t.Errorf("%s: %d never served (largest %d: %q), %d unstarted; want the %d-GPU job never served: %q",
+				r.Policy, r.JobsNeverServed, r.NeverServedGPUs, r.NeverServedWhy, r.JobsUnstarted, g, w)
+		}
+	}
 }
 
 // TestQuotaShortJobNeverServed: with quotas of 24 GPUs on aws and 16 on
@@ -50,16 +80,7 @@ func TestQuotaShortJobNeverServed(t *testing.T) {
 	if len(rep.Notes) != 1 || rep.Notes[0] != want {
 		t.Errorf("notes %q\nwant %q", rep.Notes, want)
 	}
-	for _, r := range rep.Results {
-		why, never := "larger than the 8 on-prem GPUs, and no provider's quota (simulate.cloud.quota) holds 32 GPUs of one offering", 1
-		if r.Policy == "onprem-only" {
-			why, never = "larger than the 8 on-prem GPUs, and onprem-only rents no cloud", 2
-		}
-		if r.JobsNeverServed != never || r.JobsUnstarted != 0 || r.NeverServedGPUs != 32 || r.NeverServedWhy != why {
-			t.Errorf("%s: %d never served (largest %d: %q), %d unstarted; want the 32-GPU job never served: %q",
-				r.Policy, r.JobsNeverServed, r.NeverServedGPUs, r.NeverServedWhy, r.JobsUnstarted, why)
-		}
-	}
+	wantNeverServed(t, rep, 32, "larger than the 8 on-prem GPUs, and no provider's quota (simulate.cloud.quota) holds 32 GPUs of one offering", 2)
 	rep = quotaShortBacktest(t, nil)
 	if len(rep.Notes) != 0 {
 		t.Errorf("no quota: notes %q", rep.Notes)
@@ -96,4 +117,46 @@ func TestQuotaHolds(t *testing.T) {
 			t.Errorf("quota %v, %d GPUs, whole %v: %v, want %v", tt.quota, tt.g, tt.whole, got, tt.want)
 		}
 	}
+}
+
+// TestQuotaShortSizesJobsAsTheCloudDoes: a 4-GPU job asking for 90 CPUs
+// takes an 8-GPU instance of ali (the 4-GPU one of aws has 48), and ali's
+// quota of 4 holds no such instance; it is larger than on-prem's 2 GPUs.
+// It runs nowhere, and the note says so with its cloud size (before, the
+// note sized it by its 4 GPUs, which aws's quota holds: no note, though
+// every policy counted it never served).
+func TestQuotaShortSizesJobsAsTheCloudDoes(t *testing.T) {
+	small, big := quotaOffering("aws", 4), quotaOffering("ali", 8)
+	small.VCPUs, big.VCPUs = 48, 96
+	pool := policy.Pool{Name: "q", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(2 * time.Minute), Offerings: []policy.Offering{small, big}}
+	rep := quotaBacktest(t, pool, &trace.Trace{Name: "quota", Start: trace.DefaultEpoch, Jobs: []trace.Job{{Duration: time.Hour, GPUs: 4, CPUs: 90}}},
+		map[string]int{"aws": 100, "ali": 4})
+	want := "no provider's quota holds 8 GPUs of one offering (simulate.cloud.quota: ali 4, aws 100): 1 job of the trace's 1, up to 8 GPUs, cannot run on the cloud: " +
+		"it is larger than on-prem's 2 GPUs too, so it runs nowhere: the backtest counts it as never served; " +
+		"a policy that rents for it holds instances idle, waiting for a gang the quota never completes (see its GPU-hours paid and not used)"
+	if !slices.Contains(rep.Notes, want) {
+		t.Errorf("notes %q\nwant among them %q", rep.Notes, want)
+	}
+	wantNeverServed(t, rep, 4, "larger than the 2 on-prem GPUs, and no provider's quota (simulate.cloud.quota) holds 8 GPUs of one offering", 1)
+}
+
+// TestQuotaShortWithinTheLimits: a 32-GPU job, on-prem 8: ali's 8-GPU
+// offering fits max_gpus 32 but not ali's quota of 24, aws's 12-GPU one
+// fits aws's quota but needs 36 GPUs, over max_gpus. No offering takes it
+// within both, so it runs nowhere: the note says so and every policy
+// counts it never served (before: no note, and it counted unstarted, its
+// wait to the run's end in the percentiles).
+func TestQuotaShortWithinTheLimits(t *testing.T) {
+	pool := policy.Pool{Name: "q", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(2 * time.Minute), Offerings: []policy.Offering{quotaOffering("aws", 12), quotaOffering("ali", 8)},
+		Limits: policy.Limits{MaxGPUs: 32}}
+	rep := quotaBacktest(t, pool, oneJob(32, time.Hour), map[string]int{"aws": 100, "ali": 24})
+	want := "no provider's quota holds 32 GPUs of one offering that the pool's limits allow (simulate.cloud.quota: ali 24, aws 100): 1 job of the trace's 1, up to 32 GPUs, cannot run on the cloud: " +
+		"it is larger than on-prem's 8 GPUs too, so it runs nowhere: the backtest counts it as never served; " +
+		"a policy that rents for it holds instances idle, waiting for a gang the quota never completes (see its GPU-hours paid and not used)"
+	if !slices.Contains(rep.Notes, want) {
+		t.Errorf("notes %q\nwant among them %q", rep.Notes, want)
+	}
+	wantNeverServed(t, rep, 32, "larger than the 8 on-prem GPUs, and no provider's quota (simulate.cloud.quota) holds 32 GPUs of one offering that the pool's limits allow", 1)
 }

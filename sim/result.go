@@ -216,7 +216,7 @@ func (s *state) neverServedWhy(j int) string {
 		why = policy.CloudHolds(s.pool, c)
 	}
 	if why == "" && s.quotaShort(c) {
-		why = fmt.Sprintf("no provider's quota (simulate.cloud.quota) holds %d GPUs of one offering", c)
+		why = fmt.Sprintf("no provider's quota (simulate.cloud.quota) holds %d GPUs of one offering%s", c, allowedBy(quotaHoldsUnlimited(s.pool, s.cloud.c.Quota, c)))
 	}
 	if why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
