@@ -435,7 +435,8 @@ func checkResult(c fuzzCase, r Result) []string {
 		if shapes != nil && (j.CPUs > 0 || j.MemMiB > 0) {
 			g, why = policy.FitShape(shapes, j.GPUs, int(j.CPUs), int64(j.MemMiB))
 		}
-		cannot := why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds())
+		cannot := why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) ||
+			unpaid(&pool, g, j.Duration)
 		rentable += b2i(!cannot)
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
@@ -961,4 +962,24 @@ func checkSweep(ctx context.Context, c fuzzCase, rep Report) []string {
 		}
 	}
 	return bad
+}
+
+// unpaid reports whether a hard budget pays no whole cloud run of a job
+// of g GPUs lasting d: on each offering the limits allow, the gang's run
+// costs more than the amount and no checkpoint is saved before its run
+// has cost it.
+func unpaid(pool *policy.Pool, g int, d time.Duration) bool {
+	b := pool.Limits.Budget
+	if b == nil || b.Soft() {
+		return false
+	}
+	ck := pool.CheckpointInterval.D()
+	return !policy.CloudHoldsWithin(pool, g, func(o *policy.Offering, n int) bool {
+		perHour := float64(n) * o.PricePerHour
+		if perHour <= 0 {
+			return true
+		}
+		paid := time.Duration(b.Amount / perHour * float64(time.Hour)) // the longest run a period pays
+		return float64(d)/cmp.Or(o.Performance, 1) <= float64(paid) || (ck > 0 && ck < paid)
+	}) && policy.CloudHolds(pool, g) == ""
 }

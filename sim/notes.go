@@ -13,10 +13,10 @@ import (
 
 // TraceNotes are the notes a report gives on a trace under a pool's rules,
 // whatever the policy: how it was read (Trace.Notes), SharedGPUs',
-// CloudShapes' and CloudUnfinishable's.
+// CloudShapes', CloudUnfinishable's and CloudUnaffordable's.
 func TraceNotes(pool *policy.Pool, tr *trace.Trace) []string {
 	notes := slices.Clone(tr.Notes)
-	for _, n := range []string{SharedGPUs(tr), CloudShapes(pool, tr), CloudUnfinishable(pool, tr)} {
+	for _, n := range []string{SharedGPUs(tr), CloudShapes(pool, tr), CloudUnfinishable(pool, tr), CloudUnaffordable(pool, tr)} {
 		if n != "" {
 			notes = append(notes, n)
 		}

@@ -42,9 +42,9 @@ func (q *sizeQueue) pop() {
 
 // arrive queues job j as it is submitted, unless it can run nowhere
 // (jobState.nowhere): larger than on-prem, and nothing the pool may rent
-// holds it or every cloud run of it ends before it finishes.
+// holds it or every cloud run of it ends before it finishes (cloudless).
 func (s *state) arrive(j int) {
-	if g := s.jobs[j].GPUs; g > s.on.total() && ((s.lifeOK && s.life.outlasts(s.jobs[j].Duration)) || s.unservable(s.cloudSize(j))) {
+	if g := s.jobs[j].GPUs; g > s.on.total() && (s.cloudless(j) || s.unservable(s.cloudSize(j))) {
 		s.js[j].nowhere = true
 		return
 	}
@@ -99,13 +99,14 @@ func (s *state) enqueue(j int) {
 
 // queueFor is the index of job j's size queue, made when it has none:
 // one per GPUs and cloud shape. A job that every cloud run of would be
-// killed before it finishes (it outlasts every instance: lifeWindow) is
+// killed before it finishes (it outlasts every instance, or costs more
+// than a hard budget pays in a period: cloudless) is
 // queued as one no instance holds (cloud 0): it waits for on-prem, no
 // policy is shown it as demand, and none runs it on the cloud, where
 // each run would be paid for and thrown away.
 func (s *state) queueFor(j int) int {
 	g, c := s.jobs[j].GPUs, s.cloudSize(j)
-	if s.lifeOK && s.life.outlasts(s.jobs[j].Duration) {
+	if s.cloudless(j) {
 		c = 0
 	}
 	key := g<<32 | c

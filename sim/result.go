@@ -218,6 +218,10 @@ func (s *state) neverServedWhy(j int) string {
 	if why == "" && s.quotaShort(c) {
 		why = fmt.Sprintf("no provider's quota (simulate.cloud.quota) holds %d GPUs of one offering%s", c, allowedBy(quotaHoldsUnlimited(s.pool, s.cloud.c.Quota, c)))
 	}
+	if why == "" && !(s.lifeOK && s.life.outlasts(s.jobs[j].Duration)) && s.outpays(j) {
+		why = fmt.Sprintf("every cloud run of it costs more than the hard budget's $%.2f a %s, with no checkpoint within that: the budget cuts each run before it finishes",
+			s.cap.amount, s.pool.Limits.Budget.Period)
+	}
 	if why != "" {
 		return fmt.Sprintf("larger than the %d on-prem GPUs, and %s", s.on.total(), why)
 	}

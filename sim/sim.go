@@ -188,7 +188,8 @@ type jobState struct {
 	cloud bool
 	// nowhere: the job can run neither on-prem (larger than it) nor on
 	// the cloud (nothing the pool may rent holds it, policy.CloudHolds, or
-	// it outlasts every instance: lifeWindow), so it is never queued, no
+	// it outlasts every instance: lifeWindow, or a hard budget pays no
+	// whole run of it: budgetCap), so it is never queued, no
 	// policy sees it, and the report counts it as never served.
 	nowhere bool
 	// onPremOnly: the job runs on-prem, and the cloud could not run it
@@ -221,6 +222,10 @@ type state struct {
 	// life bounds a cloud run of a job, when lifeOK (newLifeWindow).
 	life   lifeWindow
 	lifeOK bool
+	// cap bounds what a cloud run of a job may cost, when capOK (a hard
+	// budget: newBudgetCap).
+	cap   budgetCap
+	capOK bool
 	// rentsNothing: the policy rents no cloud (onprem-only), so a job
 	// larger than on-prem is never served (runsNowhere).
 	rentsNothing bool
@@ -416,6 +421,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	s.res.DominatedBy = []string{}
 	s.on = newOnprem(o.Pool.OnPrem.Nodes, nodeGPUs)
 	s.life, s.lifeOK = newLifeWindow(o.Pool)
+	s.cap, s.capOK = newBudgetCap(o.Pool)
 	s.rentsNothing = o.Policy.NewDecider == nil && o.Policy.New == nil
 	s.endedInst = instance{state: policy.StateTerminating, ended: 0, ready: 0, idleSince: -1, drainStart: -1, viewPos: -1}
 	for i := range s.js {

@@ -17,7 +17,10 @@ import (
 // was shown, and rented for, jobs that every cloud instance ends before
 // they finish, killing each run), nor for headroom over on-prem GPUs busy
 // with such jobs (threshold's utilisation counted them). Seeds 75 and
-// 1287 of TestSimInvariants found the threshold's launches.
+// 1287 of TestSimInvariants found the threshold's launches. A job whose
+// every cloud run costs more than a hard budget pays in a period
+// (budgetCap) is one: every policy rented for it, and the budget cut each
+// run before it finished.
 func TestNoPolicyRentsForJobsTheCloudCannotServe(t *testing.T) {
 	offering := func(name string, gpus int, price float64) policy.Offering {
 		return policy.Offering{Name: name, Provider: "aws", Region: "r", InstanceType: name, GPUs: gpus,
@@ -47,6 +50,11 @@ func TestNoPolicyRentsForJobsTheCloudCannotServe(t *testing.T) {
 			policy.Pool{OnPrem: policy.OnPrem{Nodes: 4, GPUsPerNode: 1}, WholeJobs: true,
 				Offerings: []policy.Offering{offering("big", 4, 5.18), offering("small", 2, 0.99)}, Limits: policy.Limits{MaxCostPerHour: 4.97}},
 			jobs(5, 4, time.Hour)},
+		{"costing more than a hard budget pays in a period, no checkpoint",
+			policy.Pool{OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Offerings: []policy.Offering{offering("p4d", 8, 32)},
+				Limits:  policy.Limits{Budget: &policy.Budget{Amount: 100, Period: policy.PeriodDay}},
+				ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, DrainTimeout: policy.Duration(30 * time.Minute)}},
+			jobs(4, 8, 4*time.Hour)},
 		{"larger than an instance, which spans no instance below 8 GPUs",
 			policy.Pool{OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, Offerings: []policy.Offering{offering("g1", 1, 1)}},
 			jobs(5, 2, time.Hour)},
