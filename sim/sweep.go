@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,8 @@ import (
 // SweepParam varies one setting: "wait_target" (the pool's, so the
 // spillway policy's) or a baseline knob "policy.knob" (see
 // BaselineKnobs.ParseBaselineKnob), over Values as written on the command
-// line.
+// line, in ascending order when they are all durations or all numbers
+// (sortSweepValues).
 type SweepParam struct {
 	Name   string
 	Values []string
@@ -59,7 +61,36 @@ func ParseSweepParam(s string) (SweepParam, error) {
 		}
 		seen[at] = v
 	}
+	sortSweepValues(p.Values)
 	return p, nil
+}
+
+// sortSweepValues puts values in ascending order when all are durations
+// (wait_target=10m,0s,2m: 0s, 2m, 10m) or all numbers
+// (threshold.target=0.9,0.5), so that the table lists a policy's points,
+// and the frontier's line joins them, in the order of the setting; other
+// values (karpenter.evict=true,false) keep the order given.
+func sortSweepValues(values []string) {
+	key := make(map[string]float64, len(values))
+	for _, v := range values {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			key = nil
+			break
+		}
+		key[v] = float64(d)
+	}
+	if key == nil {
+		key = make(map[string]float64, len(values))
+		for _, v := range values {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return
+			}
+			key[v] = f
+		}
+	}
+	slices.SortStableFunc(values, func(a, b string) int { return cmp.Compare(key[a], key[b]) })
 }
 
 // policy is the policy the parameter tunes.

@@ -206,3 +206,26 @@ func TestWriteSweepCountsOneSeed(t *testing.T) {
 		t.Errorf("want one seed counted as one:\n%s", out)
 	}
 }
+
+// TestSweepValuesInTheirOrder: a sweep's values are its points' order in
+// the table and along the frontier's line; given out of order
+// (wait_target=10m,0s,2m) they were listed, and joined, as given, the
+// line going back on itself. Durations and numbers are sorted; other
+// values keep the order given.
+func TestSweepValuesInTheirOrder(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"wait_target=10m,0s,2m,90s", "0s,90s,2m,10m"},
+		{"per-job.suspend=300s,0s,1m", "0s,1m,300s"},
+		{"threshold.target=0.9,0.5,0.75", "0.5,0.75,0.9"},
+		{"per-job.resume_rate=100,20", "20,100"},
+		{"karpenter.evict=true,false", "true,false"},
+	} {
+		p, err := ParseSweepParam(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(p.Values, ","); got != tt.want {
+			t.Errorf("%s: values %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
