@@ -1013,6 +1013,64 @@ func TestSimulateHardBudgetToTheCent(t *testing.T) {
 	}
 }
 
+// TestSimulateSoftBudgetGoesOver: a soft budget really going over, end to
+// end (testdata/soft_over.yaml): a job launched at 23:00 within the hour
+// left runs 30 hours, never cut, and 2 January bills $240 of its $100. The
+// JSON marks each period soft; the text says why it went OVER (a guard of
+// budget_periods' soft and softOver, which unit tests alone showed).
+func TestSimulateSoftBudgetGoesOver(t *testing.T) {
+	args := []string{"--config", "testdata/soft_over.yaml", "--trace", "testdata/soft_over.csv", "--policies", "spillway,per-job"}
+	out, err := runSimulateArgs(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []struct {
+			Policy        string `json:"policy"`
+			BudgetPeriods []struct {
+				Start     string  `json:"start"`
+				BudgetUSD float64 `json:"budget_usd"`
+				SpendUSD  float64 `json:"spend_usd"`
+				Soft      bool    `json:"soft"`
+			} `json:"budget_periods"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		over := 0
+		for _, p := range r.BudgetPeriods {
+			if !p.Soft {
+				t.Errorf("%s: the period from %s is not marked soft", r.Policy, p.Start)
+			}
+			if p.SpendUSD > p.BudgetUSD {
+				over++
+				if !strings.HasPrefix(p.Start, "2024-01-02") || p.SpendUSD != 240 {
+					t.Errorf("%s: the period from %s spent $%v of $%v: want only 2 January over, at $240", r.Policy, p.Start, p.SpendUSD, p.BudgetUSD)
+				}
+			}
+		}
+		if over != 1 {
+			t.Errorf("%s: %d periods over the soft budget, want 1: %+v", r.Policy, over, r.BudgetPeriods)
+		}
+	}
+	text, err := runSimulateArgs(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"spillway: spend per budget period: 2024-01-01 $9.83 of $100.00 (10%); 2024-01-02 $240.00 of $100.00 (240% OVER);",
+		"per-job: spend per budget period: 2024-01-01 $10.00 of $100.00 (10%); 2024-01-02 $240.00 of $100.00 (240% OVER);",
+		"(0%). A soft budget (budget.mode: soft) goes OVER by design: it admits no launch beyond what remains, but never cuts running work for money, " +
+			"so instances that run on past a period's end bill on into the next, over its amount if need be.\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report does not say %q:\n%s", want, text)
+		}
+	}
+}
+
 // TestOnPremNote: the note of --onprem-gpus pNN counts its GPUs in words
 // ("1 GPU", not "1 GPUs", which p0 of most traces printed).
 func TestOnPremNote(t *testing.T) {
