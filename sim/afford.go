@@ -77,36 +77,51 @@ func (bc *budgetCap) rate(pool *policy.Pool, g int) float64 {
 // alone, as it does jobs that outlast every instance (those the note of
 // CloudUnfinishable names are not counted again).
 func CloudUnaffordable(pool *policy.Pool, tr *trace.Trace) string {
-	bc, ok := newBudgetCap(pool)
-	if !ok {
+	u := countUnpaid(pool, tr)
+	if u.jobs == 0 {
 		return ""
 	}
+	n, nowhere, bc := u.jobs, u.nowhere, u.cap
+	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s more on the cloud than the hard budget's $%.2f a %s even on the offering where %s least, and the pool declares %s: "+
+		"the budget drains and cuts such a run before it finishes, every period, each run paid for and lost (a launch timed to straddle a period's end could finish one costing up to twice the amount; no policy, nor the server, times launches so), "+
+		"so the backtest shows them to no policy as demand and runs none on the cloud; %s",
+		Counted(n, "job", "jobs"), len(tr.Jobs), 100*u.gpuHours/max(u.allGPUHours, 1e-9), plural(n, "costs", "cost"), bc.amount, pool.Limits.Budget.Period,
+		plural(n, "its run costs", "their runs cost"), affordCheckpoint(pool, n), onPremFinishes(n, nowhere, pool.OnPrem.GPUs()))
+}
+
+// unpaid counts a trace's jobs no cloud run of which a hard budget pays
+// (budgetCap), leaving out those that outlast every instance
+// (CloudUnfinishable's) and those no instance's CPUs or memory hold.
+type unpaid struct {
+	cap                   budgetCap
+	jobs, nowhere         int // nowhere: of jobs, those larger than on-prem
+	gpuHours, allGPUHours float64
+}
+
+// countUnpaid is the pool's unpaid jobs of tr (none without a hard budget).
+func countUnpaid(pool *policy.Pool, tr *trace.Trace) unpaid {
+	bc, ok := newBudgetCap(pool)
+	if !ok {
+		return unpaid{}
+	}
+	u := unpaid{cap: bc}
 	lw, lwOK := newLifeWindow(pool)
 	shapes := policy.Shapes(pool.Offerings)
-	n, nowhere := 0, 0
-	var costly, all float64
 	for i := range tr.Jobs {
 		j := &tr.Jobs[i]
 		gh := float64(j.GPUs) * j.Duration.Hours()
-		all += gh
+		u.allGPUHours += gh
 		c, why := cloudShape(shapes, j)
 		if why != "" || (lwOK && lw.outlasts(j.Duration)) || !bc.outpays(pool, c, j.Duration) {
 			continue
 		}
-		n++
-		costly += gh
+		u.jobs++
+		u.gpuHours += gh
 		if j.GPUs > pool.OnPrem.GPUs() {
-			nowhere++
+			u.nowhere++
 		}
 	}
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s of the trace's %d (%.0f%% of its GPU-hours) %s more on the cloud than the hard budget's $%.2f a %s even on the offering where %s least, and the pool declares %s: "+
-		"the budget drains and cuts such a run before it finishes, every period, each run paid for and lost (a launch timed to straddle a period's end could finish one costing up to twice the amount; no policy, nor the server, times launches so), "+
-		"so the backtest shows them to no policy as demand and runs none on the cloud; %s",
-		Counted(n, "job", "jobs"), len(tr.Jobs), 100*costly/max(all, 1e-9), plural(n, "costs", "cost"), bc.amount, pool.Limits.Budget.Period,
-		plural(n, "its run costs", "their runs cost"), affordCheckpoint(pool, n), onPremFinishes(n, nowhere, pool.OnPrem.GPUs()))
+	return u
 }
 
 // affordCheckpoint is what the note says of the pool's checkpoints: none,

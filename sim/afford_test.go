@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +27,12 @@ func affordPool() policy.Pool {
 // drained and cut it before it finished, and the next day again ($1,498
 // spent, 480 GPU-hours lost, 0 used, the job unstarted with a 43-hour
 // wait in the percentiles). Now a note says so once, no policy launches,
-// and the job counts as never served, saying why.
+// and the job counts as never served, saying why; the budget's line says
+// it keeps the job off the cloud, beside the run without it.
 func TestHardBudgetRentsNoRunItCannotPay(t *testing.T) {
 	tr := oneJob(32, 10*time.Hour)
 	tr.Jobs[0].Submit = 100 * time.Second
-	rep, err := Backtest{Pool: affordPool(), Trace: tr, Policies: policiesWith(BaselineKnobs{})}.Run(context.Background())
+	rep, err := Backtest{Pool: affordPool(), Trace: tr, Policies: policiesWith(BaselineKnobs{}), LimitCosts: true}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +51,16 @@ func TestHardBudgetRentsNoRunItCannotPay(t *testing.T) {
 			t.Errorf("%s: %d launches ($%.2f, %.0f GPU-h lost), %d never served (%q), %d unstarted; want none launched, the job never served: %q",
 				r.Policy, r.Launches, r.CloudCostUSD, r.GPUHoursLost, r.JobsNeverServed, r.NeverServedWhy, r.JobsUnstarted, why)
 		}
+		if lc, ok := r.WithoutLimit[policy.LimitBudget]; !ok || lc.UnpaidJobs != 1 || lc.JobsNeverServed != 0 || lc.CloudCostUSD <= 0 {
+			t.Errorf("%s: without the budget %+v (%v): want 1 job kept off by it, served at a cost without it", r.Policy, lc, ok)
+		}
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if line := "\nspillway: limit budget keeps 1 job off the cloud (every cloud run of it costs more than a period's amount); without it "; !strings.Contains(b.String(), line) {
+		t.Errorf("the report does not say %q:\n%s", line, b.String())
 	}
 }
 

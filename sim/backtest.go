@@ -237,18 +237,23 @@ func (b Backtest) Run(ctx context.Context) (Report, error) {
 // lifted, concurrently, and records each run in res.WithoutLimit. A limit
 // binds when it held back a launch or ended capacity (LimitBoundHours), or
 // when it keeps jobs of the trace off the cloud altogether: no instance
-// that holds one fits under it (policy.CloudHolds), so no policy ever
-// launches for them and they wait for on-prem, or are never served.
+// that holds one fits under it (policy.CloudHolds), or, for a hard budget,
+// no whole run of one is paid within a period (countUnpaid), so no policy
+// ever launches for them and they wait for on-prem, or are never served.
 func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 	limits := make([]string, 0, len(res.LimitBoundHours))
 	for l := range res.LimitBoundHours {
 		limits = append(limits, l)
 	}
 	keptOff := b.keptOffCloud()
+	unpaidJobs := countUnpaid(&b.Pool, b.Trace).jobs
 	for _, l := range slices.Sorted(maps.Keys(keptOff)) {
 		if !slices.Contains(limits, l) {
 			limits = append(limits, l)
 		}
+	}
+	if unpaidJobs > 0 && !slices.Contains(limits, policy.LimitBudget) {
+		limits = append(limits, policy.LimitBudget)
 	}
 	if len(limits) == 0 {
 		return nil
@@ -307,6 +312,9 @@ func (b Backtest) limitCosts(ctx context.Context, p Policy, res *Result) error {
 	for k, l := range limits {
 		out[k].BoundHours = res.LimitBoundHours[l]
 		out[k].KeptOffCloudGPUs = keptOff[l]
+		if l == policy.LimitBudget {
+			out[k].UnpaidJobs = unpaidJobs
+		}
 		res.WithoutLimit[l] = out[k]
 	}
 	return nil

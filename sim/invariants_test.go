@@ -436,7 +436,7 @@ func checkResult(c fuzzCase, r Result) []string {
 			g, why = policy.FitShape(shapes, j.GPUs, int(j.CPUs), int64(j.MemMiB))
 		}
 		cannot := why != "" || policy.CloudHolds(&pool, g) != "" || (bounded && j.Duration.Seconds()/fastest > (life+drain).Seconds()) ||
-			unpaid(&pool, g, j.Duration)
+			unpaidRun(&pool, g, j.Duration)
 		rentable += b2i(!cannot)
 		if j.GPUs > pool.OnPrem.GPUs() {
 			tooBig++
@@ -964,11 +964,11 @@ func checkSweep(ctx context.Context, c fuzzCase, rep Report) []string {
 	return bad
 }
 
-// unpaid reports whether a hard budget pays no whole cloud run of a job
+// unpaidRun reports whether a hard budget pays no whole cloud run of a job
 // of g GPUs lasting d: on each offering the limits allow, the gang's run
 // costs more than the amount and no checkpoint is saved before its run
 // has cost it.
-func unpaid(pool *policy.Pool, g int, d time.Duration) bool {
+func unpaidRun(pool *policy.Pool, g int, d time.Duration) bool {
 	b := pool.Limits.Budget
 	if b == nil || b.Soft() {
 		return false

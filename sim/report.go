@@ -117,6 +117,9 @@ func (r Report) WriteTable(w io.Writer) error {
 			if ok && lc.KeptOffCloudGPUs > 0 {
 				what = append(what, fmt.Sprintf("keeps jobs of %d GPUs off the cloud (no instance that holds one fits under it)", lc.KeptOffCloudGPUs))
 			}
+			if ok && lc.UnpaidJobs > 0 {
+				what = append(what, fmt.Sprintf("keeps %s off the cloud (every cloud run of %s costs more than a period's amount)", Counted(lc.UnpaidJobs, "job", "jobs"), plural(lc.UnpaidJobs, "it", "each")))
+			}
 			fmt.Fprintf(w, "\n%s: limit %s %s", res.Policy, l, strings.Join(what, " and "))
 			if ok {
 				fmt.Fprintf(w, "; %s", limitCostSentence(res, lc))

@@ -123,6 +123,10 @@ type LimitCost struct {
 	// trace that the limit keeps off the cloud altogether (no instance
 	// that holds one fits under it).
 	KeptOffCloudGPUs int `json:"kept_off_cloud_gpus,omitempty"`
+	// UnpaidJobs, for a hard budget, counts the trace's jobs it keeps off
+	// the cloud because every cloud run of one costs more than a period's
+	// amount (CloudUnaffordable).
+	UnpaidJobs int `json:"unpaid_jobs,omitempty"`
 	// The run without the limit.
 	CloudCostUSD    float64 `json:"cloud_cost_usd"`
 	WaitP95S        float64 `json:"wait_p95_s"`
