@@ -122,7 +122,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(w, "\n%s: limit %s %s", res.Policy, l, strings.Join(what, " and "))
 			if ok {
-				fmt.Fprintf(w, "; %s", limitCostSentence(res, lc))
+				fmt.Fprintf(w, "; %s", limitCostSentence(res, lc, r.Trace.Jobs))
 			}
 			fmt.Fprint(w, ".")
 		}
@@ -225,14 +225,20 @@ func writeFailedLaunches(w io.Writer, res Result) {
 func refusedCause(cause string) bool { return cause == "capacity" || cause == "quota" }
 
 // limitCostSentence says what lifting a limit would have changed: waits,
-// killed work, jobs served, and the cost.
-func limitCostSentence(res Result, lc LimitCost) string {
+// killed work, jobs served, and the cost; jobs is the trace's count. A run
+// that served no job has no wait to compare: the table shows '-', and the
+// sentence says none.
+func limitCostSentence(res Result, lc LimitCost, jobs int) string {
 	if lc.Error != "" {
 		return "no run without it: " + lc.Error
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "without it p95 wait would have been %s (vs %s), p99 %s (vs %s)",
-		humanSeconds(lc.WaitP95S), humanSeconds(res.WaitP95S), humanSeconds(lc.WaitP99S), humanSeconds(res.WaitP99S))
+	if res.JobsNeverServed == jobs && jobs > 0 {
+		fmt.Fprintf(&b, "without it p95 wait would have been %s, p99 %s (vs none: no job served)", humanSeconds(lc.WaitP95S), humanSeconds(lc.WaitP99S))
+	} else {
+		fmt.Fprintf(&b, "without it p95 wait would have been %s (vs %s), p99 %s (vs %s)",
+			humanSeconds(lc.WaitP95S), humanSeconds(res.WaitP95S), humanSeconds(lc.WaitP99S), humanSeconds(res.WaitP99S))
+	}
 	fewer := func(n int, one, many string) {
 		switch {
 		case n > 0:
