@@ -160,14 +160,17 @@ func QuotaShort(pool *policy.Pool, cloud *Cloud, tr *trace.Trace) string {
 		return ""
 	}
 	shapes := policy.Shapes(pool.Offerings)
+	lw, lwOK := newLifeWindow(pool)
+	bc, bcOK := newBudgetCap(pool)
 	short := map[int]bool{}
 	n, largest, nowhere := 0, 0, 0
 	limits := false
 	for i := range tr.Jobs {
 		j := &tr.Jobs[i]
 		c, why := cloudShape(shapes, j)
-		if j.GPUs <= 0 || why != "" || policy.CloudHolds(pool, c) != "" {
-			continue // never served, or on-prem's alone: the other notes say so
+		if j.GPUs <= 0 || why != "" || policy.CloudHolds(pool, c) != "" ||
+			(lwOK && lw.outlasts(j.Duration)) || (bcOK && bc.outpays(pool, c, j.Duration)) {
+			continue // never served, or on-prem's alone, shown to no policy: the other notes say so
 		}
 		s, ok := short[c]
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +160,19 @@ func TestQuotaShortWithinTheLimits(t *testing.T) {
 		t.Errorf("notes %q\nwant among them %q", rep.Notes, want)
 	}
 	wantNeverServed(t, rep, 32, "larger than the 8 on-prem GPUs, and no provider's quota (simulate.cloud.quota) holds 32 GPUs of one offering that the pool's limits allow", 1)
+}
+
+// TestQuotaShortLeavesOutJobsNoPolicyIsShown: a 32-GPU job of 10 hours
+// that no quota holds and that outlasts every instance (max_lifetime 1h,
+// drain_timeout 10m) is shown to no policy: CloudUnfinishable's note
+// names it, and the quota note, which says a policy renting for it holds
+// instances idle, did too (two notes for one job, one untrue).
+func TestQuotaShortLeavesOutJobsNoPolicyIsShown(t *testing.T) {
+	pool := policy.Pool{Name: "q", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, Interval: policy.Duration(30 * time.Second),
+		WaitTarget: policy.Duration(2 * time.Minute), Offerings: []policy.Offering{quotaOffering("aws", 8)},
+		ScaleIn: policy.ScaleIn{Idle: policy.IdleSetting{Auto: true}, MaxLifetime: policy.Duration(time.Hour), DrainTimeout: policy.Duration(10 * time.Minute)}}
+	rep := quotaBacktest(t, pool, oneJob(32, 10*time.Hour), map[string]int{"aws": 16})
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "longer than scale_in.max_lifetime + drain_timeout") {
+		t.Errorf("notes %q: want CloudUnfinishable's alone", rep.Notes)
+	}
 }
