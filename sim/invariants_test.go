@@ -979,7 +979,7 @@ func unpaidRun(pool *policy.Pool, g int, d time.Duration) bool {
 		if perHour <= 0 {
 			return true
 		}
-		paid := time.Duration(b.Amount / perHour * float64(time.Hour)) // the longest run a period pays
-		return float64(d)/cmp.Or(o.Performance, 1) <= float64(paid) || (ck > 0 && ck < paid)
+		paid := b.Amount / perHour // the hours of the longest run a period pays (beyond a Duration at $0.0001/h)
+		return d.Hours()/cmp.Or(o.Performance, 1) <= paid || (ck > 0 && ck.Hours() < paid)
 	}) && policy.CloudHolds(pool, g) == ""
 }
