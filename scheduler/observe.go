@@ -866,6 +866,24 @@ func (s *Scheduler) joinTimedOut(t *tick, r *state.Instance) string {
 // fewer GPUs than its offering's.
 const uncountedEvent = "uncounted_gpus"
 
+// overcountedEvent is the instEvent of an instance whose agent lists
+// more GPUs than its offering's.
+const overcountedEvent = "overcounted_gpus"
+
+// overcounted warns, once per instance, that r's agent lists more GPUs
+// than r's offering has (read): a config whose offering states too few
+// gpus, or an agent_url reaching another machine's agent. Its GPUs
+// busy, unknown and unhealthy are counted up to the offering's alone:
+// before, 16 listed busy of a p4d's 8 read cloud_busy 16 of 8, and the
+// instance 16/8 GPUs busy in spillway instances.
+func (s *Scheduler) overcounted(t *tick, r *state.Instance, read agentReading) {
+	if read.gpus <= r.GPUs || !s.first(t, r.ID, overcountedEvent) {
+		return
+	}
+	s.log.Warn("the instance's agent lists more GPUs than its offering's: only the offering's are counted (busy, unknown, unhealthy); check the offering's gpus, or that join.agent_url reaches this instance's agent",
+		"pool", r.Pool, "instance", r.ID, "offering", r.Offering, "gpus", r.GPUs, "listed", read.gpus)
+}
+
 // brokenWhy is why an instance's agent says it can take no job, and the
 // cause it is counted under in spillway_broken_instances_total.
 type brokenWhy struct{ why, cause string }
@@ -1086,10 +1104,11 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
 			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
 		}
+		s.overcounted(t, r, res.read)
 		if res.read.unknown > 0 {
 			// An unknown GPU counts as busy: the instance's idle timer
 			// does not start (nor go on) on what nobody measured.
-			u := unknownGPUs{gpus: res.read.unknown}
+			u := unknownGPUs{gpus: min(res.read.unknown, r.GPUs)}
 			if res.read.unknown == res.read.gpus {
 				prev := before[r.ID]
 				u.allSince, u.warned = prev.allSince, prev.warned
@@ -1111,7 +1130,7 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			s.log.Warn("the instance's agent counts fewer GPUs than its offering's: those it does not count are no room for the queue; check its driver (nvidia-smi), or the offering's gpus",
 				"pool", r.Pool, "instance", r.ID, "offering", r.Offering, "gpus", r.GPUs, "counted", res.read.gpus)
 		}
-		if n := res.read.unhealthyIdle + uncounted; n > 0 {
+		if n := min(res.read.unhealthyIdle+uncounted, max(r.GPUs-res.read.busy, 0)); n > 0 {
 			t.pr.unhealthy[r.ID] = n
 		}
 		switch {
@@ -1121,7 +1140,10 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		case res.read.gpus > 0 && res.read.unhealthy == res.read.gpus && res.read.busy == 0:
 			t.setBroken(r.ID, brokenWhy{why: fmt.Sprintf("every GPU unhealthy and none busy: it can take no job (%s)", res.read.health), cause: causeUnhealthy})
 		}
-		r.BusyGPUs = res.read.busy
+		// An agent listing more GPUs than the instance's offering has
+		// (overcounted) counts at most the offering's busy: the instance
+		// is billed and counted as capacity for those alone.
+		r.BusyGPUs = min(res.read.busy, r.GPUs)
 		switch {
 		case r.BusyGPUs > 0:
 			if !r.IdleSince.IsZero() {
