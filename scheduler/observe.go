@@ -17,6 +17,7 @@ import (
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/state"
 )
 
@@ -987,7 +988,9 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 
 // agentGPUs is the part of an agent's /v1/gpus body the scheduler reads.
 type agentGPUs struct {
-	GPUs []struct {
+	// SampleTime is when the agent read its GPUs, by its clock.
+	SampleTime time.Time `json:"sample_time"`
+	GPUs       []struct {
 		Busy bool `json:"busy"`
 		// Unknown: the agent could not read the GPU (it also says busy).
 		Unknown bool `json:"unknown"`
@@ -1005,6 +1008,51 @@ type agentReading struct {
 	unhealthyIdle int
 	// health is the first unhealthy GPU's cause.
 	health string
+	// sample is the answer's sample_time (zero when it gives none).
+	sample time.Time
+}
+
+// staleSample says why an agent's sample taken at sample is not of now
+// ("" when it is, or when the answer gives no time): older than the
+// pool's stale_after at the tick's now (an agent serving an answer
+// cached, or its sampling stopped), or later than that past done, when
+// the probes ended (its clock is off: a sample from the future would
+// never grow old). Times are compared, not subtracted: a sample
+// centuries away saturates time.Duration.
+func staleSample(sample, now, done time.Time, staleAfter time.Duration) string {
+	switch {
+	case sample.IsZero():
+		return ""
+	case sample.Before(now.Add(-staleAfter)):
+		return fmt.Sprintf("its agent's sample is %s old, more than stale_after %s: a cached answer, or its clock behind (sync it: NTP)", sampleSpan(sample, now), staleAfter)
+	case sample.After(done.Add(staleAfter)):
+		return fmt.Sprintf("its agent's sample is %s in the future, more than stale_after %s: its clock is ahead (sync it: NTP)", sampleSpan(sample, done), staleAfter)
+	}
+	return ""
+}
+
+// sampleSpan says how far sample is from t, for a message: past a year
+// (a mangled time, or one far enough to saturate a Duration), the
+// sample's time itself.
+func sampleSpan(sample, t time.Time) string {
+	const year = 365 * 24 * time.Hour
+	if sample.Before(t.Add(-year)) || sample.After(t.Add(year)) {
+		return "more than a year (sample_time " + sample.UTC().Format(time.RFC3339) + ")"
+	}
+	d := t.Sub(sample)
+	return max(d, -d).Round(time.Second).String()
+}
+
+// staleEvent is the instEvent of an instance whose agent served a
+// sample not of now.
+const staleEvent = "stale_sample"
+
+// unmeasured is what a stale answer (staleSample) tells of an instance
+// of gpus GPUs: nothing of now, each GPU unknown, so busy (its idle timer
+// neither starts nor goes on) and no room, as the agent itself serves
+// GPUs it cannot read.
+func unmeasured(gpus int) agentReading {
+	return agentReading{gpus: gpus, busy: gpus, unknown: gpus}
 }
 
 // unknownGPUs is what the scheduler remembers of an instance whose agent
@@ -1053,6 +1101,11 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 		}()
 	}
 	wg.Wait()
+	done := s.clock.Now()
+	staleAfter := t.pr.spec.Policy.StaleAfter.D()
+	if staleAfter <= 0 {
+		staleAfter = signals.DefaultStaleAfter
+	}
 	before, unhealthyBefore := t.pr.unknown, t.pr.unhealthy
 	t.pr.unknown, t.pr.unhealthy = map[string]unknownGPUs{}, map[string]int{}
 	// An instance whose provider's listing failed is not probed this tick:
@@ -1103,6 +1156,13 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			t.pr.boots.Observe(s.rowOffering(t.pr, r).Key(), t.now.Sub(r.LaunchedAt))
 			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
 			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
+		}
+		if why := staleSample(res.read.sample, t.now, done, staleAfter); why != "" {
+			if s.first(t, r.ID, staleEvent) {
+				s.log.Warn("the instance's agent serves a sample not of now: its GPUs count unknown (busy, no room) until it serves one of now", "pool", r.Pool, "instance", r.ID, "why", why,
+					"sample_time", res.read.sample, "now", t.now)
+			}
+			res.read = unmeasured(r.GPUs)
 		}
 		s.overcounted(t, r, res.read)
 		if res.read.unknown > 0 {
@@ -1179,7 +1239,7 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAgentBody)).Decode(&body); err != nil {
 		return agentReading{}, fmt.Errorf("agent %s: %w", base, err)
 	}
-	read := agentReading{gpus: len(body.GPUs)}
+	read := agentReading{gpus: len(body.GPUs), sample: body.SampleTime}
 	for _, g := range body.GPUs {
 		if g.Busy || g.Unknown {
 			read.busy++

@@ -82,7 +82,13 @@ func TestUnreadableGPUsKeepTheInstanceAndAreSurfaced(t *testing.T) {
 // GPUs idle (the queue then empty). It returns what takes one sample.
 func joinIdle(t *testing.T, h *harness, mock nv.Interface) (sample func()) {
 	t.Helper()
-	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(h.clk.Now))
+	return joinIdleBy(t, h, mock, h.clk.Now)
+}
+
+// joinIdleBy is joinIdle with the agent's clock.
+func joinIdleBy(t *testing.T, h *harness, mock nv.Interface, clock func() time.Time) (sample func()) {
+	t.Helper()
+	sampler, err := nvml.NewSampler(mock, "burst-1", nvml.WithClock(clock))
 	if err != nil {
 		t.Fatal(err)
 	}
