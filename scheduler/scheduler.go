@@ -31,6 +31,7 @@ import (
 	"github.com/spillway-io/spillway/idlegap"
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
+	"github.com/spillway-io/spillway/signals/httpclient"
 	"github.com/spillway-io/spillway/spotlife"
 	"github.com/spillway-io/spillway/state"
 )
@@ -84,6 +85,8 @@ type Options struct {
 	// Capacity is the capacity-failure cache; nil makes one.
 	Capacity *providers.CapacityCache
 	// HTTPClient probes agents; nil uses a client with ProbeTimeout.
+	// Either way, redirects are followed within an agent_url's host only
+	// (httpclient.Confine).
 	HTTPClient   *http.Client
 	ProbeTimeout time.Duration
 	// CallTimeout bounds each state call of a tick, each drain hook's run
@@ -387,6 +390,10 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: opts.ProbeTimeout}
 	}
+	// An agent's answer is its instance's only if it comes from the
+	// instance's agent_url: a redirect elsewhere (another machine's
+	// agent) is refused, as the agents baseline source refuses it.
+	opts.HTTPClient = httpclient.Confine(opts.HTTPClient)
 	s := &Scheduler{
 		opts: opts, log: opts.Logger, clock: opts.Clock, cache: opts.Capacity, client: opts.HTTPClient,
 		metrics: newMetrics(opts.Registerer), pools: map[string]*poolRun{}, blocks: map[string]block{}, stored: map[unavailableKey]time.Time{},
