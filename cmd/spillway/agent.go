@@ -166,8 +166,10 @@ none busy. It serves:
              OUT_OF_RANGE, PANIC, TIMEOUT, NOT_COUNTED, OTHER), at most
              1024 series and one more per GPU index (call and error
              OTHER, no UUID)
-  /v1/gpus   the latest sample as JSON: {"node","sample_time","gpus":[...]},
-             and "error" when the latest sample failed or timed out
+  /v1/gpus   the latest sample as JSON: {"node","machine","sample_time",
+             "gpus":[...]}, and "error" when the latest sample failed or
+             timed out; machine is a hash of the kernel's boot id, which
+             tells two machines of one --node name apart
   /healthz   200 "ok" while the latest sample read every GPU healthy; 503
              and the NVML error while samples fail or time out, or naming
              each unknown or unhealthy GPU, the call that failed and how

@@ -275,7 +275,12 @@ const MaxAnswer = 4 << 20
 
 // agentResponse is the agent's /v1/gpus body.
 type agentResponse struct {
-	Node       string        `json:"node"`
+	Node string `json:"node"`
+	// Machine names the machine the agent runs on (a hash of its boot
+	// id, nvml.MachineID; "" from an agent that does not say): one
+	// agent reached by two targets gives one, two machines two, even of
+	// one node name and cloned GPU UUIDs.
+	Machine    string        `json:"machine"`
 	SampleTime time.Time     `json:"sample_time"`
 	GPUs       []signals.GPU `json:"gpus"`
 	// Error is the agent's, when its latest sample failed or is stuck:
@@ -307,6 +312,9 @@ const (
 func (r *agentResponse) bound() error {
 	if err := signals.NodeName(r.Node); err != nil {
 		return err
+	}
+	if len(r.Machine) > maxGPUName || !signals.Printable(r.Machine) {
+		return fmt.Errorf("machine %q is not a machine id: want at most %d bytes of printable UTF-8", signals.Shorten(r.Machine, 100), maxGPUName)
 	}
 	r.Error = text(r.Error, maxAgentText)
 	for i := range r.GPUs {
@@ -399,7 +407,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 	done := a.cfg.Now()
 
 	aliases := a.aliases(targets, results)
-	wedgedBy := map[string]nodeIdentity{} // each wedged node's key in b.Wedged, and its identity
+	wedgedBy := map[string]wedgedNode{} // each wedged node's key in b.Wedged, and what names it
 	oldest := time.Time{}
 	// seen maps a GPU (its UUID and index) to the target that listed it
 	// first: a node listed twice (by name and by address) is counted
@@ -443,7 +451,7 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 		}
 		for _, g := range r.resp.GPUs {
 			g.Node = r.resp.Node
-			id := gpuID{node: r.resp.Node, uuid: g.UUID, index: strconv.Itoa(g.Index)}
+			id := gpuID{node: r.resp.Node, machine: r.resp.Machine, uuid: g.UUID, index: strconv.Itoa(g.Index)}
 			if first, dup := seen[id]; dup && g.UUID != "" {
 				a.warnDuplicate(t, first, g.UUID)
 				continue
@@ -481,27 +489,43 @@ func (a *Agents) Baseline(ctx context.Context) (signals.Baseline, error) {
 // two targets naming one wedged node count once (the same node listed by
 // name and by address, before any answer listed its GPUs), unless both
 // served GPUs before, and not the same: two machines of one name (as
-// nodeOf), the later "node (target)". wedgedBy holds each key's identity.
-func countWedged(b *signals.Baseline, wedgedBy map[string]nodeIdentity, target string, id nodeIdentity, r agentResponse) {
+// nodeOf), or their agents say two machines; the later "node (target)".
+// wedgedBy holds what names each key's node.
+func countWedged(b *signals.Baseline, wedgedBy map[string]wedgedNode, target string, id nodeIdentity, r agentResponse) {
 	if b.Wedged == nil {
 		b.Wedged = map[string]string{}
 	}
 	key := r.Node
-	if first, ok := wedgedBy[key]; ok && first != (nodeIdentity{}) && id != (nodeIdentity{}) && first != id {
+	this := wedgedNode{id, r.Machine}
+	if first, ok := wedgedBy[key]; ok && first.other(this) {
 		key = r.Node + " (" + target + ")"
 	}
-	wedgedBy[key] = id
+	wedgedBy[key] = this
 	b.Wedged[key] = signals.Shorten(r.Error, 300)
 }
 
-// nodeIdentity names the GPUs a target served: a hash of its node's name
-// and each GPU's index and UUID, sorted; zero when unknown (no answer
-// listed GPUs yet, or one listed a GPU without UUID).
+// wedgedNode is what tells a wedged node from another of its name: the
+// identity of the GPUs its target last served, and its agent's machine;
+// either zero when unknown.
+type wedgedNode struct {
+	id      nodeIdentity
+	machine string
+}
+
+// other says whether w and x are known to be two nodes.
+func (w wedgedNode) other(x wedgedNode) bool {
+	return (w.id != nodeIdentity{} && x.id != nodeIdentity{} && w.id != x.id) ||
+		(w.machine != "" && x.machine != "" && w.machine != x.machine)
+}
+
+// nodeIdentity names the GPUs a target served: a hash of its node's name,
+// its machine and each GPU's index and UUID, sorted; zero when unknown
+// (no answer listed GPUs yet, or one listed a GPU without UUID).
 type nodeIdentity [sha256.Size]byte
 
-// identityOf is the identity of node's gpus (zero for none, or when one
-// has no UUID).
-func identityOf(node string, gpus []signals.GPU) nodeIdentity {
+// identityOf is the identity of the gpus of node on machine (zero for
+// none, or when one has no UUID).
+func identityOf(node, machine string, gpus []signals.GPU) nodeIdentity {
 	keys := make([]string, 0, len(gpus)+1)
 	for _, g := range gpus {
 		if g.UUID == "" {
@@ -513,7 +537,7 @@ func identityOf(node string, gpus []signals.GPU) nodeIdentity {
 		return nodeIdentity{}
 	}
 	sort.Strings(keys)
-	keys = append(keys, node) // a name holds no NUL (signals.NodeName)
+	keys = append(keys, node, machine) // neither holds a NUL (bound)
 	return sha256.Sum256([]byte(strings.Join(keys, "\x00")))
 }
 
@@ -544,7 +568,7 @@ func (a *Agents) aliases(targets []string, resps []targetAnswer) aliasSet {
 	for i, t := range targets {
 		id := nodeIdentity{}
 		if resps[i].err == nil {
-			id = identityOf(resps[i].resp.Node, resps[i].resp.GPUs)
+			id = identityOf(resps[i].resp.Node, resps[i].resp.Machine, resps[i].resp.GPUs)
 		}
 		if id != (nodeIdentity{}) {
 			live[t] = id
@@ -655,12 +679,13 @@ func (a *Agents) forgetRemoved(targets []string) {
 
 // gpuID names a GPU for a source's count: its UUID and its index (the
 // series' gpu label, as read), and for the agents source its node's name
-// as its agent reports it. A GPU listed twice (its node by two targets,
+// and machine as its agent reports them. A GPU listed twice (its node by two targets,
 // or scraped by two jobs) is counted once; two GPUs reporting one UUID
 // (a driver or hypervisor that cloned it) under two indexes, or on two
-// nodes (cloned VMs), are two GPUs, each counted with its own reading,
-// rather than one GPU lost to the count (and rented for in the cloud).
-type gpuID struct{ node, uuid, index string }
+// nodes (cloned VMs) or machines (cloned VMs of one hostname), are two
+// GPUs, each counted with its own reading, rather than one GPU lost to
+// the count (and rented for in the cloud).
+type gpuID struct{ node, machine, uuid, index string }
 
 // sharedUUIDs says, once a UUID, that two GPUs report it, for as long as
 // a baseline lists the UUID (keep).

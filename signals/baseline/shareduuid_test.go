@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -109,54 +110,87 @@ func TestTwoGPUsReportingOneUUID(t *testing.T) {
 	}
 }
 
-// TestClonedUUIDsOnTwoNodes: two machines, gpu-01 and gpu-02 (cloned VMs
-// whose hypervisor gave both the same GPU UUIDs), each with GPUs 0-3
-// busy and 4-7 idle, and an 8-GPU job pending. Before, the source took
-// each GPU of the second for the first's, served by two targets: 8 GPUs
-// counted for 16, half the on-prem capacity lost to the count. The same
-// UUID and index on two nodes is two GPUs: 16 counted, none free for the
-// job.
+// TestClonedUUIDsOnTwoNodes: two machines (cloned VMs whose hypervisor
+// gave both the same GPU UUIDs), each with GPUs 0-3 busy and 4-7 idle,
+// and an 8-GPU job pending. Before, the source took each GPU of the
+// second for the first's, served by two targets: 8 GPUs counted for 16,
+// half the on-prem capacity lost to the count. The same UUID and index on
+// two nodes is two GPUs: 16 counted, none free for the job. So it is of
+// two machines of one node name (one hostname cloned too), told apart by
+// the machine their agents serve (nvml.WithMachine, the kernel's boot id
+// hashed): before, 8 of 16. One agent listed by two targets still counts
+// once.
 func TestClonedUUIDsOnTwoNodes(t *testing.T) {
-	cloned := func() *server.Server {
-		node := dgxa100.New()
-		for i, d := range node.Devices {
-			d := d.(*server.Device)
-			nvml.IdleMock(d)
-			d.UUID = fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", i)
-			if i < 4 {
-				d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: 90}, nv.SUCCESS }
+	for _, tc := range []struct {
+		name     string
+		nodes    []string // each an agent's node name
+		machines []string // each agent's machine
+		twice    bool     // each agent listed by two targets
+		gpus     int
+	}{
+		{"two names", []string{"gpu-01", "gpu-02"}, []string{"", ""}, false, 16},
+		{"one name, two machines", []string{"gpu-01", "gpu-01"}, []string{"m-a", "m-b"}, false, 16},
+		{"one machine listed twice", []string{"gpu-01"}, []string{"m-a"}, true, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var targets []string
+			for i, name := range tc.nodes {
+				h := clonedAgent(t, name, tc.machines[i])
+				for range 1 + btoi(tc.twice) {
+					srv := httptest.NewServer(h)
+					t.Cleanup(srv.Close)
+					targets = append(targets, hostPort(srv))
+				}
 			}
-		}
-		return node
+			src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: targets, Now: func() time.Time { return t0 }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.CloseIdleConnections()
+			base, err := src.Baseline(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: len(tc.nodes), GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
+			job := signals.DemandReading{Source: "slurm", Demand: signals.Demand{Time: t0, PendingJobs: 1, PendingGPUs: 8, PendingGPUsKnown: true, JobGPUs: []int{8}}}
+			snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: base}, []signals.DemandReading{job})
+			if snap.OnPremGPUs != tc.gpus || snap.OnPremBusyGPUs != tc.gpus/2 || snap.OnPremFreeGPUs != 0 {
+				t.Errorf("%d GPUs, 4 of 8 busy each: %d GPUs, %d busy, %d free for an 8-GPU job; want %d, %d, 0", tc.gpus, snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremFreeGPUs, tc.gpus, tc.gpus/2)
+			}
+		})
 	}
-	var targets []string
-	for _, name := range []string{"gpu-01", "gpu-02"} {
-		s, err := nvml.NewSampler(cloned(), name, nvml.WithClock(func() time.Time { return t0 }))
-		if err != nil {
-			t.Fatal(err)
+}
+
+// clonedAgent is the handler of a real agent of node name on machine, on
+// a DGX A100 mock whose GPUs report the UUIDs every clonedAgent's do,
+// 0-3 busy, sampled at t0.
+func clonedAgent(t *testing.T, name, machine string) http.Handler {
+	t.Helper()
+	node := dgxa100.New()
+	for i, d := range node.Devices {
+		d := d.(*server.Device)
+		nvml.IdleMock(d)
+		d.UUID = fmt.Sprintf("GPU-00000000-0000-0000-0000-00000000000%d", i)
+		if i < 4 {
+			d.GetUtilizationRatesFunc = func() (nv.Utilization, nv.Return) { return nv.Utilization{Gpu: 90}, nv.SUCCESS }
 		}
-		t.Cleanup(func() { s.Close() })
-		a := nvml.NewAgent(s)
-		if err := a.SampleOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(a.Handler())
-		t.Cleanup(srv.Close)
-		targets = append(targets, hostPort(srv))
 	}
-	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: targets, Now: func() time.Time { return t0 }})
+	s, err := nvml.NewSampler(node, name, nvml.WithClock(func() time.Time { return t0 }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.CloseIdleConnections()
-	base, err := src.Baseline(context.Background())
-	if err != nil {
+	t.Cleanup(func() { s.Close() })
+	a := nvml.NewAgent(s, nvml.WithMachine(machine))
+	if err := a.SampleOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	pool := policy.Pool{Name: "a100", OnPrem: policy.OnPrem{Nodes: 2, GPUsPerNode: 8}, StaleAfter: policy.Duration(time.Minute)}
-	job := signals.DemandReading{Source: "slurm", Demand: signals.Demand{Time: t0, PendingJobs: 1, PendingGPUs: 8, PendingGPUsKnown: true, JobGPUs: []int{8}}}
-	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: src.Name(), Baseline: base}, []signals.DemandReading{job})
-	if snap.OnPremGPUs != 16 || snap.OnPremBusyGPUs != 8 || snap.OnPremFreeGPUs != 0 {
-		t.Errorf("two nodes of cloned UUIDs, 4 of 8 GPUs busy each: %d GPUs, %d busy, %d free for an 8-GPU job; want 16, 8, 0", snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremFreeGPUs)
+	return a.Handler()
+}
+
+// btoi is 1 for true.
+func btoi(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }

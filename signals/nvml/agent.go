@@ -2,6 +2,8 @@ package nvml
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,6 +112,10 @@ type Agent struct {
 	registry *prometheus.Registry
 	duration prometheus.Histogram
 	errors   prometheus.Counter
+
+	// machine names the machine the agent runs on, in /v1/gpus
+	// (WithMachine; MachineID by default).
+	machine string
 }
 
 // AgentOption configures an Agent.
@@ -123,6 +130,29 @@ const DefaultSampleTimeout = 10 * time.Second
 // WithSampleTimeout sets the longest a sample may take (DefaultSampleTimeout
 // otherwise); past it, the sample counts as failed while it goes on.
 func WithSampleTimeout(d time.Duration) AgentOption { return func(a *Agent) { a.timeout = d } }
+
+// WithMachine sets the machine the agent says it runs on, in /v1/gpus'
+// machine (MachineID() otherwise; "" says nothing).
+func WithMachine(id string) AgentOption { return func(a *Agent) { a.machine = id } }
+
+// bootIDFile holds the Linux kernel's random id of the current boot.
+const bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+// MachineID names the machine the agent runs on: a hash of the kernel's
+// boot id, random at each boot ("" where there is none). Two paths to one
+// agent, or two agents of one machine, give the same; two machines give
+// two, even of one --node name and cloned GPU UUIDs (VMs of one image),
+// where /etc/machine-id is often cloned too. The server tells nodes apart
+// by it. Hashed, the boot id itself is not served.
+func MachineID() string {
+	b, err := os.ReadFile(bootIDFile)
+	id := strings.TrimSpace(string(b))
+	if err != nil || id == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("spillway machine\x00" + id))
+	return hex.EncodeToString(sum[:16])
+}
 
 // WithLogger sets the logger (silent otherwise).
 func WithLogger(l *slog.Logger) AgentOption { return func(a *Agent) { a.log = l } }
@@ -141,6 +171,7 @@ func NewAgent(s *Sampler, opts ...AgentOption) *Agent {
 		turn:     make(chan struct{}, 1),
 		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		clock:    clock.RealClock{},
+		machine:  MachineID(),
 		registry: prometheus.NewRegistry(),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    MetricSampleDuration,
@@ -651,9 +682,12 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if s.Time.IsZero() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(noSample(a.sampler.Node(), err))
+		ns := noSample(a.sampler.Node(), err)
+		ns.Machine = a.machine
+		json.NewEncoder(w).Encode(ns)
 		return
 	}
+	s.Machine = a.machine
 	json.NewEncoder(w).Encode(s)
 }
 
@@ -663,6 +697,8 @@ func (a *Agent) serveGPUs(w http.ResponseWriter, r *http.Request) {
 type NoSample struct {
 	Error string `json:"error"`
 	Node  string `json:"node"`
+	// Machine is the agent's machine (MachineID), as in a Sample.
+	Machine string `json:"machine,omitempty"`
 	// WedgedSince is set when the agent judges its driver wedged before
 	// it could open any GPU (a StuckCallError, Wedged: Init,
 	// DeviceGetCount or DeviceGetHandleByIndex stuck for LostAfter or

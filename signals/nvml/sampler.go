@@ -51,6 +51,10 @@ type Sample struct {
 	// failed or is stuck inside NVML: the GPUs are then the last good
 	// sample's, each marked unknown, and Time says how old it is.
 	Error string `json:"error,omitempty"`
+	// Machine, in /v1/gpus, names the machine the agent runs on
+	// (MachineID): the server tells two machines of one node name and
+	// cloned GPU UUIDs apart by it.
+	Machine string `json:"machine,omitempty"`
 	// noUtil holds the indexes of the GPUs whose utilisation NVML does not
 	// report (ERROR_NOT_SUPPORTED, as on a MIG-enabled GPU); nil when NVML
 	// reports every GPU's. The JSON body shows such a GPU at 0% but never
