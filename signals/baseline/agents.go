@@ -308,7 +308,8 @@ const (
 // of GPUs, not by the 4 MiB read of an answer: the node's name as an
 // agent's --node is bounded (signals.NodeName), each UUID to
 // maxGPUName printable bytes; a model is cut to maxGPUName bytes, an
-// error or health to maxAgentText, each made valid UTF-8.
+// error or health to maxAgentText, each made valid UTF-8; a GPU unknown
+// is busy and not idle, as signals.GPU says.
 func (r *agentResponse) bound() error {
 	if err := signals.NodeName(r.Node); err != nil {
 		return err
@@ -324,6 +325,11 @@ func (r *agentResponse) bound() error {
 		}
 		g.Model = text(g.Model, maxGPUName)
 		g.Error, g.Health = text(g.Error, maxAgentText), text(g.Health, maxAgentText)
+		if g.Unknown {
+			// Not read, so never free nor idle, whatever the answer
+			// says beside it (the agent says busy; another may not).
+			g.Busy, g.Idle = true, false
+		}
 	}
 	return nil
 }

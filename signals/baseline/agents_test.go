@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/signals"
 	"github.com/spillway-io/spillway/signals/nvml"
 )
@@ -461,4 +462,21 @@ func baselineOfAnswer(t *testing.T, status int, body string) (signals.Baseline, 
 	t.Cleanup(src.CloseIdleConnections)
 	b, _ := src.Baseline(context.Background())
 	return b, srv.URL
+}
+
+// TestUnknownGPUIsNeverFree: an answer listing a GPU unknown (not read)
+// without saying it busy, and idle and allocated beside it (an agent
+// other than spillway's, or an older one). Before, the source took it as
+// read: free for a job (the pool waited for on-prem rather than burst)
+// and idle allocated waste. A GPU unknown is busy, never idle, as
+// signals.GPU says and the scheduler reads burst agents.
+func TestUnknownGPUIsNeverFree(t *testing.T) {
+	b, _ := baselineOfAnswer(t, http.StatusOK, `{"node":"gpu-x","sample_time":"`+t0.Format(time.RFC3339)+`","gpus":[`+
+		`{"index":0,"uuid":"GPU-0","unknown":true,"busy":false,"idle":true,"allocated":true,"error":"GetUtilizationRates: ERROR_UNKNOWN"},`+
+		`{"index":1,"uuid":"GPU-1","busy":true}]}`)
+	pool := policy.Pool{Name: "h100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 2}, StaleAfter: policy.Duration(time.Minute)}
+	snap := signals.Assemble(pool, t0, &signals.BaselineReading{Source: "agents:rack", Baseline: b}, nil)
+	if snap.OnPremGPUs != 2 || snap.OnPremBusyGPUs != 2 || snap.OnPremFreeGPUs != 0 || snap.IdleAllocatedGPUs != 0 {
+		t.Errorf("one GPU unknown, one busy: %d GPUs, %d busy, %d free, %d idle allocated; want 2, 2, 0, 0", snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremFreeGPUs, snap.IdleAllocatedGPUs)
+	}
 }
