@@ -160,12 +160,37 @@ func (a *Agents) Targets() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, t := range append(append([]string(nil), a.cfg.Targets...), a.fromFile...) {
-		if !seen[t] {
-			seen[t] = true
+		if k := sameAgent(t); !seen[k] {
+			seen[k] = true
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// sameAgent is what names target's agent, whatever its spelling: its URL
+// with the scheme and host in lower case and the scheme's own port left
+// out, so that "gpu-01:9401" listed beside "http://GPU-01:9401/v1/gpus"
+// (the config's urls and a targets file) is scraped once. Scraped twice,
+// an agent that did not answer was two unknown nodes, its GPUs counted
+// twice, as gpus_per_node each.
+func sameAgent(target string) string {
+	s, err := agentURL(target)
+	if err != nil {
+		return target
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		u.Host = u.Hostname()
+		if strings.Contains(u.Host, ":") { // an IPv6 address
+			u.Host = "[" + u.Host + "]"
+		}
+	}
+	return u.String()
 }
 
 // TargetsFileError is the latest problem with the targets file, if any.

@@ -99,8 +99,8 @@ func TestAgentsBaseline(t *testing.T) {
 	var logs bytes.Buffer
 	src, err := NewAgents(AgentsConfig{
 		Name: "rack1",
-		// gpu-01 again, by URL: its GPUs count once.
-		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL, hostPort(aheadSrv), hot.URL, twice.URL, many.URL, "http://"+targets[0]+"/"),
+		// gpu-01 again, by another name of its host: its GPUs count once.
+		Targets: append(targets, dead, hostPort(staleSrv), slow.URL, html.URL, hostPort(aheadSrv), hot.URL, twice.URL, many.URL, "http://"+strings.Replace(targets[0], "127.0.0.1", "localhost", 1)+"/"),
 		Timeout: 300 * time.Millisecond,
 		Now:     func() time.Time { return t0.Add(2 * time.Second) },
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),

@@ -141,3 +141,27 @@ func (s *switched) set(h http.Handler, up bool) {
 	defer s.mu.Unlock()
 	s.h, s.down = h, !up
 }
+
+// TestOneAgentSpelledThriceScrapedOnce: one agent (a real one on the DGX
+// H100 mock) listed as host:port, as its URL and as its /v1/gpus in
+// capitals (the config's urls beside a targets file). While it answers,
+// its GPUs count once (one GPU of two targets is one), and once it stops
+// the source knows the three for one by the GPUs they served; but a
+// server started while it does not answer (its listener closed) had
+// three unknown nodes of it, each counting gpus_per_node GPUs busy
+// beside the nodes that answer (24 for one 8-GPU node). It is scraped
+// once: one node unknown.
+func TestOneAgentSpelledThriceScrapedOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	srv := httptest.NewServer(healthyAgent(t, clk))
+	hp := hostPort(srv)
+	srv.Close()
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hp, "http://" + hp, "HTTP://" + hp + "/v1/gpus"}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	if b, _ := src.Baseline(context.Background()); len(b.Unknown) != 1 {
+		t.Errorf("one agent of three spellings, not answering: unknown %q; want it once", b.Unknown)
+	}
+}
