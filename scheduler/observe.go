@@ -990,7 +990,9 @@ func (s *Scheduler) interrupted(ctx context.Context, t *tick, r *state.Instance,
 type agentGPUs struct {
 	// SampleTime is when the agent read its GPUs, by its clock.
 	SampleTime time.Time `json:"sample_time"`
-	GPUs       []struct {
+	// Error is the agent's, when its latest sample failed or is stuck.
+	Error string `json:"error"`
+	GPUs  []struct {
 		Busy bool `json:"busy"`
 		// Unknown: the agent could not read the GPU (it also says busy).
 		Unknown bool `json:"unknown"`
@@ -1010,6 +1012,9 @@ type agentReading struct {
 	health string
 	// sample is the answer's sample_time (zero when it gives none).
 	sample time.Time
+	// verdict: the agent judges its driver wedged (an error, and every
+	// GPU unhealthy): a verdict of now, however old the sample it marks.
+	verdict bool
 }
 
 // staleSample says why an agent's sample taken at sample is not of now
@@ -1157,7 +1162,7 @@ func (s *Scheduler) probe(ctx context.Context, t *tick, rows []*state.Instance) 
 			s.metrics.joins.WithLabelValues(r.Pool, r.Offering).Observe(t.now.Sub(r.LaunchedAt).Seconds())
 			s.log.Info("instance joined", "pool", r.Pool, "instance", r.ID, "after", t.now.Sub(r.LaunchedAt).Round(time.Second))
 		}
-		if why := staleSample(res.read.sample, t.now, done, staleAfter); why != "" {
+		if why := staleSample(res.read.sample, t.now, done, staleAfter); why != "" && !res.read.verdict {
 			if s.first(t, r.ID, staleEvent) {
 				s.log.Warn("the instance's agent serves a sample not of now: its GPUs count unknown (busy, no room) until it serves one of now", "pool", r.Pool, "instance", r.ID, "why", why,
 					"sample_time", res.read.sample, "now", t.now)
@@ -1257,6 +1262,7 @@ func (s *Scheduler) probeOne(ctx context.Context, t *tick, r *state.Instance) (a
 			}
 		}
 	}
+	read.verdict = body.Error != "" && read.gpus > 0 && read.unhealthy == read.gpus
 	return read, nil
 }
 

@@ -1,11 +1,18 @@
 package scheduler_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/signals/nvml"
 )
 
 // TestAgentSampleNotOfNowCountsUnknown: a burst instance's agent (a real
@@ -66,4 +73,60 @@ func TestAgentSampleNotOfNowCountsUnknown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWedgedVerdictOnAnOldSampleDrains: a burst instance's agent joins
+// idle, then serves what a spillway agent serves once its NVML calls have
+// hung in the driver for a minute (nvml.LostAfter): its last sample's GPUs,
+// each unhealthy, with the error saying the driver is wedged, stamped with
+// that sample's time, as old as the hang. With the pool's stale_after 30s,
+// shorter than the minute, the verdict was read as a sample not of now
+// (its GPUs unknown, busy): the instance, on which nothing can run, was
+// kept. The verdict is of now, as the agents baseline source reads it:
+// the instance is drained.
+func TestWedgedVerdictOnAnOldSampleDrains(t *testing.T) {
+	pool := testPool()
+	pool.StaleAfter = policy.Duration(30 * time.Second)
+	h := newHarness(t, pool)
+	h.restart()
+	var hungSince atomic.Pointer[time.Time]
+	h.agents.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := agentBody{Node: "burst-1", SampleTime: h.clk.Now()}
+		since := hungSince.Load()
+		if since != nil {
+			body.SampleTime = *since
+			body.Error = "GetUtilizationRates stuck since " + since.Format(time.RFC3339) + " (1m0s or more): the driver is wedged and no GPU of the node can be read; the node needs a reboot"
+		}
+		for i := range 8 {
+			body.GPUs = append(body.GPUs, agentGPU{Index: i, UUID: fmt.Sprintf("GPU-%d", i), Unhealthy: since != nil, Health: body.Error})
+		}
+		_ = json.NewEncoder(w).Encode(body)
+	})
+	h.setDemand(2*time.Minute, 8)
+	h.tick()
+	h.setDemand(0)
+	h.untilNoLongerBooting(h.rows(true)[0].ID)
+	since := h.clk.Now()
+	h.step(nvml.LostAfter)
+	hungSince.Store(&since)
+	h.step(10 * time.Second)
+	if reason := h.lastDrainReason(); !strings.Contains(reason, "every GPU unhealthy and none busy") {
+		t.Errorf("drain reason %q; want the instance drained as every GPU unhealthy (its agent's verdict)", reason)
+	}
+}
+
+// agentBody is a spillway agent's /v1/gpus, for an agent a test writes.
+type agentBody struct {
+	Node       string     `json:"node"`
+	SampleTime time.Time  `json:"sample_time"`
+	Error      string     `json:"error,omitempty"`
+	GPUs       []agentGPU `json:"gpus"`
+}
+
+// agentGPU is a GPU of agentBody.
+type agentGPU struct {
+	Index     int    `json:"index"`
+	UUID      string `json:"uuid"`
+	Unhealthy bool   `json:"unhealthy,omitempty"`
+	Health    string `json:"health,omitempty"`
 }
