@@ -333,8 +333,9 @@ const (
 // of GPUs, not by the 4 MiB read of an answer: the node's name as an
 // agent's --node is bounded (signals.NodeName), each UUID to
 // maxGPUName printable bytes; a model is cut to maxGPUName bytes, an
-// error or health to maxAgentText, each made valid UTF-8; a GPU unknown
-// is busy and not idle, as signals.GPU says.
+// error or health to maxAgentText, each made valid UTF-8. Each GPU index
+// is listed once, from 0 to signals.MaxNodeGPUs-1; a GPU unknown is busy
+// and not idle, as signals.GPU says.
 func (r *agentResponse) bound() error {
 	if err := signals.NodeName(r.Node); err != nil {
 		return err
@@ -343,8 +344,15 @@ func (r *agentResponse) bound() error {
 		return fmt.Errorf("machine %q is not a machine id: want at most %d bytes of printable UTF-8", signals.Shorten(r.Machine, 100), maxGPUName)
 	}
 	r.Error = text(r.Error, maxAgentText)
+	listed := make(map[int]bool, len(r.GPUs))
 	for i := range r.GPUs {
 		g := &r.GPUs[i]
+		if g.Index < 0 || g.Index >= signals.MaxNodeGPUs || listed[g.Index] {
+			// NVML numbers a node's GPUs from 0, each once: a GPU more
+			// is one the node does not have, free for no job.
+			return fmt.Errorf("GPU index %d listed twice or out of range: want each of 0 to %d at most once", g.Index, signals.MaxNodeGPUs-1)
+		}
+		listed[g.Index] = true
 		if len(g.UUID) > maxGPUName || !signals.Printable(g.UUID) {
 			return fmt.Errorf("GPU %d: uuid %q is not a GPU UUID: want at most %d bytes of printable UTF-8", g.Index, signals.Shorten(g.UUID, 100), maxGPUName)
 		}

@@ -480,3 +480,27 @@ func TestUnknownGPUIsNeverFree(t *testing.T) {
 		t.Errorf("one GPU unknown, one busy: %d GPUs, %d busy, %d free, %d idle allocated; want 2, 2, 0, 0", snap.OnPremGPUs, snap.OnPremBusyGPUs, snap.OnPremFreeGPUs, snap.IdleAllocatedGPUs)
 	}
 }
+
+// TestGPUIndexListedOnce: an answer listing GPU index 0 twice, with two
+// UUIDs (or the same), or an index below 0 (an agent other than
+// spillway's, or a broken one: NVML numbers a node's GPUs from 0, each
+// once). Before, the GPUs of another UUID were counted, one more free
+// GPU than the node has (a thousand index-0 entries: a thousand free
+// GPUs, and the pool never burst); one of the same UUID was counted once
+// with a warning that two targets served it, naming the one target
+// twice. The answer is no agent's: the node unknown, saying why.
+func TestGPUIndexListedOnce(t *testing.T) {
+	sample := `{"node":"gpu-x","sample_time":"` + t0.Format(time.RFC3339) + `","gpus":[`
+	for _, tc := range []struct{ name, gpus string }{
+		{"two UUIDs", `{"index":0,"uuid":"GPU-0"},{"index":0,"uuid":"GPU-1"}`},
+		{"one UUID", `{"index":0,"uuid":"GPU-0"},{"index":0,"uuid":"GPU-0"}`},
+		{"below 0", `{"index":0,"uuid":"GPU-0"},{"index":-1,"uuid":"GPU-1"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, url := baselineOfAnswer(t, http.StatusOK, sample+tc.gpus+`]}`)
+			if len(b.GPUs) != 0 || !strings.Contains(b.UnknownCauses[url], "listed twice or out of range") {
+				t.Errorf("%d GPUs counted, cause %q; want none, the node unknown as its answer lists an index twice or out of range", len(b.GPUs), b.UnknownCauses[url])
+			}
+		})
+	}
+}
