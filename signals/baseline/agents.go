@@ -557,14 +557,16 @@ func (w wedgedNode) other(x wedgedNode) bool {
 		(w.machine != "" && x.machine != "" && w.machine != x.machine)
 }
 
-// nodeIdentity names the GPUs a target served: a hash of its node's name,
-// its machine and each GPU's index and UUID, sorted; zero when unknown
-// (no answer listed GPUs yet, or one listed a GPU without UUID).
+// nodeIdentity names the GPUs a target served: a hash of its node's name
+// and each GPU's index and UUID, sorted; zero when unknown (no answer
+// listed GPUs yet, or one listed a GPU without UUID). Not its machine,
+// which a reboot changes: a node listed twice, rebooted, one listing
+// failing since, is still known for one by its GPUs.
 type nodeIdentity [sha256.Size]byte
 
-// identityOf is the identity of the gpus of node on machine (zero for
-// none, or when one has no UUID).
-func identityOf(node, machine string, gpus []signals.GPU) nodeIdentity {
+// identityOf is the identity of node's gpus (zero for none, or when one
+// has no UUID).
+func identityOf(node string, gpus []signals.GPU) nodeIdentity {
 	keys := make([]string, 0, len(gpus)+1)
 	for _, g := range gpus {
 		if g.UUID == "" {
@@ -576,7 +578,7 @@ func identityOf(node, machine string, gpus []signals.GPU) nodeIdentity {
 		return nodeIdentity{}
 	}
 	sort.Strings(keys)
-	keys = append(keys, node, machine) // neither holds a NUL (bound)
+	keys = append(keys, node) // a name holds no NUL (signals.NodeName)
 	return sha256.Sum256([]byte(strings.Join(keys, "\x00")))
 }
 
@@ -607,7 +609,7 @@ func (a *Agents) aliases(targets []string, resps []targetAnswer) aliasSet {
 	for i, t := range targets {
 		id := nodeIdentity{}
 		if resps[i].err == nil {
-			id = identityOf(resps[i].resp.Node, resps[i].resp.Machine, resps[i].resp.GPUs)
+			id = identityOf(resps[i].resp.Node, resps[i].resp.GPUs)
 		}
 		if id != (nodeIdentity{}) {
 			live[t] = id

@@ -165,3 +165,51 @@ func TestOneAgentSpelledThriceScrapedOnce(t *testing.T) {
 		t.Errorf("one agent of three spellings, not answering: unknown %q; want it once", b.Unknown)
 	}
 }
+
+// TestRebootedNodeListedTwiceCountsOnce: node gpu-01, listed by address
+// and by name, reboots (its agent's machine, a hash of the boot id,
+// changes; its GPUs' UUIDs do not) and comes back healthy while the path
+// by name fails (502). Its two targets are still one node, known by the
+// GPUs they served: 8 GPUs, not stale. (Had the machine been part of a
+// target's identity, the target by name, failing since before the
+// reboot, was a second node, unknown: 16 GPUs and the pool held.)
+func TestRebootedNodeListedTwiceCountsOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	mock := idleH100()
+	boot := func(machine string) (http.Handler, func()) {
+		s, err := nvml.NewSampler(mock, "gpu-01", nvml.WithClock(clk.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := nvml.NewAgent(s, nvml.WithMachine(machine))
+		if err := a.SampleOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return a.Handler(), func() { s.Close() }
+	}
+	h, shutdown := boot("boot-1")
+	sw := &switched{h: h}
+	byAddr, byName := httptest.NewServer(sw), httptest.NewServer(sw.path(true))
+	t.Cleanup(byAddr.Close)
+	t.Cleanup(byName.Close)
+	src, err := NewAgents(AgentsConfig{Name: "rack1", Targets: []string{hostPort(byAddr), hostPort(byName)}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.CloseIdleConnections()
+	pool := policy.Pool{Name: "h100", OnPrem: policy.OnPrem{Nodes: 1, GPUsPerNode: 8}, StaleAfter: policy.Duration(2 * time.Minute)}
+	for _, when := range []string{"before the reboot", "rebooted, the path by name failing"} {
+		if when != "before the reboot" {
+			shutdown()
+			clk.Step(time.Minute)
+			h, shutdown = boot("boot-2")
+			t.Cleanup(shutdown)
+			sw.set(h, false)
+		}
+		b, err := src.Baseline(context.Background())
+		snap := signals.Assemble(pool, clk.Now(), &signals.BaselineReading{Source: src.Name(), Baseline: b, Err: err}, nil)
+		if snap.OnPremGPUs != 8 || slices.ContainsFunc(snap.Stale, func(s string) bool { return strings.Contains(s, "rack1") }) {
+			t.Errorf("%s: %d GPUs, stale %q; want 8, not stale", when, snap.OnPremGPUs, snap.Stale)
+		}
+	}
+}
