@@ -272,9 +272,14 @@ type PoolSummary struct {
 	PendingJobs int      `json:"pending_jobs"`
 	PendingGPUs int      `json:"pending_gpus"`
 	OldestWait  Duration `json:"oldest_wait"`
-	// Burst capacity.
-	Instances int `json:"instances"`
-	CloudGPUs int `json:"cloud_gpus"`
+	// Burst capacity: the instances booting, running or draining, and
+	// their GPUs. Terminating and TerminatingGPUs count apart those the
+	// cloud was asked to end and has not yet, which are no capacity: they
+	// bill until it does (PoolDetail's Spend.PerHour counts them).
+	Instances       int `json:"instances"`
+	CloudGPUs       int `json:"cloud_gpus"`
+	Terminating     int `json:"terminating,omitempty"`
+	TerminatingGPUs int `json:"terminating_gpus,omitempty"`
 	// Spend in the current budget period against its budget (0: none).
 	Spend  float64 `json:"spend"`
 	Budget float64 `json:"budget"`

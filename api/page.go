@@ -133,11 +133,13 @@ type pageData struct {
 
 type poolPage struct {
 	PoolDetail
-	// CloudInstances and CloudGPUs count the instances not terminating.
-	CloudInstances, CloudGPUs int
-	Groups                    []instanceGroup
-	Shown                     []Instance
-	Hidden                    int
+	// Summary is the pool's line of the status: its counts of instances
+	// and GPUs, those terminating apart, as /v1/status and spillway
+	// status give them.
+	Summary PoolSummary
+	Groups  []instanceGroup
+	Shown   []Instance
+	Hidden  int
 	// Draining is the instances draining, those whose drain hook runs
 	// first, then the longest draining first (at most pageInstances):
 	// listed above the instances, so that a long drain is seen waiting.
@@ -266,12 +268,7 @@ func (s *Server) buildPage(r *http.Request, v *viewer) (*pageData, error) {
 		pp.Attention = attention(det.Snapshot, pp.Late, pp.Age)
 		pp.LeaderLacks = st.Leader.Lacks(ps.Name)
 		pp.Groups = groupInstances(det.Instances)
-		for _, i := range det.Instances {
-			if i.State != "terminating" {
-				pp.CloudInstances++
-				pp.CloudGPUs += i.GPUs
-			}
-		}
+		pp.Summary = ps
 		pp.Draining, _ = draining(det.Instances, pageInstances)
 		pp.Floors, pp.FloorsOmitted = newestFloors(det.Floors, pageFloors)
 		pp.Shown = det.Instances

@@ -712,7 +712,7 @@ func TestPageCountsOne(t *testing.T) {
 	_, body := b.get("/")
 	for _, want := range []string{
 		`<p class="big">1 job, 1 GPU</p>`,
-		`<p class="big">1 instance, 1 GPU</p>`,
+		`<p class="big" id="cloud-one">1 instance, 1 GPU</p>`,
 		`1 of them is unhealthy: it takes no job until its node is rebooted (its agent's /healthz says why)</p>`,
 		`<td>1 on-prem GPU unhealthy</td>`,
 		`At most 1 GPU for at most 4h (`,

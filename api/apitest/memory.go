@@ -97,9 +97,11 @@ func (m *Memory) summary(p *pool) api.PoolSummary {
 	s.OnPremTotal, s.OnPremBusy, s.IdleAllocated = d.Snapshot.OnPremTotal, d.Snapshot.OnPremBusy, d.Snapshot.IdleAllocated
 	s.OnPremUnhealthy = d.Snapshot.OnPremUnhealthy
 	s.PendingJobs, s.PendingGPUs, s.OldestWait = d.Snapshot.PendingJobs, d.Snapshot.PendingGPUs, d.Snapshot.OldestWait
-	s.Instances, s.CloudGPUs = 0, 0
 	for _, i := range d.Instances {
-		if i.State != "terminating" {
+		if i.State == "terminating" {
+			s.Terminating++
+			s.TerminatingGPUs += i.GPUs
+		} else {
 			s.Instances++
 			s.CloudGPUs += i.GPUs
 		}

@@ -45,23 +45,35 @@ func (b *backend) Status(ctx context.Context) (api.Status, error) {
 		ps := api.PoolSummary{
 			Name: name, OnPremTotal: d.Snapshot.OnPremTotal, OnPremBusy: d.Snapshot.OnPremBusy, OnPremUnhealthy: d.Snapshot.OnPremUnhealthy,
 			IdleAllocated: d.Snapshot.IdleAllocated, PendingJobs: d.Snapshot.PendingJobs, PendingGPUs: d.Snapshot.PendingGPUs,
-			OldestWait: d.Snapshot.OldestWait, Instances: len(d.Instances), Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
+			OldestWait: d.Snapshot.OldestWait, Spend: d.Spend.Accrued, Budget: d.Spend.Budget, Floors: len(d.Floors), ActiveFloors: d.Floors,
 			Held: d.Snapshot.Held, Stale: d.Snapshot.Stale,
 			Evaluated: d.Snapshot.Time, Interval: d.Snapshot.Interval, Error: d.Snapshot.Error,
 			TickLength: d.Snapshot.TickLength, Waiting: d.Snapshot.Waiting, WaitingSince: d.Snapshot.WaitingSince,
 		}
-		for _, in := range d.Instances {
-			ps.CloudGPUs += in.GPUs
-			if in.State == state.InstanceDraining {
-				ps.Draining = append(ps.Draining, in) // the API bounds them
-			}
-		}
+		countInstances(&ps, d.Instances)
 		out.Pools = append(out.Pools, ps)
 	}
 	if err := b.unconfigured(ctx, &out, lease); err != nil {
 		return api.Status{}, err
 	}
 	return out, nil
+}
+
+// countInstances sets ps's counts of ins: those terminating apart from
+// the burst capacity (Instances, CloudGPUs), and the draining ones.
+func countInstances(ps *api.PoolSummary, ins []api.Instance) {
+	for _, in := range ins {
+		switch in.State {
+		case state.InstanceTerminating:
+			ps.Terminating++
+			ps.TerminatingGPUs += in.GPUs
+			continue
+		case state.InstanceDraining:
+			ps.Draining = append(ps.Draining, in) // the API bounds them
+		}
+		ps.Instances++
+		ps.CloudGPUs += in.GPUs
+	}
 }
 
 // unconfigured sets st's instances of pools this server's config lacks,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,9 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show every pool: on-prem GPUs, queue, burst instances, spend against budget",
 		Long: `Status asks the server for a summary of each pool: on-prem GPUs busy of
 total and those allocated but idle (waste), the queue (pending jobs and GPUs,
-the oldest wait), burst instances and their GPUs, spend this budget period
+the oldest wait), burst instances and their GPUs (booting, running or
+draining; those terminating apart, "2 (+1 terminating)": asked to end, they
+bill until the cloud ends them), spend this budget period
 (the budget's calendar day, week from Monday or month, in UTC; this month
 for a pool without a budget) against the budget, in USD, and the number of
 active floors (schedules and manual bursts). Below the table, each active floor (its GPUs, end and reason: a
@@ -85,7 +88,8 @@ overdue while its tick waits on a cloud call says which provider's.
 						// empty queue.
 						signals = "?\t?\t?\t?\t?"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t$%.2f\t%s\t%d\n", p.Name, signals, p.Instances, p.CloudGPUs, p.Spend, budget, p.Floors)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t$%.2f\t%s\t%d\n", p.Name, signals, withTerminating(p.Instances, p.Terminating),
+						withTerminating(p.CloudGPUs, p.TerminatingGPUs), p.Spend, budget, p.Floors)
 				}
 				for _, p := range st.Pools {
 					if line := evaluationLine(snapshotOf(p), st.Time); line != "" {
@@ -155,6 +159,16 @@ overdue while its tick waits on a cloud call says which provider's.
 	}
 	f.bind(cmd)
 	return cmd
+}
+
+// withTerminating is an INSTANCES or CLOUD GPUS cell: the burst
+// capacity's count n, and those terminating apart ("2 (+1 terminating)"),
+// which bill until the cloud ends them but hold no job.
+func withTerminating(n, terminating int) string {
+	if terminating == 0 {
+		return strconv.Itoa(n)
+	}
+	return fmt.Sprintf("%d (+%d terminating)", n, terminating)
 }
 
 // floorLine is one active floor under the status table: its kind, who

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/policy"
+	"github.com/spillway-io/spillway/state"
+)
+
+// TestStatusCountsTerminatingApart: a pool with one running instance and
+// one the cloud was asked to end read "2" under INSTANCES and "16" under
+// CLOUD GPUS in spillway status and /v1/status, while the page's Cloud
+// card said "1 instance, 8 GPUs": the same pool, two figures, neither
+// saying why. Terminating instances hold no job and bill until the
+// cloud ends them: the API counts them apart (terminating,
+// terminating_gpus), spillway status says "1 (+1 terminating)", and the
+// page's card adds "and 1 instance terminating (8 GPUs)".
+func TestStatusCountsTerminatingApart(t *testing.T) {
+	st := tempState(t)
+	now := time.Now().Add(-time.Hour).Truncate(time.Second)
+	row := func(id, s string) state.Instance {
+		return state.Instance{ID: id, Provider: "aws", Pool: "train", Offering: "p4d", InstanceType: "p4d.24xlarge", State: s,
+			GPUs: 8, PricePerHour: 32.77, LaunchedAt: now, JoinedAt: now, UpdatedAt: now}
+	}
+	if err := st.PutInstances(t.Context(), []state.Instance{row("i-0run", state.InstanceRunning), row("i-0end", state.InstanceTerminating)}); err != nil {
+		t.Fatal(err)
+	}
+	srv := backendOver(t, st, policy.Pool{Name: "train"})
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Status(t.Context())
+	if err != nil || len(s.Pools) != 1 {
+		t.Fatalf("status: %+v, %v", s, err)
+	}
+	if p := s.Pools[0]; p.Instances != 1 || p.CloudGPUs != 8 || p.Terminating != 1 || p.TerminatingGPUs != 8 {
+		t.Errorf("/v1/status of train: instances %d, cloud_gpus %d, terminating %d, terminating_gpus %d; want 1, 8, 1, 8",
+			p.Instances, p.CloudGPUs, p.Terminating, p.TerminatingGPUs)
+	}
+	out, _, err := runCLI(t, "status", "--server", srv.URL)
+	if err != nil || !strings.Contains(out, "1 (+1 terminating)") || !strings.Contains(out, "8 (+8 terminating)") {
+		t.Errorf("spillway status: %v\n%s\nwant INSTANCES 1 (+1 terminating), CLOUD GPUS 8 (+8 terminating)", err, out)
+	}
+	page := anonymousPage(t, srv.URL)
+	for _, want := range []string{`id="cloud-train">1 instance, 8 GPUs</p>`, `and 1 instance terminating (8 GPUs): asked to end, billed until the cloud ends it`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s:\n%s", want, page)
+		}
+	}
+}
+
+// anonymousPage is the status page at base, as a server open to anonymous
+// reads renders it.
+func anonymousPage(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /: %d, %v\n%s", resp.StatusCode, err, body)
+	}
+	return string(body)
+}
