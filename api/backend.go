@@ -169,8 +169,11 @@ type Status struct {
 const StatusUnconfigured = 20
 
 // UnconfiguredInstance is an open instance of a pool the server's config
-// lacks: since its launch it has cost CostSoFar at PricePerHour (as
-// recorded at launch; 0 when unknown), billed by the second.
+// lacks: since its launch it has cost CostSoFar at PricePerHour, billed by
+// the rule the row recorded at launch (per second, per second with a
+// minute's minimum, or each started hour in full), as the ledger counts
+// it once the pool is back; PricePerHour as recorded at launch, 0 when
+// unknown.
 type UnconfiguredInstance struct {
 	Pool         string    `json:"pool"`
 	Provider     string    `json:"provider"`

@@ -70,3 +70,34 @@ func anonymousPage(t *testing.T, base string) string {
 	}
 	return string(body)
 }
+
+// TestUnconfiguredCostThroughTheAPI: an hourly row of a pool the config
+// lacks, 10 minutes old, was costed by the second ($5.46 of the $32.77
+// its started hour bills) in /v1/status, spillway status and the page
+// alike; through the real API all three say the started hour's $32.77.
+// A guard of 7a87f6c (TestUnconfiguredRowCostsByItsBilling tests its
+// function), as the operator reads it.
+func TestUnconfiguredCostThroughTheAPI(t *testing.T) {
+	st := tempState(t)
+	launched := time.Now().Add(-10 * time.Minute)
+	if err := st.PutInstances(t.Context(), []state.Instance{{ID: "i-0gone", Provider: "aws", Pool: "gone", Offering: "p4d", InstanceType: "p4d.24xlarge",
+		State: state.InstanceRunning, GPUs: 8, PricePerHour: 32.77, Billing: string(policy.BillingHourly), LaunchedAt: launched, UpdatedAt: launched}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := backendOver(t, st, policy.Pool{Name: "train"})
+	c, err := api.NewClient(srv.URL, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Status(t.Context())
+	if err != nil || len(s.Unconfigured) != 1 || s.Unconfigured[0].CostSoFar != 32.77 {
+		t.Errorf("/v1/status unconfigured: %+v, %v; want i-0gone at $32.77 so far (its started hour)", s.Unconfigured, err)
+	}
+	out, _, err := runCLI(t, "status", "--server", srv.URL)
+	if want := "$32.77/h, about $32.77 so far"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("spillway status: %v\n%s\nwant %q", err, out, want)
+	}
+	if page, want := anonymousPage(t, srv.URL), "<td>$32.77</td><td>about $32.77</td>"; !strings.Contains(page, want) {
+		t.Errorf("the page lacks %s:\n%s", want, page)
+	}
+}
