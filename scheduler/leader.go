@@ -23,6 +23,14 @@ type Leader interface {
 	Term() (epoch int64, until time.Time, ok bool)
 }
 
+// LeaderPools is what a Leader may also say, for a follower's count of
+// the instances of pools the leader's config lacks: the pools of the
+// leader's config, as it recorded them with its term (ok false when none
+// leads, it recorded none, or that cannot be read now).
+type LeaderPools interface {
+	LeaderPools(ctx context.Context) (pools []string, ok bool)
+}
+
 // TagEpoch is the tag of every launch made under a leader lease: the epoch
 // of the term that wrote the launch's intent. A resumed intent carries that
 // epoch too, not the resuming term's: a retry under the same client token

@@ -262,3 +262,54 @@ func sameIDs(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// poolsLeader is a fakeLeader that also says the leader's pools
+// (scheduler.LeaderPools): pools, when known.
+type poolsLeader struct {
+	fakeLeader
+	pools []string
+	known bool
+}
+
+func (l *poolsLeader) LeaderPools(context.Context) ([]string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pools, l.known
+}
+
+func (l *poolsLeader) setPools(pools []string, known bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pools, l.known = pools, known
+}
+
+// TestFollowerCountsTheRowsOfPoolsTheLeaderLacks: two open rows of pool
+// train, which this server's config lacks. Leading, its sweeper counts
+// them in spillway_unconfigured_pool_instances; deposed, its sweeper
+// returned at once and the gauge said 2 for ever, whether the new
+// leader's config had train (its ticks drain and end them) or not. A
+// follower counts the open rows of pools the leader's config lacks, as
+// its status lists them, and none while the leader's pools are unknown.
+func TestFollowerCountsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
+	lead := &poolsLeader{}
+	lead.set(3, true, -1)
+	h, _, reg := twoOfARemovedPool(t, func(h *harness) { h.opts.Leader = lead })
+	ctx := context.Background()
+	sweep := func(what string, want float64) {
+		t.Helper()
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if g := gaugeOf(t, reg, "spillway_unconfigured_pool_instances"); g != want {
+			t.Errorf("%s: spillway_unconfigured_pool_instances{pool=train} = %v, want %v (-1: no series)", what, g, want)
+		}
+	}
+	sweep("leading, a config without train", 2)
+	lead.set(0, false, 0)
+	lead.setPools([]string{"infer", "train"}, true)
+	sweep("following a leader whose config has train", -1)
+	lead.setPools([]string{"infer"}, true)
+	sweep("following a leader whose config lacks train", 2)
+	lead.setPools(nil, false)
+	sweep("following a leader whose pools are not known", -1)
+}

@@ -408,7 +408,7 @@ func TestSweeperKeepsInstancesOfAnUnconfiguredPool(t *testing.T) {
 // old, then restarts the scheduler with the pool renamed infer (train is
 // no longer in its config), its logs and metrics fresh: it returns the
 // harness, the two instances and the metrics' registry.
-func twoOfARemovedPool(t *testing.T) (*harness, []emulator.Instance, *prometheus.Registry) {
+func twoOfARemovedPool(t *testing.T, opts ...func(*harness)) (*harness, []emulator.Instance, *prometheus.Registry) {
 	t.Helper()
 	h := newHarness(t, testPool())
 	h.setDemand(2*time.Minute, 8, 8)
@@ -425,6 +425,9 @@ func twoOfARemovedPool(t *testing.T) (*harness, []emulator.Instance, *prometheus
 	h.logs = &lockedBuffer{}
 	reg := prometheus.NewRegistry()
 	h.opts.Registerer = reg
+	for _, o := range opts {
+		o(h)
+	}
 	h.restart()
 	return h, launched, reg
 }

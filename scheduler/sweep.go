@@ -21,7 +21,8 @@ import (
 func (s *Scheduler) Sweep(ctx context.Context) error {
 	ctx, _, ok := s.acting(ctx)
 	if !ok {
-		return nil // a follower: the leader sweeps
+		// A follower: the leader sweeps.
+		return s.countLeaderLacks(ctx)
 	}
 	cctx := detached(ctx) // each call bounds itself: one that hangs delays the sweep, not fails it
 	now := s.clock.Now()
@@ -199,6 +200,45 @@ func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
 			"put the pool back (a config with it drains and ends its instances as usual) or end it by hand",
 			"pool", r.Pool, "provider", r.Provider, "instance", r.ID, "state", r.State)
 	}
+}
+
+// countLeaderLacks sets, on a follower, spillway_unconfigured_pool_instances
+// to the open rows of pools the leader's config lacks (as it recorded
+// them with its term): what the leader's sweeper keeps and counts, and
+// what this server's status lists. When the leader's pools are not known
+// (none leads, it recorded none, the database did not answer) it counts
+// none, rather than what this server counted when it last led.
+func (s *Scheduler) countLeaderLacks(ctx context.Context) error {
+	counts, err := s.leaderLacks(ctx)
+	s.metrics.unconfigured.Reset()
+	for pool, n := range counts {
+		s.metrics.unconfigured.WithLabelValues(pool).Set(float64(n))
+	}
+	return err
+}
+
+// leaderLacks counts, by pool, the open rows of pools the leader's config
+// lacks; none when the leader's pools are not known.
+func (s *Scheduler) leaderLacks(ctx context.Context) (map[string]int, error) {
+	lp, ok := s.opts.Leader.(LeaderPools)
+	if !ok {
+		return nil, nil
+	}
+	pools, ok := lp.LeaderPools(ctx)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := s.opts.Store.Instances(ctx, state.InstanceFilter{Live: true})
+	if err != nil {
+		return nil, fmt.Errorf("counting the instances of pools the leader's config lacks: %w", err)
+	}
+	counts := map[string]int{}
+	for _, r := range rows {
+		if r.State != state.InstanceEnded && !slices.Contains(pools, r.Pool) {
+			counts[r.Pool]++
+		}
+	}
+	return counts, nil
 }
 
 // endUnlisted ends the rows of unconfigured, open rows of pools this

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +60,12 @@ func TestHAFollowerNamesThePoolsTheLeaderLacks(t *testing.T) {
 	if err != nil || !strings.Contains(out, line) {
 		t.Errorf("spillway status on the follower: %v\n%s\nwant it saying %q", err, out, line)
 	}
+	// The pool's own line too, as the page's: not "a follower leaves it
+	// to the leader", which evaluates nothing of it.
+	line = "\ntrain2: not evaluated by this server yet (it follows, and the leader, " + p.leader + ", runs a config without pool train2: no server evaluates it)"
+	if !strings.Contains(out, line) || !strings.Contains(out, "\ntrain: not evaluated by this server yet (it follows: the leader reads the on-prem GPUs and the queue)") {
+		t.Errorf("spillway status on the follower:\n%s\nwant train2's line saying %q, and train's that the leader evaluates it", out, line)
+	}
 	if out, _, err := runCLI(t, "status", "--server", p.lead.url); err != nil || strings.Contains(out, "mixed configs") {
 		t.Errorf("spillway status on the leader: %v\n%s\nwant no word of mixed configs (its pools are all the leader's)", err, out)
 	}
@@ -106,4 +114,39 @@ func TestHAFollowerListsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
 	if want := "<h2>Instances of pools not in the leader's config</h2>"; !strings.Contains(page, want) || !strings.Contains(page, "<td>i-0train2</td>") {
 		t.Errorf("the follower's page lacks %s and i-0train2:\n%s", want, page)
 	}
+	// Its /metrics counted none: its sweeper, a follower's, returned at
+	// once. It counts what its status lists, train's row not among them.
+	var metrics string
+	if !waitFor(30*time.Second, func() bool {
+		metrics = metricsOf(t, p.follow.url)
+		return strings.Contains(metrics, `spillway_unconfigured_pool_instances{pool="train2"} 1`+"\n")
+	}) || strings.Contains(metrics, `spillway_unconfigured_pool_instances{pool="train"}`) {
+		t.Errorf("the follower's /metrics: %s; want spillway_unconfigured_pool_instances{pool=\"train2\"} 1 and no series of train", grepLines(metrics, "unconfigured"))
+	}
+}
+
+// metricsOf is the /metrics of the server at base.
+func metricsOf(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %d, %v", base, resp.StatusCode, err)
+	}
+	return string(body)
+}
+
+// grepLines is the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for l := range strings.Lines(text) {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }

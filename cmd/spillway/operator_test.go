@@ -376,7 +376,7 @@ func TestStatusSaysWhenFiguresAreUnknownOrOld(t *testing.T) {
 		regexp.MustCompile(`\nfailing +\? +\? +\? +\? +\? +0 `),
 		regexp.MustCompile(`\nlate +30/32 +0 +0 +0 +0s +0 `),
 		regexp.MustCompile(`\ncurrent +12/32 +0 `),
-		regexp.MustCompile(`\nfresh: not evaluated by this server yet \(a follower leaves it to the leader\): on-prem and queue figures unknown \(\?\)\n`),
+		regexp.MustCompile(`\nfresh: not evaluated by this server yet \(its first evaluation has not finished: it has just started, or taken the lease\): on-prem and queue figures unknown \(\?\)\n`),
 		regexp.MustCompile(`\nfailing: the last evaluation, at 2026-11-29 08:59Z, failed: listing instances: RequestLimitExceeded: on-prem and queue figures unknown \(\?\) until one succeeds\n`),
 		regexp.MustCompile(`\nlate: not evaluated since 2026-11-29 08:13Z, 47m ago \(every 30s\): its row is out of date\n`),
 		regexp.MustCompile(`\nwaiting: evaluated at 2026-11-29 08:51Z, 9m ago \(every 1m\): the next evaluation is waiting on a call to aws-use1 since 08:51:30 UTC, 8m30s ago \(a tick may wait up to 20m on its cloud calls\)\n`),

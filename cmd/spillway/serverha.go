@@ -120,7 +120,27 @@ func (s *server) leader() scheduler.Leader {
 	if s.elector == nil {
 		return nil
 	}
-	return s.elector
+	return electedLeader{s.elector}
+}
+
+// electedLeader is the scheduler's gate of an elector, which also says
+// the pools of the leader's config (scheduler.LeaderPools), so that a
+// follower counts the instances of pools the leader lacks as its status
+// lists them.
+type electedLeader struct{ *postgres.Elector }
+
+var _ scheduler.LeaderPools = electedLeader{}
+
+// LeaderPools is the pools the leader recorded with its term, read within
+// a second, as leaderInfo reads them.
+func (e electedLeader) LeaderPools(ctx context.Context) ([]string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	li, err := e.Info(ctx)
+	if err != nil || !li.Live || li.Pools == nil {
+		return nil, false
+	}
+	return li.Pools, true
 }
 
 // stateName is server.state for logs: a DSN without its password.

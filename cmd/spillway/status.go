@@ -39,7 +39,8 @@ config lacks (a pool removed, or one the leader's older config lacks mid-rollout
 no pool drains or ends them, the sweeper keeps them, and they bill until the pool
 is back in the config or someone ends them in the cloud (only the leader says
 which: a follower's config is not the one that counts). A pool this server has not evaluated (it
-has just started, or it follows the leader), or whose last evaluation failed,
+has just started, it follows the leader, or the leader's config lacks it: no
+server evaluates it), or whose last evaluation failed,
 shows ? for its on-prem and queue figures, with a line saying why; one not
 evaluated for three intervals (and a minute) and the longest a tick may wait
 on its cloud calls (twice the longest call_timeout, and 60s more with a
@@ -92,7 +93,7 @@ overdue while its tick waits on a cloud call says which provider's.
 						withTerminating(p.CloudGPUs, p.TerminatingGPUs), p.Spend, budget, p.Floors)
 				}
 				for _, p := range st.Pools {
-					if line := evaluationLine(snapshotOf(p), st.Time); line != "" {
+					if line := evaluationLine(snapshotOf(p), st.Time, notEvaluatedWhy(st.Leader, p.Name)); line != "" {
 						fmt.Fprintf(tw, "\n%s: %s\n", p.Name, line)
 					}
 				}
@@ -225,12 +226,27 @@ func unhealthyLine(p api.PoolSummary) string {
 		p.OnPremUnhealthy, sim.Counted(p.OnPremBusy, "on-prem GPU", "on-prem GPUs"), verb, they)
 }
 
+// notEvaluatedWhy says why a pool the answering server has not evaluated
+// is not, as the page says it: the leader, l, runs a config without it
+// (no server evaluates it), this server follows (the leader does), or,
+// alone or leading, its first evaluation has not finished.
+func notEvaluatedWhy(l *api.LeaderInfo, pool string) string {
+	switch {
+	case l.Lacks(pool):
+		return fmt.Sprintf("it follows, and the leader, %s, runs a config without pool %s: no server evaluates it", l.Holder, pool)
+	case l != nil && !l.Leads:
+		return "it follows: the leader reads the on-prem GPUs and the queue"
+	}
+	return "its first evaluation has not finished: it has just started, or taken the lease"
+}
+
 // evaluationLine says, under the status table, why a pool's row is
-// unknown (?) or out of date at now (the server's time), or "".
-func evaluationLine(s api.Snapshot, now time.Time) string {
+// unknown (?) or out of date at now (the server's time), or "";
+// notEvaluated says why when this server has not evaluated it.
+func evaluationLine(s api.Snapshot, now time.Time, notEvaluated string) string {
 	switch {
 	case s.Time.IsZero():
-		return "not evaluated by this server yet (a follower leaves it to the leader): on-prem and queue figures unknown (?)"
+		return "not evaluated by this server yet (" + notEvaluated + "): on-prem and queue figures unknown (?)"
 	case s.Error != "":
 		return fmt.Sprintf("the last evaluation, at %s, failed: %s: on-prem and queue figures unknown (?) until one succeeds", fmtTime(s.Time), s.Error)
 	case s.Late(now):
