@@ -42,9 +42,19 @@ func (v *cfgValidator) missing(path, hint string) {
 }
 
 func (v *cfgValidator) name(path, value string) {
-	if !cfgNameRE.MatchString(value) {
-		v.errf(path, "bad name %q: %s", value, cfgNameRule)
+	if err := CheckName(value); err != nil {
+		v.errf(path, "%v", err)
 	}
+}
+
+// CheckName checks a cluster, provider or pool name as the config does,
+// with its words (`bad name "../x": use 1 to 63 letters, …`), for a
+// command given one on its command line.
+func CheckName(name string) error {
+	if !cfgNameRE.MatchString(name) {
+		return fmt.Errorf("bad name %q: %s", name, cfgNameRule)
+	}
+	return nil
 }
 
 // maxLabelBytes bounds a label: an offering's or a schedule's name, an

@@ -67,6 +67,9 @@ func (f *apiFlags) client(cmd *cobra.Command) (*api.Client, error) {
 	if err := refuseEmpty(cmd, "server", "token-file", "output", "pool", "since", "offering"); err != nil {
 		return nil, err
 	}
+	if err := checkPoolFlag(cmd); err != nil {
+		return nil, err
+	}
 	if f.output != "table" && f.output != "json" {
 		return nil, usagef("--output %q is not a format: use table or json", f.output)
 	}
@@ -272,6 +275,21 @@ func (f *apiFlags) explainPool(ctx context.Context, c *api.Client, pool string, 
 		msg += ": its pools are " + strings.Join(names, ", ")
 	}
 	return &explained{msg: msg, err: ae}
+}
+
+// checkPoolFlag refuses a --pool that no config can name ("../x", "a b")
+// in the config's words, before any request: the server took it as a
+// name to look up, or a path, and a listing answered "no pool" after a
+// round trip, or a refused token.
+func checkPoolFlag(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("pool")
+	if f == nil || !f.Changed {
+		return nil
+	}
+	if err := config.CheckName(f.Value.String()); err != nil {
+		return usagef("--pool: %w (see %s --help)", err, cmd.CommandPath())
+	}
+	return nil
 }
 
 // readPoolListing is err from a listing call filtered by pool (--pool,

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spillway-io/spillway/api"
+	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/sim"
 )
 
@@ -150,6 +151,12 @@ func checkCreateFlags(r api.CreateBurstRequest) error {
 	if !utf8.ValidString(r.Reason) {
 		// JSON would carry each bad byte as U+FFFD.
 		return errors.New("--reason is not valid UTF-8 (a terminal in another encoding?): give it as UTF-8 text")
+	}
+	if r.Pool != "" {
+		// In the config's words, as every --pool (checkPoolFlag).
+		if err := config.CheckName(r.Pool); err != nil {
+			return fmt.Errorf("--pool: %w", err)
+		}
 	}
 	if err := api.CheckCreateBurst(r); err != nil {
 		return fmt.Errorf("--%w", err)

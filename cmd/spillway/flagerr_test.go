@@ -122,6 +122,12 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"server", "--config", "spillway.yaml", "--listen", ""}, 2, "spillway: --listen is empty"},
 		{[]string{"burst", "list", "--pool", ""}, 2, "spillway: --pool is empty"},
 		{[]string{"instances", "--pool", " "}, 2, "spillway: --pool is empty"},
+		// A pool no config can name: refused in the config's words,
+		// before any request (the server was asked first).
+		{[]string{"burst", "list", "--pool", "../x"}, 2, `spillway: --pool: bad name "../x": use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit (see spillway burst list --help)`},
+		{[]string{"instances", "--pool", "a b"}, 2, `spillway: --pool: bad name "a b": use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit (see spillway instances --help)`},
+		{[]string{"decisions", "--pool", strings.Repeat("p", 64)}, 2, `spillway: --pool: bad name "` + strings.Repeat("p", 64) + `": use 1 to 63`},
+		{with("--pool", "../x"), 2, `spillway: --pool: bad name "../x": use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit (see spillway burst create --help)`},
 		{[]string{"decisions", "--since", ""}, 2, "spillway: --since is empty"},
 		{append(slices.Clone(create), "--offering", ""), 2, "spillway: --offering is empty"},
 		{[]string{"status", "--token-file", ""}, 2, "spillway: --token-file is empty"},
