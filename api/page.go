@@ -190,11 +190,34 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	if id := q.Get("created"); idRE.MatchString(id) {
 		notice = "Burst " + id + " created."
 	} else if id := q.Get("cancelled"); idRE.MatchString(id) {
-		notice = "Burst " + id + " cancelled: its instances drain, then terminate."
+		notice = cancelledNotice(r.Context(), s.be, id)
 	} else if id := q.Get("ended"); idRE.MatchString(id) {
 		notice = endedNotice(r.Context(), s.be, id)
 	}
 	s.renderPage(w, r, v, http.StatusOK, notice, "", nil)
+}
+
+// CancelledDrains says what a cancel of a burst that holds n instances
+// launched for it (Burst.Instances, once cancelled) drains: those, and
+// not the ones it only kept from scale-in, which it listed as held too.
+func CancelledDrains(n int) string {
+	const kept = " (those it only kept from scale-in, launched for the queue or a schedule, scale in as usual)"
+	switch n {
+	case 0:
+		return "no instance was launched for it, so none drains" + kept
+	case 1:
+		return "the instance launched for it drains, then terminates" + kept
+	}
+	return fmt.Sprintf("the %d instances launched for it drain, then terminate", n) + kept
+}
+
+// cancelledNotice says that burst id was cancelled, and what drains.
+func cancelledNotice(ctx context.Context, be Backend, id string) string {
+	b, err := be.Burst(ctx, id)
+	if err != nil {
+		return "Burst " + id + " cancelled."
+	}
+	return "Burst " + id + " cancelled: " + CancelledDrains(b.Instances) + "."
 }
 
 // endedNotice says that burst id, which a cancel found ended, had ended,
@@ -617,7 +640,7 @@ func (s *Server) pageCancelBurst(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		rec.outcome = fmt.Sprintf("cancelled burst %s in pool %s: its instances drain, then terminate", b.ID, b.Pool)
+		rec.outcome = fmt.Sprintf("cancelled burst %s in pool %s: %s", b.ID, b.Pool, CancelledDrains(b.Instances))
 		http.Redirect(rec, r, "/?cancelled="+url.QueryEscape(b.ID)+"#pool-"+b.Pool, http.StatusSeeOther)
 		return nil
 	})

@@ -322,7 +322,7 @@ func (s *Server) deleteBurst(w *auditRecorder, r *http.Request, p tokens.Princip
 	if err != nil {
 		return err
 	}
-	w.outcome = fmt.Sprintf("cancelled burst %s in pool %s: its instances drain, then terminate", b.ID, b.Pool)
+	w.outcome = fmt.Sprintf("cancelled burst %s in pool %s: %s", b.ID, b.Pool, CancelledDrains(b.Instances))
 	writeJSON(w, http.StatusOK, b)
 	return nil
 }

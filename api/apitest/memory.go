@@ -350,9 +350,11 @@ func (m *Memory) CancelBurst(ctx context.Context, id, principal string) (api.Bur
 		b.State, b.EndedAt, b.CancelledBy = "cancelled", m.now().UTC(), principal
 		m.removeFloor(b.Pool, b.ID)
 		p := m.pools[b.Pool]
+		b.Instances = 0 // it holds those launched for it, which drain
 		for j := range p.detail.Instances {
 			if in := &p.detail.Instances[j]; in.Burst == b.ID && (in.State == "running" || in.State == "booting") {
 				in.State = "draining"
+				b.Instances++
 			}
 		}
 		return *b, nil

@@ -30,7 +30,8 @@ for an incident or a deadline. Operators may ask for at most the pool's
 manual.max_gpus GPUs for at most its manual.max_ttl, in each burst; admins are
 not bound by those. Bursts open at once add up: what they hold together is
 bounded by the pool's own limits and budget, which apply to everyone. When a burst ends or
-is cancelled, its instances are drained, then terminated.`,
+is cancelled, the instances launched for it are drained, then terminated; those it only
+kept from scale-in (launched for the queue or a schedule) scale in as usual.`,
 	}
 	cmd.AddCommand(newBurstCreateCmd(), newBurstListCmd(), newBurstCancelCmd())
 	return cmd
@@ -256,9 +257,11 @@ func newBurstListCmd() *cobra.Command {
 func newBurstCancelCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
-		Use:     "cancel ID",
-		Short:   "End a manual burst now: its instances are drained, then terminated",
-		Long:    "End a manual burst now: its instances are drained, then terminated.\n\n" + operatorExitStatus,
+		Use:   "cancel ID",
+		Short: "End a manual burst now: the instances launched for it are drained, then terminated",
+		Long: "End a manual burst now: the instances launched for it are drained, then terminated; those it\n" +
+			"only kept from scale-in (launched for the queue or a schedule, which it listed as held) are\n" +
+			"no longer held, and scale in as usual (drained once idle past scale_in.idle and the break-even).\n\n" + operatorExitStatus,
 		Example: `  spillway burst cancel b-20260302t090000-1a2b3c   # an ID from spillway burst list`,
 		Args:    wantArgs(1, 1, "one burst ID (spillway burst list shows them)", "spillway burst cancel b-20260302t090000-1a2b3c"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -274,7 +277,7 @@ func newBurstCancelCmd() *cobra.Command {
 				return f.explain(err)
 			}
 			return f.print(cmd.OutOrStdout(), b, func(tw *tabwriter.Writer) {
-				fmt.Fprintf(tw, "cancelled burst %s in pool %s: its instances drain, then terminate\n", b.ID, b.Pool)
+				fmt.Fprintf(tw, "cancelled burst %s in pool %s: %s\n", b.ID, b.Pool, api.CancelledDrains(b.Instances))
 				if b.LaunchingGPUs > 0 {
 					// They appear after the cancel: say so before someone
 					// takes them for a burst that did not stop.

@@ -47,7 +47,7 @@ func TestStatusCountsTerminatingApart(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1 (+1 terminating)") || !strings.Contains(out, "8 (+8 terminating)") {
 		t.Errorf("spillway status: %v\n%s\nwant INSTANCES 1 (+1 terminating), CLOUD GPUS 8 (+8 terminating)", err, out)
 	}
-	page := anonymousPage(t, srv.URL)
+	page := anonymousPage(t, srv.URL+"/")
 	for _, want := range []string{`id="cloud-train">1 instance, 8 GPUs</p>`, `and 1 instance terminating (8 GPUs): asked to end, billed until the cloud ends it`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %s:\n%s", want, page)
@@ -55,11 +55,11 @@ func TestStatusCountsTerminatingApart(t *testing.T) {
 	}
 }
 
-// anonymousPage is the status page at base, as a server open to anonymous
-// reads renders it.
-func anonymousPage(t *testing.T, base string) string {
+// anonymousPage is the status page at url (the server's root URL and /,
+// or with a query), as a server open to anonymous reads renders it.
+func anonymousPage(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/")
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestUnconfiguredCostThroughTheAPI(t *testing.T) {
 	if want := "$32.77/h, about $32.77 so far"; err != nil || !strings.Contains(out, want) {
 		t.Errorf("spillway status: %v\n%s\nwant %q", err, out, want)
 	}
-	if page, want := anonymousPage(t, srv.URL), "<td>$32.77</td><td>about $32.77</td>"; !strings.Contains(page, want) {
+	if page, want := anonymousPage(t, srv.URL+"/"), "<td>$32.77</td><td>about $32.77</td>"; !strings.Contains(page, want) {
 		t.Errorf("the page lacks %s:\n%s", want, page)
 	}
 }
