@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spillway-io/spillway/config"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/scheduler"
@@ -305,6 +307,10 @@ func TestFollowerCountsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
 		}
 	}
 	sweep("leading, a config without train", 2)
+	h.tick()
+	if g := seriesOf(t, reg, "spillway_spend_usd"); g != 1 {
+		t.Fatalf("leading: %d series of spillway_spend_usd, want infer's", g)
+	}
 	lead.set(0, false, 0)
 	lead.setPools([]string{"infer", "train"}, true)
 	sweep("following a leader whose config has train", -1)
@@ -312,4 +318,25 @@ func TestFollowerCountsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
 	sweep("following a leader whose config lacks train", 2)
 	lead.setPools(nil, false)
 	sweep("following a leader whose pools are not known", -1)
+	// Nor the pools' figures of its last term: they are the leader's.
+	for _, name := range []string{"spillway_spend_usd", "spillway_budget_remaining_usd", "spillway_gpus", "spillway_instances"} {
+		if n := seriesOf(t, reg, name); n != 0 {
+			t.Errorf("following: %d series of %s, its last term's; want none", n, name)
+		}
+	}
+}
+
+// seriesOf counts the series of the metric name in reg.
+func seriesOf(t *testing.T, reg *prometheus.Registry, name string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
 }

@@ -126,3 +126,14 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 	}
 	m.unreadable.WithLabelValues(pool).Set(unreadable)
 }
+
+// forgetPoolFigures drops the gauges of every pool's figures, on a server
+// that does not act (a follower, or a leader deposed): only the leader's
+// ticks read them, and a deposed leader showed its last term's (spend,
+// budget left, instances, GPUs) for as long as it followed.
+func (m *metrics) forgetPoolFigures() {
+	for _, g := range []*prometheus.GaugeVec{m.instances, m.gpus, m.pending, m.spend, m.budgetLeft, m.stale,
+		m.misconfigured, m.unwritable, m.unreadable, m.unknownInstances} {
+		g.Reset()
+	}
+}

@@ -21,7 +21,9 @@ import (
 func (s *Scheduler) Sweep(ctx context.Context) error {
 	ctx, _, ok := s.acting(ctx)
 	if !ok {
-		// A follower: the leader sweeps.
+		// A follower: the leader sweeps, and its ticks alone read the
+		// pools' figures.
+		s.metrics.forgetPoolFigures()
 		return s.countLeaderLacks(ctx)
 	}
 	cctx := detached(ctx) // each call bounds itself: one that hangs delays the sweep, not fails it
