@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -118,26 +116,11 @@ func TestHAFollowerListsTheRowsOfPoolsTheLeaderLacks(t *testing.T) {
 	// once. It counts what its status lists, train's row not among them.
 	var metrics string
 	if !waitFor(30*time.Second, func() bool {
-		metrics = metricsOf(t, p.follow.url)
+		metrics = anonymousPage(t, p.follow.url+"/metrics")
 		return strings.Contains(metrics, `spillway_unconfigured_pool_instances{pool="train2"} 1`+"\n")
 	}) || strings.Contains(metrics, `spillway_unconfigured_pool_instances{pool="train"}`) {
 		t.Errorf("the follower's /metrics: %s; want spillway_unconfigured_pool_instances{pool=\"train2\"} 1 and no series of train", grepLines(metrics, "unconfigured"))
 	}
-}
-
-// metricsOf is the /metrics of the server at base.
-func metricsOf(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s/metrics: %d, %v", base, resp.StatusCode, err)
-	}
-	return string(body)
 }
 
 // grepLines is the lines of text that contain s.

@@ -55,8 +55,9 @@ func TestStatusCountsTerminatingApart(t *testing.T) {
 	}
 }
 
-// anonymousPage is the status page at url (the server's root URL and /,
-// or with a query), as a server open to anonymous reads renders it.
+// anonymousPage is what the server answers a GET of url without a token
+// (the status page of a server open to anonymous reads, its /metrics),
+// which must be 200 OK.
 func anonymousPage(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
