@@ -423,6 +423,9 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			if !ok || o.InstanceType == "" || v.d.failed[op] || !slices.Contains(cfgMarkets, o.Market) || !slices.Contains(cfgProviderTypes, prov.Type) {
 				continue // already reported (a provider of no known type: at its type)
 			}
+			if v.upperCaseType(prov.Type, op, o.InstanceType) {
+				continue
+			}
 			needGPUs := !v.has(op+".gpus") && !v.d.failed[op+".gpus"]
 			needPrice := !v.has(op+".price_per_hour") && !v.d.failed[op+".price_per_hour"]
 			if !needGPUs && !needPrice {
@@ -463,6 +466,21 @@ func (v *cfgValidator) fillFromCatalog(cfg *Config) {
 			v.shapeFromCatalog(prov.Type, op, o)
 		}
 	}
+}
+
+// upperCaseType refuses an AWS or Alibaba instance type written with
+// capital letters (P5.48xlarge), which the catalog would miss and the cloud
+// refuses (EC2: InvalidParameterValue; ECS: InvalidInstanceType), even when
+// gpus and price_per_hour are set; it reports whether it did. A terraform
+// module names types as it likes.
+func (v *cfgValidator) upperCaseType(t ProviderType, op, instanceType string) bool {
+	lower := strings.ToLower(instanceType)
+	if lower == instanceType || (t != ProviderAWS && t != ProviderAlicloud) {
+		return false
+	}
+	cloud := map[ProviderType]string{ProviderAWS: "EC2", ProviderAlicloud: "ECS"}[t]
+	v.errf(op+".instance_type", "instance type %q has capital letters: %s's instance types are lower case and it refuses this one at launch; write %s", instanceType, cloud, lower)
+	return true
 }
 
 // shapeFromCatalog gives an offering that leaves out vcpus or memory_gib
