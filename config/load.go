@@ -840,7 +840,7 @@ func (d *cfgDecoder) pairs(n *yaml.Node, path string, merging map[*yaml.Node]boo
 func (d *cfgDecoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	info := cfgFields(v.Type())
 	if n.Kind != yaml.MappingNode {
-		d.errNode(n, path, fmt.Sprintf("want a mapping with fields %s, got %s", strings.Join(info.names, ", "), cfgKindName(n)))
+		d.errNode(n, path, fmt.Sprintf("want a mapping with fields %s, got %s%s", strings.Join(info.names, ", "), cfgKindName(n), cfgBudgetHint(v.Type(), n)))
 		return
 	}
 	seen := map[string]*yaml.Node{}
@@ -983,6 +983,26 @@ func cfgTooLarge(n *yaml.Node, tag string) bool {
 // cfgKindName describes a node for "want X, got Y" messages. A number or
 // true/false in quotes, or with a tag, says so: it is why "8" is not a
 // whole number.
+// cfgBudgetShorthand is a budget written as people say it: 20000,
+// $20000/month, 20000 per week.
+var cfgBudgetShorthand = regexp.MustCompile(`^\$?([0-9]+(?:\.[0-9]+)?)\s*(?:(?:/|per |a )\s*(day|week|month))?$`)
+
+// cfgBudgetHint shows the mapping to write when a budget is given as a
+// scalar (budget: 20000), using the amount (and period) written.
+func cfgBudgetHint(t reflect.Type, n *yaml.Node) string {
+	if t != reflect.TypeOf(policy.Budget{}) || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	write, amount, period := "write it as a mapping, e.g.", "2000", "month"
+	if m := cfgBudgetShorthand.FindStringSubmatch(strings.TrimSpace(n.Value)); m != nil {
+		write, amount = "write", m[1]
+		if m[2] != "" {
+			period = m[2]
+		}
+	}
+	return fmt.Sprintf(": %s budget: {amount: %s, period: %s} (period: day, week or month; mode: hard, the default, or soft)", write, amount, period)
+}
+
 func cfgKindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
