@@ -50,7 +50,9 @@ and the status page on server.listen (default 127.0.0.1:8700). The API and
 the page take a token of server.tokens_file ('spillway token create' makes
 one; reads need none with server.anonymous_read): while the file does not
 exist yet, holds no token, or is not set, the server warns at start that it
-refuses every call. SIGTERM or Ctrl-C cancels the read-only cloud calls in flight (lists) at
+refuses every call; it warns too (at WARN) of each schedule policy validate
+warns of: windows that overlap, firings that cost more than the budget, a
+schedule read in EST or MST. SIGTERM or Ctrl-C cancels the read-only cloud calls in flight (lists) at
 once, lets the mutating ones finish (each within its provider's call_timeout:
 1m for aws and alicloud, 10m for terraform; a drain hook within 60s), records
 them, and exits 0.

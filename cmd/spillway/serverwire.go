@@ -86,6 +86,17 @@ type server struct {
 	ready bool
 }
 
+// warnSchedules logs at WARN what policy validate warns of under each
+// pool (schedules that overlap, cost more than the budget, or are read in
+// EST or MST), so that a config never validated by hand still says so.
+func (s *server) warnSchedules(now time.Time) {
+	for i, cp := range s.cfg.Pools {
+		for _, msg := range s.cfg.ScheduleWarnings(i, now) {
+			s.log.Warn(msg, "pool", cp.Policy.Name)
+		}
+	}
+}
+
 func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *server, err error) {
 	s := &server{cfg: cfg, deps: deps, log: deps.log, reg: prometheus.NewRegistry()}
 	defer func() {
@@ -105,6 +116,7 @@ func newServer(ctx context.Context, cfg *config.Config, deps serverDeps) (_ *ser
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	s.warnSchedules(deps.clock.Now())
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// st is what the API reads and writes; schedStore is what the
 	// scheduler writes through (fenced by the leader lease with several
