@@ -75,7 +75,10 @@ concurrently, and prints, per pool:
   - the snapshot the policy would get: on-prem GPUs total, busy and free,
     GPUs allocated on-prem but idle (waste), pending jobs and GPUs, the
     pending jobs' sizes, the oldest wait, and the stale signals. While any
-    signal is stale the policy holds: no launch on demand, no scale-in.
+    signal is stale the policy holds: no launch on demand, no scale-in;
+  - a warning when the baseline's nodes and GPUs are not what the pool's
+    onprem says (the server counts the baseline's: an agent left out of its
+    list is a node it never sees); the exit status stays 0.
 
 A baseline node that does not answer is listed as unknown (its GPUs count as
 busy, never as free); a failed demand source is left out of the sums and
@@ -237,6 +240,10 @@ type signalsReport struct {
 	OK       bool           `json:"ok"`
 	Sources  []sourceResult `json:"sources"`
 	Snapshot snapshotJSON   `json:"snapshot"`
+	// OnPremDiffers says how the pool's onprem (nodes × gpus_per_node)
+	// differs from what its baseline found; "" when they agree or either
+	// is missing. A warning: the exit status stays 0.
+	OnPremDiffers string `json:"onprem_differs,omitempty"`
 }
 
 // sourceResult is one source's reading or error.
@@ -375,11 +382,26 @@ func readSignals(ctx context.Context, set *sources.Set, timeout time.Duration, n
 	}
 	snap := signals.Assemble(set.Pool, at, br, readings)
 	r.Snapshot = snapshotView(snap)
+	if b := bres.Baseline; b != nil {
+		r.OnPremDiffers = onPremDiffers(set.Pool.OnPrem, b.Nodes+len(b.Unknown)+len(b.Wedged), snap.OnPremGPUs)
+	}
 	r.OK = len(snap.Stale) == 0
 	for _, s := range r.Sources {
 		r.OK = r.OK && s.OK
 	}
 	return r
+}
+
+// onPremDiffers says how onprem differs from the nodes and GPUs a baseline
+// found: the server counts the baseline's (spillway simulate onprem's), so
+// an agent left out of the list shrinks the pool's on-prem GPUs silently.
+// "" when they agree, or when onprem is left out.
+func onPremDiffers(o policy.OnPrem, nodes, gpus int) string {
+	if o.Nodes == 0 || (nodes == o.Nodes && gpus == o.GPUs()) {
+		return ""
+	}
+	return fmt.Sprintf("onprem says %s × %d = %s, the baseline found %s on %s: the server counts what the baseline finds (spillway simulate counts onprem); give the baseline every node (the agents' urls or targets_file, or the Prometheus query) or make onprem say what there is",
+		policyPlural(o.Nodes, "node"), o.GPUsPerNode, policyPlural(o.GPUs(), "GPU"), policyPlural(gpus, "GPU"), policyPlural(nodes, "node"))
 }
 
 // unhealthyOf is " (N unhealthy)", or "" for none.
@@ -545,6 +567,9 @@ func printSignalsReport(w io.Writer, r signalsReport) {
 		fmt.Fprintf(w, " (%d idle: the rest sit on nodes with no room for the smallest pending job)", idle)
 	}
 	fmt.Fprintln(w)
+	if r.OnPremDiffers != "" {
+		fmt.Fprintf(w, "  warning       %s\n", r.OnPremDiffers)
+	}
 	waste := "none"
 	if s.IdleAllocatedGPUs > 0 {
 		waste = fmt.Sprintf("%s allocated but idle: fix these before renting cloud", policyPlural(s.IdleAllocatedGPUs, "GPU"))

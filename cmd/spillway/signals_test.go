@@ -621,6 +621,23 @@ func TestSignalsExample(t *testing.T) {
 	if !strings.Contains(out, "pending       3 jobs, 7 GPUs") || !strings.Contains(out, "job sizes     1 2 4") {
 		t.Errorf("example output:\n%s", out)
 	}
+	// README's single agent against the example's 4×8: said, exit 0.
+	outputSays(t, out, "  warning       onprem says 4 nodes × 8 = 32 GPUs, the baseline found 8 GPUs on 1 node: the server counts what the baseline finds")
+}
+
+// TestSignalsCheckOnPremAgrees: a baseline that finds the nodes and GPUs
+// onprem says gets no warning, nor does a pool that leaves onprem out.
+func TestSignalsCheckOnPremAgrees(t *testing.T) {
+	signalsLeakCheck(t)
+	agent, _, _, _ := signalsAgent(t, "gpu-01")
+	const demand = "demand:\n  - type: command\n    command: {command: [echo, '3']}\n"
+	for _, onprem := range []string{"onprem: {nodes: 1, gpus_per_node: 8}\n", ""} {
+		path := writeSignalsFile(t, onprem+"baseline:\n  agents: {urls: ["+agent.URL+"]}\n"+demand)
+		out, _, err := runSignals(t.Context(), "check", path)
+		if err != nil || !strings.Contains(out, "on-prem GPUs  8 total") || strings.Contains(out, "warning") {
+			t.Errorf("%q: %v, want 8 GPUs and no warning:\n%s", onprem, err, out)
+		}
+	}
 }
 
 // TestSignalsCheckPools: every pool with signals is checked, or only
