@@ -59,7 +59,7 @@ cancel take.
 
 ` + operatorExitStatus,
 		Example: `  spillway burst create --pool training --gpus 16 --for 2h --reason "INC-4211: eval backlog"
-  spillway burst create --pool training --gpus 8 --for 90m --reason "release" --offering aws-p5-spot`,
+  spillway burst create --pool training --gpus 8 --for 90m --reason "release" --offering aws-h100-ondemand`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.For = api.Duration(dur)

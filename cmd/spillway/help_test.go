@@ -123,3 +123,49 @@ func TestAgentHelpNamesEveryMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplesNameBundledPoolsAndOfferings: burst create --help pinned
+// --offering aws-p5-spot, which no bundled config defines, so a new user
+// trying it on configs/examples/spillway.yaml was refused. Every --pool
+// and --offering that a command's --help, README, docs/*.md or a bundled
+// config's comments pass names a pool or offering of a bundled config.
+func TestExamplesNameBundledPoolsAndOfferings(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(repoRoot, "configs", "examples", "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no configs/examples/*.yaml (%v)", err)
+	}
+	known := map[string]map[string]bool{"--pool": {}, "--offering": {}}
+	for _, p := range paths {
+		for _, cp := range loadConfig(t, p).Pools {
+			known["--pool"][cp.Policy.Name] = true
+			for _, o := range cp.Policy.Offerings {
+				known["--offering"][o.Name] = true
+			}
+		}
+	}
+	var lines []string
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		lines = append(lines, strings.Split(c.Example, "\n")...)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
+	for _, doc := range docsAndExamples(t) {
+		lines = append(lines, docCommandLines(doc)...)
+	}
+	for _, line := range lines {
+		for _, words := range spillwayInvocations(line) {
+			for i, w := range words {
+				flag, value, ok := strings.Cut(w, "=")
+				if !ok && i+1 < len(words) {
+					value = words[i+1]
+				}
+				if names := known[flag]; names != nil && !names[value] && value != strings.ToUpper(value) && !strings.ContainsAny(value, "$<") {
+					t.Errorf("%q: %s %s is in no bundled config (configs/examples)", strings.TrimSpace(line), flag, value)
+				}
+			}
+		}
+	}
+}
