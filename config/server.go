@@ -50,7 +50,9 @@ func (v *cfgValidator) checkServer(cfg *Config) {
 		// (certificates, a service file) are read by the server's checks
 		// (CheckStateDSN), not here: a config is checked where they are
 		// not, in CI.
-		if _, err := pgconn.ParseConfig(withoutFiles(s.State)); err != nil || !namesDatabase(s.State) {
+		if mode, bad := dsnSSLMode(s.State); bad {
+			v.errf("server.state", "bad PostgreSQL DSN %q: sslmode %q is not one PostgreSQL takes%s: want %s", cfgRedactDSN(s.State), mode, cfgEnumGuess(mode, cfgSSLModes), cfgJoinEnum(cfgSSLModes))
+		} else if _, err := pgconn.ParseConfig(withoutFiles(s.State)); err != nil || !namesDatabase(s.State) {
 			v.errf("server.state", "bad PostgreSQL DSN %q%s: want postgres://USER@HOST:PORT/DB (a port from 1 to 65535), postgres://USER@/DB?host=/run/postgresql for a Unix socket, or a SQLite file path such as spillway.db", cfgRedactDSN(s.State), dsnCause(s.State, err))
 		}
 	} else if strings.Contains(s.State, "://") {
@@ -270,6 +272,20 @@ func CheckStateDSN(dsn string) error {
 		return fmt.Errorf("PostgreSQL DSN %q cannot be used%s", cfgRedactDSN(dsn), dsnCause(dsn, err))
 	}
 	return nil
+}
+
+// cfgSSLModes are the sslmode values PostgreSQL's clients (and pgx) take.
+var cfgSSLModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// dsnSSLMode returns a postgres:// DSN's sslmode and whether it is one
+// PostgreSQL does not take (pgx says only "sslmode is invalid").
+func dsnSSLMode(dsn string) (string, bool) {
+	u, err := url.Parse(dsn)
+	if err != nil || !u.Query().Has("sslmode") {
+		return "", false
+	}
+	mode := u.Query().Get("sslmode")
+	return mode, !slices.Contains(cfgSSLModes, mode)
 }
 
 func dsnCause(dsn string, err error) string {

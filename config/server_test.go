@@ -629,10 +629,13 @@ func TestStateDSNForms(t *testing.T) {
 // TestStateDSNCause: a well-formed server.state that pgx refuses is
 // refused with pgx's reason (a CA file it cannot read, a parameter it does
 // not take), not only the DSN's forms, which it already has; the password
-// is not shown.
+// is not shown. An sslmode pgx does not take (its reason: "sslmode is
+// invalid", beside the DSN's forms) is told the six it takes.
 func TestStateDSNCause(t *testing.T) {
 	for _, tt := range []struct{ state, want string }{
-		{"postgres://spillway@db.internal:5432/spillway?sslmode=maybe&password=hunter2", "sslmode is invalid"},
+		{"postgres://spillway@db.internal:5432/spillway?sslmode=maybe&password=hunter2", `sslmode "maybe" is not one PostgreSQL takes: want disable, allow, prefer, require, verify-ca, verify-full`},
+		{"postgres://spillway:hunter2@db.internal:5432/spillway?sslmode=Require", `sslmode "Require" is not one PostgreSQL takes (did you mean "require"?): want disable, allow, prefer, require, verify-ca, verify-full`},
+		{"postgres://spillway@db.internal:5432/spillway?sslmode=verify_full", `(did you mean "verify-full"?)`},
 		{"postgres://spillway:hunter2@db.internal:5432/spillway?connect_timeout=soon", "invalid connect_timeout"},
 	} {
 		t.Run(tt.state, func(t *testing.T) {

@@ -32,7 +32,7 @@ func TestServerStateDSNRefused(t *testing.T) {
 		{"TLS the server does not offer", strings.Replace(pg.DSN(db), "sslmode=disable", "sslmode=verify-full", 1), 1,
 			[]string{"TLS could not be set up (sslmode=verify-full asks for it; a server with ssl off refuses it); turn ssl on"}},
 		{"a bad sslmode", strings.Replace(pg.DSN(db), "sslmode=disable", "sslmode=on", 1), exitUsage,
-			[]string{"server.state: bad PostgreSQL DSN", "sslmode is invalid"}},
+			[]string{"server.state: bad PostgreSQL DSN", `sslmode "on" is not one PostgreSQL takes: want disable, allow, prefer, require, verify-ca, verify-full`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(dir, "spillway.yaml")
