@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spillway-io/spillway/api"
@@ -87,7 +89,7 @@ func retryTransient(ctx context.Context, clk clock.Clock, log *slog.Logger, what
 			return err
 		}
 		if clk.Since(start)+wait > patience {
-			return fmt.Errorf("still failing after %d tries in %s: %w", try, clk.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("still failing after %d tries in %s: %w%s", try, clk.Since(start).Round(time.Millisecond), err, unreachableHint(err))
 		}
 		msg := "the database does not answer yet; trying again"
 		if ro := (*postgres.ReadOnlyError)(nil); errors.As(err, &ro) {
@@ -101,6 +103,20 @@ func retryTransient(ctx context.Context, clk clock.Clock, log *slog.Logger, what
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// unreachableHint says what to look at when the database could not be
+// reached at all, after a minute of tries: nothing listening at the DSN's
+// address, or nothing answering there; "" otherwise.
+func unreachableHint(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "; nothing accepts connections at server.state's host and port: start PostgreSQL there, or check that it listens on that address (listen_addresses, port) and that server.state names it"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "; nothing answered at server.state's host and port: check that the host is up and that no firewall drops the connection"
+	}
+	return ""
 }
 
 // holderName names this process on the lease: host, pid and a random

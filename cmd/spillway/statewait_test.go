@@ -71,6 +71,22 @@ func TestHAServerWaitsForItsDatabase(t *testing.T) {
 	}
 }
 
+// TestHAServerSaysNothingListens: a server whose server.state names an
+// address where nothing listens (PostgreSQL not started, a wrong port)
+// gave up after a minute with "still failing after 16 tries ... connect:
+// connection refused", and no word of what to check. It says so.
+func TestHAServerSaysNothingListens(t *testing.T) {
+	addr := strings.TrimPrefix(closedURL(t), "http://")
+	cfg := &config.Config{Cluster: "closed", Server: config.Server{State: "postgres://postgres@" + addr + "/spillway?sslmode=disable",
+		LeaseTTL: policy.Duration(2 * time.Second), LeaseRenew: policy.Duration(500 * time.Millisecond)}}
+	clk := steppingClock{clocktesting.NewFakeClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))}
+	_, _, err := openHA(context.Background(), cfg, serverDeps{log: slog.New(slog.DiscardHandler), clock: clk})
+	if err == nil || !strings.Contains(err.Error(), "still failing after") ||
+		!strings.Contains(err.Error(), "; nothing accepts connections at server.state's host and port: start PostgreSQL there") {
+		t.Fatalf("a state where nothing listens: %v, want the tries given up, saying nothing listens", err)
+	}
+}
+
 // steppingClock is a fake clock that passes each wait asked of it at once,
 // moving its time on by the wait.
 type steppingClock struct{ *clocktesting.FakeClock }
