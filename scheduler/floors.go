@@ -139,7 +139,7 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 			if s.opts.DryRun {
 				continue
 			}
-			why := staleFiringReason(pool, fl)
+			why := staleFiringReason(pool, fl, out)
 			err := s.opts.Store.EndFloor(ctx, fl.ID, t.now, why)
 			switch {
 			case errors.Is(err, state.ErrEnded):
@@ -321,15 +321,37 @@ func (s *Scheduler) activeFloors(ctx context.Context, pr *poolRun, now time.Time
 }
 
 // staleFiringReason says why schedule firing fl, open in the state, is
-// not one of pool's current firings.
-func staleFiringReason(pool *policy.Pool, fl state.Floor) string {
+// not one of pool's current firings (current: the floors the schedules
+// hold now).
+func staleFiringReason(pool *policy.Pool, fl state.Floor, current []policy.Floor) string {
 	name, _ := scheduleName(fl.ID)
 	for i, sc := range pool.Schedules {
 		if sc.Name == name || (sc.Name == "" && name == fmt.Sprintf("schedule[%d]", i)) {
+			if next, ok := nextFiring(sc, name, fl.Until, current); ok {
+				d := sc.Duration.D()
+				return fmt.Sprintf("ended early: schedule %q fired again at %s, before this firing's end, and its new firing holds its %d GPUs until %s: a schedule's own firings do not add up",
+					name, next.Add(-d).UTC().Format("15:04 MST"), sc.GPUs, next.UTC().Format("Mon 2 Jan 15:04 MST"))
+			}
 			return fmt.Sprintf("ended early: schedule %q changed in the config (now %q for %s), and this firing is not one of its firings", name, sc.Cron, sc.Duration.D())
 		}
 	}
 	return fmt.Sprintf("ended early: schedule %q is no longer in the config of pool %s", name, pool.Name)
+}
+
+// nextFiring returns the end of schedule sc's current firing (among
+// current, by name) when the firing that ends at until is an earlier one
+// of sc as the config has it now: sc fired again before that one ended (a
+// duration longer than the time between its firings).
+func nextFiring(sc policy.Schedule, name string, until time.Time, current []policy.Floor) (time.Time, bool) {
+	i := slices.IndexFunc(current, func(f policy.Floor) bool { return f.Kind == policy.FloorSchedule && f.Owner == name })
+	if i < 0 || !until.Before(current[i].Until) {
+		return time.Time{}, false
+	}
+	then := policy.ScheduleFloorsWithoutReasons(policy.Pool{Schedules: []policy.Schedule{sc}}, until.Add(-sc.Duration.D()))
+	if len(then) != 1 || !then[0].Until.Equal(until) {
+		return time.Time{}, false
+	}
+	return current[i].Until, true
 }
 
 func scheduleDuration(pool *policy.Pool, name string) time.Duration {

@@ -195,3 +195,34 @@ func TestScheduleGPUsChangedDuringAFiring(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleFiringBeforeItsLastEnds: a schedule whose duration is longer
+// than the time between its firings (hourly, for 2 hours) fires again
+// while its previous firing holds. The schedule holds its GPUs once, until
+// the new firing's end; the previous firing's row ends at the new firing
+// and says so, not that the config changed (it did not), and no second
+// instance launches.
+func TestScheduleFiringBeforeItsLastEnds(t *testing.T) {
+	p := testPool()
+	p.Schedules = []policy.Schedule{{Name: "hourly", Cron: "0 * * * *", GPUs: 8, Duration: policy.Duration(2 * time.Hour)}}
+	h := newHarness(t, p)
+	h.until("10:05", time.Minute, 70, func() bool { return !h.clk.Now().Before(t0.Add(65 * time.Minute)) })
+
+	ctx := context.Background()
+	first := "schedule/train/hourly/" + strconv.FormatInt(t0.Add(2*time.Hour).Unix(), 10)
+	f, err := h.store.Floor(ctx, first)
+	if err != nil {
+		t.Fatalf("firing %s: %v", first, err)
+	}
+	want := `ended early: schedule "hourly" fired again at 10:00 UTC, before this firing's end, and its new firing holds its 8 GPUs until Mon 30 Nov 12:00 UTC`
+	if !f.EndedAt.Equal(t0.Add(time.Hour)) || !strings.HasPrefix(f.EndReason, want) {
+		t.Errorf("the 09:00 firing ended at %v, %q; want at 10:00, %q", f.EndedAt, f.EndReason, want)
+	}
+	fls, err := h.store.Floors(ctx, state.FloorFilter{Pool: "train", Kind: state.FloorSchedule, Open: true})
+	if err != nil || len(fls) != 1 || !fls[0].Until.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("open schedule floors = %+v (%v), want the 10:00 firing alone, until 12:00", fls, err)
+	}
+	if n := len(h.live()); n != 1 {
+		t.Errorf("%d live instances, want 1: a schedule's firings do not add up", n)
+	}
+}
