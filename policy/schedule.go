@@ -60,7 +60,7 @@ func scheduleFloors(pool Pool, now time.Time, quiet bool) []Floor {
 		reason := ""
 		if !quiet {
 			reason = fmt.Sprintf("schedule %q (%s, %s) holds %s until %s%s",
-				name, e.c.expr, e.c.zone, counted(s.GPUs, "GPU"), cfgUntil(until.In(e.c.loc), now.In(e.c.loc)), e.c.moved(last))
+				name, e.c.expr, e.c.zone, counted(s.GPUs, "GPU"), e.c.until(until, now), e.c.moved(last))
 		}
 		floors = append(floors, Floor{Kind: FloorSchedule, Owner: name, Reason: reason, GPUs: s.GPUs, Until: until})
 	}
@@ -85,6 +85,18 @@ func NextScheduleFiring(pool Pool, t time.Time) (time.Time, bool) {
 		}
 	}
 	return best, !best.IsZero()
+}
+
+// until formats a firing's end for its floor's reason: by the schedule's
+// clock, and, for a schedule read in a zone other than UTC, with the zone
+// and the time in UTC, which the status, the decisions and the API give
+// every other time in ("18:00 CET (17:00 UTC)").
+func (c *cfgCron) until(until, now time.Time) string {
+	at := until.In(c.loc)
+	if zone, off := at.Zone(); zone != "UTC" || off != 0 {
+		return fmt.Sprintf("%s %s (%s UTC)", cfgUntil(at, now.In(c.loc)), zone, cfgUntil(until.UTC(), now.UTC()))
+	}
+	return cfgUntil(at, now.In(c.loc))
 }
 
 // cfgUntil formats an end time, with its date only when it is not on now's day.

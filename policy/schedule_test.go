@@ -54,7 +54,7 @@ func TestScheduleFloors(t *testing.T) {
 		// Berlin is UTC+1 in November: 08:00 Berlin is 07:00 UTC.
 		{name: "CRON_TZ winter, active", schedules: []Schedule{berlin}, now: utc("2026-11-23 07:30:00"),
 			wantUntil:  []time.Time{utc("2026-11-23 17:00:00")},
-			wantReason: `schedule "weekday-peak" (0 8 * * 1-5, CRON_TZ=Europe/Berlin) holds 16 GPUs until 18:00`},
+			wantReason: `schedule "weekday-peak" (0 8 * * 1-5, CRON_TZ=Europe/Berlin) holds 16 GPUs until 18:00 CET (17:00 UTC)`},
 		{name: "CRON_TZ winter, before", schedules: []Schedule{berlin}, now: utc("2026-11-23 06:59:00")},
 		{name: "CRON_TZ winter, ended", schedules: []Schedule{berlin}, now: utc("2026-11-23 17:00:00")},
 		// ...and UTC+2 in July: 08:00 Berlin is 06:00 UTC (2026-07-06 is a Monday).
@@ -77,6 +77,10 @@ func TestScheduleFloors(t *testing.T) {
 		{name: "across midnight, morning", schedules: []Schedule{night}, now: utc("2026-11-24 07:59:00"),
 			wantUntil:  []time.Time{utc("2026-11-24 08:00:00")},
 			wantReason: `schedule "night" (0 22 * * *, UTC) holds 4 GPUs until 08:00`},
+		// A zone's end on another day than UTC's: 00:30 Berlin is 23:30 UTC.
+		{name: "CRON_TZ across midnight", schedules: []Schedule{{Name: "late", Cron: "CRON_TZ=Europe/Berlin 30 22 * * *", GPUs: 4, Duration: Duration(2 * time.Hour)}},
+			now: utc("2026-11-23 22:00:00"), wantUntil: []time.Time{utc("2026-11-23 23:30:00")},
+			wantReason: `schedule "late" (30 22 * * *, CRON_TZ=Europe/Berlin) holds 4 GPUs until Tue 24 Nov 00:30 CET (23:30 UTC)`},
 		{name: "several schedules, some active", schedules: []Schedule{weekday, night, hourly}, now: utc("2026-11-23 09:10:00"),
 			wantUntil: []time.Time{utc("2026-11-23 18:00:00"), utc("2026-11-23 10:30:00")}},
 		{name: "default owner", schedules: []Schedule{{Cron: "0 0 * * *", GPUs: 2, Duration: Duration(time.Hour)}},
