@@ -54,6 +54,18 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 		}
 		want := (need + o.o.GPUs - 1) / o.o.GPUs
 		k, limit, bound := allowedBy(e, &fl, &p, o, want)
+		instead := ""
+		if k == 0 {
+			// A limit leaves no room for one more of the cheapest (an
+			// 8-GPU instance where max_gpus leaves 4): another offering
+			// that fits holds the floor, as the queue's launches do.
+			if alt, wa, ka := floorFallback(e, mk, &fl, &p, f, o, need); alt != nil {
+				if !p.quiet {
+					instead = "; not the cheaper " + o.name() + ": " + limit
+				}
+				o, want, k, limit, bound = alt, wa, ka, "", ""
+			}
+		}
 		if k < want && !p.quiet {
 			why := fmt.Sprintf("floor %q wants %s (%d × %s): launching %d; limit %s", f.Owner, counted(need, "more burst GPU"), want, o.name(), k, limit)
 			p.note(why)
@@ -73,7 +85,7 @@ func launchFloors(e *decEnv, fl decFleet, p decPlan, mk *decMarket) (decFleet, d
 				why = ": " + f.Reason
 			}
 			reason = fmt.Sprintf("floor %q (%s%s) keeps %s %s; floors total %d, %d held, %d owned by this floor; chose %s at $%.2f per GPU-hour%s",
-				f.Owner, f.Kind, why, counted(f.GPUs, "burst GPU"), until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), decSkipped(mk.offers(e)))
+				f.Owner, f.Kind, why, counted(f.GPUs, "burst GPU"), until, e.floorGPUs, fl.capacity, own, o.name(), o.o.PricePerHour/(float64(o.o.GPUs)*o.perf), instead+decSkipped(mk.offers(e)))
 		}
 		fl.launch(e, &p, o, k, f.Owner, reason)
 		fl.slots = decAddSlot(fl.slots, o.o.GPUs, decBootFull, k)
@@ -132,6 +144,34 @@ func floorOffer(e *decEnv, mk *decMarket, f *Floor) *decOffer {
 		}
 	}
 	return best.o
+}
+
+// floorFallback returns the cheapest offering for floor f, other than
+// best, of which the limits let one or more instances launch toward need
+// GPUs, with how many to launch of the ones wanted; nil when none.
+func floorFallback(e *decEnv, mk *decMarket, fl *decFleet, p *decPlan, f *Floor, best *decOffer, need int) (*decOffer, int, int) {
+	offs := mk.offers(e)
+	var alt decScore
+	want, k := 0, 0
+	for i := range offs {
+		o := &offs[i]
+		if o == best || o.skip != "" || (f.Offering != "" && f.Offering != o.o.Name && f.Offering != o.name()) {
+			continue
+		}
+		s := decScore{o: o, score: o.o.PricePerHour / (float64(o.o.GPUs) * o.perf)}
+		if alt.o != nil && !decLess(&s, &alt) {
+			continue
+		}
+		w := (need + o.o.GPUs - 1) / o.o.GPUs
+		if n, _, _ := allowedBy(e, fl, p, o, min(w, 1)); n > 0 {
+			alt, want = s, w
+		}
+	}
+	if alt.o == nil {
+		return nil, 0, 0
+	}
+	k, _, _ = allowedBy(e, fl, p, alt.o, want)
+	return alt.o, want, k
 }
 
 func (e *decEnv) floorActive(f *Floor) bool {
