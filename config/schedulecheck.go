@@ -66,7 +66,46 @@ func (c *Config) ScheduleWarnings(i int, now time.Time) []string {
 			out = append(out, w)
 		}
 	}
+	out = append(out, scheduleLimitWarnings(p, names)...)
 	return append(out, scheduleBudgetWarnings(p, names, windows)...)
+}
+
+// scheduleLimitWarnings: a schedule whose GPUs the pool's limits never let
+// it hold in full: they cost more per hour than max_cost_per_hour at the
+// cheapest price per GPU, or, where every offering has one size, they
+// round up to more instances than max_gpus has room for. The policy holds
+// what fits of such a floor, each tick saying the limit.
+func scheduleLimitWarnings(p *policy.Pool, names []string) []string {
+	var cheapest *policy.Offering
+	sizes := map[int]bool{}
+	for i := range p.Offerings {
+		o := &p.Offerings[i]
+		if o.GPUs <= 0 {
+			continue
+		}
+		sizes[o.GPUs] = true
+		if o.PricePerHour > 0 && (cheapest == nil || o.PricePerHour/float64(o.GPUs) < cheapest.PricePerHour/float64(cheapest.GPUs)) {
+			cheapest = o
+		}
+	}
+	var out []string
+	for j, s := range p.Schedules {
+		if c := p.Limits.MaxCostPerHour; c > 0 && cheapest != nil {
+			if usd := float64(s.GPUs) * cheapest.PricePerHour / float64(cheapest.GPUs); usd > c {
+				out = append(out, fmt.Sprintf("schedule %q holds %d GPUs, which cost at least %s USD/h at the cheapest price per GPU (%s, %s USD/h for %d GPUs), more than limits.max_cost_per_hour %s: the floor is never held in full; lower gpus or raise the limit",
+					names[j], s.GPUs, cfgMoney(usd), cheapest.InstanceType, cfgFloat(cheapest.PricePerHour), cheapest.GPUs, cfgFloat(c)))
+			}
+		}
+		if m := p.Limits.MaxGPUs; m > 0 && len(sizes) == 1 {
+			for g := range sizes {
+				if k := (s.GPUs + g - 1) / g; k*g > m {
+					out = append(out, fmt.Sprintf("schedule %q holds %d GPUs, but each of the pool's instances has %d and limits.max_gpus %d leaves room for %d of them (%d GPUs): the floor is never held in full; make gpus a multiple of %d, or raise max_gpus to %d",
+						names[j], s.GPUs, g, m, m/g, m/g*g, g, k*g))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // cfgFixedZones are IANA zones named like a region's time that keep one

@@ -42,6 +42,14 @@ func TestScheduleWarnings(t *testing.T) {
 		{"a zone without summer time named like New York's", "{}",
 			`[{name: ny-morning, cron: "CRON_TZ=EST 0 8 * * 1-5", gpus: 8, duration: 2h}, {name: phoenix, cron: "TZ=America/Phoenix 0 8 * * 1-5", gpus: 8, duration: 2h}]`,
 			[]string{`schedule "ny-morning" is read in EST, a fixed UTC-5 with no daylight-saving time: while New York keeps summer time it fires an hour late by New York's clock; to follow that clock write CRON_TZ=America/New_York`}},
+		// 24 GPUs = 3 instances = 30 USD/h.
+		{"a floor max_cost_per_hour cannot pay for", "{max_cost_per_hour: 25}",
+			`[{name: peak, cron: "0 8 * * 1-5", gpus: 24, duration: 2h}, {name: small, cron: "0 20 * * 1-5", gpus: 16, duration: 2h}]`,
+			[]string{`schedule "peak" holds 24 GPUs, which cost at least 30.00 USD/h at the cheapest price per GPU (p5.48xlarge, 10 USD/h for 8 GPUs), more than limits.max_cost_per_hour 25: the floor is never held in full; lower gpus or raise the limit`}},
+		// 12 GPUs round up to 2 instances, 16 GPUs.
+		{"a floor max_gpus has no room for in whole instances", "{max_gpus: 12}",
+			`[{name: peak, cron: "0 8 * * 1-5", gpus: 12, duration: 2h}, {name: small, cron: "0 20 * * 1-5", gpus: 8, duration: 2h}]`,
+			[]string{`schedule "peak" holds 12 GPUs, but each of the pool's instances has 8 and limits.max_gpus 12 leaves room for 1 of them (8 GPUs): the floor is never held in full; make gpus a multiple of 8, or raise max_gpus to 16`}},
 		// 5 weekday firings × 40 USD = 200 USD a week > 150; none over alone.
 		{"a week's firings together over the budget", "{budget: {amount: 150, period: week}}",
 			`[{name: morning, cron: "0 8 * * 1-5", gpus: 8, duration: 2h}, {name: evening, cron: "0 18 * * 1-5", gpus: 8, duration: 2h}]`,

@@ -94,7 +94,10 @@ the next 35 days, as their floors add up (when first, and the GPUs held then),
 and of schedules whose firing, or a budget period's firings together, cost more
 on the cheapest offering than the pool's budget, which then ends them early,
 and of schedules read in EST or MST, which keep no summer time (New York's
-and Denver's clocks are America/New_York and America/Denver).
+and Denver's clocks are America/New_York and America/Denver), and of
+schedules whose gpus the pool's limits never let it hold in full (more than
+max_cost_per_hour pays for at the cheapest price per GPU, or, where every
+offering has one size, more whole instances than max_gpus has room for).
 
 Exit status: 0 when every file is valid, 1 when any has a problem (a file
 missing or unreadable too), 2 when the command line is wrong.`,
