@@ -70,7 +70,7 @@ func (s *Scheduler) floors(ctx context.Context, t *tick) ([]policy.Floor, error)
 					stale, _ = s.opts.Store.Floors(ctx, state.FloorFilter{Pool: pool.Name, Kind: state.FloorSchedule, Open: true})
 				}
 				for _, fl := range stale {
-					if name, _ := scheduleName(fl.ID); name == f.Owner && t.now.Before(fl.Until) && fl.CreatedAt.Before(at) {
+					if sameWindow(pool, fl, f.Owner, start, f.Until) && t.now.Before(fl.Until) && fl.CreatedAt.Before(at) {
 						at = fl.CreatedAt
 					}
 				}
@@ -352,6 +352,21 @@ func nextFiring(sc policy.Schedule, name string, until time.Time, current []poli
 		return time.Time{}, false
 	}
 	return current[i].Until, true
+}
+
+// sameWindow reports whether open firing fl opened the window of the
+// firing of schedule name from start to until first: it is a firing of
+// that schedule, or, when the config no longer has fl's schedule (renamed
+// since), one of the very same window.
+func sameWindow(pool *policy.Pool, fl state.Floor, name string, start, until time.Time) bool {
+	was, _ := scheduleName(fl.ID)
+	if was == name {
+		return true
+	}
+	if scheduleDuration(pool, was) > 0 {
+		return false // still a schedule of its own
+	}
+	return fl.Start.Equal(start) && fl.Until.Equal(until)
 }
 
 func scheduleDuration(pool *policy.Pool, name string) time.Duration {

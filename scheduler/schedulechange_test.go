@@ -35,6 +35,8 @@ func TestScheduleChangedDuringAFiring(t *testing.T) {
 			[]string{firing(t0.Add(150 * time.Minute))}, 1, `schedule "morning" changed in the config`},
 		{"cron moved past now", func(p *policy.Pool) { p.Schedules = morning("0 11 * * 1-5", time.Hour) },
 			nil, 1, `schedule "morning" changed in the config`},
+		{"renamed", func(p *policy.Pool) { p.Schedules = morning("30 9 * * 1-5", time.Hour); p.Schedules[0].Name = "am" },
+			[]string{"schedule/train/am/" + strconv.FormatInt(t0.Add(90*time.Minute).Unix(), 10)}, 1, `schedule "morning" is no longer in the config of pool train`},
 		{"schedule removed", func(p *policy.Pool) { p.Schedules = nil },
 			nil, 1, `schedule "morning" is no longer in the config of pool train`},
 	}
