@@ -99,12 +99,16 @@ func (c *cfgCron) until(until, now time.Time) string {
 	return cfgUntil(at, now.In(c.loc))
 }
 
-// cfgUntil formats an end time, with its date only when it is not on now's day.
+// cfgUntil formats an end time, with its date only when it is not on
+// now's day, and its year only when it is not now's year.
 func cfgUntil(until, now time.Time) string {
-	if until.Year() == now.Year() && until.YearDay() == now.YearDay() {
-		return until.Format("15:04")
+	switch {
+	case until.Year() != now.Year():
+		return until.Format("Mon 2 Jan 2006 15:04")
+	case until.YearDay() != now.YearDay():
+		return until.Format("Mon 2 Jan 15:04")
 	}
-	return until.Format("Mon 2 Jan 15:04")
+	return until.Format("15:04")
 }
 
 // CheckCron reports whether spec is a cron expression ScheduleFloors can

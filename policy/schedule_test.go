@@ -81,6 +81,10 @@ func TestScheduleFloors(t *testing.T) {
 		{name: "CRON_TZ across midnight", schedules: []Schedule{{Name: "late", Cron: "CRON_TZ=Europe/Berlin 30 22 * * *", GPUs: 4, Duration: Duration(2 * time.Hour)}},
 			now: utc("2026-11-23 22:00:00"), wantUntil: []time.Time{utc("2026-11-23 23:30:00")},
 			wantReason: `schedule "late" (30 22 * * *, CRON_TZ=Europe/Berlin) holds 4 GPUs until Tue 24 Nov 00:30 CET (23:30 UTC)`},
+		// An end in another year says which.
+		{name: "holding into next year", schedules: []Schedule{{Name: "year", Cron: "0 8 * * 1-5", GPUs: 4, Duration: Duration(8784 * time.Hour)}},
+			now: utc("2026-12-02 16:40:00"), wantUntil: []time.Time{utc("2027-12-03 08:00:00")},
+			wantReason: `schedule "year" (0 8 * * 1-5, UTC) holds 4 GPUs until Fri 3 Dec 2027 08:00`},
 		{name: "several schedules, some active", schedules: []Schedule{weekday, night, hourly}, now: utc("2026-11-23 09:10:00"),
 			wantUntil: []time.Time{utc("2026-11-23 18:00:00"), utc("2026-11-23 10:30:00")}},
 		{name: "default owner", schedules: []Schedule{{Cron: "0 0 * * *", GPUs: 2, Duration: Duration(time.Hour)}},

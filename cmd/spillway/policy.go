@@ -339,7 +339,7 @@ func policyFirings(s policy.Schedule, now time.Time) string {
 	}
 	var parts []string
 	if fl := policy.ScheduleFloors(one, now); len(fl) > 0 {
-		parts = append(parts, "holding now until "+at(fl[0].Until, false))
+		parts = append(parts, "holding now until "+at(fl[0].Until, fl[0].Until.In(loc).Year() != now.In(loc).Year()))
 	}
 	next, ok := policy.NextScheduleFiring(one, now)
 	if !ok {

@@ -86,6 +86,9 @@ func TestPolicyFirings(t *testing.T) {
 		// 01:30 happens twice on 25 October 2026 in London: it fires once.
 		{"a time the clock reads twice", "TZ=Europe/London 30 1 * * *", "1h", "2026-10-24T12:00:00Z",
 			"next fires Sun 25 Oct 2026 01:30 BST (00:30 UTC), in 12h30m, then Mon 26 Oct 01:30 GMT (01:30 UTC)"},
+		// A firing that holds into another year says which.
+		{"holding into next year", "0 8 * * 1-5", "8784h", "2026-12-02T16:40:00Z",
+			"holding now until Fri 3 Dec 2027 08:00 UTC; next fires Thu 3 Dec 2026 08:00 UTC, in 15h20m, then Fri 4 Dec 08:00 UTC"},
 		{"@daily is midnight UTC", "@daily", "2h", "2026-12-01T23:59:00Z",
 			"next fires Wed 2 Dec 2026 00:00 UTC, in 1m, then Thu 3 Dec 00:00 UTC"},
 		{"leap day", "0 6 29 2 *", "1h", "2026-12-01T00:00:00Z",
