@@ -980,23 +980,7 @@ func TestSimulateOnPremPercentile(t *testing.T) {
 // make test): without the budget's headroom, per-job's 27 February reads
 // $300.00000000000006 on them.
 func TestSimulateHardBudgetToTheCent(t *testing.T) {
-	out, err := runSimulateArgs(t, "--config", "testdata/budget_to_the_cent.yaml", "--trace", "testdata/cluster02_feb27.csv", "--policies", "per-job,karpenter", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Results []struct {
-			Policy        string `json:"policy"`
-			BudgetPeriods []struct {
-				Start     string  `json:"start"`
-				BudgetUSD float64 `json:"budget_usd"`
-				SpendUSD  float64 `json:"spend_usd"`
-			} `json:"budget_periods"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := budgetPeriodsOf(t, "--config", "testdata/budget_to_the_cent.yaml", "--trace", "testdata/cluster02_feb27.csv", "--policies", "per-job,karpenter")
 	full := 0
 	for _, r := range rep.Results {
 		for _, p := range r.BudgetPeriods {
@@ -1013,6 +997,35 @@ func TestSimulateHardBudgetToTheCent(t *testing.T) {
 	}
 }
 
+// budgetPeriods is what the budget tests read of simulate --json: each
+// policy's spend per budget period.
+type budgetPeriods struct {
+	Results []struct {
+		Policy        string `json:"policy"`
+		BudgetPeriods []struct {
+			Start     string  `json:"start"`
+			BudgetUSD float64 `json:"budget_usd"`
+			SpendUSD  float64 `json:"spend_usd"`
+			Soft      bool    `json:"soft"`
+		} `json:"budget_periods"`
+	} `json:"results"`
+}
+
+// budgetPeriodsOf runs simulate with args and --json and reads its spend
+// per budget period.
+func budgetPeriodsOf(t *testing.T, args ...string) budgetPeriods {
+	t.Helper()
+	out, err := runSimulateArgs(t, append(args, "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep budgetPeriods
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
 // TestSimulateSoftBudgetGoesOver: a soft budget really going over, end to
 // end (testdata/soft_over.yaml): a job launched at 23:00 within the hour
 // left runs 30 hours, never cut, and 2 January bills $240 of its $100. The
@@ -1020,24 +1033,7 @@ func TestSimulateHardBudgetToTheCent(t *testing.T) {
 // budget_periods' soft and softOver, which unit tests alone showed).
 func TestSimulateSoftBudgetGoesOver(t *testing.T) {
 	args := []string{"--config", "testdata/soft_over.yaml", "--trace", "testdata/soft_over.csv", "--policies", "spillway,per-job"}
-	out, err := runSimulateArgs(t, append(args, "--json")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Results []struct {
-			Policy        string `json:"policy"`
-			BudgetPeriods []struct {
-				Start     string  `json:"start"`
-				BudgetUSD float64 `json:"budget_usd"`
-				SpendUSD  float64 `json:"spend_usd"`
-				Soft      bool    `json:"soft"`
-			} `json:"budget_periods"`
-		} `json:"results"`
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := budgetPeriodsOf(t, args...)
 	for _, r := range rep.Results {
 		over := 0
 		for _, p := range r.BudgetPeriods {
