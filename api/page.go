@@ -220,21 +220,41 @@ func cancelledNotice(ctx context.Context, be Backend, id string) string {
 	return "Burst " + id + " cancelled: " + CancelledDrains(b.Instances) + "."
 }
 
+// endedScalesIn says what becomes of the n instances launched for a burst
+// whose time ran out (Burst.Instances, once ended): no longer held, they
+// scale in as usual, none drained for the burst's end.
+func endedScalesIn(n int) string {
+	const how = " as usual (drained once idle past scale_in.idle and the break-even)"
+	switch n {
+	case 0:
+		return "no instance launched for it is left"
+	case 1:
+		return "the instance launched for it is held no longer and scales in" + how
+	}
+	return fmt.Sprintf("the %d instances launched for it are held no longer and scale in", n) + how
+}
+
 // endedNotice says that burst id, which a cancel found ended, had ended,
-// how and when.
+// how and when, and what becomes of the instances launched for it.
 func endedNotice(ctx context.Context, be Backend, id string) string {
 	b, err := be.Burst(ctx, id)
 	if err != nil || b.State == "active" {
 		return "Burst " + id + " had already ended: nothing was cancelled."
 	}
-	how := "had already ended (" + b.State + ")"
-	if b.State == "cancelled" && b.CancelledBy != "" {
-		how = "was already cancelled, by " + b.CancelledBy
+	how, what := "had already ended ("+b.State+")", endedScalesIn(b.Instances)
+	switch {
+	case b.State == "cancelled":
+		how, what = "was already cancelled", CancelledDrains(b.Instances)
+		if b.CancelledBy != "" {
+			how += ", by " + b.CancelledBy
+		}
+	case b.State == "ended":
+		how = "had already ended when its time ran out"
 	}
 	if !b.EndedAt.IsZero() {
 		how += " at " + b.EndedAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	return "Burst " + id + " " + how + ": its instances drain, then terminate."
+	return "Burst " + id + " " + how + ": " + what + "."
 }
 
 // renderPage renders the status page; form, when set, refills the burst

@@ -394,28 +394,54 @@ func TestPageFormPostedTwiceOpensOneBurst(t *testing.T) {
 // that was cancelled meanwhile (from another tab, or by someone else)
 // says it was already cancelled, by whom and when: what the cancel asked
 // for holds. The page answered "Refused: burst … already cancelled" with
-// a 409, which at 3 a.m. reads as the burst still running.
+// a 409, which at 3 a.m. reads as the burst still running. It says what
+// becomes of the instances launched for it, as a cancel's notice does:
+// it said "its instances drain, then terminate" even of a burst whose
+// time had run out, whose instance is not drained but scales in as
+// usual.
 func TestPageCancelOfABurstAlreadyEnded(t *testing.T) {
-	e := newEnv(t, false)
-	b := newBrowser(e)
-	csrf := b.login(tokens.Operator)
-	if _, err := e.client(tokens.Admin).CancelBurst(context.Background(), "b-0001"); err != nil {
-		t.Fatal(err)
-	}
-	resp, body := b.post("/bursts/b-0001/cancel", url.Values{"csrf": {csrf}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?ended=b-0001#pool-training" {
-		t.Fatalf("cancelling from the page a burst cancelled meanwhile: %d %q %s, want 303 to /?ended=b-0001#pool-training", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
-	_, page := b.get("/?ended=b-0001")
-	if want := `<p class="notice" role="status" id="notice">Burst b-0001 was already cancelled, by root at 2026-11-29 09:00 UTC: its instances drain, then terminate.</p>`; !strings.Contains(page, want) {
-		t.Errorf("the page after the cancel lacks %s", want)
-	}
-	if strings.Contains(page, "Refused") {
-		t.Errorf("the page after the cancel says Refused")
-	}
-	rows := e.be.AuditRows()
-	if last := rows[len(rows)-1]; last.Principal != "alice" || last.Outcome != "burst b-0001 in pool training had already ended (cancelled): nothing cancelled" {
-		t.Errorf("last audit row %+v, want alice's cancel saying the burst had already ended", last)
+	for _, tc := range []struct {
+		name, want, state string
+		end               func(e *env)
+	}{
+		{
+			name: "cancelled by root",
+			end: func(e *env) {
+				if _, err := e.client(tokens.Admin).CancelBurst(context.Background(), "b-0001"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:  "Burst b-0001 was already cancelled, by root at 2026-11-29 09:00 UTC: the instance launched for it drains, then terminates (those it only kept from scale-in, launched for the queue or a schedule, scale in as usual).",
+			state: "cancelled",
+		},
+		{
+			name:  "its time ran out",
+			end:   func(e *env) { e.clock.Advance(2*time.Hour + time.Minute) },
+			want:  "Burst b-0001 had already ended when its time ran out at 2026-11-29 11:00 UTC: the instance launched for it is held no longer and scales in as usual (drained once idle past scale_in.idle and the break-even).",
+			state: "ended",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			tc.end(e)
+			b := newBrowser(e)
+			csrf := b.login(tokens.Operator)
+			resp, body := b.post("/bursts/b-0001/cancel", url.Values{"csrf": {csrf}})
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/?ended=b-0001#pool-training" {
+				t.Fatalf("cancelling from the page a burst ended meanwhile: %d %q %s, want 303 to /?ended=b-0001#pool-training", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			_, page := b.get("/?ended=b-0001")
+			if want := `<p class="notice" role="status" id="notice">` + tc.want + `</p>`; !strings.Contains(page, want) {
+				t.Errorf("the page after the cancel lacks %s", want)
+			}
+			if strings.Contains(page, "Refused") {
+				t.Errorf("the page after the cancel says Refused")
+			}
+			rows := e.be.AuditRows()
+			if last := rows[len(rows)-1]; last.Principal != "alice" || last.Outcome != "burst b-0001 in pool training had already ended ("+tc.state+"): nothing cancelled" {
+				t.Errorf("last audit row %+v, want alice's cancel saying the burst had already ended", last)
+			}
+		})
 	}
 }
 

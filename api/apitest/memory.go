@@ -243,6 +243,7 @@ func (m *Memory) Bursts(ctx context.Context, q api.BurstQuery) ([]api.Burst, err
 		if len(out) == q.Limit {
 			break
 		}
+		b.Instances = 0 // counted now, as the live ones it holds
 		for _, in := range m.pools[b.Pool].detail.Instances {
 			if in.Burst == b.ID && in.State != "terminating" {
 				b.Instances++
