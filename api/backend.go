@@ -624,8 +624,10 @@ func (r CreateBurstRequest) Digest() string {
 type TimelinePoint struct {
 	Time       time.Time `json:"time"`
 	OnPremBusy int       `json:"onprem_busy_gpus"`
-	CloudGPUs  int       `json:"cloud_gpus"`
-	QueuedGPUs int       `json:"queued_gpus"`
+	// CloudGPUs is the burst capacity's GPUs, as PoolSummary.CloudGPUs:
+	// none of an instance terminating.
+	CloudGPUs  int `json:"cloud_gpus"`
+	QueuedGPUs int `json:"queued_gpus"`
 	// Spend is the period's accrued spend at that time.
 	Spend float64 `json:"spend"`
 }

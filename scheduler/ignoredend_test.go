@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spillway-io/spillway/policy"
 	"github.com/spillway-io/spillway/providers"
 	"github.com/spillway-io/spillway/state"
@@ -70,6 +72,45 @@ func TestTerminateAnsweredButStillRunningCountsAgainstTheLimits(t *testing.T) {
 				t.Errorf("instance %s is %s once the cloud ended it, want ended", first, r.State)
 			}
 		})
+	}
+}
+
+// TestTerminatingGPUsAreNoCloudCapacity: an instance whose terminate the
+// cloud answered and has not carried out is terminating, which spillway
+// status and the page's Cloud card count apart from the burst capacity
+// (terminating_gpus). Before, spillway_gpus{origin="cloud"} and the
+// page's chart ("cloud GPUs: now 8") still counted its 8 GPUs, where
+// status said 0 cloud GPUs, 8 terminating. Now cloud is 0, and
+// cloud_terminating 8 until the cloud ends it.
+func TestTerminatingGPUsAreNoCloudCapacity(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rig, ignored, id := terminateAnsweredNotCarriedOut(t, lagClouds[0])
+	h := rig.harness
+	h.opts.Registerer = reg
+	h.restart() // the server restarted, its metrics on reg
+	h.step(30 * time.Second)
+	checkCloudGPUs(t, h, reg, "terminating, instance "+id, 0, 8)
+	ignored.on.Store(false)
+	h.until("the cloud ends it", 30*time.Second, 10, func() bool { return rowOf(t, h, id).State == state.InstanceEnded })
+	checkCloudGPUs(t, h, reg, "ended", 0, 0)
+}
+
+// checkCloudGPUs checks the pool's cloud GPUs, in the last sample of its
+// timeline and in spillway_gpus, and its cloud_terminating GPUs.
+func checkCloudGPUs(t *testing.T, h *harness, reg *prometheus.Registry, when string, cloud, terminating int) {
+	t.Helper()
+	samples, _ := h.sched.Timeline(h.pool.Name, time.Time{})
+	if len(samples) == 0 {
+		t.Fatalf("%s: no timeline sample", when)
+	}
+	if got := samples[len(samples)-1].CloudGPUs; got != cloud {
+		t.Errorf("%s: the chart's cloud GPUs are %d, want %d", when, got, cloud)
+	}
+	if got := gpusOf(t, reg, "cloud"); got != float64(cloud) {
+		t.Errorf("%s: spillway_gpus{origin=cloud} = %v, want %d", when, got, cloud)
+	}
+	if got := gpusOf(t, reg, "cloud_terminating"); got != float64(terminating) {
+		t.Errorf("%s: spillway_gpus{origin=cloud_terminating} = %v, want %d", when, got, terminating)
 	}
 }
 

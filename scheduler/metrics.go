@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(5, 2, 10),
 		}, []string{"pool", "offering"}),
 		instances:        g("instances", "Burst instances by state and offering.", "pool", "offering", "state"),
-		gpus:             g("gpus", "GPUs by origin (onprem, onprem_busy, cloud, cloud_busy, cloud_unknown: burst GPUs their agent could not read, counted busy; cloud_unhealthy: burst GPUs their agent reports unhealthy and not busy, or does not count of its offering's, no room for the queue).", "pool", "origin"),
+		gpus:             g("gpus", "GPUs by origin (onprem, onprem_busy, cloud: burst GPUs booting, running or draining, cloud_busy, cloud_terminating: GPUs of burst instances the cloud was asked to end and has not yet, billed but no capacity, cloud_unknown: burst GPUs their agent could not read, counted busy; cloud_unhealthy: burst GPUs their agent reports unhealthy and not busy, or does not count of its offering's, no room for the queue).", "pool", "origin"),
 		pending:          g("pending_gpus", "GPUs the queue asks for.", "pool"),
 		spend:            g("spend_usd", "Spend in the current budget period.", "pool"),
 		budgetLeft:       g("budget_remaining_usd", "Budget left in the current period (absent without a budget).", "pool"),
@@ -76,18 +76,22 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 	pool := t.pr.spec.Policy.Name
 	m := s.metrics
 	m.instances.DeletePartialMatch(map[string]string{"pool": pool})
-	cloud, busy := 0, 0
+	cloud, busy, terminating := 0, 0, 0
 	for _, r := range t.rows {
 		m.instances.WithLabelValues(pool, r.Offering, r.State).Inc()
-		if r.State != state.InstanceEnded {
+		switch {
+		case capacity(r):
 			cloud += r.GPUs
 			busy += r.BusyGPUs
+		case r.State == state.InstanceTerminating:
+			terminating += r.GPUs
 		}
 	}
 	m.gpus.WithLabelValues(pool, "onprem").Set(float64(snap.OnPremGPUs))
 	m.gpus.WithLabelValues(pool, "onprem_busy").Set(float64(snap.OnPremBusyGPUs))
 	m.gpus.WithLabelValues(pool, "cloud").Set(float64(cloud))
 	m.gpus.WithLabelValues(pool, "cloud_busy").Set(float64(busy))
+	m.gpus.WithLabelValues(pool, "cloud_terminating").Set(float64(terminating))
 	unknown, lost := 0, 0
 	for _, u := range t.pr.unknown {
 		unknown += u.gpus
@@ -98,7 +102,7 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 	m.gpus.WithLabelValues(pool, "cloud_unknown").Set(float64(unknown))
 	unhealthy := 0
 	for id, n := range t.pr.unhealthy {
-		if r, ok := t.rows[id]; ok && r.State != state.InstanceEnded {
+		if r, ok := t.rows[id]; ok && capacity(r) {
 			unhealthy += n
 		}
 	}
@@ -125,6 +129,13 @@ func (s *Scheduler) observeMetrics(t *tick, snap policy.Snapshot, spend policy.S
 		unreadable = 1
 	}
 	m.unreadable.WithLabelValues(pool).Set(unreadable)
+}
+
+// capacity tells whether row r is burst capacity, as spillway status and
+// the page count it: booting, running or draining. A terminating one the
+// cloud was asked to end bills on (cloud_terminating) but is none.
+func capacity(r *state.Instance) bool {
+	return r.State != state.InstanceEnded && r.State != state.InstanceTerminating
 }
 
 // forgetPoolFigures drops the gauges of every pool's figures, on a server

@@ -783,7 +783,8 @@ func (t *tick) failedEndsKey() string {
 const heartbeat = 10 * time.Minute
 
 // publish makes a tick's status the pool's last one and, for a tick that
-// decided, appends its figures to the timeline.
+// decided, appends its figures to the timeline: its cloud GPUs are the
+// burst capacity's, as spillway status counts them (none terminating).
 func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 	pr.smu.Lock()
 	defer pr.smu.Unlock()
@@ -793,7 +794,9 @@ func (pr *poolRun) publish(st Status, rows map[string]*state.Instance) {
 	}
 	cloud := 0
 	for _, r := range rows {
-		cloud += r.GPUs
+		if capacity(r) {
+			cloud += r.GPUs
+		}
 	}
 	if len(pr.timeline) >= maxSamples {
 		pr.timeline = append(pr.timeline[:0], pr.timeline[len(pr.timeline)-maxSamples+1:]...)
