@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		misconfigured:    g("pool_misconfigured", "1 when a provider refused the pool's requests as invalid.", "pool"),
 		unwritable:       g("state_unwritable", "1 when a write to the state failed at the pool's last evaluation, which went on from memory.", "pool"),
 		unknownInstances: g("burst_instances_unknown", "Burst instances whose agent has read none of their GPUs for 15 minutes or more (scheduler.UnknownAlertAfter): kept as busy, never scaled in.", "pool"),
-		unconfigured:     g("unconfigured_pool_instances", "Open instances recorded for a pool this server's config lacks (removed, or another server's, mid-rollout): no pool here drains or ends them, and the sweeper keeps them. On a follower, for a pool the leader's config lacks, as the leader recorded its pools.", "pool"),
+		unconfigured:     g("unconfigured_pool_instances", "Open instances recorded for a pool this server's config lacks (removed, or another server's, mid-rollout), and those launched for an intent of such a pool that no row records (state \"no row\" in status): no pool here drains or ends them, and the sweeper keeps them. On a follower, the open rows of a pool the leader's config lacks, as the leader recorded its pools (the leader counts the instances no row records).", "pool"),
 		unreadable:       g("state_unreadable", "1 when a read of the state failed at the pool's last evaluation, which went on from what it last read and launched nothing.", "pool"),
 	}
 	if reg != nil {

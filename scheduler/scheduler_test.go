@@ -609,6 +609,36 @@ func TestSweeperHoldsTheInstancesItKeepsForAnIntent(t *testing.T) {
 	}
 }
 
+// TestUnconfiguredGaugeCountsInstancesKeptForAnIntent: an instance kept
+// for an intent of a pool the config lacks, no row recording it, is one
+// spillway status lists (state "no row") and docs/server.md says
+// spillway_unconfigured_pool_instances counts; it counted rows only, and
+// had no series for the pool. It counts the instance while the sweeper
+// keeps it, and none once the cloud no longer lists it.
+func TestUnconfiguredGaugeCountsInstancesKeptForAnIntent(t *testing.T) {
+	h, in := launchedForAnUnconfiguredIntent(t)
+	reg := prometheus.NewRegistry()
+	h.opts.Registerer = reg
+	h.restart()
+	ctx := context.Background()
+	sweep := func(after time.Duration, want float64) {
+		t.Helper()
+		h.clk.Step(after)
+		if err := h.sched.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if g := gaugeOf(t, reg, "spillway_unconfigured_pool_instances"); g != want {
+			t.Fatalf("spillway_unconfigured_pool_instances{pool=train} = %v at a sweep %v after the last, want %v (-1: no series)", g, after, want)
+		}
+	}
+	sweep(time.Minute, 1)
+	sweep(time.Hour, 1)
+	if err := h.prov.Terminate(ctx, []string{in.ID}); err != nil {
+		t.Fatal(err)
+	}
+	sweep(time.Minute, -1)
+}
+
 // launchThenMoveOffering launches one instance on the test pool's first
 // offering, then restarts the scheduler with that offering removed from the
 // config and the pool's other offering moved to a second provider ("other",

@@ -56,6 +56,7 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	defer func() { s.sayUnconfigured(unconfigured) }()
 	intentOnly := map[string]bool{} // the instances kept for an intent of a pool not configured
 	listed := map[string]bool{}     // the providers listed: what the others keep is not known
+	// Run first: sayUnconfigured counts what it keeps.
 	defer s.forgetUnconfigured(intentOnly, listed)
 	var intents map[string]state.Intent // by id, read when first needed
 	intentOf := func(id string) (state.Intent, error) {
@@ -181,7 +182,9 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 }
 
 // sayUnconfigured logs, once each, the open rows of pools this server's
-// config lacks, which it keeps, and counts them by pool.
+// config lacks, which it keeps, and counts them by pool, with the
+// instances kept for an intent of such a pool that no row records
+// (KeptForIntents, as forgetUnconfigured left them): status lists both.
 func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
 	if s.unconfigured == nil {
 		s.unconfigured = map[string]bool{}
@@ -192,6 +195,9 @@ func (s *Scheduler) sayUnconfigured(rows map[string]state.Instance) {
 		}
 	}
 	s.metrics.unconfigured.Reset()
+	for _, k := range s.KeptForIntents() {
+		s.metrics.unconfigured.WithLabelValues(k.Pool).Inc()
+	}
 	for key, r := range rows {
 		s.metrics.unconfigured.WithLabelValues(r.Pool).Inc()
 		if s.unconfigured[key] {
