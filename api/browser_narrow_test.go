@@ -15,15 +15,15 @@ import (
 )
 
 // TestPageLongNamesOnAPhone: at 3 a.m. the page is read on a phone. Names
-// as long as the config and the clouds allow (a pool and an offering of
-// 128 characters without a break, a long instance ID) and a reason in
+// as long as the config and the clouds allow (a pool of 63 characters and
+// an offering of 128 without a break, a long instance ID) and a reason in
 // Chinese must keep the page as wide as the screen, its Cancel buttons and
 // burst form on it.
 func TestPageLongNamesOnAPhone(t *testing.T) {
 	bin := chromiumPath(t)
 	t0 := apitest.FixtureTime
 	m := apitest.NewMemory(strings.Repeat("research-cluster-", 8), func() time.Time { return t0 })
-	pool := strings.Repeat("p", 120) + "-gpu.a1"
+	pool := strings.Repeat("p", 56) + "-gpu.a1"
 	offering := "aws/ap-southeast-1/" + strings.Repeat("x", 100) + "/spot"
 	m.AddPool(api.PoolDetail{Name: pool, Manual: api.ManualLimits{MaxGPUs: 8},
 		Snapshot: api.Snapshot{Time: t0.Add(-10 * time.Second), OnPremTotal: 8, OnPremBusy: 8,

@@ -42,9 +42,14 @@ const (
 )
 
 var (
-	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	// nameRE is what a pool's name may be, as config.CheckName has it: a
+	// name no config can give names no pool.
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 )
+
+// nameRule says what nameRE takes, in config.CheckName's words.
+const nameRule = "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.be.Status(r.Context())
@@ -74,7 +79,7 @@ func (s *Server) getPools(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) getPool(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("pool")
 	if !nameRE.MatchString(name) {
-		return errf(http.StatusNotFound, CodeNotFound, "no pool %q: pool names are letters, digits, '.', '_' and '-'; GET /v1/pools lists them", clip(name))
+		return errf(http.StatusNotFound, CodeNotFound, "no pool %q: bad name: %s; GET /v1/pools lists them", clip(name), nameRule)
 	}
 	d, err := s.be.Pool(r.Context(), name)
 	if err != nil {
@@ -494,7 +499,7 @@ func validateBurst(req CreateBurstRequest) error {
 	case req.Pool == "":
 		return bad("pool is missing: name the pool to burst (GET /v1/pools lists them)")
 	case !nameRE.MatchString(req.Pool):
-		return bad("pool %q is not a pool name: use letters, digits, '.', '_' and '-'", clip(req.Pool))
+		return bad("pool %q is not a pool name: %s", clip(req.Pool), nameRule)
 	case req.GPUs < 1 || req.GPUs > maxBurstGPUs:
 		return bad("gpus %d is out of range: ask for 1 to %d GPUs (the pool's manual.max_gpus may allow fewer)", req.GPUs, maxBurstGPUs)
 	case time.Duration(req.For) < minBurstFor || time.Duration(req.For) > maxBurstFor:
@@ -719,7 +724,7 @@ func plainDecimal(v string) bool {
 
 func poolParam(v string) (string, error) {
 	if v != "" && !nameRE.MatchString(v) {
-		return "", errf(http.StatusBadRequest, CodeInvalid, "pool=%q is not a pool name: use letters, digits, '.', '_' and '-'", clip(v))
+		return "", errf(http.StatusBadRequest, CodeInvalid, "pool=%q is not a pool name: %s", clip(v), nameRule)
 	}
 	return v, nil
 }
