@@ -46,7 +46,8 @@ func execSQL(t *testing.T, ctx context.Context, dsn, stmt string) {
 // leaseReads is how many times the servers read who holds the lease (the
 // lease's SELECT, counted by pg_stat_statements) while do ran. A count
 // across a change of term, at whose end the elector reads the lease too,
-// is taken again.
+// is taken again; the least of three such counts is kept (reads of the
+// follower's sweep only add).
 func leaseReads(t *testing.T, c *pgx.Conn, do func()) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -57,13 +58,21 @@ func leaseReads(t *testing.T, c *pgx.Conn, do func()) int64 {
 		}
 		return reads, epoch
 	}
-	var n int64
-	eventually(t, "a count of lease reads within one term", func() bool {
+	// The follower's sweep reads the lease too, to count the rows of
+	// pools the leader lacks, and may fall inside a measure: such reads
+	// only add, so the least of three measures within one term is the
+	// request's own (one more each time would still show).
+	n, measured := int64(-1), 0
+	eventually(t, "three counts of lease reads, each within one term", func() bool {
 		r0, e0 := read()
 		do()
 		r1, e1 := read()
-		n = r1 - r0
-		return e0 == e1
+		if e0 == e1 {
+			if measured++; n < 0 || r1-r0 < n {
+				n = r1 - r0
+			}
+		}
+		return measured == 3
 	})
 	return n
 }
